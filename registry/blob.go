@@ -1,0 +1,110 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// FetchBlob GETs blob h of the image's repository from offset on (0 is the whole blob), through
+// the same authenticated transport that resolved the image, with the same retries. The body is
+// not verified: the caller hashes what it stores, and with offset > 0 only it has the head of
+// the blob. A registry that ignores the Range header gets its first offset bytes skipped here.
+func (i *Image) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.ReadCloser, error) {
+	if i.sess == nil || i.sess.rt == nil {
+		return nil, errors.New("fetching blob: image was not resolved by a Puller")
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("fetching blob %s: negative offset %d", h, offset)
+	}
+	s := i.sess
+	u := url.URL{
+		Scheme: s.repo.Scheme(),
+		Host:   s.repo.RegistryStr(),
+		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), h),
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetching blob %s: %w", h, err)
+	}
+	if offset > 0 {
+		// A closed range when the manifest gives the size: every registry understands it,
+		// while some (go-containerregistry's own) reject the open "bytes=N-".
+		rng := "bytes=" + strconv.FormatInt(offset, 10) + "-"
+		if size, ok := i.blobSize(h); ok {
+			if offset >= size {
+				return nil, fmt.Errorf("fetching blob %s: offset %d is not before its end (%d bytes)", h, offset, size)
+			}
+			rng += strconv.FormatInt(size-1, 10)
+		}
+		req.Header.Set("Range", rng)
+	}
+	client := &http.Client{Transport: s.rt, CheckRedirect: noPrivateRedirect}
+	what := fmt.Sprintf("blob %s in %s", h, i.Ref.Name())
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, classify(err, opPull, what, i.Ref.Name(), s.host)
+	}
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusPartialContent); err != nil {
+		resp.Body.Close()
+		return nil, classify(err, opPull, what, i.Ref.Name(), s.host)
+	}
+	if offset > 0 && resp.StatusCode == http.StatusOK {
+		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
+			resp.Body.Close()
+			return nil, fmt.Errorf("fetching blob %s: skipping to offset %d: %w", h, offset, err)
+		}
+	}
+	return resp.Body, nil
+}
+
+// noPrivateRedirect refuses a redirect from a registry to a private or loopback address on
+// another host: a hostile registry must not be able to make strata fetch from the local
+// network (a cloud metadata service, say). Redirects to the same host, or from a registry that
+// is itself local, stay allowed.
+func noPrivateRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from, to := via[0].URL.Hostname(), req.URL.Hostname()
+	if from == to || isPrivate(from) {
+		return nil
+	}
+	if isPrivate(to) {
+		return fmt.Errorf("refusing redirect from %s to private address %s", from, to)
+	}
+	return nil
+}
+
+func isPrivate(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
+}
+
+// blobSize looks h up among the manifest's layers and config.
+func (i *Image) blobSize(h v1.Hash) (int64, bool) {
+	m, err := i.Manifest()
+	if err != nil {
+		return 0, false
+	}
+	if m.Config.Digest == h {
+		return m.Config.Size, true
+	}
+	for _, l := range m.Layers {
+		if l.Digest == h {
+			return l.Size, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,190 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Sentinels for what callers branch on. Every error this package returns for a registry failure
+// is an *Error wrapping exactly one of them, so `errors.Is(err, registry.ErrNotFound)` works
+// and the message is already one printable line.
+var (
+	// ErrUnauthorized: the registry refused the credentials, or wants some and got none. The
+	// message tells the user to run `strata login REGISTRY`.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrNotFound: the manifest, tag, repository or blob does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrNoMatchingPlatform: an index has no manifest for the wanted platform. The error is a
+	// *PlatformError listing what the index offers.
+	ErrNoMatchingPlatform = errors.New("no matching platform")
+	// ErrSchema1: the registry served a Docker schema 1 manifest, deprecated since 2017
+	// (https://distribution.github.io/distribution/spec/deprecated-schema-v1/).
+	ErrSchema1 = errors.New("manifest schema 1 is not supported")
+	// ErrManifestTooLarge: a manifest or index is bigger than MaxManifestSize.
+	ErrManifestTooLarge = errors.New("manifest too large")
+	// ErrUnsupportedMediaType: the manifest is neither an image manifest nor an index that
+	// strata can run (an artifact, a nested index, an unknown type).
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrTooManyRequests: the registry kept answering 429 after every retry.
+	ErrTooManyRequests = errors.New("too many requests")
+	// ErrUnreachable: the registry could not be reached at all: unknown host, connection
+	// refused, TLS failure, timeout.
+	ErrUnreachable = errors.New("registry unreachable")
+	// ErrNotLoggedIn: Logout found no credentials for the registry. Docker prints "Not logged
+	// in to X" and succeeds; the CLI may do the same.
+	ErrNotLoggedIn = errors.New("not logged in")
+)
+
+// Error is a registry failure worded for one line of output. Kind is one of the sentinels
+// above (or nil for a registry error strata has no category for); Err is the underlying
+// cause, kept for errors.As (a *transport.Error, a *net.DNSError, …).
+type Error struct {
+	Kind     error
+	Registry string // the host that failed, as printed: "docker.io", "127.0.0.1:5000"
+	Msg      string
+	Err      error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap lets errors.Is match both the sentinel and the cause.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// op names what strata was doing, for the messages: "pull" or "push".
+type op string
+
+const (
+	opPull op = "pull"
+	opPush op = "push"
+)
+
+// classify turns an error from go-containerregistry or net/http into an *Error. what names
+// the object being fetched ("manifest for docker.io/library/x:latest", "blob sha256:… in …"),
+// repo the repository ("docker.io/library/x"), host the registry as printed. Errors that are
+// already classified, and context cancellation, pass through unchanged.
+func classify(err error, o op, what, repo, host string) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e // drop net/http's `Get "url":` around errors our transport made
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return classifyStatus(te, o, what, repo, host)
+	}
+	if msg := connMessage(err); msg != "" {
+		return &Error{Kind: ErrUnreachable, Registry: host, Msg: fmt.Sprintf("registry %s: %s", host, msg), Err: err}
+	}
+	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o, repo, stripURL(err)), Err: err}
+}
+
+func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
+	codes := map[transport.ErrorCode]bool{}
+	for _, d := range te.Errors {
+		codes[d.Code] = true
+	}
+	detail := diagnostics(te)
+	switch {
+	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
+		codes[transport.UnauthorizedErrorCode] || codes[transport.DeniedErrorCode]:
+		// Docker Hub answers 401 for a repository that does not exist when the client is
+		// anonymous, so the message cannot claim which of the two it is.
+		return &Error{Kind: ErrUnauthorized, Registry: host, Err: te, Msg: fmt.Sprintf(
+			"%s access denied for %s: repository does not exist or authentication required (%s); run `strata login %s`",
+			o, repo, detail, host)}
+	case te.StatusCode == http.StatusNotFound || codes[transport.ManifestUnknownErrorCode] ||
+		codes[transport.NameUnknownErrorCode] || codes[transport.BlobUnknownErrorCode]:
+		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: what + " not found"}
+	case te.StatusCode == http.StatusTooManyRequests || codes[transport.TooManyRequestsErrorCode]:
+		return &Error{Kind: ErrTooManyRequests, Registry: host, Err: te, Msg: fmt.Sprintf(
+			"registry %s: too many requests, still refused after retrying (%s); wait and try again, or log in for a higher limit", host, detail)}
+	}
+	return &Error{Registry: host, Err: te, Msg: fmt.Sprintf("%s %s: registry %s: %s", o, what, host, detail)}
+}
+
+// diagnostics prints a registry error without the request URL, which for blobs on a CDN can
+// be hundreds of characters of signed query string.
+func diagnostics(te *transport.Error) string {
+	if len(te.Errors) == 0 {
+		return fmt.Sprintf("HTTP %d %s", te.StatusCode, http.StatusText(te.StatusCode))
+	}
+	parts := make([]string, 0, len(te.Errors))
+	for _, d := range te.Errors {
+		parts = append(parts, d.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// connMessage words a failure to reach the registry, or returns "" if err is not one.
+func connMessage(err error) string {
+	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var verifyErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return fmt.Sprintf("unknown host %s", dnsErr.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to host"
+	case errors.As(err, &recordErr):
+		return "tls: server does not speak TLS (use --insecure, or add it to the insecure registries, for plain HTTP)"
+	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &verifyErr):
+		return fmt.Sprintf("tls: %s (use --insecure, or add it to the insecure registries, to skip verification)", tlsCause(err))
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("looking up %s: %s", dnsErr.Name, dnsErr.Err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timed out"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return stripURL(oe.Err)
+	}
+	return ""
+}
+
+func tlsCause(err error) string {
+	var verifyErr *tls.CertificateVerificationError
+	if errors.As(err, &verifyErr) && verifyErr.Err != nil {
+		return verifyErr.Err.Error()
+	}
+	return stripURL(err)
+}
+
+// stripURL drops the `Get "https://…":` prefix net/http puts on every transport error.
+func stripURL(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,175 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Options configures a Puller, Push and Login. The zero value pulls for linux/<GOARCH> from
+// the upstream registries with the user's Docker credentials.
+type Options struct {
+	// Platform selects the manifest from an index. Zero means linux/<runtime.GOARCH>; an
+	// empty arm64 variant matches v8 and an empty arm variant matches v7, as Docker does.
+	Platform v1.Platform
+	// Mirrors are --registry-mirror URLs for docker.io, e.g. "http://127.0.0.1:5000", tried
+	// in order before Docker Hub itself. A URL must name only a scheme and host[:port].
+	Mirrors []string
+	// Insecure allows plain HTTP and skips TLS verification for every registry of this
+	// command (--insecure).
+	Insecure bool
+	// InsecureRegistries are hosts ("host" or "host:port") for which Insecure holds.
+	InsecureRegistries []string
+	// ConfigPath is the registries config file, <root>/registries.json: per-registry mirrors
+	// and insecure flags. A missing file is no configuration; see Config for the format.
+	ConfigPath string
+	// Keychain finds credentials. Nil means Docker's: ~/.docker/config.json (or
+	// $DOCKER_CONFIG/config.json) with its credential helpers.
+	Keychain authn.Keychain
+	// UserAgent is sent with every request; empty means "strata".
+	UserAgent string
+
+	// retry overrides the retry policy, so tests need not sleep for seconds.
+	retry *retryPolicy
+}
+
+// Config is the registries config file (<root>/registries.json). Keys are registry hosts as
+// written in references ("docker.io", "registry.local:5000"):
+//
+//	{
+//	  "registries": {
+//	    "docker.io":           {"mirrors": ["https://mirror.example.com", "http://127.0.0.1:5000"]},
+//	    "registry.local:5000": {"insecure": true}
+//	  }
+//	}
+//
+// Mirrors are tried in order before the registry itself; a mirror that fails in any way (down,
+// 404, 500, wrong credentials) is skipped. Insecure allows plain HTTP and skips TLS
+// verification for that host. Unknown fields are an error, so a typo is not silently ignored.
+// docs/registries.md has the user's version of this.
+type Config struct {
+	Registries map[string]RegistryConfig `json:"registries"`
+}
+
+// RegistryConfig is one registry's entry in Config.
+type RegistryConfig struct {
+	Mirrors  []string `json:"mirrors,omitempty"`
+	Insecure bool     `json:"insecure,omitempty"`
+}
+
+// LoadConfig reads a registries config file. A missing file is an empty Config, not an error,
+// so a fresh root needs no file.
+func LoadConfig(path string) (*Config, error) {
+	cfg := &Config{}
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading registries config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("parsing registries config %s: %w", path, err)
+	}
+	norm := make(map[string]RegistryConfig, len(cfg.Registries))
+	for host, rc := range cfg.Registries {
+		for _, m := range rc.Mirrors {
+			if _, err := parseMirror(m); err != nil {
+				return nil, fmt.Errorf("parsing registries config %s: registry %s: %w", path, host, err)
+			}
+		}
+		norm[normalizeHost(host)] = rc
+	}
+	cfg.Registries = norm
+	return cfg, nil
+}
+
+// normalizeHost maps Docker Hub's aliases to the name references use.
+func normalizeHost(h string) string {
+	h = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(h, "https://"), "http://"), "/")
+	if h == dockerHubAPI || h == "registry-1.docker.io" || h == "index.docker.io/v1" {
+		return dockerHub
+	}
+	return h
+}
+
+// mirror is a parsed mirror URL.
+type mirror struct {
+	host      string
+	plainHTTP bool
+}
+
+// parseMirror accepts "scheme://host[:port]" as Docker's --registry-mirror does: a mirror
+// serves the same repository paths as the registry it mirrors, so a path would be ambiguous.
+func parseMirror(s string) (mirror, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return mirror{}, fmt.Errorf("invalid mirror %q: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return mirror{}, fmt.Errorf("invalid mirror %q: scheme must be http or https", s)
+	}
+	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return mirror{}, fmt.Errorf("invalid mirror %q: want scheme://host[:port] only", s)
+	}
+	return mirror{host: u.Host, plainHTTP: u.Scheme == "http"}, nil
+}
+
+// endpoint is one place to try for a repository: a mirror or the registry itself.
+type endpoint struct {
+	host     string // as printed; "docker.io" for Docker Hub
+	insecure bool   // plain HTTP allowed and TLS unverified
+	mirror   bool
+}
+
+// endpoints lists where to look for domain's repositories, mirrors first.
+func (p *Puller) endpoints(domain string) []endpoint {
+	var eps []endpoint
+	var mirrors []mirror
+	if domain == dockerHub {
+		mirrors = append(mirrors, p.mirrors...)
+	}
+	for _, m := range p.cfg.Registries[domain].Mirrors {
+		if pm, err := parseMirror(m); err == nil {
+			mirrors = append(mirrors, pm)
+		}
+	}
+	for _, m := range mirrors {
+		eps = append(eps, endpoint{host: m.host, insecure: m.plainHTTP || p.insecure(m.host), mirror: true})
+	}
+	return append(eps, endpoint{host: domain, insecure: p.insecure(domain)})
+}
+
+// insecure reports whether host may use plain HTTP and unverified TLS.
+func (p *Puller) insecure(host string) bool {
+	host = normalizeHost(host)
+	return p.opts.Insecure || p.cfg.Registries[host].Insecure ||
+		slices.ContainsFunc(p.opts.InsecureRegistries, func(h string) bool { return normalizeHost(h) == host })
+}
+
+// retryPolicy is how the transport retries: attempts in all, the first wait, doubled each
+// time, and the most a Retry-After header may make it wait.
+type retryPolicy struct {
+	attempts      int
+	backoff       time.Duration
+	maxRetryAfter time.Duration
+}
+
+// defaultRetry gives a flaky registry about 3.5 s over four attempts. Retry-After is honoured
+// up to 30 s: Docker Hub's rate limit asks for hours, and a CLI should fail and say so instead.
+var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second}

@@ -1,0 +1,95 @@
+package registry
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// PlatformError says an index has no manifest for the wanted platform, and lists the ones it
+// has so the user can pick one with --platform. It matches ErrNoMatchingPlatform.
+type PlatformError struct {
+	Ref       string
+	Want      v1.Platform
+	Available []v1.Platform
+}
+
+func (e *PlatformError) Error() string {
+	avail := make([]string, 0, len(e.Available))
+	for _, p := range e.Available {
+		avail = append(avail, platformString(p))
+	}
+	list := "none"
+	if len(avail) > 0 {
+		list = strings.Join(avail, ", ")
+	}
+	return fmt.Sprintf("no matching manifest for %s in the manifest list of %s (available: %s)",
+		platformString(e.Want), e.Ref, list)
+}
+
+// Is makes errors.Is(err, ErrNoMatchingPlatform) true.
+func (e *PlatformError) Is(target error) bool { return target == ErrNoMatchingPlatform }
+
+// DefaultPlatform is the platform strata runs: linux on this binary's architecture.
+func DefaultPlatform() v1.Platform {
+	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// ParsePlatform parses "os/arch[/variant]" as --platform does: "linux/arm64/v8", "linux/amd64".
+func ParsePlatform(s string) (v1.Platform, error) {
+	p, err := v1.ParsePlatform(s)
+	if err != nil || p.OS == "" || p.Architecture == "" {
+		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
+	}
+	return *p, nil
+}
+
+// normalizeVariant fills the variant Docker assumes when none is given: arm64 images are v8
+// and arm images v7 unless they say otherwise (containerd's platforms.Normalize does the same).
+func normalizeVariant(p v1.Platform) v1.Platform {
+	if p.Variant == "" {
+		switch p.Architecture {
+		case "arm64":
+			p.Variant = "v8"
+		case "arm":
+			p.Variant = "v7"
+		}
+	}
+	return p
+}
+
+// platformMatches compares OS, architecture and variant after normalization; OS version and
+// features are for Windows images, which strata never runs.
+func platformMatches(want, have v1.Platform) bool {
+	w, h := normalizeVariant(want), normalizeVariant(have)
+	return w.OS == h.OS && w.Architecture == h.Architecture && w.Variant == h.Variant
+}
+
+// matchPlatform picks the first manifest of an index for want; an index lists its preferred
+// manifest first, as Docker picks.
+func matchPlatform(ref string, manifests []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) {
+	var avail []v1.Platform
+	for _, m := range manifests {
+		if m.Platform == nil {
+			continue
+		}
+		if platformMatches(want, *m.Platform) {
+			return m, nil
+		}
+		// BuildKit lists attestation manifests as unknown/unknown; they are not images.
+		if m.Platform.OS != "unknown" {
+			avail = append(avail, *m.Platform)
+		}
+	}
+	return v1.Descriptor{}, &PlatformError{Ref: ref, Want: want, Available: avail}
+}
+
+func platformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}

@@ -1,0 +1,316 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Puller resolves references and fetches manifests and blobs for one command. It keeps one
+// authenticated transport per registry and repository, so the token handshake happens once per
+// command, not once per request (the role of go-containerregistry's remote.Puller and
+// remote.Reuse). A Puller is safe for concurrent use.
+type Puller struct {
+	opts     Options
+	cfg      *Config
+	mirrors  []mirror
+	keychain authn.Keychain
+	platform v1.Platform
+	secure   http.RoundTripper
+	insecRT  http.RoundTripper
+
+	mu       sync.Mutex
+	sessions map[sessionKey]*session
+}
+
+// NewPuller checks opts (mirror URLs, the registries config file) and returns a Puller.
+// It does no network I/O.
+func NewPuller(opts Options) (*Puller, error) {
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &Puller{opts: opts, cfg: cfg, keychain: opts.Keychain, platform: opts.Platform, sessions: map[sessionKey]*session{}}
+	for _, m := range opts.Mirrors {
+		pm, err := parseMirror(m)
+		if err != nil {
+			return nil, fmt.Errorf("registry mirror: %w", err)
+		}
+		p.mirrors = append(p.mirrors, pm)
+	}
+	if p.keychain == nil {
+		p.keychain = authn.DefaultKeychain
+	}
+	if p.platform.OS == "" && p.platform.Architecture == "" {
+		p.platform = DefaultPlatform()
+	}
+	policy := defaultRetry
+	if opts.retry != nil {
+		policy = *opts.retry
+	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = "strata"
+	}
+	p.secure = baseTransport(false, ua, policy)
+	p.insecRT = baseTransport(true, ua, policy)
+	return p, nil
+}
+
+// Image is an image resolved for one platform. Its blobs are fetched lazily, through the
+// Puller's authenticated transport, when a layer is read or FetchBlob is called.
+type Image struct {
+	v1.Image
+	// Ref is the reference that was resolved.
+	Ref Reference
+	// Descriptor is the platform manifest's; its Digest is what `Digest:` prints and what a
+	// pull by digest of this image names.
+	Descriptor v1.Descriptor
+	// Root is the descriptor the reference pointed at: the index when there was one, else
+	// the same as Descriptor. Compare it with Head's result to tell whether a tag moved.
+	Root v1.Descriptor
+	// Source is the registry host the image came from: a mirror's host or the reference's
+	// own registry ("docker.io").
+	Source string
+
+	sess *session
+}
+
+// Image resolves ref: an index is narrowed to the Puller's platform (a *PlatformError listing
+// what the index offers when none matches); schema 1, manifests over MaxManifestSize and
+// media types other than OCI or Docker image manifests and indexes are refused. Mirrors are
+// tried in order, then the registry itself, whose error is returned if all fail.
+func (p *Puller) Image(ctx context.Context, ref Reference) (*Image, error) {
+	var err error
+	for _, ep := range p.endpoints(ref.domain) {
+		var img *Image
+		img, err = p.imageFrom(ctx, ref, ep)
+		if err == nil {
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// Head returns the descriptor ref points at (an index or a manifest) with one HEAD request,
+// so a pull of an image that is already present costs one round trip. Registries that answer
+// HEAD without the digest header get a GET instead.
+func (p *Puller) Head(ctx context.Context, ref Reference) (v1.Descriptor, error) {
+	var err error
+	for _, ep := range p.endpoints(ref.domain) {
+		var d v1.Descriptor
+		d, err = p.headFrom(ctx, ref, ep)
+		if err == nil {
+			return d, nil
+		}
+		if ctx.Err() != nil {
+			return v1.Descriptor{}, err
+		}
+	}
+	return v1.Descriptor{}, err
+}
+
+func (p *Puller) headFrom(ctx context.Context, ref Reference, ep endpoint) (v1.Descriptor, error) {
+	s, rref, err := p.open(ctx, ref, ep, transport.PullScope)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	what := "manifest for " + ref.String()
+	d, err := remote.Head(rref, s.options(ctx)...)
+	if err == nil {
+		return *d, nil
+	}
+	if c := classify(err, opPull, what, ref.Name(), ep.host); isFinal(c) {
+		return v1.Descriptor{}, c
+	}
+	desc, err := remote.Get(rref, s.options(ctx)...)
+	if err != nil {
+		return v1.Descriptor{}, classify(err, opPull, what, ref.Name(), ep.host)
+	}
+	return desc.Descriptor, nil
+}
+
+// isFinal reports whether a failed HEAD already says enough, so a GET would not help.
+func isFinal(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Kind != nil
+}
+
+func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Image, error) {
+	s, rref, err := p.open(ctx, ref, ep, transport.PullScope)
+	if err != nil {
+		return nil, err
+	}
+	what := "manifest for " + ref.String()
+	desc, err := remote.Get(rref, s.options(ctx)...)
+	if err != nil {
+		return nil, classify(err, opPull, what, ref.Name(), ep.host)
+	}
+	root := desc.Descriptor
+	mt, err := manifestType(desc.MediaType, desc.Manifest)
+	if err != nil {
+		return nil, refused(err, ref, ep.host)
+	}
+	if mt.IsIndex() {
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		if err != nil {
+			return nil, fmt.Errorf("parsing index of %s from %s: %w", ref, ep.host, err)
+		}
+		child, err := matchPlatform(ref.String(), idx.Manifests, p.platform)
+		if err != nil {
+			return nil, err
+		}
+		crepo := rref.Context()
+		desc, err = remote.Get(crepo.Digest(child.Digest.String()), s.options(ctx)...)
+		if err != nil {
+			return nil, classify(err, opPull, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ref.Name(), ep.host)
+		}
+		mt, err = manifestType(desc.MediaType, desc.Manifest)
+		if err == nil && mt.IsIndex() {
+			err = fmt.Errorf("%w: an index inside an index", ErrUnsupportedMediaType)
+		}
+		if err != nil {
+			return nil, refused(err, ref, ep.host)
+		}
+		desc.Descriptor.Platform = child.Platform
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest of %s from %s: %w", ref, ep.host, err)
+	}
+	if !mt.IsIndex() && root.Platform == nil {
+		// Without an index, the config says the platform; cmd shows it and it must match.
+		if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {
+			pl := cf.Platform()
+			root.Platform = pl
+			desc.Descriptor.Platform = pl
+		}
+	}
+	return &Image{Image: img, Ref: ref, Descriptor: desc.Descriptor, Root: root, Source: ep.host, sess: s}, nil
+}
+
+// manifestType returns the media type of a manifest, from the Content-Type the registry sent
+// or, when that is missing or generic, from the manifest itself.
+func manifestType(header types.MediaType, body []byte) (types.MediaType, error) {
+	mt := header
+	if !known(mt) {
+		var probe struct {
+			SchemaVersion int             `json:"schemaVersion"`
+			MediaType     types.MediaType `json:"mediaType"`
+			Manifests     json.RawMessage `json:"manifests"`
+		}
+		if err := json.Unmarshal(body, &probe); err != nil {
+			return "", fmt.Errorf("%w: %q, and the body is not JSON", ErrUnsupportedMediaType, header)
+		}
+		switch {
+		case probe.SchemaVersion == 1:
+			mt = types.DockerManifestSchema1
+		case probe.MediaType != "":
+			mt = probe.MediaType
+		case probe.Manifests != nil:
+			mt = types.OCIImageIndex
+		default:
+			mt = types.OCIManifestSchema1
+		}
+	}
+	switch mt {
+	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
+		return "", ErrSchema1
+	case types.OCIImageIndex, types.DockerManifestList, types.OCIManifestSchema1, types.DockerManifestSchema2:
+		return mt, nil
+	}
+	return "", fmt.Errorf("%w: %s", ErrUnsupportedMediaType, mt)
+}
+
+func known(mt types.MediaType) bool {
+	switch mt {
+	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed, types.OCIImageIndex,
+		types.DockerManifestList, types.OCIManifestSchema1, types.DockerManifestSchema2:
+		return true
+	}
+	return false
+}
+
+// refused words a manifest strata will not use.
+func refused(err error, ref Reference, host string) error {
+	if errors.Is(err, ErrSchema1) {
+		return &Error{Kind: ErrSchema1, Registry: host, Msg: fmt.Sprintf(
+			"%s has a Docker schema 1 manifest, which strata does not support (deprecated since 2017); push it again with a current client", ref)}
+	}
+	return &Error{Kind: ErrUnsupportedMediaType, Registry: host, Msg: fmt.Sprintf("%s: %s", ref, err), Err: err}
+}
+
+// sessionKey names one authenticated transport: a repository on a host, for an action.
+type sessionKey struct {
+	host, repo, scope string
+	insecure          bool
+}
+
+// session is one authenticated transport; rt is nil until its handshake succeeds.
+type session struct {
+	mu   sync.Mutex
+	repo name.Repository
+	host string // as printed
+	rt   http.RoundTripper
+}
+
+// options are the go-containerregistry options that make remote use this session's
+// transport as it is: a *transport.Wrapper tells remote not to wrap it again.
+func (s *session) options(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithTransport(s.rt), remote.WithContext(ctx)}
+}
+
+// open returns the session for ref on ep, doing the auth handshake the first time, and the
+// go-containerregistry reference on that endpoint.
+func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope string) (*session, name.Reference, error) {
+	rref, err := ref.remote(ep.host, ep.insecure)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := sessionKey{host: ep.host, repo: ref.path, scope: scope, insecure: ep.insecure}
+	p.mu.Lock()
+	s, ok := p.sessions[key]
+	if !ok {
+		s = &session{repo: rref.Context(), host: ep.host}
+		p.sessions[key] = s
+	}
+	p.mu.Unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rt != nil {
+		return s, rref, nil
+	}
+	o := opPull
+	if scope != transport.PullScope {
+		o = opPush
+	}
+	auth, err := authn.Resolve(ctx, p.keychain, s.repo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding credentials for %s: %w", ep.host, err)
+	}
+	base := p.secure
+	if ep.insecure {
+		base = p.insecRT
+	}
+	rt, err := transport.NewWithContext(ctx, s.repo.Registry, auth, base, []string{s.repo.Scope(scope)})
+	if err != nil {
+		return nil, nil, classify(err, o, "repository "+ref.Name(), ref.Name(), ep.host)
+	}
+	s.rt = rt
+	return s, rref, nil
+}

@@ -1,0 +1,245 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// ErrInvalidReference is wrapped by every error ParseReference returns, so callers can tell a
+// typo in an argument from a registry failure.
+var ErrInvalidReference = errors.New("invalid reference format")
+
+const (
+	// dockerHub is how Docker names Docker Hub in references it prints.
+	dockerHub = "docker.io"
+	// dockerHubAPI is the host that actually serves Docker Hub's registry API.
+	dockerHubAPI = "index.docker.io"
+	// officialPrefix is the namespace of Docker Hub's official images: "alpine" means
+	// "library/alpine".
+	officialPrefix = "library/"
+	defaultTag     = "latest"
+	// maxNameLength is distribution's limit on domain plus path.
+	maxNameLength = 255
+)
+
+// The grammar of docker/distribution's reference package, written out from its documented
+// grammar (distribution/reference/reference.go), piece by piece so each part can be read:
+//
+//	reference  := name [ ":" tag ] [ "@" digest ]
+//	name       := [domain '/'] path-component ['/' path-component]*
+//	domain     := host [':' port-number]
+//	tag        := /[\w][\w.-]{0,127}/
+//	digest     := algorithm ":" hex
+var (
+	domainComponent = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+	domainName      = domainComponent + `(?:\.` + domainComponent + `)*`
+	ipv6Host        = `\[(?:[a-fA-F0-9:]+)\]`
+	domainRe        = regexp.MustCompile(`^(?:` + domainName + `|` + ipv6Host + `)(?::[0-9]+)?$`)
+
+	pathComponent = `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
+	pathRe        = regexp.MustCompile(`^` + pathComponent + `(?:/` + pathComponent + `)*$`)
+	// pathAnyCaseRe accepts what pathRe would accept if it were lower case: such a name gets
+	// Docker's "must be lowercase" message instead of a bare "invalid reference format".
+	pathAnyCaseRe = regexp.MustCompile(`^(?i:` + pathComponent + `(?:/` + pathComponent + `)*)$`)
+
+	tagRe       = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+	digestRe    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$`)
+	hex64Re     = regexp.MustCompile(`^[a-f0-9]{64}$`)
+	digestHexes = map[string]int{"sha256": 64, "sha512": 128}
+)
+
+// Reference is a parsed, normalized image reference: a registry domain, a repository path, and
+// a tag, a digest, or both. Its zero value is not a valid reference; get one from
+// ParseReference.
+type Reference struct {
+	domain string // "docker.io", never "index.docker.io"
+	path   string // "library/alpine"
+	tag    string // "" only when digest is set and no tag was given
+	digest string // "sha256:…" or ""
+}
+
+// ParseReference parses s with docker/distribution's grammar and normalizes it as Docker does:
+// "alpine" is docker.io/library/alpine:latest, a first component with a dot, a colon or named
+// localhost is a registry, and a reference with neither tag nor digest gets tag latest.
+// Every error wraps ErrInvalidReference.
+func ParseReference(s string) (Reference, error) {
+	if s == "" {
+		return Reference{}, fmt.Errorf("%w: empty reference", ErrInvalidReference)
+	}
+	rest := s
+	var r Reference
+	if i := strings.Index(rest, "@"); i >= 0 {
+		r.digest = rest[i+1:]
+		rest = rest[:i]
+		if err := checkDigest(r.digest); err != nil {
+			return Reference{}, fmt.Errorf("%w: %q: %w", ErrInvalidReference, s, err)
+		}
+	}
+	// A tag follows the last colon, unless that colon belongs to a domain's port
+	// ("localhost:5000/x" has no tag).
+	if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i+1:], "/") {
+		r.tag = rest[i+1:]
+		rest = rest[:i]
+		if !tagRe.MatchString(r.tag) {
+			return Reference{}, fmt.Errorf("%w: %q: invalid tag %q", ErrInvalidReference, s, r.tag)
+		}
+	}
+	r.domain, r.path = splitDomain(rest)
+	if r.domain != dockerHub && !domainRe.MatchString(r.domain) {
+		return Reference{}, fmt.Errorf("%w: %q: invalid registry %q", ErrInvalidReference, s, r.domain)
+	}
+	if !pathRe.MatchString(r.path) {
+		if pathAnyCaseRe.MatchString(r.path) {
+			return Reference{}, fmt.Errorf("%w: repository name (%s) must be lowercase", ErrInvalidReference, r.path)
+		}
+		return Reference{}, fmt.Errorf("%w: %q", ErrInvalidReference, s)
+	}
+	if len(r.domain)+1+len(r.path) > maxNameLength {
+		return Reference{}, fmt.Errorf("%w: repository name must not be more than %d characters", ErrInvalidReference, maxNameLength)
+	}
+	// Docker refuses a bare 64-hex name: it would read as an image ID, not a repository.
+	if r.domain == dockerHub && hex64Re.MatchString(strings.TrimPrefix(r.path, officialPrefix)) && !strings.Contains(rest, "/") {
+		return Reference{}, fmt.Errorf("%w: invalid repository name (%s), cannot specify 64-byte hexadecimal strings", ErrInvalidReference, rest)
+	}
+	if r.tag == "" && r.digest == "" {
+		r.tag = defaultTag
+	}
+	return r, nil
+}
+
+// splitDomain separates the registry from the repository path the way Docker does: the first
+// component is a registry only if it looks like a host (a dot or a port), is localhost, or has
+// upper case (which a path may not); otherwise the registry is Docker Hub, where one-component
+// names live under library/.
+func splitDomain(name string) (domain, path string) {
+	i := strings.Index(name, "/")
+	if i < 0 || (!strings.ContainsAny(name[:i], ".:") && name[:i] != "localhost" && strings.ToLower(name[:i]) == name[:i]) {
+		domain, path = dockerHub, name
+	} else {
+		domain, path = name[:i], name[i+1:]
+	}
+	if domain == dockerHubAPI {
+		domain = dockerHub
+	}
+	if domain == dockerHub && !strings.Contains(path, "/") {
+		path = officialPrefix + path
+	}
+	return domain, path
+}
+
+func checkDigest(d string) error {
+	if !digestRe.MatchString(d) {
+		return errors.New("invalid checksum digest format")
+	}
+	algo, hex, _ := strings.Cut(d, ":")
+	n, ok := digestHexes[algo]
+	if !ok {
+		return fmt.Errorf("unsupported digest algorithm %q", algo)
+	}
+	if len(hex) != n || strings.ToLower(hex) != hex {
+		return errors.New("invalid checksum digest length")
+	}
+	return nil
+}
+
+// String prints the reference in full as Docker does: "docker.io/library/alpine:latest",
+// "localhost:5000/x:1", "docker.io/library/alpine@sha256:…"; a reference with both keeps both.
+func (r Reference) String() string {
+	s := r.domain + "/" + r.path
+	if r.tag != "" {
+		s += ":" + r.tag
+	}
+	if r.digest != "" {
+		s += "@" + r.digest
+	}
+	return s
+}
+
+// Registry returns the registry domain as Docker prints it: "docker.io" for Docker Hub.
+func (r Reference) Registry() string { return r.domain }
+
+// Repository returns the repository path within the registry: "library/alpine".
+func (r Reference) Repository() string { return r.path }
+
+// Name returns the registry and repository: "docker.io/library/alpine".
+func (r Reference) Name() string { return r.domain + "/" + r.path }
+
+// Tag returns the tag, or "" for a reference by digest alone.
+func (r Reference) Tag() string { return r.tag }
+
+// Digest returns the digest ("sha256:…"), or "" for a reference by tag.
+func (r Reference) Digest() string { return r.digest }
+
+// FamiliarName returns the repository as `docker images` shows it: "alpine" for Docker Hub's
+// official images, "user/app" for other Hub images, the full name elsewhere.
+func (r Reference) FamiliarName() string {
+	if r.domain != dockerHub {
+		return r.Name()
+	}
+	return strings.TrimPrefix(r.path, officialPrefix)
+}
+
+// Familiar returns the short form Docker prints: "alpine:latest", "user/app@sha256:…",
+// "localhost:5000/x:1".
+func (r Reference) Familiar() string {
+	s := r.FamiliarName()
+	if r.tag != "" {
+		s += ":" + r.tag
+	}
+	if r.digest != "" {
+		s += "@" + r.digest
+	}
+	return s
+}
+
+// WithTag returns the reference with tag t and no digest, e.g. to name the tag a push writes.
+func (r Reference) WithTag(t string) (Reference, error) {
+	if !tagRe.MatchString(t) {
+		return Reference{}, fmt.Errorf("%w: invalid tag %q", ErrInvalidReference, t)
+	}
+	r.tag, r.digest = t, ""
+	return r, nil
+}
+
+// WithDigest returns the reference pinned to digest d, keeping its tag for display.
+func (r Reference) WithDigest(d string) (Reference, error) {
+	if err := checkDigest(d); err != nil {
+		return Reference{}, fmt.Errorf("%w: %w", ErrInvalidReference, err)
+	}
+	r.digest = d
+	return r, nil
+}
+
+// repository returns go-containerregistry's repository on the given registry host (the
+// reference's own, or a mirror's), with plain HTTP allowed when insecure.
+func (r Reference) repository(host string, insecure bool) (name.Repository, error) {
+	if host == dockerHub {
+		host = dockerHubAPI
+	}
+	opts := []name.Option{name.StrictValidation}
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	repo, err := name.NewRepository(host+"/"+r.path, opts...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("%w: %s/%s: %w", ErrInvalidReference, host, r.path, err)
+	}
+	return repo, nil
+}
+
+// remote returns the go-containerregistry reference on host: by digest when the reference has
+// one (the tag is then only a label), else by tag.
+func (r Reference) remote(host string, insecure bool) (name.Reference, error) {
+	repo, err := r.repository(host, insecure)
+	if err != nil {
+		return nil, err
+	}
+	if r.digest != "" {
+		return repo.Digest(r.digest), nil
+	}
+	return repo.Tag(r.tag), nil
+}

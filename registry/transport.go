@@ -1,0 +1,200 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// MaxManifestSize is the largest manifest or index strata reads: the limit containerd and the
+// OCI distribution spec's guidance use. A bigger one is refused before it is read, so a hostile
+// registry cannot make strata buffer gigabytes.
+const MaxManifestSize = 4 << 20
+
+// The transport stack, outermost first, for every request of a command:
+//
+//	go-containerregistry's auth (ping, bearer token or basic), built once per repository
+//	  → user agent → retryTransport → manifestLimit → *http.Transport (one per TLS setting)
+//
+// Retries sit under auth so a token request is retried too, and a retried request keeps the
+// token it already had: no new handshake per retry.
+
+// baseTransport builds the shared part of the stack below auth.
+func baseTransport(insecure bool, userAgent string, policy retryPolicy) http.RoundTripper {
+	ht := remote.DefaultTransport.(*http.Transport).Clone()
+	if insecure {
+		ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
+	}
+	var rt http.RoundTripper = &manifestLimit{inner: ht}
+	rt = &retryTransport{inner: rt, policy: policy}
+	return transport.NewUserAgent(rt, userAgent)
+}
+
+// retryTransport retries a request on 408, 429, 5xx and on a connection that broke, waiting
+// policy.backoff, doubled each time, or what Retry-After asks (capped). It gives up after
+// policy.attempts and returns the last response, whose status the caller turns into an error.
+type retryTransport struct {
+	inner  http.RoundTripper
+	policy retryPolicy
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A body that cannot be rewound (a layer being uploaded) cannot be sent twice; the push
+	// code of go-containerregistry retries those uploads itself.
+	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	wait := t.policy.backoff
+	for attempt := 1; ; attempt++ {
+		r := req
+		if attempt > 1 && req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			r = req.Clone(req.Context())
+			r.Body = body
+		}
+		resp, err := t.inner.RoundTrip(r)
+		last := attempt >= t.policy.attempts || !rewindable
+		switch {
+		case err != nil:
+			if last || !retryableError(req.Context(), err) {
+				return nil, err
+			}
+		case !retryableStatus(resp.StatusCode) || last:
+			return resp, nil
+		default:
+			if ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				wait = min(ra, t.policy.maxRetryAfter)
+			}
+			// Drain a little so the connection can be reused, then let it go.
+			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+			resp.Body.Close()
+		}
+		if err := sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
+		wait *= 2
+	}
+}
+
+func retryableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// retryableError is true for a connection that broke or timed out. A refused connection or
+// an unknown host is final: retrying would only delay the fallback to the next mirror.
+func retryableError(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+func retryAfter(h string, now time.Time) (time.Duration, bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(h); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if at, err := http.ParseTime(h); err == nil {
+		return max(at.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// manifestLimit refuses manifest responses over MaxManifestSize: at once when Content-Length
+// says so, else when the body grows past it.
+type manifestLimit struct {
+	inner http.RoundTripper
+}
+
+func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.inner.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/manifests/") {
+		return resp, err
+	}
+	if resp.ContentLength > MaxManifestSize {
+		resp.Body.Close()
+		return nil, tooLarge(req, resp.ContentLength)
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: MaxManifestSize, req: req}
+	return resp, nil
+}
+
+func tooLarge(req *http.Request, size int64) error {
+	what := "manifest " + req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]
+	if size > 0 {
+		what += fmt.Sprintf(" (%d bytes)", size)
+	}
+	return &Error{Kind: ErrManifestTooLarge, Registry: req.URL.Host,
+		Msg: fmt.Sprintf("%s from %s is larger than the %d MiB limit", what, req.URL.Host, MaxManifestSize>>20)}
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+	req  *http.Request
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Probe one byte: a body of exactly the limit is fine.
+		var one [1]byte
+		for {
+			n, err := b.ReadCloser.Read(one[:])
+			if n > 0 {
+				return 0, tooLarge(b.req, -1)
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
