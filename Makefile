@@ -1,0 +1,38 @@
+# strata: build, demo, test, bench. See README.md.
+GO      ?= go
+BIN     := bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: all build demo test test-deps unit integration fuzz vet bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/strata ./cmd/strata
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/demoregistry ./internal/cmd/demoregistry
+
+# The main job end to end on the embedded default: a registry on 127.0.0.1 seeded from
+# testdata, then pull and run as a user would. The root lives under the repo (.demo-root).
+demo: build
+	bash scripts/demo.sh
+
+# Installs what the tests need (with apt when missing), then runs every test.
+test: test-deps build vet
+	bash scripts/test.sh
+
+test-deps:
+	bash scripts/test-deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=20s ./layers
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf $(BIN) .demo-root

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/runner"
+	"github.com/strata-run/strata/snapshotter"
+)
+
+// The parts of the root, as docs/design.md lays them out.
+func (g *globals) storeDir() string       { return filepath.Join(g.root, "oci") }
+func (g *globals) snapshotsDir() string   { return filepath.Join(g.root, "snapshots") }
+func (g *globals) containersDir() string  { return filepath.Join(g.root, "containers") }
+func (g *globals) registriesFile() string { return filepath.Join(g.root, "registries.json") }
+
+func (g *globals) openStore() (*cache.Store, error) {
+	s, err := cache.Open(g.storeDir())
+	if err != nil {
+		return nil, fmt.Errorf("opening the image store: %w", err)
+	}
+	return s, nil
+}
+
+func (g *globals) openSnapshotter() (*snapshotter.Snapshotter, error) {
+	s, err := snapshotter.New(g.snapshotsDir(), snapshotter.Options{Driver: snapshotter.Driver(g.storageDriver)})
+	if err != nil {
+		return nil, fmt.Errorf("opening the layer store: %w", err)
+	}
+	return s, nil
+}
+
+func (g *globals) openContainers() (*runner.Store, error) {
+	s, err := runner.OpenStore(g.containersDir())
+	if err != nil {
+		return nil, fmt.Errorf("opening the container store: %w", err)
+	}
+	return s, nil
+}
+
+// registryOptions are the registry settings every command that talks to a registry shares.
+func (g *globals) registryOptions() registry.Options {
+	return registry.Options{
+		Mirrors:            g.mirrors,
+		Insecure:           g.insecure,
+		InsecureRegistries: g.insecureRegistries,
+		ConfigPath:         g.registriesFile(),
+		UserAgent:          "strata/" + version,
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"

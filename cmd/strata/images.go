@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// imageRow is one line of `strata images`, and what --format templates see.
+type imageRow struct {
+	Repository string
+	Tag        string
+	Digest     string
+	ID         string
+	CreatedAt  time.Time
+	Created    string `json:"-"`
+	Size       int64
+	SizeHuman  string `json:"-"`
+}
+
+func newImagesCmd(g *globals) *cobra.Command {
+	var digests bool
+	var format string
+	cmd := &cobra.Command{
+		Use:     "images [OPTIONS]",
+		Aliases: []string{"image ls"},
+		Short:   "List images in the local store",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			rows, err := imageRows(store)
+			if err != nil {
+				return err
+			}
+			return printImages(cmd.OutOrStdout(), rows, digests, format)
+		},
+	}
+	cmd.Flags().BoolVar(&digests, "digests", false, "show manifest digests")
+	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
+	return cmd
+}
+
+func imageRows(store *cache.Store) ([]imageRow, error) {
+	refs, err := store.List()
+	if err != nil {
+		return nil, err
+	}
+	var rows []imageRow
+	for _, r := range refs {
+		img, err := store.Image(r.Descriptor.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading image %s: %w", r.Name, err)
+		}
+		row, err := describeImage(r.Name, r.Descriptor.Digest, img)
+		if err != nil {
+			return nil, fmt.Errorf("reading image %s: %w", r.Name, err)
+		}
+		rows = append(rows, row)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].CreatedAt.After(rows[j].CreatedAt) })
+	return rows, nil
+}
+
+func describeImage(name string, manifest v1.Hash, img v1.Image) (imageRow, error) {
+	row := imageRow{Repository: name, Tag: "<none>", Digest: manifest.String()}
+	if ref, err := registry.ParseReference(name); err == nil {
+		row.Repository = ref.FamiliarName()
+		if ref.Tag() != "" {
+			row.Tag = ref.Tag()
+		}
+	}
+	id, err := img.ConfigName()
+	if err != nil {
+		return row, err
+	}
+	row.ID = id.String()
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return row, err
+	}
+	row.CreatedAt = cfg.Created.Time
+	row.Created = humanSince(cfg.Created.Time)
+	m, err := img.Manifest()
+	if err != nil {
+		return row, err
+	}
+	// Compressed bytes: what the image costs in the store and on the wire.
+	// `strata system df` shows unpacked sizes and what layer sharing saves.
+	row.Size = m.Config.Size
+	for _, l := range m.Layers {
+		row.Size += l.Size
+	}
+	row.SizeHuman = humanSize(row.Size)
+	return row, nil
+}
+
+func printImages(w io.Writer, rows []imageRow, digests bool, format string) error {
+	switch {
+	case format == "json":
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	case format != "":
+		return printTemplate(w, format, rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	if digests {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+	} else {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
+	for _, r := range rows {
+		id := shortID(r.ID)
+		if digests {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, id, r.Created, r.SizeHuman)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, id, r.Created, r.SizeHuman)
+		}
+	}
+	return tw.Flush()
+}
+
+// printTemplate renders each item through a Go template, one per line, as docker --format does.
+func printTemplate[T any](w io.Writer, format string, items []T) error {
+	format = strings.TrimPrefix(format, "table ")
+	tmpl, err := template.New("format").Funcs(template.FuncMap{
+		"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+	}).Parse(format)
+	if err != nil {
+		return fmt.Errorf("invalid --format template: %w", err)
+	}
+	for _, it := range items {
+		if err := tmpl.Execute(w, it); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// shortID is the 12-hex form docker prints.
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func humanSize(n int64) string {
+	const unit = 1000.0 // docker prints decimal units
+	f := float64(n)
+	for _, u := range []string{"B", "kB", "MB", "GB", "TB"} {
+		if f < unit {
+			if u == "B" {
+				return fmt.Sprintf("%dB", n)
+			}
+			return fmt.Sprintf("%.3g%s", f, u)
+		}
+		f /= unit
+	}
+	return fmt.Sprintf("%.3gPB", f)
+}
+
+func humanSince(t time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "Less than a minute ago"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	case d < 14*24*time.Hour:
+		return plural(int(d.Hours()/24), "day") + " ago"
+	case d < 60*24*time.Hour:
+		return plural(int(d.Hours()/24/7), "week") + " ago"
+	case d < 2*365*24*time.Hour:
+		return plural(int(d.Hours()/24/30), "month") + " ago"
+	}
+	return plural(int(d.Hours()/24/365), "year") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		if unit == "hour" {
+			return "An hour"
+		}
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/progress"
+	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/snapshotter"
+)
+
+type pullOptions struct {
+	platform    string
+	concurrency int
+	progress    string
+	quiet       bool
+}
+
+func newPullCmd(g *globals) *cobra.Command {
+	var o pullOptions
+	cmd := &cobra.Command{
+		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+		Short: "Download an image and unpack its layers",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPull(cmd.Context(), g, o, args[0], cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] to pull (default: this host's)")
+	f.IntVar(&o.concurrency, "max-concurrent-downloads", 3, "layers downloaded at once")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference")
+	return cmd
+}
+
+func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.Writer) error {
+	ref, err := registry.ParseReference(arg)
+	if err != nil {
+		return err
+	}
+	opts := g.registryOptions()
+	if o.platform != "" {
+		p, err := v1.ParsePlatform(o.platform)
+		if err != nil {
+			return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+		}
+		opts.Platform = *p
+	}
+	if o.concurrency < 1 {
+		return fmt.Errorf("--max-concurrent-downloads must be at least 1, not %d", o.concurrency)
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	snap, err := g.openSnapshotter()
+	if err != nil {
+		return err
+	}
+	warnSnapshotter(snap)
+	puller, err := registry.NewPuller(opts)
+	if err != nil {
+		return err
+	}
+	mode := o.progress
+	if o.quiet {
+		mode = "quiet"
+	}
+	if !o.quiet {
+		if ref.Tag() != "" && ref.Digest() == "" {
+			fmt.Fprintf(out, "%s: Pulling from %s\n", ref.Tag(), ref.Repository())
+		} else {
+			fmt.Fprintf(out, "Pulling %s\n", ref.Familiar())
+		}
+	}
+	img, err := puller.Image(ctx, ref)
+	if err != nil {
+		return err
+	}
+	bar := progress.New(out, mode)
+	res, err := store.WriteImage(ctx, ref.String(), img, cache.WriteOptions{
+		Concurrency: o.concurrency,
+		Fetch:       img.FetchBlob,
+		Layer:       unpackInto(snap),
+		NeedLayer:   func(d v1.Hash) bool { return !snap.Has(d) },
+		Progress:    bar.Event,
+	})
+	bar.Close()
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+	}
+	if o.quiet {
+		fmt.Fprintln(out, ref.String())
+		return nil
+	}
+	fmt.Fprintf(out, "Digest: %s\n", img.Descriptor.Digest)
+	if res.Downloaded {
+		fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", ref.Familiar())
+	} else {
+		fmt.Fprintf(out, "Status: Image is up to date for %s\n", ref.Familiar())
+	}
+	fmt.Fprintln(out, ref.String())
+	return nil
+}
+
+// unpackInto hands each layer's stream, as it downloads, to the snapshotter.
+func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
+	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+		return snap.Unpack(ctx, diffID, desc.MediaType, r)
+	}
+}
+
+// warnSnapshotter prints the one-line warning when overlay was refused and vfs is used.
+func warnSnapshotter(snap *snapshotter.Snapshotter) {
+	if w := snap.Warning(); w != "" {
+		fmt.Fprintln(os.Stderr, "strata: warning: "+w)
+	}
+}

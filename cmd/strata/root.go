@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// defaultRoot is where strata keeps images, layers and containers unless --root or
+// STRATA_ROOT says otherwise.
+const defaultRoot = "/var/lib/strata"
+
+// globals are the flags every command shares.
+type globals struct {
+	root               string
+	debug              bool
+	mirrors            []string
+	insecureRegistries []string
+	insecure           bool
+	storageDriver      string
+}
+
+// exitError carries the exit status a command wants, with the message to print (if any).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode makes err exit with code unless it already carries one.
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &exitError{code: code, err: err}
+}
+
+// silentExit ends strata with code and prints nothing (the container's own status).
+func silentExit(code int) error { return &exitError{code: code} }
+
+func execute(args []string) int {
+	g := &globals{}
+	cmd := newRootCmd(g)
+	cmd.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	}
+	fmt.Fprintln(os.Stderr, "strata: "+oneLine(err.Error()))
+	return code
+}
+
+// oneLine folds a multi-line error into one line: every error strata prints is one line.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "strata",
+		Short:         "Daemonless containers: pull OCI images, share their layers, run them as processes",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if g.root == "" {
+				return errors.New("--root must not be empty")
+			}
+			abs, err := filepath.Abs(g.root)
+			if err != nil {
+				return err
+			}
+			g.root = abs
+			return nil
+		},
+	}
+	// Bad flags are usage errors: exit 125 for the run family as docker does, 1 otherwise.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(flagErrorCode(c), fmt.Errorf("%s: %w (see 'strata %s --help')", c.Name(), err, c.Name()))
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.root, "root", envOr("STRATA_ROOT", defaultRoot), "where images, layers and containers live (env STRATA_ROOT)")
+	pf.BoolVar(&g.debug, "debug", false, "print debugging details")
+	pf.StringArrayVar(&g.mirrors, "registry-mirror", envList("STRATA_REGISTRY_MIRROR"), "a mirror tried before docker.io (repeatable; env STRATA_REGISTRY_MIRROR, comma-separated)")
+	pf.StringArrayVar(&g.insecureRegistries, "insecure-registry", nil, "a registry reached over plain HTTP or unverified TLS (repeatable)")
+	pf.BoolVar(&g.insecure, "insecure", false, "allow plain HTTP and unverified TLS for every registry")
+	pf.StringVar(&g.storageDriver, "storage-driver", envOr("STRATA_STORAGE_DRIVER", ""), "layer storage: overlay or vfs (default: overlay when it can be mounted)")
+
+	root.AddCommand(
+		newPullCmd(g),
+		newImagesCmd(g),
+		newRunCmd(g),
+		newPsCmd(g),
+		newRmCmd(g),
+		newRmiCmd(g),
+	)
+	return root
+}
+
+// flagErrorCode is the status for a usage error: docker's run, create, start and exec exit 125.
+func flagErrorCode(c *cobra.Command) int {
+	switch c.Name() {
+	case "run", "create", "start", "exec":
+		return 125
+	}
+	return 1
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envList(key string) []string {
+	var out []string
+	for _, s := range strings.Split(os.Getenv(key), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/runner"
+	"github.com/strata-run/strata/runner/cgroups"
+	"github.com/strata-run/strata/snapshotter"
+)
+
+// runOptions are docker run's flags that strata implements.
+type runOptions struct {
+	name        string
+	rm          bool
+	detach      bool
+	interactive bool
+	tty         bool
+	entrypoint  string
+	env         []string
+	envFiles    []string
+	workdir     string
+	user        string
+	hostname    string
+	volumes     []string
+	mounts      []string
+	tmpfs       []string
+	readOnly    bool
+	network     string
+	init        bool
+	privileged  bool
+	capAdd      []string
+	capDrop     []string
+	securityOpt []string
+	addHosts    []string
+	dns         []string
+	memory      string
+	memorySwap  string
+	cpus        string
+	cpuShares   uint64
+	cpusetCpus  string
+	pidsLimit   int64
+
+	entrypointSet bool
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Run a command in a new container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			return runRun(cmd.Context(), g, &o, args[0], args[1:])
+		},
+	}
+	f := cmd.Flags()
+	// Everything after IMAGE belongs to the container's command.
+	f.SetInterspersed(false)
+	f.StringVar(&o.name, "name", "", "assign a name to the container")
+	f.BoolVar(&o.rm, "rm", false, "remove the container when it exits")
+	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
+	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take it from here)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&o.user, "user", "u", "", "user[:group] to run as (name or number)")
+	f.StringVarP(&o.hostname, "hostname", "h", "", "container host name (default: the short container ID)")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a host path: /host:/ctr[:ro]")
+	f.StringArrayVar(&o.mounts, "mount", nil, "attach a mount: type=bind,source=…,target=…[,readonly] or type=tmpfs,target=…")
+	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs: /path[:options]")
+	f.BoolVar(&o.readOnly, "read-only", false, "mount the container's root read-only")
+	f.StringVar(&o.network, "network", runner.NetworkNone, "network: none (only lo) or host")
+	f.BoolVar(&o.init, "init", false, "run a small init as PID 1 that forwards signals and reaps")
+	f.BoolVar(&o.privileged, "privileged", false, "give the container every capability and no seccomp filter")
+	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add a Linux capability")
+	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a Linux capability")
+	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=unconfined or no-new-privileges")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a host:ip line to /etc/hosts")
+	f.StringArrayVar(&o.dns, "dns", nil, "set a DNS server")
+	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (e.g. 512m)")
+	f.StringVar(&o.memorySwap, "memory-swap", "", "memory plus swap limit, or -1 for unlimited swap")
+	f.StringVar(&o.cpus, "cpus", "", "number of CPUs (e.g. 1.5)")
+	f.Uint64VarP(&o.cpuShares, "cpu-shares", "c", 0, "relative CPU weight")
+	f.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs the container may use (e.g. 0-1)")
+	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes")
+	return cmd
+}
+
+func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string) error {
+	// Bad flag values fail before anything is looked up or created.
+	if _, err := o.resources(); err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	ref, img, err := findLocalImage(store, image)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return withCode(runner.ExitOwnError, fmt.Errorf("reading the config of %s: %w", image, err))
+	}
+	snap, err := g.openSnapshotter()
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	warnSnapshotter(snap)
+	if err := ensureLayers(ctx, store, snap, img); err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	spec, err := o.spec(cfg, args)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	containers, err := g.openContainers()
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	imageID, _ := img.ConfigName()
+	c, err := containers.Create(runner.CreateOptions{
+		Name:       o.name,
+		Image:      ref,
+		ImageID:    imageID.String(),
+		AutoRemove: o.rm,
+	})
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	cleanup := func() error {
+		return errors.Join(snap.Remove(context.WithoutCancel(ctx), c.Dir), containers.Remove(c.ID, true))
+	}
+	rootMounts, err := snap.Prepare(ctx, c.Dir, cfg.RootFS.DiffIDs, o.readOnly)
+	if err != nil {
+		return withCode(runner.ExitOwnError, errors.Join(err, cleanup()))
+	}
+	spec.ID, spec.Dir, spec.Root = c.ID, c.Dir, rootMounts
+	if spec.Hostname == "" {
+		spec.Hostname = c.ID[:12]
+	}
+	if err := c.SetSpec(spec); err != nil {
+		return withCode(runner.ExitOwnError, errors.Join(err, cleanup()))
+	}
+	if o.detach {
+		if err := runner.Start(ctx, c); err != nil {
+			if o.rm {
+				err = errors.Join(err, cleanup())
+			}
+			return withCode(runner.ExitOwnError, err)
+		}
+		fmt.Println(c.ID)
+		return nil
+	}
+	code, runErr := runner.Run(ctx, c, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	if o.rm {
+		if err := cleanup(); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("removing container %s: %w", c.ID[:12], err))
+		}
+	}
+	if runErr != nil {
+		var ec *runner.ExitCodeError
+		if errors.As(runErr, &ec) {
+			return &exitError{code: ec.Code, err: runErr}
+		}
+		return withCode(runner.ExitOwnError, runErr)
+	}
+	return silentExit(code)
+}
+
+// findLocalImage finds an image in the store by reference, image ID or digest prefix.
+func findLocalImage(store *cache.Store, arg string) (string, v1.Image, error) {
+	name := arg
+	if ref, err := registry.ParseReference(arg); err == nil {
+		name = ref.String()
+	}
+	r, err := store.FindImage(name)
+	if errors.Is(err, cache.ErrNotFound) && name != arg {
+		r, err = store.FindImage(arg)
+	}
+	if errors.Is(err, cache.ErrNotFound) {
+		return "", nil, fmt.Errorf("image %s is not in the store: run 'strata pull %s' first", arg, arg)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	img, err := store.Image(r.Descriptor.Digest)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening image %s: %w", arg, err)
+	}
+	return r.Name, img, nil
+}
+
+// ensureLayers unpacks from the store any layer of img whose layer dir is missing (after a
+// prune, or a pull that was killed between download and unpack).
+func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Snapshotter, img v1.Image) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		diffID, err := l.DiffID()
+		if err != nil {
+			return err
+		}
+		if snap.Has(diffID) {
+			continue
+		}
+		digest, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		mt, err := l.MediaType()
+		if err != nil {
+			return err
+		}
+		rc, err := store.OpenBlob(digest)
+		if err != nil {
+			return fmt.Errorf("layer %s is missing from the store: pull the image again: %w", digest, err)
+		}
+		err = snap.Unpack(ctx, diffID, mt, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resources parses the cgroup flags.
+func (o *runOptions) resources() (cgroups.Resources, error) {
+	var r cgroups.Resources
+	var err error
+	if o.memory != "" {
+		if r.Memory, err = cgroups.ParseMemory(o.memory); err != nil {
+			return r, err
+		}
+	}
+	if o.memorySwap != "" {
+		if o.memorySwap == "-1" {
+			r.MemorySwap = -1
+		} else if r.MemorySwap, err = cgroups.ParseMemory(o.memorySwap); err != nil {
+			return r, err
+		}
+	}
+	if o.cpus != "" {
+		if r.CPUs, err = cgroups.ParseCPUs(o.cpus); err != nil {
+			return r, err
+		}
+	}
+	r.CPUShares = o.cpuShares
+	r.CpusetCpus = o.cpusetCpus
+	r.PidsLimit = o.pidsLimit
+	return r, nil
+}
+
+// spec turns the image config and the flags into the runner's Spec (without the container's
+// ID, dir and root mounts, which come from creating it).
+func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error) {
+	var ep *string
+	if o.entrypointSet {
+		ep = &o.entrypoint
+	}
+	argv := runner.MergeCommand(cfg.Config.Entrypoint, cfg.Config.Cmd, ep, args)
+	if len(argv) == 0 {
+		return runner.Spec{}, runner.ErrNoCommand
+	}
+	env, err := runner.MergeEnv(cfg.Config.Env, o.env, o.envFiles)
+	if err != nil {
+		return runner.Spec{}, err
+	}
+	var mounts []mount.Mount
+	for _, v := range o.volumes {
+		m, err := runner.ParseVolume(v)
+		if err != nil {
+			return runner.Spec{}, err
+		}
+		mounts = append(mounts, m)
+	}
+	for _, v := range o.mounts {
+		m, err := runner.ParseMount(v)
+		if err != nil {
+			return runner.Spec{}, err
+		}
+		mounts = append(mounts, m)
+	}
+	for _, v := range o.tmpfs {
+		m, err := runner.ParseTmpfs(v)
+		if err != nil {
+			return runner.Spec{}, err
+		}
+		mounts = append(mounts, m)
+	}
+	res, err := o.resources()
+	if err != nil {
+		return runner.Spec{}, err
+	}
+	s := runner.Spec{
+		Args:       argv,
+		Env:        env,
+		Cwd:        firstNonEmpty(o.workdir, cfg.Config.WorkingDir),
+		User:       firstNonEmpty(o.user, cfg.Config.User),
+		Hostname:   o.hostname,
+		Terminal:   o.tty,
+		Stdin:      o.interactive,
+		ReadOnly:   o.readOnly,
+		Network:    o.network,
+		Resources:  res,
+		CapAdd:     o.capAdd,
+		CapDrop:    o.capDrop,
+		Privileged: o.privileged,
+		Init:       o.init,
+		ExtraHosts: o.addHosts,
+		DNS:        o.dns,
+		Mounts:     mounts,
+	}
+	for _, so := range o.securityOpt {
+		switch k, v, _ := strings.Cut(so, "="); {
+		case k == "seccomp" && v == "unconfined":
+			s.Seccomp = runner.SeccompUnconfined
+		case k == "no-new-privileges" && (v == "" || v == "true"):
+			s.NoNewPrivileges = true
+		default:
+			return runner.Spec{}, fmt.Errorf("--security-opt %q: %w", so, runner.ErrUnsupported)
+		}
+	}
+	return s, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
