@@ -1,0 +1,93 @@
+package runner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// capNames maps capability names (without CAP_) to their numbers, as --cap-add spells them.
+var capNames = map[string]int{
+	"CHOWN": unix.CAP_CHOWN, "DAC_OVERRIDE": unix.CAP_DAC_OVERRIDE,
+	"DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH, "FOWNER": unix.CAP_FOWNER,
+	"FSETID": unix.CAP_FSETID, "KILL": unix.CAP_KILL, "SETGID": unix.CAP_SETGID,
+	"SETUID": unix.CAP_SETUID, "SETPCAP": unix.CAP_SETPCAP,
+	"LINUX_IMMUTABLE": unix.CAP_LINUX_IMMUTABLE, "NET_BIND_SERVICE": unix.CAP_NET_BIND_SERVICE,
+	"NET_BROADCAST": unix.CAP_NET_BROADCAST, "NET_ADMIN": unix.CAP_NET_ADMIN,
+	"NET_RAW": unix.CAP_NET_RAW, "IPC_LOCK": unix.CAP_IPC_LOCK, "IPC_OWNER": unix.CAP_IPC_OWNER,
+	"SYS_MODULE": unix.CAP_SYS_MODULE, "SYS_RAWIO": unix.CAP_SYS_RAWIO,
+	"SYS_CHROOT": unix.CAP_SYS_CHROOT, "SYS_PTRACE": unix.CAP_SYS_PTRACE,
+	"SYS_PACCT": unix.CAP_SYS_PACCT, "SYS_ADMIN": unix.CAP_SYS_ADMIN,
+	"SYS_BOOT": unix.CAP_SYS_BOOT, "SYS_NICE": unix.CAP_SYS_NICE,
+	"SYS_RESOURCE": unix.CAP_SYS_RESOURCE, "SYS_TIME": unix.CAP_SYS_TIME,
+	"SYS_TTY_CONFIG": unix.CAP_SYS_TTY_CONFIG, "MKNOD": unix.CAP_MKNOD, "LEASE": unix.CAP_LEASE,
+	"AUDIT_WRITE": unix.CAP_AUDIT_WRITE, "AUDIT_CONTROL": unix.CAP_AUDIT_CONTROL,
+	"SETFCAP": unix.CAP_SETFCAP, "MAC_OVERRIDE": unix.CAP_MAC_OVERRIDE,
+	"MAC_ADMIN": unix.CAP_MAC_ADMIN, "SYSLOG": unix.CAP_SYSLOG, "WAKE_ALARM": unix.CAP_WAKE_ALARM,
+	"BLOCK_SUSPEND": unix.CAP_BLOCK_SUSPEND, "AUDIT_READ": unix.CAP_AUDIT_READ,
+	"PERFMON": unix.CAP_PERFMON, "BPF": unix.CAP_BPF, "CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
+}
+
+// DefaultCaps is Docker's default capability set (moby oci/caps/defaults.go) less MKNOD:
+// Docker relies on the devices cgroup to stop a container from opening the nodes it creates,
+// and strata sets up no devices cgroup (hybrid and v2 hosts differ), so creating device nodes
+// stays off unless --cap-add MKNOD asks for it.
+var DefaultCaps = []string{
+	"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "NET_RAW", "SETGID", "SETUID",
+	"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+}
+
+// normalizeCap turns "cap_net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" into "NET_ADMIN".
+func normalizeCap(s string) string {
+	return strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "CAP_")
+}
+
+// capabilities computes the container's capability numbers: every capability for a
+// privileged container, else DefaultCaps, minus CapDrop, plus CapAdd ("ALL" in either works as
+// docker's: drop ALL then add some keeps only the added ones).
+func capabilities(s Spec) ([]int, error) {
+	if s.Privileged {
+		all := make([]int, 0, len(capNames))
+		for _, n := range capNames {
+			all = append(all, n)
+		}
+		slices.Sort(all)
+		return all, nil
+	}
+	set := map[string]bool{}
+	for _, c := range DefaultCaps {
+		set[c] = true
+	}
+	for _, c := range s.CapDrop {
+		c = normalizeCap(c)
+		if c == "ALL" {
+			clear(set)
+			continue
+		}
+		if _, ok := capNames[c]; !ok {
+			return nil, fmt.Errorf("--cap-drop %s: unknown capability", c)
+		}
+		delete(set, c)
+	}
+	for _, c := range s.CapAdd {
+		c = normalizeCap(c)
+		if c == "ALL" {
+			for n := range capNames {
+				set[n] = true
+			}
+			continue
+		}
+		if _, ok := capNames[c]; !ok {
+			return nil, fmt.Errorf("--cap-add %s: unknown capability", c)
+		}
+		set[c] = true
+	}
+	out := make([]int, 0, len(set))
+	for c := range set {
+		out = append(out, capNames[c])
+	}
+	slices.Sort(out)
+	return out, nil
+}

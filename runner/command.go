@@ -1,0 +1,163 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultPath is the PATH a container gets when neither the image nor the flags set one
+// (the value Docker uses).
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// MergeCommand computes the argv to run from the image's Entrypoint and Cmd and the run flags,
+// following Docker's rules (docs "ENTRYPOINT / CMD interaction"):
+//
+//   - --entrypoint replaces the image's entrypoint and clears the image's Cmd; an empty
+//     --entrypoint "" removes the entrypoint altogether;
+//   - arguments after the image replace Cmd;
+//   - the result is entrypoint followed by cmd.
+//
+// An empty result means there is nothing to run (ErrNoCommand at Run).
+func MergeCommand(entrypoint, cmd []string, overrideEntrypoint *string, args []string) []string {
+	if overrideEntrypoint != nil {
+		cmd = nil
+		entrypoint = nil
+		if *overrideEntrypoint != "" {
+			entrypoint = []string{*overrideEntrypoint}
+		}
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	out := make([]string, 0, len(entrypoint)+len(cmd))
+	out = append(out, entrypoint...)
+	return append(out, cmd...)
+}
+
+// MergeEnv merges the image's environment with --env-file files and then -e flags, later
+// values winning by key while keeping the first position, as docker does. A flag or file line
+// without "=" takes the variable from strata's own environment, and is dropped when unset.
+// In env files, blank lines and lines starting with '#' are ignored.
+func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) {
+	var out []string
+	index := map[string]int{}
+	set := func(kv string) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			return
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	fromFlag := func(v string) error {
+		k, _, hasValue := strings.Cut(v, "=")
+		if k == "" {
+			return fmt.Errorf("invalid environment variable %q: empty name", v)
+		}
+		if strings.ContainsAny(k, " \t") {
+			return fmt.Errorf("invalid environment variable %q: name contains whitespace", v)
+		}
+		if hasValue {
+			set(v)
+		} else if hv, ok := os.LookupEnv(k); ok {
+			set(k + "=" + hv)
+		}
+		return nil
+	}
+	for _, kv := range imageEnv {
+		if kv != "" {
+			set(kv)
+		}
+	}
+	for _, f := range envFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading env file: %w", err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimLeft(sc.Text(), " \t")
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if err := fromFlag(line); err != nil {
+				return nil, fmt.Errorf("env file %s line %d: %w", f, n, err)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("reading env file %s: %w", f, err)
+		}
+	}
+	for _, v := range envFlags {
+		if err := fromFlag(v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// withDefaultEnv adds PATH, HOSTNAME, HOME and TERM the way Docker does when they are unset.
+func withDefaultEnv(env []string, hostname, home string, terminal bool) []string {
+	has := map[string]bool{}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		has[k] = true
+	}
+	out := append([]string(nil), env...)
+	if !has["PATH"] {
+		out = append(out, "PATH="+DefaultPath)
+	}
+	if !has["HOSTNAME"] && hostname != "" {
+		out = append(out, "HOSTNAME="+hostname)
+	}
+	if !has["TERM"] && terminal {
+		out = append(out, "TERM=xterm")
+	}
+	if !has["HOME"] {
+		if home == "" {
+			home = "/"
+		}
+		out = append(out, "HOME="+home)
+	}
+	return out
+}
+
+// lookupEnv returns the value of key in a KEY=VALUE list.
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// ParseSignal parses a signal as docker accepts it: "TERM", "SIGTERM", "sigterm" or "15".
+func ParseSignal(s string) (syscall.Signal, error) {
+	if s == "" {
+		return 0, fmt.Errorf("invalid signal %q", s)
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q: out of range", s)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}

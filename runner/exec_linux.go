@@ -1,0 +1,203 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// applyPlan is the executor for plan: it runs each step in the init's mount namespace. Before
+// the pivot, a container path is resolved under rootfs with securejoin so that a symlink in the
+// image ("/etc -> /host/etc") cannot redirect a mount onto the host.
+func applyPlan(rootfs string, steps []Step) error {
+	pivoted := false
+	for _, s := range steps {
+		target := s.Target
+		if !pivoted && s.Op != OpPivot {
+			var err error
+			if s.Op == OpRoot {
+				target = rootfs
+			} else if target, err = securejoin.SecureJoin(rootfs, s.Target); err != nil {
+				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
+			}
+		}
+		if err := applyStep(s, target, rootfs); err != nil {
+			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)
+		}
+		if s.Op == OpPivot {
+			pivoted = true
+		}
+	}
+	return nil
+}
+
+// applyStep runs one step at its resolved target.
+func applyStep(s Step, target, rootfs string) error {
+	switch s.Op {
+	case OpRoot:
+		return s.Mount.Mount(target)
+	case OpMount:
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		return unix.Mount(s.Source, target, s.FSType, s.Flags, s.Data)
+	case OpBind:
+		return bindStep(s, target)
+	case OpSymlink:
+		if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return os.Symlink(s.Source, target)
+	case OpMkdir:
+		return os.MkdirAll(target, 0o755)
+	case OpPivot:
+		return pivotRoot(rootfs)
+	case OpMask:
+		st, err := os.Stat(target)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return unix.Mount("tmpfs", target, "tmpfs", unix.MS_RDONLY, "size=0")
+		}
+		return unix.Mount("/dev/null", target, "", unix.MS_BIND, "")
+	case OpReadOnly:
+		if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if target != "/" {
+			if err := unix.Mount(target, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return err
+			}
+		}
+		return remountReadOnly(target)
+	}
+	return fmt.Errorf("unknown step %q", s.Op)
+}
+
+// bindStep binds s.Source (a host path) at target, creating a dir or an empty file to mount
+// on, then applies flags and propagation, which a new bind ignores.
+func bindStep(s Step, target string) error {
+	st, err := os.Stat(s.Source)
+	if errors.Is(err, os.ErrNotExist) && s.Create {
+		if err = os.MkdirAll(s.Source, 0o755); err == nil {
+			st, err = os.Stat(s.Source)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	if st.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else {
+		err = touch(target)
+	}
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount(s.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if s.Flags&unix.MS_RDONLY != 0 {
+		if err := remountReadOnly(target); err != nil {
+			return err
+		}
+	}
+	if other := s.Flags &^ unix.MS_RDONLY; other != 0 {
+		if err := remountWith(target, other); err != nil {
+			return err
+		}
+	}
+	if s.Propagation != 0 {
+		return unix.Mount("", target, "", s.Propagation, "")
+	}
+	return nil
+}
+
+// touch creates an empty file (and its parents) to bind a file onto; an existing one is kept.
+func touch(p string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// remountReadOnly makes the mount at target read-only, recursively when the kernel has
+// mount_setattr (a read-only -v of a tree with submounts stays read-only all the way down,
+// which a plain remount does not do), else with a bind remount that keeps the other flags.
+func remountReadOnly(target string) error {
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW, &attr)
+	if err == nil {
+		return nil
+	}
+	return remountWith(target, unix.MS_RDONLY)
+}
+
+// remountWith adds flags to the mount at target, keeping those it already has: a bind remount
+// replaces all per-mount flags, so nosuid/nodev/noexec of /proc would otherwise be lost.
+func remountWith(target string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(target, &st); err != nil {
+		return err
+	}
+	have := uintptr(0)
+	for _, f := range []struct {
+		st int64
+		ms uintptr
+	}{
+		{unix.ST_RDONLY, unix.MS_RDONLY}, {unix.ST_NOSUID, unix.MS_NOSUID},
+		{unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if st.Flags&f.st != 0 {
+			have |= f.ms
+		}
+	}
+	return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|have|flags, "")
+}
+
+// pivotRoot makes rootfs the root without a temporary directory for the old root: pivot_root
+// with "." for both, then detach the old root that now sits on top of the new one. The trick
+// is runc's (libcontainer/rootfs_linux.go pivotRoot, from lxc). The old root becomes rslave
+// first so the detach cannot propagate to the host.
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(oldroot)
+	newroot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(newroot)
+	if err := unix.Fchdir(newroot); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Fchdir(oldroot); err != nil {
+		return err
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("making old root rslave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching old root: %w", err)
+	}
+	return unix.Chdir("/")
+}

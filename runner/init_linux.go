@@ -1,0 +1,224 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// argv[0] markers: strata re-executed as one of its helpers (moby/sys reexec, runc init.go).
+const (
+	initMarker    = "strata-init"
+	monitorMarker = "strata-monitor"
+	reaperMarker  = "strata-reaper"
+)
+
+// initPipeFD is the init's end of the socketpair with its parent (ExtraFiles[0]).
+const initPipeFD = 3
+
+// initResult is what the init sends back when it fails before exec. A successful exec sends
+// nothing: the socket is close-on-exec, and the parent reads EOF (the trick os/exec uses for
+// its own exec errors).
+type initResult struct {
+	Error string `json:"error"`
+	Code  int    `json:"code"`
+}
+
+// MaybeInit runs this process as one of strata's helpers when argv[0] says so, and never
+// returns in that case. main must call it first, before cobra or anything else looks at the
+// arguments; runner's TestMain does the same so the test binary can be its own init.
+func MaybeInit() {
+	switch os.Args[0] {
+	case initMarker:
+		runInit()
+	case monitorMarker:
+		runMonitor()
+	case reaperMarker:
+		runReaper()
+	}
+}
+
+// runInit is the container's init: read the spec, build the container, exec the command.
+func runInit() {
+	// Capabilities, seccomp and the final execve are per thread: everything happens on this
+	// one, so what was set up is what the command inherits.
+	runtime.LockOSThread()
+	pipe := os.NewFile(initPipeFD, "init-pipe")
+	var spec Spec
+	err := json.NewDecoder(pipe).Decode(&spec)
+	if err != nil {
+		err = fmt.Errorf("reading spec: %w", err)
+	} else {
+		err = initContainer(spec.withDefaults())
+	}
+	code := ExitOwnError
+	var ec *ExitCodeError
+	if errors.As(err, &ec) {
+		code = ec.Code
+	}
+	_ = json.NewEncoder(pipe).Encode(initResult{Error: err.Error(), Code: code})
+	os.Exit(code)
+}
+
+// initContainer does everything between "in the cgroup" and exec. It returns only on error.
+func initContainer(spec Spec) error {
+	// Cgroup namespace now, not at clone: on v1 the parent moves us into the cgroup after
+	// clone, and the namespace's root is the cgroup we are in when it is created.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("creating cgroup namespace: %w", err)
+	}
+	// Nothing we mount may propagate back to the host's mount namespace.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making / rprivate: %w", err)
+	}
+	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		return fmt.Errorf("setting hostname: %w", err)
+	}
+	if spec.Network == NetworkNone {
+		if err := loopbackUp(); err != nil {
+			return fmt.Errorf("bringing up lo: %w", err)
+		}
+	}
+	rootfs := filepath.Join(spec.Dir, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return fmt.Errorf("mounting rootfs: %w", err)
+	}
+	if err := applyPlan(rootfs, plan(spec)); err != nil {
+		return err
+	}
+
+	passwd, _ := os.Open("/etc/passwd") // absent: numeric users only, as docker
+	group, _ := os.Open("/etc/group")
+	user, err := ResolveUser(spec.User, fileOrNil(passwd), fileOrNil(group))
+	passwd.Close()
+	group.Close()
+	if err != nil {
+		return fmt.Errorf("setting user: %w", err)
+	}
+	env := withDefaultEnv(spec.Env, spec.Hostname, user.Home, spec.Terminal)
+	if err := unix.Chdir(spec.Cwd); err != nil {
+		return fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
+	}
+	caps, err := capabilities(spec)
+	if err != nil {
+		return err
+	}
+	if err := dropPrivileges(user, caps); err != nil {
+		return err
+	}
+
+	argv0, err := lookPath(spec.Args[0], env)
+	if err != nil {
+		return err
+	}
+	args := spec.Args
+	if spec.Init {
+		// The reaper is this binary (the sealed copy /proc/self/exe points at) and runs with
+		// the privileges just set up; it starts argv0 and forwards signals to it.
+		args = append([]string{reaperMarker, argv0}, spec.Args...)
+		argv0 = "/proc/self/exe"
+	}
+	if !spec.Privileged || spec.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("setting no_new_privs: %w", err)
+		}
+	}
+	if spec.Seccomp != SeccompUnconfined && !spec.Privileged {
+		if err := loadSeccomp(); err != nil {
+			return fmt.Errorf("loading seccomp filter: %w", err)
+		}
+	}
+	// Every fd but stdio is close-on-exec from here, including any fd a library or the Go
+	// runtime opened without it (CVE-2024-21626 leaked a host directory fd this way).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("marking fds close-on-exec: %w", err)
+	}
+	err = unix.Exec(argv0, args, env)
+	code := ExitCannotInvoke
+	if errors.Is(err, unix.ENOENT) {
+		code = ExitNotFound
+	}
+	return &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+}
+
+// fileOrNil keeps a nil *os.File from becoming a non-nil io.Reader.
+func fileOrNil(f *os.File) interface{ Read([]byte) (int, error) } {
+	if f == nil {
+		return nil
+	}
+	return f
+}
+
+// lookPath finds the command as execve will run it, in the container's $PATH. Not found is
+// 127 and not executable 126, with docker's messages.
+func lookPath(file string, env []string) (string, error) {
+	notFound := &ExitCodeError{Code: ExitNotFound, Err: fmt.Errorf("exec: %q: executable file not found in $PATH", file)}
+	check := func(p string) error {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return unix.EISDIR
+		}
+		return unix.Access(p, unix.X_OK)
+	}
+	if strings.Contains(file, "/") {
+		err := check(file)
+		switch {
+		case err == nil:
+			return file, nil
+		case errors.Is(err, os.ErrNotExist):
+			return "", &ExitCodeError{Code: ExitNotFound, Err: fmt.Errorf("exec: %q: stat %s: no such file or directory", file, file)}
+		default:
+			return "", &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("exec: %q: %w", file, err)}
+		}
+	}
+	if file == "" {
+		return "", notFound
+	}
+	pathEnv, _ := lookupEnv(env, "PATH")
+	var denied error
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		err := check(p)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOTDIR) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("exec: %q: %w", file, denied)}
+	}
+	return "", notFound
+}
+
+// loopbackUp sets IFF_UP on lo in the current network namespace, which the kernel creates
+// down. An ioctl is enough: netlink would be a dependency for one flag.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}

@@ -1,0 +1,199 @@
+package runner
+
+import (
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/strata-run/strata/mount"
+	"golang.org/x/sys/unix"
+)
+
+// Op is what one plan Step does.
+type Op string
+
+// The init's operations. Before OpPivot a Target is a container path resolved under the
+// rootfs (never escaping it through the image's symlinks); after it, the container's own path.
+const (
+	// OpRoot mounts Step.Mount (one of Spec.Root) at the rootfs.
+	OpRoot Op = "root"
+	// OpMount mounts a filesystem of FSType with Flags and Data at Target, creating the dir.
+	OpMount Op = "mount"
+	// OpBind bind mounts the host path Source at Target (a file or dir like Source), then
+	// remounts it with Flags (ro, nosuid, ...) and applies Propagation.
+	OpBind Op = "bind"
+	// OpSymlink creates Target as a symlink to Source.
+	OpSymlink Op = "symlink"
+	// OpMkdir creates Target (and parents) if missing, mode 0755.
+	OpMkdir Op = "mkdir"
+	// OpPivot makes the rootfs the root and detaches the old one.
+	OpPivot Op = "pivot"
+	// OpMask hides Target: /dev/null over a file, an empty read-only tmpfs over a dir.
+	// Missing targets are skipped.
+	OpMask Op = "mask"
+	// OpReadOnly makes Target a read-only bind of itself; missing targets are skipped.
+	OpReadOnly Op = "readonly"
+)
+
+// Step is one thing the init does to build the container's filesystem.
+type Step struct {
+	Op     Op           `json:"op"`
+	Target string       `json:"target"`
+	Source string       `json:"source,omitempty"`
+	FSType string       `json:"fstype,omitempty"`
+	Flags  uintptr      `json:"flags,omitempty"`
+	Data   string       `json:"data,omitempty"`
+	Mount  *mount.Mount `json:"mount,omitempty"`
+	// Propagation is applied to a bind after it is made (MS_PRIVATE, MS_SLAVE|MS_REC, ...).
+	Propagation uintptr `json:"propagation,omitempty"`
+	// Create makes a missing bind Source as a directory on the host (-v does, as docker).
+	Create bool `json:"create,omitempty"`
+}
+
+// maskedPaths and readonlyPaths are Docker's defaults (moby oci/defaults.go): kernel
+// interfaces that leak host data or allow host changes.
+var (
+	maskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	readonlyPaths = []string{
+		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+	}
+)
+
+// hostDevices are the device nodes every container gets, bind mounted from the host's /dev
+// (a bind works in every namespace setup; mknod would need CAP_MKNOD in the init's userns).
+var hostDevices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// etcFiles are the files strata writes in the container dir and binds over the image's, so the
+// image's own copies stay untouched (Docker does the same).
+var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
+
+// plan computes the init's filesystem steps for spec, in order. It is plain data: the
+// decisions (what to mount where, in which order, what to hide) are tested without root.
+func plan(spec Spec) []Step {
+	const (
+		nosuid = unix.MS_NOSUID
+		nodev  = unix.MS_NODEV
+		noexec = unix.MS_NOEXEC
+	)
+	var steps []Step
+	for i := range spec.Root {
+		steps = append(steps, Step{Op: OpRoot, Target: "/", Mount: &spec.Root[i]})
+	}
+	sysFlags := uintptr(nosuid | noexec | nodev | unix.MS_RDONLY)
+	if spec.Privileged {
+		sysFlags &^= unix.MS_RDONLY
+	}
+	steps = append(steps,
+		Step{Op: OpMount, Target: "/proc", FSType: "proc", Source: "proc", Flags: nosuid | noexec | nodev},
+		Step{Op: OpMount, Target: "/dev", FSType: "tmpfs", Source: "tmpfs", Flags: nosuid | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+		Step{Op: OpMount, Target: "/dev/pts", FSType: "devpts", Source: "devpts", Flags: nosuid | noexec, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		Step{Op: OpMount, Target: "/dev/shm", FSType: "tmpfs", Source: "shm", Flags: nosuid | noexec | nodev, Data: "mode=1777,size=65536k"},
+		Step{Op: OpMount, Target: "/dev/mqueue", FSType: "mqueue", Source: "mqueue", Flags: nosuid | noexec | nodev},
+		Step{Op: OpMount, Target: "/sys", FSType: "sysfs", Source: "sysfs", Flags: sysFlags},
+	)
+	for _, d := range hostDevices {
+		steps = append(steps, Step{Op: OpBind, Source: "/dev/" + d, Target: "/dev/" + d})
+	}
+	for _, l := range [][2]string{
+		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"},
+	} {
+		steps = append(steps, Step{Op: OpSymlink, Source: l[0], Target: l[1]})
+	}
+
+	// User mounts go on top of the defaults, parents before children (docker sorts by depth),
+	// so "-v /a:/x -v /b:/x/y" works whatever the flag order.
+	user := slices.Clone(spec.Mounts)
+	slices.SortStableFunc(user, func(a, b mount.Mount) int {
+		return depth(a.Target) - depth(b.Target)
+	})
+	covered := map[string]bool{}
+	for _, m := range user {
+		covered[path.Clean(m.Target)] = true
+		steps = append(steps, userMountStep(m))
+	}
+	for _, f := range etcFiles {
+		if !covered["/etc/"+f] {
+			steps = append(steps, Step{Op: OpBind, Source: path.Join(spec.Dir, f), Target: "/etc/" + f})
+		}
+	}
+	steps = append(steps, Step{Op: OpPivot, Target: "/"})
+	if !spec.Privileged {
+		for _, p := range maskedPaths {
+			steps = append(steps, Step{Op: OpMask, Target: p})
+		}
+		for _, p := range readonlyPaths {
+			steps = append(steps, Step{Op: OpReadOnly, Target: p})
+		}
+	}
+	steps = append(steps, Step{Op: OpMkdir, Target: spec.withDefaults().Cwd})
+	if spec.ReadOnly {
+		steps = append(steps, Step{Op: OpReadOnly, Target: "/"})
+	}
+	return steps
+}
+
+// depth counts a path's components: "/" is 0, "/a/b" is 2.
+func depth(p string) int {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
+}
+
+// userMountStep turns one -v/--mount/--tmpfs mount into a step.
+func userMountStep(m mount.Mount) Step {
+	var flags, propagation uintptr
+	var data []string
+	create := false
+	for _, o := range m.Options {
+		switch o {
+		case "ro":
+			flags |= unix.MS_RDONLY
+		case "rw":
+			flags &^= unix.MS_RDONLY
+		case "nosuid":
+			flags |= unix.MS_NOSUID
+		case "nodev":
+			flags |= unix.MS_NODEV
+		case "noexec":
+			flags |= unix.MS_NOEXEC
+		case "exec":
+			flags &^= unix.MS_NOEXEC
+		case "suid":
+			flags &^= unix.MS_NOSUID
+		case "dev":
+			flags &^= unix.MS_NODEV
+		case "bind", "rbind":
+		case "private":
+			propagation = unix.MS_PRIVATE
+		case "rprivate":
+			propagation = unix.MS_PRIVATE | unix.MS_REC
+		case "shared":
+			propagation = unix.MS_SHARED
+		case "rshared":
+			propagation = unix.MS_SHARED | unix.MS_REC
+		case "slave":
+			propagation = unix.MS_SLAVE
+		case "rslave":
+			propagation = unix.MS_SLAVE | unix.MS_REC
+		case optCreate:
+			create = true
+		default:
+			data = append(data, o)
+		}
+	}
+	if m.Type == "bind" {
+		return Step{Op: OpBind, Source: m.Source, Target: path.Clean(m.Target), Flags: flags, Propagation: propagation, Create: create}
+	}
+	src := m.Source
+	if src == "" {
+		src = m.Type
+	}
+	return Step{Op: OpMount, Source: src, Target: path.Clean(m.Target), FSType: m.Type, Flags: flags, Data: strings.Join(data, ",")}
+}

@@ -1,0 +1,79 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// lastCap is the highest capability this kernel knows, from /proc/sys/kernel/cap_last_cap.
+func lastCap() int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return unix.CAP_LAST_CAP
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return unix.CAP_LAST_CAP
+	}
+	return n
+}
+
+// dropPrivileges switches to user and leaves exactly caps. Order matters:
+//
+//  1. the bounding set shrinks first, while we still hold CAP_SETPCAP; after execve a root
+//     process gets its permitted set from the bounding set, so this is what limits it;
+//  2. groups, gid, uid: Go applies these to every thread (POSIX semantics since Go 1.16);
+//     a non-root uid loses all capabilities here, as with Docker (no ambient caps);
+//  3. capset trims effective/permitted for the rest of the init and clears inheritable
+//     (the CVE-2022-24769 fix in moby: no inheritable capabilities);
+//  4. the parent-death signal, which the kernel clears on a credential change, is set again.
+//
+// Capabilities are per thread: the caller has locked this goroutine to the thread that execs.
+func dropPrivileges(u User, caps []int) error {
+	keep := map[int]bool{}
+	for _, c := range caps {
+		keep[c] = true
+	}
+	last := lastCap()
+	for c := 0; c <= last; c++ {
+		if keep[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
+		}
+	}
+	groups := make([]int, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = int(g)
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setting supplementary groups: %w", err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("setting gid %d: %w", u.GID, err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("setting uid %d: %w", u.UID, err)
+	}
+	var data [2]unix.CapUserData
+	if u.UID == 0 {
+		for _, c := range caps {
+			data[c/32].Effective |= 1 << (uint(c) % 32)
+			data[c/32].Permitted |= 1 << (uint(c) % 32)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("setting capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("setting parent death signal: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// Stdio is what a foreground container is attached to. Nil readers and writers mean
+// /dev/null. With Spec.Terminal, Stdin should be the user's terminal (it is put in raw mode
+// and its size follows the container's pty).
+type Stdio struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// forwardedSignals are the signals Run passes on to the container's PID 1, as docker run
+// --sig-proxy does. SIGKILL and SIGSTOP cannot be caught; SIGCHLD and SIGWINCH are ours.
+var forwardedSignals = []os.Signal{
+	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGALRM, unix.SIGCONT, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU,
+	unix.SIGVTALRM, unix.SIGPROF, unix.SIGWINCH, unix.SIGIO, unix.SIGPWR, unix.SIGSYS,
+	unix.SIGTRAP, unix.SIGURG, unix.SIGXCPU, unix.SIGXFSZ,
+}
+
+// Run runs spec in the foreground: the container's stdio is attached, signals strata receives
+// are forwarded to it, and Run returns its exit status (128+n when signal n killed it). When
+// ctx ends, the container is killed. Everything Run created is gone when it returns: the cgroup
+// is deleted and the mounts died with the container's mount namespace.
+//
+// Failures before the command starts return an *ExitCodeError: 125 for strata's own (the
+// init's read "init: mounting rootfs: ..."), 126 when the command cannot be executed, 127 when
+// it is not found.
+func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
+	res, err := run(ctx, spec, stdio, nil)
+	var ec *ExitCodeError
+	if errors.As(err, &ec) {
+		return ec.Code, err
+	}
+	return res.Code, err
+}
+
+// result is how a container ended.
+type result struct {
+	Code       int
+	OOMKilled  bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// run is Run with a hook called once the command runs (its host pid); the monitor uses it to
+// record the state and let Start return.
+func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (res result, err error) {
+	res.Code = ExitOwnError
+	spec = spec.withDefaults()
+	if err := spec.validate(); err != nil {
+		return res, withCode(ExitOwnError, err)
+	}
+	if err := writeEtcFiles(spec); err != nil {
+		return res, withCode(ExitOwnError, err)
+	}
+	cg, err := cgroups.New(spec.ID, spec.Resources)
+	if err != nil {
+		return res, withCode(ExitOwnError, fmt.Errorf("creating cgroup: %w", err))
+	}
+	defer func() {
+		if oom, oerr := cg.OOMKilled(); oerr == nil {
+			res.OOMKilled = oom
+		}
+		if cerr := errors.Join(cg.Kill(), cg.Delete(), cg.Close()); cerr != nil {
+			err = withCode(ExitOwnError, errors.Join(err, cerr))
+		}
+	}()
+
+	// Signals are caught before the container exists, so none sent while it starts is lost
+	// or kills strata itself instead of the container.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+
+	p, err := startInit(spec, stdio, cg)
+	if err != nil {
+		return res, err
+	}
+	res.StartedAt = time.Now().UTC()
+	if started != nil {
+		started(p.cmd.Process.Pid)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGWINCH {
+					p.resize()
+					continue
+				}
+				_ = p.cmd.Process.Signal(s)
+			case <-ctx.Done():
+				_ = p.cmd.Process.Kill()
+				_ = cg.Kill()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	werr := p.wait()
+	close(done)
+	res.FinishedAt = time.Now().UTC()
+	res.Code = exitCode(p.cmd.ProcessState)
+	if res.Code < 0 {
+		return res, withCode(ExitOwnError, fmt.Errorf("waiting for container: %w", werr))
+	}
+	return res, nil
+}
+
+// exitCode maps a wait status to the shell's convention: the exit status, or 128+n after
+// signal n. It is -1 when the process was not waited for.
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ps.ExitCode()
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// initProc is a started init and the host-side ends of its stdio.
+type initProc struct {
+	cmd     *exec.Cmd
+	pty     *os.File // the pty master with Spec.Terminal
+	restore func()   // puts the host terminal back
+	copies  sync.WaitGroup
+	stdin   *os.File // the user's terminal, for resizes
+}
+
+// startInit starts the init in fresh namespaces inside cg, sends it the spec and waits until
+// it has exec'd the command or failed.
+func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, withCode(ExitOwnError, err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, withCode(ExitOwnError, fmt.Errorf("creating init socket: %w", err))
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "init-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "init-child")
+	defer parentSock.Close()
+
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if spec.Network == NetworkNone {
+		flags |= unix.CLONE_NEWNET
+	}
+	p := &initProc{restore: func() {}}
+	p.cmd = &exec.Cmd{
+		Path:       exe,
+		Args:       []string{initMarker},
+		Env:        []string{},
+		ExtraFiles: []*os.File{childSock},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Pdeathsig:  unix.SIGKILL,
+		},
+	}
+	cgfd, inCgroup := cg.DirFD()
+	if inCgroup {
+		p.cmd.SysProcAttr.UseCgroupFD = true
+		p.cmd.SysProcAttr.CgroupFD = cgfd
+	}
+	var ttySlave *os.File
+	if spec.Terminal {
+		if ttySlave, err = p.openPTY(stdio); err != nil {
+			childSock.Close()
+			return nil, withCode(ExitOwnError, err)
+		}
+		defer ttySlave.Close()
+		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = ttySlave, ttySlave, ttySlave
+		p.cmd.SysProcAttr.Setsid = true
+		p.cmd.SysProcAttr.Setctty = true
+		p.cmd.SysProcAttr.Ctty = 0
+	} else {
+		if spec.Stdin {
+			p.cmd.Stdin = stdio.Stdin
+		}
+		p.cmd.Stdout, p.cmd.Stderr = stdio.Stdout, stdio.Stderr
+	}
+	err = p.cmd.Start()
+	childSock.Close()
+	if err != nil {
+		p.closeTTY()
+		return nil, withCode(ExitOwnError, fmt.Errorf("starting init: %w", err))
+	}
+	defer func() {
+		if err != nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.wait()
+		}
+	}()
+	if !inCgroup {
+		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
+			return nil, withCode(ExitOwnError, fmt.Errorf("adding init to cgroup: %w", err))
+		}
+	}
+	if err := json.NewEncoder(parentSock).Encode(spec); err != nil {
+		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
+	}
+	var r initResult
+	switch err := json.NewDecoder(parentSock).Decode(&r); {
+	case errors.Is(err, io.EOF):
+		return p, nil // the socket closed on exec: the command runs
+	case err != nil:
+		return nil, withCode(ExitOwnError, fmt.Errorf("init: reading its answer: %w", err))
+	case r.Code == ExitNotFound || r.Code == ExitCannotInvoke:
+		return nil, &ExitCodeError{Code: r.Code, Err: errors.New(r.Error)}
+	default:
+		return nil, &ExitCodeError{Code: ExitOwnError, Err: fmt.Errorf("init: %s", r.Error)}
+	}
+}
+
+// openPTY allocates the container's terminal. The host side is copied to and from stdio; when
+// stdio.Stdin is a terminal it goes raw, and its size is the container's.
+func (p *initProc) openPTY(stdio Stdio) (*os.File, error) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("allocating pty: %w", err)
+	}
+	p.pty = master
+	if f, ok := stdio.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.stdin = f
+		if st, err := term.MakeRaw(int(f.Fd())); err == nil {
+			p.restore = func() { _ = term.Restore(int(f.Fd()), st) }
+		}
+		p.resize()
+	}
+	if stdio.Stdin != nil {
+		// Not waited for: a read on the user's terminal blocks until they type.
+		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+	}
+	if stdio.Stdout != nil {
+		p.copies.Add(1)
+		go func() {
+			defer p.copies.Done()
+			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO once the container is gone
+		}()
+	}
+	return slave, nil
+}
+
+// resize copies the user's terminal size to the container's pty.
+func (p *initProc) resize() {
+	if p.pty != nil && p.stdin != nil {
+		_ = pty.InheritSize(p.stdin, p.pty)
+	}
+}
+
+// closeTTY drains the container's output and restores the user's terminal.
+func (p *initProc) closeTTY() {
+	if p.pty == nil {
+		return
+	}
+	p.copies.Wait()
+	p.pty.Close()
+	p.restore()
+}
+
+// wait reaps the init and releases the terminal.
+func (p *initProc) wait() error {
+	err := p.cmd.Wait()
+	p.closeTTY()
+	return err
+}

@@ -1,0 +1,116 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// Network modes for Spec.Network.
+const (
+	// NetworkNone gives the container a fresh network namespace with only lo, brought up.
+	NetworkNone = "none"
+	// NetworkHost shares the host's network namespace.
+	NetworkHost = "host"
+)
+
+// Seccomp modes for Spec.Seccomp.
+const (
+	// SeccompDefault applies strata's default filter, a denylist modelled on Docker's profile.
+	SeccompDefault = ""
+	// SeccompUnconfined applies no filter (--security-opt seccomp=unconfined).
+	SeccompUnconfined = "unconfined"
+)
+
+// Spec is everything needed to run one container, as plain data. It travels as JSON from the
+// parent to the init and is stored in the container's config.json.
+type Spec struct {
+	// ID is the container's 64-hex ID; the cgroup is named after it.
+	ID string `json:"id"`
+	// Dir is the container dir; the rootfs is assembled at Dir/rootfs.
+	Dir string `json:"dir"`
+	// Root are the mounts that make up the root filesystem, in order (Target "/" or relative).
+	Root []mount.Mount `json:"root"`
+	// Mounts are the user's binds and tmpfs mounts; Targets are paths inside the container.
+	Mounts []mount.Mount `json:"mounts,omitempty"`
+	// Args is the command: MergeCommand of the image's entrypoint and cmd and the flags.
+	Args []string `json:"args"`
+	// Env is the environment, KEY=VALUE; see MergeEnv. PATH and HOSTNAME are added if absent.
+	Env []string `json:"env,omitempty"`
+	// Cwd is the working directory inside the container ("/" when empty); created if missing.
+	Cwd string `json:"cwd,omitempty"`
+	// User is "name", "uid", "name:group" or "uid:gid", resolved through the container's
+	// /etc/passwd and /etc/group. Empty means root.
+	User string `json:"user,omitempty"`
+	// Hostname is the UTS hostname and the content of /etc/hostname; defaults to ID[:12].
+	Hostname string `json:"hostname,omitempty"`
+	// Terminal allocates a pseudo-terminal for the container's stdio (-t).
+	Terminal bool `json:"terminal,omitempty"`
+	// Stdin keeps stdin attached (-i); otherwise the container reads /dev/null.
+	Stdin bool `json:"stdin,omitempty"`
+	// ReadOnly remounts the root read-only after the mounts are in place (--read-only).
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Network is NetworkNone (the default when empty) or NetworkHost.
+	Network string `json:"network,omitempty"`
+	// Resources are the cgroup limits.
+	Resources cgroups.Resources `json:"resources"`
+	// CapAdd and CapDrop adjust Docker's default capability set; "ALL" is accepted in both.
+	CapAdd  []string `json:"capAdd,omitempty"`
+	CapDrop []string `json:"capDrop,omitempty"`
+	// Privileged keeps every capability, skips seccomp, masked and read-only paths.
+	Privileged bool `json:"privileged,omitempty"`
+	// Seccomp is SeccompDefault or SeccompUnconfined.
+	Seccomp string `json:"seccomp,omitempty"`
+	// NoNewPrivileges is always set by the init unless Privileged; this field lets a caller
+	// also set it for privileged containers (--security-opt no-new-privileges).
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Init runs a small reaper as PID 1 that forwards signals to the command (--init).
+	Init bool `json:"init,omitempty"`
+	// ExtraHosts are "name:ip" lines added to /etc/hosts (--add-host).
+	ExtraHosts []string `json:"extraHosts,omitempty"`
+	// DNS replaces the host's nameservers in /etc/resolv.conf when set (--dns).
+	DNS []string `json:"dns,omitempty"`
+}
+
+// withDefaults fills in the documented defaults.
+func (s Spec) withDefaults() Spec {
+	if s.Network == "" {
+		s.Network = NetworkNone
+	}
+	if s.Hostname == "" {
+		s.Hostname = s.ID
+		if len(s.Hostname) > 12 {
+			s.Hostname = s.Hostname[:12]
+		}
+	}
+	if s.Cwd == "" {
+		s.Cwd = "/"
+	}
+	return s
+}
+
+// validate rejects a Spec the init could not run, before anything is created.
+func (s Spec) validate() error {
+	switch {
+	case s.ID == "":
+		return errors.New("spec has no container id")
+	case s.Dir == "":
+		return errors.New("spec has no container dir")
+	case len(s.Root) == 0:
+		return errors.New("spec has no root mounts")
+	case len(s.Args) == 0:
+		return ErrNoCommand
+	}
+	if s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" {
+		return fmt.Errorf("network %q: %w", s.Network, ErrUnsupported)
+	}
+	if s.Seccomp != SeccompDefault && s.Seccomp != SeccompUnconfined {
+		return fmt.Errorf("seccomp profile %q: %w", s.Seccomp, ErrUnsupported)
+	}
+	if _, err := capabilities(s); err != nil {
+		return err
+	}
+	return nil
+}
