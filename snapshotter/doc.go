@@ -1,0 +1,37 @@
+// Package snapshotter keeps one directory per unpacked layer and prepares container root
+// filesystems over them.
+//
+// Terms:
+//
+//   - layer dir: one unpacked layer, <root>/snapshots/<hex of DiffID>/. It is complete or
+//     absent: Unpack applies the tar into <root>/snapshots/.tmp-<hex>-<random>/, checks the
+//     DiffID, syncs and renames it into place. Whiteouts in it are in overlayfs form (0/0
+//     character devices, an "overlay.opaque" xattr on opaque dirs), so it serves directly as
+//     a lowerdir. Layer dirs are shared by every container and never written after the rename.
+//   - container dir: a directory the caller owns, e.g. <root>/containers/<id>/. Prepare
+//     creates upper/, work/ and rootfs/ in it; Remove deletes them and nothing else.
+//   - lowers: the layer dirs of an image, read-only. Callers pass DiffIDs bottom (base) first,
+//     as in the image config's rootfs.diff_ids; overlay's lowerdir option lists them top first.
+//   - upper: the container's writable layer (overlay upperdir); its writes and deletions.
+//   - work: overlayfs' scratch dir (workdir), on the same filesystem as upper.
+//
+// Drivers: "overlay" mounts the lowers with the container's upper; "vfs" copies the lowers
+// into rootfs/ (applying whiteouts) where overlay cannot be mounted, at the cost of a copy per
+// container.
+//
+// The snapshotter never mounts: Prepare returns mounts as data (package mount) for the
+// runner's init to perform inside the container's mount namespace. No reference counts are
+// kept on disk; the caller says which layers are in use when it calls Prune.
+//
+// A lifecycle:
+//
+//	s, err := snapshotter.New("/var/lib/strata/snapshots", snapshotter.Options{})
+//	// pull: for each layer of the image, as it downloads
+//	err = s.Unpack(ctx, diffID, layer.MediaType, compressedStream)
+//	// run: mounts as data, performed by the runner at <container dir>/rootfs
+//	mounts, err := s.Prepare(ctx, "/var/lib/strata/containers/c1", config.RootFS.DiffIDs, false)
+//	// rm: unmounts leftovers, deletes upper/, work/, rootfs/
+//	err = s.Remove(ctx, "/var/lib/strata/containers/c1")
+//	// image rm / system prune: layers no image or container uses
+//	removed, err := s.Prune(ctx, inUse, false)
+package snapshotter

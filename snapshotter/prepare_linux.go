@@ -1,0 +1,202 @@
+package snapshotter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/sys/mountinfo"
+	"github.com/strata-run/strata/mount"
+)
+
+// Names inside a container dir.
+const (
+	upperDir  = "upper"
+	workDir   = "work"
+	rootfsDir = "rootfs"
+	// emptyDir is the single lower of an image without layers: overlay needs one.
+	emptyDir = "empty"
+	// rootfsTmpPrefix names a vfs rootfs being copied; it is renamed to rootfs when complete.
+	rootfsTmpPrefix = ".rootfs-"
+)
+
+// Prepare creates upper/, work/ and rootfs/ in containerDir and returns the mounts that make
+// the container's root, to be mounted at containerDir/rootfs. diffIDs are bottom (base) first,
+// as in the image config; every layer must be unpacked (ErrLayerNotFound).
+//
+// With overlay: one overlay Mount whose lowerdir lists the layer dirs top first, with
+// upperdir and workdir; readOnly drops upper and work (a lowers-only overlay is read-only),
+// and a read-only single layer is a read-only bind of its layer dir.
+//
+// With vfs: the layers are copied bottom to top into rootfs/, applying whiteouts, and the
+// Mount is a bind of rootfs/ onto itself (a mountpoint, as pivot_root wants). The copy is made
+// beside rootfs/ and renamed in, so a rootfs/ with content is complete and is reused as is by
+// a second Prepare.
+//
+// Prepare never mounts anything.
+func (s *Snapshotter) Prepare(ctx context.Context, containerDir string, diffIDs []v1.Hash, readOnly bool) ([]mount.Mount, error) {
+	mounts, err := s.prepare(ctx, containerDir, diffIDs, readOnly)
+	if err != nil {
+		return nil, fmt.Errorf("preparing %s: %w", containerDir, err)
+	}
+	return mounts, nil
+}
+
+func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs []v1.Hash, readOnly bool) (_ []mount.Mount, err error) {
+	if !filepath.IsAbs(containerDir) {
+		return nil, errors.New("container dir must be an absolute path")
+	}
+	lowers := make([]string, len(diffIDs)) // bottom first
+	for i, d := range diffIDs {
+		if err := validDiffID(d); err != nil {
+			return nil, err
+		}
+		if !s.Has(d) {
+			return nil, fmt.Errorf("%w: %s", ErrLayerNotFound, short(d))
+		}
+		lowers[i] = s.LayerDir(d)
+	}
+	if err := os.MkdirAll(containerDir, 0o711); err != nil {
+		return nil, err
+	}
+	rootfs := filepath.Join(containerDir, rootfsDir)
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return nil, err
+	}
+
+	if s.driver == VFS {
+		if err := s.prepareVFS(ctx, containerDir, lowers); err != nil {
+			return nil, err
+		}
+		opts := []string{"rbind"}
+		if readOnly {
+			opts = append(opts, "ro")
+		}
+		return []mount.Mount{{Type: "bind", Source: rootfs, Target: "/", Options: opts}}, nil
+	}
+
+	if len(lowers) == 0 {
+		empty := filepath.Join(containerDir, emptyDir)
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return nil, err
+		}
+		lowers = []string{empty}
+	}
+	if readOnly && len(lowers) == 1 {
+		return []mount.Mount{{Type: "bind", Source: lowers[0], Target: "/", Options: []string{"rbind", "ro"}}}, nil
+	}
+	top := make([]string, len(lowers))
+	for i, l := range lowers {
+		top[len(lowers)-1-i] = escapeLowerdir(l)
+	}
+	opts := []string{"lowerdir=" + strings.Join(top, ":")}
+	if readOnly {
+		opts = append(opts, "ro")
+	} else {
+		upper, work := filepath.Join(containerDir, upperDir), filepath.Join(containerDir, workDir)
+		for _, d := range []string{upper, work} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		opts = append(opts, "upperdir="+upper, "workdir="+work)
+	}
+	return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: opts}}, nil
+}
+
+// escapeLowerdir escapes the colon (the lowerdir separator) and the backslash, as overlayfs
+// and package mount read a lowerdir list.
+func escapeLowerdir(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(p)
+}
+
+// prepareVFS copies lowers (bottom first) into containerDir/rootfs unless it has content.
+func (s *Snapshotter) prepareVFS(ctx context.Context, containerDir string, lowers []string) (err error) {
+	rootfs := filepath.Join(containerDir, rootfsDir)
+	entries, err := os.ReadDir(rootfs)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(containerDir, rootfsTmpPrefix)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, os.RemoveAll(tmp))
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	for _, l := range lowers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := applyCopy(l, tmp); err != nil {
+			return fmt.Errorf("copying layer %s: %w", filepath.Base(l)[:12], err)
+		}
+	}
+	// rootfs/ is an empty dir (checked above): replace it with the complete copy.
+	if err := os.Remove(rootfs); err != nil {
+		return err
+	}
+	return os.Rename(tmp, rootfs)
+}
+
+// Remove unmounts anything still mounted at or under containerDir, then deletes the upper,
+// work and rootfs dirs Prepare made. The container dir itself and its other files (config,
+// state) stay: they belong to the runner.
+func (s *Snapshotter) Remove(ctx context.Context, containerDir string) error {
+	if err := s.remove(ctx, containerDir); err != nil {
+		return fmt.Errorf("removing snapshot of %s: %w", containerDir, err)
+	}
+	return nil
+}
+
+func (s *Snapshotter) remove(ctx context.Context, containerDir string) error {
+	if !filepath.IsAbs(containerDir) {
+		return errors.New("container dir must be an absolute path")
+	}
+	if err := mount.UnmountAll(containerDir); err != nil {
+		return err
+	}
+	// Deleting through a mount that is still there would delete a shared layer's files.
+	// mountinfo lists resolved paths.
+	real := containerDir
+	if p, err := filepath.EvalSymlinks(containerDir); err == nil {
+		real = p
+	}
+	left, err := mountinfo.GetMounts(mountinfo.PrefixFilter(real))
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("%w: %s", ErrBusy, left[0].Mountpoint)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	names := []string{upperDir, workDir, rootfsDir, emptyDir}
+	tmps, err := filepath.Glob(filepath.Join(containerDir, rootfsTmpPrefix+"*"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range append(tmps, names...) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(containerDir, p)
+		}
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

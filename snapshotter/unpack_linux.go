@@ -1,0 +1,174 @@
+package snapshotter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/strata-run/strata/layers"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// locksDir holds one lock file per DiffID, <root>/.locks/<hex>.lock. The locks only save
+	// double work: correctness comes from the rename, which fails when another process won.
+	locksDir = ".locks"
+	// tmpPrefix starts the name of a layer being unpacked or removed: .tmp-<hex>-<random>.
+	tmpPrefix = ".tmp-"
+	// lockRetry is how often a waiting Unpack retries the lock of a DiffID another process is
+	// unpacking.
+	lockRetry = 20 * time.Millisecond
+)
+
+// Unpack applies a compressed layer stream into the layer dir for diffID.
+//
+// The tar goes into <root>/.tmp-<hex>-<random>; the DiffID computed while applying must equal
+// diffID (ErrDiffIDMismatch otherwise); the filesystem is synced (syncfs) and the dir renamed
+// into place, so a crash never leaves a half layer visible. If the layer dir already exists,
+// or another caller finishes it first, Unpack reads r to its end (so a tee'd download is not
+// blocked) and returns nil. Calls for the same diffID, in this process or others, wait on a
+// per-DiffID file lock instead of unpacking twice. On error r may be left partly read: the
+// caller aborts its download.
+func (s *Snapshotter) Unpack(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, r io.Reader) error {
+	if err := validDiffID(diffID); err != nil {
+		return fmt.Errorf("unpacking layer: %w", err)
+	}
+	if err := s.unpack(ctx, diffID, mediaType, r); err != nil {
+		return fmt.Errorf("unpacking layer %s: %w", short(diffID), err)
+	}
+	return nil
+}
+
+func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, r io.Reader) (err error) {
+	if s.Has(diffID) {
+		return drain(r)
+	}
+	lock := flock.New(s.lockPath(diffID.Hex), flock.SetPermissions(0o600))
+	if _, err := lock.TryLockContext(ctx, lockRetry); err != nil {
+		return fmt.Errorf("locking: %w", err)
+	}
+	defer func() {
+		if uerr := lock.Unlock(); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unlocking: %w", uerr))
+		}
+	}()
+	if s.Has(diffID) {
+		return drain(r)
+	}
+	// Holding the lock, any .tmp-<hex>-* is left over from a process that died unpacking.
+	if err := s.removeTmp(diffID.Hex); err != nil {
+		return err
+	}
+
+	tmp, err := os.MkdirTemp(s.root, tmpPrefix+diffID.Hex+"-")
+	if err != nil {
+		return fmt.Errorf("creating temporary layer dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if rerr := os.RemoveAll(tmp); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing %s: %w", tmp, rerr))
+			}
+		}
+	}()
+	// MkdirTemp makes 0700; the layer's root is the container's "/" unless the tar says
+	// otherwise with a "./" entry.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+
+	opts := s.layer
+	opts.MediaType = mediaType
+	opts.ExpectDiffID = diffID
+	got, err := layers.Apply(ctx, tmp, r, opts)
+	if err != nil {
+		return err
+	}
+	if got != diffID {
+		return fmt.Errorf("%w: content is %s", ErrDiffIDMismatch, got)
+	}
+	// Compressed streams may carry bytes after the tar's end; a tee'd download waits for them.
+	if err := drain(r); err != nil {
+		return err
+	}
+	if err := syncDir(tmp, true); err != nil {
+		return fmt.Errorf("syncing: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.root, diffID.Hex)); err != nil {
+		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
+			// Another process won without our lock (a lock file pruned under it).
+			if rerr := os.RemoveAll(tmp); rerr != nil {
+				return fmt.Errorf("removing %s: %w", tmp, rerr)
+			}
+			return nil
+		}
+		return fmt.Errorf("renaming into place: %w", err)
+	}
+	// The rename is durable once the parent dir is.
+	if err := syncDir(s.root, false); err != nil {
+		return fmt.Errorf("syncing: %w", err)
+	}
+	return nil
+}
+
+func (s *Snapshotter) lockPath(hex string) string {
+	return filepath.Join(s.root, locksDir, hex+".lock")
+}
+
+// removeTmp removes every .tmp-<hex>-* dir; the caller holds hex's lock.
+func (s *Snapshotter) removeTmp(hex string) error {
+	matches, err := filepath.Glob(filepath.Join(s.root, tmpPrefix+hex+"-*"))
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if err := os.RemoveAll(m); err != nil {
+			return fmt.Errorf("removing stale %s: %w", filepath.Base(m), err)
+		}
+	}
+	return nil
+}
+
+// syncDir makes dir durable: with all set, everything on its filesystem (syncfs: one call
+// instead of an fsync per unpacked file); otherwise the dir's own entries (fsync).
+func syncDir(dir string, all bool) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if all {
+		err = unix.Syncfs(fd)
+	} else {
+		err = unix.Fsync(fd)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
+}
+
+// drain reads r to its end.
+func drain(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("draining layer stream: %w", err)
+	}
+	return nil
+}
+
+// tmpHex returns the DiffID hex in a .tmp-<hex>-* name, or "".
+func tmpHex(name string) string {
+	rest, ok := strings.CutPrefix(name, tmpPrefix)
+	if !ok || len(rest) < 65 || rest[64] != '-' || !isHex64(rest[:64]) {
+		return ""
+	}
+	return rest[:64]
+}
