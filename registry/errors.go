@@ -77,6 +77,8 @@ const (
 	opPush op = "push"
 )
 
+func (o op) ing() string { return string(o) + "ing" }
+
 // classify turns an error from go-containerregistry or net/http into an *Error. what names
 // the object being fetched ("manifest for docker.io/library/x:latest", "blob sha256:… in …"),
 // repo the repository ("docker.io/library/x"), host the registry as printed. Errors that are
@@ -99,7 +101,7 @@ func classify(err error, o op, what, repo, host string) error {
 	if msg := connMessage(err); msg != "" {
 		return &Error{Kind: ErrUnreachable, Registry: host, Msg: fmt.Sprintf("registry %s: %s", host, msg), Err: err}
 	}
-	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o, repo, stripURL(err)), Err: err}
+	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, stripURL(err)), Err: err}
 }
 
 func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
@@ -123,7 +125,7 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 		return &Error{Kind: ErrTooManyRequests, Registry: host, Err: te, Msg: fmt.Sprintf(
 			"registry %s: too many requests, still refused after retrying (%s); wait and try again, or log in for a higher limit", host, detail)}
 	}
-	return &Error{Registry: host, Err: te, Msg: fmt.Sprintf("%s %s: registry %s: %s", o, what, host, detail)}
+	return &Error{Registry: host, Err: te, Msg: fmt.Sprintf("%s %s: registry %s: %s", o.ing(), what, host, detail)}
 }
 
 // diagnostics prints a registry error without the request URL, which for blobs on a CDN can

@@ -1,0 +1,165 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// flaky answers the first `fail` requests whose path contains sub with status (and a
+// Retry-After header if retryAfter is set), counting every request to sub.
+type flaky struct {
+	sub        string
+	fail       int64
+	status     int
+	retryAfter string
+	on         atomic.Bool
+	seen       atomic.Int64
+}
+
+func (f *flaky) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.on.Load() && strings.Contains(r.URL.Path, f.sub) {
+			if n := f.seen.Add(1); n <= f.fail {
+				if f.retryAfter != "" {
+					w.Header().Set("Retry-After", f.retryAfter)
+				}
+				w.WriteHeader(f.status)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestRetries(t *testing.T) {
+	const never = 1 << 30
+	tests := []struct {
+		name         string
+		sub          string
+		fail         int64
+		status       int
+		retryAfter   string
+		wantErr      error // nil: the pull succeeds
+		wantAttempts int64
+	}{
+		{"500 twice on the manifest", "/manifests/", 2, http.StatusInternalServerError, "", nil, 3},
+		{"503 three times on the manifest", "/manifests/", 3, http.StatusServiceUnavailable, "", nil, 4},
+		{"429 with Retry-After seconds", "/manifests/", 2, http.StatusTooManyRequests, "1", nil, 3},
+		{"429 with a huge Retry-After, capped", "/manifests/", 1, http.StatusTooManyRequests, "86400", nil, 2},
+		{"429 with an HTTP date", "/manifests/", 1, http.StatusTooManyRequests, "Wed, 21 Oct 2015 07:28:00 GMT", nil, 2},
+		{"429 forever", "/manifests/", never, http.StatusTooManyRequests, "1", ErrTooManyRequests, 4},
+		{"500 forever", "/manifests/", never, http.StatusInternalServerError, "", nil, 4},
+		{"404 is not retried", "/manifests/", never, http.StatusNotFound, "", ErrNotFound, 1},
+		{"500 on the ping", "/v2/", 2, http.StatusInternalServerError, "", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &flaky{sub: tt.sub, fail: tt.fail, status: tt.status, retryAfter: tt.retryAfter}
+			host := serve(t, f.wrap)
+			img := randomImage(t)
+			ref := pushImage(t, host+"/retry/app:1", img)
+			f.on.Store(true)
+
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Image(context.Background(), ref)
+			switch {
+			case tt.name == "500 forever":
+				var re *Error
+				if !errors.As(err, &re) || re.Kind != nil || !strings.Contains(err.Error(), "500") {
+					t.Errorf("Image = %v, want a registry error naming HTTP 500", err)
+				}
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("Image = %v, want %v", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatalf("Image = %v, want success after retries", err)
+			case got.Descriptor.Digest != digestOf(t, img):
+				t.Errorf("Image digest = %s, want %s", got.Descriptor.Digest, digestOf(t, img))
+			}
+			if tt.wantAttempts > 0 && f.seen.Load() != tt.wantAttempts {
+				t.Errorf("requests to %s = %d, want %d", tt.sub, f.seen.Load(), tt.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestFetchBlobRetries(t *testing.T) {
+	f := &flaky{sub: "/blobs/", status: http.StatusBadGateway}
+	host := serve(t, f.wrap)
+	img := randomImage(t)
+	ref := pushImage(t, host+"/retry/blob:1", img)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Image(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	f.fail = 2
+	f.on.Store(true)
+	body, err := got.FetchBlob(context.Background(), digestOf(t, layers[0]), 0)
+	if err != nil {
+		t.Fatalf("FetchBlob after two 502s = %v", err)
+	}
+	body.Close()
+	if n := f.seen.Load(); n != 3 {
+		t.Errorf("blob requests = %d, want 3", n)
+	}
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"0", 0, true},
+		{"7", 7 * time.Second, true},
+		{" 2 ", 2 * time.Second, true},
+		{"-1", 0, false},
+		{"soon", 0, false},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+	}
+	for _, tt := range tests {
+		got, ok := retryAfter(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestContextCancelStopsRetrying(t *testing.T) {
+	f := &flaky{sub: "/manifests/", fail: 1 << 30, status: http.StatusServiceUnavailable}
+	f.on.Store(true)
+	host := serve(t, f.wrap)
+	opts := testOptions()
+	opts.retry = &retryPolicy{attempts: 1000, backoff: time.Hour, maxRetryAfter: time.Hour}
+	p, err := NewPuller(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for f.seen.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := p.Image(ctx, mustRef(t, host+"/x/y:1")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Image with a cancelled context = %v, want context.Canceled", err)
+	}
+}
