@@ -1,0 +1,25 @@
+// Package layers turns one layer, a (compressed) tar stream, into one directory, safely.
+//
+// Terms used here:
+//
+//   - layer: a tar stream, possibly gzip- or zstd-compressed, as stored in a registry or the
+//     content store. Its Digest covers the compressed bytes, its DiffID the uncompressed tar.
+//   - layer dir: the directory a layer is applied into. It must exist and should be empty: Apply
+//     treats everything in it as belonging to the layer (hard links may point at it, repeated
+//     names replace it).
+//   - whiteout: an entry that deletes a path of the layers below
+//     (https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts). By default
+//     whiteouts are written the way overlayfs reads them, so a layer dir can serve directly as a
+//     lowerdir.
+//
+// Confinement: every entry name is taken relative to the layer dir. A leading "/" is dropped
+// (absolute names are rooted at the layer dir, as docker does), and a name whose ".." climbs
+// above the layer dir is refused with ErrUnsafePath rather than silently cleaned; hard link
+// targets and whiteout targets follow the same rule. Parent directories are opened with openat2
+// and RESOLVE_IN_ROOT, so symlinks that a layer plants (to "/", to "../..") resolve inside the
+// layer dir; the entry itself is then created with *at system calls that never follow a symlink
+// in the last component. Symlink targets are stored verbatim: they are never followed here.
+//
+// On error, Apply leaves a half-applied layer dir behind; the caller removes it (the
+// snapshotter unpacks into a temporary dir and renames it into place only on success).
+package layers

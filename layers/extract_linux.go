@@ -1,0 +1,535 @@
+package layers
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// extractor applies tar entries into one layer dir. It is used by one goroutine.
+type extractor struct {
+	ctx  context.Context
+	opts *Options
+	root *root
+	buf  *[]byte
+
+	maxSize   int64
+	minFree   int64
+	written   int64 // bytes of file content written
+	nextCheck int64 // written value at which free space is checked again
+	entries   int
+
+	// dirs holds the metadata applied after all entries, because creating a child changes a
+	// directory's mtime and a read-only mode would block its children. byDir indexes it so a
+	// repeated directory entry updates its record.
+	dirs  []dirMeta
+	byDir map[string]int
+}
+
+type dirMeta struct {
+	name         string
+	mode         uint32
+	atime, mtime time.Time
+}
+
+func newExtractor(ctx context.Context, dir string, opts *Options) (*extractor, error) {
+	r, err := openRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	x := &extractor{
+		ctx:     ctx,
+		opts:    opts,
+		root:    r,
+		buf:     copyBufPool.Get().(*[]byte),
+		maxSize: opts.maxSize(),
+		minFree: opts.minFree(),
+		byDir:   map[string]int{},
+	}
+	if err := x.checkSpace(); err != nil {
+		x.close()
+		return nil, err
+	}
+	return x, nil
+}
+
+func (x *extractor) close() error {
+	if x.buf != nil {
+		copyBufPool.Put(x.buf)
+		x.buf = nil
+	}
+	if x.root == nil {
+		return nil
+	}
+	err := x.root.close()
+	x.root = nil
+	return err
+}
+
+// checkSpace fails when the layer dir's filesystem has less than MinFreeBytes available, and
+// reports progress; it runs every spaceCheckInterval bytes written.
+func (x *extractor) checkSpace() error {
+	x.nextCheck = x.written + spaceCheckInterval
+	if x.opts.Progress != nil && x.written > 0 {
+		x.opts.Progress(x.written, x.entries)
+	}
+	if err := x.ctx.Err(); err != nil {
+		return err
+	}
+	if x.minFree <= 0 {
+		return nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(x.root.fd, &st); err != nil {
+		return fmt.Errorf("checking free space: %w", err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	if free < x.minFree {
+		return fmt.Errorf("%w: %d bytes left on the layer dir's filesystem, want at least %d", ErrLowDiskSpace, free, x.minFree)
+	}
+	return nil
+}
+
+// entry applies one tar entry; r reads its content.
+func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		// Global PAX records carry no file; archive/tar has already folded them in.
+		return nil
+	}
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	dir, base := splitName(name)
+	if x.opts.Whiteouts != WhiteoutKeep && strings.HasPrefix(base, whiteoutPrefix) {
+		return x.whiteout(dir, base)
+	}
+	if name == "" {
+		if hdr.Typeflag != tar.TypeDir {
+			return fmt.Errorf("%w: a %s entry names the layer dir itself", ErrUnsafePath, typeName(hdr.Typeflag))
+		}
+		return x.rootDir(hdr)
+	}
+	pfd, err := x.root.parent(dir)
+	if err != nil {
+		return err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+		return x.file(pfd, base, hdr, r)
+	case tar.TypeDir:
+		return x.dir(pfd, name, base, hdr)
+	case tar.TypeSymlink:
+		return x.symlink(pfd, base, hdr)
+	case tar.TypeLink:
+		return x.link(pfd, name, base, hdr)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return x.node(pfd, base, hdr)
+	}
+	return fmt.Errorf("%w: type %s", ErrUnsupportedEntry, typeName(hdr.Typeflag))
+}
+
+// replace runs create, and when the name is taken (tar may repeat a name; the later entry
+// wins) removes what is there and runs it once more.
+func (x *extractor) replace(pfd int, base string, create func() error) error {
+	err := create()
+	if err != unix.EEXIST {
+		return err
+	}
+	if err := x.root.removeAt(pfd, base); err != nil {
+		return err
+	}
+	return create()
+}
+
+func (x *extractor) file(pfd int, base string, hdr *tar.Header, r io.Reader) error {
+	fd := -1
+	err := x.replace(pfd, base, func() error {
+		var err error
+		fd, err = unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := x.fileContent(fd, hdr, r); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if err := unix.Close(fd); err != nil {
+		return fmt.Errorf("closing: %w", err)
+	}
+	return nil
+}
+
+func (x *extractor) fileContent(fd int, hdr *tar.Header, r io.Reader) error {
+	if err := x.copy(fd, r); err != nil {
+		return err
+	}
+	if err := x.chown(fd, "", hdr, unix.AT_EMPTY_PATH); err != nil {
+		return err
+	}
+	// After chown: chown clears setuid and setgid.
+	if err := unix.Fchmod(fd, perm(hdr)); err != nil {
+		return fmt.Errorf("setting mode: %w", err)
+	}
+	if err := x.xattrs(hdr, func(k string, v []byte) error { return unix.Fsetxattr(fd, k, v, 0) }); err != nil {
+		return err
+	}
+	return setTimes(fd, "", hdr, unix.AT_EMPTY_PATH)
+}
+
+// copy writes r into fd with the pooled buffer, counting content against MaxSize (sparse
+// entries expand past the tar's size) and checking free space as the layer grows.
+func (x *extractor) copy(fd int, r io.Reader) error {
+	buf := *x.buf
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			x.written += int64(n)
+			if x.written > x.maxSize {
+				return fmt.Errorf("%w: more than %d bytes of content", ErrTooLarge, x.maxSize)
+			}
+			for b := buf[:n]; len(b) > 0; {
+				w, err := unix.Write(fd, b)
+				if err != nil {
+					return fmt.Errorf("writing: %w", err)
+				}
+				b = b[w:]
+			}
+			if x.written >= x.nextCheck {
+				if err := x.checkSpace(); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading content: %w", rerr)
+		}
+	}
+}
+
+func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
+	// 0700 until finish sets the real mode: a read-only directory must still take children.
+	err := unix.Mkdirat(pfd, base, 0o700)
+	if err == unix.EEXIST {
+		var st unix.Stat_t
+		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if err := x.root.removeAt(pfd, base); err != nil {
+				return err
+			}
+			err = unix.Mkdirat(pfd, base, 0o700)
+		} else {
+			err = nil // a directory over a directory keeps it and takes the new metadata
+		}
+	}
+	if err != nil {
+		return err
+	}
+	dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	return x.dirMeta(dfd, name, hdr)
+}
+
+// rootDir applies a "./" entry's metadata to the layer dir itself.
+func (x *extractor) rootDir(hdr *tar.Header) error {
+	dfd, err := unix.Openat(x.root.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	return x.dirMeta(dfd, "", hdr)
+}
+
+func (x *extractor) dirMeta(dfd int, name string, hdr *tar.Header) error {
+	if err := x.chown(dfd, "", hdr, unix.AT_EMPTY_PATH); err != nil {
+		return err
+	}
+	if err := x.xattrs(hdr, func(k string, v []byte) error { return unix.Fsetxattr(dfd, k, v, 0) }); err != nil {
+		return err
+	}
+	m := dirMeta{name: name, mode: perm(hdr), atime: hdr.AccessTime, mtime: hdr.ModTime}
+	if i, ok := x.byDir[name]; ok {
+		x.dirs[i] = m
+	} else {
+		x.byDir[name] = len(x.dirs)
+		x.dirs = append(x.dirs, m)
+	}
+	return nil
+}
+
+func (x *extractor) symlink(pfd int, base string, hdr *tar.Header) error {
+	if err := x.replace(pfd, base, func() error { return unix.Symlinkat(hdr.Linkname, pfd, base) }); err != nil {
+		return err
+	}
+	return x.nodeMeta(pfd, base, hdr, false)
+}
+
+func (x *extractor) link(pfd int, name, base string, hdr *tar.Header) error {
+	target, err := cleanName(hdr.Linkname)
+	if err != nil {
+		return fmt.Errorf("hard link target: %w", err)
+	}
+	if target == "" {
+		return fmt.Errorf("%w: hard link to the layer dir itself", ErrUnsafePath)
+	}
+	if target == name {
+		return fmt.Errorf("%w: hard link to itself", ErrUnsupportedEntry)
+	}
+	tdir, tbase := splitName(target)
+	// The target's parent gets its own handle: the cached one is about to serve the new name.
+	tfd, err := x.root.openDir(tdir)
+	if err != nil {
+		return fmt.Errorf("hard link target %s: %w", display(target), err)
+	}
+	defer unix.Close(tfd)
+	// No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink, as tar means it. Both sides
+	// resolve inside the root, so the target is something this layer put there.
+	if err := x.replace(pfd, base, func() error { return unix.Linkat(tfd, tbase, pfd, base, 0) }); err != nil {
+		return fmt.Errorf("to %s: %w", display(target), err)
+	}
+	return nil
+}
+
+func (x *extractor) node(pfd int, base string, hdr *tar.Header) error {
+	mode := perm(hdr)
+	var dev int
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode |= unix.S_IFCHR
+	case tar.TypeBlock:
+		mode |= unix.S_IFBLK
+	default:
+		mode |= unix.S_IFIFO
+	}
+	if hdr.Typeflag != tar.TypeFifo {
+		if hdr.Devmajor < 0 || hdr.Devmajor > 0xfff || hdr.Devminor < 0 || hdr.Devminor > 0xfffff {
+			return fmt.Errorf("%w: device number %d:%d out of range", ErrUnsupportedEntry, hdr.Devmajor, hdr.Devminor)
+		}
+		dev = int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
+	}
+	err := x.replace(pfd, base, func() error { return unix.Mknodat(pfd, base, mode, dev) })
+	if err != nil {
+		if err == unix.EPERM && hdr.Typeflag != tar.TypeFifo {
+			return fmt.Errorf("mknod %s %d:%d: %w (device nodes need CAP_MKNOD outside a user namespace)", typeName(hdr.Typeflag), hdr.Devmajor, hdr.Devminor, err)
+		}
+		return err
+	}
+	return x.nodeMeta(pfd, base, hdr, true)
+}
+
+// nodeMeta sets owner, mode, xattrs and times of something that cannot be opened for writing:
+// a symlink or a device node, named by its parent handle and base, never followed.
+func (x *extractor) nodeMeta(pfd int, base string, hdr *tar.Header, chmod bool) error {
+	if err := x.chown(pfd, base, hdr, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if chmod {
+		if err := fchmodatNoFollow(pfd, base, perm(hdr)); err != nil {
+			return fmt.Errorf("setting mode: %w", err)
+		}
+	}
+	// /proc/self/fd/N is followed to the parent; lsetxattr does not follow base.
+	p := fmt.Sprintf("/proc/self/fd/%d/%s", pfd, base)
+	err := x.xattrs(hdr, func(k string, v []byte) error {
+		err := unix.Lsetxattr(p, k, v, 0)
+		if err == unix.EPERM && strings.HasPrefix(k, "user.") {
+			// The kernel allows user.* xattrs only on files and directories.
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return setTimes(pfd, base, hdr, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// fchmodatNoFollow uses fchmodat2 (Linux 6.6) where it exists. Without it plain fchmodat is
+// still safe: callers only chmod a node they just created, which is not a symlink.
+func fchmodatNoFollow(pfd int, base string, mode uint32) error {
+	err := unix.Fchmodat(pfd, base, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+		err = unix.Fchmodat(pfd, base, mode, 0)
+	}
+	return err
+}
+
+func (x *extractor) whiteout(dir, base string) error {
+	if base == whiteoutOpaque {
+		pfd, err := x.root.parent(dir)
+		if err != nil {
+			return err
+		}
+		dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dfd)
+		if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
+			return fmt.Errorf("marking %s opaque: %w", display(dir), err)
+		}
+		return nil
+	}
+	if strings.HasPrefix(base, whiteoutMetaPrefix) {
+		return fmt.Errorf("%w: whiteout meta name %s", ErrUnsupportedEntry, display(base))
+	}
+	target := base[len(whiteoutPrefix):]
+	if target == "" || target == "." || target == ".." {
+		return fmt.Errorf("%w: whiteout for %s", ErrUnsafePath, display(target))
+	}
+	pfd, err := x.root.parent(dir)
+	if err != nil {
+		return err
+	}
+	// A 0/0 character device is what overlayfs reads as "deleted below"; its owner and mode do
+	// not matter. mknod of a whiteout needs no CAP_MKNOD since Linux 5.8, even in a user
+	// namespace.
+	err = x.replace(pfd, target, func() error { return unix.Mknodat(pfd, target, unix.S_IFCHR, 0) })
+	if err != nil {
+		return fmt.Errorf("whiteout for %s: %w", display(target), err)
+	}
+	return nil
+}
+
+// finish sets the deferred directory modes and times, deepest first.
+func (x *extractor) finish() error {
+	for i := len(x.dirs) - 1; i >= 0; i-- {
+		d := &x.dirs[i]
+		if err := x.finishDir(d); err != nil {
+			return fmt.Errorf("setting metadata of %s: %w", display(d.name), err)
+		}
+	}
+	if x.written > 0 || len(x.dirs) > 0 {
+		return x.checkSpace()
+	}
+	return nil
+}
+
+func (x *extractor) finishDir(d *dirMeta) error {
+	var dfd int
+	var err error
+	if d.name == "" {
+		dfd, err = unix.Openat(x.root.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	} else {
+		// openDir, not parent: a parent removed by a later entry must not be recreated.
+		dir, base := splitName(d.name)
+		var pfd int
+		pfd, err = x.root.openDir(dir)
+		if err == nil {
+			dfd, err = unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			unix.Close(pfd)
+		}
+	}
+	if err == unix.ENOENT || err == unix.ELOOP || err == unix.ENOTDIR {
+		// A later entry replaced the directory; its metadata went with it.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	if err := unix.Fchmod(dfd, d.mode); err != nil {
+		return err
+	}
+	return unix.UtimesNanoAt(dfd, "", timespecs(d.atime, d.mtime), unix.AT_EMPTY_PATH)
+}
+
+// chown sets the entry's owner unless owners are ignored.
+func (x *extractor) chown(fd int, name string, hdr *tar.Header, flags int) error {
+	if x.opts.IgnoreOwners {
+		return nil
+	}
+	if hdr.Uid < 0 || hdr.Gid < 0 || int64(hdr.Uid) > 1<<32-2 || int64(hdr.Gid) > 1<<32-2 {
+		return fmt.Errorf("%w: owner %d:%d out of range", ErrUnsupportedEntry, hdr.Uid, hdr.Gid)
+	}
+	if err := unix.Fchownat(fd, name, hdr.Uid, hdr.Gid, flags); err != nil {
+		return fmt.Errorf("setting owner %d:%d: %w", hdr.Uid, hdr.Gid, err)
+	}
+	return nil
+}
+
+// xattrPrefix marks an xattr in PAX records (the star/GNU tar convention archive/tar writes).
+const xattrPrefix = "SCHILY.xattr."
+
+// xattrs sets the entry's xattrs with set. ENOTSUP (a filesystem without xattrs) is tolerated,
+// as is EPERM on privileged namespaces when owners are ignored (not root).
+func (x *extractor) xattrs(hdr *tar.Header, set func(k string, v []byte) error) error {
+	for k, v := range hdr.PAXRecords {
+		name, ok := strings.CutPrefix(k, xattrPrefix)
+		if !ok || name == "" || overlayXattr(name) {
+			continue
+		}
+		err := set(name, []byte(v))
+		switch {
+		case err == nil, err == unix.ENOTSUP:
+		case err == unix.EPERM && x.opts.IgnoreOwners:
+		default:
+			return fmt.Errorf("setting xattr %s: %w", display(name), err)
+		}
+	}
+	return nil
+}
+
+func setTimes(fd int, name string, hdr *tar.Header, flags int) error {
+	if err := unix.UtimesNanoAt(fd, name, timespecs(hdr.AccessTime, hdr.ModTime), flags); err != nil {
+		return fmt.Errorf("setting times: %w", err)
+	}
+	return nil
+}
+
+// timespecs returns atime and mtime for utimensat; a tar without PAX atime gets atime = mtime.
+func timespecs(atime, mtime time.Time) []unix.Timespec {
+	if atime.IsZero() {
+		atime = mtime
+	}
+	return []unix.Timespec{toTimespec(atime), toTimespec(mtime)}
+}
+
+// toTimespec avoids UnixNano, which overflows for dates a hostile tar may carry.
+func toTimespec(t time.Time) unix.Timespec {
+	if t.IsZero() {
+		return unix.Timespec{}
+	}
+	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
+}
+
+// perm is the permission part of the entry's mode, setuid, setgid and sticky included.
+func perm(hdr *tar.Header) uint32 { return uint32(hdr.Mode) & 0o7777 }
+
+func typeName(t byte) string {
+	switch t {
+	case tar.TypeReg:
+		return "regular file"
+	case tar.TypeDir:
+		return "directory"
+	case tar.TypeSymlink:
+		return "symlink"
+	case tar.TypeLink:
+		return "hard link"
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeFifo:
+		return "fifo"
+	}
+	if t >= 0x20 && t < 0x7f {
+		return fmt.Sprintf("%q", rune(t))
+	}
+	return fmt.Sprintf("0x%02x", t)
+}

@@ -1,0 +1,123 @@
+package layers
+
+import (
+	"errors"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Defaults used when an Options field is zero. They are generous enough for any real image and
+// small enough that a decompression bomb stops long before it fills a disk.
+const (
+	DefaultMaxSize      int64 = 64 << 30
+	DefaultMaxEntries         = 1 << 20
+	DefaultMinFreeBytes int64 = 256 << 20
+)
+
+// spaceCheckInterval is how many bytes of file content Apply writes between two statfs calls:
+// often enough to stop before the disk is full, rare enough to cost nothing.
+const spaceCheckInterval = 16 << 20
+
+// WhiteoutMode says how Apply writes the image-spec whiteout entries (".wh.NAME" and the opaque
+// marker ".wh..wh..opq").
+type WhiteoutMode int
+
+const (
+	// WhiteoutOverlay writes a whiteout as a 0/0 character device named NAME and marks an opaque
+	// directory with the xattr trusted.overlay.opaque="y": what overlayfs reads in a lowerdir
+	// when mounted by root. It is the default.
+	WhiteoutOverlay WhiteoutMode = iota
+	// WhiteoutUserXattr is WhiteoutOverlay with the opaque marker in user.overlay.opaque, for
+	// overlay mounts with the userxattr option (rootless, in a user namespace).
+	WhiteoutUserXattr
+	// WhiteoutKeep does not interpret whiteouts: ".wh." entries are extracted as the files they
+	// are, for a snapshotter that copies layers and applies the whiteouts itself.
+	WhiteoutKeep
+)
+
+// String names the mode as a flag value would.
+func (m WhiteoutMode) String() string {
+	switch m {
+	case WhiteoutOverlay:
+		return "overlay"
+	case WhiteoutUserXattr:
+		return "user-xattr"
+	case WhiteoutKeep:
+		return "keep"
+	}
+	return "unknown"
+}
+
+// Options tunes Apply. The zero value is the default: media type detected from the stream,
+// default bounds, overlay whiteouts, owners applied.
+type Options struct {
+	// MediaType is the layer's media type from the manifest. "" detects the compression from
+	// the stream's first bytes; otherwise the stream must match it (ErrMediaTypeMismatch).
+	MediaType types.MediaType
+	// MaxSize bounds the uncompressed tar and, separately, the bytes of file content written
+	// (sparse entries can expand). 0 means DefaultMaxSize.
+	MaxSize int64
+	// MaxEntries bounds the number of tar entries. 0 means DefaultMaxEntries.
+	MaxEntries int
+	// MinFreeBytes makes Apply fail with ErrLowDiskSpace when the free space on the layer dir's
+	// filesystem drops below it while writing. 0 means DefaultMinFreeBytes; <0 disables it.
+	MinFreeBytes int64
+	// Whiteouts says how whiteout entries are written.
+	Whiteouts WhiteoutMode
+	// IgnoreOwners skips chown (entries belong to the caller) and tolerates EPERM on privileged
+	// xattrs (trusted.*, security.*), so tests and rootless callers can apply layers.
+	IgnoreOwners bool
+	// ExpectDiffID, when set, is compared with the DiffID computed while applying; a difference
+	// fails Apply with ErrDiffIDMismatch (the caller passes the image config's rootfs.diff_ids
+	// entry).
+	ExpectDiffID v1.Hash
+	// Progress, when set, is called every 16 MiB of file content and once at the end with the
+	// bytes of file content written so far and the entries applied. It must return quickly.
+	Progress func(written int64, entries int)
+}
+
+func (o Options) maxSize() int64 {
+	if o.MaxSize <= 0 {
+		return DefaultMaxSize
+	}
+	return o.MaxSize
+}
+
+func (o Options) maxEntries() int {
+	if o.MaxEntries <= 0 {
+		return DefaultMaxEntries
+	}
+	return o.MaxEntries
+}
+
+func (o Options) minFree() int64 {
+	switch {
+	case o.MinFreeBytes == 0:
+		return DefaultMinFreeBytes
+	case o.MinFreeBytes < 0:
+		return 0
+	}
+	return o.MinFreeBytes
+}
+
+// Errors callers branch on. Apply wraps them with the entry and what it was doing.
+var (
+	// ErrUnsafePath: an entry name, hard link target or whiteout target climbs out of the layer
+	// dir, or names the layer dir itself where that makes no sense.
+	ErrUnsafePath = errors.New("path escapes the layer dir")
+	// ErrTooLarge: the uncompressed layer or its content exceeds Options.MaxSize.
+	ErrTooLarge = errors.New("layer too large")
+	// ErrTooManyEntries: the tar holds more than Options.MaxEntries entries.
+	ErrTooManyEntries = errors.New("too many tar entries")
+	// ErrLowDiskSpace: the layer dir's filesystem has less than Options.MinFreeBytes free.
+	ErrLowDiskSpace = errors.New("not enough free disk space")
+	// ErrMediaTypeMismatch: the stream's magic bytes contradict its media type.
+	ErrMediaTypeMismatch = errors.New("stream does not match its media type")
+	// ErrUnsupportedMediaType: the media type is not a layer format this package reads.
+	ErrUnsupportedMediaType = errors.New("unsupported layer media type")
+	// ErrUnsupportedEntry: a tar entry type (or special whiteout name) this package refuses.
+	ErrUnsupportedEntry = errors.New("unsupported tar entry")
+	// ErrDiffIDMismatch: the computed DiffID differs from Options.ExpectDiffID.
+	ErrDiffIDMismatch = errors.New("diffid mismatch")
+)

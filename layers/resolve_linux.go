@@ -1,0 +1,197 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// noOpenat2 is set once openat2 returned ENOSYS (kernels before 5.6, or a seccomp profile that
+// hides it); resolution then goes through filepath-securejoin's userspace walk. Tests set it to
+// run the same cases through the fallback.
+var noOpenat2 atomic.Bool
+
+// root is the layer dir as an O_PATH handle, plus a one-entry cache of the last parent directory
+// resolved: tars list a directory's entries together, so most entries share their parent.
+type root struct {
+	fd   int
+	file *os.File // the same directory, for the securejoin fallback
+
+	cacheName string
+	cacheFD   int // -1 when empty
+}
+
+func openRoot(dir string) (*root, error) {
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening layer dir: %w", err)
+	}
+	return &root{fd: int(f.Fd()), file: f, cacheFD: -1}, nil
+}
+
+func (r *root) close() error {
+	r.invalidate()
+	return r.file.Close()
+}
+
+// invalidate forgets the cached parent. Anything that removes a path calls it: the removed
+// path may be (or lead through a symlink to) the cached directory.
+func (r *root) invalidate() {
+	if r.cacheFD >= 0 {
+		unix.Close(r.cacheFD)
+	}
+	r.cacheFD = -1
+	r.cacheName = ""
+}
+
+// parent returns a directory handle for the clean relative name dir, creating missing
+// directories (0755, as docker does for parents a tar leaves out). The handle belongs to the
+// cache: the caller must not close it, and it stays valid until the next parent or invalidate.
+func (r *root) parent(dir string) (int, error) {
+	if dir == "" {
+		return r.fd, nil
+	}
+	if r.cacheFD >= 0 && r.cacheName == dir {
+		return r.cacheFD, nil
+	}
+	fd, err := r.mkdirAll(dir)
+	if err != nil {
+		return -1, err
+	}
+	r.invalidate()
+	r.cacheName, r.cacheFD = dir, fd
+	return fd, nil
+}
+
+// mkdirAll resolves dir in the root, creating what is missing, and returns an O_PATH handle the
+// caller owns.
+func (r *root) mkdirAll(dir string) (int, error) {
+	fd, err := r.openDir(dir)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	// Walk from the top: resolve each prefix inside the root, create the next component in it.
+	// A component that exists but does not resolve to a directory (a dangling symlink) fails
+	// the retry below instead of looping.
+	cur, err := unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	for i := 0; i <= len(dir); i++ {
+		if i < len(dir) && dir[i] != '/' {
+			continue
+		}
+		prefix := dir[:i]
+		next, err := r.openDir(prefix)
+		if errors.Is(err, unix.ENOENT) {
+			base := prefix[strings.LastIndexByte(prefix, '/')+1:]
+			if err := unix.Mkdirat(cur, base, 0o755); err != nil && err != unix.EEXIST {
+				unix.Close(cur)
+				return -1, fmt.Errorf("creating parent %s: %w", display(prefix), err)
+			}
+			next, err = r.openDir(prefix)
+		}
+		unix.Close(cur)
+		if err != nil {
+			return -1, fmt.Errorf("opening parent %s: %w", display(prefix), err)
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// openDir resolves the clean relative name dir as a directory inside the root, following
+// symlinks as if the root were "/", and returns an O_PATH handle the caller owns.
+func (r *root) openDir(dir string) (int, error) {
+	if dir == "" {
+		return unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
+	}
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		}
+		for range 16 {
+			fd, err := unix.Openat2(r.fd, dir, &how)
+			switch err {
+			case unix.EAGAIN, unix.EINTR:
+				// The kernel saw a concurrent rename while resolving ".."; try again.
+				continue
+			case unix.ENOSYS:
+				noOpenat2.Store(true)
+			default:
+				return fd, err
+			}
+			break
+		}
+		if !noOpenat2.Load() {
+			return -1, unix.EAGAIN
+		}
+	}
+	h, err := pathrs.OpenatInRoot(r.file, dir)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return -1, err
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return -1, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return -1, unix.ENOTDIR
+	}
+	return unix.FcntlInt(h.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+}
+
+// removeAt removes base in the directory pfd, recursively when it is a directory. It never
+// follows a symlink: unlinkat removes the link itself, and directories are opened O_NOFOLLOW.
+func (r *root) removeAt(pfd int, base string) error {
+	r.invalidate()
+	return removeAllAt(pfd, base, 0)
+}
+
+// maxRemoveDepth stops a pathological tree from exhausting file descriptors.
+const maxRemoveDepth = 256
+
+func removeAllAt(pfd int, base string, depth int) error {
+	err := unix.Unlinkat(pfd, base, 0)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.EISDIR && err != unix.EPERM {
+		return fmt.Errorf("removing %s: %w", display(base), err)
+	}
+	if depth > maxRemoveDepth {
+		return fmt.Errorf("removing %s: directory nesting deeper than %d", display(base), maxRemoveDepth)
+	}
+	dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", display(base), err)
+	}
+	d := os.NewFile(uintptr(dfd), base)
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("removing %s: %w", display(base), err)
+	}
+	for _, n := range names {
+		if err := removeAllAt(dfd, n, depth+1); err != nil {
+			d.Close()
+			return err
+		}
+	}
+	d.Close()
+	if err := unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR); err != nil && err != unix.ENOENT {
+		return fmt.Errorf("removing %s: %w", display(base), err)
+	}
+	return nil
+}

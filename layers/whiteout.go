@@ -1,0 +1,33 @@
+package layers
+
+import "strings"
+
+// Whiteout names and the overlayfs representation of them. The tar side is
+// https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts; the overlay side is
+// https://docs.kernel.org/filesystems/overlayfs.html#whiteouts-and-opaque-directories.
+const (
+	// whiteoutPrefix marks ".wh.NAME": NAME is deleted from the layers below.
+	whiteoutPrefix = ".wh."
+	// whiteoutMetaPrefix marks names reserved for whiteout metadata; only the opaque marker is
+	// defined, AUFS's ".wh..wh.plnk" and friends are refused.
+	whiteoutMetaPrefix = ".wh..wh."
+	// whiteoutOpaque makes its parent directory opaque: nothing below shows through.
+	whiteoutOpaque = ".wh..wh..opq"
+
+	overlayOpaqueTrusted = "trusted.overlay.opaque"
+	overlayOpaqueUser    = "user.overlay.opaque"
+)
+
+// opaqueXattr is the xattr marking an opaque directory in mode m.
+func (m WhiteoutMode) opaqueXattr() string {
+	if m == WhiteoutUserXattr {
+		return overlayOpaqueUser
+	}
+	return overlayOpaqueTrusted
+}
+
+// overlayXattr reports xattrs that only overlayfs may set. A layer carrying them could forge
+// whiteouts, redirects or metacopy files behind the tar's back, so they are dropped.
+func overlayXattr(name string) bool {
+	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.")
+}
