@@ -1,0 +1,232 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Cgroup is one container's cgroup: a single directory on v2, one directory per mounted
+// controller on v1 (plus a node in the unified tree on hybrid hosts). Its methods are safe for
+// concurrent use.
+type Cgroup struct {
+	h    *hierarchy
+	name string
+	// dir is the cgroup's directory on v2, "" on v1.
+	dir string
+	// ctrls maps each v1 controller to the container's directory in it.
+	ctrls map[string]string
+	// unified is the container's node in a hybrid host's cgroup2 tree, "" if there is none.
+	// It holds no limits; it gives Kill an atomic cgroup.kill.
+	unified string
+	// dirs is every directory that makes up the cgroup, in creation order.
+	dirs []string
+
+	mu sync.Mutex
+	fd int // O_PATH fd of dir once DirFD opened it, else -1
+}
+
+// New creates the cgroup for container name under strata's parent and applies r. On v2 it first
+// enables strata's controllers in the parents' cgroup.subtree_control. A limit the host cannot
+// enforce is an error wrapping ErrUnsupported; a bad value wraps ErrInvalid; an existing cgroup
+// of that name is ErrExists. On any error the directories New made are removed again.
+func New(name string, r Resources) (*Cgroup, error) { return host().create(name, r) }
+
+// Load returns the existing cgroup of container name, or an error wrapping ErrNotFound.
+func Load(name string) (*Cgroup, error) { return host().load(name) }
+
+func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	c := &Cgroup{h: h, name: name, fd: -1}
+	defer func() {
+		if retErr != nil {
+			retErr = fmt.Errorf("creating cgroup %s: %w", c.display(), retErr)
+			if err := c.remove(); err != nil {
+				retErr = errors.Join(retErr, err)
+			}
+		}
+	}()
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	var err error
+	switch h.mode {
+	case modeV2:
+		err = c.createV2(r)
+	case modeV1, modeHybrid:
+		err = c.createV1(r)
+	default:
+		err = fmt.Errorf("%w: no cgroup filesystem is mounted at %s", ErrUnsupported, h.root)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (h *hierarchy) load(name string) (*Cgroup, error) {
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	c := &Cgroup{h: h, name: name, fd: -1}
+	if h.mode == modeV2 {
+		dir := filepath.Join(h.root, h.parent, name)
+		if !isDir(dir) {
+			return nil, fmt.Errorf("loading cgroup %s: %w", c.display(), ErrNotFound)
+		}
+		c.dir, c.dirs = dir, []string{dir}
+		return c, nil
+	}
+	c.ctrls = map[string]string{}
+	for _, m := range h.mounts {
+		dir := filepath.Join(m.dir, h.parent, name)
+		if !isDir(dir) {
+			continue
+		}
+		c.dirs = append(c.dirs, dir)
+		for _, ctrl := range m.ctrls {
+			c.ctrls[ctrl] = dir
+		}
+	}
+	if len(c.dirs) == 0 {
+		return nil, fmt.Errorf("loading cgroup %s: %w", c.display(), ErrNotFound)
+	}
+	if h.unified != "" {
+		if dir := filepath.Join(h.unified, h.parent, name); isDir(dir) {
+			c.unified = dir
+			c.dirs = append(c.dirs, dir)
+		}
+	}
+	return c, nil
+}
+
+// validName rejects container names that are not one plain path component: the name becomes
+// a directory under strata's parent and must not climb out of it.
+func validName(name string) error {
+	if name == "" || name == "." || name == ".." || len(name) > 255 ||
+		strings.ContainsAny(name, "/\x00\n") {
+		return &ValueError{What: "cgroup name", Value: name}
+	}
+	return nil
+}
+
+func isDir(p string) bool {
+	var st unix.Stat_t
+	return unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
+// display names the cgroup in messages: strata/<name>.
+func (c *Cgroup) display() string { return c.h.parent + "/" + c.name }
+
+// Name returns the container name the cgroup was created or loaded with.
+func (c *Cgroup) Name() string { return c.name }
+
+// Path returns the cgroup's directory for display: the v2 directory, or on v1 the memory
+// controller's (the one users look at first), else the first controller's.
+func (c *Cgroup) Path() string {
+	if c.dir != "" {
+		return c.dir
+	}
+	if d := c.ctrls["memory"]; d != "" {
+		return d
+	}
+	if len(c.dirs) > 0 {
+		return c.dirs[0]
+	}
+	return ""
+}
+
+// AddProc moves process pid (with all its threads) into the cgroup, in every controller.
+func (c *Cgroup) AddProc(pid int) error {
+	if pid <= 0 {
+		return fmt.Errorf("adding pid %d to cgroup %s: %w", pid, c.display(), ErrInvalid)
+	}
+	s := strconv.Itoa(pid)
+	for _, dir := range c.dirs {
+		if err := writeFile(dir, "cgroup.procs", s); err != nil {
+			return fmt.Errorf("adding pid %d to cgroup %s: %w", pid, c.display(), err)
+		}
+	}
+	return nil
+}
+
+// DirFD returns an O_PATH directory fd of the v2 cgroup for SysProcAttr.UseCgroupFD, so the
+// child is born in its cgroup (clone3 CLONE_INTO_CGROUP) with no window running outside it.
+// ok is false on v1 and hybrid hosts, where the caller must AddProc instead. The fd belongs to
+// the Cgroup: Close or Delete closes it.
+func (c *Cgroup) DirFD() (fd int, ok bool) {
+	if c.dir == "" {
+		return -1, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fd < 0 {
+		fd, err := unix.Open(c.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, false
+		}
+		c.fd = fd
+	}
+	return c.fd, true
+}
+
+// Close releases the fd DirFD opened; the cgroup itself stays. It is safe to call twice.
+func (c *Cgroup) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fd < 0 {
+		return nil
+	}
+	err := unix.Close(c.fd)
+	c.fd = -1
+	if err != nil {
+		return fmt.Errorf("closing cgroup %s: %w", c.display(), err)
+	}
+	return nil
+}
+
+// Procs returns the PIDs of the processes in the cgroup.
+func (c *Cgroup) Procs() ([]int, error) {
+	pids, err := readPids(c.Path())
+	if err != nil {
+		return nil, fmt.Errorf("listing processes of cgroup %s: %w", c.display(), err)
+	}
+	return pids, nil
+}
+
+// Delete removes every directory of the cgroup. Processes that are still exiting keep a cgroup
+// busy for a moment, so an EBUSY is retried for a few seconds; after that the error wraps
+// unix.EBUSY (kill the processes first). A cgroup already gone is not an error.
+func (c *Cgroup) Delete() error {
+	err := c.remove()
+	if cerr := c.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}
+
+// remove rmdirs the cgroup's directories, last made first.
+func (c *Cgroup) remove() error {
+	var errs []error
+	for i := len(c.dirs) - 1; i >= 0; i-- {
+		dir := c.dirs[i]
+		err := retry(c.h.wait, func() (bool, error) {
+			err := c.h.rmdir(dir)
+			if err == nil || isNotExist(err) {
+				return true, nil
+			}
+			return !errors.Is(err, unix.EBUSY), err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,28 @@
+// Package cgroups gives each strata container one cgroup and reads it back.
+//
+// Terms used here:
+//
+//   - hierarchy: the mounted cgroup filesystems of the host, found once per process. "v2" is one
+//     cgroup2 tree at /sys/fs/cgroup; "v1" is one tree per controller at /sys/fs/cgroup/<ctrl>;
+//     "hybrid" is v1 controllers plus a cgroup2 tree at /sys/fs/cgroup/unified that usually holds
+//     no controllers we need.
+//   - parent: the directory strata owns in every tree, "strata". Containers' cgroups sit directly
+//     under it: /sys/fs/cgroup/strata/<name> on v2, /sys/fs/cgroup/<ctrl>/strata/<name> on v1.
+//   - cgroup: the set of directories (one per v1 mount, or the single v2 one) that belong to one
+//     container, managed as one object by Cgroup.
+//
+// The package writes the cgroup files directly instead of going through a library: it is a
+// few dozen small writes, and every millisecond of `strata run` counts. A limit the host cannot
+// enforce (no swap accounting, no such controller, a CPU outside the allowed set) is an error
+// wrapping ErrUnsupported, never a silent no-op: a user who asked for a limit must get it.
+//
+// A typical container lifecycle, as the runner drives it:
+//
+//	cg, err := cgroups.New(id, cgroups.Resources{Memory: 512 << 20, PidsLimit: 100})
+//	// v2: start the init with SysProcAttr.UseCgroupFD (cg.DirFD()); v1: start it, then:
+//	err = cg.AddProc(pid)
+//	// ... the container runs; afterwards:
+//	oom, _ := cg.OOMKilled()
+//	err = cg.Kill()
+//	err = cg.Delete()
+package cgroups

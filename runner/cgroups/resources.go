@@ -1,0 +1,240 @@
+package cgroups
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Resources are a container's limits; the zero value of every field means no limit. The
+// fields mean what docker run's flags of the same name mean.
+type Resources struct {
+	// Memory is --memory in bytes.
+	Memory int64
+	// MemorySwap is --memory-swap in bytes: memory plus swap, as docker counts it. -1 means
+	// unlimited swap; 0 with Memory set means docker's default of twice Memory (swap equal to
+	// Memory), applied only where the host accounts swap.
+	MemorySwap int64
+	// CPUs is --cpus: a CFS quota of CPUs*100000 µs per 100000 µs period.
+	CPUs float64
+	// CPUShares is --cpu-shares (2-262144, default 1024); on v2 it becomes cpu.weight.
+	CPUShares uint64
+	// CpusetCpus is --cpuset-cpus, a kernel CPU list such as "0-1,3".
+	CpusetCpus string
+	// PidsLimit is --pids-limit; zero or negative (docker's -1) means unlimited.
+	PidsLimit int64
+}
+
+// Kernel and docker bounds for the limits.
+const (
+	// cfsPeriod is the CFS period docker and runc use for --cpus, in µs.
+	cfsPeriod = 100000
+	// minMemory is docker's floor for --memory: below it a container cannot even start.
+	minMemory = 6 << 20
+	// minShares and maxShares bound cpu.shares in the kernel (MIN_SHARES, MAX_SHARES).
+	minShares = 2
+	maxShares = 262144
+	// maxCPU bounds CPU numbers in a cpuset list, so "0-4000000000" cannot allocate gigabytes.
+	maxCPU = 8191
+)
+
+// ParseMemory parses a docker memory size: a number with an optional unit b, k, m, g, t or p
+// (binary multiples, case-insensitive, optionally followed by "b" or "ib" as in "512MiB").
+// A plain number is bytes; a fraction is allowed with a unit ("1.5g").
+func ParseMemory(s string) (int64, error) {
+	bad := &ValueError{What: "memory", Value: s}
+	t := strings.ToLower(strings.TrimSpace(s))
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.') {
+		i++
+	}
+	num, unit := t[:i], strings.TrimSpace(t[i:])
+	if num == "" || strings.Count(num, ".") > 1 || num[0] == '.' || num[len(num)-1] == '.' {
+		return 0, bad
+	}
+	shift := 0
+	if unit != "" {
+		if p := strings.IndexByte("kmgtp", unit[0]); p >= 0 {
+			shift = 10 * (p + 1)
+			unit = strings.TrimPrefix(unit[1:], "i")
+		}
+		if unit != "" && unit != "b" {
+			return 0, bad
+		}
+	}
+	if !strings.Contains(num, ".") {
+		n, err := strconv.ParseUint(num, 10, 63)
+		if err != nil || n > math.MaxInt64>>shift {
+			bad.Reason = "out of range"
+			return 0, bad
+		}
+		return int64(n) << shift, nil
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, bad
+	}
+	f *= float64(int64(1) << shift)
+	if f >= math.MaxInt64 {
+		bad.Reason = "out of range"
+		return 0, bad
+	}
+	return int64(f), nil
+}
+
+// ParseMemorySwap parses --memory-swap: "-1" (unlimited swap) or a size as ParseMemory reads it.
+func ParseMemorySwap(s string) (int64, error) {
+	if strings.TrimSpace(s) == "-1" {
+		return -1, nil
+	}
+	n, err := ParseMemory(s)
+	if ve, ok := err.(*ValueError); ok {
+		ve.What = "memory-swap"
+	}
+	return n, err
+}
+
+// ParseCPUs parses --cpus: a decimal number of CPUs from 0.01 to the number of CPUs this process
+// may run on. "0" means no limit, as in docker.
+func ParseCPUs(s string) (float64, error) {
+	return parseCPUs(s, runtime.NumCPU())
+}
+
+func parseCPUs(s string, ncpu int) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, &ValueError{What: "cpus", Value: s}
+	}
+	if f == 0 {
+		return 0, nil
+	}
+	if f < 0.01 || f > float64(ncpu) {
+		return 0, &ValueError{What: "cpus", Value: s, Reason: fmt.Sprintf(
+			"range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu)}
+	}
+	return f, nil
+}
+
+// validate rejects limits no kernel could apply, before any directory is made.
+func (r Resources) validate() error {
+	switch {
+	case r.Memory < 0:
+		return &ValueError{What: "memory", Value: strconv.FormatInt(r.Memory, 10), Reason: "must not be negative"}
+	case r.Memory > 0 && r.Memory < minMemory:
+		return &ValueError{What: "memory", Value: strconv.FormatInt(r.Memory, 10), Reason: "minimum memory limit allowed is 6MB"}
+	case r.MemorySwap < -1:
+		return &ValueError{What: "memory-swap", Value: strconv.FormatInt(r.MemorySwap, 10), Reason: "must be -1 (unlimited) or a size"}
+	case r.MemorySwap > 0 && r.Memory == 0:
+		return &ValueError{What: "memory-swap", Value: strconv.FormatInt(r.MemorySwap, 10), Reason: "a memory-swap limit needs a memory limit too"}
+	case r.MemorySwap > 0 && r.MemorySwap < r.Memory:
+		return &ValueError{What: "memory-swap", Value: strconv.FormatInt(r.MemorySwap, 10), Reason: "minimum memoryswap limit should be larger than memory limit"}
+	case math.IsNaN(r.CPUs) || math.IsInf(r.CPUs, 0) || r.CPUs < 0 || (r.CPUs > 0 && r.CPUs < 0.01) || r.CPUs > maxCPU+1:
+		return &ValueError{What: "cpus", Value: strconv.FormatFloat(r.CPUs, 'f', -1, 64), Reason: "out of range"}
+	case r.CPUShares != 0 && (r.CPUShares < minShares || r.CPUShares > maxShares):
+		return &ValueError{What: "cpu-shares", Value: strconv.FormatUint(r.CPUShares, 10), Reason: "must be between 2 and 262144"}
+	}
+	if r.CpusetCpus != "" {
+		if _, err := parseCPUList(r.CpusetCpus); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quota is the CFS quota in µs for r.CPUs over cfsPeriod; the kernel's floor is 1000 µs.
+func (r Resources) quota() int64 {
+	return max(int64(math.Round(r.CPUs*cfsPeriod)), 1000)
+}
+
+// swapTotal is the memory+swap limit to apply: r.MemorySwap, or docker's default of twice the
+// memory. implicit reports that the user did not ask for it, so a host without swap accounting
+// may skip it.
+func (r Resources) swapTotal() (total int64, implicit bool) {
+	if r.MemorySwap == 0 && r.Memory > 0 {
+		return 2 * r.Memory, true
+	}
+	return r.MemorySwap, false
+}
+
+// sharesToWeight converts cpu.shares (2-262144, default 1024) to cgroup v2 cpu.weight (1-10000,
+// default 100). It is the quadratic fit in log2 space that crun 1.23 and runc (opencontainers/
+// cgroups v0.0.5) adopted: it maps the minimum, the default and the maximum exactly (2→1,
+// 1024→100, 262144→10000), where the older linear formula turned the default 1024 into 39.
+func sharesToWeight(shares uint64) uint64 {
+	switch {
+	case shares == 0:
+		return 0
+	case shares <= minShares:
+		return 1
+	case shares >= maxShares:
+		return 10000
+	}
+	l := math.Log2(float64(shares))
+	return uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
+}
+
+// weightToShares inverts sharesToWeight for reading limits back; the round trip is exact for
+// the default and the bounds and within a few shares elsewhere (the forward map rounds up).
+func weightToShares(weight uint64) uint64 {
+	switch {
+	case weight == 0:
+		return 0
+	case weight <= 1:
+		return minShares
+	case weight >= 10000:
+		return maxShares
+	}
+	// Solve l² + 125·l − 612·(log10(w) + 7/34) = 0 for l = log2(shares).
+	c := 612 * (math.Log10(float64(weight)) + 7.0/34)
+	l := (-125 + math.Sqrt(125*125+4*c)) / 2
+	return uint64(math.Round(math.Exp2(l)))
+}
+
+// cpuSet is a set of CPU numbers, parsed from a kernel CPU list.
+type cpuSet map[int]struct{}
+
+// parseCPUList parses a kernel CPU list ("0-3,5", whitespace around it ignored; "" is empty).
+func parseCPUList(s string) (cpuSet, error) {
+	set := cpuSet{}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return set, nil
+	}
+	bad := func(reason string) error { return &ValueError{What: "cpuset cpus", Value: s, Reason: reason} }
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 || lo != strings.TrimSpace(lo) || strings.HasPrefix(lo, "+") {
+			return nil, bad("")
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || strings.HasPrefix(hi, "+") {
+				return nil, bad("")
+			}
+		}
+		if b > maxCPU {
+			return nil, bad(fmt.Sprintf("cpu %d out of range", b))
+		}
+		for cpu := a; cpu <= b; cpu++ {
+			set[cpu] = struct{}{}
+		}
+	}
+	return set, nil
+}
+
+// missing returns the CPUs of s not in allowed, in the kernel's list format ("" if none).
+func (s cpuSet) missing(allowed cpuSet) string {
+	var out []string
+	for cpu := 0; cpu <= maxCPU; cpu++ {
+		if _, ok := s[cpu]; !ok {
+			continue
+		}
+		if _, ok := allowed[cpu]; !ok {
+			out = append(out, strconv.Itoa(cpu))
+		}
+	}
+	return strings.Join(out, ",")
+}

@@ -1,0 +1,186 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+)
+
+// createV1 makes <mount>/strata/<name> in every mounted controller and applies r. On a hybrid
+// host it also makes a node in the unified tree: it holds no limits, but its cgroup.kill kills
+// the whole container atomically.
+func (c *Cgroup) createV1(r Resources) error {
+	h := c.h
+	if len(h.mounts) == 0 {
+		return fmt.Errorf("%w: no cgroup v1 controllers are mounted under %s", ErrUnsupported, h.root)
+	}
+	c.ctrls = map[string]string{}
+	for _, m := range h.mounts {
+		dir, err := h.mkdirUnder(m.dir, c.name, m.ctrls)
+		if err != nil {
+			return err
+		}
+		c.dirs = append(c.dirs, dir)
+		for _, ctrl := range m.ctrls {
+			c.ctrls[ctrl] = dir
+		}
+	}
+	if d := c.ctrls["cpuset"]; d != "" {
+		if err := fillCpuset(d, r.CpusetCpus); err != nil {
+			return err
+		}
+	}
+	if h.unified != "" {
+		// Best effort: without it Kill falls back to the freezer, so a read-only or full
+		// unified tree must not fail the container.
+		if dir, err := h.mkdirUnder(h.unified, c.name, nil); err == nil {
+			c.unified = dir
+			c.dirs = append(c.dirs, dir)
+		} else if errors.Is(err, ErrExists) {
+			return err
+		}
+	}
+	return c.applyV1(r)
+}
+
+// mkdirUnder makes mountDir/strata/name, making strata's parent first if it is missing. The
+// child mkdir is tried first because the parent almost always exists already.
+func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, error) {
+	parent := filepath.Join(mountDir, h.parent)
+	dir := filepath.Join(parent, name)
+	err := h.mkdir(dir)
+	if isNotExist(err) {
+		if err := h.mkdir(parent); err != nil && !isExist(err) {
+			return "", fmt.Errorf("making %s: %w", parent, err)
+		}
+		if contains(ctrls, "cpuset") {
+			// A new v1 cpuset starts with no CPUs and no memory nodes, and no task can join
+			// it until both are set. clone_children makes the kernel copy the parent's into
+			// every child strata makes later, saving those writes on each run.
+			if err := fillCpuset(parent, ""); err != nil {
+				return "", err
+			}
+			if err := writeFile(parent, "cgroup.clone_children", "1"); err != nil {
+				return "", fmt.Errorf("setting up cpuset parent: %w", err)
+			}
+		}
+		err = h.mkdir(dir)
+	}
+	if isExist(err) {
+		return "", ErrExists
+	}
+	if err != nil {
+		return "", fmt.Errorf("making %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fillCpuset gives a v1 cpuset directory its CPUs (cpus, or the parent's when "") and memory
+// nodes (the parent's), unless clone_children already did.
+func fillCpuset(dir, cpus string) error {
+	parent := filepath.Dir(dir)
+	if cpus != "" {
+		// v1 (without the cpuset_v2_mode mount option) keeps effective_cpus equal to cpus, so
+		// the parent's cpuset.cpus is what a child may use.
+		if err := checkCpuset(parent, "cpuset.cpus", cpus); err != nil {
+			return err
+		}
+		if err := writeFile(dir, "cpuset.cpus", cpus); err != nil {
+			return fmt.Errorf("setting cpuset cpus to %s: %w", cpus, err)
+		}
+	}
+	for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+		if file == "cpuset.cpus" && cpus != "" {
+			continue
+		}
+		cur, err := readTrim(dir, file)
+		if err != nil {
+			return fmt.Errorf("setting up cpuset: %w", err)
+		}
+		if cur != "" {
+			continue
+		}
+		v, err := readTrim(parent, file)
+		if err != nil {
+			return fmt.Errorf("setting up cpuset: %w", err)
+		}
+		if err := writeFile(dir, file, v); err != nil {
+			return fmt.Errorf("setting up cpuset: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyV1 writes r's limits into the controllers' directories. A limit whose controller is
+// not mounted, or whose file is missing, is ErrUnsupported.
+func (c *Cgroup) applyV1(r Resources) error {
+	need := func(ctrl string) (string, error) {
+		if d := c.ctrls[ctrl]; d != "" {
+			return d, nil
+		}
+		return "", fmt.Errorf("%w: the %s controller is not mounted", ErrUnsupported, ctrl)
+	}
+	if r.Memory > 0 || r.MemorySwap > 0 {
+		dir, err := need("memory")
+		if err != nil {
+			return err
+		}
+		// memory first: the kernel keeps memsw >= memory, and a fresh cgroup has both
+		// unlimited, so raising memsw afterwards always satisfies it.
+		if err := set(dir, "memory.limit_in_bytes", strconv.FormatInt(r.Memory, 10), "memory limit", "memory controller"); err != nil {
+			return err
+		}
+		if total, implicit := r.swapTotal(); total > 0 {
+			err := set(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(total, 10), "memory+swap limit",
+				"swap accounting is off (boot with swapaccount=1)")
+			if err != nil && !(implicit && errors.Is(err, ErrUnsupported)) {
+				return err
+			}
+		}
+	}
+	if r.CPUs > 0 || r.CPUShares > 0 {
+		dir, err := need("cpu")
+		if err != nil {
+			return err
+		}
+		if r.CPUs > 0 {
+			if err := set(dir, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod), "cpu period", "CFS bandwidth control"); err != nil {
+				return err
+			}
+			if err := set(dir, "cpu.cfs_quota_us", strconv.FormatInt(r.quota(), 10), "cpu quota", "CFS bandwidth control"); err != nil {
+				return err
+			}
+		}
+		if r.CPUShares > 0 {
+			if err := set(dir, "cpu.shares", strconv.FormatUint(r.CPUShares, 10), "cpu shares", "cpu controller"); err != nil {
+				return err
+			}
+		}
+	}
+	if r.CpusetCpus != "" {
+		if _, err := need("cpuset"); err != nil {
+			return err
+		}
+		// createV1 wrote it already: cpuset has to be filled before anything can join.
+	}
+	if r.PidsLimit > 0 {
+		dir, err := need("pids")
+		if err != nil {
+			return err
+		}
+		if err := set(dir, "pids.max", strconv.FormatInt(r.PidsLimit, 10), "pids limit", "pids controller"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
