@@ -1,0 +1,28 @@
+// Package cache is strata's content store: an OCI image layout on disk, written so that a crash
+// or a concurrent strata process never leaves a reader with a half-made image.
+//
+// Terms, as this package uses them:
+//
+//   - blob: content addressed by its sha256 Digest, stored at blobs/sha256/<hex>. A blob is only
+//     ever visible under its name after its digest and size were verified and it was fsynced.
+//   - ingest: ingest/<hex>.partial holds a download in progress. It survives errors and kill -9 so
+//     the next WriteImage resumes from its size; ingest/<hex>.lock makes sure only one process
+//     appends to it.
+//   - ref: a full reference string ("docker.io/library/alpine:latest"), stored in index.json as
+//     the annotation org.opencontainers.image.ref.name of one manifest descriptor.
+//   - image ID: the digest of an image's config blob, as docker shows it.
+//
+// On-disk layout (image-spec image-layout.md), under the directory given to Open:
+//
+//	oci-layout                 {"imageLayoutVersion":"1.0.0"}
+//	index.json                 one manifest descriptor per ref
+//	index.json.lock            flock held while index.json is rewritten
+//	gc.lock                    shared while images are written, exclusive while Prune runs
+//	blobs/sha256/<hex>         verified blobs
+//	ingest/<hex>.partial       resumable downloads; ingest/<hex>.lock guards each one
+//
+// Every write is a temp file, fsync, rename and a fsync of the directory (containerd
+// plugins/content/local/writer.go does the same), so a reader sees the old file or the new one.
+// Images are written blobs first and the manifest and its ref last, so a ref never names an
+// image whose blobs are missing.
+package cache

@@ -1,0 +1,229 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ErrAmbiguous is returned by FindImage when a digest prefix matches more than one image.
+var ErrAmbiguous = errors.New("ambiguous image reference")
+
+// Image returns the stored image whose manifest has digest manifest, reading its config and
+// layers from the store. Blobs are opened lazily: a missing layer is an error from its
+// Compressed method, wrapping ErrNotFound.
+func (s *Store) Image(manifest v1.Hash) (v1.Image, error) {
+	img, err := s.image(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", short(manifest), err)
+	}
+	return partial.CompressedToImage(img)
+}
+
+// storeImage is the minimal core that partial.CompressedToImage turns into a v1.Image.
+type storeImage struct {
+	s   *Store
+	raw []byte
+	mt  types.MediaType
+	m   *v1.Manifest
+}
+
+var _ partial.CompressedImageCore = (*storeImage)(nil)
+
+func (s *Store) image(manifest v1.Hash) (*storeImage, error) {
+	raw, err := s.ReadBlob(manifest, maxSmallBlob)
+	if err != nil {
+		return nil, err
+	}
+	var m v1.Manifest
+	if err := parseJSON(raw, &m); err != nil {
+		return nil, fmt.Errorf("parsing manifest: %w", err)
+	}
+	mt := m.MediaType
+	switch {
+	case mt.IsIndex():
+		return nil, fmt.Errorf("manifest is an index (%s), not an image", mt)
+	case mt == "" && m.Config.MediaType == types.DockerConfigJSON:
+		mt = types.DockerManifestSchema2
+	case mt == "":
+		// OCI manifests may omit mediaType (image-spec manifest.md says SHOULD).
+		mt = types.OCIManifestSchema1
+	}
+	if err := checkHash(m.Config.Digest); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &storeImage{s: s, raw: raw, mt: mt, m: &m}, nil
+}
+
+func (i *storeImage) RawManifest() ([]byte, error)        { return i.raw, nil }
+func (i *storeImage) MediaType() (types.MediaType, error) { return i.mt, nil }
+
+func (i *storeImage) RawConfigFile() ([]byte, error) {
+	return i.s.ReadBlob(i.m.Config.Digest, maxSmallBlob)
+}
+
+func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	if h == i.m.Config.Digest {
+		return &storeLayer{s: i.s, desc: i.m.Config}, nil
+	}
+	for _, l := range i.m.Layers {
+		if l.Digest == h {
+			return &storeLayer{s: i.s, desc: l}, nil
+		}
+	}
+	return nil, fmt.Errorf("layer %s: %w in manifest", short(h), ErrNotFound)
+}
+
+// storeLayer is one blob of a stored image.
+type storeLayer struct {
+	s    *Store
+	desc v1.Descriptor
+}
+
+func (l *storeLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
+func (l *storeLayer) Size() (int64, error)                { return l.desc.Size, nil }
+func (l *storeLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
+func (l *storeLayer) Compressed() (io.ReadCloser, error)  { return l.s.OpenBlob(l.desc.Digest) }
+
+// FindImage finds a named image the way docker's image commands accept one: by full ref, or
+// by image ID (config digest) or manifest digest, with or without "sha256:", or by a unique
+// prefix of either ("3f1a"). A prefix matching two different images is ErrAmbiguous; no
+// match is ErrNotFound. Parsing short names ("alpine") into full refs is registry's job: cmd
+// should try the argument as given, then normalized.
+func (s *Store) FindImage(q string) (Ref, error) {
+	refs, err := s.List()
+	if err != nil {
+		return Ref{}, err
+	}
+	for _, r := range refs {
+		if r.Name == q {
+			return r, nil
+		}
+	}
+	prefix := strings.TrimPrefix(q, "sha256:")
+	if prefix == "" || !isHex(prefix) || len(prefix) > 64 {
+		return Ref{}, fmt.Errorf("finding image %s: %w", q, ErrNotFound)
+	}
+	var found []Ref
+	for _, r := range refs {
+		match := strings.HasPrefix(r.Descriptor.Digest.Hex, prefix)
+		if !match {
+			img, err := s.image(r.Descriptor.Digest)
+			if err != nil {
+				// An image whose manifest is gone or broken cannot match by ID; skipping it
+				// keeps one broken image from hiding all others.
+				continue
+			}
+			match = strings.HasPrefix(img.m.Config.Digest.Hex, prefix)
+		}
+		if match && (len(found) == 0 || found[0].Descriptor.Digest == r.Descriptor.Digest) {
+			found = append(found, r)
+		} else if match {
+			return Ref{}, fmt.Errorf("finding image %s: %w: matches %s and %s", q, ErrAmbiguous, found[0].Name, r.Name)
+		}
+	}
+	if len(found) == 0 {
+		return Ref{}, fmt.Errorf("finding image %s: %w", q, ErrNotFound)
+	}
+	return found[0], nil
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ImageInfo describes a stored image for `strata images` and `strata image inspect`; cmd
+// formats it.
+type ImageInfo struct {
+	// Ref is the full reference the image was found under.
+	Ref string
+	// ID is the image ID, the digest of the config blob (what docker shows as IMAGE ID).
+	ID v1.Hash
+	// Manifest is the manifest descriptor from index.json.
+	Manifest v1.Descriptor
+	// Created is when the image was built, from its config; zero if the config has none.
+	Created time.Time
+	// Size is the bytes the image takes in the store: its config plus its compressed layers,
+	// each distinct layer counted once. Docker shows the unpacked size instead, which only the
+	// snapshotter knows; cmd may add it.
+	Size int64
+	// OS, Architecture and Variant are the platform from the config.
+	OS, Architecture, Variant string
+	// Layers are the manifest's layer descriptors, base first.
+	Layers []v1.Descriptor
+	// Config is the parsed config: Entrypoint, Cmd, Env, WorkingDir, User, DiffIDs, history.
+	Config v1.ConfigFile
+}
+
+// Info reads what `images` and `image inspect` show about ref's image.
+func (s *Store) Info(ref Ref) (ImageInfo, error) {
+	info, err := s.info(ref)
+	if err != nil {
+		return ImageInfo{}, fmt.Errorf("inspecting %s: %w", ref.Name, err)
+	}
+	return info, nil
+}
+
+func (s *Store) info(ref Ref) (ImageInfo, error) {
+	img, err := s.image(ref.Descriptor.Digest)
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	var cfg v1.ConfigFile
+	if err := parseJSON(raw, &cfg); err != nil {
+		return ImageInfo{}, fmt.Errorf("parsing config %s: %w", short(img.m.Config.Digest), err)
+	}
+	size := int64(len(raw))
+	seen := map[v1.Hash]bool{}
+	for _, l := range img.m.Layers {
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			size += l.Size
+		}
+	}
+	return ImageInfo{
+		Ref:          ref.Name,
+		ID:           img.m.Config.Digest,
+		Manifest:     ref.Descriptor,
+		Created:      cfg.Created.Time,
+		Size:         size,
+		OS:           cfg.OS,
+		Architecture: cfg.Architecture,
+		Variant:      cfg.Variant,
+		Layers:       img.m.Layers,
+		Config:       cfg,
+	}, nil
+}
+
+// Infos returns the ImageInfo of every named image, for `strata images`. An image whose blobs
+// cannot be read fails the whole listing, naming it, rather than vanishing from it.
+func (s *Store) Infos() ([]ImageInfo, error) {
+	refs, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]ImageInfo, 0, len(refs))
+	for _, r := range refs {
+		info, err := s.Info(r)
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}

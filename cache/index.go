@@ -1,0 +1,183 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// RefNameAnnotation is the index.json annotation that names a manifest descriptor
+// (image-spec annotations.md). strata stores the full reference in it, as containerd does,
+// not only the tag the spec's examples show.
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
+// Ref is one named image in the store: its full reference and its manifest descriptor.
+type Ref struct {
+	Name       string
+	Descriptor v1.Descriptor
+}
+
+// Tag makes ref name desc in index.json, replacing what ref named before. The manifest blob
+// should already be stored: Tag is the last step of writing an image.
+func (s *Store) Tag(ref string, desc v1.Descriptor) error {
+	_, err := s.tag(context.Background(), ref, desc)
+	if err != nil {
+		return fmt.Errorf("tagging %s: %w", ref, err)
+	}
+	return nil
+}
+
+// tag is Tag that returns what ref named before (nil if nothing).
+func (s *Store) tag(ctx context.Context, ref string, desc v1.Descriptor) (prev *v1.Descriptor, err error) {
+	if err := checkRef(ref); err != nil {
+		return nil, err
+	}
+	if err := checkHash(desc.Digest); err != nil {
+		return nil, err
+	}
+	d := desc
+	d.Annotations = map[string]string{}
+	for k, v := range desc.Annotations {
+		d.Annotations[k] = v
+	}
+	d.Annotations[RefNameAnnotation] = ref
+	err = s.updateIndex(ctx, func(idx *v1.IndexManifest) error {
+		for i, m := range idx.Manifests {
+			if m.Annotations[RefNameAnnotation] == ref {
+				old := m
+				prev = &old
+				idx.Manifests[i] = d
+				return nil
+			}
+		}
+		idx.Manifests = append(idx.Manifests, d)
+		return nil
+	})
+	return prev, err
+}
+
+// Untag removes ref from index.json. Its blobs stay until Prune. A ref that is not there is
+// ErrNotFound.
+func (s *Store) Untag(ref string) error {
+	err := s.updateIndex(context.Background(), func(idx *v1.IndexManifest) error {
+		for i, m := range idx.Manifests {
+			if m.Annotations[RefNameAnnotation] == ref {
+				idx.Manifests = append(idx.Manifests[:i], idx.Manifests[i+1:]...)
+				return nil
+			}
+		}
+		return ErrNotFound
+	})
+	if err != nil {
+		return fmt.Errorf("untagging %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Resolve returns the manifest descriptor ref names; ErrNotFound if none.
+func (s *Store) Resolve(ref string) (v1.Descriptor, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	for _, m := range idx.Manifests {
+		if m.Annotations[RefNameAnnotation] == ref {
+			return m, nil
+		}
+	}
+	return v1.Descriptor{}, fmt.Errorf("resolving %s: %w", ref, ErrNotFound)
+}
+
+// List returns every named image in index.json, in the order they were first tagged.
+// Descriptors without a ref name (written by other tools) are skipped.
+func (s *Store) List() ([]Ref, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	refs := make([]Ref, 0, len(idx.Manifests))
+	for _, m := range idx.Manifests {
+		if name := m.Annotations[RefNameAnnotation]; name != "" {
+			refs = append(refs, Ref{Name: name, Descriptor: m})
+		}
+	}
+	return refs, nil
+}
+
+// checkRef rejects names that cannot be a reference; parsing references is registry's job,
+// but the store must not hold empty or multi-line names.
+func checkRef(ref string) error {
+	if ref == "" || strings.ContainsAny(ref, " \t\r\n\x00") {
+		return fmt.Errorf("invalid reference %q", ref)
+	}
+	return nil
+}
+
+// readIndex reads index.json without a lock: it is only ever replaced by rename, so a reader
+// sees a complete old or new version.
+func (s *Store) readIndex() (*v1.IndexManifest, error) {
+	b, err := readFileCapped(filepath.Join(s.dir, indexFile), maxSmallBlob)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", indexFile, err)
+	}
+	var idx v1.IndexManifest
+	if err := parseJSON(b, &idx); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", indexFile, err)
+	}
+	return &idx, nil
+}
+
+// updateIndex runs fn on index.json under index.json.lock and writes the result atomically, so
+// concurrent strata processes never lose each other's tags.
+func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) error) (err error) {
+	l, err := s.lockIndex(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, l.Unlock()) }()
+	idx, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	if err := fn(idx); err != nil {
+		return err
+	}
+	idx.SchemaVersion = 2
+	if idx.MediaType == "" {
+		idx.MediaType = "application/vnd.oci.image.index.v1+json"
+	}
+	if idx.Manifests == nil {
+		idx.Manifests = []v1.Descriptor{}
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(s.dir, indexFile), b); err != nil {
+		return fmt.Errorf("writing %s: %w", indexFile, err)
+	}
+	return nil
+}
+
+func readFileCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+	}
+	return b, nil
+}

@@ -1,0 +1,251 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// ingest downloads one blob into ingest/<hex>.partial and, once verified, renames it to its
+// blob path. The tee, if not nil, receives every byte of the blob exactly once and in order:
+// first the bytes already in the partial file, then what fetch returns.
+type ingest struct {
+	desc    v1.Descriptor
+	fetch   Fetcher
+	tee     io.Writer
+	retries int
+	// event reports progress; never nil.
+	event func(kind EventKind, current int64, err error)
+}
+
+// ingestResult says what ingest did.
+type ingestResult struct {
+	// existed is true when the blob was found complete once the lock was held: another process
+	// stored it while this one waited. Nothing was sent to the tee.
+	existed bool
+	// fetched counts bytes read from fetch, not replayed from the partial file.
+	fetched int64
+}
+
+// teeError marks an error of the tee, so that ingest does not retry it as a dropped connection.
+type teeError struct{ err error }
+
+func (e *teeError) Error() string { return e.err.Error() }
+func (e *teeError) Unwrap() error { return e.err }
+
+// diskError marks an error writing the partial file (ENOSPC, EIO): retrying the fetch cannot help.
+type diskError struct{ err error }
+
+func (e *diskError) Error() string { return e.err.Error() }
+func (e *diskError) Unwrap() error { return e.err }
+
+func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err error) {
+	d := in.desc.Digest
+	if err := checkHash(d); err != nil {
+		return res, err
+	}
+	if in.desc.Size < 0 {
+		return res, fmt.Errorf("%w: negative size %d", ErrSizeMismatch, in.desc.Size)
+	}
+	lock, err := s.lockBlob(ctx, d.Hex)
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, lock.release()) }()
+	if s.HasBlob(d) {
+		res.existed = true
+		return res, nil
+	}
+
+	partial := filepath.Join(s.dir, ingestDir, d.Hex+".partial")
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if f != nil {
+			err = errors.Join(err, f.Close())
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return res, err
+	}
+	off := fi.Size()
+	if off > in.desc.Size {
+		// Longer than the blob can be: not a prefix of it. Start over.
+		if err := f.Truncate(0); err != nil {
+			return res, err
+		}
+		off = 0
+	}
+
+	w := &blobWriter{f: f, h: sha256.New(), tee: in.tee}
+	if off > 0 {
+		in.event(Resuming, off, nil)
+		if _, err := io.Copy(w.hashAndTee(), io.NewSectionReader(f, 0, off)); err != nil {
+			return res, fmt.Errorf("replaying %s: %w", partial, err)
+		}
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return res, err
+	}
+
+	failures := 0
+	for off < in.desc.Size {
+		n, err := s.fetchOnce(ctx, in, w, off)
+		off += n
+		res.fetched += n
+		if err == nil {
+			break
+		}
+		var te *teeError
+		var de *diskError
+		if ctx.Err() != nil || errors.As(err, &te) || errors.As(err, &de) {
+			return res, err
+		}
+		if n > 0 {
+			// The connection made progress before it dropped: the budget is for attempts
+			// that get nowhere, so a long layer on a flaky link still completes.
+			failures = 0
+		}
+		failures++
+		if failures > in.retries {
+			return res, fmt.Errorf("fetching at offset %d after %d attempts: %w", off, failures, err)
+		}
+		in.event(Resuming, off, err)
+		if err := sleepCtx(ctx, backoff(failures)); err != nil {
+			return res, err
+		}
+	}
+
+	in.event(Verifying, off, nil)
+	got := hex.EncodeToString(w.h.Sum(nil))
+	if got != d.Hex {
+		err := fmt.Errorf("%w: content hashes to sha256:%s", ErrDigestMismatch, got[:12])
+		cerr := f.Close()
+		f = nil
+		return res, errors.Join(err, cerr, removeIfExists(partial))
+	}
+	if err := f.Sync(); err != nil {
+		return res, err
+	}
+	cerr := f.Close()
+	f = nil
+	if cerr != nil {
+		return res, cerr
+	}
+	blob, _ := s.blobPath(d)
+	if err := os.Rename(partial, blob); err != nil {
+		return res, err
+	}
+	return res, syncDir(filepath.Dir(blob))
+}
+
+// fetchOnce makes one request starting at off and copies what it returns, up to the blob's
+// size, into w. A stream that ends early is io.ErrUnexpectedEOF, which ingest resumes.
+func (s *Store) fetchOnce(ctx context.Context, in ingest, w *blobWriter, off int64) (int64, error) {
+	rc, err := in.fetch(ctx, in.desc.Digest, off)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	want := in.desc.Size - off
+	var n int64
+	buf := make([]byte, 256<<10)
+	last := time.Now()
+	for n < want {
+		if err := context.Cause(ctx); err != nil {
+			return n, err
+		}
+		chunk := buf
+		if rest := want - n; rest < int64(len(chunk)) {
+			chunk = chunk[:rest]
+		}
+		m, rerr := rc.Read(chunk)
+		if m > 0 {
+			if _, err := w.Write(chunk[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+			if now := time.Now(); now.Sub(last) >= progressInterval || n == want {
+				last = now
+				in.event(Downloading, off+n, nil)
+			}
+		}
+		if rerr == io.EOF {
+			if n < want {
+				return n, io.ErrUnexpectedEOF
+			}
+			break
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+	return n, nil
+}
+
+// progressInterval throttles Downloading events: one per layer every so often, not one per read.
+const progressInterval = 100 * time.Millisecond
+
+// blobWriter writes to the partial file first, then to the hash and the tee, so the hash only
+// ever covers bytes that are on disk.
+type blobWriter struct {
+	f   *os.File
+	h   hash.Hash
+	tee io.Writer
+}
+
+func (w *blobWriter) Write(p []byte) (int, error) {
+	if _, err := w.f.Write(p); err != nil {
+		return 0, &diskError{err}
+	}
+	return w.hashAndTee().Write(p)
+}
+
+// hashAndTee is the writer for bytes already in the file: the hash and the tee.
+func (w *blobWriter) hashAndTee() io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		w.h.Write(p)
+		if w.tee != nil {
+			if _, err := w.tee.Write(p); err != nil {
+				return 0, &teeError{err}
+			}
+		}
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// backoff is the wait before resume attempt n (1-based): 100ms doubling, at most 5s.
+func backoff(n int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < n && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,107 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
+)
+
+// lockRetry is how often a blocked lock is retried; flock(2) cannot be interrupted by a
+// context, so waiting polls LOCK_NB instead.
+const lockRetry = 20 * time.Millisecond
+
+// blobLock is an exclusive flock on ingest/<hex>.lock: it makes sure one process at a time
+// appends to ingest/<hex>.partial. Unlike index.json.lock, these files are removed when the
+// lock is released (one per blob ever pulled would pile up), which is only safe because
+// lockBlob re-checks after locking that the file it holds is still the one at the path: a
+// process that opened the file just before it was unlinked would otherwise hold a lock on a
+// file nobody else can see.
+type blobLock struct {
+	f    *os.File
+	path string
+}
+
+// lockBlob takes the ingest lock for hex, waiting until ctx is done.
+func (s *Store) lockBlob(ctx context.Context, hex string) (*blobLock, error) {
+	path := filepath.Join(s.dir, ingestDir, hex+".lock")
+	for {
+		l, ok, err := tryLockBlob(path)
+		if err != nil {
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		if ok {
+			return l, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for lock %s: %w", path, context.Cause(ctx))
+		case <-time.After(lockRetry):
+		}
+	}
+}
+
+// tryLockBlob tries once; ok is false when another process holds the lock.
+func tryLockBlob(path string) (l *blobLock, ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	var held, named unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	if err := unix.Stat(path, &named); err != nil || held.Ino != named.Ino || held.Dev != named.Dev {
+		// The holder before us unlinked the file: our lock guards nothing. Try again.
+		f.Close()
+		return nil, false, nil
+	}
+	return &blobLock{f: f, path: path}, true, nil
+}
+
+// release unlinks the lock file while still holding it, then unlocks.
+func (l *blobLock) release() error {
+	return errors.Join(removeIfExists(l.path), l.f.Close())
+}
+
+// lockIndex takes the exclusive lock that serializes read-modify-write of index.json.
+func (s *Store) lockIndex(ctx context.Context) (*flock.Flock, error) {
+	return lockFlock(ctx, filepath.Join(s.dir, indexLockFile), true)
+}
+
+// lockGC takes gc.lock: shared by writers, which create blobs that nothing references until
+// their manifest is tagged, and exclusive for Prune, which would otherwise delete them.
+func (s *Store) lockGC(ctx context.Context, exclusive bool) (*flock.Flock, error) {
+	return lockFlock(ctx, filepath.Join(s.dir, gcLockFile), exclusive)
+}
+
+func lockFlock(ctx context.Context, path string, exclusive bool) (*flock.Flock, error) {
+	fl := flock.New(path)
+	var ok bool
+	var err error
+	if exclusive {
+		ok, err = fl.TryLockContext(ctx, lockRetry)
+	} else {
+		ok, err = fl.TryRLockContext(ctx, lockRetry)
+	}
+	if err == nil && !ok {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return fl, nil
+}

@@ -1,0 +1,233 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// staleTemp is how old a temp file outside any lock must be before Prune removes it; younger
+// ones may belong to an Open in another process.
+const staleTemp = 10 * time.Minute
+
+// Hold keeps Prune from running until release is called. WriteImage holds it on its own; a
+// caller that stores blobs with WriteBlob and tags them afterwards holds it across both, or
+// Prune could delete the blobs in between as unreferenced.
+func (s *Store) Hold(ctx context.Context) (release func() error, err error) {
+	l, err := s.lockGC(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
+}
+
+// Prune removes blobs that no ref in index.json reaches (through manifests, indexes, configs
+// and layers), partial downloads no process is working on, and stale temp files. With dryRun
+// it only reports. removed lists the blobs (partial downloads are not listed); freed counts
+// the bytes of everything removed. Prune waits for running WriteImage calls to finish, and a
+// manifest it cannot parse makes it stop rather than guess what is garbage.
+func (s *Store) Prune(ctx context.Context, dryRun bool) (removed []v1.Descriptor, freed int64, err error) {
+	gc, err := s.lockGC(ctx, true)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pruning: %w", err)
+	}
+	defer func() { err = errors.Join(err, gc.Unlock()) }()
+
+	keep, err := s.reachable()
+	if err != nil {
+		return nil, 0, fmt.Errorf("pruning: %w", err)
+	}
+	removed, freed, err = s.pruneBlobs(ctx, keep, dryRun)
+	if err != nil {
+		return removed, freed, fmt.Errorf("pruning: %w", err)
+	}
+	n, err := s.pruneIngest(ctx, dryRun)
+	freed += n
+	if err != nil {
+		return removed, freed, fmt.Errorf("pruning: %w", err)
+	}
+	n, err = s.pruneTemps(dryRun)
+	freed += n
+	if err != nil {
+		return removed, freed, fmt.Errorf("pruning: %w", err)
+	}
+	return removed, freed, nil
+}
+
+// reachable returns every blob digest reachable from index.json. A missing manifest blob is
+// skipped (there is nothing below it to keep); an unparsable one is an error.
+func (s *Store) reachable() (map[v1.Hash]bool, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	keep := map[v1.Hash]bool{}
+	var walk func(d v1.Descriptor, depth int) error
+	walk = func(d v1.Descriptor, depth int) error {
+		if keep[d.Digest] {
+			return nil
+		}
+		keep[d.Digest] = true
+		if depth > 8 {
+			return fmt.Errorf("manifest %s: indexes nested too deep", short(d.Digest))
+		}
+		raw, err := s.ReadBlob(d.Digest, maxSmallBlob)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// One struct reads both shapes: an index has manifests, an image manifest config
+		// and layers.
+		var m struct {
+			MediaType types.MediaType `json:"mediaType"`
+			Manifests []v1.Descriptor `json:"manifests"`
+			Config    *v1.Descriptor  `json:"config"`
+			Layers    []v1.Descriptor `json:"layers"`
+			Subject   *v1.Descriptor  `json:"subject"`
+		}
+		if err := parseJSON(raw, &m); err != nil {
+			return fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+		}
+		for _, c := range m.Manifests {
+			if err := walk(c, depth+1); err != nil {
+				return err
+			}
+		}
+		if m.Config != nil {
+			keep[m.Config.Digest] = true
+		}
+		for _, l := range m.Layers {
+			keep[l.Digest] = true
+		}
+		return nil
+	}
+	for _, d := range idx.Manifests {
+		if err := walk(d, 0); err != nil {
+			return nil, err
+		}
+	}
+	return keep, nil
+}
+
+func (s *Store) pruneBlobs(ctx context.Context, keep map[v1.Hash]bool, dryRun bool) (removed []v1.Descriptor, freed int64, err error) {
+	dir := filepath.Join(s.dir, blobsDir, "sha256")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, e := range entries {
+		if err := context.Cause(ctx); err != nil {
+			return removed, freed, err
+		}
+		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if checkHash(h) != nil || keep[h] {
+			// Not ours to judge: leave files strata did not name.
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return removed, freed, err
+		}
+		if !dryRun {
+			if err := removeIfExists(filepath.Join(dir, e.Name())); err != nil {
+				return removed, freed, err
+			}
+		}
+		removed = append(removed, v1.Descriptor{Digest: h, Size: fi.Size()})
+		freed += fi.Size()
+	}
+	return removed, freed, nil
+}
+
+// pruneIngest removes partial downloads and temp files of blobs whose ingest lock it can take:
+// a locked one is being written right now.
+func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (freed int64, err error) {
+	dir := filepath.Join(s.dir, ingestDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	byHex := map[string][]fs.DirEntry{}
+	for _, e := range entries {
+		name := e.Name()
+		if len(name) < 64 || !isHex(name[:64]) || strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		byHex[name[:64]] = append(byHex[name[:64]], e)
+	}
+	for hex, files := range byHex {
+		if err := context.Cause(ctx); err != nil {
+			return freed, err
+		}
+		l, ok, err := tryLockBlob(filepath.Join(dir, hex+".lock"))
+		if err != nil {
+			return freed, err
+		}
+		if !ok {
+			continue
+		}
+		for _, e := range files {
+			fi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return freed, errors.Join(err, l.release())
+			}
+			if !dryRun {
+				if err := removeIfExists(filepath.Join(dir, e.Name())); err != nil {
+					return freed, errors.Join(err, l.release())
+				}
+			}
+			freed += fi.Size()
+		}
+		if err := l.release(); err != nil {
+			return freed, err
+		}
+	}
+	return freed, nil
+}
+
+// pruneTemps removes temp files left in the store's top directory by a crash during Open or
+// a Tag (".index.json.tmp-*"), once they are old enough not to be in use.
+func (s *Store) pruneTemps(dryRun bool) (freed int64, err error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp-") {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return freed, err
+		}
+		if !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < staleTemp {
+			continue
+		}
+		if !dryRun {
+			if err := removeIfExists(filepath.Join(s.dir, e.Name())); err != nil {
+				return freed, err
+			}
+		}
+		freed += fi.Size()
+	}
+	return freed, nil
+}

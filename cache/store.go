@@ -1,0 +1,209 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// ErrNotFound is returned, wrapped with what was missing, when a blob, ref or image is absent.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalidLayout is returned by Open when the directory holds something that is not an OCI
+// image layout strata can use.
+var ErrInvalidLayout = errors.New("invalid oci image layout")
+
+// ErrDigestMismatch is returned when content does not hash to the digest it was stored under.
+var ErrDigestMismatch = errors.New("digest mismatch")
+
+// ErrSizeMismatch is returned when content is longer or shorter than its descriptor says.
+var ErrSizeMismatch = errors.New("size mismatch")
+
+// ErrTooLarge is returned by ReadBlob when a blob is larger than the caller's cap.
+var ErrTooLarge = errors.New("blob too large")
+
+// ErrInvalidDigest is returned for digests strata cannot store: anything but sha256 with 64
+// lower-case hex characters. Checking this keeps a hostile digest from naming a path outside
+// blobs/.
+var ErrInvalidDigest = errors.New("invalid digest")
+
+const (
+	layoutFile    = "oci-layout"
+	indexFile     = "index.json"
+	indexLockFile = "index.json.lock"
+	gcLockFile    = "gc.lock"
+	blobsDir      = "blobs"
+	ingestDir     = "ingest"
+	// layoutVersion is the only version of image-spec image-layout.md that exists.
+	layoutVersion = "1.0.0"
+)
+
+// Store is an OCI image layout on disk. Its methods are safe for concurrent use, and several
+// Stores (in one process or many) may be opened on the same directory.
+type Store struct {
+	dir string
+}
+
+// Open opens the store at dir, creating the layout if it is missing. Creation is atomic: files
+// appear complete or not at all, and an index.json that another process created first is kept.
+func Open(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dir, err)
+	}
+	s := &Store{dir: abs}
+	if err := s.init(); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	for _, d := range []string{filepath.Join(s.dir, blobsDir, "sha256"), filepath.Join(s.dir, ingestDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	empty, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []v1.Descriptor{}})
+	if err != nil {
+		return err
+	}
+	if err := createOnce(filepath.Join(s.dir, indexFile), empty); err != nil {
+		return fmt.Errorf("creating %s: %w", indexFile, err)
+	}
+	// oci-layout goes last: its presence marks a complete layout.
+	if err := createOnce(filepath.Join(s.dir, layoutFile), []byte(`{"imageLayoutVersion":"`+layoutVersion+`"}`)); err != nil {
+		return fmt.Errorf("creating %s: %w", layoutFile, err)
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, layoutFile))
+	if err != nil {
+		return err
+	}
+	var l struct {
+		ImageLayoutVersion string `json:"imageLayoutVersion"`
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("%w: parsing %s: %w", ErrInvalidLayout, layoutFile, err)
+	}
+	if l.ImageLayoutVersion != layoutVersion {
+		return fmt.Errorf("%w: %s has version %q, want %q", ErrInvalidLayout, layoutFile, l.ImageLayoutVersion, layoutVersion)
+	}
+	if _, err := s.readIndex(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidLayout, err)
+	}
+	return nil
+}
+
+// Dir returns the store's directory, absolute.
+func (s *Store) Dir() string { return s.dir }
+
+// BlobPath returns where the blob with digest h lives (or would live). It returns "" for a
+// digest that is not a well-formed sha256, so a hostile digest never names another path.
+func (s *Store) BlobPath(h v1.Hash) string {
+	p, err := s.blobPath(h)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+func (s *Store) blobPath(h v1.Hash) (string, error) {
+	if err := checkHash(h); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.dir, blobsDir, h.Algorithm, h.Hex), nil
+}
+
+// checkHash accepts only sha256 digests with 64 lower-case hex characters.
+func checkHash(h v1.Hash) error {
+	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
+		return fmt.Errorf("%w: %q", ErrInvalidDigest, h.String())
+	}
+	for _, c := range h.Hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return fmt.Errorf("%w: %q", ErrInvalidDigest, h.String())
+		}
+	}
+	return nil
+}
+
+// HasBlob reports whether the verified blob h is in the store.
+func (s *Store) HasBlob(h v1.Hash) bool {
+	p, err := s.blobPath(h)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// OpenBlob opens the blob h for reading. A missing blob is ErrNotFound.
+func (s *Store) OpenBlob(h v1.Hash) (io.ReadCloser, error) {
+	p, err := s.blobPath(h)
+	if err != nil {
+		return nil, fmt.Errorf("opening blob: %w", err)
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("opening blob %s: %w", short(h), ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening blob %s: %w", short(h), err)
+	}
+	return f, nil
+}
+
+// ReadBlob reads a small blob (a manifest or config) whole, refusing one larger than max bytes
+// with ErrTooLarge. It verifies the digest, since what it returns is usually parsed and trusted.
+func (s *Store) ReadBlob(h v1.Hash, max int64) ([]byte, error) {
+	rc, err := s.OpenBlob(h)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", short(h), err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("reading blob %s: %w: more than %d bytes", short(h), ErrTooLarge, max)
+	}
+	sum := sha256.Sum256(b)
+	if got := hex.EncodeToString(sum[:]); got != h.Hex {
+		return nil, fmt.Errorf("reading blob %s: %w: content hashes to sha256:%s", short(h), ErrDigestMismatch, got[:12])
+	}
+	return b, nil
+}
+
+// short names a digest the way messages do: algorithm and the first 12 hex characters.
+func short(h v1.Hash) string {
+	if len(h.Hex) > 12 {
+		return h.Algorithm + ":" + h.Hex[:12]
+	}
+	return h.String()
+}
+
+// maxSmallBlob caps manifests, configs and index.json read into memory: hostile registries
+// and corrupt files must not exhaust memory. 16 MiB is far above any real manifest or config.
+const maxSmallBlob = 16 << 20
+
+// parseJSON is json.Unmarshal that rejects trailing data, for manifests and configs.
+func parseJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after json value")
+	}
+	return nil
+}

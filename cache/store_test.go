@@ -1,0 +1,230 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+func TestOpenCreatesAndValidatesLayout(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "oci")
+	s := openStore(t, dir)
+	for _, p := range []string{"oci-layout", "index.json", "blobs/sha256", "ingest"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("after Open(%q): %v", dir, err)
+		}
+	}
+	desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: hashOf([]byte("m")), Size: 1}
+	if err := s.Tag("example.com/a:1", desc); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening must keep the index another Open (or process) already wrote.
+	s2 := openStore(t, dir)
+	if _, err := s2.Resolve("example.com/a:1"); err != nil {
+		t.Errorf("Resolve after reopen = %v, want the tag kept", err)
+	}
+
+	tests := []struct {
+		name   string
+		layout string
+	}{
+		{"wrong version", `{"imageLayoutVersion":"2.0.0"}`},
+		{"not json", `oci`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(tt.layout), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Open(dir); !errors.Is(err, ErrInvalidLayout) {
+				t.Errorf("Open(layout %s) = %v, want ErrInvalidLayout", tt.layout, err)
+			}
+		})
+	}
+}
+
+func hashOf(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
+func TestWriteBlob(t *testing.T) {
+	content := []byte("hello, blob")
+	good := v1.Descriptor{Digest: hashOf(content), Size: int64(len(content))}
+	tests := []struct {
+		name    string
+		desc    v1.Descriptor
+		data    []byte
+		wantErr error
+	}{
+		{"verified", good, content, nil},
+		{"digest mismatch", good, []byte("hello, blub"), ErrDigestMismatch},
+		{"too short", good, content[:5], ErrSizeMismatch},
+		{"too long", good, append(append([]byte{}, content...), '!'), ErrSizeMismatch},
+		{"size says less", v1.Descriptor{Digest: good.Digest, Size: 3}, content, ErrSizeMismatch},
+		{"not sha256", v1.Descriptor{Digest: v1.Hash{Algorithm: "md5", Hex: "abc"}, Size: 11}, content, ErrInvalidDigest},
+		{"path in digest", v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: "../../../../etc/passwd"}, Size: 11}, content, ErrInvalidDigest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			err := s.WriteBlob(context.Background(), tt.desc, bytes.NewReader(tt.data))
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("WriteBlob(%s) = %v, want %v", tt.name, err, tt.wantErr)
+			}
+			if got := s.HasBlob(tt.desc.Digest); got != (tt.wantErr == nil) {
+				t.Errorf("HasBlob after WriteBlob(%s) = %v, want %v", tt.name, got, tt.wantErr == nil)
+			}
+			checkBlobsHashToNames(t, s)
+			checkIngestEmpty(t, s)
+			if tt.wantErr == nil {
+				got, err := s.ReadBlob(tt.desc.Digest, 100)
+				if err != nil || !bytes.Equal(got, tt.data) {
+					t.Errorf("ReadBlob = %q, %v, want %q", got, err, tt.data)
+				}
+				if _, err := s.ReadBlob(tt.desc.Digest, 3); !errors.Is(err, ErrTooLarge) {
+					t.Errorf("ReadBlob(max 3) = %v, want ErrTooLarge", err)
+				}
+				// Writing it again succeeds without reading: another writer won.
+				if err := s.WriteBlob(context.Background(), tt.desc, errReader{}); err != nil {
+					t.Errorf("WriteBlob of a stored blob = %v, want nil", err)
+				}
+			}
+		})
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("must not be read") }
+
+func TestOpenBlobMissing(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	if _, err := s.OpenBlob(hashOf([]byte("absent"))); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenBlob(absent) = %v, want ErrNotFound", err)
+	}
+	if p := s.BlobPath(v1.Hash{Algorithm: "sha256", Hex: "../x"}); p != "" {
+		t.Errorf("BlobPath(../x) = %q, want \"\"", p)
+	}
+}
+
+// checkBlobsHashToNames reads every stored blob and checks it hashes to its file name.
+func checkBlobsHashToNames(t *testing.T, s *Store) {
+	t.Helper()
+	dir := filepath.Join(s.Dir(), "blobs", "sha256")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hashOf(b).Hex; got != e.Name() {
+			t.Errorf("blob %s hashes to %s", e.Name(), got)
+		}
+	}
+}
+
+// checkIngestEmpty checks that no temp, partial or lock file was left behind.
+func checkIngestEmpty(t *testing.T, s *Store) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(s.Dir(), "ingest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("ingest/%s left behind", e.Name())
+	}
+}
+
+func TestTagConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	openStore(t, dir)
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			// A Store per goroutine, as separate processes would have.
+			s, err := Open(dir)
+			if err != nil {
+				errs <- err
+				return
+			}
+			desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: hashOf([]byte{byte(i)}), Size: 1}
+			errs <- s.Tag(refName(i), desc)
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Tag = %v", err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatalf("index.json after %d concurrent Tags is not valid JSON: %v", n, err)
+	}
+	refs, err := openStore(t, dir).List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, r := range refs {
+		names[r.Name] = true
+	}
+	for i := range n {
+		if !names[refName(i)] {
+			t.Errorf("List() lacks %s after concurrent Tags", refName(i))
+		}
+	}
+	if len(refs) != n {
+		t.Errorf("List() has %d refs, want %d", len(refs), n)
+	}
+}
+
+func refName(i int) string { return "example.com/img:" + string(rune('a'+i)) }
+
+func TestTagReplaceAndUntag(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	d1 := v1.Descriptor{Digest: hashOf([]byte("1")), Size: 1}
+	d2 := v1.Descriptor{Digest: hashOf([]byte("2")), Size: 1}
+	const ref = "example.com/a:latest"
+	for _, d := range []v1.Descriptor{d1, d2} {
+		if err := s.Tag(ref, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Resolve(ref)
+	if err != nil || got.Digest != d2.Digest {
+		t.Errorf("Resolve(%q) = %v, %v, want %v", ref, got.Digest, err, d2.Digest)
+	}
+	if refs, _ := s.List(); len(refs) != 1 {
+		t.Errorf("List() after retag = %d refs, want 1", len(refs))
+	}
+	if err := s.Untag(ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ref); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve after Untag = %v, want ErrNotFound", err)
+	}
+	if err := s.Untag(ref); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Untag twice = %v, want ErrNotFound", err)
+	}
+	if err := s.Tag("bad ref", d1); err == nil {
+		t.Errorf("Tag(%q) = nil, want an error", "bad ref")
+	}
+}

@@ -1,0 +1,380 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Fetcher returns the blob h starting at byte offset (an HTTP Range request), so that a
+// download can resume. It must return exactly the bytes from offset on, or an error.
+type Fetcher func(ctx context.Context, h v1.Hash, offset int64) (io.ReadCloser, error)
+
+// LayerFunc consumes one layer's compressed stream. It must read r to EOF or return an
+// error: the stream only ends with EOF after the blob's digest was verified, and a digest
+// mismatch or failed download ends it with that error instead, so a LayerFunc that commits
+// its work only after EOF never commits unverified content.
+type LayerFunc func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error
+
+// WriteOptions tune WriteImage. The zero value is valid.
+type WriteOptions struct {
+	// Concurrency is how many layers are downloaded at once; 0 means 3.
+	Concurrency int
+	// Fetch fetches a blob from an offset, so that downloads resume where they stopped. If nil,
+	// img.LayerByDigest(h).Compressed() is used and a resume re-reads and skips the prefix.
+	Fetch Fetcher
+	// Layer, if set, receives each downloaded layer's compressed stream while it downloads
+	// (when resuming, the bytes already in the .partial file are replayed first). For layers
+	// already stored, it is called with the blob from disk when NeedLayer says so.
+	Layer LayerFunc
+	// NeedLayer says whether Layer must be called for a layer whose blob is already stored,
+	// for example because its unpacked dir is missing. nil means never.
+	NeedLayer func(diffID v1.Hash) bool
+	// Progress, if set, receives Events. It is called from several goroutines at once (one
+	// per layer being downloaded), so it must be safe for concurrent use; it should return
+	// quickly, as it runs on the download path.
+	Progress func(Event)
+	// Retries is how many times a download is resumed after a dropped connection before
+	// WriteImage gives up; 0 means 5. Attempts that make progress do not count.
+	Retries int
+}
+
+// WriteResult says what WriteImage did, for "Downloaded newer image" versus "Image is up to date".
+type WriteResult struct {
+	// Manifest is the descriptor ref now names.
+	Manifest v1.Descriptor
+	// ID is the image ID: the digest of its config blob.
+	ID v1.Hash
+	// Downloaded is true when any blob (layer, config or manifest) was newly stored.
+	Downloaded bool
+	// Bytes counts the bytes fetched for layers; bytes resumed from .partial files are not
+	// fetched again and are not counted.
+	Bytes int64
+	// Previous is what ref named before, or nil if it was new.
+	Previous *v1.Descriptor
+}
+
+// WriteImage stores img's layers, config and manifest, then makes ref name it. Blobs already
+// stored are not downloaded again. Layers download at once, up to Concurrency, each through
+// ingest/<hex>.partial, which is kept on error or kill so the next WriteImage resumes it with
+// Fetch(offset); a digest mismatch deletes the partial and fails. The manifest is written and
+// tagged last, so a reader never sees an image whose blobs are missing. Two processes writing
+// overlapping images both succeed and each blob is downloaded once.
+func (s *Store) WriteImage(ctx context.Context, ref string, img v1.Image, opts WriteOptions) (res WriteResult, err error) {
+	res, err = s.writeImage(ctx, ref, img, opts)
+	if err != nil {
+		return res, fmt.Errorf("writing image %s: %w", ref, err)
+	}
+	return res, nil
+}
+
+func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts WriteOptions) (res WriteResult, err error) {
+	if err := checkRef(ref); err != nil {
+		return res, err
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 3
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 5
+	}
+	if opts.Fetch == nil {
+		opts.Fetch = imageFetcher(img)
+	}
+
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return res, fmt.Errorf("reading manifest: %w", err)
+	}
+	if len(rawManifest) > maxSmallBlob {
+		return res, fmt.Errorf("reading manifest: %w: more than %d bytes", ErrTooLarge, maxSmallBlob)
+	}
+	sum := sha256.Sum256(rawManifest)
+	mt, err := img.MediaType()
+	if err != nil {
+		return res, fmt.Errorf("reading manifest media type: %w", err)
+	}
+	mdesc := v1.Descriptor{
+		MediaType: mt,
+		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
+		Size:      int64(len(rawManifest)),
+	}
+	var m v1.Manifest
+	if err := parseJSON(rawManifest, &m); err != nil {
+		return res, fmt.Errorf("parsing manifest %s: %w", short(mdesc.Digest), err)
+	}
+	if err := checkHash(m.Config.Digest); err != nil {
+		return res, fmt.Errorf("manifest %s: config: %w", short(mdesc.Digest), err)
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return res, fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
+	}
+	var cfg v1.ConfigFile
+	if err := parseJSON(rawConfig, &cfg); err != nil {
+		return res, fmt.Errorf("parsing config %s: %w", short(m.Config.Digest), err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return res, fmt.Errorf("manifest %s has %d layers but its config %d diff ids", short(mdesc.Digest), len(m.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	res.Manifest = mdesc
+	res.ID = m.Config.Digest
+
+	// Held until the tag is written: Prune would otherwise see the new blobs as garbage.
+	gc, err := s.lockGC(ctx, false)
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, gc.Unlock()) }()
+
+	stored, fetched, err := s.writeLayers(ctx, m.Layers, cfg.RootFS.DiffIDs, opts)
+	res.Bytes = fetched
+	res.Downloaded = stored
+	if err != nil {
+		return res, err
+	}
+	wrote, err := s.writeBlob(ctx, m.Config, bytes.NewReader(rawConfig))
+	if err != nil {
+		return res, fmt.Errorf("writing config %s: %w", short(m.Config.Digest), err)
+	}
+	res.Downloaded = res.Downloaded || wrote
+	wrote, err = s.writeBlob(ctx, mdesc, bytes.NewReader(rawManifest))
+	if err != nil {
+		return res, fmt.Errorf("writing manifest %s: %w", short(mdesc.Digest), err)
+	}
+	res.Downloaded = res.Downloaded || wrote
+	res.Previous, err = s.tag(ctx, ref, mdesc)
+	if err != nil {
+		return res, fmt.Errorf("tagging: %w", err)
+	}
+	return res, nil
+}
+
+// writeLayers stores every missing layer, up to opts.Concurrency at once. The first failure
+// cancels the others; their partial files stay for the next attempt.
+func (s *Store) writeLayers(ctx context.Context, layers []v1.Descriptor, diffIDs []v1.Hash, opts WriteOptions) (stored bool, fetched int64, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type job struct {
+		desc   v1.Descriptor
+		diffID v1.Hash
+	}
+	var jobs []job
+	seen := map[v1.Hash]bool{}
+	for i, l := range layers {
+		if err := checkHash(l.Digest); err != nil {
+			return false, 0, fmt.Errorf("layer %d: %w", i, err)
+		}
+		if l.Size < 0 {
+			return false, 0, fmt.Errorf("layer %s: %w: negative size %d", short(l.Digest), ErrSizeMismatch, l.Size)
+		}
+		// An image may list one blob twice (empty layers); it is stored and consumed once.
+		if seen[l.Digest] {
+			continue
+		}
+		seen[l.Digest] = true
+		jobs = append(jobs, job{l, diffIDs[i]})
+	}
+	emit := func(e Event) {
+		if opts.Progress != nil {
+			opts.Progress(e)
+		}
+	}
+	for _, j := range jobs {
+		emit(Event{Digest: j.desc.Digest, Kind: Waiting, Total: j.desc.Size})
+	}
+
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, opts.Concurrency)
+	)
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			r, err := s.writeLayer(ctx, j.desc, j.diffID, opts)
+			mu.Lock()
+			defer mu.Unlock()
+			fetched += r.fetched
+			stored = stored || r.stored
+			if err != nil {
+				emit(Event{Digest: j.desc.Digest, Kind: Failed, Total: j.desc.Size, Err: err})
+				errs = append(errs, fmt.Errorf("layer %s: %w", short(j.desc.Digest), err))
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) == 0 && ctx.Err() != nil {
+		errs = append(errs, context.Cause(ctx))
+	}
+	return stored, fetched, firstCause(errs)
+}
+
+// firstCause returns the error that failed the group. Layers cancelled because another one
+// failed report context.Canceled; those only add noise next to the real cause.
+func firstCause(errs []error) error {
+	var rest []error
+	for _, e := range errs {
+		if !errors.Is(e, context.Canceled) {
+			return e
+		}
+		rest = append(rest, e)
+	}
+	return errors.Join(rest...)
+}
+
+type layerResult struct {
+	stored  bool
+	fetched int64
+}
+
+// writeLayer stores one layer (unless present) and feeds the Layer callback.
+func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, opts WriteOptions) (res layerResult, err error) {
+	emit := func(kind EventKind, cur int64, err error) {
+		if opts.Progress != nil {
+			opts.Progress(Event{Digest: desc.Digest, Kind: kind, Current: cur, Total: desc.Size, Err: err})
+		}
+	}
+	if s.HasBlob(desc.Digest) {
+		emit(Exists, desc.Size, nil)
+		if opts.Layer == nil || opts.NeedLayer == nil || !opts.NeedLayer(diffID) {
+			return res, nil
+		}
+		emit(Extracting, desc.Size, nil)
+		if err := s.layerFromDisk(ctx, desc, diffID, opts.Layer); err != nil {
+			return res, err
+		}
+		emit(Done, desc.Size, nil)
+		return res, nil
+	}
+
+	in := ingest{desc: desc, fetch: opts.Fetch, retries: opts.Retries, event: emit}
+	if opts.Layer == nil {
+		r, err := s.ingest(ctx, in)
+		if err != nil {
+			return res, err
+		}
+		res.fetched, res.stored = r.fetched, !r.existed
+		emit(Done, desc.Size, nil)
+		return res, nil
+	}
+
+	// The layer callback reads through a pipe while the blob downloads. If it returns early
+	// without error, the rest of the download goes on without it (tee switches to discard).
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := opts.Layer(ctx, desc, diffID, pr)
+		if err == nil {
+			err = errLayerReturned
+		}
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	in.tee = &lenientTee{w: pw}
+	r, err := s.ingest(ctx, in)
+	res.fetched, res.stored = r.fetched, err == nil && !r.existed
+	if err == nil && r.existed {
+		// Another process stored it while we waited for its lock: replay from disk.
+		err = s.copyBlob(ctx, desc.Digest, in.tee)
+	}
+	if err != nil {
+		pw.CloseWithError(err)
+		lerr := <-done
+		var te *teeError
+		if errors.As(err, &te) && lerr != errLayerReturned {
+			return res, fmt.Errorf("consuming layer: %w", lerr)
+		}
+		return res, err
+	}
+	emit(Extracting, desc.Size, nil)
+	pw.Close()
+	if lerr := <-done; lerr != errLayerReturned {
+		return res, fmt.Errorf("consuming layer: %w", lerr)
+	}
+	emit(Done, desc.Size, nil)
+	return res, nil
+}
+
+// errLayerReturned stands for "the Layer callback returned nil" inside writeLayer.
+var errLayerReturned = errors.New("layer callback returned")
+
+// lenientTee writes to a pipe until its reader stops reading with errLayerReturned, then
+// discards: a LayerFunc that is done early must not fail the download.
+type lenientTee struct {
+	w       *io.PipeWriter
+	stopped bool
+}
+
+func (t *lenientTee) Write(p []byte) (int, error) {
+	if t.stopped {
+		return len(p), nil
+	}
+	n, err := t.w.Write(p)
+	if errors.Is(err, errLayerReturned) {
+		t.stopped = true
+		return len(p), nil
+	}
+	return n, err
+}
+
+// layerFromDisk calls fn with the stored blob.
+func (s *Store) layerFromDisk(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, fn LayerFunc) error {
+	rc, err := s.OpenBlob(desc.Digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := fn(ctx, desc, diffID, rc); err != nil {
+		return fmt.Errorf("consuming layer: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) copyBlob(ctx context.Context, h v1.Hash, w io.Writer) error {
+	rc, err := s.OpenBlob(h)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(w, ctxReader{ctx, rc})
+	return err
+}
+
+// imageFetcher is the Fetcher used without WriteOptions.Fetch: it cannot ask for a range, so
+// it reads and drops the bytes before offset.
+func imageFetcher(img v1.Image) Fetcher {
+	return func(ctx context.Context, h v1.Hash, offset int64) (io.ReadCloser, error) {
+		l, err := img.LayerByDigest(h)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return nil, err
+		}
+		if offset > 0 {
+			if _, err := io.CopyN(io.Discard, ctxReader{ctx, rc}, offset); err != nil {
+				rc.Close()
+				return nil, fmt.Errorf("skipping to offset %d: %w", offset, err)
+			}
+		}
+		return rc, nil
+	}
+}
