@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -165,6 +166,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	if err != nil {
 		return nil, refused(err, ref, ep.host)
 	}
+	desc.MediaType, root.MediaType = mt, mt
 	if mt.IsIndex() {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
@@ -186,6 +188,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		if err != nil {
 			return nil, refused(err, ref, ep.host)
 		}
+		desc.MediaType = mt
 		desc.Descriptor.Platform = child.Platform
 	}
 	img, err := desc.Image()
@@ -206,8 +209,9 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 // manifestType returns the media type of a manifest, from the Content-Type the registry sent
 // or, when that is missing or generic, from the manifest itself.
 func manifestType(header types.MediaType, body []byte) (types.MediaType, error) {
-	mt := header
-	if !known(mt) {
+	base, _, _ := strings.Cut(string(header), ";")
+	mt := types.MediaType(strings.TrimSpace(base))
+	if generic(mt) {
 		var probe struct {
 			SchemaVersion int             `json:"schemaVersion"`
 			MediaType     types.MediaType `json:"mediaType"`
@@ -236,10 +240,11 @@ func manifestType(header types.MediaType, body []byte) (types.MediaType, error) 
 	return "", fmt.Errorf("%w: %s", ErrUnsupportedMediaType, mt)
 }
 
-func known(mt types.MediaType) bool {
+// generic reports whether a Content-Type says nothing about the manifest: old registries and
+// static file servers send these, and the manifest's own fields must tell.
+func generic(mt types.MediaType) bool {
 	switch mt {
-	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed, types.OCIImageIndex,
-		types.DockerManifestList, types.OCIManifestSchema1, types.DockerManifestSchema2:
+	case "", "text/plain", "application/json", "application/octet-stream":
 		return true
 	}
 	return false

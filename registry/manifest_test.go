@@ -1,0 +1,135 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// fakeManifest serves one manifest body with a Content-Type at every tag, and a 200 ping.
+// With chunked set, it sends no Content-Length.
+func fakeManifest(t *testing.T, mediaType string, body []byte, chunked bool) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		if !strings.Contains(r.URL.Path, "/manifests/") {
+			http.NotFound(w, r)
+			return
+		}
+		if mediaType != "" {
+			w.Header().Set("Content-Type", mediaType)
+		}
+		if !chunked {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		}
+		if r.Method == http.MethodHead {
+			return
+		}
+		for b := body; len(b) > 0; {
+			n := min(len(b), 64<<10)
+			if _, err := w.Write(b[:n]); err != nil {
+				return
+			}
+			b = b[n:]
+			if chunked {
+				w.(http.Flusher).Flush()
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestManifestRefused(t *testing.T) {
+	big := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"x":"` +
+		strings.Repeat("a", MaxManifestSize) + `"}}`)
+	schema1 := []byte(`{"schemaVersion":1,"name":"x","tag":"1","fsLayers":[],"history":[]}`)
+	tests := []struct {
+		name      string
+		mediaType string
+		body      []byte
+		chunked   bool
+		want      error
+	}{
+		{"over 4 MiB with Content-Length", string(types.OCIManifestSchema1), big, false, ErrManifestTooLarge},
+		{"over 4 MiB chunked", string(types.OCIManifestSchema1), big, true, ErrManifestTooLarge},
+		{"schema1 signed", string(types.DockerManifestSchema1Signed), schema1, false, ErrSchema1},
+		{"schema1 unsigned", string(types.DockerManifestSchema1), schema1, false, ErrSchema1},
+		{"schema1 without a content type", "", schema1, false, ErrSchema1},
+		{"schema1 as text/plain", "text/plain", schema1, false, ErrSchema1},
+		{"an artifact type", "application/vnd.example.thing+json", []byte(`{}`), false, ErrUnsupportedMediaType},
+		{"not json", "", []byte(`<html>`), false, ErrUnsupportedMediaType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := fakeManifest(t, tt.mediaType, tt.body, tt.chunked)
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := mustRef(t, host+"/fake/img:1")
+			_, err = p.Image(context.Background(), ref)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Image(%s) = %v, want %v", ref, err, tt.want)
+			}
+			if strings.Contains(err.Error(), "http://") || len(err.Error()) > 300 {
+				t.Errorf("Image(%s) error is not one clean line: %q", ref, err)
+			}
+		})
+	}
+}
+
+func TestManifestAtTheLimit(t *testing.T) {
+	// Exactly MaxManifestSize bytes is allowed; the limit refuses only what is over it.
+	prefix := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + hexA + `","size":2},"layers":[],"annotations":{"x":"`
+	suffix := `"}}`
+	body := []byte(prefix + strings.Repeat("a", MaxManifestSize-len(prefix)-len(suffix)) + suffix)
+	for _, chunked := range []bool{false, true} {
+		host := fakeManifest(t, string(types.OCIManifestSchema1), body, chunked)
+		p, err := NewPuller(testOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Image(context.Background(), mustRef(t, host+"/fake/img:1"))
+		if err != nil || got.Descriptor.Size != MaxManifestSize {
+			t.Errorf("Image of a %d-byte manifest (chunked %v) = %v, want it accepted", len(body), chunked, err)
+		}
+	}
+}
+
+func TestErrorMessages(t *testing.T) {
+	host := serve(t, nil)
+	pushImage(t, host+"/exists/app:1", randomImage(t))
+	dead := deadHost(t)
+	tests := []struct {
+		ref  string
+		want error
+		msg  string
+	}{
+		{host + "/exists/app:2", ErrNotFound, "manifest for " + host + "/exists/app:2 not found"},
+		{host + "/nope/app:1", ErrNotFound, "manifest for " + host + "/nope/app:1 not found"},
+		{dead + "/x/y:1", ErrUnreachable, "registry " + dead + ": connection refused"},
+		// How a lookup fails depends on the machine's resolver; the message must name the host.
+		{"registry.invalid/x/y:1", ErrUnreachable, "registry registry.invalid: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Image(context.Background(), mustRef(t, tt.ref))
+			if !errors.Is(err, tt.want) || !(err.Error() == tt.msg || strings.HasSuffix(tt.msg, ": ") && strings.HasPrefix(err.Error(), tt.msg)) {
+				t.Errorf("Image(%s) = %q, want %q (%v)", tt.ref, err, tt.msg, tt.want)
+			}
+		})
+	}
+}
