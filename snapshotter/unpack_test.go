@@ -1,0 +1,292 @@
+package snapshotter
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-run/strata/layers"
+)
+
+// newPlain is a vfs snapshotter that works without root (owners ignored when not root), for
+// tests of Unpack and GC that mount nothing.
+func newPlain(t *testing.T) *Snapshotter {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "snapshots")
+	s, err := New(root, Options{Driver: VFS, Layer: layers.Options{IgnoreOwners: os.Geteuid() != 0}})
+	if err != nil {
+		t.Fatalf("New(%q) = %v", root, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpTree(t, root)
+		}
+	})
+	return s
+}
+
+// layerDirs lists the layer dirs (64-hex names) in a snapshot root.
+func layerDirs(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if isHex64(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func TestUnpack(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, dir("etc/"), file("etc/os-release", "ID=test"))
+	if s.Has(l.diffID) {
+		t.Fatalf("Has(%s) = true before Unpack", short(l.diffID))
+	}
+	unpack(t, s, l)
+	if !s.Has(l.diffID) {
+		t.Fatalf("Has(%s) = false after Unpack", short(l.diffID))
+	}
+	wantContent(t, filepath.Join(s.LayerDir(l.diffID), "etc/os-release"), "ID=test")
+	if tmps := tmpDirs(t, s.Root()); len(tmps) > 0 {
+		t.Errorf("temporary dirs left after Unpack: %q", tmps)
+	}
+	fi, err := os.Stat(s.LayerDir(l.diffID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o755 {
+		t.Errorf("layer dir mode %v, want 0755 (it is the container's /)", fi.Mode())
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestUnpackExistingDrains: a tee'd download writes into a pipe that Unpack reads; if Unpack
+// returned without reading, the download would block.
+func TestUnpackExistingDrains(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, file("a", "a"))
+	unpack(t, s, l)
+	r := &countingReader{r: bytes.NewReader(l.gz)}
+	if err := s.Unpack(t.Context(), l.diffID, gzipLayer, r); err != nil {
+		t.Fatalf("second Unpack = %v", err)
+	}
+	if r.n != len(l.gz) {
+		t.Errorf("second Unpack read %d of %d bytes, want the stream drained", r.n, len(l.gz))
+	}
+}
+
+func TestUnpackDiffIDMismatch(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, file("a", "a"))
+	claimed := hashOf("something else")
+	err := s.Unpack(t.Context(), claimed, gzipLayer, bytes.NewReader(l.gz))
+	if !errors.Is(err, ErrDiffIDMismatch) {
+		t.Fatalf("Unpack(wrong diffid) = %v, want ErrDiffIDMismatch", err)
+	}
+	if s.Has(claimed) || s.Has(l.diffID) {
+		t.Errorf("a layer dir exists after a DiffID mismatch")
+	}
+	if dirs := layerDirs(t, s.Root()); len(dirs) > 0 {
+		t.Errorf("layer dirs after a DiffID mismatch: %q", dirs)
+	}
+	if tmps := tmpDirs(t, s.Root()); len(tmps) > 0 {
+		t.Errorf("temporary dirs after a DiffID mismatch: %q", tmps)
+	}
+}
+
+// failingReader returns its data up to n bytes, then err: a download that breaks midway.
+type failingReader struct {
+	data []byte
+	n    int
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	k := copy(p, f.data[:min(len(f.data), f.n)])
+	f.data, f.n = f.data[k:], f.n-k
+	return k, nil
+}
+
+var errBroken = errors.New("connection reset")
+
+func TestUnpackFailedStream(t *testing.T) {
+	s := newPlain(t)
+	// Big enough that the failure lands inside the tar, not in the gzip header.
+	var big bytes.Buffer
+	for range 64 << 10 {
+		big.WriteString("0123456789abcdef")
+	}
+	l := buildLayer(t, file("small", "s"), file("big", big.String()))
+	r := &failingReader{data: l.gz, n: len(l.gz) / 2, err: errBroken}
+	err := s.Unpack(t.Context(), l.diffID, gzipLayer, r)
+	if !errors.Is(err, errBroken) {
+		t.Fatalf("Unpack(broken stream) = %v, want it to wrap the reader's error", err)
+	}
+	if s.Has(l.diffID) {
+		t.Errorf("Has(%s) = true after a failed Unpack", short(l.diffID))
+	}
+	if tmps := tmpDirs(t, s.Root()); len(tmps) > 0 {
+		t.Errorf("temporary dirs after a failed Unpack: %q", tmps)
+	}
+	unpack(t, s, l)
+	wantContent(t, filepath.Join(s.LayerDir(l.diffID), "small"), "s")
+}
+
+// TestUnpackAfterCrash: a process killed mid-unpack leaves .tmp-<hex>-*; it is invisible as a
+// layer, and the next Unpack of that DiffID removes it.
+func TestUnpackAfterCrash(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, file("a", "a"))
+	stale := filepath.Join(s.Root(), tmpPrefix+l.diffID.Hex+"-123456")
+	if err := os.MkdirAll(filepath.Join(stale, "half"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if s.Has(l.diffID) {
+		t.Fatalf("Has = true with only a temporary dir")
+	}
+	if layers, err := s.List(); err != nil || len(layers) != 0 {
+		t.Errorf("List = %v, %v, want no layers while only a temporary dir exists", layers, err)
+	}
+	unpack(t, s, l)
+	wantAbsent(t, stale)
+	wantAbsent(t, filepath.Join(s.LayerDir(l.diffID), "half"))
+}
+
+func TestUnpackConcurrentSameDiffID(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, dir("d/"), file("d/f", "content"))
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Unpack(t.Context(), l.diffID, gzipLayer, bytes.NewReader(l.gz))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Unpack #%d = %v", i, err)
+		}
+	}
+	if dirs := layerDirs(t, s.Root()); len(dirs) != 1 || dirs[0] != l.diffID.Hex {
+		t.Errorf("layer dirs = %q, want just %s", dirs, l.diffID.Hex)
+	}
+	if tmps := tmpDirs(t, s.Root()); len(tmps) > 0 {
+		t.Errorf("temporary dirs left: %q", tmps)
+	}
+	wantContent(t, filepath.Join(s.LayerDir(l.diffID), "d/f"), "content")
+}
+
+func TestUnpackConcurrentDifferentDiffIDs(t *testing.T) {
+	s := newPlain(t)
+	var ls []layer
+	for _, name := range []string{"a", "b", "c", "d"} {
+		ls = append(ls, buildLayer(t, file(name, name)))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ls))
+	for i, l := range ls {
+		wg.Go(func() {
+			errs[i] = s.Unpack(t.Context(), l.diffID, gzipLayer, bytes.NewReader(l.gz))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Unpack #%d = %v", i, err)
+		}
+		if !s.Has(ls[i].diffID) {
+			t.Errorf("Has(layer #%d) = false", i)
+		}
+	}
+}
+
+func TestInvalidDiffID(t *testing.T) {
+	s := newPlain(t)
+	for _, h := range []v1.Hash{
+		{Algorithm: "sha256", Hex: "../../etc"},
+		{Algorithm: "sha512", Hex: hashOf("x").Hex},
+		{Algorithm: "sha256", Hex: "ABCDEF" + hashOf("x").Hex[6:]},
+		{},
+	} {
+		err := s.Unpack(t.Context(), h, gzipLayer, bytes.NewReader(nil))
+		if !errors.Is(err, ErrInvalidDiffID) {
+			t.Errorf("Unpack(%q) = %v, want ErrInvalidDiffID", h.String(), err)
+		}
+		if got := s.LayerDir(h); got != "" {
+			t.Errorf("LayerDir(%q) = %q, want \"\"", h.String(), got)
+		}
+		if _, err := s.Prepare(t.Context(), filepath.Join(t.TempDir(), "c"), []v1.Hash{h}, false); !errors.Is(err, ErrInvalidDiffID) {
+			t.Errorf("Prepare(%q) = %v, want ErrInvalidDiffID", h.String(), err)
+		}
+	}
+}
+
+func TestPrepareMissingLayer(t *testing.T) {
+	s := newPlain(t)
+	missing := hashOf("not unpacked")
+	_, err := s.Prepare(t.Context(), filepath.Join(t.TempDir(), "c"), []v1.Hash{missing}, false)
+	if !errors.Is(err, ErrLayerNotFound) {
+		t.Errorf("Prepare(missing layer) = %v, want ErrLayerNotFound", err)
+	}
+}
+
+func TestNewOptions(t *testing.T) {
+	root := t.TempDir()
+	if _, err := New(root, Options{Driver: "zfs"}); !errors.Is(err, ErrUnknownDriver) {
+		t.Errorf("New(driver zfs) = %v, want ErrUnknownDriver", err)
+	}
+	if _, err := New(root, Options{Driver: VFS, Layer: layers.Options{Whiteouts: layers.WhiteoutKeep}}); err == nil {
+		t.Errorf("New(whiteouts keep) = nil, want an error: such layer dirs cannot be lowers")
+	}
+	s, err := New(root, Options{})
+	if err != nil {
+		t.Fatalf("New(auto) = %v", err)
+	}
+	switch s.Driver() {
+	case Overlay:
+		if s.Warning() != "" {
+			t.Errorf("Warning() = %q with the overlay driver, want none", s.Warning())
+		}
+	case VFS:
+		if s.Warning() == "" {
+			t.Errorf("auto picked vfs without a Warning")
+		}
+	default:
+		t.Errorf("Driver() = %q, want overlay or vfs", s.Driver())
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != locksDir {
+			t.Errorf("New left %s in the root", e.Name())
+		}
+	}
+}
