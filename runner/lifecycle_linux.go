@@ -1,0 +1,201 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// pollInterval is how often Wait and Stop reread state.json.
+const pollInterval = 20 * time.Millisecond
+
+// RunContainer runs c in the foreground like Run, recording its state in the container dir
+// so `strata ps`, `inspect` and `stop` see it, and removing it afterwards when it was created
+// with AutoRemove (--rm). This process is the container's monitor while it runs.
+func RunContainer(ctx context.Context, c *Container, stdio Stdio) (int, error) {
+	if err := beginRun(c); err != nil {
+		return ExitOwnError, withCode(ExitOwnError, err)
+	}
+	res, err := run(ctx, c.Config.Spec, stdio, func(pid int) { recordRunning(c, pid) })
+	code := recordExit(c, res, err)
+	if c.Config.AutoRemove {
+		if rerr := removeDir(c); rerr != nil {
+			err = errors.Join(err, withCode(ExitOwnError, rerr))
+		}
+	}
+	return code, err
+}
+
+// beginRun checks, under the container's lock, that c is not running, and marks this process
+// as its monitor.
+func beginRun(c *Container) error {
+	unlock, err := c.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := c.Reload(); err != nil {
+		return err
+	}
+	if c.State.Running() {
+		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrRunning)
+	}
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		return fmt.Errorf("reading own start time: %w", err)
+	}
+	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start}
+	return c.saveState()
+}
+
+// recordRunning is the run hook: the command runs as host pid.
+func recordRunning(c *Container, pid int) {
+	c.State.Status = StatusRunning
+	c.State.Pid = pid
+	c.State.StartedAt = time.Now().UTC()
+	_ = c.saveState() // a stale state shows the container as created; the run goes on
+}
+
+// recordExit writes how the run ended and returns the exit code to report.
+func recordExit(c *Container, res result, err error) int {
+	code := res.Code
+	var ec *ExitCodeError
+	if errors.As(err, &ec) {
+		code = ec.Code
+	}
+	c.State.Status = StatusExited
+	c.State.Pid = 0
+	c.State.ExitCode = code
+	c.State.OOMKilled = res.OOMKilled
+	c.State.FinishedAt = time.Now().UTC()
+	if err != nil {
+		c.State.Error = err.Error()
+	}
+	_ = c.saveState()
+	return code
+}
+
+// Kill sends sig to the container's PID 1. A container that is not running is ErrNotRunning.
+func Kill(c *Container, sig syscall.Signal) error {
+	if err := c.Reload(); err != nil {
+		return err
+	}
+	if !c.State.Running() || c.State.Pid <= 0 {
+		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
+	}
+	if err := unix.Kill(c.State.Pid, sig); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
+		}
+		return fmt.Errorf("signalling container %s: %w", shortID(c.ID), err)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM, waits up to timeout for the container to exit, then sends SIGKILL, as
+// docker stop does. Stopping a container that is not running does nothing.
+func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
+	if err := Kill(c, unix.SIGTERM); err != nil {
+		if errors.Is(err, ErrNotRunning) {
+			return nil
+		}
+		return err
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	_, err := Wait(tctx, c)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	_, err = Wait(ctx, c)
+	return err
+}
+
+// Wait blocks until c is not running and returns its exit code. It returns at once for a
+// container that is created or exited.
+func Wait(ctx context.Context, c *Container) (int, error) {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		if err := c.Reload(); err != nil {
+			return ExitOwnError, err
+		}
+		if c.State.Status != StatusRunning {
+			return c.State.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Remove deletes the container: its cgroup, anything left mounted at its rootfs, and its dir.
+// A running container is refused with ErrRunning unless force, which kills it first.
+func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
+	if err := c.Reload(); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // removed meanwhile, e.g. by its own --rm
+		}
+		return err
+	}
+	if c.State.Running() {
+		if !force {
+			return fmt.Errorf("cannot remove container %q: %w: stop the container before removing or force remove", c.Config.Name, ErrRunning)
+		}
+		if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		if _, err := Wait(ctx, c); err != nil {
+			return err
+		}
+	}
+	unlock, err := c.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return removeDir(c)
+}
+
+// removeDir removes what a container may have left behind and then its dir.
+func removeDir(c *Container) error {
+	var errs []error
+	rootfs := filepath.Join(c.Dir, "rootfs")
+	if _, err := os.Stat(rootfs); err == nil {
+		if err := mount.UnmountAll(rootfs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cg, err := cgroups.Load(c.ID); err == nil {
+		if err := errors.Join(cg.Kill(), cg.Delete()); err != nil {
+			errs = append(errs, err)
+		}
+	} else if !errors.Is(err, cgroups.ErrNotFound) {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		if err := os.RemoveAll(c.Dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package runner
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// logEntry is one line of log.json, the format of docker's json-file driver: a chunk of one
+// stream as written, with the time it was read.
+type logEntry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// logWriter serializes the container's stdout and stderr into one log.json.
+type logWriter struct {
+	mu  sync.Mutex
+	out io.Writer
+}
+
+func newLogWriter(w io.Writer) *logWriter { return &logWriter{out: w} }
+
+// stream returns the writer for one stream ("stdout" or "stderr").
+func (l *logWriter) stream(name string) *logStream { return &logStream{l: l, name: name} }
+
+// logStream is one stream of a logWriter; every Write becomes one JSON line.
+var _ io.Writer = (*logStream)(nil)
+
+type logStream struct {
+	l    *logWriter
+	name string
+}
+
+func (s *logStream) Write(p []byte) (int, error) {
+	b, err := json.Marshal(logEntry{Log: string(p), Stream: s.name, Time: time.Now().UTC()})
+	if err != nil {
+		return 0, err
+	}
+	b = append(b, '\n')
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	if _, err := s.l.out.Write(b); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// LogOptions select what Logs prints, as docker logs' flags.
+type LogOptions struct {
+	// Follow keeps printing new output until the container stops or ctx ends.
+	Follow bool
+	// Tail prints only the last Tail entries; zero or negative means all.
+	Tail int
+	// Timestamps prefixes each entry with its RFC3339Nano time.
+	Timestamps bool
+}
+
+// Logs writes a detached container's output to stdout and stderr, each entry to the stream it
+// came from.
+func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.Writer) error {
+	f, err := os.Open(filepath.Join(c.Dir, logFile))
+	if errors.Is(err, os.ErrNotExist) {
+		if !opts.Follow {
+			return nil
+		}
+		f, err = waitForLog(ctx, c)
+	}
+	if err != nil {
+		return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+	}
+	defer f.Close()
+	print := func(line []byte) error {
+		var e logEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil // a torn last line while the container writes; skip it
+		}
+		w := stdout
+		if e.Stream == "stderr" {
+			w = stderr
+		}
+		if opts.Timestamps {
+			if _, err := io.WriteString(w, e.Time.Format(time.RFC3339Nano)+" "); err != nil {
+				return err
+			}
+		}
+		_, err := io.WriteString(w, e.Log)
+		return err
+	}
+
+	// With Tail, complete lines up to the first end of file go through a ring of the last
+	// Tail; what comes after (following) is printed as it arrives.
+	var ring [][]byte
+	tailing := opts.Tail > 0
+	br := bufio.NewReaderSize(f, 64*1024)
+	var partial []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		partial = append(partial, line...)
+		if err == nil {
+			if tailing {
+				ring = append(ring, partial)
+				if len(ring) > opts.Tail {
+					ring = ring[1:]
+				}
+				partial = nil
+				continue
+			}
+			if perr := print(partial); perr != nil {
+				return perr
+			}
+			partial = partial[:0]
+			continue
+		}
+		if !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+		}
+		if tailing {
+			tailing = false
+			for _, l := range ring {
+				if perr := print(l); perr != nil {
+					return perr
+				}
+			}
+			ring = nil
+		}
+		if !opts.Follow {
+			return nil
+		}
+		// At the end of the file: done once the container no longer runs and nothing more
+		// was written since.
+		if rerr := c.Reload(); rerr != nil || c.State.Status != StatusRunning {
+			if more, _ := br.Peek(1); len(more) == 0 {
+				return nil
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pollInterval * 5):
+		}
+	}
+}
+
+// waitForLog waits for a following Logs until the monitor has created log.json.
+func waitForLog(ctx context.Context, c *Container) (*os.File, error) {
+	for {
+		f, err := os.Open(filepath.Join(c.Dir, logFile))
+		if !errors.Is(err, os.ErrNotExist) {
+			return f, err
+		}
+		if rerr := c.Reload(); rerr != nil || c.State.Status == StatusExited {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pollInterval * 5):
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+)
+
+// monitorPipeFD is the monitor's end of the pipe Start reads its answer from.
+const monitorPipeFD = 3
+
+// monitorResult is the monitor's one answer to Start: ready, or why the container did not
+// start (with the exit code strata should use).
+type monitorResult struct {
+	Ready bool   `json:"ready,omitempty"`
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"`
+}
+
+// Start runs c detached, for `run -d` and `strata start`: it spawns a monitor (strata
+// re-executed in a session of its own, stdio on /dev/null) that runs the container with its
+// output going to log.json, records its end in state.json, and removes it when AutoRemove.
+// Start returns once the command runs, or with the init's error (an *ExitCodeError). Starting
+// a running container does nothing.
+func Start(ctx context.Context, c *Container) (err error) {
+	unlock, err := c.Lock()
+	if err != nil {
+		return withCode(ExitOwnError, err)
+	}
+	defer unlock()
+	if err := c.Reload(); err != nil {
+		return withCode(ExitOwnError, err)
+	}
+	if c.State.Running() {
+		return nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
+	}
+	defer r.Close()
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{monitorMarker, c.Dir},
+		Env:         []string{"GOGC=25"},
+		ExtraFiles:  []*os.File{w},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
+	}
+	// The monitor outlives a strata CLI; in a long-lived caller (tests, an API) this reaps it.
+	go func() { _ = cmd.Wait() }()
+
+	type answer struct {
+		res monitorResult
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		var a answer
+		a.err = json.NewDecoder(r).Decode(&a.res)
+		ch <- a
+	}()
+	select {
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		return withCode(ExitOwnError, fmt.Errorf("starting container %s: %w", shortID(c.ID), ctx.Err()))
+	case a := <-ch:
+		switch {
+		case a.err != nil:
+			return withCode(ExitOwnError, fmt.Errorf("starting container %s: monitor exited without an answer: %w", shortID(c.ID), a.err))
+		case a.res.Ready:
+			return nil
+		case a.res.Code == ExitNotFound || a.res.Code == ExitCannotInvoke:
+			return &ExitCodeError{Code: a.res.Code, Err: errors.New(a.res.Error)}
+		default:
+			return &ExitCodeError{Code: ExitOwnError, Err: errors.New(a.res.Error)}
+		}
+	}
+}
+
+// runMonitor is the detached container's monitor: strata re-executed by Start.
+func runMonitor() {
+	// The monitor lives as long as the container; keep its heap small.
+	debug.SetMemoryLimit(16 << 20)
+	pipe := os.NewFile(monitorPipeFD, "monitor-pipe")
+	answer := func(r monitorResult) {
+		if pipe != nil {
+			_ = json.NewEncoder(pipe).Encode(r)
+			pipe.Close()
+			pipe = nil
+		}
+	}
+	if len(os.Args) != 2 {
+		answer(monitorResult{Error: "monitor: want one argument, the container dir", Code: ExitOwnError})
+		os.Exit(ExitOwnError)
+	}
+	dir := os.Args[1]
+	s := &Store{dir: filepath.Dir(dir)}
+	c, err := s.load(filepath.Base(dir))
+	if err == nil {
+		err = beginRun(c)
+	}
+	if err != nil {
+		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
+		os.Exit(ExitOwnError)
+	}
+	logs, err := os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		err = fmt.Errorf("opening container log: %w", err)
+		recordExit(c, result{Code: ExitOwnError}, err)
+		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
+		os.Exit(ExitOwnError)
+	}
+	lw := newLogWriter(logs)
+	stdio := Stdio{Stdout: lw.stream("stdout"), Stderr: lw.stream("stderr")}
+	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int) {
+		recordRunning(c, pid)
+		answer(monitorResult{Ready: true})
+	})
+	code := recordExit(c, res, err)
+	if err != nil {
+		answer(monitorResult{Error: err.Error(), Code: code})
+	}
+	logs.Close()
+	if c.Config.AutoRemove {
+		_ = removeDir(c)
+	}
+	os.Exit(0)
+}

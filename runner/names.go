@@ -1,0 +1,47 @@
+package runner
+
+import (
+	"crypto/rand"
+	"math/big"
+	"regexp"
+)
+
+// validName is docker's rule for container names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Word lists for generated names, in the spirit of docker's namesgenerator.
+var (
+	nameAdjectives = []string{
+		"admiring", "agitated", "amazing", "angry", "awesome", "blissful", "bold", "boring",
+		"brave", "busy", "charming", "clever", "cool", "dazzling", "determined", "eager",
+		"ecstatic", "elastic", "elated", "epic", "focused", "friendly", "gallant", "gifted",
+		"goofy", "gracious", "happy", "hopeful", "infallible", "inspiring", "jolly", "keen",
+		"kind", "laughing", "loving", "lucid", "magical", "modest", "musing", "nice",
+		"nostalgic", "objective", "optimistic", "peaceful", "pensive", "practical", "quirky",
+		"quizzical", "relaxed", "reverent", "romantic", "serene", "sharp", "silly", "sleepy",
+		"stoic", "strange", "sweet", "tender", "thirsty", "trusting", "upbeat", "vibrant",
+		"vigilant", "wizardly", "wonderful", "youthful", "zealous", "zen",
+	}
+	nameNouns = []string{
+		"agnesi", "albattani", "archimedes", "babbage", "bell", "blackwell", "bohr", "booth",
+		"borg", "bose", "cannon", "carson", "cerf", "chandrasekhar", "clarke", "curie",
+		"darwin", "diffie", "dijkstra", "einstein", "euclid", "euler", "fermat", "feynman",
+		"franklin", "galileo", "gauss", "goldberg", "hamilton", "hawking", "heisenberg",
+		"hopper", "hypatia", "jackson", "johnson", "kepler", "knuth", "lamport", "leakey",
+		"lovelace", "mccarthy", "meitner", "mendel", "newton", "noether", "pascal", "pike",
+		"ritchie", "shannon", "sinoussi", "tesla", "thompson", "torvalds", "turing", "wilson",
+		"wing", "wozniak", "yalow", "yonath",
+	}
+)
+
+// randomName returns a docker-style "adjective_noun" name.
+func randomName() string {
+	pick := func(words []string) string {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(words))))
+		if err != nil {
+			return words[0]
+		}
+		return words[n.Int64()]
+	}
+	return pick(nameAdjectives) + "_" + pick(nameNouns)
+}

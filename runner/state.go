@@ -1,0 +1,134 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Status is a container's lifecycle state, as docker names them.
+type Status string
+
+// The statuses a container moves through: created → running → exited (→ running again on
+// start).
+const (
+	StatusCreated Status = "created"
+	StatusRunning Status = "running"
+	StatusExited  Status = "exited"
+)
+
+// ExitUnknown is the exit code recorded for a container whose monitor vanished without
+// recording one (killed, or the machine rebooted).
+const ExitUnknown = 255
+
+// Config is a container's config.json: what to run and how it was asked for.
+type Config struct {
+	Spec Spec `json:"spec"`
+	// Image is the image reference the container was created from, as the user wrote it.
+	Image string `json:"image"`
+	// ImageID is the image's config digest, when cmd knows it.
+	ImageID string `json:"imageId,omitempty"`
+	// Name is the container's unique name, without docker's leading "/".
+	Name string `json:"name"`
+	// Created is when the container was created (UTC).
+	Created time.Time `json:"created"`
+	// AutoRemove removes the container when it exits (--rm).
+	AutoRemove bool `json:"autoRemove,omitempty"`
+}
+
+// State is a container's state.json: how it runs or how it ended.
+type State struct {
+	Status Status `json:"status"`
+	// Pid is the host pid of the container's PID 1 while it runs.
+	Pid int `json:"pid,omitempty"`
+	// MonitorPid is the strata process that waits for the container: the monitor when
+	// detached, `strata run` itself in the foreground. Its start time (clock ticks since
+	// boot, /proc/<pid>/stat field 22) tells it apart from a later process with the same pid.
+	MonitorPid   int    `json:"monitorPid,omitempty"`
+	MonitorStart uint64 `json:"monitorStart,omitempty"`
+	ExitCode     int    `json:"exitCode"`
+	OOMKilled    bool   `json:"oomKilled,omitempty"`
+	// Error is why the container failed to start, if it did.
+	Error      string    `json:"error,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// Running reports whether the state says the container runs and its monitor is alive. A
+// running state whose monitor is gone is stale: the container died with it (the init has
+// the monitor as parent-death signal source).
+func (s State) Running() bool {
+	return s.Status == StatusRunning && processAlive(s.MonitorPid, s.MonitorStart)
+}
+
+// effective is the state as users should see it: a stale "running" becomes exited.
+func (s State) effective() State {
+	if s.Status == StatusRunning && !s.Running() {
+		s.Status = StatusExited
+		s.Pid = 0
+		s.ExitCode = ExitUnknown
+		if s.Error == "" {
+			s.Error = "container monitor exited without recording the container's status"
+		}
+	}
+	return s
+}
+
+// processAlive reports whether pid runs and started at start (when start is non-zero).
+func processAlive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	got, err := processStart(pid)
+	if err != nil {
+		return false
+	}
+	return start == 0 || got == start
+}
+
+// processStart reads a process's start time from /proc/<pid>/stat. A zombie counts as gone.
+func processStart(pid int) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may contain spaces and parentheses: fields start after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	f := bytes.Fields(b[i+1:])
+	// f[0] is field 3 (state), so field 22 (starttime) is f[19].
+	if len(f) < 20 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	if string(f[0]) == "Z" || string(f[0]) == "X" {
+		return 0, fmt.Errorf("process %d is a zombie", pid)
+	}
+	return strconv.ParseUint(string(f[19]), 10, 64)
+}
+
+// readJSON decodes a small JSON file.
+func readJSON(name string, v any) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeJSON writes v to name atomically.
+func writeJSON(name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", name, err)
+	}
+	return writeFileAtomic(name, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,247 @@
+package runner
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Files in a container dir.
+const (
+	configFile = "config.json"
+	stateFile  = "state.json"
+	logFile    = "log.json"
+	lockFile   = "lock"
+)
+
+// Store is the set of containers under one directory, <root>/containers. There is no daemon:
+// every strata process reads and writes the files, with flocks where two could race.
+type Store struct {
+	dir string
+}
+
+// Container is one container as read from its dir.
+type Container struct {
+	ID     string
+	Dir    string
+	Config Config
+	State  State
+}
+
+// Name returns the container's name.
+func (c *Container) Name() string { return c.Config.Name }
+
+// OpenStore opens (creating it if needed) the container store at dir.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("opening container store: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Create makes a container dir with a new 64-hex ID and records cfg with status created.
+// An empty cfg.Name gets a docker-style generated one; a name in use is a *NameInUseError
+// (errors.Is ErrNameInUse). cfg.Spec.ID and Dir are filled in; the caller adds root mounts
+// (prepared in the new dir) and calls SaveConfig.
+func (s *Store) Create(cfg Config) (_ *Container, err error) {
+	if cfg.Name != "" && !validName.MatchString(cfg.Name) {
+		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.Name)
+	}
+	lock := flock.New(filepath.Join(s.dir, ".lock"))
+	if err := lock.Lock(); err != nil {
+		return nil, fmt.Errorf("locking container store: %w", err)
+	}
+	defer lock.Unlock()
+
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]string{}
+	for _, c := range all {
+		taken[c.Config.Name] = c.ID
+	}
+	if cfg.Name == "" {
+		for i := 0; ; i++ {
+			cfg.Name = randomName()
+			if i > 10 {
+				cfg.Name += strconv.Itoa(i)
+			}
+			if _, ok := taken[cfg.Name]; !ok {
+				break
+			}
+		}
+	} else if id, ok := taken[cfg.Name]; ok {
+		return nil, &NameInUseError{Name: cfg.Name, ID: id}
+	}
+
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("creating container id: %w", err)
+	}
+	id := hex.EncodeToString(b)
+	dir := filepath.Join(s.dir, id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("creating container %s: %w", id[:12], err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, os.RemoveAll(dir))
+		}
+	}()
+	if cfg.Created.IsZero() {
+		cfg.Created = time.Now().UTC()
+	}
+	cfg.Spec.ID, cfg.Spec.Dir = id, dir
+	c := &Container{ID: id, Dir: dir, Config: cfg, State: State{Status: StatusCreated}}
+	if err := c.SaveConfig(); err != nil {
+		return nil, err
+	}
+	if err := c.saveState(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// SaveConfig writes c.Config to config.json atomically.
+func (c *Container) SaveConfig() error {
+	if err := writeJSON(filepath.Join(c.Dir, configFile), c.Config); err != nil {
+		return fmt.Errorf("saving container %s config: %w", c.ID[:12], err)
+	}
+	return nil
+}
+
+// saveState writes c.State to state.json atomically.
+func (c *Container) saveState() error {
+	if err := writeJSON(filepath.Join(c.Dir, stateFile), c.State); err != nil {
+		return fmt.Errorf("saving container %s state: %w", c.ID[:12], err)
+	}
+	return nil
+}
+
+// Reload rereads state.json (another strata process may have changed it).
+func (c *Container) Reload() error {
+	var st State
+	if err := readJSON(filepath.Join(c.Dir, stateFile), &st); err != nil {
+		return fmt.Errorf("reading container %s state: %w", c.ID[:12], err)
+	}
+	c.State = st.effective()
+	return nil
+}
+
+// Lock takes the container's exclusive lock (an flock on <dir>/lock), held by whoever starts
+// or removes it, so two strata processes cannot do both at once. unlock releases it.
+func (c *Container) Lock() (unlock func() error, err error) {
+	l := flock.New(filepath.Join(c.Dir, lockFile))
+	if err := l.Lock(); err != nil {
+		return nil, fmt.Errorf("locking container %s: %w", c.ID[:12], err)
+	}
+	return l.Unlock, nil
+}
+
+// load reads one container dir.
+func (s *Store) load(id string) (*Container, error) {
+	dir := filepath.Join(s.dir, id)
+	c := &Container{ID: id, Dir: dir}
+	if err := readJSON(filepath.Join(dir, configFile), &c.Config); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
+		}
+		return nil, fmt.Errorf("reading container %s config: %w", shortID(id), err)
+	}
+	if err := c.Reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Get finds a container by full ID, name (with or without docker's leading "/"), or unique
+// ID prefix, in that order, as docker resolves them.
+func (s *Store) Get(ref string) (*Container, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if ref == "" {
+		return nil, fmt.Errorf("empty container name or id: %w", ErrNotFound)
+	}
+	if isHexID(ref) && len(ref) == 64 {
+		if c, err := s.load(ref); err == nil {
+			return c, nil
+		}
+	}
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range all {
+		if c.Config.Name == ref {
+			return c, nil
+		}
+	}
+	var match []*Container
+	if isHexID(ref) {
+		for _, c := range all {
+			if strings.HasPrefix(c.ID, ref) {
+				match = append(match, c)
+			}
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
+	case 1:
+		return match[0], nil
+	default:
+		return nil, fmt.Errorf("%s matches %d containers: %w", ref, len(match), ErrAmbiguous)
+	}
+}
+
+// List returns every container, oldest first. Dirs that are not (or no longer) containers,
+// such as one being created or removed, are skipped.
+func (s *Store) List() ([]*Container, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	var out []*Container
+	for _, e := range entries {
+		if !e.IsDir() || !isHexID(e.Name()) || len(e.Name()) != 64 {
+			continue
+		}
+		c, err := s.load(e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Container) int { return a.Config.Created.Compare(b.Config.Created) })
+	return out, nil
+}
+
+// isHexID reports whether s is lower-case hex, as container IDs are.
+func isHexID(s string) bool {
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// shortID is the 12-character form docker prints.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
