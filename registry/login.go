@@ -1,0 +1,286 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// hubAuthKey is the key Docker has always used for Docker Hub in config.json.
+const hubAuthKey = "https://index.docker.io/v1/"
+
+// Login checks user and password against registry ("" means docker.io) and then stores them
+// as `docker login` does: in the credential helper config.json names for that registry
+// (credHelpers, else credsStore), or else as an "auths" entry with base64 "user:password" in
+// $DOCKER_CONFIG/config.json or ~/.docker/config.json. Wrong credentials are an *Error of
+// kind ErrUnauthorized and store nothing.
+func Login(ctx context.Context, registry, user, password string, opts Options) error {
+	host := normalizeHost(registry)
+	if host == "" {
+		host = dockerHub
+	}
+	if user == "" || password == "" {
+		return fmt.Errorf("login to %s: username and password are required", host)
+	}
+	if err := verifyLogin(ctx, host, user, password, opts); err != nil {
+		return err
+	}
+	if err := storeCredentials(host, user, password); err != nil {
+		return fmt.Errorf("login to %s: %w", host, err)
+	}
+	return nil
+}
+
+// verifyLogin does the auth handshake with the credentials (for a bearer realm, that fetches
+// a token with them) and then asks for /v2/, which only answers 200 to a client it accepts.
+func verifyLogin(ctx context.Context, host, user, password string, opts Options) error {
+	p, err := NewPuller(opts)
+	if err != nil {
+		return err
+	}
+	ep := endpoint{host: host, insecure: p.insecure(host)}
+	apiHost := host
+	if host == dockerHub {
+		apiHost = dockerHubAPI
+	}
+	var nopts []name.Option
+	if ep.insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(apiHost, nopts...)
+	if err != nil {
+		return fmt.Errorf("login: invalid registry %q: %w", host, err)
+	}
+	base := p.secure
+	if ep.insecure {
+		base = p.insecRT
+	}
+	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
+	rt, err := transport.NewWithContext(ctx, reg, auth, base, nil)
+	if err == nil {
+		err = getBase(ctx, rt, reg)
+	}
+	if err != nil {
+		c := classify(err, opPull, "registry "+host, host, host)
+		var e *Error
+		if errors.As(c, &e) && e.Kind == ErrUnauthorized {
+			return &Error{Kind: ErrUnauthorized, Registry: host, Err: e.Err,
+				Msg: fmt.Sprintf("login to %s: incorrect username or password", host)}
+		}
+		if errors.As(c, &e) {
+			return &Error{Kind: e.Kind, Registry: host, Err: e.Err, Msg: "login to " + host + ": " + e.Msg}
+		}
+		return fmt.Errorf("login to %s: %w", host, c)
+	}
+	return nil
+}
+
+func getBase(ctx context.Context, rt http.RoundTripper, reg name.Registry) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, reg.Scheme()+"://"+reg.RegistryStr()+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: rt}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return transport.CheckError(resp, http.StatusOK)
+}
+
+// Logout removes the credentials for registry ("" means docker.io) from the credential helper
+// and from config.json. It returns ErrNotLoggedIn if there were none.
+func Logout(registry string) error {
+	host := normalizeHost(registry)
+	if host == "" {
+		host = dockerHub
+	}
+	path, cfg, err := loadDockerConfig()
+	if err != nil {
+		return fmt.Errorf("logout from %s: %w", host, err)
+	}
+	key := authKey(host)
+	found := false
+	if helper := cfg.helper(key); helper != "" {
+		// docker-credential-* erase exits non-zero for "not found" too; whether the entry
+		// existed is only known from config.json, so an erase failure is not an error here.
+		if credHelper(helper, "erase", []byte(key)) == nil {
+			found = true
+		}
+	}
+	for k := range cfg.auths {
+		if normalizeHost(k) == host {
+			delete(cfg.auths, k)
+			found = true
+		}
+	}
+	if !found {
+		return &Error{Kind: ErrNotLoggedIn, Registry: host, Msg: "not logged in to " + host}
+	}
+	if err := cfg.write(path); err != nil {
+		return fmt.Errorf("logout from %s: %w", host, err)
+	}
+	return nil
+}
+
+// authKey is the config.json key for host: Docker Hub keeps its historical URL.
+func authKey(host string) string {
+	if host == dockerHub {
+		return hubAuthKey
+	}
+	return host
+}
+
+// dockerConfig is config.json with every field strata does not manage kept as it was.
+type dockerConfig struct {
+	raw   map[string]json.RawMessage
+	auths map[string]map[string]any
+}
+
+func configPath() (string, error) {
+	if dir := os.Getenv("DOCKER_CONFIG"); dir != "" {
+		return filepath.Join(dir, "config.json"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding docker config: %w", err)
+	}
+	return filepath.Join(home, ".docker", "config.json"), nil
+}
+
+func loadDockerConfig() (string, *dockerConfig, error) {
+	path, err := configPath()
+	if err != nil {
+		return "", nil, err
+	}
+	cfg := &dockerConfig{raw: map[string]json.RawMessage{}, auths: map[string]map[string]any{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return path, cfg, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return path, cfg, nil
+	}
+	if err := json.Unmarshal(data, &cfg.raw); err != nil {
+		return "", nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	if a, ok := cfg.raw["auths"]; ok {
+		if err := json.Unmarshal(a, &cfg.auths); err != nil {
+			return "", nil, fmt.Errorf("parsing %s: auths: %w", path, err)
+		}
+		if cfg.auths == nil {
+			cfg.auths = map[string]map[string]any{}
+		}
+	}
+	return path, cfg, nil
+}
+
+// helper returns the credential helper that holds key's credentials, or "".
+func (c *dockerConfig) helper(key string) string {
+	var helpers map[string]string
+	if h, ok := c.raw["credHelpers"]; ok && json.Unmarshal(h, &helpers) == nil {
+		if name := helpers[strings.TrimSuffix(strings.TrimPrefix(key, "https://"), "/v1/")]; name != "" {
+			return name
+		}
+		if name := helpers[key]; name != "" {
+			return name
+		}
+	}
+	var store string
+	if s, ok := c.raw["credsStore"]; ok && json.Unmarshal(s, &store) == nil {
+		return store
+	}
+	return ""
+}
+
+// write replaces config.json atomically, readable only by its owner since it holds secrets.
+func (c *dockerConfig) write(path string) (err error) {
+	auths, err := json.Marshal(c.auths)
+	if err != nil {
+		return err
+	}
+	c.raw["auths"] = auths
+	data, err := json.MarshalIndent(c.raw, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config.json.tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, os.Remove(tmp.Name()))
+		}
+	}()
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func storeCredentials(host, user, password string) error {
+	path, cfg, err := loadDockerConfig()
+	if err != nil {
+		return err
+	}
+	key := authKey(host)
+	if helper := cfg.helper(key); helper != "" {
+		creds, err := json.Marshal(map[string]string{"ServerURL": key, "Username": user, "Secret": password})
+		if err != nil {
+			return err
+		}
+		return credHelper(helper, "store", creds)
+	}
+	cfg.auths[key] = map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
+	return cfg.write(path)
+}
+
+// credHelper runs docker-credential-<helper> <action> with input on stdin, the protocol of
+// github.com/docker/docker-credential-helpers.
+func credHelper(helper, action string, input []byte) error {
+	cmd := exec.Command("docker-credential-"+helper, action)
+	cmd.Stdin = bytes.NewReader(input)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(out.String())
+		if msg != "" {
+			return fmt.Errorf("docker-credential-%s %s: %w: %s", helper, action, err, msg)
+		}
+		return fmt.Errorf("docker-credential-%s %s: %w", helper, action, err)
+	}
+	return nil
+}
