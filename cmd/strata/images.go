@@ -10,7 +10,6 @@ import (
 	"text/template"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
@@ -55,57 +54,38 @@ func newImagesCmd(g *globals) *cobra.Command {
 }
 
 func imageRows(store *cache.Store) ([]imageRow, error) {
-	refs, err := store.List()
+	infos, err := store.Infos()
 	if err != nil {
 		return nil, err
 	}
-	var rows []imageRow
-	for _, r := range refs {
-		img, err := store.Image(r.Descriptor.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("reading image %s: %w", r.Name, err)
-		}
-		row, err := describeImage(r.Name, r.Descriptor.Digest, img)
-		if err != nil {
-			return nil, fmt.Errorf("reading image %s: %w", r.Name, err)
-		}
-		rows = append(rows, row)
+	rows := make([]imageRow, 0, len(infos))
+	for _, info := range infos {
+		rows = append(rows, newImageRow(info))
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].CreatedAt.After(rows[j].CreatedAt) })
 	return rows, nil
 }
 
-func describeImage(name string, manifest v1.Hash, img v1.Image) (imageRow, error) {
-	row := imageRow{Repository: name, Tag: "<none>", Digest: manifest.String()}
-	if ref, err := registry.ParseReference(name); err == nil {
+func newImageRow(info cache.ImageInfo) imageRow {
+	row := imageRow{
+		Repository: info.Ref,
+		Tag:        "<none>",
+		Digest:     info.Manifest.Digest.String(),
+		ID:         info.ID.String(),
+		CreatedAt:  info.Created,
+		Created:    humanSince(info.Created),
+		// Compressed bytes: what the image costs in the store and on the wire.
+		// `strata system df` shows unpacked sizes and what layer sharing saves.
+		Size:      info.Size,
+		SizeHuman: humanSize(info.Size),
+	}
+	if ref, err := registry.ParseReference(info.Ref); err == nil {
 		row.Repository = ref.FamiliarName()
 		if ref.Tag() != "" {
 			row.Tag = ref.Tag()
 		}
 	}
-	id, err := img.ConfigName()
-	if err != nil {
-		return row, err
-	}
-	row.ID = id.String()
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return row, err
-	}
-	row.CreatedAt = cfg.Created.Time
-	row.Created = humanSince(cfg.Created.Time)
-	m, err := img.Manifest()
-	if err != nil {
-		return row, err
-	}
-	// Compressed bytes: what the image costs in the store and on the wire.
-	// `strata system df` shows unpacked sizes and what layer sharing saves.
-	row.Size = m.Config.Size
-	for _, l := range m.Layers {
-		row.Size += l.Size
-	}
-	row.SizeHuman = humanSize(row.Size)
-	return row, nil
+	return row
 }
 
 func printImages(w io.Writer, rows []imageRow, digests bool, format string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -61,7 +62,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrypointSet = cmd.Flags().Changed("entrypoint")
-			return runRun(cmd.Context(), g, &o, args[0], args[1:])
+			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -99,7 +100,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string) error {
+func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) error {
 	// Bad flag values fail before anything is looked up or created.
 	if _, err := o.resources(); err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -108,7 +109,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	ref, img, err := findLocalImage(store, image)
+	_, img, err := findLocalImage(store, image)
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
@@ -133,51 +134,43 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		return withCode(runner.ExitOwnError, err)
 	}
 	imageID, _ := img.ConfigName()
-	c, err := containers.Create(runner.CreateOptions{
+	c, err := containers.Create(runner.Config{
+		Spec:       spec,
 		Name:       o.name,
-		Image:      ref,
+		Image:      image,
 		ImageID:    imageID.String(),
 		AutoRemove: o.rm,
 	})
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	cleanup := func() error {
-		return errors.Join(snap.Remove(context.WithoutCancel(ctx), c.Dir), containers.Remove(c.ID, true))
+	// Until the container runs, a failure removes what was made for it.
+	discard := func(err error) error {
+		rmErr := containers.Remove(context.WithoutCancel(ctx), c, true)
+		return withCode(runner.ExitOwnError, errors.Join(err, rmErr))
 	}
 	rootMounts, err := snap.Prepare(ctx, c.Dir, cfg.RootFS.DiffIDs, o.readOnly)
 	if err != nil {
-		return withCode(runner.ExitOwnError, errors.Join(err, cleanup()))
+		return discard(err)
 	}
-	spec.ID, spec.Dir, spec.Root = c.ID, c.Dir, rootMounts
-	if spec.Hostname == "" {
-		spec.Hostname = c.ID[:12]
-	}
-	if err := c.SetSpec(spec); err != nil {
-		return withCode(runner.ExitOwnError, errors.Join(err, cleanup()))
+	c.Config.Spec.Root = rootMounts
+	if err := c.SaveConfig(); err != nil {
+		return discard(err)
 	}
 	if o.detach {
 		if err := runner.Start(ctx, c); err != nil {
-			if o.rm {
-				err = errors.Join(err, cleanup())
-			}
 			return withCode(runner.ExitOwnError, err)
 		}
-		fmt.Println(c.ID)
+		fmt.Fprintln(out, c.ID)
 		return nil
 	}
-	code, runErr := runner.Run(ctx, c, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
-	if o.rm {
-		if err := cleanup(); err != nil {
-			runErr = errors.Join(runErr, fmt.Errorf("removing container %s: %w", c.ID[:12], err))
-		}
-	}
-	if runErr != nil {
+	code, err := runner.RunContainer(ctx, c, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
 		var ec *runner.ExitCodeError
-		if errors.As(runErr, &ec) {
-			return &exitError{code: ec.Code, err: runErr}
+		if errors.As(err, &ec) {
+			return &exitError{code: ec.Code, err: err}
 		}
-		return withCode(runner.ExitOwnError, runErr)
+		return withCode(runner.ExitOwnError, err)
 	}
 	return silentExit(code)
 }

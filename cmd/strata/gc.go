@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/runner"
+	"github.com/strata-run/strata/snapshotter"
+)
+
+// garbage is what a collection removed, or would remove with dryRun.
+type garbage struct {
+	Blobs  []v1.Descriptor
+	Layers []snapshotter.Layer
+	Freed  int64
+}
+
+// collectGarbage removes the layer dirs no image or container uses, then the blobs no ref
+// reaches. What is in use is derived each time from the image store and the containers;
+// there is no reference count on disk to drift.
+func collectGarbage(ctx context.Context, g *globals, dryRun bool) (garbage, error) {
+	var out garbage
+	store, err := g.openStore()
+	if err != nil {
+		return out, err
+	}
+	snap, err := g.openSnapshotter()
+	if err != nil {
+		return out, err
+	}
+	containers, err := g.openContainers()
+	if err != nil {
+		return out, err
+	}
+	release, err := store.HoldExclusive(ctx)
+	if err != nil {
+		return out, err
+	}
+	keep, err := layersInUse(g, containers)
+	if err == nil {
+		out.Layers, err = snap.Prune(ctx, keep, dryRun)
+	}
+	err = errors.Join(err, release())
+	if err != nil {
+		return out, err
+	}
+	for _, l := range out.Layers {
+		out.Freed += l.Size
+	}
+	blobs, freed, err := store.Prune(ctx, dryRun)
+	out.Blobs = blobs
+	out.Freed += freed
+	return out, err
+}
+
+// layersInUse is the set of DiffIDs that named images and existing containers need.
+func layersInUse(g *globals, containers *runner.Store) (map[v1.Hash]bool, error) {
+	store, err := g.openStore()
+	if err != nil {
+		return nil, err
+	}
+	infos, err := store.Infos()
+	if err != nil {
+		return nil, err
+	}
+	keep := map[v1.Hash]bool{}
+	for _, info := range infos {
+		for _, d := range info.Config.RootFS.DiffIDs {
+			keep[d] = true
+		}
+	}
+	list, err := containers.List()
+	if err != nil {
+		return nil, err
+	}
+	// A container keeps the layers its root is made of even when its image was removed
+	// with rmi -f: they are the lowerdirs of its overlay mount.
+	for _, c := range list {
+		for _, m := range c.Config.Spec.Root {
+			if filepath.Dir(m.Source) == g.snapshotsDir() {
+				keep[v1.Hash{Algorithm: "sha256", Hex: filepath.Base(m.Source)}] = true
+			}
+			for _, o := range m.Options {
+				lower, ok := strings.CutPrefix(o, "lowerdir=")
+				if !ok {
+					continue
+				}
+				for _, dir := range strings.Split(lower, ":") {
+					keep[v1.Hash{Algorithm: "sha256", Hex: filepath.Base(dir)}] = true
+				}
+			}
+		}
+	}
+	return keep, nil
+}
+
+// containerUsing returns the short ID of a container created from imageID, or "".
+func containerUsing(list []*runner.Container, imageID string) string {
+	for _, c := range list {
+		if c.Config.ImageID == imageID {
+			return shortID(c.ID)
+		}
+	}
+	return ""
+}

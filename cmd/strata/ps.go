@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/runner"
+)
+
+// psRow is one line of `strata ps`, and what --format templates see.
+type psRow struct {
+	ID        string
+	Image     string
+	Command   string
+	CreatedAt time.Time
+	Status    string
+	State     string
+	Pid       int
+	ExitCode  int
+	Names     string
+}
+
+func newPsCmd(g *globals) *cobra.Command {
+	var all, quiet bool
+	var format string
+	cmd := &cobra.Command{
+		Use:   "ps [OPTIONS]",
+		Short: "List containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openContainers()
+			if err != nil {
+				return err
+			}
+			list, err := store.List()
+			if err != nil {
+				return err
+			}
+			var rows []psRow
+			for _, c := range list {
+				if !all && !c.State.Running() {
+					continue
+				}
+				rows = append(rows, newPsRow(c))
+			}
+			return printPs(cmd.OutOrStdout(), rows, quiet, format)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
+	f.StringVar(&format, "format", "", "json, or a Go template such as '{{.ID}} {{.Names}}'")
+	return cmd
+}
+
+func newPsRow(c *runner.Container) psRow {
+	st := c.State
+	r := psRow{
+		ID:        c.ID,
+		Image:     c.Config.Image,
+		Command:   strings.Join(c.Config.Spec.Args, " "),
+		CreatedAt: c.Config.Created,
+		State:     string(st.Status),
+		Pid:       st.Pid,
+		ExitCode:  st.ExitCode,
+		Names:     c.Name(),
+	}
+	switch {
+	case st.Running():
+		r.State = string(runner.StatusRunning)
+		r.Status = "Up " + humanDuration(time.Since(st.StartedAt))
+	case st.Status == runner.StatusCreated:
+		r.Status = "Created"
+	default:
+		r.State = string(runner.StatusExited)
+		r.Status = fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
+		if st.FinishedAt.IsZero() {
+			r.Status = fmt.Sprintf("Exited (%d)", st.ExitCode)
+		}
+	}
+	return r
+}
+
+func printPs(w io.Writer, rows []psRow, quiet bool, format string) error {
+	switch {
+	case quiet:
+		for _, r := range rows {
+			fmt.Fprintln(w, shortID(r.ID))
+		}
+		return nil
+	case format == "json":
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	case format != "":
+		return printTemplate(w, format, rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+	for _, r := range rows {
+		command := r.Command
+		if len(command) > 20 {
+			command = command[:19] + "…"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(r.ID), r.Image, command, humanSince(r.CreatedAt), r.Status, r.Names)
+	}
+	return tw.Flush()
+}
+
+// humanDuration is docker's "About a minute" style for ps.
+func humanDuration(d time.Duration) string {
+	switch s := d.Seconds(); {
+	case s < 1:
+		return "Less than a second"
+	case s < 60:
+		return plural(int(s), "second")
+	case d < 2*time.Minute:
+		return "About a minute"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute")
+	case d < 2*time.Hour:
+		return "About an hour"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour")
+	}
+	return plural(int(d.Hours()/24), "day")
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newRmCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Remove containers (and their writable layer)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openContainers()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, a := range args {
+				c, err := store.Get(a)
+				if err == nil {
+					err = store.Remove(cmd.Context(), c, force)
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("removing container %s: %w", a, err))
+					continue
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), a)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
+	return cmd
+}

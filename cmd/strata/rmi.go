@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+)
+
+func newRmiCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove images, and the blobs and layers nothing else uses",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			containers, err := g.openContainers()
+			if err != nil {
+				return err
+			}
+			list, err := containers.List()
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, a := range args {
+				name, info, err := findImageInfo(store, a)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if !force {
+					if c := containerUsing(list, info.ID.String()); c != "" {
+						errs = append(errs, fmt.Errorf("unable to remove %s (must force): container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
+						continue
+					}
+				}
+				if err := store.Untag(name); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", name)
+			}
+			if _, err := collectGarbage(cmd.Context(), g, false); err != nil {
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the image even if containers use it")
+	return cmd
+}
+
+// findImageInfo finds a stored image by the user's words: a reference or an ID prefix.
+func findImageInfo(store *cache.Store, arg string) (string, cache.ImageInfo, error) {
+	name, _, err := findLocalImage(store, arg)
+	if err != nil {
+		return "", cache.ImageInfo{}, err
+	}
+	r, err := store.FindImage(name)
+	if err != nil {
+		return "", cache.ImageInfo{}, err
+	}
+	info, err := store.Info(r)
+	return r.Name, info, err
+}
