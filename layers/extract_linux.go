@@ -282,7 +282,7 @@ func (x *extractor) symlink(pfd int, base string, hdr *tar.Header) error {
 func (x *extractor) link(pfd int, name, base string, hdr *tar.Header) error {
 	target, err := cleanName(hdr.Linkname)
 	if err != nil {
-		return fmt.Errorf("hard link target: %w", err)
+		return fmt.Errorf("hard link target %s: %w", display(hdr.Linkname), err)
 	}
 	if target == "" {
 		return fmt.Errorf("%w: hard link to the layer dir itself", ErrUnsafePath)

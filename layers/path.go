@@ -18,7 +18,7 @@ func cleanName(name string) (string, error) {
 	}
 	c := path.Clean(strings.TrimLeft(name, "/"))
 	if c == ".." || strings.HasPrefix(c, "../") {
-		return "", fmt.Errorf("%w: %s", ErrUnsafePath, display(name))
+		return "", ErrUnsafePath
 	}
 	if c == "." {
 		return "", nil

@@ -1,0 +1,422 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// applyCase is one layer applied into a fresh jail, then checked.
+type applyCase struct {
+	name     string
+	entries  []ent
+	opts     Options
+	requires []testutil.Requirement
+	// wantErr is matched with errors.Is; errAny accepts any error (the check says which).
+	wantErr error
+	errAny  bool
+	check   func(t *testing.T, root string)
+}
+
+func applyCases() []applyCase {
+	long := strings.Repeat("d", 120) + "/" + strings.Repeat("f", 150)
+	return []applyCase{
+		{
+			name:    "regular file with mode and mtime",
+			entries: []ent{file("hello.txt", "hello, world\n", 0o640)},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "hello.txt", "hello, world\n", 0o640)
+				wantMtime(t, root, "hello.txt", testTime)
+			},
+		},
+		{
+			name: "PAX keeps sub-second mtimes",
+			entries: []ent{file("f", "x", 0o644).with(func(h *tar.Header) {
+				h.ModTime = testTime.Add(123456789)
+				h.Format = tar.FormatPAX
+			})},
+			check: func(t *testing.T, root string) { wantMtime(t, root, "f", testTime.Add(123456789)) },
+		},
+		{
+			name:    "empty file",
+			entries: []ent{file("empty", "", 0o600)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "empty", "", 0o600) },
+		},
+		{
+			name: "directory times and read-only mode survive their children",
+			entries: []ent{
+				dir("ro/", 0o555),
+				dir("ro/sub/", 0o755),
+				file("ro/sub/f", "x", 0o644),
+				file("ro/g", "y", 0o644),
+			},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "ro", fs.ModeDir|0o555)
+				wantMtime(t, root, "ro", testTime)
+				wantMtime(t, root, "ro/sub", testTime)
+				wantFile(t, root, "ro/sub/f", "x", 0o644)
+			},
+		},
+		{
+			name: "directory atime from PAX",
+			entries: []ent{dir("d/", 0o755).with(func(h *tar.Header) {
+				h.AccessTime = testTime.Add(time.Hour)
+				h.Format = tar.FormatPAX
+			})},
+			check: func(t *testing.T, root string) {
+				var st unix.Stat_t
+				if err := unix.Lstat(filepath.Join(root, "d"), &st); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := time.Unix(st.Atim.Unix()), testTime.Add(time.Hour); !got.Equal(want) {
+					t.Errorf("atime of d = %v, want %v", got, want)
+				}
+			},
+		},
+		{
+			name:    "symlink stored verbatim, never followed",
+			entries: []ent{symlink("etc-passwd", "/etc/passwd"), symlink("rel", "../../x")},
+			check: func(t *testing.T, root string) {
+				wantSymlink(t, root, "etc-passwd", "/etc/passwd")
+				wantSymlink(t, root, "rel", "../../x")
+				wantMtime(t, root, "rel", testTime)
+			},
+		},
+		{
+			name:    "hard link shares the inode",
+			entries: []ent{file("a", "shared", 0o644), hardlink("b", "a"), hardlink("c", "/a")},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "b", "shared", 0o644)
+				wantSameInode(t, root, "a", "b")
+				wantSameInode(t, root, "a", "c")
+			},
+		},
+		{
+			name:    "fifo",
+			entries: []ent{node("pipe", tar.TypeFifo, 0, 0)},
+			check:   func(t *testing.T, root string) { wantMode(t, root, "pipe", fs.ModeNamedPipe|0o644) },
+		},
+		{
+			name:    "long names, PAX",
+			entries: []ent{file(long, "long", 0o644).with(func(h *tar.Header) { h.Format = tar.FormatPAX })},
+			check:   func(t *testing.T, root string) { wantFile(t, root, long, "long", 0o644) },
+		},
+		{
+			name:    "long names, GNU",
+			entries: []ent{file(long, "gnu", 0o644).with(func(h *tar.Header) { h.Format = tar.FormatGNU })},
+			check:   func(t *testing.T, root string) { wantFile(t, root, long, "gnu", 0o644) },
+		},
+		{
+			name: "PAX xattrs on a file and a directory",
+			entries: []ent{
+				dir("d/", 0o755).with(func(h *tar.Header) {
+					h.PAXRecords = map[string]string{"SCHILY.xattr.user.dir": "on dir"}
+				}),
+				file("d/f", "x", 0o644).with(func(h *tar.Header) {
+					h.PAXRecords = map[string]string{"SCHILY.xattr.user.strata": "v\x00binary"}
+				}),
+			},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "d", "user.dir", "on dir")
+				wantXattr(t, root, "d/f", "user.strata", "v\x00binary")
+			},
+		},
+		{
+			name: "overlay xattrs in the tar are dropped",
+			entries: []ent{dir("d/", 0o755).with(func(h *tar.Header) {
+				h.PAXRecords = map[string]string{"SCHILY.xattr.user.overlay.opaque": "y"}
+			})},
+			check: func(t *testing.T, root string) { wantNoXattr(t, root, "d", "user.overlay.opaque") },
+		},
+		{
+			name: "setuid, setgid and sticky bits",
+			entries: []ent{
+				file("suid", "x", 0o4755),
+				dir("tmp/", 0o1777),
+				dir("sgid/", 0o2775),
+			},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "suid", fs.ModeSetuid|0o755)
+				wantMode(t, root, "tmp", fs.ModeDir|fs.ModeSticky|0o777)
+				wantMode(t, root, "sgid", fs.ModeDir|fs.ModeSetgid|0o775)
+			},
+		},
+		{
+			name:    "missing parents are created 0755",
+			entries: []ent{file("a/b/c/f", "deep", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "a/b/c/f", "deep", 0o644)
+				wantMode(t, root, "a/b", fs.ModeDir|0o755)
+			},
+		},
+		{
+			name:    "absolute and dotted names are rooted at the layer dir",
+			entries: []ent{file("/abs/f", "abs", 0o644), file("./dot/f", "dot", 0o644), file("x/./../y", "y", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "abs/f", "abs", 0o644)
+				wantFile(t, root, "dot/f", "dot", 0o644)
+				wantFile(t, root, "y", "y", 0o644)
+			},
+		},
+		{
+			name:    "root entry sets the layer dir's mode and time",
+			entries: []ent{dir("./", 0o750), file("f", "x", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, ".", fs.ModeDir|0o750)
+				wantMtime(t, root, ".", testTime)
+			},
+		},
+		{
+			name:    "a file may not be the root",
+			entries: []ent{file(".", "x", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "dot-dot escape is refused",
+			entries: []ent{file("../escaped", "x", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "dot-dot escape in the middle is refused",
+			entries: []ent{file("a/../../outside/x", "x", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "absolute dot-dot escape is refused",
+			entries: []ent{file("/../outside/x", "x", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "symlink to / then a write through it stays inside",
+			entries: []ent{symlink("a", "/"), file("a/etc/x", "inside", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantSymlink(t, root, "a", "/")
+				wantFile(t, root, "etc/x", "inside", 0o644)
+			},
+		},
+		{
+			name:    "symlink to ../.. then a write through it stays inside",
+			entries: []ent{dir("d/", 0o755), symlink("d/up", "../.."), file("d/up/outside/x", "inside", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "outside/x", "inside", 0o644) },
+		},
+		{
+			name:    "symlinked directory chain then a write stays inside",
+			entries: []ent{symlink("a", "b/../../.."), dir("b/", 0o755), symlink("b/c", "/../.."), file("a/b/c/outside/y", "in", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "outside/y", "in", 0o644) },
+		},
+		{
+			name:    "a file over a symlink replaces the symlink",
+			entries: []ent{symlink("l", "../sentinel"), file("l", "new", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "l", "new", 0o644) },
+		},
+		{
+			name:    "a directory over a symlink replaces the symlink",
+			entries: []ent{symlink("l", "../outside"), dir("l/", 0o700), file("l/f", "in", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "l", fs.ModeDir|0o700)
+				wantFile(t, root, "l/f", "in", 0o644)
+			},
+		},
+		{
+			name:    "hard link with dot-dot is refused",
+			entries: []ent{hardlink("pw", "../sentinel")},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "hard link to an absolute path names the layer, not the host",
+			entries: []ent{hardlink("pw", "/etc/passwd")},
+			wantErr: unix.ENOENT,
+		},
+		{
+			name:    "hard link through a symlinked directory stays inside",
+			entries: []ent{symlink("up", "../"), hardlink("pw", "up/sentinel")},
+			wantErr: unix.ENOENT,
+		},
+		{
+			name:    "hard link to a symlink links the symlink",
+			entries: []ent{symlink("s", "../sentinel"), hardlink("h", "s")},
+			check: func(t *testing.T, root string) {
+				wantSymlink(t, root, "h", "../sentinel")
+				wantSameInode(t, root, "s", "h")
+			},
+		},
+		{
+			name:    "hard link to itself is refused",
+			entries: []ent{file("a", "x", 0o644), hardlink("a", "./a")},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "repeated file: the last wins",
+			entries: []ent{file("f", "first", 0o600), file("f", "second", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "f", "second", 0o644) },
+		},
+		{
+			name:    "rewriting a hard-linked name does not write through the link",
+			entries: []ent{file("a", "old", 0o644), hardlink("b", "a"), file("a", "new", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "a", "new", 0o644)
+				wantFile(t, root, "b", "old", 0o644)
+			},
+		},
+		{
+			name:    "repeated directory keeps its children and takes the new metadata",
+			entries: []ent{dir("d/", 0o700), file("d/f", "kept", 0o644), dir("d/", 0o751)},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "d", fs.ModeDir|0o751)
+				wantFile(t, root, "d/f", "kept", 0o644)
+			},
+		},
+		{
+			name:    "a file replaces a whole directory",
+			entries: []ent{dir("d/", 0o755), dir("d/e/", 0o555), file("d/e/f", "gone", 0o444), file("d", "file now", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "d", "file now", 0o644) },
+		},
+		{
+			name:    "a directory replaces a file",
+			entries: []ent{file("x", "file", 0o644), dir("x/", 0o755), file("x/y", "in dir", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "x/y", "in dir", 0o644) },
+		},
+		{
+			name:    "whiteout becomes a 0/0 character device",
+			entries: []ent{dir("etc/", 0o755), file("etc/.wh.motd", "", 0o644)},
+			check:   func(t *testing.T, root string) { wantWhiteout(t, root, "etc/motd") },
+		},
+		{
+			name:    "whiteout replaces an earlier entry of the same name",
+			entries: []ent{file("f", "x", 0o644), file(".wh.f", "", 0o644)},
+			check:   func(t *testing.T, root string) { wantWhiteout(t, root, "f") },
+		},
+		{
+			name:     "opaque directory, trusted xattr",
+			entries:  []ent{dir("d/", 0o755), file("d/.wh..wh..opq", "", 0o644), file("d/new", "n", 0o644)},
+			requires: []testutil.Requirement{testutil.Root},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "d", "trusted.overlay.opaque", "y")
+				wantNotExist(t, root, "d/.wh..wh..opq")
+			},
+		},
+		{
+			name:    "opaque directory, user xattr",
+			entries: []ent{dir("d/", 0o755), file("d/.wh..wh..opq", "", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutUserXattr},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "d", "user.overlay.opaque", "y")
+				wantNoXattr(t, root, "d", "trusted.overlay.opaque")
+			},
+		},
+		{
+			name:    "whiteouts kept as files",
+			entries: []ent{file(".wh.gone", "", 0o644), file("d/.wh..wh..opq", "", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutKeep},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, ".wh.gone", "", 0o644)
+				wantFile(t, root, "d/.wh..wh..opq", "", 0o644)
+				wantNotExist(t, root, "gone")
+			},
+		},
+		{
+			name:    "whiteout of dot-dot is refused",
+			entries: []ent{file("d/.wh...", "", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "whiteout of nothing is refused",
+			entries: []ent{file(".wh.", "", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "whiteout outside the layer dir is refused",
+			entries: []ent{file("../.wh.sentinel", "", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "whiteout through a symlink stays inside",
+			entries: []ent{symlink("up", "../.."), file("up/.wh.sentinel", "", 0o644)},
+			check:   func(t *testing.T, root string) { wantWhiteout(t, root, "sentinel") },
+		},
+		{
+			name:    "other whiteout meta names are refused",
+			entries: []ent{file(".wh..wh.plnk", "", 0o644)},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "unknown entry type is refused",
+			entries: []ent{{hdr: tar.Header{Typeflag: 'Q', Name: "q", Mode: 0o644}}},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "too many entries",
+			entries: []ent{file("1", "", 0o644), file("2", "", 0o644), file("3", "", 0o644), file("4", "", 0o644)},
+			opts:    Options{MaxEntries: 3},
+			wantErr: ErrTooManyEntries,
+		},
+		{
+			name:    "content larger than MaxSize",
+			entries: []ent{file("big", strings.Repeat("x", 64<<10), 0o644)},
+			opts:    Options{MaxSize: 32 << 10},
+			wantErr: ErrTooLarge,
+		},
+		{
+			name:    "not enough free space",
+			entries: []ent{file("f", "x", 0o644)},
+			opts:    Options{MinFreeBytes: 1 << 62},
+			wantErr: ErrLowDiskSpace,
+		},
+	}
+}
+
+func TestApply(t *testing.T) {
+	runApplyCases(t)
+}
+
+// TestApplyWithoutOpenat2 runs the same cases through filepath-securejoin, the path taken on
+// kernels without openat2.
+func TestApplyWithoutOpenat2(t *testing.T) {
+	noOpenat2.Store(true)
+	t.Cleanup(func() { noOpenat2.Store(false) })
+	runApplyCases(t)
+}
+
+func runApplyCases(t *testing.T) {
+	for _, tc := range applyCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.Requires(t, tc.requires...)
+			j := newJail(t)
+			opts := tc.opts
+			opts.IgnoreOwners = os.Geteuid() != 0
+			layer := tarOf(t, tc.entries...)
+			got, err := Apply(context.Background(), j.root, bytes.NewReader(layer), opts)
+			j.check(t)
+			switch {
+			case tc.wantErr != nil:
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Apply(%s) = %v, want %v", tc.name, err, tc.wantErr)
+				}
+				return
+			case tc.errAny:
+				if err == nil {
+					t.Fatalf("Apply(%s) = nil error, want one", tc.name)
+				}
+				return
+			case err != nil:
+				t.Fatalf("Apply(%s) = %v", tc.name, err)
+			}
+			if want := sha256Hash(layer); got != want {
+				t.Errorf("Apply(%s) DiffID = %s, want %s", tc.name, got, want)
+			}
+			if tc.check != nil {
+				tc.check(t, j.root)
+			}
+		})
+	}
+}
