@@ -59,7 +59,7 @@ func TestNewV1WritesLimits(t *testing.T) {
 		r    Resources
 		want map[string]string // controller/file → contents
 	}{
-		{"none", Resources{}, map[string]string{"memory/memory.limit_in_bytes": "9223372036854771712", "cpu/cpu.cfs_quota_us": "-1", "pids/pids.max": "max", "cpuset/cpuset.cpus": "0-3", "cpuset/cpuset.mems": "0"}},
+		{"none", Resources{}, map[string]string{"memory/memory.limit_in_bytes": "9223372036854771712", "pids/pids.max": "max"}},
 		{"memory", Resources{Memory: 64 << 20}, map[string]string{"memory/memory.limit_in_bytes": "67108864", "memory/memory.memsw.limit_in_bytes": "134217728"}},
 		{"memory and swap", Resources{Memory: 64 << 20, MemorySwap: 96 << 20}, map[string]string{"memory/memory.memsw.limit_in_bytes": "100663296"}},
 		{"unlimited swap", Resources{Memory: 64 << 20, MemorySwap: -1}, map[string]string{"memory/memory.memsw.limit_in_bytes": "9223372036854771712"}},
@@ -78,9 +78,10 @@ func TestNewV1WritesLimits(t *testing.T) {
 			if want := filepath.Join(h.root, "memory", "strata", "c1"); c.Path() != want {
 				t.Errorf("Path() = %q, want %q", c.Path(), want)
 			}
+			// cpu and cpuset only when a limit needs them: they are the costly ones to make.
 			for _, ctrl := range v1Controllers {
-				if !isDir(filepath.Join(h.root, ctrl, "strata", "c1")) {
-					t.Errorf("no cgroup made in %s", ctrl)
+				if got, want := isDir(filepath.Join(h.root, ctrl, "strata", "c1")), wantV1(ctrl, tt.r); got != want {
+					t.Errorf("cgroup made in %s: %v, want %v", ctrl, got, want)
 				}
 			}
 			for file, want := range tt.want {
@@ -89,9 +90,11 @@ func TestNewV1WritesLimits(t *testing.T) {
 					t.Errorf("%s = %q, want %q", file, got, want)
 				}
 			}
-			parent := filepath.Join(h.root, "cpuset", "strata")
-			if got := readFake(t, filepath.Join(parent, "cgroup.clone_children")); got != "1" {
-				t.Errorf("cpuset parent clone_children = %q, want 1", got)
+			if tt.r.CpusetCpus != "" {
+				parent := filepath.Join(h.root, "cpuset", "strata")
+				if got := readFake(t, filepath.Join(parent, "cgroup.clone_children")); got != "1" {
+					t.Errorf("cpuset parent clone_children = %q, want 1", got)
+				}
 			}
 		})
 	}
@@ -206,7 +209,7 @@ func TestAddProcWritesEveryController(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := len(v1Controllers) + 1 // plus the unified node
+			want := len(v1Controllers) - 2 + 1 // no cpu, no cpuset; plus the unified node
 			if name == "v2" {
 				want = 1
 			}

@@ -17,8 +17,8 @@ const (
 	unifiedDir = "unified"
 )
 
-// v1Controllers are the v1 controllers a container gets a directory in, in creation order.
-// memory first: Path shows it. freezer lets Kill stop forks; cpuacct gives Stats CPU time.
+// v1Controllers are the v1 controllers a container may get a directory in, in creation order
+// (wantV1 says which it does get). memory first: Path shows it.
 var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "freezer"}
 
 // v2Controllers are the controllers strata enables for its subtree on v2.

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 )
 
-// createV1 makes <mount>/strata/<name> in every mounted controller and applies r. On a hybrid
+// createV1 makes <mount>/strata/<name> in every mounted controller r needs (wantV1) and
+// applies r. On a hybrid
 // host it also makes a node in the unified tree: it holds no limits, but its cgroup.kill kills
 // the whole container atomically.
 func (c *Cgroup) createV1(r Resources) error {
@@ -17,6 +19,9 @@ func (c *Cgroup) createV1(r Resources) error {
 	}
 	c.ctrls = map[string]string{}
 	for _, m := range h.mounts {
+		if !slices.ContainsFunc(m.ctrls, func(ctrl string) bool { return wantV1(ctrl, r) }) {
+			continue
+		}
 		dir, err := h.mkdirUnder(m.dir, c.name, m.ctrls)
 		if err != nil {
 			return err
@@ -27,6 +32,7 @@ func (c *Cgroup) createV1(r Resources) error {
 		}
 	}
 	if d := c.ctrls["cpuset"]; d != "" {
+		// Filled before anything else: no task can join an empty v1 cpuset.
 		if err := fillCpuset(d, r.CpusetCpus); err != nil {
 			return err
 		}
@@ -44,6 +50,21 @@ func (c *Cgroup) createV1(r Resources) error {
 	return c.applyV1(r)
 }
 
+// wantV1 reports whether a container with limits r gets a directory in v1 controller ctrl.
+// cpu and cpuset are made only for their limits: a cpu cgroup costs the kernel ~150 µs to make
+// (per-CPU scheduler entities), and a cpuset needs CPUs and memory nodes filled in. The others
+// are always made: memory for OOM detection and usage, pids and cpuacct for Stats, freezer for
+// Kill.
+func wantV1(ctrl string, r Resources) bool {
+	switch ctrl {
+	case "cpu":
+		return r.CPUs > 0 || r.CPUShares > 0
+	case "cpuset":
+		return r.CpusetCpus != ""
+	}
+	return true
+}
+
 // mkdirUnder makes mountDir/strata/name, making strata's parent first if it is missing. The
 // child mkdir is tried first because the parent almost always exists already.
 func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, error) {
@@ -54,7 +75,7 @@ func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, e
 		if err := h.mkdir(parent); err != nil && !isExist(err) {
 			return "", fmt.Errorf("making %s: %w", parent, err)
 		}
-		if contains(ctrls, "cpuset") {
+		if slices.Contains(ctrls, "cpuset") {
 			// A new v1 cpuset starts with no CPUs and no memory nodes, and no task can join
 			// it until both are set. clone_children makes the kernel copy the parent's into
 			// every child strata makes later, saving those writes on each run.
@@ -74,15 +95,6 @@ func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, e
 		return "", fmt.Errorf("making %s: %w", dir, err)
 	}
 	return dir, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // fillCpuset gives a v1 cpuset directory its CPUs (cpus, or the parent's when "") and memory
@@ -171,7 +183,7 @@ func (c *Cgroup) applyV1(r Resources) error {
 		if _, err := need("cpuset"); err != nil {
 			return err
 		}
-		// createV1 wrote it already: cpuset has to be filled before anything can join.
+		// createV1 wrote it already, with the directory.
 	}
 	if r.PidsLimit > 0 {
 		dir, err := need("pids")
