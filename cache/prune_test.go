@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -117,5 +118,30 @@ func TestPruneSkipsLockedPartial(t *testing.T) {
 	}
 	if _, err := os.Stat(partial); err != nil {
 		t.Errorf("Prune removed a partial another writer holds: %v", err)
+	}
+}
+
+func TestHoldExclusiveBlocksWriters(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 50, 1, 1024)...)
+	reg := newFakeRegistry(t, img)
+	s := openStore(t, t.TempDir())
+	release, err := s.HoldExclusive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A writer must wait: with a context already cancelled, it gives up instead of writing.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.WriteImage(ctx, testRef, img, WriteOptions{Fetch: reg.fetch}); !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteImage under HoldExclusive = %v, want it to wait (context.Canceled)", err)
+	}
+	if len(reg.calls) != 0 {
+		t.Errorf("WriteImage under HoldExclusive fetched %d blobs, want none", len(reg.calls))
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch}); err != nil {
+		t.Errorf("WriteImage after release = %v", err)
 	}
 }
