@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -155,10 +156,12 @@ func (p *Puller) endpoints(domain string) []endpoint {
 	return append(eps, endpoint{host: domain, insecure: p.insecure(domain)})
 }
 
-// insecure reports whether host may use plain HTTP and unverified TLS.
+// insecure reports whether host may use plain HTTP and unverified TLS. Loopback hosts always
+// may: Docker's default insecure-registries is 127.0.0.0/8, so a local test registry with a
+// self-signed certificate works without flags, as it does with Docker.
 func (p *Puller) insecure(host string) bool {
 	host = normalizeHost(host)
-	return p.opts.Insecure || p.cfg.Registries[host].Insecure ||
+	return p.opts.Insecure || p.cfg.Registries[host].Insecure || isLoopback(host) ||
 		slices.ContainsFunc(p.opts.InsecureRegistries, func(h string) bool { return normalizeHost(h) == host })
 }
 
@@ -173,3 +176,17 @@ type retryPolicy struct {
 // defaultRetry gives a flaky registry about 3.5 s over four attempts. Retry-After is honoured
 // up to 30 s: Docker Hub's rate limit asks for hours, and a CLI should fail and say so instead.
 var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second}
+
+// isLoopback reports whether host[:port] names this machine.
+func isLoopback(host string) bool {
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	h = strings.Trim(h, "[]")
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

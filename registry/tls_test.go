@@ -1,0 +1,92 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+)
+
+// TestLoopbackTLS pins Docker's default: 127.0.0.0/8 is an insecure registry, so a local
+// registry with a self-signed certificate needs no flag.
+func TestLoopbackTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	// The plain-HTTP half of the ping logs a handshake error on the server; keep it quiet.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	ref := mustRef(t, host+"/tls/app:1")
+	img := randomImage(t)
+
+	if err := Push(context.Background(), ref, img, testOptions()); err != nil {
+		t.Fatalf("Push = %v", err)
+	}
+
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Image(context.Background(), ref)
+	if err != nil || got.Descriptor.Digest != digestOf(t, img) {
+		t.Fatalf("Image(%s) = %v, want digest %s", ref, err, digestOf(t, img))
+	}
+}
+
+func TestInsecureHosts(t *testing.T) {
+	cfgPath := writeConfig(t, Config{Registries: map[string]RegistryConfig{"conf.example:5000": {Insecure: true}}})
+	tests := []struct {
+		host string
+		opts func(*Options)
+		want bool
+	}{
+		{"registry.example", nil, false},
+		{"registry.example", func(o *Options) { o.Insecure = true }, true},
+		{"registry.example", func(o *Options) { o.InsecureRegistries = []string{"registry.example"} }, true},
+		{"registry.example:5000", func(o *Options) { o.InsecureRegistries = []string{"registry.example"} }, false},
+		{"conf.example:5000", func(o *Options) { o.ConfigPath = cfgPath }, true},
+		{"docker.io", func(o *Options) { o.InsecureRegistries = []string{"index.docker.io"} }, true},
+		{"localhost:5000", nil, true},
+		{"127.0.0.1:5000", nil, true},
+		{"127.1.2.3", nil, true},
+		{"[::1]:5000", nil, true},
+		{"10.0.0.1:5000", nil, false},
+	}
+	for _, tt := range tests {
+		opts := testOptions()
+		if tt.opts != nil {
+			tt.opts(&opts)
+		}
+		p, err := NewPuller(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.insecure(tt.host); got != tt.want {
+			t.Errorf("insecure(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestTLSErrorMessage(t *testing.T) {
+	// A verification failure reads as one line about TLS, not a URL dump.
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	_, err := client.Get(srv.URL + "/v2/")
+	if err == nil {
+		t.Fatal("GET with an unknown CA succeeded")
+	}
+	e := classify(err, opPull, "manifest for x", "x", "registry.example")
+	t.Logf("message: %s", e)
+	if !errors.Is(e, ErrUnreachable) || !strings.HasPrefix(e.Error(), "registry registry.example: tls: ") || strings.Contains(e.Error(), "https://") {
+		t.Errorf("classify(%v) = %q, want ErrUnreachable starting with \"registry registry.example: tls: \"", err, e)
+	}
+}
