@@ -1,0 +1,163 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io/fs"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/strata-run/strata/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// TestApplyPrivileged covers what only root can do: owners, device nodes, trusted xattrs.
+func TestApplyPrivileged(t *testing.T) {
+	owned := func(e ent, uid, gid int) ent {
+		return e.with(func(h *tar.Header) { h.Uid, h.Gid = uid, gid })
+	}
+	tests := []struct {
+		name     string
+		entries  []ent
+		requires []testutil.Requirement
+		check    func(t *testing.T, root string)
+	}{
+		{
+			name: "owners of every kind of entry",
+			entries: []ent{
+				owned(dir("home/", 0o755), 1000, 1001),
+				owned(file("home/f", "x", 0o644), 1002, 1003),
+				owned(symlink("home/l", "/nowhere"), 1004, 1005),
+				owned(node("home/p", tar.TypeFifo, 0, 0), 1006, 1007),
+			},
+			check: func(t *testing.T, root string) {
+				wantOwner(t, root, "home", 1000, 1001)
+				wantOwner(t, root, "home/f", 1002, 1003)
+				wantOwner(t, root, "home/l", 1004, 1005)
+				wantOwner(t, root, "home/p", 1006, 1007)
+			},
+		},
+		{
+			name: "setuid and setgid survive chown",
+			entries: []ent{
+				owned(file("su", "x", 0o4755), 0, 0),
+				owned(file("sg", "x", 0o2711), 1000, 50),
+				owned(dir("sgdir/", 0o2775), 1000, 50),
+			},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "su", fs.ModeSetuid|0o755)
+				wantMode(t, root, "sg", fs.ModeSetgid|0o711)
+				wantOwner(t, root, "sg", 1000, 50)
+				wantMode(t, root, "sgdir", fs.ModeDir|fs.ModeSetgid|0o775)
+			},
+		},
+		{
+			name:     "character and block devices",
+			requires: []testutil.Requirement{testutil.Mknod},
+			entries: []ent{
+				node("dev/null", tar.TypeChar, 1, 3),
+				node("dev/loop0", tar.TypeBlock, 7, 0),
+			},
+			check: func(t *testing.T, root string) {
+				wantDevice(t, root, "dev/null", unix.S_IFCHR, 1, 3)
+				wantDevice(t, root, "dev/loop0", unix.S_IFBLK, 7, 0)
+				wantMode(t, root, "dev/null", fs.ModeDevice|fs.ModeCharDevice|0o644)
+			},
+		},
+		{
+			name: "trusted and security xattrs",
+			entries: []ent{
+				file("bin/ping", "x", 0o755).with(func(h *tar.Header) {
+					// cap_net_raw+ep as VFS_CAP_REVISION_2, the way setcap writes it.
+					h.PAXRecords = map[string]string{
+						"SCHILY.xattr.security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+						"SCHILY.xattr.trusted.strata":      "t",
+					}
+				}),
+				symlink("l", "bin/ping").with(func(h *tar.Header) {
+					h.PAXRecords = map[string]string{"SCHILY.xattr.trusted.on-link": "yes"}
+				}),
+			},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "bin/ping", "trusted.strata", "t")
+				if got, err := getXattr(root, "bin/ping", "security.capability"); err != nil || len(got) != 20 {
+					t.Errorf("security.capability of bin/ping = %q, %v; want the 20-byte capability", got, err)
+				}
+				wantXattr(t, root, "l", "trusted.on-link", "yes")
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.Requires(t, append([]testutil.Requirement{testutil.Root}, tc.requires...)...)
+			j := newJail(t)
+			if _, err := Apply(context.Background(), j.root, bytes.NewReader(tarOf(t, tc.entries...)), Options{}); err != nil {
+				t.Fatalf("Apply(%s) = %v", tc.name, err)
+			}
+			j.check(t)
+			tc.check(t, j.root)
+		})
+	}
+}
+
+func wantOwner(t *testing.T, root, name string, uid, gid uint32) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(root, name), &st); err != nil {
+		t.Fatalf("Lstat(%q) = %v", name, err)
+	}
+	if st.Uid != uid || st.Gid != gid {
+		t.Errorf("owner of %q = %d:%d, want %d:%d", name, st.Uid, st.Gid, uid, gid)
+	}
+}
+
+func wantDevice(t *testing.T, root, name string, typ uint32, major, minor uint32) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(root, name), &st); err != nil {
+		t.Fatalf("Lstat(%q) = %v", name, err)
+	}
+	if st.Mode&unix.S_IFMT != typ || unix.Major(st.Rdev) != major || unix.Minor(st.Rdev) != minor {
+		t.Errorf("%q: mode %o dev %d:%d, want type %o dev %d:%d", name, st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev), typ, major, minor)
+	}
+}
+
+// TestApplyDeviceWithoutMknod checks the error when device nodes may not be created. As root it
+// re-runs itself in a new user namespace, where mknod of a real device fails with EPERM even
+// for the namespace's root (Linux allows only 0/0 whiteouts there).
+func TestApplyDeviceWithoutMknod(t *testing.T) {
+	if os.Geteuid() == 0 && os.Getenv(childEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestApplyDeviceWithoutMknod$", "-test.v")
+		cmd.Env = append(os.Environ(), childEnv+"=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child in a user namespace: %v\n%s", err, out)
+		}
+		if !bytes.Contains(out, []byte("--- PASS: TestApplyDeviceWithoutMknod")) {
+			t.Fatalf("child in a user namespace did not pass:\n%s", out)
+		}
+		return
+	}
+	layer := tarOf(t, node("dev/null", tar.TypeChar, 1, 3))
+	_, err := Apply(context.Background(), t.TempDir(), bytes.NewReader(layer), Options{IgnoreOwners: true})
+	if !errors.Is(err, unix.EPERM) {
+		t.Fatalf("Apply(char device without CAP_MKNOD) = %v, want EPERM", err)
+	}
+	if !strings.Contains(err.Error(), "dev/null") {
+		t.Errorf("Apply(char device without CAP_MKNOD) = %v, want the entry named", err)
+	}
+}
+
+// childEnv marks a test binary re-run by TestApplyDeviceWithoutMknod.
+const childEnv = "STRATA_LAYERS_TEST_CHILD"
