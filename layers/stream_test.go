@@ -253,4 +253,3 @@ func TestCompressionOf(t *testing.T) {
 		t.Errorf("CompressionOf(manifest) = %v, want %v", err, ErrUnsupportedMediaType)
 	}
 }
-
