@@ -202,8 +202,8 @@ func (c *Cgroup) Procs() ([]int, error) {
 }
 
 // Delete removes every directory of the cgroup. Processes that are still exiting keep a cgroup
-// busy for a moment, so an EBUSY is retried for a few seconds; after that the error wraps
-// unix.EBUSY (kill the processes first). A cgroup already gone is not an error.
+// busy for a moment, so an EBUSY is retried for up to a second; after that the error wraps
+// ErrBusy (Kill the processes first). A cgroup already gone is not an error.
 func (c *Cgroup) Delete() error {
 	err := c.remove()
 	if cerr := c.Close(); cerr != nil {
@@ -217,14 +217,17 @@ func (c *Cgroup) remove() error {
 	var errs []error
 	for i := len(c.dirs) - 1; i >= 0; i-- {
 		dir := c.dirs[i]
-		err := retry(c.h.wait, func() (bool, error) {
+		err := retry(c.h.rmWait, func() (bool, error) {
 			err := c.h.rmdir(dir)
 			if err == nil || isNotExist(err) {
 				return true, nil
 			}
 			return !errors.Is(err, unix.EBUSY), err
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, unix.EBUSY):
+			errs = append(errs, fmt.Errorf("removing cgroup %s: %w: %w", dir, ErrBusy, err))
+		case err != nil:
 			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
 		}
 	}

@@ -15,6 +15,9 @@ var (
 	// ErrUnsupported means a requested limit cannot be enforced on this host: its controller is
 	// not mounted or enabled, swap accounting is off, or the CPUs asked for are not allowed.
 	ErrUnsupported = errors.New("limit not supported by this host's cgroups")
+	// ErrBusy means a cgroup could not be removed because processes are still in it (Delete
+	// without Kill first, or a process stuck in the kernel).
+	ErrBusy = errors.New("cgroup still has processes")
 	// ErrInvalid means a value (a flag, a limit, a name) is malformed or out of range.
 	ErrInvalid = errors.New("invalid value")
 )

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,19 +89,28 @@ func fakeV2(t testing.TB, o fakeOpts) *hierarchy {
 		"cpuset.mems.effective":  "0\n",
 	})
 	h := newHierarchy(root, modeV2)
-	h.wait = 20 * time.Millisecond
+	h.wait, h.rmWait = 20*time.Millisecond, 20*time.Millisecond
 	h.rmdir = fakeRmdir
+	// The kernel lists enabled controllers in subtree_control; the fake keeps that list, and a
+	// controller the root does not offer is refused as the kernel would.
+	h.enable = func(dir, ctrl string) error {
+		if !slices.Contains(ctrls, ctrl) {
+			return &os.PathError{Op: "write", Path: filepath.Join(dir, "cgroup.subtree_control"), Err: unix.ENOENT}
+		}
+		p := filepath.Join(dir, "cgroup.subtree_control")
+		on := strings.Fields(readFake(t, p))
+		if !slices.Contains(on, ctrl) {
+			on = append(on, ctrl)
+		}
+		mustWrite(t, p, strings.Join(on, " ")+"\n")
+		return nil
+	}
 	h.mkdir = func(p string) error {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return err
 		}
 		parent := filepath.Dir(p)
-		// The fake's subtree_control holds what was written ("+cpu +memory"); a child gets
-		// the controllers named there, as the kernel would enable them.
-		var enabled []string
-		for _, f := range strings.Fields(readFake(t, filepath.Join(parent, "cgroup.subtree_control"))) {
-			enabled = append(enabled, strings.TrimPrefix(f, "+"))
-		}
+		enabled := strings.Fields(readFake(t, filepath.Join(parent, "cgroup.subtree_control")))
 		files := map[string]string{
 			"cgroup.procs":           "",
 			"cgroup.controllers":     strings.Join(enabled, " ") + "\n",
@@ -171,7 +181,7 @@ func fakeV1(t testing.TB, o fakeOpts) *hierarchy {
 		mode = modeHybrid
 	}
 	h := newHierarchy(root, mode)
-	h.wait = 20 * time.Millisecond
+	h.wait, h.rmWait = 20*time.Millisecond, 20*time.Millisecond
 	h.scanV1()
 	if o.hybrid {
 		h.unified = filepath.Join(root, unifiedDir)

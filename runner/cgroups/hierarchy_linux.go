@@ -48,10 +48,14 @@ type hierarchy struct {
 	mode    string
 	mounts  []mount // v1 and hybrid
 	unified string  // hybrid: the cgroup2 mount, "" when absent
-	// wait bounds how long Delete waits for exiting processes and Kill for them to die.
-	wait  time.Duration
-	mkdir func(path string) error
-	rmdir func(path string) error
+	// wait bounds how long Kill waits for the processes to die; rmWait how long Delete
+	// retries while exiting processes keep a cgroup busy.
+	wait   time.Duration
+	rmWait time.Duration
+	mkdir  func(path string) error
+	rmdir  func(path string) error
+	// enable turns a v2 controller on for dir's children (cgroup.subtree_control).
+	enable func(dir, ctrl string) error
 }
 
 // host is the hierarchy of this machine, detected on first use.
@@ -94,8 +98,10 @@ func newHierarchy(root, mode string) *hierarchy {
 		parent: parentName,
 		mode:   mode,
 		wait:   5 * time.Second,
+		rmWait: time.Second,
 		mkdir:  func(p string) error { return unix.Mkdir(p, 0o755) },
 		rmdir:  func(p string) error { return unix.Rmdir(p) },
+		enable: func(dir, ctrl string) error { return writeFile(dir, "cgroup.subtree_control", "+"+ctrl) },
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 )
 
 // createV2 makes <root>/strata/<name> with strata's controllers enabled and applies r.
@@ -43,18 +42,15 @@ func (h *hierarchy) prepareV2Parent(parent string) error {
 		return err
 	}
 	have := fields(avail)
-	var add []string
-	for _, ctrl := range v2Controllers {
-		if have[ctrl] {
-			add = append(add, "+"+ctrl)
-		}
-	}
-	req := strings.Join(add, " ")
 	// A controller must be on in every ancestor's subtree_control before a child can use it.
-	// The root's goes first, so the parent is born with the controllers' files.
-	if req != "" {
-		if err := writeFile(h.root, "cgroup.subtree_control", req); err != nil {
-			return fmt.Errorf("enabling controllers %q: %w", req, err)
+	// The root's goes first, so the parent is born with the controllers' files. One write per
+	// controller: the kernel rejects a whole write for one refusal (cpu, while a realtime task
+	// sits in the root, on older kernels), and a refused controller must only fail the
+	// containers that ask for its limits, which the missing files then report.
+	var enable []string
+	for _, ctrl := range v2Controllers {
+		if have[ctrl] && h.enable(h.root, ctrl) == nil {
+			enable = append(enable, ctrl)
 		}
 	}
 	if missing {
@@ -62,10 +58,8 @@ func (h *hierarchy) prepareV2Parent(parent string) error {
 			return fmt.Errorf("making %s: %w", parent, err)
 		}
 	}
-	if req != "" {
-		if err := writeFile(parent, "cgroup.subtree_control", req); err != nil {
-			return fmt.Errorf("enabling controllers %q: %w", req, err)
-		}
+	for _, ctrl := range enable {
+		_ = h.enable(parent, ctrl)
 	}
 	return nil
 }
