@@ -46,12 +46,30 @@ func (m Mount) mount(target string) error {
 		return err
 	}
 	if p.flags&unix.MS_BIND != 0 && p.flags&unix.MS_REMOUNT == 0 && p.flags&bindRemountFlags != 0 {
-		flags := unix.MS_REMOUNT | unix.MS_BIND | (p.flags & bindRemountFlags)
-		if err := remountBind(target, flags); err != nil {
+		if err := restrictBind(target, p.flags); err != nil {
 			return errors.Join(fmt.Errorf("remounting bind: %w", err), unmountRetry(target, unix.MNT_DETACH))
 		}
 	}
 	return applyPropagation(target, p.propagation)
+}
+
+// restrictBind applies "ro", "nosuid", ... to a fresh bind. For an rbind they must reach every
+// submount too, or a read-only rbind of / would leave /proc or a volume writable: the
+// mount_setattr(2) call with AT_RECURSIVE does that (kernel >= 5.12); a remount, the fallback,
+// reaches only the top mount.
+func restrictBind(target string, flags uintptr) error {
+	if flags&unix.MS_REC != 0 {
+		attr := unix.MountAttr{Attr_set: uint64(mountAttrs(flags))}
+		if flags&(unix.MS_NOATIME|unix.MS_STRICTATIME|unix.MS_RELATIME) != 0 {
+			// The atime modes are one field: it is cleared, then set.
+			attr.Attr_clr = unix.MOUNT_ATTR__ATIME
+		}
+		err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &attr)
+		if !errors.Is(err, unix.ENOSYS) {
+			return err
+		}
+	}
+	return remountBind(target, unix.MS_REMOUNT|unix.MS_BIND|(flags&bindRemountFlags))
 }
 
 // remountBind applies per-mount flags to a fresh bind. A bind of a filesystem mounted with

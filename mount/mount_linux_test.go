@@ -287,3 +287,29 @@ func TestMountOverlayNewAPI(t *testing.T) {
 	}
 	checkMerged(t, merged, 130)
 }
+
+// TestMountRbindReadOnlyRecursive: "rbind,ro" must make submounts read-only too; a plain
+// remount would not (mount_setattr AT_RECURSIVE, kernel >= 5.12).
+func TestMountRbindReadOnlyRecursive(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	mkdirs(t, filepath.Join(src, "sub"), dst)
+	cleanupMounts(t, dir)
+	if err := (Mount{Type: "tmpfs", Source: "tmpfs"}).Mount(filepath.Join(src, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	m := Mount{Type: "bind", Source: src, Options: []string{"rbind", "ro"}}
+	if err := m.Mount(dst); err != nil {
+		t.Fatalf("Mount(%q) = %v", dst, err)
+	}
+	for _, p := range []string{filepath.Join(dst, "f"), filepath.Join(dst, "sub", "f")} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); !errors.Is(err, unix.EROFS) {
+			t.Errorf("writing %s = %v, want EROFS", p, err)
+		}
+	}
+	// The source stays writable: only the new mounts are read-only.
+	if err := os.WriteFile(filepath.Join(src, "sub", "f"), []byte("x"), 0o644); err != nil {
+		t.Errorf("writing in the source submount: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/sys/mountinfo"
 	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/layers"
 	"github.com/strata-run/strata/mount"
 	"golang.org/x/sys/unix"
 )
@@ -94,14 +95,18 @@ func buildLayer(t testing.TB, entries ...entry) layer {
 type driverCase struct {
 	name   string
 	driver Driver
+	layer  layers.Options
 	reqs   []testutil.Requirement
 }
 
 // drivers: both need root to mount and to unpack whiteouts (0/0 devices); overlay also
 // needs an overlay mount to work here.
+// The userxattr case writes opaque markers as user.overlay.opaque and mounts with
+// "userxattr", as rootless strata will.
 var drivers = []driverCase{
-	{"overlay", Overlay, []testutil.Requirement{testutil.Root, testutil.Mknod, testutil.Overlay}},
-	{"vfs", VFS, []testutil.Requirement{testutil.Root, testutil.Mknod}},
+	{"overlay", Overlay, layers.Options{}, []testutil.Requirement{testutil.Root, testutil.Mknod, testutil.Overlay}},
+	{"overlay-userxattr", Overlay, layers.Options{Whiteouts: layers.WhiteoutUserXattr}, []testutil.Requirement{testutil.Root, testutil.Mknod, testutil.Overlay}},
+	{"vfs", VFS, layers.Options{}, []testutil.Requirement{testutil.Root, testutil.Mknod}},
 }
 
 // newTestSnapshotter is the suite's factory: a snapshotter with d's driver on a fresh root,
@@ -110,7 +115,7 @@ func newTestSnapshotter(t *testing.T, d driverCase) (s *Snapshotter, base string
 	t.Helper()
 	testutil.Requires(t, d.reqs...)
 	base = t.TempDir()
-	s, err := New(filepath.Join(base, "snapshots"), Options{Driver: d.driver})
+	s, err := New(filepath.Join(base, "snapshots"), Options{Driver: d.driver, Layer: d.layer})
 	if err != nil {
 		t.Fatalf("New(%s) = %v", d.driver, err)
 	}

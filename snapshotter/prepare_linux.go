@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/mountinfo"
+	"github.com/strata-run/strata/layers"
 	"github.com/strata-run/strata/mount"
 )
 
@@ -94,6 +95,10 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		top[len(lowers)-1-i] = escapeLowerdir(l)
 	}
 	opts := []string{"lowerdir=" + strings.Join(top, ":")}
+	if s.layer.Whiteouts == layers.WhiteoutUserXattr {
+		// The layer dirs mark opaque dirs in user.overlay.*; overlay reads those only so.
+		opts = append(opts, "userxattr")
+	}
 	if readOnly {
 		opts = append(opts, "ro")
 	} else {

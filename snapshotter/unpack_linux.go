@@ -172,3 +172,22 @@ func tmpHex(name string) string {
 	}
 	return rest[:64]
 }
+
+// Ensure makes sure diffID's layer dir exists, calling open for the compressed layer stream
+// only when it does not (`strata run` over an image whose layers were pruned, or pulled by a
+// strata that did not unpack). open is called at most once.
+func (s *Snapshotter) Ensure(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, open func() (io.ReadCloser, error)) (err error) {
+	if s.Has(diffID) {
+		return nil
+	}
+	rc, err := open()
+	if err != nil {
+		return fmt.Errorf("unpacking layer %s: opening: %w", short(diffID), err)
+	}
+	defer func() {
+		if cerr := rc.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("unpacking layer %s: closing: %w", short(diffID), cerr)
+		}
+	}()
+	return s.Unpack(ctx, diffID, mediaType, rc)
+}

@@ -290,3 +290,26 @@ func TestNewOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsure(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, file("a", "a"))
+	opens := 0
+	open := func() (io.ReadCloser, error) {
+		opens++
+		return io.NopCloser(bytes.NewReader(l.gz)), nil
+	}
+	for i := range 2 {
+		if err := s.Ensure(t.Context(), l.diffID, gzipLayer, open); err != nil {
+			t.Fatalf("Ensure #%d = %v", i, err)
+		}
+	}
+	if opens != 1 {
+		t.Errorf("Ensure opened the layer %d times, want once (then the layer dir exists)", opens)
+	}
+	errOpen := errors.New("blob missing")
+	err := s.Ensure(t.Context(), hashOf("other"), gzipLayer, func() (io.ReadCloser, error) { return nil, errOpen })
+	if !errors.Is(err, errOpen) {
+		t.Errorf("Ensure(open fails) = %v, want the open error", err)
+	}
+}
