@@ -346,3 +346,92 @@ func BenchmarkHostNewDelete(b *testing.B) {
 		}
 	}
 }
+
+// Without a unified node (a pure v1 host) Kill has no cgroup.kill and must freeze, kill and
+// thaw. A shell that forks as fast as it can, up to the pids limit, checks that no child slips
+// out between listing and killing.
+func TestHostKillWithFreezer(t *testing.T) {
+	testutil.Requires(t, testutil.Command("sleep"))
+	h := hostHierarchy(t)
+	if h.mode == modeV2 {
+		t.Skip("the freezer path is for v1 hosts; v2 has cgroup.kill or cgroup.freeze")
+	}
+	v1 := *h
+	v1.unified, v1.mode = "", modeV1
+	c := newHost(t, &v1, "freezer", Resources{PidsLimit: 50})
+	if c.unified != "" || c.ctrls["freezer"] == "" {
+		t.Fatalf("cgroup dirs %v, want a freezer and no unified node", c.dirs)
+	}
+	cmd := startGated(t, c, "while :; do sleep 1000 & done")
+	if err := retry(h.wait, func() (bool, error) {
+		pids, err := c.Procs()
+		return err != nil || len(pids) > 10, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(); err != nil {
+		t.Fatalf("Kill() = %v", err)
+	}
+	_ = cmd.Wait()
+	if pids, err := c.Procs(); err != nil || len(pids) != 0 {
+		t.Errorf("after Kill, Procs() = %v, %v, want none", pids, err)
+	}
+	if s, err := readTrim(c.ctrls["freezer"], "freezer.state"); err != nil || s != "THAWED" {
+		t.Errorf("after Kill, freezer.state = %q, %v, want THAWED", s, err)
+	}
+}
+
+// The hybrid host's unified tree is a real cgroup2 with no controller strata uses, so the v2
+// code runs here against the kernel for everything but limits: the parent, a cgroup, clone3
+// into it with UseCgroupFD, cgroup.kill, rmdir, and the refusal of a limit whose controller
+// is missing.
+func TestHostV2WithoutControllers(t *testing.T) {
+	testutil.Requires(t, testutil.Command("sleep"))
+	hh := hostHierarchy(t)
+	if hh.unified == "" {
+		t.Skip("no unified cgroup2 tree on this host")
+	}
+	h := newHierarchy(hh.unified, modeV2)
+	h.parent = hh.parent
+
+	if _, err := h.create("limited", Resources{Memory: 64 << 20}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("create with a memory limit = %v, want ErrUnsupported (no memory controller)", err)
+	}
+	if isDir(filepath.Join(h.root, h.parent, "limited")) {
+		t.Error("the refused cgroup was left behind")
+	}
+
+	c := newHost(t, h, "v2", Resources{})
+	fd, ok := c.DirFD()
+	if !ok {
+		t.Fatal("DirFD() ok = false on cgroup2")
+	}
+	cmd := exec.Command("sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if pids, err := c.Procs(); err != nil || !slices.Equal(pids, []int{cmd.Process.Pid}) {
+		t.Errorf("Procs() = %v, %v, want the child born in the cgroup", pids, err)
+	}
+	if oom, err := c.OOMKilled(); err != nil || oom {
+		t.Errorf("OOMKilled() = %v, %v, want false without a memory controller", oom, err)
+	}
+	if _, err := c.Stats(); err != nil {
+		t.Errorf("Stats() = %v", err)
+	}
+	if err := c.Kill(); err != nil {
+		t.Fatalf("Kill() = %v", err)
+	}
+	var exitErr *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &exitErr) || exitErr.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("after Kill, Wait() = %v, want killed by SIGKILL", err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatalf("Delete() = %v", err)
+	}
+	if isDir(c.dir) {
+		t.Errorf("Delete left %s", c.dir)
+	}
+}
