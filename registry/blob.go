@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -56,6 +57,13 @@ func (i *Image) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.Read
 	if err := transport.CheckError(resp, http.StatusOK, http.StatusPartialContent); err != nil {
 		resp.Body.Close()
 		return nil, classify(err, opPull, what, i.Ref.Name(), s.host)
+	}
+	if resp.StatusCode == http.StatusPartialContent {
+		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
+			resp.Body.Close()
+			return nil, fmt.Errorf("fetching blob %s from %s: asked for bytes from %d, got Content-Range %q",
+				h, s.host, offset, resp.Header.Get("Content-Range"))
+		}
 	}
 	if offset > 0 && resp.StatusCode == http.StatusOK {
 		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
@@ -107,4 +115,18 @@ func (i *Image) blobSize(h v1.Hash) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// rangeStart returns the first byte of a Content-Range "bytes START-END/SIZE".
+func rangeStart(h string) (int64, bool) {
+	rest, ok := strings.CutPrefix(h, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	first, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(first, 10, 64)
+	return n, err == nil && n >= 0
 }

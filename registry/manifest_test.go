@@ -65,6 +65,7 @@ func TestManifestRefused(t *testing.T) {
 		{"schema1 unsigned", string(types.DockerManifestSchema1), schema1, false, ErrSchema1},
 		{"schema1 without a content type", "", schema1, false, ErrSchema1},
 		{"schema1 as text/plain", "text/plain", schema1, false, ErrSchema1},
+		{"config claims a terabyte", string(types.OCIManifestSchema1), []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + hexA + `","size":1099511627776},"layers":[]}`), false, ErrManifestTooLarge},
 		{"an artifact type", "application/vnd.example.thing+json", []byte(`{}`), false, ErrUnsupportedMediaType},
 		{"not json", "", []byte(`<html>`), false, ErrUnsupportedMediaType},
 	}

@@ -195,6 +195,14 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest of %s from %s: %w", ref, ep.host, err)
 	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("parsing manifest of %s from %s: %w", ref, ep.host, err)
+	}
+	if m.Config.Size > MaxConfigSize || m.Config.Size < 0 {
+		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
+			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
+	}
 	if !mt.IsIndex() && root.Platform == nil {
 		// Without an index, the config says the platform; cmd shows it and it must match.
 		if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {

@@ -243,3 +243,19 @@ func (r Reference) remote(host string, insecure bool) (name.Reference, error) {
 	}
 	return repo.Tag(r.tag), nil
 }
+
+// IsZero reports whether r is the zero Reference, which ParseReference never returns.
+func (r Reference) IsZero() bool { return r == Reference{} }
+
+// MarshalText writes the reference as String does, so a Reference can sit in JSON state.
+func (r Reference) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses text with ParseReference.
+func (r *Reference) UnmarshalText(text []byte) error {
+	parsed, err := ParseReference(string(text))
+	if err != nil {
+		return err
+	}
+	*r = parsed
+	return nil
+}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -128,5 +129,29 @@ func TestReferenceWith(t *testing.T) {
 	}
 	if _, err := r.WithDigest("sha256:1"); !errors.Is(err, ErrInvalidReference) {
 		t.Errorf("WithDigest(bad) = %v, want ErrInvalidReference", err)
+	}
+}
+
+func TestReferenceJSON(t *testing.T) {
+	type state struct {
+		Ref Reference `json:"ref"`
+	}
+	in := state{mustRef(t, "alpine:3@"+dgA)}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"ref":"docker.io/library/alpine:3@` + dgA + `"}`; string(data) != want {
+		t.Errorf("json.Marshal = %s, want %s", data, want)
+	}
+	var out state
+	if err := json.Unmarshal(data, &out); err != nil || out != in {
+		t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", data, out, err, in)
+	}
+	if err := json.Unmarshal([]byte(`{"ref":"Bad"}`), &out); !errors.Is(err, ErrInvalidReference) {
+		t.Errorf("json.Unmarshal(Bad) = %v, want ErrInvalidReference", err)
+	}
+	if !(Reference{}).IsZero() || in.Ref.IsZero() {
+		t.Error("IsZero is wrong")
 	}
 }

@@ -22,6 +22,11 @@ import (
 // registry cannot make strata buffer gigabytes.
 const MaxManifestSize = 4 << 20
 
+// MaxConfigSize is the largest image config strata reads into memory. Real configs are a few
+// KiB (a long history makes them a few hundred); the limit only stops a manifest that claims
+// gigabytes. It is reported as ErrManifestTooLarge.
+const MaxConfigSize = 16 << 20
+
 // The transport stack, outermost first, for every request of a command:
 //
 //	go-containerregistry's auth (ping, bearer token or basic), built once per repository
