@@ -27,6 +27,11 @@ var (
 // would list for it.
 func gzipDiffID(t *testing.T, path string) v1.Hash {
 	t.Helper()
+	return gzipDiffIDTB(t, path)
+}
+
+func gzipDiffIDTB(t testing.TB, path string) v1.Hash {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
