@@ -327,3 +327,26 @@ func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope str
 	s.rt = rt
 	return s, rref, nil
 }
+
+// RawConfigFile returns the image config, fetched once, with a registry failure worded as
+// the rest of this package words them.
+func (i *Image) RawConfigFile() ([]byte, error) {
+	b, err := i.Image.RawConfigFile()
+	if err != nil {
+		return nil, classify(err, opPull, "config of "+i.Ref.String(), i.Ref.Name(), i.Source)
+	}
+	return b, nil
+}
+
+// ConfigFile parses RawConfigFile.
+func (i *Image) ConfigFile() (*v1.ConfigFile, error) {
+	b, err := i.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("parsing config of %s: %w", i.Ref, err)
+	}
+	return cf, nil
+}

@@ -37,6 +37,13 @@ func TestLoopbackTLS(t *testing.T) {
 	if err != nil || got.Descriptor.Digest != digestOf(t, img) {
 		t.Fatalf("Image(%s) = %v, want digest %s", ref, err, digestOf(t, img))
 	}
+	// FetchBlob goes over HTTPS too, though a loopback name alone would suggest plain HTTP.
+	layers, _ := img.Layers()
+	body, err := got.FetchBlob(context.Background(), digestOf(t, layers[0]), 0)
+	if err != nil {
+		t.Fatalf("FetchBlob over TLS = %v", err)
+	}
+	body.Close()
 }
 
 func TestInsecureHosts(t *testing.T) {
