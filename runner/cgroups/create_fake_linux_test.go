@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -228,5 +229,31 @@ func TestAddProcWritesEveryController(t *testing.T) {
 				t.Errorf("AddProc(0) = %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// Many distributions mount cpu and cpuacct together and point both names at that mount with
+// symlinks; the container must get one directory there, not a second mkdir that fails.
+func TestNewV1CoMounted(t *testing.T) {
+	h := fakeV1(t, fakeOpts{controllers: []string{"memory", "cpu,cpuacct", "pids", "freezer"}})
+	for _, name := range []string{"cpu", "cpuacct"} {
+		if err := os.Symlink("cpu,cpuacct", filepath.Join(h.root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.mounts = nil
+	h.scanV1()
+	c, err := h.create("c1", Resources{CPUs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ctrls["cpu"] == "" || c.ctrls["cpu"] != c.ctrls["cpuacct"] {
+		t.Errorf("cpu dir %q, cpuacct dir %q, want one shared directory", c.ctrls["cpu"], c.ctrls["cpuacct"])
+	}
+	if len(c.dirs) != 4 {
+		t.Errorf("cgroup dirs = %v, want memory, cpu,cpuacct, pids, freezer", c.dirs)
+	}
+	if got := readFake(t, filepath.Join(h.root, "cpu,cpuacct", "strata", "c1", "cpu.cfs_quota_us")); got != "100000" {
+		t.Errorf("cpu.cfs_quota_us = %q, want 100000", got)
 	}
 }

@@ -30,6 +30,7 @@ type ValueError struct {
 	Reason string // optional: why it is invalid
 }
 
+// Error reads like docker's message for the same value: invalid memory value "12x".
 func (e *ValueError) Error() string {
 	msg := fmt.Sprintf("invalid %s value %q", e.What, e.Value)
 	if e.Reason != "" {

@@ -31,8 +31,19 @@ func (c *Cgroup) kill() error {
 		}
 	}
 	if c.dir != "" {
+		// Before Linux 5.14 there is no cgroup.kill; cgroup.freeze (5.2+) still stops forks.
 		return c.killLoop(c.dir, func(frozen bool) error {
-			return writeFile(c.dir, "cgroup.freeze", map[bool]string{true: "1", false: "0"}[frozen])
+			if !frozen {
+				return writeFile(c.dir, "cgroup.freeze", "0")
+			}
+			if err := writeFile(c.dir, "cgroup.freeze", "1"); err != nil {
+				return err
+			}
+			// Freezing completes asynchronously; cgroup.events says when.
+			return retry(100*time.Millisecond, func() (bool, error) {
+				n, _, err := readKeyed(c.dir, "cgroup.events", "frozen")
+				return err != nil || n == 1, err
+			})
 		})
 	}
 	dir := c.ctrls["freezer"]

@@ -9,9 +9,8 @@ import (
 )
 
 // createV1 makes <mount>/strata/<name> in every mounted controller r needs (wantV1) and
-// applies r. On a hybrid
-// host it also makes a node in the unified tree: it holds no limits, but its cgroup.kill kills
-// the whole container atomically.
+// applies r. On a hybrid host it also makes a node in the unified tree: it holds no limits,
+// but its cgroup.kill kills the whole container atomically.
 func (c *Cgroup) createV1(r Resources) error {
 	h := c.h
 	if len(h.mounts) == 0 {
@@ -154,7 +153,7 @@ func (c *Cgroup) applyV1(r Resources) error {
 		}
 		if total, implicit := r.swapTotal(); total > 0 {
 			err := set(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(total, 10), "memory+swap limit",
-				"swap accounting is off (boot with swapaccount=1)")
+				"swap accounting is off, boot with swapaccount=1")
 			if err != nil && !(implicit && errors.Is(err, ErrUnsupported)) {
 				return err
 			}

@@ -82,15 +82,13 @@ func (c *Cgroup) applyV2(r Resources) error {
 			return err
 		}
 	}
-	// v2 limits swap alone; docker's --memory-swap counts memory plus swap.
-	switch total, implicit := r.swapTotal(); {
-	case total > 0:
+	// v2 limits swap alone; docker's --memory-swap counts memory plus swap. For -1 there is
+	// nothing to write: a fresh cgroup's memory.swap.max is already "max".
+	if total, implicit := r.swapTotal(); total > 0 {
 		err := set(dir, "memory.swap.max", strconv.FormatInt(total-r.Memory, 10), "memory+swap limit", "swap accounting is off")
 		if err != nil && !(implicit && errors.Is(err, ErrUnsupported)) {
 			return err
 		}
-	case total < 0 && r.Memory > 0:
-		// A fresh cgroup already has memory.swap.max "max": nothing to write for -1.
 	}
 	if r.CPUs > 0 {
 		v := strconv.FormatInt(r.quota(), 10) + " " + strconv.Itoa(cfsPeriod)
