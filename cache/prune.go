@@ -152,8 +152,8 @@ func (s *Store) pruneBlobs(ctx context.Context, keep map[v1.Hash]bool, dryRun bo
 	return removed, freed, nil
 }
 
-// pruneIngest removes partial downloads and temp files of blobs whose ingest lock it can take:
-// a locked one is being written right now.
+// pruneIngest removes partial downloads, temp files and stale lock files of blobs whose ingest
+// lock it can take: a locked one is being written right now.
 func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (freed int64, err error) {
 	dir := filepath.Join(s.dir, ingestDir)
 	entries, err := os.ReadDir(dir)
@@ -163,7 +163,7 @@ func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (freed int64, err 
 	byHex := map[string][]fs.DirEntry{}
 	for _, e := range entries {
 		name := e.Name()
-		if len(name) < 64 || !isHex(name[:64]) || strings.HasSuffix(name, ".lock") {
+		if len(name) < 64 || !isHex(name[:64]) {
 			continue
 		}
 		byHex[name[:64]] = append(byHex[name[:64]], e)
@@ -180,6 +180,10 @@ func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (freed int64, err 
 			continue
 		}
 		for _, e := range files {
+			if strings.HasSuffix(e.Name(), ".lock") {
+				// Left by a process killed while holding it; release removes it.
+				continue
+			}
 			fi, err := e.Info()
 			if errors.Is(err, fs.ErrNotExist) {
 				continue

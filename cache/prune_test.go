@@ -31,6 +31,10 @@ func TestPruneRemovesOnlyUnreachable(t *testing.T) {
 	if err := os.WriteFile(partial, []byte("half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	staleLock := filepath.Join(s.Dir(), "ingest", hashOf([]byte("y")).Hex+".lock")
+	if err := os.WriteFile(staleLock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tmp := filepath.Join(s.Dir(), ".index.json.tmp-123")
 	if err := os.WriteFile(tmp, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
@@ -75,6 +79,7 @@ func TestPruneRemovesOnlyUnreachable(t *testing.T) {
 	if _, err := os.Stat(partial); !os.IsNotExist(err) {
 		t.Errorf("stale partial after Prune: %v", err)
 	}
+	checkIngestEmpty(t, s)
 	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 		t.Errorf("stale temp file after Prune: %v", err)
 	}

@@ -59,6 +59,9 @@ type WriteResult struct {
 	Bytes int64
 	// Previous is what ref named before, or nil if it was new.
 	Previous *v1.Descriptor
+	// Updated is true when ref names a different manifest than before (or did not exist),
+	// even if every blob was already stored: docker says "Downloaded newer image" then too.
+	Updated bool
 }
 
 // WriteImage stores img's layers, config and manifest, then makes ref name it. Blobs already
@@ -154,6 +157,7 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	if err != nil {
 		return res, fmt.Errorf("tagging: %w", err)
 	}
+	res.Updated = res.Previous == nil || res.Previous.Digest != mdesc.Digest
 	return res, nil
 }
 
@@ -213,7 +217,10 @@ func (s *Store) writeLayers(ctx context.Context, layers []v1.Descriptor, diffIDs
 			fetched += r.fetched
 			stored = stored || r.stored
 			if err != nil {
-				emit(Event{Digest: j.desc.Digest, Kind: Failed, Total: j.desc.Size, Err: err})
+				// A layer stopped because another failed (or the user interrupted) is not news.
+				if !errors.Is(err, context.Canceled) {
+					emit(Event{Digest: j.desc.Digest, Kind: Failed, Total: j.desc.Size, Err: err})
+				}
 				errs = append(errs, fmt.Errorf("layer %s: %w", short(j.desc.Digest), err))
 				cancel(err)
 			}

@@ -25,8 +25,8 @@ func TestWriteImageStoresEverythingOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WriteImage = %v", err)
 	}
-	if !res.Downloaded || res.Previous != nil {
-		t.Errorf("first WriteImage = %+v, want Downloaded and no Previous", res)
+	if !res.Downloaded || !res.Updated || res.Previous != nil {
+		t.Errorf("first WriteImage = %+v, want Downloaded, Updated and no Previous", res)
 	}
 	wantDigest, _ := img.Digest()
 	wantID, _ := img.ConfigName()
@@ -81,7 +81,7 @@ func TestWriteImageStoresEverythingOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Downloaded || res.Bytes != 0 || len(reg.calls) != calls {
+	if res.Downloaded || res.Updated || res.Bytes != 0 || len(reg.calls) != calls {
 		t.Errorf("second WriteImage = %+v with %d new fetches, want nothing downloaded", res, len(reg.calls)-calls)
 	}
 	if res.Previous == nil || res.Previous.Digest != wantDigest {
@@ -269,7 +269,9 @@ func TestWriteImageConcurrentStores(t *testing.T) {
 	dir := t.TempDir()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, img := range []v1.Image{a, b} {
+	imgs := []v1.Image{a, b}
+	recs := []*layerRecorder{newLayerRecorder(), newLayerRecorder()}
+	for i, img := range imgs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -278,13 +280,24 @@ func TestWriteImageConcurrentStores(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			_, errs[i] = s.WriteImage(context.Background(), refName(i), img, WriteOptions{Fetch: reg.fetch, Concurrency: 1})
+			opts := WriteOptions{Fetch: reg.fetch, Concurrency: 1, Layer: recs[i].layer}
+			_, errs[i] = s.WriteImage(context.Background(), refName(i), img, opts)
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("WriteImage %d = %v", i, err)
+		}
+	}
+	// Each pull's Layer gets each of its layers once, whether this pull downloaded it, waited
+	// for the other one to, or found it stored: both unpack complete images.
+	for i, img := range imgs {
+		for _, l := range layerDescs(t, img) {
+			got, n := recs[i].got[l.Digest], recs[i].n[l.Digest]
+			if n > 1 || (n == 1 && !bytes.Equal(got, reg.blobs[l.Digest])) {
+				t.Errorf("pull %d: Layer got %s %d times (%d bytes), want its blob at most once", i, short(l.Digest), n, len(got))
+			}
 		}
 	}
 	for d, blob := range reg.blobs {
@@ -301,4 +314,29 @@ func TestWriteImageConcurrentStores(t *testing.T) {
 	if refs, _ := s.List(); len(refs) != 2 {
 		t.Errorf("List() after two pulls = %d refs, want 2", len(refs))
 	}
+}
+
+// TestWriteImageDefaultFetch pulls without a Fetcher: the image's own layers are read, and a
+// partial file is completed by skipping the bytes it already holds.
+func TestWriteImageDefaultFetch(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 9, 2, 64<<10)...)
+	reg := newFakeRegistry(t, img)
+	layer := layerDescs(t, img)[0]
+	s := openStore(t, t.TempDir())
+	have := layer.Size / 4
+	partial := filepath.Join(s.Dir(), "ingest", layer.Digest.Hex+".partial")
+	if err := os.WriteFile(partial, reg.blobs[layer.Digest][:have], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := newLayerRecorder()
+	if _, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Layer: rec.layer}); err != nil {
+		t.Fatalf("WriteImage without Fetch = %v", err)
+	}
+	for _, l := range layerDescs(t, img) {
+		if !bytes.Equal(rec.got[l.Digest], reg.blobs[l.Digest]) {
+			t.Errorf("Layer got %d bytes of %s, want its %d", len(rec.got[l.Digest]), short(l.Digest), l.Size)
+		}
+	}
+	checkBlobsHashToNames(t, s)
+	checkIngestEmpty(t, s)
 }
