@@ -1,0 +1,93 @@
+# shellcheck shell=bash
+# pull.sh: measurement 1 (cold pull until ready to run, tmpfs and ext4) and the pull half of
+# measurement 5 (pull time against layer count). Every repetition gives each tool a fresh,
+# empty store; the tools take turns inside one repetition so drift hits them alike.
+
+# pull_once MEASURE CASE TOOL STORE IMAGE [FIRST] times one pull and records its wall time,
+# the peak RSS of the pulling process tree (plus the daemon's for containerd) and, on the
+# first repetition, the store's disk usage. It fails with a note when the tool fails.
+pull_once() {
+	local measure=$1 case=$2 t=$3 store=$4 image=$5 first=${6:-} logf rssf rss hwm
+	logf=$BENCH_WORK/logs/$measure-${case//\//-}-$t.log
+	rssf=$BENCH_WORK/rss
+	if ! "${t}_fresh" "$store" >"$logf" 2>&1; then
+		note "$measure" "$case" "$t" failed "preparing the store: $(last_error "$logf")"
+		"${t}_clear" "$store" >/dev/null 2>&1
+		return 1
+	fi
+	sync
+	if ! timed "$logf" /usr/bin/time -f %M -o "$rssf" bash -c '"$@"' _ "${t}_pull" "$store" "$image"; then
+		note "$measure" "$case" "$t" failed "$(last_error "$logf")"
+		"${t}_clear" "$store" >/dev/null 2>&1
+		return 1
+	fi
+	record "$measure" "$case" "$t" time s "$ELAPSED"
+	rss=$(($(tail -n1 "$rssf") * 1024))
+	if [[ $t == ctr && -n ${CTRD_PIDS[$store]:-} ]]; then
+		hwm=$(awk '/^VmHWM/ { print $2 * 1024 }' "/proc/${CTRD_PIDS[$store]}/status" 2>/dev/null || echo 0)
+		rss=$((rss + ${hwm:-0}))
+	fi
+	record "$measure" "$case" "$t" rss bytes "$rss"
+	if [[ -n $first ]]; then
+		record "$measure" "$case" "$t" store bytes "$(du_bytes "$store")"
+	fi
+	"${t}_clear" "$store" >/dev/null 2>&1
+	return 0
+}
+
+# pull_loop MEASURE CASE BASEDIR IMAGE TOOL… runs RUNS repetitions of cold pulls of IMAGE.
+pull_loop() {
+	local measure=$1 case=$2 base=$3 image=$4 r t reason
+	shift 4
+	local -A dead=()
+	for t in "$@"; do
+		if ! reason=$("${t}_check" 2>&1); then
+			note "$measure" "$case" "$t" skipped "$reason"
+			dead[$t]=1
+		fi
+	done
+	log "$measure $case: $image, $RUNS runs of: $*"
+	for ((r = 1; r <= RUNS; r++)); do
+		for t in "$@"; do
+			[[ -z ${dead[$t]:-} ]] || continue
+			pull_once "$measure" "$case" "$t" "$base/$t" "$image" "$((r == 1 ? 1 : 0))" || dead[$t]=1
+		done
+	done
+}
+
+# fs_dir KIND prints the directory stores live in: a tmpfs we mount, or ext4 under /var/tmp.
+fs_dir() {
+	case $1 in
+	tmpfs)
+		if ! mountpoint -q "$BENCH_WORK/tmpfs" 2>/dev/null; then
+			mkdir -p "$BENCH_WORK/tmpfs"
+			mount -t tmpfs -o size=8g,mode=0755 "strata-bench" "$BENCH_WORK/tmpfs"
+			on_exit "unmount_under '$BENCH_WORK/tmpfs'"
+		fi
+		echo "$BENCH_WORK/tmpfs"
+		;;
+	ext4)
+		mkdir -p "$BENCH_WORK/disk"
+		echo "$BENCH_WORK/disk"
+		;;
+	esac
+}
+
+measure_pull() {
+	local fs image images=(debian multi)
+	[[ $BENCH_MODE == quick ]] && images=(alpine layers10)
+	for fs in tmpfs ext4; do
+		for image in "${images[@]}"; do
+			has_image "$image" || continue
+			pull_loop pull "$fs/$image" "$(fs_dir "$fs")" "$image" strata podman ctr skopeo_umoci skopeo curl curl_tar
+		done
+	done
+}
+
+measure_scaling_pull() {
+	local image n
+	for image in $(jq -r '.[] | select(.name | startswith("layers")) | .name' "$IMAGES"); do
+		n=${image#layers}
+		pull_loop scaling-pull "$n" "$(fs_dir ext4)" "$image" strata podman ctr curl_tar
+	done
+}

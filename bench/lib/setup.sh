@@ -1,0 +1,184 @@
+# shellcheck shell=bash
+# setup.sh: the peers (installed with apt when missing), the loopback registry, the machine
+# description and the benchmark images.
+
+PEER_PACKAGES=(podman containerd runc crun skopeo umoci docker-registry hyperfine curl debootstrap jq time conmon)
+BENCH_CACHE=${BENCH_CACHE:-/var/cache/strata-bench}
+
+# install_peers installs the packages whose commands are missing, running apt-get update once
+# only when the package lists are absent or the install fails without it.
+install_peers() {
+	local missing=() pkg cmd
+	for pkg in "${PEER_PACKAGES[@]}"; do
+		case $pkg in
+		docker-registry) cmd=docker-registry ;;
+		time) cmd=/usr/bin/time ;;
+		*) cmd=$pkg ;;
+		esac
+		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+	done
+	((${#missing[@]})) || return 0
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+		apt-get update -q >"$BENCH_WORK/logs/apt-update.log" 2>&1 || die "apt-get update failed: $(last_error "$BENCH_WORK/logs/apt-update.log")"
+	fi
+	if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >"$BENCH_WORK/logs/apt.log" 2>&1; then
+		apt-get update -q >"$BENCH_WORK/logs/apt-update.log" 2>&1 || true
+		apt-get install -y -q --no-install-recommends "${missing[@]}" >"$BENCH_WORK/logs/apt.log" 2>&1 ||
+			die "apt-get install failed: $(last_error "$BENCH_WORK/logs/apt.log")"
+	fi
+}
+
+# cgroup_mode prints v2, v1 or hybrid, by what is mounted at /sys/fs/cgroup.
+cgroup_mode() {
+	if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then
+		echo v2
+	elif [[ -d /sys/fs/cgroup/unified ]] && [[ $(stat -fc %T /sys/fs/cgroup/unified) == cgroup2fs ]]; then
+		echo "hybrid (v1 controllers, cgroup2 at /sys/fs/cgroup/unified)"
+	else
+		echo v1
+	fi
+}
+
+# describe_machine writes the machine and the peers' versions to meta.tsv.
+describe_machine() {
+	meta date "$(date -u +'%Y-%m-%d %H:%M UTC')"
+	meta mode "$BENCH_MODE"
+	meta runs "$RUNS"
+	meta "hyperfine runs" "$HF_RUNS"
+	meta "hyperfine warmup" "$HF_WARMUP"
+	meta density "$DENSITY"
+	meta nproc "$(nproc)"
+	meta cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	meta memory "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+	meta kernel "$(uname -r)"
+	meta os "$(. /etc/os-release && echo "$PRETTY_NAME")"
+	meta cgroups "$(cgroup_mode)"
+	meta disk "$(findmnt -no FSTYPE,SOURCE --target /var/tmp | tr -s ' ')"
+	local strata_version="missing"
+	if [[ -x $STRATA ]]; then
+		strata_version=$("$STRATA" --version 2>/dev/null | head -n1 || true)
+		[[ -n $strata_version ]] || strata_version="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown) (no --version)"
+	fi
+	meta "version strata" "$strata_version"
+	meta "version podman" "$(podman --version 2>/dev/null | awk '{ print $3 }')"
+	meta "version conmon" "$(conmon --version 2>/dev/null | awk 'NR == 1 { print $3 }')"
+	meta "version containerd" "$(containerd --version 2>/dev/null | awk '{ print $3 }')"
+	meta "version runc" "$(runc --version 2>/dev/null | awk 'NR == 1 { print $3 }')"
+	meta "version crun" "$(crun --version 2>/dev/null | awk 'NR == 1 { print $3 }')"
+	meta "version skopeo" "$(skopeo --version 2>/dev/null | awk '{ print $3 }')"
+	meta "version umoci" "$(umoci --version 2>/dev/null | awk '{ print $3 }')"
+	meta "version docker-registry" "$(docker-registry --version 2>/dev/null | awk '{ print $3 }')"
+	meta "version hyperfine" "$(hyperfine --version 2>/dev/null | awk '{ print $2 }')"
+	meta "version curl" "$(curl --version 2>/dev/null | awk 'NR == 1 { print $2 }')"
+	meta "version tar" "$(tar --version 2>/dev/null | awk 'NR == 1 { print $4 }')"
+	meta "version go" "$(go version 2>/dev/null | awk '{ print $3 }')"
+}
+
+# start_registry runs docker-registry on a free loopback port with its storage in the work
+# dir and sets REGISTRY to host:port.
+start_registry() {
+	local port dir=$BENCH_WORK/registry
+	port=$(free_port)
+	mkdir -p "$dir/storage"
+	cat >"$dir/config.yml" <<-YML
+		version: 0.1
+		log:
+		  level: error
+		  accesslog:
+		    disabled: true
+		storage:
+		  filesystem:
+		    rootdirectory: $dir/storage
+		  delete:
+		    enabled: true
+		http:
+		  addr: 127.0.0.1:$port
+	YML
+	docker-registry serve "$dir/config.yml" >"$BENCH_WORK/logs/registry.log" 2>&1 &
+	track_pid $!
+	REGISTRY=127.0.0.1:$port
+	wait_for "docker-registry on $REGISTRY" 15 curl -sf "http://$REGISTRY/v2/" || die "docker-registry did not start: $(last_error "$BENCH_WORK/logs/registry.log")"
+	log "docker-registry listening on $REGISTRY"
+}
+
+# apt_mirror prints the first Debian mirror this machine's apt uses, for debootstrap.
+apt_mirror() {
+	local m
+	m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit } }')
+	if [[ -z $m ]]; then
+		m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+			awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }')
+	fi
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+# debian_layer prints the path of the packed bookworm minbase, building it once with
+# debootstrap and keeping it in BENCH_CACHE. The tar is sorted, owned numerically, every mtime
+# fixed and gzip carries no name or time, so one machine always pushes the same digest.
+debian_layer() {
+	local out=$BENCH_CACHE/debian-bookworm-minbase.tar.gz rootfs mirror
+	if [[ -s $out ]]; then
+		echo "$out"
+		return 0
+	fi
+	mkdir -p "$BENCH_CACHE"
+	mirror=$(apt_mirror)
+	rootfs=$BENCH_WORK/debootstrap
+	log "debootstrap --variant=minbase bookworm from $mirror (cached in $BENCH_CACHE afterwards)"
+	on_exit "unmount_under '$rootfs'"
+	debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$BENCH_WORK/logs/debootstrap.log" 2>&1 ||
+		die "debootstrap failed: $(last_error "$BENCH_WORK/logs/debootstrap.log")"
+	unmount_under "$rootfs"
+	rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"* "$rootfs/var/log/"*.log
+	tar --sort=name --mtime=@1704067200 --numeric-owner --format=posix \
+		--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+		-C "$rootfs" -cf - . | gzip -n -6 >"$out.tmp"
+	mv "$out.tmp" "$out"
+	rm -rf "$rootfs"
+	echo "$out"
+}
+
+# alpine_layer prints the alpine 3.20.3 minirootfs: the repo's testdata copy, else the shared one.
+alpine_layer() {
+	local f
+	for f in "$REPO/testdata/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz" \
+		/work/shared/images/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz; do
+		if [[ -s $f ]]; then
+			echo "$f"
+			return 0
+		fi
+	done
+	die "alpine-minirootfs-3.20.3-x86_64.tar.gz not found in testdata/alpine"
+}
+
+# build_tools compiles imagegen and report into the work dir.
+build_tools() {
+	mkdir -p "$BENCH_WORK/bin"
+	(cd "$REPO" && go build -o "$BENCH_WORK/bin/imagegen" ./bench/imagegen && go build -o "$BENCH_WORK/bin/report" ./bench/report) ||
+		die "building bench tools failed"
+}
+
+# push_images builds and pushes the benchmark images; IMAGES is the images.json describing them.
+push_images() {
+	local debian=""
+	[[ $BENCH_MODE == quick ]] || debian=$(debian_layer)
+	IMAGES=$BENCH_RESULTS/images.json
+	local args=(-registry "$REGISTRY" -alpine "$(alpine_layer)" -out "$IMAGES")
+	if [[ -n $debian ]]; then
+		args+=(-debian "$debian")
+	else
+		args+=(-multi=false -layers 1,10,50)
+	fi
+	log "pushing benchmark images to $REGISTRY"
+	"$BENCH_WORK/bin/imagegen" "${args[@]}" >"$BENCH_WORK/logs/imagegen.log" 2>&1 ||
+		die "imagegen failed: $(last_error "$BENCH_WORK/logs/imagegen.log")"
+}
+
+# ref NAME prints the reference of a benchmark image (alpine, debian, app3, layers50, multi).
+ref() { jq -er --arg n "$1" '.[] | select(.name == $n) | .ref' "$IMAGES"; }
+
+# has_image NAME succeeds when imagegen pushed NAME.
+has_image() { jq -e --arg n "$1" 'any(.[]; .name == $n)' "$IMAGES" >/dev/null; }

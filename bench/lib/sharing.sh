@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# sharing.sh: measurement 2. Each tool pulls the ten app images one after another into one
+# store on ext4; per image we record the pull time and how much the store grew. The ideal
+# growth comes from images.json (unique layers only) and is computed by the report.
+
+# sharing_sequence MEASURE TOOL STORE IMAGE… pulls the images in order into one fresh store.
+sharing_sequence() {
+	local measure=$1 t=$2 store=$3 i=0 image before after logf
+	shift 3
+	logf=$BENCH_WORK/logs/$measure-$t.log
+	if ! "${t}_fresh" "$store" >"$logf" 2>&1; then
+		note "$measure" sequence "$t" failed "preparing the store: $(last_error "$logf")"
+		"${t}_clear" "$store" >/dev/null 2>&1
+		return 1
+	fi
+	sync
+	before=$(du_bytes "$store")
+	for image in "$@"; do
+		if ! timed "$logf" "${t}_pull" "$store" "$image"; then
+			note "$measure" "$image" "$t" failed "$(last_error "$logf")"
+			"${t}_clear" "$store" >/dev/null 2>&1
+			return 1
+		fi
+		sync
+		after=$(du_bytes "$store")
+		record "$measure" "$i" "$t" time s "$ELAPSED"
+		record "$measure" "$i" "$t" growth bytes "$((after - before))"
+		before=$after
+		i=$((i + 1))
+	done
+	if [[ $t == strata ]]; then
+		"$STRATA" --root "$store" system df >"$BENCH_RESULTS/strata-system-df.txt" 2>&1 || true
+	fi
+	"${t}_clear" "$store" >/dev/null 2>&1
+}
+
+measure_sharing() {
+	local images=() r t reason base
+	local -A dead=()
+	mapfile -t images < <(jq -r '.[] | select(.name | test("^app[0-9]+$")) | .name' "$IMAGES")
+	if ((${#images[@]} == 0)); then
+		note sharing - - skipped "no app images (quick mode skips debootstrap)"
+		return 0
+	fi
+	base=$(fs_dir ext4)
+	for t in strata podman ctr curl_tar_shared; do
+		if ! reason=$("${t}_check" 2>&1); then
+			note sharing sequence "$t" skipped "$reason"
+			dead[$t]=1
+		fi
+	done
+	log "sharing: ${#images[@]} app images, $RUNS runs"
+	for ((r = 1; r <= RUNS; r++)); do
+		for t in strata podman ctr curl_tar_shared; do
+			[[ -z ${dead[$t]:-} ]] || continue
+			sharing_sequence sharing "$t" "$base/share-$t" "${images[@]}" || dead[$t]=1
+		done
+	done
+}

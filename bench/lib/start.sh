@@ -1,0 +1,221 @@
+# shellcheck shell=bash
+# start.sh: measurement 3 (start latency of `true` in alpine, with hyperfine) and the start
+# half of measurement 5. Every candidate command is tried once first; what fails is recorded
+# with its error instead of being timed, and variants (crun without cgroups, podman with
+# --cgroups=disabled) are tried in order so the notes say what works on this host.
+
+declare -A WARM=()      # tool → store holding alpine and the layers images, pulled once
+declare -A START_CMD=() # tool → the command line (with IMAGE in place of the reference) that works
+CRUN_HIDE=""            # set when crun only runs with cgroup2 hidden (see hide_cgroup2)
+CRUN_FLAGS=()           # global crun flags that made it work (--cgroup-manager=disabled)
+
+# warm_stores pulls alpine and the layers images into one store per run adapter.
+warm_stores() {
+	local t store image reason logf
+	((${#WARM[@]} == 0)) || return 0
+	for t in strata podman ctr; do
+		if ! reason=$("${t}_check" 2>&1); then
+			note start alpine "$t" skipped "$reason"
+			continue
+		fi
+		store=$(fs_dir ext4)/warm-$t
+		logf=$BENCH_WORK/logs/warm-$t.log
+		on_exit "${t}_clear '$store'"
+		if ! "${t}_fresh" "$store" >"$logf" 2>&1; then
+			note start alpine "$t" failed "preparing the store: $(last_error "$logf")"
+			continue
+		fi
+		for image in alpine $(jq -r '.[] | select(.name | startswith("layers")) | .name' "$IMAGES"); do
+			if ! "${t}_pull" "$store" "$image" >"$logf" 2>&1; then
+				note start "$image" "$t" failed "pull before the start measurement: $(last_error "$logf")"
+				continue 2
+			fi
+		done
+		WARM[$t]=$store
+	done
+}
+
+# make_bundle DIR ARGS… writes an OCI bundle over the alpine rootfs at BUNDLE_ROOTFS with the
+# default runc spec, no terminal, the given process args and, unless CGROUPS_PATH is empty,
+# that cgroupsPath.
+make_bundle() {
+	local dir=$1 cg=${CGROUPS_PATH-}
+	shift
+	mkdir -p "$dir"
+	(cd "$dir" && runc spec) || return 1
+	jq --arg root "$BUNDLE_ROOTFS" --arg cg "$cg" --args '.root.path = $root | .process.terminal = false |
+		.process.args = $ARGS.positional | if $cg == "" then del(.linux.cgroupsPath) else .linux.cgroupsPath = $cg end' \
+		"$@" <"$dir/config.json" >"$dir/config.json.new" && mv "$dir/config.json.new" "$dir/config.json"
+}
+
+# bundles extracts alpine once and writes the bundles runc and crun use.
+bundles() {
+	[[ -z ${BUNDLE_ROOTFS:-} ]] || return 0
+	BUNDLE_ROOTFS=$(fs_dir ext4)/alpine-rootfs
+	mkdir -p "$BUNDLE_ROOTFS"
+	tar -xzf "$(alpine_layer)" -C "$BUNDLE_ROOTFS"
+	CGROUPS_PATH=/$BENCH_ID/oci make_bundle "$BENCH_WORK/bundle-true" /bin/true
+	CGROUPS_PATH='' make_bundle "$BENCH_WORK/bundle-true-nocg" /bin/true
+	CGROUPS_PATH=/$BENCH_ID/oci-sleep make_bundle "$BENCH_WORK/bundle-sleep" /bin/sleep 86413
+	CGROUPS_PATH='' make_bundle "$BENCH_WORK/bundle-sleep-nocg" /bin/sleep 86413
+	mkdir -p "$BENCH_WORK/runc-state" "$BENCH_WORK/crun-state"
+	on_exit "oci_delete_all"
+}
+
+# oci_delete_all removes every runc and crun container left in our state dirs.
+oci_delete_all() {
+	local rt id
+	for rt in runc crun; do
+		[[ -d $BENCH_WORK/$rt-state ]] || continue
+		for id in $(oci_cmd "$rt" list -q 2>/dev/null); do
+			oci_cmd "$rt" delete -f "$id" >/dev/null 2>&1 || true
+		done
+	done
+}
+
+# try LOG CMD… runs a candidate once, quietly.
+try() { local logf=$1; shift; "$@" </dev/null >"$logf" 2>&1; }
+
+# probe_start decides START_CMD for every tool, noting each variant that fails and why.
+probe_start() {
+	local t store logf cmd
+	logf=$BENCH_WORK/logs/probe.log
+	START_CMD=()
+	for t in strata podman ctr; do
+		store=${WARM[$t]:-}
+		[[ -n $store ]] || continue
+		case $t in
+		strata) cmd="$STRATA --root $store run --rm IMAGE true" ;;
+		podman) cmd=$(podman_argv_run_rm "$store" alpine true | tr '\0' ' ' | sed "s|$(ref alpine)|IMAGE|") ;;
+		ctr) cmd=$(ctr_argv_run_rm "$store" alpine true | tr '\0' ' ' | sed "s|$(ref alpine)|IMAGE|") ;;
+		esac
+		if try "$logf" ${cmd//IMAGE/$(ref alpine)}; then
+			START_CMD[$t]=$cmd
+			continue
+		fi
+		note start alpine "$t" failed "$t run --rm: $(last_error "$logf")"
+		[[ $t != podman ]] || probe_podman "$store"
+	done
+	if command -v runc >/dev/null; then
+		cmd="runc --root $BENCH_WORK/runc-state run -b $BENCH_WORK/bundle-true bench-runc"
+		if try "$logf" $cmd; then START_CMD[runc]=$cmd; else note start alpine runc failed "$(last_error "$logf")"; fi
+	fi
+	if command -v crun >/dev/null; then
+		probe_crun
+	fi
+	cmd="unshare -fpmuin --mount-proc true"
+	if try "$logf" $cmd; then START_CMD[unshare]=$cmd; else note start alpine unshare failed "$(last_error "$logf")"; fi
+	cmd="unshare -fpmuin --root=$BUNDLE_ROOTFS /bin/true"
+	if try "$logf" $cmd; then START_CMD[unshare_chroot]=$cmd; else note start alpine unshare_chroot failed "$(last_error "$logf")"; fi
+}
+
+# probe_podman STORE tries podman run with the runtime's real rlimits, then with runc instead
+# of crun, then without cgroups, and keeps the first that works in PODMAN_RUN_FLAGS.
+probe_podman() {
+	local store=$1 logf=$BENCH_WORK/logs/probe.log limits extra cmd
+	local -a base=("${PODMAN_RUN_FLAGS[@]}") flags
+	limits=$(podman_runtime_limits "$store") || limits=""
+	for extra in "$limits" "$limits --runtime runc" "$limits --cgroups=disabled"; do
+		read -ra flags <<<"$extra"
+		if [[ $extra == *--cgroups=disabled* ]]; then
+			PODMAN_RUN_FLAGS=(--network none "${flags[@]}")
+		else
+			PODMAN_RUN_FLAGS=("${base[@]}" "${flags[@]}")
+		fi
+		cmd=$(podman_argv_run_rm "$store" alpine true | tr '\0' ' ' | sed "s|$(ref alpine)|IMAGE|")
+		if try "$logf" ${cmd//IMAGE/$(ref alpine)}; then
+			START_CMD[podman]=$cmd
+			note start alpine podman note "works with: ${PODMAN_RUN_FLAGS[*]}"
+			return 0
+		fi
+		note start alpine podman failed "podman run --rm ${PODMAN_RUN_FLAGS[*]}: $(last_error "$logf")"
+	done
+	PODMAN_RUN_FLAGS=("${base[@]}")
+}
+
+# hide_cgroup2 CMD… runs CMD in a private mount namespace where /sys/fs/cgroup/unified is an
+# empty tmpfs. crun refuses a hybrid host whose cgroup2 has any controller enabled ("cgroups in
+# hybrid mode not supported"); hiding cgroup2 makes it a plain v1 host for crun only, without
+# touching the host's cgroups.
+hide_cgroup2() {
+	unshare -m --propagation private sh -c 'mount -t tmpfs strata-bench /sys/fs/cgroup/unified && exec "$@"' sh "$@"
+}
+
+# probe_crun tries crun as it is, then without cgroups, then with cgroup2 hidden, and keeps
+# the first variant that runs; CRUN_HIDE is set when crun needs hide_cgroup2.
+probe_crun() {
+	local logf=$BENCH_WORK/logs/probe.log variant cmd wrap
+	CRUN_HIDE="" CRUN_FLAGS=()
+	for wrap in "" hide; do
+		for variant in "run -b $BENCH_WORK/bundle-true" "--cgroup-manager=disabled run -b $BENCH_WORK/bundle-true-nocg"; do
+			cmd="crun --root $BENCH_WORK/crun-state ${variant} bench-crun"
+			if try "$logf" ${wrap:+hide_cgroup2} $cmd; then
+				START_CMD[crun]=$cmd
+				CRUN_HIDE=$wrap
+				[[ $variant != --cgroup-manager=disabled* ]] || CRUN_FLAGS=(--cgroup-manager=disabled)
+				note start alpine crun note "works as: crun ${variant/$BENCH_WORK\//}${wrap:+, with cgroup2 hidden in a private mount namespace (hybrid host)}"
+				return 0
+			fi
+			note start alpine crun failed "crun ${variant/$BENCH_WORK\//}${wrap:+ (cgroup2 hidden)}: $(last_error "$logf")"
+		done
+	done
+}
+
+# hyperfine_record MEASURE CASE JSON records every timed run of a hyperfine export; the
+# commands were named after the tools.
+hyperfine_record() {
+	local measure=$1 case=$2 json=$3 tool v
+	while IFS=$'\t' read -r tool v; do
+		record "$measure" "$case" "$tool" time s "$v"
+	done < <(jq -r '.results[] | .command as $c | [.times, .exit_codes] | transpose[] | select(.[1] == 0) | [$c, .[0]] | @tsv' "$json")
+	while IFS=$'\t' read -r tool v; do
+		note "$measure" "$case" "$tool" failed "$v of the timed runs exited non-zero; only successful runs are counted"
+	done < <(jq -r '.results[] | select(any(.exit_codes[]; . != 0)) | [.command, ([.exit_codes[] | select(. != 0)] | length)] | @tsv' "$json")
+}
+
+# hyperfine_tools MEASURE CASE IMAGE TOOL… times the tools' START_CMD on IMAGE, in one
+# hyperfine run; crun runs in a second one inside hide_cgroup2 when it needs that.
+hyperfine_tools() {
+	local measure=$1 case=$2 image=$3 t args=() hidden=()
+	shift 3
+	for t in "$@"; do
+		[[ -n ${START_CMD[$t]:-} ]] || continue
+		if [[ $t == crun && -n ${CRUN_HIDE:-} ]]; then
+			hidden+=(-n "$t" "${START_CMD[$t]}")
+		else
+			args+=(-n "$t" "${START_CMD[$t]//IMAGE/$(ref "$image")}")
+		fi
+	done
+	log "$measure $case: hyperfine over: $*"
+	((${#args[@]} == 0)) || hyperfine_json "$measure" "$case" "" "${args[@]}"
+	((${#hidden[@]} == 0)) || hyperfine_json "$measure" "$case-crun" hide_cgroup2 "${hidden[@]}"
+}
+
+# hyperfine_json MEASURE CASE [WRAPPER] ARGS… runs hyperfine (under WRAPPER if given) and
+# records the runs under CASE (a -crun suffix is dropped from the recorded case).
+hyperfine_json() {
+	local measure=$1 case=$2 wrap=$3 json logf
+	shift 3
+	json=$BENCH_RESULTS/hyperfine-$measure-$case.json
+	logf=$BENCH_WORK/logs/hyperfine-$measure-$case.log
+	if ! $wrap hyperfine -N -i --warmup "$HF_WARMUP" --runs "$HF_RUNS" --export-json "$json" "$@" >"$logf" 2>&1; then
+		note "$measure" "${case%-crun}" hyperfine failed "$(last_error "$logf")"
+		return 0
+	fi
+	hyperfine_record "$measure" "${case%-crun}" "$json"
+}
+
+measure_start() {
+	warm_stores
+	bundles
+	probe_start
+	hyperfine_tools start alpine alpine strata runc crun podman ctr unshare unshare_chroot
+}
+
+measure_scaling_start() {
+	local image
+	warm_stores
+	for image in $(jq -r '.[] | select(.name | startswith("layers")) | .name' "$IMAGES"); do
+		hyperfine_tools scaling-start "${image#layers}" "$image" strata podman ctr
+	done
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/strata-run/strata/bench/plot"
+)
+
+var pullTools = []string{"strata", "podman", "ctr", "skopeo_umoci", "curl_tar", "skopeo", "curl"}
+
+func (d *doc) pull() {
+	cases := d.r.cases("pull")
+	if len(cases) == 0 {
+		return
+	}
+	d.p("## 1. Cold pull until ready to run\n")
+	d.p("Each repetition gives every tool an empty store and pulls one image from the loopback registry until it " +
+		"could run: strata and podman pull (which unpack), `ctr images pull` (which unpacks into the overlayfs " +
+		"snapshotter of a containerd started on that store), `skopeo copy` then `umoci unpack`. Baselines: `curl` " +
+		"fetching manifest, config and blobs to files, and `curl | tar -xz` per layer into one directory. " +
+		"Stores on a tmpfs (tool overhead shows) and on ext4 under /var/tmp. Peak RSS is that of the pulling " +
+		"process tree; for containerd it adds the daemon's peak. \"store after pull\" is `du` of the store.\n")
+	var groups []plot.Group
+	for _, c := range cases {
+		d.p("### %s\n", c)
+		bars := d.timeTable("pull", c, pullTools, []string{"peak RSS", "store after pull"})
+		groups = append(groups, plot.Group{Title: c, Bars: bars})
+	}
+	d.p("The blobs-only rows (`skopeo copy`, `curl`) do not unpack; compare them with each other (issue 3), not with the rest.\n")
+	d.chart("bench-pull.svg", "cold pull times", func(f *os.File) error {
+		return plot.Bars(f, "Cold pull until ready to run", "seconds", groups)
+	})
+}
+
+func (d *doc) sharing() {
+	idx := d.r.cases("sharing")
+	if len(idx) == 0 {
+		return
+	}
+	d.p("## 2. Layer sharing: ten images on one base\n")
+	d.p("Each tool pulls `bench/app:0` … `app:9` one after another into one store on ext4 (every image is the " +
+		"Debian base plus one unique 4 MiB layer); per image we record the pull time and the growth of the store " +
+		"(`du`, after `sync`). The ideal growth of a further image is its unique layer: unpacked (files rounded to " +
+		"4 KiB, plus a block per directory) and, for stores that keep blobs, its compressed blob too.\n")
+	var idealUnpacked, idealBoth []float64
+	for i := 1; i < len(idx); i++ {
+		img, ok := d.r.image("app" + idx[i])
+		if !ok || len(img.Layers) == 0 {
+			continue
+		}
+		l := img.Layers[len(img.Layers)-1]
+		idealUnpacked = append(idealUnpacked, float64(l.Unpacked))
+		idealBoth = append(idealBoth, float64(l.Unpacked+l.Size))
+	}
+	iu, _ := summarize(idealUnpacked)
+	ib, _ := summarize(idealBoth)
+	var idealTotal float64
+	seen := map[string]bool{}
+	for _, c := range idx {
+		img, _ := d.r.image("app" + c)
+		for _, l := range img.Layers {
+			if !seen[l.Digest] {
+				seen[l.Digest] = true
+				idealTotal += float64(l.Unpacked + l.Size)
+			}
+		}
+	}
+	d.p("| tool | first image | further images: median | min–max | growth per further image | × ideal (unpacked + blob) | total after %d images | × ideal total |", len(idx))
+	d.p("|---|---:|---:|---:|---:|---:|---:|---:|")
+	ids := []string{"strata", "podman", "ctr", "curl_tar_shared"}
+	timeSeries := []plot.Series{}
+	growthSeries := []plot.Series{}
+	for _, id := range ids {
+		first, ok := d.stat("sharing", idx[0], id, "time")
+		if !ok {
+			if len(d.r.notesFor("sharing", "", id)) > 0 {
+				d.p("| %s | %s | | | | | | |", toolByID(id).Label, d.why("sharing", "", id))
+			}
+			continue
+		}
+		var further, growth []float64
+		var xs, ts, cum []float64
+		total := 0.0
+		for _, c := range idx {
+			t, _ := d.stat("sharing", c, id, "time")
+			g, _ := d.stat("sharing", c, id, "growth")
+			n, _ := strconv.Atoi(c)
+			xs = append(xs, float64(n+1))
+			ts = append(ts, t.Median)
+			total += g.Median
+			cum = append(cum, total/(1<<20))
+			if c != idx[0] {
+				further = append(further, d.r.Samples[key{"sharing", c, id, "time"}]...)
+				growth = append(growth, d.r.Samples[key{"sharing", c, id, "growth"}]...)
+			}
+		}
+		fs, _ := summarize(further)
+		gs, _ := summarize(growth)
+		d.p("| %s | %s | %s | %s – %s | %s | %s | %s | %s |", toolByID(id).Label, seconds(first.Median), seconds(fs.Median),
+			seconds(fs.Min), seconds(fs.Max), bytes(gs.Median), ratio(gs.Median, ib.Median), bytes(total), ratio(total, idealTotal))
+		timeSeries = append(timeSeries, plot.Series{Name: plainLabel(id), X: xs, Y: ts, Highlight: id == "strata", Dashed: toolByID(id).Baseline})
+		growthSeries = append(growthSeries, plot.Series{Name: plainLabel(id), X: xs, Y: cum, Highlight: id == "strata", Dashed: toolByID(id).Baseline})
+	}
+	d.p("\nIdeal growth per further image: %s unpacked, %s with its blob; ideal total for all %d images: %s.\n",
+		bytes(iu.Median), bytes(ib.Median), len(idx), bytes(idealTotal))
+	if len(growthSeries) > 0 {
+		var xs, ys []float64
+		cum := 0.0
+		seen := map[string]bool{}
+		for _, c := range idx {
+			img, _ := d.r.image("app" + c)
+			for _, l := range img.Layers {
+				if !seen[l.Digest] {
+					seen[l.Digest] = true
+					cum += float64(l.Unpacked + l.Size)
+				}
+			}
+			n, _ := strconv.Atoi(c)
+			xs, ys = append(xs, float64(n+1)), append(ys, cum/(1<<20))
+		}
+		growthSeries = append(growthSeries, plot.Series{Name: "ideal (unique layers + blobs)", X: xs, Y: ys, Dashed: true})
+		d.chart("bench-sharing-disk.svg", "store growth over ten pulls", func(f *os.File) error {
+			return plot.Lines(f, "Store size while pulling ten images sharing one base", "images pulled", "MiB (median)", false, growthSeries)
+		})
+		d.chart("bench-sharing-time.svg", "pull time per image", func(f *os.File) error {
+			return plot.Lines(f, "Pull time of each of the ten images", "image", "seconds (median)", false, timeSeries)
+		})
+	}
+	if d.r.SystemDF != "" {
+		d.p("`strata system df` after the ten pulls (last repetition):\n\n```\n%s\n```\n", d.r.SystemDF)
+	}
+}
+
+var startTools = []string{"strata", "runc", "crun", "podman", "ctr", "unshare", "unshare_chroot"}
+
+func (d *doc) start() {
+	if len(d.r.cases("start")) == 0 && len(d.r.notesFor("start", "alpine", "strata")) == 0 {
+		return
+	}
+	d.p("## 3. Start latency: `true` in alpine\n")
+	d.p("hyperfine, `-N`, %s warmup runs, from command to exit with everything removed: `strata run --rm`, "+
+		"`podman run --rm`, `ctr run --rm` on images already pulled; `runc run` and `crun run` on a prepared "+
+		"bundle (alpine rootfs, `runc spec` with no terminal); baseline `unshare` with the same namespaces "+
+		"(pid, mount, uts, ipc, net), on the host root and chrooted into alpine. How each tool was made to run on "+
+		"this host is in the notes at the end.\n", d.r.meta("hyperfine warmup"))
+	bars := d.timeTable("start", "alpine", startTools, nil)
+	if len(bars) > 0 {
+		d.chart("bench-start.svg", "start latency", func(f *os.File) error {
+			return plot.Bars(f, "Start latency of true in alpine", "seconds", []plot.Group{{Title: "run --rm true", Bars: bars}})
+		})
+	}
+}
+
+func (d *doc) density() {
+	if len(d.r.cases("density")) == 0 {
+		return
+	}
+	d.p("## 4. Density: detached `sleep` containers\n")
+	d.p("Each tool starts %s detached `sleep` containers from alpine, one after another. The monitor of a container "+
+		"is the host parent of its `sleep`: strata's monitor, conmon, containerd-shim-runc-v2. RSS and PSS (shared "+
+		"pages split between the processes sharing them) are read from /proc once all are running; disk is the "+
+		"growth of the store divided by the number of containers. `run -d` and `rm -f` are timed per container "+
+		"(runc and crun: `create` + `start`, and `delete -f`, on a prepared bundle; they have no monitor).\n", d.r.meta("density"))
+	d.p("| tool | monitor RSS: median | min–max | monitor PSS | monitors | disk per container | run -d: median | min–max | rm -f: median | min–max |")
+	d.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var bars []plot.Bar
+	for _, id := range []string{"strata", "podman", "ctr", "runc", "crun"} {
+		rs, rok := d.stat("density", "monitor", id, "rss")
+		ps, _ := d.stat("density", "monitor", id, "pss")
+		mons, _ := d.stat("density", "monitor", id, "monitors")
+		disk, dok := d.stat("density", "disk", id, "per-container")
+		run, runok := d.stat("density", "run-d", id, "time")
+		rm, rmok := d.stat("density", "rm", id, "time")
+		if !rok && !runok {
+			if len(d.r.notesFor("density", "", id)) > 0 {
+				d.p("| %s | %s | | | | | | | | |", toolByID(id).Label, d.why("density", "", id))
+			}
+			continue
+		}
+		cell := func(ok bool, s string) string {
+			if !ok {
+				return "—"
+			}
+			return s
+		}
+		d.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", toolByID(id).Label,
+			cell(rok, bytes(rs.Median)), cell(rok, bytes(rs.Min)+" – "+bytes(rs.Max)), cell(rok && ps.N > 0, bytes(ps.Median)),
+			cell(rok, fmt.Sprint(mons.Median)), cell(dok, bytes(disk.Median)),
+			cell(runok, seconds(run.Median)), cell(runok, seconds(run.Min)+" – "+seconds(run.Max)),
+			cell(rmok, seconds(rm.Median)), cell(rmok, seconds(rm.Min)+" – "+seconds(rm.Max)))
+		if rok {
+			bars = append(bars, plot.Bar{Label: plainLabel(id), Value: rs.Median / (1 << 20), Min: rs.Min / (1 << 20), Max: rs.Max / (1 << 20),
+				Highlight: id == "strata", ValueFormatted: bytes(rs.Median)})
+		}
+	}
+	d.p("")
+	if len(bars) > 0 {
+		d.chart("bench-density.svg", "monitor memory", func(f *os.File) error {
+			return plot.Bars(f, "Memory of each container's monitor (RSS)", "MiB", []plot.Group{{Title: "per container", Bars: bars}})
+		})
+	}
+}
+
+func (d *doc) scaling() {
+	for _, part := range []struct{ measure, title, file string }{
+		{"scaling-pull", "pull time (cold, ext4)", "bench-scaling-pull.svg"},
+		{"scaling-start", "start latency of `true`", "bench-scaling-start.svg"},
+	} {
+		counts := d.r.cases(part.measure)
+		if len(counts) == 0 {
+			continue
+		}
+		if part.measure == "scaling-pull" || len(d.r.cases("scaling-pull")) == 0 {
+			d.p("## 5. Scaling with the number of layers\n")
+			d.p("`bench/layers:N` is alpine plus N-1 small layers (four 4 KiB files each).\n")
+		}
+		d.p("### %s\n", strings.ToUpper(part.title[:1])+part.title[1:])
+		head := "| tool |"
+		sep := "|---|"
+		for _, c := range counts {
+			head += fmt.Sprintf(" %s layers |", c)
+			sep += "---:|"
+		}
+		d.p("%s\n%s", head, sep)
+		var series []plot.Series
+		for _, id := range []string{"strata", "podman", "ctr", "curl_tar"} {
+			row := "| " + toolByID(id).Label + " |"
+			var xs, ys []float64
+			any := false
+			for _, c := range counts {
+				s, ok := d.stat(part.measure, c, id, "time")
+				if !ok {
+					row += " — |"
+					continue
+				}
+				any = true
+				row += fmt.Sprintf(" %s (%s – %s) |", seconds(s.Median), seconds(s.Min), seconds(s.Max))
+				n, _ := strconv.Atoi(c)
+				xs, ys = append(xs, float64(n)), append(ys, s.Median)
+			}
+			if !any {
+				if len(d.r.notesFor(part.measure, "", id)) > 0 {
+					d.p("| %s | %s |%s", toolByID(id).Label, d.why(part.measure, "", id), strings.Repeat(" |", len(counts)-1))
+				}
+				continue
+			}
+			d.p("%s", row)
+			series = append(series, plot.Series{Name: plainLabel(id), X: xs, Y: ys, Highlight: id == "strata", Dashed: toolByID(id).Baseline})
+		}
+		d.p("")
+		if len(series) > 0 {
+			title := "Scaling: " + strings.ReplaceAll(part.title, "`", "")
+			d.chart(part.file, part.title, func(f *os.File) error {
+				return plot.Lines(f, title, "layers (log scale)", "seconds (median)", true, series)
+			})
+		}
+	}
+}
+
+// uniqueNotes drops repeated identical notes, which a failing tool produces once per case.
+func uniqueNotes(ns []Note) []Note {
+	return slices.CompactFunc(ns, func(a, b Note) bool { return a == b })
+}

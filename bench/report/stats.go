@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Stat summarizes one series: the median, the extremes and how many observations.
+type Stat struct {
+	Median, Min, Max float64
+	N                int
+}
+
+// summarize returns the Stat of vs; ok is false for an empty series.
+func summarize(vs []float64) (s Stat, ok bool) {
+	if len(vs) == 0 {
+		return Stat{}, false
+	}
+	sorted := slices.Clone(vs)
+	slices.Sort(sorted)
+	n := len(sorted)
+	med := sorted[n/2]
+	if n%2 == 0 {
+		med = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	return Stat{Median: med, Min: sorted[0], Max: sorted[n-1], N: n}, true
+}
+
+// seconds formats a duration: milliseconds under a second, seconds above.
+func seconds(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case v < 0.01:
+		return fmt.Sprintf("%.1f ms", v*1000)
+	case v < 1:
+		return fmt.Sprintf("%.0f ms", v*1000)
+	case v < 10:
+		return fmt.Sprintf("%.2f s", v)
+	default:
+		return fmt.Sprintf("%.1f s", v)
+	}
+}
+
+// bytes formats a size in KiB under one MiB, else in MiB.
+func bytes(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case math.Abs(v) < 1<<20:
+		return fmt.Sprintf("%.0f KiB", v/1024)
+	case math.Abs(v) < 100<<20:
+		return fmt.Sprintf("%.1f MiB", v/(1<<20))
+	default:
+		return fmt.Sprintf("%.0f MiB", v/(1<<20))
+	}
+}
+
+// ratio formats a/b as "1.23×", or "—" when it is undefined.
+func ratio(a, b float64) string {
+	if b <= 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}

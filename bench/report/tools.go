@@ -1,0 +1,51 @@
+package main
+
+// tool describes how one tool appears in the tables.
+type tool struct {
+	ID       string // as bench/run.sh records it
+	Label    string
+	Peer     bool // counts for "× best peer"
+	Baseline bool
+}
+
+var tools = []tool{
+	{ID: "strata", Label: "**strata**"},
+	{ID: "podman", Label: "podman", Peer: true},
+	{ID: "ctr", Label: "containerd (ctr)", Peer: true},
+	{ID: "skopeo_umoci", Label: "skopeo copy + umoci unpack", Peer: true},
+	{ID: "runc", Label: "runc (prepared bundle)", Peer: true},
+	{ID: "crun", Label: "crun (prepared bundle)", Peer: true},
+	{ID: "skopeo", Label: "skopeo copy, blobs only"},
+	{ID: "curl", Label: "baseline: curl, blobs only", Baseline: true},
+	{ID: "curl_tar", Label: "baseline: curl \\| tar -xz", Baseline: true},
+	{ID: "curl_tar_shared", Label: "baseline: curl \\| tar -xz, unique layers only", Baseline: true},
+	{ID: "unshare", Label: "baseline: unshare -fpmuin --mount-proc true", Baseline: true},
+	{ID: "unshare_chroot", Label: "baseline: unshare -fpmuin --root=alpine /bin/true", Baseline: true},
+}
+
+// toolByID returns the description of id; unknown tools get their ID as label.
+func toolByID(id string) tool {
+	for _, t := range tools {
+		if t.ID == id {
+			return t
+		}
+	}
+	return tool{ID: id, Label: id}
+}
+
+// plainLabel is the label without markdown, for plots.
+func plainLabel(id string) string {
+	switch id {
+	case "strata":
+		return "strata"
+	case "curl_tar":
+		return "baseline: curl | tar -xz"
+	case "curl_tar_shared":
+		return "baseline: curl | tar, unique only"
+	case "unshare_chroot":
+		return "baseline: unshare + chroot"
+	case "unshare":
+		return "baseline: unshare"
+	}
+	return toolByID(id).Label
+}

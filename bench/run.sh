@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# run.sh: strata's side-by-side benchmarks (issue 8). Installs the peers, starts a registry on
+# loopback, pushes deterministic images, measures strata against podman, containerd, runc,
+# crun, skopeo+umoci and plain curl/tar, then regenerates docs/benchmarks.md and its plots.
+#
+#   bash bench/run.sh [--quick] [--only 1,3] [--runs N] [--strata PATH] [--results DIR] [--no-docs]
+#
+# --quick: 2 runs, no debootstrap (alpine and small layered images only), 10 containers for
+# density; for developing the harness, never for published numbers.
+# --only: a comma-separated subset of the measurements 1 pull, 2 sharing, 3 start,
+# 4 density, 5 scaling.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR=$REPO/bench
+STRATA=$REPO/bin/strata
+BENCH_MODE=full
+ONLY=1,2,3,4,5
+RUNS=""
+BENCH_RESULTS=/var/tmp/strata-bench-results
+WRITE_DOCS=1
+
+while (($#)); do
+	case $1 in
+	--quick) BENCH_MODE=quick ;;
+	--only) ONLY=$2; shift ;;
+	--runs) RUNS=$2; shift ;;
+	--strata) STRATA=$(realpath "$2"); shift ;;
+	--results) BENCH_RESULTS=$2; shift ;;
+	--no-docs) WRITE_DOCS="" ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+# shellcheck source=bench/lib/common.sh
+source "$BENCH_DIR/lib/common.sh"
+for f in setup tools pull sharing start density; do
+	# shellcheck source=/dev/null
+	source "$BENCH_DIR/lib/$f.sh"
+done
+
+[[ $(id -u) == 0 ]] || die "run.sh needs root (mounts, containers, apt)"
+if [[ $BENCH_MODE == quick ]]; then
+	RUNS=${RUNS:-2} HF_RUNS=5 HF_WARMUP=1 DENSITY=10
+else
+	RUNS=${RUNS:-5} HF_RUNS=20 HF_WARMUP=3 DENSITY=50
+fi
+((RUNS >= 1)) || die "--runs must be at least 1"
+
+bench_init
+rm -rf "$BENCH_RESULTS"
+mkdir -p "$BENCH_RESULTS"
+: >"$BENCH_RESULTS/samples.tsv"
+: >"$BENCH_RESULTS/notes.tsv"
+: >"$BENCH_RESULTS/meta.tsv"
+
+install_peers
+describe_machine
+if reason=$(strata_check 2>&1); then
+	log "strata: $STRATA"
+else
+	log "strata measurements will be skipped: $reason"
+fi
+build_tools
+start_registry
+push_images
+
+# pull_once times pulls in a child bash; it needs the adapters and their settings.
+export STRATA REGISTRY IMAGES BENCH_WORK BENCH_ID
+export -f $(declare -F | awk '{ print $3 }')
+
+selected() { [[ ,$ONLY, == *,$1,* ]]; }
+started=$(now_us)
+selected 3 && measure_start
+selected 5 && { measure_scaling_start; measure_scaling_pull; }
+selected 1 && measure_pull
+selected 2 && measure_sharing
+selected 4 && measure_density
+meta duration "$(((($(now_us) - started) / 1000000))) s"
+
+if [[ -n $WRITE_DOCS ]]; then
+	"$BENCH_WORK/bin/report" -results "$BENCH_RESULTS" -docs "$REPO/docs" ||
+		die "writing docs/benchmarks.md failed"
+	log "wrote $REPO/docs/benchmarks.md"
+fi
+log "results in $BENCH_RESULTS"
