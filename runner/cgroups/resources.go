@@ -12,19 +12,19 @@ import (
 // fields mean what docker run's flags of the same name mean.
 type Resources struct {
 	// Memory is --memory in bytes.
-	Memory int64
+	Memory int64 `json:"memory,omitempty"`
 	// MemorySwap is --memory-swap in bytes: memory plus swap, as docker counts it. -1 means
 	// unlimited swap; 0 with Memory set means docker's default of twice Memory (swap equal to
 	// Memory), applied only where the host accounts swap.
-	MemorySwap int64
+	MemorySwap int64 `json:"memorySwap,omitempty"`
 	// CPUs is --cpus: a CFS quota of CPUs*100000 µs per 100000 µs period.
-	CPUs float64
+	CPUs float64 `json:"cpus,omitempty"`
 	// CPUShares is --cpu-shares (2-262144, default 1024); on v2 it becomes cpu.weight.
-	CPUShares uint64
+	CPUShares uint64 `json:"cpuShares,omitempty"`
 	// CpusetCpus is --cpuset-cpus, a kernel CPU list such as "0-1,3".
-	CpusetCpus string
+	CpusetCpus string `json:"cpusetCpus,omitempty"`
 	// PidsLimit is --pids-limit; zero or negative (docker's -1) means unlimited.
-	PidsLimit int64
+	PidsLimit int64 `json:"pidsLimit,omitempty"`
 }
 
 // Kernel and docker bounds for the limits.

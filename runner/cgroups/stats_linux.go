@@ -11,18 +11,18 @@ import (
 // 0 means none; a counter whose controller is not mounted stays 0.
 type Stats struct {
 	// MemoryUsage is the memory charged to the cgroup in bytes, page cache included.
-	MemoryUsage uint64
+	MemoryUsage uint64 `json:"memoryUsage"`
 	// MemoryInactiveFile is the reclaimable page cache in bytes; docker's stats shows
 	// MemoryUsage minus this as the container's usage.
-	MemoryInactiveFile uint64
+	MemoryInactiveFile uint64 `json:"memoryInactiveFile"`
 	// MemoryLimit is the memory limit in bytes, 0 when unlimited.
-	MemoryLimit uint64
+	MemoryLimit uint64 `json:"memoryLimit"`
 	// PidsCurrent is the number of tasks (processes and threads) in the cgroup.
-	PidsCurrent uint64
+	PidsCurrent uint64 `json:"pidsCurrent"`
 	// PidsLimit is the pids limit, 0 when unlimited.
-	PidsLimit uint64
+	PidsLimit uint64 `json:"pidsLimit"`
 	// CPUUsageNs is the CPU time the cgroup's tasks have used, in nanoseconds.
-	CPUUsageNs uint64
+	CPUUsageNs uint64 `json:"cpuUsageNs"`
 }
 
 // unlimitedV1 is where a v1 counter stops meaning a limit: an unlimited memory limit reads as
