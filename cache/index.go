@@ -53,6 +53,10 @@ func (s *Store) tag(ctx context.Context, ref string, desc v1.Descriptor) (prev *
 			if m.Annotations[RefNameAnnotation] == ref {
 				old := m
 				prev = &old
+				if sameDescriptor(m, d) {
+					// A pull of an unchanged image rewrites nothing.
+					return errUnchanged
+				}
 				idx.Manifests[i] = d
 				return nil
 			}
@@ -111,6 +115,21 @@ func (s *Store) List() ([]Ref, error) {
 	return refs, nil
 }
 
+// errUnchanged tells updateIndex that fn changed nothing, so index.json need not be rewritten.
+var errUnchanged = errors.New("index unchanged")
+
+func sameDescriptor(a, b v1.Descriptor) bool {
+	if a.Digest != b.Digest || a.Size != b.Size || a.MediaType != b.MediaType || len(a.Annotations) != len(b.Annotations) {
+		return false
+	}
+	for k, v := range a.Annotations {
+		if b.Annotations[k] != v {
+			return false
+		}
+	}
+	return a.Platform == nil && b.Platform == nil && len(a.URLs) == 0 && len(b.URLs) == 0 && len(a.Data) == 0 && len(b.Data) == 0 && a.ArtifactType == b.ArtifactType
+}
+
 // checkRef rejects names that cannot be a reference; parsing references is registry's job,
 // but the store must not hold empty or multi-line names.
 func checkRef(ref string) error {
@@ -146,7 +165,9 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 	if err != nil {
 		return err
 	}
-	if err := fn(idx); err != nil {
+	if err := fn(idx); errors.Is(err, errUnchanged) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	idx.SchemaVersion = 2

@@ -75,7 +75,11 @@ func TestWriteImageStoresEverythingOnce(t *testing.T) {
 		}
 	}
 
-	// Second pull: nothing is fetched and nothing is new.
+	// Second pull: nothing is fetched and nothing is new, not even index.json.
+	before, err := os.Stat(filepath.Join(s.Dir(), "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	calls := len(reg.calls)
 	res, err = s.WriteImage(ctx, testRef, img, WriteOptions{Fetch: reg.fetch})
 	if err != nil {
@@ -83,6 +87,13 @@ func TestWriteImageStoresEverythingOnce(t *testing.T) {
 	}
 	if res.Downloaded || res.Updated || res.Bytes != 0 || len(reg.calls) != calls {
 		t.Errorf("second WriteImage = %+v with %d new fetches, want nothing downloaded", res, len(reg.calls)-calls)
+	}
+	after, err := os.Stat(filepath.Join(s.Dir(), "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("second WriteImage of an unchanged image rewrote index.json")
 	}
 	if res.Previous == nil || res.Previous.Digest != wantDigest {
 		t.Errorf("second WriteImage Previous = %v, want %v", res.Previous, wantDigest)
