@@ -1,0 +1,107 @@
+package archive
+
+import (
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// readDocker plans the images of a docker archive without index.json: `docker save` before
+// Docker 25, where each layer is an uncompressed <id>/layer.tar. Such an archive carries no
+// registry manifest, so strata writes a Docker schema 2 manifest around the config and the
+// layers as they are (uncompressed layers keep media type docker tar and their digest, which
+// is their DiffID). The manifest digest then differs from the registry's, as it does for
+// `docker load` itself; config and layer digests are preserved.
+func (p *plan) readDocker(e *entry) error {
+	ms, err := parseDockerManifest(e)
+	if err != nil {
+		return err
+	}
+	for i, m := range ms {
+		img, err := p.dockerImage(m)
+		if err != nil {
+			return fmt.Errorf("manifest.json: image %d: %w", i, err)
+		}
+		p.images = append(p.images, img)
+	}
+	return nil
+}
+
+func (p *plan) dockerImage(m dockerManifest) (image, error) {
+	ce, err := p.src.lookup(m.Config)
+	if err != nil {
+		return image{}, fmt.Errorf("config: %w", err)
+	}
+	cfgDigest, err := ce.hash()
+	if err != nil {
+		return image{}, err
+	}
+	raw, err := ce.readSmall(maxJSON)
+	if err != nil {
+		return image{}, err
+	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return image{}, fmt.Errorf("parsing config %s: %w", m.Config, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return image{}, fmt.Errorf("config %s lists %d layers, manifest.json %d", short(cfgDigest), len(cfg.RootFS.DiffIDs), len(m.Layers))
+	}
+	man := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.DockerManifestSchema2,
+		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Digest: cfgDigest, Size: ce.size},
+	}
+	for i, name := range m.Layers {
+		l, err := p.dockerLayer(name, cfg.RootFS.DiffIDs[i])
+		if err != nil {
+			return image{}, err
+		}
+		man.Layers = append(man.Layers, l)
+	}
+	if err := p.addEntry(man.Config, ce); err != nil {
+		return image{}, err
+	}
+	data, err := json.Marshal(man)
+	if err != nil {
+		return image{}, err
+	}
+	md := v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: sha256Hash(data), Size: int64(len(data))}
+	if !p.seen[md.Digest] {
+		p.seen[md.Digest] = true
+		p.blobs = append(p.blobs, blob{desc: md, data: data})
+	}
+	return image{names: m.RepoTags, manifest: md, config: cfgDigest}, nil
+}
+
+// dockerLayer plans one layer file, telling its media type from its first bytes: old docker
+// writes plain tars, but an archive of compressed layers loads with docker too.
+func (p *plan) dockerLayer(name string, diffID v1.Hash) (v1.Descriptor, error) {
+	le, err := p.src.lookup(name)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("layer: %w", err)
+	}
+	h, err := le.hash()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	head, err := le.head(4)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	d := v1.Descriptor{MediaType: types.DockerUncompressedLayer, Digest: h, Size: le.size}
+	switch {
+	case isGzip(head):
+		d.MediaType = types.DockerLayer
+	case isZstd(head):
+		d.MediaType = types.OCILayerZStd
+	case h != diffID:
+		return v1.Descriptor{}, fmt.Errorf("layer %s: %w: content hashes to %s, the config's DiffID is %s", name, errDiffID, short(h), short(diffID))
+	}
+	if err := p.addEntry(d, le); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return d, nil
+}

@@ -1,0 +1,149 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// ErrNoName is returned by Load for an image the archive gives no name and LoadOptions.Name
+// does not name either: the store keeps images by ref, so an unnamed one would be garbage.
+var ErrNoName = errors.New("image has no name")
+
+// LoadOptions tune Load and LoadDir. The zero value is valid.
+type LoadOptions struct {
+	// Platform picks the manifest of an index the archive names (a multi-platform image);
+	// zero means registry.DefaultPlatform.
+	Platform v1.Platform
+	// Name is the ref ("app:1") given to an image the archive leaves unnamed, as
+	// `skopeo copy … oci-archive:FILE` without a name does. It must match one image only.
+	Name string
+	// TempDir is where a tar stream is staged before anything reaches the store; it should
+	// be on the store's filesystem. "" means a new directory beside the store, removed when
+	// Load returns.
+	TempDir string
+	// Progress, if set, receives an Event per entry read, blob stored and ref tagged.
+	Progress func(Event)
+}
+
+// Loaded is one image Load stored and tagged.
+type Loaded struct {
+	// Ref is the full reference it is stored under: "docker.io/library/busybox:latest".
+	Ref string
+	// Manifest is the descriptor Ref names.
+	Manifest v1.Descriptor
+	// ID is the image ID, the digest of its config.
+	ID v1.Hash
+}
+
+// Load reads an image archive (docker-archive, old or new, or oci-archive) from the tar
+// stream r into store and tags its images. Nothing is stored unless the whole archive is
+// sound; see the package doc.
+func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions) (loaded []Loaded, err error) {
+	dir := opts.TempDir
+	if dir == "" {
+		dir = filepath.Dir(store.Dir())
+	}
+	tmp, err := os.MkdirTemp(dir, ".load-")
+	if err != nil {
+		return nil, fmt.Errorf("loading archive: %w", err)
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
+	src, err := stage(ctx, store, r, tmp, opts.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("loading archive: %w", err)
+	}
+	loaded, err = load(ctx, store, src, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loading archive: %w", err)
+	}
+	return loaded, nil
+}
+
+// LoadDir loads an OCI image layout directory (or an unpacked docker archive) into store,
+// reading its files in place. Every manifest and size is checked before the first blob is
+// stored; a blob whose bytes do not match its digest still fails in WriteBlob, after blobs
+// before it may have been stored unreferenced (Prune removes them).
+func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptions) ([]Loaded, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("loading %s: not a directory", dir)
+	}
+	loaded, err := load(ctx, store, &dirSource{dir: dir}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	return loaded, nil
+}
+
+// load plans the images of src, then stores and tags them.
+func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions) ([]Loaded, error) {
+	p := &plan{store: store, src: src, want: opts.Platform, seen: map[v1.Hash]bool{}}
+	if p.want.OS == "" {
+		p.want = registry.DefaultPlatform()
+	}
+	if err := p.read(); err != nil {
+		return nil, err
+	}
+	if err := p.name(opts.Name); err != nil {
+		return nil, err
+	}
+	return p.commit(ctx, opts.Progress)
+}
+
+// commit stores every planned blob, then tags the images, holding off Prune throughout.
+func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loaded, err error) {
+	release, err := p.store.Hold(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, release()) }()
+	for _, b := range p.blobs {
+		if p.store.HasBlob(b.desc.Digest) {
+			report(progress, Event{Kind: Exists, Digest: b.desc.Digest, Size: b.desc.Size})
+			continue
+		}
+		if err := p.writeBlob(ctx, b); err != nil {
+			return nil, err
+		}
+		report(progress, Event{Kind: Stored, Digest: b.desc.Digest, Size: b.desc.Size})
+	}
+	for _, img := range p.images {
+		desc := v1.Descriptor{MediaType: img.manifest.MediaType, Digest: img.manifest.Digest, Size: img.manifest.Size}
+		for _, ref := range img.refs {
+			if err := p.store.Tag(ref, desc); err != nil {
+				return loaded, err
+			}
+			report(progress, Event{Kind: Tagged, Name: ref, Digest: desc.Digest, Size: desc.Size})
+			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: img.config})
+		}
+	}
+	return loaded, nil
+}
+
+func (p *plan) writeBlob(ctx context.Context, b blob) error {
+	var r io.Reader
+	if b.data != nil {
+		r = bytes.NewReader(b.data)
+	} else {
+		f, err := b.entry.open()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	return p.store.WriteBlob(ctx, b.desc, r)
+}

@@ -1,0 +1,370 @@
+package archive
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// Annotations other tools name images by in index.json. containerd (and Docker 25, which
+// writes archives through it) keeps the full name in its own key and only the tag in the
+// spec's; skopeo and podman put the whole name in the spec's.
+const (
+	containerdNameAnnotation = "io.containerd.image.name"
+	refNameAnnotation        = cache.RefNameAnnotation
+)
+
+// maxJSON bounds every JSON file Load parses: index.json, manifest.json, manifests, configs.
+const maxJSON = registry.MaxManifestSize
+
+// maxDepth bounds indexes within indexes; real images nest one level.
+const maxDepth = 4
+
+// blob is one blob to store: from an entry, or bytes strata made (the manifest of an old
+// docker archive image). An entry of nil with no data means the store already has it.
+type blob struct {
+	desc  v1.Descriptor
+	entry *entry
+	data  []byte
+}
+
+// image is one image to tag.
+type image struct {
+	names    []string // as the archive names it
+	refs     []string // normalized
+	manifest v1.Descriptor
+	config   v1.Hash
+}
+
+// plan is what Load will store, worked out before anything is stored.
+type plan struct {
+	store  *cache.Store
+	src    source
+	want   v1.Platform
+	blobs  []blob
+	seen   map[v1.Hash]bool
+	images []image
+}
+
+// dockerManifest is one item of a docker archive's manifest.json (moby image/tarexport).
+type dockerManifest struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// read finds the images of the archive: through index.json when there is one (OCI archives,
+// and Docker 25 archives, whose manifests then keep their digests), else through manifest.json.
+func (p *plan) read() error {
+	idx, err := p.src.lookup("index.json")
+	switch {
+	case err == nil:
+		return p.readOCI(idx)
+	case !errors.Is(err, errMissing):
+		return err
+	}
+	mj, err := p.src.lookup("manifest.json")
+	if errors.Is(err, errMissing) {
+		return errors.New("neither index.json nor manifest.json found: not an image archive")
+	}
+	if err != nil {
+		return err
+	}
+	return p.readDocker(mj)
+}
+
+func (p *plan) readOCI(e *entry) error {
+	raw, err := e.readSmall(maxJSON)
+	if err != nil {
+		return err
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return fmt.Errorf("parsing index.json: %w", err)
+	}
+	if len(idx.Manifests) == 0 {
+		return errors.New("index.json lists no images")
+	}
+	var tags map[v1.Hash][]string
+	for _, d := range idx.Manifests {
+		m, cfg, err := p.resolve(d, 0)
+		if err != nil {
+			return err
+		}
+		names := annotatedNames(d.Annotations)
+		if len(names) == 0 {
+			if tags == nil {
+				if tags, err = p.dockerTags(); err != nil {
+					return err
+				}
+			}
+			names = tags[cfg]
+		}
+		p.images = append(p.images, image{names: names, manifest: m, config: cfg})
+	}
+	return nil
+}
+
+// annotatedNames returns the name an index.json descriptor gives its image. A spec ref name
+// without a slash or colon is a bare tag ("latest", as Docker 25 writes it next to the
+// containerd name): it names no repository, so it names nothing here.
+func annotatedNames(a map[string]string) []string {
+	if n := a[containerdNameAnnotation]; n != "" {
+		return []string{n}
+	}
+	if n := a[refNameAnnotation]; strings.ContainsAny(n, ":/") {
+		return []string{n}
+	}
+	return nil
+}
+
+// dockerTags maps config digests to the RepoTags of manifest.json, when the archive has one.
+func (p *plan) dockerTags() (map[v1.Hash][]string, error) {
+	tags := map[v1.Hash][]string{}
+	e, err := p.src.lookup("manifest.json")
+	if errors.Is(err, errMissing) {
+		return tags, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ms, err := parseDockerManifest(e)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		ce, err := p.src.lookup(m.Config)
+		if err != nil {
+			return nil, fmt.Errorf("manifest.json: config: %w", err)
+		}
+		h, err := ce.hash()
+		if err != nil {
+			return nil, err
+		}
+		tags[h] = append(tags[h], m.RepoTags...)
+	}
+	return tags, nil
+}
+
+func parseDockerManifest(e *entry) ([]dockerManifest, error) {
+	raw, err := e.readSmall(maxJSON)
+	if err != nil {
+		return nil, err
+	}
+	var ms []dockerManifest
+	if err := json.Unmarshal(raw, &ms); err != nil {
+		return nil, fmt.Errorf("parsing manifest.json: %w", err)
+	}
+	if len(ms) == 0 {
+		return nil, errors.New("manifest.json lists no images")
+	}
+	return ms, nil
+}
+
+// resolve walks d down to one image manifest (choosing the platform from an index), plans its
+// blobs, and returns its descriptor and config digest.
+func (p *plan) resolve(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, error) {
+	if depth > maxDepth {
+		return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: indexes nested too deep", short(d.Digest))
+	}
+	raw, err := p.readBlob(d)
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+	}
+	mt := d.MediaType
+	if mt == "" {
+		mt = probe.MediaType
+	}
+	switch {
+	case mt.IsIndex() || (mt == "" && probe.Manifests != nil):
+		child, err := p.pick(d, raw)
+		if err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
+		return p.resolve(child, depth+1)
+	case mt.IsImage() || mt == "":
+		var m v1.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+		}
+		if mt == "" {
+			mt = types.OCIManifestSchema1
+			if m.Config.MediaType == types.DockerConfigJSON {
+				mt = types.DockerManifestSchema2
+			}
+		}
+		for _, l := range m.Layers {
+			if err := p.addBlob(l); err != nil {
+				return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: layer: %w", short(d.Digest), err)
+			}
+		}
+		if err := p.addBlob(m.Config); err != nil {
+			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: config: %w", short(d.Digest), err)
+		}
+		md := v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}
+		if err := p.addBlob(md); err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
+		return md, m.Config.Digest, nil
+	}
+	return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: %w %s", short(d.Digest), registry.ErrUnsupportedMediaType, mt)
+}
+
+// pick chooses the manifest of an index for the wanted platform, as pull does.
+func (p *plan) pick(d v1.Descriptor, raw []byte) (v1.Descriptor, error) {
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
+	}
+	var have []string
+	for _, c := range idx.Manifests {
+		if c.Platform == nil {
+			continue
+		}
+		if matchPlatform(*c.Platform, p.want) {
+			return c, nil
+		}
+		have = append(have, c.Platform.String())
+	}
+	return v1.Descriptor{}, fmt.Errorf("index %s: %w %s (it has %s)", short(d.Digest), registry.ErrNoMatchingPlatform, p.want.String(), strings.Join(have, ", "))
+}
+
+// matchPlatform reports whether have satisfies want. An empty wanted variant matches any, and
+// arm64's "" and "v8" are the same, as docker treats them.
+func matchPlatform(have, want v1.Platform) bool {
+	if have.OS != want.OS || have.Architecture != want.Architecture {
+		return false
+	}
+	if want.Variant == "" || have.Variant == want.Variant {
+		return true
+	}
+	return want.Architecture == "arm64" && (have.Variant == "" || have.Variant == "v8") && (want.Variant == "" || want.Variant == "v8")
+}
+
+// readBlob reads a manifest or index the plan needs to parse, from the store if it is there,
+// else from the archive, checking its size and digest: it is parsed and trusted.
+func (p *plan) readBlob(d v1.Descriptor) ([]byte, error) {
+	if err := checkDigest(d.Digest); err != nil {
+		return nil, err
+	}
+	if d.Size < 0 || d.Size > maxJSON {
+		return nil, fmt.Errorf("manifest %s: size %d is out of bounds", short(d.Digest), d.Size)
+	}
+	if p.store.HasBlob(d.Digest) {
+		return p.store.ReadBlob(d.Digest, maxJSON)
+	}
+	e, err := p.src.lookup(blobName(d.Digest))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", short(d.Digest), err)
+	}
+	raw, err := e.readSmall(maxJSON)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) != d.Size {
+		return nil, fmt.Errorf("manifest %s: %w: %d bytes, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, len(raw), d.Size)
+	}
+	if got := sha256Hash(raw); got != d.Digest {
+		return nil, fmt.Errorf("manifest %s: %w: content hashes to %s", short(d.Digest), cache.ErrDigestMismatch, short(got))
+	}
+	return raw, nil
+}
+
+// addBlob plans to store blob d, checking it is in the store or the archive with its size.
+func (p *plan) addBlob(d v1.Descriptor) error {
+	if err := checkDigest(d.Digest); err != nil {
+		return err
+	}
+	if p.seen[d.Digest] {
+		return nil
+	}
+	if p.store.HasBlob(d.Digest) {
+		fi, err := os.Stat(p.store.BlobPath(d.Digest))
+		if err != nil {
+			return err
+		}
+		if fi.Size() != d.Size {
+			return fmt.Errorf("blob %s: %w: stored with %d bytes, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, fi.Size(), d.Size)
+		}
+		p.seen[d.Digest] = true
+		p.blobs = append(p.blobs, blob{desc: d})
+		return nil
+	}
+	e, err := p.src.lookup(blobName(d.Digest))
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", short(d.Digest), err)
+	}
+	return p.addEntry(d, e)
+}
+
+func (p *plan) addEntry(d v1.Descriptor, e *entry) error {
+	if p.seen[d.Digest] {
+		return nil
+	}
+	if e.size != d.Size {
+		return fmt.Errorf("blob %s: %w: %d bytes in the archive, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, e.size, d.Size)
+	}
+	if e.inStore && !p.store.HasBlob(d.Digest) {
+		return fmt.Errorf("blob %s: %w: it left the store while loading", short(d.Digest), cache.ErrNotFound)
+	}
+	p.seen[d.Digest] = true
+	p.blobs = append(p.blobs, blob{desc: d, entry: e})
+	return nil
+}
+
+// checkDigest refuses what the store cannot keep before it names a path.
+func checkDigest(h v1.Hash) error {
+	if _, ok := blobDigest("blobs/sha256/" + h.Hex); !ok || h.Algorithm != "sha256" {
+		return fmt.Errorf("%w %q", cache.ErrInvalidDigest, h.String())
+	}
+	return nil
+}
+
+func sha256Hash(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
+// name turns the names the archive gives into refs; unnamed gives the one unnamed image a name.
+func (p *plan) name(unnamed string) error {
+	used := false
+	for i := range p.images {
+		img := &p.images[i]
+		names := img.names
+		if len(names) == 0 {
+			if unnamed == "" {
+				return fmt.Errorf("image %s: %w in the archive; give it one", short(img.manifest.Digest), ErrNoName)
+			}
+			if used {
+				return fmt.Errorf("image %s: %w in the archive, and the name %s is taken by another", short(img.manifest.Digest), ErrNoName, unnamed)
+			}
+			used = true
+			names = []string{unnamed}
+		}
+		for _, n := range names {
+			ref, err := registry.ParseReference(n)
+			if err != nil {
+				return fmt.Errorf("image %s: %w", short(img.manifest.Digest), err)
+			}
+			img.refs = append(img.refs, ref.String())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/strata-run/strata/cache"
+)
+
+// TestRoundTrip saves images in each format and loads them into a fresh store: the refs must
+// name the same manifest digests and every blob must be byte for byte the same.
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	src := newStore(t)
+	if _, err := LoadDir(ctx, src, busyboxDir(t), LoadOptions{}); err != nil {
+		t.Fatalf("LoadDir(busybox) = %v", err)
+	}
+	put(t, src, "docker.io/library/alpine:3.20.3", alpine(t))
+	put(t, src, "127.0.0.1:5000/app:1", onAlpine(t, 4096))
+	refs, err := src.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 3 {
+		t.Fatalf("List() = %d refs, want 3", len(refs))
+	}
+	for _, format := range []Format{DockerArchive, OCIArchive, OCIDir} {
+		t.Run(string(format), func(t *testing.T) {
+			dst := newStore(t)
+			var got []Loaded
+			var err error
+			if format == OCIDir {
+				dir := filepath.Join(t.TempDir(), "layout")
+				if err := SaveDir(ctx, dir, src, refs, SaveOptions{}); err != nil {
+					t.Fatalf("SaveDir() = %v", err)
+				}
+				got, err = LoadDir(ctx, dst, dir, LoadOptions{})
+			} else {
+				got, err = Load(ctx, dst, bytes.NewReader(save(t, src, format, refs...)), LoadOptions{})
+			}
+			if err != nil {
+				t.Fatalf("load = %v", err)
+			}
+			if len(got) != len(refs) {
+				t.Fatalf("loaded %d images, want %d", len(got), len(refs))
+			}
+			for _, r := range refs {
+				d, err := dst.Resolve(r.Name)
+				if err != nil {
+					t.Fatalf("Resolve(%q) after load = %v", r.Name, err)
+				}
+				if d.Digest != r.Descriptor.Digest {
+					t.Errorf("Resolve(%q) = %s, want %s", r.Name, d.Digest, r.Descriptor.Digest)
+				}
+			}
+			if a, b := storedBlobs(t, src), storedBlobs(t, dst); !slices.Equal(a, b) {
+				t.Errorf("blobs after load = %v, want %v", b, a)
+			}
+			for _, name := range storedBlobs(t, src) {
+				a, _ := os.ReadFile(filepath.Join(src.Dir(), "blobs", "sha256", name))
+				b, _ := os.ReadFile(filepath.Join(dst.Dir(), "blobs", "sha256", name))
+				if !bytes.Equal(a, b) {
+					t.Errorf("blob %s differs after the round trip", name)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadBusyboxLayout loads the upstream layout: its index.json names the image
+// "busybox:1.38.0-musl" in the spec annotation, which becomes the full ref.
+func TestLoadBusyboxLayout(t *testing.T) {
+	s := newStore(t)
+	got, err := LoadDir(context.Background(), s, busyboxDir(t), LoadOptions{})
+	if err != nil {
+		t.Fatalf("LoadDir() = %v", err)
+	}
+	want := "docker.io/library/busybox:1.38.0-musl"
+	if len(got) != 1 || got[0].Ref != want {
+		t.Fatalf("LoadDir() = %+v, want one image %s", got, want)
+	}
+	if got[0].Manifest.Digest.Hex != "a34ce92094b7b100a98fbd21411a92825f6827b1bc5f6918c253516c90556998" {
+		t.Errorf("manifest digest = %s, want the layout's", got[0].Manifest.Digest)
+	}
+	info, err := s.Info(cache.Ref{Name: want, Descriptor: got[0].Manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ID != got[0].ID {
+		t.Errorf("Loaded.ID = %s, store says %s", got[0].ID, info.ID)
+	}
+}
+
+// TestSharedBase saves two images built on one base: the base layer is in the archive once,
+// so the archive is about the base plus the two small deltas.
+func TestSharedBase(t *testing.T) {
+	s := newStore(t)
+	base := put(t, s, "docker.io/library/alpine:3.20.3", alpine(t))
+	a := put(t, s, "example.com/a:1", onAlpine(t, 2048))
+	b := put(t, s, "example.com/b:1", onAlpine(t, 2048))
+	for _, format := range []Format{DockerArchive, OCIArchive} {
+		t.Run(string(format), func(t *testing.T) {
+			one := len(save(t, s, format, base))
+			both := save(t, s, format, a, b)
+			baseInfo, err := s.Info(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for _, e := range readTar(t, both) {
+				seen[e.hdr.Name]++
+				if seen[e.hdr.Name] > 1 {
+					t.Errorf("entry %s written %d times", e.hdr.Name, seen[e.hdr.Name])
+				}
+			}
+			// Two deltas of 2 KiB of random data (compressed: about the same) plus their
+			// configs and manifests: far below a second copy of the base.
+			if extra := int64(len(both) - one); extra >= baseInfo.Size/2 {
+				t.Errorf("archive of a and b is %d bytes more than of the base alone (base %d): the base is repeated", extra, baseInfo.Size)
+			}
+			dst := newStore(t)
+			if _, err := Load(context.Background(), dst, bytes.NewReader(both), LoadOptions{}); err != nil {
+				t.Fatalf("Load() = %v", err)
+			}
+			// alpine's layer, two deltas, two configs, two manifests.
+			if n := len(storedBlobs(t, dst)); n != 7 {
+				t.Errorf("store after load has %d blobs, want 7", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,362 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// ErrNoIndex is returned by Save for --all-platforms, or a --platform the stored image is not,
+// when the store holds a single-platform manifest for the ref rather than an index: the other
+// platforms were never pulled, so there is nothing to save for them.
+var ErrNoIndex = errors.New("the store holds only one platform of this image")
+
+// SaveOptions tune Save and SaveDir. The zero value writes a docker-archive of the images as
+// they are stored.
+type SaveOptions struct {
+	// Format is the archive to write; "" is DockerArchive. SaveDir ignores it.
+	Format Format
+	// Platform, if set, selects that platform's manifest of a stored index, and otherwise
+	// checks that the stored image is that platform.
+	Platform *v1.Platform
+	// AllPlatforms saves a stored index whole, every platform it lists.
+	AllPlatforms bool
+	// Progress, if set, receives a Stored event per blob written.
+	Progress func(Event)
+}
+
+// epoch is the modification time of every entry Save writes, so that saving the same images
+// twice gives the same bytes.
+var epoch = time.Unix(0, 0).UTC()
+
+// Save writes the images refs name, from store, to w as a tar archive in opts.Format. Each
+// blob is written once, however many images share it, and copied straight from the store.
+func Save(ctx context.Context, w io.Writer, store *cache.Store, refs []cache.Ref, opts SaveOptions) error {
+	format, err := ParseFormat(string(opts.Format))
+	if err != nil {
+		return err
+	}
+	if format == OCIDir {
+		return fmt.Errorf("saving: %s is a directory: use SaveDir", OCIDir)
+	}
+	s, err := newSaver(store, refs, opts, format == DockerArchive)
+	if err != nil {
+		return fmt.Errorf("saving: %w", err)
+	}
+	if err := s.writeTar(ctx, w); err != nil {
+		return fmt.Errorf("saving: %w", err)
+	}
+	return nil
+}
+
+// SaveDir writes the images refs name, from store, as an OCI image layout in dir, which must
+// be missing or empty. On failure, what SaveDir created is removed.
+func SaveDir(ctx context.Context, dir string, store *cache.Store, refs []cache.Ref, opts SaveOptions) (err error) {
+	s, err := newSaver(store, refs, opts, false)
+	if err != nil {
+		return fmt.Errorf("saving: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("saving to %s: %w", dir, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("saving to %s: %w", dir, err)
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("saving to %s: directory is not empty", dir)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, removeContents(dir))
+		}
+	}()
+	if err := s.writeDir(ctx, dir); err != nil {
+		return fmt.Errorf("saving to %s: %w", dir, err)
+	}
+	return nil
+}
+
+// saver is the set of blobs and names one Save writes.
+type saver struct {
+	store    *cache.Store
+	progress func(Event)
+	blobs    []v1.Descriptor
+	seen     map[v1.Hash]bool
+	index    v1.IndexManifest
+	docker   []dockerManifest
+}
+
+func newSaver(store *cache.Store, refs []cache.Ref, opts SaveOptions, docker bool) (*saver, error) {
+	if len(refs) == 0 {
+		return nil, errors.New("no images to save")
+	}
+	s := &saver{
+		store:    store,
+		progress: opts.Progress,
+		seen:     map[v1.Hash]bool{},
+		index:    v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex},
+	}
+	for _, r := range refs {
+		if err := s.add(r, opts, docker); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Name, err)
+		}
+	}
+	return s, nil
+}
+
+// add plans one ref: its manifest (or index) and every blob below it.
+func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
+	root := v1.Descriptor{MediaType: r.Descriptor.MediaType, Digest: r.Descriptor.Digest, Size: r.Descriptor.Size}
+	raw, err := s.store.ReadBlob(root.Digest, maxJSON)
+	if err != nil {
+		return err
+	}
+	var images []v1.Descriptor // the image manifests below root
+	if root.MediaType.IsIndex() {
+		var idx v1.IndexManifest
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return fmt.Errorf("parsing index %s: %w", short(root.Digest), err)
+		}
+		want := registry.DefaultPlatform()
+		if opts.Platform != nil {
+			want = *opts.Platform
+		}
+		for _, c := range idx.Manifests {
+			if opts.AllPlatforms || (c.Platform != nil && matchPlatform(*c.Platform, want)) {
+				images = append(images, c)
+				if !opts.AllPlatforms {
+					root = c
+					break
+				}
+			}
+		}
+		if len(images) == 0 {
+			return fmt.Errorf("index %s: %w %s", short(root.Digest), registry.ErrNoMatchingPlatform, want.String())
+		}
+	} else {
+		if opts.AllPlatforms {
+			return fmt.Errorf("%w; pull it with --all-platforms to save every platform", ErrNoIndex)
+		}
+		images = []v1.Descriptor{root}
+	}
+	var firstImage *dockerManifest
+	for _, d := range images {
+		dm, err := s.addImage(d, opts.Platform)
+		if err != nil {
+			return err
+		}
+		if firstImage == nil {
+			firstImage = &dm
+		}
+	}
+	if root.MediaType.IsIndex() {
+		s.addBlob(root)
+	}
+	ref, err := registry.ParseReference(r.Name)
+	name := r.Name
+	var tag string
+	if err == nil {
+		name = ref.String()
+		tag = ref.Tag()
+	}
+	ann := map[string]string{containerdNameAnnotation: name, refNameAnnotation: name}
+	if docker {
+		// As Docker 25 writes it: the spec annotation holds the tag only.
+		delete(ann, refNameAnnotation)
+		if tag != "" {
+			ann[refNameAnnotation] = tag
+		}
+		if tag != "" {
+			firstImage.RepoTags = []string{ref.Familiar()}
+		}
+		s.docker = append(s.docker, *firstImage)
+	}
+	root.Annotations = ann
+	s.index.Manifests = append(s.index.Manifests, root)
+	return nil
+}
+
+// addImage plans one image manifest's blobs; with a platform, it first checks the config is
+// that platform.
+func (s *saver) addImage(d v1.Descriptor, platform *v1.Platform) (dockerManifest, error) {
+	raw, err := s.store.ReadBlob(d.Digest, maxJSON)
+	if err != nil {
+		return dockerManifest{}, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return dockerManifest{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+	}
+	if platform != nil {
+		cfgRaw, err := s.store.ReadBlob(m.Config.Digest, maxJSON)
+		if err != nil {
+			return dockerManifest{}, err
+		}
+		var cfg v1.ConfigFile
+		if err := json.Unmarshal(cfgRaw, &cfg); err != nil {
+			return dockerManifest{}, fmt.Errorf("parsing config %s: %w", short(m.Config.Digest), err)
+		}
+		have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+		if !matchPlatform(have, *platform) {
+			return dockerManifest{}, fmt.Errorf("%w (%s), not %s", ErrNoIndex, have.String(), platform.String())
+		}
+	}
+	dm := dockerManifest{Config: blobName(m.Config.Digest)}
+	for _, l := range m.Layers {
+		if !s.store.HasBlob(l.Digest) {
+			return dockerManifest{}, fmt.Errorf("layer %s: %w in the store", short(l.Digest), cache.ErrNotFound)
+		}
+		s.addBlob(l)
+		dm.Layers = append(dm.Layers, blobName(l.Digest))
+	}
+	s.addBlob(m.Config)
+	s.addBlob(v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size})
+	return dm, nil
+}
+
+func (s *saver) addBlob(d v1.Descriptor) {
+	if !s.seen[d.Digest] {
+		s.seen[d.Digest] = true
+		s.blobs = append(s.blobs, d)
+	}
+}
+
+// files returns the small files of the layout: oci-layout, index.json and, for a docker
+// archive, manifest.json.
+func (s *saver) files() ([][2]string, error) {
+	idx, err := json.Marshal(s.index)
+	if err != nil {
+		return nil, err
+	}
+	files := [][2]string{
+		{"oci-layout", `{"imageLayoutVersion":"1.0.0"}`},
+		{"index.json", string(idx)},
+	}
+	if s.docker != nil {
+		mj, err := json.Marshal(s.docker)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, [2]string{"manifest.json", string(mj)})
+	}
+	return files, nil
+}
+
+func (s *saver) writeTar(ctx context.Context, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: epoch}); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, copyBufSize)
+	for _, d := range s.blobs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobName(d.Digest), Size: d.Size, Mode: 0o644, ModTime: epoch}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if err := s.copyBlob(tw, d, buf); err != nil {
+			return err
+		}
+		report(s.progress, Event{Kind: Stored, Name: hdr.Name, Digest: d.Digest, Size: d.Size})
+	}
+	files, err := s.files()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: f[0], Size: int64(len(f[1])), Mode: 0o644, ModTime: epoch}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tw, f[1]); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func (s *saver) writeDir(ctx context.Context, dir string) error {
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		return err
+	}
+	buf := make([]byte, copyBufSize)
+	for _, d := range s.blobs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(blobs, d.Digest.Hex), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		err = s.copyBlob(f, d, buf)
+		if err := errors.Join(err, f.Close()); err != nil {
+			return err
+		}
+		report(s.progress, Event{Kind: Stored, Name: blobName(d.Digest), Digest: d.Digest, Size: d.Size})
+	}
+	files, err := s.files()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f[0]), []byte(f[1]), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyBlob copies exactly d.Size bytes of blob d from the store to w. The store verified the
+// blob when it was written; a file of another size means it changed since, and is an error.
+func (s *saver) copyBlob(w io.Writer, d v1.Descriptor, buf []byte) error {
+	f, err := s.store.OpenBlob(d.Digest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var n int64
+	if _, ok := w.(*os.File); ok {
+		// File to file: io.Copy lets the kernel copy (copy_file_range), no buffer needed.
+		n, err = io.Copy(w, io.LimitReader(f, d.Size+1))
+	} else {
+		n, err = io.CopyBuffer(w, struct{ io.Reader }{io.LimitReader(f, d.Size+1)}, buf)
+	}
+	if err != nil {
+		return fmt.Errorf("copying blob %s: %w", short(d.Digest), err)
+	}
+	if n != d.Size {
+		return fmt.Errorf("blob %s: %w: %d bytes stored, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, n, d.Size)
+	}
+	return nil
+}
+
+// removeContents empties dir, which SaveDir found empty, after a failed save.
+func removeContents(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,153 @@
+package archive
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// errMissing is wrapped when an entry an image needs is not in the archive.
+var errMissing = errors.New("missing from the archive")
+
+// entry is one regular file of an archive, wherever its bytes are now.
+type entry struct {
+	name string
+	// path is the file holding the content: a staged copy or a file of a layout directory.
+	path string
+	size int64
+	// digest is the sha256 of the content when it is known: computed while staging, or
+	// claimed by a blobs/sha256/<hex> name (and then checked by WriteBlob).
+	digest v1.Hash
+	// inStore: the store already holds this blob, so its bytes were not staged.
+	inStore bool
+}
+
+// source finds the entries of an archive by name.
+type source interface {
+	lookup(name string) (*entry, error)
+}
+
+// stagedSource is a tar stream read into a staging directory.
+type stagedSource struct {
+	byName map[string]*entry
+}
+
+func (s *stagedSource) lookup(name string) (*entry, error) {
+	if e, ok := s.byName[name]; ok {
+		return e, nil
+	}
+	return nil, fmt.Errorf("%s: %w", name, errMissing)
+}
+
+// dirSource is a layout directory, read in place.
+type dirSource struct {
+	dir string
+}
+
+func (s *dirSource) lookup(name string) (*entry, error) {
+	clean, err := cleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := securejoin.SecureJoin(s.dir, clean)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", name, errMissing)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeEntry, name)
+	}
+	e := &entry{name: clean, path: p, size: fi.Size()}
+	if h, ok := blobDigest(clean); ok {
+		e.digest = h
+	}
+	return e, nil
+}
+
+// open opens an entry's file without following a symlink planted in its place.
+func (e *entry) open() (*os.File, error) {
+	f, err := os.OpenFile(e.path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", e.name, err)
+	}
+	return f, nil
+}
+
+// readSmall reads a JSON entry whole, refusing one over max bytes, so a hostile manifest.json
+// cannot make Load buffer gigabytes.
+func (e *entry) readSmall(max int64) ([]byte, error) {
+	if e.size > max {
+		return nil, fmt.Errorf("%s: %d bytes is more than the %d allowed", e.name, e.size, max)
+	}
+	f, err := e.open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", e.name, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: more than the %d bytes allowed", e.name, max)
+	}
+	return b, nil
+}
+
+// hash computes the entry's sha256 when neither staging nor its name gave one: a config or
+// layer.tar of an old docker archive in a directory.
+func (e *entry) hash() (v1.Hash, error) {
+	if e.digest.Hex != "" {
+		return e.digest, nil
+	}
+	f, err := e.open()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return v1.Hash{}, fmt.Errorf("hashing %s: %w", e.name, err)
+	}
+	e.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	return e.digest, nil
+}
+
+// head returns the first bytes of an entry, to tell gzip and zstd layers from plain tars.
+func (e *entry) head(n int) ([]byte, error) {
+	f, err := e.open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	m, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("reading %s: %w", e.name, err)
+	}
+	return b[:m], nil
+}
+
+// Magic numbers of the layer compressions image-spec layer.md allows.
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+func isGzip(b []byte) bool { return bytes.HasPrefix(b, gzipMagic) }
+func isZstd(b []byte) bool { return bytes.HasPrefix(b, zstdMagic) }

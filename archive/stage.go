@@ -1,0 +1,190 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/cache"
+)
+
+// maxEntries bounds the entries of one archive, and with them the memory the name table takes.
+// An image of 127 layers saved by old docker is under 400 entries.
+const maxEntries = 100_000
+
+// copyBufSize is the buffer for streaming blobs: larger than io.Copy's 32 KiB, fewer syscalls.
+const copyBufSize = 1 << 20
+
+// stager reads a tar stream into a staging directory, one file per distinct content.
+type stager struct {
+	store    *cache.Store
+	dir      string
+	progress func(Event)
+	src      stagedSource
+	byDigest map[v1.Hash]*entry
+	buf      []byte
+}
+
+// stage reads the whole tar stream r. Blobs the store already has are skipped unread; every
+// other regular entry is copied into dir while hashed, and a blobs/sha256/<hex> entry whose
+// content does not hash to its name fails the load right there.
+func stage(ctx context.Context, store *cache.Store, r io.Reader, dir string, progress func(Event)) (*stagedSource, error) {
+	st := &stager{
+		store:    store,
+		dir:      dir,
+		progress: progress,
+		src:      stagedSource{byName: map[string]*entry{}},
+		byDigest: map[v1.Hash]*entry{},
+		buf:      make([]byte, copyBufSize),
+	}
+	tr := tar.NewReader(r)
+	for n := 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			if n == 0 {
+				return nil, errors.New("reading archive: empty, not a tar archive")
+			}
+			return &st.src, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading archive: %w", err)
+		}
+		if n >= maxEntries {
+			return nil, fmt.Errorf("reading archive: more than %d entries", maxEntries)
+		}
+		if err := st.add(ctx, hdr, tr); err != nil {
+			return nil, fmt.Errorf("reading archive: %w", err)
+		}
+	}
+}
+
+func (st *stager) add(ctx context.Context, hdr *tar.Header, r io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if name == "." {
+		return nil
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		return nil
+	case tar.TypeReg, tar.TypeRegA:
+		if _, dup := st.src.byName[name]; dup {
+			return fmt.Errorf("%w: %s appears twice", ErrUnsafeEntry, name)
+		}
+		e, err := st.file(ctx, name, hdr.Size, r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		st.src.byName[name] = e
+		report(st.progress, Event{Kind: Read, Name: name, Digest: e.digest, Size: e.size})
+		return nil
+	case tar.TypeSymlink, tar.TypeLink:
+		return st.link(name, hdr)
+	}
+	return fmt.Errorf("%w: %s has type %q", ErrUnsafeEntry, name, hdr.Typeflag)
+}
+
+// link makes name another name for an earlier regular entry. Old docker archives link a
+// layer.tar shared by two images to the first copy ("../<id>/layer.tar"); a link to anything
+// else (an absolute path, outside the archive, a later entry, a directory) is refused. No link
+// is ever created on disk: the name just maps to the same staged file.
+func (st *stager) link(name string, hdr *tar.Header) error {
+	target := hdr.Linkname
+	if hdr.Typeflag == tar.TypeSymlink && !path.IsAbs(target) {
+		target = path.Join(path.Dir(name), target)
+	}
+	clean, err := cleanName(target)
+	if err != nil {
+		return fmt.Errorf("%w: %s links to %q", ErrUnsafeEntry, name, hdr.Linkname)
+	}
+	e, ok := st.src.byName[clean]
+	if !ok {
+		return fmt.Errorf("%w: %s links to %q, which is not an earlier file of the archive", ErrUnsafeEntry, name, hdr.Linkname)
+	}
+	if _, dup := st.src.byName[name]; dup {
+		return fmt.Errorf("%w: %s appears twice", ErrUnsafeEntry, name)
+	}
+	if h, ok := blobDigest(name); ok && h != e.digest {
+		return fmt.Errorf("%s: %w: links to content with digest %s", name, cache.ErrDigestMismatch, short(e.digest))
+	}
+	alias := *e
+	alias.name = name
+	st.src.byName[name] = &alias
+	return nil
+}
+
+// file stages one regular entry.
+func (st *stager) file(ctx context.Context, name string, size int64, r io.Reader) (*entry, error) {
+	want, isBlob := blobDigest(name)
+	if isBlob {
+		if st.store.HasBlob(want) {
+			return &entry{name: name, size: size, digest: want, inStore: true}, nil
+		}
+		if e, ok := st.byDigest[want]; ok {
+			alias := *e
+			alias.name = name
+			return &alias, nil
+		}
+	}
+	f, err := os.Create(filepath.Join(st.dir, strconv.Itoa(len(st.src.byName))))
+	if err != nil {
+		return nil, fmt.Errorf("staging: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, st.buf)
+	err = errors.Join(err, f.Close())
+	if err != nil {
+		return nil, fmt.Errorf("staging: %w", err)
+	}
+	if n != size {
+		return nil, fmt.Errorf("%w: read %d bytes, header says %d", cache.ErrSizeMismatch, n, size)
+	}
+	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	if isBlob && got != want {
+		return nil, fmt.Errorf("%w: content hashes to %s", cache.ErrDigestMismatch, short(got))
+	}
+	if e, ok := st.byDigest[got]; ok {
+		// The same content under two names (old docker archives repeat shared layers):
+		// keep one copy.
+		if err := os.Remove(f.Name()); err != nil {
+			return nil, err
+		}
+		alias := *e
+		alias.name = name
+		return &alias, nil
+	}
+	e := &entry{name: name, path: f.Name(), size: n, digest: got}
+	st.byDigest[got] = e
+	return e, nil
+}
+
+// ctxReader stops a long copy when the context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
