@@ -20,7 +20,11 @@ var ErrUnsupported = errors.New("unsupported mount")
 // bind. Propagation words ("private", "rslave", ...) are applied last, each by its own call.
 func (m Mount) Mount(target string) error {
 	if err := m.mount(target); err != nil {
-		return fmt.Errorf("mounting %s %s at %s: %w", m.Type, m.Source, target, err)
+		what := m.Type + " " + m.Source
+		if m.Source == "" || m.Source == m.Type || m.Type == "" {
+			what = m.Type + m.Source // "overlay", "tmpfs", or a bind's source
+		}
+		return fmt.Errorf("mounting %s at %s: %w", what, target, err)
 	}
 	return nil
 }

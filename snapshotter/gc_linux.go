@@ -115,7 +115,37 @@ func (s *Snapshotter) Prune(ctx context.Context, keep map[v1.Hash]bool, dryRun b
 			removed = append(removed, *l)
 		}
 	}
+	if !dryRun {
+		if err := s.pruneLocks(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return removed, errors.Join(errs...)
+}
+
+// pruneLocks removes the lock files of DiffIDs that have no layer dir and that nobody holds,
+// so .locks does not grow with every layer ever pulled.
+func (s *Snapshotter) pruneLocks() error {
+	entries, err := os.ReadDir(filepath.Join(s.root, locksDir))
+	if err != nil {
+		return fmt.Errorf("pruning lock files: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		hex, ok := strings.CutSuffix(e.Name(), ".lock")
+		if !ok || !isHex64(hex) || s.Has(v1.Hash{Algorithm: "sha256", Hex: hex}) {
+			continue
+		}
+		lock := flock.New(s.lockPath(hex), flock.SetPermissions(0o600))
+		if locked, err := lock.TryLock(); err != nil || !locked {
+			continue // an unpack is running: its lock stays
+		}
+		if err := os.Remove(s.lockPath(hex)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("pruning lock file: %w", err))
+		}
+		lock.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 // pruneLayer removes one layer dir under its lock; nil, nil when it is busy or gone.

@@ -70,6 +70,15 @@ func TestListAndPrune(t *testing.T) {
 	if tmps := tmpDirs(t, s.Root()); len(tmps) > 0 {
 		t.Errorf("temporary dirs after Prune: %q", tmps)
 	}
+	locks, err := os.ReadDir(filepath.Join(s.Root(), locksDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range locks {
+		if e.Name() != keep.diffID.Hex+".lock" {
+			t.Errorf("lock file %s left after Prune, want only the kept layer's", e.Name())
+		}
+	}
 	// The pruned layer can come back.
 	unpack(t, s, drop)
 }
