@@ -435,3 +435,44 @@ func TestHostV2WithoutControllers(t *testing.T) {
 		t.Errorf("Delete left %s", c.dir)
 	}
 }
+
+// Containers start concurrently from separate strata processes: the first ones race to make
+// strata's parents (and fill the cpuset parent), and every one must still succeed, while two
+// of the same name must not both.
+func TestHostConcurrentNew(t *testing.T) {
+	h := hostHierarchy(t)
+	const n = 8
+	errs := make(chan error, n+1)
+	cgs := make(chan *Cgroup, n+1)
+	for i := range n + 1 {
+		name := fmt.Sprintf("c%d", i)
+		if i == n {
+			name = "c0" // the same name as the first
+		}
+		go func() {
+			c, err := h.create(name, Resources{CpusetCpus: "0", CPUs: 0.5, PidsLimit: 10})
+			errs <- err
+			cgs <- c
+		}()
+	}
+	exists := 0
+	for range n + 1 {
+		err := <-errs
+		if c := <-cgs; c != nil {
+			t.Cleanup(func() {
+				if err := c.Delete(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		switch {
+		case errors.Is(err, ErrExists):
+			exists++
+		case err != nil:
+			t.Errorf("concurrent create = %v", err)
+		}
+	}
+	if exists != 1 {
+		t.Errorf("%d creates of a taken name failed with ErrExists, want 1", exists)
+	}
+}

@@ -226,3 +226,37 @@ func TestDirFDFake(t *testing.T) {
 		}
 	}
 }
+
+// With no process left, Kill only pokes cgroup.kill (where there is one) and returns; it never
+// freezes. No PID is ever written into a fake cgroup.procs here: Kill would signal it for real.
+func TestKillEmptyFake(t *testing.T) {
+	for layout, h := range fakes(t, fakeOpts{}) {
+		c, err := h.create("c1", Resources{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Kill(); err != nil {
+			t.Errorf("%s: Kill() = %v", layout, err)
+		}
+		node := c.dir
+		if node == "" {
+			node = c.unified
+		}
+		if node != "" {
+			if got := readFake(t, filepath.Join(node, "cgroup.kill")); got != "1" {
+				t.Errorf("%s: cgroup.kill = %q, want 1", layout, got)
+			}
+		}
+		if d := c.ctrls["freezer"]; d != "" {
+			if got := readFake(t, filepath.Join(d, "freezer.state")); got != "THAWED" {
+				t.Errorf("%s: freezer.state = %q, want THAWED", layout, got)
+			}
+		}
+		if err := c.Delete(); err != nil {
+			t.Errorf("%s: Delete() = %v", layout, err)
+		}
+		if err := c.Kill(); err != nil {
+			t.Errorf("%s: Kill() after Delete = %v, want nil", layout, err)
+		}
+	}
+}
