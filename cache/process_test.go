@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -131,4 +132,122 @@ func TestWriteImageTwoProcesses(t *testing.T) {
 	if err != nil || len(refs) != 2 {
 		t.Errorf("List() after both pulls = %v, %v, want 2 refs", refs, err)
 	}
+}
+
+// childHangEnv makes the child hang after hangAfter bytes of its first layer, for the parent to
+// kill it with SIGKILL mid-download.
+const (
+	childHangEnv = "STRATA_CACHE_TEST_CHILD_HANG"
+	hangAfter    = 300 << 10
+)
+
+// TestHelperChildHang is the process TestWriteImageAfterKill kills; run directly it does
+// nothing. Once hangAfter bytes of the layer are on disk it prints "ready" and blocks.
+func TestHelperChildHang(t *testing.T) {
+	dir := os.Getenv(childHangEnv)
+	if dir == "" {
+		t.Skip("only runs as the child of TestWriteImageAfterKill")
+	}
+	img, _ := twoProcessImages(t)
+	reg := newFakeRegistry(t, img)
+	s := openStore(t, dir)
+	fetch := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+		rc, err := reg.fetch(ctx, h, off)
+		if err != nil {
+			return nil, err
+		}
+		// The ingest writes what one Read returned before asking for more, so when Read is
+		// called after hangAfter bytes, all of them are in the partial file.
+		return io.NopCloser(io.MultiReader(io.LimitReader(rc, hangAfter), hangReader{})), nil
+	}
+	s.WriteImage(context.Background(), "example.com/killed:1", img, WriteOptions{Fetch: fetch, Concurrency: 1})
+	t.Fatal("WriteImage returned in a child that should have been killed")
+}
+
+// hangReader announces that the child is ready to be killed, then blocks forever.
+type hangReader struct{}
+
+func (hangReader) Read([]byte) (int, error) {
+	os.Stdout.WriteString("ready\n")
+	select {}
+}
+
+// TestWriteImageAfterKill kills a pulling process with SIGKILL mid-layer: the next WriteImage
+// resumes from the partial file it left, fetching only the rest.
+func TestWriteImageAfterKill(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChildHang$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), childHangEnv+"="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			if p, err := os.FindProcess(pid); err == nil {
+				p.Kill()
+			}
+			cmd.Wait()
+		}
+	})
+	sc := bufio.NewScanner(stdout)
+	ready := false
+	for sc.Scan() {
+		if sc.Text() == "ready" {
+			ready = true
+			break
+		}
+	}
+	if !ready {
+		cmd.Wait()
+		killed = true
+		t.Fatal("child exited without reaching the hang point")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stdout)
+	cmd.Wait()
+	killed = true
+
+	img, _ := twoProcessImages(t)
+	reg := newFakeRegistry(t, img)
+	// Layers start in any order, so find the one the child was killed in by its partial file.
+	partials, err := filepath.Glob(filepath.Join(dir, "ingest", "*.partial"))
+	if err != nil || len(partials) != 1 {
+		t.Fatalf("partial files after kill -9 = %v, %v, want one", partials, err)
+	}
+	if fi, err := os.Stat(partials[0]); err != nil || fi.Size() != hangAfter {
+		t.Fatalf("partial after kill -9 = %v, %v, want %d bytes", fi, err, hangAfter)
+	}
+	var first v1.Descriptor
+	for _, l := range layerDescs(t, img) {
+		if strings.HasPrefix(filepath.Base(partials[0]), l.Digest.Hex) {
+			first = l
+		}
+	}
+	s := openStore(t, dir)
+	rec := newLayerRecorder()
+	if _, err := s.WriteImage(context.Background(), "example.com/killed:1", img, WriteOptions{Fetch: reg.fetch, Layer: rec.layer}); err != nil {
+		t.Fatalf("WriteImage after kill -9 = %v", err)
+	}
+	calls := reg.callsFor(first.Digest)
+	if len(calls) != 1 || calls[0].offset != hangAfter {
+		t.Errorf("fetches of the interrupted layer = %+v, want one at offset %d", calls, hangAfter)
+	}
+	if !bytes.Equal(rec.got[first.Digest], reg.blobs[first.Digest]) {
+		t.Errorf("Layer got %d bytes of the interrupted layer, want all %d", len(rec.got[first.Digest]), first.Size)
+	}
+	for _, l := range layerDescs(t, img) {
+		if !s.HasBlob(l.Digest) {
+			t.Errorf("layer %s missing after the resumed pull", short(l.Digest))
+		}
+	}
+	checkBlobsHashToNames(t, s)
+	checkIngestEmpty(t, s)
 }
