@@ -81,7 +81,11 @@ func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptio
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("loading %s: not a directory", dir)
 	}
-	loaded, err := load(ctx, store, &dirSource{dir: dir}, opts)
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	loaded, err := load(ctx, store, &dirSource{dir: abs}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", dir, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -61,6 +62,11 @@ func (s *dirSource) lookup(name string) (*entry, error) {
 	p, err := securejoin.SecureJoin(s.dir, clean)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// SecureJoin resolves symlinks inside dir; a layout has none, so one that changed the
+	// path is refused rather than followed.
+	if p != filepath.Join(s.dir, clean) {
+		return nil, fmt.Errorf("%w: %s goes through a symlink", ErrUnsafeEntry, name)
 	}
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
