@@ -50,9 +50,13 @@ var palette = []string{"#1c7ed6", "#37b24d", "#7048e8", "#f59f00", "#0ca678", "#
 func Bars(w io.Writer, title, unit string, groups []Group) error {
 	rows := 0
 	maxV := 0.0
-	for _, g := range groups {
+	for gi := range groups {
+		g := &groups[gi]
+		g.Bars = append([]Bar(nil), g.Bars...)
 		rows += len(g.Bars) + 1
-		for _, b := range g.Bars {
+		for i := range g.Bars {
+			b := &g.Bars[i]
+			b.Value, b.Min, b.Max = finite(b.Value), finite(b.Min), finite(b.Max)
 			maxV = max(maxV, b.Value, b.Max)
 		}
 	}
@@ -98,11 +102,9 @@ func Bars(w io.Writer, title, unit string, groups []Group) error {
 func Lines(w io.Writer, title, xLabel, yLabel string, logX bool, series []Series) error {
 	const height, left, right, top, bottom = 380, 70, 200, 45, 50
 	minX, maxX, maxY := math.Inf(1), math.Inf(-1), 0.0
+	series = cleanSeries(series)
 	for _, s := range series {
 		for i := range s.X {
-			if i >= len(s.Y) {
-				break
-			}
 			x := s.X[i]
 			if logX {
 				x = math.Log2(max(x, 1))
@@ -155,9 +157,6 @@ func Lines(w io.Writer, title, xLabel, yLabel string, logX bool, series []Series
 		}
 		var d strings.Builder
 		for j := range s.X {
-			if j >= len(s.Y) {
-				break
-			}
 			cmd := "L"
 			if j == 0 {
 				cmd = "M"
@@ -190,6 +189,31 @@ func niceCeil(v float64) float64 {
 		}
 	}
 	return 10 * p
+}
+
+// finite maps NaN, infinities and negatives to zero: a chart shows a missing bar, never "NaN".
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return 0
+	}
+	return v
+}
+
+// cleanSeries copies the series keeping only points with both coordinates finite and
+// non-negative, and only as many as both slices have.
+func cleanSeries(in []Series) []Series {
+	out := make([]Series, len(in))
+	for i, s := range in {
+		out[i] = s
+		out[i].X, out[i].Y = nil, nil
+		for j := 0; j < len(s.X) && j < len(s.Y); j++ {
+			if finite(s.X[j]) == s.X[j] && finite(s.Y[j]) == s.Y[j] {
+				out[i].X = append(out[i].X, s.X[j])
+				out[i].Y = append(out[i].Y, s.Y[j])
+			}
+		}
+	}
+	return out
 }
 
 func esc(s string) string { return html.EscapeString(s) }

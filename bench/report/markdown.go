@@ -46,9 +46,12 @@ func (d *doc) stat(measure, cas, tool, metric string) (Stat, bool) {
 // why returns the reason a tool has no numbers in a case, from the notes.
 func (d *doc) why(measure, cas, tool string) string {
 	var parts []string
+	seen := map[string]bool{}
 	for _, n := range d.r.notesFor(measure, cas, tool) {
-		if n.Kind == "failed" || n.Kind == "skipped" {
-			parts = append(parts, n.Kind+": "+mdEscape(n.Text))
+		text := n.Kind + ": " + mdEscape(n.Text)
+		if (n.Kind == "failed" || n.Kind == "skipped") && !seen[text] {
+			seen[text] = true
+			parts = append(parts, text)
 		}
 	}
 	if len(parts) == 0 {

@@ -207,7 +207,7 @@ func (d *doc) density() {
 
 func (d *doc) scaling() {
 	for _, part := range []struct{ measure, title, file string }{
-		{"scaling-pull", "pull time (cold, ext4)", "bench-scaling-pull.svg"},
+		{"scaling-pull", "pull time (cold, store on tmpfs)", "bench-scaling-pull.svg"},
 		{"scaling-start", "start latency of `true`", "bench-scaling-start.svg"},
 	} {
 		counts := d.r.cases(part.measure)

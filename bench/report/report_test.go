@@ -1,0 +1,147 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSummarize(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want Stat
+		ok   bool
+	}{
+		{nil, Stat{}, false},
+		{[]float64{3}, Stat{3, 3, 3, 1}, true},
+		{[]float64{3, 1, 2}, Stat{2, 1, 3, 3}, true},
+		{[]float64{4, 1, 3, 2}, Stat{2.5, 1, 4, 4}, true},
+	}
+	for _, tt := range tests {
+		got, ok := summarize(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("summarize(%v) = %+v, %v, want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{seconds(0.0042), "4.2 ms"},
+		{seconds(0.25), "250 ms"},
+		{seconds(2.345), "2.35 s"},
+		{seconds(12.34), "12.3 s"},
+		{seconds(math.NaN()), "—"},
+		{bytes(2048), "2 KiB"},
+		{bytes(5 << 20), "5.0 MiB"},
+		{bytes(300 << 20), "300 MiB"},
+		{ratio(1, 2), "0.50×"},
+		{ratio(1, 0), "—"},
+		{ratio(1, math.NaN()), "—"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+// writeResults lays out a results directory as bench/run.sh writes it.
+func writeResults(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func rows(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
+
+func TestRunWritesTablesFromSamples(t *testing.T) {
+	results := writeResults(t, map[string]string{
+		"meta.tsv": rows("date\t2026-01-01 00:00 UTC", "mode\tfull", "runs\t3", "nproc\t2", "version podman\t4.3.1"),
+		"samples.tsv": rows(
+			"pull\ttmpfs/debian\tstrata\ttime\ts\t1", "pull\ttmpfs/debian\tstrata\ttime\ts\t2", "pull\ttmpfs/debian\tstrata\ttime\ts\t3",
+			"pull\ttmpfs/debian\tpodman\ttime\ts\t2", "pull\ttmpfs/debian\tpodman\ttime\ts\t4", "pull\ttmpfs/debian\tpodman\ttime\ts\t6",
+			"pull\ttmpfs/debian\tcurl_tar\ttime\ts\t1",
+			"pull\ttmpfs/debian\tstrata\trss\tbytes\t20971520",
+			"sharing\t0\tstrata\ttime\ts\t1", "sharing\t0\tstrata\tgrowth\tbytes\t104857600",
+			"sharing\t1\tstrata\ttime\ts\t0.05", "sharing\t1\tstrata\tgrowth\tbytes\t8388608",
+			"start\talpine\tcrun\ttime\ts\t0.03",
+			"scaling-pull\t10\tpodman\ttime\ts\t2", "scaling-pull\t1\tpodman\ttime\ts\t1",
+		),
+		"notes.tsv": rows("start\talpine\tstrata\tfailed\tinit: mounting rootfs | oops", "start\talpine\tstrata\tfailed\tinit: mounting rootfs | oops"),
+		"images.json": `[{"name":"app0","layers":[{"digest":"sha256:a","size":50000000,"unpacked":100000000},{"digest":"sha256:b","size":4194304,"unpacked":4194304}]},
+			{"name":"app1","layers":[{"digest":"sha256:a","size":50000000,"unpacked":100000000},{"digest":"sha256:c","size":4194304,"unpacked":4194304}]}]`,
+	})
+	docs := t.TempDir()
+	if err := run(results, docs); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{
+		"| **strata** | 2.00 s | 1.00 s – 3.00 s | 3 | 0.50× | 2.00× | 20.0 MiB |", // median 2 vs podman 4 and curl | tar 1
+		"| podman | 4.00 s | 2.00 s – 6.00 s | 3 | 1.00× | 4.00× |",
+		"failed: init: mounting rootfs \\| oops |", // the reason, escaped for the table
+		"| nproc | 2 |",
+		"| podman | 4.3.1 |",
+		"| 1 layers | 10 layers |",
+		"bench-pull.svg", "bench-start.svg", "bench-sharing-disk.svg",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("benchmarks.md lacks %q\n%s", want, md)
+		}
+	}
+	if n := strings.Count(md, "init: mounting rootfs"); n != 2 {
+		t.Errorf("the repeated note appears %d times, want 2 (once in the table, once in the notes)", n)
+	}
+	for _, svg := range []string{"bench-pull.svg", "bench-start.svg", "bench-sharing-disk.svg", "bench-scaling-pull.svg"} {
+		if _, err := os.Stat(filepath.Join(docs, svg)); err != nil {
+			t.Errorf("plot %s not written: %v", svg, err)
+		}
+	}
+}
+
+func TestRunRemovesStalePlots(t *testing.T) {
+	results := writeResults(t, map[string]string{"meta.tsv": "mode\tquick\n", "samples.tsv": ""})
+	docs := t.TempDir()
+	stale := filepath.Join(docs, "bench-old.svg")
+	if err := os.WriteFile(stale, []byte("<svg/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(results, docs); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("stale plot %s survived a new report", stale)
+	}
+}
+
+func TestLoadRejectsBadResults(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+	}{
+		{"no meta", map[string]string{"samples.tsv": ""}},
+		{"no samples", map[string]string{"meta.tsv": ""}},
+		{"short sample", map[string]string{"meta.tsv": "", "samples.tsv": "pull\tx\tstrata\ttime\n"}},
+		{"bad number", map[string]string{"meta.tsv": "", "samples.tsv": "pull\tx\tstrata\ttime\ts\tfast\n"}},
+		{"bad images", map[string]string{"meta.tsv": "", "samples.tsv": "", "images.json": "{"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := load(writeResults(t, tt.files)); err == nil {
+				t.Errorf("load(%s) = nil error, want an error", tt.name)
+			}
+		})
+	}
+}
