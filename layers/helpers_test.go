@@ -3,6 +3,7 @@ package layers
 import (
 	"archive/tar"
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,10 +124,33 @@ func newJail(t testing.TB) jail {
 			t.Fatal(err)
 		}
 	}
+	if f, ok := t.(*testing.F); ok {
+		// FuzzApply makes the layer dir per input.
+		if err := os.Remove(j.root); err != nil {
+			f.Fatal(err)
+		}
+	}
 	if err := os.WriteFile(j.sentinel, []byte(sentinelBody), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Runs before TempDir's removal: layers may leave read-only directories, which a non-root
+	// user could not empty.
+	t.Cleanup(func() { makeWritable(base) })
 	return j
+}
+
+// makeWritable adds owner rwx to every directory under dir, never following symlinks.
+func makeWritable(dir string) {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		if err != nil && d != nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+			return nil
+		}
+		return nil
+	})
 }
 
 // check fails t when anything outside the layer dir changed.
