@@ -1,12 +1,14 @@
 package snapshotter
 
 import (
+	"archive/tar"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -24,6 +26,8 @@ func TestConformance(t *testing.T) {
 		{"ReadOnly", testReadOnly},
 		{"ManyLayers", testManyLayers},
 		{"NoLayers", testNoLayers},
+		{"Replacements", testReplacements},
+		{"Metadata", testMetadata},
 	}
 	for _, d := range drivers {
 		t.Run(d.name, func(t *testing.T) {
@@ -201,4 +205,98 @@ func testNoLayers(t *testing.T, d driverCase) {
 		t.Fatalf("Remove = %v", err)
 	}
 	wantAbsent(t, filepath.Join(cdir, "empty"))
+}
+
+// testReplacements pins overlay's rules where an upper entry meets a lower one of another
+// type; the vfs copy must give the same view.
+func testReplacements(t *testing.T, d driverCase) {
+	s, base := newTestSnapshotter(t, d)
+	lower := buildLayer(t,
+		dir("dir-to-file/"), file("dir-to-file/x", "x"),
+		file("file-to-dir", "f"),
+		dir("whited-dir/"), file("whited-dir/x", "x"),
+		symlink("link-to-file", "/etc"),
+		dir("keep/"), file("keep/lower", "l"),
+		entry{name: "fifo", typ: tar.TypeFifo, mode: 0o600},
+	)
+	upper := buildLayer(t,
+		file("dir-to-file", "now a file"),
+		dir("file-to-dir/"), file("file-to-dir/y", "y"),
+		file(".wh.whited-dir", ""),
+		file("link-to-file", "now a file"),
+		dir("keep/"), file("keep/upper", "u"),
+	)
+	unpack(t, s, lower)
+	unpack(t, s, upper)
+	cdir := filepath.Join(base, "containers", "c")
+	mounts, err := s.Prepare(t.Context(), cdir, []v1.Hash{lower.diffID, upper.diffID}, false)
+	if err != nil {
+		t.Fatalf("Prepare = %v", err)
+	}
+	rootfs := filepath.Join(cdir, "rootfs")
+	mountAll(t, mounts, rootfs)
+
+	wantContent(t, filepath.Join(rootfs, "dir-to-file"), "now a file")
+	wantContent(t, filepath.Join(rootfs, "file-to-dir/y"), "y")
+	wantAbsent(t, filepath.Join(rootfs, "whited-dir"))
+	wantContent(t, filepath.Join(rootfs, "link-to-file"), "now a file")
+	wantContent(t, filepath.Join(rootfs, "keep/lower"), "l") // dirs merge
+	wantContent(t, filepath.Join(rootfs, "keep/upper"), "u")
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(rootfs, "link-to-file"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		t.Errorf("link-to-file mode %o, %v, want a regular file", st.Mode, err)
+	}
+	if err := unix.Lstat(filepath.Join(rootfs, "fifo"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		t.Errorf("fifo mode %o, %v, want a fifo", st.Mode, err)
+	}
+}
+
+// testMetadata: owners, modes (setuid survives the chown), xattrs and mtimes reach the
+// container as the layer has them.
+func testMetadata(t *testing.T, d driverCase) {
+	s, base := newTestSnapshotter(t, d)
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := buildLayer(t,
+		entry{name: "suid", body: "#!", mode: 0o4755, uid: 0, gid: 0, mtime: mtime},
+		entry{name: "owned", body: "o", mode: 0o640, uid: 1000, gid: 2000, mtime: mtime},
+		entry{name: "xattr", body: "x", mode: 0o644, xattrs: map[string]string{"user.strata.test": "v"}, mtime: mtime},
+		entry{name: "d/", typ: tar.TypeDir, mode: 0o700, uid: 1000, gid: 1000, mtime: mtime},
+	)
+	unpack(t, s, l)
+	cdir := filepath.Join(base, "containers", "c")
+	mounts, err := s.Prepare(t.Context(), cdir, []v1.Hash{l.diffID}, false)
+	if err != nil {
+		t.Fatalf("Prepare = %v", err)
+	}
+	rootfs := filepath.Join(cdir, "rootfs")
+	mountAll(t, mounts, rootfs)
+
+	for _, tt := range []struct {
+		name     string
+		mode     uint32
+		uid, gid uint32
+	}{
+		{"suid", unix.S_IFREG | 0o4755, 0, 0},
+		{"owned", unix.S_IFREG | 0o640, 1000, 2000},
+		{"d", unix.S_IFDIR | 0o700, 1000, 1000},
+	} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(rootfs, tt.name), &st); err != nil {
+			t.Errorf("lstat %s: %v", tt.name, err)
+			continue
+		}
+		if st.Mode != tt.mode || st.Uid != tt.uid || st.Gid != tt.gid {
+			t.Errorf("%s: mode %o uid %d gid %d, want mode %o uid %d gid %d", tt.name, st.Mode, st.Uid, st.Gid, tt.mode, tt.uid, tt.gid)
+		}
+		if got := time.Unix(st.Mtim.Unix()); !got.Equal(mtime) {
+			t.Errorf("%s: mtime %v, want %v", tt.name, got, mtime)
+		}
+	}
+	buf := make([]byte, 16)
+	n, err := unix.Lgetxattr(filepath.Join(rootfs, "xattr"), "user.strata.test", buf)
+	if err != nil {
+		t.Errorf("reading xattr user.strata.test: %v", err)
+	} else if string(buf[:n]) != "v" {
+		t.Errorf("xattr user.strata.test = %q, want \"v\"", buf[:n])
+	}
 }

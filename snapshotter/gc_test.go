@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -107,5 +108,47 @@ func TestDirSizeHardLinksOnce(t *testing.T) {
 	}
 	if _, err := DirSize(filepath.Join(dir, "absent")); err == nil {
 		t.Errorf("DirSize(absent) = nil error")
+	}
+}
+
+// TestPruneSkipsBusy: a DiffID whose lock is held (an Unpack running in another process) is
+// neither pruned as a layer nor as a temporary dir.
+func TestPruneSkipsBusy(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, file("a", "a"))
+	unpack(t, s, l)
+	inProgress := filepath.Join(s.Root(), tmpPrefix+l.diffID.Hex+"-999")
+	if err := os.Mkdir(inProgress, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := flock.New(s.lockPath(l.diffID.Hex))
+	if ok, err := lock.TryLock(); !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	defer lock.Unlock()
+	removed, err := s.Prune(t.Context(), nil, false)
+	if err != nil {
+		t.Fatalf("Prune = %v", err)
+	}
+	if len(removed) != 0 {
+		t.Errorf("Prune removed %+v while its lock was held", removed)
+	}
+	if !s.Has(l.diffID) {
+		t.Errorf("Prune removed a layer whose lock was held")
+	}
+	if _, err := os.Stat(inProgress); err != nil {
+		t.Errorf("Prune removed an unpack in progress: %v", err)
+	}
+}
+
+func TestRemoveNothingPrepared(t *testing.T) {
+	s := newPlain(t)
+	for _, cdir := range []string{filepath.Join(t.TempDir(), "absent"), t.TempDir()} {
+		if err := s.Remove(t.Context(), cdir); err != nil {
+			t.Errorf("Remove(%q) = %v, want nil", cdir, err)
+		}
+	}
+	if err := s.Remove(t.Context(), "relative/dir"); err == nil {
+		t.Errorf("Remove(relative) = nil, want an error")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -29,6 +30,9 @@ type entry struct {
 	body     string
 	linkname string
 	mode     int64
+	uid, gid int
+	xattrs   map[string]string
+	mtime    time.Time
 }
 
 func file(name, body string) entry { return entry{name: name, body: body} }
@@ -54,7 +58,13 @@ func buildLayer(t testing.TB, entries ...entry) layer {
 	var tarBuf bytes.Buffer
 	tw := tar.NewWriter(&tarBuf)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: e.mode, Format: tar.FormatPAX}
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: e.mode, Uid: e.uid, Gid: e.gid, ModTime: e.mtime, Format: tar.FormatPAX}
+		for k, v := range e.xattrs {
+			if h.PAXRecords == nil {
+				h.PAXRecords = map[string]string{}
+			}
+			h.PAXRecords["SCHILY.xattr."+k] = v
+		}
 		if h.Typeflag == 0 {
 			h.Typeflag = tar.TypeReg
 		}
