@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
@@ -46,7 +49,8 @@ type Loaded struct {
 }
 
 // Load reads an image archive (docker-archive, old or new, or oci-archive) from the tar
-// stream r into store and tags its images. Nothing is stored unless the whole archive is
+// stream r into store and tags its images. A gzip or zstd compressed archive (`docker save |
+// gzip`) is decompressed on the fly, as docker load does. Nothing is stored unless the whole archive is
 // sound; see the package doc.
 func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions) (loaded []Loaded, err error) {
 	dir := opts.TempDir
@@ -58,6 +62,11 @@ func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions
 		return nil, fmt.Errorf("loading archive: %w", err)
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
+	r, closeDec, err := decompress(r)
+	if err != nil {
+		return nil, fmt.Errorf("loading archive: %w", err)
+	}
+	defer closeDec()
 	src, err := stage(ctx, store, r, tmp, opts.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("loading archive: %w", err)
@@ -150,4 +159,29 @@ func (p *plan) writeBlob(ctx context.Context, b blob) error {
 		r = f
 	}
 	return p.store.WriteBlob(ctx, b.desc, r)
+}
+
+// decompress returns r, or a reader that decompresses it when it starts with gzip's or zstd's
+// magic number. The returned func releases the decoder.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, copyBufSize)
+	head, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("reading archive: %w", err)
+	}
+	switch {
+	case isGzip(head):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading gzip archive: %w", err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case isZstd(head):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading zstd archive: %w", err)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
 }

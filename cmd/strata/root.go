@@ -116,6 +116,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newPsCmd(g),
 		newRmCmd(g),
 		newRmiCmd(g),
+		newSaveCmd(g),
+		newLoadCmd(g),
 	)
 	return root
 }

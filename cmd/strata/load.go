@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/strata-run/strata/archive"
+	"github.com/strata-run/strata/registry"
+)
+
+type loadOptions struct {
+	input    string
+	quiet    bool
+	platform string
+	name     string
+}
+
+func newLoadCmd(g *globals) *cobra.Command {
+	var o loadOptions
+	cmd := &cobra.Command{
+		Use:   "load [OPTIONS]",
+		Short: "Load images from an archive or OCI layout directory (docker save, podman save, skopeo, strata save)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLoad(cmd, g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.input, "input", "i", "", "read from this archive or OCI layout directory instead of stdin")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing")
+	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] to load from a multi-platform image (default: this host's)")
+	f.StringVar(&o.name, "name", "", "reference for an image the archive leaves unnamed")
+	return cmd
+}
+
+func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
+	var opts archive.LoadOptions
+	if o.platform != "" {
+		p, err := registry.ParsePlatform(o.platform)
+		if err != nil {
+			return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+		}
+		opts.Platform = p
+	}
+	if o.name != "" {
+		if _, err := registry.ParseReference(o.name); err != nil {
+			return err
+		}
+		opts.Name = o.name
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	var loaded []archive.Loaded
+	switch fi, serr := os.Stat(o.input); {
+	case o.input == "" || o.input == "-":
+		in := cmd.InOrStdin()
+		if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return errors.New("requested load from stdin, but stdin is a terminal: use -i FILE or redirect stdin")
+		}
+		loaded, err = archive.Load(ctx, store, in, opts)
+	case serr != nil:
+		return fmt.Errorf("loading %s: %w", o.input, serr)
+	case fi.IsDir():
+		loaded, err = archive.LoadDir(ctx, store, o.input, opts)
+	default:
+		f, oerr := os.Open(o.input)
+		if oerr != nil {
+			return fmt.Errorf("loading %s: %w", o.input, oerr)
+		}
+		defer f.Close()
+		loaded, err = archive.Load(ctx, store, f, opts)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", o.input, err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if o.quiet {
+		return nil
+	}
+	out := cmd.OutOrStdout()
+	for _, l := range loaded {
+		name := l.Ref
+		if ref, err := registry.ParseReference(l.Ref); err == nil {
+			name = ref.Familiar()
+		}
+		fmt.Fprintf(out, "Loaded image: %s\n", name)
+	}
+	return nil
+}

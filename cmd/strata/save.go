@@ -1,0 +1,138 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/strata-run/strata/archive"
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+type saveOptions struct {
+	output       string
+	format       string
+	platform     string
+	allPlatforms bool
+}
+
+func newSaveCmd(g *globals) *cobra.Command {
+	var o saveOptions
+	cmd := &cobra.Command{
+		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Write images to an archive (docker-archive, oci-archive) or an OCI layout directory",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSave(cmd, g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output", "o", "", "write to this file (or directory, for oci-dir) instead of stdout")
+	f.StringVar(&o.format, "format", string(archive.DockerArchive), "docker-archive (loads with docker and podman), oci-archive or oci-dir")
+	f.StringVar(&o.platform, "platform", "", "save only this os/arch[/variant] of a multi-platform image")
+	f.BoolVar(&o.allPlatforms, "all-platforms", false, "save every platform of an image pulled with --all-platforms")
+	return cmd
+}
+
+func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) error {
+	format, err := archive.ParseFormat(o.format)
+	if err != nil {
+		return err
+	}
+	opts := archive.SaveOptions{Format: format, AllPlatforms: o.allPlatforms}
+	if o.platform != "" {
+		if o.allPlatforms {
+			return errors.New("--platform and --all-platforms exclude each other")
+		}
+		p, err := v1.ParsePlatform(o.platform)
+		if err != nil {
+			return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+		}
+		opts.Platform = p
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	var refs []cache.Ref
+	for _, a := range args {
+		r, err := findRef(store, a)
+		if err != nil {
+			return err
+		}
+		refs = append(refs, r)
+	}
+	ctx := cmd.Context()
+	if format == archive.OCIDir {
+		if o.output == "" || o.output == "-" {
+			return errors.New("--format oci-dir needs -o DIR")
+		}
+		return archive.SaveDir(ctx, o.output, store, refs, opts)
+	}
+	if o.output == "" || o.output == "-" {
+		out := cmd.OutOrStdout()
+		if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return errors.New("refusing to write an archive to a terminal: use -o FILE or redirect stdout")
+		}
+		return archive.Save(ctx, out, store, refs, opts)
+	}
+	return writeFileAtomic(o.output, func(w io.Writer) error {
+		return archive.Save(ctx, w, store, refs, opts)
+	})
+}
+
+// findRef finds a stored image by the user's words, as the image commands do: a reference
+// ("alpine" is docker.io/library/alpine:latest) or an ID prefix. It does not open the image,
+// so a ref naming a multi-platform index is found too.
+func findRef(store *cache.Store, arg string) (cache.Ref, error) {
+	name := arg
+	if ref, err := registry.ParseReference(arg); err == nil {
+		name = ref.String()
+	}
+	r, err := store.FindImage(name)
+	if errors.Is(err, cache.ErrNotFound) && name != arg {
+		r, err = store.FindImage(arg)
+	}
+	if errors.Is(err, cache.ErrNotFound) {
+		return cache.Ref{}, fmt.Errorf("image %s is not in the store: run 'strata pull %s' first", arg, arg)
+	}
+	return r, err
+}
+
+// writeFileAtomic writes path through fn into a temp file beside it and renames it into place
+// only when fn succeeded, so an interrupted save leaves no half archive under the name.
+func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, os.Remove(f.Name()))
+		}
+	}()
+	err = fn(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
