@@ -257,6 +257,7 @@ func testMetadata(t *testing.T, d driverCase) {
 	s, base := newTestSnapshotter(t, d)
 	mtime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 	l := buildLayer(t,
+		entry{name: "./", typ: tar.TypeDir, mode: 0o750, uid: 0, gid: 10, mtime: mtime},
 		entry{name: "suid", body: "#!", mode: 0o4755, uid: 0, gid: 0, mtime: mtime},
 		entry{name: "owned", body: "o", mode: 0o640, uid: 1000, gid: 2000, mtime: mtime},
 		entry{name: "xattr", body: "x", mode: 0o644, xattrs: map[string]string{"user.strata.test": "v"}, mtime: mtime},
@@ -279,6 +280,7 @@ func testMetadata(t *testing.T, d driverCase) {
 		{"suid", unix.S_IFREG | 0o4755, 0, 0},
 		{"owned", unix.S_IFREG | 0o640, 1000, 2000},
 		{"d", unix.S_IFDIR | 0o700, 1000, 1000},
+		{".", unix.S_IFDIR | 0o750, 0, 10}, // the container's "/" is the image's
 	} {
 		var st unix.Stat_t
 		if err := unix.Lstat(filepath.Join(rootfs, tt.name), &st); err != nil {

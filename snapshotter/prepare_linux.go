@@ -12,6 +12,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"github.com/strata-run/strata/layers"
 	"github.com/strata-run/strata/mount"
+	"golang.org/x/sys/unix"
 )
 
 // Names inside a container dir.
@@ -47,7 +48,7 @@ func (s *Snapshotter) Prepare(ctx context.Context, containerDir string, diffIDs 
 	return mounts, nil
 }
 
-func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs []v1.Hash, readOnly bool) (_ []mount.Mount, err error) {
+func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs []v1.Hash, readOnly bool) ([]mount.Mount, error) {
 	if !filepath.IsAbs(containerDir) {
 		return nil, errors.New("container dir must be an absolute path")
 	}
@@ -108,9 +109,32 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 				return nil, err
 			}
 		}
+		if err := copyRootAttrs(lowers[len(lowers)-1], upper); err != nil {
+			return nil, err
+		}
 		opts = append(opts, "upperdir="+upper, "workdir="+work)
 	}
 	return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: opts}}, nil
+}
+
+// copyRootAttrs gives upper the owner, mode and times of the top layer's root: overlayfs shows the
+// merged root with the upper root's attributes, and the image's "/" should not turn into
+// whatever mkdir made.
+func copyRootAttrs(top, upper string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(top, &st); err != nil {
+		return err
+	}
+	if err := unix.Chown(upper, int(st.Uid), int(st.Gid)); err != nil && (os.Geteuid() == 0 || !errors.Is(err, unix.EPERM)) {
+		return fmt.Errorf("chown %s: %w", upper, err)
+	}
+	if err := unix.Chmod(upper, st.Mode&0o7777); err != nil {
+		return fmt.Errorf("chmod %s: %w", upper, err)
+	}
+	if err := unix.UtimesNano(upper, []unix.Timespec{st.Atim, st.Mtim}); err != nil {
+		return fmt.Errorf("setting times on %s: %w", upper, err)
+	}
+	return nil
 }
 
 // escapeLowerdir escapes the colon (the lowerdir separator) and the backslash, as overlayfs
