@@ -1,0 +1,65 @@
+package snapshotter
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-run/strata/layers"
+	"github.com/strata-run/strata/mount"
+)
+
+// TestPrepareOverlayMounts checks the overlay mounts as data, without mounting (no root):
+// lowerdir is top first while diffIDs are bottom first.
+func TestPrepareOverlayMounts(t *testing.T) {
+	root := t.TempDir()
+	bottom, top := hashOf("bottom"), hashOf("top")
+	for _, d := range []v1.Hash{bottom, top} {
+		if err := os.Mkdir(filepath.Join(root, d.Hex), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lb, lt := filepath.Join(root, bottom.Hex), filepath.Join(root, top.Hex)
+	tests := []struct {
+		name     string
+		diffIDs  []v1.Hash
+		readOnly bool
+		layer    layers.Options
+		want     func(cdir string) []mount.Mount
+	}{
+		{"read-write", []v1.Hash{bottom, top}, false, layers.Options{}, func(cdir string) []mount.Mount {
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{
+				"lowerdir=" + lt + ":" + lb, "upperdir=" + filepath.Join(cdir, "upper"), "workdir=" + filepath.Join(cdir, "work")}}}
+		}},
+		{"read-only", []v1.Hash{bottom, top}, true, layers.Options{}, func(string) []mount.Mount {
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "ro"}}}
+		}},
+		{"read-only single layer", []v1.Hash{bottom}, true, layers.Options{}, func(string) []mount.Mount {
+			return []mount.Mount{{Type: "bind", Source: lb, Target: "/", Options: []string{"rbind", "ro"}}}
+		}},
+		{"userxattr", []v1.Hash{bottom, top}, true, layers.Options{Whiteouts: layers.WhiteoutUserXattr}, func(string) []mount.Mount {
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "userxattr", "ro"}}}
+		}},
+		{"no layers", nil, true, layers.Options{}, func(cdir string) []mount.Mount {
+			return []mount.Mount{{Type: "bind", Source: filepath.Join(cdir, "empty"), Target: "/", Options: []string{"rbind", "ro"}}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Snapshotter{root: root, driver: Overlay, layer: tt.layer}
+			cdir := filepath.Join(t.TempDir(), "c")
+			got, err := s.Prepare(t.Context(), cdir, tt.diffIDs, tt.readOnly)
+			if err != nil {
+				t.Fatalf("Prepare = %v", err)
+			}
+			if want := tt.want(cdir); !reflect.DeepEqual(got, want) {
+				t.Errorf("Prepare = %+v, want %+v", got, want)
+			}
+			if _, err := os.Stat(filepath.Join(cdir, "rootfs")); err != nil {
+				t.Errorf("Prepare did not create rootfs/: %v", err)
+			}
+		})
+	}
+}
