@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -76,11 +77,11 @@ func TestPruneRemovesOnlyUnreachable(t *testing.T) {
 			}
 		}
 	}
-	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+	if _, err := os.Stat(partial); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stale partial after Prune: %v", err)
 	}
 	checkIngestEmpty(t, s)
-	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stale temp file after Prune: %v", err)
 	}
 	// Everything keep:1 needs is still there and readable.

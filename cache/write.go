@@ -164,8 +164,10 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 // writeLayers stores every missing layer, up to opts.Concurrency at once. The first failure
 // cancels the others; their partial files stay for the next attempt.
 func (s *Store) writeLayers(ctx context.Context, layers []v1.Descriptor, diffIDs []v1.Hash, opts WriteOptions) (stored bool, fetched int64, err error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	// Plain cancellation, not WithCancelCause: the other layers then stop with
+	// context.Canceled and do not repeat the failed layer's error as their own.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	type job struct {
 		desc   v1.Descriptor
 		diffID v1.Hash
@@ -222,7 +224,7 @@ func (s *Store) writeLayers(ctx context.Context, layers []v1.Descriptor, diffIDs
 					emit(Event{Digest: j.desc.Digest, Kind: Failed, Total: j.desc.Size, Err: err})
 				}
 				errs = append(errs, fmt.Errorf("layer %s: %w", short(j.desc.Digest), err))
-				cancel(err)
+				cancel()
 			}
 		}()
 	}

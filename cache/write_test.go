@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -175,15 +176,28 @@ func TestWriteImageResumesPartialFromKilledPull(t *testing.T) {
 }
 
 func TestWriteImageDigestMismatch(t *testing.T) {
-	img := imageOf(t, seededLayers(t, 4, 1, 64<<10)...)
+	img := imageOf(t, seededLayers(t, 4, 3, 64<<10)...)
 	reg := newFakeRegistry(t, img)
-	layer := layerDescs(t, img)[0]
+	layer := layerDescs(t, img)[1]
 	reg.corrupt[layer.Digest] = true
 	s := openStore(t, t.TempDir())
 	rec := newLayerRecorder()
-	_, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch, Layer: rec.layer})
+	var mu sync.Mutex
+	var failed []Event
+	progress := func(e Event) {
+		if e.Kind == Failed {
+			mu.Lock()
+			failed = append(failed, e)
+			mu.Unlock()
+		}
+	}
+	_, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch, Layer: rec.layer, Progress: progress})
 	if !errors.Is(err, ErrDigestMismatch) {
 		t.Fatalf("WriteImage of a corrupt layer = %v, want ErrDigestMismatch", err)
+	}
+	// Only the corrupt layer reports Failed; the others finish or stop quietly.
+	if len(failed) != 1 || failed[0].Digest != layer.Digest || !errors.Is(failed[0].Err, ErrDigestMismatch) {
+		t.Errorf("Failed events = %+v, want one for %s with the mismatch", failed, short(layer.Digest))
 	}
 	if s.HasBlob(layer.Digest) {
 		t.Error("corrupt layer is visible in the store")
@@ -195,7 +209,9 @@ func TestWriteImageDigestMismatch(t *testing.T) {
 		t.Errorf("Resolve after a failed pull = %v, want ErrNotFound", err)
 	}
 	// The partial is deleted: it is not a prefix of the blob, resuming it would fail forever.
-	checkIngestEmpty(t, s)
+	if _, err := os.Stat(filepath.Join(s.Dir(), "ingest", layer.Digest.Hex+".partial")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("partial of the corrupt layer after the mismatch: %v, want it deleted", err)
+	}
 }
 
 func TestWriteImageGivesUpAndKeepsPartial(t *testing.T) {
