@@ -53,8 +53,13 @@ func NewPuller(opts Options) (*Puller, error) {
 	if p.keychain == nil {
 		p.keychain = authn.DefaultKeychain
 	}
-	if p.platform.OS == "" && p.platform.Architecture == "" {
-		p.platform = DefaultPlatform()
+	// A partial platform ("--platform arm64" style callers) is completed from the default.
+	def := DefaultPlatform()
+	if p.platform.OS == "" {
+		p.platform.OS = def.OS
+	}
+	if p.platform.Architecture == "" {
+		p.platform.Architecture = def.Architecture
 	}
 	policy := defaultRetry
 	if opts.retry != nil {

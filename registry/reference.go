@@ -220,15 +220,17 @@ func (r Reference) repository(host string, insecure bool) (name.Repository, erro
 	if host == dockerHub {
 		host = dockerHubAPI
 	}
-	opts := []name.Option{name.StrictValidation}
+	var opts []name.Option
 	if insecure {
 		opts = append(opts, name.Insecure)
 	}
-	repo, err := name.NewRepository(host+"/"+r.path, opts...)
+	// The registry is given apart from the path: go-containerregistry would read "A0/x" as a
+	// Docker Hub repository, where Docker (and ParseReference) see a registry named A0.
+	reg, err := name.NewRegistry(host, opts...)
 	if err != nil {
-		return name.Repository{}, fmt.Errorf("%w: %s/%s: %w", ErrInvalidReference, host, r.path, err)
+		return name.Repository{}, fmt.Errorf("%w: registry %s: %w", ErrInvalidReference, host, err)
 	}
-	return repo, nil
+	return reg.Repo(r.path), nil
 }
 
 // remote returns the go-containerregistry reference on host: by digest when the reference has
