@@ -257,3 +257,27 @@ func TestNewV1CoMounted(t *testing.T) {
 		t.Errorf("cpu.cfs_quota_us = %q, want 100000", got)
 	}
 }
+
+// Another strata process may have just made the cpuset parent and not yet filled it; a child
+// made in that moment must fill the parent rather than fail with no CPUs allowed.
+func TestNewV1CpusetParentEmpty(t *testing.T) {
+	h := fakeV1(t, fakeOpts{})
+	parent := filepath.Join(h.root, "cpuset", "strata")
+	if err := h.mkdir(parent); err != nil { // the fake leaves cpus and mems empty
+		t.Fatal(err)
+	}
+	c, err := h.create("c1", Resources{CpusetCpus: "1"})
+	if err != nil {
+		t.Fatalf("create with an empty cpuset parent = %v", err)
+	}
+	for file, want := range map[string]string{
+		filepath.Join(parent, "cpuset.cpus"):            "0-3",
+		filepath.Join(parent, "cpuset.mems"):            "0",
+		filepath.Join(c.ctrls["cpuset"], "cpuset.cpus"): "1",
+		filepath.Join(c.ctrls["cpuset"], "cpuset.mems"): "0",
+	} {
+		if got := readFake(t, file); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+}

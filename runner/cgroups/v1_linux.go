@@ -97,9 +97,24 @@ func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, e
 }
 
 // fillCpuset gives a v1 cpuset directory its CPUs (cpus, or the parent's when "") and memory
-// nodes (the parent's), unless clone_children already did.
+// nodes (the parent's), unless clone_children already did. A parent that is empty itself (just
+// made by another strata process that has not filled it yet) is filled first, from its own
+// parent; the mount's root always lists every CPU and node, which ends the recursion.
 func fillCpuset(dir, cpus string) error {
 	parent := filepath.Dir(dir)
+	var from [2]string
+	for i, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+		v, err := readTrim(parent, file)
+		if err == nil && v == "" {
+			if err = fillCpuset(parent, ""); err == nil {
+				v, err = readTrim(parent, file)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("setting up cpuset: %w", err)
+		}
+		from[i] = v
+	}
 	if cpus != "" {
 		// v1 (without the cpuset_v2_mode mount option) keeps effective_cpus equal to cpus, so
 		// the parent's cpuset.cpus is what a child may use.
@@ -110,8 +125,8 @@ func fillCpuset(dir, cpus string) error {
 			return fmt.Errorf("setting cpuset cpus to %s: %w", cpus, err)
 		}
 	}
-	for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
-		if file == "cpuset.cpus" && cpus != "" {
+	for i, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+		if i == 0 && cpus != "" {
 			continue
 		}
 		cur, err := readTrim(dir, file)
@@ -121,11 +136,7 @@ func fillCpuset(dir, cpus string) error {
 		if cur != "" {
 			continue
 		}
-		v, err := readTrim(parent, file)
-		if err != nil {
-			return fmt.Errorf("setting up cpuset: %w", err)
-		}
-		if err := writeFile(dir, file, v); err != nil {
+		if err := writeFile(dir, file, from[i]); err != nil {
 			return fmt.Errorf("setting up cpuset: %w", err)
 		}
 	}
