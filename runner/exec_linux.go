@@ -72,10 +72,13 @@ func applyStep(s Step, target, rootfs string) error {
 		if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
-		if target != "/" {
-			if err := unix.Mount(target, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-				return err
-			}
+		if target == "/" {
+			// Only the root itself: /dev/shm, /proc and the user's rw mounts stay writable
+			// under --read-only, as with docker.
+			return remountWith(target, unix.MS_RDONLY)
+		}
+		if err := unix.Mount(target, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
 		}
 		return remountReadOnly(target)
 	}

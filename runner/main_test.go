@@ -21,7 +21,7 @@ import (
 // (runc libcontainer/integration/init_test.go).
 func TestMain(m *testing.M) {
 	MaybeInit()
-	if len(os.Args) > 0 && os.Args[0] == exeProbeMarker {
+	if os.Getenv(exeProbeEnv) == "1" {
 		exeProbe()
 	}
 	code := m.Run()

@@ -2,7 +2,12 @@ package runner
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/runner/cgroups"
 )
 
 func TestRunExitStatus(t *testing.T) {
@@ -51,5 +56,98 @@ func TestRunExecErrors(t *testing.T) {
 				t.Errorf("Run(%q) error = %q, want %q", tt.args, err.Error(), tt.wantMsg)
 			}
 		})
+	}
+}
+
+func TestRunNamespaces(t *testing.T) {
+	// Every namespace the init creates must differ from the test's own. The container prints
+	// its links; /proc inside is its own procfs, so "self" is the container's shell.
+	spec := testSpec(t, "sh", "-c", "for n in pid mnt net uts ipc cgroup; do echo $n $(readlink /proc/self/ns/$n); done")
+	out := mustRun(t, spec)
+	for _, line := range strings.Split(out, "\n") {
+		ns, link, _ := strings.Cut(line, " ")
+		host, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link == "" || link == host {
+			t.Errorf("namespace %s inside = %q, host = %q, want a different one", ns, link, host)
+		}
+	}
+	if n := strings.Count(out, "\n") + 1; n != 6 {
+		t.Errorf("got %d namespace lines, want 6: %q", n, out)
+	}
+}
+
+func TestRunNetworkHost(t *testing.T) {
+	spec := testSpec(t, "readlink", "/proc/self/ns/net")
+	spec.Network = NetworkHost
+	host, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRun(t, spec); got != host {
+		t.Errorf("net namespace with --network host = %q, want the host's %q", got, host)
+	}
+}
+
+func TestRunNetworkNoneLoopback(t *testing.T) {
+	// lo must be up (the kernel creates it down) and be the only interface.
+	spec := testSpec(t, "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo pong")
+	spec.CapAdd = []string{"NET_RAW"}
+	out := mustRun(t, spec)
+	if out != "lo\nunknown\npong" {
+		t.Errorf("network none: got %q, want only lo, up, answering ping", out)
+	}
+}
+
+func TestRunHostnameEnvCwd(t *testing.T) {
+	spec := testSpec(t, "sh", "-c", `echo "$(hostname) $(cat /etc/hostname) $HOSTNAME $FOO $HOME $(pwd)"`)
+	spec.Hostname = "box"
+	spec.Env = append(spec.Env, "FOO=bar")
+	spec.Cwd = "/new/work/dir"
+	want := "box box box bar /root /new/work/dir"
+	if got := mustRun(t, spec); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestRunEtcFiles(t *testing.T) {
+	// /etc/hosts and resolv.conf are binds of the container dir's files; the image's own
+	// files stay as they were.
+	spec := testSpec(t, "sh", "-c", "grep -c localhost /etc/hosts; grep -c 127.0.1.1 /etc/hosts; grep nameserver /etc/resolv.conf | grep -c '127\\.' ; true")
+	spec.Hostname = "h1"
+	out := mustRun(t, spec)
+	lines := strings.Split(out, "\n")
+	if len(lines) != 3 || lines[0] == "0" || lines[1] != "1" || lines[2] != "0" {
+		t.Errorf("etc files: got %q, want localhost lines, the hostname line, no loopback nameserver", out)
+	}
+	if _, err := os.Stat(filepath.Join(spec.Dir, "upper", "etc", "hosts")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the image's /etc/hosts was written to (upper has it): %v", err)
+	}
+}
+
+func TestRunNothingMountedOnHost(t *testing.T) {
+	spec := testSpec(t, "true")
+	mustRun(t, spec)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mi), spec.Dir) {
+		t.Errorf("host mountinfo mentions the container dir %s after Run", spec.Dir)
+	}
+	if cg, err := cgroups.Load(spec.ID); err == nil {
+		cg.Delete()
+		t.Errorf("cgroup %s still exists after Run", spec.ID)
+	}
+}
+
+func TestRunInitError(t *testing.T) {
+	spec := testSpec(t, "true")
+	spec.Root[0].Options = append(spec.Root[0].Options, "lowerdir=/nonexistent-lower")
+	code, _, _, err := runOut(t, spec)
+	if code != ExitOwnError || err == nil || !strings.HasPrefix(err.Error(), "init: mounting rootfs: ") {
+		t.Fatalf("Run with a bad lowerdir = %d, %v, want 125 and an init: mounting rootfs: error", code, err)
 	}
 }
