@@ -8,14 +8,14 @@
 # --quick: 2 runs, no debootstrap (alpine and small layered images only), 10 containers for
 # density; for developing the harness, never for published numbers.
 # --only: a comma-separated subset of the measurements 1 pull, 2 sharing, 3 start,
-# 4 density, 5 scaling.
+# 4 density, 5 scaling, 6 Go micro-benchmarks.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$REPO/bench
 STRATA=$REPO/bin/strata
 BENCH_MODE=full
-ONLY=1,2,3,4,5
+ONLY=1,2,3,4,5,6
 RUNS=""
 BENCH_RESULTS=/var/tmp/strata-bench-results
 WRITE_DOCS=1
@@ -36,7 +36,7 @@ done
 
 # shellcheck source=bench/lib/common.sh
 source "$BENCH_DIR/lib/common.sh"
-for f in setup tools pull sharing start density; do
+for f in setup tools pull sharing start density micro; do
 	# shellcheck source=/dev/null
 	source "$BENCH_DIR/lib/$f.sh"
 done
@@ -68,7 +68,8 @@ start_registry
 push_images
 
 # pull_once times pulls in a child bash; it needs the adapters and their settings.
-export STRATA REGISTRY IMAGES BENCH_WORK BENCH_ID
+INSECURE=1
+export STRATA REGISTRY IMAGES BENCH_WORK BENCH_ID INSECURE
 export -f $(declare -F | awk '{ print $3 }')
 
 selected() { [[ ,$ONLY, == *,$1,* ]]; }
@@ -78,6 +79,7 @@ selected 5 && { measure_scaling_start; measure_scaling_pull; }
 selected 1 && measure_pull
 selected 2 && measure_sharing
 selected 4 && measure_density
+selected 6 && measure_micro
 meta duration "$(((($(now_us) - started) / 1000000))) s"
 
 if [[ -n $WRITE_DOCS ]]; then

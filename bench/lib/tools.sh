@@ -19,7 +19,9 @@ strata_check() {
 	fi
 }
 strata_fresh() { mkdir -p "$1"; }
-strata_pull() { "$STRATA" --root "$1" pull --insecure "$(ref "$2")"; }
+# INSECURE (set by run.sh for its loopback registry) pulls over plain HTTP.
+tls_verify() { if [[ -n ${INSECURE:-} ]]; then echo false; else echo true; fi; }
+strata_pull() { "$STRATA" --root "$1" pull ${INSECURE:+--insecure} "$(ref "$2")"; }
 strata_argv_run_rm() { printf '%s\0' "$STRATA" --root "$1" run --rm "$(ref "$2")" "${@:3}"; }
 strata_run_d() { echo "$2" >>"$1.names" && "$STRATA" --root "$1" run -d --name "$2" "$(ref "$3")" "${@:4}"; }
 strata_rm() { "$STRATA" --root "$1" rm -f "$2"; }
@@ -46,7 +48,7 @@ podman_cmd() {
 		--cgroup-manager cgroupfs --events-backend file "$@"
 }
 podman_fresh() { mkdir -p "$1"; }
-podman_pull() { podman_cmd "$1" pull -q --tls-verify=false "$(ref "$2")"; }
+podman_pull() { podman_cmd "$1" pull -q --tls-verify="$(tls_verify)" "$(ref "$2")"; }
 podman_argv_run_rm() {
 	printf '%s\0' podman --root "$1/storage" --runroot "$(podman_runroot "$1")" --tmpdir "$1/tmp" --storage-driver overlay \
 		--cgroup-manager cgroupfs --events-backend file run --rm "${PODMAN_RUN_FLAGS[@]}" "$(ref "$2")" "${@:3}"
@@ -109,7 +111,7 @@ ctr_fresh() {
 	on_exit "ctr_clear '$s'"
 	wait_for "containerd on $s" 20 ctr_cmd "$s" version || { echo "containerd did not start: $(last_error "$s.log")" >&2; return 1; }
 }
-ctr_pull() { ctr_cmd "$1" images pull --plain-http "$(ref "$2")"; }
+ctr_pull() { ctr_cmd "$1" images pull ${INSECURE:+--plain-http} "$(ref "$2")"; }
 ctr_argv_run_rm() {
 	printf '%s\0' ctr -a "$1/c.sock" -n bench run --rm --cgroup "/$BENCH_ID/ctr-rm" "$(ref "$2")" ctr-rm "${@:3}"
 }
@@ -145,7 +147,7 @@ ctr_clear() {
 skopeo_umoci_check() { command -v skopeo >/dev/null && command -v umoci >/dev/null || { echo "skopeo or umoci not installed"; return 1; }; }
 skopeo_umoci_fresh() { mkdir -p "$1"; }
 skopeo_umoci_pull() {
-	skopeo copy -q --src-tls-verify=false "docker://$(ref "$2")" "oci:$1/oci:bench" &&
+	skopeo copy -q --src-tls-verify="$(tls_verify)" "docker://$(ref "$2")" "oci:$1/oci:bench" &&
 		umoci unpack --image "$1/oci:bench" "$1/bundle"
 }
 skopeo_umoci_clear() { unmount_under "$1" && rm -rf "$1"; }
@@ -153,7 +155,7 @@ skopeo_umoci_clear() { unmount_under "$1" && rm -rf "$1"; }
 # skopeo alone: blobs only into an OCI layout, the comparison issue 3 asks for.
 skopeo_check() { command -v skopeo >/dev/null || { echo "skopeo not installed"; return 1; }; }
 skopeo_fresh() { mkdir -p "$1"; }
-skopeo_pull() { skopeo copy -q --src-tls-verify=false "docker://$(ref "$2")" "oci:$1/oci:bench"; }
+skopeo_pull() { skopeo copy -q --src-tls-verify="$(tls_verify)" "docker://$(ref "$2")" "oci:$1/oci:bench"; }
 skopeo_clear() { rm -rf "$1"; }
 
 # --- baselines: curl, and curl | GNU tar ---------------------------------------------------
@@ -207,16 +209,3 @@ curl_tar_shared_pull() {
 	done
 }
 curl_tar_shared_clear() { rm -rf "$1"; }
-
-# tool_label prints how a tool is named in the tables.
-tool_label() {
-	case $1 in
-	ctr) echo "containerd (ctr)" ;;
-	skopeo_umoci) echo "skopeo copy + umoci unpack" ;;
-	skopeo) echo "skopeo copy (blobs only)" ;;
-	curl) echo "baseline: curl (blobs only)" ;;
-	curl_tar) echo "baseline: curl | tar -xz" ;;
-	curl_tar_shared) echo "baseline: curl | tar -xz, unique layers only" ;;
-	*) echo "$1" ;;
-	esac
-}

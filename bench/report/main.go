@@ -43,6 +43,7 @@ func run(results, docs string) error {
 	d.start()
 	d.density()
 	d.scaling()
+	d.micro()
 	d.notesSection()
 	if err := errors.Join(d.errs...); err != nil {
 		return err

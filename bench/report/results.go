@@ -45,6 +45,7 @@ type Results struct {
 	Notes    []Note
 	Images   []Image
 	SystemDF string // `strata system df` after the sharing measurement, verbatim
+	Micro    string // `go test -bench` output of measurement 6, verbatim
 }
 
 // load reads a results directory. samples.tsv and meta.tsv are required; the rest is optional
@@ -86,6 +87,9 @@ func load(dir string) (*Results, error) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "strata-system-df.txt")); err == nil {
 		r.SystemDF = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "micro.txt")); err == nil {
+		r.Micro = strings.TrimSpace(string(b))
 	}
 	return r, nil
 }

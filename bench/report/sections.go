@@ -265,3 +265,17 @@ func (d *doc) scaling() {
 func uniqueNotes(ns []Note) []Note {
 	return slices.CompactFunc(ns, func(a, b Note) bool { return a == b })
 }
+
+func (d *doc) micro() {
+	if d.r.Micro == "" && len(d.r.notesFor("micro", "", "go")) == 0 {
+		return
+	}
+	d.p("## 6. Go micro-benchmarks of the hot paths\n")
+	d.p("`go test -run '^$' -bench . -benchmem` in the packages that own the hot paths, as printed; " +
+		"save two runs and compare them with `benchstat old.txt new.txt`.\n")
+	if d.r.Micro != "" {
+		d.p("```\n%s\n```\n", d.r.Micro)
+	} else {
+		d.p("%s\n", d.why("micro", "", "go"))
+	}
+}

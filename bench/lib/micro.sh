@@ -1,0 +1,23 @@
+# shellcheck shell=bash
+# micro.sh: measurement 6, the Go micro-benchmarks of the hot paths (tar apply, hashing,
+# decompression, unpack, image writes) that live next to their packages. The raw `go test
+# -bench` output is kept as it is, so benchstat can compare two runs of it.
+
+MICRO_PACKAGES=(./layers/ ./snapshotter/ ./cache/)
+
+measure_micro() {
+	local pkgs=() p count=5 benchtime=300ms
+	[[ $BENCH_MODE != quick ]] || count=1 benchtime=100ms
+	for p in "${MICRO_PACKAGES[@]}"; do
+		compgen -G "$REPO/${p#./}*_test.go" >/dev/null && grep -qs '^func Benchmark' "$REPO/${p#./}"*_test.go && pkgs+=("$p")
+	done
+	if ((${#pkgs[@]} == 0)); then
+		note micro - go skipped "no Go benchmarks found in ${MICRO_PACKAGES[*]}"
+		return 0
+	fi
+	log "micro: go test -bench in ${pkgs[*]} (count $count, benchtime $benchtime)"
+	if ! (cd "$REPO" && go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" "${pkgs[@]}") \
+		>"$BENCH_RESULTS/micro.txt" 2>&1; then
+		note micro - go failed "go test -bench: $(grep -E '^(FAIL|---|panic|#)' "$BENCH_RESULTS/micro.txt" | head -n 3 | tr '\n' ' ')"
+	fi
+}
