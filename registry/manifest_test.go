@@ -6,9 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -132,5 +138,53 @@ func TestErrorMessages(t *testing.T) {
 				t.Errorf("Image(%s) = %q, want %q (%v)", tt.ref, err, tt.msg, tt.want)
 			}
 		})
+	}
+}
+
+// jsonContentType makes manifest responses say application/json, as static-file registries do.
+func jsonContentType(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
+			w = &typeRewriter{ResponseWriter: w}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type typeRewriter struct{ http.ResponseWriter }
+
+func (tw *typeRewriter) WriteHeader(code int) {
+	tw.Header().Set("Content-Type", "application/json")
+	tw.ResponseWriter.WriteHeader(code)
+}
+
+func TestManifestTypeFromBody(t *testing.T) {
+	host := serve(t, nil)
+	img := randomImage(t)
+	pushImage(t, host+"/sniff/app:1", img)
+	inner := randomImage(t)
+	nested := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{
+		Add:        mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}}),
+		Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}},
+	})
+	if err := PushIndex(context.Background(), mustRef(t, host+"/sniff/nested:1"), nested, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(jsonContentType(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(&url.URL{Scheme: "http", Host: host})
+	}}))
+	t.Cleanup(proxy.Close)
+	phost := strings.TrimPrefix(proxy.URL, "http://")
+
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Image(context.Background(), mustRef(t, phost+"/sniff/app:1"))
+	if err != nil || got.Descriptor.Digest != digestOf(t, img) || got.Descriptor.MediaType != types.OCIManifestSchema1 && got.Descriptor.MediaType != types.DockerManifestSchema2 {
+		t.Errorf("Image of a manifest sent as application/json = %v, %v", got, err)
+	}
+	if _, err := p.Image(context.Background(), mustRef(t, host+"/sniff/nested:1")); !errors.Is(err, ErrUnsupportedMediaType) {
+		t.Errorf("Image of an index inside an index = %v, want ErrUnsupportedMediaType", err)
 	}
 }

@@ -143,7 +143,7 @@ func (p *Puller) headFrom(ctx context.Context, ref Reference, ep endpoint) (v1.D
 	if c := classify(err, opPull, what, ref.Name(), ep.host); isFinal(c) {
 		return v1.Descriptor{}, c
 	}
-	desc, err := remote.Get(rref, s.options(ctx)...)
+	desc, err := remoteGet(ctx, s, rref)
 	if err != nil {
 		return v1.Descriptor{}, classify(err, opPull, what, ref.Name(), ep.host)
 	}
@@ -162,7 +162,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		return nil, err
 	}
 	what := "manifest for " + ref.String()
-	desc, err := remote.Get(rref, s.options(ctx)...)
+	desc, err := remoteGet(ctx, s, rref)
 	if err != nil {
 		return nil, classify(err, opPull, what, ref.Name(), ep.host)
 	}
@@ -182,7 +182,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 			return nil, err
 		}
 		crepo := rref.Context()
-		desc, err = remote.Get(crepo.Digest(child.Digest.String()), s.options(ctx)...)
+		desc, err = remoteGet(ctx, s, crepo.Digest(child.Digest.String()))
 		if err != nil {
 			return nil, classify(err, opPull, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ref.Name(), ep.host)
 		}
@@ -209,7 +209,8 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
 	}
 	if !mt.IsIndex() && root.Platform == nil {
-		// Without an index, the config says the platform; cmd shows it and it must match.
+		// Without an index only the config says the platform; it is reported, not enforced
+		// (Docker too pulls a single-platform image as is), so cmd can warn on a mismatch.
 		if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {
 			pl := cf.Platform()
 			root.Platform = pl
@@ -284,6 +285,11 @@ type session struct {
 	repo name.Repository
 	host string // as printed
 	rt   http.RoundTripper
+}
+
+// remoteGet fetches a manifest or index through s.
+func remoteGet(ctx context.Context, s *session, r name.Reference) (*remote.Descriptor, error) {
+	return remote.Get(r, s.options(ctx)...)
 }
 
 // options are the go-containerregistry options that make remote use this session's

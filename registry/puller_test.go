@@ -151,3 +151,26 @@ func TestPlatformSelection(t *testing.T) {
 		})
 	}
 }
+
+func TestIndex(t *testing.T) {
+	host := serve(t, nil)
+	img := randomImage(t)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	ref := mustRef(t, host+"/index/app:1")
+	if err := PushIndex(context.Background(), ref, idx, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	single := pushImage(t, host+"/index/single:1", img)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, d, err := p.Index(context.Background(), ref)
+	if err != nil || d.Digest != digestOf(t, idx) || digestOf(t, got) != digestOf(t, idx) {
+		t.Fatalf("Index(%s) = %v, %v; want digest %s", ref, d.Digest, err, digestOf(t, idx))
+	}
+	if _, _, err := p.Index(context.Background(), single); !errors.Is(err, ErrUnsupportedMediaType) {
+		t.Errorf("Index(single image) = %v, want ErrUnsupportedMediaType", err)
+	}
+}
