@@ -23,7 +23,14 @@ for _ in $(seq 100); do [ -s "$addr_file" ] && break; sleep 0.1; done
 [ -s "$addr_file" ] || { echo "demo registry did not start" >&2; exit 1; }
 mirror="http://$(cat "$addr_file")"
 
-run() { printf '\n$ %s\n' "$*"; "$@"; }
+run() {
+	local shown=() a
+	for a in "$@"; do
+		case "$a" in *[\ \;\$\'\|]*) shown+=("'$a'") ;; *) shown+=("$a") ;; esac
+	done
+	printf '\n$ %s\n' "${shown[*]}"
+	"$@"
+}
 export STRATA_ROOT="$root"
 run bin/strata --registry-mirror "$mirror" pull alpine
 run bin/strata images

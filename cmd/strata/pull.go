@@ -69,6 +69,9 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if err != nil {
 		return err
 	}
+	if err := progress.CheckMode(o.progress); err != nil {
+		return err
+	}
 	mode := o.progress
 	if o.quiet {
 		mode = "quiet"
@@ -101,7 +104,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		return nil
 	}
 	fmt.Fprintf(out, "Digest: %s\n", img.Descriptor.Digest)
-	if res.Downloaded {
+	if res.Downloaded || res.Updated {
 		fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", ref.Familiar())
 	} else {
 		fmt.Fprintf(out, "Status: Image is up to date for %s\n", ref.Familiar())

@@ -78,6 +78,8 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.user, "user", "u", "", "user[:group] to run as (name or number)")
+	// -h is --hostname, as in docker run; help is --help only.
+	f.Bool("help", false, "help for run")
 	f.StringVarP(&o.hostname, "hostname", "h", "", "container host name (default: the short container ID)")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a host path: /host:/ctr[:ro]")
 	f.StringArrayVar(&o.mounts, "mount", nil, "attach a mount: type=bind,source=…,target=…[,readonly] or type=tmpfs,target=…")
