@@ -1,0 +1,24 @@
+// Package serve serves strata's image store as a read-only OCI distribution registry
+// (https://github.com/opencontainers/distribution-spec/blob/main/spec.md), so that docker,
+// podman, skopeo and strata on other machines pull from a machine's cache with no other
+// registry to run.
+//
+// Terms, as this package uses them:
+//
+//   - name: the repository path a client asks for, "library/alpine" in
+//     GET /v2/library/alpine/manifests/latest. The store keeps full references
+//     ("docker.io/library/alpine:latest", "127.0.0.1:5000/x:1"); a ref is served under its
+//     path without the registry host. When two registries hold the same path, docker.io wins,
+//     then the hosts in lexical order. A one-element name ("alpine") also finds Docker Hub's
+//     official "library/alpine", as docker's own name rules would, and a name starting with
+//     the host ("docker.io/library/alpine") finds exactly that ref.
+//   - reference: a tag or a digest, as the spec calls the last element of a manifests URL.
+//
+// What is served: GET and HEAD of /v2/, of manifests by tag and by digest (with their media
+// type as Content-Type and Docker-Content-Digest), of blobs (through http.ServeContent, so Range
+// requests work), /v2/<name>/tags/list and /v2/_catalog (both with the spec's n and last
+// pagination). A blob is served only under a name whose images use it. Every other method is
+// 405 with the spec's UNSUPPORTED error, and every miss a 404 with the spec's JSON error body.
+// With Options.PullThrough, a manifest miss first asks upstream, stores what it gets and then
+// serves it: a pull-through mirror.
+package serve

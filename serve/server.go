@@ -1,0 +1,428 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// PullFunc fetches name:reference (a tag) or name@reference (a digest) from an upstream
+// registry into the store. It returns an error wrapping registry.ErrNotFound when upstream
+// does not have it.
+type PullFunc func(ctx context.Context, name, reference string) error
+
+// Options tune a Server. The zero value serves the store as it is.
+type Options struct {
+	// PullThrough, if set, is called on a manifest miss; the manifest is then looked up
+	// again. Concurrent misses of one name and reference share one call.
+	PullThrough PullFunc
+	// OnPull, if set, is told the outcome of each PullThrough call, for cmd to log.
+	OnPull func(name, reference string, err error)
+}
+
+// Server is an http.Handler serving a store as a read-only registry. It reads the store's
+// index.json on each request, so images pulled or loaded while it runs are served at once.
+type Server struct {
+	store *cache.Store
+	opts  Options
+	locks keyedMutex
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a Server for store.
+func New(store *cache.Store, opts Options) *Server {
+	return &Server{store: store, opts: opts}
+}
+
+// ServeHTTP routes the distribution spec's pull endpoints (spec.md#endpoints).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, r, http.StatusMethodNotAllowed, codeUnsupported, "this registry is read-only: "+r.Method+" is not supported")
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/v2" || p == "/v2/":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "2")
+		if r.Method == http.MethodGet {
+			w.Write([]byte("{}"))
+		}
+		return
+	case p == "/v2/_catalog":
+		s.catalog(w, r)
+		return
+	}
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		writeError(w, r, http.StatusNotFound, codeUnsupported, "no such endpoint: "+p)
+		return
+	}
+	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok {
+		if s.checkName(w, r, name) {
+			s.tagsList(w, r, name)
+		}
+		return
+	}
+	if i := strings.LastIndex(rest, "/manifests/"); i > 0 {
+		name, ref := rest[:i], rest[i+len("/manifests/"):]
+		if s.checkName(w, r, name) {
+			s.manifest(w, r, name, ref)
+		}
+		return
+	}
+	if i := strings.LastIndex(rest, "/blobs/"); i > 0 {
+		name, dgst := rest[:i], rest[i+len("/blobs/"):]
+		if s.checkName(w, r, name) {
+			s.blob(w, r, name, dgst)
+		}
+		return
+	}
+	writeError(w, r, http.StatusNotFound, codeUnsupported, "no such endpoint: "+p)
+}
+
+func (s *Server) checkName(w http.ResponseWriter, r *http.Request, name string) bool {
+	if !nameRE.MatchString(name) {
+		writeError(w, r, http.StatusNotFound, codeNameInvalid, "invalid repository name "+strconv.Quote(name))
+		return false
+	}
+	return true
+}
+
+func (s *Server) view(w http.ResponseWriter, r *http.Request) (view, bool) {
+	v, err := newView(s.store)
+	if err != nil {
+		writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
+		return nil, false
+	}
+	return v, true
+}
+
+// manifest serves GET/HEAD /v2/<name>/manifests/<reference>.
+func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref string) {
+	byDigest := strings.Contains(ref, ":")
+	if byDigest {
+		if _, err := v1.NewHash(ref); err != nil {
+			writeError(w, r, http.StatusBadRequest, codeDigestInvalid, "invalid digest "+strconv.Quote(ref))
+			return
+		}
+	} else if !tagRE.MatchString(ref) {
+		writeError(w, r, http.StatusBadRequest, codeTagInvalid, "invalid tag "+strconv.Quote(ref))
+		return
+	}
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	repo := v.repo(name)
+	desc, found := s.find(repo, ref, byDigest)
+	if !found && s.opts.PullThrough != nil {
+		if err := s.pull(r.Context(), name, ref, byDigest); err != nil {
+			if errors.Is(err, registry.ErrNotFound) {
+				writeError(w, r, http.StatusNotFound, codeManifestUnknown, err.Error())
+			} else {
+				writeError(w, r, http.StatusBadGateway, codeUnknown, err.Error())
+			}
+			return
+		}
+		if v, ok = s.view(w, r); !ok {
+			return
+		}
+		repo = v.repo(name)
+		desc, found = s.find(repo, ref, byDigest)
+	}
+	if !found {
+		if len(repo) == 0 {
+			writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
+		} else {
+			writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+name+":"+ref+" is not in the store")
+		}
+		return
+	}
+	raw, err := s.store.ReadBlob(desc.Digest, registry.MaxManifestSize)
+	if err != nil {
+		writeError(w, r, http.StatusNotFound, codeManifestUnknown, err.Error())
+		return
+	}
+	mt := desc.MediaType
+	if mt == "" {
+		mt = mediaTypeOf(raw)
+	}
+	h := w.Header()
+	h.Set("Content-Type", string(mt))
+	h.Set("Docker-Content-Digest", desc.Digest.String())
+	h.Set("Etag", `"`+desc.Digest.String()+`"`)
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write(raw)
+	}
+}
+
+// find looks a manifest up in repo: by tag, or by digest among the tagged manifests and the
+// manifests of tagged indexes.
+func (s *Server) find(repo view, ref string, byDigest bool) (v1.Descriptor, bool) {
+	if !byDigest {
+		return repo.tag(ref)
+	}
+	var found v1.Descriptor
+	ok := false
+	s.walk(repo, func(d v1.Descriptor, manifest bool) bool {
+		if manifest && d.Digest.String() == ref {
+			found, ok = d, true
+			return false
+		}
+		return true
+	})
+	return found, ok
+}
+
+// pull runs PullThrough once for concurrent misses of the same manifest.
+func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) error {
+	key := name + ":" + ref
+	unlock := s.locks.lock(key)
+	defer unlock()
+	// Another request may have pulled it while this one waited.
+	if v, err := newView(s.store); err == nil {
+		if _, found := s.find(v.repo(name), ref, byDigest); found {
+			return nil
+		}
+	}
+	err := s.opts.PullThrough(ctx, name, ref)
+	if s.opts.OnPull != nil {
+		s.opts.OnPull(name, ref, err)
+	}
+	return err
+}
+
+// blob serves GET/HEAD /v2/<name>/blobs/<digest>, with Range, from the blob file.
+func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string) {
+	if strings.HasPrefix(dgst, "uploads") {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, r, http.StatusMethodNotAllowed, codeUnsupported, "this registry is read-only: uploads are not supported")
+		return
+	}
+	h, err := v1.NewHash(dgst)
+	if err != nil || s.store.BlobPath(h) == "" {
+		writeError(w, r, http.StatusBadRequest, codeDigestInvalid, "invalid digest "+strconv.Quote(dgst))
+		return
+	}
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	repo := v.repo(name)
+	if len(repo) == 0 {
+		writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
+		return
+	}
+	used := false
+	s.walk(repo, func(d v1.Descriptor, _ bool) bool {
+		used = d.Digest == h
+		return !used
+	})
+	if !used {
+		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in "+name)
+		return
+	}
+	f, err := os.Open(s.store.BlobPath(h))
+	if err != nil {
+		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in the store")
+		return
+	}
+	defer f.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("Docker-Content-Digest", h.String())
+	hd.Set("Etag", `"`+h.String()+`"`)
+	// A blob never changes under its digest.
+	hd.Set("Cache-Control", "max-age=31536000")
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// walk calls fn for every descriptor the repo's refs reach: manifests and indexes
+// (manifest true), configs and layers, until fn returns false. Unreadable manifests are
+// skipped: a broken image must not hide the others.
+func (s *Server) walk(repo view, fn func(d v1.Descriptor, manifest bool) bool) {
+	seen := map[v1.Hash]bool{}
+	var visit func(d v1.Descriptor, depth int) bool
+	visit = func(d v1.Descriptor, depth int) bool {
+		if seen[d.Digest] {
+			return true
+		}
+		seen[d.Digest] = true
+		if !fn(d, true) {
+			return false
+		}
+		if depth > 2 {
+			return true
+		}
+		raw, err := s.store.ReadBlob(d.Digest, registry.MaxManifestSize)
+		if err != nil {
+			return true
+		}
+		var m struct {
+			Config    *v1.Descriptor  `json:"config"`
+			Layers    []v1.Descriptor `json:"layers"`
+			Manifests []v1.Descriptor `json:"manifests"`
+		}
+		if json.Unmarshal(raw, &m) != nil {
+			return true
+		}
+		for _, c := range m.Manifests {
+			if !visit(c, depth+1) {
+				return false
+			}
+		}
+		if m.Config != nil && !fn(*m.Config, false) {
+			return false
+		}
+		for _, l := range m.Layers {
+			if !fn(l, false) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, r := range repo {
+		if !visit(r.desc, 0) {
+			return
+		}
+	}
+}
+
+// tagsList serves /v2/<name>/tags/list with n and last.
+func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, name string) {
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	repo := v.repo(name)
+	if len(repo) == 0 {
+		writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
+		return
+	}
+	page, ok := s.page(w, r, repo.tags(), "/v2/"+name+"/tags/list")
+	if !ok {
+		return
+	}
+	writeJSON(w, r, struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}{name, page})
+}
+
+// catalog serves /v2/_catalog with n and last.
+func (s *Server) catalog(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.view(w, r)
+	if !ok {
+		return
+	}
+	page, ok := s.page(w, r, v.names(), "/v2/_catalog")
+	if !ok {
+		return
+	}
+	writeJSON(w, r, struct {
+		Repositories []string `json:"repositories"`
+	}{page})
+}
+
+// page applies the request's n and last to items, and sets the Link header to the next page.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, items []string, path string) ([]string, bool) {
+	q := r.URL.Query()
+	n := -1
+	if ns := q.Get("n"); ns != "" {
+		var err error
+		n, err = strconv.Atoi(ns)
+		if err != nil || n < 0 {
+			writeError(w, r, http.StatusBadRequest, codePaginationInv, "invalid n "+strconv.Quote(ns))
+			return nil, false
+		}
+	}
+	page, more := paginate(items, q.Get("last"), n)
+	if more && len(page) > 0 {
+		next := url.Values{"n": {strconv.Itoa(n)}, "last": {page[len(page)-1]}}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, path, next.Encode()))
+	}
+	return page, true
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		w.Write(b)
+	}
+}
+
+// mediaTypeOf reads the mediaType a manifest declares; an OCI manifest may leave it out.
+func mediaTypeOf(raw []byte) types.MediaType {
+	var m struct {
+		MediaType types.MediaType  `json:"mediaType"`
+		Manifests *json.RawMessage `json:"manifests"`
+	}
+	if json.Unmarshal(raw, &m) == nil && m.MediaType != "" {
+		return m.MediaType
+	}
+	if m.Manifests != nil {
+		return types.OCIImageIndex
+	}
+	return types.OCIManifestSchema1
+}
+
+// keyedMutex serializes work per key: one pull-through per manifest at a time.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu      sync.Mutex
+	waiters int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.waiters++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

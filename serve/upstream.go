@@ -1,0 +1,80 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// NewPullThrough returns the PullFunc of `strata serve --pull-through UPSTREAM`: a miss of
+// name:reference pulls UPSTREAM/name:reference (for the platform in opts) into store, under
+// that full ref, exactly as `strata pull` would store it. UPSTREAM is a registry host
+// ("docker.io", "registry.local:5000") or a URL; an http:// URL makes that host insecure
+// (plain HTTP), as --insecure-registry does.
+func NewPullThrough(upstream string, store *cache.Store, opts registry.Options) (PullFunc, error) {
+	host, insecure, err := parseUpstream(upstream)
+	if err != nil {
+		return nil, err
+	}
+	if insecure {
+		opts.InsecureRegistries = append(opts.InsecureRegistries, host)
+	}
+	puller, err := registry.NewPuller(opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, name, reference string) error {
+		sep := ":"
+		if strings.Contains(reference, ":") {
+			sep = "@"
+		}
+		ref, err := registry.ParseReference(host + "/" + name + sep + reference)
+		if err != nil {
+			return err
+		}
+		img, err := puller.Image(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+		}
+		_, err = store.WriteImage(ctx, ref.String(), img, cache.WriteOptions{Fetch: img.FetchBlob})
+		if err != nil {
+			return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+		}
+		return nil
+	}, nil
+}
+
+// parseUpstream turns --pull-through's value into a registry host, and whether to reach it by
+// plain HTTP. Docker Hub's API hosts become "docker.io", the name its refs are stored under.
+func parseUpstream(s string) (host string, insecure bool, err error) {
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return "", false, fmt.Errorf("invalid upstream %q: %w", s, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			return "", false, fmt.Errorf("invalid upstream %q: want http(s)://host[:port] or host[:port]", s)
+		}
+		s, insecure = u.Host, u.Scheme == "http"
+	}
+	switch s {
+	case "registry-1.docker.io", "index.docker.io":
+		s = "docker.io"
+	}
+	if s == "" || strings.ContainsAny(s, "/@ ") {
+		return "", false, fmt.Errorf("invalid upstream %q: want http(s)://host[:port] or host[:port]", s)
+	}
+	// The host must be something a reference can start with.
+	ref, err := registry.ParseReference(s + "/x")
+	if err != nil {
+		return "", false, fmt.Errorf("invalid upstream %q: %w", s, err)
+	}
+	if !strings.HasPrefix(ref.Name(), s+"/") {
+		return "", false, fmt.Errorf("invalid upstream %q: not a registry host (one with a dot, a port, or localhost)", s)
+	}
+	return s, insecure, nil
+}
