@@ -33,7 +33,7 @@ func testOptions() Options {
 
 // serve starts go-containerregistry's in-memory registry on 127.0.0.1, behind wrap if not nil,
 // and returns its host:port. Loopback hosts speak plain HTTP by default, as with Docker.
-func serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
+func serve(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
 	var h http.Handler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	if wrap != nil {
@@ -44,7 +44,7 @@ func serve(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-func mustRef(t *testing.T, s string) Reference {
+func mustRef(t testing.TB, s string) Reference {
 	t.Helper()
 	r, err := ParseReference(s)
 	if err != nil {
