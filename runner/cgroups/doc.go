@@ -8,21 +8,25 @@
 //     no controllers we need.
 //   - parent: the directory strata owns in every tree, "strata". Containers' cgroups sit directly
 //     under it: /sys/fs/cgroup/strata/<name> on v2, /sys/fs/cgroup/<ctrl>/strata/<name> on v1.
-//   - cgroup: the set of directories (one per v1 mount, or the single v2 one) that belong to one
+//   - cgroup: the set of directories (one per v1 mount it uses and a unified node on hybrid
+//     hosts, or the single v2 one) that belong to one
 //     container, managed as one object by Cgroup.
 //
 // The package writes the cgroup files directly instead of going through a library: it is a
-// few dozen small writes, and every millisecond of `strata run` counts. A limit the host cannot
-// enforce (no swap accounting, no such controller, a CPU outside the allowed set) is an error
-// wrapping ErrUnsupported, never a silent no-op: a user who asked for a limit must get it.
+// few dozen small writes, and every millisecond of `strata run` counts. On v1 a container gets
+// memory, cpuacct, pids and freezer directories always, and cpu and cpuset only when a limit
+// needs them (they are the costly ones to make). A limit the host cannot enforce (no swap
+// accounting, no such controller, a CPU outside the allowed set) is an error wrapping
+// ErrUnsupported, never a silent no-op: a user who asked for a limit must get it.
 //
 // A typical container lifecycle, as the runner drives it:
 //
 //	cg, err := cgroups.New(id, cgroups.Resources{Memory: 512 << 20, PidsLimit: 100})
-//	// v2: start the init with SysProcAttr.UseCgroupFD (cg.DirFD()); v1: start it, then:
+//	// v2: start the init with SysProcAttr.UseCgroupFD and cg.DirFD(); v1 and hybrid: start it
+//	// blocked on its pipe, then:
 //	err = cg.AddProc(pid)
-//	// ... the container runs; afterwards:
-//	oom, _ := cg.OOMKilled()
-//	err = cg.Kill()
-//	err = cg.Delete()
+//	// ... the container runs and exits; then:
+//	oom, err := cg.OOMKilled()
+//	err = cg.Kill()   // whatever it left running
+//	err = cg.Delete() // also closes the DirFD fd
 package cgroups
