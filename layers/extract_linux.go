@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -344,8 +345,11 @@ func (x *extractor) nodeMeta(pfd int, base string, hdr *tar.Header, chmod bool) 
 		}
 	}
 	// /proc/self/fd/N is followed to the parent; lsetxattr does not follow base.
-	p := fmt.Sprintf("/proc/self/fd/%d/%s", pfd, base)
+	var p string
 	err := x.xattrs(hdr, func(k string, v []byte) error {
+		if p == "" {
+			p = "/proc/self/fd/" + strconv.Itoa(pfd) + "/" + base
+		}
 		err := unix.Lsetxattr(p, k, v, 0)
 		if err == unix.EPERM && strings.HasPrefix(k, "user.") {
 			// The kernel allows user.* xattrs only on files and directories.

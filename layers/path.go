@@ -16,7 +16,7 @@ func cleanName(name string) (string, error) {
 	if strings.IndexByte(name, 0) >= 0 {
 		return "", fmt.Errorf("%w: name contains a NUL byte", ErrUnsafePath)
 	}
-	c := path.Clean(strings.TrimLeft(name, "/"))
+	c := cleanPath(name)
 	if c == ".." || strings.HasPrefix(c, "../") {
 		return "", ErrUnsafePath
 	}
@@ -24,6 +24,25 @@ func cleanName(name string) (string, error) {
 		return "", nil
 	}
 	return c, nil
+}
+
+// cleanPath is path.Clean of name without its leading "/", minus the allocation for the
+// names real layers hold ("./usr/bin/env", "usr/lib/"), which only need slicing.
+func cleanPath(name string) string {
+	s := strings.TrimLeft(name, "/")
+	for strings.HasPrefix(s, "./") {
+		s = strings.TrimLeft(s[2:], "/")
+	}
+	s = strings.TrimSuffix(s, "/")
+	if s == "" {
+		return "."
+	}
+	if s == "." || s == ".." || strings.Contains(s, "//") || strings.Contains(s, "/./") ||
+		strings.Contains(s, "/../") || strings.HasPrefix(s, "../") ||
+		strings.HasSuffix(s, "/.") || strings.HasSuffix(s, "/..") || strings.HasSuffix(s, "/") {
+		return path.Clean(s)
+	}
+	return s
 }
 
 // splitName splits a clean relative name into its parent ("" for the layer dir) and base.
