@@ -108,6 +108,7 @@ func TestPlatformSelection(t *testing.T) {
 		{v1.Platform{OS: "linux", Architecture: "arm64"}, arm64},
 		{v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, arm64},
 		{v1.Platform{OS: "linux", Architecture: "arm"}, armv7},
+		{v1.Platform{Architecture: "arm64"}, arm64}, // OS defaults to linux
 		{v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, nil},
 		{v1.Platform{OS: "linux", Architecture: "s390x"}, nil},
 		{v1.Platform{OS: "windows", Architecture: "amd64"}, nil},
