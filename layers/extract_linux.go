@@ -2,6 +2,7 @@ package layers
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -121,7 +122,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	switch hdr.Typeflag {
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse:
 		return x.file(pfd, base, hdr, r)
 	case tar.TypeDir:
 		return x.dir(pfd, name, base, hdr)
@@ -169,7 +170,7 @@ func (x *extractor) file(pfd int, base string, hdr *tar.Header, r io.Reader) err
 }
 
 func (x *extractor) fileContent(fd int, hdr *tar.Header, r io.Reader) error {
-	if err := x.copy(fd, r); err != nil {
+	if err := x.copy(fd, r, isSparse(hdr)); err != nil {
 		return err
 	}
 	if err := x.chown(fd, "", hdr, unix.AT_EMPTY_PATH); err != nil {
@@ -186,17 +187,28 @@ func (x *extractor) fileContent(fd int, hdr *tar.Header, r io.Reader) error {
 }
 
 // copy writes r into fd with the pooled buffer, counting content against MaxSize (sparse
-// entries expand past the tar's size) and checking free space as the layer grows.
-func (x *extractor) copy(fd int, r io.Reader) error {
+// entries expand past the tar's size) and checking free space as the layer grows. For sparse
+// entries, chunks of zeros become holes again (seek instead of write, then truncate to size),
+// so a sparse /var/log/lastlog stays small on disk.
+func (x *extractor) copy(fd int, r io.Reader, sparse bool) error {
 	buf := *x.buf
+	var size int64
+	holeAtEnd := false
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 {
 			x.written += int64(n)
+			size += int64(n)
 			if x.written > x.maxSize {
 				return fmt.Errorf("%w: more than %d bytes of content", ErrTooLarge, x.maxSize)
 			}
-			for b := buf[:n]; len(b) > 0; {
+			holeAtEnd = sparse && allZero(buf[:n])
+			if holeAtEnd {
+				if _, err := unix.Seek(fd, int64(n), io.SeekCurrent); err != nil {
+					return fmt.Errorf("seeking over a hole: %w", err)
+				}
+			}
+			for b := buf[:n]; len(b) > 0 && !holeAtEnd; {
 				w, err := unix.Write(fd, b)
 				if err != nil {
 					return fmt.Errorf("writing: %w", err)
@@ -210,6 +222,11 @@ func (x *extractor) copy(fd int, r io.Reader) error {
 			}
 		}
 		if rerr == io.EOF {
+			if holeAtEnd {
+				if err := unix.Ftruncate(fd, size); err != nil {
+					return fmt.Errorf("extending to %d bytes: %w", size, err)
+				}
+			}
 			return nil
 		}
 		if rerr != nil {
@@ -217,6 +234,23 @@ func (x *extractor) copy(fd int, r io.Reader) error {
 		}
 	}
 }
+
+// isSparse reports a GNU sparse entry: old GNU format, or PAX GNU.sparse.* records (0.x, 1.0).
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+var zeros [copyBufSize]byte
+
+func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 
 func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 	// 0700 until finish sets the real mode: a read-only directory must still take children.
