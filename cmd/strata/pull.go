@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ type pullOptions struct {
 	concurrency int
 	progress    string
 	quiet       bool
+	offline     bool
 }
 
 func newPullCmd(g *globals) *cobra.Command {
@@ -37,6 +39,7 @@ func newPullCmd(g *globals) *cobra.Command {
 	f.IntVar(&o.concurrency, "max-concurrent-downloads", 3, "layers downloaded at once")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference")
+	f.BoolVar(&o.offline, "offline", offline(), "never touch the network: succeed only if the image is in the store (env STRATA_OFFLINE=1)")
 	return cmd
 }
 
@@ -44,6 +47,9 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	ref, err := registry.ParseReference(arg)
 	if err != nil {
 		return err
+	}
+	if o.offline || offline() {
+		return pullOffline(g, ref, o.quiet, out)
 	}
 	opts := g.registryOptions()
 	if o.platform != "" {
@@ -125,4 +131,31 @@ func warnSnapshotter(snap *snapshotter.Snapshotter) {
 	if w := snap.Warning(); w != "" {
 		fmt.Fprintln(os.Stderr, "strata: warning: "+w)
 	}
+}
+
+// pullOffline is pull with --offline or STRATA_OFFLINE=1: the store answers, the network is
+// never touched (docs/air-gapped.md).
+func pullOffline(g *globals, ref registry.Reference, quiet bool, out io.Writer) error {
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	desc, err := store.Resolve(ref.String())
+	if errors.Is(err, cache.ErrNotFound) && ref.Digest() != "" {
+		// A pull by digest is satisfied by the same image pulled by tag.
+		if r, ferr := store.FindImage(ref.Digest()); ferr == nil && r.Descriptor.Digest.String() == ref.Digest() {
+			desc, err = r.Descriptor, nil
+		}
+	}
+	if errors.Is(err, cache.ErrNotFound) {
+		return fmt.Errorf("pulling %s: not in the store, and --offline (or STRATA_OFFLINE=1) forbids the network: bring it with 'strata load'", ref.Familiar())
+	}
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+	}
+	if !quiet {
+		fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", desc.Digest, ref.Familiar())
+	}
+	fmt.Fprintln(out, ref.String())
+	return nil
 }

@@ -118,6 +118,8 @@ func newRootCmd(g *globals) *cobra.Command {
 		newRmiCmd(g),
 		newSaveCmd(g),
 		newLoadCmd(g),
+		newServeCmd(g),
+		newPruneCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+type pruneOptions struct {
+	dryRun bool
+	all    bool
+}
+
+func newPruneCmd(g *globals) *cobra.Command {
+	var o pruneOptions
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused layers, unreferenced blobs and stale partial downloads (and with -a, images no container uses)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPrune(cmd.Context(), g, o, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
+	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "also remove every image no container uses")
+	return cmd
+}
+
+func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) error {
+	var unused []cache.ImageInfo
+	if o.all {
+		var err error
+		if unused, err = unusedImages(g); err != nil {
+			return err
+		}
+	}
+	verb := "Deleted"
+	if o.dryRun {
+		verb = "Would delete"
+	}
+	if o.dryRun && len(unused) > 0 {
+		return printGarbage(out, verb, unused, func() (garbage, error) { return garbageWithout(ctx, g, unused) })
+	}
+	if len(unused) > 0 {
+		store, err := g.openStore()
+		if err != nil {
+			return err
+		}
+		for _, info := range unused {
+			if err := store.Untag(info.Ref); err != nil && !errors.Is(err, cache.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return printGarbage(out, verb, unused, func() (garbage, error) { return collectGarbage(ctx, g, o.dryRun) })
+}
+
+// printGarbage runs collect and prints every image, blob and layer it frees and the total, as
+// docker's "Total reclaimed space" line does. Bytes freed that no item accounts for are the
+// partial downloads and leftovers of interrupted pulls.
+func printGarbage(out io.Writer, verb string, untagged []cache.ImageInfo, collect func() (garbage, error)) error {
+	untag := "Untagged"
+	if verb != "Deleted" {
+		untag = "Would untag"
+	}
+	for _, info := range untagged {
+		fmt.Fprintf(out, "%s: %s\n", untag, familiarRef(info.Ref))
+	}
+	gb, err := collect()
+	var listed int64
+	for _, b := range gb.Blobs {
+		fmt.Fprintf(out, "%s blob: %s (%s)\n", verb, b.Digest, humanSize(b.Size))
+		listed += b.Size
+	}
+	for _, l := range gb.Layers {
+		what := "layer: " + l.DiffID.String()
+		if l.DiffID.Hex == "" {
+			what = "leftover: " + l.Dir
+		}
+		fmt.Fprintf(out, "%s %s (%s)\n", verb, what, humanSize(l.Size))
+		listed += l.Size
+	}
+	if rest := gb.Freed - listed; rest > 0 {
+		fmt.Fprintf(out, "%s partial downloads and temp files (%s)\n", verb, humanSize(rest))
+	}
+	if verb == "Deleted" {
+		fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(gb.Freed))
+	} else {
+		fmt.Fprintf(out, "Total reclaimable space: %s\n", humanSize(gb.Freed))
+	}
+	return err
+}
+
+// unusedImages are the named images no container was created from.
+func unusedImages(g *globals) ([]cache.ImageInfo, error) {
+	store, err := g.openStore()
+	if err != nil {
+		return nil, err
+	}
+	containers, err := g.openContainers()
+	if err != nil {
+		return nil, err
+	}
+	list, err := containers.List()
+	if err != nil {
+		return nil, err
+	}
+	infos, err := store.Infos()
+	if err != nil {
+		return nil, err
+	}
+	var unused []cache.ImageInfo
+	for _, info := range infos {
+		if containerUsing(list, info.ID.String()) == "" {
+			unused = append(unused, info)
+		}
+	}
+	return unused, nil
+}
+
+// garbageWithout is what `prune -a` would free, computed without untagging anything: what
+// is garbage now, plus the blobs and layer dirs of the unused images that no kept image
+// shares.
+func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo) (garbage, error) {
+	gb, err := collectGarbage(ctx, g, true)
+	if err != nil {
+		return gb, err
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return gb, err
+	}
+	snap, err := g.openSnapshotter()
+	if err != nil {
+		return gb, err
+	}
+	infos, err := store.Infos()
+	if err != nil {
+		return gb, err
+	}
+	drop := map[string]bool{}
+	for _, u := range unused {
+		drop[u.Ref] = true
+	}
+	keepBlobs, keepLayers := map[v1.Hash]bool{}, map[v1.Hash]bool{}
+	for _, info := range infos {
+		if drop[info.Ref] {
+			continue
+		}
+		keepBlobs[info.Manifest.Digest], keepBlobs[info.ID] = true, true
+		for _, l := range info.Layers {
+			keepBlobs[l.Digest] = true
+		}
+		for _, d := range info.Config.RootFS.DiffIDs {
+			keepLayers[d] = true
+		}
+	}
+	already := map[v1.Hash]bool{}
+	for _, b := range gb.Blobs {
+		already[b.Digest] = true
+	}
+	for _, l := range gb.Layers {
+		already[l.DiffID] = true
+	}
+	add := func(d v1.Descriptor) {
+		if keepBlobs[d.Digest] || already[d.Digest] {
+			return
+		}
+		already[d.Digest] = true
+		gb.Blobs = append(gb.Blobs, d)
+		gb.Freed += d.Size
+	}
+	layers, err := snap.List()
+	if err != nil {
+		return gb, err
+	}
+	have := map[v1.Hash]int{}
+	for i, l := range layers {
+		have[l.DiffID] = i
+	}
+	for _, u := range unused {
+		add(u.Manifest)
+		add(v1.Descriptor{Digest: u.ID, Size: u.Size - layersSize(u.Layers)})
+		for _, l := range u.Layers {
+			add(l)
+		}
+		for _, d := range u.Config.RootFS.DiffIDs {
+			i, ok := have[d]
+			if keepLayers[d] || already[d] || !ok {
+				continue
+			}
+			already[d] = true
+			gb.Layers = append(gb.Layers, layers[i])
+			gb.Freed += layers[i].Size
+		}
+	}
+	return gb, nil
+}
+
+// layersSize sums distinct layer sizes, as cache.ImageInfo.Size counts them.
+func layersSize(ls []v1.Descriptor) int64 {
+	seen := map[v1.Hash]bool{}
+	var n int64
+	for _, l := range ls {
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			n += l.Size
+		}
+	}
+	return n
+}
+
+// familiarRef is how docker prints a ref: "alpine:latest".
+func familiarRef(s string) string {
+	if ref, err := registry.ParseReference(s); err == nil {
+		return ref.Familiar()
+	}
+	return s
+}

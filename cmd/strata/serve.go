@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/serve"
+)
+
+type serveOptions struct {
+	addr        string
+	pullThrough string
+	platform    string
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [OPTIONS]",
+		Short: "Serve the local image store as a read-only registry that docker, podman and skopeo pull from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServe(cmd.Context(), g, o, cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:5000", "address to listen on (a non-loopback address serves every image to the network)")
+	f.StringVar(&o.pullThrough, "pull-through", "", "registry to pull a missing image from, then serve it (docker.io, host:port, or http://host:port)")
+	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] that --pull-through pulls (default: this host's)")
+	return cmd
+}
+
+func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Command) error {
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	var opts serve.Options
+	if o.pullThrough != "" {
+		ropts := g.registryOptions()
+		if o.platform != "" {
+			p, err := registry.ParsePlatform(o.platform)
+			if err != nil {
+				return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+			}
+			ropts.Platform = p
+		}
+		if offline() {
+			return errors.New("--pull-through needs the network, and STRATA_OFFLINE=1 forbids it")
+		}
+		pull, err := serve.NewPullThrough(o.pullThrough, store, ropts)
+		if err != nil {
+			return err
+		}
+		opts.PullThrough = pull
+		errOut := cmd.ErrOrStderr()
+		opts.OnPull = func(name, ref string, err error) {
+			if err != nil {
+				fmt.Fprintf(errOut, "strata: pull-through %s %s: %s\n", name, ref, oneLine(err.Error()))
+				return
+			}
+			fmt.Fprintf(errOut, "Pulled %s %s from %s\n", name, ref, o.pullThrough)
+		}
+	} else if o.platform != "" {
+		return errors.New("--platform only applies with --pull-through")
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "strata: warning: listening on %s: every image in the store can be pulled from the network\n", ln.Addr())
+	}
+	srv := &http.Server{
+		Handler:           serve.New(store, opts),
+		ReadHeaderTimeout: 30 * time.Second,
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Serving %s read-only at http://%s\n", g.storeDir(), ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("serve: shutting down: %w", err)
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// offline reports whether STRATA_OFFLINE=1 forbids the network.
+func offline() bool { return os.Getenv("STRATA_OFFLINE") == "1" }
