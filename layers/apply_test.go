@@ -160,6 +160,29 @@ func applyCases() []applyCase {
 			},
 		},
 		{
+			name:    "missing parents under an existing deep directory",
+			entries: []ent{dir("a/", 0o755), dir("a/b/", 0o755), file("a/b/c/d/e/f", "deep", 0o644), file("a/b/c/g", "g", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "a/b/c/d/e/f", "deep", 0o644)
+				wantFile(t, root, "a/b/c/g", "g", 0o644)
+			},
+		},
+		{
+			name:    "missing parents through a symlink are created inside",
+			entries: []ent{symlink("l", "/real"), dir("real/", 0o755), file("l/x/y", "via link", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "real/x/y", "via link", 0o644) },
+		},
+		{
+			name:    "a dangling symlink is not a parent",
+			entries: []ent{symlink("l", "../outside/nothing"), file("l/x", "x", 0o644)},
+			wantErr: unix.ENOENT,
+		},
+		{
+			name:    "a file is not a parent",
+			entries: []ent{file("f", "x", 0o644), file("f/x", "x", 0o644)},
+			wantErr: unix.ENOTDIR,
+		},
+		{
 			name:    "absolute and dotted names are rooted at the layer dir",
 			entries: []ent{file("/abs/f", "abs", 0o644), file("./dot/f", "dot", 0o644), file("x/./../y", "y", 0o644)},
 			check: func(t *testing.T, root string) {

@@ -71,34 +71,57 @@ func (r *root) parent(dir string) (int, error) {
 // mkdirAll resolves dir in the root, creating what is missing, and returns an O_PATH handle the
 // caller owns.
 func (r *root) mkdirAll(dir string) (int, error) {
-	fd, err := r.openDir(dir)
-	if !errors.Is(err, unix.ENOENT) {
-		return fd, err
-	}
-	// Walk from the top: resolve each prefix inside the root, create the next component in it.
-	// A component that exists but does not resolve to a directory (a dangling symlink) fails
-	// the retry below instead of looping.
-	cur, err := unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	for i := 0; i <= len(dir); i++ {
-		if i < len(dir) && dir[i] != '/' {
-			continue
+	// Find the deepest prefix that exists, from the end: usually only the last component is
+	// missing, so this costs two lookups, not one per component.
+	end := len(dir)
+	cur := -1
+	for {
+		fd, err := r.openDir(dir[:end])
+		if err == nil {
+			cur = fd
+			break
 		}
-		prefix := dir[:i]
-		next, err := r.openDir(prefix)
-		if errors.Is(err, unix.ENOENT) {
-			base := prefix[strings.LastIndexByte(prefix, '/')+1:]
-			if err := unix.Mkdirat(cur, base, 0o755); err != nil && err != unix.EEXIST {
-				unix.Close(cur)
-				return -1, fmt.Errorf("creating parent %s: %w", display(prefix), err)
+		if !errors.Is(err, unix.ENOENT) {
+			return -1, fmt.Errorf("opening parent %s: %w", display(dir[:end]), err)
+		}
+		i := strings.LastIndexByte(dir[:end], '/')
+		if i < 0 {
+			if cur, err = r.openDir(""); err != nil {
+				return -1, err
 			}
-			next, err = r.openDir(prefix)
+			end = 0
+			break
+		}
+		end = i
+	}
+	// Create the rest downwards. A name that appears meanwhile, or exists as a dangling symlink,
+	// is resolved in the root again, so a symlink never leads out.
+	for end < len(dir) {
+		start := end
+		if dir[start] == '/' {
+			start++
+		}
+		end = strings.IndexByte(dir[start:], '/')
+		if end < 0 {
+			end = len(dir)
+		} else {
+			end += start
+		}
+		name := dir[start:end]
+		err := unix.Mkdirat(cur, name, 0o755)
+		if err != nil && err != unix.EEXIST {
+			unix.Close(cur)
+			return -1, fmt.Errorf("creating parent %s: %w", display(dir[:end]), err)
+		}
+		var next int
+		if err == nil {
+			next, err = unix.Openat(cur, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		} else {
+			next, err = r.openDir(dir[:end])
 		}
 		unix.Close(cur)
 		if err != nil {
-			return -1, fmt.Errorf("opening parent %s: %w", display(prefix), err)
+			return -1, fmt.Errorf("opening parent %s: %w", display(dir[:end]), err)
 		}
 		cur = next
 	}
