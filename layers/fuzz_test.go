@@ -3,8 +3,8 @@ package layers
 import (
 	"archive/tar"
 	"bytes"
-	"os"
 	"context"
+	"os"
 	"testing"
 )
 
