@@ -112,17 +112,19 @@ func (d *doc) header() {
 // the ratios, and extra columns from the extra metrics.
 func (d *doc) timeTable(measure, cas string, ids []string, extra []string) []plot.Bar {
 	best := math.Inf(1)
-	base := math.NaN()
+	base, blobBase := math.NaN(), math.NaN()
 	for _, id := range ids {
 		s, ok := d.stat(measure, cas, id, "time")
 		if !ok {
 			continue
 		}
 		t := toolByID(id)
-		if t.Peer {
+		switch {
+		case t.Peer:
 			best = min(best, s.Median)
-		}
-		if t.Baseline && math.IsNaN(base) && id != "curl" {
+		case t.Baseline && t.BlobsOnly:
+			blobBase = s.Median
+		case t.Baseline && math.IsNaN(base):
 			base = s.Median
 		}
 	}
@@ -146,8 +148,11 @@ func (d *doc) timeTable(measure, cas string, ids []string, extra []string) []plo
 			}
 			continue
 		}
-		row := fmt.Sprintf("| %s | %s | %s – %s | %d | %s | %s |", t.Label, seconds(s.Median), seconds(s.Min), seconds(s.Max), s.N,
-			ratio(s.Median, best), ratio(s.Median, base))
+		vsBest, vsBase := ratio(s.Median, best), ratio(s.Median, base)
+		if t.BlobsOnly {
+			vsBest, vsBase = "—", ratio(s.Median, blobBase)
+		}
+		row := fmt.Sprintf("| %s | %s | %s – %s | %d | %s | %s |", t.Label, seconds(s.Median), seconds(s.Min), seconds(s.Max), s.N, vsBest, vsBase)
 		for _, m := range extra {
 			if es, ok := d.stat(measure, cas, id, metricKey(m)); ok {
 				row += " " + bytes(es.Median) + " |"

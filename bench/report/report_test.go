@@ -69,6 +69,7 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 			"pull\ttmpfs/debian\tstrata\ttime\ts\t1", "pull\ttmpfs/debian\tstrata\ttime\ts\t2", "pull\ttmpfs/debian\tstrata\ttime\ts\t3",
 			"pull\ttmpfs/debian\tpodman\ttime\ts\t2", "pull\ttmpfs/debian\tpodman\ttime\ts\t4", "pull\ttmpfs/debian\tpodman\ttime\ts\t6",
 			"pull\ttmpfs/debian\tcurl_tar\ttime\ts\t1",
+			"pull\ttmpfs/debian\tskopeo\ttime\ts\t0.5", "pull\ttmpfs/debian\tcurl\ttime\ts\t0.25",
 			"pull\ttmpfs/debian\tstrata\trss\tbytes\t20971520",
 			"sharing\t0\tstrata\ttime\ts\t1", "sharing\t0\tstrata\tgrowth\tbytes\t104857600",
 			"sharing\t1\tstrata\ttime\ts\t0.05", "sharing\t1\tstrata\tgrowth\tbytes\t8388608",
@@ -91,6 +92,7 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 	for _, want := range []string{
 		"| **strata** | 2.00 s | 1.00 s – 3.00 s | 3 | 0.50× | 2.00× | 20.0 MiB |", // median 2 vs podman 4 and curl | tar 1
 		"| podman | 4.00 s | 2.00 s – 6.00 s | 3 | 1.00× | 4.00× |",
+		"| skopeo copy, blobs only | 500 ms | 500 ms – 500 ms | 1 | — | 2.00× |", // against curl, not the unpacking peers
 		"failed: init: mounting rootfs \\| oops |", // the reason, escaped for the table
 		"| nproc | 2 |",
 		"| podman | 4.3.1 |",

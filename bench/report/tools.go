@@ -2,10 +2,11 @@ package main
 
 // tool describes how one tool appears in the tables.
 type tool struct {
-	ID       string // as bench/run.sh records it
-	Label    string
-	Peer     bool // counts for "× best peer"
-	Baseline bool
+	ID        string // as bench/run.sh records it
+	Label     string
+	Peer      bool // counts for "× best peer"
+	Baseline  bool
+	BlobsOnly bool // fetches without unpacking: compared with the curl baseline only
 }
 
 var tools = []tool{
@@ -15,8 +16,8 @@ var tools = []tool{
 	{ID: "skopeo_umoci", Label: "skopeo copy + umoci unpack", Peer: true},
 	{ID: "runc", Label: "runc (prepared bundle)", Peer: true},
 	{ID: "crun", Label: "crun (prepared bundle)", Peer: true},
-	{ID: "skopeo", Label: "skopeo copy, blobs only"},
-	{ID: "curl", Label: "baseline: curl, blobs only", Baseline: true},
+	{ID: "skopeo", Label: "skopeo copy, blobs only", BlobsOnly: true},
+	{ID: "curl", Label: "baseline: curl, blobs only", Baseline: true, BlobsOnly: true},
 	{ID: "curl_tar", Label: "baseline: curl \\| tar -xz", Baseline: true},
 	{ID: "curl_tar_shared", Label: "baseline: curl \\| tar -xz, unique layers only", Baseline: true},
 	{ID: "unshare", Label: "baseline: unshare -fpmuin --mount-proc true", Baseline: true},
