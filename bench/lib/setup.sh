@@ -77,7 +77,8 @@ describe_machine() {
 }
 
 # start_registry runs docker-registry on a free loopback port with its storage in the work
-# dir and sets REGISTRY to host:port.
+# dir and sets REGISTRY to host:port. Its access log (REGISTRY_LOG) lets the warm-pull
+# measurement count the requests a pull makes.
 start_registry() {
 	local port dir=$BENCH_WORK/registry
 	port=$(free_port)
@@ -87,7 +88,7 @@ start_registry() {
 		log:
 		  level: error
 		  accesslog:
-		    disabled: true
+		    disabled: false
 		storage:
 		  filesystem:
 		    rootdirectory: $dir/storage
@@ -96,7 +97,8 @@ start_registry() {
 		http:
 		  addr: 127.0.0.1:$port
 	YML
-	docker-registry serve "$dir/config.yml" >"$BENCH_WORK/logs/registry.log" 2>&1 &
+	REGISTRY_LOG=$BENCH_WORK/logs/registry.log
+	docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
 	track_pid $!
 	REGISTRY=127.0.0.1:$port
 	wait_for "docker-registry on $REGISTRY" 15 curl -sf "http://$REGISTRY/v2/" || die "docker-registry did not start: $(last_error "$BENCH_WORK/logs/registry.log")"

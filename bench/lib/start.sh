@@ -219,3 +219,29 @@ measure_scaling_start() {
 		hyperfine_tools scaling-start "${image#layers}" "$image" strata podman ctr
 	done
 }
+
+# registry_requests prints how many /v2/ requests the registry has logged so far.
+registry_requests() { grep -c '"\(GET\|HEAD\) /v2/' "$REGISTRY_LOG" 2>/dev/null || true; }
+
+# measure_warm pulls alpine again into the warm stores, where it is already present: the time
+# and the registry requests of a pull that has nothing to fetch (issue 3: one manifest request).
+measure_warm() {
+	local r t before logf
+	warm_stores
+	log "warm pull: alpine already present, $RUNS runs"
+	for ((r = 1; r <= RUNS; r++)); do
+		for t in strata podman ctr; do
+			[[ -n ${WARM[$t]:-} ]] || continue
+			logf=$BENCH_WORK/logs/warm-pull-$t.log
+			sleep 0.2 # let the previous pull's log lines land
+			before=$(registry_requests)
+			if ! timed "$logf" "${t}_pull" "${WARM[$t]}" alpine; then
+				note warm alpine "$t" failed "$(last_error "$logf")"
+				continue
+			fi
+			sleep 0.2
+			record warm alpine "$t" time s "$ELAPSED"
+			record warm alpine "$t" requests count "$(($(registry_requests) - before))"
+		done
+	done
+}

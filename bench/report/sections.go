@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -34,6 +35,7 @@ func (d *doc) pull() {
 	d.chart("bench-pull.svg", "cold pull times", func(f *os.File) error {
 		return plot.Bars(f, "Cold pull until ready to run", "seconds", groups)
 	})
+	d.warm()
 }
 
 func (d *doc) sharing() {
@@ -165,9 +167,15 @@ func (d *doc) density() {
 		"pages split between the processes sharing them) are read from /proc once all are running; disk is the "+
 		"growth of the store divided by the number of containers. `run -d` and `rm -f` are timed per container "+
 		"(runc and crun: `create` + `start`, and `delete -f`, on a prepared bundle; they have no monitor).\n", d.r.meta("density"))
-	d.p("| tool | monitor RSS: median | min–max | monitor PSS | monitors | disk per container | run -d: median | min–max | rm -f: median | min–max |")
-	d.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	d.p("| tool | monitor RSS: median | min–max | × best peer | monitor PSS | monitors | disk per container | run -d: median | min–max | rm -f: median | min–max |")
+	d.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var bars []plot.Bar
+	bestRSS := math.Inf(1)
+	for _, id := range []string{"podman", "ctr"} {
+		if s, ok := d.stat("density", "monitor", id, "rss"); ok {
+			bestRSS = min(bestRSS, s.Median)
+		}
+	}
 	for _, id := range []string{"strata", "podman", "ctr", "runc", "crun"} {
 		rs, rok := d.stat("density", "monitor", id, "rss")
 		ps, _ := d.stat("density", "monitor", id, "pss")
@@ -177,7 +185,7 @@ func (d *doc) density() {
 		rm, rmok := d.stat("density", "rm", id, "time")
 		if !rok && !runok {
 			if len(d.r.notesFor("density", "", id)) > 0 {
-				d.p("| %s | %s | | | | | | | | |", toolByID(id).Label, d.why("density", "", id))
+				d.p("| %s | %s | | | | | | | | | |", toolByID(id).Label, d.why("density", "", id))
 			}
 			continue
 		}
@@ -187,8 +195,8 @@ func (d *doc) density() {
 			}
 			return s
 		}
-		d.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", toolByID(id).Label,
-			cell(rok, bytes(rs.Median)), cell(rok, bytes(rs.Min)+" – "+bytes(rs.Max)), cell(rok && ps.N > 0, bytes(ps.Median)),
+		d.p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", toolByID(id).Label,
+			cell(rok, bytes(rs.Median)), cell(rok, bytes(rs.Min)+" – "+bytes(rs.Max)), cell(rok, ratio(rs.Median, bestRSS)), cell(rok && ps.N > 0, bytes(ps.Median)),
 			cell(rok, fmt.Sprint(mons.Median)), cell(dok, bytes(disk.Median)),
 			cell(runok, seconds(run.Median)), cell(runok, seconds(run.Min)+" – "+seconds(run.Max)),
 			cell(rmok, seconds(rm.Median)), cell(rmok, seconds(rm.Min)+" – "+seconds(rm.Max)))
@@ -278,4 +286,32 @@ func (d *doc) micro() {
 	} else {
 		d.p("%s\n", d.why("micro", "", "go"))
 	}
+}
+
+func (d *doc) warm() {
+	if len(d.r.cases("warm")) == 0 {
+		return
+	}
+	d.p("### Pulling an image that is already present\n")
+	d.p("alpine pulled again into a store that has it; requests are the `/v2/` lines in the registry's access log during the pull.\n")
+	d.p("| tool | median | min–max | runs | × best peer | registry requests |\n|---|---:|---:|---:|---:|---:|")
+	best := math.Inf(1)
+	for _, id := range []string{"podman", "ctr"} {
+		if s, ok := d.stat("warm", "alpine", id, "time"); ok {
+			best = min(best, s.Median)
+		}
+	}
+	for _, id := range []string{"strata", "podman", "ctr"} {
+		s, ok := d.stat("warm", "alpine", id, "time")
+		if !ok {
+			if len(d.r.notesFor("warm", "alpine", id)) > 0 {
+				d.p("| %s | %s | | | | |", toolByID(id).Label, d.why("warm", "alpine", id))
+			}
+			continue
+		}
+		req, _ := d.stat("warm", "alpine", id, "requests")
+		d.p("| %s | %s | %s – %s | %d | %s | %g |", toolByID(id).Label, seconds(s.Median), seconds(s.Min), seconds(s.Max), s.N,
+			ratio(s.Median, best), req.Median)
+	}
+	d.p("")
 }

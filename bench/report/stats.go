@@ -59,7 +59,7 @@ func bytes(v float64) string {
 
 // ratio formats a/b as "1.23×", or "—" when it is undefined.
 func ratio(a, b float64) string {
-	if b <= 0 || math.IsNaN(a) || math.IsNaN(b) {
+	if b <= 0 || math.IsNaN(a) || math.IsNaN(b) || math.IsInf(b, 0) {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
