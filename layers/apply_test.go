@@ -284,6 +284,24 @@ func applyCases() []applyCase {
 			check:   func(t *testing.T, root string) { wantFile(t, root, "f", "second", 0o644) },
 		},
 		{
+			name: "repeated names in a subdirectory",
+			entries: []ent{
+				file("d/f", "first", 0o600), file("d/f", "second", 0o644),
+				symlink("d/l", "one"), symlink("d/l", "two"),
+				dir("d/sub/", 0o755), file("d/sub/x", "x", 0o644), file("d/sub", "now a file", 0o644),
+				node("d/p", tar.TypeFifo, 0, 0), node("d/p", tar.TypeFifo, 0, 0),
+				file("d/h", "h", 0o644), hardlink("d/h2", "d/h"), hardlink("d/h2", "d/f"),
+				file("d/last", "after the replacements", 0o644),
+			},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "d/f", "second", 0o644)
+				wantSymlink(t, root, "d/l", "two")
+				wantFile(t, root, "d/sub", "now a file", 0o644)
+				wantSameInode(t, root, "d/h2", "d/f")
+				wantFile(t, root, "d/last", "after the replacements", 0o644)
+			},
+		},
+		{
 			name:    "rewriting a hard-linked name does not write through the link",
 			entries: []ent{file("a", "old", 0o644), hardlink("b", "a"), file("a", "new", 0o644)},
 			check: func(t *testing.T, root string) {

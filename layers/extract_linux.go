@@ -117,6 +117,12 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		return x.rootDir(hdr)
 	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
+		tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return fmt.Errorf("%w: type %s", ErrUnsupportedEntry, typeName(hdr.Typeflag))
+	}
 	pfd, err := x.root.parent(dir)
 	if err != nil {
 		return err
@@ -130,10 +136,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return x.symlink(pfd, base, hdr)
 	case tar.TypeLink:
 		return x.link(pfd, name, base, hdr)
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
 		return x.node(pfd, base, hdr)
 	}
-	return fmt.Errorf("%w: type %s", ErrUnsupportedEntry, typeName(hdr.Typeflag))
 }
 
 // replace runs create, and when the name is taken (tar may repeat a name; the later entry

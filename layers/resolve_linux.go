@@ -24,6 +24,9 @@ type root struct {
 
 	cacheName string
 	cacheFD   int // -1 when empty
+	// stale holds invalidated handles until the next lookup: the entry being applied still
+	// creates in the parent it resolved, even after it removed something there.
+	stale []int
 }
 
 func openRoot(dir string) (*root, error) {
@@ -36,23 +39,33 @@ func openRoot(dir string) (*root, error) {
 
 func (r *root) close() error {
 	r.invalidate()
+	r.closeStale()
 	return r.file.Close()
 }
 
 // invalidate forgets the cached parent. Anything that removes a path calls it: the removed
-// path may be (or lead through a symlink to) the cached directory.
+// path may be (or lead through a symlink to) the cached directory. The handle stays open until
+// the next parent call, because the caller may still be using it.
 func (r *root) invalidate() {
 	if r.cacheFD >= 0 {
-		unix.Close(r.cacheFD)
+		r.stale = append(r.stale, r.cacheFD)
 	}
 	r.cacheFD = -1
 	r.cacheName = ""
+}
+
+func (r *root) closeStale() {
+	for _, fd := range r.stale {
+		unix.Close(fd)
+	}
+	r.stale = r.stale[:0]
 }
 
 // parent returns a directory handle for the clean relative name dir, creating missing
 // directories (0755, as docker does for parents a tar leaves out). The handle belongs to the
 // cache: the caller must not close it, and it stays valid until the next parent or invalidate.
 func (r *root) parent(dir string) (int, error) {
+	r.closeStale()
 	if dir == "" {
 		return r.fd, nil
 	}
