@@ -116,7 +116,14 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	if err := checkHash(m.Config.Digest); err != nil {
 		return res, fmt.Errorf("manifest %s: config: %w", short(mdesc.Digest), err)
 	}
-	rawConfig, err := img.RawConfigFile()
+	// A config already in the store is read from there: a second pull of an image fetches
+	// no blob at all.
+	var rawConfig []byte
+	if s.HasBlob(m.Config.Digest) {
+		rawConfig, err = s.ReadBlob(m.Config.Digest, maxSmallBlob)
+	} else {
+		rawConfig, err = img.RawConfigFile()
+	}
 	if err != nil {
 		return res, fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
 	}

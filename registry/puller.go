@@ -172,7 +172,8 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		return nil, refused(err, ref, ep.host)
 	}
 	desc.MediaType, root.MediaType = mt, mt
-	if mt.IsIndex() {
+	rootIsIndex := mt.IsIndex()
+	if rootIsIndex {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
 			return nil, fmt.Errorf("parsing index of %s from %s: %w", ref, ep.host, err)
@@ -208,7 +209,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
 			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
 	}
-	if !mt.IsIndex() && root.Platform == nil {
+	if !rootIsIndex && root.Platform == nil {
 		// Without an index only the config says the platform; it is reported, not enforced
 		// (Docker too pulls a single-platform image as is), so cmd can warn on a mismatch.
 		if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {

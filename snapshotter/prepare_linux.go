@@ -74,7 +74,7 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		if err := s.prepareVFS(ctx, containerDir, lowers); err != nil {
 			return nil, err
 		}
-		opts := []string{"rbind"}
+		opts := []string{"rbind", "nodev"}
 		if readOnly {
 			opts = append(opts, "ro")
 		}
@@ -89,13 +89,15 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		lowers = []string{empty}
 	}
 	if readOnly && len(lowers) == 1 {
-		return []mount.Mount{{Type: "bind", Source: lowers[0], Target: "/", Options: []string{"rbind", "ro"}}}, nil
+		return []mount.Mount{{Type: "bind", Source: lowers[0], Target: "/", Options: []string{"rbind", "ro", "nodev"}}}, nil
 	}
 	top := make([]string, len(lowers))
 	for i, l := range lowers {
 		top[len(lowers)-1-i] = escapeLowerdir(l)
 	}
-	opts := []string{"lowerdir=" + strings.Join(top, ":")}
+	// nodev: strata has no devices cgroup, so a device node shipped in a hostile layer
+	// (a block device of the host's disk, say) must not open; /dev is a separate tmpfs.
+	opts := []string{"lowerdir=" + strings.Join(top, ":"), "nodev"}
 	if s.layer.Whiteouts == layers.WhiteoutUserXattr {
 		// The layer dirs mark opaque dirs in user.overlay.*; overlay reads those only so.
 		opts = append(opts, "userxattr")

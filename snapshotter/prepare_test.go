@@ -31,19 +31,19 @@ func TestPrepareOverlayMounts(t *testing.T) {
 	}{
 		{"read-write", []v1.Hash{bottom, top}, false, layers.Options{}, func(cdir string) []mount.Mount {
 			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{
-				"lowerdir=" + lt + ":" + lb, "upperdir=" + filepath.Join(cdir, "upper"), "workdir=" + filepath.Join(cdir, "work")}}}
+				"lowerdir=" + lt + ":" + lb, "nodev", "upperdir=" + filepath.Join(cdir, "upper"), "workdir=" + filepath.Join(cdir, "work")}}}
 		}},
 		{"read-only", []v1.Hash{bottom, top}, true, layers.Options{}, func(string) []mount.Mount {
-			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "ro"}}}
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "nodev", "ro"}}}
 		}},
 		{"read-only single layer", []v1.Hash{bottom}, true, layers.Options{}, func(string) []mount.Mount {
-			return []mount.Mount{{Type: "bind", Source: lb, Target: "/", Options: []string{"rbind", "ro"}}}
+			return []mount.Mount{{Type: "bind", Source: lb, Target: "/", Options: []string{"rbind", "ro", "nodev"}}}
 		}},
 		{"userxattr", []v1.Hash{bottom, top}, true, layers.Options{Whiteouts: layers.WhiteoutUserXattr}, func(string) []mount.Mount {
-			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "userxattr", "ro"}}}
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "nodev", "userxattr", "ro"}}}
 		}},
 		{"no layers", nil, true, layers.Options{}, func(cdir string) []mount.Mount {
-			return []mount.Mount{{Type: "bind", Source: filepath.Join(cdir, "empty"), Target: "/", Options: []string{"rbind", "ro"}}}
+			return []mount.Mount{{Type: "bind", Source: filepath.Join(cdir, "empty"), Target: "/", Options: []string{"rbind", "ro", "nodev"}}}
 		}},
 	}
 	for _, tt := range tests {
