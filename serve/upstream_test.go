@@ -1,0 +1,131 @@
+package serve
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/testimages"
+	"github.com/strata-run/strata/registry"
+)
+
+// TestPullThrough serves a miss by pulling from an upstream registry (go-containerregistry's
+// in-memory one): the first request fills the store, later ones are served from it, and a
+// manifest upstream lacks is a 404.
+func TestPullThrough(t *testing.T) {
+	var manifestGets atomic.Int32
+	reg := ggcrregistry.New()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			manifestGets.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(up.Close)
+	upHost := strings.TrimPrefix(up.URL, "http://")
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, testimages.HostArch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	upRef, _ := name.ParseReference(upHost+"/library/alpine:3.20", name.Insecure)
+	if err := remote.Write(upRef, img); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull, err := NewPullThrough(up.URL, store, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pulls atomic.Int32
+	srv := httptest.NewServer(New(store, Options{PullThrough: pull, OnPull: func(string, string, error) { pulls.Add(1) }}))
+	t.Cleanup(srv.Close)
+
+	// Concurrent first requests share one pull.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Head(srv.URL + "/v2/library/alpine/manifests/3.20")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Docker-Content-Digest") != want.String() {
+				t.Errorf("HEAD manifest = %d %s, want 200 %s", resp.StatusCode, resp.Header.Get("Docker-Content-Digest"), want)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := pulls.Load(); n != 1 {
+		t.Errorf("%d pulls for one manifest, want 1", n)
+	}
+	if _, err := store.Resolve(upHost + "/library/alpine:3.20"); err != nil {
+		t.Errorf("store after pull-through: %v", err)
+	}
+	before := manifestGets.Load()
+	ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/library/alpine:3.20", name.Insecure)
+	got, err := remote.Image(ref)
+	if err != nil {
+		t.Fatalf("remote.Image through the mirror = %v", err)
+	}
+	if d, _ := got.Digest(); d != want {
+		t.Errorf("digest through the mirror = %s, want %s", d, want)
+	}
+	if n := manifestGets.Load() - before; n != 0 {
+		t.Errorf("a cached manifest went upstream %d times", n)
+	}
+
+	resp, err := http.Get(srv.URL + "/v2/library/alpine/manifests/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("missing upstream tag = %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestParseUpstream(t *testing.T) {
+	tests := []struct {
+		in       string
+		host     string
+		insecure bool
+		wantErr  bool
+	}{
+		{"docker.io", "docker.io", false, false},
+		{"https://registry-1.docker.io", "docker.io", false, false},
+		{"http://127.0.0.1:5001", "127.0.0.1:5001", true, false},
+		{"registry.local:5000", "registry.local:5000", false, false},
+		{"localhost:5000", "localhost:5000", false, false},
+		{"ftp://x.example", "", false, true},
+		{"https://x.example/path", "", false, true},
+		{"myregistry", "", false, true},
+		{"", "", false, true},
+	}
+	for _, tt := range tests {
+		host, insecure, err := parseUpstream(tt.in)
+		if (err != nil) != tt.wantErr || host != tt.host || insecure != tt.insecure {
+			t.Errorf("parseUpstream(%q) = %q, %v, %v; want %q, %v, error %v", tt.in, host, insecure, err, tt.host, tt.insecure, tt.wantErr)
+		}
+	}
+}
