@@ -42,6 +42,12 @@ func beginRun(c *Container) error {
 		return err
 	}
 	defer unlock()
+	return markMonitor(c)
+}
+
+// markMonitor records this process as c's monitor, after checking c does not run. The caller
+// holds c's lock (Start holds it for the monitor it spawns).
+func markMonitor(c *Container) error {
 	if err := c.Reload(); err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func runMonitor() {
 	s := &Store{dir: filepath.Dir(dir)}
 	c, err := s.load(filepath.Base(dir))
 	if err == nil {
-		err = beginRun(c)
+		err = markMonitor(c) // Start holds the container's lock until we answer
 	}
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/strata-run/strata/mount"
 )

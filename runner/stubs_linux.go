@@ -1,4 +1,4 @@
 package runner
 
-func runReaper()          {}
+func runReaper()         {}
 func loadSeccomp() error { return nil }

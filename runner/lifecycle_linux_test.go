@@ -1,0 +1,208 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// testContainer creates a container in a temp store running args over alpine, and removes
+// it (killing it if needed) when the test ends.
+func testContainer(t *testing.T, s *Store, name string, args ...string) *Container {
+	t.Helper()
+	spec := testSpec(t, args...)
+	// The container dir comes from the store; move the overlay's upper and work into it.
+	c, err := s.Create(Config{Spec: spec, Image: "alpine:3.20.3", Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Remove(context.Background(), c, true); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	for _, d := range []string{"upper", "work"} {
+		if err := os.Mkdir(filepath.Join(c.Dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Config.Spec.Root[0].Options = []string{
+		spec.Root[0].Options[0],
+		"upperdir=" + filepath.Join(c.Dir, "upper"), "workdir=" + filepath.Join(c.Dir, "work"),
+	}
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDetachedLifecycle(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "web", "sh", "-c", "echo out; echo err >&2; exec sleep 1000")
+	ctx := context.Background()
+	if err := Start(ctx, c); err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	got, err := s.Get("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State.Status != StatusRunning || !got.State.Running() || got.State.Pid <= 0 {
+		t.Fatalf("state after Start = %+v, want running with a pid", got.State)
+	}
+	pid := got.State.Pid
+	if err := s.Remove(ctx, got, false); !errors.Is(err, ErrRunning) {
+		t.Errorf("Remove(running, force=false) = %v, want ErrRunning", err)
+	}
+
+	// The output reaches log.json asynchronously: follow until both lines are there.
+	var stdout, stderr bytes.Buffer
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	for lctx.Err() == nil && (!strings.Contains(stdout.String(), "out") || !strings.Contains(stderr.String(), "err")) {
+		stdout.Reset()
+		stderr.Reset()
+		if err := Logs(lctx, got, LogOptions{}, &stdout, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(pollInterval)
+	}
+	cancel()
+	if stdout.String() != "out\n" || stderr.String() != "err\n" {
+		t.Errorf("Logs = %q, %q, want out and err on their own streams", stdout.String(), stderr.String())
+	}
+
+	// sleep as PID 1 has no SIGTERM handler, so the kernel ignores it: Stop must escalate.
+	if err := Stop(ctx, got, 200*time.Millisecond); err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	if err := got.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got.State.Status != StatusExited || got.State.ExitCode != 128+9 {
+		t.Errorf("state after Stop = %+v, want exited with 137", got.State)
+	}
+	if err := unix.Kill(pid, 0); !errors.Is(err, unix.ESRCH) {
+		t.Errorf("container pid %d still exists after Stop: %v", pid, err)
+	}
+	if _, err := cgroups.Load(got.ID); !errors.Is(err, cgroups.ErrNotFound) {
+		t.Errorf("cgroup after Stop: %v, want ErrNotFound", err)
+	}
+	if err := s.Remove(ctx, got, false); err != nil {
+		t.Fatalf("Remove = %v", err)
+	}
+	if _, err := os.Stat(got.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("container dir after Remove: %v", err)
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mi), got.ID) {
+		t.Errorf("host mountinfo mentions %s after Remove", got.ID)
+	}
+}
+
+func TestDetachedExitAndRestart(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "sh", "-c", "echo run; exit 5")
+	ctx := context.Background()
+	for i := 1; i <= 2; i++ {
+		if err := Start(ctx, c); err != nil {
+			t.Fatalf("Start #%d = %v", i, err)
+		}
+		code, err := Wait(ctx, c)
+		if err != nil || code != 5 {
+			t.Fatalf("Wait #%d = %d, %v, want 5", i, code, err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := Logs(ctx, c, LogOptions{Tail: 1, Timestamps: true}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "run\n"); n != 1 {
+		t.Errorf("Logs(Tail 1) = %q, want one line", out.String())
+	}
+	if _, err := time.Parse(time.RFC3339Nano, strings.Fields(out.String())[0]); err != nil {
+		t.Errorf("Logs(Timestamps) line %q does not start with a timestamp: %v", out.String(), err)
+	}
+	d := Inspect(c)
+	if d.State.Status != "exited" || d.State.ExitCode != 5 || d.State.Running || d.Name != "/"+c.Config.Name {
+		t.Errorf("Inspect = %+v", d.State)
+	}
+}
+
+func TestDetachedStartError(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "nosuchcmd")
+	err = Start(context.Background(), c)
+	var ec *ExitCodeError
+	if !errors.As(err, &ec) || ec.Code != ExitNotFound {
+		t.Fatalf("Start(nosuchcmd) = %v, want exit code 127", err)
+	}
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != StatusExited || c.State.ExitCode != ExitNotFound {
+		t.Errorf("state = %+v, want exited 127", c.State)
+	}
+}
+
+func TestDetachedAutoRemove(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "true")
+	c.Config.AutoRemove = true
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if _, err := os.Stat(c.Dir); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		time.Sleep(pollInterval)
+	}
+	t.Errorf("container dir %s still exists after its --rm container exited", c.Dir)
+}
+
+func TestRunContainerRecordsState(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "fg", "sh", "-c", "exit 9")
+	code, err := RunContainer(context.Background(), c, Stdio{})
+	if err != nil || code != 9 {
+		t.Fatalf("RunContainer = %d, %v, want 9", code, err)
+	}
+	got, err := s.Get(c.ID[:8])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State.Status != StatusExited || got.State.ExitCode != 9 || got.State.StartedAt.IsZero() || got.State.FinishedAt.IsZero() {
+		t.Errorf("state = %+v, want exited 9 with times", got.State)
+	}
+}
