@@ -56,8 +56,8 @@ func BenchmarkApplyZstd(b *testing.B) {
 	benchApply(b, zstdOf(b, layer), types.OCILayerZStd, int64(len(layer)))
 }
 
-// BenchmarkApplyAlpine applies the real alpine minirootfs layer, from the repo's testdata when
-// the integrator added it there, else from ../shared/images.
+// BenchmarkApplyAlpine applies the real alpine minirootfs layer from the repo's testdata, or
+// from ../shared/images when testdata lacks it.
 func BenchmarkApplyAlpine(b *testing.B) {
 	const name = "alpine-minirootfs-3.20.3-x86_64.tar.gz"
 	var layer []byte
