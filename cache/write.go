@@ -44,6 +44,10 @@ type WriteOptions struct {
 	// Retries is how many times a download is resumed after a dropped connection before
 	// WriteImage gives up; 0 means 5. Attempts that make progress do not count.
 	Retries int
+	// Annotations are kept on ref's descriptor in index.json, beside the ref name: what the
+	// caller must remember about how the image was pulled (the digest the tag pointed at,
+	// for one, so the next pull can tell with one request that nothing changed).
+	Annotations map[string]string
 }
 
 // WriteResult says what WriteImage did, for "Downloaded newer image" versus "Image is up to date".
@@ -160,6 +164,9 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 		return res, fmt.Errorf("writing manifest %s: %w", short(mdesc.Digest), err)
 	}
 	res.Downloaded = res.Downloaded || wrote
+	if len(opts.Annotations) > 0 {
+		mdesc.Annotations = opts.Annotations
+	}
 	res.Previous, err = s.tag(ctx, ref, mdesc)
 	if err != nil {
 		return res, fmt.Errorf("tagging: %w", err)

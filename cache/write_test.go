@@ -367,3 +367,39 @@ func TestWriteImageDefaultFetch(t *testing.T) {
 	checkBlobsHashToNames(t, s)
 	checkIngestEmpty(t, s)
 }
+
+// TestWriteImageAnnotations checks that WriteOptions.Annotations land on the ref's descriptor
+// beside the ref name, and that a second write with other annotations replaces them.
+func TestWriteImageAnnotations(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 7, 1, 1<<10)...)
+	reg := newFakeRegistry(t, img)
+	s := openStore(t, t.TempDir())
+	ctx := context.Background()
+	for _, ann := range []map[string]string{
+		{"example.root": "sha256:aaaa", "example.platform": "linux/amd64"},
+		{"example.root": "sha256:bbbb"},
+	} {
+		res, err := s.WriteImage(ctx, testRef, img, WriteOptions{Fetch: reg.fetch, Annotations: ann})
+		if err != nil {
+			t.Fatalf("WriteImage(annotations %v) = %v", ann, err)
+		}
+		desc, err := s.Resolve(testRef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.Annotations[RefNameAnnotation] != testRef {
+			t.Errorf("ref name annotation = %q, want %q", desc.Annotations[RefNameAnnotation], testRef)
+		}
+		if len(desc.Annotations) != len(ann)+1 {
+			t.Errorf("annotations = %v, want %v plus the ref name", desc.Annotations, ann)
+		}
+		for k, v := range ann {
+			if desc.Annotations[k] != v {
+				t.Errorf("annotation %s = %q, want %q", k, desc.Annotations[k], v)
+			}
+		}
+		if res.Manifest.Digest != desc.Digest {
+			t.Errorf("WriteImage manifest %v, index.json names %v", res.Manifest.Digest, desc.Digest)
+		}
+	}
+}
