@@ -1,0 +1,54 @@
+package runner
+
+import (
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestCapabilities(t *testing.T) {
+	defaults := []int{}
+	for _, c := range DefaultCaps {
+		defaults = append(defaults, capNames[c])
+	}
+	slices.Sort(defaults)
+	tests := []struct {
+		name    string
+		spec    Spec
+		want    []int
+		wantErr bool
+	}{
+		{"default", Spec{}, defaults, false},
+		{"drop all", Spec{CapDrop: []string{"ALL"}}, []int{}, false},
+		{"drop all add two", Spec{CapDrop: []string{"all"}, CapAdd: []string{"cap_chown", "KILL"}}, []int{unix.CAP_CHOWN, unix.CAP_KILL}, false},
+		{"add mknod", Spec{CapAdd: []string{"MKNOD"}}, sortedWith(defaults, unix.CAP_MKNOD), false},
+		{"drop one", Spec{CapDrop: []string{"NET_RAW"}}, slices.DeleteFunc(slices.Clone(defaults), func(c int) bool { return c == unix.CAP_NET_RAW }), false},
+		{"unknown add", Spec{CapAdd: []string{"FLY"}}, nil, true},
+		{"unknown drop", Spec{CapDrop: []string{"FLY"}}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := capabilities(tt.spec)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("capabilities() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && !slices.Equal(got, tt.want) {
+				t.Errorf("capabilities(%+v) = %v, want %v", tt.spec, got, tt.want)
+			}
+		})
+	}
+	all, err := capabilities(Spec{Privileged: true})
+	if err != nil || len(all) != len(capNames) || !slices.Contains(all, unix.CAP_SYS_ADMIN) {
+		t.Errorf("capabilities(privileged) = %v, %v, want all %d", all, err, len(capNames))
+	}
+	if slices.Contains(defaults, unix.CAP_MKNOD) || slices.Contains(defaults, unix.CAP_SYS_ADMIN) {
+		t.Errorf("default caps %v include MKNOD or SYS_ADMIN", defaults)
+	}
+}
+
+func sortedWith(s []int, c int) []int {
+	out := append(slices.Clone(s), c)
+	slices.Sort(out)
+	return out
+}

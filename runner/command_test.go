@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+func TestMergeCommand(t *testing.T) {
+	str := func(s string) *string { return &s }
+	// The table of docker's docs, "Understand how CMD and ENTRYPOINT interact", plus the
+	// overrides of docker run.
+	tests := []struct {
+		name       string
+		entrypoint []string
+		cmd        []string
+		override   *string
+		args       []string
+		want       []string
+	}{
+		{"nothing", nil, nil, nil, nil, []string{}},
+		{"cmd only", nil, []string{"/bin/sh"}, nil, nil, []string{"/bin/sh"}},
+		{"entrypoint only", []string{"/ep", "p1"}, nil, nil, nil, []string{"/ep", "p1"}},
+		{"entrypoint and cmd", []string{"/ep", "p1"}, []string{"c1", "c2"}, nil, nil, []string{"/ep", "p1", "c1", "c2"}},
+		{"args replace cmd", []string{"/ep"}, []string{"c1"}, nil, []string{"a1"}, []string{"/ep", "a1"}},
+		{"args without entrypoint", nil, []string{"/bin/sh"}, nil, []string{"echo", "hi"}, []string{"echo", "hi"}},
+		{"override entrypoint clears cmd", []string{"/ep"}, []string{"c1"}, str("/other"), nil, []string{"/other"}},
+		{"override entrypoint with args", []string{"/ep"}, []string{"c1"}, str("/other"), []string{"a1"}, []string{"/other", "a1"}},
+		{"empty entrypoint resets", []string{"/ep"}, []string{"c1"}, str(""), nil, []string{}},
+		{"empty entrypoint with args", []string{"/ep"}, []string{"c1"}, str(""), []string{"ls"}, []string{"ls"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := MergeCommand(tt.entrypoint, tt.cmd, tt.override, tt.args)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("MergeCommand(%q, %q, %v, %q) = %q, want %q", tt.entrypoint, tt.cmd, tt.override, tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	t.Setenv("STRATA_TEST_FROM_HOST", "hostval")
+	os.Unsetenv("STRATA_TEST_UNSET")
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env")
+	if err := os.WriteFile(envFile, []byte("# comment\n\nFILE=1\n  PATH=/file/bin\nSTRATA_TEST_FROM_HOST\nSPACES=a b \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		image   []string
+		flags   []string
+		files   []string
+		want    []string
+		wantErr bool
+	}{
+		{"image only", []string{"PATH=/bin", "A=1"}, nil, nil, []string{"PATH=/bin", "A=1"}, false},
+		{"flag overrides in place", []string{"PATH=/bin", "A=1"}, []string{"A=2", "B=3"}, nil, []string{"PATH=/bin", "A=2", "B=3"}, false},
+		{"flag from host", nil, []string{"STRATA_TEST_FROM_HOST"}, nil, []string{"STRATA_TEST_FROM_HOST=hostval"}, false},
+		{"flag unset on host is dropped", nil, []string{"STRATA_TEST_UNSET"}, nil, []string{}, false},
+		{"empty value kept", nil, []string{"E="}, nil, []string{"E="}, false},
+		{"value with equals", nil, []string{"X=a=b"}, nil, []string{"X=a=b"}, false},
+		{"file then flags", []string{"PATH=/bin"}, []string{"FILE=2"}, []string{envFile},
+			[]string{"PATH=/file/bin", "FILE=2", "STRATA_TEST_FROM_HOST=hostval", "SPACES=a b "}, false},
+		{"empty name", nil, []string{"=x"}, nil, nil, true},
+		{"missing file", nil, nil, []string{filepath.Join(dir, "nope")}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := MergeEnv(tt.image, tt.flags, tt.files)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("MergeEnv() error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && !slices.Equal(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
+				t.Errorf("MergeEnv(%q, %q) = %q, want %q", tt.image, tt.flags, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWithDefaultEnv(t *testing.T) {
+	got := withDefaultEnv([]string{"A=1"}, "host", "/root", true)
+	want := []string{"A=1", "PATH=" + DefaultPath, "HOSTNAME=host", "TERM=xterm", "HOME=/root"}
+	if !slices.Equal(got, want) {
+		t.Errorf("withDefaultEnv = %q, want %q", got, want)
+	}
+	kept := []string{"PATH=/x", "HOSTNAME=h", "HOME=/h"}
+	if got := withDefaultEnv(kept, "host", "/root", false); !slices.Equal(got, kept) {
+		t.Errorf("withDefaultEnv(%q) = %q, want it unchanged", kept, got)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    syscall.Signal
+		wantErr bool
+	}{
+		{"TERM", syscall.SIGTERM, false},
+		{"SIGKILL", syscall.SIGKILL, false},
+		{"sigint", syscall.SIGINT, false},
+		{"hup", syscall.SIGHUP, false},
+		{"9", syscall.SIGKILL, false},
+		{"SIGRTMIN", 0, true},
+		{"0", 0, true},
+		{"65", 0, true},
+		{"", 0, true},
+		{"NOPE", 0, true},
+		{"-1", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSignal(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseSignal(%q) = %v, %v, want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

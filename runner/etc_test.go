@@ -1,0 +1,58 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestResolvConf(t *testing.T) {
+	host := "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\nsearch example.com\noptions edns0\n"
+	tests := []struct {
+		name    string
+		network string
+		dns     []string
+		want    string
+		wantErr bool
+	}{
+		{"none drops loopback", NetworkNone, nil, "# generated\nnameserver 10.0.0.2\nsearch example.com\noptions edns0\n", false},
+		{"host keeps all", NetworkHost, nil, host, false},
+		{"dns replaces", NetworkNone, []string{"1.1.1.1"}, "# generated\nsearch example.com\noptions edns0\nnameserver 1.1.1.1\n", false},
+		{"bad dns", NetworkNone, []string{"not-an-ip"}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := resolvConf(tt.network, []byte(host), tt.dns)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("resolvConf error = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && string(got) != tt.want {
+				t.Errorf("resolvConf = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHostsFile(t *testing.T) {
+	got, err := hostsFile(NetworkNone, "box", []byte("10.1.1.1 hosty\n"), []string{"db:10.0.0.5", "v6:[::2]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(got)
+	for _, want := range []string{"127.0.0.1\tlocalhost\n", "127.0.1.1\tbox\n", "10.0.0.5\tdb\n", "::2\tv6\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("hostsFile = %q, lacks %q", s, want)
+		}
+	}
+	if strings.Contains(s, "hosty") {
+		t.Errorf("hostsFile(none) copied the host's entries: %q", s)
+	}
+	got, err = hostsFile(NetworkHost, "box", []byte("10.1.1.1 hosty"), nil)
+	if err != nil || !strings.HasPrefix(string(got), "10.1.1.1 hosty\n") {
+		t.Errorf("hostsFile(host) = %q, %v, want the host's file", got, err)
+	}
+	for _, bad := range []string{"noip", "x:999.1.1.1", ":1.2.3.4", "gw:host-gateway"} {
+		if _, err := hostsFile(NetworkNone, "box", nil, []string{bad}); err == nil {
+			t.Errorf("hostsFile(--add-host %q) succeeded, want an error", bad)
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package runner
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/strata-run/strata/mount"
+)
+
+func TestParseVolume(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    mount.Mount
+		wantErr error
+	}{
+		{"/src:/dst", mount.Mount{Type: "bind", Source: "/src", Target: "/dst", Options: []string{"rbind", optCreate}}, nil},
+		{"/src/:/dst/sub/../x:ro", mount.Mount{Type: "bind", Source: "/src", Target: "/dst/x", Options: []string{"rbind", "ro", optCreate}}, nil},
+		{"/src:/dst:rw,rslave,z", mount.Mount{Type: "bind", Source: "/src", Target: "/dst", Options: []string{"rbind", "rw", "rslave", optCreate}}, nil},
+		{"named:/dst", mount.Mount{}, ErrUnsupported},
+		{"/src:relative", mount.Mount{}, nil},
+		{"/src", mount.Mount{}, nil},
+		{"/a:/b:ro:extra", mount.Mount{}, nil},
+		{"/src:/dst:bogus", mount.Mount{}, nil},
+	}
+	for _, tt := range tests {
+		got, err := ParseVolume(tt.in)
+		if tt.want.Type == "" {
+			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+				t.Errorf("ParseVolume(%q) = %+v, %v, want error %v", tt.in, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseVolume(%q) = %+v, %v, want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseMount(t *testing.T) {
+	src := t.TempDir()
+	missing := filepath.Join(src, "missing")
+	tests := []struct {
+		in      string
+		want    mount.Mount
+		wantErr error
+	}{
+		{"type=bind,source=" + src + ",target=/d", mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind"}}, nil},
+		{"type=bind,src=" + src + ",dst=/d,readonly", mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind", "ro"}}, nil},
+		{"type=bind,src=" + src + ",destination=/d,ro=false,bind-propagation=rshared", mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind", "rshared"}}, nil},
+		{"type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770", mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: "/t", Options: []string{"nosuid", "nodev", "noexec", "size=1048576", "mode=1770"}}, nil},
+		{"type=bind,source=" + missing + ",target=/d", mount.Mount{}, nil},
+		{"type=volume,source=v,target=/d", mount.Mount{}, ErrUnsupported},
+		{"source=v,target=/d", mount.Mount{}, ErrUnsupported},
+		{"type=bind,source=" + src, mount.Mount{}, nil},
+		{"type=bind,source=rel,target=/d", mount.Mount{}, nil},
+		{"type=tmpfs,target=/t,tmpfs-mode=99x", mount.Mount{}, nil},
+		{"type=tmpfs,source=x,target=/t", mount.Mount{}, nil},
+		{"type=bind,source=" + src + ",target=/d,unknown=1", mount.Mount{}, nil},
+		{"type=bind,source=" + src + ",target=/d,readonly=maybe", mount.Mount{}, nil},
+		{"type=bind,source=" + src + ",target=/d,bind-propagation=weird", mount.Mount{}, nil},
+	}
+	for _, tt := range tests {
+		got, err := ParseMount(tt.in)
+		if tt.want.Type == "" {
+			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+				t.Errorf("ParseMount(%q) = %+v, %v, want error %v", tt.in, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseMount(%q) = %+v, %v, want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseTmpfs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{"/run", []string{"nosuid", "nodev", "noexec"}, true},
+		{"/run:size=64m,mode=1777", []string{"nosuid", "nodev", "noexec", "size=67108864", "mode=1777"}, true},
+		{"/run:exec,ro", []string{"nosuid", "nodev", "noexec", "exec", "ro"}, true},
+		{"run", nil, false},
+		{"/run:size=lots", nil, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseTmpfs(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("ParseTmpfs(%q) error = %v, want ok=%v", tt.in, err, tt.ok)
+			continue
+		}
+		if tt.ok && (got.Type != "tmpfs" || !reflect.DeepEqual(got.Options, tt.want)) {
+			t.Errorf("ParseTmpfs(%q) = %+v, want options %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"100", 100, true}, {"100b", 100, true}, {"1k", 1024, true}, {"64m", 64 << 20, true},
+		{"1.5g", 3 << 29, true}, {"2G", 2 << 30, true}, {"", 0, false}, {"b", 0, false},
+		{"-1m", 0, false}, {"1x", 0, false}, {"99999999999t", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseBytes(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseBytes(%q) = %d, %v, want %d (ok %v)", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package runner
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/strata-run/strata/mount"
+	"golang.org/x/sys/unix"
+)
+
+// stepIndex returns the index of the first step with op and target, or -1.
+func stepIndex(steps []Step, op Op, target string) int {
+	return slices.IndexFunc(steps, func(s Step) bool { return s.Op == op && s.Target == target })
+}
+
+func TestPlanOrder(t *testing.T) {
+	spec := Spec{
+		ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay", Target: "/"}},
+		Mounts: []mount.Mount{
+			{Type: "bind", Source: "/h/inner", Target: "/data/inner", Options: []string{"rbind"}},
+			{Type: "bind", Source: "/h/data", Target: "/data", Options: []string{"rbind", "ro"}},
+			{Type: "tmpfs", Source: "tmpfs", Target: "/dev/shm", Options: []string{"size=1024"}},
+		},
+		Cwd:      "/work",
+		ReadOnly: true,
+	}
+	steps := plan(spec)
+	// Each pair must appear in this order.
+	before := [][2]struct {
+		op     Op
+		target string
+	}{
+		{{OpRoot, "/"}, {OpMount, "/proc"}},
+		{{OpMount, "/dev"}, {OpMount, "/dev/pts"}},
+		{{OpMount, "/dev"}, {OpBind, "/dev/null"}},
+		{{OpBind, "/data"}, {OpBind, "/data/inner"}},
+		{{OpBind, "/etc/hosts"}, {OpPivot, "/"}},
+		{{OpBind, "/data/inner"}, {OpPivot, "/"}},
+		{{OpPivot, "/"}, {OpMask, "/proc/kcore"}},
+		{{OpPivot, "/"}, {OpReadOnly, "/proc/sys"}},
+		{{OpMkdir, "/work"}, {OpReadOnly, "/"}},
+	}
+	for _, p := range before {
+		i, j := stepIndex(steps, p[0].op, p[0].target), stepIndex(steps, p[1].op, p[1].target)
+		if i < 0 || j < 0 || i > j {
+			t.Errorf("plan: %s %s (at %d) should come before %s %s (at %d)", p[0].op, p[0].target, i, p[1].op, p[1].target, j)
+		}
+	}
+	// The user's tmpfs on /dev/shm comes after the default one, so it wins.
+	var shm []int
+	for i, s := range steps {
+		if s.Target == "/dev/shm" {
+			shm = append(shm, i)
+		}
+	}
+	if len(shm) != 2 || steps[shm[1]].Data != "size=1024" {
+		t.Errorf("plan: /dev/shm steps %v, want the default then the user's", shm)
+	}
+	if s := steps[stepIndex(steps, OpBind, "/data")]; s.Flags&unix.MS_RDONLY == 0 {
+		t.Errorf("plan: ro bind /data has flags %#x, want MS_RDONLY", s.Flags)
+	}
+	if s := steps[stepIndex(steps, OpBind, "/etc/resolv.conf")]; s.Source != "/c/resolv.conf" {
+		t.Errorf("plan: /etc/resolv.conf from %q, want the container dir's", s.Source)
+	}
+}
+
+func TestPlanOptions(t *testing.T) {
+	base := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay"}}}
+	tests := []struct {
+		name  string
+		edit  func(*Spec)
+		check func(t *testing.T, steps []Step)
+	}{
+		{"default masks and read-only paths", func(*Spec) {}, func(t *testing.T, steps []Step) {
+			for _, p := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/sys/firmware", "/proc/acpi"} {
+				if stepIndex(steps, OpMask, p) < 0 {
+					t.Errorf("no mask for %s", p)
+				}
+			}
+			for _, p := range []string{"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"} {
+				if stepIndex(steps, OpReadOnly, p) < 0 {
+					t.Errorf("no read-only step for %s", p)
+				}
+			}
+			if stepIndex(steps, OpReadOnly, "/") >= 0 {
+				t.Errorf("root made read-only without --read-only")
+			}
+			if s := steps[stepIndex(steps, OpMount, "/sys")]; s.Flags&unix.MS_RDONLY == 0 {
+				t.Errorf("/sys not read-only")
+			}
+		}},
+		{"privileged", func(s *Spec) { s.Privileged = true }, func(t *testing.T, steps []Step) {
+			if stepIndex(steps, OpMask, "/proc/kcore") >= 0 || stepIndex(steps, OpReadOnly, "/proc/sys") >= 0 {
+				t.Errorf("privileged container still masks paths")
+			}
+			if s := steps[stepIndex(steps, OpMount, "/sys")]; s.Flags&unix.MS_RDONLY != 0 {
+				t.Errorf("privileged /sys is read-only")
+			}
+		}},
+		{"user mount over /etc/hosts", func(s *Spec) {
+			s.Mounts = []mount.Mount{{Type: "bind", Source: "/my/hosts", Target: "/etc/hosts"}}
+		}, func(t *testing.T, steps []Step) {
+			n := 0
+			for _, s := range steps {
+				if s.Target == "/etc/hosts" {
+					n++
+					if s.Source != "/my/hosts" {
+						t.Errorf("/etc/hosts bound from %q, want the user's", s.Source)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d steps for /etc/hosts, want 1", n)
+			}
+		}},
+		{"-v creates its source", func(s *Spec) {
+			m, _ := ParseVolume("/a:/b")
+			s.Mounts = []mount.Mount{m}
+		}, func(t *testing.T, steps []Step) {
+			if s := steps[stepIndex(steps, OpBind, "/b")]; !s.Create {
+				t.Errorf("-v bind step %+v does not create its source", s)
+			}
+		}},
+		{"tmpfs options", func(s *Spec) {
+			m, _ := ParseTmpfs("/t:size=1k,ro")
+			s.Mounts = []mount.Mount{m}
+		}, func(t *testing.T, steps []Step) {
+			s := steps[stepIndex(steps, OpMount, "/t")]
+			want := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY)
+			if s.FSType != "tmpfs" || s.Flags != want || s.Data != "size=1024" {
+				t.Errorf("tmpfs step = %+v, want flags %#x data size=1024", s, want)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := base
+			tt.edit(&spec)
+			tt.check(t, plan(spec))
+		})
+	}
+}
+
+func TestDepth(t *testing.T) {
+	for in, want := range map[string]int{"/": 0, "": 0, "/a": 1, "/a/b/": 2, "a/b/c": 3, "/a/../b": 1} {
+		if got := depth(in); got != want {
+			t.Errorf("depth(%q) = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package runner
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+func TestStoreCreateGet(t *testing.T) {
+	s, err := OpenStore(filepath.Join(t.TempDir(), "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(Config{Name: "web", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(a.ID) {
+		t.Errorf("ID %q is not 64 hex", a.ID)
+	}
+	if a.Config.Spec.ID != a.ID || a.Config.Spec.Dir != a.Dir || a.State.Status != StatusCreated {
+		t.Errorf("Create = %+v, want spec ID/Dir filled and status created", a)
+	}
+	b, err := s.Create(Config{Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^[a-z]+_[a-z]+[0-9]*$`).MatchString(b.Config.Name) {
+		t.Errorf("generated name %q is not adjective_noun", b.Config.Name)
+	}
+
+	_, err = s.Create(Config{Name: "web"})
+	var inUse *NameInUseError
+	if !errors.As(err, &inUse) || !errors.Is(err, ErrNameInUse) || inUse.ID != a.ID {
+		t.Errorf("Create(duplicate name) = %v, want NameInUseError naming %s", err, a.ID)
+	}
+	for _, bad := range []string{"-x", "a b", "a/b", "_x"} {
+		if _, err := s.Create(Config{Name: bad}); err == nil {
+			t.Errorf("Create(name %q) succeeded, want an error", bad)
+		}
+	}
+
+	for _, ref := range []string{a.ID, "web", "/web", a.ID[:12]} {
+		got, err := s.Get(ref)
+		if err != nil || got.ID != a.ID {
+			t.Errorf("Get(%q) = %v, %v, want %s", ref, got, err, a.ID[:12])
+		}
+	}
+	if _, err := s.Get("nosuch"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(nosuch) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(\"\") = %v, want ErrNotFound", err)
+	}
+	list, err := s.List()
+	if err != nil || len(list) != 2 || list[0].ID != a.ID {
+		t.Errorf("List = %v, %v, want a then b", list, err)
+	}
+}
+
+func TestStoreAmbiguousPrefix(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 17 containers must share a first hex digit (pigeonhole).
+	seen := map[byte]bool{}
+	var shared string
+	for i := 0; i < 17 && shared == ""; i++ {
+		c, err := s.Create(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[c.ID[0]] {
+			shared = c.ID[:1]
+		}
+		seen[c.ID[0]] = true
+	}
+	if shared == "" {
+		t.Fatal("17 IDs with 17 distinct first hex digits")
+	}
+	if _, err := s.Get(shared); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("Get(%q) = %v, want ErrAmbiguous", shared, err)
+	}
+}
+
+func TestStoreStaleRunning(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "ghost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A running state whose monitor is gone: a pid that cannot exist.
+	c.State = State{Status: StatusRunning, Pid: 1 << 30, MonitorPid: 1 << 30, StartedAt: time.Now()}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get("ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State.Status != StatusExited || got.State.Running() || got.State.ExitCode != ExitUnknown {
+		t.Errorf("stale state = %+v, want exited with %d", got.State, ExitUnknown)
+	}
+	// Our own pid with the wrong start time is a reused pid, not the monitor.
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := State{Status: StatusRunning, MonitorPid: os.Getpid(), MonitorStart: start}
+	if !st.Running() {
+		t.Errorf("State{own pid, own start}.Running() = false, want true")
+	}
+	st.MonitorStart = start + 1
+	if st.Running() {
+		t.Errorf("State{own pid, other start}.Running() = true, want false")
+	}
+}
+
+func TestStoreRemoveNotRunning(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(t.Context(), c, false); err != nil {
+		t.Fatalf("Remove = %v", err)
+	}
+	if _, err := s.Get("gone"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Remove = %v, want ErrNotFound", err)
+	}
+	if err := s.Remove(t.Context(), c, false); err != nil {
+		t.Errorf("second Remove = %v, want nil (already gone)", err)
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "state.json")
+	for _, content := range []string{"one", "two"} {
+		if err := writeFileAtomic(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil || string(got) != content {
+			t.Errorf("after writeFileAtomic(%q): %q, %v", content, got, err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Errorf("dir holds %v, want only state.json (no temp files left)", entries)
+	}
+}
