@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
@@ -25,7 +27,17 @@ func (g *globals) openStore() (*cache.Store, error) {
 }
 
 func (g *globals) openSnapshotter() (*snapshotter.Snapshotter, error) {
-	s, err := snapshotter.New(g.snapshotsDir(), snapshotter.Options{Driver: snapshotter.Driver(g.storageDriver)})
+	opts := snapshotter.Options{Driver: snapshotter.Driver(g.storageDriver)}
+	// STRATA_MAX_LAYER_SIZE (bytes) lowers the bound on a layer's uncompressed size, for sites
+	// that want decompression bombs stopped early and for tests that make one.
+	if v := os.Getenv("STRATA_MAX_LAYER_SIZE"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("invalid STRATA_MAX_LAYER_SIZE %q: want a positive number of bytes", v)
+		}
+		opts.Layer.MaxSize = n
+	}
+	s, err := snapshotter.New(g.snapshotsDir(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening the layer store: %w", err)
 	}

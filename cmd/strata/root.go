@@ -120,6 +120,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newLoadCmd(g),
 		newServeCmd(g),
 		newPruneCmd(g),
+		newSystemCmd(g),
 	)
 	return root
 }

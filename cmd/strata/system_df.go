@@ -1,0 +1,444 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/runner"
+	"github.com/strata-run/strata/snapshotter"
+)
+
+// newSystemCmd is docker's `system` group: df, and prune as an alias of `strata prune`.
+func newSystemCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "system",
+		Short: "Manage strata's storage",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newSystemDfCmd(g), newPruneCmd(g))
+	return cmd
+}
+
+func newSystemDfCmd(g *globals) *cobra.Command {
+	var verbose bool
+	var format string
+	cmd := &cobra.Command{
+		Use:   "df [OPTIONS]",
+		Short: "Show disk usage: images, the layers they share, containers, and what removing each frees",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "" && format != "json" {
+				return fmt.Errorf("invalid --format %q: only json is supported", format)
+			}
+			u, err := diskUsage(g)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(u)
+			}
+			return printDiskUsage(cmd.OutOrStdout(), u, verbose)
+		},
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show every image, layer and container")
+	cmd.Flags().StringVar(&format, "format", "", "json: the whole report as one JSON document")
+	return cmd
+}
+
+// usage is the report of `system df`; --format json prints it as is.
+type usage struct {
+	Summary    []usageRow       `json:"summary"`
+	Images     []imageUsage     `json:"images"`
+	Layers     []layerUsage     `json:"layers"`
+	Containers []containerUsage `json:"containers"`
+	Totals     usageTotals      `json:"totals"`
+}
+
+// usageRow is one line of docker's summary table.
+type usageRow struct {
+	Type        string `json:"type"`
+	Total       int    `json:"total"`
+	Active      int    `json:"active"`
+	Size        int64  `json:"size"`
+	Reclaimable int64  `json:"reclaimable"`
+}
+
+// imageUsage is one named image. Size counts its layer dirs and its blobs (manifest, config,
+// compressed layers); Unique is what `strata rmi` of this ref alone frees: what no other ref
+// and no container uses. Shared is the rest of Size.
+type imageUsage struct {
+	Ref        string `json:"ref"`
+	ID         string `json:"id"`
+	Size       int64  `json:"size"`
+	Shared     int64  `json:"shared"`
+	Unique     int64  `json:"unique"`
+	Containers int    `json:"containers"`
+}
+
+// layerUsage is one layer dir, with the compressed blobs it was unpacked from.
+type layerUsage struct {
+	DiffID     string `json:"diffID"`
+	Compressed int64  `json:"compressed"`
+	Unpacked   int64  `json:"unpacked"`
+	// Images is how many named images list the layer; Containers how many container roots
+	// are made of it.
+	Images     int `json:"images"`
+	Containers int `json:"containers"`
+}
+
+// containerUsage is one container's writable layer (overlay upper, or the vfs copy).
+type containerUsage struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Image  string `json:"image"`
+	Status string `json:"status"`
+	Size   int64  `json:"size"`
+}
+
+// usageTotals sums every layer dir and blob once: used by one image (unique), by several
+// (shared), or by none (unused: what `strata prune` removes unless a container holds it).
+type usageTotals struct {
+	Layers     int   `json:"layers"`
+	Unpacked   int64 `json:"unpacked"`
+	Blobs      int   `json:"blobs"`
+	Compressed int64 `json:"compressed"`
+	Unique     int64 `json:"unique"`
+	Shared     int64 `json:"shared"`
+	Unused     int64 `json:"unused"`
+	Total      int64 `json:"total"`
+}
+
+// object is one thing on disk an image may hold: a blob or a layer dir. Sizes are counted per
+// object, so a layer shared by ten images is counted once in every total.
+type object struct {
+	size   int64
+	refs   map[string]bool // named images that use it
+	pinned bool            // a container's root is made of it: no image removal frees it
+	active bool            // used by an image some container was created from
+}
+
+// diskUsage measures the store, the layer dirs and the containers.
+func diskUsage(g *globals) (usage, error) {
+	// Empty lists, not null, in JSON.
+	u := usage{Images: []imageUsage{}, Layers: []layerUsage{}, Containers: []containerUsage{}}
+	store, err := g.openStore()
+	if err != nil {
+		return u, err
+	}
+	snap, err := g.openSnapshotter()
+	if err != nil {
+		return u, err
+	}
+	containers, err := g.openContainers()
+	if err != nil {
+		return u, err
+	}
+	infos, err := store.Infos()
+	if err != nil {
+		return u, err
+	}
+	list, err := containers.List()
+	if err != nil {
+		return u, err
+	}
+	dirs, err := snap.List()
+	if err != nil {
+		return u, err
+	}
+
+	blobs, err := storeBlobs(store)
+	if err != nil {
+		return u, err
+	}
+	layers := map[v1.Hash]*object{}
+	for _, d := range dirs {
+		layers[d.DiffID] = &object{size: d.Size, refs: map[string]bool{}}
+	}
+	compressed := map[v1.Hash]map[v1.Hash]bool{} // DiffID → the blobs it comes from
+	imagesUsing := map[string]int{}              // image ID → containers created from it
+	for _, c := range list {
+		imagesUsing[c.Config.ImageID]++
+	}
+	for _, info := range infos {
+		active := imagesUsing[info.ID.String()] > 0
+		use := func(o *object) {
+			if o != nil {
+				o.refs[info.Ref] = true
+				o.active = o.active || active
+			}
+		}
+		use(blobs[info.Manifest.Digest])
+		use(blobs[info.ID])
+		for _, l := range info.Layers {
+			use(blobs[l.Digest])
+		}
+		diffIDs := info.Config.RootFS.DiffIDs
+		for i, d := range diffIDs {
+			use(layers[d])
+			if i < len(info.Layers) && len(diffIDs) == len(info.Layers) {
+				if compressed[d] == nil {
+					compressed[d] = map[v1.Hash]bool{}
+				}
+				compressed[d][info.Layers[i].Digest] = true
+			}
+		}
+	}
+	pinnedBy := map[v1.Hash]int{}
+	for _, c := range list {
+		for d := range containerLayers(g, c) {
+			pinnedBy[d]++
+			if o := layers[d]; o != nil {
+				o.pinned = true
+			}
+		}
+	}
+
+	for _, info := range infos {
+		iu := imageUsage{Ref: info.Ref, ID: info.ID.String(), Containers: imagesUsing[info.ID.String()]}
+		for _, o := range imageObjects(info, blobs, layers) {
+			iu.Size += o.size
+			if len(o.refs) == 1 && !o.pinned {
+				iu.Unique += o.size
+			} else {
+				iu.Shared += o.size
+			}
+		}
+		u.Images = append(u.Images, iu)
+	}
+	sort.Slice(u.Images, func(i, j int) bool { return u.Images[i].Ref < u.Images[j].Ref })
+
+	for _, d := range dirs {
+		o := layers[d.DiffID]
+		lu := layerUsage{DiffID: d.DiffID.String(), Unpacked: o.size, Images: len(o.refs), Containers: pinnedBy[d.DiffID]}
+		for b := range compressed[d.DiffID] {
+			if bo := blobs[b]; bo != nil {
+				lu.Compressed += bo.size
+			}
+		}
+		u.Layers = append(u.Layers, lu)
+	}
+
+	imagesRow := usageRow{Type: "Images", Total: len(infos)}
+	for _, info := range infos {
+		if imagesUsing[info.ID.String()] > 0 {
+			imagesRow.Active++
+		}
+	}
+	count := func(o *object) {
+		imagesRow.Size += o.size
+		if !o.active && !o.pinned {
+			imagesRow.Reclaimable += o.size
+		}
+		switch len(o.refs) {
+		case 0:
+			u.Totals.Unused += o.size
+		case 1:
+			u.Totals.Unique += o.size
+		default:
+			u.Totals.Shared += o.size
+		}
+	}
+	for _, o := range layers {
+		u.Totals.Layers++
+		u.Totals.Unpacked += o.size
+		count(o)
+	}
+	for _, o := range blobs {
+		u.Totals.Blobs++
+		u.Totals.Compressed += o.size
+		count(o)
+	}
+	u.Totals.Total = u.Totals.Unpacked + u.Totals.Compressed
+
+	containersRow := usageRow{Type: "Containers", Total: len(list)}
+	for _, c := range list {
+		size, err := containerSize(g, c)
+		if err != nil {
+			return u, err
+		}
+		status := string(c.State.Status)
+		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: c.Config.Image, Status: status, Size: size})
+		containersRow.Size += size
+		if c.State.Running() {
+			containersRow.Active++
+		} else {
+			containersRow.Reclaimable += size
+		}
+	}
+	u.Summary = []usageRow{imagesRow, containersRow}
+	return u, nil
+}
+
+// imageObjects are the distinct blobs and layer dirs of one image that exist on disk.
+func imageObjects(info cache.ImageInfo, blobs, layers map[v1.Hash]*object) []*object {
+	seen := map[*object]bool{}
+	var out []*object
+	add := func(o *object) {
+		if o != nil && !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	add(blobs[info.Manifest.Digest])
+	add(blobs[info.ID])
+	for _, l := range info.Layers {
+		add(blobs[l.Digest])
+	}
+	for _, d := range info.Config.RootFS.DiffIDs {
+		add(layers[d])
+	}
+	return out
+}
+
+// storeBlobs lists the verified blobs of the image layout (blobs/sha256/<hex>, image-spec
+// image-layout.md) with their sizes. Partial downloads live in ingest/ and are not blobs.
+func storeBlobs(store *cache.Store) (map[v1.Hash]*object, error) {
+	dir := filepath.Join(store.Dir(), "blobs", "sha256")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[v1.Hash]*object{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing blobs: %w", err)
+	}
+	out := make(map[v1.Hash]*object, len(entries))
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		h, err := v1.NewHash("sha256:" + e.Name())
+		if err != nil {
+			continue // a temp file being written, not a blob
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // pruned while we listed
+		}
+		if err != nil {
+			return nil, fmt.Errorf("measuring blob %s: %w", h, err)
+		}
+		out[h] = &object{size: fi.Size(), refs: map[string]bool{}}
+	}
+	return out, nil
+}
+
+// containerLayers are the layer dirs a container's root is made of: its overlay lowerdirs,
+// or the layer dir bound read-only as its root. A vfs container holds a copy and none.
+func containerLayers(g *globals, c *runner.Container) map[v1.Hash]bool {
+	out := map[v1.Hash]bool{}
+	add := func(dir string) {
+		if filepath.Dir(dir) == g.snapshotsDir() {
+			if h, err := v1.NewHash("sha256:" + filepath.Base(dir)); err == nil {
+				out[h] = true
+			}
+		}
+	}
+	for _, m := range c.Config.Spec.Root {
+		add(m.Source)
+		for _, o := range m.Options {
+			lower, ok := strings.CutPrefix(o, "lowerdir=")
+			if !ok {
+				continue
+			}
+			for _, dir := range strings.Split(lower, ":") {
+				add(dir)
+			}
+		}
+	}
+	return out
+}
+
+// containerSize is the disk a container's writes take: its overlay upper, or with vfs the
+// copy of the image it runs in (its root is a bind of that copy).
+func containerSize(g *globals, c *runner.Container) (int64, error) {
+	var total int64
+	dirs := []string{filepath.Join(c.Dir, "upper")}
+	for _, m := range c.Config.Spec.Root {
+		if m.Type == "bind" && m.Source == filepath.Join(c.Dir, "rootfs") {
+			dirs = append(dirs, m.Source)
+		}
+	}
+	for _, d := range dirs {
+		n, err := snapshotter.DirSize(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("measuring container %s: %w", shortID(c.ID), err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func printDiskUsage(w io.Writer, u usage, verbose bool) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
+	for _, r := range u.Summary {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Type, r.Total, r.Active, humanSize(r.Size), reclaimable(r.Reclaimable, r.Size))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	t := u.Totals
+	fmt.Fprintf(w, "\nLayers: %d unpacked (%s) from %d blobs (%s); used by one image %s, shared %s, unused %s\n",
+		t.Layers, humanSize(t.Unpacked), t.Blobs, humanSize(t.Compressed), humanSize(t.Unique), humanSize(t.Shared), humanSize(t.Unused))
+	if !verbose {
+		return nil
+	}
+
+	fmt.Fprintln(w, "\nImages space usage:")
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS")
+	for _, i := range u.Images {
+		row := newImageRow(cache.ImageInfo{Ref: i.Ref})
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", row.Repository, row.Tag, shortID(i.ID), humanSize(i.Size), humanSize(i.Shared), humanSize(i.Unique), i.Containers)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\nLayers space usage:")
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "DIFF ID\tCOMPRESSED\tUNPACKED\tIMAGES\tCONTAINERS")
+	for _, l := range u.Layers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", shortID(l.DiffID), humanSize(l.Compressed), humanSize(l.Unpacked), l.Images, l.Containers)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\nContainers space usage:")
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tSIZE\tSTATUS\tNAMES")
+	for _, c := range u.Containers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shortID(c.ID), c.Image, humanSize(c.Size), c.Status, c.Name)
+	}
+	return tw.Flush()
+}
+
+// reclaimable is docker's "1.2MB (40%)".
+func reclaimable(n, of int64) string {
+	pct := 0
+	if of > 0 {
+		pct = int(n * 100 / of)
+	}
+	return fmt.Sprintf("%s (%d%%)", humanSize(n), pct)
+}
