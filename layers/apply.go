@@ -51,8 +51,10 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (diffID v
 	}()
 
 	h := sha256.New()
-	tee := io.TeeReader(rc, h)
-	if err := applyTar(ctx, x, tee, &opts); err != nil {
+	ra := newReadAhead(rc, h)
+	err = applyTar(ctx, x, ra, &opts)
+	ra.close() // before h.Sum and rc.Close: the read-ahead goroutine uses both
+	if err != nil {
 		return v1.Hash{}, err
 	}
 	got := hashOf(h)
