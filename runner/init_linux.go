@@ -41,6 +41,8 @@ func MaybeInit() {
 		runMonitor()
 	case reaperMarker:
 		runReaper()
+	case nsjoinMarker:
+		runNSJoin()
 	}
 }
 
