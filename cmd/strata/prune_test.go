@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestPrune: -a with --dry-run lists the untag and every blob with the total and removes
+// nothing; -a then removes exactly that; a second prune has nothing left to free.
+func TestPrune(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	blobs := func() int {
+		ents, _ := os.ReadDir(filepath.Join(root, "oci", "blobs", "sha256"))
+		return len(ents)
+	}
+	out, err := strata(t, root, nil, "prune")
+	if err != nil || !strings.Contains(out, "Total reclaimed space: 0B") {
+		t.Fatalf("prune with nothing unused = %q, %v", out, err)
+	}
+	dry, err := strata(t, root, nil, "prune", "--dry-run", "-a")
+	if err != nil {
+		t.Fatalf("prune --dry-run -a = %v", err)
+	}
+	if !strings.Contains(dry, "Would untag: busybox:1.38.0-musl\n") || strings.Count(dry, "Would delete blob: ") != 3 {
+		t.Errorf("prune --dry-run -a = %q, want the untag and three blobs", dry)
+	}
+	if n := blobs(); n != 3 {
+		t.Fatalf("dry run removed blobs: %d left", n)
+	}
+	real, err := strata(t, root, nil, "prune", "-a")
+	if err != nil {
+		t.Fatalf("prune -a = %v", err)
+	}
+	if !strings.Contains(real, "Untagged: busybox:1.38.0-musl\n") || strings.Count(real, "Deleted blob: ") != 3 {
+		t.Errorf("prune -a = %q, want the untag and three blobs", real)
+	}
+	// The dry run promised what the real run freed.
+	total := regexp.MustCompile(`space: (\S+)`)
+	if a, b := total.FindStringSubmatch(dry), total.FindStringSubmatch(real); a == nil || b == nil || a[1] != b[1] {
+		t.Errorf("dry run total %v, real total %v", a, b)
+	}
+	if n := blobs(); n != 0 {
+		t.Errorf("%d blobs left after prune -a", n)
+	}
+	again, err := strata(t, root, nil, "prune", "-a")
+	if err != nil || !strings.Contains(again, "Total reclaimed space: 0B") {
+		t.Errorf("second prune -a = %q, %v", again, err)
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeCLI runs `strata serve` on a free loopback port, pulls a manifest from it, and stops
+// it as Ctrl-C would.
+func TestServeCLI(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	g := &globals{}
+	cmd := newRootCmd(g)
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"--root", root, "serve", "--addr", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.ExecuteContext(ctx)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading serve's first line: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	_, addr, ok := strings.Cut(strings.TrimSpace(line), " at http://")
+	if !ok {
+		t.Fatalf("serve printed %q, want its address", line)
+	}
+	req, _ := http.NewRequest("HEAD", "http://"+addr+"/v2/library/busybox/manifests/1.38.0-musl", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Docker-Content-Digest"); resp.StatusCode != 200 || got != busyboxDigest {
+		t.Errorf("HEAD manifest = %d %s, want 200 %s", resp.StatusCode, got, busyboxDigest)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after cancel = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+}
+
+// TestServeFlags: option mistakes are refused before anything listens.
+func TestServeFlags(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"serve", "--platform", "linux/arm64"}, "", "only applies with --pull-through"},
+		{[]string{"serve", "--pull-through", "ftp://x.example"}, "", "invalid upstream"},
+		{[]string{"serve", "--pull-through", "docker.io"}, "1", "STRATA_OFFLINE=1 forbids"},
+		{[]string{"serve", "--addr", "127.0.0.1:99999"}, "", "serve:"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Setenv("STRATA_OFFLINE", tt.env)
+			_, err := strata(t, root, nil, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("strata %v = %v, want an error containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestPullOffline: with STRATA_OFFLINE=1 or --offline, pull answers from the store (by tag or
+// by the digest of an image pulled by tag) and fails at once for anything else. The mirror
+// points at a closed port: any network attempt would fail differently.
+func TestPullOffline(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		env     string
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{"1", []string{"pull", "busybox:1.38.0-musl"}, "Status: Image is up to date for busybox:1.38.0-musl", ""},
+		{"", []string{"pull", "--offline", "busybox:1.38.0-musl"}, "Status: Image is up to date", ""},
+		{"1", []string{"pull", "busybox@" + busyboxDigest}, "Digest: " + busyboxDigest, ""},
+		{"1", []string{"pull", "-q", "busybox:1.38.0-musl"}, "docker.io/library/busybox:1.38.0-musl\n", ""},
+		{"1", []string{"pull", "alpine"}, "", "forbids the network"},
+		{"", []string{"pull", "--offline", "busybox:latest"}, "", "not in the store"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Setenv("STRATA_OFFLINE", tt.env)
+			args := append([]string{"--registry-mirror", "http://127.0.0.1:1"}, tt.args...)
+			out, err := strata(t, root, nil, args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("strata %v = %q, %v; want an error containing %q", tt.args, out, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out, tt.want) {
+				t.Errorf("strata %v = %q, %v; want %q", tt.args, out, err, tt.want)
+			}
+		})
+	}
+}
