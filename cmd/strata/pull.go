@@ -89,6 +89,19 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 			fmt.Fprintf(out, "Pulling %s\n", ref.Familiar())
 		}
 	}
+	platform := opts.Platform
+	if platform.OS == "" {
+		platform = registry.DefaultPlatform()
+	}
+	if root, ok, err := upToDate(ctx, puller, store, snap, ref, platform.String()); err != nil {
+		return err
+	} else if ok {
+		if !o.quiet {
+			fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", root, ref.Familiar())
+		}
+		fmt.Fprintln(out, ref.String())
+		return nil
+	}
 	img, err := puller.Image(ctx, ref)
 	if err != nil {
 		return err
@@ -100,6 +113,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		Layer:       unpackInto(snap),
 		NeedLayer:   func(d v1.Hash) bool { return !snap.Has(d) },
 		Progress:    bar.Event,
+		Annotations: pulledFrom(img.Root.Digest, platform.String()),
 	})
 	bar.Close()
 	if err != nil {
@@ -109,7 +123,9 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		fmt.Fprintln(out, ref.String())
 		return nil
 	}
-	fmt.Fprintf(out, "Digest: %s\n", img.Descriptor.Digest)
+	// Docker prints the digest the tag points at (the index for a multi-platform image): the
+	// one `pull NAME@DIGEST` takes on any platform.
+	fmt.Fprintf(out, "Digest: %s\n", img.Root.Digest)
 	if res.Downloaded || res.Updated {
 		fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", ref.Familiar())
 	} else {
@@ -154,7 +170,11 @@ func pullOffline(g *globals, ref registry.Reference, quiet bool, out io.Writer) 
 		return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
 	}
 	if !quiet {
-		fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", desc.Digest, ref.Familiar())
+		digest := desc.Digest.String()
+		if root := desc.Annotations[rootDigestAnnotation]; root != "" {
+			digest = root
+		}
+		fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", digest, ref.Familiar())
 	}
 	fmt.Fprintln(out, ref.String())
 	return nil

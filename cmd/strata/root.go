@@ -121,6 +121,11 @@ func newRootCmd(g *globals) *cobra.Command {
 		newServeCmd(g),
 		newPruneCmd(g),
 		newSystemCmd(g),
+		newLoginCmd(g),
+		newLogoutCmd(g),
+		newPushCmd(g),
+		newTagCmd(g),
+		newImageCmd(g),
 	)
 	return root
 }

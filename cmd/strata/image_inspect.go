@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// newImageCmd is `strata image`, docker's management command: the image commands again under
+// one name, plus inspect.
+func newImageCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Manage images: inspect, ls, pull, push, rm, tag",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	ls := newImagesCmd(g)
+	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list"}
+	rm := newRmiCmd(g)
+	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
+	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g))
+	return cmd
+}
+
+// imageInspect is one element of `strata image inspect`'s JSON array, with docker's field
+// names so that scripts and --format templates written for docker work.
+type imageInspect struct {
+	ID           string `json:"Id"`
+	RepoTags     []string
+	RepoDigests  []string
+	Created      string
+	Architecture string
+	Variant      string `json:",omitempty"`
+	Os           string
+	// Size is the compressed size in the store (config and distinct layers); docker shows
+	// the unpacked size, which the layer dirs would have to be walked for.
+	Size   int64
+	Config v1.Config
+	RootFS inspectRootFS
+	// Descriptor is the manifest descriptor from the store's index.json (as docker's
+	// containerd image store shows it).
+	Descriptor v1.Descriptor
+}
+
+type inspectRootFS struct {
+	Type   string
+	Layers []string
+}
+
+func newImageInspectCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Show stored images as docker's JSON, or through a Go template",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			var found []imageInspect
+			var errs []error
+			for _, a := range args {
+				in, err := inspectImage(store, a)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				found = append(found, in)
+			}
+			// As docker: what was found is printed even when another argument was not.
+			if format != "" {
+				if err := printTemplate(cmd.OutOrStdout(), format, found); err != nil {
+					return err
+				}
+			} else if err := printInspect(cmd.OutOrStdout(), found); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template, e.g. '{{.Id}}' or '{{json .Config}}'")
+	return cmd
+}
+
+func printInspect(w io.Writer, items []imageInspect) error {
+	if items == nil {
+		items = []imageInspect{}
+	}
+	b, err := json.MarshalIndent(items, "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// inspectImage describes one stored image found by the user's words (a reference, an ID or a
+// digest prefix).
+func inspectImage(store *cache.Store, arg string) (imageInspect, error) {
+	r, err := findRef(store, arg)
+	if err != nil {
+		return imageInspect{}, err
+	}
+	if r.Descriptor.MediaType.IsIndex() {
+		return imageInspect{}, fmt.Errorf("inspecting %s: it is a multi-platform index; inspect one platform by its manifest digest", arg)
+	}
+	info, err := store.Info(r)
+	if err != nil {
+		return imageInspect{}, err
+	}
+	refs, err := store.List()
+	if err != nil {
+		return imageInspect{}, err
+	}
+	in := imageInspect{
+		ID:           info.ID.String(),
+		RepoTags:     []string{},
+		RepoDigests:  []string{},
+		Architecture: info.Architecture,
+		Variant:      info.Variant,
+		Os:           info.OS,
+		Size:         info.Size,
+		Config:       info.Config.Config,
+		RootFS:       inspectRootFS{Type: "layers", Layers: []string{}},
+		Descriptor:   r.Descriptor,
+	}
+	if !info.Created.IsZero() {
+		in.Created = info.Created.UTC().Format(time.RFC3339Nano)
+	}
+	for _, d := range info.Config.RootFS.DiffIDs {
+		in.RootFS.Layers = append(in.RootFS.Layers, d.String())
+	}
+	// As docker: every name of the same image (the same manifest here, so a name holding
+	// another platform's manifest of the same index is not counted), and the repo digest
+	// each name was pulled or pushed by.
+	seen := map[string]bool{}
+	for _, o := range refs {
+		if o.Descriptor.Digest != r.Descriptor.Digest {
+			continue
+		}
+		ref, err := registry.ParseReference(o.Name)
+		if err != nil {
+			continue
+		}
+		if ref.Tag() != "" && ref.Digest() == "" {
+			in.RepoTags = append(in.RepoTags, ref.Familiar())
+		}
+		root := o.Descriptor.Annotations[rootDigestAnnotation]
+		if root == "" && ref.Digest() != "" {
+			root = ref.Digest()
+		}
+		if rd := ref.FamiliarName() + "@" + root; root != "" && !seen[rd] {
+			seen[rd] = true
+			in.RepoDigests = append(in.RepoDigests, rd)
+		}
+	}
+	return in, nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/strata-run/strata/registry"
+)
+
+type loginOptions struct {
+	user          string
+	password      string
+	passwordStdin bool
+}
+
+func newLoginCmd(g *globals) *cobra.Command {
+	var o loginOptions
+	cmd := &cobra.Command{
+		Use:   "login [OPTIONS] [SERVER]",
+		Short: "Log in to a registry (docker.io if no server is given), storing credentials as docker does",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			server := ""
+			if len(args) == 1 {
+				server = args[0]
+			}
+			return runLogin(cmd.Context(), g, o, server, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.user, "username", "u", "", "user name")
+	f.StringVarP(&o.password, "password", "p", "", "password or token (visible to other users: prefer --password-stdin)")
+	f.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password or token from stdin")
+	return cmd
+}
+
+func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in io.Reader, out, errOut io.Writer) error {
+	if o.password != "" && o.passwordStdin {
+		return errors.New("login: --password and --password-stdin exclude each other")
+	}
+	if o.passwordStdin {
+		if o.user == "" {
+			return errors.New("login: --password-stdin needs --username")
+		}
+		b, err := io.ReadAll(io.LimitReader(in, 64<<10))
+		if err != nil {
+			return fmt.Errorf("login: reading the password from stdin: %w", err)
+		}
+		// As docker: one trailing newline (from echo or a here-string) is not part of it.
+		o.password = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	} else if o.password != "" {
+		fmt.Fprintln(errOut, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
+	}
+	if err := prompt(&o, in, out); err != nil {
+		return err
+	}
+	if err := registry.Login(ctx, server, o.user, o.password, g.registryOptions()); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Login Succeeded")
+	return nil
+}
+
+// prompt asks for what the flags left out, but only on a terminal: in a script a prompt would
+// hang, so the missing value is an error instead.
+func prompt(o *loginOptions, in io.Reader, out io.Writer) error {
+	if o.user != "" && o.password != "" {
+		return nil
+	}
+	f, ok := in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return errors.New("login: username and password are required: use --username with --password-stdin (stdin is not a terminal to ask on)")
+	}
+	r := bufio.NewReader(f)
+	if o.user == "" {
+		fmt.Fprint(out, "Username: ")
+		line, err := r.ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("login: reading the username: %w", err)
+		}
+		o.user = strings.TrimSpace(line)
+	}
+	if o.password == "" {
+		fmt.Fprint(out, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(out)
+		if err != nil {
+			return fmt.Errorf("login: reading the password: %w", err)
+		}
+		o.password = string(b)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/registry"
+)
+
+func newLogoutCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout [SERVER]",
+		Short: "Remove a registry's stored credentials (docker.io if no server is given)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			server := ""
+			if len(args) == 1 {
+				server = args[0]
+			}
+			shown := server
+			if shown == "" {
+				shown = "docker.io"
+			}
+			err := registry.Logout(server)
+			if errors.Is(err, registry.ErrNotLoggedIn) {
+				// As docker: nothing to remove is not a failure, so scripts may log out twice.
+				fmt.Fprintf(cmd.OutOrStdout(), "Not logged in to %s\n", shown)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removing login credentials for %s\n", shown)
+			return nil
+		},
+	}
+}

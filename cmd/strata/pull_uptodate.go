@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/snapshotter"
+)
+
+// Annotations pull keeps on a ref's descriptor in index.json. The stored manifest is the one
+// chosen for a platform, so its own digest cannot be compared with what the tag points at
+// now; these remember what it was chosen from.
+const (
+	// rootDigestAnnotation is the digest the reference pointed at when pulled: the index for
+	// a multi-platform image, else the manifest. docker shows it as the repo digest.
+	rootDigestAnnotation = "run.strata.pull.root-digest"
+	// platformAnnotation is the platform the manifest was chosen for ("linux/amd64").
+	platformAnnotation = "run.strata.pull.platform"
+)
+
+// pulledFrom returns the annotations WriteImage keeps for a pull of root for platform.
+func pulledFrom(root v1.Hash, platform string) map[string]string {
+	return map[string]string{rootDigestAnnotation: root.String(), platformAnnotation: platform}
+}
+
+// upToDate reports whether ref is already stored as the registry serves it now, for platform,
+// with every blob and layer dir present; it then returns the root digest. This is the
+// one-request pull: a HEAD of the manifest, and nothing else. A ref by digest that is stored
+// costs no request at all, since its content cannot change. A ref that is not stored costs
+// nothing either: the full pull follows.
+func upToDate(ctx context.Context, p *registry.Puller, store *cache.Store, snap *snapshotter.Snapshotter, ref registry.Reference, platform string) (v1.Hash, bool, error) {
+	desc, err := store.Resolve(ref.String())
+	if errors.Is(err, cache.ErrNotFound) {
+		return v1.Hash{}, false, nil
+	}
+	if err != nil {
+		return v1.Hash{}, false, err
+	}
+	stored := desc.Annotations[rootDigestAnnotation]
+	// An index is narrowed to one platform; a plain manifest is pulled as is, whatever the
+	// platform asked for.
+	fromIndex := stored != desc.Digest.String()
+	if stored == "" || (fromIndex && desc.Annotations[platformAnnotation] != platform) || !complete(store, snap, desc.Digest) {
+		return v1.Hash{}, false, nil
+	}
+	root, err := v1.NewHash(stored)
+	if err != nil {
+		return v1.Hash{}, false, nil
+	}
+	if ref.Digest() != "" {
+		return root, ref.Digest() == stored, nil
+	}
+	head, err := p.Head(ctx, ref)
+	if err != nil {
+		return v1.Hash{}, false, err
+	}
+	return root, head.Digest == root, nil
+}
+
+// complete reports whether the image with manifest digest m has its config and layer blobs
+// in the store and every layer unpacked, so a run needs nothing from the network.
+func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool {
+	img, err := store.Image(m)
+	if err != nil {
+		return false
+	}
+	mf, err := img.Manifest()
+	if err != nil || !store.HasBlob(mf.Config.Digest) {
+		return false
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil || len(cfg.RootFS.DiffIDs) != len(mf.Layers) {
+		return false
+	}
+	for i, l := range mf.Layers {
+		if !store.HasBlob(l.Digest) || !snap.Has(cfg.RootFS.DiffIDs[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+func newPushCmd(g *globals) *cobra.Command {
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "push [OPTIONS] NAME[:TAG]",
+		Short: "Upload a stored image to the registry its name points at",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPush(cmd.Context(), g, args[0], quiet, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
+	return cmd
+}
+
+func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Writer) error {
+	ref, err := registry.ParseReference(arg)
+	if err != nil {
+		return err
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	// As docker: the name pushed is a name in the store, so `strata tag` comes first when the
+	// image is stored under another one.
+	desc, err := store.Resolve(ref.String())
+	if err != nil {
+		return fmt.Errorf("pushing %s: no image named %s in the store (tag one with 'strata tag IMAGE %s'): %w", ref.Familiar(), ref.Familiar(), ref.Familiar(), err)
+	}
+	if !quiet {
+		fmt.Fprintf(out, "The push refers to repository [%s]\n", ref.Name())
+	}
+	opts := g.registryOptions()
+	if desc.MediaType.IsIndex() {
+		err = pushIndex(ctx, store, ref, desc, opts)
+	} else {
+		err = pushImage(ctx, store, ref, desc, opts)
+	}
+	if err != nil {
+		return err
+	}
+	// The manifest went up byte for byte, so the tag now points at the stored digest: the
+	// next pull of this name is a one-request "up to date".
+	pushed := desc
+	pushed.Annotations = map[string]string{rootDigestAnnotation: desc.Digest.String()}
+	if err := store.Tag(ref.String(), pushed); err != nil {
+		return err
+	}
+	if !quiet {
+		tag := ref.Tag()
+		if tag == "" {
+			tag = "latest"
+		}
+		fmt.Fprintf(out, "%s: digest: %s size: %d\n", tag, desc.Digest, desc.Size)
+	}
+	return nil
+}
+
+func pushImage(ctx context.Context, store *cache.Store, ref registry.Reference, desc v1.Descriptor, opts registry.Options) error {
+	img, err := store.Image(desc.Digest)
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
+	}
+	return registry.Push(ctx, ref, img, opts)
+}
+
+// pushIndex pushes a multi-platform image as stored by load or pull --all-platforms. The
+// store is an OCI image layout, so go-containerregistry's layout package reads it as is.
+func pushIndex(ctx context.Context, store *cache.Store, ref registry.Reference, desc v1.Descriptor, opts registry.Options) error {
+	p, err := layout.FromPath(store.Dir())
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
+	}
+	top, err := p.ImageIndex()
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
+	}
+	idx, err := top.ImageIndex(desc.Digest)
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
+	}
+	return registry.PushIndex(ctx, ref, idx, opts)
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/registry"
+)
+
+func newTagCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short: "Give a stored image another name, e.g. to push it to another registry",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			src, err := findRef(store, args[0])
+			if err != nil {
+				return err
+			}
+			target, err := registry.ParseReference(args[1])
+			if err != nil {
+				return err
+			}
+			if target.Digest() != "" {
+				// A digest names content; a name given by the user could not keep that promise.
+				return fmt.Errorf("tag %s: the target must be a name or name:tag, not a digest", args[1])
+			}
+			// What the source was pulled from is not where the new name points: its repo
+			// digest belongs to the source's repository, so the new name starts without one.
+			desc := src.Descriptor
+			desc.Annotations = nil
+			return store.Tag(target.String(), desc)
+		},
+	}
+}
