@@ -26,8 +26,12 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); re
 //
 // The stream is read to its end (trailing zero blocks and padding included) so that the DiffID
 // covers every byte. When opts.ExpectDiffID is set a different DiffID fails with
-// ErrDiffIDMismatch. Errors name the entry being applied; on any error dir is left half-applied
-// and the caller removes it. Apply does not close r.
+// ErrDiffIDMismatch (the computed DiffID is returned with it). Errors name the entry being
+// applied; on any error dir is left half-applied and the caller removes it.
+//
+// Decompression and hashing run one step ahead in a goroutine; Apply returns only after it has
+// stopped, so r is the caller's again (Apply does not close it). Canceling ctx stops Apply at
+// the next entry or 16 MiB of content, after a Read on r in progress returns.
 func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (diffID v1.Hash, err error) {
 	maxSize := opts.maxSize()
 	rc, err := decompress(r, opts.MediaType, maxSize)
@@ -89,7 +93,7 @@ func applyTar(ctx context.Context, x *extractor, r io.Reader, opts *Options) err
 			return err
 		}
 		last = hdr.Name
-		if err := x.entry(hdr, tr); err != nil {
+		if err := x.entry(ctx, hdr, tr); err != nil {
 			return fmt.Errorf("%s %s: %w", verb(hdr), display(hdr.Name), err)
 		}
 		x.entries = entries
@@ -102,7 +106,7 @@ func applyTar(ctx context.Context, x *extractor, r io.Reader, opts *Options) err
 	if err != nil {
 		return fmt.Errorf("reading the end of the tar: %w", err)
 	}
-	if err := x.finish(); err != nil {
+	if err := x.finish(ctx); err != nil {
 		return err
 	}
 	if opts.Progress != nil {

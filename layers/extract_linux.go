@@ -15,7 +15,6 @@ import (
 
 // extractor applies tar entries into one layer dir. It is used by one goroutine.
 type extractor struct {
-	ctx  context.Context
 	opts *Options
 	root *root
 	buf  *[]byte
@@ -45,7 +44,6 @@ func newExtractor(ctx context.Context, dir string, opts *Options) (*extractor, e
 		return nil, err
 	}
 	x := &extractor{
-		ctx:     ctx,
 		opts:    opts,
 		root:    r,
 		buf:     copyBufPool.Get().(*[]byte),
@@ -53,7 +51,7 @@ func newExtractor(ctx context.Context, dir string, opts *Options) (*extractor, e
 		minFree: opts.minFree(),
 		byDir:   map[string]int{},
 	}
-	if err := x.checkSpace(); err != nil {
+	if err := x.checkSpace(ctx); err != nil {
 		x.close()
 		return nil, err
 	}
@@ -75,12 +73,12 @@ func (x *extractor) close() error {
 
 // checkSpace fails when the layer dir's filesystem has less than MinFreeBytes available, and
 // reports progress; it runs every spaceCheckInterval bytes written.
-func (x *extractor) checkSpace() error {
+func (x *extractor) checkSpace(ctx context.Context) error {
 	x.nextCheck = x.written + spaceCheckInterval
 	if x.opts.Progress != nil && x.written > 0 {
 		x.opts.Progress(x.written, x.entries)
 	}
-	if err := x.ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if x.minFree <= 0 {
@@ -98,7 +96,7 @@ func (x *extractor) checkSpace() error {
 }
 
 // entry applies one tar entry; r reads its content.
-func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		// Global PAX records carry no file; archive/tar has already folded them in.
 		return nil
@@ -129,7 +127,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse:
-		return x.file(pfd, base, hdr, r)
+		return x.file(ctx, pfd, base, hdr, r)
 	case tar.TypeDir:
 		return x.dir(pfd, name, base, hdr)
 	case tar.TypeSymlink:
@@ -154,7 +152,7 @@ func (x *extractor) replace(pfd int, base string, create func() error) error {
 	return create()
 }
 
-func (x *extractor) file(pfd int, base string, hdr *tar.Header, r io.Reader) error {
+func (x *extractor) file(ctx context.Context, pfd int, base string, hdr *tar.Header, r io.Reader) error {
 	fd := -1
 	err := x.replace(pfd, base, func() error {
 		var err error
@@ -164,7 +162,7 @@ func (x *extractor) file(pfd int, base string, hdr *tar.Header, r io.Reader) err
 	if err != nil {
 		return err
 	}
-	if err := x.fileContent(fd, hdr, r); err != nil {
+	if err := x.fileContent(ctx, fd, hdr, r); err != nil {
 		unix.Close(fd)
 		return err
 	}
@@ -174,8 +172,8 @@ func (x *extractor) file(pfd int, base string, hdr *tar.Header, r io.Reader) err
 	return nil
 }
 
-func (x *extractor) fileContent(fd int, hdr *tar.Header, r io.Reader) error {
-	if err := x.copy(fd, r, isSparse(hdr)); err != nil {
+func (x *extractor) fileContent(ctx context.Context, fd int, hdr *tar.Header, r io.Reader) error {
+	if err := x.copy(ctx, fd, r, isSparse(hdr)); err != nil {
 		return err
 	}
 	if err := x.chown(fd, "", hdr, unix.AT_EMPTY_PATH); err != nil {
@@ -195,7 +193,7 @@ func (x *extractor) fileContent(fd int, hdr *tar.Header, r io.Reader) error {
 // entries expand past the tar's size) and checking free space as the layer grows. For sparse
 // entries, chunks of zeros become holes again (seek instead of write, then truncate to size),
 // so a sparse /var/log/lastlog stays small on disk.
-func (x *extractor) copy(fd int, r io.Reader, sparse bool) error {
+func (x *extractor) copy(ctx context.Context, fd int, r io.Reader, sparse bool) error {
 	buf := *x.buf
 	var size int64
 	holeAtEnd := false
@@ -221,7 +219,7 @@ func (x *extractor) copy(fd int, r io.Reader, sparse bool) error {
 				b = b[w:]
 			}
 			if x.written >= x.nextCheck {
-				if err := x.checkSpace(); err != nil {
+				if err := x.checkSpace(ctx); err != nil {
 					return err
 				}
 			}
@@ -450,7 +448,7 @@ func (x *extractor) whiteout(dir, base string) error {
 }
 
 // finish sets the deferred directory modes and times, deepest first.
-func (x *extractor) finish() error {
+func (x *extractor) finish(ctx context.Context) error {
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := &x.dirs[i]
 		if err := x.finishDir(d); err != nil {
@@ -458,7 +456,7 @@ func (x *extractor) finish() error {
 		}
 	}
 	if x.written > 0 || len(x.dirs) > 0 {
-		return x.checkSpace()
+		return x.checkSpace(ctx)
 	}
 	return nil
 }

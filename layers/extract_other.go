@@ -20,6 +20,6 @@ func newExtractor(context.Context, string, *Options) (*extractor, error) {
 	return nil, fmt.Errorf("applying layers: %w", errors.ErrUnsupported)
 }
 
-func (*extractor) entry(*tar.Header, io.Reader) error { return errors.ErrUnsupported }
-func (*extractor) finish() error                      { return errors.ErrUnsupported }
-func (*extractor) close() error                       { return nil }
+func (*extractor) entry(context.Context, *tar.Header, io.Reader) error { return errors.ErrUnsupported }
+func (*extractor) finish(context.Context) error                        { return errors.ErrUnsupported }
+func (*extractor) close() error                                        { return nil }
