@@ -1,0 +1,305 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOptions are `strata exec`'s flags. The zero value runs Args as the container's user in
+// its working directory, stdin on /dev/null, and waits.
+type ExecOptions struct {
+	// Args is the command; it is looked up in the container's $PATH.
+	Args []string
+	// Env is added to the container's environment (-e KEY=VALUE), later values winning.
+	Env []string
+	// Cwd is the working directory inside the container (-w); default the container's.
+	Cwd string
+	// User overrides the container's user (-u user[:group]).
+	User string
+	// Terminal allocates a pseudo-terminal (-t); Stdin keeps stdin attached (-i).
+	Terminal bool
+	Stdin    bool
+	// Detach returns once the command runs (-d); its output is discarded and the
+	// container's PID 1 reaps it.
+	Detach bool
+}
+
+// Exec runs a command inside running container c, as `docker exec` does: in every one of its
+// namespaces (nsenter --all), in its cgroup, under its root, with its environment plus
+// opts.Env, its user, capabilities, no_new_privs and seccomp filter. It returns the command's
+// exit status (128+n after signal n); like Run, an *ExitCodeError with 126 or 127 when the
+// command cannot be executed or is not found, 125 for strata's own failures. A container that
+// is not running is ErrNotRunning.
+func Exec(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (int, error) {
+	code, err := execIn(ctx, c, opts, stdio)
+	if err != nil {
+		err = withCode(ExitOwnError, fmt.Errorf("exec in container %s: %w", shortID(c.ID), err))
+		var ec *ExitCodeError
+		errors.As(err, &ec)
+		return ec.Code, err
+	}
+	return code, nil
+}
+
+func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (int, error) {
+	if len(opts.Args) == 0 {
+		return ExitOwnError, ErrNoCommand
+	}
+	spec := c.Config.Spec.withDefaults()
+	env, err := MergeEnv(spec.Env, opts.Env, nil)
+	if err != nil {
+		return ExitOwnError, err
+	}
+	caps, err := capabilities(spec)
+	if err != nil {
+		return ExitOwnError, err
+	}
+	req := joinRequest{
+		Args:       opts.Args,
+		Env:        env,
+		Cwd:        firstOf(opts.Cwd, spec.Cwd),
+		Confine:    true,
+		User:       firstOf(opts.User, spec.User),
+		Caps:       caps,
+		NoNewPrivs: !spec.Privileged || spec.NoNewPrivileges,
+		Seccomp:    spec.Seccomp != SeccompUnconfined && !spec.Privileged,
+		Hostname:   spec.Hostname,
+		Terminal:   opts.Terminal,
+		Detach:     opts.Detach,
+	}
+	pid, pidfd, err := joinTarget(c)
+	if err != nil {
+		return ExitOwnError, err
+	}
+	defer pidfd.Close()
+	if req.Flags, err = containerNamespaces(pid, allNamespaces); err != nil {
+		return ExitOwnError, err
+	}
+	cg, err := cgroups.Load(c.ID)
+	if err != nil {
+		return ExitOwnError, err
+	}
+	defer cg.Close()
+	if opts.Detach {
+		stdio = Stdio{}
+	} else if !opts.Stdin {
+		stdio.Stdin = nil
+	}
+	return runJoin(ctx, req, pidfd, cg, stdio)
+}
+
+// allNamespaces are the namespaces Exec joins, as nsenter --all: all that differ from strata's.
+const allNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID |
+	unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUSER | unix.CLONE_NEWTIME
+
+// errTimeNS explains why a container's time namespace is not joined.
+var errTimeNS = fmt.Errorf("joining a time namespace: %w: the kernel allows it only to a single-threaded process", ErrUnsupported)
+
+// containerNamespaces returns which of want pid's namespaces to join: those that differ
+// from strata's own, as nsenter --all picks them (joining one's own user namespace is an
+// error). A different user namespace is ErrUnsupported; a different time namespace is left
+// out (errTimeNS), since no Go process can join one.
+func containerNamespaces(pid int, want uintptr) (uintptr, error) {
+	var flags uintptr
+	for _, k := range nsKinds {
+		if want&k.flag == 0 {
+			continue
+		}
+		differs, err := nsDiffers(pid, k.name)
+		if err != nil {
+			return 0, err
+		}
+		if !differs {
+			continue
+		}
+		switch k.flag {
+		case unix.CLONE_NEWUSER:
+			return 0, fmt.Errorf("joining a user namespace: %w", ErrUnsupported)
+		case unix.CLONE_NEWTIME:
+			continue
+		}
+		flags |= k.flag
+	}
+	return flags, nil
+}
+
+// joinTarget returns the host pid of c's PID 1 and a pidfd of it. The pidfd pins the process:
+// once it is open, setns through it reaches this process or fails, never a newcomer reusing
+// the pid. Before trusting it, the process's parent must still be c's monitor.
+func joinTarget(c *Container) (int, *os.File, error) {
+	if err := c.Reload(); err != nil {
+		return 0, nil, err
+	}
+	pid := c.State.Pid
+	if !c.State.Running() || pid <= 0 {
+		return 0, nil, ErrNotRunning
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return 0, nil, ErrNotRunning
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("opening pidfd of %d: %w", pid, err)
+	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	if ppid, err := parentPid(pid); err != nil || ppid != c.State.MonitorPid {
+		pidfd.Close()
+		return 0, nil, ErrNotRunning
+	}
+	return pid, pidfd, nil
+}
+
+// parentPid reads field 4 of /proc/<pid>/stat.
+func parentPid(pid int) (int, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	return strconv.Atoi(string(f[1]))
+}
+
+// runJoin starts the nsjoin helper (in cg when not nil), sends it req and waits for the
+// command, relaying signals and the terminal like Run.
+func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio) (int, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return ExitOwnError, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ExitOwnError, fmt.Errorf("creating helper socket: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "nsjoin-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "nsjoin-child")
+	defer parentSock.Close()
+
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+
+	p := &initProc{restore: func() {}}
+	p.cmd = &exec.Cmd{
+		Path:        exe,
+		Args:        []string{nsjoinMarker},
+		Env:         []string{},
+		ExtraFiles:  []*os.File{childSock, pidfd},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
+	}
+	inCgroup := false
+	if cg != nil {
+		var cgfd int
+		if cgfd, inCgroup = cg.DirFD(); inCgroup {
+			p.cmd.SysProcAttr.UseCgroupFD = true
+			p.cmd.SysProcAttr.CgroupFD = cgfd
+		}
+	}
+	if req.Terminal {
+		slave, err := p.openPTY(stdio)
+		if err != nil {
+			childSock.Close()
+			return ExitOwnError, err
+		}
+		defer slave.Close()
+		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	} else {
+		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+	}
+	err = p.cmd.Start()
+	childSock.Close()
+	if err != nil {
+		p.closeTTY()
+		return ExitOwnError, fmt.Errorf("starting helper: %w", err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = p.cmd.Process.Kill()
+			_ = p.wait()
+		}
+	}()
+	if cg != nil && !inCgroup {
+		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
+			return ExitOwnError, fmt.Errorf("adding helper to cgroup: %w", err)
+		}
+	}
+	if err := json.NewEncoder(parentSock).Encode(req); err != nil {
+		return ExitOwnError, fmt.Errorf("sending request to helper: %w", err)
+	}
+	var a joinAnswer
+	switch err := json.NewDecoder(parentSock).Decode(&a); {
+	case errors.Is(err, io.EOF):
+		return ExitOwnError, errors.New("helper exited without an answer")
+	case err != nil:
+		return ExitOwnError, fmt.Errorf("reading helper's answer: %w", err)
+	case a.Error != "":
+		code := a.Code
+		if code != ExitNotFound && code != ExitCannotInvoke {
+			code = ExitOwnError
+		}
+		return code, &ExitCodeError{Code: code, Err: errors.New(a.Error)}
+	}
+	started = true
+	if req.Detach {
+		_ = p.wait()
+		return 0, nil
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGWINCH {
+					p.resize()
+					continue
+				}
+				_ = p.cmd.Process.Signal(s)
+			case <-ctx.Done():
+				// The command has no parent-death signal (see joinAndStart): kill it by
+				// pid, which the helper, its parent, keeps from being reused until reaped.
+				_ = unix.Kill(a.Pid, unix.SIGKILL)
+				_ = p.cmd.Process.Kill()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	werr := p.wait()
+	close(done)
+	code := exitCode(p.cmd.ProcessState)
+	if code < 0 {
+		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)
+	}
+	return code, nil
+}
+
+// firstOf returns the first non-empty string.
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

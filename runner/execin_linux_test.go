@@ -1,0 +1,219 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/strata-run/strata/internal/testutil"
+)
+
+// startedContainer starts a detached alpine container running args and returns it running.
+func startedContainer(t *testing.T, spec func(*Spec), args ...string) *Container {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", args...)
+	if spec != nil {
+		spec(&c.Config.Spec)
+		if err := c.SaveConfig(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// execOut runs Exec and returns its code and trimmed output.
+func execOut(t *testing.T, c *Container, opts ExecOptions) (int, string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code, err := Exec(context.Background(), c, opts, Stdio{Stdout: &out, Stderr: &errb})
+	return code, strings.TrimSpace(out.String()), strings.TrimSpace(errb.String()), err
+}
+
+// hostNS is readlink /proc/<pid>/ns/<name> as the host sees it.
+func hostNS(t *testing.T, pid int, name string) string {
+	t.Helper()
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// procStatusField returns one "Key:\tvalue" line's value from /proc/<pid>/status.
+func procStatusField(t *testing.T, pid int, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && k == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, key)
+	return ""
+}
+
+func TestExec(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, func(s *Spec) { s.Env = append(s.Env, "FROM_IMAGE=yes") }, "sleep", "1000")
+	pid := c.State.Pid
+
+	var nsScript strings.Builder
+	var nsWant []string
+	for _, n := range []string{"mnt", "uts", "ipc", "pid", "net", "cgroup"} {
+		fmt.Fprintf(&nsScript, "readlink /proc/self/ns/%s; ", n)
+		nsWant = append(nsWant, hostNS(t, pid, n))
+	}
+	tests := []struct {
+		name     string
+		opts     ExecOptions
+		wantCode int
+		want     string // exact trimmed stdout, when not empty
+	}{
+		{name: "pid 1 is the entrypoint", opts: ExecOptions{Args: []string{"sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"}}, want: "sleep 1000"},
+		{name: "every namespace", opts: ExecOptions{Args: []string{"sh", "-c", nsScript.String()}}, want: strings.Join(nsWant, "\n")},
+		{name: "image env and -e", opts: ExecOptions{Args: []string{"sh", "-c", "echo $FROM_IMAGE $FOO"}, Env: []string{"FOO=bar"}}, want: "yes bar"},
+		{name: "workdir", opts: ExecOptions{Args: []string{"pwd"}, Cwd: "/tmp"}, want: "/tmp"},
+		{name: "user", opts: ExecOptions{Args: []string{"id", "-u"}, User: "nobody"}, want: "65534"},
+		{name: "same cgroup as pid 1", opts: ExecOptions{Args: []string{"sh", "-c", "[ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo same"}}, want: "same"},
+		{name: "same capabilities as pid 1", opts: ExecOptions{Args: []string{"sh", "-c", "grep CapEff /proc/self/status"}}, want: "CapEff:\t" + procStatusField(t, pid, "CapEff")},
+		{name: "no_new_privs and seccomp as pid 1", opts: ExecOptions{Args: []string{"sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"}},
+			want: "NoNewPrivs:\t" + procStatusField(t, pid, "NoNewPrivs") + "\nSeccomp:\t" + procStatusField(t, pid, "Seccomp")},
+		{name: "exit status", opts: ExecOptions{Args: []string{"sh", "-c", "exit 3"}}, wantCode: 3},
+		{name: "killed by a signal", opts: ExecOptions{Args: []string{"sh", "-c", "kill -9 $$"}}, wantCode: 137},
+		{name: "not found", opts: ExecOptions{Args: []string{"no-such-command"}}, wantCode: ExitNotFound},
+		{name: "not executable", opts: ExecOptions{Args: []string{"/etc/passwd"}}, wantCode: ExitCannotInvoke},
+		{name: "missing workdir", opts: ExecOptions{Args: []string{"true"}, Cwd: "/no/such/dir"}, wantCode: ExitCannotInvoke},
+		{name: "unknown user", opts: ExecOptions{Args: []string{"true"}, User: "nosuchuser"}, wantCode: ExitOwnError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut, err := execOut(t, c, tt.opts)
+			if code != tt.wantCode {
+				t.Fatalf("Exec(%q) = %d, %v, want %d; stderr: %s", tt.opts.Args, code, err, tt.wantCode, errOut)
+			}
+			if tt.want != "" && out != tt.want {
+				t.Errorf("Exec(%q) printed %q, want %q", tt.opts.Args, out, tt.want)
+			}
+		})
+	}
+}
+
+func TestExecDetach(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	code, _, _, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "echo done > /tmp/detached"}, Detach: true})
+	if err != nil || code != 0 {
+		t.Fatalf("Exec(detached) = %d, %v", code, err)
+	}
+	// The detached command may still run: wait for its file through a second exec.
+	code, out, _, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "while [ ! -s /tmp/detached ]; do sleep 0.05; done; cat /tmp/detached"}})
+	if err != nil || code != 0 || out != "done" {
+		t.Errorf("reading the detached command's file = %d, %q, %v", code, out, err)
+	}
+}
+
+func TestExecNotRunning(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "true")
+	code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"true"}}, Stdio{})
+	if !errors.Is(err, ErrNotRunning) || code != ExitOwnError {
+		t.Errorf("Exec(created container) = %d, %v, want %d, ErrNotRunning", code, err, ExitOwnError)
+	}
+}
+
+func TestEnter(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay, testutil.Command("ip"))
+	c := startedContainer(t, nil, "sleep", "1000")
+	pid := c.State.Pid
+	self := func(name string) string {
+		l, err := os.Readlink("/proc/self/ns/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	// The host's readlink and the host's alpine-less files prove the command is the host's;
+	// the links prove which namespaces it joined.
+	script := "readlink /proc/self/ns/net /proc/self/ns/uts /proc/self/ns/mnt; test -e /proc/" + fmt.Sprint(pid) + "/root/etc/alpine-release && echo root-visible"
+	tests := []struct {
+		name string
+		ns   []string
+		want []string
+	}{
+		{name: "default is net", ns: nil, want: []string{hostNS(t, pid, "net"), self("uts"), self("mnt"), "root-visible"}},
+		{name: "net,uts", ns: []string{"net,uts"}, want: []string{hostNS(t, pid, "net"), hostNS(t, pid, "uts"), self("mnt"), "root-visible"}},
+		{name: "all", ns: []string{"all"}, want: []string{hostNS(t, pid, "net"), hostNS(t, pid, "uts"), hostNS(t, pid, "mnt"), "root-visible"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code, err := Enter(context.Background(), c, EnterOptions{Namespaces: tt.ns, Args: []string{"sh", "-c", script}}, Stdio{Stdout: &out, Stderr: &errb})
+			if err != nil || code != 0 {
+				t.Fatalf("Enter(%q) = %d, %v; stderr: %s", tt.ns, code, err, errb.String())
+			}
+			if got := strings.Fields(out.String()); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("Enter(%q) printed %q, want %q", tt.ns, got, tt.want)
+			}
+		})
+	}
+
+	t.Run("host ip sees only lo", func(t *testing.T) {
+		var out bytes.Buffer
+		code, err := Enter(context.Background(), c, EnterOptions{Args: []string{"ip", "-o", "link"}}, Stdio{Stdout: &out})
+		if err != nil || code != 0 {
+			t.Fatalf("Enter(ip -o link) = %d, %v", code, err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], ": lo:") {
+			t.Errorf("ip -o link in the container's net namespace = %q, want only lo", lines)
+		}
+	})
+	t.Run("unknown namespace", func(t *testing.T) {
+		code, err := Enter(context.Background(), c, EnterOptions{Namespaces: []string{"bogus"}, Args: []string{"true"}}, Stdio{})
+		if err == nil || code != ExitOwnError {
+			t.Errorf("Enter(bogus) = %d, %v, want %d and an error", code, err, ExitOwnError)
+		}
+	})
+}
+
+func TestParseNamespaces(t *testing.T) {
+	tests := []struct {
+		in      []string
+		want    string
+		wantErr bool
+	}{
+		{in: nil, want: "net"},
+		{in: []string{"net,pid"}, want: "net pid"},
+		{in: []string{"pid", "net", "pid"}, want: "pid net"},
+		{in: []string{"all"}, want: "mnt uts ipc pid net cgroup"},
+		{in: []string{"user"}, wantErr: true},
+		{in: []string{"net,"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := ParseNamespaces(tt.in)
+		if (err != nil) != tt.wantErr || (err == nil && strings.Join(got, " ") != tt.want) {
+			t.Errorf("ParseNamespaces(%q) = %q, %v, want %q (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Joining a running container (Exec, Enter) goes through a helper: strata re-executed with
+// the argv[0] marker nsjoinMarker. The helper gets a pidfd of the container's PID 1 and a
+// joinRequest on a socket, and then, on one locked OS thread:
+//
+//  1. unshare(CLONE_FS), because setns into a mount namespace refuses a thread whose root and
+//     cwd are shared with other threads (every Go thread shares them);
+//  2. setns(pidfd, flags) joins every asked namespace in one call (Linux 5.8): all or none;
+//  3. for Enter with the mount namespace, fchdir+chroot back to the host's root through an fd
+//     opened before step 2, so host tools and host files stay reachable;
+//  4. for Exec, the container's user, capabilities, no_new_privs and seccomp filter, exactly
+//     as the init applies them (dropPrivileges, loadSeccomp);
+//  5. forks the command from this same thread: a pid namespace is only entered by children
+//     (pid_for_children), and the child inherits the thread's namespaces and credentials.
+//
+// Two namespaces cannot be joined from Go: the user namespace and the time namespace, whose
+// setns the kernel refuses to a multi-threaded process (EINVAL, EUSERS); a Go program always
+// has threads. strata's containers share the host's user namespace; a container in a time
+// namespace of its own (run --ns time=new) is joined in all the others and the command sees
+// the host's clocks (errors say so, see errTimeNS).
+const nsjoinMarker = "strata-nsjoin"
+
+// The helper's inherited fds: ExtraFiles[0] and [1].
+const (
+	nsjoinSockFD = 3
+	nsjoinPidFD  = 4
+)
+
+// joinRequest is what the parent sends the helper, once it sits in the container's cgroup.
+type joinRequest struct {
+	// Flags are the CLONE_NEW* namespaces to join.
+	Flags uintptr `json:"flags"`
+	// HostRoot returns to the host's root after joining the mount namespace (Enter).
+	HostRoot bool     `json:"hostRoot,omitempty"`
+	Args     []string `json:"args"`
+	Env      []string `json:"env,omitempty"`
+	// Cwd is the command's working directory; "" keeps the one setns left (the root).
+	Cwd string `json:"cwd,omitempty"`
+	// Confine applies the container's user and restrictions below (Exec); Enter runs the
+	// command with the caller's own credentials.
+	Confine    bool   `json:"confine,omitempty"`
+	User       string `json:"user,omitempty"`
+	Caps       []int  `json:"caps,omitempty"`
+	NoNewPrivs bool   `json:"noNewPrivs,omitempty"`
+	Seccomp    bool   `json:"seccomp,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
+	Terminal   bool   `json:"terminal,omitempty"`
+	// Detach makes the helper exit once the command runs; the command then belongs to the
+	// container's PID 1, which reaps it.
+	Detach bool `json:"detach,omitempty"`
+}
+
+// joinAnswer is the helper's one answer: the command's host pid, or why it did not start.
+type joinAnswer struct {
+	Pid   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"`
+}
+
+// runNSJoin is the helper's main.
+func runNSJoin() {
+	runtime.LockOSThread()
+	sock := os.NewFile(nsjoinSockFD, "nsjoin-sock")
+	// Caught, never ignored: an ignored signal would stay ignored in the command. The
+	// helper relays what it receives to the command, as Run does for a container.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+
+	var req joinRequest
+	err := json.NewDecoder(sock).Decode(&req)
+	var cmd *exec.Cmd
+	if err != nil {
+		err = fmt.Errorf("reading request: %w", err)
+	} else {
+		cmd, err = joinAndStart(req)
+	}
+	if err != nil {
+		code := ExitOwnError
+		var ec *ExitCodeError
+		if errors.As(err, &ec) {
+			code = ec.Code
+		}
+		_ = json.NewEncoder(sock).Encode(joinAnswer{Error: err.Error(), Code: code})
+		os.Exit(code)
+	}
+	_ = json.NewEncoder(sock).Encode(joinAnswer{Pid: cmd.Process.Pid})
+	sock.Close()
+	if req.Detach {
+		os.Exit(0)
+	}
+	go func() {
+		for s := range sigs {
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+	_ = cmd.Wait()
+	code := exitCode(cmd.ProcessState)
+	if code < 0 {
+		code = ExitOwnError
+	}
+	os.Exit(code)
+}
+
+// joinAndStart does steps 1-5 of the comment above and returns the started command.
+func joinAndStart(req joinRequest) (*exec.Cmd, error) {
+	if len(req.Args) == 0 {
+		return nil, ErrNoCommand
+	}
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return nil, fmt.Errorf("unsharing fs attributes: %w", err)
+	}
+	hostRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening host root: %w", err)
+	}
+	defer unix.Close(hostRoot)
+	if err := unix.Setns(nsjoinPidFD, int(req.Flags)); err != nil {
+		return nil, fmt.Errorf("joining namespaces %s: %w", nsNames(req.Flags), err)
+	}
+	unix.Close(nsjoinPidFD)
+	if req.HostRoot && req.Flags&unix.CLONE_NEWNS != 0 {
+		if err := unix.Fchdir(hostRoot); err != nil {
+			return nil, fmt.Errorf("returning to host root: %w", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return nil, fmt.Errorf("returning to host root: %w", err)
+		}
+	}
+	env := req.Env
+	if req.Confine {
+		if env, err = confine(req); err != nil {
+			return nil, err
+		}
+	} else if req.Cwd != "" {
+		if err := unix.Chdir(req.Cwd); err != nil {
+			return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", req.Cwd, err)}
+		}
+	}
+	argv0, err := lookPath(req.Args[0], env)
+	if err != nil {
+		return nil, err
+	}
+	if req.Confine {
+		// Last, as in the init: the filter may forbid what came before.
+		if req.NoNewPrivs {
+			if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+				return nil, fmt.Errorf("setting no_new_privs: %w", err)
+			}
+		}
+		if req.Seccomp {
+			if err := loadSeccomp(); err != nil {
+				return nil, fmt.Errorf("loading seccomp filter: %w", err)
+			}
+		}
+	}
+	// Go's fork passes on every fd without close-on-exec, not only stdio: the pidfd and any
+	// fd the runtime opened must not reach the container (the CVE-2024-21626 class).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("marking fds close-on-exec: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:   argv0,
+		Args:   req.Args,
+		Env:    env,
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		// No Pdeathsig: Go checks getppid() after setting it, and a child in another pid
+		// namespace sees 0 there and would kill itself. The parent kills the command by pid.
+		SysProcAttr: &syscall.SysProcAttr{},
+	}
+	if req.Terminal {
+		cmd.SysProcAttr.Setsid = true
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+	}
+	if err := cmd.Start(); err != nil {
+		code := ExitCannotInvoke
+		if errors.Is(err, unix.ENOENT) {
+			code = ExitNotFound
+		}
+		return nil, &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", req.Args[0], err)}
+	}
+	return cmd, nil
+}
+
+// confine applies the container's user, working directory and capabilities to this thread
+// (and, for uid and gid, the whole helper) and returns the command's environment.
+func confine(req joinRequest) ([]string, error) {
+	passwd, _ := os.Open("/etc/passwd") // absent: numeric users only, as docker
+	group, _ := os.Open("/etc/group")
+	user, err := ResolveUser(req.User, fileOrNil(passwd), fileOrNil(group))
+	passwd.Close()
+	group.Close()
+	if err != nil {
+		return nil, fmt.Errorf("setting user: %w", err)
+	}
+	env := withDefaultEnv(req.Env, req.Hostname, user.Home, req.Terminal)
+	cwd := req.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", cwd, err)}
+	}
+	if err := dropPrivileges(user, req.Caps); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// nsKinds are the namespaces strata knows, in the order lsns lists them, with their
+// /proc/<pid>/ns names.
+var nsKinds = []struct {
+	name string
+	flag uintptr
+}{
+	{"mnt", unix.CLONE_NEWNS}, {"uts", unix.CLONE_NEWUTS}, {"ipc", unix.CLONE_NEWIPC},
+	{"pid", unix.CLONE_NEWPID}, {"net", unix.CLONE_NEWNET}, {"cgroup", unix.CLONE_NEWCGROUP},
+	{"user", unix.CLONE_NEWUSER}, {"time", unix.CLONE_NEWTIME},
+}
+
+// nsNames spells flags as "mnt,pid,net" for messages.
+func nsNames(flags uintptr) string {
+	s := ""
+	for _, k := range nsKinds {
+		if flags&k.flag != 0 {
+			if s != "" {
+				s += ","
+			}
+			s += k.name
+		}
+	}
+	return s
+}
+
+// nsDiffers reports whether pid's namespace of kind name differs from this process's (pid
+// and time: the one its children get, which is where this process's children would go).
+func nsDiffers(pid int, name string) (bool, error) {
+	self := "/proc/self/ns/" + name
+	if name == "pid" || name == "time" {
+		self += "_for_children"
+	}
+	var a, b unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &a); err != nil {
+		return false, fmt.Errorf("reading %s namespace of pid %d: %w", name, pid, err)
+	}
+	if err := unix.Stat(self, &b); err != nil {
+		return false, fmt.Errorf("reading own %s namespace: %w", name, err)
+	}
+	return a.Ino != b.Ino || a.Dev != b.Dev, nil
+}
