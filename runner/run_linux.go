@@ -191,7 +191,7 @@ func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err err
 	}
 	var ttySlave *os.File
 	if spec.Terminal {
-		if ttySlave, err = p.openPTY(stdio); err != nil {
+		if ttySlave, err = p.openPTY(stdio, spec.Stdin); err != nil {
 			childSock.Close()
 			return nil, withCode(ExitOwnError, err)
 		}
@@ -239,9 +239,10 @@ func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err err
 	}
 }
 
-// openPTY allocates the container's terminal. The host side is copied to and from stdio; when
-// stdio.Stdin is a terminal it goes raw, and its size is the container's.
-func (p *initProc) openPTY(stdio Stdio) (*os.File, error) {
+// openPTY allocates the container's terminal. The host side is copied to and from stdio. When
+// stdio.Stdin is a terminal its size is the container's, and with attachStdin (-it) it goes
+// raw, so keys such as Ctrl-C reach the container's line discipline instead of strata.
+func (p *initProc) openPTY(stdio Stdio, attachStdin bool) (*os.File, error) {
 	master, slave, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("allocating pty: %w", err)
@@ -249,12 +250,14 @@ func (p *initProc) openPTY(stdio Stdio) (*os.File, error) {
 	p.pty = master
 	if f, ok := stdio.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.stdin = f
-		if st, err := term.MakeRaw(int(f.Fd())); err == nil {
-			p.restore = func() { _ = term.Restore(int(f.Fd()), st) }
+		if attachStdin {
+			if st, err := term.MakeRaw(int(f.Fd())); err == nil {
+				p.restore = func() { _ = term.Restore(int(f.Fd()), st) }
+			}
 		}
 		p.resize()
 	}
-	if stdio.Stdin != nil {
+	if attachStdin && stdio.Stdin != nil {
 		// Not waited for: a read on the user's terminal blocks until they type.
 		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
 	}

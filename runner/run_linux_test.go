@@ -151,3 +151,32 @@ func TestRunInitError(t *testing.T) {
 		t.Fatalf("Run with a bad lowerdir = %d, %v, want 125 and an init: mounting rootfs: error", code, err)
 	}
 }
+
+func TestRunInit(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  string
+		want int
+	}{
+		// With --init the command is not PID 1, so an unhandled TERM kills it: 128+15.
+		{"signal kills the command", "kill -TERM $$; sleep 1", 128 + 15},
+		{"exit status passes through", "exit 6", 6},
+		// An orphan is reaped: the zombie count after its parent exits is zero.
+		{"orphans reaped", "sh -c 'sleep 0.1 &'; sleep 0.3; test -z \"$(ps -o stat | grep Z)\"", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := testSpec(t, "sh", "-c", tt.cmd)
+			spec.Init = true
+			code, _, stderr, err := runOut(t, spec)
+			if err != nil || code != tt.want {
+				t.Fatalf("Run(--init, %q) = %d, %v, want %d; stderr: %s", tt.cmd, code, err, tt.want, stderr)
+			}
+		})
+	}
+	spec := testSpec(t, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '")
+	spec.Init = true
+	if got := mustRun(t, spec); !strings.HasPrefix(got, reaperMarker+" /bin/sh sh -c") {
+		t.Errorf("PID 1 with --init is %q, want the reaper", got)
+	}
+}

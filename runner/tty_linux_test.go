@@ -1,0 +1,48 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/creack/pty"
+	"golang.org/x/term"
+)
+
+func TestRunTerminal(t *testing.T) {
+	// The test plays the user's terminal with a pty pair of its own: Run must put it in raw
+	// mode while the container runs, give the container a terminal of the same size, and
+	// restore the user's terminal after.
+	userMaster, userTTY, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty on this machine: %v", err)
+	}
+	t.Cleanup(func() { userMaster.Close(); userTTY.Close() })
+	if err := pty.Setsize(userTTY, &pty.Winsize{Rows: 33, Cols: 77}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := term.GetState(int(userTTY.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	spec := testSpec(t, "sh", "-c", "test -t 0 && test -t 1 && echo tty-ok; stty size; echo TERM=$TERM")
+	spec.Terminal, spec.Stdin = true, true
+	var out bytes.Buffer
+	code, err := Run(context.Background(), spec, Stdio{Stdin: userTTY, Stdout: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("Run(-t) = %d, %v", code, err)
+	}
+	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
+	if want := "tty-ok\n33 77\nTERM=xterm\n"; got != want {
+		t.Errorf("Run(-t) output = %q, want %q", got, want)
+	}
+	after, err := term.GetState(int(userTTY.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *after != *before {
+		t.Errorf("the user's terminal was not restored after Run")
+	}
+}
