@@ -2,7 +2,9 @@ package snapshotter
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"path/filepath"
 
 	"github.com/strata-run/strata/mount"
@@ -33,4 +35,35 @@ func probeOverlay(root string) (err error) {
 		return err
 	}
 	return mount.Unmount(merged, unix.MNT_DETACH)
+}
+
+// probeMarker records that overlay mounted on the filesystem holding root, so that later
+// strata processes skip the probe mount (about a millisecond idle, far more on a busy disk,
+// on every `strata run`). It names the device the probe ran on: a root moved to another
+// filesystem probes again.
+const probeMarker = ".overlay-ok"
+
+// probeOverlayCached is probeOverlay, remembered per filesystem in root/.overlay-ok.
+func probeOverlayCached(root string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return err
+	}
+	want := fmt.Sprintf("dev=%d\n", st.Dev)
+	marker := filepath.Join(root, probeMarker)
+	if b, err := os.ReadFile(marker); err == nil && string(b) == want {
+		return nil
+	}
+	if err := probeOverlay(root); err != nil {
+		return err
+	}
+	// A lost marker only costs the next process a probe: no fsync needed.
+	tmp := marker + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(want), 0o600); err != nil {
+		return nil
+	}
+	if err := os.Rename(tmp, marker); err != nil {
+		os.Remove(tmp)
+	}
+	return nil
 }

@@ -80,12 +80,12 @@ func New(root string, opts Options) (*Snapshotter, error) {
 	case VFS:
 		s.driver = VFS
 	case Overlay:
-		if err := probeOverlay(abs); err != nil {
+		if err := probeOverlayCached(abs); err != nil {
 			return nil, fmt.Errorf("opening snapshotter %s: %w: %w", root, ErrOverlayUnavailable, err)
 		}
 		s.driver = Overlay
 	case "":
-		if err := probeOverlay(abs); err != nil {
+		if err := probeOverlayCached(abs); err != nil {
 			s.driver = VFS
 			s.warning = fmt.Sprintf("overlay cannot be mounted here (%v): using the vfs copy driver", err)
 		} else {
