@@ -191,7 +191,7 @@ func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err err
 	}
 	var ttySlave *os.File
 	if spec.Terminal {
-		if ttySlave, err = p.openPTY(stdio, spec.Stdin); err != nil {
+		if ttySlave, err = p.openPTYMode(stdio, spec.Stdin); err != nil {
 			childSock.Close()
 			return nil, withCode(ExitOwnError, err)
 		}
@@ -239,10 +239,13 @@ func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err err
 	}
 }
 
-// openPTY allocates the container's terminal. The host side is copied to and from stdio. When
-// stdio.Stdin is a terminal its size is the container's, and with attachStdin (-it) it goes
-// raw, so keys such as Ctrl-C reach the container's line discipline instead of strata.
-func (p *initProc) openPTY(stdio Stdio, attachStdin bool) (*os.File, error) {
+// openPTY is openPTYMode with stdin attached.
+func (p *initProc) openPTY(stdio Stdio) (*os.File, error) { return p.openPTYMode(stdio, true) }
+
+// openPTYMode allocates the container's terminal. The host side is copied to and from stdio.
+// When stdio.Stdin is a terminal its size is the container's, and with attachStdin (-it) it
+// goes raw, so keys such as Ctrl-C reach the container's line discipline instead of strata.
+func (p *initProc) openPTYMode(stdio Stdio, attachStdin bool) (*os.File, error) {
 	master, slave, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("allocating pty: %w", err)
