@@ -206,3 +206,52 @@ func TestRunContainerRecordsState(t *testing.T) {
 		t.Errorf("state = %+v, want exited 9 with times", got.State)
 	}
 }
+
+func TestLogsFollow(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.1; done")
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	// Follow returns by itself once the container has exited and the log is drained.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if err := Logs(ctx, c, LogOptions{Follow: true}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Logs(Follow) did not return after the container exited")
+	}
+	if out.String() != "line1\nline2\nline3\n" {
+		t.Errorf("Logs(Follow) = %q, want the three lines", out.String())
+	}
+}
+
+func TestDetachedOOMKilled(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' x); echo survived")
+	c.Config.Spec.Resources = cgroups.Resources{Memory: 16 << 20, MemorySwap: 16 << 20}
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(context.Background(), c); err != nil {
+		if errors.Is(err, cgroups.ErrUnsupported) {
+			t.Skipf("skipping: memory limit not enforceable here: %v", err)
+		}
+		t.Fatal(err)
+	}
+	code, err := Wait(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.State.OOMKilled || code == 0 {
+		t.Errorf("state after exceeding 16m = %+v, want OOMKilled and a non-zero exit", c.State)
+	}
+}
