@@ -1,0 +1,300 @@
+package proccard
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// ErrNoProcess means the process is gone (or never was): the container is not running.
+var ErrNoProcess = errors.New("no such process")
+
+// Options are what the card needs besides the pid. Each is optional: a missing one leaves its
+// part of the card out.
+type Options struct {
+	// Cgroup is the container's cgroup, from cgroups.Load(container ID).
+	Cgroup *cgroups.Cgroup
+	// Root are the container's root mounts (runner.Spec.Root), overlay options included.
+	Root []mount.Mount
+	// Layers maps a layer's DiffID ("sha256:…") to its compressed blob in the image store.
+	Layers map[string]Blob
+}
+
+// nsTypes are the namespace types in lsns's order.
+var nsTypes = []string{"mnt", "uts", "ipc", "pid", "net", "cgroup", "user", "time"}
+
+// maxParents bounds the parent chain: a pid loop cannot happen, but /proc is read while
+// processes come and go.
+const maxParents = 64
+
+// Read builds the card of host process pid, the container's PID 1. A pid that does not exist
+// is ErrNoProcess.
+func Read(pid int, opts Options) (*Card, error) {
+	self, err := readProcess(pid)
+	if err != nil {
+		return nil, fmt.Errorf("reading process card of pid %d: %w", pid, err)
+	}
+	c := &Card{Pid: pid, NSpid: self.NSpid, Command: self.Command, UID: self.UID, GID: self.gid}
+	for p := self.PPid; p > 0 && len(c.Parents) < maxParents; {
+		parent, err := readProcess(p)
+		if err != nil {
+			break // exited meanwhile: the chain ends here
+		}
+		c.Parents = append(c.Parents, parent.Process)
+		p = parent.PPid
+	}
+	if c.HostRef, c.Namespaces, err = namespaces(pid); err != nil {
+		return nil, fmt.Errorf("reading process card of pid %d: %w", pid, err)
+	}
+	if opts.Cgroup != nil {
+		if c.Cgroup, err = readCgroup(pid, opts.Cgroup); err != nil {
+			return nil, fmt.Errorf("reading process card of pid %d: %w", pid, err)
+		}
+	}
+	if len(opts.Root) > 0 {
+		c.RootFS = readRootFS(opts.Root, opts.Layers)
+	}
+	return c, nil
+}
+
+// proc is a Process plus what only the card's own process needs.
+type proc struct {
+	Process
+	gid int
+}
+
+// readProcess reads /proc/<pid>/status and cmdline.
+func readProcess(pid int) (proc, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errESRCH) {
+		return proc{}, ErrNoProcess
+	}
+	if err != nil {
+		return proc{}, err
+	}
+	p := proc{Process: Process{Pid: pid}}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(val)
+		switch key {
+		case "Name":
+			p.Comm = strings.TrimSpace(val)
+		case "PPid":
+			p.PPid = atoi(f)
+		case "Uid":
+			p.UID = atoi(f)
+		case "Gid":
+			p.gid = atoi(f)
+		case "NSpid":
+			for _, s := range f {
+				if n, err := strconv.Atoi(s); err == nil {
+					p.NSpid = append(p.NSpid, n)
+				}
+			}
+		}
+	}
+	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmd) > 0 {
+		p.Command = strings.Split(strings.TrimSuffix(string(cmd), "\x00"), "\x00")
+	}
+	p.User = userName(p.UID)
+	return p, nil
+}
+
+// atoi parses the first field, 0 when there is none.
+func atoi(f []string) int {
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
+}
+
+// namespaces reads pid's namespace links and compares each with the host's.
+func namespaces(pid int) (string, []Namespace, error) {
+	hostRef, hostDir := "pid 1", "/proc/1/ns"
+	if _, err := os.Readlink(hostDir + "/mnt"); err != nil {
+		// Reading another process's ns links needs ptrace access; some inits refuse it.
+		hostRef, hostDir = "strata", "/proc/self/ns"
+	}
+	var out []Namespace
+	for _, t := range nsTypes {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, t))
+		if errors.Is(err, os.ErrNotExist) {
+			if _, perr := os.Stat(fmt.Sprintf("/proc/%d", pid)); perr != nil {
+				return "", nil, ErrNoProcess
+			}
+			continue // a kernel without this namespace type
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("reading %s namespace: %w", t, err)
+		}
+		ns := Namespace{Type: t, Link: link, Inode: linkInode(link)}
+		if host, err := os.Readlink(hostDir + "/" + t); err == nil {
+			ns.Shared = host == link
+		}
+		out = append(out, ns)
+	}
+	return hostRef, out, nil
+}
+
+// linkInode parses the inode of "net:[4026532281]".
+func linkInode(link string) uint64 {
+	i, j := strings.IndexByte(link, '['), strings.IndexByte(link, ']')
+	if i < 0 || j < i {
+		return 0
+	}
+	n, _ := strconv.ParseUint(link[i+1:j], 10, 64)
+	return n
+}
+
+// readCgroup reads the cgroup part of the card.
+func readCgroup(pid int, cg *cgroups.Cgroup) (*Cgroup, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoProcess
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading cgroup membership: %w", err)
+	}
+	c := &Cgroup{Mode: cgroups.Mode(), Dir: cg.Path()}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l != "" {
+			c.Lines = append(c.Lines, l)
+		}
+	}
+	c.Files = cgroupFiles(c.Mode, c.Lines)
+	if c.Limits, err = cg.Limits(); err != nil {
+		return nil, err
+	}
+	if c.Usage, err = cg.Stats(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// cgroupRoot is where the host mounts cgroupfs.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// cgroupFiles lists the existing files behind Limits and Usage, from the membership lines:
+// "0::/strata/<id>" is the v2 tree, "4:memory:/strata/<id>" a v1 controller's. On hybrid
+// hosts the v2 tree holds no limits and is left out.
+func cgroupFiles(mode string, lines []string) []string {
+	want := map[string][]string{
+		"":        {"memory.max", "memory.current", "pids.max", "pids.current", "cpu.max", "cpu.weight", "cpu.stat", "cpuset.cpus"},
+		"memory":  {"memory.limit_in_bytes", "memory.usage_in_bytes"},
+		"pids":    {"pids.max", "pids.current"},
+		"cpu":     {"cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares"},
+		"cpuacct": {"cpuacct.usage"},
+		"cpuset":  {"cpuset.cpus"},
+	}
+	var out []string
+	for _, l := range lines {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 || parts[2] == "/" {
+			continue
+		}
+		ctrls, path := parts[1], parts[2]
+		dir := filepath.Join(cgroupRoot, ctrls, path)
+		var names []string
+		if ctrls == "" {
+			if mode != "v2" {
+				continue
+			}
+			dir = filepath.Join(cgroupRoot, path)
+			names = want[""]
+		} else {
+			for _, ctrl := range strings.Split(ctrls, ",") {
+				names = append(names, want[ctrl]...)
+			}
+		}
+		for _, n := range names {
+			p := filepath.Join(dir, n)
+			if _, err := os.Stat(p); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// readRootFS describes the root mount: lowerdirs mapped to layers, and the upperdir's size.
+func readRootFS(root []mount.Mount, blobs map[string]Blob) *RootFS {
+	m := root[0]
+	r := &RootFS{Type: m.Type}
+	var lowers []string
+	if m.Type == "overlay" {
+		for _, o := range m.Options {
+			switch k, v, _ := strings.Cut(o, "="); k {
+			case "lowerdir":
+				lowers = splitLowerdir(v)
+			case "upperdir":
+				r.Upper = v
+			case "workdir":
+				r.Work = v
+			}
+		}
+	} else {
+		lowers = []string{m.Source}
+	}
+	for _, d := range lowers {
+		l := Layer{Dir: d}
+		if hex := filepath.Base(d); isHex64(hex) {
+			l.DiffID = "sha256:" + hex
+			if b, ok := blobs[l.DiffID]; ok {
+				l.Digest, l.Size = b.Digest, b.Size
+			}
+		}
+		l.DiskSize, _ = dirSize(d)
+		r.Lowers = append(r.Lowers, l)
+	}
+	if r.Upper != "" {
+		r.UpperSize, _ = dirSize(r.Upper)
+	}
+	return r
+}
+
+// splitLowerdir splits overlay's lowerdir list on unescaped ':' and removes the backslash
+// escapes the snapshotter adds for ':' and '\' in paths.
+func splitLowerdir(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case s[i] == ':':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(s[i])
+		}
+	}
+	return append(out, cur.String())
+}
+
+// isHex64 reports whether s is a 64-character lower-case hex string, a sha256 in hex.
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,133 @@
+package proccard
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Text writes the card for people, as `strata inspect --proc` prints it.
+func Text(w io.Writer, c *Card) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "Process\thost pid %d%s: %s (uid %d, gid %d)\n", c.Pid, inner(c), quoteArgs(c.Command), c.UID, c.GID)
+	if len(c.Parents) > 0 {
+		chain := make([]string, len(c.Parents))
+		for i, p := range c.Parents {
+			chain[i] = fmt.Sprintf("%d %s", p.Pid, p.Comm)
+		}
+		fmt.Fprintf(tw, "Parents\t%s\n", strings.Join(chain, " ← "))
+	}
+	fmt.Fprintf(tw, "Namespaces\t(shared: same namespace as %s)\n", c.HostRef)
+	for _, ns := range c.Namespaces {
+		fmt.Fprintf(tw, "  %s\t%d\t%s\n", ns.Type, ns.Inode, sharedWord(ns.Shared))
+	}
+	if cg := c.Cgroup; cg != nil {
+		fmt.Fprintf(tw, "Cgroup\t%s (%s)\n", cg.Dir, cg.Mode)
+		u, l := cg.Usage, cg.Limits
+		fmt.Fprintf(tw, "  memory\t%s of %s\n", Bytes(int64(u.MemoryUsage)), limitBytes(l.Memory))
+		if l.MemorySwap != 0 {
+			fmt.Fprintf(tw, "  memory+swap\tlimit %s\n", limitBytes(l.MemorySwap))
+		}
+		fmt.Fprintf(tw, "  pids\t%d of %s\n", u.PidsCurrent, limitCount(l.PidsLimit))
+		cpu := fmt.Sprintf("%.2fs used", float64(u.CPUUsageNs)/1e9)
+		if l.CPUs > 0 {
+			cpu += fmt.Sprintf(", limit %g CPUs", l.CPUs)
+		}
+		if l.CPUShares > 0 {
+			cpu += fmt.Sprintf(", shares %d", l.CPUShares)
+		}
+		if l.CpusetCpus != "" {
+			cpu += ", cpuset " + l.CpusetCpus
+		}
+		fmt.Fprintf(tw, "  cpu\t%s\n", cpu)
+	}
+	if r := c.RootFS; r != nil {
+		fmt.Fprintf(tw, "RootFS\t%s\n", r.Type)
+		for i, l := range r.Lowers {
+			fmt.Fprintf(tw, "  lower %d\t%s\n", i, layerLine(l))
+		}
+		if r.Upper != "" {
+			fmt.Fprintf(tw, "  upper\t%s (%s written)\n", r.Upper, Bytes(r.UpperSize))
+		}
+	}
+	return tw.Flush()
+}
+
+// inner says which PID the process has inside the container, from NSpid.
+func inner(c *Card) string {
+	if len(c.NSpid) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(", pid %d in the container", c.NSpid[len(c.NSpid)-1])
+}
+
+// layerLine describes one lowerdir.
+func layerLine(l Layer) string {
+	var parts []string
+	if l.DiffID != "" {
+		parts = append(parts, "diffid "+short(l.DiffID))
+	}
+	if l.Digest != "" {
+		parts = append(parts, fmt.Sprintf("blob %s (%s)", short(l.Digest), Bytes(l.Size)))
+	}
+	parts = append(parts, Bytes(l.DiskSize)+" unpacked", l.Dir)
+	return strings.Join(parts, ", ")
+}
+
+func sharedWord(shared bool) string {
+	if shared {
+		return "shared with the host"
+	}
+	return "own"
+}
+
+// short cuts "sha256:<64 hex>" to "sha256:<12 hex>".
+func short(d string) string {
+	algo, hex, ok := strings.Cut(d, ":")
+	if ok && len(hex) > 12 {
+		return algo + ":" + hex[:12]
+	}
+	return d
+}
+
+func limitBytes(n int64) string {
+	if n <= 0 {
+		return "no limit"
+	}
+	return Bytes(n)
+}
+
+func limitCount(n int64) string {
+	if n <= 0 {
+		return "no limit"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// Bytes formats n in binary units as docker stats does: "1.5MiB".
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.4g%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// quoteArgs joins a command line, quoting the words a shell would split.
+func quoteArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`") {
+			a = strconv.Quote(a)
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
