@@ -19,7 +19,7 @@ func applyPlan(rootfs string, steps []Step) error {
 		target := s.Target
 		if !pivoted && s.Op != OpPivot {
 			var err error
-			if s.Op == OpRoot {
+			if s.Op == OpRoot && s.Target == "/" {
 				target = rootfs
 			} else if target, err = securejoin.SecureJoin(rootfs, s.Target); err != nil {
 				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
@@ -39,6 +39,11 @@ func applyPlan(rootfs string, steps []Step) error {
 func applyStep(s Step, target, rootfs string) error {
 	switch s.Op {
 	case OpRoot:
+		if target != rootfs {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		}
 		return s.Mount.Mount(target)
 	case OpMount:
 		if err := os.MkdirAll(target, 0o755); err != nil {

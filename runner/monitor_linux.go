@@ -49,6 +49,7 @@ func Start(ctx context.Context, c *Container) (err error) {
 		Path:        "/proc/self/exe",
 		Args:        []string{monitorMarker, c.Dir},
 		Env:         []string{"GOGC=25"},
+		Dir:         "/", // pin no mount
 		ExtraFiles:  []*os.File{w},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
@@ -124,6 +125,7 @@ func runMonitor() {
 	lw := newLogWriter(logs)
 	stdio := Stdio{Stdout: lw.stream("stdout"), Stderr: lw.stream("stderr")}
 	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int) {
+		releaseSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})
 	})

@@ -15,7 +15,8 @@ type Op string
 // The init's operations. Before OpPivot a Target is a container path resolved under the
 // rootfs (never escaping it through the image's symlinks); after it, the container's own path.
 const (
-	// OpRoot mounts Step.Mount (one of Spec.Root) at the rootfs.
+	// OpRoot mounts Step.Mount (one of Spec.Root) at its Target under the rootfs ("/" is the
+	// rootfs itself).
 	OpRoot Op = "root"
 	// OpMount mounts a filesystem of FSType with Flags and Data at Target, creating the dir.
 	OpMount Op = "mount"
@@ -81,7 +82,8 @@ func plan(spec Spec) []Step {
 	)
 	var steps []Step
 	for i := range spec.Root {
-		steps = append(steps, Step{Op: OpRoot, Target: "/", Mount: &spec.Root[i]})
+		target := path.Clean("/" + spec.Root[i].Target)
+		steps = append(steps, Step{Op: OpRoot, Target: target, Mount: &spec.Root[i]})
 	}
 	sysFlags := uintptr(nosuid | noexec | nodev | unix.MS_RDONLY)
 	if spec.Privileged {

@@ -179,6 +179,9 @@ func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err err
 		Args:       []string{initMarker},
 		Env:        []string{},
 		ExtraFiles: []*os.File{childSock},
+		// Output still unread when the container is gone is drained for at most this long:
+		// a stdin reader that never returns must not keep Run from returning.
+		WaitDelay: time.Second,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Pdeathsig:  unix.SIGKILL,

@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"path"
 
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
@@ -102,6 +103,9 @@ func (s Spec) validate() error {
 		return errors.New("spec has no root mounts")
 	case len(s.Args) == 0:
 		return ErrNoCommand
+	}
+	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
+		return fmt.Errorf("the working directory %q is invalid, it needs to be an absolute path", s.Cwd)
 	}
 	if s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" {
 		return fmt.Errorf("network %q: %w", s.Network, ErrUnsupported)
