@@ -50,18 +50,25 @@ type Loaded struct {
 
 // Load reads an image archive (docker-archive, old or new, or oci-archive) from the tar
 // stream r into store and tags its images. A gzip or zstd compressed archive (`docker save |
-// gzip`) is decompressed on the fly, as docker load does. Nothing is stored unless the whole archive is
-// sound; see the package doc.
+// gzip`) is decompressed on the fly, as docker load does. Nothing is stored unless the whole
+// archive is sound; see the package doc.
 func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions) (loaded []Loaded, err error) {
 	dir := opts.TempDir
 	if dir == "" {
 		dir = filepath.Dir(store.Dir())
 	}
-	tmp, err := os.MkdirTemp(dir, ".load-")
+	// Held from the start: blobs the archive shares with the store are not staged, and
+	// Prune must not remove them before the new refs reach them.
+	release, err := store.Hold(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading archive: %w", err)
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
+	defer func() { err = errors.Join(err, release()) }()
+	tmp, done, err := stagingDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("loading archive: %w", err)
+	}
+	defer func() { err = errors.Join(err, done()) }()
 	r, closeDec, err := decompress(r)
 	if err != nil {
 		return nil, fmt.Errorf("loading archive: %w", err)
@@ -82,7 +89,7 @@ func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions
 // reading its files in place. Every manifest and size is checked before the first blob is
 // stored; a blob whose bytes do not match its digest still fails in WriteBlob, after blobs
 // before it may have been stored unreferenced (Prune removes them).
-func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptions) ([]Loaded, error) {
+func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptions) (loaded []Loaded, err error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", dir, err)
@@ -94,7 +101,12 @@ func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptio
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", dir, err)
 	}
-	loaded, err := load(ctx, store, &dirSource{dir: abs}, opts)
+	release, err := store.Hold(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	defer func() { err = errors.Join(err, release()) }()
+	loaded, err = load(ctx, store, &dirSource{dir: abs}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", dir, err)
 	}
@@ -116,13 +128,8 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 	return p.commit(ctx, opts.Progress)
 }
 
-// commit stores every planned blob, then tags the images, holding off Prune throughout.
+// commit stores every planned blob, then tags the images. The caller holds off Prune.
 func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loaded, err error) {
-	release, err := p.store.Hold(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { err = errors.Join(err, release()) }()
 	for _, b := range p.blobs {
 		if p.store.HasBlob(b.desc.Digest) {
 			report(progress, Event{Kind: Exists, Digest: b.desc.Digest, Size: b.desc.Size})
@@ -151,6 +158,9 @@ func (p *plan) writeBlob(ctx context.Context, b blob) error {
 	if b.data != nil {
 		r = bytes.NewReader(b.data)
 	} else {
+		if b.entry == nil {
+			return fmt.Errorf("blob %s: %w: it left the store while loading", short(b.desc.Digest), cache.ErrNotFound)
+		}
 		f, err := b.entry.open()
 		if err != nil {
 			return err

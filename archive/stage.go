@@ -136,7 +136,8 @@ func (st *stager) file(ctx context.Context, name string, size int64, r io.Reader
 	want, isBlob := blobDigest(name)
 	if isBlob {
 		if st.store.HasBlob(want) {
-			return &entry{name: name, size: size, digest: want, inStore: true}, nil
+			// Not staged: its bytes are read from the store if the plan needs them.
+			return &entry{name: name, path: st.store.BlobPath(want), size: size, digest: want, inStore: true}, nil
 		}
 		if e, ok := st.byDigest[want]; ok {
 			alias := *e
