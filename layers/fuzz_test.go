@@ -66,7 +66,13 @@ func FuzzApply(f *testing.F) {
 			Whiteouts:    WhiteoutMode(mode % 3),
 			IgnoreOwners: true,
 		}
-		_, _ = Apply(context.Background(), j.root, bytes.NewReader(layer), opts)
+		got, err := Apply(context.Background(), j.root, bytes.NewReader(layer), opts)
 		j.check(t)
+		// A plain tar that applied has the DiffID of its bytes, all of them.
+		if err == nil && Detect(layer) == Uncompressed {
+			if want := sha256Hash(layer); got != want {
+				t.Errorf("Apply() DiffID = %s, want %s", got, want)
+			}
+		}
 	})
 }
