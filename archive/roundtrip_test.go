@@ -133,3 +133,44 @@ func TestSharedBase(t *testing.T) {
 		})
 	}
 }
+
+// TestProgress: Save reports each blob it writes; Load each entry it reads, each blob it
+// stores (or finds stored) and each ref it tags.
+func TestProgress(t *testing.T) {
+	ctx := context.Background()
+	src := newStore(t)
+	ref := put(t, src, "docker.io/library/alpine:3.20.3", alpine(t))
+	var saved []Event
+	var buf bytes.Buffer
+	if err := Save(ctx, &buf, src, []cache.Ref{ref}, SaveOptions{Progress: func(e Event) { saved = append(saved, e) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(saved) != 3 {
+		t.Errorf("Save reported %d events, want 3 (layer, config, manifest): %v", len(saved), saved)
+	}
+	count := func(events []Event) map[EventKind]int {
+		n := map[EventKind]int{}
+		for _, e := range events {
+			n[e.Kind]++
+		}
+		return n
+	}
+	dst := newStore(t)
+	for i, want := range []map[EventKind]int{
+		// oci-layout, index.json, manifest.json and three blobs read; three stored; one tag.
+		{Read: 6, Stored: 3, Tagged: 1},
+		// The second time every blob is in the store already: not even staged.
+		{Read: 6, Exists: 3, Tagged: 1},
+	} {
+		var loaded []Event
+		if _, err := Load(ctx, dst, bytes.NewReader(buf.Bytes()), LoadOptions{Progress: func(e Event) { loaded = append(loaded, e) }}); err != nil {
+			t.Fatal(err)
+		}
+		got := count(loaded)
+		for k, n := range want {
+			if got[k] != n {
+				t.Errorf("load %d: %d %s events, want %d", i+1, got[k], k, n)
+			}
+		}
+	}
+}
