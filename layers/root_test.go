@@ -128,12 +128,12 @@ func wantDevice(t *testing.T, root, name string, typ uint32, major, minor uint32
 	}
 }
 
-// TestApplyDeviceWithoutMknod checks the error when device nodes may not be created. As root it
-// re-runs itself in a new user namespace, where mknod of a real device fails with EPERM even
-// for the namespace's root (Linux allows only 0/0 whiteouts there).
-func TestApplyDeviceWithoutMknod(t *testing.T) {
+// TestApplyUnprivileged applies layers the way a rootless strata will: without CAP_MKNOD and
+// without owners. As root it re-runs itself in a new user namespace, where the namespace's root
+// lacks CAP_MKNOD over the host's devices (Linux allows only 0/0 whiteouts there, since 5.8).
+func TestApplyUnprivileged(t *testing.T) {
 	if os.Geteuid() == 0 && os.Getenv(childEnv) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestApplyDeviceWithoutMknod$", "-test.v")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestApplyUnprivileged$", "-test.v")
 		cmd.Env = append(os.Environ(), childEnv+"=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Cloneflags:  syscall.CLONE_NEWUSER,
@@ -144,20 +144,31 @@ func TestApplyDeviceWithoutMknod(t *testing.T) {
 		if err != nil {
 			t.Fatalf("child in a user namespace: %v\n%s", err, out)
 		}
-		if !bytes.Contains(out, []byte("--- PASS: TestApplyDeviceWithoutMknod")) {
+		if !bytes.Contains(out, []byte("--- PASS: TestApplyUnprivileged")) {
 			t.Fatalf("child in a user namespace did not pass:\n%s", out)
 		}
 		return
 	}
-	layer := tarOf(t, node("dev/null", tar.TypeChar, 1, 3))
-	_, err := Apply(context.Background(), t.TempDir(), bytes.NewReader(layer), Options{IgnoreOwners: true})
-	if !errors.Is(err, unix.EPERM) {
-		t.Fatalf("Apply(char device without CAP_MKNOD) = %v, want EPERM", err)
-	}
-	if !strings.Contains(err.Error(), "dev/null") {
-		t.Errorf("Apply(char device without CAP_MKNOD) = %v, want the entry named", err)
-	}
+	t.Run("device node", func(t *testing.T) {
+		layer := tarOf(t, node("dev/null", tar.TypeChar, 1, 3))
+		_, err := Apply(context.Background(), t.TempDir(), bytes.NewReader(layer), Options{IgnoreOwners: true})
+		if !errors.Is(err, unix.EPERM) {
+			t.Fatalf("Apply(char device without CAP_MKNOD) = %v, want EPERM", err)
+		}
+		if !strings.Contains(err.Error(), "dev/null") {
+			t.Errorf("Apply(char device without CAP_MKNOD) = %v, want the entry named", err)
+		}
+	})
+	t.Run("user-xattr whiteouts", func(t *testing.T) {
+		layer := tarOf(t, file(".wh.gone", "", 0o644), dir("d/", 0o755), file("d/.wh..wh..opq", "", 0o644))
+		root := t.TempDir()
+		if _, err := Apply(context.Background(), root, bytes.NewReader(layer), Options{IgnoreOwners: true, Whiteouts: WhiteoutUserXattr}); err != nil {
+			t.Fatalf("Apply(whiteouts, user-xattr) = %v", err)
+		}
+		wantWhiteout(t, root, "gone")
+		wantXattr(t, root, "d", "user.overlay.opaque", "y")
+	})
 }
 
-// childEnv marks a test binary re-run by TestApplyDeviceWithoutMknod.
+// childEnv marks a test binary re-run by TestApplyUnprivileged.
 const childEnv = "STRATA_LAYERS_TEST_CHILD"
