@@ -119,3 +119,30 @@ func Path(p string) Requirement {
 		return ""
 	}}
 }
+
+// PodmanArgs are the global flags that keep podman in dir, on vfs, without systemd cgroups or
+// journald: pulls, loads and saves need none of those, and on a host with hybrid cgroups and
+// no systemd podman's defaults refuse to start.
+func PodmanArgs(dir string) []string {
+	return []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
+		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
+}
+
+// Podman requires a podman that starts with PodmanArgs, as root.
+var Podman = Requirement{"podman", func() string {
+	if _, err := exec.LookPath("podman"); err != nil {
+		return "podman is not installed (make test installs it with apt)"
+	}
+	if os.Geteuid() != 0 {
+		return "podman with a private root needs root"
+	}
+	dir, err := os.MkdirTemp("", "strata-podman-probe")
+	if err != nil {
+		return err.Error()
+	}
+	defer os.RemoveAll(dir)
+	if out, err := exec.Command("podman", append(PodmanArgs(dir), "info")...).CombinedOutput(); err != nil {
+		return "podman does not start on this host: " + err.Error() + ": " + string(out)
+	}
+	return ""
+}}
