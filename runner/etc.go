@@ -103,7 +103,7 @@ func writeEtcFiles(spec Spec) error {
 		"hosts":       hosts,
 		"resolv.conf": resolv,
 	} {
-		if err := writeFileAtomic(filepath.Join(spec.Dir, name), data, 0o644); err != nil {
+		if err := writeFileReplace(filepath.Join(spec.Dir, name), data, 0o644, false); err != nil {
 			return err
 		}
 	}
@@ -111,8 +111,15 @@ func writeEtcFiles(spec Spec) error {
 }
 
 // writeFileAtomic writes data to a temp file beside name, fsyncs it and renames it over name,
-// so readers see the old or the new content, never a torn one.
-func writeFileAtomic(name string, data []byte, perm os.FileMode) (err error) {
+// so readers see the old or the new content, never a torn one, even after a crash.
+func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
+	return writeFileReplace(name, data, perm, true)
+}
+
+// writeFileReplace is writeFileAtomic with the fsync optional: files rewritten on every start
+// (hostname, hosts, resolv.conf) need no durability, and three fsyncs cost milliseconds of
+// every `strata run`.
+func writeFileReplace(name string, data []byte, perm os.FileMode, durable bool) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
@@ -129,8 +136,10 @@ func writeFileAtomic(name string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Chmod(perm); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
+	if durable {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("writing %s: %w", name, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)

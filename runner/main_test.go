@@ -41,7 +41,7 @@ var (
 )
 
 // alpineRoot extracts the alpine minirootfs once per test binary and returns the directory.
-func alpineRoot(t *testing.T) string {
+func alpineRoot(t testing.TB) string {
 	t.Helper()
 	testutil.Requires(t, testutil.Root, testutil.Overlay, testutil.Path(alpineTarball), testutil.Command("tar"))
 	alpineOnce.Do(func() {
@@ -68,7 +68,7 @@ func alpineRoot(t *testing.T) string {
 }
 
 // randomID returns a 64-hex container ID.
-func randomID(t *testing.T) string {
+func randomID(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -78,7 +78,7 @@ func randomID(t *testing.T) string {
 }
 
 // testSpec is a spec for an alpine container over an overlay in a temp dir.
-func testSpec(t *testing.T, args ...string) Spec {
+func testSpec(t testing.TB, args ...string) Spec {
 	t.Helper()
 	lower := alpineRoot(t)
 	dir := t.TempDir()
