@@ -126,6 +126,12 @@ func newRootCmd(g *globals) *cobra.Command {
 		newPushCmd(g),
 		newTagCmd(g),
 		newImageCmd(g),
+		newExecCmd(g),
+		newEnterCmd(g),
+		newInspectCmd(g),
+		newTopCmd(g),
+		newStatsCmd(g),
+		newExplainCmd(g),
 	)
 	return root
 }

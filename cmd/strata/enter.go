@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/runner"
+)
+
+func newEnterCmd(g *globals) *cobra.Command {
+	var o runner.EnterOptions
+	cmd := &cobra.Command{
+		Use:   "enter [--ns net,pid,uts,ipc,mnt,cgroup|all] CONTAINER -- COMMAND [ARG...]",
+		Short: "Run a host tool inside a running container's namespaces",
+		Long: `Run a command from the HOST (ip, ss, tcpdump, strace, gdb, a shell) inside some namespaces of
+a running container, so images without tools (scratch, distroless) can be debugged. The host's
+files stay visible; the container's root is at /proc/<pid>/root (strata inspect -f
+'{{.State.Pid}}'). The command runs as root with all capabilities and no seccomp filter, outside
+the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net and cgroup.`,
+		Example: `  strata enter web -- ip addr
+  strata enter --ns net,pid web -- ss -tlnp
+  strata enter --ns all web -- sh`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := runner.ParseNamespaces(o.Namespaces); err != nil {
+				return withCode(runner.ExitOwnError, err)
+			}
+			store, err := g.openContainers()
+			if err != nil {
+				return withCode(runner.ExitOwnError, err)
+			}
+			c, err := store.Get(args[0])
+			if err != nil {
+				return withCode(runner.ExitOwnError, err)
+			}
+			o.Args = args[1:]
+			o.Stdin = true // as nsenter: a debugging shell reads the user's input
+			code, err := runner.Enter(cmd.Context(), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			return exitWith(code, err)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.StringSliceVar(&o.Namespaces, "ns", nil, "namespaces to join: net, pid, uts, ipc, mnt, cgroup or all (default net)")
+	f.BoolVarP(&o.Terminal, "tty", "t", false, "allocate a pseudo-terminal")
+	f.StringVarP(&o.Cwd, "workdir", "w", "", "working directory, a host path (default /)")
+	return cmd
+}

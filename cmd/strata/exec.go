@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/runner"
+)
+
+func newExecCmd(g *globals) *cobra.Command {
+	var o runner.ExecOptions
+	var envFiles []string
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+		Short: "Run a command in a running container",
+		Long: `Run a command in a running container, as docker exec does: in all of its namespaces, in its
+cgroup and root, with its environment, user, capabilities and seccomp filter. The exit status is
+the command's (126 if it cannot be executed, 127 if it is not found).`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openContainers()
+			if err != nil {
+				return withCode(runner.ExitOwnError, err)
+			}
+			c, err := store.Get(args[0])
+			if err != nil {
+				return withCode(runner.ExitOwnError, err)
+			}
+			if len(envFiles) > 0 {
+				fromFiles, err := runner.MergeEnv(nil, nil, envFiles)
+				if err != nil {
+					return withCode(runner.ExitOwnError, err)
+				}
+				o.Env = append(fromFiles, o.Env...)
+			}
+			o.Args = args[1:]
+			code, err := runner.Exec(cmd.Context(), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			return exitWith(code, err)
+		},
+	}
+	f := cmd.Flags()
+	// Everything after CONTAINER belongs to the command.
+	f.SetInterspersed(false)
+	f.BoolVarP(&o.Stdin, "interactive", "i", false, "keep stdin open")
+	f.BoolVarP(&o.Terminal, "tty", "t", false, "allocate a pseudo-terminal")
+	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take it from here)")
+	f.StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
+	f.StringVarP(&o.Cwd, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&o.User, "user", "u", "", "user[:group] to run as (name or number)")
+	return cmd
+}
+
+// exitWith turns a runner result into strata's exit: the command's own status silently, or
+// the error with its code (125, 126, 127).
+func exitWith(code int, err error) error {
+	if err == nil {
+		return silentExit(code)
+	}
+	var ec *runner.ExitCodeError
+	if errors.As(err, &ec) {
+		return &exitError{code: ec.Code, err: err}
+	}
+	return withCode(runner.ExitOwnError, err)
+}

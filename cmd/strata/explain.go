@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/proccard"
+	"github.com/strata-run/strata/runner"
+)
+
+func newExplainCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain CONTAINER",
+		Short: "Explain what a running container is on this host, with the commands that show it",
+		Long: `Walk through a running container as the kernel sees it: its host process and parent, its
+namespaces, its cgroup and limits, and the image layers under its root, from live data, each
+with the host commands (ls -l /proc/PID/ns, lsns, nsenter, the cgroup files) that show the same.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openContainers()
+			if err != nil {
+				return err
+			}
+			c, err := store.Get(args[0])
+			if err != nil {
+				return err
+			}
+			if !c.State.Running() {
+				return fmt.Errorf("container %s: %w", args[0], runner.ErrNotRunning)
+			}
+			card, err := readCard(g, c)
+			if err != nil {
+				return err
+			}
+			return proccard.Explain(cmd.OutOrStdout(), c.Name(), card)
+		},
+	}
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/proccard"
+	"github.com/strata-run/strata/runner"
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// containerInspect is one container in `strata inspect`'s JSON array: docker's fields
+// (runner.InspectData, inlined) and, while it runs, its process card under "Process".
+type containerInspect struct {
+	runner.InspectData
+	Process *proccard.Card `json:"Process,omitempty"`
+}
+
+func newInspectCmd(g *globals) *cobra.Command {
+	var format string
+	var proc bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Show containers (or images) as docker's JSON, with the process card of running containers",
+		Long: `Show containers as docker inspect does, plus "Process": the host PID and its parents, each
+namespace with its inode, the cgroup with its limits and usage, and the image layers under the
+root filesystem. --proc prints that card for people. A name that is no container is looked up
+as an image.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(g, cmd.OutOrStdout(), args, format, proc)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&format, "format", "f", "", "a Go template, e.g. '{{.State.Pid}}' or '{{json .Process.Namespaces}}'")
+	f.BoolVar(&proc, "proc", false, "print the process card of each running container")
+	return cmd
+}
+
+func runInspect(g *globals, w io.Writer, args []string, format string, proc bool) error {
+	containers, err := g.openContainers()
+	if err != nil {
+		return err
+	}
+	var images *cache.Store
+	var found []any
+	var errs []error
+	for _, a := range args {
+		c, err := containers.Get(a)
+		if errors.Is(err, runner.ErrNotFound) && !proc {
+			// As docker: an argument that names no container may name an image.
+			if images == nil {
+				if images, err = g.openStore(); err != nil {
+					return err
+				}
+			}
+			in, ierr := inspectImage(images, a)
+			if ierr != nil {
+				errs = append(errs, fmt.Errorf("no such object: %s", a))
+				continue
+			}
+			found = append(found, in)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		in := containerInspect{InspectData: runner.Inspect(c)}
+		if c.State.Running() {
+			card, err := readCard(g, c)
+			switch {
+			case err == nil:
+				in.Process = card
+			case errors.Is(err, proccard.ErrNoProcess):
+				// It exited while we looked: inspect shows it without a card.
+			default:
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if proc {
+			if in.Process == nil {
+				errs = append(errs, fmt.Errorf("container %s is not running: it has no process card", a))
+				continue
+			}
+			if len(args) > 1 {
+				fmt.Fprintf(w, "%s (%s)\n", c.Name(), shortID(c.ID))
+			}
+			if err := proccard.Text(w, in.Process); err != nil {
+				return err
+			}
+			continue
+		}
+		found = append(found, in)
+	}
+	if !proc {
+		// What was found is printed even when another argument was not, as docker does.
+		var perr error
+		if format != "" {
+			perr = printTemplate(w, format, found)
+		} else {
+			perr = printJSONArray(w, found)
+		}
+		if perr != nil {
+			return perr
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readCard reads the process card of running container c: the process from /proc, its cgroup,
+// and its root mount with each layer dir mapped to its blob in the image store.
+func readCard(g *globals, c *runner.Container) (*proccard.Card, error) {
+	if c.State.Pid <= 0 {
+		return nil, proccard.ErrNoProcess
+	}
+	opts := proccard.Options{Root: c.Config.Spec.Root, Layers: layerBlobs(g, c)}
+	cg, err := cgroups.Load(c.ID)
+	switch {
+	case err == nil:
+		defer cg.Close()
+		opts.Cgroup = cg
+	case !errors.Is(err, cgroups.ErrNotFound):
+		return nil, err
+	}
+	card, err := proccard.Read(c.State.Pid, opts)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), err)
+	}
+	return card, nil
+}
+
+// layerBlobs maps the DiffIDs of c's image to their compressed blobs. An image that is gone
+// from the store (removed after the container was made) gives an empty map: the card then
+// names the layers by DiffID only.
+func layerBlobs(g *globals, c *runner.Container) map[string]proccard.Blob {
+	out := map[string]proccard.Blob{}
+	store, err := g.openStore()
+	if err != nil {
+		return out
+	}
+	ref, err := store.FindImage(c.Config.ImageID)
+	if err != nil {
+		if ref, err = store.FindImage(c.Config.Image); err != nil {
+			return out
+		}
+	}
+	info, err := store.Info(ref)
+	if err != nil {
+		return out
+	}
+	diffIDs := info.Config.RootFS.DiffIDs
+	for i, l := range info.Layers {
+		if i < len(diffIDs) {
+			out[diffIDs[i].String()] = proccard.Blob{Digest: l.Digest.String(), Size: l.Size}
+		}
+	}
+	return out
+}
+
+// printJSONArray prints items as docker inspect does: an indented JSON array, "[]" when empty.
+func printJSONArray(w io.Writer, items []any) error {
+	if items == nil {
+		items = []any{}
+	}
+	b, err := json.MarshalIndent(items, "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/proccard"
+	"github.com/strata-run/strata/runner"
+)
+
+func newTopCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top CONTAINER",
+		Short: "List the processes of a running container, with host and container PIDs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openContainers()
+			if err != nil {
+				return err
+			}
+			c, err := store.Get(args[0])
+			if err != nil {
+				return err
+			}
+			if !c.State.Running() || c.State.Pid <= 0 {
+				return fmt.Errorf("container %s: %w", args[0], runner.ErrNotRunning)
+			}
+			procs, err := proccard.Processes(c.State.Pid)
+			if err != nil {
+				return fmt.Errorf("container %s: %w", args[0], err)
+			}
+			return printTop(cmd.OutOrStdout(), procs)
+		},
+	}
+}
+
+// printTop prints one line per process: the host PID, the PID inside the container, the
+// user (the host's name for the uid, else the number) and the command.
+func printTop(w io.Writer, procs []proccard.Process) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "PID\tCONTAINER PID\tUSER\tCOMMAND")
+	for _, p := range procs {
+		inner := "-"
+		if len(p.NSpid) > 0 {
+			inner = strconv.Itoa(p.NSpid[len(p.NSpid)-1])
+		}
+		user := p.User
+		if user == "" {
+			user = strconv.Itoa(p.UID)
+		}
+		command := strings.Join(p.Command, " ")
+		if command == "" {
+			command = "[" + p.Comm + "]"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.Pid, inner, user, command)
+	}
+	return tw.Flush()
+}
