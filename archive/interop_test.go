@@ -24,19 +24,11 @@ func run(t *testing.T, name string, args ...string) {
 	}
 }
 
-// podman returns the arguments that keep podman in a temp root, on vfs, without cgroups or
-// journald: pulls, loads and saves need none of those, and this host's hybrid cgroups and
-// missing systemd would otherwise stop it. It skips the test when podman cannot start.
+// podman returns the global flags for a private podman root in a temp dir.
 func podman(t *testing.T) []string {
 	t.Helper()
-	testutil.Requires(t, testutil.Command("podman"), testutil.Root)
-	dir := t.TempDir()
-	args := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
-	if out, err := exec.Command("podman", append(args, "info")...).CombinedOutput(); err != nil {
-		t.Skipf("skipping: podman does not start on this host: %v: %.300s", err, out)
-	}
-	return args
+	testutil.Requires(t, testutil.Podman)
+	return testutil.PodmanArgs(t.TempDir())
 }
 
 // TestLoadSkopeoOCIArchive loads what `skopeo copy … oci-archive:` writes, from the busybox

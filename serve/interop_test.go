@@ -42,15 +42,10 @@ func TestSkopeoCopyFromServe(t *testing.T) {
 // TestPodmanPullFromServe pulls from `strata serve` with podman, in a temp root on vfs (a pull
 // needs no cgroups, which this host's hybrid layout would otherwise refuse).
 func TestPodmanPullFromServe(t *testing.T) {
-	testutil.Requires(t, testutil.Command("podman"), testutil.Root)
+	testutil.Requires(t, testutil.Podman)
 	f := newFixture(t, Options{})
 	host := strings.TrimPrefix(f.srv.URL, "http://")
-	dir := t.TempDir()
-	args := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"),
-		"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"}
-	if out, err := exec.Command("podman", append(args, "info")...).CombinedOutput(); err != nil {
-		t.Skipf("skipping: podman does not start on this host: %v: %.300s", err, out)
-	}
+	args := testutil.PodmanArgs(t.TempDir())
 	ref := host + "/library/alpine:latest"
 	if out, err := exec.Command("podman", append(args, "pull", "--tls-verify=false", ref)...).CombinedOutput(); err != nil {
 		t.Fatalf("podman pull %s: %v\n%s", ref, err, out)
