@@ -36,7 +36,7 @@ func newImageCmd(g *globals) *cobra.Command {
 // imageInspect is one element of `strata image inspect`'s JSON array, with docker's field
 // names so that scripts and --format templates written for docker work.
 type imageInspect struct {
-	ID           string `json:"Id"`
+	Id           string //nolint:revive // docker's name, which templates use: {{.Id}}
 	RepoTags     []string
 	RepoDigests  []string
 	Created      string
@@ -125,7 +125,7 @@ func inspectImage(store *cache.Store, arg string) (imageInspect, error) {
 		return imageInspect{}, err
 	}
 	in := imageInspect{
-		ID:           info.ID.String(),
+		Id:           info.ID.String(),
 		RepoTags:     []string{},
 		RepoDigests:  []string{},
 		Architecture: info.Architecture,
