@@ -132,6 +132,25 @@ func applyCases() []applyCase {
 			},
 		},
 		{
+			name: "libarchive xattrs",
+			entries: []ent{file("f", "x", 0o644).with(func(h *tar.Header) {
+				h.PAXRecords = map[string]string{"LIBARCHIVE.xattr.user.with%20space": "dmFsdWU"}
+			})},
+			check: func(t *testing.T, root string) { wantXattr(t, root, "f", "user.with space", "value") },
+		},
+		{
+			name: "undecodable libarchive xattr",
+			entries: []ent{file("f", "x", 0o644).with(func(h *tar.Header) {
+				h.PAXRecords = map[string]string{"LIBARCHIVE.xattr.user.x": "!!not base64"}
+			})},
+			errAny:  true,
+		},
+		{
+			name:    "device number out of range",
+			entries: []ent{node("dev/huge", tar.TypeChar, 1<<20, 0)},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
 			name: "overlay xattrs in the tar are dropped",
 			entries: []ent{dir("d/", 0o755).with(func(h *tar.Header) {
 				h.PAXRecords = map[string]string{"SCHILY.xattr.user.overlay.opaque": "y"}

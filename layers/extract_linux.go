@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -504,18 +506,46 @@ func (x *extractor) chown(fd int, name string, hdr *tar.Header, flags int) error
 	return nil
 }
 
-// xattrPrefix marks an xattr in PAX records (the star/GNU tar convention archive/tar writes).
-const xattrPrefix = "SCHILY.xattr."
+// Xattrs in PAX records: the star/GNU tar convention (what archive/tar and docker write), and
+// libarchive's (bsdtar), whose names are URL-encoded and values base64.
+const (
+	xattrPrefix           = "SCHILY.xattr."
+	libarchiveXattrPrefix = "LIBARCHIVE.xattr."
+)
+
+// paxXattr decodes one PAX record as an xattr; ok is false for other records.
+func paxXattr(k, v string) (name string, value []byte, ok bool, err error) {
+	if name, ok := strings.CutPrefix(k, xattrPrefix); ok {
+		return name, []byte(v), true, nil
+	}
+	enc, ok := strings.CutPrefix(k, libarchiveXattrPrefix)
+	if !ok {
+		return "", nil, false, nil
+	}
+	if name, err = url.QueryUnescape(enc); err != nil {
+		return "", nil, false, fmt.Errorf("decoding xattr name %s: %w", display(enc), err)
+	}
+	if value, err = base64.StdEncoding.DecodeString(v); err != nil {
+		// libarchive writes unpadded base64.
+		if value, err = base64.RawStdEncoding.DecodeString(v); err != nil {
+			return "", nil, false, fmt.Errorf("decoding xattr %s: %w", display(name), err)
+		}
+	}
+	return name, value, true, nil
+}
 
 // xattrs sets the entry's xattrs with set. ENOTSUP (a filesystem without xattrs) is tolerated,
 // as is EPERM on privileged namespaces when owners are ignored (not root).
 func (x *extractor) xattrs(hdr *tar.Header, set func(k string, v []byte) error) error {
 	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, xattrPrefix)
+		name, value, ok, err := paxXattr(k, v)
+		if err != nil {
+			return err
+		}
 		if !ok || name == "" || overlayXattr(name) {
 			continue
 		}
-		err := set(name, []byte(v))
+		err = set(name, value)
 		switch {
 		case err == nil, err == unix.ENOTSUP:
 		case err == unix.EPERM && x.opts.IgnoreOwners:
