@@ -143,7 +143,7 @@ func applyCases() []applyCase {
 			entries: []ent{file("f", "x", 0o644).with(func(h *tar.Header) {
 				h.PAXRecords = map[string]string{"LIBARCHIVE.xattr.user.x": "!!not base64"}
 			})},
-			errAny:  true,
+			errAny: true,
 		},
 		{
 			name:    "device number out of range",
