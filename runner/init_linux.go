@@ -91,7 +91,8 @@ func initContainer(spec Spec) error {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return fmt.Errorf("mounting rootfs: %w", err)
 	}
-	if err := applyPlan(rootfs, plan(spec)); err != nil {
+	cgroupMounts, cgroupLinks := hostCgroupMounts()
+	if err := applyPlan(rootfs, planWith(spec, cgroupMounts, cgroupLinks)); err != nil {
 		return err
 	}
 

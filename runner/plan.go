@@ -74,7 +74,10 @@ var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
 
 // plan computes the init's filesystem steps for spec, in order. It is plain data: the
 // decisions (what to mount where, in which order, what to hide) are tested without root.
-func plan(spec Spec) []Step {
+func plan(spec Spec) []Step { return planWith(spec, nil, nil) }
+
+// planWith is plan on a host whose cgroup filesystems are cgroups (see cgroupSteps).
+func planWith(spec Spec, cgroups []cgroupMount, cgroupLinks map[string]string) []Step {
 	const (
 		nosuid = unix.MS_NOSUID
 		nodev  = unix.MS_NODEV
@@ -97,6 +100,7 @@ func plan(spec Spec) []Step {
 		Step{Op: OpMount, Target: "/dev/mqueue", FSType: "mqueue", Source: "mqueue", Flags: nosuid | noexec | nodev},
 		Step{Op: OpMount, Target: "/sys", FSType: "sysfs", Source: "sysfs", Flags: sysFlags},
 	)
+	steps = append(steps, cgroupSteps(cgroups, cgroupLinks, spec.Privileged)...)
 	for _, d := range hostDevices {
 		steps = append(steps, Step{Op: OpBind, Source: "/dev/" + d, Target: "/dev/" + d})
 	}

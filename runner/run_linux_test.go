@@ -180,3 +180,13 @@ func TestRunInit(t *testing.T) {
 		t.Errorf("PID 1 with --init is %q, want the reaper", got)
 	}
 }
+
+func TestRunCgroupFS(t *testing.T) {
+	// The container sees its own cgroup as the root of each hierarchy, read-only.
+	spec := testSpec(t, "sh", "-c", "cat /proc/self/cgroup | cut -d: -f3 | sort -u | tr '\\n' ' '; echo; grep -c ' /sys/fs/cgroup' /proc/self/mountinfo; touch /sys/fs/cgroup/x 2>/dev/null && echo writable; ls /sys/fs/cgroup | grep -q . && echo listed")
+	out := mustRun(t, spec)
+	lines := strings.Split(out, "\n")
+	if len(lines) != 3 || lines[0] != "/ " || lines[1] == "0" || lines[2] != "listed" {
+		t.Errorf("cgroup view inside = %q, want every cgroup at /, /sys/fs/cgroup mounted, listed, read-only", out)
+	}
+}
