@@ -148,7 +148,7 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 		}
 	} else {
 		if opts.AllPlatforms {
-			return fmt.Errorf("%w; pull it with --all-platforms to save every platform", ErrNoIndex)
+			return fmt.Errorf("%w: its other platforms were never pulled", ErrNoIndex)
 		}
 		images = []v1.Descriptor{root}
 	}
@@ -211,7 +211,7 @@ func (s *saver) addImage(d v1.Descriptor, platform *v1.Platform) (dockerManifest
 		}
 		have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 		if !matchPlatform(have, *platform) {
-			return dockerManifest{}, fmt.Errorf("%w (%s), not %s", ErrNoIndex, have.String(), platform.String())
+			return dockerManifest{}, fmt.Errorf("%w (%s), not %s: pull it with --platform %s first", ErrNoIndex, have.String(), platform.String(), platform.String())
 		}
 	}
 	dm := dockerManifest{Config: blobName(m.Config.Digest)}
