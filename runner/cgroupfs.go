@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -50,8 +52,8 @@ func cgroupSteps(host []cgroupMount, links map[string]string, privileged bool) [
 		steps = append(steps, Step{Op: OpMount, Target: m.Target, FSType: m.FSType, Source: "cgroup",
 			Flags: flags, Data: strings.Join(data, ",")})
 	}
-	for name, to := range links {
-		steps = append(steps, Step{Op: OpSymlink, Source: to, Target: path.Join(root, name)})
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		steps = append(steps, Step{Op: OpSymlink, Source: links[name], Target: path.Join(root, name)})
 	}
 	if !privileged {
 		steps = append(steps, Step{Op: OpReadOnly, Target: root})
