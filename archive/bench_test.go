@@ -42,6 +42,7 @@ func benchImage(b *testing.B) (*cache.Store, cache.Ref, int64) {
 func BenchmarkSave(b *testing.B) {
 	s, ref, size := benchImage(b)
 	dir := b.TempDir()
+	b.ReportAllocs()
 	b.SetBytes(size)
 	for b.Loop() {
 		f, err := os.Create(filepath.Join(dir, "a.tar"))
@@ -69,6 +70,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	f.Close()
+	b.ReportAllocs()
 	b.SetBytes(size)
 	for b.Loop() {
 		b.StopTimer()
