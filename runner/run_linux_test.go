@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -188,5 +190,27 @@ func TestRunCgroupFS(t *testing.T) {
 	lines := strings.Split(out, "\n")
 	if len(lines) != 3 || lines[0] != "/ " || lines[1] == "0" || lines[2] != "listed" {
 		t.Errorf("cgroup view inside = %q, want every cgroup at /, /sys/fs/cgroup mounted, listed, read-only", out)
+	}
+}
+
+func TestRunStdin(t *testing.T) {
+	tests := []struct {
+		name   string
+		attach bool
+		want   string
+	}{
+		{"attached with -i", true, "hello"},
+		{"/dev/null without -i", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := testSpec(t, "cat")
+			spec.Stdin = tt.attach
+			var out bytes.Buffer
+			code, err := Run(context.Background(), spec, Stdio{Stdin: strings.NewReader("hello"), Stdout: &out})
+			if err != nil || code != 0 || out.String() != tt.want {
+				t.Errorf("Run(cat) = %d, %v, output %q, want %q", code, err, out.String(), tt.want)
+			}
+		})
 	}
 }
