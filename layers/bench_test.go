@@ -17,7 +17,22 @@ import (
 
 // benchLayer is a layer shaped like a distro image: ~2,000 small files in ~100 directories,
 // a few symlinks and hard links, and four 8 MiB files. Built once per process.
-var benchLayer = sync.OnceValue(func() []byte {
+var (
+	benchOnce sync.Once
+	benchTar  []byte
+	benchErr  error
+)
+
+func benchLayer(b testing.TB) []byte {
+	b.Helper()
+	benchOnce.Do(func() { benchTar, benchErr = tarBytes(benchEntries()...) })
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchTar
+}
+
+func benchEntries() []ent {
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := []string{"lib", "usr", "share", "config", "value", "strata", "layer", "tar", "\n", " ", "0x7f", "=", "{", "}"}
 	text := func(n int) string {
@@ -39,20 +54,20 @@ var benchLayer = sync.OnceValue(func() []byte {
 	for i := range 4 {
 		entries = append(entries, file(fmt.Sprintf("usr/lib/big%d.so", i), text(8<<20), 0o755))
 	}
-	return tarOf(&testing.B{}, entries...)
-})
+	return entries
+}
 
 func BenchmarkApply(b *testing.B) {
-	benchApply(b, benchLayer(), "")
+	benchApply(b, benchLayer(b), "")
 }
 
 func BenchmarkApplyGzip(b *testing.B) {
-	layer := benchLayer()
+	layer := benchLayer(b)
 	benchApply(b, gzipOf(b, layer), types.OCILayer, int64(len(layer)))
 }
 
 func BenchmarkApplyZstd(b *testing.B) {
-	layer := benchLayer()
+	layer := benchLayer(b)
 	benchApply(b, zstdOf(b, layer), types.OCILayerZStd, int64(len(layer)))
 }
 
@@ -105,12 +120,12 @@ func benchApply(b *testing.B, layer []byte, mt types.MediaType, uncompressed ...
 }
 
 func BenchmarkDecompressGzip(b *testing.B) {
-	layer := benchLayer()
+	layer := benchLayer(b)
 	benchDecompress(b, gzipOf(b, layer), types.OCILayer, len(layer))
 }
 
 func BenchmarkDecompressZstd(b *testing.B) {
-	layer := benchLayer()
+	layer := benchLayer(b)
 	benchDecompress(b, zstdOf(b, layer), types.OCILayerZStd, len(layer))
 }
 
@@ -136,7 +151,7 @@ func benchDecompress(b *testing.B, compressed []byte, mt types.MediaType, size i
 
 // BenchmarkDiffIDHash is the hashing Apply does on the side: sha256 through a TeeReader.
 func BenchmarkDiffIDHash(b *testing.B) {
-	layer := benchLayer()
+	layer := benchLayer(b)
 	buf := make([]byte, copyBufSize)
 	b.SetBytes(int64(len(layer)))
 	b.ReportAllocs()

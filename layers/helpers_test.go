@@ -3,6 +3,7 @@ package layers
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -53,6 +54,14 @@ func (e ent) with(f func(h *tar.Header)) ent {
 // tarOf builds an uncompressed tar of entries.
 func tarOf(t testing.TB, entries ...ent) []byte {
 	t.Helper()
+	b, err := tarBytes(entries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func tarBytes(entries ...ent) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
@@ -61,16 +70,16 @@ func tarOf(t testing.TB, entries ...ent) []byte {
 			h.Size = int64(len(e.body))
 		}
 		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatalf("writing tar header %q: %v", h.Name, err)
+			return nil, fmt.Errorf("writing tar header %q: %w", h.Name, err)
 		}
 		if _, err := tw.Write([]byte(e.body)); err != nil {
-			t.Fatalf("writing tar body %q: %v", h.Name, err)
+			return nil, fmt.Errorf("writing tar body %q: %w", h.Name, err)
 		}
 	}
 	if err := tw.Close(); err != nil {
-		t.Fatalf("closing tar: %v", err)
+		return nil, fmt.Errorf("closing tar: %w", err)
 	}
-	return buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 func gzipOf(t testing.TB, b []byte) []byte {

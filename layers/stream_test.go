@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -251,5 +252,33 @@ func TestCompressionOf(t *testing.T) {
 	}
 	if _, err := CompressionOf(types.OCIManifestSchema1); !errors.Is(err, ErrUnsupportedMediaType) {
 		t.Errorf("CompressionOf(manifest) = %v, want %v", err, ErrUnsupportedMediaType)
+	}
+}
+
+// TestApplyConcurrent applies layers side by side, as the snapshotter does during a pull: the
+// decoder and buffer pools are shared (run with -race).
+func TestApplyConcurrent(t *testing.T) {
+	raw := sampleTar(t)
+	layers := []struct {
+		data []byte
+		mt   types.MediaType
+	}{{gzipOf(t, raw), types.OCILayer}, {zstdOf(t, raw), types.OCILayerZStd}, {raw, types.OCIUncompressedLayer}}
+	want := sha256Hash(raw)
+	errs := make(chan error, 4*len(layers))
+	for range 4 {
+		for _, l := range layers {
+			go func() {
+				got, err := Apply(context.Background(), t.TempDir(), bytes.NewReader(l.data), Options{MediaType: l.mt, IgnoreOwners: true, ExpectDiffID: want})
+				if err == nil && got != want {
+					err = fmt.Errorf("DiffID %s, want %s", got, want)
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range 4 * len(layers) {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Apply() = %v", err)
+		}
 	}
 }
