@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -52,6 +53,9 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 		}
 		opts.Name = o.name
 	}
+	if !o.quiet {
+		opts.Progress = loadProgress(cmd.ErrOrStderr())
+	}
 	store, err := g.openStore()
 	if err != nil {
 		return err
@@ -95,4 +99,21 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 		fmt.Fprintf(out, "Loaded image: %s\n", name)
 	}
 	return nil
+}
+
+// loadProgress prints, on a terminal only, a line per large entry read and per blob stored,
+// so a long load shows it is moving; a log or a pipe gets just the "Loaded image" lines.
+func loadProgress(w io.Writer) func(archive.Event) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(e archive.Event) {
+		switch {
+		case e.Kind == archive.Read && e.Size >= 1<<20:
+			fmt.Fprintf(w, "Reading %s (%s)\n", e.Name, humanSize(e.Size))
+		case e.Kind == archive.Stored:
+			fmt.Fprintf(w, "Stored %s (%s)\n", shortID(e.Digest.String()), humanSize(e.Size))
+		}
+	}
 }
