@@ -108,6 +108,11 @@ func initContainer(spec Spec) error {
 	if err := unix.Chdir(spec.Cwd); err != nil {
 		return fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
 	}
+	// A working directory reached through a leaked host fd (/proc/self/fd/N) would sit outside
+	// the container's root, and getcwd says so (CVE-2024-21626); refuse to start there.
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("working directory %s is outside the container", spec.Cwd)
+	}
 	caps, err := capabilities(spec)
 	if err != nil {
 		return err
