@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -34,7 +35,14 @@ the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net 
 			if err != nil {
 				return withCode(runner.ExitOwnError, err)
 			}
+			// Flags stop at CONTAINER, so the "--" that may follow it arrives as an argument.
 			o.Args = args[1:]
+			if o.Args[0] == "--" {
+				o.Args = o.Args[1:]
+			}
+			if len(o.Args) == 0 {
+				return withCode(runner.ExitOwnError, errors.New("enter: no command given after the container"))
+			}
 			o.Stdin = true // as nsenter: a debugging shell reads the user's input
 			code, err := runner.Enter(cmd.Context(), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			return exitWith(code, err)
