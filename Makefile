@@ -29,7 +29,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=20s ./layers
+	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=20s -fuzzminimizetime=10x ./layers
 
 bench: build
 	bash bench/run.sh

@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 # The integration tests run the strata binary that `make build` just wrote.
 export STRATA_BIN="$PWD/bin/strata"
 go test -count=1 -timeout 12m ./...
-go test -run='^$' -fuzz=FuzzApply -fuzztime=15s ./layers
+go test -run='^$' -fuzz=FuzzApply -fuzztime=15s -fuzzminimizetime=10x ./layers
