@@ -176,14 +176,13 @@ func scratchBase(t *testing.T) v1.Image {
 // the reference strata pulls (through the counting proxy) and the image pushed.
 func pushImage(t *testing.T, reg *registry, repoTag string, base v1.Image, ls ...v1.Layer) (string, v1.Image) {
 	t.Helper()
-	img := base
-	var err error
-	for _, l := range ls {
-		// One Append per layer: AppendLayers would ask each layer for history in bulk.
-		img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "strata integration test"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+	adds := make([]mutate.Addendum, len(ls))
+	for i, l := range ls {
+		adds[i] = mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "strata integration test"}}
+	}
+	img, err := mutate.Append(base, adds...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ref, err := name.NewTag(reg.Upstream+"/"+repoTag, name.Insecure)
 	if err != nil {
@@ -191,7 +190,7 @@ func pushImage(t *testing.T, reg *registry, repoTag string, base v1.Image, ls ..
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithJobs(16)); err != nil {
 		t.Fatalf("pushing %s: %v", ref, err)
 	}
 	return reg.Host + "/" + repoTag, img
