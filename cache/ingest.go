@@ -110,6 +110,12 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		}
 		var te *teeError
 		var de *diskError
+		var se *sizeError
+		if errors.As(err, &se) {
+			cerr := f.Close()
+			f = nil
+			return res, errors.Join(err, cerr, removeIfExists(partial))
+		}
 		if ctx.Err() != nil || errors.As(err, &te) || errors.As(err, &de) {
 			return res, err
 		}
@@ -192,8 +198,20 @@ func (s *Store) fetchOnce(ctx context.Context, in ingest, w *blobWriter, off int
 			return n, rerr
 		}
 	}
+	// A registry that sends more than the descriptor's size serves some other blob: the
+	// bytes read so far may hash right, but the next reader of this registry would not be so
+	// lucky, so it is refused. A read error after the last byte is not: every byte is here.
+	if m, _ := rc.Read(buf[:1]); m > 0 {
+		return n, &sizeError{fmt.Errorf("%w: the registry sends more than the %d bytes the manifest gives", ErrSizeMismatch, in.desc.Size)}
+	}
 	return n, nil
 }
+
+// sizeError is a blob longer than its descriptor: final, as retrying would fetch the same.
+type sizeError struct{ err error }
+
+func (e *sizeError) Error() string { return e.err.Error() }
+func (e *sizeError) Unwrap() error { return e.err }
 
 // progressInterval throttles Downloading events: one per layer every so often, not one per read.
 const progressInterval = 100 * time.Millisecond

@@ -403,3 +403,35 @@ func TestWriteImageAnnotations(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteImageBlobLongerThanDescriptor checks that a registry sending more bytes than the
+// manifest gives fails the layer at once (no retries: it would send the same again) with
+// ErrSizeMismatch, although the first Size bytes hash right, and leaves nothing behind.
+func TestWriteImageBlobLongerThanDescriptor(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 8, 1, 32<<10)...)
+	reg := newFakeRegistry(t, img)
+	layer := layerDescs(t, img)[0]
+	long := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+		rc, err := reg.fetch(ctx, h, off)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(io.MultiReader(rc, bytes.NewReader([]byte("trailing bytes")))), nil
+	}
+	s := openStore(t, t.TempDir())
+	rec := newLayerRecorder()
+	_, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: long, Layer: rec.layer})
+	if !errors.Is(err, ErrSizeMismatch) {
+		t.Fatalf("WriteImage of a layer longer than its descriptor = %v, want ErrSizeMismatch", err)
+	}
+	if n := len(reg.callsFor(layer.Digest)); n != 1 {
+		t.Errorf("layer fetched %d times, want once: a size mismatch is not retried", n)
+	}
+	if s.HasBlob(layer.Digest) || rec.n[layer.Digest] != 0 {
+		t.Errorf("the layer was stored (%v) or consumed (%d)", s.HasBlob(layer.Digest), rec.n[layer.Digest])
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "ingest", layer.Digest.Hex+".partial")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("partial after the size mismatch: %v, want it deleted", err)
+	}
+	checkBlobsHashToNames(t, s)
+}

@@ -53,11 +53,11 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	}
 	opts := g.registryOptions()
 	if o.platform != "" {
-		p, err := v1.ParsePlatform(o.platform)
+		p, err := registry.ParsePlatform(o.platform)
 		if err != nil {
-			return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+			return err
 		}
-		opts.Platform = *p
+		opts.Platform = p
 	}
 	if o.concurrency < 1 {
 		return fmt.Errorf("--max-concurrent-downloads must be at least 1, not %d", o.concurrency)
