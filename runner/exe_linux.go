@@ -9,11 +9,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The init starts from a sealed in-memory copy of strata, never from the binary on disk. A
-// container that makes its command /proc/self/exe would otherwise run the host's strata inside
-// the container, and could then open that file for writing through /proc/<pid>/exe and replace
-// the host binary (CVE-2019-5736). A memfd sealed against writes and resizes cannot be changed
-// by anyone, root included. runc has done this since 1.0-rc6 (libcontainer/nsenter/cloned_binary.c).
+// The init never starts from the strata binary as the host's filesystem has it. A container
+// that makes its command /proc/self/exe would otherwise run the host's strata inside the
+// container, and could then open that file for writing through /proc/<pid>/exe and replace the
+// host binary (CVE-2019-5736). Two protections, the first that works:
+//
+//  1. a read-only bind mount of the binary that exists in no mount namespace (open_tree with
+//     OPEN_TREE_CLONE, then mount_setattr MOUNT_ATTR_RDONLY on the detached mount): a write
+//     through any path to it fails with EROFS, and nobody can remount a mount they cannot
+//     reach. It costs two syscalls and no copy;
+//  2. a copy in a memfd sealed against writes and resizes (runc's approach since 1.0-rc6,
+//     libcontainer/nsenter/cloned_binary.c), for kernels without the new mount API.
+//
+// runc 1.2 made the same trade (libcontainer/exeseal: overlayfs and ro-bind before memfd).
 var (
 	sealedMu   sync.Mutex
 	sealedPath string
@@ -21,28 +29,30 @@ var (
 )
 
 // sealedExeFD is above any fd os/exec maps into the child (0-2 and ExtraFiles from 3), so the
-// child still has the copy open when it calls execve("/proc/self/fd/N").
+// child still has the protected binary open when it calls execve("/proc/self/fd/N").
 const sealedExeFD = 100
 
-// sealedExe returns the path, valid in this process and in children it forks, of a sealed
-// memfd copy of the running binary. The copy is made once per process.
+// sealedExe returns the path, valid in this process and in children it forks, of a protected
+// view of the running binary (see above). It is made once per process.
 func sealedExe() (string, error) {
 	sealedMu.Lock()
 	defer sealedMu.Unlock()
 	if sealedFD >= 0 {
 		return sealedPath, nil
 	}
-	fd, err := makeSealedExe()
+	fd, err := readOnlyExe()
 	if err != nil {
-		return "", err
+		if fd, err = makeSealedExe(); err != nil {
+			return "", err
+		}
 	}
 	sealedFD, sealedPath = fd, fmt.Sprintf("/proc/self/fd/%d", fd)
 	return sealedPath, nil
 }
 
-// releaseSealedExe frees the copy in a process that starts no more containers (the
-// monitor): a copy of strata per detached container would otherwise stay in memory. A
-// started init keeps its own reference until it execs the command.
+// releaseSealedExe frees the protected binary in a process that starts no more containers
+// (the monitor): a memfd copy per detached container would otherwise stay in memory. A started
+// init keeps its own reference until it execs the command.
 func releaseSealedExe() {
 	sealedMu.Lock()
 	defer sealedMu.Unlock()
@@ -50,6 +60,24 @@ func releaseSealedExe() {
 		unix.Close(sealedFD)
 		sealedFD, sealedPath = -1, ""
 	}
+}
+
+// readOnlyExe returns an O_PATH fd of the running binary on a detached read-only bind mount.
+func readOnlyExe() (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("cloning a mount of strata's binary: %w", err)
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return -1, fmt.Errorf("making strata's binary read-only: %w", err)
+	}
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, sealedExeFD)
+	if err != nil {
+		return -1, fmt.Errorf("protecting strata's binary: %w", err)
+	}
+	return high, nil
 }
 
 // makeSealedExe copies /proc/self/exe into a sealed memfd and returns its fd.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-run/strata/internal/testutil"
 	"github.com/strata-run/strata/mount"
+	"golang.org/x/sys/unix"
 )
 
 func TestRunUser(t *testing.T) {
@@ -179,8 +182,9 @@ func TestRunExeNotWritable(t *testing.T) {
 	spec := testSpec(t, "/proc/self/exe")
 	spec.Env = append(spec.Env, exeProbeEnv+"=1")
 	got := mustRun(t, spec)
-	if !strings.HasPrefix(got, "refused:") || !strings.HasSuffix(got, "sealed") {
-		t.Errorf("the init's binary seen from inside: %q, want refused and sealed", got)
+	t.Logf("probe: %s", got)
+	if !strings.HasPrefix(got, "refused:") || !strings.Contains(got, " protected:") {
+		t.Errorf("the init's binary seen from inside: %q, want refused and protected", got)
 	}
 	after, err := os.ReadFile(self)
 	if err != nil {
@@ -250,4 +254,38 @@ func (w *lineWatcher) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+func TestProtectedExe(t *testing.T) {
+	// Both protections, checked on the host side: neither can be opened for writing, and each
+	// says why (the memfd by its seals, the bind by its read-only mount).
+	testutil.Requires(t, testutil.Root)
+	ro, err := readOnlyExe()
+	if err != nil {
+		t.Fatalf("readOnlyExe = %v", err)
+	}
+	defer unix.Close(ro)
+	sealed, err := makeSealedExe()
+	if err != nil {
+		t.Fatalf("makeSealedExe = %v", err)
+	}
+	defer unix.Close(sealed)
+	for _, fd := range []int{ro, sealed} {
+		p := fmt.Sprintf("/proc/self/fd/%d", fd)
+		// A sealed memfd may be opened for writing; every write fails with EPERM.
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			_, werr := f.Write([]byte("x"))
+			f.Close()
+			if werr == nil {
+				t.Errorf("wrote to %s", p)
+			}
+		}
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(fmt.Sprintf("/proc/self/fd/%d", ro), &st); err != nil || st.Flags&unix.ST_RDONLY == 0 {
+		t.Errorf("read-only bind: statfs flags %#x, %v, want ST_RDONLY", st.Flags, err)
+	}
+	if seals, err := unix.FcntlInt(uintptr(sealed), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
+		t.Errorf("memfd seals = %#x, %v, want F_SEAL_WRITE", seals, err)
+	}
 }
