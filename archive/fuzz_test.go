@@ -1,0 +1,34 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+)
+
+// FuzzLoad feeds Load mutations of real archives: it must never panic, and when it fails it
+// must leave the store without blobs or refs.
+func FuzzLoad(f *testing.F) {
+	src := newStore(f)
+	img, err := random.Image(512, 2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ref := put(f, src, "example.com/fuzz:1", img)
+	f.Add(save(f, src, DockerArchive, ref))
+	f.Add(save(f, src, OCIArchive, ref))
+	f.Add(writeTar(f, []tarEntry{file("manifest.json", []byte(`[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l/layer.tar"]}]`)), file("c.json", []byte(`{"rootfs":{"diff_ids":[]}}`))}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := newStore(t)
+		if _, err := Load(context.Background(), s, bytes.NewReader(data), LoadOptions{}); err != nil {
+			if b := storedBlobs(t, s); len(b) != 0 {
+				t.Errorf("failed Load(%q…) = %v left %d blobs", data[:min(len(data), 32)], err, len(b))
+			}
+			if refs, _ := s.List(); len(refs) != 0 {
+				t.Errorf("failed Load = %v left refs %v", err, refs)
+			}
+		}
+	})
+}
