@@ -3,11 +3,19 @@ package runner
 import (
 	"crypto/rand"
 	"math/big"
-	"regexp"
 )
 
-// validName is docker's rule for container names.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// validName reports whether s follows docker's rule for container names,
+// [a-zA-Z0-9][a-zA-Z0-9_.-]*. (No regexp: package init runs in every re-exec'd init too.)
+func validName(s string) bool {
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || r != '_' && r != '.' && r != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // Word lists for generated names, in the spirit of docker's namesgenerator.
 var (

@@ -56,7 +56,7 @@ func (s *Store) Dir() string { return s.dir }
 // (errors.Is ErrNameInUse). cfg.Spec.ID and Dir are filled in; the caller adds root mounts
 // (prepared in the new dir) and calls SaveConfig.
 func (s *Store) Create(cfg Config) (_ *Container, err error) {
-	if cfg.Name != "" && !validName.MatchString(cfg.Name) {
+	if cfg.Name != "" && !validName(cfg.Name) {
 		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.Name)
 	}
 	lock := flock.New(filepath.Join(s.dir, ".lock"))

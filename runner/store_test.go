@@ -37,7 +37,7 @@ func TestStoreCreateGet(t *testing.T) {
 	if !errors.As(err, &inUse) || !errors.Is(err, ErrNameInUse) || inUse.ID != a.ID {
 		t.Errorf("Create(duplicate name) = %v, want NameInUseError naming %s", err, a.ID)
 	}
-	for _, bad := range []string{"-x", "a b", "a/b", "_x"} {
+	for _, bad := range []string{"-x", "a b", "a/b", "_x", ".x", "x!", "é"} {
 		if _, err := s.Create(Config{Name: bad}); err == nil {
 			t.Errorf("Create(name %q) succeeded, want an error", bad)
 		}
