@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,70 +259,80 @@ func TestPushBusyboxKeepsDigests(t *testing.T) {
 	}
 }
 
-// TestPullKilledMidLayerResumes kills a pull (SIGKILL) in the middle of a 20 MB layer and
-// checks that the next pull asks only for the bytes that were not yet on disk.
+// TestPullKilledMidLayerResumes stops a pull in the middle of a 20 MB layer, with kill -9
+// and with Ctrl-C, and checks that the next pull asks only for the bytes not yet on disk.
 func TestPullKilledMidLayerResumes(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	img := randomImage(t, 20<<20)
 	f := startFront(t, frontAuth{}, func(ctx context.Context, host string) error {
 		return push(ctx, host, "test/big:1", img)
 	})
-	root, env := newRoot(t), testEnv(t.TempDir())
-	ref := f.Host + "/test/big:1"
 	layer := layerDigests(t, img)[0]
 	m, err := img.Manifest()
 	if err != nil {
 		t.Fatal(err)
 	}
 	size := m.Layers[0].Size
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			root, env := newRoot(t), testEnv(t.TempDir())
+			ref := f.Host + "/test/big:1"
+			f.Reset()
+			// 8 MB/s: the layer takes 2.5 s, so the signal lands in its middle.
+			f.SetRate(8 << 20)
+			cmd := exec.Command(strataBin, "--root", root, "pull", "--progress", "plain", ref)
+			cmd.Env = env
+			var stdout, stderr syncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+			})
+			deadline := time.Now().Add(30 * time.Second)
+			for f.BlobBytes(layer) < size/3 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the pull served %d of %d bytes in 30 s; output: %s%s", f.BlobBytes(layer), size, stdout.String(), stderr.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if sig == syscall.SIGINT {
+				// Interrupted, strata says so in one line and exits non-zero.
+				checkFailed(t, result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}, "interrupted")
+			} else if err == nil {
+				t.Fatalf("pull survived kill -9")
+			}
+			partial := filepath.Join(root, "oci", "ingest", strings.TrimPrefix(layer, "sha256:")+".partial")
+			st, err := os.Stat(partial)
+			if err != nil {
+				t.Fatalf("after %v mid-layer: %v; output: %s%s", sig, err, stdout.String(), stderr.String())
+			}
+			have := st.Size()
+			if have == 0 || have >= size {
+				t.Fatalf("partial file holds %d of %d bytes, want some but not all", have, size)
+			}
+			checkStoreComplete(t, root)
 
-	// 8 MB/s: the layer takes 2.5 s, so the kill lands in its middle.
-	f.SetRate(8 << 20)
-	cmd := exec.Command(strataBin, "--root", root, "pull", "--progress", "plain", ref)
-	cmd.Env = env
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for f.BlobBytes(layer) < size/3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the pull served %d of %d bytes in 30 s; output: %s", f.BlobBytes(layer), size, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	partial := filepath.Join(root, "oci", "ingest", strings.TrimPrefix(layer, "sha256:")+".partial")
-	st, err := os.Stat(partial)
-	if err != nil {
-		t.Fatalf("after kill -9 mid-layer: %v; output: %s", err, out.String())
-	}
-	have := st.Size()
-	if have == 0 || have >= size {
-		t.Fatalf("partial file holds %d of %d bytes, want some but not all", have, size)
-	}
-	checkStoreComplete(t, root)
-
-	f.SetRate(0)
-	f.Reset()
-	mustRun(t, env, "", root, "pull", ref)
-	if got := f.BlobBytes(layer); got != size-have {
-		t.Errorf("the resumed pull fetched %d bytes of the layer, want %d (size %d minus %d already on disk)", got, size-have, size, have)
-	}
-	if _, err := os.Stat(partial); !os.IsNotExist(err) {
-		t.Errorf("partial file after the completed pull: %v, want it gone", err)
-	}
-	checkStoreComplete(t, root)
-	if !storeBlobs(t, root)[layer] {
-		t.Errorf("layer %s is not in the store after the resumed pull", layer)
+			f.SetRate(0)
+			f.Reset()
+			mustRun(t, env, "", root, "pull", ref)
+			if got := f.BlobBytes(layer); got != size-have {
+				t.Errorf("the resumed pull fetched %d bytes of the layer, want %d (size %d minus %d already on disk)", got, size-have, size, have)
+			}
+			if _, err := os.Stat(partial); !os.IsNotExist(err) {
+				t.Errorf("partial file after the completed pull: %v, want it gone", err)
+			}
+			checkStoreComplete(t, root)
+			if !storeBlobs(t, root)[layer] {
+				t.Errorf("layer %s is not in the store after the resumed pull", layer)
+			}
+		})
 	}
 }
 

@@ -116,6 +116,9 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		Annotations: pulledFrom(img.Root.Digest, platform.String()),
 	})
 	bar.Close()
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("pulling %s: interrupted; the next pull resumes where this one stopped: %w", ref.Familiar(), context.Cause(ctx))
+	}
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
 	}
