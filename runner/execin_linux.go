@@ -88,6 +88,9 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if req.Flags, err = containerNamespaces(pid, allNamespaces); err != nil {
 		return ExitOwnError, err
 	}
+	if req.TimeOffsets, err = timeOffsets(pid); err != nil {
+		return ExitOwnError, err
+	}
 	cg, err := cgroups.Load(c.ID)
 	if err != nil {
 		return ExitOwnError, err
@@ -105,13 +108,10 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 const allNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID |
 	unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUSER | unix.CLONE_NEWTIME
 
-// errTimeNS explains why a container's time namespace is not joined.
-var errTimeNS = fmt.Errorf("joining a time namespace: %w: the kernel allows it only to a single-threaded process", ErrUnsupported)
-
 // containerNamespaces returns which of want pid's namespaces to join: those that differ
 // from strata's own, as nsenter --all picks them (joining one's own user namespace is an
 // error). A different user namespace is ErrUnsupported; a different time namespace is left
-// out (errTimeNS), since no Go process can join one.
+// out, since no Go process can join one: see timeOffsets.
 func containerNamespaces(pid int, want uintptr) (uintptr, error) {
 	var flags uintptr
 	for _, k := range nsKinds {
@@ -302,4 +302,19 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// timeOffsets returns pid's /proc/<pid>/timens_offsets when its time namespace is not
+// strata's, "" otherwise. The helper cannot join that namespace (the kernel refuses setns of
+// a time namespace to a multi-threaded process) but can create one with the same offsets.
+func timeOffsets(pid int) (string, error) {
+	differs, err := nsDiffers(pid, "time")
+	if err != nil || !differs {
+		return "", err
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timens_offsets", pid))
+	if err != nil {
+		return "", fmt.Errorf("reading time namespace offsets: %w", err)
+	}
+	return string(b), nil
 }

@@ -22,12 +22,14 @@ const (
 // initPipeFD is the init's end of the socketpair with its parent (ExtraFiles[0]).
 const initPipeFD = 3
 
-// initResult is what the init sends back when it fails before exec. A successful exec sends
-// nothing: the socket is close-on-exec, and the parent reads EOF (the trick os/exec uses for
-// its own exec errors).
+// initResult is one message from the init: {"exec":true} right before it execs the command,
+// or the error that stopped it. The socket is close-on-exec, so after "exec" the parent reads
+// either an exec error or EOF, which means the command runs (the trick os/exec uses for its
+// own exec errors). EOF without "exec" means the init died while setting up.
 type initResult struct {
-	Error string `json:"error"`
-	Code  int    `json:"code"`
+	Exec  bool   `json:"exec,omitempty"`
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"`
 }
 
 // MaybeInit runs this process as one of strata's helpers when argv[0] says so, and never
@@ -68,12 +70,25 @@ func runInit() {
 	os.Exit(code)
 }
 
+// announceExec tells the parent that setup is done and execve comes next.
+func announceExec() error {
+	b, err := json.Marshal(initResult{Exec: true})
+	if err != nil {
+		return err
+	}
+	_, err = unix.Write(initPipeFD, append(b, '\n'))
+	return err
+}
+
 // initContainer does everything between "in the cgroup" and exec. It returns only on error.
 func initContainer(spec Spec) error {
 	// Cgroup namespace now, not at clone: on v1 the parent moves us into the cgroup after
 	// clone, and the namespace's root is the cgroup we are in when it is created.
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("creating cgroup namespace: %w", err)
+	}
+	if err := enterTimeNamespace(spec.Time); err != nil {
+		return err
 	}
 	// Nothing we mount may propagate back to the host's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -146,6 +161,9 @@ func initContainer(spec Spec) error {
 	// runtime opened without it (CVE-2024-21626 leaked a host directory fd this way).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("marking fds close-on-exec: %w", err)
+	}
+	if err := announceExec(); err != nil {
+		return fmt.Errorf("reporting to strata: %w", err)
 	}
 	err = unix.Exec(argv0, args, env)
 	code := ExitCannotInvoke

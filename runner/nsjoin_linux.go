@@ -29,9 +29,10 @@ import (
 //
 // Two namespaces cannot be joined from Go: the user namespace and the time namespace, whose
 // setns the kernel refuses to a multi-threaded process (EINVAL, EUSERS); a Go program always
-// has threads. strata's containers share the host's user namespace; a container in a time
-// namespace of its own (run --ns time=new) is joined in all the others and the command sees
-// the host's clocks (errors say so, see errTimeNS).
+// has threads. strata's containers share the host's user namespace. For a container with a
+// time namespace of its own (run --ns time=new) the helper creates a new one with the same
+// offsets, which unshare allows: the command reads the container's clocks, from a namespace
+// with another inode.
 const nsjoinMarker = "strata-nsjoin"
 
 // The helper's inherited fds: ExtraFiles[0] and [1].
@@ -59,6 +60,9 @@ type joinRequest struct {
 	Seccomp    bool   `json:"seccomp,omitempty"`
 	Hostname   string `json:"hostname,omitempty"`
 	Terminal   bool   `json:"terminal,omitempty"`
+	// TimeOffsets are the container's /proc/<pid>/timens_offsets when it has a time
+	// namespace of its own: the helper makes one with the same offsets (see below).
+	TimeOffsets string `json:"timeOffsets,omitempty"`
 	// Detach makes the helper exit once the command runs; the command then belongs to the
 	// container's PID 1, which reaps it.
 	Detach bool `json:"detach,omitempty"`
@@ -122,6 +126,12 @@ func joinAndStart(req joinRequest) (*exec.Cmd, error) {
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, fmt.Errorf("unsharing fs attributes: %w", err)
+	}
+	if req.TimeOffsets != "" {
+		// Here, while /proc is still the host's: /proc/self must name this process.
+		if err := newTimeNamespace(req.TimeOffsets); err != nil {
+			return nil, err
+		}
 	}
 	hostRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

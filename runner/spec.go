@@ -76,6 +76,9 @@ type Spec struct {
 	ExtraHosts []string `json:"extraHosts,omitempty"`
 	// DNS replaces the host's nameservers in /etc/resolv.conf when set (--dns).
 	DNS []string `json:"dns,omitempty"`
+	// Time gives the container a time namespace of its own (--ns time=new); nil shares the
+	// host's. See TimeNamespace.
+	Time *TimeNamespace `json:"time,omitempty"`
 }
 
 // withDefaults fills in the documented defaults.
