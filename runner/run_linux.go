@@ -91,7 +91,7 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (re
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 
-	p, err := startInit(spec, stdio, cg)
+	p, err := startInit(ctx, spec, stdio, cg)
 	if err != nil {
 		return res, err
 	}
@@ -156,7 +156,7 @@ type initProc struct {
 
 // startInit starts the init in fresh namespaces inside cg, sends it the spec and waits until
 // it has exec'd the command or failed.
-func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
+func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
 	exe, err := sealedExe()
 	if err != nil {
 		return nil, withCode(ExitOwnError, err)
@@ -226,19 +226,33 @@ func startInit(spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err err
 			return nil, withCode(ExitOwnError, fmt.Errorf("adding init to cgroup: %w", err))
 		}
 	}
+	// A setup that hangs (a mount on a dead NFS server) must not outlive ctx.
+	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
+	defer stop()
 	if err := json.NewEncoder(parentSock).Encode(spec); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
-	var r initResult
-	switch err := json.NewDecoder(parentSock).Decode(&r); {
-	case errors.Is(err, io.EOF):
-		return p, nil // the socket closed on exec: the command runs
-	case err != nil:
-		return nil, withCode(ExitOwnError, fmt.Errorf("init: reading its answer: %w", err))
-	case r.Code == ExitNotFound || r.Code == ExitCannotInvoke:
-		return nil, &ExitCodeError{Code: r.Code, Err: errors.New(r.Error)}
-	default:
-		return nil, &ExitCodeError{Code: ExitOwnError, Err: fmt.Errorf("init: %s", r.Error)}
+	dec := json.NewDecoder(parentSock)
+	execing := false
+	for {
+		var r initResult
+		err := dec.Decode(&r)
+		switch {
+		case ctx.Err() != nil:
+			return nil, withCode(ExitOwnError, fmt.Errorf("starting container: %w", ctx.Err()))
+		case errors.Is(err, io.EOF) && execing:
+			return p, nil // the socket closed on exec: the command runs
+		case errors.Is(err, io.EOF):
+			return nil, withCode(ExitOwnError, errors.New("init: exited while setting up the container"))
+		case err != nil:
+			return nil, withCode(ExitOwnError, fmt.Errorf("init: reading its answer: %w", err))
+		case r.Exec:
+			execing = true
+		case r.Code == ExitNotFound || r.Code == ExitCannotInvoke:
+			return nil, &ExitCodeError{Code: r.Code, Err: errors.New(r.Error)}
+		default:
+			return nil, &ExitCodeError{Code: ExitOwnError, Err: fmt.Errorf("init: %s", r.Error)}
+		}
 	}
 }
 

@@ -214,3 +214,19 @@ func TestRunStdin(t *testing.T) {
 		})
 	}
 }
+
+func TestRunCanceled(t *testing.T) {
+	spec := testSpec(t, "sleep", "1000")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var code int
+	go func() {
+		code, _ = Run(ctx, spec, Stdio{})
+		close(done)
+	}()
+	cancel()
+	<-done // a hang here is the failure: the test binary's timeout reports it
+	if code == 0 {
+		t.Errorf("Run(canceled) = 0, want a failure or the kill status")
+	}
+}
