@@ -24,6 +24,9 @@ type Card struct {
 	HostRef string `json:"HostRef"`
 	// Namespaces are mnt, uts, ipc, pid, net, cgroup, user and time, in lsns order.
 	Namespaces []Namespace `json:"Namespaces"`
+	// TimeOffsets are the clock offsets of the process's time namespace when it has its own
+	// (/proc/<pid>/timens_offsets), else nil.
+	TimeOffsets *TimeOffsets `json:"TimeOffsets,omitempty"`
 	// Cgroup is the process's cgroup; nil when Options.Cgroup is nil.
 	Cgroup *Cgroup `json:"Cgroup,omitempty"`
 	// RootFS is the container's root filesystem; nil when Options.Root is empty.
@@ -103,4 +106,10 @@ type Layer struct {
 type Blob struct {
 	Digest string
 	Size   int64
+}
+
+// TimeOffsets are a time namespace's clock offsets, in seconds.
+type TimeOffsets struct {
+	Monotonic float64 `json:"Monotonic"`
+	Boottime  float64 `json:"Boottime"`
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/strata-run/strata/internal/testutil"
 	"github.com/strata-run/strata/mount"
@@ -204,5 +205,58 @@ func TestBytes(t *testing.T) {
 		if got := Bytes(tt.in); got != tt.want {
 			t.Errorf("Bytes(%d) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestParseTimeOffsets(t *testing.T) {
+	tests := []struct {
+		in   string
+		want TimeOffsets
+	}{
+		{"monotonic 86400 0\nboottime -2 500000000\n", TimeOffsets{Monotonic: 86400, Boottime: -1.5}},
+		{"1 10 0\n7 20 0\n", TimeOffsets{Monotonic: 10, Boottime: 20}},
+		{"monotonic x 0\ngarbage\n", TimeOffsets{}},
+	}
+	for _, tt := range tests {
+		if got := parseTimeOffsets(tt.in); *got != tt.want {
+			t.Errorf("parseTimeOffsets(%q) = %+v, want %+v", tt.in, *got, tt.want)
+		}
+	}
+}
+
+// TestReadTimeNamespace reads the card of a process that util-linux's unshare put in a time
+// namespace of its own with shifted clocks.
+func TestReadTimeNamespace(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Command("unshare"), testutil.Path("/proc/self/timens_offsets"))
+	cmd := exec.Command("unshare", "--time", "--monotonic", "100", "--boottime", "200", "sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	// unshare execs sleep in place; wait until it has (its namespace then differs).
+	var card *Card
+	for i := 0; i < 200; i++ {
+		var err error
+		if card, err = Read(cmd.Process.Pid, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if card.TimeOffsets != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if card.TimeOffsets == nil || *card.TimeOffsets != (TimeOffsets{Monotonic: 100, Boottime: 200}) {
+		t.Fatalf("Read(unshare --time).TimeOffsets = %+v, want monotonic 100, boottime 200", card.TimeOffsets)
+	}
+	var text bytes.Buffer
+	if err := Text(&text, card); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "monotonic +100s, boottime +200s") {
+		t.Errorf("Text does not show the offsets:\n%s", text.String())
 	}
 }

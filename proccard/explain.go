@@ -18,7 +18,11 @@ func Explain(w io.Writer, name string, c *Card) error {
 	e.cmd("grep NSpid /proc/%d/status", pid)
 	if len(c.Parents) > 0 {
 		p := c.Parents[0]
-		e.para("Its parent is pid %d (%s): strata's monitor, which waits for it and records how it exits. There is no daemon above it.", p.Pid, p.Comm)
+		if p.Name() == "strata-monitor" {
+			e.para("Its parent is pid %d (%s): strata's monitor, which waits for it and records how it exits. There is no daemon above it.", p.Pid, p.Name())
+		} else {
+			e.para("Its parent is pid %d (%s), the strata command that runs it in the foreground.", p.Pid, p.Name())
+		}
 		e.cmd("ps -o pid,ppid,args -p %d", p.Pid)
 	}
 
@@ -37,6 +41,9 @@ func Explain(w io.Writer, name string, c *Card) error {
 	if len(shared) > 0 {
 		msg += fmt.Sprintf(" It shares %s with %s.", strings.Join(shared, ", "), hostName(c.HostRef))
 	}
+	if t := c.TimeOffsets; t != nil {
+		msg += fmt.Sprintf(" Its clocks are shifted: monotonic by %+gs, boottime by %+gs.", t.Monotonic, t.Boottime)
+	}
 	e.para("%s", msg)
 	e.cmd("ls -l /proc/%d/ns", pid)
 	e.cmd("lsns -p %d", pid)
@@ -45,7 +52,7 @@ func Explain(w io.Writer, name string, c *Card) error {
 	e.cmd("strata enter %s -- ip addr", name)
 
 	if cg := c.Cgroup; cg != nil {
-		e.para("Its limits are a cgroup (%s, on a %s host): memory %s of %s, %d of %s pids, %.2fs of CPU used so far.",
+		e.para("Its limits are a cgroup (%s, on a %s host): memory %s of %s, %d tasks of %s, %.2fs of CPU used so far.",
 			cg.Dir, cg.Mode, Bytes(int64(cg.Usage.MemoryUsage)), limitBytes(cg.Limits.Memory),
 			cg.Usage.PidsCurrent, limitCount(cg.Limits.PidsLimit), float64(cg.Usage.CPUUsageNs)/1e9)
 		e.cmd("cat /proc/%d/cgroup", pid)
@@ -55,8 +62,8 @@ func Explain(w io.Writer, name string, c *Card) error {
 	}
 	if r := c.RootFS; r != nil {
 		if r.Type == "overlay" {
-			e.para("Its files are an overlay mount of %d read-only image layers, shared by every container of the image, plus one writable upper dir of its own (%s written so far):",
-				len(r.Lowers), Bytes(r.UpperSize))
+			e.para("Its files are an overlay mount of %s, shared by every container of the image, plus one writable upper dir of its own (%s written so far):",
+				plural(len(r.Lowers), "read-only image layer"), Bytes(r.UpperSize))
 		} else {
 			e.para("Its files are a %s mount:", r.Type)
 		}
@@ -104,4 +111,12 @@ func (e *explainer) para(format string, a ...any) {
 
 func (e *explainer) cmd(format string, a ...any) {
 	e.line("    $ "+format, a...)
+}
+
+// plural is "1 layer", "2 layers".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -54,6 +54,11 @@ func Read(pid int, opts Options) (*Card, error) {
 	if c.HostRef, c.Namespaces, err = namespaces(pid); err != nil {
 		return nil, fmt.Errorf("reading process card of pid %d: %w", pid, err)
 	}
+	for _, ns := range c.Namespaces {
+		if ns.Type == "time" && !ns.Shared {
+			c.TimeOffsets = readTimeOffsets(pid)
+		}
+	}
 	if opts.Cgroup != nil {
 		if c.Cgroup, err = readCgroup(pid, opts.Cgroup); err != nil {
 			return nil, fmt.Errorf("reading process card of pid %d: %w", pid, err)
@@ -297,4 +302,38 @@ func isHex64(s string) bool {
 		}
 	}
 	return true
+}
+
+// readTimeOffsets parses /proc/<pid>/timens_offsets, lines of "<clock> <secs> <nsecs>" with
+// the clock by name or by number (1 monotonic, 7 boottime); nil when it cannot be read.
+func readTimeOffsets(pid int) *TimeOffsets {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timens_offsets", pid))
+	if err != nil {
+		return nil
+	}
+	return parseTimeOffsets(string(b))
+}
+
+// parseTimeOffsets parses the content of a timens_offsets file.
+func parseTimeOffsets(s string) *TimeOffsets {
+	t := &TimeOffsets{}
+	for _, l := range strings.Split(s, "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		secs, err1 := strconv.ParseInt(f[1], 10, 64)
+		nsecs, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		v := float64(secs) + float64(nsecs)/1e9
+		switch f[0] {
+		case "monotonic", "1":
+			t.Monotonic = v
+		case "boottime", "7":
+			t.Boottime = v
+		}
+	}
+	return t
 }

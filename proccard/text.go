@@ -3,6 +3,7 @@ package proccard
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,13 +16,17 @@ func Text(w io.Writer, c *Card) error {
 	if len(c.Parents) > 0 {
 		chain := make([]string, len(c.Parents))
 		for i, p := range c.Parents {
-			chain[i] = fmt.Sprintf("%d %s", p.Pid, p.Comm)
+			chain[i] = fmt.Sprintf("%d %s", p.Pid, p.Name())
 		}
 		fmt.Fprintf(tw, "Parents\t%s\n", strings.Join(chain, " ← "))
 	}
 	fmt.Fprintf(tw, "Namespaces\t(shared: same namespace as %s)\n", c.HostRef)
 	for _, ns := range c.Namespaces {
-		fmt.Fprintf(tw, "  %s\t%d\t%s\n", ns.Type, ns.Inode, sharedWord(ns.Shared))
+		extra := ""
+		if ns.Type == "time" && c.TimeOffsets != nil {
+			extra = fmt.Sprintf(" (monotonic %+gs, boottime %+gs)", c.TimeOffsets.Monotonic, c.TimeOffsets.Boottime)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s%s\n", ns.Type, ns.Inode, sharedWord(ns.Shared), extra)
 	}
 	if cg := c.Cgroup; cg != nil {
 		fmt.Fprintf(tw, "Cgroup\t%s (%s)\n", cg.Dir, cg.Mode)
@@ -30,7 +35,7 @@ func Text(w io.Writer, c *Card) error {
 		if l.MemorySwap != 0 {
 			fmt.Fprintf(tw, "  memory+swap\tlimit %s\n", limitBytes(l.MemorySwap))
 		}
-		fmt.Fprintf(tw, "  pids\t%d of %s\n", u.PidsCurrent, limitCount(l.PidsLimit))
+		fmt.Fprintf(tw, "  pids\t%d tasks of %s\n", u.PidsCurrent, limitCount(l.PidsLimit))
 		cpu := fmt.Sprintf("%.2fs used", float64(u.CPUUsageNs)/1e9)
 		if l.CPUs > 0 {
 			cpu += fmt.Sprintf(", limit %g CPUs", l.CPUs)
@@ -130,4 +135,13 @@ func quoteArgs(args []string) string {
 		out[i] = a
 	}
 	return strings.Join(out, " ")
+}
+
+// Name is how a process calls itself: the base of argv[0] (strata's helpers set it to a
+// marker such as strata-monitor), else the kernel's comm.
+func (p Process) Name() string {
+	if len(p.Command) > 0 && p.Command[0] != "" {
+		return filepath.Base(p.Command[0])
+	}
+	return p.Comm
 }
