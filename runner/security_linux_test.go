@@ -289,3 +289,34 @@ func TestProtectedExe(t *testing.T) {
 		t.Errorf("memfd seals = %#x, %v, want F_SEAL_WRITE", seals, err)
 	}
 }
+
+func TestRunInitForwardsSignals(t *testing.T) {
+	// With --init, SIGTERM to strata goes to the reaper and from it to the command, which has
+	// no handler and so dies of it: 128+15. Without the reaper, sleep as PID 1 would ignore it.
+	spec := testSpec(t, "sh", "-c", "echo ready; exec sleep 1000")
+	spec.Init = true
+	ready := make(chan struct{})
+	out := &lineWatcher{want: "ready", seen: ready}
+	type res struct {
+		code int
+		err  error
+	}
+	done := make(chan res, 1)
+	go func() {
+		code, err := Run(context.Background(), spec, Stdio{Stdout: out})
+		done <- res{code, err}
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		t.Fatalf("container ended before it was ready: %d, %v", r.code, r.err)
+	case <-time.After(time.Minute):
+		t.Fatal("container never printed ready") // a guard against hanging, not a timing check
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.err != nil || r.code != 128+15 {
+		t.Fatalf("Run(--init) after SIGTERM = %d, %v, want 143", r.code, r.err)
+	}
+}
