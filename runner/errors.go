@@ -41,6 +41,7 @@ type ExitCodeError struct {
 	Err  error
 }
 
+// Error returns the wrapped error's message: the code is for the exit status, not the text.
 func (e *ExitCodeError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
@@ -63,6 +64,7 @@ type NameInUseError struct {
 	Name, ID string
 }
 
+// Error words the conflict as docker does, so users recognize it.
 func (e *NameInUseError) Error() string {
 	return fmt.Sprintf("the container name %q is already in use by container %q: you have to remove (or rename) that container to be able to reuse that name", "/"+e.Name, e.ID)
 }

@@ -40,6 +40,7 @@ type logStream struct {
 	name string
 }
 
+// Write records p as one log line of this stream.
 func (s *logStream) Write(p []byte) (int, error) {
 	b, err := json.Marshal(logEntry{Log: string(p), Stream: s.name, Time: time.Now().UTC()})
 	if err != nil {
