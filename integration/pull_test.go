@@ -218,8 +218,12 @@ func TestPushBusyboxKeepsDigests(t *testing.T) {
 	target := f.Host + "/mirror/busybox:1.38.0-musl"
 	mustRun(t, env, "", root, "tag", "busybox:1.38.0-musl", target)
 	out := mustRun(t, env, "", root, "push", target)
-	if !strings.Contains(out.Stdout, "1.38.0-musl: digest: "+manifest) {
-		t.Errorf("push printed %q, want '1.38.0-musl: digest: %s'", out.Stdout, manifest)
+	layerLine := m.Layers[0].Digest.Hex[:12] + ": "
+	if !strings.Contains(out.Stdout, "1.38.0-musl: digest: "+manifest) || !strings.Contains(out.Stdout, layerLine+"Pushed") {
+		t.Errorf("push printed %q, want '%sPushed' and '1.38.0-musl: digest: %s'", out.Stdout, layerLine, manifest)
+	}
+	if again := mustRun(t, env, "", root, "push", target); !strings.Contains(again.Stdout, layerLine+"Layer already exists") {
+		t.Errorf("second push printed %q, want '%sLayer already exists'", again.Stdout, layerLine)
 	}
 	req, err := http.NewRequest(http.MethodHead, "http://"+f.Upstream+"/v2/mirror/busybox/manifests/1.38.0-musl", nil)
 	if err != nil {

@@ -39,6 +39,9 @@ type Options struct {
 	Keychain authn.Keychain
 	// UserAgent is sent with every request; empty means "strata".
 	UserAgent string
+	// PushProgress, if set, hears about each layer of a Push: Preparing, then Layer already
+	// exists, or Pushing and Pushed. It is called from several goroutines at once.
+	PushProgress func(PushEvent)
 
 	// retry overrides the retry policy, so tests need not sleep for seconds.
 	retry *retryPolicy

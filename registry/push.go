@@ -2,6 +2,11 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -9,24 +14,64 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
+// PushStatus is the state of one layer during Push, in the words docker prints.
+type PushStatus int
+
+// The states of a layer: Preparing, then Exists, or Pushing and Pushed.
+const (
+	// PushPreparing: queued; whether the registry has it is not known yet.
+	PushPreparing PushStatus = iota
+	// PushPushing: the registry lacks it and it is being uploaded.
+	PushPushing
+	// PushPushed: uploaded.
+	PushPushed
+	// PushExists: the registry already had it; nothing was uploaded.
+	PushExists
+)
+
+var pushStatusNames = [...]string{"Preparing", "Pushing", "Pushed", "Layer already exists"}
+
+// String returns docker's words for s.
+func (s PushStatus) String() string {
+	if s >= 0 && int(s) < len(pushStatusNames) {
+		return pushStatusNames[s]
+	}
+	return "unknown"
+}
+
+// PushEvent reports one layer of a Push.
+type PushEvent struct {
+	Digest v1.Hash
+	Size   int64
+	Status PushStatus
+}
+
+// pushConcurrency is how many layers upload at once; docker's default is 5, go-containerregistry's 4.
+const pushConcurrency = 4
+
 // Push uploads img to ref: to its tag, or to its digest when ref has no tag. Blobs the registry
 // already has are skipped. Mirrors play no part: a push goes to the registry itself. The
 // manifest is uploaded byte for byte as img serializes it, so its digest is unchanged.
+// Options.PushProgress, if set, hears about each layer.
 func Push(ctx context.Context, ref Reference, img v1.Image, opts Options) error {
-	return push(ctx, ref, opts, func(r name.Reference, o []remote.Option) error {
+	return push(ctx, ref, opts, func(s *session, r name.Reference, o []remote.Option) error {
+		if err := pushLayers(ctx, s, img, opts.PushProgress); err != nil {
+			return err
+		}
+		// Config and manifest; the layers are there now, so their HEADs answer 200.
 		return remote.Write(r, img, o...)
 	})
 }
 
 // PushIndex uploads an index and every manifest and blob it lists to ref, as Push does for one
-// image.
+// image. It reports no PushEvents.
 func PushIndex(ctx context.Context, ref Reference, idx v1.ImageIndex, opts Options) error {
-	return push(ctx, ref, opts, func(r name.Reference, o []remote.Option) error {
+	return push(ctx, ref, opts, func(_ *session, r name.Reference, o []remote.Option) error {
 		return remote.WriteIndex(r, idx, o...)
 	})
 }
 
-func push(ctx context.Context, ref Reference, opts Options, write func(name.Reference, []remote.Option) error) error {
+func push(ctx context.Context, ref Reference, opts Options, write func(*session, name.Reference, []remote.Option) error) error {
 	p, err := NewPuller(opts)
 	if err != nil {
 		return err
@@ -39,8 +84,125 @@ func push(ctx context.Context, ref Reference, opts Options, write func(name.Refe
 	if err != nil {
 		return err
 	}
-	if err := write(rref, s.options(ctx)); err != nil {
+	if err := write(s, rref, s.options(ctx)); err != nil {
 		return classify(err, opPush, "repository "+ref.Name(), ref.Name(), ep.host)
 	}
 	return nil
+}
+
+// pushLayers uploads the layers the registry lacks, pushConcurrency at once, telling progress
+// which ones it already had. go-containerregistry's Write does the same checks but reports
+// only bytes for the whole image, and docker users expect "Layer already exists".
+func pushLayers(ctx context.Context, s *session, img v1.Image, progress func(PushEvent)) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("reading layers: %w", err)
+	}
+	emit := func(e PushEvent) {
+		if progress != nil {
+			progress(e)
+		}
+	}
+	type job struct {
+		layer v1.Layer
+		ev    PushEvent
+	}
+	var jobs []job
+	seen := map[v1.Hash]bool{}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return fmt.Errorf("reading layer digest: %w", err)
+		}
+		size, err := l.Size()
+		if err != nil {
+			return fmt.Errorf("reading layer %s size: %w", d, err)
+		}
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		j := job{l, PushEvent{Digest: d, Size: size, Status: PushPreparing}}
+		jobs = append(jobs, j)
+		emit(j.ev)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, pushConcurrency)
+	)
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if err := pushLayer(ctx, s, j.layer, j.ev, emit); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return ctx.Err()
+}
+
+func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit func(PushEvent)) error {
+	exists, err := blobExists(ctx, s, ev.Digest)
+	if err != nil {
+		return err
+	}
+	if exists {
+		ev.Status = PushExists
+		emit(ev)
+		return nil
+	}
+	ev.Status = PushPushing
+	emit(ev)
+	if err := remote.WriteLayer(s.repo, l, s.options(ctx)...); err != nil {
+		return err
+	}
+	ev.Status = PushPushed
+	emit(ev)
+	return nil
+}
+
+// blobExists asks the registry, with a HEAD, whether the repository has blob h.
+func blobExists(ctx context.Context, s *session, h v1.Hash) (bool, error) {
+	u := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", s.repo.Scheme(), s.repo.RegistryStr(), s.repo.RepositoryStr(), h)
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := (&http.Client{Transport: s.rt}).Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, transport.CheckError(resp, http.StatusOK)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -46,6 +47,15 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 		fmt.Fprintf(out, "The push refers to repository [%s]\n", ref.Name())
 	}
 	opts := g.registryOptions()
+	if !quiet {
+		// One line per change, as docker prints a push when not on a terminal.
+		var mu sync.Mutex
+		opts.PushProgress = func(e registry.PushEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(out, "%s: %s\n", e.Digest.Hex[:min(12, len(e.Digest.Hex))], e.Status)
+		}
+	}
 	if desc.MediaType.IsIndex() {
 		err = pushIndex(ctx, store, ref, desc, opts)
 	} else {
