@@ -10,10 +10,10 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/strata ./cmd/strata
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/demoregistry ./internal/cmd/demoregistry
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/fixtures ./internal/cmd/fixtures
 
-# The main job end to end on the embedded default: a registry on 127.0.0.1 seeded from
-# testdata, then pull and run as a user would. The root lives under the repo (.demo-root).
+# The main job end to end on the embedded default: strata serves a cache loaded from
+# testdata on 127.0.0.1, then a second root pulls and runs as a user would (.demo-root).
 demo: build
 	bash scripts/demo.sh
 

@@ -1,27 +1,27 @@
 #!/usr/bin/env bash
-# make demo: pull alpine through a mirror on 127.0.0.1 and run it, as a new user would.
+# make demo: an air-gapped site in miniature. A mirror cache is loaded from the testdata
+# fixtures and served by `strata serve` on 127.0.0.1; then, as a new user would, strata pulls
+# alpine through that mirror and runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-root="$PWD/.demo-root"
-addr_file="$(mktemp)"
-registry_pid=""
-cleanup() {
-	[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
-	rm -f "$addr_file"
-}
-trap cleanup EXIT
 
 if [ "$(id -u)" != 0 ]; then
 	echo "make demo runs containers: run it as root (sudo make demo)" >&2
 	exit 1
 fi
 
-bin/demoregistry -addr 127.0.0.1:0 -addr-file "$addr_file" -testdata testdata &
-registry_pid=$!
-for _ in $(seq 100); do [ -s "$addr_file" ] && break; sleep 0.1; done
-[ -s "$addr_file" ] || { echo "demo registry did not start" >&2; exit 1; }
-mirror="http://$(cat "$addr_file")"
+demo="$PWD/.demo-root"
+mirror_root="$demo/mirror"
+user_root="$demo/root"
+serve_log="$demo/serve.log"
+serve_pid=""
+cleanup() {
+	if [ -n "$serve_pid" ]; then
+		kill "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
 
 run() {
 	local shown=() a
@@ -31,8 +31,28 @@ run() {
 	printf '\n$ %s\n' "${shown[*]}"
 	"$@"
 }
-export STRATA_ROOT="$root"
-run bin/strata --registry-mirror "$mirror" pull alpine
+
+mkdir -p "$demo"
+rm -rf "$demo/fixtures"
+bin/fixtures -testdata testdata "$demo/fixtures"
+echo "== the mirror: a strata cache loaded from testdata, served read-only on 127.0.0.1"
+run bin/strata --root "$mirror_root" load -q -i "$demo/fixtures"
+bin/strata --root "$mirror_root" serve --addr 127.0.0.1:0 >"$serve_log" 2>&1 &
+serve_pid=$!
+addr=""
+for _ in $(seq 100); do
+	addr=$(sed -n 's#.* at http://\(.*\)$#\1#p' "$serve_log" | head -1)
+	[ -n "$addr" ] && break
+	kill -0 "$serve_pid" 2>/dev/null || break
+	sleep 0.1
+done
+[ -n "$addr" ] || { echo "strata serve did not start:" >&2; cat "$serve_log" >&2; exit 1; }
+echo "serving on http://$addr"
+
+echo
+echo "== a user: pull alpine through the mirror, then run it"
+export STRATA_ROOT="$user_root"
+run bin/strata --registry-mirror "http://$addr" pull alpine
 run bin/strata images
 run bin/strata run --rm alpine cat /etc/alpine-release
 run bin/strata run --rm alpine sh -c 'hostname; ls -l /proc/self/ns'
