@@ -36,7 +36,7 @@ mkdir -p "$demo"
 rm -rf "$demo/fixtures"
 bin/fixtures -testdata testdata "$demo/fixtures"
 echo "== the mirror: a strata cache loaded from testdata, served read-only on 127.0.0.1"
-run bin/strata --root "$mirror_root" load -q -i "$demo/fixtures"
+run bin/strata --root "$mirror_root" load -i "$demo/fixtures"
 bin/strata --root "$mirror_root" serve --addr 127.0.0.1:0 >"$serve_log" 2>&1 &
 serve_pid=$!
 addr=""
