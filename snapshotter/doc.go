@@ -7,7 +7,10 @@
 //     absent: Unpack applies the tar into <root>/snapshots/.tmp-<hex>-<random>/, checks the
 //     DiffID, syncs and renames it into place. Whiteouts in it are in overlayfs form (0/0
 //     character devices, an "overlay.opaque" xattr on opaque dirs), so it serves directly as
-//     a lowerdir. Layer dirs are shared by every container and never written after the rename.
+//     a lowerdir. Where those markers cannot be made (the vfs driver on a root that is itself
+//     on overlayfs, or without CAP_MKNOD) the layer dir keeps the image-spec ".wh." files
+//     instead, and the vfs copy applies them. Layer dirs are shared by every container and
+//     never written after the rename.
 //   - container dir: a directory the caller owns, e.g. <root>/containers/<id>/. Prepare
 //     creates upper/, work/ and rootfs/ in it; Remove deletes them and nothing else.
 //   - lowers: the layer dirs of an image, read-only. Callers pass DiffIDs bottom (base) first,

@@ -47,7 +47,8 @@ type Options struct {
 	Driver Driver
 	// Layer is passed to layers.Apply for every Unpack; MediaType and ExpectDiffID are set per
 	// layer. Whiteouts must be an overlay form (not layers.WhiteoutKeep): layer dirs serve as
-	// lowerdirs whichever driver a later process picks.
+	// lowerdirs whichever driver a later process picks. The vfs driver alone switches to
+	// WhiteoutKeep, where the filesystem cannot hold overlay's markers.
 	Layer layers.Options
 }
 
@@ -93,6 +94,12 @@ func New(root string, opts Options) (*Snapshotter, error) {
 		}
 	default:
 		return nil, fmt.Errorf("opening snapshotter %s: %w: %q (want overlay or vfs)", root, ErrUnknownDriver, opts.Driver)
+	}
+	if s.driver == VFS && probeWhiteouts(abs, s.layer.Whiteouts) != nil {
+		// Overlay's markers cannot be made here (a root on overlayfs, which keeps them for
+		// itself, or no CAP_MKNOD): layer dirs keep the image-spec .wh. files, which the vfs
+		// copy applies. Overlay could not use this filesystem's layer dirs anyway.
+		s.layer.Whiteouts = layers.WhiteoutKeep
 	}
 	return s, nil
 }

@@ -50,16 +50,32 @@ func applyCopy(src, dst string) error {
 
 // dir applies the children of layer dir src onto dst, a real directory.
 func (c *copier) dir(src, dst string) error {
-	if isOpaque(src) {
-		if err := clearDir(dst); err != nil {
-			return err
-		}
-	}
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return err
 	}
+	opaque := isOpaque(src)
 	for _, e := range entries {
+		opaque = opaque || e.Name() == whiteoutOpaque
+	}
+	if opaque {
+		if err := clearDir(dst); err != nil {
+			return err
+		}
+	}
+	// Whiteouts kept as .wh. files (layer dirs on a filesystem that refuses overlay's
+	// markers) delete from the layers below only, so before this layer's own entries.
+	for _, e := range entries {
+		if target, ok := keptWhiteout(e.Name()); ok {
+			if err := os.RemoveAll(filepath.Join(dst, target)); err != nil {
+				return fmt.Errorf("applying whiteout: %w", err)
+			}
+		}
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), whiteoutPrefix) {
+			continue
+		}
 		s, d := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
 		if err := c.entry(s, d); err != nil {
 			return err
