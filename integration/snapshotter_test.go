@@ -100,6 +100,14 @@ func TestVFSWhenOverlayRefused(t *testing.T) {
 	if strings.TrimSpace(run.Stdout) != "3.20.3" {
 		t.Errorf("cat /etc/alpine-release on vfs = %q, want 3.20.3", run.Stdout)
 	}
+	// Whiteouts and opaque dirs work too, though overlayfs refuses to create its own
+	// whiteout markers (0/0 devices, trusted.overlay.* xattrs) in a filesystem it serves.
+	wh, _ := pushImage(t, reg, "wh/img:v1", alpineBase(t), whiteoutLayers(t)...)
+	mustStrata(t, root, "pull", "-q", wh)
+	out := mustStrata(t, root, "run", "--rm", wh, "ls", "-A", "/a", "/b")
+	if out.Stdout != whiteoutListing {
+		t.Errorf("ls -A /a /b on vfs over an overlay root = %q, want %q", out.Stdout, whiteoutListing)
+	}
 	if m := mountsUnder(t, root); len(m) != 0 {
 		t.Errorf("mounts left under the root after run --rm: %v", m)
 	}
