@@ -73,6 +73,7 @@ func checkLogout(t *testing.T, f *front, env []string, home, root string) {
 // TestPullBasicAuth runs docker-registry behind htpasswd: a pull without credentials fails
 // and says to log in; after `strata login` it works.
 func TestPullBasicAuth(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root, testutil.Command("htpasswd"))
 	const user, password = "alice", "correct horse"
 	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
@@ -111,6 +112,7 @@ func TestPullBasicAuth(t *testing.T) {
 // anonymous pull gets a pull token, once per command; a push needs `strata login`, whose
 // credentials the token service checks.
 func TestPullBearerToken(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root)
 	const user, password = "bob", "hunter2"
 	ts := newTokenService(t, user, password)

@@ -21,6 +21,7 @@ import (
 // end in one line on stderr saying what went wrong, a non-zero status, and a store that holds
 // only complete blobs.
 func TestPullFaults(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root)
 	small := randomImage(t, 64<<10)
 	f := startFront(t, frontAuth{}, func(ctx context.Context, host string) error {

@@ -76,6 +76,7 @@ func inspect(t *testing.T, env []string, root string, images ...string) []inspec
 // checks what the image commands say about it and that pulling again costs one manifest
 // request.
 func TestPullAnonymous(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root)
 	f := startFront(t, frontAuth{}, nil)
 	root, env := newRoot(t), testEnv(t.TempDir())
@@ -154,6 +155,7 @@ func otherArch() string {
 // TestTagAndImageCommands tags a pulled image and finds it under both names through the
 // `image` management command.
 func TestTagAndImageCommands(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root)
 	f := startFront(t, frontAuth{}, nil)
 	root, env := newRoot(t), testEnv(t.TempDir())
@@ -188,6 +190,7 @@ func TestTagAndImageCommands(t *testing.T) {
 // TestPushBusyboxKeepsDigests loads the upstream busybox layout, pushes it with strata push
 // and pulls it into a fresh root: manifest, config and layer keep their upstream digests.
 func TestPushBusyboxKeepsDigests(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root)
 	f := startFront(t, frontAuth{}, nil)
 	root, env := newRoot(t), testEnv(t.TempDir())
@@ -266,6 +269,7 @@ func TestPushBusyboxKeepsDigests(t *testing.T) {
 // TestPullKilledMidLayerResumes stops a pull in the middle of a 20 MB layer, with kill -9
 // and with Ctrl-C, and checks that the next pull asks only for the bytes not yet on disk.
 func TestPullKilledMidLayerResumes(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root)
 	img := randomImage(t, 20<<20)
 	f := startFront(t, frontAuth{}, func(ctx context.Context, host string) error {
@@ -343,6 +347,7 @@ func TestPullKilledMidLayerResumes(t *testing.T) {
 // TestConcurrentPullsShareBlobs runs two pulls of images sharing a base layer at once, into
 // one root: both succeed and each blob is fetched once.
 func TestConcurrentPullsShareBlobs(t *testing.T) {
+	t.Parallel() // each test has its own registry, root and HOME
 	testutil.Requires(t, testutil.Root)
 	base := randomImage(t, 6<<20)
 	a, b := appendRandom(t, base, 1<<20), appendRandom(t, base, 2<<20)
