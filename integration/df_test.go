@@ -165,6 +165,20 @@ func TestSystemDfSharedBase(t *testing.T) {
 		t.Errorf("rmi %s freed %d bytes, system df promised %d", victim.ref, freed, unique)
 	}
 
+	// Two refs to one image share everything: removing either frees nothing.
+	alias, _ := pushImage(t, reg, "df/img1:alias", images[1].img)
+	mustStrata(t, root, "pull", "-q", alias)
+	df = systemDf(t, root)
+	for _, im := range df.Images {
+		if (im.Ref == alias || im.Ref == images[1].ref) && im.Unique != 0 {
+			t.Errorf("%s, tagged twice, unique = %d, want 0", im.Ref, im.Unique)
+		}
+	}
+	mustStrata(t, root, "rmi", alias)
+	if again := systemDf(t, root); again.Totals.Total != df.Totals.Total {
+		t.Errorf("rmi of an alias changed the store from %d to %d bytes, want no change", df.Totals.Total, again.Totals.Total)
+	}
+
 	// A container pins its image's layer dirs: removing the image would free only its blobs.
 	kept := images[0]
 	mustStrata(t, root, "run", "--name", "dfc", kept.ref, "sh", "-c", "head -c 200000 /dev/urandom > /written")
@@ -185,6 +199,14 @@ func TestSystemDfSharedBase(t *testing.T) {
 		t.Errorf("summary Images row with a container = %+v, want 1 active and less than all reclaimable", s)
 	}
 
+	if r := strata(t, root, "system", "df", "--format", "yaml"); r.Code != 1 {
+		t.Errorf("system df --format yaml = exit %d, want 1", r.Code)
+	} else {
+		assertOneLineError(t, r.Stderr, "--format")
+	}
+	if out := mustStrata(t, root, "system", "prune", "--dry-run").Stdout; !strings.Contains(out, "Total reclaimable space") {
+		t.Errorf("system prune --dry-run printed %q, want prune's report", out)
+	}
 	text := mustStrata(t, root, "system", "df", "-v").Stdout
 	for _, want := range []string{"TYPE", "RECLAIMABLE", "Images space usage", "Layers space usage", "Containers space usage", "dfc"} {
 		if !strings.Contains(text, want) {

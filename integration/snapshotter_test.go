@@ -209,6 +209,13 @@ func TestPullKilledMidUnpack(t *testing.T) {
 		t.Errorf("snapshots holds %v after the kill; want the killed unpack's .tmp- dir", other)
 	}
 
+	// The store with a killed pull in it is still readable.
+	for _, l := range systemDf(t, root).Layers {
+		if l.DiffID == big.diffID.String() {
+			t.Errorf("system df lists the killed layer %s", l.DiffID)
+		}
+	}
+
 	slow.throttle.Store(false)
 	mustStrata(t, root, "pull", "-q", ref)
 	complete, other = layerDirs(t, root)
