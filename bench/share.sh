@@ -70,27 +70,45 @@ mkdir -p "$BENCH_RESULTS"
 : >"$BENCH_RESULTS/samples.tsv"
 : >"$BENCH_RESULTS/notes.tsv"
 
-# unique_compressed prints, per image, the compressed bytes of layers no earlier image had.
+# layer_sizes REF prints "digest size" per layer of REF for this machine's platform, resolving
+# an index to its linux manifest.
+layer_sizes() {
+	local r=$1 raw digest arch repo
+	raw=$(skopeo inspect --raw --tls-verify="$(tls_verify)" "docker://$r") || return 1
+	if jq -e '.manifests' <<<"$raw" >/dev/null; then
+		arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+		digest=$(jq -er --arg a "$arch" '[.manifests[] | select(.platform.os == "linux" and .platform.architecture == $a)][0].digest' <<<"$raw") || return 1
+		repo=${r%@*}
+		[[ ${repo##*/} != *:* ]] || repo=${repo%:*}
+		raw=$(skopeo inspect --raw --tls-verify="$(tls_verify)" "docker://$repo@$digest") || return 1
+	fi
+	jq -r '.layers[] | "\(.digest) \(.size)"' <<<"$raw"
+}
+
+# unique_compressed fills IDEAL: per image, the compressed bytes of the layers no earlier
+# image had, from the registry's manifests through skopeo (which handles auth and TLS).
 unique_compressed() {
-	local image d size
+	local image d size out
 	local -A seen=()
+	IDEAL=()
 	for image in "$@"; do
 		local total=0
+		out=$(layer_sizes "$(ref "$image")") || die "reading the manifest of $(ref "$image") failed"
 		while read -r d size; do
 			[[ -n $d && -z ${seen[$d]:-} ]] || continue
 			seen[$d]=1
 			total=$((total + size))
-		done < <(skopeo inspect --tls-verify="$(tls_verify)" \
-			--format '{{range .LayersData}}{{.Digest}} {{.Size}}{{"\n"}}{{end}}' "docker://$(ref "$image")")
-		echo "$total"
+		done <<<"$out"
+		IDEAL+=("$total")
 	done
 }
 
-mapfile -t IDEAL < <(unique_compressed "${IMAGE_ARGS[@]}") || die "skopeo inspect failed"
+mount_tmpfs
+unique_compressed "${IMAGE_ARGS[@]}"
 IFS=, read -ra tools <<<"$TOOLS"
 base=$(fs_dir "$FS")
 for t in "${tools[@]}"; do
-	declare -F "${t}_pull" >/dev/null || die "unknown tool $t (strata, podman, ctr, curl_tar_shared)"
+	[[ $t == strata || $t == podman || $t == ctr ]] || die "unknown tool $t: want strata, podman or ctr"
 done
 declare -A dead=()
 for t in "${tools[@]}"; do

@@ -55,21 +55,19 @@ pull_loop() {
 	done
 }
 
-# fs_dir KIND prints the directory stores live in: a tmpfs we mount, or ext4 under /var/tmp.
+# mount_tmpfs mounts the tmpfs the tmpfs stores live in. Called once from the top-level shell:
+# fs_dir runs in command substitutions, where a cleanup registered would be lost.
+mount_tmpfs() {
+	mkdir -p "$BENCH_WORK/tmpfs" "$BENCH_WORK/disk"
+	mount -t tmpfs -o size=8g,mode=0755 strata-bench "$BENCH_WORK/tmpfs"
+	on_exit "unmount_under '$BENCH_WORK/tmpfs'"
+}
+
+# fs_dir KIND prints the directory stores live in: the tmpfs, or ext4 under /var/tmp.
 fs_dir() {
 	case $1 in
-	tmpfs)
-		if ! mountpoint -q "$BENCH_WORK/tmpfs" 2>/dev/null; then
-			mkdir -p "$BENCH_WORK/tmpfs"
-			mount -t tmpfs -o size=8g,mode=0755 "strata-bench" "$BENCH_WORK/tmpfs"
-			on_exit "unmount_under '$BENCH_WORK/tmpfs'"
-		fi
-		echo "$BENCH_WORK/tmpfs"
-		;;
-	ext4)
-		mkdir -p "$BENCH_WORK/disk"
-		echo "$BENCH_WORK/disk"
-		;;
+	tmpfs) echo "$BENCH_WORK/tmpfs" ;;
+	ext4) echo "$BENCH_WORK/disk" ;;
 	esac
 }
 
