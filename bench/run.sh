@@ -41,50 +41,59 @@ for f in setup tools pull sharing start density micro; do
 	source "$BENCH_DIR/lib/$f.sh"
 done
 
-[[ $(id -u) == 0 ]] || die "run.sh needs root (mounts, containers, apt)"
-if [[ $BENCH_MODE == quick ]]; then
-	RUNS=${RUNS:-2} HF_RUNS=5 HF_WARMUP=1 DENSITY=10
-else
-	RUNS=${RUNS:-5} HF_RUNS=20 HF_WARMUP=3 DENSITY=50
-fi
-((RUNS >= 1)) || die "--runs must be at least 1"
+main() {
+	[[ $(id -u) == 0 ]] || die "run.sh needs root (mounts, containers, apt)"
+	if [[ $BENCH_MODE == quick ]]; then
+		RUNS=${RUNS:-2} HF_RUNS=5 HF_WARMUP=1 DENSITY=10
+	else
+		RUNS=${RUNS:-5} HF_RUNS=20 HF_WARMUP=3 DENSITY=50
+	fi
+	[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer, got $RUNS"
 
-bench_init
-rm -rf "$BENCH_RESULTS"
-mkdir -p "$BENCH_RESULTS"
-: >"$BENCH_RESULTS/samples.tsv"
-: >"$BENCH_RESULTS/notes.tsv"
-: >"$BENCH_RESULTS/meta.tsv"
+	bench_init
+	rm -rf "$BENCH_RESULTS"
+	mkdir -p "$BENCH_RESULTS"
+	: >"$BENCH_RESULTS/samples.tsv"
+	: >"$BENCH_RESULTS/notes.tsv"
+	: >"$BENCH_RESULTS/meta.tsv"
 
-install_peers
-describe_machine
-if reason=$(strata_check 2>&1); then
-	log "strata: $STRATA"
-else
-	log "strata measurements will be skipped: $reason"
-fi
-build_tools
-start_registry
-push_images
+	install_peers
+	describe_machine
+	if reason=$(strata_check 2>&1); then
+		log "strata: $STRATA"
+	else
+		log "strata measurements will be skipped: $reason"
+	fi
+	build_tools
+	start_registry
+	mount_tmpfs
+	push_images
 
-# pull_once times pulls in a child bash; it needs the adapters and their settings.
-INSECURE=1
-export STRATA REGISTRY IMAGES BENCH_WORK BENCH_ID INSECURE
-export -f $(declare -F | awk '{ print $3 }')
+	# pull_once times pulls in a child bash; it needs the adapters and their settings.
+	INSECURE=1
+	export STRATA REGISTRY IMAGES BENCH_WORK BENCH_ID INSECURE
+	export -f $(declare -F | awk '{ print $3 }')
+
+	local started
+	started=$(now_us)
+	selected 3 && measure_start
+	selected 5 && { measure_scaling_start; measure_scaling_pull; }
+	selected 1 && { measure_pull; measure_warm; }
+	selected 2 && measure_sharing
+	selected 4 && measure_density
+	selected 6 && measure_micro
+	meta duration "$(((($(now_us) - started) / 1000000))) s"
+
+	if [[ -n $WRITE_DOCS ]]; then
+		"$BENCH_WORK/bin/report" -results "$BENCH_RESULTS" -docs "$REPO/docs" ||
+			die "writing docs/benchmarks.md failed"
+		log "wrote $REPO/docs/benchmarks.md"
+	fi
+	log "results in $BENCH_RESULTS"
+}
 
 selected() { [[ ,$ONLY, == *,$1,* ]]; }
-started=$(now_us)
-selected 3 && measure_start
-selected 5 && { measure_scaling_start; measure_scaling_pull; }
-selected 1 && measure_pull
-selected 2 && measure_sharing
-selected 4 && measure_density
-selected 6 && measure_micro
-meta duration "$(((($(now_us) - started) / 1000000))) s"
 
-if [[ -n $WRITE_DOCS ]]; then
-	"$BENCH_WORK/bin/report" -results "$BENCH_RESULTS" -docs "$REPO/docs" ||
-		die "writing docs/benchmarks.md failed"
-	log "wrote $REPO/docs/benchmarks.md"
-fi
-log "results in $BENCH_RESULTS"
+# One line, so that bash has read all of main before it runs: editing this file during a run
+# cannot change what the run does.
+main "$@"; exit
