@@ -136,6 +136,14 @@ func TestPullAnonymous(t *testing.T) {
 		t.Errorf("second pull by digest made requests %v, want none", reqs)
 	}
 
+	// Through a mirror, as Docker Hub names: the same one-request check, asked of the mirror.
+	mustRun(t, env, "", root, "--registry-mirror", "http://"+f.Host, "pull", "-q", "alpine")
+	f.Reset()
+	viaMirror := mustRun(t, env, "", root, "--registry-mirror", "http://"+f.Host, "pull", "alpine")
+	if !strings.Contains(viaMirror.Stdout, "Image is up to date for alpine:latest") || f.Count("/manifests/") != 1 || f.Count("/blobs/") != 0 {
+		t.Errorf("second pull through the mirror printed %q with requests %v, want up to date after one manifest request", viaMirror.Stdout, f.Requests())
+	}
+
 	// A pull for another platform of the same index is not "up to date".
 	f.Reset()
 	other := mustRun(t, env, "", root, "pull", "--platform", otherArch(), ref)
