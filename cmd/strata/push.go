@@ -72,11 +72,10 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 		return err
 	}
 	if !quiet {
-		tag := ref.Tag()
-		if tag == "" {
-			tag = "latest"
+		if ref.Tag() != "" {
+			fmt.Fprintf(out, "%s: ", ref.Tag())
 		}
-		fmt.Fprintf(out, "%s: digest: %s size: %d\n", tag, desc.Digest, desc.Size)
+		fmt.Fprintf(out, "digest: %s size: %d\n", desc.Digest, desc.Size)
 	}
 	return nil
 }
@@ -89,8 +88,9 @@ func pushImage(ctx context.Context, store *cache.Store, ref registry.Reference, 
 	return registry.Push(ctx, ref, img, opts)
 }
 
-// pushIndex pushes a multi-platform image as stored by load or pull --all-platforms. The
-// store is an OCI image layout, so go-containerregistry's layout package reads it as is.
+// pushIndex pushes a multi-platform image: a ref in the store that names an index (pull and
+// load store one platform's manifest today, but the layout allows indexes and save reads
+// them). The store is an OCI image layout, so go-containerregistry's layout package reads it.
 func pushIndex(ctx context.Context, store *cache.Store, ref registry.Reference, desc v1.Descriptor, opts registry.Options) error {
 	p, err := layout.FromPath(store.Dir())
 	if err != nil {
