@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			if format != "" && format != "json" {
 				return fmt.Errorf("invalid --format %q: only json is supported", format)
 			}
-			u, err := diskUsage(g)
+			u, err := diskUsage(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -132,13 +133,20 @@ type object struct {
 }
 
 // diskUsage measures the store, the layer dirs and the containers.
-func diskUsage(g *globals) (usage, error) {
+func diskUsage(ctx context.Context, g *globals) (_ usage, err error) {
 	// Empty lists, not null, in JSON.
 	u := usage{Images: []imageUsage{}, Layers: []layerUsage{}, Containers: []containerUsage{}}
 	store, err := g.openStore()
 	if err != nil {
 		return u, err
 	}
+	// Held shared, as pulls hold it: a prune waits, so no layer dir or blob vanishes
+	// between being listed and being measured.
+	release, err := store.Hold(ctx)
+	if err != nil {
+		return u, err
+	}
+	defer func() { err = errors.Join(err, release()) }()
 	snap, err := g.openSnapshotter()
 	if err != nil {
 		return u, err
