@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -40,8 +41,11 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 	// As docker: the name pushed is a name in the store, so `strata tag` comes first when the
 	// image is stored under another one.
 	desc, err := store.Resolve(ref.String())
+	if errors.Is(err, cache.ErrNotFound) {
+		return fmt.Errorf("pushing %s: image %w in the store; name one with 'strata tag IMAGE %s' first", ref.Familiar(), cache.ErrNotFound, ref.Familiar())
+	}
 	if err != nil {
-		return fmt.Errorf("pushing %s: no image named %s in the store (tag one with 'strata tag IMAGE %s'): %w", ref.Familiar(), ref.Familiar(), ref.Familiar(), err)
+		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
 	}
 	if !quiet {
 		fmt.Fprintf(out, "The push refers to repository [%s]\n", ref.Name())
