@@ -182,6 +182,7 @@ func TestTagAndImageCommands(t *testing.T) {
 	}
 
 	checkFailed(t, run(t, env, "", root, "tag", "nosuch:1", "other:1"), "nosuch")
+	checkFailed(t, run(t, env, "", root, "push", f.Host+"/nosuch:1"), "not found in the store")
 	checkFailed(t, run(t, env, "", root, "tag", ref, "other@sha256:"+strings.Repeat("a", 64)), "digest")
 	r := run(t, env, "", root, "image", "inspect", "mine/alpine:1", "nosuch:1")
 	checkFailed(t, r, "nosuch")
