@@ -121,6 +121,21 @@ func TestHostileLayersThroughPull(t *testing.T) {
 		},
 		want: "media type",
 	}, {
+		name: "zstd label on a gzip blob",
+		layer: func(t *testing.T) v1.Layer {
+			l := gzipLayer(t, []tarEntry{{Name: "a", Body: "a"}})
+			l.mt = types.OCILayerZStd
+			return l
+		},
+		want: "media type",
+	}, {
+		name: "diffid that is a path",
+		layer: func(t *testing.T) v1.Layer {
+			l := gzipLayer(t, []tarEntry{{Name: "a", Body: "a"}})
+			l.diffID = v1.Hash{Algorithm: "sha256", Hex: "../../../../" + rel + "/pwned"}
+			return l
+		},
+	}, {
 		name: "config lies about the diffid",
 		layer: func(t *testing.T) v1.Layer {
 			l := gzipLayer(t, []tarEntry{{Name: "a", Body: "a"}})
