@@ -34,7 +34,7 @@ func WriteLayout(testdata, dir string) error {
 		{"docker.io/library/busybox:1.38.0-musl", bb},
 	} {
 		if err := p.AppendIndex(e.idx, layout.WithAnnotations(map[string]string{
-			"io.containerd.image.name":         e.name,
+			"io.containerd.image.name":          e.name,
 			"org.opencontainers.image.ref.name": e.name,
 		})); err != nil {
 			return fmt.Errorf("writing %s to %s: %w", e.name, dir, err)
