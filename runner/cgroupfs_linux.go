@@ -34,3 +34,38 @@ func hostCgroupMounts() ([]cgroupMount, map[string]string) {
 	}
 	return out, links
 }
+
+// hostInfoNow gathers what the plan needs from the host; device nodes only for a privileged
+// container, the only one that gets them.
+func hostInfoNow(privileged bool) hostInfo {
+	var h hostInfo
+	h.Cgroups, h.CgroupLinks = hostCgroupMounts()
+	if privileged {
+		h.Devices = hostDeviceNodes()
+	}
+	return h
+}
+
+// hostDeviceNodes lists the character and block devices under the host's /dev, relative to
+// it, skipping the filesystems every container gets its own of (pts, shm, mqueue).
+func hostDeviceNodes() []string {
+	var out []string
+	_ = filepath.WalkDir("/dev", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel("/dev", p)
+		if d.IsDir() {
+			switch rel {
+			case "pts", "shm", "mqueue":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&(os.ModeDevice|os.ModeCharDevice) != 0 && rel != "console" && rel != "ptmx" {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}

@@ -106,8 +106,7 @@ func initContainer(spec Spec) error {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return fmt.Errorf("mounting rootfs: %w", err)
 	}
-	cgroupMounts, cgroupLinks := hostCgroupMounts()
-	if err := applyPlan(rootfs, planWith(spec, cgroupMounts, cgroupLinks)); err != nil {
+	if err := applyPlan(rootfs, planWith(spec, hostInfoNow(spec.Privileged))); err != nil {
 		return err
 	}
 

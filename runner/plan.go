@@ -74,10 +74,22 @@ var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
 
 // plan computes the init's filesystem steps for spec, in order. It is plain data: the
 // decisions (what to mount where, in which order, what to hide) are tested without root.
-func plan(spec Spec) []Step { return planWith(spec, nil, nil) }
+func plan(spec Spec) []Step { return planWith(spec, hostInfo{}) }
 
-// planWith is plan on a host whose cgroup filesystems are cgroups (see cgroupSteps).
-func planWith(spec Spec, cgroups []cgroupMount, cgroupLinks map[string]string) []Step {
+// hostInfo is what the plan needs to know about the host, gathered by the init before it
+// builds the container (hostInfoNow) and passed in as data, so plans stay testable.
+type hostInfo struct {
+	// Cgroups and CgroupLinks are the cgroup filesystems under /sys/fs/cgroup and the
+	// symlinks beside them (see cgroupSteps).
+	Cgroups     []cgroupMount
+	CgroupLinks map[string]string
+	// Devices are the host's device nodes under /dev, as /dev-relative paths ("fuse",
+	// "net/tun"); a privileged container gets them all, as with docker run --privileged.
+	Devices []string
+}
+
+// planWith is plan on a host described by host.
+func planWith(spec Spec, host hostInfo) []Step {
 	const (
 		nosuid = unix.MS_NOSUID
 		nodev  = unix.MS_NODEV
@@ -100,8 +112,17 @@ func planWith(spec Spec, cgroups []cgroupMount, cgroupLinks map[string]string) [
 		Step{Op: OpMount, Target: "/dev/mqueue", FSType: "mqueue", Source: "mqueue", Flags: nosuid | noexec | nodev},
 		Step{Op: OpMount, Target: "/sys", FSType: "sysfs", Source: "sysfs", Flags: sysFlags},
 	)
-	steps = append(steps, cgroupSteps(cgroups, cgroupLinks, spec.Privileged)...)
-	for _, d := range hostDevices {
+	steps = append(steps, cgroupSteps(host.Cgroups, host.CgroupLinks, spec.Privileged)...)
+	devices := hostDevices
+	if spec.Privileged {
+		devices = slices.Clone(hostDevices)
+		for _, d := range host.Devices {
+			if !slices.Contains(devices, d) {
+				devices = append(devices, d)
+			}
+		}
+	}
+	for _, d := range devices {
 		steps = append(steps, Step{Op: OpBind, Source: "/dev/" + d, Target: "/dev/" + d})
 	}
 	for _, l := range [][2]string{

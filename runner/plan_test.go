@@ -148,3 +148,27 @@ func TestDepth(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanPrivilegedDevices(t *testing.T) {
+	host := hostInfo{Devices: []string{"null", "fuse", "net/tun"}}
+	spec := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay"}}}
+	if i := stepIndex(planWith(spec, host), OpBind, "/dev/fuse"); i >= 0 {
+		t.Errorf("unprivileged plan binds /dev/fuse")
+	}
+	spec.Privileged = true
+	steps := planWith(spec, host)
+	for _, d := range []string{"/dev/null", "/dev/zero", "/dev/fuse", "/dev/net/tun"} {
+		if stepIndex(steps, OpBind, d) < 0 {
+			t.Errorf("privileged plan lacks a bind of %s", d)
+		}
+	}
+	n := 0
+	for _, s := range steps {
+		if s.Target == "/dev/null" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("privileged plan binds /dev/null %d times, want 1", n)
+	}
+}

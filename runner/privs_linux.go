@@ -61,14 +61,24 @@ func dropPrivileges(u User, caps []int) error {
 	if err := syscall.Setuid(int(u.UID)); err != nil {
 		return fmt.Errorf("setting uid %d: %w", u.UID, err)
 	}
+	// A capability strata itself lacks (root without CAP_SYS_RESOURCE on some hosts) cannot
+	// be given: keep the requested ones this thread still holds, as docker --privileged does.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var have [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &have[0]); err != nil {
+		return fmt.Errorf("reading capabilities: %w", err)
+	}
 	var data [2]unix.CapUserData
 	if u.UID == 0 {
 		for _, c := range caps {
-			data[c/32].Effective |= 1 << (uint(c) % 32)
-			data[c/32].Permitted |= 1 << (uint(c) % 32)
+			bit := uint32(1) << (uint(c) % 32)
+			if c/32 < len(have) && have[c/32].Permitted&bit != 0 {
+				data[c/32].Effective |= bit
+				data[c/32].Permitted |= bit
+			}
 		}
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("setting capabilities: %w", err)
 	}

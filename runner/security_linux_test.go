@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -318,5 +319,36 @@ func TestRunInitForwardsSignals(t *testing.T) {
 	}
 	if r := <-done; r.err != nil || r.code != 128+15 {
 		t.Fatalf("Run(--init) after SIGTERM = %d, %v, want 143", r.code, r.err)
+	}
+}
+
+func TestRunPrivileged(t *testing.T) {
+	var extra string
+	for _, d := range hostDeviceNodes() {
+		if !slices.Contains(hostDevices, d) && !strings.Contains(d, "/") {
+			extra = d
+			break
+		}
+	}
+	if extra == "" {
+		t.Skip("skipping: the host has no device beyond the default ones")
+	}
+	spec := testSpec(t, "sh", "-c", "mount -t tmpfs tmpfs /mnt && echo mounted; test -e /dev/"+extra+" && echo has-device; grep CapEff /proc/self/status | tr -s '\\t' ' '")
+	spec.Privileged = true
+	// Every capability strata itself holds: the host's root may lack some (CAP_SYS_RESOURCE
+	// here), and a container cannot get more than its runtime has.
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own string
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "CapEff:") {
+			own = strings.Join(strings.Fields(l), " ")
+		}
+	}
+	want := "mounted\nhas-device\n" + own
+	if got := mustRun(t, spec); got != want {
+		t.Errorf("privileged: got %q, want %q (device %s)", got, want, extra)
 	}
 }
