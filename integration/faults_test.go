@@ -3,11 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +81,6 @@ func TestPullFaults(t *testing.T) {
 		return false
 	})
 
-	tlsAddr := startTLSServer(t)
 	cases := []struct {
 		name string
 		args []string
@@ -93,7 +89,6 @@ func TestPullFaults(t *testing.T) {
 		{"malformed reference", []string{"pull", "Not/Valid::ref"}, []string{"invalid reference format"}},
 		{"unknown host", []string{"pull", "nosuch.invalid/library/alpine:1"}, []string{"unknown host nosuch.invalid"}},
 		{"connection refused", []string{"pull", refused + "/library/alpine:1"}, []string{"connection refused"}},
-		{"tls error", []string{"pull", tlsAddr + "/library/alpine:1"}, []string{"tls:", "certificate", "--insecure"}},
 		{"not found", []string{"pull", f.Host + "/library/nosuch:1"}, []string{"manifest for " + f.Host + "/library/nosuch:1 not found"}},
 		{"too many requests", []string{"pull", f.Host + "/test/small:limited"}, []string{"too many requests"}},
 		{"server error after retries", []string{"pull", f.Host + "/test/small:flaky"}, []string{"503"}},
@@ -108,9 +103,6 @@ func TestPullFaults(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "tls error" && tlsAddr == "" {
-				t.Skip("skipping: no non-loopback address to serve TLS on, and loopback registries are never verified")
-			}
 			root := newRoot(t)
 			f.Reset()
 			r := run(t, env, "", root, tc.args...)
@@ -160,42 +152,4 @@ func serveManifest(f *front, w http.ResponseWriter, r *http.Request, mt string, 
 		w.Write(body)
 	}
 	return true
-}
-
-// startTLSServer serves HTTPS with a self-signed certificate on this machine's first
-// non-loopback address: strata treats loopback registries as insecure (as Docker does), so
-// only there does it verify the certificate. It returns "" when there is no such address.
-func startTLSServer(t *testing.T) string {
-	t.Helper()
-	ip := nonLoopbackIP()
-	if ip == "" {
-		return ""
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Logf("no TLS server: listening on %s: %v", ip, err)
-		return ""
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK)
-	}))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return ln.Addr().String()
-}
-
-func nonLoopbackIP() string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return ""
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			return n.IP.String()
-		}
-	}
-	return ""
 }
