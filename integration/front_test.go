@@ -339,7 +339,11 @@ func run(t *testing.T, env []string, stdin, root string, args ...string) result 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, strataBin, append([]string{"--root", root}, args...)...)
+	argv := append([]string{strataBin, "--root", root}, args...)
+	if namesUnknownHost(args) {
+		argv = withoutRealDNS(t, argv)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

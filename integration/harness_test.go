@@ -177,7 +177,11 @@ func strata(t *testing.T, root string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, strataBin, append([]string{"--root", root}, args...)...)
+	argv := append([]string{strataBin, "--root", root}, args...)
+	if namesUnknownHost(args) {
+		argv = withoutRealDNS(t, argv)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "STRATA_REGISTRY_MIRROR=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
