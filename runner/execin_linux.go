@@ -214,19 +214,23 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 			p.cmd.SysProcAttr.CgroupFD = cgfd
 		}
 	}
+	var slave *os.File
 	if req.Terminal {
-		slave, err := p.openPTY(stdio)
-		if err != nil {
+		if slave, err = p.openPTY(stdio); err != nil {
 			childSock.Close()
 			return ExitOwnError, err
 		}
-		defer slave.Close()
 		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
 	} else {
 		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	}
 	err = p.cmd.Start()
 	childSock.Close()
+	if slave != nil {
+		// Only the helper and the command may hold the terminal: the output copy ends (EIO)
+		// when the last of them closes it.
+		slave.Close()
+	}
 	if err != nil {
 		p.closeTTY()
 		return ExitOwnError, fmt.Errorf("starting helper: %w", err)

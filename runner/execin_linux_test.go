@@ -217,3 +217,31 @@ func TestParseNamespaces(t *testing.T) {
 		}
 	}
 }
+
+func TestExecStdio(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	tests := []struct {
+		name  string
+		opts  ExecOptions
+		stdin string
+		want  string
+	}{
+		{name: "stdin with -i", opts: ExecOptions{Args: []string{"cat"}, Stdin: true}, stdin: "hello", want: "hello"},
+		{name: "no stdin without -i", opts: ExecOptions{Args: []string{"cat"}}, stdin: "hello", want: ""},
+		{name: "terminal", opts: ExecOptions{Args: []string{"sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo tty $TERM"}, Terminal: true}, want: "tty xterm"},
+		{name: "pipes without -t", opts: ExecOptions{Args: []string{"sh", "-c", "[ -t 1 ] || echo pipe"}}, want: "pipe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			code, err := Exec(context.Background(), c, tt.opts, Stdio{Stdin: strings.NewReader(tt.stdin), Stdout: &out, Stderr: &out})
+			if err != nil || code != 0 {
+				t.Fatalf("Exec(%q) = %d, %v; output %q", tt.opts.Args, code, err, out.String())
+			}
+			if got := strings.TrimSpace(out.String()); got != tt.want {
+				t.Errorf("Exec(%q) printed %q, want %q", tt.opts.Args, got, tt.want)
+			}
+		})
+	}
+}
