@@ -167,119 +167,28 @@ func diskUsage(ctx context.Context, g *globals) (_ usage, err error) {
 	if err != nil {
 		return u, err
 	}
-
 	blobs, err := storeBlobs(store)
 	if err != nil {
 		return u, err
 	}
-	layers := map[v1.Hash]*object{}
-	for _, d := range dirs {
-		layers[d.DiffID] = &object{size: d.Size, refs: map[string]bool{}}
-	}
-	compressed := map[v1.Hash]map[v1.Hash]bool{} // DiffID → the blobs it comes from
-	imagesUsing := map[string]int{}              // image ID → containers created from it
-	for _, c := range list {
-		imagesUsing[c.Config.ImageID]++
-	}
-	for _, info := range infos {
-		active := imagesUsing[info.ID.String()] > 0
-		use := func(o *object) {
-			if o != nil {
-				o.refs[info.Ref] = true
-				o.active = o.active || active
-			}
-		}
-		use(blobs[info.Manifest.Digest])
-		use(blobs[info.ID])
-		for _, l := range info.Layers {
-			use(blobs[l.Digest])
-		}
-		diffIDs := info.Config.RootFS.DiffIDs
-		for i, d := range diffIDs {
-			use(layers[d])
-			if i < len(info.Layers) && len(diffIDs) == len(info.Layers) {
-				if compressed[d] == nil {
-					compressed[d] = map[v1.Hash]bool{}
-				}
-				compressed[d][info.Layers[i].Digest] = true
-			}
-		}
-	}
-	pinnedBy := map[v1.Hash]int{}
-	for _, c := range list {
-		for d := range containerLayers(g, c) {
-			pinnedBy[d]++
-			if o := layers[d]; o != nil {
-				o.pinned = true
-			}
-		}
-	}
 
+	l := newLedger(g, infos, list, dirs, blobs)
+	u.Images = append(u.Images, l.images(infos)...)
+	u.Layers = append(u.Layers, l.layers(dirs)...)
+	imagesRow := l.totals(&u.Totals)
+	imagesRow.Total = len(infos)
 	for _, info := range infos {
-		iu := imageUsage{Ref: info.Ref, ID: info.ID.String(), Containers: imagesUsing[info.ID.String()]}
-		for _, o := range imageObjects(info, blobs, layers) {
-			iu.Size += o.size
-			if len(o.refs) == 1 && !o.pinned {
-				iu.Unique += o.size
-			} else {
-				iu.Shared += o.size
-			}
-		}
-		u.Images = append(u.Images, iu)
-	}
-	sort.Slice(u.Images, func(i, j int) bool { return u.Images[i].Ref < u.Images[j].Ref })
-
-	for _, d := range dirs {
-		o := layers[d.DiffID]
-		lu := layerUsage{DiffID: d.DiffID.String(), Unpacked: o.size, Images: len(o.refs), Containers: pinnedBy[d.DiffID]}
-		for b := range compressed[d.DiffID] {
-			if bo := blobs[b]; bo != nil {
-				lu.Compressed += bo.size
-			}
-		}
-		u.Layers = append(u.Layers, lu)
-	}
-
-	imagesRow := usageRow{Type: "Images", Total: len(infos)}
-	for _, info := range infos {
-		if imagesUsing[info.ID.String()] > 0 {
+		if l.imagesUsing[info.ID.String()] > 0 {
 			imagesRow.Active++
 		}
 	}
-	count := func(o *object) {
-		imagesRow.Size += o.size
-		if !o.active && !o.pinned {
-			imagesRow.Reclaimable += o.size
-		}
-		switch len(o.refs) {
-		case 0:
-			u.Totals.Unused += o.size
-		case 1:
-			u.Totals.Unique += o.size
-		default:
-			u.Totals.Shared += o.size
-		}
-	}
-	for _, o := range layers {
-		u.Totals.Layers++
-		u.Totals.Unpacked += o.size
-		count(o)
-	}
-	for _, o := range blobs {
-		u.Totals.Blobs++
-		u.Totals.Compressed += o.size
-		count(o)
-	}
-	u.Totals.Total = u.Totals.Unpacked + u.Totals.Compressed
-
 	containersRow := usageRow{Type: "Containers", Total: len(list)}
 	for _, c := range list {
 		size, err := containerSize(g, c)
 		if err != nil {
 			return u, err
 		}
-		status := string(c.State.Status)
-		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: c.Config.Image, Status: status, Size: size})
+		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: c.Config.Image, Status: string(c.State.Status), Size: size})
 		containersRow.Size += size
 		if c.State.Running() {
 			containersRow.Active++
@@ -291,8 +200,58 @@ func diskUsage(ctx context.Context, g *globals) (_ usage, err error) {
 	return u, nil
 }
 
-// imageObjects are the distinct blobs and layer dirs of one image that exist on disk.
-func imageObjects(info cache.ImageInfo, blobs, layers map[v1.Hash]*object) []*object {
+// ledger knows, for every blob and layer dir on disk, which images and containers use it.
+type ledger struct {
+	blobs, layerDirs map[v1.Hash]*object
+	compressed       map[v1.Hash]map[v1.Hash]bool // DiffID → the blobs it is unpacked from
+	imagesUsing      map[string]int               // image ID → containers created from it
+	pinnedBy         map[v1.Hash]int              // DiffID → containers whose root uses it
+}
+
+func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, dirs []snapshotter.Layer, blobs map[v1.Hash]*object) *ledger {
+	l := &ledger{
+		blobs:       blobs,
+		layerDirs:   map[v1.Hash]*object{},
+		compressed:  map[v1.Hash]map[v1.Hash]bool{},
+		imagesUsing: map[string]int{},
+		pinnedBy:    map[v1.Hash]int{},
+	}
+	for _, d := range dirs {
+		l.layerDirs[d.DiffID] = &object{size: d.Size, refs: map[string]bool{}}
+	}
+	for _, c := range list {
+		l.imagesUsing[c.Config.ImageID]++
+		for d := range containerLayers(g, c) {
+			l.pinnedBy[d]++
+			if o := l.layerDirs[d]; o != nil {
+				o.pinned = true
+			}
+		}
+	}
+	for _, info := range infos {
+		active := l.imagesUsing[info.ID.String()] > 0
+		for _, o := range l.objects(info) {
+			o.refs[info.Ref] = true
+			o.active = o.active || active
+		}
+		// Layers and DiffIDs pair up by index; a config that disagrees with its manifest
+		// attributes no blob to any layer dir rather than the wrong one.
+		diffIDs := info.Config.RootFS.DiffIDs
+		if len(diffIDs) != len(info.Layers) {
+			continue
+		}
+		for i, d := range diffIDs {
+			if l.compressed[d] == nil {
+				l.compressed[d] = map[v1.Hash]bool{}
+			}
+			l.compressed[d][info.Layers[i].Digest] = true
+		}
+	}
+	return l
+}
+
+// objects are the distinct blobs and layer dirs of one image that exist on disk.
+func (l *ledger) objects(info cache.ImageInfo) []*object {
 	seen := map[*object]bool{}
 	var out []*object
 	add := func(o *object) {
@@ -301,15 +260,83 @@ func imageObjects(info cache.ImageInfo, blobs, layers map[v1.Hash]*object) []*ob
 			out = append(out, o)
 		}
 	}
-	add(blobs[info.Manifest.Digest])
-	add(blobs[info.ID])
-	for _, l := range info.Layers {
-		add(blobs[l.Digest])
+	add(l.blobs[info.Manifest.Digest])
+	add(l.blobs[info.ID])
+	for _, d := range info.Layers {
+		add(l.blobs[d.Digest])
 	}
 	for _, d := range info.Config.RootFS.DiffIDs {
-		add(layers[d])
+		add(l.layerDirs[d])
 	}
 	return out
+}
+
+// images splits each image's bytes into what only it uses (what removing it frees) and
+// what it shares with other images or with containers.
+func (l *ledger) images(infos []cache.ImageInfo) []imageUsage {
+	out := make([]imageUsage, 0, len(infos))
+	for _, info := range infos {
+		iu := imageUsage{Ref: info.Ref, ID: info.ID.String(), Containers: l.imagesUsing[info.ID.String()]}
+		for _, o := range l.objects(info) {
+			iu.Size += o.size
+			if len(o.refs) == 1 && !o.pinned {
+				iu.Unique += o.size
+			} else {
+				iu.Shared += o.size
+			}
+		}
+		out = append(out, iu)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
+	return out
+}
+
+// layers describes each layer dir, in snapshotter.List's order.
+func (l *ledger) layers(dirs []snapshotter.Layer) []layerUsage {
+	out := make([]layerUsage, 0, len(dirs))
+	for _, d := range dirs {
+		o := l.layerDirs[d.DiffID]
+		lu := layerUsage{DiffID: d.DiffID.String(), Unpacked: o.size, Images: len(o.refs), Containers: l.pinnedBy[d.DiffID]}
+		for b := range l.compressed[d.DiffID] {
+			if bo := l.blobs[b]; bo != nil {
+				lu.Compressed += bo.size
+			}
+		}
+		out = append(out, lu)
+	}
+	return out
+}
+
+// totals counts every object once into t, and returns the Images summary row's sizes: all
+// of it, and what `prune -a` would free (what no container needs).
+func (l *ledger) totals(t *usageTotals) usageRow {
+	row := usageRow{Type: "Images"}
+	count := func(o *object) {
+		row.Size += o.size
+		if !o.active && !o.pinned {
+			row.Reclaimable += o.size
+		}
+		switch len(o.refs) {
+		case 0:
+			t.Unused += o.size
+		case 1:
+			t.Unique += o.size
+		default:
+			t.Shared += o.size
+		}
+	}
+	for _, o := range l.layerDirs {
+		t.Layers++
+		t.Unpacked += o.size
+		count(o)
+	}
+	for _, o := range l.blobs {
+		t.Blobs++
+		t.Compressed += o.size
+		count(o)
+	}
+	t.Total = t.Unpacked + t.Compressed
+	return row
 }
 
 // storeBlobs lists the verified blobs of the image layout (blobs/sha256/<hex>, image-spec
