@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -381,5 +382,51 @@ func busyboxBinary(t *testing.T, img v1.Image) []byte {
 			}
 			t.Fatalf("bin/busybox links to %s, which is not a regular file before it", h.Linkname)
 		}
+	}
+}
+
+// TestExecStdinDetachSignals checks exec -i, exec -d, and that a signal sent to `strata exec`
+// reaches the command, which decides what to do with it.
+func TestExecStdinDetachSignals(t *testing.T) {
+	requiresContainers(t)
+	reg := startRegistry(t)
+	root := newRoot(t)
+	ref := reg.Host + "/library/busybox:1.38.0-musl"
+	mustStrata(t, root, "pull", ref)
+	detached(t, root, "--name", "sig", ref, "sleep", "1000")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := exec.CommandContext(ctx, strataBin, "--root", root, "exec", "-i", "sig", "cat")
+	in.Stdin = strings.NewReader("from stdin")
+	if out, err := in.Output(); err != nil || string(out) != "from stdin" {
+		t.Errorf("exec -i cat = %q, %v, want %q", out, err, "from stdin")
+	}
+
+	mustStrata(t, root, "exec", "-d", "sig", "sh", "-c", "echo detached > /tmp/d")
+	r := mustStrata(t, root, "exec", "sig", "sh", "-c", "while [ ! -s /tmp/d ]; do sleep 0.05; done; cat /tmp/d")
+	if strings.TrimSpace(r.Stdout) != "detached" {
+		t.Errorf("the file of exec -d holds %q, want detached", r.Stdout)
+	}
+
+	sig := exec.CommandContext(ctx, strataBin, "--root", root, "exec", "sig", "sh", "-c", `trap "echo got TERM; exit 5" TERM; echo ready; while :; do sleep 0.1; done`)
+	stdout, err := sig.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sig.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("exec with a TERM trap printed %q, %v, want ready", buf, err)
+	}
+	if err := sig.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	err = sig.Wait()
+	if sig.ProcessState.ExitCode() != 5 || strings.TrimSpace(string(rest)) != "got TERM" {
+		t.Errorf("exec after SIGTERM = %v, printed %q, want exit 5 and 'got TERM'", err, rest)
 	}
 }

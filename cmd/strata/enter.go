@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 
@@ -44,7 +45,9 @@ the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net 
 				return withCode(runner.ExitOwnError, errors.New("enter: no command given after the container"))
 			}
 			o.Stdin = true // as nsenter: a debugging shell reads the user's input
-			code, err := runner.Enter(cmd.Context(), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			// Not cancelled on SIGINT or SIGTERM: runner forwards those to the command, which
+			// decides, as docker exec's signal proxy does.
+			code, err := runner.Enter(context.WithoutCancel(cmd.Context()), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			return exitWith(code, err)
 		},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 
@@ -36,7 +37,9 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 				o.Env = append(fromFiles, o.Env...)
 			}
 			o.Args = args[1:]
-			code, err := runner.Exec(cmd.Context(), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			// Not cancelled on SIGINT or SIGTERM: runner forwards those to the command, which
+			// decides, as docker exec's signal proxy does.
+			code, err := runner.Exec(context.WithoutCancel(cmd.Context()), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			return exitWith(code, err)
 		},
 	}
