@@ -66,6 +66,10 @@ func ParseNamespaces(names []string) ([]string, error) {
 // mounts while paths resolve on the host. Either way the container's own files are at
 // /proc/<pid>/root, <pid> being the container's host pid (State.Pid).
 //
+// With "pid" the command gets a pid in the container's pid namespace (it can signal and
+// ptrace the container's processes by their pids), but /proc stays the host's, so ps and top
+// list the host's processes; the container's are under /proc/<pid>/root/proc.
+//
 // The command runs with strata's credentials: root, every capability, no seccomp filter,
 // outside the container's cgroup. Its exit status is returned as Exec's is.
 func Enter(ctx context.Context, c *Container, opts EnterOptions, stdio Stdio) (int, error) {

@@ -43,6 +43,10 @@ type ExecOptions struct {
 // exit status (128+n after signal n); like Run, an *ExitCodeError with 126 or 127 when the
 // command cannot be executed or is not found, 125 for strata's own failures. A container that
 // is not running is ErrNotRunning.
+//
+// With Terminal, the command's terminal is a pty of the host's devpts, as Run's is, so it
+// shows as a /dev/pts/N the container's own devpts does not list. A command that is still
+// running when Exec's ctx ends is killed; one started with Detach belongs to the container.
 func Exec(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (int, error) {
 	code, err := execIn(ctx, c, opts, stdio)
 	if err != nil {
