@@ -144,9 +144,10 @@ func Test130Layers(t *testing.T) {
 	}
 }
 
-// TestPullKilledMidUnpack kills a pull while a 2,000-file layer is being unpacked (its
-// download throttled, so the unpack, which streams from it, is slow): no half layer appears
-// under its DiffID (at most a .tmp- dir), and the next pull completes and removes the leftover.
+// TestPullKilledMidUnpack stops a pull while a 2,000-file layer is being unpacked (its
+// download throttled, so the unpack, which streams from it, is slow). After SIGKILL no half
+// layer appears under its DiffID (at most a .tmp- dir), and the next pull completes and
+// removes the leftover. After SIGINT the pull cleans up after itself: nothing is left.
 func TestPullKilledMidUnpack(t *testing.T) {
 	requiresContainers(t)
 	reg := startRegistry(t)
@@ -160,8 +161,57 @@ func TestPullKilledMidUnpack(t *testing.T) {
 	_, _ = pushImage(t, reg, "big/files:v1", alpineBase(t), big)
 	slow := throttledProxy(t, reg.Upstream, "/blobs/sha256:"+sha256Hash(big.blob).Hex)
 	ref := slow.host + "/big/files:v1"
-	root := newRoot(t)
 
+	t.Run("SIGKILL", func(t *testing.T) {
+		root := newRoot(t)
+		slow.throttle.Store(true)
+		interruptUnpack(t, root, ref, big.diffID.Hex, syscall.SIGKILL)
+		complete, other := layerDirs(t, root)
+		if contains(complete, big.diffID.Hex) {
+			t.Fatalf("a killed unpack left %s as a complete layer dir", big.diffID.Hex)
+		}
+		if !containsPrefix(other, ".tmp-"+big.diffID.Hex+"-") {
+			t.Errorf("snapshots holds %v after the kill; want the killed unpack's .tmp- dir", other)
+		}
+		// The store with a killed pull in it is still readable.
+		for _, l := range systemDf(t, root).Layers {
+			if l.DiffID == big.diffID.String() {
+				t.Errorf("system df lists the killed layer %s", l.DiffID)
+			}
+		}
+
+		slow.throttle.Store(false)
+		mustStrata(t, root, "pull", "-q", ref)
+		complete, other = layerDirs(t, root)
+		if !contains(complete, big.diffID.Hex) {
+			t.Fatalf("second pull left no layer dir %s (snapshots: %v %v)", big.diffID.Hex, complete, other)
+		}
+		if containsPrefix(other, ".tmp-") {
+			t.Errorf("second pull left temporary dirs: %v", other)
+		}
+		out := mustStrata(t, root, "run", "--rm", ref, "sh", "-c", "ls /d | wc -l")
+		if strings.TrimSpace(out.Stdout) != fmt.Sprint(files) {
+			t.Errorf("ls /d | wc -l = %q, want %d", out.Stdout, files)
+		}
+	})
+
+	t.Run("SIGINT", func(t *testing.T) {
+		root := newRoot(t)
+		slow.throttle.Store(true)
+		code := interruptUnpack(t, root, ref, big.diffID.Hex, syscall.SIGINT)
+		if code == 0 {
+			t.Errorf("interrupted pull exited 0")
+		}
+		if complete, other := layerDirs(t, root); contains(complete, big.diffID.Hex) || containsPrefix(other, ".tmp-") {
+			t.Errorf("an interrupted unpack left layer dirs %v, others %v; want none of its own", complete, other)
+		}
+	})
+}
+
+// interruptUnpack starts `strata pull ref`, waits until the layer diffHex is being unpacked
+// (an early file exists in its temporary dir), sends sig, and returns the exit status.
+func interruptUnpack(t *testing.T, root, ref, diffHex string, sig syscall.Signal) int {
+	t.Helper()
 	cmd := exec.Command(strataBin, "--root", root, "pull", "-q", ref)
 	cmd.Env = append(os.Environ(), "STRATA_REGISTRY_MIRROR=")
 	if err := cmd.Start(); err != nil {
@@ -169,16 +219,15 @@ func TestPullKilledMidUnpack(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	killed := false
+	done := false
 	t.Cleanup(func() {
-		if !killed {
+		if !done {
 			cmd.Process.Kill()
 			<-exited
 		}
 	})
-	// Wait until the unpack is under way (an early file exists in the temporary dir), then
-	// kill. The pull cannot finish first: the rest of the layer trickles in for seconds.
-	marker := filepath.Join(root, "snapshots", ".tmp-"+big.diffID.Hex+"-*", "d", "f00100")
+	// The pull cannot finish first: the rest of the layer trickles in for seconds.
+	marker := filepath.Join(root, "snapshots", ".tmp-"+diffHex+"-*", "d", "f00100")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m, _ := filepath.Glob(marker); len(m) > 0 {
@@ -186,49 +235,21 @@ func TestPullKilledMidUnpack(t *testing.T) {
 		}
 		select {
 		case err := <-exited:
-			killed = true
+			done = true
 			t.Fatalf("pull ended (%v) before the unpack was seen under way", err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the big layer's unpack never started")
+			t.Fatal("the layer's unpack never started")
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	<-exited
-	killed = true
-
-	complete, other := layerDirs(t, root)
-	if contains(complete, big.diffID.Hex) {
-		t.Fatalf("a killed unpack left %s as a complete layer dir", big.diffID.Hex)
-	}
-	if !containsPrefix(other, ".tmp-"+big.diffID.Hex+"-") {
-		t.Errorf("snapshots holds %v after the kill; want the killed unpack's .tmp- dir", other)
-	}
-
-	// The store with a killed pull in it is still readable.
-	for _, l := range systemDf(t, root).Layers {
-		if l.DiffID == big.diffID.String() {
-			t.Errorf("system df lists the killed layer %s", l.DiffID)
-		}
-	}
-
-	slow.throttle.Store(false)
-	mustStrata(t, root, "pull", "-q", ref)
-	complete, other = layerDirs(t, root)
-	if !contains(complete, big.diffID.Hex) {
-		t.Fatalf("second pull left no layer dir %s (snapshots: %v %v)", big.diffID.Hex, complete, other)
-	}
-	if containsPrefix(other, ".tmp-") {
-		t.Errorf("second pull left temporary dirs: %v", other)
-	}
-	out := mustStrata(t, root, "run", "--rm", ref, "sh", "-c", "ls /d | wc -l")
-	if strings.TrimSpace(out.Stdout) != fmt.Sprint(files) {
-		t.Errorf("ls /d | wc -l = %q, want %d", out.Stdout, files)
-	}
+	done = true
+	return cmd.ProcessState.ExitCode()
 }
 
 // slowProxy forwards to a registry and, while throttle is set, sends the bodies of GETs whose
