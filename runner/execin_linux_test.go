@@ -6,25 +6,45 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/strata-run/strata/internal/testutil"
 )
 
-// startedContainer starts a detached alpine container running args and returns it running.
-func startedContainer(t *testing.T, spec func(*Spec), args ...string) *Container {
+// startedContainer starts a detached alpine container running args, after spec (if not nil)
+// adjusts its Spec, and removes it (killing it) when the test ends.
+func startedContainer(t testing.TB, spec func(*Spec), args ...string) *Container {
 	t.Helper()
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testContainer(t, s, "", args...)
-	if spec != nil {
-		spec(&c.Config.Spec)
-		if err := c.SaveConfig(); err != nil {
+	base := testSpec(t, args...)
+	c, err := s.Create(Config{Spec: base, Image: "alpine:3.20.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Remove(context.Background(), c, true); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	for _, d := range []string{"upper", "work"} {
+		if err := os.Mkdir(filepath.Join(c.Dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	c.Config.Spec.Root[0].Options = []string{
+		base.Root[0].Options[0],
+		"upperdir=" + filepath.Join(c.Dir, "upper"), "workdir=" + filepath.Join(c.Dir, "work"),
+	}
+	if spec != nil {
+		spec(&c.Config.Spec)
+	}
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
 	}
 	if err := Start(context.Background(), c); err != nil {
 		t.Fatalf("Start = %v", err)
@@ -243,5 +263,19 @@ func TestExecStdio(t *testing.T) {
 				t.Errorf("Exec(%q) printed %q, want %q", tt.opts.Args, got, tt.want)
 			}
 		})
+	}
+}
+
+// BenchmarkExec measures `exec true` into a running container: the helper's start, setns,
+// confinement and the command's fork and exit.
+func BenchmarkExec(b *testing.B) {
+	testutil.Requires(b, testutil.Root, testutil.Overlay)
+	c := startedContainer(b, nil, "sleep", "1000")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"true"}}, Stdio{})
+		if err != nil || code != 0 {
+			b.Fatalf("Exec(true) = %d, %v", code, err)
+		}
 	}
 }
