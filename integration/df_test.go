@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -198,6 +199,22 @@ func TestSystemDfSharedBase(t *testing.T) {
 	if s := df.Summary[0]; s.Active != 1 || s.Reclaimable >= s.Size {
 		t.Errorf("summary Images row with a container = %+v, want 1 active and less than all reclaimable", s)
 	}
+
+	// A running container is active, and its writes are not reclaimable.
+	mustStrata(t, root, "run", "-d", "--name", "dfbg", kept.ref, "sh", "-c", "head -c 100000 /dev/urandom > /w; sleep 60")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "dfbg") })
+	var running dfReport
+	for range 100 {
+		running = systemDf(t, root)
+		if c := running.Summary[1]; c.Active == 1 && c.Size-c.Reclaimable >= 100000 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the detached container is still writing /w
+	}
+	if c := running.Summary[1]; c.Total != 2 || c.Active != 1 || c.Size-c.Reclaimable < 100000 {
+		t.Errorf("summary Containers row with one running = %+v, want 2 containers, 1 active, its 100000 bytes not reclaimable", c)
+	}
+	mustStrata(t, root, "rm", "-f", "dfbg")
 
 	if r := strata(t, root, "system", "df", "--format", "yaml"); r.Code != 1 {
 		t.Errorf("system df --format yaml = exit %d, want 1", r.Code)
