@@ -112,8 +112,5 @@ func enter(ctx context.Context, c *Container, opts EnterOptions, stdio Stdio) (i
 	if req.Flags, err = containerNamespaces(pid, want); err != nil {
 		return ExitOwnError, err
 	}
-	if !opts.Stdin {
-		stdio.Stdin = nil
-	}
-	return runJoin(ctx, req, pidfd, nil, stdio)
+	return runJoin(ctx, req, pidfd, nil, stdio, opts.Stdin)
 }

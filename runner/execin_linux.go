@@ -3,16 +3,11 @@ package runner
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -44,8 +39,8 @@ type ExecOptions struct {
 // command cannot be executed or is not found, 125 for strata's own failures. A container that
 // is not running is ErrNotRunning.
 //
-// With Terminal, the command's terminal is a pty of the host's devpts, as Run's is, so it
-// shows as a /dev/pts/N the container's own devpts does not list. A command that is still
+// With Terminal, the command's terminal is a pty of the container's own devpts, as docker
+// exec -t gives, so tty(1) names it and it shows in the container's /dev/pts. A command that is still
 // running when Exec's ctx ends is killed; one started with Detach belongs to the container.
 func Exec(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (int, error) {
 	code, err := execIn(ctx, c, opts, stdio)
@@ -102,10 +97,8 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	defer cg.Close()
 	if opts.Detach {
 		stdio = Stdio{}
-	} else if !opts.Stdin {
-		stdio.Stdin = nil
 	}
-	return runJoin(ctx, req, pidfd, cg, stdio)
+	return runJoin(ctx, req, pidfd, cg, stdio, opts.Stdin)
 }
 
 // allNamespaces are the namespaces Exec joins, as nsenter --all: all that differ from strata's.
@@ -181,125 +174,6 @@ func parentPid(pid int) (int, error) {
 		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
 	}
 	return strconv.Atoi(string(f[1]))
-}
-
-// runJoin starts the nsjoin helper (in cg when not nil), sends it req and waits for the
-// command, relaying signals and the terminal like Run.
-func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio) (int, error) {
-	exe, err := sealedExe()
-	if err != nil {
-		return ExitOwnError, err
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return ExitOwnError, fmt.Errorf("creating helper socket: %w", err)
-	}
-	parentSock := os.NewFile(uintptr(fds[0]), "nsjoin-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "nsjoin-child")
-	defer parentSock.Close()
-
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
-
-	p := &initProc{restore: func() {}}
-	p.cmd = &exec.Cmd{
-		Path:        exe,
-		Args:        []string{nsjoinMarker},
-		Env:         []string{},
-		ExtraFiles:  []*os.File{childSock, pidfd},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
-	}
-	inCgroup := false
-	if cg != nil {
-		var cgfd int
-		if cgfd, inCgroup = cg.DirFD(); inCgroup {
-			p.cmd.SysProcAttr.UseCgroupFD = true
-			p.cmd.SysProcAttr.CgroupFD = cgfd
-		}
-	}
-	var slave *os.File
-	if req.Terminal {
-		if slave, err = p.openPTY(stdio); err != nil {
-			childSock.Close()
-			return ExitOwnError, err
-		}
-		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
-	} else {
-		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	}
-	err = p.cmd.Start()
-	childSock.Close()
-	if slave != nil {
-		// Only the helper and the command may hold the terminal: the output copy ends (EIO)
-		// when the last of them closes it.
-		slave.Close()
-	}
-	if err != nil {
-		p.closeTTY()
-		return ExitOwnError, fmt.Errorf("starting helper: %w", err)
-	}
-	started := false
-	defer func() {
-		if !started {
-			_ = p.cmd.Process.Kill()
-			_ = p.wait()
-		}
-	}()
-	if cg != nil && !inCgroup {
-		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
-			return ExitOwnError, fmt.Errorf("adding helper to cgroup: %w", err)
-		}
-	}
-	if err := json.NewEncoder(parentSock).Encode(req); err != nil {
-		return ExitOwnError, fmt.Errorf("sending request to helper: %w", err)
-	}
-	var a joinAnswer
-	switch err := json.NewDecoder(parentSock).Decode(&a); {
-	case errors.Is(err, io.EOF):
-		return ExitOwnError, errors.New("helper exited without an answer")
-	case err != nil:
-		return ExitOwnError, fmt.Errorf("reading helper's answer: %w", err)
-	case a.Error != "":
-		code := a.Code
-		if code != ExitNotFound && code != ExitCannotInvoke {
-			code = ExitOwnError
-		}
-		return code, &ExitCodeError{Code: code, Err: errors.New(a.Error)}
-	}
-	started = true
-	if req.Detach {
-		_ = p.wait()
-		return 0, nil
-	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == unix.SIGWINCH {
-					p.resize()
-					continue
-				}
-				_ = p.cmd.Process.Signal(s)
-			case <-ctx.Done():
-				// The command has no parent-death signal (see joinAndStart): kill it by
-				// pid, which the helper, its parent, keeps from being reused until reaped.
-				_ = unix.Kill(a.Pid, unix.SIGKILL)
-				_ = p.cmd.Process.Kill()
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-	werr := p.wait()
-	close(done)
-	code := exitCode(p.cmd.ProcessState)
-	if code < 0 {
-		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)
-	}
-	return code, nil
 }
 
 // firstOf returns the first non-empty string.

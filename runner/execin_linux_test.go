@@ -250,6 +250,9 @@ func TestExecStdio(t *testing.T) {
 		{name: "stdin with -i", opts: ExecOptions{Args: []string{"cat"}, Stdin: true}, stdin: "hello", want: "hello"},
 		{name: "no stdin without -i", opts: ExecOptions{Args: []string{"cat"}}, stdin: "hello", want: ""},
 		{name: "terminal", opts: ExecOptions{Args: []string{"sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo tty $TERM"}, Terminal: true}, want: "tty xterm"},
+		// The pty comes from the container's devpts: tty(1) can name it, and it is the user's.
+		{name: "terminal in the container's devpts", opts: ExecOptions{Args: []string{"sh", "-c", "t=$(tty) && ls /dev/pts | grep -qx ${t#/dev/pts/} && stat -c %u $t"}, Terminal: true, User: "nobody"}, want: "65534"},
+		{name: "terminal with -i", opts: ExecOptions{Args: []string{"sh", "-c", "read l; echo got $l"}, Terminal: true, Stdin: true}, stdin: "line\n", want: "line\ngot line"},
 		{name: "pipes without -t", opts: ExecOptions{Args: []string{"sh", "-c", "[ -t 1 ] || echo pipe"}}, want: "pipe"},
 	}
 	for _, tt := range tests {
@@ -259,7 +262,8 @@ func TestExecStdio(t *testing.T) {
 			if err != nil || code != 0 {
 				t.Fatalf("Exec(%q) = %d, %v; output %q", tt.opts.Args, code, err, out.String())
 			}
-			if got := strings.TrimSpace(out.String()); got != tt.want {
+			// A terminal ends lines with \r\n.
+			if got := strings.TrimSpace(strings.ReplaceAll(out.String(), "\r", "")); got != tt.want {
 				t.Errorf("Exec(%q) printed %q, want %q", tt.opts.Args, got, tt.want)
 			}
 		})

@@ -87,10 +87,11 @@ func runNSJoin() {
 	var req joinRequest
 	err := json.NewDecoder(sock).Decode(&req)
 	var cmd *exec.Cmd
+	var master *os.File
 	if err != nil {
 		err = fmt.Errorf("reading request: %w", err)
 	} else {
-		cmd, err = joinAndStart(req)
+		cmd, master, err = joinAndStart(req)
 	}
 	if err != nil {
 		code := ExitOwnError
@@ -98,10 +99,13 @@ func runNSJoin() {
 		if errors.As(err, &ec) {
 			code = ec.Code
 		}
-		_ = json.NewEncoder(sock).Encode(joinAnswer{Error: err.Error(), Code: code})
+		_ = sendAnswer(joinAnswer{Error: err.Error(), Code: code}, nil)
 		os.Exit(code)
 	}
-	_ = json.NewEncoder(sock).Encode(joinAnswer{Pid: cmd.Process.Pid})
+	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, master)
+	if master != nil {
+		master.Close() // strata holds it now; the command's output ends when strata's copy does
+	}
 	sock.Close()
 	if req.Detach {
 		os.Exit(0)
@@ -119,68 +123,101 @@ func runNSJoin() {
 	os.Exit(code)
 }
 
-// joinAndStart does steps 1-5 of the comment above and returns the started command.
-func joinAndStart(req joinRequest) (*exec.Cmd, error) {
+// sendAnswer writes the helper's one JSON line, with the pty master as SCM_RIGHTS when there
+// is one.
+func sendAnswer(a joinAnswer, master *os.File) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if master != nil {
+		oob = unix.UnixRights(int(master.Fd()))
+	}
+	return unix.Sendmsg(nsjoinSockFD, append(b, '\n'), oob, nil, 0)
+}
+
+// joinAndStart does steps 1-5 of the comment above and returns the started command and, with
+// a terminal, the master side of its pty.
+func joinAndStart(req joinRequest) (_ *exec.Cmd, master *os.File, err error) {
+	cmd, master, err := joinAndStartTTY(req)
+	if err != nil && master != nil {
+		master.Close()
+		master = nil
+	}
+	return cmd, master, err
+}
+
+func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	if len(req.Args) == 0 {
-		return nil, ErrNoCommand
+		return nil, nil, ErrNoCommand
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return nil, fmt.Errorf("unsharing fs attributes: %w", err)
+		return nil, nil, fmt.Errorf("unsharing fs attributes: %w", err)
 	}
 	if req.TimeOffsets != "" {
 		// Here, while /proc is still the host's: /proc/self must name this process.
 		if err := newTimeNamespace(req.TimeOffsets); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	hostRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("opening host root: %w", err)
+		return nil, nil, fmt.Errorf("opening host root: %w", err)
 	}
 	defer unix.Close(hostRoot)
 	if err := unix.Setns(nsjoinPidFD, int(req.Flags)); err != nil {
-		return nil, fmt.Errorf("joining namespaces %s: %w", nsNames(req.Flags), err)
+		return nil, nil, fmt.Errorf("joining namespaces %s: %w", nsNames(req.Flags), err)
 	}
 	unix.Close(nsjoinPidFD)
 	if req.HostRoot && req.Flags&unix.CLONE_NEWNS != 0 {
 		if err := unix.Fchdir(hostRoot); err != nil {
-			return nil, fmt.Errorf("returning to host root: %w", err)
+			return nil, nil, fmt.Errorf("returning to host root: %w", err)
 		}
 		if err := unix.Chroot("."); err != nil {
-			return nil, fmt.Errorf("returning to host root: %w", err)
+			return nil, nil, fmt.Errorf("returning to host root: %w", err)
 		}
+	}
+	// The terminal comes from the devpts of the root we now have: the container's for exec
+	// (as docker exec -t), the host's for enter.
+	var master, tty *os.File
+	if req.Terminal {
+		if master, tty, err = openPTY(); err != nil {
+			return nil, nil, err
+		}
+		defer tty.Close()
 	}
 	env := req.Env
 	if req.Confine {
-		if env, err = confine(req); err != nil {
-			return nil, err
+		if env, err = confine(req, tty); err != nil {
+			return nil, nil, err
 		}
 	} else if req.Cwd != "" {
 		if err := unix.Chdir(req.Cwd); err != nil {
-			return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", req.Cwd, err)}
+			return nil, nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", req.Cwd, err)}
 		}
 	}
 	argv0, err := lookPath(req.Args[0], env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.Confine {
 		// Last, as in the init: the filter may forbid what came before.
 		if req.NoNewPrivs {
 			if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-				return nil, fmt.Errorf("setting no_new_privs: %w", err)
+				return nil, nil, fmt.Errorf("setting no_new_privs: %w", err)
 			}
 		}
 		if req.Seccomp {
 			if err := loadSeccomp(); err != nil {
-				return nil, fmt.Errorf("loading seccomp filter: %w", err)
+				return nil, nil, fmt.Errorf("loading seccomp filter: %w", err)
 			}
 		}
 	}
 	// Go's fork passes on every fd without close-on-exec, not only stdio: the pidfd and any
 	// fd the runtime opened must not reach the container (the CVE-2024-21626 class).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("marking fds close-on-exec: %w", err)
+		return nil, nil, fmt.Errorf("marking fds close-on-exec: %w", err)
 	}
 	cmd := &exec.Cmd{
 		Path:   argv0,
@@ -193,7 +230,8 @@ func joinAndStart(req joinRequest) (*exec.Cmd, error) {
 		// namespace sees 0 there and would kill itself. The parent kills the command by pid.
 		SysProcAttr: &syscall.SysProcAttr{},
 	}
-	if req.Terminal {
+	if tty != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 		cmd.SysProcAttr.Setsid = true
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0
@@ -203,21 +241,27 @@ func joinAndStart(req joinRequest) (*exec.Cmd, error) {
 		if errors.Is(err, unix.ENOENT) {
 			code = ExitNotFound
 		}
-		return nil, &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", req.Args[0], err)}
+		return nil, master, &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", req.Args[0], err)}
 	}
-	return cmd, nil
+	return cmd, master, nil
 }
 
 // confine applies the container's user, working directory and capabilities to this thread
-// (and, for uid and gid, the whole helper) and returns the command's environment.
-func confine(req joinRequest) ([]string, error) {
-	passwd, _ := os.Open("/etc/passwd") // absent: numeric users only, as docker
-	group, _ := os.Open("/etc/group")
+// (and, for uid and gid, the whole helper) and returns the command's environment. tty, when
+// not nil, is the command's terminal: it becomes the user's, as a login's does.
+func confine(req joinRequest, tty *os.File) ([]string, error) {
+	passwd := openRegular("/etc/passwd") // absent: numeric users only, as docker
+	group := openRegular("/etc/group")
 	user, err := ResolveUser(req.User, fileOrNil(passwd), fileOrNil(group))
 	passwd.Close()
 	group.Close()
 	if err != nil {
 		return nil, fmt.Errorf("setting user: %w", err)
+	}
+	if tty != nil {
+		if err := tty.Chown(int(user.UID), -1); err != nil {
+			return nil, fmt.Errorf("giving the terminal to uid %d: %w", user.UID, err)
+		}
 	}
 	env := withDefaultEnv(req.Env, req.Hostname, user.Home, req.Terminal)
 	cwd := req.Cwd
@@ -273,4 +317,40 @@ func nsDiffers(pid int, name string) (bool, error) {
 		return false, fmt.Errorf("reading own %s namespace: %w", name, err)
 	}
 	return a.Ino != b.Ino || a.Dev != b.Dev, nil
+}
+
+// openRegular opens one of the container's files for reading, or returns nil when it is
+// missing or not a regular file: the container may have made /etc/passwd a FIFO to hang
+// whoever reads it, and O_NONBLOCK keeps even the open from blocking.
+func openRegular(path string) *os.File {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// openPTY allocates a pseudo-terminal in the devpts behind /dev/ptmx of the current root.
+// The slave is opened from the master (TIOCGPTPEER, Linux 4.13) rather than by its
+// /dev/pts/N path, which the container could have replaced.
+func openPTY() (master, slave *os.File, err error) {
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("allocating terminal: %w", err)
+	}
+	master = os.NewFile(uintptr(m), "pty-master")
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("allocating terminal: unlocking: %w", err)
+	}
+	s, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		master.Close()
+		return nil, nil, fmt.Errorf("allocating terminal: opening its peer: %w", errno)
+	}
+	return master, os.NewFile(s, "pty-slave"), nil
 }

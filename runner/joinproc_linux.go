@@ -1,0 +1,266 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/creack/pty"
+	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// joinProc is a started nsjoin helper, seen from strata: the helper process and, with a
+// terminal, the pty master the helper allocated in the container and passed back.
+type joinProc struct {
+	cmd     *exec.Cmd
+	pty     *os.File
+	stdin   *os.File // the user's terminal, for its size
+	restore func()
+	copies  sync.WaitGroup
+}
+
+// maxAnswer bounds the helper's answer, one JSON line.
+const maxAnswer = 64 << 10
+
+// runJoin starts the nsjoin helper (in cg when not nil), sends it req and waits for the
+// command, relaying signals and the terminal like Run. attachStdin is -i: without it the
+// command's stdin is /dev/null (or, with a terminal, a terminal nobody types into).
+func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool) (int, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return ExitOwnError, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ExitOwnError, fmt.Errorf("creating helper socket: %w", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "nsjoin-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "nsjoin-child")
+	defer parentSock.Close()
+
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+
+	p := &joinProc{restore: func() {}}
+	p.cmd = &exec.Cmd{
+		Path:        exe,
+		Args:        []string{nsjoinMarker},
+		Env:         []string{},
+		ExtraFiles:  []*os.File{childSock, pidfd},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
+	}
+	inCgroup := false
+	if cg != nil {
+		var cgfd int
+		if cgfd, inCgroup = cg.DirFD(); inCgroup {
+			p.cmd.SysProcAttr.UseCgroupFD = true
+			p.cmd.SysProcAttr.CgroupFD = cgfd
+		}
+	}
+	if !req.Terminal {
+		if attachStdin {
+			p.cmd.Stdin = stdio.Stdin
+		}
+		p.cmd.Stdout, p.cmd.Stderr = stdio.Stdout, stdio.Stderr
+	}
+	err = p.cmd.Start()
+	childSock.Close()
+	if err != nil {
+		return ExitOwnError, fmt.Errorf("starting helper: %w", err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = p.cmd.Process.Kill()
+			_ = p.wait()
+		}
+	}()
+	if cg != nil && !inCgroup {
+		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
+			return ExitOwnError, fmt.Errorf("adding helper to cgroup: %w", err)
+		}
+	}
+	// The helper reads the container's files (/etc/passwd); one made to block must not
+	// keep strata waiting past ctx.
+	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
+	defer stop()
+	if err := json.NewEncoder(parentSock).Encode(req); err != nil {
+		return ExitOwnError, fmt.Errorf("sending request to helper: %w", err)
+	}
+	a, master, err := readAnswer(parentSock)
+	switch {
+	case ctx.Err() != nil:
+		return ExitOwnError, ctx.Err()
+	case err != nil:
+		return ExitOwnError, err
+	case a.Error != "":
+		code := a.Code
+		if code != ExitNotFound && code != ExitCannotInvoke {
+			code = ExitOwnError
+		}
+		return code, &ExitCodeError{Code: code, Err: errors.New(a.Error)}
+	case req.Terminal && master == nil:
+		return ExitOwnError, errors.New("helper sent no terminal")
+	}
+	started = true
+	if master != nil {
+		p.attach(master, stdio, attachStdin)
+	}
+	if req.Detach {
+		_ = p.wait()
+		return 0, nil
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGWINCH {
+					p.resize()
+					continue
+				}
+				_ = p.cmd.Process.Signal(s)
+			case <-ctx.Done():
+				// The command has no parent-death signal (see joinAndStart): kill it by
+				// pid, which the helper, its parent, keeps from being reused until reaped.
+				_ = unix.Kill(a.Pid, unix.SIGKILL)
+				_ = p.cmd.Process.Kill()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	werr := p.wait()
+	close(done)
+	code := exitCode(p.cmd.ProcessState)
+	if code < 0 {
+		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)
+	}
+	return code, nil
+}
+
+// readAnswer reads the helper's one JSON line and the pty master that may ride along with it
+// as SCM_RIGHTS.
+func readAnswer(sock *os.File) (joinAnswer, *os.File, error) {
+	var a joinAnswer
+	var master *os.File
+	var data []byte
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	fd := int(sock.Fd())
+	for !bytes.Contains(data, []byte{'\n'}) {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return a, master, fmt.Errorf("reading helper's answer: %w", err)
+		}
+		if oobn > 0 {
+			got, err := receivedFiles(oob[:oobn])
+			if err != nil {
+				return a, master, err
+			}
+			for _, f := range got {
+				if master == nil {
+					master = f
+				} else {
+					f.Close()
+				}
+			}
+		}
+		if n == 0 {
+			if master != nil {
+				master.Close()
+			}
+			return a, nil, errors.New("helper exited without an answer")
+		}
+		if data = append(data, buf[:n]...); len(data) > maxAnswer {
+			break
+		}
+	}
+	line, _, _ := bytes.Cut(data, []byte{'\n'})
+	if err := json.Unmarshal(line, &a); err != nil {
+		if master != nil {
+			master.Close()
+		}
+		return a, nil, fmt.Errorf("reading helper's answer: %w", err)
+	}
+	return a, master, nil
+}
+
+// receivedFiles turns SCM_RIGHTS control messages into files.
+func receivedFiles(oob []byte) ([]*os.File, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("reading helper's answer: %w", err)
+	}
+	var out []*os.File
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			out = append(out, os.NewFile(uintptr(fd), "pty-master"))
+		}
+	}
+	return out, nil
+}
+
+// attach copies between the user's stdio and the pty master. When stdin is a terminal, its
+// size becomes the command's, and with -i it goes raw so that keys such as Ctrl-C reach the
+// command's line discipline instead of strata.
+func (p *joinProc) attach(master *os.File, stdio Stdio, attachStdin bool) {
+	p.pty = master
+	if f, ok := stdio.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.stdin = f
+		if attachStdin {
+			if st, err := term.MakeRaw(int(f.Fd())); err == nil {
+				p.restore = func() { _ = term.Restore(int(f.Fd()), st) }
+			}
+		}
+		p.resize()
+	}
+	if attachStdin && stdio.Stdin != nil {
+		// Not waited for: a read on the user's terminal blocks until they type.
+		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+	}
+	if stdio.Stdout != nil {
+		p.copies.Add(1)
+		go func() {
+			defer p.copies.Done()
+			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO once the command is gone
+		}()
+	}
+}
+
+// resize copies the user's terminal size to the command's pty.
+func (p *joinProc) resize() {
+	if p.pty != nil && p.stdin != nil {
+		_ = pty.InheritSize(p.stdin, p.pty)
+	}
+}
+
+// wait reaps the helper, drains the command's output and restores the user's terminal.
+func (p *joinProc) wait() error {
+	err := p.cmd.Wait()
+	if p.pty != nil {
+		p.copies.Wait()
+		p.pty.Close()
+		p.restore()
+	}
+	return err
+}
