@@ -22,6 +22,9 @@ const (
 	rootfsDir = "rootfs"
 	// emptyDir is the single lower of an image without layers: overlay needs one.
 	emptyDir = "empty"
+	// mountpointsDir is the top lower of a read-only container: it holds the mount points the
+	// runner binds onto (/etc/hosts, /proc, …), which a root with no upper cannot create.
+	mountpointsDir = "mountpoints"
 	// rootfsTmpPrefix names a vfs rootfs being copied; it is renamed to rootfs when complete.
 	rootfsTmpPrefix = ".rootfs-"
 )
@@ -31,8 +34,9 @@ const (
 // as in the image config; every layer must be unpacked (ErrLayerNotFound).
 //
 // With overlay: one overlay Mount whose lowerdir lists the layer dirs top first, with
-// upperdir and workdir; readOnly drops upper and work (a lowers-only overlay is read-only),
-// and a read-only single layer is a read-only bind of its layer dir.
+// upperdir and workdir; readOnly drops upper and work (a lowers-only overlay is read-only)
+// and adds a small top lower, mountpoints/, holding the mount points the runner needs
+// (/etc/hosts, /proc, …) that a root without an upper could not create.
 //
 // With vfs: the layers are copied bottom to top into rootfs/, applying whiteouts, and the
 // Mount is a bind of rootfs/ onto itself (a mountpoint, as pivot_root wants). The copy is made
@@ -76,6 +80,10 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		}
 		opts := []string{"rbind", "nodev"}
 		if readOnly {
+			// The copy is the container's own: the mount points go straight into it.
+			if err := addMissingMountpoints(rootfs); err != nil {
+				return nil, err
+			}
 			opts = append(opts, "ro")
 		}
 		return []mount.Mount{{Type: "bind", Source: rootfs, Target: "/", Options: opts}}, nil
@@ -88,8 +96,12 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		}
 		lowers = []string{empty}
 	}
-	if readOnly && len(lowers) == 1 {
-		return []mount.Mount{{Type: "bind", Source: lowers[0], Target: "/", Options: []string{"rbind", "ro", "nodev"}}}, nil
+	if readOnly {
+		stubs, err := makeMountpoints(containerDir, lowers)
+		if err != nil {
+			return nil, err
+		}
+		lowers = append(lowers, stubs)
 	}
 	top := make([]string, len(lowers))
 	for i, l := range lowers {
@@ -135,6 +147,69 @@ func copyRootAttrs(top, upper string) error {
 	}
 	if err := unix.UtimesNano(upper, []unix.Timespec{st.Atim, st.Mtim}); err != nil {
 		return fmt.Errorf("setting times on %s: %w", upper, err)
+	}
+	return nil
+}
+
+// runtimeMountpoints are what the runner mounts over in every container: directories end in
+// "/", the rest are files it bind-mounts onto.
+var runtimeMountpoints = []string{"proc/", "sys/", "dev/", "etc/", "etc/hostname", "etc/hosts", "etc/resolv.conf"}
+
+// makeMountpoints builds the mountpoints layer of a read-only container: the runtime mount
+// points that the image lacks, so a root without an upperdir can still take its mounts. Each
+// directory copies the attributes of the image's own (the top layer holding it), since in an
+// overlay the topmost copy of a directory decides its owner and mode.
+func makeMountpoints(containerDir string, lowers []string) (string, error) {
+	dir := filepath.Join(containerDir, mountpointsDir)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := copyRootAttrs(lowers[len(lowers)-1], dir); err != nil {
+		return "", err
+	}
+	for _, p := range runtimeMountpoints {
+		name := strings.TrimSuffix(p, "/")
+		target := filepath.Join(dir, name)
+		if !strings.HasSuffix(p, "/") {
+			if err := os.WriteFile(target, nil, 0o644); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err := os.Mkdir(target, 0o755); err != nil {
+			return "", err
+		}
+		for i := len(lowers) - 1; i >= 0; i-- {
+			if st, err := os.Lstat(filepath.Join(lowers[i], name)); err == nil && st.IsDir() {
+				if err := copyRootAttrs(filepath.Join(lowers[i], name), target); err != nil {
+					return "", err
+				}
+				break
+			}
+		}
+	}
+	return dir, nil
+}
+
+// addMissingMountpoints creates in rootfs the runtime mount points it lacks.
+func addMissingMountpoints(rootfs string) error {
+	for _, p := range runtimeMountpoints {
+		target := filepath.Join(rootfs, strings.TrimSuffix(p, "/"))
+		if _, err := os.Lstat(target); err == nil {
+			continue
+		}
+		var err error
+		if strings.HasSuffix(p, "/") {
+			err = os.Mkdir(target, 0o755)
+		} else {
+			err = os.WriteFile(target, nil, 0o644)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -215,7 +290,7 @@ func (s *Snapshotter) remove(ctx context.Context, containerDir string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	names := []string{upperDir, workDir, rootfsDir, emptyDir}
+	names := []string{upperDir, workDir, rootfsDir, emptyDir, mountpointsDir}
 	tmps, err := filepath.Glob(filepath.Join(containerDir, rootfsTmpPrefix+"*"))
 	if err != nil {
 		return err

@@ -33,17 +33,17 @@ func TestPrepareOverlayMounts(t *testing.T) {
 			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{
 				"lowerdir=" + lt + ":" + lb, "nodev", "upperdir=" + filepath.Join(cdir, "upper"), "workdir=" + filepath.Join(cdir, "work")}}}
 		}},
-		{"read-only", []v1.Hash{bottom, top}, true, layers.Options{}, func(string) []mount.Mount {
-			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "nodev", "ro"}}}
+		{"read-only", []v1.Hash{bottom, top}, true, layers.Options{}, func(cdir string) []mount.Mount {
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + filepath.Join(cdir, "mountpoints") + ":" + lt + ":" + lb, "nodev", "ro"}}}
 		}},
-		{"read-only single layer", []v1.Hash{bottom}, true, layers.Options{}, func(string) []mount.Mount {
-			return []mount.Mount{{Type: "bind", Source: lb, Target: "/", Options: []string{"rbind", "ro", "nodev"}}}
+		{"read-only single layer", []v1.Hash{bottom}, true, layers.Options{}, func(cdir string) []mount.Mount {
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + filepath.Join(cdir, "mountpoints") + ":" + lb, "nodev", "ro"}}}
 		}},
-		{"userxattr", []v1.Hash{bottom, top}, true, layers.Options{Whiteouts: layers.WhiteoutUserXattr}, func(string) []mount.Mount {
-			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + lt + ":" + lb, "nodev", "userxattr", "ro"}}}
+		{"userxattr", []v1.Hash{bottom, top}, true, layers.Options{Whiteouts: layers.WhiteoutUserXattr}, func(cdir string) []mount.Mount {
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + filepath.Join(cdir, "mountpoints") + ":" + lt + ":" + lb, "nodev", "userxattr", "ro"}}}
 		}},
 		{"no layers", nil, true, layers.Options{}, func(cdir string) []mount.Mount {
-			return []mount.Mount{{Type: "bind", Source: filepath.Join(cdir, "empty"), Target: "/", Options: []string{"rbind", "ro", "nodev"}}}
+			return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{"lowerdir=" + filepath.Join(cdir, "mountpoints") + ":" + filepath.Join(cdir, "empty"), "nodev", "ro"}}}
 		}},
 	}
 	for _, tt := range tests {
