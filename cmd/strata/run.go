@@ -124,7 +124,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		return withCode(runner.ExitOwnError, err)
 	}
 	warnSnapshotter(snap)
-	if err := ensureLayers(ctx, store, snap, img); err != nil {
+	if err := ensureLayers(ctx, store, snap, img, cfg); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	spec, err := o.spec(cfg, args)
@@ -201,34 +201,25 @@ func findLocalImage(store *cache.Store, arg string) (string, v1.Image, error) {
 }
 
 // ensureLayers unpacks from the store any layer of img whose layer dir is missing (after a
-// prune, or a pull that was killed between download and unpack).
-func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Snapshotter, img v1.Image) error {
-	layers, err := img.Layers()
+// prune, or a pull that was killed between download and unpack). It reads only the manifest
+// and config: asking a stored layer for its DiffID would hash the whole blob.
+func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Snapshotter, img v1.Image, cfg *v1.ConfigFile) error {
+	m, err := img.Manifest()
 	if err != nil {
 		return err
 	}
-	for _, l := range layers {
-		diffID, err := l.DiffID()
-		if err != nil {
-			return err
-		}
-		if snap.Has(diffID) {
-			continue
-		}
-		digest, err := l.Digest()
-		if err != nil {
-			return err
-		}
-		mt, err := l.MediaType()
-		if err != nil {
-			return err
-		}
-		rc, err := store.OpenBlob(digest)
-		if err != nil {
-			return fmt.Errorf("layer %s is missing from the store: pull the image again: %w", digest, err)
-		}
-		err = snap.Unpack(ctx, diffID, mt, rc)
-		rc.Close()
+	diffIDs := cfg.RootFS.DiffIDs
+	if len(diffIDs) != len(m.Layers) {
+		return fmt.Errorf("image has %d layers but its config %d diff ids", len(m.Layers), len(diffIDs))
+	}
+	for i, l := range m.Layers {
+		err := snap.Ensure(ctx, diffIDs[i], l.MediaType, func() (io.ReadCloser, error) {
+			rc, err := store.OpenBlob(l.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("layer %s is missing from the store: pull the image again: %w", l.Digest, err)
+			}
+			return rc, nil
+		})
 		if err != nil {
 			return err
 		}
