@@ -132,6 +132,11 @@ func newRootCmd(g *globals) *cobra.Command {
 		newTopCmd(g),
 		newStatsCmd(g),
 		newExplainCmd(g),
+		newStopCmd(g),
+		newKillCmd(g),
+		newStartCmd(g),
+		newWaitCmd(g),
+		newLogsCmd(g),
 	)
 	return root
 }

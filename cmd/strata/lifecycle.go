@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/runner"
+)
+
+// eachContainer runs fn for every named container, printing each name that succeeded as
+// docker does, and joins the failures.
+func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string, print bool, fn func(*runner.Container) error) error {
+	store, err := g.openContainers()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range args {
+		c, err := store.Get(a)
+		if err == nil {
+			err = fn(c)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a, err))
+			continue
+		}
+		if print {
+			fmt.Fprintln(out, a)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func newStopCmd(g *globals) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Stop running containers: SIGTERM, then SIGKILL after the timeout",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout < 0 {
+				return fmt.Errorf("invalid --time %d: must not be negative", timeout)
+			}
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+				return runner.Stop(cmd.Context(), c, time.Duration(timeout)*time.Second)
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	return cmd
+}
+
+func newKillCmd(g *globals) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Send a signal to running containers (default SIGKILL)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sig, err := runner.ParseSignal(signal)
+			if err != nil {
+				return err
+			}
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+				return runner.Kill(c, sig)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send (name or number)")
+	return cmd
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "start CONTAINER [CONTAINER...]",
+		Short: "Start stopped containers in the background",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			err := eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+				return runner.Start(cmd.Context(), c)
+			})
+			return withCode(runner.ExitOwnError, err)
+		},
+	}
+	return cmd
+}
+
+func newWaitCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait CONTAINER [CONTAINER...]",
+		Short: "Block until containers stop, then print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, false, func(c *runner.Container) error {
+				code, err := runner.Wait(cmd.Context(), c)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), code)
+				return nil
+			})
+		},
+	}
+}
+
+func newLogsCmd(g *globals) *cobra.Command {
+	var o runner.LogOptions
+	var tail string
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] CONTAINER",
+		Short: "Print the output of a detached container",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if tail != "all" {
+				if _, err := fmt.Sscanf(tail, "%d", &o.Tail); err != nil || o.Tail < 0 {
+					return fmt.Errorf("invalid --tail %q: want a number or all", tail)
+				}
+			}
+			store, err := g.openContainers()
+			if err != nil {
+				return err
+			}
+			c, err := store.Get(args[0])
+			if err != nil {
+				return err
+			}
+			return runner.Logs(cmd.Context(), c, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.Follow, "follow", "f", false, "keep printing new output")
+	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end (0 or all: every line)")
+	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "show timestamps")
+	return cmd
+}
