@@ -6,8 +6,8 @@
 MICRO_PACKAGES=(./layers/ ./snapshotter/ ./cache/)
 
 measure_micro() {
-	local pkgs=() p count=5 benchtime=300ms
-	[[ $BENCH_MODE != quick ]] || count=1 benchtime=100ms
+	local pkgs=() p count=5 benchtime=100ms
+	[[ $BENCH_MODE != quick ]] || count=1
 	for p in "${MICRO_PACKAGES[@]}"; do
 		compgen -G "$REPO/${p#./}*_test.go" >/dev/null && grep -qs '^func Benchmark' "$REPO/${p#./}"*_test.go && pkgs+=("$p")
 	done

@@ -216,7 +216,7 @@ measure_scaling_start() {
 	local image
 	warm_stores
 	for image in $(jq -r '.[] | select(.name | startswith("layers")) | .name' "$IMAGES"); do
-		hyperfine_tools scaling-start "${image#layers}" "$image" strata podman ctr
+		HF_RUNS=$((HF_RUNS > 10 ? 10 : HF_RUNS)) hyperfine_tools scaling-start "${image#layers}" "$image" strata podman ctr
 	done
 }
 

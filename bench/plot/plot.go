@@ -100,7 +100,7 @@ func Bars(w io.Writer, title, unit string, groups []Group) error {
 
 // Lines writes a line chart over a linear x axis (or log2 when logX), y from zero.
 func Lines(w io.Writer, title, xLabel, yLabel string, logX bool, series []Series) error {
-	const height, left, right, top, bottom = 380, 70, 200, 45, 50
+	const height, left, right, top, bottom = 380, 70, 240, 45, 50
 	minX, maxX, maxY := math.Inf(1), math.Inf(-1), 0.0
 	series = cleanSeries(series)
 	for _, s := range series {
@@ -180,10 +180,11 @@ func header(sb *strings.Builder, height int, title string) {
 	fmt.Fprintf(sb, `<text x="10" y="22" font-size="15" font-weight="bold" fill="%s">%s</text>`+"\n", ink, esc(title))
 }
 
-// niceCeil rounds v up to 1, 2, 2.5 or 5 times a power of ten, for round axis labels.
+// niceCeil rounds v up to a round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of
+// ten), so the axis labels are round and the plot uses most of its height.
 func niceCeil(v float64) float64 {
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
 		if m*p >= v {
 			return m * p
 		}

@@ -94,7 +94,7 @@ func TestLines(t *testing.T) {
 
 func TestNiceCeil(t *testing.T) {
 	tests := []struct{ in, want float64 }{
-		{0.7, 1}, {1, 1}, {1.3, 2}, {2.2, 2.5}, {3, 5}, {7, 10}, {0.012, 0.02}, {120, 200},
+		{0.7, 0.8}, {1, 1}, {1.3, 1.5}, {2.2, 2.5}, {3, 3}, {3.5, 4}, {7, 8}, {9, 10}, {0.012, 0.012}, {0.013, 0.015}, {253, 300},
 	}
 	for _, tt := range tests {
 		if got := niceCeil(tt.in); math.Abs(got-tt.want) > 1e-12 {

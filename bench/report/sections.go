@@ -44,92 +44,92 @@ func (d *doc) sharing() {
 		return
 	}
 	d.p("## 2. Layer sharing: ten images on one base\n")
-	d.p("Each tool pulls `bench/app:0` … `app:9` one after another into one store on ext4 (every image is the " +
-		"Debian base plus one unique 4 MiB layer); per image we record the pull time and the growth of the store " +
-		"(`du`, after `sync`). The ideal growth of a further image is its unique layer: unpacked (files rounded to " +
-		"4 KiB, plus a block per directory) and, for stores that keep blobs, its compressed blob too.\n")
-	var idealUnpacked, idealBoth []float64
-	for i := 1; i < len(idx); i++ {
-		img, ok := d.r.image("app" + idx[i])
-		if !ok || len(img.Layers) == 0 {
-			continue
-		}
-		l := img.Layers[len(img.Layers)-1]
-		idealUnpacked = append(idealUnpacked, float64(l.Unpacked))
-		idealBoth = append(idealBoth, float64(l.Unpacked+l.Size))
+	store := d.r.meta("sharing store")
+	if store == "" {
+		store = "ext4"
 	}
-	iu, _ := summarize(idealUnpacked)
-	ib, _ := summarize(idealBoth)
-	var idealTotal float64
+	d.p("Each tool pulls `bench/app:0` … `app:9` one after another into one store on %s (every image is the "+
+		"Debian base plus one unique 4 MiB layer); per image we record the pull time and the growth of the store "+
+		"(`du`, after `sync`). The ideal growth of a further image is its unique layer: unpacked (files rounded to "+
+		"4 KiB, plus a block per directory) and, for stores that keep the compressed blobs too (strata, containerd), "+
+		"its blob. podman keeps no blobs, so its ideal is the unpacked layer alone.\n", store)
+	// The ideal growth of image c counts only the layers no earlier image had.
 	seen := map[string]bool{}
+	idealOf := map[string][2]float64{} // case → {unpacked, unpacked + blob}
 	for _, c := range idx {
 		img, _ := d.r.image("app" + c)
+		var u, b float64
 		for _, l := range img.Layers {
 			if !seen[l.Digest] {
 				seen[l.Digest] = true
-				idealTotal += float64(l.Unpacked + l.Size)
+				u += float64(l.Unpacked)
+				b += float64(l.Unpacked + l.Size)
 			}
 		}
+		idealOf[c] = [2]float64{u, b}
 	}
-	d.p("| tool | first image | further images: median | min–max | growth per further image | × ideal (unpacked + blob) | total after %d images | × ideal total |", len(idx))
-	d.p("|---|---:|---:|---:|---:|---:|---:|---:|")
+	// ideal is that growth for a store that keeps blobs, or one that does not.
+	ideal := func(c string, blobs bool) float64 {
+		if blobs {
+			return idealOf[c][1]
+		}
+		return idealOf[c][0]
+	}
+	d.p("| tool | first image | further images: median | min–max | growth per further image | its ideal | × ideal | total after %d images | × ideal total |", len(idx))
+	d.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	ids := []string{"strata", "podman", "ctr", "curl_tar_shared"}
-	timeSeries := []plot.Series{}
+	var furtherBars []plot.Bar
 	growthSeries := []plot.Series{}
 	for _, id := range ids {
 		first, ok := d.stat("sharing", idx[0], id, "time")
 		if !ok {
 			if len(d.r.notesFor("sharing", "", id)) > 0 {
-				d.p("| %s | %s | | | | | | |", toolByID(id).Label, d.why("sharing", "", id))
+				d.p("| %s | %s | | | | | | | |", toolByID(id).Label, d.why("sharing", "", id))
 			}
 			continue
 		}
-		var further, growth []float64
-		var xs, ts, cum []float64
-		total := 0.0
+		blobs := toolByID(id).KeepsBlobs
+		var further, growth, ideals []float64
+		var xs, cum []float64
+		total, idealTotal := 0.0, 0.0
 		for _, c := range idx {
-			t, _ := d.stat("sharing", c, id, "time")
 			g, _ := d.stat("sharing", c, id, "growth")
 			n, _ := strconv.Atoi(c)
 			xs = append(xs, float64(n+1))
-			ts = append(ts, t.Median)
 			total += g.Median
+			idealTotal += ideal(c, blobs)
 			cum = append(cum, total/(1<<20))
 			if c != idx[0] {
 				further = append(further, d.r.Samples[key{"sharing", c, id, "time"}]...)
 				growth = append(growth, d.r.Samples[key{"sharing", c, id, "growth"}]...)
+				ideals = append(ideals, ideal(c, blobs))
 			}
 		}
 		fs, _ := summarize(further)
 		gs, _ := summarize(growth)
-		d.p("| %s | %s | %s | %s – %s | %s | %s | %s | %s |", toolByID(id).Label, seconds(first.Median), seconds(fs.Median),
-			seconds(fs.Min), seconds(fs.Max), bytes(gs.Median), ratio(gs.Median, ib.Median), bytes(total), ratio(total, idealTotal))
-		timeSeries = append(timeSeries, plot.Series{Name: plainLabel(id), X: xs, Y: ts, Highlight: id == "strata", Dashed: toolByID(id).Baseline})
+		is, _ := summarize(ideals)
+		d.p("| %s | %s | %s | %s – %s | %s | %s | %s | %s | %s |", toolByID(id).Label, seconds(first.Median), seconds(fs.Median),
+			seconds(fs.Min), seconds(fs.Max), bytes(gs.Median), bytes(is.Median), ratio(gs.Median, is.Median), bytes(total), ratio(total, idealTotal))
+		furtherBars = append(furtherBars, plot.Bar{Label: plainLabel(id), Value: fs.Median, Min: fs.Min, Max: fs.Max, Highlight: id == "strata", ValueFormatted: seconds(fs.Median)})
 		growthSeries = append(growthSeries, plot.Series{Name: plainLabel(id), X: xs, Y: cum, Highlight: id == "strata", Dashed: toolByID(id).Baseline})
 	}
-	d.p("\nIdeal growth per further image: %s unpacked, %s with its blob; ideal total for all %d images: %s.\n",
-		bytes(iu.Median), bytes(ib.Median), len(idx), bytes(idealTotal))
 	if len(growthSeries) > 0 {
-		var xs, ys []float64
-		cum := 0.0
-		seen := map[string]bool{}
+		var xs, ys, ysU []float64
+		cum, cumU := 0.0, 0.0
 		for _, c := range idx {
-			img, _ := d.r.image("app" + c)
-			for _, l := range img.Layers {
-				if !seen[l.Digest] {
-					seen[l.Digest] = true
-					cum += float64(l.Unpacked + l.Size)
-				}
-			}
 			n, _ := strconv.Atoi(c)
-			xs, ys = append(xs, float64(n+1)), append(ys, cum/(1<<20))
+			cum += ideal(c, true)
+			cumU += ideal(c, false)
+			xs, ys, ysU = append(xs, float64(n+1)), append(ys, cum/(1<<20)), append(ysU, cumU/(1<<20))
 		}
-		growthSeries = append(growthSeries, plot.Series{Name: "ideal (unique layers + blobs)", X: xs, Y: ys, Dashed: true})
+		growthSeries = append(growthSeries, plot.Series{Name: "ideal, unpacked only", X: xs, Y: ysU, Dashed: true})
+		growthSeries = append(growthSeries, plot.Series{Name: "ideal, with blobs", X: xs, Y: ys, Dashed: true})
 		d.chart("bench-sharing-disk.svg", "store growth over ten pulls", func(f *os.File) error {
 			return plot.Lines(f, "Store size while pulling ten images sharing one base", "images pulled", "MiB (median)", false, growthSeries)
 		})
-		d.chart("bench-sharing-time.svg", "pull time per image", func(f *os.File) error {
-			return plot.Lines(f, "Pull time of each of the ten images", "image", "seconds (median)", false, timeSeries)
+		d.chart("bench-sharing-time.svg", "pull time of a further image", func(f *os.File) error {
+			return plot.Bars(f, "Pull time of each image after the first (the base is present)", "seconds",
+				[]plot.Group{{Title: "images 2 to 10", Bars: furtherBars}})
 		})
 	}
 	if d.r.SystemDF != "" {
@@ -169,7 +169,7 @@ func (d *doc) density() {
 		"(runc and crun: `create` + `start`, and `delete -f`, on a prepared bundle; they have no monitor).\n", d.r.meta("density"))
 	d.p("| tool | monitor RSS: median | min–max | × best peer | monitor PSS | monitors | disk per container | run -d: median | min–max | rm -f: median | min–max |")
 	d.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	var bars []plot.Bar
+	var bars, pssBars []plot.Bar
 	bestRSS := math.Inf(1)
 	for _, id := range []string{"podman", "ctr"} {
 		if s, ok := d.stat("density", "monitor", id, "rss"); ok {
@@ -204,11 +204,17 @@ func (d *doc) density() {
 			bars = append(bars, plot.Bar{Label: plainLabel(id), Value: rs.Median / (1 << 20), Min: rs.Min / (1 << 20), Max: rs.Max / (1 << 20),
 				Highlight: id == "strata", ValueFormatted: bytes(rs.Median)})
 		}
+		if pss := d.r.Samples[key{"density", "monitor", id, "pss"}]; len(pss) > 0 {
+			p, _ := summarize(pss)
+			pssBars = append(pssBars, plot.Bar{Label: plainLabel(id), Value: p.Median / (1 << 20), Min: p.Min / (1 << 20), Max: p.Max / (1 << 20),
+				Highlight: id == "strata", ValueFormatted: bytes(p.Median)})
+		}
 	}
 	d.p("")
 	if len(bars) > 0 {
 		d.chart("bench-density.svg", "monitor memory", func(f *os.File) error {
-			return plot.Bars(f, "Memory of each container's monitor (RSS)", "MiB", []plot.Group{{Title: "per container", Bars: bars}})
+			return plot.Bars(f, "Memory of each container's monitor", "MiB",
+				[]plot.Group{{Title: "RSS", Bars: bars}, {Title: "PSS (shared pages divided among their users)", Bars: pssBars}})
 		})
 	}
 }

@@ -7,12 +7,15 @@ type tool struct {
 	Peer      bool // counts for "× best peer"
 	Baseline  bool
 	BlobsOnly bool // fetches without unpacking: compared with the curl baseline only
+	// KeepsBlobs is true for stores that keep the compressed blobs next to the unpacked
+	// layers; their ideal growth per layer includes the blob.
+	KeepsBlobs bool
 }
 
 var tools = []tool{
-	{ID: "strata", Label: "**strata**"},
+	{ID: "strata", Label: "**strata**", KeepsBlobs: true},
 	{ID: "podman", Label: "podman", Peer: true},
-	{ID: "ctr", Label: "containerd (ctr)", Peer: true},
+	{ID: "ctr", Label: "containerd (ctr)", Peer: true, KeepsBlobs: true},
 	{ID: "skopeo_umoci", Label: "skopeo copy + umoci unpack", Peer: true},
 	{ID: "runc", Label: "runc (prepared bundle)", Peer: true},
 	{ID: "crun", Label: "crun (prepared bundle)", Peer: true},
@@ -42,7 +45,7 @@ func plainLabel(id string) string {
 	case "curl_tar":
 		return "baseline: curl | tar -xz"
 	case "curl_tar_shared":
-		return "baseline: curl | tar, unique only"
+		return "baseline: unique layers only"
 	case "unshare_chroot":
 		return "baseline: unshare + chroot"
 	case "unshare":
