@@ -283,3 +283,22 @@ func BenchmarkExec(b *testing.B) {
 		}
 	}
 }
+
+// TestExecHostileContainer: what a container did to its own files must not hang or fool
+// exec, which reads them as root before dropping privileges.
+func TestExecHostileContainer(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	if code, _, errOut, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "rm /etc/passwd && mkfifo /etc/passwd"}}); code != 0 {
+		t.Fatalf("replacing /etc/passwd with a FIFO = %d, %v: %s", code, err, errOut)
+	}
+	code, _, _, err := execOut(t, c, ExecOptions{Args: []string{"true"}, User: "nobody"})
+	// The helper's error crosses a process boundary as text.
+	if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), "unable to find user nobody") {
+		t.Errorf("Exec(-u nobody) with a FIFO passwd = %d, %v, want %d and an unknown user", code, err, ExitOwnError)
+	}
+	// Not id(1): it would read the FIFO itself.
+	if code, out, _, err := execOut(t, c, ExecOptions{Args: []string{"grep", "^Uid:", "/proc/self/status"}, User: "1000"}); code != 0 || strings.Join(strings.Fields(out), " ") != "Uid: 1000 1000 1000 1000" {
+		t.Errorf("Exec(-u 1000) with a FIFO passwd = %d, %q, %v, want uid 1000", code, out, err)
+	}
+}

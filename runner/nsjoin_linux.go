@@ -22,9 +22,12 @@ import (
 //  2. setns(pidfd, flags) joins every asked namespace in one call (Linux 5.8): all or none;
 //  3. for Enter with the mount namespace, fchdir+chroot back to the host's root through an fd
 //     opened before step 2, so host tools and host files stay reachable;
-//  4. for Exec, the container's user, capabilities, no_new_privs and seccomp filter, exactly
+//  4. with a terminal, a pty from the devpts of the root it now has (the container's for
+//     Exec, so tty(1) inside names it); the master goes back to strata with the answer, as
+//     SCM_RIGHTS;
+//  5. for Exec, the container's user, capabilities, no_new_privs and seccomp filter, exactly
 //     as the init applies them (dropPrivileges, loadSeccomp);
-//  5. forks the command from this same thread: a pid namespace is only entered by children
+//  6. forks the command from this same thread: a pid namespace is only entered by children
 //     (pid_for_children), and the child inherits the thread's namespaces and credentials.
 //
 // Two namespaces cannot be joined from Go: the user namespace and the time namespace, whose
@@ -137,7 +140,7 @@ func sendAnswer(a joinAnswer, master *os.File) error {
 	return unix.Sendmsg(nsjoinSockFD, append(b, '\n'), oob, nil, 0)
 }
 
-// joinAndStart does steps 1-5 of the comment above and returns the started command and, with
+// joinAndStart does steps 1-6 of the comment above and returns the started command and, with
 // a terminal, the master side of its pty.
 func joinAndStart(req joinRequest) (_ *exec.Cmd, master *os.File, err error) {
 	cmd, master, err := joinAndStartTTY(req)
