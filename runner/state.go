@@ -124,11 +124,11 @@ func readJSON(name string, v any) error {
 	return nil
 }
 
-// writeJSON writes v to name atomically.
-func writeJSON(name string, v any) error {
+// writeJSON writes v to name atomically; durable adds an fsync before the rename.
+func writeJSON(name string, v any, durable bool) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", name, err)
 	}
-	return writeFileAtomic(name, append(b, '\n'), 0o644)
+	return writeFileReplace(name, append(b, '\n'), 0o644, durable)
 }
