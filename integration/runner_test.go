@@ -1,0 +1,195 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSleeperArticle plays the headline: `run -d --name sleeper alpine sleep 10000`; from the
+// host the sleep is a plain process, the child of strata's monitor, in namespaces of its own;
+// `stop` ends it within its timeout and `rm` leaves nothing behind.
+func TestSleeperArticle(t *testing.T) {
+	requiresContainers(t)
+	reg := startRegistry(t)
+	root := newRoot(t)
+	mustStrata(t, root, "--registry-mirror", "http://"+reg.Host, "pull", "alpine")
+
+	id := detached(t, root, "--name", "sleeper", "alpine", "sleep", "10000")
+	pid := containerPid(t, root, "sleeper")
+	if comm := readProc(t, pid, "comm"); comm != "sleep" {
+		t.Errorf("/proc/%d/comm = %q, want sleep", pid, comm)
+	}
+	ppid := parentOf(t, pid)
+	if cmdline := readProc(t, ppid, "cmdline"); !strings.Contains(cmdline, "strata") {
+		t.Errorf("parent %d of the sleep runs %q, want strata's monitor", ppid, cmdline)
+	}
+	for _, ns := range []string{"pid", "mnt", "net", "uts", "ipc", "cgroup"} {
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		ctr, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ctr == host {
+			t.Errorf("the sleep's %s namespace %s is the host's", ns, ctr)
+		}
+	}
+	ps := mustStrata(t, root, "ps")
+	if !strings.Contains(ps.Stdout, "sleeper") || !strings.Contains(ps.Stdout, "Up ") {
+		t.Errorf("ps = %q, want sleeper Up", ps.Stdout)
+	}
+
+	start := time.Now()
+	mustStrata(t, root, "stop", "-t", "2", "sleeper")
+	// sleep as PID 1 has no SIGTERM handler, so the kernel ignores SIGTERM: stop must kill.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stop -t 2 took %v", d)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Errorf("process %d still exists after stop", pid)
+	}
+	if code := strings.TrimSpace(mustStrata(t, root, "wait", "sleeper").Stdout); code != "137" {
+		t.Errorf("wait after stop = %s, want 137 (SIGKILL)", code)
+	}
+	mustStrata(t, root, "rm", "sleeper")
+	if m := mountsUnder(t, root); len(m) != 0 {
+		t.Errorf("mounts left after rm: %v", m)
+	}
+	if _, err := os.Stat(filepath.Join(root, "containers", id)); !os.IsNotExist(err) {
+		t.Errorf("container dir left after rm: %v", err)
+	}
+	left, _ := filepath.Glob("/sys/fs/cgroup/*/strata/" + id)
+	v2, _ := filepath.Glob("/sys/fs/cgroup/strata/" + id)
+	if left = append(left, v2...); len(left) != 0 {
+		t.Errorf("cgroups left after rm: %v", left)
+	}
+}
+
+// TestDetachedLogsAndRestart checks logs with timestamps and tail, start of an exited
+// container, and kill with a signal.
+func TestDetachedLogsAndRestart(t *testing.T) {
+	requiresContainers(t)
+	reg := startRegistry(t)
+	root := newRoot(t)
+	mustStrata(t, root, "--registry-mirror", "http://"+reg.Host, "pull", "alpine")
+
+	id := detached(t, root, "--name", "talker", "alpine", "sh", "-c", "echo one; echo two >&2; echo three")
+	if code := strings.TrimSpace(mustStrata(t, root, "wait", id).Stdout); code != "0" {
+		t.Fatalf("wait = %s, want 0", code)
+	}
+	logs := mustStrata(t, root, "logs", "talker")
+	if logs.Stdout != "one\nthree\n" || logs.Stderr != "two\n" {
+		t.Errorf("logs = %q / %q, want stdout one,three and stderr two", logs.Stdout, logs.Stderr)
+	}
+	if tail := mustStrata(t, root, "logs", "--tail", "1", "talker"); strings.Count(tail.Stdout+tail.Stderr, "\n") != 1 {
+		t.Errorf("logs --tail 1 = %q %q, want one line", tail.Stdout, tail.Stderr)
+	}
+	ts := mustStrata(t, root, "logs", "-t", "talker")
+	first := strings.Fields(ts.Stdout)
+	if len(first) < 2 {
+		t.Fatalf("logs -t = %q", ts.Stdout)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, first[0]); err != nil {
+		t.Errorf("logs -t line starts with %q, want an RFC 3339 time: %v", first[0], err)
+	}
+
+	mustStrata(t, root, "start", "talker")
+	mustStrata(t, root, "wait", "talker")
+	if again := mustStrata(t, root, "logs", "talker"); strings.Count(again.Stdout, "one") != 2 {
+		t.Errorf("logs after a second start = %q, want both runs", again.Stdout)
+	}
+
+	detached(t, root, "--name", "trapper", "alpine", "sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+	mustStrata(t, root, "kill", "-s", "USR1", "trapper")
+	if code := strings.TrimSpace(mustStrata(t, root, "wait", "trapper").Stdout); code != "42" {
+		t.Errorf("wait after kill -s USR1 = %s, want 42", code)
+	}
+}
+
+// TestRunLimitsAndSecurity checks that limits are enforced and the default confinement holds.
+func TestRunLimitsAndSecurity(t *testing.T) {
+	requiresContainers(t)
+	reg := startRegistry(t)
+	root := newRoot(t)
+	mustStrata(t, root, "--registry-mirror", "http://"+reg.Host, "pull", "alpine")
+
+	oom := strata(t, root, "run", "--name", "hog", "--memory", "32m", "--memory-swap", "32m", "alpine", "sh", "-c", "x=$(head -c 200m /dev/zero | tr '\\0' a); echo survived")
+	if oom.Code != 137 {
+		t.Errorf("a process over --memory exited %d, want 137 (stderr %q)", oom.Code, oom.Stderr)
+	}
+	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.OOMKilled}}", "hog").Stdout); got != "true" {
+		t.Errorf("inspect OOMKilled = %q, want true", got)
+	}
+	mustStrata(t, root, "rm", "hog")
+
+	// A fork loop under --pids-limit 20: count the container's processes from the host.
+	forker := detached(t, root, "--pids-limit", "20", "alpine", "sh", "-c",
+		// The inner shell dies at the limit (ash exits when fork fails); its sleeps stay,
+		// and PID 1 then becomes a sleep without forking.
+		"sh -c 'for i in $(seq 60); do sleep 30 & done' 2>/dev/null; exec sleep 30")
+	time.Sleep(2 * time.Second)
+	if n := cgroupProcs(t, forker); n == 0 || n > 20 {
+		t.Errorf("with --pids-limit 20 the container holds %d processes", n)
+	}
+	mustStrata(t, root, "rm", "-f", forker)
+
+	for _, tc := range []struct{ name, script string }{
+		{"mount", "mount -t tmpfs none /mnt"},
+		{"mknod", "mknod /tmp/sda b 8 0"},
+		{"kcore", "head -c 1 /proc/kcore | wc -c | grep -qx 1"},
+	} {
+		if r := strata(t, root, "run", "--rm", "alpine", "sh", "-c", tc.script); r.Code == 0 {
+			t.Errorf("a default container could %s (stdout %q)", tc.name, r.Stdout)
+		}
+	}
+	if r := strata(t, root, "run", "--rm", "--memory", "12x", "alpine", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "12x") {
+		t.Errorf("run --memory 12x = %d %q, want 125 naming the value", r.Code, r.Stderr)
+	}
+	if r := strata(t, root, "run", "--rm", "-u", "nosuchuser", "alpine", "true"); r.Code != 125 {
+		t.Errorf("run -u nosuchuser = %d %q, want 125", r.Code, r.Stderr)
+	}
+	if r := strata(t, root, "run", "--rm", "--mount", "type=bind,source=/nonexistent-strata,target=/x", "alpine", "true"); r.Code != 125 {
+		t.Errorf("run --mount with a missing source = %d %q, want 125", r.Code, r.Stderr)
+	}
+	if r := mustStrata(t, root, "run", "--rm", "-w", "/new/dir", "alpine", "pwd"); strings.TrimSpace(r.Stdout) != "/new/dir" {
+		t.Errorf("run -w /new/dir pwd = %q, want the created dir", r.Stdout)
+	}
+}
+
+// cgroupProcs counts the processes in a container's pids cgroup (v1, hybrid or v2).
+func cgroupProcs(t *testing.T, id string) int {
+	t.Helper()
+	for _, p := range []string{"/sys/fs/cgroup/pids/strata/" + id, "/sys/fs/cgroup/strata/" + id} {
+		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if err == nil {
+			return len(strings.Fields(string(b)))
+		}
+	}
+	t.Fatalf("no pids cgroup found for container %s", id)
+	return 0
+}
+
+func readProc(t *testing.T, pid int, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	stat := readProc(t, pid, "stat")
+	// Fields after the command name, which ends at the last ')': state, ppid, ...
+	rest := strings.Fields(stat[strings.LastIndex(stat, ")")+1:])
+	ppid, err := strconv.Atoi(rest[1])
+	if err != nil {
+		t.Fatalf("parsing /proc/%d/stat: %v", pid, err)
+	}
+	return ppid
+}
