@@ -17,6 +17,8 @@ type Card struct {
 	// User is the process's real uid and gid.
 	UID int `json:"Uid"`
 	GID int `json:"Gid"`
+	// Security are the process's capabilities, no_new_privs and seccomp mode.
+	Security Security `json:"Security"`
 	// Parents is the chain of parent processes, nearest first, ending at the host's PID 1.
 	Parents []Process `json:"Parents"`
 	// HostRef says what "the host" is for Namespace.Shared: "pid 1", or "strata" when PID 1's

@@ -52,6 +52,13 @@ func TestReadNamespacesMatchReadlinkAndLsns(t *testing.T) {
 	if strings.Join(card.Command, " ") != "sleep 1000" {
 		t.Errorf("Read(%d).Command = %q, want sleep 1000", pid, card.Command)
 	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(status), "CapEff:\t"+card.Security.CapEff+"\n") || card.Security.CapEff == "" {
+		t.Errorf("Read(%d).Security.CapEff = %q, not the one in its status", pid, card.Security.CapEff)
+	}
 	if len(card.Parents) == 0 || card.Parents[0].Pid != os.Getpid() {
 		t.Errorf("Read(%d).Parents = %+v, want this test first", pid, card.Parents)
 	}
@@ -258,5 +265,25 @@ func TestReadTimeNamespace(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "monotonic +100s, boottime +200s") {
 		t.Errorf("Text does not show the offsets:\n%s", text.String())
+	}
+}
+
+func TestSecurityFromStatus(t *testing.T) {
+	tests := []struct {
+		fields map[string]string
+		want   string
+	}{
+		{map[string]string{"CapEff": "00000000a80425fb", "NoNewPrivs": "1", "Seccomp": "2", "Seccomp_filters": "1"},
+			"CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP|true|filter|1"},
+		{map[string]string{"CapEff": "0000000000000000", "NoNewPrivs": "0", "Seccomp": "0"}, "|false|disabled|0"},
+		{map[string]string{"CapEff": "8000000000000001"}, "CHOWN 63|false|disabled|0"},
+		{map[string]string{"CapEff": "zz", "Seccomp": "1"}, "|false|strict|0"},
+	}
+	for _, tt := range tests {
+		s := securityFromStatus(tt.fields)
+		got := fmt.Sprintf("%s|%v|%s|%d", strings.Join(s.Capabilities, " "), s.NoNewPrivs, s.Seccomp, s.SeccompFilters)
+		if got != tt.want {
+			t.Errorf("securityFromStatus(%v) = %s, want %s", tt.fields, got, tt.want)
+		}
 	}
 }

@@ -51,6 +51,16 @@ func Explain(w io.Writer, name string, c *Card) error {
 	e.cmd("nsenter --net --target %d ip addr", pid)
 	e.cmd("strata enter %s -- ip addr", name)
 
+	sec := c.Security
+	nnp := "off"
+	if sec.NoNewPrivs {
+		nnp = "on, so setuid binaries cannot raise its privileges"
+	}
+	e.para("Root in a container is not the host's root: its capabilities are %s (mask %s); its system calls pass a seccomp %s (%d filters); no_new_privs is %s.",
+		capSummary(sec.Capabilities), sec.CapEff, sec.Seccomp, sec.SeccompFilters, nnp)
+	e.cmd("grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/%d/status", pid)
+	e.cmd("capsh --decode=%s", sec.CapEff)
+
 	if cg := c.Cgroup; cg != nil {
 		e.para("Its limits are a cgroup (%s, on a %s host): memory %s of %s, %d tasks of %s, %.2fs of CPU used so far.",
 			cg.Dir, cg.Mode, Bytes(int64(cg.Usage.MemoryUsage)), limitBytes(cg.Limits.Memory),

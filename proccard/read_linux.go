@@ -42,7 +42,8 @@ func Read(pid int, opts Options) (*Card, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading process card of pid %d: %w", pid, err)
 	}
-	c := &Card{Pid: pid, NSpid: self.NSpid, Command: self.Command, UID: self.UID, GID: self.gid}
+	c := &Card{Pid: pid, NSpid: self.NSpid, Command: self.Command, UID: self.UID, GID: self.gid,
+		Security: securityFromStatus(self.status)}
 	for p := self.PPid; p > 0 && len(c.Parents) < maxParents; {
 		parent, err := readProcess(p)
 		if err != nil {
@@ -73,7 +74,8 @@ func Read(pid int, opts Options) (*Card, error) {
 // proc is a Process plus what only the card's own process needs.
 type proc struct {
 	Process
-	gid int
+	gid    int
+	status map[string]string // every field of /proc/<pid>/status
 }
 
 // readProcess reads /proc/<pid>/status and cmdline.
@@ -86,13 +88,14 @@ func readProcess(pid int) (proc, error) {
 	if err != nil {
 		return proc{}, err
 	}
-	p := proc{Process: Process{Pid: pid}}
+	p := proc{Process: Process{Pid: pid}, status: map[string]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
 		if !ok {
 			continue
 		}
+		p.status[key] = strings.TrimSpace(val)
 		f := strings.Fields(val)
 		switch key {
 		case "Name":

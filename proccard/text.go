@@ -20,6 +20,9 @@ func Text(w io.Writer, c *Card) error {
 		}
 		fmt.Fprintf(tw, "Parents\t%s\n", strings.Join(chain, " ← "))
 	}
+	sec := c.Security
+	fmt.Fprintf(tw, "Security\tcapabilities %s\n", capSummary(sec.Capabilities))
+	fmt.Fprintf(tw, "  \tseccomp %s (%d filters), no_new_privs %v\n", sec.Seccomp, sec.SeccompFilters, sec.NoNewPrivs)
 	fmt.Fprintf(tw, "Namespaces\t(shared: same namespace as %s)\n", c.HostRef)
 	for _, ns := range c.Namespaces {
 		extra := ""
