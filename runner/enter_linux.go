@@ -19,7 +19,8 @@ type EnterOptions struct {
 	Args []string
 	// Env is the command's environment; nil means strata's own.
 	Env []string
-	// Cwd is the working directory, a host path; empty means the host's root.
+	// Cwd is the working directory, a host path; empty means strata's own, as nsenter keeps
+	// the caller's.
 	Cwd string
 	// Terminal allocates a pseudo-terminal; Stdin keeps stdin attached.
 	Terminal bool
@@ -101,7 +102,9 @@ func enter(ctx context.Context, c *Container, opts EnterOptions, stdio Stdio) (i
 	}
 	cwd := opts.Cwd
 	if cwd == "" {
-		cwd = "/"
+		if cwd, err = os.Getwd(); err != nil {
+			cwd = "/"
+		}
 	}
 	req := joinRequest{Args: opts.Args, Env: env, Cwd: cwd, HostRoot: true, Terminal: opts.Terminal}
 	pid, pidfd, err := joinTarget(c)

@@ -209,6 +209,21 @@ func TestEnter(t *testing.T) {
 			t.Errorf("ip -o link in the container's net namespace = %q, want only lo", lines)
 		}
 	})
+	t.Run("keeps the working directory and gets a terminal", func(t *testing.T) {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		code, err := Enter(context.Background(), c, EnterOptions{Namespaces: []string{"all"}, Terminal: true, Args: []string{"sh", "-c", "pwd; [ -t 0 ] && tty"}}, Stdio{Stdout: &out})
+		if err != nil || code != 0 {
+			t.Fatalf("Enter(pwd) = %d, %v; output %q", code, err, out.String())
+		}
+		lines := strings.Fields(out.String())
+		if len(lines) != 2 || lines[0] != wd || !strings.HasPrefix(lines[1], "/dev/pts/") {
+			t.Errorf("Enter(all, -t, pwd; tty) printed %q, want %s and a host /dev/pts/N", lines, wd)
+		}
+	})
 	t.Run("unknown namespace", func(t *testing.T) {
 		code, err := Enter(context.Background(), c, EnterOptions{Namespaces: []string{"bogus"}, Args: []string{"true"}}, Stdio{})
 		if err == nil || code != ExitOwnError {

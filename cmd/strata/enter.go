@@ -55,6 +55,6 @@ the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net 
 	f.SetInterspersed(false)
 	f.StringSliceVar(&o.Namespaces, "ns", nil, "namespaces to join: net, pid, uts, ipc, mnt, cgroup or all (default net)")
 	f.BoolVarP(&o.Terminal, "tty", "t", false, "allocate a pseudo-terminal")
-	f.StringVarP(&o.Cwd, "workdir", "w", "", "working directory, a host path (default /)")
+	f.StringVarP(&o.Cwd, "workdir", "w", "", "working directory, a host path (default: the current one)")
 	return cmd
 }
