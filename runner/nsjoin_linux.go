@@ -142,7 +142,7 @@ func sendAnswer(a joinAnswer, master *os.File) error {
 
 // joinAndStart does steps 1-6 of the comment above and returns the started command and, with
 // a terminal, the master side of its pty.
-func joinAndStart(req joinRequest) (_ *exec.Cmd, master *os.File, err error) {
+func joinAndStart(req joinRequest) (*exec.Cmd, *os.File, error) {
 	cmd, master, err := joinAndStartTTY(req)
 	if err != nil && master != nil {
 		master.Close()
@@ -151,6 +151,7 @@ func joinAndStart(req joinRequest) (_ *exec.Cmd, master *os.File, err error) {
 	return cmd, master, err
 }
 
+// joinAndStartTTY is joinAndStart, which closes the master when this fails after opening it.
 func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	if len(req.Args) == 0 {
 		return nil, nil, ErrNoCommand
