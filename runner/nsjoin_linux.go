@@ -151,7 +151,8 @@ func joinAndStart(req joinRequest) (*exec.Cmd, *os.File, error) {
 	return cmd, master, err
 }
 
-// joinAndStartTTY is joinAndStart, which closes the master when this fails after opening it.
+// joinAndStartTTY is joinAndStart without the cleanup; on failure the helper exits, which
+// closes whatever it opened.
 func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	if len(req.Args) == 0 {
 		return nil, nil, ErrNoCommand
