@@ -30,7 +30,38 @@ type initResult struct {
 	Exec  bool   `json:"exec,omitempty"`
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"`
+	// Kind names the sentinel the error wraps (see remoteSentinels), if any.
+	Kind string `json:"kind,omitempty"`
 }
+
+// remoteSentinels are the sentinels an init error may wrap. They cross the socket by name, so
+// the caller of Run can still branch with errors.Is(err, ErrUnknownUser).
+var remoteSentinels = map[string]error{
+	"unknown-user": ErrUnknownUser,
+	"unsupported":  ErrUnsupported,
+	"no-command":   ErrNoCommand,
+}
+
+// sentinelKind returns the remoteSentinels name of the sentinel err wraps, or "".
+func sentinelKind(err error) string {
+	for kind, s := range remoteSentinels {
+		if errors.Is(err, s) {
+			return kind
+		}
+	}
+	return ""
+}
+
+// remoteError is an error the init reported: its message, and the sentinel it wrapped.
+type remoteError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+
+// Unwrap returns the sentinel the init's error wrapped, or nil.
+func (e *remoteError) Unwrap() error { return e.sentinel }
 
 // MaybeInit runs this process as one of strata's helpers when argv[0] says so, and never
 // returns in that case. main must call it first, before cobra or anything else looks at the
@@ -66,7 +97,7 @@ func runInit() {
 	if errors.As(err, &ec) {
 		code = ec.Code
 	}
-	_ = json.NewEncoder(pipe).Encode(initResult{Error: err.Error(), Code: code})
+	_ = json.NewEncoder(pipe).Encode(initResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
 	os.Exit(code)
 }
 
@@ -110,8 +141,10 @@ func initContainer(spec Spec) error {
 		return err
 	}
 
-	passwd, _ := os.Open("/etc/passwd") // absent: numeric users only, as docker
-	group, _ := os.Open("/etc/group")
+	// openRegular: the image may make /etc/passwd a FIFO (an open that never returns) or a
+	// symlink to /dev/urandom (a read that never ends); both count as absent.
+	passwd := openRegular("/etc/passwd") // absent: numeric users only, as docker
+	group := openRegular("/etc/group")
 	user, err := ResolveUser(spec.User, fileOrNil(passwd), fileOrNil(group))
 	passwd.Close()
 	group.Close()

@@ -255,3 +255,20 @@ func TestDetachedOOMKilled(t *testing.T) {
 		t.Errorf("state after exceeding 16m = %+v, want OOMKilled and a non-zero exit", c.State)
 	}
 }
+
+func TestDetachedUnknownUser(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "true")
+	c.Config.Spec.User = "nosuchuser"
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	err = Start(context.Background(), c)
+	var ec *ExitCodeError
+	if !errors.As(err, &ec) || ec.Code != ExitOwnError || !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("Start(-u nosuchuser) = %v, want 125 wrapping ErrUnknownUser", err)
+	}
+}

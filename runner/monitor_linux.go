@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ type monitorResult struct {
 	Ready bool   `json:"ready,omitempty"`
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"`
+	Kind  string `json:"kind,omitempty"` // see remoteSentinels
 }
 
 // Start runs c detached, for `run -d` and `strata start`: it spawns a monitor (strata
@@ -82,9 +82,9 @@ func Start(ctx context.Context, c *Container) (err error) {
 		case a.res.Ready:
 			return nil
 		case a.res.Code == ExitNotFound || a.res.Code == ExitCannotInvoke:
-			return &ExitCodeError{Code: a.res.Code, Err: errors.New(a.res.Error)}
+			return &ExitCodeError{Code: a.res.Code, Err: &remoteError{a.res.Error, remoteSentinels[a.res.Kind]}}
 		default:
-			return &ExitCodeError{Code: ExitOwnError, Err: errors.New(a.res.Error)}
+			return &ExitCodeError{Code: ExitOwnError, Err: &remoteError{a.res.Error, remoteSentinels[a.res.Kind]}}
 		}
 	}
 }
@@ -131,7 +131,7 @@ func runMonitor() {
 	})
 	code := recordExit(c, res, err)
 	if err != nil {
-		answer(monitorResult{Error: err.Error(), Code: code})
+		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
 	}
 	logs.Close()
 	if c.Config.AutoRemove {

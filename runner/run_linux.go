@@ -249,9 +249,9 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 		case r.Exec:
 			execing = true
 		case r.Code == ExitNotFound || r.Code == ExitCannotInvoke:
-			return nil, &ExitCodeError{Code: r.Code, Err: errors.New(r.Error)}
+			return nil, &ExitCodeError{Code: r.Code, Err: &remoteError{r.Error, remoteSentinels[r.Kind]}}
 		default:
-			return nil, &ExitCodeError{Code: ExitOwnError, Err: fmt.Errorf("init: %s", r.Error)}
+			return nil, &ExitCodeError{Code: ExitOwnError, Err: &remoteError{"init: " + r.Error, remoteSentinels[r.Kind]}}
 		}
 	}
 }

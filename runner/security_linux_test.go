@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -350,5 +351,47 @@ func TestRunPrivileged(t *testing.T) {
 	want := "mounted\nhas-device\n" + own
 	if got := mustRun(t, spec); got != want {
 		t.Errorf("privileged: got %q, want %q (device %s)", got, want, extra)
+	}
+}
+
+func TestRunHostilePasswd(t *testing.T) {
+	// An image whose /etc/passwd is a FIFO or a link to an endless device must not hang the
+	// init: the file counts as absent, so names fail and numbers work.
+	tests := []struct {
+		name  string
+		setup func(etc string) error
+	}{
+		{"fifo", func(etc string) error { return unix.Mkfifo(filepath.Join(etc, "passwd"), 0o644) }},
+		{"endless device", func(etc string) error { return os.Symlink("/dev/urandom", filepath.Join(etc, "passwd")) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, user := range []string{"nobody", "1234"} {
+				// Not id(1): it would read the FIFO itself, which is the image's problem.
+				spec := testSpec(t, "grep", "^Uid:", "/proc/self/status")
+				etc := filepath.Join(spec.Dir, "upper", "etc")
+				if err := os.MkdirAll(etc, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := tt.setup(etc); err != nil {
+					t.Fatal(err)
+				}
+				spec.User = user
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				var out bytes.Buffer
+				code, err := Run(ctx, spec, Stdio{Stdout: &out})
+				hung := ctx.Err() != nil
+				cancel()
+				if hung {
+					t.Fatalf("Run(-u %s) hung on a hostile /etc/passwd", user)
+				}
+				if user == "nobody" && (code != ExitOwnError || !errors.Is(err, ErrUnknownUser)) {
+					t.Errorf("Run(-u nobody) = %d, %v, want 125 and ErrUnknownUser", code, err)
+				}
+				if user == "1234" && (err != nil || !strings.HasPrefix(strings.Join(strings.Fields(out.String()), " "), "Uid: 1234 1234")) {
+					t.Errorf("Run(-u 1234) = %d, %v, %q, want uid 1234", code, err, out.String())
+				}
+			}
+		})
 	}
 }
