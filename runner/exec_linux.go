@@ -24,6 +24,12 @@ func applyPlan(rootfs string, steps []Step) error {
 			} else if target, err = securejoin.SecureJoin(rootfs, s.Target); err != nil {
 				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
 			}
+			// The kernel filesystems go where the masks and read-only paths expect them; an
+			// image that makes /proc a symlink would move procfs away from its masks (the
+			// runc CVE-2019-16884 family), so it is refused.
+			if s.Op == OpMount && kernelMountpoints[s.Target] && target != filepath.Join(rootfs, s.Target) {
+				return fmt.Errorf("mounting rootfs: %s in the image is a symlink", s.Target)
+			}
 		}
 		if err := applyStep(s, target, rootfs); err != nil {
 			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)
@@ -34,6 +40,9 @@ func applyPlan(rootfs string, steps []Step) error {
 	}
 	return nil
 }
+
+// kernelMountpoints are the targets that must be plain directories of the image.
+var kernelMountpoints = map[string]bool{"/proc": true, "/sys": true, "/dev": true, "/dev/pts": true}
 
 // applyStep runs one step at its resolved target.
 func applyStep(s Step, target, rootfs string) error {

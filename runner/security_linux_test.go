@@ -395,3 +395,20 @@ func TestRunHostilePasswd(t *testing.T) {
 		})
 	}
 }
+
+func TestRunSymlinkedProc(t *testing.T) {
+	// An image whose /proc is a symlink elsewhere would get procfs outside its masks.
+	spec := testSpec(t, "true")
+	upper := filepath.Join(spec.Dir, "upper")
+	if err := os.MkdirAll(filepath.Join(upper, "elsewhere"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// An overlay whiteout is not needed: a symlink in the upper replaces the lower's dir.
+	if err := os.Symlink("/elsewhere", filepath.Join(upper, "proc")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, _, err := runOut(t, spec)
+	if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), "/proc in the image is a symlink") {
+		t.Fatalf("Run with /proc a symlink = %d, %v, want 125 and a symlink error", code, err)
+	}
+}
