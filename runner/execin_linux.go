@@ -27,6 +27,9 @@ type ExecOptions struct {
 	// Terminal allocates a pseudo-terminal (-t); Stdin keeps stdin attached (-i).
 	Terminal bool
 	Stdin    bool
+	// Privileged gives the command every capability and no seccomp filter (--privileged),
+	// whatever the container has; the container's masked paths stay masked.
+	Privileged bool
 	// Detach returns once the command runs (-d); its output is discarded and the
 	// container's PID 1 reaps it.
 	Detach bool
@@ -58,6 +61,9 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, ErrNoCommand
 	}
 	spec := c.Config.Spec.withDefaults()
+	if opts.Privileged {
+		spec.Privileged = true
+	}
 	env, err := MergeEnv(spec.Env, opts.Env, nil)
 	if err != nil {
 		return ExitOwnError, err

@@ -115,6 +115,8 @@ func TestExec(t *testing.T) {
 		{name: "same capabilities as pid 1", opts: ExecOptions{Args: []string{"sh", "-c", "grep CapEff /proc/self/status"}}, want: "CapEff:\t" + procStatusField(t, pid, "CapEff")},
 		{name: "no_new_privs and seccomp as pid 1", opts: ExecOptions{Args: []string{"sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"}},
 			want: "NoNewPrivs:\t" + procStatusField(t, pid, "NoNewPrivs") + "\nSeccomp:\t" + procStatusField(t, pid, "Seccomp")},
+		{name: "privileged", opts: ExecOptions{Args: []string{"sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status"}, Privileged: true},
+			want: "CapEff:\t" + procStatusField(t, os.Getpid(), "CapEff") + "\nSeccomp:\t0"},
 		{name: "exit status", opts: ExecOptions{Args: []string{"sh", "-c", "exit 3"}}, wantCode: 3},
 		{name: "killed by a signal", opts: ExecOptions{Args: []string{"sh", "-c", "kill -9 $$"}}, wantCode: 137},
 		{name: "not found", opts: ExecOptions{Args: []string{"no-such-command"}}, wantCode: ExitNotFound},
