@@ -210,6 +210,16 @@ func TestProcessCard(t *testing.T) {
 		t.Errorf("card rootfs = %+v, want one lower with DiffID %v, its digest and size, and an upper", card.RootFS, diffIDs)
 	}
 
+	if f := mustStrata(t, root, "inspect", "--format", "{{.Process.Pid}} {{.Process.Security.NoNewPrivs}}", "card"); strings.TrimSpace(f.Stdout) != fmt.Sprintf("%d true", pid) {
+		t.Errorf("inspect --format '{{.Process.Pid}} {{.Process.Security.NoNewPrivs}}' = %q, want %d true", f.Stdout, pid)
+	}
+	// A name that is no container is an image, as with docker inspect; neither is an error.
+	if img := mustStrata(t, root, "inspect", "--format", "{{.Id}}", ref); !strings.HasPrefix(img.Stdout, "sha256:") {
+		t.Errorf("inspect IMAGE = %q, want the image ID", img.Stdout)
+	}
+	if r := strata(t, root, "inspect", "nosuchthing"); r.Code == 0 || strings.TrimSpace(r.Stdout) != "[]" || !strings.Contains(r.Stderr, "no such object: nosuchthing") {
+		t.Errorf("inspect nosuchthing = %d, %q, %q, want an error and []", r.Code, r.Stdout, r.Stderr)
+	}
 	text := mustStrata(t, root, "inspect", "--proc", "card")
 	explain := mustStrata(t, root, "explain", "card")
 	for _, w := range explainWant {
