@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -115,3 +116,24 @@ func mustRun(t *testing.T, spec Spec) string {
 	}
 	return strings.TrimSpace(out)
 }
+
+// staticSelf is a requirement for tests that run the test binary inside a container (--init's
+// reaper, the exe probe): a dynamically linked binary (go test -race, a cgo build) finds no
+// loader in the alpine rootfs. strata itself is built with CGO_ENABLED=0 for the same reason.
+var staticSelf = testutil.Requirement{Name: "statically linked test binary", Check: func() string {
+	self, err := os.Executable()
+	if err != nil {
+		return err.Error()
+	}
+	f, err := elf.Open(self)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return "the test binary is dynamically linked (-race or cgo); it cannot run inside the container"
+		}
+	}
+	return ""
+}}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-run/strata/internal/testutil"
 	"github.com/strata-run/strata/runner/cgroups"
 )
 
@@ -155,6 +156,7 @@ func TestRunInitError(t *testing.T) {
 }
 
 func TestRunInit(t *testing.T) {
+	testutil.Requires(t, staticSelf)
 	tests := []struct {
 		name string
 		cmd  string

@@ -170,6 +170,7 @@ func TestRunOnlyStdioFDs(t *testing.T) {
 }
 
 func TestRunExeNotWritable(t *testing.T) {
+	testutil.Requires(t, staticSelf)
 	// CVE-2019-5736: a container whose command is /proc/self/exe runs the binary strata's
 	// init was started from (here: the test binary, which turns into exeProbe). That binary
 	// must be a copy sealed against writes, and the host's file must stay as it was.
@@ -293,6 +294,7 @@ func TestProtectedExe(t *testing.T) {
 }
 
 func TestRunInitForwardsSignals(t *testing.T) {
+	testutil.Requires(t, staticSelf)
 	// With --init, SIGTERM to strata goes to the reaper and from it to the command, which has
 	// no handler and so dies of it: 128+15. Without the reaper, sleep as PID 1 would ignore it.
 	spec := testSpec(t, "sh", "-c", "echo ready; exec sleep 1000")
