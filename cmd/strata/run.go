@@ -50,6 +50,8 @@ type runOptions struct {
 	cpuShares   uint64
 	cpusetCpus  string
 	pidsLimit   int64
+	namespaces  []string
+	timeOffset  string
 
 	entrypointSet bool
 }
@@ -99,6 +101,8 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.Uint64VarP(&o.cpuShares, "cpu-shares", "c", 0, "relative CPU weight")
 	f.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs the container may use (e.g. 0-1)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes")
+	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
+	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
 	return cmd
 }
 
@@ -313,6 +317,9 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		ExtraHosts: o.addHosts,
 		DNS:        o.dns,
 		Mounts:     mounts,
+	}
+	if s.Time, err = runner.ParseTimeNamespace(o.namespaces, o.timeOffset); err != nil {
+		return runner.Spec{}, err
 	}
 	for _, so := range o.securityOpt {
 		switch k, v, _ := strings.Cut(so, "="); {
