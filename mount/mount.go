@@ -12,6 +12,8 @@
 // overlay.
 package mount
 
+import "strings"
+
 // Mount is one mount as plain data.
 type Mount struct {
 	// Type is the filesystem type: "overlay", "bind", "tmpfs", "proc", ...
@@ -24,4 +26,48 @@ type Mount struct {
 	Target string `json:"target"`
 	// Options are mount(8)-style options; see the package doc.
 	Options []string `json:"options,omitempty"`
+}
+
+// OverlayDirs returns the lowerdirs (top first), upperdir and workdir an overlay Mount's
+// options name, reading "lowerdir=a:b" (with backslash escapes) and repeated "lowerdir+="
+// words alike. Other mounts have none.
+func (m Mount) OverlayDirs() (lowers []string, upper, work string) {
+	if m.Type != "overlay" {
+		return nil, "", ""
+	}
+	for _, o := range m.Options {
+		switch k, v, _ := strings.Cut(o, "="); k {
+		case "lowerdir+":
+			lowers = append(lowers, v)
+		case "lowerdir":
+			lowers = append(lowers, splitLowers(v)...)
+		case "upperdir":
+			upper = v
+		case "workdir":
+			work = v
+		}
+	}
+	return lowers, upper, work
+}
+
+// splitLowers splits a lowerdir value on unescaped colons and removes the escapes.
+func splitLowers(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case s[i] == ':':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(s[i])
+		}
+	}
+	if cur.Len() > 0 || len(out) > 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }

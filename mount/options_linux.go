@@ -122,28 +122,6 @@ func parseOverlayOptions(options []string) overlayOptions {
 	return o
 }
 
-// splitLowers splits a lowerdir value on unescaped colons and removes the escapes.
-func splitLowers(s string) []string {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-		case s[i] == ':':
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(s[i])
-		}
-	}
-	if cur.Len() > 0 || len(out) > 0 {
-		out = append(out, cur.String())
-	}
-	return out
-}
-
 // escapeLower escapes the characters overlayfs treats specially in a mount(2) path option:
 // the comma ends an option and the colon separates lowerdirs; overlayfs removes the
 // backslashes again when it resolves upperdir, workdir and each lowerdir.

@@ -185,22 +185,6 @@ func TestRootFS(t *testing.T) {
 	}
 }
 
-func TestSplitLowerdir(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"/a", []string{"/a"}},
-		{"/a:/b", []string{"/a", "/b"}},
-		{`/a\:b:/c\\d`, []string{"/a:b", `/c\d`}},
-	}
-	for _, tt := range tests {
-		if got := splitLowerdir(tt.in); strings.Join(got, "|") != strings.Join(tt.want, "|") {
-			t.Errorf("splitLowerdir(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestBytes(t *testing.T) {
 	tests := []struct {
 		in   int64

@@ -244,16 +244,7 @@ func readRootFS(root []mount.Mount, blobs map[string]Blob) *RootFS {
 	r := &RootFS{Type: m.Type}
 	var lowers []string
 	if m.Type == "overlay" {
-		for _, o := range m.Options {
-			switch k, v, _ := strings.Cut(o, "="); k {
-			case "lowerdir":
-				lowers = splitLowerdir(v)
-			case "upperdir":
-				r.Upper = v
-			case "workdir":
-				r.Work = v
-			}
-		}
+		lowers, r.Upper, r.Work = m.OverlayDirs()
 	} else {
 		lowers = []string{m.Source}
 	}
@@ -272,26 +263,6 @@ func readRootFS(root []mount.Mount, blobs map[string]Blob) *RootFS {
 		r.UpperSize, _ = dirSize(r.Upper)
 	}
 	return r
-}
-
-// splitLowerdir splits overlay's lowerdir list on unescaped ':' and removes the backslash
-// escapes the snapshotter adds for ':' and '\' in paths.
-func splitLowerdir(s string) []string {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-		case s[i] == ':':
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(s[i])
-		}
-	}
-	return append(out, cur.String())
 }
 
 // isHex64 reports whether s is a 64-character lower-case hex string, a sha256 in hex.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -81,16 +80,13 @@ func layersInUse(g *globals, containers *runner.Store) (map[v1.Hash]bool, error)
 	// with rmi -f: they are the lowerdirs of its overlay mount.
 	for _, c := range list {
 		for _, m := range c.Config.Spec.Root {
-			if filepath.Dir(m.Source) == g.snapshotsDir() {
-				keep[v1.Hash{Algorithm: "sha256", Hex: filepath.Base(m.Source)}] = true
+			dirs, _, _ := m.OverlayDirs()
+			if m.Type == "bind" {
+				dirs = []string{m.Source}
 			}
-			for _, o := range m.Options {
-				lower, ok := strings.CutPrefix(o, "lowerdir=")
-				if !ok {
-					continue
-				}
-				for _, dir := range strings.Split(lower, ":") {
-					keep[v1.Hash{Algorithm: "sha256", Hex: filepath.Base(dir)}] = true
+			for _, d := range dirs {
+				if filepath.Dir(d) == g.snapshotsDir() {
+					keep[v1.Hash{Algorithm: "sha256", Hex: filepath.Base(d)}] = true
 				}
 			}
 		}
