@@ -28,12 +28,13 @@ type Stdio struct {
 }
 
 // forwardedSignals are the signals Run passes on to the container's PID 1, as docker run
-// --sig-proxy does. SIGKILL and SIGSTOP cannot be caught; SIGCHLD and SIGWINCH are ours.
+// --sig-proxy does. SIGKILL and SIGSTOP cannot be caught; SIGCHLD and SIGWINCH are ours;
+// SIGURG is left out because the Go runtime sends it to itself to preempt goroutines.
 var forwardedSignals = []os.Signal{
 	unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2,
 	unix.SIGALRM, unix.SIGCONT, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU,
 	unix.SIGVTALRM, unix.SIGPROF, unix.SIGWINCH, unix.SIGIO, unix.SIGPWR, unix.SIGSYS,
-	unix.SIGTRAP, unix.SIGURG, unix.SIGXCPU, unix.SIGXFSZ,
+	unix.SIGTRAP, unix.SIGXCPU, unix.SIGXFSZ,
 }
 
 // Run runs spec in the foreground: the container's stdio is attached, signals strata receives
