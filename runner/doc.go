@@ -14,5 +14,21 @@
 //   - monitor: for detached containers, strata re-executed in its own session; it runs the
 //     container like Run does, writes its output to log.json and records how it ended.
 //
-// Run is the foreground path; Start, Stop, Kill, Wait, Logs and Store are the detached one.
+// Run is the bare foreground path; a stored container goes through Store, RunContainer (in the
+// foreground, recording its state) or Start (detached), then Stop, Kill, Wait, Logs, Inspect
+// and Store.Remove. As `strata run` drives it:
+//
+//	store, _ := runner.OpenStore(root + "/containers")
+//	c, _ := store.Create(runner.Config{Spec: spec, Image: ref, Name: name, AutoRemove: rm})
+//	c.Config.Spec.Root, _ = snap.Prepare(ctx, c.Dir, diffIDs, false) // writable; see Spec.Root
+//	_ = c.SaveConfig()
+//	if detach {
+//		err = runner.Start(ctx, c) // returns once the command runs
+//	} else {
+//		code, err = runner.RunContainer(ctx, c, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+//	}
+//
+// Errors that end a run early are *ExitCodeError (125 strata, 126 cannot execute, 127 not
+// found); errors from the init read "init: mounting rootfs: ..." and keep their sentinels
+// (errors.Is(err, ErrUnknownUser)).
 package runner
