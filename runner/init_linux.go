@@ -174,7 +174,7 @@ func initContainer(spec Spec) error {
 	}
 	args := spec.Args
 	if spec.Init {
-		// The reaper is this binary (the sealed copy /proc/self/exe points at) and runs with
+		// The reaper is this binary (the protected one /proc/self/exe points at) and runs with
 		// the privileges just set up; it starts argv0 and forwards signals to it.
 		args = append([]string{reaperMarker, argv0}, spec.Args...)
 		argv0 = "/proc/self/exe"
