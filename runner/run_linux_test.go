@@ -92,6 +92,15 @@ func TestRunNetworkHost(t *testing.T) {
 	if got := mustRun(t, spec); got != host {
 		t.Errorf("net namespace with --network host = %q, want the host's %q", got, host)
 	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec = testSpec(t, "hostname")
+	spec.Network = NetworkHost
+	if got := mustRun(t, spec); got != hostname {
+		t.Errorf("hostname with --network host = %q, want the host's %q", got, hostname)
+	}
 }
 
 func TestRunNetworkNoneLoopback(t *testing.T) {

@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 
 	"github.com/strata-run/strata/mount"
@@ -85,6 +86,10 @@ type Spec struct {
 func (s Spec) withDefaults() Spec {
 	if s.Network == "" {
 		s.Network = NetworkNone
+	}
+	if s.Hostname == "" && s.Network == NetworkHost {
+		// As docker: a container on the host's network is named like the host.
+		s.Hostname, _ = os.Hostname()
 	}
 	if s.Hostname == "" {
 		s.Hostname = s.ID
