@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,8 +14,8 @@ import (
 	"time"
 )
 
-// logEntry is one line of log.json, the format of docker's json-file driver: a chunk of one
-// stream as written, with the time it was read.
+// logEntry is one line of log.json, the format of docker's json-file driver: one line of one
+// stream (or the unfinished end of a write), with the time it was read.
 type logEntry struct {
 	Log    string    `json:"log"`
 	Stream string    `json:"stream"`
@@ -32,7 +33,7 @@ func newLogWriter(w io.Writer) *logWriter { return &logWriter{out: w} }
 // stream returns the writer for one stream ("stdout" or "stderr").
 func (l *logWriter) stream(name string) *logStream { return &logStream{l: l, name: name} }
 
-// logStream is one stream of a logWriter; every Write becomes one JSON line.
+// logStream is one stream of a logWriter; every line of a Write becomes one JSON line.
 var _ io.Writer = (*logStream)(nil)
 
 type logStream struct {
@@ -40,16 +41,27 @@ type logStream struct {
 	name string
 }
 
-// Write records p as one log line of this stream.
+// Write records p as log lines of this stream, one entry per line as docker's json-file
+// does: a pipe read can carry several lines, and `logs --tail N` counts lines. A write that
+// does not end in a newline keeps its tail as an entry of its own, so nothing waits unseen.
 func (s *logStream) Write(p []byte) (int, error) {
-	b, err := json.Marshal(logEntry{Log: string(p), Stream: s.name, Time: time.Now().UTC()})
-	if err != nil {
-		return 0, err
+	now := time.Now().UTC()
+	var buf []byte
+	for rest := p; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
+		b, err := json.Marshal(logEntry{Log: string(line), Stream: s.name, Time: now})
+		if err != nil {
+			return 0, err
+		}
+		buf = append(append(buf, b...), '\n')
 	}
-	b = append(b, '\n')
 	s.l.mu.Lock()
 	defer s.l.mu.Unlock()
-	if _, err := s.l.out.Write(b); err != nil {
+	if _, err := s.l.out.Write(buf); err != nil {
 		return 0, err
 	}
 	return len(p), nil
