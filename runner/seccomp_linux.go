@@ -20,8 +20,9 @@ import (
 //   - fails clone3 with ENOSYS, so libcs fall back to clone, whose flags BPF can inspect;
 //   - refuses clone/unshare that create namespaces (a user namespace is the usual first step
 //     of a kernel exploit) unless the container has CAP_SYS_ADMIN;
-//   - refuses every syscall of a foreign ABI (i386 int 0x80, x32), whose numbers would
-//     otherwise slip past the table.
+//   - checks each ABI the kernel accepts from a process (x86_64, and i386 through int 0x80)
+//     against its own numbers, and refuses x32 and any other ABI, whose numbers would
+//     otherwise slip past the tables.
 
 // seccompRule denies one syscall unless the container holds a capability that Docker's
 // profile requires for it (-1: denied always).
@@ -57,20 +58,59 @@ const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC 
 // errUnsupportedArch is returned where the syscall table is not written for the architecture.
 var errUnsupportedArch = errors.New("no seccomp syscall table for this architecture")
 
-// seccompFilter compiles the default filter for a container holding caps.
+// seccompABI is the syscall table of one ABI the filter handles: its AUDIT_ARCH value and the
+// numbers of the calls it treats specially.
+type seccompABI struct {
+	arch                   uint32
+	x32                    bool // refuse numbers with the x32 bit (x86_64 only)
+	clone, clone3, unshare int
+	denied                 []seccompRule
+}
+
+// seccompFilter compiles the default filter for a container holding caps: one section per
+// ABI of seccompABIs, and EPERM for a syscall of any other ABI.
 func seccompFilter(caps []int) ([]unix.SockFilter, error) {
-	if seccompArch == 0 {
+	if len(seccompABIs) == 0 {
 		return nil, errUnsupportedArch
 	}
 	has := map[int]bool{}
 	for _, c := range caps {
 		has[c] = true
 	}
-	retErrno := func(errno unix.Errno) unix.SockFilter {
-		return unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ERRNO | uint32(errno)}
+	var p []unix.SockFilter
+	for _, abi := range seccompABIs {
+		body, err := seccompSection(abi, has)
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > 255 {
+			return nil, fmt.Errorf("seccomp filter section too long for a BPF jump (%d)", len(body))
+		}
+		// Not this ABI: jump over its section to the next one.
+		p = append(p,
+			unix.SockFilter{Code: bpfLdWAbs, K: seccompDataArch},
+			unix.SockFilter{Code: bpfJeqK, K: abi.arch, Jt: 0, Jf: uint8(len(body))},
+		)
+		p = append(p, body...)
 	}
+	return append(p, retErrno(unix.EPERM)), nil
+}
+
+// retErrno is a BPF return of "fail with errno".
+func retErrno(errno unix.Errno) unix.SockFilter {
+	return unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ERRNO | uint32(errno)}
+}
+
+// seccompSection is the filter for one ABI, after its arch matched; it always returns:
+//
+//	load nr; [x32 bit → EPERM]; [clone3 → ENOSYS]
+//	each denied nr → the shared EPERM at the end
+//	clone/unshare with namespace flags → EPERM (without CAP_SYS_ADMIN)
+//	allow
+//	EPERM
+func seccompSection(abi seccompABI, has map[int]bool) ([]unix.SockFilter, error) {
 	var denied []int
-	for _, r := range seccompDenied {
+	for _, r := range abi.denied {
 		if r.cap >= 0 && has[r.cap] {
 			continue
 		}
@@ -78,34 +118,21 @@ func seccompFilter(caps []int) ([]unix.SockFilter, error) {
 	}
 	denyNS := !has[unix.CAP_SYS_ADMIN]
 
-	// The program, top to bottom; jumps are relative, so the tail is laid out first in mind:
-	//   [0] load arch; if not native → EPERM
-	//   [2] load nr; if ≥ x32 bit → EPERM
-	//   [4] clone3 → ENOSYS
-	//   [.] each denied nr → EPERM (one shared return at the end)
-	//   [.] clone/unshare with namespace flags → EPERM (without CAP_SYS_ADMIN)
-	//   [.] allow
-	var p []unix.SockFilter
-	p = append(p,
-		unix.SockFilter{Code: bpfLdWAbs, K: seccompDataArch},
-		unix.SockFilter{Code: bpfJeqK, K: seccompArch, Jt: 1, Jf: 0},
-		retErrno(unix.EPERM),
-		unix.SockFilter{Code: bpfLdWAbs, K: seccompDataNr},
-	)
-	if seccompX32 {
+	p := []unix.SockFilter{{Code: bpfLdWAbs, K: seccompDataNr}}
+	if abi.x32 {
 		p = append(p, unix.SockFilter{Code: bpfJgeK, K: x32SyscallBit, Jt: 0, Jf: 1}, retErrno(unix.EPERM))
 	}
-	if seccompClone3 >= 0 {
-		p = append(p, unix.SockFilter{Code: bpfJeqK, K: uint32(seccompClone3), Jt: 0, Jf: 1}, retErrno(unix.ENOSYS))
+	if abi.clone3 >= 0 {
+		p = append(p, unix.SockFilter{Code: bpfJeqK, K: uint32(abi.clone3), Jt: 0, Jf: 1}, retErrno(unix.ENOSYS))
 	}
-	// Each denied nr jumps forward to the shared EPERM return that follows the list and
-	// the namespace checks. Count what lies between to compute the jump.
+	// Each denied nr jumps forward to the shared EPERM return that follows the list, the
+	// namespace checks and the allow.
 	nsLen := 0
 	if denyNS {
-		nsLen = 2*3 + 1 // per syscall: jeq nr, load arg0, jset flags; then reload nr
+		nsLen = 7
 	}
 	for i, nr := range denied {
-		toDeny := len(denied) - i - 1 + nsLen + 1 // skip the rest of the list, ns checks, allow
+		toDeny := len(denied) - i - 1 + nsLen + 1
 		if toDeny > 255 {
 			return nil, fmt.Errorf("seccomp filter too long for a BPF jump (%d)", toDeny)
 		}
@@ -122,20 +149,19 @@ func seccompFilter(caps []int) ([]unix.SockFilter, error) {
 		//   ld arg0
 		//   jset ns     → deny, else allow
 		p = append(p,
-			unix.SockFilter{Code: bpfJeqK, K: uint32(unix.SYS_CLONE), Jt: 0, Jf: 2},
+			unix.SockFilter{Code: bpfJeqK, K: uint32(abi.clone), Jt: 0, Jf: 2},
 			unix.SockFilter{Code: bpfLdWAbs, K: seccompDataArgLow0},
 			unix.SockFilter{Code: bpfJsetK, K: namespaceFlags, Jt: 5, Jf: 4},
 			unix.SockFilter{Code: bpfLdWAbs, K: seccompDataNr},
-			unix.SockFilter{Code: bpfJeqK, K: uint32(unix.SYS_UNSHARE), Jt: 0, Jf: 2},
+			unix.SockFilter{Code: bpfJeqK, K: uint32(abi.unshare), Jt: 0, Jf: 2},
 			unix.SockFilter{Code: bpfLdWAbs, K: seccompDataArgLow0},
 			unix.SockFilter{Code: bpfJsetK, K: namespaceFlags, Jt: 1, Jf: 0},
 		)
 	}
-	p = append(p,
+	return append(p,
 		unix.SockFilter{Code: bpfRetK, K: unix.SECCOMP_RET_ALLOW},
 		retErrno(unix.EPERM),
-	)
-	return p, nil
+	), nil
 }
 
 // loadSeccomp installs the default filter on the calling thread, which must hold

@@ -2,17 +2,16 @@ package runner
 
 import "golang.org/x/sys/unix"
 
-// seccompArch is AUDIT_ARCH_X86_64; seccompX32 makes the filter refuse x32 syscall numbers.
-const (
-	seccompArch   = unix.AUDIT_ARCH_X86_64
-	seccompX32    = true
-	seccompClone3 = unix.SYS_CLONE3
-)
+// seccompABIs are the ABIs an x86_64 process can make syscalls in: its own, and i386 through
+// int 0x80 (32-bit images run on x86_64 hosts, as under docker). x32 is refused outright.
+var seccompABIs = []seccompABI{
+	{arch: unix.AUDIT_ARCH_X86_64, x32: true, clone: unix.SYS_CLONE, clone3: unix.SYS_CLONE3, unshare: unix.SYS_UNSHARE, denied: deniedX8664},
+	{arch: unix.AUDIT_ARCH_I386, clone: 120, clone3: 435, unshare: 310, denied: deniedI386},
+}
 
-// seccompDenied lists what Docker's default profile does not allow on x86_64, with the
-// capability that lifts the ban in that profile (-1: none does in strata; mount and friends
-// need CAP_SYS_ADMIN, which Docker's profile also asks for).
-var seccompDenied = []seccompRule{
+// deniedX8664 lists what Docker's default profile does not allow on x86_64, with the
+// capability that lifts the ban in that profile (-1: none does).
+var deniedX8664 = []seccompRule{
 	{"acct", unix.SYS_ACCT, unix.CAP_SYS_PACCT},
 	{"add_key", unix.SYS_ADD_KEY, -1},
 	{"bpf", unix.SYS_BPF, unix.CAP_BPF},
@@ -67,4 +66,68 @@ var seccompDenied = []seccompRule{
 	{"userfaultfd", unix.SYS_USERFAULTFD, -1},
 	{"ustat", unix.SYS_USTAT, -1},
 	{"vhangup", unix.SYS_VHANGUP, unix.CAP_SYS_TTY_CONFIG},
+}
+
+// deniedI386 is the same list in i386 numbers (x/sys/unix zsysnum_linux_386.go, which an amd64
+// build cannot import), plus the i386-only calls Docker's profile leaves out.
+var deniedI386 = []seccompRule{
+	{"acct", 51, unix.CAP_SYS_PACCT},
+	{"add_key", 286, -1},
+	{"bpf", 357, unix.CAP_BPF},
+	{"clock_adjtime", 343, unix.CAP_SYS_TIME},
+	{"clock_adjtime64", 405, unix.CAP_SYS_TIME},
+	{"clock_settime", 264, unix.CAP_SYS_TIME},
+	{"clock_settime64", 404, unix.CAP_SYS_TIME},
+	{"create_module", 127, unix.CAP_SYS_MODULE},
+	{"delete_module", 129, unix.CAP_SYS_MODULE},
+	{"finit_module", 350, unix.CAP_SYS_MODULE},
+	{"fsconfig", 431, unix.CAP_SYS_ADMIN},
+	{"fsmount", 432, unix.CAP_SYS_ADMIN},
+	{"fsopen", 430, unix.CAP_SYS_ADMIN},
+	{"fspick", 433, unix.CAP_SYS_ADMIN},
+	{"get_kernel_syms", 130, unix.CAP_SYS_MODULE},
+	{"get_mempolicy", 275, unix.CAP_SYS_NICE},
+	{"init_module", 128, unix.CAP_SYS_MODULE},
+	{"ioperm", 101, unix.CAP_SYS_RAWIO},
+	{"iopl", 110, unix.CAP_SYS_RAWIO},
+	{"kcmp", 349, unix.CAP_SYS_PTRACE},
+	{"kexec_load", 283, unix.CAP_SYS_BOOT},
+	{"keyctl", 288, -1},
+	{"lookup_dcookie", 253, unix.CAP_SYS_ADMIN},
+	{"mbind", 274, unix.CAP_SYS_NICE},
+	{"mount", 21, unix.CAP_SYS_ADMIN},
+	{"mount_setattr", 442, unix.CAP_SYS_ADMIN},
+	{"move_mount", 429, unix.CAP_SYS_ADMIN},
+	{"move_pages", 317, unix.CAP_SYS_NICE},
+	{"name_to_handle_at", 341, unix.CAP_SYS_ADMIN},
+	{"nfsservctl", 169, -1},
+	{"open_by_handle_at", 342, unix.CAP_DAC_READ_SEARCH},
+	{"open_tree", 428, unix.CAP_SYS_ADMIN},
+	{"perf_event_open", 336, unix.CAP_PERFMON},
+	{"pivot_root", 217, unix.CAP_SYS_ADMIN},
+	{"process_vm_readv", 347, unix.CAP_SYS_PTRACE},
+	{"process_vm_writev", 348, unix.CAP_SYS_PTRACE},
+	{"ptrace", 26, unix.CAP_SYS_PTRACE},
+	{"query_module", 167, unix.CAP_SYS_MODULE},
+	{"quotactl", 131, unix.CAP_SYS_ADMIN},
+	{"quotactl_fd", 443, unix.CAP_SYS_ADMIN},
+	{"reboot", 88, unix.CAP_SYS_BOOT},
+	{"request_key", 287, -1},
+	{"set_mempolicy", 276, unix.CAP_SYS_NICE},
+	{"setns", 346, unix.CAP_SYS_ADMIN},
+	{"settimeofday", 79, unix.CAP_SYS_TIME},
+	{"stime", 25, unix.CAP_SYS_TIME},
+	{"swapoff", 115, unix.CAP_SYS_ADMIN},
+	{"swapon", 87, unix.CAP_SYS_ADMIN},
+	{"syslog", 103, unix.CAP_SYSLOG},
+	{"_sysctl", 149, -1},
+	{"sysfs", 135, -1},
+	{"umount", 22, unix.CAP_SYS_ADMIN},
+	{"umount2", 52, unix.CAP_SYS_ADMIN},
+	{"uselib", 86, -1},
+	{"userfaultfd", 374, -1},
+	{"ustat", 62, -1},
+	{"vhangup", 111, unix.CAP_SYS_TTY_CONFIG},
+	{"vm86", 166, -1},
+	{"vm86old", 113, -1},
 }

@@ -47,9 +47,11 @@ func runBPF(t *testing.T, prog []unix.SockFilter, arch uint32, nr int, arg0 uint
 }
 
 func TestSeccompFilter(t *testing.T) {
-	if seccompArch == 0 {
+	if len(seccompABIs) == 0 {
 		t.Skip("skipping: no seccomp syscall table for this architecture")
 	}
+	native := seccompABIs[0].arch
+	const i386 = unix.AUDIT_ARCH_I386
 	eperm := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
 	enosys := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
 	allow := uint32(unix.SECCOMP_RET_ALLOW)
@@ -69,26 +71,34 @@ func TestSeccompFilter(t *testing.T) {
 		arg0 uint64
 		want uint32
 	}{
-		{"read allowed", defaults, seccompArch, unix.SYS_READ, 0, allow},
-		{"execve allowed", defaults, seccompArch, unix.SYS_EXECVE, 0, allow},
-		{"mount denied", defaults, seccompArch, unix.SYS_MOUNT, 0, eperm},
-		{"umount2 denied", defaults, seccompArch, unix.SYS_UMOUNT2, 0, eperm},
-		{"kexec denied", defaults, seccompArch, unix.SYS_KEXEC_LOAD, 0, eperm},
-		{"init_module denied", defaults, seccompArch, unix.SYS_INIT_MODULE, 0, eperm},
-		{"keyctl denied", defaults, seccompArch, unix.SYS_KEYCTL, 0, eperm},
-		{"last in table denied", defaults, seccompArch, seccompDenied[len(seccompDenied)-1].nr, 0, eperm},
-		{"first in table denied", defaults, seccompArch, seccompDenied[0].nr, 0, eperm},
-		{"clone3 enosys", defaults, seccompArch, unix.SYS_CLONE3, 0, enosys},
-		{"clone thread allowed", defaults, seccompArch, unix.SYS_CLONE, unix.CLONE_VM | unix.CLONE_THREAD, allow},
-		{"clone newuser denied", defaults, seccompArch, unix.SYS_CLONE, unix.CLONE_NEWUSER, eperm},
-		{"unshare newns denied", defaults, seccompArch, unix.SYS_UNSHARE, unix.CLONE_NEWNS, eperm},
-		{"unshare files allowed", defaults, seccompArch, unix.SYS_UNSHARE, unix.CLONE_FILES, allow},
-		{"foreign arch denied", defaults, unix.AUDIT_ARCH_I386, unix.SYS_READ, 0, eperm},
-		{"x32 denied", defaults, seccompArch, x32SyscallBit | unix.SYS_READ, 0, eperm},
-		{"sys_admin lifts mount", withAdmin, seccompArch, unix.SYS_MOUNT, 0, allow},
-		{"sys_admin lifts clone newuser", withAdmin, seccompArch, unix.SYS_CLONE, unix.CLONE_NEWUSER, allow},
-		{"sys_ptrace lifts ptrace", withAdmin, seccompArch, unix.SYS_PTRACE, 0, allow},
-		{"sys_admin keeps keyctl denied", withAdmin, seccompArch, unix.SYS_KEYCTL, 0, eperm},
+		{"read allowed", defaults, native, unix.SYS_READ, 0, allow},
+		{"execve allowed", defaults, native, unix.SYS_EXECVE, 0, allow},
+		{"mount denied", defaults, native, unix.SYS_MOUNT, 0, eperm},
+		{"umount2 denied", defaults, native, unix.SYS_UMOUNT2, 0, eperm},
+		{"kexec denied", defaults, native, unix.SYS_KEXEC_LOAD, 0, eperm},
+		{"init_module denied", defaults, native, unix.SYS_INIT_MODULE, 0, eperm},
+		{"keyctl denied", defaults, native, unix.SYS_KEYCTL, 0, eperm},
+		{"last in table denied", defaults, native, deniedX8664[len(deniedX8664)-1].nr, 0, eperm},
+		{"first in table denied", defaults, native, deniedX8664[0].nr, 0, eperm},
+		{"clone3 enosys", defaults, native, unix.SYS_CLONE3, 0, enosys},
+		{"clone thread allowed", defaults, native, unix.SYS_CLONE, unix.CLONE_VM | unix.CLONE_THREAD, allow},
+		{"clone newuser denied", defaults, native, unix.SYS_CLONE, unix.CLONE_NEWUSER, eperm},
+		{"unshare newns denied", defaults, native, unix.SYS_UNSHARE, unix.CLONE_NEWNS, eperm},
+		{"unshare files allowed", defaults, native, unix.SYS_UNSHARE, unix.CLONE_FILES, allow},
+		{"foreign arch denied", defaults, unix.AUDIT_ARCH_AARCH64, unix.SYS_READ, 0, eperm},
+		{"i386 read allowed", defaults, i386, 3, 0, allow},
+		{"i386 mount denied", defaults, i386, 21, 0, eperm},
+		{"i386 x86_64 mount number allowed", defaults, i386, unix.SYS_MOUNT, 0, allow},
+		{"i386 clone3 enosys", defaults, i386, 435, 0, enosys},
+		{"i386 clone newuser denied", defaults, i386, 120, unix.CLONE_NEWUSER, eperm},
+		{"i386 clone thread allowed", defaults, i386, 120, unix.CLONE_VM | unix.CLONE_THREAD, allow},
+		{"i386 last in table denied", defaults, i386, deniedI386[len(deniedI386)-1].nr, 0, eperm},
+		{"i386 sys_admin lifts mount", withAdmin, i386, 21, 0, allow},
+		{"x32 denied", defaults, native, x32SyscallBit | unix.SYS_READ, 0, eperm},
+		{"sys_admin lifts mount", withAdmin, native, unix.SYS_MOUNT, 0, allow},
+		{"sys_admin lifts clone newuser", withAdmin, native, unix.SYS_CLONE, unix.CLONE_NEWUSER, allow},
+		{"sys_ptrace lifts ptrace", withAdmin, native, unix.SYS_PTRACE, 0, allow},
+		{"sys_admin keeps keyctl denied", withAdmin, native, unix.SYS_KEYCTL, 0, eperm},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
