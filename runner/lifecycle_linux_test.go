@@ -272,3 +272,36 @@ func TestDetachedUnknownUser(t *testing.T) {
 		t.Fatalf("Start(-u nosuchuser) = %v, want 125 wrapping ErrUnknownUser", err)
 	}
 }
+
+func TestDetachedMonitorDies(t *testing.T) {
+	// Without a daemon, the monitor is the container's only keeper: if it is killed, the
+	// container dies with it (parent-death signal) and reads as exited, not running forever.
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "sleep", "1000")
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	pid, monitor := c.State.Pid, c.State.MonitorPid
+	if pid <= 0 || monitor <= 0 || monitor == os.Getpid() {
+		t.Fatalf("state after Start = %+v, want the container's and the monitor's pids", c.State)
+	}
+	if err := unix.Kill(monitor, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, err := Wait(ctx, c)
+	if err != nil || code != ExitUnknown || c.State.Status != StatusExited {
+		t.Fatalf("Wait after the monitor died = %d, %v, state %+v, want exited %d", code, err, c.State, ExitUnknown)
+	}
+	for ctx.Err() == nil {
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			return
+		}
+		time.Sleep(pollInterval)
+	}
+	t.Errorf("container pid %d outlived its monitor", pid)
+}

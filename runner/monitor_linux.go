@@ -80,7 +80,7 @@ func Start(ctx context.Context, c *Container) (err error) {
 		case a.err != nil:
 			return withCode(ExitOwnError, fmt.Errorf("starting container %s: monitor exited without an answer: %w", shortID(c.ID), a.err))
 		case a.res.Ready:
-			return nil
+			return c.Reload() // the monitor recorded the running state
 		case a.res.Code == ExitNotFound || a.res.Code == ExitCannotInvoke:
 			return &ExitCodeError{Code: a.res.Code, Err: &remoteError{a.res.Error, remoteSentinels[a.res.Kind]}}
 		default:
