@@ -165,20 +165,28 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	if o.detach {
 		if err := runner.Start(ctx, c); err != nil {
-			return withCode(runner.ExitOwnError, err)
+			// Start carries 126/127 for a command that cannot run; anything else is 125.
+			return withCode(runner.ExitOwnError, runError(err))
 		}
 		fmt.Fprintln(out, c.ID)
 		return nil
 	}
 	code, err := runner.RunContainer(ctx, c, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
-		var ec *runner.ExitCodeError
-		if errors.As(err, &ec) {
-			return &exitError{code: ec.Code, err: err}
-		}
-		return withCode(runner.ExitOwnError, err)
+		return withCode(runner.ExitOwnError, runError(err))
 	}
 	return silentExit(code)
+}
+
+// runError names the step (`run: exec: "x": executable file not found in $PATH`) and keeps
+// the status the runner chose: 126 and 127 for a command that cannot run, 125 otherwise.
+func runError(err error) error {
+	err = fmt.Errorf("run: %w", err)
+	var ec *runner.ExitCodeError
+	if errors.As(err, &ec) {
+		return &exitError{code: ec.Code, err: err}
+	}
+	return err
 }
 
 // findLocalImage finds an image in the store by reference, image ID or digest prefix.
