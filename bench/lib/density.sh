@@ -38,8 +38,17 @@ oci_cmd() {
 		runc --root "$BENCH_WORK/runc-state" "${@:2}"
 	fi
 }
+# oci_bundle RUNTIME NAME writes the bundle of one detached container, outside the timing:
+# its own cgroup, as a container engine would give it (with one shared cgroup, the first
+# `delete -f` would kill every container in it).
+oci_bundle() {
+	local dir=$BENCH_WORK/bundles/$1-$2
+	mkdir -p "$dir"
+	jq --arg cg "/$BENCH_ID/$1-$2" 'if .linux.cgroupsPath then .linux.cgroupsPath = $cg else . end' \
+		<"$BENCH_WORK/$OCI_SLEEP_BUNDLE/config.json" >"$dir/config.json"
+}
 runc_run_d() {
-	oci_cmd "$1" create -b "$BENCH_WORK/$OCI_SLEEP_BUNDLE" "$2" </dev/null >/dev/null 2>&1 && oci_cmd "$1" start "$2"
+	oci_cmd "$1" create -b "$BENCH_WORK/bundles/$1-$2" "$2" </dev/null >/dev/null 2>&1 && oci_cmd "$1" start "$2"
 }
 runc_rm() { oci_cmd "$1" delete -f "$2"; }
 
@@ -51,7 +60,7 @@ density_tool() {
 	[[ -z $store ]] || before=$(du_bytes "$store")
 	for ((i = 0; i < DENSITY; i++)); do
 		case $t in
-		runc | crun) timed "$logf" runc_run_d "$t" "bench-d$i" ;;
+		runc | crun) oci_bundle "$t" "bench-d$i" && timed "$logf" runc_run_d "$t" "bench-d$i" ;;
 		*) timed "$logf" "${t}_run_d" "$store" "bench-d$i" alpine sleep "$SLEEP_ARG" ;;
 		esac || {
 			note density detached "$t" failed "container $i: $(last_error "$logf")"

@@ -113,6 +113,7 @@ func (d *doc) sharing() {
 		furtherBars = append(furtherBars, plot.Bar{Label: plainLabel(id), Value: fs.Median, Min: fs.Min, Max: fs.Max, Highlight: id == "strata", ValueFormatted: seconds(fs.Median)})
 		growthSeries = append(growthSeries, plot.Series{Name: plainLabel(id), X: xs, Y: cum, Highlight: id == "strata", Dashed: toolByID(id).Baseline})
 	}
+	d.p("")
 	if len(growthSeries) > 0 {
 		var xs, ys, ysU []float64
 		cum, cumU := 0.0, 0.0
