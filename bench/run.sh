@@ -50,6 +50,7 @@ main() {
 	fi
 	[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer, got $RUNS"
 
+	STARTED=$(now_us)
 	bench_init
 	rm -rf "$BENCH_RESULTS"
 	mkdir -p "$BENCH_RESULTS"
@@ -74,15 +75,13 @@ main() {
 	export STRATA REGISTRY IMAGES BENCH_WORK BENCH_ID INSECURE
 	export -f $(declare -F | awk '{ print $3 }')
 
-	local started
-	started=$(now_us)
-	selected 3 && measure_start
-	selected 5 && { measure_scaling_start; measure_scaling_pull; }
-	selected 1 && { measure_pull; measure_warm; }
-	selected 2 && measure_sharing
-	selected 4 && measure_density
-	selected 6 && measure_micro
-	meta duration "$(((($(now_us) - started) / 1000000))) s"
+	phase 3 "3 start" measure_start
+	phase 5 "5 scaling" measure_scaling_start measure_scaling_pull
+	phase 1 "1 pull" measure_pull measure_warm
+	phase 2 "2 sharing" measure_sharing
+	phase 4 "4 density" measure_density
+	phase 6 "6 micro" measure_micro
+	meta duration "$(((($(now_us) - STARTED) / 1000000))) s"
 
 	if [[ -n $WRITE_DOCS ]]; then
 		"$BENCH_WORK/bin/report" -results "$BENCH_RESULTS" -docs "$REPO/docs" ||
@@ -93,6 +92,17 @@ main() {
 }
 
 selected() { [[ ,$ONLY, == *,$1,* ]]; }
+
+# phase N NAME FUNC… runs the functions of measurement N when it is selected and records how
+# long they took, so the docs show where the run's minutes go.
+phase() {
+	local n=$1 name=$2 t0 f
+	shift 2
+	selected "$n" || return 0
+	t0=$(now_us)
+	for f in "$@"; do "$f"; done
+	meta "time: $name" "$(((($(now_us) - t0) / 1000000))) s"
+}
 
 # One line, so that bash has read all of main before it runs: editing this file during a run
 # cannot change what the run does.

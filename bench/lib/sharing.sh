@@ -29,7 +29,7 @@ sharing_sequence() {
 		i=$((i + 1))
 	done
 	if [[ $t == strata ]]; then
-		if "$STRATA" --root "$store" system df >"$BENCH_WORK/system-df.txt" 2>&1; then
+		if timeout 60 "$STRATA" --root "$store" system df >"$BENCH_WORK/system-df.txt" 2>&1; then
 			mv "$BENCH_WORK/system-df.txt" "$BENCH_RESULTS/strata-system-df.txt"
 		else
 			note "$measure" sequence strata note "strata system df: $(last_error "$BENCH_WORK/system-df.txt")"

@@ -73,8 +73,16 @@ oci_delete_all() {
 	done
 }
 
-# try LOG CMD… runs a candidate once, quietly.
-try() { local logf=$1; shift; "$@" </dev/null >"$logf" 2>&1; }
+# try LOG CMD… runs a candidate once, quietly; an external command gets two minutes.
+try() {
+	local logf=$1
+	shift
+	if declare -F "$1" >/dev/null; then
+		"$@" </dev/null >"$logf" 2>&1
+	else
+		timeout 120 "$@" </dev/null >"$logf" 2>&1
+	fi
+}
 
 # probe_start decides START_CMD for every tool, noting each variant that fails and why.
 probe_start() {

@@ -21,14 +21,18 @@ strata_check() {
 strata_fresh() { mkdir -p "$1"; }
 # INSECURE (set by run.sh for its loopback registry) pulls over plain HTTP.
 tls_verify() { if [[ -n ${INSECURE:-} ]]; then echo false; else echo true; fi; }
-strata_pull() { "$STRATA" --root "$1" pull ${INSECURE:+--insecure} "$(ref "$2")"; }
+# strata is the tool under construction: its commands run under timeout so a hang costs one
+# failed measurement, not the run. timeout's own fork and exec (about a millisecond) counts
+# against strata; the hyperfine start measurement runs strata bare after a probe under timeout.
+STRATA_TIMEOUT=${STRATA_TIMEOUT:-600}
+strata_pull() { timeout "$STRATA_TIMEOUT" "$STRATA" --root "$1" pull ${INSECURE:+--insecure} "$(ref "$2")"; }
 strata_argv_run_rm() { printf '%s\0' "$STRATA" --root "$1" run --rm "$(ref "$2")" "${@:3}"; }
-strata_run_d() { echo "$2" >>"$1.names" && "$STRATA" --root "$1" run -d --name "$2" "$(ref "$3")" "${@:4}"; }
-strata_rm() { "$STRATA" --root "$1" rm -f "$2"; }
+strata_run_d() { echo "$2" >>"$1.names" && timeout 120 "$STRATA" --root "$1" run -d --name "$2" "$(ref "$3")" "${@:4}"; }
+strata_rm() { timeout 120 "$STRATA" --root "$1" rm -f "$2"; }
 strata_clear() {
 	local n
 	if [[ -f $1.names ]]; then
-		while IFS= read -r n; do "$STRATA" --root "$1" rm -f "$n" >/dev/null 2>&1 || true; done <"$1.names"
+		while IFS= read -r n; do timeout 120 "$STRATA" --root "$1" rm -f "$n" >/dev/null 2>&1 || true; done <"$1.names"
 		rm -f "$1.names"
 	fi
 	unmount_under "$1"

@@ -83,6 +83,15 @@ func (d *doc) header() {
 			d.p("| %s | %s |", k, mdEscape(v))
 		}
 	}
+	var phases []string
+	for _, kv := range r.Meta {
+		if name, ok := strings.CutPrefix(kv[0], "time: "); ok {
+			phases = append(phases, name+": "+kv[1])
+		}
+	}
+	if len(phases) > 0 {
+		d.p("| time per measurement | %s |", mdEscape(strings.Join(phases, ", ")))
+	}
 	d.p("\n## Versions\n")
 	d.p("| tool | version |\n|---|---|")
 	for _, kv := range r.Meta {
