@@ -28,7 +28,7 @@ while (($#)); do
 	--strata) STRATA=$(realpath "$2"); shift ;;
 	--results) BENCH_RESULTS=$2; shift ;;
 	--no-docs) WRITE_DOCS="" ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift

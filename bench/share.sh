@@ -27,7 +27,7 @@ while (($#)); do
 	--strata) STRATA=$(realpath "$2"); shift ;;
 	--fs) FS=$2; shift ;;
 	--results) KEEP=$2; shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	-*) echo "share.sh: unknown flag $1" >&2; exit 2 ;;
 	*) IMAGE_ARGS+=("$1") ;;
 	esac
