@@ -68,3 +68,35 @@ echo "$ELAPSED"`
 		}
 	}
 }
+
+// TestPullAdaptersRunInChildShell runs the strata pull adapter the way pull_once does, in a
+// child bash that only has what run.sh exports, against a stub strata that prints its
+// arguments: a setting the adapters read but run.sh does not export fails here.
+func TestPullAdaptersRunInChildShell(t *testing.T) {
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "strata")
+	if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	images := filepath.Join(dir, "images.json")
+	if err := os.WriteFile(images, []byte(`[{"name":"alpine","ref":"127.0.0.1:5000/bench/alpine:3.20.3"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Skipf("skipping: jq not installed (bench/run.sh installs it): %v", err)
+	}
+	script := `set -euo pipefail
+for f in lib/*.sh; do source "$f"; done
+STRATA=` + stub + ` IMAGES=` + images + ` REGISTRY=127.0.0.1:5000 BENCH_WORK=` + dir + ` INSECURE=1
+export STRATA REGISTRY IMAGES BENCH_WORK BENCH_ID INSECURE
+export -f $(declare -F | awk '{ print $3 }')
+bash -c '"$@"' _ strata_pull /store alpine`
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("strata_pull in a child shell = %v\n%s", err, out)
+	}
+	want := "--root /store pull --insecure 127.0.0.1:5000/bench/alpine:3.20.3"
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Errorf("stub strata got %q, want %q", got, want)
+	}
+}

@@ -24,8 +24,7 @@ tls_verify() { if [[ -n ${INSECURE:-} ]]; then echo false; else echo true; fi; }
 # strata is the tool under construction: its commands run under timeout so a hang costs one
 # failed measurement, not the run. timeout's own fork and exec (about a millisecond) counts
 # against strata; the hyperfine start measurement runs strata bare after a probe under timeout.
-STRATA_TIMEOUT=${STRATA_TIMEOUT:-600}
-strata_pull() { timeout "$STRATA_TIMEOUT" "$STRATA" --root "$1" pull ${INSECURE:+--insecure} "$(ref "$2")"; }
+strata_pull() { timeout "${STRATA_TIMEOUT:-600}" "$STRATA" --root "$1" pull ${INSECURE:+--insecure} "$(ref "$2")"; }
 strata_argv_run_rm() { printf '%s\0' "$STRATA" --root "$1" run --rm "$(ref "$2")" "${@:3}"; }
 strata_run_d() { echo "$2" >>"$1.names" && timeout 120 "$STRATA" --root "$1" run -d --name "$2" "$(ref "$3")" "${@:4}"; }
 strata_rm() { timeout 120 "$STRATA" --root "$1" rm -f "$2"; }
