@@ -128,6 +128,7 @@ func runMonitor() {
 		releaseSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})
+		pageOutExecutable()
 	})
 	code := recordExit(c, res, err)
 	if err != nil {
