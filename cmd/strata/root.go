@@ -82,6 +82,7 @@ func oneLine(s string) string {
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "strata",
+		Version:       version,
 		Short:         "Daemonless containers: pull OCI images, share their layers, run them as processes",
 		SilenceUsage:  true,
 		SilenceErrors: true,
