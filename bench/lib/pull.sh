@@ -75,11 +75,11 @@ measure_pull() {
 	local fs image images=(debian multi) tools
 	[[ $BENCH_MODE == quick ]] && images=(alpine layers10)
 	for fs in tmpfs ext4; do
-		tools=(strata podman ctr skopeo_umoci skopeo curl curl_tar)
+		tools=(strata podman ctr skopeo_umoci strata_blobs skopeo curl curl_tar)
 		if [[ $fs == ext4 && $BENCH_MODE != quick ]]; then
 			# umoci unpack is the slowest peer by far on ext4 (about 20 s per Debian pull here);
 			# it runs on tmpfs only so that the whole run fits in 20 minutes.
-			tools=(strata podman ctr skopeo curl curl_tar)
+			tools=(strata podman ctr strata_blobs skopeo curl curl_tar)
 			note pull "$fs/*" skopeo_umoci skipped "on ext4, to keep make bench under 20 minutes; see the tmpfs cases"
 		fi
 		for image in "${images[@]}"; do

@@ -25,6 +25,11 @@ tls_verify() { if [[ -n ${INSECURE:-} ]]; then echo false; else echo true; fi; }
 # failed measurement, not the run. timeout's own fork and exec (about a millisecond) counts
 # against strata; the hyperfine start measurement runs strata bare after a probe under timeout.
 strata_pull() { timeout "${STRATA_TIMEOUT:-600}" "$STRATA" --root "$1" pull ${INSECURE:+--insecure} "$(ref "$2")"; }
+# strata_blobs: `pull --no-unpack`, the download alone, measured against skopeo copy (issue 3).
+strata_blobs_check() { strata_check; }
+strata_blobs_fresh() { strata_fresh "$@"; }
+strata_blobs_pull() { timeout "${STRATA_TIMEOUT:-600}" "$STRATA" --root "$1" pull --no-unpack ${INSECURE:+--insecure} "$(ref "$2")"; }
+strata_blobs_clear() { strata_clear "$@"; }
 strata_argv_run_rm() { printf '%s\0' "$STRATA" --root "$1" run --rm "$(ref "$2")" "${@:3}"; }
 strata_run_d() { echo "$2" >>"$1.names" && timeout 120 "$STRATA" --root "$1" run -d --name "$2" "$(ref "$3")" "${@:4}"; }
 strata_rm() { timeout 120 "$STRATA" --root "$1" rm -f "$2"; }

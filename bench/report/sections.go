@@ -31,7 +31,7 @@ func (d *doc) pull() {
 		bars := d.timeTable("pull", c, pullTools, []string{"peak RSS", "store after pull"})
 		groups = append(groups, plot.Group{Title: c, Bars: bars})
 	}
-	d.p("The blobs-only rows (`skopeo copy`, `curl`) do not unpack: their \"× baseline\" is against `curl` fetching the same blobs (issue 3 compares strata's download with `skopeo copy`).\n")
+	d.p("The blobs-only rows (`strata pull --no-unpack`, `skopeo copy`, `curl`) do not unpack: their \"× baseline\" is against `curl` fetching the same blobs (issue 3 compares strata's download with `skopeo copy`).\n")
 	d.chart("bench-pull.svg", "cold pull times", func(f *os.File) error {
 		return plot.Bars(f, "Cold pull until ready to run", "seconds", groups)
 	})

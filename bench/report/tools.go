@@ -19,6 +19,7 @@ var tools = []tool{
 	{ID: "skopeo_umoci", Label: "skopeo copy + umoci unpack", Peer: true},
 	{ID: "runc", Label: "runc (prepared bundle)", Peer: true},
 	{ID: "crun", Label: "crun (prepared bundle)", Peer: true},
+	{ID: "strata_blobs", Label: "**strata pull --no-unpack**, blobs only", BlobsOnly: true},
 	{ID: "skopeo", Label: "skopeo copy, blobs only", BlobsOnly: true},
 	{ID: "curl", Label: "baseline: curl, blobs only", Baseline: true, BlobsOnly: true},
 	{ID: "curl_tar", Label: "baseline: curl \\| tar -xz", Baseline: true},

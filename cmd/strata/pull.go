@@ -22,6 +22,7 @@ type pullOptions struct {
 	progress    string
 	quiet       bool
 	offline     bool
+	noUnpack    bool
 }
 
 func newPullCmd(g *globals) *cobra.Command {
@@ -39,6 +40,7 @@ func newPullCmd(g *globals) *cobra.Command {
 	f.IntVar(&o.concurrency, "max-concurrent-downloads", 3, "layers downloaded at once")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference")
+	f.BoolVar(&o.noUnpack, "no-unpack", false, "store the blobs only (for a mirror or archive); run unpacks on first use")
 	f.BoolVar(&o.offline, "offline", offline(), "never touch the network: succeed only if the image is in the store (env STRATA_OFFLINE=1)")
 	return cmd
 }
@@ -66,11 +68,15 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if err != nil {
 		return err
 	}
-	snap, err := g.openSnapshotter()
-	if err != nil {
-		return err
+	// With --no-unpack the store gets the blobs only (a cache that `strata serve` serves, or
+	// `save` archives); `run` unpacks the layers on first use.
+	var snap *snapshotter.Snapshotter
+	if !o.noUnpack {
+		if snap, err = g.openSnapshotter(); err != nil {
+			return err
+		}
+		warnSnapshotter(snap)
 	}
-	warnSnapshotter(snap)
 	puller, err := registry.NewPuller(opts)
 	if err != nil {
 		return err
@@ -107,14 +113,17 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		return err
 	}
 	bar := progress.New(out, mode)
-	res, err := store.WriteImage(ctx, ref.String(), img, cache.WriteOptions{
+	wo := cache.WriteOptions{
 		Concurrency: o.concurrency,
 		Fetch:       img.FetchBlob,
-		Layer:       unpackInto(snap),
-		NeedLayer:   func(d v1.Hash) bool { return !snap.Has(d) },
 		Progress:    bar.Event,
 		Annotations: pulledFrom(img.Root.Digest, platform.String()),
-	})
+	}
+	if snap != nil {
+		wo.Layer = unpackInto(snap)
+		wo.NeedLayer = func(d v1.Hash) bool { return !snap.Has(d) }
+	}
+	res, err := store.WriteImage(ctx, ref.String(), img, wo)
 	bar.Close()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("pulling %s: interrupted; the next pull resumes where this one stopped: %w", ref.Familiar(), context.Cause(ctx))

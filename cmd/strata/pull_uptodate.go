@@ -77,7 +77,7 @@ func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool
 		return false
 	}
 	for i, l := range mf.Layers {
-		if !store.HasBlob(l.Digest) || !snap.Has(cfg.RootFS.DiffIDs[i]) {
+		if !store.HasBlob(l.Digest) || (snap != nil && !snap.Has(cfg.RootFS.DiffIDs[i])) {
 			return false
 		}
 	}
