@@ -200,3 +200,26 @@ func sha256File(t *testing.T, p string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// TestPullNoUnpack stores the blobs only, as a mirror's cache wants; run unpacks on first use.
+func TestPullNoUnpack(t *testing.T) {
+	requiresContainers(t)
+	reg := startRegistry(t)
+	root := newRoot(t)
+	ref := reg.Host + "/library/alpine:3.20.3"
+
+	mustStrata(t, root, "pull", "--no-unpack", ref)
+	if layers, _ := filepath.Glob(filepath.Join(root, "snapshots", "[0-9a-f]*")); len(layers) != 0 {
+		t.Errorf("pull --no-unpack unpacked %v", layers)
+	}
+	reg.Reset()
+	if again := mustStrata(t, root, "pull", "--no-unpack", ref); !strings.Contains(again.Stdout, "Image is up to date") {
+		t.Errorf("second pull --no-unpack said %q, want up to date", again.Stdout)
+	}
+	if n := reg.BlobGets(); n != 0 {
+		t.Errorf("second pull --no-unpack fetched %d blobs", n)
+	}
+	if out := mustStrata(t, root, "run", "--rm", ref, "cat", "/etc/alpine-release"); strings.TrimSpace(out.Stdout) != "3.20.3" {
+		t.Errorf("run after pull --no-unpack = %q, want 3.20.3", out.Stdout)
+	}
+}

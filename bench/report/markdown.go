@@ -121,7 +121,7 @@ func (d *doc) header() {
 // the ratios, and extra columns from the extra metrics.
 func (d *doc) timeTable(measure, cas string, ids []string, extra []string) []plot.Bar {
 	best := math.Inf(1)
-	base, blobBase := math.NaN(), math.NaN()
+	base, blobBase, blobPeer := math.NaN(), math.NaN(), math.NaN()
 	for _, id := range ids {
 		s, ok := d.stat(measure, cas, id, "time")
 		if !ok {
@@ -131,6 +131,8 @@ func (d *doc) timeTable(measure, cas string, ids []string, extra []string) []plo
 		switch {
 		case t.Peer:
 			best = min(best, s.Median)
+		case t.BlobsPeer:
+			blobPeer = s.Median
 		case t.Baseline && t.BlobsOnly:
 			blobBase = s.Median
 		case t.Baseline && math.IsNaN(base):
@@ -160,6 +162,9 @@ func (d *doc) timeTable(measure, cas string, ids []string, extra []string) []plo
 		vsBest, vsBase := ratio(s.Median, best), ratio(s.Median, base)
 		if t.BlobsOnly {
 			vsBest, vsBase = "—", ratio(s.Median, blobBase)
+			if !t.Baseline {
+				vsBest = ratio(s.Median, blobPeer)
+			}
 		}
 		row := fmt.Sprintf("| %s | %s | %s – %s | %d | %s | %s |", t.Label, seconds(s.Median), seconds(s.Min), seconds(s.Max), s.N, vsBest, vsBase)
 		for _, m := range extra {

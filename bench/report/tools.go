@@ -6,7 +6,8 @@ type tool struct {
 	Label     string
 	Peer      bool // counts for "× best peer"
 	Baseline  bool
-	BlobsOnly bool // fetches without unpacking: compared with the curl baseline only
+	BlobsOnly bool // fetches without unpacking: compared with skopeo copy and the curl baseline
+	BlobsPeer bool // the peer blobs-only rows are compared with
 	// KeepsBlobs is true for stores that keep the compressed blobs next to the unpacked
 	// layers; their ideal growth per layer includes the blob.
 	KeepsBlobs bool
@@ -20,7 +21,7 @@ var tools = []tool{
 	{ID: "runc", Label: "runc (prepared bundle)", Peer: true},
 	{ID: "crun", Label: "crun (prepared bundle)", Peer: true},
 	{ID: "strata_blobs", Label: "**strata pull --no-unpack**, blobs only", BlobsOnly: true},
-	{ID: "skopeo", Label: "skopeo copy, blobs only", BlobsOnly: true},
+	{ID: "skopeo", Label: "skopeo copy, blobs only", BlobsOnly: true, BlobsPeer: true},
 	{ID: "curl", Label: "baseline: curl, blobs only", Baseline: true, BlobsOnly: true},
 	{ID: "curl_tar", Label: "baseline: curl \\| tar -xz", Baseline: true},
 	{ID: "curl_tar_shared", Label: "baseline: curl \\| tar -xz, unique layers only", Baseline: true},
