@@ -94,7 +94,7 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 		"| **strata** | 2.00 s | 1.00 s – 3.00 s | 3 | 0.50× | 2.00× | 20.0 MiB |", // median 2 vs podman 4 and curl | tar 1
 		"| podman | 4.00 s | 2.00 s – 6.00 s | 3 | 1.00× | 4.00× |",
 		"| skopeo copy, blobs only | 500 ms | 500 ms – 500 ms | 1 | 1.00× | 2.00× |", // the blobs-only peer; against curl, not the unpacking peers
-		"failed: init: mounting rootfs \\| oops |",                               // the reason, escaped for the table
+		"failed: init: mounting rootfs \\| oops |",                                   // the reason, escaped for the table
 		"| nproc | 2 |",
 		"| podman | 4.3.1 |",
 		"| 1 layers | 10 layers |",
