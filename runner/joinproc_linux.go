@@ -6,27 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
-	"sync"
 	"syscall"
 
-	"github.com/creack/pty"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // joinProc is a started nsjoin helper, seen from strata: the helper process and, with a
 // terminal, the pty master the helper allocated in the container and passed back.
 type joinProc struct {
-	cmd     *exec.Cmd
-	pty     *os.File
-	stdin   *os.File // the user's terminal, for its size
-	restore func()
-	copies  sync.WaitGroup
+	cmd *exec.Cmd
+	terminal
 }
 
 // maxAnswer bounds the helper's answer, one JSON line.
@@ -52,7 +45,7 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 
-	p := &joinProc{restore: func() {}}
+	p := &joinProc{}
 	p.cmd = &exec.Cmd{
 		Path:        exe,
 		Args:        []string{nsjoinMarker},
@@ -220,47 +213,9 @@ func receivedFiles(oob []byte) ([]*os.File, error) {
 	return out, nil
 }
 
-// attach copies between the user's stdio and the pty master. When stdin is a terminal, its
-// size becomes the command's, and with -i it goes raw so that keys such as Ctrl-C reach the
-// command's line discipline instead of strata.
-func (p *joinProc) attach(master *os.File, stdio Stdio, attachStdin bool) {
-	p.pty = master
-	if f, ok := stdio.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.stdin = f
-		if attachStdin {
-			if st, err := term.MakeRaw(int(f.Fd())); err == nil {
-				p.restore = func() { _ = term.Restore(int(f.Fd()), st) }
-			}
-		}
-		p.resize()
-	}
-	if attachStdin && stdio.Stdin != nil {
-		// Not waited for: a read on the user's terminal blocks until they type.
-		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
-	}
-	if stdio.Stdout != nil {
-		p.copies.Add(1)
-		go func() {
-			defer p.copies.Done()
-			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO once the command is gone
-		}()
-	}
-}
-
-// resize copies the user's terminal size to the command's pty.
-func (p *joinProc) resize() {
-	if p.pty != nil && p.stdin != nil {
-		_ = pty.InheritSize(p.stdin, p.pty)
-	}
-}
-
 // wait reaps the helper, drains the command's output and restores the user's terminal.
 func (p *joinProc) wait() error {
 	err := p.cmd.Wait()
-	if p.pty != nil {
-		p.copies.Wait()
-		p.pty.Close()
-		p.restore()
-	}
+	p.close()
 	return err
 }

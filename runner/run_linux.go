@@ -9,14 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/creack/pty"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // Stdio is what a foreground container is attached to. Nil readers and writers mean
@@ -148,11 +146,8 @@ func exitCode(ps *os.ProcessState) int {
 
 // initProc is a started init and the host-side ends of its stdio.
 type initProc struct {
-	cmd     *exec.Cmd
-	pty     *os.File // the pty master with Spec.Terminal
-	restore func()   // puts the host terminal back
-	copies  sync.WaitGroup
-	stdin   *os.File // the user's terminal, for resizes
+	cmd *exec.Cmd
+	terminal
 }
 
 // startInit starts the init in fresh namespaces inside cg, sends it the spec and waits until
@@ -174,7 +169,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	if spec.Network == NetworkNone {
 		flags |= unix.CLONE_NEWNET
 	}
-	p := &initProc{restore: func() {}}
+	p := &initProc{}
 	p.cmd = &exec.Cmd{
 		Path:       exe,
 		Args:       []string{initMarker},
@@ -213,7 +208,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	err = p.cmd.Start()
 	childSock.Close()
 	if err != nil {
-		p.closeTTY()
+		p.close()
 		return nil, withCode(ExitOwnError, fmt.Errorf("starting init: %w", err))
 	}
 	defer func() {
@@ -268,50 +263,13 @@ func (p *initProc) openPTYMode(stdio Stdio, attachStdin bool) (*os.File, error) 
 	if err != nil {
 		return nil, fmt.Errorf("allocating pty: %w", err)
 	}
-	p.pty = master
-	if f, ok := stdio.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.stdin = f
-		if attachStdin {
-			if st, err := term.MakeRaw(int(f.Fd())); err == nil {
-				p.restore = func() { _ = term.Restore(int(f.Fd()), st) }
-			}
-		}
-		p.resize()
-	}
-	if attachStdin && stdio.Stdin != nil {
-		// Not waited for: a read on the user's terminal blocks until they type.
-		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
-	}
-	if stdio.Stdout != nil {
-		p.copies.Add(1)
-		go func() {
-			defer p.copies.Done()
-			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO once the container is gone
-		}()
-	}
+	p.attach(master, stdio, attachStdin)
 	return slave, nil
-}
-
-// resize copies the user's terminal size to the container's pty.
-func (p *initProc) resize() {
-	if p.pty != nil && p.stdin != nil {
-		_ = pty.InheritSize(p.stdin, p.pty)
-	}
-}
-
-// closeTTY drains the container's output and restores the user's terminal.
-func (p *initProc) closeTTY() {
-	if p.pty == nil {
-		return
-	}
-	p.copies.Wait()
-	p.pty.Close()
-	p.restore()
 }
 
 // wait reaps the init and releases the terminal.
 func (p *initProc) wait() error {
 	err := p.cmd.Wait()
-	p.closeTTY()
+	p.close()
 	return err
 }

@@ -1,0 +1,65 @@
+package runner
+
+import (
+	"io"
+	"os"
+	"sync"
+
+	"github.com/creack/pty"
+	"golang.org/x/term"
+)
+
+// terminal is the host side of a pty that `run -t` and `exec -t` hand to a command: the pty
+// master, the user's terminal whose size it mirrors, and the copy of its output to the user.
+type terminal struct {
+	pty     *os.File // the pty master, nil without -t
+	stdin   *os.File // the user's terminal, for resizes
+	restore func()   // puts the user's terminal back out of raw mode
+	copies  sync.WaitGroup
+}
+
+// attach copies between the user's stdio and master. When stdin is a terminal its size becomes
+// the command's, and with attachStdin (-it) it goes raw, so keys such as Ctrl-C reach the
+// command's line discipline instead of strata.
+func (t *terminal) attach(master *os.File, stdio Stdio, attachStdin bool) {
+	t.pty = master
+	if f, ok := stdio.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		t.stdin = f
+		if attachStdin {
+			if st, err := term.MakeRaw(int(f.Fd())); err == nil {
+				t.restore = func() { _ = term.Restore(int(f.Fd()), st) }
+			}
+		}
+		t.resize()
+	}
+	if attachStdin && stdio.Stdin != nil {
+		// Not waited for: a read on the user's terminal blocks until they type.
+		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+	}
+	if stdio.Stdout != nil {
+		t.copies.Add(1)
+		go func() {
+			defer t.copies.Done()
+			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO once the command is gone
+		}()
+	}
+}
+
+// resize copies the user's terminal size to the pty.
+func (t *terminal) resize() {
+	if t.pty != nil && t.stdin != nil {
+		_ = pty.InheritSize(t.stdin, t.pty)
+	}
+}
+
+// close drains the command's output and restores the user's terminal.
+func (t *terminal) close() {
+	if t.pty == nil {
+		return
+	}
+	t.copies.Wait()
+	t.pty.Close()
+	if t.restore != nil {
+		t.restore()
+	}
+}
