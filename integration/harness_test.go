@@ -4,7 +4,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -135,26 +134,8 @@ type result struct {
 // strata runs the binary with --root root and returns its exit status and output.
 func strata(t *testing.T, root string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	argv := append([]string{strataBin, "--root", root}, args...)
-	if namesUnknownHost(args) {
-		argv = withoutRealDNS(t, argv)
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "STRATA_REGISTRY_MIRROR=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("running strata %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{code, stdout.String(), stderr.String()}
+	// No mirror from the caller's environment: each test names its registry.
+	return run(t, append(os.Environ(), "STRATA_REGISTRY_MIRROR="), "", root, args...)
 }
 
 // mustStrata is strata that fails the test unless the exit status is 0.
