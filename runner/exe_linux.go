@@ -40,14 +40,53 @@ func sealedExe() (string, error) {
 	if sealedFD >= 0 {
 		return sealedPath, nil
 	}
-	fd, err := readOnlyExe()
+	fd, err := protectedExe()
 	if err != nil {
-		if fd, err = makeSealedExe(); err != nil {
-			return "", err
-		}
+		return "", err
 	}
 	sealedFD, sealedPath = fd, fmt.Sprintf("/proc/self/fd/%d", fd)
 	return sealedPath, nil
+}
+
+// protectedExe picks the program helpers start from: the small helper binary when the CLI
+// embedded one (UseHelper), else this binary; either way through one of the protections above.
+func protectedExe() (int, error) {
+	if h := currentHelper(); h != nil {
+		return h.open()
+	}
+	// A helper started from a protected view (the monitor) passes that view on as it is.
+	if fd, ok := readOnlySelf(); ok {
+		return fd, nil
+	}
+	fd, err := readOnlyExe("/proc/self/exe")
+	if err != nil {
+		return makeSealedExe()
+	}
+	return fd, nil
+}
+
+// readOnlySelf returns an fd of the running binary when it already sits on a read-only mount
+// or in a write-sealed memfd, so nobody can write to it through /proc/<pid>/exe.
+func readOnlySelf() (int, bool) {
+	fd, err := unix.Open("/proc/self/exe", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, false
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	protected := unix.Fstatfs(fd, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+	if !protected {
+		seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+		protected = err == nil && seals&unix.F_SEAL_WRITE != 0 && seals&unix.F_SEAL_SEAL != 0
+	}
+	if !protected {
+		return -1, false
+	}
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, sealedExeFD)
+	if err != nil {
+		return -1, false
+	}
+	return high, true
 }
 
 // releaseSealedExe frees the protected binary in a process that starts no more containers
@@ -62,9 +101,9 @@ func releaseSealedExe() {
 	}
 }
 
-// readOnlyExe returns an O_PATH fd of the running binary on a detached read-only bind mount.
-func readOnlyExe() (int, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+// readOnlyExe returns an O_PATH fd of the program at path on a detached read-only bind mount.
+func readOnlyExe(path string) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("cloning a mount of strata's binary: %w", err)
 	}
@@ -87,6 +126,11 @@ func makeSealedExe() (int, error) {
 		return -1, fmt.Errorf("copying strata binary: %w", err)
 	}
 	defer src.Close()
+	return sealedCopy(src)
+}
+
+// sealedCopy copies src into a memfd sealed against writes and resizes and returns its fd.
+func sealedCopy(src io.Reader) (int, error) {
 	fd, err := unix.MemfdCreate("strata-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return -1, fmt.Errorf("copying strata binary: memfd_create: %w", err)

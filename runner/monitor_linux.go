@@ -40,13 +40,19 @@ func Start(ctx context.Context, c *Container) (err error) {
 	if c.State.Running() {
 		return nil
 	}
+	// The monitor is the helper program (or this binary) through its protected view: it will
+	// be the parent of container processes for as long as they run.
+	exe, err := sealedExe()
+	if err != nil {
+		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
 	}
 	defer r.Close()
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        exe,
 		Args:        []string{monitorMarker, c.Dir},
 		Env:         []string{"GOGC=25"},
 		Dir:         "/", // pin no mount

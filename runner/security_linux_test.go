@@ -263,7 +263,7 @@ func TestProtectedExe(t *testing.T) {
 	// Both protections, checked on the host side: neither can be opened for writing, and each
 	// says why (the memfd by its seals, the bind by its read-only mount).
 	testutil.Requires(t, testutil.Root)
-	ro, err := readOnlyExe()
+	ro, err := readOnlyExe("/proc/self/exe")
 	if err != nil {
 		t.Fatalf("readOnlyExe = %v", err)
 	}

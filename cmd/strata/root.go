@@ -95,6 +95,7 @@ func newRootCmd(g *globals) *cobra.Command {
 				return err
 			}
 			g.root = abs
+			useHelper(abs)
 			return nil
 		},
 	}
