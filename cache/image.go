@@ -145,18 +145,26 @@ func isHex(s string) bool {
 
 // ImageInfo describes a stored image for `strata images` and `strata image inspect`; cmd
 // formats it.
+//
+// A ref that names an index (a multi-platform image, from `pull --all-platforms` or a load
+// that kept the index) is described as docker's containerd image store describes it: ID and
+// Manifest are the index's, Size counts every platform, and the rest (Created, platform,
+// Layers, Config) is the platform image: the one the index lists for this host, or its first
+// image when it has none for this host. Platforms lists them all.
 type ImageInfo struct {
 	// Ref is the full reference the image was found under.
 	Ref string
-	// ID is the image ID, the digest of the config blob (what docker shows as IMAGE ID).
+	// ID is the image ID, the digest of the config blob (what docker shows as IMAGE ID); for
+	// an index, the index's digest.
 	ID v1.Hash
-	// Manifest is the manifest descriptor from index.json.
+	// Manifest is the manifest (or index) descriptor from index.json.
 	Manifest v1.Descriptor
 	// Created is when the image was built, from its config; zero if the config has none.
 	Created time.Time
 	// Size is the bytes the image takes in the store: its config plus its compressed layers,
-	// each distinct layer counted once. Docker shows the unpacked size instead, which only the
-	// snapshotter knows; cmd may add it.
+	// each distinct layer counted once; for an index, the configs and layers of every
+	// platform it lists. Docker shows the unpacked size instead, which only the snapshotter
+	// knows; cmd may add it.
 	Size int64
 	// OS, Architecture and Variant are the platform from the config.
 	OS, Architecture, Variant string
@@ -164,6 +172,20 @@ type ImageInfo struct {
 	Layers []v1.Descriptor
 	// Config is the parsed config: Entrypoint, Cmd, Env, WorkingDir, User, DiffIDs, history.
 	Config v1.ConfigFile
+	// Platforms lists the images of an index, in its order; nil for a single image.
+	Platforms []PlatformImage
+}
+
+// PlatformImage is one image an index lists.
+type PlatformImage struct {
+	// Platform is what the index entry says; nil when it says nothing.
+	Platform *v1.Platform
+	// Manifest is the image manifest's descriptor.
+	Manifest v1.Descriptor
+	// ID is the digest of the image's config: what a container made from it records.
+	ID v1.Hash
+	// Size is its config plus its distinct layers, compressed.
+	Size int64
 }
 
 // Info reads what `images` and `image inspect` show about ref's image.
@@ -176,6 +198,9 @@ func (s *Store) Info(ref Ref) (ImageInfo, error) {
 }
 
 func (s *Store) info(ref Ref) (ImageInfo, error) {
+	if ref.Descriptor.MediaType.IsIndex() {
+		return s.indexInfo(ref)
+	}
 	img, err := s.image(ref.Descriptor.Digest)
 	if err != nil {
 		return ImageInfo{}, err
@@ -226,4 +251,54 @@ func (s *Store) Infos() ([]ImageInfo, error) {
 		infos = append(infos, info)
 	}
 	return infos, nil
+}
+
+// indexInfo describes a ref that names an index: its platform image (this host's, or the
+// first), with the index's digest as ID and every platform's blobs in Size.
+func (s *Store) indexInfo(ref Ref) (ImageInfo, error) {
+	images, _, err := s.indexTree(ref.Descriptor)
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	if len(images) == 0 {
+		return ImageInfo{}, fmt.Errorf("index %s: %w: it lists no images", short(ref.Descriptor.Digest), ErrInvalidIndex)
+	}
+	pick, ok := matchEntry(images, hostPlatform())
+	if !ok {
+		pick = images[0]
+		for _, e := range images {
+			if !isAttestation(e.platform) {
+				pick = e
+				break
+			}
+		}
+	}
+	info, err := s.info(Ref{Name: ref.Name, Descriptor: pick.desc})
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	info.ID = ref.Descriptor.Digest
+	info.Manifest = ref.Descriptor
+	info.Size = 0
+	seen := map[v1.Hash]bool{}
+	for _, e := range images {
+		m, err := s.readManifest(e.desc.Digest)
+		if err != nil {
+			return ImageInfo{}, err
+		}
+		pi := PlatformImage{Platform: e.platform, Manifest: e.desc, ID: m.Config.Digest}
+		own := map[v1.Hash]bool{}
+		for _, b := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+			if !seen[b.Digest] {
+				seen[b.Digest] = true
+				info.Size += b.Size
+			}
+			if !own[b.Digest] {
+				own[b.Digest] = true
+				pi.Size += b.Size
+			}
+		}
+		info.Platforms = append(info.Platforms, pi)
+	}
+	return info, nil
 }

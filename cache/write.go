@@ -48,6 +48,10 @@ type WriteOptions struct {
 	// caller must remember about how the image was pulled (the digest the tag pointed at,
 	// for one, so the next pull can tell with one request that nothing changed).
 	Annotations map[string]string
+	// Platform picks, for WriteIndex, the image of the index whose layers go to Layer (and
+	// NeedLayer): the one that will run here. The other platforms' blobs are only stored.
+	// Zero means linux on this binary's architecture. WriteImage ignores it.
+	Platform v1.Platform
 }
 
 // WriteResult says what WriteImage did, for "Downloaded newer image" versus "Image is up to date".
@@ -148,7 +152,11 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	}
 	defer func() { err = errors.Join(err, gc.Unlock()) }()
 
-	stored, fetched, err := s.writeLayers(ctx, m.Layers, cfg.RootFS.DiffIDs, opts)
+	var jobs []layerJob
+	for i, l := range m.Layers {
+		jobs = append(jobs, layerJob{desc: l, diffID: cfg.RootFS.DiffIDs[i], unpack: true})
+	}
+	stored, fetched, err := s.writeLayers(ctx, jobs, opts)
 	res.Bytes = fetched
 	res.Downloaded = stored
 	if err != nil {
@@ -175,32 +183,40 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	return res, nil
 }
 
+// layerJob is one layer blob to store; unpack says whether the Layer callback consumes it
+// (for an index, only the layers of the platform being unpacked).
+type layerJob struct {
+	desc   v1.Descriptor
+	diffID v1.Hash
+	unpack bool
+}
+
 // writeLayers stores every missing layer, up to opts.Concurrency at once. The first failure
 // cancels the others; their partial files stay for the next attempt.
-func (s *Store) writeLayers(ctx context.Context, layers []v1.Descriptor, diffIDs []v1.Hash, opts WriteOptions) (stored bool, fetched int64, err error) {
+func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOptions) (stored bool, fetched int64, err error) {
 	// Plain cancellation, not WithCancelCause: the other layers then stop with
 	// context.Canceled and do not repeat the failed layer's error as their own.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type job struct {
-		desc   v1.Descriptor
-		diffID v1.Hash
-	}
-	var jobs []job
-	seen := map[v1.Hash]bool{}
+	var jobs []layerJob
+	seen := map[v1.Hash]int{}
 	for i, l := range layers {
-		if err := checkHash(l.Digest); err != nil {
+		if err := checkHash(l.desc.Digest); err != nil {
 			return false, 0, fmt.Errorf("layer %d: %w", i, err)
 		}
-		if l.Size < 0 {
-			return false, 0, fmt.Errorf("layer %s: %w: negative size %d", short(l.Digest), ErrSizeMismatch, l.Size)
+		if l.desc.Size < 0 {
+			return false, 0, fmt.Errorf("layer %s: %w: negative size %d", short(l.desc.Digest), ErrSizeMismatch, l.desc.Size)
 		}
-		// An image may list one blob twice (empty layers); it is stored and consumed once.
-		if seen[l.Digest] {
+		// An image may list one blob twice (empty layers), and the platforms of an index
+		// may share one; it is stored once, and consumed once if any of them unpacks it.
+		if j, ok := seen[l.desc.Digest]; ok {
+			if l.unpack && !jobs[j].unpack {
+				jobs[j] = l
+			}
 			continue
 		}
-		seen[l.Digest] = true
-		jobs = append(jobs, job{l, diffIDs[i]})
+		seen[l.desc.Digest] = len(jobs)
+		jobs = append(jobs, l)
 	}
 	emit := func(e Event) {
 		if opts.Progress != nil {
@@ -227,7 +243,11 @@ func (s *Store) writeLayers(ctx context.Context, layers []v1.Descriptor, diffIDs
 				return
 			}
 			defer func() { <-sem }()
-			r, err := s.writeLayer(ctx, j.desc, j.diffID, opts)
+			lo := opts
+			if !j.unpack {
+				lo.Layer = nil
+			}
+			r, err := s.writeLayer(ctx, j.desc, j.diffID, lo)
 			mu.Lock()
 			defer mu.Unlock()
 			fetched += r.fetched

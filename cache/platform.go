@@ -1,0 +1,74 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// ErrNoPlatform is returned, inside a *PlatformError, when a stored index has no image for
+// the platform asked for.
+var ErrNoPlatform = errors.New("no image for the platform")
+
+// PlatformError says a stored index has no image for Want and lists the platforms it has, so
+// the message can tell the user what --platform would find.
+type PlatformError struct {
+	// Ref is the name the index is stored under.
+	Ref       string
+	Want      v1.Platform
+	Available []v1.Platform
+}
+
+func (e *PlatformError) Error() string {
+	have := make([]string, 0, len(e.Available))
+	for _, p := range e.Available {
+		have = append(have, p.String())
+	}
+	list := "none"
+	if len(have) > 0 {
+		list = strings.Join(have, ", ")
+	}
+	return fmt.Sprintf("no image for %s in %s (it has %s)", e.Want.String(), e.Ref, list)
+}
+
+// Is makes errors.Is(err, ErrNoPlatform) true.
+func (e *PlatformError) Is(target error) bool { return target == ErrNoPlatform }
+
+// hostPlatform is the platform Info describes an index by: linux on this binary's
+// architecture, the one strata runs (registry.DefaultPlatform says the same; cache does not
+// import registry).
+func hostPlatform() v1.Platform {
+	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// normalizeVariant fills the variant Docker assumes when none is given: arm64 is v8 and arm
+// v7 unless they say otherwise (containerd's platforms.Normalize).
+func normalizeVariant(p v1.Platform) v1.Platform {
+	if p.Variant == "" {
+		switch p.Architecture {
+		case "arm64":
+			p.Variant = "v8"
+		case "arm":
+			p.Variant = "v7"
+		}
+	}
+	return p
+}
+
+// PlatformMatches reports whether an image of platform have runs where want is asked for:
+// OS, architecture and variant compared after Docker's normalization (arm64 without a
+// variant is arm64/v8). OS version and features are for Windows images, which strata never
+// runs; they are ignored.
+func PlatformMatches(want, have v1.Platform) bool {
+	w, h := normalizeVariant(want), normalizeVariant(have)
+	return w.OS == h.OS && w.Architecture == h.Architecture && w.Variant == h.Variant
+}
+
+// isAttestation reports whether an index entry is BuildKit's attestation manifest
+// (platform unknown/unknown): stored and copied with the index, but not an image to run.
+func isAttestation(p *v1.Platform) bool {
+	return p != nil && p.OS == "unknown"
+}

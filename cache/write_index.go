@@ -1,0 +1,303 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// WriteIndex stores a multi-platform image whole: the index, every manifest it lists (indexes
+// within it too, up to MaxIndexDepth), their configs and layers; then makes ref name the
+// index. It is WriteImage for every platform at once: blobs already stored are not fetched
+// again, layers download concurrently (Concurrency counts across platforms) through resumable
+// ingest files, every blob is verified, and the ref is tagged last. Only the image the index
+// lists for opts.Platform has its layers handed to opts.Layer; an index without one is stored
+// all the same, with nothing unpacked.
+//
+// Manifests are read and checked before any layer is fetched: an index listing more than
+// MaxIndexManifests manifests, nested deeper than MaxIndexDepth, or listing an index above it
+// is ErrInvalidIndex, and a manifest whose bytes do not hash to the digest its index gives is
+// ErrDigestMismatch. Then nothing is stored.
+//
+// WriteResult.ID is the index's digest, as docker's containerd image store shows it.
+func (s *Store) WriteIndex(ctx context.Context, ref string, idx v1.ImageIndex, opts WriteOptions) (WriteResult, error) {
+	res, err := s.writeIndex(ctx, ref, idx, opts)
+	if err != nil {
+		return res, fmt.Errorf("writing image %s: %w", ref, err)
+	}
+	return res, nil
+}
+
+// indexPlan is what WriteIndex stores, read and checked before anything is stored.
+type indexPlan struct {
+	walk indexWalk
+	// images are the image manifests, once each, in the order the index tree lists them.
+	images []*plannedImage
+	seen   map[v1.Hash]bool
+	// indexes are the index blobs, children before parents, the root last.
+	indexes []plannedBlob
+}
+
+type plannedImage struct {
+	entry     indexEntry
+	raw       []byte
+	manifest  v1.Manifest
+	rawConfig []byte
+	src       v1.Image
+}
+
+type plannedBlob struct {
+	desc v1.Descriptor
+	raw  []byte
+}
+
+func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, opts WriteOptions) (res WriteResult, err error) {
+	if err := checkRef(ref); err != nil {
+		return res, err
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 3
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 5
+	}
+	if opts.Platform.OS == "" {
+		opts.Platform = hostPlatform()
+	}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return res, fmt.Errorf("reading index: %w", err)
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return res, fmt.Errorf("reading index media type: %w", err)
+	}
+	if mt == "" {
+		mt = types.OCIImageIndex
+	}
+	if !mt.IsIndex() {
+		return res, fmt.Errorf("%w: media type %s is not an index", ErrInvalidIndex, mt)
+	}
+	root := v1.Descriptor{MediaType: mt, Digest: digestOf(raw), Size: int64(len(raw))}
+	p := &indexPlan{seen: map[v1.Hash]bool{}}
+	if err := s.planIndex(ctx, p, idx, root, raw, 0, nil); err != nil {
+		return res, err
+	}
+	res.Manifest = root
+	res.ID = root.Digest
+
+	var entries []indexEntry
+	for _, img := range p.images {
+		entries = append(entries, img.entry)
+	}
+	var jobs []layerJob
+	var fetchFrom = map[v1.Hash]v1.Image{}
+	unpack, ok := matchEntry(entries, opts.Platform)
+	for _, img := range p.images {
+		var diffIDs []v1.Hash
+		doUnpack := ok && img.entry.desc.Digest == unpack.desc.Digest && opts.Layer != nil
+		if doUnpack {
+			// Only the image that runs here is unpacked, so only its config must pair each
+			// layer with a DiffID; other entries may be artifacts with configs of any shape.
+			var cfg v1.ConfigFile
+			if err := parseJSON(img.rawConfig, &cfg); err != nil {
+				return res, fmt.Errorf("parsing config %s: %w", short(img.manifest.Config.Digest), err)
+			}
+			if len(cfg.RootFS.DiffIDs) != len(img.manifest.Layers) {
+				return res, fmt.Errorf("manifest %s has %d layers but its config %d diff ids", short(img.entry.desc.Digest), len(img.manifest.Layers), len(cfg.RootFS.DiffIDs))
+			}
+			diffIDs = cfg.RootFS.DiffIDs
+		}
+		for i, l := range img.manifest.Layers {
+			j := layerJob{desc: l, unpack: doUnpack}
+			if doUnpack {
+				j.diffID = diffIDs[i]
+			}
+			jobs = append(jobs, j)
+			if _, ok := fetchFrom[l.Digest]; !ok {
+				fetchFrom[l.Digest] = img.src
+			}
+		}
+	}
+	if opts.Fetch == nil {
+		opts.Fetch = indexFetcher(fetchFrom)
+	}
+
+	// Held until the tag is written: Prune would otherwise see the new blobs as garbage.
+	gc, err := s.lockGC(ctx, false)
+	if err != nil {
+		return res, err
+	}
+	defer func() { err = errors.Join(err, gc.Unlock()) }()
+
+	stored, fetched, err := s.writeLayers(ctx, jobs, opts)
+	res.Bytes = fetched
+	res.Downloaded = stored
+	if err != nil {
+		return res, err
+	}
+	for _, img := range p.images {
+		wrote, err := s.writeBlob(ctx, img.manifest.Config, bytes.NewReader(img.rawConfig))
+		if err != nil {
+			return res, fmt.Errorf("writing config %s: %w", short(img.manifest.Config.Digest), err)
+		}
+		res.Downloaded = res.Downloaded || wrote
+	}
+	for _, img := range p.images {
+		wrote, err := s.writeBlob(ctx, img.entry.desc, bytes.NewReader(img.raw))
+		if err != nil {
+			return res, fmt.Errorf("writing manifest %s: %w", short(img.entry.desc.Digest), err)
+		}
+		res.Downloaded = res.Downloaded || wrote
+	}
+	for _, x := range p.indexes {
+		wrote, err := s.writeBlob(ctx, x.desc, bytes.NewReader(x.raw))
+		if err != nil {
+			return res, fmt.Errorf("writing index %s: %w", short(x.desc.Digest), err)
+		}
+		res.Downloaded = res.Downloaded || wrote
+	}
+	tagged := root
+	if len(opts.Annotations) > 0 {
+		tagged.Annotations = opts.Annotations
+	}
+	res.Previous, err = s.tag(ctx, ref, tagged)
+	if err != nil {
+		return res, fmt.Errorf("tagging: %w", err)
+	}
+	res.Updated = res.Previous == nil || res.Previous.Digest != root.Digest
+	return res, nil
+}
+
+// planIndex reads the index d (whose bytes are raw, already verified) and everything it
+// lists into p: each manifest and config once, checked against its digest.
+func (s *Store) planIndex(ctx context.Context, p *indexPlan, idx v1.ImageIndex, d v1.Descriptor, raw []byte, depth int, ancestors []v1.Hash) error {
+	if len(raw) > maxSmallBlob {
+		return fmt.Errorf("reading index %s: %w: more than %d bytes", short(d.Digest), ErrTooLarge, maxSmallBlob)
+	}
+	var im v1.IndexManifest
+	if err := parseJSON(raw, &im); err != nil {
+		return fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
+	}
+	if err := p.walk.enter(d, im.Manifests, depth, ancestors); err != nil {
+		return err
+	}
+	below := append(ancestors[:len(ancestors):len(ancestors)], d.Digest)
+	for _, c := range im.Manifests {
+		if err := context.Cause(ctx); err != nil {
+			return err
+		}
+		if p.seen[c.Digest] {
+			continue
+		}
+		p.seen[c.Digest] = true
+		if childIsIndex(c) {
+			sub, err := idx.ImageIndex(c.Digest)
+			if err != nil {
+				return fmt.Errorf("index %s: reading index %s: %w", short(d.Digest), short(c.Digest), err)
+			}
+			craw, err := sub.RawManifest()
+			if err != nil {
+				return fmt.Errorf("index %s: reading index %s: %w", short(d.Digest), short(c.Digest), err)
+			}
+			if err := verifyListed(c, craw); err != nil {
+				return fmt.Errorf("index %s: index %s: %w", short(d.Digest), short(c.Digest), err)
+			}
+			if err := s.planIndex(ctx, p, sub, c, craw, depth+1, below); err != nil {
+				return err
+			}
+			continue
+		}
+		img, err := s.planImage(idx, c)
+		if err != nil {
+			return fmt.Errorf("index %s: manifest %s: %w", short(d.Digest), short(c.Digest), err)
+		}
+		p.images = append(p.images, img)
+	}
+	p.indexes = append(p.indexes, plannedBlob{desc: v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, raw: raw})
+	return nil
+}
+
+// planImage reads one image manifest an index lists, and its config.
+func (s *Store) planImage(idx v1.ImageIndex, c v1.Descriptor) (*plannedImage, error) {
+	img, err := idx.Image(c.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
+	if err := verifyListed(c, raw); err != nil {
+		return nil, err
+	}
+	var m v1.Manifest
+	if err := parseJSON(raw, &m); err != nil {
+		return nil, fmt.Errorf("parsing: %w", err)
+	}
+	if err := checkHash(m.Config.Digest); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if m.Config.Size < 0 || m.Config.Size > maxSmallBlob {
+		return nil, fmt.Errorf("config %s: %w: size %d", short(m.Config.Digest), ErrSizeMismatch, m.Config.Size)
+	}
+	mt := c.MediaType
+	if mt == "" {
+		mt = m.MediaType
+	}
+	if mt == "" {
+		mt = types.OCIManifestSchema1
+	}
+	var rawConfig []byte
+	if s.HasBlob(m.Config.Digest) {
+		rawConfig, err = s.ReadBlob(m.Config.Digest, maxSmallBlob)
+	} else {
+		rawConfig, err = img.RawConfigFile()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
+	}
+	return &plannedImage{
+		entry:     indexEntry{desc: v1.Descriptor{MediaType: mt, Digest: c.Digest, Size: c.Size}, platform: c.Platform},
+		raw:       raw,
+		manifest:  m,
+		rawConfig: rawConfig,
+		src:       img,
+	}, nil
+}
+
+// verifyListed checks that raw is what the index entry d says: its size and its digest. A
+// registry that answers a digest with other bytes (or with the index itself) stops here.
+func verifyListed(d v1.Descriptor, raw []byte) error {
+	if int64(len(raw)) != d.Size {
+		return fmt.Errorf("%w: %d bytes, the index says %d", ErrSizeMismatch, len(raw), d.Size)
+	}
+	if got := digestOf(raw); got != d.Digest {
+		return fmt.Errorf("%w: content hashes to %s", ErrDigestMismatch, short(got))
+	}
+	return nil
+}
+
+func digestOf(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
+// indexFetcher is the Fetcher used without WriteOptions.Fetch: each layer comes from an image
+// of the index that lists it, read from the start and skipped to offset.
+func indexFetcher(from map[v1.Hash]v1.Image) Fetcher {
+	return func(ctx context.Context, h v1.Hash, offset int64) (io.ReadCloser, error) {
+		img, ok := from[h]
+		if !ok {
+			return nil, fmt.Errorf("blob %s: %w in the index", short(h), ErrNotFound)
+		}
+		return imageFetcher(img)(ctx, h, offset)
+	}
+}
