@@ -235,7 +235,7 @@ func TestAddProcWritesEveryController(t *testing.T) {
 // Many distributions mount cpu and cpuacct together and point both names at that mount with
 // symlinks; the container must get one directory there, not a second mkdir that fails.
 func TestNewV1CoMounted(t *testing.T) {
-	h := fakeV1(t, fakeOpts{controllers: []string{"memory", "cpu,cpuacct", "pids", "freezer"}})
+	h := fakeV1(t, fakeOpts{controllers: []string{"memory", "cpu,cpuacct", "pids", "freezer", "devices"}})
 	for _, name := range []string{"cpu", "cpuacct"} {
 		if err := os.Symlink("cpu,cpuacct", filepath.Join(h.root, name)); err != nil {
 			t.Fatal(err)
@@ -250,8 +250,8 @@ func TestNewV1CoMounted(t *testing.T) {
 	if c.ctrls["cpu"] == "" || c.ctrls["cpu"] != c.ctrls["cpuacct"] {
 		t.Errorf("cpu dir %q, cpuacct dir %q, want one shared directory", c.ctrls["cpu"], c.ctrls["cpuacct"])
 	}
-	if len(c.dirs) != 4 {
-		t.Errorf("cgroup dirs = %v, want memory, cpu,cpuacct, pids, freezer", c.dirs)
+	if len(c.dirs) != 5 {
+		t.Errorf("cgroup dirs = %v, want memory, cpu,cpuacct, pids, freezer, devices", c.dirs)
 	}
 	if got := readFake(t, filepath.Join(h.root, "cpu,cpuacct", "strata", "c1", "cpu.cfs_quota_us")); got != "100000" {
 		t.Errorf("cpu.cfs_quota_us = %q, want 100000", got)

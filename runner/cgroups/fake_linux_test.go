@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,6 +74,26 @@ func fakeRmdir(p string) error {
 	return os.RemoveAll(p)
 }
 
+// fakeDevicesFile is where the fake records the device rules a cgroup2 directory got: a
+// directory in t.TempDir() cannot take a BPF program.
+const fakeDevicesFile = "fake.devices"
+
+// fakeAttachDevices stands in for attachDeviceProgram: it writes the rules, one a line, and
+// refuses a second attach as a program cannot be attached twice by strata.
+func fakeAttachDevices(dir string, rules []DeviceRule) error {
+	p := filepath.Join(dir, fakeDevicesFile)
+	var lines []string
+	for _, r := range rules {
+		lines = append(lines, r.String())
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+	return errors.Join(err, f.Close())
+}
+
 // fakeV2 builds a fake pure-v2 host.
 func fakeV2(t testing.TB, o fakeOpts) *hierarchy {
 	t.Helper()
@@ -91,6 +112,7 @@ func fakeV2(t testing.TB, o fakeOpts) *hierarchy {
 	h := newHierarchy(root, modeV2)
 	h.wait, h.rmWait = 20*time.Millisecond, 20*time.Millisecond
 	h.rmdir = fakeRmdir
+	h.attachDevices = fakeAttachDevices
 	// The kernel lists enabled controllers in subtree_control; the fake keeps that list, and a
 	// controller the root does not offer is refused as the kernel would.
 	h.enable = func(dir, ctrl string) error {
@@ -187,6 +209,7 @@ func fakeV1(t testing.TB, o fakeOpts) *hierarchy {
 		h.unified = filepath.Join(root, unifiedDir)
 	}
 	h.rmdir = fakeRmdir
+	h.attachDevices = fakeAttachDevices
 	h.mkdir = func(p string) error {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return err
@@ -230,6 +253,11 @@ func fakeV1(t testing.TB, o fakeOpts) *hierarchy {
 			files["pids.events"] = "max 0\n"
 		case "freezer":
 			files["freezer.state"] = "THAWED\n"
+		case "devices":
+			// The fake keeps only the last write of each file; the host test reads the
+			// kernel's whole list.
+			files["devices.allow"], files["devices.deny"] = "", ""
+			files["devices.list"] = "a *:* rwm\n"
 		}
 		writeAll(t, p, files)
 		return nil

@@ -19,7 +19,7 @@ const (
 
 // v1Controllers are the v1 controllers a container may get a directory in, in creation order
 // (wantV1 says which it does get). memory first: Path shows it.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "freezer"}
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices"}
 
 // v2Controllers are the controllers strata enables for its subtree on v2.
 var v2Controllers = []string{"cpu", "cpuset", "memory", "pids"}
@@ -56,6 +56,8 @@ type hierarchy struct {
 	rmdir  func(path string) error
 	// enable turns a v2 controller on for dir's children (cgroup.subtree_control).
 	enable func(dir, ctrl string) error
+	// attachDevices confines the cgroup2 directory dir to rules (attachDeviceProgram).
+	attachDevices func(dir string, rules []DeviceRule) error
 }
 
 // host is the hierarchy of this machine, detected on first use.
@@ -94,14 +96,15 @@ func detect(root string) *hierarchy {
 
 func newHierarchy(root, mode string) *hierarchy {
 	return &hierarchy{
-		root:   root,
-		parent: parentName,
-		mode:   mode,
-		wait:   5 * time.Second,
-		rmWait: time.Second,
-		mkdir:  func(p string) error { return unix.Mkdir(p, 0o755) },
-		rmdir:  func(p string) error { return unix.Rmdir(p) },
-		enable: func(dir, ctrl string) error { return writeFile(dir, "cgroup.subtree_control", "+"+ctrl) },
+		root:          root,
+		parent:        parentName,
+		mode:          mode,
+		wait:          5 * time.Second,
+		rmWait:        time.Second,
+		mkdir:         func(p string) error { return unix.Mkdir(p, 0o755) },
+		rmdir:         func(p string) error { return unix.Rmdir(p) },
+		enable:        func(dir, ctrl string) error { return writeFile(dir, "cgroup.subtree_control", "+"+ctrl) },
+		attachDevices: attachDeviceProgram,
 	}
 }
 

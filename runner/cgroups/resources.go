@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// Resources are a container's limits; the zero value of every field means no limit. The
+// Resources are a container's limits; the zero value of every field means no limit, except
+// for devices: the zero value confines a container to DefaultDevices, as docker does. The
 // fields mean what docker run's flags of the same name mean.
 type Resources struct {
 	// Memory is --memory in bytes.
@@ -25,6 +26,9 @@ type Resources struct {
 	CpusetCpus string `json:"cpusetCpus,omitempty"`
 	// PidsLimit is --pids-limit; zero or negative (docker's -1) means unlimited.
 	PidsLimit int64 `json:"pidsLimit,omitempty"`
+	// AllDevices lets the container open every device node (--privileged); otherwise it may
+	// create any node but open only DefaultDevices.
+	AllDevices bool `json:"allDevices,omitempty"`
 }
 
 // Kernel and docker bounds for the limits.

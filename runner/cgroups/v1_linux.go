@@ -53,7 +53,7 @@ func (c *Cgroup) createV1(r Resources) error {
 // cpu and cpuset are made only for their limits: a cpu cgroup costs the kernel ~150 µs to make
 // (per-CPU scheduler entities), and a cpuset needs CPUs and memory nodes filled in. The others
 // are always made: memory for OOM detection and usage, pids and cpuacct for Stats, freezer for
-// Kill.
+// Kill, devices to confine the container to DefaultDevices.
 func wantV1(ctrl string, r Resources) bool {
 	switch ctrl {
 	case "cpu":
@@ -204,5 +204,5 @@ func (c *Cgroup) applyV1(r Resources) error {
 			return err
 		}
 	}
-	return nil
+	return c.applyDevicesV1(r)
 }

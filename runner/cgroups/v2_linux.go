@@ -115,7 +115,7 @@ func (c *Cgroup) applyV2(r Resources) error {
 			return err
 		}
 	}
-	return nil
+	return c.applyDevicesV2(r)
 }
 
 // set writes one limit; a missing file becomes ErrUnsupported with hint saying why.
