@@ -23,10 +23,16 @@ func (i *Image) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.Read
 	if i.sess == nil || i.sess.rt == nil {
 		return nil, errors.New("fetching blob: image was not resolved by a Puller")
 	}
+	size, ok := i.blobSize(h)
+	return fetchBlob(ctx, i.sess, i.Ref, h, offset, size, ok)
+}
+
+// fetchBlob GETs blob h of ref's repository through s from offset on; size, when known,
+// closes the Range.
+func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset, size int64, sizeKnown bool) (io.ReadCloser, error) {
 	if offset < 0 {
 		return nil, fmt.Errorf("fetching blob %s: negative offset %d", h, offset)
 	}
-	s := i.sess
 	u := url.URL{
 		Scheme: s.repo.Scheme(),
 		Host:   s.repo.RegistryStr(),
@@ -40,7 +46,7 @@ func (i *Image) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.Read
 		// A closed range when the manifest gives the size: every registry understands it,
 		// while some (go-containerregistry's own) reject the open "bytes=N-".
 		rng := "bytes=" + strconv.FormatInt(offset, 10) + "-"
-		if size, ok := i.blobSize(h); ok {
+		if sizeKnown {
 			if offset >= size {
 				return nil, fmt.Errorf("fetching blob %s: offset %d is not before its end (%d bytes)", h, offset, size)
 			}
@@ -49,14 +55,14 @@ func (i *Image) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.Read
 		req.Header.Set("Range", rng)
 	}
 	client := &http.Client{Transport: s.rt, CheckRedirect: noPrivateRedirect}
-	what := fmt.Sprintf("blob %s in %s", h, i.Ref.Name())
+	what := fmt.Sprintf("blob %s in %s", h, ref.Name())
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, classify(err, opPull, what, i.Ref.Name(), s.host)
+		return nil, classify(err, opPull, what, ref.Name(), s.host)
 	}
 	if err := transport.CheckError(resp, http.StatusOK, http.StatusPartialContent); err != nil {
 		resp.Body.Close()
-		return nil, classify(err, opPull, what, i.Ref.Name(), s.host)
+		return nil, classify(err, opPull, what, ref.Name(), s.host)
 	}
 	if resp.StatusCode == http.StatusPartialContent {
 		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {

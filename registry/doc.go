@@ -24,6 +24,9 @@
 //	fmt.Println("Digest:", img.Descriptor.Digest)
 //	body, err := img.FetchBlob(ctx, layerDigest, 0)
 //
+// `pull --all-platforms` asks for the index instead, and reads every manifest it lists
+// through it: idx, err := p.Index(ctx, ref); img, err := idx.Image(childDigest).
+//
 // Every failure a user can cause or fix is an *Error whose message is one printable line,
 // wrapping a sentinel (ErrUnauthorized, ErrNotFound, ErrTooManyRequests, ErrUnreachable, …)
 // for callers that branch, plus *PlatformError for ErrNoMatchingPlatform. The package never

@@ -2,52 +2,154 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Index resolves ref to an index (OCI image index or Docker manifest list) for callers that
-// want every platform, such as copying a multi-platform image. Mirrors are tried as in Image.
-// A reference to a single image manifest is an error of kind ErrUnsupportedMediaType.
-func (p *Puller) Index(ctx context.Context, ref Reference) (v1.ImageIndex, v1.Descriptor, error) {
-	var err error
-	for _, ep := range p.endpoints(ref.domain) {
-		var idx v1.ImageIndex
-		var d v1.Descriptor
-		idx, d, err = p.indexFrom(ctx, ref, ep)
-		if err == nil {
-			return idx, d, nil
-		}
-		if ctx.Err() != nil {
-			return nil, v1.Descriptor{}, err
-		}
-	}
-	return nil, v1.Descriptor{}, err
+// ErrNotIndex is wrapped (beside ErrUnsupportedMediaType) when Puller.Index finds a single
+// image manifest where it wanted an index: `pull --all-platforms` of a single-platform image
+// then pulls that image as Image would.
+var ErrNotIndex = errors.New("not an index")
+
+// Index is a multi-platform image resolved whole, for `pull --all-platforms`: the index and,
+// through it, every manifest it lists. Manifests and blobs are fetched lazily, through the
+// Puller's authenticated transport, when a child is read or FetchBlob is called.
+type Index struct {
+	// Ref is the reference that was resolved.
+	Ref Reference
+	// Descriptor is the index's; its Digest is what `Digest:` prints.
+	Descriptor v1.Descriptor
+	// Source is the registry host the index came from: a mirror's or the reference's own.
+	Source string
+
+	idx   v1.ImageIndex
+	sess  *session
+	sizes *blobSizes
 }
 
-func (p *Puller) indexFrom(ctx context.Context, ref Reference, ep endpoint) (v1.ImageIndex, v1.Descriptor, error) {
+var _ v1.ImageIndex = (*Index)(nil)
+
+// MediaType, Digest, Size, IndexManifest and RawManifest are the index's own, as fetched.
+func (i *Index) MediaType() (types.MediaType, error)       { return i.idx.MediaType() }
+func (i *Index) Digest() (v1.Hash, error)                  { return i.idx.Digest() }
+func (i *Index) Size() (int64, error)                      { return i.idx.Size() }
+func (i *Index) IndexManifest() (*v1.IndexManifest, error) { return i.idx.IndexManifest() }
+func (i *Index) RawManifest() ([]byte, error)              { return i.idx.RawManifest() }
+
+// blobSizes remembers the size of every blob of the manifests read through an Index, so a
+// resumed download asks for a closed Range, as Image.FetchBlob does.
+type blobSizes struct {
+	mu sync.Mutex
+	m  map[v1.Hash]int64
+}
+
+func (b *blobSizes) add(ds ...v1.Descriptor) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range ds {
+		b.m[d.Digest] = d.Size
+	}
+}
+
+func (b *blobSizes) get(h v1.Hash) (int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, ok := b.m[h]
+	return n, ok
+}
+
+// Index resolves ref to an index (OCI image index or Docker manifest list) for callers that
+// want every platform, such as `pull --all-platforms`. Mirrors are tried as in Image. A
+// reference to a single image manifest is an error of kind ErrUnsupportedMediaType that also
+// matches ErrNotIndex.
+func (p *Puller) Index(ctx context.Context, ref Reference) (*Index, error) {
+	var err error
+	for _, ep := range p.endpoints(ref.domain) {
+		var idx *Index
+		idx, err = p.indexFrom(ctx, ref, ep)
+		if err == nil {
+			return idx, nil
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrNotIndex) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func (p *Puller) indexFrom(ctx context.Context, ref Reference, ep endpoint) (*Index, error) {
 	s, rref, err := p.open(ctx, ref, ep, transport.PullScope)
 	if err != nil {
-		return nil, v1.Descriptor{}, err
+		return nil, err
 	}
 	desc, err := remoteGet(ctx, s, rref)
 	if err != nil {
-		return nil, v1.Descriptor{}, classify(err, opPull, "manifest for "+ref.String(), ref.Name(), ep.host)
+		return nil, classify(err, opPull, "manifest for "+ref.String(), ref.Name(), ep.host)
 	}
 	mt, err := manifestType(desc.MediaType, desc.Manifest)
 	if err != nil {
-		return nil, v1.Descriptor{}, refused(err, ref, ep.host)
+		return nil, refused(err, ref, ep.host)
 	}
 	if !mt.IsIndex() {
-		return nil, v1.Descriptor{}, &Error{Kind: ErrUnsupportedMediaType, Registry: ep.host,
+		return nil, &Error{Kind: ErrUnsupportedMediaType, Registry: ep.host, Err: ErrNotIndex,
 			Msg: fmt.Sprintf("%s is a single image (%s), not an index", ref, mt)}
 	}
 	desc.MediaType = mt
+	desc.Descriptor.MediaType = mt
 	idx, err := desc.ImageIndex()
 	if err != nil {
-		return nil, v1.Descriptor{}, fmt.Errorf("reading index of %s from %s: %w", ref, ep.host, err)
+		return nil, fmt.Errorf("reading index of %s from %s: %w", ref, ep.host, err)
 	}
-	return idx, desc.Descriptor, nil
+	return &Index{idx: idx, Ref: ref, Descriptor: desc.Descriptor, Source: ep.host, sess: s,
+		sizes: &blobSizes{m: map[v1.Hash]int64{}}}, nil
+}
+
+// Image returns the image manifest h that the index lists, worded as this package words
+// registry failures, and remembers its blobs' sizes for FetchBlob.
+func (i *Index) Image(h v1.Hash) (v1.Image, error) {
+	img, err := i.idx.Image(h)
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	if m.Config.Size > MaxConfigSize || m.Config.Size < 0 {
+		return nil, &Error{Kind: ErrManifestTooLarge, Registry: i.Source, Msg: fmt.Sprintf(
+			"%s: config %s is %d bytes, over the %d MiB limit", i.Ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
+	}
+	i.sizes.add(m.Config)
+	i.sizes.add(m.Layers...)
+	return img, nil
+}
+
+// ImageIndex returns the index h that the index lists, itself an Index sharing this one's
+// transport and sizes.
+func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	sub, err := i.idx.ImageIndex(h)
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	return &Index{idx: sub, Ref: i.Ref, Descriptor: i.Descriptor, Source: i.Source, sess: i.sess, sizes: i.sizes}, nil
+}
+
+func (i *Index) childError(h v1.Hash, err error) error {
+	return classify(err, opPull, fmt.Sprintf("manifest %s of %s", h, i.Ref), i.Ref.Name(), i.Source)
+}
+
+// FetchBlob GETs blob h of the index's repository from offset on, as Image.FetchBlob does.
+// Blobs of manifests read through Image get a closed Range.
+func (i *Index) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.ReadCloser, error) {
+	if i.sess == nil || i.sess.rt == nil {
+		return nil, errors.New("fetching blob: index was not resolved by a Puller")
+	}
+	size, ok := i.sizes.get(h)
+	return fetchBlob(ctx, i.sess, i.Ref, h, offset, size, ok)
 }

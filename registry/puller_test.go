@@ -167,11 +167,57 @@ func TestIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, d, err := p.Index(context.Background(), ref)
-	if err != nil || d.Digest != digestOf(t, idx) || digestOf(t, got) != digestOf(t, idx) {
-		t.Fatalf("Index(%s) = %v, %v; want digest %s", ref, d.Digest, err, digestOf(t, idx))
+	got, err := p.Index(context.Background(), ref)
+	if err != nil || got.Descriptor.Digest != digestOf(t, idx) || digestOf(t, got) != digestOf(t, idx) {
+		t.Fatalf("Index(%s) = %v; want digest %s", ref, err, digestOf(t, idx))
 	}
-	if _, _, err := p.Index(context.Background(), single); !errors.Is(err, ErrUnsupportedMediaType) {
-		t.Errorf("Index(single image) = %v, want ErrUnsupportedMediaType", err)
+	if _, err := p.Index(context.Background(), single); !errors.Is(err, ErrUnsupportedMediaType) || !errors.Is(err, ErrNotIndex) {
+		t.Errorf("Index(single image) = %v, want ErrUnsupportedMediaType and ErrNotIndex", err)
+	}
+}
+
+// TestIndexFetchBlob: the blobs of any platform an Index lists come through its FetchBlob,
+// resumed from an offset with a closed Range (which go-containerregistry's registry needs).
+func TestIndexFetchBlob(t *testing.T) {
+	host := serve(t, nil)
+	amd, arm := randomImage(t), randomImage(t)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	ref := mustRef(t, host+"/index/multi:1")
+	if err := PushIndex(context.Background(), ref, idx, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Index(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := got.Image(digestOf(t, arm))
+	if err != nil {
+		t.Fatalf("Index.Image(arm64) = %v", err)
+	}
+	layers, err := child.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := layers[0]
+	d, _ := l.Digest()
+	rc, _ := l.Compressed()
+	whole, _ := io.ReadAll(rc)
+	rc.Close()
+	for _, off := range []int64{0, 10} {
+		rc, err := got.FetchBlob(context.Background(), d, off)
+		if err != nil {
+			t.Fatalf("FetchBlob(%s, %d) = %v", d, off, err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(b, whole[off:]) {
+			t.Errorf("FetchBlob(%s, %d) = %d bytes, %v; want the blob from byte %d", d, off, len(b), err, off)
+		}
 	}
 }
