@@ -1,0 +1,146 @@
+// Package seccomp compiles a seccomp profile in Docker's JSON shape (moby/profiles/seccomp)
+// into a classic BPF program for seccomp(SECCOMP_SET_MODE_FILTER), in Go: no libseccomp.
+//
+// Terms:
+//   - profile: the JSON document (Profile), Docker's default or a user's file: a default
+//     action, rules naming syscalls with an action, optional argument conditions, and
+//     includes/excludes that keep a rule only for some capabilities, arches or kernels;
+//   - target: what the rules are resolved against (Target): the native arch, the
+//     container's capabilities (its bounding set, as Docker), and the kernel version;
+//   - ABI: one syscall numbering the kernel accepts from a process (x86_64; i386 through
+//     int 0x80; x32). The program has one section per ABI it covers, each with its own numbers.
+//
+// Compile resolves the rules, looks each name up in every covered ABI's table (a name the
+// table lacks is skipped, as runc does), and emits, per ABI, a binary search over syscall
+// numbers down to either a return or the syscall's argument checks. Classic BPF compares 32
+// bits at a time, so each 64-bit argument comparison checks both halves.
+package seccomp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	mobyseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Profile is a seccomp profile as Docker writes it (moby/profiles/seccomp.Seccomp): the
+// runtime-spec LinuxSeccomp plus archMap and conditional syscall rules.
+type Profile = mobyseccomp.Seccomp
+
+// Syscall is one rule of a Profile: names, an action, argument conditions, includes and
+// excludes.
+type Syscall = mobyseccomp.Syscall
+
+// KernelVersion is the "<kernel>.<major>" of minKernel conditions and of the host.
+type KernelVersion = mobyseccomp.KernelVersion
+
+// Sentinels callers can branch on.
+var (
+	// ErrInvalid marks a profile that cannot be compiled: an unknown action, operator or
+	// flag, a bad argument index, conflicting fields.
+	ErrInvalid = errors.New("invalid seccomp profile")
+	// ErrUnsupportedArch is returned for a target arch without a syscall table here.
+	ErrUnsupportedArch = errors.New("no seccomp syscall table for this architecture")
+)
+
+// Default returns Docker's default profile: an allowlist of ~400 syscalls, EPERM for the
+// rest, with the calls that need a capability allowed only when the container has it.
+// Each call returns a fresh copy, which the caller may change.
+func Default() *Profile {
+	return mobyseccomp.DefaultProfile()
+}
+
+// Parse decodes a profile from JSON and checks that Compile can handle every action,
+// operator and flag in it, so that a bad file is reported where it is read, not when a
+// container starts. Unknown syscall names are not errors: each table skips what it lacks.
+func Parse(data []byte) (*Profile, error) {
+	var p Profile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("%w: decoding json: %w", ErrInvalid, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the json object", ErrInvalid)
+	}
+	if err := Validate(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate checks a profile without compiling it: the same checks as Parse.
+func Validate(p *Profile) error {
+	if p.DefaultAction == "" {
+		return fmt.Errorf("%w: no defaultAction", ErrInvalid)
+	}
+	if _, err := actionValue(p.DefaultAction, p.DefaultErrnoRet); err != nil {
+		return fmt.Errorf("defaultAction: %w", err)
+	}
+	if len(p.Architectures) != 0 && len(p.ArchMap) != 0 {
+		return fmt.Errorf("%w: both architectures and archMap are set", ErrInvalid)
+	}
+	if p.ListenerPath != "" {
+		return fmt.Errorf("%w: listenerPath: user notification is not supported", ErrInvalid)
+	}
+	if _, err := filterFlags(p.Flags); err != nil {
+		return err
+	}
+	if len(p.LinuxSeccomp.Syscalls) != 0 {
+		// Profile's own Syscalls field shadows this one in JSON; only Go callers can set it.
+		return fmt.Errorf("%w: LinuxSeccomp.Syscalls is set, use Syscalls", ErrInvalid)
+	}
+	for i, s := range p.Syscalls {
+		if s == nil {
+			return fmt.Errorf("%w: syscalls[%d] is null", ErrInvalid, i)
+		}
+		if err := validateRule(s); err != nil {
+			return fmt.Errorf("syscalls[%d] %v: %w", i, ruleNames(s), err)
+		}
+	}
+	return nil
+}
+
+// validateRule checks one syscalls entry.
+func validateRule(s *mobyseccomp.Syscall) error {
+	if s.Name != "" && len(s.Names) != 0 {
+		return fmt.Errorf("%w: both name and names are set", ErrInvalid)
+	}
+	if _, err := actionValue(s.Action, s.ErrnoRet); err != nil {
+		return err
+	}
+	for _, a := range s.Args {
+		if a.Index >= 6 {
+			return fmt.Errorf("%w: argument index %d, syscalls have 6", ErrInvalid, a.Index)
+		}
+		if !knownOp(a.Op) {
+			return fmt.Errorf("%w: unknown operator %q", ErrInvalid, a.Op)
+		}
+	}
+	for _, f := range []*mobyseccomp.Filter{s.Includes, s.Excludes} {
+		if f != nil && f.MinKernel != nil && f.MinKernel.Kernel == 0 && f.MinKernel.Major == 0 {
+			return fmt.Errorf("%w: minKernel 0.0", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// ruleNames is the names a rule applies to, for messages.
+func ruleNames(s *mobyseccomp.Syscall) []string {
+	if s.Name != "" {
+		return []string{s.Name}
+	}
+	return s.Names
+}
+
+// knownOp says whether op is one of the runtime-spec comparison operators.
+func knownOp(op specs.LinuxSeccompOperator) bool {
+	switch op {
+	case specs.OpEqualTo, specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual,
+		specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpMaskedEqual:
+		return true
+	}
+	return false
+}
