@@ -100,6 +100,10 @@ func (s Spec) withDefaults() Spec {
 	if s.Cwd == "" {
 		s.Cwd = "/"
 	}
+	if s.Privileged {
+		// As docker: a privileged container may open every device, not only the defaults.
+		s.Resources.AllDevices = true
+	}
 	return s
 }
 
