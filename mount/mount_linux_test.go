@@ -313,3 +313,26 @@ func TestMountRbindReadOnlyRecursive(t *testing.T) {
 		t.Errorf("writing in the source submount: %v", err)
 	}
 }
+
+func TestMountOverlayVolatile(t *testing.T) {
+	// "volatile" reaches the kernel (overlayfs shows it as fsync=volatile since 6.x, as
+	// "volatile" before); a kernel without it would get the same overlay without the option.
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	dir, lowers := overlayFixture(t, 2)
+	merged := filepath.Join(dir, "merged")
+	m := Mount{Type: "overlay", Source: "overlay", Target: "/", Options: []string{
+		"lowerdir=" + strings.Join(lowers, ":"),
+		"upperdir=" + filepath.Join(dir, "upper"),
+		"workdir=" + filepath.Join(dir, "work"),
+		"volatile",
+	}}
+	if err := m.Mount(merged); err != nil {
+		t.Fatalf("Mount(%q) = %v", merged, err)
+	}
+	defer Unmount(merged, 0)
+	checkMerged(t, merged, 2)
+	info := mountedAt(t, merged)
+	if !strings.Contains(info.VFSOptions, "volatile") {
+		t.Errorf("overlay options %q, want volatile", info.VFSOptions)
+	}
+}

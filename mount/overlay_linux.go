@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,17 +62,30 @@ func mountOverlay(source, target string, o overlayOptions) error {
 		}
 	}
 
-	err = mountOverlayNewAPI(source, target, o)
-	if !errors.Is(err, errNewAPI) {
-		if err != nil {
-			return err
-		}
-		return applyPropagation(target, o.propagation)
+	err = mountOverlayAnyAPI(source, target, o)
+	if err != nil && errors.Is(err, unix.EINVAL) && slices.Contains(o.data, volatileOption) {
+		// "volatile" (Linux 5.10) only spares syncs: a kernel without it mounts the same
+		// overlay with them.
+		o.data = slices.DeleteFunc(slices.Clone(o.data), func(d string) bool { return d == volatileOption })
+		err = mountOverlayAnyAPI(source, target, o)
 	}
-	if err := mountOverlayLegacy(source, target, o); err != nil {
+	if err != nil {
 		return err
 	}
 	return applyPropagation(target, o.propagation)
+}
+
+// volatileOption makes overlayfs skip every sync of the upper filesystem, including the
+// syncfs of the whole host filesystem at unmount (see snapshotter.Volatile).
+const volatileOption = "volatile"
+
+// mountOverlayAnyAPI mounts through the new mount API, or mount(2) where the kernel lacks it.
+func mountOverlayAnyAPI(source, target string, o overlayOptions) error {
+	err := mountOverlayNewAPI(source, target, o)
+	if !errors.Is(err, errNewAPI) {
+		return err
+	}
+	return mountOverlayLegacy(source, target, o)
 }
 
 // mountOverlayNewAPI mounts through fsopen("overlay"). It returns an error wrapping errNewAPI

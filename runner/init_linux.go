@@ -85,12 +85,22 @@ func runInit() {
 	// one, so what was set up is what the command inherits.
 	runtime.LockOSThread()
 	pipe := os.NewFile(initPipeFD, "init-pipe")
+	dec := json.NewDecoder(pipe)
 	var spec Spec
-	err := json.NewDecoder(pipe).Decode(&spec)
+	err := dec.Decode(&spec)
 	if err != nil {
 		err = fmt.Errorf("reading spec: %w", err)
 	} else {
-		err = initContainer(spec.withDefaults())
+		err = initContainer(spec.withDefaults(), func() error {
+			var m cgroupJoined
+			if err := dec.Decode(&m); err != nil {
+				return fmt.Errorf("waiting to join the container's cgroup: %w", err)
+			}
+			if !m.Joined {
+				return errors.New("waiting to join the container's cgroup: not joined")
+			}
+			return nil
+		})
 	}
 	code := ExitOwnError
 	var ec *ExitCodeError
@@ -111,16 +121,16 @@ func announceExec() error {
 	return err
 }
 
-// initContainer does everything between "in the cgroup" and exec. It returns only on error.
-func initContainer(spec Spec) error {
-	// Cgroup namespace now, not at clone: on v1 the parent moves us into the cgroup after
-	// clone, and the namespace's root is the cgroup we are in when it is created.
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("creating cgroup namespace: %w", err)
-	}
-	if err := enterTimeNamespace(spec.Time); err != nil {
-		return err
-	}
+// cgroupJoined is the parent's second message: the init is now in the container's cgroup.
+type cgroupJoined struct {
+	Joined bool `json:"joined"`
+}
+
+// initContainer builds the container and execs its command; it returns only on error.
+// inCgroup returns once the parent has put this process in the container's cgroup.
+func initContainer(spec Spec, inCgroup func() error) error {
+	// First what does not depend on the cgroup, while the parent moves us into it: on cgroup
+	// v1 that move waits for an RCU grace period, several milliseconds of every start.
 	// Nothing we mount may propagate back to the host's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making / rprivate: %w", err)
@@ -137,7 +147,26 @@ func initContainer(spec Spec) error {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return fmt.Errorf("mounting rootfs: %w", err)
 	}
-	if err := applyPlan(rootfs, planWith(spec, hostInfoNow(spec.Privileged))); err != nil {
+	steps := planWith(spec, hostInfoNow(spec.Privileged))
+	roots := 0 // the image's root mounts lead every plan and need no cgroup
+	for roots < len(steps) && steps[roots].Op == OpRoot {
+		roots++
+	}
+	if err := applyPlan(rootfs, steps[:roots]); err != nil {
+		return err
+	}
+	if err := inCgroup(); err != nil {
+		return err
+	}
+	// Cgroup namespace now, not at clone: the namespace's root is the cgroup we are in when
+	// it is created, and the cgroup filesystems mounted below show that root.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("creating cgroup namespace: %w", err)
+	}
+	if err := enterTimeNamespace(spec.Time); err != nil {
+		return err
+	}
+	if err := applyPlan(rootfs, steps[roots:]); err != nil {
 		return err
 	}
 

@@ -5,7 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,8 +27,8 @@ func lastCap() int {
 //
 //  1. the bounding set shrinks first, while we still hold CAP_SETPCAP; after execve a root
 //     process gets its permitted set from the bounding set, so this is what limits it;
-//  2. groups, gid, uid: Go applies these to every thread (POSIX semantics since Go 1.16);
-//     a non-root uid loses all capabilities here, as with Docker (no ambient caps);
+//  2. groups, gid, uid, on this thread only (setThreadCreds); a non-root uid loses all
+//     capabilities here, as with Docker (no ambient caps);
 //  3. capset trims effective/permitted for the rest of the init and clears inheritable
 //     (the CVE-2022-24769 fix in moby: no inheritable capabilities);
 //  4. the parent-death signal, which the kernel clears on a credential change, is set again.
@@ -48,18 +48,8 @@ func dropPrivileges(u User, caps []int) error {
 			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
 		}
 	}
-	groups := make([]int, len(u.Groups))
-	for i, g := range u.Groups {
-		groups[i] = int(g)
-	}
-	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("setting supplementary groups: %w", err)
-	}
-	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("setting gid %d: %w", u.GID, err)
-	}
-	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("setting uid %d: %w", u.UID, err)
+	if err := setThreadCreds(u); err != nil {
+		return err
 	}
 	// A capability strata itself lacks (root without CAP_SYS_RESOURCE on some hosts) cannot
 	// be given: keep the requested ones this thread still holds, as docker --privileged does.
@@ -84,6 +74,31 @@ func dropPrivileges(u User, caps []int) error {
 	}
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("setting parent death signal: %w", err)
+	}
+	return nil
+}
+
+// setThreadCreds sets the supplementary groups, gid and uid of the calling thread alone, with
+// the raw system calls. Go's syscall.Setuid and friends apply them to every thread of the
+// process (POSIX semantics, one signal round trip per thread); the helpers exec right after
+// on this locked thread, and execve leaves only the calling thread and its credentials.
+func setThreadCreds(u User) error {
+	groups := make([]uint32, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = uint32(g)
+	}
+	var list unsafe.Pointer
+	if len(groups) > 0 {
+		list = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(list), 0); e != 0 {
+		return fmt.Errorf("setting supplementary groups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setting gid %d: %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setting uid %d: %w", u.UID, e)
 	}
 	return nil
 }

@@ -217,15 +217,21 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 			_ = p.wait()
 		}
 	}()
+	// A setup that hangs (a mount on a dead NFS server) must not outlive ctx.
+	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
+	defer stop()
+	// The spec goes first, so the init mounts the root while we move it into the cgroup (on
+	// v1 a move waits for an RCU grace period); it goes no further until told it is there.
+	enc := json.NewEncoder(parentSock)
+	if err := enc.Encode(spec); err != nil {
+		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
+	}
 	if !inCgroup {
 		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
 			return nil, withCode(ExitOwnError, fmt.Errorf("adding init to cgroup: %w", err))
 		}
 	}
-	// A setup that hangs (a mount on a dead NFS server) must not outlive ctx.
-	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
-	defer stop()
-	if err := json.NewEncoder(parentSock).Encode(spec); err != nil {
+	if err := enc.Encode(cgroupJoined{Joined: true}); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
 	dec := json.NewDecoder(parentSock)

@@ -159,6 +159,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return discard(err)
 	}
+	if o.rm {
+		rootMounts = snapshotter.Volatile(rootMounts)
+	}
 	c.Config.Spec.Root = rootMounts
 	if err := c.SaveConfig(); err != nil {
 		return discard(err)
