@@ -49,8 +49,20 @@ type imageInspect struct {
 	Config v1.Config
 	RootFS inspectRootFS
 	// Descriptor is the manifest descriptor from the store's index.json (as docker's
-	// containerd image store shows it).
+	// containerd image store shows it): the index's, for a multi-platform image.
 	Descriptor v1.Descriptor
+	// Manifests lists the platforms a multi-platform image holds; the fields above describe
+	// this host's (or the first). Docker shows them only with --platform; a bundle made for
+	// another architecture is checked here.
+	Manifests []inspectManifest `json:",omitempty"`
+}
+
+// inspectManifest is one platform of a multi-platform image.
+type inspectManifest struct {
+	Platform string
+	Digest   string
+	Id       string //nolint:revive // as imageInspect.Id
+	Size     int64
 }
 
 type inspectRootFS struct {
@@ -113,9 +125,6 @@ func inspectImage(store *cache.Store, arg string) (imageInspect, error) {
 	if err != nil {
 		return imageInspect{}, err
 	}
-	if r.Descriptor.MediaType.IsIndex() {
-		return imageInspect{}, fmt.Errorf("inspecting %s: it is a multi-platform index; inspect one platform by its manifest digest", arg)
-	}
 	info, err := store.Info(r)
 	if err != nil {
 		return imageInspect{}, err
@@ -141,6 +150,13 @@ func inspectImage(store *cache.Store, arg string) (imageInspect, error) {
 	}
 	for _, d := range info.Config.RootFS.DiffIDs {
 		in.RootFS.Layers = append(in.RootFS.Layers, d.String())
+	}
+	for _, p := range info.Platforms {
+		m := inspectManifest{Digest: p.Manifest.Digest.String(), Id: p.ID.String(), Size: p.Size}
+		if p.Platform != nil {
+			m.Platform = p.Platform.String()
+		}
+		in.Manifests = append(in.Manifests, m)
 	}
 	// As docker: every name of the same image (the same manifest here, so a name holding
 	// another platform's manifest of the same index is not counted), and the repo digest

@@ -23,6 +23,8 @@ type pullOptions struct {
 	quiet       bool
 	offline     bool
 	noUnpack    bool
+	// allPlatforms stores the whole index, every platform; only this host's is unpacked.
+	allPlatforms bool
 }
 
 func newPullCmd(g *globals) *cobra.Command {
@@ -37,6 +39,7 @@ func newPullCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] to pull (default: this host's)")
+	f.BoolVar(&o.allPlatforms, "all-platforms", false, "pull every platform of a multi-platform image (for save or push to other architectures); unpack only this host's")
 	f.IntVar(&o.concurrency, "max-concurrent-downloads", 3, "layers downloaded at once")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference")
@@ -52,6 +55,9 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	}
 	if o.offline || offline() {
 		return pullOffline(g, ref, o.quiet, out)
+	}
+	if o.allPlatforms && o.platform != "" {
+		return errors.New("--platform and --all-platforms exclude each other")
 	}
 	opts := g.registryOptions()
 	if o.platform != "" {
@@ -99,7 +105,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if platform.OS == "" {
 		platform = registry.DefaultPlatform()
 	}
-	if root, ok, err := upToDate(ctx, puller, store, snap, ref, platform.String()); err != nil {
+	if root, ok, err := upToDate(ctx, puller, store, snap, ref, platform, o.allPlatforms); err != nil {
 		return err
 	} else if ok {
 		if !o.quiet {
@@ -108,22 +114,17 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		fmt.Fprintln(out, ref.String())
 		return nil
 	}
-	img, err := puller.Image(ctx, ref)
-	if err != nil {
-		return err
-	}
 	bar := progress.New(out, mode)
 	wo := cache.WriteOptions{
 		Concurrency: o.concurrency,
-		Fetch:       img.FetchBlob,
 		Progress:    bar.Event,
-		Annotations: pulledFrom(img.Root.Digest, platform.String()),
+		Platform:    platform,
 	}
 	if snap != nil {
 		wo.Layer = unpackInto(snap)
 		wo.NeedLayer = func(d v1.Hash) bool { return !snap.Has(d) }
 	}
-	res, err := store.WriteImage(ctx, ref.String(), img, wo)
+	res, root, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo)
 	bar.Close()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("pulling %s: interrupted; the next pull resumes where this one stopped: %w", ref.Familiar(), context.Cause(ctx))
@@ -137,7 +138,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	}
 	// Docker prints the digest the tag points at (the index for a multi-platform image): the
 	// one `pull NAME@DIGEST` takes on any platform.
-	fmt.Fprintf(out, "Digest: %s\n", img.Root.Digest)
+	fmt.Fprintf(out, "Digest: %s\n", root)
 	if res.Downloaded || res.Updated {
 		fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", ref.Familiar())
 	} else {
@@ -145,6 +146,32 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	}
 	fmt.Fprintln(out, ref.String())
 	return nil
+}
+
+// pullInto resolves ref and writes it to store: the image for wo.Platform, or with
+// allPlatforms the whole index (a single-platform image is pulled as it is, as docker does).
+// It returns the digest the reference points at, which `Digest:` prints.
+func pullInto(ctx context.Context, puller *registry.Puller, store *cache.Store, ref registry.Reference, allPlatforms bool, wo cache.WriteOptions) (cache.WriteResult, v1.Hash, error) {
+	if allPlatforms {
+		idx, err := puller.Index(ctx, ref)
+		if err == nil {
+			wo.Fetch = idx.FetchBlob
+			wo.Annotations = pulledFrom(idx.Descriptor.Digest, allPlatformsValue)
+			res, err := store.WriteIndex(ctx, ref.String(), idx, wo)
+			return res, idx.Descriptor.Digest, err
+		}
+		if !errors.Is(err, registry.ErrNotIndex) {
+			return cache.WriteResult{}, v1.Hash{}, err
+		}
+	}
+	img, err := puller.Image(ctx, ref)
+	if err != nil {
+		return cache.WriteResult{}, v1.Hash{}, err
+	}
+	wo.Fetch = img.FetchBlob
+	wo.Annotations = pulledFrom(img.Root.Digest, wo.Platform.String())
+	res, err := store.WriteImage(ctx, ref.String(), img, wo)
+	return res, img.Root.Digest, err
 }
 
 // unpackInto hands each layer's stream, as it downloads, to the snapshotter.

@@ -18,8 +18,10 @@ const (
 	// rootDigestAnnotation is the digest the reference pointed at when pulled: the index for
 	// a multi-platform image, else the manifest. docker shows it as the repo digest.
 	rootDigestAnnotation = "run.strata.pull.root-digest"
-	// platformAnnotation is the platform the manifest was chosen for ("linux/amd64").
+	// platformAnnotation is the platform the manifest was chosen for ("linux/amd64"), or
+	// allPlatformsValue when the ref names the whole index.
 	platformAnnotation = "run.strata.pull.platform"
+	allPlatformsValue  = "all"
 )
 
 // pulledFrom returns the annotations WriteImage keeps for a pull of root for platform.
@@ -32,7 +34,12 @@ func pulledFrom(root v1.Hash, platform string) map[string]string {
 // one-request pull: a HEAD of the manifest, and nothing else. A ref by digest that is stored
 // costs no request at all, since its content cannot change. A ref that is not stored costs
 // nothing either: the full pull follows.
-func upToDate(ctx context.Context, p *registry.Puller, store *cache.Store, snap *snapshotter.Snapshotter, ref registry.Reference, platform string) (v1.Hash, bool, error) {
+//
+// A ref that names a whole index (pulled with --all-platforms, or loaded so) is up to date
+// for any pull of it when every blob is stored and the image for platform, if the index has
+// one, is unpacked: a plain pull after `pull --all-platforms` keeps the index. With
+// allPlatforms, a ref holding one platform's manifest of an index is not up to date.
+func upToDate(ctx context.Context, p *registry.Puller, store *cache.Store, snap *snapshotter.Snapshotter, ref registry.Reference, platform v1.Platform, allPlatforms bool) (v1.Hash, bool, error) {
 	desc, err := store.Resolve(ref.String())
 	if errors.Is(err, cache.ErrNotFound) {
 		return v1.Hash{}, false, nil
@@ -41,10 +48,19 @@ func upToDate(ctx context.Context, p *registry.Puller, store *cache.Store, snap 
 		return v1.Hash{}, false, err
 	}
 	stored := desc.Annotations[rootDigestAnnotation]
-	// An index is narrowed to one platform; a plain manifest is pulled as is, whatever the
-	// platform asked for.
+	// An index is narrowed to one platform, unless kept whole; a plain manifest is pulled
+	// as is, whatever the platform asked for.
 	fromIndex := stored != desc.Digest.String()
-	if stored == "" || (fromIndex && desc.Annotations[platformAnnotation] != platform) || !complete(store, snap, desc.Digest) {
+	switch {
+	case stored == "":
+		return v1.Hash{}, false, nil
+	case desc.MediaType.IsIndex():
+		if !indexComplete(store, snap, ref, desc, platform, allPlatforms) {
+			return v1.Hash{}, false, nil
+		}
+	case fromIndex && (allPlatforms || desc.Annotations[platformAnnotation] != platform.String()):
+		return v1.Hash{}, false, nil
+	case !complete(store, snap, desc.Digest):
 		return v1.Hash{}, false, nil
 	}
 	root, err := v1.NewHash(stored)
@@ -82,4 +98,19 @@ func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool
 		}
 	}
 	return true
+}
+
+// indexComplete reports whether the index desc that ref names has every blob stored and the
+// image for platform unpacked. An index without that platform is complete for allPlatforms
+// (there is nothing to unpack) and incomplete otherwise, so the pull goes on and reports what
+// the index offers.
+func indexComplete(store *cache.Store, snap *snapshotter.Snapshotter, ref registry.Reference, desc v1.Descriptor, platform v1.Platform, allPlatforms bool) bool {
+	if !store.Complete(desc) {
+		return false
+	}
+	img, err := store.ImageFor(cache.Ref{Name: ref.String(), Descriptor: desc}, platform)
+	if errors.Is(err, cache.ErrNoPlatform) {
+		return allPlatforms
+	}
+	return err == nil && complete(store, snap, img.Digest)
 }

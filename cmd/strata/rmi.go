@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/runner"
 )
 
 func newRmiCmd(g *globals) *cobra.Command {
@@ -36,7 +37,7 @@ func newRmiCmd(g *globals) *cobra.Command {
 					continue
 				}
 				if !force {
-					if c := containerUsing(list, info.ID.String()); c != "" {
+					if c := containerUsingImage(list, info); c != "" {
 						errs = append(errs, fmt.Errorf("unable to remove %s (must force): container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
 						continue
 					}
@@ -57,16 +58,28 @@ func newRmiCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// findImageInfo finds a stored image by the user's words: a reference or an ID prefix.
+// findImageInfo finds a stored image by the user's words: a reference or an ID prefix. A ref
+// naming a multi-platform index is found whatever platforms it holds.
 func findImageInfo(store *cache.Store, arg string) (string, cache.ImageInfo, error) {
-	name, _, err := findLocalImage(store, arg)
-	if err != nil {
-		return "", cache.ImageInfo{}, err
-	}
-	r, err := store.FindImage(name)
+	r, err := findRef(store, arg)
 	if err != nil {
 		return "", cache.ImageInfo{}, err
 	}
 	info, err := store.Info(r)
 	return r.Name, info, err
+}
+
+// containerUsingImage returns the short ID of a container created from info's image, or "":
+// by its ID, or for an index by the config of any platform it lists (what containers made
+// before strata kept indexes whole recorded).
+func containerUsingImage(list []*runner.Container, info cache.ImageInfo) string {
+	if c := containerUsing(list, info.ID.String()); c != "" {
+		return c
+	}
+	for _, p := range info.Platforms {
+		if c := containerUsing(list, p.ID.String()); c != "" {
+			return c
+		}
+	}
+	return ""
 }

@@ -115,7 +115,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	_, img, err := findLocalImage(store, image)
+	_, imageID, img, err := findLocalImage(store, image)
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
@@ -139,7 +139,6 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	imageID, _ := img.ConfigName()
 	c, err := containers.Create(runner.Config{
 		Spec:       spec,
 		Name:       o.name,
@@ -192,27 +191,29 @@ func runError(err error) error {
 	return err
 }
 
-// findLocalImage finds an image in the store by reference, image ID or digest prefix.
-func findLocalImage(store *cache.Store, arg string) (string, v1.Image, error) {
-	name := arg
-	if ref, err := registry.ParseReference(arg); err == nil {
-		name = ref.String()
-	}
-	r, err := store.FindImage(name)
-	if errors.Is(err, cache.ErrNotFound) && name != arg {
-		r, err = store.FindImage(arg)
-	}
-	if errors.Is(err, cache.ErrNotFound) {
-		return "", nil, fmt.Errorf("image %s is not in the store: run 'strata pull %s' first", arg, arg)
-	}
+// findLocalImage finds an image in the store by reference, image ID or digest prefix; a ref
+// that names a multi-platform index gives the image it lists for this host. id is what the
+// container records as its image, the ID `strata images` shows: the config digest, or the
+// index digest for an index (as docker's containerd image store records it).
+func findLocalImage(store *cache.Store, arg string) (name string, id v1.Hash, img v1.Image, err error) {
+	r, err := findRef(store, arg)
 	if err != nil {
-		return "", nil, err
+		return "", v1.Hash{}, nil, err
 	}
-	img, err := store.Image(r.Descriptor.Digest)
+	desc, err := store.ImageFor(r, registry.DefaultPlatform())
 	if err != nil {
-		return "", nil, fmt.Errorf("opening image %s: %w", arg, err)
+		return "", v1.Hash{}, nil, err
 	}
-	return r.Name, img, nil
+	if img, err = store.Image(desc.Digest); err != nil {
+		return "", v1.Hash{}, nil, fmt.Errorf("opening image %s: %w", arg, err)
+	}
+	if id, err = img.ConfigName(); err != nil {
+		return "", v1.Hash{}, nil, fmt.Errorf("opening image %s: %w", arg, err)
+	}
+	if r.Descriptor.MediaType.IsIndex() {
+		id = r.Descriptor.Digest
+	}
+	return r.Name, id, img, nil
 }
 
 // ensureLayers unpacks from the store any layer of img whose layer dir is missing (after a
