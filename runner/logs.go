@@ -71,11 +71,15 @@ func (s *logStream) Write(p []byte) (int, error) {
 type LogOptions struct {
 	// Follow keeps printing new output until the container stops or ctx ends.
 	Follow bool
-	// Tail prints only the last Tail entries; zero or negative means all.
+	// Tail prints only the last Tail entries; zero means all of them, and TailNone (any
+	// negative value) none: with Follow, only what the container writes from now on.
 	Tail int
 	// Timestamps prefixes each entry with its RFC3339Nano time.
 	Timestamps bool
 }
+
+// TailNone as LogOptions.Tail prints none of the output so far: `logs --tail 0`.
+const TailNone = -1
 
 // Logs writes a detached container's output to stdout and stderr, each entry to the stream it
 // came from.
@@ -109,6 +113,15 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		return err
 	}
 
+	if opts.Tail < 0 {
+		if !opts.Follow {
+			return nil
+		}
+		// Start at the end: a line being written there reads as a torn line and is skipped.
+		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+		}
+	}
 	// With Tail, complete lines up to the first end of file go through a ring of the last
 	// Tail; what comes after (following) is printed as it arrives.
 	var ring [][]byte

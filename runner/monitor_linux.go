@@ -130,12 +130,29 @@ func runMonitor() {
 	}
 	lw := newLogWriter(logs)
 	stdio := Stdio{Stdout: lw.stream("stdout"), Stderr: lw.stream("stderr")}
+	// -d -i: as with docker, the container's stdin stays open and never reaches EOF (cat
+	// keeps running). The monitor holds the pipe's write end for as long as the container
+	// runs; nothing writes to it until strata has an attach command.
+	var stdinWriter *os.File
+	if c.Config.Spec.Stdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			err = fmt.Errorf("creating the container's stdin: %w", err)
+			recordExit(c, result{Code: ExitOwnError}, err)
+			answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
+			os.Exit(ExitOwnError)
+		}
+		stdio.Stdin, stdinWriter = r, w
+	}
 	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int) {
 		releaseSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})
 		pageOutExecutable()
 	})
+	// Closed only now: a write end the garbage collector finalized earlier would end the
+	// container's input.
+	stdinWriter.Close()
 	code := recordExit(c, res, err)
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})

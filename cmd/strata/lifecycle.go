@@ -107,34 +107,3 @@ func newWaitCmd(g *globals) *cobra.Command {
 		},
 	}
 }
-
-func newLogsCmd(g *globals) *cobra.Command {
-	var o runner.LogOptions
-	var tail string
-	cmd := &cobra.Command{
-		Use:   "logs [OPTIONS] CONTAINER",
-		Short: "Print the output of a detached container",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if tail != "all" {
-				if _, err := fmt.Sscanf(tail, "%d", &o.Tail); err != nil || o.Tail < 0 {
-					return fmt.Errorf("invalid --tail %q: want a number or all", tail)
-				}
-			}
-			store, err := g.openContainers()
-			if err != nil {
-				return err
-			}
-			c, err := store.Get(args[0])
-			if err != nil {
-				return err
-			}
-			return runner.Logs(cmd.Context(), c, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVarP(&o.Follow, "follow", "f", false, "keep printing new output")
-	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end (0 or all: every line)")
-	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "show timestamps")
-	return cmd
-}
