@@ -214,7 +214,7 @@ func initContainer(spec Spec, inCgroup func() error) error {
 		}
 	}
 	if spec.Seccomp != SeccompUnconfined && !spec.Privileged {
-		if err := loadSeccomp(); err != nil {
+		if err := loadSeccomp(spec.Seccomp); err != nil {
 			return fmt.Errorf("loading seccomp filter: %w", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
+	"github.com/strata-run/strata/runner/seccomp"
 )
 
 // Network modes for Spec.Network.
@@ -18,9 +19,9 @@ const (
 	NetworkHost = "host"
 )
 
-// Seccomp modes for Spec.Seccomp.
+// Seccomp modes for Spec.Seccomp; any other value is a profile's JSON.
 const (
-	// SeccompDefault applies strata's default filter, a denylist modelled on Docker's profile.
+	// SeccompDefault applies Docker's default profile (runner/seccomp.Default).
 	SeccompDefault = ""
 	// SeccompUnconfined applies no filter (--security-opt seccomp=unconfined).
 	SeccompUnconfined = "unconfined"
@@ -66,7 +67,9 @@ type Spec struct {
 	CapDrop []string `json:"capDrop,omitempty"`
 	// Privileged keeps every capability, skips seccomp, masked and read-only paths.
 	Privileged bool `json:"privileged,omitempty"`
-	// Seccomp is SeccompDefault or SeccompUnconfined.
+	// Seccomp is SeccompDefault, SeccompUnconfined, or the JSON of a profile in Docker's
+	// shape (--security-opt seccomp=FILE: the CLI reads the file, as docker sends its
+	// content in HostConfig.SecurityOpt).
 	Seccomp string `json:"seccomp,omitempty"`
 	// NoNewPrivileges is always set by the init unless Privileged; this field lets a caller
 	// also set it for privileged containers (--security-opt no-new-privileges).
@@ -126,7 +129,9 @@ func (s Spec) validate() error {
 		return fmt.Errorf("network %q: %w", s.Network, ErrUnsupported)
 	}
 	if s.Seccomp != SeccompDefault && s.Seccomp != SeccompUnconfined {
-		return fmt.Errorf("seccomp profile %q: %w", s.Seccomp, ErrUnsupported)
+		if _, err := seccomp.Parse([]byte(s.Seccomp)); err != nil {
+			return err
+		}
 	}
 	if _, err := capabilities(s); err != nil {
 		return err

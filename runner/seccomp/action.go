@@ -35,7 +35,7 @@ func actionValue(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 			errno = *errnoRet
 		}
 		if errno > retData {
-			return 0, fmt.Errorf("%w: errnoRet %d does not fit in 16 bits", ErrInvalid, errno)
+			return 0, fmt.Errorf("errnoRet %d does not fit in 16 bits", errno)
 		}
 		if a == specs.ActErrno {
 			return retErrno | uint32(errno), nil
@@ -50,12 +50,12 @@ func actionValue(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	case specs.ActLog:
 		ret = retLog
 	case specs.ActNotify:
-		return 0, fmt.Errorf("%w: %s needs a listener, which strata does not run", ErrInvalid, a)
+		return 0, fmt.Errorf("%s needs a listener, which strata does not run", a)
 	default:
-		return 0, fmt.Errorf("%w: unknown action %q", ErrInvalid, a)
+		return 0, fmt.Errorf("unknown action %q", a)
 	}
 	if errnoRet != nil {
-		return 0, fmt.Errorf("%w: errnoRet is only valid with %s or %s", ErrInvalid, specs.ActErrno, specs.ActTrace)
+		return 0, fmt.Errorf("errnoRet is only valid with %s or %s", specs.ActErrno, specs.ActTrace)
 	}
 	return ret, nil
 }
@@ -84,7 +84,7 @@ func filterFlags(flags []specs.LinuxSeccompFlag) (uint, error) {
 		case specs.LinuxSeccompFlagSpecAllow:
 			f |= flagSpecAllow
 		default:
-			return 0, fmt.Errorf("%w: unsupported flag %q", ErrInvalid, fl)
+			return 0, fmt.Errorf("unsupported flag %q", fl)
 		}
 	}
 	return f, nil

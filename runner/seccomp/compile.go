@@ -51,18 +51,10 @@ func Compile(p *Profile, t Target) (*Program, error) {
 	if !ok {
 		return nil, fmt.Errorf("arch %q: %w", t.Arch, ErrUnsupportedArch)
 	}
-	defaultRet, err := actionValue(p.DefaultAction, p.DefaultErrnoRet)
-	if err != nil {
-		return nil, err
-	}
-	flags, err := filterFlags(p.Flags)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := entries(resolve(p, plat.native.native, capSet(t.Caps), t.Kernel))
-	if err != nil {
-		return nil, err
-	}
+	// Validate has checked the actions and flags: these cannot fail.
+	defaultRet, _ := actionValue(p.DefaultAction, p.DefaultErrnoRet)
+	flags, _ := filterFlags(p.Flags)
+	ents := entries(resolve(p, plat.native.native, capSet(t.Caps), t.Kernel))
 
 	a := assembler{code: make([]pendingInsn, 0, 1024), at: make([]int, 0, 256)}
 	abis := plat.abis(p)
@@ -78,9 +70,7 @@ func Compile(p *Profile, t Target) (*Program, error) {
 	a.ret(retErrno | epermErrno)
 	for i, b := range abis {
 		a.bind(sections[i])
-		if err := emitSection(&a, b, ents, defaultRet); err != nil {
-			return nil, err
-		}
+		emitSection(&a, b, ents, defaultRet)
 	}
 	prog, err := a.assemble()
 	if err != nil {
@@ -172,24 +162,22 @@ type entry struct {
 }
 
 // entries prepares the kept rules for emitSection.
-func entries(kept []*mobyseccomp.Syscall) ([]entry, error) {
+// The profile has been validated: actionValue cannot fail here.
+func entries(kept []*mobyseccomp.Syscall) []entry {
 	out := make([]entry, 0, len(kept))
 	for _, s := range kept {
-		action, err := actionValue(s.Action, s.ErrnoRet)
-		if err != nil {
-			return nil, err
-		}
+		action, _ := actionValue(s.Action, s.ErrnoRet)
 		names := s.Names
 		if s.Name != "" {
 			names = []string{s.Name}
 		}
 		out = append(out, entry{names: names, rules: rulesFor(s, action)})
 	}
-	return out, nil
+	return out
 }
 
 // emitSection writes one ABI's section: the entries looked up in its table.
-func emitSection(a *assembler, b *abi, ents []entry, defaultRet uint32) error {
+func emitSection(a *assembler, b *abi, ents []entry, defaultRet uint32) {
 	// Each name an entry gives, as nr<<32 | entry index: sorted, by number, then in
 	// profile order.
 	calls := make([]uint64, 0, 512)
@@ -268,7 +256,6 @@ func emitSection(a *assembler, b *abi, ents []entry, defaultRet uint32) error {
 		a.bind(iv.block)
 		emitChecks(a, iv.rules, defaultRet)
 	}
-	return nil
 }
 
 // emitSearch writes a binary search over ivs for the number in A. Each split is

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -71,33 +72,40 @@ func Parse(data []byte) (*Profile, error) {
 	return &p, nil
 }
 
-// Validate checks a profile without compiling it: the same checks as Parse.
+// Validate checks a profile without compiling it, as Parse does; errors wrap ErrInvalid.
 func Validate(p *Profile) error {
+	if err := validate(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+func validate(p *Profile) error {
 	if p.DefaultAction == "" {
-		return fmt.Errorf("%w: no defaultAction", ErrInvalid)
+		return errors.New("no defaultAction")
 	}
 	if _, err := actionValue(p.DefaultAction, p.DefaultErrnoRet); err != nil {
 		return fmt.Errorf("defaultAction: %w", err)
 	}
 	if len(p.Architectures) != 0 && len(p.ArchMap) != 0 {
-		return fmt.Errorf("%w: both architectures and archMap are set", ErrInvalid)
+		return errors.New("both architectures and archMap are set")
 	}
 	if p.ListenerPath != "" {
-		return fmt.Errorf("%w: listenerPath: user notification is not supported", ErrInvalid)
+		return errors.New("listenerPath: user notification is not supported")
 	}
 	if _, err := filterFlags(p.Flags); err != nil {
 		return err
 	}
 	if len(p.LinuxSeccomp.Syscalls) != 0 {
 		// Profile's own Syscalls field shadows this one in JSON; only Go callers can set it.
-		return fmt.Errorf("%w: LinuxSeccomp.Syscalls is set, use Syscalls", ErrInvalid)
+		return errors.New("LinuxSeccomp.Syscalls is set, use Syscalls")
 	}
 	for i, s := range p.Syscalls {
 		if s == nil {
-			return fmt.Errorf("%w: syscalls[%d] is null", ErrInvalid, i)
+			return fmt.Errorf("syscalls[%d] is null", i)
 		}
 		if err := validateRule(s); err != nil {
-			return fmt.Errorf("syscalls[%d] %v: %w", i, ruleNames(s), err)
+			return fmt.Errorf("syscalls[%d] (%s): %w", i, strings.Join(ruleNames(s), " "), err)
 		}
 	}
 	return nil
@@ -106,22 +114,22 @@ func Validate(p *Profile) error {
 // validateRule checks one syscalls entry.
 func validateRule(s *mobyseccomp.Syscall) error {
 	if s.Name != "" && len(s.Names) != 0 {
-		return fmt.Errorf("%w: both name and names are set", ErrInvalid)
+		return errors.New("both name and names are set")
 	}
 	if _, err := actionValue(s.Action, s.ErrnoRet); err != nil {
 		return err
 	}
 	for _, a := range s.Args {
 		if a.Index >= 6 {
-			return fmt.Errorf("%w: argument index %d, syscalls have 6", ErrInvalid, a.Index)
+			return fmt.Errorf("argument index %d, syscalls have 6", a.Index)
 		}
 		if !knownOp(a.Op) {
-			return fmt.Errorf("%w: unknown operator %q", ErrInvalid, a.Op)
+			return fmt.Errorf("unknown operator %q", a.Op)
 		}
 	}
 	for _, f := range []*mobyseccomp.Filter{s.Includes, s.Excludes} {
 		if f != nil && f.MinKernel != nil && f.MinKernel.Kernel == 0 && f.MinKernel.Major == 0 {
-			return fmt.Errorf("%w: minKernel 0.0", ErrInvalid)
+			return errors.New("minKernel 0.0")
 		}
 	}
 	return nil
