@@ -16,6 +16,7 @@ import (
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/runner/cgroups"
+	"github.com/strata-run/strata/runner/seccomp"
 	"github.com/strata-run/strata/snapshotter"
 )
 
@@ -92,7 +93,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.privileged, "privileged", false, "give the container every capability and no seccomp filter")
 	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add a Linux capability")
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a Linux capability")
-	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=unconfined or no-new-privileges")
+	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=unconfined, seccomp=PROFILE.json (Docker's format) or no-new-privileges")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a host:ip line to /etc/hosts")
 	f.StringArrayVar(&o.dns, "dns", nil, "set a DNS server")
 	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (e.g. 512m)")
@@ -337,6 +338,16 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		switch k, v, _ := strings.Cut(so, "="); {
 		case k == "seccomp" && v == "unconfined":
 			s.Seccomp = runner.SeccompUnconfined
+		case k == "seccomp" && v != "":
+			// As docker: the CLI reads the profile and the spec carries its JSON.
+			data, err := os.ReadFile(v)
+			if err != nil {
+				return runner.Spec{}, fmt.Errorf("--security-opt seccomp: %w", err)
+			}
+			if _, err := seccomp.Parse(data); err != nil {
+				return runner.Spec{}, fmt.Errorf("--security-opt seccomp=%s: %w", v, err)
+			}
+			s.Seccomp = string(data)
 		case k == "no-new-privileges" && (v == "" || v == "true"):
 			s.NoNewPrivileges = true
 		default:
