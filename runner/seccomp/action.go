@@ -23,6 +23,9 @@ const (
 // runc uses, and of syscalls from ABIs the filter refuses.
 const epermErrno = 1
 
+// enosysErrno is ENOSYS, for calls newer than the profile (enosysPastProfile).
+const enosysErrno = 38
+
 // actionValue turns a profile action and its errnoRet into a SECCOMP_RET_* value.
 func actionValue(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	var ret uint32

@@ -83,6 +83,18 @@ func platformOf(a specs.Arch) (platform, bool) {
 	return platform{}, false
 }
 
+// armPrivateBase is __ARM_NR_BASE: ARM's own calls (cacheflush, set_tls) are numbered from
+// here, far above the common table.
+const armPrivateBase = 0x0f0000
+
+// privateBase is where the ABI's private syscall numbers start (none: the top).
+func (a *abi) privateBase() uint32 {
+	if a == abiARM {
+		return armPrivateBase
+	}
+	return ^uint32(0)
+}
+
 // lookup returns the syscall number of name in the ABI's table.
 func (a *abi) lookup(name string) (uint32, bool) {
 	lo, hi := 0, len(a.table)

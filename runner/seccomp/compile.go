@@ -40,6 +40,9 @@ type rule struct {
 //	section: load nr; [x32 numbers → EPERM]; binary search over nr ranges →
 //	         return, or a jump to the syscall's argument checks
 //	checks:  each rule of the syscall, strictest action first; the default action last
+//
+// Numbers the profile does not name get the default action, except those above the largest
+// it names, which fail with ENOSYS when the default refuses (see enosysPastProfile).
 func Compile(p *Profile, t Target) (*Program, error) {
 	if err := Validate(p); err != nil {
 		return nil, err
@@ -241,6 +244,8 @@ func emitSection(a *assembler, b *abi, ents []entry, defaultRet uint32) {
 		}
 	}
 
+	enosysPastProfile(ivs, calls, b, defaultRet)
+
 	a.load(dataNr)
 	if b.x32 {
 		notX32 := a.newLabel()
@@ -255,6 +260,29 @@ func emitSection(a *assembler, b *abi, ents []entry, defaultRet uint32) {
 		}
 		a.bind(iv.block)
 		emitChecks(a, iv.rules, defaultRet)
+	}
+}
+
+// enosysPastProfile makes the numbers above the largest one the profile names fail with
+// ENOSYS instead of a refusing default action, as runc does (its patchbpf.go): a syscall
+// newer than the profile is one its author could not have meant to forbid, and ENOSYS is
+// what makes a libc fall back to an older call, where EPERM makes it give up (glibc and
+// faccessat2, runc issue #2151). Numbers from the ABI's private range (ARM's
+// __ARM_NR_BASE) neither count as the largest nor get ENOSYS.
+func enosysPastProfile(ivs []interval, calls []uint64, b *abi, defaultRet uint32) {
+	if precedence(defaultRet) > precedence(retErrno|retData) || len(calls) == 0 {
+		return // the default already lets calls through (allow, log, trace)
+	}
+	var largest uint32
+	for _, c := range calls {
+		if nr := uint32(c >> 32); nr < b.privateBase() && nr > largest {
+			largest = nr
+		}
+	}
+	for i := range ivs {
+		if iv := &ivs[i]; iv.lo > largest && iv.lo < b.privateBase() && iv.rules == nil && iv.ret == defaultRet {
+			iv.ret = retErrno | enosysErrno
+		}
 	}
 }
 

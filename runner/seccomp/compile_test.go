@@ -72,8 +72,9 @@ func TestDefaultProfile(t *testing.T) {
 		{"bpf", x86, call{auditArchX8664, nr(t, x, "bpf"), [6]uint64{}}, eperm},
 		{"keyctl", x86, call{auditArchX8664, nr(t, x, "keyctl"), [6]uint64{}}, eperm},
 		{"unshare", x86, call{auditArchX8664, nr(t, x, "unshare"), [6]uint64{newUser}}, eperm},
-		{"number past the table", x86, call{auditArchX8664, 4000, [6]uint64{}}, eperm},
-		{"largest number", x86, call{auditArchX8664, 0x3fffffff, [6]uint64{}}, eperm},
+		// Numbers above every call the profile names are newer than it: ENOSYS, as runc.
+		{"number past the profile", x86, call{auditArchX8664, 4000, [6]uint64{}}, enosys},
+		{"largest number", x86, call{auditArchX8664, 0x3fffffff, [6]uint64{}}, enosys},
 		{"ptrace before 4.8", oldKernel, call{auditArchX8664, nr(t, x, "ptrace"), [6]uint64{}}, eperm},
 		{"ptrace before 4.8 with CAP_SYS_PTRACE", oldPtrace, call{auditArchX8664, nr(t, x, "ptrace"), [6]uint64{}}, allow},
 		// Docker's profile allows ptrace from kernel 4.8, which closed the seccomp bypass.
@@ -116,6 +117,11 @@ func TestDefaultProfile(t *testing.T) {
 		{"arm read", arm, call{auditArchARM, nr(t, abiARM, "read"), [6]uint64{}}, allow},
 		{"arm cacheflush", arm, call{auditArchARM, nr(t, abiARM, "cacheflush"), [6]uint64{}}, allow},
 		{"arm mount", arm, call{auditArchARM, nr(t, abiARM, "mount"), [6]uint64{}}, eperm},
+		{"arm past the profile", arm, call{auditArchARM, 1000, [6]uint64{}}, enosys},
+		{"arm private call not in the profile", arm, call{auditArchARM, nr(t, abiARM, "usr26"), [6]uint64{}}, eperm},
+		{"arm unknown private number", arm, call{auditArchARM, armPrivateBase + 0x100, [6]uint64{}}, eperm},
+		{"i386 past the profile", x86, call{auditArchI386, 2000, [6]uint64{}}, enosys},
+		{"aarch64 past the profile", arm, call{auditArchAArch64, 2000, [6]uint64{}}, enosys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,15 +134,20 @@ func TestDefaultProfile(t *testing.T) {
 }
 
 // TestDefaultProfileAllowlist checks every syscall of the x86_64 table against the profile
-// resolved by hand: allowed exactly when an unconditional ALLOW rule names it.
+// resolved by hand: allowed exactly when an unconditional ALLOW rule names it, else EPERM, or
+// ENOSYS when it is newer than every call the profile names.
 func TestDefaultProfileAllowlist(t *testing.T) {
 	tg := Target{Arch: specs.ArchX86_64, Caps: dockerCaps, Kernel: KernelVersion{Kernel: 6, Major: 18}}
 	p := Default()
 	prog := mustCompile(t, p, tg)
 	allowed := map[string]bool{}
 	conditional := map[string]bool{}
+	var largest uint32
 	for _, s := range resolve(p, "amd64", capSet(tg.Caps), tg.Kernel) {
 		for _, n := range s.Names {
+			if nr, ok := abiX8664.lookup(n); ok && nr > largest {
+				largest = nr
+			}
 			if len(s.Args) > 0 || s.Action != specs.ActAllow {
 				conditional[n] = true
 			} else {
@@ -152,8 +163,11 @@ func TestDefaultProfileAllowlist(t *testing.T) {
 			continue
 		}
 		want := uint32(eperm)
-		if allowed[s.name] {
+		switch {
+		case allowed[s.name]:
 			want = allow
+		case s.nr > largest:
+			want = enosys
 		}
 		if got := runBPF(t, prog, call{arch: auditArchX8664, nr: s.nr}); got != want {
 			t.Errorf("filter(%s = %d) = %#x, want %#x", s.name, s.nr, got, want)
@@ -177,7 +191,10 @@ func TestCompileProfiles(t *testing.T) {
 		{"no architectures: no i386", `{"defaultAction":"SCMP_ACT_ALLOW"}`, call{arch: auditArchI386, nr: 3}, eperm},
 		{"architectures lists i386", `{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"]}`, call{arch: auditArchI386, nr: 3}, allow},
 		{"trap and errno", `{"defaultAction":"SCMP_ACT_TRAP","syscalls":[{"name":"read","action":"SCMP_ACT_ERRNO","errnoRet":5}]}`, call{arch: auditArchX8664, nr: read.nr}, retErrno | 5},
-		{"trap default", `{"defaultAction":"SCMP_ACT_TRAP","syscalls":[{"name":"read","action":"SCMP_ACT_LOG"}]}`, call{arch: auditArchX8664, nr: 1}, retTrap},
+		{"trap default", `{"defaultAction":"SCMP_ACT_TRAP","syscalls":[{"name":"write","action":"SCMP_ACT_LOG"}]}`, call{arch: auditArchX8664, nr: read.nr}, retTrap},
+		{"trap default past the profile", `{"defaultAction":"SCMP_ACT_TRAP","syscalls":[{"name":"read","action":"SCMP_ACT_LOG"}]}`, call{arch: auditArchX8664, nr: 1}, enosys},
+		{"allow default past the profile", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"read","action":"SCMP_ACT_KILL"}]}`, call{arch: auditArchX8664, nr: 1}, allow},
+		{"errno ENOSYS default", `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"syscalls":[{"name":"write","action":"SCMP_ACT_ALLOW"}]}`, call{arch: auditArchX8664, nr: 0}, enosys},
 		{"log", `{"defaultAction":"SCMP_ACT_TRAP","syscalls":[{"name":"read","action":"SCMP_ACT_LOG"}]}`, call{arch: auditArchX8664, nr: read.nr}, retLog},
 		{"trace without errnoRet", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"read","action":"SCMP_ACT_TRACE"}]}`, call{arch: auditArchX8664, nr: read.nr}, retTrace | 1},
 		{"unknown names skipped", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["no_such_call","read"],"action":"SCMP_ACT_ALLOW"}]}`, call{arch: auditArchX8664, nr: read.nr}, allow},
@@ -229,7 +246,8 @@ func TestCompileProfiles(t *testing.T) {
 func TestResolveCapsAndKernel(t *testing.T) {
 	const profile = `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
 		{"names":["read"],"action":"SCMP_ACT_ALLOW","includes":{"caps":["CAP_SYS_ADMIN"],"minKernel":"5.10"}},
-		{"names":["write"],"action":"SCMP_ACT_ALLOW","excludes":{"caps":["CAP_SYS_ADMIN"]}}]}`
+		{"names":["write"],"action":"SCMP_ACT_ALLOW","excludes":{"caps":["CAP_SYS_ADMIN"]}},
+		{"names":["exit_group"],"action":"SCMP_ACT_ALLOW"}]}`
 	read, _ := abiX8664.lookup("read")
 	write, _ := abiX8664.lookup("write")
 	tests := []struct {

@@ -13,7 +13,12 @@
 // Compile resolves the rules, looks each name up in every covered ABI's table (a name the
 // table lacks is skipped, as runc does), and emits, per ABI, a binary search over syscall
 // numbers down to either a return or the syscall's argument checks. Classic BPF compares 32
-// bits at a time, so each 64-bit argument comparison checks both halves.
+// bits at a time, so each 64-bit argument comparison checks both halves. Where libseccomp
+// leaves behaviour open, Compile follows what runc does with it: conditions on one argument
+// are alternatives, calls newer than the profile fail with ENOSYS, and when several rules
+// match a call, the strictest action wins (as between stacked filters in the kernel).
+//
+// The tables (zsyscalls.go) are generated from golang.org/x/sys/unix by gen_syscalls.go.
 package seccomp
 
 import (
