@@ -24,8 +24,11 @@ var ErrNoName = errors.New("image has no name")
 
 // LoadOptions tune Load and LoadDir. The zero value is valid.
 type LoadOptions struct {
-	// Platform picks the manifest of an index the archive names (a multi-platform image);
-	// zero means registry.DefaultPlatform.
+	// Platform picks the manifest of an index the archive names (a multi-platform image),
+	// and only that platform is loaded. Zero keeps an index whole, as `save --all-platforms`
+	// wrote it, when the archive holds every manifest and blob it lists (or the store has
+	// them); an index the archive holds only part of (docker save of a multi-platform image
+	// writes just the platforms it has) loads registry.DefaultPlatform's manifest.
 	Platform v1.Platform
 	// Name is the ref ("app:1") given to an image the archive leaves unnamed, as
 	// `skopeo copy … oci-archive:FILE` without a name does. It must match one image only.
@@ -44,7 +47,7 @@ type Loaded struct {
 	Ref string
 	// Manifest is the descriptor Ref names.
 	Manifest v1.Descriptor
-	// ID is the image ID, the digest of its config.
+	// ID is the image ID, the digest of its config; for an index kept whole, its digest.
 	ID v1.Hash
 }
 
@@ -118,6 +121,7 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 	p := &plan{store: store, src: src, want: opts.Platform, seen: map[v1.Hash]bool{}}
 	if p.want.OS == "" {
 		p.want = registry.DefaultPlatform()
+		p.whole = true
 	}
 	if err := p.read(); err != nil {
 		return nil, err
@@ -147,7 +151,11 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 				return loaded, err
 			}
 			report(progress, Event{Kind: Tagged, Name: ref, Digest: desc.Digest, Size: desc.Size})
-			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: img.config})
+			id := img.config
+			if desc.MediaType.IsIndex() {
+				id = desc.Digest
+			}
+			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: id})
 		}
 	}
 	return loaded, nil

@@ -48,9 +48,11 @@ type image struct {
 
 // plan is what Load will store, worked out before anything is stored.
 type plan struct {
-	store  *cache.Store
-	src    source
-	want   v1.Platform
+	store *cache.Store
+	src   source
+	want  v1.Platform
+	// whole keeps an index whole when the archive (with the store) holds all it lists.
+	whole  bool
 	blobs  []blob
 	seen   map[v1.Hash]bool
 	images []image
@@ -97,7 +99,7 @@ func (p *plan) readOCI(e *entry) error {
 	}
 	var tags map[v1.Hash][]string
 	for _, d := range idx.Manifests {
-		m, cfg, err := p.resolve(d, 0)
+		m, cfg, err := p.resolveTop(d)
 		if err != nil {
 			return err
 		}

@@ -55,10 +55,12 @@ func alpineIndexLayout(t *testing.T) (dir string, idx v1.ImageIndex) {
 	return dir, idx
 }
 
-// TestLoadIndexPlatform: an archive naming a multi-platform index loads the manifest of the
-// wanted platform, as pull does, and names the platforms it has when none matches.
+// TestLoadIndexPlatform: an archive naming a multi-platform index loads it whole when no
+// platform is asked for; with --platform, the manifest of that platform only, as pull does,
+// naming the platforms it has when none matches.
 func TestLoadIndexPlatform(t *testing.T) {
 	dir, idx := alpineIndexLayout(t)
+	idxDigest, _ := idx.Digest()
 	im, err := idx.IndexManifest()
 	if err != nil {
 		t.Fatal(err)
@@ -68,19 +70,21 @@ func TestLoadIndexPlatform(t *testing.T) {
 		byArch[m.Platform.Architecture] = m.Digest
 	}
 	tests := []struct {
-		platform v1.Platform
-		want     v1.Hash
-		wantErr  error
+		platform  v1.Platform
+		want      v1.Hash
+		wantBlobs int // an image is its layer, config and manifest
+		wantErr   error
 	}{
-		{v1.Platform{}, byArch[testimages.HostArch()], nil},
-		{v1.Platform{OS: "linux", Architecture: "arm64"}, byArch["arm64"], nil},
-		{v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, byArch["arm64"], nil},
-		{v1.Platform{OS: "linux", Architecture: "s390x"}, v1.Hash{}, registry.ErrNoMatchingPlatform},
+		{v1.Platform{}, idxDigest, 7, nil},
+		{registry.DefaultPlatform(), byArch[testimages.HostArch()], 3, nil},
+		{v1.Platform{OS: "linux", Architecture: "arm64"}, byArch["arm64"], 3, nil},
+		{v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, byArch["arm64"], 3, nil},
+		{v1.Platform{OS: "linux", Architecture: "s390x"}, v1.Hash{}, 0, registry.ErrNoMatchingPlatform},
 	}
 	for _, tt := range tests {
 		name := tt.platform.String()
 		if name == "" {
-			name = "host"
+			name = "whole"
 		}
 		t.Run(name, func(t *testing.T) {
 			s := newStore(t)
@@ -97,9 +101,8 @@ func TestLoadIndexPlatform(t *testing.T) {
 			if len(got) != 1 || got[0].Manifest.Digest != tt.want || got[0].Ref != "docker.io/library/alpine:3.20.3" {
 				t.Errorf("LoadDir() = %+v, want alpine:3.20.3 at %s", got, tt.want)
 			}
-			// Only the chosen platform's blobs: its layer, config and manifest.
-			if n := len(storedBlobs(t, s)); n != 3 {
-				t.Errorf("store has %d blobs, want 3", n)
+			if n := len(storedBlobs(t, s)); n != tt.wantBlobs {
+				t.Errorf("store has %d blobs, want %d", n, tt.wantBlobs)
 			}
 		})
 	}

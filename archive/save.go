@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,6 +23,11 @@ import (
 // when the store holds a single-platform manifest for the ref rather than an index: the other
 // platforms were never pulled, so there is nothing to save for them.
 var ErrNoIndex = errors.New("the store holds only one platform of this image")
+
+// ErrAllPlatformsDocker is returned by Save for AllPlatforms of an index in a docker-archive:
+// its manifest.json names one config and one layer list per image, so it holds one platform
+// of each; an OCI archive or layout keeps the index.
+var ErrAllPlatformsDocker = errors.New("a docker-archive holds one platform per image: save every platform with --format oci-archive or oci-dir")
 
 // SaveOptions tune Save and SaveDir. The zero value writes a docker-archive of the images as
 // they are stored.
@@ -124,6 +130,25 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 	if err != nil {
 		return err
 	}
+	if root.MediaType.IsIndex() && opts.AllPlatforms {
+		if docker {
+			return ErrAllPlatformsDocker
+		}
+		// The whole tree, as stored: every platform, attestations, nested indexes.
+		blobs, err := s.store.Blobs(root)
+		if err != nil {
+			return err
+		}
+		for _, b := range blobs {
+			if !s.store.HasBlob(b.Digest) {
+				return fmt.Errorf("blob %s: %w in the store: pull it again with --all-platforms", short(b.Digest), cache.ErrNotFound)
+			}
+			s.addBlob(b)
+		}
+		root.Annotations = s.annotations(r.Name)
+		s.index.Manifests = append(s.index.Manifests, root)
+		return nil
+	}
 	var images []v1.Descriptor // the image manifests below root
 	if root.MediaType.IsIndex() {
 		var idx v1.IndexManifest
@@ -134,17 +159,19 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 		if opts.Platform != nil {
 			want = *opts.Platform
 		}
+		var have []string
 		for _, c := range idx.Manifests {
-			if opts.AllPlatforms || (c.Platform != nil && matchPlatform(*c.Platform, want)) {
+			if c.Platform != nil && matchPlatform(*c.Platform, want) {
 				images = append(images, c)
-				if !opts.AllPlatforms {
-					root = c
-					break
-				}
+				root = c
+				break
+			}
+			if c.Platform != nil && c.Platform.OS != "unknown" {
+				have = append(have, c.Platform.String())
 			}
 		}
 		if len(images) == 0 {
-			return fmt.Errorf("index %s: %w %s", short(root.Digest), registry.ErrNoMatchingPlatform, want.String())
+			return fmt.Errorf("index %s: %w %s (it has %s)", short(root.Digest), registry.ErrNoMatchingPlatform, want.String(), strings.Join(have, ", "))
 		}
 	} else {
 		if opts.AllPlatforms {
@@ -165,15 +192,13 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 	if root.MediaType.IsIndex() {
 		s.addBlob(root)
 	}
-	ref, err := registry.ParseReference(r.Name)
-	name := r.Name
-	var tag string
-	if err == nil {
-		name = ref.String()
-		tag = ref.Tag()
-	}
-	ann := map[string]string{containerdNameAnnotation: name, refNameAnnotation: name}
+	ann := s.annotations(r.Name)
 	if docker {
+		ref, err := registry.ParseReference(r.Name)
+		var tag string
+		if err == nil {
+			tag = ref.Tag()
+		}
 		// As Docker 25 writes it: the spec annotation holds the tag only.
 		delete(ann, refNameAnnotation)
 		if tag != "" {
@@ -187,6 +212,15 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 	root.Annotations = ann
 	s.index.Manifests = append(s.index.Manifests, root)
 	return nil
+}
+
+// annotations name an image in index.json as containerd and skopeo both read it: the full
+// name in each key.
+func (s *saver) annotations(name string) map[string]string {
+	if ref, err := registry.ParseReference(name); err == nil {
+		name = ref.String()
+	}
+	return map[string]string{containerdNameAnnotation: name, refNameAnnotation: name}
 }
 
 // addImage plans one image manifest's blobs; with a platform, it first checks the config is

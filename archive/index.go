@@ -1,0 +1,153 @@
+package archive
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/cache"
+)
+
+// maxManifests bounds how many manifests one index tree of an archive may list in all, as
+// the store bounds what a registry may.
+const maxManifests = cache.MaxIndexManifests
+
+// resolveTop plans one image index.json names. An index is kept whole, digests and all, when
+// no platform was asked for and the archive (with the store) holds everything it lists;
+// otherwise, and for a single manifest, resolve picks one image as pull does. It returns the
+// descriptor to tag and the config its names are looked up by (the platform image's, for an
+// index).
+func (p *plan) resolveTop(d v1.Descriptor) (v1.Descriptor, v1.Hash, error) {
+	if !p.whole {
+		return p.resolve(d, 0)
+	}
+	raw, err := p.readBlob(d)
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	mt := indexType(d, raw)
+	if !mt.IsIndex() {
+		return p.resolve(d, 0)
+	}
+	mark := len(p.blobs)
+	var count int
+	cfg, err := p.planIndex(d, raw, 0, nil, &count)
+	if errors.Is(err, errMissing) {
+		// Part of the index only (a docker save of the platforms it had): forget what was
+		// planned for it and load one platform.
+		for _, b := range p.blobs[mark:] {
+			delete(p.seen, b.desc.Digest)
+		}
+		p.blobs = p.blobs[:mark]
+		return p.resolve(d, 0)
+	}
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}, cfg, nil
+}
+
+// indexType returns d's media type when it is an index, reading raw when d has none.
+func indexType(d v1.Descriptor, raw []byte) types.MediaType {
+	if d.MediaType != "" {
+		return d.MediaType
+	}
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return ""
+	}
+	if probe.MediaType != "" {
+		return probe.MediaType
+	}
+	if probe.Manifests != nil {
+		return types.OCIImageIndex
+	}
+	return ""
+}
+
+// planIndex plans the index d (its bytes raw, verified) and everything below it: every image
+// manifest, config and layer, then the index itself. count adds up the manifests listed, and
+// ancestors are the indexes above d, so a hostile archive can neither nest without end, nor
+// list a million manifests, nor loop. It returns the config of the image for the wanted
+// platform, or of the first image.
+func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.Hash, count *int) (v1.Hash, error) {
+	if depth > maxDepth {
+		return v1.Hash{}, fmt.Errorf("index %s: indexes nested more than %d deep", short(d.Digest), maxDepth)
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return v1.Hash{}, fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
+	}
+	*count += len(idx.Manifests)
+	if *count > maxManifests {
+		return v1.Hash{}, fmt.Errorf("index %s lists more than %d manifests", short(d.Digest), maxManifests)
+	}
+	below := append(ancestors[:len(ancestors):len(ancestors)], d.Digest)
+	var first, match v1.Hash
+	for _, c := range idx.Manifests {
+		for _, a := range below {
+			if c.Digest == a {
+				return v1.Hash{}, fmt.Errorf("index %s lists itself or an index above it (%s)", short(d.Digest), short(a))
+			}
+		}
+		craw, err := p.readBlob(c)
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("index %s: %w", short(d.Digest), err)
+		}
+		var cfg v1.Hash
+		if mt := indexType(c, craw); mt.IsIndex() {
+			if cfg, err = p.planIndex(c, craw, depth+1, below, count); err != nil {
+				return v1.Hash{}, err
+			}
+		} else if cfg, err = p.planImage(c, craw); err != nil {
+			return v1.Hash{}, err
+		}
+		if first.Hex == "" {
+			first = cfg
+		}
+		if match.Hex == "" && c.Platform != nil && matchPlatform(*c.Platform, p.want) {
+			match = cfg
+		}
+	}
+	if len(idx.Manifests) == 0 {
+		return v1.Hash{}, fmt.Errorf("index %s lists no images", short(d.Digest))
+	}
+	mt := indexType(d, raw)
+	if err := p.addBlob(v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}); err != nil {
+		return v1.Hash{}, err
+	}
+	if match.Hex != "" {
+		return match, nil
+	}
+	return first, nil
+}
+
+// planImage plans one image manifest of a kept index: its layers, config and itself.
+func (p *plan) planImage(d v1.Descriptor, raw []byte) (v1.Hash, error) {
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+	}
+	for _, l := range m.Layers {
+		if err := p.addBlob(l); err != nil {
+			return v1.Hash{}, fmt.Errorf("manifest %s: layer: %w", short(d.Digest), err)
+		}
+	}
+	if err := p.addBlob(m.Config); err != nil {
+		return v1.Hash{}, fmt.Errorf("manifest %s: config: %w", short(d.Digest), err)
+	}
+	mt := d.MediaType
+	if mt == "" {
+		mt = m.MediaType
+	}
+	if err := p.addBlob(v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}); err != nil {
+		return v1.Hash{}, err
+	}
+	return m.Config.Digest, nil
+}
