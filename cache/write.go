@@ -81,7 +81,8 @@ type WriteResult struct {
 func (s *Store) WriteImage(ctx context.Context, ref string, img v1.Image, opts WriteOptions) (res WriteResult, err error) {
 	res, err = s.writeImage(ctx, ref, img, opts)
 	if err != nil {
-		return res, fmt.Errorf("writing image %s: %w", ref, err)
+		// No ref: the caller names the image it pulls or loads, once.
+		return res, fmt.Errorf("writing image: %w", err)
 	}
 	return res, nil
 }

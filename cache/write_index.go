@@ -30,7 +30,8 @@ import (
 func (s *Store) WriteIndex(ctx context.Context, ref string, idx v1.ImageIndex, opts WriteOptions) (WriteResult, error) {
 	res, err := s.writeIndex(ctx, ref, idx, opts)
 	if err != nil {
-		return res, fmt.Errorf("writing image %s: %w", ref, err)
+		// No ref: the caller names the image it pulls or loads, once.
+		return res, fmt.Errorf("writing image: %w", err)
 	}
 	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -106,7 +107,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		platform = registry.DefaultPlatform()
 	}
 	if root, ok, err := upToDate(ctx, puller, store, snap, ref, platform, o.allPlatforms); err != nil {
-		return err
+		return pullError(ref, err)
 	} else if ok {
 		if !o.quiet {
 			fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", root, ref.Familiar())
@@ -130,7 +131,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		return fmt.Errorf("pulling %s: interrupted; the next pull resumes where this one stopped: %w", ref.Familiar(), context.Cause(ctx))
 	}
 	if err != nil {
-		return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+		return pullError(ref, err)
 	}
 	if o.quiet {
 		fmt.Fprintln(out, ref.String())
@@ -174,6 +175,19 @@ func pullInto(ctx context.Context, puller *registry.Puller, store *cache.Store, 
 	return res, img.Root.Digest, err
 }
 
+// pullError words a failed pull as one line that names ref once. The registry's messages about
+// the image itself name it already, as docker's do ("manifest for X not found", "no matching
+// manifest for linux/s390x in the manifest list of X"); the others (the network, the registry,
+// the store) get "pulling X: " in front. Deciding on the message is for wording only: callers
+// still branch with errors.Is on the wrapped sentinels.
+func pullError(ref registry.Reference, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, ref.String()) || strings.Contains(msg, ref.Familiar()) {
+		return err
+	}
+	return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+}
+
 // unpackInto hands each layer's stream, as it downloads, to the snapshotter.
 func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
 	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
@@ -206,7 +220,7 @@ func pullOffline(g *globals, ref registry.Reference, quiet bool, out io.Writer) 
 		return fmt.Errorf("pulling %s: not in the store, and --offline (or STRATA_OFFLINE=1) forbids the network: bring it with 'strata load'", ref.Familiar())
 	}
 	if err != nil {
-		return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+		return pullError(ref, err)
 	}
 	if !quiet {
 		digest := desc.Digest.String()
