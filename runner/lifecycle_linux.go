@@ -25,11 +25,14 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (int, error) {
 		return ExitOwnError, withCode(ExitOwnError, err)
 	}
 	res, err := run(ctx, c.Config.Spec, stdio, func(pid int) { recordRunning(c, pid) })
-	code := recordExit(c, res, err)
-	if c.Config.AutoRemove {
-		if rerr := removeDir(c); rerr != nil {
-			err = errors.Join(err, withCode(ExitOwnError, rerr))
-		}
+	if !c.Config.AutoRemove {
+		return recordExit(c, res, err), err
+	}
+	// A --rm container's exit status is written only if it outlives its removal.
+	code := noteExit(c, res, err)
+	if rerr := removeDir(c); rerr != nil {
+		_ = c.saveState()
+		err = errors.Join(err, withCode(ExitOwnError, rerr))
 	}
 	return code, err
 }
@@ -72,6 +75,13 @@ func recordRunning(c *Container, pid int) {
 
 // recordExit writes how the run ended and returns the exit code to report.
 func recordExit(c *Container, res result, err error) int {
+	code := noteExit(c, res, err)
+	_ = c.saveState()
+	return code
+}
+
+// noteExit sets c.State to how the run ended and returns the exit code to report.
+func noteExit(c *Container, res result, err error) int {
 	code := res.Code
 	var ec *ExitCodeError
 	if errors.As(err, &ec) {
@@ -85,7 +95,6 @@ func recordExit(c *Container, res result, err error) int {
 	if err != nil {
 		c.State.Error = err.Error()
 	}
-	_ = c.saveState()
 	return code
 }
 

@@ -226,13 +226,21 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	if err := enc.Encode(spec); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
+	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
+	// that one is worth more than the broken pipe or vanished pid it leaves us.
+	var joinErr error
 	if !inCgroup {
 		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
-			return nil, withCode(ExitOwnError, fmt.Errorf("adding init to cgroup: %w", err))
+			joinErr = fmt.Errorf("adding init to cgroup: %w", err)
 		}
 	}
-	if err := enc.Encode(cgroupJoined{Joined: true}); err != nil {
-		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
+	if joinErr == nil {
+		if err := enc.Encode(cgroupJoined{Joined: true}); err != nil {
+			joinErr = fmt.Errorf("sending spec to init: %w", err)
+		}
+	}
+	if joinErr != nil {
+		_ = p.cmd.Process.Kill()
 	}
 	dec := json.NewDecoder(parentSock)
 	execing := false
@@ -242,8 +250,10 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 		switch {
 		case ctx.Err() != nil:
 			return nil, withCode(ExitOwnError, fmt.Errorf("starting container: %w", ctx.Err()))
-		case errors.Is(err, io.EOF) && execing:
+		case errors.Is(err, io.EOF) && execing && joinErr == nil:
 			return p, nil // the socket closed on exec: the command runs
+		case err != nil && joinErr != nil:
+			return nil, withCode(ExitOwnError, joinErr)
 		case errors.Is(err, io.EOF):
 			return nil, withCode(ExitOwnError, errors.New("init: exited while setting up the container"))
 		case err != nil:

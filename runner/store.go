@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/strata-run/strata/mount"
 )
 
 // Files in a container dir.
@@ -55,7 +56,16 @@ func (s *Store) Dir() string { return s.dir }
 // An empty cfg.Name gets a docker-style generated one; a name in use is a *NameInUseError
 // (errors.Is ErrNameInUse). cfg.Spec.ID and Dir are filled in; the caller adds root mounts
 // (prepared in the new dir) and calls SaveConfig.
-func (s *Store) Create(cfg Config) (_ *Container, err error) {
+func (s *Store) Create(cfg Config) (*Container, error) {
+	return s.CreateWith(cfg, nil)
+}
+
+// RootFunc makes the root filesystem mounts of a new container in its dir.
+type RootFunc func(dir string) ([]mount.Mount, error)
+
+// CreateWith is Create for a container whose root mounts (Spec.Root) root makes in the new
+// container's dir before config.json is first written, saving a rewrite on every run.
+func (s *Store) CreateWith(cfg Config, root RootFunc) (_ *Container, err error) {
 	if cfg.Name != "" && !validName(cfg.Name) {
 		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.Name)
 	}
@@ -106,6 +116,11 @@ func (s *Store) Create(cfg Config) (_ *Container, err error) {
 	}
 	cfg.Spec.ID, cfg.Spec.Dir = id, dir
 	c := &Container{ID: id, Dir: dir, Config: cfg, State: State{Status: StatusCreated}}
+	if root != nil {
+		if c.Config.Spec.Root, err = root(dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.SaveConfig(); err != nil {
 		return nil, err
 	}

@@ -140,31 +140,21 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	c, err := containers.Create(runner.Config{
+	c, err := containers.CreateWith(runner.Config{
 		Spec:       spec,
 		Name:       o.name,
 		Image:      image,
 		ImageID:    imageID.String(),
 		AutoRemove: o.rm,
+	}, func(dir string) ([]mount.Mount, error) {
+		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
+		if err == nil && o.rm {
+			rootMounts = snapshotter.Volatile(rootMounts)
+		}
+		return rootMounts, err
 	})
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
-	}
-	// Until the container runs, a failure removes what was made for it.
-	discard := func(err error) error {
-		rmErr := containers.Remove(context.WithoutCancel(ctx), c, true)
-		return withCode(runner.ExitOwnError, errors.Join(err, rmErr))
-	}
-	rootMounts, err := snap.Prepare(ctx, c.Dir, cfg.RootFS.DiffIDs, o.readOnly)
-	if err != nil {
-		return discard(err)
-	}
-	if o.rm {
-		rootMounts = snapshotter.Volatile(rootMounts)
-	}
-	c.Config.Spec.Root = rootMounts
-	if err := c.SaveConfig(); err != nil {
-		return discard(err)
 	}
 	if o.detach {
 		if err := runner.Start(ctx, c); err != nil {
