@@ -1,0 +1,216 @@
+package integration
+
+import (
+	"archive/tar"
+	"context"
+	"io"
+	"log"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/strata-run/strata/internal/testimages"
+)
+
+// memRegistry is go-containerregistry's in-memory registry on 127.0.0.1, recording the
+// requests it serves.
+type memRegistry struct {
+	host     string
+	mu       sync.Mutex
+	requests []string
+}
+
+func (r *memRegistry) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.requests
+	r.requests = nil
+	return out
+}
+
+func startMemRegistry(t *testing.T) *memRegistry {
+	t.Helper()
+	r := &memRegistry{}
+	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.requests = append(r.requests, req.Method+" "+req.URL.Path)
+		r.mu.Unlock()
+		h.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.host = strings.TrimPrefix(srv.URL, "http://")
+	return r
+}
+
+// TestAllPlatformsBundle is docs/air-gapped.md's "bundle for another architecture": pull every
+// platform of alpine:3.20.3 (amd64 and arm64, built from testdata), run this host's, save the
+// whole index, load it into a fresh root with every digest kept, save arm64 alone from there;
+// prune keeps every platform's blobs and rmi removes them.
+func TestAllPlatformsBundle(t *testing.T) {
+	requiresContainers(t)
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := map[string]bool{"amd64": true, "arm64": true}[testimages.HostArch()]; !ok {
+		t.Skipf("the alpine fixture has no image for %s", testimages.HostArch())
+	}
+	reg := startMemRegistry(t)
+	idx, err := testimages.AlpineIndex(td, testimages.AlpineVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.host + "/library/alpine:" + testimages.AlpineVersion
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(tag, idx, remote.WithContext(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	idxDigest, _ := idx.Digest()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifests []string // "platform digest", as image inspect's Manifests print
+	for _, m := range im.Manifests {
+		manifests = append(manifests, m.Platform.String()+" "+m.Digest.String())
+	}
+	arm, err := testimages.AlpineImage(td, testimages.AlpineVersion, "arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	root := newRoot(t)
+	if r := strata(t, root, "pull", "--platform", "linux/arm64", "--all-platforms", ref); r.Code != 1 || !strings.Contains(r.Stderr, "exclude each other") || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("pull --platform --all-platforms: exit %d, stderr %q; want 1 and one line", r.Code, r.Stderr)
+	}
+	reg.take()
+	out := mustStrata(t, root, "pull", "--all-platforms", ref).Stdout
+	if !strings.Contains(out, "Digest: "+idxDigest.String()) {
+		t.Errorf("pull --all-platforms printed %q, want the index digest %s", out, idxDigest)
+	}
+	// Every platform's blobs were fetched: two layers among them.
+	layerGets := 0
+	for _, q := range reg.take() {
+		if strings.HasPrefix(q, "GET ") && strings.Contains(q, "/blobs/") {
+			layerGets++
+		}
+	}
+	if layerGets < 4 {
+		t.Errorf("pull --all-platforms fetched %d blobs, want every platform's layer and config (4)", layerGets)
+	}
+	// A re-pull, with or without --all-platforms, is one HEAD (after the auth ping) and keeps
+	// the index.
+	for _, args := range [][]string{{"pull", "--all-platforms", ref}, {"pull", ref}} {
+		mustStrata(t, root, args...)
+		got := slices.DeleteFunc(reg.take(), func(q string) bool { return q == "GET /v2/" })
+		if !slices.Equal(got, []string{"HEAD /v2/library/alpine/manifests/" + testimages.AlpineVersion}) {
+			t.Errorf("strata %s made requests %v, want one HEAD", strings.Join(args, " "), got)
+		}
+	}
+	checkIndexRef(t, root, ref, idxDigest, manifests)
+
+	if got := strings.TrimSpace(mustStrata(t, root, "run", "--rm", ref, "cat", "/etc/alpine-release").Stdout); got != testimages.AlpineVersion {
+		t.Errorf("run (host platform) printed %q, want %s", got, testimages.AlpineVersion)
+	}
+
+	bundle := filepath.Join(t.TempDir(), "alpine-all.tar")
+	if r := strata(t, root, "save", "--all-platforms", "-o", bundle, ref); r.Code == 0 || !strings.Contains(r.Stderr, "oci-archive") {
+		t.Errorf("save --all-platforms as docker-archive: exit %d, stderr %q; want an error naming oci-archive", r.Code, r.Stderr)
+	}
+	mustStrata(t, root, "save", "--format", "oci-archive", "--all-platforms", "-o", bundle, ref)
+
+	// The bundle, in a fresh root: the same index, the same manifests.
+	root2 := newRoot(t)
+	mustStrata(t, root2, "load", "-i", bundle)
+	checkIndexRef(t, root2, ref, idxDigest, manifests)
+	if !maps.Equal(storeBlobs(t, root2), storeBlobs(t, root)) {
+		t.Errorf("loaded root holds blobs %v, want the pulling root's %v", storeBlobs(t, root2), storeBlobs(t, root))
+	}
+	armTar := filepath.Join(t.TempDir(), "alpine-arm64.tar")
+	mustStrata(t, root2, "save", "--platform", "linux/arm64", "-o", armTar, ref)
+	if got, want := tarBlobs(t, armTar), imageBlobHexes(t, arm); !slices.Equal(got, want) {
+		t.Errorf("save --platform linux/arm64 wrote blobs %v, want the arm64 image's %v", got, want)
+	}
+
+	// prune keeps every platform; rmi takes them all.
+	before := storeBlobs(t, root)
+	mustStrata(t, root, "prune")
+	if after := storeBlobs(t, root); !maps.Equal(after, before) {
+		t.Errorf("prune changed the blobs from %v to %v; every platform is in use", before, after)
+	}
+	mustStrata(t, root, "rmi", ref)
+	if left := storeBlobs(t, root); len(left) != 0 {
+		t.Errorf("rmi left blobs %v", left)
+	}
+}
+
+// checkIndexRef checks that images and image inspect show ref as the index idx with its
+// platforms' manifests.
+func checkIndexRef(t *testing.T, root, ref string, idx v1.Hash, manifests []string) {
+	t.Helper()
+	got := mustStrata(t, root, "images", "--format", "{{.ID}} {{.Digest}}").Stdout
+	if want := idx.String() + " " + idx.String() + "\n"; got != want {
+		t.Errorf("images = %q, want %q", got, want)
+	}
+	got = mustStrata(t, root, "image", "inspect", "--format", "{{.Id}}{{range .Manifests}};{{.Platform}} {{.Digest}}{{end}}", ref).Stdout
+	if want := idx.String() + ";" + strings.Join(manifests, ";") + "\n"; got != want {
+		t.Errorf("image inspect = %q, want %q", got, want)
+	}
+}
+
+// tarBlobs lists the blobs/sha256/ entries of an archive, sorted.
+func tarBlobs(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, ok := strings.CutPrefix(hdr.Name, "blobs/sha256/"); ok && h != "" {
+			out = append(out, h)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// imageBlobHexes lists an image's manifest, config and layer digests (hex), sorted.
+func imageBlobHexes(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	out := []string{d.Hex, m.Config.Digest.Hex}
+	for _, l := range m.Layers {
+		out = append(out, l.Digest.Hex)
+	}
+	slices.Sort(out)
+	return out
+}
