@@ -107,8 +107,9 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 	for i, l := range lowers {
 		top[len(lowers)-1-i] = escapeLowerdir(l)
 	}
-	// nodev: strata has no devices cgroup, so a device node shipped in a hostile layer
-	// (a block device of the host's disk, say) must not open; /dev is a separate tmpfs.
+	// nodev: a device node shipped in a hostile layer (a block device of the host's disk,
+	// say) must not open, even where the runner's devices cgroup is missing or lifted
+	// (--privileged); /dev is a separate tmpfs.
 	opts := []string{"lowerdir=" + strings.Join(top, ":"), "nodev"}
 	if s.layer.Whiteouts == layers.WhiteoutUserXattr {
 		// The layer dirs mark opaque dirs in user.overlay.*; overlay reads those only so.

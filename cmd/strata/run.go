@@ -148,6 +148,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		AutoRemove: o.rm,
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
+		if err == nil && o.readOnly {
+			// A read-only root takes no new directory once mounted: the -v, --mount and
+			// --tmpfs targets the image lacks are made now, as docker does.
+			err = snap.AddMountpoints(dir, cfg.RootFS.DiffIDs, spec.Mounts)
+		}
 		if err == nil && o.rm {
 			rootMounts = snapshotter.Volatile(rootMounts)
 		}
