@@ -143,8 +143,6 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 // Wait blocks until c is not running and returns its exit code. It returns at once for a
 // container that is created or exited.
 func Wait(ctx context.Context, c *Container) (int, error) {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
 	for {
 		if err := c.Reload(); err != nil {
 			return ExitOwnError, err
@@ -152,12 +150,34 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 		if c.State.Status != StatusRunning {
 			return c.State.ExitCode, nil
 		}
-		select {
-		case <-ctx.Done():
-			return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), ctx.Err())
-		case <-t.C:
+		if err := waitMonitor(ctx, c.State.MonitorPid); err != nil {
+			return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
 		}
 	}
+}
+
+// waitMonitor returns when the monitor process pid exits (it records the container's exit
+// first), when pollInterval has passed (state.json may have changed all the same), or with
+// ctx's error. A pidfd makes the wake-up immediate instead of up to one poll late.
+func waitMonitor(ctx context.Context, pid int) error {
+	fd := -1
+	if pid > 0 {
+		fd, _ = unix.PidfdOpen(pid, 0)
+	}
+	if fd < 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pollInterval):
+			return nil
+		}
+	}
+	defer unix.Close(fd)
+	// One poll of at most pollInterval, so the caller rereads state.json and a cancelled ctx
+	// is noticed within that time.
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	_, _ = unix.Poll(fds, int(pollInterval/time.Millisecond))
+	return ctx.Err()
 }
 
 // Remove deletes the container: its cgroup, anything left mounted at its rootfs, and its dir.
