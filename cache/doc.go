@@ -9,13 +9,17 @@
 //     the next WriteImage resumes from its size; ingest/<hex>.lock makes sure only one process
 //     appends to it.
 //   - ref: a full reference string ("docker.io/library/alpine:latest"), stored in index.json as
-//     the annotation org.opencontainers.image.ref.name of one manifest descriptor.
-//   - image ID: the digest of an image's config blob, as docker shows it.
+//     the annotation org.opencontainers.image.ref.name of one manifest descriptor, or of one
+//     index descriptor for a multi-platform image stored whole (WriteIndex). An index ref is
+//     complete: every manifest, config and layer below it is stored. ImageFor picks the
+//     manifest to run from it.
+//   - image ID: the digest of an image's config blob, as docker shows it; for an index ref, the
+//     index's digest, as docker's containerd image store shows it.
 //
 // On-disk layout (image-spec image-layout.md), under the directory given to Open:
 //
 //	oci-layout                 {"imageLayoutVersion":"1.0.0"}
-//	index.json                 one manifest descriptor per ref
+//	index.json                 one manifest (or index) descriptor per ref
 //	index.json.lock            flock held while index.json is rewritten
 //	gc.lock                    shared while images are written, exclusive while Prune runs
 //	blobs/sha256/<hex>         verified blobs
