@@ -11,8 +11,9 @@ import (
 //go:generate go run gen_syscalls.go
 
 // AUDIT_ARCH values (linux/audit.h): what the kernel puts in seccomp_data.arch for each ABI.
-// Written out rather than taken from x/sys/unix so that the package builds everywhere the CLI
-// validates profiles; seccomp_linux_test.go checks them against unix's.
+// Like the BPF opcodes (bpf.go) and SECCOMP_RET values (action.go), they are written out
+// next to the code that emits them, with the header they come from; consts_linux_test.go
+// checks each against x/sys/unix.
 const (
 	auditArchX8664   = 0xc000003e
 	auditArchI386    = 0x40000003

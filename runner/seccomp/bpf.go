@@ -14,8 +14,8 @@ type Instruction struct {
 	K    uint32
 }
 
-// The classic BPF opcodes the compiler emits (linux/bpf_common.h), written out for the same
-// reason as the audit arches in arch.go.
+// The classic BPF opcodes the compiler emits (linux/bpf_common.h); see the audit arches in
+// arch.go for why they are written out.
 const (
 	opLoadAbs = 0x00 | 0x00 | 0x20 // BPF_LD | BPF_W | BPF_ABS: A = 32-bit word at K
 	opAndK    = 0x04 | 0x50 | 0x00 // BPF_ALU | BPF_AND | BPF_K: A &= K

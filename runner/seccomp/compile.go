@@ -23,6 +23,7 @@ type Target struct {
 
 // Program is a compiled filter, ready for seccomp(SECCOMP_SET_MODE_FILTER, Flags, prog).
 type Program struct {
+	// Filter is the BPF program, at most BPF_MAXINSNS (4096) instructions.
 	Filter []Instruction
 	// Flags are the SECCOMP_FILTER_FLAG_* the profile asked for.
 	Flags uint
