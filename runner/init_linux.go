@@ -27,9 +27,11 @@ const initPipeFD = 3
 // either an exec error or EOF, which means the command runs (the trick os/exec uses for its
 // own exec errors). EOF without "exec" means the init died while setting up.
 type initResult struct {
-	Exec  bool   `json:"exec,omitempty"`
-	Error string `json:"error,omitempty"`
-	Code  int    `json:"code,omitempty"`
+	Exec bool `json:"exec,omitempty"`
+	// Console says the message carries the pty master of the command's terminal (-t).
+	Console bool   `json:"console,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Code    int    `json:"code,omitempty"`
 	// Kind names the sentinel the error wraps (see remoteSentinels), if any.
 	Kind string `json:"kind,omitempty"`
 }
@@ -192,6 +194,11 @@ func initContainer(spec Spec, inCgroup func() error) error {
 	caps, err := capabilities(spec)
 	if err != nil {
 		return err
+	}
+	if spec.Terminal {
+		if err := setupConsole(user.UID); err != nil {
+			return err
+		}
 	}
 	if err := dropPrivileges(user, caps); err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -188,17 +187,10 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 		p.cmd.SysProcAttr.UseCgroupFD = true
 		p.cmd.SysProcAttr.CgroupFD = cgfd
 	}
-	var ttySlave *os.File
 	if spec.Terminal {
-		if ttySlave, err = p.openPTYMode(stdio, spec.Stdin); err != nil {
-			childSock.Close()
-			return nil, withCode(ExitOwnError, err)
-		}
-		defer ttySlave.Close()
-		p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = ttySlave, ttySlave, ttySlave
+		// The init makes the terminal in the container's devpts and sends us its master
+		// (setupConsole); until then its stdio is /dev/null.
 		p.cmd.SysProcAttr.Setsid = true
-		p.cmd.SysProcAttr.Setctty = true
-		p.cmd.SysProcAttr.Ctty = 0
 	} else {
 		if spec.Stdin {
 			p.cmd.Stdin = stdio.Stdin
@@ -242,22 +234,30 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	if joinErr != nil {
 		_ = p.cmd.Process.Kill()
 	}
-	dec := json.NewDecoder(parentSock)
+	answers := &initReader{fd: int(parentSock.Fd())}
 	execing := false
 	for {
-		var r initResult
-		err := dec.Decode(&r)
+		r, files, err := answers.next()
+		if r.Console && len(files) > 0 && p.pty == nil {
+			p.attach(files[0], stdio, spec.Stdin)
+			files = files[1:]
+		}
+		closeFiles(files)
 		switch {
 		case ctx.Err() != nil:
 			return nil, withCode(ExitOwnError, fmt.Errorf("starting container: %w", ctx.Err()))
-		case errors.Is(err, io.EOF) && execing && joinErr == nil:
+		case errors.Is(err, errEOF) && execing && joinErr == nil:
+			if spec.Terminal && p.pty == nil {
+				return nil, withCode(ExitOwnError, errors.New("init: sent no terminal"))
+			}
 			return p, nil // the socket closed on exec: the command runs
 		case err != nil && joinErr != nil:
 			return nil, withCode(ExitOwnError, joinErr)
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, errEOF):
 			return nil, withCode(ExitOwnError, errors.New("init: exited while setting up the container"))
 		case err != nil:
 			return nil, withCode(ExitOwnError, fmt.Errorf("init: reading its answer: %w", err))
+		case r.Console:
 		case r.Exec:
 			execing = true
 		case r.Code == ExitNotFound || r.Code == ExitCannotInvoke:
@@ -266,21 +266,6 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 			return nil, &ExitCodeError{Code: ExitOwnError, Err: &remoteError{"init: " + r.Error, remoteSentinels[r.Kind]}}
 		}
 	}
-}
-
-// openPTY is openPTYMode with stdin attached.
-func (p *initProc) openPTY(stdio Stdio) (*os.File, error) { return p.openPTYMode(stdio, true) }
-
-// openPTYMode allocates the container's terminal. The host side is copied to and from stdio.
-// When stdio.Stdin is a terminal its size is the container's, and with attachStdin (-it) it
-// goes raw, so keys such as Ctrl-C reach the container's line discipline instead of strata.
-func (p *initProc) openPTYMode(stdio Stdio, attachStdin bool) (*os.File, error) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		return nil, fmt.Errorf("allocating pty: %w", err)
-	}
-	p.attach(master, stdio, attachStdin)
-	return slave, nil
 }
 
 // wait reaps the init and releases the terminal.

@@ -46,3 +46,20 @@ func TestRunTerminal(t *testing.T) {
 		t.Errorf("the user's terminal was not restored after Run")
 	}
 }
+
+func TestRunTerminalInContainerDevpts(t *testing.T) {
+	// The terminal comes from the container's own devpts, as with runc: its name exists in
+	// the container, and /dev/console is the same device.
+	spec := testSpec(t, "sh", "-c", `t=$(tty) && test -c "$t" && echo name=$t; `+
+		`test "$(stat -c %t:%T /dev/console)" = "$(stat -c %t:%T "$t")" && echo console-ok`)
+	spec.Terminal = true
+	var out bytes.Buffer
+	code, err := Run(context.Background(), spec, Stdio{Stdout: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("Run(-t) = %d, %v; output %q", code, err, out.String())
+	}
+	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
+	if want := "name=/dev/pts/0\nconsole-ok\n"; got != want {
+		t.Errorf("Run(-t) output = %q, want %q", got, want)
+	}
+}
