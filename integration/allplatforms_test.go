@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/strata-run/strata/internal/testimages"
@@ -73,11 +75,7 @@ func TestAllPlatformsBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := reg.host + "/library/alpine:" + testimages.AlpineVersion
-	tag, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(tag, idx, remote.WithContext(context.Background())); err != nil {
+	if err := remote.WriteIndex(mustTagRef(t, ref), idx, remote.WithContext(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	idxDigest, _ := idx.Digest()
@@ -147,6 +145,19 @@ func TestAllPlatformsBundle(t *testing.T) {
 		t.Errorf("save --platform linux/arm64 wrote blobs %v, want the arm64 image's %v", got, want)
 	}
 
+	// push uploads the whole index, under another name: the registry then has it by digest.
+	copyRef := reg.host + "/copy/alpine:1"
+	mustStrata(t, root, "tag", ref, copyRef)
+	mustStrata(t, root, "push", copyRef)
+	pushed, err := remote.Index(mustDigestRef(t, reg.host+"/copy/alpine@"+idxDigest.String()))
+	if err != nil {
+		t.Fatalf("the pushed index is not in the registry by its digest: %v", err)
+	}
+	if pm, err := pushed.IndexManifest(); err != nil || len(pm.Manifests) != len(im.Manifests) {
+		t.Errorf("pushed index lists %v, %v; want %d manifests", pm, err, len(im.Manifests))
+	}
+	mustStrata(t, root, "rmi", copyRef)
+
 	// prune keeps every platform; rmi takes them all.
 	before := storeBlobs(t, root)
 	mustStrata(t, root, "prune")
@@ -213,4 +224,57 @@ func imageBlobHexes(t *testing.T, img v1.Image) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestAllPlatformsWithoutHost: an index without this host's platform pulls whole with
+// nothing unpacked, and run says in one line which platforms it has.
+func TestAllPlatformsWithoutHost(t *testing.T) {
+	requiresContainers(t)
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[testimages.HostArch()]
+	if other == "" {
+		t.Skipf("the alpine fixture has no image for %s", testimages.HostArch())
+	}
+	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: cf.Platform()}})
+	reg := startMemRegistry(t)
+	ref := reg.host + "/library/alpine:" + other + "-only"
+	if err := remote.WriteIndex(mustTagRef(t, ref), idx); err != nil {
+		t.Fatal(err)
+	}
+	root := newRoot(t)
+	mustStrata(t, root, "pull", "--all-platforms", ref)
+	r := strata(t, root, "run", "--rm", ref, "true")
+	want := "no image for linux/" + testimages.HostArch() + " in " + ref + " (it has " + cf.Platform().String() + ")"
+	if r.Code != 125 || !strings.Contains(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("run of an index without this platform: exit %d, stderr %q; want 125 and one line with %q", r.Code, r.Stderr, want)
+	}
+}
+
+func mustTagRef(t *testing.T, s string) name.Tag {
+	t.Helper()
+	r, err := name.NewTag(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustDigestRef(t *testing.T, s string) name.Digest {
+	t.Helper()
+	r, err := name.NewDigest(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -196,7 +196,8 @@ func findLocalImage(store *cache.Store, arg string) (name string, id v1.Hash, im
 	if err != nil {
 		return "", v1.Hash{}, nil, err
 	}
-	desc, err := store.ImageFor(r, registry.DefaultPlatform())
+	// The name as the user knows it ("alpine:3.20.3") is what a missing platform's error names.
+	desc, err := store.ImageFor(cache.Ref{Name: familiarRef(r.Name), Descriptor: r.Descriptor}, registry.DefaultPlatform())
 	if err != nil {
 		return "", v1.Hash{}, nil, err
 	}
