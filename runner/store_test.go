@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -158,5 +159,31 @@ func TestWriteFileAtomic(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) != 1 {
 		t.Errorf("dir holds %v, want only state.json (no temp files left)", entries)
+	}
+}
+
+func TestStoreLostState(t *testing.T) {
+	// state.json is not fsynced: after a host crash it may be empty. The container reads as
+	// exited, and can still be removed.
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "crashed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, stateFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get("crashed")
+	if err != nil {
+		t.Fatalf("Get after a lost state = %v", err)
+	}
+	if got.State.Status != StatusExited || got.State.ExitCode != ExitUnknown || got.State.Error == "" {
+		t.Errorf("lost state = %+v, want exited with %d and an error", got.State, ExitUnknown)
+	}
+	if err := s.Remove(context.Background(), got, false); err != nil {
+		t.Errorf("Remove after a lost state = %v", err)
 	}
 }
