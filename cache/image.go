@@ -174,6 +174,9 @@ type ImageInfo struct {
 	Config v1.ConfigFile
 	// Platforms lists the images of an index, in its order; nil for a single image.
 	Platforms []PlatformImage
+	// Blobs lists every blob the ref reaches, each once: layers, configs, manifests and
+	// indexes, as Store.Blobs lists them. What removing the ref could free is among these.
+	Blobs []v1.Descriptor
 }
 
 // PlatformImage is one image an index lists.
@@ -221,7 +224,12 @@ func (s *Store) info(ref Ref) (ImageInfo, error) {
 			size += l.Size
 		}
 	}
+	blobs, err := s.blobs(ref.Descriptor)
+	if err != nil {
+		return ImageInfo{}, err
+	}
 	return ImageInfo{
+		Blobs:        blobs,
 		Ref:          ref.Name,
 		ID:           img.m.Config.Digest,
 		Manifest:     ref.Descriptor,
@@ -279,6 +287,9 @@ func (s *Store) indexInfo(ref Ref) (ImageInfo, error) {
 	}
 	info.ID = ref.Descriptor.Digest
 	info.Manifest = ref.Descriptor
+	if info.Blobs, err = s.blobs(ref.Descriptor); err != nil {
+		return ImageInfo{}, err
+	}
 	info.Size = 0
 	seen := map[v1.Hash]bool{}
 	for _, e := range images {

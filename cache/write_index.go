@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -47,11 +48,15 @@ type indexPlan struct {
 }
 
 type plannedImage struct {
+	// src is the index that lists the image; planImages reads it from there.
+	src    v1.ImageIndex
+	listed v1.Descriptor
+
 	entry     indexEntry
 	raw       []byte
 	manifest  v1.Manifest
 	rawConfig []byte
-	src       v1.Image
+	img       v1.Image
 }
 
 type plannedBlob struct {
@@ -91,6 +96,9 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 	if err := s.planIndex(ctx, p, idx, root, raw, 0, nil); err != nil {
 		return res, err
 	}
+	if err := s.planImages(ctx, p.images, opts.Concurrency); err != nil {
+		return res, err
+	}
 	res.Manifest = root
 	res.ID = root.Digest
 
@@ -123,7 +131,7 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 			}
 			jobs = append(jobs, j)
 			if _, ok := fetchFrom[l.Digest]; !ok {
-				fetchFrom[l.Digest] = img.src
+				fetchFrom[l.Digest] = img.img
 			}
 		}
 	}
@@ -177,8 +185,9 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 	return res, nil
 }
 
-// planIndex reads the index d (whose bytes are raw, already verified) and everything it
-// lists into p: each manifest and config once, checked against its digest.
+// planIndex reads the index d (whose bytes are raw, already verified) and the indexes below
+// it into p, checking their bounds before anything else is fetched; the image manifests they
+// list are left for planImages.
 func (s *Store) planIndex(ctx context.Context, p *indexPlan, idx v1.ImageIndex, d v1.Descriptor, raw []byte, depth int, ancestors []v1.Hash) error {
 	if len(raw) > maxSmallBlob {
 		return fmt.Errorf("reading index %s: %w: more than %d bytes", short(d.Digest), ErrTooLarge, maxSmallBlob)
@@ -216,38 +225,68 @@ func (s *Store) planIndex(ctx context.Context, p *indexPlan, idx v1.ImageIndex, 
 			}
 			continue
 		}
-		img, err := s.planImage(idx, c)
-		if err != nil {
-			return fmt.Errorf("index %s: manifest %s: %w", short(d.Digest), short(c.Digest), err)
-		}
-		p.images = append(p.images, img)
+		p.images = append(p.images, &plannedImage{src: idx, listed: c, entry: indexEntry{desc: c, platform: c.Platform}})
 	}
 	p.indexes = append(p.indexes, plannedBlob{desc: v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}, raw: raw})
 	return nil
 }
 
-// planImage reads one image manifest an index lists, and its config.
-func (s *Store) planImage(idx v1.ImageIndex, c v1.Descriptor) (*plannedImage, error) {
-	img, err := idx.Image(c.Digest)
+// planImages reads every image manifest the index tree lists, and its config, up to
+// concurrency at once: an index of a dozen platforms and their attestations is two dozen
+// round trips to the registry before the first layer. The first failure, in listed order,
+// is returned.
+func (s *Store) planImages(ctx context.Context, images []*plannedImage, concurrency int) error {
+	errs := make([]error, len(images))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, pi := range images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = context.Cause(ctx)
+				return
+			}
+			defer func() { <-sem }()
+			if err := s.planImage(pi); err != nil {
+				errs[i] = fmt.Errorf("manifest %s: %w", short(pi.listed.Digest), err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planImage reads one image manifest an index lists, and its config, into pi.
+func (s *Store) planImage(pi *plannedImage) error {
+	c := pi.listed
+	img, err := pi.src.Image(c.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("reading: %w", err)
+		return fmt.Errorf("reading: %w", err)
 	}
 	raw, err := img.RawManifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading: %w", err)
+		return fmt.Errorf("reading: %w", err)
 	}
 	if err := verifyListed(c, raw); err != nil {
-		return nil, err
+		return err
 	}
 	var m v1.Manifest
 	if err := parseJSON(raw, &m); err != nil {
-		return nil, fmt.Errorf("parsing: %w", err)
+		return fmt.Errorf("parsing: %w", err)
 	}
 	if err := checkHash(m.Config.Digest); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return fmt.Errorf("config: %w", err)
 	}
 	if m.Config.Size < 0 || m.Config.Size > maxSmallBlob {
-		return nil, fmt.Errorf("config %s: %w: size %d", short(m.Config.Digest), ErrSizeMismatch, m.Config.Size)
+		return fmt.Errorf("config %s: %w: size %d", short(m.Config.Digest), ErrSizeMismatch, m.Config.Size)
 	}
 	mt := c.MediaType
 	if mt == "" {
@@ -263,15 +302,11 @@ func (s *Store) planImage(idx v1.ImageIndex, c v1.Descriptor) (*plannedImage, er
 		rawConfig, err = img.RawConfigFile()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
+		return fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
 	}
-	return &plannedImage{
-		entry:     indexEntry{desc: v1.Descriptor{MediaType: mt, Digest: c.Digest, Size: c.Size}, platform: c.Platform},
-		raw:       raw,
-		manifest:  m,
-		rawConfig: rawConfig,
-		src:       img,
-	}, nil
+	pi.entry = indexEntry{desc: v1.Descriptor{MediaType: mt, Digest: c.Digest, Size: c.Size}, platform: c.Platform}
+	pi.raw, pi.manifest, pi.rawConfig, pi.img = raw, m, rawConfig, img
+	return nil
 }
 
 // verifyListed checks that raw is what the index entry d says: its size and its digest. A

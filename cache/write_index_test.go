@@ -134,6 +134,10 @@ func TestIndexInfoAndImageFor(t *testing.T) {
 	if info.ID != idxDigest || info.Manifest.Digest != idxDigest || info.Size != wantSize || len(info.Platforms) != 3 {
 		t.Errorf("Info(index) = ID %s, manifest %s, size %d, %d platforms; want %s, %s, %d, 3", info.ID, info.Manifest.Digest, info.Size, len(info.Platforms), idxDigest, idxDigest, wantSize)
 	}
+	d, _ := s.Resolve("example.com/multi:1")
+	if blobs, err := s.Blobs(d); err != nil || len(info.Blobs) != len(blobs) {
+		t.Errorf("Info(index).Blobs has %d blobs, want Blobs()'s %d (%v)", len(info.Blobs), len(blobs), err)
+	}
 	host := hostPlatform()
 	if want := byArch[host.Architecture]; want != nil {
 		wantID, _ := want.ConfigName()
