@@ -96,7 +96,9 @@ func (a *abi) privateBase() uint32 {
 	return ^uint32(0)
 }
 
-// lookup returns the syscall number of name in the ABI's table.
+// lookup returns the syscall number of name in the ABI's table: a binary search over the
+// sorted static table, as a map would be built at every start of strata, not only of
+// containers.
 func (a *abi) lookup(name string) (uint32, bool) {
 	lo, hi := 0, len(a.table)
 	for lo < hi {
