@@ -271,7 +271,8 @@ func (s *Server) walk(repo view, fn func(d v1.Descriptor, manifest bool) bool) {
 		if !fn(d, true) {
 			return false
 		}
-		if depth > 2 {
+		// As deep as the store lets indexes nest, and the image manifests below the deepest.
+		if depth > cache.MaxIndexDepth+1 {
 			return true
 		}
 		raw, err := s.store.ReadBlob(d.Digest, registry.MaxManifestSize)
