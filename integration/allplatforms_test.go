@@ -145,6 +145,15 @@ func TestAllPlatformsBundle(t *testing.T) {
 		t.Errorf("save --platform linux/arm64 wrote blobs %v, want the arm64 image's %v", got, want)
 	}
 
+	// A root holding this host's platform only: --offline cannot make it whole, a pull can.
+	root3 := newRoot(t)
+	mustStrata(t, root3, "pull", "--no-unpack", ref)
+	if r := strata(t, root3, "pull", "--offline", "--all-platforms", ref); r.Code != 1 || !strings.Contains(r.Stderr, "one platform") {
+		t.Errorf("pull --offline --all-platforms of one stored platform: exit %d, stderr %q; want 1 saying one platform is stored", r.Code, r.Stderr)
+	}
+	mustStrata(t, root3, "pull", "--no-unpack", "--all-platforms", ref)
+	checkIndexRef(t, root3, ref, idxDigest, manifests)
+
 	// push uploads the whole index, under another name: the registry then has it by digest.
 	copyRef := reg.host + "/copy/alpine:1"
 	mustStrata(t, root, "tag", ref, copyRef)

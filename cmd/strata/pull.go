@@ -55,7 +55,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		return err
 	}
 	if o.offline || offline() {
-		return pullOffline(g, ref, o.quiet, out)
+		return pullOffline(g, ref, o.quiet, o.allPlatforms, out)
 	}
 	if o.allPlatforms && o.platform != "" {
 		return errors.New("--platform and --all-platforms exclude each other")
@@ -204,7 +204,7 @@ func warnSnapshotter(snap *snapshotter.Snapshotter) {
 
 // pullOffline is pull with --offline or STRATA_OFFLINE=1: the store answers, the network is
 // never touched (docs/air-gapped.md).
-func pullOffline(g *globals, ref registry.Reference, quiet bool, out io.Writer) error {
+func pullOffline(g *globals, ref registry.Reference, quiet, allPlatforms bool, out io.Writer) error {
 	store, err := g.openStore()
 	if err != nil {
 		return err
@@ -221,6 +221,9 @@ func pullOffline(g *globals, ref registry.Reference, quiet bool, out io.Writer) 
 	}
 	if err != nil {
 		return pullError(ref, err)
+	}
+	if root := desc.Annotations[rootDigestAnnotation]; allPlatforms && !desc.MediaType.IsIndex() && root != "" && root != desc.Digest.String() {
+		return fmt.Errorf("pulling %s: the store holds one platform of it, and --offline (or STRATA_OFFLINE=1) forbids the network: bring every platform with 'strata load'", ref.Familiar())
 	}
 	if !quiet {
 		digest := desc.Digest.String()
