@@ -107,7 +107,7 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 		entries = append(entries, img.entry)
 	}
 	var jobs []layerJob
-	var fetchFrom = map[v1.Hash]v1.Image{}
+	fetchFrom := map[v1.Hash]v1.Image{}
 	unpack, ok := matchEntry(entries, opts.Platform)
 	for _, img := range p.images {
 		var diffIDs []v1.Hash
