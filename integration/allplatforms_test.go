@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -286,4 +287,47 @@ func mustDigestRef(t *testing.T, s string) name.Digest {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestAllPlatformsHostile: an index of 10,000 entries fails pull --all-platforms with one line
+// before any of them is fetched, and stores nothing.
+func TestAllPlatformsHostile(t *testing.T) {
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := startMemRegistry(t)
+	base := reg.host + "/library/crowded"
+	if err := remote.Write(mustTagRef(t, base+":base"), img); err != nil {
+		t.Fatal(err)
+	}
+	adds := make([]mutate.IndexAddendum, 10000)
+	for i := range adds {
+		adds[i] = mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+			Platform:    &v1.Platform{OS: "linux", Architecture: "amd64"},
+			Annotations: map[string]string{"n": strconv.Itoa(i)},
+		}}
+	}
+	crowded := mutate.AppendManifests(empty.Index, adds...)
+	if err := remote.WriteIndex(mustTagRef(t, base+":1"), crowded); err != nil {
+		t.Fatal(err)
+	}
+	root := newRoot(t)
+	reg.take()
+	r := strata(t, root, "pull", "--no-unpack", "--all-platforms", base+":1")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "more than 1024 manifests") || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("pull --all-platforms of a 10000-entry index: exit %d, stderr %q; want 1 and one line", r.Code, r.Stderr)
+	}
+	for _, q := range reg.take() {
+		if strings.Contains(q, "/manifests/sha256:") || strings.Contains(q, "/blobs/") {
+			t.Errorf("pull fetched %s from a refused index", q)
+		}
+	}
+	if len(storeBlobs(t, root)) != 0 {
+		t.Errorf("a refused index left blobs %v", storeBlobs(t, root))
+	}
 }
