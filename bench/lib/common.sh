@@ -115,6 +115,30 @@ wait_for() {
 # now_us prints the wall clock in microseconds.
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 
+# section NAME FUNC… runs the functions as one named section of the run, logs how long it
+# took and keeps that for the summary at the end and for the docs (meta "time: NAME"), so
+# every run shows where its minutes went.
+SECTIONS=()
+section() {
+	local name=$1 t0 s f
+	shift
+	t0=$(now_us)
+	for f in "$@"; do "$f"; done
+	s=$((($(now_us) - t0) / 1000000))
+	SECTIONS+=("$name: $s s")
+	meta "time: $name" "$s s"
+	log "$name took $s s"
+}
+
+# kill_tree PID stops a background job we started and everything it started (debootstrap
+# runs dpkg in a chroot, several processes deep), children first so none is re-parented.
+kill_tree() {
+	local pid=$1 c
+	[[ -n $pid ]] || return 0
+	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do kill_tree "$c"; done
+	kill -TERM "$pid" 2>/dev/null || true
+}
+
 # Results. samples.tsv holds one line per observation:
 #   measure case tool metric unit value
 # notes.tsv holds what did not run or how it ran:

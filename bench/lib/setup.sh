@@ -5,11 +5,14 @@
 PEER_PACKAGES=(podman containerd runc crun skopeo umoci docker-registry hyperfine curl debootstrap jq time conmon)
 BENCH_CACHE=${BENCH_CACHE:-/var/cache/strata-bench}
 
-# install_peers installs the packages whose commands are missing, running apt-get update once
-# only when the package lists are absent or the install fails without it.
-install_peers() {
-	local missing=() pkg cmd
-	for pkg in "${PEER_PACKAGES[@]}"; do
+# install_peers installs the peers whose commands are missing.
+install_peers() { ensure_packages "${PEER_PACKAGES[@]}"; }
+
+# ensure_packages PKG… installs the packages whose commands are missing, running apt-get
+# update once only when the package lists are absent or the install fails without it.
+ensure_packages() {
+	local missing=() pkg cmd logf=$BENCH_WORK/logs/apt.log
+	for pkg in "$@"; do
 		case $pkg in
 		docker-registry) cmd=docker-registry ;;
 		time) cmd=/usr/bin/time ;;
@@ -23,10 +26,10 @@ install_peers() {
 	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 		apt-get update -q >"$BENCH_WORK/logs/apt-update.log" 2>&1 || die "apt-get update failed: $(last_error "$BENCH_WORK/logs/apt-update.log")"
 	fi
-	if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >"$BENCH_WORK/logs/apt.log" 2>&1; then
+	if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$logf" 2>&1; then
 		apt-get update -q >"$BENCH_WORK/logs/apt-update.log" 2>&1 || true
-		apt-get install -y -q --no-install-recommends "${missing[@]}" >"$BENCH_WORK/logs/apt.log" 2>&1 ||
-			die "apt-get install failed: $(last_error "$BENCH_WORK/logs/apt.log")"
+		apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$logf" 2>&1 ||
+			die "apt-get install failed: $(last_error "$logf")"
 	fi
 }
 
@@ -55,7 +58,6 @@ describe_machine() {
 	meta kernel "$(uname -r)"
 	meta os "$(. /etc/os-release && echo "$PRETTY_NAME")"
 	meta cgroups "$(cgroup_mode)"
-	meta disk "$(findmnt -no FSTYPE,SOURCE --target /var/tmp | tr -s ' ')"
 	local strata_version="missing"
 	if [[ -x $STRATA ]]; then
 		strata_version=$("$STRATA" --version 2>/dev/null | head -n1 || true)
@@ -117,30 +119,56 @@ apt_mirror() {
 	echo "${m:-http://deb.debian.org/debian}"
 }
 
-# debian_layer prints the path of the packed bookworm minbase, building it once with
-# debootstrap and keeping it in BENCH_CACHE. The tar is sorted, owned numerically, every mtime
-# fixed and gzip carries no name or time, so one machine always pushes the same digest.
-debian_layer() {
-	local out=$BENCH_CACHE/debian-bookworm-minbase.tar.gz rootfs mirror
-	if [[ -s $out ]]; then
-		echo "$out"
-		return 0
+# needs_debian succeeds when a selected measurement uses the Debian images: 1 pulls debian,
+# 2 the app images on it. run.sh defines selected; share.sh uses none of this.
+needs_debian() { selected 1 || selected 2; }
+
+# debian_layer_file is the packed bookworm minbase, kept between runs.
+debian_layer_file() { echo "$BENCH_CACHE/debian-bookworm-minbase.tar.gz"; }
+
+# start_debian_layer builds the Debian layer in the background when the cache lacks it, so
+# that debootstrap (the network, then dpkg) overlaps the apt install of the peers and the Go
+# builds; push_images waits for it. Nothing is measured while it runs.
+start_debian_layer() {
+	DEBIAN_PID=""
+	[[ $BENCH_MODE != quick && ! -s $(debian_layer_file) ]] && needs_debian || return 0
+	ensure_packages debootstrap
+	build_debian_layer >"$BENCH_WORK/logs/debootstrap.log" 2>&1 &
+	DEBIAN_PID=$!
+	on_exit 'kill_tree "${DEBIAN_PID:-}"'
+	log "debootstrap --variant=minbase bookworm runs in the background (cached in $BENCH_CACHE afterwards)"
+}
+
+# wait_debian_layer waits for the background build, then sets DEBIAN_LAYER to its file. It
+# must run in the shell that started the build: a $(…) subshell cannot wait for it.
+wait_debian_layer() {
+	if [[ -n ${DEBIAN_PID:-} ]]; then
+		log "waiting for debootstrap"
+		wait "$DEBIAN_PID" || { DEBIAN_PID=""; die "debootstrap failed: $(last_error "$BENCH_WORK/logs/debootstrap.log")"; }
+		DEBIAN_PID=""
 	fi
+	DEBIAN_LAYER=$(debian_layer_file)
+	[[ -s $DEBIAN_LAYER ]] || die "$DEBIAN_LAYER is missing"
+}
+
+# build_debian_layer runs debootstrap into the tmpfs and packs the result into the cache.
+# On the tmpfs dpkg's fsyncs cost nothing: about a minute here instead of six on ext4. The
+# tar is sorted, owned numerically, every mtime fixed and gzip carries no name or time, so
+# one machine always pushes the same digest.
+build_debian_layer() {
+	local out rootfs=$BENCH_WORK/tmpfs/debootstrap mirror
+	out=$(debian_layer_file)
 	mkdir -p "$BENCH_CACHE"
 	mirror=$(apt_mirror)
-	rootfs=$BENCH_WORK/debootstrap
-	log "debootstrap --variant=minbase bookworm from $mirror (cached in $BENCH_CACHE afterwards)"
-	on_exit "unmount_under '$rootfs'"
-	debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$BENCH_WORK/logs/debootstrap.log" 2>&1 ||
-		die "debootstrap failed: $(last_error "$BENCH_WORK/logs/debootstrap.log")"
+	echo "debootstrap from $mirror"
+	debootstrap --variant=minbase bookworm "$rootfs" "$mirror" || return 1
 	unmount_under "$rootfs"
 	rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"* "$rootfs/var/log/"*.log
 	tar --sort=name --mtime=@1704067200 --numeric-owner --format=posix \
 		--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-		-C "$rootfs" -cf - . | gzip -n -6 >"$out.tmp"
+		-C "$rootfs" -cf - . | gzip -n -6 >"$out.tmp" || return 1
 	mv "$out.tmp" "$out"
 	rm -rf "$rootfs"
-	echo "$out"
 }
 
 # alpine_layer prints the alpine 3.20.3 minirootfs: the repo's testdata copy, else the shared one.
@@ -156,24 +184,28 @@ alpine_layer() {
 	die "alpine-minirootfs-3.20.3-x86_64.tar.gz not found in testdata/alpine"
 }
 
-# build_tools compiles imagegen and report into the work dir.
+# build_tools compiles imagegen and report into the work dir, and the micro-benchmarks' test
+# binaries so that their compilation lands in Go's build cache during the setup, not in the
+# timed section.
 build_tools() {
-	mkdir -p "$BENCH_WORK/bin"
+	mkdir -p "$BENCH_WORK/bin" "$BENCH_WORK/micro-bin"
 	(cd "$REPO" && go build -o "$BENCH_WORK/bin/imagegen" ./bench/imagegen && go build -o "$BENCH_WORK/bin/report" ./bench/report) ||
 		die "building bench tools failed"
+	(cd "$REPO" && go test -c -o "$BENCH_WORK/micro-bin/" "${MICRO_PACKAGES[@]}") ||
+		log "warning: building the micro-benchmarks failed; measurement 6 will say why"
 }
 
 # push_images builds and pushes the benchmark images; IMAGES is the images.json describing them.
 push_images() {
 	local debian=""
-	[[ $BENCH_MODE == quick ]] || debian=$(debian_layer)
+	if [[ $BENCH_MODE != quick ]] && needs_debian; then
+		wait_debian_layer
+		debian=$DEBIAN_LAYER
+	fi
 	IMAGES=$BENCH_RESULTS/images.json
 	local args=(-registry "$REGISTRY" -alpine "$(alpine_layer)" -out "$IMAGES")
-	if [[ -n $debian ]]; then
-		args+=(-debian "$debian")
-	else
-		args+=(-multi=false -layers 1,10,50)
-	fi
+	[[ -z $debian ]] || args+=(-debian "$debian")
+	[[ $BENCH_MODE != quick ]] || args+=(-multi=false -layers 1,10,50)
 	log "pushing benchmark images to $REGISTRY"
 	"$BENCH_WORK/bin/imagegen" "${args[@]}" >"$BENCH_WORK/logs/imagegen.log" 2>&1 ||
 		die "imagegen failed: $(last_error "$BENCH_WORK/logs/imagegen.log")"
