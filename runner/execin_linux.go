@@ -73,17 +73,18 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, err
 	}
 	req := joinRequest{
-		Args:       opts.Args,
-		Env:        env,
-		Cwd:        firstOf(opts.Cwd, spec.Cwd),
-		Confine:    true,
-		User:       firstOf(opts.User, spec.User),
-		Caps:       caps,
-		NoNewPrivs: !spec.Privileged || spec.NoNewPrivileges,
-		Seccomp:    spec.Seccomp != SeccompUnconfined && !spec.Privileged,
-		Hostname:   spec.Hostname,
-		Terminal:   opts.Terminal,
-		Detach:     opts.Detach,
+		Args:           opts.Args,
+		Env:            env,
+		Cwd:            firstOf(opts.Cwd, spec.Cwd),
+		Confine:        true,
+		User:           firstOf(opts.User, spec.User),
+		Caps:           caps,
+		NoNewPrivs:     !spec.Privileged || spec.NoNewPrivileges,
+		Seccomp:        spec.Seccomp != SeccompUnconfined && !spec.Privileged,
+		SeccompProfile: spec.Seccomp,
+		Hostname:       spec.Hostname,
+		Terminal:       opts.Terminal,
+		Detach:         opts.Detach,
 	}
 	pid, pidfd, err := joinTarget(c)
 	if err != nil {

@@ -319,3 +319,15 @@ func TestExecHostileContainer(t *testing.T) {
 		t.Errorf("Exec(-u 1000) with a FIFO passwd = %d, %q, %v, want uid 1000", code, out, err)
 	}
 }
+
+func TestExecCustomSeccomp(t *testing.T) {
+	// exec applies the container's own profile, not Docker's default: the one here lets
+	// unshare -U through (the default refuses it) and refuses mkdir.
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, func(s *Spec) { s.Seccomp = denyMkdir }, "sleep", "1000")
+	code, out, errOut, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c",
+		"unshare -U true && echo allowed; mkdir /tmp/d 2>&1 | grep -o 'Permission denied'"}})
+	if code != 0 || out != "allowed\nPermission denied" {
+		t.Errorf("exec under the container's profile = %d, %v, %q (stderr %q), want 0 and allowed, Permission denied", code, err, out, errOut)
+	}
+}

@@ -61,8 +61,11 @@ type joinRequest struct {
 	Caps       []int  `json:"caps,omitempty"`
 	NoNewPrivs bool   `json:"noNewPrivs,omitempty"`
 	Seccomp    bool   `json:"seccomp,omitempty"`
-	Hostname   string `json:"hostname,omitempty"`
-	Terminal   bool   `json:"terminal,omitempty"`
+	// SeccompProfile is the container's Spec.Seccomp: "" for Docker's default, or a
+	// profile's JSON (--security-opt seccomp=FILE). Used when Seccomp is set.
+	SeccompProfile string `json:"seccompProfile,omitempty"`
+	Hostname       string `json:"hostname,omitempty"`
+	Terminal       bool   `json:"terminal,omitempty"`
 	// TimeOffsets are the container's /proc/<pid>/timens_offsets when it has a time
 	// namespace of its own: the helper makes one with the same offsets (see below).
 	TimeOffsets string `json:"timeOffsets,omitempty"`
@@ -214,7 +217,7 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 			}
 		}
 		if req.Seccomp {
-			if err := loadSeccomp(); err != nil {
+			if err := loadSeccomp(req.SeccompProfile); err != nil {
 				return nil, nil, fmt.Errorf("loading seccomp filter: %w", err)
 			}
 		}

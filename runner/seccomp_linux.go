@@ -55,22 +55,14 @@ func seccompProgram(profile string, caps []int) (*seccomp.Program, error) {
 // bounding set, which dropPrivileges has already cut to the container's set (for a non-root
 // user too, whose effective set is empty), as Docker resolves its profile against the
 // bounding set.
-//
-// The profile is variadic only while exec's helper (nsjoin_linux.go) calls this without one:
-// until joinRequest carries Spec.Seccomp, `strata exec` into a container with a custom profile
-// gets the default profile (issue #5).
-func loadSeccomp(profile ...string) error {
+func loadSeccomp(profile string) error {
 	var caps []int
 	for c := 0; c <= lastCap(); c++ {
 		if ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && ok == 1 {
 			caps = append(caps, c)
 		}
 	}
-	prof := SeccompDefault
-	if len(profile) > 0 {
-		prof = profile[0]
-	}
-	p, err := seccompProgram(prof, caps)
+	p, err := seccompProgram(profile, caps)
 	if err != nil {
 		return err
 	}
