@@ -102,8 +102,12 @@ func Inspect(c *Container) InspectData {
 	if len(spec.Args) > 0 {
 		d.Path, d.Args = spec.Args[0], spec.Args[1:]
 	}
-	if spec.Seccomp == SeccompUnconfined {
+	switch spec.Seccomp {
+	case SeccompDefault:
+	case SeccompUnconfined:
 		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "seccomp=unconfined")
+	default: // a profile's JSON, shown as docker inspect shows it
+		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "seccomp="+spec.Seccomp)
 	}
 	for _, m := range spec.Mounts {
 		rw := true
