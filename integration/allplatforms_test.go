@@ -3,6 +3,7 @@ package integration
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"maps"
@@ -168,8 +169,20 @@ func TestAllPlatformsBundle(t *testing.T) {
 	}
 	mustStrata(t, root, "rmi", copyRef)
 
-	// prune keeps every platform; rmi takes them all.
+	// prune keeps every platform; prune -a would free all of them, and its dry run and
+	// system df count them all; rmi takes them all.
 	before := storeBlobs(t, root)
+	if r := mustStrata(t, root, "prune", "-a", "--dry-run"); strings.Count(r.Stdout, "Would delete blob:") != len(before) {
+		t.Errorf("prune -a --dry-run lists %d blobs, want all %d:\n%s", strings.Count(r.Stdout, "Would delete blob:"), len(before), r.Stdout)
+	}
+	var df struct {
+		Totals struct {
+			Unused int64 `json:"unused"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal([]byte(mustStrata(t, root, "system", "df", "--format", "json").Stdout), &df); err != nil || df.Totals.Unused != 0 {
+		t.Errorf("system df: unused %d bytes (%v), want 0: every platform's blob belongs to the index", df.Totals.Unused, err)
+	}
 	mustStrata(t, root, "prune")
 	if after := storeBlobs(t, root); !maps.Equal(after, before) {
 		t.Errorf("prune changed the blobs from %v to %v; every platform is in use", before, after)

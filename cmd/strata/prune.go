@@ -158,6 +158,9 @@ func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo) (
 		for _, l := range info.Layers {
 			keepBlobs[l.Digest] = true
 		}
+		for _, b := range info.Blobs { // every platform's, for a ref naming an index
+			keepBlobs[b.Digest] = true
+		}
 		for _, d := range info.Config.RootFS.DiffIDs {
 			keepLayers[d] = true
 		}
@@ -186,10 +189,16 @@ func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo) (
 		have[l.DiffID] = i
 	}
 	for _, u := range unused {
-		add(u.Manifest)
-		add(v1.Descriptor{Digest: u.ID, Size: u.Size - layersSize(u.Layers)})
-		for _, l := range u.Layers {
-			add(l)
+		if len(u.Blobs) > 0 { // what the ref reaches, every platform's for an index
+			for _, b := range u.Blobs {
+				add(b)
+			}
+		} else {
+			add(u.Manifest)
+			add(v1.Descriptor{Digest: u.ID, Size: u.Size - layersSize(u.Layers)})
+			for _, l := range u.Layers {
+				add(l)
+			}
 		}
 		for _, d := range u.Config.RootFS.DiffIDs {
 			i, ok := have[d]

@@ -265,6 +265,9 @@ func (l *ledger) objects(info cache.ImageInfo) []*object {
 	for _, d := range info.Layers {
 		add(l.blobs[d.Digest])
 	}
+	for _, d := range info.Blobs { // every platform's, for a ref naming an index
+		add(l.blobs[d.Digest])
+	}
 	for _, d := range info.Config.RootFS.DiffIDs {
 		add(l.layerDirs[d])
 	}
