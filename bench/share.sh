@@ -9,6 +9,11 @@
 # layers no earlier image had (from `skopeo inspect`): the least any store must grow by.
 # IMAGE is repo:tag or repo@digest in that registry, or a full reference. An http:// URL pulls
 # over plain HTTP; https:// verifies TLS. Needs root, like run.sh.
+#
+# strata's rows come from `strata bench share`, which needs nothing but the strata binary:
+#   strata bench share --registry URL IMAGE…   (one sequence, with new/shared layers, bytes
+#                                               downloaded and the ideal growth per image)
+# This script adds the peers and the repetitions around it.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -103,12 +108,17 @@ unique_compressed() {
 	done
 }
 
-mount_tmpfs
+: >"$BENCH_RESULTS/meta.tsv"
+mount_stores
 unique_compressed "${IMAGE_ARGS[@]}"
 IFS=, read -ra tools <<<"$TOOLS"
 base=$(fs_dir "$FS")
-for t in "${tools[@]}"; do
-	[[ $t == strata || $t == podman || $t == ctr ]] || die "unknown tool $t: want strata, podman or ctr"
+for i in "${!tools[@]}"; do
+	case ${tools[i]} in
+	strata) tools[i]=strata_share ;; # strata measures itself: `strata bench share`
+	podman | ctr) ;;
+	*) die "unknown tool ${tools[i]}: want strata, podman or ctr" ;;
+	esac
 done
 declare -A dead=()
 for t in "${tools[@]}"; do
@@ -121,7 +131,11 @@ for ((r = 1; r <= RUNS; r++)); do
 	for t in "${tools[@]}"; do
 		[[ -z ${dead[$t]:-} ]] || continue
 		log "run $r/$RUNS: $t"
-		sharing_sequence share "$t" "$base/share-$t" "${IMAGE_ARGS[@]}" || dead[$t]=1
+		if [[ $t == strata_share ]]; then
+			strata_share_sequence share "$base/share-$t" "${IMAGE_ARGS[@]}" || dead[$t]=1
+		else
+			sharing_sequence share "$t" "$base/share-$t" "${IMAGE_ARGS[@]}" || dead[$t]=1
+		fi
 	done
 done
 
@@ -129,7 +143,7 @@ done
 printf '| tool | # | image | pull time (median) | store growth (median) | unique compressed layers |\n|---|---:|---|---:|---:|---:|\n'
 for t in "${tools[@]}"; do
 	for i in "${!IMAGE_ARGS[@]}"; do
-		awk -F'\t' -v t="$t" -v i="$i" -v img="${IMAGE_ARGS[i]}" -v ideal="${IDEAL[i]:-0}" '
+		awk -F'\t' -v t="$t" -v name="${t/strata_share/strata bench share}" -v i="$i" -v img="${IMAGE_ARGS[i]}" -v ideal="${IDEAL[i]:-0}" '
 			function median(a, n,   j, k, tmp) {
 				for (j = 1; j <= n; j++) for (k = j + 1; k <= n; k++) if (a[k] < a[j]) { tmp = a[j]; a[j] = a[k]; a[k] = tmp }
 				return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
@@ -137,8 +151,8 @@ for t in "${tools[@]}"; do
 			$1 == "share" && $2 == i && $3 == t && $4 == "time" { ts[++nt] = $6 }
 			$1 == "share" && $2 == i && $3 == t && $4 == "growth" { gs[++ng] = $6 }
 			END {
-				if (nt == 0) { printf "| %s | %d | %s | not measured | | %.1f MiB |\n", t, i + 1, img, ideal / 1048576; exit }
-				printf "| %s | %d | %s | %.3f s | %.1f MiB | %.1f MiB |\n", t, i + 1, img, median(ts, nt), median(gs, ng) / 1048576, ideal / 1048576
+				if (nt == 0) { printf "| %s | %d | %s | not measured | | %.1f MiB |\n", name, i + 1, img, ideal / 1048576; exit }
+				printf "| %s | %d | %s | %.3f s | %.1f MiB | %.1f MiB |\n", name, i + 1, img, median(ts, nt), median(gs, ng) / 1048576, ideal / 1048576
 			}' "$BENCH_RESULTS/samples.tsv"
 	done
 done

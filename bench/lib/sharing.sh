@@ -38,6 +38,36 @@ sharing_sequence() {
 	"${t}_clear" "$store" >/dev/null 2>&1
 }
 
+# strata_share_check: `strata bench share` is the sharing measurement users run themselves;
+# make bench runs it too, next to the CLI pulls, so the two can be compared.
+strata_share_check() {
+	strata_check || return 1
+	"$STRATA" bench share --help >/dev/null 2>&1 || { echo "$STRATA has no 'bench share' command"; return 1; }
+}
+
+# strata_share_sequence MEASURE STORE IMAGE… runs `strata bench share` over the images, in a
+# temporary root it makes (and removes) in the directory STORE, and records its rows as
+# sharing_sequence records the others'. Its times are in-process: no strata process starts.
+strata_share_sequence() {
+	local measure=$1 store=$2 json logf i s g refs=() image
+	shift 2
+	json=$BENCH_WORK/$measure-strata_share.json
+	logf=$BENCH_WORK/logs/$measure-strata_share.log
+	for image in "$@"; do refs+=("$(ref "$image")"); done
+	mkdir -p "$store"
+	if ! TMPDIR=$store timeout "${STRATA_TIMEOUT:-600}" "$STRATA" bench share --format json "${refs[@]}" >"$json" 2>"$logf"; then
+		note "$measure" sequence strata_share failed "$(last_error "$logf")"
+		rm -rf "$store"
+		return 1
+	fi
+	while IFS=$'\t' read -r i s g; do
+		record "$measure" "$i" strata_share time s "$s"
+		record "$measure" "$i" strata_share growth bytes "$g"
+	done < <(jq -r '.images | to_entries[] | [.key, .value.seconds, .value.growth] | @tsv' "$json")
+	cp "$json" "$BENCH_RESULTS/strata-bench-share.json"
+	rm -rf "$store"
+}
+
 measure_sharing() {
 	local images=() r t reason base
 	local -A dead=()
@@ -50,7 +80,7 @@ measure_sharing() {
 	# (50 pulls per tool) stay affordable; the ext4 cost of a cold pull is measurement 1's.
 	base=$(fs_dir tmpfs)
 	meta "sharing store" tmpfs
-	for t in strata podman ctr curl_tar_shared; do
+	for t in strata strata_share podman ctr curl_tar_shared; do
 		if ! reason=$("${t}_check" 2>&1); then
 			note sharing sequence "$t" skipped "$reason"
 			dead[$t]=1
@@ -58,9 +88,13 @@ measure_sharing() {
 	done
 	log "sharing: ${#images[@]} app images, $RUNS runs"
 	for ((r = 1; r <= RUNS; r++)); do
-		for t in strata podman ctr curl_tar_shared; do
+		for t in strata strata_share podman ctr curl_tar_shared; do
 			[[ -z ${dead[$t]:-} ]] || continue
-			sharing_sequence sharing "$t" "$base/share-$t" "${images[@]}" || dead[$t]=1
+			if [[ $t == strata_share ]]; then
+				strata_share_sequence sharing "$base/share-$t" "${images[@]}" || dead[$t]=1
+			else
+				sharing_sequence sharing "$t" "$base/share-$t" "${images[@]}" || dead[$t]=1
+			fi
 		done
 	done
 }

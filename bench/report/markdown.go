@@ -79,8 +79,13 @@ func (d *doc) header() {
 	d.p("## Machine\n")
 	d.p("| | |\n|---|---|")
 	for _, k := range []string{"cpu", "nproc", "memory", "kernel", "os", "cgroups", "disk", "duration"} {
+		label := k
+		if k == "duration" {
+			// run.sh counts from the start of make bench (building strata) to the docs.
+			label = "total time of the run"
+		}
 		if v := r.meta(k); v != "" {
-			d.p("| %s | %s |", k, mdEscape(v))
+			d.p("| %s | %s |", label, mdEscape(v))
 		}
 	}
 	var phases []string
@@ -90,7 +95,7 @@ func (d *doc) header() {
 		}
 	}
 	if len(phases) > 0 {
-		d.p("| time per measurement | %s |", mdEscape(strings.Join(phases, ", ")))
+		d.p("| time per section | %s |", mdEscape(strings.Join(phases, ", ")))
 	}
 	d.p("\n## Versions\n")
 	d.p("| tool | version |\n|---|---|")

@@ -23,7 +23,9 @@ func (d *doc) pull() {
 		"could run: strata and podman pull (which unpack), `ctr images pull` (which unpacks into the overlayfs " +
 		"snapshotter of a containerd started on that store), `skopeo copy` then `umoci unpack`. Baselines: `curl` " +
 		"fetching manifest, config and blobs to files, and `curl | tar -xz` per layer into one directory. " +
-		"Stores on a tmpfs (tool overhead shows) and on ext4 under /var/tmp. Peak RSS is that of the pulling " +
+		"Stores on a tmpfs (tool overhead shows) and on ext4: a file system of the run's own on a loop device over the " +
+		"machine's disk, mounted without online discard, so that removing one tool's store does not slow the next " +
+		"tool's pull (the disk row above says where it lives). Peak RSS is that of the pulling " +
 		"process tree; for containerd it adds the daemon's peak. \"store after pull\" is `du` of the store.\n")
 	var groups []plot.Group
 	for _, c := range cases {
@@ -52,7 +54,9 @@ func (d *doc) sharing() {
 		"Debian base plus one unique 4 MiB layer); per image we record the pull time and the growth of the store "+
 		"(`du`, after `sync`). The ideal growth of a further image is its unique layer: unpacked (files rounded to "+
 		"4 KiB, plus a block per directory) and, for stores that keep the compressed blobs too (strata, containerd), "+
-		"its blob. podman keeps no blobs, so its ideal is the unpacked layer alone.\n", store)
+		"its blob. podman keeps no blobs, so its ideal is the unpacked layer alone. The `strata bench share` row is "+
+		"the same sequence measured by that command (what a user runs against their own registry): its times are "+
+		"taken inside one strata process, so they lack the few milliseconds of a process start that the CLI rows pay.\n", store)
 	// The ideal growth of image c counts only the layers no earlier image had.
 	seen := map[string]bool{}
 	idealOf := map[string][2]float64{} // case → {unpacked, unpacked + blob}
@@ -77,7 +81,7 @@ func (d *doc) sharing() {
 	}
 	d.p("| tool | first image | further images: median | min–max | growth per further image | its ideal | × ideal | total after %d images | × ideal total |", len(idx))
 	d.p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	ids := []string{"strata", "podman", "ctr", "curl_tar_shared"}
+	ids := []string{"strata", "strata_share", "podman", "ctr", "curl_tar_shared"}
 	var furtherBars []plot.Bar
 	growthSeries := []plot.Series{}
 	for _, id := range ids {

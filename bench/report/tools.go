@@ -15,6 +15,7 @@ type tool struct {
 
 var tools = []tool{
 	{ID: "strata", Label: "**strata**", KeepsBlobs: true},
+	{ID: "strata_share", Label: "**strata bench share** (in-process: no process start)", KeepsBlobs: true},
 	{ID: "podman", Label: "podman", Peer: true},
 	{ID: "ctr", Label: "containerd (ctr)", Peer: true, KeepsBlobs: true},
 	{ID: "skopeo_umoci", Label: "skopeo copy + umoci unpack", Peer: true},
@@ -44,6 +45,8 @@ func plainLabel(id string) string {
 	switch id {
 	case "strata":
 		return "strata"
+	case "strata_share":
+		return "strata bench share"
 	case "curl_tar":
 		return "baseline: curl | tar -xz"
 	case "curl_tar_shared":
