@@ -197,7 +197,7 @@ func TestAbsoluteNamesAreRooted(t *testing.T) {
 
 // TestDeviceNodeIsNodev pulls a layer carrying a character device (/dev/zero's numbers, 1/5):
 // as root the node is created, but the container's root is mounted nodev, so it cannot be
-// opened (strata has no device cgroup to stop a node of the host's disk otherwise).
+// opened, whatever the devices cgroup allows (a --privileged container lifts that).
 func TestDeviceNodeIsNodev(t *testing.T) {
 	requiresContainers(t)
 	reg := startRegistry(t)

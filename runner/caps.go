@@ -30,10 +30,9 @@ var capNames = map[string]int{
 	"PERFMON": unix.CAP_PERFMON, "BPF": unix.CAP_BPF, "CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
 }
 
-// DefaultCaps is Docker's default capability set (moby oci/caps/defaults.go) less MKNOD:
-// Docker relies on the devices cgroup to stop a container from opening the nodes it creates,
-// and strata sets up no devices cgroup (hybrid and v2 hosts differ), so creating device nodes
-// stays off unless --cap-add MKNOD asks for it.
+// DefaultCaps is Docker's default capability set (moby oci/caps/defaults.go) less MKNOD: a
+// default container cannot create device nodes at all (--cap-add MKNOD allows it). The
+// devices cgroup then still decides which nodes open, as in Docker.
 var DefaultCaps = []string{
 	"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "NET_RAW", "SETGID", "SETUID",
 	"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",

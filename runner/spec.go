@@ -35,9 +35,9 @@ type Spec struct {
 	// Dir is the container dir; the rootfs is assembled at Dir/rootfs.
 	Dir string `json:"dir"`
 	// Root are the mounts that make up the root filesystem, in order (Target "/" or relative).
-	// The root must be writable even for ReadOnly: the init creates missing mountpoints
-	// (/proc, /dev, /etc/hostname, -v targets) first and remounts the root read-only last, as
-	// Docker does. An image without /proc on a read-only overlay cannot be started.
+	// For ReadOnly the init creates no mountpoints: the caller makes the missing ones first
+	// (strata run does with snapshotter.AddMountpoints), and the init remounts the root
+	// read-only last, as Docker does.
 	Root []mount.Mount `json:"root"`
 	// Mounts are the user's binds and tmpfs mounts; Targets are paths inside the container.
 	Mounts []mount.Mount `json:"mounts,omitempty"`
