@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-run/strata/internal/platforms"
 )
 
 // ErrNoPlatform is returned, inside a *PlatformError, when a stored index has no image for
@@ -44,28 +45,9 @@ func hostPlatform() v1.Platform {
 	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }
 
-// normalizeVariant fills the variant Docker assumes when none is given: arm64 is v8 and arm
-// v7 unless they say otherwise (containerd's platforms.Normalize).
-func normalizeVariant(p v1.Platform) v1.Platform {
-	if p.Variant == "" {
-		switch p.Architecture {
-		case "arm64":
-			p.Variant = "v8"
-		case "arm":
-			p.Variant = "v7"
-		}
-	}
-	return p
-}
-
-// PlatformMatches reports whether an image of platform have runs where want is asked for:
-// OS, architecture and variant compared after Docker's normalization (arm64 without a
-// variant is arm64/v8). OS version and features are for Windows images, which strata never
-// runs; they are ignored.
-func PlatformMatches(want, have v1.Platform) bool {
-	w, h := normalizeVariant(want), normalizeVariant(have)
-	return w.OS == h.OS && w.Architecture == h.Architecture && w.Variant == h.Variant
-}
+// PlatformMatches reports whether an image of platform have runs where want is asked for, as
+// Docker decides it (see platforms.Matches).
+func PlatformMatches(want, have v1.Platform) bool { return platforms.Matches(want, have) }
 
 // isAttestation reports whether an index entry is BuildKit's attestation manifest
 // (platform unknown/unknown): stored and copied with the index, but not an image to run.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-run/strata/internal/platforms"
 )
 
 // PlatformError says an index has no manifest for the wanted platform, and lists the ones it
@@ -46,27 +47,6 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return *p, nil
 }
 
-// normalizeVariant fills the variant Docker assumes when none is given: arm64 images are v8
-// and arm images v7 unless they say otherwise (containerd's platforms.Normalize does the same).
-func normalizeVariant(p v1.Platform) v1.Platform {
-	if p.Variant == "" {
-		switch p.Architecture {
-		case "arm64":
-			p.Variant = "v8"
-		case "arm":
-			p.Variant = "v7"
-		}
-	}
-	return p
-}
-
-// platformMatches compares OS, architecture and variant after normalization; OS version and
-// features are for Windows images, which strata never runs.
-func platformMatches(want, have v1.Platform) bool {
-	w, h := normalizeVariant(want), normalizeVariant(have)
-	return w.OS == h.OS && w.Architecture == h.Architecture && w.Variant == h.Variant
-}
-
 // matchPlatform picks the first manifest of an index for want; an index lists its preferred
 // manifest first, as Docker picks.
 func matchPlatform(ref string, manifests []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) {
@@ -75,7 +55,7 @@ func matchPlatform(ref string, manifests []v1.Descriptor, want v1.Platform) (v1.
 		if m.Platform == nil {
 			continue
 		}
-		if platformMatches(want, *m.Platform) {
+		if platforms.Matches(want, *m.Platform) {
 			return m, nil
 		}
 		// BuildKit lists attestation manifests as unknown/unknown; they are not images.
