@@ -3,7 +3,6 @@ package cache
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -38,12 +37,8 @@ func (e *PlatformError) Error() string {
 // Is makes errors.Is(err, ErrNoPlatform) true.
 func (e *PlatformError) Is(target error) bool { return target == ErrNoPlatform }
 
-// hostPlatform is the platform Info describes an index by: linux on this binary's
-// architecture, the one strata runs (registry.DefaultPlatform says the same; cache does not
-// import registry).
-func hostPlatform() v1.Platform {
-	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-}
+// hostPlatform is the platform Info describes an index by: the one strata runs.
+func hostPlatform() v1.Platform { return platforms.Host() }
 
 // PlatformMatches reports whether an image of platform have runs where want is asked for, as
 // Docker decides it (see platforms.Matches).

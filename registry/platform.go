@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,9 +33,7 @@ func (e *PlatformError) Error() string {
 func (e *PlatformError) Is(target error) bool { return target == ErrNoMatchingPlatform }
 
 // DefaultPlatform is the platform strata runs: linux on this binary's architecture.
-func DefaultPlatform() v1.Platform {
-	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-}
+func DefaultPlatform() v1.Platform { return platforms.Host() }
 
 // ParsePlatform parses "os/arch[/variant]" as --platform does: "linux/arm64/v8", "linux/amd64".
 func ParsePlatform(s string) (v1.Platform, error) {

@@ -2,7 +2,11 @@
 // pull) and the store (choosing what to run from an index) must agree on it.
 package platforms
 
-import v1 "github.com/google/go-containerregistry/pkg/v1"
+import (
+	"runtime"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
 
 // Normalize fills the variant Docker assumes when none is given: arm64 images are v8 and arm
 // images v7 unless they say otherwise (containerd's platforms.Normalize does the same).
@@ -24,4 +28,9 @@ func Normalize(p v1.Platform) v1.Platform {
 func Matches(want, have v1.Platform) bool {
 	w, h := Normalize(want), Normalize(have)
 	return w.OS == h.OS && w.Architecture == h.Architecture && w.Variant == h.Variant
+}
+
+// Host is the platform strata runs images of: linux on this binary's architecture.
+func Host() v1.Platform {
+	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }
