@@ -8,6 +8,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v podman >/dev/null || need+=(podman)
+command -v containerd >/dev/null || need+=(containerd)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "test-deps: missing ${need[*]}; run as root to install them (integration tests skip without them)" >&2
