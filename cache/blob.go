@@ -17,7 +17,8 @@ import (
 // that the content has exactly desc.Size bytes and hashes to desc.Digest, fsyncs and renames
 // it into blobs/sha256/. Until then nothing is visible under the blob's name, and a mismatch
 // leaves nothing behind. If the blob is already stored (perhaps another process won the race),
-// WriteBlob succeeds without reading r.
+// WriteBlob succeeds without reading r; a stored file of the wrong size was damaged on disk
+// and is written again.
 func (s *Store) WriteBlob(ctx context.Context, desc v1.Descriptor, r io.Reader) error {
 	_, err := s.writeBlob(ctx, desc, r)
 	if err != nil {
@@ -34,7 +35,7 @@ func (s *Store) writeBlob(ctx context.Context, desc v1.Descriptor, r io.Reader) 
 	if desc.Size < 0 {
 		return false, fmt.Errorf("%w: negative size %d", ErrSizeMismatch, desc.Size)
 	}
-	if s.HasBlob(desc.Digest) {
+	if s.hasBlobSized(desc) {
 		return false, nil
 	}
 	// The ingest lock keeps Prune from removing the temp file while it is written.
@@ -43,8 +44,8 @@ func (s *Store) writeBlob(ctx context.Context, desc v1.Descriptor, r io.Reader) 
 		return false, err
 	}
 	defer func() { err = errors.Join(err, lock.release()) }()
-	if s.HasBlob(desc.Digest) {
-		return false, nil
+	if ok, err := s.checkStored(desc); ok || err != nil {
+		return false, err
 	}
 	f, err := os.CreateTemp(filepath.Join(s.dir, ingestDir), desc.Digest.Hex+".tmp-*")
 	if err != nil {

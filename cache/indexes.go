@@ -235,7 +235,7 @@ func (s *Store) Complete(d v1.Descriptor) bool {
 		return false
 	}
 	for _, b := range blobs {
-		if !s.HasBlob(b.Digest) {
+		if !s.hasBlobSized(b) {
 			return false
 		}
 	}

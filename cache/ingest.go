@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // ingest downloads one blob into ingest/<hex>.partial and, once verified, renames it to its
@@ -61,13 +62,14 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		return res, err
 	}
 	defer func() { err = errors.Join(err, lock.release()) }()
-	if s.HasBlob(d) {
-		res.existed = true
-		return res, nil
+	if ok, err := s.checkStored(in.desc); ok || err != nil {
+		res.existed = ok
+		return res, err
 	}
 
 	partial := filepath.Join(s.dir, ingestDir, d.Hex+".partial")
-	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
+	// O_NOFOLLOW: a symlink planted in ingest/ must not make the download write elsewhere.
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return res, err
 	}

@@ -136,7 +136,8 @@ func checkHash(h v1.Hash) error {
 	return nil
 }
 
-// HasBlob reports whether the verified blob h is in the store.
+// HasBlob reports whether the verified blob h is in the store. It does not read the blob: a
+// file damaged on disk since is found by the readers that verify it, which remove it.
 func (s *Store) HasBlob(h v1.Hash) bool {
 	p, err := s.blobPath(h)
 	if err != nil {
@@ -170,7 +171,8 @@ func (s *Store) ReadBlob(h v1.Hash, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	f := rc.(*os.File)
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", short(h), err)
 	}
@@ -179,7 +181,12 @@ func (s *Store) ReadBlob(h v1.Hash, max int64) ([]byte, error) {
 	}
 	sum := sha256.Sum256(b)
 	if got := hex.EncodeToString(sum[:]); got != h.Hex {
-		return nil, fmt.Errorf("reading blob %s: %w: content hashes to sha256:%s", short(h), ErrDigestMismatch, got[:12])
+		err := fmt.Errorf("reading blob %s: %w: content hashes to sha256:%s", short(h), ErrDigestMismatch, got[:12])
+		// Damaged on disk: removed, so the next pull stores it again (see corrupt.go).
+		if fi, serr := f.Stat(); serr == nil {
+			err = errors.Join(err, s.discardDamaged(h, fi))
+		}
+		return nil, err
 	}
 	return b, nil
 }

@@ -127,12 +127,7 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	}
 	// A config already in the store is read from there: a second pull of an image fetches
 	// no blob at all.
-	var rawConfig []byte
-	if s.HasBlob(m.Config.Digest) {
-		rawConfig, err = s.ReadBlob(m.Config.Digest, maxSmallBlob)
-	} else {
-		rawConfig, err = img.RawConfigFile()
-	}
+	rawConfig, err := s.storedOr(m.Config, img.RawConfigFile)
 	if err != nil {
 		return res, fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
 	}
@@ -295,7 +290,7 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 			opts.Progress(Event{Digest: desc.Digest, Kind: kind, Current: cur, Total: desc.Size, Err: err})
 		}
 	}
-	if s.HasBlob(desc.Digest) {
+	if s.hasBlobSized(desc) {
 		emit(Exists, desc.Size, nil)
 		if opts.Layer == nil || opts.NeedLayer == nil || !opts.NeedLayer(diffID) {
 			return res, nil
@@ -378,9 +373,10 @@ func (t *lenientTee) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// layerFromDisk calls fn with the stored blob.
+// layerFromDisk calls fn with the stored blob, verified as it is read: LayerFunc's contract
+// holds for a blob damaged on disk too, which is then removed for the next pull to repair.
 func (s *Store) layerFromDisk(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, fn LayerFunc) error {
-	rc, err := s.OpenBlob(desc.Digest)
+	rc, err := s.openVerified(desc)
 	if err != nil {
 		return err
 	}

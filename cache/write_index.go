@@ -295,12 +295,7 @@ func (s *Store) planImage(pi *plannedImage) error {
 	if mt == "" {
 		mt = types.OCIManifestSchema1
 	}
-	var rawConfig []byte
-	if s.HasBlob(m.Config.Digest) {
-		rawConfig, err = s.ReadBlob(m.Config.Digest, maxSmallBlob)
-	} else {
-		rawConfig, err = img.RawConfigFile()
-	}
+	rawConfig, err := s.storedOr(m.Config, img.RawConfigFile)
 	if err != nil {
 		return fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
 	}
