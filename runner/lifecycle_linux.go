@@ -227,6 +227,8 @@ func removeDir(c *Container) error {
 	if len(errs) == 0 {
 		if err := os.RemoveAll(c.Dir); err != nil {
 			errs = append(errs, err)
+		} else {
+			(&Store{dir: filepath.Dir(c.Dir)}).releaseName(c.Config.Name, c.ID)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -14,8 +14,11 @@ func validName(s string) bool {
 			return false
 		}
 	}
-	return s != ""
+	return s != "" && len(s) <= maxNameLen
 }
+
+// maxNameLen keeps a name a valid file name: names are reserved as files (nameindex.go).
+const maxNameLen = 255
 
 // Word lists for generated names, in the spirit of docker's namesgenerator.
 var (

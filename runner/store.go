@@ -69,7 +69,7 @@ type RootFunc func(dir string) ([]mount.Mount, error)
 // container's dir before config.json is first written, saving a rewrite on every run.
 func (s *Store) CreateWith(cfg Config, root RootFunc) (_ *Container, err error) {
 	if cfg.Name != "" && !validName(cfg.Name) {
-		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.Name)
+		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", cfg.Name, maxNameLen)
 	}
 	lock := flock.New(filepath.Join(s.dir, ".lock"))
 	if err := lock.Lock(); err != nil {
@@ -77,33 +77,38 @@ func (s *Store) CreateWith(cfg Config, root RootFunc) (_ *Container, err error) 
 	}
 	defer lock.Unlock()
 
-	all, err := s.List()
-	if err != nil {
+	if err := s.ensureNameIndex(); err != nil {
 		return nil, err
 	}
-	taken := map[string]string{}
-	for _, c := range all {
-		taken[c.Config.Name] = c.ID
-	}
-	if cfg.Name == "" {
-		for i := 0; ; i++ {
-			cfg.Name = randomName()
-			if i > 10 {
-				cfg.Name += strconv.Itoa(i)
-			}
-			if _, ok := taken[cfg.Name]; !ok {
-				break
-			}
-		}
-	} else if id, ok := taken[cfg.Name]; ok {
-		return nil, &NameInUseError{Name: cfg.Name, ID: id}
-	}
-
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("creating container id: %w", err)
 	}
 	id := hex.EncodeToString(b)
+	if cfg.Name != "" {
+		if err := s.reserveName(cfg.Name, id); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := 0; ; i++ {
+			cfg.Name = randomName()
+			if i > 10 {
+				cfg.Name += strconv.Itoa(i)
+			}
+			err := s.reserveName(cfg.Name, id)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrNameInUse) || i > 100 {
+				return nil, err
+			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			s.releaseName(cfg.Name, id)
+		}
+	}()
 	dir := filepath.Join(s.dir, id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id[:12], err)
@@ -207,6 +212,9 @@ func (s *Store) Get(ref string) (*Container, error) {
 		if c, err := s.load(ref); err == nil {
 			return c, nil
 		}
+	}
+	if c, ok := s.nameHolder(ref); ok {
+		return c, nil
 	}
 	all, err := s.List()
 	if err != nil {

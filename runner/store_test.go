@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -185,5 +186,54 @@ func TestStoreLostState(t *testing.T) {
 	}
 	if err := s.Remove(context.Background(), got, false); err != nil {
 		t.Errorf("Remove after a lost state = %v", err)
+	}
+}
+
+func TestStoreNameIndex(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(Config{Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(filepath.Join(dir, namesDir, "web")); err != nil || target != a.ID {
+		t.Fatalf("name link = %q, %v; want %s", target, err, a.ID)
+	}
+	if got, err := s.Get("web"); err != nil || got.ID != a.ID {
+		t.Fatalf("Get(web) = %v, %v; want %s", got, err, a.ID)
+	}
+	if _, err := s.Create(Config{Name: "web"}); !errors.Is(err, ErrNameInUse) {
+		t.Fatalf("second Create(web) = %v, want ErrNameInUse", err)
+	}
+	// Removing the container frees the name.
+	if err := s.Remove(context.Background(), a, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, namesDir, "web")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("name link after Remove: %v, want gone", err)
+	}
+	b, err := s.Create(Config{Name: "web"})
+	if err != nil {
+		t.Fatalf("Create(web) after Remove = %v", err)
+	}
+	// A stale link (its container's dir vanished, a crash mid-remove) does not hold the name.
+	if err := os.RemoveAll(b.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(Config{Name: "web"}); err != nil {
+		t.Errorf("Create(web) over a stale link = %v", err)
+	}
+	// A store from before the index: its names are indexed on the next create.
+	if err := os.RemoveAll(filepath.Join(dir, namesDir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(Config{Name: "web"}); !errors.Is(err, ErrNameInUse) {
+		t.Errorf("Create(web) in a store without the index = %v, want ErrNameInUse", err)
+	}
+	if _, err := s.Create(Config{Name: strings.Repeat("n", maxNameLen+1)}); err == nil {
+		t.Errorf("Create with a %d-character name succeeded", maxNameLen+1)
 	}
 }

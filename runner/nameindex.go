@@ -1,0 +1,89 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Container names are reserved in <store>/.names: one symlink per name whose target is the
+// container's ID. symlink(2) fails with EEXIST when the name is taken, so creating a container
+// and finding one by name cost one system call each instead of reading every container's
+// files (docker keeps the same index in its daemon's memory). The index is a cache of the
+// names in config.json: a link whose container is gone is stale and free to take, and a
+// store made before the index gets one on the first create.
+const namesDir = ".names"
+
+// nameLink is where name's link lives.
+func (s *Store) nameLink(name string) string { return filepath.Join(s.dir, namesDir, name) }
+
+// ensureNameIndex makes .names, linking every existing container's name, if it is missing.
+// The caller holds the store lock, so no create races it; it is built aside and renamed in.
+func (s *Store) ensureNameIndex() error {
+	if _, err := os.Lstat(filepath.Join(s.dir, namesDir)); err == nil {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(s.dir, namesDir+".tmp-")
+	if err != nil {
+		return fmt.Errorf("indexing container names: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	all, err := s.List()
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if validName(c.Config.Name) {
+			_ = os.Symlink(c.ID, filepath.Join(tmp, c.Config.Name))
+		}
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, namesDir)); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("indexing container names: %w", err)
+	}
+	return nil
+}
+
+// reserveName links name to id. A name held by a container that still exists is a
+// *NameInUseError; a stale link is replaced. The caller holds the store lock.
+func (s *Store) reserveName(name, id string) error {
+	link := s.nameLink(name)
+	for range 2 {
+		err := os.Symlink(id, link)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("reserving container name %q: %w", name, err)
+		}
+		if holder, ok := s.nameHolder(name); ok {
+			return &NameInUseError{Name: name, ID: holder.ID}
+		}
+		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("reserving container name %q: %w", name, err)
+		}
+	}
+	return fmt.Errorf("reserving container name %q: %w", name, ErrNameInUse)
+}
+
+// nameHolder returns the container name's link points at, if it exists and still has that
+// name.
+func (s *Store) nameHolder(name string) (*Container, bool) {
+	id, err := os.Readlink(s.nameLink(name))
+	if err != nil || len(id) != 64 || !isHexID(id) {
+		return nil, false
+	}
+	c, err := s.load(id)
+	if err != nil || c.Config.Name != name {
+		return nil, false
+	}
+	return c, true
+}
+
+// releaseName removes name's link if it still points at id (a new container may have taken
+// the name once id's dir was gone).
+func (s *Store) releaseName(name, id string) {
+	if target, err := os.Readlink(s.nameLink(name)); err == nil && target == id {
+		_ = os.Remove(s.nameLink(name))
+	}
+}
