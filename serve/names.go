@@ -14,6 +14,11 @@ import (
 // nameRE is the repository name grammar of the distribution spec (spec.md#pulling-manifests).
 var nameRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 
+// maxNameLen bounds a repository name, as docker's registry does (distribution/reference
+// NameTotalLengthMax): no real name is longer, and a request path of a megabyte of name is
+// refused before any matching.
+const maxNameLen = 255
+
 // tagRE is the spec's tag grammar.
 var tagRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 

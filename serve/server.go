@@ -99,6 +99,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) checkName(w http.ResponseWriter, r *http.Request, name string) bool {
+	if len(name) > maxNameLen {
+		writeError(w, r, http.StatusNotFound, codeNameInvalid, fmt.Sprintf("invalid repository name: longer than %d characters", maxNameLen))
+		return false
+	}
 	if !nameRE.MatchString(name) {
 		writeError(w, r, http.StatusNotFound, codeNameInvalid, "invalid repository name "+strconv.Quote(name))
 		return false
@@ -233,9 +237,11 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 		writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
 		return
 	}
+	var want v1.Descriptor
 	used := false
 	s.walk(repo, func(d v1.Descriptor, _ bool) bool {
 		used = d.Digest == h
+		want = d
 		return !used
 	})
 	if !used {
@@ -248,6 +254,12 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 		return
 	}
 	defer f.Close()
+	// A blob file of another size than its descriptor's was damaged on disk: serving it would
+	// hand clients bytes that fail their digest check, or a range of the wrong bytes.
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != want.Size {
+		writeError(w, r, http.StatusInternalServerError, codeUnknown, "blob "+dgst+" is damaged in the store; pull the image again")
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
 	hd.Set("Docker-Content-Digest", h.String())
