@@ -37,6 +37,10 @@ type LoadOptions struct {
 	// be on the store's filesystem. "" means a new directory beside the store, removed when
 	// Load returns.
 	TempDir string
+	// MaxSize bounds the bytes Load stages from a tar stream, decompressed: a gzip bomb
+	// stops there (ErrTooLarge). 0 means DefaultMaxSize. Staging also stops before the
+	// disk is left with less than 256 MiB free.
+	MaxSize int64
 	// Progress, if set, receives an Event per entry read, blob stored and ref tagged.
 	Progress func(Event)
 }
@@ -77,7 +81,7 @@ func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions
 		return nil, fmt.Errorf("loading archive: %w", err)
 	}
 	defer closeDec()
-	src, err := stage(ctx, store, r, tmp, opts.Progress)
+	src, err := stage(ctx, store, r, tmp, opts.MaxSize, opts.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("loading archive: %w", err)
 	}
@@ -109,7 +113,12 @@ func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptio
 		return nil, fmt.Errorf("loading %s: %w", dir, err)
 	}
 	defer func() { err = errors.Join(err, release()) }()
-	loaded, err = load(ctx, store, &dirSource{dir: abs}, opts)
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", dir, err)
+	}
+	defer root.Close()
+	loaded, err = load(ctx, store, &dirSource{dir: abs, root: root}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", dir, err)
 	}

@@ -13,11 +13,18 @@ import (
 // archive, or whose type (a device, a fifo) has no place in an image archive.
 var ErrUnsafeEntry = errors.New("unsafe archive entry")
 
+// maxNameLen bounds entry names and link targets at Linux's PATH_MAX: tar's PAX headers allow
+// a megabyte each, and the name table holds every name of up to maxEntries entries.
+const maxNameLen = 4096
+
 // cleanName turns a tar entry name into the slash-separated relative path entries are keyed
 // by. Absolute names and names with a ".." element are refused outright, even when they would
 // clean to something inside ("a/../b"): no tool writes them, so they only come from an
 // archive built to probe for an escape.
 func cleanName(name string) (string, error) {
+	if len(name) > maxNameLen {
+		return "", fmt.Errorf("%w: name of %d bytes, more than the %d a path may have", ErrUnsafeEntry, len(name), maxNameLen)
+	}
 	if name == "" || strings.ContainsRune(name, 0) {
 		return "", fmt.Errorf("%w: name %q", ErrUnsafeEntry, name)
 	}

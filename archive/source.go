@@ -14,6 +14,8 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/cache"
 )
 
 // errMissing is wrapped when an entry an image needs is not in the archive.
@@ -30,6 +32,9 @@ type entry struct {
 	digest v1.Hash
 	// inStore: the store already holds this blob, so its bytes were not staged.
 	inStore bool
+	// root, for an entry of a layout directory, is that directory: the file is opened
+	// beneath it by name, so a directory swapped for a symlink after lookup leads nowhere.
+	root *os.Root
 }
 
 // source finds the entries of an archive by name.
@@ -42,8 +47,14 @@ type stagedSource struct {
 	byName map[string]*entry
 }
 
+// lookup cleans name as entry names were cleaned: a manifest.json naming "./<id>/layer.tar"
+// finds it, and one naming a path outside the archive is refused as such, not just missed.
 func (s *stagedSource) lookup(name string) (*entry, error) {
-	if e, ok := s.byName[name]; ok {
+	clean, err := cleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := s.byName[clean]; ok {
 		return e, nil
 	}
 	return nil, fmt.Errorf("%s: %w", name, errMissing)
@@ -51,7 +62,8 @@ func (s *stagedSource) lookup(name string) (*entry, error) {
 
 // dirSource is a layout directory, read in place.
 type dirSource struct {
-	dir string
+	dir  string
+	root *os.Root
 }
 
 func (s *dirSource) lookup(name string) (*entry, error) {
@@ -78,18 +90,40 @@ func (s *dirSource) lookup(name string) (*entry, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeEntry, name)
 	}
-	e := &entry{name: clean, path: p, size: fi.Size()}
+	e := &entry{name: clean, path: p, size: fi.Size(), root: s.root}
 	if h, ok := blobDigest(clean); ok {
 		e.digest = h
 	}
 	return e, nil
 }
 
-// open opens an entry's file without following a symlink planted in its place.
+// open opens an entry's file without following a symlink planted in its place, and checks
+// that it is still the regular file of the size planned with: a layout directory is read
+// in place, and whoever can write to it can swap a checked file for a FIFO (O_NONBLOCK: the
+// open must not hang on it), a device or a bigger file between lookup and open.
 func (e *entry) open() (*os.File, error) {
-	f, err := os.OpenFile(e.path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK
+	var f *os.File
+	var err error
+	if e.root != nil {
+		f, err = e.root.OpenFile(e.name, flags, 0)
+	} else {
+		f, err = os.OpenFile(e.path, flags, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", e.name, err)
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("opening %s: %w", e.name, err)
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("%w: %s is not a regular file", ErrUnsafeEntry, e.name)
+	case fi.Size() != e.size:
+		err = fmt.Errorf("%s: %w: %d bytes, %d when it was planned; it changed while loading", e.name, cache.ErrSizeMismatch, fi.Size(), e.size)
+	}
+	if err != nil {
+		return nil, errors.Join(err, f.Close())
 	}
 	return f, nil
 }

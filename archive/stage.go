@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
 )
@@ -25,6 +26,21 @@ const maxEntries = 100_000
 // copyBufSize is the buffer for streaming blobs: larger than io.Copy's 32 KiB, fewer syscalls.
 const copyBufSize = 1 << 20
 
+// Bounds on what a tar stream may stage. A compressed archive can expand a thousandfold (a
+// gzip bomb: a few MB of zeros that unpack to terabytes), and every byte of it is staged
+// before its digest can fail, so staging stops at LoadOptions.MaxSize and before it leaves
+// the disk less than minFreeBytes free for everything else, as layers.Apply does.
+const (
+	DefaultMaxSize int64 = 64 << 30
+	minFreeBytes   int64 = 256 << 20
+	// spaceCheckInterval is how many staged bytes pass between two statfs calls.
+	spaceCheckInterval int64 = 16 << 20
+)
+
+// ErrTooLarge is returned by Load for an archive that stages more than LoadOptions.MaxSize
+// bytes, or more than the staging disk has room for.
+var ErrTooLarge = errors.New("archive too large")
+
 // stager reads a tar stream into a staging directory, one file per distinct content.
 type stager struct {
 	store    *cache.Store
@@ -33,13 +49,20 @@ type stager struct {
 	src      stagedSource
 	byDigest map[v1.Hash]*entry
 	buf      []byte
+	// staged counts the bytes written to dir, against maxSize; unchecked counts those
+	// written since the last look at the free space.
+	staged, maxSize, unchecked int64
 }
 
 // stage reads the whole tar stream r. Blobs the store already has are skipped unread; every
 // other regular entry is copied into dir while hashed, and a blobs/sha256/<hex> entry whose
 // content does not hash to its name fails the load right there.
-func stage(ctx context.Context, store *cache.Store, r io.Reader, dir string, progress func(Event)) (*stagedSource, error) {
+func stage(ctx context.Context, store *cache.Store, r io.Reader, dir string, maxSize int64, progress func(Event)) (*stagedSource, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxSize
+	}
 	st := &stager{
+		maxSize:  maxSize,
 		store:    store,
 		dir:      dir,
 		progress: progress,
@@ -145,12 +168,19 @@ func (st *stager) file(ctx context.Context, name string, size int64, r io.Reader
 			return &alias, nil
 		}
 	}
+	if e, ok := st.byDigest[emptyDigest]; ok && size == 0 {
+		// A tar of empty files (a hundred thousand of them, from a hostile archive) costs
+		// no file each: they all share one.
+		alias := *e
+		alias.name = name
+		return &alias, nil
+	}
 	f, err := os.Create(filepath.Join(st.dir, strconv.Itoa(len(st.src.byName))))
 	if err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, st.buf)
+	n, err := io.CopyBuffer(io.MultiWriter(&boundedWriter{st: st, w: f}, h), ctxReader{ctx, r}, st.buf)
 	err = errors.Join(err, f.Close())
 	if err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
@@ -176,6 +206,35 @@ func (st *stager) file(ctx context.Context, name string, size int64, r io.Reader
 	st.byDigest[got] = e
 	return e, nil
 }
+
+// boundedWriter writes a staged file, failing with ErrTooLarge once the archive has staged
+// more than its bound or the disk runs low.
+type boundedWriter struct {
+	st *stager
+	w  io.Writer
+}
+
+func (b *boundedWriter) Write(p []byte) (int, error) {
+	st := b.st
+	if st.staged+int64(len(p)) > st.maxSize {
+		return 0, fmt.Errorf("%w: more than %d bytes once unpacked", ErrTooLarge, st.maxSize)
+	}
+	if st.unchecked += int64(len(p)); st.unchecked >= spaceCheckInterval {
+		st.unchecked = 0
+		var fs unix.Statfs_t
+		if err := unix.Statfs(st.dir, &fs); err == nil {
+			if free := int64(fs.Bavail) * fs.Bsize; free-int64(len(p)) < minFreeBytes {
+				return 0, fmt.Errorf("%w: staging it would leave less than %d MiB free in %s", ErrTooLarge, minFreeBytes>>20, st.dir)
+			}
+		}
+	}
+	n, err := b.w.Write(p)
+	st.staged += int64(n)
+	return n, err
+}
+
+// emptyDigest is the sha256 of no bytes.
+var emptyDigest = sha256Hash(nil)
 
 // ctxReader stops a long copy when the context is cancelled.
 type ctxReader struct {

@@ -1,0 +1,196 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/cache"
+)
+
+// loadFails loads archive into a fresh store and checks the failure: an error matching want
+// (when set) and wantMsg, on one line, with no blob, ref or staging directory left.
+func loadFails(t *testing.T, archive io.Reader, opts LoadOptions, want error, wantMsg string) {
+	t.Helper()
+	root := t.TempDir()
+	s, err := cache.Open(filepath.Join(root, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(context.Background(), s, archive, opts)
+	if err == nil {
+		t.Fatalf("Load() = %+v, want an error", got)
+	}
+	if want != nil && !errors.Is(err, want) {
+		t.Errorf("Load() = %v, want %v", err, want)
+	}
+	if msg := err.Error(); !strings.Contains(msg, wantMsg) || strings.Contains(msg, "\n") {
+		t.Errorf("Load() = %q, want one line containing %q", msg, wantMsg)
+	}
+	if b := storedBlobs(t, s); len(b) != 0 {
+		t.Errorf("store holds %d blobs after a failed load", len(b))
+	}
+	if refs, _ := s.List(); len(refs) != 0 {
+		t.Errorf("store holds refs %v after a failed load", refs)
+	}
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if e.Name() != "oci" {
+			t.Errorf("%s left beside the store", e.Name())
+		}
+	}
+}
+
+// blobEntry is a blobs/sha256 entry holding b, and its descriptor.
+func blobEntry(mt types.MediaType, b []byte) (tarEntry, v1.Descriptor) {
+	d := v1.Descriptor{MediaType: mt, Digest: sha256Hash(b), Size: int64(len(b))}
+	return file(blobName(d.Digest), b), d
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLoadHostileJSON: the JSON files that say what an archive holds, broken or built to
+// mislead. Each fails with one line and stores nothing.
+func TestLoadHostileJSON(t *testing.T) {
+	cfgEnt, cfg := blobEntry(types.OCIConfigJSON, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	manEnt, man := blobEntry(types.OCIManifestSchema1, mustJSON(t, v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfg, Layers: []v1.Descriptor{}}))
+	// nested is an index chain maxDepth+2 deep over the image: more than any real image nests.
+	nested := []tarEntry{cfgEnt, manEnt}
+	top := man
+	for range maxDepth + 2 {
+		e, d := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{top}}))
+		nested = append(nested, e)
+		top = d
+	}
+	top.Annotations = map[string]string{refNameAnnotation: "example.com/deep:1"}
+	nested = append(nested, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{top}})))
+	// crowded is an index listing the image more times than an index may.
+	many := make([]v1.Descriptor, maxManifests+1)
+	for i := range many {
+		many[i] = man
+		many[i].Platform = &v1.Platform{OS: "linux", Architecture: fmt.Sprintf("arch%d", i)}
+	}
+	crowdedEnt, crowdedIdx := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: many}))
+	crowdedIdx.Annotations = map[string]string{refNameAnnotation: "example.com/crowded:1"}
+	crowded := []tarEntry{cfgEnt, manEnt, crowdedEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{crowdedIdx}}))}
+
+	named := func(name string) []byte {
+		d := man
+		d.Annotations = map[string]string{refNameAnnotation: name}
+		return mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{d}})
+	}
+	image := func(index []byte) []tarEntry { return []tarEntry{cfgEnt, manEnt, file("index.json", index)} }
+	docker := func(manifestJSON string) []tarEntry {
+		return []tarEntry{file("c.json", []byte(`{"rootfs":{"type":"layers","diff_ids":[]}}`)), file("manifest.json", []byte(manifestJSON))}
+	}
+	deepJSON := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
+
+	tests := []struct {
+		name    string
+		ents    []tarEntry
+		want    error
+		wantMsg string
+	}{
+		{"index.json not json", image([]byte("<html>")), nil, "parsing index.json"},
+		{"index.json truncated", image(named("example.com/a:1")[:40]), nil, "parsing index.json"},
+		{"index.json manifests not a list", image([]byte(`{"schemaVersion":2,"manifests":"all of them"}`)), nil, "parsing index.json"},
+		{"index.json digest a number", image([]byte(`{"schemaVersion":2,"manifests":[{"digest":5,"size":1}]}`)), nil, "parsing index.json"},
+		{"index.json digest with a path", image([]byte(`{"schemaVersion":2,"manifests":[{"digest":"sha256:../../../etc/passwd","size":1}]}`)), nil, "parsing index.json"},
+		{"index.json deeply nested json", image([]byte(`{"manifests":` + deepJSON + `}`)), nil, "parsing index.json"},
+		{"index.json empty", image([]byte(`{}`)), nil, "no images"},
+		{"index.json negative size", image([]byte(`{"schemaVersion":2,"manifests":[{"digest":"` + man.Digest.String() + `","size":-1}]}`)), nil, "out of bounds"},
+		{"index.json huge size", image([]byte(`{"schemaVersion":2,"manifests":[{"digest":"` + man.Digest.String() + `","size":1099511627776}]}`)), nil, "out of bounds"},
+		{"index.json sha512 digest", image([]byte(`{"schemaVersion":2,"manifests":[{"digest":"sha512:` + strings.Repeat("a", 128) + `","size":10}]}`)), cache.ErrInvalidDigest, "sha512"},
+		{"ref name not a reference", image(named("UPPER/Case:tag")), nil, "image sha256:"},
+		{"ref name with spaces", image(named("example.com/a b:1")), nil, "image sha256:"},
+		{"ref name too many colons", image(named("example.com/a:b:c:d")), nil, "image sha256:"},
+		{"indexes nested too deep", nested, nil, "nested"},
+		{"index with too many manifests", crowded, nil, "more than"},
+		{"manifest.json not a list", docker(`{"Config":"c.json"}`), nil, "parsing manifest.json"},
+		{"manifest.json config a number", docker(`[{"Config":7,"Layers":[]}]`), nil, "parsing manifest.json"},
+		{"manifest.json config outside", docker(`[{"Config":"../../etc/passwd","Layers":[]}]`), ErrUnsafeEntry, "leaves the archive"},
+		{"manifest.json config absolute", docker(`[{"Config":"/etc/passwd","Layers":[]}]`), ErrUnsafeEntry, "absolute"},
+		{"manifest.json layer outside", docker(`[{"Config":"c.json","RepoTags":["a:1"],"Layers":["../../../etc/shadow"]}]`), nil, "layers"},
+		{"manifest.json repo tag invalid", docker(`[{"Config":"c.json","RepoTags":["not a ref!"],"Layers":[]}]`), nil, "image sha256:"},
+		{"manifest.json repo tag empty", docker(`[{"Config":"c.json","RepoTags":[""],"Layers":[]}]`), nil, "image sha256:"},
+		{"manifest.json empty list", docker(`[]`), nil, "no images"},
+		{"manifest.json huge", docker(`[` + strings.Repeat(" ", maxJSON) + `]`), nil, "allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			loadFails(t, bytes.NewReader(writeTar(t, tt.ents)), LoadOptions{}, tt.want, tt.wantMsg)
+		})
+	}
+}
+
+// TestLoadBombs: archives small on the wire that would take a disk or the memory if read
+// without bounds. Each stops at its bound, with the staging directory removed.
+func TestLoadBombs(t *testing.T) {
+	t.Run("gzip bomb", func(t *testing.T) {
+		// 256 MiB of zeros under a blob name: about 256 KiB gzipped.
+		var gz bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw := tar.NewWriter(zw)
+		const size = 256 << 20
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "blobs/sha256/" + strings.Repeat("a", 64), Size: size, Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(tw, zeros{}, size); err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(tw.Close(), zw.Close()); err != nil {
+			t.Fatal(err)
+		}
+		loadFails(t, &gz, LoadOptions{MaxSize: 8 << 20}, ErrTooLarge, "more than")
+	})
+	t.Run("entries without end", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		go func() {
+			tw := tar.NewWriter(pw)
+			var err error
+			for i := 0; i <= maxEntries && err == nil; i++ {
+				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("e%d", i), Mode: 0o644})
+			}
+			pw.CloseWithError(errors.Join(err, tw.Close()))
+		}()
+		loadFails(t, pr, LoadOptions{}, nil, "entries")
+		pr.Close()
+	})
+	t.Run("name of a megabyte", func(t *testing.T) {
+		ents := []tarEntry{file(strings.Repeat("n", 1<<20-1024), []byte("x"))}
+		loadFails(t, bytes.NewReader(writeTar(t, ents)), LoadOptions{}, ErrUnsafeEntry, "bytes")
+	})
+	t.Run("link target of a megabyte", func(t *testing.T) {
+		ents := []tarEntry{file("a", []byte("x")), {hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "b", Linkname: strings.Repeat("a/", 1<<19-1024)}}}
+		loadFails(t, bytes.NewReader(writeTar(t, ents)), LoadOptions{}, ErrUnsafeEntry, "links to")
+	})
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
