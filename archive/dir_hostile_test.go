@@ -37,9 +37,9 @@ func hostileLayout(t *testing.T) (dir, cfgPath string) {
 func TestLoadDirHostileShapes(t *testing.T) {
 	outside := t.TempDir()
 	tests := []struct {
-		name  string
-		break_ func(t *testing.T, dir, cfg string)
-		want  error
+		name    string
+		breakIt func(t *testing.T, dir, cfg string)
+		want    error
 	}{
 		{"blobs/sha256 a symlink to a copy outside", func(t *testing.T, dir, _ string) {
 			blobs := filepath.Join(dir, "blobs", "sha256")
@@ -104,7 +104,7 @@ func TestLoadDirHostileShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, cfg := hostileLayout(t)
-			tt.break_(t, dir, cfg)
+			tt.breakIt(t, dir, cfg)
 			s := newStore(t)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
