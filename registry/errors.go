@@ -101,7 +101,38 @@ func classify(err error, o op, what, repo, host string) error {
 	if msg := connMessage(err); msg != "" {
 		return &Error{Kind: ErrUnreachable, Registry: host, Msg: fmt.Sprintf("registry %s: %s", host, msg), Err: err}
 	}
-	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, stripURL(err)), Err: err}
+	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, oneLine(stripURL(err))), Err: err}
+}
+
+// maxDetail bounds what of a registry's own words goes into a message.
+const maxDetail = 512
+
+// oneLine makes text a registry sent (an error body, a token response quoted by
+// go-containerregistry) fit the one line strata prints: control characters, newlines and
+// terminal escapes included, become spaces, and it is cut at maxDetail bytes. A hostile
+// registry must not be able to write to the user's terminal, or to flood it.
+func oneLine(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		if b.Len() >= maxDetail {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
@@ -138,7 +169,7 @@ func diagnostics(te *transport.Error) string {
 	for _, d := range te.Errors {
 		parts = append(parts, d.String())
 	}
-	return strings.Join(parts, "; ")
+	return oneLine(strings.Join(parts, "; "))
 }
 
 // connMessage words a failure to reach the registry, or returns "" if err is not one.
@@ -169,7 +200,7 @@ func connMessage(err error) string {
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
-		return stripURL(oe.Err)
+		return oneLine(stripURL(oe.Err))
 	}
 	return ""
 }

@@ -1,0 +1,337 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// cdn is a blob host another than the registry's, as Docker Hub redirects blobs to its CDN. It
+// serves from the registry's backend without auth and records the Authorization headers
+// it was sent.
+type cdn struct {
+	backend http.Handler
+	mu      sync.Mutex
+	auth    []string
+	hits    int
+}
+
+func (c *cdn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	c.hits++
+	if a := r.Header.Get("Authorization"); a != "" {
+		c.auth = append(c.auth, a)
+	}
+	c.mu.Unlock()
+	c.backend.ServeHTTP(w, r)
+}
+
+// TestBlobRedirectKeepsCredentialsHome: a registry that redirects blob downloads to another
+// host is followed (Docker Hub does it), but neither basic credentials nor a bearer token may
+// go along: the other host could be anyone's.
+func TestBlobRedirectKeepsCredentialsHome(t *testing.T) {
+	tests := []struct {
+		name string
+		auth func(http.Handler) http.Handler
+	}{
+		{"basic", basicAuth("alice", "s3cret")},
+		{"bearer", (&tokenServer{user: "alice", pass: "s3cret"}).wrap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backend := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+			c := &cdn{backend: backend}
+			cdnSrv := httptest.NewServer(c)
+			t.Cleanup(cdnSrv.Close)
+			redirect := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+						http.Redirect(w, r, cdnSrv.URL+r.URL.Path, http.StatusTemporaryRedirect)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			srv := httptest.NewServer(tt.auth(redirect(backend)))
+			t.Cleanup(srv.Close)
+			host := strings.TrimPrefix(srv.URL, "http://")
+			ref := mustRef(t, host+"/private/app:1")
+			img := randomImage(t)
+			if err := Push(context.Background(), ref, img, withAuth("alice", "s3cret")); err != nil {
+				t.Fatalf("Push = %v", err)
+			}
+			p, err := NewPuller(withAuth("alice", "s3cret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			got, err := p.Image(ctx, ref)
+			if err != nil {
+				t.Fatalf("Image = %v", err)
+			}
+			layers, err := got.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range layers {
+				// Both ways a caller reads a blob: FetchBlob (pull) and the lazy layer.
+				body, err := got.FetchBlob(ctx, digestOf(t, l), 0)
+				if err != nil {
+					t.Fatalf("FetchBlob through a redirect = %v", err)
+				}
+				_, err = io.Copy(io.Discard, body)
+				body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				rc, err := l.Compressed()
+				if err != nil {
+					t.Fatalf("Compressed through a redirect = %v", err)
+				}
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.hits == 0 {
+				t.Fatal("no blob was fetched from the other host: the redirect was not followed")
+			}
+			if len(c.auth) != 0 {
+				t.Errorf("the other host was sent Authorization %q", c.auth)
+			}
+		})
+	}
+}
+
+// TestHostileAuth: a registry whose challenge or token endpoint is broken or hostile. Each pull
+// fails with one line, bounded in what it reads.
+func TestHostileAuth(t *testing.T) {
+	huge := strings.Repeat("x", 32<<20)
+	tests := []struct {
+		name      string
+		challenge string // WWW-Authenticate of every 401; "%s" is the server's host
+		token     func(w http.ResponseWriter)
+	}{
+		{"bearer without realm", `Bearer service="x"`, nil},
+		{"bearer with empty realm", `Bearer realm=""`, nil},
+		{"bearer realm not a url", `Bearer realm="::not a url::"`, nil},
+		{"bearer realm unreachable", `Bearer realm="http://127.0.0.1:1/token"`, nil},
+		{"unknown scheme", `Negotiate abcdef`, nil},
+		{"garbage", `=,=,"""`, nil},
+		{"empty", ``, nil},
+		{"huge header", `Bearer realm="http://%s/token",service="` + strings.Repeat("s", 60<<10) + `"`, nil},
+		{"token not json", `Bearer realm="http://%s/token"`, func(w http.ResponseWriter) { io.WriteString(w, "<html>hello</html>") }},
+		{"token of the wrong type", `Bearer realm="http://%s/token"`, func(w http.ResponseWriter) { io.WriteString(w, `{"token":5}`) }},
+		{"token empty", `Bearer realm="http://%s/token"`, func(w http.ResponseWriter) { io.WriteString(w, `{}`) }},
+		{"token huge", `Bearer realm="http://%s/token"`, func(w http.ResponseWriter) { io.WriteString(w, `{"token":"`+huge+`"}`) }},
+		{"token huge chunked", `Bearer realm="http://%s/token"`, func(w http.ResponseWriter) {
+			w.(http.Flusher).Flush()
+			for range 64 {
+				io.WriteString(w, huge[:1<<20])
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/token" && tt.token != nil {
+					tt.token(w)
+					return
+				}
+				ch := tt.challenge
+				if strings.Contains(ch, "%s") {
+					ch = fmt.Sprintf(ch, r.Host)
+				}
+				w.Header().Set("WWW-Authenticate", ch)
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			}))
+			t.Cleanup(srv.Close)
+			ref := mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x/y:1")
+			p, err := NewPuller(withAuth("alice", "s3cret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Image(context.Background(), ref)
+			if err == nil {
+				t.Fatal("Image from a hostile auth server succeeded")
+			}
+			if msg := err.Error(); strings.Contains(msg, "\n") || len(msg) > 4096 {
+				t.Errorf("Image() = %.300q (%d bytes), want one short line", msg, len(msg))
+			}
+		})
+	}
+}
+
+// TestManifestLies: a registry whose manifest responses lie about their length or content.
+func TestManifestLies(t *testing.T) {
+	img := randomImage(t)
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := append([]byte(nil), raw...)
+	other[len(other)-2] = ' ' // still JSON, other bytes
+	tests := []struct {
+		name     string
+		byDigest bool
+		respond  func(w http.ResponseWriter)
+	}{
+		{"content-length shorter", false, func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", "10")
+			w.Write(raw)
+		}},
+		{"content-length longer", false, func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(raw)+100))
+			w.Write(raw)
+		}},
+		{"content-length huge, body small", false, func(w http.ResponseWriter) {
+			w.Header().Set("Content-Length", strconv.Itoa(1<<40))
+			w.Write(raw)
+		}},
+		{"other bytes for a digest", true, func(w http.ResponseWriter) { w.Write(other) }},
+		{"digest header lies for a digest", true, func(w http.ResponseWriter) {
+			sum := sha256.Sum256(other)
+			w.Header().Set("Docker-Content-Digest", "sha256:"+hex.EncodeToString(sum[:]))
+			w.Write(other)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := serve(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodGet {
+						w.Header().Set("Content-Type", string(mustMediaType(t, img)))
+						tt.respond(w)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			ref := host + "/lies/app:1"
+			if tt.byDigest {
+				ref = host + "/lies/app@" + digestOf(t, img).String()
+			}
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Image(context.Background(), mustRef(t, ref))
+			if err == nil {
+				t.Fatalf("Image(%s) = %v, want an error", ref, got.Descriptor.Digest)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("Image() = %q, want one line", err)
+			}
+		})
+	}
+}
+
+// TestTagDigestFromBody: pulled by tag, the manifest's digest is the hash of the bytes that
+// came, whatever Docker-Content-Digest claims: a ref stored under a digest the registry made
+// up would name content that is not there.
+func TestTagDigestFromBody(t *testing.T) {
+	img := randomImage(t)
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") {
+				w = &headerLiar{ResponseWriter: w, digest: "sha256:" + strings.Repeat("ab", 32)}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := pushImage(t, host+"/lies/tag:1", img)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Image(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("Image = %v", err)
+	}
+	if want := digestOf(t, img); got.Descriptor.Digest != want {
+		t.Errorf("Image(%s).Descriptor.Digest = %s, want the body's %s", ref, got.Descriptor.Digest, want)
+	}
+}
+
+// headerLiar replaces Docker-Content-Digest in what it writes.
+type headerLiar struct {
+	http.ResponseWriter
+	digest string
+}
+
+func (h *headerLiar) WriteHeader(code int) {
+	h.Header().Set("Docker-Content-Digest", h.digest)
+	h.ResponseWriter.WriteHeader(code)
+}
+
+func (h *headerLiar) Write(b []byte) (int, error) {
+	if h.Header().Get("Docker-Content-Digest") != h.digest {
+		h.WriteHeader(http.StatusOK)
+	}
+	return h.ResponseWriter.Write(b)
+}
+
+func mustMediaType(t *testing.T, img v1.Image) string {
+	t.Helper()
+	mt, err := img.MediaType()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(mt)
+}
+
+// TestRegistryWordsOneLine: what a registry writes into its error bodies reaches the user's
+// terminal through strata's message; newlines, escapes and megabytes of it must not.
+func TestRegistryWordsOneLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"newlines and escapes in the message", http.StatusBadRequest, `{"errors":[{"code":"DENIED","message":"line one\nline two \u001b]0;owned\u0007 \u001b[31mred"}]}`},
+		{"a huge message", http.StatusBadRequest, `{"errors":[{"code":"UNKNOWN","message":"` + strings.Repeat("m", 1<<20) + `"}]}`},
+		{"plain text with newlines", http.StatusBadRequest, "oops\r\nsecond line\r\n"},
+		{"unauthorized with escapes", http.StatusUnauthorized, `{"errors":[{"code":"UNAUTHORIZED","message":"\u001b[2Jcleared"}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v2/" {
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			t.Cleanup(srv.Close)
+			ref := mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x/y:1")
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Image(context.Background(), ref)
+			if err == nil {
+				t.Fatal("Image succeeded against an error body")
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\n\r\x1b\x07") || len(msg) > 4096 {
+				t.Errorf("Image() = %.300q (%d bytes), want one short line without control characters", msg, len(msg))
+			}
+		})
+	}
+}
