@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
@@ -333,5 +335,34 @@ func TestRegistryWordsOneLine(t *testing.T) {
 				t.Errorf("Image() = %.300q (%d bytes), want one short line without control characters", msg, len(msg))
 			}
 		})
+	}
+}
+
+// TestManifestRedirectStaysBounded: a registry that redirects a manifest to a URL of its
+// choosing still cannot make strata read more than MaxManifestSize of it.
+func TestManifestRedirectStaysBounded(t *testing.T) {
+	big := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","x":"` + strings.Repeat("a", MaxManifestSize) + `"}`
+	var served atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.(http.Flusher).Flush() // chunked: no Content-Length to refuse it by
+		n, _ := io.WriteString(w, big)
+		served.Add(int64(n))
+	}))
+	t.Cleanup(elsewhere.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		http.Redirect(w, r, elsewhere.URL+"/cdn/object", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x/y:1")
+	if _, err := p.Image(context.Background(), ref); !errors.Is(err, ErrManifestTooLarge) {
+		t.Errorf("Image of a redirected %d-byte manifest = %v, want ErrManifestTooLarge", len(big), err)
 	}
 }

@@ -156,7 +156,7 @@ type manifestLimit struct {
 
 func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.inner.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/manifests/") {
+	if err != nil || req.Method != http.MethodGet || !isManifestRequest(req) {
 		return resp, err
 	}
 	if resp.ContentLength > MaxManifestSize {
@@ -165,6 +165,23 @@ func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &limitedBody{ReadCloser: resp.Body, left: MaxManifestSize, req: req}
 	return resp, nil
+}
+
+// isManifestRequest reports whether req fetches a manifest: by its own path, or, for a request
+// http.Client made to follow a redirect, by the path of the request that was redirected. A
+// registry that redirects manifests to a URL of its choosing (a CDN's, without "/manifests/")
+// must not escape the limit.
+func isManifestRequest(req *http.Request) bool {
+	for r, n := req, 0; r != nil && n <= 10; n++ {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			return true
+		}
+		if r.Response == nil {
+			break
+		}
+		r = r.Response.Request
+	}
+	return false
 }
 
 func tooLarge(req *http.Request, size int64) error {
