@@ -194,3 +194,60 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestLoadRepairsDamagedStore: loading an archive into a store that holds one of its blobs
+// damaged on disk (truncated, or the same size with other bytes) stores the archive's copy
+// instead of failing on the damaged one, or keeping it.
+func TestLoadRepairsDamagedStore(t *testing.T) {
+	src := newStore(t)
+	ref := put(t, src, "docker.io/library/alpine:3.20.3", alpine(t))
+	archive := save(t, src, OCIArchive, ref)
+	info, err := src.Info(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(p string) error {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		b[len(b)/2] ^= 0xff
+		return os.WriteFile(p, b, 0o644)
+	}
+	tests := []struct {
+		name   string
+		blob   v1.Hash
+		damage func(string) error
+	}{
+		{"layer truncated", info.Layers[0].Digest, func(p string) error { return os.Truncate(p, 100) }},
+		{"config truncated", info.ID, func(p string) error { return os.Truncate(p, 10) }},
+		{"manifest flipped", ref.Descriptor.Digest, flip},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			if _, err := Load(ctx, s, bytes.NewReader(archive), LoadOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.damage(s.BlobPath(tt.blob)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(ctx, s, bytes.NewReader(archive), LoadOptions{}); err != nil {
+				t.Fatalf("Load over a damaged blob = %v, want it repaired", err)
+			}
+			for _, name := range storedBlobs(t, s) {
+				b, err := os.ReadFile(filepath.Join(s.Dir(), "blobs", "sha256", name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := sha256Hash(b).Hex; got != name {
+					t.Errorf("blob %s hashes to %s after the load", name, got)
+				}
+			}
+			if !s.Complete(ref.Descriptor) {
+				t.Error("Complete() = false after the load")
+			}
+		})
+	}
+}

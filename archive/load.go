@@ -144,7 +144,7 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 // commit stores every planned blob, then tags the images. The caller holds off Prune.
 func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loaded, err error) {
 	for _, b := range p.blobs {
-		if p.store.HasBlob(b.desc.Digest) {
+		if p.store.Has(b.desc) {
 			report(progress, Event{Kind: Exists, Digest: b.desc.Digest, Size: b.desc.Size})
 			continue
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -269,8 +268,12 @@ func (p *plan) readBlob(d v1.Descriptor) ([]byte, error) {
 	if d.Size < 0 || d.Size > maxJSON {
 		return nil, fmt.Errorf("manifest %s: size %d is out of bounds", short(d.Digest), d.Size)
 	}
-	if p.store.HasBlob(d.Digest) {
-		return p.store.ReadBlob(d.Digest, maxJSON)
+	if p.store.Has(d) {
+		raw, err := p.store.ReadBlob(d.Digest, maxJSON)
+		// A stored copy damaged on disk was removed by ReadBlob: the archive's replaces it.
+		if !errors.Is(err, cache.ErrDigestMismatch) {
+			return raw, err
+		}
 	}
 	e, err := p.src.lookup(blobName(d.Digest))
 	if err != nil {
@@ -297,14 +300,9 @@ func (p *plan) addBlob(d v1.Descriptor) error {
 	if p.seen[d.Digest] {
 		return nil
 	}
-	if p.store.HasBlob(d.Digest) {
-		fi, err := os.Stat(p.store.BlobPath(d.Digest))
-		if err != nil {
-			return err
-		}
-		if fi.Size() != d.Size {
-			return fmt.Errorf("blob %s: %w: stored with %d bytes, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, fi.Size(), d.Size)
-		}
+	// A stored copy of another size is damaged (or d lies, which WriteBlob tells): the
+	// archive's copy is planned instead.
+	if p.store.Has(d) {
 		p.seen[d.Digest] = true
 		p.blobs = append(p.blobs, blob{desc: d})
 		return nil

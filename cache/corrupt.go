@@ -20,8 +20,12 @@ import (
 // finds one removes it, and a writer that finds one stores the blob again, so the next pull
 // completes the image instead of failing on it forever.
 
-// hasBlobSized reports whether blob d is stored with the size d gives: HasBlob with the one
-// check that costs nothing, so a truncated blob counts as missing.
+// Has reports whether blob d is stored whole: present with the size d gives. Where the
+// descriptor is known, prefer it to HasBlob: a blob truncated or grown on disk counts as
+// missing, so the caller stores it again (WriteBlob and WriteImage replace it).
+func (s *Store) Has(d v1.Descriptor) bool { return s.hasBlobSized(d) }
+
+// hasBlobSized is HasBlob with the one check that costs nothing: the size.
 func (s *Store) hasBlobSized(d v1.Descriptor) bool {
 	p, err := s.blobPath(d.Digest)
 	if err != nil {
