@@ -8,7 +8,12 @@
 # --quick: 2 runs, no debootstrap (alpine and small layered images only), 10 containers for
 # density; for developing the harness, never for published numbers.
 # --only: a comma-separated subset of the measurements 1 pull, 2 sharing, 3 start,
-# 4 density, 5 scaling, 6 Go micro-benchmarks.
+# 4 density, 5 scaling, 6 Go micro-benchmarks (debootstrap runs only for 1 and 2).
+#
+# Each section (setup, then each measurement) logs how long it took; the end of the run
+# lists them with the total, which docs/benchmarks.md shows as well. The Debian base is built
+# with debootstrap once and kept in $BENCH_CACHE (default /var/cache/strata-bench); on a
+# fresh machine it is built in the background while apt installs the peers.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -4,6 +4,8 @@
 package bench
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,5 +100,85 @@ bash -c '"$@"' _ strata_pull /store alpine`
 	want := "--root /store pull --insecure 127.0.0.1:5000/bench/alpine:3.20.3"
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Errorf("stub strata got %q, want %q", got, want)
+	}
+}
+
+// TestSectionRecordsItsTime checks that a section runs its functions in order and leaves its
+// time in meta.tsv (which the report prints) and in SECTIONS (which the run's summary prints).
+func TestSectionRecordsItsTime(t *testing.T) {
+	dir := t.TempDir()
+	script := `set -euo pipefail
+source lib/common.sh
+BENCH_RESULTS=` + dir + `
+a() { echo -n a; }
+b() { echo -n b; }
+section "3 start" a b 2>/dev/null
+echo " ${SECTIONS[*]}"`
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bash = %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`^ab 3 start: [0-9]+ s\n$`).Match(out) {
+		t.Errorf("section printed %q, want the functions' output in order, then \"3 start: N s\"", out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "meta.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^time: 3 start\t[0-9]+ s\n$`).Match(b) {
+		t.Errorf("meta.tsv = %q, want one \"time: 3 start\" line", b)
+	}
+}
+
+// TestStrataShareSequence runs the sharing adapter of `strata bench share` against a stub
+// strata that prints a report: the stub must get the qualified refs and TMPDIR inside the
+// store dir, and each image's row must become a time and a growth record.
+func TestStrataShareSequence(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Skipf("skipping: jq not installed (bench/run.sh installs it): %v", err)
+	}
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "strata")
+	args := filepath.Join(dir, "args")
+	report := `{"images": [{"seconds": 1.5, "growth": 1000}, {"seconds": 0.25, "growth": 20}]}`
+	if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"$TMPDIR $*\" >"+args+"\necho '"+report+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	images := filepath.Join(dir, "images.json")
+	if err := os.WriteFile(images, []byte(`[{"name":"app0","ref":"127.0.0.1:5000/bench/app:0"},{"name":"app1","ref":"127.0.0.1:5000/bench/app:1"}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dir, "results")
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(results, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `set -euo pipefail
+for f in lib/*.sh; do source "$f"; done
+STRATA=` + stub + ` IMAGES=` + images + ` BENCH_WORK=` + dir + ` BENCH_RESULTS=` + results + `
+strata_share_sequence sharing ` + dir + `/store app0 app1`
+	if out, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("strata_share_sequence = %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := dir + "/store bench share --format json 127.0.0.1:5000/bench/app:0 127.0.0.1:5000/bench/app:1\n"; string(got) != want {
+		t.Errorf("stub strata got %q, want %q", got, want)
+	}
+	samples, err := os.ReadFile(filepath.Join(results, "samples.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "sharing\t0\tstrata_share\ttime\ts\t1.5\nsharing\t0\tstrata_share\tgrowth\tbytes\t1000\n" +
+		"sharing\t1\tstrata_share\ttime\ts\t0.25\nsharing\t1\tstrata_share\tgrowth\tbytes\t20\n"
+	if string(samples) != want {
+		t.Errorf("samples.tsv = %q, want %q", samples, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the store dir is still there after the sequence (stat: %v)", err)
 	}
 }

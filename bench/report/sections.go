@@ -56,7 +56,8 @@ func (d *doc) sharing() {
 		"4 KiB, plus a block per directory) and, for stores that keep the compressed blobs too (strata, containerd), "+
 		"its blob. podman keeps no blobs, so its ideal is the unpacked layer alone. The `strata bench share` row is "+
 		"the same sequence measured by that command (what a user runs against their own registry): its times are "+
-		"taken inside one strata process, so they lack the few milliseconds of a process start that the CLI rows pay.\n", store)
+		"taken inside one strata process, so they lack what each `strata pull` adds: starting the process, opening "+
+		"the store and asking the registry whether the image is already up to date.\n", store)
 	// The ideal growth of image c counts only the layers no earlier image had.
 	seen := map[string]bool{}
 	idealOf := map[string][2]float64{} // case → {unpacked, unpacked + blob}
