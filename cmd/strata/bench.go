@@ -120,6 +120,10 @@ func runBenchShare(ctx context.Context, g *globals, o benchShareOptions, root st
 	}
 	rep, err := sharebench.Run(ctx, refs, opts)
 	if err != nil {
+		// What was measured before the failure is still worth seeing.
+		if o.format == "" && rep != nil && len(rep.Images) > 0 {
+			err = errors.Join(err, printShare(out, rep))
+		}
 		return err
 	}
 	if o.format == "json" {
