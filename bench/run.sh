@@ -108,6 +108,9 @@ setup() {
 	wait "$build_pid" || die "building the bench tools failed: $(last_error "$BENCH_WORK/logs/build.log")"
 	start_registry
 	push_images
+	# The pushes and the Debian tarball leave hundreds of MB of dirty pages; written back
+	# during the first measurement they would slow it.
+	sync
 }
 
 selected() { [[ ,$ONLY, == *,$1,* ]]; }
