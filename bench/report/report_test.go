@@ -65,7 +65,8 @@ func rows(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
 
 func TestRunWritesTablesFromSamples(t *testing.T) {
 	results := writeResults(t, map[string]string{
-		"meta.tsv": rows("date\t2026-01-01 00:00 UTC", "mode\tfull", "runs\t3", "nproc\t2", "version podman\t4.3.1"),
+		"meta.tsv": rows("date\t2026-01-01 00:00 UTC", "mode\tfull", "runs\t3", "nproc\t2", "version podman\t4.3.1",
+			"time: setup\t40 s", "time: 1 pull\t300 s", "duration\t350 s"),
 		"samples.tsv": rows(
 			"pull\ttmpfs/debian\tstrata\ttime\ts\t1", "pull\ttmpfs/debian\tstrata\ttime\ts\t2", "pull\ttmpfs/debian\tstrata\ttime\ts\t3",
 			"pull\ttmpfs/debian\tpodman\ttime\ts\t2", "pull\ttmpfs/debian\tpodman\ttime\ts\t4", "pull\ttmpfs/debian\tpodman\ttime\ts\t6",
@@ -74,6 +75,8 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 			"pull\ttmpfs/debian\tstrata\trss\tbytes\t20971520",
 			"sharing\t0\tstrata\ttime\ts\t1", "sharing\t0\tstrata\tgrowth\tbytes\t104857600",
 			"sharing\t1\tstrata\ttime\ts\t0.05", "sharing\t1\tstrata\tgrowth\tbytes\t8388608",
+			"sharing\t0\tstrata_share\ttime\ts\t0.9", "sharing\t0\tstrata_share\tgrowth\tbytes\t104857600",
+			"sharing\t1\tstrata_share\ttime\ts\t0.04", "sharing\t1\tstrata_share\tgrowth\tbytes\t8388608",
 			"start\talpine\tcrun\ttime\ts\t0.03",
 			"scaling-pull\t10\tpodman\ttime\ts\t2", "scaling-pull\t1\tpodman\ttime\ts\t1",
 		),
@@ -96,6 +99,9 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 		"| skopeo copy, blobs only | 500 ms | 500 ms – 500 ms | 1 | 1.00× | 2.00× |", // the blobs-only peer; against curl, not the unpacking peers
 		"failed: init: mounting rootfs \\| oops |",                                   // the reason, escaped for the table
 		"| nproc | 2 |",
+		"| total time of the run | 350 s |",
+		"| time per section | setup: 40 s, 1 pull: 300 s |",
+		"| **strata bench share** (in-process: no process start) | 900 ms | 40 ms |",
 		"| podman | 4.3.1 |",
 		"| 1 layers | 10 layers |",
 		"bench-pull.svg", "bench-start.svg", "bench-sharing-disk.svg",
