@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/strata-run/strata/cache"
 )
@@ -250,4 +251,13 @@ func TestLoadRepairsDamagedStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadZstdWindowBomb: a zstd frame header of a few bytes can ask for a window of
+// hundreds of MiB; the decoder must refuse it rather than allocate it.
+func TestLoadZstdWindowBomb(t *testing.T) {
+	// Magic, a frame header descriptor with no content size, a window descriptor of 2^28
+	// bytes (exponent 18), then one empty raw block that is the last.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 18 << 3, 0x01, 0x00, 0x00}
+	loadFails(t, bytes.NewReader(frame), LoadOptions{}, zstd.ErrWindowSizeExceeded, "window")
 }

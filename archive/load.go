@@ -188,6 +188,10 @@ func (p *plan) writeBlob(ctx context.Context, b blob) error {
 	return p.store.WriteBlob(ctx, b.desc, r)
 }
 
+// zstdMaxWindow bounds what a zstd frame header can make the decoder allocate (its default is
+// 512 MiB, from a header of a few bytes). 128 MiB covers `zstd --long`, as layers allows.
+const zstdMaxWindow = 128 << 20
+
 // decompress returns r, or a reader that decompresses it when it starts with gzip's or zstd's
 // magic number. The returned func releases the decoder.
 func decompress(r io.Reader) (io.Reader, func(), error) {
@@ -204,7 +208,8 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 		}
 		return zr, func() { zr.Close() }, nil
 	case isZstd(head):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(zstdMaxWindow))
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading zstd archive: %w", err)
 		}
