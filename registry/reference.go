@@ -24,6 +24,9 @@ const (
 	defaultTag     = "latest"
 	// maxNameLength is distribution's limit on domain plus path.
 	maxNameLength = 255
+	// maxReferenceLength bounds a whole reference: a name, a tag (128) and the longest
+	// digest (sha512, 135) with their separators fit well within it.
+	maxReferenceLength = 1024
 )
 
 // The grammar of docker/distribution's reference package, written out from its documented
@@ -69,6 +72,11 @@ type Reference struct {
 func ParseReference(s string) (Reference, error) {
 	if s == "" {
 		return Reference{}, fmt.Errorf("%w: empty reference", ErrInvalidReference)
+	}
+	if len(s) > maxReferenceLength {
+		// Refused before any matching, and not quoted: a RepoTag of a megabyte in a hostile
+		// archive must not become a message of a megabyte.
+		return Reference{}, fmt.Errorf("%w: %d characters, more than the %d a reference can have", ErrInvalidReference, len(s), maxReferenceLength)
 	}
 	rest := s
 	var r Reference
