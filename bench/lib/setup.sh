@@ -11,7 +11,7 @@ install_peers() { ensure_packages "${PEER_PACKAGES[@]}"; }
 # ensure_packages PKG… installs the packages whose commands are missing, running apt-get
 # update once only when the package lists are absent or the install fails without it.
 ensure_packages() {
-	local missing=() pkg cmd logf=$BENCH_WORK/logs/apt.log
+	local missing=() pkg cmd logf=$BENCH_WORK/logs/apt.log t0
 	for pkg in "$@"; do
 		case $pkg in
 		docker-registry) cmd=docker-registry ;;
@@ -22,6 +22,7 @@ ensure_packages() {
 	done
 	((${#missing[@]})) || return 0
 	log "installing ${missing[*]}"
+	t0=$(now_us)
 	export DEBIAN_FRONTEND=noninteractive
 	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 		apt-get update -q >"$BENCH_WORK/logs/apt-update.log" 2>&1 || die "apt-get update failed: $(last_error "$BENCH_WORK/logs/apt-update.log")"
@@ -31,6 +32,7 @@ ensure_packages() {
 		apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$logf" 2>&1 ||
 			die "apt-get install failed: $(last_error "$logf")"
 	fi
+	log "apt-get install took $((($(now_us) - t0) / 1000000)) s"
 }
 
 # cgroup_mode prints v2, v1 or hybrid, by what is mounted at /sys/fs/cgroup.
@@ -133,6 +135,7 @@ start_debian_layer() {
 	DEBIAN_PID=""
 	[[ $BENCH_MODE != quick && ! -s $(debian_layer_file) ]] && needs_debian || return 0
 	ensure_packages debootstrap
+	DEBIAN_T0=$(now_us)
 	build_debian_layer >"$BENCH_WORK/logs/debootstrap.log" 2>&1 &
 	DEBIAN_PID=$!
 	on_exit 'kill_tree "${DEBIAN_PID:-}"'
@@ -146,6 +149,7 @@ wait_debian_layer() {
 		log "waiting for debootstrap"
 		wait "$DEBIAN_PID" || { DEBIAN_PID=""; die "debootstrap failed: $(last_error "$BENCH_WORK/logs/debootstrap.log")"; }
 		DEBIAN_PID=""
+		log "the Debian layer took $((($(now_us) - DEBIAN_T0) / 1000000)) s, in the background"
 	fi
 	DEBIAN_LAYER=$(debian_layer_file)
 	[[ -s $DEBIAN_LAYER ]] || die "$DEBIAN_LAYER is missing"
