@@ -37,8 +37,8 @@ func loadFails(t *testing.T, archive io.Reader, opts LoadOptions, want error, wa
 	if want != nil && !errors.Is(err, want) {
 		t.Errorf("Load() = %v, want %v", err, want)
 	}
-	if msg := err.Error(); !strings.Contains(msg, wantMsg) || strings.Contains(msg, "\n") {
-		t.Errorf("Load() = %q, want one line containing %q", msg, wantMsg)
+	if msg := err.Error(); !strings.Contains(msg, wantMsg) || strings.Contains(msg, "\n") || len(msg) > 10_000 {
+		t.Errorf("Load() = %.300q (%d bytes), want one short line containing %q", msg, len(msg), wantMsg)
 	}
 	if b := storedBlobs(t, s); len(b) != 0 {
 		t.Errorf("store holds %d blobs after a failed load", len(b))

@@ -136,6 +136,9 @@ func (st *stager) link(name string, hdr *tar.Header) error {
 	}
 	clean, err := cleanName(target)
 	if err != nil {
+		if len(target) > maxNameLen {
+			return fmt.Errorf("%w: %s links to a path of %d bytes", ErrUnsafeEntry, name, len(target))
+		}
 		return fmt.Errorf("%w: %s links to %q", ErrUnsafeEntry, name, hdr.Linkname)
 	}
 	e, ok := st.src.byName[clean]
