@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -11,8 +12,11 @@ import (
 	"github.com/strata-run/strata/registry"
 )
 
-// nameRE is the repository name grammar of the distribution spec (spec.md#pulling-manifests).
-var nameRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+// nameRE is the repository name grammar, compiled on first use (every strata command would
+// pay for it at start otherwise) of the distribution spec (spec.md#pulling-manifests).
+var nameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+})
 
 // maxNameLen bounds a repository name, as docker's registry does (distribution/reference
 // NameTotalLengthMax): no real name is longer, and a request path of a megabyte of name is
@@ -20,7 +24,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((
 const maxNameLen = 255
 
 // tagRE is the spec's tag grammar.
-var tagRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+var tagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`) })
 
 // dockerHub is the registry whose refs win when two registries hold the same path.
 const dockerHub = "docker.io"

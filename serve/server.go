@@ -103,7 +103,7 @@ func (s *Server) checkName(w http.ResponseWriter, r *http.Request, name string) 
 		writeError(w, r, http.StatusNotFound, codeNameInvalid, fmt.Sprintf("invalid repository name: longer than %d characters", maxNameLen))
 		return false
 	}
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		writeError(w, r, http.StatusNotFound, codeNameInvalid, "invalid repository name "+strconv.Quote(name))
 		return false
 	}
@@ -127,7 +127,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 			writeError(w, r, http.StatusBadRequest, codeDigestInvalid, "invalid digest "+strconv.Quote(ref))
 			return
 		}
-	} else if !tagRE.MatchString(ref) {
+	} else if !tagRE().MatchString(ref) {
 		writeError(w, r, http.StatusBadRequest, codeTagInvalid, "invalid tag "+strconv.Quote(ref))
 		return
 	}
