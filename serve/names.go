@@ -12,8 +12,8 @@ import (
 	"github.com/strata-run/strata/registry"
 )
 
-// nameRE is the repository name grammar, compiled on first use (every strata command would
-// pay for it at start otherwise) of the distribution spec (spec.md#pulling-manifests).
+// nameRE is the repository name grammar of the distribution spec (spec.md#pulling-manifests),
+// compiled on first use: every strata command would pay for it at start otherwise.
 var nameRE = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 })
