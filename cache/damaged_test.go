@@ -238,3 +238,24 @@ func TestOpenDamagedIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestDownloadStopsBeforeTheDiskIsFull: a layer that claims more than the disk has room for
+// (or a registry that streams without end) stops with ErrNoSpace while the disk still has
+// its reserve, not at ENOSPC. The reserve is raised past the disk's size to see it work.
+func TestDownloadStopsBeforeTheDiskIsFull(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 94, 1, 4096)...)
+	reg := newFakeRegistry(t, img)
+	s := openStore(t, t.TempDir())
+	s.minFree = 1 << 62
+	_, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch})
+	if !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("WriteImage with no room = %v, want ErrNoSpace", err)
+	}
+	if calls := len(reg.callsFor(layerDescs(t, img)[0].Digest)); calls != 1 {
+		t.Errorf("fetches = %d, want 1: no retry can make room", calls)
+	}
+	if _, err := s.Resolve(testRef); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve after a failed pull = %v, want ErrNotFound", err)
+	}
+	checkBlobsHashToNames(t, s)
+}

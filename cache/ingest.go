@@ -91,7 +91,7 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		off = 0
 	}
 
-	w := &blobWriter{f: f, h: sha256.New(), tee: in.tee}
+	w := &blobWriter{f: f, h: sha256.New(), tee: in.tee, minFree: s.minFree}
 	if off > 0 {
 		in.event(Resuming, off, nil)
 		if _, err := io.Copy(w.hashAndTee(), io.NewSectionReader(f, 0, off)); err != nil {
@@ -224,13 +224,52 @@ type blobWriter struct {
 	f   *os.File
 	h   hash.Hash
 	tee io.Writer
+	// minFree and unchecked: see checkSpace.
+	minFree, unchecked int64
 }
 
 func (w *blobWriter) Write(p []byte) (int, error) {
+	if err := w.checkSpace(int64(len(p))); err != nil {
+		return 0, &diskError{err}
+	}
 	if _, err := w.f.Write(p); err != nil {
 		return 0, &diskError{err}
 	}
 	return w.hashAndTee().Write(p)
+}
+
+// DefaultMinFree is the free space a download leaves on the store's disk. A manifest may
+// claim any size for a layer and a hostile registry may stream it without end: the download
+// stops here, with room left for index.json, logs and the containers' own writes, instead
+// of when the disk is full.
+const DefaultMinFree int64 = 256 << 20
+
+// ErrNoSpace is returned when a download would leave less than DefaultMinFree on the disk.
+var ErrNoSpace = errors.New("not enough free space")
+
+// spaceCheckInterval is how many bytes a download writes between two statfs calls.
+const spaceCheckInterval = 16 << 20
+
+// checkSpace fails once writing n more bytes would leave less than the minimum free. It
+// asks the file system every spaceCheckInterval bytes, not on each write.
+func (w *blobWriter) checkSpace(n int64) error {
+	w.unchecked += n
+	if w.unchecked < spaceCheckInterval && w.minFree == 0 {
+		return nil
+	}
+	w.unchecked = 0
+	min := w.minFree
+	if min == 0 {
+		min = DefaultMinFree
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(w.f.Fd()), &fs); err != nil {
+		return nil // a file system that cannot say is not refused for it
+	}
+	if free := int64(fs.Bavail)*fs.Bsize - n; free < min {
+		return fmt.Errorf("%w: the download would leave %d MiB on the store's disk, less than %d MiB", ErrNoSpace, max(free, 0)>>20, min>>20)
+	}
+	return nil
 }
 
 // hashAndTee is the writer for bytes already in the file: the hash and the tee.

@@ -51,6 +51,9 @@ const (
 // Stores (in one process or many) may be opened on the same directory.
 type Store struct {
 	dir string
+	// minFree is the free space downloads leave on the store's disk; 0 means
+	// DefaultMinFree. Tests raise it to see the limit work.
+	minFree int64
 }
 
 // Open opens the store at dir, creating the layout if it is missing. Creation is atomic: files
