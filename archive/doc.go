@@ -24,6 +24,10 @@
 // descriptor gives. Then the blobs are stored (cache.WriteBlob verifies each digest again) and
 // the refs tagged last, under cache.Store.Hold so Prune cannot collect the blobs in between. A
 // bad archive therefore fails with one error and leaves neither blob nor ref. Entry names that
-// leave the archive (absolute, or with ".."), links to anything but an earlier entry of the
-// archive, devices and oversized JSON are refused.
+// leave the archive (absolute, with "..", or longer than PATH_MAX), links to anything but an
+// earlier entry of the archive, devices and oversized JSON are refused; what a tar stream
+// stages is bounded (LoadOptions.MaxSize, and a free-space reserve), so a gzip bomb stops
+// early. A layout directory is read in place: its files are opened beneath it (os.Root)
+// and checked again when opened, so a file swapped for a FIFO or a symlink after the plan
+// was made is refused, not read.
 package archive

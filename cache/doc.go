@@ -29,4 +29,10 @@
 // plugins/content/local/writer.go does the same), so a reader sees the old file or the new one.
 // Images are written blobs first and the manifest and its ref last, so a ref never names an
 // image whose blobs are missing.
+//
+// A blob damaged on disk after it was stored (truncated by a bad copy, a flipped bit) is not
+// trusted: a writer that finds a blob file of the wrong size stores it again (Has, WriteBlob,
+// WriteImage); a reader that finds content hashing to another digest (ReadBlob, a layer
+// streamed from disk) reports ErrDigestMismatch and removes the file, so the next pull
+// repairs it. Downloads stop with ErrNoSpace while the disk keeps DefaultMinFree.
 package cache

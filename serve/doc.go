@@ -21,4 +21,9 @@
 // 405 with the spec's UNSUPPORTED error, and every miss a 404 with the spec's JSON error body.
 // With Options.PullThrough, a manifest miss first asks upstream, stores what it gets and then
 // serves it: a pull-through mirror.
+//
+// Requests are hostile input: a name must match the spec's grammar (255 characters at most),
+// a digest must be a well-formed sha256, so no request names a path outside the store's
+// blobs; a blob file whose size is not its descriptor's (damaged on disk) is a 500, never
+// served as the blob.
 package serve
