@@ -139,6 +139,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newStartCmd(g),
 		newWaitCmd(g),
 		newLogsCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }
