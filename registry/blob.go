@@ -83,17 +83,35 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 // noPrivateRedirect refuses a redirect from a registry to a private or loopback address on
 // another host: a hostile registry must not be able to make strata fetch from the local
 // network (a cloud metadata service, say). Redirects to the same host, or from a registry that
-// is itself local, stay allowed.
+// is itself local, stay allowed. A host name is looked up: a public name that resolves to a
+// private address is private. (redirectGuard applies the same rule to every request of the
+// transport stack, for the clients go-containerregistry makes.)
 func noPrivateRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
 	}
-	from, to := via[0].URL.Hostname(), req.URL.Hostname()
+	return checkRedirect(req.Context(), via[0].URL.Hostname(), req.URL.Hostname())
+}
+
+// checkRedirect is the rule of noPrivateRedirect for a redirect from host from to host to.
+func checkRedirect(ctx context.Context, from, to string) error {
 	if from == to || isPrivate(from) {
 		return nil
 	}
 	if isPrivate(to) {
 		return fmt.Errorf("refusing redirect from %s to private address %s", from, to)
+	}
+	if net.ParseIP(to) != nil {
+		return nil
+	}
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, to)
+	if err != nil {
+		return nil // the dial fails on its own, worded as any unknown host
+	}
+	for _, a := range addrs {
+		if isPrivate(a.IP.String()) {
+			return fmt.Errorf("refusing redirect from %s to %s, a private address (%s)", from, to, a.IP)
+		}
 	}
 	return nil
 }
@@ -104,6 +122,28 @@ func isPrivate(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
+}
+
+// redirectGuard applies noPrivateRedirect's rule at the bottom of the transport stack, where
+// every request passes: the manifest and config fetches of go-containerregistry follow
+// redirects with a client strata does not configure. A request that http.Client made to
+// follow a redirect carries the response that caused it; the chain leads to the host first
+// asked.
+type redirectGuard struct {
+	inner http.RoundTripper
+}
+
+func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Response != nil && req.Response.Request != nil {
+		origin := req.Response.Request
+		for n := 0; origin.Response != nil && origin.Response.Request != nil && n < 10; n++ {
+			origin = origin.Response.Request
+		}
+		if err := checkRedirect(req.Context(), origin.URL.Hostname(), req.URL.Hostname()); err != nil {
+			return nil, err
+		}
+	}
+	return g.inner.RoundTrip(req)
 }
 
 // blobSize looks h up among the manifest's layers and config.

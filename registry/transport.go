@@ -30,7 +30,7 @@ const MaxConfigSize = 16 << 20
 // The transport stack, outermost first, for every request of a command:
 //
 //	go-containerregistry's auth (ping, bearer token or basic), built once per repository
-//	  → user agent → retryTransport → manifestLimit → *http.Transport (one per TLS setting)
+//	  → user agent → retryTransport → manifestLimit → redirectGuard → *http.Transport (one per TLS setting)
 //
 // Retries sit under auth so a token request is retried too, and a retried request keeps the
 // token it already had: no new handshake per retry.
@@ -41,7 +41,7 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy) http.Rou
 	if insecure {
 		ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
 	}
-	var rt http.RoundTripper = &manifestLimit{inner: ht}
+	var rt http.RoundTripper = &manifestLimit{inner: &redirectGuard{inner: ht}}
 	rt = &retryTransport{inner: rt, policy: policy}
 	return transport.NewUserAgent(rt, userAgent)
 }
