@@ -3,7 +3,6 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -29,31 +28,17 @@ const (
 	maxReferenceLength = 1024
 )
 
-// The grammar of docker/distribution's reference package, written out from its documented
-// grammar (distribution/reference/reference.go), piece by piece so each part can be read:
+// The grammar of docker/distribution's reference package (distribution/reference/reference.go);
+// grammar.go matches each part:
 //
 //	reference  := name [ ":" tag ] [ "@" digest ]
 //	name       := [domain '/'] path-component ['/' path-component]*
 //	domain     := host [':' port-number]
 //	tag        := /[\w][\w.-]{0,127}/
 //	digest     := algorithm ":" hex
-var (
-	domainComponent = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
-	domainName      = domainComponent + `(?:\.` + domainComponent + `)*`
-	ipv6Host        = `\[(?:[a-fA-F0-9:]+)\]`
-	domainRe        = regexp.MustCompile(`^(?:` + domainName + `|` + ipv6Host + `)(?::[0-9]+)?$`)
-
-	pathComponent = `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
-	pathRe        = regexp.MustCompile(`^` + pathComponent + `(?:/` + pathComponent + `)*$`)
-	// pathAnyCaseRe accepts what pathRe would accept if it were lower case: such a name gets
-	// Docker's "must be lowercase" message instead of a bare "invalid reference format".
-	pathAnyCaseRe = regexp.MustCompile(`^(?i:` + pathComponent + `(?:/` + pathComponent + `)*)$`)
-
-	tagRe       = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-	digestRe    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$`)
-	hex64Re     = regexp.MustCompile(`^[a-f0-9]{64}$`)
-	digestHexes = map[string]int{"sha256": 64, "sha512": 128}
-)
+//
+// digestHexes are the digest algorithms strata knows and their hex lengths.
+var digestHexes = map[string]int{"sha256": 64, "sha512": 128}
 
 // Reference is a parsed, normalized image reference: a registry domain, a repository path, and
 // a tag, a digest, or both. Its zero value is not a valid reference; get one from
@@ -92,16 +77,16 @@ func ParseReference(s string) (Reference, error) {
 	if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i+1:], "/") {
 		r.tag = rest[i+1:]
 		rest = rest[:i]
-		if !tagRe.MatchString(r.tag) {
+		if !matchTag(r.tag) {
 			return Reference{}, fmt.Errorf("%w: %q: invalid tag %q", ErrInvalidReference, s, r.tag)
 		}
 	}
 	r.domain, r.path = splitDomain(rest)
-	if r.domain != dockerHub && !domainRe.MatchString(r.domain) {
+	if r.domain != dockerHub && !matchDomain(r.domain) {
 		return Reference{}, fmt.Errorf("%w: %q: invalid registry %q", ErrInvalidReference, s, r.domain)
 	}
-	if !pathRe.MatchString(r.path) {
-		if pathAnyCaseRe.MatchString(r.path) {
+	if !matchPath(r.path, false) {
+		if matchPath(r.path, true) {
 			return Reference{}, fmt.Errorf("%w: repository name (%s) must be lowercase", ErrInvalidReference, r.path)
 		}
 		return Reference{}, fmt.Errorf("%w: %q", ErrInvalidReference, s)
@@ -110,7 +95,7 @@ func ParseReference(s string) (Reference, error) {
 		return Reference{}, fmt.Errorf("%w: repository name must not be more than %d characters", ErrInvalidReference, maxNameLength)
 	}
 	// Docker refuses a bare 64-hex name: it would read as an image ID, not a repository.
-	if r.domain == dockerHub && hex64Re.MatchString(strings.TrimPrefix(r.path, officialPrefix)) && !strings.Contains(rest, "/") {
+	if r.domain == dockerHub && matchHex64(strings.TrimPrefix(r.path, officialPrefix)) && !strings.Contains(rest, "/") {
 		return Reference{}, fmt.Errorf("%w: invalid repository name (%s), cannot specify 64-byte hexadecimal strings", ErrInvalidReference, rest)
 	}
 	if r.tag == "" && r.digest == "" {
@@ -140,7 +125,7 @@ func splitDomain(name string) (domain, path string) {
 }
 
 func checkDigest(d string) error {
-	if !digestRe.MatchString(d) {
+	if !matchDigest(d) {
 		return errors.New("invalid checksum digest format")
 	}
 	algo, hex, _ := strings.Cut(d, ":")
@@ -206,7 +191,7 @@ func (r Reference) Familiar() string {
 
 // WithTag returns the reference with tag t and no digest, e.g. to name the tag a push writes.
 func (r Reference) WithTag(t string) (Reference, error) {
-	if !tagRe.MatchString(t) {
+	if !matchTag(t) {
 		return Reference{}, fmt.Errorf("%w: invalid tag %q", ErrInvalidReference, t)
 	}
 	r.tag, r.digest = t, ""
