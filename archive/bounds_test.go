@@ -134,6 +134,8 @@ func TestLoadHostileJSON(t *testing.T) {
 		{"manifest.json repo tag invalid", docker(`[{"Config":"c.json","RepoTags":["not a ref!"],"Layers":[]}]`), nil, "image sha256:"},
 		{"manifest.json repo tag empty", docker(`[{"Config":"c.json","RepoTags":[""],"Layers":[]}]`), nil, "image sha256:"},
 		{"manifest.json empty list", docker(`[]`), nil, "no images"},
+		{"manifest.json too many images", docker(`[` + strings.Repeat(`{"Config":"c.json","Layers":[]},`, maxManifests) + `{"Config":"c.json","Layers":[]}]`), nil, "more than the 1024"},
+		{"index.json too many images", image(mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: many})), nil, "more than the 1024"},
 		{"manifest.json huge", docker(`[` + strings.Repeat(" ", maxJSON) + `]`), nil, "allowed"},
 	}
 	for _, tt := range tests {

@@ -96,6 +96,11 @@ func (p *plan) readOCI(e *entry) error {
 	if len(idx.Manifests) == 0 {
 		return errors.New("index.json lists no images")
 	}
+	// Each entry is read and parsed on its own: a few MB of index.json naming one big
+	// manifest a hundred thousand times would cost minutes of parsing without this bound.
+	if len(idx.Manifests) > maxManifests {
+		return fmt.Errorf("index.json lists %d images, more than the %d allowed", len(idx.Manifests), maxManifests)
+	}
 	var tags map[v1.Hash][]string
 	for _, d := range idx.Manifests {
 		m, cfg, err := p.resolveTop(d)
@@ -168,6 +173,9 @@ func parseDockerManifest(e *entry) ([]dockerManifest, error) {
 	}
 	if len(ms) == 0 {
 		return nil, errors.New("manifest.json lists no images")
+	}
+	if len(ms) > maxManifests {
+		return nil, fmt.Errorf("manifest.json lists %d images, more than the %d allowed", len(ms), maxManifests)
 	}
 	return ms, nil
 }
