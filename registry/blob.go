@@ -99,7 +99,7 @@ func checkRedirect(ctx context.Context, from, to string) error {
 		return nil
 	}
 	if isPrivate(to) {
-		return fmt.Errorf("refusing redirect from %s to private address %s", from, to)
+		return fmt.Errorf("refusing to go from %s to private address %s", from, to)
 	}
 	if net.ParseIP(to) != nil {
 		return nil
@@ -110,7 +110,7 @@ func checkRedirect(ctx context.Context, from, to string) error {
 	}
 	for _, a := range addrs {
 		if isPrivate(a.IP.String()) {
-			return fmt.Errorf("refusing redirect from %s to %s, a private address (%s)", from, to, a.IP)
+			return fmt.Errorf("refusing to go from %s to %s, a private address (%s)", from, to, a.IP)
 		}
 	}
 	return nil
@@ -122,6 +122,28 @@ func isPrivate(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
+}
+
+// homeGuard keeps the requests of one registry's session off the local network when the
+// registry itself is not on it. Redirects are one way there; the realm of a Bearer challenge
+// is another: it names any URL the registry likes, and go-containerregistry fetches a token
+// there, with the user's credentials for the registry.
+type homeGuard struct {
+	inner http.RoundTripper
+	home  string // the registry's host name, without the port
+}
+
+func (g *homeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := checkRedirect(req.Context(), g.home, req.URL.Hostname()); err != nil {
+		return nil, err
+	}
+	return g.inner.RoundTrip(req)
+}
+
+// guardHome wraps rt in a homeGuard for the registry at host ("index.docker.io",
+// "127.0.0.1:5000").
+func guardHome(rt http.RoundTripper, host string) http.RoundTripper {
+	return &homeGuard{inner: rt, home: (&url.URL{Host: host}).Hostname()}
 }
 
 // redirectGuard applies noPrivateRedirect's rule at the bottom of the transport stack, where

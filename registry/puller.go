@@ -332,6 +332,7 @@ func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope str
 	if ep.insecure {
 		base = p.insecRT
 	}
+	base = guardHome(base, s.repo.RegistryStr())
 	rt, err := transport.NewWithContext(ctx, s.repo.Registry, auth, base, []string{s.repo.Scope(scope)})
 	if err != nil {
 		return nil, nil, classify(err, o, "repository "+ref.Name(), ref.Name(), ep.host)

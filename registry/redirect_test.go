@@ -89,3 +89,31 @@ func TestRedirectGuard(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestHomeGuard: a public registry's session cannot reach the local network by any URL it
+// names, a Bearer realm included; a local registry's session can (its token server is local
+// too).
+func TestHomeGuard(t *testing.T) {
+	var hits atomic.Int64
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(local.Close)
+	req := func() *http.Request {
+		r, err := http.NewRequest(http.MethodGet, local.URL+"/token?service=x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if resp, err := guardHome(http.DefaultTransport, "registry.example.com").RoundTrip(req()); err == nil {
+		resp.Body.Close()
+		t.Error("a session of registry.example.com reached 127.0.0.1")
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the local server was asked %d times", hits.Load())
+	}
+	resp, err := guardHome(http.DefaultTransport, "127.0.0.1:5000").RoundTrip(req())
+	if err != nil {
+		t.Fatalf("a session of a local registry = %v, want it to reach its local token server", err)
+	}
+	resp.Body.Close()
+}
