@@ -93,27 +93,45 @@ func noPrivateRedirect(req *http.Request, via []*http.Request) error {
 	return checkRedirect(req.Context(), via[0].URL.Hostname(), req.URL.Hostname())
 }
 
-// checkRedirect is the rule of noPrivateRedirect for a redirect from host from to host to.
+// checkRedirect is the rule of noPrivateRedirect for a request that goes from host from to
+// host to. A registry whose name resolves to a private address (a company's registry.corp
+// at 10.0.0.5) is on the local network already, and may send anywhere.
 func checkRedirect(ctx context.Context, from, to string) error {
-	if from == to || isPrivate(from) {
+	if from == to {
 		return nil
 	}
-	if isPrivate(to) {
-		return fmt.Errorf("refusing to go from %s to private address %s", from, to)
-	}
-	if net.ParseIP(to) != nil {
+	if private, _ := resolvesPrivate(ctx, from); private {
 		return nil
 	}
-	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, to)
+	if private, addr := resolvesPrivate(ctx, to); private {
+		if addr == to {
+			return fmt.Errorf("refusing to go from %s to private address %s", from, to)
+		}
+		return fmt.Errorf("refusing to go from %s to %s, a private address (%s)", from, to, addr)
+	}
+	return nil
+}
+
+// resolvesPrivate reports whether host is, or resolves to, a private address, and which. A
+// name that does not resolve is not private: its dial fails on its own, worded as any
+// unknown host.
+func resolvesPrivate(ctx context.Context, host string) (bool, string) {
+	if isPrivate(host) {
+		return true, host
+	}
+	if net.ParseIP(host) != nil {
+		return false, ""
+	}
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
 	if err != nil {
-		return nil // the dial fails on its own, worded as any unknown host
+		return false, ""
 	}
 	for _, a := range addrs {
 		if isPrivate(a.IP.String()) {
-			return fmt.Errorf("refusing to go from %s to %s, a private address (%s)", from, to, a.IP)
+			return true, a.IP.String()
 		}
 	}
-	return nil
+	return false, ""
 }
 
 func isPrivate(host string) bool {

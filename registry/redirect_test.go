@@ -54,6 +54,11 @@ func TestCheckRedirectResolvesNames(t *testing.T) {
 	if err := checkRedirect(context.Background(), "registry.example.com", name); err == nil {
 		t.Errorf("checkRedirect to %s (%s) = nil, want it refused", name, addrs[0].IP)
 	}
+	// And a registry whose name resolves into the local network is in it: its token
+	// server and blob store may be too.
+	if err := checkRedirect(context.Background(), name, "10.1.2.3"); err != nil {
+		t.Errorf("checkRedirect from %s (%s) to 10.1.2.3 = %v, want it allowed", name, addrs[0].IP, err)
+	}
 }
 
 // TestRedirectGuard: the guard at the bottom of the transport stack refuses a request that
