@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // TestPullRepairsDamagedBlobs damages a stored blob on disk the ways a disk or a careless
@@ -258,4 +261,35 @@ func TestDownloadStopsBeforeTheDiskIsFull(t *testing.T) {
 		t.Errorf("Resolve after a failed pull = %v, want ErrNotFound", err)
 	}
 	checkBlobsHashToNames(t, s)
+}
+
+// TestPartialNotARegularFile: a FIFO where a download's partial file goes would block the
+// download's writes forever; it fails at once instead, naming the file.
+func TestPartialNotARegularFile(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 95, 1, 4096)...)
+	reg := newFakeRegistry(t, img)
+	s := openStore(t, t.TempDir())
+	partial := filepath.Join(s.Dir(), "ingest", layerDescs(t, img)[0].Digest.Hex+".partial")
+	if err := unix.Mkfifo(partial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := s.WriteImage(ctx, testRef, img, WriteOptions{Fetch: reg.fetch})
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("WriteImage over a FIFO partial = %v, want it refused at once", err)
+	}
+}
+
+// TestOpenHugeLayoutFile: a damaged oci-layout of a megabyte is refused without being read
+// whole.
+func TestOpenHugeLayoutFile(t *testing.T) {
+	dir := t.TempDir()
+	openStore(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), bytes.Repeat([]byte("{"), 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); !errors.Is(err, ErrInvalidLayout) || !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Open(huge oci-layout) = %v, want ErrInvalidLayout and ErrTooLarge", err)
+	}
 }

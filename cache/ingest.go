@@ -82,6 +82,10 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 	if err != nil {
 		return res, err
 	}
+	if !fi.Mode().IsRegular() {
+		// A FIFO would block the download's writes forever, a device take them elsewhere.
+		return res, fmt.Errorf("%s is not a regular file; remove it", partial)
+	}
 	off := fi.Size()
 	if off > in.desc.Size {
 		// Longer than the blob can be: not a prefix of it. Start over.

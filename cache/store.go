@@ -87,9 +87,10 @@ func (s *Store) init() error {
 	if err := createOnce(filepath.Join(s.dir, layoutFile), []byte(`{"imageLayoutVersion":"`+layoutVersion+`"}`)); err != nil {
 		return fmt.Errorf("creating %s: %w", layoutFile, err)
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, layoutFile))
+	// {"imageLayoutVersion":"1.0.0"} is 30 bytes; a damaged file of gigabytes is not read.
+	b, err := readFileCapped(filepath.Join(s.dir, layoutFile), 4096)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: reading %s: %w", ErrInvalidLayout, layoutFile, err)
 	}
 	var l struct {
 		ImageLayoutVersion string `json:"imageLayoutVersion"`
