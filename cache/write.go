@@ -296,11 +296,17 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 			return res, nil
 		}
 		emit(Extracting, desc.Size, nil)
-		if err := s.layerFromDisk(ctx, desc, diffID, opts.Layer); err != nil {
+		err := s.layerFromDisk(ctx, desc, diffID, opts.Layer)
+		if err == nil {
+			emit(Done, desc.Size, nil)
+			return res, nil
+		}
+		// The stored blob failed its check while streaming and was removed (see
+		// corrupt.go): it is downloaded again below and Layer gets the good stream. Any
+		// other failure, the blob still there, is Layer's own.
+		if !(errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrSizeMismatch)) || s.HasBlob(desc.Digest) {
 			return res, err
 		}
-		emit(Done, desc.Size, nil)
-		return res, nil
 	}
 
 	in := ingest{desc: desc, fetch: opts.Fetch, retries: opts.Retries, event: emit}
