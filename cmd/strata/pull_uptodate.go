@@ -85,7 +85,7 @@ func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool
 		return false
 	}
 	mf, err := img.Manifest()
-	if err != nil || !store.HasBlob(mf.Config.Digest) {
+	if err != nil || !store.Has(mf.Config) {
 		return false
 	}
 	cfg, err := img.ConfigFile()
@@ -93,7 +93,7 @@ func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool
 		return false
 	}
 	for i, l := range mf.Layers {
-		if !store.HasBlob(l.Digest) || (snap != nil && !snap.Has(cfg.RootFS.DiffIDs[i])) {
+		if !store.Has(l) || (snap != nil && !snap.Has(cfg.RootFS.DiffIDs[i])) {
 			return false
 		}
 	}
