@@ -35,7 +35,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 		Use:     "images [OPTIONS]",
 		Aliases: []string{"image ls"},
 		Short:   "List images in the local store",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.openStore()
 			if err != nil {

@@ -25,7 +25,7 @@ func newLoadCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "load [OPTIONS]",
 		Short: "Load images from an archive or OCI layout directory (docker save, podman save, skopeo, strata save)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLoad(cmd, g, o)
 		},

@@ -23,7 +23,7 @@ func newPruneCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused layers, unreferenced blobs and stale partial downloads (and with -a, images no container uses)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPrune(cmd.Context(), g, o, cmd.OutOrStdout())
 		},

@@ -32,7 +32,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ps [OPTIONS]",
 		Short: "List containers",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.openContainers()
 			if err != nil {

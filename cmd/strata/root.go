@@ -57,6 +57,14 @@ func execute(args []string) int {
 	cmd.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal cancels the command; the next one ends strata as if it caught none.
+	// A command blocked where the context cannot reach (opening a FIFO nobody writes) would
+	// otherwise ignore every Ctrl-C. run and exec forward signals to the container through
+	// their own handlers, which this does not touch.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := cmd.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -88,11 +96,16 @@ func newRootCmd(g *globals) *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if g.root == "" {
-				return errors.New("--root must not be empty")
+				return usageError(cmd, errors.New("--root must not be empty"))
 			}
 			abs, err := filepath.Abs(g.root)
 			if err != nil {
 				return err
+			}
+			// Caught here, the mistake is named once, as the flag, instead of as a failure to
+			// create each store under it.
+			if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+				return usageError(cmd, fmt.Errorf("invalid --root %s: not a directory", g.root))
 			}
 			g.root = abs
 			useHelper(abs)
@@ -100,9 +113,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		},
 	}
 	// Bad flags are usage errors: exit 125 for the run family as docker does, 1 otherwise.
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return withCode(flagErrorCode(c), fmt.Errorf("%s: %w (see 'strata %s --help')", c.Name(), err, c.Name()))
-	})
+	root.SetFlagErrorFunc(usageError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.root, "root", envOr("STRATA_ROOT", defaultRoot), "where images, layers and containers live (env STRATA_ROOT)")
 	pf.BoolVar(&g.debug, "debug", false, "print debugging details")
@@ -140,11 +151,17 @@ func newRootCmd(g *globals) *cobra.Command {
 		newWaitCmd(g),
 		newLogsCmd(g),
 		newBenchCmd(g),
+		newVersionCmd(),
 	)
+	// cobra adds these when it executes; added now, they get the same usage checks.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	checkUsage(root)
 	return root
 }
 
-// flagErrorCode is the status for a usage error: docker's run, create, start and exec exit 125.
+// flagErrorCode is the status for a usage error (a bad flag or argument count): docker's run,
+// create, start and exec exit 125, as they do for every error of their own.
 func flagErrorCode(c *cobra.Command) int {
 	switch c.Name() {
 	case "run", "create", "start", "exec":

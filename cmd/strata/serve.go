@@ -26,7 +26,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [OPTIONS]",
 		Short: "Serve the local image store as a read-only registry that docker, podman and skopeo pull from",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd.Context(), g, o, cmd)
 		},

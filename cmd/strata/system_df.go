@@ -26,7 +26,7 @@ func newSystemCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "system",
 		Short: "Manage strata's storage",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 	}
 	cmd.AddCommand(newSystemDfCmd(g), newPruneCmd(g))
 	return cmd
@@ -38,7 +38,7 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "df [OPTIONS]",
 		Short: "Show disk usage: images, the layers they share, containers, and what removing each frees",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "" && format != "json" {
 				return fmt.Errorf("invalid --format %q: only json is supported", format)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError is a mistake in how c was called (a flag, the number of arguments, an unknown
+// subcommand): one line naming the command and where its help is, with the status docker
+// gives usage errors (flagErrorCode).
+func usageError(c *cobra.Command, err error) error {
+	if !c.HasParent() {
+		return withCode(flagErrorCode(c), fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
+	}
+	name := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+	return withCode(flagErrorCode(c), fmt.Errorf("%s: %w (see '%s --help')", name, err, c.CommandPath()))
+}
+
+// noArgs refuses arguments: a group command (image, system) takes a subcommand, which this
+// one is not; any other command takes none.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if c.HasSubCommands() {
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
+		}
+		msg := fmt.Sprintf("unknown command %q", args[0])
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(", did you mean %q?", s[0])
+		}
+		return fmt.Errorf("%s", msg)
+	}
+	return fmt.Errorf("accepts no arguments, got %q", args[0])
+}
+
+// checkUsage walks the command tree once it is built so that every command treats usage the
+// same way: argument-count errors become usage errors (cobra returns them bare, with status
+// 1 even for run), and a group without a command of its own (strata, strata system) prints
+// its help when called alone but refuses an unknown subcommand. Cobra would print the help
+// and exit 0 for "strata system bogus", and tell "strata bogus" on several lines.
+func checkUsage(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		checkUsage(sub)
+	}
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = noArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	}
+	if c.Args == nil {
+		return
+	}
+	check := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError(cmd, err)
+		}
+		return nil
+	}
+}
