@@ -158,6 +158,12 @@ func TestPullRepairsDamagedStore(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// The layer's snapshot is still there: the re-pull must not call the image up to date.
+		{"layer truncated", func(t *testing.T, root string, m v1.Manifest, _ v1.Hash) {
+			if err := os.Truncate(filepath.Join(root, "oci", "blobs", "sha256", m.Layers[0].Digest.Hex), 100); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,9 +185,12 @@ func TestPullRepairsDamagedStore(t *testing.T) {
 			tt.damage(t, root, m, mh)
 			mustRun(t, env, "", root, "pull", "-q", ref)
 			checkStoreComplete(t, root)
-			for _, h := range []v1.Hash{mh, m.Config.Digest} {
-				if !storeBlobs(t, root)[h.String()] {
-					t.Errorf("blob %s missing after the repairing pull", h)
+			for _, d := range []v1.Descriptor{{Digest: mh, Size: int64(len(mb))}, m.Config, m.Layers[0]} {
+				if !storeBlobs(t, root)[d.Digest.String()] {
+					t.Errorf("blob %s missing after the repairing pull", d.Digest)
+				}
+				if st, err := os.Stat(filepath.Join(root, "oci", "blobs", "sha256", d.Digest.Hex)); err != nil || st.Size() != d.Size {
+					t.Errorf("blob %s after the repairing pull: %v, %v; want %d bytes", d.Digest, st, err, d.Size)
 				}
 			}
 		})
