@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ type imageRow struct {
 	Size       int64
 	SizeHuman  string `json:"-"`
 }
+
+func (imageRow) headers() map[string]string { return map[string]string{"ID": "IMAGE ID"} }
 
 func newImagesCmd(g *globals) *cobra.Command {
 	var digests bool
@@ -98,7 +101,7 @@ func printImages(w io.Writer, rows []imageRow, digests bool, format string) erro
 			}
 		}
 		return nil
-	case format != "":
+	case !tableDefault(format):
 		return printTemplate(w, format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
@@ -118,22 +121,42 @@ func printImages(w io.Writer, rows []imageRow, digests bool, format string) erro
 	return tw.Flush()
 }
 
-// printTemplate renders each item through a Go template, one per line, as docker --format does.
+// printTemplate renders each item through a Go template, one per line, as docker --format does;
+// "table TEMPLATE" aligns the columns under a header line.
 func printTemplate[T any](w io.Writer, format string, items []T) error {
-	format = strings.TrimPrefix(format, "table ")
+	format, table := strings.CutPrefix(formatEscapes.Replace(format), "table ")
 	tmpl, err := template.New("format").Funcs(template.FuncMap{
 		"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-	}).Parse(format)
+	}).Parse(strings.TrimSpace(format))
 	if err != nil {
 		return fmt.Errorf("invalid --format template: %w", err)
 	}
+	// Rendered whole before anything is written, so a template that fails on some item prints
+	// the error alone, not half a listing.
+	var out bytes.Buffer
+	if table {
+		var zero T
+		// The header is the template run over the column names; a template that does more
+		// than name fields (calls a method, indexes) gets no header, as no name fits it.
+		var h bytes.Buffer
+		if tmpl.Option("missingkey=error").Execute(&h, tableHeaders(zero)) == nil {
+			out.Write(h.Bytes())
+			out.WriteByte('\n')
+		}
+	}
 	for _, it := range items {
-		if err := tmpl.Execute(w, it); err != nil {
+		if err := tmpl.Execute(&out, it); err != nil {
 			return fmt.Errorf("--format: %w", err)
 		}
-		fmt.Fprintln(w)
+		out.WriteByte('\n')
 	}
-	return nil
+	if !table {
+		_, err = w.Write(out.Bytes())
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	tw.Write(out.Bytes())
+	return tw.Flush()
 }
 
 // shortID is the 12-hex form docker prints.

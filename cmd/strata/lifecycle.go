@@ -21,11 +21,13 @@ func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string
 	}
 	var errs []error
 	for _, a := range args {
+		// Get's error names a already ("nosuch: no such container").
 		c, err := store.Get(a)
-		if err == nil {
-			err = fn(c)
-		}
 		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := fn(c); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", a, err))
 			continue
 		}

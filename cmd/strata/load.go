@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -43,7 +44,7 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	if o.platform != "" {
 		p, err := registry.ParsePlatform(o.platform)
 		if err != nil {
-			return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+			return err // ParsePlatform names the value and the form it wants
 		}
 		opts.Platform = p
 	}
@@ -74,7 +75,13 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	case fi.IsDir():
 		loaded, err = archive.LoadDir(ctx, store, o.input, opts)
 	default:
-		f, oerr := os.Open(o.input)
+		// A FIFO opens without waiting for a writer: with none, the load reads an empty
+		// archive and says so instead of hanging in open(2), where no signal reaches it.
+		flag := os.O_RDONLY
+		if fi.Mode()&os.ModeNamedPipe != 0 {
+			flag |= syscall.O_NONBLOCK
+		}
+		f, oerr := os.OpenFile(o.input, flag, 0)
 		if oerr != nil {
 			return fmt.Errorf("loading %s: %w", o.input, oerr)
 		}

@@ -26,6 +26,8 @@ type psRow struct {
 	Names     string
 }
 
+func (psRow) headers() map[string]string { return map[string]string{"ID": "CONTAINER ID"} }
+
 func newPsCmd(g *globals) *cobra.Command {
 	var all, quiet bool
 	var format string
@@ -102,7 +104,7 @@ func printPs(w io.Writer, rows []psRow, quiet bool, format string) error {
 			}
 		}
 		return nil
-	case format != "":
+	case !tableDefault(format):
 		return printTemplate(w, format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)

@@ -18,6 +18,8 @@ func newRmCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Like docker, remove what can be and name each failure: Get's and Remove's
+			// errors name the container already.
 			var errs []error
 			for _, a := range args {
 				c, err := store.Get(a)
@@ -25,7 +27,7 @@ func newRmCmd(g *globals) *cobra.Command {
 					err = store.Remove(cmd.Context(), c, force)
 				}
 				if err != nil {
-					errs = append(errs, fmt.Errorf("removing container %s: %w", a, err))
+					errs = append(errs, err)
 					continue
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), a)

@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -51,11 +51,11 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) error
 		if o.allPlatforms {
 			return errors.New("--platform and --all-platforms exclude each other")
 		}
-		p, err := v1.ParsePlatform(o.platform)
+		p, err := registry.ParsePlatform(o.platform)
 		if err != nil {
-			return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+			return err
 		}
-		opts.Platform = p
+		opts.Platform = &p
 	}
 	store, err := g.openStore()
 	if err != nil {
@@ -108,7 +108,16 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 
 // writeFileAtomic writes path through fn into a temp file beside it and renames it into place
 // only when fn succeeded, so an interrupted save leaves no half archive under the name.
+// A directory is refused, and a device or FIFO (/dev/null, a named pipe to another program)
+// is written in place: renaming over it would replace /dev/null with a file.
 func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
+	switch fi, serr := os.Stat(path); {
+	case serr != nil:
+	case fi.IsDir():
+		return fmt.Errorf("writing %s: is a directory", path)
+	case !fi.Mode().IsRegular():
+		return writeSpecial(path, fi.Mode(), fn)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", path, err)
@@ -132,6 +141,27 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeSpecial writes through fn straight into an existing device or FIFO. A FIFO is opened
+// without waiting for a reader: with none, the save fails at once instead of hanging in open(2).
+func writeSpecial(path string, mode os.FileMode, fn func(io.Writer) error) (err error) {
+	flag := os.O_WRONLY
+	if mode&os.ModeNamedPipe != 0 {
+		flag |= syscall.O_NONBLOCK
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	err = fn(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

@@ -49,7 +49,7 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 		if o.platform != "" {
 			p, err := registry.ParsePlatform(o.platform)
 			if err != nil {
-				return fmt.Errorf("invalid platform %q: %w", o.platform, err)
+				return err // ParsePlatform names the value and the form it wants
 			}
 			ropts.Platform = p
 		}

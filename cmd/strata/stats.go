@@ -35,6 +35,10 @@ type statsRow struct {
 	Pids     uint64
 }
 
+func (statsRow) headers() map[string]string {
+	return map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemPerc": "MEM %"}
+}
+
 // statsSample is one reading of a container's cgroup.
 type statsSample struct {
 	at    time.Time
@@ -173,9 +177,9 @@ func newStatsRow(c *runner.Container, prev, cur statsSample, hostMem uint64) sta
 }
 
 func printStats(w io.Writer, rows []statsRow, format string) error {
-	switch format {
-	case "":
-	case "json":
+	switch {
+	case tableDefault(format):
+	case format == "json":
 		for _, r := range rows {
 			if err := printTemplate(w, "{{json .}}", []statsRow{r}); err != nil {
 				return err
