@@ -161,10 +161,11 @@ func newRootCmd(g *globals) *cobra.Command {
 }
 
 // flagErrorCode is the status for a usage error (a bad flag or argument count): docker's run,
-// create, start and exec exit 125, as they do for every error of their own.
+// create, start and exec exit 125, as they do for every error of their own; enter, exec's
+// sibling, does the same.
 func flagErrorCode(c *cobra.Command) int {
 	switch c.Name() {
-	case "run", "create", "start", "exec":
+	case "run", "create", "start", "exec", "enter":
 		return 125
 	}
 	return 1
