@@ -38,7 +38,8 @@ func newRmiCmd(g *globals) *cobra.Command {
 				}
 				if !force {
 					if c := containerUsingImage(list, info); c != "" {
-						errs = append(errs, fmt.Errorf("unable to remove %s (must force): container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
+						// Docker's words, which scripts match.
+						errs = append(errs, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
 						continue
 					}
 				}

@@ -154,6 +154,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newVersionCmd(),
 	)
 	// cobra adds these when it executes; added now, they get the same usage checks.
+	root.SetHelpCommand(newHelpCmd())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	checkUsage(root)

@@ -61,3 +61,21 @@ func checkUsage(c *cobra.Command) {
 		return nil
 	}
 }
+
+// newHelpCmd replaces cobra's help command, which prints "Unknown help topic" and the usage
+// to stdout and exits 0 for a command that does not exist.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "Help about any command",
+		// No store is opened: help works whatever --root says.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || target == nil || len(rest) > 0 {
+				return usageError(c.Root(), fmt.Errorf("unknown help topic %q", strings.Join(args, " ")))
+			}
+			return target.Help()
+		},
+	}
+}
