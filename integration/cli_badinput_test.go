@@ -80,6 +80,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"--root", file, "run", "alpine", "true"}, code: 125, want: "not a directory"},
 		{args: []string{"--root", filepath.Join(file, "sub"), "ps"}, code: 1, want: "not a directory"},
 		{args: []string{"--root", "", "ps"}, code: 1, want: "--root"},
+		{args: []string{"--storage-driver", "bogus", "images"}, code: 1, want: "--storage-driver"},
+		{args: []string{"--storage-driver", "bogus", "run", "alpine", "true"}, code: 125, want: "--storage-driver"},
 		{args: []string{"version", "x"}, code: 1},
 		{args: []string{"completion", "bogus"}, code: 1},
 		{args: []string{"completion", "bash", "x"}, code: 1},
@@ -179,6 +181,7 @@ func TestCLIBadInput(t *testing.T) {
 
 		{args: []string{"login", "a", "b"}, code: 1},
 		{args: []string{"login", "--password-stdin", "-p", "x"}, code: 1},
+		{args: []string{"login", "-u", "x", "--password-stdin", "127.0.0.1:1"}, code: 1, want: "empty"},
 		{args: []string{"logout", "a", "b"}, code: 1},
 
 		{args: []string{"push"}, code: 1},

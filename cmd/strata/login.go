@@ -56,6 +56,10 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 		}
 		// As docker: one trailing newline (from echo or a here-string) is not part of it.
 		o.password = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if o.password == "" {
+			// Said here: the registry would refuse it only after a round trip, in its own words.
+			return errors.New("login: password is empty: --password-stdin read nothing from stdin")
+		}
 	} else if o.password != "" {
 		fmt.Fprintln(errOut, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
 	}

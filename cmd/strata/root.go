@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/snapshotter"
 )
 
 // defaultRoot is where strata keeps images, layers and containers unless --root or
@@ -106,6 +108,13 @@ func newRootCmd(g *globals) *cobra.Command {
 			// create each store under it.
 			if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
 				return usageError(cmd, fmt.Errorf("invalid --root %s: not a directory", g.root))
+			}
+			// Checked for every command, not only those that open the layer store: a typo
+			// must not pass silently through `strata images`.
+			switch snapshotter.Driver(g.storageDriver) {
+			case "", snapshotter.Overlay, snapshotter.VFS:
+			default:
+				return usageError(cmd, fmt.Errorf("invalid --storage-driver %q: want %s or %s", g.storageDriver, snapshotter.Overlay, snapshotter.VFS))
 			}
 			g.root = abs
 			useHelper(abs)
