@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,8 +49,14 @@ func newStopCmd(g *globals) *cobra.Command {
 			if timeout < 0 {
 				return fmt.Errorf("invalid --time %d: must not be negative", timeout)
 			}
+			// A timeout too long for a Duration waits as long as one can: multiplied out, it
+			// would wrap negative and kill at once.
+			grace := time.Duration(math.MaxInt64)
+			if timeout < int(math.MaxInt64/int64(time.Second)) {
+				grace = time.Duration(timeout) * time.Second
+			}
 			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
-				return runner.Stop(cmd.Context(), c, time.Duration(timeout)*time.Second)
+				return runner.Stop(cmd.Context(), c, grace)
 			})
 		},
 	}
