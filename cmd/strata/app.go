@@ -45,11 +45,8 @@ func (g *globals) openSnapshotter() (*snapshotter.Snapshotter, error) {
 }
 
 func (g *globals) openContainers() (*runner.Store, error) {
-	s, err := runner.OpenStore(g.containersDir())
-	if err != nil {
-		return nil, fmt.Errorf("opening the container store: %w", err)
-	}
-	return s, nil
+	// runner's error says "opening container store" already.
+	return runner.OpenStore(g.containersDir())
 }
 
 // registryOptions are the registry settings every command that talks to a registry shares.
