@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
+	"text/template"
 	"unicode"
 )
 
@@ -58,4 +61,47 @@ func upperWords(name string) string {
 		b.WriteRune(unicode.ToUpper(c))
 	}
 	return b.String()
+}
+
+// maxPad bounds each side of {{pad}}.
+const maxPad = 1 << 16
+
+// templateFuncs are the functions docker's --format templates have, so a template written for
+// docker (`{{join .Names ","}}`, `{{lower .State}}`) works here.
+var templateFuncs = template.FuncMap{
+	"json":  templateJSON,
+	"join":  strings.Join,
+	"split": strings.Split,
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"title": func(s string) string {
+		r := []rune(s)
+		if len(r) > 0 {
+			r[0] = unicode.ToUpper(r[0])
+		}
+		return string(r)
+	},
+	// Padding is bounded as fmt bounds a width: {{pad .ID 1e12 0}} must not ask for a
+	// terabyte, which would kill strata past any recover.
+	"pad": func(s string, before, after int) string {
+		return strings.Repeat(" ", min(max(before, 0), maxPad)) + s + strings.Repeat(" ", min(max(after, 0), maxPad))
+	},
+	"truncate": func(s string, n int) string {
+		if r := []rune(s); n >= 0 && len(r) > n {
+			return string(r[:n])
+		}
+		return s
+	},
+	"println": fmt.Sprintln,
+}
+
+// templateJSON is {{json .}}: as docker prints it, without escaping <, > and & for HTML.
+func templateJSON(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(b.String()), nil
 }

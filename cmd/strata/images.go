@@ -125,9 +125,7 @@ func printImages(w io.Writer, rows []imageRow, digests bool, format string) erro
 // "table TEMPLATE" aligns the columns under a header line.
 func printTemplate[T any](w io.Writer, format string, items []T) error {
 	format, table := strings.CutPrefix(formatEscapes.Replace(format), "table ")
-	tmpl, err := template.New("format").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-	}).Parse(strings.TrimSpace(format))
+	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(strings.TrimSpace(format))
 	if err != nil {
 		return fmt.Errorf("invalid --format template: %w", err)
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestUpperWords(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Names", "NAMES"},
+		{"CreatedAt", "CREATED AT"},
+		{"ID", "ID"},
+		{"CPUPerc", "CPU PERC"},
+		{"ExitCode", "EXIT CODE"},
+	}
+	for _, tt := range tests {
+		if got := upperWords(tt.in); got != tt.want {
+			t.Errorf("upperWords(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPrintTemplate(t *testing.T) {
+	rows := []psRow{{ID: "abc", Names: "web", State: "running"}, {ID: "defgh", Names: "db", State: "exited"}}
+	tests := []struct {
+		format  string
+		want    string
+		wantErr string
+	}{
+		{format: "{{.Names}}", want: "web\ndb\n"},
+		// A shell's single quotes pass \t as two characters; docker reads them as a tab.
+		{format: `{{.Names}}\t{{.State}}`, want: "web\trunning\ndb\texited\n"},
+		{format: `table {{.ID}}\t{{.Names}}`, want: "CONTAINER ID   NAMES\nabc            web\ndefgh          db\n"},
+		{format: `table {{.Names}} {{.CreatedAt.Year}}`, want: "web 1\ndb 1\n"},
+		{format: `{{upper .Names}},{{title .State}},{{truncate .ID 2}},{{join (split .ID "") "-"}}`, want: "WEB,Running,ab,a-b-c\nDB,Exited,de,d-e-f-g-h\n"},
+		{format: `{{json .Names}}`, want: "\"web\"\n\"db\"\n"},
+		{format: `{{pad .Names 1 2}}|`, want: " web  |\n db  |\n"},
+		{format: "{{", wantErr: "invalid --format template"},
+		{format: "{{.Bogus}}", wantErr: "--format"},
+		{format: "table {{.Bogus}}", wantErr: "--format"},
+		{format: "{{nosuchfunc .}}", wantErr: "invalid --format template"},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		err := printTemplate(&out, tt.format, rows)
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("printTemplate(%q) = %v, want an error with %q", tt.format, err, tt.wantErr)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printTemplate(%q) wrote %q before failing, want nothing", tt.format, out.String())
+			}
+		case err != nil:
+			t.Errorf("printTemplate(%q) = %v", tt.format, err)
+		case out.String() != tt.want:
+			t.Errorf("printTemplate(%q) = %q, want %q", tt.format, out.String(), tt.want)
+		}
+	}
+}
+
+func TestPadIsBounded(t *testing.T) {
+	var out bytes.Buffer
+	if err := printTemplate(&out, "{{pad .Names 1000000000000 0}}", []psRow{{Names: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() > 2*maxPad {
+		t.Errorf("{{pad}} of 1e12 wrote %d bytes, want at most %d", out.Len(), 2*maxPad)
+	}
+}
