@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int // 0: no error
+		want string
+	}{
+		{args: []string{"frobnicate"}, code: 1, want: `unknown command "frobnicate" (see 'strata --help')`},
+		{args: []string{"lgos"}, code: 1, want: `did you mean "logs"?`},
+		{args: []string{"--bogus"}, code: 1, want: "unknown flag: --bogus (see 'strata --help')"},
+		{args: []string{"system", "bogus"}, code: 1, want: `system: unknown command "bogus" (see 'strata system --help')`},
+		{args: []string{"image", "inspect", "--bogus"}, code: 1, want: "image inspect: unknown flag: --bogus (see 'strata image inspect --help')"},
+		{args: []string{"images", "x"}, code: 1, want: `images: accepts no arguments, got "x"`},
+		{args: []string{"tag", "a"}, code: 1, want: "tag: accepts 2 arg(s), received 1"},
+		{args: []string{"help", "bogus"}, code: 1, want: `unknown help topic "bogus"`},
+		{args: []string{"run"}, code: 125, want: "run: requires at least 1 arg(s)"},
+		{args: []string{"run", "--bogus", "alpine"}, code: 125, want: "run: unknown flag"},
+		{args: []string{"exec", "c"}, code: 125, want: "exec: requires at least 2 arg(s)"},
+		{args: []string{"start"}, code: 125},
+		{args: []string{"enter"}, code: 125},
+		{args: []string{"system"}},
+		{args: []string{"image"}},
+		{args: []string{"version"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cmd := newRootCmd(&globals{})
+			cmd.SetArgs(append([]string{"--root", t.TempDir()}, tt.args...))
+			cmd.SetOut(io.Discard)
+			err := cmd.Execute()
+			if tt.code == 0 {
+				if err != nil {
+					t.Errorf("strata %v = %v, want no error", tt.args, err)
+				}
+				return
+			}
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != tt.code {
+				t.Fatalf("strata %v = %v, want exit %d", tt.args, err, tt.code)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("strata %v = %q, want one line with %q", tt.args, msg, tt.want)
+			}
+		})
+	}
+}
