@@ -47,7 +47,7 @@ func newRmiCmd(g *globals) *cobra.Command {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", name)
+				fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", familiarRef(name))
 			}
 			if _, err := collectGarbage(cmd.Context(), g, false); err != nil {
 				errs = append(errs, err)
