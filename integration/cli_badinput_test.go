@@ -220,6 +220,10 @@ func TestCLIBadInput(t *testing.T) {
 
 		{args: []string{"inspect"}, code: 1},
 		{args: []string{"inspect", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"inspect", "--type", "bogus", "bi-running"}, code: 1, want: "--type"},
+		{args: []string{"inspect", "--type", "image", "bi-running"}, code: 1, want: "bi-running"},
+		{args: []string{"inspect", "--type", "container", "alpine"}, code: 1, want: "alpine"},
+		{args: []string{"inspect", "--type", "image", "--proc", "bi-running"}, code: 1, want: "--proc"},
 		{args: []string{"inspect", "-f", "{{", "bi-running"}, code: 1, want: "--format"},
 		{args: []string{"inspect", "-f", "{{.Bogus}}", "bi-running"}, code: 1, want: "--format"},
 

@@ -84,6 +84,10 @@ func TestCLIDockerParity(t *testing.T) {
 		if want := "/par1 true\n/par2 true\n"; out != want {
 			t.Errorf("inspect -f = %q, want %q", out, want)
 		}
+		out = mustStrata(t, root, "inspect", "--type", "image", "-f", "{{index .RepoTags 0}}", "alpine").Stdout
+		if want := "alpine:latest\n"; out != want {
+			t.Errorf("inspect --type image -f = %q, want %q", out, want)
+		}
 	})
 
 	t.Run("stop and kill several, one missing", func(t *testing.T) {

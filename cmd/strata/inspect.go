@@ -22,7 +22,7 @@ type containerInspect struct {
 }
 
 func newInspectCmd(g *globals) *cobra.Command {
-	var format string
+	var format, typ string
 	var proc bool
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
@@ -33,16 +33,27 @@ root filesystem. --proc prints that card for people. A name that is no container
 as an image.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(g, cmd.OutOrStdout(), args, format, proc)
+			switch typ {
+			case "", "container", "image":
+			default:
+				return fmt.Errorf("invalid --type %q: want container or image", typ)
+			}
+			if proc && typ == "image" {
+				return errors.New("--proc shows running containers, not images: drop --type image")
+			}
+			return runInspect(g, cmd.OutOrStdout(), args, format, typ, proc)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&format, "format", "f", "", "a Go template, e.g. '{{.State.Pid}}' or '{{json .Process.Namespaces}}'")
 	f.BoolVar(&proc, "proc", false, "print the process card of each running container")
+	f.StringVar(&typ, "type", "", "container or image: look the names up as that only, as docker inspect --type")
 	return cmd
 }
 
-func runInspect(g *globals, w io.Writer, args []string, format string, proc bool) error {
+// runInspect prints what args name: containers first, then images, or only typ ("container"
+// or "image") when it is set.
+func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc bool) error {
 	containers, err := g.openContainers()
 	if err != nil {
 		return err
@@ -51,8 +62,12 @@ func runInspect(g *globals, w io.Writer, args []string, format string, proc bool
 	var found []any
 	var errs []error
 	for _, a := range args {
-		c, err := containers.Get(a)
-		if errors.Is(err, runner.ErrNotFound) && !proc {
+		var c *runner.Container
+		err := runner.ErrNotFound
+		if typ != "image" {
+			c, err = containers.Get(a)
+		}
+		if errors.Is(err, runner.ErrNotFound) && !proc && typ != "container" {
 			// As docker: an argument that names no container may name an image.
 			if images == nil {
 				if images, err = g.openStore(); err != nil {
