@@ -124,8 +124,21 @@ func TestCLIDockerParity(t *testing.T) {
 		}
 	})
 
+	t.Run("images -q", func(t *testing.T) {
+		ids := strings.Fields(mustStrata(t, root, "images", "-q").Stdout)
+		rows := strings.Split(strings.TrimSpace(mustStrata(t, root, "images", "--format", "{{.ID}}").Stdout), "\n")
+		if len(ids) != len(rows) || len(ids) == 0 {
+			t.Fatalf("images -q = %q, want one ID per row of %q", ids, rows)
+		}
+		for i, id := range ids {
+			if len(id) != 12 || !strings.Contains(rows[i], id) {
+				t.Errorf("images -q line %d = %q, want the short form of %q", i, id, rows[i])
+			}
+		}
+	})
+
 	t.Run("rm several, one missing", func(t *testing.T) {
-		r := strata(t, root, "rm", "par1", "nosuch", "par2")
+		r := strata(t, root, "rm", "-v", "par1", "nosuch", "par2")
 		checkFailed(t, r, "nosuch")
 		if r.Code != 1 || r.Stdout != "par1\npar2\n" {
 			t.Errorf("rm par1 nosuch par2 = exit %d, stdout %q; want 1 and par1, par2", r.Code, r.Stdout)

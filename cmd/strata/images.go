@@ -32,7 +32,7 @@ type imageRow struct {
 func (imageRow) headers() map[string]string { return map[string]string{"ID": "IMAGE ID"} }
 
 func newImagesCmd(g *globals) *cobra.Command {
-	var digests bool
+	var digests, quiet bool
 	var format string
 	cmd := &cobra.Command{
 		Use:     "images [OPTIONS]",
@@ -48,9 +48,17 @@ func newImagesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if quiet {
+				// As docker: one ID per row, so an image with two tags is listed twice.
+				for _, r := range rows {
+					fmt.Fprintln(cmd.OutOrStdout(), shortID(r.ID))
+				}
+				return nil
+			}
 			return printImages(cmd.OutOrStdout(), rows, digests, format)
 		},
 	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show manifest digests")
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
 	return cmd

@@ -36,5 +36,8 @@ func newRmCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
+	// Scripts written for docker say `rm -fv`: a container's volumes here are bind mounts and
+	// tmpfs, which nothing keeps after it, so -v has nothing more to remove.
+	cmd.Flags().BoolP("volumes", "v", false, "accepted for docker's scripts: strata makes no anonymous volumes")
 	return cmd
 }
