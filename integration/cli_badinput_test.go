@@ -137,6 +137,9 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--rm", "alpine", "/etc"}, code: 126, want: "/etc"},
 
 		{args: []string{"ps", "extra"}, code: 1},
+		{args: []string{"ps", "-f", "bogus=1"}, code: 1, want: "--filter"},
+		{args: []string{"ps", "-f", "status=zombie"}, code: 1, want: "--filter"},
+		{args: []string{"ps", "-f", "name=["}, code: 1, want: "--filter"},
 		{args: []string{"ps", "--format", "{{"}, code: 1, want: "--format"},
 		{args: []string{"ps", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
 

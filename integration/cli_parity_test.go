@@ -102,6 +102,9 @@ func TestCLIDockerParity(t *testing.T) {
 			t.Errorf("kill nosuch par2 = exit %d, stdout %q; want 1 and par2", r.Code, r.Stdout)
 		}
 		mustStrata(t, root, "wait", "par2")
+		if out := mustStrata(t, root, "ps", "-q", "-f", "status=exited", "-f", "name=^par").Stdout; len(strings.Fields(out)) != 2 {
+			t.Errorf("ps -q -f status=exited -f name=^par = %q, want the 2 stopped containers", out)
+		}
 		if out := mustStrata(t, root, "inspect", "-f", "{{.State.Running}}", "par1", "par2").Stdout; out != "false\nfalse\n" {
 			t.Errorf("after stop and kill, running = %q, want false twice", out)
 		}

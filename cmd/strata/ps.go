@@ -31,11 +31,16 @@ func (psRow) headers() map[string]string { return map[string]string{"ID": "CONTA
 func newPsCmd(g *globals) *cobra.Command {
 	var all, quiet bool
 	var format string
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "ps [OPTIONS]",
 		Short: "List containers",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			filter, err := parsePsFilter(filters)
+			if err != nil {
+				return err
+			}
 			store, err := g.openContainers()
 			if err != nil {
 				return err
@@ -46,10 +51,12 @@ func newPsCmd(g *globals) *cobra.Command {
 			}
 			var rows []psRow
 			for _, c := range list {
-				if !all && !c.State.Running() {
+				if !all && !filter.impliesAll() && !c.State.Running() {
 					continue
 				}
-				rows = append(rows, newPsRow(c))
+				if r := newPsRow(c); filter.match(r) {
+					rows = append(rows, r)
+				}
 			}
 			return printPs(cmd.OutOrStdout(), rows, quiet, format)
 		},
@@ -58,6 +65,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	f.StringVar(&format, "format", "", "json, or a Go template such as '{{.ID}} {{.Names}}'")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status= or exited= (repeatable)")
 	return cmd
 }
 

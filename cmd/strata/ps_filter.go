@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// psFilter is `ps --filter KEY=VALUE`, as docker reads it: values of one key are alternatives,
+// different keys must all match. Scripts lean on it (`ps -aq -f status=exited`).
+type psFilter struct {
+	ids, statuses []string
+	names         []*regexp.Regexp
+	exited        []int
+}
+
+// dockerStatuses are the values docker's status filter accepts; strata's containers are only
+// ever created, running or exited, so the others match nothing.
+var dockerStatuses = []string{"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+
+func parsePsFilter(args []string) (*psFilter, error) {
+	f := &psFilter{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", a)
+		}
+		switch k {
+		case "id":
+			f.ids = append(f.ids, v)
+		case "name":
+			// Docker matches names as a regular expression, so "web" finds "web-1".
+			re, err := regexp.Compile(v)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: %w", a, err)
+			}
+			f.names = append(f.names, re)
+		case "status":
+			if !slices.Contains(dockerStatuses, v) {
+				return nil, fmt.Errorf("invalid --filter %q: want status=%s", a, strings.Join(dockerStatuses, "|"))
+			}
+			f.statuses = append(f.statuses, v)
+		case "exited":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: want an exit code", a)
+			}
+			f.exited = append(f.exited, n)
+		default:
+			return nil, fmt.Errorf("invalid --filter %q: unknown key %q (want id, name, status or exited)", a, k)
+		}
+	}
+	return f, nil
+}
+
+// impliesAll reports whether the filter asks for stopped containers by itself: as in docker,
+// a status or exited filter needs no -a.
+func (f *psFilter) impliesAll() bool { return len(f.statuses) > 0 || len(f.exited) > 0 }
+
+func (f *psFilter) match(r psRow) bool {
+	if len(f.ids) > 0 && !slices.ContainsFunc(f.ids, func(id string) bool { return strings.HasPrefix(r.ID, id) }) {
+		return false
+	}
+	if len(f.names) > 0 && !slices.ContainsFunc(f.names, func(re *regexp.Regexp) bool { return re.MatchString(r.Names) }) {
+		return false
+	}
+	if len(f.statuses) > 0 && !slices.Contains(f.statuses, r.State) {
+		return false
+	}
+	if len(f.exited) > 0 && (r.State != "exited" || !slices.Contains(f.exited, r.ExitCode)) {
+		return false
+	}
+	return true
+}
