@@ -54,6 +54,14 @@ func TestCLIDockerParity(t *testing.T) {
 		}
 	})
 
+	t.Run("ps -q --no-trunc", func(t *testing.T) {
+		for _, id := range strings.Fields(mustStrata(t, root, "ps", "-q", "--no-trunc").Stdout) {
+			if len(id) != 64 {
+				t.Errorf("ps -q --no-trunc printed %q, want a 64-hex ID", id)
+			}
+		}
+	})
+
 	t.Run("ps --format table", func(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(mustStrata(t, root, "ps", "--format", "table").Stdout), "\n")
 		if len(lines) != 3 || !strings.HasPrefix(lines[0], "CONTAINER ID") {

@@ -59,6 +59,8 @@ func newImagesCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
+	// docker images -a adds the intermediate images of its builder; strata has none.
+	cmd.Flags().BoolP("all", "a", false, "accepted for docker's scripts: every image is listed anyway")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show manifest digests")
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
 	return cmd

@@ -29,7 +29,7 @@ type psRow struct {
 func (psRow) headers() map[string]string { return map[string]string{"ID": "CONTAINER ID"} }
 
 func newPsCmd(g *globals) *cobra.Command {
-	var all, quiet bool
+	var all, quiet, noTrunc bool
 	var format string
 	var filters []string
 	cmd := &cobra.Command{
@@ -58,12 +58,13 @@ func newPsCmd(g *globals) *cobra.Command {
 					rows = append(rows, r)
 				}
 			}
-			return printPs(cmd.OutOrStdout(), rows, quiet, format)
+			return printPs(cmd.OutOrStdout(), rows, quiet, noTrunc, format)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "show whole IDs and commands")
 	f.StringVar(&format, "format", "", "json, or a Go template such as '{{.ID}} {{.Names}}'")
 	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status= or exited= (repeatable)")
 	return cmd
@@ -97,11 +98,15 @@ func newPsRow(c *runner.Container) psRow {
 	return r
 }
 
-func printPs(w io.Writer, rows []psRow, quiet bool, format string) error {
+func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) error {
+	id := shortID
+	if noTrunc {
+		id = func(s string) string { return s }
+	}
 	switch {
 	case quiet:
 		for _, r := range rows {
-			fmt.Fprintln(w, shortID(r.ID))
+			fmt.Fprintln(w, id(r.ID))
 		}
 		return nil
 	case format == "json":
@@ -119,10 +124,10 @@ func printPs(w io.Writer, rows []psRow, quiet bool, format string) error {
 	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
 	for _, r := range rows {
 		command := r.Command
-		if len(command) > 20 {
+		if len(command) > 20 && !noTrunc {
 			command = command[:19] + "…"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(r.ID), r.Image, command, humanSince(r.CreatedAt), r.Status, r.Names)
+		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", id(r.ID), r.Image, command, humanSince(r.CreatedAt), r.Status, r.Names)
 	}
 	return tw.Flush()
 }
