@@ -119,7 +119,14 @@ func (s Spec) validate() error {
 		return errors.New("spec has no container dir")
 	case len(s.Root) == 0:
 		return errors.New("spec has no root mounts")
-	case len(s.Args) == 0:
+	}
+	return s.validateInput()
+}
+
+// validateInput checks what the user chose (command, working directory, network, seccomp,
+// capabilities, --add-host, --dns), so that a bad value fails before a container is created.
+func (s Spec) validateInput() error {
+	if len(s.Args) == 0 {
 		return ErrNoCommand
 	}
 	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
@@ -134,6 +141,12 @@ func (s Spec) validate() error {
 		}
 	}
 	if _, err := capabilities(s); err != nil {
+		return err
+	}
+	if _, err := hostsFile(s.Network, s.Hostname, nil, s.ExtraHosts); err != nil {
+		return err
+	}
+	if _, err := resolvConf(s.Network, nil, s.DNS); err != nil {
 		return err
 	}
 	return nil

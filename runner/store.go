@@ -68,6 +68,12 @@ type RootFunc func(dir string) ([]mount.Mount, error)
 // CreateWith is Create for a container whose root mounts (Spec.Root) root makes in the new
 // container's dir before config.json is first written, saving a rewrite on every run.
 func (s *Store) CreateWith(cfg Config, root RootFunc) (_ *Container, err error) {
+	// A bad flag value fails here, before anything is made (docker leaves no container).
+	if len(cfg.Spec.Args) > 0 {
+		if err := cfg.Spec.withDefaults().validateInput(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Name != "" && !validName(cfg.Name) {
 		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", cfg.Name, maxNameLen)
 	}
