@@ -78,7 +78,7 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 		}
 	}
 	for _, f := range envFiles {
-		data, err := os.ReadFile(f)
+		data, err := ReadUserFile(f, maxEnvFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading env file: %w", err)
 		}
@@ -161,3 +161,6 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	}
 	return 0, fmt.Errorf("invalid signal %q", s)
 }
+
+// maxEnvFile bounds an --env-file: far more than any environment the kernel would pass.
+const maxEnvFile = 16 << 20

@@ -336,7 +336,7 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 			s.Seccomp = runner.SeccompUnconfined
 		case k == "seccomp" && v != "":
 			// As docker: the CLI reads the profile and the spec carries its JSON.
-			data, err := os.ReadFile(v)
+			data, err := runner.ReadUserFile(v, maxSeccompProfile)
 			if err != nil {
 				return runner.Spec{}, fmt.Errorf("--security-opt seccomp: %w", err)
 			}
@@ -361,3 +361,6 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// maxSeccompProfile bounds a --security-opt seccomp=FILE; Docker's default profile is 20 KB.
+const maxSeccompProfile = 4 << 20
