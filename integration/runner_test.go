@@ -103,7 +103,14 @@ func TestDetachedLogsAndRestart(t *testing.T) {
 		t.Errorf("logs after a second start = %q, want both runs", again.Stdout)
 	}
 
-	detached(t, root, "--name", "trapper", "alpine", "sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+	// The signal goes only once the trap is set: PID 1 without a handler ignores USR1.
+	detached(t, root, "--name", "trapper", "alpine", "sh", "-c", "trap 'exit 42' USR1; echo trapped; while true; do sleep 0.1; done")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(mustStrata(t, root, "logs", "trapper").Stdout, "trapped"); {
+		if time.Now().After(deadline) {
+			t.Fatal("trapper never set its trap")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	mustStrata(t, root, "kill", "-s", "USR1", "trapper")
 	if code := strings.TrimSpace(mustStrata(t, root, "wait", "trapper").Stdout); code != "42" {
 		t.Errorf("wait after kill -s USR1 = %s, want 42", code)
