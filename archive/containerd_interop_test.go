@@ -82,18 +82,7 @@ func lastLines(s string, n int) string {
 // with the image's name, its config (the image ID) and every layer.
 func TestContainerdImportsOurDockerArchive(t *testing.T) {
 	ctr := startContainerd(t)
-	src := newStore(t)
-	if _, err := LoadDir(t.Context(), src, busyboxDir(t), LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	refs, err := src.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "busybox.tar")
-	if err := os.WriteFile(file, save(t, src, DockerArchive, refs...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := busyboxDockerArchive(t)
 	if out, err := exec.Command("ctr", append(ctr, "images", "import", "--no-unpack", file)...).CombinedOutput(); err != nil {
 		t.Fatalf("ctr images import: %v\n%s", err, out)
 	}
@@ -114,4 +103,23 @@ func TestContainerdImportsOurDockerArchive(t *testing.T) {
 	if out, err := exec.Command("ctr", append(ctr, "images", "check")...).CombinedOutput(); err != nil || !strings.Contains(string(out), "complete") {
 		t.Errorf("ctr images check: %v\n%s", err, out)
 	}
+}
+
+// busyboxDockerArchive writes the busybox layout of testdata as strata's default archive and
+// returns its path.
+func busyboxDockerArchive(t *testing.T) string {
+	t.Helper()
+	src := newStore(t)
+	if _, err := LoadDir(t.Context(), src, busyboxDir(t), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := src.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "busybox.tar")
+	if err := os.WriteFile(file, save(t, src, DockerArchive, refs...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

@@ -86,18 +86,7 @@ func TestSkopeoReadsOurArchives(t *testing.T) {
 // loads what `podman save` writes in both of podman's formats.
 func TestPodmanInterop(t *testing.T) {
 	args := podman(t)
-	src := newStore(t)
-	if _, err := LoadDir(context.Background(), src, busyboxDir(t), LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	refs, err := src.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "busybox.tar")
-	if err := os.WriteFile(file, save(t, src, DockerArchive, refs...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := busyboxDockerArchive(t)
 	out, err := exec.Command("podman", append(args, "load", "-i", file)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("podman load: %v\n%s", err, out)
