@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/strata-run/strata/internal/testimages"
 )
 
 // badCall is one hostile or broken invocation and the status it must end with.
@@ -29,16 +27,7 @@ type badCall struct {
 // with no panic and no formatting junk, and must leave the root exactly as it was.
 func TestCLIBadInput(t *testing.T) {
 	requiresContainers(t)
-	root := newRoot(t)
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout := filepath.Join(t.TempDir(), "layout")
-	if err := testimages.WriteLayout(td, layout); err != nil {
-		t.Fatal(err)
-	}
-	mustStrata(t, root, "load", "-q", "-i", layout)
+	root, layout := loadedRoot(t)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "bi-running", "bi-stopped") })
 	mustStrata(t, root, "run", "-d", "--name", "bi-running", "alpine", "sleep", "600")
 	mustStrata(t, root, "run", "--name", "bi-stopped", "alpine", "true")

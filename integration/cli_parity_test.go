@@ -16,16 +16,7 @@ import (
 // (refused unless -f, in docker's words), tag to an invalid name, and the version.
 func TestCLIDockerParity(t *testing.T) {
 	requiresContainers(t)
-	root := newRoot(t)
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout := filepath.Join(t.TempDir(), "layout")
-	if err := testimages.WriteLayout(td, layout); err != nil {
-		t.Fatal(err)
-	}
-	mustStrata(t, root, "load", "-q", "-i", layout)
+	root, _ := loadedRoot(t)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "par1", "par2") })
 	mustStrata(t, root, "run", "-d", "--name", "par1", "alpine", "sleep", "600")
 	mustStrata(t, root, "run", "-d", "--name", "par2", "alpine", "sleep", "600")
@@ -158,4 +149,21 @@ func TestCLIDockerParity(t *testing.T) {
 			t.Errorf("ps -a -q after rm = %q, want nothing", out)
 		}
 	})
+}
+
+// loadedRoot is a new root holding the testdata images, loaded from the layout it returns too
+// (no registry).
+func loadedRoot(t *testing.T) (root, layout string) {
+	t.Helper()
+	root = newRoot(t)
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout = filepath.Join(t.TempDir(), "layout")
+	if err := testimages.WriteLayout(td, layout); err != nil {
+		t.Fatal(err)
+	}
+	mustStrata(t, root, "load", "-q", "-i", layout)
+	return root, layout
 }
