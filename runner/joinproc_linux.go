@@ -114,29 +114,14 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 		_ = p.wait()
 		return 0, nil
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == unix.SIGWINCH {
-					p.resize()
-					continue
-				}
-				_ = p.cmd.Process.Signal(s)
-			case <-ctx.Done():
-				// The command has no parent-death signal (see joinAndStart): kill it by
-				// pid, which the helper, its parent, keeps from being reused until reaped.
-				_ = unix.Kill(a.Pid, unix.SIGKILL)
-				_ = p.cmd.Process.Kill()
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
+	stopForwarding := forwardSignals(ctx, sigs, &p.terminal, p.cmd.Process, func() {
+		// The command has no parent-death signal (see joinAndStart): kill it by pid, which
+		// the helper, its parent, keeps from being reused until reaped.
+		_ = unix.Kill(a.Pid, unix.SIGKILL)
+		_ = p.cmd.Process.Kill()
+	})
 	werr := p.wait()
-	close(done)
+	stopForwarding()
 	code := exitCode(p.cmd.ProcessState)
 	if code < 0 {
 		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)

@@ -98,27 +98,12 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (re
 		started(p.cmd.Process.Pid)
 	}
 
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == unix.SIGWINCH {
-					p.resize()
-					continue
-				}
-				_ = p.cmd.Process.Signal(s)
-			case <-ctx.Done():
-				_ = p.cmd.Process.Kill()
-				_ = cg.Kill()
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
+	stopForwarding := forwardSignals(ctx, sigs, &p.terminal, p.cmd.Process, func() {
+		_ = p.cmd.Process.Kill()
+		_ = cg.Kill()
+	})
 	werr := p.wait()
-	close(done)
+	stopForwarding()
 	res.FinishedAt = time.Now().UTC()
 	res.Code = exitCode(p.cmd.ProcessState)
 	if res.Code < 0 {
@@ -273,4 +258,28 @@ func (p *initProc) wait() error {
 	err := p.cmd.Wait()
 	p.close()
 	return err
+}
+
+// forwardSignals passes what arrives on sigs to proc (SIGWINCH resizes t's pty instead) until
+// the returned stop is called; when ctx ends first it calls cancel once and stops.
+func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, proc *os.Process, cancel func()) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGWINCH {
+					t.resize()
+					continue
+				}
+				_ = proc.Signal(s)
+			case <-ctx.Done():
+				cancel()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -200,24 +200,7 @@ func TestRunExeNotWritable(t *testing.T) {
 
 func TestRunSignalForwarding(t *testing.T) {
 	spec := testSpec(t, "sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.05; done")
-	ready := make(chan struct{})
-	out := &lineWatcher{want: "ready", seen: ready}
-	type res struct {
-		code int
-		err  error
-	}
-	done := make(chan res, 1)
-	go func() {
-		code, err := Run(context.Background(), spec, Stdio{Stdout: out})
-		done <- res{code, err}
-	}()
-	select {
-	case <-ready:
-	case r := <-done:
-		t.Fatalf("container ended before it was ready: %d, %v", r.code, r.err)
-	case <-time.After(time.Minute):
-		t.Fatal("container never printed ready") // a guard against hanging, not a timing check
-	}
+	out, done := runUntilReady(t, spec)
 	// Run has a signal.Notify for SIGTERM from before the container started, so this goes to
 	// the container, not to the test binary.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
@@ -230,6 +213,33 @@ func TestRunSignalForwarding(t *testing.T) {
 	if !strings.Contains(out.String(), "got-term") {
 		t.Errorf("container output %q lacks got-term", out.String())
 	}
+}
+
+// runResult is how a Run in the background ended.
+type runResult struct {
+	code int
+	err  error
+}
+
+// runUntilReady runs spec in the background and returns once the container printed "ready":
+// its output so far and where Run's result arrives.
+func runUntilReady(t *testing.T, spec Spec) (*lineWatcher, <-chan runResult) {
+	t.Helper()
+	ready := make(chan struct{})
+	out := &lineWatcher{want: "ready", seen: ready}
+	done := make(chan runResult, 1)
+	go func() {
+		code, err := Run(context.Background(), spec, Stdio{Stdout: out})
+		done <- runResult{code, err}
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		t.Fatalf("container ended before it was ready: %d, %v", r.code, r.err)
+	case <-time.After(time.Minute):
+		t.Fatal("container never printed ready") // a guard against hanging, not a timing check
+	}
+	return out, done
 }
 
 // lineWatcher is a Writer that closes seen once its output contains want. It does not embed
@@ -299,24 +309,7 @@ func TestRunInitForwardsSignals(t *testing.T) {
 	// no handler and so dies of it: 128+15. Without the reaper, sleep as PID 1 would ignore it.
 	spec := testSpec(t, "sh", "-c", "echo ready; exec sleep 1000")
 	spec.Init = true
-	ready := make(chan struct{})
-	out := &lineWatcher{want: "ready", seen: ready}
-	type res struct {
-		code int
-		err  error
-	}
-	done := make(chan res, 1)
-	go func() {
-		code, err := Run(context.Background(), spec, Stdio{Stdout: out})
-		done <- res{code, err}
-	}()
-	select {
-	case <-ready:
-	case r := <-done:
-		t.Fatalf("container ended before it was ready: %d, %v", r.code, r.err)
-	case <-time.After(time.Minute):
-		t.Fatal("container never printed ready") // a guard against hanging, not a timing check
-	}
+	_, done := runUntilReady(t, spec)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
