@@ -49,6 +49,9 @@ type front struct {
 	blobGets  map[string]int   // GET /blobs/ requests, by digest
 	rate      int64            // blob body bytes per second; 0 is unthrottled
 	hook      func(w http.ResponseWriter, r *http.Request) bool
+	// gen counts Resets: a response begun before one (a killed client's, still being
+	// written) is not counted after it.
+	gen int
 }
 
 // frontAuth configures the registry's auth section; the zero value is anonymous.
@@ -113,7 +116,7 @@ func startFront(t *testing.T, auth frontAuth, seed func(ctx context.Context, ups
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.Path)
-		hook, rate := f.hook, f.rate
+		hook, rate, gen := f.hook, f.rate, f.gen
 		digest := blobDigest(r)
 		if digest != "" {
 			f.blobGets[digest]++
@@ -123,7 +126,7 @@ func startFront(t *testing.T, auth frontAuth, seed func(ctx context.Context, ups
 			return
 		}
 		if digest != "" {
-			w = &countingWriter{ResponseWriter: w, f: f, digest: digest, rate: rate}
+			w = &countingWriter{ResponseWriter: w, f: f, digest: digest, rate: rate, gen: gen}
 		}
 		proxy.ServeHTTP(w, r)
 	}))
@@ -208,6 +211,7 @@ type countingWriter struct {
 	f      *front
 	digest string
 	rate   int64
+	gen    int // f.gen when the response began
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
@@ -220,7 +224,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		m, err := c.ResponseWriter.Write(p[:n])
 		written += m
 		c.f.mu.Lock()
-		c.f.blobBytes[c.digest] += int64(m)
+		if c.gen == c.f.gen {
+			c.f.blobBytes[c.digest] += int64(m)
+		}
 		c.f.mu.Unlock()
 		if err != nil {
 			return written, err
@@ -261,6 +267,7 @@ func (f *front) SetRate(bytesPerSecond int64) {
 func (f *front) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gen++
 	f.requests = nil
 	f.blobBytes = map[string]int64{}
 	f.blobGets = map[string]int{}
