@@ -17,6 +17,9 @@ type cgroupMount struct {
 	Super  string
 }
 
+// cgroupfsRoot is where the container sees its cgroup filesystems.
+const cgroupfsRoot = "/sys/fs/cgroup"
+
 // cgroupSteps mounts the container's view of the cgroup filesystems at /sys/fs/cgroup, as
 // Docker does, so tools that read their limits there (the JVM, Go's GOMAXPROCS, systemd) find
 // them. The init is in its own cgroup namespace by then, so each hierarchy's root is the
@@ -31,7 +34,7 @@ func cgroupSteps(host []cgroupMount, links map[string]string, privileged bool) [
 	if !privileged {
 		flags |= unix.MS_RDONLY
 	}
-	const root = "/sys/fs/cgroup"
+	const root = cgroupfsRoot
 	for _, m := range host {
 		if m.Target == root && m.FSType == "cgroup2" {
 			return []Step{{Op: OpMount, Target: root, FSType: "cgroup2", Source: "cgroup", Flags: flags}}

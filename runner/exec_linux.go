@@ -12,9 +12,9 @@ import (
 
 // applyPlan is the executor for plan: it runs each step in the init's mount namespace. Before
 // the pivot, a container path is resolved under rootfs with securejoin so that a symlink in the
-// image ("/etc -> /host/etc") cannot redirect a mount onto the host.
-func applyPlan(rootfs string, steps []Step) error {
-	pivoted := false
+// image ("/etc -> /host/etc") cannot redirect a mount onto the host. pivoted says whether an
+// earlier part of the plan has already pivoted.
+func applyPlan(rootfs string, steps []Step, pivoted bool) error {
 	for _, s := range steps {
 		target := s.Target
 		if !pivoted && s.Op != OpPivot {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -86,6 +88,9 @@ func runInit() {
 	// Capabilities, seccomp and the final execve are per thread: everything happens on this
 	// one, so what was set up is what the command inherits.
 	runtime.LockOSThread()
+	// The init lives for milliseconds and allocates little before it execs: a collection
+	// would only delay the container (and its mark workers compete for the CPU).
+	debug.SetGCPercent(-1)
 	pipe := os.NewFile(initPipeFD, "init-pipe")
 	dec := json.NewDecoder(pipe)
 	var spec Spec
@@ -93,15 +98,15 @@ func runInit() {
 	if err != nil {
 		err = fmt.Errorf("reading spec: %w", err)
 	} else {
-		err = initContainer(spec.withDefaults(), func() error {
+		err = initContainer(spec.withDefaults(), func() (cgroupJoined, error) {
 			var m cgroupJoined
 			if err := dec.Decode(&m); err != nil {
-				return fmt.Errorf("waiting to join the container's cgroup: %w", err)
+				return m, fmt.Errorf("waiting to join the container's cgroup: %w", err)
 			}
 			if !m.Joined {
-				return errors.New("waiting to join the container's cgroup: not joined")
+				return m, errors.New("waiting to join the container's cgroup: not joined")
 			}
-			return nil
+			return m, nil
 		})
 	}
 	code := ExitOwnError
@@ -123,16 +128,18 @@ func announceExec() error {
 	return err
 }
 
-// cgroupJoined is the parent's second message: the init is now in the container's cgroup.
+// cgroupJoined is the parent's second message: the init is now in the container's cgroup,
+// and this is the seccomp filter to install (nil: none).
 type cgroupJoined struct {
-	Joined bool `json:"joined"`
+	Joined  bool           `json:"joined"`
+	Seccomp *seccompFilter `json:"seccomp,omitempty"`
 }
 
 // initContainer builds the container and execs its command; it returns only on error.
 // inCgroup returns once the parent has put this process in the container's cgroup.
-func initContainer(spec Spec, inCgroup func() error) error {
-	// First what does not depend on the cgroup, while the parent moves us into it: on cgroup
-	// v1 that move waits for an RCU grace period, several milliseconds of every start.
+func initContainer(spec Spec, inCgroup func() (cgroupJoined, error)) error {
+	// All that does not need the cgroup comes first, while the parent moves us into it: on
+	// cgroup v1 that move waits for an RCU grace period, 10 ms or more of every start.
 	// Nothing we mount may propagate back to the host's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making / rprivate: %w", err)
@@ -150,15 +157,28 @@ func initContainer(spec Spec, inCgroup func() error) error {
 		return fmt.Errorf("mounting rootfs: %w", err)
 	}
 	steps := planWith(spec, hostInfoNow(spec.Privileged))
-	roots := 0 // the image's root mounts lead every plan and need no cgroup
-	for roots < len(steps) && steps[roots].Op == OpRoot {
-		roots++
+	join := slices.IndexFunc(steps, func(s Step) bool { return s.Op == OpJoin })
+	if join < 0 {
+		return errors.New("mounting rootfs: the plan has no join step")
 	}
-	if err := applyPlan(rootfs, steps[:roots]); err != nil {
+	pivoted := slices.ContainsFunc(steps[:join], func(s Step) bool { return s.Op == OpPivot })
+	if err := applyPlan(rootfs, steps[:join], false); err != nil {
 		return err
 	}
-	if err := inCgroup(); err != nil {
+	var cmd *command
+	if pivoted {
+		// The container's files are in place: its user and command are found now too.
+		var err error
+		if cmd, err = prepareCommand(spec); err != nil {
+			return err
+		}
+	}
+	joined, err := inCgroup()
+	if err != nil {
 		return err
+	}
+	if joined.Seccomp == nil && spec.Seccomp != SeccompUnconfined && !spec.Privileged {
+		return errors.New("loading seccomp filter: strata sent none")
 	}
 	// Cgroup namespace now, not at clone: the namespace's root is the cgroup we are in when
 	// it is created, and the cgroup filesystems mounted below show that root.
@@ -168,10 +188,32 @@ func initContainer(spec Spec, inCgroup func() error) error {
 	if err := enterTimeNamespace(spec.Time); err != nil {
 		return err
 	}
-	if err := applyPlan(rootfs, steps[roots:]); err != nil {
+	if err := applyPlan(rootfs, steps[join+1:], pivoted); err != nil {
 		return err
 	}
+	if cmd == nil {
+		if cmd, err = prepareCommand(spec); err != nil {
+			return err
+		}
+	}
+	cmd.seccomp = joined.Seccomp
+	return cmd.exec(spec)
+}
 
+// command is the container's process as prepareCommand resolved it, ready for exec.
+type command struct {
+	user    User
+	caps    []int
+	argv0   string
+	args    []string
+	env     []string
+	seccomp *seccompFilter // from the parent (cgroupJoined); nil: none
+}
+
+// prepareCommand does, in the container's root, what exec needs and that needs no privilege
+// dropped yet: the user from the image's files, the working directory, the terminal and the
+// executable's path.
+func prepareCommand(spec Spec) (*command, error) {
 	// openRegular: the image may make /etc/passwd a FIFO (an open that never returns) or a
 	// symlink to /dev/urandom (a read that never ends); both count as absent.
 	passwd := openRegular("/etc/passwd") // absent: numeric users only, as docker
@@ -180,48 +222,51 @@ func initContainer(spec Spec, inCgroup func() error) error {
 	passwd.Close()
 	group.Close()
 	if err != nil {
-		return fmt.Errorf("setting user: %w", err)
+		return nil, fmt.Errorf("setting user: %w", err)
 	}
-	env := withDefaultEnv(spec.Env, spec.Hostname, user.Home, spec.Terminal)
+	c := &command{user: user, env: withDefaultEnv(spec.Env, spec.Hostname, user.Home, spec.Terminal)}
 	if err := unix.Chdir(spec.Cwd); err != nil {
-		return fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
+		return nil, fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
 	}
 	// A working directory reached through a leaked host fd (/proc/self/fd/N) would sit outside
 	// the container's root, and getcwd says so (CVE-2024-21626); refuse to start there.
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("working directory %s is outside the container", spec.Cwd)
+		return nil, fmt.Errorf("working directory %s is outside the container", spec.Cwd)
 	}
-	caps, err := capabilities(spec)
-	if err != nil {
-		return err
+	if c.caps, err = capabilities(spec); err != nil {
+		return nil, err
 	}
 	if spec.Terminal {
 		if err := setupConsole(user.UID); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := dropPrivileges(user, caps); err != nil {
-		return err
+	if c.argv0, err = lookPath(spec.Args[0], c.env); err != nil {
+		return nil, err
 	}
-
-	argv0, err := lookPath(spec.Args[0], env)
-	if err != nil {
-		return err
-	}
-	args := spec.Args
+	c.args = spec.Args
 	if spec.Init {
 		// The reaper is this binary (the protected one /proc/self/exe points at) and runs with
 		// the privileges just set up; it starts argv0 and forwards signals to it.
-		args = append([]string{reaperMarker, argv0}, spec.Args...)
-		argv0 = "/proc/self/exe"
+		c.args = append([]string{reaperMarker, c.argv0}, spec.Args...)
+		c.argv0 = "/proc/self/exe"
+	}
+	return c, nil
+}
+
+// exec drops to the command's user and capabilities, installs its seccomp filter and execs
+// it. It returns only on error.
+func (c *command) exec(spec Spec) error {
+	if err := dropPrivileges(c.user, c.caps); err != nil {
+		return err
 	}
 	if !spec.Privileged || spec.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("setting no_new_privs: %w", err)
 		}
 	}
-	if spec.Seccomp != SeccompUnconfined && !spec.Privileged {
-		if err := loadSeccomp(spec.Seccomp); err != nil {
+	if c.seccomp != nil {
+		if err := installFilter(c.seccomp); err != nil {
 			return fmt.Errorf("loading seccomp filter: %w", err)
 		}
 	}
@@ -233,7 +278,7 @@ func initContainer(spec Spec, inCgroup func() error) error {
 	if err := announceExec(); err != nil {
 		return fmt.Errorf("reporting to strata: %w", err)
 	}
-	err = unix.Exec(argv0, args, env)
+	err := unix.Exec(c.argv0, c.args, c.env)
 	code := ExitCannotInvoke
 	if errors.Is(err, unix.ENOENT) {
 		code = ExitNotFound

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -225,7 +226,7 @@ func removeDir(c *Container) error {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
-		if err := os.RemoveAll(c.Dir); err != nil {
+		if err := removeAllParallel(c.Dir); err != nil {
 			errs = append(errs, err)
 		} else {
 			(&Store{dir: filepath.Dir(c.Dir)}).releaseName(c.Config.Name, c.ID)
@@ -235,4 +236,29 @@ func removeDir(c *Container) error {
 		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
 	}
 	return nil
+}
+
+// removeAllParallel is os.RemoveAll for a container dir, whose subtrees (upper, work, rootfs)
+// it removes at once: on a journaled filesystem each removed directory costs a fraction of a
+// millisecond, which adds up on every `run --rm`.
+func removeAllParallel(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return os.RemoveAll(dir)
+	}
+	errs := make([]error, len(entries))
+	var wg sync.WaitGroup
+	for i, e := range entries {
+		if e.IsDir() {
+			wg.Go(func() { errs[i] = os.RemoveAll(filepath.Join(dir, e.Name())) })
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }

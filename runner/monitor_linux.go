@@ -46,6 +46,19 @@ func Start(ctx context.Context, c *Container) (err error) {
 	if err != nil {
 		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
 	}
+	args := []string{monitorMarker, c.Dir}
+	cg, handed, err := handOver(c.ID, c.Config.Spec.withDefaults().Resources)
+	if err != nil {
+		return withCode(ExitOwnError, fmt.Errorf("creating cgroup: %w", err))
+	}
+	if handed {
+		args = append(args, monitorCgroupMade)
+		defer func() {
+			if err != nil {
+				_ = cg.Delete() // the monitor took it only if it answered Ready
+			}
+		}()
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
@@ -53,7 +66,7 @@ func Start(ctx context.Context, c *Container) (err error) {
 	defer r.Close()
 	cmd := &exec.Cmd{
 		Path:        exe,
-		Args:        []string{monitorMarker, c.Dir},
+		Args:        args,
 		Env:         []string{"GOGC=25"},
 		Dir:         "/", // pin no mount
 		ExtraFiles:  []*os.File{w},
@@ -95,6 +108,10 @@ func Start(ctx context.Context, c *Container) (err error) {
 	}
 }
 
+// monitorCgroupMade is the monitor's optional second argument: the container's cgroup exists
+// already (PrepareCgroup in the strata that started it).
+const monitorCgroupMade = "--cgroup-made"
+
 // runMonitor is the detached container's monitor: strata re-executed by Start.
 func runMonitor() {
 	// The monitor lives as long as the container; keep its heap small.
@@ -107,8 +124,8 @@ func runMonitor() {
 			pipe = nil
 		}
 	}
-	if len(os.Args) != 2 {
-		answer(monitorResult{Error: "monitor: want one argument, the container dir", Code: ExitOwnError})
+	if len(os.Args) < 2 || len(os.Args) > 3 || (len(os.Args) == 3 && os.Args[2] != monitorCgroupMade) {
+		answer(monitorResult{Error: "monitor: want the container dir and at most " + monitorCgroupMade, Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	}
 	dir := os.Args[1]
@@ -116,6 +133,9 @@ func runMonitor() {
 	c, err := s.load(filepath.Base(dir))
 	if err == nil {
 		err = markMonitor(c) // Start holds the container's lock until we answer
+	}
+	if err == nil && len(os.Args) == 3 {
+		err = adoptCgroup(c.ID, c.Config.Spec.withDefaults().Resources)
 	}
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})

@@ -34,6 +34,11 @@ const (
 	OpMask Op = "mask"
 	// OpReadOnly makes Target a read-only bind of itself; missing targets are skipped.
 	OpReadOnly Op = "readonly"
+	// OpJoin waits until the parent has put the init in the container's cgroup, then makes
+	// the cgroup namespace (rooted at that cgroup) and the time namespace. Every plan has one:
+	// the steps before it run while the parent moves the init, which on cgroup v1 waits for
+	// an RCU grace period; the cgroup filesystems come after it.
+	OpJoin Op = "join"
 )
 
 // Step is one thing the init does to build the container's filesystem.
@@ -112,7 +117,14 @@ func planWith(spec Spec, host hostInfo) []Step {
 		Step{Op: OpMount, Target: "/dev/mqueue", FSType: "mqueue", Source: "mqueue", Flags: nosuid | noexec | nodev},
 		Step{Op: OpMount, Target: "/sys", FSType: "sysfs", Source: "sysfs", Flags: sysFlags},
 	)
-	steps = append(steps, cgroupSteps(host.Cgroups, host.CgroupLinks, spec.Privileged)...)
+	// The cgroup filesystems go last, after the pivot, so that all the rest is done before
+	// the init waits to join its cgroup; unless the user mounts something on /sys or the
+	// cgroup tree, which must then lie on top of them, as it does with docker.
+	cgroupfs := append([]Step{{Op: OpJoin}}, cgroupSteps(host.Cgroups, host.CgroupLinks, spec.Privileged)...)
+	late := !slices.ContainsFunc(spec.Mounts, func(m mount.Mount) bool { return coversCgroupfs(m.Target) })
+	if !late {
+		steps = append(steps, cgroupfs...)
+	}
 	devices := hostDevices
 	if spec.Privileged {
 		devices = slices.Clone(hostDevices)
@@ -161,7 +173,17 @@ func planWith(spec Spec, host hostInfo) []Step {
 	if spec.ReadOnly {
 		steps = append(steps, Step{Op: OpReadOnly, Target: "/"})
 	}
+	if late {
+		steps = append(steps, cgroupfs...)
+	}
 	return steps
+}
+
+// coversCgroupfs says whether a mount at target would hide or hold the cgroup filesystems:
+// /sys, /sys/fs, /sys/fs/cgroup or anything under it.
+func coversCgroupfs(target string) bool {
+	t := path.Clean("/" + target)
+	return t == "/sys" || t == "/sys/fs" || t == cgroupfsRoot || strings.HasPrefix(t, cgroupfsRoot+"/")
 }
 
 // depth counts a path's components: "/" is 0, "/a/b" is 2.

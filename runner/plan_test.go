@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"path"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/strata-run/strata/mount"
@@ -170,5 +172,74 @@ func TestPlanPrivilegedDevices(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("privileged plan binds /dev/null %d times, want 1", n)
+	}
+}
+
+// TestPlanJoin checks where the init waits to join its cgroup: after everything but the
+// cgroup filesystems, which follow it after the pivot; before the user's mounts when one of
+// them lies on /sys or the cgroup tree and must stay on top.
+func TestPlanJoin(t *testing.T) {
+	host := hostInfo{Cgroups: []cgroupMount{
+		{"/sys/fs/cgroup/memory", "cgroup", "rw,memory"},
+		{"/sys/fs/cgroup/unified", "cgroup2", "rw"},
+	}}
+	base := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay"}}, Cwd: "/w", ReadOnly: true}
+	joins := func(steps []Step) (at, n int) {
+		at = -1
+		for i, s := range steps {
+			if s.Op == OpJoin {
+				at, n = i, n+1
+			}
+		}
+		return at, n
+	}
+
+	steps := planWith(base, host)
+	join, n := joins(steps)
+	if n != 1 {
+		t.Fatalf("plan has %d join steps, want 1", n)
+	}
+	for _, s := range steps[join+1:] {
+		if !strings.HasPrefix(s.Target, cgroupfsRoot) {
+			t.Errorf("step %s %s comes after the join; only the cgroup filesystems should", s.Op, s.Target)
+		}
+	}
+	if got := len(steps) - join - 1; got != len(cgroupSteps(host.Cgroups, nil, false)) {
+		t.Errorf("%d steps after the join, want the %d cgroup steps", got, len(cgroupSteps(host.Cgroups, nil, false)))
+	}
+	if pivot := stepIndex(steps, OpPivot, "/"); pivot < 0 || pivot > join {
+		t.Errorf("pivot at %d, join at %d: the pivot should come first", pivot, join)
+	}
+	if ro := stepIndex(steps, OpReadOnly, "/"); ro > join {
+		t.Errorf("read-only root at %d after the join at %d", ro, join)
+	}
+
+	for _, target := range []string{"/sys", "/sys/fs", "/sys/fs/cgroup", "/sys/fs/cgroup/memory/x"} {
+		spec := base
+		spec.Mounts = []mount.Mount{{Type: "bind", Source: "/h", Target: target}}
+		steps := planWith(spec, host)
+		join, n := joins(steps)
+		user := stepIndex(steps, OpBind, path.Clean(target))
+		cg := stepIndex(steps, OpMount, "/sys/fs/cgroup/memory")
+		if n != 1 || cg < join || user < cg || stepIndex(steps, OpPivot, "/") < user {
+			t.Errorf("-v on %s: join at %d (%d of them), cgroup mount at %d, user mount at %d: want join, cgroups, the user's mount, pivot", target, join, n, cg, user)
+		}
+	}
+
+	// No cgroup filesystem on the host: the join is still there, last.
+	steps = planWith(base, hostInfo{})
+	if join, n := joins(steps); n != 1 || join != len(steps)-1 {
+		t.Errorf("without cgroups: join at %d of %d steps (%d joins), want last", join, len(steps), n)
+	}
+}
+
+func TestCoversCgroupfs(t *testing.T) {
+	for target, want := range map[string]bool{
+		"/sys": true, "/sys/": true, "/sys/fs": true, "/sys/fs/cgroup": true, "/sys/fs/cgroup/x/y": true,
+		"sys/fs/cgroup": true, "/sys/fs/cgroupx": false, "/sys/kernel": false, "/": false, "/data": false,
+	} {
+		if got := coversCgroupfs(target); got != want {
+			t.Errorf("coversCgroupfs(%q) = %v, want %v", target, got, want)
+		}
 	}
 }

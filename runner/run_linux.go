@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -59,8 +60,9 @@ type result struct {
 	FinishedAt time.Time
 }
 
-// run is Run with a hook called once the command runs (its host pid); the monitor uses it to
-// record the state and let Start return.
+// run is Run with a hook called once the command runs (its host pid), in a goroutine of its
+// own that run waits for before it returns; the monitor uses it to record the state and let
+// Start return.
 func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (res result, err error) {
 	res.Code = ExitOwnError
 	spec = spec.withDefaults()
@@ -70,7 +72,7 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (re
 	if err := writeEtcFiles(spec); err != nil {
 		return res, withCode(ExitOwnError, err)
 	}
-	cg, err := cgroups.New(spec.ID, spec.Resources)
+	cg, err := takeCgroup(spec.ID, spec.Resources)
 	if err != nil {
 		return res, withCode(ExitOwnError, fmt.Errorf("creating cgroup: %w", err))
 	}
@@ -94,9 +96,14 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (re
 		return res, err
 	}
 	res.StartedAt = time.Now().UTC()
+	// The hook (writing state.json) runs while the container does: a short command would
+	// otherwise wait for that write to end before it is reaped.
+	var hook sync.WaitGroup
 	if started != nil {
-		started(p.cmd.Process.Pid)
+		pid := p.cmd.Process.Pid
+		hook.Go(func() { started(pid) })
 	}
+	defer hook.Wait()
 
 	stopForwarding := forwardSignals(ctx, sigs, &p.terminal, p.cmd.Process, func() {
 		_ = p.cmd.Process.Kill()
@@ -205,14 +212,28 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	}
 	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
 	// that one is worth more than the broken pipe or vanished pid it leaves us.
+	// The seccomp filter is compiled meanwhile; the init installs it from cgroupJoined.
+	type compiled struct {
+		filter *seccompFilter
+		err    error
+	}
+	filterc := make(chan compiled, 1)
+	go func() {
+		f, err := containerFilter(spec)
+		filterc <- compiled{f, err}
+	}()
 	var joinErr error
 	if !inCgroup {
 		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
 			joinErr = fmt.Errorf("adding init to cgroup: %w", err)
 		}
 	}
+	filter := <-filterc
+	if joinErr == nil && filter.err != nil {
+		joinErr = fmt.Errorf("loading seccomp filter: %w", filter.err)
+	}
 	if joinErr == nil {
-		if err := enc.Encode(cgroupJoined{Joined: true}); err != nil {
+		if err := enc.Encode(cgroupJoined{Joined: true, Seccomp: filter.filter}); err != nil {
 			joinErr = fmt.Errorf("sending spec to init: %w", err)
 		}
 	}

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"fmt"
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -9,9 +11,9 @@ import (
 )
 
 // The container's seccomp filter is Docker's default profile (moby/profiles/seccomp), or the
-// profile --security-opt seccomp=FILE gave, compiled by runner/seccomp into classic BPF in
-// the init itself: the capabilities that lift bans are the container's, and the kernel
-// version of minKernel rules is the host's, both known only there. Like Docker's, the
+// profile --security-opt seccomp=FILE gave, compiled by runner/seccomp into classic BPF by
+// the parent of the init (containerFilter), for the container's capabilities and the host's
+// kernel version (of minKernel rules). Like Docker's, the
 // default profile is an allowlist: any call it does not name fails with EPERM. It also
 //   - fails clone3 with ENOSYS, so libcs fall back to clone, whose flags BPF can inspect;
 //   - refuses clone/unshare that create namespaces (a user namespace is the usual first step
@@ -56,22 +58,88 @@ func seccompProgram(profile string, caps []int) (*seccomp.Program, error) {
 // user too, whose effective set is empty), as Docker resolves its profile against the
 // bounding set.
 func loadSeccomp(profile string) error {
+	all := make([]int, lastCap()+1)
+	for c := range all {
+		all[c] = c
+	}
+	p, err := seccompProgram(profile, boundedCaps(all))
+	if err != nil {
+		return err
+	}
+	return installSeccomp(p)
+}
+
+// boundedCaps returns the capabilities of keep that are in the calling
+// thread's bounding set: the set dropPrivileges(user, keep) leaves, which a seccomp profile
+// is resolved against, known before the privileges are dropped.
+func boundedCaps(keep []int) []int {
 	var caps []int
 	for c := 0; c <= lastCap(); c++ {
+		if !slices.Contains(keep, c) {
+			continue
+		}
 		if ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && ok == 1 {
 			caps = append(caps, c)
 		}
 	}
-	p, err := seccompProgram(profile, caps)
+	return caps
+}
+
+// seccompFilter is a compiled filter as the kernel takes it: the program's struct
+// sock_filter array in host byte order, and the SECCOMP_FILTER_FLAG_* to install it with.
+// The parent compiles it while it waits for the init to join its cgroup and sends it with
+// cgroupJoined, so the init spends no time on it.
+type seccompFilter struct {
+	Insns []byte `json:"insns"`
+	Flags uint   `json:"flags,omitempty"`
+}
+
+// containerFilter compiles the seccomp filter of spec's container, or returns nil when it has
+// none (seccomp=unconfined, --privileged). The capabilities that lift bans are those of the
+// container's bounding set: its capabilities that this process's bounding set holds, which
+// the init inherits.
+func containerFilter(spec Spec) (*seccompFilter, error) {
+	if spec.Seccomp == SeccompUnconfined || spec.Privileged {
+		return nil, nil
+	}
+	caps, err := capabilities(spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	filter := make([]unix.SockFilter, len(p.Filter))
-	for i, in := range p.Filter {
-		filter[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	p, err := seccompProgram(spec.Seccomp, boundedCaps(caps))
+	if err != nil {
+		return nil, err
 	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(p.Flags), uintptr(unsafe.Pointer(&prog)))
+	return newSeccompFilter(p), nil
+}
+
+// sockFilterSize is sizeof(struct sock_filter).
+const sockFilterSize = int(unsafe.Sizeof(unix.SockFilter{}))
+
+func newSeccompFilter(p *seccomp.Program) *seccompFilter {
+	b := make([]byte, 0, len(p.Filter)*sockFilterSize)
+	for _, in := range p.Filter {
+		f := unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+		b = append(b, unsafe.Slice((*byte)(unsafe.Pointer(&f)), sockFilterSize)...)
+	}
+	return &seccompFilter{Insns: b, Flags: p.Flags}
+}
+
+// installSeccomp installs p on the calling thread, which must hold no_new_privs (or
+// CAP_SYS_ADMIN) and is the thread that will execve.
+func installSeccomp(p *seccomp.Program) error { return installFilter(newSeccompFilter(p)) }
+
+// installFilter installs f on the calling thread, as installSeccomp.
+func installFilter(f *seccompFilter) error {
+	n := len(f.Insns) / sockFilterSize
+	if n == 0 || n > 0xffff || len(f.Insns)%sockFilterSize != 0 {
+		return fmt.Errorf("malformed filter of %d bytes", len(f.Insns))
+	}
+	// A copy the kernel reads as []unix.SockFilter: properly aligned whatever the bytes were.
+	filter := make([]unix.SockFilter, n)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&filter[0])), len(f.Insns)), f.Insns)
+	prog := unix.SockFprog{Len: uint16(n), Filter: &filter[0]}
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(f.Flags), uintptr(unsafe.Pointer(&prog)))
 	if errno != 0 {
 		return errno
 	}

@@ -91,3 +91,34 @@ func TestSeccompProgram(t *testing.T) {
 		t.Errorf("seccompProgram(%q) = %v, want %v", "{", err, seccomp.ErrInvalid)
 	}
 }
+
+// TestContainerFilter: the parent compiles the default filter for a confined container and
+// none for an unconfined or privileged one; the bytes are whole struct sock_filters.
+func TestContainerFilter(t *testing.T) {
+	spec := Spec{Args: []string{"true"}}
+	f, err := containerFilter(spec)
+	if err != nil || f == nil {
+		t.Fatalf("containerFilter(default) = %v, %v; want a filter", f, err)
+	}
+	if n := len(f.Insns); n == 0 || n%sockFilterSize != 0 {
+		t.Errorf("filter is %d bytes, want a positive multiple of %d", n, sockFilterSize)
+	}
+	for _, s := range []Spec{{Seccomp: SeccompUnconfined}, {Privileged: true}} {
+		if f, err := containerFilter(s); f != nil || err != nil {
+			t.Errorf("containerFilter(%+v) = %v, %v; want none", s, f, err)
+		}
+	}
+	if _, err := containerFilter(Spec{Seccomp: "{"}); err == nil {
+		t.Errorf("containerFilter(bad profile) succeeded")
+	}
+}
+
+// TestInstallFilterMalformed: bytes that are not whole instructions are refused before any
+// seccomp call.
+func TestInstallFilterMalformed(t *testing.T) {
+	for _, n := range []int{0, 1, sockFilterSize + 3} {
+		if err := installFilter(&seccompFilter{Insns: make([]byte, n)}); err == nil {
+			t.Errorf("installFilter(%d bytes) succeeded", n)
+		}
+	}
+}

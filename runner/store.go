@@ -67,7 +67,29 @@ type RootFunc func(dir string) ([]mount.Mount, error)
 
 // CreateWith is Create for a container whose root mounts (Spec.Root) root makes in the new
 // container's dir before config.json is first written, saving a rewrite on every run.
-func (s *Store) CreateWith(cfg Config, root RootFunc) (_ *Container, err error) {
+func (s *Store) CreateWith(cfg Config, root RootFunc) (*Container, error) {
+	id, err := NewID()
+	if err != nil {
+		return nil, err
+	}
+	return s.CreateWithID(id, cfg, root)
+}
+
+// NewID returns a new random container ID: 64 hex digits, as docker's.
+func NewID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("creating container id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// CreateWithID is CreateWith for a container whose ID (from NewID) the caller chose, for
+// a cgroup made ahead of it (PrepareCgroup).
+func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (_ *Container, err error) {
+	if len(id) != 64 || !isHexID(id) {
+		return nil, fmt.Errorf("creating container: %q is not a container id", id)
+	}
 	// A bad flag value fails here, before anything is made (docker leaves no container).
 	if len(cfg.Spec.Args) > 0 {
 		if err := cfg.Spec.withDefaults().validateInput(); err != nil {
@@ -86,11 +108,6 @@ func (s *Store) CreateWith(cfg Config, root RootFunc) (_ *Container, err error) 
 	if err := s.ensureNameIndex(); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("creating container id: %w", err)
-	}
-	id := hex.EncodeToString(b)
 	if cfg.Name != "" {
 		if err := s.reserveName(cfg.Name, id); err != nil {
 			return nil, err

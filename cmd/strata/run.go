@@ -107,11 +107,24 @@ func newRunCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) error {
+func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) (err error) {
 	// Bad flag values fail before anything is looked up or created.
-	if _, err := o.resources(); err != nil {
+	res, err := o.resources()
+	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	id, err := runner.NewID()
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	// The cgroup first: on cgroup v1 joining it waits for an RCU grace period, which then
+	// passes while the image is looked up and the container made (see PrepareCgroup).
+	early := runner.PrepareCgroup(id, res)
+	defer func() {
+		if rerr := early.Release(); rerr != nil && err == nil {
+			err = withCode(runner.ExitOwnError, rerr)
+		}
+	}()
 	store, err := g.openStore()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -140,7 +153,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	c, err := containers.CreateWith(runner.Config{
+	c, err := containers.CreateWithID(id, runner.Config{
 		Spec:       spec,
 		Name:       o.name,
 		Image:      image,
@@ -264,6 +277,7 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	r.CPUShares = o.cpuShares
 	r.CpusetCpus = o.cpusetCpus
 	r.PidsLimit = o.pidsLimit
+	r.AllDevices = o.privileged // as the runner's Spec sets it
 	return r, nil
 }
 

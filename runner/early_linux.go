@@ -1,0 +1,111 @@
+package runner
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// EarlyCgroup is the cgroup of a container, made as soon as its limits are known and before
+// the container itself exists. On cgroup v1 and hybrid hosts
+// putting the init in its cgroup waits for an RCU grace period (10-20 ms); made early and
+// warmed (cgroups.WarmMigration), that wait passes while the image is looked up, the
+// container created and its root mounted, instead of after.
+type EarlyCgroup struct {
+	id   string
+	res  cgroups.Resources
+	done chan struct{}
+	cg   *cgroups.Cgroup
+	err  error
+}
+
+// early holds the EarlyCgroups not yet taken by a run, by container ID.
+var early sync.Map
+
+// PrepareCgroup makes the cgroup of the container that will be created with id, with limits r
+// (as its Spec will hold them: with AllDevices for a privileged one, as withDefaults sets).
+// The run of that container in this process (RunContainer) takes it, and Start hands it to the
+// monitor; Release removes it if neither did.
+func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
+	e := &EarlyCgroup{id: id, res: r, done: make(chan struct{})}
+	early.Store(id, e)
+	func() {
+		defer close(e.done)
+		e.cg, e.err = newCgroup(id, r)
+	}()
+	return e
+}
+
+// Release removes the cgroup unless a run took it; call it once the container has run or
+// failed to be created.
+func (e *EarlyCgroup) Release() error {
+	if _, ok := early.LoadAndDelete(e.id); !ok {
+		return nil
+	}
+	<-e.done
+	if e.err != nil {
+		return nil
+	}
+	return errors.Join(e.cg.Delete(), e.cg.Close())
+}
+
+// takeCgroup returns the cgroup of container id: the one PrepareCgroup made for it (or the
+// monitor adopted, adoptCgroup), or a new one.
+func takeCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
+	if v, ok := early.LoadAndDelete(id); ok {
+		e := v.(*EarlyCgroup)
+		<-e.done
+		if e.err != nil || e.res == r {
+			return e.cg, e.err
+		}
+		// Made with other limits than the container's: not the one it needs.
+		if err := e.cg.Delete(); err != nil {
+			return nil, err
+		}
+	}
+	return newCgroup(id, r)
+}
+
+// newCgroup creates the cgroup of container id and warms the move of its init into it.
+func newCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
+	cg, err := cgroups.New(id, r)
+	if err != nil {
+		return nil, err
+	}
+	cg.WarmMigration()
+	return cg, nil
+}
+
+// handOver takes the cgroup PrepareCgroup made for container id, for a monitor that will load
+// it (adoptCgroup). ok is false when there is none; the cgroup's creation error is returned.
+// The caller deletes the cgroup if the monitor fails to start.
+// A cgroup made with other limits than r is deleted instead: the monitor makes its own.
+func handOver(id string, r cgroups.Resources) (cg *cgroups.Cgroup, ok bool, err error) {
+	v, ok := early.LoadAndDelete(id)
+	if !ok {
+		return nil, false, nil
+	}
+	e := v.(*EarlyCgroup)
+	<-e.done
+	switch {
+	case e.err != nil:
+		return nil, true, e.err
+	case e.res != r:
+		return nil, false, e.cg.Delete()
+	}
+	return e.cg, true, e.cg.Close()
+}
+
+// adoptCgroup is the monitor's side of handOver: the cgroup of container id exists, made with
+// limits r by the strata that started this monitor, and run takes it as it is.
+func adoptCgroup(id string, r cgroups.Resources) error {
+	cg, err := cgroups.Load(id)
+	if err != nil {
+		return err
+	}
+	e := &EarlyCgroup{id: id, res: r, done: make(chan struct{}), cg: cg}
+	close(e.done)
+	early.Store(id, e)
+	return nil
+}
