@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // WarmMigration takes, in the background, the wait that the first move of a process between
@@ -41,37 +43,63 @@ func warmMigration(m mount) {
 	_, _ = f.WriteString("0")
 }
 
-// ownCgroup finds this process's cgroup directory in m from /proc/self/cgroup. Those paths
-// are relative to this process's cgroup namespace, the mounts' to the namespace they were
-// made in; only when both are PID 1's (in a container: its own) is the path surely the
-// directory we are in, and not some other cgroup to move into.
+// ownCgroup finds this process's cgroup directory in m. /proc/self/cgroup gives its path
+// relative to this process's cgroup namespace; mountinfo gives the path of the mount's root
+// relative to the same, so that a mount of part of the tree, or one made in another
+// namespace, maps to the right directory or to none (never to some other cgroup to move into).
 func ownCgroup(m mount) (string, bool) {
-	self, err := os.Readlink("/proc/self/ns/cgroup")
+	dir, err := filepath.EvalSymlinks(m.dir)
 	if err != nil {
 		return "", false
 	}
-	if init, err := os.Readlink("/proc/1/ns/cgroup"); err != nil || init != self {
+	infos, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(dir))
+	if err != nil || len(infos) == 0 {
 		return "", false
 	}
+	root := infos[len(infos)-1].Root // the top mount on dir is the one paths resolve in
 	f, err := os.Open("/proc/self/cgroup")
 	if err != nil {
 		return "", false
 	}
 	defer f.Close()
-	return cgroupIn(f, m)
+	p, ok := cgroupIn(f, m.ctrls[0])
+	if !ok {
+		return "", false
+	}
+	rel, ok := underRoot(p, root)
+	if !ok {
+		return "", false
+	}
+	return filepath.Join(dir, rel), true
 }
 
-// cgroupIn finds the directory in m of the cgroup that r, in the format of /proc/PID/cgroup
-// ("hierarchy-ID:controller-list:cgroup-path" lines), lists for m's first controller.
-func cgroupIn(r io.Reader, m mount) (string, bool) {
+// underRoot returns cgroup path p relative to a mount whose root is the cgroup path root,
+// or false when p lies outside it (or root is outside the namespace: "/..").
+func underRoot(p, root string) (string, bool) {
+	if slices.Contains(strings.Split(root, "/"), "..") {
+		return "", false
+	}
+	root = filepath.Clean("/" + root)
+	if root == "/" {
+		return p, true
+	}
+	if p != root && !strings.HasPrefix(p, root+"/") {
+		return "", false
+	}
+	return "/" + strings.TrimPrefix(strings.TrimPrefix(p, root), "/"), true
+}
+
+// cgroupIn returns the cgroup path (cleaned, absolute) that r, in the format of
+// /proc/PID/cgroup ("hierarchy-ID:controller-list:cgroup-path" lines), lists for controller
+// ctrl.
+func cgroupIn(r io.Reader, ctrl string) (string, bool) {
 	s := bufio.NewScanner(r)
 	for s.Scan() {
 		fields := strings.SplitN(s.Text(), ":", 3)
-		if len(fields) != 3 || !slices.Contains(strings.Split(fields[1], ","), m.ctrls[0]) {
+		if len(fields) != 3 || !slices.Contains(strings.Split(fields[1], ","), ctrl) {
 			continue
 		}
-		// Clean keeps a hostile or odd path ("/../..") inside the mount.
-		return filepath.Join(m.dir, filepath.Clean("/"+fields[2])), true
+		return filepath.Clean("/" + fields[2]), true
 	}
 	return "", false
 }

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -11,25 +12,71 @@ func TestCgroupIn(t *testing.T) {
 4:cpu,cpuacct:/system.slice/x.service
 1:name=systemd:/user.slice/user-0.slice/session-1.scope
 0::/user.slice/user-0.slice/session-1.scope
+3:freezer:/../../etc
 `
 	tests := []struct {
-		m    mount
+		ctrl string
 		want string
 		ok   bool
 	}{
-		{mount{dir: "/sys/fs/cgroup/memory", ctrls: []string{"memory"}}, "/sys/fs/cgroup/memory/user.slice", true},
-		{mount{dir: "/sys/fs/cgroup/cpu,cpuacct", ctrls: []string{"cpuacct", "cpu"}}, "/sys/fs/cgroup/cpu,cpuacct/system.slice/x.service", true},
-		{mount{dir: "/sys/fs/cgroup/freezer", ctrls: []string{"freezer"}}, "", false},
+		{"memory", "/user.slice", true},
+		{"cpuacct", "/system.slice/x.service", true},
+		{"cpu", "/system.slice/x.service", true},
+		{"freezer", "/etc", true}, // cleaned: never climbs
+		{"devices", "", false},
 	}
 	for _, tt := range tests {
-		got, ok := cgroupIn(strings.NewReader(hybrid), tt.m)
+		got, ok := cgroupIn(strings.NewReader(hybrid), tt.ctrl)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("cgroupIn(%s) = %q, %v; want %q, %v", tt.m.ctrls[0], got, ok, tt.want, tt.ok)
+			t.Errorf("cgroupIn(%s) = %q, %v; want %q, %v", tt.ctrl, got, ok, tt.want, tt.ok)
 		}
 	}
-	// A path that climbs stays under the mount.
-	got, ok := cgroupIn(strings.NewReader("3:memory:/../../etc\n"), mount{dir: "/sys/fs/cgroup/memory", ctrls: []string{"memory"}})
-	if !ok || got != "/sys/fs/cgroup/memory/etc" {
-		t.Errorf("cgroupIn(climbing path) = %q, %v; want it under the mount", got, ok)
+}
+
+func TestUnderRoot(t *testing.T) {
+	tests := []struct {
+		p, root, want string
+		ok            bool
+	}{
+		{"/user.slice", "/", "/user.slice", true},
+		{"/", "/", "/", true},
+		{"/a/b", "/a", "/b", true},
+		{"/a", "/a", "/", true},
+		{"/ab", "/a", "", false},      // a sibling, not under /a
+		{"/b", "/a", "", false},       // outside the mount
+		{"/x", "/..", "", false},      // the mount's root is outside our namespace
+		{"/x", "/../y", "", false},    // same
+		{"/a/b/c", "a/b", "/c", true}, // a root without its slash
+	}
+	for _, tt := range tests {
+		got, ok := underRoot(tt.p, tt.root)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("underRoot(%q, %q) = %q, %v; want %q, %v", tt.p, tt.root, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestOwnCgroup: on this host, the directory found is one this process is in.
+func TestOwnCgroup(t *testing.T) {
+	h := host()
+	if h.mode != modeV1 && h.mode != modeHybrid {
+		t.Skipf("skipping: cgroups here are %s, not v1", h.mode)
+	}
+	dir, ok := ownCgroup(h.mounts[0])
+	if !ok {
+		t.Skip("skipping: this process's v1 cgroup is not visible here")
+	}
+	pids, err := readPids(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := 0
+	for _, p := range pids {
+		if p == os.Getpid() {
+			self++
+		}
+	}
+	if self != 1 {
+		t.Errorf("ownCgroup = %s, whose cgroup.procs does not list this process", dir)
 	}
 }
