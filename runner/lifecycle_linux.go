@@ -21,7 +21,13 @@ const pollInterval = 20 * time.Millisecond
 // RunContainer runs c in the foreground like Run, recording its state in the container dir
 // so `strata ps`, `inspect` and `stop` see it, and removing it afterwards when it was created
 // with AutoRemove (--rm). This process is the container's monitor while it runs.
-func RunContainer(ctx context.Context, c *Container, stdio Stdio) (int, error) {
+func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err error) {
+	// A new container's config is synced while it runs.
+	defer func() {
+		if derr := c.Durable(); derr != nil && err == nil {
+			code, err = ExitOwnError, withCode(ExitOwnError, derr)
+		}
+	}()
 	if err := beginRun(c); err != nil {
 		return ExitOwnError, withCode(ExitOwnError, err)
 	}
@@ -30,7 +36,7 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (int, error) {
 		return recordExit(c, res, err), err
 	}
 	// A --rm container's exit status is written only if it outlives its removal.
-	code := noteExit(c, res, err)
+	code = noteExit(c, res, err)
 	if rerr := removeDir(c); rerr != nil {
 		_ = c.saveState()
 		err = errors.Join(err, withCode(ExitOwnError, rerr))

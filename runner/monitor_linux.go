@@ -29,6 +29,12 @@ type monitorResult struct {
 // Start returns once the command runs, or with the init's error (an *ExitCodeError). Starting
 // a running container does nothing.
 func Start(ctx context.Context, c *Container) (err error) {
+	// A new container's config is synced while its monitor starts.
+	defer func() {
+		if derr := c.Durable(); derr != nil && err == nil {
+			err = withCode(ExitOwnError, derr)
+		}
+	}()
 	unlock, err := c.Lock()
 	if err != nil {
 		return withCode(ExitOwnError, err)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -38,6 +39,20 @@ type Container struct {
 	Dir    string
 	Config Config
 	State  State
+	// synced waits for the fsync of a new container's config.json, which CreateWith leaves
+	// running while the container starts (see Durable); nil when nothing is pending.
+	synced func() error
+}
+
+// Durable waits until the config.json of a container just created is on disk. CreateWith
+// writes it atomically at once but leaves its fsync (milliseconds on a real disk) running in
+// the background; Start and RunContainer wait for it before they report the container
+// started, so a container strata has named to the user survives a crash.
+func (c *Container) Durable() error {
+	if c.synced == nil {
+		return nil
+	}
+	return c.synced()
 }
 
 // Name returns the container's name.
@@ -151,8 +166,12 @@ func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (_ *Container
 			return nil, err
 		}
 	}
-	if err := c.SaveConfig(); err != nil {
-		return nil, err
+	// Written now, synced while the container starts (Durable).
+	if err := writeJSON(filepath.Join(c.Dir, configFile), c.Config, false); err != nil {
+		return nil, fmt.Errorf("saving container %s config: %w", c.ID[:12], err)
+	}
+	if c.durable() {
+		c.synced = syncInBackground(filepath.Join(c.Dir, configFile))
 	}
 	if err := c.saveState(); err != nil {
 		return nil, err
@@ -311,4 +330,26 @@ func isDecodeError(err error) bool {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	return errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// syncInBackground fsyncs the file at name and its directory (which holds its new name) in a
+// goroutine; the function returned waits for that and returns its error.
+func syncInBackground(name string) func() error {
+	done := make(chan error, 1)
+	go func() { done <- errors.Join(syncFile(name), syncFile(filepath.Dir(name))) }()
+	return sync.OnceValue(func() error {
+		if err := <-done; err != nil {
+			return fmt.Errorf("saving %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// syncFile fsyncs the file or directory at name.
+func syncFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }

@@ -237,3 +237,40 @@ func TestStoreNameIndex(t *testing.T) {
 		t.Errorf("Create with a %d-character name succeeded", maxNameLen+1)
 	}
 }
+
+// TestStoreCreateDurable: a new container's config.json is in place at once; its fsync is left
+// pending for Durable, for a kept container only (a --rm one is not synced at all).
+func TestStoreCreateDurable(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := s.Create(Config{Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.synced == nil {
+		t.Errorf("kept container: no fsync pending")
+	}
+	if err := kept.Durable(); err != nil {
+		t.Errorf("Durable = %v", err)
+	}
+	if err := kept.Durable(); err != nil {
+		t.Errorf("Durable, again = %v", err)
+	}
+	if got, err := s.Get(kept.ID); err != nil || got.Config.Image != "alpine" {
+		t.Errorf("Get after create = %+v, %v", got, err)
+	}
+	rm, err := s.Create(Config{AutoRemove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm.synced != nil || rm.Durable() != nil {
+		t.Errorf("--rm container: an fsync is pending")
+	}
+	// A failed sync is reported by Durable.
+	bad := &Container{synced: syncInBackground(filepath.Join(t.TempDir(), "missing"))}
+	if err := bad.Durable(); err == nil {
+		t.Errorf("Durable of a sync that failed = nil")
+	}
+}
