@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -87,5 +88,25 @@ func (h *helperBinary) file() (string, error) {
 	if err := writeFileAtomic(path, h.program, 0o555); err != nil {
 		return "", err
 	}
+	removeOtherHelpers(h.dir, filepath.Base(path))
 	return path, nil
+}
+
+// removeOtherHelpers deletes the helpers of other strata builds from dir (a tmpfs: each one
+// is 3 MB of memory), now that this build's is written. Processes running one keep it: an
+// exec'd file lives on until they exit. A strata that still wants its own writes it again.
+func removeOtherHelpers(dir, keep string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		// ".strata-helper-….tmp-…" are writes that a crash interrupted, or that another
+		// strata of this build is making right now (kept).
+		base := strings.TrimPrefix(name, ".")
+		if base != keep && !strings.HasPrefix(base, keep+".tmp-") && strings.HasPrefix(base, "strata-helper-") && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
 }

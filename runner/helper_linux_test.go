@@ -1,0 +1,52 @@
+package runner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestHelperFileReplacesOthers: writing this build's helper removes other builds' helpers and
+// interrupted writes, but not this build's own write in progress or unrelated files.
+func TestHelperFileReplacesOthers(t *testing.T) {
+	dir := t.TempDir()
+	program := []byte("#!/bin/true\n")
+	sum := sha256.Sum256(program)
+	digest := hex.EncodeToString(sum[:])
+	mine := "strata-helper-" + digest[:32]
+	for _, name := range []string{
+		"strata-helper-00000000000000000000000000000000",        // an older build's
+		".strata-helper-11111111111111111111111111111111.tmp-1", // a crashed write
+		"." + mine + ".tmp-2",                                   // a concurrent write of this build
+		"notes.txt",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &helperBinary{program: program, digest: digest, dir: dir}
+	path, err := h.file()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != mine {
+		t.Errorf("helper written as %s, want %s", path, mine)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"." + mine + ".tmp-2", "notes.txt", mine}
+	slices.Sort(names)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("dir holds %q, want %q", names, want)
+	}
+}
