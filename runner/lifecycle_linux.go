@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -31,7 +33,14 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 	if err := beginRun(c); err != nil {
 		return ExitOwnError, withCode(ExitOwnError, err)
 	}
-	res, err := run(ctx, c.Config.Spec, stdio, func(pid int) { recordRunning(c, pid) })
+	res, err := run(ctx, c.Config.Spec, stdio, func(pid int, exited <-chan struct{}) {
+		select {
+		case <-exited:
+			// Gone before its running state was written (`true`): the exit is recorded next.
+		default:
+			recordRunning(c, pid)
+		}
+	})
 	if !c.Config.AutoRemove {
 		return recordExit(c, res, err), err
 	}
@@ -96,6 +105,9 @@ func noteExit(c *Container, res result, err error) int {
 	}
 	c.State.Status = StatusExited
 	c.State.Pid = 0
+	if c.State.StartedAt.IsZero() {
+		c.State.StartedAt = res.StartedAt // it exited before recordRunning ran
+	}
 	c.State.ExitCode = code
 	c.State.OOMKilled = res.OOMKilled
 	c.State.FinishedAt = time.Now().UTC()
@@ -215,11 +227,31 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 	return removeDir(c)
 }
 
+// mayHoldMounts says whether anything could be mounted at or under the container's rootfs on
+// the host. The init mounts the root in its own mount namespace, so the host's rootfs dir is
+// normally an empty directory that is no mountpoint: then there is nothing to unmount and the
+// mount table need not be read.
+func mayHoldMounts(rootfs string) bool {
+	if _, err := os.Lstat(rootfs); err != nil {
+		return false
+	}
+	if mounted, err := mountinfo.Mounted(rootfs); err != nil || mounted {
+		return true
+	}
+	f, err := os.Open(rootfs)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) > 0 || (err != nil && !errors.Is(err, io.EOF))
+}
+
 // removeDir removes what a container may have left behind and then its dir.
 func removeDir(c *Container) error {
 	var errs []error
 	rootfs := filepath.Join(c.Dir, "rootfs")
-	if _, err := os.Stat(rootfs); err == nil {
+	if mayHoldMounts(rootfs) {
 		if err := mount.UnmountAll(rootfs); err != nil {
 			errs = append(errs, err)
 		}

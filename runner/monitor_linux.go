@@ -170,7 +170,7 @@ func runMonitor() {
 		}
 		stdio.Stdin, stdinWriter = r, w
 	}
-	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int) {
+	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int, _ <-chan struct{}) {
 		releaseSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})

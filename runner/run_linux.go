@@ -62,8 +62,9 @@ type result struct {
 
 // run is Run with a hook called once the command runs (its host pid), in a goroutine of its
 // own that run waits for before it returns; the monitor uses it to record the state and let
-// Start return.
-func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (res result, err error) {
+// Start return. exited is closed once the command has been reaped: a hook that finds it
+// closed knows the command is gone already.
+func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int, exited <-chan struct{})) (res result, err error) {
 	res.Code = ExitOwnError
 	spec = spec.withDefaults()
 	if err := spec.validate(); err != nil {
@@ -99,9 +100,10 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (re
 	// The hook (writing state.json) runs while the container does: a short command would
 	// otherwise wait for that write to end before it is reaped.
 	var hook sync.WaitGroup
+	exited := make(chan struct{})
 	if started != nil {
 		pid := p.cmd.Process.Pid
-		hook.Go(func() { started(pid) })
+		hook.Go(func() { started(pid, exited) })
 	}
 	defer hook.Wait()
 
@@ -110,6 +112,7 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int)) (re
 		_ = cg.Kill()
 	})
 	werr := p.wait()
+	close(exited)
 	stopForwarding()
 	res.FinishedAt = time.Now().UTC()
 	res.Code = exitCode(p.cmd.ProcessState)
