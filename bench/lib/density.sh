@@ -33,7 +33,7 @@ record_monitors() {
 # oci_cmd RUNTIME ARGS… runs runc, or crun the way probe_crun found it works here.
 oci_cmd() {
 	if [[ $1 == crun ]]; then
-		${CRUN_HIDE:+hide_cgroup2} crun "${CRUN_FLAGS[@]}" --root "$BENCH_WORK/crun-state" "${@:2}"
+		${CRUN_HIDE:+in_hidden} crun "${CRUN_FLAGS[@]}" --root "$BENCH_WORK/crun-state" "${@:2}"
 	else
 		runc --root "$BENCH_WORK/runc-state" "${@:2}"
 	fi
@@ -105,6 +105,7 @@ measure_density() {
 	if [[ -n ${START_CMD[crun]:-} ]]; then
 		# crun gets the bundle variant that worked for `true`.
 		((${#CRUN_FLAGS[@]} == 0)) || OCI_SLEEP_BUNDLE=bundle-sleep-nocg
+		[[ -z ${CRUN_HIDE:-} ]] || start_hidden
 		density_tool crun ""
 	fi
 }

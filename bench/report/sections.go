@@ -155,6 +155,11 @@ func (d *doc) start() {
 		"bundle (alpine rootfs, `runc spec` with no terminal); baseline `unshare` with the same namespaces "+
 		"(pid, mount, uts, ipc, net), on the host root and chrooted into alpine. How each tool was made to run on "+
 		"this host is in the notes at the end.\n", d.r.meta("hyperfine warmup"))
+	d.p("What bounds these times on a cgroup v1 or hybrid host: the first move of a process into a cgroup after " +
+		"a quiet spell waits for an RCU grace period (10–15 ms on this kernel), and every tool that puts its " +
+		"container in cgroups pays it once per start (the `unshare` baselines make no cgroup). strata starts that " +
+		"wait first, right after parsing its flags, and builds the container meanwhile (docs/design.md); on a pure " +
+		"v2 host the init is cloned straight into its cgroup and there is no wait.\n")
 	bars := d.timeTable("start", "alpine", startTools, nil)
 	if len(bars) > 0 {
 		d.chart("bench-start.svg", "start latency", func(f *os.File) error {
