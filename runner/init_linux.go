@@ -204,15 +204,12 @@ func initContainer(spec Spec, inCgroup func() (cgroupJoined, error)) error {
 type command struct {
 	user    User
 	caps    []int
-	argv0   string
-	args    []string
 	env     []string
 	seccomp *seccompFilter // from the parent (cgroupJoined); nil: none
 }
 
 // prepareCommand does, in the container's root, what exec needs and that needs no privilege
-// dropped yet: the user from the image's files, the working directory, the terminal and the
-// executable's path.
+// dropped yet: the user from the image's files, the working directory and the terminal.
 func prepareCommand(spec Spec) (*command, error) {
 	// openRegular: the image may make /etc/passwd a FIFO (an open that never returns) or a
 	// symlink to /dev/urandom (a read that never ends); both count as absent.
@@ -241,24 +238,25 @@ func prepareCommand(spec Spec) (*command, error) {
 			return nil, err
 		}
 	}
-	if c.argv0, err = lookPath(spec.Args[0], c.env); err != nil {
-		return nil, err
-	}
-	c.args = spec.Args
-	if spec.Init {
-		// The reaper is this binary (the protected one /proc/self/exe points at) and runs with
-		// the privileges just set up; it starts argv0 and forwards signals to it.
-		c.args = append([]string{reaperMarker, c.argv0}, spec.Args...)
-		c.argv0 = "/proc/self/exe"
-	}
 	return c, nil
 }
 
-// exec drops to the command's user and capabilities, installs its seccomp filter and execs
-// it. It returns only on error.
+// exec drops to the command's user and capabilities, finds the executable as that user,
+// installs the seccomp filter and execs it. It returns only on error.
 func (c *command) exec(spec Spec) error {
 	if err := dropPrivileges(c.user, c.caps); err != nil {
 		return err
+	}
+	argv0, err := lookPath(spec.Args[0], c.env)
+	if err != nil {
+		return err
+	}
+	args := spec.Args
+	if spec.Init {
+		// The reaper is this binary (the protected one /proc/self/exe points at) and runs with
+		// the privileges just set up; it starts argv0 and forwards signals to it.
+		args = append([]string{reaperMarker, argv0}, spec.Args...)
+		argv0 = "/proc/self/exe"
 	}
 	if !spec.Privileged || spec.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -278,7 +276,7 @@ func (c *command) exec(spec Spec) error {
 	if err := announceExec(); err != nil {
 		return fmt.Errorf("reporting to strata: %w", err)
 	}
-	err := unix.Exec(c.argv0, c.args, c.env)
+	err = unix.Exec(argv0, args, c.env)
 	code := ExitCannotInvoke
 	if errors.Is(err, unix.ENOENT) {
 		code = ExitNotFound

@@ -213,8 +213,6 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	if err := enc.Encode(spec); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
-	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
-	// that one is worth more than the broken pipe or vanished pid it leaves us.
 	// The seccomp filter is compiled meanwhile; the init installs it from cgroupJoined.
 	type compiled struct {
 		filter *seccompFilter
@@ -225,6 +223,8 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 		f, err := containerFilter(spec)
 		filterc <- compiled{f, err}
 	}()
+	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
+	// that one is worth more than the broken pipe or vanished pid it leaves us.
 	var joinErr error
 	if !inCgroup {
 		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
@@ -237,7 +237,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	}
 	if joinErr == nil {
 		if err := enc.Encode(cgroupJoined{Joined: true, Seccomp: filter.filter}); err != nil {
-			joinErr = fmt.Errorf("sending spec to init: %w", err)
+			joinErr = fmt.Errorf("telling init it joined its cgroup: %w", err)
 		}
 	}
 	if joinErr != nil {
