@@ -69,12 +69,7 @@ func takeCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
 
 // newCgroup creates the cgroup of container id and warms the move of its init into it.
 func newCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
-	cg, err := cgroups.New(id, r)
-	if err != nil {
-		return nil, err
-	}
-	cg.WarmMigration()
-	return cg, nil
+	return cgroups.NewWarm(id, r)
 }
 
 // handOver takes the cgroup PrepareCgroup made for container id, for a monitor that will load

@@ -29,6 +29,9 @@ const maxAnswer = 64 << 10
 // command, relaying signals and the terminal like Run. attachStdin is -i: without it the
 // command's stdin is /dev/null (or, with a terminal, a terminal nobody types into).
 func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool) (int, error) {
+	if cg != nil {
+		cg.WarmMigration() // the helper's move below then finds the grace period under way
+	}
 	exe, err := sealedExe()
 	if err != nil {
 		return ExitOwnError, err

@@ -174,6 +174,9 @@ func runMonitor() {
 		releaseSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})
+		// What starting the container allocated (the seccomp filter's compilation above
+		// all) is garbage now: collect it and give the memory back, then the binary's pages.
+		debug.FreeOSMemory()
 		pageOutExecutable()
 	})
 	// Closed only now: a write end the garbage collector finalized earlier would end the

@@ -37,10 +37,18 @@ type Cgroup struct {
 // of that name is ErrExists. On any error the directories New made are removed again.
 func New(name string, r Resources) (*Cgroup, error) { return host().create(name, r) }
 
+// NewWarm is New followed by WarmMigration, which it starts as soon as the directories exist:
+// writing the limits takes no cgroup mutex, so the grace period's wait need not wait for them.
+func NewWarm(name string, r Resources) (*Cgroup, error) { return host().createWarm(name, r, true) }
+
+func (h *hierarchy) create(name string, r Resources) (*Cgroup, error) {
+	return h.createWarm(name, r, false)
+}
+
 // Load returns the existing cgroup of container name, or an error wrapping ErrNotFound.
 func Load(name string) (*Cgroup, error) { return host().load(name) }
 
-func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
+func (h *hierarchy) createWarm(name string, r Resources, warm bool) (_ *Cgroup, retErr error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
@@ -61,7 +69,7 @@ func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 	case modeV2:
 		err = c.createV2(r)
 	case modeV1, modeHybrid:
-		err = c.createV1(r)
+		err = c.createV1(r, warm)
 	default:
 		err = fmt.Errorf("%w: no cgroup filesystem is mounted at %s", ErrUnsupported, h.root)
 	}
