@@ -16,6 +16,7 @@ pull_once() {
 		return 1
 	fi
 	sync
+	export_image "$image" # the child bash then needs no jq while it is timed
 	if ! timed "$logf" /usr/bin/time -f %M -o "$rssf" bash -c '"$@"' _ "${t}_pull" "$store" "$image"; then
 		note "$measure" "$case" "$t" failed "$(last_error "$logf")"
 		"${t}_clear" "$store" >/dev/null 2>&1

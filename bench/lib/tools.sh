@@ -169,8 +169,12 @@ skopeo_clear() { rm -rf "$1"; }
 # --- baselines: curl, and curl | GNU tar ---------------------------------------------------
 # blob_urls NAME prints the manifest URL, then the config and layer URLs of a benchmark image.
 blob_urls() {
-	jq -r --arg n "$1" --arg r "http://$REGISTRY/v2" '.[] | select(.name == $n) | .repo as $repo |
-		"\($r)/\($repo)/manifests/\(.tag)", "\($r)/\($repo)/blobs/\(.config)", (.layers[] | "\($r)/\($repo)/blobs/\(.digest)")' "$IMAGES"
+	local r repo d
+	r=http://$REGISTRY/v2
+	repo=$(img repo "$1") || return 1
+	echo "$r/$repo/manifests/$(img tag "$1")"
+	echo "$r/$repo/blobs/$(img config "$1")"
+	for d in $(img layers "$1"); do echo "$r/$repo/blobs/$d"; done
 }
 curl_check() { command -v curl >/dev/null || { echo "curl not installed"; return 1; }; }
 curl_fresh() { mkdir -p "$1"; }
@@ -206,10 +210,10 @@ curl_tar_shared_check() { curl_tar_check; }
 curl_tar_shared_fresh() { mkdir -p "$1"; }
 curl_tar_shared_pull() {
 	local repo d
-	repo=$(jq -r --arg n "$2" '.[] | select(.name == $n) | .repo' "$IMAGES")
+	repo=$(img repo "$2") || return 1
 	curl -sSf -H 'Accept: application/vnd.oci.image.manifest.v1+json' -o /dev/null \
-		"http://$REGISTRY/v2/$repo/manifests/$(jq -r --arg n "$2" '.[] | select(.name == $n) | .tag' "$IMAGES")" || return 1
-	for d in $(jq -r --arg n "$2" '.[] | select(.name == $n) | .layers[].digest' "$IMAGES"); do
+		"http://$REGISTRY/v2/$repo/manifests/$(img tag "$2")" || return 1
+	for d in $(img layers "$2"); do
 		[[ -d $1/${d#sha256:} ]] && continue
 		mkdir -p "$1/${d#sha256:}.tmp" &&
 			curl -sSf "http://$REGISTRY/v2/$repo/blobs/$d" | tar -xzf - -C "$1/${d#sha256:}.tmp" &&
