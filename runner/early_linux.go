@@ -8,16 +8,15 @@ import (
 )
 
 // EarlyCgroup is the cgroup of a container, made as soon as its limits are known and before
-// the container itself exists. On cgroup v1 and hybrid hosts
-// putting the init in its cgroup waits for an RCU grace period (10-20 ms); made early and
-// warmed (cgroups.WarmMigration), that wait passes while the image is looked up, the
-// container created and its root mounted, instead of after.
+// the container itself exists. On cgroup v1 and hybrid hosts putting the init in its cgroup
+// waits for an RCU grace period (10–15 ms here); made early and warmed (cgroups.NewWarm),
+// that wait passes while the image is looked up, the container created and its root
+// mounted, instead of after.
 type EarlyCgroup struct {
-	id   string
-	res  cgroups.Resources
-	done chan struct{}
-	cg   *cgroups.Cgroup
-	err  error
+	id  string
+	res cgroups.Resources
+	cg  *cgroups.Cgroup
+	err error // from making it
 }
 
 // early holds the EarlyCgroups not yet taken by a run, by container ID.
@@ -28,12 +27,9 @@ var early sync.Map
 // The run of that container in this process (RunContainer) takes it, and Start hands it to the
 // monitor; Release removes it if neither did.
 func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
-	e := &EarlyCgroup{id: id, res: r, done: make(chan struct{})}
+	e := &EarlyCgroup{id: id, res: r}
+	e.cg, e.err = newCgroup(id, r)
 	early.Store(id, e)
-	func() {
-		defer close(e.done)
-		e.cg, e.err = newCgroup(id, r)
-	}()
 	return e
 }
 
@@ -43,7 +39,6 @@ func (e *EarlyCgroup) Release() error {
 	if _, ok := early.LoadAndDelete(e.id); !ok {
 		return nil
 	}
-	<-e.done
 	if e.err != nil {
 		return nil
 	}
@@ -55,7 +50,6 @@ func (e *EarlyCgroup) Release() error {
 func takeCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
 	if v, ok := early.LoadAndDelete(id); ok {
 		e := v.(*EarlyCgroup)
-		<-e.done
 		if e.err != nil || e.res == r {
 			return e.cg, e.err
 		}
@@ -82,7 +76,6 @@ func handOver(id string, r cgroups.Resources) (cg *cgroups.Cgroup, ok bool, err 
 		return nil, false, nil
 	}
 	e := v.(*EarlyCgroup)
-	<-e.done
 	switch {
 	case e.err != nil:
 		return nil, true, e.err
@@ -99,8 +92,6 @@ func adoptCgroup(id string, r cgroups.Resources) error {
 	if err != nil {
 		return err
 	}
-	e := &EarlyCgroup{id: id, res: r, done: make(chan struct{}), cg: cg}
-	close(e.done)
-	early.Store(id, e)
+	early.Store(id, &EarlyCgroup{id: id, res: r, cg: cg})
 	return nil
 }

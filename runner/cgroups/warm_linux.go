@@ -13,14 +13,14 @@ import (
 
 // WarmMigration takes, in the background, the wait that the first move of a process between
 // cgroups pays. Every move takes a global lock whose first writer waits for an RCU grace
-// period (10-20 ms on a 250 Hz kernel); writers that follow within about one grace period do
+// period (10–15 ms on this 250 Hz kernel); writers that follow within about one grace period do
 // not wait. Moving this process into the cgroup it already is in takes that lock and changes
 // nothing, so the container's own move a few milliseconds later finds the lock warm instead
 // of starting the wait then.
 //
 // Only v1 and hybrid hosts move the init; on v2 it is born in its cgroup (DirFD). Call it
-// after New: the mover holds the cgroup tree's mutex during the grace period, which would
-// stall the mkdirs of New.
+// once the cgroup's directories exist (NewWarm does): the mover holds the cgroup tree's mutex
+// during the grace period, which would stall their mkdirs.
 func (c *Cgroup) WarmMigration() {
 	if c.dir != "" || len(c.h.mounts) == 0 {
 		return
