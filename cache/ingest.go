@@ -26,6 +26,9 @@ type ingest struct {
 	retries int
 	// event reports progress; never nil.
 	event func(kind EventKind, current int64, err error)
+	// locked, if set, is called once the blob's lock is held, before anything is read or
+	// written: whoever consumes tee starts there (see writeLayer).
+	locked func()
 }
 
 // ingestResult says what ingest did.
@@ -62,6 +65,9 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		return res, err
 	}
 	defer func() { err = errors.Join(err, lock.release()) }()
+	if in.locked != nil {
+		in.locked()
+	}
 	if ok, err := s.checkStored(in.desc); ok || err != nil {
 		res.existed = ok
 		return res, err

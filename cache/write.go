@@ -322,18 +322,34 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 
 	// The layer callback reads through a pipe while the blob downloads. If it returns early
 	// without error, the rest of the download goes on without it (tee switches to discard).
+	// It starts only once this process holds the blob's lock: the callback takes the layer's
+	// own lock (the snapshotter's, per DiffID), and two pulls of one layer that took the two
+	// locks in opposite orders would wait for each other forever (the blob's holder blocked
+	// writing to a pipe whose reader waits for the other's layer lock).
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() {
-		err := opts.Layer(ctx, desc, diffID, pr)
-		if err == nil {
-			err = errLayerReturned
-		}
-		pr.CloseWithError(err)
-		done <- err
-	}()
+	started := false
+	in.locked = func() {
+		started = true
+		go func() {
+			err := opts.Layer(ctx, desc, diffID, pr)
+			if err == nil {
+				err = errLayerReturned
+			}
+			pr.CloseWithError(err)
+			done <- err
+		}()
+	}
 	in.tee = &lenientTee{w: pw}
 	r, err := s.ingest(ctx, in)
+	if !started {
+		// ingest failed before it held the lock: no callback ran.
+		if err == nil {
+			err = errors.New("blob stored without its lock held") // cannot happen: ingest locks first
+		}
+		pw.CloseWithError(err)
+		return res, err
+	}
 	res.fetched, res.stored = r.fetched, err == nil && !r.existed
 	if err == nil && r.existed {
 		// Another process stored it while we waited for its lock: replay from disk.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -434,4 +435,43 @@ func TestWriteImageBlobLongerThanDescriptor(t *testing.T) {
 		t.Errorf("partial after the size mismatch: %v, want it deleted", err)
 	}
 	checkBlobsHashToNames(t, s)
+}
+
+// TestWriteImageConcurrentLayerLocks: two pulls of one image into one store, whose Layer
+// callbacks each hold a per-layer lock for as long as they read (as the snapshotter's per-DiffID
+// lock does), must not wait for each other forever. Before the callback started only under
+// the blob's lock, one pull could hold the blob lock while its callback waited for the layer
+// lock, and the other hold the layer lock while it waited for the blob lock.
+func TestWriteImageConcurrentLayerLocks(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 4, 1, 512<<10)...)
+	for round := 0; round < 10; round++ {
+		reg := newFakeRegistry(t, img)
+		dir := t.TempDir()
+		var layerLocks sync.Map // digest → *sync.Mutex, one lock per layer across both pulls
+		layer := func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+			m, _ := layerLocks.LoadOrStore(desc.Digest, &sync.Mutex{})
+			m.(*sync.Mutex).Lock()
+			defer m.(*sync.Mutex).Unlock()
+			_, err := io.Copy(io.Discard, r)
+			return err
+		}
+		errc := make(chan error, 2)
+		for i := 0; i < 2; i++ {
+			s := openStore(t, dir) // each pull opens the store, as two strata processes do
+			go func() {
+				_, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch, Layer: layer})
+				errc <- err
+			}()
+		}
+		for i := 0; i < 2; i++ {
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Fatalf("round %d: WriteImage = %v", round, err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("round %d: two concurrent pulls of one image are stuck on each other's locks", round)
+			}
+		}
+	}
 }
