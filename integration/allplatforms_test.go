@@ -197,7 +197,7 @@ func TestAllPlatformsBundle(t *testing.T) {
 // platforms' manifests.
 func checkIndexRef(t *testing.T, root, ref string, idx v1.Hash, manifests []string) {
 	t.Helper()
-	got := mustStrata(t, root, "images", "--format", "{{.ID}} {{.Digest}}").Stdout
+	got := mustStrata(t, root, "images", "--no-trunc", "--format", "{{.ID}} {{.Digest}}").Stdout
 	if want := idx.String() + " " + idx.String() + "\n"; got != want {
 		t.Errorf("images = %q, want %q", got, want)
 	}

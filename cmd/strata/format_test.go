@@ -69,3 +69,51 @@ func TestPadIsBounded(t *testing.T) {
 		t.Errorf("{{pad}} of 1e12 wrote %d bytes, want at most %d", out.Len(), 2*maxPad)
 	}
 }
+
+// TestFormatIDs: templates and json show IDs as the table does, 12 hex digits, and whole with
+// --no-trunc, as docker's ps and images do.
+func TestFormatIDs(t *testing.T) {
+	const full = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	ps := []psRow{{ID: full, Names: "web"}}
+	images := []imageRow{{ID: "sha256:" + full, Repository: "alpine", Tag: "3"}}
+	tests := []struct {
+		name    string
+		print   func(w *bytes.Buffer, noTrunc bool, format string) error
+		format  string
+		noTrunc bool
+		want    string
+	}{
+		{"ps template", psPrinter(ps), "{{.ID}}", false, full[:12] + "\n"},
+		{"ps template --no-trunc", psPrinter(ps), "{{.ID}}", true, full + "\n"},
+		{"ps json", psPrinter(ps), "json", false, `"ID":"` + full[:12] + `"`},
+		{"images template", imagesPrinter(images), "{{.ID}}", false, full[:12] + "\n"},
+		{"images template --no-trunc", imagesPrinter(images), "{{.ID}}", true, "sha256:" + full + "\n"},
+		{"images json", imagesPrinter(images), "json", false, `"ID":"` + full[:12] + `"`},
+		{"images table --no-trunc", imagesPrinter(images), "", true, "sha256:" + full},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if err := tt.print(&b, tt.noTrunc, tt.format); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !strings.Contains(b.String(), tt.want) {
+			t.Errorf("%s: printed %q, want %q in it", tt.name, b.String(), tt.want)
+		}
+	}
+	if ps[0].ID != full || images[0].ID != "sha256:"+full {
+		t.Errorf("printing changed the caller's rows")
+	}
+}
+
+func psPrinter(rows []psRow) func(*bytes.Buffer, bool, string) error {
+	return func(w *bytes.Buffer, noTrunc bool, format string) error {
+		return printPs(w, rows, false, noTrunc, format)
+	}
+}
+
+func imagesPrinter(rows []imageRow) func(*bytes.Buffer, bool, string) error {
+	return func(w *bytes.Buffer, noTrunc bool, format string) error {
+		return printImages(w, rows, false, noTrunc, format)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -32,7 +33,7 @@ type imageRow struct {
 func (imageRow) headers() map[string]string { return map[string]string{"ID": "IMAGE ID"} }
 
 func newImagesCmd(g *globals) *cobra.Command {
-	var digests, quiet bool
+	var digests, quiet, noTrunc bool
 	var format string
 	cmd := &cobra.Command{
 		Use:     "images [OPTIONS]",
@@ -51,17 +52,18 @@ func newImagesCmd(g *globals) *cobra.Command {
 			if quiet {
 				// As docker: one ID per row, so an image with two tags is listed twice.
 				for _, r := range rows {
-					fmt.Fprintln(cmd.OutOrStdout(), shortID(r.ID))
+					fmt.Fprintln(cmd.OutOrStdout(), imageID(r.ID, noTrunc))
 				}
 				return nil
 			}
-			return printImages(cmd.OutOrStdout(), rows, digests, format)
+			return printImages(cmd.OutOrStdout(), rows, digests, noTrunc, format)
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	// docker images -a adds the intermediate images of its builder; strata has none.
 	cmd.Flags().BoolP("all", "a", false, "accepted for docker's scripts: every image is listed anyway")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show manifest digests")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "show whole image IDs (sha256:…)")
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
 	return cmd
 }
@@ -101,7 +103,23 @@ func newImageRow(info cache.ImageInfo) imageRow {
 	return row
 }
 
-func printImages(w io.Writer, rows []imageRow, digests bool, format string) error {
+// imageID is an image ID as docker shows it: 12 hex digits, or with noTrunc the whole
+// sha256:… digest.
+func imageID(id string, noTrunc bool) string {
+	if noTrunc {
+		return id
+	}
+	return shortID(id)
+}
+
+func printImages(w io.Writer, rows []imageRow, digests, noTrunc bool, format string) error {
+	if format != "" {
+		// --format json and templates show IDs as the table does, as docker's do.
+		rows = slices.Clone(rows)
+		for i := range rows {
+			rows[i].ID = imageID(rows[i].ID, noTrunc)
+		}
+	}
 	switch {
 	case format == "json":
 		enc := json.NewEncoder(w)
@@ -121,7 +139,7 @@ func printImages(w io.Writer, rows []imageRow, digests bool, format string) erro
 		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	}
 	for _, r := range rows {
-		id := shortID(r.ID)
+		id := imageID(r.ID, noTrunc)
 		if digests {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, id, r.Created, r.SizeHuman)
 		} else {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,12 +104,20 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 	if noTrunc {
 		id = func(s string) string { return s }
 	}
-	switch {
-	case quiet:
+	if quiet {
 		for _, r := range rows {
 			fmt.Fprintln(w, id(r.ID))
 		}
 		return nil
+	}
+	if format != "" {
+		// --format json and templates show IDs as the table does, as docker's do.
+		rows = slices.Clone(rows)
+		for i := range rows {
+			rows[i].ID = id(rows[i].ID)
+		}
+	}
+	switch {
 	case format == "json":
 		enc := json.NewEncoder(w)
 		for _, r := range rows {
