@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The helpers (the container's init, the detached monitor, exec's namespace joiner and
@@ -92,9 +93,15 @@ func (h *helperBinary) file() (string, error) {
 	return path, nil
 }
 
+// staleHelperAge is how long another build's helper stays in the helpers dir after it was
+// written: two strata builds used in turn (an installed one and a development one) must not
+// delete and rewrite each other's helper on every start.
+const staleHelperAge = 24 * time.Hour
+
 // removeOtherHelpers deletes the helpers of other strata builds from dir (a tmpfs: each one
-// is 3 MB of memory), now that this build's is written. Processes running one keep it: an
-// exec'd file lives on until they exit. A strata that still wants its own writes it again.
+// is 3 MB of memory) once they are older than staleHelperAge, now that this build's is
+// written. Processes running one keep it: an exec'd file lives on until they exit. A strata
+// that still wants its own writes it again.
 func removeOtherHelpers(dir, keep string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -105,8 +112,12 @@ func removeOtherHelpers(dir, keep string) {
 		// ".strata-helper-….tmp-…" are writes that a crash interrupted, or that another
 		// strata of this build is making right now (kept).
 		base := strings.TrimPrefix(name, ".")
-		if base != keep && !strings.HasPrefix(base, keep+".tmp-") && strings.HasPrefix(base, "strata-helper-") && e.Type().IsRegular() {
-			_ = os.Remove(filepath.Join(dir, name))
+		if base == keep || strings.HasPrefix(base, keep+".tmp-") || !strings.HasPrefix(base, "strata-helper-") || !e.Type().IsRegular() {
+			continue
 		}
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < staleHelperAge {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, name))
 	}
 }
