@@ -76,6 +76,14 @@ type LogOptions struct {
 	Tail int
 	// Timestamps prefixes each entry with its RFC3339Nano time.
 	Timestamps bool
+	// Since and Until, when not zero, keep only the entries written at or after Since and
+	// at or before Until (docker logs --since, --until). Following stops once Until has passed.
+	Since, Until time.Time
+}
+
+// inWindow says whether an entry written at t passes Since and Until.
+func (o LogOptions) inWindow(t time.Time) bool {
+	return (o.Since.IsZero() || !t.Before(o.Since)) && (o.Until.IsZero() || !t.After(o.Until))
 }
 
 // TailNone as LogOptions.Tail prints none of the output so far: `logs --tail 0`.
@@ -99,6 +107,9 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		var e logEntry
 		if err := json.Unmarshal(line, &e); err != nil {
 			return nil // a torn last line while the container writes; skip it
+		}
+		if !opts.inWindow(e.Time) {
+			return nil
 		}
 		w := stdout
 		if e.Stream == "stderr" {
@@ -158,7 +169,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			}
 			ring = nil
 		}
-		if !opts.Follow {
+		if !opts.Follow || (!opts.Until.IsZero() && time.Now().After(opts.Until)) {
 			return nil
 		}
 		// At the end of the file: done once the container no longer runs and nothing more

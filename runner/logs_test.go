@@ -2,9 +2,13 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLogStreamSplitsLines pins docker's json-file shape: one entry per line, whatever the
@@ -31,5 +35,44 @@ func TestLogStreamSplitsLines(t *testing.T) {
 	want := []string{"one\n", "three\n", "par", "tial\n"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("entries = %q, want %q", got, want)
+	}
+}
+
+// TestLogsSinceUntil: --since and --until keep the entries written in their window, bounds
+// included, with and without --tail.
+func TestLogsSinceUntil(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	var log bytes.Buffer
+	for i, line := range []string{"one\n", "two\n", "three\n"} {
+		b, err := json.Marshal(logEntry{Log: line, Stream: "stdout", Time: t0.Add(time.Duration(i) * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Write(append(b, '\n'))
+	}
+	if err := os.WriteFile(filepath.Join(dir, logFile), log.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: strings.Repeat("a", 64), Dir: dir}
+	tests := []struct {
+		opts LogOptions
+		want string
+	}{
+		{LogOptions{}, "one\ntwo\nthree\n"},
+		{LogOptions{Since: t0.Add(time.Minute)}, "two\nthree\n"},
+		{LogOptions{Until: t0.Add(time.Minute)}, "one\ntwo\n"},
+		{LogOptions{Since: t0.Add(30 * time.Second), Until: t0.Add(90 * time.Second)}, "two\n"},
+		{LogOptions{Since: t0.Add(time.Hour)}, ""},
+		{LogOptions{Tail: 2, Until: t0.Add(time.Minute)}, "two\n"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		if err := Logs(context.Background(), c, tt.opts, &out, &errOut); err != nil {
+			t.Fatalf("Logs(%+v) = %v", tt.opts, err)
+		}
+		if out.String() != tt.want {
+			t.Errorf("Logs(%+v) printed %q, want %q", tt.opts, out.String(), tt.want)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,7 +13,7 @@ import (
 
 func newLogsCmd(g *globals) *cobra.Command {
 	var o runner.LogOptions
-	var tail string
+	var tail, since, until string
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
 		Short: "Print the output of a detached container",
@@ -19,6 +21,13 @@ func newLogsCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Tail, err = parseTail(tail); err != nil {
+				return err
+			}
+			now := time.Now()
+			if o.Since, err = parseLogTime("--since", since, now); err != nil {
+				return err
+			}
+			if o.Until, err = parseLogTime("--until", until, now); err != nil {
 				return err
 			}
 			store, err := g.openContainers()
@@ -36,6 +45,8 @@ func newLogsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&o.Follow, "follow", "f", false, "keep printing new output")
 	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end, or all (0: none, with -f only new lines)")
 	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "show timestamps")
+	f.StringVar(&since, "since", "", "show logs since a time (2006-01-02T15:04:05Z, 2006-01-02, a Unix time) or a duration ago (42m)")
+	f.StringVar(&until, "until", "", "show logs before a time or a duration ago, as --since")
 	return cmd
 }
 
@@ -53,4 +64,49 @@ func parseTail(s string) (int, error) {
 		return runner.TailNone, nil
 	}
 	return n, nil
+}
+
+// parseLogTime reads --since and --until as docker does: empty is no bound; a Go duration
+// ("42m", "1h30m") counts back from now; otherwise a Unix time in seconds (with an optional
+// fraction) or an RFC 3339 time, with or without its zone (then local), or a date alone.
+func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("invalid %s %q: a duration ago must not be negative", flag, s)
+		}
+		return now.Add(-d), nil
+	}
+	if sec, frac, ok := strings.Cut(s, "."); allDigits(sec) && (!ok || allDigits(frac)) {
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if err == nil {
+			var ns int64
+			if ok {
+				frac = (frac + "000000000")[:9]
+				ns, _ = strconv.ParseInt(frac, 10, 64)
+			}
+			return time.Unix(n, ns), nil
+		}
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid %s %q: want a time (2006-01-02T15:04:05Z07:00, 2006-01-02, a Unix time) or a duration (42m)", flag, s)
+}
+
+// allDigits says whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
