@@ -80,7 +80,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		User:           firstOf(opts.User, spec.User),
 		Caps:           caps,
 		NoNewPrivs:     !spec.Privileged || spec.NoNewPrivileges,
-		Seccomp:        spec.Seccomp != SeccompUnconfined && !spec.Privileged,
+		Seccomp:        spec.seccompConfined(),
 		SeccompProfile: spec.Seccomp,
 		Hostname:       spec.Hostname,
 		Terminal:       opts.Terminal,

@@ -177,7 +177,7 @@ func initContainer(spec Spec, inCgroup func() (cgroupJoined, error)) error {
 	if err != nil {
 		return err
 	}
-	if joined.Seccomp == nil && spec.Seccomp != SeccompUnconfined && !spec.Privileged {
+	if joined.Seccomp == nil && spec.seccompConfined() {
 		return errors.New("loading seccomp filter: strata sent none")
 	}
 	// Cgroup namespace now, not at clone: the namespace's root is the cgroup we are in when

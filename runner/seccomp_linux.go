@@ -99,7 +99,7 @@ type seccompFilter struct {
 // container's bounding set: its capabilities that this process's bounding set holds, which
 // the init inherits.
 func containerFilter(spec Spec) (*seccompFilter, error) {
-	if spec.Seccomp == SeccompUnconfined || spec.Privileged {
+	if !spec.seccompConfined() {
 		return nil, nil
 	}
 	caps, err := capabilities(spec)

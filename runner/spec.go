@@ -110,6 +110,10 @@ func (s Spec) withDefaults() Spec {
 	return s
 }
 
+// seccompConfined says whether the container's processes get a seccomp filter: all but
+// --privileged and seccomp=unconfined ones.
+func (s Spec) seccompConfined() bool { return s.Seccomp != SeccompUnconfined && !s.Privileged }
+
 // validate rejects a Spec the init could not run, before anything is created.
 func (s Spec) validate() error {
 	switch {
