@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"reflect"
 	"sync"
 
 	"github.com/strata-run/strata/runner/cgroups"
@@ -36,6 +37,9 @@ func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
 // Release removes the cgroup unless a run took it; call it once the container has run or
 // failed to be created.
 func (e *EarlyCgroup) Release() error {
+	if v, ok := earlyInits.LoadAndDelete(e.id); ok {
+		v.(*earlyInit).end()
+	}
 	if _, ok := early.LoadAndDelete(e.id); !ok {
 		return nil
 	}
@@ -94,4 +98,90 @@ func adoptCgroup(id string, r cgroups.Resources) error {
 	}
 	early.Store(id, &EarlyCgroup{id: id, res: r, cg: cg})
 	return nil
+}
+
+// InitShape is what the init of a container is cloned with, known from the flags before the
+// container's Spec is: its namespaces and how its stdio is attached.
+type InitShape struct {
+	Network  string // Spec.Network
+	Terminal bool   // Spec.Terminal
+	Stdin    bool   // Spec.Stdin
+}
+
+// shapeOf is the shape of spec's init.
+func shapeOf(spec Spec) InitShape {
+	return InitShape{Network: spec.withDefaults().Network, Terminal: spec.Terminal, Stdin: spec.Stdin}
+}
+
+// earlyInit is an init started by PrepareInit, waiting for its container's spec.
+type earlyInit struct {
+	shape   InitShape
+	stdio   Stdio
+	started chan struct{} // closed once p is set, or nil when the start failed
+	p       *initProc
+}
+
+// earlyInits holds the inits PrepareInit started and no run took yet, by container ID.
+var earlyInits sync.Map
+
+// PrepareInit starts the init of the container that will be created with id, in the cgroup
+// PrepareCgroup made for it, to be run in this process (RunContainer) with stdio. Its process
+// start, namespaces and runtime start then overlap with the image lookup and the container's
+// creation instead of following them; the run takes it if the container's spec has the same
+// shape. Without a usable cgroup it does nothing, and a failed start is left to the run, which
+// starts its own init and reports the error. Release ends it if no run took it.
+func (e *EarlyCgroup) PrepareInit(shape InitShape, stdio Stdio) {
+	if e.err != nil || !stdioComparable(stdio) {
+		return
+	}
+	if shape.Network == "" {
+		shape.Network = NetworkNone
+	}
+	ei := &earlyInit{shape: shape, stdio: stdio, started: make(chan struct{})}
+	earlyInits.Store(e.id, ei)
+	// The clone returns only once the child has exec'd: that wait is not the caller's.
+	go func() {
+		defer close(ei.started)
+		if ei.p, _ = spawnInit(shape, stdio, e.cg); ei.p != nil {
+			ei.p.startJoin()
+		}
+	}()
+}
+
+// takeInit returns the init PrepareInit started for container id when it fits: same shape and
+// stdio, and in cg. An init that does not fit is ended; nil means the caller starts one.
+func takeInit(id string, shape InitShape, stdio Stdio, cg *cgroups.Cgroup) *initProc {
+	v, ok := earlyInits.LoadAndDelete(id)
+	if !ok {
+		return nil
+	}
+	ei := v.(*earlyInit)
+	<-ei.started
+	if ei.p != nil && ei.shape == shape && ei.p.cg == cg && stdioComparable(stdio) && ei.stdio == stdio {
+		return ei.p
+	}
+	ei.end()
+	return nil
+}
+
+// end kills an init that will not be used and reaps it.
+func (ei *earlyInit) end() {
+	<-ei.started
+	if ei.p == nil {
+		return
+	}
+	ei.p.sock.Close()
+	_ = ei.p.cmd.Process.Kill()
+	_ = ei.p.wait()
+}
+
+// stdioComparable says whether stdio's readers and writers can be compared with ==: nil or
+// pointers (an *os.File), not values of types that would make == panic.
+func stdioComparable(stdio Stdio) bool {
+	for _, v := range []any{stdio.Stdin, stdio.Stdout, stdio.Stderr} {
+		if v != nil && reflect.TypeOf(v).Kind() != reflect.Pointer {
+			return false
+		}
+	}
+	return true
 }

@@ -138,66 +138,49 @@ func exitCode(ps *os.ProcessState) int {
 	return ws.ExitStatus()
 }
 
-// initProc is a started init and the host-side ends of its stdio.
+// initProc is a started init, its socket and the host-side ends of its stdio.
 type initProc struct {
-	cmd *exec.Cmd
+	cmd  *exec.Cmd
+	sock *os.File        // our end of the init's socket
+	cg   *cgroups.Cgroup // the cgroup it was cloned into (on v2) or is to join
+	// joined delivers the outcome of putting the init in cg (startJoin).
+	joined <-chan error
 	terminal
 }
 
-// startInit starts the init in fresh namespaces inside cg, sends it the spec and waits until
-// it has exec'd the command or failed.
-func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
-	exe, err := sealedExe()
-	if err != nil {
-		return nil, withCode(ExitOwnError, err)
+// startJoin puts the init in its cgroup in the background; p.joined tells how it went. On v2
+// it was born there. On v1 a move waits for an RCU grace period, during which the init
+// mounts the container's root and we send it the spec and compile its filter.
+func (p *initProc) startJoin() {
+	c := make(chan error, 1)
+	p.joined = c
+	if _, inCgroup := p.cg.DirFD(); inCgroup {
+		c <- nil
+		return
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, withCode(ExitOwnError, fmt.Errorf("creating init socket: %w", err))
-	}
-	parentSock := os.NewFile(uintptr(fds[0]), "init-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "init-child")
-	defer parentSock.Close()
-
-	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if spec.Network == NetworkNone {
-		flags |= unix.CLONE_NEWNET
-	}
-	p := &initProc{}
-	p.cmd = &exec.Cmd{
-		Path:       exe,
-		Args:       []string{initMarker},
-		Env:        []string{},
-		ExtraFiles: []*os.File{childSock},
-		// Output still unread when the container is gone is drained for at most this long:
-		// a stdin reader that never returns must not keep Run from returning.
-		WaitDelay: time.Second,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: flags,
-			Pdeathsig:  unix.SIGKILL,
-		},
-	}
-	cgfd, inCgroup := cg.DirFD()
-	if inCgroup {
-		p.cmd.SysProcAttr.UseCgroupFD = true
-		p.cmd.SysProcAttr.CgroupFD = cgfd
-	}
-	if spec.Terminal {
-		// The init makes the terminal in the container's devpts and sends us its master
-		// (setupConsole); until then its stdio is /dev/null.
-		p.cmd.SysProcAttr.Setsid = true
-	} else {
-		if spec.Stdin {
-			p.cmd.Stdin = stdio.Stdin
+	pid := p.cmd.Process.Pid
+	go func() {
+		err := p.cg.AddProc(pid)
+		if err != nil {
+			err = fmt.Errorf("adding init to cgroup: %w", err)
 		}
-		p.cmd.Stdout, p.cmd.Stderr = stdio.Stdout, stdio.Stderr
+		c <- err
+	}()
+}
+
+// startInit starts the init in fresh namespaces inside cg (or takes the one PrepareInit
+// started for this container), sends it the spec and waits until it has exec'd the command or
+// failed.
+func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
+	p := takeInit(spec.ID, shapeOf(spec), stdio, cg)
+	if p == nil {
+		if p, err = spawnInit(shapeOf(spec), stdio, cg); err != nil {
+			return nil, err
+		}
+		p.startJoin()
 	}
-	err = p.cmd.Start()
-	childSock.Close()
-	if err != nil {
-		p.close()
-		return nil, withCode(ExitOwnError, fmt.Errorf("starting init: %w", err))
-	}
+	parentSock := p.sock
+	defer parentSock.Close()
 	defer func() {
 		if err != nil {
 			_ = p.cmd.Process.Kill()
@@ -225,12 +208,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	}()
 	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
 	// that one is worth more than the broken pipe or vanished pid it leaves us.
-	var joinErr error
-	if !inCgroup {
-		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
-			joinErr = fmt.Errorf("adding init to cgroup: %w", err)
-		}
-	}
+	joinErr := <-p.joined
 	filter := <-filterc
 	if joinErr == nil && filter.err != nil {
 		joinErr = fmt.Errorf("loading seccomp filter: %w", filter.err)
@@ -275,6 +253,62 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 			return nil, &ExitCodeError{Code: ExitOwnError, Err: &remoteError{"init: " + r.Error, remoteSentinels[r.Kind]}}
 		}
 	}
+}
+
+// spawnInit clones the init, shaped as shape, inside cg and attached to stdio. It waits on
+// its socket for the spec.
+func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup) (*initProc, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, withCode(ExitOwnError, err)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, withCode(ExitOwnError, fmt.Errorf("creating init socket: %w", err))
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "init-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "init-child")
+
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if shape.Network == NetworkNone {
+		flags |= unix.CLONE_NEWNET
+	}
+	p := &initProc{sock: parentSock, cg: cg}
+	p.cmd = &exec.Cmd{
+		Path:       exe,
+		Args:       []string{initMarker},
+		Env:        []string{},
+		ExtraFiles: []*os.File{childSock},
+		// Output still unread when the container is gone is drained for at most this long:
+		// a stdin reader that never returns must not keep Run from returning.
+		WaitDelay: time.Second,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Pdeathsig:  unix.SIGKILL,
+		},
+	}
+	if cgfd, inCgroup := cg.DirFD(); inCgroup {
+		p.cmd.SysProcAttr.UseCgroupFD = true
+		p.cmd.SysProcAttr.CgroupFD = cgfd
+	}
+	if shape.Terminal {
+		// The init makes the terminal in the container's devpts and sends us its master
+		// (setupConsole); until then its stdio is /dev/null.
+		p.cmd.SysProcAttr.Setsid = true
+	} else {
+		if shape.Stdin {
+			p.cmd.Stdin = stdio.Stdin
+		}
+		p.cmd.Stdout, p.cmd.Stderr = stdio.Stdout, stdio.Stderr
+	}
+	err = p.cmd.Start()
+	childSock.Close()
+	if err != nil {
+		parentSock.Close()
+		p.close()
+		return nil, withCode(ExitOwnError, fmt.Errorf("starting init: %w", err))
+	}
+	return p, nil
 }
 
 // wait reaps the init and releases the terminal.

@@ -74,7 +74,8 @@ func loadSeccomp(profile string) error {
 // is resolved against, known before the privileges are dropped.
 func boundedCaps(keep []int) []int {
 	var caps []int
-	for c := 0; c <= lastCap(); c++ {
+	last := lastCap()
+	for c := 0; c <= last; c++ {
 		if !slices.Contains(keep, c) {
 			continue
 		}

@@ -125,6 +125,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			err = withCode(runner.ExitOwnError, rerr)
 		}
 	}()
+	stdio := runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if !o.detach {
+		// And the init, whose start then overlaps with all that too.
+		early.PrepareInit(runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive}, stdio)
+	}
 	store, err := g.openStore()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -182,7 +187,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		fmt.Fprintln(out, c.ID)
 		return nil
 	}
-	code, err := runner.RunContainer(ctx, c, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+	code, err := runner.RunContainer(ctx, c, stdio)
 	if err != nil {
 		return withCode(runner.ExitOwnError, runError(err))
 	}
