@@ -23,9 +23,11 @@ import (
 //
 // runc 1.2 made the same trade (libcontainer/exeseal: overlayfs and ro-bind before memfd).
 var (
-	sealedMu   sync.Mutex
-	sealedPath string
-	sealedFD   = -1
+	sealedMu    sync.Mutex
+	sealedPath  string
+	sealedFD    = -1
+	sealedHolds int  // starts between sealedExe and their release
+	sealedDrop  bool // dropSealedExe was called while a start held the fd
 )
 
 // sealedExeFD is above any fd os/exec maps into the child (0-2 and ExtraFiles from 3), so the
@@ -33,19 +35,27 @@ var (
 const sealedExeFD = 100
 
 // sealedExe returns the path, valid in this process and in children it forks, of a protected
-// view of the running binary (see above). It is made once per process.
-func sealedExe() (string, error) {
+// view of the running binary (see above), and a release to call once the child has exec'd
+// it (or failed to start): until then dropSealedExe leaves it open. It is made once per
+// process, and again after a drop.
+func sealedExe() (path string, release func(), err error) {
 	sealedMu.Lock()
 	defer sealedMu.Unlock()
-	if sealedFD >= 0 {
-		return sealedPath, nil
+	if sealedFD < 0 {
+		fd, err := protectedExe()
+		if err != nil {
+			return "", nil, err
+		}
+		sealedFD, sealedPath = fd, fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
-	fd, err := protectedExe()
-	if err != nil {
-		return "", err
-	}
-	sealedFD, sealedPath = fd, fmt.Sprintf("/proc/self/fd/%d", fd)
-	return sealedPath, nil
+	sealedHolds++
+	return sealedPath, sync.OnceFunc(func() {
+		sealedMu.Lock()
+		defer sealedMu.Unlock()
+		if sealedHolds--; sealedHolds == 0 && sealedDrop {
+			closeSealedLocked()
+		}
+	}), nil
 }
 
 // protectedExe picks the program helpers start from: the small helper binary when the CLI
@@ -89,16 +99,30 @@ func readOnlySelf() (int, bool) {
 	return high, true
 }
 
-// releaseSealedExe frees the protected binary in a process that starts no more containers
-// (the monitor): a memfd copy per detached container would otherwise stay in memory. A started
-// init keeps its own reference until it execs the command.
-func releaseSealedExe() {
+// dropSealedExe closes the protected binary once no start holds it, in a process that will
+// start no more helpers for now (a later start makes it again): a memfd copy per detached
+// container would otherwise stay in the monitor's memory. A started child keeps its own
+// reference until it execs something else.
+//
+// The close runs in the background. Closing the last fd of a detached mount makes the
+// kernel dissolve it and wait for an expedited RCU grace period, which would otherwise be a
+// few milliseconds of this process's exit.
+func dropSealedExe() {
 	sealedMu.Lock()
 	defer sealedMu.Unlock()
-	if sealedFD >= 0 {
-		unix.Close(sealedFD)
-		sealedFD, sealedPath = -1, ""
+	if sealedHolds > 0 {
+		sealedDrop = true
+		return
 	}
+	closeSealedLocked()
+}
+
+// closeSealedLocked closes the protected binary in the background; sealedMu is held.
+func closeSealedLocked() {
+	if fd := sealedFD; fd >= 0 {
+		go unix.Close(fd)
+	}
+	sealedFD, sealedPath, sealedDrop = -1, "", false
 }
 
 // readOnlyExe returns an O_PATH fd of the program at path on a detached read-only bind mount.

@@ -32,10 +32,11 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	if cg != nil {
 		cg.WarmMigration() // the helper's move below then finds the grace period under way
 	}
-	exe, err := sealedExe()
+	exe, release, err := sealedExe()
 	if err != nil {
 		return ExitOwnError, err
 	}
+	defer release()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return ExitOwnError, fmt.Errorf("creating helper socket: %w", err)
@@ -72,6 +73,8 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	}
 	err = p.cmd.Start()
 	childSock.Close()
+	release()
+	dropSealedExe() // not at this process's exit (see dropSealedExe)
 	if err != nil {
 		return ExitOwnError, fmt.Errorf("starting helper: %w", err)
 	}

@@ -212,6 +212,10 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 		if !force {
 			return fmt.Errorf("cannot remove container %q: %w: stop the container before removing or force remove", c.Config.Name, ErrRunning)
 		}
+		if w := watchRun(c); w != nil {
+			defer w.close()
+			return s.killAndRemove(ctx, c, w)
+		}
 		if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
 		}
@@ -219,12 +223,99 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 			return err
 		}
 	}
+	return lockedRemoveDir(c)
+}
+
+// lockedRemoveDir is removeDir under the container's lock. A dir that is gone already (a
+// --rm container's monitor removed it) is no error.
+func lockedRemoveDir(c *Container) error {
 	unlock, err := c.Lock()
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(c.Dir); errors.Is(serr, os.ErrNotExist) {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	return removeDir(c)
+}
+
+// runWatch holds pidfds of a running container's monitor and of its PID 1.
+type runWatch struct {
+	monitor, init int
+}
+
+// watchRun opens pidfds of c's monitor and PID 1, or returns nil when either cannot be told
+// apart from a process that took a recycled pid: the monitor must have the recorded start
+// time, PID 1 must be its child, both checked after the pidfd was opened.
+func watchRun(c *Container) *runWatch {
+	w := &runWatch{monitor: -1, init: -1}
+	var err error
+	if w.monitor, err = unix.PidfdOpen(c.State.MonitorPid, 0); err != nil {
+		return nil
+	}
+	if !processAlive(c.State.MonitorPid, c.State.MonitorStart) || c.State.Pid <= 0 {
+		w.close()
+		return nil
+	}
+	if w.init, err = unix.PidfdOpen(c.State.Pid, 0); err != nil {
+		w.close()
+		return nil
+	}
+	if ppid, _, err := processStat(c.State.Pid); err != nil || ppid != c.State.MonitorPid {
+		w.close()
+		return nil
+	}
+	return w
+}
+
+func (w *runWatch) close() {
+	for _, fd := range []int{w.monitor, w.init} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// killAndRemove is `rm -f` of a running container. Once its PID 1 is gone (and with it every
+// process of its pid namespace and its mounts: the kernel tears those down before the exit
+// is visible) the container is removed while its monitor winds down; the monitor is waited
+// for last, so no process of the container outlives the rm.
+func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) error {
+	if err := unix.PidfdSendSignal(w.init, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signalling container %s: %w", shortID(c.ID), err)
+	}
+	if err := waitPidfd(ctx, w.init); err != nil {
+		return fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
+	}
+	err := lockedRemoveDir(c)
+	if werr := waitPidfd(ctx, w.monitor); werr != nil {
+		return errors.Join(err, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), werr))
+	}
+	if err != nil {
+		// The monitor may have written its last state in the dir meanwhile; it is gone now.
+		err = lockedRemoveDir(c)
+	}
+	return err
+}
+
+// waitPidfd returns once the process of pidfd fd has exited, or with ctx's error.
+func waitPidfd(ctx context.Context, fd int) error {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, int(pollInterval/time.Millisecond))
+		if n > 0 {
+			return nil
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // mayHoldMounts says whether anything could be mounted at or under the container's rootfs on

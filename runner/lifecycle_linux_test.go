@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -304,4 +306,86 @@ func TestDetachedMonitorDies(t *testing.T) {
 		time.Sleep(pollInterval)
 	}
 	t.Errorf("container pid %d outlived its monitor", pid)
+}
+
+// TestRemoveForceRunning: rm -f of a running detached container kills it and removes it, its
+// cgroup and its monitor; nothing of it is left when Remove returns.
+func TestRemoveForceRunning(t *testing.T) {
+	for _, autoRemove := range []bool{false, true} {
+		t.Run(fmt.Sprintf("autoremove=%v", autoRemove), func(t *testing.T) {
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := testContainer(t, s, "", "sh", "-c", "sleep 1000 & exec sleep 1000")
+			c.Config.AutoRemove = autoRemove
+			if err := writeJSON(filepath.Join(c.Dir, configFile), c.Config, false); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if err := Start(ctx, c); err != nil {
+				t.Fatalf("Start = %v", err)
+			}
+			st := c.State
+			if !st.Running() || st.Pid <= 0 {
+				t.Fatalf("state after Start = %+v, want running", st)
+			}
+			if w := watchRun(c); w == nil {
+				t.Error("watchRun found no monitor and PID 1 to watch")
+			} else {
+				w.close()
+			}
+			if err := s.Remove(ctx, c, true); err != nil {
+				t.Fatalf("Remove(force) = %v", err)
+			}
+			// A zombie counts as gone: this test process reaps the monitor it started in
+			// the background, as the CLI's parent does.
+			for _, pid := range []int{st.Pid, st.MonitorPid} {
+				if processAlive(pid, 0) {
+					t.Errorf("process %d still runs after Remove", pid)
+				}
+			}
+			if _, err := os.Stat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("container dir after Remove: %v", err)
+			}
+			if _, err := cgroups.Load(c.ID); !errors.Is(err, cgroups.ErrNotFound) {
+				t.Errorf("cgroup after Remove: %v, want ErrNotFound", err)
+			}
+			if _, err := s.Get(c.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Get after Remove = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+// TestWatchRunRecycledPid: a recorded PID 1 that is not the monitor's child (its pid was
+// reused) is not watched, so rm -f never signals an unrelated process.
+func TestWatchRunRecycledPid(t *testing.T) {
+	other := exec.Command("sleep", "100")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This test process plays the monitor; the "PID 1" is a child of someone else.
+	c := &Container{ID: strings.Repeat("a", 64), State: State{Status: StatusRunning, MonitorPid: os.Getpid(), MonitorStart: start, Pid: os.Getppid()}}
+	if w := watchRun(c); w != nil {
+		w.close()
+		t.Error("watchRun watches a PID 1 that is not the monitor's child")
+	}
+	c.State.Pid = other.Process.Pid
+	c.State.MonitorStart = start + 1
+	if w := watchRun(c); w != nil {
+		w.close()
+		t.Error("watchRun watches a monitor whose start time does not match")
+	}
+	c.State.MonitorStart = start
+	w := watchRun(c)
+	if w == nil {
+		t.Fatal("watchRun refused the monitor's own child")
+	}
+	w.close()
 }

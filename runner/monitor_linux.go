@@ -48,10 +48,11 @@ func Start(ctx context.Context, c *Container) (err error) {
 	}
 	// The monitor is the helper program (or this binary) through its protected view: it will
 	// be the parent of container processes for as long as they run.
-	exe, err := sealedExe()
+	exe, release, err := sealedExe()
 	if err != nil {
 		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
 	}
+	defer release()
 	args := []string{monitorMarker, c.Dir}
 	cg, handed, err := handOver(c.ID, c.Config.Spec.withDefaults().Resources)
 	if err != nil {
@@ -80,6 +81,8 @@ func Start(ctx context.Context, c *Container) (err error) {
 	}
 	err = cmd.Start()
 	w.Close()
+	release()
+	dropSealedExe() // not at this process's exit (see dropSealedExe)
 	if err != nil {
 		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
 	}
@@ -171,7 +174,7 @@ func runMonitor() {
 		stdio.Stdin, stdinWriter = r, w
 	}
 	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int, _ <-chan struct{}) {
-		releaseSealedExe()
+		dropSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})
 		// What starting the container allocated (the seccomp filter's compilation above

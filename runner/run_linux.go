@@ -258,10 +258,11 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 // spawnInit clones the init, shaped as shape, inside cg and attached to stdio. It waits on
 // its socket for the spec.
 func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup) (*initProc, error) {
-	exe, err := sealedExe()
+	exe, release, err := sealedExe()
 	if err != nil {
 		return nil, withCode(ExitOwnError, err)
 	}
+	defer release() // the init has exec'd it once Start returns
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("creating init socket: %w", err))

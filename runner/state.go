@@ -92,24 +92,35 @@ func processAlive(pid int, start uint64) bool {
 
 // processStart reads a process's start time from /proc/<pid>/stat. A zombie counts as gone.
 func processStart(pid int) (uint64, error) {
+	_, start, err := processStat(pid)
+	return start, err
+}
+
+// processStat reads a process's parent and start time from /proc/<pid>/stat. A zombie
+// counts as gone.
+func processStat(pid int) (ppid int, start uint64, err error) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name may contain spaces and parentheses: fields start after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("parsing /proc/%d/stat", pid)
 	}
 	f := bytes.Fields(b[i+1:])
-	// f[0] is field 3 (state), so field 22 (starttime) is f[19].
+	// f[0] is field 3 (state), so field 4 (ppid) is f[1] and field 22 (starttime) f[19].
 	if len(f) < 20 {
-		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("parsing /proc/%d/stat", pid)
 	}
 	if string(f[0]) == "Z" || string(f[0]) == "X" {
-		return 0, fmt.Errorf("process %d is a zombie", pid)
+		return 0, 0, fmt.Errorf("process %d is a zombie", pid)
 	}
-	return strconv.ParseUint(string(f[19]), 10, 64)
+	if ppid, err = strconv.Atoi(string(f[1])); err != nil {
+		return 0, 0, fmt.Errorf("parsing /proc/%d/stat: %w", pid, err)
+	}
+	start, err = strconv.ParseUint(string(f[19]), 10, 64)
+	return ppid, start, err
 }
 
 // readJSON decodes a small JSON file.
