@@ -210,6 +210,10 @@ hyperfine_record() {
 	while IFS=$'\t' read -r tool v; do
 		record "$measure" "$case" "$tool" time s "$v"
 	done < <(jq -r '.results[] | .command as $c | [.times, .exit_codes] | transpose[] | select(.[1] == 0) | [$c, .[0]] | @tsv' "$json")
+	# hyperfine reports CPU time (user + system, the command and its children) as a mean.
+	while IFS=$'\t' read -r tool v; do
+		record "$measure" "$case" "$tool" cpu s "$v"
+	done < <(jq -r '.results[] | select(.user != null and .system != null) | [.command, (.user + .system)] | @tsv' "$json")
 	while IFS=$'\t' read -r tool v; do
 		note "$measure" "$case" "$tool" failed "$v of the timed runs exited non-zero; only successful runs are counted"
 	done < <(jq -r '.results[] | select(any(.exit_codes[]; . != 0)) | [.command, ([.exit_codes[] | select(. != 0)] | length)] | @tsv' "$json")

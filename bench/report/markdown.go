@@ -173,7 +173,9 @@ func (d *doc) timeTable(measure, cas string, ids []string, extra []string) []plo
 		}
 		row := fmt.Sprintf("| %s | %s | %s – %s | %d | %s | %s |", t.Label, seconds(s.Median), seconds(s.Min), seconds(s.Max), s.N, vsBest, vsBase)
 		for _, m := range extra {
-			if es, ok := d.stat(measure, cas, id, metricKey(m)); ok {
+			if es, ok := d.stat(measure, cas, id, metricKey(m)); ok && metricKey(m) == "cpu" {
+				row += " " + seconds(es.Median) + " |"
+			} else if ok {
 				row += " " + bytes(es.Median) + " |"
 			} else {
 				row += " — |"
@@ -193,6 +195,8 @@ func metricKey(title string) string {
 		return "rss"
 	case "store after pull":
 		return "store"
+	case "CPU per start (mean)":
+		return "cpu"
 	}
 	return title
 }

@@ -156,11 +156,15 @@ func (d *doc) start() {
 		"(pid, mount, uts, ipc, net), on the host root and chrooted into alpine. How each tool was made to run on "+
 		"this host is in the notes at the end.\n", d.r.meta("hyperfine warmup"))
 	d.p("What bounds these times on a cgroup v1 or hybrid host: the first move of a process into a cgroup after " +
-		"a quiet spell waits for an RCU grace period (10–15 ms on this kernel), and every tool that puts its " +
-		"container in cgroups pays it once per start (the `unshare` baselines make no cgroup). strata starts that " +
-		"wait first, right after parsing its flags, and builds the container meanwhile (docs/design.md); on a pure " +
-		"v2 host the init is cloned straight into its cgroup and there is no wait.\n")
-	bars := d.timeTable("start", "alpine", startTools, nil)
+		"a quiet spell waits for an RCU grace period (10–15 ms on this kernel); a move within about a grace period " +
+		"of the previous one does not, so a tool whose back-to-back starts are close enough finds the wait over. " +
+		"strata starts that wait first, right after parsing its flags, and builds the container meanwhile " +
+		"(docs/design.md); on a pure v2 host the init is cloned straight into its cgroup and there is no wait. " +
+		"What is left is work, on 2 vCPUs here: the CPU column is user plus system time per start (the tool and " +
+		"its children, hyperfine's mean). strata's is two Go programs starting and exiting (the CLI: `strata " +
+		"version` alone takes about 7 ms of CPU here; and the container's init helper) besides the " +
+		"kernel's work for namespaces, mounts and cgroups that every tool here does; crun's is one C program.\n")
+	bars := d.timeTable("start", "alpine", startTools, []string{"CPU per start (mean)"})
 	if len(bars) > 0 {
 		d.chart("bench-start.svg", "start latency", func(f *os.File) error {
 			return plot.Bars(f, "Start latency of true in alpine", "seconds", []plot.Group{{Title: "run --rm true", Bars: bars}})
