@@ -200,3 +200,72 @@ func parentOf(t *testing.T, pid int) int {
 	}
 	return ppid
 }
+
+// TestCreateRestartRename plays docker's create, start, rename and restart, and stop and wait
+// of a --rm container, through the CLI.
+func TestCreateRestartRename(t *testing.T) {
+	requiresContainers(t)
+	reg := startRegistry(t)
+	root := newRoot(t)
+	mustStrata(t, root, "--registry-mirror", "http://"+reg.Host, "pull", "alpine")
+
+	id := strings.TrimSpace(mustStrata(t, root, "create", "--name", "made", "alpine", "sh", "-c", "echo ran; exec sleep 600").Stdout)
+	if len(id) != 64 {
+		t.Fatalf("create printed %q, want a container ID", id)
+	}
+	if st := mustStrata(t, root, "inspect", "--format", "{{.State.Status}}", "made").Stdout; strings.TrimSpace(st) != "created" {
+		t.Errorf("status after create = %q, want created", st)
+	}
+	mustStrata(t, root, "start", "made")
+	first := containerPid(t, root, "made")
+
+	mustStrata(t, root, "rename", "made", "renamed")
+	if r := strata(t, root, "inspect", "made"); r.Code == 0 {
+		t.Error("the old name still finds the container after rename")
+	}
+	// {{.Id}} is docker's spelling (the JSON key); {{.ID}} the Go field's.
+	for _, f := range []string{"{{.Id}}", "{{.ID}}"} {
+		if got := strings.TrimSpace(mustStrata(t, root, "inspect", "--format", f, "renamed").Stdout); got != id {
+			t.Errorf("inspect --format %s renamed = %q, want %s", f, got, id)
+		}
+	}
+	if pid := containerPid(t, root, "renamed"); pid != first {
+		t.Errorf("the rename restarted the container: pid %d, was %d", pid, first)
+	}
+
+	if out := mustStrata(t, root, "restart", "-t", "0", "renamed").Stdout; strings.TrimSpace(out) != "renamed" {
+		t.Errorf("restart printed %q, want the name", out)
+	}
+	if pid := containerPid(t, root, "renamed"); pid == first {
+		t.Errorf("restart kept pid %d", pid)
+	}
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(mustStrata(t, root, "logs", "renamed").Stdout, "ran") < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("logs after restart = %q, want both runs", mustStrata(t, root, "logs", "renamed").Stdout)
+		}
+	}
+	mustStrata(t, root, "rm", "-f", "renamed")
+
+	// A --rm container survives its restart and goes when it stops; stop and wait say so
+	// without an error.
+	rm := detached(t, root, "--rm", "--name", "gone", "alpine", "sleep", "600")
+	mustStrata(t, root, "restart", "-t", "0", "gone")
+	if st := strings.TrimSpace(mustStrata(t, root, "inspect", "--format", "{{.State.Status}}", "gone").Stdout); st != "running" {
+		t.Errorf("--rm container after restart is %q, want running", st)
+	}
+	mustStrata(t, root, "stop", "-t", "0", "gone")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(root, "containers", rm)); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the --rm container was not removed after stop")
+		}
+	}
+	detached(t, root, "--rm", "--name", "exits", "alpine", "sh", "-c", "sleep 0.3; exit 7")
+	if w := strata(t, root, "wait", "exits"); w.Code == 0 && strings.TrimSpace(w.Stdout) != "7" {
+		t.Errorf("wait of a --rm container = %q, want 7", w.Stdout)
+	} else if w.Code != 0 && !strings.Contains(w.Stderr, "removed when it exited") {
+		t.Errorf("wait of a --rm container failed with %q", w.Stderr)
+	}
+}

@@ -28,6 +28,9 @@ var (
 	ErrRunning = errors.New("container is running")
 	// ErrNotRunning means the operation needs a running container.
 	ErrNotRunning = errors.New("container is not running")
+	// ErrRemovedOnExit means the container ended and was removed with it (--rm), so its exit
+	// status is gone.
+	ErrRemovedOnExit = errors.New("container was removed when it exited (--rm)")
 	// ErrUnsupported means a flag value strata does not implement.
 	ErrUnsupported = errors.New("not supported")
 	// ErrUnknownUser means the user or group is not in the container's passwd or group file.

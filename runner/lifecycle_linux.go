@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -78,6 +81,9 @@ func markMonitor(c *Container) error {
 		return fmt.Errorf("reading own start time: %w", err)
 	}
 	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start}
+	if err := os.Remove(filepath.Join(c.Dir, restartingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("container %s: %w", shortID(c.ID), err)
+	}
 	return c.saveState()
 }
 
@@ -138,7 +144,7 @@ func Kill(c *Container, sig syscall.Signal) error {
 // docker stop does. Stopping a container that is not running does nothing.
 func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	if err := Kill(c, unix.SIGTERM); err != nil {
-		if errors.Is(err, ErrNotRunning) {
+		if errors.Is(err, ErrNotRunning) || removedOnExit(c, err) {
 			return nil
 		}
 		return err
@@ -146,44 +152,177 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	_, err := Wait(tctx, c)
 	cancel()
-	if err == nil {
+	if err == nil || removedOnExit(c, err) {
 		return nil
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) && !removedOnExit(c, err) {
 		return err
 	}
-	_, err = Wait(ctx, c)
+	if _, err = Wait(ctx, c); removedOnExit(c, err) {
+		return nil
+	}
 	return err
+}
+
+// removedOnExit says whether err is c's dir being gone because c, a --rm container, ended:
+// a stop has done its job then.
+func removedOnExit(c *Container, err error) bool {
+	return c.Config.AutoRemove && (errors.Is(err, ErrRemovedOnExit) || errors.Is(err, os.ErrNotExist))
+}
+
+// restartingFile marks a container Restart is stopping to start it again: its monitor does not
+// remove it on that exit even with --rm, as docker does not remove a --rm container it
+// restarts. The next monitor removes the mark (markMonitor).
+const restartingFile = "restarting"
+
+// Restart stops c as Stop does and starts it again, detached; a container that is not
+// running is just started.
+func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
+	mark := filepath.Join(c.Dir, restartingFile)
+	if err := os.WriteFile(mark, nil, 0o600); err != nil {
+		return fmt.Errorf("restarting container %s: %w", shortID(c.ID), err)
+	}
+	if err := Stop(ctx, c, timeout); err != nil {
+		_ = os.Remove(mark)
+		return err
+	}
+	return Start(ctx, c)
+}
+
+// readyVolatileRoot lets the root of a --rm container be mounted again (restart). Its overlay
+// was mounted volatile, and overlayfs marks such a workdir (work/incompat/volatile) and
+// refuses to mount it again while the mark is there: a volatile upper is never synced, so a
+// crash may have lost part of it. The mark is removed when the container last ran since this
+// boot, where nothing can have been lost; after a reboot its writable layer is not trusted and
+// the start fails.
+func readyVolatileRoot(c *Container) error {
+	for _, m := range c.Config.Spec.Root {
+		if !slices.Contains(m.Options, "volatile") {
+			continue
+		}
+		_, _, work := m.OverlayDirs()
+		if work == "" {
+			continue
+		}
+		mark := filepath.Join(work, "work", "incompat", "volatile") // a dir, holding "dirty"
+		if _, err := os.Lstat(mark); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if !ranSinceBoot(c.State) {
+			return fmt.Errorf("container %s: its writable layer was never synced to disk (--rm) and the machine has restarted since it ran: remove it and run a new one", shortID(c.ID))
+		}
+		if err := os.RemoveAll(mark); err != nil {
+			return fmt.Errorf("container %s: readying its writable layer: %w", shortID(c.ID), err)
+		}
+	}
+	return nil
+}
+
+// ranSinceBoot says whether st's container started after this machine booted.
+func ranSinceBoot(st State) bool {
+	boot, err := bootTime()
+	return err == nil && !st.StartedAt.IsZero() && st.StartedAt.After(boot)
+}
+
+// bootTime is when this machine booted, from /proc/stat's btime.
+func bootTime() (time.Time, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("parsing /proc/stat btime: %w", err)
+			}
+			return time.Unix(secs, 0), nil
+		}
+	}
+	return time.Time{}, errors.New("no btime in /proc/stat")
+}
+
+// restarting says whether Restart marked c (see restartingFile).
+func restarting(c *Container) bool {
+	_, err := os.Lstat(filepath.Join(c.Dir, restartingFile))
+	return err == nil
 }
 
 // Wait blocks until c is not running and returns its exit code. It returns at once for a
 // container that is created or exited.
 func Wait(ctx context.Context, c *Container) (int, error) {
+	// Watched before the first read: a state written after it wakes us at once, and the last
+	// state a --rm container's monitor writes is read before it removes the container.
+	changes := watchState(c.Dir)
+	defer changes.close()
 	for {
 		if err := c.Reload(); err != nil {
+			if errors.Is(err, os.ErrNotExist) && c.Config.AutoRemove {
+				return ExitUnknown, fmt.Errorf("container %s: %w", shortID(c.ID), ErrRemovedOnExit)
+			}
 			return ExitOwnError, err
 		}
 		if c.State.Status != StatusRunning {
 			return c.State.ExitCode, nil
 		}
-		if err := waitMonitor(ctx, c.State.MonitorPid); err != nil {
+		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
 			return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
 		}
 	}
 }
 
-// waitMonitor returns when the monitor process pid exits (it records the container's exit
-// first), when pollInterval has passed (state.json may have changed all the same), or with
-// ctx's error. A pidfd makes the wake-up immediate instead of up to one poll late.
-func waitMonitor(ctx context.Context, pid int) error {
-	fd := -1
-	if pid > 0 {
-		fd, _ = unix.PidfdOpen(pid, 0)
+// stateWatch is an inotify watch on a container dir for files renamed into it (saveState
+// writes state.json that way); fd is -1 without one.
+type stateWatch struct{ fd int }
+
+func watchState(dir string) stateWatch {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return stateWatch{-1}
 	}
-	if fd < 0 {
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
+		unix.Close(fd)
+		return stateWatch{-1}
+	}
+	return stateWatch{fd}
+}
+
+// drain discards the events read so far.
+func (w stateWatch) drain() {
+	var buf [4096]byte
+	for w.fd >= 0 {
+		if n, err := unix.Read(w.fd, buf[:]); n <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+func (w stateWatch) close() {
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+	}
+}
+
+// waitMonitor returns when the monitor process pid exits (it records the container's exit
+// first), when a file is renamed into the container dir (changes), when pollInterval has
+// passed (state.json may have changed all the same), or with ctx's error. A pidfd and the
+// watch make the wake-up immediate instead of up to one poll late.
+func waitMonitor(ctx context.Context, pid int, changes stateWatch) error {
+	var fds []unix.PollFd
+	if pid > 0 {
+		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+			defer unix.Close(fd)
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+	}
+	if changes.fd >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(changes.fd), Events: unix.POLLIN})
+		defer changes.drain()
+	}
+	if len(fds) == 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -191,10 +330,8 @@ func waitMonitor(ctx context.Context, pid int) error {
 			return nil
 		}
 	}
-	defer unix.Close(fd)
 	// One poll of at most pollInterval, so the caller rereads state.json and a cancelled ctx
 	// is noticed within that time.
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	_, _ = unix.Poll(fds, int(pollInterval/time.Millisecond))
 	return ctx.Err()
 }

@@ -5,13 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -388,4 +391,154 @@ func TestWatchRunRecycledPid(t *testing.T) {
 		t.Fatal("watchRun refused the monitor's own child")
 	}
 	w.close()
+}
+
+// TestRestart: a running container is stopped and started again, with a new PID 1 and its
+// log kept; a --rm one is not removed by its restart, only when it stops afterwards.
+func TestRestart(t *testing.T) {
+	for _, autoRemove := range []bool{false, true} {
+		t.Run(fmt.Sprintf("autoremove=%v", autoRemove), func(t *testing.T) {
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := testContainer(t, s, "", "sh", "-c", "echo ran; exec sleep 1000")
+			if autoRemove {
+				c.Config.AutoRemove = true
+				c.Config.Spec.Root = snapshotterVolatile(c.Config.Spec.Root)
+				if err := c.SaveConfig(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			if err := Start(ctx, c); err != nil {
+				t.Fatalf("Start = %v", err)
+			}
+			first := c.State.Pid
+			if err := Restart(ctx, c, 0); err != nil {
+				t.Fatalf("Restart = %v", err)
+			}
+			if err := c.Reload(); err != nil {
+				t.Fatalf("container after Restart: %v", err)
+			}
+			if !c.State.Running() || c.State.Pid == first {
+				t.Fatalf("state after Restart = %+v, want running with a new pid (was %d)", c.State, first)
+			}
+			if restarting(c) {
+				t.Error("the restart mark outlived the restart")
+			}
+			var out bytes.Buffer
+			lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			for lctx.Err() == nil && strings.Count(out.String(), "ran") < 2 {
+				out.Reset()
+				if err := Logs(lctx, c, LogOptions{}, &out, io.Discard); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(pollInterval)
+			}
+			cancel()
+			if strings.Count(out.String(), "ran") != 2 {
+				t.Errorf("log after Restart = %q, want both runs", out.String())
+			}
+			if err := Stop(ctx, c, 0); err != nil {
+				t.Fatalf("Stop after Restart = %v", err)
+			}
+			// Stop returns once the container is stopped; a --rm one's monitor removes it
+			// right after.
+			var gone bool
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(pollInterval) {
+				_, err := os.Stat(c.Dir)
+				if gone = errors.Is(err, os.ErrNotExist); gone || !autoRemove || time.Now().After(deadline) {
+					break
+				}
+			}
+			if gone != autoRemove {
+				t.Errorf("container dir gone after Stop: %v; want it removed only for --rm", gone)
+			}
+		})
+	}
+}
+
+// snapshotterVolatile marks an overlay root volatile, as strata run --rm does
+// (snapshotter.Volatile, which runner cannot import).
+func snapshotterVolatile(root []mount.Mount) []mount.Mount {
+	out := slices.Clone(root)
+	for i := range out {
+		if out[i].Type == "overlay" {
+			out[i].Options = append(slices.Clone(out[i].Options), "volatile")
+		}
+	}
+	return out
+}
+
+// TestWaitAutoRemove: waiting for a --rm container gives its exit status, read when its
+// monitor records it just before removing the container; failing that, ErrRemovedOnExit, and
+// never another error. Stopping one that is gone already is no error.
+func TestWaitAutoRemove(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "sh", "-c", "sleep 0.2; exit 3")
+	c.Config.AutoRemove = true
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := Start(ctx, c); err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	code, err := Wait(ctx, c)
+	switch {
+	case err == nil && code != 3:
+		t.Errorf("Wait = %d, want 3", code)
+	case err != nil && !errors.Is(err, ErrRemovedOnExit):
+		t.Errorf("Wait = %d, %v; want 3 or ErrRemovedOnExit", code, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(pollInterval) {
+		if _, err := os.Stat(c.Dir); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the --rm container was not removed")
+		}
+	}
+	if err := Stop(ctx, c, 0); err != nil {
+		t.Errorf("Stop of a --rm container that is gone = %v, want nil", err)
+	}
+}
+
+// TestReadyVolatileRoot: the mark overlayfs leaves in a volatile overlay's workdir is removed
+// for a container that ran since this boot, and refused otherwise (its upper was never
+// synced, and a crash may have lost part of it).
+func TestReadyVolatileRoot(t *testing.T) {
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	mark := filepath.Join(work, "work", "incompat", "volatile")
+	if err := os.MkdirAll(mark, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mark, "dirty"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: strings.Repeat("b", 64), Dir: dir}
+	c.Config.Spec.Root = []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{
+		"lowerdir=/x", "upperdir=" + filepath.Join(dir, "upper"), "workdir=" + work, "volatile",
+	}}}
+	if err := readyVolatileRoot(c); err == nil {
+		t.Error("readyVolatileRoot accepted a container with no start time")
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Errorf("the mark of an untrusted upper was removed: %v", err)
+	}
+	c.State.StartedAt = time.Now().UTC()
+	if err := readyVolatileRoot(c); err != nil {
+		t.Fatalf("readyVolatileRoot = %v", err)
+	}
+	if _, err := os.Stat(mark); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("mark after readyVolatileRoot: %v, want gone", err)
+	}
+	if err := readyVolatileRoot(c); err != nil {
+		t.Errorf("readyVolatileRoot without a mark = %v", err)
+	}
 }

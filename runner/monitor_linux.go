@@ -46,6 +46,9 @@ func Start(ctx context.Context, c *Container) (err error) {
 	if c.State.Running() {
 		return nil
 	}
+	if err := readyVolatileRoot(c); err != nil {
+		return withCode(ExitOwnError, err)
+	}
 	// The monitor is the helper program (or this binary) through its protected view: it will
 	// be the parent of container processes for as long as they run.
 	exe, release, err := sealedExe()
@@ -190,7 +193,7 @@ func runMonitor() {
 		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
 	}
 	logs.Close()
-	if c.Config.AutoRemove {
+	if c.Config.AutoRemove && !restarting(c) {
 		_ = removeDir(c)
 	}
 	os.Exit(0)

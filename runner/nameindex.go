@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/gofrs/flock"
 )
 
 // Container names are reserved in <store>/.names: one symlink per name whose target is the
@@ -86,4 +89,47 @@ func (s *Store) releaseName(name, id string) {
 	if target, err := os.Readlink(s.nameLink(name)); err == nil && target == id {
 		_ = os.Remove(s.nameLink(name))
 	}
+}
+
+// Rename gives container c the name name (docker rename; a leading "/" is accepted). The new
+// name is reserved before config.json says it and the old one released after, so no other
+// container can take either meanwhile; a running container keeps running.
+func (s *Store) Rename(c *Container, name string) error {
+	name = strings.TrimPrefix(name, "/")
+	if !validName(name) {
+		return invalidNameError(name)
+	}
+	lock := flock.New(filepath.Join(s.dir, ".lock"))
+	if err := lock.Lock(); err != nil {
+		return fmt.Errorf("locking container store: %w", err)
+	}
+	defer lock.Unlock()
+	if err := s.ensureNameIndex(); err != nil {
+		return err
+	}
+	unlock, err := c.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var cfg Config
+	if err := readJSON(filepath.Join(c.Dir, configFile), &cfg); err != nil {
+		return fmt.Errorf("reading container %s config: %w", shortID(c.ID), err)
+	}
+	old := cfg.Name
+	if old == name {
+		return fmt.Errorf("renaming container %s: it is named %q already", shortID(c.ID), name)
+	}
+	if err := s.reserveName(name, c.ID); err != nil {
+		return err
+	}
+	cfg.Name = name
+	c.Config = cfg
+	if err := c.SaveConfig(); err != nil {
+		s.releaseName(name, c.ID)
+		c.Config.Name = old
+		return err
+	}
+	s.releaseName(old, c.ID)
+	return nil
 }

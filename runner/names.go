@@ -2,6 +2,7 @@ package runner
 
 import (
 	"crypto/rand"
+	"fmt"
 	"math/big"
 )
 
@@ -19,6 +20,11 @@ func validName(s string) bool {
 
 // maxNameLen keeps a name a valid file name: names are reserved as files (nameindex.go).
 const maxNameLen = 255
+
+// invalidNameError says why name cannot name a container.
+func invalidNameError(name string) error {
+	return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", name, maxNameLen)
+}
 
 // Word lists for generated names, in the spirit of docker's namesgenerator.
 var (

@@ -112,7 +112,7 @@ func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (_ *Container
 		}
 	}
 	if cfg.Name != "" && !validName(cfg.Name) {
-		return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", cfg.Name, maxNameLen)
+		return nil, invalidNameError(cfg.Name)
 	}
 	lock := flock.New(filepath.Join(s.dir, ".lock"))
 	if err := lock.Lock(); err != nil {

@@ -274,3 +274,45 @@ func TestStoreCreateDurable(t *testing.T) {
 		t.Errorf("Durable of a sync that failed = nil")
 	}
 }
+
+// TestStoreRename: a container answers to its new name only, keeps its ID and config; a
+// name another container holds, the same name or an invalid one are refused with nothing
+// changed, and the old name is free again.
+func TestStoreRename(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(Config{Name: "web", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(Config{Name: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(a, "/front"); err != nil {
+		t.Fatalf("Rename(web, /front) = %v", err)
+	}
+	got, err := s.Get("front")
+	if err != nil || got.ID != a.ID || got.Config.Name != "front" || got.Config.Image != "alpine" {
+		t.Fatalf("Get(front) = %+v, %v; want container %s named front, its config kept", got, err, a.ID)
+	}
+	if _, err := s.Get("web"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(web) after the rename = %v, want ErrNotFound", err)
+	}
+	for _, bad := range []string{"db", "front", "bad/name", ""} {
+		if err := s.Rename(got, bad); err == nil {
+			t.Errorf("Rename(front, %q) succeeded", bad)
+		}
+		if c, err := s.Get("front"); err != nil || c.ID != a.ID {
+			t.Errorf("after Rename(front, %q) refused: Get(front) = %v, %v", bad, c, err)
+		}
+	}
+	var nameInUse *NameInUseError
+	if err := s.Rename(got, "db"); !errors.As(err, &nameInUse) {
+		t.Errorf("Rename to a taken name = %v, want a *NameInUseError", err)
+	}
+	if _, err := s.Create(Config{Name: "web"}); err != nil {
+		t.Errorf("Create(web) after web was renamed = %v", err)
+	}
+}

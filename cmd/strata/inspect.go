@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"text/template"
 
 	"github.com/spf13/cobra"
 
@@ -118,7 +121,7 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 		// What was found is printed even when another argument was not, as docker does.
 		var perr error
 		if format != "" {
-			perr = printTemplate(w, format, found)
+			perr = printInspectTemplate(w, format, found)
 		} else {
 			perr = printJSONArray(w, found)
 		}
@@ -127,6 +130,55 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// printInspectTemplate prints each of items through format. A template that cannot be run on
+// an item's Go value runs on its JSON instead, as docker inspect falls back: `{{.Id}}` names
+// the JSON key of the ID field, which the Go value calls ID.
+func printInspectTemplate(w io.Writer, format string, items []any) error {
+	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(strings.TrimSpace(formatEscapes.Replace(format)))
+	if err != nil {
+		return fmt.Errorf("invalid --format template: %w", err)
+	}
+	// On the JSON a key that is not there is an error, as in docker's fallback.
+	onJSON, err := tmpl.Clone()
+	if err != nil {
+		return fmt.Errorf("invalid --format template: %w", err)
+	}
+	onJSON.Option("missingkey=error")
+	var out bytes.Buffer
+	for _, it := range items {
+		var one bytes.Buffer
+		if err := tmpl.Execute(&one, it); err != nil {
+			one.Reset()
+			raw, rerr := asJSONValue(it)
+			if rerr == nil {
+				rerr = onJSON.Execute(&one, raw)
+			}
+			if rerr != nil {
+				return fmt.Errorf("--format: %w", rerr)
+			}
+		}
+		out.Write(one.Bytes())
+		out.WriteByte('\n')
+	}
+	_, err = w.Write(out.Bytes())
+	return err
+}
+
+// asJSONValue is v as encoding/json writes it, read back into maps, slices and json.Numbers.
+func asJSONValue(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }
 
 // readCard reads the process card of running container c: the process from /proc, its cgroup,

@@ -46,14 +46,9 @@ func newStopCmd(g *globals) *cobra.Command {
 		Short: "Stop running containers: SIGTERM, then SIGKILL after the timeout",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if timeout < 0 {
-				return fmt.Errorf("invalid --time %d: must not be negative", timeout)
-			}
-			// A timeout too long for a Duration waits as long as one can: multiplied out, it
-			// would wrap negative and kill at once.
-			grace := time.Duration(math.MaxInt64)
-			if timeout < int(math.MaxInt64/int64(time.Second)) {
-				grace = time.Duration(timeout) * time.Second
+			grace, err := stopGrace(timeout)
+			if err != nil {
+				return err
 			}
 			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
 				return runner.Stop(cmd.Context(), c, grace)
@@ -62,6 +57,58 @@ func newStopCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
 	return cmd
+}
+
+// stopGrace is stop's and restart's --time as a Duration.
+func stopGrace(seconds int) (time.Duration, error) {
+	if seconds < 0 {
+		return 0, fmt.Errorf("invalid --time %d: must not be negative", seconds)
+	}
+	// A timeout too long for a Duration waits as long as one can: multiplied out, it would
+	// wrap negative and kill at once.
+	if seconds >= int(math.MaxInt64/int64(time.Second)) {
+		return time.Duration(math.MaxInt64), nil
+	}
+	return time.Duration(seconds) * time.Second, nil
+}
+
+func newRestartCmd(g *globals) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Restart containers: stop them as stop does, then start them in the background",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			grace, err := stopGrace(timeout)
+			if err != nil {
+				return err
+			}
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+				return runner.Restart(cmd.Context(), c, grace)
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	return cmd
+}
+
+func newRenameCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename CONTAINER NEW_NAME",
+		Short: "Rename a container",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := g.openContainers()
+			if err != nil {
+				return err
+			}
+			c, err := store.Get(args[0])
+			if err != nil {
+				return err
+			}
+			return store.Rename(c, args[1])
+		},
+	}
 }
 
 func newKillCmd(g *globals) *cobra.Command {

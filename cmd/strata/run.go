@@ -55,6 +55,7 @@ type runOptions struct {
 	timeOffset  string
 
 	entrypointSet bool
+	create        bool // `strata create`: make the container, start nothing
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -68,12 +69,35 @@ func newRunCmd(g *globals) *cobra.Command {
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	addContainerFlags(cmd, &o)
+	return cmd
+}
+
+// newCreateCmd is docker create: the container as run would make it, not started; `strata
+// start` runs it.
+func newCreateCmd(g *globals) *cobra.Command {
+	o := runOptions{create: true}
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container without starting it",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
+		},
+	}
+	addContainerFlags(cmd, &o)
+	return cmd
+}
+
+// addContainerFlags adds the flags run and create share to cmd.
+func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f := cmd.Flags()
 	// Everything after IMAGE belongs to the container's command.
 	f.SetInterspersed(false)
 	f.StringVar(&o.name, "name", "", "assign a name to the container")
 	f.BoolVar(&o.rm, "rm", false, "remove the container when it exits")
-	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
 	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint")
@@ -82,7 +106,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.user, "user", "u", "", "user[:group] to run as (name or number)")
 	// -h is --hostname, as in docker run; help is --help only.
-	f.Bool("help", false, "help for run")
+	f.Bool("help", false, "help for "+cmd.Name())
 	f.StringVarP(&o.hostname, "hostname", "h", "", "container host name (default: the short container ID)")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a host path: /host:/ctr[:ro]")
 	f.StringArrayVar(&o.mounts, "mount", nil, "attach a mount: type=bind,source=…,target=…[,readonly] or type=tmpfs,target=…")
@@ -104,7 +128,6 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes")
 	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
 	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
-	return cmd
 }
 
 func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) (err error) {
@@ -117,18 +140,21 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	// The cgroup first: on cgroup v1 joining it waits for an RCU grace period, which then
-	// passes while the image is looked up and the container made (see PrepareCgroup).
-	early := runner.PrepareCgroup(id, res)
-	defer func() {
-		if rerr := early.Release(); rerr != nil && err == nil {
-			err = withCode(runner.ExitOwnError, rerr)
-		}
-	}()
 	stdio := runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	if !o.detach {
-		// And the init, whose start then overlaps with all that too.
-		early.PrepareInit(runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive}, stdio)
+	if !o.create {
+		// The cgroup first: on cgroup v1 joining it waits for an RCU grace period, which
+		// then passes while the image is looked up and the container made (see
+		// PrepareCgroup).
+		early := runner.PrepareCgroup(id, res)
+		defer func() {
+			if rerr := early.Release(); rerr != nil && err == nil {
+				err = withCode(runner.ExitOwnError, rerr)
+			}
+		}()
+		if !o.detach {
+			// And the init, whose start then overlaps with all that too.
+			early.PrepareInit(runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive}, stdio)
+		}
 	}
 	store, err := g.openStore()
 	if err != nil {
@@ -178,6 +204,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	})
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
+	}
+	if o.create {
+		fmt.Fprintln(out, c.ID)
+		return nil
 	}
 	if o.detach {
 		if err := runner.Start(ctx, c); err != nil {
