@@ -117,6 +117,9 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--add-host", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--dns", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--cap-add", "BOGUS", "alpine", "true"}, code: 125},
+		{args: []string{"run", "--platform", "bogus", "alpine", "true"}, code: 125, want: "invalid platform"},
+		{args: []string{"run", "--platform", "linux/s390x", "alpine", "true"}, code: 125, want: "linux/s390x"},
+		{args: []string{"create", "--platform", "linux/s390x", "alpine", "true"}, code: 125, want: "linux/s390x"},
 		{args: []string{"run", "--rm", "alpine", "nosuchcmd"}, code: 127, want: "nosuchcmd"},
 		{args: []string{"run", "--rm", "alpine", "/etc"}, code: 126, want: "/etc"},
 

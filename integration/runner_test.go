@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	stregistry "github.com/strata-run/strata/registry"
 )
 
 // TestSleeperArticle plays the headline: `run -d --name sleeper alpine sleep 10000`; from the
@@ -209,7 +211,7 @@ func TestCreateRestartRename(t *testing.T) {
 	root := newRoot(t)
 	mustStrata(t, root, "--registry-mirror", "http://"+reg.Host, "pull", "alpine")
 
-	id := strings.TrimSpace(mustStrata(t, root, "create", "--name", "made", "alpine", "sh", "-c", "echo ran; exec sleep 600").Stdout)
+	id := strings.TrimSpace(mustStrata(t, root, "create", "--platform", stregistry.DefaultPlatform().String(), "--name", "made", "alpine", "sh", "-c", "echo ran; exec sleep 600").Stdout)
 	if len(id) != 64 {
 		t.Fatalf("create printed %q, want a container ID", id)
 	}

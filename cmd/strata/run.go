@@ -53,6 +53,7 @@ type runOptions struct {
 	pidsLimit   int64
 	namespaces  []string
 	timeOffset  string
+	platform    string
 
 	entrypointSet bool
 	create        bool // `strata create`: make the container, start nothing
@@ -128,6 +129,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes")
 	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
 	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
+	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
 }
 
 func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) (err error) {
@@ -135,6 +137,12 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	res, err := o.resources()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
+	}
+	platform := registry.DefaultPlatform()
+	if o.platform != "" {
+		if platform, err = registry.ParsePlatform(o.platform); err != nil {
+			return withCode(runner.ExitOwnError, err)
+		}
 	}
 	id, err := runner.NewID()
 	if err != nil {
@@ -160,7 +168,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	_, imageID, img, err := findLocalImage(store, image)
+	_, imageID, img, err := findLocalImage(store, image, platform, o.platform != "")
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
@@ -236,16 +244,18 @@ func runError(err error) error {
 }
 
 // findLocalImage finds an image in the store by reference, image ID or digest prefix; a ref
-// that names a multi-platform index gives the image it lists for this host. id is what the
-// container records as its image, the ID `strata images` shows: the config digest, or the
-// index digest for an index (as docker's containerd image store records it).
-func findLocalImage(store *cache.Store, arg string) (name string, id v1.Hash, img v1.Image, err error) {
+// that names a multi-platform index gives the image it lists for platform. explicit says
+// platform came from --platform: a single-platform image for another one is then refused, as
+// docker refuses it. id is what the container records as its image, the ID `strata images`
+// shows: the config digest, or the index digest for an index (as docker's containerd image
+// store records it).
+func findLocalImage(store *cache.Store, arg string, platform v1.Platform, explicit bool) (name string, id v1.Hash, img v1.Image, err error) {
 	r, err := findRef(store, arg)
 	if err != nil {
 		return "", v1.Hash{}, nil, err
 	}
 	// The name as the user knows it ("alpine:3.20.3") is what a missing platform's error names.
-	desc, err := store.ImageFor(cache.Ref{Name: familiarRef(r.Name), Descriptor: r.Descriptor}, registry.DefaultPlatform())
+	desc, err := store.ImageFor(cache.Ref{Name: familiarRef(r.Name), Descriptor: r.Descriptor}, platform)
 	if err != nil {
 		return "", v1.Hash{}, nil, err
 	}
@@ -254,6 +264,16 @@ func findLocalImage(store *cache.Store, arg string) (name string, id v1.Hash, im
 	}
 	if id, err = img.ConfigName(); err != nil {
 		return "", v1.Hash{}, nil, fmt.Errorf("opening image %s: %w", arg, err)
+	}
+	if explicit && !r.Descriptor.MediaType.IsIndex() {
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return "", v1.Hash{}, nil, fmt.Errorf("reading the config of %s: %w", arg, err)
+		}
+		have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+		if !cache.PlatformMatches(platform, have) {
+			return "", v1.Hash{}, nil, fmt.Errorf("image %s is for %s, not the requested %s: pull it with --platform %s", arg, have.String(), platform.String(), platform.String())
+		}
 	}
 	if r.Descriptor.MediaType.IsIndex() {
 		id = r.Descriptor.Digest
