@@ -49,6 +49,20 @@ func (g *globals) openContainers() (*runner.Store, error) {
 	return runner.OpenStore(g.containersDir())
 }
 
+// getContainer opens the container store and finds the container arg names (name, ID or ID
+// prefix).
+func (g *globals) getContainer(arg string) (*runner.Store, *runner.Container, error) {
+	store, err := g.openContainers()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := store.Get(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, c, nil
+}
+
 // registryOptions are the registry settings every command that talks to a registry shares.
 func (g *globals) registryOptions() registry.Options {
 	return registry.Options{

@@ -28,11 +28,7 @@ the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net 
 			if _, err := runner.ParseNamespaces(o.Namespaces); err != nil {
 				return withCode(runner.ExitOwnError, err)
 			}
-			store, err := g.openContainers()
-			if err != nil {
-				return withCode(runner.ExitOwnError, err)
-			}
-			c, err := store.Get(args[0])
+			_, c, err := g.getContainer(args[0])
 			if err != nil {
 				return withCode(runner.ExitOwnError, err)
 			}

@@ -21,11 +21,7 @@ cgroup and root, with its environment, user, capabilities and seccomp filter. Th
 the command's (126 if it cannot be executed, 127 if it is not found).`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.openContainers()
-			if err != nil {
-				return withCode(runner.ExitOwnError, err)
-			}
-			c, err := store.Get(args[0])
+			_, c, err := g.getContainer(args[0])
 			if err != nil {
 				return withCode(runner.ExitOwnError, err)
 			}

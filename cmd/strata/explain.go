@@ -18,11 +18,7 @@ namespaces, its cgroup and limits, and the image layers under its root, from liv
 with the host commands (ls -l /proc/PID/ns, lsns, nsenter, the cgroup files) that show the same.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.openContainers()
-			if err != nil {
-				return err
-			}
-			c, err := store.Get(args[0])
+			_, c, err := g.getContainer(args[0])
 			if err != nil {
 				return err
 			}

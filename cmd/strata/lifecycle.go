@@ -40,10 +40,19 @@ func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string
 }
 
 func newStopCmd(g *globals) *cobra.Command {
+	return newStopLikeCmd(g, "stop", "Stop running containers: SIGTERM, then SIGKILL after the timeout", runner.Stop)
+}
+
+func newRestartCmd(g *globals) *cobra.Command {
+	return newStopLikeCmd(g, "restart", "Restart containers: stop them as stop does, then start them in the background", runner.Restart)
+}
+
+// newStopLikeCmd is stop or restart: fn on each container, with docker's -t/--time.
+func newStopLikeCmd(g *globals, name, short string, fn func(context.Context, *runner.Container, time.Duration) error) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop running containers: SIGTERM, then SIGKILL after the timeout",
+		Use:   name + " [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			grace, err := stopGrace(timeout)
@@ -51,7 +60,7 @@ func newStopCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
-				return runner.Stop(cmd.Context(), c, grace)
+				return fn(cmd.Context(), c, grace)
 			})
 		},
 	}
@@ -72,37 +81,13 @@ func stopGrace(seconds int) (time.Duration, error) {
 	return time.Duration(seconds) * time.Second, nil
 }
 
-func newRestartCmd(g *globals) *cobra.Command {
-	var timeout int
-	cmd := &cobra.Command{
-		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Restart containers: stop them as stop does, then start them in the background",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			grace, err := stopGrace(timeout)
-			if err != nil {
-				return err
-			}
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
-				return runner.Restart(cmd.Context(), c, grace)
-			})
-		},
-	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
-	return cmd
-}
-
 func newRenameCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rename CONTAINER NEW_NAME",
 		Short: "Rename a container",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.openContainers()
-			if err != nil {
-				return err
-			}
-			c, err := store.Get(args[0])
+			store, c, err := g.getContainer(args[0])
 			if err != nil {
 				return err
 			}

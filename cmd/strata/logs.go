@@ -30,11 +30,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 			if o.Until, err = parseLogTime("--until", until, now); err != nil {
 				return err
 			}
-			store, err := g.openContainers()
-			if err != nil {
-				return err
-			}
-			c, err := store.Get(args[0])
+			_, c, err := g.getContainer(args[0])
 			if err != nil {
 				return err
 			}

@@ -19,11 +19,7 @@ func newTopCmd(g *globals) *cobra.Command {
 		Short: "List the processes of a running container, with host and container PIDs",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.openContainers()
-			if err != nil {
-				return err
-			}
-			c, err := store.Get(args[0])
+			_, c, err := g.getContainer(args[0])
 			if err != nil {
 				return err
 			}
