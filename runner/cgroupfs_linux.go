@@ -35,14 +35,11 @@ func hostCgroupMounts() ([]cgroupMount, map[string]string) {
 	return out, links
 }
 
-// hostInfoNow gathers what the plan needs from the host; device nodes only for a privileged
-// container, the only one that gets them.
-func hostInfoNow(privileged bool) hostInfo {
+// hostCgroupInfo gathers the cgroup part of what the plan needs from the host; the device
+// nodes (hostDeviceNodes) are for a privileged container only.
+func hostCgroupInfo() hostInfo {
 	var h hostInfo
 	h.Cgroups, h.CgroupLinks = hostCgroupMounts()
-	if privileged {
-		h.Devices = hostDeviceNodes()
-	}
 	return h
 }
 

@@ -92,13 +92,16 @@ func runInit() {
 	// would only delay the container (and its mark workers compete for the CPU).
 	debug.SetGCPercent(-1)
 	pipe := os.NewFile(initPipeFD, "init-pipe")
+	// What the plan needs from the host is read first: an init started before its container
+	// exists (PrepareInit) would otherwise only wait for the spec meanwhile.
+	host := hostCgroupInfo()
 	dec := json.NewDecoder(pipe)
 	var spec Spec
 	err := dec.Decode(&spec)
 	if err != nil {
 		err = fmt.Errorf("reading spec: %w", err)
 	} else {
-		err = initContainer(spec.withDefaults(), func() (cgroupJoined, error) {
+		err = initContainer(spec.withDefaults(), host, func() (cgroupJoined, error) {
 			var m cgroupJoined
 			if err := dec.Decode(&m); err != nil {
 				return m, fmt.Errorf("waiting to join the container's cgroup: %w", err)
@@ -136,8 +139,9 @@ type cgroupJoined struct {
 }
 
 // initContainer builds the container and execs its command; it returns only on error.
-// inCgroup returns once the parent has put this process in the container's cgroup.
-func initContainer(spec Spec, inCgroup func() (cgroupJoined, error)) error {
+// host is hostCgroupInfo's; inCgroup returns once the parent has put this process in the
+// container's cgroup.
+func initContainer(spec Spec, host hostInfo, inCgroup func() (cgroupJoined, error)) error {
 	// All that does not need the cgroup comes first, while the parent moves us into it: on
 	// cgroup v1 that move waits for an RCU grace period, 10 ms or more of every start.
 	// Nothing we mount may propagate back to the host's mount namespace.
@@ -156,7 +160,10 @@ func initContainer(spec Spec, inCgroup func() (cgroupJoined, error)) error {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return fmt.Errorf("mounting rootfs: %w", err)
 	}
-	steps := planWith(spec, hostInfoNow(spec.Privileged))
+	if spec.Privileged {
+		host.Devices = hostDeviceNodes() // only a privileged container gets them
+	}
+	steps := planWith(spec, host)
 	join := slices.IndexFunc(steps, func(s Step) bool { return s.Op == OpJoin })
 	if join < 0 {
 		return errors.New("mounting rootfs: the plan has no join step")
