@@ -170,8 +170,9 @@ func (ei *earlyInit) end() {
 	if ei.p == nil {
 		return
 	}
-	ei.p.sock.Close()
+	// Killed before its socket closes: it must not take the EOF for a spec to report on.
 	_ = ei.p.cmd.Process.Kill()
+	ei.p.sock.Close()
 	_ = ei.p.wait()
 }
 
