@@ -254,8 +254,12 @@ func restarting(c *Container) bool {
 // Wait blocks until c is not running and returns its exit code. It returns at once for a
 // container that is created or exited.
 func Wait(ctx context.Context, c *Container) (int, error) {
-	// Watched before the first read: a state written after it wakes us at once, and the last
-	// state a --rm container's monitor writes is read before it removes the container.
+	// A --rm container's monitor removes it only once no waiter holds this: the waiter reads
+	// the exit status it records first.
+	if c.Config.AutoRemove {
+		defer holdAsWaiter(c)()
+	}
+	// Watched before the first read: a state written after it wakes us at once.
 	changes := watchState(c.Dir)
 	defer changes.close()
 	for {
@@ -270,6 +274,44 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
 			return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
+		}
+	}
+}
+
+// waitersFile is the lock a --rm container's waiters hold shared while they wait; its monitor
+// takes it exclusively, after recording the exit, before it removes the container.
+const waitersFile = "waiters"
+
+// holdAsWaiter takes waitersFile shared and returns its release. A waiter that finds the lock
+// taken exclusively (the container is being removed) waits for the removal and then finds the
+// container gone.
+func holdAsWaiter(c *Container) (release func()) {
+	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return func() {}
+	}
+	if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
+		unix.Close(fd)
+		return func() {}
+	}
+	return func() { unix.Close(fd) }
+}
+
+// maxWaiterHold bounds how long a --rm container's monitor waits for its waiters to read its
+// exit status: a stopped `strata wait` must not keep the container forever.
+const maxWaiterHold = 2 * time.Second
+
+// waitForWaiters returns once no waiter of c holds waitersFile (or after maxWaiterHold),
+// holding it until release: a waiter that comes meanwhile finds the container removed.
+func waitForWaiters(c *Container) (release func()) {
+	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return func() {}
+	}
+	for deadline := time.Now().Add(maxWaiterHold); ; time.Sleep(time.Millisecond) {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil || !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			return func() { unix.Close(fd) }
 		}
 	}
 }

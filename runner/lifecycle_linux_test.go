@@ -471,9 +471,9 @@ func snapshotterVolatile(root []mount.Mount) []mount.Mount {
 	return out
 }
 
-// TestWaitAutoRemove: waiting for a --rm container gives its exit status, read when its
-// monitor records it just before removing the container; failing that, ErrRemovedOnExit, and
-// never another error. Stopping one that is gone already is no error.
+// TestWaitAutoRemove: waiting for a --rm container gives its exit status: its monitor removes
+// the container only once the waiters that were there have read it. Stopping one that is gone
+// already is no error.
 func TestWaitAutoRemove(t *testing.T) {
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
@@ -488,12 +488,8 @@ func TestWaitAutoRemove(t *testing.T) {
 	if err := Start(ctx, c); err != nil {
 		t.Fatalf("Start = %v", err)
 	}
-	code, err := Wait(ctx, c)
-	switch {
-	case err == nil && code != 3:
-		t.Errorf("Wait = %d, want 3", code)
-	case err != nil && !errors.Is(err, ErrRemovedOnExit):
-		t.Errorf("Wait = %d, %v; want 3 or ErrRemovedOnExit", code, err)
+	if code, err := Wait(ctx, c); err != nil || code != 3 {
+		t.Errorf("Wait = %d, %v; want 3", code, err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(pollInterval) {
 		if _, err := os.Stat(c.Dir); errors.Is(err, os.ErrNotExist) {
@@ -540,5 +536,36 @@ func TestReadyVolatileRoot(t *testing.T) {
 	}
 	if err := readyVolatileRoot(c); err != nil {
 		t.Errorf("readyVolatileRoot without a mark = %v", err)
+	}
+}
+
+// TestWaiterCannotKeepContainer: a waiter that never returns (a stopped `strata wait`) holds
+// up the removal of a --rm container for maxWaiterHold at most.
+func TestWaiterCannotKeepContainer(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "sleep", "1000")
+	c.Config.AutoRemove = true
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	release := holdAsWaiter(c)
+	defer release()
+	if err := Kill(c, unix.SIGKILL); err != nil {
+		t.Fatalf("Kill = %v", err)
+	}
+	start := time.Now()
+	for ; ; time.Sleep(pollInterval) {
+		if _, err := os.Stat(c.Dir); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Since(start) > maxWaiterHold+10*time.Second {
+			t.Fatal("a waiter that never returns kept the --rm container")
+		}
 	}
 }

@@ -194,7 +194,9 @@ func runMonitor() {
 	}
 	logs.Close()
 	if c.Config.AutoRemove && !restarting(c) {
+		release := waitForWaiters(c)
 		_ = removeDir(c)
+		release()
 	}
 	os.Exit(0)
 }
