@@ -110,7 +110,16 @@ type InitShape struct {
 
 // shapeOf is the shape of spec's init.
 func shapeOf(spec Spec) InitShape {
-	return InitShape{Network: spec.withDefaults().Network, Terminal: spec.Terminal, Stdin: spec.Stdin}
+	return InitShape{Network: spec.Network, Terminal: spec.Terminal, Stdin: spec.Stdin}.withDefaults()
+}
+
+// withDefaults is s with the network a Spec defaults to (Spec.withDefaults, which would also
+// look up the host name for a host-network container).
+func (s InitShape) withDefaults() InitShape {
+	if s.Network == "" {
+		s.Network = NetworkNone
+	}
+	return s
 }
 
 // earlyInit is an init started by PrepareInit, waiting for its container's spec.
@@ -134,9 +143,7 @@ func (e *EarlyCgroup) PrepareInit(shape InitShape, stdio Stdio) {
 	if e.err != nil || !stdioComparable(stdio) {
 		return
 	}
-	if shape.Network == "" {
-		shape.Network = NetworkNone
-	}
+	shape = shape.withDefaults()
 	ei := &earlyInit{shape: shape, stdio: stdio, started: make(chan struct{})}
 	earlyInits.Store(e.id, ei)
 	// The clone returns only once the child has exec'd: that wait is not the caller's.
