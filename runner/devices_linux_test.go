@@ -1,8 +1,14 @@
 package runner
 
 import (
+	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // The devices cgroup, not the capability, decides what a container may open: with CAP_MKNOD it
@@ -42,5 +48,73 @@ head -c1 /dev/sda 2>&1 >/dev/null`
 				t.Errorf("the container printed %q, want no %q", out, tt.notWant)
 			}
 		})
+	}
+}
+
+// TestDeviceStepNode: a default device is a node of the host's numbers and mode.
+func TestDeviceStepNode(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	target := filepath.Join(t.TempDir(), "dev", "null")
+	if err := deviceStep(Step{Op: OpDevice, Source: "/dev/null", Target: "/dev/null"}, target); err != nil {
+		t.Fatal(err)
+	}
+	var host, got unix.Stat_t
+	if err := unix.Stat("/dev/null", &host); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Lstat(target, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Mode != host.Mode || got.Rdev != host.Rdev || got.Uid != host.Uid || got.Gid != host.Gid {
+		t.Errorf("node mode %o rdev %d uid %d gid %d; want the host's %o %d %d %d",
+			got.Mode, got.Rdev, got.Uid, got.Gid, host.Mode, host.Rdev, host.Uid, host.Gid)
+	}
+	if err := deviceStep(Step{Op: OpDevice, Source: "/etc/hostname", Target: "/dev/x"}, target+"x"); err == nil {
+		t.Error("deviceStep made a device of a regular file")
+	}
+}
+
+// TestDeviceStepBindWithoutMknod: where mknod is refused (no CAP_MKNOD) the device is a bind
+// of the host's. The test runs on a thread of its own with its own mount namespace and
+// capabilities, which ends with it.
+func TestDeviceStepBindWithoutMknod(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	target := filepath.Join(t.TempDir(), "null")
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the runtime ends the thread with the goroutine
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
+				return err
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return err
+			}
+			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+			var data [2]unix.CapUserData
+			if err := unix.Capget(&hdr, &data[0]); err != nil {
+				return err
+			}
+			data[0].Effective &^= 1 << unix.CAP_MKNOD
+			if err := unix.Capset(&hdr, &data[0]); err != nil {
+				return err
+			}
+			if err := deviceStep(Step{Op: OpDevice, Source: "/dev/null", Target: "/dev/null"}, target); err != nil {
+				return err
+			}
+			var host, got unix.Stat_t
+			for p, st := range map[string]*unix.Stat_t{"/dev/null": &host, target: &got} {
+				if err := unix.Stat(p, st); err != nil {
+					return err
+				}
+			}
+			if got.Rdev != host.Rdev || got.Dev != host.Dev || got.Ino != host.Ino {
+				return fmt.Errorf("%s is not the host's /dev/null bound there (dev %d ino %d rdev %d)", target, got.Dev, got.Ino, got.Rdev)
+			}
+			return nil
+		}()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }

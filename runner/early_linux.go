@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"sync"
 
@@ -9,10 +10,8 @@ import (
 )
 
 // EarlyCgroup is the cgroup of a container, made as soon as its limits are known and before
-// the container itself exists. On cgroup v1 and hybrid hosts putting the init in its cgroup
-// waits for an RCU grace period (10–15 ms here); made early and warmed (cgroups.NewWarm),
-// that wait passes while the image is looked up, the container created and its root
-// mounted, instead of after.
+// the container itself exists, so that the init can be started in it (PrepareInit) while the
+// image is looked up and the container created.
 type EarlyCgroup struct {
 	id  string
 	res cgroups.Resources
@@ -37,6 +36,9 @@ func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
 // Release removes the cgroup unless a run took it; call it once the container has run or
 // failed to be created.
 func (e *EarlyCgroup) Release() error {
+	if v, ok := earlyNetns.LoadAndDelete(e.id); ok {
+		v.(*preparedNetns).release()
+	}
 	if v, ok := earlyInits.LoadAndDelete(e.id); ok {
 		v.(*earlyInit).end()
 	}
@@ -65,9 +67,9 @@ func takeCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
 	return newCgroup(id, r)
 }
 
-// newCgroup creates the cgroup of container id and warms the move of its init into it.
+// newCgroup creates the cgroup of container id.
 func newCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
-	return cgroups.NewWarm(id, r)
+	return cgroups.New(id, r)
 }
 
 // handOver takes the cgroup PrepareCgroup made for container id, for a monitor that will load
@@ -133,6 +135,29 @@ type earlyInit struct {
 // earlyInits holds the inits PrepareInit started and no run took yet, by container ID.
 var earlyInits sync.Map
 
+// earlyNetns holds the network namespaces PrepareNetwork is making, by container ID.
+var earlyNetns sync.Map
+
+// PrepareNetwork starts making, in the background, the network namespace of the container that
+// will be created with id, when its network is one of its own (none): PrepareInit's init then
+// joins it instead of making one in its clone, the dearest namespace to make. Called before
+// PrepareCgroup, it is made while the cgroup is. Release closes it if no init took it.
+func PrepareNetwork(id, network string) {
+	if network != NetworkNone && network != "" {
+		return
+	}
+	earlyNetns.Store(id, prepareNetns())
+}
+
+// takeNetns returns the namespace PrepareNetwork made for id, or nil.
+func takeNetns(id string) *os.File {
+	v, ok := earlyNetns.LoadAndDelete(id)
+	if !ok {
+		return nil
+	}
+	return v.(*preparedNetns).take()
+}
+
 // PrepareInit starts the init of the container that will be created with id, in the cgroup
 // PrepareCgroup made for it, to be run in this process (RunContainer) with stdio. Its process
 // start, namespaces and runtime start then overlap with the image lookup and the container's
@@ -149,9 +174,11 @@ func (e *EarlyCgroup) PrepareInit(shape InitShape, stdio Stdio) {
 	// The clone returns only once the child has exec'd: that wait is not the caller's.
 	go func() {
 		defer close(ei.started)
-		if ei.p, _ = spawnInit(shape, stdio, e.cg); ei.p != nil {
-			ei.p.startJoin()
+		var netns *os.File
+		if shape.Network == NetworkNone {
+			netns = takeNetns(e.id)
 		}
+		ei.p, _ = spawnInit(shape, stdio, e.cg, netns)
 	}()
 }
 

@@ -61,6 +61,8 @@ func applyStep(s Step, target, rootfs string) error {
 		return unix.Mount(s.Source, target, s.FSType, s.Flags, s.Data)
 	case OpBind:
 		return bindStep(s, target)
+	case OpDevice:
+		return deviceStep(s, target)
 	case OpSymlink:
 		if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -136,6 +138,35 @@ func bindStep(s Step, target string) error {
 		return unix.Mount("", target, "", s.Propagation, "")
 	}
 	return nil
+}
+
+// deviceStep makes target a device node like the host's s.Source. A node costs one mknod
+// where a bind costs a file and a mount (the mount namespace's teardown at exit pays for each
+// mount again); a bind is the fallback where mknod is not allowed.
+func deviceStep(s Step, target string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(s.Source, &st); err != nil {
+		return fmt.Errorf("device: %w", err)
+	}
+	kind := st.Mode & unix.S_IFMT
+	if kind != unix.S_IFCHR && kind != unix.S_IFBLK {
+		return fmt.Errorf("device: %s is not a device node", s.Source)
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil { // /dev/net/tun
+		return err
+	}
+	err := unix.Mknod(target, kind|0o600, int(st.Rdev))
+	switch {
+	case errors.Is(err, unix.EPERM):
+		return bindStep(Step{Op: OpBind, Source: s.Source, Target: s.Target}, target)
+	case err != nil:
+		return err
+	}
+	// The mode and owner are the host's: mknod's mode passes through the umask.
+	if err := unix.Chmod(target, st.Mode&0o7777); err != nil {
+		return err
+	}
+	return unix.Lchown(target, int(st.Uid), int(st.Gid))
 }
 
 // touch creates an empty file (and its parents) to bind a file onto; an existing one is kept.

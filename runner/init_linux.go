@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/runner/cgroups"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -95,19 +96,28 @@ func runInit() {
 	// What the plan needs from the host is read first: an init started before its container
 	// exists (PrepareInit) would otherwise only wait for the spec meanwhile.
 	host := hostCgroupInfo()
+	args, err := parseInitArgs(os.Args[1:])
+	if err == nil {
+		// The cgroup first, so that all the init does is accounted and limited there.
+		err = cgroups.JoinThread(args.cgroupDirs)
+	}
+	if err == nil {
+		err = joinPreparedNetns(args.netns)
+	}
 	dec := json.NewDecoder(pipe)
 	var spec Spec
-	err := dec.Decode(&spec)
 	if err != nil {
+		// reported below, as any error of the init
+	} else if err = dec.Decode(&spec); err != nil {
 		err = fmt.Errorf("reading spec: %w", err)
 	} else {
-		err = initContainer(spec.withDefaults(), host, func() (cgroupJoined, error) {
-			var m cgroupJoined
+		err = initContainer(spec.withDefaults(), host, args.netns, func() (goAhead, error) {
+			var m goAhead
 			if err := dec.Decode(&m); err != nil {
-				return m, fmt.Errorf("waiting to join the container's cgroup: %w", err)
+				return m, fmt.Errorf("waiting for strata: %w", err)
 			}
-			if !m.Joined {
-				return m, errors.New("waiting to join the container's cgroup: not joined")
+			if !m.Go {
+				return m, errors.New("waiting for strata: told to stop")
 			}
 			return m, nil
 		})
@@ -131,19 +141,41 @@ func announceExec() error {
 	return err
 }
 
-// cgroupJoined is the parent's second message: the init is now in the container's cgroup,
-// and this is the seccomp filter to install (nil: none).
-type cgroupJoined struct {
-	Joined  bool           `json:"joined"`
+// goAhead is the parent's second message: the container may start, with this seccomp filter
+// (nil: none), which the parent compiled while the init mounted the root.
+type goAhead struct {
+	Go      bool           `json:"go"`
 	Seccomp *seccompFilter `json:"seccomp,omitempty"`
 }
 
+// initArgs is what the init's argv carries after its marker (spawnInit writes it).
+type initArgs struct {
+	netns      bool     // initNetnsFD is a network namespace to join (initNetnsArg)
+	cgroupDirs []string // v1 cgroup directories to join ("cgroup=DIR", cgroups.JoinThread)
+}
+
+// parseInitArgs reads the init's arguments.
+func parseInitArgs(argv []string) (initArgs, error) {
+	var a initArgs
+	for _, arg := range argv {
+		switch dir, isCgroup := strings.CutPrefix(arg, initCgroupArg); {
+		case arg == initNetnsArg:
+			a.netns = true
+		case isCgroup && filepath.IsAbs(dir):
+			a.cgroupDirs = append(a.cgroupDirs, dir)
+		default:
+			return a, fmt.Errorf("unknown init argument %q", arg)
+		}
+	}
+	return a, nil
+}
+
 // initContainer builds the container and execs its command; it returns only on error.
-// host is hostCgroupInfo's; inCgroup returns once the parent has put this process in the
-// container's cgroup.
-func initContainer(spec Spec, host hostInfo, inCgroup func() (cgroupJoined, error)) error {
-	// All that does not need the cgroup comes first, while the parent moves us into it: on
-	// cgroup v1 that move waits for an RCU grace period, 10 ms or more of every start.
+// host is hostCgroupInfo's; netnsReady says the init joined a network namespace with lo up;
+// awaitGoAhead returns once the parent says the container may start.
+func initContainer(spec Spec, host hostInfo, netnsReady bool, awaitGoAhead func() (goAhead, error)) error {
+	// The init is in the container's cgroup already (born there, or JoinThread). The steps
+	// before the plan's join run while the parent compiles the seccomp filter.
 	// Nothing we mount may propagate back to the host's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making / rprivate: %w", err)
@@ -151,7 +183,7 @@ func initContainer(spec Spec, host hostInfo, inCgroup func() (cgroupJoined, erro
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
-	if spec.Network == NetworkNone {
+	if spec.Network == NetworkNone && !netnsReady { // a prepared one has lo up
 		if err := loopbackUp(); err != nil {
 			return fmt.Errorf("bringing up lo: %w", err)
 		}
@@ -180,11 +212,11 @@ func initContainer(spec Spec, host hostInfo, inCgroup func() (cgroupJoined, erro
 			return err
 		}
 	}
-	joined, err := inCgroup()
+	ahead, err := awaitGoAhead()
 	if err != nil {
 		return err
 	}
-	if joined.Seccomp == nil && spec.seccompConfined() {
+	if ahead.Seccomp == nil && spec.seccompConfined() {
 		return errors.New("loading seccomp filter: strata sent none")
 	}
 	// Cgroup namespace now, not at clone: the namespace's root is the cgroup we are in when
@@ -203,7 +235,7 @@ func initContainer(spec Spec, host hostInfo, inCgroup func() (cgroupJoined, erro
 			return err
 		}
 	}
-	cmd.seccomp = joined.Seccomp
+	cmd.seccomp = ahead.Seccomp
 	return cmd.exec(spec)
 }
 
@@ -212,7 +244,7 @@ type command struct {
 	user    User
 	caps    []int
 	env     []string
-	seccomp *seccompFilter // from the parent (cgroupJoined); nil: none
+	seccomp *seccompFilter // from the parent (goAhead); nil: none
 }
 
 // prepareCommand does, in the container's root, what exec needs and that needs no privilege

@@ -569,3 +569,57 @@ func TestWaiterCannotKeepContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestDetachedInEveryCgroup: seen from the host, the container's process is in its cgroup in
+// every hierarchy strata made one in (its init was born in one and joined the rest itself),
+// and it is a single thread: none of the init's runtime threads outlived its exec.
+func TestDetachedInEveryCgroup(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "member", "sleep", "1000")
+	ctx := context.Background()
+	if err := Start(ctx, c); err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	t.Cleanup(func() { _ = s.Remove(ctx, c, true) })
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := cgroups.Load(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := cg.Procs()
+	if err != nil || !slices.Contains(pids, c.State.Pid) {
+		t.Errorf("cgroup procs = %v, %v; want the container's pid %d", pids, err, c.State.Pid)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.State.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && strings.HasSuffix(parts[2], "/"+c.ID) {
+			in++
+		}
+	}
+	// Every directory of the cgroup is one hierarchy's line.
+	want := len(cg.ThreadDirs())
+	if _, born := cg.BirthFD(); born {
+		want++
+	}
+	t.Cleanup(func() { _ = cg.Close() })
+	if in != want {
+		t.Errorf("the container is in its cgroup in %d hierarchies, want %d:\n%s", in, want, b)
+	}
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.State.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(st), "\nThreads:\t1\n") {
+		t.Errorf("the container's process has more than one thread:\n%s", st)
+	}
+}

@@ -23,6 +23,9 @@ const (
 	// OpBind bind mounts the host path Source at Target (a file or dir like Source), then
 	// remounts it with Flags (ro, nosuid, ...) and applies Propagation.
 	OpBind Op = "bind"
+	// OpDevice makes Target a device node like the host's Source: mknod with its type,
+	// numbers and mode, or, where the init may not mknod (no CAP_MKNOD), a bind of it.
+	OpDevice Op = "device"
 	// OpSymlink creates Target as a symlink to Source.
 	OpSymlink Op = "symlink"
 	// OpMkdir creates Target (and parents) if missing, mode 0755.
@@ -34,10 +37,10 @@ const (
 	OpMask Op = "mask"
 	// OpReadOnly makes Target a read-only bind of itself; missing targets are skipped.
 	OpReadOnly Op = "readonly"
-	// OpJoin waits until the parent has put the init in the container's cgroup, then makes
-	// the cgroup namespace (rooted at that cgroup) and the time namespace. Every plan has one:
-	// the steps before it run while the parent moves the init, which on cgroup v1 waits for
-	// an RCU grace period; the cgroup filesystems come after it.
+	// OpJoin waits for the parent's go-ahead (which brings the seccomp filter), then makes the
+	// cgroup namespace, rooted at the container's cgroup the init is in, and the time
+	// namespace. Every plan has one: the steps before it run while the parent compiles the
+	// filter; the cgroup filesystems come after it.
 	OpJoin Op = "join"
 )
 
@@ -69,8 +72,8 @@ var (
 	}
 )
 
-// hostDevices are the device nodes every container gets, bind mounted from the host's /dev
-// (a bind works in every namespace setup; mknod would need CAP_MKNOD in the init's userns).
+// hostDevices are the device nodes every container gets, made like the host's /dev ones
+// (OpDevice: a node of the same numbers, as runc makes them, or a bind of the host's).
 var hostDevices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // etcFiles are the files strata writes in the container dir and binds over the image's, so the
@@ -135,7 +138,7 @@ func planWith(spec Spec, host hostInfo) []Step {
 		}
 	}
 	for _, d := range devices {
-		steps = append(steps, Step{Op: OpBind, Source: "/dev/" + d, Target: "/dev/" + d})
+		steps = append(steps, Step{Op: OpDevice, Source: "/dev/" + d, Target: "/dev/" + d})
 	}
 	for _, l := range [][2]string{
 		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},

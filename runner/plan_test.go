@@ -34,7 +34,7 @@ func TestPlanOrder(t *testing.T) {
 	}{
 		{{OpRoot, "/"}, {OpMount, "/proc"}},
 		{{OpMount, "/dev"}, {OpMount, "/dev/pts"}},
-		{{OpMount, "/dev"}, {OpBind, "/dev/null"}},
+		{{OpMount, "/dev"}, {OpDevice, "/dev/null"}},
 		{{OpBind, "/data"}, {OpBind, "/data/inner"}},
 		{{OpBind, "/etc/hosts"}, {OpPivot, "/"}},
 		{{OpBind, "/data/inner"}, {OpPivot, "/"}},
@@ -154,14 +154,14 @@ func TestDepth(t *testing.T) {
 func TestPlanPrivilegedDevices(t *testing.T) {
 	host := hostInfo{Devices: []string{"null", "fuse", "net/tun"}}
 	spec := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay"}}}
-	if i := stepIndex(planWith(spec, host), OpBind, "/dev/fuse"); i >= 0 {
-		t.Errorf("unprivileged plan binds /dev/fuse")
+	if i := stepIndex(planWith(spec, host), OpDevice, "/dev/fuse"); i >= 0 {
+		t.Errorf("unprivileged plan makes /dev/fuse")
 	}
 	spec.Privileged = true
 	steps := planWith(spec, host)
 	for _, d := range []string{"/dev/null", "/dev/zero", "/dev/fuse", "/dev/net/tun"} {
-		if stepIndex(steps, OpBind, d) < 0 {
-			t.Errorf("privileged plan lacks a bind of %s", d)
+		if stepIndex(steps, OpDevice, d) < 0 {
+			t.Errorf("privileged plan lacks the device %s", d)
 		}
 	}
 	n := 0

@@ -142,30 +142,8 @@ func exitCode(ps *os.ProcessState) int {
 type initProc struct {
 	cmd  *exec.Cmd
 	sock *os.File        // our end of the init's socket
-	cg   *cgroups.Cgroup // the cgroup it was cloned into (on v2) or is to join
-	// joined delivers the outcome of putting the init in cg (startJoin).
-	joined <-chan error
+	cg   *cgroups.Cgroup // the container's cgroup: the init was born in it or joins it itself
 	terminal
-}
-
-// startJoin puts the init in its cgroup in the background; p.joined tells how it went. On v2
-// it was born there. On v1 a move waits for an RCU grace period, during which the init
-// mounts the container's root and we send it the spec and compile its filter.
-func (p *initProc) startJoin() {
-	c := make(chan error, 1)
-	p.joined = c
-	if _, inCgroup := p.cg.DirFD(); inCgroup {
-		c <- nil
-		return
-	}
-	pid := p.cmd.Process.Pid
-	go func() {
-		err := p.cg.AddProc(pid)
-		if err != nil {
-			err = fmt.Errorf("adding init to cgroup: %w", err)
-		}
-		c <- err
-	}()
 }
 
 // startInit starts the init in fresh namespaces inside cg (or takes the one PrepareInit
@@ -174,10 +152,9 @@ func (p *initProc) startJoin() {
 func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
 	p := takeInit(spec.ID, shapeOf(spec), stdio, cg)
 	if p == nil {
-		if p, err = spawnInit(shapeOf(spec), stdio, cg); err != nil {
+		if p, err = spawnInit(shapeOf(spec), stdio, cg, nil); err != nil {
 			return nil, err
 		}
-		p.startJoin()
 	}
 	parentSock := p.sock
 	defer parentSock.Close()
@@ -190,35 +167,21 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	// A setup that hangs (a mount on a dead NFS server) must not outlive ctx.
 	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
 	defer stop()
-	// The spec goes first, so the init mounts the root while we move it into the cgroup (on
-	// v1 a move waits for an RCU grace period); it goes no further until told it is there.
+	// The spec goes first, so the init mounts the root while we compile its seccomp filter;
+	// it goes no further than the plan's join step until it has the filter.
 	enc := json.NewEncoder(parentSock)
 	if err := enc.Encode(spec); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
-	// The seccomp filter is compiled meanwhile; the init installs it from cgroupJoined.
-	type compiled struct {
-		filter *seccompFilter
-		err    error
-	}
-	filterc := make(chan compiled, 1)
-	go func() {
-		f, err := containerFilter(spec)
-		filterc <- compiled{f, err}
-	}()
 	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
-	// that one is worth more than the broken pipe or vanished pid it leaves us.
-	joinErr := <-p.joined
-	filter := <-filterc
-	if joinErr == nil && filter.err != nil {
-		joinErr = fmt.Errorf("loading seccomp filter: %w", filter.err)
+	// that one is worth more than the broken pipe it leaves us.
+	filter, stopErr := containerFilter(spec)
+	if stopErr != nil {
+		stopErr = fmt.Errorf("loading seccomp filter: %w", stopErr)
+	} else if err := enc.Encode(goAhead{Go: true, Seccomp: filter}); err != nil {
+		stopErr = fmt.Errorf("telling init to go ahead: %w", err)
 	}
-	if joinErr == nil {
-		if err := enc.Encode(cgroupJoined{Joined: true, Seccomp: filter.filter}); err != nil {
-			joinErr = fmt.Errorf("telling init it joined its cgroup: %w", err)
-		}
-	}
-	if joinErr != nil {
+	if stopErr != nil {
 		_ = p.cmd.Process.Kill()
 	}
 	answers := &initReader{fd: int(parentSock.Fd())}
@@ -233,13 +196,13 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 		switch {
 		case ctx.Err() != nil:
 			return nil, withCode(ExitOwnError, fmt.Errorf("starting container: %w", ctx.Err()))
-		case errors.Is(err, errEOF) && execing && joinErr == nil:
+		case errors.Is(err, errEOF) && execing && stopErr == nil:
 			if spec.Terminal && p.pty == nil {
 				return nil, withCode(ExitOwnError, errors.New("init: sent no terminal"))
 			}
 			return p, nil // the socket closed on exec: the command runs
-		case err != nil && joinErr != nil:
-			return nil, withCode(ExitOwnError, joinErr)
+		case err != nil && stopErr != nil:
+			return nil, withCode(ExitOwnError, stopErr)
 		case errors.Is(err, errEOF):
 			return nil, withCode(ExitOwnError, errors.New("init: exited while setting up the container"))
 		case err != nil:
@@ -256,8 +219,12 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 }
 
 // spawnInit clones the init, shaped as shape, inside cg and attached to stdio. It waits on
-// its socket for the spec.
-func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup) (*initProc, error) {
+// its socket for the spec. A network namespace of its own is netns, when not nil (the init
+// joins it, and spawnInit closes it), or one its clone makes.
+func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns *os.File) (*initProc, error) {
+	if netns != nil {
+		defer netns.Close()
+	}
 	exe, release, err := sealedExe()
 	if err != nil {
 		return nil, withCode(ExitOwnError, err)
@@ -271,15 +238,25 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup) (*initProc, err
 	childSock := os.NewFile(uintptr(fds[1]), "init-child")
 
 	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if shape.Network == NetworkNone {
+	args, extra := []string{initMarker}, []*os.File{childSock}
+	// The init is born in the cgroup where it can be (v2, or a hybrid host's unified node) and
+	// joins the v1 controllers itself as its first act: a move by the init of its own thread
+	// waits for no RCU grace period (cgroups.JoinThread), a move of it by us would.
+	for _, dir := range cg.ThreadDirs() {
+		args = append(args, initCgroupArg+dir)
+	}
+	switch {
+	case shape.Network == NetworkNone && netns != nil:
+		args, extra = append(args, initNetnsArg), append(extra, netns) // initNetnsFD
+	case shape.Network == NetworkNone:
 		flags |= unix.CLONE_NEWNET
 	}
 	p := &initProc{sock: parentSock, cg: cg}
 	p.cmd = &exec.Cmd{
 		Path:       exe,
-		Args:       []string{initMarker},
+		Args:       args,
 		Env:        []string{},
-		ExtraFiles: []*os.File{childSock},
+		ExtraFiles: extra,
 		// Output still unread when the container is gone is drained for at most this long:
 		// a stdin reader that never returns must not keep Run from returning.
 		WaitDelay: time.Second,
@@ -288,7 +265,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup) (*initProc, err
 			Pdeathsig:  unix.SIGKILL,
 		},
 	}
-	if cgfd, inCgroup := cg.DirFD(); inCgroup {
+	if cgfd, ok := cg.BirthFD(); ok {
 		p.cmd.SysProcAttr.UseCgroupFD = true
 		p.cmd.SysProcAttr.CgroupFD = cgfd
 	}

@@ -153,6 +153,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		// The cgroup first: on cgroup v1 joining it waits for an RCU grace period, which
 		// then passes while the image is looked up and the container made (see
 		// PrepareCgroup).
+		if !o.detach {
+			runner.PrepareNetwork(id, o.network)
+		}
 		early := runner.PrepareCgroup(id, res)
 		defer func() {
 			if rerr := early.Release(); rerr != nil && err == nil {

@@ -37,18 +37,10 @@ type Cgroup struct {
 // of that name is ErrExists. On any error the directories New made are removed again.
 func New(name string, r Resources) (*Cgroup, error) { return host().create(name, r) }
 
-// NewWarm is New followed by WarmMigration, which it starts as soon as the directories exist:
-// writing the limits takes no cgroup mutex, so the grace period's wait need not wait for them.
-func NewWarm(name string, r Resources) (*Cgroup, error) { return host().createWarm(name, r, true) }
-
-func (h *hierarchy) create(name string, r Resources) (*Cgroup, error) {
-	return h.createWarm(name, r, false)
-}
-
 // Load returns the existing cgroup of container name, or an error wrapping ErrNotFound.
 func Load(name string) (*Cgroup, error) { return host().load(name) }
 
-func (h *hierarchy) createWarm(name string, r Resources, warm bool) (_ *Cgroup, retErr error) {
+func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
@@ -69,7 +61,7 @@ func (h *hierarchy) createWarm(name string, r Resources, warm bool) (_ *Cgroup, 
 	case modeV2:
 		err = c.createV2(r)
 	case modeV1, modeHybrid:
-		err = c.createV1(r, warm)
+		err = c.createV1(r)
 	default:
 		err = fmt.Errorf("%w: no cgroup filesystem is mounted at %s", ErrUnsupported, h.root)
 	}
@@ -173,10 +165,55 @@ func (c *Cgroup) DirFD() (fd int, ok bool) {
 	if c.dir == "" {
 		return -1, false
 	}
+	return c.openFD(c.dir)
+}
+
+// BirthFD is DirFD for a child that joins the rest of the cgroup itself (JoinThread): on a
+// hybrid host it is the container's node in the unified tree, which a clone can be born into
+// as on v2. ok is false where there is no such node (pure v1).
+func (c *Cgroup) BirthFD() (fd int, ok bool) {
+	switch {
+	case c.dir != "":
+		return c.openFD(c.dir)
+	case c.unified != "":
+		return c.openFD(c.unified)
+	}
+	return -1, false
+}
+
+// ThreadDirs are the v1 directories a child born at BirthFD must still join: the container's
+// directory in each v1 controller, none on v2. See JoinThread.
+func (c *Cgroup) ThreadDirs() []string {
+	var dirs []string
+	for _, d := range c.dirs {
+		if d != c.dir && d != c.unified {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// JoinThread moves the calling thread into the v1 cgroup directories dirs, by writing 0 to
+// their tasks files. Moving oneself is the one cgroup move the kernel makes without its global
+// threadgroup lock, whose writers wait for an RCU grace period (10–25 ms here) whenever no
+// other move came just before: AddProc of a whole process pays that wait, this does not. The
+// other threads stay where they were, so the caller locks its OS thread and execs from it (the
+// container's init does), after which the process is that thread alone.
+func JoinThread(dirs []string) error {
+	for _, d := range dirs {
+		if err := writeFile(d, "tasks", "0"); err != nil {
+			return fmt.Errorf("joining cgroup %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// openFD opens dir O_PATH once and keeps it as the Cgroup's fd.
+func (c *Cgroup) openFD(dir string) (int, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fd < 0 {
-		fd, err := unix.Open(c.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return -1, false
 		}

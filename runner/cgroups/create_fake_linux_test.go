@@ -2,10 +2,12 @@ package cgroups
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -279,5 +281,62 @@ func TestNewV1CpusetParentEmpty(t *testing.T) {
 		if got := readFake(t, file); got != want {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
+	}
+}
+
+// TestBirthAndThreadDirs: a child is born in the v2 directory, or the hybrid host's unified
+// node, and joins every other directory itself; on pure v1 it is born nowhere.
+func TestBirthAndThreadDirs(t *testing.T) {
+	for name, h := range map[string]*hierarchy{
+		"v1":     fakeV1(t, fakeOpts{}),
+		"hybrid": fakeV1(t, fakeOpts{hybrid: true}),
+		"v2":     fakeV2(t, fakeOpts{}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := h.create("c1", Resources{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			fd, born := c.BirthFD()
+			if born != (name != "v1") {
+				t.Fatalf("BirthFD ok = %v on %s", born, name)
+			}
+			var birthDir string
+			if born {
+				if birthDir, err = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			threads := c.ThreadDirs()
+			// Every directory of the cgroup is covered exactly once: born in, or joined.
+			got := slices.Clone(threads)
+			if born {
+				got = append(got, birthDir)
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(c.dirs))
+			if !slices.Equal(got, want) {
+				t.Errorf("birth %q + thread dirs %v; want the cgroup's dirs %v", birthDir, threads, want)
+			}
+			if name == "v2" && len(threads) != 0 {
+				t.Errorf("v2 thread dirs = %v, want none", threads)
+			}
+			if err := JoinThread(threads); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range threads {
+				if got := readFake(t, filepath.Join(d, "tasks")); got != "0" {
+					t.Errorf("%s/tasks = %q, want 0 (the calling thread)", d, got)
+				}
+			}
+		})
+	}
+}
+
+func TestJoinThreadMissingDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	if err := JoinThread([]string{dir}); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("JoinThread of a missing cgroup = %v, want an error naming it", err)
 	}
 }

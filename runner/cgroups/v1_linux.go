@@ -11,7 +11,7 @@ import (
 // createV1 makes <mount>/strata/<name> in every mounted controller r needs (wantV1) and
 // applies r. On a hybrid host it also makes a node in the unified tree: it holds no limits,
 // but its cgroup.kill kills the whole container atomically.
-func (c *Cgroup) createV1(r Resources, warm bool) error {
+func (c *Cgroup) createV1(r Resources) error {
 	h := c.h
 	if len(h.mounts) == 0 {
 		return fmt.Errorf("%w: no cgroup v1 controllers are mounted under %s", ErrUnsupported, h.root)
@@ -45,9 +45,6 @@ func (c *Cgroup) createV1(r Resources, warm bool) error {
 		} else if errors.Is(err, ErrExists) {
 			return err
 		}
-	}
-	if warm {
-		c.WarmMigration()
 	}
 	return c.applyV1(r)
 }

@@ -18,9 +18,10 @@ import (
 // nothing, so the container's own move a few milliseconds later finds the lock warm instead
 // of starting the wait then.
 //
-// Only v1 and hybrid hosts move the init; on v2 it is born in its cgroup (DirFD). Call it
-// once the cgroup's directories exist (NewWarm does): the mover holds the cgroup tree's mutex
-// during the grace period, which would stall their mkdirs.
+// Only v1 and hybrid hosts move processes (an init moves only its own thread, JoinThread, which
+// needs no warming); on v2 they are born in their cgroup (DirFD). Call it once the cgroup's
+// directories exist: the mover holds the cgroup tree's mutex during the grace period, which
+// would stall their mkdirs.
 func (c *Cgroup) WarmMigration() {
 	if c.dir != "" || len(c.h.mounts) == 0 {
 		return

@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// TestNewNetns: the namespace is a new one with lo up, and the thread that made it is back in
+// its own namespace afterwards.
+func TestNewNetns(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	before, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := newNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	made, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(ns.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made == before || !strings.HasPrefix(made, "net:[") {
+		t.Errorf("newNetns returned %q; want a network namespace other than the host's %q", made, before)
+	}
+	if after != before {
+		t.Errorf("this thread is in %q after newNetns, want its own %q", after, before)
+	}
+}
+
+// TestEarlyNetworkRun: a container whose init joined the namespace PrepareNetwork made has
+// only lo, up, in a namespace of its own.
+func TestEarlyNetworkRun(t *testing.T) {
+	spec := testSpec(t, "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; readlink /proc/self/ns/net")
+	var out, errb bytes.Buffer
+	stdio := Stdio{Stdout: &out, Stderr: &errb}
+	PrepareNetwork(spec.ID, NetworkNone)
+	e := PrepareCgroup(spec.ID, spec.Resources)
+	t.Cleanup(func() { _ = e.Release() })
+	e.PrepareInit(InitShape{}, stdio)
+	p := earlyInitOf(t, spec.ID)
+	if !slices.Contains(p.cmd.Args, initNetnsArg) {
+		t.Fatalf("early init started as %q, want it to join the prepared namespace", p.cmd.Args)
+	}
+	code, err := Run(context.Background(), spec, stdio)
+	if err != nil || code != 0 {
+		t.Fatalf("Run = %d, %v (stderr %q)", code, err, errb.String())
+	}
+	host, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || lines[0] != "lo" || lines[1] != "unknown" || lines[2] == host {
+		t.Errorf("container saw %q; want only lo, up, in a namespace other than the host's %s", lines, host)
+	}
+	if _, ok := earlyNetns.Load(spec.ID); ok {
+		t.Error("the prepared namespace is still registered after the run")
+	}
+}
+
+// TestEarlyNetworkHostIgnored: PrepareNetwork makes nothing for a container on the host's
+// network, and Release closes a namespace no init took.
+func TestEarlyNetworkHostIgnored(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	id := randomID(t)
+	PrepareNetwork(id, NetworkHost)
+	if _, ok := earlyNetns.Load(id); ok {
+		t.Error("PrepareNetwork made a namespace for --network host")
+	}
+	PrepareNetwork(id, NetworkNone)
+	v, ok := earlyNetns.Load(id)
+	if !ok {
+		t.Fatal("PrepareNetwork made no namespace for --network none")
+	}
+	n := v.(*preparedNetns)
+	e := PrepareCgroup(id, cgroups.Resources{})
+	if err := e.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := earlyNetns.Load(id); ok || n.fd != nil {
+		t.Error("Release left the unused namespace open")
+	}
+}
+
+func TestParseInitArgs(t *testing.T) {
+	a, err := parseInitArgs([]string{initNetnsArg, initCgroupArg + "/sys/fs/cgroup/pids/strata/x", initCgroupArg + "/sys/fs/cgroup/memory/strata/x"})
+	if err != nil || !a.netns || len(a.cgroupDirs) != 2 || a.cgroupDirs[1] != "/sys/fs/cgroup/memory/strata/x" {
+		t.Errorf("parseInitArgs = %+v, %v", a, err)
+	}
+	for _, bad := range [][]string{{"cgroup=relative/dir"}, {"--netns"}, {""}} {
+		if _, err := parseInitArgs(bad); err == nil {
+			t.Errorf("parseInitArgs(%q) accepted it", bad)
+		}
+	}
+}
