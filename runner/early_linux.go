@@ -139,14 +139,23 @@ var earlyInits sync.Map
 var earlyNetns sync.Map
 
 // PrepareNetwork starts making, in the background, the network namespace of the container that
-// will be created with id, when its network is one of its own (none): PrepareInit's init then
-// joins it instead of making one in its clone, the dearest namespace to make. Called before
-// PrepareCgroup, it is made while the cgroup is. Release closes it if no init took it.
+// will be created with id, when its network is one of its own (none): its init then joins it
+// instead of making one in its clone, the dearest namespace to make. The init is PrepareInit's,
+// Run's, or that of the monitor Start spawns, which Start hands it to. Called before
+// PrepareCgroup, it is made while the cgroup is. Release closes it if nothing took it.
 func PrepareNetwork(id, network string) {
 	if network != NetworkNone && network != "" {
 		return
 	}
 	earlyNetns.Store(id, prepareNetns())
+}
+
+// adoptNetns registers ns, which PrepareNetwork made in the strata that started this monitor,
+// as the network namespace of container id.
+func adoptNetns(id string, ns *os.File) {
+	n := &preparedNetns{done: make(chan struct{}), fd: ns}
+	close(n.done)
+	earlyNetns.Store(id, n)
 }
 
 // takeNetns returns the namespace PrepareNetwork made for id, or nil.

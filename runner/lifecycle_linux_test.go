@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -621,5 +622,74 @@ func TestDetachedInEveryCgroup(t *testing.T) {
 	}
 	if !strings.Contains(string(st), "\nThreads:\t1\n") {
 		t.Errorf("the container's process has more than one thread:\n%s", st)
+	}
+}
+
+// TestDetachedPreparedNetwork: a detached container gets the network namespace PrepareNetwork
+// made while it was created (lo up, not the host's), and neither the monitor nor the
+// container keeps an fd of it.
+func TestDetachedPreparedNetwork(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "prepared", "sleep", "1000")
+	PrepareNetwork(c.ID, NetworkNone)
+	ctx := context.Background()
+	if err := Start(ctx, c); err != nil {
+		t.Fatalf("Start = %v", err)
+	}
+	t.Cleanup(func() { _ = s.Remove(ctx, c, true) })
+	if _, ok := earlyNetns.Load(c.ID); ok {
+		t.Error("Start left the prepared namespace registered")
+	}
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	host, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", c.State.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns == host {
+		t.Errorf("the container is in the host's network namespace %s", ns)
+	}
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(c.State.Pid), "-n", "cat", "/sys/class/net/lo/operstate").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "unknown" {
+		t.Errorf("lo in the container's namespace: %q, %v; want up (unknown)", out, err)
+	}
+	for _, pid := range []int{c.State.MonitorPid, c.State.Pid} {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range fds {
+			if to, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); strings.HasPrefix(to, "net:[") {
+				t.Errorf("process %d keeps the network namespace open as fd %s", pid, fd.Name())
+			}
+		}
+	}
+}
+
+func TestMonitorArgs(t *testing.T) {
+	for _, tt := range []struct {
+		argv            []string
+		made, netns, ok bool
+	}{
+		{[]string{"/c"}, false, false, true},
+		{[]string{"/c", monitorCgroupMade}, true, false, true},
+		{[]string{"/c", monitorNetns, monitorCgroupMade}, true, true, true},
+		{[]string{"/c", monitorNetns, monitorNetns}, false, false, false},
+		{[]string{"/c", "--other"}, false, false, false},
+		{[]string{}, false, false, false},
+		{[]string{""}, false, false, false},
+	} {
+		made, netns, ok := monitorArgs(tt.argv)
+		if made != tt.made || netns != tt.netns || ok != tt.ok {
+			t.Errorf("monitorArgs(%q) = %v, %v, %v; want %v, %v, %v", tt.argv, made, netns, ok, tt.made, tt.netns, tt.ok)
+		}
 	}
 }

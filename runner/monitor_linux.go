@@ -57,6 +57,12 @@ func Start(ctx context.Context, c *Container) (err error) {
 	}
 	defer release()
 	args := []string{monitorMarker, c.Dir}
+	extra := []*os.File{nil} // the answer pipe's write end, below
+	if netns := takeNetns(c.ID); netns != nil {
+		// Made by PrepareNetwork while the container was created: the monitor's init joins it.
+		defer netns.Close()
+		args, extra = append(args, monitorNetns), append(extra, netns)
+	}
 	cg, handed, err := handOver(c.ID, c.Config.Spec.withDefaults().Resources)
 	if err != nil {
 		return withCode(ExitOwnError, fmt.Errorf("creating cgroup: %w", err))
@@ -74,12 +80,13 @@ func Start(ctx context.Context, c *Container) (err error) {
 		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
 	}
 	defer r.Close()
+	extra[0] = w
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        args,
 		Env:         []string{"GOGC=25"},
 		Dir:         "/", // pin no mount
-		ExtraFiles:  []*os.File{w},
+		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	err = cmd.Start()
@@ -120,9 +127,32 @@ func Start(ctx context.Context, c *Container) (err error) {
 	}
 }
 
-// monitorCgroupMade is the monitor's optional second argument: the container's cgroup exists
-// already (PrepareCgroup in the strata that started it).
-const monitorCgroupMade = "--cgroup-made"
+// The monitor's optional arguments after the container dir. monitorCgroupMade: the
+// container's cgroup exists already (PrepareCgroup in the strata that started it).
+// monitorNetns: fd monitorNetnsFD is the network namespace PrepareNetwork made for it.
+const (
+	monitorCgroupMade = "--cgroup-made"
+	monitorNetns      = "--netns"
+	monitorNetnsFD    = 4
+)
+
+// monitorArgs reads the monitor's arguments: the container dir, then optional flags.
+func monitorArgs(argv []string) (cgroupMade, netns, ok bool) {
+	if len(argv) == 0 || argv[0] == "" {
+		return false, false, false
+	}
+	for _, a := range argv[1:] {
+		switch {
+		case a == monitorCgroupMade && !cgroupMade:
+			cgroupMade = true
+		case a == monitorNetns && !netns:
+			netns = true
+		default:
+			return false, false, false
+		}
+	}
+	return cgroupMade, netns, true
+}
 
 // runMonitor is the detached container's monitor: strata re-executed by Start.
 func runMonitor() {
@@ -136,8 +166,9 @@ func runMonitor() {
 			pipe = nil
 		}
 	}
-	if len(os.Args) < 2 || len(os.Args) > 3 || (len(os.Args) == 3 && os.Args[2] != monitorCgroupMade) {
-		answer(monitorResult{Error: "monitor: want the container dir and at most " + monitorCgroupMade, Code: ExitOwnError})
+	cgroupMade, netns, ok := monitorArgs(os.Args[1:])
+	if !ok {
+		answer(monitorResult{Error: "monitor: want the container dir, then " + monitorCgroupMade + " and " + monitorNetns + " or neither", Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	}
 	dir := os.Args[1]
@@ -146,8 +177,11 @@ func runMonitor() {
 	if err == nil {
 		err = markMonitor(c) // Start holds the container's lock until we answer
 	}
-	if err == nil && len(os.Args) == 3 {
+	if err == nil && cgroupMade {
 		err = adoptCgroup(c.ID, c.Config.Spec.withDefaults().Resources)
+	}
+	if err == nil && netns {
+		adoptNetns(c.ID, os.NewFile(monitorNetnsFD, "netns"))
 	}
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})

@@ -152,7 +152,11 @@ type initProc struct {
 func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
 	p := takeInit(spec.ID, shapeOf(spec), stdio, cg)
 	if p == nil {
-		if p, err = spawnInit(shapeOf(spec), stdio, cg, nil); err != nil {
+		var netns *os.File
+		if shapeOf(spec).Network == NetworkNone {
+			netns = takeNetns(spec.ID) // PrepareNetwork's, if any
+		}
+		if p, err = spawnInit(shapeOf(spec), stdio, cg, netns); err != nil {
 			return nil, err
 		}
 	}
@@ -281,6 +285,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns *os.File)
 	}
 	err = p.cmd.Start()
 	childSock.Close()
+	_ = cg.Close() // the birth fd: the child is born (a later BirthFD opens it again)
 	if err != nil {
 		parentSock.Close()
 		p.close()

@@ -150,12 +150,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	stdio := runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	if !o.create {
-		// The cgroup first: on cgroup v1 joining it waits for an RCU grace period, which
-		// then passes while the image is looked up and the container made (see
-		// PrepareCgroup).
-		if !o.detach {
-			runner.PrepareNetwork(id, o.network)
-		}
+		// The network namespace and the cgroup first, and for a foreground run the init:
+		// they are made while the image is looked up and the container created.
+		runner.PrepareNetwork(id, o.network)
 		early := runner.PrepareCgroup(id, res)
 		defer func() {
 			if rerr := early.Release(); rerr != nil && err == nil {
@@ -163,7 +160,6 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			}
 		}()
 		if !o.detach {
-			// And the init, whose start then overlaps with all that too.
 			early.PrepareInit(runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive}, stdio)
 		}
 	}
