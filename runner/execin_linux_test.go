@@ -331,3 +331,32 @@ func TestExecCustomSeccomp(t *testing.T) {
 		t.Errorf("exec under the container's profile = %d, %v, %q (stderr %q), want 0 and allowed, Permission denied", code, err, out, errOut)
 	}
 }
+
+// TestExecInContainerCgroup: an exec'd command is in the container's cgroup in every hierarchy
+// (its helper was born in the unified or v2 one and joined the v1 ones itself): under the
+// container's cgroup namespace, each of its /proc/self/cgroup lines reads "/".
+func TestExecInContainerCgroup(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	for _, detach := range []bool{false, true} {
+		args := []string{"cat", "/proc/self/cgroup"}
+		if detach {
+			args = []string{"sh", "-c", "cat /proc/self/cgroup > /tmp/cg"}
+		}
+		code, out, _, err := execOut(t, c, ExecOptions{Args: args, Detach: detach})
+		if err != nil || code != 0 {
+			t.Fatalf("Exec = %d, %v", code, err)
+		}
+		if detach {
+			code, out, _, err = execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "while [ ! -s /tmp/cg ]; do sleep 0.05; done; cat /tmp/cg"}})
+			if err != nil || code != 0 {
+				t.Fatalf("reading the detached command's cgroups = %d, %v", code, err)
+			}
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if !strings.HasSuffix(line, ":/") {
+				t.Errorf("detach=%v: exec'd command outside the container's cgroup: %q", detach, line)
+			}
+		}
+	}
+}

@@ -29,9 +29,6 @@ const maxAnswer = 64 << 10
 // command, relaying signals and the terminal like Run. attachStdin is -i: without it the
 // command's stdin is /dev/null (or, with a terminal, a terminal nobody types into).
 func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool) (int, error) {
-	if cg != nil {
-		cg.WarmMigration() // the helper's move below then finds the grace period under way
-	}
 	exe, release, err := sealedExe()
 	if err != nil {
 		return ExitOwnError, err
@@ -57,13 +54,14 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 		ExtraFiles:  []*os.File{childSock, pidfd},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 	}
-	inCgroup := false
 	if cg != nil {
-		var cgfd int
-		if cgfd, inCgroup = cg.DirFD(); inCgroup {
+		// Born in the cgroup where it can be; the v1 controllers its thread joins itself
+		// (CgroupDirs), as the init does, and the command it starts is in all of them.
+		if cgfd, ok := cg.BirthFD(); ok {
 			p.cmd.SysProcAttr.UseCgroupFD = true
 			p.cmd.SysProcAttr.CgroupFD = cgfd
 		}
+		req.CgroupDirs = cg.ThreadDirs()
 	}
 	if !req.Terminal {
 		if attachStdin {
@@ -85,11 +83,6 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 			_ = p.wait()
 		}
 	}()
-	if cg != nil && !inCgroup {
-		if err := cg.AddProc(p.cmd.Process.Pid); err != nil {
-			return ExitOwnError, fmt.Errorf("adding helper to cgroup: %w", err)
-		}
-	}
 	// The helper reads the container's files (/etc/passwd); one made to block must not
 	// keep strata waiting past ctx.
 	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })

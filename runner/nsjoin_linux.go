@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,6 +73,9 @@ type joinRequest struct {
 	// Detach makes the helper exit once the command runs; the command then belongs to the
 	// container's PID 1, which reaps it.
 	Detach bool `json:"detach,omitempty"`
+	// CgroupDirs are the container's v1 cgroup directories, which the helper's thread joins
+	// first (cgroups.JoinThread), so the command it starts is in them.
+	CgroupDirs []string `json:"cgroupDirs,omitempty"`
 }
 
 // joinAnswer is the helper's one answer: the command's host pid, or why it did not start.
@@ -159,6 +163,10 @@ func joinAndStart(req joinRequest) (*exec.Cmd, *os.File, error) {
 func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	if len(req.Args) == 0 {
 		return nil, nil, ErrNoCommand
+	}
+	// While the host's /sys/fs/cgroup is still the one this thread sees.
+	if err := cgroups.JoinThread(req.CgroupDirs); err != nil {
+		return nil, nil, err
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, nil, fmt.Errorf("unsharing fs attributes: %w", err)

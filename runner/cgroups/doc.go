@@ -22,9 +22,10 @@
 // A typical container lifecycle, as the runner drives it:
 //
 //	cg, err := cgroups.New(id, cgroups.Resources{Memory: 512 << 20, PidsLimit: 100})
-//	// v2: start the init with SysProcAttr.UseCgroupFD and cg.DirFD(); v1 and hybrid: start it
-//	// blocked on its pipe, then:
-//	err = cg.AddProc(pid)
+//	// start the init with SysProcAttr.UseCgroupFD and cg.BirthFD() where ok (v2, and a
+//	// hybrid host's unified node); the init's first act, on its exec thread:
+//	err = cgroups.JoinThread(cg.ThreadDirs()) // the v1 controllers, if any
+//	// (AddProc moves another process, at the price of an RCU grace period on v1)
 //	// ... the container runs and exits; then:
 //	oom, err := cg.OOMKilled()
 //	err = cg.Kill()   // whatever it left running
