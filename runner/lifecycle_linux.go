@@ -279,14 +279,17 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 }
 
 // waitersFile is the lock a --rm container's waiters hold shared while they wait; its monitor
-// takes it exclusively, after recording the exit, before it removes the container.
+// takes it exclusively, after recording the exit, before it removes the container. The
+// container's creation makes it (Store.CreateWithID).
 const waitersFile = "waiters"
 
 // holdAsWaiter takes waitersFile shared and returns its release. A waiter that finds the lock
 // taken exclusively (the container is being removed) waits for the removal and then finds the
-// container gone.
+// container gone. It never creates the file: made in a dir that `rm -f` is emptying, it
+// would fail that removal ("directory not empty"); a missing lock means a removal is under
+// way, and the waiter then finds the container gone.
 func holdAsWaiter(c *Container) (release func()) {
-	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return func() {}
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-run/strata/internal/testutil"
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -575,19 +576,8 @@ func TestWaiterCannotKeepContainer(t *testing.T) {
 // every hierarchy strata made one in (its init was born in one and joined the rest itself),
 // and it is a single thread: none of the init's runtime threads outlived its exec.
 func TestDetachedInEveryCgroup(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testContainer(t, s, "member", "sleep", "1000")
-	ctx := context.Background()
-	if err := Start(ctx, c); err != nil {
-		t.Fatalf("Start = %v", err)
-	}
-	t.Cleanup(func() { _ = s.Remove(ctx, c, true) })
-	if err := c.Reload(); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
 	cg, err := cgroups.Load(c.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -629,33 +619,34 @@ func TestDetachedInEveryCgroup(t *testing.T) {
 // made while it was created (lo up, not the host's), and neither the monitor nor the
 // container keeps an fd of it.
 func TestDetachedPreparedNetwork(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testContainer(t, s, "prepared", "sleep", "1000")
-	PrepareNetwork(c.ID, NetworkNone)
-	ctx := context.Background()
-	if err := Start(ctx, c); err != nil {
-		t.Fatalf("Start = %v", err)
-	}
-	t.Cleanup(func() { _ = s.Remove(ctx, c, true) })
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	// Made between the container's creation and its Start, as `run -d` does.
+	var prepared string
+	c := startedContainer(t, func(s *Spec) {
+		PrepareNetwork(s.ID, NetworkNone)
+		v, ok := earlyNetns.Load(s.ID)
+		if !ok {
+			t.Fatal("PrepareNetwork made no namespace")
+		}
+		n := v.(*preparedNetns)
+		<-n.done
+		if n.fd == nil {
+			t.Fatal("making the namespace failed")
+		}
+		var err error
+		if prepared, err = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", n.fd.Fd())); err != nil {
+			t.Fatal(err)
+		}
+	}, "sleep", "1000")
 	if _, ok := earlyNetns.Load(c.ID); ok {
 		t.Error("Start left the prepared namespace registered")
-	}
-	if err := c.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	host, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
 	}
 	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", c.State.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ns == host {
-		t.Errorf("the container is in the host's network namespace %s", ns)
+	if ns != prepared {
+		t.Errorf("the container is in network namespace %s, want the prepared %s", ns, prepared)
 	}
 	out, err := exec.Command("nsenter", "-t", strconv.Itoa(c.State.Pid), "-n", "cat", "/sys/class/net/lo/operstate").Output()
 	if err != nil || strings.TrimSpace(string(out)) != "unknown" {
@@ -691,5 +682,38 @@ func TestMonitorArgs(t *testing.T) {
 		if made != tt.made || netns != tt.netns || ok != tt.ok {
 			t.Errorf("monitorArgs(%q) = %v, %v, %v; want %v, %v, %v", tt.argv, made, netns, ok, tt.made, tt.netns, tt.ok)
 		}
+	}
+}
+
+// TestWaiterNeverCreatesLock: a --rm container is created with its waiters lock, and a waiter
+// never makes one: made in a dir that rm -f is emptying, it would fail the removal.
+func TestWaiterNeverCreatesLock(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Spec: Spec{Args: []string{"true"}}, AutoRemove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(c.Dir, waitersFile)
+	if _, err := os.Stat(lock); err != nil {
+		t.Fatalf("a new --rm container has no waiters lock: %v", err)
+	}
+	release := holdAsWaiter(c)
+	release()
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	holdAsWaiter(c)()
+	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("holdAsWaiter made the lock of a container being removed: %v", err)
+	}
+	plain, err := s.Create(Config{Spec: Spec{Args: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(plain.Dir, waitersFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a container without --rm got a waiters lock: %v", err)
 	}
 }

@@ -173,6 +173,11 @@ func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (_ *Container
 	if c.durable() {
 		c.synced = syncInBackground(filepath.Join(c.Dir, configFile))
 	}
+	if c.Config.AutoRemove {
+		if err := os.WriteFile(filepath.Join(c.Dir, waitersFile), nil, 0o600); err != nil {
+			return nil, fmt.Errorf("creating container %s: %w", c.ID[:12], err)
+		}
+	}
 	if err := c.saveState(); err != nil {
 		return nil, err
 	}
