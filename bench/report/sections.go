@@ -155,13 +155,13 @@ func (d *doc) start() {
 		"bundle (alpine rootfs, `runc spec` with no terminal); baseline `unshare` with the same namespaces "+
 		"(pid, mount, uts, ipc, net), on the host root and chrooted into alpine. How each tool was made to run on "+
 		"this host is in the notes at the end.\n", d.r.meta("hyperfine warmup"))
-	d.p("What bounds these times on a cgroup v1 or hybrid host: the first move of a process into a cgroup after " +
-		"a quiet spell waits for an RCU grace period (10–15 ms on this kernel); a move within about a grace period " +
-		"of the previous one does not, so a tool whose back-to-back starts are close enough finds the wait over. " +
-		"strata starts that wait first, right after parsing its flags, and builds the container meanwhile " +
-		"(docs/design.md); on a pure v2 host the init is cloned straight into its cgroup and there is no wait. " +
-		"What is left is work, on 2 vCPUs here: the CPU column is user plus system time per start (the tool and " +
-		"its children, hyperfine's mean). strata's is two Go programs starting and exiting (the CLI: `strata " +
+	d.p("What bounds these times on a cgroup v1 or hybrid host: moving a process into a cgroup waits for an " +
+		"RCU grace period (6–25 ms on this kernel) unless another move came just before, so a tool whose " +
+		"back-to-back starts are close enough finds the wait over and one started after a quiet spell pays it. " +
+		"strata moves no process: its init is born in the v2 (or hybrid unified) cgroup and its thread joins " +
+		"the v1 controllers itself, the one move the kernel makes without that wait (docs/design.md). What is " +
+		"left is work, on 2 vCPUs here: the CPU column is user plus system time per start (the tool and its " +
+		"children, hyperfine's mean). strata's is two Go programs starting and exiting (the CLI: `strata " +
 		"version` alone takes about 7 ms of CPU here; and the container's init helper) besides the " +
 		"kernel's work for namespaces, mounts and cgroups that every tool here does; crun's is one C program.\n")
 	bars := d.timeTable("start", "alpine", startTools, []string{"CPU per start (mean)"})
