@@ -35,6 +35,13 @@ func startIsolated(t *testing.T) *exec.Cmd {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	// Start returns once execve has closed the close-on-exec fds, which is before the
+	// kernel has set up the new program's arguments: until then its cmdline reads empty.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)); err == nil && len(b) > 0 {
+			break
+		}
+	}
 	return cmd
 }
 

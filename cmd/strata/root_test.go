@@ -1,0 +1,74 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestCommandTable: the table execute picks a command from names every subcommand, and a
+// tree built for one command gives it the same usage as the whole tree does.
+func TestCommandTable(t *testing.T) {
+	full := newRootCmd(&globals{})
+	var names []string
+	for _, c := range full.Commands() {
+		if c.Name() != "help" && c.Name() != "completion" {
+			names = append(names, c.Name())
+		}
+	}
+	var table []string
+	for _, c := range commands {
+		table = append(table, c.name)
+	}
+	slices.Sort(names)
+	slices.Sort(table)
+	if !slices.Equal(names, table) {
+		t.Fatalf("commands table %v, want the tree's commands %v", table, names)
+	}
+	for _, name := range table {
+		want, _, err := full.Find([]string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := newBareRootCmd(&globals{})
+		addCommands(root, &globals{}, name)
+		if n := len(root.Commands()); n != 3 { // name, help, completion
+			t.Errorf("tree for %s has %d commands, want it, help and completion", name, n)
+		}
+		got, _, err := root.Find([]string{name})
+		if err != nil || got.Name() != name {
+			t.Fatalf("tree for %s: Find = %v, %v", name, got, err)
+		}
+		if got.UsageString() != want.UsageString() {
+			t.Errorf("usage of %s alone differs from the whole tree's:\n%s\n---\n%s", name, got.UsageString(), want.UsageString())
+		}
+	}
+}
+
+func TestCommandIn(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--rm", "alpine", "true"}, "run"},
+		{[]string{"--root", "/x", "rm", "-f", "a"}, "rm"},
+		{[]string{"--root=/x", "--debug", "ps", "-a"}, "ps"},
+		{[]string{"--insecure-registry", "h:5000", "--insecure", "pull", "h:5000/a"}, "pull"},
+		{[]string{"--debug=true", "version"}, "version"},
+		{[]string{"--root", "run"}, ""}, // "run" is --root's value: no command
+		{[]string{"--help"}, ""},
+		{[]string{"-h", "run"}, ""},
+		{[]string{"--version"}, ""},
+		{[]string{"help", "run"}, ""},
+		{[]string{"completion", "bash"}, ""},
+		{[]string{"rnu", "alpine"}, ""},
+		{[]string{"--bogus", "ps"}, ""},
+		{[]string{"-x", "ps"}, ""},
+		{[]string{"--", "run"}, ""},
+		{[]string{"--root"}, ""},
+		{nil, ""},
+	} {
+		if got := commandIn(newBareRootCmd(&globals{}), tt.args); got != tt.want {
+			t.Errorf("commandIn(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
