@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/strata-run/strata/runner/cgroups"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,9 +93,6 @@ func runInit() {
 	// would only delay the container (and its mark workers compete for the CPU).
 	debug.SetGCPercent(-1)
 	pipe := os.NewFile(initPipeFD, "init-pipe")
-	// What the plan needs from the host is read first: an init started before its container
-	// exists (PrepareInit) would otherwise only wait for the spec meanwhile.
-	host := hostCgroupInfo()
 	args, err := parseInitArgs(os.Args[1:])
 	if err == nil {
 		// The cgroup first, so that all the init does is accounted and limited there.
@@ -104,6 +101,9 @@ func runInit() {
 	if err == nil {
 		err = joinPreparedNetns(args.netns)
 	}
+	// What the plan needs from the host is read before the spec: an init started before its
+	// container exists (PrepareInit) would otherwise only wait for the spec meanwhile.
+	host := hostCgroupInfo()
 	dec := json.NewDecoder(pipe)
 	var spec Spec
 	if err != nil {
