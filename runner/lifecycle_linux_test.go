@@ -624,19 +624,7 @@ func TestDetachedPreparedNetwork(t *testing.T) {
 	var prepared string
 	c := startedContainer(t, func(s *Spec) {
 		PrepareNetwork(s.ID, NetworkNone)
-		v, ok := earlyNetns.Load(s.ID)
-		if !ok {
-			t.Fatal("PrepareNetwork made no namespace")
-		}
-		n := v.(*preparedNetns)
-		<-n.done
-		if n.fd == nil {
-			t.Fatal("making the namespace failed")
-		}
-		var err error
-		if prepared, err = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", n.fd.Fd())); err != nil {
-			t.Fatal(err)
-		}
+		prepared = preparedNetnsOf(t, s.ID)
 	}, "sleep", "1000")
 	if _, ok := earlyNetns.Load(c.ID); ok {
 		t.Error("Start left the prepared namespace registered")

@@ -83,10 +83,8 @@ func TestEarlyNetworkHostIgnored(t *testing.T) {
 		t.Error("PrepareNetwork made a namespace for --network host")
 	}
 	PrepareNetwork(id, NetworkNone)
-	v, ok := earlyNetns.Load(id)
-	if !ok {
-		t.Fatal("PrepareNetwork made no namespace for --network none")
-	}
+	preparedNetnsOf(t, id)
+	v, _ := earlyNetns.Load(id)
 	n := v.(*preparedNetns)
 	e := PrepareCgroup(id, cgroups.Resources{})
 	if err := e.Release(); err != nil {
@@ -95,6 +93,26 @@ func TestEarlyNetworkHostIgnored(t *testing.T) {
 	if _, ok := earlyNetns.Load(id); ok || n.fd != nil {
 		t.Error("Release left the unused namespace open")
 	}
+}
+
+// preparedNetnsOf waits for the namespace PrepareNetwork is making for id and returns what
+// it is (readlink of its fd, "net:[inode]").
+func preparedNetnsOf(t *testing.T, id string) string {
+	t.Helper()
+	v, ok := earlyNetns.Load(id)
+	if !ok {
+		t.Fatal("PrepareNetwork made no namespace")
+	}
+	n := v.(*preparedNetns)
+	<-n.done
+	if n.fd == nil {
+		t.Fatal("making the namespace failed")
+	}
+	l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(n.fd.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func TestParseInitArgs(t *testing.T) {
