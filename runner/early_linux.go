@@ -183,11 +183,10 @@ func (e *EarlyCgroup) PrepareInit(shape InitShape, stdio Stdio) {
 	// The clone returns only once the child has exec'd: that wait is not the caller's.
 	go func() {
 		defer close(ei.started)
-		var netns *os.File
-		if shape.Network == NetworkNone {
-			netns = takeNetns(e.id)
-		}
-		ei.p, _ = spawnInit(shape, stdio, e.cg, netns)
+		// A namespace PrepareNetwork is still making is named in the spec message: the clone
+		// need not wait for it.
+		_, preparing := earlyNetns.Load(e.id)
+		ei.p, _ = spawnInit(shape, stdio, e.cg, netnsSource{later: shape.Network == NetworkNone && preparing})
 	}()
 }
 

@@ -105,13 +105,17 @@ func runInit() {
 	// container exists (PrepareInit) would otherwise only wait for the spec meanwhile.
 	host := hostCgroupInfo()
 	dec := json.NewDecoder(pipe)
-	var spec Spec
+	var start initStart
+	loUp := args.netns // a prepared namespace has lo up
 	if err != nil {
 		// reported below, as any error of the init
-	} else if err = dec.Decode(&spec); err != nil {
+	} else if err = dec.Decode(&start); err != nil {
 		err = fmt.Errorf("reading spec: %w", err)
-	} else {
-		err = initContainer(spec.withDefaults(), host, args.netns, func() (goAhead, error) {
+	} else if args.netnsLater {
+		loUp, err = joinLaterNetns(start.Netns)
+	}
+	if err == nil {
+		err = initContainer(start.Spec.withDefaults(), host, loUp, func() (goAhead, error) {
 			var m goAhead
 			if err := dec.Decode(&m); err != nil {
 				return m, fmt.Errorf("waiting for strata: %w", err)
@@ -141,6 +145,13 @@ func announceExec() error {
 	return err
 }
 
+// initStart is the parent's first message: the container's spec and, for an init started
+// with initNetnsLaterArg, the path of the network namespace to join ("": make one).
+type initStart struct {
+	Spec  Spec   `json:"spec"`
+	Netns string `json:"netns,omitempty"`
+}
+
 // goAhead is the parent's second message: the container may start, with this seccomp filter
 // (nil: none), which the parent compiled while the init mounted the root.
 type goAhead struct {
@@ -151,6 +162,7 @@ type goAhead struct {
 // initArgs is what the init's argv carries after its marker (spawnInit writes it).
 type initArgs struct {
 	netns      bool     // initNetnsFD is a network namespace to join (initNetnsArg)
+	netnsLater bool     // the first message names the namespace (initNetnsLaterArg)
 	cgroupDirs []string // v1 cgroup directories to join ("cgroup=DIR", cgroups.JoinThread)
 }
 
@@ -161,6 +173,8 @@ func parseInitArgs(argv []string) (initArgs, error) {
 		switch dir, isCgroup := strings.CutPrefix(arg, initCgroupArg); {
 		case arg == initNetnsArg:
 			a.netns = true
+		case arg == initNetnsLaterArg:
+			a.netnsLater = true
 		case isCgroup && filepath.IsAbs(dir):
 			a.cgroupDirs = append(a.cgroupDirs, dir)
 		default:
@@ -171,7 +185,7 @@ func parseInitArgs(argv []string) (initArgs, error) {
 }
 
 // initContainer builds the container and execs its command; it returns only on error.
-// host is hostCgroupInfo's; netnsReady says the init joined a network namespace with lo up;
+// host is hostCgroupInfo's; netnsReady says the init is in a network namespace with lo up;
 // awaitGoAhead returns once the parent says the container may start.
 func initContainer(spec Spec, host hostInfo, netnsReady bool, awaitGoAhead func() (goAhead, error)) error {
 	// The init is in the container's cgroup already (born there, or JoinThread). The steps

@@ -9,12 +9,22 @@ import (
 )
 
 // The init's argv after its marker: initNetnsArg says ExtraFiles[1] (initNetnsFD) is a network
-// namespace to join; each initCgroupArg+DIR is a v1 cgroup directory to join.
+// namespace to join; initNetnsLaterArg that the spec message names one (initStart.Netns), or,
+// if it names none, that the init makes its own; each initCgroupArg+DIR is a v1 cgroup
+// directory to join.
 const (
-	initNetnsFD   = 4
-	initNetnsArg  = "netns"
-	initCgroupArg = "cgroup="
+	initNetnsFD       = 4
+	initNetnsArg      = "netns"
+	initNetnsLaterArg = "netns=later"
+	initCgroupArg     = "cgroup="
 )
+
+// netnsSource says where the init of a --network none container gets its network namespace;
+// the zero value: its clone makes one.
+type netnsSource struct {
+	fd    *os.File // made already: the init joins it (initNetnsFD); spawnInit closes it
+	later bool     // still being made (PrepareNetwork): the spec message names it
+}
 
 // preparedNetns is a network namespace with lo up, made beside the start of a container
 // instead of in the init's clone: making one is the dearest part of that clone (about a
@@ -93,4 +103,25 @@ func joinPreparedNetns(prepared bool) error {
 		return fmt.Errorf("joining network namespace: %w", err)
 	}
 	return nil
+}
+
+// joinLaterNetns gives an init started with initNetnsLaterArg its network namespace: the one
+// at path (the parent's fd of it, /proc/PID/fd/N, open until the init execs), or, when path is
+// "", a new one. It reports whether lo is up already.
+func joinLaterNetns(path string) (loUp bool, err error) {
+	if path == "" {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return false, fmt.Errorf("creating network namespace: %w", err)
+		}
+		return false, nil
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("joining network namespace: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return false, fmt.Errorf("joining network namespace: %w", err)
+	}
+	return true, nil
 }

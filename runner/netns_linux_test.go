@@ -42,8 +42,8 @@ func TestNewNetns(t *testing.T) {
 	}
 }
 
-// TestEarlyNetworkRun: a container whose init joined the namespace PrepareNetwork made has
-// only lo, up, in a namespace of its own.
+// TestEarlyNetworkRun: an init started while PrepareNetwork makes the namespace is cloned
+// without one and joins it once the spec names it; the container has only lo, up, in it.
 func TestEarlyNetworkRun(t *testing.T) {
 	spec := testSpec(t, "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; readlink /proc/self/ns/net")
 	var out, errb bytes.Buffer
@@ -53,9 +53,10 @@ func TestEarlyNetworkRun(t *testing.T) {
 	t.Cleanup(func() { _ = e.Release() })
 	e.PrepareInit(InitShape{}, stdio)
 	p := earlyInitOf(t, spec.ID)
-	if !slices.Contains(p.cmd.Args, initNetnsArg) {
-		t.Fatalf("early init started as %q, want it to join the prepared namespace", p.cmd.Args)
+	if !slices.Contains(p.cmd.Args, initNetnsLaterArg) {
+		t.Fatalf("early init started as %q, want it to be told the namespace later", p.cmd.Args)
 	}
+	prepared := preparedNetnsOf(t, spec.ID)
 	code, err := Run(context.Background(), spec, stdio)
 	if err != nil || code != 0 {
 		t.Fatalf("Run = %d, %v (stderr %q)", code, err, errb.String())
@@ -65,8 +66,8 @@ func TestEarlyNetworkRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 3 || lines[0] != "lo" || lines[1] != "unknown" || lines[2] == host {
-		t.Errorf("container saw %q; want only lo, up, in a namespace other than the host's %s", lines, host)
+	if len(lines) != 3 || lines[0] != "lo" || lines[1] != "unknown" || lines[2] != prepared || lines[2] == host {
+		t.Errorf("container saw %q; want only lo, up, in the prepared namespace %s (host: %s)", lines, prepared, host)
 	}
 	if _, ok := earlyNetns.Load(spec.ID); ok {
 		t.Error("the prepared namespace is still registered after the run")

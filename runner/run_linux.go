@@ -143,6 +143,8 @@ type initProc struct {
 	cmd  *exec.Cmd
 	sock *os.File        // our end of the init's socket
 	cg   *cgroups.Cgroup // the container's cgroup: the init was born in it or joins it itself
+	// netnsLater: the init waits for the spec message to name its network namespace.
+	netnsLater bool
 	terminal
 }
 
@@ -152,9 +154,9 @@ type initProc struct {
 func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
 	p := takeInit(spec.ID, shapeOf(spec), stdio, cg)
 	if p == nil {
-		var netns *os.File
+		var netns netnsSource
 		if shapeOf(spec).Network == NetworkNone {
-			netns = takeNetns(spec.ID) // PrepareNetwork's, if any
+			netns.fd = takeNetns(spec.ID) // PrepareNetwork's, if any
 		}
 		if p, err = spawnInit(shapeOf(spec), stdio, cg, netns); err != nil {
 			return nil, err
@@ -173,8 +175,17 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	defer stop()
 	// The spec goes first, so the init mounts the root while we compile its seccomp filter;
 	// it goes no further than the plan's join step until it has the filter.
+	start := initStart{Spec: spec}
+	if p.netnsLater {
+		// Made while the init started (PrepareNetwork): the init opens our fd of it, which
+		// stays open until the init has exec'd. None: the init makes one.
+		if ns := takeNetns(spec.ID); ns != nil {
+			defer ns.Close()
+			start.Netns = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd())
+		}
+	}
 	enc := json.NewEncoder(parentSock)
-	if err := enc.Encode(spec); err != nil {
+	if err := enc.Encode(start); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
 	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
@@ -223,11 +234,11 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 }
 
 // spawnInit clones the init, shaped as shape, inside cg and attached to stdio. It waits on
-// its socket for the spec. A network namespace of its own is netns, when not nil (the init
-// joins it, and spawnInit closes it), or one its clone makes.
-func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns *os.File) (*initProc, error) {
-	if netns != nil {
-		defer netns.Close()
+// its socket for the spec. Its network namespace, when it gets one of its own, comes from
+// netns (see netnsSource).
+func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSource) (*initProc, error) {
+	if netns.fd != nil {
+		defer netns.fd.Close()
 	}
 	exe, release, err := sealedExe()
 	if err != nil {
@@ -249,13 +260,17 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns *os.File)
 	for _, dir := range cg.ThreadDirs() {
 		args = append(args, initCgroupArg+dir)
 	}
+	later := false
 	switch {
-	case shape.Network == NetworkNone && netns != nil:
-		args, extra = append(args, initNetnsArg), append(extra, netns) // initNetnsFD
-	case shape.Network == NetworkNone:
+	case shape.Network != NetworkNone:
+	case netns.fd != nil:
+		args, extra = append(args, initNetnsArg), append(extra, netns.fd) // initNetnsFD
+	case netns.later:
+		args, later = append(args, initNetnsLaterArg), true
+	default:
 		flags |= unix.CLONE_NEWNET
 	}
-	p := &initProc{sock: parentSock, cg: cg}
+	p := &initProc{sock: parentSock, cg: cg, netnsLater: later}
 	p.cmd = &exec.Cmd{
 		Path:       exe,
 		Args:       args,
