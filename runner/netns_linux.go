@@ -106,18 +106,19 @@ func joinPreparedNetns(prepared bool) error {
 }
 
 // joinLaterNetns gives an init started with initNetnsLaterArg its network namespace: the one
-// at path (the parent's fd of it, /proc/PID/fd/N, open until the init execs), or, when path is
-// "", a new one. It reports whether lo is up already.
+// at path (the parent's fd of it, /proc/PID/fd/N, open until the init execs), or a new one
+// when path is "" or cannot be opened (a /proc that hides the parent): isolated either way.
+// It reports whether lo is up already.
 func joinLaterNetns(path string) (loUp bool, err error) {
-	if path == "" {
+	fd := -1
+	if path != "" {
+		fd, _ = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if fd < 0 {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return false, fmt.Errorf("creating network namespace: %w", err)
 		}
 		return false, nil
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false, fmt.Errorf("joining network namespace: %w", err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {

@@ -3,7 +3,9 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,6 +126,56 @@ func TestParseInitArgs(t *testing.T) {
 	for _, bad := range [][]string{{"cgroup=relative/dir"}, {"--netns"}, {""}} {
 		if _, err := parseInitArgs(bad); err == nil {
 			t.Errorf("parseInitArgs(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestJoinLaterNetns: the init joins the namespace the path names (lo up already), or makes
+// one of its own when there is none to open; either way it leaves the host's. It runs on a
+// thread of its own, which ends with it.
+func TestJoinLaterNetns(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	host, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := newNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	want, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(ns.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path string
+		loUp bool
+	}{
+		{fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd()), true},
+		{"", false},
+		{"/proc/self/fd/999999", false},
+	} {
+		type result struct {
+			loUp bool
+			ns   string
+			err  error
+		}
+		c := make(chan result, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends in the namespace
+			var r result
+			if r.loUp, r.err = joinLaterNetns(tt.path); r.err == nil {
+				r.ns, r.err = os.Readlink("/proc/thread-self/ns/net")
+			}
+			c <- r
+		}()
+		r := <-c
+		switch {
+		case r.err != nil:
+			t.Errorf("joinLaterNetns(%q) = %v", tt.path, r.err)
+		case r.loUp != tt.loUp || r.ns == host || (tt.loUp && r.ns != want):
+			t.Errorf("joinLaterNetns(%q): in %s, lo up %v; want lo up %v, not the host's %s (prepared: %s)", tt.path, r.ns, r.loUp, tt.loUp, host, want)
 		}
 	}
 }
