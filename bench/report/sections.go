@@ -162,7 +162,7 @@ func (d *doc) start() {
 		"the v1 controllers itself, the one move the kernel makes without that wait (docs/design.md). What is " +
 		"left is work, on 2 vCPUs here: the CPU column is user plus system time per start (the tool and its " +
 		"children, hyperfine's mean). strata's is two Go programs starting and exiting (the CLI: `strata " +
-		"version` alone takes about 7 ms of CPU here; and the container's init helper) besides the " +
+		"version` alone takes about 5 ms of CPU here; and the container's init helper) besides the " +
 		"kernel's work for namespaces, mounts and cgroups that every tool here does; crun's is one C program.\n")
 	bars := d.timeTable("start", "alpine", startTools, []string{"CPU per start (mean)"})
 	if len(bars) > 0 {
