@@ -3,7 +3,6 @@ package runner
 import (
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -81,8 +80,7 @@ func TestDeviceStepBindWithoutMknod(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	target := filepath.Join(t.TempDir(), "null")
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the runtime ends the thread with the goroutine
+	onThrowawayThread(func() {
 		errc <- func() error {
 			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 				return err
@@ -113,7 +111,7 @@ func TestDeviceStepBindWithoutMknod(t *testing.T) {
 			}
 			return nil
 		}()
-	}()
+	})
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/strata-run/strata/internal/testutil"
 	"github.com/strata-run/strata/mount"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain lets the test binary be its own init, monitor and reaper, as strata's main does
@@ -137,3 +139,27 @@ var staticSelf = testutil.Requirement{Name: "statically linked test binary", Che
 	}
 	return ""
 }}
+
+// onThrowawayThread runs fn on a locked OS thread that the runtime ends afterwards, so fn may
+// change the thread's namespaces or credentials. The main thread is never ended, only parked,
+// and /proc/self shows its namespaces: when the goroutine lands on it, it holds the main
+// thread while fn runs on another.
+func onThrowawayThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked unless on the main thread: the thread ends here
+		if unix.Gettid() != unix.Getpid() {
+			fn()
+			close(done)
+			return
+		}
+		go func() {
+			runtime.LockOSThread() // not the main thread, which this goroutine's parent holds
+			fn()
+			close(done)
+		}()
+		<-done
+		runtime.UnlockOSThread()
+	}()
+	<-done
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/strata-run/strata/internal/testutil"
 	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // TestNewNetns: the namespace is a new one with lo up, and the thread that made it is back in
@@ -162,20 +162,39 @@ func TestJoinLaterNetns(t *testing.T) {
 			err  error
 		}
 		c := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread ends in the namespace
+		onThrowawayThread(func() {
 			var r result
 			if r.loUp, r.err = joinLaterNetns(tt.path); r.err == nil {
 				r.ns, r.err = os.Readlink("/proc/thread-self/ns/net")
 			}
 			c <- r
-		}()
+		})
 		r := <-c
 		switch {
 		case r.err != nil:
 			t.Errorf("joinLaterNetns(%q) = %v", tt.path, r.err)
 		case r.loUp != tt.loUp || r.ns == host || (tt.loUp && r.ns != want):
 			t.Errorf("joinLaterNetns(%q): in %s, lo up %v; want lo up %v, not the host's %s (prepared: %s)", tt.path, r.ns, r.loUp, tt.loUp, host, want)
+		}
+	}
+}
+
+// TestOnThrowawayThread: what a throwaway thread does to its namespaces never shows in the
+// process's (/proc/self is the main thread's), however often it runs.
+func TestOnThrowawayThread(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	host, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		errc := make(chan error, 1)
+		onThrowawayThread(func() { errc <- unix.Unshare(unix.CLONE_NEWNET) })
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if now, err := os.Readlink("/proc/self/ns/net"); err != nil || now != host {
+			t.Fatalf("after %d throwaway threads the process is in %s, %v; want %s", i+1, now, err, host)
 		}
 	}
 }
