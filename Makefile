@@ -36,7 +36,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=20s -fuzzminimizetime=10x ./layers
+	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=40000x -fuzzminimizetime=10x ./layers
 
 # The side-by-side benchmarks (bench/run.sh). BENCH_T0, read when make starts, lets the total
 # the docs print include building strata. BENCH_ARGS passes run.sh flags, e.g.
