@@ -19,23 +19,14 @@ import (
 // its own namespace afterwards.
 func TestNewNetns(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
-	before, err := os.Readlink("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := mustReadlink(t, "/proc/thread-self/ns/net")
 	ns, err := newNetns()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	made, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(ns.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := os.Readlink("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	made := mustReadlink(t, "/proc/self/fd/"+strconv.Itoa(int(ns.Fd())))
+	after := mustReadlink(t, "/proc/thread-self/ns/net")
 	if made == before || !strings.HasPrefix(made, "net:[") {
 		t.Errorf("newNetns returned %q; want a network namespace other than the host's %q", made, before)
 	}
@@ -63,10 +54,7 @@ func TestEarlyNetworkRun(t *testing.T) {
 	if err != nil || code != 0 {
 		t.Fatalf("Run = %d, %v (stderr %q)", code, err, errb.String())
 	}
-	host, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := mustReadlink(t, "/proc/self/ns/net")
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 || lines[0] != "lo" || lines[1] != "unknown" || lines[2] != prepared || lines[2] == host {
 		t.Errorf("container saw %q; want only lo, up, in the prepared namespace %s (host: %s)", lines, prepared, host)
@@ -111,10 +99,7 @@ func preparedNetnsOf(t *testing.T, id string) string {
 	if n.fd == nil {
 		t.Fatal("making the namespace failed")
 	}
-	l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(n.fd.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := mustReadlink(t, "/proc/self/fd/"+strconv.Itoa(int(n.fd.Fd())))
 	return l
 }
 
@@ -135,19 +120,13 @@ func TestParseInitArgs(t *testing.T) {
 // thread of its own, which ends with it.
 func TestJoinLaterNetns(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
-	host, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := mustReadlink(t, "/proc/self/ns/net")
 	ns, err := newNetns()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	want, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(ns.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := mustReadlink(t, "/proc/self/fd/"+strconv.Itoa(int(ns.Fd())))
 	for _, tt := range []struct {
 		path string
 		loUp bool
@@ -183,10 +162,7 @@ func TestJoinLaterNetns(t *testing.T) {
 // process's (/proc/self is the main thread's), however often it runs.
 func TestOnThrowawayThread(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
-	host, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := mustReadlink(t, "/proc/self/ns/net")
 	for i := 0; i < 50; i++ {
 		errc := make(chan error, 1)
 		onThrowawayThread(func() { errc <- unix.Unshare(unix.CLONE_NEWNET) })
@@ -197,4 +173,14 @@ func TestOnThrowawayThread(t *testing.T) {
 			t.Fatalf("after %d throwaway threads the process is in %s, %v; want %s", i+1, now, err, host)
 		}
 	}
+}
+
+// mustReadlink is os.Readlink for a link the test cannot go on without.
+func mustReadlink(t *testing.T, p string) string {
+	t.Helper()
+	l, err := os.Readlink(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
