@@ -168,7 +168,7 @@ func runMonitor() {
 	}
 	cgroupMade, netns, ok := monitorArgs(os.Args[1:])
 	if !ok {
-		answer(monitorResult{Error: "monitor: want the container dir, then " + monitorCgroupMade + " and " + monitorNetns + " or neither", Code: ExitOwnError})
+		answer(monitorResult{Error: "monitor: want the container dir, then optionally " + monitorCgroupMade + " and " + monitorNetns, Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	}
 	dir := os.Args[1]

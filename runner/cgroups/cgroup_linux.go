@@ -195,7 +195,7 @@ func (c *Cgroup) ThreadDirs() []string {
 
 // JoinThread moves the calling thread into the v1 cgroup directories dirs, by writing 0 to
 // their tasks files. Moving oneself is the one cgroup move the kernel makes without its global
-// threadgroup lock, whose writers wait for an RCU grace period (10–25 ms here) whenever no
+// threadgroup lock, whose writers wait for an RCU grace period (6–25 ms here) whenever no
 // other move came just before: AddProc of a whole process pays that wait, this does not. The
 // other threads stay where they were, so the caller locks its OS thread and execs from it (the
 // container's init does), after which the process is that thread alone.
