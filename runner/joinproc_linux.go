@@ -44,7 +44,7 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
+	defer stopSignals(sigs)
 
 	p := &joinProc{}
 	p.cmd = &exec.Cmd{
