@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
@@ -42,9 +41,8 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	childSock := os.NewFile(uintptr(fds[1]), "nsjoin-child")
 	defer parentSock.Close()
 
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwardedSignals...)
-	defer stopSignals(sigs)
+	sigs := catchSignals()
+	defer sigs.stop()
 
 	p := &joinProc{}
 	p.cmd = &exec.Cmd{
@@ -113,7 +111,7 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 		_ = p.wait()
 		return 0, nil
 	}
-	stopForwarding := forwardSignals(ctx, sigs, &p.terminal, p.cmd.Process, func() {
+	stopForwarding := forwardSignals(ctx, sigs.c, &p.terminal, p.cmd.Process, func() {
 		// The command has no parent-death signal (see joinAndStart): kill it by pid, which
 		// the helper, its parent, keeps from being reused until reaped.
 		_ = unix.Kill(a.Pid, unix.SIGKILL)
