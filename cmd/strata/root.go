@@ -175,10 +175,10 @@ func addCommands(root *cobra.Command, g *globals, only string) {
 	checkUsage(root)
 }
 
-// commandIn returns the subcommand args run (root's flags come first), when it is one of commands and nothing in args
-// needs the others (help, --version, a misspelt command and its suggestions); else "". Root
-// flags before it are skipped as cobra parses them: a flag that takes a value and has no
-// "=" takes the next argument.
+// commandIn returns the subcommand args run (after root's flags), when it is one of commands
+// and nothing in args needs the others (help, --version, a misspelt command and its
+// suggestions); else "". Root flags before it are skipped as cobra parses them: a flag that
+// takes a value and has no "=" takes the next argument.
 func commandIn(root *cobra.Command, args []string) string {
 	flags := root.PersistentFlags()
 	for i := 0; i < len(args); i++ {
