@@ -78,7 +78,7 @@ func TestEarlyCgroupOtherLimits(t *testing.T) {
 	}
 }
 
-// earlyInitOf returns the init PrepareInit started for id, once its start has ended.
+// earlyInitOf returns the init PrepareInit started for id.
 func earlyInitOf(t *testing.T, id string) *initProc {
 	t.Helper()
 	v, ok := earlyInits.Load(id)
@@ -86,7 +86,6 @@ func earlyInitOf(t *testing.T, id string) *initProc {
 		t.Fatal("PrepareInit started no init")
 	}
 	ei := v.(*earlyInit)
-	<-ei.started
 	if ei.p == nil {
 		t.Fatal("the early init failed to start")
 	}

