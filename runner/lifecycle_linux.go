@@ -32,8 +32,10 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 			code, err = ExitOwnError, withCode(ExitOwnError, derr)
 		}
 	}()
-	if err := beginRun(c); err != nil {
-		return ExitOwnError, withCode(ExitOwnError, err)
+	if !c.monitored {
+		if err := beginRun(c); err != nil {
+			return ExitOwnError, withCode(ExitOwnError, err)
+		}
 	}
 	res, err := run(ctx, c.Config.Spec, stdio, func(pid int, exited <-chan struct{}) {
 		select {
@@ -72,7 +74,7 @@ func markMonitor(c *Container) error {
 	if err := c.Reload(); err != nil {
 		return err
 	}
-	if c.State.Running() {
+	if c.State.Running() || c.State.starting() {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrRunning)
 	}
 	start, err := processStart(os.Getpid())

@@ -705,3 +705,63 @@ func TestWaiterNeverCreatesLock(t *testing.T) {
 		t.Errorf("a container without --rm got a waiters lock: %v", err)
 	}
 }
+
+// TestCreateToRun: a container created to be run by this process names it as its monitor
+// from its first state, runs without being marked again, and another process cannot start
+// it while that monitor lives.
+func TestCreateToRun(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := testSpec(t, "sh", "-c", "exit 4")
+	root := spec.Root
+	c, err := s.CreateToRun(spec.ID, Config{Spec: spec}, func(string) ([]mount.Mount, error) { return root, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Remove(context.Background(), c, true) })
+	onDisk, err := s.Get(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onDisk.State.Status != StatusCreated || onDisk.State.MonitorPid != os.Getpid() || onDisk.State.MonitorStart == 0 {
+		t.Fatalf("first state = %+v, want created with this process as monitor", onDisk.State)
+	}
+
+	// Another process's start (markMonitor) while that monitor lives: refused. The monitor is
+	// a child of ours here, for a pid that is not this process's.
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	otherStart, err := processStart(other.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := *onDisk
+	busy.State.MonitorPid, busy.State.MonitorStart = other.Process.Pid, otherStart
+	if err := busy.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if err := markMonitor(&busy); !errors.Is(err, ErrRunning) {
+		t.Errorf("start while another process starts it = %v, want ErrRunning", err)
+	}
+	_ = other.Process.Kill()
+	_ = other.Wait()
+	if err := markMonitor(&busy); err != nil {
+		t.Errorf("start once that process is gone = %v, want it allowed", err)
+	}
+
+	// This process's own run needs no marking.
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := RunContainer(context.Background(), c, Stdio{}); err != nil || code != 4 {
+		t.Fatalf("RunContainer = %d, %v, want 4", code, err)
+	}
+	if got, err := s.Get(c.ID); err != nil || got.State.Status != StatusExited || got.State.ExitCode != 4 {
+		t.Errorf("after the run: %+v, %v; want exited 4", got, err)
+	}
+}

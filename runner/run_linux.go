@@ -220,7 +220,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	filter, stopErr := containerFilter(spec)
 	if stopErr != nil {
 		stopErr = fmt.Errorf("loading seccomp filter: %w", stopErr)
-	} else if err := enc.Encode(goAhead{Go: true, Seccomp: filter}); err != nil {
+	} else if err := writeGoAhead(parentSock, goAhead{Go: true, Seccomp: filter}); err != nil {
 		stopErr = fmt.Errorf("telling init to go ahead: %w", err)
 	}
 	if stopErr != nil {

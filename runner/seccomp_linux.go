@@ -88,12 +88,16 @@ func boundedCaps(keep []int) []int {
 
 // seccompFilter is a compiled filter as the kernel takes it: the program's struct
 // sock_filter array in host byte order, and the SECCOMP_FILTER_FLAG_* to install it with.
-// The parent compiles it while it waits for the init to join its cgroup and sends it with
-// cgroupJoined, so the init spends no time on it.
+// The parent compiles it while the init mounts the root and sends it with goAhead, so the
+// init spends no time on it. Insns travel as raw bytes after the message (writeGoAhead).
 type seccompFilter struct {
-	Insns []byte `json:"insns"`
+	Insns []byte `json:"-"`
+	Size  int    `json:"size"` // len(Insns), on the wire
 	Flags uint   `json:"flags,omitempty"`
 }
+
+// maxFilterBytes is the largest program the kernel takes (BPF_MAXINSNS instructions).
+const maxFilterBytes = 0xffff * sockFilterSize
 
 // containerFilter compiles the seccomp filter of spec's container, or returns nil when it has
 // none (seccomp=unconfined, --privileged). The capabilities that lift bans are those of the

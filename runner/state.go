@@ -65,6 +65,13 @@ func (s State) Running() bool {
 	return s.Status == StatusRunning && processAlive(s.MonitorPid, s.MonitorStart)
 }
 
+// starting reports whether another process is starting the container: it is created and
+// names a live monitor (a foreground run records itself before the container runs).
+func (s State) starting() bool {
+	return s.Status == StatusCreated && s.MonitorPid != 0 && s.MonitorPid != os.Getpid() &&
+		processAlive(s.MonitorPid, s.MonitorStart)
+}
+
 // effective is the state as users should see it: a stale "running" becomes exited.
 func (s State) effective() State {
 	if s.Status == StatusRunning && !s.Running() {

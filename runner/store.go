@@ -42,6 +42,9 @@ type Container struct {
 	// synced waits for the fsync of a new container's config.json, which CreateWith leaves
 	// running while the container starts (see Durable); nil when nothing is pending.
 	synced func() error
+	// monitored: this process created the container to run it and its first state names
+	// this process as the monitor (CreateToRun).
+	monitored bool
 }
 
 // Durable waits until the config.json of a container just created is on disk. CreateWith
@@ -101,7 +104,19 @@ func NewID() (string, error) {
 
 // CreateWithID is CreateWith for a container whose ID (from NewID) the caller chose, for
 // a cgroup made ahead of it (PrepareCgroup).
-func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (_ *Container, err error) {
+func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (*Container, error) {
+	return s.create(id, cfg, root, false)
+}
+
+// CreateToRun is CreateWithID for a container this process runs at once in the foreground
+// (RunContainer): its first state names this process as its monitor, which RunContainer
+// would otherwise lock, reload and rewrite the state to record. Another strata's start
+// refuses it meanwhile (State.starting).
+func (s *Store) CreateToRun(id string, cfg Config, root RootFunc) (*Container, error) {
+	return s.create(id, cfg, root, true)
+}
+
+func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Container, err error) {
 	if len(id) != 64 || !isHexID(id) {
 		return nil, fmt.Errorf("creating container: %q is not a container id", id)
 	}
@@ -161,6 +176,13 @@ func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (_ *Container
 	}
 	cfg.Spec.ID, cfg.Spec.Dir = id, dir
 	c := &Container{ID: id, Dir: dir, Config: cfg, State: State{Status: StatusCreated}}
+	if toRun {
+		start, err := processStart(os.Getpid())
+		if err != nil {
+			return nil, fmt.Errorf("reading own start time: %w", err)
+		}
+		c.State.MonitorPid, c.State.MonitorStart, c.monitored = os.Getpid(), start, true
+	}
 	if root != nil {
 		if c.Config.Spec.Root, err = root(dir); err != nil {
 			return nil, err

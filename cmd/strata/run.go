@@ -191,7 +191,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	c, err := containers.CreateWithID(id, runner.Config{
+	create := containers.CreateWithID
+	if !o.create && !o.detach {
+		create = containers.CreateToRun // this process runs it: its monitor from the start
+	}
+	c, err := create(id, runner.Config{
 		Spec:       spec,
 		Name:       o.name,
 		Image:      image,
