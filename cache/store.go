@@ -45,6 +45,10 @@ const (
 	ingestDir     = "ingest"
 	// layoutVersion is the only version of image-spec image-layout.md that exists.
 	layoutVersion = "1.0.0"
+	// emptyIndex is a new store's index.json: v1.IndexManifest with no manifests, as
+	// json.Marshal writes it, kept as text because every strata command opens the store and
+	// the marshal cost each one 0.1 ms.
+	emptyIndex = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`
 )
 
 // Store is an OCI image layout on disk. Its methods are safe for concurrent use, and several
@@ -76,11 +80,7 @@ func (s *Store) init() error {
 			return err
 		}
 	}
-	empty, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []v1.Descriptor{}})
-	if err != nil {
-		return err
-	}
-	if err := createOnce(filepath.Join(s.dir, indexFile), empty); err != nil {
+	if err := createOnce(filepath.Join(s.dir, indexFile), []byte(emptyIndex)); err != nil {
 		return fmt.Errorf("creating %s: %w", indexFile, err)
 	}
 	// oci-layout goes last: its presence marks a complete layout.

@@ -228,3 +228,15 @@ func TestTagReplaceAndUntag(t *testing.T) {
 		t.Errorf("Tag(%q) = nil, want an error", "bad ref")
 	}
 }
+
+// TestEmptyIndexIsMarshalled: the index.json a new store starts with is what json.Marshal
+// makes of an empty v1.IndexManifest, which is what the rest of the store writes.
+func TestEmptyIndexIsMarshalled(t *testing.T) {
+	want, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []v1.Descriptor{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emptyIndex != string(want) {
+		t.Errorf("emptyIndex = %s, want %s", emptyIndex, want)
+	}
+}
