@@ -42,6 +42,9 @@ func (e *EarlyCgroup) Release() error {
 	if v, ok := earlyInits.LoadAndDelete(e.id); ok {
 		v.(*earlyInit).end()
 	}
+	if m := takeMonitor(e.id); m != nil {
+		m.end()
+	}
 	if _, ok := early.LoadAndDelete(e.id); !ok {
 		return nil
 	}
@@ -91,9 +94,25 @@ func handOver(id string, r cgroups.Resources) (cg *cgroups.Cgroup, ok bool, err 
 	return e.cg, true, e.cg.Close()
 }
 
+// earlyCgroupFits says whether handOver would hand over the cgroup PrepareCgroup made for
+// container id, as one made with limits r.
+func earlyCgroupFits(id string, r cgroups.Resources) bool {
+	v, ok := early.Load(id)
+	if !ok {
+		return false
+	}
+	e := v.(*EarlyCgroup)
+	return e.err == nil && e.res == r
+}
+
 // adoptCgroup is the monitor's side of handOver: the cgroup of container id exists, made with
 // limits r by the strata that started this monitor, and run takes it as it is.
 func adoptCgroup(id string, r cgroups.Resources) error {
+	if v, ok := early.Load(id); ok {
+		// Loaded already, for the init an early monitor started in it (prepareEarly).
+		v.(*EarlyCgroup).res = r
+		return nil
+	}
 	cg, err := cgroups.Load(id)
 	if err != nil {
 		return err

@@ -665,6 +665,7 @@ func TestMonitorArgs(t *testing.T) {
 		{[]string{"/c", "--other"}, false, false, false},
 		{[]string{}, false, false, false},
 		{[]string{""}, false, false, false},
+		{[]string{monitorEarly + `{"id":"x"}`}, false, false, false}, // earlyMonitorArg's
 	} {
 		made, netns, ok := monitorArgs(tt.argv)
 		if made != tt.made || netns != tt.netns || ok != tt.ok {
@@ -763,5 +764,65 @@ func TestCreateToRun(t *testing.T) {
 	}
 	if got, err := s.Get(c.ID); err != nil || got.State.Status != StatusExited || got.State.ExitCode != 4 {
 		t.Errorf("after the run: %+v, %v; want exited 4", got, err)
+	}
+}
+
+// TestDetachedEarlyMonitor: a monitor started before its container existed (as `run -d`
+// does) is the one that runs it, in the cgroup and network namespace made beside it.
+func TestDetachedEarlyMonitor(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	var earlyPid int
+	var prepared string
+	c := startedContainer(t, func(s *Spec) {
+		PrepareNetwork(s.ID, NetworkNone)
+		e := PrepareCgroup(s.ID, s.withDefaults().Resources)
+		t.Cleanup(func() { _ = e.Release() })
+		e.PrepareMonitor(shapeOf(*s))
+		v, ok := earlyMonitors.Load(s.ID)
+		if !ok {
+			t.Fatal("PrepareMonitor started no monitor")
+		}
+		earlyPid = v.(*monitorProc).cmd.Process.Pid
+		prepared = preparedNetnsOf(t, s.ID)
+	}, "sleep", "1000")
+	if _, ok := earlyMonitors.Load(c.ID); ok {
+		t.Error("Start left the early monitor registered")
+	}
+	if c.State.MonitorPid != earlyPid {
+		t.Errorf("the container's monitor is %d, want the early one %d", c.State.MonitorPid, earlyPid)
+	}
+	if ns := mustReadlink(t, fmt.Sprintf("/proc/%d/ns/net", c.State.Pid)); ns != prepared {
+		t.Errorf("the container is in network namespace %s, want the prepared %s", ns, prepared)
+	}
+	cg, err := cgroups.Load(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	if pids, err := cg.Procs(); err != nil || !slices.Contains(pids, c.State.Pid) {
+		t.Errorf("the container's cgroup holds %v, %v; want its pid %d", pids, err, c.State.Pid)
+	}
+}
+
+// TestEarlyMonitorReleased: a monitor started for a container that is never made (a name in
+// use, an image missing) is ended by Release, with its cgroup.
+func TestEarlyMonitorReleased(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	id := randomID(t)
+	e := PrepareCgroup(id, cgroups.Resources{})
+	e.PrepareMonitor(InitShape{})
+	v, ok := earlyMonitors.Load(id)
+	if !ok {
+		t.Fatal("PrepareMonitor started no monitor")
+	}
+	m := v.(*monitorProc)
+	if err := e.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if m.cmd.ProcessState == nil {
+		t.Error("Release left the early monitor running")
+	}
+	if _, err := cgroups.Load(id); !errors.Is(err, cgroups.ErrNotFound) {
+		t.Errorf("cgroup after Release: %v, want ErrNotFound", err)
 	}
 }

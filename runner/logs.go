@@ -30,6 +30,14 @@ type logWriter struct {
 
 func newLogWriter(w io.Writer) *logWriter { return &logWriter{out: w} }
 
+// setOut sets where the log goes, for a writer made before its file was open (an early
+// monitor's): nothing is written before, as the container's command has not run yet.
+func (l *logWriter) setOut(w io.Writer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.out = w
+}
+
 // stream returns the writer for one stream ("stdout" or "stderr").
 func (l *logWriter) stream(name string) *logStream { return &logStream{l: l, name: name} }
 
@@ -61,6 +69,9 @@ func (s *logStream) Write(p []byte) (int, error) {
 	}
 	s.l.mu.Lock()
 	defer s.l.mu.Unlock()
+	if s.l.out == nil {
+		return 0, errors.New("container log is not open yet")
+	}
 	if _, err := s.l.out.Write(buf); err != nil {
 		return 0, err
 	}

@@ -3,12 +3,17 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"syscall"
+
+	"github.com/strata-run/strata/runner/cgroups"
 )
 
 // monitorPipeFD is the monitor's end of the pipe Start reads its answer from.
@@ -49,53 +54,53 @@ func Start(ctx context.Context, c *Container) (err error) {
 	if err := readyVolatileRoot(c); err != nil {
 		return withCode(ExitOwnError, err)
 	}
-	// The monitor is the helper program (or this binary) through its protected view: it will
-	// be the parent of container processes for as long as they run.
-	exe, release, err := sealedExe()
-	if err != nil {
-		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
+	var netnsPath string
+	netns := takeNetns(c.ID) // made by PrepareNetwork while the container was created
+	if netns != nil {
+		defer netns.Close() // the monitor's init has joined it once the monitor answers
+		netnsPath = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), netns.Fd())
 	}
-	defer release()
-	args := []string{monitorMarker, c.Dir}
-	extra := []*os.File{nil} // the answer pipe's write end, below
-	if netns := takeNetns(c.ID); netns != nil {
-		// Made by PrepareNetwork while the container was created: the monitor's init joins it.
-		defer netns.Close()
-		args, extra = append(args, monitorNetns), append(extra, netns)
+	res := c.Config.Spec.withDefaults().Resources
+	m := takeMonitor(c.ID)
+	if m != nil && !earlyCgroupFits(c.ID, res) {
+		m.end() // its init is in a cgroup handOver deletes
+		m = nil
 	}
-	cg, handed, err := handOver(c.ID, c.Config.Spec.withDefaults().Resources)
+	cg, handed, err := handOver(c.ID, res)
 	if err != nil {
 		return withCode(ExitOwnError, fmt.Errorf("creating cgroup: %w", err))
 	}
 	if handed {
-		args = append(args, monitorCgroupMade)
 		defer func() {
 			if err != nil {
 				_ = cg.Delete() // the monitor took it only if it answered Ready
 			}
 		}()
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
+	if m != nil {
+		// Started by PrepareMonitor while the container was created: it waits for this.
+		err = json.NewEncoder(m.goPipe).Encode(monitorGo{Dir: c.Dir, CgroupMade: handed, Netns: netnsPath})
+		m.goPipe.Close()
+		if err != nil {
+			m.end()
+			m = nil
+		}
 	}
+	if m == nil {
+		args := []string{monitorMarker, c.Dir}
+		var extra []*os.File
+		if netns != nil {
+			args, extra = append(args, monitorNetns), append(extra, netns)
+		}
+		if handed {
+			args = append(args, monitorCgroupMade)
+		}
+		if m, err = spawnMonitor(args, extra); err != nil {
+			return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
+		}
+	}
+	cmd, r := m.cmd, m.answer
 	defer r.Close()
-	extra[0] = w
-	cmd := &exec.Cmd{
-		Path:        exe,
-		Args:        args,
-		Env:         []string{"GOGC=25"},
-		Dir:         "/", // pin no mount
-		ExtraFiles:  extra,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	err = cmd.Start()
-	w.Close()
-	release()
-	dropSealedExe() // not at this process's exit (see dropSealedExe)
-	if err != nil {
-		return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
-	}
 	// The monitor outlives a strata CLI; in a long-lived caller (tests, an API) this reaps it.
 	go func() { _ = cmd.Wait() }()
 
@@ -130,15 +135,173 @@ func Start(ctx context.Context, c *Container) (err error) {
 // The monitor's optional arguments after the container dir. monitorCgroupMade: the
 // container's cgroup exists already (PrepareCgroup in the strata that started it).
 // monitorNetns: fd monitorNetnsFD is the network namespace PrepareNetwork made for it.
+// monitorEarly+JSON, alone: the monitor started before its container existed (PrepareMonitor),
+// for the earlyMonitor the JSON describes; it reads what the others say from fd monitorGoFD,
+// as a monitorGo.
 const (
 	monitorCgroupMade = "--cgroup-made"
 	monitorNetns      = "--netns"
 	monitorNetnsFD    = 4
+	monitorEarly      = "--early="
+	monitorGoFD       = 4
 )
+
+// earlyMonitor is what a monitor PrepareMonitor starts knows before its container exists: the
+// container's ID (its cgroup's name) and the shape of its init, which it starts at once.
+type earlyMonitor struct {
+	ID    string    `json:"id"`
+	Shape InitShape `json:"shape"`
+}
+
+// monitorGo is what Start sends a monitor PrepareMonitor started: its container, whether its
+// cgroup exists, and the network namespace to join (the path of Start's fd of it, or "").
+type monitorGo struct {
+	Dir        string `json:"dir"`
+	CgroupMade bool   `json:"cgroupMade,omitempty"`
+	Netns      string `json:"netns,omitempty"`
+}
+
+// monitorProc is a started monitor: the process, the read end of its answer pipe and, for
+// one PrepareMonitor started, the write end of the pipe Start sends its monitorGo on.
+type monitorProc struct {
+	cmd    *exec.Cmd
+	answer *os.File
+	goPipe *os.File
+}
+
+// spawnMonitor starts a monitor with args (after its marker) and extra files from fd 4 on: the
+// helper program (or this binary) through its protected view, in a session of its own, stdio
+// on /dev/null. It will be the parent of the container's processes for as long as they run.
+func spawnMonitor(args []string, extra []*os.File) (_ *monitorProc, err error) {
+	exe, release, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	cmd := &exec.Cmd{
+		Path:        exe,
+		Args:        args,
+		Env:         []string{"GOGC=25"},
+		Dir:         "/", // pin no mount
+		ExtraFiles:  append([]*os.File{w}, extra...),
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	release()
+	dropSealedExe() // not at this process's exit (see dropSealedExe)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &monitorProc{cmd: cmd, answer: r}, nil
+}
+
+// earlyMonitors holds the monitors PrepareMonitor started and no Start took yet, by ID.
+var earlyMonitors sync.Map
+
+// PrepareMonitor starts the monitor of the container that will be created with id and run
+// detached (Start), so that its process and runtime start while the image is looked up and
+// the container created, instead of after: it waits for Start to name the container. A
+// failed start is left to Start, which spawns its own and reports the error. Release ends a
+// monitor no Start took.
+func (e *EarlyCgroup) PrepareMonitor(shape InitShape) {
+	if e.err != nil {
+		return
+	}
+	arg, err := json.Marshal(earlyMonitor{ID: e.id, Shape: shape.withDefaults()})
+	if err != nil {
+		return
+	}
+	gr, gw, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	defer gr.Close()
+	m, err := spawnMonitor([]string{monitorMarker, monitorEarly + string(arg)}, []*os.File{gr}) // monitorGoFD
+	if err != nil {
+		gw.Close()
+		return
+	}
+	m.goPipe = gw
+	earlyMonitors.Store(e.id, m)
+}
+
+// takeMonitor returns the monitor PrepareMonitor started for container id, or nil.
+func takeMonitor(id string) *monitorProc {
+	v, ok := earlyMonitors.LoadAndDelete(id)
+	if !ok {
+		return nil
+	}
+	return v.(*monitorProc)
+}
+
+// end ends a monitor that will not be used: closing its go pipe makes it exit, without
+// touching any container; it is waited for.
+func (m *monitorProc) end() {
+	if m.goPipe != nil {
+		m.goPipe.Close()
+	}
+	_ = m.cmd.Process.Kill()
+	_ = m.cmd.Wait()
+	m.answer.Close()
+}
+
+// readMonitorGo reads, in a monitor PrepareMonitor started, what Start sends it.
+func readMonitorGo() (monitorGo, error) {
+	var g monitorGo
+	f := os.NewFile(monitorGoFD, "monitor-go")
+	defer f.Close()
+	if err := json.NewDecoder(f).Decode(&g); err != nil {
+		return g, fmt.Errorf("monitor: waiting for its container: %w", err)
+	}
+	if g.Dir == "" {
+		return g, errors.New("monitor: no container named")
+	}
+	return g, nil
+}
+
+// earlyMonitorArg reads the argument of a monitor PrepareMonitor started, if argv is one.
+func earlyMonitorArg(argv []string) (earlyMonitor, bool) {
+	var em earlyMonitor
+	if len(argv) != 1 || !strings.HasPrefix(argv[0], monitorEarly) {
+		return em, false
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(argv[0], monitorEarly)), &em); err != nil || em.ID == "" {
+		return em, false
+	}
+	return em, true
+}
+
+// prepareEarly starts, in a monitor PrepareMonitor started, the init of the container em
+// names, in its cgroup (made by the strata that started us) and attached to stdio, so that
+// its start overlaps the container's creation. The network namespace that strata made is
+// named later, by the monitorGo: until then a --network none init is told it comes later.
+// It returns the namespace's placeholder to fill (nil for another network).
+func prepareEarly(em earlyMonitor, stdio Stdio) *preparedNetns {
+	cg, err := cgroups.Load(em.ID)
+	if err != nil {
+		return nil // run makes or loads it and starts its own init
+	}
+	var netns *preparedNetns
+	if em.Shape.Network == NetworkNone {
+		netns = &preparedNetns{done: make(chan struct{})}
+		earlyNetns.Store(em.ID, netns)
+	}
+	// Its limits are the container's, which adoptCgroup records once the monitorGo names it.
+	e := &EarlyCgroup{id: em.ID, cg: cg}
+	early.Store(em.ID, e)
+	e.PrepareInit(em.Shape, stdio)
+	return netns
+}
 
 // monitorArgs reads the monitor's arguments: the container dir, then optional flags.
 func monitorArgs(argv []string) (cgroupMade, netns, ok bool) {
-	if len(argv) == 0 || argv[0] == "" {
+	if len(argv) == 0 || argv[0] == "" || strings.HasPrefix(argv[0], monitorEarly) {
 		return false, false, false
 	}
 	for _, a := range argv[1:] {
@@ -166,22 +329,66 @@ func runMonitor() {
 			pipe = nil
 		}
 	}
+	var dir, netnsPath string
+	var netnsFile *os.File
+	var earlyNS *preparedNetns
+	lw := newLogWriter(nil) // the container's log file is opened below
+	stdio := Stdio{Stdout: lw.stream("stdout"), Stderr: lw.stream("stderr")}
+	// -d -i: as with docker, the container's stdin stays open and never reaches EOF (cat
+	// keeps running). The monitor holds the pipe's write end for as long as the container
+	// runs; nothing writes to it until strata has an attach command.
+	var stdinWriter *os.File
+	openStdin := func() error {
+		r, w, err := os.Pipe()
+		stdio.Stdin, stdinWriter = r, w
+		return err
+	}
+	em, early := earlyMonitorArg(os.Args[1:])
 	cgroupMade, netns, ok := monitorArgs(os.Args[1:])
-	if !ok {
+	switch {
+	case early:
+		if em.Shape.Stdin && openStdin() != nil {
+			em.Shape.Stdin = false // run opens it again, and reports a failure
+		}
+		earlyNS = prepareEarly(em, stdio)
+		g, err := readMonitorGo()
+		if err != nil {
+			answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
+			os.Exit(ExitOwnError)
+		}
+		dir, cgroupMade, netnsPath = g.Dir, g.CgroupMade, g.Netns
+	case !ok:
 		answer(monitorResult{Error: "monitor: want the container dir, then optionally " + monitorCgroupMade + " and " + monitorNetns, Code: ExitOwnError})
 		os.Exit(ExitOwnError)
+	default:
+		dir = os.Args[1]
+		if netns {
+			netnsFile = os.NewFile(monitorNetnsFD, "netns")
+		}
 	}
-	dir := os.Args[1]
 	s := &Store{dir: filepath.Dir(dir)}
 	c, err := s.load(filepath.Base(dir))
 	if err == nil {
 		err = markMonitor(c) // Start holds the container's lock until we answer
 	}
+	if err == nil && early && (c.ID != em.ID || !cgroupMade) {
+		err = errors.New("monitor: started for another container")
+	}
 	if err == nil && cgroupMade {
 		err = adoptCgroup(c.ID, c.Config.Spec.withDefaults().Resources)
 	}
-	if err == nil && netns {
-		adoptNetns(c.ID, os.NewFile(monitorNetnsFD, "netns"))
+	if err == nil && netnsPath != "" {
+		// Start's fd of it, open until we answer. One that does not open leaves the init to
+		// make its own namespace: isolated either way.
+		netnsFile, _ = os.Open(netnsPath)
+	}
+	switch {
+	case earlyNS != nil:
+		// The early init waits for it in its spec message (nil: it makes its own).
+		earlyNS.fd = netnsFile
+		close(earlyNS.done)
+	case err == nil && netnsFile != nil:
+		adoptNetns(c.ID, netnsFile)
 	}
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
@@ -194,21 +401,14 @@ func runMonitor() {
 		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	}
-	lw := newLogWriter(logs)
-	stdio := Stdio{Stdout: lw.stream("stdout"), Stderr: lw.stream("stderr")}
-	// -d -i: as with docker, the container's stdin stays open and never reaches EOF (cat
-	// keeps running). The monitor holds the pipe's write end for as long as the container
-	// runs; nothing writes to it until strata has an attach command.
-	var stdinWriter *os.File
-	if c.Config.Spec.Stdin {
-		r, w, err := os.Pipe()
-		if err != nil {
+	lw.setOut(logs)
+	if c.Config.Spec.Stdin && stdio.Stdin == nil {
+		if err := openStdin(); err != nil {
 			err = fmt.Errorf("creating the container's stdin: %w", err)
 			recordExit(c, result{Code: ExitOwnError}, err)
 			answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
 			os.Exit(ExitOwnError)
 		}
-		stdio.Stdin, stdinWriter = r, w
 	}
 	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int, _ <-chan struct{}) {
 		dropSealedExe()

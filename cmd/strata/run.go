@@ -159,8 +159,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 				err = withCode(runner.ExitOwnError, rerr)
 			}
 		}()
-		if !o.detach {
-			early.PrepareInit(runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive}, stdio)
+		shape := runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive}
+		if o.detach {
+			early.PrepareMonitor(shape)
+		} else {
+			early.PrepareInit(shape, stdio)
 		}
 	}
 	store, err := g.openStore()
