@@ -153,7 +153,8 @@ func (d *doc) start() {
 	d.p("hyperfine, `-N`, %s warmup runs, from command to exit with everything removed: `strata run --rm`, "+
 		"`podman run --rm`, `ctr run --rm` on images already pulled; `runc run` and `crun run` on a prepared "+
 		"bundle (alpine rootfs, `runc spec` with no terminal); baseline `unshare` with the same namespaces "+
-		"(pid, mount, uts, ipc, net), on the host root and chrooted into alpine. How each tool was made to run on "+
+		"(pid, mount, uts, ipc, net), on the host root and chrooted into alpine, after a `sync` so that no "+
+		"earlier writeback stalls the files a start creates. How each tool was made to run on "+
 		"this host is in the notes at the end.\n", d.r.meta("hyperfine warmup"))
 	d.p("What bounds these times on a cgroup v1 or hybrid host: moving a process into a cgroup waits for an " +
 		"RCU grace period (6–25 ms on this kernel) unless another move came just before, so a tool whose " +
@@ -162,7 +163,7 @@ func (d *doc) start() {
 		"the v1 controllers itself, the one move the kernel makes without that wait (docs/design.md). What is " +
 		"left is work, on 2 vCPUs here: the CPU column is user plus system time per start (the tool and its " +
 		"children, hyperfine's mean). strata's is two Go programs starting and exiting (the CLI: `strata " +
-		"version` alone takes about 5 ms of CPU here; and the container's init helper) besides the " +
+		"version` alone takes 3–5 ms of CPU here; and the container's init helper) besides the " +
 		"kernel's work for namespaces, mounts and cgroups that every tool here does; crun's is one C program.\n")
 	bars := d.timeTable("start", "alpine", startTools, []string{"CPU per start (mean)"})
 	if len(bars) > 0 {
