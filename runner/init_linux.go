@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -105,19 +104,18 @@ func runInit() {
 	// What the plan needs from the host is read before the spec: an init started before its
 	// container exists (PrepareInit) would otherwise only wait for the spec meanwhile.
 	host := hostCgroupInfo()
-	dec := json.NewDecoder(pipe)
 	var start initStart
 	loUp := args.netns // a prepared namespace has lo up
 	if err != nil {
 		// reported below, as any error of the init
-	} else if err = dec.Decode(&start); err != nil {
+	} else if start, err = readInitStart(pipe); err != nil {
 		err = fmt.Errorf("reading spec: %w", err)
 	} else if args.netnsLater {
 		loUp, err = joinLaterNetns(start.Netns)
 	}
 	if err == nil {
 		err = initContainer(start.Spec.withDefaults(), host, loUp, func() (goAhead, error) {
-			m, err := readGoAhead(dec, pipe)
+			m, err := readGoAhead(pipe)
 			if err != nil {
 				return m, fmt.Errorf("waiting for strata: %w", err)
 			}
@@ -136,72 +134,29 @@ func runInit() {
 	os.Exit(code)
 }
 
+// execAnnouncement is initResult{Exec: true} as a JSON line, written as it is: the init's
+// way to exec uses no encoding/json (see initwire.go).
+const execAnnouncement = `{"exec":true}` + "\n"
+
 // announceExec tells the parent that setup is done and execve comes next.
 func announceExec() error {
-	b, err := json.Marshal(initResult{Exec: true})
-	if err != nil {
-		return err
-	}
-	_, err = unix.Write(initPipeFD, append(b, '\n'))
+	_, err := unix.Write(initPipeFD, []byte(execAnnouncement))
 	return err
 }
 
-// initStart is the parent's first message: the container's spec and, for an init started
-// with initNetnsLaterArg, the path of the network namespace to join ("": make one).
+// initStart is the parent's first message (initwire.go): the container's spec and, for an
+// init started with initNetnsLaterArg, the path of the network namespace to join ("": make
+// one).
 type initStart struct {
-	Spec  Spec   `json:"spec"`
-	Netns string `json:"netns,omitempty"`
+	Spec  Spec
+	Netns string
 }
 
-// goAhead is the parent's second message: the container may start, with this seccomp filter
-// (nil: none), which the parent compiled while the init mounted the root.
+// goAhead is the parent's second message (initwire.go): the container may start, with this
+// seccomp filter (nil: none), which the parent compiled while the init mounted the root.
 type goAhead struct {
-	Go      bool           `json:"go"`
-	Seccomp *seccompFilter `json:"seccomp,omitempty"`
-}
-
-// writeGoAhead sends m as a JSON line followed by the filter's instructions as they are: a
-// default filter is 7.5 KB, which as a JSON string took the init ~0.2 ms to scan.
-func writeGoAhead(w io.Writer, m goAhead) error {
-	if m.Seccomp != nil {
-		m.Seccomp.Size = len(m.Seccomp.Insns)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if m.Seccomp != nil {
-		b = append(b, m.Seccomp.Insns...)
-	}
-	_, err = w.Write(b)
-	return err
-}
-
-// readGoAhead reads writeGoAhead's message with dec, which reads r, and the raw instructions
-// after it: what dec buffered past the JSON first, then r. dec is spent after this.
-func readGoAhead(dec *json.Decoder, r io.Reader) (goAhead, error) {
-	var m goAhead
-	if err := dec.Decode(&m); err != nil {
-		return m, err
-	}
-	if m.Seccomp == nil {
-		return m, nil
-	}
-	if n := m.Seccomp.Size; n <= 0 || n > maxFilterBytes || n%sockFilterSize != 0 {
-		return m, fmt.Errorf("seccomp filter of %d bytes", n)
-	}
-	// The decoder stops at the JSON's end: the line's newline comes first.
-	rest := io.MultiReader(dec.Buffered(), r)
-	buf := make([]byte, 1+m.Seccomp.Size)
-	if _, err := io.ReadFull(rest, buf); err != nil {
-		return m, fmt.Errorf("reading seccomp filter: %w", err)
-	}
-	if buf[0] != '\n' {
-		return m, errors.New("reading seccomp filter: no newline after the message")
-	}
-	m.Seccomp.Insns = buf[1:]
-	return m, nil
+	Go      bool
+	Seccomp *seccompFilter
 }
 
 // initArgs is what the init's argv carries after its marker (spawnInit writes it).

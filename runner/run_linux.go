@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -211,8 +210,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 			start.Netns = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd())
 		}
 	}
-	enc := json.NewEncoder(parentSock)
-	if err := enc.Encode(start); err != nil {
+	if err := writeInitStart(parentSock, start); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
 	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:

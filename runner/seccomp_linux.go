@@ -89,11 +89,10 @@ func boundedCaps(keep []int) []int {
 // seccompFilter is a compiled filter as the kernel takes it: the program's struct
 // sock_filter array in host byte order, and the SECCOMP_FILTER_FLAG_* to install it with.
 // The parent compiles it while the init mounts the root and sends it with goAhead, so the
-// init spends no time on it. Insns travel as raw bytes after the message (writeGoAhead).
+// init spends no time on it.
 type seccompFilter struct {
-	Insns []byte `json:"-"`
-	Size  int    `json:"size"` // len(Insns), on the wire
-	Flags uint   `json:"flags,omitempty"`
+	Insns []byte
+	Flags uint
 }
 
 // maxFilterBytes is the largest program the kernel takes (BPF_MAXINSNS instructions).

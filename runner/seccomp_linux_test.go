@@ -1,14 +1,9 @@
 package runner
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/strata-run/strata/runner/seccomp"
 )
@@ -124,51 +119,6 @@ func TestInstallFilterMalformed(t *testing.T) {
 	for _, n := range []int{0, 1, sockFilterSize + 3} {
 		if err := installFilter(&seccompFilter{Insns: make([]byte, n)}); err == nil {
 			t.Errorf("installFilter(%d bytes) succeeded", n)
-		}
-	}
-}
-
-// TestGoAheadRoundTrip: the go-ahead and its filter's raw bytes read back whole after a spec
-// message on the same stream, however the stream splits them; a size the kernel would refuse
-// is an error before anything is allocated.
-func TestGoAheadRoundTrip(t *testing.T) {
-	insns := make([]byte, 939*sockFilterSize)
-	for i := range insns {
-		insns[i] = byte(i * 7)
-	}
-	for _, m := range []goAhead{{Go: true, Seccomp: &seccompFilter{Insns: insns, Flags: 1}}, {Go: true}} {
-		var wire bytes.Buffer
-		if err := json.NewEncoder(&wire).Encode(initStart{Netns: "/proc/1/fd/3"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := writeGoAhead(&wire, m); err != nil {
-			t.Fatal(err)
-		}
-		// iotest.OneByteReader: every read returns one byte, the worst split a socket can make.
-		r := iotest.OneByteReader(&wire)
-		dec := json.NewDecoder(r)
-		var start initStart
-		if err := dec.Decode(&start); err != nil || start.Netns != "/proc/1/fd/3" {
-			t.Fatalf("first message = %+v, %v", start, err)
-		}
-		got, err := readGoAhead(dec, r)
-		if err != nil || !got.Go {
-			t.Fatalf("readGoAhead = %+v, %v", got, err)
-		}
-		if m.Seccomp == nil {
-			if got.Seccomp != nil {
-				t.Errorf("no filter sent, got one of %d bytes", len(got.Seccomp.Insns))
-			}
-			continue
-		}
-		if got.Seccomp == nil || !bytes.Equal(got.Seccomp.Insns, insns) || got.Seccomp.Flags != 1 {
-			t.Errorf("the filter did not survive the trip")
-		}
-	}
-	for _, size := range []int{-8, 0, 3, maxFilterBytes + sockFilterSize} {
-		wire := strings.NewReader(fmt.Sprintf(`{"go":true,"seccomp":{"size":%d}}`+"\n", size))
-		if _, err := readGoAhead(json.NewDecoder(wire), wire); err == nil {
-			t.Errorf("a filter of %d bytes was accepted", size)
 		}
 	}
 }

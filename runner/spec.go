@@ -27,8 +27,8 @@ const (
 	SeccompUnconfined = "unconfined"
 )
 
-// Spec is everything needed to run one container, as plain data. It travels as JSON from the
-// parent to the init and is stored in the container's config.json.
+// Spec is everything needed to run one container, as plain data. It is stored as JSON in the
+// container's config.json and travels from the parent to the init in initwire.go's form.
 type Spec struct {
 	// ID is the container's 64-hex ID; the cgroup is named after it.
 	ID string `json:"id"`

@@ -1,0 +1,327 @@
+package runner
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/strata-run/strata/mount"
+)
+
+// The parent's two messages to the init (initStart, then goAhead) travel in a small binary
+// form rather than JSON. The init is a fresh process: encoding/json's first decode there (its
+// code paged in, the Spec's fields worked out by reflection) took ~0.5 ms of every start, on
+// the path the container waits on. A message is a 4-byte big-endian length and that many
+// bytes: the fields in the fixed order appendInitStart and appendGoAhead write them, integers
+// as varints, strings and lists as a length and their items, a nil list or pointer as 0 and
+// any other as its length (or 1) plus one. TestInitWireRoundTrip fills every field of a Spec
+// to catch one added to the struct but not here.
+
+// maxStartMessage bounds a message's length: a spec of that size is a bug, not a container.
+const maxStartMessage = 64 << 20
+
+// errInitWire reports a malformed message.
+var errInitWire = errors.New("malformed message")
+
+// wireWriter appends fields to b.
+type wireWriter struct{ b []byte }
+
+func (w *wireWriter) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+func (w *wireWriter) int(v int64)   { w.b = binary.AppendVarint(w.b, v) }
+
+func (w *wireWriter) bool(v bool) {
+	if v {
+		w.uint(1)
+	} else {
+		w.uint(0)
+	}
+}
+
+func (w *wireWriter) str(s string) {
+	w.uint(uint64(len(s)))
+	w.b = append(w.b, s...)
+}
+
+func (w *wireWriter) strs(v []string) {
+	if v == nil {
+		w.uint(0)
+		return
+	}
+	w.uint(uint64(len(v)) + 1)
+	for _, s := range v {
+		w.str(s)
+	}
+}
+
+func (w *wireWriter) mounts(v []mount.Mount) {
+	if v == nil {
+		w.uint(0)
+		return
+	}
+	w.uint(uint64(len(v)) + 1)
+	for _, m := range v {
+		w.str(m.Type)
+		w.str(m.Source)
+		w.str(m.Target)
+		w.strs(m.Options)
+	}
+}
+
+// wireReader reads fields from b; the first error sticks and every later read returns zero.
+type wireReader struct {
+	b   []byte
+	err error
+}
+
+func (r *wireReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", errInitWire, what)
+	}
+}
+
+func (r *wireReader) uint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("bad number")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *wireReader) int() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail("bad number")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *wireReader) bool() bool {
+	switch r.uint() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.fail("bad flag")
+	return false
+}
+
+// count reads a list's length, one more than its items (0: nil, which ok is false for); each
+// item takes a byte at least, so a length beyond what is left is refused before allocating.
+func (r *wireReader) count() (n int, ok bool) {
+	v := r.uint()
+	if v == 0 || r.err != nil {
+		return 0, false
+	}
+	if v-1 > uint64(len(r.b)) {
+		r.fail("list longer than the message")
+		return 0, false
+	}
+	return int(v - 1), true
+}
+
+func (r *wireReader) bytes(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("field longer than the message")
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *wireReader) str() string { return string(r.bytes(r.uint())) }
+
+func (r *wireReader) strs() []string {
+	n, ok := r.count()
+	if !ok {
+		return nil
+	}
+	v := make([]string, n)
+	for i := range v {
+		v[i] = r.str()
+	}
+	return v
+}
+
+func (r *wireReader) mounts() []mount.Mount {
+	n, ok := r.count()
+	if !ok {
+		return nil
+	}
+	v := make([]mount.Mount, n)
+	for i := range v {
+		v[i] = mount.Mount{Type: r.str(), Source: r.str(), Target: r.str(), Options: r.strs()}
+	}
+	return v
+}
+
+func appendInitStart(w *wireWriter, m initStart) {
+	s := m.Spec
+	w.str(s.ID)
+	w.str(s.Dir)
+	w.mounts(s.Root)
+	w.mounts(s.Mounts)
+	w.strs(s.Args)
+	w.strs(s.Env)
+	w.str(s.Cwd)
+	w.str(s.User)
+	w.str(s.Hostname)
+	w.bool(s.Terminal)
+	w.bool(s.Stdin)
+	w.bool(s.ReadOnly)
+	w.str(s.Network)
+	res := s.Resources
+	w.int(res.Memory)
+	w.int(res.MemorySwap)
+	w.uint(math.Float64bits(res.CPUs))
+	w.uint(res.CPUShares)
+	w.str(res.CpusetCpus)
+	w.int(res.PidsLimit)
+	w.bool(res.AllDevices)
+	w.strs(s.CapAdd)
+	w.strs(s.CapDrop)
+	w.bool(s.Privileged)
+	w.str(s.Seccomp)
+	w.bool(s.NoNewPrivileges)
+	w.bool(s.Init)
+	w.strs(s.ExtraHosts)
+	w.strs(s.DNS)
+	w.bool(s.Time != nil)
+	if s.Time != nil {
+		w.int(int64(s.Time.Monotonic))
+		w.int(int64(s.Time.Boottime))
+	}
+	w.str(m.Netns)
+}
+
+func readInitStartFields(r *wireReader) initStart {
+	var m initStart
+	s := &m.Spec
+	s.ID = r.str()
+	s.Dir = r.str()
+	s.Root = r.mounts()
+	s.Mounts = r.mounts()
+	s.Args = r.strs()
+	s.Env = r.strs()
+	s.Cwd = r.str()
+	s.User = r.str()
+	s.Hostname = r.str()
+	s.Terminal = r.bool()
+	s.Stdin = r.bool()
+	s.ReadOnly = r.bool()
+	s.Network = r.str()
+	res := &s.Resources
+	res.Memory = r.int()
+	res.MemorySwap = r.int()
+	res.CPUs = math.Float64frombits(r.uint())
+	res.CPUShares = r.uint()
+	res.CpusetCpus = r.str()
+	res.PidsLimit = r.int()
+	res.AllDevices = r.bool()
+	s.CapAdd = r.strs()
+	s.CapDrop = r.strs()
+	s.Privileged = r.bool()
+	s.Seccomp = r.str()
+	s.NoNewPrivileges = r.bool()
+	s.Init = r.bool()
+	s.ExtraHosts = r.strs()
+	s.DNS = r.strs()
+	if r.bool() {
+		s.Time = &TimeNamespace{Monotonic: time.Duration(r.int()), Boottime: time.Duration(r.int())}
+	}
+	m.Netns = r.str()
+	return m
+}
+
+func appendGoAhead(w *wireWriter, m goAhead) {
+	w.bool(m.Go)
+	w.bool(m.Seccomp != nil)
+	if m.Seccomp != nil {
+		w.uint(uint64(m.Seccomp.Flags))
+		w.uint(uint64(len(m.Seccomp.Insns)))
+		w.b = append(w.b, m.Seccomp.Insns...)
+	}
+}
+
+func readGoAheadFields(r *wireReader) goAhead {
+	var m goAhead
+	m.Go = r.bool()
+	if r.bool() {
+		f := &seccompFilter{Flags: uint(r.uint())}
+		n := r.uint()
+		if n == 0 || n > uint64(maxFilterBytes) || n%uint64(sockFilterSize) != 0 {
+			r.fail(fmt.Sprintf("seccomp filter of %d bytes", n))
+			return m
+		}
+		f.Insns = r.bytes(n)
+		m.Seccomp = f
+	}
+	return m
+}
+
+// writeMessage sends one message that appendFields makes, with its length first.
+func writeMessage(w io.Writer, appendFields func(*wireWriter)) error {
+	ww := &wireWriter{b: make([]byte, 4, 1024)}
+	appendFields(ww)
+	if len(ww.b)-4 > maxStartMessage {
+		return fmt.Errorf("message of %d bytes is too long", len(ww.b)-4)
+	}
+	binary.BigEndian.PutUint32(ww.b, uint32(len(ww.b)-4))
+	_, err := w.Write(ww.b)
+	return err
+}
+
+// readMessage reads one message, exactly: nothing after it is consumed.
+func readMessage[T any](rd io.Reader, readFields func(*wireReader) T) (T, error) {
+	var zero T
+	var n [4]byte
+	if _, err := io.ReadFull(rd, n[:]); err != nil {
+		return zero, err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > maxStartMessage {
+		return zero, fmt.Errorf("%w: %d bytes", errInitWire, size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(rd, b); err != nil {
+		return zero, err
+	}
+	r := &wireReader{b: b}
+	v := readFields(r)
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("bytes after its fields")
+	}
+	if r.err != nil {
+		return zero, r.err
+	}
+	return v, nil
+}
+
+func writeInitStart(w io.Writer, m initStart) error {
+	return writeMessage(w, func(ww *wireWriter) { appendInitStart(ww, m) })
+}
+
+func readInitStart(r io.Reader) (initStart, error) { return readMessage(r, readInitStartFields) }
+
+func writeGoAhead(w io.Writer, m goAhead) error {
+	return writeMessage(w, func(ww *wireWriter) { appendGoAhead(ww, m) })
+}
+
+func readGoAhead(r io.Reader) (goAhead, error) { return readMessage(r, readGoAheadFields) }
