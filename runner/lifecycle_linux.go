@@ -32,10 +32,10 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 			code, err = ExitOwnError, withCode(ExitOwnError, derr)
 		}
 	}()
-	if !c.monitored {
-		if err := beginRun(c); err != nil {
-			return ExitOwnError, withCode(ExitOwnError, err)
-		}
+	if c.monitored {
+		c.monitored = false // once: a later run of this Container marks itself again
+	} else if err := beginRun(c); err != nil {
+		return ExitOwnError, withCode(ExitOwnError, err)
 	}
 	res, err := run(ctx, c.Config.Spec, stdio, func(pid int, exited <-chan struct{}) {
 		select {

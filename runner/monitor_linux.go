@@ -240,8 +240,8 @@ func takeMonitor(id string) *monitorProc {
 	return v.(*monitorProc)
 }
 
-// end ends a monitor that will not be used: closing its go pipe makes it exit, without
-// touching any container; it is waited for.
+// end ends a monitor that will not be used, before it was told of any container (its init,
+// if it started one, dies with it: parent-death signal), and waits for it.
 func (m *monitorProc) end() {
 	if m.goPipe != nil {
 		m.goPipe.Close()
@@ -340,7 +340,9 @@ func runMonitor() {
 	var stdinWriter *os.File
 	openStdin := func() error {
 		r, w, err := os.Pipe()
-		stdio.Stdin, stdinWriter = r, w
+		if err == nil {
+			stdio.Stdin, stdinWriter = r, w
+		}
 		return err
 	}
 	em, early := earlyMonitorArg(os.Args[1:])
@@ -371,8 +373,12 @@ func runMonitor() {
 	if err == nil {
 		err = markMonitor(c) // Start holds the container's lock until we answer
 	}
-	if err == nil && early && (c.ID != em.ID || !cgroupMade) {
+	switch {
+	case err == nil && early && c.ID != em.ID:
 		err = errors.New("monitor: started for another container")
+	case err == nil && early && !cgroupMade:
+		// Start hands an early monitor the cgroup it started its init in, or ends it.
+		err = errors.New("monitor: its container's cgroup was not handed over")
 	}
 	if err == nil && cgroupMade {
 		err = adoptCgroup(c.ID, c.Config.Spec.withDefaults().Resources)
