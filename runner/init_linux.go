@@ -25,6 +25,10 @@ const (
 // initPipeFD is the init's end of the socketpair with its parent (ExtraFiles[0]).
 const initPipeFD = 3
 
+// containerUmask is the umask a container's command starts with, as with docker (runc's
+// default), not the one of the shell that ran strata.
+const containerUmask = 0o022
+
 // initResult is one message from the init: {"exec":true} right before it execs the command,
 // or the error that stopped it. The socket is close-on-exec, so after "exec" the parent reads
 // either an exec error or EOF, which means the command runs (the trick os/exec uses for its
@@ -92,6 +96,9 @@ func runInit() {
 	// The init lives for milliseconds and allocates little before it execs: a collection
 	// would only delay the container (and its mark workers compete for the CPU).
 	debug.SetGCPercent(-1)
+	// The directories and files the init makes get exactly the modes it asks for, whatever umask
+	// strata was started with; the command gets Docker's 0022 (exec).
+	unix.Umask(0)
 	pipe := os.NewFile(initPipeFD, "init-pipe")
 	// What the plan needs from the host (0.25 ms of parsing mountinfo) is read on another
 	// thread while this one joins its cgroups and waits for the spec.
@@ -322,6 +329,7 @@ func (c *command) exec(spec Spec) error {
 			return fmt.Errorf("loading seccomp filter: %w", err)
 		}
 	}
+	unix.Umask(containerUmask)
 	// Every fd but stdio is close-on-exec from here, including any fd a library or the Go
 	// runtime opened without it (CVE-2024-21626 leaked a host directory fd this way).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

@@ -230,6 +230,7 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 			}
 		}
 	}
+	unix.Umask(containerUmask) // as the container's command has, not the shell's
 	// Go's fork passes on every fd without close-on-exec, not only stdio: the pidfd and any
 	// fd the runtime opened must not reach the container (the CVE-2024-21626 class).
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
 )
 
@@ -239,5 +241,22 @@ func TestRunCanceled(t *testing.T) {
 	<-done // a hang here is the failure: the test binary's timeout reports it
 	if code == 0 {
 		t.Errorf("Run(canceled) = 0, want a failure or the kill status")
+	}
+}
+
+// TestUmaskIsDockers: whatever umask strata runs with, the container's command and an exec'd
+// one start with docker's 0022, and what the init makes has the modes it asks for: the device
+// nodes the host's, a directory it makes for a mount 0755.
+func TestUmaskIsDockers(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	spec := testSpec(t, "sh", "-c", "umask; stat -c %a /dev/null /dev/zero /made")
+	spec.Mounts = []mount.Mount{{Type: "tmpfs", Source: "tmpfs", Target: "/made/inside"}}
+	if out := strings.Fields(mustRun(t, spec)); strings.Join(out, " ") != "0022 666 666 755" {
+		t.Errorf("umask and modes in the container = %q, want 0022 666 666 755", out)
+	}
+	c := startedContainer(t, nil, "sleep", "1000")
+	if code, out, errOut, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "umask"}}); err != nil || code != 0 || out != "0022" {
+		t.Errorf("umask of an exec'd command = %q (%d, %v, %s), want 0022", out, code, err, errOut)
 	}
 }
