@@ -11,15 +11,15 @@ all: build
 # strata embeds its helper program (internal/cmd/strata-init: the container init, monitor and
 # exec helper), which starts several times faster than strata itself (runner/helper_linux.go).
 HELPER := cmd/strata/helper/strata-init
+# The linker writes strata through mmap, which leaves it in the page cache as 4 KiB pages;
+# copied with write(2), as a package manager installs a binary, it is cached in large folios,
+# and every strata command maps it with less work (0.4-1 ms a start here).
 
 build:
 	mkdir -p $(dir $(HELPER))
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(HELPER) ./internal/cmd/strata-init
 	sha256sum $(HELPER) | cut -d' ' -f1 > $(HELPER).sha256
 	CGO_ENABLED=0 $(GO) build -trimpath -tags strata_helper -ldflags '$(LDFLAGS)' -o $(BIN)/.strata.linked ./cmd/strata
-	# The linker writes the binary through mmap, which leaves it in the page cache as 4 KiB
-	# pages; copied with write(2), as a package manager installs a binary, it is cached in
-	# large folios, and every strata command maps it with less work (0.4-1 ms a start here).
 	cp $(BIN)/.strata.linked $(BIN)/.strata.new && mv -f $(BIN)/.strata.new $(BIN)/strata && rm -f $(BIN)/.strata.linked
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/fixtures ./internal/cmd/fixtures
 
