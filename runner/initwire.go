@@ -82,11 +82,12 @@ func (r *wireReader) fail(what string) {
 	}
 }
 
-func (r *wireReader) uint() uint64 {
+// varint reads one number with f, binary.Uvarint or binary.Varint.
+func varint[T int64 | uint64](r *wireReader, f func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(r.b)
+	v, n := f(r.b)
 	if n <= 0 {
 		r.fail("bad number")
 		return 0
@@ -95,18 +96,8 @@ func (r *wireReader) uint() uint64 {
 	return v
 }
 
-func (r *wireReader) int() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("bad number")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *wireReader) uint() uint64 { return varint(r, binary.Uvarint) }
+func (r *wireReader) int() int64   { return varint(r, binary.Varint) }
 
 func (r *wireReader) bool() bool {
 	switch r.uint() {

@@ -95,8 +95,8 @@ type seccompFilter struct {
 	Flags uint
 }
 
-// maxFilterBytes is the largest program the kernel takes (BPF_MAXINSNS instructions).
-const maxFilterBytes = 0xffff * sockFilterSize
+// maxFilterBytes is the largest program seccomp takes: BPF_MAXINSNS (4096) instructions.
+const maxFilterBytes = 4096 * sockFilterSize
 
 // containerFilter compiles the seccomp filter of spec's container, or returns nil when it has
 // none (seccomp=unconfined, --privileged). The capabilities that lift bans are those of the
