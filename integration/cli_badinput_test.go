@@ -97,6 +97,10 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--cpus", "NaN", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--pids-limit", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--cpu-shares", "-1", "alpine", "true"}, code: 125},
+		{args: []string{"run", "--stop-signal", "SIGNOPE", "alpine", "true"}, code: 125, want: "--stop-signal"},
+		{args: []string{"run", "--stop-signal", "RTMIN+99", "alpine", "true"}, code: 125, want: "--stop-signal"},
+		{args: []string{"run", "--stop-timeout", "-2", "alpine", "true"}, code: 125, want: "--stop-timeout"},
+		{args: []string{"create", "--stop-timeout", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--env-file", missing, "alpine", "true"}, code: 125},
 		{args: []string{"run", "--env-file", dir, "alpine", "true"}, code: 125},
 		{args: []string{"run", "--security-opt", "seccomp=" + dir, "alpine", "true"}, code: 125},
@@ -234,7 +238,7 @@ func TestCLIBadInput(t *testing.T) {
 
 		{args: []string{"stop"}, code: 1},
 		{args: []string{"stop", "nosuch"}, code: 1, want: "nosuch"},
-		{args: []string{"stop", "-t", "-1", "bi-running"}, code: 1},
+		{args: []string{"stop", "-t", "-2", "bi-running"}, code: 1}, // -1 waits forever, as docker
 		{args: []string{"stop", "-t", "x", "bi-running"}, code: 1},
 		{args: []string{"stop", "-t", "99999999999999999999", "bi-running"}, code: 1},
 
@@ -249,7 +253,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"start", "nosuch"}, code: 125, want: "nosuch"},
 		{args: []string{"restart"}, code: 1},
 		{args: []string{"restart", "nosuch"}, code: 1, want: "nosuch"},
-		{args: []string{"restart", "-t", "-1", "bi-running"}, code: 1},
+		{args: []string{"restart", "-t", "-2", "bi-running"}, code: 1},
 		{args: []string{"restart", "-t", "x", "bi-running"}, code: 1},
 		{args: []string{"rename"}, code: 1},
 		{args: []string{"rename", "bi-running"}, code: 1},

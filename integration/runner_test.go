@@ -117,6 +117,28 @@ func TestDetachedLogsAndRestart(t *testing.T) {
 	if code := strings.TrimSpace(mustStrata(t, root, "wait", "trapper").Stdout); code != "42" {
 		t.Errorf("wait after kill -s USR1 = %s, want 42", code)
 	}
+
+	// --stop-signal is what stop sends first, and --stop-timeout how long it waits then (-t
+	// overrides it), as docker's: this one ignores SIGTERM and exits 9 on SIGUSR2.
+	detached(t, root, "--name", "stopper", "--stop-signal", "SIGUSR2", "--stop-timeout", "30", "alpine", "sh", "-c",
+		"trap 'exit 9' USR2; trap '' TERM; echo trapped; while true; do sleep 0.1; done")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(mustStrata(t, root, "logs", "stopper").Stdout, "trapped"); {
+		if time.Now().After(deadline) {
+			t.Fatal("stopper never set its trap")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if cfg := mustStrata(t, root, "inspect", "--format", "{{.Config.StopSignal}} {{.Config.StopTimeout}}", "stopper").Stdout; strings.TrimSpace(cfg) != "SIGUSR2 30" {
+		t.Errorf("inspect Config.StopSignal, StopTimeout = %q, want SIGUSR2 30", cfg)
+	}
+	began := time.Now()
+	mustStrata(t, root, "stop", "stopper")
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("stop took %v: it did not send SIGUSR2", took)
+	}
+	if code := strings.TrimSpace(mustStrata(t, root, "inspect", "--format", "{{.State.ExitCode}}", "stopper").Stdout); code != "9" {
+		t.Errorf("exit code after stop = %s, want 9 from the SIGUSR2 trap", code)
+	}
 }
 
 // TestRunLimitsAndSecurity checks that limits are enforced and the default confinement holds.

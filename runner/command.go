@@ -159,7 +159,50 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	if sig := unix.SignalNum(name); sig != 0 {
 		return sig, nil
 	}
+	if sig, ok := realtimeSignal(name); ok {
+		return sig, nil
+	}
 	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+// The realtime signals as docker numbers them (moby/sys/signal): SIGRTMIN is 34, as glibc
+// reserves 32 and 33, and SIGRTMAX 64.
+const (
+	sigRTMin = 34
+	sigRTMax = 64
+)
+
+// realtimeSignal parses SIGRTMIN, SIGRTMIN+N, SIGRTMAX and SIGRTMAX-N (systemd images stop
+// with SIGRTMIN+3).
+func realtimeSignal(name string) (syscall.Signal, bool) {
+	for _, r := range []struct {
+		prefix string
+		base   int
+		sign   int
+	}{{"SIGRTMIN", sigRTMin, 1}, {"SIGRTMAX", sigRTMax, -1}} {
+		rest, ok := strings.CutPrefix(name, r.prefix)
+		if !ok {
+			continue
+		}
+		n := 0
+		if rest != "" {
+			op := "+"
+			if r.sign < 0 {
+				op = "-"
+			}
+			digits, ok := strings.CutPrefix(rest, op)
+			var err error
+			if n, err = strconv.Atoi(digits); !ok || err != nil || n < 0 || len(digits) > 2 {
+				return 0, false
+			}
+		}
+		sig := r.base + r.sign*n
+		if sig < sigRTMin || sig > sigRTMax {
+			return 0, false
+		}
+		return syscall.Signal(sig), true
+	}
+	return 0, false
 }
 
 // maxEnvFile bounds an --env-file: far more than any environment the kernel would pass.

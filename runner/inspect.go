@@ -43,6 +43,9 @@ type InspectConfig struct {
 	Cmd        []string `json:"Cmd"`
 	Image      string   `json:"Image"`
 	WorkingDir string   `json:"WorkingDir"`
+	// StopSignal and StopTimeout are shown only when set, as docker shows them.
+	StopSignal  string `json:"StopSignal,omitempty"`
+	StopTimeout *int   `json:"StopTimeout,omitempty"`
 }
 
 // InspectHostConfig is docker's HostConfig object.
@@ -88,7 +91,7 @@ func Inspect(c *Container) InspectData {
 		Config: InspectConfig{
 			Hostname: spec.withDefaults().Hostname, User: spec.User, Tty: spec.Terminal,
 			OpenStdin: spec.Stdin, Env: spec.Env, Cmd: spec.Args, Image: c.Config.Image,
-			WorkingDir: spec.Cwd,
+			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,
 		},
 		HostConfig: InspectHostConfig{
 			NetworkMode: spec.withDefaults().Network, AutoRemove: c.Config.AutoRemove,

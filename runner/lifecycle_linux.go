@@ -141,17 +141,22 @@ func Kill(c *Container, sig syscall.Signal) error {
 	return nil
 }
 
-// Stop sends SIGTERM, waits up to timeout for the container to exit, then sends SIGKILL, as
-// docker stop does. Stopping a container that is not running does nothing.
+// Stop sends the container's stop signal (SIGTERM unless Config.StopSignal says otherwise),
+// waits up to timeout for it to exit, then sends SIGKILL, as docker stop does. Stopping a
+// container that is not running does nothing.
 func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
-	if err := Kill(c, unix.SIGTERM); err != nil {
+	sig, err := StopSignalOf(c)
+	if err != nil {
+		return err
+	}
+	if err := Kill(c, sig); err != nil {
 		if errors.Is(err, ErrNotRunning) || removedOnExit(c, err) {
 			return nil
 		}
 		return err
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
-	_, err := Wait(tctx, c)
+	_, err = Wait(tctx, c)
 	cancel()
 	if err == nil || removedOnExit(c, err) {
 		return nil

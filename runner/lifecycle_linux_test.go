@@ -826,3 +826,54 @@ func TestEarlyMonitorReleased(t *testing.T) {
 		t.Errorf("cgroup after Release: %v, want ErrNotFound", err)
 	}
 }
+
+// TestStopSignal: stop sends the container's stop signal first (docker's --stop-signal, or
+// the image's STOPSIGNAL): a command that exits 7 on SIGUSR1 and ignores SIGTERM ends with 7
+// long before the timeout.
+func TestStopSignal(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "stopsig", "sh", "-c", "trap 'exit 7' USR1; trap '' TERM; echo ready; while :; do sleep 0.05; done")
+	c.Config.StopSignal = "SIGUSR1"
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	logHolds(t, c, "ready")
+	began := time.Now()
+	if err := Stop(context.Background(), c, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("stop took %v: the stop signal was not the one sent", took)
+	}
+	if err := c.Reload(); err != nil || c.State.ExitCode != 7 {
+		t.Errorf("exit code after stop = %d (%v), want 7 from the SIGUSR1 trap", c.State.ExitCode, err)
+	}
+
+	c.Config.StopSignal = "SIGNOPE"
+	if err := Stop(context.Background(), c, time.Second); err == nil {
+		t.Error("Stop with an unknown stop signal succeeded")
+	}
+}
+
+// logHolds waits, up to 10 s, until c's log holds want.
+func logHolds(t *testing.T, c *Container, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out bytes.Buffer
+		if err := Logs(context.Background(), c, LogOptions{}, &out, io.Discard); err == nil && strings.Contains(out.String(), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's log never held %q", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,27 @@ type Config struct {
 	Created time.Time `json:"created"`
 	// AutoRemove removes the container when it exits (--rm).
 	AutoRemove bool `json:"autoRemove,omitempty"`
+	// StopSignal is the signal Stop sends first ("SIGQUIT", "3"): --stop-signal, else the
+	// image's STOPSIGNAL; empty means SIGTERM.
+	StopSignal string `json:"stopSignal,omitempty"`
+	// StopTimeout is how many seconds stop waits by default before SIGKILL (--stop-timeout);
+	// nil means docker's 10.
+	StopTimeout *int `json:"stopTimeout,omitempty"`
+}
+
+// DefaultStopTimeout is how long stop waits for a container that sets no StopTimeout.
+const DefaultStopTimeout = 10
+
+// StopSignalOf returns the signal Stop sends c first.
+func StopSignalOf(c *Container) (syscall.Signal, error) {
+	if c.Config.StopSignal == "" {
+		return syscall.SIGTERM, nil
+	}
+	sig, err := ParseSignal(c.Config.StopSignal)
+	if err != nil {
+		return 0, fmt.Errorf("container %s: stop signal: %w", shortID(c.ID), err)
+	}
+	return sig, nil
 }
 
 // State is a container's state.json: how it runs or how it ended.

@@ -55,27 +55,36 @@ func newStopLikeCmd(g *globals, name, short string, fn func(context.Context, *ru
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			grace, err := stopGrace(timeout)
-			if err != nil {
+			given := cmd.Flags().Changed("time")
+			if _, err := stopGrace(timeout); err != nil {
 				return err
 			}
 			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+				// Without -t, the container's own --stop-timeout, as docker stop does.
+				seconds := timeout
+				if !given && c.Config.StopTimeout != nil {
+					seconds = *c.Config.StopTimeout
+				}
+				grace, err := stopGrace(seconds)
+				if err != nil {
+					return err
+				}
 				return fn(cmd.Context(), c, grace)
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before killing the container")
+	cmd.Flags().IntVarP(&timeout, "time", "t", runner.DefaultStopTimeout, "seconds to wait before killing the container (-1: forever; default: the container's --stop-timeout, else 10)")
 	return cmd
 }
 
 // stopGrace is stop's and restart's --time as a Duration.
 func stopGrace(seconds int) (time.Duration, error) {
-	if seconds < 0 {
-		return 0, fmt.Errorf("invalid --time %d: must not be negative", seconds)
+	if seconds < -1 {
+		return 0, fmt.Errorf("invalid --time %d: want seconds, or -1 to wait forever", seconds)
 	}
 	// A timeout too long for a Duration waits as long as one can: multiplied out, it would
-	// wrap negative and kill at once.
-	if seconds >= int(math.MaxInt64/int64(time.Second)) {
+	// wrap negative and kill at once. -1 is docker's "forever".
+	if seconds == -1 || seconds >= int(math.MaxInt64/int64(time.Second)) {
 		return time.Duration(math.MaxInt64), nil
 	}
 	return time.Duration(seconds) * time.Second, nil

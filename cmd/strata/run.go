@@ -54,9 +54,12 @@ type runOptions struct {
 	namespaces  []string
 	timeOffset  string
 	platform    string
+	stopSignal  string
+	stopTimeout int
 
-	entrypointSet bool
-	create        bool // `strata create`: make the container, start nothing
+	entrypointSet  bool
+	stopTimeoutSet bool
+	create         bool // `strata create`: make the container, start nothing
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -67,6 +70,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			o.stopTimeoutSet = cmd.Flags().Changed("stop-timeout")
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
@@ -85,6 +89,7 @@ func newCreateCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			o.stopTimeoutSet = cmd.Flags().Changed("stop-timeout")
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
@@ -130,12 +135,43 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
 	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
+	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
+	f.IntVar(&o.stopTimeout, "stop-timeout", runner.DefaultStopTimeout, "seconds stop waits before SIGKILL when not given -t")
+}
+
+// stopConfig is the container's stop signal and timeout: the flags, else the image's
+// STOPSIGNAL (a timeout left unset is stop's default).
+func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int, err error) {
+	signal = o.stopSignal
+	if signal == "" {
+		signal = cfg.Config.StopSignal
+	}
+	if signal != "" {
+		if _, err := runner.ParseSignal(signal); err != nil {
+			from := "--stop-signal"
+			if o.stopSignal == "" {
+				from = "the image's STOPSIGNAL"
+			}
+			return "", nil, fmt.Errorf("invalid %s: %w", from, err)
+		}
+	}
+	if o.stopTimeoutSet {
+		if _, err := stopGrace(o.stopTimeout); err != nil {
+			return "", nil, fmt.Errorf("invalid --stop-timeout %d: want seconds, or -1 to wait forever", o.stopTimeout)
+		}
+		t := o.stopTimeout
+		timeout = &t
+	}
+	return signal, timeout, nil
 }
 
 func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) (err error) {
 	// Bad flag values fail before anything is looked up or created.
 	res, err := o.resources()
 	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	if _, _, err := o.stopConfig(&v1.ConfigFile{}); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	platform := registry.DefaultPlatform()
@@ -190,6 +226,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	stopSignal, stopTimeout, err := o.stopConfig(cfg)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
 	containers, err := g.openContainers()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -199,11 +239,13 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		create = containers.CreateToRun // this process runs it: its monitor from the start
 	}
 	c, err := create(id, runner.Config{
-		Spec:       spec,
-		Name:       o.name,
-		Image:      image,
-		ImageID:    imageID.String(),
-		AutoRemove: o.rm,
+		Spec:        spec,
+		Name:        o.name,
+		Image:       image,
+		ImageID:     imageID.String(),
+		AutoRemove:  o.rm,
+		StopSignal:  stopSignal,
+		StopTimeout: stopTimeout,
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
