@@ -15,17 +15,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// testNetns makes a network namespace with newNetns, closed when the test ends, and returns
+// it with its name ("net:[…]").
+func testNetns(t *testing.T) (*os.File, string) {
+	t.Helper()
+	ns, err := newNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return ns, mustReadlink(t, "/proc/self/fd/"+strconv.Itoa(int(ns.Fd())))
+}
+
 // TestNewNetns: the namespace is a new one with lo up, and the thread that made it is back in
 // its own namespace afterwards.
 func TestNewNetns(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	before := mustReadlink(t, "/proc/thread-self/ns/net")
-	ns, err := newNetns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	made := mustReadlink(t, "/proc/self/fd/"+strconv.Itoa(int(ns.Fd())))
+	_, made := testNetns(t)
 	after := mustReadlink(t, "/proc/thread-self/ns/net")
 	if made == before || !strings.HasPrefix(made, "net:[") {
 		t.Errorf("newNetns returned %q; want a network namespace other than the host's %q", made, before)
@@ -121,12 +128,7 @@ func TestParseInitArgs(t *testing.T) {
 func TestJoinLaterNetns(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	host := mustReadlink(t, "/proc/self/ns/net")
-	ns, err := newNetns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	want := mustReadlink(t, "/proc/self/fd/"+strconv.Itoa(int(ns.Fd())))
+	ns, want := testNetns(t)
 	for _, tt := range []struct {
 		path string
 		loUp bool
