@@ -8,6 +8,8 @@ declare -A WARM=()      # tool → store holding alpine and the layers images, p
 declare -A START_CMD=() # tool → the command line (with IMAGE in place of the reference) that works
 CRUN_HIDE=""            # set when crun only runs with cgroup2 hidden (see hide_cgroup2)
 CRUN_FLAGS=()           # global crun flags that made it work (--cgroup-manager=disabled)
+HF_EXTRA=()             # more hyperfine options for hyperfine_json (the spaced starts' --prepare)
+START_GAP=0.2           # seconds between two spaced starts (measure_start)
 
 # warm_stores pulls alpine and the layers images into one store per run adapter.
 warm_stores() {
@@ -244,7 +246,7 @@ hyperfine_json() {
 	shift 3
 	json=$BENCH_RESULTS/hyperfine-$measure-$case.json
 	logf=$BENCH_WORK/logs/hyperfine-$measure-$case.log
-	if ! $wrap hyperfine -N -i --warmup "$HF_WARMUP" --runs "$HF_RUNS" --export-json "$json" "$@" >"$logf" 2>&1; then
+	if ! $wrap hyperfine -N -i --warmup "$HF_WARMUP" --runs "$HF_RUNS" "${HF_EXTRA[@]}" --export-json "$json" "$@" >"$logf" 2>&1; then
 		note "$measure" "${case%-crun}" hyperfine failed "$(last_error "$logf")"
 		return 0
 	fi
@@ -261,6 +263,15 @@ measure_start() {
 	# here, with crun's 16 against 12), and would measure the disk instead of the tools.
 	sync
 	hyperfine_tools start alpine alpine strata runc crun podman ctr unshare unshare_chroot
+	# The same starts spaced out, as a user typing commands or a script doing anything between
+	# two starts makes them: hyperfine sleeps START_GAP before each (not timed). On a v1 or hybrid
+	# host, a tool that moves its process into a cgroup then pays the RCU grace period that
+	# back-to-back starts find over (the issue's crun 32 ms and runc 61 ms are such starts).
+	sync
+	HF_EXTRA=(--prepare "sleep $START_GAP")
+	hyperfine_tools start alpine-spaced alpine strata runc crun unshare
+	HF_EXTRA=()
+	meta "start gap" "$START_GAP"
 }
 
 measure_scaling_start() {

@@ -78,6 +78,7 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 			"sharing\t0\tstrata_share\ttime\ts\t0.9", "sharing\t0\tstrata_share\tgrowth\tbytes\t104857600",
 			"sharing\t1\tstrata_share\ttime\ts\t0.04", "sharing\t1\tstrata_share\tgrowth\tbytes\t8388608",
 			"start\talpine\tcrun\ttime\ts\t0.03",
+			"start\talpine-spaced\tstrata\ttime\ts\t0.012", "start\talpine-spaced\tcrun\ttime\ts\t0.024",
 			"scaling-pull\t10\tpodman\ttime\ts\t2", "scaling-pull\t1\tpodman\ttime\ts\t1",
 		),
 		"notes.tsv": rows("start\talpine\tstrata\tfailed\tinit: mounting rootfs | oops", "start\talpine\tstrata\tfailed\tinit: mounting rootfs | oops"),
@@ -103,6 +104,8 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 		"| time per section | setup: 40 s, 1 pull: 300 s |",
 		"| **strata bench share** (in-process: no process start) | 900 ms | 40 ms |",
 		"| podman | 4.3.1 |",
+		"The same starts spaced out", // the spaced starts get their own table
+		"| **strata** | 12 ms | 12 ms – 12 ms | 1 | 0.50× | — | — |", // against crun's spaced 24 ms
 		"| 1 layers | 10 layers |",
 		"bench-pull.svg", "bench-start.svg", "bench-sharing-disk.svg",
 	} {
