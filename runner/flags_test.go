@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/strata-run/strata/mount"
@@ -114,5 +115,51 @@ func TestParseBytes(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseBytes(%q) = %d, %v, want %d (ok %v)", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestValidateMountTargets(t *testing.T) {
+	bind := func(target string) mount.Mount { return mount.Mount{Type: "bind", Source: "/tmp", Target: target} }
+	for _, tt := range []struct {
+		name   string
+		mounts []mount.Mount
+		want   string // "" means accepted
+	}{
+		{"plain", []mount.Mount{bind("/data"), tmpfsMount("/run")}, ""},
+		{"nested", []mount.Mount{bind("/data"), bind("/data/sub")}, ""},
+		{"root", []mount.Mount{bind("/")}, "destination can't be '/'"},
+		{"root unclean", []mount.Mount{bind("/x/..")}, "destination can't be '/'"},
+		{"duplicate", []mount.Mount{bind("/data"), tmpfsMount("/data/")}, "duplicate mount point: /data"},
+		{"proc", []mount.Mount{bind("/proc")}, "inside /proc"},
+		{"proc tmpfs", []mount.Mount{tmpfsMount("/proc")}, "inside /proc"},
+		{"proc sys", []mount.Mount{bind("/proc/sys")}, "inside /proc"},
+		{"proc sys through ..", []mount.Mount{bind("/x/../proc/sys")}, "inside /proc"},
+		{"proc allowed file", []mount.Mount{bind("/proc/meminfo")}, ""},
+		{"proc allowed file as tmpfs", []mount.Mount{tmpfsMount("/proc/meminfo")}, "inside /proc"},
+		{"procfoo", []mount.Mount{bind("/procfoo")}, ""},
+	} {
+		err := validateMountTargets(tt.mounts)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: validateMountTargets = %v, want nil", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: validateMountTargets = %v, want an error with %q", tt.name, err, tt.want)
+		}
+	}
+	// Through the spec check every container creation runs.
+	spec := Spec{Args: []string{"true"}, Mounts: []mount.Mount{bind("/proc/sys")}}
+	if err := spec.withDefaults().validateInput(); err == nil {
+		t.Error("validateInput accepted a bind on /proc/sys")
+	}
+}
+
+func TestValidateHostnameLength(t *testing.T) {
+	spec := Spec{Args: []string{"true"}, Hostname: strings.Repeat("a", 64)}
+	if err := spec.withDefaults().validateInput(); err != nil {
+		t.Errorf("a 64-byte hostname: %v", err)
+	}
+	spec.Hostname += "a"
+	if err := spec.withDefaults().validateInput(); err == nil || !strings.Contains(err.Error(), "longer than 64 bytes") {
+		t.Errorf("a 65-byte hostname: %v, want an error", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
@@ -139,6 +140,13 @@ func (s Spec) validateInput() error {
 	if s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" {
 		return fmt.Errorf("network %q: %w", s.Network, ErrUnsupported)
 	}
+	if err := validateMountTargets(s.Mounts); err != nil {
+		return err
+	}
+	// The kernel's limit (HOST_NAME_MAX), checked now rather than as EINVAL from the init.
+	if len(s.Hostname) > 64 {
+		return fmt.Errorf("invalid hostname %q: longer than 64 bytes", s.Hostname)
+	}
 	if s.Seccomp != SeccompDefault && s.Seccomp != SeccompUnconfined {
 		if _, err := seccomp.Parse([]byte(s.Seccomp)); err != nil {
 			return err
@@ -152,6 +160,35 @@ func (s Spec) validateInput() error {
 	}
 	if _, err := resolvConf(s.Network, nil, s.DNS); err != nil {
 		return err
+	}
+	return nil
+}
+
+// procMountAllowed are the files under /proc a bind may cover, as runc allows them (lxcfs
+// serves these per container); nothing else may be mounted on or inside /proc.
+var procMountAllowed = map[string]bool{
+	"/proc/cpuinfo": true, "/proc/diskstats": true, "/proc/meminfo": true, "/proc/stat": true,
+	"/proc/swaps": true, "/proc/uptime": true, "/proc/loadavg": true, "/proc/slabinfo": true,
+	"/proc/net/dev": true, "/proc/sys/kernel/ns_last_pid": true,
+}
+
+// validateMountTargets refuses, as docker and runc do, a user mount over the container's
+// root, two mounts on one point (the second would silently hide the first), and one on or
+// inside /proc: a bind there would replace the masked and read-only parts of the
+// container's procfs (/proc/sys, /proc/kcore) with whatever its source holds.
+func validateMountTargets(mounts []mount.Mount) error {
+	seen := make(map[string]bool, len(mounts))
+	for _, m := range mounts {
+		target := path.Clean(m.Target)
+		switch {
+		case target == "/":
+			return fmt.Errorf("invalid mount destination %q: destination can't be '/'", m.Target)
+		case seen[target]:
+			return fmt.Errorf("duplicate mount point: %s", target)
+		case (target == "/proc" || strings.HasPrefix(target, "/proc/")) && !(m.Type == "bind" && procMountAllowed[target]):
+			return fmt.Errorf("invalid mount destination %q: cannot be mounted because it is inside /proc", m.Target)
+		}
+		seen[target] = true
 	}
 	return nil
 }
