@@ -381,7 +381,8 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	r.CpusetCpus = o.cpusetCpus
 	r.PidsLimit = o.pidsLimit
 	r.AllDevices = o.privileged // as the runner's Spec sets it
-	return r, nil
+	// Checked now: at the cgroup's creation the error would name a cgroup the user never saw.
+	return r, r.Validate()
 }
 
 // spec turns the image config and the flags into the runner's Spec (without the container's

@@ -53,7 +53,7 @@ func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 			}
 		}
 	}()
-	if err := r.validate(); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	var err error

@@ -121,8 +121,9 @@ func parseCPUs(s string, ncpu int) (float64, error) {
 	return f, nil
 }
 
-// validate rejects limits no kernel could apply, before any directory is made.
-func (r Resources) validate() error {
+// Validate rejects limits no kernel could apply; New checks them again before any directory
+// is made, and a command checks them before it creates anything else.
+func (r Resources) Validate() error {
 	switch {
 	case r.Memory < 0:
 		return &ValueError{What: "memory", Value: strconv.FormatInt(r.Memory, 10), Reason: "must not be negative"}
