@@ -21,6 +21,19 @@ const maxManifests = cache.MaxIndexManifests
 // descriptor to tag and the config its names are looked up by (the platform image's, for an
 // index).
 func (p *plan) resolveTop(d v1.Descriptor) (v1.Descriptor, v1.Hash, error) {
+	if r, ok := p.tops[sizedOf(d)]; ok {
+		return r.desc, r.config, nil
+	}
+	md, cfg, err := p.resolveTopOnce(d)
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	p.tops[sizedOf(d)] = resolvedManifest{desc: md, config: cfg}
+	return md, cfg, nil
+}
+
+// resolveTopOnce is resolveTop for a digest index.json has not listed before.
+func (p *plan) resolveTopOnce(d v1.Descriptor) (v1.Descriptor, v1.Hash, error) {
 	if !p.whole {
 		return p.resolve(d, 0)
 	}
@@ -40,6 +53,7 @@ func (p *plan) resolveTop(d v1.Descriptor) (v1.Descriptor, v1.Hash, error) {
 		// planned for it and load one platform.
 		for _, b := range p.blobs[mark:] {
 			delete(p.seen, b.desc.Digest)
+			delete(p.planned, sizedOf(b.desc))
 		}
 		p.blobs = p.blobs[:mark]
 		return p.resolve(d, 0)
@@ -96,16 +110,8 @@ func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.
 				return v1.Hash{}, fmt.Errorf("index %s lists itself or an index above it (%s)", short(d.Digest), short(a))
 			}
 		}
-		craw, err := p.readBlob(c)
+		cfg, err := p.planChild(d, c, depth, below, count)
 		if err != nil {
-			return v1.Hash{}, fmt.Errorf("index %s: %w", short(d.Digest), err)
-		}
-		var cfg v1.Hash
-		if mt := indexType(c, craw); mt.IsIndex() {
-			if cfg, err = p.planIndex(c, craw, depth+1, below, count); err != nil {
-				return v1.Hash{}, err
-			}
-		} else if cfg, err = p.planImage(c, craw); err != nil {
 			return v1.Hash{}, err
 		}
 		if first.Hex == "" {
@@ -123,9 +129,27 @@ func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.
 		return v1.Hash{}, err
 	}
 	if match.Hex != "" {
+		p.planned[sizedOf(d)] = match
 		return match, nil
 	}
+	p.planned[sizedOf(d)] = first
 	return first, nil
+}
+
+// planChild plans c, an entry of the index d below ancestors, unless it was planned before:
+// then its config is all there is to know.
+func (p *plan) planChild(d, c v1.Descriptor, depth int, ancestors []v1.Hash, count *int) (v1.Hash, error) {
+	if cfg, ok := p.planned[sizedOf(c)]; ok {
+		return cfg, nil
+	}
+	craw, err := p.readBlob(c)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("index %s: %w", short(d.Digest), err)
+	}
+	if mt := indexType(c, craw); mt.IsIndex() {
+		return p.planIndex(c, craw, depth+1, ancestors, count)
+	}
+	return p.planImage(c, craw)
 }
 
 // planImage plans one image manifest of a kept index: its layers, config and itself.
@@ -149,5 +173,6 @@ func (p *plan) planImage(d v1.Descriptor, raw []byte) (v1.Hash, error) {
 	if err := p.addBlob(v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}); err != nil {
 		return v1.Hash{}, err
 	}
+	p.planned[sizedOf(d)] = m.Config.Digest
 	return m.Config.Digest, nil
 }

@@ -55,6 +55,26 @@ type plan struct {
 	blobs  []blob
 	seen   map[v1.Hash]bool
 	images []image
+	// tops, resolved and planned remember what resolveTop, resolve and planIndex/planImage
+	// made of a digest: an archive may list one manifest thousands of times, and each
+	// distinct manifest is then read, hashed and parsed once, not once per listing.
+	// Keyed by size too, so a listing that lies about the size is still read and refused.
+	tops, resolved map[sized]resolvedManifest
+	planned        map[sized]v1.Hash
+}
+
+// sized is a descriptor's digest and size, which say what its bytes are.
+type sized struct {
+	digest v1.Hash
+	size   int64
+}
+
+func sizedOf(d v1.Descriptor) sized { return sized{d.Digest, d.Size} }
+
+// resolvedManifest is what resolve or resolveTop returned for a digest.
+type resolvedManifest struct {
+	desc   v1.Descriptor
+	config v1.Hash
 }
 
 // dockerManifest is one item of a docker archive's manifest.json (moby image/tarexport).
@@ -186,6 +206,19 @@ func (p *plan) resolve(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, erro
 	if depth > maxDepth {
 		return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: indexes nested too deep", short(d.Digest))
 	}
+	if r, ok := p.resolved[sizedOf(d)]; ok {
+		return r.desc, r.config, nil
+	}
+	md, cfg, err := p.resolveOnce(d, depth)
+	if err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	p.resolved[sizedOf(d)] = resolvedManifest{desc: md, config: cfg}
+	return md, cfg, nil
+}
+
+// resolveOnce is resolve for a digest not resolved before.
+func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, error) {
 	raw, err := p.readBlob(d)
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err

@@ -1,0 +1,67 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// TestLoadRepeatedManifests: an archive of a few MB that lists one big manifest thousands of
+// times (index.json naming an index again and again, the index naming the manifest) must
+// cost the reading of each distinct manifest once, not once per listing: otherwise a small
+// archive keeps a load hashing and parsing gigabytes.
+func TestLoadRepeatedManifests(t *testing.T) {
+	cfgEnt, cfg := blobEntry(types.OCIConfigJSON, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	big := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfg, Layers: []v1.Descriptor{},
+		Annotations: map[string]string{"pad": strings.Repeat("x", 3<<20)}}
+	manEnt, man := blobEntry(types.OCIManifestSchema1, mustJSON(t, big))
+	many := make([]v1.Descriptor, 1000)
+	for i := range many {
+		many[i] = man
+		many[i].Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	idxEnt, idx := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: many}))
+	for _, tt := range []struct {
+		name string
+		top  v1.Descriptor
+		opts LoadOptions
+	}{
+		{"index kept whole", idx, LoadOptions{}},
+		{"one platform", idx, LoadOptions{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		{"manifest", man, LoadOptions{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tops := make([]v1.Descriptor, 1000)
+			for i := range tops {
+				tops[i] = tt.top
+			}
+			ents := []tarEntry{cfgEnt, manEnt, idxEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: tops}))}
+			archive := writeTar(t, ents)
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() {
+				_, err := Load(context.Background(), newStore(t), bytes.NewReader(archive), tt.opts)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				// Unnamed: planned whole, then refused for want of a name.
+				if !errors.Is(err, ErrNoName) {
+					t.Fatalf("Load() = %v, want ErrNoName", err)
+				}
+				if d := time.Since(start); d > 10*time.Second {
+					t.Errorf("Load() took %v", d)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal(fmt.Sprintf("Load() of a %d MB archive still runs after 30s", len(archive)>>20))
+			}
+		})
+	}
+}
