@@ -150,7 +150,7 @@ func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int
 		if _, err := runner.ParseSignal(signal); err != nil {
 			from := "--stop-signal"
 			if o.stopSignal == "" {
-				from = "the image's STOPSIGNAL"
+				from = "STOPSIGNAL in the image"
 			}
 			return "", nil, fmt.Errorf("invalid %s: %w", from, err)
 		}

@@ -24,7 +24,7 @@ func TestStopConfig(t *testing.T) {
 		{name: "systemd image's", image: "SIGRTMIN+3", wantSignal: "SIGRTMIN+3", wantTime: -100},
 		{name: "flag wins", o: runOptions{stopSignal: "USR1"}, image: "SIGQUIT", wantSignal: "USR1", wantTime: -100},
 		{name: "bad flag", o: runOptions{stopSignal: "NOPE"}, wantErr: "--stop-signal"},
-		{name: "bad image", image: "SIGNOPE", wantErr: "STOPSIGNAL"},
+		{name: "bad image", image: "SIGNOPE", wantErr: "invalid STOPSIGNAL in the image: "},
 		{name: "timeout", o: runOptions{stopTimeout: 30, stopTimeoutSet: true}, wantTime: 30},
 		{name: "forever", o: runOptions{stopTimeout: -1, stopTimeoutSet: true}, wantTime: -1},
 		{name: "bad timeout", o: runOptions{stopTimeout: -2, stopTimeoutSet: true}, wantErr: "--stop-timeout"},
