@@ -181,6 +181,11 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 	if err != nil {
 		return err
 	}
+	// One byte more than readIndex accepts and every later command, Open included, would
+	// fail on the store: refused here, the store stays as it was.
+	if len(b) > maxSmallBlob {
+		return fmt.Errorf("%w: %s would grow to %d bytes, more than the %d allowed; remove refs first", ErrTooLarge, indexFile, len(b), maxSmallBlob)
+	}
 	if err := writeFileAtomic(filepath.Join(s.dir, indexFile), b); err != nil {
 		return fmt.Errorf("writing %s: %w", indexFile, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -238,5 +239,24 @@ func TestEmptyIndexIsMarshalled(t *testing.T) {
 	}
 	if emptyIndex != string(want) {
 		t.Errorf("emptyIndex = %s, want %s", emptyIndex, want)
+	}
+}
+
+// TestTagKeepsIndexReadable: a tag that would make index.json larger than the store reads
+// back (too many refs, or a descriptor carrying megabytes) is refused, and the store still
+// opens: written, it would make every later command, rmi included, fail on the store.
+func TestTagKeepsIndexReadable(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	d := v1.Descriptor{Digest: hashOf([]byte("1")), Size: 1, Annotations: map[string]string{"pad": strings.Repeat("x", maxSmallBlob)}}
+	if err := s.Tag("example.com/a:1", d); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Tag() of a descriptor of %d MiB = %v, want ErrTooLarge", maxSmallBlob>>20, err)
+	}
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open() after the refused tag = %v", err)
+	}
+	if refs, err := s2.List(); err != nil || len(refs) != 0 {
+		t.Errorf("List() = %v, %v, want no refs", refs, err)
 	}
 }
