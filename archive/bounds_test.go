@@ -134,6 +134,7 @@ func TestLoadHostileJSON(t *testing.T) {
 		{"manifest.json repo tag invalid", docker(`[{"Config":"c.json","RepoTags":["not a ref!"],"Layers":[]}]`), nil, "image sha256:"},
 		{"manifest.json repo tag empty", docker(`[{"Config":"c.json","RepoTags":[""],"Layers":[]}]`), nil, "image sha256:"},
 		{"manifest.json empty list", docker(`[]`), nil, "no images"},
+		{"manifest.json too many names", docker(`[{"Config":"c.json","RepoTags":["a:0"` + tagsUpTo(maxRefs) + `],"Layers":[]}]`), nil, "names more than 1024"},
 		{"manifest.json too many images", docker(`[` + strings.Repeat(`{"Config":"c.json","Layers":[]},`, maxManifests) + `{"Config":"c.json","Layers":[]}]`), nil, "more than the 1024"},
 		{"index.json too many images", image(mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: many})), nil, "more than the 1024"},
 		{"manifest.json huge", docker(`[` + strings.Repeat(" ", maxJSON) + `]`), nil, "allowed"},
@@ -262,4 +263,13 @@ func TestLoadZstdWindowBomb(t *testing.T) {
 	// bytes (exponent 18), then one empty raw block that is the last.
 	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 18 << 3, 0x01, 0x00, 0x00}
 	loadFails(t, bytes.NewReader(frame), LoadOptions{}, zstd.ErrWindowSizeExceeded, "window")
+}
+
+// tagsUpTo is `,"a:1",…,"a:n"`, RepoTags for a manifest.json.
+func tagsUpTo(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, `,"a:%d"`, i)
+	}
+	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,6 +29,9 @@ const maxJSON = registry.MaxManifestSize
 
 // maxDepth bounds indexes within indexes; real images nest one level.
 const maxDepth = 4
+
+// maxRefs bounds the refs one archive tags, as many as the images it may hold.
+const maxRefs = maxManifests
 
 // blob is one blob to store: from an entry, or bytes strata made (the manifest of an old
 // docker archive image). An entry of nil with no data means the store already has it.
@@ -386,6 +390,10 @@ func sha256Hash(b []byte) v1.Hash {
 // name turns the names the archive gives into refs; unnamed gives the one unnamed image a name.
 func (p *plan) name(unnamed string) error {
 	used := false
+	// Each ref is a rewrite of the store's index.json: a manifest.json of a few MB can give
+	// hundreds of thousands of RepoTags, hours of tagging and an index.json the store then
+	// refuses to read. Repeats are tagged once; more than maxRefs distinct refs is refused.
+	total := 0
 	for i := range p.images {
 		img := &p.images[i]
 		names := img.names
@@ -403,6 +411,12 @@ func (p *plan) name(unnamed string) error {
 			ref, err := registry.ParseReference(n)
 			if err != nil {
 				return fmt.Errorf("image %s: %w", short(img.manifest.Digest), err)
+			}
+			if slices.Contains(img.refs, ref.String()) {
+				continue
+			}
+			if total++; total > maxRefs {
+				return fmt.Errorf("the archive names more than %d images", maxRefs)
 			}
 			img.refs = append(img.refs, ref.String())
 		}
