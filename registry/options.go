@@ -169,16 +169,19 @@ func (p *Puller) insecure(host string) bool {
 }
 
 // retryPolicy is how the transport retries: attempts in all, the first wait, doubled each
-// time, and the most a Retry-After header may make it wait.
+// time, and the most a Retry-After header may make it wait. stall is how long a request may
+// get nothing from the registry before it fails as timed out (zero: forever); see stallGuard.
 type retryPolicy struct {
 	attempts      int
 	backoff       time.Duration
 	maxRetryAfter time.Duration
+	stall         time.Duration
 }
 
 // defaultRetry gives a flaky registry about 3.5 s over four attempts. Retry-After is honoured
 // up to 30 s: Docker Hub's rate limit asks for hours, and a CLI should fail and say so instead.
-var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second}
+// A registry that sends nothing for a minute is taken for dead: a slow link still sends.
+var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second, stall: time.Minute}
 
 // isLoopback reports whether host[:port] names this machine.
 func isLoopback(host string) bool {

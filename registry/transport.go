@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,7 +31,8 @@ const MaxConfigSize = 16 << 20
 // The transport stack, outermost first, for every request of a command:
 //
 //	go-containerregistry's auth (ping, bearer token or basic), built once per repository
-//	  → user agent → retryTransport → manifestLimit → redirectGuard → *http.Transport (one per TLS setting)
+//	  → user agent → retryTransport → manifestLimit → redirectGuard → stallGuard
+//	  → *http.Transport (one per TLS setting)
 //
 // Retries sit under auth so a token request is retried too, and a retried request keeps the
 // token it already had: no new handshake per retry.
@@ -41,7 +43,11 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy) http.Rou
 	if insecure {
 		ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
 	}
-	var rt http.RoundTripper = &manifestLimit{inner: &redirectGuard{inner: ht}}
+	var rt http.RoundTripper = ht
+	if policy.stall > 0 {
+		rt = &stallGuard{inner: ht, limit: policy.stall}
+	}
+	rt = &manifestLimit{inner: &redirectGuard{inner: rt}}
 	rt = &retryTransport{inner: rt, policy: policy}
 	return transport.NewUserAgent(rt, userAgent)
 }
@@ -219,4 +225,72 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.left -= int64(n)
 	return n, err
+}
+
+// stallGuard fails a request that gets nothing from the registry for limit: no response
+// headers, or no next byte of the body while the caller waits in Read. Without it a registry
+// that accepts the connection and then goes quiet hangs strata forever (net/http and
+// go-containerregistry set no such timeout). The time a caller spends between reads (a layer
+// being unpacked) does not count. Headers are not awaited for a request that uploads: the
+// registry may take minutes to commit a big blob (a copy on S3) before it answers.
+type stallGuard struct {
+	inner http.RoundTripper
+	limit time.Duration
+}
+
+// stallError is a stalled request's error. It is a net.Error timeout, so retryTransport
+// retries it and classify words it "timed out"; never context.Canceled, which callers take
+// for the user's own cancellation.
+type stallError struct{ limit time.Duration }
+
+func (e *stallError) Error() string   { return fmt.Sprintf("registry sent nothing for %s", e.limit) }
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
+
+func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	var stalled atomic.Bool
+	timer := time.AfterFunc(g.limit, func() {
+		stalled.Store(true)
+		cancel()
+	})
+	if req.Body != nil && req.Body != http.NoBody {
+		timer.Stop()
+	}
+	resp, err := g.inner.RoundTrip(req.WithContext(ctx))
+	timer.Stop()
+	if err != nil {
+		cancel()
+		if stalled.Load() {
+			return nil, &stallError{g.limit}
+		}
+		return nil, err
+	}
+	resp.Body = &stallBody{ReadCloser: resp.Body, timer: timer, limit: g.limit, stalled: &stalled, cancel: cancel}
+	return resp, nil
+}
+
+// stallBody arms the guard's timer for the length of each Read.
+type stallBody struct {
+	io.ReadCloser
+	timer   *time.Timer
+	limit   time.Duration
+	stalled *atomic.Bool
+	cancel  context.CancelFunc
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.limit)
+	n, err := b.ReadCloser.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF && b.stalled.Load() {
+		return n, &stallError{b.limit}
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
