@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // cdn is a blob host another than the registry's, as Docker Hub redirects blobs to its CDN. It
@@ -364,5 +367,83 @@ func TestManifestRedirectStaysBounded(t *testing.T) {
 	ref := mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x/y:1")
 	if _, err := p.Image(context.Background(), ref); !errors.Is(err, ErrManifestTooLarge) {
 		t.Errorf("Image of a redirected %d-byte manifest = %v, want ErrManifestTooLarge", len(big), err)
+	}
+}
+
+// TestConfigLies: a config whose bytes are not those its digest names, or that is cut short,
+// is never handed out, however often it is asked for. go-containerregistry keeps what it read
+// of a config even when the read failed and returns it from the next call without error.
+func TestConfigLies(t *testing.T) {
+	tests := []struct {
+		name    string
+		respond func(w http.ResponseWriter, config []byte)
+	}{
+		{"other bytes", func(w http.ResponseWriter, config []byte) {
+			bad := append([]byte(nil), config...)
+			bad[len(bad)/2] ^= 0x20
+			w.Write(bad)
+		}},
+		{"cut short", func(w http.ResponseWriter, config []byte) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(config)))
+			w.Write(config[:len(config)/2])
+		}},
+	}
+	for _, tt := range tests {
+		for _, viaIndex := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/index=%v", tt.name, viaIndex), func(t *testing.T) {
+				testConfigLie(t, tt.respond, viaIndex)
+			})
+		}
+	}
+}
+
+func testConfigLie(t *testing.T, respond func(w http.ResponseWriter, config []byte), viaIndex bool) {
+	img := randomImage(t)
+	config, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgDigest, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lie atomic.Bool
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if lie.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+cfgDigest.String()) {
+				respond(w, config)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := pushImage(t, host+"/lies/config:1", img)
+	if viaIndex {
+		// Image does not read the config of an index's image: the pull does.
+		ref = mustRef(t, host+"/lies/config:index")
+		idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img,
+			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}})
+		if err := PushIndex(context.Background(), ref, idx, testOptions()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lie.Store(true)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Image(context.Background(), ref)
+	if err != nil {
+		t.Logf("Image = %v", err)
+		return // refused at once: fine
+	}
+	for i := range 3 {
+		b, err := got.RawConfigFile()
+		if err == nil {
+			t.Fatalf("RawConfigFile call %d = %d bytes and no error, want an error", i+1, len(b))
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("RawConfigFile = %q, want one line", err)
+		}
 	}
 }

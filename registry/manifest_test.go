@@ -18,12 +18,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// fakeManifest serves one manifest body with a Content-Type at every tag, and a 200 ping.
-// With chunked set, it sends no Content-Length.
+// emptyConfig is the digest of the 2-byte config "{}", which fakeManifest serves.
+const emptyConfig = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+// fakeManifest serves one manifest body with a Content-Type at every tag, the config
+// emptyConfig, and a 200 ping. With chunked set, it sends no Content-Length.
 func fakeManifest(t *testing.T, mediaType string, body []byte, chunked bool) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2/" {
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/blobs/"+emptyConfig) {
+			w.Write([]byte("{}"))
 			return
 		}
 		if !strings.Contains(r.URL.Path, "/manifests/") {
@@ -96,7 +103,7 @@ func TestManifestRefused(t *testing.T) {
 
 func TestManifestAtTheLimit(t *testing.T) {
 	// Exactly MaxManifestSize bytes is allowed; the limit refuses only what is over it.
-	prefix := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + hexA + `","size":2},"layers":[],"annotations":{"x":"`
+	prefix := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[],"annotations":{"x":"`
 	suffix := `"}}`
 	body := []byte(prefix + strings.Repeat("a", MaxManifestSize-len(prefix)-len(suffix)) + suffix)
 	for _, chunked := range []bool{false, true} {

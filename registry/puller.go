@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,16 +210,23 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
 			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
 	}
+	res := &Image{Image: img, Ref: ref, Descriptor: desc.Descriptor, Root: root, Source: ep.host, sess: s}
 	if !rootIsIndex && root.Platform == nil {
 		// Without an index only the config says the platform; it is reported, not enforced
 		// (Docker too pulls a single-platform image as is), so cmd can warn on a mismatch.
-		if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {
+		// A config that cannot be read fails here, as the pull would: go-containerregistry
+		// would keep what it read of it and hand that out, unverified, from the next call.
+		raw, err := res.RawConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		if cf, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cf.OS != "" {
 			pl := cf.Platform()
-			root.Platform = pl
-			desc.Descriptor.Platform = pl
+			res.Root.Platform = pl
+			res.Descriptor.Platform = pl
 		}
 	}
-	return &Image{Image: img, Ref: ref, Descriptor: desc.Descriptor, Root: root, Source: ep.host, sess: s}, nil
+	return res, nil
 }
 
 // manifestType returns the media type of a manifest, from the Content-Type the registry sent
@@ -347,6 +355,21 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 	b, err := i.Image.RawConfigFile()
 	if err != nil {
 		return nil, classify(err, opPull, "config of "+i.Ref.String(), i.Ref.Name(), i.Source)
+	}
+	// Checked again on every call: after a read that failed (cut short, or other bytes than
+	// the digest names), go-containerregistry returns what it read as the config, no error.
+	m, err := i.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest of %s: %w", i.Ref, err)
+	}
+	h, err := v1.Hasher(m.Config.Digest.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("config of %s: %w", i.Ref, err)
+	}
+	h.Write(b)
+	if int64(len(b)) != m.Config.Size || hex.EncodeToString(h.Sum(nil)) != m.Config.Digest.Hex {
+		return nil, &Error{Registry: i.Source, Msg: fmt.Sprintf("config %s of %s from %s does not match its digest and size (%d bytes)",
+			m.Config.Digest, i.Ref, i.Source, m.Config.Size)}
 	}
 	return b, nil
 }
