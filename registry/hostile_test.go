@@ -447,3 +447,42 @@ func testConfigLie(t *testing.T, respond func(w http.ResponseWriter, config []by
 		}
 	}
 }
+
+// TestManifestWordsOneLine: what a manifest or index says of itself (its media type, the
+// platforms it lists) reaches the user's terminal in strata's refusals; newlines, escapes and
+// megabytes of it must not.
+func TestManifestWordsOneLine(t *testing.T) {
+	var many strings.Builder
+	for i := range 15000 { // about 3 MiB: under the manifest limit
+		if i > 0 {
+			many.WriteString(",")
+		}
+		fmt.Fprintf(&many, `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":2,"platform":{"os":"os%d","architecture":"arch"}}`, hexA, i)
+	}
+	tests := []struct {
+		name, mediaType, body string
+	}{
+		{"media type with escapes", "", `{"schemaVersion":2,"mediaType":"application/x\n\u001b]0;owned\u0007\u001b[2J"}`},
+		{"huge media type", "", `{"schemaVersion":2,"mediaType":"` + strings.Repeat("m", 1<<20) + `"}`},
+		{"platform with escapes", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + hexA + `","size":2,"platform":{"os":"linux\n\u001b[31mred","architecture":"s390x\r\u001b]0;owned\u0007","variant":"\u009b2J"}}]}`},
+		{"thousands of platforms", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[` + many.String() + `]}`},
+		{"huge platform", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + hexA + `","size":2,"platform":{"os":"` + strings.Repeat("o", 1<<20) + `","architecture":"x"}}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := fakeManifest(t, tt.mediaType, []byte(tt.body), false)
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Image(context.Background(), mustRef(t, host+"/x/y:1"))
+			if err == nil {
+				t.Fatal("Image succeeded")
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\n\r\x1b\x07\u009b") || len(msg) > 4096 {
+				t.Errorf("Image() = %.300q (%d bytes), want one short line without control characters", msg, len(msg))
+			}
+		})
+	}
+}

@@ -23,7 +23,8 @@ func (e *PlatformError) Error() string {
 	}
 	list := "none"
 	if len(avail) > 0 {
-		list = strings.Join(avail, ", ")
+		// The index's own words: bounded and without control characters, as a registry's are.
+		list = oneLine(strings.Join(avail, ", "))
 	}
 	return fmt.Sprintf("no matching manifest for %s in the manifest list of %s (available: %s)",
 		platformString(e.Want), e.Ref, list)

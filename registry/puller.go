@@ -260,7 +260,8 @@ func manifestType(header types.MediaType, body []byte) (types.MediaType, error) 
 	case types.OCIImageIndex, types.DockerManifestList, types.OCIManifestSchema1, types.DockerManifestSchema2:
 		return mt, nil
 	}
-	return "", fmt.Errorf("%w: %s", ErrUnsupportedMediaType, mt)
+	// mt may come from the body: bounded and without control characters, as a registry's words.
+	return "", fmt.Errorf("%w: %s", ErrUnsupportedMediaType, oneLine(string(mt)))
 }
 
 // generic reports whether a Content-Type says nothing about the manifest: old registries and
