@@ -132,7 +132,14 @@ func Kill(c *Container, sig syscall.Signal) error {
 	if !c.State.Running() || c.State.Pid <= 0 {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
 	}
-	if err := unix.Kill(c.State.Pid, sig); err != nil {
+	// Through a pidfd of the process checked to be the monitor's child: a pid used again
+	// between the check and the signal cannot receive it.
+	w := watchRun(c)
+	if w == nil {
+		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
+	}
+	defer w.close()
+	if err := unix.PidfdSendSignal(w.init, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
 		}

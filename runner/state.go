@@ -80,11 +80,20 @@ type State struct {
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 
-// Running reports whether the state says the container runs and its monitor is alive. A
-// running state whose monitor is gone is stale: the container died with it (the init has
-// the monitor as parent-death signal source).
+// Running reports whether the state says the container runs, its monitor is alive and its
+// PID 1 is the monitor's child. A running state whose monitor is gone is stale: the container
+// died with it (the init has the monitor as parent-death signal source). One whose Pid is
+// not the monitor's child names some other process (a pid used again, or a forged state),
+// which nothing may then signal or inspect as the container.
 func (s State) Running() bool {
-	return s.Status == StatusRunning && processAlive(s.MonitorPid, s.MonitorStart)
+	if s.Status != StatusRunning || !processAlive(s.MonitorPid, s.MonitorStart) {
+		return false
+	}
+	if s.Pid <= 0 {
+		return true
+	}
+	ppid, _, err := processStat(s.Pid)
+	return err == nil && ppid == s.MonitorPid
 }
 
 // starting reports whether another process is starting the container: it is created and
@@ -107,16 +116,14 @@ func (s State) effective() State {
 	return s
 }
 
-// processAlive reports whether pid runs and started at start (when start is non-zero).
+// processAlive reports whether pid runs and started at start. Every monitor strata records
+// has its start time: without one, pid may be any process that took the number since.
 func processAlive(pid int, start uint64) bool {
-	if pid <= 0 {
+	if pid <= 0 || start == 0 {
 		return false
 	}
 	got, err := processStart(pid)
-	if err != nil {
-		return false
-	}
-	return start == 0 || got == start
+	return err == nil && got == start
 }
 
 // processStart reads a process's start time from /proc/<pid>/stat. A zombie counts as gone.

@@ -123,6 +123,11 @@ func TestStoreStaleRunning(t *testing.T) {
 	if st.Running() {
 		t.Errorf("State{own pid, other start}.Running() = true, want false")
 	}
+	// No recorded start proves nothing: any process may hold the pid now.
+	st.MonitorStart = 0
+	if st.Running() {
+		t.Errorf("State{own pid, no start}.Running() = true, want false")
+	}
 }
 
 func TestStoreRemoveNotRunning(t *testing.T) {
