@@ -104,6 +104,13 @@ func classify(err error, o op, what, repo, host string) error {
 	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, oneLine(stripURL(err))), Err: err}
 }
 
+// unparsable words a manifest, index or config that does not parse. The parsers quote the
+// registry's bytes as they are (go-containerregistry prints the first non-hex rune of a
+// digest, a newline included), so the cause goes through oneLine.
+func unparsable(host, what string, err error) error {
+	return &Error{Registry: host, Msg: what + ": " + oneLine(err.Error()), Err: err}
+}
+
 // maxDetail bounds what of a registry's own words goes into a message.
 const maxDetail = 512
 

@@ -466,6 +466,8 @@ func TestManifestWordsOneLine(t *testing.T) {
 		{"huge media type", "", `{"schemaVersion":2,"mediaType":"` + strings.Repeat("m", 1<<20) + `"}`},
 		{"platform with escapes", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + hexA + `","size":2,"platform":{"os":"linux\n\u001b[31mred","architecture":"s390x\r\u001b]0;owned\u0007","variant":"\u009b2J"}}]}`},
 		{"thousands of platforms", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[` + many.String() + `]}`},
+		{"index digest with a newline", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\n\u001b[2J","size":2,"platform":{"os":"linux","architecture":"amd64"}}]}`},
+		{"layer digest with a newline", "application/vnd.oci.image.manifest.v1+json", `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + hexA + `","size":2},"layers":[{"mediaType":"x","digest":"sha256:\n","size":1}]}`},
 		{"huge platform", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + hexA + `","size":2,"platform":{"os":"` + strings.Repeat("o", 1<<20) + `","architecture":"x"}}]}`},
 	}
 	for _, tt := range tests {

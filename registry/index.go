@@ -104,7 +104,7 @@ func (p *Puller) indexFrom(ctx context.Context, ref Reference, ep endpoint) (*In
 	desc.Descriptor.MediaType = mt
 	idx, err := desc.ImageIndex()
 	if err != nil {
-		return nil, fmt.Errorf("reading index of %s from %s: %w", ref, ep.host, err)
+		return nil, unparsable(ep.host, fmt.Sprintf("reading index of %s from %s", ref, ep.host), err)
 	}
 	return &Index{idx: idx, Ref: ref, Descriptor: desc.Descriptor, Source: ep.host, sess: s,
 		sizes: &blobSizes{m: map[v1.Hash]int64{}}}, nil

@@ -177,7 +177,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	if rootIsIndex {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
-			return nil, fmt.Errorf("parsing index of %s from %s: %w", ref, ep.host, err)
+			return nil, unparsable(ep.host, fmt.Sprintf("parsing index of %s from %s", ref, ep.host), err)
 		}
 		child, err := matchPlatform(ref.String(), idx.Manifests, p.platform)
 		if err != nil {
@@ -200,11 +200,11 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	}
 	img, err := desc.Image()
 	if err != nil {
-		return nil, fmt.Errorf("reading manifest of %s from %s: %w", ref, ep.host, err)
+		return nil, unparsable(ep.host, fmt.Sprintf("reading manifest of %s from %s", ref, ep.host), err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return nil, fmt.Errorf("parsing manifest of %s from %s: %w", ref, ep.host, err)
+		return nil, unparsable(ep.host, fmt.Sprintf("parsing manifest of %s from %s", ref, ep.host), err)
 	}
 	if m.Config.Size > MaxConfigSize || m.Config.Size < 0 {
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
@@ -361,7 +361,7 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 	// the digest names), go-containerregistry returns what it read as the config, no error.
 	m, err := i.Manifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading manifest of %s: %w", i.Ref, err)
+		return nil, unparsable(i.Source, "reading manifest of "+i.Ref.String(), err)
 	}
 	h, err := v1.Hasher(m.Config.Digest.Algorithm)
 	if err != nil {
@@ -383,7 +383,7 @@ func (i *Image) ConfigFile() (*v1.ConfigFile, error) {
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("parsing config of %s: %w", i.Ref, err)
+		return nil, unparsable(i.Source, "parsing config of "+i.Ref.String(), err)
 	}
 	return cf, nil
 }
