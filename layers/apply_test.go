@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -200,6 +201,19 @@ func applyCases() []applyCase {
 			name:    "a file is not a parent",
 			entries: []ent{file("f", "x", 0o644), file("f/x", "x", 0o644)},
 			wantErr: unix.ENOTDIR,
+		},
+		{
+			// Docker's path-based extraction fails on these with ENAMETOOLONG too.
+			name:    "a name longer than a path can hold is refused",
+			entries: []ent{file(strings.Repeat("d/", 2020)+"f", "x", 0o644)},
+			wantErr: unix.ENAMETOOLONG,
+		},
+		{
+			// Each symlink hop adds a whole path's worth of depth: without a bound, a few
+			// entries make a tree that no path names, which du, rm and prune cannot walk.
+			name:    "symlink hops cannot nest directories deeper than a path can name",
+			entries: deepChain(3, 600),
+			wantErr: unix.ENAMETOOLONG,
 		},
 		{
 			name:    "absolute and dotted names are rooted at the layer dir",
@@ -479,4 +493,18 @@ func runApplyCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deepChain is a directory chain of per levels, then hops symlinks, each to the end of the
+// chain before it, with another chain of per levels below each.
+func deepChain(hops, per int) []ent {
+	chain := strings.TrimSuffix(strings.Repeat("d/", per), "/")
+	es := []ent{dir(chain+"/", 0o755)}
+	prev := chain
+	for i := range hops {
+		l := fmt.Sprintf("hop%d", i)
+		es = append(es, symlink(l, prev), dir(l+"/"+chain+"/", 0o755))
+		prev = l + "/" + chain
+	}
+	return append(es, file(prev+"/f", "deep", 0o644))
 }

@@ -19,6 +19,9 @@
 // and RESOLVE_IN_ROOT, so symlinks that a layer plants (to "/", to "../..") resolve inside the
 // layer dir; the entry itself is then created with *at system calls that never follow a symlink
 // in the last component. Symlink targets are stored verbatim: they are never followed here.
+// Every directory that takes entries must have a path shorter than PATH_MAX less a name (symlink
+// hops could otherwise nest a tree deeper than any path names); deeper ones fail with
+// ENAMETOOLONG.
 //
 // On error, Apply leaves a half-applied layer dir behind; the caller removes it (the
 // snapshotter unpacks into a temporary dir and renames it into place only on success).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -76,6 +77,10 @@ func (r *root) parent(dir string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if err := checkPathLen(fd, dir, 0); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
 	r.invalidate()
 	r.cacheName, r.cacheFD = dir, fd
 	return fd, nil
@@ -106,6 +111,16 @@ func (r *root) mkdirAll(dir string) (int, error) {
 			break
 		}
 		end = i
+	}
+	// What is created below cur must stay nameable; the check comes first so that nothing too
+	// deep is left behind for the caller to remove.
+	extra := len(dir) - end
+	if end == 0 {
+		extra++ // the "/" before the first component
+	}
+	if err := checkPathLen(cur, dir, extra); err != nil {
+		unix.Close(cur)
+		return -1, err
 	}
 	// Create the rest downwards. A name that appears meanwhile, or exists as a dangling symlink,
 	// is resolved in the root again, so a symlink never leads out.
@@ -139,6 +154,34 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// maxParentLen bounds the path, as the kernel names it, of a directory that takes entries: a
+// child's name (NAME_MAX bytes at most) must still fit in PATH_MAX. Without it, symlinks a layer
+// plants let each entry nest directories up to 4 KiB of path deeper than the last, and a tree no
+// path can name defeats every later walk over it (du, find, the snapshotter's prune), while
+// os.RemoveAll runs out of file descriptors on it.
+const maxParentLen = unix.PathMax - 1 - len("/") - 255
+
+// checkPathLen fails when the directory fd, with extra bytes of path still to be created below
+// it, would be longer than maxParentLen. dir names it in the error. Without /proc the check is
+// skipped: nothing else can name a directory handle.
+func checkPathLen(fd int, dir string, extra int) error {
+	var buf [unix.PathMax]byte
+	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
+	switch err {
+	case nil:
+	case unix.ENAMETOOLONG:
+		n = len(buf)
+	case unix.ENOENT:
+		return nil
+	default:
+		return fmt.Errorf("naming parent %s: %w", display(dir), err)
+	}
+	if n+extra > maxParentLen {
+		return fmt.Errorf("parent %s would be nested deeper than a path can name (%d bytes): %w", display(dir), maxParentLen, unix.ENAMETOOLONG)
+	}
+	return nil
 }
 
 // openDir resolves the clean relative name dir as a directory inside the root, following

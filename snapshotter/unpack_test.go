@@ -3,14 +3,17 @@ package snapshotter
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/strata-run/strata/layers"
+	"golang.org/x/sys/unix"
 )
 
 // newPlain is a vfs snapshotter that works without root (owners ignored when not root), for
@@ -154,6 +157,33 @@ func TestUnpackFailedStream(t *testing.T) {
 	}
 	unpack(t, s, l)
 	wantContent(t, filepath.Join(s.LayerDir(l.diffID), "small"), "s")
+}
+
+// TestUnpackTooDeep: symlink hops let a small layer nest directories deeper than any path can
+// name; such a layer is refused, and leaves nothing that List and Prune could not walk.
+func TestUnpackTooDeep(t *testing.T) {
+	s := newPlain(t)
+	chain := strings.TrimSuffix(strings.Repeat("d/", 600), "/")
+	entries := []entry{dir(chain + "/")}
+	prev := chain
+	for i := range 3 {
+		hop := fmt.Sprintf("hop%d", i)
+		entries = append(entries, symlink(hop, prev), dir(hop+"/"+chain+"/"))
+		prev = hop + "/" + chain
+	}
+	l := buildLayer(t, entries...)
+	if err := s.Unpack(t.Context(), l.diffID, gzipLayer, bytes.NewReader(l.gz)); !errors.Is(err, unix.ENAMETOOLONG) {
+		t.Fatalf("Unpack(too deep) = %v, want ENAMETOOLONG", err)
+	}
+	if tmps := tmpDirs(t, s.Root()); len(tmps) > 0 {
+		t.Errorf("temporary dirs after a failed Unpack: %q", tmps)
+	}
+	if _, err := s.List(); err != nil {
+		t.Errorf("List = %v", err)
+	}
+	if _, err := s.Prune(t.Context(), nil, false); err != nil {
+		t.Errorf("Prune = %v", err)
+	}
 }
 
 // TestUnpackAfterCrash: a process killed mid-unpack leaves .tmp-<hex>-*; it is invisible as a
