@@ -468,6 +468,7 @@ func TestManifestWordsOneLine(t *testing.T) {
 		{"thousands of platforms", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[` + many.String() + `]}`},
 		{"index digest with a newline", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:\n\u001b[2J","size":2,"platform":{"os":"linux","architecture":"amd64"}}]}`},
 		{"layer digest with a newline", "application/vnd.oci.image.manifest.v1+json", `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + hexA + `","size":2},"layers":[{"mediaType":"x","digest":"sha256:\n","size":1}]}`},
+		{"huge content type, body not JSON", "application/json; x=" + strings.Repeat("p", 512<<10), `<html>`},
 		{"huge platform", "application/vnd.oci.image.index.v1+json", `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + hexA + `","size":2,"platform":{"os":"` + strings.Repeat("o", 1<<20) + `","architecture":"x"}}]}`},
 	}
 	for _, tt := range tests {

@@ -241,7 +241,7 @@ func manifestType(header types.MediaType, body []byte) (types.MediaType, error) 
 			Manifests     json.RawMessage `json:"manifests"`
 		}
 		if err := json.Unmarshal(body, &probe); err != nil {
-			return "", fmt.Errorf("%w: %q, and the body is not JSON", ErrUnsupportedMediaType, header)
+			return "", fmt.Errorf("%w: %q, and the body is not JSON", ErrUnsupportedMediaType, oneLine(string(header)))
 		}
 		switch {
 		case probe.SchemaVersion == 1:
