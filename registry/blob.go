@@ -68,7 +68,7 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 		if start, ok := rangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
 			resp.Body.Close()
 			return nil, fmt.Errorf("fetching blob %s from %s: asked for bytes from %d, got Content-Range %q",
-				h, s.host, offset, resp.Header.Get("Content-Range"))
+				h, s.host, offset, oneLine(resp.Header.Get("Content-Range")))
 		}
 	}
 	if offset > 0 && resp.StatusCode == http.StatusOK {

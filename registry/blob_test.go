@@ -35,6 +35,16 @@ func TestFetchBlobRangeHandling(t *testing.T) {
 				next.ServeHTTP(w, r)
 			})
 		}, true},
+		{"huge Content-Range", func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Range") != "" && strings.Contains(r.URL.Path, "/blobs/") {
+					w.Header().Set("Content-Range", "bytes "+strings.Repeat("9", 1<<20))
+					w.WriteHeader(http.StatusPartialContent)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +68,9 @@ func TestFetchBlobRangeHandling(t *testing.T) {
 				if err == nil {
 					body.Close()
 					t.Fatal("FetchBlob accepted a Content-Range that does not start at the offset")
+				}
+				if len(err.Error()) > 4096 {
+					t.Errorf("FetchBlob = %.200q… (%d bytes), want one short line", err, len(err.Error()))
 				}
 				return
 			}
