@@ -212,12 +212,13 @@ func connMessage(err error) string {
 	return ""
 }
 
+// tlsCause is the server's certificate's words too: Go quotes the names it claims as they are.
 func tlsCause(err error) string {
 	var verifyErr *tls.CertificateVerificationError
 	if errors.As(err, &verifyErr) && verifyErr.Err != nil {
-		return verifyErr.Err.Error()
+		return oneLine(verifyErr.Err.Error())
 	}
-	return stripURL(err)
+	return oneLine(stripURL(err))
 }
 
 // stripURL drops the `Get "https://…":` prefix net/http puts on every transport error.

@@ -2,13 +2,20 @@ package registry
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 )
@@ -95,5 +102,49 @@ func TestTLSErrorMessage(t *testing.T) {
 	t.Logf("message: %s", e)
 	if !errors.Is(e, ErrUnreachable) || !strings.HasPrefix(e.Error(), "registry registry.example: tls: ") || strings.Contains(e.Error(), "https://") {
 		t.Errorf("classify(%v) = %q, want ErrUnreachable starting with \"registry registry.example: tls: \"", err, e)
+	}
+}
+
+// TestTLSErrorOneLine: the names a server's certificate claims are the server's words, and
+// Go's verifier quotes them as they are; the message stays one line without escapes.
+func TestTLSErrorOneLine(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		DNSNames:              []string{"evil\n\x1b]0;owned\x07\x1b[2J" + strings.Repeat("x", 10000)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, ServerName: "registry.example"}
+	_, err = (&http.Client{Transport: tr}).Get(srv.URL + "/v2/")
+	if err == nil {
+		t.Fatal("GET with a certificate for other names succeeded")
+	}
+	e := classify(err, opPull, "manifest for x", "x", "registry.example")
+	if msg := e.Error(); !errors.Is(e, ErrUnreachable) || strings.ContainsAny(msg, "\n\x1b\x07") || len(msg) > 4096 {
+		t.Errorf("classify(%.100q) = %.300q (%d bytes), want one short line", err, msg, len(msg))
 	}
 }
