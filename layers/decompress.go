@@ -107,6 +107,8 @@ func decompress(r io.Reader, mt types.MediaType, maxSize int64) (io.ReadCloser, 
 	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("reading layer header: %w", err)
 	}
+	// A stream shorter than the magic bytes is the tar reader's to judge, not a bare io.EOF.
+	err = nil
 	got := Detect(head)
 	if mt != "" {
 		want, err := CompressionOf(mt)

@@ -66,6 +66,20 @@ func TestApplyCompressions(t *testing.T) {
 	}
 }
 
+// TestApplyEmptyStream: an empty plain stream is an empty tar, as the tar reader (and docker)
+// take it, not a failure.
+func TestApplyEmptyStream(t *testing.T) {
+	for _, mt := range []types.MediaType{"", types.OCIUncompressedLayer} {
+		got, err := Apply(context.Background(), t.TempDir(), bytes.NewReader(nil), Options{MediaType: mt, IgnoreOwners: true})
+		if err != nil {
+			t.Fatalf("Apply(empty, %q) = %v", mt, err)
+		}
+		if want := sha256Hash(nil); got != want {
+			t.Errorf("Apply(empty, %q) DiffID = %s, want %s", mt, got, want)
+		}
+	}
+}
+
 func TestApplyExpectDiffID(t *testing.T) {
 	raw := sampleTar(t)
 	tests := []struct {
@@ -104,6 +118,7 @@ func TestApplyBadStreams(t *testing.T) {
 		{"not a layer media type", raw, types.OCIConfigJSON, ErrUnsupportedMediaType},
 		{"truncated tar", raw[:len(raw)-1500], "", io.ErrUnexpectedEOF},
 		{"truncated tar header", raw[:700], "", io.ErrUnexpectedEOF},
+		{"shorter than the magic bytes", raw[:3], "", io.ErrUnexpectedEOF},
 		{"truncated gzip", gz[:len(gz)/2], "", io.ErrUnexpectedEOF},
 		{"gzip with a bad checksum", flipLast(gz, 6), "", gzip.ErrChecksum},
 	}
