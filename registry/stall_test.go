@@ -202,3 +202,31 @@ func TestStalledBlob(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowCommitIsNotAStall: a registry may think before it answers a push's requests (the
+// PUT that commits an upload is a copy on S3): only reads are held to the stall limit.
+func TestSlowCommitIsNotAStall(t *testing.T) {
+	var commits atomic.Int64
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut {
+				if strings.Contains(r.URL.Path, "/blobs/uploads/") {
+					commits.Add(1)
+				}
+				time.Sleep(2 * stallRetry.stall)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	opts := testOptions()
+	opts.retry = &stallRetry
+	within(t, 20*time.Second, func() {
+		if err := Push(context.Background(), mustRef(t, host+"/slow/commit:1"), randomImage(t), opts); err != nil {
+			t.Errorf("Push to a registry slow to commit = %v", err)
+		}
+	})
+	// Two layers and a config: one commit each, none given up on and sent again.
+	if n := commits.Load(); n != 3 {
+		t.Errorf("%d upload commits, want 3", n)
+	}
+}

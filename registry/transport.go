@@ -231,8 +231,9 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // headers, or no next byte of the body while the caller waits in Read. Without it a registry
 // that accepts the connection and then goes quiet hangs strata forever (net/http and
 // go-containerregistry set no such timeout). The time a caller spends between reads (a layer
-// being unpacked) does not count. Headers are not awaited for a request that uploads: the
-// registry may take minutes to commit a big blob (a copy on S3) before it answers.
+// being unpacked) does not count. Headers are awaited only for GET and HEAD: a push's
+// requests may wait on the registry, which can take minutes to commit a big blob (the PUT
+// that ends an upload, with no body, becomes a copy on S3) before it answers.
 type stallGuard struct {
 	inner http.RoundTripper
 	limit time.Duration
@@ -254,7 +255,7 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		stalled.Store(true)
 		cancel()
 	})
-	if req.Body != nil && req.Body != http.NoBody {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		timer.Stop()
 	}
 	resp, err := g.inner.RoundTrip(req.WithContext(ctx))
