@@ -201,8 +201,11 @@ func connMessage(err error) string {
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("looking up %s: %s", dnsErr.Name, dnsErr.Err)
 	}
+	// Looked for first: a ping that tried https and then http holds both errors, and the
+	// https one (a *url.Error, a net.Error too) would hide the stall of the other.
+	var stall *stallError
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if errors.As(err, &stall) || errors.As(err, &ne) && ne.Timeout() {
 		return "timed out"
 	}
 	var oe *net.OpError
