@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +65,45 @@ func TestLoadRepeatedManifests(t *testing.T) {
 				t.Fatal(fmt.Sprintf("Load() of a %d MB archive still runs after 30s", len(archive)>>20))
 			}
 		})
+	}
+}
+
+// TestLoadDirRepeatedLayer: an old docker layout directory whose manifest.json lists one big
+// layer.tar thousands of times is hashed once, not once per listing: a directory read in
+// place has no staged digests, and each listing would read the whole file again.
+func TestLoadDirRepeatedLayer(t *testing.T) {
+	dir := t.TempDir()
+	layer := bytes.Repeat([]byte("strata"), (32<<20)/6)
+	if err := os.WriteFile(filepath.Join(dir, "l.tar"), layer, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	diffIDs := make([]v1.Hash, n)
+	names := make([]string, n)
+	diffID := sha256Hash(layer)
+	for i := range n {
+		diffIDs[i], names[i] = diffID, "l.tar"
+	}
+	cfg := mustJSON(t, v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: diffIDs}})
+	if err := os.WriteFile(filepath.Join(dir, "c.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mj := mustJSON(t, []dockerManifest{{Config: "c.json", Layers: names}})
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadDir(context.Background(), newStore(t), dir, LoadOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		// Unnamed: planned whole, then refused for want of a name.
+		if !errors.Is(err, ErrNoName) {
+			t.Fatalf("LoadDir() = %v, want ErrNoName", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("LoadDir() of a %d MB directory still runs after 20s", len(layer)>>20)
 	}
 }

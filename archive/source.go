@@ -64,6 +64,10 @@ func (s *stagedSource) lookup(name string) (*entry, error) {
 type dirSource struct {
 	dir  string
 	root *os.Root
+	// found keeps each entry looked up, and with it the digest hash computes: a
+	// manifest.json may list one layer.tar thousands of times, and each would be read whole
+	// again. open still checks the file each time.
+	found map[string]*entry
 }
 
 func (s *dirSource) lookup(name string) (*entry, error) {
@@ -71,6 +75,22 @@ func (s *dirSource) lookup(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e, ok := s.found[clean]; ok {
+		return e, nil
+	}
+	e, err := s.lookupOnce(name, clean)
+	if err != nil {
+		return nil, err
+	}
+	if s.found == nil {
+		s.found = map[string]*entry{}
+	}
+	s.found[clean] = e
+	return e, nil
+}
+
+// lookupOnce is lookup of a name not looked up before.
+func (s *dirSource) lookupOnce(name, clean string) (*entry, error) {
 	p, err := securejoin.SecureJoin(s.dir, clean)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
