@@ -24,7 +24,8 @@ type extractor struct {
 	maxSize   int64
 	minFree   int64
 	written   int64 // bytes of file content written
-	nextCheck int64 // written value at which free space is checked again
+	meta      int64 // inodeCost for every entry and parent directory made
+	nextCheck int64 // written+meta value at which free space is checked again
 	entries   int
 
 	// dirs holds the metadata applied after all entries, because creating a child changes a
@@ -74,9 +75,9 @@ func (x *extractor) close() error {
 }
 
 // checkSpace fails when the layer dir's filesystem has less than MinFreeBytes available, and
-// reports progress; it runs every spaceCheckInterval bytes written.
+// reports progress; it runs every spaceCheckInterval bytes written or counted (meta).
 func (x *extractor) checkSpace(ctx context.Context) error {
-	x.nextCheck = x.written + spaceCheckInterval
+	x.nextCheck = x.written + x.meta + spaceCheckInterval
 	if x.opts.Progress != nil && x.written > 0 {
 		x.opts.Progress(x.written, x.entries)
 	}
@@ -94,6 +95,10 @@ func (x *extractor) checkSpace(ctx context.Context) error {
 	if free < x.minFree {
 		return fmt.Errorf("%w: %d bytes left on the layer dir's filesystem, want at least %d", ErrLowDiskSpace, free, x.minFree)
 	}
+	// Files is 0 where inodes are not counted (btrfs).
+	if want := x.minFree / bytesPerInode; st.Files > 0 && int64(st.Ffree) < want {
+		return fmt.Errorf("%w: %d inodes left on the layer dir's filesystem, want at least %d", ErrLowDiskSpace, st.Ffree, want)
+	}
 	return nil
 }
 
@@ -102,6 +107,15 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) err
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		// Global PAX records carry no file; archive/tar has already folded them in.
 		return nil
+	}
+	// Entries without content still take an inode, often a block: without counting them, a
+	// layer of empty directories (or of deep missing parents) fills the disk between two checks.
+	x.meta += inodeCost * int64(1+x.root.made)
+	x.root.made = 0
+	if x.written+x.meta >= x.nextCheck {
+		if err := x.checkSpace(ctx); err != nil {
+			return err
+		}
 	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
@@ -220,7 +234,7 @@ func (x *extractor) copy(ctx context.Context, fd int, r io.Reader, sparse bool) 
 				}
 				b = b[w:]
 			}
-			if x.written >= x.nextCheck {
+			if x.written+x.meta >= x.nextCheck {
 				if err := x.checkSpace(ctx); err != nil {
 					return err
 				}

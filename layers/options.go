@@ -19,6 +19,14 @@ const (
 // often enough to stop before the disk is full, rare enough to cost nothing.
 const spaceCheckInterval = 16 << 20
 
+// inodeCost is what each entry, and each parent directory Apply makes, counts toward
+// spaceCheckInterval besides its content: a block, what a directory takes.
+const inodeCost = 4 << 10
+
+// bytesPerInode turns MinFreeBytes into a reserve of free inodes too (mke2fs's default ratio):
+// a layer of empty directories or files runs a filesystem out of inodes before out of bytes.
+const bytesPerInode = 16 << 10
+
 // WhiteoutMode says how Apply writes the image-spec whiteout entries (".wh.NAME" and the opaque
 // marker ".wh..wh..opq").
 type WhiteoutMode int
@@ -61,7 +69,8 @@ type Options struct {
 	// MaxEntries bounds the number of tar entries. 0 means DefaultMaxEntries.
 	MaxEntries int
 	// MinFreeBytes makes Apply fail with ErrLowDiskSpace when the free space on the layer dir's
-	// filesystem drops below it while writing. 0 means DefaultMinFreeBytes; <0 disables it.
+	// filesystem drops below it while writing, or its free inodes below MinFreeBytes/16 KiB.
+	// 0 means DefaultMinFreeBytes; <0 disables it.
 	MinFreeBytes int64
 	// Whiteouts says how whiteout entries are written.
 	Whiteouts WhiteoutMode
@@ -72,8 +81,9 @@ type Options struct {
 	// fails Apply with ErrDiffIDMismatch (the caller passes the image config's rootfs.diff_ids
 	// entry).
 	ExpectDiffID v1.Hash
-	// Progress, when set, is called every 16 MiB of file content and once at the end with the
-	// bytes of file content written so far and the entries applied. It must return quickly.
+	// Progress, when set, is called every 16 MiB of file content (each entry counting 4 KiB
+	// more) and once at the end with the bytes of file content written so far and the entries
+	// applied. It must return quickly.
 	Progress func(written int64, entries int)
 }
 

@@ -25,6 +25,8 @@ type root struct {
 
 	cacheName string
 	cacheFD   int // -1 when empty
+	// made counts the directories mkdirAll created, for the free-space accounting.
+	made int
 	// stale holds invalidated handles until the next lookup: the entry being applied still
 	// creates in the parent it resolved, even after it removed something there.
 	stale []int
@@ -143,6 +145,7 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		}
 		var next int
 		if err == nil {
+			r.made++
 			next, err = unix.Openat(cur, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		} else {
 			next, err = r.openDir(dir[:end])

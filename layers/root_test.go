@@ -172,3 +172,29 @@ func TestApplyUnprivileged(t *testing.T) {
 
 // childEnv marks a test binary re-run by TestApplyUnprivileged.
 const childEnv = "STRATA_LAYERS_TEST_CHILD"
+
+// TestApplyLowOnInodes: a layer of nothing but directories takes no content, yet fills a
+// filesystem's inode table; MinFreeBytes's reserve stops it. A tmpfs with few inodes stands
+// for a full disk.
+func TestApplyLowOnInodes(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1g,nr_inodes=20000"); err != nil {
+		t.Skipf("mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmounting the tmpfs: %v", err)
+		}
+	})
+	// Ten entries, each with a thousand missing parents: 10,000 inodes, half the table.
+	var entries []ent
+	for i := range 10 {
+		entries = append(entries, file(strings.Repeat(string(rune('a'+i))+"/", 1000)+"f", "", 0o644))
+	}
+	opts := Options{MinFreeBytes: 15000 * bytesPerInode, IgnoreOwners: true}
+	_, err := Apply(context.Background(), dir, bytes.NewReader(tarOf(t, entries...)), opts)
+	if !errors.Is(err, ErrLowDiskSpace) {
+		t.Fatalf("Apply(10,000 directories, 20,000 inodes, reserve 15,000) = %v, want %v", err, ErrLowDiskSpace)
+	}
+}
