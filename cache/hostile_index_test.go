@@ -165,3 +165,31 @@ func storedBlobCount(t *testing.T, s *Store) int {
 	}
 	return len(removed)
 }
+
+// TestWriteIndexPlanBound: what WriteIndex holds in memory before it stores anything is
+// bounded in all, not only per manifest and config: an index of many images with big configs
+// is refused once they add up to more than maxPlanned, and nothing is stored.
+func TestWriteIndexPlanBound(t *testing.T) {
+	defer func(m int64) { maxPlanned = m }(maxPlanned)
+	maxPlanned = 64 << 10
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for i := range 4 {
+		img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{OS: "linux", Architecture: fmt.Sprint("arch", i),
+			RootFS: v1.RootFS{Type: "layers"}, Config: v1.Config{Labels: map[string]string{"pad": strings.Repeat(fmt.Sprint(i), 20<<10)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: fmt.Sprint("arch", i)}}})
+	}
+	s := openStore(t, t.TempDir())
+	_, err := s.WriteIndex(context.Background(), "example.com/big:1", idx, WriteOptions{})
+	if !errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("WriteIndex() of 80 KiB of configs with a bound of 64 KiB = %v, want one line of ErrTooLarge", err)
+	}
+	if _, err := s.Resolve("example.com/big:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve() after a refused index = %v, want ErrNotFound", err)
+	}
+	if blobs := storedBlobCount(t, s); blobs != 0 {
+		t.Errorf("store holds %d blobs after a refused index, want 0", blobs)
+	}
+}

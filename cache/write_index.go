@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -45,6 +46,22 @@ type indexPlan struct {
 	seen   map[v1.Hash]bool
 	// indexes are the index blobs, children before parents, the root last.
 	indexes []plannedBlob
+	// held counts the bytes of indexes, manifests and configs the plan keeps, against
+	// maxPlanned.
+	held atomic.Int64
+}
+
+// maxPlanned bounds what one WriteIndex holds in memory before it stores anything: each
+// manifest, config and index is bounded alone, but MaxIndexManifests manifests with configs
+// of 16 MiB each would be 16 GiB. Real trees are a few MB. A var for tests.
+var maxPlanned int64 = 128 << 20
+
+// hold counts n more bytes kept by the plan.
+func (p *indexPlan) hold(n int) error {
+	if p.held.Add(int64(n)) > maxPlanned {
+		return fmt.Errorf("%w: its manifests, configs and indexes come to more than %d MiB", ErrTooLarge, maxPlanned>>20)
+	}
+	return nil
 }
 
 type plannedImage struct {
@@ -96,7 +113,7 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 	if err := s.planIndex(ctx, p, idx, root, raw, 0, nil); err != nil {
 		return res, err
 	}
-	if err := s.planImages(ctx, p.images, opts.Concurrency); err != nil {
+	if err := s.planImages(ctx, p, opts.Concurrency); err != nil {
 		return res, err
 	}
 	res.Manifest = root
@@ -192,6 +209,9 @@ func (s *Store) planIndex(ctx context.Context, p *indexPlan, idx v1.ImageIndex, 
 	if len(raw) > maxSmallBlob {
 		return fmt.Errorf("reading index %s: %w: more than %d bytes", short(d.Digest), ErrTooLarge, maxSmallBlob)
 	}
+	if err := p.hold(len(raw)); err != nil {
+		return fmt.Errorf("index %s: %w", short(d.Digest), err)
+	}
 	var im v1.IndexManifest
 	if err := parseJSON(raw, &im); err != nil {
 		return fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
@@ -235,7 +255,8 @@ func (s *Store) planIndex(ctx context.Context, p *indexPlan, idx v1.ImageIndex, 
 // concurrency at once: an index of a dozen platforms and their attestations is two dozen
 // round trips to the registry before the first layer. The first failure, in listed order,
 // is returned.
-func (s *Store) planImages(ctx context.Context, images []*plannedImage, concurrency int) error {
+func (s *Store) planImages(ctx context.Context, p *indexPlan, concurrency int) error {
+	images := p.images
 	errs := make([]error, len(images))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -250,7 +271,15 @@ func (s *Store) planImages(ctx context.Context, images []*plannedImage, concurre
 				return
 			}
 			defer func() { <-sem }()
-			if err := s.planImage(pi); err != nil {
+			// Over the bound already: nothing more is fetched.
+			err := p.hold(0)
+			if err == nil {
+				err = s.planImage(pi)
+			}
+			if err == nil {
+				err = p.hold(len(pi.raw) + len(pi.rawConfig))
+			}
+			if err != nil {
 				errs[i] = fmt.Errorf("manifest %s: %w", short(pi.listed.Digest), err)
 			}
 		}()
