@@ -139,8 +139,14 @@ func isPrivate(host string) bool {
 		return true
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
+	return ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() ||
+		sharedAddressSpace.Contains(ip))
 }
+
+// sharedAddressSpace is 100.64.0.0/10 (RFC 6598, carrier-grade NAT), which IsPrivate leaves
+// out: it is no more the public internet than 10/8, and a cloud's metadata service lives
+// there (Alibaba Cloud's, 100.100.100.200).
+var sharedAddressSpace = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
 
 // homeGuard keeps the requests of one registry's session off the local network when the
 // registry itself is not on it. Redirects are one way there; the realm of a Bearer challenge

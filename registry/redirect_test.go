@@ -23,6 +23,8 @@ func TestCheckRedirect(t *testing.T) {
 		{"registry.example.com", "127.0.0.1", false},
 		{"registry.example.com", "169.254.169.254", false},
 		{"registry.example.com", "10.1.2.3", false},
+		{"203.0.113.7", "100.100.100.200", false},
+		{"203.0.113.7", "100.128.0.1", true},
 		{"registry.example.com", "::1", false},
 		{"registry.example.com", "localhost", false},
 		// A registry on the local network may send anywhere: it is already inside.
