@@ -73,7 +73,7 @@ func (p *plan) dockerImage(m dockerManifest) (image, error) {
 		p.seen[md.Digest] = true
 		p.blobs = append(p.blobs, blob{desc: md, data: data})
 	}
-	return image{names: m.RepoTags, manifest: md, config: cfgDigest}, nil
+	return image{names: m.RepoTags, manifest: md, config: cfgDigest, listed: md.Digest}, nil
 }
 
 // dockerLayer plans one layer file, telling its media type from its first bytes: old docker

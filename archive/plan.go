@@ -47,6 +47,9 @@ type image struct {
 	refs     []string // normalized
 	manifest v1.Descriptor
 	config   v1.Hash
+	// listed is the digest the archive lists the image by (index.json's, or the manifest
+	// strata wrote for an old docker image): the one digest a name may pin.
+	listed v1.Hash
 }
 
 // plan is what Load will store, worked out before anything is stored.
@@ -140,7 +143,7 @@ func (p *plan) readOCI(e *entry) error {
 			}
 			names = tags[cfg]
 		}
-		p.images = append(p.images, image{names: names, manifest: m, config: cfg})
+		p.images = append(p.images, image{names: names, manifest: m, config: cfg, listed: d.Digest})
 	}
 	return nil
 }
@@ -396,29 +399,52 @@ func (p *plan) name(unnamed string) error {
 	total := 0
 	for i := range p.images {
 		img := &p.images[i]
-		names := img.names
-		if len(names) == 0 {
+		var refs []string
+		pins := 0
+		for _, n := range img.names {
+			ref, err := registry.ParseReference(n)
+			if err != nil {
+				return fmt.Errorf("image %s: %w", short(img.manifest.Digest), err)
+			}
+			// A name by digest promises content that hashes to it, and the store hands it
+			// out unchecked (run, pull --offline). The archive backs only the digest
+			// index.json lists the image by: another pin (a manifest under the digest of an
+			// index the archive lacks, or of anything else) is dropped.
+			if d := ref.Digest(); d != "" && d != img.listed.String() {
+				pins++
+				continue
+			}
+			refs = append(refs, ref.String())
+		}
+		if len(refs) == 0 {
 			if unnamed == "" {
-				return fmt.Errorf("image %s: %w in the archive; give it one", short(img.manifest.Digest), ErrNoName)
+				why := ""
+				if pins > 0 {
+					why = " (a name pinning another digest is not kept)"
+				}
+				return fmt.Errorf("image %s: %w in the archive%s; give it one", short(img.manifest.Digest), ErrNoName, why)
 			}
 			if used {
 				return fmt.Errorf("image %s: %w in the archive, and the name %s is taken by another", short(img.manifest.Digest), ErrNoName, unnamed)
 			}
 			used = true
-			names = []string{unnamed}
-		}
-		for _, n := range names {
-			ref, err := registry.ParseReference(n)
+			ref, err := registry.ParseReference(unnamed)
 			if err != nil {
 				return fmt.Errorf("image %s: %w", short(img.manifest.Digest), err)
 			}
-			if slices.Contains(img.refs, ref.String()) {
+			if d := ref.Digest(); d != "" && d != img.listed.String() {
+				return fmt.Errorf("image %s: the name %s pins another digest", short(img.manifest.Digest), unnamed)
+			}
+			refs = []string{ref.String()}
+		}
+		for _, r := range refs {
+			if slices.Contains(img.refs, r) {
 				continue
 			}
 			if total++; total > maxRefs {
 				return fmt.Errorf("the archive names more than %d images", maxRefs)
 			}
-			img.refs = append(img.refs, ref.String())
+			img.refs = append(img.refs, r)
 		}
 	}
 	return nil

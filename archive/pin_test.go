@@ -1,0 +1,75 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/cache"
+)
+
+// TestLoadDigestNames: a name by digest ("app@sha256:…") is a promise that the content
+// hashes to that digest, and run and pull --offline take the store's word for it. An archive
+// may only name an image by the digest it lists it by; a name pinning any other digest (the
+// digest of a well-known image, to have `run app@sha256:…` run the archive's instead) is not
+// tagged.
+func TestLoadDigestNames(t *testing.T) {
+	cfgEnt, cfg := blobEntry(types.OCIConfigJSON, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	manEnt, man := blobEntry(types.OCIManifestSchema1, mustJSON(t, v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfg, Layers: []v1.Descriptor{}}))
+	other := sha256Hash([]byte("the image a user pinned"))
+	archive := func(names ...string) []byte {
+		d := man
+		if len(names) > 0 {
+			d.Annotations = map[string]string{refNameAnnotation: names[0]}
+		}
+		ents := []tarEntry{cfgEnt, manEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{d}}))}
+		if len(names) > 1 {
+			ents = append(ents, file("manifest.json", mustJSON(t, []dockerManifest{{Config: blobName(cfg.Digest), RepoTags: names[1:]}})))
+		}
+		return writeTar(t, ents)
+	}
+	pinOther := "example.com/app@" + other.String()
+	pinOwn := "example.com/app@" + man.Digest.String()
+
+	t.Run("only a foreign pin", func(t *testing.T) {
+		loadFails(t, bytes.NewReader(archive(pinOther)), LoadOptions{}, ErrNoName, "another digest")
+	})
+	t.Run("foreign pin as --name", func(t *testing.T) {
+		loadFails(t, bytes.NewReader(archive()), LoadOptions{Name: pinOther}, nil, "pins another digest")
+	})
+	for _, tt := range []struct {
+		name    string
+		archive []byte
+		opts    LoadOptions
+		want    []string
+	}{
+		{"foreign pin, given a name", archive(pinOther), LoadOptions{Name: "example.com/app:1"}, []string{"example.com/app:1"}},
+		{"foreign pin among tags", archive("", pinOther, "example.com/app:2"), LoadOptions{}, []string{"example.com/app:2"}},
+		{"its own digest", archive(pinOwn), LoadOptions{}, []string{pinOwn}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			if _, err := Load(context.Background(), s, bytes.NewReader(tt.archive), tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			refs, err := s.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range refs {
+				got = append(got, r.Name)
+			}
+			if len(got) != len(tt.want) || got[0] != tt.want[0] {
+				t.Errorf("refs after Load = %v, want %v", got, tt.want)
+			}
+			if _, err := s.Resolve(pinOther); !errors.Is(err, cache.ErrNotFound) {
+				t.Errorf("Resolve(%s) = %v, want ErrNotFound: the archive does not hold that digest", pinOther, err)
+			}
+		})
+	}
+}
