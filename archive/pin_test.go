@@ -73,3 +73,19 @@ func TestLoadDigestNames(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadEmptyBlobWrongName: an empty entry named blobs/sha256/<hex> of something else is
+// refused while staging, as any blob whose content does not hash to its name, even after
+// another empty entry was staged; found only when stored, it left the blobs stored before it.
+func TestLoadEmptyBlobWrongName(t *testing.T) {
+	layerEnt, layer := blobEntry(types.OCILayer, []byte("some layer bytes"))
+	fake := v1.Descriptor{MediaType: types.OCILayer, Digest: sha256Hash([]byte("not empty")), Size: 0}
+	cfgEnt, cfg := blobEntry(types.OCIConfigJSON, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	manEnt, man := blobEntry(types.OCIManifestSchema1, mustJSON(t, v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfg, Layers: []v1.Descriptor{layer, fake}}))
+	man.Annotations = map[string]string{refNameAnnotation: "example.com/app:1"}
+	archive := writeTar(t, []tarEntry{
+		file("empty", nil), layerEnt, file(blobName(fake.Digest), nil), cfgEnt, manEnt,
+		file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{man}})),
+	})
+	loadFails(t, bytes.NewReader(archive), LoadOptions{}, cache.ErrDigestMismatch, blobName(fake.Digest))
+}

@@ -174,9 +174,10 @@ func (st *stager) file(ctx context.Context, name string, size int64, r io.Reader
 			return &alias, nil
 		}
 	}
-	if e, ok := st.byDigest[emptyDigest]; ok && size == 0 {
+	if e, ok := st.byDigest[emptyDigest]; ok && size == 0 && (!isBlob || want == emptyDigest) {
 		// A tar of empty files (a hundred thousand of them, from a hostile archive) costs
-		// no file each: they all share one.
+		// no file each: they all share one. An empty blob entry named by another digest
+		// is staged below, and fails its check there.
 		alias := *e
 		alias.name = name
 		return &alias, nil
