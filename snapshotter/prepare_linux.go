@@ -66,7 +66,13 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		}
 		lowers[i] = s.LayerDir(d)
 	}
-	if err := os.MkdirAll(containerDir, 0o711); err != nil {
+	if err := os.MkdirAll(containerDir, 0o710); err != nil {
+		return nil, err
+	}
+	// upper/ and a vfs rootfs/ hold the container's files as they are: setuid binaries and
+	// device nodes of a hostile image, or made by the container's root. Other host users must
+	// not reach them through the container dir (moby's CVE-2021-41091), whoever created it.
+	if err := os.Chmod(containerDir, 0o710); err != nil {
 		return nil, err
 	}
 	rootfs := filepath.Join(containerDir, rootfsDir)

@@ -63,3 +63,30 @@ func TestPrepareOverlayMounts(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepareKeepsOthersOut: the container dir holds the image's setuid files and device nodes
+// (a vfs rootfs/) and what the container's root makes (upper/); a container dir that other
+// users may traverse, as the container store creates it, gives them a setuid root shell.
+func TestPrepareKeepsOthersOut(t *testing.T) {
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			s, base := newTestSnapshotter(t, d)
+			l := buildLayer(t, entry{name: "suid", body: "#!", mode: 0o4755})
+			unpack(t, s, l)
+			cdir := filepath.Join(base, "containers", "c")
+			if err := os.MkdirAll(cdir, 0o711); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Prepare(t.Context(), cdir, []v1.Hash{l.diffID}, false); err != nil {
+				t.Fatalf("Prepare = %v", err)
+			}
+			fi, err := os.Stat(cdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := fi.Mode().Perm(); perm&0o007 != 0 {
+				t.Errorf("container dir mode = %v after Prepare, want no access for others", perm)
+			}
+		})
+	}
+}
