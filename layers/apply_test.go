@@ -307,6 +307,11 @@ func applyCases() []applyCase {
 			},
 		},
 		{
+			name:    "hard link to a directory is refused",
+			entries: []ent{dir("d/", 0o755), hardlink("l", "d")},
+			wantErr: unix.EPERM,
+		},
+		{
 			name:    "hard link to itself is refused",
 			entries: []ent{file("a", "x", 0o644), hardlink("a", "./a")},
 			wantErr: ErrUnsupportedEntry,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // sampleTar is a small layer with one of most things.
@@ -121,6 +122,11 @@ func TestApplyBadStreams(t *testing.T) {
 		{"shorter than the magic bytes", raw[:3], "", io.ErrUnexpectedEOF},
 		{"truncated gzip", gz[:len(gz)/2], "", io.ErrUnexpectedEOF},
 		{"gzip with a bad checksum", flipLast(gz, 6), "", gzip.ErrChecksum},
+		// Bytes after the last member or frame are read as another one, and fail.
+		{"gzip with trailing zeros", append(append([]byte{}, gz...), make([]byte, 512)...), "", gzip.ErrHeader},
+		{"zstd with trailing garbage", append(zstdOf(t, raw), "junk"...), "", zstd.ErrMagicMismatch},
+		// A frame that asks for a 1 GiB window, beyond zstdMaxWindow, then one empty raw block.
+		{"zstd window over the limit", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00}, "", zstd.ErrWindowSizeExceeded},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
