@@ -107,6 +107,8 @@ func TestWriteIndexHostile(t *testing.T) {
 		{"child manifest with a bad digest", lying, ErrDigestMismatch, nil},
 		{"10000 children", crowded, ErrInvalidIndex, &crowded.fetches},
 		{"child digest not sha256", escaping, ErrInvalidDigest, &escaping.fetches},
+		{"lists no images", empty.Index, ErrInvalidIndex, nil},
+		{"lists only an index of nothing", mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: empty.Index}), ErrInvalidIndex, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,6 +113,11 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 	if err := s.planIndex(ctx, p, idx, root, raw, 0, nil); err != nil {
 		return res, err
 	}
+	if len(p.images) == 0 {
+		// Nothing to run or inspect: tagged, it would fail `images` and `prune` for the
+		// whole store (Infos) until removed.
+		return res, fmt.Errorf("index %s: %w: it lists no images", short(root.Digest), ErrInvalidIndex)
+	}
 	if err := s.planImages(ctx, p, opts.Concurrency); err != nil {
 		return res, err
 	}
