@@ -307,7 +307,7 @@ func (s *Snapshotter) remove(ctx context.Context, containerDir string) error {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(containerDir, p)
 		}
-		if err := os.RemoveAll(p); err != nil {
+		if err := removeAll(p); err != nil {
 			errs = append(errs, err)
 		}
 	}
