@@ -214,7 +214,10 @@ func (s *Store) info(ref Ref) (ImageInfo, error) {
 	}
 	var cfg v1.ConfigFile
 	if err := parseJSON(raw, &cfg); err != nil {
-		return ImageInfo{}, fmt.Errorf("parsing config %s: %w", short(img.m.Config.Digest), err)
+		// The config verified against its digest but is no image config: an artifact's
+		// (a registry's index or an archive may hold one). Its row shows no config; an
+		// error here would fail `images` and `prune` for the whole store (Infos).
+		cfg = v1.ConfigFile{}
 	}
 	size := int64(len(raw))
 	seen := map[v1.Hash]bool{}
