@@ -177,5 +177,5 @@ func writeJSON(name string, v any, durable bool) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", name, err)
 	}
-	return writeFileReplace(name, append(b, '\n'), 0o644, durable)
+	return writeFileReplace(name, append(b, '\n'), 0o600, durable)
 }

@@ -63,7 +63,13 @@ func (c *Container) Name() string { return c.Config.Name }
 
 // OpenStore opens (creating it if needed) the container store at dir.
 func OpenStore(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	// Only root enters: a container's config.json holds its -e values, its upper dir the
+	// setuid binaries and device nodes of its image (moby's CVE-2021-41091). A store made
+	// looser by an older strata is tightened.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("opening container store: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("opening container store: %w", err)
 	}
 	return &Store{dir: dir}, nil
@@ -163,7 +169,7 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 		}
 	}()
 	dir := filepath.Join(s.dir, id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
+	if err := os.Mkdir(dir, 0o710); err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id[:12], err)
 	}
 	defer func() {

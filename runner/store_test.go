@@ -321,3 +321,35 @@ func TestStoreRename(t *testing.T) {
 		t.Errorf("Create(web) after web was renamed = %v", err)
 	}
 }
+
+// TestStoreModes: only root enters the store and a container's dir, and its config (with the
+// -e values) and state are root's alone; a store left looser is tightened when opened.
+func TestStoreModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "containers")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "secret", Spec: Spec{Env: []string{"TOKEN=hunter2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]os.FileMode{
+		dir:                              os.ModeDir | 0o700,
+		c.Dir:                            os.ModeDir | 0o710,
+		filepath.Join(c.Dir, configFile): 0o600,
+		filepath.Join(c.Dir, stateFile):  0o600,
+	} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No looser than want (a umask may make it tighter still).
+		if fi.Mode().Type() != want.Type() || fi.Mode().Perm()&^want.Perm() != 0 {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode(), want)
+		}
+	}
+}
