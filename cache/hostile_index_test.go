@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -96,6 +97,16 @@ func TestWriteIndexHostile(t *testing.T) {
 	}
 	escaping := &fakeIndex{raw: rawIndex(t, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: sha512, Size: 10})}
 
+	// A child that is an image manifest and lists manifests too: readers refuse to read it
+	// back as an image, and Infos with it.
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	both, err := partial.CompressedToImage(rawImage{[]byte(`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+		digestOf(cfg).String() + `","size":` + fmt.Sprint(len(cfg)) + `},"layers":[],"manifests":[]}`), cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoFaced := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: both, Descriptor: v1.Descriptor{Platform: &amd64}})
+
 	tests := []struct {
 		name    string
 		idx     v1.ImageIndex
@@ -108,6 +119,7 @@ func TestWriteIndexHostile(t *testing.T) {
 		{"10000 children", crowded, ErrInvalidIndex, &crowded.fetches},
 		{"child digest not sha256", escaping, ErrInvalidDigest, &escaping.fetches},
 		{"lists no images", empty.Index, ErrInvalidIndex, nil},
+		{"child is an image and an index", twoFaced, ErrInvalidIndex, nil},
 		{"lists only an index of nothing", mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: empty.Index}), ErrInvalidIndex, nil},
 	}
 	for _, tt := range tests {

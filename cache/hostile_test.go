@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,7 @@ func TestWriteImageHostile(t *testing.T) {
 		})}, nil},
 		{"config bytes do not match", &lyingImage{Image: img, config: []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + m.Layers[0].Digest.Hex + `","sha256:` + m.Layers[1].Digest.Hex + `"]}}`)}, ErrSizeMismatch},
 		{"manifest not json", &lyingImage{Image: img, manifest: []byte("<html>")}, nil},
+		{"manifest that lists manifests too", &lyingImage{Image: img, manifest: append(bytes.TrimSuffix(edit(func(*v1.Manifest) {}), []byte("}")), []byte(`,"manifests":[]}`)...)}, nil},
 		{"manifest with trailing data", &lyingImage{Image: img, manifest: append(edit(func(*v1.Manifest) {}), []byte("{}")...)}, nil},
 	}
 	for _, tt := range tests {

@@ -210,10 +210,7 @@ func (s *Store) readManifest(h v1.Hash) (*v1.Manifest, error) {
 	if err := parseJSON(raw, &m); err != nil {
 		return nil, fmt.Errorf("parsing manifest %s: %w", short(h), err)
 	}
-	var probe struct {
-		Manifests json.RawMessage `json:"manifests"`
-	}
-	if m.MediaType.IsIndex() || (json.Unmarshal(raw, &probe) == nil && probe.Manifests != nil) {
+	if listsManifests(raw, &m) {
 		return nil, fmt.Errorf("manifest %s is an index, listed as an image", short(h))
 	}
 	if err := checkHash(m.Config.Digest); err != nil {
@@ -225,6 +222,16 @@ func (s *Store) readManifest(h v1.Hash) (*v1.Manifest, error) {
 		}
 	}
 	return &m, nil
+}
+
+// listsManifests reports whether raw, parsed as the image manifest m, is an index all the
+// same. readManifest refuses to read one back as an image (and Info with it, for the whole
+// store), so the writers refuse to store one as an image.
+func listsManifests(raw []byte, m *v1.Manifest) bool {
+	var probe struct {
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	return m.MediaType.IsIndex() || (json.Unmarshal(raw, &probe) == nil && probe.Manifests != nil)
 }
 
 // Complete reports whether every blob the stored manifest or index d reaches is in the store,

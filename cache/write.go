@@ -122,6 +122,9 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	if err := parseJSON(rawManifest, &m); err != nil {
 		return res, fmt.Errorf("parsing manifest %s: %w", short(mdesc.Digest), err)
 	}
+	if listsManifests(rawManifest, &m) {
+		return res, fmt.Errorf("manifest %s is an index, not an image", short(mdesc.Digest))
+	}
 	if err := checkHash(m.Config.Digest); err != nil {
 		return res, fmt.Errorf("manifest %s: config: %w", short(mdesc.Digest), err)
 	}

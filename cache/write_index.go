@@ -316,6 +316,9 @@ func (s *Store) planImage(pi *plannedImage) error {
 	if err := parseJSON(raw, &m); err != nil {
 		return fmt.Errorf("parsing: %w", err)
 	}
+	if listsManifests(raw, &m) {
+		return fmt.Errorf("%w: an index, listed as an image", ErrInvalidIndex)
+	}
 	if err := checkHash(m.Config.Digest); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
