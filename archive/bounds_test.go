@@ -104,6 +104,18 @@ func TestLoadHostileJSON(t *testing.T) {
 		return []tarEntry{file("c.json", []byte(`{"rootfs":{"type":"layers","diff_ids":[]}}`)), file("manifest.json", []byte(manifestJSON))}
 	}
 	deepJSON := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
+	// twoFaced is an image manifest that lists manifests too: the store would not read it back
+	// as an image, and would fail to list its images.
+	twoEnt, two := blobEntry(types.OCIManifestSchema1, []byte(`{"schemaVersion":2,"mediaType":"`+string(types.OCIManifestSchema1)+`","config":`+string(mustJSON(t, cfg))+`,"layers":[],"manifests":[]}`))
+	twoNamed := two
+	twoNamed.Annotations = map[string]string{refNameAnnotation: "example.com/two:1"}
+	twoListed := two
+	twoListed.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	twoIdxEnt, twoIdx := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{twoListed}}))
+	twoIdx.Annotations = map[string]string{refNameAnnotation: "example.com/two:2"}
+	twoFaced := func(top v1.Descriptor) []tarEntry {
+		return []tarEntry{cfgEnt, twoEnt, twoIdxEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{top}}))}
+	}
 
 	tests := []struct {
 		name    string
@@ -125,6 +137,8 @@ func TestLoadHostileJSON(t *testing.T) {
 		{"ref name with spaces", image(named("example.com/a b:1")), nil, "image sha256:"},
 		{"ref name too many colons", image(named("example.com/a:b:c:d")), nil, "image sha256:"},
 		{"indexes nested too deep", nested, nil, "nested"},
+		{"manifest that lists manifests", twoFaced(twoNamed), nil, "lists manifests"},
+		{"index of a manifest that lists manifests", twoFaced(twoIdx), nil, "lists manifests"},
 		{"index with too many manifests", crowded, nil, "more than"},
 		{"manifest.json not a list", docker(`{"Config":"c.json"}`), nil, "parsing manifest.json"},
 		{"manifest.json config a number", docker(`[{"Config":7,"Layers":[]}]`), nil, "parsing manifest.json"},

@@ -154,9 +154,16 @@ func (p *plan) planChild(d, c v1.Descriptor, depth int, ancestors []v1.Hash, cou
 
 // planImage plans one image manifest of a kept index: its layers, config and itself.
 func (p *plan) planImage(d v1.Descriptor, raw []byte) (v1.Hash, error) {
-	var m v1.Manifest
+	var m struct {
+		v1.Manifest
+		Manifests json.RawMessage `json:"manifests"`
+	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+	}
+	if m.Manifests != nil {
+		// The store would not read it back as an image (nor list the store's images).
+		return v1.Hash{}, fmt.Errorf("manifest %s lists manifests: an index, listed as an image", short(d.Digest))
 	}
 	for _, l := range m.Layers {
 		if err := p.addBlob(l); err != nil {

@@ -249,6 +249,10 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 		}
 		return p.resolve(child, depth+1)
 	case mt.IsImage() || mt == "":
+		if probe.Manifests != nil {
+			// The store would not read it back as an image (nor list the store's images).
+			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s lists manifests: an index, listed as an image", short(d.Digest))
+		}
 		var m v1.Manifest
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
