@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
 )
 
 // loadFails loads archive into a fresh store and checks the failure: an error matching want
@@ -113,6 +114,21 @@ func TestLoadHostileJSON(t *testing.T) {
 	twoListed.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
 	twoIdxEnt, twoIdx := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{twoListed}}))
 	twoIdx.Annotations = map[string]string{refNameAnnotation: "example.com/two:2"}
+	// indexTyped is an image manifest whose own mediaType says index.
+	itEnt, it := blobEntry(types.OCIManifestSchema1, []byte(`{"schemaVersion":2,"mediaType":"`+string(types.OCIImageIndex)+`","config":`+string(mustJSON(t, cfg))+`,"layers":[]}`))
+	it.MediaType = types.OCIManifestSchema1
+	it.Annotations = map[string]string{refNameAnnotation: "example.com/it:1"}
+	// bigCfg is an image whose config is larger than the store reads back.
+	bigCfgEnt, bigCfg := blobEntry(types.OCIConfigJSON, append([]byte(`{"rootfs":{"type":"layers","diff_ids":[]}}`), bytes.Repeat([]byte(" "), registry.MaxConfigSize)...))
+	bigManEnt, bigMan := blobEntry(types.OCIManifestSchema1, mustJSON(t, v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: bigCfg, Layers: []v1.Descriptor{}}))
+	bigMan.Annotations = map[string]string{refNameAnnotation: "example.com/big:1"}
+	// untyped is an index listing an index without giving its media type.
+	inner := man
+	inner.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	innerEnt, innerIdx := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{inner}}))
+	innerIdx.MediaType = ""
+	untypedEnt, untyped := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{innerIdx}}))
+	untyped.Annotations = map[string]string{refNameAnnotation: "example.com/untyped:1"}
 	twoFaced := func(top v1.Descriptor) []tarEntry {
 		return []tarEntry{cfgEnt, twoEnt, twoIdxEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{top}}))}
 	}
@@ -139,6 +155,9 @@ func TestLoadHostileJSON(t *testing.T) {
 		{"indexes nested too deep", nested, nil, "nested"},
 		{"manifest that lists manifests", twoFaced(twoNamed), nil, "lists manifests"},
 		{"index of a manifest that lists manifests", twoFaced(twoIdx), nil, "lists manifests"},
+		{"manifest whose media type says index", []tarEntry{cfgEnt, itEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{it}}))}, nil, "media type"},
+		{"config larger than the store reads", []tarEntry{bigCfgEnt, bigManEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{bigMan}}))}, nil, "config"},
+		{"index entry without a media type", []tarEntry{cfgEnt, manEnt, innerEnt, untypedEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{untyped}}))}, nil, "media type"},
 		{"index with too many manifests", crowded, nil, "more than"},
 		{"manifest.json not a list", docker(`{"Config":"c.json"}`), nil, "parsing manifest.json"},
 		{"manifest.json config a number", docker(`[{"Config":7,"Layers":[]}]`), nil, "parsing manifest.json"},

@@ -147,6 +147,11 @@ func (p *plan) planChild(d, c v1.Descriptor, depth int, ancestors []v1.Hash, cou
 		return v1.Hash{}, fmt.Errorf("index %s: %w", short(d.Digest), err)
 	}
 	if mt := indexType(c, craw); mt.IsIndex() {
+		if c.MediaType == "" {
+			// The store tells an index entry by its media type alone, and would read this
+			// one back as an image: it could not list the store's images.
+			return v1.Hash{}, fmt.Errorf("index %s lists index %s without its media type", short(d.Digest), short(c.Digest))
+		}
 		return p.planIndex(c, craw, depth+1, ancestors, count)
 	}
 	return p.planImage(c, craw)
@@ -161,9 +166,8 @@ func (p *plan) planImage(d v1.Descriptor, raw []byte) (v1.Hash, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
 	}
-	if m.Manifests != nil {
-		// The store would not read it back as an image (nor list the store's images).
-		return v1.Hash{}, fmt.Errorf("manifest %s lists manifests: an index, listed as an image", short(d.Digest))
+	if err := storable(d, m.Manifest, m.Manifests != nil); err != nil {
+		return v1.Hash{}, err
 	}
 	for _, l := range m.Layers {
 		if err := p.addBlob(l); err != nil {

@@ -249,13 +249,12 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 		}
 		return p.resolve(child, depth+1)
 	case mt.IsImage() || mt == "":
-		if probe.Manifests != nil {
-			// The store would not read it back as an image (nor list the store's images).
-			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s lists manifests: an index, listed as an image", short(d.Digest))
-		}
 		var m v1.Manifest
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+		}
+		if err := storable(d, m, probe.Manifests != nil); err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
 		}
 		if mt == "" {
 			mt = types.OCIManifestSchema1
@@ -278,6 +277,21 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 		return md, m.Config.Digest, nil
 	}
 	return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: %w %s", short(d.Digest), registry.ErrUnsupportedMediaType, mt)
+}
+
+// storable refuses an image manifest the store would store but not read back, which would
+// then fail the listing of all its images (cache.Store.Infos): one whose own media type, or
+// a manifests list, says index, or whose config is larger than the store reads.
+func storable(d v1.Descriptor, m v1.Manifest, listsManifests bool) error {
+	switch {
+	case listsManifests:
+		return fmt.Errorf("manifest %s lists manifests: an index, listed as an image", short(d.Digest))
+	case m.MediaType.IsIndex():
+		return fmt.Errorf("manifest %s has the media type of an index, %s, listed as an image", short(d.Digest), m.MediaType)
+	case m.Config.Size > registry.MaxConfigSize:
+		return fmt.Errorf("manifest %s: config %s is %d bytes, more than the %d MiB allowed", short(d.Digest), short(m.Config.Digest), m.Config.Size, registry.MaxConfigSize>>20)
+	}
+	return nil
 }
 
 // pick chooses the manifest of an index for the wanted platform, as pull does.
