@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -487,5 +488,51 @@ func TestManifestWordsOneLine(t *testing.T) {
 				t.Errorf("Image() = %.300q (%d bytes), want one short line without control characters", msg, len(msg))
 			}
 		})
+	}
+}
+
+// TestEndlessPing: go-containerregistry reads the ping's body to its end, to reuse the
+// connection; a registry whose /v2/ never ends must not keep strata reading forever.
+func TestEndlessPing(t *testing.T) {
+	img := randomImage(t)
+	var endless atomic.Bool
+	quit := make(chan struct{})
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if endless.Load() && r.URL.Path == "/v2/" {
+				chunk := []byte(strings.Repeat("{}", 32<<10))
+				for r.Context().Err() == nil && !isClosed(quit) {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	t.Cleanup(func() { close(quit) }) // before the server's Close, which waits for the handler
+	ref := pushImage(t, host+"/endless/ping:1", img)
+	endless.Store(true)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 20*time.Second, func() {
+		got, err := p.Image(context.Background(), ref)
+		if err != nil {
+			t.Errorf("Image behind an endless ping = %v", err)
+		} else if got.Descriptor.Digest != digestOf(t, img) {
+			t.Errorf("Image digest = %s, want %s", got.Descriptor.Digest, digestOf(t, img))
+		}
+	})
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }

@@ -162,6 +162,15 @@ type manifestLimit struct {
 
 func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.inner.RoundTrip(req)
+	if err == nil && req.Method == http.MethodGet && isPing(req) {
+		// go-containerregistry reads the ping's body to its end, to reuse the connection, and
+		// uses nothing of it: an endless one kept strata reading forever.
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, maxPingBody), resp.Body}
+		return resp, nil
+	}
 	if err != nil || req.Method != http.MethodGet || !isManifestRequest(req) {
 		return resp, err
 	}
@@ -188,6 +197,17 @@ func isManifestRequest(req *http.Request) bool {
 		r = r.Response.Request
 	}
 	return false
+}
+
+// maxPingBody is what strata reads of a ping's body (GET /v2/): Docker Hub's is "{}".
+const maxPingBody = 64 << 10
+
+// isPing reports whether req is the ping GET /v2/, or a redirect that one led to.
+func isPing(req *http.Request) bool {
+	for req.Response != nil && req.Response.Request != nil {
+		req = req.Response.Request
+	}
+	return req.URL.Path == "/v2/"
 }
 
 func tooLarge(req *http.Request, size int64) error {
