@@ -138,6 +138,17 @@ func TestStalledBlob(t *testing.T) {
 			w.Write(blob[:size/2])
 			w.(http.Flusher).Flush()
 			stallHere(t, r, quit)
+		case "drip":
+			// A byte now and then, each well within the limit: never quiet, never getting on.
+			w.Write(blob[:size/2])
+			w.(http.Flusher).Flush()
+			for i := 0; i < 100 && !isClosed(quit); i++ {
+				time.Sleep(stallRetry.stall / 4)
+				if _, err := w.Write(blob[:1]); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
 		case "trickle":
 			for i := 0; i < 8; i++ {
 				w.Write(blob[i*size/8 : (i+1)*size/8])
@@ -182,17 +193,20 @@ func TestStalledBlob(t *testing.T) {
 		return io.ReadAll(body)
 	}
 
-	within(t, 20*time.Second, func() {
-		got, err := fetch()
-		if err == nil {
-			t.Errorf("FetchBlob of a stalled body read %d bytes and no error", len(got))
-			return
-		}
-		var ne interface{ Timeout() bool }
-		if errors.Is(err, context.Canceled) || !errors.As(err, &ne) || !ne.Timeout() {
-			t.Errorf("reading a stalled blob = %v, want a timeout that is not a cancellation", err)
-		}
-	})
+	for _, m := range []string{"stall", "drip"} {
+		mode.Store(m)
+		within(t, 20*time.Second, func() {
+			got, err := fetch()
+			if err == nil {
+				t.Errorf("%s: FetchBlob of a stalled body read %d bytes and no error", m, len(got))
+				return
+			}
+			var ne interface{ Timeout() bool }
+			if errors.Is(err, context.Canceled) || !errors.As(err, &ne) || !ne.Timeout() {
+				t.Errorf("%s: reading a stalled blob = %v, want a timeout that is not a cancellation", m, err)
+			}
+		})
+	}
 	for _, m := range []string{"slow reader", "trickle"} {
 		mode.Store(m)
 		within(t, 20*time.Second, func() {

@@ -287,23 +287,36 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	resp.Body = &stallBody{ReadCloser: resp.Body, timer: timer, limit: g.limit, stalled: &stalled, cancel: cancel}
+	resp.Body = &stallBody{ReadCloser: resp.Body, timer: timer, limit: g.limit, left: g.limit, stalled: &stalled, cancel: cancel}
 	return resp, nil
 }
 
-// stallBody arms the guard's timer for the length of each Read.
+// minProgress is what a body must deliver within the stall limit (counting only time spent
+// in Read) to be making progress: a registry that drips a byte now and then is stalled too.
+// 1 KiB a minute is far below any real link.
+const minProgress = 1 << 10
+
+// stallBody arms the guard's timer for the length of each Read, with what is left of the
+// limit since the body last delivered minProgress bytes.
 type stallBody struct {
 	io.ReadCloser
 	timer   *time.Timer
 	limit   time.Duration
 	stalled *atomic.Bool
 	cancel  context.CancelFunc
+	left    time.Duration // of the limit
+	got     int           // bytes since left was last reset
 }
 
 func (b *stallBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.limit)
+	start := time.Now()
+	b.timer.Reset(max(b.left, time.Nanosecond))
 	n, err := b.ReadCloser.Read(p)
 	b.timer.Stop()
+	b.left -= time.Since(start)
+	if b.got += n; b.got >= minProgress {
+		b.got, b.left = 0, b.limit
+	}
 	if err != nil && err != io.EOF && b.stalled.Load() {
 		return n, &stallError{b.limit}
 	}
