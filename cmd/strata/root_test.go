@@ -72,3 +72,21 @@ func TestCommandIn(t *testing.T) {
 		}
 	}
 }
+
+// TestOneLine: errors print as one line, and what a registry, image or archive put in them
+// cannot drive the terminal: control characters and bidi overrides come out escaped.
+func TestOneLine(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"plain error", "plain error"},
+		{"  first\nsecond\n\tthird  ", "first; second; third"},
+		{"no image for linux/\x1b[2Jamd64", `no image for linux/\x1b[2Jamd64`},
+		{"bell\x07 and nul\x00 and del\x7f", `bell\x07 and nul\x00 and del\x7f`},
+		{"c1 \u009b31m", `c1 \x9b31m`},
+		{"name \u202egpj.exe", `name \u202egpj.exe`},
+		{"ünïcödé stays", "ünïcödé stays"},
+	} {
+		if got := oneLine(tt.in); got != tt.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
