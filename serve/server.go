@@ -40,13 +40,19 @@ type Server struct {
 	store *cache.Store
 	opts  Options
 	locks keyedMutex
+	// pulls holds a token per PullThrough call under way: any client may ask for as many
+	// names as it likes, and each distinct one would otherwise start a pull of its own.
+	pulls chan struct{}
 }
+
+// maxPullsThrough is how many pull-through pulls run at once; further misses wait their turn.
+const maxPullsThrough = 4
 
 var _ http.Handler = (*Server)(nil)
 
 // New returns a Server for store.
 func New(store *cache.Store, opts Options) *Server {
-	return &Server{store: store, opts: opts}
+	return &Server{store: store, opts: opts, pulls: make(chan struct{}, maxPullsThrough)}
 }
 
 // ServeHTTP routes the distribution spec's pull endpoints (spec.md#endpoints).
@@ -208,6 +214,12 @@ func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) erro
 		if _, found := s.find(v.repo(name), ref, byDigest); found {
 			return nil
 		}
+	}
+	select {
+	case s.pulls <- struct{}{}:
+		defer func() { <-s.pulls }()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	err := s.opts.PullThrough(ctx, name, ref)
 	if s.opts.OnPull != nil {

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
@@ -127,5 +130,66 @@ func TestParseUpstream(t *testing.T) {
 		if (err != nil) != tt.wantErr || host != tt.host || insecure != tt.insecure {
 			t.Errorf("parseUpstream(%q) = %q, %v, %v; want %q, %v, error %v", tt.in, host, insecure, err, tt.host, tt.insecure, tt.wantErr)
 		}
+	}
+}
+
+// TestPullThroughLimit: misses of many names start at most maxPullsThrough pulls at once; the
+// others wait their turn, and a client that gives up while waiting starts none.
+func TestPullThroughLimit(t *testing.T) {
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running, most, calls atomic.Int32
+	release := make(chan struct{})
+	entered := make(chan struct{}, 64)
+	pull := func(ctx context.Context, name, ref string) error {
+		calls.Add(1)
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		entered <- struct{}{}
+		<-release
+		return registry.ErrNotFound
+	}
+	srv := httptest.NewServer(New(store, Options{PullThrough: pull}))
+	t.Cleanup(srv.Close)
+
+	const clients = 3 * maxPullsThrough
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(fmt.Sprintf("%s/v2/flood/n%d/manifests/latest", srv.URL, i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("miss of n%d = %d, want 404", i, resp.StatusCode)
+			}
+		}()
+	}
+	for range maxPullsThrough {
+		<-entered
+	}
+	time.Sleep(100 * time.Millisecond) // room for any pull beyond the limit to start
+	if n := running.Load(); n != maxPullsThrough {
+		t.Errorf("%d pulls running at once, want %d", n, maxPullsThrough)
+	}
+	close(release)
+	wg.Wait()
+	if m := most.Load(); m > maxPullsThrough {
+		t.Errorf("up to %d pulls ran at once, want at most %d", m, maxPullsThrough)
+	}
+	if n := calls.Load(); n != clients {
+		t.Errorf("%d pulls for %d names, want one each", n, clients)
 	}
 }
