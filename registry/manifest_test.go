@@ -79,6 +79,12 @@ func TestManifestRefused(t *testing.T) {
 		{"schema1 without a content type", "", schema1, false, ErrSchema1},
 		{"schema1 as text/plain", "text/plain", schema1, false, ErrSchema1},
 		{"config claims a terabyte", string(types.OCIManifestSchema1), []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + hexA + `","size":1099511627776},"layers":[]}`), false, ErrManifestTooLarge},
+		// CVE-2021-41190: a body read as one kind here and as another by a client that trusts it.
+		{"an index served as an image manifest", string(types.OCIManifestSchema1), []byte(`{"schemaVersion":2,"manifests":[]}`), false, ErrUnsupportedMediaType},
+		{"an image manifest served as an index", string(types.OCIImageIndex), []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[]}`), false, ErrUnsupportedMediaType},
+		{"both kinds as an index", string(types.OCIImageIndex), []byte(`{"schemaVersion":2,"manifests":[],"layers":[{"mediaType":"x","digest":"sha256:` + hexA + `","size":1}]}`), false, ErrUnsupportedMediaType},
+		{"both kinds as a Docker manifest", string(types.DockerManifestSchema2), []byte(`{"schemaVersion":2,"config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[],"manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:` + hexA + `","size":2,"platform":{"os":"linux","architecture":"amd64"}}]}`), false, ErrUnsupportedMediaType},
+		{"both kinds, no content type", "", []byte(`{"schemaVersion":2,"manifests":[],"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[]}`), false, ErrUnsupportedMediaType},
 		{"an artifact type", "application/vnd.example.thing+json", []byte(`{}`), false, ErrUnsupportedMediaType},
 		{"not json", "", []byte(`<html>`), false, ErrUnsupportedMediaType},
 	}
