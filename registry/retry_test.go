@@ -163,3 +163,41 @@ func TestContextCancelStopsRetrying(t *testing.T) {
 		t.Errorf("Image with a cancelled context = %v, want context.Canceled", err)
 	}
 }
+
+// TestRetryWaitCapped: a Retry-After at the cap, then failures without one, wait no longer
+// than the cap each time: doubling the capped wait would make the next ones a minute, then two.
+func TestRetryWaitCapped(t *testing.T) {
+	var n atomic.Int64
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodGet {
+				switch n.Add(1) {
+				case 1:
+					w.Header().Set("Retry-After", "3600")
+					w.WriteHeader(http.StatusTooManyRequests)
+					return
+				case 2, 3:
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := pushImage(t, host+"/retry/capped:1", randomImage(t))
+	opts := testOptions()
+	const limit = 700 * time.Millisecond
+	opts.retry = &retryPolicy{attempts: 4, backoff: time.Millisecond, maxRetryAfter: limit}
+	p, err := NewPuller(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := p.Image(context.Background(), ref); err != nil {
+		t.Fatalf("Image after three failures = %v", err)
+	}
+	// Capped: three waits of the limit. Doubled: 1, 2 and 4 times it.
+	if d := time.Since(start); d > 4*limit {
+		t.Errorf("three retries took %s, want about %s", d.Round(time.Millisecond), 3*limit)
+	}
+}

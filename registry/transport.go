@@ -95,7 +95,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err := sleep(req.Context(), wait); err != nil {
 			return nil, err
 		}
-		wait *= 2
+		// Doubled, but not past the cap: after a Retry-After of 30 s, a registry that keeps
+		// failing must not make strata wait a minute, then two.
+		wait = min(wait*2, max(t.policy.maxRetryAfter, t.policy.backoff))
 	}
 }
 
