@@ -266,7 +266,7 @@ type stallGuard struct {
 // for the user's own cancellation.
 type stallError struct{ limit time.Duration }
 
-func (e *stallError) Error() string   { return fmt.Sprintf("registry sent nothing for %s", e.limit) }
+func (e *stallError) Error() string   { return fmt.Sprintf("registry stalled for %s", e.limit) }
 func (e *stallError) Timeout() bool   { return true }
 func (e *stallError) Temporary() bool { return true }
 
