@@ -536,3 +536,66 @@ func isClosed(c <-chan struct{}) bool {
 		return false
 	}
 }
+
+// TestIndexChildKinds: what Index.Image hands out is the image manifest the index lists, by
+// kind and by digest: not an ambiguous document (CVE-2021-41190), and not, in place of a
+// nested index, an image from inside it (go-containerregistry's choice, another digest).
+func TestIndexChildKinds(t *testing.T) {
+	sum := func(b string) string {
+		h := sha256.Sum256([]byte(b))
+		return "sha256:" + hex.EncodeToString(h[:])
+	}
+	const (
+		ociManifest = "application/vnd.oci.image.manifest.v1+json"
+		ociIndex    = "application/vnd.oci.image.index.v1+json"
+	)
+	plain := `{"schemaVersion":2,"mediaType":"` + ociManifest + `","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[]}`
+	both := `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[],"manifests":[]}`
+	amd64 := `"platform":{"os":"linux","architecture":"amd64"}`
+	nested := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[{"mediaType":"` + ociManifest + `","digest":"` + sum(plain) + `","size":` + strconv.Itoa(len(plain)) + `,` + amd64 + `}]}`
+	listed := func(body string) string {
+		return `{"mediaType":"` + ociManifest + `","digest":"` + sum(body) + `","size":` + strconv.Itoa(len(body)) + `,` + amd64 + `}`
+	}
+	top := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[` + listed(plain) + `,` + listed(both) + `,` + listed(nested) + `]}`
+	served := map[string][2]string{
+		"1":         {ociIndex, top},
+		sum(plain):  {ociManifest, plain},
+		sum(both):   {ociManifest, both},
+		sum(nested): {ociIndex, nested},
+		emptyConfig: {"application/octet-stream", "{}"},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		c, ok := served[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", c[0])
+		io.WriteString(w, c[1])
+	}))
+	t.Cleanup(srv.Close)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.Index(context.Background(), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x/y:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idx.Image(v1.Hash{Algorithm: "sha256", Hex: sum(plain)[7:]}); err != nil {
+		t.Errorf("Index.Image(an image manifest) = %v", err)
+	}
+	for name, body := range map[string]string{"both kinds": both, "a nested index": nested} {
+		h := v1.Hash{Algorithm: "sha256", Hex: sum(body)[7:]}
+		img, err := idx.Image(h)
+		if err == nil {
+			got, _ := img.Digest()
+			t.Errorf("Index.Image(%s) = an image %s, want ErrUnsupportedMediaType", name, got)
+		} else if !errors.Is(err, ErrUnsupportedMediaType) {
+			t.Errorf("Index.Image(%s) = %v, want ErrUnsupportedMediaType", name, err)
+		}
+	}
+}

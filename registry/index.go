@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +118,22 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
+	// Checked as Puller.Image checks what it resolves: go-containerregistry hands out an image
+	// of a nested index in its place (another digest), and trusts the body's kind.
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	if mt, err = manifestType(mt, raw); err == nil && (mt.IsIndex() || !hashes(raw, h)) {
+		err = fmt.Errorf("%w: manifest %s is an index, where an image was asked for", ErrUnsupportedMediaType, h)
+	}
+	if err != nil {
+		return nil, refused(err, i.Ref, i.Source)
+	}
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, i.childError(h, err)
@@ -138,6 +155,16 @@ func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 		return nil, i.childError(h, err)
 	}
 	return &Index{idx: sub, Ref: i.Ref, Descriptor: i.Descriptor, Source: i.Source, sess: i.sess, sizes: i.sizes}, nil
+}
+
+// hashes reports whether b is the content h names.
+func hashes(b []byte, h v1.Hash) bool {
+	hasher, err := v1.Hasher(h.Algorithm)
+	if err != nil {
+		return false
+	}
+	hasher.Write(b)
+	return hex.EncodeToString(hasher.Sum(nil)) == h.Hex
 }
 
 func (i *Index) childError(h v1.Hash, err error) error {

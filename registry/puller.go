@@ -3,7 +3,6 @@ package registry
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -378,12 +377,7 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 	if err != nil {
 		return nil, unparsable(i.Source, "reading manifest of "+i.Ref.String(), err)
 	}
-	h, err := v1.Hasher(m.Config.Digest.Algorithm)
-	if err != nil {
-		return nil, fmt.Errorf("config of %s: %w", i.Ref, err)
-	}
-	h.Write(b)
-	if int64(len(b)) != m.Config.Size || hex.EncodeToString(h.Sum(nil)) != m.Config.Digest.Hex {
+	if int64(len(b)) != m.Config.Size || !hashes(b, m.Config.Digest) {
 		return nil, &Error{Registry: i.Source, Msg: fmt.Sprintf("config %s of %s from %s does not match its digest and size (%d bytes)",
 			m.Config.Digest, i.Ref, i.Source, m.Config.Size)}
 	}
