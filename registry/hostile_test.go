@@ -556,13 +556,20 @@ func TestIndexChildKinds(t *testing.T) {
 	listed := func(body string) string {
 		return `{"mediaType":"` + ociManifest + `","digest":"` + sum(body) + `","size":` + strconv.Itoa(len(body)) + `,` + amd64 + `}`
 	}
-	top := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[` + listed(plain) + `,` + listed(both) + `,` + listed(nested) + `]}`
+	bothAsIndex, nestedAsIndex := both+" ", nested+" " // listed once each, as indexes
+	listedIndex := func(body string) string {
+		return `{"mediaType":"` + ociIndex + `","digest":"` + sum(body) + `","size":` + strconv.Itoa(len(body)) + `,` + amd64 + `}`
+	}
+	top := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[` + listed(plain) + `,` + listed(both) + `,` + listed(nested) +
+		`,` + listedIndex(nestedAsIndex) + `,` + listedIndex(bothAsIndex) + `]}`
 	served := map[string][2]string{
-		"1":         {ociIndex, top},
-		sum(plain):  {ociManifest, plain},
-		sum(both):   {ociManifest, both},
-		sum(nested): {ociIndex, nested},
-		emptyConfig: {"application/octet-stream", "{}"},
+		"1":                {ociIndex, top},
+		sum(plain):         {ociManifest, plain},
+		sum(both):          {ociManifest, both},
+		sum(nested):        {ociIndex, nested},
+		sum(bothAsIndex):   {ociIndex, bothAsIndex},
+		sum(nestedAsIndex): {ociIndex, nestedAsIndex},
+		emptyConfig:        {"application/octet-stream", "{}"},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2/" {
@@ -587,6 +594,12 @@ func TestIndexChildKinds(t *testing.T) {
 	}
 	if _, err := idx.Image(v1.Hash{Algorithm: "sha256", Hex: sum(plain)[7:]}); err != nil {
 		t.Errorf("Index.Image(an image manifest) = %v", err)
+	}
+	if _, err := idx.ImageIndex(v1.Hash{Algorithm: "sha256", Hex: sum(nestedAsIndex)[7:]}); err != nil {
+		t.Errorf("Index.ImageIndex(an index) = %v", err)
+	}
+	if _, err := idx.ImageIndex(v1.Hash{Algorithm: "sha256", Hex: sum(bothAsIndex)[7:]}); !errors.Is(err, ErrUnsupportedMediaType) {
+		t.Errorf("Index.ImageIndex(both kinds) = %v, want ErrUnsupportedMediaType", err)
 	}
 	for name, body := range map[string]string{"both kinds": both, "a nested index": nested} {
 		h := v1.Hash{Algorithm: "sha256", Hex: sum(body)[7:]}

@@ -154,6 +154,20 @@ func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
+	raw, err := sub.RawManifest()
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	mt, err := sub.MediaType()
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	if mt, err = manifestType(mt, raw); err == nil && !mt.IsIndex() {
+		err = fmt.Errorf("%w: manifest %s is an image manifest, where an index was asked for", ErrUnsupportedMediaType, h)
+	}
+	if err != nil {
+		return nil, refused(err, i.Ref, i.Source)
+	}
 	return &Index{idx: sub, Ref: i.Ref, Descriptor: i.Descriptor, Source: i.Source, sess: i.sess, sizes: i.sizes}, nil
 }
 
