@@ -557,11 +557,14 @@ func TestIndexChildKinds(t *testing.T) {
 		return `{"mediaType":"` + ociManifest + `","digest":"` + sum(body) + `","size":` + strconv.Itoa(len(body)) + `,` + amd64 + `}`
 	}
 	bothAsIndex, nestedAsIndex := both+" ", nested+" " // listed once each, as indexes
+	artifact := plain + "  "                           // listed under a kind strata does not know
+	const artifactType = "application/vnd.example.artifact.v1+json"
 	listedIndex := func(body string) string {
 		return `{"mediaType":"` + ociIndex + `","digest":"` + sum(body) + `","size":` + strconv.Itoa(len(body)) + `,` + amd64 + `}`
 	}
 	top := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[` + listed(plain) + `,` + listed(both) + `,` + listed(nested) +
-		`,` + listedIndex(nestedAsIndex) + `,` + listedIndex(bothAsIndex) + `]}`
+		`,` + listedIndex(nestedAsIndex) + `,` + listedIndex(bothAsIndex) +
+		`,{"mediaType":"` + artifactType + `","digest":"` + sum(artifact) + `","size":` + strconv.Itoa(len(artifact)) + `}]}`
 	served := map[string][2]string{
 		"1":                {ociIndex, top},
 		sum(plain):         {ociManifest, plain},
@@ -569,6 +572,7 @@ func TestIndexChildKinds(t *testing.T) {
 		sum(nested):        {ociIndex, nested},
 		sum(bothAsIndex):   {ociIndex, bothAsIndex},
 		sum(nestedAsIndex): {ociIndex, nestedAsIndex},
+		sum(artifact):      {artifactType, artifact},
 		emptyConfig:        {"application/octet-stream", "{}"},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -594,6 +598,9 @@ func TestIndexChildKinds(t *testing.T) {
 	}
 	if _, err := idx.Image(v1.Hash{Algorithm: "sha256", Hex: sum(plain)[7:]}); err != nil {
 		t.Errorf("Index.Image(an image manifest) = %v", err)
+	}
+	if _, err := idx.Image(v1.Hash{Algorithm: "sha256", Hex: sum(artifact)[7:]}); err != nil {
+		t.Errorf("Index.Image(an artifact) = %v, want it read as an image manifest, as before", err)
 	}
 	if _, err := idx.ImageIndex(v1.Hash{Algorithm: "sha256", Hex: sum(nestedAsIndex)[7:]}); err != nil {
 		t.Errorf("Index.ImageIndex(an index) = %v", err)

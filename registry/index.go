@@ -118,8 +118,9 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
-	// Checked as Puller.Image checks what it resolves: go-containerregistry hands out an image
-	// of a nested index in its place (another digest), and trusts the body's kind.
+	// go-containerregistry hands out an image of a nested index in its place (another
+	// digest), and trusts the kind the index lists. A kind strata does not know is still
+	// read as an image manifest, as it always was: an index may list artifacts.
 	raw, err := img.RawManifest()
 	if err != nil {
 		return nil, i.childError(h, err)
@@ -128,7 +129,11 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
-	if mt, err = manifestType(mt, raw); err == nil && (mt.IsIndex() || !hashes(raw, h)) {
+	if !mt.IsImage() {
+		mt = types.OCIManifestSchema1
+	}
+	err = kindConflict(mt, raw)
+	if err == nil && !hashes(raw, h) {
 		err = fmt.Errorf("%w: manifest %s is an index, where an image was asked for", ErrUnsupportedMediaType, h)
 	}
 	if err != nil {
@@ -162,10 +167,10 @@ func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
-	if mt, err = manifestType(mt, raw); err == nil && !mt.IsIndex() {
-		err = fmt.Errorf("%w: manifest %s is an image manifest, where an index was asked for", ErrUnsupportedMediaType, h)
+	if !mt.IsIndex() {
+		mt = types.OCIImageIndex
 	}
-	if err != nil {
+	if err := kindConflict(mt, raw); err != nil {
 		return nil, refused(err, i.Ref, i.Source)
 	}
 	return &Index{idx: sub, Ref: i.Ref, Descriptor: i.Descriptor, Source: i.Source, sess: i.sess, sizes: i.sizes}, nil

@@ -233,16 +233,13 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 func manifestType(header types.MediaType, body []byte) (types.MediaType, error) {
 	base, _, _ := strings.Cut(string(header), ";")
 	mt := types.MediaType(strings.TrimSpace(base))
-	var probe struct {
-		SchemaVersion int             `json:"schemaVersion"`
-		MediaType     types.MediaType `json:"mediaType"`
-		Manifests     json.RawMessage `json:"manifests"`
-		Config        json.RawMessage `json:"config"`
-		Layers        json.RawMessage `json:"layers"`
-	}
-	bodyErr := json.Unmarshal(body, &probe)
 	if generic(mt) {
-		if bodyErr != nil {
+		var probe struct {
+			SchemaVersion int             `json:"schemaVersion"`
+			MediaType     types.MediaType `json:"mediaType"`
+			Manifests     json.RawMessage `json:"manifests"`
+		}
+		if err := json.Unmarshal(body, &probe); err != nil {
 			return "", fmt.Errorf("%w: %q, and the body is not JSON", ErrUnsupportedMediaType, oneLine(string(header)))
 		}
 		switch {
@@ -260,22 +257,38 @@ func manifestType(header types.MediaType, body []byte) (types.MediaType, error) 
 	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
 		return "", ErrSchema1
 	case types.OCIImageIndex, types.DockerManifestList, types.OCIManifestSchema1, types.DockerManifestSchema2:
-		// A body that is the other kind, or both (CVE-2021-41190), would be read as one thing
-		// here and as another by a client that trusts the body: refused, as containerd does.
-		if bodyErr == nil {
-			bodyIndex := len(probe.Manifests) != 0 || probe.MediaType.IsIndex()
-			bodyImage := len(probe.Config) != 0 || len(probe.Layers) != 0 || probe.MediaType.IsImage()
-			switch {
-			case mt.IsIndex() && bodyImage:
-				return "", fmt.Errorf("%w: %s, but the body has an image manifest's fields", ErrUnsupportedMediaType, mt)
-			case !mt.IsIndex() && bodyIndex:
-				return "", fmt.Errorf("%w: %s, but the body has an index's fields", ErrUnsupportedMediaType, mt)
-			}
+		if err := kindConflict(mt, body); err != nil {
+			return "", err
 		}
 		return mt, nil
 	}
 	// mt may come from the body: bounded and without control characters, as a registry's words.
 	return "", fmt.Errorf("%w: %s", ErrUnsupportedMediaType, oneLine(string(mt)))
+}
+
+// kindConflict refuses a body that has the fields of the other kind than mt (an index or an
+// image manifest), or of both (CVE-2021-41190): strata would read it as one thing and a
+// client that trusts the body as another, under the same digest. containerd refuses them so.
+// A body that is not JSON is left to the parser, which says what is wrong with it.
+func kindConflict(mt types.MediaType, body []byte) error {
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+		Config    json.RawMessage `json:"config"`
+		Layers    json.RawMessage `json:"layers"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return nil
+	}
+	bodyIndex := len(probe.Manifests) != 0 || probe.MediaType.IsIndex()
+	bodyImage := len(probe.Config) != 0 || len(probe.Layers) != 0 || probe.MediaType.IsImage()
+	switch {
+	case mt.IsIndex() && bodyImage:
+		return fmt.Errorf("%w: %s, but the body has an image manifest's fields", ErrUnsupportedMediaType, mt)
+	case !mt.IsIndex() && bodyIndex:
+		return fmt.Errorf("%w: %s, but the body has an index's fields", ErrUnsupportedMediaType, mt)
+	}
+	return nil
 }
 
 // generic reports whether a Content-Type says nothing about the manifest: old registries and
