@@ -244,3 +244,27 @@ func TestSlowCommitIsNotAStall(t *testing.T) {
 		t.Errorf("%d upload commits, want 3", n)
 	}
 }
+
+// TestStalledPush: a registry that never answers the POST that starts an upload fails the push
+// as timed out (only PUT and PATCH, which may wait on the registry's storage, wait longer).
+func TestStalledPush(t *testing.T) {
+	quit := make(chan struct{})
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				stallHere(t, r, quit)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	t.Cleanup(func() { close(quit) })
+	opts := testOptions()
+	opts.retry = &stallRetry
+	within(t, 20*time.Second, func() {
+		err := Push(context.Background(), mustRef(t, host+"/stall/push:1"), randomImage(t), opts)
+		if err == nil || !strings.Contains(err.Error(), "timed out") {
+			t.Errorf("Push to a registry that never answers POST = %v, want it timed out", err)
+		}
+	})
+}

@@ -253,9 +253,9 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // headers, or no next byte of the body while the caller waits in Read. Without it a registry
 // that accepts the connection and then goes quiet hangs strata forever (net/http and
 // go-containerregistry set no such timeout). The time a caller spends between reads (a layer
-// being unpacked) does not count. Headers are awaited only for GET and HEAD: a push's
-// requests may wait on the registry, which can take minutes to commit a big blob (the PUT
-// that ends an upload, with no body, becomes a copy on S3) before it answers.
+// being unpacked) does not count. Headers are awaited with no limit only for PUT and PATCH,
+// which may wait on the registry to store what was sent: committing a big blob (the PUT that
+// ends an upload, with no body, becomes a copy on S3) can take minutes.
 type stallGuard struct {
 	inner http.RoundTripper
 	limit time.Duration
@@ -277,7 +277,7 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		stalled.Store(true)
 		cancel()
 	})
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+	if req.Method == http.MethodPut || req.Method == http.MethodPatch {
 		timer.Stop()
 	}
 	resp, err := g.inner.RoundTrip(req.WithContext(ctx))
