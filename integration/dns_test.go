@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"encoding/binary"
 	"net"
 	"os"
 	"path/filepath"
@@ -36,7 +35,7 @@ func nxdomainResolvConf(t *testing.T) string {
 			fakeDNSErr = err
 			return
 		}
-		go serveNXDOMAIN(conn)
+		go testutil.ServeNXDOMAIN(conn, &fakeDNSQueries)
 		dir, err := os.MkdirTemp("", "strata-dns")
 		if err != nil {
 			fakeDNSErr = err
@@ -49,44 +48,6 @@ func nxdomainResolvConf(t *testing.T) string {
 		t.Skipf("skipping: cannot serve fake DNS on 127.0.0.1:53: %v", fakeDNSErr)
 	}
 	return fakeDNSConf
-}
-
-// serveNXDOMAIN answers each DNS query with its own question and RCODE 3 (name error).
-func serveNXDOMAIN(conn net.PacketConn) {
-	buf := make([]byte, 512)
-	for {
-		n, addr, err := conn.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		if n < 12 {
-			continue
-		}
-		fakeDNSQueries.Add(1)
-		reply := append([]byte(nil), buf[:n]...)
-		flags := binary.BigEndian.Uint16(reply[2:4])
-		// QR=1, keep opcode and RD, RA=1, RCODE=3.
-		flags = 0x8000 | (flags & 0x7900) | 0x0080 | 3
-		binary.BigEndian.PutUint16(reply[2:4], flags)
-		binary.BigEndian.PutUint16(reply[6:8], 0)   // answers
-		binary.BigEndian.PutUint16(reply[8:10], 0)  // authority
-		binary.BigEndian.PutUint16(reply[10:12], 0) // additional: drop EDNS
-		reply = reply[:12+questionLen(reply[12:])]
-		conn.WriteTo(reply, addr)
-	}
-}
-
-// questionLen is the length of the first question (name, type, class) in b.
-func questionLen(b []byte) int {
-	i := 0
-	for i < len(b) && b[i] != 0 {
-		i += int(b[i]) + 1
-	}
-	i += 1 + 4
-	if i > len(b) {
-		return len(b)
-	}
-	return i
 }
 
 // withoutRealDNS wraps argv so strata runs in a private mount namespace whose
