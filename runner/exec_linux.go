@@ -10,16 +10,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// applyPlan is the executor for plan: it runs each step in the init's mount namespace. Before
-// the pivot, a container path is resolved under rootfs with securejoin so that a symlink in the
-// image ("/etc -> /host/etc") cannot redirect a mount onto the host. pivoted says whether an
-// earlier part of the plan has already pivoted.
+// planApplier is the executor for plan: it runs steps in the init's mount namespace, in
+// order, over as many calls to apply as the init needs (it stops between them to wait for
+// its parent). Before the pivot, a container path is resolved under rootfs with securejoin so
+// that a symlink in the image ("/etc -> /host/etc") cannot redirect a mount onto the host.
 //
 // Once the root is mounted the init works from inside it: paths are resolved and used relative
 // to the working directory, the rootfs, so each of the plan's ~80 path lookups walks a
 // component or two instead of the store's whole path (0.5 ms or more of every start).
-func applyPlan(rootfs string, steps []Step, pivoted bool) error {
-	base := rootfs // what container paths are resolved under: rootfs, or "." once inside it
+type planApplier struct {
+	rootfs  string
+	base    string // what container paths are resolved under: rootfs, or "." once inside it
+	pivoted bool
+}
+
+func newPlanApplier(rootfs string) *planApplier {
+	return &planApplier{rootfs: rootfs, base: rootfs}
+}
+
+// apply runs steps, the next ones of the plan.
+func (a *planApplier) apply(steps []Step) error {
+	rootfs, base, pivoted := a.rootfs, a.base, a.pivoted
+	defer func() { a.base, a.pivoted = base, pivoted }()
 	for _, s := range steps {
 		target := s.Target
 		if !pivoted && s.Op != OpPivot {

@@ -223,20 +223,29 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, awaitGoAhead func(
 		return errors.New("mounting rootfs: the plan has no join step")
 	}
 	pivoted := slices.ContainsFunc(steps[:join], func(s Step) bool { return s.Op == OpPivot })
-	if err := applyPlan(rootfs, steps[:join], false); err != nil {
+	// The parent writes the etc files after it sent the spec, while we mount the root, and
+	// says go ahead once they are written: that is awaited before the first of their binds.
+	etc := slices.IndexFunc(steps[:join], func(s Step) bool { return s.Op == OpBind && isEtcFile(spec, s.Source) })
+	if etc < 0 {
+		etc = join
+	}
+	applier := newPlanApplier(rootfs)
+	if err := applier.apply(steps[:etc]); err != nil {
+		return err
+	}
+	ahead, err := awaitGoAhead()
+	if err != nil {
+		return err
+	}
+	if err := applier.apply(steps[etc:join]); err != nil {
 		return err
 	}
 	var cmd *command
 	if pivoted {
 		// The container's files are in place: its user and command are found now too.
-		var err error
 		if cmd, err = prepareCommand(spec); err != nil {
 			return err
 		}
-	}
-	ahead, err := awaitGoAhead()
-	if err != nil {
-		return err
 	}
 	if ahead.Seccomp == nil && spec.seccompConfined() {
 		return errors.New("loading seccomp filter: strata sent none")
@@ -249,7 +258,7 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, awaitGoAhead func(
 	if err := enterTimeNamespace(spec.Time); err != nil {
 		return err
 	}
-	if err := applyPlan(rootfs, steps[join+1:], pivoted); err != nil {
+	if err := applier.apply(steps[join+1:]); err != nil {
 		return err
 	}
 	if cmd == nil {

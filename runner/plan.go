@@ -37,10 +37,10 @@ const (
 	OpMask Op = "mask"
 	// OpReadOnly makes Target a read-only bind of itself; missing targets are skipped.
 	OpReadOnly Op = "readonly"
-	// OpJoin waits for the parent's go-ahead (which brings the seccomp filter), then makes the
-	// cgroup namespace, rooted at the container's cgroup the init is in, and the time
-	// namespace. Every plan has one: the steps before it run while the parent compiles the
-	// filter; the cgroup filesystems come after it.
+	// OpJoin makes the cgroup namespace, rooted at the container's cgroup the init is in, and
+	// the time namespace. Every plan has one: the steps before it run while the parent writes
+	// the etc files and compiles the seccomp filter (the init waits for its go-ahead before
+	// the first bind of an etc file, or here); the cgroup filesystems come after it.
 	OpJoin Op = "join"
 )
 
@@ -79,6 +79,16 @@ var hostDevices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 // etcFiles are the files strata writes in the container dir and binds over the image's, so the
 // image's own copies stay untouched (Docker does the same).
 var etcFiles = []string{"hostname", "hosts", "resolv.conf"}
+
+// isEtcFile says whether source is one of the etcFiles strata writes for spec's container.
+func isEtcFile(spec Spec, source string) bool {
+	for _, f := range etcFiles {
+		if source == path.Join(spec.Dir, f) {
+			return true
+		}
+	}
+	return false
+}
 
 // plan computes the init's filesystem steps for spec, in order. It is plain data: the
 // decisions (what to mount where, in which order, what to hide) are tested without root.

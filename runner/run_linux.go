@@ -96,9 +96,6 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int, exit
 	if err := spec.validate(); err != nil {
 		return res, withCode(ExitOwnError, err)
 	}
-	if err := writeEtcFiles(spec); err != nil {
-		return res, withCode(ExitOwnError, err)
-	}
 	cg, err := takeCgroup(spec.ID, spec.Resources)
 	if err != nil {
 		return res, withCode(ExitOwnError, fmt.Errorf("creating cgroup: %w", err))
@@ -199,8 +196,9 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	// A setup that hangs (a mount on a dead NFS server) must not outlive ctx.
 	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
 	defer stop()
-	// The spec goes first, so the init mounts the root while we compile its seccomp filter;
-	// it goes no further than the plan's join step until it has the filter.
+	// The spec goes first, so the init mounts the root while we write the etc files it binds
+	// and compile its seccomp filter; it binds none of them, and goes no further than the
+	// plan's join step, until it has the go-ahead, sent once both are done.
 	start := initStart{Spec: spec}
 	if p.netnsLater {
 		// Made while the init started (PrepareNetwork): the init opens our fd of it, which
@@ -215,11 +213,14 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	}
 	// An init that failed meanwhile (a bad lowerdir) has its own error waiting on the socket:
 	// that one is worth more than the broken pipe it leaves us.
-	filter, stopErr := containerFilter(spec)
-	if stopErr != nil {
-		stopErr = fmt.Errorf("loading seccomp filter: %w", stopErr)
-	} else if err := writeGoAhead(parentSock, goAhead{Go: true, Seccomp: filter}); err != nil {
-		stopErr = fmt.Errorf("telling init to go ahead: %w", err)
+	stopErr := writeEtcFiles(spec)
+	if stopErr == nil {
+		var filter *seccompFilter
+		if filter, stopErr = containerFilter(spec); stopErr != nil {
+			stopErr = fmt.Errorf("loading seccomp filter: %w", stopErr)
+		} else if err := writeGoAhead(parentSock, goAhead{Go: true, Seccomp: filter}); err != nil {
+			stopErr = fmt.Errorf("telling init to go ahead: %w", err)
+		}
 	}
 	if stopErr != nil {
 		_ = p.cmd.Process.Kill()
