@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/strata-run/strata/internal/testdns"
 	"github.com/strata-run/strata/internal/testutil"
 )
 
@@ -35,7 +36,7 @@ func nxdomainResolvConf(t *testing.T) string {
 			fakeDNSErr = err
 			return
 		}
-		go testutil.ServeNXDOMAIN(conn, &fakeDNSQueries)
+		go testdns.ServeNXDOMAIN(conn, &fakeDNSQueries)
 		dir, err := os.MkdirTemp("", "strata-dns")
 		if err != nil {
 			fakeDNSErr = err

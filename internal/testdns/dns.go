@@ -1,4 +1,7 @@
-package testutil
+// Package testdns keeps tests off the machine's DNS resolver. It is a package of its own: it
+// imports net, which cgo builds link dynamically, and the runner's tests re-execute their own
+// binary inside alpine containers, where only a static one runs.
+package testdns
 
 import (
 	"context"
