@@ -77,6 +77,9 @@ func markMonitor(c *Container) error {
 	if c.State.Running() || c.State.starting() {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrRunning)
 	}
+	if err := removeStaleCgroup(c); err != nil {
+		return err
+	}
 	start, err := processStart(os.Getpid())
 	if err != nil {
 		return fmt.Errorf("reading own start time: %w", err)
@@ -86,6 +89,28 @@ func markMonitor(c *Container) error {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), err)
 	}
 	return c.saveState()
+}
+
+// removeStaleCgroup deletes the cgroup a monitor of c that died (SIGKILL, the OOM killer) left
+// behind: it deletes it only as it exits, and the next start would fail on it ("cgroup
+// already exists"). A monitor that exits in order has deleted it already, and a container
+// that never had a monitor has only the cgroup `run -d` made for it, which is not stale.
+// The caller holds c's lock and has found no live monitor.
+func removeStaleCgroup(c *Container) error {
+	if c.State.MonitorPid == 0 || processAlive(c.State.MonitorPid, c.State.MonitorStart) {
+		return nil
+	}
+	cg, err := cgroups.Load(c.ID)
+	if errors.Is(err, cgroups.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = errors.Join(cg.Kill(), cg.Delete())
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: removing the cgroup of its last run: %w", shortID(c.ID), err)
+	}
+	return nil
 }
 
 // recordRunning is the run hook: the command runs as host pid.
@@ -282,7 +307,8 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 			}
 			return ExitOwnError, err
 		}
-		if c.State.Status != StatusRunning {
+		// An exiting container's status is its monitor's to record, not ExitUnknown.
+		if c.State.Status != StatusRunning && !c.exiting {
 			return c.State.ExitCode, nil
 		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {

@@ -306,11 +306,20 @@ func TestDetachedMonitorDies(t *testing.T) {
 	}
 	for ctx.Err() == nil {
 		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
-			return
+			break
 		}
 		time.Sleep(pollInterval)
 	}
-	t.Errorf("container pid %d outlived its monitor", pid)
+	if ctx.Err() != nil {
+		t.Fatalf("container pid %d outlived its monitor", pid)
+	}
+	// The dead monitor left the container's cgroup: it starts again all the same.
+	if err := Start(ctx, c); err != nil {
+		t.Fatalf("Start after the monitor died = %v", err)
+	}
+	if !c.State.Running() {
+		t.Errorf("state after the second Start = %+v, want running", c.State)
+	}
 }
 
 // TestRemoveForceRunning: rm -f of a running detached container kills it and removes it, its
@@ -875,5 +884,36 @@ func logHolds(t *testing.T, c *Container, want string) {
 			t.Fatalf("the container's log never held %q", want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWaitExiting: a container whose PID 1 has exited while its monitor lives is about to get
+// its exit status recorded; Wait returns that status, not ExitUnknown (`strata wait` after
+// `run -d` of a short command printed 255 now and then).
+func TestWaitExiting(t *testing.T) {
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// This process plays the monitor; its PID 1 is a pid that has exited.
+	c := &Container{ID: strings.Repeat("e", 64), Dir: t.TempDir()}
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: os.Getpid(), MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		rec := *c
+		rec.State = State{Status: StatusExited, ExitCode: 5, MonitorPid: os.Getpid(), MonitorStart: start}
+		_ = rec.saveState()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if code, err := Wait(ctx, c); err != nil || code != 5 {
+		t.Errorf("Wait = %d, %v, want the recorded 5", code, err)
 	}
 }
