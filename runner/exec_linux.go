@@ -198,7 +198,17 @@ func touch(p string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	// O_EXCL: an existing file is kept without being opened. The image may have made it a
+	// FIFO, whose open would block the init forever, or a device node, which an open may act on.
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDONLY|unix.O_CLOEXEC, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		// O_EXCL does not follow a symlink, but the bind would.
+		st, err := os.Lstat(p)
+		if err == nil && st.Mode()&os.ModeSymlink != 0 {
+			err = &os.PathError{Op: "open", Path: p, Err: unix.ELOOP}
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
