@@ -423,6 +423,23 @@ func waitMonitor(ctx context.Context, pid int, changes stateWatch) error {
 // Remove deletes the container: its cgroup, anything left mounted at its rootfs, and its dir.
 // A running container is refused with ErrRunning unless force, which kills it first.
 func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
+	for {
+		err := s.removeOnce(ctx, c, force)
+		if !errors.Is(err, errBusy) {
+			return err
+		}
+		// Started, starting or exiting: its monitor writes in the dir. Looked at again once
+		// that has moved on.
+		if err := waitMonitor(ctx, c.State.MonitorPid, stateWatch{-1}); err != nil {
+			return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
+		}
+	}
+}
+
+// errBusy: a container Remove found idle had a live monitor by the time it held its lock.
+var errBusy = errors.New("container busy")
+
+func (s *Store) removeOnce(ctx context.Context, c *Container, force bool) error {
 	if err := c.Reload(); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // removed meanwhile, e.g. by its own --rm
@@ -444,7 +461,28 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 			return err
 		}
 	}
-	return lockedRemoveDir(c)
+	unlock, err := c.Lock()
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(c.Dir); errors.Is(serr, os.ErrNotExist) {
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Read again under the lock: a start may have run it since, and its monitor would
+	// write state.json into the dir being removed (and a plain rm must not kill it).
+	if err := c.Reload(); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if c.State.Running() || c.State.starting() || c.exiting {
+		return errBusy
+	}
+	return removeDir(c)
 }
 
 // lockedRemoveDir is removeDir under the container's lock. A dir that is gone already (a
@@ -578,7 +616,7 @@ func removeDir(c *Container) error {
 	if len(errs) == 0 {
 		// One walk: on 2 CPUs removing the dir's subtrees from goroutines of their own was
 		// slower (each blocked one costs a thread to make and to end at exit).
-		if err := os.RemoveAll(c.Dir); err != nil {
+		if err := removeAllRetry(c.Dir); err != nil {
 			errs = append(errs, err)
 		} else {
 			(&Store{dir: filepath.Dir(c.Dir)}).releaseName(c.Config.Name, c.ID)
@@ -588,4 +626,17 @@ func removeDir(c *Container) error {
 		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
 	}
 	return nil
+}
+
+// removeAllRetry is os.RemoveAll of a container dir, again when a file appeared in it while it
+// was emptied: a strata locking the container meanwhile (a start racing an rm) makes its
+// lock file anew, then finds no container and goes away.
+func removeAllRetry(dir string) error {
+	for i := 0; ; i++ {
+		err := os.RemoveAll(dir)
+		if err == nil || !errors.Is(err, unix.ENOTEMPTY) || i == 10 {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -917,3 +917,48 @@ func TestWaitExiting(t *testing.T) {
 		t.Errorf("Wait = %d, %v, want the recorded 5", code, err)
 	}
 }
+
+// TestRemoveStartedMeanwhile: a plain Remove that found the container idle, then waited for
+// its lock while a start ran it, refuses it as running instead of removing the dir under its
+// monitor.
+func TestRemoveStartedMeanwhile(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := c.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		other := &Container{ID: c.ID, Dir: c.Dir, Config: c.Config}
+		done <- s.Remove(context.Background(), other, false)
+	}()
+	time.Sleep(200 * time.Millisecond) // Remove has read "created" and waits for the lock
+	// "Started" meanwhile: this process as its monitor, a child of it as its PID 1.
+	child := exec.Command("sleep", "1000")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{Status: StatusRunning, Pid: child.Process.Pid, MonitorPid: os.Getpid(), MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock()
+	if err := <-done; !errors.Is(err, ErrRunning) {
+		t.Errorf("Remove of a container started meanwhile = %v, want ErrRunning", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, stateFile)); err != nil {
+		t.Errorf("the running container's dir was removed: %v", err)
+	}
+}
