@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -47,6 +49,11 @@ func (a *planApplier) apply(steps []Step) error {
 			if s.Op == OpMount && kernelMountpoints[s.Target] && target != filepath.Join(base, s.Target) {
 				return fmt.Errorf("mounting rootfs: %s in the image is a symlink", s.Target)
 			}
+			if s.Op == OpBind || s.Op == OpMount {
+				if err := checkResolvedTarget(s, base, target); err != nil {
+					return fmt.Errorf("mounting rootfs: %w", err)
+				}
+			}
 		}
 		if err := applyStep(s, target, rootfs); err != nil {
 			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)
@@ -67,6 +74,26 @@ func (a *planApplier) apply(steps []Step) error {
 
 // kernelMountpoints are the targets that must be plain directories of the image.
 var kernelMountpoints = map[string]bool{"/proc": true, "/sys": true, "/dev": true, "/dev/pts": true}
+
+// checkResolvedTarget holds a mount to validateMountTargets' rules where the image's symlinks
+// lead it, as runc checks the resolved path too: not onto the root, which would replace the
+// whole container, nor on or inside /proc, which would cover the masks, or files the init
+// reads there (cap_last_cap).
+func checkResolvedTarget(s Step, base, target string) error {
+	rel, err := filepath.Rel(base, target)
+	if err != nil {
+		return err
+	}
+	switch resolved := path.Clean("/" + rel); {
+	case resolved == s.Target:
+		return nil // as named: validated already, and procfs's own mount
+	case resolved == "/":
+		return fmt.Errorf("%s in the image leads to the root", s.Target)
+	case (resolved == "/proc" || strings.HasPrefix(resolved, "/proc/")) && !(s.Op == OpBind && procMountAllowed[resolved]):
+		return fmt.Errorf("%s in the image leads into /proc", s.Target)
+	}
+	return nil
+}
 
 // applyStep runs one step at its resolved target.
 func applyStep(s Step, target, rootfs string) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,54 @@ func TestRunBindOverHostileFiles(t *testing.T) {
 			!bytes.HasSuffix(out.Bytes(), []byte("inside\nvolume\n")) {
 			t.Errorf("read-only %v: Run = %d, %v, %q; want strata's files and the volume", ro, code, err, out.String())
 		}
+	}
+}
+
+// TestRunMountThroughSymlinkIntoProc: the image's symlinks cannot lead a mount where
+// validateMountTargets refuses one by name, on or inside /proc (over the masks, or over the
+// cap_last_cap the init reads to drop capabilities) or onto the root; a file runc allows
+// there may still be bound through one.
+func TestRunMountThroughSymlinkIntoProc(t *testing.T) {
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "cap_last_cap"), []byte("3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "cpuinfo")
+	if err := os.WriteFile(file, []byte("lxcfs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, link, target string
+		mount              mount.Mount
+		want               string // the error; "" for a run that prints the bound file
+	}{
+		{"bind into /proc/sys", "/proc/sys/kernel", "data", mount.Mount{Type: "bind", Source: vol, Target: "/data"}, "/data in the image leads into /proc"},
+		{"relative link", "../proc", "data", mount.Mount{Type: "tmpfs", Target: "/data"}, "/data in the image leads into /proc"},
+		{"parent of the target", "/proc/sys", "data", mount.Mount{Type: "bind", Source: vol, Target: "/data/kernel"}, "/data/kernel in the image leads into /proc"},
+		{"etc files", "/proc/sys/kernel", "etc", mount.Mount{}, "/etc/hostname in the image leads into /proc"},
+		{"onto the root", "/", "data", mount.Mount{Type: "bind", Source: vol, Target: "/data"}, "/data in the image leads to the root"},
+		{"allowed file", "/proc/cpuinfo", "data", mount.Mount{Type: "bind", Source: file, Target: "/data"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := testSpec(t, "cat", "/proc/cpuinfo")
+			if err := os.RemoveAll(filepath.Join(spec.Dir, "upper", tt.target)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(tt.link, filepath.Join(spec.Dir, "upper", tt.target)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.mount.Type != "" {
+				spec.Mounts = []mount.Mount{tt.mount}
+			}
+			code, out, _, err := runOut(t, spec)
+			if tt.want == "" {
+				if err != nil || code != 0 || out != "lxcfs\n" {
+					t.Errorf("Run = %d, %v, %q; want the bound file", code, err, out)
+				}
+			} else if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run = %d, %v, want 125 and %q", code, err, tt.want)
+			}
+		})
 	}
 }
