@@ -92,20 +92,26 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	}
 	defer pidfd.Close()
 	if req.Flags, err = containerNamespaces(pid, allNamespaces); err != nil {
-		return ExitOwnError, err
+		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
 	if req.TimeOffsets, err = timeOffsets(pid); err != nil {
-		return ExitOwnError, err
+		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
 	cg, err := cgroups.Load(c.ID)
 	if err != nil {
-		return ExitOwnError, err
+		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
 	defer cg.Close()
 	if opts.Detach {
 		stdio = Stdio{}
 	}
-	return runJoin(ctx, req, pidfd, cg, stdio, opts.Stdin)
+	code, err := runJoin(ctx, req, pidfd, cg, stdio, opts.Stdin)
+	// An error means the command did not start: a fork into the pid namespace of a PID 1
+	// that has died fails with ENOMEM (126), a join with ESRCH.
+	if err != nil && errors.Is(notRunningIfExited(pid, pidfd, err), ErrNotRunning) {
+		return ExitOwnError, ErrNotRunning
+	}
+	return code, err
 }
 
 // allNamespaces are the namespaces Exec joins, as nsenter --all: all that differ from strata's.
@@ -164,6 +170,31 @@ func joinTarget(c *Container) (int, *os.File, error) {
 		return 0, nil, ErrNotRunning
 	}
 	return pid, pidfd, nil
+}
+
+// notRunningIfExited is ErrNotRunning when the container's PID 1 (pid, pidfd) has exited or
+// is exiting, else err: a container that stops right after joinTarget found it running loses
+// its /proc/<pid>/ns entries and its cgroup, and the helper cannot join it, before its exit
+// shows on the pidfd (a PID 1 waits for the rest of its pid namespace to die first).
+func notRunningIfExited(pid int, pidfd *os.File, err error) error {
+	fds := []unix.PollFd{{Fd: int32(pidfd.Fd()), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 0); n > 0 {
+		return ErrNotRunning
+	}
+	b, rerr := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if rerr != nil {
+		return ErrNotRunning
+	}
+	// Field 9, the flags, holds PF_EXITING from the start of the exit on.
+	const pfExiting = 0x4
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 {
+		if f := bytes.Fields(b[i+1:]); len(f) > 6 {
+			if flags, perr := strconv.ParseUint(string(f[6]), 10, 64); perr == nil && flags&pfExiting != 0 {
+				return ErrNotRunning
+			}
+		}
+	}
+	return err
 }
 
 // parentPid reads field 4 of /proc/<pid>/stat.

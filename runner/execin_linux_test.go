@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/strata-run/strata/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // startedContainer starts a detached alpine container running args, after spec (if not nil)
@@ -358,5 +360,37 @@ func TestExecInContainerCgroup(t *testing.T) {
 				t.Errorf("detach=%v: exec'd command outside the container's cgroup: %q", detach, line)
 			}
 		}
+	}
+}
+
+// TestNotRunningIfExited: an exec whose target PID 1 exits right after it was found running
+// fails as "not running", not with the ENOENT, ESRCH or ENOMEM the half-gone process gives.
+func TestNotRunningIfExited(t *testing.T) {
+	child := exec.Command("sleep", "1000")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	fd, err := unix.PidfdOpen(child.Process.Pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	defer pidfd.Close()
+	other := errors.New("other failure")
+	if err := notRunningIfExited(child.Process.Pid, pidfd, other); err != other {
+		t.Errorf("for a running process = %v, want the error given", err)
+	}
+	// Killed and not reaped: a zombie, as the container's PID 1 is until its monitor reaps it.
+	if err := child.Process.Signal(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := containerNamespaces(child.Process.Pid, allNamespaces); err == nil {
+		t.Skip("the namespaces of a zombie read fine here")
+	} else if got := notRunningIfExited(child.Process.Pid, pidfd, err); !errors.Is(got, ErrNotRunning) {
+		t.Errorf("for an exited process = %v, want ErrNotRunning", got)
 	}
 }
