@@ -104,3 +104,27 @@ func TestRunMountThroughSymlinkIntoProc(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenRegularKernelFiles: the init and exec's helper read the container's /etc/passwd
+// with all capabilities; a link to a file of procfs or sysfs (/proc/kmsg, which such a read
+// drains) counts as absent, as a FIFO does.
+func TestOpenRegularKernelFiles(t *testing.T) {
+	regular := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(regular, []byte("root:x:0:0::/root:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f := openRegular(regular); f == nil {
+		t.Errorf("openRegular(%s) = nil, want the file", regular)
+	} else {
+		f.Close()
+	}
+	for _, p := range []string{"/proc/self/status", "/sys/kernel/uevent_seqnum"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if f := openRegular(p); f != nil {
+			f.Close()
+			t.Errorf("openRegular(%s) opened it, want nil: a kernel file is not the image's", p)
+		}
+	}
+}

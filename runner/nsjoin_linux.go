@@ -338,13 +338,17 @@ func nsDiffers(pid int, name string) (bool, error) {
 
 // openRegular opens one of the container's files for reading, or returns nil when it is
 // missing or not a regular file: the container may have made /etc/passwd a FIFO to hang
-// whoever reads it, and O_NONBLOCK keeps even the open from blocking.
+// whoever reads it, and O_NONBLOCK keeps even the open from blocking. Nor may it be a file of
+// procfs or sysfs, which are "regular" too: a link to /proc/kmsg would have this process,
+// still holding CAP_SYSLOG, drain the host's kernel messages.
 func openRegular(path string) *os.File {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil
 	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	var fs unix.Statfs_t
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() ||
+		unix.Fstatfs(int(f.Fd()), &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC || fs.Type == unix.SYSFS_MAGIC {
 		f.Close()
 		return nil
 	}
