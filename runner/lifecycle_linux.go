@@ -74,7 +74,8 @@ func markMonitor(c *Container) error {
 	if err := c.Reload(); err != nil {
 		return err
 	}
-	if c.State.Running() || c.State.starting() {
+	// Running, or exiting while its monitor records that.
+	if c.State.Status == StatusRunning || c.State.starting() {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrRunning)
 	}
 	if err := removeStaleCgroup(c); err != nil {
@@ -307,8 +308,7 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 			}
 			return ExitOwnError, err
 		}
-		// An exiting container's status is its monitor's to record, not ExitUnknown.
-		if c.State.Status != StatusRunning && !c.exiting {
+		if c.State.Status != StatusRunning {
 			return c.State.ExitCode, nil
 		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
@@ -479,7 +479,7 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force bool) error 
 		}
 		return err
 	}
-	if c.State.Running() || c.State.starting() || c.exiting {
+	if c.State.Status == StatusRunning || c.State.starting() {
 		return errBusy
 	}
 	return removeDir(c)

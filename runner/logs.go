@@ -185,8 +185,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		}
 		// At the end of the file: done once the container no longer runs and nothing more
 		// was written since.
-		// An exiting container's monitor may still be copying its last output.
-		if rerr := c.Reload(); rerr != nil || (c.State.Status != StatusRunning && !c.exiting) {
+		if rerr := c.Reload(); rerr != nil || c.State.Status != StatusRunning {
 			if more, _ := br.Peek(1); len(more) == 0 {
 				return nil
 			}

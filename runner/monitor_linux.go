@@ -51,6 +51,13 @@ func Start(ctx context.Context, c *Container) (err error) {
 	if c.State.Running() {
 		return nil
 	}
+	if c.State.Status == StatusRunning {
+		// Exiting: its monitor records the exit (after deleting the cgroup) before a new
+		// one may take over.
+		if _, err := Wait(ctx, c); err != nil {
+			return withCode(ExitOwnError, err)
+		}
+	}
 	if err := readyVolatileRoot(c); err != nil {
 		return withCode(ExitOwnError, err)
 	}

@@ -103,9 +103,22 @@ func (s State) starting() bool {
 		processAlive(s.MonitorPid, s.MonitorStart)
 }
 
-// effective is the state as users should see it: a stale "running" becomes exited.
+// exiting reports whether s says running, its monitor lives and its PID 1 is gone or a
+// zombie: the container has just exited, and its monitor records the exit status next.
+func (s State) exiting() bool {
+	if s.Status != StatusRunning || s.Pid <= 0 || !processAlive(s.MonitorPid, s.MonitorStart) {
+		return false
+	}
+	_, _, err := processStat(s.Pid)
+	return err != nil
+}
+
+// effective is the state as users should see it: a stale "running" becomes exited. An
+// exiting container stays running until its monitor records how it ended (ExitUnknown read
+// meanwhile was `strata wait` printing 255 for a container that exited 5), though nothing
+// may signal it (Running).
 func (s State) effective() State {
-	if s.Status == StatusRunning && !s.Running() {
+	if s.Status == StatusRunning && !s.Running() && !s.exiting() {
 		s.Status = StatusExited
 		s.Pid = 0
 		s.ExitCode = ExitUnknown

@@ -45,9 +45,6 @@ type Container struct {
 	// monitored: this process created the container to run it and its first state names
 	// this process as the monitor (CreateToRun).
 	monitored bool
-	// exiting: state.json says running and its monitor lives, but PID 1 is gone (State is
-	// then the effective exited one): the monitor is about to record the real exit status.
-	exiting bool
 }
 
 // Durable waits until the config.json of a container just created is on disk. CreateWith
@@ -250,8 +247,6 @@ func (c *Container) Reload() error {
 		st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
 	}
 	c.State = st.effective()
-	c.exiting = st.Status == StatusRunning && c.State.Status != StatusRunning &&
-		processAlive(st.MonitorPid, st.MonitorStart)
 	return nil
 }
 

@@ -84,7 +84,7 @@ func newPsRow(c *runner.Container) psRow {
 		Names:     c.Name(),
 	}
 	switch {
-	case st.Running():
+	case st.Status == runner.StatusRunning: // exiting, when not st.Running()
 		r.State = string(runner.StatusRunning)
 		r.Status = "Up " + humanDuration(time.Since(st.StartedAt))
 	case st.Status == runner.StatusCreated:
