@@ -128,3 +128,29 @@ func TestOpenRegularKernelFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHugePasswd: an image's /etc/passwd and /etc/group of tens of MB (a layer of a few
+// KB compresses to that) are read in the container's memory limit: the init, which runs
+// without a garbage collector, keeps only the lines that name the user.
+func TestRunHugePasswd(t *testing.T) {
+	spec := testSpec(t, "grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status")
+	spec.Resources.Memory = 64 << 20
+	spec.User = "w"
+	etc := filepath.Join(spec.Dir, "upper", "etc")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]struct{ filler, last string }{
+		"passwd": {"a:x:1:1::/:/bin/sh\n", "w:x:7:8::/home/w:/bin/sh\n"},
+		"group":  {"g:x:1:a,b\n", "wg:x:77:w\n"},
+	} {
+		data := append(bytes.Repeat([]byte(file.filler), 32<<20/len(file.filler)), file.last...)
+		if err := os.WriteFile(filepath.Join(etc, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := strings.Join(strings.Fields(mustRun(t, spec)), " ")
+	if want := "Uid: 7 7 7 7 Gid: 8 8 8 8 Groups: 8 77"; got != want {
+		t.Errorf("-u w = %q, want %q", got, want)
+	}
+}

@@ -285,7 +285,10 @@ func prepareCommand(spec Spec) (*command, error) {
 	// symlink to /dev/urandom (a read that never ends); both count as absent.
 	passwd := openRegular("/etc/passwd") // absent: numeric users only, as docker
 	group := openRegular("/etc/group")
+	// Reading them may allocate as much as the image's files are big: collect meanwhile.
+	gc := debug.SetGCPercent(100)
 	user, err := ResolveUser(spec.User, fileOrNil(passwd), fileOrNil(group))
+	debug.SetGCPercent(gc)
 	passwd.Close()
 	group.Close()
 	if err != nil {

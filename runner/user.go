@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -45,11 +46,11 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 	if hasGroup && groupPart == "" {
 		return User{}, fmt.Errorf("invalid user %q: empty group", spec)
 	}
-	users, err := parsePasswd(passwd)
-	if err != nil {
-		return User{}, err
-	}
-	groups, err := parseGroup(group)
+	// Only the lines that can matter are kept: the image's files may be huge.
+	uid, uidErr := parseID(userPart)
+	users, err := parsePasswd(passwd, func(e passwdEntry) bool {
+		return uidErr == nil && e.uid == uid || uidErr != nil && e.name == userPart
+	})
 	if err != nil {
 		return User{}, err
 	}
@@ -75,6 +76,13 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 		if !found {
 			return User{}, fmt.Errorf("unable to find user %s: %w in passwd file", userPart, ErrUnknownUser)
 		}
+	}
+
+	groups, err := parseGroup(group, func(g groupEntry) bool {
+		return g.name == groupPart || name != "" && slices.Contains(g.members, name)
+	})
+	if err != nil {
+		return User{}, err
 	}
 
 	if hasGroup {
@@ -143,7 +151,8 @@ func scanLines(r io.Reader, fn func(fields []string)) error {
 	return sc.Err()
 }
 
-func parsePasswd(r io.Reader) ([]passwdEntry, error) {
+// parsePasswd returns the entries of a passwd file that keep accepts.
+func parsePasswd(r io.Reader, keep func(passwdEntry) bool) ([]passwdEntry, error) {
 	var out []passwdEntry
 	err := scanLines(r, func(f []string) {
 		if len(f) < 7 {
@@ -154,7 +163,9 @@ func parsePasswd(r io.Reader) ([]passwdEntry, error) {
 		if err1 != nil || err2 != nil {
 			return
 		}
-		out = append(out, passwdEntry{name: f[0], uid: uid, gid: gid, home: f[5]})
+		if e := (passwdEntry{name: f[0], uid: uid, gid: gid, home: f[5]}); keep(e) {
+			out = append(out, e)
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading passwd file: %w", err)
@@ -162,7 +173,8 @@ func parsePasswd(r io.Reader) ([]passwdEntry, error) {
 	return out, nil
 }
 
-func parseGroup(r io.Reader) ([]groupEntry, error) {
+// parseGroup returns the entries of a group file that keep accepts.
+func parseGroup(r io.Reader, keep func(groupEntry) bool) ([]groupEntry, error) {
 	var out []groupEntry
 	err := scanLines(r, func(f []string) {
 		if len(f) < 4 {
@@ -178,7 +190,9 @@ func parseGroup(r io.Reader) ([]groupEntry, error) {
 				members = append(members, m)
 			}
 		}
-		out = append(out, groupEntry{name: f[0], gid: gid, members: members})
+		if e := (groupEntry{name: f[0], gid: gid, members: members}); keep(e) {
+			out = append(out, e)
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading group file: %w", err)
