@@ -113,6 +113,9 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 	}
+	if f == nil {
+		return nil // it logged nothing and will not (a foreground run's has no log)
+	}
 	defer f.Close()
 	print := func(line []byte) error {
 		var e logEntry
@@ -199,19 +202,23 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	}
 }
 
-// waitForLog waits for a following Logs until the monitor has created log.json.
+// waitForLog waits for a following Logs until the monitor has created log.json; nil, nil when
+// there is none to wait for, or ctx ended (as following ends without an error).
 func waitForLog(ctx context.Context, c *Container) (*os.File, error) {
 	for {
 		f, err := os.Open(filepath.Join(c.Dir, logFile))
 		if !errors.Is(err, os.ErrNotExist) {
 			return f, err
 		}
-		if rerr := c.Reload(); rerr != nil || c.State.Status == StatusExited {
-			return nil, err
+		// A created container nothing is starting has no output to follow either: docker's
+		// logs -f returns at once for a container that does not run.
+		if rerr := c.Reload(); rerr != nil || c.State.Status == StatusExited ||
+			(c.State.Status == StatusCreated && !c.State.starting()) {
+			return nil, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil
 		case <-time.After(pollInterval * 5):
 		}
 	}

@@ -76,3 +76,33 @@ func TestLogsSinceUntil(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsFollowNothingToFollow: logs -f of a container that has no log and is not being
+// started (created, or run in the foreground) ends at once without an error, as docker's.
+func TestLogsFollowNothingToFollow(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := s.Create(Config{Name: "created"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited, err := s.Create(Config{Name: "exited"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited.State = State{Status: StatusExited, ExitCode: 3}
+	if err := exited.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Container{created, exited} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var out, errOut bytes.Buffer
+		err := Logs(ctx, c, LogOptions{Follow: true}, &out, &errOut)
+		if err != nil || ctx.Err() != nil || out.Len() > 0 || errOut.Len() > 0 {
+			t.Errorf("%s: Logs(Follow) = %v (%v), %q, %q; want nil at once", c.Config.Name, err, ctx.Err(), out.String(), errOut.String())
+		}
+		cancel()
+	}
+}
