@@ -231,10 +231,15 @@ func touch(p string) error {
 	if errors.Is(err, os.ErrExist) {
 		// O_EXCL does not follow a symlink, but the bind would.
 		st, err := os.Lstat(p)
-		if err == nil && st.Mode()&os.ModeSymlink != 0 {
-			err = &os.PathError{Op: "open", Path: p, Err: unix.ELOOP}
+		switch {
+		case err != nil:
+			return err
+		case st.Mode()&os.ModeSymlink != 0:
+			return &os.PathError{Op: "open", Path: p, Err: unix.ELOOP}
+		case st.IsDir(): // the kernel would say ENOTDIR, of the file bound
+			return &os.PathError{Op: "open", Path: p, Err: unix.EISDIR}
 		}
-		return err
+		return nil
 	}
 	if err != nil {
 		return err
