@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/strata-run/strata/runner"
 )
@@ -21,6 +22,11 @@ cgroup and root, with its environment, user, capabilities and seccomp filter. Th
 the command's (126 if it cannot be executed, 127 if it is not found).`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !o.Detach {
+				if err := checkTTY(o.Stdin, o.Terminal, os.Stdin); err != nil {
+					return withCode(runner.ExitOwnError, err)
+				}
+			}
 			_, c, err := g.getContainer(args[0])
 			if err != nil {
 				return withCode(runner.ExitOwnError, err)
@@ -51,6 +57,15 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] to run as (name or number)")
 	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability and no seccomp filter")
 	return cmd
+}
+
+// checkTTY refuses -i with -t when stdin is no terminal, as docker does: the command's pty
+// never sees the end of a piped input, so `echo x | strata exec -it c cat` hung.
+func checkTTY(interactive, tty bool, stdin *os.File) error {
+	if interactive && tty && !term.IsTerminal(int(stdin.Fd())) {
+		return errors.New("the input device is not a TTY")
+	}
+	return nil
 }
 
 // exitWith turns a runner result into strata's exit: the command's own status silently, or

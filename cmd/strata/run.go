@@ -167,6 +167,11 @@ func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int
 
 func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) (err error) {
 	// Bad flag values fail before anything is looked up or created.
+	if !o.create && !o.detach {
+		if err := checkTTY(o.interactive, o.tty, os.Stdin); err != nil {
+			return withCode(runner.ExitOwnError, err)
+		}
+	}
 	res, err := o.resources()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -42,6 +43,25 @@ func TestStopConfig(t *testing.T) {
 		}
 		if err != nil || sig != tt.wantSignal || got != tt.wantTime {
 			t.Errorf("%s: stopConfig = %q, %d, %v; want %q, %d", tt.name, sig, got, err, tt.wantSignal, tt.wantTime)
+		}
+	}
+}
+
+// TestCheckTTY: -it with stdin that is no terminal fails at once, as docker's "the input
+// device is not a TTY", instead of hanging on a pty that never sees the input end.
+func TestCheckTTY(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if err := checkTTY(true, true, r); err == nil || !strings.Contains(err.Error(), "not a TTY") {
+		t.Errorf("checkTTY(-it, pipe) = %v, want the input device is not a TTY", err)
+	}
+	for _, flags := range [][2]bool{{true, false}, {false, true}, {false, false}} {
+		if err := checkTTY(flags[0], flags[1], r); err != nil {
+			t.Errorf("checkTTY(-i %v, -t %v, pipe) = %v, want nil", flags[0], flags[1], err)
 		}
 	}
 }
