@@ -54,6 +54,14 @@ func (a *planApplier) apply(steps []Step) error {
 					return fmt.Errorf("mounting rootfs: %w", err)
 				}
 			}
+		} else if s.Op == OpMkdir {
+			// As docker, the working directory is made where the image's symlinks lead, a
+			// dangling one too (MkdirAll stops at it), and never through a magic link of
+			// /proc, which securejoin reads as the plain name it shows.
+			var err error
+			if target, err = securejoin.SecureJoin("/", s.Target); err != nil {
+				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
+			}
 		}
 		if err := applyStep(s, target, rootfs); err != nil {
 			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)

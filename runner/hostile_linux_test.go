@@ -154,3 +154,24 @@ func TestRunHugePasswd(t *testing.T) {
 		t.Errorf("-u w = %q, want %q", got, want)
 	}
 }
+
+// TestRunWorkdirThroughDanglingSymlink: a missing working directory is made where the image's
+// symlinks lead, even a link to nowhere yet, as docker makes it; inside the root, whatever
+// the link says.
+func TestRunWorkdirThroughDanglingSymlink(t *testing.T) {
+	for link, want := range map[string]string{
+		"/nowhere/dir":                  "/nowhere/dir/sub",
+		"../../nowhere":                 "/nowhere/sub",
+		"/proc/self/root/../../nowhere": "/nowhere/sub",
+	} {
+		spec := testSpec(t, "sh", "-c", "cd -P . && pwd")
+		if err := os.Symlink(link, filepath.Join(spec.Dir, "upper", "w")); err != nil {
+			t.Fatal(err)
+		}
+		spec.Cwd = "/w/sub"
+		code, out, _, err := runOut(t, spec)
+		if err != nil || code != 0 || strings.TrimSpace(out) != want {
+			t.Errorf("-w /w/sub with /w -> %s: Run = %d, %v, %q; want it made at %s", link, code, err, out, want)
+		}
+	}
+}
