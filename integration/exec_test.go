@@ -440,3 +440,36 @@ func TestExecStdinDetachSignals(t *testing.T) {
 		t.Errorf("exec after SIGTERM = %v, printed %q, want exit 5 and 'got TERM'", err, rest)
 	}
 }
+
+// TestRunForwardsTermAndInt: SIGTERM and SIGINT sent to a foreground `strata run` reach the
+// container, which decides, as docker run's --sig-proxy passes them; they used to SIGKILL it
+// (137), so a `timeout` or a systemd stop of strata skipped the container's shutdown.
+func TestRunForwardsTermAndInt(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	for _, s := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		run := exec.CommandContext(ctx, strataBin, "--root", root, "run", "--rm", "alpine", "sh", "-c",
+			`trap "echo got it; exit 5" TERM INT; echo ready; while :; do sleep 0.1; done`)
+		stdout, err := run.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 6)
+		if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "ready\n" {
+			t.Fatalf("run with a trap printed %q, %v, want ready", buf, err)
+		}
+		if err := run.Process.Signal(s); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(stdout)
+		err = run.Wait()
+		if run.ProcessState.ExitCode() != 5 || strings.TrimSpace(string(rest)) != "got it" {
+			t.Errorf("run after %v = %v, printed %q, want exit 5 and 'got it'", s, err, rest)
+		}
+	}
+}

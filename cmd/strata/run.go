@@ -278,7 +278,15 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		fmt.Fprintln(out, c.ID)
 		return nil
 	}
-	code, err := runner.RunContainer(ctx, c, stdio)
+	// From here SIGINT and SIGTERM, which end ctx, go to the container as docker run's
+	// --sig-proxy passes them, and it decides: ending ctx killed it, so a `timeout` or a
+	// systemd stop of strata SIGKILLed the container without its shutdown. One that came
+	// before still ends the run.
+	runCtx := ctx
+	if ctx.Err() == nil {
+		runCtx = context.WithoutCancel(ctx)
+	}
+	code, err := runner.RunContainer(runCtx, c, stdio)
 	if err != nil {
 		return withCode(runner.ExitOwnError, runError(err))
 	}
