@@ -423,8 +423,11 @@ func waitMonitor(ctx context.Context, pid int, changes stateWatch) error {
 // Remove deletes the container: its cgroup, anything left mounted at its rootfs, and its dir.
 // A running container is refused with ErrRunning unless force, which kills it first.
 func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
+	// rm -f waits no longer than this for a monitor that does not record the exit (stopped,
+	// stuck): its container's processes are gone, and it finds the dir gone when it resumes.
+	deadline := time.Now().Add(maxWaiterHold)
 	for {
-		err := s.removeOnce(ctx, c, force)
+		err := s.removeOnce(ctx, c, force, force && time.Now().After(deadline))
 		if !errors.Is(err, errBusy) {
 			return err
 		}
@@ -439,7 +442,7 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 // errBusy: a container Remove found idle had a live monitor by the time it held its lock.
 var errBusy = errors.New("container busy")
 
-func (s *Store) removeOnce(ctx context.Context, c *Container, force bool) error {
+func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool) error {
 	if err := c.Reload(); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // removed meanwhile, e.g. by its own --rm
@@ -479,7 +482,7 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force bool) error 
 		}
 		return err
 	}
-	if c.State.Status == StatusRunning || c.State.starting() {
+	if !anyway && (c.State.Status == StatusRunning || c.State.starting()) {
 		return errBusy
 	}
 	return removeDir(c)

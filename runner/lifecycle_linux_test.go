@@ -962,3 +962,37 @@ func TestRemoveStartedMeanwhile(t *testing.T) {
 		t.Errorf("the running container's dir was removed: %v", err)
 	}
 }
+
+// TestRemoveForceStuckMonitor: rm -f of a container whose PID 1 is gone but whose monitor
+// never records the exit (stopped) waits a little for it, then removes the container anyway.
+func TestRemoveForceStuckMonitor(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "stuck"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This process plays the monitor that records nothing.
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: os.Getpid(), MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Remove(ctx, c, true); err != nil {
+		t.Fatalf("Remove(force) = %v", err)
+	}
+	if _, err := os.Stat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("container dir after Remove(force): %v, want it gone", err)
+	}
+}
