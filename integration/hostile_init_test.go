@@ -1,0 +1,91 @@
+package integration
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/strata-run/strata/internal/testimages"
+)
+
+// TestInitHostileImage runs, through the CLI, an alpine whose top layer turns the places
+// the init binds onto into traps: /etc/hosts and a volume's target are FIFOs (an open of
+// either never returned), /data leads into /proc/sys, and the working directory is a
+// symlink to nowhere yet.
+func TestInitHostileImage(t *testing.T) {
+	requiresContainers(t)
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, testimages.HostArch())
+	if err != nil {
+		t.Skipf("no alpine for this host: %v", err)
+	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	for _, h := range []tar.Header{
+		{Name: "etc/hosts", Typeflag: tar.TypeFifo, Mode: 0o644},
+		{Name: "vol", Typeflag: tar.TypeFifo, Mode: 0o644},
+		{Name: "data", Typeflag: tar.TypeSymlink, Linkname: "/proc/sys/kernel", Mode: 0o777},
+		{Name: "w", Typeflag: tar.TypeSymlink, Linkname: "/nowhere", Mode: 0o777},
+	} {
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err = mutate.AppendLayers(img, l); err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.WorkingDir = "/w/sub"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	const ref = "hostile/init:1"
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "hostile.tar")
+	if err := tarball.WriteToFile(archive, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	root := newRoot(t)
+	mustStrata(t, root, "load", "-i", archive)
+	host := t.TempDir()
+	file := filepath.Join(host, "f")
+	if err := os.WriteFile(file, []byte("from host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := strata(t, root, "run", "--rm", "-v", file+":/vol", ref, "sh", "-c", "grep -c localhost /etc/hosts; cat /vol; cd -P . && pwd")
+	if want := "2\nfrom host\n/nowhere/sub\n"; r.Code != 0 || r.Stdout != want {
+		t.Errorf("run over the FIFOs = %d, %q (stderr %q), want 0 and %q", r.Code, r.Stdout, r.Stderr, want)
+	}
+	r = strata(t, root, "run", "--rm", "-v", host+":/data", ref, "true")
+	if want := "/data in the image leads into /proc"; r.Code != 125 || !strings.Contains(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("run -v onto /data = %d, %q, want 125 and one line with %q", r.Code, r.Stderr, want)
+	}
+	if r := mustStrata(t, root, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("containers left after run --rm: %q", r.Stdout)
+	}
+}
