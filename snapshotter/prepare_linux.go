@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/mountinfo"
 	"github.com/strata-run/strata/layers"
@@ -201,18 +202,31 @@ func makeMountpoints(containerDir string, lowers []string) (string, error) {
 	return dir, nil
 }
 
-// addMissingMountpoints creates in rootfs the runtime mount points it lacks.
+// addMissingMountpoints creates in rootfs the runtime mount points it lacks. Each is found
+// as the container will find it: through the image's symlinks, but inside rootfs (securejoin),
+// so an image whose /etc leads to a host directory ("/etc -> /root/.ssh") gets the files in
+// its own tree, where the init will bind over them, and nothing on the host.
 func addMissingMountpoints(rootfs string) error {
 	for _, p := range runtimeMountpoints {
-		target := filepath.Join(rootfs, strings.TrimSuffix(p, "/"))
+		target, err := securejoin.SecureJoin(rootfs, strings.TrimSuffix(p, "/"))
+		if err != nil {
+			return err
+		}
 		if _, err := os.Lstat(target); err == nil {
 			continue
 		}
-		var err error
+		// Resolved, target holds no symlink but possibly missing directories (a dangling
+		// link's destination), made here as the init would make them.
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
 		if strings.HasSuffix(p, "/") {
 			err = os.Mkdir(target, 0o755)
 		} else {
-			err = os.WriteFile(target, nil, 0o644)
+			var f *os.File
+			if f, err = os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644); err == nil {
+				err = f.Close()
+			}
 		}
 		if err != nil {
 			return err

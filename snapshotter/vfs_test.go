@@ -51,3 +51,32 @@ func TestVFSPrepareTwice(t *testing.T) {
 	wantContent(t, filepath.Join(cdir, "rootfs", "a"), "changed")
 	wantContent(t, filepath.Join(s.LayerDir(l.diffID), "a"), "a")
 }
+
+// TestVFSReadOnlyMountpointsStayInside: a read-only vfs root gets the runtime mount points it
+// lacks in its own copy; an image whose /etc leads out of the root (absolutely or up through
+// "..") gets them in the tree the link names inside the root, never on the host.
+func TestVFSReadOnlyMountpointsStayInside(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	for _, link := range []string{"abs", "rel"} {
+		t.Run(link, func(t *testing.T) {
+			s := newPlain(t)
+			outside := t.TempDir()
+			target := outside
+			if link == "rel" {
+				target = "../../../../../../../../.." + outside
+			}
+			l := buildLayer(t, symlink("etc", target))
+			unpack(t, s, l)
+			cdir := filepath.Join(t.TempDir(), "c")
+			if _, err := s.Prepare(t.Context(), cdir, []v1.Hash{l.diffID}, true); err != nil {
+				t.Fatalf("Prepare(read-only) = %v", err)
+			}
+			for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
+				wantAbsent(t, filepath.Join(outside, f))
+				if _, err := os.Lstat(filepath.Join(cdir, "rootfs", outside, f)); err != nil {
+					t.Errorf("mount point %s inside the root: %v", f, err)
+				}
+			}
+		})
+	}
+}
