@@ -21,8 +21,11 @@ var ErrUnsupported = errors.New("unsupported mount")
 func (m Mount) Mount(target string) error {
 	if err := m.mount(target); err != nil {
 		what := m.Type + " " + m.Source
-		if m.Source == "" || m.Source == m.Type || m.Type == "" {
-			what = m.Type + m.Source // "overlay", "tmpfs", or a bind's source
+		switch {
+		case m.Source == "" || m.Source == m.Type:
+			what = m.Type // "overlay", "tmpfs"
+		case m.Type == "":
+			what = m.Source // a bind's source
 		}
 		return fmt.Errorf("mounting %s at %s: %w", what, target, err)
 	}

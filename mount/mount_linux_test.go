@@ -238,6 +238,10 @@ func TestMountOverlayMissingLower(t *testing.T) {
 	if !strings.Contains(err.Error(), "absent") {
 		t.Errorf("Mount error %q does not name the missing lowerdir", err)
 	}
+	// Worded once: "mounting overlay at DIR: …", the kernel's own message without its level.
+	if msg := err.Error(); !strings.HasPrefix(msg, "mounting overlay at ") || strings.Contains(msg, "(e ") {
+		t.Errorf("Mount error %q, want it to start with %q and carry no log level", msg, "mounting overlay at ")
+	}
 }
 
 func TestUnmountAll(t *testing.T) {

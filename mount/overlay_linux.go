@@ -171,7 +171,12 @@ func fsLog(fd int) string {
 		if err != nil || n <= 0 {
 			break
 		}
-		msgs = append(msgs, strings.TrimSpace(string(buf[:n])))
+		msg := strings.TrimSpace(string(buf[:n]))
+		// Each message starts with its level: "e " (error), "w " (warning) or "i " (info).
+		if len(msg) > 2 && msg[1] == ' ' && strings.IndexByte("ewi", msg[0]) >= 0 {
+			msg = msg[2:]
+		}
+		msgs = append(msgs, msg)
 	}
 	return strings.Join(msgs, "; ")
 }
