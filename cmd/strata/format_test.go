@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUpperWords(t *testing.T) {
@@ -115,5 +116,33 @@ func psPrinter(rows []psRow) func(*bytes.Buffer, bool, string) error {
 func imagesPrinter(rows []imageRow) func(*bytes.Buffer, bool, string) error {
 	return func(w *bytes.Buffer, noTrunc bool, format string) error {
 		return printImages(w, rows, false, noTrunc, format)
+	}
+}
+
+// TestHumanDuration: ps and images word ages as docker does (go-units' HumanDuration).
+func TestHumanDuration(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{500 * time.Millisecond, "Less than a second"},
+		{time.Second, "1 second"},
+		{42 * time.Second, "42 seconds"},
+		{90 * time.Second, "About a minute"},
+		{59 * time.Minute, "59 minutes"},
+		{80 * time.Minute, "About an hour"},
+		{100 * time.Minute, "2 hours"},
+		{47 * time.Hour, "47 hours"},
+		{72 * time.Hour, "3 days"},
+		{20 * 24 * time.Hour, "2 weeks"},
+		{90 * 24 * time.Hour, "3 months"},
+		{3 * 365 * 24 * time.Hour, "3 years"},
+	} {
+		if got := humanDuration(tt.d); got != tt.want {
+			t.Errorf("humanDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+	if got := humanSince(time.Now().Add(-5 * time.Second)); got != "5 seconds ago" {
+		t.Errorf("humanSince(5s ago) = %q, want %q", got, "5 seconds ago")
 	}
 }

@@ -209,33 +209,16 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%.3gPB", f)
 }
 
+// humanSince is docker's CREATED column: how long ago t was, "N/A" when unknown.
 func humanSince(t time.Time) string {
 	if t.IsZero() {
 		return "N/A"
 	}
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "Less than a minute ago"
-	case d < time.Hour:
-		return plural(int(d.Minutes()), "minute") + " ago"
-	case d < 48*time.Hour:
-		return plural(int(d.Hours()), "hour") + " ago"
-	case d < 14*24*time.Hour:
-		return plural(int(d.Hours()/24), "day") + " ago"
-	case d < 60*24*time.Hour:
-		return plural(int(d.Hours()/24/7), "week") + " ago"
-	case d < 2*365*24*time.Hour:
-		return plural(int(d.Hours()/24/30), "month") + " ago"
-	}
-	return plural(int(d.Hours()/24/365), "year") + " ago"
+	return humanDuration(time.Since(t)) + " ago"
 }
 
 func plural(n int, unit string) string {
 	if n == 1 {
-		if unit == "hour" {
-			return "An hour"
-		}
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)

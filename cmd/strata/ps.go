@@ -141,21 +141,31 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 	return tw.Flush()
 }
 
-// humanDuration is docker's "About a minute" style for ps.
+// humanDuration words d as docker does (go-units' HumanDuration), for ps's STATUS and the
+// CREATED columns: "5 seconds", "About a minute", "3 hours", "2 weeks".
 func humanDuration(d time.Duration) string {
-	switch s := d.Seconds(); {
-	case s < 1:
+	seconds := int(d.Seconds())
+	minutes := int(d.Minutes())
+	hours := int(d.Hours() + 0.5)
+	switch {
+	case seconds < 1:
 		return "Less than a second"
-	case s < 60:
-		return plural(int(s), "second")
-	case d < 2*time.Minute:
+	case seconds < 60:
+		return plural(seconds, "second")
+	case minutes == 1:
 		return "About a minute"
-	case d < time.Hour:
-		return plural(int(d.Minutes()), "minute")
-	case d < 2*time.Hour:
+	case minutes < 60:
+		return plural(minutes, "minute")
+	case hours == 1:
 		return "About an hour"
-	case d < 48*time.Hour:
-		return plural(int(d.Hours()), "hour")
+	case hours < 48:
+		return plural(hours, "hour")
+	case hours < 24*7*2:
+		return plural(hours/24, "day")
+	case hours < 24*30*2:
+		return plural(hours/24/7, "week")
+	case hours < 24*365*2:
+		return plural(hours/24/30, "month")
 	}
-	return plural(int(d.Hours()/24), "day")
+	return plural(int(d.Hours())/24/365, "year")
 }
