@@ -85,7 +85,9 @@ func Inspect(c *Container) InspectData {
 		Name:    "/" + c.Config.Name,
 		LogPath: c.Dir + "/" + logFile,
 		State: InspectState{
-			Status: string(st.Status), Running: st.Running(), Pid: st.Pid, ExitCode: st.ExitCode,
+			// c.State is effective(): "running" is a live container or one whose monitor is
+			// recording its exit, as ps shows both.
+			Status: string(st.Status), Running: st.Status == StatusRunning, Pid: st.Pid, ExitCode: st.ExitCode,
 			OOMKilled: st.OOMKilled, Error: st.Error, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
 		},
 		Config: InspectConfig{

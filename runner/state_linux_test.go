@@ -65,3 +65,34 @@ func TestStoreForeignPid(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectExiting: a container whose PID 1 has exited while its monitor records the exit
+// reads as running in inspect's Status and Running alike, as in ps.
+func TestInspectExiting(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "exiting"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: os.Getpid(), MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if st := Inspect(c).State; st.Status != string(StatusRunning) || !st.Running {
+		t.Errorf("inspect of an exiting container: Status %q Running %v, want running, true", st.Status, st.Running)
+	}
+}
