@@ -464,13 +464,8 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 			return err
 		}
 	}
-	unlock, err := c.Lock()
-	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat(c.Dir); errors.Is(serr, os.ErrNotExist) {
-			return nil
-		}
-	}
-	if err != nil {
+	unlock, gone, err := lockUnlessGone(c)
+	if gone || err != nil {
 		return err
 	}
 	defer unlock()
@@ -491,17 +486,24 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 // lockedRemoveDir is removeDir under the container's lock. A dir that is gone already (a
 // --rm container's monitor removed it) is no error.
 func lockedRemoveDir(c *Container) error {
-	unlock, err := c.Lock()
-	if errors.Is(err, os.ErrNotExist) {
-		if _, serr := os.Stat(c.Dir); errors.Is(serr, os.ErrNotExist) {
-			return nil
-		}
-	}
-	if err != nil {
+	unlock, gone, err := lockUnlessGone(c)
+	if gone || err != nil {
 		return err
 	}
 	defer unlock()
 	return removeDir(c)
+}
+
+// lockUnlessGone takes c's lock, or reports gone when its dir no longer exists (removed
+// meanwhile, by another rm or its own --rm).
+func lockUnlessGone(c *Container) (unlock func() error, gone bool, err error) {
+	unlock, err = c.Lock()
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(c.Dir); errors.Is(serr, os.ErrNotExist) {
+			return nil, true, nil
+		}
+	}
+	return unlock, false, err
 }
 
 // runWatch holds pidfds of a running container's monitor and of its PID 1.

@@ -966,27 +966,7 @@ func TestRemoveStartedMeanwhile(t *testing.T) {
 // TestRemoveForceStuckMonitor: rm -f of a container whose PID 1 is gone but whose monitor
 // never records the exit (stopped) waits a little for it, then removes the container anyway.
 func TestRemoveForceStuckMonitor(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Name: "stuck"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := exec.Command("true")
-	if err := gone.Run(); err != nil {
-		t.Fatal(err)
-	}
-	start, err := processStart(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// This process plays the monitor that records nothing.
-	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: os.Getpid(), MonitorStart: start}
-	if err := c.saveState(); err != nil {
-		t.Fatal(err)
-	}
+	s, c := exitingContainer(t, "stuck") // this process plays the monitor that records nothing
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := s.Remove(ctx, c, true); err != nil {

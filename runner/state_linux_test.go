@@ -69,11 +69,24 @@ func TestStoreForeignPid(t *testing.T) {
 // TestInspectExiting: a container whose PID 1 has exited while its monitor records the exit
 // reads as running in inspect's Status and Running alike, as in ps.
 func TestInspectExiting(t *testing.T) {
+	_, c := exitingContainer(t, "exiting")
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if st := Inspect(c).State; st.Status != string(StatusRunning) || !st.Running {
+		t.Errorf("inspect of an exiting container: Status %q Running %v, want running, true", st.Status, st.Running)
+	}
+}
+
+// exitingContainer creates a container in a new store whose state says it runs, with this
+// process as its monitor (which records nothing) and a PID 1 that has exited.
+func exitingContainer(t *testing.T, name string) (*Store, *Container) {
+	t.Helper()
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Create(Config{Name: "exiting"})
+	c, err := s.Create(Config{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +102,5 @@ func TestInspectExiting(t *testing.T) {
 	if err := c.saveState(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	if st := Inspect(c).State; st.Status != string(StatusRunning) || !st.Running {
-		t.Errorf("inspect of an exiting container: Status %q Running %v, want running, true", st.Status, st.Running)
-	}
+	return s, c
 }
