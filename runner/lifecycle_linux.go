@@ -555,7 +555,13 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 		return fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
 	}
 	err := lockedRemoveDir(c)
-	if werr := waitPidfd(ctx, w.monitor); werr != nil {
+	// The monitor records the exit, then ends; one that is stopped or stuck is waited for no
+	// longer than maxWaiterHold: the container's processes are gone, and the monitor finds
+	// the dir gone when it resumes.
+	mctx, cancel := context.WithTimeout(ctx, maxWaiterHold)
+	werr := waitPidfd(mctx, w.monitor)
+	cancel()
+	if werr != nil && ctx.Err() != nil {
 		return errors.Join(err, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), werr))
 	}
 	if err != nil {

@@ -976,3 +976,31 @@ func TestRemoveForceStuckMonitor(t *testing.T) {
 		t.Errorf("container dir after Remove(force): %v, want it gone", err)
 	}
 }
+
+// TestRemoveForceStoppedMonitor: rm -f of a running container whose monitor is stopped kills
+// the container and removes it, waiting for the monitor no longer than maxWaiterHold.
+func TestRemoveForceStoppedMonitor(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	monitor := c.State.MonitorPid // started by this test, through Start
+	if err := unix.Kill(monitor, unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Kill(monitor, unix.SIGCONT) })
+	s, err := OpenStore(filepath.Dir(c.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	begin := time.Now()
+	if err := s.Remove(ctx, c, true); err != nil {
+		t.Fatalf("Remove(force) with a stopped monitor = %v", err)
+	}
+	if d := time.Since(begin); d > maxWaiterHold+5*time.Second {
+		t.Errorf("Remove(force) took %v, want about maxWaiterHold (%v) at most", d, maxWaiterHold)
+	}
+	if _, err := os.Stat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("container dir after Remove(force): %v, want it gone", err)
+	}
+}
