@@ -116,7 +116,9 @@ func (s *Store) discardDamaged(h v1.Hash, read os.FileInfo) error {
 
 // verifyingReader reads a stored blob and ends with ErrDigestMismatch or ErrSizeMismatch
 // instead of io.EOF when the file is not the blob desc names, discarding the damaged file,
-// so a consumer that commits on EOF never commits it.
+// so a consumer that commits on EOF never commits it. A consumer that stops at the blob's
+// size without reading to EOF (an upload with a Content-Length) gets the error instead of
+// the last bytes, so it never holds the damaged blob whole either.
 type verifyingReader struct {
 	s    *Store
 	f    *os.File
@@ -126,25 +128,35 @@ type verifyingReader struct {
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
+	if left := v.desc.Size - v.n; left > 0 && int64(len(p)) > left {
+		p = p[:left] // stop at the size, to check the hash before giving the last bytes
+	}
 	n, err := v.f.Read(p)
 	v.h.Write(p[:n])
 	v.n += int64(n)
+	if n > 0 && v.n == v.desc.Size {
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.desc.Digest.Hex {
+			return 0, v.damaged(fmt.Errorf("blob %s: %w: stored content hashes to sha256:%s", short(v.desc.Digest), ErrDigestMismatch, got[:12]))
+		}
+	}
 	if !errors.Is(err, io.EOF) {
 		return n, err
 	}
-	var bad error
 	switch got := hex.EncodeToString(v.h.Sum(nil)); {
 	case v.n != v.desc.Size:
-		bad = fmt.Errorf("blob %s: %w: %d bytes on disk, descriptor says %d", short(v.desc.Digest), ErrSizeMismatch, v.n, v.desc.Size)
+		return n, v.damaged(fmt.Errorf("blob %s: %w: %d bytes on disk, descriptor says %d", short(v.desc.Digest), ErrSizeMismatch, v.n, v.desc.Size))
 	case got != v.desc.Digest.Hex:
-		bad = fmt.Errorf("blob %s: %w: stored content hashes to sha256:%s", short(v.desc.Digest), ErrDigestMismatch, got[:12])
-	default:
-		return n, io.EOF
+		return n, v.damaged(fmt.Errorf("blob %s: %w: stored content hashes to sha256:%s", short(v.desc.Digest), ErrDigestMismatch, got[:12]))
 	}
+	return n, io.EOF
+}
+
+// damaged discards the file read and returns bad, joined with any error discarding it.
+func (v *verifyingReader) damaged(bad error) error {
 	if fi, serr := v.f.Stat(); serr == nil {
 		bad = errors.Join(bad, v.s.discardDamaged(v.desc.Digest, fi))
 	}
-	return n, bad
+	return bad
 }
 
 func (v *verifyingReader) Close() error { return v.f.Close() }

@@ -128,6 +128,60 @@ func TestReadBlobDiscardsDamaged(t *testing.T) {
 	}
 }
 
+// TestImageLayerNeverGivesDamagedBlobWhole: a push reads a stored image's layers through
+// Image and uploads exactly Size bytes under the layer's digest, never reading to EOF. A layer
+// damaged on disk must fail before its last bytes are given, so a registry that does not check
+// digests cannot be sent the damaged blob whole.
+func TestImageLayerNeverGivesDamagedBlobWhole(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 92, 1, 64<<10)...)
+	reg := newFakeRegistry(t, img)
+	s := openStore(t, t.TempDir())
+	if _, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld := m.Layers[0]
+	p := s.BlobPath(ld.Digest)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mdigest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Image(mdigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := stored.LayerByDigest(ld.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, io.LimitReader(rc, ld.Size))
+	if !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("reading %d bytes of a damaged layer: %d bytes, err %v; want ErrDigestMismatch", ld.Size, n, err)
+	}
+	if n >= ld.Size {
+		t.Errorf("read %d bytes of a damaged layer of %d: the damaged blob was given whole", n, ld.Size)
+	}
+	if s.HasBlob(ld.Digest) {
+		t.Error("damaged layer still in the store after it was read")
+	}
+}
+
 // TestWriteBlobKeepsIntactBlobAgainstLyingSize: a descriptor that gives a stored blob the
 // wrong size must fail, not make the store drop the intact blob other images use.
 func TestWriteBlobKeepsIntactBlobAgainstLyingSize(t *testing.T) {

@@ -89,7 +89,10 @@ type storeLayer struct {
 func (l *storeLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
 func (l *storeLayer) Size() (int64, error)                { return l.desc.Size, nil }
 func (l *storeLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
-func (l *storeLayer) Compressed() (io.ReadCloser, error)  { return l.s.OpenBlob(l.desc.Digest) }
+
+// Compressed reads the blob verified: a push sends what it reads under the blob's digest, and a
+// registry that does not check would publish a blob damaged on disk as the image's.
+func (l *storeLayer) Compressed() (io.ReadCloser, error) { return l.s.openVerified(l.desc) }
 
 // FindImage finds a named image the way docker's image commands accept one: by full ref, or
 // by image ID (config digest) or manifest digest, with or without "sha256:", or by a unique

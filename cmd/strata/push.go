@@ -65,6 +65,11 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 	} else {
 		err = pushImage(ctx, store, ref, desc, opts)
 	}
+	if damaged := storeDamage(err); damaged != nil {
+		// The upload broke off because the store's copy is damaged, not because of the
+		// registry, which the message would otherwise name.
+		return fmt.Errorf("pushing %s: the stored image is damaged, and nothing of the damaged blob was pushed: %w; pull the image again to repair it", ref.Familiar(), damaged)
+	}
 	if err != nil {
 		return err
 	}
@@ -108,5 +113,50 @@ func pushIndex(ctx context.Context, store *cache.Store, ref registry.Reference, 
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
 	}
-	return registry.PushIndex(ctx, ref, idx, opts)
+	return registry.PushIndex(ctx, ref, storeIndex{idx, store}, opts)
+}
+
+// storeIndex is a stored index whose images are read through the store, which verifies each
+// blob as it is read: the layout package reads them unverified, and a registry that does not
+// check digests would publish a blob damaged on disk as the image's.
+type storeIndex struct {
+	layoutIndex
+	store *cache.Store
+}
+
+// layoutIndex lets storeIndex embed a v1.ImageIndex and still define its own ImageIndex method.
+type layoutIndex = v1.ImageIndex
+
+func (i storeIndex) Image(h v1.Hash) (v1.Image, error) { return i.store.Image(h) }
+
+func (i storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	sub, err := i.layoutIndex.ImageIndex(h)
+	if err != nil {
+		return nil, err
+	}
+	return storeIndex{sub, i.store}, nil
+}
+
+// storeDamage returns the store's own error within err, "blob …: digest mismatch: …", when a
+// blob read for a push was damaged on disk; else nil.
+func storeDamage(err error) error {
+	if err == nil {
+		return nil
+	}
+	var children []error
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		children = []error{u.Unwrap()}
+	case interface{ Unwrap() []error }:
+		children = u.Unwrap()
+	}
+	for _, c := range children {
+		if c == cache.ErrDigestMismatch || c == cache.ErrSizeMismatch {
+			return err
+		}
+		if d := storeDamage(c); d != nil {
+			return d
+		}
+	}
+	return nil
 }
