@@ -88,6 +88,14 @@ type joinAnswer struct {
 // runNSJoin is the helper's main.
 func runNSJoin() {
 	runtime.LockOSThread()
+	// Not dumpable until the command's execve makes it so again (CVE-2016-9962): the fork
+	// it comes from sits in the container's pid namespace with the container's own uid and
+	// capabilities, and a container process could otherwise ptrace it, or open its fds
+	// through /proc, before the exec closes them.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		_ = sendAnswer(joinAnswer{Error: fmt.Sprintf("making the helper non-dumpable: %v", err), Code: ExitOwnError}, nil)
+		os.Exit(ExitOwnError)
+	}
 	sock := os.NewFile(nsjoinSockFD, "nsjoin-sock")
 	// Caught, never ignored: an ignored signal would stay ignored in the command. The
 	// helper relays what it receives to the command, as Run does for a container.
@@ -177,26 +185,34 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 			return nil, nil, err
 		}
 	}
-	hostRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening host root: %w", err)
+	// Only Enter needs the host's root back; Exec must not even hold it while it forks a
+	// command into the container.
+	hostRoot := -1
+	if req.HostRoot && req.Flags&unix.CLONE_NEWNS != 0 {
+		fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening host root: %w", err)
+		}
+		hostRoot = fd
 	}
-	defer unix.Close(hostRoot)
 	if err := unix.Setns(nsjoinPidFD, int(req.Flags)); err != nil {
 		return nil, nil, fmt.Errorf("joining namespaces %s: %w", nsNames(req.Flags), err)
 	}
 	unix.Close(nsjoinPidFD)
-	if req.HostRoot && req.Flags&unix.CLONE_NEWNS != 0 {
-		if err := unix.Fchdir(hostRoot); err != nil {
-			return nil, nil, fmt.Errorf("returning to host root: %w", err)
+	if hostRoot >= 0 {
+		err := unix.Fchdir(hostRoot)
+		if err == nil {
+			err = unix.Chroot(".")
 		}
-		if err := unix.Chroot("."); err != nil {
+		unix.Close(hostRoot)
+		if err != nil {
 			return nil, nil, fmt.Errorf("returning to host root: %w", err)
 		}
 	}
 	// The terminal comes from the devpts of the root we now have: the container's for exec
 	// (as docker exec -t), the host's for enter.
 	var master, tty *os.File
+	var err error
 	if req.Terminal {
 		if master, tty, err = openPTY(); err != nil {
 			return nil, nil, err
@@ -252,6 +268,11 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		cmd.SysProcAttr.Setsid = true
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0
+	} else if req.Confine {
+		// A session of its own, as runc gives every process: otherwise it keeps the user's
+		// terminal as its controlling one, and TIOCSTI on its stdio types commands into the
+		// user's host shell once strata exits (CVE-2016-10124, lxc-attach).
+		cmd.SysProcAttr.Setsid = true
 	}
 	if err := cmd.Start(); err != nil {
 		code := ExitCannotInvoke
