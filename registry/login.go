@@ -169,6 +169,9 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 		return "", nil, err
 	}
 	cfg := &dockerConfig{raw: map[string]json.RawMessage{}, auths: map[string]map[string]any{}}
+	if err := checkConfigFile(path); err != nil {
+		return "", nil, err
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return path, cfg, nil
@@ -191,6 +194,36 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 		}
 	}
 	return path, cfg, nil
+}
+
+// checkConfigFile refuses a config.json that exists and is not a regular file: reading a FIFO
+// blocks until something writes to it, and a login, pull or push would hang without a word.
+func checkConfigFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() || fi.IsDir() {
+		return nil // absent, or left to the reader to report
+	}
+	what := "a device"
+	switch {
+	case fi.Mode()&fs.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case fi.Mode()&fs.ModeSocket != 0:
+		what = "a socket"
+	}
+	return fmt.Errorf("reading %s: it is %s, not a regular file", path, what)
+}
+
+// configChecked is a keychain that first refuses a config.json checkConfigFile refuses: the
+// default keychain reads it, whatever it is, on every pull and push.
+type configChecked struct{ authn.Keychain }
+
+func (k configChecked) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	if path, err := configPath(); err == nil {
+		if err := checkConfigFile(path); err != nil {
+			return nil, err
+		}
+	}
+	return k.Keychain.Resolve(r)
 }
 
 // helper returns the credential helper that holds key's credentials, or "".
@@ -221,6 +254,11 @@ func (c *dockerConfig) write(path string) (err error) {
 	data, err := json.MarshalIndent(c.raw, "", "\t")
 	if err != nil {
 		return err
+	}
+	// As docker: a config.json that is a symlink (dotfiles kept elsewhere) is written through,
+	// not replaced by a file beside the user's own.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)

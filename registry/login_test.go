@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // dockerConfigDir points DOCKER_CONFIG at a fresh directory with config.json holding content
@@ -154,5 +157,78 @@ func TestLoginCredentialHelper(t *testing.T) {
 	}
 	if auths := readAuths(t, path); len(auths) != 0 {
 		t.Errorf("config.json auths = %v, want none with a credsStore", auths)
+	}
+}
+
+// TestLoginThroughSymlinkedConfig: as docker, a config.json that is a symlink (dotfiles kept
+// in a repository) is written through, not replaced by a file of its own.
+func TestLoginThroughSymlinkedConfig(t *testing.T) {
+	real := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(real, []byte(`{"psFormat":"table"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := dockerConfigDir(t, "")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	host := serve(t, basicAuth("alice", "s3cret"))
+	if err := Login(context.Background(), host, "alice", "s3cret", testOptions()); err != nil {
+		t.Fatalf("Login = %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("config.json after Login: %v, %v; want the symlink kept", fi.Mode(), err)
+	}
+	if _, ok := readAuths(t, real)[host]; !ok {
+		t.Errorf("the symlink's target has no credentials for %s", host)
+	}
+	if err := Logout(host); err != nil {
+		t.Fatalf("Logout = %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("config.json after Logout: %v, %v; want the symlink kept", fi.Mode(), err)
+	}
+}
+
+// TestConfigFIFODoesNotHang: a config.json that is a named pipe nobody writes to is an error
+// for login, logout, and a pull's credential lookup, not a read that blocks forever.
+func TestConfigFIFODoesNotHang(t *testing.T) {
+	path := dockerConfigDir(t, "")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	host := serve(t, nil)
+	ref := mustRef(t, host+"/app:1")
+	opts := testOptions()
+	opts.Keychain = nil
+	calls := map[string]func() error{
+		"login":  func() error { return Login(context.Background(), host, "alice", "s3cret", testOptions()) },
+		"logout": func() error { return Logout(host) },
+		"pull": func() error {
+			p, err := NewPuller(opts)
+			if err != nil {
+				return err
+			}
+			_, err = p.Image(context.Background(), ref)
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- call() }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "named pipe") {
+					t.Errorf("%s with a FIFO config.json = %v, want an error naming the pipe", name, err)
+				}
+			case <-time.After(10 * time.Second):
+				// Let the blocked read go, so the test ends.
+				if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+					f.Close()
+				}
+				<-done
+				t.Errorf("%s with a FIFO config.json hung", name)
+			}
+		})
 	}
 }
