@@ -42,6 +42,9 @@ func newLoginCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// maxPasswordStdin bounds what --password-stdin reads: tokens are a few KiB at most.
+const maxPasswordStdin = 64 << 10
+
 func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in io.Reader, out, errOut io.Writer) error {
 	if o.password != "" && o.passwordStdin {
 		return errors.New("login: --password and --password-stdin exclude each other")
@@ -50,9 +53,13 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 		if o.user == "" {
 			return errors.New("login: --password-stdin needs --username")
 		}
-		b, err := io.ReadAll(io.LimitReader(in, 64<<10))
+		b, err := io.ReadAll(io.LimitReader(in, maxPasswordStdin+1))
 		if err != nil {
 			return fmt.Errorf("login: reading the password from stdin: %w", err)
+		}
+		if len(b) > maxPasswordStdin {
+			// Cut short, it would be another password, sent and stored without a word.
+			return fmt.Errorf("login: --password-stdin read more than %d KiB: that is not a password or token", maxPasswordStdin>>10)
 		}
 		// As docker: one trailing newline (from echo or a here-string) is not part of it.
 		o.password = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
