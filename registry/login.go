@@ -29,9 +29,9 @@ const hubAuthKey = "https://index.docker.io/v1/"
 // $DOCKER_CONFIG/config.json or ~/.docker/config.json. Wrong credentials are an *Error of
 // kind ErrUnauthorized and store nothing.
 func Login(ctx context.Context, registry, user, password string, opts Options) error {
-	host := normalizeHost(registry)
-	if host == "" {
-		host = dockerHub
+	host, err := LoginHost(registry)
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
 	}
 	if user == "" || password == "" {
 		return fmt.Errorf("login to %s: username and password are required", host)
@@ -106,9 +106,9 @@ func getBase(ctx context.Context, rt http.RoundTripper, reg name.Registry) error
 // Logout removes the credentials for registry ("" means docker.io) from the credential helper
 // and from config.json. It returns ErrNotLoggedIn if there were none.
 func Logout(registry string) error {
-	host := normalizeHost(registry)
-	if host == "" {
-		host = dockerHub
+	host, err := LoginHost(registry)
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
 	}
 	path, cfg, err := loadDockerConfig()
 	if err != nil {
@@ -136,6 +136,26 @@ func Logout(registry string) error {
 		return fmt.Errorf("logout from %s: %w", host, err)
 	}
 	return nil
+}
+
+// LoginHost returns the registry a login or logout names ("" means docker.io). As docker
+// (ConvertToHostname), a URL's path is dropped: "https://registry.example.com/v2/" is
+// registry.example.com. A URL with credentials in it is refused without being quoted, so
+// the password does not end up in the message, or in a CI log.
+func LoginHost(server string) (string, error) {
+	s := server
+	if scheme, rest, ok := strings.Cut(s, "://"); ok && (scheme == "http" || scheme == "https") {
+		s = rest
+	}
+	s, _, _ = strings.Cut(s, "/")
+	if strings.Contains(s, "@") {
+		return "", errors.New("the server must not hold credentials (user:password@): give them with --username and --password-stdin")
+	}
+	host := normalizeHost(s)
+	if host == "" {
+		host = dockerHub
+	}
+	return host, nil
 }
 
 // authKey is the config.json key for host: Docker Hub keeps its historical URL.

@@ -232,3 +232,34 @@ func TestConfigFIFODoesNotHang(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginServerURL: as docker, a login to a URL with a path logs in to its host; a URL with
+// credentials in it is refused without the password in the message.
+func TestLoginServerURL(t *testing.T) {
+	path := dockerConfigDir(t, "")
+	host := serve(t, basicAuth("alice", "s3cret"))
+	ctx := context.Background()
+	if err := Login(ctx, "https://"+host+"/v2/", "alice", "s3cret", testOptions()); err != nil {
+		t.Fatalf("Login(URL with /v2/) = %v", err)
+	}
+	if auths := readAuths(t, path); len(auths) != 1 || auths[host] == nil {
+		t.Errorf("auths = %v, want one entry keyed %s", auths, host)
+	}
+	if err := Logout(host + "/v2"); err != nil {
+		t.Errorf("Logout(host/v2) = %v", err)
+	}
+	for _, server := range []string{"https://alice:hunter2@" + host, "alice:hunter2@" + host + "/v2/"} {
+		err := Login(ctx, server, "alice", "s3cret", testOptions())
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Login(%q) = %v, want an error without the password", server, err)
+		}
+		if err := Logout(server); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Logout(%q) = %v, want an error without the password", server, err)
+		}
+	}
+	for in, want := range map[string]string{"": "docker.io", "https://index.docker.io/v1/": "docker.io", "docker.io": "docker.io", "http://" + host + "/x/y": host} {
+		if got, err := LoginHost(in); err != nil || got != want {
+			t.Errorf("LoginHost(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

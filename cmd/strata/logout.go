@@ -19,11 +19,11 @@ func newLogoutCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				server = args[0]
 			}
-			shown := server
-			if shown == "" {
-				shown = "docker.io"
+			shown, err := registry.LoginHost(server)
+			if err != nil {
+				return fmt.Errorf("logout: %w", err)
 			}
-			err := registry.Logout(server)
+			err = registry.Logout(server)
 			if errors.Is(err, registry.ErrNotLoggedIn) {
 				// As docker: nothing to remove is not a failure, so scripts may log out twice.
 				fmt.Fprintf(cmd.OutOrStdout(), "Not logged in to %s\n", shown)
