@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/runner"
 )
 
@@ -43,11 +45,26 @@ func newRmiCmd(g *globals) *cobra.Command {
 						continue
 					}
 				}
-				if err := store.Untag(name); err != nil {
-					errs = append(errs, err)
-					continue
+				names := []string{name}
+				if !namesRef(a, name) {
+					// By ID, as docker: every name of the image goes, and an image with names
+					// in several repositories needs -f rather than losing one arbitrary name.
+					if names, err = namesOf(store, info.Manifest.Digest); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					if len(names) > 1 && !force && !singleReference(names) {
+						errs = append(errs, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(info.ID.String())))
+						continue
+					}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", familiarRef(name))
+				for _, n := range names {
+					if err := store.Untag(n); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", familiarRef(n))
+				}
 			}
 			if _, err := collectGarbage(cmd.Context(), g, false); err != nil {
 				errs = append(errs, err)
@@ -83,4 +100,58 @@ func containerUsingImage(list []*runner.Container, info cache.ImageInfo) string 
 		}
 	}
 	return ""
+}
+
+// namesRef reports whether the user's arg names the stored ref name, rather than being an
+// image ID (or a prefix of one) that found it.
+func namesRef(arg, name string) bool {
+	if arg == name {
+		return true
+	}
+	ref, err := registry.ParseReference(arg)
+	return err == nil && ref.String() == name
+}
+
+// namesOf returns every name in the store for the manifest (or index) digest d.
+func namesOf(store *cache.Store, d v1.Hash) ([]string, error) {
+	refs, err := store.List()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, r := range refs {
+		if r.Descriptor.Digest == d {
+			names = append(names, r.Name)
+		}
+	}
+	return names, nil
+}
+
+// singleReference is docker's isSingleReference: the names are one name by tag, and any by
+// digest are of its repository; rmi by ID takes those without -f.
+func singleReference(names []string) bool {
+	if len(names) <= 1 {
+		return len(names) == 1
+	}
+	single := ""
+	canonical := map[string]bool{}
+	for _, n := range names {
+		ref, err := registry.ParseReference(n)
+		if err != nil {
+			return false
+		}
+		switch {
+		case ref.Digest() != "":
+			canonical[ref.Name()] = true
+		case single != "":
+			return false
+		default:
+			single = ref.Name()
+		}
+	}
+	if single == "" {
+		ref, _ := registry.ParseReference(names[0])
+		single = ref.Name()
+	}
+	return len(canonical) == 1 && canonical[single]
 }
