@@ -91,3 +91,43 @@ func TestExecHelperNotDumpable(t *testing.T) {
 		t.Errorf("readlink of the helper's fd without CAP_SYS_PTRACE = %q, want it refused", strings.TrimSpace(string(out)))
 	}
 }
+
+// TestExecNoHostFiles: the command's stdio are pipes or the container's /dev/null, never
+// strata's own fds, through which it could chmod a host file (here the one strata's output
+// goes to) or the host's /dev/null, or keep the user's terminal.
+func TestExecNoHostFiles(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"sh", "-c",
+		"chmod 4777 /proc/self/fd/1; stat -L -c %F /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2"}}, Stdio{Stdout: out, Stderr: out})
+	if err != nil || code != 0 {
+		t.Fatalf("Exec = %d, %v", code, err)
+	}
+	if st, err := out.Stat(); err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSetuid != 0 {
+		t.Errorf("the host file of strata's stdout is now %v (%v), want 0600", st.Mode(), err)
+	}
+	b, _ := os.ReadFile(out.Name())
+	if got := strings.Fields(string(b)); strings.Join(got, " ") != "fifo fifo fifo" {
+		t.Errorf("stdin, stdout and stderr are %q, want pipes", got)
+	}
+
+	// Detached, it gets the container's /dev/null, not the host's.
+	code, _, _, err = execOut(t, c, ExecOptions{Args: []string{"sh", "-c",
+		"a=$(stat -L -c %d:%i /proc/$$/fd/1 /proc/$$/fd/2 /dev/null); echo $a > /tmp/fds"}, Detach: true})
+	if err != nil || code != 0 {
+		t.Fatalf("Exec(detached) = %d, %v", code, err)
+	}
+	code, got, _, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "while [ ! -s /tmp/fds ]; do sleep 0.05; done; cat /tmp/fds"}})
+	if err != nil || code != 0 {
+		t.Fatalf("reading the detached command's fds = %d, %v", code, err)
+	}
+	f := strings.Fields(got)
+	if len(f) != 3 || f[0] != f[2] || f[1] != f[2] {
+		t.Errorf("detached stdout and stderr %q, want the container's /dev/null (last)", got)
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -66,6 +68,36 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 			p.cmd.Stdin = stdio.Stdin
 		}
 		p.cmd.Stdout, p.cmd.Stderr = stdio.Stdout, stdio.Stderr
+		if req.Confine {
+			// Pipes, never strata's own fds: through /proc/self/fd an exec'd command could
+			// reopen or chmod whatever they are (a host file, the host's /dev/null), or keep
+			// the user's terminal and read what they type into their shell after strata
+			// exits. Without -i, stdin is a pipe already at its end, as /dev/null reads.
+			if f, ok := p.cmd.Stdin.(*os.File); ok || p.cmd.Stdin == nil {
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					return ExitOwnError, fmt.Errorf("creating stdin pipe: %w", err)
+				}
+				defer pr.Close()
+				if ok && f != nil {
+					// Not waited for, as with -t: a read on the user's terminal blocks until
+					// they type.
+					go func() { _, _ = io.Copy(pw, f); pw.Close() }()
+				} else {
+					pw.Close()
+				}
+				p.cmd.Stdin = pr
+			}
+			if f, ok := p.cmd.Stdout.(*os.File); ok && f != nil {
+				p.cmd.Stdout = struct{ io.Writer }{f}
+			}
+			if f, ok := p.cmd.Stderr.(*os.File); ok && f != nil {
+				p.cmd.Stderr = struct{ io.Writer }{f}
+			}
+			// A background child of the command may hold its output open: drained for at
+			// most this long once the command is gone, as Run drains a container's.
+			p.cmd.WaitDelay = time.Second
+		}
 	}
 	err = p.cmd.Start()
 	childSock.Close()

@@ -229,6 +229,12 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 			return nil, nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", req.Cwd, err)}
 		}
 	}
+	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if req.Confine && tty == nil {
+		if stdio, err = containerStdio(); err != nil {
+			return nil, nil, err
+		}
+	}
 	argv0, err := lookPath(req.Args[0], env)
 	if err != nil {
 		return nil, nil, err
@@ -256,9 +262,9 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		Path:   argv0,
 		Args:   req.Args,
 		Env:    env,
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
+		Stdin:  stdio[0],
+		Stdout: stdio[1],
+		Stderr: stdio[2],
 		// No Pdeathsig: Go checks getppid() after setting it, and a child in another pid
 		// namespace sees 0 there and would kill itself. The parent kills the command by pid.
 		SysProcAttr: &syscall.SysProcAttr{},
@@ -313,6 +319,35 @@ func confine(req joinRequest, tty *os.File) ([]string, error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// containerStdio returns the exec'd command's stdin, stdout and stderr: the helper's own,
+// which strata made pipes, except any that is no pipe or socket (the host's /dev/null that
+// strata's os/exec gives a detached command), which becomes the container's /dev/null: no
+// host file is reachable through the command's /proc/self/fd.
+func containerStdio() ([3]*os.File, error) {
+	out := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	var null *os.File
+	for i, f := range out {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err == nil && (st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFSOCK) {
+			continue
+		}
+		if null == nil {
+			// The container's own node, which it may have replaced with anything.
+			fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return out, fmt.Errorf("opening the container's /dev/null: %w", err)
+			}
+			null = os.NewFile(uintptr(fd), "/dev/null")
+			if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+				null.Close()
+				return out, errors.New("the container's /dev/null is not the null device")
+			}
+		}
+		out[i] = null
+	}
+	return out, nil
 }
 
 // nsKinds are the namespaces strata knows, in the order lsns lists them, with their
