@@ -314,11 +314,14 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		p.cmd.SysProcAttr.UseCgroupFD = true
 		p.cmd.SysProcAttr.CgroupFD = cgfd
 	}
-	if shape.Terminal {
-		// The init makes the terminal in the container's devpts and sends us its master
-		// (setupConsole); until then its stdio is /dev/null.
-		p.cmd.SysProcAttr.Setsid = true
-	} else {
+	// A session of its own, as runc gives every container: without -t the container would
+	// otherwise keep the user's terminal as its controlling one, and TIOCSTI on its stdio
+	// would type commands into the user's shell (CVE-2016-10124). Signals the terminal sends
+	// strata reach the container through forwardSignals, as docker run's --sig-proxy.
+	p.cmd.SysProcAttr.Setsid = true
+	// With -t the init makes the terminal in the container's devpts and sends us its master
+	// (setupConsole); until then its stdio is /dev/null. Without, the container gets ours.
+	if !shape.Terminal {
 		if shape.Stdin {
 			p.cmd.Stdin = stdio.Stdin
 		}

@@ -260,3 +260,14 @@ func TestUmaskIsDockers(t *testing.T) {
 		t.Errorf("umask of an exec'd command = %q (%d, %v, %s), want 0022", out, code, err, errOut)
 	}
 }
+
+// TestRunOwnSession: a container started without -t leads a session of its own, as runc's do:
+// it cannot keep the user's terminal as its controlling one and type into the user's shell
+// with TIOCSTI. Seen from its pid namespace its session is 1; one inherited from outside
+// would read 0.
+func TestRunOwnSession(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	if got := mustRun(t, testSpec(t, "sh", "-c", "cut -d' ' -f6 /proc/self/stat")); got != "1" {
+		t.Errorf("session of a container's process = %q, want 1 (its PID 1's own)", got)
+	}
+}
