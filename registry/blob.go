@@ -80,6 +80,9 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 	return resp.Body, nil
 }
 
+// maxRedirects is how many redirects a request follows: net/http's default.
+const maxRedirects = 10
+
 // noPrivateRedirect refuses a redirect from a registry to a private or loopback address on
 // another host: a hostile registry must not be able to make strata fetch from the local
 // network (a cloud metadata service, say). Redirects to the same host, or from a registry that
@@ -87,8 +90,8 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 // private address is private. (redirectGuard applies the same rule to every request of the
 // transport stack, for the clients go-containerregistry makes.)
 func noPrivateRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	return checkRedirect(req.Context(), via[0].URL.Hostname(), req.URL.Hostname())
 }
@@ -182,8 +185,13 @@ type redirectGuard struct {
 func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Response != nil && req.Response.Request != nil {
 		origin := req.Response.Request
-		for n := 0; origin.Response != nil && origin.Response.Request != nil && n < 10; n++ {
-			origin = origin.Response.Request
+		for hops := 1; origin.Response != nil && origin.Response.Request != nil; origin = origin.Response.Request {
+			if hops++; hops > maxRedirects {
+				// go-containerregistry's clients replace net/http's redirect policy, and its
+				// limit, with an SSRF check that has none: a registry redirecting in a loop
+				// kept a push (a manifest HEAD) following it forever.
+				return nil, fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
 		}
 		if err := checkRedirect(req.Context(), origin.URL.Hostname(), req.URL.Hostname()); err != nil {
 			return nil, err
