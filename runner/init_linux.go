@@ -341,6 +341,19 @@ func (c *command) exec(spec Spec) error {
 			return fmt.Errorf("loading seccomp filter: %w", err)
 		}
 	}
+	if !spec.Stdin && !spec.Terminal {
+		// Without -i the clone got the host's /dev/null as stdin, which the container could
+		// chmod through /proc/self/fd/0: its own takes its place.
+		null, err := openContainerNull()
+		if err != nil {
+			return err
+		}
+		err = unix.Dup3(int(null.Fd()), 0, 0)
+		null.Close()
+		if err != nil {
+			return fmt.Errorf("setting stdin: %w", err)
+		}
+	}
 	unix.Umask(containerUmask)
 	// Every fd but stdio is close-on-exec from here, including any fd a library or the Go
 	// runtime opened without it (CVE-2024-21626 leaked a host directory fd this way).

@@ -334,20 +334,30 @@ func containerStdio() ([3]*os.File, error) {
 			continue
 		}
 		if null == nil {
-			// The container's own node, which it may have replaced with anything.
-			fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return out, fmt.Errorf("opening the container's /dev/null: %w", err)
-			}
-			null = os.NewFile(uintptr(fd), "/dev/null")
-			if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
-				null.Close()
-				return out, errors.New("the container's /dev/null is not the null device")
+			var err error
+			if null, err = openContainerNull(); err != nil {
+				return out, err
 			}
 		}
 		out[i] = null
 	}
 	return out, nil
+}
+
+// openContainerNull opens the container's /dev/null, checked to be the null device: the
+// container's own node, which it may have replaced with anything.
+func openContainerNull() (*os.File, error) {
+	fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening the container's /dev/null: %w", err)
+	}
+	null := os.NewFile(uintptr(fd), "/dev/null")
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		null.Close()
+		return nil, errors.New("the container's /dev/null is not the null device")
+	}
+	return null, nil
 }
 
 // nsKinds are the namespaces strata knows, in the order lsns lists them, with their

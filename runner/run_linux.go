@@ -325,7 +325,10 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		if shape.Stdin {
 			p.cmd.Stdin = stdio.Stdin
 		}
-		p.cmd.Stdout, p.cmd.Stderr = stdio.Stdout, stdio.Stderr
+		// Pipes, never strata's own files: through /proc/self/fd the container could reopen or
+		// chmod the file or terminal strata's output goes to. os/exec copies them, and closes
+		// its end when ours fails (EPIPE), so the container's next write fails as it would.
+		p.cmd.Stdout, p.cmd.Stderr = pipedWriter(stdio.Stdout), pipedWriter(stdio.Stderr)
 	}
 	err = p.cmd.Start()
 	childSock.Close()
@@ -336,6 +339,15 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		return nil, withCode(ExitOwnError, fmt.Errorf("starting init: %w", err))
 	}
 	return p, nil
+}
+
+// pipedWriter hides what w is from os/exec, which then gives the child a pipe to it instead of
+// w itself when w is a file (and instead of the host's /dev/null when w is nil).
+func pipedWriter(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return struct{ io.Writer }{w}
 }
 
 // wait reaps the init and releases the terminal.

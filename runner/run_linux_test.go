@@ -271,3 +271,28 @@ func TestRunOwnSession(t *testing.T) {
 		t.Errorf("session of a container's process = %q, want 1 (its PID 1's own)", got)
 	}
 }
+
+// TestRunStdioNotHostFiles: a container given strata's own files as stdio reaches neither
+// through /proc/self/fd: its stdout is a pipe to the file (which still gets the output), and
+// without -i its stdin is its own /dev/null, not the host's.
+func TestRunStdioNotHostFiles(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	spec := testSpec(t, "sh", "-c", `readlink /proc/self/fd/1; [ "$(stat -L -c %d:%i /proc/self/fd/0)" = "$(stat -c %d:%i /dev/null)" ] && echo own-null`)
+	code, err := Run(context.Background(), spec, Stdio{Stdout: out, Stderr: out})
+	if err != nil || code != 0 {
+		t.Fatalf("Run = %d, %v", code, err)
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "pipe:") || lines[1] != "own-null" {
+		t.Errorf("container saw stdout %q, want a pipe, then its own /dev/null as stdin", b)
+	}
+}
