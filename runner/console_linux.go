@@ -20,7 +20,7 @@ import (
 // setupConsole makes a pty in the container's devpts the init's controlling terminal and its
 // stdio, binds it at /dev/console, and sends the master to the parent. It runs after pivot_root
 // and before privileges drop; uid owns the terminal, as a login's does.
-func setupConsole(uid uint32) error {
+func setupConsole(uid uint32, size unix.Winsize) error {
 	master, slave, err := openPTY()
 	if err != nil {
 		return err
@@ -28,6 +28,11 @@ func setupConsole(uid uint32) error {
 	defer master.Close()
 	defer slave.Close()
 	s := int(slave.Fd())
+	if size.Row > 0 && size.Col > 0 {
+		if err := unix.IoctlSetWinsize(s, unix.TIOCSWINSZ, &size); err != nil {
+			return fmt.Errorf("setting up terminal: setting its size: %w", err)
+		}
+	}
 	if err := unix.Fchown(s, int(uid), -1); err != nil {
 		return fmt.Errorf("setting up terminal: %w", err)
 	}

@@ -122,7 +122,8 @@ func runInit() {
 		loUp, err = joinLaterNetns(start.Netns)
 	}
 	if err == nil {
-		err = initContainer(start.Spec.withDefaults(), <-hostc, loUp, func() (goAhead, error) {
+		size := unix.Winsize{Row: start.Rows, Col: start.Cols}
+		err = initContainer(start.Spec.withDefaults(), <-hostc, loUp, size, func() (goAhead, error) {
 			m, err := readGoAhead(pipe)
 			if err != nil {
 				return m, fmt.Errorf("waiting for strata: %w", err)
@@ -154,10 +155,13 @@ func announceExec() error {
 
 // initStart is the parent's first message (initwire.go): the container's spec and, for an
 // init started with initNetnsLaterArg, the path of the network namespace to join ("": make
-// one).
+// one). Rows and Cols are the size of the user's terminal for -t (0: none): the pty has it
+// before the command runs, which might otherwise read it before strata copies it over.
 type initStart struct {
 	Spec  Spec
 	Netns string
+	Rows  uint16
+	Cols  uint16
 }
 
 // goAhead is the parent's second message (initwire.go): the container may start, with this
@@ -195,7 +199,7 @@ func parseInitArgs(argv []string) (initArgs, error) {
 // initContainer builds the container and execs its command; it returns only on error.
 // host is hostCgroupInfo's; netnsReady says the init is in a network namespace with lo up;
 // awaitGoAhead returns once the parent says the container may start.
-func initContainer(spec Spec, host hostInfo, netnsReady bool, awaitGoAhead func() (goAhead, error)) error {
+func initContainer(spec Spec, host hostInfo, netnsReady bool, size unix.Winsize, awaitGoAhead func() (goAhead, error)) error {
 	// The init is in the container's cgroup already (born there, or JoinThread). The steps
 	// before the plan's join run while the parent compiles the seccomp filter.
 	// Nothing we mount may propagate back to the host's mount namespace.
@@ -243,7 +247,7 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, awaitGoAhead func(
 	var cmd *command
 	if pivoted {
 		// The container's files are in place: its user and command are found now too.
-		if cmd, err = prepareCommand(spec); err != nil {
+		if cmd, err = prepareCommand(spec, size); err != nil {
 			return err
 		}
 	}
@@ -262,7 +266,7 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, awaitGoAhead func(
 		return err
 	}
 	if cmd == nil {
-		if cmd, err = prepareCommand(spec); err != nil {
+		if cmd, err = prepareCommand(spec, size); err != nil {
 			return err
 		}
 	}
@@ -280,7 +284,7 @@ type command struct {
 
 // prepareCommand does, in the container's root, what exec needs and that needs no privilege
 // dropped yet: the user from the image's files, the working directory and the terminal.
-func prepareCommand(spec Spec) (*command, error) {
+func prepareCommand(spec Spec, size unix.Winsize) (*command, error) {
 	// openRegular: the image may make /etc/passwd a FIFO (an open that never returns) or a
 	// symlink to /dev/urandom (a read that never ends); both count as absent.
 	passwd := openRegular("/etc/passwd") // absent: numeric users only, as docker
@@ -307,7 +311,7 @@ func prepareCommand(spec Spec) (*command, error) {
 		return nil, err
 	}
 	if spec.Terminal {
-		if err := setupConsole(user.UID); err != nil {
+		if err := setupConsole(user.UID, size); err != nil {
 			return nil, err
 		}
 	}

@@ -200,6 +200,8 @@ func appendInitStart(w *wireWriter, m initStart) {
 		w.int(int64(s.Time.Boottime))
 	}
 	w.str(m.Netns)
+	w.uint(uint64(m.Rows))
+	w.uint(uint64(m.Cols))
 }
 
 func readInitStartFields(r *wireReader) initStart {
@@ -238,6 +240,8 @@ func readInitStartFields(r *wireReader) initStart {
 		s.Time = &TimeNamespace{Monotonic: time.Duration(r.int()), Boottime: time.Duration(r.int())}
 	}
 	m.Netns = r.str()
+	m.Rows = uint16(r.uint())
+	m.Cols = uint16(r.uint())
 	return m
 }
 

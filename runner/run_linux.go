@@ -200,6 +200,11 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 	// and compile its seccomp filter; it binds none of them, and goes no further than the
 	// plan's join step, until it has the go-ahead, sent once both are done.
 	start := initStart{Spec: spec}
+	if f, ok := stdio.Stdin.(*os.File); ok && spec.Terminal {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			start.Rows, start.Cols = ws.Row, ws.Col
+		}
+	}
 	if p.netnsLater {
 		// Made while the init started (PrepareNetwork): the init opens our fd of it, which
 		// stays open until the init has exec'd. None: the init makes one.
