@@ -102,24 +102,8 @@ func TestPullRepairsDamagedBlobs(t *testing.T) {
 // reports the mismatch and removes it, so Complete says the image needs a pull.
 func TestReadBlobDiscardsDamaged(t *testing.T) {
 	img := imageOf(t, seededLayers(t, 91, 1, 1024)...)
-	reg := newFakeRegistry(t, img)
-	s := openStore(t, t.TempDir())
-	if _, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := s.BlobPath(m.Config.Digest)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s, m := storedImage(t, img)
+	damageBlob(t, s.BlobPath(m.Config.Digest), 0)
 	if _, err := s.ReadBlob(m.Config.Digest, maxSmallBlob); !errors.Is(err, ErrDigestMismatch) {
 		t.Fatalf("ReadBlob(damaged config) = %v, want ErrDigestMismatch", err)
 	}
@@ -134,25 +118,9 @@ func TestReadBlobDiscardsDamaged(t *testing.T) {
 // digests cannot be sent the damaged blob whole.
 func TestImageLayerNeverGivesDamagedBlobWhole(t *testing.T) {
 	img := imageOf(t, seededLayers(t, 92, 1, 64<<10)...)
-	reg := newFakeRegistry(t, img)
-	s := openStore(t, t.TempDir())
-	if _, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, m := storedImage(t, img)
 	ld := m.Layers[0]
-	p := s.BlobPath(ld.Digest)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageBlob(t, s.BlobPath(ld.Digest), int(ld.Size/2))
 	mdigest, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -339,5 +307,33 @@ func TestOpenHugeLayoutFile(t *testing.T) {
 	}
 	if _, err := Open(dir); !errors.Is(err, ErrInvalidLayout) || !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Open(huge oci-layout) = %v, want ErrInvalidLayout and ErrTooLarge", err)
+	}
+}
+
+// storedImage writes img into a new store and returns the store and img's manifest.
+func storedImage(t *testing.T, img v1.Image) (*Store, *v1.Manifest) {
+	t.Helper()
+	reg := newFakeRegistry(t, img)
+	s := openStore(t, t.TempDir())
+	if _, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: reg.fetch}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, m
+}
+
+// damageBlob flips the byte at offset of the stored blob at path, keeping its size.
+func damageBlob(t *testing.T, path string, offset int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[offset] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
