@@ -80,7 +80,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"pull", "--progress", "bogus", "alpine"}, code: 1},
 		{args: []string{"pull", "--offline", "nosuch"}, code: 1, want: "nosuch"},
 
-		{args: []string{"images", "extra"}, code: 1},
+		{args: []string{"images", "a", "b"}, code: 1},
 		{args: []string{"images", "--bogus"}, code: 1},
 		{args: []string{"images", "--format", "{{"}, code: 1, want: "--format"},
 		{args: []string{"images", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
@@ -200,7 +200,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"image", "inspect", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"image", "inspect", "-f", "{{", "alpine"}, code: 1, want: "--format"},
 		{args: []string{"image", "inspect", "-f", "{{.Bogus}}", "alpine"}, code: 1, want: "--format"},
-		{args: []string{"image", "ls", "extra"}, code: 1},
+		{args: []string{"image", "ls", "a", "b"}, code: 1},
 		{args: []string{"image", "rm", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"image", "pull"}, code: 1},
 		{args: []string{"image", "push"}, code: 1},

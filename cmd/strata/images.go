@@ -28,6 +28,7 @@ type imageRow struct {
 	Created    string `json:"-"`
 	Size       int64
 	SizeHuman  string `json:"-"`
+	ref        string // the full reference, for filters
 }
 
 func (imageRow) headers() map[string]string { return map[string]string{"ID": "IMAGE ID"} }
@@ -35,12 +36,20 @@ func (imageRow) headers() map[string]string { return map[string]string{"ID": "IM
 func newImagesCmd(g *globals) *cobra.Command {
 	var digests, quiet, noTrunc bool
 	var format string
+	var filters []string
 	cmd := &cobra.Command{
-		Use:     "images [OPTIONS]",
+		Use:     "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Aliases: []string{"image ls"},
 		Short:   "List images in the local store",
-		Args:    noArgs,
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				f, err := referenceArg(args[0])
+				if err != nil {
+					return err
+				}
+				filters = append(filters, f)
+			}
 			store, err := g.openStore()
 			if err != nil {
 				return err
@@ -49,6 +58,11 @@ func newImagesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			f, err := parseImageFilter(store, filters, rows)
+			if err != nil {
+				return err
+			}
+			rows = slices.DeleteFunc(rows, func(r imageRow) bool { return !f.match(r) })
 			if quiet {
 				// As docker: one ID per row, so an image with two tags is listed twice.
 				for _, r := range rows {
@@ -63,6 +77,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 	// docker images -a adds the intermediate images of its builder; strata has none.
 	cmd.Flags().BoolP("all", "a", false, "accepted for docker's scripts: every image is listed anyway")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show manifest digests")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "show only images that match: reference= (a pattern such as 'alpine:3*'), dangling=, before= or since= an image (repeatable)")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "show whole image IDs (sha256:…)")
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
 	return cmd
@@ -93,6 +108,7 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		// `strata system df` shows unpacked sizes and what layer sharing saves.
 		Size:      info.Size,
 		SizeHuman: humanSize(info.Size),
+		ref:       info.Ref,
 	}
 	if ref, err := registry.ParseReference(info.Ref); err == nil {
 		row.Repository = ref.FamiliarName()

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// imageFilter is `images --filter KEY=VALUE` and `images [REPOSITORY[:TAG]]`, as docker reads
+// them: values of one key are alternatives, different keys must all match.
+type imageFilter struct {
+	references []string // path.Match patterns over "name:tag" and "name"
+	dangling   []bool
+	// before and since hold the creation times of the images the filters named.
+	before, since []time.Time
+}
+
+func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imageFilter, error) {
+	f := &imageFilter{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", a)
+		}
+		switch k {
+		case "reference":
+			if _, err := path.Match(v, ""); err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: bad pattern", a)
+			}
+			f.references = append(f.references, v)
+		case "dangling":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: want dangling=true or dangling=false", a)
+			}
+			f.dangling = append(f.dangling, b)
+		case "before", "since":
+			created, err := imageCreated(store, v, rows)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --filter %q: %w", a, err)
+			}
+			if k == "before" {
+				f.before = append(f.before, created)
+			} else {
+				f.since = append(f.since, created)
+			}
+		default:
+			return nil, fmt.Errorf("invalid --filter %q: unknown key %q (want reference, dangling, before or since)", a, k)
+		}
+	}
+	return f, nil
+}
+
+// imageCreated is the creation time of the stored image name (a name or an image ID).
+func imageCreated(store *cache.Store, name string, rows []imageRow) (time.Time, error) {
+	r, err := findRef(store, name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, row := range rows {
+		if row.ref == r.Name {
+			return row.CreatedAt, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("image %s is not in the store", name)
+}
+
+func (f *imageFilter) match(r imageRow) bool {
+	if len(f.references) > 0 && !anyMatch(f.references, r) {
+		return false
+	}
+	// Every stored image has a name, so none is dangling (docker: neither repository nor tag).
+	for _, d := range f.dangling {
+		if d {
+			return false
+		}
+	}
+	for _, t := range f.before {
+		if !r.CreatedAt.Before(t) {
+			return false
+		}
+	}
+	for _, t := range f.since {
+		if !r.CreatedAt.After(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// anyMatch reports whether one of patterns matches the image's familiar name with its tag or,
+// as docker's reference filter does, its name alone ("alpine" matches alpine:3.20).
+func anyMatch(patterns []string, r imageRow) bool {
+	name := r.Repository
+	tagged := name
+	if r.Tag != "<none>" {
+		tagged += ":" + r.Tag
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, tagged); ok {
+			return true
+		}
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// referenceArg turns `images REPOSITORY[:TAG]` into the reference filter docker makes of it.
+func referenceArg(arg string) (string, error) {
+	if _, err := registry.ParseReference(arg); err != nil && !strings.ContainsAny(arg, "*?[") {
+		return "", err
+	}
+	return "reference=" + arg, nil
+}
