@@ -45,6 +45,26 @@ func TestCLIDockerParity(t *testing.T) {
 		}
 	})
 
+	t.Run("ps order, -n and -l", func(t *testing.T) {
+		// As docker: newest first; -n and -l count containers of every state.
+		names := func(args ...string) string {
+			out := mustStrata(t, root, append([]string{"ps", "--format", "{{.Names}}"}, args...)...).Stdout
+			return strings.Join(strings.Fields(out), " ")
+		}
+		if got := names(); got != "par2 par1" {
+			t.Errorf("ps = %q, want the newest first: par2 par1", got)
+		}
+		if got := names("-n", "1"); got != "par2" {
+			t.Errorf("ps -n 1 = %q, want par2", got)
+		}
+		if got := names("-l"); got != "par2" {
+			t.Errorf("ps -l = %q, want par2", got)
+		}
+		if got := names("--last", "5"); got != "par2 par1" {
+			t.Errorf("ps --last 5 = %q, want par2 par1", got)
+		}
+	})
+
 	t.Run("ps -q --no-trunc", func(t *testing.T) {
 		for _, id := range strings.Fields(mustStrata(t, root, "ps", "-q", "--no-trunc").Stdout) {
 			if len(id) != 64 {

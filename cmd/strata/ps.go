@@ -30,9 +30,10 @@ type psRow struct {
 func (psRow) headers() map[string]string { return map[string]string{"ID": "CONTAINER ID"} }
 
 func newPsCmd(g *globals) *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, latest bool
 	var format string
 	var filters []string
+	last := -1
 	cmd := &cobra.Command{
 		Use:   "ps [OPTIONS]",
 		Short: "List containers",
@@ -50,9 +51,17 @@ func newPsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if latest {
+				last = 1
+			}
+			// As docker: newest first, and -n/-l count containers of every state.
+			slices.Reverse(list)
 			var rows []psRow
 			for _, c := range list {
-				if !all && !filter.impliesAll() && !c.State.Running() {
+				if last > 0 && len(rows) == last {
+					break
+				}
+				if !all && last <= 0 && !filter.impliesAll() && !c.State.Running() {
 					continue
 				}
 				if r := newPsRow(c); filter.match(r) {
@@ -66,6 +75,8 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&all, "all", "a", false, "show all containers (default shows just running)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display container IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "show whole IDs and commands")
+	f.IntVarP(&last, "last", "n", -1, "show the n last created containers (of every state)")
+	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (of every state)")
 	f.StringVar(&format, "format", "", "json, or a Go template such as '{{.ID}} {{.Names}}'")
 	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status= or exited= (repeatable)")
 	return cmd
