@@ -30,6 +30,9 @@ func newPruneCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "also remove every image no container uses")
+	// docker's prunes ask for confirmation unless -f; strata's never asks, so scripts written
+	// for docker (`system prune -af`) run as they are.
+	cmd.Flags().BoolP("force", "f", false, "accepted for docker's scripts: strata does not ask for confirmation")
 	return cmd
 }
 

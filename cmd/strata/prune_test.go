@@ -33,9 +33,10 @@ func TestPrune(t *testing.T) {
 	if n := blobs(); n != 3 {
 		t.Fatalf("dry run removed blobs: %d left", n)
 	}
-	real, err := strata(t, root, nil, "prune", "-a")
+	// -af as docker scripts write `system prune -af`.
+	real, err := strata(t, root, nil, "system", "prune", "-af")
 	if err != nil {
-		t.Fatalf("prune -a = %v", err)
+		t.Fatalf("system prune -af = %v", err)
 	}
 	if !strings.Contains(real, "Untagged: busybox:1.38.0-musl\n") || strings.Count(real, "Deleted blob: ") != 3 {
 		t.Errorf("prune -a = %q, want the untag and three blobs", real)
