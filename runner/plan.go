@@ -208,7 +208,7 @@ func depth(p string) int {
 	return strings.Count(p, "/")
 }
 
-// userMountStep turns one -v/--mount/--tmpfs mount into a step.
+// userMountStep turns one -v/--mount/--tmpfs mount, or an image VOLUME's volume, into a step.
 func userMountStep(m mount.Mount) Step {
 	var flags, propagation uintptr
 	var data []string
@@ -250,7 +250,8 @@ func userMountStep(m mount.Mount) Step {
 			data = append(data, o)
 		}
 	}
-	if m.Type == "bind" {
+	if m.Type == "bind" || m.Type == TypeVolume {
+		// An anonymous volume is a directory of the container dir, bound as -v binds one.
 		return Step{Op: OpBind, Source: m.Source, Target: path.Clean(m.Target), Flags: flags, Propagation: propagation, Create: create}
 	}
 	src := m.Source

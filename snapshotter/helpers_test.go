@@ -33,6 +33,8 @@ type entry struct {
 	uid, gid int
 	xattrs   map[string]string
 	mtime    time.Time
+	devmajor int64 // a device node's numbers (tar.TypeChar, tar.TypeBlock)
+	devminor int64
 }
 
 func file(name, body string) entry { return entry{name: name, body: body} }
@@ -58,7 +60,7 @@ func buildLayer(t testing.TB, entries ...entry) layer {
 	var tarBuf bytes.Buffer
 	tw := tar.NewWriter(&tarBuf)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: e.mode, Uid: e.uid, Gid: e.gid, ModTime: e.mtime, Format: tar.FormatPAX}
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: e.mode, Uid: e.uid, Gid: e.gid, ModTime: e.mtime, Devmajor: e.devmajor, Devminor: e.devminor, Format: tar.FormatPAX}
 		for k, v := range e.xattrs {
 			if h.PAXRecords == nil {
 				h.PAXRecords = map[string]string{}

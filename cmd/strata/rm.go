@@ -36,8 +36,9 @@ func newRmCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
-	// Scripts written for docker say `rm -fv`: a container's volumes here are bind mounts and
-	// tmpfs, which nothing keeps after it, so -v has nothing more to remove.
-	cmd.Flags().BoolP("volumes", "v", false, "accepted for docker's scripts: strata makes no anonymous volumes")
+	// Scripts written for docker say `rm -fv`. The anonymous volumes of an image's VOLUMEs
+	// live in the container dir here, and go with it with or without -v: no volume is left
+	// behind that nothing names (docker keeps them without -v).
+	cmd.Flags().BoolP("volumes", "v", false, "accepted for docker's scripts: a container's anonymous volumes are always removed with it")
 	return cmd
 }

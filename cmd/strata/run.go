@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -239,6 +240,16 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	// Each VOLUME of the image that no -v, --mount or --tmpfs covers becomes an anonymous
+	// volume in the container dir, filled from the image below, as docker run makes them.
+	var volumes []mount.Mount
+	if len(cfg.Config.Volumes) > 0 {
+		volumes, err = runner.ImageVolumes(cfg.Config.Volumes, spec.Mounts, filepath.Join(containers.Dir(), id))
+		if err != nil {
+			return withCode(runner.ExitOwnError, err)
+		}
+		spec.Mounts = append(spec.Mounts, volumes...)
+	}
 	create := containers.CreateWithID
 	if !o.create && !o.detach {
 		create = containers.CreateToRun // this process runs it: its monitor from the start
@@ -257,6 +268,12 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			// A read-only root takes no new directory once mounted: the -v, --mount and
 			// --tmpfs targets the image lacks are made now, as docker does.
 			err = snap.AddMountpoints(dir, cfg.RootFS.DiffIDs, spec.Mounts)
+		}
+		for _, v := range volumes {
+			if err != nil {
+				break
+			}
+			err = snap.PopulateVolume(ctx, dir, cfg.RootFS.DiffIDs, v.Target, v.Source)
 		}
 		if err == nil && o.rm {
 			rootMounts = snapshotter.Volatile(rootMounts)

@@ -1,0 +1,279 @@
+package snapshotter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// ErrVolumeOverFile: an image VOLUME names a path that the image holds as a file, where no
+// directory can be mounted (docker: "cannot mount volume over existing file").
+var ErrVolumeOverFile = errors.New("cannot mount volume over existing file")
+
+// PopulateVolume makes dst, a directory that must not exist yet, a copy of what the image
+// holds at target (a container path), as docker fills an anonymous volume when it creates the
+// container: the directory and everything under it, with owners, modes (setuid bits too),
+// times, xattrs, symlinks as symlinks, hard links as hard links, device nodes and fifos. A
+// target the image lacks gives an empty directory, owned by root, mode 0755. Call it after
+// Prepare (and AddMountpoints) with the same diffIDs.
+//
+// The image is read in the merged view the container will see, without mounting it: the
+// layer dirs with overlay's rules (the vfs rootfs copy for vfs). target is resolved there
+// through the image's symlinks but never out of the image (securejoin), so a VOLUME whose
+// path leads to a host directory copies the image's directory of that name, or nothing; no
+// symlink of the copied tree is followed. A target that resolves to the image's root is an
+// error, as is one the image holds as a file (ErrVolumeOverFile).
+//
+// dst is built beside itself and renamed in when complete, so a dst that exists is whole.
+// PopulateVolume never mounts.
+func (s *Snapshotter) PopulateVolume(ctx context.Context, containerDir string, diffIDs []v1.Hash, target, dst string) error {
+	if err := s.populateVolume(ctx, containerDir, diffIDs, target, dst); err != nil {
+		return fmt.Errorf("populating volume %s: %w", target, err)
+	}
+	return nil
+}
+
+func (s *Snapshotter) populateVolume(ctx context.Context, containerDir string, diffIDs []v1.Hash, target, dst string) (err error) {
+	if !filepath.IsAbs(containerDir) || !filepath.IsAbs(dst) {
+		return errors.New("container dir and volume dir must be absolute paths")
+	}
+	u, err := s.imageView(containerDir, diffIDs)
+	if err != nil {
+		return err
+	}
+	joined, err := securejoin.SecureJoinVFS(unionRoot, target, u)
+	if err != nil {
+		return err
+	}
+	rel, err := u.rel(joined)
+	if err != nil {
+		return err
+	}
+	if rel == "/" {
+		return errors.New("the path leads to the image's root")
+	}
+	layers, err := u.lookup(rel)
+	if err != nil {
+		return err
+	}
+	var top unix.Stat_t
+	if len(layers) > 0 {
+		if err := unix.Lstat(filepath.Join(layers[0], rel), &top); err != nil {
+			return err
+		}
+		if top.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fmt.Errorf("%w: %s is not a directory in the image", ErrVolumeOverFile, rel)
+		}
+	}
+
+	// 0700: a volume holds the image's setuid files and device nodes as they are, like an
+	// upper dir (the container dir is 0710 already).
+	parent := filepath.Dir(dst)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, ".tmp-"+filepath.Base(dst)+"-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, os.RemoveAll(tmp))
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if len(layers) > 0 {
+		c := &volumeCopier{ctx: ctx, copier: copier{links: map[fileID]string{}, root: os.Geteuid() == 0}}
+		if err := c.dir(layers, rel, tmp); err != nil {
+			return err
+		}
+		if err := c.meta(filepath.Join(layers[0], rel), tmp, &top); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, dst)
+}
+
+// imageView is the merged view of the container's image as Prepare laid it out: the vfs
+// rootfs copy, or the overlay lowers top first (the mountpoints layer of a read-only
+// container on top).
+func (s *Snapshotter) imageView(containerDir string, diffIDs []v1.Hash) (unionFS, error) {
+	if s.driver == VFS {
+		return unionFS{layers: []string{filepath.Join(containerDir, rootfsDir)}}, nil
+	}
+	var u unionFS
+	top := filepath.Join(containerDir, mountpointsDir)
+	if _, err := os.Lstat(top); err == nil {
+		u.layers = append(u.layers, top)
+	}
+	for i := len(diffIDs) - 1; i >= 0; i-- {
+		if err := validDiffID(diffIDs[i]); err != nil {
+			return unionFS{}, err
+		}
+		u.layers = append(u.layers, s.LayerDir(diffIDs[i]))
+	}
+	if len(diffIDs) == 0 {
+		u.layers = append(u.layers, filepath.Join(containerDir, emptyDir))
+	}
+	return u, nil
+}
+
+// volumeCopier copies a directory of a merged view into a new tree. Every destination path
+// is joined below a directory it made itself, and every source entry is read with lstat and
+// O_NOFOLLOW: nothing in the image can lead it elsewhere on the host.
+type volumeCopier struct {
+	copier
+	ctx context.Context
+}
+
+// dir copies the merged children of rel, a directory held by layers (top first, down to the
+// first opaque one), into dst, an empty directory.
+func (c *volumeCopier) dir(layers []string, rel, dst string) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, l := range layers {
+		names, err := readDirNames(filepath.Join(l, rel))
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			// No layer above l has name: its merged entry starts in l.
+			if err := c.entry(layers[i:], path.Join(rel, name), filepath.Join(dst, name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// entry copies the merged entry rel, looked up in layers (top first), to d.
+func (c *volumeCopier) entry(layers []string, rel, d string) error {
+	var found []string
+	var st unix.Stat_t
+	for _, l := range layers {
+		var cur unix.Stat_t
+		err := unix.Lstat(filepath.Join(l, rel), &cur)
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			continue
+		case err != nil:
+			return &os.PathError{Op: "lstat", Path: filepath.Join(l, rel), Err: err}
+		}
+		mode := cur.Mode & unix.S_IFMT
+		if mode == unix.S_IFCHR && cur.Rdev == 0 {
+			break // a whiteout hides the name here and below
+		}
+		if len(found) == 0 {
+			st = cur
+		}
+		if mode != unix.S_IFDIR {
+			if len(found) == 0 {
+				found = []string{l}
+			}
+			break // below a directory, a non-directory is hidden by it
+		}
+		found = append(found, l)
+		if isOpaque(filepath.Join(l, rel)) {
+			break
+		}
+	}
+	if len(found) == 0 {
+		return nil // whited out
+	}
+	src := filepath.Join(found[0], rel)
+	mode := st.Mode & unix.S_IFMT
+	if mode == unix.S_IFDIR {
+		if err := unix.Mkdir(d, 0o700); err != nil {
+			return &os.PathError{Op: "mkdir", Path: d, Err: err}
+		}
+		if err := c.dir(found, rel, d); err != nil {
+			return err
+		}
+		// After the children, so their creation does not bump the dir's mtime again.
+		return c.meta(src, d, &st)
+	}
+	id := fileID{uint64(st.Dev), st.Ino}
+	if st.Nlink > 1 {
+		// Linked only to the copy's own first path: a link to the layer's file would let the
+		// container write into a layer every container shares.
+		if first, ok := c.links[id]; ok {
+			if err := os.Link(first, d); err != nil {
+				return fmt.Errorf("linking %s: %w", d, err)
+			}
+			return nil
+		}
+	}
+	switch mode {
+	case unix.S_IFREG:
+		if err := copyFileNoFollow(src, d); err != nil {
+			return err
+		}
+	case unix.S_IFLNK:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(target, d); err != nil {
+			return err
+		}
+	default: // devices, fifos, sockets: made, never opened
+		if err := unix.Mknod(d, st.Mode, int(st.Rdev)); err != nil {
+			return &os.PathError{Op: "mknod", Path: d, Err: err}
+		}
+	}
+	if st.Nlink > 1 {
+		c.links[id] = d
+	}
+	return c.meta(src, d, &st)
+}
+
+// readDirNames lists a directory without following a symlink in its place.
+func readDirNames(dir string) ([]string, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// copyFileNoFollow copies a regular file's content into a new file, opening neither through a
+// symlink nor anything but a regular file (a fifo put in its place would block the open).
+func copyFileNoFollow(src, dst string) (err error) {
+	in, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if st, err := in.Stat(); err != nil {
+		return err
+	} else if !st.Mode().IsRegular() {
+		return fmt.Errorf("copying %s: not a regular file", src)
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, out.Close()) }()
+	if _, err := io.Copy(out, in); err != nil {
+		return fmt.Errorf("copying %s: %w", dst, err)
+	}
+	return nil
+}
