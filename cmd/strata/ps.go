@@ -25,6 +25,7 @@ type psRow struct {
 	Pid       int
 	ExitCode  int
 	Names     string
+	imageID   string // for the ancestor filter
 }
 
 func (psRow) headers() map[string]string { return map[string]string{"ID": "CONTAINER ID"} }
@@ -78,7 +79,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.IntVarP(&last, "last", "n", -1, "show the n last created containers (of every state)")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (of every state)")
 	f.StringVar(&format, "format", "", "json, or a Go template such as '{{.ID}} {{.Names}}'")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status= or exited= (repeatable)")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited= or ancestor= (repeatable)")
 	return cmd
 }
 
@@ -93,6 +94,7 @@ func newPsRow(c *runner.Container) psRow {
 		Pid:       st.Pid,
 		ExitCode:  st.ExitCode,
 		Names:     c.Name(),
+		imageID:   c.Config.ImageID,
 	}
 	switch {
 	case st.Status == runner.StatusRunning: // exiting, when not st.Running()

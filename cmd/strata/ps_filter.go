@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-run/strata/registry"
 )
 
 // psFilter is `ps --filter KEY=VALUE`, as docker reads it: values of one key are alternatives,
@@ -14,6 +16,8 @@ type psFilter struct {
 	ids, statuses []string
 	names         []*regexp.Regexp
 	exited        []int
+	// ancestors are images as the filter named them: names or image ID prefixes.
+	ancestors []string
 }
 
 // dockerStatuses are the values docker's status filter accepts; strata's containers are only
@@ -48,8 +52,13 @@ func parsePsFilter(args []string) (*psFilter, error) {
 				return nil, fmt.Errorf("invalid --filter %q: want an exit code", a)
 			}
 			f.exited = append(f.exited, n)
+		case "ancestor":
+			if v == "" {
+				return nil, fmt.Errorf("invalid --filter %q: want an image name or ID", a)
+			}
+			f.ancestors = append(f.ancestors, v)
 		default:
-			return nil, fmt.Errorf("invalid --filter %q: unknown key %q (want id, name, status or exited)", a, k)
+			return nil, fmt.Errorf("invalid --filter %q: unknown key %q (want id, name, status, exited or ancestor)", a, k)
 		}
 	}
 	return f, nil
@@ -72,5 +81,42 @@ func (f *psFilter) match(r psRow) bool {
 	if len(f.exited) > 0 && (r.State != "exited" || !slices.Contains(f.exited, r.ExitCode)) {
 		return false
 	}
+	if len(f.ancestors) > 0 && !slices.ContainsFunc(f.ancestors, r.from) {
+		return false
+	}
 	return true
+}
+
+// imageKey is an image name as the ancestor filter compares them: familiar, with the tag
+// docker implies ("alpine" is "alpine:latest").
+func imageKey(s string) string {
+	ref, err := registry.ParseReference(s)
+	if err != nil {
+		return s
+	}
+	if ref.Tag() == "" && ref.Digest() == "" {
+		if r, err := ref.WithTag("latest"); err == nil {
+			ref = r
+		}
+	}
+	return ref.Familiar()
+}
+
+// from reports whether the container was made from the image ancestor names: by name, or by
+// a prefix of its image ID ("0457", "sha256:0457").
+func (r psRow) from(ancestor string) bool {
+	if imageKey(r.Image) == imageKey(ancestor) {
+		return true
+	}
+	id, prefix := strings.TrimPrefix(r.imageID, "sha256:"), strings.TrimPrefix(ancestor, "sha256:")
+	return id != "" && isHexString(prefix) && strings.HasPrefix(id, prefix)
+}
+
+func isHexString(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return s != ""
 }
