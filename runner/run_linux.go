@@ -168,6 +168,9 @@ type initProc struct {
 	cg   *cgroups.Cgroup // the container's cgroup: the init was born in it or joins it itself
 	// netnsLater: the init waits for the spec message to name its network namespace.
 	netnsLater bool
+	// stdinPipe is the write end of the pipe that is the container's stdin with -i (without
+	// -t), until feedStdin hands it to the copier.
+	stdinPipe *os.File
 	terminal
 }
 
@@ -246,6 +249,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 			if spec.Terminal && p.pty == nil {
 				return nil, withCode(ExitOwnError, errors.New("init: sent no terminal"))
 			}
+			p.feedStdin(stdio.Stdin)
 			return p, nil // the socket closed on exec: the command runs
 		case err != nil && stopErr != nil:
 			return nil, withCode(ExitOwnError, stopErr)
@@ -328,7 +332,19 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 	// (setupConsole); until then its stdio is /dev/null. Without, the container gets ours.
 	if !shape.Terminal {
 		if shape.Stdin {
-			p.cmd.Stdin = stdio.Stdin
+			// A pipe too, as docker gives, never strata's own stdin: through /proc/self/fd/0
+			// the container could chmod or reopen for writing the host file or terminal it
+			// is. Our own pipe rather than os/exec's, whose copy Wait waits for: a read on
+			// the user's terminal blocks until they type, and must keep neither Run nor the
+			// cleanup after it waiting once the container is gone.
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				parentSock.Close()
+				childSock.Close()
+				return nil, withCode(ExitOwnError, fmt.Errorf("creating the container's stdin: %w", err))
+			}
+			defer pr.Close() // the init has its own copy once Start returns
+			p.cmd.Stdin, p.stdinPipe = pr, pw
 		}
 		// Pipes, never strata's own files: through /proc/self/fd the container could reopen or
 		// chmod the file or terminal strata's output goes to. os/exec copies them, and closes
@@ -340,10 +356,34 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 	_ = cg.Close() // the birth fd: the child is born (a later BirthFD opens it again)
 	if err != nil {
 		parentSock.Close()
+		if p.stdinPipe != nil {
+			p.stdinPipe.Close()
+		}
 		p.close()
 		return nil, withCode(ExitOwnError, fmt.Errorf("starting init: %w", err))
 	}
 	return p, nil
+}
+
+// feedStdin starts copying in to the container's stdin pipe, which it closes at in's end (nil
+// is an empty input), as docker closes a container's stdin at the end of the client's. It
+// is called once the command runs: an init that ends unused (PrepareInit's, when the run
+// does not take it) must not have consumed the user's input. The copy is not waited for;
+// once the container is gone its next write fails (EPIPE) and it ends.
+func (p *initProc) feedStdin(in io.Reader) {
+	w := p.stdinPipe
+	if w == nil {
+		return
+	}
+	p.stdinPipe = nil
+	if in == nil {
+		w.Close()
+		return
+	}
+	go func() {
+		_, _ = io.Copy(w, in)
+		w.Close()
+	}()
 }
 
 // pipedWriter hides what w is from os/exec, which then gives the child a pipe to it instead of
@@ -355,9 +395,13 @@ func pipedWriter(w io.Writer) io.Writer {
 	return struct{ io.Writer }{w}
 }
 
-// wait reaps the init and releases the terminal.
+// wait reaps the init and releases the terminal, and the stdin pipe if nothing fed it.
 func (p *initProc) wait() error {
 	err := p.cmd.Wait()
+	if p.stdinPipe != nil {
+		p.stdinPipe.Close()
+		p.stdinPipe = nil
+	}
 	p.close()
 	return err
 }
@@ -372,6 +416,13 @@ func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, pro
 			case s := <-sigs:
 				if s == unix.SIGWINCH {
 					t.resize()
+					continue
+				}
+				if s == unix.SIGPIPE {
+					// Ours, from a write to a closed pipe: the container's stdin it closed,
+					// or our own output. Not the container's to die of, as docker's signal
+					// proxy skips it too; it is caught only so that a closed stdout does
+					// not kill strata before the container's next write fails as it would.
 					continue
 				}
 				_ = proc.Signal(s)

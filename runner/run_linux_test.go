@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/strata-run/strata/internal/testutil"
 	"github.com/strata-run/strata/mount"
@@ -295,4 +297,84 @@ func TestRunStdioNotHostFiles(t *testing.T) {
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "pipe:") || lines[1] != "own-null" {
 		t.Errorf("container saw stdout %q, want a pipe, then its own /dev/null as stdin", b)
 	}
+}
+
+// TestRunStdinPipe: with -i (no -t) the container's stdin is a pipe strata feeds, as docker's,
+// never strata's own stdin: through /proc/self/fd/0 the container could chmod the host file
+// strata read, or reopen it for writing. The file's content still arrives, and its end closes
+// the container's stdin.
+func TestRunStdinPipe(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	host := filepath.Join(t.TempDir(), "input")
+	if err := os.WriteFile(host, []byte("from host\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	spec := testSpec(t, "sh", "-c", `readlink /proc/self/fd/0; chmod 666 /proc/self/fd/0; cat`)
+	spec.Stdin = true
+	var out bytes.Buffer
+	code, err := Run(context.Background(), spec, Stdio{Stdin: in, Stdout: &out, Stderr: io.Discard})
+	if err != nil {
+		t.Fatalf("Run = %d, %v", code, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "pipe:") || lines[1] != "from host" {
+		t.Errorf("container printed %q, want a pipe as its stdin, then the file's content", out.String())
+	}
+	st, err := os.Stat(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(host)
+	if st.Mode().Perm() != 0o600 || string(b) != "from host\n" {
+		t.Errorf("host file is %v holding %q after the run, want 0600 holding its content", st.Mode().Perm(), b)
+	}
+}
+
+// TestRunStdinNotWaitedFor: Run returns as soon as the container exits, although strata's
+// stdin (a pipe nobody writes to or closes here) still has its copy blocked in a read; and a
+// container that closes its stdin while more input comes is not sent the SIGPIPE strata's
+// copy then gets, which is strata's own, not the container's (docker's proxy skips it too).
+func TestRunStdinNotWaitedFor(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	spec := testSpec(t, "true")
+	spec.Stdin = true
+	start := time.Now()
+	if code, err := Run(context.Background(), spec, Stdio{Stdin: r}); err != nil || code != 0 {
+		t.Fatalf("Run = %d, %v", code, err)
+	}
+	// os/exec's own stdin copy would hold Run for its WaitDelay (1 s).
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("Run took %v with an open, silent stdin, want it to return once the container exits", d)
+	}
+
+	// A PID 1 without a handler would ignore a SIGPIPE strata sent it (the kernel protects a
+	// namespace's init from signals it does not handle); one that handles it would run it.
+	spec = testSpec(t, "sh", "-c", `trap "echo got PIPE; exit 3" PIPE; exec 0<&-; sleep 0.3; echo alive`)
+	spec.Stdin = true
+	var out bytes.Buffer
+	code, err := Run(context.Background(), spec, Stdio{Stdin: endless{}, Stdout: &out})
+	if err != nil || code != 0 || strings.TrimSpace(out.String()) != "alive" {
+		t.Errorf("Run of a container closing its stdin = %d, %v, printed %q, want 0 and alive", code, err, out.String())
+	}
+}
+
+// endless is an input that never ends: yes(1).
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'y'
+	}
+	return len(p), nil
 }
