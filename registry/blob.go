@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,7 +54,7 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 		}
 		req.Header.Set("Range", rng)
 	}
-	client := &http.Client{Transport: s.rt, CheckRedirect: noPrivateRedirect}
+	client := &http.Client{Transport: s.rt, CheckRedirect: limitRedirects}
 	what := fmt.Sprintf("blob %s in %s", h, ref.Name())
 	resp, err := client.Do(req)
 	if err != nil {
@@ -83,86 +83,29 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 // maxRedirects is how many redirects a request follows: net/http's default.
 const maxRedirects = 10
 
-// noPrivateRedirect refuses a redirect from a registry to a private or loopback address on
-// another host: a hostile registry must not be able to make strata fetch from the local
-// network (a cloud metadata service, say). Redirects to the same host, or from a registry that
-// is itself local, stay allowed. A host name is looked up: a public name that resolves to a
-// private address is private. (redirectGuard applies the same rule to every request of the
-// transport stack, for the clients go-containerregistry makes.)
-func noPrivateRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
-	}
-	return checkRedirect(req.Context(), via[0].URL.Hostname(), req.URL.Hostname())
-}
-
-// checkRedirect is the rule of noPrivateRedirect for a request that goes from host from to
-// host to. A registry whose name resolves to a private address (a company's registry.corp
-// at 10.0.0.5) is on the local network already, and may send anywhere.
-func checkRedirect(ctx context.Context, from, to string) error {
-	if from == to {
-		return nil
-	}
-	if private, _ := resolvesPrivate(ctx, from); private {
-		return nil
-	}
-	if private, addr := resolvesPrivate(ctx, to); private {
-		if addr == to {
-			return fmt.Errorf("refusing to go from %s to private address %s", from, to)
-		}
-		return fmt.Errorf("refusing to go from %s to %s, a private address (%s)", from, to, addr)
-	}
-	return nil
-}
-
-// resolvesPrivate reports whether host is, or resolves to, a private address, and which. A
-// name that does not resolve is not private: its dial fails on its own, worded as any
-// unknown host.
-func resolvesPrivate(ctx context.Context, host string) (bool, string) {
-	if isPrivate(host) {
-		return true, host
-	}
-	if net.ParseIP(host) != nil {
-		return false, ""
-	}
-	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil {
-		return false, ""
-	}
-	for _, a := range addrs {
-		if isPrivate(a.IP.String()) {
-			return true, a.IP.String()
-		}
-	}
-	return false, ""
-}
-
+// isPrivate reports whether host, an address or "localhost", is on the local network (see
+// privateAddr). A name other than localhost is not: only its addresses can say.
 func isPrivate(host string) bool {
 	if host == "localhost" {
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && (ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() ||
-		sharedAddressSpace.Contains(ip))
+	ip, err := netip.ParseAddr(host)
+	return err == nil && privateAddr(ip)
 }
-
-// sharedAddressSpace is 100.64.0.0/10 (RFC 6598, carrier-grade NAT), which IsPrivate leaves
-// out: it is no more the public internet than 10/8, and a cloud's metadata service lives
-// there (Alibaba Cloud's, 100.100.100.200).
-var sharedAddressSpace = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
 
 // homeGuard keeps the requests of one registry's session off the local network when the
 // registry itself is not on it. Redirects are one way there; the realm of a Bearer challenge
 // is another: it names any URL the registry likes, and go-containerregistry fetches a token
-// there, with the user's credentials for the registry.
+// there, with the user's credentials for the registry. It names the registry as the origin of
+// every request for another host; dialGuard, at the bottom of the stack, enforces the rule.
 type homeGuard struct {
 	inner http.RoundTripper
 	home  string // the registry's host name, without the port
 }
 
 func (g *homeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkRedirect(req.Context(), g.home, req.URL.Hostname()); err != nil {
-		return nil, err
+	if req.URL.Hostname() != g.home {
+		req = req.WithContext(withOrigin(req.Context(), g.home))
 	}
 	return g.inner.RoundTrip(req)
 }
@@ -173,29 +116,30 @@ func guardHome(rt http.RoundTripper, host string) http.RoundTripper {
 	return &homeGuard{inner: rt, home: (&url.URL{Host: host}).Hostname()}
 }
 
-// redirectGuard applies noPrivateRedirect's rule at the bottom of the transport stack, where
-// every request passes: the manifest and config fetches of go-containerregistry follow
-// redirects with a client strata does not configure. A request that http.Client made to
-// follow a redirect carries the response that caused it; the chain leads to the host first
-// asked.
+// redirectGuard applies the rule of homeGuard to each redirect, wherever the chain started (a
+// token realm on another host, say), and counts the redirects: go-containerregistry's clients
+// follow them with a policy strata does not set. A request that http.Client made to follow a
+// redirect carries the response that caused it; the chain leads to the host first asked.
 type redirectGuard struct {
 	inner http.RoundTripper
 }
 
 func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Response != nil && req.Response.Request != nil {
-		origin := req.Response.Request
-		for hops := 1; origin.Response != nil && origin.Response.Request != nil; origin = origin.Response.Request {
+		ctx := req.Context()
+		hops := 0
+		for r := req; r.Response != nil && r.Response.Request != nil; r = r.Response.Request {
 			if hops++; hops > maxRedirects {
 				// go-containerregistry's clients replace net/http's redirect policy, and its
 				// limit, with an SSRF check that has none: a registry redirecting in a loop
 				// kept a push (a manifest HEAD) following it forever.
-				return nil, fmt.Errorf("stopped after %d redirects", maxRedirects)
+				return nil, errStopRedirects
+			}
+			if from := r.Response.Request.URL.Hostname(); from != req.URL.Hostname() {
+				ctx = withOrigin(ctx, from)
 			}
 		}
-		if err := checkRedirect(req.Context(), origin.URL.Hostname(), req.URL.Hostname()); err != nil {
-			return nil, err
-		}
+		req = req.WithContext(ctx)
 	}
 	return g.inner.RoundTrip(req)
 }

@@ -45,6 +45,8 @@ type Options struct {
 
 	// retry overrides the retry policy, so tests need not sleep for seconds.
 	retry *retryPolicy
+	// net fakes DNS and connections, so tests can play public hosts on 127.0.0.1.
+	net *netHooks
 }
 
 // Config is the registries config file (<root>/registries.json). Keys are registry hosts as

@@ -69,8 +69,9 @@ func NewPuller(opts Options) (*Puller, error) {
 	if ua == "" {
 		ua = "strata"
 	}
-	p.secure = baseTransport(false, ua, policy)
-	p.insecRT = baseTransport(true, ua, policy)
+	d := newDialer(opts.net)
+	p.secure = baseTransport(false, ua, policy, d)
+	p.insecRT = baseTransport(true, ua, policy, d)
 	return p, nil
 }
 

@@ -31,21 +31,27 @@ const MaxConfigSize = 16 << 20
 // The transport stack, outermost first, for every request of a command:
 //
 //	go-containerregistry's auth (ping, bearer token or basic), built once per repository
-//	  → user agent → retryTransport → manifestLimit → redirectGuard → stallGuard
-//	  → *http.Transport (one per TLS setting)
+//	  → homeGuard → user agent → retryTransport → manifestLimit → redirectGuard → stallGuard
+//	  → dialGuard → *http.Transport (two per TLS setting: see dial.go) → dialer
 //
 // Retries sit under auth so a token request is retried too, and a retried request keeps the
 // token it already had: no new handshake per retry.
 
-// baseTransport builds the shared part of the stack below auth.
-func baseTransport(insecure bool, userAgent string, policy retryPolicy) http.RoundTripper {
+// baseTransport builds the shared part of the stack below auth, dialing through d.
+func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *dialer) http.RoundTripper {
 	ht := remote.DefaultTransport.(*http.Transport).Clone()
 	if insecure {
 		ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
 	}
-	var rt http.RoundTripper = ht
+	if d.hooks.proxy != nil {
+		ht.Proxy = d.hooks.proxy
+	}
+	ht.DialContext = d.dialContext(false)
+	guarded := ht.Clone()
+	guarded.DialContext = d.dialContext(true)
+	var rt http.RoundTripper = &dialGuard{open: ht, guarded: guarded, d: d}
 	if policy.stall > 0 {
-		rt = &stallGuard{inner: ht, limit: policy.stall}
+		rt = &stallGuard{inner: rt, limit: policy.stall}
 	}
 	rt = &manifestLimit{inner: &redirectGuard{inner: rt}}
 	rt = &retryTransport{inner: rt, policy: policy}
