@@ -31,7 +31,9 @@ type ExecOptions struct {
 	// whatever the container has; the container's masked paths stay masked.
 	Privileged bool
 	// Detach returns once the command runs (-d); its output is discarded and the
-	// container's PID 1 reaps it.
+	// container's PID 1 reaps it. With Terminal, a helper process in the container's cgroup
+	// keeps the command's terminal open, reads it, and reaps the command: closing the
+	// terminal would end the command with SIGHUP.
 	Detach bool
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-run/strata/internal/testutil"
 	"golang.org/x/sys/unix"
@@ -150,6 +151,30 @@ func TestExecDetach(t *testing.T) {
 	code, out, _, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "while [ ! -s /tmp/detached ]; do sleep 0.05; done; cat /tmp/detached"}})
 	if err != nil || code != 0 || out != "done" {
 		t.Errorf("reading the detached command's file = %d, %q, %v", code, out, err)
+	}
+}
+
+// TestExecDetachTerminal: exec -d -t keeps its command running once Exec returns, as docker
+// does: closing the terminal's master would send it SIGHUP (which killed it), and a master
+// nobody reads would block it as soon as it wrote more than the terminal buffers. Its
+// helper, staying as its parent, reaps it: no zombie is left under a PID 1 that reaps none.
+func TestExecDetachTerminal(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	code, _, _, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c",
+		"sleep 0.3; head -c 300000 /dev/zero; [ -t 1 ] && echo alive > /tmp/alive"}, Detach: true, Terminal: true})
+	if err != nil || code != 0 {
+		t.Fatalf("Exec(-d -t) = %d, %v", code, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	code, err = Exec(ctx, c, ExecOptions{Args: []string{"sh", "-c",
+		`while [ ! -s /tmp/alive ]; do sleep 0.05; done; cat /tmp/alive
+		for i in $(seq 40); do grep -q '^State:.*Z' /proc/[0-9]*/status || exit 0; sleep 0.05; done; echo zombie; exit 1`}},
+		Stdio{Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 || strings.TrimSpace(out.String()) != "alive" {
+		t.Errorf("the command of exec -d -t: %d, %v, %q, want it to run to its end, on its terminal, and be reaped", code, err, out.String())
 	}
 }
 

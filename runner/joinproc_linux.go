@@ -132,14 +132,20 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 			code = ExitOwnError
 		}
 		return code, &ExitCodeError{Code: code, Err: errors.New(a.Error)}
-	case req.Terminal && master == nil:
+	case req.Terminal && !req.Detach && master == nil:
 		return ExitOwnError, errors.New("helper sent no terminal")
 	}
 	started = true
 	if master != nil {
 		p.attach(master, stdio, attachStdin)
 	}
-	if req.Detach {
+	switch {
+	case req.Detach && req.Terminal:
+		// The helper stays as long as the command, holding its terminal (holdTerminal): it
+		// is reaped in the background, or by whoever inherits it once strata exits.
+		go func() { _ = p.cmd.Wait() }()
+		return 0, nil
+	case req.Detach:
 		_ = p.wait()
 		return 0, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -71,7 +72,8 @@ type joinRequest struct {
 	// namespace of its own: the helper makes one with the same offsets (see below).
 	TimeOffsets string `json:"timeOffsets,omitempty"`
 	// Detach makes the helper exit once the command runs; the command then belongs to the
-	// container's PID 1, which reaps it.
+	// container's PID 1, which reaps it. With Terminal the helper stays instead, holding the
+	// command's terminal, until the command exits (holdTerminal).
 	Detach bool `json:"detach,omitempty"`
 	// CgroupDirs are the container's v1 cgroup directories, which the helper's thread joins
 	// first (cgroups.JoinThread), so the command it starts is in them.
@@ -120,6 +122,9 @@ func runNSJoin() {
 		_ = sendAnswer(joinAnswer{Error: err.Error(), Code: code}, nil)
 		os.Exit(code)
 	}
+	if req.Detach && master != nil {
+		holdTerminal(cmd, master, sigs)
+	}
 	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, master)
 	if master != nil {
 		master.Close() // strata holds it now; the command's output ends when strata's copy does
@@ -139,6 +144,33 @@ func runNSJoin() {
 		code = ExitOwnError
 	}
 	os.Exit(code)
+}
+
+// holdTerminal is exec -d -t's helper once the command runs: it stays, holding the master
+// of the command's terminal and reading what the command writes to it, and exits when the
+// command does. Closing the master would hang the terminal up, and the kernel would send the
+// command SIGHUP; not reading it would block the command once the terminal's buffer is full.
+// docker keeps an exec's terminal open in its daemon the same way, and discards a detached
+// exec's output. The helper leaves strata's session first, so that the user's terminal
+// hanging up does not reach it, and drops the parent-death signal: strata is about to exit.
+// It is in the container's cgroup, and dies with the container. Its answer goes without the
+// master, which strata does not need.
+func holdTerminal(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
+	signal.Stop(sigs) // nothing to relay from a caller that is gone
+	_, err := unix.Setsid()
+	if err == nil {
+		err = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = sendAnswer(joinAnswer{Error: fmt.Sprintf("detaching the helper: %v", err), Code: ExitOwnError}, nil)
+		os.Exit(ExitOwnError)
+	}
+	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, nil)
+	unix.Close(nsjoinSockFD)
+	go func() { _, _ = io.Copy(io.Discard, master) }() // ends with EIO once the terminal is closed
+	_ = cmd.Wait()
+	os.Exit(0)
 }
 
 // sendAnswer writes the helper's one JSON line, with the pty master as SCM_RIGHTS when there
