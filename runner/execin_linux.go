@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 
@@ -93,6 +94,12 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, err
 	}
 	defer pidfd.Close()
+	if opts.Cwd != "" && !path.IsAbs(opts.Cwd) {
+		// docker exec fails the same way, in runc, once the container is known to run:
+		// "Cwd must be an absolute path", with 126. The helper would have taken it relative
+		// to the root setns left it in, where `-w tmp` reached /tmp.
+		return ExitCannotInvoke, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("working directory %q: cwd must be an absolute path", opts.Cwd)}
+	}
 	if req.Flags, err = containerNamespaces(pid, allNamespaces); err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}

@@ -125,7 +125,10 @@ func TestExec(t *testing.T) {
 		{name: "not found", opts: ExecOptions{Args: []string{"no-such-command"}}, wantCode: ExitNotFound},
 		{name: "not executable", opts: ExecOptions{Args: []string{"/etc/passwd"}}, wantCode: ExitCannotInvoke},
 		{name: "missing workdir", opts: ExecOptions{Args: []string{"true"}, Cwd: "/no/such/dir"}, wantCode: ExitCannotInvoke},
-		{name: "unknown user", opts: ExecOptions{Args: []string{"true"}, User: "nosuchuser"}, wantCode: ExitOwnError},
+		// docker exec: 126 for both, from its daemon and runc once the exec has started.
+		{name: "unknown user", opts: ExecOptions{Args: []string{"true"}, User: "nosuchuser"}, wantCode: ExitCannotInvoke},
+		{name: "unknown group", opts: ExecOptions{Args: []string{"true"}, User: "root:nosuchgroup"}, wantCode: ExitCannotInvoke},
+		{name: "relative workdir", opts: ExecOptions{Args: []string{"pwd"}, Cwd: "tmp"}, wantCode: ExitCannotInvoke},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -332,7 +332,9 @@ func confine(req joinRequest, tty *os.File) ([]string, error) {
 	passwd.Close()
 	group.Close()
 	if err != nil {
-		return nil, fmt.Errorf("setting user: %w", err)
+		// 126, as docker exec ends when it cannot resolve the user (its daemon resolves it
+		// once the exec has started); docker run's 125 is for a container not yet started.
+		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("setting user: %w", err)}
 	}
 	if tty != nil {
 		if err := tty.Chown(int(user.UID), -1); err != nil {
