@@ -20,9 +20,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if o.Tail, err = parseTail(tail); err != nil {
-				return err
-			}
+			o.Tail = parseTail(tail)
 			now := time.Now()
 			if o.Since, err = parseLogTime("--since", since, now); err != nil {
 				return err
@@ -46,20 +44,19 @@ func newLogsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// parseTail reads --tail as docker does: "all" prints every line, a number the last that
-// many, and 0 none of the past output.
-func parseTail(s string) (int, error) {
-	if s == "all" {
-		return 0, nil
-	}
+// parseTail reads --tail as docker does: a number prints the last that many lines, 0 none of
+// the past output, and anything else ("all", a negative number, a word) every line. docker's
+// daemon takes any value its strconv.Atoi refuses as all, and its reference says so: "Passing
+// a negative number or a non-integer to --tail is invalid and the value is set to all".
+func parseTail(s string) int {
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid --tail %q: want a number or all", s)
+	switch {
+	case err != nil || n < 0:
+		return 0
+	case n == 0:
+		return runner.TailNone
 	}
-	if n == 0 {
-		return runner.TailNone, nil
-	}
-	return n, nil
+	return n
 }
 
 // parseLogTime reads --since and --until as docker does: empty is no bound; a Go duration
