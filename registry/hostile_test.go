@@ -254,7 +254,8 @@ func TestTagDigestFromBody(t *testing.T) {
 	img := randomImage(t)
 	host := serve(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "/manifests/") {
+			// Pulls only: a push answered so fails (TestPushManifestDigestLies).
+			if strings.Contains(r.URL.Path, "/manifests/") && r.Method != http.MethodPut {
 				w = &headerLiar{ResponseWriter: w, digest: "sha256:" + strings.Repeat("ab", 32)}
 			}
 			next.ServeHTTP(w, r)

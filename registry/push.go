@@ -1,11 +1,13 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -205,4 +207,45 @@ func blobExists(ctx context.Context, s *session, h v1.Hash) (bool, error) {
 		return false, nil
 	}
 	return false, transport.CheckError(resp, http.StatusOK)
+}
+
+// digestCheck fails a manifest PUT that the registry answers with another Docker-Content-Digest
+// than the digest of the bytes sent: the registry stored, or claims to have stored, something
+// else under the tag, and strata would record and print a digest the registry does not serve.
+// go-containerregistry reads no answer of a manifest PUT. A registry that sends no digest is
+// taken at its word that it stored the bytes.
+type digestCheck struct {
+	inner http.RoundTripper
+}
+
+func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPut || !strings.Contains(req.URL.Path, "/manifests/") || req.GetBody == nil {
+		return t.inner.RoundTrip(req)
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	sent, err := io.ReadAll(io.LimitReader(body, MaxManifestSize+1))
+	body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.inner.RoundTrip(req)
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp, err
+	}
+	answer := strings.TrimSpace(resp.Header.Get("Docker-Content-Digest"))
+	if answer == "" {
+		return resp, nil
+	}
+	alg, hexPart, _ := strings.Cut(answer, ":")
+	if hashes(sent, v1.Hash{Algorithm: alg, Hex: strings.ToLower(hexPart)}) {
+		return resp, nil
+	}
+	resp.Body.Close()
+	ours, _, _ := v1.SHA256(bytes.NewReader(sent))
+	return nil, &Error{Registry: req.URL.Host, Msg: fmt.Sprintf(
+		"pushing manifest %s to %s: the registry answered with digest %s, not the digest of what strata sent",
+		ours, req.URL.Host, oneLine(answer))}
 }

@@ -31,8 +31,8 @@ const MaxConfigSize = 16 << 20
 // The transport stack, outermost first, for every request of a command:
 //
 //	go-containerregistry's auth (ping, bearer token or basic), built once per repository
-//	  → homeGuard → user agent → retryTransport → manifestLimit → redirectGuard → stallGuard
-//	  → dialGuard → *http.Transport (two per TLS setting: see dial.go) → dialer
+//	  → homeGuard → user agent → digestCheck → retryTransport → manifestLimit → redirectGuard
+//	  → stallGuard → dialGuard → *http.Transport (two per TLS setting: see dial.go) → dialer
 //
 // Retries sit under auth so a token request is retried too, and a retried request keeps the
 // token it already had: no new handshake per retry.
@@ -54,7 +54,7 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *diale
 		rt = &stallGuard{inner: rt, limit: policy.stall}
 	}
 	rt = &manifestLimit{inner: &redirectGuard{inner: rt}}
-	rt = &retryTransport{inner: rt, policy: policy}
+	rt = &digestCheck{inner: &retryTransport{inner: rt, policy: policy}}
 	return transport.NewUserAgent(rt, userAgent)
 }
 
