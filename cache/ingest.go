@@ -24,6 +24,8 @@ type ingest struct {
 	fetch   Fetcher
 	tee     io.Writer
 	retries int
+	// maxAttempts bounds the fetches of the blob, progress or not; 0 means maxFetchAttempts.
+	maxAttempts int
 	// event reports progress; never nil.
 	event func(kind EventKind, current int64, err error)
 	// locked, if set, is called once the blob's lock is held, before anything is read or
@@ -112,8 +114,12 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		return res, err
 	}
 
+	maxAttempts := in.maxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = maxFetchAttempts
+	}
 	failures := 0
-	for off < in.desc.Size {
+	for attempt := 1; off < in.desc.Size; attempt++ {
 		n, err := s.fetchOnce(ctx, in, w, off)
 		off += n
 		res.fetched += n
@@ -131,14 +137,19 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		if ctx.Err() != nil || errors.As(err, &te) || errors.As(err, &de) {
 			return res, err
 		}
-		if n > 0 {
+		if n >= minResumeProgress {
 			// The connection made progress before it dropped: the budget is for attempts
-			// that get nowhere, so a long layer on a flaky link still completes.
+			// that get nowhere, so a long layer on a flaky link still completes. A few
+			// bytes are not progress: a registry that trickles some and hangs up would be
+			// resumed forever.
 			failures = 0
 		}
 		failures++
 		if failures > in.retries {
 			return res, fmt.Errorf("fetching at offset %d after %d attempts: %w", off, failures, err)
+		}
+		if attempt >= maxAttempts {
+			return res, fmt.Errorf("fetching at offset %d: gave up after %d attempts, each cut short (the next pull resumes here): %w", off, attempt, err)
 		}
 		in.event(Resuming, off, err)
 		if err := sleepCtx(ctx, backoff(failures)); err != nil {
@@ -298,6 +309,15 @@ func (w *blobWriter) hashAndTee() io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// minResumeProgress is what an attempt that breaks off must have fetched to count as progress,
+// not as a failed attempt.
+const minResumeProgress = 64 << 10
+
+// maxFetchAttempts bounds the fetches of one blob, however much each brings: a registry that
+// cuts every response short after some bytes cannot keep a pull going for hours. 100 attempts
+// of a flaky link are still many; the partial file is kept, and the next pull resumes it.
+const maxFetchAttempts = 100
 
 // backoff is the wait before resume attempt n (1-based): 100ms doubling, at most 5s.
 func backoff(n int) time.Duration {
