@@ -406,16 +406,17 @@ func (p *initProc) wait() error {
 	return err
 }
 
-// forwardSignals passes what arrives on sigs to proc (SIGWINCH resizes t's pty instead) until
-// the returned stop is called; when ctx ends first it calls cancel once and stops.
+// forwardSignals passes what arrives on sigs to proc (SIGWINCH resizes t's pty instead when
+// there is one; without, it goes on as docker run's proxy passes it) until the returned stop
+// is called; when ctx ends first it calls cancel once and stops.
 func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, proc *os.Process, cancel func()) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				if s == unix.SIGWINCH {
-					t.resize()
+				if s == unix.SIGWINCH && t.pty != nil {
+					t.resize() // which the kernel signals to the terminal's foreground
 					continue
 				}
 				if s == unix.SIGPIPE {

@@ -378,3 +378,25 @@ func (endless) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestRunForwardsWinchWithoutTerminal: without -t, SIGWINCH goes on to the container as any
+// other signal, as docker run's proxy passes it; strata kept it to resize a terminal there
+// was none of. (The test binary ignores SIGWINCH unless Run catches it.)
+func TestRunForwardsWinchWithoutTerminal(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	spec := testSpec(t, "sh", "-c", "trap 'echo got-winch; exit 7' WINCH; trap 'exit 8' TERM; echo ready; while true; do sleep 0.05; done")
+	out, done := runUntilReady(t, spec)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGWINCH); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.code != 7 || !strings.Contains(out.String(), "got-winch") {
+			t.Errorf("Run after SIGWINCH = %d, %v, printed %q, want 7 and got-winch", r.code, r.err, out.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the container did not get SIGWINCH within 5 s")
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM) // ends it (exit 8): Run forwards that one
+		<-done
+	}
+}
