@@ -159,7 +159,9 @@ func containerNamespaces(pid int, want uintptr) (uintptr, error) {
 // once it is open, setns through it reaches this process or fails, never a newcomer reusing
 // the pid. Before trusting it, the process's parent must still be c's monitor.
 func joinTarget(c *Container) (int, *os.File, error) {
-	if err := c.Reload(); err != nil {
+	if err := c.Reload(); errors.Is(err, os.ErrNotExist) {
+		return 0, nil, ErrNotFound // removed since it was looked up
+	} else if err != nil {
 		return 0, nil, err
 	}
 	pid := c.State.Pid

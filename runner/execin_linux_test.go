@@ -194,6 +194,24 @@ func TestExecNotRunning(t *testing.T) {
 	}
 }
 
+// TestExecRemoved: exec into a container removed since it was looked up says it is gone
+// (ErrNotFound, 125), as `exec nosuch` does, not that its state.json cannot be read.
+func TestExecRemoved(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "true")
+	if err := s.Remove(context.Background(), c, true); err != nil {
+		t.Fatal(err)
+	}
+	code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"true"}}, Stdio{})
+	if !errors.Is(err, ErrNotFound) || code != ExitOwnError {
+		t.Errorf("Exec(removed container) = %d, %v, want %d, ErrNotFound", code, err, ExitOwnError)
+	}
+}
+
 func TestEnter(t *testing.T) {
 	testutil.Requires(t, testutil.Root, testutil.Overlay, testutil.Command("ip"))
 	c := startedContainer(t, nil, "sleep", "1000")
