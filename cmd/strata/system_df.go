@@ -401,10 +401,11 @@ func containerLayers(g *globals, c *runner.Container) map[v1.Hash]bool {
 }
 
 // containerSize is the disk a container's writes take: its overlay upper, or with vfs the
-// copy of the image it runs in (its root is a bind of that copy).
+// copy of the image it runs in (its root is a bind of that copy), and its anonymous volumes,
+// which go with it.
 func containerSize(g *globals, c *runner.Container) (int64, error) {
 	var total int64
-	dirs := []string{filepath.Join(c.Dir, "upper")}
+	dirs := []string{filepath.Join(c.Dir, "upper"), filepath.Join(c.Dir, runner.VolumesDir)}
 	for _, m := range c.Config.Spec.Root {
 		if m.Type == "bind" && m.Source == filepath.Join(c.Dir, "rootfs") {
 			dirs = append(dirs, m.Source)

@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/runner"
+	"github.com/strata-run/strata/snapshotter"
 )
 
 func TestReclaimable(t *testing.T) {
@@ -58,5 +63,36 @@ func TestPrintDiskUsage(t *testing.T) {
 		if !strings.Contains(long.String(), want) {
 			t.Errorf("system df -v lacks %q:\n%s", want, long.String())
 		}
+	}
+}
+
+// TestContainerSize: a container's size is its upper dir and its anonymous volumes, which
+// go with it; missing dirs count nothing.
+func TestContainerSize(t *testing.T) {
+	dir := t.TempDir()
+	c := &runner.Container{ID: strings.Repeat("c", 64), Dir: dir}
+	if n, err := containerSize(&globals{}, c); err != nil || n != 0 {
+		t.Fatalf("containerSize(empty dir) = %d, %v; want 0", n, err)
+	}
+	for _, f := range []string{"upper/a", "volumes/0/b", "volumes/1/sub/c"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 64<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want int64
+	for _, d := range []string{"upper", "volumes"} {
+		n, err := snapshotter.DirSize(filepath.Join(dir, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += n
+	}
+	got, err := containerSize(&globals{}, c)
+	if err != nil || got != want {
+		t.Errorf("containerSize = %d, %v; want %d (upper and volumes)", got, err, want)
 	}
 }
