@@ -70,6 +70,19 @@ func (w *wireWriter) mounts(v []mount.Mount) {
 	}
 }
 
+func (w *wireWriter) ulimits(v []Ulimit) {
+	if v == nil {
+		w.uint(0)
+		return
+	}
+	w.uint(uint64(len(v)) + 1)
+	for _, u := range v {
+		w.str(u.Name)
+		w.int(u.Hard)
+		w.int(u.Soft)
+	}
+}
+
 // wireReader reads fields from b; the first error sticks and every later read returns zero.
 type wireReader struct {
 	b   []byte
@@ -163,6 +176,18 @@ func (r *wireReader) mounts() []mount.Mount {
 	return v
 }
 
+func (r *wireReader) ulimits() []Ulimit {
+	n, ok := r.count()
+	if !ok {
+		return nil
+	}
+	v := make([]Ulimit, n)
+	for i := range v {
+		v[i] = Ulimit{Name: r.str(), Hard: r.int(), Soft: r.int()}
+	}
+	return v
+}
+
 func appendInitStart(w *wireWriter, m initStart) {
 	s := m.Spec
 	w.str(s.ID)
@@ -199,6 +224,7 @@ func appendInitStart(w *wireWriter, m initStart) {
 		w.int(int64(s.Time.Monotonic))
 		w.int(int64(s.Time.Boottime))
 	}
+	w.ulimits(s.Ulimits)
 	w.str(m.Netns)
 	w.uint(uint64(m.Rows))
 	w.uint(uint64(m.Cols))
@@ -239,6 +265,7 @@ func readInitStartFields(r *wireReader) initStart {
 	if r.bool() {
 		s.Time = &TimeNamespace{Monotonic: time.Duration(r.int()), Boottime: time.Duration(r.int())}
 	}
+	s.Ulimits = r.ulimits()
 	m.Netns = r.str()
 	m.Rows = uint16(r.uint())
 	m.Cols = uint16(r.uint())

@@ -84,6 +84,9 @@ type Spec struct {
 	// Time gives the container a time namespace of its own (--ns time=new); nil shares the
 	// host's. See TimeNamespace.
 	Time *TimeNamespace `json:"time,omitempty"`
+	// Ulimits are the resource limits the init sets before it execs the command (--ulimit);
+	// the others are strata's own, as it was started with.
+	Ulimits []Ulimit `json:"ulimits,omitempty"`
 }
 
 // withDefaults fills in the documented defaults.
@@ -129,7 +132,7 @@ func (s Spec) validate() error {
 }
 
 // validateInput checks what the user chose (command, working directory, network, seccomp,
-// capabilities, --add-host, --dns), so that a bad value fails before a container is created.
+// capabilities, --add-host, --dns, --ulimit), so that a bad value fails before a container is created.
 func (s Spec) validateInput() error {
 	if len(s.Args) == 0 {
 		return ErrNoCommand
@@ -160,6 +163,11 @@ func (s Spec) validateInput() error {
 	}
 	if _, err := resolvConf(s.Network, nil, s.DNS); err != nil {
 		return err
+	}
+	for _, u := range s.Ulimits {
+		if err := u.validate(); err != nil {
+			return fmt.Errorf("invalid ulimit %s: %w", u.Name, err)
+		}
 	}
 	return nil
 }
