@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,18 +17,38 @@ import (
 // `-v` does that (docker creates the host path); `--mount` refuses a missing source.
 const optCreate = "x-strata.create"
 
-// ParseVolume parses one -v/--volume value, "host:container[:opts]", into a bind mount.
-// opts is a comma list of ro, rw and propagation words (rprivate, rslave, ...); SELinux
-// labels z/Z are accepted and ignored. The host path must be absolute (named volumes are not
-// supported); a missing host directory is created at run time, as docker does.
+// optModePrefix starts a private option that keeps a -v's mode, the options as the user
+// wrote them ("ro,z"), or "z" for a --mount volume, for inspect's Mode as docker shows it.
+// The init ignores it.
+const optModePrefix = "x-strata.mode="
+
+// ErrNamedVolume: strata makes anonymous volumes only; a volume named by -v or --mount,
+// which docker keeps apart from any container and shares between them, does not exist here.
+var ErrNamedVolume = fmt.Errorf("named volumes are %w", ErrUnsupported)
+
+// ParseVolume parses one -v/--volume value: "host:container[:opts]" is a bind mount, and a
+// container path alone an anonymous volume (TypeVolume, with no Source yet: AnonymousVolumes
+// places it), as docker makes one. opts is a comma list of ro, rw and propagation words
+// (rprivate, rslave, ...); SELinux labels z/Z and nocopy are accepted and ignored. The host
+// path must be absolute: "name:container" names a volume, which is refused (ErrNamedVolume).
+// A missing host directory is created at run time, as docker does.
 func ParseVolume(v string) (mount.Mount, error) {
 	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: want host-path:container-path[:options]", v)
+	if len(parts) == 1 {
+		if !path.IsAbs(v) {
+			return mount.Mount{}, fmt.Errorf("invalid volume specification %q: container path %q is not absolute", v, v)
+		}
+		return mount.Mount{Type: TypeVolume, Target: path.Clean(v), Options: slices.Clone(volumeOptions)}, nil
+	}
+	if len(parts) > 3 {
+		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: want host-path:container-path[:options] or container-path", v)
 	}
 	src, dst := parts[0], parts[1]
+	if src == "" {
+		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: empty host path", v)
+	}
 	if !filepath.IsAbs(src) {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: named volumes: %w", v, ErrUnsupported)
+		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: %w", v, ErrNamedVolume)
 	}
 	if !path.IsAbs(dst) {
 		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: container path %q is not absolute", v, dst)
@@ -47,14 +68,18 @@ func ParseVolume(v string) (mount.Mount, error) {
 			}
 		}
 	}
+	if len(parts) == 3 && parts[2] != "" {
+		m.Options = append(m.Options, optModePrefix+parts[2])
+	}
 	m.Options = append(m.Options, optCreate)
 	return m, nil
 }
 
-// ParseMount parses one --mount value: comma separated key=value pairs with type=bind or
-// type=tmpfs (the default type is volume, which strata does not support). Keys as docker:
-// source|src, target|destination|dst, readonly|ro[=true|false], bind-propagation,
-// tmpfs-size, tmpfs-mode. A bind source must exist.
+// ParseMount parses one --mount value: comma separated key=value pairs with type=bind,
+// type=tmpfs or type=volume (the default). Keys as docker: source|src,
+// target|destination|dst, readonly|ro[=true|false], bind-propagation, tmpfs-size,
+// tmpfs-mode. A bind source must exist. A volume without a source is an anonymous one
+// (TypeVolume, placed by AnonymousVolumes); with one, it is a named volume (ErrNamedVolume).
 func ParseMount(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
 		return mount.Mount{}, fmt.Errorf("invalid --mount %q: "+format, append([]any{v}, a...)...)
@@ -147,7 +172,18 @@ func ParseMount(v string) (mount.Mount, error) {
 			m.Options = append(m.Options, "mode="+mode)
 		}
 		return m, nil
-	case "volume", "npipe", "cluster", "image":
+	case TypeVolume:
+		if src != "" {
+			return fail("%w", ErrNamedVolume)
+		}
+		// As docker's: a --mount volume's Mode is "z" (its default SELinux relabel).
+		m := mount.Mount{Type: TypeVolume, Target: path.Clean(dst), Options: slices.Clone(volumeOptions)}
+		if readonly {
+			m.Options = append(m.Options, "ro")
+		}
+		m.Options = append(m.Options, optModePrefix+"z")
+		return m, nil
+	case "npipe", "cluster", "image":
 		return fail("type %s: %w", typ, ErrUnsupported)
 	default:
 		return fail("unknown type %q", typ)

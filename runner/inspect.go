@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"strings"
 	"time"
+
+	"github.com/strata-run/strata/mount"
 )
 
 // InspectData is a container as `strata inspect` prints it: the subset of docker's
@@ -64,14 +67,23 @@ type InspectHostConfig struct {
 	CpusetCpus     string   `json:"CpusetCpus"`
 	PidsLimit      int64    `json:"PidsLimit"`
 	SecurityOpt    []string `json:"SecurityOpt"`
+	// Ulimits is [] without --ulimit, as docker run's containers show it.
+	Ulimits []Ulimit `json:"Ulimits"`
 }
 
-// InspectMount is one entry of docker's Mounts list.
+// InspectMount is one entry of docker's Mounts list, in the shape of its MountPoint (moby
+// api/types/container): Name and Driver only for volumes, Mode as the user wrote a -v's
+// options ("ro,z"; "" for --mount binds and anonymous volumes, "z" for --mount volumes),
+// Propagation for binds only ("rprivate" unless asked otherwise). A tmpfs has no Source.
 type InspectMount struct {
-	Type        string `json:"Type"`
+	Type        string `json:"Type,omitempty"`
+	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"`
+	Mode        string `json:"Mode"`
 	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"`
 }
 
 // Inspect returns c as docker inspect shows a container.
@@ -114,14 +126,41 @@ func Inspect(c *Container) InspectData {
 	default: // a profile's JSON, shown as docker inspect shows it
 		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "seccomp="+spec.Seccomp)
 	}
+	d.HostConfig.Ulimits = append([]Ulimit{}, spec.Ulimits...)
 	for _, m := range spec.Mounts {
-		rw := true
-		for _, o := range m.Options {
-			if o == "ro" {
-				rw = false
-			}
-		}
-		d.Mounts = append(d.Mounts, InspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: rw})
+		d.Mounts = append(d.Mounts, inspectMount(c, m))
 	}
 	return d
+}
+
+// inspectMount is m as docker inspect lists a mount point.
+func inspectMount(c *Container, m mount.Mount) InspectMount {
+	im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: true}
+	for _, o := range m.Options {
+		switch o {
+		case "ro":
+			im.RW = false
+		case "rw":
+			im.RW = true
+		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
+			im.Propagation = o
+		default:
+			if mode, ok := strings.CutPrefix(o, optModePrefix); ok {
+				im.Mode = mode
+			}
+		}
+	}
+	switch m.Type {
+	case "bind":
+		if im.Propagation == "" {
+			im.Propagation = "rprivate" // the init made / rprivate before it binds anything
+		}
+	case TypeVolume:
+		im.Name = VolumeName(c.ID, m.Source)
+		im.Driver = "local"
+		im.Propagation = ""
+	case "tmpfs":
+		im.Source = ""
+	}
+	return im
 }

@@ -115,8 +115,8 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	// -h is --hostname, as in docker run; help is --help only.
 	f.Bool("help", false, "help for "+cmd.Name())
 	f.StringVarP(&o.hostname, "hostname", "h", "", "container host name (default: the short container ID)")
-	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a host path: /host:/ctr[:ro]")
-	f.StringArrayVar(&o.mounts, "mount", nil, "attach a mount: type=bind,source=…,target=…[,readonly] or type=tmpfs,target=…")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a host path, /host:/ctr[:ro], or make an anonymous volume, /ctr")
+	f.StringArrayVar(&o.mounts, "mount", nil, "attach a mount: type=bind,source=…,target=…[,readonly], type=tmpfs,target=… or type=volume,target=… (anonymous)")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs: /path[:options]")
 	f.BoolVar(&o.readOnly, "read-only", false, "mount the container's root read-only")
 	f.StringVar(&o.network, "network", runner.NetworkNone, "network: none (only lo) or host")
@@ -240,15 +240,20 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	// Each VOLUME of the image that no -v, --mount or --tmpfs covers becomes an anonymous
-	// volume in the container dir, filled from the image below, as docker run makes them.
+	// Each -v /path, --mount type=volume and VOLUME of the image that no -v, --mount or
+	// --tmpfs covers becomes an anonymous volume in the container dir, filled from the image
+	// below, as docker run makes them.
 	var volumes []mount.Mount
-	if len(cfg.Config.Volumes) > 0 {
-		volumes, err = runner.ImageVolumes(cfg.Config.Volumes, spec.Mounts, filepath.Join(containers.Dir(), id))
+	if len(cfg.Config.Volumes) > 0 || hasVolume(spec.Mounts) {
+		spec.Mounts, err = runner.AnonymousVolumes(cfg.Config.Volumes, spec.Mounts, filepath.Join(containers.Dir(), id))
 		if err != nil {
 			return withCode(runner.ExitOwnError, err)
 		}
-		spec.Mounts = append(spec.Mounts, volumes...)
+		for _, m := range spec.Mounts {
+			if m.Type == runner.TypeVolume {
+				volumes = append(volumes, m)
+			}
+		}
 	}
 	create := containers.CreateWithID
 	if !o.create && !o.detach {
@@ -499,6 +504,16 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		}
 	}
 	return s, nil
+}
+
+// hasVolume says whether mounts hold an anonymous volume (-v /path, --mount type=volume).
+func hasVolume(mounts []mount.Mount) bool {
+	for _, m := range mounts {
+		if m.Type == runner.TypeVolume {
+			return true
+		}
+	}
+	return false
 }
 
 func firstNonEmpty(s ...string) string {
