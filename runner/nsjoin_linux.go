@@ -108,9 +108,17 @@ func runNSJoin() {
 	err := json.NewDecoder(sock).Decode(&req)
 	var cmd *exec.Cmd
 	var master *os.File
-	if err != nil {
+	switch {
+	case err != nil:
 		err = fmt.Errorf("reading request: %w", err)
-	} else {
+	case req.Detach && req.Terminal:
+		// First, while no seccomp profile can forbid it: see holdTerminal.
+		if _, err = unix.Setsid(); err != nil {
+			err = fmt.Errorf("detaching the helper: leaving strata's session: %w", err)
+			break
+		}
+		fallthrough
+	default:
 		cmd, master, err = joinAndStart(req)
 	}
 	if err != nil {
@@ -151,19 +159,16 @@ func runNSJoin() {
 // command does. Closing the master would hang the terminal up, and the kernel would send the
 // command SIGHUP; not reading it would block the command once the terminal's buffer is full.
 // docker keeps an exec's terminal open in its daemon the same way, and discards a detached
-// exec's output. The helper leaves strata's session first, so that the user's terminal
-// hanging up does not reach it, and drops the parent-death signal: strata is about to exit.
-// It is in the container's cgroup, and dies with the container. Its answer goes without the
-// master, which strata does not need.
+// exec's output. The helper left strata's session before it joined the container, so that
+// the user's terminal hanging up does not reach it, and drops the parent-death signal here:
+// strata is about to exit. It is in the container's cgroup, and dies with the container. Its
+// answer goes without the master, which strata does not need.
 func holdTerminal(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 	signal.Stop(sigs) // nothing to relay from a caller that is gone
-	_, err := unix.Setsid()
-	if err == nil {
-		err = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
-	}
-	if err != nil {
+	// Only now: dropPrivileges set it again, for the init's sake.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		_ = cmd.Process.Kill()
-		_ = sendAnswer(joinAnswer{Error: fmt.Sprintf("detaching the helper: %v", err), Code: ExitOwnError}, nil)
+		_ = sendAnswer(joinAnswer{Error: fmt.Sprintf("detaching the helper: clearing its parent-death signal: %v", err), Code: ExitOwnError}, nil)
 		os.Exit(ExitOwnError)
 	}
 	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, nil)
