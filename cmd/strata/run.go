@@ -57,6 +57,7 @@ type runOptions struct {
 	platform    string
 	stopSignal  string
 	stopTimeout int
+	ulimits     []string
 
 	entrypointSet  bool
 	stopTimeoutSet bool
@@ -138,6 +139,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
 	f.IntVar(&o.stopTimeout, "stop-timeout", runner.DefaultStopTimeout, "seconds stop waits before SIGKILL when not given -t")
+	f.StringArrayVar(&o.ulimits, "ulimit", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
 }
 
 // stopConfig is the container's stop signal and timeout: the flags, else the image's
@@ -179,6 +181,15 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	if _, _, err := o.stopConfig(&v1.ConfigFile{}); err != nil {
 		return withCode(runner.ExitOwnError, err)
+	}
+	if len(o.ulimits) > 0 {
+		us, err := runner.ParseUlimits(o.ulimits)
+		if err == nil {
+			err = runner.CheckUlimits(us)
+		}
+		if err != nil {
+			return withCode(runner.ExitOwnError, err)
+		}
 	}
 	platform := registry.DefaultPlatform()
 	if o.platform != "" {
@@ -461,6 +472,10 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 	if err != nil {
 		return runner.Spec{}, err
 	}
+	ulimits, err := runner.ParseUlimits(o.ulimits)
+	if err != nil {
+		return runner.Spec{}, err
+	}
 	s := runner.Spec{
 		Args:       argv,
 		Env:        env,
@@ -479,6 +494,7 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		ExtraHosts: o.addHosts,
 		DNS:        o.dns,
 		Mounts:     mounts,
+		Ulimits:    ulimits,
 	}
 	if s.Time, err = runner.ParseTimeNamespace(o.namespaces, o.timeOffset); err != nil {
 		return runner.Spec{}, err
