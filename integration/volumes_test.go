@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -249,4 +250,128 @@ func TestImageVolumesRefused(t *testing.T) {
 			t.Errorf("run with VOLUME %q left containers %v", tc.volume, dirs)
 		}
 	}
+}
+
+// TestAnonymousVolumeFlags: -v /path and --mount type=volume without a source make anonymous
+// volumes as docker does: filled from the image, writable under --read-only unless asked
+// read-only, listed by inspect in docker's shape with a stable name, counted by system df,
+// removed with the container. A named volume is refused in one line.
+func TestAnonymousVolumeFlags(t *testing.T) {
+	requiresContainers(t)
+	root := newRoot(t)
+	const ref = "volumes/flags:1"
+	big := strings.Repeat("b", 256<<10)
+	loadVolumeImage(t, root, ref, []tar.Header{
+		{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o750, Uid: 1000, Gid: 1001},
+		{Name: "data/hello", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 1000, Gid: 1001},
+		{Name: "data/big", Typeflag: tar.TypeReg, Mode: 0o644},
+	}, map[string]string{"data/hello": "from the image\n", "data/big": big}, "/declared")
+
+	t.Run("content and modes", func(t *testing.T) {
+		r := strata(t, root, "run", "--rm", "--read-only", "-v", "/data", "-v", "/fresh", "--mount", "type=volume,target=/mv,readonly", ref, "sh", "-c",
+			"cat /data/hello; stat -c '%u:%g %a' /data /fresh; echo x > /fresh/x && cat /fresh/x; echo y >> /data/hello && tail -1 /data/hello; if touch /mv/y 2>/dev/null; then echo mv writable; fi")
+		want := "from the image\n1000:1001 750\n0:0 755\nx\ny\n"
+		if r.Code != 0 || r.Stdout != want {
+			t.Errorf("run: exit %d, stdout %q, stderr %q; want %q", r.Code, r.Stdout, r.Stderr, want)
+		}
+	})
+
+	t.Run("inspect, df and rm", func(t *testing.T) {
+		host := t.TempDir()
+		id := strings.TrimSpace(mustStrata(t, root, "create", "-v", "/data", "--mount", "type=volume,dst=/mv", "-v", host+":/b:ro",
+			"--mount", "type=tmpfs,target=/t", "-v", "/declared", ref, "true").Stdout)
+		t.Cleanup(func() { strata(t, root, "rm", "-f", id) })
+		dir := filepath.Join(root, "containers", id)
+		var got []map[string]any
+		for range 2 { // the same names each time
+			var out []struct{ Mounts []map[string]any }
+			r := mustStrata(t, root, "inspect", id)
+			if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || len(out) != 1 {
+				t.Fatalf("inspect %s: %v\n%s", id, err, r.Stdout)
+			}
+			if got != nil && !reflect.DeepEqual(got, out[0].Mounts) {
+				t.Errorf("inspect twice: Mounts %v, then %v", got, out[0].Mounts)
+			}
+			got = out[0].Mounts
+		}
+		if len(got) != 5 {
+			t.Fatalf("inspect Mounts = %v, want 5 (one volume at /declared)", got)
+		}
+		names := map[any]bool{}
+		for i, m := range got {
+			want := map[string]any{"Type": "volume", "Destination": m["Destination"], "Source": m["Source"], "Name": m["Name"],
+				"Driver": "local", "Mode": "", "RW": true, "Propagation": ""}
+			switch m["Destination"] {
+			case "/mv":
+				want["Mode"] = "z" // docker's for a --mount volume
+			case "/b":
+				want = map[string]any{"Type": "bind", "Source": host, "Destination": "/b", "Mode": "ro", "RW": false, "Propagation": "rprivate"}
+			case "/t":
+				want = map[string]any{"Type": "tmpfs", "Source": "", "Destination": "/t", "Mode": "", "RW": true, "Propagation": ""}
+			}
+			if !reflect.DeepEqual(m, want) {
+				t.Errorf("inspect Mounts[%d] = %v, want %v", i, m, want)
+			}
+			if want["Type"] != "volume" {
+				continue
+			}
+			name, _ := m["Name"].(string)
+			if len(name) != 64 || strings.Trim(name, "0123456789abcdef") != "" || names[name] {
+				t.Errorf("volume %v: name %q, want 64 hex digits of its own", m["Destination"], name)
+			}
+			names[name] = true
+			if src, _ := m["Source"].(string); !strings.HasPrefix(src, dir+"/volumes/") {
+				t.Errorf("volume %v: source %q, want a dir of %s/volumes", m["Destination"], src, dir)
+			}
+		}
+
+		// Never started, the container's writes are its /data volume's copy of the image.
+		var size int64 = -1
+		for _, c := range systemDf(t, root).Containers {
+			if c.ID == id {
+				size = c.Size
+			}
+		}
+		if size < int64(len(big)) {
+			t.Errorf("system df: container size %d, want at least its volume's %d", size, len(big))
+		}
+
+		mustStrata(t, root, "rm", id)
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("after rm, %s: %v; want it gone", dir, err)
+		}
+	})
+
+	t.Run("run --rm leaves nothing", func(t *testing.T) {
+		before := containerDirs(t, root)
+		mustStrata(t, root, "run", "--rm", "-v", "/data", "--mount", "type=volume,target=/mv", ref, "sh", "-c", "echo x > /data/x; echo y > /mv/y")
+		if after := containerDirs(t, root); !slices.Equal(before, after) {
+			t.Errorf("containers before %v, after run --rm %v", before, after)
+		}
+	})
+
+	t.Run("refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"-v", "name:/x"}, `invalid volume specification "name:/x": named volumes are not supported`},
+			{[]string{"-v", "name:/x:ro"}, "named volumes are not supported"},
+			{[]string{"--mount", "source=name,target=/x"}, `invalid --mount "source=name,target=/x": named volumes are not supported`},
+			{[]string{"--mount", "type=volume,src=name,dst=/x"}, "named volumes are not supported"},
+			{[]string{"-v", "/etc/hostname"}, "cannot mount volume over existing file"},
+			{[]string{"-v", "/"}, "destination can't be '/'"},
+			{[]string{"-v", "/data", "-v", "/data"}, "duplicate mount point: /data"},
+		} {
+			before := containerDirs(t, root)
+			r := strata(t, root, append(append([]string{"run", "--rm"}, tc.args...), ref, "true")...)
+			lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+			if r.Code != 125 || len(lines) != 1 || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("run %v: exit %d, stderr %q; want 125 and one line with %q", tc.args, r.Code, r.Stderr, tc.want)
+			}
+			if after := containerDirs(t, root); !slices.Equal(before, after) {
+				t.Errorf("run %v left containers: before %v, after %v", tc.args, before, after)
+			}
+		}
+	})
 }
