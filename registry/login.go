@@ -36,6 +36,11 @@ func Login(ctx context.Context, registry, user, password string, opts Options) e
 	if user == "" || password == "" {
 		return fmt.Errorf("login to %s: username and password are required", host)
 	}
+	// A config.json that cannot be read or parsed fails the login before the registry is
+	// asked: the credentials could not be stored without losing what the file holds.
+	if _, _, err := loadDockerConfig(); err != nil {
+		return fmt.Errorf("login to %s: %w", host, err)
+	}
 	if err := verifyLogin(ctx, host, user, password, opts); err != nil {
 		return err
 	}
@@ -189,21 +194,23 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 		return "", nil, err
 	}
 	cfg := &dockerConfig{raw: map[string]json.RawMessage{}, auths: map[string]map[string]any{}}
-	if err := checkConfigFile(path); err != nil {
-		return "", nil, err
-	}
-	data, err := os.ReadFile(path)
+	// Bounded, and a pipe is refused, not read forever. Unlike a pull, which goes on without
+	// credentials, login and logout fail: they would overwrite a file they could not read.
+	data, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return path, cfg, nil
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("reading %s: %w", path, err)
+		return "", nil, err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return path, cfg, nil
 	}
 	if err := json.Unmarshal(data, &cfg.raw); err != nil {
 		return "", nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	if cfg.raw == nil { // the file says null
+		cfg.raw = map[string]json.RawMessage{}
 	}
 	if a, ok := cfg.raw["auths"]; ok {
 		if err := json.Unmarshal(a, &cfg.auths); err != nil {
@@ -214,36 +221,6 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 		}
 	}
 	return path, cfg, nil
-}
-
-// checkConfigFile refuses a config.json that exists and is not a regular file: reading a FIFO
-// blocks until something writes to it, and a login, pull or push would hang without a word.
-func checkConfigFile(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().IsRegular() || fi.IsDir() {
-		return nil // absent, or left to the reader to report
-	}
-	what := "a device"
-	switch {
-	case fi.Mode()&fs.ModeNamedPipe != 0:
-		what = "a named pipe"
-	case fi.Mode()&fs.ModeSocket != 0:
-		what = "a socket"
-	}
-	return fmt.Errorf("reading %s: it is %s, not a regular file", path, what)
-}
-
-// configChecked is a keychain that first refuses a config.json checkConfigFile refuses: the
-// default keychain reads it, whatever it is, on every pull and push.
-type configChecked struct{ authn.Keychain }
-
-func (k configChecked) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	if path, err := configPath(); err == nil {
-		if err := checkConfigFile(path); err != nil {
-			return nil, err
-		}
-	}
-	return k.Keychain.Resolve(r)
 }
 
 // helper returns the credential helper that holds key's credentials, or "".

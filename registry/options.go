@@ -35,8 +35,13 @@ type Options struct {
 	// and insecure flags. A missing file is no configuration; see Config for the format.
 	ConfigPath string
 	// Keychain finds credentials. Nil means Docker's: ~/.docker/config.json (or
-	// $DOCKER_CONFIG/config.json) with its credential helpers.
+	// $DOCKER_CONFIG/config.json, else Podman's auth.json) with its credential helpers. A
+	// file there that cannot be read or parsed is warned about, through Warn, and the
+	// command goes on without credentials, as Docker does.
 	Keychain authn.Keychain
+	// Warn, if set, hears the warnings of a command, one line each: a config.json that
+	// cannot be used. It is called at most once per warning and Puller.
+	Warn func(string)
 	// UserAgent is sent with every request; empty means "strata".
 	UserAgent string
 	// PushProgress, if set, hears about each layer of a Push: Preparing, then Layer already

@@ -51,7 +51,7 @@ func NewPuller(opts Options) (*Puller, error) {
 		p.mirrors = append(p.mirrors, pm)
 	}
 	if p.keychain == nil {
-		p.keychain = configChecked{authn.DefaultKeychain}
+		p.keychain = &dockerKeychain{warn: opts.Warn}
 	}
 	// A partial platform ("--platform arm64" style callers) is completed from the default.
 	def := DefaultPlatform()

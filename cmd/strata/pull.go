@@ -61,6 +61,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		return errors.New("--platform and --all-platforms exclude each other")
 	}
 	opts := g.registryOptions()
+	opts.Warn = warnRegistry
 	if o.platform != "" {
 		p, err := registry.ParsePlatform(o.platform)
 		if err != nil {
@@ -193,6 +194,12 @@ func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
 	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
 		return snap.Unpack(ctx, diffID, desc.MediaType, r)
 	}
+}
+
+// warnRegistry prints a warning of the registry package (a config.json it could not use, so
+// the command goes on without credentials, as docker's "WARNING: Error loading config file").
+func warnRegistry(w string) {
+	fmt.Fprintln(os.Stderr, "strata: warning: "+w)
 }
 
 // warnSnapshotter prints the one-line warning when overlay was refused and vfs is used.

@@ -1,0 +1,171 @@
+package registry
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/types"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// maxDockerConfig is the largest config.json (or auth.json) strata reads. Real ones are a few
+// KiB; a bigger one is not read into memory at all.
+const maxDockerConfig = 4 << 20
+
+// dockerKeychain finds credentials where go-containerregistry's DefaultKeychain does: Docker's
+// config.json ($DOCKER_CONFIG, else ~/.docker), else Podman's auth.json ($REGISTRY_AUTH_FILE,
+// $XDG_RUNTIME_DIR/containers, $XDG_CONFIG_HOME/containers), with the credential helpers they
+// name. A file that is there but cannot be used (unreadable, not JSON, a pipe, over
+// maxDockerConfig) is not an error, as it is for DefaultKeychain: Docker then warns "WARNING:
+// Error loading config file" and goes on without credentials, and so does strata, warning once
+// through warn. A credential helper that fails is still an error: the file asked for it.
+type dockerKeychain struct {
+	warn func(string)
+	once sync.Once
+	mu   sync.Mutex
+}
+
+var _ authn.Keychain = (*dockerKeychain)(nil)
+
+// Resolve returns the credentials for r, or Anonymous.
+func (k *dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	// The credential helpers of one file are not run at once, as DefaultKeychain does not.
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	path := credentialsFile()
+	if path == "" {
+		return authn.Anonymous, nil
+	}
+	cf, err := loadCredentialsFile(path)
+	if err != nil {
+		k.once.Do(func() {
+			if k.warn != nil {
+				k.warn(oneLine(err.Error()) + "; going on without credentials")
+			}
+		})
+		return authn.Anonymous, nil
+	}
+	for _, key := range []string{r.String(), r.RegistryStr()} {
+		if key == name.DefaultRegistry {
+			key = authn.DefaultAuthKey
+		}
+		ac, err := cf.GetAuthConfig(key)
+		if err != nil {
+			return nil, fmt.Errorf("credentials for %s in %s: %w", key, path, err)
+		}
+		ac.ServerAddress = "" // set by GetAuthConfig, whether it found anything or not
+		if ac != (types.AuthConfig{}) {
+			return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password,
+				Auth: ac.Auth, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
+		}
+	}
+	return authn.Anonymous, nil
+}
+
+// credentialsFile is the file DefaultKeychain reads, in its order, or "" if there is none.
+// Anything at Docker's paths counts, a directory or a broken link too: it is what the user
+// meant, and it gets the warning.
+func credentialsFile() string {
+	home, _ := os.UserHomeDir()
+	dockerDir := os.Getenv("DOCKER_CONFIG")
+	var docker []string
+	if home != "" {
+		docker = append(docker, filepath.Join(home, ".docker", "config.json"))
+	}
+	if dockerDir != "" {
+		docker = append(docker, filepath.Join(dockerDir, "config.json"))
+	}
+	for _, p := range docker {
+		if _, err := os.Lstat(p); err == nil {
+			if path, err := configPath(); err == nil {
+				return path
+			}
+			return p
+		}
+	}
+	var podman []string
+	if f := os.Getenv("REGISTRY_AUTH_FILE"); f != "" {
+		podman = append(podman, filepath.Clean(f))
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		podman = append(podman, filepath.Join(d, "containers", "auth.json"))
+	}
+	configHome := os.Getenv("XDG_CONFIG_HOME")
+	if configHome == "" && home != "" {
+		configHome = filepath.Join(home, ".config")
+	}
+	if configHome != "" {
+		podman = append(podman, filepath.Join(configHome, "containers", "auth.json"))
+	}
+	for _, p := range podman {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+// loadCredentialsFile parses path as Docker's config.json; a missing file is an empty one.
+func loadCredentialsFile(path string) (*configfile.ConfigFile, error) {
+	data, err := readConfigFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return configfile.New(path), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cf, err := config.LoadFromReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	cf.Filename = path
+	return cf, nil
+}
+
+// readConfigFile reads a config.json: a regular file (opened without blocking, so a named pipe
+// nobody writes to is refused instead of hanging the command) of at most maxDockerConfig bytes.
+// Errors name the file.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		what := "a device"
+		switch {
+		case fi.IsDir():
+			what = "a directory"
+		case fi.Mode()&fs.ModeNamedPipe != 0:
+			what = "a named pipe"
+		case fi.Mode()&fs.ModeSocket != 0:
+			what = "a socket"
+		}
+		return nil, fmt.Errorf("reading %s: it is %s, not a regular file", path, what)
+	}
+	if fi.Size() > maxDockerConfig {
+		return nil, fmt.Errorf("reading %s: it is %d bytes, over the %d MiB a config file may have", path, fi.Size(), maxDockerConfig>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxDockerConfig+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxDockerConfig {
+		return nil, fmt.Errorf("reading %s: it is over the %d MiB a config file may have", path, maxDockerConfig>>20)
+	}
+	return data, nil
+}
