@@ -253,3 +253,16 @@ func TestLoginServerURL(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginOverNullConfig: a config.json that says null is an empty one, as for docker; login
+// writing into it panicked on the nil map it decoded to.
+func TestLoginOverNullConfig(t *testing.T) {
+	path := dockerConfigDir(t, "null")
+	host := serve(t, basicAuth("alice", "s3cret"))
+	if err := Login(context.Background(), host, "alice", "s3cret", testOptions()); err != nil {
+		t.Fatalf("Login over a null config.json = %v", err)
+	}
+	if a := readAuths(t, path)[host]; a == nil {
+		t.Errorf("config.json after login has no entry for %s", host)
+	}
+}
