@@ -181,7 +181,7 @@ func (d *dialer) dial(ctx context.Context, network, addr string, publicOnly bool
 			from, _ := ctx.Value(fromKey{}).(string)
 			return nil, refusal(from, host, refused.String())
 		}
-		return nil, &Error{Msg: fmt.Sprintf("refusing to connect to %s at private address %s: it was at a public address before (DNS rebinding)", host, refused)}
+		return nil, &Error{Msg: fmt.Sprintf("refusing to connect to %s at private address %s: it was at a public address before (DNS rebinding)", oneLine(host), refused)}
 	}
 	var first error
 	for _, ip := range allowed {
@@ -205,6 +205,8 @@ func refusal(from, host, addr string) error {
 	if from == "" {
 		from = "a public host"
 	}
+	// A redirect's host is the registry's words: url.Parse lets C1 controls through.
+	from, host = oneLine(from), oneLine(host)
 	if addr == host {
 		return &Error{Msg: fmt.Sprintf("refusing to go from %s to private address %s", from, host)}
 	}

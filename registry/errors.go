@@ -189,7 +189,8 @@ func connMessage(err error) string {
 	var recordErr tls.RecordHeaderError
 	switch {
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-		return fmt.Sprintf("unknown host %s", dnsErr.Name)
+		// The name may come from a registry's redirect: url.Parse lets C1 controls through.
+		return fmt.Sprintf("unknown host %s", oneLine(dnsErr.Name))
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
@@ -199,7 +200,7 @@ func connMessage(err error) string {
 	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert), errors.As(err, &verifyErr):
 		return fmt.Sprintf("tls: %s (use --insecure, or add it to the insecure registries, to skip verification)", tlsCause(err))
 	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("looking up %s: %s", dnsErr.Name, dnsErr.Err)
+		return fmt.Sprintf("looking up %s: %s", oneLine(dnsErr.Name), oneLine(dnsErr.Err))
 	}
 	// Looked for first: a ping that tried https and then http holds both errors, and the
 	// https one (a *url.Error, a net.Error too) would hide the stall of the other.
