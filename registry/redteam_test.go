@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"net/http"
 	"strings"
@@ -62,5 +63,29 @@ func TestRedirectHostOneLine(t *testing.T) {
 				t.Errorf("error %q carries the registry's control characters", msg)
 			}
 		})
+	}
+}
+
+// TestHugeResponseHeaders: a registry that answers with megabytes of headers fails the request
+// in one line, after at most maxResponseHeaders of them, not net/http's 10 MiB.
+func TestHugeResponseHeaders(t *testing.T) {
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodGet {
+				for i := range 100 { // 3 MiB
+					w.Header().Add(fmt.Sprintf("X-Junk-%d", i), strings.Repeat("j", 30<<10))
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := pushImage(t, host+"/huge/headers:1", randomImage(t))
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Image(context.Background(), ref)
+	if err == nil || strings.Contains(err.Error(), "\n") || len(err.Error()) > 1024 {
+		t.Errorf("Image behind 3 MiB of headers = %.300v, want one short line", err)
 	}
 }

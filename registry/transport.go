@@ -43,6 +43,8 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *diale
 	if insecure {
 		ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
 	}
+	// A registry's headers are a few KiB; net/http would read 10 MiB of them per response.
+	ht.MaxResponseHeaderBytes = maxResponseHeaders
 	if d.hooks.proxy != nil {
 		ht.Proxy = d.hooks.proxy
 	}
@@ -206,6 +208,9 @@ func isManifestRequest(req *http.Request) bool {
 	}
 	return false
 }
+
+// maxResponseHeaders bounds the headers of a response (a WWW-Authenticate challenge included).
+const maxResponseHeaders = 1 << 20
 
 // maxPingBody is what strata reads of a ping's body (GET /v2/): Docker Hub's is "{}".
 const maxPingBody = 64 << 10
