@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,6 +192,38 @@ func TestExecNotRunning(t *testing.T) {
 	code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"true"}}, Stdio{})
 	if !errors.Is(err, ErrNotRunning) || code != ExitOwnError {
 		t.Errorf("Exec(created container) = %d, %v, want %d, ErrNotRunning", code, err, ExitOwnError)
+	}
+}
+
+// TestExecStdinNotWaitedFor: Exec returns once the command exits, whatever its -i input: a
+// reader that blocks (here one nobody writes to) is copied but not waited for, as Run's.
+func TestExecStdinNotWaitedFor(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	r, w := io.Pipe()
+	defer w.Close()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"true"}, Stdin: true}, Stdio{Stdin: r})
+		if err == nil && code != 0 {
+			err = fmt.Errorf("exit %d", code)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Exec = %v", err)
+		}
+		// os/exec's own stdin copy would hold Exec for its WaitDelay (1 s), or for good.
+		if d := time.Since(start); d > 900*time.Millisecond {
+			t.Errorf("Exec -i true took %v with a silent input, want it to return once the command exits", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("Exec -i true still waits for its silent input after 5 s")
+		w.Close() // its end lets the copy, and Exec, return
+		<-done
 	}
 }
 

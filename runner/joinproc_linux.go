@@ -73,21 +73,20 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 			// reopen or chmod whatever they are (a host file, the host's /dev/null), or keep
 			// the user's terminal and read what they type into their shell after strata
 			// exits. Without -i, stdin is a pipe already at its end, as /dev/null reads.
-			if f, ok := p.cmd.Stdin.(*os.File); ok || p.cmd.Stdin == nil {
-				pr, pw, err := os.Pipe()
-				if err != nil {
-					return ExitOwnError, fmt.Errorf("creating stdin pipe: %w", err)
-				}
-				defer pr.Close()
-				if ok && f != nil {
-					// Not waited for, as with -t: a read on the user's terminal blocks until
-					// they type.
-					go func() { _, _ = io.Copy(pw, f); pw.Close() }()
-				} else {
-					pw.Close()
-				}
-				p.cmd.Stdin = pr
+			// Our own pipe whatever the reader, never os/exec's, whose copy Wait waits for.
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return ExitOwnError, fmt.Errorf("creating stdin pipe: %w", err)
 			}
+			defer pr.Close()
+			if in := p.cmd.Stdin; in != nil {
+				// Not waited for, as with -t: a read on the user's terminal blocks until
+				// they type.
+				go func() { _, _ = io.Copy(pw, in); pw.Close() }()
+			} else {
+				pw.Close()
+			}
+			p.cmd.Stdin = pr
 			if f, ok := p.cmd.Stdout.(*os.File); ok && f != nil {
 				p.cmd.Stdout = struct{ io.Writer }{f}
 			}
