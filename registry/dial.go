@@ -87,8 +87,12 @@ func newDialer(h *netHooks) *dialer {
 	return d
 }
 
-// dialTimeout is net/http's and go-containerregistry's, per address tried.
-const dialTimeout = 30 * time.Second
+// dialTimeout is net/http's and go-containerregistry's, for a connection; minAddrTimeout is
+// the least each of a name's addresses gets of it (net.Dialer's 2 s).
+const (
+	dialTimeout    = 30 * time.Second
+	minAddrTimeout = 2 * time.Second
+)
 
 func (d *dialer) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -120,7 +124,7 @@ func (d *dialer) connect(ctx context.Context, network, addr string) (net.Conn, e
 	if d.hooks.connect != nil {
 		return d.hooks.connect(ctx, network, addr)
 	}
-	return (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext(ctx, network, addr)
+	return (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(ctx, network, addr)
 }
 
 // publicName reports whether a connection to host name was seen landing on a public address.
@@ -183,9 +187,15 @@ func (d *dialer) dial(ctx context.Context, network, addr string, publicOnly bool
 		}
 		return nil, &Error{Msg: fmt.Sprintf("refusing to connect to %s at private address %s: it was at a public address before (DNS rebinding)", oneLine(host), refused)}
 	}
+	// As net.Dialer does with a name: the addresses share dialTimeout, each getting an equal
+	// part of what is left (at least minAddrTimeout), so a dead first address of several
+	// does not cost the whole of it.
+	deadline := time.Now().Add(dialTimeout)
 	var first error
-	for _, ip := range allowed {
-		conn, err := d.connect(ctx, network, net.JoinHostPort(ip.String(), port))
+	for i, ip := range allowed {
+		actx, cancel := context.WithTimeout(ctx, max(time.Until(deadline)/time.Duration(len(allowed)-i), minAddrTimeout))
+		conn, err := d.connect(actx, network, net.JoinHostPort(ip.String(), port))
+		cancel()
 		if err == nil {
 			d.record(host, ip)
 			return conn, nil

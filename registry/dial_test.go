@@ -37,7 +37,8 @@ func newFakeNet() *fakeNet {
 	return &fakeNet{names: map[string][]string{}, lookups: map[string]int{}, routes: map[string]string{}}
 }
 
-// host makes name resolve to addrs in turn (the last one for every later lookup).
+// host makes name resolve to addrs in turn (the last one for every later lookup); an answer
+// of several addresses separates them with commas.
 func (n *fakeNet) host(name string, addrs ...string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -62,7 +63,11 @@ func (n *fakeNet) hooks() *netHooks {
 			}
 			i := min(n.lookups[host], len(answers)-1)
 			n.lookups[host]++
-			return []net.IPAddr{{IP: net.ParseIP(answers[i])}}, nil
+			var addrs []net.IPAddr
+			for _, a := range strings.Split(answers[i], ",") {
+				addrs = append(addrs, net.IPAddr{IP: net.ParseIP(a)})
+			}
+			return addrs, nil
 		},
 		connect: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			n.mu.Lock()
@@ -435,5 +440,31 @@ func TestDialRefusalIsTyped(t *testing.T) {
 	}
 	if got := classify(fmt.Errorf("Get x: %w", err), opPull, "blob", "r", "h"); got.Error() != e.Msg {
 		t.Errorf("classify = %q, want %q", got, e.Msg)
+	}
+}
+
+// TestDialTriesEachAddress: of a name's addresses, a guarded dial skips the private ones and
+// goes on to the next when one does not answer, as net.Dialer does.
+func TestDialTriesEachAddress(t *testing.T) {
+	n := newFakeNet()
+	srv := newServer(t, http.NotFoundHandler())
+	n.host("cdn.example.test", "10.0.0.1,203.0.113.5,203.0.113.6")
+	n.route("10.0.0.1:80", srv)
+	n.route("203.0.113.6:80", srv)
+	d := newDialer(n.hooks())
+	conn, err := d.dial(context.Background(), "tcp", "cdn.example.test:80", true)
+	if err != nil {
+		t.Fatalf("dial = %v, want the third address", err)
+	}
+	conn.Close()
+	if public, known := d.publicName("cdn.example.test"); !public || !known {
+		t.Errorf("cdn.example.test after a dial to 203.0.113.6: public %v, known %v", public, known)
+	}
+	// Unguarded, the first address that answers wins, private or not.
+	n.host("registry.corp", "203.0.113.5,10.0.0.1")
+	if conn, err := d.dial(context.Background(), "tcp", "registry.corp:80", false); err != nil {
+		t.Errorf("unguarded dial = %v", err)
+	} else {
+		conn.Close()
 	}
 }
