@@ -227,6 +227,23 @@ func TestExecStdinNotWaitedFor(t *testing.T) {
 	}
 }
 
+// TestExecTerminalBackground: exec -t returns once its command exits, although a background
+// process it left, which ignores SIGHUP, holds the terminal open: its output is drained for
+// at most outputDrain, as exec's pipes are without -t. Exec waited for that process to end.
+func TestExecTerminalBackground(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	start := time.Now()
+	var out bytes.Buffer
+	code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"sh", "-c", `trap "" HUP; sleep 30 & echo started`}, Terminal: true}, Stdio{Stdout: &out})
+	if err != nil || code != 0 || !strings.Contains(out.String(), "started") {
+		t.Fatalf("Exec = %d, %v, printed %q", code, err, out.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Exec -t took %v, want it to return about a second after its command exits", d)
+	}
+}
+
 // TestExecRemoved: exec into a container removed since it was looked up says it is gone
 // (ErrNotFound, 125), as `exec nosuch` does, not that its state.json cannot be read.
 func TestExecRemoved(t *testing.T) {

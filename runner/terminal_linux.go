@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/term"
@@ -52,12 +53,27 @@ func (t *terminal) resize() {
 	}
 }
 
-// close drains the command's output and restores the user's terminal.
+// outputDrain bounds how long close waits, once the command is gone, for the copy of its
+// output to end: a background process of exec -t that ignores SIGHUP keeps the terminal
+// open, and kept strata exec waiting for as long as it ran. It is os/exec's WaitDelay that
+// Run and exec give their pipes without -t.
+const outputDrain = time.Second
+
+// close drains the command's output, for at most outputDrain, and restores the user's
+// terminal. A copy still running then goes on until that terminal closes, or strata exits.
 func (t *terminal) close() {
 	if t.pty == nil {
 		return
 	}
-	t.copies.Wait()
+	drained := make(chan struct{})
+	go func() {
+		t.copies.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(outputDrain):
+	}
 	t.pty.Close()
 	if t.restore != nil {
 		t.restore()
