@@ -329,7 +329,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 	// strata reach the container through forwardSignals, as docker run's --sig-proxy.
 	p.cmd.SysProcAttr.Setsid = true
 	// With -t the init makes the terminal in the container's devpts and sends us its master
-	// (setupConsole); until then its stdio is /dev/null. Without, the container gets ours.
+	// (setupConsole); until then its stdio is /dev/null. Without, pipes to ours.
 	if !shape.Terminal {
 		if shape.Stdin {
 			// A pipe too, as docker gives, never strata's own stdin: through /proc/self/fd/0
