@@ -187,18 +187,101 @@ func (d *dialer) dial(ctx context.Context, network, addr string, publicOnly bool
 		}
 		return nil, &Error{Msg: fmt.Sprintf("refusing to connect to %s at private address %s: it was at a public address before (DNS rebinding)", oneLine(host), refused)}
 	}
-	// As net.Dialer does with a name: the addresses share dialTimeout, each getting an equal
-	// part of what is left (at least minAddrTimeout), so a dead first address of several
-	// does not cost the whole of it.
+	conn, ip, err := d.dialParallel(ctx, network, port, allowed)
+	if err != nil {
+		return nil, err
+	}
+	d.record(host, ip)
+	return conn, nil
+}
+
+// fallbackDelay is how long the addresses of a name's first family get before those of the
+// other family are tried beside them (RFC 8305's "Happy Eyeballs"; net.Dialer's 300 ms), so a
+// host whose IPv6 is broken still connects at once over IPv4.
+const fallbackDelay = 300 * time.Millisecond
+
+// dialParallel connects to one of addrs: those of the first address's family in turn, and,
+// from fallbackDelay on or once they all failed, those of the other family beside them. The
+// first connection wins; a later one is closed.
+func (d *dialer) dialParallel(ctx context.Context, network, port string, addrs []netip.Addr) (net.Conn, netip.Addr, error) {
+	var primaries, fallbacks []netip.Addr
+	for _, ip := range addrs {
+		if ip.Is4() == addrs[0].Is4() {
+			primaries = append(primaries, ip)
+		} else {
+			fallbacks = append(fallbacks, ip)
+		}
+	}
+	if len(fallbacks) == 0 {
+		return d.dialSerial(ctx, network, port, primaries)
+	}
+	type result struct {
+		conn    net.Conn
+		ip      netip.Addr
+		err     error
+		primary bool
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan result)
+	returned := make(chan struct{})
+	defer close(returned)
+	race := func(primary bool, addrs []netip.Addr) {
+		go func() {
+			conn, ip, err := d.dialSerial(ctx, network, port, addrs)
+			select {
+			case results <- result{conn, ip, err, primary}:
+			case <-returned:
+				if conn != nil {
+					conn.Close()
+				}
+			}
+		}()
+	}
+	race(true, primaries)
+	timer := time.NewTimer(fallbackDelay)
+	defer timer.Stop()
+	fallbackStarted := false
+	var primaryErr, fallbackErr error
+	for {
+		select {
+		case <-timer.C:
+			if !fallbackStarted {
+				fallbackStarted = true
+				race(false, fallbacks)
+			}
+		case r := <-results:
+			if r.err == nil {
+				return r.conn, r.ip, nil
+			}
+			if r.primary {
+				primaryErr = r.err
+			} else {
+				fallbackErr = r.err
+			}
+			if !fallbackStarted {
+				fallbackStarted = true
+				race(false, fallbacks)
+			}
+			if primaryErr != nil && fallbackErr != nil {
+				return nil, netip.Addr{}, primaryErr
+			}
+		}
+	}
+}
+
+// dialSerial connects to the first of addrs that answers. As net.Dialer does with a name, the
+// addresses share dialTimeout, each getting an equal part of what is left (at least
+// minAddrTimeout): a dead first address of several does not cost the whole of it.
+func (d *dialer) dialSerial(ctx context.Context, network, port string, addrs []netip.Addr) (net.Conn, netip.Addr, error) {
 	deadline := time.Now().Add(dialTimeout)
 	var first error
-	for i, ip := range allowed {
-		actx, cancel := context.WithTimeout(ctx, max(time.Until(deadline)/time.Duration(len(allowed)-i), minAddrTimeout))
+	for i, ip := range addrs {
+		actx, cancel := context.WithTimeout(ctx, max(time.Until(deadline)/time.Duration(len(addrs)-i), minAddrTimeout))
 		conn, err := d.connect(actx, network, net.JoinHostPort(ip.String(), port))
 		cancel()
 		if err == nil {
-			d.record(host, ip)
-			return conn, nil
+			return conn, ip, nil
 		}
 		if first == nil {
 			first = err
@@ -207,7 +290,7 @@ func (d *dialer) dial(ctx context.Context, network, addr string, publicOnly bool
 			break
 		}
 	}
-	return nil, first
+	return nil, netip.Addr{}, first
 }
 
 // refusal is the error for a request that would go from a public host to a private address.

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 )
@@ -45,6 +46,9 @@ func (n *fakeNet) host(name string, addrs ...string) {
 	n.names[name] = addrs
 }
 
+// blackhole is the route of an address whose connections never answer.
+const blackhole = "blackhole"
+
 // route makes a connection to addr ("ip:port") reach srv.
 func (n *fakeNet) route(addr string, srv *httptest.Server) {
 	n.mu.Lock()
@@ -73,6 +77,10 @@ func (n *fakeNet) hooks() *netHooks {
 			n.mu.Lock()
 			target, ok := n.routes[addr]
 			n.mu.Unlock()
+			if target == blackhole {
+				<-ctx.Done() // a SYN that nobody answers
+				return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+			}
 			if !ok {
 				return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
 			}
@@ -466,5 +474,32 @@ func TestDialTriesEachAddress(t *testing.T) {
 		t.Errorf("unguarded dial = %v", err)
 	} else {
 		conn.Close()
+	}
+}
+
+// TestDialFallsBackToOtherFamily: a host whose IPv6 address swallows connections is reached
+// over IPv4 after a moment, not after the IPv6 address's share of the dial timeout.
+func TestDialFallsBackToOtherFamily(t *testing.T) {
+	n := newFakeNet()
+	srv := newServer(t, http.NotFoundHandler())
+	n.host("cdn.example.test", "2001:db8::1,203.0.113.6")
+	n.mu.Lock()
+	n.routes["[2001:db8::1]:80"] = blackhole
+	n.mu.Unlock()
+	n.route("203.0.113.6:80", srv)
+	d := newDialer(n.hooks())
+	start := time.Now()
+	conn, err := d.dial(context.Background(), "tcp", "cdn.example.test:80", true)
+	if err != nil {
+		t.Fatalf("dial = %v, want the IPv4 address", err)
+	}
+	conn.Close()
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("dial took %v, want about %v", took, fallbackDelay)
+	}
+	// Both families dead: the first family's error, at once for a refusal.
+	n.host("dead.example.test", "2001:db8::2,203.0.113.7")
+	if _, err := d.dial(context.Background(), "tcp", "dead.example.test:80", true); err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial of a dead host = %v, want connection refused", err)
 	}
 }
