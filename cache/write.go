@@ -42,7 +42,8 @@ type WriteOptions struct {
 	// quickly, as it runs on the download path.
 	Progress func(Event)
 	// Retries is how many times a download is resumed after a dropped connection before
-	// WriteImage gives up; 0 means 5. Attempts that make progress do not count.
+	// WriteImage gives up; 0 means 5. Attempts that bring at least 64 KiB do not count, but
+	// no blob is fetched more than 100 times in all.
 	Retries int
 	// Annotations are kept on ref's descriptor in index.json, beside the ref name: what the
 	// caller must remember about how the image was pulled (the digest the tag pointed at,

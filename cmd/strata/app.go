@@ -71,6 +71,7 @@ func (g *globals) registryOptions() registry.Options {
 		InsecureRegistries: g.insecureRegistries,
 		ConfigPath:         g.registriesFile(),
 		UserAgent:          "strata/" + version,
+		Warn:               warnRegistry,
 	}
 }
 

@@ -61,7 +61,6 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		return errors.New("--platform and --all-platforms exclude each other")
 	}
 	opts := g.registryOptions()
-	opts.Warn = warnRegistry
 	if o.platform != "" {
 		p, err := registry.ParsePlatform(o.platform)
 		if err != nil {

@@ -51,7 +51,6 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 		fmt.Fprintf(out, "The push refers to repository [%s]\n", ref.Name())
 	}
 	opts := g.registryOptions()
-	opts.Warn = warnRegistry
 	if !quiet {
 		// One line per change, as docker prints a push when not on a terminal.
 		var mu sync.Mutex
