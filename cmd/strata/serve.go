@@ -82,6 +82,10 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 	srv := &http.Server{
 		Handler:           serve.New(store, opts),
 		ReadHeaderTimeout: 30 * time.Second,
+		// A client's idle keep-alive connections are closed, so that clients which open many
+		// and walk away cannot hold the server's file descriptors for good.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Serving %s read-only at http://%s\n", g.storeDir(), ln.Addr())
 	done := make(chan error, 1)
