@@ -409,8 +409,8 @@ func TestExecHostileContainer(t *testing.T) {
 	}
 	code, _, _, err := execOut(t, c, ExecOptions{Args: []string{"true"}, User: "nobody"})
 	// The helper's error crosses a process boundary as text.
-	if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), "unable to find user nobody") {
-		t.Errorf("Exec(-u nobody) with a FIFO passwd = %d, %v, want %d and an unknown user", code, err, ExitOwnError)
+	if code != ExitCannotInvoke || err == nil || !strings.Contains(err.Error(), "unable to find user nobody") {
+		t.Errorf("Exec(-u nobody) with a FIFO passwd = %d, %v, want %d and an unknown user", code, err, ExitCannotInvoke)
 	}
 	// Not id(1): it would read the FIFO itself.
 	if code, out, _, err := execOut(t, c, ExecOptions{Args: []string{"grep", "^Uid:", "/proc/self/status"}, User: "1000"}); code != 0 || strings.Join(strings.Fields(out), " ") != "Uid: 1000 1000 1000 1000" {
