@@ -244,6 +244,34 @@ func TestExecTerminalBackground(t *testing.T) {
 	}
 }
 
+// TestExecLongArguments: a failure quoting a very long command name, user or working
+// directory keeps its status and says why, cut short: the helper's answer outgrew what strata
+// reads, and every such failure was 125 "reading helper's answer: unexpected end of JSON input".
+func TestExecLongArguments(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	long := strings.Repeat("x", 70000)
+	tests := []struct {
+		opts     ExecOptions
+		wantCode int
+		want     string
+	}{
+		{ExecOptions{Args: []string{long}}, ExitCannotInvoke, "file name too long"},
+		{ExecOptions{Args: []string{"true"}, User: long}, ExitCannotInvoke, "unable to find user"},
+		{ExecOptions{Args: []string{"true"}, Cwd: "/" + long}, ExitCannotInvoke, "changing to working directory"},
+	}
+	for _, tt := range tests {
+		code, _, _, err := execOut(t, c, tt.opts)
+		if code != tt.wantCode || err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 8<<10 {
+			msg := fmt.Sprint(err)
+			if len(msg) > 200 {
+				msg = msg[:100] + "..." + msg[len(msg)-100:]
+			}
+			t.Errorf("Exec with a 70 KB argument = %d, %s (%d bytes), want %d, %q, cut short", code, msg, len(fmt.Sprint(err)), tt.wantCode, tt.want)
+		}
+	}
+}
+
 // TestExecRemoved: exec into a container removed since it was looked up says it is gone
 // (ErrNotFound, 125), as `exec nosuch` does, not that its state.json cannot be read.
 func TestExecRemoved(t *testing.T) {
