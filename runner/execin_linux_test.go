@@ -196,13 +196,13 @@ func TestExecNotRunning(t *testing.T) {
 }
 
 // TestExecStdinNotWaitedFor: Exec returns once the command exits, whatever its -i input: a
-// reader that blocks (here one nobody writes to) is copied but not waited for, as Run's.
+// reader that blocks (here one nobody writes to) is copied but not waited for, as Run's;
+// os/exec's own copy of such a reader is one Wait waits for, for good.
 func TestExecStdinNotWaitedFor(t *testing.T) {
 	testutil.Requires(t, testutil.Root, testutil.Overlay)
 	c := startedContainer(t, nil, "sleep", "1000")
 	r, w := io.Pipe()
 	defer w.Close()
-	start := time.Now()
 	done := make(chan error, 1)
 	go func() {
 		code, err := Exec(context.Background(), c, ExecOptions{Args: []string{"true"}, Stdin: true}, Stdio{Stdin: r})
@@ -215,10 +215,6 @@ func TestExecStdinNotWaitedFor(t *testing.T) {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("Exec = %v", err)
-		}
-		// os/exec's own stdin copy would hold Exec for its WaitDelay (1 s), or for good.
-		if d := time.Since(start); d > 900*time.Millisecond {
-			t.Errorf("Exec -i true took %v with a silent input, want it to return once the command exits", d)
 		}
 	case <-time.After(5 * time.Second):
 		t.Errorf("Exec -i true still waits for its silent input after 5 s")
