@@ -89,3 +89,31 @@ func TestInitHostileImage(t *testing.T) {
 		t.Errorf("containers left after run --rm: %q", r.Stdout)
 	}
 }
+
+// TestInitLongValues: a command name, user or working directory of 70 KB gets the exit code
+// and reason a short one gets (127 for a command found nowhere, 125 for a user or directory),
+// the reason cut in the middle to one readable line; the init's answer once grew past what
+// strata reads of it, and every such run failed with 125 "message too long".
+func TestInitLongValues(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	long := strings.Repeat("a", 70_000)
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"alpine", long}, 127, "executable file not found"},
+		{[]string{"-u", long, "alpine", "true"}, 125, "unable to find user"},
+		{[]string{"-w", "/" + long, "alpine", "true"}, 125, "file name too long"},
+	} {
+		r := strata(t, root, append([]string{"run", "--rm"}, tt.args...)...)
+		line := strings.TrimSpace(r.Stderr)
+		if r.Code != tt.code || !strings.Contains(line, tt.want) || strings.Contains(line, "\n") || len(line) > 8<<10 {
+			t.Errorf("run %.40q… = exit %d, stderr %.200q…; want %d and one line with %q", strings.Join(tt.args, " "), r.Code, line, tt.code, tt.want)
+		}
+	}
+	if r := mustStrata(t, root, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("containers left: %q", r.Stdout)
+	}
+}

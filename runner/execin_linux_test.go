@@ -252,7 +252,7 @@ func TestExecLongArguments(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{ExecOptions{Args: []string{long}}, ExitCannotInvoke, "file name too long"},
+		{ExecOptions{Args: []string{long}}, ExitNotFound, "executable file not found"}, // as docker
 		{ExecOptions{Args: []string{"true"}, User: long}, ExitCannotInvoke, "unable to find user"},
 		{ExecOptions{Args: []string{"true"}, Cwd: "/" + long}, ExitCannotInvoke, "changing to working directory"},
 	}

@@ -139,7 +139,7 @@ func runInit() {
 	if errors.As(err, &ec) {
 		code = ec.Code
 	}
-	_ = json.NewEncoder(pipe).Encode(initResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
+	_ = json.NewEncoder(pipe).Encode(initResult{Error: clipError(err.Error()), Code: code, Kind: sentinelKind(err)})
 	os.Exit(code)
 }
 
@@ -427,7 +427,9 @@ func lookPath(file string, env []string) (string, error) {
 		if err == nil {
 			return p, nil
 		}
-		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENOTDIR) && denied == nil {
+		// Only a file there that cannot be run is "cannot invoke"; a name too long for the
+		// kernel, a loop of links and the like find nothing, as Go's LookPath (and docker).
+		if (errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EISDIR)) && denied == nil {
 			denied = err
 		}
 	}

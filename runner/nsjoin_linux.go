@@ -178,20 +178,26 @@ func holdTerminal(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 	os.Exit(0)
 }
 
-// maxAnswerError bounds the error text of the helper's answer, so that the answer fits in
-// maxAnswer however long what the error quotes: a 70 KB command name, user or working
-// directory made the answer too long for strata to read, which then failed with 125 and
-// "unexpected end of JSON input" instead of the 127 or 126 and the reason. JSON escapes a
-// byte into at most 6.
+// maxAnswerError bounds the error text of the helper's and the init's answers, so that an
+// answer fits in what strata reads of one however long what the error quotes: a 70 KB command
+// name, user or working directory made the answer too long for strata to read, which then
+// failed with 125 ("unexpected end of JSON input", "message too long") instead of the 127 or
+// 126 and the reason. JSON escapes a byte into at most 6.
 const maxAnswerError = 4 << 10
+
+// clipError cuts an answer's error text to maxAnswerError. The middle goes: what failed
+// comes first, and why last.
+func clipError(s string) string {
+	if len(s) <= maxAnswerError {
+		return s
+	}
+	return s[:maxAnswerError/2] + "..." + s[len(s)-maxAnswerError/2:]
+}
 
 // sendAnswer writes the helper's one JSON line, with the pty master as SCM_RIGHTS when there
 // is one.
 func sendAnswer(a joinAnswer, master *os.File) error {
-	if len(a.Error) > maxAnswerError {
-		// The middle goes: what failed comes first, and why last.
-		a.Error = a.Error[:maxAnswerError/2] + "..." + a.Error[len(a.Error)-maxAnswerError/2:]
-	}
+	a.Error = clipError(a.Error)
 	b, err := json.Marshal(a)
 	if err != nil {
 		return err
