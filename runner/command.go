@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,12 +58,13 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 		index[k] = len(out)
 		out = append(out, kv)
 	}
-	fromFlag := func(v string) error {
+	// As docker: a -e name may hold any character but "=", an env file's no whitespace.
+	fromFlag := func(v string, fileLine bool) error {
 		k, _, hasValue := strings.Cut(v, "=")
 		if k == "" {
 			return fmt.Errorf("invalid environment variable %q: empty name", v)
 		}
-		if strings.ContainsAny(k, " \t") {
+		if fileLine && strings.ContainsAny(k, " \t") {
 			return fmt.Errorf("invalid environment variable %q: name contains whitespace", v)
 		}
 		if hasValue {
@@ -85,11 +87,14 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for n := 1; sc.Scan(); n++ {
+			if !utf8.Valid(sc.Bytes()) {
+				return nil, fmt.Errorf("env file %s line %d: invalid UTF-8", f, n)
+			}
 			line := strings.TrimLeft(sc.Text(), " \t")
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			if err := fromFlag(line); err != nil {
+			if err := fromFlag(line, true); err != nil {
 				return nil, fmt.Errorf("env file %s line %d: %w", f, n, err)
 			}
 		}
@@ -98,7 +103,7 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 		}
 	}
 	for _, v := range envFlags {
-		if err := fromFlag(v); err != nil {
+		if err := fromFlag(v, false); err != nil {
 			return nil, err
 		}
 	}

@@ -49,6 +49,13 @@ func TestMergeEnv(t *testing.T) {
 	if err := os.WriteFile(envFile, []byte("# comment\n\nFILE=1\n  PATH=/file/bin\nSTRATA_TEST_FROM_HOST\nSPACES=a b \n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badSpace, badUTF8 := filepath.Join(dir, "space"), filepath.Join(dir, "utf8")
+	if err := os.WriteFile(badSpace, []byte("A B=c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badUTF8, []byte("A=\xff\xfe\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		image   []string
@@ -66,6 +73,10 @@ func TestMergeEnv(t *testing.T) {
 		{"file then flags", []string{"PATH=/bin"}, []string{"FILE=2"}, []string{envFile},
 			[]string{"PATH=/file/bin", "FILE=2", "STRATA_TEST_FROM_HOST=hostval", "SPACES=a b "}, false},
 		{"empty name", nil, []string{"=x"}, nil, nil, true},
+		// docker takes any -e name but an empty one; only env files refuse whitespace.
+		{"flag name with a space", nil, []string{"A B=c"}, nil, []string{"A B=c"}, false},
+		{"file name with a space", nil, nil, []string{badSpace}, nil, true},
+		{"file not UTF-8", nil, nil, []string{badUTF8}, nil, true},
 		{"missing file", nil, nil, []string{filepath.Join(dir, "nope")}, nil, true},
 	}
 	for _, tt := range tests {
