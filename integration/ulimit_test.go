@@ -125,6 +125,13 @@ func TestUlimit(t *testing.T) {
 		t.Errorf("created with --ulimit, the command printed %q, want \"100 200 30\"", out)
 	}
 
+	// As docker's: what exec runs in the container gets the container's limits too.
+	d := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--ulimit", "nofile=100:200", "--ulimit", "cpu=30", "alpine", "sleep", "600").Stdout)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", d) })
+	if out := mustStrata(t, root, "exec", d, "sh", "-c", `echo $(ulimit -Sn) $(ulimit -Hn) $(ulimit -St)`).Stdout; out != "100 200 30\n" {
+		t.Errorf("exec in a container run with --ulimit printed %q, want \"100 200 30\"", out)
+	}
+
 	for _, tc := range []struct{ arg, want string }{
 		{fmt.Sprintf("nofile=10:%d", hard+1), "hard limit"},
 		{"nofile=10:-1", "hard limit unlimited is above"},

@@ -86,6 +86,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		Seccomp:        spec.seccompConfined(),
 		SeccompProfile: spec.Seccomp,
 		Hostname:       spec.Hostname,
+		Ulimits:        spec.Ulimits,
 		Terminal:       opts.Terminal,
 		Detach:         opts.Detach,
 	}

@@ -67,7 +67,9 @@ type joinRequest struct {
 	// profile's JSON (--security-opt seccomp=FILE). Used when Seccomp is set.
 	SeccompProfile string `json:"seccompProfile,omitempty"`
 	Hostname       string `json:"hostname,omitempty"`
-	Terminal       bool   `json:"terminal,omitempty"`
+	// Ulimits are the container's --ulimit values, which docker's exec'd processes get too.
+	Ulimits  []Ulimit `json:"ulimits,omitempty"`
+	Terminal bool     `json:"terminal,omitempty"`
 	// TimeOffsets are the container's /proc/<pid>/timens_offsets when it has a time
 	// namespace of its own: the helper makes one with the same offsets (see below).
 	TimeOffsets string `json:"timeOffsets,omitempty"`
@@ -370,6 +372,9 @@ func confine(req joinRequest, tty *os.File) ([]string, error) {
 	}
 	if err := unix.Chdir(cwd); err != nil {
 		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", cwd, err)}
+	}
+	if err := setUlimits(req.Ulimits); err != nil {
+		return nil, err
 	}
 	if err := dropPrivileges(user, req.Caps); err != nil {
 		return nil, err
