@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/lockfile"
 )
 
 // lockRetry is how often a blocked lock is retried; flock(2) cannot be interrupted by a
@@ -48,17 +49,12 @@ func (s *Store) lockBlob(ctx context.Context, hex string) (*blobLock, error) {
 
 // tryLockBlob tries once; ok is false when another process holds the lock.
 func tryLockBlob(path string) (l *blobLock, ok bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
+	// lockfile refuses a symlink or FIFO planted at path rather than lock through it.
+	lk, ok, err := lockfile.TryLock(path, 0o644, true)
+	if err != nil || !ok {
 		return nil, false, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, false, nil
-		}
-		return nil, false, err
-	}
+	f := lk.File()
 	var held, named unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
 		f.Close()
@@ -78,30 +74,22 @@ func (l *blobLock) release() error {
 }
 
 // lockIndex takes the exclusive lock that serializes read-modify-write of index.json.
-func (s *Store) lockIndex(ctx context.Context) (*flock.Flock, error) {
+func (s *Store) lockIndex(ctx context.Context) (*lockfile.Lock, error) {
 	return lockFlock(ctx, filepath.Join(s.dir, indexLockFile), true)
 }
 
 // lockGC takes gc.lock: shared by writers, which create blobs that nothing references until
 // their manifest is tagged, and exclusive for Prune, which would otherwise delete them.
-func (s *Store) lockGC(ctx context.Context, exclusive bool) (*flock.Flock, error) {
+func (s *Store) lockGC(ctx context.Context, exclusive bool) (*lockfile.Lock, error) {
 	return lockFlock(ctx, filepath.Join(s.dir, gcLockFile), exclusive)
 }
 
-func lockFlock(ctx context.Context, path string, exclusive bool) (*flock.Flock, error) {
-	fl := flock.New(path)
-	var ok bool
-	var err error
-	if exclusive {
-		ok, err = fl.TryLockContext(ctx, lockRetry)
-	} else {
-		ok, err = fl.TryRLockContext(ctx, lockRetry)
-	}
-	if err == nil && !ok {
-		err = context.Cause(ctx)
-	}
+// lockFlock waits for the lock at path. A lock file a killed process left is no obstacle
+// (its lock died with it); a FIFO or symlink at path fails at once (lockfile.ErrNotLockFile).
+func lockFlock(ctx context.Context, path string, exclusive bool) (*lockfile.Lock, error) {
+	l, err := lockfile.Wait(ctx, path, 0o644, exclusive)
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
-	return fl, nil
+	return l, nil
 }

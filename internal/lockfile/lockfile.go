@@ -1,0 +1,133 @@
+// Package lockfile takes flock(2) locks on files beside what they guard, for strata processes
+// that share a store with no daemon to serialize them.
+//
+// It replaces gofrs/flock where a lock file sits in a directory a user or another tool can
+// write to: flock.New opens its file O_RDONLY|O_CREATE, following symlinks, so a FIFO put at
+// the lock's path blocked every strata command in open(2) for good (no context reaches an
+// open), and a symlink made it create or lock a file elsewhere. Here the file is opened
+// O_NOFOLLOW|O_NONBLOCK and must be a regular file, or locking fails at once with one line
+// saying what to remove.
+//
+// A lock dies with its process (flock(2) locks belong to the open file), so a lock file left
+// by a killed strata never blocks anyone: only its holder's being alive does.
+package lockfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Retry is how often Lock polls a lock another process holds: flock(2) cannot be interrupted
+// by a context, so waiting retries LOCK_NB.
+const Retry = 20 * time.Millisecond
+
+// ErrNotLockFile is returned when something other than a regular file sits at a lock's path.
+var ErrNotLockFile = errors.New("not a regular file")
+
+// Lock is a held lock; Unlock releases it.
+type Lock struct {
+	f *os.File
+}
+
+// Open opens (creating with perm) the lock file at path without locking it. It refuses a
+// symlink, a FIFO, a device or a directory at path with ErrNotLockFile. O_RDONLY is enough
+// for flock(2) and lets a store on a read-only filesystem still be read under its locks.
+func Open(path string, perm fs.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, perm)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%w: %s is a symlink; remove it", ErrNotLockFile, path)
+	}
+	if errors.Is(err, unix.EISDIR) {
+		return nil, fmt.Errorf("%w: %s is a directory; remove it", ErrNotLockFile, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is a %s; remove it", ErrNotLockFile, path, kind(fi.Mode()))
+	}
+	return f, nil
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m.IsDir():
+		return "directory"
+	}
+	return "special file"
+}
+
+// TryLock tries once to lock path, exclusive or shared; ok is false when another process
+// holds a conflicting lock.
+func TryLock(path string, perm fs.FileMode, exclusive bool) (l *Lock, ok bool, err error) {
+	f, err := Open(path, perm)
+	if err != nil {
+		return nil, false, err
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		f.Close()
+		return nil, false, nil
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return &Lock{f: f}, true, nil
+}
+
+// Wait locks path, polling every Retry until it gets the lock or ctx is done.
+func Wait(ctx context.Context, path string, perm fs.FileMode, exclusive bool) (*Lock, error) {
+	for {
+		l, ok, err := TryLock(path, perm, exclusive)
+		if err != nil || ok {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(Retry):
+		}
+	}
+}
+
+// File is the open lock file, for callers that check it is still the one at its path.
+func (l *Lock) File() *os.File { return l.f }
+
+// Unlock releases the lock. Closing the file releases it: the lock belongs to this open file
+// alone.
+func (l *Lock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
