@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
@@ -116,6 +115,9 @@ func (s *Snapshotter) Prune(ctx context.Context, keep map[v1.Hash]bool, dryRun b
 		}
 	}
 	if !dryRun {
+		if err := s.pruneUsers(); err != nil {
+			errs = append(errs, err)
+		}
 		if err := s.pruneLocks(); err != nil {
 			errs = append(errs, err)
 		}
@@ -136,8 +138,8 @@ func (s *Snapshotter) pruneLocks() error {
 		if !ok || !isHex64(hex) || s.Has(v1.Hash{Algorithm: "sha256", Hex: hex}) {
 			continue
 		}
-		lock := flock.New(s.lockPath(hex), flock.SetPermissions(0o600))
-		if locked, err := lock.TryLock(); err != nil || !locked {
+		lock, locked, err := s.tryLockLayer(hex)
+		if err != nil || !locked {
 			continue // an unpack is running: its lock stays
 		}
 		if err := os.Remove(s.lockPath(hex)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -150,8 +152,7 @@ func (s *Snapshotter) pruneLocks() error {
 
 // pruneLayer removes one layer dir under its lock; nil, nil when it is busy or gone.
 func (s *Snapshotter) pruneLayer(d v1.Hash, dryRun bool) (*Layer, error) {
-	lock := flock.New(s.lockPath(d.Hex), flock.SetPermissions(0o600))
-	ok, err := lock.TryLock()
+	lock, ok, err := s.tryLockLayer(d.Hex)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +160,10 @@ func (s *Snapshotter) pruneLayer(d v1.Hash, dryRun bool) (*Layer, error) {
 		return nil, nil
 	}
 	defer lock.Unlock()
+	// A container prepared over it keeps it, recorded or not yet (see usersDir).
+	if used, err := s.inUse(d.Hex, dryRun); used || err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(s.root, d.Hex)
 	l, err := s.describe(dir, d)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -188,8 +193,7 @@ func (s *Snapshotter) pruneTmp(name string, dryRun bool) (*Layer, error) {
 	var d v1.Hash
 	if hex := tmpHex(name); hex != "" {
 		d = v1.Hash{Algorithm: "sha256", Hex: hex}
-		lock := flock.New(s.lockPath(hex), flock.SetPermissions(0o600))
-		ok, err := lock.TryLock()
+		lock, ok, err := s.tryLockLayer(hex)
 		if err != nil {
 			return nil, err
 		}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/strata-run/strata/layers"
@@ -51,8 +50,8 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if s.Has(diffID) {
 		return drain(r)
 	}
-	lock := flock.New(s.lockPath(diffID.Hex), flock.SetPermissions(0o600))
-	if _, err := lock.TryLockContext(ctx, lockRetry); err != nil {
+	lock, err := s.lockLayer(ctx, diffID.Hex)
+	if err != nil {
 		return fmt.Errorf("locking: %w", err)
 	}
 	defer func() {
