@@ -2,8 +2,10 @@ package snapshotter
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-run/strata/layers"
 	"github.com/strata-run/strata/mount"
 )
 
@@ -220,5 +223,155 @@ func TestPopulateVolumeRefuses(t *testing.T) {
 	}
 	if err := s.PopulateVolume(t.Context(), cdir, diffIDs, "/etc/conf", filepath.Join(vols, "x")); !errors.Is(err, ErrVolumeOverFile) {
 		t.Errorf("PopulateVolume(/etc/conf) = %v, want ErrVolumeOverFile", err)
+	}
+}
+
+// triggerCtx is a context whose Err turns to context.Canceled once fire reports true: a
+// cancellation that lands at a chosen point of a copy, with no timing involved.
+type triggerCtx struct {
+	context.Context
+	fire func() bool
+}
+
+func (c triggerCtx) Err() error {
+	if c.fire() {
+		return context.Canceled
+	}
+	return c.Context.Err()
+}
+
+// hostileVolume prepares a container over one layer made of entries and returns what
+// PopulateVolume needs, the layer dir to plant what a tar cannot hold, and the volumes dir.
+func hostileVolume(t *testing.T, entries ...entry) (s *Snapshotter, cdir string, diffIDs []v1.Hash, layerDir, vols string) {
+	t.Helper()
+	s, base := newTestSnapshotter(t, drivers[0])
+	l := buildLayer(t, entries...)
+	unpack(t, s, l)
+	diffIDs = []v1.Hash{l.diffID}
+	cdir = filepath.Join(base, "containers", "c1")
+	if _, err := s.Prepare(t.Context(), cdir, diffIDs, false); err != nil {
+		t.Fatal(err)
+	}
+	return s, cdir, diffIDs, s.LayerDir(l.diffID), filepath.Join(cdir, "volumes")
+}
+
+// TestPopulateVolumeSparse: a file that is mostly hole in the layer dir (layers keeps a tar's
+// sparse entries sparse) is copied as its data, not as the zeros of its holes: 256 MiB of
+// apparent size must not cost 256 MiB of disk per volume.
+func TestPopulateVolumeSparse(t *testing.T) {
+	s, cdir, diffIDs, layerDir, vols := hostileVolume(t, dir("data/"))
+	const size = 256 << 20
+	f, err := os.Create(filepath.Join(layerDir, "data", "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("head"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("middle"), size/2); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(f.Truncate(size), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(vols, "0")
+	if err := s.PopulateVolume(t.Context(), cdir, diffIDs, "/data", dst); err != nil {
+		t.Fatalf("PopulateVolume(/data) = %v", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(dst, "sparse"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != size || st.Blocks*512 > 1<<20 {
+		t.Errorf("copied sparse file: size %d, %d bytes on disk; want size %d and under 1 MiB on disk", st.Size, st.Blocks*512, size)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[:4]) != "head" || string(got[size/2:size/2+6]) != "middle" || strings.Trim(string(got[4:size/2]), "\x00") != "" {
+		t.Error("copied sparse file's content differs from the layer's")
+	}
+}
+
+// TestPopulateVolumeCancel: a cancel reaches the copy in the middle of a directory and in
+// the middle of a file, not only between directories, and leaves no half volume.
+func TestPopulateVolumeCancel(t *testing.T) {
+	entries := []entry{dir("many/")}
+	for i := range 50 {
+		entries = append(entries, file(fmt.Sprintf("many/f%02d", i), "x"))
+	}
+	entries = append(entries, dir("big/"))
+	s, cdir, diffIDs, layerDir, vols := hostileVolume(t, entries...)
+	if err := os.WriteFile(filepath.Join(layerDir, "big", "data"), bytes.Repeat([]byte("d"), 3*volumeCopyChunk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// written reports whether the volume being made holds name with at least size bytes.
+	written := func(name string, size int64) func() bool {
+		return func() bool {
+			m, _ := filepath.Glob(filepath.Join(vols, ".tmp-*", name))
+			for _, p := range m {
+				if st, err := os.Lstat(p); err == nil && st.Size() >= size {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for _, tc := range []struct {
+		target string
+		fire   func() bool
+	}{
+		{"/many", written("f00", 0)},
+		{"/big", written("data", volumeCopyChunk)},
+	} {
+		ctx := triggerCtx{Context: t.Context(), fire: tc.fire}
+		err := s.PopulateVolume(ctx, cdir, diffIDs, tc.target, filepath.Join(vols, "0"))
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("PopulateVolume(%s) canceled during the copy = %v, want context.Canceled", tc.target, err)
+		}
+		if names, _ := os.ReadDir(vols); len(names) != 0 {
+			t.Errorf("PopulateVolume(%s) canceled left %v", tc.target, names)
+		}
+	}
+}
+
+// TestPopulateVolumeDiskFloor: the copy keeps the free space Apply keeps on the layer dir's
+// filesystem (Options.Layer.MinFreeBytes), so VOLUMEs that copy a tree many times (one per
+// symlink to it) cannot fill the host's disk; and a copy that runs out of space (ENOSPC) in
+// the middle leaves nothing.
+func TestPopulateVolumeDiskFloor(t *testing.T) {
+	entries := []entry{dir("data/"), file("data/small", "small")}
+	for i := range 20 {
+		entries = append(entries, symlink(fmt.Sprintf("l%d", i), "/data"))
+	}
+	s, cdir, diffIDs, layerDir, vols := hostileVolume(t, entries...)
+	if err := os.WriteFile(filepath.Join(layerDir, "data", "big"), bytes.Repeat([]byte("b"), 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.layer.MinFreeBytes = 1 << 62 // more than any disk has
+	err := s.PopulateVolume(t.Context(), cdir, diffIDs, "/l3", filepath.Join(vols, "0"))
+	if !errors.Is(err, layers.ErrLowDiskSpace) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("PopulateVolume(/l3) under the free space floor = %v, want one line with ErrLowDiskSpace", err)
+	}
+	if names, _ := os.ReadDir(vols); len(names) != 0 {
+		t.Errorf("PopulateVolume(/l3) under the floor left %v", names)
+	}
+
+	// ENOSPC itself: the volume's filesystem is a 1 MiB tmpfs, the floor disabled.
+	s.layer.MinFreeBytes = -1
+	if err := os.MkdirAll(vols, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", vols, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(vols, unix.MNT_DETACH) })
+	err = s.PopulateVolume(t.Context(), cdir, diffIDs, "/data", filepath.Join(vols, "0"))
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("PopulateVolume(/data) on a full filesystem = %v, want ENOSPC", err)
+	}
+	if names, _ := os.ReadDir(vols); len(names) != 0 {
+		t.Errorf("PopulateVolume(/data) out of space left %v", names)
 	}
 }
