@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/strata-run/strata/mount"
 )
@@ -67,8 +68,8 @@ func AnonymousVolumes(image map[string]struct{}, mounts []mount.Mount, container
 // ImageVolumes returns the anonymous volumes for the image config's VOLUME paths, one Mount
 // of TypeVolume each, sorted by path, their Source left for AnonymousVolumes to set. A path
 // the user mounts something on (-v, --mount, --tmpfs at the same target) gets none: the
-// user's mount replaces it, as in docker. A path that is not absolute, or is the root, is
-// refused. It does no I/O, and nothing for an image without VOLUMEs.
+// user's mount replaces it, as in docker. A path that is not absolute, the root, or on or
+// inside /proc is refused. It does no I/O, and nothing for an image without VOLUMEs.
 func ImageVolumes(volumes map[string]struct{}, user []mount.Mount) ([]mount.Mount, error) {
 	if len(volumes) == 0 {
 		return nil, nil
@@ -90,6 +91,11 @@ func ImageVolumes(volumes map[string]struct{}, user []mount.Mount) ([]mount.Moun
 	for _, t := range targets {
 		if slices.ContainsFunc(user, func(m mount.Mount) bool { return path.Clean(m.Target) == t }) {
 			continue
+		}
+		// As the user's mounts (validateMountTargets), which these are checked after: a
+		// volume there would replace the container's procfs, its masks and read-only parts.
+		if t == "/proc" || strings.HasPrefix(t, "/proc/") {
+			return nil, fmt.Errorf("invalid VOLUME %q in the image: cannot be mounted because it is inside /proc", t)
 		}
 		out = append(out, mount.Mount{Type: TypeVolume, Target: t, Options: slices.Clone(volumeOptions)})
 	}

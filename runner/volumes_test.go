@@ -50,6 +50,13 @@ func TestAnonymousVolumes(t *testing.T) {
 		{name: "root", volumes: set("/"), wantErr: `invalid VOLUME "/" in the image: a volume can't be mounted on '/'`},
 		{name: "root through dot-dot", volumes: set("/a/.."), wantErr: `invalid VOLUME "/a/.." in the image`},
 		{name: "above the root", volumes: set("/.."), wantErr: `invalid VOLUME "/.." in the image`},
+		{name: "proc", volumes: set("/data", "/proc"), wantErr: `invalid VOLUME "/proc" in the image: cannot be mounted because it is inside /proc`},
+		{name: "inside proc", volumes: set("/proc/sys/kernel/"), wantErr: `invalid VOLUME "/proc/sys/kernel" in the image: cannot be mounted because it is inside /proc`},
+		{name: "proc through dot-dot", volumes: set("/x/../proc/self"), wantErr: `invalid VOLUME "/proc/self" in the image: cannot be mounted`},
+		{name: "proc file the user binds", volumes: set("/proc/cpuinfo", "/data"),
+			user: []mount.Mount{{Type: "bind", Source: "/h/cpuinfo", Target: "/proc/cpuinfo"}},
+			want: []string{"/data=" + dir + "/volumes/0"}},
+		{name: "like proc", volumes: set("/procfs"), want: []string{"/procfs=" + dir + "/volumes/0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := AnonymousVolumes(tc.volumes, tc.user, dir)
