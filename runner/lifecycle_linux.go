@@ -71,6 +71,9 @@ func beginRun(c *Container) error {
 // markMonitor records this process as c's monitor, after checking c does not run. The caller
 // holds c's lock (Start holds it for the monitor it spawns).
 func markMonitor(c *Container) error {
+	if c.Broken != nil {
+		return c.Broken
+	}
 	if err := c.Reload(); err != nil {
 		return err
 	}
@@ -220,6 +223,9 @@ const restartingFile = "restarting"
 // Restart stops c as Stop does and starts it again, detached; a container that is not
 // running is just started.
 func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
+	if c.Broken != nil {
+		return c.Broken
+	}
 	mark := filepath.Join(c.Dir, restartingFile)
 	if err := os.WriteFile(mark, nil, 0o600); err != nil {
 		return fmt.Errorf("restarting container %s: %w", shortID(c.ID), err)
@@ -443,10 +449,10 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 var errBusy = errors.New("container busy")
 
 func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool) error {
-	if err := c.Reload(); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // removed meanwhile, e.g. by its own --rm
-		}
+	if c.notDir {
+		return s.removeNotDir(c)
+	}
+	if gone, err := reloadToRemove(c); gone || err != nil {
 		return err
 	}
 	if c.State.Running() {
@@ -457,10 +463,14 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 			defer w.close()
 			return s.killAndRemove(ctx, c, w)
 		}
-		if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
-			return err
-		}
-		if _, err := Wait(ctx, c); err != nil {
+		// No process can be shown to be the container's: the state names one that is not
+		// (a forged or recycled pid) or it has just exited. Nothing is signalled; its
+		// cgroup is emptied with the dir below, once no monitor writes in it.
+		if err := Kill(c, unix.SIGKILL); err == nil {
+			if _, err := Wait(ctx, c); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, ErrNotRunning) {
 			return err
 		}
 	}
@@ -471,16 +481,69 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 	defer unlock()
 	// Read again under the lock: a start may have run it since, and its monitor would
 	// write state.json into the dir being removed (and a plain rm must not kill it).
-	if err := c.Reload(); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
+	if gone, err := reloadToRemove(c); gone || err != nil {
 		return err
 	}
 	if !anyway && (c.State.Status == StatusRunning || c.State.starting()) {
 		return errBusy
 	}
 	return removeDir(c)
+}
+
+// reloadToRemove rereads c's state for Remove: gone when its dir no longer exists (removed
+// meanwhile, e.g. by its own --rm). A dir without state.json (an rm killed half-way, a crash
+// while creating it) reads as exited: nothing shows that anything of it runs.
+func reloadToRemove(c *Container) (gone bool, err error) {
+	err = c.Reload()
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	if _, serr := os.Lstat(c.Dir); errors.Is(serr, os.ErrNotExist) {
+		return true, nil
+	}
+	c.State = State{Status: StatusExited, ExitCode: ExitUnknown, Error: err.Error()}
+	return false, nil
+}
+
+// removeNotDir removes a container entry that is no directory (Container.notDir): the entry
+// itself, never what a symlink points at, and the cgroup and names of its ID.
+func (s *Store) removeNotDir(c *Container) error {
+	fi, err := os.Lstat(c.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("removing container %s: its entry changed meanwhile: try again", shortID(c.ID))
+	}
+	var errs []error
+	if err := removeCgroup(c.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.Remove(c.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	} else {
+		s.releaseNamesOf(c.ID)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
+	}
+	return nil
+}
+
+// removeCgroup kills what runs in the cgroup of container id and deletes it, if it exists.
+// The cgroup is strata's by its name, a fresh random ID under strata's parent.
+func removeCgroup(id string) error {
+	cg, err := cgroups.Load(id)
+	if errors.Is(err, cgroups.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return errors.Join(cg.Kill(), cg.Delete())
 }
 
 // lockedRemoveDir is removeDir under the container's lock. A dir that is gone already (a
@@ -532,6 +595,13 @@ func watchRun(c *Container) *runWatch {
 		w.close()
 		return nil
 	}
+	// A state.json written by hand can name a live process and one of its children with their
+	// true start time. The container's PID 1 is in its cgroup, named by its random ID, from
+	// before it runs the command (born there, or joined before its exec) until it exits.
+	if !inCgroupOf(c.State.Pid, c.ID) {
+		w.close()
+		return nil
+	}
 	return w
 }
 
@@ -571,6 +641,23 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 	return err
 }
 
+// inCgroupOf reports whether process pid is in the cgroup of container id (in any hierarchy:
+// on cgroup v1 each controller's line names it), as /proc/<pid>/cgroup shows.
+func inCgroupOf(pid int, id string) bool {
+	b, err := readSmallFile(filepath.Join("/proc", strconv.Itoa(pid), "cgroup"), 1<<20)
+	if err != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		// hierarchy-ID:controllers:path
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && slices.Contains(strings.Split(parts[2], "/"), id) {
+			return true
+		}
+	}
+	return false
+}
+
 // waitPidfd returns once the process of pidfd fd has exited, or with ctx's error.
 func waitPidfd(ctx context.Context, fd int) error {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -593,7 +680,9 @@ func waitPidfd(ctx context.Context, fd int) error {
 // normally an empty directory that is no mountpoint: then there is nothing to unmount and the
 // mount table need not be read.
 func mayHoldMounts(rootfs string) bool {
-	if _, err := os.Lstat(rootfs); err != nil {
+	// A rootfs that is no directory (a symlink to / from a hand edit) holds no mount of the
+	// container's, and unmounting "under" it would unmount what it points at: the host's.
+	if fi, err := os.Lstat(rootfs); err != nil || !fi.IsDir() {
 		return false
 	}
 	if mounted, err := mountinfo.Mounted(rootfs); err != nil || mounted {
@@ -617,20 +706,19 @@ func removeDir(c *Container) error {
 			errs = append(errs, err)
 		}
 	}
-	if cg, err := cgroups.Load(c.ID); err == nil {
-		if err := errors.Join(cg.Kill(), cg.Delete()); err != nil {
-			errs = append(errs, err)
-		}
-	} else if !errors.Is(err, cgroups.ErrNotFound) {
+	if err := removeCgroup(c.ID); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
 		// One walk: on 2 CPUs removing the dir's subtrees from goroutines of their own was
 		// slower (each blocked one costs a thread to make and to end at exit).
+		store := &Store{dir: filepath.Dir(c.Dir)}
 		if err := removeAllRetry(c.Dir); err != nil {
 			errs = append(errs, err)
+		} else if c.Broken != nil {
+			store.releaseNamesOf(c.ID)
 		} else {
-			(&Store{dir: filepath.Dir(c.Dir)}).releaseName(c.Config.Name, c.ID)
+			store.releaseName(c.Config.Name, c.ID)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -40,6 +40,9 @@ func Start(ctx context.Context, c *Container) (err error) {
 			err = withCode(ExitOwnError, derr)
 		}
 	}()
+	if c.Broken != nil {
+		return withCode(ExitOwnError, c.Broken)
+	}
 	unlock, err := c.Lock()
 	if err != nil {
 		return withCode(ExitOwnError, err)

@@ -24,8 +24,16 @@ func (s *Store) nameLink(name string) string { return filepath.Join(s.dir, names
 // ensureNameIndex makes .names, linking every existing container's name, if it is missing.
 // The caller holds the store lock, so no create races it; it is built aside and renamed in.
 func (s *Store) ensureNameIndex() error {
-	if _, err := os.Lstat(filepath.Join(s.dir, namesDir)); err == nil {
+	fi, err := os.Lstat(filepath.Join(s.dir, namesDir))
+	if err == nil && fi.IsDir() {
 		return nil
+	}
+	if err == nil {
+		// A file or symlink in its place (a hand edit, a restored backup) would make every
+		// create fail with "not a directory": it is rebuilt.
+		if err := os.Remove(filepath.Join(s.dir, namesDir)); err != nil {
+			return fmt.Errorf("indexing container names: %w", err)
+		}
 	}
 	tmp, err := os.MkdirTemp(s.dir, namesDir+".tmp-")
 	if err != nil {
@@ -59,7 +67,7 @@ func (s *Store) reserveName(name, id string) error {
 		if !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("reserving container name %q: %w", name, err)
 		}
-		if holder, ok := s.nameHolder(name); ok {
+		if holder, ok := s.nameHolder(name, true); ok {
 			return &NameInUseError{Name: name, ID: holder.ID}
 		}
 		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -70,17 +78,69 @@ func (s *Store) reserveName(name, id string) error {
 }
 
 // nameHolder returns the container name's link points at, if it exists and still has that
-// name.
-func (s *Store) nameHolder(name string) (*Container, bool) {
+// name (storeLocked as loadAs). A broken container (its config unreadable) is taken at the
+// link's word: the link is all that tells its name, and `rm NAME` must find it.
+func (s *Store) nameHolder(name string, storeLocked bool) (*Container, bool) {
 	id, err := os.Readlink(s.nameLink(name))
 	if err != nil || len(id) != 64 || !isHexID(id) {
 		return nil, false
 	}
-	c, err := s.load(id)
-	if err != nil || c.Config.Name != name {
+	c, err := s.loadAs(id, storeLocked)
+	if err != nil {
+		return nil, false
+	}
+	if c.Broken != nil {
+		c.Config.Name = name
+		return c, true
+	}
+	if c.Config.Name != name {
 		return nil, false
 	}
 	return c, true
+}
+
+// namesOf returns the names the index links to each of ids, sorted.
+func (s *Store) namesOf(ids map[string]bool) map[string][]string {
+	entries, err := os.ReadDir(filepath.Join(s.dir, namesDir))
+	if err != nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, e := range entries {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		if id, err := os.Readlink(s.nameLink(e.Name())); err == nil && ids[id] {
+			out[id] = append(out[id], e.Name()) // ReadDir sorts by name
+		}
+	}
+	return out
+}
+
+// nameBroken gives each broken container the first name the index links to it, as its
+// config cannot.
+func (s *Store) nameBroken(broken []*Container) {
+	if len(broken) == 0 {
+		return
+	}
+	ids := map[string]bool{}
+	for _, c := range broken {
+		ids[c.ID] = true
+	}
+	names := s.namesOf(ids)
+	for _, c := range broken {
+		if n := names[c.ID]; len(n) > 0 {
+			c.Config.Name = n[0]
+		}
+	}
+}
+
+// releaseNamesOf removes every name link to id: a broken container's config does not say
+// which it holds.
+func (s *Store) releaseNamesOf(id string) {
+	for _, name := range s.namesOf(map[string]bool{id: true})[id] {
+		s.releaseName(name, id)
+	}
 }
 
 // releaseName removes name's link if it still points at id (a new container may have taken

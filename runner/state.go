@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,9 @@ const (
 	StatusCreated Status = "created"
 	StatusRunning Status = "running"
 	StatusExited  Status = "exited"
+	// StatusDead is a broken container's (Container.Broken), as docker calls one it could
+	// not remove: it can only be removed.
+	StatusDead Status = "dead"
 )
 
 // ExitUnknown is the exit code recorded for a container whose monitor vanished without
@@ -172,9 +176,16 @@ func processStat(pid int) (ppid int, start uint64, err error) {
 	return ppid, start, err
 }
 
-// readJSON decodes a small JSON file.
+// maxJSONSize bounds config.json and state.json. Strata writes them at a few KiB (a config
+// with a 70 KB command or 100 layers stays far below); a bigger one is not strata's, and
+// reading it whole would cost that much memory in every ps.
+const maxJSONSize = 16 << 20
+
+// readJSON decodes a small JSON file that strata wrote. It reads only a regular file, never
+// through a symlink (a hand-made config.json -> /etc/shadow is refused), never blocking (a
+// FIFO in its place would hang every ps), and at most maxJSONSize bytes.
 func readJSON(name string, v any) error {
-	b, err := os.ReadFile(name)
+	b, err := readSmallFile(name, maxJSONSize)
 	if err != nil {
 		return err
 	}
@@ -191,4 +202,32 @@ func writeJSON(name string, v any, durable bool) error {
 		return fmt.Errorf("encoding %s: %w", name, err)
 	}
 	return writeFileReplace(name, append(b, '\n'), 0o600, durable)
+}
+
+// readSmallFile reads the regular file name, of at most limit bytes, without following a
+// symlink at its last component or blocking on a FIFO or device in its place.
+func readSmallFile(name string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading %s: %w: %s", name, errNotRegular, fi.Mode().Type())
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("reading %s: %w: %d bytes, at most %d expected", name, errTooBig, fi.Size(), limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("reading %s: %w: more than %d bytes", name, errTooBig, limit)
+	}
+	return b, nil
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -33,12 +34,30 @@ type Store struct {
 	dir string
 }
 
+// ErrBroken means a container's files cannot be read: its config.json is missing or
+// corrupt, or its dir is no directory (a crash, a full disk, a hand edit). Such a container
+// is listed (as dead) and can be removed, and nothing else.
+var ErrBroken = errors.New("container is broken")
+
+// Errors of readSmallFile: what is in a container file's place is not a file strata wrote.
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooBig     = errors.New("file too big")
+)
+
 // Container is one container as read from its dir.
 type Container struct {
 	ID     string
 	Dir    string
 	Config Config
 	State  State
+	// Broken, when not nil, says why the container's config cannot be read (it wraps
+	// ErrBroken). Config is then zero but for the names the index gives it, and State is
+	// read from state.json where that can be, so a broken container that still runs can
+	// be stopped and force-removed.
+	Broken error
+	// notDir: Dir is no directory (a symlink, a file): nothing under it may be opened.
+	notDir bool
 	// synced waits for the fsync of a new container's config.json, which CreateWith leaves
 	// running while the container starts (see Durable); nil when nothing is pending.
 	synced func() error
@@ -237,9 +256,12 @@ func (c *Container) saveState() error {
 
 // Reload rereads state.json (another strata process may have changed it).
 func (c *Container) Reload() error {
+	if c.notDir {
+		return c.Broken
+	}
 	var st State
 	if err := readJSON(filepath.Join(c.Dir, stateFile), &st); err != nil {
-		if errors.Is(err, os.ErrNotExist) || !isDecodeError(err) {
+		if errors.Is(err, os.ErrNotExist) || !isUnusable(err) {
 			return fmt.Errorf("reading container %s state: %w", c.ID[:12], err)
 		}
 		// state.json is written without fsync (saveState): after a host crash it may be
@@ -253,27 +275,95 @@ func (c *Container) Reload() error {
 // Lock takes the container's exclusive lock (an flock on <dir>/lock), held by whoever starts
 // or removes it, so two strata processes cannot do both at once. unlock releases it.
 func (c *Container) Lock() (unlock func() error, err error) {
-	l := flock.New(filepath.Join(c.Dir, lockFile))
+	if c.notDir {
+		return nil, fmt.Errorf("locking container %s: %w", shortID(c.ID), c.Broken)
+	}
+	// Never through a symlink: a lock -> /etc/nologin would create that file.
+	l := flock.New(filepath.Join(c.Dir, lockFile), flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW))
 	if err := l.Lock(); err != nil {
 		return nil, fmt.Errorf("locking container %s: %w", c.ID[:12], err)
 	}
 	return l.Unlock, nil
 }
 
-// load reads one container dir.
-func (s *Store) load(id string) (*Container, error) {
+// load reads one container dir. A dir whose files cannot be read is a container all the
+// same, with Broken set: a crash or a hand edit must not hide it from ps and rm. Only a dir
+// being created (config.json not written yet, the store locked) is ErrNotFound.
+func (s *Store) load(id string) (*Container, error) { return s.loadAs(id, false) }
+
+// loadAs is load; storeLocked says the caller holds the store lock, so no create is under
+// way in another process (and this one's has not made its dir yet).
+func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 	dir := filepath.Join(s.dir, id)
 	c := &Container{ID: id, Dir: dir}
-	if err := readJSON(filepath.Join(dir, configFile), &c.Config); err != nil {
+	fi, err := os.Lstat(dir)
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
 		}
-		return nil, fmt.Errorf("reading container %s config: %w", shortID(id), err)
+		return nil, fmt.Errorf("reading container %s: %w", shortID(id), err)
+	}
+	if !fi.IsDir() {
+		c.notDir = true
+		c.Broken = fmt.Errorf("container %s: %w: its dir is a %s", shortID(id), ErrBroken, fileKind(fi.Mode()))
+		c.State = State{Status: StatusDead}
+		c.Config.Created = fi.ModTime().UTC()
+		return c, nil
+	}
+	if err := readJSON(filepath.Join(dir, configFile), &c.Config); err != nil {
+		if errors.Is(err, os.ErrNotExist) && !storeLocked && s.creating() {
+			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
+		}
+		c.Config = Config{Created: fi.ModTime().UTC()}
+		c.Broken = fmt.Errorf("container %s: %w: %w", shortID(id), ErrBroken, err)
 	}
 	if err := c.Reload(); err != nil {
-		return nil, err
+		missing := errors.Is(err, os.ErrNotExist)
+		switch {
+		case missing && c.Broken == nil && !storeLocked && s.creating():
+			// Created meanwhile: config.json is written before state.json.
+			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
+		case missing || c.Broken != nil:
+			// An rm killed half-way, or neither file readable: nothing shows that it runs.
+			c.State = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
+		default:
+			return nil, err
+		}
+	}
+	if c.Broken != nil && c.State.Status != StatusRunning {
+		c.State.Status = StatusDead
 	}
 	return c, nil
+}
+
+// creating reports whether a create may be under way: it holds the store lock while the new
+// dir has no config.json yet. (A rename holds it too, briefly: a broken container then hides
+// from one listing, which is harmless; showing a half-made one as dead would invite an rm.)
+func (s *Store) creating() bool {
+	lock := flock.New(filepath.Join(s.dir, ".lock"), flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW))
+	ok, err := lock.TryRLock()
+	if err != nil || !ok {
+		return true
+	}
+	_ = lock.Unlock()
+	return false
+}
+
+// fileKind names what a file mode is, for messages.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "symlink"
+	case m&os.ModeNamedPipe != 0:
+		return "fifo"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m.IsRegular():
+		return "regular file"
+	}
+	return "special file"
 }
 
 // Get finds a container by full ID, name (with or without docker's leading "/"), or unique
@@ -288,7 +378,7 @@ func (s *Store) Get(ref string) (*Container, error) {
 			return c, nil
 		}
 	}
-	if c, ok := s.nameHolder(ref); ok {
+	if c, ok := s.nameHolder(ref, false); ok {
 		return c, nil
 	}
 	all, err := s.List()
@@ -318,24 +408,29 @@ func (s *Store) Get(ref string) (*Container, error) {
 	}
 }
 
-// List returns every container, oldest first. Dirs that are not (or no longer) containers,
-// such as one being created or removed, are skipped.
+// List returns every container, oldest first, broken ones (Container.Broken) included. A
+// dir being created is skipped.
 func (s *Store) List() ([]*Container, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
 	var out []*Container
+	var broken []*Container
 	for _, e := range entries {
-		if !e.IsDir() || !isHexID(e.Name()) || len(e.Name()) != 64 {
+		if !isHexID(e.Name()) || len(e.Name()) != 64 {
 			continue
 		}
 		c, err := s.load(e.Name())
 		if err != nil {
 			continue
 		}
+		if c.Broken != nil {
+			broken = append(broken, c)
+		}
 		out = append(out, c)
 	}
+	s.nameBroken(broken)
 	slices.SortFunc(out, func(a, b *Container) int { return a.Config.Created.Compare(b.Config.Created) })
 	return out, nil
 }
@@ -358,11 +453,14 @@ func shortID(id string) string {
 	return id
 }
 
-// isDecodeError reports whether err is readJSON failing to decode, not to read.
-func isDecodeError(err error) bool {
+// isUnusable reports whether err is readJSON finding something it cannot decode, or no
+// file strata wrote (a symlink, a FIFO, a directory, a huge file), rather than failing to read.
+func isUnusable(err error) bool {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	return errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, errNotRegular) || errors.Is(err, errTooBig) ||
+		errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EISDIR)
 }
 
 // syncInBackground fsyncs the file at name and its directory (which holds its new name) in a
