@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-run/strata/archive"
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
 )
@@ -62,7 +63,14 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 			}
 		}
 	}
-	return printGarbage(out, verb, unused, func() (garbage, error) { return collectGarbage(ctx, g, o.dryRun) })
+	return printGarbage(out, verb, unused, func() (garbage, error) {
+		gb, err := collectGarbage(ctx, g, o.dryRun)
+		if !o.dryRun {
+			// Staging dirs of loads that were killed: only the next load removed them.
+			gb.Freed += archive.PruneStaging(g.root)
+		}
+		return gb, err
+	})
 }
 
 // printGarbage runs collect and prints every image, blob and layer it frees and the total, as

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/internal/lockfile"
 )
 
 // TestPrune: -a with --dry-run lists the untag and every blob with the total and removes
@@ -52,5 +54,43 @@ func TestPrune(t *testing.T) {
 	again, err := strata(t, root, nil, "prune", "-a")
 	if err != nil || !strings.Contains(again, "Total reclaimed space: 0B") {
 		t.Errorf("second prune -a = %q, %v", again, err)
+	}
+}
+
+// TestPruneRemovesKilledLoads: the staging dir of a load that was killed (unlocked) goes with
+// the next prune, and its bytes count; one a running load holds stays. Only the next load
+// removed them, so a root that never loaded again kept a whole archive's worth for good.
+func TestPruneRemovesKilledLoads(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "images"); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(root, ".load-123")
+	live := filepath.Join(root, ".load-456")
+	for _, d := range []string{dead, live} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "0"), make([]byte, 5000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, ok, err := lockfile.TryLock(filepath.Join(live, ".lock"), 0o600, true)
+	if err != nil || !ok {
+		t.Fatalf("locking %s: %v %v", live, ok, err)
+	}
+	defer l.Unlock()
+	out, err := strata(t, root, nil, "prune")
+	if err != nil {
+		t.Fatalf("prune = %v", err)
+	}
+	if _, err := os.Stat(dead); err == nil {
+		t.Errorf("prune left the killed load's %s", dead)
+	}
+	if _, err := os.Stat(filepath.Join(live, "0")); err != nil {
+		t.Errorf("prune touched a running load's staging dir: %v", err)
+	}
+	if !strings.Contains(out, "Total reclaimed space: 5kB") {
+		t.Errorf("prune = %q, want the 5kB it freed counted", out)
 	}
 }
