@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -103,7 +104,10 @@ const TailNone = -1
 // Logs writes a detached container's output to stdout and stderr, each entry to the stream it
 // came from.
 func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.Writer) error {
-	f, err := os.Open(filepath.Join(c.Dir, logFile))
+	if c.notDir {
+		return c.Broken
+	}
+	f, err := openLog(filepath.Join(c.Dir, logFile))
 	if errors.Is(err, os.ErrNotExist) {
 		if !opts.Follow {
 			return nil
@@ -116,7 +120,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	if f == nil {
 		return nil // it logged nothing and will not (a foreground run's has no log)
 	}
-	defer f.Close()
+	defer func() { f.Close() }() // f changes when the log is replaced while followed
 	print := func(line []byte) error {
 		var e logEntry
 		if err := json.Unmarshal(line, &e); err != nil {
@@ -174,6 +178,24 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		if !errors.Is(err, io.EOF) {
 			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 		}
+		if opts.Follow {
+			// Truncated (a user emptying a big log) or replaced (moved aside, a new one
+			// made) while followed: what is written next goes to the file at its name, from
+			// its start. Read on from the end of the old one, nothing new would ever show.
+			nf, reset, err := logChanged(f, filepath.Join(c.Dir, logFile))
+			if err != nil {
+				return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+			}
+			if reset {
+				if nf != f {
+					f.Close()
+					f = nf
+				}
+				br.Reset(f)
+				partial = partial[:0]
+				continue
+			}
+		}
 		if tailing {
 			tailing = false
 			for _, l := range ring {
@@ -206,7 +228,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 // there is none to wait for, or ctx ended (as following ends without an error).
 func waitForLog(ctx context.Context, c *Container) (*os.File, error) {
 	for {
-		f, err := os.Open(filepath.Join(c.Dir, logFile))
+		f, err := openLog(filepath.Join(c.Dir, logFile))
 		if !errors.Is(err, os.ErrNotExist) {
 			return f, err
 		}
@@ -222,4 +244,49 @@ func waitForLog(ctx context.Context, c *Container) (*os.File, error) {
 		case <-time.After(pollInterval * 5):
 		}
 	}
+}
+
+// openLog opens a container's log.json for reading: a regular file, never through a symlink
+// (a log.json -> /etc/shadow must not print the host's file) nor blocking on a FIFO.
+func openLog(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%s: %w: a symlink", name, errNotRegular)
+		}
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("%s: %w: %s", name, errNotRegular, fileKind(fi.Mode()))
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// logChanged checks, at the end of the followed log f, whether the file at name was truncated
+// below f's offset (reset, f rewound) or replaced by another file (reset, the new one open).
+func logChanged(f *os.File, name string) (_ *os.File, reset bool, err error) {
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return f, false, err
+	}
+	cur, err := f.Stat()
+	if err != nil {
+		return f, false, err
+	}
+	if at, err := os.Lstat(name); err == nil && !os.SameFile(at, cur) {
+		nf, err := openLog(name)
+		if err != nil {
+			return f, false, nil // no readable log in its place (yet): keep the old one
+		}
+		return nf, true, nil
+	}
+	if cur.Size() < pos {
+		_, err := f.Seek(0, io.SeekStart)
+		return f, err == nil, err
+	}
+	return f, false, nil
 }

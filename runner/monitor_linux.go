@@ -410,7 +410,7 @@ func runMonitor() {
 		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	}
-	logs, err := os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	logs, err := openLogForWriting(filepath.Join(dir, logFile))
 	if err != nil {
 		err = fmt.Errorf("opening container log: %w", err)
 		recordExit(c, result{Code: ExitOwnError}, err)
@@ -449,4 +449,22 @@ func runMonitor() {
 		release()
 	}
 	os.Exit(0)
+}
+
+// openLogForWriting opens (creating it) a container's log.json to append to: a regular file,
+// never through a symlink (the container's output would overwrite the host file it names)
+// nor blocking on a FIFO (the start would hang).
+func openLogForWriting(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("%s: %w: %s", name, errNotRegular, fileKind(fi.Mode()))
+		}
+		return nil, err
+	}
+	return f, nil
 }
