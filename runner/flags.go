@@ -1,11 +1,14 @@
 package runner
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,94 +31,202 @@ var ErrNamedVolume = fmt.Errorf("named volumes are %w", ErrUnsupported)
 
 // ParseVolume parses one -v/--volume value: "host:container[:opts]" is a bind mount, and a
 // container path alone an anonymous volume (TypeVolume, with no Source yet: AnonymousVolumes
-// places it), as docker makes one. opts is a comma list of ro, rw and propagation words
-// (rprivate, rslave, ...); SELinux labels z/Z and nocopy are accepted and ignored. The host
-// path must be absolute: "name:container" names a volume, which is refused (ErrNamedVolume).
-// A missing host directory is created at run time, as docker does.
+// places it), as docker makes one. opts is a comma list of at most one word of each kind
+// docker knows: ro or rw, a propagation (rprivate, rslave, ...), an SELinux label z or Z, and
+// a consistency (consistent, cached, delegated); the last two are accepted and ignored.
+// nocopy and copy are volume options, refused on a bind as docker refuses them. The host
+// path must be absolute, or start with "." (".:/src", "../data:/d"), which is made absolute
+// from the working directory as docker's CLI does; any other "name:container" names a
+// volume, which is refused (ErrNamedVolume). A missing host directory is created at run
+// time, as docker does.
 func ParseVolume(v string) (mount.Mount, error) {
+	fail := func(format string, a ...any) (mount.Mount, error) {
+		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: "+format, append([]any{v}, a...)...)
+	}
 	parts := strings.Split(v, ":")
 	if len(parts) == 1 {
 		if !path.IsAbs(v) {
-			return mount.Mount{}, fmt.Errorf("invalid volume specification %q: container path %q is not absolute", v, v)
+			return fail("container path %q is not absolute", v)
 		}
 		return mount.Mount{Type: TypeVolume, Target: path.Clean(v), Options: slices.Clone(volumeOptions)}, nil
 	}
 	if len(parts) > 3 {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: want host-path:container-path[:options] or container-path", v)
+		return fail("want host-path:container-path[:options] or container-path")
 	}
 	src, dst := parts[0], parts[1]
 	if src == "" {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: empty host path", v)
+		return fail("empty host path")
+	}
+	if len(parts) == 2 {
+		if _, err := volumeMode(dst); err == nil {
+			// "/data:ro": docker reads options after a container path, which a volume
+			// without a host path cannot take.
+			return fail("an anonymous volume takes no options")
+		}
+	}
+	if strings.HasPrefix(src, ".") {
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return fail("host path %q: %w", src, err)
+		}
+		src = abs
 	}
 	if !filepath.IsAbs(src) {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: %w", v, ErrNamedVolume)
+		return fail("%w", ErrNamedVolume)
 	}
 	if !path.IsAbs(dst) {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: container path %q is not absolute", v, dst)
+		return fail("container path %q is not absolute", dst)
 	}
 	m := mount.Mount{Type: "bind", Source: filepath.Clean(src), Target: path.Clean(dst), Options: []string{"rbind"}}
 	if len(parts) == 3 {
-		for _, o := range strings.Split(parts[2], ",") {
-			switch o {
-			case "ro", "rw":
-				m.Options = append(m.Options, o)
-			case "z", "Z", "":
-			case "private", "rprivate", "shared", "rshared", "slave", "rslave":
-				m.Options = append(m.Options, o)
-			case "nocopy", "copy":
-			default:
-				return mount.Mount{}, fmt.Errorf("invalid volume specification %q: unknown option %q", v, o)
-			}
+		opts, err := volumeMode(parts[2])
+		if err != nil {
+			return fail("%w", err)
 		}
-	}
-	if len(parts) == 3 && parts[2] != "" {
-		m.Options = append(m.Options, optModePrefix+parts[2])
+		m.Options = append(m.Options, opts...)
+		if parts[2] != "" {
+			m.Options = append(m.Options, optModePrefix+parts[2])
+		}
 	}
 	m.Options = append(m.Options, optCreate)
 	return m, nil
 }
 
-// ParseMount parses one --mount value: comma separated key=value pairs with type=bind,
-// type=tmpfs or type=volume (the default). Keys as docker: source|src,
-// target|destination|dst, readonly|ro[=true|false], bind-propagation, tmpfs-size,
-// tmpfs-mode. A bind source must exist. A volume without a source is an anonymous one
-// (TypeVolume, placed by AnonymousVolumes); with one, it is a named volume (ErrNamedVolume).
+// volumeMode checks a -v bind's options as docker does (volume/mounts linuxValidMountMode)
+// and returns those the init applies: ro or rw and the propagation.
+func volumeMode(mode string) ([]string, error) {
+	if mode == "" {
+		return nil, nil
+	}
+	var opts []string
+	seen := map[string]string{}
+	for _, o := range strings.Split(mode, ",") {
+		var kind string
+		switch o {
+		case "ro", "rw":
+			kind = "ro or rw"
+			opts = append(opts, o)
+		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
+			kind = "propagation"
+			opts = append(opts, o)
+		case "z", "Z":
+			kind = "label"
+		case "consistent", "cached", "delegated":
+			kind = "consistency"
+		case "nocopy", "copy":
+			return nil, fmt.Errorf("option %q is for a volume, not a bind mount", o)
+		default:
+			return nil, fmt.Errorf("invalid mode %q: unknown option %q", mode, o)
+		}
+		if prev, ok := seen[kind]; ok {
+			return nil, fmt.Errorf("invalid mode %q: %s and %s are both a %s", mode, prev, o, kind)
+		}
+		seen[kind] = o
+	}
+	return opts, nil
+}
+
+// ParseMount parses one --mount value: comma separated key=value fields, read as CSV as
+// docker reads them ("type=bind,\"source=/a,b\",target=/c" has a source with a comma),
+// with type=bind, type=tmpfs or type=volume (the default). Keys, case-insensitive, as
+// docker's: type, source|src, target|destination|dst, readonly|ro[=BOOL], consistency,
+// bind-propagation, bind-recursive (enabled, or readonly: strata's read-only binds are
+// recursive), bind-nonrecursive=false, tmpfs-size, tmpfs-mode, volume-label (ignored); a
+// bind-*, tmpfs-* or volume-* key goes only with its type. A bind source must exist; "." or
+// "./x" is made absolute. A volume without a source is an anonymous one (TypeVolume, placed
+// by AnonymousVolumes); with one, it is a named volume (ErrNamedVolume). What docker has
+// and strata does not (a non-recursive bind, volume drivers and options, nocopy) is refused
+// with ErrUnsupported, never silently changed.
 func ParseMount(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
 		return mount.Mount{}, fmt.Errorf("invalid --mount %q: "+format, append([]any{v}, a...)...)
 	}
+	var fields []string
+	if v != "" {
+		r := csv.NewReader(strings.NewReader(v))
+		var err error
+		if fields, err = r.Read(); err != nil {
+			var perr *csv.ParseError
+			if errors.As(err, &perr) {
+				err = perr.Err // its line and column say nothing on one line
+			}
+			return fail("%w", err)
+		}
+		if _, err := r.Read(); err != io.EOF {
+			return fail("more than one line")
+		}
+	}
 	typ := "volume"
-	var src, dst, propagation, size, mode string
-	var readonly bool
-	for _, field := range strings.Split(v, ",") {
+	var src, dst, propagation, recursive, size, mode string
+	var readonly, nonRecursive, nocopy bool
+	var unsupported string // a volume-* key strata has no use for
+	var kinds []string     // the bind-, tmpfs- and volume- keys given
+	for _, field := range fields {
 		key, val, hasVal := strings.Cut(field, "=")
-		switch strings.ToLower(key) {
+		key = strings.ToLower(key)
+		if k, _, ok := strings.Cut(key, "-"); ok && (k == "bind" || k == "tmpfs" || k == "volume") {
+			kinds = append(kinds, key)
+		}
+		if !hasVal {
+			switch key {
+			case "readonly", "ro":
+				readonly = true
+			case "bind-nonrecursive":
+				nonRecursive = true
+			case "volume-nocopy":
+				nocopy = true
+			default:
+				return fail("field %q must be a key=value pair", field)
+			}
+			continue
+		}
+		var err error
+		switch key {
 		case "type":
-			typ = val
+			typ = strings.ToLower(val)
 		case "source", "src":
 			src = val
+			if val == "." || strings.HasPrefix(val, "./") {
+				if src, err = filepath.Abs(val); err != nil {
+					return fail("source %q: %w", val, err)
+				}
+			}
 		case "target", "destination", "dst":
 			dst = val
 		case "readonly", "ro":
-			if !hasVal {
-				readonly = true
-				continue
+			if readonly, err = strconv.ParseBool(val); err != nil {
+				return fail("invalid value for %s: %q is not a boolean", key, val)
 			}
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				return fail("readonly=%q: not a boolean", val)
-			}
-			readonly = b
+		case "consistency":
+			// No-op on Linux, as in docker.
 		case "bind-propagation":
-			propagation = val
+			propagation = strings.ToLower(val)
+		case "bind-recursive":
+			recursive = val
+		case "bind-nonrecursive":
+			if nonRecursive, err = strconv.ParseBool(val); err != nil {
+				return fail("invalid value for %s: %q is not a boolean", key, val)
+			}
 		case "tmpfs-size":
 			size = val
 		case "tmpfs-mode":
 			mode = val
-		case "consistency", "bind-nonrecursive":
-			// Accepted for compatibility; consistency is a no-op on Linux.
+		case "volume-label":
+			// A label of the anonymous volume: strata keeps none, and nothing reads them.
+		case "volume-nocopy":
+			if nocopy, err = strconv.ParseBool(val); err != nil {
+				return fail("invalid value for %s: %q is not a boolean", key, val)
+			}
+		case "volume-driver":
+			if val != "local" { // docker's own, what strata's volumes are
+				unsupported = key + "=" + val
+			}
+		case "volume-opt", "volume-subpath":
+			unsupported = key
+		case "image-subpath":
+			return fail("%s: %w", key, ErrUnsupported)
 		default:
-			return fail("unknown key %q", key)
+			return fail("unexpected key %q in %q", key, field)
 		}
 	}
 	if dst == "" {
@@ -123,6 +234,11 @@ func ParseMount(v string) (mount.Mount, error) {
 	}
 	if !path.IsAbs(dst) {
 		return fail("target %q is not absolute", dst)
+	}
+	for _, k := range kinds {
+		if kind, _, _ := strings.Cut(k, "-"); kind != typ {
+			return fail("cannot mix '%s-*' options with mount type '%s'", kind, typ)
+		}
 	}
 	switch typ {
 	case "bind":
@@ -149,12 +265,32 @@ func ParseMount(v string) (mount.Mount, error) {
 		default:
 			return fail("bind-propagation %q is not one of private, rprivate, shared, rshared, slave, rslave", propagation)
 		}
+		switch recursive {
+		case "", "enabled":
+		case "readonly":
+			// Docker's conditions; strata's read-only binds are recursively read-only already.
+			if !readonly {
+				return fail("option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction")
+			}
+			if propagation != "rprivate" {
+				return fail("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction")
+			}
+		case "disabled", "writable":
+			// A bind without its submounts, or with them writable under a read-only one:
+			// strata's binds are recursive, and recursively read-only.
+			return fail("bind-recursive=%s: %w", recursive, ErrUnsupported)
+		default:
+			return fail("invalid value for bind-recursive: %q (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")", recursive)
+		}
+		if nonRecursive {
+			return fail("bind-nonrecursive: %w", ErrUnsupported)
+		}
 		return m, nil
 	case "tmpfs":
 		if src != "" {
 			return fail("source is not allowed for a tmpfs mount")
 		}
-		m := tmpfsMount(dst)
+		m := tmpfsMount(path.Clean(dst))
 		if readonly {
 			m.Options = append(m.Options, "ro")
 		}
@@ -163,18 +299,29 @@ func ParseMount(v string) (mount.Mount, error) {
 			if err != nil {
 				return fail("tmpfs-size: %w", err)
 			}
-			m.Options = append(m.Options, "size="+strconv.FormatInt(n, 10))
+			if n > 0 { // docker leaves a size of 0 out: the kernel's default
+				m.Options = append(m.Options, "size="+strconv.FormatInt(n, 10))
+			}
 		}
 		if mode != "" {
-			if _, err := strconv.ParseUint(mode, 8, 32); err != nil {
+			n, err := strconv.ParseUint(mode, 8, 32)
+			if err != nil {
 				return fail("tmpfs-mode %q is not an octal mode", mode)
 			}
-			m.Options = append(m.Options, "mode="+mode)
+			if n > 0 {
+				m.Options = append(m.Options, "mode="+strconv.FormatUint(n, 8))
+			}
 		}
 		return m, nil
 	case TypeVolume:
 		if src != "" {
 			return fail("%w", ErrNamedVolume)
+		}
+		if unsupported != "" {
+			return fail("%s: %w", unsupported, ErrUnsupported)
+		}
+		if nocopy {
+			return fail("volume-nocopy: an empty volume is %w; strata fills every anonymous volume from the image", ErrUnsupported)
 		}
 		// As docker's: a --mount volume's Mode is "z" (its default SELinux relabel).
 		m := mount.Mount{Type: TypeVolume, Target: path.Clean(dst), Options: slices.Clone(volumeOptions)}
@@ -191,7 +338,9 @@ func ParseMount(v string) (mount.Mount, error) {
 }
 
 // ParseTmpfs parses one --tmpfs value, "/path[:options]", options being mount(8) words for
-// tmpfs such as size=64m,mode=1777,ro. Docker's defaults are noexec, nosuid and nodev.
+// tmpfs such as size=64m,mode=1777,ro, which docker passes to the kernel as they are. Docker's
+// defaults are noexec, nosuid and nodev. A size is checked and given in bytes, but for one
+// in percent of the RAM ("size=50%"), which the kernel takes.
 func ParseTmpfs(v string) (mount.Mount, error) {
 	dst, opts, _ := strings.Cut(v, ":")
 	if !path.IsAbs(dst) {
@@ -200,11 +349,17 @@ func ParseTmpfs(v string) (mount.Mount, error) {
 	m := tmpfsMount(path.Clean(dst))
 	if opts != "" {
 		for _, o := range strings.Split(opts, ",") {
-			if o == "" {
+			switch {
+			case o == "":
 				continue
-			}
-			if strings.HasPrefix(o, "size=") {
-				n, err := parseBytes(strings.TrimPrefix(o, "size="))
+			case strings.HasPrefix(o, "x-strata."):
+				return mount.Mount{}, fmt.Errorf("invalid --tmpfs %q: unknown option %q", v, o)
+			case strings.HasPrefix(o, "size="):
+				size := strings.TrimPrefix(o, "size=")
+				if pct, ok := strings.CutSuffix(size, "%"); ok && pct != "" && strings.Trim(pct, "0123456789") == "" {
+					break
+				}
+				n, err := parseBytes(size)
 				if err != nil {
 					return mount.Mount{}, fmt.Errorf("invalid --tmpfs %q: %w", v, err)
 				}
@@ -221,30 +376,26 @@ func tmpfsMount(dst string) mount.Mount {
 	return mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: dst, Options: []string{"nosuid", "nodev", "noexec"}}
 }
 
-// parseBytes parses a size as docker flags write it: 64m, 1g, 512k, 100b or a plain number
-// of bytes; units are binary (k = 1024).
+// parseBytes parses a size as docker's RAMInBytes reads one (go-units): a decimal number, an
+// optional space, then an optional unit k, m, g, t or p, each optionally followed by i and b
+// ("64m", "1.5GiB", "512 kb", "100b"); units are binary (k = 1024).
 func parseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, errors.New("empty size")
-	}
-	units := map[byte]int64{'b': 1, 'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30, 't': 1 << 40}
-	num := strings.ToLower(s)
-	mult := int64(1)
-	num = strings.TrimSuffix(num, "b")
-	if num == "" {
+	m := sizePattern.FindStringSubmatch(s)
+	if m == nil {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
-	if u, ok := units[num[len(num)-1]]; ok && num[len(num)-1] != 'b' {
-		mult = u
-		num = num[:len(num)-1]
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 {
+	f, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
-	n := f * float64(mult)
-	if n > float64(1<<62) {
+	mult := map[string]float64{"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}[strings.ToLower(m[2])]
+	n := f * mult
+	if n > 1<<62 {
 		return 0, fmt.Errorf("invalid size %q: too large", s)
 	}
 	return int64(n), nil
 }
+
+// sizePattern is go-units' sizeRegex with one fraction at most: digits, not "1e3" or "NaN",
+// which strconv.ParseFloat would take.
+var sizePattern = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)

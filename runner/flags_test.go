@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,6 +12,8 @@ import (
 )
 
 func TestParseVolume(t *testing.T) {
+	cwd := t.TempDir()
+	t.Chdir(cwd)
 	tests := []struct {
 		in      string
 		want    mount.Mount
@@ -29,6 +32,27 @@ func TestParseVolume(t *testing.T) {
 		{"", mount.Mount{}, nil},
 		{"/a:/b:ro:extra", mount.Mount{}, nil},
 		{"/src:/dst:bogus", mount.Mount{}, nil},
+		// Docker's valid forms.
+		{"/a:/b:ro,z", mount.Mount{Type: "bind", Source: "/a", Target: "/b", Options: []string{"rbind", "ro", optModePrefix + "ro,z", optCreate}}, nil},
+		{"/a:/b:cached", mount.Mount{Type: "bind", Source: "/a", Target: "/b", Options: []string{"rbind", optModePrefix + "cached", optCreate}}, nil},
+		{"/a:/b:delegated,rw,Z,rshared", mount.Mount{Type: "bind", Source: "/a", Target: "/b", Options: []string{"rbind", "rw", "rshared", optModePrefix + "delegated,rw,Z,rshared", optCreate}}, nil},
+		{"/a:/b:", mount.Mount{Type: "bind", Source: "/a", Target: "/b", Options: []string{"rbind", optCreate}}, nil},
+		{".:/src", mount.Mount{Type: "bind", Source: cwd, Target: "/src", Options: []string{"rbind", optCreate}}, nil},
+		{"./sub/:/src:ro", mount.Mount{Type: "bind", Source: filepath.Join(cwd, "sub"), Target: "/src", Options: []string{"rbind", "ro", optModePrefix + "ro", optCreate}}, nil},
+		{"../up:/src", mount.Mount{Type: "bind", Source: filepath.Join(filepath.Dir(cwd), "up"), Target: "/src", Options: []string{"rbind", optCreate}}, nil},
+		// Docker's refusals: one word of each kind, nothing empty, no copy mode on a bind,
+		// no options on an anonymous volume.
+		{"/a:/b:ro,rw", mount.Mount{}, nil},
+		{"/a:/b:z,Z", mount.Mount{}, nil},
+		{"/a:/b:shared,rslave", mount.Mount{}, nil},
+		{"/a:/b:cached,delegated", mount.Mount{}, nil},
+		{"/a:/b:ro,", mount.Mount{}, nil},
+		{"/a:/b:,", mount.Mount{}, nil},
+		{"/a:/b:nocopy", mount.Mount{}, nil},
+		{"/a:/b:ro,copy", mount.Mount{}, nil},
+		{"/data:ro", mount.Mount{}, nil},
+		{"/data:cached", mount.Mount{}, nil},
+		{"/a:/", mount.Mount{Type: "bind", Source: "/a", Target: "/", Options: []string{"rbind", optCreate}}, nil}, // Validate refuses it
 	}
 	for _, tt := range tests {
 		got, err := ParseVolume(tt.in)
@@ -47,6 +71,10 @@ func TestParseVolume(t *testing.T) {
 func TestParseMount(t *testing.T) {
 	src := t.TempDir()
 	missing := filepath.Join(src, "missing")
+	comma := filepath.Join(src, "a,b")
+	if err := os.Mkdir(comma, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		in      string
 		want    mount.Mount
@@ -71,7 +99,41 @@ func TestParseMount(t *testing.T) {
 		{"type=bind,source=" + src + ",target=/d,unknown=1", mount.Mount{}, nil},
 		{"type=bind,source=" + src + ",target=/d,readonly=maybe", mount.Mount{}, nil},
 		{"type=bind,source=" + src + ",target=/d,bind-propagation=weird", mount.Mount{}, nil},
+		// Docker reads the value as CSV, keys and the type and propagation in any case.
+		{`type=bind,"source=` + comma + `","target=/a,b",readonly`, mount.Mount{Type: "bind", Source: comma, Target: "/a,b", Options: []string{"rbind", "ro"}}, nil},
+		{`"type=bind",src=` + src + `,dst=/d,"bind-propagation=rshared"`, mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind", "rshared"}}, nil},
+		{"Type=BIND,Source=" + src + ",Target=/d,Bind-Propagation=RSlave,Consistency=cached", mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind", "rslave"}}, nil},
+		{"type=bind,src=.,dst=/d", mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind"}}, nil},
+		{"type=bind,src=" + src + ",dst=/d,bind-recursive=enabled,bind-nonrecursive=false", mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind"}}, nil},
+		{"type=bind,src=" + src + ",dst=/d,ro,bind-propagation=rprivate,bind-recursive=readonly", mount.Mount{Type: "bind", Source: src, Target: "/d", Options: []string{"rbind", "ro", "rprivate"}}, nil},
+		{"type=tmpfs,dst=/t,tmpfs-size=0,tmpfs-mode=0", mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: "/t", Options: []string{"nosuid", "nodev", "noexec"}}, nil},
+		{"type=tmpfs,dst=/t,tmpfs-size=1MiB,tmpfs-mode=01777", mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: "/t", Options: []string{"nosuid", "nodev", "noexec", "size=1048576", "mode=1777"}}, nil},
+		{"type=volume,dst=/v,volume-label=a=b,volume-driver=local,volume-nocopy=false", mount.Mount{Type: TypeVolume, Target: "/v", Options: []string{"rbind", "nodev", optModePrefix + "z"}}, nil},
+		// And refuses these; strata refuses what it cannot do as asked.
+		{`type=bind,"src=` + src + `,dst=/d`, mount.Mount{}, nil}, // an open quote
+		{"type=bind,src=" + src + ",dst=/d\nsecond,line", mount.Mount{}, nil},
+		{"", mount.Mount{}, nil},
+		{"type=bind,src=" + src + ",dst", mount.Mount{}, nil},
+		{"type,src=" + src + ",dst=/d", mount.Mount{}, nil},
+		{"type=bind,src=" + src + ",dst=/d,", mount.Mount{}, nil},
+		{"type=bind,src=" + src + ",dst=/", mount.Mount{Type: "bind", Source: src, Target: "/", Options: []string{"rbind"}}, nil}, // Validate refuses it
+		{"type=bind,src=" + src + ",dst=/d,tmpfs-size=1m", mount.Mount{}, nil},
+		{"type=volume,dst=/d,bind-propagation=shared", mount.Mount{}, nil},
+		{"type=tmpfs,dst=/d,volume-label=x", mount.Mount{}, nil},
+		{"type=tmpfs,dst=/d,tmpfs-size=nan", mount.Mount{}, nil},
+		{"type=tmpfs,dst=/d,tmpfs-size=1e3", mount.Mount{}, nil},
+		{"type=tmpfs,dst=/d,tmpfs-mode=-1", mount.Mount{}, nil},
+		{"type=bind,src=" + src + ",dst=/d,bind-recursive=bogus", mount.Mount{}, nil},
+		{"type=bind,src=" + src + ",dst=/d,bind-recursive=readonly", mount.Mount{}, nil},
+		{"type=bind,src=" + src + ",dst=/d,bind-recursive=disabled", mount.Mount{}, ErrUnsupported},
+		{"type=bind,src=" + src + ",dst=/d,bind-nonrecursive", mount.Mount{}, ErrUnsupported},
+		{"type=bind,src=" + src + ",dst=/d,readonly,bind-recursive=writable", mount.Mount{}, ErrUnsupported},
+		{"type=volume,dst=/v,volume-nocopy", mount.Mount{}, ErrUnsupported},
+		{"type=volume,dst=/v,volume-driver=nfs", mount.Mount{}, ErrUnsupported},
+		{"type=volume,dst=/v,volume-opt=type=tmpfs", mount.Mount{}, ErrUnsupported},
+		{"type=image,src=alpine,dst=/v", mount.Mount{}, ErrUnsupported},
 	}
+	t.Chdir(src)
 	for _, tt := range tests {
 		got, err := ParseMount(tt.in)
 		if tt.want.Type == "" {
@@ -97,6 +159,12 @@ func TestParseTmpfs(t *testing.T) {
 		{"/run:exec,ro", []string{"nosuid", "nodev", "noexec", "exec", "ro"}, true},
 		{"run", nil, false},
 		{"/run:size=lots", nil, false},
+		{"/x:size=1m,mode=1777", []string{"nosuid", "nodev", "noexec", "size=1048576", "mode=1777"}, true},
+		{"/x:size=50%,uid=1000", []string{"nosuid", "nodev", "noexec", "size=50%", "uid=1000"}, true},
+		{"/x:size=nan", nil, false},
+		{"/x:size=%", nil, false},
+		{"/x:size=-5%", nil, false},
+		{"/x:x-strata.create", nil, false},
 	}
 	for _, tt := range tests {
 		got, err := ParseTmpfs(tt.in)
@@ -119,6 +187,9 @@ func TestParseBytes(t *testing.T) {
 		{"100", 100, true}, {"100b", 100, true}, {"1k", 1024, true}, {"64m", 64 << 20, true},
 		{"1.5g", 3 << 29, true}, {"2G", 2 << 30, true}, {"", 0, false}, {"b", 0, false},
 		{"-1m", 0, false}, {"1x", 0, false}, {"99999999999t", 0, false},
+		{"1MiB", 1 << 20, true}, {"1 kb", 1024, true}, {"2KB", 2048, true}, {"1p", 1 << 50, true},
+		{"NaN", 0, false}, {"nan", 0, false}, {"inf", 0, false}, {"1e3", 0, false}, {"0x10", 0, false},
+		{"1.2.3", 0, false}, {".5m", 0, false}, {" 1m", 0, false}, {"1mm", 0, false},
 	}
 	for _, tt := range tests {
 		got, err := parseBytes(tt.in)
