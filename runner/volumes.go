@@ -92,8 +92,9 @@ func ImageVolumes(volumes map[string]struct{}, user []mount.Mount) ([]mount.Moun
 		if slices.ContainsFunc(user, func(m mount.Mount) bool { return path.Clean(m.Target) == t }) {
 			continue
 		}
-		// As the user's mounts (validateMountTargets), which these are checked after: a
-		// volume there would replace the container's procfs, its masks and read-only parts.
+		// As for the user's mounts (validateMountTargets): a volume there would replace the
+		// container's procfs, its masks and read-only parts. The store's check of the whole
+		// spec refuses it too, as a mount; this error names the image's VOLUME.
 		if t == "/proc" || strings.HasPrefix(t, "/proc/") {
 			return nil, fmt.Errorf("invalid VOLUME %q in the image: cannot be mounted because it is inside /proc", t)
 		}
