@@ -397,9 +397,30 @@ func TestWatchRunRecycledPid(t *testing.T) {
 		t.Error("watchRun watches a monitor whose start time does not match")
 	}
 	c.State.MonitorStart = start
+	// The monitor's child, but in no cgroup of the container's: a forged state.
+	if w := watchRun(c); w != nil {
+		w.close()
+		t.Error("watchRun watches a PID 1 outside the container's cgroup")
+	}
+	testutil.Requires(t, testutil.Root)
+	c.ID = randomID(t)
+	cg, err := cgroups.New(c.ID, cgroups.Resources{})
+	if err != nil {
+		t.Skipf("skipping: creating a cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = other.Process.Kill() // ours: started above
+		_ = other.Wait()
+		if err := cg.Delete(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	if err := cg.AddProc(other.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
 	w := watchRun(c)
 	if w == nil {
-		t.Fatal("watchRun refused the monitor's own child")
+		t.Fatal("watchRun refused the monitor's own child in the container's cgroup")
 	}
 	w.close()
 }

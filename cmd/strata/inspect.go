@@ -90,6 +90,10 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 			continue
 		}
 		in := containerInspect{InspectData: runner.Inspect(c)}
+		if c.Broken != nil {
+			// Dead, as docker calls a container it can only remove, and why.
+			in.State.Status, in.State.Error = string(runner.StatusDead), c.Broken.Error()
+		}
 		if c.State.Running() {
 			card, err := readCard(g, c)
 			switch {

@@ -97,6 +97,12 @@ func newPsRow(c *runner.Container) psRow {
 		imageID:   c.Config.ImageID,
 	}
 	switch {
+	case c.Broken != nil:
+		// Its files cannot be read (runner.ErrBroken): docker's word for a container that
+		// can only be removed. The state of a broken container that still runs is kept for
+		// stop and rm -f, but its config is not there to run it again.
+		r.State = string(runner.StatusDead)
+		r.Status = "Dead"
 	case st.Status == runner.StatusRunning: // exiting, when not st.Running()
 		r.State = string(runner.StatusRunning)
 		r.Status = "Up " + humanDuration(time.Since(st.StartedAt))
