@@ -442,3 +442,37 @@ func checkNoLeftovers(t *testing.T, root string) {
 		}
 	}
 }
+
+// TestSaveVersusRmi saves an image while rmi removes it and collects its blobs: the save either
+// finds the image gone, or writes a whole archive that loads. A save that had found the image
+// used to read its blobs without holding off the collection, and failed midway with a blob
+// not found.
+func TestSaveVersusRmi(t *testing.T) {
+	f := newConcFixture(t)
+	root := newRoot(t)
+	dst := newRoot(t)
+	saved := 0
+	for i := 0; i < 16; i++ {
+		mustRun(t, f.env, "", root, "load", "-q", "-i", f.archive)
+		out := filepath.Join(t.TempDir(), "out.tar")
+		// rmi first: its start-up and lock-taking take about as long as save's finding the
+		// image, so their steps interleave.
+		r := f.start(t, root, "rmi", "conc/lb:1", "conc/lc:1")
+		time.Sleep(time.Duration(i%8) * time.Millisecond)
+		s := f.start(t, root, "save", "-o", out, "conc/lb:1", "conc/lc:1")
+		if code := r.wait(t); code != 0 {
+			t.Errorf("rmi: exit %d: %s", code, r.stderr.String())
+		}
+		if code := s.wait(t); code != 0 {
+			s.oneLine(t)
+			if !strings.Contains(s.stderr.String(), "is not in the store") {
+				t.Errorf("save %d failed for another reason than its image being removed first: %s", i, s.stderr.String())
+			}
+			continue
+		}
+		saved++
+		mustRun(t, f.env, "", dst, "load", "-q", "-i", out)
+	}
+	t.Logf("%d of 16 saves completed", saved)
+	checkStore(t, dst)
+}

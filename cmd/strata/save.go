@@ -41,7 +41,7 @@ func newSaveCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) error {
+func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err error) {
 	format, err := archive.ParseFormat(o.format)
 	if err != nil {
 		return err
@@ -61,6 +61,13 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) error
 	if err != nil {
 		return err
 	}
+	// Held from finding the images to the last blob written: an rmi meanwhile untags them,
+	// but its collection waits, so a save that found an image writes it whole.
+	release, err := store.Hold(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, release()) }()
 	var refs []cache.Ref
 	for _, a := range args {
 		r, err := findRef(store, a)
