@@ -533,6 +533,15 @@ func (s *Store) removeNotDir(c *Container) error {
 	return nil
 }
 
+// SweepCgroups deletes the cgroups that strata processes killed before they could remove
+// them left under strata's parent (cgroups.Sweep): empty, held by no process and older than
+// cgroups.StaleAge. They belong to no container dir (the cgroup is made first), in this store
+// or another.
+func SweepCgroups() error {
+	_, err := cgroups.Sweep(cgroups.StaleAge)
+	return err
+}
+
 // removeCgroup kills what runs in the cgroup of container id and deletes it, if it exists.
 // The cgroup is strata's by its name, a fresh random ID under strata's parent.
 func removeCgroup(id string) error {

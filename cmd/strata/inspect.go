@@ -195,7 +195,7 @@ func readCard(g *globals, c *runner.Container) (*proccard.Card, error) {
 	cg, err := cgroups.Load(c.ID)
 	switch {
 	case err == nil:
-		defer cg.Close()
+		defer cg.Release() // and its hold: see cgroups.Sweep
 		opts.Cgroup = cg
 	case !errors.Is(err, cgroups.ErrNotFound):
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/runner"
 )
 
 func newRmCmd(g *globals) *cobra.Command {
@@ -32,6 +34,9 @@ func newRmCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), a)
 			}
+			// The cgroups of runs killed before they made their container dir, which no rm
+			// can name. Best effort: what it cannot delete is no failure of this rm.
+			_ = runner.SweepCgroups()
 			return errors.Join(errs...)
 		},
 	}

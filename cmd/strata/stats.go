@@ -148,7 +148,7 @@ func sampleStats(c *runner.Container) (statsSample, bool) {
 	if err != nil {
 		return statsSample{}, false
 	}
-	defer cg.Close()
+	defer cg.Release() // and its hold: see cgroups.Sweep
 	s, err := cg.Stats()
 	if err != nil {
 		return statsSample{}, false

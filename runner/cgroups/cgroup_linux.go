@@ -29,6 +29,9 @@ type Cgroup struct {
 
 	mu sync.Mutex
 	fd int // O_PATH fd of dir once DirFD opened it, else -1
+	// hold is an fd of the cgroup's lock dir with a shared flock (see Sweep), held from New
+	// or Load until Delete or the process's exit; -1 if none.
+	hold int
 }
 
 // New creates the cgroup for container name under strata's parent and applies r. On v2 it first
@@ -44,7 +47,7 @@ func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	c := &Cgroup{h: h, name: name, fd: -1}
+	c := &Cgroup{h: h, name: name, fd: -1, hold: -1}
 	defer func() {
 		if retErr != nil {
 			retErr = fmt.Errorf("creating cgroup %s: %w", c.display(), retErr)
@@ -68,14 +71,28 @@ func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	c.takeHold()
 	return c, nil
 }
 
 func (h *hierarchy) load(name string) (*Cgroup, error) {
+	c, err := h.find(name)
+	if err != nil {
+		return nil, err
+	}
+	if !c.takeHold() {
+		// Swept (Sweep) while we waited for its lock.
+		return nil, fmt.Errorf("loading cgroup %s: %w", c.display(), ErrNotFound)
+	}
+	return c, nil
+}
+
+// find is load without taking the hold.
+func (h *hierarchy) find(name string) (*Cgroup, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	c := &Cgroup{h: h, name: name, fd: -1}
+	c := &Cgroup{h: h, name: name, fd: -1, hold: -1}
 	if h.mode == modeV2 {
 		dir := filepath.Join(h.root, h.parent, name)
 		if !isDir(dir) {
@@ -254,6 +271,7 @@ func (c *Cgroup) Delete() error {
 	if cerr := c.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
+	c.releaseHold()
 	return err
 }
 

@@ -1,0 +1,82 @@
+package cgroups
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSweep: of the cgroups under strata's parent, Sweep deletes only those a killed strata
+// left behind: unheld, empty and old. One a live process holds (made or loaded), one that
+// holds a process, a new one and one not named as a container are kept.
+func TestSweep(t *testing.T) {
+	h := hostHierarchy(t)
+	id := func(c byte) string { return strings.Repeat(string(c), 64) }
+	old := time.Now().Add(-2 * StaleAge)
+	mk := func(name string, aged bool) *Cgroup {
+		t.Helper()
+		c, err := h.create(name, Resources{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Kill(); _ = c.Delete() })
+		if aged {
+			for _, d := range c.dirs {
+				if err := os.Chtimes(d, old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return c
+	}
+	leaked := mk(id('a'), true)
+	leaked.releaseHold() // as a strata SIGKILLed after making it
+	held := mk(id('b'), true)
+	loaded := mk(id('c'), true)
+	loaded.releaseHold()
+	reloaded, err := h.load(id('c')) // as a monitor adopting it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reloaded.releaseHold)
+	fresh := mk(id('d'), false)
+	fresh.releaseHold()
+	busy := mk(id('e'), true)
+	busy.releaseHold()
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleep.Process.Kill(); _ = sleep.Wait() })
+	if err := busy.AddProc(sleep.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	released := mk(id('f'), true)
+	if err := released.Release(); err != nil { // as stats does after each sample
+		t.Fatal(err)
+	}
+	other := mk("not-a-container-"+strconv.Itoa(os.Getpid()), true)
+	other.releaseHold()
+
+	swept, err := h.sweep(StaleAge)
+	if err != nil {
+		t.Fatalf("sweep = %v", err)
+	}
+	if !slices.Equal(swept, []string{id('a'), id('f')}) {
+		t.Errorf("sweep deleted %v, want only the leaked %s and the released %s", swept, id('a')[:12], id('f')[:12])
+	}
+	for _, c := range []*Cgroup{held, reloaded, fresh, busy, other} {
+		if _, err := h.find(c.name); err != nil {
+			t.Errorf("cgroup %s was deleted: %v", c.name[:12], err)
+		}
+	}
+	for _, name := range swept {
+		if _, err := h.find(name); err == nil {
+			t.Errorf("swept cgroup %s is still there", name[:12])
+		}
+	}
+}
