@@ -476,3 +476,31 @@ func TestSaveVersusRmi(t *testing.T) {
 	t.Logf("%d of 16 saves completed", saved)
 	checkStore(t, dst)
 }
+
+// TestTagVersusRmi tags an image while rmi removes it and collects its blobs: the new name
+// either is refused (the image was gone) or names a whole image. A tag that had found the
+// image gave the name to a manifest whose blobs the collection had deleted meanwhile: a
+// listed image that could not be read.
+func TestTagVersusRmi(t *testing.T) {
+	f := newConcFixture(t)
+	root := newRoot(t)
+	tagged := 0
+	for i := 0; i < 24; i++ {
+		mustRun(t, f.env, "", root, "load", "-q", "-i", f.archive)
+		r := f.start(t, root, "rmi", "conc/lb:1")
+		time.Sleep(time.Duration(i%8) * time.Millisecond)
+		name := fmt.Sprintf("conc/t%d:1", i)
+		g := f.start(t, root, "tag", "conc/lb:1", name)
+		if code := r.wait(t); code != 0 {
+			t.Errorf("rmi: exit %d: %s", code, r.stderr.String())
+		}
+		if code := g.wait(t); code != 0 {
+			g.oneLine(t)
+		} else {
+			tagged++
+		}
+		checkStore(t, root)
+		run(t, f.env, "", root, "rmi", name)
+	}
+	t.Logf("%d of 24 tags made", tagged)
+}

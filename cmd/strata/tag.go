@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -13,11 +14,18 @@ func newTagCmd(g *globals) *cobra.Command {
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Give a stored image another name, e.g. to push it to another registry",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			store, err := g.openStore()
 			if err != nil {
 				return err
 			}
+			// Held from finding the source to writing the name: an rmi of the source
+			// meanwhile would otherwise collect the blobs the new name is given.
+			release, err := store.Hold(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer func() { err = errors.Join(err, release()) }()
 			src, err := findRef(store, args[0])
 			if err != nil {
 				return err
