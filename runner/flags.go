@@ -57,6 +57,9 @@ func ParseVolume(v string) (mount.Mount, error) {
 	if src == "" {
 		return fail("empty host path")
 	}
+	if dst == "" {
+		return fail("empty container path")
+	}
 	if len(parts) == 2 {
 		if _, err := volumeMode(dst); err == nil {
 			// "/data:ro": docker reads options after a container path, which a volume

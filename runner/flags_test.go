@@ -52,6 +52,8 @@ func TestParseVolume(t *testing.T) {
 		{"/a:/b:ro,copy", mount.Mount{}, nil},
 		{"/data:ro", mount.Mount{}, nil},
 		{"/data:cached", mount.Mount{}, nil},
+		{"/data:", mount.Mount{}, nil},
+		{"/data::ro", mount.Mount{}, nil},
 		{"/a:/", mount.Mount{Type: "bind", Source: "/a", Target: "/", Options: []string{"rbind", optCreate}}, nil}, // Validate refuses it
 	}
 	for _, tt := range tests {
