@@ -427,3 +427,49 @@ func TestKillForeignChild(t *testing.T) {
 		t.Fatalf("the foreign child got a signal: %v", err)
 	}
 }
+
+// TestStoreNameIndexStale: index links that name a missing ID, a container of another name
+// (two names at one ID) or no ID at all find nothing, and their names are free to take.
+func TestStoreNameIndexStale(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := s.Create(Config{Name: "web", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"ghost": strings.Repeat("f", 64), // a container removed behind the index's back
+		"alias": web.ID,                  // a second name at one ID
+		"climb": "../../../etc",
+		"empty": "",
+	}
+	for name, target := range links {
+		if target == "" {
+			if err := os.WriteFile(s.nameLink(name), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.Symlink(target, s.nameLink(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name := range links {
+		if c, err := s.Get(name); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get(%q) = %v, %v; want ErrNotFound", name, c, err)
+		}
+		c, err := s.Create(Config{Name: name, Image: "alpine"})
+		if err != nil {
+			t.Errorf("Create(%q) over a stale link = %v", name, err)
+			continue
+		}
+		if got, err := s.Get(name); err != nil || got.ID != c.ID {
+			t.Errorf("Get(%q) after Create = %v, %v; want %s", name, got, err, c.ID[:12])
+		}
+	}
+	if got, err := s.Get("web"); err != nil || got.ID != web.ID {
+		t.Errorf("Get(web) = %v, %v; want %s", got, err, web.ID[:12])
+	}
+}
