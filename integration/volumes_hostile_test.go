@@ -106,6 +106,24 @@ func TestVolumesHostile(t *testing.T) {
 		}
 	})
 
+	t.Run("device nodes and setuid files", func(t *testing.T) {
+		// The image's nodes are copied as they are, and the volume is nodev as the root is:
+		// a VOLUME holding the host's disk as a node opens nothing. Setuid bits stay, as in
+		// docker, whose volumes are not nosuid either.
+		const ref = "volumes/devs:1"
+		loadVolumeImage(t, root, ref, []tar.Header{
+			{Name: "devs/", Typeflag: tar.TypeDir, Mode: 0o755},
+			{Name: "devs/zero", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 5},
+			{Name: "devs/suid", Typeflag: tar.TypeReg, Mode: 0o4755},
+		}, map[string]string{"devs/suid": "#!/bin/sh\n"}, "/devs")
+		r := strata(t, root, "run", "--rm", ref, "sh", "-c",
+			"stat -c '%F %t:%T %a' /devs/zero; stat -c %a /devs/suid; head -c1 /devs/zero >/dev/null 2>&1 || echo refused; grep ' /devs ' /proc/self/mountinfo | grep -c nodev")
+		want := "character special file 1:5 666\n4755\nrefused\n1\n"
+		if r.Code != 0 || r.Stdout != want {
+			t.Errorf("run: exit %d, stdout %q, stderr %q; want %q", r.Code, r.Stdout, r.Stderr, want)
+		}
+	})
+
 	t.Run("VOLUME inside /proc", func(t *testing.T) {
 		const ref = "volumes/proc:1"
 		loadVolumeImage(t, root, ref, nil, nil, "/data", "/proc/sys")
