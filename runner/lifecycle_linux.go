@@ -312,6 +312,13 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 			if errors.Is(err, os.ErrNotExist) && c.Config.AutoRemove {
 				return ExitUnknown, fmt.Errorf("container %s: %w", shortID(c.ID), ErrRemovedOnExit)
 			}
+			if errors.Is(err, os.ErrNotExist) && !c.notDir {
+				if _, serr := os.Lstat(c.Dir); serr == nil {
+					// Its state.json is lost (an rm killed half-way): nothing of it runs,
+					// and how it ended is unknown, as ps shows it.
+					return ExitUnknown, nil
+				}
+			}
 			return ExitOwnError, err
 		}
 		if c.State.Status != StatusRunning {

@@ -217,17 +217,17 @@ func readSmallFile(name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading %s: %w: %s", name, errNotRegular, fi.Mode().Type())
+		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %s", errNotRegular, fileKind(fi.Mode()))}
 	}
 	if fi.Size() > limit {
-		return nil, fmt.Errorf("reading %s: %w: %d bytes, at most %d expected", name, errTooBig, fi.Size(), limit)
+		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d expected", errTooBig, fi.Size(), limit)}
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("reading %s: %w: more than %d bytes", name, errTooBig, limit)
+		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: more than %d bytes", errTooBig, limit)}
 	}
 	return b, nil
 }

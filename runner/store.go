@@ -305,7 +305,7 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 	}
 	if !fi.IsDir() {
 		c.notDir = true
-		c.Broken = fmt.Errorf("container %s: %w: its dir is a %s", shortID(id), ErrBroken, fileKind(fi.Mode()))
+		c.Broken = fmt.Errorf("%w: %s: its dir is a %s", ErrBroken, shortID(id), fileKind(fi.Mode()))
 		c.State = State{Status: StatusDead}
 		c.Config.Created = fi.ModTime().UTC()
 		return c, nil
@@ -315,7 +315,7 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
 		}
 		c.Config = Config{Created: fi.ModTime().UTC()}
-		c.Broken = fmt.Errorf("container %s: %w: %w", shortID(id), ErrBroken, err)
+		c.Broken = fmt.Errorf("%w: %s: %s: %w", ErrBroken, shortID(id), configFile, causeOf(err))
 	}
 	if err := c.Reload(); err != nil {
 		missing := errors.Is(err, os.ErrNotExist)
@@ -334,6 +334,19 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		c.State.Status = StatusDead
 	}
 	return c, nil
+}
+
+// causeOf is err without the path that readJSON's errors name (the container is named
+// already).
+func causeOf(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	if u := errors.Unwrap(err); u != nil && isUnusable(err) {
+		return u
+	}
+	return err
 }
 
 // creating reports whether a create may be under way: it holds the store lock while the new

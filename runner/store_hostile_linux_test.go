@@ -314,6 +314,11 @@ func TestStoreRemoveHalfDone(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Get(half) = %v", err)
 			}
+			if gone[0] == stateFile {
+				if code, err := Wait(context.Background(), got); err != nil || code != ExitUnknown {
+					t.Errorf("Wait without state.json = %d, %v; want %d", code, err, ExitUnknown)
+				}
+			}
 			if err := s.Remove(context.Background(), got, true); err != nil {
 				t.Fatalf("Remove = %v", err)
 			}
