@@ -76,7 +76,7 @@ func gone(pid int) bool {
 func TestStateHostile(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
-	names := []string{"sh-corrupt", "sh-nocfg", "sh-half", "sh-killed", "sh-log", "sh-created"}
+	names := []string{"sh-corrupt", "sh-nocfg", "sh-half", "sh-killed", "sh-log", "sh-created", "sh-live", "sh-copy"}
 	t.Cleanup(func() { strata(t, root, append([]string{"rm", "-f"}, names...)...) })
 	cdir := func(id string) string { return filepath.Join(root, "containers", id) }
 
@@ -234,6 +234,34 @@ func TestStateHostile(t *testing.T) {
 			t.Errorf("host file behind log.json = %q, want untouched", b)
 		}
 		mustStrata(t, root, "rm", "-f", "sh-log")
+	})
+
+	t.Run("state copied from a running container", func(t *testing.T) {
+		// A state.json that names another container's live monitor and PID 1, with their
+		// true start time: nothing done to the copy may reach the other container.
+		mustStrata(t, root, "run", "-d", "--name", "sh-live", "alpine", "sleep", "600")
+		mustStrata(t, root, "create", "--name", "sh-copy", "alpine", "true")
+		live, cp := containerID(t, root, "sh-live"), containerID(t, root, "sh-copy")
+		b, err := os.ReadFile(filepath.Join(cdir(live), "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cdir(cp), "state.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pid := readState(t, cdir(live)).Pid
+		if r := strata(t, root, "kill", "sh-copy"); r.Code == 0 {
+			t.Errorf("kill of the copy succeeded")
+		}
+		strata(t, root, "stop", "-t", "1", "sh-copy")
+		mustStrata(t, root, "rm", "-f", "sh-copy")
+		if !alive(pid) {
+			t.Fatalf("the live container's PID 1 died of what was done to the copy")
+		}
+		if line := psLine(t, root, "sh-live"); !strings.Contains(line, "Up") {
+			t.Errorf("ps line of the live container = %q, want Up", line)
+		}
+		mustStrata(t, root, "rm", "-f", "sh-live")
 	})
 
 	t.Run("created", func(t *testing.T) {

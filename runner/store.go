@@ -316,6 +316,12 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		}
 		c.Config = Config{Created: fi.ModTime().UTC()}
 		c.Broken = fmt.Errorf("%w: %s: %s: %w", ErrBroken, shortID(id), configFile, causeOf(err))
+	} else if c.Config.Spec.ID != "" && c.Config.Spec.ID != id {
+		// Copied from another container's dir: run, it would take that container's cgroup
+		// (named by Spec.ID) and mount its writable layer.
+		other := shortID(c.Config.Spec.ID)
+		c.Config = Config{Created: fi.ModTime().UTC()}
+		c.Broken = fmt.Errorf("%w: %s: %s is container %s's", ErrBroken, shortID(id), configFile, other)
 	}
 	if err := c.Reload(); err != nil {
 		missing := errors.Is(err, os.ErrNotExist)

@@ -478,3 +478,43 @@ func TestStoreNameIndexStale(t *testing.T) {
 		t.Errorf("Get(web) = %v, %v; want %s", got, err, web.ID[:12])
 	}
 }
+
+// TestStoreCopiedConfig: a config.json copied from another container's dir makes a broken
+// container: started, it would run in the other's cgroup over the other's writable layer.
+func TestStoreCopiedConfig(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create(Config{Name: "a", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Create(Config{Name: "b", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(a.Dir, configFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.Dir, configFile), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(got.Broken, ErrBroken) || !strings.Contains(got.Broken.Error(), a.ID[:12]) {
+		t.Errorf("container with a's config: broken %v, want ErrBroken naming %s", got.Broken, a.ID[:12])
+	}
+	if err := Start(context.Background(), got); !errors.Is(err, ErrBroken) {
+		t.Errorf("Start = %v, want ErrBroken", err)
+	}
+	if got, err := s.Get("b"); err != nil || got.ID != b.ID {
+		t.Errorf("Get(b) = %v, %v; want %s (by its name link)", got, err, b.ID[:12])
+	}
+	if got, err := s.Get("a"); err != nil || got.ID != a.ID || got.Broken != nil {
+		t.Errorf("Get(a) = %v, %v; want the sound %s", got, err, a.ID[:12])
+	}
+}
