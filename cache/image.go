@@ -258,13 +258,39 @@ func (s *Store) Infos() ([]ImageInfo, error) {
 	}
 	infos := make([]ImageInfo, 0, len(refs))
 	for _, r := range refs {
-		info, err := s.Info(r)
+		info, ok, err := s.infoListed(r)
 		if err != nil {
 			return nil, err
 		}
-		infos = append(infos, info)
+		if ok {
+			infos = append(infos, info)
+		}
 	}
 	return infos, nil
+}
+
+// infoListed is Info for a ref List returned a moment ago. Another process may have untagged
+// it and collected its blobs since (an rmi): a blob not found is then no damage, and the ref
+// is skipped (ok false), or read again where it names another image now. Only a ref that
+// still names the image whose blob is missing is an error.
+func (s *Store) infoListed(r Ref) (info ImageInfo, ok bool, err error) {
+	for try := 0; ; try++ {
+		info, err = s.Info(r)
+		if err == nil {
+			return info, true, nil
+		}
+		if !errors.Is(err, ErrNotFound) || try == 3 {
+			return info, false, err
+		}
+		now, rerr := s.Resolve(r.Name)
+		if errors.Is(rerr, ErrNotFound) {
+			return info, false, nil
+		}
+		if rerr != nil || now.Digest == r.Descriptor.Digest {
+			return info, false, err
+		}
+		r.Descriptor = now
+	}
 }
 
 // indexInfo describes a ref that names an index: its platform image (this host's, or the
