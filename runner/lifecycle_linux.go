@@ -227,9 +227,13 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 		return c.Broken
 	}
 	mark := filepath.Join(c.Dir, restartingFile)
-	if err := os.WriteFile(mark, nil, 0o600); err != nil {
-		return fmt.Errorf("restarting container %s: %w", shortID(c.ID), err)
+	// Never through a symlink, which os.WriteFile would follow and truncate the host file
+	// it names; never blocking on a FIFO.
+	fd, err := unix.Open(mark, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
 	}
+	unix.Close(fd)
 	if err := Stop(ctx, c, timeout); err != nil {
 		_ = os.Remove(mark)
 		return err
@@ -341,7 +345,8 @@ const waitersFile = "waiters"
 // would fail that removal ("directory not empty"); a missing lock means a removal is under
 // way, and the waiter then finds the container gone.
 func holdAsWaiter(c *Container) (release func()) {
-	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	// No symlink followed, no FIFO waited on (a hand edit): the waiter then holds nothing.
+	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return func() {}
 	}
@@ -359,7 +364,7 @@ const maxWaiterHold = 2 * time.Second
 // waitForWaiters returns once no waiter of c holds waitersFile (or after maxWaiterHold),
 // holding it until release: a waiter that comes meanwhile finds the container removed.
 func waitForWaiters(c *Container) (release func()) {
-	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(filepath.Join(c.Dir, waitersFile), unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return func() {}
 	}

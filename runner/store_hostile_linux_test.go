@@ -518,3 +518,48 @@ func TestStoreCopiedConfig(t *testing.T) {
 		t.Errorf("Get(a) = %v, %v; want the sound %s", got, err, a.ID[:12])
 	}
 }
+
+// TestLifecycleMarksNoFollow: the files restart and a --rm container's waiters make in the
+// container dir are not written through a symlink (restart truncated the host file it
+// named) nor waited on as a FIFO (wait hung).
+func TestLifecycleMarksNoFollow(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "x", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(host, []byte("root:x:0:0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, filepath.Join(c.Dir, restartingFile)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = Restart(ctx, c, time.Second) // it has nothing to run: the mark is what matters
+	if b, err := os.ReadFile(host); err != nil || string(b) != "root:x:0:0\n" {
+		t.Errorf("the host file behind the restart mark holds %q, %v; want it untouched", b, err)
+	}
+
+	r, err := s.Create(Config{Name: "rm", Image: "alpine", AutoRemove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiters := filepath.Join(r.Dir, waitersFile)
+	if err := os.Remove(waiters); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(waiters, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "Wait with a FIFO as waiters", func() {
+		if _, err := Wait(ctx, r); err != nil {
+			t.Errorf("Wait = %v", err)
+		}
+	})
+	within(t, 10*time.Second, "waitForWaiters with a FIFO as waiters", func() { waitForWaiters(r)() })
+}
