@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,6 +28,9 @@ func TestLockFileNotAFile(t *testing.T) {
 				s := openStore(t, dir)
 				path := filepath.Join(dir, lock)
 				outside := filepath.Join(t.TempDir(), "elsewhere")
+				if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					t.Fatal(err)
+				}
 				var err error
 				if kind == "fifo" {
 					err = unix.Mkfifo(path, 0o600)

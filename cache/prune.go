@@ -54,7 +54,7 @@ func (s *Store) Prune(ctx context.Context, dryRun bool) (removed []v1.Descriptor
 	if err != nil {
 		return removed, freed, fmt.Errorf("pruning: %w", err)
 	}
-	n, err = s.pruneTemps(dryRun)
+	n, err = s.pruneTemps(ctx, dryRun)
 	freed += n
 	if err != nil {
 		return removed, freed, fmt.Errorf("pruning: %w", err)
@@ -206,8 +206,15 @@ func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (freed int64, err 
 }
 
 // pruneTemps removes temp files left in the store's top directory by a crash during Open or
-// a Tag (".index.json.tmp-*"), once they are old enough not to be in use.
-func (s *Store) pruneTemps(dryRun bool) (freed int64, err error) {
+// a Tag (".index.json.tmp-*"). Those of index.json are only made under index.json.lock (Open
+// takes it too), so holding it, any is a killed process's and goes at once; others (of
+// oci-layout, made by Open without a lock) once they are old enough not to be in use.
+func (s *Store) pruneTemps(ctx context.Context, dryRun bool) (freed int64, err error) {
+	l, err := s.lockIndex(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, l.Unlock()) }()
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, err
@@ -223,7 +230,8 @@ func (s *Store) pruneTemps(dryRun bool) (freed int64, err error) {
 		if err != nil {
 			return freed, err
 		}
-		if !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < staleTemp {
+		underLock := strings.HasPrefix(e.Name(), "."+indexFile+".tmp-")
+		if !fi.Mode().IsRegular() || (!underLock && time.Since(fi.ModTime()) < staleTemp) {
 			continue
 		}
 		if !dryRun {

@@ -151,3 +151,27 @@ func TestHoldExclusiveBlocksWriters(t *testing.T) {
 		t.Errorf("WriteImage after release = %v", err)
 	}
 }
+
+// TestPruneRemovesFreshIndexTemps: a temp file of index.json left by a process killed during a
+// Tag goes with the next Prune however young: index.json's temps are made only under its
+// lock, which Prune holds. Prune kept it for 10 minutes, so a prune right after a killed rmi
+// or tag left it. oci-layout's temps, made without a lock, still wait.
+func TestPruneRemovesFreshIndexTemps(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	index := filepath.Join(s.Dir(), ".index.json.tmp-123")
+	layout := filepath.Join(s.Dir(), ".oci-layout.tmp-456")
+	for _, p := range []string{index, layout} {
+		if err := os.WriteFile(p, []byte("{"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, freed, err := s.Prune(context.Background(), false); err != nil || freed != 1 {
+		t.Fatalf("Prune = %d bytes freed, %v; want 1", freed, err)
+	}
+	if _, err := os.Stat(index); err == nil {
+		t.Errorf("Prune left a fresh %s", index)
+	}
+	if _, err := os.Stat(layout); err != nil {
+		t.Errorf("Prune removed a fresh %s that an Open may be writing: %v", layout, err)
+	}
+}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -80,7 +81,7 @@ func (s *Store) init() error {
 			return err
 		}
 	}
-	if err := createOnce(filepath.Join(s.dir, indexFile), []byte(emptyIndex)); err != nil {
+	if err := s.createIndex(); err != nil {
 		return fmt.Errorf("creating %s: %w", indexFile, err)
 	}
 	// oci-layout goes last: its presence marks a complete layout.
@@ -105,6 +106,21 @@ func (s *Store) init() error {
 		return fmt.Errorf("%w: %w", ErrInvalidLayout, err)
 	}
 	return nil
+}
+
+// createIndex makes an empty index.json unless there is one. Its temp file is made under
+// index.json.lock, as every other of index.json, so Prune may remove any it finds while
+// holding the lock.
+func (s *Store) createIndex() error {
+	p := filepath.Join(s.dir, indexFile)
+	if _, err := os.Lstat(p); err == nil {
+		return nil
+	}
+	l, err := s.lockIndex(context.Background())
+	if err != nil {
+		return err
+	}
+	return errors.Join(createOnce(p, []byte(emptyIndex)), l.Unlock())
 }
 
 // Dir returns the store's directory, absolute.
