@@ -84,6 +84,9 @@ func markMonitor(c *Container) error {
 	if err := removeStaleCgroup(c); err != nil {
 		return err
 	}
+	if err := checkWritableLayer(c); err != nil {
+		return err
+	}
 	start, err := processStart(os.Getpid())
 	if err != nil {
 		return fmt.Errorf("reading own start time: %w", err)
@@ -113,6 +116,28 @@ func removeStaleCgroup(c *Container) error {
 	}
 	if err != nil {
 		return fmt.Errorf("container %s: removing the cgroup of its last run: %w", shortID(c.ID), err)
+	}
+	return nil
+}
+
+// checkWritableLayer refuses a container whose upper or work dir is no directory: overlayfs
+// follows a symlink in its mount options, so an upper -> /etc (a hand edit) would have the
+// container write into the host's /etc.
+func checkWritableLayer(c *Container) error {
+	for _, m := range c.Config.Spec.Root {
+		_, upper, work := m.OverlayDirs()
+		for _, d := range []string{upper, work} {
+			if d == "" {
+				continue
+			}
+			fi, err := os.Lstat(d)
+			if err != nil {
+				return fmt.Errorf("container %s: its writable layer: %w", shortID(c.ID), err)
+			}
+			if !fi.IsDir() {
+				return fmt.Errorf("container %s: its writable layer: %s is a %s, not a directory", shortID(c.ID), d, fileKind(fi.Mode()))
+			}
+		}
 	}
 	return nil
 }

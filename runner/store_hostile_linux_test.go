@@ -563,3 +563,30 @@ func TestLifecycleMarksNoFollow(t *testing.T) {
 	})
 	within(t, 10*time.Second, "waitForWaiters with a FIFO as waiters", func() { waitForWaiters(r)() })
 }
+
+// TestStartUpperSymlink: a container whose upper dir is a symlink to a host dir does not
+// start: overlayfs would follow it and the container would write into that host dir.
+func TestStartUpperSymlink(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "touch", "/pwned")
+	host := t.TempDir()
+	upper := filepath.Join(c.Dir, "upper")
+	if err := os.Remove(upper); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, upper); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := Start(ctx, c); err == nil {
+		_, _ = Wait(ctx, c)
+		t.Errorf("Start with upper -> %s succeeded", host)
+	}
+	if _, err := os.Lstat(filepath.Join(host, "pwned")); err == nil {
+		t.Errorf("the container wrote into the host dir behind its upper symlink")
+	}
+}
