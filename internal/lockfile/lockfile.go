@@ -39,7 +39,11 @@ type Lock struct {
 // symlink, a FIFO, a device or a directory at path with ErrNotLockFile. O_RDONLY is enough
 // for flock(2) and lets a store on a read-only filesystem still be read under its locks.
 func Open(path string, perm fs.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, perm)
+	return open(path, os.O_CREATE, perm)
+}
+
+func open(path string, create int, perm fs.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|create|unix.O_NOFOLLOW|unix.O_NONBLOCK, perm)
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("%w: %s is a symlink; remove it", ErrNotLockFile, path)
 	}
@@ -82,6 +86,21 @@ func TryLock(path string, perm fs.FileMode, exclusive bool) (l *Lock, ok bool, e
 	if err != nil {
 		return nil, false, err
 	}
+	return tryLock(f, exclusive)
+}
+
+// TryLockExisting is TryLock for a lock file that must exist already (fs.ErrNotExist
+// otherwise): for a process checking whether another holds a lock in a directory that may be
+// going away, where creating the file could put it back in a directory being removed.
+func TryLockExisting(path string, exclusive bool) (l *Lock, ok bool, err error) {
+	f, err := open(path, 0, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	return tryLock(f, exclusive)
+}
+
+func tryLock(f *os.File, exclusive bool) (l *Lock, ok bool, err error) {
 	how := unix.LOCK_SH
 	if exclusive {
 		how = unix.LOCK_EX
