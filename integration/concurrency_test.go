@@ -504,3 +504,26 @@ func TestTagVersusRmi(t *testing.T) {
 	}
 	t.Logf("%d of 24 tags made", tagged)
 }
+
+// TestListVersusRmi lists images (images, system df, prune -a) while rmi removes two of them
+// and collects their blobs: each must succeed. images read index.json, then each image's
+// manifest, and failed whole on one that an rmi had removed in between.
+func TestListVersusRmi(t *testing.T) {
+	f := newConcFixture(t)
+	root := newRoot(t)
+	mustRun(t, f.env, "", root, "pull", "-q", f.a)
+	lists := [][]string{{"images"}, {"system", "df"}, {"images", "-a"}}
+	for i := 0; i < 24; i++ {
+		mustRun(t, f.env, "", root, "load", "-q", "-i", f.archive)
+		r := f.start(t, root, "rmi", "conc/lb:1", "conc/lc:1")
+		time.Sleep(time.Duration(i%8) * time.Millisecond)
+		l := f.start(t, root, lists[i%len(lists)]...)
+		if code := r.wait(t); code != 0 {
+			t.Errorf("rmi: exit %d: %s", code, r.stderr.String())
+		}
+		if code := l.wait(t); code != 0 {
+			t.Errorf("strata %v during rmi: exit %d: %s", l.args, code, l.stderr.String())
+		}
+	}
+	checkStore(t, root)
+}
