@@ -253,6 +253,15 @@ func TestStateHostile(t *testing.T) {
 		if r := strata(t, root, "kill", "sh-copy"); r.Code == 0 {
 			t.Errorf("kill of the copy succeeded")
 		}
+		// Nor may exec, enter or top reach the other container's processes through it.
+		for _, args := range [][]string{{"exec", "sh-copy", "true"}, {"enter", "sh-copy", "true"}, {"top", "sh-copy"}} {
+			if r := strata(t, root, args...); r.Code == 0 || strings.Contains(r.Stdout, "sleep") {
+				t.Errorf("%v of the copy: exit %d, stdout %q; want it refused as not running", args, r.Code, r.Stdout)
+			}
+		}
+		if r := strata(t, root, "inspect", "--proc", "sh-copy"); strings.Contains(r.Stdout, "sleep") {
+			t.Errorf("inspect --proc of the copy shows the other container's process: %.300s", r.Stdout)
+		}
 		strata(t, root, "stop", "-t", "1", "sh-copy")
 		mustStrata(t, root, "rm", "-f", "sh-copy")
 		if !alive(pid) {

@@ -165,6 +165,9 @@ func joinTarget(c *Container) (int, *os.File, error) {
 	} else if err != nil {
 		return 0, nil, err
 	}
+	if c.Broken != nil {
+		return 0, nil, c.Broken // no config to run anything with
+	}
 	pid := c.State.Pid
 	if !c.State.Running() || pid <= 0 {
 		return 0, nil, ErrNotRunning
@@ -177,7 +180,10 @@ func joinTarget(c *Container) (int, *os.File, error) {
 		return 0, nil, fmt.Errorf("opening pidfd of %d: %w", pid, err)
 	}
 	pidfd := os.NewFile(uintptr(fd), "pidfd")
-	if ppid, err := parentPid(pid); err != nil || ppid != c.State.MonitorPid {
+	// As Kill: the monitor's child that is in the container's cgroup, or a state.json that
+	// names another process (copied from another container, a reused PID) would have us join
+	// that one.
+	if ppid, err := parentPid(pid); err != nil || ppid != c.State.MonitorPid || !inCgroupOf(pid, c.ID) {
 		pidfd.Close()
 		return 0, nil, ErrNotRunning
 	}

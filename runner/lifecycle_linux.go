@@ -785,3 +785,13 @@ func removeAllRetry(dir string) error {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// RunningPid is the host PID of the container's running PID 1, or 0: only a process that is
+// the recorded monitor's child and in the container's cgroup, so that what reads or joins it
+// (top, inspect's process card) never takes another process a state.json names for it.
+func (c *Container) RunningPid() int {
+	if c.Broken != nil || !c.State.Running() || c.State.Pid <= 0 || !inCgroupOf(c.State.Pid, c.ID) {
+		return 0
+	}
+	return c.State.Pid
+}

@@ -135,6 +135,9 @@ func TestStoreBrokenConfig(t *testing.T) {
 			if err := Kill(got, unix.SIGTERM); !errors.Is(err, ErrNotRunning) {
 				t.Errorf("Kill(broken) = %v, want ErrNotRunning", err)
 			}
+			if _, err := Exec(context.Background(), got, ExecOptions{Args: []string{"true"}}, Stdio{}); !errors.Is(err, ErrBroken) {
+				t.Errorf("Exec(broken) = %v, want ErrBroken", err)
+			}
 			if err := Stop(context.Background(), got, time.Second); err != nil {
 				t.Errorf("Stop(broken) = %v, want nil (not running)", err)
 			}
@@ -424,6 +427,14 @@ func TestKillForeignChild(t *testing.T) {
 	}
 	if err := Kill(c, unix.SIGTERM); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Kill(forged state) = %v, want ErrNotRunning", err)
+	}
+	for _, join := range []func() (int, error){
+		func() (int, error) { return Exec(context.Background(), c, ExecOptions{Args: []string{"true"}}, Stdio{}) },
+		func() (int, error) { return Enter(context.Background(), c, EnterOptions{Args: []string{"true"}}, Stdio{}) },
+	} {
+		if _, err := join(); !errors.Is(err, ErrNotRunning) {
+			t.Errorf("Exec/Enter(forged state) = %v, want ErrNotRunning", err)
+		}
 	}
 	if err := s.Remove(context.Background(), c, true); err != nil {
 		t.Errorf("Remove(forged state, force) = %v", err)

@@ -188,7 +188,8 @@ func asJSONValue(v any) (any, error) {
 // readCard reads the process card of running container c: the process from /proc, its cgroup,
 // and its root mount with each layer dir mapped to its blob in the image store.
 func readCard(g *globals, c *runner.Container) (*proccard.Card, error) {
-	if c.State.Pid <= 0 {
+	pid := c.RunningPid()
+	if pid == 0 {
 		return nil, proccard.ErrNoProcess
 	}
 	opts := proccard.Options{Root: c.Config.Spec.Root, Layers: layerBlobs(g, c)}
@@ -200,7 +201,7 @@ func readCard(g *globals, c *runner.Container) (*proccard.Card, error) {
 	case !errors.Is(err, cgroups.ErrNotFound):
 		return nil, err
 	}
-	card, err := proccard.Read(c.State.Pid, opts)
+	card, err := proccard.Read(pid, opts)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), err)
 	}

@@ -23,10 +23,11 @@ func newTopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !c.State.Running() || c.State.Pid <= 0 {
+			pid := c.RunningPid()
+			if pid == 0 {
 				return fmt.Errorf("container %s: %w", args[0], runner.ErrNotRunning)
 			}
-			procs, err := proccard.Processes(c.State.Pid)
+			procs, err := proccard.Processes(pid)
 			if err != nil {
 				return fmt.Errorf("container %s: %w", args[0], err)
 			}
