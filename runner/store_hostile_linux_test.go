@@ -429,8 +429,12 @@ func TestKillForeignChild(t *testing.T) {
 		t.Errorf("Kill(forged state) = %v, want ErrNotRunning", err)
 	}
 	for _, join := range []func() (int, error){
-		func() (int, error) { return Exec(context.Background(), c, ExecOptions{Args: []string{"true"}}, Stdio{}) },
-		func() (int, error) { return Enter(context.Background(), c, EnterOptions{Args: []string{"true"}}, Stdio{}) },
+		func() (int, error) {
+			return Exec(context.Background(), c, ExecOptions{Args: []string{"true"}}, Stdio{})
+		},
+		func() (int, error) {
+			return Enter(context.Background(), c, EnterOptions{Args: []string{"true"}}, Stdio{})
+		},
 	} {
 		if _, err := join(); !errors.Is(err, ErrNotRunning) {
 			t.Errorf("Exec/Enter(forged state) = %v, want ErrNotRunning", err)
