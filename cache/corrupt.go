@@ -72,7 +72,7 @@ func (s *Store) checkStored(d v1.Descriptor) (bool, error) {
 
 // hashesTo reports whether the file at p hashes to h.
 func hashesTo(p string, h v1.Hash) (bool, error) {
-	f, err := os.Open(p)
+	f, err := openRegular(p)
 	if err != nil {
 		return false, err
 	}
@@ -167,7 +167,7 @@ func (s *Store) openVerified(desc v1.Descriptor) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening blob: %w", err)
 	}
-	f, err := os.Open(p)
+	f, err := openRegular(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("opening blob %s: %w", short(desc.Digest), ErrNotFound)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -193,7 +192,7 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 }
 
 func readFileCapped(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}

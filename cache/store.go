@@ -173,7 +173,7 @@ func (s *Store) OpenBlob(h v1.Hash) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening blob: %w", err)
 	}
-	f, err := os.Open(p)
+	f, err := openRegular(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("opening blob %s: %w", short(h), ErrNotFound)
 	}

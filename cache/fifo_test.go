@@ -1,0 +1,71 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestStoreFileIsFIFO: a FIFO at index.json or at a blob fails the reader at once. os.Open of
+// a FIFO blocks until a writer comes: every command hung, past SIGTERM (open(2) is not
+// interrupted by the signal strata catches).
+func TestStoreFileIsFIFO(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 3, 1, 512)...)
+	for _, tc := range []struct {
+		name string
+		path func(s *Store) string
+		read func(s *Store) error
+	}{
+		{"index.json", func(s *Store) string { return filepath.Join(s.Dir(), indexFile) }, func(s *Store) error {
+			_, err := Open(s.Dir())
+			return err
+		}},
+		{"manifest", func(s *Store) string {
+			d, _ := img.Digest()
+			return s.BlobPath(d)
+		}, func(s *Store) error {
+			_, err := s.Infos()
+			return err
+		}},
+		{"layer", func(s *Store) string { return s.BlobPath(layerDescs(t, img)[0].Digest) }, func(s *Store) error {
+			rc, err := s.openVerified(layerDescs(t, img)[0])
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			if _, err := s.WriteImage(context.Background(), "example.com/a:1", img, WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			p := tc.path(s)
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- tc.read(s) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, errNotRegular) {
+					t.Errorf("reading with a FIFO at the %s = %v, want errNotRegular", tc.name, err)
+				}
+			case <-time.After(3 * time.Second):
+				// Unblock the reader so the test binary can end.
+				if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+					w.Close()
+				}
+				t.Fatalf("reading with a FIFO at the %s still blocked after 3s", tc.name)
+			}
+		})
+	}
+}
