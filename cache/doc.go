@@ -25,6 +25,10 @@
 //	blobs/sha256/<hex>         verified blobs
 //	ingest/<hex>.partial       resumable downloads; ingest/<hex>.lock guards each one
 //
+// The locks are flock(2)s, so a process killed while holding one blocks nobody: the lock dies
+// with it. A lock file, index.json or a blob that is not a regular file (a FIFO, a symlink for
+// a lock) fails the command at once with its path, rather than hang it in open(2).
+//
 // Every write is a temp file, fsync, rename and a fsync of the directory (containerd
 // plugins/content/local/writer.go does the same), so a reader sees the old file or the new one.
 // Images are written blobs first and the manifest and its ref last, so a ref never names an
