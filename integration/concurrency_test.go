@@ -536,3 +536,47 @@ func TestListVersusRmi(t *testing.T) {
 	}
 	checkStore(t, root)
 }
+
+// TestReadOnlyStore: a root on a read-only filesystem still lists its images, and every
+// command that must write fails at once with one line naming what it could not write, none
+// hangs on a lock.
+func TestReadOnlyStore(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := newRoot(t)
+	env := testEnv(t.TempDir())
+	mustRun(t, env, "", root, "load", "-q", "-i", filepath.Join(td, "busybox", "busybox-1.38.0-musl-oci"))
+	mustRun(t, env, "", root, "tag", "busybox:1.38.0-musl", "other:1")
+	if err := syscall.Mount(root, root, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(root, syscall.MNT_DETACH) })
+	if err := syscall.Mount("", root, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Skipf("remount read-only: %v", err)
+	}
+	if r := run(t, env, "", root, "images", "-q"); r.Code != 0 || r.Stdout == "" {
+		t.Errorf("images on a read-only root: exit %d, %q: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	out := filepath.Join(t.TempDir(), "out.tar")
+	if r := run(t, env, "", root, "save", "-o", out, "other:1"); r.Code != 0 {
+		t.Errorf("save from a read-only root: exit %d: %s", r.Code, r.Stderr)
+	}
+	for _, args := range [][]string{
+		{"tag", "busybox:1.38.0-musl", "new:1"},
+		{"rmi", "other:1"},
+		{"prune"},
+		{"prune", "-a"},
+		{"load", "-i", out},
+	} {
+		r := run(t, env, "", root, args...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "read-only file system") {
+			t.Errorf("strata %v on a read-only root: exit %d, stderr %q: want a read-only error", args, r.Code, r.Stderr)
+		}
+		p := &proc{args: args, code: r.Code}
+		p.stderr.WriteString(r.Stderr)
+		p.oneLine(t)
+	}
+}
