@@ -24,11 +24,11 @@
 //
 // The snapshotter never mounts: Prepare returns mounts as data (package mount) for the
 // runner's init to perform inside the container's mount namespace. No reference counts are
-// kept on disk; the caller says which layers are in use when it calls Prune. Prune also keeps
-// a layer that a container dir Prepare made over it still uses: Prepare records that dir in
-// .users/<hex>/ under the layer's lock, before the caller has recorded its container, and the
-// record dies with the dir. Lock files (.locks/<hex>.lock) must be regular files: a FIFO or
-// symlink there fails at once (lockfile.ErrNotLockFile) rather than hang or lock elsewhere.
+// kept on disk; the caller says which layers are in use when it calls Prune, so it must keep
+// collections from running between a Prepare and its record of the container (cmd holds the
+// image store's gc.lock shared across both, cache.Store.Hold). Lock files
+// (.locks/<hex>.lock) must be regular files: a FIFO or symlink there fails at once
+// (lockfile.ErrNotLockFile) rather than hang or lock elsewhere.
 //
 // A lifecycle:
 //

@@ -115,9 +115,6 @@ func (s *Snapshotter) Prune(ctx context.Context, keep map[v1.Hash]bool, dryRun b
 		}
 	}
 	if !dryRun {
-		if err := s.pruneUsers(); err != nil {
-			errs = append(errs, err)
-		}
 		if err := s.pruneLocks(); err != nil {
 			errs = append(errs, err)
 		}
@@ -160,10 +157,6 @@ func (s *Snapshotter) pruneLayer(d v1.Hash, dryRun bool) (*Layer, error) {
 		return nil, nil
 	}
 	defer lock.Unlock()
-	// A container prepared over it keeps it, recorded or not yet (see usersDir).
-	if used, err := s.inUse(d.Hex, dryRun); used || err != nil {
-		return nil, err
-	}
 	dir := filepath.Join(s.root, d.Hex)
 	l, err := s.describe(dir, d)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -80,17 +80,9 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return nil, err
 	}
-	// From here until the container dir is removed, Prune keeps these layers whatever its
-	// caller's keep says: the container is recorded only once Prepare returns.
-	if err := s.addUsers(ctx, containerDir, diffIDs); err != nil {
-		return nil, err
-	}
 
 	if s.driver == VFS {
-		err := s.prepareVFS(ctx, containerDir, lowers)
-		// The copy is the container's own: the layers are no longer needed by it.
-		err = errors.Join(err, s.removeUsers(containerDir, diffIDs))
-		if err != nil {
+		if err := s.prepareVFS(ctx, containerDir, lowers); err != nil {
 			return nil, err
 		}
 		opts := []string{"rbind", "nodev"}

@@ -223,6 +223,18 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	// From the image's lookup to the container's record, no garbage collection (an rmi's, a
+	// prune's) may run: it computes what is in use from images and container records, and
+	// would take this image's blobs and layer dirs, unpacked or prepared as lowers, for garbage.
+	release, err := store.Hold(ctx)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
 	_, imageID, img, err := findLocalImage(store, image, platform, o.platform != "")
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -296,6 +308,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		}
 		return rootMounts, err
 	})
+	// Recorded (or failed and removed): a collection now sees the container's layers in use.
+	if rerr := release(); rerr != nil && err == nil {
+		err = rerr
+	}
+	release = nil
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
