@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gofrs/flock"
+	"github.com/strata-run/strata/internal/lockfile"
 )
 
 // Container names are reserved in <store>/.names: one symlink per name whose target is the
@@ -159,8 +159,8 @@ func (s *Store) Rename(c *Container, name string) error {
 	if !validName(name) {
 		return invalidNameError(name)
 	}
-	lock := flock.New(filepath.Join(s.dir, ".lock"))
-	if err := lock.Lock(); err != nil {
+	lock, err := lockfile.Acquire(filepath.Join(s.dir, ".lock"), 0o600, true)
+	if err != nil {
 		return fmt.Errorf("locking container store: %w", err)
 	}
 	defer lock.Unlock()

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gofrs/flock"
+	"github.com/strata-run/strata/internal/lockfile"
 	"github.com/strata-run/strata/mount"
 )
 
@@ -154,8 +154,8 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 	if cfg.Name != "" && !validName(cfg.Name) {
 		return nil, invalidNameError(cfg.Name)
 	}
-	lock := flock.New(filepath.Join(s.dir, ".lock"))
-	if err := lock.Lock(); err != nil {
+	lock, err := lockfile.Acquire(filepath.Join(s.dir, ".lock"), 0o600, true)
+	if err != nil {
 		return nil, fmt.Errorf("locking container store: %w", err)
 	}
 	defer lock.Unlock()
@@ -278,9 +278,10 @@ func (c *Container) Lock() (unlock func() error, err error) {
 	if c.notDir {
 		return nil, fmt.Errorf("locking container %s: %w", shortID(c.ID), c.Broken)
 	}
-	// Never through a symlink: a lock -> /etc/nologin would create that file.
-	l := flock.New(filepath.Join(c.Dir, lockFile), flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW))
-	if err := l.Lock(); err != nil {
+	// Never through a symlink (a lock -> /etc/nologin would create that file), nor blocking
+	// in open(2) on a FIFO.
+	l, err := lockfile.Acquire(filepath.Join(c.Dir, lockFile), 0o600, true)
+	if err != nil {
 		return nil, fmt.Errorf("locking container %s: %w", c.ID[:12], err)
 	}
 	return l.Unlock, nil
@@ -359,8 +360,7 @@ func causeOf(err error) error {
 // dir has no config.json yet. (A rename holds it too, briefly: a broken container then hides
 // from one listing, which is harmless; showing a half-made one as dead would invite an rm.)
 func (s *Store) creating() bool {
-	lock := flock.New(filepath.Join(s.dir, ".lock"), flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW))
-	ok, err := lock.TryRLock()
+	lock, ok, err := lockfile.TryLock(filepath.Join(s.dir, ".lock"), 0o600, false)
 	if err != nil || !ok {
 		return true
 	}

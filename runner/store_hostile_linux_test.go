@@ -293,6 +293,45 @@ func TestStoreLockNoFollow(t *testing.T) {
 	}
 }
 
+// TestStoreLockFIFO: a FIFO at the store's or a container's lock path fails create, rename
+// and lock at once; gofrs/flock opened it O_RDONLY, which blocks until a writer comes, and
+// every create (so every run) hung for good.
+func TestStoreLockFIFO(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "x", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(c.Dir, lockFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 5*time.Second, "Lock on a FIFO", func() {
+		if unlock, err := c.Lock(); err == nil {
+			unlock()
+			t.Errorf("Lock on a FIFO succeeded")
+		}
+	})
+	if err := os.Remove(filepath.Join(s.dir, ".lock")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(s.dir, ".lock"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 5*time.Second, "Create with a FIFO store lock", func() {
+		if _, err := s.Create(Config{Name: "y", Image: "alpine"}); err == nil {
+			t.Errorf("Create with a FIFO store lock succeeded")
+		}
+	})
+	within(t, 5*time.Second, "Rename with a FIFO store lock", func() {
+		if err := s.Rename(c, "z"); err == nil {
+			t.Errorf("Rename with a FIFO store lock succeeded")
+		}
+	})
+}
+
 // TestStoreRemoveHalfDone: an rm killed after it removed state.json and config.json, or a
 // create killed before it wrote either, leaves a dir that is still listed and removed.
 func TestStoreRemoveHalfDone(t *testing.T) {

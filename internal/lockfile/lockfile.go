@@ -122,6 +122,30 @@ func tryLock(f *os.File, exclusive bool) (l *Lock, ok bool, err error) {
 	return &Lock{f: f}, true, nil
 }
 
+// Acquire locks path, blocking in flock(2) until it gets the lock: for short critical
+// sections where a waiter must follow its holder at once and no context needs to end the wait.
+func Acquire(path string, perm fs.FileMode, exclusive bool) (*Lock, error) {
+	f, err := Open(path, perm)
+	if err != nil {
+		return nil, err
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Lock{f: f}, nil
+}
+
 // Wait locks path, polling every Retry until it gets the lock or ctx is done.
 func Wait(ctx context.Context, path string, perm fs.FileMode, exclusive bool) (*Lock, error) {
 	for {

@@ -3,6 +3,7 @@ package lockfile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,10 +40,13 @@ func TestRefusesNonFiles(t *testing.T) {
 			if err := tc.make(path); err != nil {
 				t.Fatal(err)
 			}
-			done := make(chan error, 1)
+			done := make(chan error, 2)
 			go func() {
 				l, err := Wait(context.Background(), path, 0o600, true)
 				l.Unlock()
+				if _, err2 := Acquire(path, 0o600, false); !errors.Is(err2, ErrNotLockFile) {
+					err = fmt.Errorf("Acquire: %v, want ErrNotLockFile", err2)
+				}
 				done <- err
 			}()
 			select {
@@ -117,5 +121,37 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	l.Unlock()
 	if _, err := Wait(context.Background(), filepath.Join(dir, "new.lock"), 0o600, true); !errors.Is(err, unix.EROFS) {
 		t.Errorf("locking a missing file on a read-only mount = %v, want EROFS", err)
+	}
+}
+
+// TestAcquireWaits: Acquire blocks while another holds the lock and returns as soon as it is
+// released.
+func TestAcquireWaits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	held, ok, err := TryLock(path, 0o600, true)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := Acquire(path, 0o600, false)
+		if err == nil {
+			err = l.Unlock()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("Acquire returned while the lock was held: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	held.Unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Errorf("Acquire = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Acquire still blocked 5s after the lock was released")
 	}
 }
