@@ -550,6 +550,9 @@ func TestReadOnlyStore(t *testing.T) {
 	env := testEnv(t.TempDir())
 	mustRun(t, env, "", root, "load", "-q", "-i", filepath.Join(td, "busybox", "busybox-1.38.0-musl-oci"))
 	mustRun(t, env, "", root, "tag", "busybox:1.38.0-musl", "other:1")
+	// A container store that exists, empty.
+	mustRun(t, env, "", root, "create", "--name", "ro", "other:1", "true")
+	mustRun(t, env, "", root, "rm", "ro")
 	if err := syscall.Mount(root, root, "", syscall.MS_BIND, ""); err != nil {
 		t.Skipf("bind mount: %v", err)
 	}
@@ -560,6 +563,17 @@ func TestReadOnlyStore(t *testing.T) {
 	if r := run(t, env, "", root, "images", "-q"); r.Code != 0 || r.Stdout == "" {
 		t.Errorf("images on a read-only root: exit %d, %q: %s", r.Code, r.Stdout, r.Stderr)
 	}
+	// What only reads the containers reads them (their store was chmodded on every open).
+	if r := run(t, env, "", root, "ps", "-a", "-q"); r.Code != 0 || r.Stdout != "" {
+		t.Errorf("ps -a on a read-only root: exit %d, %q: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := run(t, env, "", root, "system", "df"); r.Code != 0 {
+		t.Errorf("system df on a read-only root: exit %d: %s", r.Code, r.Stderr)
+	}
+	// A prune with nothing to remove writes nothing.
+	if r := run(t, env, "", root, "prune"); r.Code != 0 || !strings.Contains(r.Stdout, "Total reclaimed space: 0B") {
+		t.Errorf("prune of nothing on a read-only root: exit %d, %q: %s", r.Code, r.Stdout, r.Stderr)
+	}
 	out := filepath.Join(t.TempDir(), "out.tar")
 	if r := run(t, env, "", root, "save", "-o", out, "other:1"); r.Code != 0 {
 		t.Errorf("save from a read-only root: exit %d: %s", r.Code, r.Stderr)
@@ -567,7 +581,6 @@ func TestReadOnlyStore(t *testing.T) {
 	for _, args := range [][]string{
 		{"tag", "busybox:1.38.0-musl", "new:1"},
 		{"rmi", "other:1"},
-		{"prune"},
 		{"prune", "-a"},
 		{"load", "-i", out},
 	} {

@@ -89,7 +89,10 @@ func OpenStore(dir string) (*Store, error) {
 		return nil, fmt.Errorf("opening container store: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("opening container store: %w", err)
+		// A read-only filesystem may still be read (ps, system df) if it is tight already.
+		if fi, serr := os.Stat(dir); !errors.Is(err, syscall.EROFS) || serr != nil || fi.Mode().Perm() != 0o700 {
+			return nil, fmt.Errorf("opening container store: %w", err)
+		}
 	}
 	return &Store{dir: dir}, nil
 }
