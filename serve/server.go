@@ -1,10 +1,13 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +18,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
@@ -43,6 +47,8 @@ type Server struct {
 	// pulls holds a token per PullThrough call under way: any client may ask for as many
 	// names as it likes, and each distinct one would otherwise start a pull of its own.
 	pulls chan struct{}
+	// verified remembers the blob files found sound (verify.go).
+	verified verifiedFiles
 }
 
 // maxPullsThrough is how many pull-through pulls run at once; further misses wait their turn.
@@ -179,11 +185,9 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	h.Set("Content-Type", string(mt))
 	h.Set("Docker-Content-Digest", desc.Digest.String())
 	h.Set("Etag", `"`+desc.Digest.String()+`"`)
-	h.Set("Content-Length", strconv.Itoa(len(raw)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet {
-		w.Write(raw)
-	}
+	// ServeContent answers If-None-Match with the ETag (304, as docker's registry does),
+	// Range, and HEAD with the headers of the GET and no body.
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(raw))
 }
 
 // find looks a manifest up in repo: by tag, or by digest among the tagged manifests and the
@@ -260,17 +264,37 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in "+name)
 		return
 	}
-	f, err := os.Open(s.store.BlobPath(h))
-	if err != nil {
+	f, err := openBlobFile(s.store.BlobPath(h))
+	if errors.Is(err, fs.ErrNotExist) {
 		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in the store")
+		return
+	}
+	if err != nil {
+		writeError(w, r, http.StatusInternalServerError, codeUnknown, "blob "+dgst+" is damaged in the store; pull the image again")
 		return
 	}
 	defer f.Close()
 	// A blob file of another size than its descriptor's was damaged on disk: serving it would
 	// hand clients bytes that fail their digest check, or a range of the wrong bytes.
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != want.Size {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != want.Size {
 		writeError(w, r, http.StatusInternalServerError, codeUnknown, "blob "+dgst+" is damaged in the store; pull the image again")
 		return
+	}
+	var content io.ReadSeeker = f
+	var streaming *verifyingFile
+	if r.Method == http.MethodGet && !s.verified.has(h, fi) {
+		// Content of the right size may still be the wrong bytes (see verify.go).
+		if r.Header.Get("Range") == "" && fi.Size() > 0 {
+			streaming = newVerifyingFile(f, h, fi.Size())
+			content = streaming
+		} else {
+			if err := verifyFile(f, h, fi.Size()); err != nil {
+				writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
+				return
+			}
+			s.verified.add(h, fi)
+		}
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "application/octet-stream")
@@ -278,7 +302,24 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 	hd.Set("Etag", `"`+h.String()+`"`)
 	// A blob never changes under its digest.
 	hd.Set("Cache-Control", "max-age=31536000")
-	http.ServeContent(w, r, "", time.Time{}, f)
+	http.ServeContent(w, r, "", time.Time{}, content)
+	if streaming != nil {
+		if streaming.ok {
+			s.verified.add(h, fi)
+		} else if streaming.n > 0 {
+			// Part of the body is out, with a Content-Length promising more: break the
+			// connection off, so no client mistakes what it got for the blob.
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// openBlobFile opens a blob file for serving. O_NONBLOCK: a FIFO put at a blob's path would
+// otherwise hang open(2), and a client may repeat the request until descriptors run out.
+// O_NOFOLLOW: the store never links blobs, and a symlink there would serve (all but the end
+// of) whatever file it points to, to the network. The caller checks that it is a regular file.
+func openBlobFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
 }
 
 // walk calls fn for every descriptor the repo's refs reach: manifests and indexes

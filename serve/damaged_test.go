@@ -1,0 +1,193 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// flipByte overwrites one byte of the file at path in place, keeping its size: the damage a
+// size check cannot see.
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeBlobWrongContent: a blob file of the right size whose bytes are not the blob's
+// (bit rot, a stray write) must never reach a client whole, as a full GET nor as ranges: the
+// client asked for a digest, and a complete 200 or 206 of other bytes is a lie.
+func TestServeBlobWrongContent(t *testing.T) {
+	store, _, layer := hostileStore(t)
+	// The last byte: a server that checks only after sending would have sent it all.
+	fi, err := os.Stat(store.BlobPath(layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, store.BlobPath(layer), fi.Size()-1)
+	srv := httptest.NewServer(New(store, Options{}))
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/v2/library/img/blobs/" + layer.String()
+
+	for _, rng := range []string{"", "bytes=0-", "bytes=-10", "bytes=0-1,5-"} {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue // the server broke the connection off: the client has nothing whole
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode < 300 {
+			t.Errorf("GET Range %q of a damaged blob = %d with %d bytes, complete; want an error or a broken body", rng, resp.StatusCode, len(body))
+		}
+	}
+
+	// The same request still works for a sound blob, and a second time (once it is known good).
+	store2, _, layer2 := hostileStore(t)
+	srv2 := httptest.NewServer(New(store2, Options{}))
+	t.Cleanup(srv2.Close)
+	want, err := os.ReadFile(store2.BlobPath(layer2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rng := range []string{"", "", "bytes=0-", "bytes=10-19"} {
+		req, _ := http.NewRequest("GET", srv2.URL+"/v2/library/img/blobs/"+layer2.String(), nil)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET #%d Range %q: %v", i, rng, err)
+		}
+		w := want
+		if rng == "bytes=10-19" {
+			w = want[10:20]
+		}
+		if !bytes.Equal(body, w) {
+			t.Errorf("GET #%d Range %q = %d, %d bytes, want %d bytes of the blob", i, rng, resp.StatusCode, len(body), len(w))
+		}
+	}
+}
+
+// TestServeBlobFIFO: a FIFO where a blob should be must not hang the request in open(2); a
+// client that can make the server open it would tie up a goroutine and a descriptor each time.
+func TestServeBlobFIFO(t *testing.T) {
+	store, _, layer := hostileStore(t)
+	p := store.BlobPath(layer)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	h := New(store, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		rec := serveRaw(h, "GET", "/v2/library/img/blobs/"+layer.String(), nil)
+		done <- rec.Code
+	}()
+	select {
+	case code := <-done:
+		if code < 400 {
+			t.Errorf("GET of a FIFO blob = %d, want an error", code)
+		}
+	case <-ctx.Done():
+		// Unblock the handler's open(2) so the test exits.
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("GET of a FIFO blob hung in open(2)")
+	}
+}
+
+// TestServeBlobSymlinkOutside: a blob that is a symlink to a file outside the store, even of
+// the blob's size, is not served: the bytes are not the blob's.
+func TestServeBlobSymlinkOutside(t *testing.T) {
+	store, _, layer := hostileStore(t)
+	p := store.BlobPath(layer)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir() + "/outside"
+	if err := os.WriteFile(outside, bytes.Repeat([]byte(secret), int(fi.Size())/len(secret)+1)[:fi.Size()], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, p); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(store, Options{}))
+	t.Cleanup(srv.Close)
+	for _, rng := range []string{"", "bytes=0-99"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/v2/library/img/blobs/"+layer.String(), nil)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(body, []byte(secret)) {
+			t.Errorf("GET Range %q of a blob symlinked outside the store served the file outside", rng)
+		}
+	}
+}
+
+// TestServeManifestIfNoneMatch: a client revalidating a manifest with the ETag it holds gets a
+// 304 and no body, as docker's registry answers (registry/handlers/manifests.go etagMatch).
+func TestServeManifestIfNoneMatch(t *testing.T) {
+	store, manifest, layer := hostileStore(t)
+	h := New(store, Options{})
+	for _, tt := range []struct{ path, etag string }{
+		{"/v2/library/img/manifests/1", `"` + manifest.String() + `"`},
+		{"/v2/library/img/manifests/" + manifest.String(), `"` + manifest.String() + `"`},
+		{"/v2/library/img/blobs/" + layer.String(), `"` + layer.String() + `"`},
+	} {
+		path, etag := tt.path, tt.etag
+		for _, method := range []string{"GET", "HEAD"} {
+			rec := serveRaw(h, method, path, http.Header{"If-None-Match": {etag}})
+			if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+				t.Errorf("%s %s If-None-Match %s = %d with %d bytes, want 304 and no body", method, path, etag, rec.Code, rec.Body.Len())
+			}
+			rec = serveRaw(h, method, path, http.Header{"If-None-Match": {`"sha256:other"`}})
+			if rec.Code != http.StatusOK {
+				t.Errorf("%s %s If-None-Match of another digest = %d, want 200", method, path, rec.Code)
+			}
+		}
+	}
+}
