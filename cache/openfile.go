@@ -5,29 +5,19 @@ import (
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/strata-run/strata/internal/safefile"
 )
 
 // errNotRegular is returned for a store file (index.json, a blob) that is a FIFO, device or
 // directory.
-var errNotRegular = errors.New("not a regular file")
+var errNotRegular = safefile.ErrNotRegular
 
-// openRegular opens path for reading, refusing anything but a regular file. O_NONBLOCK keeps
-// a FIFO put at path from blocking open(2): every strata command opens index.json, and a FIFO
-// there hung them all, past SIGTERM. It changes nothing for a regular file.
+// openRegular opens path for reading, refusing anything but a regular file. Without blocking:
+// every strata command opens index.json, and a FIFO there hung them all, past SIGTERM.
 func openRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
+	f, err := safefile.Open(path, os.O_RDONLY, 0)
+	if errors.Is(err, errNotRegular) {
+		return nil, fmt.Errorf("%w; remove it", err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w; remove it", path, errNotRegular)
-	}
-	return f, nil
+	return f, err
 }

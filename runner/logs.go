@@ -11,8 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/strata-run/strata/internal/safefile"
 )
 
 // logEntry is one line of log.json, the format of docker's json-file driver: one line of one
@@ -249,21 +250,7 @@ func waitForLog(ctx context.Context, c *Container) (*os.File, error) {
 // openLog opens a container's log.json for reading: a regular file, never through a symlink
 // (a log.json -> /etc/shadow must not print the host's file) nor blocking on a FIFO.
 func openLog(name string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s: %w: a symlink", name, errNotRegular)
-		}
-		return nil, err
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		if err == nil {
-			err = fmt.Errorf("%s: %w: %s", name, errNotRegular, fileKind(fi.Mode()))
-		}
-		return nil, err
-	}
-	return f, nil
+	return safefile.Open(name, os.O_RDONLY|safefile.NoFollow, 0)
 }
 
 // logChanged checks, at the end of the followed log f, whether the file at name was truncated

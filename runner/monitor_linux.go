@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/runner/cgroups"
 )
 
@@ -455,16 +456,5 @@ func runMonitor() {
 // never through a symlink (the container's output would overwrite the host file it names)
 // nor blocking on a FIFO (the start would hang).
 func openLogForWriting(name string) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o640)
-	if err != nil {
-		return nil, err
-	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		if err == nil {
-			err = fmt.Errorf("%s: %w: %s", name, errNotRegular, fileKind(fi.Mode()))
-		}
-		return nil, err
-	}
-	return f, nil
+	return safefile.Open(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|safefile.NoFollow, 0o640)
 }

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/strata-run/strata/internal/safefile"
 )
 
 // Status is a container's lifecycle state, as docker names them.
@@ -207,27 +208,5 @@ func writeJSON(name string, v any, durable bool) error {
 // readSmallFile reads the regular file name, of at most limit bytes, without following a
 // symlink at its last component or blocking on a FIFO or device in its place.
 func readSmallFile(name string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %s", errNotRegular, fileKind(fi.Mode()))}
-	}
-	if fi.Size() > limit {
-		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d expected", errTooBig, fi.Size(), limit)}
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: more than %d bytes", errTooBig, limit)}
-	}
-	return b, nil
+	return safefile.Read(name, os.O_RDONLY|safefile.NoFollow, limit)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/strata-run/strata/internal/lockfile"
+	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/mount"
 )
 
@@ -41,8 +42,8 @@ var ErrBroken = errors.New("container is broken")
 
 // Errors of readSmallFile: what is in a container file's place is not a file strata wrote.
 var (
-	errNotRegular = errors.New("not a regular file")
-	errTooBig     = errors.New("file too big")
+	errNotRegular = safefile.ErrNotRegular
+	errTooBig     = safefile.ErrTooBig
 )
 
 // Container is one container as read from its dir.
@@ -372,21 +373,7 @@ func (s *Store) creating() bool {
 }
 
 // fileKind names what a file mode is, for messages.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m&os.ModeSymlink != 0:
-		return "symlink"
-	case m&os.ModeNamedPipe != 0:
-		return "fifo"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeDevice != 0:
-		return "device"
-	case m.IsRegular():
-		return "regular file"
-	}
-	return "special file"
-}
+func fileKind(m os.FileMode) string { return safefile.Kind(m) }
 
 // Get finds a container by full ID, name (with or without docker's leading "/"), or unique
 // ID prefix, in that order, as docker resolves them.

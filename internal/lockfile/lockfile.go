@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/safefile"
 )
 
 // Retry is how often Lock polls a lock another process holds: flock(2) cannot be interrupted
@@ -28,7 +30,7 @@ import (
 const Retry = 20 * time.Millisecond
 
 // ErrNotLockFile is returned when something other than a regular file sits at a lock's path.
-var ErrNotLockFile = errors.New("not a regular file")
+var ErrNotLockFile = safefile.ErrNotRegular
 
 // Lock is a held lock; Unlock releases it.
 type Lock struct {
@@ -43,40 +45,11 @@ func Open(path string, perm fs.FileMode) (*os.File, error) {
 }
 
 func open(path string, create int, perm fs.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|create|unix.O_NOFOLLOW|unix.O_NONBLOCK, perm)
-	if errors.Is(err, unix.ELOOP) {
-		return nil, fmt.Errorf("%w: %s is a symlink; remove it", ErrNotLockFile, path)
+	f, err := safefile.Open(path, os.O_RDONLY|create|safefile.NoFollow, perm)
+	if errors.Is(err, ErrNotLockFile) {
+		return nil, fmt.Errorf("%w; remove it", err)
 	}
-	if errors.Is(err, unix.EISDIR) {
-		return nil, fmt.Errorf("%w: %s is a directory; remove it", ErrNotLockFile, path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s is a %s; remove it", ErrNotLockFile, path, kind(fi.Mode()))
-	}
-	return f, nil
-}
-
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	case m.IsDir():
-		return "directory"
-	}
-	return "special file"
+	return f, err
 }
 
 // TryLock tries once to lock path, exclusive or shared; ok is false when another process
