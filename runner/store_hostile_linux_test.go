@@ -100,16 +100,10 @@ var damages = []damage{
 func TestStoreBrokenConfig(t *testing.T) {
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
-			s, err := OpenStore(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := s.Create(Config{Name: "victim", Image: "alpine"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, c := newStoreWith(t, "victim")
 			d.do(t, filepath.Join(c.Dir, configFile))
 			var list []*Container
+			var err error
 			within(t, 10*time.Second, "List", func() { list, err = s.List() })
 			if err != nil || len(list) != 1 {
 				t.Fatalf("List = %v, %v; want the broken container", list, err)
@@ -163,16 +157,10 @@ func TestStoreBrokenConfig(t *testing.T) {
 func TestStoreBrokenState(t *testing.T) {
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
-			s, err := OpenStore(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := s.Create(Config{Name: "victim", Image: "alpine"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, c := newStoreWith(t, "victim")
 			d.do(t, filepath.Join(c.Dir, stateFile))
 			var got *Container
+			var err error
 			within(t, 10*time.Second, "Get", func() { got, err = s.Get("victim") })
 			if err != nil {
 				t.Fatalf("Get(victim) = %v", err)
@@ -272,14 +260,7 @@ func TestStoreEntryNotDir(t *testing.T) {
 // TestStoreLockNoFollow: a lock file that is a symlink is not followed: locking through it
 // would create (and lock) the file it names on the host.
 func TestStoreLockNoFollow(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Name: "x", Image: "alpine"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := newStoreWith(t, "x")
 	target := filepath.Join(t.TempDir(), "nologin")
 	if err := os.Symlink(target, filepath.Join(c.Dir, lockFile)); err != nil {
 		t.Fatal(err)
@@ -297,14 +278,7 @@ func TestStoreLockNoFollow(t *testing.T) {
 // and lock at once; gofrs/flock opened it O_RDONLY, which blocks until a writer comes, and
 // every create (so every run) hung for good.
 func TestStoreLockFIFO(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Name: "x", Image: "alpine"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := newStoreWith(t, "x")
 	if err := unix.Mkfifo(filepath.Join(c.Dir, lockFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -337,14 +311,7 @@ func TestStoreLockFIFO(t *testing.T) {
 func TestStoreRemoveHalfDone(t *testing.T) {
 	for _, gone := range [][]string{{stateFile}, {stateFile, configFile}, {configFile, lockFile}} {
 		t.Run(strings.Join(gone, "+"), func(t *testing.T) {
-			s, err := OpenStore(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := s.Create(Config{Name: "half", Image: "alpine"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, c := newStoreWith(t, "half")
 			for _, f := range gone {
 				_ = os.Remove(filepath.Join(c.Dir, f))
 			}
@@ -405,14 +372,7 @@ func TestStoreNameIndexNotDir(t *testing.T) {
 // rootfs -> / would detach every mount of the host.
 func TestRemoveRootfsSymlink(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Name: "x", Image: "alpine"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := newStoreWith(t, "x")
 	host := t.TempDir() // stands for /: a mount under it must survive
 	mnt := filepath.Join(host, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -577,14 +537,7 @@ func TestStoreCopiedConfig(t *testing.T) {
 // container dir are not written through a symlink (restart truncated the host file it
 // named) nor waited on as a FIFO (wait hung).
 func TestLifecycleMarksNoFollow(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Name: "x", Image: "alpine"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := newStoreWith(t, "x")
 	host := filepath.Join(t.TempDir(), "passwd")
 	if err := os.WriteFile(host, []byte("root:x:0:0\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -643,4 +596,19 @@ func TestStartUpperSymlink(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(host, "pwned")); err == nil {
 		t.Errorf("the container wrote into the host dir behind its upper symlink")
 	}
+}
+
+// newStoreWith opens a container store in a temp dir and creates one alpine container named
+// name in it.
+func newStoreWith(t *testing.T, name string) (*Store, *Container) {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: name, Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
 }
