@@ -24,6 +24,9 @@ type planApplier struct {
 	rootfs  string
 	base    string // what container paths are resolved under: rootfs, or "." once inside it
 	pivoted bool
+	// nullSrc is what the masks bind over files: "" for /dev/null, or the /proc/self/fd path
+	// of the descriptor OpKeepNull opened (O_CLOEXEC: the entrypoint never holds it).
+	nullSrc string
 }
 
 func newPlanApplier(rootfs string) *planApplier {
@@ -49,7 +52,7 @@ func (a *planApplier) apply(steps []Step) error {
 			if s.Op == OpMount && kernelMountpoints[s.Target] && target != filepath.Join(base, s.Target) {
 				return fmt.Errorf("mounting rootfs: %s in the image is a symlink", s.Target)
 			}
-			if s.Op == OpBind || s.Op == OpMount {
+			if s.Op == OpBind || s.Op == OpMount || s.Op == OpNull {
 				if err := checkResolvedTarget(s, base, target); err != nil {
 					return fmt.Errorf("mounting rootfs: %w", err)
 				}
@@ -63,7 +66,13 @@ func (a *planApplier) apply(steps []Step) error {
 				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
 			}
 		}
-		if err := applyStep(s, target, rootfs); err != nil {
+		if s.Op == OpKeepNull {
+			if err := a.keepNull(target); err != nil {
+				return fmt.Errorf("mounting rootfs: keeping %s: %w", s.Target, err)
+			}
+			continue
+		}
+		if err := applyStep(s, target, rootfs, a.nullSrc); err != nil {
 			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)
 		}
 		switch {
@@ -77,6 +86,24 @@ func (a *planApplier) apply(steps []Step) error {
 			base = "."
 		}
 	}
+	return nil
+}
+
+// keepNull opens target, which must be a null device (char 1:3), as a.null. O_PATH: the bind
+// only needs to name it, and the descriptor can do nothing else.
+func (a *planApplier) keepNull(target string) error {
+	fd, err := unix.Open(target, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return errors.Join(err, unix.Close(fd))
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		return errors.Join(errors.New("not a null device"), unix.Close(fd))
+	}
+	a.nullSrc = fmt.Sprintf("/proc/self/fd/%d", fd)
 	return nil
 }
 
@@ -103,8 +130,9 @@ func checkResolvedTarget(s Step, base, target string) error {
 	return nil
 }
 
-// applyStep runs one step at its resolved target.
-func applyStep(s Step, target, rootfs string) error {
+// applyStep runs one step at its resolved target; masks bind nullSrc ("" for /dev/null) over
+// files.
+func applyStep(s Step, target, rootfs, nullSrc string) error {
 	switch s.Op {
 	case OpRoot:
 		if target != rootfs {
@@ -131,6 +159,14 @@ func applyStep(s Step, target, rootfs string) error {
 		return os.MkdirAll(target, 0o755)
 	case OpPivot:
 		return pivotRoot(rootfs)
+	case OpNull:
+		if nullSrc == "" {
+			return errors.New("no null device kept")
+		}
+		if err := touch(target); err != nil {
+			return err
+		}
+		return unix.Mount(nullSrc, target, "", unix.MS_BIND, "")
 	case OpMask:
 		st, err := os.Stat(target)
 		if errors.Is(err, os.ErrNotExist) {
@@ -142,7 +178,10 @@ func applyStep(s Step, target, rootfs string) error {
 		if st.IsDir() {
 			return unix.Mount("tmpfs", target, "tmpfs", unix.MS_RDONLY, "size=0")
 		}
-		return unix.Mount("/dev/null", target, "", unix.MS_BIND, "")
+		if nullSrc == "" {
+			nullSrc = "/dev/null"
+		}
+		return unix.Mount(nullSrc, target, "", unix.MS_BIND, "")
 	case OpReadOnly:
 		if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
 			return nil

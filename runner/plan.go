@@ -37,6 +37,13 @@ const (
 	OpMask Op = "mask"
 	// OpReadOnly makes Target a read-only bind of itself; missing targets are skipped.
 	OpReadOnly Op = "readonly"
+	// OpKeepNull opens Target, the container's /dev/null just made by OpDevice, and keeps it
+	// for the masks, which then bind it from the descriptor: a user mount on /dev (or
+	// /dev/null) hides the path, and what is there after it need not be a null device.
+	OpKeepNull Op = "keepnull"
+	// OpNull binds the null device OpKeepNull kept at Target, creating an empty file there:
+	// the /dev/null of a volume at /dev, which the init opens as the command's stdin.
+	OpNull Op = "null"
 	// OpJoin makes the cgroup namespace, rooted at the container's cgroup the init is in, and
 	// the time namespace. Every plan has one: the steps before it run while the parent writes
 	// the etc files and compiles the seccomp filter (the init waits for its go-ahead before
@@ -122,9 +129,40 @@ func planWith(spec Spec, host hostInfo) []Step {
 	if spec.Privileged {
 		sysFlags &^= unix.MS_RDONLY
 	}
+	// User mounts go on top of the defaults, parents before children (docker sorts by depth),
+	// so "-v /a:/x -v /b:/x/y" works whatever the flag order.
+	user := slices.Clone(spec.Mounts)
+	slices.SortStableFunc(user, func(a, b mount.Mount) int {
+		return depth(a.Target) - depth(b.Target)
+	})
+	// A filesystem the user mounts at /dev (--tmpfs /dev) takes the place of strata's tmpfs
+	// and gets the standard nodes, pts, shm and mqueue on top, where runc too makes its
+	// devices after the mounts; it is not nodev (--tmpfs's default), or none of them would
+	// open. A bind there (-v, a VOLUME) is kept as it is, as runc does
+	// (libcontainer/rootfs_linux.go needsSetupDev): it may be the host's own /dev, where
+	// nodes and links must not be made; the defaults go beneath it, unseen. A volume, the
+	// container's own dir, gets a null device at /dev/null (OpNull), which the init needs.
+	dev := Step{Op: OpMount, Target: "/dev", FSType: "tmpfs", Source: "tmpfs", Flags: nosuid | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"}
+	if i := slices.IndexFunc(user, func(m mount.Mount) bool {
+		return path.Clean("/"+m.Target) == "/dev" && m.Type != "bind" && m.Type != TypeVolume
+	}); i >= 0 {
+		dev = userMountStep(user[i])
+		dev.Flags &^= unix.MS_NODEV
+		user = slices.Delete(user, i, i+1)
+	}
+	// The masks bind /dev/null after the pivot; if a user mount hides the one made here, they
+	// bind it from a descriptor opened before (runc's masks bind from /dev/null by path and
+	// skip it when it is missing, leaving the paths unmasked).
+	devVolume := slices.ContainsFunc(user, func(m mount.Mount) bool {
+		return path.Clean("/"+m.Target) == "/dev" && m.Type == TypeVolume
+	})
+	hidesNull := devVolume || !spec.Privileged && slices.ContainsFunc(user, func(m mount.Mount) bool {
+		t := path.Clean("/" + m.Target)
+		return t == "/dev" || t == "/dev/null"
+	})
 	steps = append(steps,
 		Step{Op: OpMount, Target: "/proc", FSType: "proc", Source: "proc", Flags: nosuid | noexec | nodev},
-		Step{Op: OpMount, Target: "/dev", FSType: "tmpfs", Source: "tmpfs", Flags: nosuid | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+		dev,
 		Step{Op: OpMount, Target: "/dev/pts", FSType: "devpts", Source: "devpts", Flags: nosuid | noexec, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
 		Step{Op: OpMount, Target: "/dev/shm", FSType: "tmpfs", Source: "shm", Flags: nosuid | noexec | nodev, Data: "mode=1777,size=65536k"},
 		Step{Op: OpMount, Target: "/dev/mqueue", FSType: "mqueue", Source: "mqueue", Flags: nosuid | noexec | nodev},
@@ -157,16 +195,17 @@ func planWith(spec Spec, host hostInfo) []Step {
 		steps = append(steps, Step{Op: OpSymlink, Source: l[0], Target: l[1]})
 	}
 
-	// User mounts go on top of the defaults, parents before children (docker sorts by depth),
-	// so "-v /a:/x -v /b:/x/y" works whatever the flag order.
-	user := slices.Clone(spec.Mounts)
-	slices.SortStableFunc(user, func(a, b mount.Mount) int {
-		return depth(a.Target) - depth(b.Target)
-	})
+	if hidesNull {
+		steps = append(steps, Step{Op: OpKeepNull, Target: "/dev/null"})
+	}
+
 	covered := map[string]bool{}
 	for _, m := range user {
 		covered[path.Clean(m.Target)] = true
 		steps = append(steps, userMountStep(m))
+		if devVolume && m.Type == TypeVolume && path.Clean("/"+m.Target) == "/dev" {
+			steps = append(steps, Step{Op: OpNull, Target: "/dev/null"})
+		}
 	}
 	for _, f := range etcFiles {
 		if !covered["/etc/"+f] {

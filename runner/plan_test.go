@@ -243,3 +243,60 @@ func TestCoversCgroupfs(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanMountOnDev: a filesystem mounted at /dev takes the default tmpfs's place, under the
+// standard nodes; a bind or volume there goes on top of them, and the masks keep the null
+// device made beneath it.
+func TestPlanMountOnDev(t *testing.T) {
+	tmpfs := mount.Mount{Type: "tmpfs", Source: "tmpfs", Target: "/dev/", Options: []string{"nosuid", "nodev", "noexec", "size=1024"}}
+	host := mount.Mount{Type: "bind", Source: "/dev", Target: "/dev", Options: []string{"rbind"}}
+	volume := mount.Mount{Type: TypeVolume, Source: "/c/volumes/v", Target: "/dev", Options: []string{"rbind", "nodev"}}
+	for _, tc := range []struct {
+		name       string
+		mounts     []mount.Mount
+		privileged bool
+		keep, null bool
+	}{
+		{"none", nil, false, false, false},
+		{"tmpfs", []mount.Mount{tmpfs}, false, false, false},
+		{"host bind", []mount.Mount{host}, false, true, false},
+		{"host bind privileged", []mount.Mount{host}, true, false, false},
+		{"volume", []mount.Mount{volume}, false, true, true},
+		{"volume privileged", []mount.Mount{volume}, true, true, true},
+		{"file at /dev/null", []mount.Mount{{Type: "bind", Source: "/h/f", Target: "/dev/null"}}, false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := plan(Spec{ID: "id", Dir: "/c", Mounts: tc.mounts, Privileged: tc.privileged})
+			var devs []Step
+			for _, s := range steps {
+				if s.Target == "/dev" {
+					devs = append(devs, s)
+				}
+			}
+			null := stepIndex(steps, OpDevice, "/dev/null")
+			pts := stepIndex(steps, OpMount, "/dev/pts")
+			keep := stepIndex(steps, OpKeepNull, "/dev/null")
+			if (keep >= 0) != tc.keep || keep >= 0 && (keep < null || keep > stepIndex(steps, OpPivot, "/")) {
+				t.Errorf("plan: keepnull at %d (device null at %d), want one after it: %v", keep, null, tc.keep)
+			}
+			nullBind := stepIndex(steps, OpNull, "/dev/null")
+			if (nullBind >= 0) != tc.null {
+				t.Errorf("plan: null at %d, want one: %v", nullBind, tc.null)
+			}
+			if tc.mounts == nil || tc.mounts[0].Target != "/dev" && tc.mounts[0].Target != "/dev/" {
+				return
+			}
+			switch tc.mounts[0].Type {
+			case "tmpfs":
+				if len(devs) != 1 || devs[0].Data != "size=1024" || devs[0].Flags&unix.MS_NODEV != 0 || stepIndex(steps, OpMount, "/dev") > pts {
+					t.Errorf("plan: /dev steps %+v, want only the user's tmpfs, without nodev, before /dev/pts", devs)
+				}
+			default:
+				user := slices.IndexFunc(steps, func(s Step) bool { return s.Op == OpBind && s.Target == "/dev" })
+				if len(devs) != 2 || devs[0].FSType != "tmpfs" || user < null || user < keep || tc.null && nullBind < user {
+					t.Errorf("plan: /dev steps %+v, user's at %d, want the default tmpfs, its nodes, then the user's bind and its null", devs, user)
+				}
+			}
+		})
+	}
+}
