@@ -49,6 +49,9 @@ type Server struct {
 	pulls chan struct{}
 	// verified remembers the blob files found sound (verify.go).
 	verified verifiedFiles
+	// stallTimeout is how long a response may go without a byte reaching the client; 0 is
+	// defaultStallTimeout.
+	stallTimeout time.Duration
 }
 
 // maxPullsThrough is how many pull-through pulls run at once; further misses wait their turn.
@@ -63,6 +66,7 @@ func New(store *cache.Store, opts Options) *Server {
 
 // ServeHTTP routes the distribution spec's pull endpoints (spec.md#endpoints).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w = newStallWriter(w, s.stallTimeout)
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

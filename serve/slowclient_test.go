@@ -1,0 +1,85 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/strata-run/strata/cache"
+)
+
+// TestServeClientNeverReads: a client that asks for a large blob and never reads the answer
+// must not hold the server's goroutine and the blob's descriptor for good: once no byte has
+// gone out for the stall timeout, the server gives the connection up.
+func TestServeClientNeverReads(t *testing.T) {
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Far more than the loopback socket buffers of both ends hold.
+	img, err := random.Image(32<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h := New(store, Options{})
+	h.stallTimeout = 300 * time.Millisecond
+	done := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer once.Do(func() { close(done) })
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096)
+	}
+	fmt.Fprintf(conn, "GET /v2/library/big/blobs/%s HTTP/1.1\r\nHost: x\r\n\r\n", layer)
+
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handler still blocks writing to a client that reads nothing")
+	}
+
+	// A client that reads gets the whole blob: the first GET hashes as it streams, the second
+	// goes by sendfile in stall-sized chunks.
+	for i := 0; i < 2; i++ {
+		resp, err := http.Get(srv.URL + "/v2/library/big/blobs/" + layer.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, n, err := v1.SHA256(resp.Body)
+		resp.Body.Close()
+		if err != nil || got != layer || resp.StatusCode != 200 {
+			t.Errorf("GET #%d of the large blob = %d, %d bytes hashing to %s (%v), want %s", i, resp.StatusCode, n, got, err, layer)
+		}
+	}
+}
