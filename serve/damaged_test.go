@@ -10,6 +10,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/strata-run/strata/cache"
 )
 
 // flipByte overwrites one byte of the file at path in place, keeping its size: the damage a
@@ -187,6 +191,51 @@ func TestServeManifestIfNoneMatch(t *testing.T) {
 			rec = serveRaw(h, method, path, http.Header{"If-None-Match": {`"sha256:other"`}})
 			if rec.Code != http.StatusOK {
 				t.Errorf("%s %s If-None-Match of another digest = %d, want 200", method, path, rec.Code)
+			}
+		}
+	}
+}
+
+// TestServeManifestAccept: a client whose Accept header lists manifest types, none of them the
+// stored one, gets MANIFEST_UNKNOWN saying so, as docker's registry answers (an old client
+// handed an index it cannot parse fails on it with a worse message); no Accept header, a
+// wildcard, or a list with the type gets the manifest.
+func TestServeManifestAccept(t *testing.T) {
+	store, _, _ := hostileStore(t)
+	idx, err := random.Index(512, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteIndex(context.Background(), "docker.io/library/img:multi", idx, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h := New(store, Options{})
+	const (
+		ociManifest = "application/vnd.oci.image.manifest.v1+json"
+		ociIndex    = "application/vnd.oci.image.index.v1+json"
+		dockerV2    = "application/vnd.docker.distribution.manifest.v2+json"
+	)
+	tests := []struct {
+		path   string
+		accept []string
+		want   int
+	}{
+		{"/v2/library/img/manifests/multi", nil, 200},
+		{"/v2/library/img/manifests/multi", []string{ociManifest}, 404},
+		{"/v2/library/img/manifests/multi", []string{ociManifest + ", " + dockerV2}, 404},
+		{"/v2/library/img/manifests/multi", []string{ociManifest, ociIndex + "; q=0.5"}, 200},
+		{"/v2/library/img/manifests/multi", []string{ociManifest + ", */*"}, 200},
+		{"/v2/library/img/manifests/multi", []string{"application/json"}, 200},
+		{"/v2/library/img/manifests/multi", []string{"garbage;;;, ,"}, 200},
+		{"/v2/library/img/manifests/1", []string{ociIndex}, 404},
+		{"/v2/library/img/manifests/1", []string{ociManifest}, 404},
+		{"/v2/library/img/manifests/1", []string{ociManifest, dockerV2}, 200},
+	}
+	for _, tt := range tests {
+		for _, method := range []string{"GET", "HEAD"} {
+			rec := serveRaw(h, method, tt.path, http.Header{"Accept": tt.accept})
+			if rec.Code != tt.want {
+				t.Errorf("%s %s Accept %q = %d %s, want %d", method, tt.path, tt.accept, rec.Code, rec.Body.Bytes(), tt.want)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -184,6 +185,10 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	mt := desc.MediaType
 	if mt == "" {
 		mt = mediaTypeOf(raw)
+	}
+	if !accepts(r, mt) {
+		writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+name+":"+ref+" is a "+string(mt)+", which the request's Accept header does not list")
+		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", string(mt))
@@ -446,6 +451,38 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	if r.Method == http.MethodGet {
 		w.Write(b)
 	}
+}
+
+// manifestTypes are the media types a client lists in Accept to say which manifests it reads.
+var manifestTypes = map[string]bool{
+	string(types.OCIManifestSchema1):          true,
+	string(types.OCIImageIndex):               true,
+	string(types.DockerManifestSchema2):       true,
+	string(types.DockerManifestList):          true,
+	string(types.DockerManifestSchema1):       true,
+	string(types.DockerManifestSchema1Signed): true,
+}
+
+// accepts reports whether the request's Accept headers allow a manifest of type mt. A client
+// that lists manifest types reads only those: docker's registry answers MANIFEST_UNKNOWN for an
+// OCI index or manifest not listed (registry/handlers/manifests.go), where an old client would
+// otherwise fail to parse what it got. No Accept header, none that names a manifest type, or a
+// wildcard accepts anything, as curl and most clients expect.
+func accepts(r *http.Request, mt types.MediaType) bool {
+	listed := false
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			t, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+			switch {
+			case err != nil:
+			case t == string(mt), t == "*/*", t == "application/*":
+				return true
+			case manifestTypes[t]:
+				listed = true
+			}
+		}
+	}
+	return !listed
 }
 
 // mediaTypeOf reads the mediaType a manifest declares; an OCI manifest may leave it out.
