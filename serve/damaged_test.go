@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -237,6 +238,43 @@ func TestServeManifestAccept(t *testing.T) {
 			if rec.Code != tt.want {
 				t.Errorf("%s %s Accept %q = %d %s, want %d", method, tt.path, tt.accept, rec.Code, rec.Body.Bytes(), tt.want)
 			}
+		}
+	}
+}
+
+// TestServeHeadMatchesGet: HEAD answers with the status and headers of the GET (Content-Length
+// included, errors too: a client sizes its read by it) and no body (RFC 9110 section 9.3.2).
+func TestServeHeadMatchesGet(t *testing.T) {
+	store, manifest, layer := hostileStore(t)
+	srv := httptest.NewServer(New(store, Options{}))
+	t.Cleanup(srv.Close)
+	for _, p := range []string{
+		"/v2/", "/v2/_catalog", "/v2/library/img/tags/list?n=0",
+		"/v2/library/img/manifests/1", "/v2/library/img/manifests/" + manifest.String(),
+		"/v2/library/img/blobs/" + layer.String(),
+		"/v2/nope/manifests/1", "/v2/library/img/blobs/sha256:bad", "/v2/_catalog?n=x", "/v2/UPPER/tags/list",
+	} {
+		var got [2]*http.Response
+		for i, m := range []string{"GET", "HEAD"} {
+			req, err := http.NewRequest(m, srv.URL+p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if m == "HEAD" && len(body) != 0 {
+				t.Errorf("HEAD %s sent a body of %d bytes", p, len(body))
+			}
+			resp.Header.Del("Date")
+			got[i] = resp
+		}
+		g, h := got[0], got[1]
+		if g.StatusCode != h.StatusCode || g.ContentLength != h.ContentLength || fmt.Sprint(g.Header) != fmt.Sprint(h.Header) {
+			t.Errorf("HEAD %s = %d %v, want the GET's %d %v", p, h.StatusCode, h.Header, g.StatusCode, g.Header)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // Error codes of the distribution spec (spec.md#error-codes) that a read-only registry uses.
@@ -33,11 +34,14 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	}{[]apiError{{Code: code, Message: msg}}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
+	// Set for HEAD too, so that it has the GET's headers; a handler that set headers for a
+	// success (ServeContent's, a blob's) leaves none of them on the error.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("Docker-Content-Digest")
-	if r.Method == http.MethodHead {
-		w.WriteHeader(status)
-		return
-	}
+	h.Del("Etag")
+	h.Del("Cache-Control")
 	w.WriteHeader(status)
-	w.Write(body)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
 }
