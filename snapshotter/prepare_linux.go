@@ -267,7 +267,7 @@ func (s *Snapshotter) prepareVFS(ctx context.Context, containerDir string, lower
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := applyCopy(l, tmp); err != nil {
+		if err := applyCopy(ctx, l, tmp, s.layer.MinFreeBytes); err != nil {
 			return fmt.Errorf("copying layer %s: %w", filepath.Base(l)[:12], err)
 		}
 	}

@@ -1,6 +1,7 @@
 package snapshotter
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/layers"
 )
 
 // Overlay's markers in a layer dir, as layers writes them
@@ -24,10 +27,74 @@ var overlayXattrPrefixes = []string{"trusted.overlay.", "user.overlay."}
 // fileID identifies an inode, to copy hard links as hard links.
 type fileID struct{ dev, ino uint64 }
 
-// copier applies one layer dir onto a rootfs with overlay's semantics.
+// copier applies one layer dir onto a rootfs with overlay's semantics (applyCopy); it also
+// holds what every copy of the image's files needs, the vfs rootfs's and a volume's
+// (volumeCopier) alike.
+//
+// The image decides how much a copy writes: a small layer can hold a sparse file of many GiB
+// or millions of names. So ctx is checked at every entry and every chunk of a file, holes stay
+// holes (copyFile), and the copy stops with layers.ErrLowDiskSpace before the filesystem's free
+// space drops below the floor Apply keeps (Options.Layer.MinFreeBytes), as an unpack would.
 type copier struct {
-	links map[fileID]string // first copy of each multiply-linked inode of this layer
-	root  bool              // running as root: ownership and device nodes must be exact
+	links     map[fileID]string // first copy of each multiply-linked inode of this layer
+	root      bool              // running as root: ownership and device nodes must be exact
+	ctx       context.Context
+	dst       string // the copy's root, whose filesystem check watches
+	minFree   int64  // 0: no floor
+	written   int64  // bytes of content, and copyInodeCost per entry, so far
+	nextCheck int64  // written value at which check runs again
+}
+
+// newCopier returns a copier into dst that stops when ctx is done or dst's filesystem falls
+// below minFree, read as layers.Options.MinFreeBytes: 0 is the default, <0 none.
+func newCopier(ctx context.Context, dst string, minFree int64) copier {
+	switch {
+	case minFree == 0:
+		minFree = layers.DefaultMinFreeBytes
+	case minFree < 0:
+		minFree = 0
+	}
+	return copier{links: map[fileID]string{}, root: os.Geteuid() == 0, ctx: ctx, dst: dst, minFree: minFree}
+}
+
+// copyCheckInterval is how much a copy writes between two checks of ctx and free space, as
+// layers checks every 16 MiB; copyInodeCost is what each entry counts besides its content.
+const (
+	copyCheckInterval = 16 << 20
+	copyInodeCost     = 4 << 10
+)
+
+// check fails when ctx is done or the filesystem has less than minFree bytes (or minFree/16
+// KiB inodes, layers' ratio) available.
+func (c *copier) check() error {
+	c.nextCheck = c.written + copyCheckInterval
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	if c.minFree <= 0 {
+		return nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(c.dst, &st); err != nil {
+		return &os.PathError{Op: "statfs", Path: c.dst, Err: err}
+	}
+	if free := int64(st.Bavail) * int64(st.Bsize); free < c.minFree {
+		return fmt.Errorf("%w: %d bytes left on the filesystem, want at least %d", layers.ErrLowDiskSpace, free, c.minFree)
+	}
+	// Files is 0 where inodes are not counted (btrfs).
+	if want := c.minFree / (16 << 10); st.Files > 0 && int64(st.Ffree) < want {
+		return fmt.Errorf("%w: %d inodes left on the filesystem, want at least %d", layers.ErrLowDiskSpace, st.Ffree, want)
+	}
+	return nil
+}
+
+// count adds n bytes written and checks when another interval has passed.
+func (c *copier) count(n int64) error {
+	c.written += n
+	if c.written >= c.nextCheck {
+		return c.check()
+	}
+	return nil
 }
 
 // applyCopy copies layer dir src onto dst as overlay would show it on top: whiteouts delete,
@@ -36,8 +103,13 @@ type copier struct {
 // Paths in dst are only ever joined below a directory this copy has checked to be a real
 // directory (a symlink from a lower layer in its place is replaced, as overlay does), so a
 // symlink planted by an earlier layer cannot redirect the copy out of dst.
-func applyCopy(src, dst string) error {
-	c := &copier{links: map[fileID]string{}, root: os.Geteuid() == 0}
+//
+// It stops when ctx is done or dst's filesystem falls below minFree (newCopier).
+func applyCopy(ctx context.Context, src, dst string, minFree int64) error {
+	c := newCopier(ctx, dst, minFree)
+	if err := c.check(); err != nil {
+		return err
+	}
 	if err := c.dir(src, dst); err != nil {
 		return err
 	}
@@ -52,6 +124,9 @@ func applyCopy(src, dst string) error {
 func (c *copier) dir(src, dst string) error {
 	entries, err := os.ReadDir(src)
 	if err != nil {
+		return err
+	}
+	if err := c.ctx.Err(); err != nil {
 		return err
 	}
 	opaque := isOpaque(src)
@@ -85,6 +160,13 @@ func (c *copier) dir(src, dst string) error {
 }
 
 func (c *copier) entry(s, d string) error {
+	// Every entry: a directory of millions of names must not hold off a Ctrl-C.
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.count(copyInodeCost); err != nil {
+		return err
+	}
 	var st unix.Stat_t
 	if err := unix.Lstat(s, &st); err != nil {
 		return err
@@ -135,7 +217,7 @@ func (c *copier) entry(s, d string) error {
 	}
 	switch mode {
 	case unix.S_IFREG:
-		if err := copyFile(s, d); err != nil {
+		if err := c.copyFile(s, d); err != nil {
 			return err
 		}
 	case unix.S_IFLNK:
@@ -157,23 +239,82 @@ func (c *copier) entry(s, d string) error {
 	return c.meta(s, d, &st)
 }
 
-// copyFile copies a regular file's content; io.Copy between files uses copy_file_range, which
-// reflinks on filesystems that can.
-func copyFile(src, dst string) (err error) {
-	in, err := os.Open(src)
+// copyFile copies a regular file's content into a new file, opening neither through a
+// symlink nor anything but a regular file (a fifo put in its place would block the open).
+// Only the data extents are copied (SEEK_DATA, SEEK_HOLE), in chunks with ctx and free space
+// checked between them, and the size is set at the end: a sparse file stays sparse, where a
+// plain copy writes out every zero of its holes.
+func (c *copier) copyFile(src, dst string) (err error) {
+	in, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("copying %s: not a regular file", src)
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, out.Close()) }()
-	if _, err := io.Copy(out, in); err != nil {
+	if err := c.copyData(in, out, st.Size()); err != nil {
 		return fmt.Errorf("copying %s: %w", dst, err)
 	}
 	return nil
+}
+
+// copyChunk is the most copyData copies between two looks at ctx.
+const copyChunk = 8 << 20
+
+// copyData copies in's data extents up to size into out at the same offsets, then sets out's
+// size. A filesystem without SEEK_DATA sees the whole file as one extent.
+func (c *copier) copyData(in, out *os.File, size int64) error {
+	for off := int64(0); off < size; {
+		start, err := unix.Seek(int(in.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // a hole up to the end
+		}
+		if err != nil {
+			return fmt.Errorf("seeking data: %w", err)
+		}
+		end, err := unix.Seek(int(in.Fd()), start, unix.SEEK_HOLE)
+		if err != nil {
+			return fmt.Errorf("seeking a hole: %w", err)
+		}
+		end = min(end, size)
+		for start < end {
+			if err := c.ctx.Err(); err != nil {
+				return err
+			}
+			n := min(end-start, copyChunk)
+			if _, err := in.Seek(start, io.SeekStart); err != nil {
+				return err
+			}
+			if _, err := out.Seek(start, io.SeekStart); err != nil {
+				return err
+			}
+			// io.CopyN from a file to a file is copy_file_range, reflinked where it can be.
+			w, err := io.CopyN(out, in, n)
+			start += w
+			if err == nil {
+				err = c.count(w)
+			}
+			if errors.Is(err, io.EOF) {
+				// The file shrank under the copy; layer dirs do not, but never loop on it.
+				return fmt.Errorf("short read at %d of %d bytes", start, size)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		off = end
+	}
+	return out.Truncate(size)
 }
 
 // meta copies ownership, mode, xattrs and times, in that order: chown clears setuid bits and

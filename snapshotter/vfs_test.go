@@ -1,12 +1,20 @@
 package snapshotter
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
 	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/layers"
 )
 
 // TestVFSSymlinkReplacedByDir: a lower layer's symlink "etc -> <outside>" and an upper layer's
@@ -79,4 +87,115 @@ func TestVFSReadOnlyMountpointsStayInside(t *testing.T) {
 			}
 		})
 	}
+}
+
+// vfsOver prepares nothing yet: it returns a vfs snapshotter with one layer of entries
+// unpacked, its diffIDs, its layer dir (to plant what a tar cannot hold) and a container dir.
+func vfsOver(t *testing.T, entries ...entry) (s *Snapshotter, diffIDs []v1.Hash, layerDir, cdir string) {
+	t.Helper()
+	s, base := newTestSnapshotter(t, drivers[2])
+	l := buildLayer(t, entries...)
+	unpack(t, s, l)
+	return s, []v1.Hash{l.diffID}, s.LayerDir(l.diffID), filepath.Join(base, "containers", "c1")
+}
+
+// wantNoRootfsTmp fails if a copy left its temporary rootfs in cdir.
+func wantNoRootfsTmp(t *testing.T, cdir string) {
+	t.Helper()
+	if m, _ := filepath.Glob(filepath.Join(cdir, rootfsTmpPrefix+"*")); len(m) != 0 {
+		t.Errorf("the failed copy left %v", m)
+	}
+}
+
+// TestVFSPrepareSparse: the vfs copy of a layer's sparse file (layers keeps a tar's sparse
+// entries sparse) writes its data, not the zeros of its holes: 256 MiB of apparent size must
+// not cost 256 MiB of disk per container.
+func TestVFSPrepareSparse(t *testing.T) {
+	s, diffIDs, layerDir, cdir := vfsOver(t, dir("data/"))
+	const size = 256 << 20
+	f, err := os.Create(filepath.Join(layerDir, "data", "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("head"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("middle"), size/2); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(f.Truncate(size), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prepare(t.Context(), cdir, diffIDs, false); err != nil {
+		t.Fatalf("Prepare = %v", err)
+	}
+	copied := filepath.Join(cdir, "rootfs", "data", "sparse")
+	var st unix.Stat_t
+	if err := unix.Stat(copied, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != size || st.Blocks*512 > 1<<20 {
+		t.Errorf("copied sparse file: size %d, %d bytes on disk; want size %d and under 1 MiB on disk", st.Size, st.Blocks*512, size)
+	}
+	got, err := os.ReadFile(copied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[:4]) != "head" || string(got[size/2:size/2+6]) != "middle" || strings.Trim(string(got[4:size/2]), "\x00") != "" {
+		t.Error("copied sparse file's content differs from the layer's")
+	}
+}
+
+// TestVFSPrepareCancel: a cancel reaches the vfs copy in the middle of a directory and in the
+// middle of a file, not only between layers, and leaves no half rootfs.
+func TestVFSPrepareCancel(t *testing.T) {
+	entries := []entry{dir("many/")}
+	for i := range 50 {
+		entries = append(entries, file(fmt.Sprintf("many/f%02d", i), "x"))
+	}
+	entries = append(entries, dir("big/"))
+	s, diffIDs, layerDir, cdir := vfsOver(t, entries...)
+	if err := os.WriteFile(filepath.Join(layerDir, "big", "data"), bytes.Repeat([]byte("d"), 3*copyChunk), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// written reports whether the rootfs being copied holds name with at least size bytes.
+	written := func(name string, size int64) func() bool {
+		return func() bool {
+			m, _ := filepath.Glob(filepath.Join(cdir, rootfsTmpPrefix+"*", name))
+			for _, p := range m {
+				if st, err := os.Lstat(p); err == nil && st.Size() >= size {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		fire func() bool
+	}{
+		{"in a directory", written("many/f00", 0)},
+		{"in a file", written("big/data", copyChunk)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := triggerCtx{Context: t.Context(), fire: tc.fire}
+			if _, err := s.Prepare(ctx, cdir, diffIDs, false); !errors.Is(err, context.Canceled) {
+				t.Errorf("Prepare canceled during the copy = %v, want context.Canceled", err)
+			}
+			wantNoRootfsTmp(t, cdir)
+		})
+	}
+}
+
+// TestVFSPrepareDiskFloor: the vfs copy keeps the free space Apply keeps
+// (Options.Layer.MinFreeBytes): a small image that copies to much more than it weighs cannot
+// fill the host's disk.
+func TestVFSPrepareDiskFloor(t *testing.T) {
+	s, diffIDs, _, cdir := vfsOver(t, dir("data/"), file("data/small", "small"))
+	s.layer.MinFreeBytes = 1 << 62 // more than any disk has; set after the unpack
+	_, err := s.Prepare(t.Context(), cdir, diffIDs, false)
+	if !errors.Is(err, layers.ErrLowDiskSpace) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("Prepare under the free space floor = %v, want one line with ErrLowDiskSpace", err)
+	}
+	wantNoRootfsTmp(t, cdir)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
-
-	"github.com/strata-run/strata/layers"
 )
 
 // ErrVolumeOverFile: an image VOLUME names a path that the image holds as a file, where no
@@ -97,12 +94,7 @@ func (s *Snapshotter) populateVolume(ctx context.Context, containerDir string, d
 		return err
 	}
 	if len(lowers) > 0 {
-		c := &volumeCopier{
-			ctx:     ctx,
-			copier:  copier{links: map[fileID]string{}, root: os.Geteuid() == 0},
-			dst:     tmp,
-			minFree: volumeMinFree(s.layer.MinFreeBytes),
-		}
+		c := &volumeCopier{newCopier(ctx, tmp, s.layer.MinFreeBytes)}
 		if err := c.check(); err != nil {
 			return err
 		}
@@ -144,69 +136,10 @@ func (s *Snapshotter) imageView(containerDir string, diffIDs []v1.Hash) (unionFS
 // is joined below a directory it made itself, and every source entry is read with lstat and
 // O_NOFOLLOW: nothing in the image can lead it elsewhere on the host.
 //
-// The image decides how much it writes: a small layer can hold a sparse file of many GiB or
-// millions of names, and each VOLUME (or symlink to one path) copies its tree again. So ctx is
-// checked at every entry and every chunk of a file, holes stay holes, and the copy stops with
-// layers.ErrLowDiskSpace before the filesystem's free space drops below the floor Apply keeps
-// (Options.Layer.MinFreeBytes), as an unpack would.
+// Each VOLUME (or symlink to one path) copies its tree again: the checks of ctx and free
+// space and the sparse copy are copier's, shared with the vfs rootfs's copy.
 type volumeCopier struct {
 	copier
-	ctx       context.Context
-	dst       string // the volume's root, whose filesystem check watches
-	minFree   int64  // 0: no floor
-	written   int64  // bytes of content, and volumeInodeCost per entry, so far
-	nextCheck int64  // written value at which check runs again
-}
-
-// volumeCheckInterval is how much the copy writes between two checks of ctx and free space,
-// as layers checks every 16 MiB; volumeInodeCost is what each entry counts besides its content.
-const (
-	volumeCheckInterval = 16 << 20
-	volumeInodeCost     = 4 << 10
-)
-
-// volumeMinFree is layers.Options.MinFreeBytes as Apply reads it: 0 is the default, <0 none.
-func volumeMinFree(opt int64) int64 {
-	switch {
-	case opt == 0:
-		return layers.DefaultMinFreeBytes
-	case opt < 0:
-		return 0
-	}
-	return opt
-}
-
-// check fails when ctx is done or the volume's filesystem has less than minFree bytes (or
-// minFree/16 KiB inodes, layers' ratio) available.
-func (c *volumeCopier) check() error {
-	c.nextCheck = c.written + volumeCheckInterval
-	if err := c.ctx.Err(); err != nil {
-		return err
-	}
-	if c.minFree <= 0 {
-		return nil
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(c.dst, &st); err != nil {
-		return &os.PathError{Op: "statfs", Path: c.dst, Err: err}
-	}
-	if free := int64(st.Bavail) * int64(st.Bsize); free < c.minFree {
-		return fmt.Errorf("%w: %d bytes left on the volume's filesystem, want at least %d", layers.ErrLowDiskSpace, free, c.minFree)
-	}
-	// Files is 0 where inodes are not counted (btrfs).
-	if want := c.minFree / (16 << 10); st.Files > 0 && int64(st.Ffree) < want {
-		return fmt.Errorf("%w: %d inodes left on the volume's filesystem, want at least %d", layers.ErrLowDiskSpace, st.Ffree, want)
-	}
-	return nil
-}
-
-// count adds n bytes written and checks when another interval has passed.
-func (c *volumeCopier) count(n int64) error {
-	c.written += n
-	if c.written >= c.nextCheck {
-		return c.check()
-	}
-	return nil
 }
 
 // dir copies the merged children of rel, a directory held by layers (top first, down to the
@@ -241,7 +174,7 @@ func (c *volumeCopier) entry(layers []string, rel, d string) error {
 	if err := c.ctx.Err(); err != nil {
 		return err
 	}
-	if err := c.count(volumeInodeCost); err != nil {
+	if err := c.count(copyInodeCost); err != nil {
 		return err
 	}
 	var found []string
@@ -332,82 +265,4 @@ func readDirNames(dir string) ([]string, error) {
 	f := os.NewFile(uintptr(fd), dir)
 	defer f.Close()
 	return f.Readdirnames(-1)
-}
-
-// copyFile copies a regular file's content into a new file, opening neither through a
-// symlink nor anything but a regular file (a fifo put in its place would block the open).
-// Only the data extents are copied (SEEK_DATA, SEEK_HOLE), in chunks with ctx and free space
-// checked between them, and the size is set at the end: a sparse file stays sparse, where a
-// plain copy writes out every zero of its holes.
-func (c *volumeCopier) copyFile(src, dst string) (err error) {
-	in, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("copying %s: not a regular file", src)
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, out.Close()) }()
-	if err := c.copyData(in, out, st.Size()); err != nil {
-		return fmt.Errorf("copying %s: %w", dst, err)
-	}
-	return nil
-}
-
-// volumeCopyChunk is the most copyData copies between two looks at ctx.
-const volumeCopyChunk = 8 << 20
-
-// copyData copies in's data extents up to size into out at the same offsets, then sets out's
-// size. A filesystem without SEEK_DATA sees the whole file as one extent.
-func (c *volumeCopier) copyData(in, out *os.File, size int64) error {
-	for off := int64(0); off < size; {
-		start, err := unix.Seek(int(in.Fd()), off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			break // a hole up to the end
-		}
-		if err != nil {
-			return fmt.Errorf("seeking data: %w", err)
-		}
-		end, err := unix.Seek(int(in.Fd()), start, unix.SEEK_HOLE)
-		if err != nil {
-			return fmt.Errorf("seeking a hole: %w", err)
-		}
-		end = min(end, size)
-		for start < end {
-			if err := c.ctx.Err(); err != nil {
-				return err
-			}
-			n := min(end-start, volumeCopyChunk)
-			if _, err := in.Seek(start, io.SeekStart); err != nil {
-				return err
-			}
-			if _, err := out.Seek(start, io.SeekStart); err != nil {
-				return err
-			}
-			// io.CopyN from a file to a file is copy_file_range, reflinked where it can be.
-			w, err := io.CopyN(out, in, n)
-			start += w
-			if err == nil {
-				err = c.count(w)
-			}
-			if errors.Is(err, io.EOF) {
-				// The file shrank under the copy; layer dirs do not, but never loop on it.
-				return fmt.Errorf("short read at %d of %d bytes", start, size)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		off = end
-	}
-	return out.Truncate(size)
 }

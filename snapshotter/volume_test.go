@@ -303,7 +303,7 @@ func TestPopulateVolumeCancel(t *testing.T) {
 	}
 	entries = append(entries, dir("big/"))
 	s, cdir, diffIDs, layerDir, vols := hostileVolume(t, entries...)
-	if err := os.WriteFile(filepath.Join(layerDir, "big", "data"), bytes.Repeat([]byte("d"), 3*volumeCopyChunk), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(layerDir, "big", "data"), bytes.Repeat([]byte("d"), 3*copyChunk), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// written reports whether the volume being made holds name with at least size bytes.
@@ -323,7 +323,7 @@ func TestPopulateVolumeCancel(t *testing.T) {
 		fire   func() bool
 	}{
 		{"/many", written("f00", 0)},
-		{"/big", written("data", volumeCopyChunk)},
+		{"/big", written("data", copyChunk)},
 	} {
 		ctx := triggerCtx{Context: t.Context(), fire: tc.fire}
 		err := s.PopulateVolume(ctx, cdir, diffIDs, tc.target, filepath.Join(vols, "0"))

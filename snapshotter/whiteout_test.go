@@ -61,7 +61,7 @@ func TestVFSAppliesKeptWhiteouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []string{lower, upper} {
-		if err := applyCopy(l, rootfs); err != nil {
+		if err := applyCopy(t.Context(), l, rootfs, -1); err != nil {
 			t.Fatalf("applyCopy(%s) = %v", filepath.Base(l), err)
 		}
 	}
