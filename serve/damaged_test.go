@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -276,5 +277,28 @@ func TestServeHeadMatchesGet(t *testing.T) {
 		if g.StatusCode != h.StatusCode || g.ContentLength != h.ContentLength || fmt.Sprint(g.Header) != fmt.Sprint(h.Header) {
 			t.Errorf("HEAD %s = %d %v, want the GET's %d %v", p, h.StatusCode, h.Header, g.StatusCode, g.Header)
 		}
+	}
+}
+
+// TestServeRangesHashOnce: concurrent ranged GETs of a blob not yet known sound hash it once
+// between them, not once each: a burst of them would otherwise read a large blob whole as many
+// times.
+func TestServeRangesHashOnce(t *testing.T) {
+	store, _, layer := hostileStore(t)
+	h := New(store, Options{})
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := serveRaw(h, "GET", "/v2/library/img/blobs/"+layer.String(), http.Header{"Range": {"bytes=1-2"}})
+			if rec.Code != http.StatusPartialContent {
+				t.Errorf("ranged GET = %d, want 206", rec.Code)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := h.verified.hashed.Load(); n != 1 {
+		t.Errorf("20 concurrent ranged GETs hashed the blob %d times, want 1", n)
 	}
 }

@@ -298,11 +298,10 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 			streaming = newVerifyingFile(f, h, fi.Size())
 			content = streaming
 		} else {
-			if err := verifyFile(f, h, fi.Size()); err != nil {
+			if err := s.verified.check(f, h, fi); err != nil {
 				writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
 				return
 			}
-			s.verified.add(h, fi)
 		}
 	}
 	hd := w.Header()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -32,6 +33,11 @@ const maxVerified = 1 << 16
 type verifiedFiles struct {
 	mu sync.Mutex
 	m  map[v1.Hash]os.FileInfo
+	// hashing serializes check per digest: a burst of ranged GETs of a large blob not yet
+	// known sound would otherwise read it whole once each.
+	hashing keyedMutex
+	// hashed counts the whole-file hashes check did, for tests.
+	hashed atomic.Int64
 }
 
 func (v *verifiedFiles) has(h v1.Hash, fi os.FileInfo) bool {
@@ -48,6 +54,22 @@ func (v *verifiedFiles) add(h v1.Hash, fi os.FileInfo) {
 		v.m = map[v1.Hash]os.FileInfo{}
 	}
 	v.m[h] = fi
+}
+
+// check hashes the blob file f (described by fi) unless it, or a request before, found it
+// sound, and remembers it if it is.
+func (v *verifiedFiles) check(f *os.File, h v1.Hash, fi os.FileInfo) error {
+	unlock := v.hashing.lock(h.String())
+	defer unlock()
+	if v.has(h, fi) {
+		return nil
+	}
+	v.hashed.Add(1)
+	if err := verifyFile(f, h, fi.Size()); err != nil {
+		return err
+	}
+	v.add(h, fi)
+	return nil
 }
 
 // verifyFile hashes f (size bytes, from the start) and checks it against h.
