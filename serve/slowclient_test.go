@@ -83,3 +83,35 @@ func TestServeClientNeverReads(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSlowPullThenHead: the stall timeout counts from the last write, not from the
+// request: a HEAD (headers only) answered after a pull-through longer than the timeout still
+// reaches the client.
+func TestServeSlowPullThenHead(t *testing.T) {
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull := func(ctx context.Context, name, ref string) error {
+		time.Sleep(500 * time.Millisecond)
+		_, err := store.WriteImage(ctx, "docker.io/"+name+":"+ref, img, cache.WriteOptions{})
+		return err
+	}
+	h := New(store, Options{PullThrough: pull})
+	h.stallTimeout = 100 * time.Millisecond
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("HEAD", srv.URL+"/v2/library/slow/manifests/1", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("HEAD after a pull-through slower than the stall timeout: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("HEAD after a pull-through = %d, want 200", resp.StatusCode)
+	}
+}

@@ -39,6 +39,13 @@ func (sw *stallWriter) extend() {
 	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout))
 }
 
+// WriteHeader counts as progress too: a HEAD writes nothing else, maybe long after the
+// request came (a pull-through), and its headers are flushed after the handler returns.
+func (sw *stallWriter) WriteHeader(code int) {
+	sw.extend()
+	sw.ResponseWriter.WriteHeader(code)
+}
+
 func (sw *stallWriter) Write(p []byte) (int, error) {
 	sw.extend()
 	return sw.ResponseWriter.Write(p)
