@@ -20,6 +20,7 @@ func TestRunMountOnDev(t *testing.T) {
 
 	// The masked /proc/interrupts reads empty; the host's has a line per CPU.
 	const probe = "wc -c < /proc/interrupts; ls -A /dev | tr '\\n' ' '"
+	emptyDir := t.TempDir()
 	standard := []string{"core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"}
 	for _, tc := range []struct {
 		name string
@@ -29,6 +30,9 @@ func TestRunMountOnDev(t *testing.T) {
 		{"anonymous volume", []string{"-v", "/dev", plain}, []string{"null"}},
 		{"image VOLUME", []string{withVolume}, []string{"null"}},
 		{"tmpfs", []string{"--tmpfs", "/dev", plain}, standard},
+		// An empty host dir stays empty, as docker leaves it; the command's stdin comes from the
+		// null device kept before the bind (it was opened by path: "no such file").
+		{"empty host dir", []string{"-v", emptyDir + ":/dev", plain}, []string{}},
 		{"host /dev", []string{"-v", "/dev:/dev", plain}, nil},
 		{"host /dev privileged", []string{"--privileged", "-v", "/dev:/dev", plain}, nil},
 	} {

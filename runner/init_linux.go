@@ -271,6 +271,7 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, size unix.Winsize,
 		}
 	}
 	cmd.seccomp = ahead.Seccomp
+	cmd.nullSrc = applier.nullSrc
 	return cmd.exec(spec)
 }
 
@@ -280,6 +281,9 @@ type command struct {
 	caps    []int
 	env     []string
 	seccomp *seccompFilter // from the parent (goAhead); nil: none
+	// nullSrc is the null device the plan kept before a user's mount covered /dev ("": the
+	// container's /dev/null), for a stdin without -i.
+	nullSrc string
 }
 
 // prepareCommand does, in the container's root, what exec needs and that needs no privilege
@@ -353,7 +357,7 @@ func (c *command) exec(spec Spec) error {
 	if !spec.Stdin && !spec.Terminal {
 		// Without -i the clone got the host's /dev/null as stdin, which the container could
 		// chmod through /proc/self/fd/0: its own takes its place.
-		null, err := openContainerNull()
+		null, err := openContainerNullAt(c.nullSrc)
 		if err != nil {
 			return err
 		}

@@ -407,8 +407,16 @@ func containerStdio() ([3]*os.File, error) {
 
 // openContainerNull opens the container's /dev/null, checked to be the null device: the
 // container's own node, which it may have replaced with anything.
-func openContainerNull() (*os.File, error) {
-	fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+func openContainerNull() (*os.File, error) { return openContainerNullAt("") }
+
+// openContainerNullAt is openContainerNull through kept, the /proc/self/fd path of the null
+// device the init kept before a user's mount covered /dev (planApplier.nullSrc), or "".
+func openContainerNullAt(kept string) (*os.File, error) {
+	path, flags := "/dev/null", unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC
+	if kept != "" {
+		path, flags = kept, flags&^unix.O_NOFOLLOW // a /proc/self/fd link is one to follow
+	}
+	fd, err := unix.Open(path, flags, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening the container's /dev/null: %w", err)
 	}
