@@ -68,6 +68,14 @@ func New(store *cache.Store, opts Options) *Server {
 // ServeHTTP routes the distribution spec's pull endpoints (spec.md#endpoints).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w = newStallWriter(w, s.stallTimeout)
+	if r.ContentLength != 0 {
+		// No request here has a body, and this registry reads none. net/http would read a
+		// declared one (up to 256 KiB) before answering, with no deadline: a client that
+		// declares a body and never sends it would hold the connection for good. So the
+		// read ends at once, and the connection after the answer.
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

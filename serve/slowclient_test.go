@@ -1,8 +1,10 @@
 package serve
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -113,5 +115,41 @@ func TestServeSlowPullThenHead(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("HEAD after a pull-through = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestServeBodyNeverSent: a request that declares a body and never sends it must still be
+// answered, and its connection let go. net/http reads a declared body (up to 256 KiB) before
+// it answers and again when the handler is done, with no deadline unless one is set; this
+// registry reads no body, so such a client held a goroutine and a connection for good.
+func TestServeBodyNeverSent(t *testing.T) {
+	store, _, layer := hostileStore(t)
+	srv := httptest.NewServer(New(store, Options{}))
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct{ method, path, hdr string }{
+		{"GET", "/v2/", "Content-Length: 100"},
+		{"GET", "/v2/library/img/blobs/" + layer.String(), "Content-Length: 1000"},
+		{"HEAD", "/v2/library/img/manifests/1", "Transfer-Encoding: chunked"},
+		{"PUT", "/v2/library/img/manifests/1", "Content-Length: 100"},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n", tt.method, tt.path, tt.hdr)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, &http.Request{Method: tt.method})
+		if err != nil {
+			t.Errorf("%s %s with %s and no body: no answer: %v", tt.method, tt.path, tt.hdr, err)
+			conn.Close()
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%s %s with %s and no body: connection after the answer: %v, want closed (EOF)", tt.method, tt.path, tt.hdr, err)
+		}
+		conn.Close()
 	}
 }
