@@ -69,3 +69,28 @@ func TestStoreFileIsFIFO(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreBlobIsSymlink: a blob that is a symlink is not read through: a store file is never
+// one, and one put there (to /etc/shadow, say) would be served and saved as the blob's bytes.
+func TestStoreBlobIsSymlink(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 3, 1, 512)...)
+	s := openStore(t, t.TempDir())
+	if _, err := s.WriteImage(context.Background(), "example.com/a:1", img, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l := layerDescs(t, img)[0]
+	p := s.BlobPath(l.Digest)
+	moved := filepath.Join(t.TempDir(), "blob")
+	if err := os.Rename(p, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(moved, p); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := s.OpenBlob(l.Digest); err == nil {
+		rc.Close()
+		t.Errorf("OpenBlob through a symlink succeeded")
+	} else if !errors.Is(err, errNotRegular) {
+		t.Errorf("OpenBlob through a symlink = %v, want errNotRegular", err)
+	}
+}

@@ -473,9 +473,13 @@ var manifestTypes = map[string]bool{
 // accepts reports whether the request's Accept headers allow a manifest of type mt. A client
 // that lists manifest types reads only those: docker's registry answers MANIFEST_UNKNOWN for an
 // OCI index or manifest not listed (registry/handlers/manifests.go), where an old client would
-// otherwise fail to parse what it got. No Accept header, none that names a manifest type, or a
-// wildcard accepts anything, as curl and most clients expect.
+// otherwise fail to parse what it got; a Docker manifest it serves whatever the list, and so
+// does this. No Accept header, none that names a manifest type, or a wildcard accepts
+// anything, as curl and most clients expect.
 func accepts(r *http.Request, mt types.MediaType) bool {
+	if mt != types.OCIManifestSchema1 && mt != types.OCIImageIndex {
+		return true
+	}
 	listed := false
 	for _, v := range r.Header.Values("Accept") {
 		for _, part := range strings.Split(v, ",") {
