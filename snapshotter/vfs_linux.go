@@ -206,6 +206,15 @@ func (c *copier) entry(s, d string) error {
 	if err := os.RemoveAll(d); err != nil {
 		return err
 	}
+	return c.leaf(s, d, &st)
+}
+
+// leaf copies the non-directory s, whose lstat is st, to the new path d: a second name of a
+// file already copied becomes a link to that copy (never to the source: a link to a layer's
+// file would let the container write into a layer every container shares), a regular file is
+// copied, a symlink made anew, a device, fifo or socket made and never opened; then its
+// owner, mode, times and xattrs as s has them.
+func (c *copier) leaf(s, d string, st *unix.Stat_t) error {
 	id := fileID{uint64(st.Dev), st.Ino}
 	if st.Nlink > 1 {
 		if first, ok := c.links[id]; ok {
@@ -215,7 +224,7 @@ func (c *copier) entry(s, d string) error {
 			return nil
 		}
 	}
-	switch mode {
+	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		if err := c.copyFile(s, d); err != nil {
 			return err
@@ -228,15 +237,15 @@ func (c *copier) entry(s, d string) error {
 		if err := os.Symlink(target, d); err != nil {
 			return err
 		}
-	default: // devices, fifos, sockets
+	default: // devices, fifos, sockets: made, never opened
 		if err := unix.Mknod(d, st.Mode, int(st.Rdev)); err != nil {
-			return fmt.Errorf("creating %s: %w", d, err)
+			return &os.PathError{Op: "mknod", Path: d, Err: err}
 		}
 	}
 	if st.Nlink > 1 {
 		c.links[id] = d
 	}
-	return c.meta(s, d, &st)
+	return c.meta(s, d, st)
 }
 
 // copyFile copies a regular file's content into a new file, opening neither through a

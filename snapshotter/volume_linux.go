@@ -221,39 +221,7 @@ func (c *volumeCopier) entry(layers []string, rel, d string) error {
 		// After the children, so their creation does not bump the dir's mtime again.
 		return c.meta(src, d, &st)
 	}
-	id := fileID{uint64(st.Dev), st.Ino}
-	if st.Nlink > 1 {
-		// Linked only to the copy's own first path: a link to the layer's file would let the
-		// container write into a layer every container shares.
-		if first, ok := c.links[id]; ok {
-			if err := os.Link(first, d); err != nil {
-				return fmt.Errorf("linking %s: %w", d, err)
-			}
-			return nil
-		}
-	}
-	switch mode {
-	case unix.S_IFREG:
-		if err := c.copyFile(src, d); err != nil {
-			return err
-		}
-	case unix.S_IFLNK:
-		target, err := os.Readlink(src)
-		if err != nil {
-			return err
-		}
-		if err := os.Symlink(target, d); err != nil {
-			return err
-		}
-	default: // devices, fifos, sockets: made, never opened
-		if err := unix.Mknod(d, st.Mode, int(st.Rdev)); err != nil {
-			return &os.PathError{Op: "mknod", Path: d, Err: err}
-		}
-	}
-	if st.Nlink > 1 {
-		c.links[id] = d
-	}
-	return c.meta(src, d, &st)
+	return c.leaf(src, d, &st)
 }
 
 // readDirNames lists a directory without following a symlink in its place.
