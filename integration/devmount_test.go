@@ -33,6 +33,7 @@ func TestRunMountOnDev(t *testing.T) {
 		// An empty host dir stays empty, as docker leaves it; the command's stdin comes from the
 		// null device kept before the bind (it was opened by path: "no such file").
 		{"empty host dir", []string{"-v", emptyDir + ":/dev", plain}, []string{}},
+		{"empty host dir privileged", []string{"--privileged", "-v", emptyDir + ":/dev", plain}, []string{}},
 		{"host /dev", []string{"-v", "/dev:/dev", plain}, nil},
 		{"host /dev privileged", []string{"--privileged", "-v", "/dev:/dev", plain}, nil},
 	} {

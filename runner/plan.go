@@ -150,13 +150,14 @@ func planWith(spec Spec, host hostInfo) []Step {
 		dev.Flags &^= unix.MS_NODEV
 		user = slices.Delete(user, i, i+1)
 	}
-	// The masks bind /dev/null after the pivot; if a user mount hides the one made here, they
-	// bind it from a descriptor opened before (runc's masks bind from /dev/null by path and
-	// skip it when it is missing, leaving the paths unmasked).
+	// The masks bind /dev/null after the pivot, and the init opens it as the command's stdin
+	// without -i; if a user mount hides the one made here, both use a descriptor opened
+	// before (runc's masks bind from /dev/null by path and skip it when it is missing,
+	// leaving the paths unmasked).
 	devVolume := slices.ContainsFunc(user, func(m mount.Mount) bool {
 		return path.Clean("/"+m.Target) == "/dev" && m.Type == TypeVolume
 	})
-	hidesNull := devVolume || !spec.Privileged && slices.ContainsFunc(user, func(m mount.Mount) bool {
+	hidesNull := devVolume || slices.ContainsFunc(user, func(m mount.Mount) bool {
 		t := path.Clean("/" + m.Target)
 		return t == "/dev" || t == "/dev/null"
 	})

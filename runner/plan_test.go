@@ -260,7 +260,8 @@ func TestPlanMountOnDev(t *testing.T) {
 		{"none", nil, false, false, false},
 		{"tmpfs", []mount.Mount{tmpfs}, false, false, false},
 		{"host bind", []mount.Mount{host}, false, true, false},
-		{"host bind privileged", []mount.Mount{host}, true, false, false},
+		// Kept privileged too: the init opens it as the command's stdin without -i.
+		{"host bind privileged", []mount.Mount{host}, true, true, false},
 		{"volume", []mount.Mount{volume}, false, true, true},
 		{"volume privileged", []mount.Mount{volume}, true, true, true},
 		{"file at /dev/null", []mount.Mount{{Type: "bind", Source: "/h/f", Target: "/dev/null"}}, false, true, false},
