@@ -439,12 +439,16 @@ func runMonitor() {
 	// Closed only now: a write end the garbage collector finalized earlier would end the
 	// container's input.
 	stdinWriter.Close()
+	// Decided before the exit is recorded: a Restart waits for that record, then starts the
+	// next monitor, which removes the restart mark; read after, the mark would be gone and
+	// this monitor would remove the restarted container (its cgroup under the new init).
+	remove := c.Config.AutoRemove && !restarting(c)
 	code := recordExit(c, res, err)
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
 	}
 	logs.Close()
-	if c.Config.AutoRemove && !restarting(c) {
+	if remove {
 		release := waitForWaiters(c)
 		_ = removeDir(c)
 		release()
