@@ -37,6 +37,20 @@ func flipByte(t *testing.T, path string, off int64) {
 	}
 }
 
+// touchLater moves the file's mtime a second on, as a rewrite would on a file system whose clock
+// is coarser than the test.
+func touchLater(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := fi.ModTime().Add(time.Second)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestServeBlobWrongContent: a blob file of the right size whose bytes are not the blob's
 // (bit rot, a stray write) must never reach a client whole, as a full GET nor as ranges: the
 // client asked for a digest, and a complete 200 or 206 of other bytes is a lie.
@@ -301,5 +315,82 @@ func TestServeRangesHashOnce(t *testing.T) {
 	wg.Wait()
 	if n := h.verified.hashed.Load(); n != 1 {
 		t.Errorf("20 concurrent ranged GETs hashed the blob %d times, want 1", n)
+	}
+}
+
+// TestServeHeadDamagedBlob: HEAD of a blob whose file keeps its size but not its bytes answers
+// as the GET does (a server error), not 200: a client that HEADs before it GETs would be told
+// the blob is there and then fail on it. A blob file is hashed once per identity, whatever the
+// verdict: repeated HEADs of a large blob, sound or damaged, do not read it whole each time,
+// and a file rewritten since is hashed again.
+func TestServeHeadDamagedBlob(t *testing.T) {
+	store, _, layer := hostileStore(t)
+	h := New(store, Options{})
+	path := "/v2/library/img/blobs/" + layer.String()
+
+	for i := range 2 {
+		if rec := serveRaw(h, "HEAD", path, nil); rec.Code != http.StatusOK {
+			t.Fatalf("HEAD #%d of a sound blob = %d, want 200", i, rec.Code)
+		}
+	}
+	if n := h.verified.hashed.Load(); n != 1 {
+		t.Errorf("two HEADs of a sound blob hashed it %d times, want 1", n)
+	}
+
+	flipByte(t, store.BlobPath(layer), 0)
+	touchLater(t, store.BlobPath(layer)) // a new mtime: another file to the server
+	for i := range 3 {
+		rec := serveRaw(h, "HEAD", path, nil)
+		get := serveRaw(h, "GET", path, http.Header{"Range": {"bytes=0-9"}})
+		if rec.Code != http.StatusInternalServerError || get.Code != rec.Code {
+			t.Errorf("#%d: HEAD of a damaged blob = %d, ranged GET = %d; want both 500", i, rec.Code, get.Code)
+		}
+		if rec.Body.Len() != 0 {
+			t.Errorf("#%d: HEAD sent a body of %d bytes", i, rec.Body.Len())
+		}
+	}
+	if n := h.verified.hashed.Load(); n != 2 {
+		t.Errorf("the blob was hashed %d times in all, want 2 (once sound, once damaged)", n)
+	}
+	// A full GET, known damaged, is refused before any byte goes out.
+	if rec := serveRaw(h, "GET", path, nil); rec.Code != http.StatusInternalServerError {
+		t.Errorf("full GET of a blob known damaged = %d, want 500", rec.Code)
+	}
+
+	// Repaired in place (a new mtime again): sound once more.
+	flipByte(t, store.BlobPath(layer), 0)
+	touchLater(t, store.BlobPath(layer))
+	if rec := serveRaw(h, "HEAD", path, nil); rec.Code != http.StatusOK {
+		t.Errorf("HEAD of the repaired blob = %d, want 200", rec.Code)
+	}
+}
+
+// TestServeHeadAfterDamagedGet: a full GET that finds the blob damaged as it streams remembers
+// it, so the HEAD after it answers 500 without hashing the file again.
+func TestServeHeadAfterDamagedGet(t *testing.T) {
+	store, _, layer := hostileStore(t)
+	fi, err := os.Stat(store.BlobPath(layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, store.BlobPath(layer), fi.Size()-1)
+	h := New(store, Options{})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/v2/library/img/blobs/" + layer.String()
+	if resp, err := http.Get(url); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	resp, err := http.Head(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Errorf("HEAD after a GET found the blob damaged = %d, want 500", resp.StatusCode)
+	}
+	if n := h.verified.hashed.Load(); n != 0 {
+		t.Errorf("HEAD hashed the blob %d times after the GET found it damaged, want 0", n)
 	}
 }

@@ -27,7 +27,8 @@
 // blobs. A blob file whose size is not its descriptor's (damaged on disk), or that is a
 // symlink, FIFO or device, is a 500; one of the right size whose bytes do not hash to its
 // digest is never sent whole: the first GET of each blob file hashes it (see verify.go), and
-// cuts the connection before the last bytes if it does not match. A manifest whose media type
+// cuts the connection before the last bytes if it does not match; a HEAD hashes it first, so
+// that it answers as the GET would. Each blob file is hashed once, whatever it was found. A manifest whose media type
 // the request's Accept list leaves out is MANIFEST_UNKNOWN, as docker's registry answers. A
 // response that makes no progress for two minutes (a client that stopped reading) is given up.
 package serve

@@ -300,16 +300,20 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 	}
 	var content io.ReadSeeker = f
 	var streaming *verifyingFile
-	if r.Method == http.MethodGet && !s.verified.has(h, fi) {
-		// Content of the right size may still be the wrong bytes (see verify.go).
-		if r.Header.Get("Range") == "" && fi.Size() > 0 {
+	if !s.verified.has(h, fi) {
+		// Content of the right size may still be the wrong bytes (see verify.go). A full GET
+		// hashes as it streams; a ranged GET and a HEAD hash the file before they answer, so
+		// that a HEAD says what the GET would.
+		err := s.verified.damaged(h, fi)
+		if err == nil && r.Method == http.MethodGet && r.Header.Get("Range") == "" && fi.Size() > 0 {
 			streaming = newVerifyingFile(f, h, fi.Size())
 			content = streaming
-		} else {
-			if err := s.verified.check(f, h, fi); err != nil {
-				writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
-				return
-			}
+		} else if err == nil {
+			err = s.verified.check(f, h, fi)
+		}
+		if err != nil {
+			writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
+			return
 		}
 	}
 	hd := w.Header()
@@ -321,8 +325,11 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 	http.ServeContent(w, r, "", time.Time{}, content)
 	if streaming != nil {
 		if streaming.ok {
-			s.verified.add(h, fi)
-		} else if streaming.n > 0 {
+			s.verified.add(h, fi, true)
+		} else if errors.Is(streaming.err, errDamaged) {
+			s.verified.add(h, fi, false)
+		}
+		if !streaming.ok && streaming.n > 0 {
 			// Part of the body is out, with a Content-Length promising more: break the
 			// connection off, so no client mistakes what it got for the blob.
 			panic(http.ErrAbortHandler)

@@ -20,56 +20,97 @@ import (
 // a full GET as it streams, holding back its last bytes until the hash matches, a ranged GET
 // before it answers. Files found sound are remembered by identity, so later GETs (and their
 // ranges) go straight to sendfile.
+//
+// A HEAD must answer as the GET would (a client that HEADs before it GETs, as containerd
+// does, would otherwise be told a damaged blob is there and fail on it later). It checks the
+// size (a stat, always) and hashes the file once, as a ranged GET does: one full read per blob
+// file, the same read the GET that usually follows would do, which then goes straight to
+// sendfile. Hashing only a part (the first MiB, say) would be cheaper but could not see a
+// flipped bit further on, and the stored answer would then be a lie the GET contradicts. Both
+// verdicts are remembered per file identity (device, inode, size, mtime): a file rewritten in
+// place has a new mtime and is hashed again, and a damaged one is not hashed anew on each
+// request, which would let a client make the server read a large damaged blob whole at will.
 
 // errDamaged is a blob file whose content is not its digest's.
 var errDamaged = errors.New("damaged in the store")
 
-// maxVerified bounds how many sound blob files a Server remembers; past it, it starts over.
+// maxVerified bounds how many blob files a Server remembers a verdict for; past it, it starts
+// over.
 const maxVerified = 1 << 16
 
-// verifiedFiles remembers blob files hashed and found sound, by digest, with the FileInfo that
-// identifies the file (device, inode, size, mtime): a blob removed and stored again is
-// another file and is hashed again.
+// verdict is what hashing one blob file found.
+type verdict struct {
+	fi    os.FileInfo // identifies the file (device, inode, size, mtime)
+	sound bool
+}
+
+// verifiedFiles remembers blob files hashed, by digest, with the FileInfo that identifies the
+// file and whether it was sound: a blob removed and stored again is another file and is
+// hashed again.
 type verifiedFiles struct {
 	mu sync.Mutex
-	m  map[v1.Hash]os.FileInfo
-	// hashing serializes check per digest: a burst of ranged GETs of a large blob not yet
-	// known sound would otherwise read it whole once each.
+	m  map[v1.Hash]verdict
+	// hashing serializes check per digest: a burst of ranged GETs (or HEADs) of a large blob
+	// not yet known sound would otherwise read it whole once each.
 	hashing keyedMutex
 	// hashed counts the whole-file hashes check did, for tests.
 	hashed atomic.Int64
 }
 
-func (v *verifiedFiles) has(h v1.Hash, fi os.FileInfo) bool {
+// known returns the verdict remembered for the blob file fi, if any.
+func (v *verifiedFiles) known(h v1.Hash, fi os.FileInfo) (sound, ok bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	old, ok := v.m[h]
-	return ok && os.SameFile(old, fi) && old.Size() == fi.Size() && old.ModTime().Equal(fi.ModTime())
+	if !ok || !os.SameFile(old.fi, fi) || old.fi.Size() != fi.Size() || !old.fi.ModTime().Equal(fi.ModTime()) {
+		return false, false
+	}
+	return old.sound, true
 }
 
-func (v *verifiedFiles) add(h v1.Hash, fi os.FileInfo) {
+// has reports whether the blob file fi is known sound.
+func (v *verifiedFiles) has(h v1.Hash, fi os.FileInfo) bool {
+	sound, ok := v.known(h, fi)
+	return ok && sound
+}
+
+// damaged returns the error of a blob file known damaged, or nil.
+func (v *verifiedFiles) damaged(h v1.Hash, fi os.FileInfo) error {
+	if sound, ok := v.known(h, fi); ok && !sound {
+		return fmt.Errorf("blob %s is %w; pull the image again", h, errDamaged)
+	}
+	return nil
+}
+
+func (v *verifiedFiles) add(h v1.Hash, fi os.FileInfo, sound bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil || len(v.m) >= maxVerified {
-		v.m = map[v1.Hash]os.FileInfo{}
+		v.m = map[v1.Hash]verdict{}
 	}
-	v.m[h] = fi
+	v.m[h] = verdict{fi: fi, sound: sound}
 }
 
-// check hashes the blob file f (described by fi) unless it, or a request before, found it
-// sound, and remembers it if it is.
+// check hashes the blob file f (described by fi) unless it, or a request before, did, and
+// remembers what it found. A read error is not a verdict and is not remembered.
 func (v *verifiedFiles) check(f *os.File, h v1.Hash, fi os.FileInfo) error {
 	unlock := v.hashing.lock(h.String())
 	defer unlock()
-	if v.has(h, fi) {
-		return nil
+	if sound, ok := v.known(h, fi); ok {
+		if sound {
+			return nil
+		}
+		return fmt.Errorf("blob %s is %w; pull the image again", h, errDamaged)
 	}
 	v.hashed.Add(1)
-	if err := verifyFile(f, h, fi.Size()); err != nil {
-		return err
+	err := verifyFile(f, h, fi.Size())
+	switch {
+	case err == nil:
+		v.add(h, fi, true)
+	case errors.Is(err, errDamaged):
+		v.add(h, fi, false)
 	}
-	v.add(h, fi)
-	return nil
+	return err
 }
 
 // verifyFile hashes f (size bytes, from the start) and checks it against h.
