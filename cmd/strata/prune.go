@@ -38,29 +38,24 @@ func newPruneCmd(g *globals) *cobra.Command {
 }
 
 func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) error {
-	var unused []cache.ImageInfo
-	if o.all {
-		var err error
-		if unused, err = unusedImages(g); err != nil {
-			return err
-		}
-	}
 	verb := "Deleted"
 	if o.dryRun {
 		verb = "Would delete"
 	}
-	if o.dryRun && len(unused) > 0 {
-		return printGarbage(out, verb, unused, func() (garbage, error) { return garbageWithout(ctx, g, unused) })
-	}
-	if len(unused) > 0 {
-		store, err := g.openStore()
-		if err != nil {
+	var unused []cache.ImageInfo
+	if o.all && o.dryRun {
+		var err error
+		if unused, err = unusedImages(g); err != nil {
 			return err
 		}
-		for _, info := range unused {
-			if err := store.Untag(info.Ref); err != nil && !errors.Is(err, cache.ErrNotFound) {
-				return err
-			}
+		if len(unused) > 0 {
+			return printGarbage(out, verb, unused, func() (garbage, error) { return garbageWithout(ctx, g, unused) })
+		}
+	}
+	if o.all && !o.dryRun {
+		var err error
+		if unused, err = untagUnused(ctx, g); err != nil {
+			return err
 		}
 	}
 	return printGarbage(out, verb, unused, func() (garbage, error) {
@@ -131,6 +126,31 @@ func unusedImages(g *globals) ([]cache.ImageInfo, error) {
 	for _, info := range infos {
 		if containerUsing(list, info.ID.String()) == "" {
 			unused = append(unused, info)
+		}
+	}
+	return unused, nil
+}
+
+// untagUnused untags the images no container uses, as prune -a does, and returns them. The
+// store's GC lock is held from the check to the untags, as rmi holds it: a container created
+// meanwhile is either seen or finds its image gone.
+func untagUnused(ctx context.Context, g *globals) (_ []cache.ImageInfo, err error) {
+	store, err := g.openStore()
+	if err != nil {
+		return nil, err
+	}
+	release, err := store.HoldExclusive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, release()) }()
+	unused, err := unusedImages(g)
+	if err != nil {
+		return nil, err
+	}
+	for _, info := range unused {
+		if err := store.Untag(info.Ref); err != nil && !errors.Is(err, cache.ErrNotFound) {
+			return nil, err
 		}
 	}
 	return unused, nil

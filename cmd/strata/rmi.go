@@ -27,44 +27,16 @@ func newRmiCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := containers.List()
+			// Held from the check that no container uses an image to its untag: run and create
+			// hold it shared from their image lookup to their container's record, so a
+			// container made meanwhile is either seen here or finds the image gone.
+			release, err := store.HoldExclusive(cmd.Context())
 			if err != nil {
 				return err
 			}
-			var errs []error
-			for _, a := range args {
-				name, info, err := findImageInfo(store, a)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				if !force {
-					if c := containerUsingImage(list, info); c != "" {
-						// Docker's words, which scripts match.
-						errs = append(errs, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
-						continue
-					}
-				}
-				names := []string{name}
-				if !namesRef(a, name) {
-					// By ID, as docker: every name of the image goes, and an image with names
-					// in several repositories needs -f rather than losing one arbitrary name.
-					if names, err = namesOf(store, info.Manifest.Digest); err != nil {
-						errs = append(errs, err)
-						continue
-					}
-					if len(names) > 1 && !force && !singleReference(names) {
-						errs = append(errs, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(info.ID.String())))
-						continue
-					}
-				}
-				for _, n := range names {
-					if err := store.Untag(n); err != nil {
-						errs = append(errs, err)
-						continue
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", familiarRef(n))
-				}
+			errs := untagImages(cmd, store, containers, args, force)
+			if err := release(); err != nil {
+				errs = append(errs, err)
 			}
 			if _, err := collectGarbage(cmd.Context(), g, false); err != nil {
 				errs = append(errs, err)
@@ -74,6 +46,50 @@ func newRmiCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the image even if containers use it")
 	return cmd
+}
+
+// untagImages untags the images args name, as rmi does, and returns what failed.
+func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Store, args []string, force bool) []error {
+	list, err := containers.List()
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for _, a := range args {
+		name, info, err := findImageInfo(store, a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !force {
+			if c := containerUsingImage(list, info); c != "" {
+				// Docker's words, which scripts match.
+				errs = append(errs, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
+				continue
+			}
+		}
+		names := []string{name}
+		if !namesRef(a, name) {
+			// By ID, as docker: every name of the image goes, and an image with names
+			// in several repositories needs -f rather than losing one arbitrary name.
+			if names, err = namesOf(store, info.Manifest.Digest); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if len(names) > 1 && !force && !singleReference(names) {
+				errs = append(errs, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(info.ID.String())))
+				continue
+			}
+		}
+		for _, n := range names {
+			if err := store.Untag(n); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", familiarRef(n))
+		}
+	}
+	return errs
 }
 
 // findImageInfo finds a stored image by the user's words: a reference or an ID prefix. A ref
