@@ -40,7 +40,8 @@ type Options struct {
 }
 
 // Server is an http.Handler serving a store as a read-only registry. It reads the store's
-// index.json on each request, so images pulled or loaded while it runs are served at once.
+// index.json again whenever it changes, so images pulled or loaded while it runs are served
+// at once.
 type Server struct {
 	store *cache.Store
 	opts  Options
@@ -48,8 +49,10 @@ type Server struct {
 	// pulls holds a token per PullThrough call under way: any client may ask for as many
 	// names as it likes, and each distinct one would otherwise start a pull of its own.
 	pulls chan struct{}
-	// verified remembers the blob files found sound (verify.go).
+	// verified remembers the blob files hashed (verify.go).
 	verified verifiedFiles
+	// reach keeps the store's view and what its refs reach (reach.go).
+	reach reachCache
 	// stallTimeout is how long a response may go without a byte reaching the client; 0 is
 	// defaultStallTimeout.
 	stallTimeout time.Duration
@@ -136,7 +139,7 @@ func (s *Server) checkName(w http.ResponseWriter, r *http.Request, name string) 
 }
 
 func (s *Server) view(w http.ResponseWriter, r *http.Request) (view, bool) {
-	v, err := newView(s.store)
+	v, err := s.currentView()
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
 		return nil, false
@@ -213,16 +216,11 @@ func (s *Server) find(repo view, ref string, byDigest bool) (v1.Descriptor, bool
 	if !byDigest {
 		return repo.tag(ref)
 	}
-	var found v1.Descriptor
-	ok := false
-	s.walk(repo, func(d v1.Descriptor, manifest bool) bool {
-		if manifest && d.Digest.String() == ref {
-			found, ok = d, true
-			return false
-		}
-		return true
-	})
-	return found, ok
+	h, err := v1.NewHash(ref)
+	if err != nil {
+		return v1.Descriptor{}, false
+	}
+	return s.reachedManifest(repo, h)
 }
 
 // pull runs PullThrough once for concurrent misses of the same manifest.
@@ -231,7 +229,7 @@ func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) erro
 	unlock := s.locks.lock(key)
 	defer unlock()
 	// Another request may have pulled it while this one waited.
-	if v, err := newView(s.store); err == nil {
+	if v, err := s.currentView(); err == nil {
 		if _, found := s.find(v.repo(name), ref, byDigest); found {
 			return nil
 		}
@@ -270,13 +268,7 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 		writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
 		return
 	}
-	var want v1.Descriptor
-	used := false
-	s.walk(repo, func(d v1.Descriptor, _ bool) bool {
-		used = d.Digest == h
-		want = d
-		return !used
-	})
+	want, used := s.reachedBlob(repo, h)
 	if !used {
 		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in "+name)
 		return
@@ -343,58 +335,6 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 // of) whatever file it points to, to the network. The caller checks that it is a regular file.
 func openBlobFile(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW, 0)
-}
-
-// walk calls fn for every descriptor the repo's refs reach: manifests and indexes
-// (manifest true), configs and layers, until fn returns false. Unreadable manifests are
-// skipped: a broken image must not hide the others.
-func (s *Server) walk(repo view, fn func(d v1.Descriptor, manifest bool) bool) {
-	seen := map[v1.Hash]bool{}
-	var visit func(d v1.Descriptor, depth int) bool
-	visit = func(d v1.Descriptor, depth int) bool {
-		if seen[d.Digest] {
-			return true
-		}
-		seen[d.Digest] = true
-		if !fn(d, true) {
-			return false
-		}
-		// As deep as the store lets indexes nest, and the image manifests below the deepest.
-		if depth > cache.MaxIndexDepth+1 {
-			return true
-		}
-		raw, err := s.store.ReadBlob(d.Digest, registry.MaxManifestSize)
-		if err != nil {
-			return true
-		}
-		var m struct {
-			Config    *v1.Descriptor  `json:"config"`
-			Layers    []v1.Descriptor `json:"layers"`
-			Manifests []v1.Descriptor `json:"manifests"`
-		}
-		if json.Unmarshal(raw, &m) != nil {
-			return true
-		}
-		for _, c := range m.Manifests {
-			if !visit(c, depth+1) {
-				return false
-			}
-		}
-		if m.Config != nil && !fn(*m.Config, false) {
-			return false
-		}
-		for _, l := range m.Layers {
-			if !fn(l, false) {
-				return false
-			}
-		}
-		return true
-	}
-	for _, r := range repo {
-		if !visit(r.desc, 0) {
-			return
-		}
-	}
 }
 
 // tagsList serves /v2/<name>/tags/list with n and last.

@@ -1,0 +1,189 @@
+package serve
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// Whether a blob or a manifest by digest is served under a name depends on what the name's
+// refs reach: every manifest, config and layer below them. Walking that on each request
+// reads (and hashes) every manifest of the name, once per blob HEAD or GET: a pull of an
+// image of 50 layers out of a name with 100 tags read 5000 manifests. So the walk is done
+// once per root (the manifest or index a ref names) and its result kept: a root is
+// content-addressed, so what it reaches never changes, as long as the walk read every
+// manifest below it. A walk that could not (a manifest missing or damaged on disk, maybe
+// being pulled again) is not kept, and the next request walks again. The view (index.json
+// parsed) is kept too, until index.json changes.
+
+// reachSet is what one root reaches, by digest: the first descriptor met for each digest, in
+// the walk's order, among all (blobs) and among manifests and indexes (manifests).
+type reachSet struct {
+	blobs     map[v1.Hash]v1.Descriptor
+	manifests map[v1.Hash]v1.Descriptor
+}
+
+// maxReachRoots bounds how many roots' walks a Server keeps; past it, it starts over. Roots
+// no longer in index.json are dropped whenever the view is read again.
+const maxReachRoots = 1 << 12
+
+// indexFile is the store's index (image-layout.md#indexjson-file).
+const indexFile = "index.json"
+
+// racyWindow is how recent a change of index.json may be for its view not to be kept: a file
+// system whose clock is coarse could give two writes in a row the same mtime (and a freed
+// inode may come back), so a view is only trusted once its index.json has aged past that.
+const racyWindow = 2 * time.Second
+
+// reachCache holds the view of the store and the walks of its roots.
+type reachCache struct {
+	mu    sync.Mutex
+	stamp os.FileInfo // index.json when view was read
+	view  view
+	roots map[v1.Hash]*reachSet
+	// reads counts the manifests walks read, for tests.
+	reads atomic.Int64
+}
+
+// currentView returns the store's refs, read again only when index.json changed.
+func (s *Server) currentView() (view, error) {
+	c := &s.reach
+	fi, err := os.Lstat(filepath.Join(s.store.Dir(), indexFile))
+	if err != nil {
+		return newView(s.store) // which says what is wrong with index.json
+	}
+	c.mu.Lock()
+	if c.stamp != nil && sameFile(c.stamp, fi) {
+		v := c.view
+		c.mu.Unlock()
+		return v, nil
+	}
+	c.mu.Unlock()
+	// Read after the stat: a change in between leaves a newer view under an older stamp, which
+	// the next request's stat sees differ and reads again.
+	v, err := newView(s.store)
+	if err != nil {
+		return nil, err
+	}
+	if age := time.Since(fi.ModTime()); age < racyWindow && age > -racyWindow {
+		return v, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stamp, c.view = fi, v
+	live := map[v1.Hash]bool{}
+	for _, r := range v {
+		live[r.desc.Digest] = true
+	}
+	for h := range c.roots {
+		if !live[h] {
+			delete(c.roots, h)
+		}
+	}
+	return v, nil
+}
+
+// sameFile reports whether a and b are one file not changed in between.
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// reachOf returns what root reaches, walking it unless a walk before read it whole.
+func (s *Server) reachOf(root v1.Descriptor) *reachSet {
+	c := &s.reach
+	c.mu.Lock()
+	rs := c.roots[root.Digest]
+	c.mu.Unlock()
+	if rs != nil {
+		return rs
+	}
+	rs, complete := s.walk(root)
+	if complete {
+		c.mu.Lock()
+		if c.roots == nil || len(c.roots) >= maxReachRoots {
+			c.roots = map[v1.Hash]*reachSet{}
+		}
+		c.roots[root.Digest] = rs
+		c.mu.Unlock()
+	}
+	return rs
+}
+
+// reachedBlob returns the descriptor of blob h as the first of repo's refs that reaches it
+// gives it.
+func (s *Server) reachedBlob(repo view, h v1.Hash) (v1.Descriptor, bool) {
+	for _, r := range repo {
+		if d, ok := s.reachOf(r.desc).blobs[h]; ok {
+			return d, true
+		}
+	}
+	return v1.Descriptor{}, false
+}
+
+// reachedManifest is reachedBlob for a manifest or index.
+func (s *Server) reachedManifest(repo view, h v1.Hash) (v1.Descriptor, bool) {
+	for _, r := range repo {
+		if d, ok := s.reachOf(r.desc).manifests[h]; ok {
+			return d, true
+		}
+	}
+	return v1.Descriptor{}, false
+}
+
+// walk collects every descriptor root reaches: manifests and indexes, configs and layers.
+// Unreadable manifests are skipped (a broken image must not hide the others), and make the
+// walk incomplete: complete is false when a manifest could not be read from the store.
+func (s *Server) walk(root v1.Descriptor) (rs *reachSet, complete bool) {
+	rs = &reachSet{blobs: map[v1.Hash]v1.Descriptor{}, manifests: map[v1.Hash]v1.Descriptor{}}
+	complete = true
+	add := func(d v1.Descriptor) {
+		if _, ok := rs.blobs[d.Digest]; !ok {
+			rs.blobs[d.Digest] = d
+		}
+	}
+	var visit func(d v1.Descriptor, depth int)
+	visit = func(d v1.Descriptor, depth int) {
+		if _, ok := rs.manifests[d.Digest]; ok {
+			return
+		}
+		rs.manifests[d.Digest] = d
+		add(d)
+		// As deep as the store lets indexes nest, and the image manifests below the deepest.
+		if depth > cache.MaxIndexDepth+1 {
+			return
+		}
+		s.reach.reads.Add(1)
+		raw, err := s.store.ReadBlob(d.Digest, registry.MaxManifestSize)
+		if err != nil {
+			complete = false
+			return
+		}
+		var m struct {
+			Config    *v1.Descriptor  `json:"config"`
+			Layers    []v1.Descriptor `json:"layers"`
+			Manifests []v1.Descriptor `json:"manifests"`
+		}
+		if json.Unmarshal(raw, &m) != nil {
+			return // verified content that is not a manifest stays what it is
+		}
+		for _, c := range m.Manifests {
+			visit(c, depth+1)
+		}
+		if m.Config != nil {
+			add(*m.Config)
+		}
+		for _, l := range m.Layers {
+			add(l)
+		}
+	}
+	visit(root, 0)
+	return rs, complete
+}
