@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -14,85 +13,177 @@ import (
 
 // planApplier is the executor for plan: it runs steps in the init's mount namespace, in
 // order, over as many calls to apply as the init needs (it stops between them to wait for
-// its parent). Before the pivot, a container path is resolved under rootfs with securejoin so
-// that a symlink in the image ("/etc -> /host/etc") cannot redirect a mount onto the host.
+// its parent). Each step opens its target inside the root with openat2 and mounts on the
+// descriptor (mounttarget_linux.go): a symlink in the image ("/etc -> /host/etc") or one
+// swapped in by another container sharing a volume cannot redirect a mount onto the host.
 //
-// Once the root is mounted the init works from inside it: paths are resolved and used relative
-// to the working directory, the rootfs, so each of the plan's ~80 path lookups walks a
-// component or two instead of the store's whole path (0.5 ms or more of every start).
+// Once the root is mounted the init works from inside it: paths are resolved relative to the
+// working directory, the rootfs, so each lookup walks a component or two instead of the
+// store's whole path (0.5 ms or more of every start).
 type planApplier struct {
 	rootfs  string
-	base    string // what container paths are resolved under: rootfs, or "." once inside it
+	base    string // the root dir before the pivot: rootfs, or "." once inside it
 	pivoted bool
 	// nullSrc is what the masks bind over files: "" for /dev/null, or the /proc/self/fd path
 	// of the descriptor OpKeepNull opened (O_CLOEXEC: the entrypoint never holds it).
 	nullSrc string
+	// root is the descriptor container paths are resolved in (rootFD), while rootOpen;
+	// rootReal is its path as /proc shows it, once asked (resolvedPath).
+	root     int
+	rootOpen bool
+	rootReal string
 }
 
 func newPlanApplier(rootfs string) *planApplier {
 	return &planApplier{rootfs: rootfs, base: rootfs}
 }
 
+// targetError is a step's target refused, worded on its own ("/data in the image leads
+// into /proc"), without the step's op before it.
+type targetError struct{ error }
+
+func (e targetError) Unwrap() error { return e.error }
+
 // apply runs steps, the next ones of the plan.
 func (a *planApplier) apply(steps []Step) error {
-	rootfs, base, pivoted := a.rootfs, a.base, a.pivoted
-	defer func() { a.base, a.pivoted = base, pivoted }()
 	for _, s := range steps {
-		target := s.Target
-		if !pivoted && s.Op != OpPivot {
-			var err error
-			if s.Op == OpRoot && s.Target == "/" {
-				target = rootfs
-			} else if target, err = securejoin.SecureJoin(base, s.Target); err != nil {
-				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
-			}
-			// The kernel filesystems go where the masks and read-only paths expect them; an
-			// image that makes /proc a symlink would move procfs away from its masks (the
-			// runc CVE-2019-16884 family), so it is refused.
-			if s.Op == OpMount && kernelMountpoints[s.Target] && target != filepath.Join(base, s.Target) {
-				return fmt.Errorf("mounting rootfs: %s in the image is a symlink", s.Target)
-			}
-			if s.Op == OpBind || s.Op == OpMount || s.Op == OpNull {
-				if err := checkResolvedTarget(s, base, target); err != nil {
-					return fmt.Errorf("mounting rootfs: %w", err)
-				}
-			}
-		} else if s.Op == OpMkdir {
-			// As docker, the working directory is made where the image's symlinks lead, a
-			// dangling one too (MkdirAll stops at it), and never through a magic link of
-			// /proc, which securejoin reads as the plain name it shows.
-			var err error
-			if target, err = securejoin.SecureJoin("/", s.Target); err != nil {
-				return fmt.Errorf("mounting rootfs: resolving %s: %w", s.Target, err)
-			}
-		}
-		if s.Op == OpKeepNull {
-			if err := a.keepNull(target); err != nil {
-				return fmt.Errorf("mounting rootfs: keeping %s: %w", s.Target, err)
-			}
-			continue
-		}
-		if err := applyStep(s, target, rootfs, a.nullSrc); err != nil {
+		err := a.applyStep(s)
+		var refused targetError
+		switch {
+		case err == nil:
+		case errors.As(err, &refused):
+			return fmt.Errorf("mounting rootfs: %w", refused.error)
+		case s.Op == OpKeepNull:
+			return fmt.Errorf("mounting rootfs: keeping %s: %w", s.Target, err)
+		default:
 			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)
 		}
-		switch {
-		case s.Op == OpPivot:
-			pivoted = true
-		case !pivoted && (target == rootfs || target == "."):
-			// A mount on the root itself: the working directory is still the dir beneath it.
-			if err := unix.Chdir(rootfs); err != nil {
-				return fmt.Errorf("mounting rootfs: entering it: %w", err)
-			}
-			base = "."
+	}
+	return nil
+}
+
+// close closes the root's descriptor; the init leaves it to exec (O_CLOEXEC).
+func (a *planApplier) close() { a.dropRoot() }
+
+// applyStep runs one step.
+func (a *planApplier) applyStep(s Step) error {
+	switch s.Op {
+	case OpRoot:
+		return a.mountRoot(s)
+	case OpMount:
+		fd, _, err := a.target(s, true)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Mount(s.Source, fdPath(fd), s.FSType, s.Flags, s.Data)
+	case OpBind:
+		return a.bind(s)
+	case OpDevice:
+		return a.device(s)
+	case OpSymlink:
+		return a.symlink(s)
+	case OpMkdir:
+		// As docker, the working directory is made where the image's symlinks lead, a
+		// dangling one too (MkdirAll stops at it), and never through a magic link of
+		// /proc, which securejoin reads as the plain name it shows.
+		base := a.base
+		if a.pivoted {
+			base = "/"
+		}
+		target, err := securejoin.SecureJoin(base, s.Target)
+		if err != nil {
+			return targetError{fmt.Errorf("resolving %s: %w", s.Target, err)}
+		}
+		return os.MkdirAll(target, 0o755)
+	case OpPivot:
+		a.dropRoot()
+		if err := pivotRoot(a.rootfs); err != nil {
+			return err
+		}
+		a.pivoted = true
+		return nil
+	case OpKeepNull:
+		return a.keepNull(s.Target)
+	case OpNull:
+		if a.nullSrc == "" {
+			return errors.New("no null device kept")
+		}
+		fd, _, err := a.target(s, false)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Mount(a.nullSrc, fdPath(fd), "", unix.MS_BIND, "")
+	case OpMask:
+		return a.mask(s)
+	case OpReadOnly:
+		return a.readOnly(s)
+	}
+	return fmt.Errorf("unknown step %q", s.Op)
+}
+
+// target opens s.Target inside the root to mount on, making it when missing (a dir, or an
+// empty file when dir is false), and returns where it is. Before the pivot the image's
+// symlinks may not lead it where validateMountTargets refuses a mount by name
+// (checkResolvedTarget), and the kernel filesystems go where the masks and read-only paths
+// expect them: an image that makes /proc a symlink would move procfs away from its masks (the
+// runc CVE-2019-16884 family), so it is refused.
+func (a *planApplier) target(s Step, dir bool) (int, string, error) {
+	mode := followLinks
+	kernel := false
+	if !a.pivoted {
+		mode = resolveLinks
+		if s.Op == OpMount && kernelMountpoints[s.Target] {
+			mode, kernel = noLinks, true
 		}
 	}
+	fd, resolved, err := a.lookup(s.Target, mode)
+	if errors.Is(err, unix.ENOENT) {
+		fd, resolved, err = a.makeTarget(s.Target, dir, mode)
+	}
+	if kernel && errors.Is(err, unix.ELOOP) {
+		return -1, "", targetError{fmt.Errorf("%s in the image is a symlink", s.Target)}
+	}
+	if err != nil {
+		return -1, "", err
+	}
+	if mode == resolveLinks && (s.Op == OpBind || s.Op == OpMount || s.Op == OpNull) {
+		if err := checkResolvedTarget(s, resolved); err != nil {
+			return -1, "", errors.Join(targetError{err}, unix.Close(fd))
+		}
+	}
+	return fd, resolved, nil
+}
+
+// mountRoot mounts one of Spec.Root: "/" on the rootfs dir itself (strata's own path, no
+// container's), which the init then enters, others on their targets under it.
+func (a *planApplier) mountRoot(s Step) error {
+	if s.Target != "/" {
+		fd, _, err := a.target(s, true)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return s.Mount.Mount(fdPath(fd))
+	}
+	if err := s.Mount.Mount(a.rootfs); err != nil {
+		return err
+	}
+	// The root changed: a descriptor opened before sees the dir beneath it, and so does the
+	// working directory.
+	a.dropRoot()
+	if err := unix.Chdir(a.rootfs); err != nil {
+		return fmt.Errorf("entering it: %w", err)
+	}
+	a.base = "."
 	return nil
 }
 
 // keepNull opens target, which must be a null device (char 1:3), as a.null. O_PATH: the bind
 // only needs to name it, and the descriptor can do nothing else.
 func (a *planApplier) keepNull(target string) error {
-	fd, err := unix.Open(target, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, _, err := a.lookup(target, followLinks)
 	if err != nil {
 		return err
 	}
@@ -103,7 +194,7 @@ func (a *planApplier) keepNull(target string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
 		return errors.Join(errors.New("not a null device"), unix.Close(fd))
 	}
-	a.nullSrc = fmt.Sprintf("/proc/self/fd/%d", fd)
+	a.nullSrc = fdPath(fd)
 	return nil
 }
 
@@ -111,15 +202,11 @@ func (a *planApplier) keepNull(target string) error {
 var kernelMountpoints = map[string]bool{"/proc": true, "/sys": true, "/dev": true, "/dev/pts": true}
 
 // checkResolvedTarget holds a mount to validateMountTargets' rules where the image's symlinks
-// lead it, as runc checks the resolved path too: not onto the root, which would replace the
-// whole container, nor on or inside /proc, which would cover the masks, or files the init
-// reads there (cap_last_cap).
-func checkResolvedTarget(s Step, base, target string) error {
-	rel, err := filepath.Rel(base, target)
-	if err != nil {
-		return err
-	}
-	switch resolved := path.Clean("/" + rel); {
+// lead it (resolved, a container path), as runc checks the resolved path too: not onto the
+// root, which would replace the whole container, nor on or inside /proc, which would cover
+// the masks, or files the init reads there (cap_last_cap).
+func checkResolvedTarget(s Step, resolved string) error {
+	switch resolved = path.Clean("/" + resolved); {
 	case resolved == s.Target:
 		return nil // as named: validated already, and procfs's own mount
 	case resolved == "/":
@@ -130,118 +217,138 @@ func checkResolvedTarget(s Step, base, target string) error {
 	return nil
 }
 
-// applyStep runs one step at its resolved target; masks bind nullSrc ("" for /dev/null) over
-// files.
-func applyStep(s Step, target, rootfs, nullSrc string) error {
-	switch s.Op {
-	case OpRoot:
-		if target != rootfs {
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		}
-		return s.Mount.Mount(target)
-	case OpMount:
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return err
-		}
-		return unix.Mount(s.Source, target, s.FSType, s.Flags, s.Data)
-	case OpBind:
-		return bindStep(s, target)
-	case OpDevice:
-		return deviceStep(s, target)
-	case OpSymlink:
-		if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		return os.Symlink(s.Source, target)
-	case OpMkdir:
-		return os.MkdirAll(target, 0o755)
-	case OpPivot:
-		return pivotRoot(rootfs)
-	case OpNull:
-		if nullSrc == "" {
-			return errors.New("no null device kept")
-		}
-		if err := touch(target); err != nil {
-			return err
-		}
-		return unix.Mount(nullSrc, target, "", unix.MS_BIND, "")
-	case OpMask:
-		st, err := os.Stat(target)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
+// mask hides s.Target: an empty read-only tmpfs over a dir, the null device over a file
+// (nullSrc, or /dev/null). A missing target is skipped, and so is one reached through a
+// symlink: the kernel's file is not there to hide, and the mask must not land on what the
+// link leads to.
+func (a *planApplier) mask(s Step) error {
+	fd, _, err := a.lookup(s.Target, noLinks)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY, "size=0")
+	}
+	src := a.nullSrc
+	if src == "" {
+		src = "/dev/null"
+	}
+	return unix.Mount(src, fdPath(fd), "", unix.MS_BIND, "")
+}
+
+// readOnly makes s.Target a read-only bind of itself; "/" is the root's own mount, remounted
+// read-only. A missing target, or one reached through a symlink, is skipped as by mask.
+func (a *planApplier) readOnly(s Step) error {
+	if s.Target == "/" {
+		// Only the root itself: /dev/shm, /proc and the user's rw mounts stay writable
+		// under --read-only, as with docker.
+		root, err := a.rootFD()
 		if err != nil {
 			return err
 		}
-		if st.IsDir() {
-			return unix.Mount("tmpfs", target, "tmpfs", unix.MS_RDONLY, "size=0")
-		}
-		if nullSrc == "" {
-			nullSrc = "/dev/null"
-		}
-		return unix.Mount(nullSrc, target, "", unix.MS_BIND, "")
-	case OpReadOnly:
-		if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if target == "/" {
-			// Only the root itself: /dev/shm, /proc and the user's rw mounts stay writable
-			// under --read-only, as with docker.
-			return remountWith(target, unix.MS_RDONLY)
-		}
-		if err := unix.Mount(target, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return err
-		}
-		return remountReadOnly(target)
+		return remountWith(root, unix.MS_RDONLY)
 	}
-	return fmt.Errorf("unknown step %q", s.Op)
+	fd, _, err := a.lookup(s.Target, noLinks)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if err := unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	bound, err := a.reopenMount(s.Target, noLinks, &st)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(bound)
+	return remountReadOnly(bound)
 }
 
-// bindStep binds s.Source (a host path) at target, creating a dir or an empty file to mount
+// bind binds s.Source (a host path) at s.Target, creating a dir or an empty file to mount
 // on, then applies flags and propagation, which a new bind ignores.
-func bindStep(s Step, target string) error {
-	st, err := os.Stat(s.Source)
-	if errors.Is(err, os.ErrNotExist) && s.Create {
+func (a *planApplier) bind(s Step) error {
+	var src unix.Stat_t
+	err := unix.Stat(s.Source, &src)
+	if errors.Is(err, unix.ENOENT) && s.Create {
 		if err = os.MkdirAll(s.Source, 0o755); err == nil {
-			st, err = os.Stat(s.Source)
+			err = unix.Stat(s.Source, &src)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("bind source: %w", err)
+		return fmt.Errorf("bind source: %w", &os.PathError{Op: "stat", Path: s.Source, Err: err})
 	}
-	if st.IsDir() {
-		err = os.MkdirAll(target, 0o755)
-	} else {
-		err = touch(target)
-	}
+	fd, resolved, err := a.target(s, src.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount(s.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	defer unix.Close(fd)
+	if err := unix.Mount(s.Source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
+	if s.Flags == 0 && s.Propagation == 0 {
+		return nil
+	}
+	// Before the pivot, the place the target led to is opened again by that path, with no
+	// symlink: nothing can lead it elsewhere since.
+	mode := noLinks
+	if a.pivoted {
+		mode = followLinks
+	}
+	bound, err := a.reopenMount(resolved, mode, &src)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(bound)
 	if s.Flags&unix.MS_RDONLY != 0 {
-		if err := remountReadOnly(target); err != nil {
+		if err := remountReadOnly(bound); err != nil {
 			return err
 		}
 	}
 	if other := s.Flags &^ unix.MS_RDONLY; other != 0 {
-		if err := remountWith(target, other); err != nil {
+		if err := remountWith(bound, other); err != nil {
 			return err
 		}
 	}
 	if s.Propagation != 0 {
-		return unix.Mount("", target, "", s.Propagation, "")
+		return unix.Mount("", fdPath(bound), "", s.Propagation, "")
 	}
 	return nil
 }
 
-// deviceStep makes target a device node like the host's s.Source. A node costs one mknod
-// where a bind costs a file and a mount (the mount namespace's teardown at exit pays for each
-// mount again); a bind is the fallback where mknod is not allowed.
-func deviceStep(s Step, target string) error {
+// device makes s.Target a device node like the host's s.Source (deviceAt), in its parent dir
+// opened inside the root (made when missing: /dev/net for /dev/net/tun).
+func (a *planApplier) device(s Step) error {
+	dir, name := path.Dir(s.Target), path.Base(s.Target)
+	pfd, _, err := a.lookup(dir, followLinks)
+	if errors.Is(err, unix.ENOENT) {
+		pfd, _, err = a.makeTarget(dir, true, followLinks)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	return deviceAt(s, pfd, name)
+}
+
+// deviceAt makes name in dirfd a device node like the host's s.Source. A node costs one
+// mknod where a bind costs a file and a mount (the mount namespace's teardown at exit pays
+// for each mount again); a bind is the fallback where mknod is not allowed.
+func deviceAt(s Step, dirfd int, name string) error {
 	var st unix.Stat_t
 	if err := unix.Stat(s.Source, &st); err != nil {
 		return fmt.Errorf("device: %w", err)
@@ -250,67 +357,81 @@ func deviceStep(s Step, target string) error {
 	if kind != unix.S_IFCHR && kind != unix.S_IFBLK {
 		return fmt.Errorf("device: %s is not a device node", s.Source)
 	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil { // /dev/net/tun
-		return err
-	}
-	err := unix.Mknod(target, kind|0o600, int(st.Rdev))
+	err := unix.Mknodat(dirfd, name, kind|st.Mode&0o7777, int(st.Rdev))
 	switch {
 	case errors.Is(err, unix.EPERM):
-		return bindStep(Step{Op: OpBind, Source: s.Source, Target: s.Target}, target)
+		fd, err := createAt(dirfd, name, false)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Mount(s.Source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
 	case err != nil:
 		return err
 	}
-	// The mode and owner are the host's: mknod's mode passes through the umask.
-	if err := unix.Chmod(target, st.Mode&0o7777); err != nil {
-		return err
-	}
-	return unix.Lchown(target, int(st.Uid), int(st.Gid))
-}
-
-// touch creates an empty file (and its parents) to bind a file onto; an existing one is kept.
-func touch(p string) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	// O_EXCL: an existing file is kept without being opened. The image may have made it a
-	// FIFO, whose open would block the init forever, or a device node, which an open may act on.
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDONLY|unix.O_CLOEXEC, 0o644)
-	if errors.Is(err, os.ErrExist) {
-		// O_EXCL does not follow a symlink, but the bind would.
-		st, err := os.Lstat(p)
-		switch {
-		case err != nil:
-			return err
-		case st.Mode()&os.ModeSymlink != 0:
-			return &os.PathError{Op: "open", Path: p, Err: unix.ELOOP}
-		case st.IsDir(): // the kernel would say ENOTDIR, of the file bound
-			return &os.PathError{Op: "open", Path: p, Err: unix.EISDIR}
-		}
-		return nil
-	}
+	// The mode and owner are the host's. The init's umask is 0, so mknod gave the mode;
+	// the node is opened without following a symlink to check, and fixed where it differs.
+	fd, err := openBeneath(dirfd, name)
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	defer unix.Close(fd)
+	var got unix.Stat_t
+	if err := unix.Fstat(fd, &got); err != nil {
+		return err
+	}
+	if got.Mode&unix.S_IFMT != kind || got.Rdev != st.Rdev {
+		return fmt.Errorf("device: %s changed while it was made", s.Target)
+	}
+	if got.Mode != st.Mode {
+		if err := unix.Chmod(fdPath(fd), st.Mode&0o7777); err != nil {
+			return err
+		}
+	}
+	if got.Uid != st.Uid || got.Gid != st.Gid {
+		return unix.Fchownat(fd, "", int(st.Uid), int(st.Gid), unix.AT_EMPTY_PATH)
+	}
+	return nil
 }
 
-// remountReadOnly makes the mount at target read-only, recursively when the kernel has
-// mount_setattr (a read-only -v of a tree with submounts stays read-only all the way down,
-// which a plain remount does not do), else with a bind remount that keeps the other flags.
-func remountReadOnly(target string) error {
+// symlink makes s.Target a symlink to s.Source, replacing what is there, in its parent dir
+// opened inside the root.
+func (a *planApplier) symlink(s Step) error {
+	pfd, _, err := a.lookup(path.Dir(s.Target), followLinks)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	name := path.Base(s.Target)
+	err = unix.Unlinkat(pfd, name, 0)
+	if errors.Is(err, unix.EISDIR) {
+		err = unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR)
+	}
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return unix.Symlinkat(s.Source, pfd, name)
+}
+
+// remountReadOnly makes the mount whose root fd is open on read-only, recursively when the
+// kernel has mount_setattr (a read-only -v of a tree with submounts stays read-only all the
+// way down, which a plain remount does not do), else with a bind remount that keeps the other
+// flags.
+func remountReadOnly(fd int) error {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-	err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW, &attr)
+	err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
 	if err == nil {
 		return nil
 	}
-	return remountWith(target, unix.MS_RDONLY)
+	return remountWith(fd, unix.MS_RDONLY)
 }
 
-// remountWith adds flags to the mount at target, keeping those it already has: a bind remount
-// replaces all per-mount flags, so nosuid/nodev/noexec of /proc would otherwise be lost.
-func remountWith(target string, flags uintptr) error {
+// remountWith adds flags to the mount whose root fd is open on, keeping those it already
+// has: a bind remount replaces all per-mount flags, so nosuid/nodev/noexec of /proc would
+// otherwise be lost.
+func remountWith(fd int, flags uintptr) error {
 	var st unix.Statfs_t
-	if err := unix.Statfs(target, &st); err != nil {
+	if err := unix.Fstatfs(fd, &st); err != nil {
 		return err
 	}
 	have := uintptr(0)
@@ -327,7 +448,7 @@ func remountWith(target string, flags uintptr) error {
 			have |= f.ms
 		}
 	}
-	return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|have|flags, "")
+	return unix.Mount("", fdPath(fd), "", unix.MS_BIND|unix.MS_REMOUNT|have|flags, "")
 }
 
 // pivotRoot makes rootfs the root without a temporary directory for the old root: pivot_root
