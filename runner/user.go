@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -34,7 +35,10 @@ type groupEntry struct {
 // ResolveUser resolves a docker --user value ("name", "uid", "name:group", "uid:gid", with
 // group as a name or a number) against the container's passwd and group files, either of
 // which may be nil when the image lacks it. A numeric uid need not exist in passwd (its gid is
-// then 0, as docker does); a name must. Supplementary groups come from the group file.
+// then 0, as docker does); a name must. The first passwd entry that matches is the user, as
+// in libc and runc, and reading stops there. Supplementary groups come from the group file.
+// The files come from the image: past maxUserFile they are an error, a line longer than
+// maxUserLine is skipped, and more than maxGroups supplementary groups is an error.
 func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 	if spec == "" {
 		spec = "0"
@@ -46,55 +50,44 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 	if hasGroup && groupPart == "" {
 		return User{}, fmt.Errorf("invalid user %q: empty group", spec)
 	}
-	// Only the lines that can matter are kept: the image's files may be huge.
 	uid, uidErr := parseID(userPart)
-	users, err := parsePasswd(passwd, func(e passwdEntry) bool {
-		return uidErr == nil && e.uid == uid || uidErr != nil && e.name == userPart
+	var entry *passwdEntry
+	err := scanLines(passwd, func(f []string) bool {
+		e, ok := parsePasswdLine(f)
+		if ok && (uidErr == nil && e.uid == uid || uidErr != nil && e.name == userPart) {
+			entry = &e
+			return true
+		}
+		return false
 	})
 	if err != nil {
-		return User{}, err
+		return User{}, fmt.Errorf("reading passwd file: %w", err)
 	}
-
 	u := User{Home: "/"}
 	var name string
-	if n, err := parseID(userPart); err == nil {
-		u.UID = n
-		for _, e := range users {
-			if e.uid == n {
-				u.GID, u.Home, name = e.gid, e.home, e.name
-				break
-			}
-		}
-	} else {
-		found := false
-		for _, e := range users {
-			if e.name == userPart {
-				u.UID, u.GID, u.Home, name, found = e.uid, e.gid, e.home, e.name, true
-				break
-			}
-		}
-		if !found {
-			return User{}, fmt.Errorf("unable to find user %s: %w in passwd file", userPart, ErrUnknownUser)
-		}
-	}
-
-	groups, err := parseGroup(group, func(g groupEntry) bool {
-		return g.name == groupPart || name != "" && slices.Contains(g.members, name)
-	})
-	if err != nil {
-		return User{}, err
+	switch {
+	case entry != nil:
+		u.UID, u.GID, u.Home, name = entry.uid, entry.gid, entry.home, entry.name
+	case uidErr == nil:
+		u.UID = uid
+	default:
+		return User{}, fmt.Errorf("unable to find user %s: %w in passwd file", userPart, ErrUnknownUser)
 	}
 
 	if hasGroup {
-		if n, err := parseID(groupPart); err == nil {
-			u.GID = n
+		if gid, err := parseID(groupPart); err == nil {
+			u.GID = gid
 		} else {
 			found := false
-			for _, g := range groups {
-				if g.name == groupPart {
+			err := scanLines(group, func(f []string) bool {
+				g, ok := parseGroupLine(f)
+				if ok && g.name == groupPart {
 					u.GID, found = g.gid, true
-					break
 				}
+				return found
+			})
+			if err != nil {
+				return User{}, fmt.Errorf("reading group file: %w", err)
 			}
 			if !found {
 				return User{}, fmt.Errorf("unable to find group %s: %w in group file", groupPart, ErrUnknownUser)
@@ -102,17 +95,30 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 		}
 	}
 
-	// Docker keeps the primary group first and adds every group naming the user, once.
-	seen := map[uint32]bool{u.GID: true}
+	// Docker keeps the primary group first and adds every group naming the user, once; an
+	// explicit group replaces them all.
 	u.Groups = []uint32{u.GID}
 	if name != "" && !hasGroup {
-		for _, g := range groups {
-			for _, m := range g.members {
-				if m == name && !seen[g.gid] {
-					seen[g.gid] = true
-					u.Groups = append(u.Groups, g.gid)
-				}
+		seen := map[uint32]bool{u.GID: true}
+		tooMany := false
+		err := scanLines(group, func(f []string) bool {
+			g, ok := parseGroupLine(f)
+			if !ok || seen[g.gid] || !slices.Contains(g.members, name) {
+				return false
 			}
+			if len(u.Groups) == maxGroups {
+				tooMany = true
+				return true
+			}
+			seen[g.gid] = true
+			u.Groups = append(u.Groups, g.gid)
+			return false
+		})
+		if err != nil {
+			return User{}, fmt.Errorf("reading group file: %w", err)
+		}
+		if tooMany {
+			return User{}, fmt.Errorf("user %s is in more than %d groups, the kernel's limit", name, maxGroups)
 		}
 	}
 	if u.Home == "" {
@@ -133,69 +139,86 @@ func parseID(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// scanLines calls fn with the fields of every non-comment line of an colon separated file.
-// Lines that do not parse are skipped, as libc does; the file comes from the image.
-func scanLines(r io.Reader, fn func(fields []string)) error {
+// Bounds on what ResolveUser reads of the image's files: /etc/passwd may be a sparse file of
+// terabytes, which reads as zeros without end, or a single line of megabytes.
+const (
+	// maxUserFile is the most read of either file: a million users fit.
+	maxUserFile = 64 << 20
+	// maxUserLine: a longer line is skipped, as a line that does not parse is.
+	maxUserLine = 1 << 20
+	// maxGroups is the kernel's NGROUPS_MAX: setgroups takes no more.
+	maxGroups = 65536
+)
+
+// scanLines calls fn with the fields of every non-comment line of a colon separated file
+// until fn returns true. Lines that do not parse are skipped, as libc does, and so are lines
+// longer than maxUserLine; a file longer than maxUserFile is an error once that much has been
+// read.
+func scanLines(r io.Reader, fn func(fields []string) (stop bool)) error {
 	if r == nil {
 		return nil
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	br := bufio.NewReaderSize(&io.LimitedReader{R: r, N: maxUserFile + 1}, 64<<10)
+	var line []byte
+	var total int64
+	long := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if total += int64(len(chunk)); total > maxUserFile {
+			return fmt.Errorf("larger than the %d MiB strata reads", maxUserFile>>20)
 		}
-		fn(strings.Split(line, ":"))
-	}
-	return sc.Err()
-}
-
-// parsePasswd returns the entries of a passwd file that keep accepts.
-func parsePasswd(r io.Reader, keep func(passwdEntry) bool) ([]passwdEntry, error) {
-	var out []passwdEntry
-	err := scanLines(r, func(f []string) {
-		if len(f) < 7 {
-			return
+		if !long && len(line)+len(chunk) > maxUserLine {
+			long, line = true, line[:0]
 		}
-		uid, err1 := parseID(f[2])
-		gid, err2 := parseID(f[3])
-		if err1 != nil || err2 != nil {
-			return
+		if !long {
+			line = append(line, chunk...)
 		}
-		if e := (passwdEntry{name: f[0], uid: uid, gid: gid, home: f[5]}); keep(e) {
-			out = append(out, e)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue // the same line goes on
 		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading passwd file: %w", err)
-	}
-	return out, nil
-}
-
-// parseGroup returns the entries of a group file that keep accepts.
-func parseGroup(r io.Reader, keep func(groupEntry) bool) ([]groupEntry, error) {
-	var out []groupEntry
-	err := scanLines(r, func(f []string) {
-		if len(f) < 4 {
-			return
+		if err != nil && err != io.EOF {
+			return err
 		}
-		gid, err := parseID(f[2])
-		if err != nil {
-			return
-		}
-		var members []string
-		for _, m := range strings.Split(f[3], ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				members = append(members, m)
+		if !long {
+			s := strings.TrimSpace(string(line))
+			if s != "" && !strings.HasPrefix(s, "#") && fn(strings.Split(s, ":")) {
+				return nil
 			}
 		}
-		if e := (groupEntry{name: f[0], gid: gid, members: members}); keep(e) {
-			out = append(out, e)
+		line, long = line[:0], false
+		if err == io.EOF {
+			return nil
 		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading group file: %w", err)
 	}
-	return out, nil
+}
+
+// parsePasswdLine parses the fields of one passwd line; ok is false for one that does not parse.
+func parsePasswdLine(f []string) (e passwdEntry, ok bool) {
+	if len(f) < 7 {
+		return e, false
+	}
+	uid, err1 := parseID(f[2])
+	gid, err2 := parseID(f[3])
+	if err1 != nil || err2 != nil {
+		return e, false
+	}
+	return passwdEntry{name: f[0], uid: uid, gid: gid, home: f[5]}, true
+}
+
+// parseGroupLine parses the fields of one group line; ok is false for one that does not parse.
+func parseGroupLine(f []string) (g groupEntry, ok bool) {
+	if len(f) < 4 {
+		return g, false
+	}
+	gid, err := parseID(f[2])
+	if err != nil {
+		return g, false
+	}
+	var members []string
+	for _, m := range strings.Split(f[3], ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			members = append(members, m)
+		}
+	}
+	return groupEntry{name: f[0], gid: gid, members: members}, true
 }
