@@ -137,6 +137,9 @@ func (s Spec) validateInput() error {
 	if len(s.Args) == 0 {
 		return ErrNoCommand
 	}
+	if err := validateExecStrings(s); err != nil {
+		return err
+	}
 	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
 		return fmt.Errorf("the working directory %q is invalid, it needs to be an absolute path", s.Cwd)
 	}
@@ -168,6 +171,40 @@ func (s Spec) validateInput() error {
 		if err := u.validate(); err != nil {
 			return fmt.Errorf("invalid ulimit %s: %w", u.Name, err)
 		}
+	}
+	return nil
+}
+
+// validateExecStrings refuses what execve or a path lookup would refuse whatever the
+// container holds: a NUL byte in the command, the environment, the working directory or the
+// user (they come from the image's config, which JSON lets carry one), and one argument or
+// variable longer than the kernel takes (MAX_ARG_STRLEN, 32 pages). The init failed at exec
+// with EINVAL or E2BIG, as 126; docker fails them as its own error, 125. The total size, which
+// depends on the stack limit the container's process gets, is left to execve.
+func validateExecStrings(s Spec) error {
+	maxLen := 32 * os.Getpagesize()
+	for i, a := range s.Args {
+		switch {
+		case strings.IndexByte(a, 0) >= 0:
+			return fmt.Errorf("invalid command: argument %d %.64q contains a NUL byte", i, a)
+		case len(a) >= maxLen:
+			return fmt.Errorf("invalid command: argument %d %.64q… is %d bytes, over the kernel's limit of %d for one", i, a, len(a), maxLen-1)
+		}
+	}
+	for _, kv := range s.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.IndexByte(kv, 0) >= 0:
+			return fmt.Errorf("invalid environment variable %.64q: contains a NUL byte", name)
+		case len(kv) >= maxLen:
+			return fmt.Errorf("invalid environment variable %.64q: %d bytes, over the kernel's limit of %d for one", name, len(kv), maxLen-1)
+		}
+	}
+	if strings.IndexByte(s.Cwd, 0) >= 0 {
+		return fmt.Errorf("the working directory %.64q is invalid: it contains a NUL byte", s.Cwd)
+	}
+	if strings.IndexByte(s.User, 0) >= 0 {
+		return fmt.Errorf("invalid user %.64q: contains a NUL byte", s.User)
 	}
 	return nil
 }
