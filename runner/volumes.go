@@ -65,23 +65,36 @@ func AnonymousVolumes(image map[string]struct{}, mounts []mount.Mount, container
 	return append(out, imageVolumes...), nil
 }
 
+// MaxImageVolumes bounds the VOLUMEs of an image strata makes anonymous volumes for. Each is
+// a directory, a copy and a bind mount, about a millisecond: 10000 take 10 s. Past it an image
+// made to cost (100000 VOLUMEs took 90 s to reach the kernel's mount-max and fail) is refused
+// at once; real images have a few.
+const MaxImageVolumes = 10000
+
 // ImageVolumes returns the anonymous volumes for the image config's VOLUME paths, one Mount
 // of TypeVolume each, sorted by path, their Source left for AnonymousVolumes to set. A path
 // the user mounts something on (-v, --mount, --tmpfs at the same target) gets none: the
-// user's mount replaces it, as in docker. A path that is not absolute, the root, or on or
-// inside /proc is refused. It does no I/O, and nothing for an image without VOLUMEs.
+// user's mount replaces it, as in docker. A path that is not absolute, the root, on or inside
+// /proc, or holding a NUL byte is refused, and so are more than MaxImageVolumes. It does no
+// I/O, and nothing for an image without VOLUMEs.
 func ImageVolumes(volumes map[string]struct{}, user []mount.Mount) ([]mount.Mount, error) {
 	if len(volumes) == 0 {
 		return nil, nil
 	}
+	if len(volumes) > MaxImageVolumes {
+		return nil, fmt.Errorf("the image has %d VOLUMEs, more than the %d strata makes", len(volumes), MaxImageVolumes)
+	}
 	targets := make([]string, 0, len(volumes))
 	for v := range volumes {
 		if !path.IsAbs(v) {
-			return nil, fmt.Errorf("invalid VOLUME %q in the image: not an absolute path", v)
+			return nil, fmt.Errorf("invalid VOLUME %.64q in the image: not an absolute path", v)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, fmt.Errorf("invalid VOLUME %.64q in the image: contains a NUL byte", v)
 		}
 		t := path.Clean(v)
 		if t == "/" {
-			return nil, fmt.Errorf("invalid VOLUME %q in the image: a volume can't be mounted on '/'", v)
+			return nil, fmt.Errorf("invalid VOLUME %.64q in the image: a volume can't be mounted on '/'", v)
 		}
 		targets = append(targets, t)
 	}
@@ -96,7 +109,7 @@ func ImageVolumes(volumes map[string]struct{}, user []mount.Mount) ([]mount.Moun
 		// container's procfs, its masks and read-only parts. The store's check of the whole
 		// spec refuses it too, as a mount; this error names the image's VOLUME.
 		if t == "/proc" || strings.HasPrefix(t, "/proc/") {
-			return nil, fmt.Errorf("invalid VOLUME %q in the image: cannot be mounted because it is inside /proc", t)
+			return nil, fmt.Errorf("invalid VOLUME %.64q in the image: cannot be mounted because it is inside /proc", t)
 		}
 		out = append(out, mount.Mount{Type: TypeVolume, Target: t, Options: slices.Clone(volumeOptions)})
 	}
