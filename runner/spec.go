@@ -141,7 +141,7 @@ func (s Spec) validateInput() error {
 		return err
 	}
 	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
-		return fmt.Errorf("the working directory %q is invalid, it needs to be an absolute path", s.Cwd)
+		return fmt.Errorf("the working directory %.64q is invalid, it needs to be an absolute path", s.Cwd)
 	}
 	if s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" {
 		return fmt.Errorf("network %q: %w", s.Network, ErrUnsupported)

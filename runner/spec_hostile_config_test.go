@@ -28,6 +28,7 @@ func TestValidateExecStrings(t *testing.T) {
 		{"a variable at the limit", func(s *Spec) { s.Env = append(s.Env, "BIG="+strings.Repeat("x", max-5)) }, ""},
 		{"a variable over it", func(s *Spec) { s.Env = append(s.Env, "BIG="+strings.Repeat("x", 1<<20)) }, `invalid environment variable "BIG": 1048580 bytes, over the kernel's limit`},
 		{"a variable without '='", func(s *Spec) { s.Env = append(s.Env, "NOEQ") }, ""},
+		{"a relative working directory of 1 MB", func(s *Spec) { s.Cwd = strings.Repeat("x", 1<<20) }, "it needs to be an absolute path"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := Spec{Args: []string{"true"}, Env: []string{"PATH=/bin"}}

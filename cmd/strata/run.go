@@ -155,6 +155,10 @@ func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int
 			if o.stopSignal == "" {
 				from = "STOPSIGNAL in the image"
 			}
+			if len(signal) > 32 {
+				// No signal is named so long; an image's megabyte is not repeated.
+				err = fmt.Errorf("invalid signal %.32q…", signal)
+			}
 			return "", nil, fmt.Errorf("invalid %s: %w", from, err)
 		}
 	}
