@@ -226,7 +226,10 @@ func (s *Server) find(repo view, ref string, byDigest bool) (v1.Descriptor, bool
 // pull runs PullThrough once for concurrent misses of the same manifest.
 func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) error {
 	key := name + ":" + ref
-	unlock := s.locks.lock(key)
+	unlock, err := s.locks.lockCtx(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	// Another request may have pulled it while this one waited.
 	if v, err := s.currentView(); err == nil {
@@ -240,7 +243,7 @@ func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	err := s.opts.PullThrough(ctx, name, ref)
+	err = s.opts.PullThrough(ctx, name, ref)
 	if s.opts.OnPull != nil {
 		s.opts.OnPull(name, ref, err)
 	}
@@ -464,30 +467,43 @@ type keyedMutex struct {
 	m  map[string]*keyLock
 }
 
+// keyLock is held by whoever holds a token of ch; waiters counts those holding or waiting.
 type keyLock struct {
-	mu      sync.Mutex
+	ch      chan struct{}
 	waiters int
 }
 
 func (k *keyedMutex) lock(key string) (unlock func()) {
+	unlock, _ = k.lockCtx(context.Background(), key)
+	return unlock
+}
+
+// lockCtx is lock that gives up when ctx ends: a client that leaves while another's pull of
+// the same manifest runs does not keep its handler waiting for it.
+func (k *keyedMutex) lockCtx(ctx context.Context, key string) (unlock func(), err error) {
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = map[string]*keyLock{}
 	}
 	l := k.m[key]
 	if l == nil {
-		l = &keyLock{}
+		l = &keyLock{ch: make(chan struct{}, 1)}
 		k.m[key] = l
 	}
 	l.waiters++
 	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	release := func() {
 		k.mu.Lock()
 		if l.waiters--; l.waiters == 0 {
 			delete(k.m, key)
 		}
 		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
 	}
 }

@@ -40,7 +40,7 @@ func NewPullThrough(upstream string, store *cache.Store, opts registry.Options) 
 		if err != nil {
 			return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
 		}
-		_, err = store.WriteImage(ctx, ref.String(), img, cache.WriteOptions{Fetch: img.FetchBlob})
+		_, err = store.WriteImage(ctx, ref.String(), img, cache.WriteOptions{Fetch: img.FetchBlob, Concurrency: maxPullLayers})
 		if err != nil {
 			return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
 		}
@@ -78,3 +78,8 @@ func parseUpstream(s string) (host string, insecure bool, err error) {
 	}
 	return s, insecure, nil
 }
+
+// maxPullLayers is how many blobs one pull-through fetches from upstream at once. With at most
+// maxPullsThrough pulls under way, no burst of client requests makes more than
+// maxPullsThrough*maxPullLayers upstream fetches at a time.
+const maxPullLayers = 3

@@ -193,3 +193,46 @@ func TestPullThroughLimit(t *testing.T) {
 		t.Errorf("%d pulls for %d names, want one each", n, clients)
 	}
 }
+
+// TestPullThroughWaiterLeaves: a client asking for a manifest whose pull another request
+// started, and leaving before it ends, gets its handler back at once rather than when the
+// pull ends (it held a goroutine and a connection slot for as long as upstream took).
+func TestPullThroughWaiterLeaves(t *testing.T) {
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	pull := func(ctx context.Context, name, ref string) error {
+		close(entered)
+		<-release
+		return registry.ErrNotFound
+	}
+	h := New(store, Options{PullThrough: pull})
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		serveRaw(h, "GET", "/v2/slow/manifests/1", nil)
+	}()
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		req := httptest.NewRequest("GET", "/v2/slow/manifests/1", nil).WithContext(ctx)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		done <- rec.Code
+	}()
+	time.Sleep(50 * time.Millisecond) // the second request is waiting for the first's pull
+	cancel()
+	select {
+	case <-done:
+		close(release)
+	case <-time.After(5 * time.Second):
+		t.Error("a request whose client left still waits for another request's pull")
+		close(release)
+		<-done
+	}
+	<-first
+}
