@@ -19,8 +19,10 @@
 // requests work), /v2/<name>/tags/list and /v2/_catalog (both with the spec's n and last
 // pagination). A blob is served only under a name whose images use it. Every other method is
 // 405 with the spec's UNSUPPORTED error, and every miss a 404 with the spec's JSON error body.
-// With Options.PullThrough, a manifest miss first asks upstream, stores what it gets and then
-// serves it: a pull-through mirror.
+// With Options.PullThrough, a manifest miss (or a manifest damaged in the store) first asks
+// upstream, stores what it gets and then serves it: a pull-through mirror. What upstream sends
+// goes through registry's limits (MaxManifestSize, MaxConfigSize, the descriptors' sizes), at
+// most maxPullsThrough pulls of maxPullLayers blobs each at once.
 //
 // Requests are hostile input: a name must match the spec's grammar (255 characters at most),
 // a digest must be a well-formed sha256, so no request names a path outside the store's

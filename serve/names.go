@@ -90,16 +90,6 @@ func (v view) repo(name string) view {
 	return out
 }
 
-// tag returns the manifest descriptor tag names in repo.
-func (v view) tag(tag string) (v1.Descriptor, bool) {
-	for _, r := range v {
-		if r.tag == tag {
-			return r.desc, true
-		}
-	}
-	return v1.Descriptor{}, false
-}
-
 // tags lists the repo's tags, sorted and distinct.
 func (v view) tags() []string {
 	seen := map[string]bool{}

@@ -164,8 +164,11 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 		return
 	}
 	repo := v.repo(name)
-	desc, found := s.find(repo, ref, byDigest)
-	if !found && s.opts.PullThrough != nil {
+	desc, raw, found, err := s.lookup(repo, ref, byDigest)
+	// A manifest missing from the store, or there but unreadable (damaged on disk, which
+	// ReadBlob then removed), is pulled again: upstream has it whole, and the store writes it
+	// as it writes every blob, verified in a temp file and renamed in place.
+	if (!found || err != nil) && s.opts.PullThrough != nil {
 		if err := s.pull(r.Context(), name, ref, byDigest); err != nil {
 			if errors.Is(err, registry.ErrNotFound) {
 				writeError(w, r, http.StatusNotFound, codeManifestUnknown, err.Error())
@@ -178,7 +181,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 			return
 		}
 		repo = v.repo(name)
-		desc, found = s.find(repo, ref, byDigest)
+		desc, raw, found, err = s.lookup(repo, ref, byDigest)
 	}
 	if !found {
 		if len(repo) == 0 {
@@ -188,7 +191,6 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 		}
 		return
 	}
-	raw, err := s.store.ReadBlob(desc.Digest, registry.MaxManifestSize)
 	if err != nil {
 		writeError(w, r, http.StatusNotFound, codeManifestUnknown, err.Error())
 		return
@@ -210,17 +212,40 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(raw))
 }
 
-// find looks a manifest up in repo: by tag, or by digest among the tagged manifests and the
-// manifests of tagged indexes.
-func (s *Server) find(repo view, ref string, byDigest bool) (v1.Descriptor, bool) {
-	if !byDigest {
-		return repo.tag(ref)
+// lookup finds the manifest ref names in repo (by tag, or by digest among the tagged
+// manifests and the manifests of tagged indexes) and reads it from the store. found says
+// whether repo names it; err, that the store cannot give it (its blob missing or damaged). Of
+// the refs with one tag, the first whose manifest reads wins: a broken image does not hide
+// another registry's under the same path.
+func (s *Server) lookup(repo view, ref string, byDigest bool) (desc v1.Descriptor, raw []byte, found bool, err error) {
+	read := func(d v1.Descriptor) ([]byte, error) {
+		return s.store.ReadBlob(d.Digest, registry.MaxManifestSize)
 	}
-	h, err := v1.NewHash(ref)
-	if err != nil {
-		return v1.Descriptor{}, false
+	if byDigest {
+		h, herr := v1.NewHash(ref)
+		if herr != nil {
+			return v1.Descriptor{}, nil, false, nil
+		}
+		desc, found = s.reachedManifest(repo, h)
+		if !found {
+			return desc, nil, false, nil
+		}
+		raw, err = read(desc)
+		return desc, raw, true, err
 	}
-	return s.reachedManifest(repo, h)
+	for _, r := range repo {
+		if r.tag != ref {
+			continue
+		}
+		b, rerr := read(r.desc)
+		if rerr == nil {
+			return r.desc, b, true, nil
+		}
+		if !found {
+			desc, found, err = r.desc, true, rerr
+		}
+	}
+	return desc, nil, found, err
 }
 
 // pull runs PullThrough once for concurrent misses of the same manifest.
@@ -233,7 +258,7 @@ func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) erro
 	defer unlock()
 	// Another request may have pulled it while this one waited.
 	if v, err := s.currentView(); err == nil {
-		if _, found := s.find(v.repo(name), ref, byDigest); found {
+		if _, _, found, err := s.lookup(v.repo(name), ref, byDigest); found && err == nil {
 			return nil
 		}
 	}

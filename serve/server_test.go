@@ -201,6 +201,23 @@ func TestServePrefersDockerHub(t *testing.T) {
 	}
 }
 
+// TestServeDamagedPreferredManifest: when docker.io's manifest for a tag is damaged on disk,
+// the tag is served from the next registry holding the same path, as a missing image would
+// be: a broken image does not hide the others (and a pull-through repairing it stores the
+// copy under its upstream's host, which must then be found).
+func TestServeDamagedPreferredManifest(t *testing.T) {
+	f := newFixture(t, Options{})
+	flipByte(t, f.store.BlobPath(f.alpine.Descriptor.Digest), 5)
+	resp, _ := f.do(t, "HEAD", "/v2/library/alpine/manifests/latest", nil)
+	if got := resp.Header.Get("Docker-Content-Digest"); resp.StatusCode != http.StatusOK || got != f.other.Descriptor.Digest.String() {
+		t.Errorf("library/alpine:latest with docker.io's manifest damaged = %d %s, want 200 %s", resp.StatusCode, got, f.other.Descriptor.Digest)
+	}
+	resp, _ = f.do(t, "HEAD", "/v2/docker.io/library/alpine/manifests/latest", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("docker.io/library/alpine:latest, its manifest damaged = %d, want 404", resp.StatusCode)
+	}
+}
+
 // TestServeRemotePull pulls every image with go-containerregistry's remote package, as a
 // client on another machine would, and compares digests with the store.
 func TestServeRemotePull(t *testing.T) {

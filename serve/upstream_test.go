@@ -1,10 +1,13 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/strata-run/strata/cache"
@@ -235,4 +239,67 @@ func TestPullThroughWaiterLeaves(t *testing.T) {
 		<-done
 	}
 	<-first
+}
+
+// TestPullThroughRepairsManifest: a manifest damaged in the store (same size, other bytes) is
+// pulled again from upstream and served, by tag and by digest, where it was answered 404 for
+// good; the repaired blob file is the manifest's bytes.
+func TestPullThroughRepairsManifest(t *testing.T) {
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := hostileUpstream(t, img, nil)
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull, err := NewPullThrough(up, store, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pulls atomic.Int32
+	srv := httptest.NewServer(New(store, Options{PullThrough: pull, OnPull: func(_, _ string, err error) {
+		if err != nil {
+			t.Errorf("pull-through: %v", err)
+		}
+		pulls.Add(1)
+	}}))
+	t.Cleanup(srv.Close)
+	want, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawWant, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(ref string) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/v2/library/x/manifests/" + ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, rawWant) {
+			t.Fatalf("GET manifest %s = %d %.200s, want 200 and the manifest", ref, resp.StatusCode, body)
+		}
+	}
+	get("1")
+	for i, ref := range []string{"1", want.String()} {
+		flipByte(t, store.BlobPath(want), 10)
+		get(ref)
+		if n := pulls.Load(); n != int32(i+2) {
+			t.Errorf("after damaging the manifest and GET %s: %d pulls in all, want %d", ref, n, i+2)
+		}
+		if b, err := os.ReadFile(store.BlobPath(want)); err != nil || !bytes.Equal(b, rawWant) {
+			t.Errorf("the manifest blob after GET %s: %v, %d bytes; want the manifest again", ref, err, len(b))
+		}
+	}
+	// Sound again: served from the store, with no pull.
+	get("1")
+	if n := pulls.Load(); n != 3 {
+		t.Errorf("%d pulls in all, want 3", n)
+	}
 }
