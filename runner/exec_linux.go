@@ -298,7 +298,13 @@ func (a *planApplier) bind(s Step) error {
 	}
 	defer unix.Close(fd)
 	if err := unix.Mount(s.Source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
+		// The kernel says ENOTDIR for a file bound on a dir as for the other way round.
+		var st unix.Stat_t
+		if errors.Is(err, unix.ENOTDIR) && src.Mode&unix.S_IFMT != unix.S_IFDIR &&
+			unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = unix.EISDIR
+		}
+		return &os.PathError{Op: "mount", Path: resolved, Err: err}
 	}
 	if s.Flags == 0 && s.Propagation == 0 {
 		return nil

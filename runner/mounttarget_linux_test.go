@@ -273,6 +273,10 @@ func TestApplyTargetsKept(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "/sys in the image is a symlink") {
 			return fmt.Errorf("sysfs on a symlink: %v, want refused", err)
 		}
+		err = a.apply([]Step{{Op: OpBind, Source: srcFile, Target: "/real"}})
+		if want := "mounting rootfs: bind /real: mount /real: is a directory"; err == nil || err.Error() != want {
+			return fmt.Errorf("a file bound on a dir: %v, want %q", err, want)
+		}
 		return nil
 	})
 }
