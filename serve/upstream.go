@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -12,7 +13,8 @@ import (
 
 // NewPullThrough returns the PullFunc of `strata serve --pull-through UPSTREAM`: a miss of
 // name:reference pulls UPSTREAM/name:reference (for the platform in opts) into store, under
-// that full ref, exactly as `strata pull` would store it. UPSTREAM is a registry host
+// that full ref, exactly as `strata pull` would store it; a miss of name@digest naming an
+// index pulls the whole index, as `strata pull --all-platforms` would. UPSTREAM is a registry host
 // ("docker.io", "registry.local:5000") or a URL; an http:// URL makes that host insecure
 // (plain HTTP), as --insecure-registry does.
 func NewPullThrough(upstream string, store *cache.Store, opts registry.Options) (PullFunc, error) {
@@ -36,11 +38,30 @@ func NewPullThrough(upstream string, store *cache.Store, opts registry.Options) 
 		if err != nil {
 			return err
 		}
+		wo := cache.WriteOptions{Concurrency: maxPullLayers}
+		if sep == "@" {
+			// A client that names a digest wants those bytes: when they are an index (a
+			// multi-platform image pinned by digest), the index is stored, with every
+			// platform's image, or the mirror would store only its own platform's manifest,
+			// answer 404 for the digest asked, and pull again on each request.
+			idx, err := puller.Index(ctx, ref)
+			if err == nil {
+				wo.Fetch = idx.FetchBlob
+				if _, err := store.WriteIndex(ctx, ref.String(), idx, wo); err != nil {
+					return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+				}
+				return nil
+			}
+			if !errors.Is(err, registry.ErrNotIndex) {
+				return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
+			}
+		}
 		img, err := puller.Image(ctx, ref)
 		if err != nil {
 			return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
 		}
-		_, err = store.WriteImage(ctx, ref.String(), img, cache.WriteOptions{Fetch: img.FetchBlob, Concurrency: maxPullLayers})
+		wo.Fetch = img.FetchBlob
+		_, err = store.WriteImage(ctx, ref.String(), img, wo)
 		if err != nil {
 			return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
 		}

@@ -303,3 +303,72 @@ func TestPullThroughRepairsManifest(t *testing.T) {
 		t.Errorf("%d pulls in all, want 3", n)
 	}
 }
+
+// TestPullThroughIndexByDigest: a multi-platform image asked for by its index digest (a digest
+// pinned in a Dockerfile) is pulled whole and served as that index, then each platform's
+// manifest by digest, with no pull after the first. Only the host's platform was stored before,
+// so the digest asked for was a 404, pulled again on every request.
+func TestPullThroughIndexByDigest(t *testing.T) {
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := testimages.AlpineIndex(td, testimages.AlpineVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := ggcrregistry.New()
+	up := httptest.NewServer(reg)
+	t.Cleanup(up.Close)
+	upRef, _ := name.ParseReference(strings.TrimPrefix(up.URL, "http://")+"/library/x:1", name.Insecure)
+	if err := remote.WriteIndex(upRef, idx); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := idx.Digest()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull, err := NewPullThrough(up.URL, store, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pulls atomic.Int32
+	srv := httptest.NewServer(New(store, Options{PullThrough: pull, OnPull: func(_, _ string, err error) {
+		if err != nil {
+			t.Errorf("pull-through: %v", err)
+		}
+		pulls.Add(1)
+	}}))
+	t.Cleanup(srv.Close)
+	paths := []string{"/v2/library/x/manifests/" + want.String(), "/v2/library/x/manifests/" + want.String()}
+	for _, m := range im.Manifests {
+		paths = append(paths, "/v2/library/x/manifests/"+m.Digest.String())
+	}
+	for _, p := range paths {
+		resp, err := http.Head(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Docker-Content-Digest") != p[strings.LastIndex(p, "/")+1:] {
+			t.Errorf("HEAD %s = %d %s, want 200 and that digest", p, resp.StatusCode, resp.Header.Get("Docker-Content-Digest"))
+		}
+	}
+	if n := pulls.Load(); n != 1 {
+		t.Errorf("%d pulls, want 1", n)
+	}
+	// A client reads the whole image through the mirror, by the index digest.
+	ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/library/x@"+want.String(), name.Insecure)
+	got, err := remote.Index(ref)
+	if err != nil {
+		t.Fatalf("remote.Index through the mirror = %v", err)
+	}
+	if d, _ := got.Digest(); d != want {
+		t.Errorf("index through the mirror = %s, want %s", d, want)
+	}
+}
