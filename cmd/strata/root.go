@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -86,27 +87,59 @@ func execute(args []string) int {
 }
 
 // oneLine folds a multi-line error into one line: every error strata prints is one line.
-// Errors quote what registries, images and archives say (platforms, media types, names):
-// the control characters left after folding (an escape sequence that would drive the user's
-// terminal) and bidi overrides (which would reorder what is shown) are written escaped.
+// Errors quote what registries, images and archives say (platforms, media types, names) and
+// what the user typed: the control characters left after folding (an escape sequence that
+// would drive the user's terminal), bidi overrides (which would reorder what is shown) and
+// bytes that are not UTF-8 are written escaped, and each line of the error is cut to
+// maxErrorLine runes around its middle, so a 100 KB argument quoted back is no 100 KB line.
 func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
-	if !strings.ContainsFunc(s, unprintable) {
+	var parts []string
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.Join(strings.Fields(line), " "); line != "" {
+			parts = append(parts, elide(escapeUnprintable(line), maxErrorLine))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// maxErrorLine bounds one line of an error as oneLine prints it, in runes: room for any
+// message strata writes and a long path or reference in it.
+const maxErrorLine = 1000
+
+// escapeUnprintable writes the runes of s that would act on a terminal, and the bytes that
+// are not UTF-8, as Go escapes.
+func escapeUnprintable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unprintable) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
 		case !unprintable(r):
-			b.WriteRune(r)
+			b.WriteString(s[i : i+size])
 		case r < 0x100:
 			fmt.Fprintf(&b, "\\x%02x", r)
 		default:
 			fmt.Fprintf(&b, "\\u%04x", r)
 		}
+		i += size
 	}
 	return b.String()
+}
+
+// elide cuts s to at most max runes, keeping its start (what failed) and its end (why).
+func elide(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	const mark = " … "
+	r := []rune(s)
+	tail := max / 4
+	head := max - tail - utf8.RuneCountInString(mark)
+	return string(r[:head]) + mark + string(r[len(r)-tail:])
 }
 
 // unprintable says whether r would act on a terminal rather than show as itself.
