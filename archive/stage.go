@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -109,6 +110,9 @@ func (st *stager) add(ctx context.Context, hdr *tar.Header, r io.Reader) error {
 	case tar.TypeDir:
 		return nil
 	case tar.TypeReg, tar.TypeRegA:
+		if sparse(hdr) {
+			return fmt.Errorf("%w: %s is a sparse file of %d bytes", ErrUnsafeEntry, name, hdr.Size)
+		}
 		if _, dup := st.src.byName[name]; dup {
 			return fmt.Errorf("%w: %s appears twice", ErrUnsafeEntry, name)
 		}
@@ -121,8 +125,23 @@ func (st *stager) add(ctx context.Context, hdr *tar.Header, r io.Reader) error {
 		return nil
 	case tar.TypeSymlink, tar.TypeLink:
 		return st.link(name, hdr)
+	case tar.TypeGNUSparse:
+		return fmt.Errorf("%w: %s is a sparse file of %d bytes", ErrUnsafeEntry, name, hdr.Size)
 	}
 	return fmt.Errorf("%w: %s has type %q", ErrUnsafeEntry, name, hdr.Typeflag)
+}
+
+// sparse reports whether hdr is a GNU sparse file in PAX form, which archive/tar hands out as a
+// regular file of its full size, holes read as zeros: one header of a few hundred bytes can
+// claim a terabyte, and staging would write every zero of it (a gzip bomb expands a
+// thousandfold; this one without bound). No tool writes a blob of an image archive sparse.
+func sparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // link makes name another name for an earlier regular entry. Old docker archives link a

@@ -1,0 +1,118 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"sort"
+	"testing"
+)
+
+// paxRecords is the body of a PAX extended header holding recs, each record prefixed by its
+// own length as POSIX pax format says.
+func paxRecords(recs map[string]string) []byte {
+	keys := make([]string, 0, len(recs))
+	for k := range recs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		line := " " + k + "=" + recs[k] + "\n"
+		n := len(line) + 1
+		for len(fmt.Sprint(n))+len(line) != n {
+			n = len(fmt.Sprint(n)) + len(line)
+		}
+		fmt.Fprintf(&b, "%d%s", n, line)
+	}
+	return b.Bytes()
+}
+
+// setTypeflag rewrites the typeflag of the header block at off in a tar stream and fixes its
+// checksum: archive/tar writes neither PAX headers of any content nor GNU sparse entries,
+// which hostile archives are free to hold.
+func setTypeflag(b []byte, off int, flag byte) {
+	blk := b[off : off+512]
+	blk[156] = flag
+	var sum int64
+	for i, c := range blk {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		sum += int64(c)
+	}
+	copy(blk[148:156], fmt.Sprintf("%06o\x00 ", sum))
+}
+
+// sparseTar is a tar of one entry, name, that claims size bytes as a GNU sparse file in PAX
+// form (format 0.1) holding a single byte of data, at its end: a few hundred bytes on the
+// wire for a file of any size.
+func sparseTar(t *testing.T, name string, size int64) []byte {
+	t.Helper()
+	recs := paxRecords(map[string]string{
+		"GNU.sparse.major":     "0",
+		"GNU.sparse.minor":     "1",
+		"GNU.sparse.name":      name,
+		"GNU.sparse.size":      fmt.Sprint(size),
+		"GNU.sparse.numblocks": "1",
+		"GNU.sparse.map":       fmt.Sprintf("%d,1", size-1),
+	})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "PaxHeader", Size: int64(len(recs)), Format: tar.FormatUSTAR}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "sparse", Size: 1, Format: tar.FormatUSTAR}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte{'x'}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	setTypeflag(b, 0, tar.TypeXHeader)
+	return b
+}
+
+// TestLoadSparseEntry: a sparse entry claims a size its archive does not hold; archive/tar
+// reads its holes as zeros, so a 2 KiB archive made Load stage a terabyte of them (up to
+// MaxSize, or until the disk had 256 MiB left). It is refused at its header.
+func TestLoadSparseEntry(t *testing.T) {
+	// archive/tar hands the PAX form out as a regular file of the full size.
+	b := sparseTar(t, "blobs/sha256/"+fmt.Sprintf("%064d", 0), 1<<40)
+	hdr, err := tar.NewReader(bytes.NewReader(b)).Next()
+	if err != nil || hdr.Typeflag != tar.TypeReg || hdr.Size != 1<<40 {
+		t.Fatalf("reading the sparse tar = %+v, %v; want a regular file of 1 TiB", hdr, err)
+	}
+	// And the old GNU form as its own type.
+	var old bytes.Buffer
+	tw := tar.NewWriter(&old)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "index.json", Size: 0, Format: tar.FormatGNU}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	oldGNU := old.Bytes()
+	setTypeflag(oldGNU, 0, tar.TypeGNUSparse)
+
+	tests := []struct {
+		name    string
+		archive []byte
+	}{
+		{"pax sparse blob of a terabyte", b},
+		{"pax sparse index.json", sparseTar(t, "index.json", 64<<20)},
+		{"old gnu sparse", oldGNU},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// MaxSize stays the default: the refusal must not depend on it.
+			loadFails(t, bytes.NewReader(tt.archive), LoadOptions{}, ErrUnsafeEntry, "sparse")
+		})
+	}
+}
