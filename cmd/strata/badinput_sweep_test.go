@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -37,5 +38,41 @@ func TestOneLineBounds(t *testing.T) {
 	}
 	if !utf8.ValidString(second) || !strings.HasPrefix(second, "second: é") {
 		t.Errorf("oneLine(long) second part = %.80q, want valid UTF-8 from its start", second)
+	}
+}
+
+// TestFlagValueErrors: a flag value Go cannot parse is told as what the flag wants, not as
+// the strconv function that failed, and an empty command gets no suggestion.
+func TestFlagValueErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"ps", "-n", "x"}, 1, `ps: invalid argument "x" for "-n, --last" flag: want a whole number (see 'strata ps --help')`},
+		{[]string{"ps", "-n", "99999999999999999999"}, 1, `invalid argument "99999999999999999999" for "-n, --last" flag: out of range`},
+		{[]string{"stop", "-t", "", "c"}, 1, `invalid argument "" for "-t, --time" flag: want a whole number`},
+		{[]string{"stop", "--time=1e3", "c"}, 1, `invalid argument "1e3" for "-t, --time" flag: want a whole number`},
+		{[]string{"ps", "--no-trunc=maybe"}, 1, `invalid argument "maybe" for "--no-trunc" flag: want true or false`},
+		{[]string{"--debug=x", "ps"}, 1, `invalid argument "x" for "--debug" flag: want true or false`},
+		{[]string{"create", "-c", "-1", "img"}, 125, `invalid argument "-1" for "-c, --cpu-shares" flag: want a whole number, 0 or more`},
+		{[]string{"create", "--pids-limit", "1e30", "img"}, 125, `invalid argument "1e30" for "--pids-limit" flag: want a whole number`},
+		{[]string{"pull", "--max-concurrent-downloads", "\x1b[2J", "img"}, 1, `invalid argument "\x1b[2J" for "--max-concurrent-downloads" flag: want a whole number`},
+		{[]string{""}, 1, `unknown command "" (see 'strata --help')`},
+		{[]string{"system", " "}, 1, `system: unknown command " " (see 'strata system --help')`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, err := strata(t, t.TempDir(), nil, tt.args...)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != tt.code {
+				t.Fatalf("strata %q = %v, want exit %d", tt.args, err, tt.code)
+			}
+			if got := err.Error(); !strings.HasSuffix(got, tt.want) && !strings.Contains(got, tt.want+" (see") {
+				t.Errorf("strata %q = %q, want %q", tt.args, got, tt.want)
+			}
+			if strings.Contains(err.Error(), "strconv") {
+				t.Errorf("strata %q = %q, names a Go function", tt.args, err)
+			}
+		})
 	}
 }

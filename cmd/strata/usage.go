@@ -1,21 +1,64 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // usageError is a mistake in how c was called (a flag, the number of arguments, an unknown
 // subcommand): one line naming the command and where its help is, with the status docker
 // gives usage errors (flagErrorCode).
 func usageError(c *cobra.Command, err error) error {
+	var bad *pflag.InvalidValueError
+	if errors.As(err, &bad) {
+		err = flagValueError(bad)
+	}
 	if !c.HasParent() {
 		return withCode(flagErrorCode(c), fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	}
 	name := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
 	return withCode(flagErrorCode(c), fmt.Errorf("%s: %w (see '%s --help')", name, err, c.CommandPath()))
+}
+
+// flagValueError says what a flag wants instead of how Go failed to parse the value:
+// pflag's "strconv.ParseInt: parsing \"x\": invalid syntax" names a Go function. A value
+// strata's own code refused (a flag.Value's Set) keeps its reason.
+func flagValueError(bad *pflag.InvalidValueError) error {
+	f := bad.GetFlag()
+	name := "--" + f.Name
+	if f.Shorthand != "" && f.ShorthandDeprecated == "" {
+		name = "-" + f.Shorthand + ", " + name
+	}
+	reason := errors.Unwrap(bad)
+	var num *strconv.NumError
+	if errors.As(reason, &num) {
+		want := "want " + flagTypeWords(f.Value.Type())
+		if errors.Is(num.Err, strconv.ErrRange) {
+			want = "out of range"
+		}
+		reason = errors.New(want)
+	}
+	return fmt.Errorf("invalid argument %q for %q flag: %w", bad.GetValue(), name, reason)
+}
+
+// flagTypeWords names what a flag of pflag's type name takes, for people.
+func flagTypeWords(typ string) string {
+	switch {
+	case typ == "bool":
+		return "true or false"
+	case strings.HasPrefix(typ, "uint"):
+		return "a whole number, 0 or more"
+	case strings.HasPrefix(typ, "int"):
+		return "a whole number"
+	case strings.HasPrefix(typ, "float"):
+		return "a number"
+	}
+	return "a " + typ
 }
 
 // noArgs refuses arguments: a group command (image, system) takes a subcommand, which this
@@ -29,7 +72,8 @@ func noArgs(c *cobra.Command, args []string) error {
 			c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
 		}
 		msg := fmt.Sprintf("unknown command %q", args[0])
-		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		// Every command starts with "": cobra would suggest the first one for it.
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 && strings.TrimSpace(args[0]) != "" {
 			msg += fmt.Sprintf(", did you mean %q?", s[0])
 		}
 		return fmt.Errorf("%s", msg)
