@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
@@ -56,11 +60,48 @@ func (g *globals) getContainer(arg string) (*runner.Store, *runner.Container, er
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := store.Get(arg)
+	c, err := findContainer(store, arg)
 	if err != nil {
 		return nil, nil, err
 	}
 	return store, c, nil
+}
+
+// findContainer finds the container arg names, as store.Get does. An arg that would not read
+// back in the error as typed (empty, blank, with spaces, control characters or bytes that are
+// not UTF-8, or long) is quoted there: "   : no such container" told nothing.
+func findContainer(store *runner.Store, arg string) (*runner.Container, error) {
+	c, err := store.Get(arg)
+	if err != nil && errors.Is(err, runner.ErrNotFound) && !plainArg(arg) {
+		return nil, fmt.Errorf("%s: %w", quoteArg(arg), runner.ErrNotFound)
+	}
+	return c, err
+}
+
+// maxQuoted is how much of an argument an error quotes back, in bytes.
+const maxQuoted = 64
+
+// plainArg says whether s reads back as typed when an error names it bare: not empty, at most
+// maxQuoted bytes of printable UTF-8 without spaces.
+func plainArg(s string) bool {
+	return s != "" && len(s) <= maxQuoted && utf8.ValidString(s) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unprintable(r) })
+}
+
+// quoteArg is s as an error names what the user typed: bare when plainArg, else quoted with
+// Go escapes, and cut to maxQuoted bytes with its length told.
+func quoteArg(s string) string {
+	if plainArg(s) {
+		return s
+	}
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
 
 // registryOptions are the registry settings every command that talks to a registry shares.

@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -72,6 +75,62 @@ func TestFlagValueErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "strconv") {
 				t.Errorf("strata %q = %q, names a Go function", tt.args, err)
+			}
+		})
+	}
+}
+
+// TestUnreadableNames: a container or image argument that would not read back as typed
+// (empty, blank, an escape sequence, bytes that are not UTF-8, 100 KB) is quoted, and cut, in
+// the error of every command that looks one up; "strata:    : no such container" told nothing.
+func TestUnreadableNames(t *testing.T) {
+	root := t.TempDir()
+	long := strings.Repeat("a", 100<<10)
+	for _, tt := range []struct {
+		arg, want string
+	}{
+		{"", `"": no such container`},
+		{"   ", `"   ": no such container`},
+		{"a\nb", `"a\nb": no such container`},
+		{"\x1b[2J", `"\x1b[2J": no such container`},
+		{"\xff\xfe", `"\xff\xfe": no such container`},
+		{long, `"` + long[:maxQuoted] + `"… (102400 bytes): no such container`},
+	} {
+		for _, cmd := range [][]string{
+			{"stop"}, {"kill"}, {"rm"}, {"rm", "-f"}, {"wait"}, {"start"}, {"restart"}, {"logs"}, {"top"},
+			{"stats", "--no-stream"}, {"explain"}, {"rename", tt.arg, "new"}, {"exec", tt.arg, "true"},
+			{"enter", tt.arg, "--", "true"}, {"inspect", "--type", "container"},
+		} {
+			args := cmd
+			if !slices.Contains(cmd, tt.arg) {
+				args = append(slices.Clone(cmd), tt.arg)
+			}
+			t.Run(fmt.Sprintf("%s %.20q", cmd[0], tt.arg), func(t *testing.T) {
+				_, err := strata(t, root, nil, args...)
+				if err == nil || err.Error() != tt.want {
+					t.Errorf("strata %s %.20q = %.200v, want %.200q", cmd[0], tt.arg, err, tt.want)
+				}
+			})
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rmi", ""}, `image "" is not in the store`},
+		{[]string{"rmi", "  "}, `image "  " is not in the store`},
+		{[]string{"image", "inspect", "\x1b[2J"}, `image "\x1b[2J" is not in the store`},
+		{[]string{"tag", long, "x"}, `image "` + long[:maxQuoted] + `"… (102400 bytes) is not in the store`},
+		{[]string{"save", "-o", filepath.Join(root, "x.tar"), "UPPER"}, `image UPPER is not in the store`},
+		{[]string{"images", "-f", "since="}, `invalid --filter "since=": image "" is not in the store`},
+		{[]string{"inspect", " "}, `no such object: " "`},
+		{[]string{"inspect", "nosuch"}, `no such object: nosuch`},
+		{[]string{"rmi", "nosuch"}, `image nosuch is not in the store: run 'strata pull nosuch' first`},
+	} {
+		t.Run(fmt.Sprintf("%.40q", tt.args), func(t *testing.T) {
+			_, err := strata(t, root, nil, tt.args...)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("strata %.40q = %.200v, want %.200q", tt.args, err, tt.want)
 			}
 		})
 	}

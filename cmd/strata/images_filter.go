@@ -67,7 +67,7 @@ func imageCreated(store *cache.Store, name string, rows []imageRow) (time.Time, 
 			return row.CreatedAt, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("image %s is not in the store", name)
+	return time.Time{}, fmt.Errorf("image %s is not in the store", quoteArg(name))
 }
 
 func (f *imageFilter) match(r imageRow) bool {

@@ -68,7 +68,7 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 		var c *runner.Container
 		err := runner.ErrNotFound
 		if typ != "image" {
-			c, err = containers.Get(a)
+			c, err = findContainer(containers, a)
 		}
 		if errors.Is(err, runner.ErrNotFound) && !proc && typ != "container" {
 			// As docker: an argument that names no container may name an image.
@@ -79,7 +79,7 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 			}
 			in, ierr := inspectImage(images, a)
 			if ierr != nil {
-				errs = append(errs, fmt.Errorf("no such object: %s", a))
+				errs = append(errs, fmt.Errorf("no such object: %s", quoteArg(a)))
 				continue
 			}
 			found = append(found, in)

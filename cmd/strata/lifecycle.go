@@ -23,7 +23,7 @@ func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string
 	var errs []error
 	for _, a := range args {
 		// Get's error names a already ("nosuch: no such container").
-		c, err := store.Get(a)
+		c, err := findContainer(store, a)
 		if err != nil {
 			errs = append(errs, err)
 			continue

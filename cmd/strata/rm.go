@@ -24,7 +24,7 @@ func newRmCmd(g *globals) *cobra.Command {
 			// errors name the container already.
 			var errs []error
 			for _, a := range args {
-				c, err := store.Get(a)
+				c, err := findContainer(store, a)
 				if err == nil {
 					err = store.Remove(cmd.Context(), c, force)
 				}

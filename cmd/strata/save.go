@@ -108,6 +108,10 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 		r, err = store.FindImage(arg)
 	}
 	if errors.Is(err, cache.ErrNotFound) {
+		if _, perr := registry.ParseReference(arg); perr != nil || !plainArg(arg) {
+			// Nothing to pull by that name: the hint would be another error.
+			return cache.Ref{}, fmt.Errorf("image %s is not in the store", quoteArg(arg))
+		}
 		return cache.Ref{}, fmt.Errorf("image %s is not in the store: run 'strata pull %s' first", arg, arg)
 	}
 	return r, err

@@ -129,7 +129,7 @@ func statsTargets(store *runner.Store, names []string) ([]*runner.Container, err
 	var out []*runner.Container
 	var errs []error
 	for _, n := range names {
-		c, err := store.Get(n)
+		c, err := findContainer(store, n)
 		if err == nil && !c.State.Running() {
 			err = fmt.Errorf("container %s: %w", n, runner.ErrNotRunning)
 		}
