@@ -3,8 +3,11 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -113,6 +116,39 @@ func TestLoadSparseEntry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// MaxSize stays the default: the refusal must not depend on it.
 			loadFails(t, bytes.NewReader(tt.archive), LoadOptions{}, ErrUnsafeEntry, "sparse")
+		})
+	}
+}
+
+// TestLoadLongNames: every entry of a tar stream is kept by name until the plan is made, and
+// names may be PATH_MAX long: maxEntries of them took 700 MiB of heap, from an archive that
+// gzips to a few MB. Load stops once the names take more than maxNameBytes, long before
+// maxEntries.
+func TestLoadLongNames(t *testing.T) {
+	for name, typ := range map[string]byte{"files": tar.TypeReg, "symlinks": tar.TypeSymlink} {
+		t.Run(name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			written := make(chan int, 1)
+			go func() {
+				tw := tar.NewWriter(pw)
+				pad := strings.Repeat("n", maxNameLen-16)
+				err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "target", Mode: 0o644})
+				n := 0
+				for ; n < maxEntries && err == nil; n++ {
+					hdr := &tar.Header{Typeflag: typ, Name: fmt.Sprintf("%s%d", pad, n), Mode: 0o644}
+					if typ == tar.TypeSymlink {
+						hdr.Linkname = "target"
+					}
+					err = tw.WriteHeader(hdr)
+				}
+				written <- n
+				pw.CloseWithError(errors.Join(err, tw.Close()))
+			}()
+			loadFails(t, pr, LoadOptions{}, nil, "names of its entries")
+			pr.Close()
+			if n := <-written; n > 2*maxNameBytes/maxNameLen {
+				t.Errorf("Load read %d entries of %d bytes before it stopped, want at most %d", n, maxNameLen, 2*maxNameBytes/maxNameLen)
+			}
 		})
 	}
 }

@@ -24,6 +24,11 @@ import (
 // An image of 127 layers saved by old docker is under 400 entries.
 const maxEntries = 100_000
 
+// maxNameBytes bounds the bytes of all the names an archive's entries are kept by: maxEntries
+// names of PATH_MAX each would be 400 MiB of memory (700 MiB of heap measured) from a
+// gzipped archive of a few MB. Real entry names are under 100 bytes: a blob path is 77.
+const maxNameBytes = 16 << 20
+
 // copyBufSize is the buffer for streaming blobs: larger than io.Copy's 32 KiB, fewer syscalls.
 const copyBufSize = 1 << 20
 
@@ -53,6 +58,17 @@ type stager struct {
 	// staged counts the bytes written to dir, against maxSize; unchecked counts those
 	// written since the last look at the free space.
 	staged, maxSize, unchecked int64
+	// nameBytes counts the bytes of the names in src, against maxNameBytes.
+	nameBytes int
+}
+
+// keep adds e to the entries found by name, within maxNameBytes.
+func (st *stager) keep(name string, e *entry) error {
+	if st.nameBytes += len(name); st.nameBytes > maxNameBytes {
+		return fmt.Errorf("the names of its entries take more than %d MiB", maxNameBytes>>20)
+	}
+	st.src.byName[name] = e
+	return nil
 }
 
 // stage reads the whole tar stream r. Blobs the store already has are skipped unread; every
@@ -120,7 +136,9 @@ func (st *stager) add(ctx context.Context, hdr *tar.Header, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		st.src.byName[name] = e
+		if err := st.keep(name, e); err != nil {
+			return err
+		}
 		report(st.progress, Event{Kind: Read, Name: name, Digest: e.digest, Size: e.size})
 		return nil
 	case tar.TypeSymlink, tar.TypeLink:
@@ -172,8 +190,7 @@ func (st *stager) link(name string, hdr *tar.Header) error {
 	}
 	alias := *e
 	alias.name = name
-	st.src.byName[name] = &alias
-	return nil
+	return st.keep(name, &alias)
 }
 
 // file stages one regular entry.
