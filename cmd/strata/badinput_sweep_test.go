@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -133,5 +134,53 @@ func TestUnreadableNames(t *testing.T) {
 				t.Errorf("strata %.40q = %.200v, want %.200q", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTemplateErrors: a --format template that fails says where and why in the user's terms,
+// without text/template's own names or the Go type of the row ("in type main.psRow"), and a
+// template that would print without end fails at maxFormatOutput with nothing written.
+func TestTemplateErrors(t *testing.T) {
+	rows := []psRow{{ID: "abc", Names: "web"}}
+	endless := "{{range 100000000000}}" + strings.Repeat("x", 4096) + "{{end}}"
+	for _, tt := range []struct {
+		format, want string
+	}{
+		{"{{.Bogus}}", "--format: line 1, column 2, at <.Bogus>: no field Bogus (there are " + strings.Join(fieldNames(psRow{}), ", ") + ")"},
+		{"table {{.ID}}\t{{.Bogus}}", "--format: line 1, column 10, at <.Bogus>: no field Bogus (there are "},
+		{"{{.ID.Foo}}", "--format: line 1, column 5, at <.ID.Foo>: no field Foo"},
+		{"{{index .ID 99}}", "--format: line 1, column 2, at <index .ID 99>: error calling index: index out of range: 99"},
+		{"{{", "invalid --format template: line 1: unclosed action"},
+		{"{{\x1b}}", "invalid --format template: line 1: unrecognized character in action: U+001B"},
+		{endless, errFormatOutput.Error()},
+	} {
+		var out bytes.Buffer
+		err := printTemplate(&out, tt.format, rows)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("printTemplate(%.40q) = %v, want %q", tt.format, err, tt.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "main.") || strings.Contains(err.Error(), "template: format")) {
+			t.Errorf("printTemplate(%.40q) = %v, names Go's internals", tt.format, err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("printTemplate(%.40q) wrote %d bytes before failing, want none", tt.format, out.Len())
+		}
+	}
+	items := []any{imageInspect{Id: "sha256:x"}, imageInspect{Id: "sha256:y"}}
+	for _, tt := range []struct {
+		format, want string
+	}{
+		{"{{.Bogus}}", "--format: line 1, column 2, at <.Bogus>: no field Bogus"},
+		{"{{", "invalid --format template: line 1: unclosed action"},
+		{endless, errFormatOutput.Error()},
+	} {
+		var out bytes.Buffer
+		err := printInspectTemplate(&out, tt.format, items)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("printInspectTemplate(%.40q) = %v, want %q", tt.format, err, tt.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("printInspectTemplate(%.40q) wrote %d bytes before failing, want none", tt.format, out.Len())
+		}
 	}
 }

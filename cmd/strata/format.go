@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"text/template"
 	"unicode"
@@ -104,4 +106,83 @@ func templateJSON(v any) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(b.String()), nil
+}
+
+// maxFormatOutput bounds what one --format run may print. Output is rendered whole before it
+// is written (no half listing on an error), so `{{range 100000000000}}x{{end}}` would
+// otherwise grow it until the kernel kills strata.
+const maxFormatOutput = 64 << 20
+
+// errFormatOutput is what a template that prints more than maxFormatOutput fails with.
+var errFormatOutput = fmt.Errorf("--format: the template printed more than %d MiB", maxFormatOutput>>20)
+
+// formatBuffer is a bytes.Buffer that refuses to grow past limit; text/template stops at the
+// first write that fails and returns its error.
+type formatBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *formatBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, errFormatOutput
+	}
+	return b.Buffer.Write(p)
+}
+
+// templateMessage matches text/template's errors: "template: NAME:LINE:COL: executing "NAME"
+// at <.Bogus>: REASON" when run, "template: NAME:LINE: REASON" when parsed.
+var (
+	templateMessage = regexp.MustCompile(`^template: format:(\d+)(?::(\d+))?: (?:executing "format" at <(.*?)>: )?(.*)$`)
+	missingField    = regexp.MustCompile(`^can't evaluate field (\S+) in type (\S+)$`)
+	missingKey      = regexp.MustCompile(`^map has no entry for key "(.*)"$`)
+)
+
+// templateError says where and why a --format template failed, in the user's terms:
+// text/template names its own template and the Go type of the value ("in type main.psRow");
+// a missing field of the row itself lists the fields there are. prefix is what the message
+// starts with ("--format", "invalid --format template").
+func templateError(prefix string, err error, item any) error {
+	if errors.Is(err, errFormatOutput) {
+		return err
+	}
+	m := templateMessage.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	where := "line " + m[1]
+	if m[2] != "" {
+		where += ", column " + m[2]
+	}
+	if m[3] != "" {
+		where += ", at <" + m[3] + ">"
+	}
+	reason := m[4]
+	if f := missingField.FindStringSubmatch(reason); f != nil {
+		reason = "no field " + f[1]
+		if t := reflect.TypeOf(item); t != nil && t.String() == f[2] {
+			reason += " (there are " + strings.Join(fieldNames(item), ", ") + ")"
+		}
+	} else if f := missingKey.FindStringSubmatch(reason); f != nil {
+		reason = "no field " + f[1]
+	}
+	return fmt.Errorf("%s: %s: %s", prefix, where, reason)
+}
+
+// fieldNames are the exported fields of item's struct type, in order.
+func fieldNames(item any) []string {
+	var out []string
+	t := reflect.TypeOf(item)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() {
+			out = append(out, f.Name)
+		}
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -169,28 +168,30 @@ func printImages(w io.Writer, rows []imageRow, digests, noTrunc bool, format str
 // "table TEMPLATE" aligns the columns under a header line.
 func printTemplate[T any](w io.Writer, format string, items []T) error {
 	format, table := strings.CutPrefix(formatEscapes.Replace(format), "table ")
+	var zero T
 	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(strings.TrimSpace(format))
 	if err != nil {
-		return fmt.Errorf("invalid --format template: %w", err)
+		return templateError("invalid --format template", err, zero)
 	}
 	// Rendered whole before anything is written, so a template that fails on some item prints
 	// the error alone, not half a listing.
-	var out bytes.Buffer
+	out := &formatBuffer{limit: maxFormatOutput}
 	if table {
-		var zero T
 		// The header is the template run over the column names; a template that does more
 		// than name fields (calls a method, indexes) gets no header, as no name fits it.
-		var h bytes.Buffer
-		if tmpl.Option("missingkey=error").Execute(&h, tableHeaders(zero)) == nil {
+		h := &formatBuffer{limit: maxFormatOutput}
+		if tmpl.Option("missingkey=error").Execute(h, tableHeaders(zero)) == nil {
 			out.Write(h.Bytes())
 			out.WriteByte('\n')
 		}
 	}
 	for _, it := range items {
-		if err := tmpl.Execute(&out, it); err != nil {
-			return fmt.Errorf("--format: %w", err)
+		if err := tmpl.Execute(out, it); err != nil {
+			return templateError("--format", err, it)
 		}
-		out.WriteByte('\n')
+		if _, err := out.Write([]byte{'\n'}); err != nil {
+			return err
+		}
 	}
 	if !table {
 		_, err = w.Write(out.Bytes())

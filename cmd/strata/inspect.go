@@ -142,29 +142,34 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 func printInspectTemplate(w io.Writer, format string, items []any) error {
 	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(strings.TrimSpace(formatEscapes.Replace(format)))
 	if err != nil {
-		return fmt.Errorf("invalid --format template: %w", err)
+		return templateError("invalid --format template", err, nil)
 	}
 	// On the JSON a key that is not there is an error, as in docker's fallback.
 	onJSON, err := tmpl.Clone()
 	if err != nil {
-		return fmt.Errorf("invalid --format template: %w", err)
+		return templateError("invalid --format template", err, nil)
 	}
 	onJSON.Option("missingkey=error")
-	var out bytes.Buffer
+	out := &formatBuffer{limit: maxFormatOutput}
 	for _, it := range items {
-		var one bytes.Buffer
-		if err := tmpl.Execute(&one, it); err != nil {
+		one := &formatBuffer{limit: maxFormatOutput - out.Len()}
+		if err := tmpl.Execute(one, it); err != nil {
+			if errors.Is(err, errFormatOutput) {
+				return err
+			}
 			one.Reset()
 			raw, rerr := asJSONValue(it)
 			if rerr == nil {
-				rerr = onJSON.Execute(&one, raw)
+				rerr = onJSON.Execute(one, raw)
 			}
 			if rerr != nil {
-				return fmt.Errorf("--format: %w", rerr)
+				return templateError("--format", rerr, raw)
 			}
 		}
 		out.Write(one.Bytes())
-		out.WriteByte('\n')
+		if _, err := out.Write([]byte{'\n'}); err != nil {
+			return err
+		}
 	}
 	_, err = w.Write(out.Bytes())
 	return err
