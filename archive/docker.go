@@ -44,7 +44,7 @@ func (p *plan) dockerImage(m dockerManifest) (image, error) {
 	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return image{}, fmt.Errorf("parsing config %s: %w", m.Config, err)
+		return image{}, fmt.Errorf("parsing config %s: %w", m.Config, parsing(err))
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return image{}, fmt.Errorf("config %s lists %d layers, manifest.json %d", short(cfgDigest), len(cfg.RootFS.DiffIDs), len(m.Layers))

@@ -96,7 +96,7 @@ func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.
 	}
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return v1.Hash{}, fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
+		return v1.Hash{}, fmt.Errorf("parsing index %s: %w", short(d.Digest), parsing(err))
 	}
 	*count += len(idx.Manifests)
 	if *count > maxManifests {
@@ -164,7 +164,7 @@ func (p *plan) planImage(d v1.Descriptor, raw []byte) (v1.Hash, error) {
 		Manifests json.RawMessage `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+		return v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), parsing(err))
 	}
 	if err := storable(d, m.Manifest, m.Manifests != nil); err != nil {
 		return v1.Hash{}, err

@@ -118,7 +118,7 @@ func (p *plan) readOCI(e *entry) error {
 	}
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return fmt.Errorf("parsing index.json: %w", err)
+		return fmt.Errorf("parsing index.json: %w", parsing(err))
 	}
 	if len(idx.Manifests) == 0 {
 		return errors.New("index.json lists no images")
@@ -196,7 +196,7 @@ func parseDockerManifest(e *entry) ([]dockerManifest, error) {
 	}
 	var ms []dockerManifest
 	if err := json.Unmarshal(raw, &ms); err != nil {
-		return nil, fmt.Errorf("parsing manifest.json: %w", err)
+		return nil, fmt.Errorf("parsing manifest.json: %w", parsing(err))
 	}
 	if len(ms) == 0 {
 		return nil, errors.New("manifest.json lists no images")
@@ -235,7 +235,7 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 		Manifests json.RawMessage `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+		return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), parsing(err))
 	}
 	mt := d.MediaType
 	if mt == "" {
@@ -251,7 +251,7 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 	case mt.IsImage() || mt == "":
 		var m v1.Manifest
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), parsing(err))
 		}
 		if err := storable(d, m, probe.Manifests != nil); err != nil {
 			return v1.Descriptor{}, v1.Hash{}, err
@@ -276,7 +276,7 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 		}
 		return md, m.Config.Digest, nil
 	}
-	return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: %w %s", short(d.Digest), registry.ErrUnsupportedMediaType, mt)
+	return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: %w %s", short(d.Digest), registry.ErrUnsupportedMediaType, quoted(string(mt)))
 }
 
 // storable refuses an image manifest the store would store but not read back, which would
@@ -298,7 +298,7 @@ func storable(d v1.Descriptor, m v1.Manifest, listsManifests bool) error {
 func (p *plan) pick(d v1.Descriptor, raw []byte) (v1.Descriptor, error) {
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
+		return v1.Descriptor{}, fmt.Errorf("parsing index %s: %w", short(d.Digest), parsing(err))
 	}
 	var have []string
 	for _, c := range idx.Manifests {
@@ -310,7 +310,7 @@ func (p *plan) pick(d v1.Descriptor, raw []byte) (v1.Descriptor, error) {
 		}
 		have = append(have, c.Platform.String())
 	}
-	return v1.Descriptor{}, fmt.Errorf("index %s: %w %s (it has %s)", short(d.Digest), registry.ErrNoMatchingPlatform, p.want.String(), strings.Join(have, ", "))
+	return v1.Descriptor{}, fmt.Errorf("index %s: %w %s (it has %s)", short(d.Digest), registry.ErrNoMatchingPlatform, p.want.String(), listed(have))
 }
 
 // matchPlatform reports whether have satisfies want. An empty wanted variant matches any, and

@@ -3,12 +3,21 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/cache"
 )
 
 // paxRecords is the body of a PAX extended header holding recs, each record prefixed by its
@@ -148,6 +157,84 @@ func TestLoadLongNames(t *testing.T) {
 			pr.Close()
 			if n := <-written; n > 2*maxNameBytes/maxNameLen {
 				t.Errorf("Load read %d entries of %d bytes before it stopped, want at most %d", n, maxNameLen, 2*maxNameBytes/maxNameLen)
+			}
+		})
+	}
+}
+
+// TestLoadErrorLines: the strings an error quotes from an archive (entry names, media types,
+// platforms, JSON values) are hostile. An error is one short line whatever they hold: a
+// newline used to split it, an escape sequence went to the terminal as it was, and a digest
+// or media type of megabytes made a message of megabytes.
+func TestLoadErrorLines(t *testing.T) {
+	cfgEnt, cfg := blobEntry(types.OCIConfigJSON, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`))
+	// image is an archive whose one image manifest has media type mt.
+	image := func(mt types.MediaType) []tarEntry {
+		manEnt, man := blobEntry(mt, mustJSON(t, v1.Manifest{SchemaVersion: 2, MediaType: mt, Config: cfg, Layers: []v1.Descriptor{}}))
+		man.Annotations = map[string]string{refNameAnnotation: "example.com/a:1"}
+		return []tarEntry{cfgEnt, manEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{man}}))}
+	}
+	// platforms is an archive whose index lists the image for each of these platforms.
+	platforms := func(ps ...v1.Platform) []tarEntry {
+		manEnt, man := blobEntry(types.OCIManifestSchema1, mustJSON(t, v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfg, Layers: []v1.Descriptor{}}))
+		var ds []v1.Descriptor
+		for _, p := range ps {
+			d := man
+			d.Platform = &p
+			ds = append(ds, d)
+		}
+		idxEnt, idx := blobEntry(types.OCIImageIndex, mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: ds}))
+		idx.Annotations = map[string]string{refNameAnnotation: "example.com/a:1"}
+		return []tarEntry{cfgEnt, manEnt, idxEnt, file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{idx}}))}
+	}
+	var many []v1.Platform
+	for i := range 1000 {
+		many = append(many, v1.Platform{OS: "linux", Architecture: fmt.Sprintf("arch%d%s", i, strings.Repeat("x", 1000))})
+	}
+	digest := func(d string) []tarEntry {
+		return []tarEntry{file("index.json", []byte(`{"schemaVersion":2,"manifests":[{"digest":"`+d+`","size":10}]}`))}
+	}
+	docker := func(config string) []tarEntry {
+		return []tarEntry{file("c.json", []byte(config)), file("manifest.json", []byte(`[{"Config":"c.json","RepoTags":["a:1"],"Layers":[]}]`))}
+	}
+	const escape = "\x1b]0;owned\x07\x1b[2J"
+	mb := strings.Repeat("a", 3<<20)
+	s390x := v1.Platform{OS: "linux", Architecture: "s390x"}
+
+	tests := []struct {
+		name string
+		ents []tarEntry
+		opts LoadOptions
+		want string
+	}{
+		{"device named with a newline", []tarEntry{{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "a\nb", Devmajor: 1, Devminor: 3}}}, LoadOptions{}, "control characters"},
+		{"file named with an escape sequence", []tarEntry{file("x"+escape, []byte("x"))}, LoadOptions{}, "control characters"},
+		{"file named in latin-1", []tarEntry{file("caf\xe9", []byte("x"))}, LoadOptions{}, "not UTF-8"},
+		{"manifest.json config with a newline", []tarEntry{file("manifest.json", []byte(`[{"Config":"c\nx.json","Layers":[]}]`))}, LoadOptions{}, "control characters"},
+		{"media type with an escape sequence", image(types.MediaType(escape + "\nline two")), LoadOptions{}, "unsupported media type"},
+		{"media type of 3 MB", image(types.MediaType(mb)), LoadOptions{}, "unsupported media type"},
+		{"media type of 3 MB, one platform", image(types.MediaType(mb)), LoadOptions{Platform: s390x}, "unsupported media type"},
+		{"digest of 3 MB", digest("sha256:" + mb), LoadOptions{}, "parsing index.json"},
+		{"hash name of 3 MB", digest(mb + ":aa"), LoadOptions{}, "parsing index.json"},
+		{"config diff id of 3 MB", docker(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + mb + `"]}}`), LoadOptions{}, "parsing config"},
+		{"config created of 3 MB", docker(`{"created":"` + mb + `","rootfs":{"type":"layers","diff_ids":[]}}`), LoadOptions{}, "parsing config"},
+		{"platform with an escape sequence", platforms(v1.Platform{OS: escape, Architecture: "\n"}), LoadOptions{Platform: s390x}, "no matching platform"},
+		{"a thousand platforms of a KB", platforms(many...), LoadOptions{Platform: s390x}, "no matching platform"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			s, err := cache.Open(filepath.Join(root, "oci"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Load(context.Background(), s, bytes.NewReader(writeTar(t, tt.ents)), tt.opts)
+			if err == nil {
+				t.Fatal("Load() succeeded, want an error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || len(msg) > 1024 || strings.ContainsFunc(msg, unicode.IsControl) || !utf8.ValidString(msg) {
+				t.Errorf("Load() = %.300q (%d bytes), want one printable line of at most 1024 bytes containing %q", msg, len(msg), tt.want)
 			}
 		})
 	}

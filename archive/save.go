@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -153,7 +152,7 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 	if root.MediaType.IsIndex() {
 		var idx v1.IndexManifest
 		if err := json.Unmarshal(raw, &idx); err != nil {
-			return fmt.Errorf("parsing index %s: %w", short(root.Digest), err)
+			return fmt.Errorf("parsing index %s: %w", short(root.Digest), parsing(err))
 		}
 		want := registry.DefaultPlatform()
 		if opts.Platform != nil {
@@ -171,7 +170,7 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 			}
 		}
 		if len(images) == 0 {
-			return fmt.Errorf("index %s: %w %s (it has %s)", short(root.Digest), registry.ErrNoMatchingPlatform, want.String(), strings.Join(have, ", "))
+			return fmt.Errorf("index %s: %w %s (it has %s)", short(root.Digest), registry.ErrNoMatchingPlatform, want.String(), listed(have))
 		}
 	} else {
 		if opts.AllPlatforms {
@@ -232,7 +231,7 @@ func (s *saver) addImage(d v1.Descriptor, platform *v1.Platform) (dockerManifest
 	}
 	var m v1.Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return dockerManifest{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+		return dockerManifest{}, fmt.Errorf("parsing manifest %s: %w", short(d.Digest), parsing(err))
 	}
 	if platform != nil {
 		cfgRaw, err := s.store.ReadBlob(m.Config.Digest, maxJSON)
@@ -241,11 +240,11 @@ func (s *saver) addImage(d v1.Descriptor, platform *v1.Platform) (dockerManifest
 		}
 		var cfg v1.ConfigFile
 		if err := json.Unmarshal(cfgRaw, &cfg); err != nil {
-			return dockerManifest{}, fmt.Errorf("parsing config %s: %w", short(m.Config.Digest), err)
+			return dockerManifest{}, fmt.Errorf("parsing config %s: %w", short(m.Config.Digest), parsing(err))
 		}
 		have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 		if !matchPlatform(have, *platform) {
-			return dockerManifest{}, fmt.Errorf("%w (%s), not %s: pull it with --platform %s first", ErrNoIndex, have.String(), platform.String(), platform.String())
+			return dockerManifest{}, fmt.Errorf("%w (%s), not %s: pull it with --platform %s first", ErrNoIndex, quoted(have.String()), platform.String(), platform.String())
 		}
 	}
 	dm := dockerManifest{Config: blobName(m.Config.Digest)}
