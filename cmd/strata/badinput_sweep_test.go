@@ -184,3 +184,33 @@ func TestTemplateErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPullOfflineFlags: pull --offline checks its flags as a pull from the network does: the
+// image being in the store made a bad --platform, --progress or --max-concurrent-downloads
+// pass with "Image is up to date".
+func TestPullOfflineFlags(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	const img = "busybox:1.38.0-musl"
+	if _, err := strata(t, root, nil, "pull", "--offline", "-q", img); err != nil {
+		t.Fatalf("pull --offline %s = %v, want it up to date", img, err)
+	}
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--platform", "\x1b[2J"}, "platform"},
+		{[]string{"--platform", "linux/"}, "platform"},
+		{[]string{"--progress", "bogus"}, "bogus"},
+		{[]string{"--max-concurrent-downloads", "0"}, "--max-concurrent-downloads"},
+		{[]string{"--all-platforms", "--platform", "linux/amd64"}, "exclude each other"},
+	} {
+		args := append(append([]string{"pull", "--offline"}, tt.flags...), img)
+		out, err := strata(t, root, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("strata %q = %v (stdout %q), want an error with %q", args, err, out, tt.want)
+		}
+	}
+}

@@ -54,9 +54,8 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if err != nil {
 		return err
 	}
-	if o.offline || offline() {
-		return pullOffline(g, ref, o.quiet, o.allPlatforms, out)
-	}
+	// The flags are checked before --offline is: a typo must not pass because the image
+	// happens to be in the store.
 	if o.allPlatforms && o.platform != "" {
 		return errors.New("--platform and --all-platforms exclude each other")
 	}
@@ -70,6 +69,12 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	}
 	if o.concurrency < 1 {
 		return fmt.Errorf("--max-concurrent-downloads must be at least 1, not %d", o.concurrency)
+	}
+	if err := progress.CheckMode(o.progress); err != nil {
+		return err
+	}
+	if o.offline || offline() {
+		return pullOffline(g, ref, o.quiet, o.allPlatforms, out)
 	}
 	store, err := g.openStore()
 	if err != nil {
@@ -86,9 +91,6 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	}
 	puller, err := registry.NewPuller(opts)
 	if err != nil {
-		return err
-	}
-	if err := progress.CheckMode(o.progress); err != nil {
 		return err
 	}
 	mode := o.progress
@@ -198,13 +200,13 @@ func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
 // warnRegistry prints a warning of the registry package (a config.json it could not use, so
 // the command goes on without credentials, as docker's "WARNING: Error loading config file").
 func warnRegistry(w string) {
-	fmt.Fprintln(os.Stderr, "strata: warning: "+w)
+	fmt.Fprintln(os.Stderr, "strata: warning: "+oneLine(w))
 }
 
 // warnSnapshotter prints the one-line warning when overlay was refused and vfs is used.
 func warnSnapshotter(snap *snapshotter.Snapshotter) {
 	if w := snap.Warning(); w != "" {
-		fmt.Fprintln(os.Stderr, "strata: warning: "+w)
+		fmt.Fprintln(os.Stderr, "strata: warning: "+oneLine(w))
 	}
 }
 
