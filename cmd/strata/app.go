@@ -84,8 +84,12 @@ const maxQuoted = 64
 // plainArg says whether s reads back as typed when an error names it bare: not empty, at most
 // maxQuoted bytes of printable UTF-8 without spaces.
 func plainArg(s string) bool {
-	return s != "" && len(s) <= maxQuoted && utf8.ValidString(s) &&
-		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unprintable(r) })
+	return s != "" && len(s) <= maxQuoted && printableWord(s)
+}
+
+// printableWord says whether s is UTF-8 without spaces or runes that act on a terminal.
+func printableWord(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unprintable(r) })
 }
 
 // quoteArg is s as an error names what the user typed: bare when plainArg, else quoted with

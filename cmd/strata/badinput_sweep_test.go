@@ -214,3 +214,24 @@ func TestPullOfflineFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestLogoutBadServer: a server that no login could have stored is refused, quoted, rather
+// than printed back raw in "Not logged in to …".
+func TestLogoutBadServer(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for _, tt := range []struct{ server, want string }{
+		{"\x1b[2J", `logout: invalid registry "\x1b[2J"`},
+		{"a b", `logout: invalid registry "a b"`},
+		{"\xff", `logout: invalid registry "\xff"`},
+		{strings.Repeat("a", 300), `logout: invalid registry "` + strings.Repeat("a", maxQuoted) + `"… (300 bytes)`},
+	} {
+		out, err := strata(t, t.TempDir(), nil, "logout", tt.server)
+		if err == nil || err.Error() != tt.want || out != "" {
+			t.Errorf("strata logout %.20q = %q, %v, want %q", tt.server, out, err, tt.want)
+		}
+	}
+	out, err := strata(t, t.TempDir(), nil, "logout", "registry.example:5000")
+	if err != nil || out != "Not logged in to registry.example:5000\n" {
+		t.Errorf("strata logout registry.example:5000 = %q, %v, want not logged in", out, err)
+	}
+}

@@ -23,6 +23,11 @@ func newLogoutCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("logout: %w", err)
 			}
+			// Login stores only hosts that parse; anything else is a typo, and printed back in
+			// "Not logged in to …" it would reach the terminal raw.
+			if len(shown) > 255 || !printableWord(shown) {
+				return fmt.Errorf("logout: invalid registry %s", quoteArg(server))
+			}
 			err = registry.Logout(server)
 			if errors.Is(err, registry.ErrNotLoggedIn) {
 				// As docker: nothing to remove is not a failure, so scripts may log out twice.
