@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
 )
@@ -237,5 +240,44 @@ func TestLoadErrorLines(t *testing.T) {
 				t.Errorf("Load() = %.300q (%d bytes), want one printable line of at most 1024 bytes containing %q", msg, len(msg), tt.want)
 			}
 		})
+	}
+}
+
+// TestPruneStagingKilledBeforeLock: a load killed between making its staging dir and creating
+// the lock file in it left a dir no lock could tell from one a live load was about to lock,
+// and it stayed unlockedMaxAge (10 minutes). Loads now hold the parent's shared lock for that
+// step, so PruneStaging removes such a dir at once, unless a load holds the parent: then it
+// may be that load's, and stays.
+func TestPruneStagingKilledBeforeLock(t *testing.T) {
+	parent := t.TempDir()
+	dead := filepath.Join(parent, newStagingPrefix+"dead")
+	if err := os.Mkdir(dead, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A load between its mkdir and its lock, in another process: the shared lock on the
+	// parent is taken through another open file, as another process's would be.
+	unlock, ok := lockParent(parent, unix.LOCK_SH, 0)
+	if !ok {
+		t.Skip("flock on a directory not supported here")
+	}
+	PruneStaging(parent)
+	if _, err := os.Stat(dead); err != nil {
+		t.Fatalf("PruneStaging removed %s while a load held the parent: %v", dead, err)
+	}
+	unlock()
+	PruneStaging(parent)
+	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("PruneStaging left %s, a fresh staging dir without a lock file no load holds (%v)", dead, err)
+	}
+	// A load's next staging dir is not held up by PruneStaging or the parent's lock.
+	dir, done, err := stagingDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := done(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("%d entries left in %s after %s was done, want none", len(ents), parent, filepath.Base(dir))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/strata-run/strata/internal/lockfile"
 )
 
@@ -20,15 +22,22 @@ const (
 	// locked, then renamed to stagingPrefix. Made under its final name, it was unlocked for
 	// a moment, and another load starting then removed it as abandoned. One under this name
 	// whose lock is free is a killed load's, or one a load is about to lock: PruneStaging
-	// removes it, and that load, finding it gone, makes another.
+	// removes it, and that load, finding it gone, makes another. A load holds a shared lock
+	// on the parent dir from the mkdir to the lock (see lockParent), so one without a lock
+	// file is a killed load's when PruneStaging can lock the parent exclusively.
 	newStagingPrefix = ".loadnew-"
 	// doneStagingPrefix names a staging dir its load is done with: renamed there, unlocked,
 	// then removed, so that no process locks it (which creates its .lock again) while its
 	// files go. Any such dir is garbage.
 	doneStagingPrefix = ".loadrm-"
 	// unlockedMaxAge is how old a staging dir without a lock file must be before it is
-	// taken for a killed load's rather than one about to lock it.
+	// taken for a killed load's rather than one about to lock it, when the parent's lock
+	// cannot tell (another process holds it, or the filesystem has no flock on dirs).
 	unlockedMaxAge = 10 * time.Minute
+	// parentLockWait bounds how long a load tries for the parent's shared lock: anyone who
+	// can read the parent can lock it, and a load must not wait on them. Without the lock a
+	// load goes on; its dir is then protected by unlockedMaxAge alone.
+	parentLockWait = time.Second
 	// stagingTries bounds how many times a load makes its staging dir anew after finding it
 	// removed before it could lock it.
 	stagingTries = 5
@@ -41,11 +50,14 @@ const (
 func stagingDir(parent string) (dir string, done func() error, err error) {
 	PruneStaging(parent)
 	for try := 0; try < stagingTries; try++ {
+		unlockParent, _ := lockParent(parent, unix.LOCK_SH, parentLockWait)
 		tmp, err := os.MkdirTemp(parent, newStagingPrefix)
 		if err != nil {
+			unlockParent()
 			return "", nil, err
 		}
 		l, ok, err := lockfile.TryLock(filepath.Join(tmp, ".lock"), 0o600, true)
+		unlockParent()
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && !ok) {
 			continue // another load's PruneStaging took it for abandoned
 		}
@@ -101,6 +113,8 @@ func PruneStaging(parent string) (freed int64) {
 				if strings.HasPrefix(e.Name(), stagingPrefix) || (err == nil && time.Since(fi.ModTime()) > unlockedMaxAge) {
 					freed += dirSize(dir)
 					os.RemoveAll(dir)
+				} else {
+					freed += pruneUnlockedNew(parent, dir)
 				}
 				continue
 			}
@@ -113,6 +127,47 @@ func PruneStaging(parent string) (freed int64) {
 		}
 	}
 	return freed
+}
+
+// pruneUnlockedNew removes dir, a young staging dir under newStagingPrefix without a lock
+// file, when no load is between making a dir and locking it: loads hold the parent's shared
+// lock for that step, so with the parent locked exclusively, dir is a killed load's. It
+// returns the bytes freed.
+func pruneUnlockedNew(parent, dir string) (freed int64) {
+	unlock, ok := lockParent(parent, unix.LOCK_EX, 0)
+	if !ok {
+		return 0
+	}
+	defer unlock()
+	if _, err := os.Lstat(filepath.Join(dir, ".lock")); !errors.Is(err, fs.ErrNotExist) {
+		return 0 // locked since it was listed
+	}
+	freed = dirSize(dir)
+	os.RemoveAll(dir)
+	return freed
+}
+
+// lockParent takes the flock how (unix.LOCK_SH or LOCK_EX) on the directory parent, trying
+// for up to wait. ok is false when it could not have it: held by another process, or a
+// filesystem without flock on directories; unlock is then a no-op. A flock on the directory
+// itself leaves no file behind in it.
+func lockParent(parent string, how int, wait time.Duration) (unlock func(), ok bool) {
+	f, err := os.Open(parent)
+	if err != nil {
+		return func() {}, false
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, true // closing the only fd drops the lock
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) || time.Now().After(deadline) {
+			f.Close()
+			return func() {}, false
+		}
+		time.Sleep(lockfile.Retry)
+	}
 }
 
 // dirSize sums the sizes of the regular files under dir.
