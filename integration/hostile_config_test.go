@@ -128,6 +128,30 @@ func TestHostileConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("a missing working directory under --read-only", func(t *testing.T) {
+		// Docker makes the working directory at create, in the container's layer: a root
+		// mounted read-only then has it too. Through the image's symlinks, inside the root.
+		const ref = "hostile/rowd:1"
+		loadConfigImage(t, root, ref, []tar.Header{
+			{Name: "abs", Typeflag: tar.TypeSymlink, Linkname: host, Mode: 0o777},
+		}, nil, func(c *v1.Config) { c.WorkingDir = "/abs/wd" })
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{nil, host + "/wd\n"},
+			{[]string{"-w", "/new/sub"}, "/new/sub\n"},
+			{[]string{"-w", "/etc"}, "/etc\n"},
+		} {
+			r := strata(t, root, append(append(append([]string{"run", "--rm", "--read-only"}, tc.args...), ref), "sh", "-c", "pwd; if touch x 2>/dev/null; then echo writable; fi")...)
+			if r.Code != 0 || r.Stdout != tc.want {
+				t.Errorf("run --read-only %v: exit %d, stdout %q, stderr %q; want %q", tc.args, r.Code, r.Stdout, r.Stderr, tc.want)
+			}
+		}
+		r := strata(t, root, "run", "--rm", "--read-only", "-w", "/"+strings.Repeat("x", 8000), ref, "true")
+		checkRefused(t, "run --read-only -w of 8000 bytes", r, 125, "file name too long")
+	})
+
 	t.Run("VOLUME through a symlink into /proc", func(t *testing.T) {
 		const ref = "hostile/procvol:1"
 		loadConfigImage(t, root, ref, []tar.Header{

@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/mount"
@@ -298,8 +300,14 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
 			// A read-only root takes no new directory once mounted: the -v, --mount and
-			// --tmpfs targets the image lacks are made now, as docker does.
-			err = snap.AddMountpoints(dir, cfg.RootFS.DiffIDs, spec.Mounts)
+			// --tmpfs targets the image lacks are made now, as docker does, and the working
+			// directory, which docker makes at create (a Mount without a type is a
+			// directory). One past PATH_MAX is left to the init, which refuses it in a line.
+			points := spec.Mounts
+			if spec.Cwd != "" && len(spec.Cwd) < unix.PathMax {
+				points = append(slices.Clone(spec.Mounts), mount.Mount{Target: spec.Cwd})
+			}
+			err = snap.AddMountpoints(dir, cfg.RootFS.DiffIDs, points)
 		}
 		for _, v := range volumes {
 			if err != nil {
