@@ -180,7 +180,9 @@ func (s Spec) validateInput() error {
 // user (they come from the image's config, which JSON lets carry one), and one argument or
 // variable longer than the kernel takes (MAX_ARG_STRLEN, 32 pages). The init failed at exec
 // with EINVAL or E2BIG, as 126; docker fails them as its own error, 125. The total size, which
-// depends on the stack limit the container's process gets, is left to execve.
+// depends on the stack limit the container's process gets, is left to execve. A variable of
+// the image's without "=" or with an empty name is refused too, as runc refuses it
+// (populateProcessEnvironment); MergeEnv already resolved the flags' "NAME" form.
 func validateExecStrings(s Spec) error {
 	maxLen := 32 * os.Getpagesize()
 	for i, a := range s.Args {
@@ -192,8 +194,12 @@ func validateExecStrings(s Spec) error {
 		}
 	}
 	for _, kv := range s.Env {
-		name, _, _ := strings.Cut(kv, "=")
+		name, _, hasValue := strings.Cut(kv, "=")
 		switch {
+		case !hasValue:
+			return fmt.Errorf("invalid environment variable %.64q: missing '='", name)
+		case name == "":
+			return fmt.Errorf("invalid environment variable %.64q: empty name", kv)
 		case strings.IndexByte(kv, 0) >= 0:
 			return fmt.Errorf("invalid environment variable %.64q: contains a NUL byte", name)
 		case len(kv) >= maxLen:

@@ -27,7 +27,9 @@ func TestValidateExecStrings(t *testing.T) {
 		{"an argument over it", func(s *Spec) { s.Args = []string{"echo", strings.Repeat("x", max)} }, "over the kernel's limit"},
 		{"a variable at the limit", func(s *Spec) { s.Env = append(s.Env, "BIG="+strings.Repeat("x", max-5)) }, ""},
 		{"a variable over it", func(s *Spec) { s.Env = append(s.Env, "BIG="+strings.Repeat("x", 1<<20)) }, `invalid environment variable "BIG": 1048580 bytes, over the kernel's limit`},
-		{"a variable without '='", func(s *Spec) { s.Env = append(s.Env, "NOEQ") }, ""},
+		{"a variable without '='", func(s *Spec) { s.Env = append(s.Env, "NOEQ") }, `invalid environment variable "NOEQ": missing '='`},
+		{"a variable with an empty name", func(s *Spec) { s.Env = append(s.Env, "=c") }, `invalid environment variable "=c": empty name`},
+		{"an empty value", func(s *Spec) { s.Env = append(s.Env, "E=") }, ""},
 		{"a relative working directory of 1 MB", func(s *Spec) { s.Cwd = strings.Repeat("x", 1<<20) }, "it needs to be an absolute path"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
