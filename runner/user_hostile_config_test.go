@@ -122,3 +122,47 @@ func TestResolveUserManyGroups(t *testing.T) {
 		t.Errorf("ResolveUser(w:5, %d groups) = %+v, %v; want groups [5]", maxGroups+1, got, err)
 	}
 }
+
+// TestResolveUserHostileEntries: passwd and group lines an image author made odd. A line
+// whose ids do not parse as a uid or gid below 2^32-1 is skipped, as runc refuses it; a
+// name with a NUL byte is a name that matches nothing; the first of two entries wins.
+func TestResolveUserHostileEntries(t *testing.T) {
+	const root = "root:x:0:0:root:/root:/bin/sh\n"
+	for _, tt := range []struct {
+		name, passwd, group, spec string
+		want                      User
+		wantErr                   string
+	}{
+		{name: "no newline at the end", passwd: root + "w:x:7:8::/home/w:/bin/sh", spec: "w",
+			want: User{UID: 7, GID: 8, Groups: []uint32{8}, Home: "/home/w"}},
+		{name: "two entries, the first wins", passwd: root + "w:x:7:8::/a:/bin/sh\nw:x:9:9::/b:/bin/sh\n", spec: "w",
+			want: User{UID: 7, GID: 8, Groups: []uint32{8}, Home: "/a"}},
+		{name: "NUL in a name", passwd: root + "w\x00:x:7:8::/a:/bin/sh\nw:x:9:9::/b:/bin/sh\n", spec: "w",
+			want: User{UID: 9, GID: 9, Groups: []uint32{9}, Home: "/b"}},
+		{name: "NUL in a uid", passwd: root + "w:x:7\x00:8::/a:/bin/sh\n", spec: "w", wantErr: "unable to find user w"},
+		{name: "a uid of 2^36", passwd: root + "w:x:68719476736:8::/a:/bin/sh\n", spec: "w", wantErr: "unable to find user w"},
+		{name: "a negative uid", passwd: root + "w:x:-7:8::/a:/bin/sh\n", spec: "w", wantErr: "unable to find user w"},
+		{name: "a negative gid", passwd: root + "w:x:7:-8::/a:/bin/sh\n", spec: "w", wantErr: "unable to find user w"},
+		{name: "the reserved uid", passwd: root + "w:x:4294967295:8::/a:/bin/sh\n", spec: "w", wantErr: "unable to find user w"},
+		{name: "a group of the reserved gid", passwd: root + "w:x:7:8::/a:/bin/sh\n", group: "g:x:4294967295:w\nh:x:5:w\n", spec: "w",
+			want: User{UID: 7, GID: 8, Groups: []uint32{8, 5}, Home: "/a"}},
+		{name: "a group named twice", passwd: root, group: "g:x:5:\ng:x:6:\n", spec: "root:g",
+			want: User{UID: 0, GID: 5, Groups: []uint32{5}, Home: "/root"}},
+		{name: "only colons", passwd: "::::::\n:::\n" + root, group: ":::\n", spec: "",
+			want: User{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}},
+		{name: "0:0:0", passwd: root, spec: "0:0:0", wantErr: "unable to find group 0:0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ResolveUser(tt.spec, strings.NewReader(tt.passwd), strings.NewReader(tt.group))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("ResolveUser(%q) = %+v, %v; want %q", tt.spec, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.UID != tt.want.UID || got.GID != tt.want.GID || got.Home != tt.want.Home || !slices.Equal(got.Groups, tt.want.Groups) {
+				t.Errorf("ResolveUser(%q) = %+v, %v; want %+v", tt.spec, got, err, tt.want)
+			}
+		})
+	}
+}
