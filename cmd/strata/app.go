@@ -98,6 +98,12 @@ func quoteArg(s string) string {
 	if plainArg(s) {
 		return s
 	}
+	return quoteValue(s)
+}
+
+// quoteValue is s quoted with Go escapes, as %q writes it, cut to maxQuoted bytes with its
+// length told: what an error quotes back from a flag or an argument stays short.
+func quoteValue(s string) string {
 	if len(s) <= maxQuoted {
 		return strconv.Quote(s)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -233,5 +234,39 @@ func TestLogoutBadServer(t *testing.T) {
 	out, err := strata(t, t.TempDir(), nil, "logout", "registry.example:5000")
 	if err != nil || out != "Not logged in to registry.example:5000\n" {
 		t.Errorf("strata logout registry.example:5000 = %q, %v, want not logged in", out, err)
+	}
+}
+
+// TestLongValuesQuotedShort: a 100 KB flag value or argument is quoted back cut to
+// maxQuoted bytes with its length, in every error of strata's own that names it.
+func TestLongValuesQuotedShort(t *testing.T) {
+	long := strings.Repeat("a", 100<<10)
+	cut := regexp.MustCompile(`"[^"]{1,64}a"… \(1024\d\d bytes\)`)
+	for _, args := range [][]string{
+		{"ps", "-f", long},
+		{"ps", "-f", long + "=1"},
+		{"ps", "-f", "status=" + long},
+		{"images", "-f", long + "=1"},
+		{"images", "-f", "dangling=" + long},
+		{"system", "df", "--format", long},
+		{"bench", "share", "--format", long, "x"},
+		{"inspect", "--type", long, "x"},
+		{"logs", "--since", long, "x"},
+		{"logs", "--until", long, "x"},
+		{"--storage-driver", long, "ps"},
+		{"ps", "-n", long},
+		{"stop", "-t", long, "x"},
+		{long},
+		{"system", long},
+		{"prune", long},
+		{"help", long},
+	} {
+		name := strings.ReplaceAll(strings.Join(args, " "), long, "LONG")
+		t.Run(name, func(t *testing.T) {
+			_, err := strata(t, t.TempDir(), nil, args...)
+			if err == nil || !cut.MatchString(err.Error()) || len(err.Error()) > 400 {
+				t.Errorf("strata %s = %.300v (%d bytes), want %s in a short line", name, err, len(fmt.Sprint(err)), cut)
+			}
+		})
 	}
 }

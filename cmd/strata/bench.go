@@ -70,7 +70,7 @@ is removed at the end unless --keep; with --root the images go to that root, whi
 // runBenchShare measures the pulls into root, or into a temporary root when root is "".
 func runBenchShare(ctx context.Context, g *globals, o benchShareOptions, root string, images []string, out, errOut io.Writer) (err error) {
 	if o.format != "" && o.format != "json" {
-		return fmt.Errorf("invalid --format %q: only json is supported", o.format)
+		return fmt.Errorf("invalid --format %s: only json is supported", quoteValue(o.format))
 	}
 	if o.concurrency < 1 {
 		return fmt.Errorf("--max-concurrent-downloads must be at least 1, not %d", o.concurrency)

@@ -25,24 +25,24 @@ func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imag
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
-			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", a)
+			return nil, fmt.Errorf("invalid --filter %s: want KEY=VALUE", quoteValue(a))
 		}
 		switch k {
 		case "reference":
 			if _, err := path.Match(v, ""); err != nil {
-				return nil, fmt.Errorf("invalid --filter %q: bad pattern", a)
+				return nil, fmt.Errorf("invalid --filter %s: bad pattern", quoteValue(a))
 			}
 			f.references = append(f.references, v)
 		case "dangling":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, fmt.Errorf("invalid --filter %q: want dangling=true or dangling=false", a)
+				return nil, fmt.Errorf("invalid --filter %s: want dangling=true or dangling=false", quoteValue(a))
 			}
 			f.dangling = append(f.dangling, b)
 		case "before", "since":
 			created, err := imageCreated(store, v, rows)
 			if err != nil {
-				return nil, fmt.Errorf("invalid --filter %q: %w", a, err)
+				return nil, fmt.Errorf("invalid --filter %s: %w", quoteValue(a), err)
 			}
 			if k == "before" {
 				f.before = append(f.before, created)
@@ -50,7 +50,7 @@ func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imag
 				f.since = append(f.since, created)
 			}
 		default:
-			return nil, fmt.Errorf("invalid --filter %q: unknown key %q (want reference, dangling, before or since)", a, k)
+			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want reference, dangling, before or since)", quoteValue(a), quoteValue(k))
 		}
 	}
 	return f, nil

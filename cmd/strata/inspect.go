@@ -39,7 +39,7 @@ as an image.`,
 			switch typ {
 			case "", "container", "image":
 			default:
-				return fmt.Errorf("invalid --type %q: want container or image", typ)
+				return fmt.Errorf("invalid --type %s: want container or image", quoteValue(typ))
 			}
 			if proc && typ == "image" {
 				return errors.New("--proc shows running containers, not images: drop --type image")

@@ -68,7 +68,7 @@ func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
 	}
 	if d, err := time.ParseDuration(s); err == nil {
 		if d < 0 {
-			return time.Time{}, fmt.Errorf("invalid %s %q: a duration ago must not be negative", flag, s)
+			return time.Time{}, fmt.Errorf("invalid %s %s: a duration ago must not be negative", flag, quoteValue(s))
 		}
 		return now.Add(-d), nil
 	}
@@ -88,7 +88,7 @@ func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("invalid %s %q: want a time (2006-01-02T15:04:05Z07:00, 2006-01-02, a Unix time) or a duration (42m)", flag, s)
+	return time.Time{}, fmt.Errorf("invalid %s %s: want a time (2006-01-02T15:04:05Z07:00, 2006-01-02, a Unix time) or a duration (42m)", flag, quoteValue(s))
 }
 
 // allDigits says whether s is one or more ASCII digits.

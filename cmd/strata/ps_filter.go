@@ -29,7 +29,7 @@ func parsePsFilter(args []string) (*psFilter, error) {
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
-			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", a)
+			return nil, fmt.Errorf("invalid --filter %s: want KEY=VALUE", quoteValue(a))
 		}
 		switch k {
 		case "id":
@@ -38,27 +38,27 @@ func parsePsFilter(args []string) (*psFilter, error) {
 			// Docker matches names as a regular expression, so "web" finds "web-1".
 			re, err := regexp.Compile(v)
 			if err != nil {
-				return nil, fmt.Errorf("invalid --filter %q: %w", a, err)
+				return nil, fmt.Errorf("invalid --filter %s: %w", quoteValue(a), err)
 			}
 			f.names = append(f.names, re)
 		case "status":
 			if !slices.Contains(dockerStatuses, v) {
-				return nil, fmt.Errorf("invalid --filter %q: want status=%s", a, strings.Join(dockerStatuses, "|"))
+				return nil, fmt.Errorf("invalid --filter %s: want status=%s", quoteValue(a), strings.Join(dockerStatuses, "|"))
 			}
 			f.statuses = append(f.statuses, v)
 		case "exited":
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, fmt.Errorf("invalid --filter %q: want an exit code", a)
+				return nil, fmt.Errorf("invalid --filter %s: want an exit code", quoteValue(a))
 			}
 			f.exited = append(f.exited, n)
 		case "ancestor":
 			if v == "" {
-				return nil, fmt.Errorf("invalid --filter %q: want an image name or ID", a)
+				return nil, fmt.Errorf("invalid --filter %s: want an image name or ID", quoteValue(a))
 			}
 			f.ancestors = append(f.ancestors, v)
 		default:
-			return nil, fmt.Errorf("invalid --filter %q: unknown key %q (want id, name, status, exited or ancestor)", a, k)
+			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want id, name, status, exited or ancestor)", quoteValue(a), quoteValue(k))
 		}
 	}
 	return f, nil

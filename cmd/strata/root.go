@@ -197,7 +197,7 @@ func newBareRootCmd(g *globals) *cobra.Command {
 			switch snapshotter.Driver(g.storageDriver) {
 			case "", snapshotter.Overlay, snapshotter.VFS:
 			default:
-				return usageError(cmd, fmt.Errorf("invalid --storage-driver %q: want %s or %s", g.storageDriver, snapshotter.Overlay, snapshotter.VFS))
+				return usageError(cmd, fmt.Errorf("invalid --storage-driver %s: want %s or %s", quoteValue(g.storageDriver), snapshotter.Overlay, snapshotter.VFS))
 			}
 			g.root = abs
 			useHelper(abs)

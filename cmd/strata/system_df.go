@@ -41,7 +41,7 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "" && format != "json" {
-				return fmt.Errorf("invalid --format %q: only json is supported", format)
+				return fmt.Errorf("invalid --format %s: only json is supported", quoteValue(format))
 			}
 			u, err := diskUsage(cmd.Context(), g)
 			if err != nil {

@@ -43,7 +43,7 @@ func flagValueError(bad *pflag.InvalidValueError) error {
 		}
 		reason = errors.New(want)
 	}
-	return fmt.Errorf("invalid argument %q for %q flag: %w", bad.GetValue(), name, reason)
+	return fmt.Errorf("invalid argument %s for %q flag: %w", quoteValue(bad.GetValue()), name, reason)
 }
 
 // flagTypeWords names what a flag of pflag's type name takes, for people.
@@ -71,14 +71,14 @@ func noArgs(c *cobra.Command, args []string) error {
 		if c.SuggestionsMinimumDistance <= 0 {
 			c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
 		}
-		msg := fmt.Sprintf("unknown command %q", args[0])
+		msg := fmt.Sprintf("unknown command %s", quoteValue(args[0]))
 		// Every command starts with "": cobra would suggest the first one for it.
 		if s := c.SuggestionsFor(args[0]); len(s) > 0 && strings.TrimSpace(args[0]) != "" {
 			msg += fmt.Sprintf(", did you mean %q?", s[0])
 		}
 		return fmt.Errorf("%s", msg)
 	}
-	return fmt.Errorf("accepts no arguments, got %q", args[0])
+	return fmt.Errorf("accepts no arguments, got %s", quoteValue(args[0]))
 }
 
 // checkUsage walks the command tree once it is built so that every command treats usage the
@@ -117,7 +117,7 @@ func newHelpCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			target, rest, err := c.Root().Find(args)
 			if err != nil || target == nil || len(rest) > 0 {
-				return usageError(c.Root(), fmt.Errorf("unknown help topic %q", strings.Join(args, " ")))
+				return usageError(c.Root(), fmt.Errorf("unknown help topic %s", quoteValue(strings.Join(args, " "))))
 			}
 			return target.Help()
 		},
