@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
@@ -144,6 +145,9 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 
 // commit stores every planned blob, then tags the images. The caller holds off Prune.
 func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loaded, err error) {
+	if err := p.checkRoom(); err != nil {
+		return nil, err
+	}
 	for _, b := range p.blobs {
 		if p.store.Has(b.desc) {
 			report(progress, Event{Kind: Exists, Digest: b.desc.Digest, Size: b.desc.Size})
@@ -169,6 +173,29 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 		}
 	}
 	return loaded, nil
+}
+
+// checkRoom refuses a load whose blobs would leave the store's disk less than minFreeBytes
+// free. WriteBlob copies each blob whole and checks no free space of its own: a layout
+// directory holding a sparse file of a terabyte (a few bytes of a tar.gz, unpacked by GNU
+// tar) under a descriptor that matches it was copied until the disk was full.
+func (p *plan) checkRoom() error {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(p.store.Dir(), &fs); err != nil {
+		return nil // unknown: ENOSPC is the bound
+	}
+	room := int64(fs.Bavail)*fs.Bsize - minFreeBytes
+	var need int64
+	for _, b := range p.blobs {
+		if b.entry == nil && b.data == nil || p.store.Has(b.desc) {
+			continue
+		}
+		if b.desc.Size > room-need {
+			return fmt.Errorf("%w: storing its blobs would leave less than %d MiB free in %s", ErrTooLarge, minFreeBytes>>20, p.store.Dir())
+		}
+		need += b.desc.Size
+	}
+	return nil
 }
 
 func (p *plan) writeBlob(ctx context.Context, b blob) error {

@@ -281,3 +281,64 @@ func TestPruneStagingKilledBeforeLock(t *testing.T) {
 		t.Errorf("%d entries left in %s after %s was done, want none", len(ents), parent, filepath.Base(dir))
 	}
 }
+
+// TestLoadDirNoRoom: a layout directory is read in place, and what it holds may be sparse: a
+// file of 512 MiB that takes no disk, unpacked from a tiny tar.gz, under a descriptor that
+// gives its size. WriteBlob copied it whole into the store until the disk was full (here a
+// 300 MiB tmpfs); LoadDir now refuses before the first blob, leaving the disk as it was.
+func TestLoadDirNoRoom(t *testing.T) {
+	storeFS := t.TempDir()
+	if err := unix.Mount("tmpfs", storeFS, "tmpfs", 0, "size=300m"); err != nil {
+		t.Skipf("mounting a tmpfs for the store (needs root): %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(storeFS, unix.MNT_DETACH) })
+	s, err := cache.Open(filepath.Join(storeFS, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const size = 512 << 20
+	layer := v1.Descriptor{MediaType: types.OCILayer, Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("5", 64)}, Size: size}
+	f, err := os.Create(filepath.Join(blobs, layer.Digest.Hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(f.Truncate(size), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	write := func(b []byte) v1.Hash {
+		h := sha256Hash(b)
+		if err := os.WriteFile(filepath.Join(blobs, h.Hex), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	cfgRaw := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("6", 64) + `"]}}`)
+	cfg := v1.Descriptor{MediaType: types.OCIConfigJSON, Digest: write(cfgRaw), Size: int64(len(cfgRaw))}
+	manRaw := mustJSON(t, v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: cfg, Layers: []v1.Descriptor{layer}})
+	man := v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: write(manRaw), Size: int64(len(manRaw)),
+		Annotations: map[string]string{refNameAnnotation: "example.com/sparse:1"}}
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{man}}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = LoadDir(context.Background(), s, dir, LoadOptions{})
+	if !errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("LoadDir() = %v, want one line wrapping %v", err, ErrTooLarge)
+	}
+	if b := storedBlobs(t, s); len(b) != 0 {
+		t.Errorf("store holds %d blobs after a refused load", len(b))
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(storeFS, &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := int64(st.Blocks-st.Bfree) * st.Bsize; used > 1<<20 {
+		t.Errorf("%d bytes of the store's disk used after a refused load, want under 1 MiB", used)
+	}
+}
