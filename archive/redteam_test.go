@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -21,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
 )
 
 // paxRecords is the body of a PAX extended header holding recs, each record prefixed by its
@@ -340,5 +343,205 @@ func TestLoadDirNoRoom(t *testing.T) {
 	}
 	if used := int64(st.Blocks-st.Bfree) * st.Bsize; used > 1<<20 {
 		t.Errorf("%d bytes of the store's disk used after a refused load, want under 1 MiB", used)
+	}
+}
+
+// TestLoadHostileMore: hostile shapes the other tables do not hold, each failing in one line
+// and storing nothing.
+func TestLoadHostileMore(t *testing.T) {
+	src := newStore(t)
+	ref := put(t, src, "docker.io/library/alpine:3.20.3", alpine(t))
+	good := readTar(t, save(t, src, DockerArchive, ref))
+	info, err := src.Info(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layerName := blobName(info.Layers[0].Digest)
+	cfgName := blobName(info.ID)
+	// edit returns the good archive with fn applied to a copy of each entry.
+	edit := func(fn func(ents []tarEntry) []tarEntry) []byte {
+		ents := make([]tarEntry, len(good))
+		for i, e := range good {
+			e.data = bytes.Clone(e.data)
+			ents[i] = e
+		}
+		return writeTar(t, fn(ents))
+	}
+	// manifestJSON rewrites manifest.json, dropping index.json so that it is what is read.
+	manifestJSON := func(mj string) []byte {
+		return edit(func(ents []tarEntry) []tarEntry {
+			var out []tarEntry
+			for _, e := range ents {
+				switch e.hdr.Name {
+				case "index.json":
+				case "manifest.json":
+					out = append(out, file("manifest.json", []byte(mj)))
+				default:
+					out = append(out, e)
+				}
+			}
+			return out
+		})
+	}
+	// layerSize rewrites the manifest so that it gives the layer size n, renaming it.
+	layerSize := func(delta int64) []byte {
+		return edit(func(ents []tarEntry) []tarEntry {
+			var man v1.Manifest
+			var manName string
+			for _, e := range ents {
+				if e.hdr.Name == blobName(ref.Descriptor.Digest) {
+					manName = e.hdr.Name
+					if err := json.Unmarshal(e.data, &man); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			man.Layers[0].Size += delta
+			raw := mustJSON(t, man)
+			d := v1.Descriptor{MediaType: ref.Descriptor.MediaType, Digest: sha256Hash(raw), Size: int64(len(raw)),
+				Annotations: map[string]string{refNameAnnotation: "example.com/lie:1"}}
+			var out []tarEntry
+			for _, e := range ents {
+				switch e.hdr.Name {
+				case manName, "manifest.json":
+				case "index.json":
+					out = append(out, file(blobName(d.Digest), raw), file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{d}})))
+				default:
+					out = append(out, e)
+				}
+			}
+			return out
+		})
+	}
+	appendEntries := func(extra ...tarEntry) []byte {
+		return edit(func(ents []tarEntry) []tarEntry { return append(ents, extra...) })
+	}
+	dup := func(name, again string) []byte {
+		return edit(func(ents []tarEntry) []tarEntry {
+			for _, e := range ents {
+				if e.hdr.Name == name {
+					e.hdr.Name = again
+					e.data = append(bytes.Clone(e.data), ' ')
+					return append(ents, e)
+				}
+			}
+			t.Fatalf("no %s in the archive", name)
+			return nil
+		})
+	}
+
+	tests := []struct {
+		name    string
+		archive []byte
+		want    error
+		wantMsg string
+	}{
+		{"index.json again as ./index.json", dup("index.json", "./index.json"), ErrUnsafeEntry, "twice"},
+		{"index.json again as .//index.json", dup("index.json", ".//index.json"), ErrUnsafeEntry, "twice"},
+		{"blob again, differing", dup(cfgName, "./"+cfgName), ErrUnsafeEntry, "twice"},
+		{"hard link over an earlier entry", appendEntries(tarEntry{hdr: tar.Header{Typeflag: tar.TypeLink, Name: "index.json", Linkname: "manifest.json"}}), ErrUnsafeEntry, "twice"},
+		{"symlink index.json to /etc/shadow", edit(func(ents []tarEntry) []tarEntry {
+			for i := range ents {
+				if ents[i].hdr.Name == "index.json" {
+					ents[i] = tarEntry{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "index.json", Linkname: "/etc/shadow"}}
+				}
+			}
+			return ents
+		}), ErrUnsafeEntry, "links to"},
+		{"blob a hard link to /etc/shadow", appendEntries(tarEntry{hdr: tar.Header{Typeflag: tar.TypeLink, Name: "blobs/sha256/" + strings.Repeat("0", 64), Linkname: "/etc/shadow"}}), ErrUnsafeEntry, "links to"},
+		{"fifo", appendEntries(tarEntry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "oci-layout"}}), ErrUnsafeEntry, "type"},
+		{"layer size smaller than the blob", layerSize(-1), cache.ErrSizeMismatch, "descriptor says"},
+		{"layer size larger than the blob", layerSize(+1), cache.ErrSizeMismatch, "descriptor says"},
+		{"layer size of an exabyte", layerSize(1 << 60), cache.ErrSizeMismatch, "descriptor says"},
+		{"repo tag escaping", manifestJSON(`[{"Config":"` + cfgName + `","RepoTags":["../x"],"Layers":["` + layerName + `"]}]`), registry.ErrInvalidReference, "image sha256:"},
+		{"repo tag of 10 KB", manifestJSON(`[{"Config":"` + cfgName + `","RepoTags":["a:` + strings.Repeat("b", 10<<10) + `"],"Layers":["` + layerName + `"]}]`), registry.ErrInvalidReference, "more than"},
+		{"repo tag with control characters", manifestJSON(`[{"Config":"` + cfgName + `","RepoTags":["a:\u001b[2J"],"Layers":["` + layerName + `"]}]`), registry.ErrInvalidReference, "image sha256:"},
+		{"config is the layer", manifestJSON(`[{"Config":"` + layerName + `","RepoTags":["a:1"],"Layers":["` + layerName + `"]}]`), nil, "config"},
+		{"config is manifest.json", manifestJSON(`[{"Config":"manifest.json","RepoTags":["a:1"],"Layers":[]}]`), nil, "parsing config"},
+		{"layer is the config", manifestJSON(`[{"Config":"` + cfgName + `","RepoTags":["a:1"],"Layers":["` + cfgName + `"]}]`), errDiffID, "DiffID"},
+		{"layer is a directory", manifestJSON(`[{"Config":"` + cfgName + `","RepoTags":["a:1"],"Layers":["blobs/sha256"]}]`), errMissing, "missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			loadFails(t, bytes.NewReader(tt.archive), LoadOptions{}, tt.want, tt.wantMsg)
+		})
+	}
+}
+
+// TestLoadDirSpecialFiles: files of a layout directory that are not regular files. oci-layout
+// is never read, so a FIFO there must not hang the load; anything Load reads must be a regular
+// file beneath the directory.
+func TestLoadDirSpecialFiles(t *testing.T) {
+	tests := []struct {
+		name    string
+		breakIt func(t *testing.T, dir, cfg string)
+		ok      bool
+	}{
+		{"oci-layout a fifo", func(t *testing.T, dir, _ string) {
+			p := filepath.Join(dir, "oci-layout")
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"index.json a fifo", func(t *testing.T, dir, _ string) {
+			p := filepath.Join(dir, "index.json")
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"config a char device", func(t *testing.T, _, cfg string) {
+			if err := os.Remove(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mknod(cfg, unix.S_IFCHR|0o644, int(unix.Mkdev(1, 5))); err != nil {
+				t.Skipf("mknod (needs root): %v", err)
+			}
+		}, false},
+		{"blobs a symlink to a copy outside", func(t *testing.T, dir, _ string) {
+			blobs := filepath.Join(dir, "blobs")
+			moved := filepath.Join(t.TempDir(), "blobs")
+			if err := os.Rename(blobs, moved); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(moved, blobs); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, cfg := hostileLayout(t)
+			tt.breakIt(t, dir, cfg)
+			s := newStore(t)
+			done := make(chan error, 1)
+			go func() {
+				_, err := LoadDir(context.Background(), s, dir, LoadOptions{})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("LoadDir hangs")
+			}
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("LoadDir() = %v, want it loaded", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnsafeEntry) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("LoadDir() = %v, want one line wrapping %v", err, ErrUnsafeEntry)
+			}
+			if b := storedBlobs(t, s); len(b) != 0 {
+				t.Errorf("store holds %d blobs after a failed load", len(b))
+			}
+		})
 	}
 }
