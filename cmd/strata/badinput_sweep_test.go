@@ -21,6 +21,9 @@ func TestOneLineBounds(t *testing.T) {
 		{"no such container: \xff\xfe", `no such container: \xff\xfe`},
 		{"bad \xc3 half rune and é", `bad \xc3 half rune and é`},
 		{"a\n\n\nb", "a; b"},
+		{"\tindented:\r\n\tcause\r\n", "indented:; cause"},
+		{`no such container: "   "`, `no such container: "   "`},
+		{"over\rwrite", `over\x0dwrite`},
 		{"\n", ""},
 	} {
 		if got := oneLine(tt.in); got != tt.want {

@@ -95,7 +95,8 @@ func execute(args []string) int {
 func oneLine(s string) string {
 	var parts []string
 	for _, line := range strings.Split(s, "\n") {
-		if line = strings.Join(strings.Fields(line), " "); line != "" {
+		// Spaces inside a line stay: they may be in a quoted value ("   " is no " ").
+		if line = strings.TrimSpace(strings.ReplaceAll(line, "\t", " ")); line != "" {
 			parts = append(parts, elide(escapeUnprintable(line), maxErrorLine))
 		}
 	}
