@@ -273,3 +273,17 @@ func TestLongValuesQuotedShort(t *testing.T) {
 		})
 	}
 }
+
+// TestSaveOutputErrors: save -o where no file can be made names the path the user gave and
+// why, not the random name of the temp file beside it.
+func TestSaveOutputErrors(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing", "x.tar")
+	_, err := strata(t, root, nil, "save", "-o", missing, "busybox:1.38.0-musl")
+	if want := "creating " + missing + ": no such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("save -o %s = %v, want %q", missing, err, want)
+	}
+}
