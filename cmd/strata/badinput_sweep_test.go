@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/strata-run/strata/proccard"
 )
 
 // TestOneLineBounds: bytes that are not UTF-8 come out escaped, as control characters do (a
@@ -285,5 +287,24 @@ func TestSaveOutputErrors(t *testing.T) {
 	_, err := strata(t, root, nil, "save", "-o", missing, "busybox:1.38.0-musl")
 	if want := "creating " + missing + ": no such file or directory"; err == nil || err.Error() != want {
 		t.Errorf("save -o %s = %v, want %q", missing, err, want)
+	}
+}
+
+// TestTopEscapes: top prints a command line the container chose with its control characters
+// escaped: an escape sequence would drive the terminal, a tab would shift the columns.
+func TestTopEscapes(t *testing.T) {
+	var out bytes.Buffer
+	procs := []proccard.Process{
+		{Pid: 10, NSpid: []int{10, 1}, User: "root", Command: []string{"sh", "-c", "sleep 600; true # \x1b[31mRED\tTAB\r"}},
+		{Pid: 11, NSpid: []int{11, 2}, UID: 1000, Comm: "kworker\x1b[2J"},
+	}
+	if err := printTop(&out, procs); err != nil {
+		t.Fatal(err)
+	}
+	want := "PID   CONTAINER PID   USER   COMMAND\n" +
+		`10    1               root   sh -c sleep 600; true # \x1b[31mRED\x09TAB\x0d` + "\n" +
+		`11    2               1000   [kworker\x1b[2J]` + "\n"
+	if out.String() != want {
+		t.Errorf("printTop = %q, want %q", out.String(), want)
 	}
 }

@@ -54,6 +54,9 @@ func printTop(w io.Writer, procs []proccard.Process) error {
 		if command == "" {
 			command = "[" + p.Comm + "]"
 		}
+		// The container sets its own argv: an escape sequence in it must not reach the
+		// terminal of whoever looks, nor a tab shift the columns.
+		command = escapeUnprintable(command)
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.Pid, inner, user, command)
 	}
 	return tw.Flush()
