@@ -308,3 +308,31 @@ func TestTopEscapes(t *testing.T) {
 		t.Errorf("printTop = %q, want %q", out.String(), want)
 	}
 }
+
+// TestSaveSameImageTwice: an image named twice, or by its name and its ID, is saved once, as
+// docker saves it: the archive loads with one "Loaded image" line.
+func TestSaveSameImageTwice(t *testing.T) {
+	src := t.TempDir()
+	if _, err := strata(t, src, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	id, err := strata(t, src, nil, "images", "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"busybox:1.38.0-musl", "busybox:1.38.0-musl"},
+		{"busybox:1.38.0-musl", strings.TrimSpace(id)},
+	} {
+		for _, format := range []string{"docker-archive", "oci-archive"} {
+			out := filepath.Join(t.TempDir(), "x.tar")
+			if _, err := strata(t, src, nil, append([]string{"save", "--format", format, "-o", out}, args...)...); err != nil {
+				t.Fatalf("save %s %q: %v", format, args, err)
+			}
+			got, err := strata(t, t.TempDir(), nil, "load", "-i", out)
+			if want := "Loaded image: busybox:1.38.0-musl\n"; err != nil || got != want {
+				t.Errorf("load of save %s %q = %q, %v, want %q", format, args, got, err, want)
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -74,6 +75,13 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 		r, err := findRef(store, a)
 		if err != nil {
 			return err
+		}
+		// An image named twice (or by its name and its ID) is written once, as docker does:
+		// twice, its load printed it twice.
+		if slices.ContainsFunc(refs, func(x cache.Ref) bool {
+			return x.Name == r.Name && x.Descriptor.Digest == r.Descriptor.Digest
+		}) {
+			continue
 		}
 		refs = append(refs, r)
 	}
