@@ -336,3 +336,21 @@ func TestSaveSameImageTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestImagesBadPattern: a pattern path.Match refuses is told as the argument or filter the
+// user gave, with what a pattern is, not as "--filter …: bad pattern" for a bare argument.
+func TestImagesBadPattern(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"images", "alp[ine"}, `invalid image pattern "alp[ine": ` + badPattern},
+		{[]string{"images", "\x1b[2J"}, `invalid image pattern "\x1b[2J": ` + badPattern},
+		{[]string{"images", "-f", "reference=a\\"}, `invalid --filter "reference=a\\": ` + badPattern},
+	} {
+		_, err := strata(t, t.TempDir(), nil, tt.args...)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("strata %q = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}

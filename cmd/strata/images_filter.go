@@ -30,7 +30,7 @@ func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imag
 		switch k {
 		case "reference":
 			if _, err := path.Match(v, ""); err != nil {
-				return nil, fmt.Errorf("invalid --filter %s: bad pattern", quoteValue(a))
+				return nil, fmt.Errorf("invalid --filter %s: %s", quoteValue(a), badPattern)
 			}
 			f.references = append(f.references, v)
 		case "dangling":
@@ -117,5 +117,12 @@ func referenceArg(arg string) (string, error) {
 	if _, err := registry.ParseReference(arg); err != nil && !strings.ContainsAny(arg, "*?[") {
 		return "", err
 	}
+	// Named as the argument it is: the user gave no --filter.
+	if _, err := path.Match(arg, ""); err != nil {
+		return "", fmt.Errorf("invalid image pattern %s: %s", quoteValue(arg), badPattern)
+	}
 	return "reference=" + arg, nil
 }
+
+// badPattern says what a reference pattern that path.Match refuses lacks.
+const badPattern = "not a pattern (*, ? and [a-z] match, a [ needs its ])"
