@@ -34,11 +34,7 @@ func (p *plan) dockerImage(m dockerManifest) (image, error) {
 	if err != nil {
 		return image{}, fmt.Errorf("config: %w", err)
 	}
-	cfgDigest, err := ce.hash()
-	if err != nil {
-		return image{}, err
-	}
-	raw, err := ce.readSmall(maxJSON)
+	raw, cfgDigest, err := ce.readJSON(maxJSON)
 	if err != nil {
 		return image{}, err
 	}
@@ -82,6 +78,10 @@ func (p *plan) dockerLayer(name string, diffID v1.Hash) (v1.Descriptor, error) {
 	le, err := p.src.lookup(name)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("layer: %w", err)
+	}
+	// Hashed before anything checks its size: a layer that cannot fit is not read.
+	if err := p.fits(le); err != nil {
+		return v1.Descriptor{}, err
 	}
 	h, err := le.hash()
 	if err != nil {

@@ -180,22 +180,44 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 // directory holding a sparse file of a terabyte (a few bytes of a tar.gz, unpacked by GNU
 // tar) under a descriptor that matches it was copied until the disk was full.
 func (p *plan) checkRoom() error {
-	var fs unix.Statfs_t
-	if err := unix.Statfs(p.store.Dir(), &fs); err != nil {
+	room, ok := storeRoom(p.store)
+	if !ok {
 		return nil // unknown: ENOSPC is the bound
 	}
-	room := int64(fs.Bavail)*fs.Bsize - minFreeBytes
 	var need int64
 	for _, b := range p.blobs {
 		if b.entry == nil && b.data == nil || p.store.Has(b.desc) {
 			continue
 		}
 		if b.desc.Size > room-need {
-			return fmt.Errorf("%w: storing its blobs would leave less than %d MiB free in %s", ErrTooLarge, minFreeBytes>>20, p.store.Dir())
+			return errNoRoom(p.store)
 		}
 		need += b.desc.Size
 	}
 	return nil
+}
+
+// fits refuses an entry of a layout directory larger than the store's disk has room for,
+// before it is hashed: reading a sparse file of a terabyte takes the better part of an hour.
+func (p *plan) fits(e *entry) error {
+	if room, ok := storeRoom(p.store); ok && e.digest.Hex == "" && e.size > room {
+		return fmt.Errorf("%s: %w", e.name, errNoRoom(p.store))
+	}
+	return nil
+}
+
+// storeRoom is the space the store's disk has for blobs, keeping minFreeBytes free; ok is
+// false when statfs cannot tell.
+func storeRoom(s *cache.Store) (room int64, ok bool) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(s.Dir(), &fs); err != nil {
+		return 0, false
+	}
+	return int64(fs.Bavail)*fs.Bsize - minFreeBytes, true
+}
+
+func errNoRoom(s *cache.Store) error {
+	return fmt.Errorf("%w: storing its blobs would leave less than %d MiB free in %s", ErrTooLarge, minFreeBytes>>20, s.Dir())
 }
 
 func (p *plan) writeBlob(ctx context.Context, b blob) error {

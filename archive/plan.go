@@ -180,7 +180,7 @@ func (p *plan) dockerTags() (map[v1.Hash][]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("manifest.json: config: %w", err)
 		}
-		h, err := ce.hash()
+		_, h, err := ce.readJSON(maxJSON)
 		if err != nil {
 			return nil, err
 		}

@@ -545,3 +545,64 @@ func TestLoadDirSpecialFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadDirSparseDocker: an unpacked old docker archive names its config and layers by
+// path, so LoadDir hashes them. A sparse config of 64 GiB was hashed whole (most of a minute)
+// before its size refused it, and a sparse layer larger than the disk (the better part of an
+// hour) before the store's room did. Both are refused before a byte is read.
+func TestLoadDirSparseDocker(t *testing.T) {
+	var st unix.Statfs_t
+	dir := t.TempDir()
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	beyond := int64(st.Bavail)*st.Bsize + 1<<30
+	tests := []struct {
+		name            string
+		cfgSize, lySize int64
+		want            string
+	}{
+		{"config of 64 GiB", 64 << 30, 1024, "allowed"},
+		{"layer larger than the disk", 0, beyond, "less than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("1", 64) + `"]}}`)
+			if err := os.WriteFile(filepath.Join(dir, "c.json"), cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(dir, "l"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "l", "layer.tar"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.cfgSize > 0 {
+				if err := os.Truncate(filepath.Join(dir, "c.json"), tt.cfgSize); err != nil {
+					t.Skipf("a sparse file of %d bytes: %v", tt.cfgSize, err)
+				}
+			}
+			if err := os.Truncate(filepath.Join(dir, "l", "layer.tar"), tt.lySize); err != nil {
+				t.Skipf("a sparse file of %d bytes: %v", tt.lySize, err)
+			}
+			mj := `[{"Config":"c.json","RepoTags":["example.com/sparse:1"],"Layers":["l/layer.tar"]}]`
+			if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(mj), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := newStore(t)
+			start := time.Now()
+			_, err := LoadDir(context.Background(), s, dir, LoadOptions{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("LoadDir() = %v, want an error saying %q", err, tt.want)
+			}
+			// Refused at once; reading would take a minute or more even of zeros.
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("LoadDir took %v to refuse, want it refused before reading", d)
+			}
+			if b := storedBlobs(t, s); len(b) != 0 {
+				t.Errorf("store holds %d blobs after a failed load", len(b))
+			}
+		})
+	}
+}

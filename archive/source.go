@@ -169,6 +169,22 @@ func (e *entry) readSmall(max int64) ([]byte, error) {
 	return b, nil
 }
 
+// readJSON reads a config whole, within max bytes, and returns it with its digest, computed
+// from the bytes read: a config of a layout directory, which may be a sparse file of a
+// terabyte, is never hashed past the bound, and what is parsed is what was hashed.
+func (e *entry) readJSON(max int64) ([]byte, v1.Hash, error) {
+	raw, err := e.readSmall(max)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	h := sha256Hash(raw)
+	if e.digest.Hex != "" && e.digest != h {
+		return nil, v1.Hash{}, fmt.Errorf("%s: %w: content hashes to %s", e.name, cache.ErrDigestMismatch, short(h))
+	}
+	e.digest = h
+	return raw, h, nil
+}
+
 // hash computes the entry's sha256 when neither staging nor its name gave one: a config or
 // layer.tar of an old docker archive in a directory.
 func (e *entry) hash() (v1.Hash, error) {
