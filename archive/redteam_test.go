@@ -606,3 +606,95 @@ func TestLoadDirSparseDocker(t *testing.T) {
 		})
 	}
 }
+
+// TestSaveDirSwapped: SaveDir writes into a directory that may be another user's (an empty
+// /tmp/out made in advance), who can add to it while the save runs. A symlink put in place of
+// index.json, or of blobs/sha256, must not make the save write outside the directory: it
+// wrote index.json through the link (over any file root can write) and blobs into the link's
+// target.
+func TestSaveDirSwapped(t *testing.T) {
+	src := newStore(t)
+	ref := put(t, src, "docker.io/library/alpine:3.20.3", alpine(t))
+	tests := []struct {
+		name  string
+		plant func(t *testing.T, dir, outside string)
+	}{
+		{"index.json a symlink", func(t *testing.T, dir, outside string) {
+			if err := os.Symlink(filepath.Join(outside, "precious"), filepath.Join(dir, "index.json")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"oci-layout a symlink", func(t *testing.T, dir, outside string) {
+			if err := os.Symlink(filepath.Join(outside, "precious"), filepath.Join(dir, "oci-layout")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"blobs/sha256 a symlink", func(t *testing.T, dir, outside string) {
+			blobs := filepath.Join(dir, "blobs", "sha256")
+			if err := os.Rename(blobs, filepath.Join(dir, "moved")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, blobs); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, outside := filepath.Join(t.TempDir(), "out"), t.TempDir()
+			if err := os.Mkdir(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			precious := filepath.Join(outside, "precious")
+			if err := os.WriteFile(precious, []byte("keep me"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			planted := false
+			opts := SaveOptions{Progress: func(Event) {
+				if !planted {
+					planted = true
+					tt.plant(t, dir, outside)
+				}
+			}}
+			err := SaveDir(context.Background(), dir, src, []cache.Ref{ref}, opts)
+			if err == nil {
+				t.Errorf("SaveDir() succeeded with %s planted, want an error", tt.name)
+			}
+			if b, rerr := os.ReadFile(precious); rerr != nil || string(b) != "keep me" {
+				t.Errorf("%s became %.30q, %v: written through the symlink", precious, b, rerr)
+			}
+			ents, _ := os.ReadDir(outside)
+			if len(ents) != 1 {
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				t.Errorf("%s holds %v after the save, want only precious", outside, names)
+			}
+		})
+	}
+}
+
+// TestSaveDirFailedLeavesNothing: a SaveDir that fails removes what it wrote, and the
+// directory too when it made it: a failed save leaves nothing under the name.
+func TestSaveDirFailedLeavesNothing(t *testing.T) {
+	src := newStore(t)
+	ref := put(t, src, "docker.io/library/alpine:3.20.3", alpine(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	made := filepath.Join(t.TempDir(), "out")
+	if err := SaveDir(ctx, made, src, []cache.Ref{ref}, SaveOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SaveDir(cancelled) = %v, want %v", err, context.Canceled)
+	}
+	if _, err := os.Lstat(made); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s left after a failed save (%v)", made, err)
+	}
+	// A directory that was there stays, empty.
+	given := t.TempDir()
+	if err := SaveDir(ctx, given, src, []cache.Ref{ref}, SaveOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SaveDir(cancelled) = %v, want %v", err, context.Canceled)
+	}
+	if ents, err := os.ReadDir(given); err != nil || len(ents) != 0 {
+		t.Errorf("%s after a failed save: %d entries, %v; want it there and empty", given, len(ents), err)
+	}
+}

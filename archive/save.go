@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
@@ -67,28 +67,44 @@ func Save(ctx context.Context, w io.Writer, store *cache.Store, refs []cache.Ref
 }
 
 // SaveDir writes the images refs name, from store, as an OCI image layout in dir, which must
-// be missing or empty. On failure, what SaveDir created is removed.
+// be missing or empty. On failure, what SaveDir created is removed. Every file is created
+// new beneath dir (os.Root, O_EXCL): dir may belong to someone else (an empty /tmp/out made
+// in advance), who can put a symlink in it while the save runs; the save then fails rather
+// than write or remove anything outside dir.
 func SaveDir(ctx context.Context, dir string, store *cache.Store, refs []cache.Ref, opts SaveOptions) (err error) {
 	s, err := newSaver(store, refs, opts, false)
 	if err != nil {
 		return fmt.Errorf("saving: %w", err)
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("saving to %s: %w", dir, err)
+	switch merr := os.Mkdir(dir, 0o755); {
+	case merr == nil:
+		defer func() {
+			// Not left behind empty under the name, as a failed save leaves no file.
+			if err != nil {
+				err = errors.Join(err, os.Remove(dir))
+			}
+		}()
+	case !errors.Is(merr, os.ErrExist):
+		return fmt.Errorf("saving to %s: %w", dir, merr)
 	}
-	ents, err := os.ReadDir(dir)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("saving to %s: %w", dir, err)
 	}
-	if len(ents) > 0 {
+	defer root.Close()
+	names, err := dirNames(root)
+	if err != nil {
+		return fmt.Errorf("saving to %s: %w", dir, err)
+	}
+	if len(names) > 0 {
 		return fmt.Errorf("saving to %s: directory is not empty", dir)
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, removeContents(dir))
+			err = errors.Join(err, removeContents(root))
 		}
 	}()
-	if err := s.writeDir(ctx, dir); err != nil {
+	if err := s.writeDir(ctx, root); err != nil {
 		return fmt.Errorf("saving to %s: %w", dir, err)
 	}
 	return nil
@@ -325,17 +341,21 @@ func (s *saver) writeTar(ctx context.Context, w io.Writer) error {
 	return tw.Close()
 }
 
-func (s *saver) writeDir(ctx context.Context, dir string) error {
-	blobs := filepath.Join(dir, "blobs", "sha256")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		return err
+func (s *saver) writeDir(ctx context.Context, root *os.Root) error {
+	for _, d := range []string{"blobs", "blobs/sha256"} {
+		if err := root.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	create := func(name string) (*os.File, error) {
+		return root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
 	}
 	buf := make([]byte, copyBufSize)
 	for _, d := range s.blobs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(filepath.Join(blobs, d.Digest.Hex), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := create(blobName(d.Digest))
 		if err != nil {
 			return err
 		}
@@ -349,8 +369,13 @@ func (s *saver) writeDir(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f[0]), []byte(f[1]), 0o644); err != nil {
+	for _, name := range files {
+		f, err := create(name[0])
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(f, name[1])
+		if err := errors.Join(err, f.Close()); err != nil {
 			return err
 		}
 	}
@@ -381,15 +406,26 @@ func (s *saver) copyBlob(w io.Writer, d v1.Descriptor, buf []byte) error {
 	return nil
 }
 
-// removeContents empties dir, which SaveDir found empty, after a failed save.
-func removeContents(dir string) error {
-	ents, err := os.ReadDir(dir)
+// dirNames lists the names in root's directory.
+func dirNames(root *os.Root) ([]string, error) {
+	f, err := root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// removeContents empties root, which SaveDir found empty, after a failed save; a symlink put
+// in it is removed, never followed.
+func removeContents(root *os.Root) error {
+	names, err := dirNames(root)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, e := range ents {
-		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+	for _, n := range names {
+		errs = append(errs, root.RemoveAll(n))
 	}
 	return errors.Join(errs...)
 }
