@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -104,14 +105,42 @@ func quoteArg(s string) string {
 // quoteValue is s quoted with Go escapes, as %q writes it, cut to maxQuoted bytes with its
 // length told: what an error quotes back from a flag or an argument stays short.
 func quoteValue(s string) string {
-	if len(s) <= maxQuoted {
+	return quoteCut(s, maxQuoted)
+}
+
+// maxQuotedPath is how much of a path an error names, in bytes: more than of another value,
+// as the whole of a usual path says where.
+const maxQuotedPath = 256
+
+// quotePath is the path p as an error names it: bare when it is printable, without spaces
+// and at most maxQuotedPath bytes, else quoted and cut there ("loading    : stat    : …"
+// named a path of three spaces).
+func quotePath(p string) string {
+	if p != "" && len(p) <= maxQuotedPath && printableWord(p) {
+		return p
+	}
+	return quoteCut(p, maxQuotedPath)
+}
+
+// quoteCut is s quoted with Go escapes, cut to max bytes with its length told.
+func quoteCut(s string, max int) string {
+	if len(s) <= max {
 		return strconv.Quote(s)
 	}
-	cut := maxQuoted
+	cut := max
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
+// withoutPath is err without the path an *fs.PathError repeats: the caller names it once.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // registryOptions are the registry settings every command that talks to a registry shares.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -351,6 +352,35 @@ func TestImagesBadPattern(t *testing.T) {
 		_, err := strata(t, t.TempDir(), nil, tt.args...)
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("strata %q = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestPathsQuoted: a path strata names in an error is bare when it reads back as typed, else
+// quoted (spaces, a newline, control characters) and cut past maxQuotedPath bytes; the error
+// an os call gave does not name it a second time.
+func TestPathsQuoted(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "missing.tar")
+	long := "/" + strings.Repeat("d", 100<<10)
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"load", "-i", plain}, "loading " + plain + ": no such file or directory"},
+		{[]string{"load", "-i", "   "}, `loading "   ": no such file or directory`},
+		{[]string{"load", "-i", "a\nb"}, `loading "a\nb": no such file or directory`},
+		{[]string{"load", "-i", long}, `loading "/` + strings.Repeat("d", maxQuotedPath-1) + `"… (102401 bytes): file name too long`},
+		{[]string{"load", "-i", "\x1b[2J"}, `loading "\x1b[2J": no such file or directory`},
+		{[]string{"--root", file, "ps"}, "ps: invalid --root " + file + ": not a directory"},
+	} {
+		_, err := strata(t, t.TempDir(), nil, tt.args...)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("strata %.60q = %.300v, want %.300q", tt.args, err, tt.want)
 		}
 	}
 }

@@ -71,7 +71,7 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 		}
 		loaded, err = archive.Load(ctx, store, in, opts)
 	case serr != nil:
-		return fmt.Errorf("loading %s: %w", o.input, serr)
+		return fmt.Errorf("loading %s: %w", quotePath(o.input), withoutPath(serr))
 	case fi.IsDir():
 		loaded, err = archive.LoadDir(ctx, store, o.input, opts)
 	default:
@@ -83,12 +83,12 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 		}
 		f, oerr := os.OpenFile(o.input, flag, 0)
 		if oerr != nil {
-			return fmt.Errorf("loading %s: %w", o.input, oerr)
+			return fmt.Errorf("loading %s: %w", quotePath(o.input), withoutPath(oerr))
 		}
 		defer f.Close()
 		loaded, err = archive.Load(ctx, store, f, opts)
 		if err != nil {
-			err = fmt.Errorf("%s: %w", o.input, err)
+			err = fmt.Errorf("%s: %w", quotePath(o.input), err)
 		}
 	}
 	if err != nil {

@@ -191,7 +191,7 @@ func newBareRootCmd(g *globals) *cobra.Command {
 			// Caught here, the mistake is named once, as the flag, instead of as a failure to
 			// create each store under it.
 			if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
-				return usageError(cmd, fmt.Errorf("invalid --root %s: not a directory", g.root))
+				return usageError(cmd, fmt.Errorf("invalid --root %s: not a directory", quotePath(g.root)))
 			}
 			// Checked for every command, not only those that open the layer store: a typo
 			// must not pass silently through `strata images`.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,18 +133,14 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 	switch fi, serr := os.Stat(path); {
 	case serr != nil:
 	case fi.IsDir():
-		return fmt.Errorf("writing %s: is a directory", path)
+		return fmt.Errorf("writing %s: is a directory", quotePath(path))
 	case !fi.Mode().IsRegular():
 		return writeSpecial(path, fi.Mode(), fn)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		// The temp file's random name is no name the user gave: say why path cannot be made.
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return fmt.Errorf("creating %s: %w", path, err)
+		return fmt.Errorf("creating %s: %w", quotePath(path), withoutPath(err))
 	}
 	defer func() {
 		if err != nil {
@@ -163,10 +158,10 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 		err = os.Chmod(f.Name(), 0o644)
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	return nil
 }
@@ -180,14 +175,14 @@ func writeSpecial(path string, mode os.FileMode, fn func(io.Writer) error) (err 
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), withoutPath(err))
 	}
 	err = fn(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	return nil
 }
