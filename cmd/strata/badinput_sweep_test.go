@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/strata-run/strata/archive"
 	"github.com/strata-run/strata/proccard"
 )
 
@@ -381,6 +382,22 @@ func TestPathsQuoted(t *testing.T) {
 		_, err := strata(t, t.TempDir(), nil, tt.args...)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("strata %.60q = %.300v, want %.300q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestLoadProgressEscapes: the progress a load prints on a terminal names archive entries
+// with their control characters escaped: the archive chose them.
+func TestLoadProgressEscapes(t *testing.T) {
+	for _, tt := range []struct {
+		e    archive.Event
+		want string
+	}{
+		{archive.Event{Kind: archive.Read, Name: "blobs/\x1b]0;pwned\x07", Size: 2 << 20}, `Reading blobs/\x1b]0;pwned\x07 (2.1MB)`},
+		{archive.Event{Kind: archive.Read, Name: "small", Size: 10}, ""},
+	} {
+		if got := loadProgressLine(tt.e); got != tt.want {
+			t.Errorf("loadProgressLine(%q) = %q, want %q", tt.e.Name, got, tt.want)
 		}
 	}
 }

@@ -103,7 +103,7 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 		if ref, err := registry.ParseReference(l.Ref); err == nil {
 			name = ref.Familiar()
 		}
-		fmt.Fprintf(out, "Loaded image: %s\n", name)
+		fmt.Fprintf(out, "Loaded image: %s\n", escapeUnprintable(name))
 	}
 	return nil
 }
@@ -116,11 +116,20 @@ func loadProgress(w io.Writer) func(archive.Event) {
 		return nil
 	}
 	return func(e archive.Event) {
-		switch {
-		case e.Kind == archive.Read && e.Size >= 1<<20:
-			fmt.Fprintf(w, "Reading %s (%s)\n", e.Name, humanSize(e.Size))
-		case e.Kind == archive.Stored:
-			fmt.Fprintf(w, "Stored %s (%s)\n", shortID(e.Digest.String()), humanSize(e.Size))
+		if line := loadProgressLine(e); line != "" {
+			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// loadProgressLine is what loadProgress prints for e, or "". An entry's name is the
+// archive's: its escape sequences are shown, not run on the user's terminal.
+func loadProgressLine(e archive.Event) string {
+	switch {
+	case e.Kind == archive.Read && e.Size >= 1<<20:
+		return fmt.Sprintf("Reading %s (%s)", escapeUnprintable(e.Name), humanSize(e.Size))
+	case e.Kind == archive.Stored:
+		return fmt.Sprintf("Stored %s (%s)", shortID(e.Digest.String()), humanSize(e.Size))
+	}
+	return ""
 }
