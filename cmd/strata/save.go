@@ -129,18 +129,22 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 // only when fn succeeded, so an interrupted save leaves no half archive under the name.
 // A directory is refused, and a device or FIFO (/dev/null, a named pipe to another program)
 // is written in place: renaming over it would replace /dev/null with a file.
+//
+// The directory may be another user's, who can rename the temp file away and put a symlink
+// under its name while the archive is written: the file's mode is set through its
+// descriptor, never its name (a chmod by name made a host file world-readable), and a name
+// that no longer leads to the file written fails the save.
 func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 	switch fi, serr := os.Stat(path); {
 	case serr != nil:
 	case fi.IsDir():
-		return fmt.Errorf("writing %s: is a directory", quotePath(path))
+		return fmt.Errorf("writing %s: is a directory", path)
 	case !fi.Mode().IsRegular():
-		return writeSpecial(path, fi.Mode(), fn)
+		return writeSpecial(path, fi, fn)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
-		// The temp file's random name is no name the user gave: say why path cannot be made.
-		return fmt.Errorf("creating %s: %w", quotePath(path), withoutPath(err))
+		return fmt.Errorf("creating %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -149,40 +153,65 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 	}()
 	err = fn(f)
 	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
 		err = f.Sync()
+	}
+	if err == nil {
+		err = sameFile(f, f.Name())
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", quotePath(path), err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", quotePath(path), err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
 
-// writeSpecial writes through fn straight into an existing device or FIFO. A FIFO is opened
-// without waiting for a reader: with none, the save fails at once instead of hanging in open(2).
-func writeSpecial(path string, mode os.FileMode, fn func(io.Writer) error) (err error) {
+// sameFile fails unless name, not followed if a symlink, is the open file f.
+func sameFile(f *os.File, name string) error {
+	want, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	got, err := os.Lstat(name)
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(want, got) {
+		return fmt.Errorf("%s was replaced while the archive was written", name)
+	}
+	return nil
+}
+
+// writeSpecial writes through fn straight into the existing device or FIFO at path, which
+// stat found as fi. A FIFO is opened without waiting for a reader: with none, the save fails
+// at once instead of hanging in open(2). What is opened must be what was stat'ed: a regular
+// file or a symlink swapped in between would be written over in place.
+func writeSpecial(path string, fi os.FileInfo, fn func(io.Writer) error) (err error) {
 	flag := os.O_WRONLY
-	if mode&os.ModeNamedPipe != 0 {
+	if fi.Mode()&os.ModeNamedPipe != 0 {
 		flag |= syscall.O_NONBLOCK
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", quotePath(path), withoutPath(err))
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if now, serr := f.Stat(); serr != nil || !os.SameFile(fi, now) {
+		f.Close()
+		return fmt.Errorf("writing %s: it was replaced as it was opened", path)
 	}
 	err = fn(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", quotePath(path), err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -221,3 +221,76 @@ func onlyEntries(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %v, want %v", dir, got, names)
 	}
 }
+
+// TestSaveOutputSwapped: save -o into a directory another user can write, who swaps names
+// while the archive is written. The temp file renamed away and a symlink to a host file put
+// under its name: the save chmodded the host file 0644 by that name (a world-readable
+// /etc/shadow). A FIFO stat'ed, then swapped for a symlink before it was opened: the save
+// wrote the archive over the host file. Both fail now, touching nothing outside.
+func TestSaveOutputSwapped(t *testing.T) {
+	setup := func(t *testing.T) (dir, precious string) {
+		dir, outside := t.TempDir(), t.TempDir()
+		precious = filepath.Join(outside, "shadow")
+		if err := os.WriteFile(precious, []byte("secret"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return dir, precious
+	}
+	untouched := func(t *testing.T, precious string) {
+		t.Helper()
+		fi, err := os.Stat(precious)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v after the save, want 0600", precious, fi.Mode().Perm())
+		}
+		if b, _ := os.ReadFile(precious); string(b) != "secret" {
+			t.Errorf("%s holds %.20q after the save", precious, b)
+		}
+	}
+
+	t.Run("temp file swapped for a symlink", func(t *testing.T) {
+		dir, precious := setup(t)
+		err := writeFileAtomic(filepath.Join(dir, "x.tar"), func(w io.Writer) error {
+			tmp := w.(*os.File).Name()
+			if err := os.Rename(tmp, filepath.Join(dir, "moved")); err != nil {
+				return err
+			}
+			if err := os.Symlink(precious, tmp); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, "archive")
+			return err
+		})
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("writeFileAtomic with its temp file swapped = %v, want one line", err)
+		}
+		untouched(t, precious)
+	})
+	t.Run("fifo swapped for a symlink", func(t *testing.T) {
+		dir, precious := setup(t)
+		out := filepath.Join(dir, "x.tar")
+		if err := unix.Mkfifo(out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(out); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(precious, out); err != nil {
+			t.Fatal(err)
+		}
+		err = writeSpecial(out, fi, func(w io.Writer) error {
+			_, err := io.WriteString(w, "archive")
+			return err
+		})
+		if err == nil {
+			t.Error("writeSpecial of a FIFO swapped for a symlink succeeded")
+		}
+		untouched(t, precious)
+	})
+}
