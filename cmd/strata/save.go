@@ -138,13 +138,14 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 	switch fi, serr := os.Stat(path); {
 	case serr != nil:
 	case fi.IsDir():
-		return fmt.Errorf("writing %s: is a directory", path)
+		return fmt.Errorf("writing %s: is a directory", quotePath(path))
 	case !fi.Mode().IsRegular():
 		return writeSpecial(path, fi, fn)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
+		// The temp file's random name is no name the user gave: say why path cannot be made.
+		return fmt.Errorf("creating %s: %w", quotePath(path), withoutPath(err))
 	}
 	defer func() {
 		if err != nil {
@@ -165,10 +166,10 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	return nil
 }
@@ -184,7 +185,7 @@ func sameFile(f *os.File, name string) error {
 		return err
 	}
 	if !os.SameFile(want, got) {
-		return fmt.Errorf("%s was replaced while the archive was written", name)
+		return fmt.Errorf("%s was replaced while the archive was written", quotePath(name))
 	}
 	return nil
 }
@@ -200,18 +201,18 @@ func writeSpecial(path string, fi os.FileInfo, fn func(io.Writer) error) (err er
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), withoutPath(err))
 	}
 	if now, serr := f.Stat(); serr != nil || !os.SameFile(fi, now) {
 		f.Close()
-		return fmt.Errorf("writing %s: it was replaced as it was opened", path)
+		return fmt.Errorf("writing %s: it was replaced as it was opened", quotePath(path))
 	}
 	err = fn(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	return nil
 }
