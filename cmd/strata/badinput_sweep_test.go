@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -399,5 +400,28 @@ func TestLoadProgressEscapes(t *testing.T) {
 		if got := loadProgressLine(tt.e); got != tt.want {
 			t.Errorf("loadProgressLine(%q) = %q, want %q", tt.e.Name, got, tt.want)
 		}
+	}
+}
+
+// TestInspectFormatJSON: inspect --format json prints the array on one line, as docker's
+// JSONInspector does; it printed the word "json" once per object, as a template.
+func TestInspectFormatJSON(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"inspect", "--format", "json", "busybox:1.38.0-musl"},
+		{"image", "inspect", "-f", "json", "busybox:1.38.0-musl"},
+	} {
+		out, err := strata(t, root, nil, args...)
+		var got []map[string]any
+		if err != nil || strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &got) != nil || len(got) != 1 || got[0]["Id"] == nil {
+			t.Errorf("strata %q = %.200q, %v, want one line with a JSON array of the image", args, out, err)
+		}
+	}
+	out, err := strata(t, root, nil, "inspect", "--format", "json", "nosuch")
+	if out != "[]\n" || err == nil {
+		t.Errorf("strata inspect --format json nosuch = %q, %v, want [] and an error", out, err)
 	}
 }

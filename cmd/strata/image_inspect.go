@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -92,30 +89,18 @@ func newImageInspectCmd(g *globals) *cobra.Command {
 				found = append(found, in)
 			}
 			// As docker: what was found is printed even when another argument was not.
-			if format != "" {
+			if format != "" && format != "json" {
 				if err := printTemplate(cmd.OutOrStdout(), format, found); err != nil {
 					return err
 				}
-			} else if err := printInspect(cmd.OutOrStdout(), found); err != nil {
+			} else if err := printJSONArray(cmd.OutOrStdout(), found, format == "json"); err != nil {
 				return err
 			}
 			return errors.Join(errs...)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "a Go template, e.g. '{{.Id}}' or '{{json .Config}}'")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "json (one line), or a Go template, e.g. '{{.Id}}' or '{{json .Config}}'")
 	return cmd
-}
-
-func printInspect(w io.Writer, items []imageInspect) error {
-	if items == nil {
-		items = []imageInspect{}
-	}
-	b, err := json.MarshalIndent(items, "", "    ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
 }
 
 // inspectImage describes one stored image found by the user's words (a reference, an ID or a

@@ -68,7 +68,7 @@ func TestInspectImage(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	if err := printInspect(&buf, nil); err != nil || strings.TrimSpace(buf.String()) != "[]" {
+	if err := printJSONArray[imageInspect](&buf, nil, false); err != nil || strings.TrimSpace(buf.String()) != "[]" {
 		t.Errorf("printInspect(nothing) = %q, %v, want [] as docker prints", buf.String(), err)
 	}
 }

@@ -48,7 +48,7 @@ as an image.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&format, "format", "f", "", "a Go template, e.g. '{{.State.Pid}}' or '{{json .Process.Namespaces}}'")
+	f.StringVarP(&format, "format", "f", "", "json (one line), or a Go template, e.g. '{{.State.Pid}}' or '{{json .Process.Namespaces}}'")
 	f.BoolVar(&proc, "proc", false, "print the process card of each running container")
 	f.StringVar(&typ, "type", "", "container or image: look the names up as that only, as docker inspect --type")
 	return cmd
@@ -124,10 +124,10 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 	if !proc {
 		// What was found is printed even when another argument was not, as docker does.
 		var perr error
-		if format != "" {
+		if format != "" && format != "json" {
 			perr = printInspectTemplate(w, format, found)
 		} else {
-			perr = printJSONArray(w, found)
+			perr = printJSONArray(w, found, format == "json")
 		}
 		if perr != nil {
 			return perr
@@ -241,12 +241,16 @@ func layerBlobs(g *globals, c *runner.Container) map[string]proccard.Blob {
 	return out
 }
 
-// printJSONArray prints items as docker inspect does: an indented JSON array, "[]" when empty.
-func printJSONArray(w io.Writer, items []any) error {
+// printJSONArray prints items as docker inspect does: an indented JSON array, "[]" when empty;
+// with compact (--format json, as docker's JSONInspector) the array on one line.
+func printJSONArray[T any](w io.Writer, items []T, compact bool) error {
 	if items == nil {
-		items = []any{}
+		items = []T{}
 	}
 	b, err := json.MarshalIndent(items, "", "    ")
+	if compact {
+		b, err = json.Marshal(items)
+	}
 	if err != nil {
 		return err
 	}
