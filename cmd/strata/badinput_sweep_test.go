@@ -73,6 +73,8 @@ func TestFlagValueErrors(t *testing.T) {
 		{[]string{"pull", "--max-concurrent-downloads", "\x1b[2J", "img"}, 1, `invalid argument "\x1b[2J" for "--max-concurrent-downloads" flag: want a whole number`},
 		{[]string{""}, 1, `unknown command "" (see 'strata --help')`},
 		{[]string{"system", " "}, 1, `system: unknown command " " (see 'strata system --help')`},
+		{[]string{"--", "ps"}, 1, `"ps" after "--" is an argument, not a command: give the command before "--" (see 'strata --help')`},
+		{[]string{"image", "--", "ls"}, 1, `image: "ls" after "--" is an argument, not a command: give the command before "--"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			_, err := strata(t, t.TempDir(), nil, tt.args...)

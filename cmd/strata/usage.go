@@ -71,6 +71,13 @@ func noArgs(c *cobra.Command, args []string) error {
 		if c.SuggestionsMinimumDistance <= 0 {
 			c.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
 		}
+		// cobra finds a command by its name unless a "--" came before it: then it is an
+		// argument, and "did you mean" would suggest the very name given.
+		for _, sub := range c.Commands() {
+			if sub.Name() == args[0] || sub.HasAlias(args[0]) {
+				return fmt.Errorf("%s after \"--\" is an argument, not a command: give the command before \"--\"", quoteValue(args[0]))
+			}
+		}
 		msg := fmt.Sprintf("unknown command %s", quoteValue(args[0]))
 		// Every command starts with "": cobra would suggest the first one for it.
 		if s := c.SuggestionsFor(args[0]); len(s) > 0 && strings.TrimSpace(args[0]) != "" {
