@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -14,13 +15,13 @@ import (
 // layers as they are (uncompressed layers keep media type docker tar and their digest, which
 // is their DiffID). The manifest digest then differs from the registry's, as it does for
 // `docker load` itself; config and layer digests are preserved.
-func (p *plan) readDocker(e *entry) error {
+func (p *plan) readDocker(ctx context.Context, e *entry) error {
 	ms, err := parseDockerManifest(e)
 	if err != nil {
 		return err
 	}
 	for i, m := range ms {
-		img, err := p.dockerImage(m)
+		img, err := p.dockerImage(ctx, m)
 		if err != nil {
 			return fmt.Errorf("manifest.json: image %d: %w", i, err)
 		}
@@ -29,7 +30,7 @@ func (p *plan) readDocker(e *entry) error {
 	return nil
 }
 
-func (p *plan) dockerImage(m dockerManifest) (image, error) {
+func (p *plan) dockerImage(ctx context.Context, m dockerManifest) (image, error) {
 	ce, err := p.src.lookup(m.Config)
 	if err != nil {
 		return image{}, fmt.Errorf("config: %w", err)
@@ -51,7 +52,7 @@ func (p *plan) dockerImage(m dockerManifest) (image, error) {
 		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Digest: cfgDigest, Size: ce.size},
 	}
 	for i, name := range m.Layers {
-		l, err := p.dockerLayer(name, cfg.RootFS.DiffIDs[i])
+		l, err := p.dockerLayer(ctx, name, cfg.RootFS.DiffIDs[i])
 		if err != nil {
 			return image{}, err
 		}
@@ -74,7 +75,7 @@ func (p *plan) dockerImage(m dockerManifest) (image, error) {
 
 // dockerLayer plans one layer file, telling its media type from its first bytes: old docker
 // writes plain tars, but an archive of compressed layers loads with docker too.
-func (p *plan) dockerLayer(name string, diffID v1.Hash) (v1.Descriptor, error) {
+func (p *plan) dockerLayer(ctx context.Context, name string, diffID v1.Hash) (v1.Descriptor, error) {
 	le, err := p.src.lookup(name)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("layer: %w", err)
@@ -83,7 +84,7 @@ func (p *plan) dockerLayer(name string, diffID v1.Hash) (v1.Descriptor, error) {
 	if err := p.fits(le); err != nil {
 		return v1.Descriptor{}, err
 	}
-	h, err := le.hash()
+	h, err := le.hash(ctx)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}

@@ -134,7 +134,7 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 		p.want = registry.DefaultPlatform()
 		p.whole = true
 	}
-	if err := p.read(); err != nil {
+	if err := p.read(ctx); err != nil {
 		return nil, err
 	}
 	if err := p.name(opts.Name); err != nil {

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -93,7 +94,7 @@ type dockerManifest struct {
 
 // read finds the images of the archive: through index.json when there is one (OCI archives,
 // and Docker 25 archives, whose manifests then keep their digests), else through manifest.json.
-func (p *plan) read() error {
+func (p *plan) read(ctx context.Context) error {
 	idx, err := p.src.lookup("index.json")
 	switch {
 	case err == nil:
@@ -108,7 +109,7 @@ func (p *plan) read() error {
 	if err != nil {
 		return err
 	}
-	return p.readDocker(mj)
+	return p.readDocker(ctx, mj)
 }
 
 func (p *plan) readOCI(e *entry) error {

@@ -698,3 +698,46 @@ func TestSaveDirFailedLeavesNothing(t *testing.T) {
 		t.Errorf("%s after a failed save: %d entries, %v; want it there and empty", given, len(ents), err)
 	}
 }
+
+// TestLoadDirCancelWhileHashing: an unpacked old docker archive's layers are hashed before
+// anything is stored, which for a big layer takes minutes: a cancelled load (Ctrl-C) must
+// stop there, not hash on to the end.
+func TestLoadDirCancelWhileHashing(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	size := min(int64(32<<30), (int64(st.Bavail)*st.Bsize-minFreeBytes)/2)
+	if size < 4<<30 {
+		t.Skipf("%d bytes of room: too little for the big layer", size)
+	}
+	cfg := []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("1", 64) + `"]}}`)
+	if err := os.WriteFile(filepath.Join(dir, "c.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "l"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "l", "layer.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(f.Truncate(size), f.Close()); err != nil {
+		t.Skipf("a sparse file of %d bytes: %v", size, err)
+	}
+	mj := `[{"Config":"c.json","RepoTags":["example.com/big:1"],"Layers":["l/layer.tar"]}]`
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(mj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err = LoadDir(ctx, newStore(t), dir, LoadOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("LoadDir() cancelled while hashing = %v, want %v", err, context.Canceled)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("LoadDir took %v to stop once cancelled", d)
+	}
+}

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -185,9 +186,9 @@ func (e *entry) readJSON(max int64) ([]byte, v1.Hash, error) {
 	return raw, h, nil
 }
 
-// hash computes the entry's sha256 when neither staging nor its name gave one: a config or
-// layer.tar of an old docker archive in a directory.
-func (e *entry) hash() (v1.Hash, error) {
+// hash computes the entry's sha256 when neither staging nor its name gave one: a layer.tar of
+// an old docker archive in a directory, which may take minutes, so ctx stops it.
+func (e *entry) hash(ctx context.Context) (v1.Hash, error) {
 	if e.digest.Hex != "" {
 		return e.digest, nil
 	}
@@ -197,7 +198,7 @@ func (e *entry) hash() (v1.Hash, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 		return v1.Hash{}, fmt.Errorf("hashing %s: %w", e.name, err)
 	}
 	e.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
