@@ -210,8 +210,8 @@ func (p *plan) fits(e *entry) error {
 // false when statfs cannot tell.
 func storeRoom(s *cache.Store) (room int64, ok bool) {
 	var fs unix.Statfs_t
-	if err := unix.Statfs(s.Dir(), &fs); err != nil {
-		return 0, false
+	if err := unix.Statfs(s.Dir(), &fs); err != nil || fs.Blocks == 0 {
+		return 0, false // a filesystem that reports no size (some FUSE ones) tells nothing
 	}
 	return int64(fs.Bavail)*fs.Bsize - minFreeBytes, true
 }
