@@ -57,7 +57,7 @@ func TestCLIBadInput(t *testing.T) {
 	calls := []badCall{
 		// strata itself and --root.
 		{args: []string{"bogus"}, code: 1, want: `unknown command "bogus"`},
-		{args: []string{"--bogus"}, code: 1, want: "unknown flag"},
+		{args: []string{"--bogus"}, code: 125, want: "unknown flag"},
 		{args: []string{"--root", file, "images"}, code: 1, want: "not a directory"},
 		{args: []string{"--root", file, "run", "alpine", "true"}, code: 125, want: "not a directory"},
 		{args: []string{"--root", filepath.Join(file, "sub"), "ps"}, code: 1, want: "not a directory"},
@@ -73,15 +73,15 @@ func TestCLIBadInput(t *testing.T) {
 
 		{args: []string{"pull"}, code: 1},
 		{args: []string{"pull", "a", "b"}, code: 1},
-		{args: []string{"pull", "--bogus", "alpine"}, code: 1, want: "unknown flag"},
+		{args: []string{"pull", "--bogus", "alpine"}, code: 125, want: "unknown flag"},
 		{args: []string{"pull", "--max-concurrent-downloads", "-1", "alpine"}, code: 1},
-		{args: []string{"pull", "--max-concurrent-downloads", "99999999999999999999", "alpine"}, code: 1},
-		{args: []string{"pull", "--max-concurrent-downloads", "x", "alpine"}, code: 1},
+		{args: []string{"pull", "--max-concurrent-downloads", "99999999999999999999", "alpine"}, code: 125},
+		{args: []string{"pull", "--max-concurrent-downloads", "x", "alpine"}, code: 125},
 		{args: []string{"pull", "--progress", "bogus", "alpine"}, code: 1},
 		{args: []string{"pull", "--offline", "nosuch"}, code: 1, want: "nosuch"},
 
 		{args: []string{"images", "a", "b"}, code: 1},
-		{args: []string{"images", "--bogus"}, code: 1},
+		{args: []string{"images", "--bogus"}, code: 125},
 		{args: []string{"images", "--format", "{{"}, code: 1, want: "--format"},
 		{args: []string{"images", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
 		{args: []string{"images", "--format", "table {{.Bogus}}"}, code: 1, want: "--format"},
@@ -143,7 +143,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"ps", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
 
 		{args: []string{"rm"}, code: 1},
-		{args: []string{"rm", "--bogus", "x"}, code: 1},
+		{args: []string{"rm", "--bogus", "x"}, code: 125},
 		{args: []string{"rm", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"rm", "bi-running"}, code: 1, want: "running"},
 
@@ -174,7 +174,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"serve", "--platform", "linux/amd64"}, code: 1, want: "--pull-through"},
 
 		{args: []string{"prune", "extra"}, code: 1},
-		{args: []string{"prune", "--bogus"}, code: 1},
+		{args: []string{"prune", "--bogus"}, code: 125},
 		{args: []string{"system"}, code: 0},
 		{args: []string{"system", "bogus"}, code: 1, want: `unknown command "bogus"`},
 		{args: []string{"system", "df", "extra"}, code: 1},
@@ -247,8 +247,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"stop"}, code: 1},
 		{args: []string{"stop", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"stop", "-t", "-2", "bi-running"}, code: 1}, // -1 waits forever, as docker
-		{args: []string{"stop", "-t", "x", "bi-running"}, code: 1},
-		{args: []string{"stop", "-t", "99999999999999999999", "bi-running"}, code: 1},
+		{args: []string{"stop", "-t", "x", "bi-running"}, code: 125},
+		{args: []string{"stop", "-t", "99999999999999999999", "bi-running"}, code: 125},
 
 		{args: []string{"kill"}, code: 1},
 		{args: []string{"kill", "nosuch"}, code: 1, want: "nosuch"},
@@ -262,7 +262,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"restart"}, code: 1},
 		{args: []string{"restart", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"restart", "-t", "-2", "bi-running"}, code: 1},
-		{args: []string{"restart", "-t", "x", "bi-running"}, code: 1},
+		{args: []string{"restart", "-t", "x", "bi-running"}, code: 125},
 		{args: []string{"rename"}, code: 1},
 		{args: []string{"rename", "bi-running"}, code: 1},
 		{args: []string{"rename", "nosuch", "x"}, code: 1, want: "nosuch"},
@@ -290,15 +290,19 @@ func TestCLIBadInput(t *testing.T) {
 	}
 	// Every command that takes a reference or a platform gets every bad one.
 	for _, ref := range badRefs {
+		code := 1
+		if strings.HasPrefix(ref, "-") {
+			code = 125 // read as an unknown flag: docker's 125 for any command
+		}
 		calls = append(calls,
-			badCall{args: []string{"pull", "--offline", ref}, code: 1},
+			badCall{args: []string{"pull", "--offline", ref}, code: code},
 			badCall{args: []string{"run", ref}, code: 125},
-			badCall{args: []string{"rmi", ref}, code: 1},
-			badCall{args: []string{"tag", "alpine", ref}, code: 1},
-			badCall{args: []string{"save", ref, "-o", filepath.Join(scratch, "x.tar")}, code: 1},
-			badCall{args: []string{"push", ref}, code: 1},
-			badCall{args: []string{"image", "inspect", ref}, code: 1},
-			badCall{args: []string{"inspect", ref}, code: 1},
+			badCall{args: []string{"rmi", ref}, code: code},
+			badCall{args: []string{"tag", "alpine", ref}, code: code},
+			badCall{args: []string{"save", ref, "-o", filepath.Join(scratch, "x.tar")}, code: code},
+			badCall{args: []string{"push", ref}, code: code},
+			badCall{args: []string{"image", "inspect", ref}, code: code},
+			badCall{args: []string{"inspect", ref}, code: code},
 			badCall{args: []string{"load", "--name", ref, "-i", garbage}, code: 1},
 		)
 	}

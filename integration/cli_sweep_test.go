@@ -66,7 +66,7 @@ func TestCLISweep(t *testing.T) {
 		call{args: []string{"rmi", long}, code: 1, want: `"… (102400 bytes) is not in the store`},
 		call{args: []string{"run", "\x1b]0;title\x07"}, code: 125, want: `image "\x1b]0;title\a" is not in the store`},
 		call{args: []string{"ps", "-f", long}, code: 1, want: `"… (102400 bytes): want KEY=VALUE`},
-		call{args: []string{"ps", "-n", "x"}, code: 1, want: `invalid argument "x" for "-n, --last" flag: want a whole number`},
+		call{args: []string{"ps", "-n", "x"}, code: 125, want: `invalid argument "x" for "-n, --last" flag: want a whole number`},
 		call{args: []string{"logout", "\x1b[2J"}, code: 1, want: `invalid registry "\x1b[2J"`},
 		call{args: []string{"ps", "-a", "--format", "{{.Bogus}}"}, code: 1, want: "no field Bogus (there are ID, "},
 		call{args: []string{"ps", "-a", "--format", "{{range 100000000000}}" + strings.Repeat("x", 4096) + "{{end}}"}, code: 1, want: "more than 64 MiB"},

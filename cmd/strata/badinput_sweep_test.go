@@ -55,22 +55,23 @@ func TestOneLineBounds(t *testing.T) {
 }
 
 // TestFlagValueErrors: a flag value Go cannot parse is told as what the flag wants, not as
-// the strconv function that failed, and an empty command gets no suggestion.
+// the strconv function that failed, with docker's 125 for any command's flag; an empty
+// command gets no suggestion.
 func TestFlagValueErrors(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"ps", "-n", "x"}, 1, `ps: invalid argument "x" for "-n, --last" flag: want a whole number (see 'strata ps --help')`},
-		{[]string{"ps", "-n", "99999999999999999999"}, 1, `invalid argument "99999999999999999999" for "-n, --last" flag: out of range`},
-		{[]string{"stop", "-t", "", "c"}, 1, `invalid argument "" for "-t, --time" flag: want a whole number`},
-		{[]string{"stop", "--time=1e3", "c"}, 1, `invalid argument "1e3" for "-t, --time" flag: want a whole number`},
-		{[]string{"ps", "--no-trunc=maybe"}, 1, `invalid argument "maybe" for "--no-trunc" flag: want true or false`},
-		{[]string{"--debug=x", "ps"}, 1, `invalid argument "x" for "--debug" flag: want true or false`},
+		{[]string{"ps", "-n", "x"}, 125, `ps: invalid argument "x" for "-n, --last" flag: want a whole number (see 'strata ps --help')`},
+		{[]string{"ps", "-n", "99999999999999999999"}, 125, `invalid argument "99999999999999999999" for "-n, --last" flag: out of range`},
+		{[]string{"stop", "-t", "", "c"}, 125, `invalid argument "" for "-t, --time" flag: want a whole number`},
+		{[]string{"stop", "--time=1e3", "c"}, 125, `invalid argument "1e3" for "-t, --time" flag: want a whole number`},
+		{[]string{"ps", "--no-trunc=maybe"}, 125, `invalid argument "maybe" for "--no-trunc" flag: want true or false`},
+		{[]string{"--debug=x", "ps"}, 125, `invalid argument "x" for "--debug" flag: want true or false`},
 		{[]string{"create", "-c", "-1", "img"}, 125, `invalid argument "-1" for "-c, --cpu-shares" flag: want a whole number, 0 or more`},
 		{[]string{"create", "--pids-limit", "1e30", "img"}, 125, `invalid argument "1e30" for "--pids-limit" flag: want a whole number`},
-		{[]string{"pull", "--max-concurrent-downloads", "\x1b[2J", "img"}, 1, `invalid argument "\x1b[2J" for "--max-concurrent-downloads" flag: want a whole number`},
+		{[]string{"pull", "--max-concurrent-downloads", "\x1b[2J", "img"}, 125, `invalid argument "\x1b[2J" for "--max-concurrent-downloads" flag: want a whole number`},
 		{[]string{""}, 1, `unknown command "" (see 'strata --help')`},
 		{[]string{"system", " "}, 1, `system: unknown command " " (see 'strata system --help')`},
 		{[]string{"--", "ps"}, 1, `"ps" after "--" is an argument, not a command: give the command before "--" (see 'strata --help')`},

@@ -206,7 +206,7 @@ func newBareRootCmd(g *globals) *cobra.Command {
 		},
 	}
 	// Bad flags are usage errors: exit 125 for the run family as docker does, 1 otherwise.
-	root.SetFlagErrorFunc(usageError)
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.root, "root", envOr("STRATA_ROOT", defaultRoot), "where images, layers and containers live (env STRATA_ROOT)")
 	pf.BoolVar(&g.debug, "debug", false, "print debugging details")

@@ -10,19 +10,29 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// usageError is a mistake in how c was called (a flag, the number of arguments, an unknown
-// subcommand): one line naming the command and where its help is, with the status docker
-// gives usage errors (flagErrorCode).
+// usageError is a mistake in how c was called (the number of arguments, an unknown
+// subcommand, a global flag's value): one line naming the command and where its help is,
+// with the status docker gives usage errors (flagErrorCode).
 func usageError(c *cobra.Command, err error) error {
+	return usageErrorCode(c, err, flagErrorCode(c))
+}
+
+// flagError is a flag that does not parse (unknown, missing its value, a value of the wrong
+// type): 125 for every command, as docker's FlagErrorFunc answers.
+func flagError(c *cobra.Command, err error) error {
+	return usageErrorCode(c, err, 125)
+}
+
+func usageErrorCode(c *cobra.Command, err error, code int) error {
 	var bad *pflag.InvalidValueError
 	if errors.As(err, &bad) {
 		err = flagValueError(bad)
 	}
 	if !c.HasParent() {
-		return withCode(flagErrorCode(c), fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
+		return withCode(code, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	}
 	name := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
-	return withCode(flagErrorCode(c), fmt.Errorf("%s: %w (see '%s --help')", name, err, c.CommandPath()))
+	return withCode(code, fmt.Errorf("%s: %w (see '%s --help')", name, err, c.CommandPath()))
 }
 
 // flagValueError says what a flag wants instead of how Go failed to parse the value:

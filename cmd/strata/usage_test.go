@@ -15,9 +15,9 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{args: []string{"frobnicate"}, code: 1, want: `unknown command "frobnicate" (see 'strata --help')`},
 		{args: []string{"lgos"}, code: 1, want: `did you mean "logs"?`},
-		{args: []string{"--bogus"}, code: 1, want: "unknown flag: --bogus (see 'strata --help')"},
+		{args: []string{"--bogus"}, code: 125, want: "unknown flag: --bogus (see 'strata --help')"},
 		{args: []string{"system", "bogus"}, code: 1, want: `system: unknown command "bogus" (see 'strata system --help')`},
-		{args: []string{"image", "inspect", "--bogus"}, code: 1, want: "image inspect: unknown flag: --bogus (see 'strata image inspect --help')"},
+		{args: []string{"image", "inspect", "--bogus"}, code: 125, want: "image inspect: unknown flag: --bogus (see 'strata image inspect --help')"},
 		{args: []string{"images", "x", "y"}, code: 1, want: `images: accepts at most 1 arg(s), received 2`},
 		{args: []string{"tag", "a"}, code: 1, want: "tag: accepts 2 arg(s), received 1"},
 		{args: []string{"help", "bogus"}, code: 1, want: `unknown help topic "bogus"`},
