@@ -77,7 +77,8 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	default:
 		// A FIFO opens without waiting for a writer: with none, the load reads an empty
 		// archive and says so instead of hanging in open(2), where no signal reaches it.
-		flag := os.O_RDONLY
+		// O_NOCTTY: a terminal named here must not become strata's controlling terminal.
+		flag := os.O_RDONLY | syscall.O_NOCTTY
 		if fi.Mode()&os.ModeNamedPipe != 0 {
 			flag |= syscall.O_NONBLOCK
 		}
@@ -86,6 +87,11 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 			return fmt.Errorf("loading %s: %w", quotePath(o.input), withoutPath(oerr))
 		}
 		defer f.Close()
+		// As from stdin: a terminal (-i /dev/tty) holds no archive, and reading one waits
+		// for typing.
+		if term.IsTerminal(int(f.Fd())) {
+			return fmt.Errorf("loading %s: is a terminal, not an archive", quotePath(o.input))
+		}
 		loaded, err = archive.Load(ctx, store, f, opts)
 		if err != nil {
 			err = fmt.Errorf("%s: %w", quotePath(o.input), err)

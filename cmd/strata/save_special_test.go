@@ -294,3 +294,22 @@ func TestSaveOutputSwapped(t *testing.T) {
 		untouched(t, precious)
 	})
 }
+
+// TestLoadFromTerminalPath: load -i naming a terminal (/dev/tty, /dev/pts/N) is refused as
+// load from a terminal stdin is: it read the terminal, waiting for typing, for good.
+func TestLoadFromTerminalPath(t *testing.T) {
+	tty := openPTY(t)
+	root := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		done <- strataIO(root, bytes.NewReader(nil), io.Discard, "load", "-i", tty.Name())
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "terminal") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("load -i %s = %v, want one line refusing a terminal", tty.Name(), err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("load -i %s still reading after 20 s", tty.Name())
+	}
+}
