@@ -62,10 +62,10 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 	fromFlag := func(v string, fileLine bool) error {
 		k, _, hasValue := strings.Cut(v, "=")
 		if k == "" {
-			return fmt.Errorf("invalid environment variable %q: empty name", v)
+			return fmt.Errorf("invalid environment variable %s: empty name", quoteValue(v))
 		}
 		if fileLine && strings.ContainsAny(k, " \t") {
-			return fmt.Errorf("invalid environment variable %q: name contains whitespace", v)
+			return fmt.Errorf("invalid environment variable %s: name contains whitespace", quoteValue(v))
 		}
 		if hasValue {
 			set(v)
@@ -149,11 +149,11 @@ func lookupEnv(env []string, key string) (string, bool) {
 // ParseSignal parses a signal as docker accepts it: "TERM", "SIGTERM", "sigterm" or "15".
 func ParseSignal(s string) (syscall.Signal, error) {
 	if s == "" {
-		return 0, fmt.Errorf("invalid signal %q", s)
+		return 0, fmt.Errorf("invalid signal %s", quoteValue(s))
 	}
 	if n, err := strconv.Atoi(s); err == nil {
 		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q: out of range", s)
+			return 0, fmt.Errorf("invalid signal %s: out of range", quoteValue(s))
 		}
 		return syscall.Signal(n), nil
 	}
@@ -167,7 +167,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	if sig, ok := realtimeSignal(name); ok {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("invalid signal %q", s)
+	return 0, fmt.Errorf("invalid signal %s", quoteValue(s))
 }
 
 // The realtime signals as docker numbers them (moby/sys/signal): SIGRTMIN is 34, as glibc

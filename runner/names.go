@@ -23,7 +23,7 @@ const maxNameLen = 255
 
 // invalidNameError says why name cannot name a container.
 func invalidNameError(name string) error {
-	return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", name, maxNameLen)
+	return fmt.Errorf("invalid container name %s: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", quoteValue(name), maxNameLen)
 }
 
 // Word lists for generated names, in the spirit of docker's namesgenerator.

@@ -1,0 +1,59 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestQuoteValue(t *testing.T) {
+	long := strings.Repeat("a", 100000)
+	tests := []struct {
+		in, want string
+	}{
+		{"", `""`},
+		{"web", `"web"`},
+		{"a\x1b[2Jb", `"a\x1b[2Jb"`},
+		{"\xff", `"\xff"`},
+		{strings.Repeat("b", 64), `"` + strings.Repeat("b", 64) + `"`},
+		{long, `"` + strings.Repeat("a", 64) + `"… (100000 bytes)`},
+		// A cut never splits a rune: "é" is 2 bytes, so 63 "x" then "é" stops before it.
+		{strings.Repeat("x", 63) + "éé", `"` + strings.Repeat("x", 63) + `"… (67 bytes)`},
+	}
+	for _, tt := range tests {
+		if got := quoteValue(tt.in); got != tt.want {
+			t.Errorf("quoteValue(%.80q) = %.200s, want %.200s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestUserValueErrorsAreShort pins that a container name, a signal or an env variable the
+// user gave comes back in an error quoted, escaped and cut, not whole: a 100 KB --name was
+// quoted back as a 100 KB line.
+func TestUserValueErrorsAreShort(t *testing.T) {
+	long := "\x1b]0;x" + strings.Repeat("a", 100000)
+	_, sigErr := ParseSignal(long)
+	_, numErr := ParseSignal("99" + strings.Repeat("9", 10) + "\x07")
+	_, envErr := MergeEnv(nil, []string{"=" + long}, nil)
+	for _, tc := range []struct {
+		what string
+		err  error
+		told string
+	}{
+		{"invalidNameError", invalidNameError(long), "(100005 bytes)"},
+		{"ParseSignal", sigErr, "(100005 bytes)"},
+		{"ParseSignal number", numErr, `"999999999999\a"`},
+		{"MergeEnv", envErr, "(100006 bytes)"},
+	} {
+		if tc.err == nil {
+			t.Errorf("%s(long) = nil error, want one", tc.what)
+			continue
+		}
+		msg := tc.err.Error()
+		if len(msg) > 300 || strings.ContainsAny(msg, "\x1b\x07") {
+			t.Errorf("%s(long) error is %d bytes %.200q, want it short and escaped", tc.what, len(msg), msg)
+		}
+		if !strings.Contains(msg, tc.told) {
+			t.Errorf("%s(long) error %.300q, want it to hold %s", tc.what, msg, tc.told)
+		}
+	}
+}
