@@ -195,7 +195,8 @@ func sameFile(f *os.File, name string) error {
 // at once instead of hanging in open(2). What is opened must be what was stat'ed: a regular
 // file or a symlink swapped in between would be written over in place.
 func writeSpecial(path string, fi os.FileInfo, fn func(io.Writer) error) (err error) {
-	flag := os.O_WRONLY
+	// O_NOCTTY: a terminal named here must not become strata's controlling terminal.
+	flag := os.O_WRONLY | syscall.O_NOCTTY
 	if fi.Mode()&os.ModeNamedPipe != 0 {
 		flag |= syscall.O_NONBLOCK
 	}
@@ -206,6 +207,11 @@ func writeSpecial(path string, fi os.FileInfo, fn func(io.Writer) error) (err er
 	if now, serr := f.Stat(); serr != nil || !os.SameFile(fi, now) {
 		f.Close()
 		return fmt.Errorf("writing %s: it was replaced as it was opened", quotePath(path))
+	}
+	if term.IsTerminal(int(f.Fd())) {
+		// As to stdout: an archive on a terminal is garbage on the screen.
+		f.Close()
+		return fmt.Errorf("writing %s: refusing to write an archive to a terminal", quotePath(path))
 	}
 	err = fn(f)
 	if cerr := f.Close(); err == nil {

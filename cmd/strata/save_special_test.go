@@ -62,6 +62,10 @@ func TestSaveLoadTerminal(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "terminal") {
 		t.Errorf("save to a terminal = %v, want a refusal naming the terminal", err)
 	}
+	err = strataIO(root, bytes.NewReader(nil), io.Discard, "save", "-o", tty.Name(), "busybox:1.38.0-musl")
+	if err == nil || !strings.Contains(err.Error(), "terminal") {
+		t.Errorf("save -o %s = %v, want a refusal naming the terminal", tty.Name(), err)
+	}
 	var out bytes.Buffer
 	err = strataIO(t.TempDir(), tty, &out, "load")
 	if err == nil || !strings.Contains(err.Error(), "terminal") {
