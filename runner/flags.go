@@ -41,12 +41,12 @@ var ErrNamedVolume = fmt.Errorf("named volumes are %w", ErrUnsupported)
 // time, as docker does.
 func ParseVolume(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %q: "+format, append([]any{v}, a...)...)
+		return mount.Mount{}, fmt.Errorf("invalid volume specification %s: "+format, append([]any{quoteValue(v)}, a...)...)
 	}
 	parts := strings.Split(v, ":")
 	if len(parts) == 1 {
 		if !path.IsAbs(v) {
-			return fail("container path %q is not absolute", v)
+			return fail("container path %s is not absolute", quoteValue(v))
 		}
 		return mount.Mount{Type: TypeVolume, Target: path.Clean(v), Options: slices.Clone(volumeOptions)}, nil
 	}
@@ -70,7 +70,7 @@ func ParseVolume(v string) (mount.Mount, error) {
 	if strings.HasPrefix(src, ".") {
 		abs, err := filepath.Abs(src)
 		if err != nil {
-			return fail("host path %q: %w", src, err)
+			return fail("host path %s: %w", quoteValue(src), err)
 		}
 		src = abs
 	}
@@ -78,7 +78,7 @@ func ParseVolume(v string) (mount.Mount, error) {
 		return fail("%w", ErrNamedVolume)
 	}
 	if !path.IsAbs(dst) {
-		return fail("container path %q is not absolute", dst)
+		return fail("container path %s is not absolute", quoteValue(dst))
 	}
 	m := mount.Mount{Type: "bind", Source: filepath.Clean(src), Target: path.Clean(dst), Options: []string{"rbind"}}
 	if len(parts) == 3 {
@@ -117,12 +117,12 @@ func volumeMode(mode string) ([]string, error) {
 		case "consistent", "cached", "delegated":
 			kind = "consistency"
 		case "nocopy", "copy":
-			return nil, fmt.Errorf("option %q is for a volume, not a bind mount", o)
+			return nil, fmt.Errorf("option %s is for a volume, not a bind mount", quoteValue(o))
 		default:
-			return nil, fmt.Errorf("invalid mode %q: unknown option %q", mode, o)
+			return nil, fmt.Errorf("invalid mode %s: unknown option %s", quoteValue(mode), quoteValue(o))
 		}
 		if prev, ok := seen[kind]; ok {
-			return nil, fmt.Errorf("invalid mode %q: %s and %s are both a %s", mode, prev, o, kind)
+			return nil, fmt.Errorf("invalid mode %s: %s and %s are both a %s", quoteValue(mode), prev, o, kind)
 		}
 		seen[kind] = o
 	}
@@ -142,7 +142,7 @@ func volumeMode(mode string) ([]string, error) {
 // with ErrUnsupported, never silently changed.
 func ParseMount(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
-		return mount.Mount{}, fmt.Errorf("invalid --mount %q: "+format, append([]any{v}, a...)...)
+		return mount.Mount{}, fmt.Errorf("invalid --mount %s: "+format, append([]any{quoteValue(v)}, a...)...)
 	}
 	var fields []string
 	if v != "" {
@@ -179,7 +179,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			case "volume-nocopy":
 				nocopy = true
 			default:
-				return fail("field %q must be a key=value pair", field)
+				return fail("field %s must be a key=value pair", quoteValue(field))
 			}
 			continue
 		}
@@ -191,14 +191,14 @@ func ParseMount(v string) (mount.Mount, error) {
 			src = val
 			if val == "." || strings.HasPrefix(val, "./") {
 				if src, err = filepath.Abs(val); err != nil {
-					return fail("source %q: %w", val, err)
+					return fail("source %s: %w", quoteValue(val), err)
 				}
 			}
 		case "target", "destination", "dst":
 			dst = val
 		case "readonly", "ro":
 			if readonly, err = strconv.ParseBool(val); err != nil {
-				return fail("invalid value for %s: %q is not a boolean", key, val)
+				return fail("invalid value for %s: %s is not a boolean", key, quoteValue(val))
 			}
 		case "consistency":
 			// No-op on Linux, as in docker.
@@ -208,7 +208,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			recursive = val
 		case "bind-nonrecursive":
 			if nonRecursive, err = strconv.ParseBool(val); err != nil {
-				return fail("invalid value for %s: %q is not a boolean", key, val)
+				return fail("invalid value for %s: %s is not a boolean", key, quoteValue(val))
 			}
 		case "tmpfs-size":
 			size = val
@@ -218,7 +218,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			// A label of the anonymous volume: strata keeps none, and nothing reads them.
 		case "volume-nocopy":
 			if nocopy, err = strconv.ParseBool(val); err != nil {
-				return fail("invalid value for %s: %q is not a boolean", key, val)
+				return fail("invalid value for %s: %s is not a boolean", key, quoteValue(val))
 			}
 		case "volume-driver":
 			if val != "local" { // docker's own, what strata's volumes are
@@ -229,14 +229,14 @@ func ParseMount(v string) (mount.Mount, error) {
 		case "image-subpath":
 			return fail("%s: %w", key, ErrUnsupported)
 		default:
-			return fail("unexpected key %q in %q", key, field)
+			return fail("unexpected key %s in %s", quoteValue(key), quoteValue(field))
 		}
 	}
 	if dst == "" {
 		return fail("target is required")
 	}
 	if !path.IsAbs(dst) {
-		return fail("target %q is not absolute", dst)
+		return fail("target %s is not absolute", quoteValue(dst))
 	}
 	for _, k := range kinds {
 		if kind, _, _ := strings.Cut(k, "-"); kind != typ {
@@ -249,7 +249,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			return fail("source is required for a bind mount")
 		}
 		if !filepath.IsAbs(src) {
-			return fail("source %q is not absolute", src)
+			return fail("source %s is not absolute", quoteValue(src))
 		}
 		if _, err := os.Stat(src); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -266,7 +266,7 @@ func ParseMount(v string) (mount.Mount, error) {
 		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
 			m.Options = append(m.Options, propagation)
 		default:
-			return fail("bind-propagation %q is not one of private, rprivate, shared, rshared, slave, rslave", propagation)
+			return fail("bind-propagation %s is not one of private, rprivate, shared, rshared, slave, rslave", quoteValue(propagation))
 		}
 		switch recursive {
 		case "", "enabled":
@@ -283,7 +283,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			// strata's binds are recursive, and recursively read-only.
 			return fail("bind-recursive=%s: %w", recursive, ErrUnsupported)
 		default:
-			return fail("invalid value for bind-recursive: %q (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")", recursive)
+			return fail("invalid value for bind-recursive: %s (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")", quoteValue(recursive))
 		}
 		if nonRecursive {
 			return fail("bind-nonrecursive: %w", ErrUnsupported)
@@ -309,7 +309,7 @@ func ParseMount(v string) (mount.Mount, error) {
 		if mode != "" {
 			n, err := strconv.ParseUint(mode, 8, 32)
 			if err != nil {
-				return fail("tmpfs-mode %q is not an octal mode", mode)
+				return fail("tmpfs-mode %s is not an octal mode", quoteValue(mode))
 			}
 			if n > 0 {
 				m.Options = append(m.Options, "mode="+strconv.FormatUint(n, 8))
@@ -336,43 +336,121 @@ func ParseMount(v string) (mount.Mount, error) {
 	case "npipe", "cluster", "image":
 		return fail("type %s: %w", typ, ErrUnsupported)
 	default:
-		return fail("unknown type %q", typ)
+		return fail("unknown type %s", quoteValue(typ))
 	}
 }
 
 // ParseTmpfs parses one --tmpfs value, "/path[:options]", options being mount(8) words for
-// tmpfs such as size=64m,mode=1777,ro, which docker passes to the kernel as they are. Docker's
-// defaults are noexec, nosuid and nodev. A size is checked and given in bytes, but for one
-// in percent of the RAM ("size=50%"), which the kernel takes.
+// tmpfs such as size=64m,mode=1777,ro. Docker's defaults are noexec, nosuid and nodev. As
+// docker's ParseTmpfsOptions, an option must be a mount flag or one of tmpfs's size, mode,
+// uid, gid, nr_inodes, nr_blocks and mpol; unlike docker, which leaves them to the kernel
+// (whose answer at start is a bare "invalid argument"), their values are checked here. A size
+// is given in bytes, but for one in percent of the RAM ("size=50%"), which the kernel takes.
 func ParseTmpfs(v string) (mount.Mount, error) {
 	dst, opts, _ := strings.Cut(v, ":")
 	if !path.IsAbs(dst) {
-		return mount.Mount{}, fmt.Errorf("invalid --tmpfs %q: path %q is not absolute", v, dst)
+		return mount.Mount{}, fmt.Errorf("invalid --tmpfs %s: path %s is not absolute", quoteValue(v), quoteValue(dst))
 	}
 	m := tmpfsMount(path.Clean(dst))
 	if opts != "" {
 		for _, o := range strings.Split(opts, ",") {
-			switch {
-			case o == "":
-				continue
-			case strings.HasPrefix(o, "x-strata."):
-				return mount.Mount{}, fmt.Errorf("invalid --tmpfs %q: unknown option %q", v, o)
-			case strings.HasPrefix(o, "size="):
-				size := strings.TrimPrefix(o, "size=")
-				if pct, ok := strings.CutSuffix(size, "%"); ok && pct != "" && strings.Trim(pct, "0123456789") == "" {
-					break
-				}
-				n, err := parseBytes(size)
-				if err != nil {
-					return mount.Mount{}, fmt.Errorf("invalid --tmpfs %q: %w", v, err)
-				}
-				o = "size=" + strconv.FormatInt(n, 10)
+			o, err := tmpfsOption(o)
+			if err != nil {
+				return mount.Mount{}, fmt.Errorf("invalid --tmpfs %s: %w", quoteValue(v), err)
 			}
-			m.Options = append(m.Options, o)
+			if o != "" {
+				m.Options = append(m.Options, o)
+			}
 		}
 	}
 	return m, nil
 }
+
+// tmpfsOption checks one --tmpfs option and returns it as the init is to get it ("" to drop
+// it), or says what is wrong with it, naming it.
+func tmpfsOption(o string) (string, error) {
+	key, val, hasValue := strings.Cut(o, "=")
+	if !hasValue {
+		switch o {
+		case "", "defaults":
+			return "", nil
+		case "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+			"sync", "async", "dirsync", "mand", "nomand",
+			"bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave":
+			return o, nil
+		case "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+			"strictatime", "nostrictatime", "unbindable", "runbindable":
+			// Docker takes these as mount flags; strata's init would hand them to tmpfs as
+			// data, which the kernel refuses at start.
+			return "", fmt.Errorf("option %s: %w", o, ErrUnsupported)
+		case "remount":
+			return "", fmt.Errorf("option remount: a new tmpfs is mounted, not remounted")
+		case "size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol":
+			return "", fmt.Errorf("option %s needs a value (%s=...)", o, o)
+		}
+		return "", fmt.Errorf("unknown option %s", quoteValue(o))
+	}
+	bad := func(what string) error {
+		return fmt.Errorf("option %s: %s is not %s", key, quoteValue(val), what)
+	}
+	switch key {
+	case "size":
+		if pct, ok := strings.CutSuffix(val, "%"); ok && pct != "" && strings.Trim(pct, "0123456789") == "" {
+			return o, nil
+		}
+		n, err := parseBytes(val)
+		if err != nil {
+			return "", fmt.Errorf("option size: %w", err)
+		}
+		return "size=" + strconv.FormatInt(n, 10), nil
+	case "mode":
+		// The kernel reads an octal number and keeps its permission bits (& 07777).
+		if _, err := strconv.ParseUint(val, 8, 32); err != nil {
+			return "", bad("an octal mode")
+		}
+	case "uid", "gid":
+		// (uid_t)-1 is no id: the kernel refuses it.
+		if n, ok := kernelUint(val, 32); !ok || n == 1<<32-1 {
+			return "", bad("a numeric id")
+		}
+	case "nr_inodes", "nr_blocks":
+		// The kernel's memparse: a number, then a unit k, m, g, t, p or e at most.
+		if _, ok := kernelUint(val, 64); !ok {
+			num := val[:max(len(val)-1, 0)]
+			if _, ok := kernelUint(num, 64); !ok || !strings.ContainsAny(val[len(num):], "kKmMgGtTpPeE") {
+				return "", bad("a number")
+			}
+		}
+	case "mpol":
+		if !mpolPattern.MatchString(val) {
+			return "", bad("a memory policy")
+		}
+	default:
+		return "", fmt.Errorf("unknown option %s", quoteValue(o))
+	}
+	return o, nil
+}
+
+// kernelUint parses s as the kernel's kstrtoul with base 0 reads one: decimal, octal after
+// a leading 0, hexadecimal after 0x; no sign, no Go-only "0o", "0b" or "_".
+func kernelUint(s string, bits int) (uint64, bool) {
+	base := 10
+	switch {
+	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+	case len(s) > 1 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" || strings.Trim(s, "0123456789abcdefABCDEF") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, base, bits)
+	return n, err == nil
+}
+
+// mpolPattern is a tmpfs memory policy as the kernel's mpol_parse_str reads one: a mode,
+// an optional =static or =relative, and a node list (whose commas --tmpfs cannot carry).
+var mpolPattern = regexp.MustCompile(`^(default|prefer|bind|interleave|weighted_interleave|local)(=(static|relative))?(:[0-9-]+)?$`)
 
 // tmpfsMount is a tmpfs at dst with docker's default options for --tmpfs and --mount.
 func tmpfsMount(dst string) mount.Mount {
@@ -385,16 +463,16 @@ func tmpfsMount(dst string) mount.Mount {
 func parseBytes(s string) (int64, error) {
 	m := sizePattern.FindStringSubmatch(s)
 	if m == nil {
-		return 0, fmt.Errorf("invalid size %q", s)
+		return 0, fmt.Errorf("invalid size %s", quoteValue(s))
 	}
 	f, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
-		return 0, fmt.Errorf("invalid size %q", s)
+		return 0, fmt.Errorf("invalid size %s", quoteValue(s))
 	}
 	mult := map[string]float64{"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}[strings.ToLower(m[2])]
 	n := f * mult
 	if n > 1<<62 {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
+		return 0, fmt.Errorf("invalid size %s: too large", quoteValue(s))
 	}
 	return int64(n), nil
 }

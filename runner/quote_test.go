@@ -3,6 +3,8 @@ package runner
 import (
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/mount"
 )
 
 func TestQuoteValue(t *testing.T) {
@@ -54,6 +56,34 @@ func TestUserValueErrorsAreShort(t *testing.T) {
 		}
 		if !strings.Contains(msg, tc.told) {
 			t.Errorf("%s(long) error %.300q, want it to hold %s", tc.what, msg, tc.told)
+		}
+	}
+}
+
+// TestMountFlagErrorsAreShort pins that -v, --mount and --tmpfs quote what they refuse
+// escaped and cut: each quoted the whole value, twice for --mount, with %q.
+func TestMountFlagErrorsAreShort(t *testing.T) {
+	long := "\x1b[2J" + strings.Repeat("a", 100000)
+	for _, tc := range []struct {
+		in    string
+		parse func(string) (mount.Mount, error)
+	}{
+		{"type=tmpfs,dst=/t,tmpfs-mode=" + long, ParseMount},
+		{"type=" + long + ",dst=/t", ParseMount},
+		{"type=tmpfs,dst=/t,tmpfs-size=" + long, ParseMount},
+		{"/a:rel" + long, ParseVolume},
+		{"/a:/b:" + long, ParseVolume},
+		{"/x:size=" + long, ParseTmpfs},
+		{"/x:mode=" + long, ParseTmpfs},
+		{"x" + long, ParseTmpfs},
+	} {
+		_, err := tc.parse(tc.in)
+		if err == nil {
+			t.Errorf("parsing %.40q = nil error, want one", tc.in)
+			continue
+		}
+		if msg := err.Error(); len(msg) > 400 || strings.ContainsAny(msg, "\x1b\n") || !strings.Contains(msg, " bytes)") {
+			t.Errorf("parsing %.40q: error is %d bytes %.300q, want it short, escaped and cut", tc.in, len(msg), msg)
 		}
 	}
 }
