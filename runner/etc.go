@@ -37,14 +37,16 @@ func hostsFile(network, hostname string, hostHosts []byte, extra []string) ([]by
 	for _, h := range extra {
 		name, ip, ok := strings.Cut(h, ":")
 		if !ok || name == "" {
-			return nil, fmt.Errorf("invalid --add-host %q: want name:ip", h)
+			return nil, fmt.Errorf("invalid --add-host %s: want name:ip", quoteValue(h))
 		}
 		if ip == "host-gateway" {
-			return nil, fmt.Errorf("--add-host %q: host-gateway: %w", h, ErrUnsupported)
+			return nil, fmt.Errorf("--add-host %s: host-gateway: %w", quoteValue(h), ErrUnsupported)
 		}
+		// As docker, which says no more: netip's reason ("IPv4 field has value >255") would
+		// quote the address a second time, uncut.
 		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
 		if err != nil {
-			return nil, fmt.Errorf("invalid --add-host %q: %w", h, err)
+			return nil, fmt.Errorf("invalid IP address in --add-host: %s", quoteValue(ip))
 		}
 		fmt.Fprintf(&b, "%s\t%s\n", addr, name)
 	}
@@ -59,7 +61,7 @@ func resolvConf(network string, host []byte, dns []string) ([]byte, error) {
 	var b bytes.Buffer
 	for _, d := range dns {
 		if _, err := netip.ParseAddr(d); err != nil {
-			return nil, fmt.Errorf("invalid --dns %q: %w", d, err)
+			return nil, fmt.Errorf("invalid IP address in --dns: %s", quoteValue(d))
 		}
 	}
 	sc := bufio.NewScanner(bytes.NewReader(host))

@@ -56,3 +56,29 @@ func TestHostsFile(t *testing.T) {
 		}
 	}
 }
+
+// TestEtcAddressErrors pins the words of a bad --add-host or --dns address: docker's
+// "invalid IP address in add-host: ...", the value quoted and cut, not netip's own text
+// (`ParseAddr("999.1.1.1"): IPv4 field has value >255`), which quoted it a second time.
+func TestEtcAddressErrors(t *testing.T) {
+	long := strings.Repeat("9", 1000)
+	for _, tt := range []struct {
+		hosts, dns []string
+		want       string
+	}{
+		{[]string{"x:999.1.1.1"}, nil, `invalid IP address in --add-host: "999.1.1.1"`},
+		{[]string{"x:[::g]"}, nil, `invalid IP address in --add-host: "[::g]"`},
+		{[]string{"x:" + long}, nil, `invalid IP address in --add-host: "` + long[:64] + `"… (1000 bytes)`},
+		{[]string{"noip\x1b"}, nil, `invalid --add-host "noip\x1b": want name:ip`},
+		{nil, []string{"999.1.1.1"}, `invalid IP address in --dns: "999.1.1.1"`},
+		{nil, []string{"1.1.1.1", "dns.example\n"}, `invalid IP address in --dns: "dns.example\n"`},
+	} {
+		_, err := hostsFile(NetworkNone, "box", nil, tt.hosts)
+		if err == nil {
+			_, err = resolvConf(NetworkNone, nil, tt.dns)
+		}
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("--add-host %q --dns %q: error %v, want %s", tt.hosts, tt.dns, err, tt.want)
+		}
+	}
+}
