@@ -107,7 +107,9 @@ func checkProcSelfFD(fd int) error {
 
 // lookup opens target, a container path, O_PATH inside the root. With resolveLinks it also
 // returns the container path the image's symlinks led to (target itself when there were
-// none: the common case costs one openat2); otherwise resolved is target.
+// none: the common case costs one openat2); otherwise resolved is target. Its errors do not
+// name target: the step's error names it already ("mount /etc/passwd/x: not a directory",
+// not "mount /etc/passwd/x: open /etc/passwd/x: not a directory").
 func (a *planApplier) lookup(target string, mode resolveMode) (fd int, resolved string, err error) {
 	root, err := a.rootFD()
 	if err != nil {
@@ -120,14 +122,14 @@ func (a *planApplier) lookup(target string, mode resolveMode) (fd int, resolved 
 			return fd, target, nil
 		case errors.Is(err, unix.ENOSYS): // no openat2: securejoin's lookup, then readlink
 		case !errors.Is(err, unix.ELOOP) || mode == noLinks:
-			return -1, "", &os.PathError{Op: "open", Path: target, Err: err}
+			return -1, "", err
 		}
 	}
 	if fd, err = openInRoot(root, target, 0); errors.Is(err, unix.ENOSYS) {
 		fd, err = openInRootCompat(root, target)
 	}
 	if err != nil {
-		return -1, "", &os.PathError{Op: "open", Path: target, Err: err}
+		return -1, "", err
 	}
 	if mode == followLinks {
 		return fd, target, nil
@@ -136,7 +138,7 @@ func (a *planApplier) lookup(target string, mode resolveMode) (fd int, resolved 
 		return -1, "", errors.Join(fmt.Errorf("telling where %s leads: %w", target, err), unix.Close(fd))
 	}
 	if mode == noLinks && resolved != target {
-		return -1, "", errors.Join(&os.PathError{Op: "open", Path: target, Err: unix.ELOOP}, unix.Close(fd))
+		return -1, "", errors.Join(unix.ELOOP, unix.Close(fd))
 	}
 	return fd, resolved, nil
 }
@@ -247,10 +249,11 @@ func createAt(dirfd int, name string, dir bool) (int, error) {
 // when dir is false, with the dirs above it, where the image's symlinks lead inside the root,
 // a dangling one too. Each is made by name in a dir already open and opened without
 // following a symlink: one swapped in meanwhile fails the step (ELOOP), it never leads out.
+// An error names the path made only when it is not target, which the step's error names.
 func (a *planApplier) makeTarget(target string, dir bool, mode resolveMode) (int, string, error) {
 	fd, resolved, err := a.makeAt(target, dir, mode)
 	if !errors.Is(err, unix.ELOOP) || mode == noLinks {
-		return fd, resolved, err
+		return fd, resolved, withoutTarget(err, target)
 	}
 	// A symlink leading nowhere yet on the way: the path is made where it leads, as
 	// securejoin reads the links by name (never a magic one) inside the root.
@@ -269,7 +272,17 @@ func (a *planApplier) makeTarget(target string, dir bool, mode resolveMode) (int
 	if there := path.Clean("/" + rel); there != target {
 		return a.makeAt(there, dir, mode)
 	}
-	return -1, "", err
+	return -1, "", withoutTarget(err, target)
+}
+
+// withoutTarget is err without its path when that is target: "mount /data/sub: mkdir:
+// read-only file system", not "mount /data/sub: mkdir /data/sub: read-only file system".
+func withoutTarget(err error, target string) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == target && err == error(pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
 }
 
 // makeAt is makeTarget's walk: the parent is opened inside the root (made first when
@@ -282,6 +295,8 @@ func (a *planApplier) makeAt(target string, dir bool, mode resolveMode) (int, st
 	pfd, presolved, err := a.lookup(parent, mode)
 	if errors.Is(err, unix.ENOENT) {
 		pfd, presolved, err = a.makeAt(parent, true, mode)
+	} else if err != nil {
+		err = &os.PathError{Op: "open", Path: parent, Err: err}
 	}
 	if err != nil {
 		return -1, "", err
