@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -67,7 +68,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if opts.Privileged {
 		spec.Privileged = true
 	}
-	env, err := MergeEnv(spec.Env, opts.Env, nil)
+	env, err := execEnv(spec.Env, opts.Env)
 	if err != nil {
 		return ExitOwnError, err
 	}
@@ -122,6 +123,31 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, ErrNotRunning
 	}
 	return code, err
+}
+
+// execEnv is the exec'd command's environment: the container's, then the -e values. A NAME
+// without "=" takes this host's value, as MergeEnv gives it; when the host has none, it
+// unsets NAME, as docker's daemon merges an exec's env (ReplaceOrAppendEnvValues): `-e IMG`
+// from a shell without IMG used to leave the container's IMG in place. The last -e naming a
+// variable decides.
+func execEnv(containerEnv, flags []string) ([]string, error) {
+	env, err := MergeEnv(containerEnv, flags, nil)
+	if err != nil {
+		return nil, err
+	}
+	unset := map[string]bool{}
+	for _, kv := range flags {
+		k, _, hasValue := strings.Cut(kv, "=")
+		_, onHost := os.LookupEnv(k)
+		unset[k] = !hasValue && !onHost
+	}
+	out := env[:0]
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); !unset[k] {
+			out = append(out, kv)
+		}
+	}
+	return out, nil
 }
 
 // allNamespaces are the namespaces Exec joins, as nsenter --all: all that differ from strata's.
