@@ -22,14 +22,16 @@ cgroup and root, with its environment, user, capabilities and seccomp filter. Th
 the command's (126 if it cannot be executed, 127 if it is not found).`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The container first, as docker's CLI inspects it before it checks the terminal:
+			// "no such container" wins over "the input device is not a TTY".
+			_, c, err := g.getContainer(args[0])
+			if err != nil {
+				return withCode(runner.ExitOwnError, err)
+			}
 			if !o.Detach {
 				if err := checkTTY(o.Stdin, o.Terminal, os.Stdin); err != nil {
 					return withCode(runner.ExitOwnError, err)
 				}
-			}
-			_, c, err := g.getContainer(args[0])
-			if err != nil {
-				return withCode(runner.ExitOwnError, err)
 			}
 			if len(envFiles) > 0 {
 				fromFiles, err := runner.MergeEnv(nil, nil, envFiles)
@@ -51,7 +53,7 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 	f.BoolVarP(&o.Stdin, "interactive", "i", false, "keep stdin open")
 	f.BoolVarP(&o.Terminal, "tty", "t", false, "allocate a pseudo-terminal")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
-	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take it from here)")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take it from here, or unset it if unset here)")
 	f.StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
 	f.StringVarP(&o.Cwd, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] to run as (name or number)")
