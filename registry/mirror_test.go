@@ -192,3 +192,27 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestMirrorInvalidMessages pins what a bad mirror is told: what is wrong, in strata's words,
+// the mirror quoted and cut to 64 bytes; net/url's text ("net/url: invalid control character
+// in URL") quoted it a second time, whole.
+func TestMirrorInvalidMessages(t *testing.T) {
+	long := "https://" + strings.Repeat("h", 100000) + "/x"
+	for _, tt := range []struct {
+		mirror, want string
+	}{
+		{"http://a\x01b", `invalid mirror "http://a\x01b": it holds a control character`},
+		{"http://mirror\n", `invalid mirror "http://mirror\n": it holds a control character`},
+		{"http://[::1", `invalid mirror "http://[::1": not a URL; want scheme://host[:port]`},
+		{"http://host:port", `invalid mirror "http://host:port": not a URL; want scheme://host[:port]`},
+		{"ftp://host", `invalid mirror "ftp://host": scheme must be http or https`},
+		{long, `invalid mirror "https://` + strings.Repeat("h", 56) + `"… (100010 bytes): want scheme://host[:port] only`},
+	} {
+		opts := testOptions()
+		opts.Mirrors = []string{tt.mirror}
+		_, err := NewPuller(opts)
+		if want := "registry mirror: " + tt.want; err == nil || err.Error() != want {
+			t.Errorf("NewPuller(Mirrors: %.40q) = %.300v, want %s", tt.mirror, err, want)
+		}
+	}
+}

@@ -127,16 +127,24 @@ type mirror struct {
 
 // parseMirror accepts "scheme://host[:port]" as Docker's --registry-mirror does: a mirror
 // serves the same repository paths as the registry it mirrors, so a path would be ambiguous.
+// Errors say what is wrong in their own words, the mirror quoted and cut: net/url's own
+// (`parse "http://a\x01b": net/url: invalid control character in URL`) quote it again, whole.
 func parseMirror(s string) (mirror, error) {
+	bad := func(why string) (mirror, error) {
+		return mirror{}, fmt.Errorf("invalid mirror %s: %s", quoteValue(s), why)
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return bad("it holds a control character")
+	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return mirror{}, fmt.Errorf("invalid mirror %q: %w", s, err)
+		return bad("not a URL; want scheme://host[:port]")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return mirror{}, fmt.Errorf("invalid mirror %q: scheme must be http or https", s)
+		return bad("scheme must be http or https")
 	}
 	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return mirror{}, fmt.Errorf("invalid mirror %q: want scheme://host[:port] only", s)
+		return bad("want scheme://host[:port] only")
 	}
 	return mirror{host: u.Host, plainHTTP: u.Scheme == "http"}, nil
 }
