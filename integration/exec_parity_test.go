@@ -195,6 +195,21 @@ func TestExecParityConfinement(t *testing.T) {
 	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "done" {
 		t.Errorf("exec compared with PID 1: %d, %q, stderr %q, want done", r.Code, r.Stdout, r.Stderr)
 	}
+	// oom_score_adj: PID 1's, whatever strata exec had.
+	pid1, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", containerPid(t, root, "c")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, other := strings.TrimSpace(string(pid1)), "500"
+	if want == other {
+		other = "400"
+	}
+	out, err := exec.Command("sh", "-c", `echo "$1" > /proc/self/oom_score_adj && shift && exec "$@"`, "sh", other,
+		strataBin, "--root", root, "exec", "c", "cat", "/proc/self/oom_score_adj").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("exec from a strata with oom_score_adj %s: the command has %q, %v, want PID 1's %s", other, out, err, want)
+	}
+
 	// fds: ls lists the shell's, and so not the directory fd it reads them through. No
 	// pipeline, whose pipes the shell would hold for a moment, and a last command that keeps
 	// the shell from exec'ing ls in its place.

@@ -108,6 +108,9 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if req.TimeOffsets, err = timeOffsets(pid); err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
+	if req.OomScoreAdj, err = oomScoreAdj(pid); err != nil {
+		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
+	}
 	cg, err := cgroups.Load(c.ID)
 	if err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
@@ -281,4 +284,20 @@ func timeOffsets(pid int) (string, error) {
 		return "", fmt.Errorf("reading time namespace offsets: %w", err)
 	}
 	return string(b), nil
+}
+
+// oomScoreAdj reads pid's oom_score_adj, which the command gets in place of strata's own: a
+// strata started with -900 (a systemd unit's OOMScoreAdjust) made every exec'd command all
+// but immune to the OOM killer, while the container's own processes had the value it was run
+// with. The container can only raise its PID 1's value, which only it pays for.
+func oomScoreAdj(pid int) (*int, error) {
+	b, err := readSmallFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), 64)
+	if err != nil {
+		return nil, fmt.Errorf("reading oom_score_adj: %w", err)
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || v < -1000 || v > 1000 {
+		return nil, fmt.Errorf("reading oom_score_adj: %q is no score", b)
+	}
+	return &v, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
@@ -73,6 +74,9 @@ type joinRequest struct {
 	// TimeOffsets are the container's /proc/<pid>/timens_offsets when it has a time
 	// namespace of its own: the helper makes one with the same offsets (see below).
 	TimeOffsets string `json:"timeOffsets,omitempty"`
+	// OomScoreAdj is the container's PID 1's oom_score_adj, which the command gets (Exec) in
+	// place of strata's own, as docker's exec'd processes get the container's.
+	OomScoreAdj *int `json:"oomScoreAdj,omitempty"`
 	// Detach makes the helper exit once the command runs; the command then belongs to the
 	// container's PID 1, which reaps it. With Terminal the helper stays instead, holding the
 	// command's terminal, until the command exits (holdTerminal).
@@ -234,6 +238,13 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, nil, fmt.Errorf("unsharing fs attributes: %w", err)
+	}
+	if req.OomScoreAdj != nil {
+		// Here, while /proc/self is this process; before the capabilities go, since lowering it
+		// takes CAP_SYS_RESOURCE.
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*req.OomScoreAdj)), 0); err != nil {
+			return nil, nil, fmt.Errorf("setting oom_score_adj: %w", err)
+		}
 	}
 	if req.TimeOffsets != "" {
 		// Here, while /proc is still the host's: /proc/self must name this process.
