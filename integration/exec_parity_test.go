@@ -195,6 +195,19 @@ func TestExecParityConfinement(t *testing.T) {
 	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "done" {
 		t.Errorf("exec compared with PID 1: %d, %q, stderr %q, want done", r.Code, r.Stdout, r.Stderr)
 	}
+	// --privileged: every capability, as docker's, but the container's filter and
+	// no_new_privs stay, resolved against the container's own capabilities: mount, which
+	// Docker's profile allows only with CAP_SYS_ADMIN, stays refused.
+	r = strata(t, root, "exec", "--privileged", "c", "sh", "-c", `
+		grep -E "^(NoNewPrivs|Seccomp)" /proc/1/status > /tmp/a; grep -E "^(NoNewPrivs|Seccomp)" /proc/self/status > /tmp/b
+		diff /tmp/a /tmp/b >&2 || echo filter-differs
+		[ "$(grep CapEff /proc/self/status)" != "$(grep CapEff /proc/1/status)" ] || echo same-caps
+		mkdir -p /tmp/m; mount -t tmpfs t /tmp/m 2>/dev/null && echo mounted
+		echo done`)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "done" {
+		t.Errorf("exec --privileged: %d, %q, stderr %q, want done", r.Code, r.Stdout, r.Stderr)
+	}
+
 	// oom_score_adj: PID 1's, whatever strata exec had.
 	pid1, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", containerPid(t, root, "c")))
 	if err != nil {

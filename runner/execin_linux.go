@@ -29,8 +29,11 @@ type ExecOptions struct {
 	// Terminal allocates a pseudo-terminal (-t); Stdin keeps stdin attached (-i).
 	Terminal bool
 	Stdin    bool
-	// Privileged gives the command every capability and no seccomp filter (--privileged),
-	// whatever the container has; the container's masked paths stay masked.
+	// Privileged gives the command every capability (--privileged), whatever the container
+	// has. As docker's, it still runs under the container's no_new_privs and seccomp filter,
+	// the filter resolved against the container's own capabilities: a privileged exec of a
+	// binary the container replaced must not get init_module, mount or open_by_handle_at
+	// that the container never had. The container's masked paths stay masked.
 	Privileged bool
 	// Detach returns once the command runs (-d); its output is discarded and the
 	// container's PID 1 reaps it. With Terminal, a helper process in the container's cgroup
@@ -65,9 +68,6 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, ErrNoCommand
 	}
 	spec := c.Config.Spec.withDefaults()
-	if opts.Privileged {
-		spec.Privileged = true
-	}
 	env, err := execEnv(spec.Env, opts.Env)
 	if err != nil {
 		return ExitOwnError, err
@@ -75,6 +75,12 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	caps, err := capabilities(spec)
 	if err != nil {
 		return ExitOwnError, err
+	}
+	seccompCaps := caps
+	if opts.Privileged {
+		if caps, err = capabilities(Spec{Privileged: true}); err != nil {
+			return ExitOwnError, err
+		}
 	}
 	req := joinRequest{
 		Args:           opts.Args,
@@ -86,6 +92,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		NoNewPrivs:     !spec.Privileged || spec.NoNewPrivileges,
 		Seccomp:        spec.seccompConfined(),
 		SeccompProfile: spec.Seccomp,
+		SeccompCaps:    seccompCaps,
 		Hostname:       spec.Hostname,
 		Ulimits:        spec.Ulimits,
 		Terminal:       opts.Terminal,

@@ -119,8 +119,9 @@ func TestExec(t *testing.T) {
 		{name: "same capabilities as pid 1", opts: ExecOptions{Args: []string{"sh", "-c", "grep CapEff /proc/self/status"}}, want: "CapEff:\t" + procStatusField(t, pid, "CapEff")},
 		{name: "no_new_privs and seccomp as pid 1", opts: ExecOptions{Args: []string{"sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"}},
 			want: "NoNewPrivs:\t" + procStatusField(t, pid, "NoNewPrivs") + "\nSeccomp:\t" + procStatusField(t, pid, "Seccomp")},
-		{name: "privileged", opts: ExecOptions{Args: []string{"sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status"}, Privileged: true},
-			want: "CapEff:\t" + procStatusField(t, os.Getpid(), "CapEff") + "\nSeccomp:\t0"},
+		// As docker's: every capability, under the container's no_new_privs and filter.
+		{name: "privileged", opts: ExecOptions{Args: []string{"sh", "-c", "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status"}, Privileged: true},
+			want: "CapEff:\t" + procStatusField(t, os.Getpid(), "CapEff") + "\nNoNewPrivs:\t" + procStatusField(t, pid, "NoNewPrivs") + "\nSeccomp:\t" + procStatusField(t, pid, "Seccomp")},
 		{name: "exit status", opts: ExecOptions{Args: []string{"sh", "-c", "exit 3"}}, wantCode: 3},
 		{name: "killed by a signal", opts: ExecOptions{Args: []string{"sh", "-c", "kill -9 $$"}}, wantCode: 137},
 		{name: "not found", opts: ExecOptions{Args: []string{"no-such-command"}}, wantCode: ExitNotFound},

@@ -67,7 +67,11 @@ type joinRequest struct {
 	// SeccompProfile is the container's Spec.Seccomp: "" for Docker's default, or a
 	// profile's JSON (--security-opt seccomp=FILE). Used when Seccomp is set.
 	SeccompProfile string `json:"seccompProfile,omitempty"`
-	Hostname       string `json:"hostname,omitempty"`
+	// SeccompCaps are the capabilities the profile is resolved against: the container's,
+	// which differ from Caps for exec --privileged. Nil: the thread's bounding set once Caps
+	// are applied, as the init resolves it.
+	SeccompCaps []int  `json:"seccompCaps,omitempty"`
+	Hostname    string `json:"hostname,omitempty"`
 	// Ulimits are the container's --ulimit values, which docker's exec'd processes get too.
 	Ulimits  []Ulimit `json:"ulimits,omitempty"`
 	Terminal bool     `json:"terminal,omitempty"`
@@ -314,7 +318,7 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 			}
 		}
 		if req.Seccomp {
-			if err := loadSeccomp(req.SeccompProfile); err != nil {
+			if err := loadJoinSeccomp(req.SeccompProfile, req.SeccompCaps); err != nil {
 				return nil, nil, fmt.Errorf("loading seccomp filter: %w", err)
 			}
 		}
@@ -355,6 +359,19 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		return nil, master, &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", req.Args[0], err)}
 	}
 	return cmd, master, nil
+}
+
+// loadJoinSeccomp installs the container's seccomp profile on this thread, resolved against
+// caps (those of them in the thread's bounding set) when not nil, else as loadSeccomp does.
+func loadJoinSeccomp(profile string, caps []int) error {
+	if caps == nil {
+		return loadSeccomp(profile)
+	}
+	p, err := seccompProgram(profile, boundedCaps(caps))
+	if err != nil {
+		return err
+	}
+	return installSeccomp(p)
 }
 
 // confine applies the container's user, working directory and capabilities to this thread

@@ -57,7 +57,7 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 	f.StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
 	f.StringVarP(&o.Cwd, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] to run as (name or number)")
-	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability and no seccomp filter")
+	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability (the container's seccomp filter and no_new_privs stay, as docker's)")
 	return cmd
 }
 
