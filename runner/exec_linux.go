@@ -95,7 +95,19 @@ func (a *planApplier) applyStep(s Step) error {
 		if err != nil {
 			return targetError{fmt.Errorf("resolving %s: %w", s.Target, err)}
 		}
-		return os.MkdirAll(target, 0o755)
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			// Named once, as the container sees it (MkdirAll's error names the resolved path).
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EEXIST) {
+				// Docker's words: a file (or a file above it) is in the way.
+				return targetError{fmt.Errorf("cannot mkdir: %s is not a directory", s.Target)}
+			}
+			return targetError{fmt.Errorf("mkdir %s: %w", s.Target, err)}
+		}
+		return nil
 	case OpPivot:
 		a.dropRoot()
 		if err := pivotRoot(a.rootfs); err != nil {

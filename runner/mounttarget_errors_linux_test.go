@@ -45,6 +45,10 @@ func TestApplyTargetErrorsSayPathOnce(t *testing.T) {
 			{Step{Op: OpBind, Source: srcFile, Target: "/data/f"}, "mounting rootfs: bind /data/f: create: read-only file system"},
 			{Step{Op: OpMount, Source: "tmpfs", FSType: "tmpfs", Target: "/data/a/sub"}, "mounting rootfs: mount /data/a/sub: mkdir /data/a: read-only file system"},
 			{Step{Op: OpMount, Source: "tmpfs", FSType: "tmpfs", Target: "/etc/passwd/a/b"}, "mounting rootfs: mount /etc/passwd/a/b: not a directory"},
+			// The working directory (-w), in docker's words.
+			{Step{Op: OpMkdir, Target: "/etc/passwd"}, "mounting rootfs: cannot mkdir: /etc/passwd is not a directory"},
+			{Step{Op: OpMkdir, Target: "/etc/passwd/x"}, "mounting rootfs: cannot mkdir: /etc/passwd/x is not a directory"},
+			{Step{Op: OpMkdir, Target: "/data/wd"}, "mounting rootfs: mkdir /data/wd: read-only file system"},
 		} {
 			if err := a.apply([]Step{tt.step}); err == nil || err.Error() != tt.want {
 				errs = append(errs, fmt.Errorf("apply(%s %s) = %v, want %q", tt.step.Op, tt.step.Target, err, tt.want))
