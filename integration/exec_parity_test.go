@@ -287,7 +287,7 @@ func TestExecParityContainerGone(t *testing.T) {
 
 	for n := range 4 {
 		name := fmt.Sprintf("race%d", n)
-		detached(t, root, "--name", name, "busybox:1.38.0-musl", "sleep", "1000")
+		raced := detached(t, root, "--name", name, "busybox:1.38.0-musl", "sleep", "1000")
 		codes := make(chan result, 5)
 		for range 5 {
 			go func() { codes <- strata(t, root, "exec", name, "sh", "-c", "sleep 2") }()
@@ -299,6 +299,13 @@ func TestExecParityContainerGone(t *testing.T) {
 			if r.Code != 0 && r.Code != 137 && (r.Code != 125 || !strings.Contains(r.Stderr, "not running") && !strings.Contains(r.Stderr, "no such container")) {
 				t.Errorf("exec racing rm -f = %d, stderr %q, want 0, 137 or 125 'not running'", r.Code, r.Stderr)
 			}
+		}
+		// A helper that joined the cgroup as rm -f removed it would have kept it.
+		if left, _ := filepath.Glob("/sys/fs/cgroup/*/strata/" + raced); len(left) > 0 {
+			t.Errorf("cgroups left after exec raced rm -f: %q", left)
+		}
+		if left, _ := filepath.Glob("/sys/fs/cgroup/strata/" + raced); len(left) > 0 {
+			t.Errorf("cgroups left after exec raced rm -f: %q", left)
 		}
 	}
 }
