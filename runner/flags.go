@@ -376,13 +376,12 @@ func tmpfsOption(o string) (string, error) {
 			return "", nil
 		case "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
 			"sync", "async", "dirsync", "mand", "nomand",
-			"bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave":
+			"bind", "rbind", "private", "rprivate", "shared", "rshared", "slave", "rslave",
+			"unbindable", "runbindable",
+			// Mount flags (userMountStep), as docker takes them.
+			"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+			"strictatime", "nostrictatime":
 			return o, nil
-		case "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-			"strictatime", "nostrictatime", "unbindable", "runbindable":
-			// Docker takes these as mount flags; strata's init would hand them to tmpfs as
-			// data, which the kernel refuses at start.
-			return "", fmt.Errorf("option %s: %w", o, ErrUnsupported)
 		case "remount":
 			return "", fmt.Errorf("option remount: a new tmpfs is mounted, not remounted")
 		case "size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol":

@@ -284,6 +284,28 @@ func userMountStep(m mount.Mount) Step {
 			propagation = unix.MS_SLAVE
 		case "rslave":
 			propagation = unix.MS_SLAVE | unix.MS_REC
+		case "unbindable":
+			propagation = unix.MS_UNBINDABLE
+		case "runbindable":
+			propagation = unix.MS_UNBINDABLE | unix.MS_REC
+		// The access-time flags are the mount's, not the filesystem's: given to tmpfs as
+		// data, the kernel would refuse them.
+		case "atime":
+			flags &^= unix.MS_NOATIME
+		case "noatime":
+			flags |= unix.MS_NOATIME
+		case "diratime":
+			flags &^= unix.MS_NODIRATIME
+		case "nodiratime":
+			flags |= unix.MS_NODIRATIME
+		case "relatime":
+			flags = flags&^unix.MS_STRICTATIME | unix.MS_RELATIME
+		case "norelatime":
+			flags &^= unix.MS_RELATIME
+		case "strictatime":
+			flags = flags&^unix.MS_RELATIME | unix.MS_STRICTATIME
+		case "nostrictatime":
+			flags &^= unix.MS_STRICTATIME
 		case optCreate:
 			create = true
 		default:

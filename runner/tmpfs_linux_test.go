@@ -12,8 +12,8 @@ import (
 
 // TestTmpfsOptionsMount pins that what ParseTmpfs accepts, the kernel (tmpfs, through the
 // init's mount step) accepts too: a --tmpfs passing the parse must not fail at start with
-// "invalid argument". Mount flags such as noatime are no tmpfs data, which is why ParseTmpfs
-// refuses them while userMountStep would pass them as data.
+// "invalid argument". Mount flags such as noatime are no tmpfs data: userMountStep makes
+// them the mount's flags.
 func TestTmpfsOptionsMount(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	dir := t.TempDir()
@@ -52,5 +52,28 @@ func TestTmpfsOptionsMount(t *testing.T) {
 	}()
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestTmpfsAtimeFlags: the access-time options docker takes on --tmpfs are the mount's flags
+// (MS_NOATIME, …), never tmpfs data, which the kernel refuses.
+func TestTmpfsAtimeFlags(t *testing.T) {
+	for _, tt := range []struct {
+		opts       string
+		set, clear uintptr
+	}{
+		{"noatime,nodiratime", unix.MS_NOATIME | unix.MS_NODIRATIME, 0},
+		{"noatime,atime", 0, unix.MS_NOATIME},
+		{"strictatime", unix.MS_STRICTATIME, unix.MS_RELATIME},
+		{"strictatime,relatime", unix.MS_RELATIME, unix.MS_STRICTATIME},
+	} {
+		m, err := ParseTmpfs("/x:size=1m," + tt.opts)
+		if err != nil {
+			t.Fatalf("ParseTmpfs(%s) = %v", tt.opts, err)
+		}
+		s := userMountStep(m)
+		if s.Flags&tt.set != tt.set || s.Flags&tt.clear != 0 || strings.Contains(s.Data, "atime") {
+			t.Errorf("--tmpfs /x:%s: flags %#x, data %q; want %#x set, %#x clear, no atime data", tt.opts, s.Flags, s.Data, tt.set, tt.clear)
+		}
 	}
 }
