@@ -33,7 +33,7 @@ func busyboxRoot(t *testing.T) string {
 // working directory runc refuses, and a container that is not running.
 func TestExecParityStatuses(t *testing.T) {
 	root := busyboxRoot(t)
-	detached(t, root, "--name", "up", "busybox:1.38.0-musl", "sleep", "1000")
+	upID := detached(t, root, "--name", "up", "busybox:1.38.0-musl", "sleep", "1000")
 	mustStrata(t, root, "create", "--name", "created", "busybox:1.38.0-musl", "true")
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "created") })
 	mustStrata(t, root, "run", "--name", "exited", "busybox:1.38.0-musl", "true")
@@ -74,6 +74,25 @@ func TestExecParityStatuses(t *testing.T) {
 		if tt.wantErr != "" && strings.Contains(stderr, "\n") {
 			t.Errorf("exec %q: stderr %q, want one line", tt.args, r.Stderr)
 		}
+	}
+
+	// A broken container: refused with 125, its ID told once.
+	config := filepath.Join(root, "containers", upID, "config.json")
+	saved, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"exec", upID, "true"}, {"enter", upID, "--", "true"}} {
+		r := strata(t, root, args...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, "container is broken") || strings.Count(r.Stderr, upID[:12]) != 1 {
+			t.Errorf("%s into a broken container = %d, stderr %q, want 125, broken, and its ID once", args[0], r.Code, r.Stderr)
+		}
+	}
+	if err := os.WriteFile(config, saved, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

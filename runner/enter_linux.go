@@ -76,7 +76,7 @@ func ParseNamespaces(names []string) ([]string, error) {
 func Enter(ctx context.Context, c *Container, opts EnterOptions, stdio Stdio) (int, error) {
 	code, err := enter(ctx, c, opts, stdio)
 	if err != nil {
-		err = withCode(ExitOwnError, fmt.Errorf("entering container %s: %w", shortID(c.ID), err))
+		err = withCode(ExitOwnError, fmt.Errorf("%s: %w", joinDoing("entering", c, err), err))
 		var ec *ExitCodeError
 		errors.As(err, &ec)
 		return ec.Code, err

@@ -55,7 +55,7 @@ type ExecOptions struct {
 func Exec(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (int, error) {
 	code, err := execIn(ctx, c, opts, stdio)
 	if err != nil {
-		err = withCode(ExitOwnError, fmt.Errorf("exec in container %s: %w", shortID(c.ID), err))
+		err = withCode(ExitOwnError, fmt.Errorf("%s: %w", joinDoing("exec in", c, err), err))
 		var ec *ExitCodeError
 		errors.As(err, &ec)
 		return ec.Code, err
@@ -158,6 +158,15 @@ func execEnv(containerEnv, flags []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// joinDoing is what Exec or Enter tells it was doing when err happened: verb and the
+// container, unless err names the container already, as a broken one's error does.
+func joinDoing(verb string, c *Container, err error) string {
+	if errors.Is(err, ErrBroken) {
+		return strings.Fields(verb)[0]
+	}
+	return verb + " container " + shortID(c.ID)
 }
 
 // allNamespaces are the namespaces Exec joins, as nsenter --all: all that differ from strata's.
