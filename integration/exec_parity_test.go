@@ -242,6 +242,20 @@ func TestExecParityConfinement(t *testing.T) {
 		t.Errorf("exec from a strata with oom_score_adj %s: the command has %q, %v, want PID 1's %s", other, out, err, want)
 	}
 
+	// Resource limits: PID 1's, whatever the shell strata exec was started from had; a hard
+	// limit below PID 1's, which only CAP_SYS_RESOURCE may raise, is kept where strata lacks
+	// it, and the exec still runs.
+	out, err = exec.Command("sh", "-c", `ulimit -Sn 256 && ulimit -Ss 1024 && ulimit -Sc 0 && exec "$@"`, "sh",
+		strataBin, "--root", root, "exec", "c", "sh", "-c", `cat /proc/1/limits > /tmp/a; cat /proc/self/limits > /tmp/b; diff /tmp/a /tmp/b && echo same`).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "same" {
+		t.Errorf("exec from a shell with lower soft limits: %v, limits differ from PID 1's:\n%s", err, out)
+	}
+	out, err = exec.Command("sh", "-c", `ulimit -s 4096 && exec "$@"`, "sh",
+		strataBin, "--root", root, "exec", "c", "sh", "-c", `ulimit -Hs`).CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || got != "4096" && got != "unlimited" {
+		t.Errorf("exec from a shell with a lower hard stack limit = %q, %v, want it to run, with 4096 or PID 1's unlimited", got, err)
+	}
+
 	// fds: ls lists the shell's, and so not the directory fd it reads them through. No
 	// pipeline, whose pipes the shell would hold for a moment, and a last command that keeps
 	// the shell from exec'ing ls in its place.

@@ -118,6 +118,9 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if req.OomScoreAdj, err = oomScoreAdj(pid); err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
+	if req.Rlimits, err = processRlimits(pid); err != nil {
+		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
+	}
 	cg, err := cgroups.Load(c.ID)
 	if err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
@@ -316,4 +319,22 @@ func oomScoreAdj(pid int) (*int, error) {
 		return nil, fmt.Errorf("reading oom_score_adj: %q is no score", b)
 	}
 	return &v, nil
+}
+
+// processRlimits reads every resource limit of pid, which the command gets in place of those
+// of the shell strata exec was started from: `ulimit -n 256; strata exec c sh` gave the
+// command 256 open files where the container's processes have 1048576, and the stack, core
+// and nproc limits of the user's shell, where docker's exec'd processes get the container's.
+// The container can only lower its PID 1's hard limits (raising them takes a capability it
+// does not have unless it was given one), which only its own exec'd commands then pay for.
+func processRlimits(pid int) ([]procRlimit, error) {
+	var out []procRlimit
+	for r := 0; r <= unix.RLIMIT_RTTIME; r++ {
+		var lim unix.Rlimit
+		if err := unix.Prlimit(pid, r, nil, &lim); err != nil {
+			return nil, fmt.Errorf("reading resource limit %d of pid %d: %w", r, pid, err)
+		}
+		out = append(out, procRlimit{Resource: r, Cur: lim.Cur, Max: lim.Max})
+	}
+	return out, nil
 }

@@ -72,6 +72,9 @@ type joinRequest struct {
 	// are applied, as the init resolves it.
 	SeccompCaps []int  `json:"seccompCaps,omitempty"`
 	Hostname    string `json:"hostname,omitempty"`
+	// Rlimits are the container's PID 1's resource limits, which the command gets in place
+	// of those of the shell strata exec was started from (Exec); Ulimits apply over them.
+	Rlimits []procRlimit `json:"rlimits,omitempty"`
 	// Ulimits are the container's --ulimit values, which docker's exec'd processes get too.
 	Ulimits  []Ulimit `json:"ulimits,omitempty"`
 	Terminal bool     `json:"terminal,omitempty"`
@@ -88,6 +91,13 @@ type joinRequest struct {
 	// CgroupDirs are the container's v1 cgroup directories, which the helper's thread joins
 	// first (cgroups.JoinThread), so the command it starts is in them.
 	CgroupDirs []string `json:"cgroupDirs,omitempty"`
+}
+
+// procRlimit is one resource limit of a process, as prlimit(2) reads it.
+type procRlimit struct {
+	Resource int    `json:"resource"`
+	Cur      uint64 `json:"cur"`
+	Max      uint64 `json:"max"`
 }
 
 // joinAnswer is the helper's one answer: the command's host pid, or why it did not start.
@@ -401,6 +411,12 @@ func confine(req joinRequest, tty *os.File) ([]string, error) {
 	if err := unix.Chdir(cwd); err != nil {
 		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", cwd, err)}
 	}
+	for _, l := range req.Rlimits {
+		// Before the capabilities go: raising a hard limit takes CAP_SYS_RESOURCE.
+		if err := setProcRlimit(l); err != nil {
+			return nil, fmt.Errorf("setting the container's resource limit %d: %w", l.Resource, err)
+		}
+	}
 	if err := setUlimits(req.Ulimits); err != nil {
 		return nil, err
 	}
@@ -408,6 +424,26 @@ func confine(req joinRequest, tty *os.File) ([]string, error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// setProcRlimit sets l on this process. Where l's hard limit is above this process's and
+// strata lacks CAP_SYS_RESOURCE to raise it (strata itself in a container), it sets the
+// closest it may, its own hard limit: an exec from a shell with a lower hard limit than the
+// container was started with ran before the command got the container's limits, and must
+// still run.
+func setProcRlimit(l procRlimit) error {
+	lim := unix.Rlimit{Cur: l.Cur, Max: l.Max}
+	err := unix.Setrlimit(l.Resource, &lim)
+	if !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	var have unix.Rlimit
+	if err := unix.Getrlimit(l.Resource, &have); err != nil {
+		return err
+	}
+	lim.Max = min(lim.Max, have.Max) // RLIM_INFINITY is the largest uint64
+	lim.Cur = min(lim.Cur, lim.Max)
+	return unix.Setrlimit(l.Resource, &lim)
 }
 
 // containerStdio returns the exec'd command's stdin, stdout and stderr: the helper's own,
