@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,7 +45,8 @@ func MergeCommand(entrypoint, cmd []string, overrideEntrypoint *string, args []s
 
 // MergeEnv merges the image's environment with --env-file files and then -e flags, later
 // values winning by key while keeping the first position, as docker does. A flag or file line
-// without "=" takes the variable from strata's own environment, and is dropped when unset.
+// without "=" takes the variable from strata's own environment; when strata has none, the
+// variable is dropped, the image's value with it.
 // In env files, blank lines and lines starting with '#' are ignored.
 func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) {
 	var out []string
@@ -71,6 +73,10 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 			set(v)
 		} else if hv, ok := os.LookupEnv(k); ok {
 			set(k + "=" + hv)
+		} else if i, ok := index[k]; ok {
+			// Unset here: the image's or a file's value goes too, as docker's daemon drops
+			// a variable the client sent without "=" (set again later, it keeps its place).
+			out[i] = ""
 		}
 		return nil
 	}
@@ -107,7 +113,7 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 			return nil, err
 		}
 	}
-	return out, nil
+	return slices.DeleteFunc(out, func(kv string) bool { return kv == "" }), nil
 }
 
 // withDefaultEnv adds PATH, HOSTNAME, HOME and TERM the way Docker does when they are unset.

@@ -68,6 +68,8 @@ func TestMergeEnv(t *testing.T) {
 		{"flag overrides in place", []string{"PATH=/bin", "A=1"}, []string{"A=2", "B=3"}, nil, []string{"PATH=/bin", "A=2", "B=3"}, false},
 		{"flag from host", nil, []string{"STRATA_TEST_FROM_HOST"}, nil, []string{"STRATA_TEST_FROM_HOST=hostval"}, false},
 		{"flag unset on host is dropped", nil, []string{"STRATA_TEST_UNSET"}, nil, []string{}, false},
+		{"flag unset on host drops the image's", []string{"A=1", "STRATA_TEST_UNSET=img", "B=2"}, []string{"STRATA_TEST_UNSET"}, nil, []string{"A=1", "B=2"}, false},
+		{"dropped, then set again", []string{"STRATA_TEST_UNSET=img"}, []string{"STRATA_TEST_UNSET", "STRATA_TEST_UNSET=flag"}, nil, []string{"STRATA_TEST_UNSET=flag"}, false},
 		{"empty value kept", nil, []string{"E="}, nil, []string{"E="}, false},
 		{"value with equals", nil, []string{"X=a=b"}, nil, []string{"X=a=b"}, false},
 		{"file then flags", []string{"PATH=/bin"}, []string{"FILE=2"}, []string{envFile},
