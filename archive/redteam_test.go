@@ -741,3 +741,69 @@ func TestLoadDirCancelWhileHashing(t *testing.T) {
 		t.Errorf("LoadDir took %v to stop once cancelled", d)
 	}
 }
+
+// TestLoadHeadersWithoutEnd: archive/tar reads PAX headers in a loop until one names an entry,
+// so a stream of nothing but PAX headers (what a gzip of a few MB unpacks to GBs of) was read
+// to its end: a GB in 15 s here, and a cancelled load went on reading. Load stops after
+// maxHeaderBytes of headers, and at once when cancelled.
+func TestLoadHeadersWithoutEnd(t *testing.T) {
+	var one bytes.Buffer
+	recs := paxRecords(map[string]string{"comment": strings.Repeat("c", 4000)})
+	tw := tar.NewWriter(&one)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "PaxHeader", Size: int64(len(recs)), Format: tar.FormatUSTAR}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	header := one.Bytes()
+	setTypeflag(header, 0, tar.TypeXHeader)
+	// endless writes header after header until the pipe is closed, then says how many bytes.
+	endless := func() (*io.PipeReader, chan int64) {
+		pr, pw := io.Pipe()
+		wrote := make(chan int64, 1)
+		go func() {
+			var n int64
+			for {
+				m, err := pw.Write(header)
+				n += int64(m)
+				if err != nil {
+					wrote <- n
+					return
+				}
+			}
+		}()
+		return pr, wrote
+	}
+
+	t.Run("bounded", func(t *testing.T) {
+		pr, wrote := endless()
+		loadFails(t, pr, LoadOptions{}, nil, "tar headers")
+		pr.Close()
+		if n := <-wrote; n > 2*maxHeaderBytes {
+			t.Errorf("Load read %d MiB of headers, want at most %d", n>>20, 2*maxHeaderBytes>>20)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		pr, wrote := endless()
+		defer func() { pr.Close(); <-wrote }()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(ctx, newStore(t), pr, LoadOptions{})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Load() cancelled = %v, want %v", err, context.Canceled)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("Load still reading 20 s after it was cancelled")
+		}
+	})
+}

@@ -29,6 +29,13 @@ const maxEntries = 100_000
 // gzipped archive of a few MB. Real entry names are under 100 bytes: a blob path is 77.
 const maxNameBytes = 16 << 20
 
+// maxHeaderBytes bounds the bytes of tar headers an archive may have, beyond its entries'
+// data: archive/tar reads PAX and GNU long-name headers in a loop until a header that names
+// an entry, so a stream of nothing but such headers (a gzip of a few MB unpacks to GBs of
+// them) was read to its end, without a cancel reaching it. A real archive has one 512-byte
+// header per entry, and a PAX one for long names: 100000 entries take a few tens of MB.
+const maxHeaderBytes = 256 << 20
+
 // copyBufSize is the buffer for streaming blobs: larger than io.Copy's 32 KiB, fewer syscalls.
 const copyBufSize = 1 << 20
 
@@ -87,12 +94,17 @@ func stage(ctx context.Context, store *cache.Store, r io.Reader, dir string, max
 		byDigest: map[v1.Hash]*entry{},
 		buf:      make([]byte, copyBufSize),
 	}
-	tr := tar.NewReader(r)
+	in := &headerReader{r: ctxReader{ctx, r}, left: maxHeaderBytes}
+	tr := tar.NewReader(in)
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// Every entry's data was read to its end below, so what Next reads is headers
+		// (and the padding after the data), counted against maxHeaderBytes.
+		in.inHeader = true
 		hdr, err := tr.Next()
+		in.inHeader = false
 		if errors.Is(err, io.EOF) {
 			if n == 0 {
 				return nil, errors.New("reading archive: empty, not a tar archive")
@@ -106,6 +118,10 @@ func stage(ctx context.Context, store *cache.Store, r io.Reader, dir string, max
 			return nil, fmt.Errorf("reading archive: more than %d entries", maxEntries)
 		}
 		if err := st.add(ctx, hdr, tr); err != nil {
+			return nil, fmt.Errorf("reading archive: %w", err)
+		}
+		// What add did not read (a blob the store has, an entry sharing staged content).
+		if _, err := io.CopyBuffer(io.Discard, tr, st.buf); err != nil {
 			return nil, fmt.Errorf("reading archive: %w", err)
 		}
 	}
@@ -278,6 +294,31 @@ func (b *boundedWriter) Write(p []byte) (int, error) {
 
 // emptyDigest is the sha256 of no bytes.
 var emptyDigest = sha256Hash(nil)
+
+// headerReader is the tar stream, reading at most left bytes while inHeader: archive/tar's
+// Next does not return between the headers it loops over, so the bound is kept here.
+type headerReader struct {
+	r        io.Reader
+	inHeader bool
+	left     int64
+}
+
+var errTooManyHeaders = fmt.Errorf("more than %d MiB of tar headers", maxHeaderBytes>>20)
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	if !h.inHeader {
+		return h.r.Read(p)
+	}
+	if h.left <= 0 {
+		return 0, errTooManyHeaders
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.r.Read(p)
+	h.left -= int64(n)
+	return n, err
+}
 
 // ctxReader stops a long copy when the context is cancelled.
 type ctxReader struct {
