@@ -24,10 +24,11 @@
 // descriptor gives. Then the blobs are stored (cache.WriteBlob verifies each digest again) and
 // the refs tagged last, under cache.Store.Hold so Prune cannot collect the blobs in between. A
 // bad archive therefore fails with one error and leaves neither blob nor ref. Entry names that
-// leave the archive (absolute, with "..", or longer than PATH_MAX), links to anything but an
-// earlier entry of the archive, devices and oversized JSON are refused; what a tar stream
-// stages is bounded (LoadOptions.MaxSize, and a free-space reserve), so a gzip bomb stops
-// early. A layout directory is read in place: its files are opened beneath it (os.Root)
+// leave the archive (absolute, with "..", longer than PATH_MAX, or with control characters),
+// links to anything but an earlier entry of the archive, devices, sparse entries and
+// oversized JSON are refused; what a tar stream stages is bounded (LoadOptions.MaxSize, and
+// a free-space reserve), as are the bytes of its headers and names, so a gzip bomb stops
+// early. Before the first blob is stored, the store's disk must have room for them all. A layout directory is read in place: its files are opened beneath it (os.Root)
 // and checked again when opened, so a file swapped for a FIFO or a symlink after the plan
 // was made is refused, not read.
 package archive
