@@ -87,7 +87,7 @@ type LogOptions struct {
 	// Tail prints only the last Tail entries; zero means all of them, and TailNone (any
 	// negative value) none: with Follow, only what the container writes from now on.
 	Tail int
-	// Timestamps prefixes each entry with its RFC3339Nano time.
+	// Timestamps prefixes each entry with its time, RFC 3339 with nine digits of fraction.
 	Timestamps bool
 	// Since and Until, when not zero, keep only the entries written at or after Since and
 	// at or before Until (docker logs --since, --until). Following stops once Until has passed.
@@ -98,6 +98,10 @@ type LogOptions struct {
 func (o LogOptions) inWindow(t time.Time) bool {
 	return (o.Since.IsZero() || !t.Before(o.Since)) && (o.Until.IsZero() || !t.After(o.Until))
 }
+
+// rfc3339NanoFixed is how docker logs -t writes a time (its jsonmessage.RFC3339NanoFixed):
+// always nine digits of fraction, so the lines' text starts in one column.
+const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
 
 // TailNone as LogOptions.Tail prints none of the output so far: `logs --tail 0`.
 const TailNone = -1
@@ -124,8 +128,10 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	defer func() { f.Close() }() // f changes when the log is replaced while followed
 	print := func(line []byte) error {
 		var e logEntry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return nil // a torn last line while the container writes; skip it
+		if err := json.Unmarshal(line, &e); err != nil || (e.Stream != "stdout" && e.Stream != "stderr") {
+			// A torn last line while the container writes, or one damaged: skip it, as
+			// docker's reader skips what it cannot decode, and go on with the next.
+			return nil
 		}
 		if !opts.inWindow(e.Time) {
 			return nil
@@ -135,7 +141,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			w = stderr
 		}
 		if opts.Timestamps {
-			if _, err := io.WriteString(w, e.Time.Format(time.RFC3339Nano)+" "); err != nil {
+			if _, err := io.WriteString(w, e.Time.UTC().Format(rfc3339NanoFixed)+" "); err != nil {
 				return err
 			}
 		}
