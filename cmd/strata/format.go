@@ -76,10 +76,14 @@ var templateFuncs = template.FuncMap{
 	"split": strings.Split,
 	"lower": strings.ToLower,
 	"upper": strings.ToUpper,
+	// title capitalizes each word and leaves the rest as it is, as docker's (x/text's
+	// cases.Title with NoLower).
 	"title": func(s string) string {
 		r := []rune(s)
-		if len(r) > 0 {
-			r[0] = unicode.ToUpper(r[0])
+		for i := range r {
+			if i == 0 || !unicode.IsLetter(r[i-1]) && !unicode.IsDigit(r[i-1]) && r[i-1] != '\'' {
+				r[i] = unicode.ToTitle(r[i])
+			}
 		}
 		return string(r)
 	},
@@ -185,4 +189,38 @@ func fieldNames(item any) []string {
 		}
 	}
 	return out
+}
+
+// renderTemplate runs format over each item, one per line, as docker --format does, and says
+// whether it is a "table" format: then the first line is the header (the template run over
+// the column names; none when the template does more than name fields), for the caller's
+// tabwriter to align. Nothing is returned on an error, so no half listing is printed.
+func renderTemplate[T any](format string, items []T) ([]byte, bool, error) {
+	format, table := strings.CutPrefix(strings.TrimLeft(formatEscapes.Replace(format), " "), "table")
+	var zero T
+	if table && format != "" && !unicode.IsSpace(rune(format[0])) {
+		// "tablefoo" is a template, not a table.
+		format, table = "table"+format, false
+	}
+	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(strings.TrimSpace(format))
+	if err != nil {
+		return nil, false, templateError("invalid --format template", err, zero)
+	}
+	out := &formatBuffer{limit: maxFormatOutput}
+	if table {
+		h := &formatBuffer{limit: maxFormatOutput}
+		if tmpl.Option("missingkey=error").Execute(h, tableHeaders(zero)) == nil {
+			out.Write(h.Bytes())
+			out.WriteByte('\n')
+		}
+	}
+	for _, it := range items {
+		if err := tmpl.Execute(out, it); err != nil {
+			return nil, false, templateError("--format", err, it)
+		}
+		if _, err := out.Write([]byte{'\n'}); err != nil {
+			return nil, false, err
+		}
+	}
+	return out.Bytes(), table, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,24 +15,52 @@ import (
 	"github.com/strata-run/strata/runner"
 )
 
-// psRow is one line of `strata ps`, and what --format templates see.
+// psRow is one line of `strata ps`, and what --format templates see: docker's placeholders
+// (formatter/container.go's ContainerContext), as the strings docker prints for them. printPs
+// truncates ID, Command and Mounts and quotes Command as docker does, unless --no-trunc.
 type psRow struct {
-	ID        string
-	Image     string
-	Command   string
-	CreatedAt time.Time
-	Status    string
-	State     string
-	Pid       int
-	ExitCode  int
-	Names     string
-	imageID   string // for the ancestor filter
+	ID      string
+	Image   string
+	Command string
+	// CreatedAt prints as docker's ("2006-01-02 15:04:05 -0700 MST", to the second).
+	CreatedAt    psTime
+	RunningFor   string
+	Ports        string
+	State        string
+	Status       string
+	Size         string
+	Names        string
+	Labels       string
+	Mounts       string
+	Networks     string
+	LocalVolumes string
+	// Pid and ExitCode are strata's own: docker has no placeholder for them.
+	Pid      int
+	ExitCode int
+	imageID  string   // for the ancestor filter
+	mounts   []string // Mounts before truncation
 }
 
-func (psRow) headers() map[string]string { return map[string]string{"ID": "CONTAINER ID"} }
+// Label is {{.Label "key"}}: the value of one of the container's labels; strata sets none.
+func (psRow) Label(string) string { return "" }
+
+func (psRow) headers() map[string]string {
+	return map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Size": "SIZE"}
+}
+
+// psTime is a time that templates print as docker's ps prints CreatedAt: Go's time.Time
+// String to the second, in local time; JSON has the same string.
+type psTime struct{ time.Time }
+
+func (t psTime) String() string { return t.Truncate(time.Second).Local().String() }
+
+func (t psTime) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
+
+// psTable is docker ps's default table; -s adds SIZE.
+const psTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 
 func newPsCmd(g *globals) *cobra.Command {
-	var all, quiet, noTrunc, latest bool
+	var all, quiet, noTrunc, latest, size bool
 	var format string
 	var filters []string
 	last := -1
@@ -55,6 +84,8 @@ func newPsCmd(g *globals) *cobra.Command {
 			if latest {
 				last = 1
 			}
+			// As docker, a template that shows .Size measures it without -s.
+			size = size || (!quiet && strings.Contains(format, ".Size"))
 			// As docker: newest first, and -n/-l count containers of every state.
 			slices.Reverse(list)
 			var rows []psRow
@@ -65,9 +96,24 @@ func newPsCmd(g *globals) *cobra.Command {
 				if !all && last <= 0 && !filter.impliesAll() && !c.State.Running() {
 					continue
 				}
-				if r := newPsRow(c); filter.match(r) {
-					rows = append(rows, r)
+				r := newPsRow(c)
+				if !filter.match(r) {
+					continue
 				}
+				if size {
+					rw, rootfs, err := containerSizes(g, c)
+					if err != nil {
+						return err
+					}
+					r.Size = humanSize(rw)
+					if rootfs > 0 {
+						r.Size += " (virtual " + humanSize(rootfs) + ")"
+					}
+				}
+				rows = append(rows, r)
+			}
+			if size && tableDefault(format) {
+				format = psTable + "\t{{.Size}}"
 			}
 			return printPs(cmd.OutOrStdout(), rows, quiet, noTrunc, format)
 		},
@@ -78,7 +124,8 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVar(&noTrunc, "no-trunc", false, "show whole IDs and commands")
 	f.IntVarP(&last, "last", "n", -1, "show the n last created containers (of every state)")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (of every state)")
-	f.StringVar(&format, "format", "", "json, or a Go template such as '{{.ID}} {{.Names}}'")
+	f.BoolVarP(&size, "size", "s", false, "show the size of each container's writes")
+	f.StringVar(&format, "format", "", "table, json, or a Go template such as '{{.ID}} {{.Names}}'")
 	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited= or ancestor= (repeatable)")
 	return cmd
 }
@@ -86,16 +133,35 @@ func newPsCmd(g *globals) *cobra.Command {
 func newPsRow(c *runner.Container) psRow {
 	st := c.State
 	r := psRow{
-		ID:        c.ID,
-		Image:     c.Config.Image,
-		Command:   strings.Join(c.Config.Spec.Args, " "),
-		CreatedAt: c.Config.Created,
-		State:     string(st.Status),
-		Pid:       st.Pid,
-		ExitCode:  st.ExitCode,
-		Names:     c.Name(),
-		imageID:   c.Config.ImageID,
+		ID:         c.ID,
+		Image:      c.Config.Image,
+		Command:    strings.Join(c.Config.Spec.Args, " "),
+		CreatedAt:  psTime{c.Config.Created},
+		RunningFor: humanSince(c.Config.Created),
+		State:      string(st.Status),
+		Size:       "0B",
+		Pid:        st.Pid,
+		ExitCode:   st.ExitCode,
+		Names:      c.Name(),
+		Networks:   c.Config.Spec.Network,
+		imageID:    c.Config.ImageID,
 	}
+	if r.Networks == "" {
+		r.Networks = runner.NetworkNone
+	}
+	// Mounts names each volume by its name and each other mount by its source, as docker;
+	// LocalVolumes counts the volumes (docker's local driver).
+	volumes := 0
+	for _, m := range c.Config.Spec.Mounts {
+		switch {
+		case m.Type == runner.TypeVolume:
+			volumes++
+			r.mounts = append(r.mounts, runner.VolumeName(c.ID, m.Source))
+		case m.Source != "" && m.Type != "tmpfs":
+			r.mounts = append(r.mounts, m.Source)
+		}
+	}
+	r.LocalVolumes = strconv.Itoa(volumes)
 	switch {
 	case c.Broken != nil:
 		// Its files cannot be read (runner.ErrBroken): docker's word for a container that
@@ -118,6 +184,8 @@ func newPsRow(c *runner.Container) psRow {
 	return r
 }
 
+// printPs prints rows as docker ps: IDs, or the default table, json (one object a line), or a
+// template; "table" before a template lines its columns up under a header.
 func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) error {
 	id := shortID
 	if noTrunc {
@@ -129,35 +197,56 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 		}
 		return nil
 	}
-	if format != "" {
-		// --format json and templates show IDs as the table does, as docker's do.
-		rows = slices.Clone(rows)
-		for i := range rows {
-			rows[i].ID = id(rows[i].ID)
-		}
-	}
-	switch {
-	case format == "json":
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
+	// Every format shows the values as the table does, as docker's do: the command quoted
+	// and, unless --no-trunc, IDs, commands and mount names cut short.
+	rows = slices.Clone(rows)
+	for i := range rows {
+		r := &rows[i]
+		r.ID = id(r.ID)
+		mounts := slices.Clone(r.mounts)
+		if !noTrunc {
+			r.Command = ellipsis(r.Command, 20)
+			for j := range mounts {
+				mounts[j] = ellipsis(mounts[j], 15)
 			}
 		}
-		return nil
-	case !tableDefault(format):
-		return printTemplate(w, format, rows)
+		r.Command = strconv.Quote(r.Command)
+		r.Mounts = strings.Join(mounts, ",")
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
-	for _, r := range rows {
-		command := r.Command
-		if len(command) > 20 && !noTrunc {
-			command = command[:19] + "…"
+	if strings.TrimSpace(format) == "json" {
+		for _, r := range rows {
+			s, err := templateJSON(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, s)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", id(r.ID), r.Image, command, humanSince(r.CreatedAt), r.Status, r.Names)
+		return nil
 	}
+	if tableDefault(format) {
+		format = psTable
+	}
+	out, table, err := renderTemplate(format, rows)
+	if err != nil || !table {
+		if err == nil {
+			_, err = w.Write(out)
+		}
+		return err
+	}
+	// docker's table writer: columns at least 10 wide, 3 spaces apart.
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+	tw.Write(out)
 	return tw.Flush()
+}
+
+// ellipsis cuts s to at most n runes, its last one "…" when it was cut, as docker's
+// formatter.Ellipsis (which counts display width; strata counts runes).
+func ellipsis(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // humanDuration words d as docker does (go-units' HumanDuration), for ps's STATUS and the

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner"
+)
+
+// TestPsTableAsDocker pins docker ps's default table: its columns (PORTS included, empty), its
+// tabwriter (at least 10 wide, 3 apart), the command quoted and cut to 20 runes with "…" (a
+// multi-byte command is cut between runes, not inside one).
+func TestPsTableAsDocker(t *testing.T) {
+	rows := []psRow{{
+		ID: strings.Repeat("0123456789ab", 5) + "cdef", Image: "alpine", Command: "sleep 10",
+		RunningFor: "5 seconds ago", Status: "Up 5 seconds", Names: "web",
+	}, {
+		ID: strings.Repeat("f", 64), Image: "alpine", Command: "echo ééééééééééééééééééééé",
+		RunningFor: "About a minute ago", Status: "Exited (0) 3 seconds ago", Names: "db",
+	}}
+	var out bytes.Buffer
+	if err := printPs(&out, rows, false, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"CONTAINER ID   IMAGE     COMMAND                  CREATED              STATUS                     PORTS     NAMES\n" +
+		"0123456789ab   alpine    \"sleep 10\"               5 seconds ago        Up 5 seconds                         web\n" +
+		"ffffffffffff   alpine    \"echo éééééééééééééé…\"   About a minute ago   Exited (0) 3 seconds ago             db\n"
+	if out.String() != want {
+		t.Errorf("ps table =\n%s\nwant\n%s", out.String(), want)
+	}
+
+	out.Reset()
+	if err := printPs(&out, rows, false, true, `{{.ID}} {{.Command}}`); err != nil {
+		t.Fatal(err)
+	}
+	if want := rows[0].ID + " \"sleep 10\"\n" + rows[1].ID + " \"echo ééééééééééééééééééééé\"\n"; out.String() != want {
+		t.Errorf("ps --no-trunc --format = %q, want %q", out.String(), want)
+	}
+}
+
+// TestPsPlaceholders: every placeholder docker ps documents works, with docker's values.
+func TestPsPlaceholders(t *testing.T) {
+	created := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
+	c := &runner.Container{ID: strings.Repeat("a", 64), Config: runner.Config{
+		Image: "alpine", Name: "web", Created: created,
+		Spec: runner.Spec{Args: []string{"sh", "-c", "sleep 1000"}, Network: "host", Mounts: []mount.Mount{
+			{Type: "bind", Source: "/srv/some/long/data/dir", Target: "/data"},
+			{Type: "tmpfs", Target: "/run"},
+		}},
+	}}
+	c.State.Status = runner.StatusCreated
+	r := newPsRow(c)
+	var out bytes.Buffer
+	format := `{{.ID}}|{{.Image}}|{{.Command}}|{{.CreatedAt}}|{{.RunningFor}}|{{.Ports}}|{{.State}}|{{.Status}}|{{.Size}}|{{.Names}}|{{.Labels}}|{{.Label "k"}}|{{.Mounts}}|{{.Networks}}|{{.LocalVolumes}}`
+	if err := printPs(&out, []psRow{r}, false, false, format); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"aaaaaaaaaaaa", "alpine", `"sh -c sleep 1000"`, created.Truncate(time.Second).Local().String(),
+		humanSince(created), "", "created", "Created", "0B", "web", "", "", "/srv/some/long…", "host", "0",
+	}, "|") + "\n"
+	if out.String() != want {
+		t.Errorf("ps --format all placeholders =\n%q\nwant\n%q", out.String(), want)
+	}
+
+	// --format json: one object a line, with docker's keys and the same strings.
+	out.Reset()
+	if err := printPs(&out, []psRow{r}, false, false, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("ps --format json = %q: %v", out.String(), err)
+	}
+	for _, k := range []string{"Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"} {
+		if _, ok := got[k].(string); !ok {
+			t.Errorf("ps --format json has %s = %#v, want a string as docker's", k, got[k])
+		}
+	}
+	if got["CreatedAt"] != created.Truncate(time.Second).Local().String() || got["Command"] != `"sh -c sleep 1000"` {
+		t.Errorf("ps --format json = %s", out.String())
+	}
+
+	// table with placeholders that are not fields: RunningFor is headed CREATED as docker.
+	out.Reset()
+	if err := printPs(&out, []psRow{r}, false, false, `table {{.Names}}\t{{.RunningFor}}\t{{.Size}}`); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(out.String(), "\n"); strings.Join(strings.Fields(first), " ") != "NAMES CREATED SIZE" {
+		t.Errorf("ps table header = %q, want NAMES CREATED SIZE", first)
+	}
+}
+
+// TestTitleEachWord: {{title}} capitalizes each word and keeps the rest, as docker's.
+func TestTitleEachWord(t *testing.T) {
+	var out bytes.Buffer
+	if err := printPs(&out, []psRow{{Names: "my web-app x1 iOS"}}, false, false, `{{title .Names}}`); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "My Web-App X1 IOS\n" {
+		t.Errorf("title = %q, want %q", out.String(), "My Web-App X1 IOS\n")
+	}
+}
