@@ -11,30 +11,81 @@ import (
 // ContainerJSON that strata has, with docker's field names so scripts and templates that read
 // `docker inspect` output (`{{.State.Pid}}`) work unchanged.
 type InspectData struct {
-	ID         string            `json:"Id"`
-	Created    time.Time         `json:"Created"`
-	Path       string            `json:"Path"`
-	Args       []string          `json:"Args"`
-	State      InspectState      `json:"State"`
-	Image      string            `json:"Image"`
-	Name       string            `json:"Name"`
-	Config     InspectConfig     `json:"Config"`
-	HostConfig InspectHostConfig `json:"HostConfig"`
-	Mounts     []InspectMount    `json:"Mounts"`
-	LogPath    string            `json:"LogPath"`
+	ID string `json:"Id"`
+	// Created and the State's times are strings in RFC 3339 with nanoseconds (UTC), as
+	// docker's: `{{.Created}}` prints that, not Go's time format.
+	Created         string                 `json:"Created"`
+	Path            string                 `json:"Path"`
+	Args            []string               `json:"Args"`
+	State           InspectState           `json:"State"`
+	Image           string                 `json:"Image"`
+	LogPath         string                 `json:"LogPath"`
+	Name            string                 `json:"Name"`
+	RestartCount    int                    `json:"RestartCount"`
+	Driver          string                 `json:"Driver"`
+	Platform        string                 `json:"Platform"`
+	HostConfig      InspectHostConfig      `json:"HostConfig"`
+	Mounts          []InspectMount         `json:"Mounts"`
+	Config          InspectConfig          `json:"Config"`
+	NetworkSettings InspectNetworkSettings `json:"NetworkSettings"`
+	// SizeRw and SizeRootFs are there only when asked (inspect -s), as docker's.
+	SizeRw     *int64 `json:"SizeRw,omitempty"`
+	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
 }
 
 // InspectState is docker's State object.
 type InspectState struct {
-	Status     string    `json:"Status"`
-	Running    bool      `json:"Running"`
-	Pid        int       `json:"Pid"`
-	ExitCode   int       `json:"ExitCode"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	Error      string    `json:"Error"`
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Paused     bool   `json:"Paused"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	Pid        int    `json:"Pid"`
+	ExitCode   int    `json:"ExitCode"`
+	Error      string `json:"Error"`
+	// StartedAt and FinishedAt are "0001-01-01T00:00:00Z" until it happened, as docker's.
+	StartedAt  string `json:"StartedAt"`
+	FinishedAt string `json:"FinishedAt"`
 }
+
+// InspectNetworkSettings is docker's NetworkSettings: strata's containers have a network of
+// their own with only lo (none) or the host's, so there is no address, gateway or port.
+type InspectNetworkSettings struct {
+	Bridge      string                    `json:"Bridge"`
+	SandboxID   string                    `json:"SandboxID"`
+	Ports       map[string]any            `json:"Ports"`
+	Gateway     string                    `json:"Gateway"`
+	IPAddress   string                    `json:"IPAddress"`
+	IPPrefixLen int                       `json:"IPPrefixLen"`
+	MacAddress  string                    `json:"MacAddress"`
+	Networks    map[string]InspectNetwork `json:"Networks"`
+}
+
+// InspectNetwork is one entry of docker's NetworkSettings.Networks.
+type InspectNetwork struct {
+	NetworkID   string `json:"NetworkID"`
+	EndpointID  string `json:"EndpointID"`
+	Gateway     string `json:"Gateway"`
+	IPAddress   string `json:"IPAddress"`
+	IPPrefixLen int    `json:"IPPrefixLen"`
+	MacAddress  string `json:"MacAddress"`
+}
+
+// InspectRestartPolicy is docker's HostConfig.RestartPolicy: strata restarts nothing.
+type InspectRestartPolicy struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+// InspectLogConfig is docker's HostConfig.LogConfig: log.json is docker's json-file format.
+type InspectLogConfig struct {
+	Type   string            `json:"Type"`
+	Config map[string]string `json:"Config"`
+}
+
+// inspectTime is t as docker's inspect writes its times.
+func inspectTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // InspectConfig is docker's Config object.
 type InspectConfig struct {
@@ -46,6 +97,8 @@ type InspectConfig struct {
 	Cmd        []string `json:"Cmd"`
 	Image      string   `json:"Image"`
 	WorkingDir string   `json:"WorkingDir"`
+	// Labels is {} as docker's for a container without labels: strata sets none.
+	Labels map[string]string `json:"Labels"`
 	// StopSignal and StopTimeout are shown only when set, as docker shows them.
 	StopSignal  string `json:"StopSignal,omitempty"`
 	StopTimeout *int   `json:"StopTimeout,omitempty"`
@@ -53,20 +106,22 @@ type InspectConfig struct {
 
 // InspectHostConfig is docker's HostConfig object.
 type InspectHostConfig struct {
-	NetworkMode    string   `json:"NetworkMode"`
-	AutoRemove     bool     `json:"AutoRemove"`
-	Privileged     bool     `json:"Privileged"`
-	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
-	CapAdd         []string `json:"CapAdd"`
-	CapDrop        []string `json:"CapDrop"`
-	Init           bool     `json:"Init"`
-	Memory         int64    `json:"Memory"`
-	MemorySwap     int64    `json:"MemorySwap"`
-	NanoCPUs       int64    `json:"NanoCpus"`
-	CPUShares      uint64   `json:"CpuShares"`
-	CpusetCpus     string   `json:"CpusetCpus"`
-	PidsLimit      int64    `json:"PidsLimit"`
-	SecurityOpt    []string `json:"SecurityOpt"`
+	LogConfig      InspectLogConfig     `json:"LogConfig"`
+	NetworkMode    string               `json:"NetworkMode"`
+	RestartPolicy  InspectRestartPolicy `json:"RestartPolicy"`
+	AutoRemove     bool                 `json:"AutoRemove"`
+	Privileged     bool                 `json:"Privileged"`
+	ReadonlyRootfs bool                 `json:"ReadonlyRootfs"`
+	CapAdd         []string             `json:"CapAdd"`
+	CapDrop        []string             `json:"CapDrop"`
+	Init           bool                 `json:"Init"`
+	Memory         int64                `json:"Memory"`
+	MemorySwap     int64                `json:"MemorySwap"`
+	NanoCPUs       int64                `json:"NanoCpus"`
+	CPUShares      uint64               `json:"CpuShares"`
+	CpusetCpus     string               `json:"CpusetCpus"`
+	PidsLimit      int64                `json:"PidsLimit"`
+	SecurityOpt    []string             `json:"SecurityOpt"`
 	// Ulimits is [] without --ulimit, as docker run's containers show it.
 	Ulimits []Ulimit `json:"Ulimits"`
 }
@@ -91,30 +146,46 @@ func Inspect(c *Container) InspectData {
 	spec := c.Config.Spec
 	st := c.State
 	d := InspectData{
-		ID:      c.ID,
-		Created: c.Config.Created,
-		Image:   c.Config.Image,
-		Name:    "/" + c.Config.Name,
-		LogPath: c.Dir + "/" + logFile,
+		ID:       c.ID,
+		Created:  inspectTime(c.Config.Created),
+		Image:    c.Config.Image,
+		Name:     "/" + c.Config.Name,
+		LogPath:  c.Dir + "/" + logFile,
+		Driver:   "vfs",
+		Platform: "linux",
 		State: InspectState{
 			// c.State is effective(): "running" is a live container or one whose monitor is
 			// recording its exit, as ps shows both.
-			Status: string(st.Status), Running: st.Status == StatusRunning, Pid: st.Pid, ExitCode: st.ExitCode,
-			OOMKilled: st.OOMKilled, Error: st.Error, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
+			Status: string(st.Status), Running: st.Status == StatusRunning, Dead: st.Status == StatusDead,
+			Pid: st.Pid, ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Error: st.Error,
+			StartedAt: inspectTime(st.StartedAt), FinishedAt: inspectTime(st.FinishedAt),
 		},
 		Config: InspectConfig{
 			Hostname: spec.withDefaults().Hostname, User: spec.User, Tty: spec.Terminal,
 			OpenStdin: spec.Stdin, Env: spec.Env, Cmd: spec.Args, Image: c.Config.Image,
 			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,
+			Labels: map[string]string{},
 		},
 		HostConfig: InspectHostConfig{
-			NetworkMode: spec.withDefaults().Network, AutoRemove: c.Config.AutoRemove,
+			LogConfig:     InspectLogConfig{Type: "json-file", Config: map[string]string{}},
+			RestartPolicy: InspectRestartPolicy{Name: "no"},
+			NetworkMode:   spec.withDefaults().Network, AutoRemove: c.Config.AutoRemove,
 			Privileged: spec.Privileged, ReadonlyRootfs: spec.ReadOnly, CapAdd: spec.CapAdd,
 			CapDrop: spec.CapDrop, Init: spec.Init, Memory: spec.Resources.Memory,
 			MemorySwap: spec.Resources.MemorySwap, NanoCPUs: int64(spec.Resources.CPUs * 1e9),
 			CPUShares: spec.Resources.CPUShares, CpusetCpus: spec.Resources.CpusetCpus,
 			PidsLimit: spec.Resources.PidsLimit,
 		},
+	}
+	network := spec.withDefaults().Network
+	d.NetworkSettings = InspectNetworkSettings{
+		Ports:    map[string]any{},
+		Networks: map[string]InspectNetwork{network: {}},
+	}
+	for _, m := range spec.Root {
+		if m.Type == "overlay" {
+			d.Driver = "overlay"
+		}
 	}
 	if len(spec.Args) > 0 {
 		d.Path, d.Args = spec.Args[0], spec.Args[1:]

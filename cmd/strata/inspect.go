@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"text/template"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/strata-run/strata/proccard"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/runner/cgroups"
+	"github.com/strata-run/strata/snapshotter"
 )
 
 // containerInspect is one container in `strata inspect`'s JSON array: docker's fields
@@ -26,7 +28,7 @@ type containerInspect struct {
 
 func newInspectCmd(g *globals) *cobra.Command {
 	var format, typ string
-	var proc bool
+	var proc, size bool
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
 		Short: "Show containers (or images) as docker's JSON, with the process card of running containers",
@@ -44,11 +46,12 @@ as an image.`,
 			if proc && typ == "image" {
 				return errors.New("--proc shows running containers, not images: drop --type image")
 			}
-			return runInspect(g, cmd.OutOrStdout(), args, format, typ, proc)
+			return runInspect(g, cmd.OutOrStdout(), args, format, typ, proc, size)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&format, "format", "f", "", "json (one line), or a Go template, e.g. '{{.State.Pid}}' or '{{json .Process.Namespaces}}'")
+	f.BoolVarP(&size, "size", "s", false, "show each container's SizeRw (its writes) and SizeRootFs (with its image)")
 	f.BoolVar(&proc, "proc", false, "print the process card of each running container")
 	f.StringVar(&typ, "type", "", "container or image: look the names up as that only, as docker inspect --type")
 	return cmd
@@ -56,7 +59,7 @@ as an image.`,
 
 // runInspect prints what args name: containers first, then images, or only typ ("container"
 // or "image") when it is set.
-func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc bool) error {
+func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc, size bool) error {
 	containers, err := g.openContainers()
 	if err != nil {
 		return err
@@ -93,6 +96,15 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 		if c.Broken != nil {
 			// Dead, as docker calls a container it can only remove, and why.
 			in.State.Status, in.State.Error = string(runner.StatusDead), c.Broken.Error()
+			in.State.Running, in.State.Dead = false, true
+		}
+		if size {
+			rw, rootfs, err := containerSizes(g, c)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			in.SizeRw, in.SizeRootFs = &rw, &rootfs
 		}
 		if c.State.Running() {
 			card, err := readCard(g, c)
@@ -173,6 +185,34 @@ func printInspectTemplate(w io.Writer, format string, items []any) error {
 	}
 	_, err = w.Write(out.Bytes())
 	return err
+}
+
+// containerSizes are docker's SizeRw, what c's writes take, and SizeRootFs, those and the
+// image layers under them.
+func containerSizes(g *globals, c *runner.Container) (rw, rootfs int64, err error) {
+	if rw, err = containerSize(g, c); err != nil {
+		return 0, 0, err
+	}
+	rootfs = rw
+	for _, m := range c.Config.Spec.Root {
+		if m.Type != "overlay" {
+			continue
+		}
+		for _, o := range m.Options {
+			lower, ok := strings.CutPrefix(o, "lowerdir=")
+			if !ok {
+				continue
+			}
+			for _, d := range strings.Split(lower, ":") {
+				n, err := snapshotter.DirSize(d)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return 0, 0, fmt.Errorf("measuring container %s: %w", shortID(c.ID), err)
+				}
+				rootfs += n
+			}
+		}
+	}
+	return rw, rootfs, nil
 }
 
 // asJSONValue is v as encoding/json writes it, read back into maps, slices and json.Numbers.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/runner"
+)
+
+// TestInspectAsDocker: a created container's inspect has docker's field names and types
+// (times as RFC 3339 strings, never-happened ones as "0001-01-01T00:00:00Z"; State's flags;
+// Name with "/"), templates read them as docker's do, and several names print one array of
+// what was found, with an error for the missing one.
+func TestInspectAsDocker(t *testing.T) {
+	root := t.TempDir()
+	store, err := runner.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
+	c, err := store.Create(runner.Config{Name: "web", Image: "alpine", Created: created,
+		Spec: runner.Spec{Args: []string{"sh", "-c", "echo hi"}, Env: []string{"A=b c"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := strata(t, root, nil, "inspect", "web")
+	if err != nil {
+		t.Fatalf("inspect web = %v", err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 {
+		t.Fatalf("inspect web = %q: %v", out, err)
+	}
+	d := got[0]
+	state, _ := d["State"].(map[string]any)
+	checks := map[string]any{
+		"Id": c.ID, "Created": "2026-11-28T10:00:00.123456789Z", "Path": "sh", "Name": "/web",
+		"Image": "alpine", "RestartCount": float64(0), "Driver": "vfs",
+		"State.Status": "created", "State.Running": false, "State.Paused": false,
+		"State.Restarting": false, "State.OOMKilled": false, "State.Dead": false,
+		"State.Pid": float64(0), "State.ExitCode": float64(0), "State.Error": "",
+		"State.StartedAt": "0001-01-01T00:00:00Z", "State.FinishedAt": "0001-01-01T00:00:00Z",
+	}
+	for k, want := range checks {
+		var v any
+		if s, ok := strings.CutPrefix(k, "State."); ok {
+			v = state[s]
+		} else {
+			v = d[k]
+		}
+		if v != want {
+			t.Errorf("inspect %s = %#v, want %#v", k, v, want)
+		}
+	}
+	for _, k := range []string{"Config", "HostConfig", "NetworkSettings"} {
+		if _, ok := d[k].(map[string]any); !ok {
+			t.Errorf("inspect %s = %#v, want an object", k, d[k])
+		}
+	}
+	if cfg, _ := d["Config"].(map[string]any); cfg["Labels"] == nil {
+		t.Errorf("inspect Config.Labels = %#v, want {} as docker's", cfg["Labels"])
+	}
+
+	for _, tt := range []struct{ format, want string }{
+		{"{{.Created}}", "2026-11-28T10:00:00.123456789Z"},
+		{"{{.State.FinishedAt}}", "0001-01-01T00:00:00Z"},
+		{"{{.Name}} {{.State.Status}} {{.State.Dead}}", "/web created false"},
+		{"{{json .Args}}", `["-c","echo hi"]`},
+		{"{{upper .Config.Image}}|{{lower .Name}}|{{title .State.Status}}", "ALPINE|/web|Created"},
+		{"{{index .Config.Env 0}}|{{len .Args}}|{{join .Args \",\"}}", "A=b c|2|-c,echo hi"},
+		{"{{index (split (index .Config.Env 0) \"=\") 1}}", "b c"},
+		{"{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.LogConfig.Type}}", "no json-file"},
+		{"{{range $k, $v := .NetworkSettings.Networks}}{{$k}}:{{$v.IPAddress}}{{end}}", "none:"},
+		{"{{println .Id}}", c.ID + "\n"},
+	} {
+		out, err := strata(t, root, nil, "inspect", "-f", tt.format, "web")
+		if err != nil || out != tt.want+"\n" {
+			t.Errorf("inspect -f %q = %q, %v, want %q", tt.format, out, err, tt.want+"\n")
+		}
+	}
+
+	// Several names: one array of those found, an error naming the one that is not.
+	out, err = strata(t, root, nil, "inspect", "--type", "container", "web", "nosuch", c.ID[:8])
+	got = nil
+	if jerr := json.Unmarshal([]byte(out), &got); jerr != nil || len(got) != 2 || err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("inspect web nosuch ID = %d found (%v), %v; want 2 and an error naming nosuch", len(got), jerr, err)
+	}
+
+	// -s: the sizes docker adds, only when asked.
+	out, err = strata(t, root, nil, "inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "web")
+	if err != nil || len(strings.Fields(out)) != 2 || strings.Contains(out, "nil") {
+		t.Errorf("inspect -s = %q, %v, want two sizes", out, err)
+	}
+	if out, _ := strata(t, root, nil, "inspect", "web"); strings.Contains(out, "SizeRw") {
+		t.Errorf("inspect without -s shows SizeRw")
+	}
+}
