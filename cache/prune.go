@@ -206,9 +206,9 @@ func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (freed int64, err 
 }
 
 // pruneTemps removes temp files left in the store's top directory by a crash during Open or
-// a Tag (".index.json.tmp-*"). Those of index.json are only made under index.json.lock (Open
-// takes it too), so holding it, any is a killed process's and goes at once; others (of
-// oci-layout, made by Open without a lock) once they are old enough not to be in use.
+// a Tag (".index.json.tmp-*", ".oci-layout.tmp-*"). Those are only made under index.json.lock
+// (Open takes it too), so holding it, any is a killed process's and goes at once; others (of
+// no file strata writes there) once they are old enough not to be in use.
 func (s *Store) pruneTemps(ctx context.Context, dryRun bool) (freed int64, err error) {
 	l, err := s.lockIndex(ctx)
 	if err != nil {
@@ -230,7 +230,7 @@ func (s *Store) pruneTemps(ctx context.Context, dryRun bool) (freed int64, err e
 		if err != nil {
 			return freed, err
 		}
-		underLock := strings.HasPrefix(e.Name(), "."+indexFile+".tmp-")
+		underLock := strings.HasPrefix(e.Name(), "."+indexFile+".tmp-") || strings.HasPrefix(e.Name(), "."+layoutFile+".tmp-")
 		if !fi.Mode().IsRegular() || (!underLock && time.Since(fi.ModTime()) < staleTemp) {
 			continue
 		}

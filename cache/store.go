@@ -81,12 +81,8 @@ func (s *Store) init() error {
 			return err
 		}
 	}
-	if err := s.createIndex(); err != nil {
-		return fmt.Errorf("creating %s: %w", indexFile, err)
-	}
-	// oci-layout goes last: its presence marks a complete layout.
-	if err := createOnce(filepath.Join(s.dir, layoutFile), []byte(`{"imageLayoutVersion":"`+layoutVersion+`"}`)); err != nil {
-		return fmt.Errorf("creating %s: %w", layoutFile, err)
+	if err := s.createLayout(); err != nil {
+		return err
 	}
 	// {"imageLayoutVersion":"1.0.0"} is 30 bytes; a damaged file of gigabytes is not read.
 	b, err := readFileCapped(filepath.Join(s.dir, layoutFile), 4096)
@@ -108,19 +104,30 @@ func (s *Store) init() error {
 	return nil
 }
 
-// createIndex makes an empty index.json unless there is one. Its temp file is made under
-// index.json.lock, as every other of index.json, so Prune may remove any it finds while
-// holding the lock.
-func (s *Store) createIndex() error {
-	p := filepath.Join(s.dir, indexFile)
-	if _, err := os.Lstat(p); err == nil {
-		return nil
+// createLayout makes an empty index.json and then oci-layout, each unless there is one. Their
+// temp files are made under index.json.lock, as every other of index.json, so Prune may
+// remove any it finds while holding the lock: a strata killed while it made a new store's
+// left a .oci-layout.tmp-* that prunes kept for ten minutes.
+func (s *Store) createLayout() (err error) {
+	index, layout := filepath.Join(s.dir, indexFile), filepath.Join(s.dir, layoutFile)
+	if _, err := os.Lstat(layout); err == nil {
+		if _, err := os.Lstat(index); err == nil {
+			return nil
+		}
 	}
 	l, err := s.lockIndex(context.Background())
 	if err != nil {
 		return err
 	}
-	return errors.Join(createOnce(p, []byte(emptyIndex)), l.Unlock())
+	defer func() { err = errors.Join(err, l.Unlock()) }()
+	if err := createOnce(index, []byte(emptyIndex)); err != nil {
+		return fmt.Errorf("creating %s: %w", indexFile, err)
+	}
+	// oci-layout goes last: its presence marks a complete layout.
+	if err := createOnce(layout, []byte(`{"imageLayoutVersion":"`+layoutVersion+`"}`)); err != nil {
+		return fmt.Errorf("creating %s: %w", layoutFile, err)
+	}
+	return nil
 }
 
 // Dir returns the store's directory, absolute.
