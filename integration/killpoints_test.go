@@ -17,8 +17,12 @@ import (
 // process. TestKillStoreCommands kills store commands at random moments on one root; these
 // sweep the whole of each operation on fresh roots and check the containers too.
 
-// killSteps is how many delays each operation is killed at.
+// killSteps is how many delays each operation is killed at: $STRATA_KILL_STEPS to search
+// harder than make test has time for.
 func killSteps() int {
+	if n, err := strconv.Atoi(os.Getenv("STRATA_KILL_STEPS")); err == nil && n > 0 {
+		return n
+	}
 	if testing.Short() {
 		return 4
 	}
