@@ -205,6 +205,7 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 		r.ID = id(r.ID)
 		mounts := slices.Clone(r.mounts)
 		if !noTrunc {
+			r.Image = shortImage(r.Image)
 			r.Command = ellipsis(r.Command, 20)
 			for j := range mounts {
 				mounts[j] = ellipsis(mounts[j], 15)
@@ -237,6 +238,18 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
 	tw.Write(out)
 	return tw.Flush()
+}
+
+// shortImage is how docker ps shows an image unless --no-trunc: an image ID as its 12-hex
+// short form, a reference without its digest ("alpine@sha256:…" as "alpine").
+func shortImage(image string) string {
+	if strings.HasPrefix(image, "sha256:") {
+		return shortID(image)
+	}
+	if name, _, ok := strings.Cut(image, "@"); ok && name != "" {
+		return name
+	}
+	return image
 }
 
 // ellipsis cuts s to at most n runes, its last one "…" when it was cut, as docker's

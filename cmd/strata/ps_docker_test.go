@@ -106,3 +106,22 @@ func TestTitleEachWord(t *testing.T) {
 		t.Errorf("title = %q, want %q", out.String(), "My Web-App X1 IOS\n")
 	}
 }
+
+// TestPsImageTrunc: as docker, ps shows an image ID short and a reference without its digest,
+// unless --no-trunc.
+func TestPsImageTrunc(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	rows := []psRow{{Image: digest}, {Image: "alpine@" + digest}, {Image: "localhost:5000/a:1@" + digest}, {Image: "alpine:3"}}
+	for _, tt := range []struct {
+		noTrunc bool
+		want    string
+	}{
+		{false, "abababababab\nalpine\nlocalhost:5000/a:1\nalpine:3\n"},
+		{true, digest + "\nalpine@" + digest + "\nlocalhost:5000/a:1@" + digest + "\nalpine:3\n"},
+	} {
+		var out bytes.Buffer
+		if err := printPs(&out, rows, false, tt.noTrunc, "{{.Image}}"); err != nil || out.String() != tt.want {
+			t.Errorf("ps --no-trunc=%v {{.Image}} = %q, %v; want %q", tt.noTrunc, out.String(), err, tt.want)
+		}
+	}
+}
