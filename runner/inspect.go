@@ -198,6 +198,7 @@ func Inspect(c *Container) InspectData {
 		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "seccomp="+spec.Seccomp)
 	}
 	d.HostConfig.Ulimits = append([]Ulimit{}, spec.Ulimits...)
+	d.Mounts = []InspectMount{} // [] when there is none, as docker's: jq's .Mounts[] fails on null
 	for _, m := range spec.Mounts {
 		d.Mounts = append(d.Mounts, inspectMount(c, m))
 	}

@@ -56,6 +56,9 @@ func TestInspectAsDocker(t *testing.T) {
 			t.Errorf("inspect %s = %#v, want %#v", k, v, want)
 		}
 	}
+	if m, ok := d["Mounts"].([]any); !ok || len(m) != 0 {
+		t.Errorf("inspect Mounts = %#v, want [] as docker's", d["Mounts"])
+	}
 	for _, k := range []string{"Config", "HostConfig", "NetworkSettings"} {
 		if _, ok := d[k].(map[string]any); !ok {
 			t.Errorf("inspect %s = %#v, want an object", k, d[k])
