@@ -66,7 +66,9 @@ func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil {
+	// "0" is the Unix time 0 (everything since 1970), not a duration of nothing ago, as
+	// docker's GetTimestamp reads it: `logs --since 0` printed nothing.
+	if d, err := time.ParseDuration(s); err == nil && s != "0" {
 		if d < 0 {
 			return time.Time{}, fmt.Errorf("invalid %s %s: a duration ago must not be negative", flag, quoteValue(s))
 		}

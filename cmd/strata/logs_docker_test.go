@@ -1,0 +1,20 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// TestParseLogTimeZero: --since 0 is the Unix time 0, as docker's: every line, not none.
+func TestParseLogTimeZero(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for _, s := range []string{"0", "0.0"} {
+		got, err := parseLogTime("--since", s, now)
+		if err != nil || !got.Equal(time.Unix(0, 0)) {
+			t.Errorf("parseLogTime(%q) = %v, %v; want the Unix time 0", s, got, err)
+		}
+	}
+	if got, err := parseLogTime("--since", "0s", now); err != nil || !got.Equal(now) {
+		t.Errorf("parseLogTime(0s) = %v, %v; want now", got, err)
+	}
+}
