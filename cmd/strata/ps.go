@@ -39,6 +39,7 @@ type psRow struct {
 	ExitCode int
 	imageID  string   // for the ancestor filter
 	mounts   []string // Mounts before truncation
+	targets  []string // where each mount goes, for the volume filter
 }
 
 // Label is {{.Label "key"}}: the value of one of the container's labels; strata sets none.
@@ -75,6 +76,9 @@ func newPsCmd(g *globals) *cobra.Command {
 			}
 			store, err := g.openContainers()
 			if err != nil {
+				return err
+			}
+			if err := filter.resolve(store); err != nil {
 				return err
 			}
 			list, err := store.List()
@@ -126,7 +130,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (of every state)")
 	f.BoolVarP(&size, "size", "s", false, "show the size of each container's writes")
 	f.StringVar(&format, "format", "", "table, json, or a Go template such as '{{.ID}} {{.Names}}'")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited= or ancestor= (repeatable)")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited=, ancestor=, before=, since=, network=, volume= or label= (repeatable)")
 	return cmd
 }
 
@@ -153,6 +157,7 @@ func newPsRow(c *runner.Container) psRow {
 	// LocalVolumes counts the volumes (docker's local driver).
 	volumes := 0
 	for _, m := range c.Config.Spec.Mounts {
+		r.targets = append(r.targets, m.Target)
 		switch {
 		case m.Type == runner.TypeVolume:
 			volumes++

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,55 @@ func TestPsImageTrunc(t *testing.T) {
 		if err := printPs(&out, rows, false, tt.noTrunc, "{{.Image}}"); err != nil || out.String() != tt.want {
 			t.Errorf("ps --no-trunc=%v {{.Image}} = %q, %v; want %q", tt.noTrunc, out.String(), err, tt.want)
 		}
+	}
+}
+
+// TestPsFilterDockerKeys: the filters docker scripts use beyond id/name/status: before= and
+// since= (by creation, naming a container that must exist), network=, volume=, label= (strata
+// sets no labels: it matches none, not an error), and name= matching docker's "/name".
+func TestPsFilterDockerKeys(t *testing.T) {
+	root := t.TempDir()
+	store, err := runner.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for i, name := range []string{"a", "b", "c"} {
+		cfg := runner.Config{Name: name, Image: "alpine", Created: t0.Add(time.Duration(i) * time.Minute),
+			Spec: runner.Spec{Args: []string{"true"}}}
+		if name == "b" {
+			cfg.Spec.Mounts = []mount.Mount{{Type: "bind", Source: "/srv", Target: "/data"}}
+			cfg.Spec.Network = "host"
+		}
+		if _, err := store.Create(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		filters []string
+		want    string
+	}{
+		{[]string{"before=c"}, "b a"},
+		{[]string{"since=a"}, "c b"},
+		{[]string{"since=a", "before=c"}, "b"},
+		{[]string{"name=^/b$"}, "b"},
+		{[]string{"name=^b$"}, "b"},
+		{[]string{"network=host"}, "b"},
+		{[]string{"network=none"}, "c a"},
+		{[]string{"volume=/data"}, "b"},
+		{[]string{"volume=/srv"}, "b"},
+		{[]string{"label=com.example"}, ""},
+	} {
+		args := []string{"ps", "-a", "--format", "{{.Names}}"}
+		for _, f := range tt.filters {
+			args = append(args, "-f", f)
+		}
+		out, err := strata(t, root, nil, args...)
+		if got := strings.Join(strings.Fields(out), " "); err != nil || got != tt.want {
+			t.Errorf("ps -a %q = %q, %v; want %q", tt.filters, got, err, tt.want)
+		}
+	}
+	if _, err := strata(t, root, nil, "ps", "-a", "-f", "before=nosuch"); err == nil || !strings.Contains(err.Error(), "no such container") {
+		t.Errorf("ps -f before=nosuch = %v, want no such container", err)
 	}
 }

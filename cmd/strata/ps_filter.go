@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/runner"
 )
 
 // psFilter is `ps --filter KEY=VALUE`, as docker reads it: values of one key are alternatives,
@@ -18,6 +20,12 @@ type psFilter struct {
 	exited        []int
 	// ancestors are images as the filter named them: names or image ID prefixes.
 	ancestors []string
+	// labels is any label= filter: strata's containers have no labels, so it matches none.
+	labels bool
+	// before and since name containers; resolve turns them into creation times.
+	before, since     []string
+	beforeT, sinceT   []time.Time
+	networks, volumes []string
 }
 
 // dockerStatuses are the values docker's status filter accepts; strata's containers are only
@@ -57,8 +65,24 @@ func parsePsFilter(args []string) (*psFilter, error) {
 				return nil, fmt.Errorf("invalid --filter %s: want an image name or ID", quoteValue(a))
 			}
 			f.ancestors = append(f.ancestors, v)
+		case "label":
+			f.labels = true
+		case "before", "since", "network", "volume":
+			if v == "" {
+				return nil, fmt.Errorf("invalid --filter %s: want a value", quoteValue(a))
+			}
+			switch k {
+			case "before":
+				f.before = append(f.before, v)
+			case "since":
+				f.since = append(f.since, v)
+			case "network":
+				f.networks = append(f.networks, v)
+			default:
+				f.volumes = append(f.volumes, v)
+			}
 		default:
-			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want id, name, status, exited or ancestor)", quoteValue(a), quoteValue(k))
+			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want id, name, status, exited, ancestor, label, before, since, network or volume)", quoteValue(a), quoteValue(k))
 		}
 	}
 	return f, nil
@@ -68,11 +92,51 @@ func parsePsFilter(args []string) (*psFilter, error) {
 // a status or exited filter needs no -a.
 func (f *psFilter) impliesAll() bool { return len(f.statuses) > 0 || len(f.exited) > 0 }
 
+// resolve finds the containers before= and since= name, as docker: one that is not there is
+// an error.
+func (f *psFilter) resolve(store *runner.Store) error {
+	for _, list := range []struct {
+		names []string
+		times *[]time.Time
+	}{{f.before, &f.beforeT}, {f.since, &f.sinceT}} {
+		for _, n := range list.names {
+			c, err := findContainer(store, n)
+			if err != nil {
+				return err
+			}
+			*list.times = append(*list.times, c.Config.Created)
+		}
+	}
+	return nil
+}
+
 func (f *psFilter) match(r psRow) bool {
+	if f.labels {
+		return false
+	}
+	for _, t := range f.beforeT {
+		if !r.CreatedAt.Before(t) {
+			return false
+		}
+	}
+	for _, t := range f.sinceT {
+		if !r.CreatedAt.After(t) {
+			return false
+		}
+	}
+	if len(f.networks) > 0 && !slices.Contains(f.networks, r.Networks) {
+		return false
+	}
+	// volume= is a volume's name or source, or where a mount goes in the container.
+	if len(f.volumes) > 0 && !slices.ContainsFunc(f.volumes, func(v string) bool {
+		return slices.Contains(r.mounts, v) || slices.Contains(r.targets, v)
+	}) {
+		return false
+	}
 	if len(f.ids) > 0 && !slices.ContainsFunc(f.ids, func(id string) bool { return strings.HasPrefix(r.ID, id) }) {
 		return false
 	}
-	if len(f.names) > 0 && !slices.ContainsFunc(f.names, func(re *regexp.Regexp) bool { return re.MatchString(r.Names) }) {
+	if len(f.names) > 0 && !slices.ContainsFunc(f.names, func(re *regexp.Regexp) bool { return re.MatchString(r.Names) || re.MatchString("/"+r.Names) }) {
 		return false
 	}
 	if len(f.statuses) > 0 && !slices.Contains(f.statuses, r.State) {
