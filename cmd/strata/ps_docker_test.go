@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +176,37 @@ func TestPsFilterDockerKeys(t *testing.T) {
 	}
 	if _, err := strata(t, root, nil, "ps", "-a", "-f", "before=nosuch"); err == nil || !strings.Contains(err.Error(), "no such container") {
 		t.Errorf("ps -f before=nosuch = %v, want no such container", err)
+	}
+}
+
+// TestPsSize: -s adds docker's SIZE column; a template naming .Size measures without -s.
+func TestPsSize(t *testing.T) {
+	root := t.TempDir()
+	store, err := runner.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.Create(runner.Config{Name: "a", Image: "alpine", Created: time.Now(), Spec: runner.Spec{Args: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(c.Dir, "upper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, "upper", "f"), bytes.Repeat([]byte("x"), 20000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Disk usage in blocks: 20000 bytes and the dir take 24.6kB on 4k blocks; no image
+	// layers under it, so virtual is the same.
+	size := regexp.MustCompile(`(^|   )2\d\.\dkB \(virtual 2\d\.\dkB\)$`)
+	out, err := strata(t, root, nil, "ps", "-a", "-s")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err != nil || len(lines) != 2 || !strings.HasSuffix(lines[0], "   NAMES     SIZE") ||
+		!strings.Contains(lines[1], "   a   ") || !size.MatchString(lines[1]) {
+		t.Errorf("ps -a -s = %q, %v; want a SIZE column of about 20kB", out, err)
+	}
+	out, err = strata(t, root, nil, "ps", "-a", "--format", "{{.Size}}")
+	if err != nil || !size.MatchString(strings.TrimSpace(out)) {
+		t.Errorf("ps -a --format .Size = %q, %v; want about 20kB", out, err)
 	}
 }
