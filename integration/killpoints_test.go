@@ -24,9 +24,9 @@ func killSteps() int {
 		return n
 	}
 	if testing.Short() {
-		return 4
+		return 3
 	}
-	return 8
+	return 6
 }
 
 // delays returns n delays from 0 to d, evenly spaced, the last a little short of d.
@@ -247,7 +247,7 @@ func checkNothingLeft(t *testing.T, root, marker string, ids []string) {
 // as exited or dead or not at all, rm -f removes it, the next run sweeps, and nothing of it
 // is left.
 // With detached, a container that runs (its monitor started before the kill) is fine too.
-func (f *concFixture) checkContainerKilled(t *testing.T, root, name, marker string, detached bool) {
+func (f *concFixture) checkContainerKilled(t *testing.T, root, image, name, marker string, detached bool) {
 	t.Helper()
 	ps := mustRun(t, f.env, "", root, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Status}}")
 	ids := containerIDs(t, f.env, root)
@@ -260,7 +260,7 @@ func (f *concFixture) checkContainerKilled(t *testing.T, root, name, marker stri
 	if r := run(t, f.env, "", root, "rm", "-f", name); r.Code != 0 && !strings.Contains(r.Stderr, "no such container") {
 		t.Errorf("rm -f %s after the kill: exit %d: %s", name, r.Code, r.Stderr)
 	}
-	mustRun(t, f.env, "", root, "run", "--rm", f.a, "true")
+	mustRun(t, f.env, "", root, "run", "--rm", image, "true")
 	if left := containerIDs(t, f.env, root); len(left) != 0 {
 		t.Errorf("containers left after rm -f and a run: %v", left)
 	}
@@ -290,8 +290,41 @@ func TestKillPointsRunRm(t *testing.T) {
 		if !f.killAfter(t, root, delay, args...) {
 			t.Fatalf("run --rm sleep 5 ended before the kill at %v", delay)
 		}
-		f.checkContainerKilled(t, root, name, marker, false)
+		f.checkContainerKilled(t, root, f.a, name, marker, false)
 		f.checkStaleCgroups(t, root, before, delay)
+	}
+}
+
+// TestKillPointsRunUnpack kills the first run of an image, whose layers it unpacks first: the
+// next run unpacks what is missing, and a prune leaves no half-made layer dir.
+func TestKillPointsRunUnpack(t *testing.T) {
+	requiresContainers(t)
+	f := newConcFixture(t)
+	const image = "conc/lc:1" // in f.archive: alpine and two more layers
+	newLoaded := func() string {
+		root := newRoot(t)
+		mustRun(t, f.env, "", root, "load", "-q", "-i", f.archive)
+		return root
+	}
+	d := f.measure(t, newLoaded(), "run", "--rm", image, "true")
+	t.Logf("first run --rm true, unpacking, takes %v", d)
+	for i, delay := range delays(d, max(killSteps()/2, 3)) {
+		root := newLoaded()
+		marker := fmt.Sprintf("kp-unpack-%d-%d", os.Getpid(), i)
+		name := fmt.Sprintf("kpu%d", i)
+		t.Cleanup(func() {
+			for _, pid := range markedProcs(t, marker) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		})
+		before := strataCgroups()
+		f.killAfter(t, root, delay, append([]string{"run", "--rm", "--name", name, image}, marked(marker, 5)...)...)
+		f.checkContainerKilled(t, root, image, name, marker, false)
+		f.checkStaleCgroups(t, root, before, delay)
+		mustRun(t, f.env, "", root, "rmi", "conc/lb:1")
+		mustRun(t, f.env, "", root, "prune")
+		checkStore(t, root)
+		checkNoLeftovers(t, root)
 	}
 }
 
@@ -313,7 +346,7 @@ func TestKillPointsRunDetached(t *testing.T) {
 		})
 		before := strataCgroups()
 		f.killAfter(t, root, delay, append([]string{"run", "-d", "--name", name, f.a}, marked(marker, 60)...)...)
-		f.checkContainerKilled(t, root, name, marker, true)
+		f.checkContainerKilled(t, root, f.a, name, marker, true)
 		f.checkStaleCgroups(t, root, before, delay)
 	}
 }
