@@ -9,7 +9,8 @@ import (
 
 // InspectData is a container as `strata inspect` prints it: the subset of docker's
 // ContainerJSON that strata has, with docker's field names so scripts and templates that read
-// `docker inspect` output (`{{.State.Pid}}`) work unchanged.
+// `docker inspect` output (`{{.State.Pid}}`) work unchanged. Image is the image's ID, as
+// docker's; Config.Image the name it was run as.
 type InspectData struct {
 	ID string `json:"Id"`
 	// Created and the State's times are strings in RFC 3339 with nanoseconds (UTC), as
@@ -148,7 +149,7 @@ func Inspect(c *Container) InspectData {
 	d := InspectData{
 		ID:       c.ID,
 		Created:  inspectTime(c.Config.Created),
-		Image:    c.Config.Image,
+		Image:    c.Config.ImageID,
 		Name:     "/" + c.Config.Name,
 		LogPath:  c.Dir + "/" + logFile,
 		Driver:   "vfs",
@@ -176,6 +177,9 @@ func Inspect(c *Container) InspectData {
 			CPUShares: spec.Resources.CPUShares, CpusetCpus: spec.Resources.CpusetCpus,
 			PidsLimit: spec.Resources.PidsLimit,
 		},
+	}
+	if d.Image == "" {
+		d.Image = c.Config.Image // made before strata kept the image's ID
 	}
 	network := spec.withDefaults().Network
 	d.NetworkSettings = InspectNetworkSettings{

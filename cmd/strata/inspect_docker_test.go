@@ -21,7 +21,8 @@ func TestInspectAsDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := time.Date(2026, 11, 28, 10, 0, 0, 123456789, time.UTC)
-	c, err := store.Create(runner.Config{Name: "web", Image: "alpine", Created: created,
+	imageID := "sha256:" + strings.Repeat("0f", 32)
+	c, err := store.Create(runner.Config{Name: "web", Image: "alpine", ImageID: imageID, Created: created,
 		Spec: runner.Spec{Args: []string{"sh", "-c", "echo hi"}, Env: []string{"A=b c"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +40,7 @@ func TestInspectAsDocker(t *testing.T) {
 	state, _ := d["State"].(map[string]any)
 	checks := map[string]any{
 		"Id": c.ID, "Created": "2026-11-28T10:00:00.123456789Z", "Path": "sh", "Name": "/web",
-		"Image": "alpine", "RestartCount": float64(0), "Driver": "vfs",
+		"Image": imageID, "RestartCount": float64(0), "Driver": "vfs",
 		"State.Status": "created", "State.Running": false, "State.Paused": false,
 		"State.Restarting": false, "State.OOMKilled": false, "State.Dead": false,
 		"State.Pid": float64(0), "State.ExitCode": float64(0), "State.Error": "",
@@ -73,6 +74,7 @@ func TestInspectAsDocker(t *testing.T) {
 		{"{{.State.FinishedAt}}", "0001-01-01T00:00:00Z"},
 		{"{{.Name}} {{.State.Status}} {{.State.Dead}}", "/web created false"},
 		{"{{json .Args}}", `["-c","echo hi"]`},
+		{"{{.Image}} {{.Config.Image}}", imageID + " alpine"},
 		{"{{upper .Config.Image}}|{{lower .Name}}|{{title .State.Status}}", "ALPINE|/web|Created"},
 		{"{{index .Config.Env 0}}|{{len .Args}}|{{join .Args \",\"}}", "A=b c|2|-c,echo hi"},
 		{"{{index (split (index .Config.Env 0) \"=\") 1}}", "b c"},
