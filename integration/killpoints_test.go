@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,30 +191,73 @@ func cgroupsOf(id string) []string {
 	return append(a, b...)
 }
 
-// strataCgroups returns the container IDs that have a cgroup under strata's parent, in any
-// hierarchy.
-func strataCgroups() map[string]bool {
-	a, _ := filepath.Glob("/sys/fs/cgroup/*/strata/*")
-	b, _ := filepath.Glob("/sys/fs/cgroup/strata/*")
-	out := map[string]bool{}
-	for _, d := range append(a, b...) {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() && len(filepath.Base(d)) == 64 {
-			out[filepath.Base(d)] = true
+// cgroupRe matches a container's cgroup dir under strata's parent, in any hierarchy.
+var cgroupRe = regexp.MustCompile(`^/sys/fs/cgroup/(?:[^/]+/)?strata/([0-9a-f]{64})$`)
+
+// descendants returns pid and the processes descended from it.
+func descendants(pid int) []int {
+	parent := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
 		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		rest := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(rest) > 1 {
+			pp, _ := strconv.Atoi(rest[1])
+			parent[pp] = append(parent[pp], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, parent[out[i]]...)
 	}
 	return out
 }
 
-// newCgroups returns the container cgroups made since before, which no container of
-// root's store names.
-func newCgroups(before map[string]bool) []string {
-	var out []string
-	for id := range strataCgroups() {
-		if !before[id] {
-			out = append(out, id)
+// cgroupsUsed returns the IDs of the container cgroups that pid and its descendants hold
+// open (the hold cgroups.New takes) or name on their command line (an init's cgroup= args).
+// Other strata processes on the host make cgroups under the same parent: only these are the
+// ones this test's strata made.
+func cgroupsUsed(pid int) map[string]bool {
+	ids := map[string]bool{}
+	for _, p := range descendants(pid) {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p))
+		for _, fd := range fds {
+			if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", p, fd.Name())); err == nil {
+				if m := cgroupRe.FindStringSubmatch(l); m != nil {
+					ids[m[1]] = true
+				}
+			}
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		for _, a := range strings.Split(string(b), "\x00") {
+			if m := cgroupRe.FindStringSubmatch(strings.TrimPrefix(a, "cgroup=")); m != nil {
+				ids[m[1]] = true
+			}
 		}
 	}
-	return out
+	return ids
+}
+
+// stopAndKill starts strata args on root, and after d stops it (SIGSTOP, its PID only), reads
+// which cgroups it and its children use, SIGKILLs it and reaps it. It returns those cgroups.
+func (f *concFixture) stopAndKill(t *testing.T, root string, d time.Duration, args ...string) map[string]bool {
+	t.Helper()
+	p := f.start(t, root, args...)
+	time.Sleep(d)
+	p.cmd.Process.Signal(syscall.SIGSTOP)
+	ids := cgroupsUsed(p.cmd.Process.Pid)
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	if code := p.wait(t); code != 0 && code != -1 {
+		t.Errorf("strata %v ended on its own with exit %d before the kill: %s", args, code, p.stderr.String())
+	}
+	return ids
 }
 
 // checkNothingLeft checks that the containers ids (and every other) are gone from root: no
@@ -286,12 +330,9 @@ func TestKillPointsRunRm(t *testing.T) {
 			}
 		})
 		args := append([]string{"run", "--rm", "--name", name, f.a}, marked(marker, 5)...)
-		before := strataCgroups()
-		if !f.killAfter(t, root, delay, args...) {
-			t.Fatalf("run --rm sleep 5 ended before the kill at %v", delay)
-		}
+		used := f.stopAndKill(t, root, delay, args...)
 		f.checkContainerKilled(t, root, f.a, name, marker, false)
-		f.checkStaleCgroups(t, root, before, delay)
+		f.checkStaleCgroups(t, root, used, delay)
 	}
 }
 
@@ -317,10 +358,9 @@ func TestKillPointsRunUnpack(t *testing.T) {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		})
-		before := strataCgroups()
-		f.killAfter(t, root, delay, append([]string{"run", "--rm", "--name", name, image}, marked(marker, 5)...)...)
+		used := f.stopAndKill(t, root, delay, append([]string{"run", "--rm", "--name", name, image}, marked(marker, 5)...)...)
 		f.checkContainerKilled(t, root, image, name, marker, false)
-		f.checkStaleCgroups(t, root, before, delay)
+		f.checkStaleCgroups(t, root, used, delay)
 		mustRun(t, f.env, "", root, "rmi", "conc/lb:1")
 		mustRun(t, f.env, "", root, "prune")
 		checkStore(t, root)
@@ -344,10 +384,9 @@ func TestKillPointsRunDetached(t *testing.T) {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		})
-		before := strataCgroups()
-		f.killAfter(t, root, delay, append([]string{"run", "-d", "--name", name, f.a}, marked(marker, 60)...)...)
+		used := f.stopAndKill(t, root, delay, append([]string{"run", "-d", "--name", name, f.a}, marked(marker, 60)...)...)
 		f.checkContainerKilled(t, root, f.a, name, marker, true)
-		f.checkStaleCgroups(t, root, before, delay)
+		f.checkStaleCgroups(t, root, used, delay)
 	}
 }
 
@@ -373,8 +412,7 @@ func TestKillPointsRmForce(t *testing.T) {
 		name := fmt.Sprintf("kprm%d", i)
 		startOne(name, marker)
 		ids := containerIDs(t, f.env, root)
-		before := strataCgroups()
-		f.killAfter(t, root, delay, "rm", "-f", name)
+		used := f.stopAndKill(t, root, delay, "rm", "-f", name)
 		// The container may still run (rm was killed before it stopped it): ps -a shows
 		// it as it is; a second rm -f must finish the job.
 		if r := run(t, f.env, "", root, "rm", "-f", name); r.Code != 0 && !strings.Contains(r.Stderr, "no such container") {
@@ -384,18 +422,23 @@ func TestKillPointsRmForce(t *testing.T) {
 			t.Errorf("containers left after rm -f: %v", left)
 		}
 		checkNothingLeft(t, root, marker, ids)
-		f.checkStaleCgroups(t, root, before, delay)
+		f.checkStaleCgroups(t, root, used, delay)
 	}
 }
 
-// checkStaleCgroups checks the cgroups made since before that no container names: a run
-// killed between making its container's cgroup and its container dir leaves it (see
-// cgroups.Sweep). It must hold no process, and rm's sweep must delete it once stale: the
-// test ages it rather than wait the minute (cgroups.StaleAge) that guards a cgroup another
-// strata has just made.
-func (f *concFixture) checkStaleCgroups(t *testing.T, root string, before map[string]bool, delay time.Duration) {
+// checkStaleCgroups checks the cgroups that the killed strata used (used) once its container
+// is removed: a run killed between making its container's cgroup and its container dir
+// leaves it (see cgroups.Sweep). It must hold no process, and rm's sweep must delete it once
+// stale: the test ages it rather than wait the minute (cgroups.StaleAge) that guards a cgroup
+// another strata has just made.
+func (f *concFixture) checkStaleCgroups(t *testing.T, root string, used map[string]bool, delay time.Duration) {
 	t.Helper()
-	left := newCgroups(before)
+	var left []string
+	for id := range used {
+		if len(cgroupsOf(id)) != 0 {
+			left = append(left, id)
+		}
+	}
 	if len(left) == 0 {
 		return
 	}
@@ -404,7 +447,12 @@ func (f *concFixture) checkStaleCgroups(t *testing.T, root string, before map[st
 	for _, id := range left {
 		for _, dir := range cgroupsOf(id) {
 			if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil && len(strings.Fields(string(b))) != 0 {
-				t.Errorf("cgroup %s that no container names holds processes %q", dir, b)
+				var who []string
+				for _, pid := range strings.Fields(string(b)) {
+					cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+					who = append(who, fmt.Sprintf("%s %q", pid, cmd))
+				}
+				t.Errorf("cgroup %s that no container names holds processes: %s", dir, strings.Join(who, ", "))
 			}
 			os.Chtimes(dir, old, old)
 		}
