@@ -147,7 +147,7 @@ func printImages(w io.Writer, rows []imageRow, digests, noTrunc bool, format str
 	case !tableDefault(format):
 		return printTemplate(w, format, rows)
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0) // docker's table widths
 	if digests {
 		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
 	} else {
@@ -197,7 +197,7 @@ func printTemplate[T any](w io.Writer, format string, items []T) error {
 		_, err = w.Write(out.Bytes())
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0) // docker's table widths
 	tw.Write(out.Bytes())
 	return tw.Flush()
 }

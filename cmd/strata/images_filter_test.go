@@ -86,3 +86,15 @@ func TestImageFilterTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestImagesTableWidths: the table has docker's widths (columns at least 10 wide, 3 spaces
+// apart): the header of an empty store is docker's byte for byte.
+func TestImagesTableWidths(t *testing.T) {
+	out, err := strata(t, t.TempDir(), nil, "images")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"; out != want {
+		t.Errorf("images on an empty store = %q, want docker's %q", out, want)
+	}
+}
