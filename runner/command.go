@@ -30,17 +30,26 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 func MergeCommand(entrypoint, cmd []string, overrideEntrypoint *string, args []string) []string {
 	if overrideEntrypoint != nil {
 		cmd = nil
-		entrypoint = nil
-		if *overrideEntrypoint != "" {
-			entrypoint = []string{*overrideEntrypoint}
-		}
 	}
+	entrypoint = EffectiveEntrypoint(entrypoint, overrideEntrypoint)
 	if len(args) > 0 {
 		cmd = args
 	}
 	out := make([]string, 0, len(entrypoint)+len(cmd))
 	out = append(out, entrypoint...)
 	return append(out, cmd...)
+}
+
+// EffectiveEntrypoint is the entrypoint MergeCommand puts first: the image's, or
+// --entrypoint's (none when that is empty).
+func EffectiveEntrypoint(entrypoint []string, overrideEntrypoint *string) []string {
+	switch {
+	case overrideEntrypoint == nil:
+		return entrypoint
+	case *overrideEntrypoint == "":
+		return nil
+	}
+	return []string{*overrideEntrypoint}
 }
 
 // MergeEnv merges the image's environment with --env-file files and then -e flags, later

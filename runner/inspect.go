@@ -90,13 +90,15 @@ func inspectTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // InspectConfig is docker's Config object.
 type InspectConfig struct {
-	Hostname   string   `json:"Hostname"`
-	User       string   `json:"User"`
-	Tty        bool     `json:"Tty"`
-	OpenStdin  bool     `json:"OpenStdin"`
-	Env        []string `json:"Env"`
-	Cmd        []string `json:"Cmd"`
-	Image      string   `json:"Image"`
+	Hostname  string   `json:"Hostname"`
+	User      string   `json:"User"`
+	Tty       bool     `json:"Tty"`
+	OpenStdin bool     `json:"OpenStdin"`
+	Env       []string `json:"Env"`
+	Cmd       []string `json:"Cmd"`
+	Image     string   `json:"Image"`
+	// Entrypoint is null without one, as docker's.
+	Entrypoint []string `json:"Entrypoint"`
 	WorkingDir string   `json:"WorkingDir"`
 	// Labels is {} as docker's for a container without labels: strata sets none.
 	Labels map[string]string `json:"Labels"`
@@ -146,6 +148,15 @@ type InspectMount struct {
 func Inspect(c *Container) InspectData {
 	spec := c.Config.Spec
 	st := c.State
+	// Apart as docker shows them; a record that says more than it has (hand-edited, or from
+	// before strata kept the count) shows all as the command.
+	entrypoint, cmd := []string(nil), spec.Args
+	if n := c.Config.EntrypointArgs; n > 0 && n <= len(spec.Args) {
+		entrypoint, cmd = spec.Args[:n], spec.Args[n:]
+		if len(cmd) == 0 {
+			cmd = nil
+		}
+	}
 	d := InspectData{
 		ID:       c.ID,
 		Created:  inspectTime(c.Config.Created),
@@ -163,7 +174,8 @@ func Inspect(c *Container) InspectData {
 		},
 		Config: InspectConfig{
 			Hostname: spec.withDefaults().Hostname, User: spec.User, Tty: spec.Terminal,
-			OpenStdin: spec.Stdin, Env: spec.Env, Cmd: spec.Args, Image: c.Config.Image,
+			OpenStdin: spec.Stdin, Env: spec.Env, Image: c.Config.Image,
+			Entrypoint: entrypoint, Cmd: cmd,
 			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,
 			Labels: map[string]string{},
 		},

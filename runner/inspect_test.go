@@ -2,6 +2,7 @@ package runner
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,5 +74,31 @@ func TestInspectMounts(t *testing.T) {
 	b, _ = json.Marshal(Inspect(c))
 	if !strings.Contains(string(b), `"Ulimits":[]`) {
 		t.Errorf("Inspect without ulimits: %s, want \"Ulimits\":[]", b)
+	}
+}
+
+// TestInspectEntrypointApart: inspect shows the entrypoint and the command apart, as docker's
+// Config.Entrypoint and Config.Cmd, from the count the container's record keeps; a count the
+// command cannot hold shows all as the command.
+func TestInspectEntrypointApart(t *testing.T) {
+	args := []string{"/entry", "-x", "cmd", "arg"}
+	for _, tt := range []struct {
+		n               int
+		entrypoint, cmd []string
+	}{
+		{0, nil, args},
+		{2, args[:2], args[2:]},
+		{4, args, nil},
+		{5, nil, args},
+		{-1, nil, args},
+	} {
+		c := &Container{ID: strings.Repeat("a", 64), Config: Config{Spec: Spec{Args: args}, EntrypointArgs: tt.n}}
+		d := Inspect(c)
+		if !slices.Equal(d.Config.Entrypoint, tt.entrypoint) || !slices.Equal(d.Config.Cmd, tt.cmd) || (tt.cmd == nil) != (d.Config.Cmd == nil) {
+			t.Errorf("EntrypointArgs %d: Entrypoint %q, Cmd %q; want %q, %q", tt.n, d.Config.Entrypoint, d.Config.Cmd, tt.entrypoint, tt.cmd)
+		}
+		if d.Path != "/entry" || !slices.Equal(d.Args, args[1:]) {
+			t.Errorf("EntrypointArgs %d: Path %q, Args %q; want the whole command", tt.n, d.Path, d.Args)
+		}
 	}
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// StopTimeout is how many seconds stop waits by default before SIGKILL (--stop-timeout);
 	// nil means docker's 10.
 	StopTimeout *int `json:"stopTimeout,omitempty"`
+	// EntrypointArgs is how many of Spec.Args are the entrypoint (EffectiveEntrypoint), the
+	// rest being the command, as inspect shows them apart.
+	EntrypointArgs int `json:"entrypointArgs,omitempty"`
 }
 
 // DefaultStopTimeout is how long stop waits for a container that sets no StopTimeout.

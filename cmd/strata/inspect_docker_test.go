@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,5 +103,41 @@ func TestInspectAsDocker(t *testing.T) {
 	}
 	if out, _ := strata(t, root, nil, "inspect", "web"); strings.Contains(out, "SizeRw") {
 		t.Errorf("inspect without -s shows SizeRw")
+	}
+}
+
+// TestInspectEntrypointFromCreate: create records which of the command's words are the
+// entrypoint (the image's, or --entrypoint's), so inspect's Config.Entrypoint and Config.Cmd
+// are docker's.
+func TestInspectEntrypointFromCreate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates containers")
+	}
+	root := t.TempDir()
+	const image = "busybox:1.38.0-musl" // Cmd ["sh"], no entrypoint
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args      []string
+		want, cmd string
+	}{
+		{[]string{"--name", "plain", image}, "null", `["sh"]`},
+		{[]string{"--name", "args", image, "echo", "hi"}, "null", `["echo","hi"]`},
+		{[]string{"--name", "entry", "--entrypoint", "/bin/echo", image, "a", "b"}, `["/bin/echo"]`, `["a","b"]`},
+		{[]string{"--name", "entryonly", "--entrypoint", "/bin/true", image}, `["/bin/true"]`, "null"},
+	} {
+		name := tt.args[1]
+		t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", name) })
+		if _, err := strata(t, root, nil, append([]string{"create"}, tt.args...)...); err != nil {
+			t.Fatalf("create %q = %v", tt.args, err)
+		}
+		out, err := strata(t, root, nil, "inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Cmd}}", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.TrimSpace(out), tt.want+" "+tt.cmd; got != want {
+			t.Errorf("create %q: inspect Entrypoint Cmd = %q, want %q", tt.args, got, want)
+		}
 	}
 }

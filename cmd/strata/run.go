@@ -289,13 +289,14 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		create = containers.CreateToRun // this process runs it: its monitor from the start
 	}
 	c, err := create(id, runner.Config{
-		Spec:        spec,
-		Name:        o.name,
-		Image:       image,
-		ImageID:     imageID.String(),
-		AutoRemove:  o.rm,
-		StopSignal:  stopSignal,
-		StopTimeout: stopTimeout,
+		Spec:           spec,
+		Name:           o.name,
+		Image:          image,
+		ImageID:        imageID.String(),
+		AutoRemove:     o.rm,
+		StopSignal:     stopSignal,
+		StopTimeout:    stopTimeout,
+		EntrypointArgs: len(runner.EffectiveEntrypoint(cfg.Config.Entrypoint, o.entrypointOverride())),
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
@@ -460,14 +461,18 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	return r, r.Validate()
 }
 
+// entrypointOverride is --entrypoint's value, or nil when it was not given.
+func (o *runOptions) entrypointOverride() *string {
+	if o.entrypointSet {
+		return &o.entrypoint
+	}
+	return nil
+}
+
 // spec turns the image config and the flags into the runner's Spec (without the container's
 // ID, dir and root mounts, which come from creating it).
 func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error) {
-	var ep *string
-	if o.entrypointSet {
-		ep = &o.entrypoint
-	}
-	argv := runner.MergeCommand(cfg.Config.Entrypoint, cfg.Config.Cmd, ep, args)
+	argv := runner.MergeCommand(cfg.Config.Entrypoint, cfg.Config.Cmd, o.entrypointOverride(), args)
 	if len(argv) == 0 {
 		return runner.Spec{}, runner.ErrNoCommand
 	}
