@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // Options configures a Puller, Push and Login. The zero value pulls for linux/<GOARCH> from
@@ -131,7 +133,7 @@ type mirror struct {
 // (`parse "http://a\x01b": net/url: invalid control character in URL`) quote it again, whole.
 func parseMirror(s string) (mirror, error) {
 	bad := func(why string) (mirror, error) {
-		return mirror{}, fmt.Errorf("invalid mirror %s: %s", quoteValue(s), why)
+		return mirror{}, fmt.Errorf("invalid mirror %s: %s", quote.Value(s), why)
 	}
 	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return bad("it holds a control character")

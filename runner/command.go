@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // DefaultPath is the PATH a container gets when neither the image nor the flags set one
@@ -73,10 +75,10 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 	fromFlag := func(v string, fileLine bool) error {
 		k, _, hasValue := strings.Cut(v, "=")
 		if k == "" {
-			return fmt.Errorf("invalid environment variable %s: empty name", quoteValue(v))
+			return fmt.Errorf("invalid environment variable %s: empty name", quote.Value(v))
 		}
 		if fileLine && strings.ContainsAny(k, " \t") {
-			return fmt.Errorf("invalid environment variable %s: name contains whitespace", quoteValue(v))
+			return fmt.Errorf("invalid environment variable %s: name contains whitespace", quote.Value(v))
 		}
 		if hasValue {
 			set(v)
@@ -164,11 +166,11 @@ func lookupEnv(env []string, key string) (string, bool) {
 // ParseSignal parses a signal as docker accepts it: "TERM", "SIGTERM", "sigterm" or "15".
 func ParseSignal(s string) (syscall.Signal, error) {
 	if s == "" {
-		return 0, fmt.Errorf("invalid signal %s", quoteValue(s))
+		return 0, fmt.Errorf("invalid signal %s", quote.Value(s))
 	}
 	if n, err := strconv.Atoi(s); err == nil {
 		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %s: out of range", quoteValue(s))
+			return 0, fmt.Errorf("invalid signal %s: out of range", quote.Value(s))
 		}
 		return syscall.Signal(n), nil
 	}
@@ -182,7 +184,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	if sig, ok := realtimeSignal(name); ok {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("invalid signal %s", quoteValue(s))
+	return 0, fmt.Errorf("invalid signal %s", quote.Value(s))
 }
 
 // The realtime signals as docker numbers them (moby/sys/signal): SIGRTMIN is 34, as glibc

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // defaultHosts is the /etc/hosts of a container without host networking (Docker's).
@@ -37,16 +39,16 @@ func hostsFile(network, hostname string, hostHosts []byte, extra []string) ([]by
 	for _, h := range extra {
 		name, ip, ok := strings.Cut(h, ":")
 		if !ok || name == "" {
-			return nil, fmt.Errorf("invalid --add-host %s: want name:ip", quoteValue(h))
+			return nil, fmt.Errorf("invalid --add-host %s: want name:ip", quote.Value(h))
 		}
 		if ip == "host-gateway" {
-			return nil, fmt.Errorf("--add-host %s: host-gateway: %w", quoteValue(h), ErrUnsupported)
+			return nil, fmt.Errorf("--add-host %s: host-gateway: %w", quote.Value(h), ErrUnsupported)
 		}
 		// As docker, which says no more: netip's reason ("IPv4 field has value >255") would
 		// quote the address a second time, uncut.
 		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
 		if err != nil {
-			return nil, fmt.Errorf("invalid IP address in --add-host: %s", quoteValue(ip))
+			return nil, fmt.Errorf("invalid IP address in --add-host: %s", quote.Value(ip))
 		}
 		fmt.Fprintf(&b, "%s\t%s\n", addr, name)
 	}
@@ -61,7 +63,7 @@ func resolvConf(network string, host []byte, dns []string) ([]byte, error) {
 	var b bytes.Buffer
 	for _, d := range dns {
 		if _, err := netip.ParseAddr(d); err != nil {
-			return nil, fmt.Errorf("invalid IP address in --dns: %s", quoteValue(d))
+			return nil, fmt.Errorf("invalid IP address in --dns: %s", quote.Value(d))
 		}
 	}
 	sc := bufio.NewScanner(bytes.NewReader(host))

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/mount"
 )
 
@@ -41,12 +42,12 @@ var ErrNamedVolume = fmt.Errorf("named volumes are %w", ErrUnsupported)
 // time, as docker does.
 func ParseVolume(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
-		return mount.Mount{}, fmt.Errorf("invalid volume specification %s: "+format, append([]any{quoteValue(v)}, a...)...)
+		return mount.Mount{}, fmt.Errorf("invalid volume specification %s: "+format, append([]any{quote.Value(v)}, a...)...)
 	}
 	parts := strings.Split(v, ":")
 	if len(parts) == 1 {
 		if !path.IsAbs(v) {
-			return fail("container path %s is not absolute", quoteValue(v))
+			return fail("container path %s is not absolute", quote.Value(v))
 		}
 		return mount.Mount{Type: TypeVolume, Target: path.Clean(v), Options: slices.Clone(volumeOptions)}, nil
 	}
@@ -70,7 +71,7 @@ func ParseVolume(v string) (mount.Mount, error) {
 	if strings.HasPrefix(src, ".") {
 		abs, err := filepath.Abs(src)
 		if err != nil {
-			return fail("host path %s: %w", quoteValue(src), err)
+			return fail("host path %s: %w", quote.Value(src), err)
 		}
 		src = abs
 	}
@@ -78,7 +79,7 @@ func ParseVolume(v string) (mount.Mount, error) {
 		return fail("%w", ErrNamedVolume)
 	}
 	if !path.IsAbs(dst) {
-		return fail("container path %s is not absolute", quoteValue(dst))
+		return fail("container path %s is not absolute", quote.Value(dst))
 	}
 	m := mount.Mount{Type: "bind", Source: filepath.Clean(src), Target: path.Clean(dst), Options: []string{"rbind"}}
 	if len(parts) == 3 {
@@ -117,12 +118,12 @@ func volumeMode(mode string) ([]string, error) {
 		case "consistent", "cached", "delegated":
 			kind = "consistency"
 		case "nocopy", "copy":
-			return nil, fmt.Errorf("option %s is for a volume, not a bind mount", quoteValue(o))
+			return nil, fmt.Errorf("option %s is for a volume, not a bind mount", quote.Value(o))
 		default:
-			return nil, fmt.Errorf("invalid mode %s: unknown option %s", quoteValue(mode), quoteValue(o))
+			return nil, fmt.Errorf("invalid mode %s: unknown option %s", quote.Value(mode), quote.Value(o))
 		}
 		if prev, ok := seen[kind]; ok {
-			return nil, fmt.Errorf("invalid mode %s: %s and %s are both a %s", quoteValue(mode), prev, o, kind)
+			return nil, fmt.Errorf("invalid mode %s: %s and %s are both a %s", quote.Value(mode), prev, o, kind)
 		}
 		seen[kind] = o
 	}
@@ -142,7 +143,7 @@ func volumeMode(mode string) ([]string, error) {
 // with ErrUnsupported, never silently changed.
 func ParseMount(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
-		return mount.Mount{}, fmt.Errorf("invalid --mount %s: "+format, append([]any{quoteValue(v)}, a...)...)
+		return mount.Mount{}, fmt.Errorf("invalid --mount %s: "+format, append([]any{quote.Value(v)}, a...)...)
 	}
 	var fields []string
 	if v != "" {
@@ -179,7 +180,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			case "volume-nocopy":
 				nocopy = true
 			default:
-				return fail("field %s must be a key=value pair", quoteValue(field))
+				return fail("field %s must be a key=value pair", quote.Value(field))
 			}
 			continue
 		}
@@ -191,14 +192,14 @@ func ParseMount(v string) (mount.Mount, error) {
 			src = val
 			if val == "." || strings.HasPrefix(val, "./") {
 				if src, err = filepath.Abs(val); err != nil {
-					return fail("source %s: %w", quoteValue(val), err)
+					return fail("source %s: %w", quote.Value(val), err)
 				}
 			}
 		case "target", "destination", "dst":
 			dst = val
 		case "readonly", "ro":
 			if readonly, err = strconv.ParseBool(val); err != nil {
-				return fail("invalid value for %s: %s is not a boolean", key, quoteValue(val))
+				return fail("invalid value for %s: %s is not a boolean", key, quote.Value(val))
 			}
 		case "consistency":
 			// No-op on Linux, as in docker.
@@ -208,7 +209,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			recursive = val
 		case "bind-nonrecursive":
 			if nonRecursive, err = strconv.ParseBool(val); err != nil {
-				return fail("invalid value for %s: %s is not a boolean", key, quoteValue(val))
+				return fail("invalid value for %s: %s is not a boolean", key, quote.Value(val))
 			}
 		case "tmpfs-size":
 			size = val
@@ -218,7 +219,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			// A label of the anonymous volume: strata keeps none, and nothing reads them.
 		case "volume-nocopy":
 			if nocopy, err = strconv.ParseBool(val); err != nil {
-				return fail("invalid value for %s: %s is not a boolean", key, quoteValue(val))
+				return fail("invalid value for %s: %s is not a boolean", key, quote.Value(val))
 			}
 		case "volume-driver":
 			if val != "local" { // docker's own, what strata's volumes are
@@ -229,14 +230,14 @@ func ParseMount(v string) (mount.Mount, error) {
 		case "image-subpath":
 			return fail("%s: %w", key, ErrUnsupported)
 		default:
-			return fail("unexpected key %s in %s", quoteValue(key), quoteValue(field))
+			return fail("unexpected key %s in %s", quote.Value(key), quote.Value(field))
 		}
 	}
 	if dst == "" {
 		return fail("target is required")
 	}
 	if !path.IsAbs(dst) {
-		return fail("target %s is not absolute", quoteValue(dst))
+		return fail("target %s is not absolute", quote.Value(dst))
 	}
 	for _, k := range kinds {
 		if kind, _, _ := strings.Cut(k, "-"); kind != typ {
@@ -249,7 +250,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			return fail("source is required for a bind mount")
 		}
 		if !filepath.IsAbs(src) {
-			return fail("source %s is not absolute", quoteValue(src))
+			return fail("source %s is not absolute", quote.Value(src))
 		}
 		if _, err := os.Stat(src); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -266,7 +267,7 @@ func ParseMount(v string) (mount.Mount, error) {
 		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
 			m.Options = append(m.Options, propagation)
 		default:
-			return fail("bind-propagation %s is not one of private, rprivate, shared, rshared, slave, rslave", quoteValue(propagation))
+			return fail("bind-propagation %s is not one of private, rprivate, shared, rshared, slave, rslave", quote.Value(propagation))
 		}
 		switch recursive {
 		case "", "enabled":
@@ -283,7 +284,7 @@ func ParseMount(v string) (mount.Mount, error) {
 			// strata's binds are recursive, and recursively read-only.
 			return fail("bind-recursive=%s: %w", recursive, ErrUnsupported)
 		default:
-			return fail("invalid value for bind-recursive: %s (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")", quoteValue(recursive))
+			return fail("invalid value for bind-recursive: %s (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")", quote.Value(recursive))
 		}
 		if nonRecursive {
 			return fail("bind-nonrecursive: %w", ErrUnsupported)
@@ -309,7 +310,7 @@ func ParseMount(v string) (mount.Mount, error) {
 		if mode != "" {
 			n, err := strconv.ParseUint(mode, 8, 32)
 			if err != nil {
-				return fail("tmpfs-mode %s is not an octal mode", quoteValue(mode))
+				return fail("tmpfs-mode %s is not an octal mode", quote.Value(mode))
 			}
 			if n > 0 {
 				m.Options = append(m.Options, "mode="+strconv.FormatUint(n, 8))
@@ -336,7 +337,7 @@ func ParseMount(v string) (mount.Mount, error) {
 	case "npipe", "cluster", "image":
 		return fail("type %s: %w", typ, ErrUnsupported)
 	default:
-		return fail("unknown type %s", quoteValue(typ))
+		return fail("unknown type %s", quote.Value(typ))
 	}
 }
 
@@ -349,14 +350,14 @@ func ParseMount(v string) (mount.Mount, error) {
 func ParseTmpfs(v string) (mount.Mount, error) {
 	dst, opts, _ := strings.Cut(v, ":")
 	if !path.IsAbs(dst) {
-		return mount.Mount{}, fmt.Errorf("invalid --tmpfs %s: path %s is not absolute", quoteValue(v), quoteValue(dst))
+		return mount.Mount{}, fmt.Errorf("invalid --tmpfs %s: path %s is not absolute", quote.Value(v), quote.Value(dst))
 	}
 	m := tmpfsMount(path.Clean(dst))
 	if opts != "" {
 		for _, o := range strings.Split(opts, ",") {
 			o, err := tmpfsOption(o)
 			if err != nil {
-				return mount.Mount{}, fmt.Errorf("invalid --tmpfs %s: %w", quoteValue(v), err)
+				return mount.Mount{}, fmt.Errorf("invalid --tmpfs %s: %w", quote.Value(v), err)
 			}
 			if o != "" {
 				m.Options = append(m.Options, o)
@@ -387,10 +388,10 @@ func tmpfsOption(o string) (string, error) {
 		case "size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol":
 			return "", fmt.Errorf("option %s needs a value (%s=...)", o, o)
 		}
-		return "", fmt.Errorf("unknown option %s", quoteValue(o))
+		return "", fmt.Errorf("unknown option %s", quote.Value(o))
 	}
 	bad := func(what string) error {
-		return fmt.Errorf("option %s: %s is not %s", key, quoteValue(val), what)
+		return fmt.Errorf("option %s: %s is not %s", key, quote.Value(val), what)
 	}
 	switch key {
 	case "size":
@@ -425,7 +426,7 @@ func tmpfsOption(o string) (string, error) {
 			return "", bad("a memory policy")
 		}
 	default:
-		return "", fmt.Errorf("unknown option %s", quoteValue(o))
+		return "", fmt.Errorf("unknown option %s", quote.Value(o))
 	}
 	return o, nil
 }
@@ -462,16 +463,16 @@ func tmpfsMount(dst string) mount.Mount {
 func parseBytes(s string) (int64, error) {
 	m := sizePattern.FindStringSubmatch(s)
 	if m == nil {
-		return 0, fmt.Errorf("invalid size %s", quoteValue(s))
+		return 0, fmt.Errorf("invalid size %s", quote.Value(s))
 	}
 	f, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
-		return 0, fmt.Errorf("invalid size %s", quoteValue(s))
+		return 0, fmt.Errorf("invalid size %s", quote.Value(s))
 	}
 	mult := map[string]float64{"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}[strings.ToLower(m[2])]
 	n := f * mult
 	if n > 1<<62 {
-		return 0, fmt.Errorf("invalid size %s: too large", quoteValue(s))
+		return 0, fmt.Errorf("invalid size %s: too large", quote.Value(s))
 	}
 	return int64(n), nil
 }

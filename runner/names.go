@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // validName reports whether s follows docker's rule for container names,
@@ -23,7 +25,7 @@ const maxNameLen = 255
 
 // invalidNameError says why name cannot name a container.
 func invalidNameError(name string) error {
-	return fmt.Errorf("invalid container name %s: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", quoteValue(name), maxNameLen)
+	return fmt.Errorf("invalid container name %s: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", quote.Value(name), maxNameLen)
 }
 
 // Word lists for generated names, in the spirit of docker's namesgenerator.

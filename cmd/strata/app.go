@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/snapshotter"
@@ -80,7 +81,7 @@ func findContainer(store *runner.Store, arg string) (*runner.Container, error) {
 }
 
 // maxQuoted is how much of an argument an error quotes back, in bytes.
-const maxQuoted = 64
+const maxQuoted = quote.MaxValue
 
 // plainArg says whether s reads back as typed when an error names it bare: not empty, at most
 // maxQuoted bytes of printable UTF-8 without spaces.
@@ -105,7 +106,7 @@ func quoteArg(s string) string {
 // quoteValue is s quoted with Go escapes, as %q writes it, cut to maxQuoted bytes with its
 // length told: what an error quotes back from a flag or an argument stays short.
 func quoteValue(s string) string {
-	return quoteCut(s, maxQuoted)
+	return quote.Value(s)
 }
 
 // maxQuotedPath is how much of a path an error names, in bytes: more than of another value,
@@ -119,19 +120,7 @@ func quotePath(p string) string {
 	if p != "" && len(p) <= maxQuotedPath && printableWord(p) {
 		return p
 	}
-	return quoteCut(p, maxQuotedPath)
-}
-
-// quoteCut is s quoted with Go escapes, cut to max bytes with its length told.
-func quoteCut(s string, max int) string {
-	if len(s) <= max {
-		return strconv.Quote(s)
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+	return quote.Cut(p, maxQuotedPath)
 }
 
 // withoutPath is err without the path an *fs.PathError repeats: the caller names it once.

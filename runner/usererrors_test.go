@@ -7,27 +7,6 @@ import (
 	"github.com/strata-run/strata/mount"
 )
 
-func TestQuoteValue(t *testing.T) {
-	long := strings.Repeat("a", 100000)
-	tests := []struct {
-		in, want string
-	}{
-		{"", `""`},
-		{"web", `"web"`},
-		{"a\x1b[2Jb", `"a\x1b[2Jb"`},
-		{"\xff", `"\xff"`},
-		{strings.Repeat("b", 64), `"` + strings.Repeat("b", 64) + `"`},
-		{long, `"` + strings.Repeat("a", 64) + `"… (100000 bytes)`},
-		// A cut never splits a rune: "é" is 2 bytes, so 63 "x" then "é" stops before it.
-		{strings.Repeat("x", 63) + "éé", `"` + strings.Repeat("x", 63) + `"… (67 bytes)`},
-	}
-	for _, tt := range tests {
-		if got := quoteValue(tt.in); got != tt.want {
-			t.Errorf("quoteValue(%.80q) = %.200s, want %.200s", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestUserValueErrorsAreShort pins that a container name, a signal or an env variable the
 // user gave comes back in an error quoted, escaped and cut, not whole: a 100 KB --name was
 // quoted back as a 100 KB line.

@@ -1,0 +1,28 @@
+// Package quote quotes back, in an error, what a user, an image or a registry gave: escaped
+// as Go's %q (control characters and bytes that are not UTF-8 cannot drive the terminal) and
+// cut, so that a 100 KB argument does not come back as a 100 KB line.
+package quote
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxValue is how much of a value an error quotes back, in bytes.
+const MaxValue = 64
+
+// Value is s quoted, cut to MaxValue bytes with its length told.
+func Value(s string) string { return Cut(s, MaxValue) }
+
+// Cut is s quoted, cut to max bytes (never inside a rune) with its length told.
+func Cut(s string, max int) string {
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
