@@ -229,23 +229,32 @@ func checkResolvedTarget(s Step, resolved string) error {
 	return nil
 }
 
+// kernelPath opens a mask's or a read-only path's target and stats it; fd is -1, with no
+// error, when the target is missing or reached through a symlink (see mask).
+func (a *planApplier) kernelPath(target string) (fd int, st unix.Stat_t, err error) {
+	fd, _, err = a.lookup(target, noLinks)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
+		return -1, st, nil
+	}
+	if err != nil {
+		return -1, st, err
+	}
+	if err := unix.Fstat(fd, &st); err != nil {
+		return -1, st, errors.Join(err, unix.Close(fd))
+	}
+	return fd, st, nil
+}
+
 // mask hides s.Target: an empty read-only tmpfs over a dir, the null device over a file
 // (nullSrc, or /dev/null). A missing target is skipped, and so is one reached through a
 // symlink: the kernel's file is not there to hide, and the mask must not land on what the
 // link leads to.
 func (a *planApplier) mask(s Step) error {
-	fd, _, err := a.lookup(s.Target, noLinks)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
-		return nil
-	}
-	if err != nil {
+	fd, st, err := a.kernelPath(s.Target)
+	if fd < 0 || err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY, "size=0")
 	}
@@ -268,18 +277,11 @@ func (a *planApplier) readOnly(s Step) error {
 		}
 		return remountWith(root, unix.MS_RDONLY)
 	}
-	fd, _, err := a.lookup(s.Target, noLinks)
-	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
-		return nil
-	}
-	if err != nil {
+	fd, st, err := a.kernelPath(s.Target)
+	if fd < 0 || err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
 	if err := unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
