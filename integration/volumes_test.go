@@ -2,9 +2,7 @@ package integration
 
 import (
 	"archive/tar"
-	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,70 +10,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"github.com/strata-run/strata/internal/testimages"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // loadVolumeImage loads into root, as ref, alpine with a layer of headers and the image
 // config's VOLUMEs set to volumes.
 func loadVolumeImage(t *testing.T, root, ref string, headers []tar.Header, bodies map[string]string, volumes ...string) {
 	t.Helper()
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, testimages.HostArch())
-	if err != nil {
-		t.Skipf("no alpine for this host: %v", err)
-	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	for _, h := range headers {
-		body := bodies[h.Name]
-		if h.Typeflag == tar.TypeReg {
-			h.Size = int64(len(body))
+	loadConfigImage(t, root, ref, headers, bodies, func(c *v1.Config) {
+		c.Volumes = map[string]struct{}{}
+		for _, v := range volumes {
+			c.Volumes[v] = struct{}{}
 		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img, err = mutate.AppendLayers(img, l); err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Config.Volumes = map[string]struct{}{}
-	for _, v := range volumes {
-		cf.Config.Volumes[v] = struct{}{}
-	}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "image.tar")
-	if err := tarball.WriteToFile(archive, tag, img); err != nil {
-		t.Fatal(err)
-	}
-	mustStrata(t, root, "load", "-i", archive)
+	})
 }
 
 // inspectMounts returns the Mounts of a container as strata inspect prints them.
