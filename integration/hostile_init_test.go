@@ -2,17 +2,12 @@ package integration
 
 import (
 	"archive/tar"
-	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/strata-run/strata/internal/testimages"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestInitHostileImage runs, through the CLI, an alpine whose top layer turns the places
@@ -21,56 +16,14 @@ import (
 // symlink to nowhere yet.
 func TestInitHostileImage(t *testing.T) {
 	requiresContainers(t)
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, testimages.HostArch())
-	if err != nil {
-		t.Skipf("no alpine for this host: %v", err)
-	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	for _, h := range []tar.Header{
+	const ref = "hostile/init:1"
+	root := newRoot(t)
+	loadConfigImage(t, root, ref, []tar.Header{
 		{Name: "etc/hosts", Typeflag: tar.TypeFifo, Mode: 0o644},
 		{Name: "vol", Typeflag: tar.TypeFifo, Mode: 0o644},
 		{Name: "data", Typeflag: tar.TypeSymlink, Linkname: "/proc/sys/kernel", Mode: 0o777},
 		{Name: "w", Typeflag: tar.TypeSymlink, Linkname: "/nowhere", Mode: 0o777},
-	} {
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img, err = mutate.AppendLayers(img, l); err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Config.WorkingDir = "/w/sub"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	const ref = "hostile/init:1"
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "hostile.tar")
-	if err := tarball.WriteToFile(archive, tag, img); err != nil {
-		t.Fatal(err)
-	}
-	root := newRoot(t)
-	mustStrata(t, root, "load", "-i", archive)
+	}, nil, func(c *v1.Config) { c.WorkingDir = "/w/sub" })
 	host := t.TempDir()
 	file := filepath.Join(host, "f")
 	if err := os.WriteFile(file, []byte("from host\n"), 0o644); err != nil {
