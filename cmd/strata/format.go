@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode"
 )
@@ -134,13 +135,16 @@ func (b *formatBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-// templateMessage matches text/template's errors: "template: NAME:LINE:COL: executing "NAME"
-// at <.Bogus>: REASON" when run, "template: NAME:LINE: REASON" when parsed.
-var (
-	templateMessage = regexp.MustCompile(`^template: format:(\d+)(?::(\d+))?: (?:executing "format" at <(.*?)>: )?(.*)$`)
-	missingField    = regexp.MustCompile(`^can't evaluate field (\S+) in type (\S+)$`)
-	missingKey      = regexp.MustCompile(`^map has no entry for key "(.*)"$`)
-)
+// templateMessages match text/template's errors: "template: NAME:LINE:COL: executing "NAME"
+// at <.Bogus>: REASON" when run, "template: NAME:LINE: REASON" when parsed; then the REASONs
+// of a missing field and a missing key. Compiled when an error needs them, not at every start.
+var templateMessages = sync.OnceValue(func() [3]*regexp.Regexp {
+	return [3]*regexp.Regexp{
+		regexp.MustCompile(`^template: format:(\d+)(?::(\d+))?: (?:executing "format" at <(.*?)>: )?(.*)$`),
+		regexp.MustCompile(`^can't evaluate field (\S+) in type (\S+)$`),
+		regexp.MustCompile(`^map has no entry for key "(.*)"$`),
+	}
+})
 
 // templateError says where and why a --format template failed, in the user's terms:
 // text/template names its own template and the Go type of the value ("in type main.psRow");
@@ -150,6 +154,8 @@ func templateError(prefix string, err error, item any) error {
 	if errors.Is(err, errFormatOutput) {
 		return err
 	}
+	res := templateMessages()
+	templateMessage, missingField, missingKey := res[0], res[1], res[2]
 	m := templateMessage.FindStringSubmatch(err.Error())
 	if m == nil {
 		return fmt.Errorf("%s: %w", prefix, err)
