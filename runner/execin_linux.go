@@ -138,29 +138,11 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	return code, err
 }
 
-// execEnv is the exec'd command's environment: the container's, then the -e values. A NAME
-// without "=" takes this host's value, as MergeEnv gives it; when the host has none, it
-// unsets NAME, as docker's daemon merges an exec's env (ReplaceOrAppendEnvValues): `-e IMG`
-// from a shell without IMG used to leave the container's IMG in place. The last -e naming a
-// variable decides.
+// execEnv is the exec'd command's environment: the container's, then the -e values, merged
+// as MergeEnv merges a run's (a NAME without "=" takes this host's value, or unsets NAME
+// when the host has none, as docker's daemon merges an exec's env).
 func execEnv(containerEnv, flags []string) ([]string, error) {
-	env, err := MergeEnv(containerEnv, flags, nil)
-	if err != nil {
-		return nil, err
-	}
-	unset := map[string]bool{}
-	for _, kv := range flags {
-		k, _, hasValue := strings.Cut(kv, "=")
-		_, onHost := os.LookupEnv(k)
-		unset[k] = !hasValue && !onHost
-	}
-	out := env[:0]
-	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); !unset[k] {
-			out = append(out, kv)
-		}
-	}
-	return out, nil
+	return MergeEnv(containerEnv, flags, nil)
 }
 
 // joinDoing is what Exec or Enter tells it was doing when err happened: verb and the
