@@ -59,7 +59,13 @@ func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	var err error
+	// From before the first mkdir until the hold is taken, the cgroup is no process's to a
+	// Sweep's eyes: the parent lock covers that window (see Sweep).
+	unlock, err := h.lockParent()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	switch h.mode {
 	case modeV2:
 		err = c.createV2(r)
@@ -71,7 +77,10 @@ func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	c.takeHold()
+	if !c.takeHold() {
+		// Deleted under us: only a sweep that ignores the parent lock (an older strata's) can.
+		return nil, fmt.Errorf("%w: it was deleted while it was made", ErrNotFound)
+	}
 	return c, nil
 }
 

@@ -19,7 +19,13 @@ import (
 // is told by the cgroup itself. Every process that makes or loads one (New, Load) holds a
 // shared flock on one of its directories until it deletes it or exits, so that a strata that
 // handed a cgroup to its monitor holds it until the monitor has loaded it. A cgroup that no
-// process holds, that holds no process, and that is older than a minute is stale.
+// process holds and that holds no process is stale.
+//
+// Between New's first mkdir and its hold, a cgroup is neither: New holds the parent lock
+// (lockParent) shared through that window, and Sweep takes it exclusively while it takes the
+// locks of the cgroups it judges, so it never judges one that is being made. (Strata before
+// that lock made and held its cgroups within milliseconds, without it: Sweep still leaves
+// alone a cgroup younger than StaleAge.)
 
 // lockDir is the directory of c whose flock says c is in use: the first of its directories
 // by name, which New and Load find alike.
@@ -83,14 +89,17 @@ func flockRetry(fd, how int) error {
 	}
 }
 
-// StaleAge is how old an unheld, empty cgroup must be before Sweep deletes it: a strata that
-// makes one takes its hold within milliseconds.
-const StaleAge = time.Minute
+// StaleAge is how old an unheld, empty cgroup must be before Sweep deletes it. The parent lock
+// makes a cgroup New is making safe from Sweep at any age; the grace keeps safe those made
+// meanwhile by a strata from before that lock, which took its hold within milliseconds.
+const StaleAge = 5 * time.Second
 
 // Sweep deletes the stale cgroups under strata's parent (see above): those named as container
 // IDs (64 lower-case hex digits) that no process holds, that hold no process, and that were
 // made more than minAge ago. It returns the names it deleted. A cgroup some process holds or
-// uses, or that it cannot tell, is left alone.
+// uses, or that it cannot tell, is left alone; while some strata is making a cgroup, Sweep
+// deletes nothing and the next one does. It costs a directory listing per hierarchy when
+// there is nothing to delete.
 func Sweep(minAge time.Duration) ([]string, error) { return host().sweep(minAge) }
 
 func (h *hierarchy) sweep(minAge time.Duration) ([]string, error) {
@@ -117,36 +126,65 @@ func (h *hierarchy) sweep(minAge time.Duration) ([]string, error) {
 			}
 		}
 	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	// Each cgroup's lock is taken while no New is between its mkdir and its hold; judged
+	// after, with the parent free again, as a New of a name that exists fails anyway.
+	unlock, ok := h.tryLockParentExclusive()
+	if !ok {
+		return nil, nil
+	}
+	var locked []lockedCgroup
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if l, ok := h.lockUnheld(name); ok {
+			locked = append(locked, l)
+		}
+	}
+	unlock()
 	var swept []string
 	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(names)) {
-		ok, err := h.sweepOne(name, minAge)
+	for _, l := range locked {
+		ok, err := l.sweep(minAge)
+		unix.Close(l.fd)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if ok {
-			swept = append(swept, name)
+			swept = append(swept, l.c.name)
 		}
 	}
 	return swept, errors.Join(errs...)
 }
 
-// sweepOne deletes the cgroup name if it is stale, holding its lock exclusively meanwhile.
-func (h *hierarchy) sweepOne(name string, minAge time.Duration) (bool, error) {
+// lockedCgroup is a cgroup whose lock dir Sweep holds exclusively, through fd.
+type lockedCgroup struct {
+	c  *Cgroup
+	fd int
+}
+
+// lockUnheld takes the lock of cgroup name exclusively, if it exists and no process holds it.
+func (h *hierarchy) lockUnheld(name string) (lockedCgroup, bool) {
 	c, err := h.find(name)
 	if err != nil {
-		return false, nil // gone meanwhile
+		return lockedCgroup{}, false // gone meanwhile
 	}
 	fd, err := unix.Open(c.lockDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false, nil
+		return lockedCgroup{}, false
 	}
-	defer unix.Close(fd)
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return false, nil // held: in use
+		unix.Close(fd)
+		return lockedCgroup{}, false // held: in use
 	}
+	return lockedCgroup{c: c, fd: fd}, true
+}
+
+// sweep deletes l's cgroup if it is stale.
+func (l lockedCgroup) sweep(minAge time.Duration) (bool, error) {
+	c := l.c
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := unix.Fstat(l.fd, &st); err != nil {
 		return false, nil
 	}
 	if time.Since(time.Unix(st.Mtim.Unix())) < minAge {
@@ -172,6 +210,69 @@ func (h *hierarchy) sweepOne(name string, minAge time.Duration) (bool, error) {
 		return false, fmt.Errorf("sweeping cgroup %s: %w", c.display(), err)
 	}
 	return true, nil
+}
+
+// parentLockDir is the directory whose flock is the parent lock: strata's parent in the v2
+// tree, or in the first v1 mount (every v1 cgroup has a directory there but for the rare
+// controller a limit needs, and the lock is only about the parent). "" when cgroups are not
+// mounted.
+func (h *hierarchy) parentLockDir() string {
+	switch {
+	case h.mode == modeV2:
+		return filepath.Join(h.root, h.parent)
+	case (h.mode == modeV1 || h.mode == modeHybrid) && len(h.mounts) > 0:
+		return filepath.Join(h.mounts[0].dir, h.parent)
+	}
+	return ""
+}
+
+// lockParent takes the parent lock shared, for New, making strata's parent first if it is
+// missing, and returns its release. A hierarchy whose files cannot be locked holds nothing,
+// as in takeHold: Sweep cannot lock it either, and deletes nothing.
+func (h *hierarchy) lockParent() (unlock func(), err error) {
+	dir := h.parentLockDir()
+	if dir == "" {
+		return func() {}, nil // New fails on the missing hierarchy next
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		// The first cgroup strata makes on this host: the parent is made as New would.
+		if h.mode == modeV2 {
+			err = h.prepareV2Parent(dir)
+		} else {
+			err = h.makeParentV1(h.mounts[0].dir, h.mounts[0].ctrls)
+		}
+		if err != nil {
+			return nil, err
+		}
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
+		unix.Close(fd)
+		return func() {}, nil
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// tryLockParentExclusive takes the parent lock exclusively, for Sweep, without waiting: ok is
+// false while a New holds it (or it cannot be taken).
+func (h *hierarchy) tryLockParentExclusive() (unlock func(), ok bool) {
+	dir := h.parentLockDir()
+	if dir == "" {
+		return nil, false
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return nil, false
+	}
+	return func() { unix.Close(fd) }, true
 }
 
 // isContainerID reports whether name is a container ID: 64 lower-case hex digits.

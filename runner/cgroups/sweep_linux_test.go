@@ -80,3 +80,77 @@ func TestSweep(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepSparesCgroupBeingMade: a cgroup between New's mkdir and its hold is held by no
+// process and holds none, yet is in use; the parent lock New holds through that window keeps
+// Sweep from it at any age. Sweep deletes it once the parent is free.
+func TestSweepSparesCgroupBeingMade(t *testing.T) {
+	h := hostHierarchy(t)
+	name := strings.Repeat("7", 64)
+	c, err := h.create(name, Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Kill(); _ = c.Delete() })
+	c.releaseHold() // as New is before takeHold
+	unlock, err := h.lockParent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	swept, err := h.sweep(0)
+	if err != nil || len(swept) != 0 {
+		t.Errorf("sweep while a cgroup is made = %v, %v, want nothing deleted", swept, err)
+	}
+	if _, err := h.find(name); err != nil {
+		t.Errorf("cgroup being made was deleted: %v", err)
+	}
+	unlock()
+	swept, err = h.sweep(0)
+	if err != nil || !slices.Equal(swept, []string{name}) {
+		t.Errorf("sweep once the parent is free = %v, %v, want [%s]", swept, err, name[:12])
+	}
+}
+
+// TestSweepRacesNew: cgroups made and deleted in a loop, as runs do, while Sweep runs with no
+// age at all: no New fails, and no cgroup vanishes before its maker deletes it.
+func TestSweepRacesNew(t *testing.T) {
+	h := hostHierarchy(t)
+	stop := make(chan struct{})
+	sweeps := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				sweeps <- n
+				return
+			default:
+			}
+			if _, err := h.sweep(0); err != nil {
+				t.Errorf("sweep = %v", err)
+			}
+			n++
+		}
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	made := 0
+	for i := 0; time.Now().Before(deadline); i++ {
+		name := strconv.Itoa(1000000+i) + strings.Repeat("a", 57)
+		c, err := h.create(name, Resources{})
+		if err != nil {
+			t.Errorf("New(%s) = %v", name[:12], err)
+			break
+		}
+		made++
+		for _, d := range c.dirs {
+			if _, err := os.Stat(d); err != nil {
+				t.Errorf("cgroup %s lost %s before its Delete: %v", name[:12], d, err)
+			}
+		}
+		if err := c.Delete(); err != nil {
+			t.Errorf("Delete(%s) = %v", name[:12], err)
+		}
+	}
+	close(stop)
+	t.Logf("%d cgroups made against %d sweeps", made, <-sweeps)
+}

@@ -71,19 +71,8 @@ func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, e
 	dir := filepath.Join(parent, name)
 	err := h.mkdir(dir)
 	if isNotExist(err) {
-		if err := h.mkdir(parent); err != nil && !isExist(err) {
-			return "", fmt.Errorf("making %s: %w", parent, err)
-		}
-		if slices.Contains(ctrls, "cpuset") {
-			// A new v1 cpuset starts with no CPUs and no memory nodes, and no task can join
-			// it until both are set. clone_children makes the kernel copy the parent's into
-			// every child strata makes later, saving those writes on each run.
-			if err := fillCpuset(parent, ""); err != nil {
-				return "", err
-			}
-			if err := writeFile(parent, "cgroup.clone_children", "1"); err != nil {
-				return "", fmt.Errorf("setting up cpuset parent: %w", err)
-			}
+		if err := h.makeParentV1(mountDir, ctrls); err != nil {
+			return "", err
 		}
 		err = h.mkdir(dir)
 	}
@@ -94,6 +83,30 @@ func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, e
 		return "", fmt.Errorf("making %s: %w", dir, err)
 	}
 	return dir, nil
+}
+
+// makeParentV1 makes strata's parent in the v1 mount at mountDir, which holds ctrls, if it is
+// missing.
+func (h *hierarchy) makeParentV1(mountDir string, ctrls []string) error {
+	parent := filepath.Join(mountDir, h.parent)
+	if err := h.mkdir(parent); err != nil {
+		if isExist(err) {
+			return nil
+		}
+		return fmt.Errorf("making %s: %w", parent, err)
+	}
+	if slices.Contains(ctrls, "cpuset") {
+		// A new v1 cpuset starts with no CPUs and no memory nodes, and no task can join
+		// it until both are set. clone_children makes the kernel copy the parent's into
+		// every child strata makes later, saving those writes on each run.
+		if err := fillCpuset(parent, ""); err != nil {
+			return err
+		}
+		if err := writeFile(parent, "cgroup.clone_children", "1"); err != nil {
+			return fmt.Errorf("setting up cpuset parent: %w", err)
+		}
+	}
+	return nil
 }
 
 // fillCpuset gives a v1 cpuset directory its CPUs (cpus, or the parent's when "") and memory
