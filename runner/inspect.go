@@ -1,6 +1,12 @@
 package runner
 
 import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,23 +21,46 @@ type InspectData struct {
 	ID string `json:"Id"`
 	// Created and the State's times are strings in RFC 3339 with nanoseconds (UTC), as
 	// docker's: `{{.Created}}` prints that, not Go's time format.
-	Created         string                 `json:"Created"`
-	Path            string                 `json:"Path"`
-	Args            []string               `json:"Args"`
-	State           InspectState           `json:"State"`
-	Image           string                 `json:"Image"`
-	LogPath         string                 `json:"LogPath"`
-	Name            string                 `json:"Name"`
-	RestartCount    int                    `json:"RestartCount"`
-	Driver          string                 `json:"Driver"`
-	Platform        string                 `json:"Platform"`
-	HostConfig      InspectHostConfig      `json:"HostConfig"`
+	Created string       `json:"Created"`
+	Path    string       `json:"Path"`
+	Args    []string     `json:"Args"`
+	State   InspectState `json:"State"`
+	Image   string       `json:"Image"`
+	// ResolvConfPath, HostnamePath and HostsPath are the files strata writes in the container
+	// dir at each start and binds over the image's; "" until the container first started, as
+	// docker's.
+	ResolvConfPath string `json:"ResolvConfPath"`
+	HostnamePath   string `json:"HostnamePath"`
+	HostsPath      string `json:"HostsPath"`
+	LogPath        string `json:"LogPath"`
+	Name           string `json:"Name"`
+	RestartCount   int    `json:"RestartCount"`
+	// Driver is strata's snapshotter driver that made the root: "overlay" or "vfs".
+	Driver   string `json:"Driver"`
+	Platform string `json:"Platform"`
+	// MountLabel, ProcessLabel and AppArmorProfile are "": strata applies no SELinux label
+	// and no AppArmor profile.
+	MountLabel      string             `json:"MountLabel"`
+	ProcessLabel    string             `json:"ProcessLabel"`
+	AppArmorProfile string             `json:"AppArmorProfile"`
+	HostConfig      InspectHostConfig  `json:"HostConfig"`
+	GraphDriver     InspectGraphDriver `json:"GraphDriver"`
+	// SizeRw and SizeRootFs are there only when asked (inspect -s), as docker's.
+	SizeRw          *int64                 `json:"SizeRw,omitempty"`
+	SizeRootFs      *int64                 `json:"SizeRootFs,omitempty"`
 	Mounts          []InspectMount         `json:"Mounts"`
 	Config          InspectConfig          `json:"Config"`
 	NetworkSettings InspectNetworkSettings `json:"NetworkSettings"`
-	// SizeRw and SizeRootFs are there only when asked (inspect -s), as docker's.
-	SizeRw     *int64 `json:"SizeRw,omitempty"`
-	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
+}
+
+// InspectGraphDriver is docker's GraphDriver: the driver and, for overlay, the dirs of the
+// container's root as overlay2 names them (LowerDir top first, ":" between, as the mount's
+// lowerdir option; UpperDir and WorkDir but for a --read-only root, which has neither).
+// MergedDir is where the init mounts the root, inside the container's mount namespace
+// only: from the host, /proc/PID/root shows it. Data is null for vfs, as docker's vfs.
+type InspectGraphDriver struct {
+	Data map[string]string `json:"Data"`
+	Name string            `json:"Name"`
 }
 
 // InspectState is docker's State object.
@@ -97,6 +126,9 @@ type InspectConfig struct {
 	Env       []string `json:"Env"`
 	Cmd       []string `json:"Cmd"`
 	Image     string   `json:"Image"`
+	// Volumes are the container's anonymous volumes of -v /path and the image's VOLUMEs, as
+	// docker lists them (null when there is none); --mount volumes are in HostConfig.Mounts.
+	Volumes map[string]struct{} `json:"Volumes"`
 	// Entrypoint is null without one, as docker's.
 	Entrypoint []string `json:"Entrypoint"`
 	WorkingDir string   `json:"WorkingDir"`
@@ -107,27 +139,134 @@ type InspectConfig struct {
 	StopTimeout *int   `json:"StopTimeout,omitempty"`
 }
 
-// InspectHostConfig is docker's HostConfig object.
+// InspectHostConfig is docker's HostConfig object (moby api/types/container HostConfig and
+// its Resources), in docker's field order and with its zero values: null for a list the
+// docker CLI sends as nil, [] for one it sends empty (Dns, Ulimits, the devices), {} for
+// PortBindings. The values are those strata applied; what strata has no flag for is docker's
+// default, which is also what strata does (ShmSize, IpcMode "private", CgroupnsMode
+// "private": every container gets its own IPC and cgroup namespace and a 64 MiB /dev/shm).
 type InspectHostConfig struct {
-	LogConfig      InspectLogConfig     `json:"LogConfig"`
-	NetworkMode    string               `json:"NetworkMode"`
-	RestartPolicy  InspectRestartPolicy `json:"RestartPolicy"`
-	AutoRemove     bool                 `json:"AutoRemove"`
-	Privileged     bool                 `json:"Privileged"`
-	ReadonlyRootfs bool                 `json:"ReadonlyRootfs"`
-	CapAdd         []string             `json:"CapAdd"`
-	CapDrop        []string             `json:"CapDrop"`
-	Init           bool                 `json:"Init"`
-	Memory         int64                `json:"Memory"`
-	MemorySwap     int64                `json:"MemorySwap"`
-	NanoCPUs       int64                `json:"NanoCpus"`
-	CPUShares      uint64               `json:"CpuShares"`
-	CpusetCpus     string               `json:"CpusetCpus"`
-	PidsLimit      int64                `json:"PidsLimit"`
-	SecurityOpt    []string             `json:"SecurityOpt"`
+	// Binds are the -v binds, "host:container[:mode]" as the user wrote them (the host path
+	// made absolute); null without one, as docker's.
+	Binds           []string             `json:"Binds"`
+	ContainerIDFile string               `json:"ContainerIDFile"`
+	LogConfig       InspectLogConfig     `json:"LogConfig"`
+	NetworkMode     string               `json:"NetworkMode"`
+	PortBindings    map[string]any       `json:"PortBindings"`
+	RestartPolicy   InspectRestartPolicy `json:"RestartPolicy"`
+	AutoRemove      bool                 `json:"AutoRemove"`
+	VolumeDriver    string               `json:"VolumeDriver"`
+	VolumesFrom     []string             `json:"VolumesFrom"`
+	ConsoleSize     [2]uint              `json:"ConsoleSize"`
+	CapAdd          []string             `json:"CapAdd"`
+	CapDrop         []string             `json:"CapDrop"`
+	CgroupnsMode    string               `json:"CgroupnsMode"`
+	DNS             []string             `json:"Dns"`
+	DNSOptions      []string             `json:"DnsOptions"`
+	DNSSearch       []string             `json:"DnsSearch"`
+	ExtraHosts      []string             `json:"ExtraHosts"`
+	GroupAdd        []string             `json:"GroupAdd"`
+	IpcMode         string               `json:"IpcMode"`
+	Cgroup          string               `json:"Cgroup"`
+	Links           []string             `json:"Links"`
+	OomScoreAdj     int                  `json:"OomScoreAdj"`
+	PidMode         string               `json:"PidMode"`
+	Privileged      bool                 `json:"Privileged"`
+	PublishAllPorts bool                 `json:"PublishAllPorts"`
+	ReadonlyRootfs  bool                 `json:"ReadonlyRootfs"`
+	SecurityOpt     []string             `json:"SecurityOpt"`
+	// Tmpfs maps each tmpfs mount's target to the options the user gave (sizes in bytes),
+	// as docker's --tmpfs; it is left out when there is none, as docker's. strata's record
+	// does not tell a --mount type=tmpfs from a --tmpfs, so both are listed here.
+	Tmpfs      map[string]string `json:"Tmpfs,omitempty"`
+	UTSMode    string            `json:"UTSMode"`
+	UsernsMode string            `json:"UsernsMode"`
+	ShmSize    int64             `json:"ShmSize"`
+	Isolation  string            `json:"Isolation"`
+
+	CPUShares            uint64                  `json:"CpuShares"`
+	Memory               int64                   `json:"Memory"`
+	NanoCPUs             int64                   `json:"NanoCpus"`
+	CgroupParent         string                  `json:"CgroupParent"`
+	BlkioWeight          uint16                  `json:"BlkioWeight"`
+	BlkioWeightDevice    []InspectWeightDevice   `json:"BlkioWeightDevice"`
+	BlkioDeviceReadBps   []InspectThrottleDevice `json:"BlkioDeviceReadBps"`
+	BlkioDeviceWriteBps  []InspectThrottleDevice `json:"BlkioDeviceWriteBps"`
+	BlkioDeviceReadIOps  []InspectThrottleDevice `json:"BlkioDeviceReadIOps"`
+	BlkioDeviceWriteIOps []InspectThrottleDevice `json:"BlkioDeviceWriteIOps"`
+	CPUPeriod            int64                   `json:"CpuPeriod"`
+	CPUQuota             int64                   `json:"CpuQuota"`
+	CPURealtimePeriod    int64                   `json:"CpuRealtimePeriod"`
+	CPURealtimeRuntime   int64                   `json:"CpuRealtimeRuntime"`
+	CpusetCpus           string                  `json:"CpusetCpus"`
+	CpusetMems           string                  `json:"CpusetMems"`
+	Devices              []InspectDeviceMapping  `json:"Devices"`
+	DeviceCgroupRules    []string                `json:"DeviceCgroupRules"`
+	DeviceRequests       []any                   `json:"DeviceRequests"`
+	MemoryReservation    int64                   `json:"MemoryReservation"`
+	// MemorySwap is twice Memory when only --memory was given, as docker fills it in (and
+	// strata applies it where the host accounts swap).
+	MemorySwap       int64  `json:"MemorySwap"`
+	MemorySwappiness *int64 `json:"MemorySwappiness"`
+	OomKillDisable   *bool  `json:"OomKillDisable"`
+	// PidsLimit is null without a limit, as docker's.
+	PidsLimit *int64 `json:"PidsLimit"`
 	// Ulimits is [] without --ulimit, as docker run's containers show it.
-	Ulimits []Ulimit `json:"Ulimits"`
+	Ulimits            []Ulimit `json:"Ulimits"`
+	CPUCount           int64    `json:"CpuCount"`
+	CPUPercent         int64    `json:"CpuPercent"`
+	IOMaximumIOps      uint64   `json:"IOMaximumIOps"`
+	IOMaximumBandwidth uint64   `json:"IOMaximumBandwidth"`
+
+	// Mounts are the --mount binds and volumes as docker's mount.Mount; left out when there
+	// is none, as docker's.
+	Mounts []InspectHostMount `json:"Mounts,omitempty"`
+	// MaskedPaths and ReadonlyPaths are the /proc and /sys paths the init masks or makes
+	// read-only; null for a privileged container, which gets neither.
+	MaskedPaths   []string `json:"MaskedPaths"`
+	ReadonlyPaths []string `json:"ReadonlyPaths"`
+	// Init is true with --init and left out otherwise, as docker's (the CLI sends it only
+	// when the flag is given).
+	Init *bool `json:"Init,omitempty"`
 }
+
+// InspectWeightDevice, InspectThrottleDevice and InspectDeviceMapping are the element types of
+// docker's device lists, which strata's containers always have empty.
+type (
+	InspectWeightDevice struct {
+		Path   string `json:"Path"`
+		Weight uint16 `json:"Weight"`
+	}
+	InspectThrottleDevice struct {
+		Path string `json:"Path"`
+		Rate uint64 `json:"Rate"`
+	}
+	InspectDeviceMapping struct {
+		PathOnHost        string `json:"PathOnHost"`
+		PathInContainer   string `json:"PathInContainer"`
+		CgroupPermissions string `json:"CgroupPermissions"`
+	}
+)
+
+// InspectHostMount is one --mount in HostConfig.Mounts, as docker's mount.Mount shows what the
+// CLI sent: a volume without its Source (strata places it; Mounts shows where), BindOptions
+// only when a propagation was asked.
+type InspectHostMount struct {
+	Type        string              `json:"Type,omitempty"`
+	Source      string              `json:"Source,omitempty"`
+	Target      string              `json:"Target,omitempty"`
+	ReadOnly    bool                `json:"ReadOnly,omitempty"`
+	BindOptions *InspectBindOptions `json:"BindOptions,omitempty"`
+}
+
+// InspectBindOptions is docker's mount.BindOptions.
+type InspectBindOptions struct {
+	Propagation string `json:"Propagation,omitempty"`
+}
+
+// shmSize is the size of the tmpfs the init mounts on /dev/shm (plan.go: size=65536k),
+// docker's default ShmSize.
+const shmSize = 64 << 20
 
 // InspectMount is one entry of docker's Mounts list, in the shape of its MountPoint (moby
 // api/types/container): Name and Driver only for volumes, Mode as the user wrote a -v's
@@ -163,7 +302,6 @@ func Inspect(c *Container) InspectData {
 		Image:    c.Config.ImageID,
 		Name:     "/" + c.Config.Name,
 		LogPath:  c.Dir + "/" + logFile,
-		Driver:   "vfs",
 		Platform: "linux",
 		State: InspectState{
 			// c.State is effective(): "running" is a live container or one whose monitor is
@@ -179,46 +317,188 @@ func Inspect(c *Container) InspectData {
 			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,
 			Labels: map[string]string{},
 		},
-		HostConfig: InspectHostConfig{
-			LogConfig:     InspectLogConfig{Type: "json-file", Config: map[string]string{}},
-			RestartPolicy: InspectRestartPolicy{Name: "no"},
-			NetworkMode:   spec.withDefaults().Network, AutoRemove: c.Config.AutoRemove,
-			Privileged: spec.Privileged, ReadonlyRootfs: spec.ReadOnly, CapAdd: spec.CapAdd,
-			CapDrop: spec.CapDrop, Init: spec.Init, Memory: spec.Resources.Memory,
-			MemorySwap: spec.Resources.MemorySwap, NanoCPUs: int64(spec.Resources.CPUs * 1e9),
-			CPUShares: spec.Resources.CPUShares, CpusetCpus: spec.Resources.CpusetCpus,
-			PidsLimit: spec.Resources.PidsLimit,
-		},
+		HostConfig:  inspectHostConfig(c),
+		GraphDriver: inspectGraphDriver(c),
 	}
+	d.Driver = d.GraphDriver.Name
 	if d.Image == "" {
 		d.Image = c.Config.Image // made before strata kept the image's ID
 	}
+	d.ResolvConfPath, d.HostnamePath, d.HostsPath = etcPath(c, "resolv.conf"), etcPath(c, "hostname"), etcPath(c, "hosts")
 	network := spec.withDefaults().Network
 	d.NetworkSettings = InspectNetworkSettings{
 		Ports:    map[string]any{},
 		Networks: map[string]InspectNetwork{network: {}},
 	}
-	for _, m := range spec.Root {
-		if m.Type == "overlay" {
-			d.Driver = "overlay"
-		}
-	}
 	if len(spec.Args) > 0 {
 		d.Path, d.Args = spec.Args[0], spec.Args[1:]
+	}
+	d.Mounts = []InspectMount{} // [] when there is none, as docker's: jq's .Mounts[] fails on null
+	for _, m := range spec.Mounts {
+		d.Mounts = append(d.Mounts, inspectMount(c, m))
+		if m.Type == TypeVolume && mountMode(m) != "z" { // -v /path or the image's VOLUME
+			if d.Config.Volumes == nil {
+				d.Config.Volumes = map[string]struct{}{}
+			}
+			d.Config.Volumes[m.Target] = struct{}{}
+		}
+	}
+	return d
+}
+
+// inspectHostConfig is docker's HostConfig of c.
+func inspectHostConfig(c *Container) InspectHostConfig {
+	spec := c.Config.Spec
+	res := spec.Resources
+	h := InspectHostConfig{
+		LogConfig:     InspectLogConfig{Type: "json-file", Config: map[string]string{}},
+		NetworkMode:   spec.withDefaults().Network,
+		PortBindings:  map[string]any{},
+		RestartPolicy: InspectRestartPolicy{Name: "no"},
+		AutoRemove:    c.Config.AutoRemove,
+		CapAdd:        spec.CapAdd, CapDrop: spec.CapDrop,
+		CgroupnsMode: "private", IpcMode: "private",
+		DNS: append([]string{}, spec.DNS...), DNSOptions: []string{}, DNSSearch: []string{},
+		ExtraHosts: spec.ExtraHosts,
+		Privileged: spec.Privileged, ReadonlyRootfs: spec.ReadOnly,
+		ShmSize:   shmSize,
+		CPUShares: res.CPUShares, Memory: res.Memory,
+		// Rounded: 1.001 CPUs are 1001000000, not the float product's 1000999999.99...
+		NanoCPUs:             int64(math.Round(res.CPUs * 1e9)),
+		BlkioWeightDevice:    []InspectWeightDevice{},
+		BlkioDeviceReadBps:   []InspectThrottleDevice{},
+		BlkioDeviceWriteBps:  []InspectThrottleDevice{},
+		BlkioDeviceReadIOps:  []InspectThrottleDevice{},
+		BlkioDeviceWriteIOps: []InspectThrottleDevice{},
+		CpusetCpus:           res.CpusetCpus,
+		Devices:              []InspectDeviceMapping{},
+		MemorySwap:           res.MemorySwap,
+		Ulimits:              append([]Ulimit{}, spec.Ulimits...),
+	}
+	if res.Memory > 0 && res.MemorySwap == 0 {
+		h.MemorySwap = 2 * res.Memory // cgroups.Resources' default, as docker's
+	}
+	if res.PidsLimit > 0 {
+		h.PidsLimit = &res.PidsLimit
+	}
+	if spec.Init {
+		h.Init = &spec.Init
+	}
+	if !spec.Privileged {
+		h.MaskedPaths = append([]string(nil), maskedPaths...)
+		h.ReadonlyPaths = append([]string(nil), readonlyPaths...)
 	}
 	switch spec.Seccomp {
 	case SeccompDefault:
 	case SeccompUnconfined:
-		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "seccomp=unconfined")
-	default: // a profile's JSON, shown as docker inspect shows it
-		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "seccomp="+spec.Seccomp)
+		h.SecurityOpt = append(h.SecurityOpt, "seccomp=unconfined")
+	default: // a profile's JSON, compacted as docker's CLI sends it
+		profile := []byte(spec.Seccomp)
+		var b bytes.Buffer
+		if json.Compact(&b, profile) == nil {
+			profile = b.Bytes()
+		}
+		h.SecurityOpt = append(h.SecurityOpt, "seccomp="+string(profile))
 	}
-	d.HostConfig.Ulimits = append([]Ulimit{}, spec.Ulimits...)
-	d.Mounts = []InspectMount{} // [] when there is none, as docker's: jq's .Mounts[] fails on null
+	if spec.NoNewPrivileges {
+		h.SecurityOpt = append(h.SecurityOpt, "no-new-privileges")
+	}
 	for _, m := range spec.Mounts {
-		d.Mounts = append(d.Mounts, inspectMount(c, m))
+		mode := mountMode(m)
+		switch {
+		case m.Type == "bind" && slices.Contains(m.Options, optCreate): // -v
+			b := m.Source + ":" + m.Target
+			if mode != "" {
+				b += ":" + mode
+			}
+			h.Binds = append(h.Binds, b)
+		case m.Type == "bind": // --mount
+			hm := InspectHostMount{Type: "bind", Source: m.Source, Target: m.Target, ReadOnly: slices.Contains(m.Options, "ro")}
+			for _, o := range m.Options {
+				if propagations[o] {
+					hm.BindOptions = &InspectBindOptions{Propagation: o}
+				}
+			}
+			h.Mounts = append(h.Mounts, hm)
+		case m.Type == TypeVolume && mode == "z": // --mount type=volume
+			h.Mounts = append(h.Mounts, InspectHostMount{Type: TypeVolume, Target: m.Target, ReadOnly: slices.Contains(m.Options, "ro")})
+		case m.Type == "tmpfs":
+			if h.Tmpfs == nil {
+				h.Tmpfs = map[string]string{}
+			}
+			h.Tmpfs[m.Target] = strings.Join(tmpfsUserOptions(m), ",")
+		}
 	}
-	return d
+	return h
+}
+
+// propagations are the mount options that set a bind's propagation.
+var propagations = map[string]bool{"private": true, "rprivate": true, "shared": true, "rshared": true, "slave": true, "rslave": true}
+
+// mountMode is the mode a -v or --mount volume recorded (optModePrefix), "" without one.
+func mountMode(m mount.Mount) string {
+	for _, o := range m.Options {
+		if mode, ok := strings.CutPrefix(o, optModePrefix); ok {
+			return mode
+		}
+	}
+	return ""
+}
+
+// tmpfsUserOptions are the options of tmpfs mount m after the defaults tmpfsMount starts with:
+// those the user gave, as the init applies them.
+func tmpfsUserOptions(m mount.Mount) []string {
+	opts := m.Options
+	if defaults := tmpfsMount("").Options; len(opts) >= len(defaults) && slices.Equal(opts[:len(defaults)], defaults) {
+		opts = opts[len(defaults):]
+	}
+	return opts
+}
+
+// lowerdirEscaper escapes a layer dir as the lowerdir option lists it (overlayfs reads "\:"
+// as a colon in a path).
+var lowerdirEscaper = strings.NewReplacer(`\`, `\\`, `:`, `\:`)
+
+// inspectGraphDriver is docker's GraphDriver of c, from the mount that makes its root.
+func inspectGraphDriver(c *Container) InspectGraphDriver {
+	dir := c.Config.Spec.Dir
+	if dir == "" {
+		dir = c.Dir
+	}
+	for _, m := range c.Config.Spec.Root {
+		if m.Type != "overlay" {
+			continue
+		}
+		lowers, upper, work := m.OverlayDirs()
+		for i, l := range lowers {
+			lowers[i] = lowerdirEscaper.Replace(l)
+		}
+		data := map[string]string{
+			"LowerDir":  strings.Join(lowers, ":"),
+			"MergedDir": filepath.Join(dir, "rootfs"),
+		}
+		if upper != "" {
+			data["UpperDir"] = upper
+		}
+		if work != "" {
+			data["WorkDir"] = work
+		}
+		return InspectGraphDriver{Name: "overlay", Data: data}
+	}
+	return InspectGraphDriver{Name: "vfs"}
+}
+
+// etcPath is the path of c's etc file name (one of etcFiles) once strata wrote it, at the
+// container's first start; "" before, as docker's.
+func etcPath(c *Container, name string) string {
+	if c.notDir || c.Dir == "" {
+		return ""
+	}
+	p := filepath.Join(c.Dir, name)
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	return p
 }
 
 // inspectMount is m as docker inspect lists a mount point.
