@@ -146,19 +146,8 @@ func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // blobSize looks h up among the manifest's layers and config.
 func (i *Image) blobSize(h v1.Hash) (int64, bool) {
-	m, err := i.Manifest()
-	if err != nil {
-		return 0, false
-	}
-	if m.Config.Digest == h {
-		return m.Config.Size, true
-	}
-	for _, l := range m.Layers {
-		if l.Digest == h {
-			return l.Size, true
-		}
-	}
-	return 0, false
+	n, ok := i.sizes[h]
+	return n, ok
 }
 
 // rangeStart returns the first byte of a Content-Range "bytes START-END/SIZE".

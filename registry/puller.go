@@ -92,6 +92,10 @@ type Image struct {
 	Source string
 
 	sess *session
+	// sizes holds the size of every blob the manifest names, read once: go-containerregistry
+	// parses the manifest again on each Manifest call, and a manifest of 20,000 layers made
+	// each blob fetch parse its 3 MB anew.
+	sizes map[v1.Hash]int64
 }
 
 // Image resolves ref: an index is narrowed to the Puller's platform (a *PlatformError listing
@@ -210,7 +214,14 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
 			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
 	}
-	res := &Image{Image: img, Ref: ref, Descriptor: desc.Descriptor, Root: root, Source: ep.host, sess: s}
+	res := &Image{Image: img, Ref: ref, Descriptor: desc.Descriptor, Root: root, Source: ep.host, sess: s,
+		sizes: map[v1.Hash]int64{}}
+	// The first listing of a digest wins, as the store keeps it.
+	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if _, ok := res.sizes[d.Digest]; !ok {
+			res.sizes[d.Digest] = d.Size
+		}
+	}
 	if !rootIsIndex && root.Platform == nil {
 		// Without an index only the config says the platform; it is reported, not enforced
 		// (Docker too pulls a single-platform image as is), so cmd can warn on a mismatch.
