@@ -30,8 +30,9 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); re
 // applied; on any error dir is left half-applied and the caller removes it.
 //
 // Decompression and hashing run one step ahead in a goroutine; Apply returns only after it has
-// stopped, so r is the caller's again (Apply does not close it). Canceling ctx stops Apply at
-// the next entry or 16 MiB of content, after a Read on r in progress returns.
+// stopped, so r is the caller's again (Apply does not close it). Canceling ctx stops Apply
+// within the read-ahead's 1 MiB of the uncompressed stream, after a Read on r in progress
+// returns.
 func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (diffID v1.Hash, err error) {
 	maxSize := opts.maxSize()
 	rc, err := decompress(r, opts.MediaType, maxSize)
@@ -55,7 +56,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (diffID v
 	}()
 
 	h := sha256.New()
-	ra := newReadAhead(rc, h)
+	ra := newReadAhead(ctx, rc, h)
 	err = applyTar(ctx, x, ra, &opts)
 	ra.close() // before h.Sum and rc.Close: the read-ahead goroutine uses both
 	if err != nil {

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"io"
 	"sync"
 )
@@ -22,8 +23,11 @@ type chunk struct {
 }
 
 // readAhead reads src in its own goroutine, writing everything it reads to sink (the DiffID
-// hasher) before handing it over. It is not safe for concurrent use; close waits for the
-// goroutine, so src and sink are free again once it returns.
+// hasher) before handing it over. Once ctx is done, the next chunk is ctx's error: the tar
+// reader can consume a whole stream without returning an entry (a run of extended headers,
+// the bytes after the tar's end), and only the reads show that it is still going. It is not
+// safe for concurrent use; close waits for the goroutine, so src and sink are free again once
+// it returns.
 type readAhead struct {
 	full chan chunk
 	free chan *[]byte
@@ -35,7 +39,7 @@ type readAhead struct {
 	err error // sticky, after the last chunk
 }
 
-func newReadAhead(src io.Reader, sink io.Writer) *readAhead {
+func newReadAhead(ctx context.Context, src io.Reader, sink io.Writer) *readAhead {
 	ra := &readAhead{
 		full: make(chan chunk, readAheadChunks),
 		free: make(chan *[]byte, readAheadChunks),
@@ -45,11 +49,11 @@ func newReadAhead(src io.Reader, sink io.Writer) *readAhead {
 		ra.free <- chunkPool.Get().(*[]byte)
 	}
 	ra.wg.Add(1)
-	go ra.fill(src, sink)
+	go ra.fill(ctx, src, sink)
 	return ra
 }
 
-func (ra *readAhead) fill(src io.Reader, sink io.Writer) {
+func (ra *readAhead) fill(ctx context.Context, src io.Reader, sink io.Writer) {
 	defer ra.wg.Done()
 	for {
 		var buf *[]byte
@@ -58,7 +62,10 @@ func (ra *readAhead) fill(src io.Reader, sink io.Writer) {
 		case <-ra.done:
 			return
 		}
-		n, err := fillChunk(src, *buf)
+		n, err := 0, ctx.Err()
+		if err == nil {
+			n, err = fillChunk(src, *buf)
+		}
 		if n > 0 {
 			sink.Write((*buf)[:n]) // hash.Hash.Write never fails
 		}

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -28,7 +29,7 @@ func TestReadAhead(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := sha256.New()
-			ra := newReadAhead(tc.src, h)
+			ra := newReadAhead(context.Background(), tc.src, h)
 			got, err := io.ReadAll(iotest.HalfReader(ra))
 			ra.close()
 			if !errors.Is(err, tc.wantErr) || !bytes.Equal(got, tc.want) {
@@ -45,7 +46,7 @@ func TestReadAhead(t *testing.T) {
 // at most its bounded window ahead, and the race detector sees no use of src after close.
 func TestReadAheadCloseEarly(t *testing.T) {
 	src := &countingReader{r: bytes.NewReader(make([]byte, 64*readAheadChunk))}
-	ra := newReadAhead(src, io.Discard)
+	ra := newReadAhead(context.Background(), src, io.Discard)
 	if _, err := io.ReadFull(ra, make([]byte, 1000)); err != nil {
 		t.Fatal(err)
 	}
