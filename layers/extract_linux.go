@@ -318,9 +318,13 @@ func (x *extractor) dirMeta(dfd int, name string, hdr *tar.Header) error {
 	}
 	m := dirMeta{name: name, mode: perm(hdr), atime: hdr.AccessTime, mtime: hdr.ModTime}
 	if i, ok := x.byDir[name]; ok {
+		m.name = x.dirs[i].name
 		x.dirs[i] = m
 	} else {
-		x.byDir[name] = len(x.dirs)
+		// A copy: archive/tar's names share memory with the whole PAX block they came in, up
+		// to 1 MiB, which a layer of padded directory entries would make Apply hold each.
+		m.name = strings.Clone(name)
+		x.byDir[m.name] = len(x.dirs)
 		x.dirs = append(x.dirs, m)
 	}
 	return nil
