@@ -552,6 +552,28 @@ func paxXattr(k, v string) (name string, value []byte, ok bool, err error) {
 	return name, value, true, nil
 }
 
+// xattrAllowed reports whether a layer may set the xattr name; Apply drops the others. What
+// travels with images is data (user.*, trusted.*), file capabilities and POSIX ACLs. Overlay's
+// own xattrs (overlayXattr) are not the layer's to set. Other security.* names are the host's
+// labels, which an image must not pick: Smack's SMACK64EXEC runs a program under the label it
+// names, an SELinux label can be the entry point into a more privileged domain, IMA and EVM
+// values decide whether a file may be opened at all. Other system.* names (nfs4_acl, richacl)
+// belong to one filesystem. umoci drops security.selinux and system.nfs4_acl for the same
+// reasons (oci/layer/tar_extract.go).
+func xattrAllowed(name string) bool {
+	switch {
+	case overlayXattr(name):
+		return false
+	case strings.HasPrefix(name, "user."), strings.HasPrefix(name, "trusted."):
+		return true
+	}
+	switch name {
+	case "security.capability", "system.posix_acl_access", "system.posix_acl_default":
+		return true
+	}
+	return false
+}
+
 // xattrs sets the entry's xattrs with set. ENOTSUP (a filesystem without xattrs) is tolerated,
 // as is EPERM on privileged namespaces when owners are ignored (not root).
 func (x *extractor) xattrs(hdr *tar.Header, set func(k string, v []byte) error) error {
@@ -560,7 +582,7 @@ func (x *extractor) xattrs(hdr *tar.Header, set func(k string, v []byte) error) 
 		if err != nil {
 			return err
 		}
-		if !ok || name == "" || overlayXattr(name) {
+		if !ok || !xattrAllowed(name) {
 			continue
 		}
 		err = set(name, value)

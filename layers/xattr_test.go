@@ -1,0 +1,94 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/strata-run/strata/internal/testutil"
+)
+
+// TestApplyXattrPolicy pins which xattrs a layer may set. Data namespaces (user.*, trusted.*),
+// file capabilities and POSIX ACLs travel with images. Overlay's own xattrs would forge
+// whiteouts, redirects and metacopy files in a lowerdir; other security.* names are the host's
+// labels, which an image must not pick (Smack's SMACK64EXEC runs a program under the label it
+// names, an SELinux label can be the entry point to a more privileged domain, IMA/EVM values
+// decide whether a file may be opened); system.* beyond POSIX ACLs are filesystem-specific.
+// umoci drops security.selinux and system.nfs4_acl on extraction for the same reasons
+// (oci/layer/tar_extract.go). Root: only root may set trusted.* and security.*, and without
+// an LSM claiming them ext4 stores any security.* name, so a dropped one would show.
+func TestApplyXattrPolicy(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	dropped := map[string]string{
+		"SCHILY.xattr.security.selinux":               "system_u:object_r:unconfined_exec_t:s0",
+		"SCHILY.xattr.security.SMACK64EXEC":           "_",
+		"SCHILY.xattr.security.SMACK64TRANSMUTE":      "TRUE",
+		"SCHILY.xattr.security.ima":                   "\x03\x02",
+		"SCHILY.xattr.security.evm":                   "\x03\x02",
+		"SCHILY.xattr.security.apparmor":              "unconfined",
+		"SCHILY.xattr.trusted.overlay.opaque":         "y",
+		"SCHILY.xattr.trusted.overlay.redirect":       "/other",
+		"SCHILY.xattr.trusted.overlay.metacopy":       "",
+		"SCHILY.xattr.trusted.overlay.origin":         "\x00\xfb",
+		"SCHILY.xattr.trusted.overlay.upper":          "\x00\xfb",
+		"SCHILY.xattr.trusted.overlay.lowerdata":      "/x",
+		"SCHILY.xattr.user.overlay.redirect":          "/other",
+		"LIBARCHIVE.xattr.trusted%2Eoverlay%2Eopaque": "eQ==",
+		"LIBARCHIVE.xattr.security%2Eselinux":         "eA==",
+	}
+	kept := map[string]string{
+		"SCHILY.xattr.user.note":       "kept",
+		"SCHILY.xattr.trusted.note":    "kept",
+		"SCHILY.xattr.trusted.overlay": "kept", // not in overlay's namespace: no dot after it
+	}
+	records := map[string]string{}
+	for k, v := range dropped {
+		records[k] = v
+	}
+	for k, v := range kept {
+		records[k] = v
+	}
+	with := func(e ent) ent { return e.with(func(h *tar.Header) { h.PAXRecords = records }) }
+	const acl = "\x02\x00\x00\x00" +
+		"\x01\x00\x07\x00\xff\xff\xff\xff" + "\x02\x00\x04\x00\xe8\x03\x00\x00" +
+		"\x04\x00\x05\x00\xff\xff\xff\xff" + "\x10\x00\x05\x00\xff\xff\xff\xff" +
+		"\x20\x00\x05\x00\xff\xff\xff\xff"
+	entries := []ent{
+		with(dir("./", 0o755)),
+		with(dir("d/", 0o755)),
+		file("f", "x", 0o755).with(func(h *tar.Header) {
+			h.PAXRecords = map[string]string{"SCHILY.xattr.system.posix_acl_access": acl}
+			for k, v := range records {
+				h.PAXRecords[k] = v
+			}
+		}),
+		with(symlink("l", "f")),
+		with(node("p", tar.TypeFifo, 0, 0)),
+	}
+	for _, mode := range []WhiteoutMode{WhiteoutOverlay, WhiteoutUserXattr, WhiteoutKeep} {
+		t.Run(mode.String(), func(t *testing.T) {
+			j := newJail(t)
+			if _, err := Apply(context.Background(), j.root, bytes.NewReader(tarOf(t, entries...)), Options{Whiteouts: mode}); err != nil {
+				t.Fatalf("Apply(xattrs, %s) = %v", mode, err)
+			}
+			j.check(t)
+			// A POSIX ACL (version 2; user::rwx, user:1000:r--, group::r-x, mask::r-x,
+			// other::r-x) is kept where the filesystem takes one.
+			wantXattr(t, j.root, "f", "system.posix_acl_access", acl)
+			for _, name := range []string{".", "d", "f", "l", "p"} {
+				for _, x := range []string{"security.selinux", "security.SMACK64EXEC", "security.SMACK64TRANSMUTE",
+					"security.ima", "security.evm", "security.apparmor", "trusted.overlay.opaque",
+					"trusted.overlay.redirect", "trusted.overlay.metacopy", "trusted.overlay.origin",
+					"trusted.overlay.upper", "trusted.overlay.lowerdata", "user.overlay.redirect", "user.overlay.opaque"} {
+					wantNoXattr(t, j.root, name, x)
+				}
+				wantXattr(t, j.root, name, "trusted.note", "kept")
+				wantXattr(t, j.root, name, "trusted.overlay", "kept")
+				if name != "l" && name != "p" { // user.* only on files and directories
+					wantXattr(t, j.root, name, "user.note", "kept")
+				}
+			}
+		})
+	}
+}
