@@ -30,7 +30,8 @@ var (
 	// ErrSchema1: the registry served a Docker schema 1 manifest, deprecated since 2017
 	// (https://distribution.github.io/distribution/spec/deprecated-schema-v1/).
 	ErrSchema1 = errors.New("manifest schema 1 is not supported")
-	// ErrManifestTooLarge: a manifest or index is bigger than MaxManifestSize.
+	// ErrManifestTooLarge: a manifest or index is bigger than MaxManifestSize, a config bigger
+	// than MaxConfigSize, or one of them holds more values than strata parses (maxJSONValues).
 	ErrManifestTooLarge = errors.New("manifest too large")
 	// ErrUnsupportedMediaType: the manifest is neither an image manifest nor an index that
 	// strata can run (an artifact, a nested index, an unknown type).

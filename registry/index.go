@@ -93,6 +93,9 @@ func (p *Puller) indexFrom(ctx context.Context, ref Reference, ep endpoint) (*In
 	if err != nil {
 		return nil, classify(err, opPull, "manifest for "+ref.String(), ref.Name(), ep.host)
 	}
+	if err := checkValues(desc.Manifest, "manifest for "+ref.String(), ep.host); err != nil {
+		return nil, err
+	}
 	mt, err := manifestType(desc.MediaType, desc.Manifest)
 	if err != nil {
 		return nil, refused(err, ref, ep.host)
@@ -124,6 +127,9 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	raw, err := img.RawManifest()
 	if err != nil {
 		return nil, i.childError(h, err)
+	}
+	if err := checkValues(raw, fmt.Sprintf("manifest %s of %s", h, i.Ref), i.Source); err != nil {
+		return nil, err
 	}
 	mt, err := img.MediaType()
 	if err != nil {
@@ -162,6 +168,9 @@ func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	raw, err := sub.RawManifest()
 	if err != nil {
 		return nil, i.childError(h, err)
+	}
+	if err := checkValues(raw, fmt.Sprintf("index %s of %s", h, i.Ref), i.Source); err != nil {
+		return nil, err
 	}
 	mt, err := sub.MediaType()
 	if err != nil {

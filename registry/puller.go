@@ -171,6 +171,9 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	if err != nil {
 		return nil, classify(err, opPull, what, ref.Name(), ep.host)
 	}
+	if err := checkValues(desc.Manifest, what, ep.host); err != nil {
+		return nil, err
+	}
 	root := desc.Descriptor
 	mt, err := manifestType(desc.MediaType, desc.Manifest)
 	if err != nil {
@@ -191,6 +194,9 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		desc, err = remoteGet(ctx, s, crepo.Digest(child.Digest.String()))
 		if err != nil {
 			return nil, classify(err, opPull, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ref.Name(), ep.host)
+		}
+		if err := checkValues(desc.Manifest, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ep.host); err != nil {
+			return nil, err
 		}
 		mt, err = manifestType(desc.MediaType, desc.Manifest)
 		if err == nil && mt.IsIndex() {
@@ -229,6 +235,9 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		// would keep what it read of it and hand that out, unverified, from the next call.
 		raw, err := res.RawConfigFile()
 		if err != nil {
+			return nil, err
+		}
+		if err := checkValues(raw, fmt.Sprintf("config %s of %s", m.Config.Digest, ref), ep.host); err != nil {
 			return nil, err
 		}
 		if cf, err := v1.ParseConfigFile(bytes.NewReader(raw)); err == nil && cf.OS != "" {
@@ -413,6 +422,9 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 func (i *Image) ConfigFile() (*v1.ConfigFile, error) {
 	b, err := i.RawConfigFile()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkValues(b, "config of "+i.Ref.String(), i.Source); err != nil {
 		return nil, err
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(b))

@@ -2,7 +2,15 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -60,5 +68,129 @@ func TestFetchBlobReadsManifestOnce(t *testing.T) {
 	}
 	if n := counted.n.Load(); n != 0 {
 		t.Errorf("FetchBlob of %d layers parsed the manifest %d times, want 0", len(m.Layers), n)
+	}
+}
+
+// servedObjects is a registry answering from a map: the last element of a request's path (a
+// tag or a digest) to its Content-Type and body.
+func servedObjects(t *testing.T, objs map[string][2]string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		o, ok := objs[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", o[0])
+		w.Header().Set("Content-Length", fmt.Sprint(len(o[1])))
+		io.WriteString(w, o[1])
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func sha256Of(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// TestManyValuesRefused: a manifest, index or config of a few MB can hold millions of empty
+// values ({} layers, {} history entries), each of which costs a hundred bytes and more once
+// parsed: 1 GB for a 4 MiB manifest, 2.4 GB for a 16 MiB config. They are refused before
+// they are parsed, whichever way they are reached.
+func TestManyValuesRefused(t *testing.T) {
+	const (
+		ociManifest = "application/vnd.oci.image.manifest.v1+json"
+		ociIndex    = "application/vnd.oci.image.index.v1+json"
+	)
+	empties := strings.TrimSuffix(strings.Repeat("{},", maxJSONValues), ",") // 2 values each
+	manifest := func(config string, layers string) string {
+		return `{"schemaVersion":2,"mediaType":"` + ociManifest + `","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+			sha256Of(config) + `","size":` + fmt.Sprint(len(config)) + `},"layers":[` + layers + `]}`
+	}
+	index := func(manifests string) string {
+		return `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[` + manifests + `]}`
+	}
+	listed := func(mt, body string) string {
+		return `{"mediaType":"` + mt + `","digest":"` + sha256Of(body) + `","size":` + fmt.Sprint(len(body)) +
+			`,"platform":{"os":"linux","architecture":"` + runtime.GOARCH + `"}}`
+	}
+	config := `{"architecture":"` + runtime.GOARCH + `","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`
+	hugeConfig := `{"architecture":"` + runtime.GOARCH + `","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[` + empties + `]}`
+	manyLayers := manifest(config, empties)
+	manyHistory := manifest(hugeConfig, "")
+	nestedMany := index(empties)
+	tests := []struct {
+		name  string
+		root  [2]string
+		index bool // pulled whole, as pull --all-platforms, reading every child
+	}{
+		{"manifest of empty layers", [2]string{ociManifest, manyLayers}, false},
+		{"index of empty manifests", [2]string{ociIndex, nestedMany}, false},
+		{"index of empty manifests, whole", [2]string{ociIndex, nestedMany}, true},
+		{"config of empty history entries", [2]string{ociManifest, manyHistory}, false},
+		{"platform manifest of empty layers", [2]string{ociIndex, index(listed(ociManifest, manyLayers))}, false},
+		{"platform manifest of empty layers, whole", [2]string{ociIndex, index(listed(ociManifest, manyLayers))}, true},
+		{"nested index of empty manifests, whole", [2]string{ociIndex, index(listed(ociIndex, nestedMany))}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := servedObjects(t, map[string][2]string{
+				"1":                  tt.root,
+				sha256Of(manyLayers): {ociManifest, manyLayers},
+				sha256Of(nestedMany): {ociIndex, nestedMany},
+				sha256Of(config):     {"application/octet-stream", config},
+				sha256Of(hugeConfig): {"application/octet-stream", hugeConfig},
+			})
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := mustRef(t, host+"/many/values:1")
+			if !tt.index {
+				if _, err := p.Image(context.Background(), ref); !errors.Is(err, ErrManifestTooLarge) {
+					t.Errorf("Image = %.200v, want ErrManifestTooLarge", err)
+				}
+				return
+			}
+			idx, err := p.Index(context.Background(), ref)
+			if err == nil {
+				im, ierr := idx.IndexManifest()
+				if ierr != nil {
+					t.Fatal(ierr)
+				}
+				d := im.Manifests[0]
+				if d.MediaType.IsIndex() {
+					_, err = idx.ImageIndex(d.Digest)
+				} else {
+					_, err = idx.Image(d.Digest)
+				}
+			}
+			if !errors.Is(err, ErrManifestTooLarge) {
+				t.Errorf("Index and its child = %.200v, want ErrManifestTooLarge", err)
+			}
+		})
+	}
+}
+
+func TestJSONValues(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{`{}`, 1},
+		{`[1,2,3]`, 3},
+		{`{"a":[{},{}],"b":"x"}`, 6},
+		{`{"a":"{[,]}"}`, 1},
+		{`{"a":"\"{[,"}`, 1},
+		{`{"a":"\\","b":1}`, 2},
+	}
+	for _, tt := range tests {
+		if got := jsonValues([]byte(tt.in)); got != tt.want {
+			t.Errorf("jsonValues(%s) = %d, want %d", tt.in, got, tt.want)
+		}
 	}
 }
