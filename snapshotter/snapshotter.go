@@ -72,8 +72,14 @@ func New(root string, opts Options) (*Snapshotter, error) {
 		return nil, fmt.Errorf("opening snapshotter %s: %w", root, err)
 	}
 	// 0700: layer dirs hold files of every image, including ones readable only by their
-	// owner inside the image.
+	// owner inside the image, setuid-root programs and device nodes an image chose. A root
+	// made before (by hand, by an older strata) is tightened: through it, any host user could
+	// run an image's setuid shell as root or open its block device of the host's disk
+	// (moby's CVE-2021-41091, fixed the same way).
 	if err := os.MkdirAll(filepath.Join(abs, locksDir), 0o700); err != nil {
+		return nil, fmt.Errorf("opening snapshotter %s: %w", root, err)
+	}
+	if err := tighten(abs); err != nil {
 		return nil, fmt.Errorf("opening snapshotter %s: %w", root, err)
 	}
 	s := &Snapshotter{root: abs, layer: opts.Layer}
@@ -102,6 +108,19 @@ func New(root string, opts Options) (*Snapshotter, error) {
 		s.layer.Whiteouts = layers.WhiteoutKeep
 	}
 	return s, nil
+}
+
+// tighten takes group and other permissions off dir (a symlink's target: an admin may have
+// moved the root).
+func tighten(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return os.Chmod(dir, fi.Mode().Perm()&0o700)
 }
 
 // Root is the directory holding the layer dirs.

@@ -344,3 +344,30 @@ func TestEnsure(t *testing.T) {
 		t.Errorf("Ensure(open fails) = %v, want the open error", err)
 	}
 }
+
+// TestNewTightensRoot: a root that already exists open to others (made by hand, or by an older
+// strata) is made 0700, as New makes a new one: layer dirs hold an image's setuid programs and
+// device nodes, which host users must not reach.
+func TestNewTightensRoot(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "snapshots")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	link := root + "-link"
+	if err := os.Symlink(root, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(link, Options{Driver: VFS}); err != nil {
+		t.Fatalf("New(%s) = %v", link, err)
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("root mode after New = %v, want 0700", perm)
+	}
+}
