@@ -82,6 +82,11 @@ func TestInspectAsDocker(t *testing.T) {
 		{"{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.LogConfig.Type}}", "no json-file"},
 		{"{{range $k, $v := .NetworkSettings.Networks}}{{$k}}:{{$v.IPAddress}}{{end}}", "none:"},
 		{"{{println .Id}}", c.ID + "\n"},
+		// HostConfig and GraphDriver with docker's zero values; keys that are not the Go
+		// field's name (Dns, NanoCpus, CpuShares) are read from the JSON, as docker does.
+		{"{{.HostConfig.PidsLimit}} {{json .HostConfig.Binds}} {{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}}", "<nil> null 67108864 private"},
+		{"{{json .HostConfig.Dns}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}} {{json .HostConfig.PortBindings}}", "[] 0 0 {}"},
+		{"{{.GraphDriver.Name}} {{json .GraphDriver.Data}} {{.Driver}} {{.HostsPath}}|", "vfs null vfs |"},
 	} {
 		out, err := strata(t, root, nil, "inspect", "-f", tt.format, "web")
 		if err != nil || out != tt.want+"\n" {
