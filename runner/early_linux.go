@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
 )
@@ -30,7 +31,26 @@ func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
 	e := &EarlyCgroup{id: id, res: r}
 	e.cg, e.err = newCgroup(id, r)
 	early.Store(id, e)
+	testStop(stopCgroup)
 	return e
+}
+
+// TestStopEnv is a test hook: when it names one of the points below, a strata run stops
+// itself there (SIGSTOP), so that an integration test can SIGKILL it at exactly that point.
+// stopCgroup: the container's cgroup is made, its dir not yet. stopCreated: a foreground
+// run's container is created (recorded with this process as its monitor), not yet started.
+const TestStopEnv = "STRATA_TEST_STOP_AT"
+
+const (
+	stopCgroup  = "cgroup"
+	stopCreated = "created"
+)
+
+// testStop stops this process if TestStopEnv names point.
+func testStop(point string) {
+	if os.Getenv(TestStopEnv) == point {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	}
 }
 
 // Release removes the cgroup unless a run took it; call it once the container has run or

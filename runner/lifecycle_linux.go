@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+	"github.com/strata-run/strata/internal/lockfile"
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -34,6 +35,7 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 	}()
 	if c.monitored {
 		c.monitored = false // once: a later run of this Container marks itself again
+		testStop(stopCreated)
 	} else if err := beginRun(c); err != nil {
 		return ExitOwnError, withCode(ExitOwnError, err)
 	}
@@ -572,11 +574,103 @@ func (s *Store) removeNotDir(c *Container) error {
 
 // SweepCgroups deletes the cgroups that strata processes killed before they could remove
 // them left under strata's parent (cgroups.Sweep): empty, held by no process and older than
-// cgroups.StaleAge. They belong to no container dir (the cgroup is made first), in this store
+// cgroups.StaleAge. Most belong to no container dir (the cgroup is made first), in this store
 // or another.
 func SweepCgroups() error {
 	_, err := cgroups.Sweep(cgroups.StaleAge)
 	return err
+}
+
+// An orphan is a --rm container that nothing will remove any more: the strata that created it
+// to run it in the foreground (CreateToRun), or its last monitor, was killed before it removed
+// it, e.g. between the container's creation and its start, which leaves it created. Docker
+// never lets a --rm container linger, so the next strata that lists containers removes it.
+// That its recorded monitor is gone is told by its pid and start time together (processAlive),
+// so a pid used again by another process does not keep it; a container another strata is
+// still creating (no monitor recorded until its state is written), starting (under its lock)
+// or running (its monitor alive) is never one. One Restart marked is left to it.
+
+// orphaned reports whether c, as read, is an orphan.
+func orphaned(c *Container) bool {
+	return c.Broken == nil && !c.notDir && c.Config.AutoRemove && c.State.MonitorPid != 0 &&
+		!processAlive(c.State.MonitorPid, c.State.MonitorStart) && !restarting(c)
+}
+
+// removeOrphan removes c if, read again under its lock, it is an orphan. A container whose
+// lock another strata holds (starting or removing it) is left to that one.
+func (s *Store) removeOrphan(c *Container) (removed bool, err error) {
+	l, ok, err := lockfile.TryLock(filepath.Join(c.Dir, lockFile), 0o600, true)
+	if err != nil || !ok {
+		return false, nil
+	}
+	defer l.Unlock()
+	now, err := s.load(c.ID)
+	if err != nil || !orphaned(now) {
+		return false, nil
+	}
+	if err := removeDir(now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RemoveOrphans removes the orphans (see above) among list, which List returned, and returns
+// the others. Best effort: a container that cannot be removed stays in the result, and the
+// errors are joined in err. It costs nothing more than List did for a store without --rm
+// containers whose monitor is gone.
+func (s *Store) RemoveOrphans(list []*Container) (kept []*Container, err error) {
+	var errs []error
+	for _, c := range list {
+		if orphaned(c) {
+			removed, rerr := s.removeOrphan(c)
+			if rerr != nil {
+				errs = append(errs, rerr)
+			}
+			if removed {
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	return kept, errors.Join(errs...)
+}
+
+// SweepOrphans removes the store's orphan containers and the stale cgroups of any store
+// (SweepCgroups), for commands that do not list containers themselves. Only --rm containers
+// are read (the waiters file their creation makes marks them), and of them only the state
+// until one is found whose monitor is gone: in a store of containers that run, or were not
+// run with --rm, it costs a directory listing and a stat per container.
+func (s *Store) SweepOrphans() error {
+	var errs []error
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("listing containers: %w", err))
+	}
+	for _, e := range entries {
+		if !e.IsDir() || len(e.Name()) != 64 || !isHexID(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(s.dir, e.Name())
+		if _, err := os.Lstat(filepath.Join(dir, waitersFile)); err != nil {
+			continue
+		}
+		var st State
+		if err := readJSON(filepath.Join(dir, stateFile), &st); err != nil ||
+			st.MonitorPid == 0 || processAlive(st.MonitorPid, st.MonitorStart) {
+			continue
+		}
+		c, err := s.load(e.Name())
+		if err != nil || !orphaned(c) {
+			continue
+		}
+		if _, err := s.removeOrphan(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := SweepCgroups(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // removeCgroup kills what runs in the cgroup of container id and deletes it, if it exists.

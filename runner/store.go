@@ -169,7 +169,14 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 	}
 	if cfg.Name != "" {
 		if err := s.reserveName(cfg.Name, id); err != nil {
-			return nil, err
+			// Held by a --rm container whose run was killed (`run --rm --name x` again
+			// after a kill): it is removed and the name taken.
+			if !s.removedOrphanNamed(cfg.Name, err) {
+				return nil, err
+			}
+			if err := s.reserveName(cfg.Name, id); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		for i := 0; ; i++ {
@@ -233,6 +240,21 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 		return nil, err
 	}
 	return c, nil
+}
+
+// removedOrphanNamed reports whether err, reserveName's, names a container holding name that
+// is an orphan (see orphaned), and removeOrphan removed it. The caller holds the store lock.
+func (s *Store) removedOrphanNamed(name string, err error) bool {
+	var inUse *NameInUseError
+	if !errors.As(err, &inUse) {
+		return false
+	}
+	c, ok := s.nameHolder(name, true)
+	if !ok || c.ID != inUse.ID || !orphaned(c) {
+		return false
+	}
+	removed, rerr := s.removeOrphan(c)
+	return removed && rerr == nil
 }
 
 // durable reports whether c's files must survive a crash. A --rm container's do not: it is

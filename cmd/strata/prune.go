@@ -42,6 +42,13 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 	if o.dryRun {
 		verb = "Would delete"
 	}
+	if !o.dryRun {
+		// The --rm containers of killed runs go first: their layers and images are garbage
+		// too. Best effort, as rm's sweep.
+		if containers, err := g.openContainers(); err == nil {
+			_ = containers.SweepOrphans()
+		}
+	}
 	var unused []cache.ImageInfo
 	if o.all && o.dryRun {
 		var err error

@@ -85,6 +85,10 @@ func newPsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// --rm containers whose run was killed go now, as docker never shows them; and
+			// the cgroups of killed runs. Best effort: what stays is listed as it is.
+			list, _ = store.RemoveOrphans(list)
+			_ = runner.SweepCgroups()
 			if latest {
 				last = 1
 			}

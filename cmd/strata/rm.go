@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/strata-run/strata/runner"
 )
 
 func newRmCmd(g *globals) *cobra.Command {
@@ -34,9 +32,10 @@ func newRmCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), a)
 			}
-			// The cgroups of runs killed before they made their container dir, which no rm
-			// can name. Best effort: what it cannot delete is no failure of this rm.
-			_ = runner.SweepCgroups()
+			// The --rm containers and the cgroups of killed runs (the cgroup is made before the
+			// container dir, so no rm can name it). Best effort: what it cannot delete is no
+			// failure of this rm.
+			_ = store.SweepOrphans()
 			return errors.Join(errs...)
 		},
 	}

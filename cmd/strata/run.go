@@ -350,6 +350,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		runCtx = context.WithoutCancel(ctx)
 	}
 	code, err := runner.RunContainer(runCtx, c, stdio)
+	// What killed runs left (their --rm containers, their cgroups), once this one is done:
+	// best effort, and off the start's path.
+	_ = containers.SweepOrphans()
 	if err != nil {
 		return withCode(runner.ExitOwnError, runError(err))
 	}
