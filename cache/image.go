@@ -42,7 +42,7 @@ func (s *Store) image(manifest v1.Hash) (*storeImage, error) {
 		return nil, err
 	}
 	var m v1.Manifest
-	if err := parseJSON(raw, &m); err != nil {
+	if err := parseBlob(raw, &m); err != nil {
 		return nil, fmt.Errorf("parsing manifest: %w", err)
 	}
 	mt := m.MediaType
@@ -216,7 +216,7 @@ func (s *Store) info(ref Ref) (ImageInfo, error) {
 		return ImageInfo{}, err
 	}
 	var cfg v1.ConfigFile
-	if err := parseJSON(raw, &cfg); err != nil {
+	if err := parseBlob(raw, &cfg); err != nil {
 		// The config verified against its digest but is no image config: an artifact's
 		// (a registry's index or an archive may hold one). Its row shows no config; an
 		// error here would fail `images` and `prune` for the whole store (Infos).

@@ -75,7 +75,7 @@ func (s *Store) readIndexManifest(d v1.Descriptor) (*v1.IndexManifest, error) {
 		return nil, err
 	}
 	var im v1.IndexManifest
-	if err := parseJSON(raw, &im); err != nil {
+	if err := parseBlob(raw, &im); err != nil {
 		return nil, fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
 	}
 	return &im, nil
@@ -207,7 +207,7 @@ func (s *Store) readManifest(h v1.Hash) (*v1.Manifest, error) {
 		return nil, err
 	}
 	var m v1.Manifest
-	if err := parseJSON(raw, &m); err != nil {
+	if err := parseBlob(raw, &m); err != nil {
 		return nil, fmt.Errorf("parsing manifest %s: %w", short(h), err)
 	}
 	if listsManifests(raw, &m) {

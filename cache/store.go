@@ -29,7 +29,8 @@ var ErrDigestMismatch = errors.New("digest mismatch")
 // ErrSizeMismatch is returned when content is longer or shorter than its descriptor says.
 var ErrSizeMismatch = errors.New("size mismatch")
 
-// ErrTooLarge is returned by ReadBlob when a blob is larger than the caller's cap.
+// ErrTooLarge is returned by ReadBlob when a blob is larger than the caller's cap, and by the
+// writers for a manifest, index or config holding more values than the store parses.
 var ErrTooLarge = errors.New("blob too large")
 
 // ErrInvalidDigest is returned for digests strata cannot store: anything but sha256 with 64
@@ -229,6 +230,54 @@ func short(h v1.Hash) string {
 // maxSmallBlob caps manifests, configs and index.json read into memory: hostile registries
 // and corrupt files must not exhaust memory. 16 MiB is far above any real manifest or config.
 const maxSmallBlob = 16 << 20
+
+// maxJSONValues bounds the values (objects, arrays, their members and elements) of a
+// manifest, index or config the store parses. Parsed, a value costs far more than its few
+// bytes: 16 MiB of empty history entries ({},{},…) took 2.4 GB to parse into a config, 16 MiB
+// of empty layer descriptors 4 GB into a manifest, and `images` parses every image's config.
+// Real ones have a few thousand values; this is some 65,000 layers or history entries.
+const maxJSONValues = 1 << 17
+
+// parseBlob is parseJSON for a manifest, index or config: one with more than maxJSONValues
+// values is refused, ErrTooLarge, before it is parsed.
+func parseBlob(b []byte, v any) error {
+	if err := checkValues(b); err != nil {
+		return err
+	}
+	return parseJSON(b, v)
+}
+
+// checkValues refuses b, ErrTooLarge, when it holds more than maxJSONValues JSON values.
+func checkValues(b []byte) error {
+	if n := jsonValues(b); n > maxJSONValues {
+		return fmt.Errorf("%w: more than %d JSON values in %d bytes", ErrTooLarge, maxJSONValues, len(b))
+	}
+	return nil
+}
+
+// jsonValues counts the objects, arrays and commas of b outside strings: about one for each
+// value it holds. It does not check that b is JSON; the parser that follows does.
+func jsonValues(b []byte) int {
+	n := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[' || c == ',':
+			n++
+		}
+	}
+	return n
+}
 
 // parseJSON is json.Unmarshal that rejects trailing data, for manifests and configs.
 func parseJSON(b []byte, v any) error {

@@ -120,7 +120,7 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 		Size:      int64(len(rawManifest)),
 	}
 	var m v1.Manifest
-	if err := parseJSON(rawManifest, &m); err != nil {
+	if err := parseBlob(rawManifest, &m); err != nil {
 		return res, fmt.Errorf("parsing manifest %s: %w", short(mdesc.Digest), err)
 	}
 	if listsManifests(rawManifest, &m) {
@@ -136,7 +136,7 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 		return res, fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
 	}
 	var cfg v1.ConfigFile
-	if err := parseJSON(rawConfig, &cfg); err != nil {
+	if err := parseBlob(rawConfig, &cfg); err != nil {
 		return res, fmt.Errorf("parsing config %s: %w", short(m.Config.Digest), err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -138,7 +139,7 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 			// Only the image that runs here is unpacked, so only its config must pair each
 			// layer with a DiffID; other entries may be artifacts with configs of any shape.
 			var cfg v1.ConfigFile
-			if err := parseJSON(img.rawConfig, &cfg); err != nil {
+			if err := parseBlob(img.rawConfig, &cfg); err != nil {
 				return res, fmt.Errorf("parsing config %s: %w", short(img.manifest.Config.Digest), err)
 			}
 			if len(cfg.RootFS.DiffIDs) != len(img.manifest.Layers) {
@@ -218,7 +219,7 @@ func (s *Store) planIndex(ctx context.Context, p *indexPlan, idx v1.ImageIndex, 
 		return fmt.Errorf("index %s: %w", short(d.Digest), err)
 	}
 	var im v1.IndexManifest
-	if err := parseJSON(raw, &im); err != nil {
+	if err := parseBlob(raw, &im); err != nil {
 		return fmt.Errorf("parsing index %s: %w", short(d.Digest), err)
 	}
 	if err := p.walk.enter(d, im.Manifests, depth, ancestors); err != nil {
@@ -313,7 +314,7 @@ func (s *Store) planImage(pi *plannedImage) error {
 		return err
 	}
 	var m v1.Manifest
-	if err := parseJSON(raw, &m); err != nil {
+	if err := parseBlob(raw, &m); err != nil {
 		return fmt.Errorf("parsing: %w", err)
 	}
 	if listsManifests(raw, &m) {
@@ -335,6 +336,13 @@ func (s *Store) planImage(pi *plannedImage) error {
 	rawConfig, err := s.storedOr(m.Config, img.RawConfigFile)
 	if err != nil {
 		return fmt.Errorf("reading config %s: %w", short(m.Config.Digest), err)
+	}
+	// Only the config of the image unpacked here is parsed now; the others are when their
+	// platform is inspected or run. An artifact's config that is not JSON is never parsed.
+	if json.Valid(rawConfig) {
+		if err := checkValues(rawConfig); err != nil {
+			return fmt.Errorf("config %s: %w", short(m.Config.Digest), err)
+		}
 	}
 	pi.entry = indexEntry{desc: v1.Descriptor{MediaType: mt, Digest: c.Digest, Size: c.Size}, platform: c.Platform}
 	pi.raw, pi.manifest, pi.rawConfig, pi.img = raw, m, rawConfig, img

@@ -1,0 +1,116 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// manifestOf is an OCI image manifest naming config and listing layers (JSON, without the
+// brackets).
+func manifestOf(config []byte, layers string) []byte {
+	return fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[%s]}`,
+		digestOf(config), len(config), layers)
+}
+
+func rawImageOf(t *testing.T, manifest, config []byte) v1.Image {
+	t.Helper()
+	img, err := partial.CompressedToImage(rawImage{manifest, config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestManyValuesRefused: a manifest, index or config of a few hundred KB can hold a hundred
+// thousand empty values ({} layers, {} history entries), which cost a hundred bytes and
+// more each once parsed (16 MiB of them, under maxSmallBlob, took 2.4 GB for a config, and
+// `images` parses every stored image's config). The store refuses them before parsing,
+// whether the image is written alone or through an index, for any platform.
+func TestManyValuesRefused(t *testing.T) {
+	empties := strings.TrimSuffix(strings.Repeat("{},", maxJSONValues), ",")
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	hugeConfig := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[` + empties + `]}`)
+	manyHistory := rawImageOf(t, manifestOf(hugeConfig, ""), hugeConfig)
+	manyLayers := rawImageOf(t, manifestOf(config, empties), config)
+	other := v1.Platform{OS: "linux", Architecture: "s390x"}
+	indexOf := func(img v1.Image) v1.ImageIndex {
+		return mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &other}})
+	}
+	tests := []struct {
+		name string
+		img  v1.Image
+		idx  v1.ImageIndex
+	}{
+		{"config of empty history entries", manyHistory, nil},
+		{"manifest of empty layers", manyLayers, nil},
+		{"config of another platform in an index", nil, indexOf(manyHistory)},
+		{"manifest of another platform in an index", nil, indexOf(manyLayers)},
+		{"index of empty manifests", nil, &fakeIndex{raw: []byte(`{"schemaVersion":2,"manifests":[` + empties + `]}`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			var err error
+			if tt.img != nil {
+				_, err = s.WriteImage(context.Background(), testRef, tt.img, WriteOptions{})
+			} else {
+				_, err = s.WriteIndex(context.Background(), testRef, tt.idx, WriteOptions{Platform: amd64})
+			}
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("writing %s = %.200v, want ErrTooLarge", tt.name, err)
+			}
+			if _, err := s.Resolve(testRef); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Resolve after a refused write = %v, want ErrNotFound", err)
+			}
+		})
+	}
+
+	// One stored before it was refused (or by WriteBlob and Tag) is described without its
+	// config, as an artifact's is, rather than parsed on every `images`.
+	s := openStore(t, t.TempDir())
+	man := manifestOf(hugeConfig, "")
+	for _, b := range [][]byte{hugeConfig, man} {
+		if err := s.WriteBlob(context.Background(), v1.Descriptor{Digest: digestOf(b), Size: int64(len(b))}, strings.NewReader(string(b))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	desc := v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: digestOf(man), Size: int64(len(man))}
+	if err := s.Tag(testRef, desc); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(Ref{Name: testRef, Descriptor: desc})
+	if err != nil {
+		t.Fatalf("Info = %v", err)
+	}
+	if n := len(info.Config.History); n != 0 {
+		t.Errorf("Info parsed a config of %d history entries, want it described without", n)
+	}
+}
+
+func TestJSONValues(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{`{}`, 1},
+		{`[1,2,3]`, 3},
+		{`{"a":[{},{}],"b":"x"}`, 6},
+		{`{"a":"{[,]}"}`, 1},
+		{`{"a":"\"{[,"}`, 1},
+		{`{"a":"\\","b":1}`, 2},
+	}
+	for _, tt := range tests {
+		if got := jsonValues([]byte(tt.in)); got != tt.want {
+			t.Errorf("jsonValues(%s) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
