@@ -216,7 +216,11 @@ var kernelMountpoints = map[string]bool{"/proc": true, "/sys": true, "/dev": tru
 // checkResolvedTarget holds a mount to validateMountTargets' rules where the image's symlinks
 // lead it (resolved, a container path), as runc checks the resolved path too: not onto the
 // root, which would replace the whole container, nor on or inside /proc, which would cover
-// the masks, or files the init reads there (cap_last_cap).
+// the masks, or files the init reads there (cap_last_cap). Nor onto /dev or /dev/null: the
+// plan keeps the null device for the masks and the command's stdin only from a mount named
+// there (planWith's hidesNull), so one led there would leave the masks without it, or bind
+// what the mount holds (an etc file, writable) over /proc/kcore and as the command's
+// /dev/null.
 func checkResolvedTarget(s Step, resolved string) error {
 	switch resolved = path.Clean("/" + resolved); {
 	case resolved == s.Target:
@@ -225,6 +229,8 @@ func checkResolvedTarget(s Step, resolved string) error {
 		return fmt.Errorf("%s in the image leads to the root", s.Target)
 	case (resolved == "/proc" || strings.HasPrefix(resolved, "/proc/")) && !(s.Op == OpBind && procMountAllowed[resolved]):
 		return fmt.Errorf("%s in the image leads into /proc", s.Target)
+	case resolved == "/dev" || resolved == "/dev/null":
+		return fmt.Errorf("%s in the image leads to %s", s.Target, resolved)
 	}
 	return nil
 }
