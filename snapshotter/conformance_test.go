@@ -28,6 +28,8 @@ func TestConformance(t *testing.T) {
 		{"NoLayers", testNoLayers},
 		{"Replacements", testReplacements},
 		{"Metadata", testMetadata},
+		{"OpaqueRoot", testOpaqueRoot},
+		{"ForgedMarkers", testForgedMarkers},
 	}
 	for _, d := range drivers {
 		t.Run(d.name, func(t *testing.T) {

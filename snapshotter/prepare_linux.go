@@ -96,6 +96,7 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		return []mount.Mount{{Type: "bind", Source: rootfs, Target: "/", Options: opts}}, nil
 	}
 
+	lowers = belowOpaqueRoot(lowers)
 	if len(lowers) == 0 {
 		empty := filepath.Join(containerDir, emptyDir)
 		if err := os.MkdirAll(empty, 0o755); err != nil {
@@ -137,6 +138,20 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		opts = append(opts, "upperdir="+upper, "workdir="+work)
 	}
 	return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: opts}}, nil
+}
+
+// belowOpaqueRoot drops the lowers (bottom first) under the topmost layer whose root is
+// opaque: ".wh..wh..opq" at a layer's root hides everything below it (image-spec
+// layer.md#opaque-whiteout), but overlayfs reads the opaque xattr only on the directories it
+// looks up, never on a lower's root, and would show the layers below. The vfs copy clears
+// what it copied so far instead.
+func belowOpaqueRoot(lowers []string) []string {
+	for i := len(lowers) - 1; i > 0; i-- {
+		if isOpaque(lowers[i]) {
+			return lowers[i:]
+		}
+	}
+	return lowers
 }
 
 // copyRootAttrs gives upper the owner, mode and times of the top layer's root: overlayfs shows the
