@@ -60,3 +60,13 @@ func TestRunMountThroughSymlinkOntoDev(t *testing.T) {
 		})
 	}
 }
+
+// TestRunWorkdirCleaned: a working directory with "..", "." and doubled slashes is the clean
+// one, as docker's, made and entered; a ".." after a name the image lacks failed the chdir.
+func TestRunWorkdirCleaned(t *testing.T) {
+	spec := testSpec(t, "pwd")
+	spec.Cwd = "//a/./nosuch//../c/"
+	if got := mustRun(t, spec); got != "/a/c" {
+		t.Errorf("pwd in %q = %q, want /a/c", spec.Cwd, got)
+	}
+}

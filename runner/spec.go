@@ -104,8 +104,13 @@ func (s Spec) withDefaults() Spec {
 			s.Hostname = s.Hostname[:12]
 		}
 	}
-	if s.Cwd == "" {
+	switch {
+	case s.Cwd == "":
 		s.Cwd = "/"
+	case path.IsAbs(s.Cwd):
+		// As docker (container.SetupWorkingDirectory), the working directory is cleaned
+		// first: "/a/b/.." is "/a", whether b exists or not, or leads elsewhere.
+		s.Cwd = path.Clean(s.Cwd)
 	}
 	if s.Privileged {
 		// As docker: a privileged container may open every device, not only the defaults.
