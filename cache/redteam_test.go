@@ -1,9 +1,12 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -112,5 +115,82 @@ func TestJSONValues(t *testing.T) {
 		if got := jsonValues([]byte(tt.in)); got != tt.want {
 			t.Errorf("jsonValues(%s) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestLayerListedTwiceDisagrees: one blob listed twice, by an image or by two platforms of an
+// index, with two sizes, or with two DiffIDs in the image unpacked. The blob was stored as its
+// first listing says and the write succeeded, leaving the other listing to name content that
+// is not there: a blob size that never matches (the image never complete, so every pull
+// fetched it all again) or a layer dir no unpack makes (the image never runs). One of the
+// listings lies; the write is refused.
+func TestLayerListedTwiceDisagrees(t *testing.T) {
+	blob := []byte("one layer's bytes")
+	d := digestOf(blob)
+	fetch := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+		if h != d {
+			return nil, ErrNotFound
+		}
+		return io.NopCloser(bytes.NewReader(blob[off:])), nil
+	}
+	layer := func(size int) string {
+		return fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d}`, d, size)
+	}
+	configOf := func(diffIDs ...v1.Hash) []byte {
+		b, err := json.Marshal(v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: diffIDs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	imageWith := func(layers string, diffIDs ...v1.Hash) v1.Image {
+		cfg := configOf(diffIDs...)
+		return rawImageOf(t, manifestOf(cfg, layers), cfg)
+	}
+	other := digestOf([]byte("another tar"))
+	n := len(blob)
+	twoPlatforms := func(a, b v1.Image) v1.ImageIndex {
+		arm := v1.Platform{OS: "linux", Architecture: "arm64"}
+		return mutate.AppendManifests(empty.Index,
+			mutate.IndexAddendum{Add: a, Descriptor: v1.Descriptor{Platform: &arm}},
+			mutate.IndexAddendum{Add: b, Descriptor: v1.Descriptor{Platform: &amd64}})
+	}
+	tests := []struct {
+		name    string
+		img     v1.Image
+		idx     v1.ImageIndex
+		wantErr error // nil: stored
+	}{
+		{"twice alike", imageWith(layer(n)+","+layer(n), d, d), nil, nil},
+		{"two sizes", imageWith(layer(n)+","+layer(n+5), d, d), nil, ErrSizeMismatch},
+		{"two DiffIDs", imageWith(layer(n)+","+layer(n), d, other), nil, ErrDigestMismatch},
+		{"two sizes in two platforms", nil, twoPlatforms(imageWith(layer(n+5), d), imageWith(layer(n), d)), ErrSizeMismatch},
+		{"two sizes in two platforms, unpacked first", nil, twoPlatforms(imageWith(layer(n), d), imageWith(layer(n+5), d)), ErrSizeMismatch},
+		{"shared by two platforms", nil, twoPlatforms(imageWith(layer(n), d), imageWith(layer(n), d)), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			rec := newLayerRecorder()
+			opts := WriteOptions{Fetch: fetch, Layer: rec.layer, Platform: amd64}
+			var err error
+			if tt.img != nil {
+				_, err = s.WriteImage(context.Background(), testRef, tt.img, opts)
+			} else {
+				_, err = s.WriteIndex(context.Background(), testRef, tt.idx, opts)
+			}
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("writing %s = %v", tt.name, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("writing %s = %v, want %v", tt.name, err, tt.wantErr)
+			}
+			if _, err := s.Resolve(testRef); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Resolve after a refused write = %v, want ErrNotFound", err)
+			}
+		})
 	}
 }

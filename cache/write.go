@@ -209,8 +209,18 @@ func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOp
 		}
 		// An image may list one blob twice (empty layers), and the platforms of an index
 		// may share one; it is stored once, and consumed once if any of them unpacks it.
+		// Listed with two sizes, or by the image unpacked with two DiffIDs, one listing lies:
+		// the blob would be stored as one of them, and the other left naming content that
+		// is not there (a size no reader finds, a layer dir no unpack makes).
 		if j, ok := seen[l.desc.Digest]; ok {
-			if l.unpack && !jobs[j].unpack {
+			first := jobs[j]
+			if l.desc.Size != first.desc.Size {
+				return false, 0, fmt.Errorf("layer %s: %w: listed with %d bytes and with %d", short(l.desc.Digest), ErrSizeMismatch, first.desc.Size, l.desc.Size)
+			}
+			if l.unpack && first.unpack && l.diffID != first.diffID {
+				return false, 0, fmt.Errorf("layer %s: %w: listed with DiffIDs %s and %s", short(l.desc.Digest), ErrDigestMismatch, short(first.diffID), short(l.diffID))
+			}
+			if l.unpack && !first.unpack {
 				jobs[j] = l
 			}
 			continue
