@@ -455,7 +455,7 @@ func applyCases() []applyCase {
 }
 
 func TestApply(t *testing.T) {
-	runApplyCases(t)
+	runApplyCases(t, applyCases())
 }
 
 // TestApplyWithoutOpenat2 runs the same cases through filepath-securejoin, the path taken on
@@ -463,11 +463,12 @@ func TestApply(t *testing.T) {
 func TestApplyWithoutOpenat2(t *testing.T) {
 	noOpenat2.Store(true)
 	t.Cleanup(func() { noOpenat2.Store(false) })
-	runApplyCases(t)
+	runApplyCases(t, applyCases())
+	runApplyCases(t, hostileCases())
 }
 
-func runApplyCases(t *testing.T) {
-	for _, tc := range applyCases() {
+func runApplyCases(t *testing.T, cases []applyCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.Requires(t, tc.requires...)
 			j := newJail(t)

@@ -122,6 +122,9 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) err
 		return err
 	}
 	dir, base := splitName(name)
+	if whiteoutInPath(dir) {
+		return fmt.Errorf("%w: a whiteout name as a parent directory", ErrUnsupportedEntry)
+	}
 	if x.opts.Whiteouts != WhiteoutKeep && strings.HasPrefix(base, whiteoutPrefix) {
 		return x.whiteout(dir, base)
 	}
@@ -355,6 +358,14 @@ func (x *extractor) link(pfd int, name, base string, hdr *tar.Header) error {
 		return fmt.Errorf("hard link target %s: %w", display(target), err)
 	}
 	defer unix.Close(tfd)
+	if x.opts.Whiteouts != WhiteoutKeep {
+		// A whiteout is no file to link to: another name for it would delete that name from
+		// the layers below, where the tar shows a file.
+		var st unix.Stat_t
+		if unix.Fstatat(tfd, tbase, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+			return fmt.Errorf("%w: hard link to %s, a whiteout", ErrUnsupportedEntry, display(target))
+		}
+	}
 	// No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink, as tar means it. Both sides
 	// resolve inside the root, so the target is something this layer put there.
 	if err := x.replace(pfd, base, func() error { return unix.Linkat(tfd, tbase, pfd, base, 0) }); err != nil {

@@ -6,9 +6,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // endlessReader yields block forever: a stream whose producer (a compression bomb, a stuck
@@ -60,5 +64,148 @@ func TestApplyCancelOutsideEntries(t *testing.T) {
 				t.Errorf("Apply(%s) returned %v after ctx expired, want at once", tc.name, d)
 			}
 		})
+	}
+}
+
+// TestApplyHostile runs hostileCases, the layers no honest writer makes, through the same
+// checks as TestApply: nothing changes outside the layer dir, and each row's own check.
+func TestApplyHostile(t *testing.T) {
+	runApplyCases(t, hostileCases())
+}
+
+func hostileCases() []applyCase {
+	farFuture := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	farPast := time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)
+	return []applyCase{
+		{
+			name:    "a whiteout name is not a parent",
+			entries: []ent{file("a/.wh.b/c", "x", 0o644)},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "the opaque marker is not a parent",
+			entries: []ent{file(".wh..wh..opq/x", "x", 0o644)},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "a whiteout name is not a parent, whiteouts kept",
+			entries: []ent{dir("a/.wh.b/", 0o755)},
+			opts:    Options{Whiteouts: WhiteoutKeep},
+			check:   func(t *testing.T, root string) { wantMode(t, root, "a/.wh.b", fs.ModeDir|0o755) },
+		},
+		{
+			name:    "a whiteout name is not a parent of a kept whiteout",
+			entries: []ent{file("a/.wh.b/.wh.c", "", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutKeep},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "hard link to a whiteout is refused",
+			entries: []ent{file(".wh.x", "", 0o644), hardlink("y", "x")},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "whiteout then the same name again: the entry wins",
+			entries: []ent{file(".wh.a", "", 0o644), file("a", "back", 0o644)},
+			check:   func(t *testing.T, root string) { wantFile(t, root, "a", "back", 0o644) },
+		},
+		{
+			name:    "opaque marker at the root marks the layer dir",
+			entries: []ent{file(".wh..wh..opq", "", 0o644), file("new", "n", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, ".", overlayOpaqueTrusted, "y")
+				wantFile(t, root, "new", "n", 0o644)
+			},
+		},
+		{
+			name:    "a 0/0 character device in the tar is made as it is",
+			entries: []ent{node("gone", tar.TypeChar, 0, 0)},
+			check:   func(t *testing.T, root string) { wantWhiteout(t, root, "gone") },
+		},
+		{
+			name: "one name changes type: file, directory, symlink, hard link, fifo",
+			entries: []ent{
+				file("other", "o", 0o644),
+				file("p", "f", 0o644), dir("p/", 0o755), file("p/child", "c", 0o644),
+				symlink("p", "other"), hardlink("p", "other"), node("p", tar.TypeFifo, 0, 0),
+			},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "p", fs.ModeNamedPipe|0o644)
+				wantFile(t, root, "other", "o", 0o644)
+			},
+		},
+		{
+			name: "hard links keep the content an entry later replaces",
+			entries: []ent{
+				file("a", "first", 0o644), hardlink("b", "a"), hardlink("c", "b"),
+				file("a", "second", 0o644),
+			},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "a", "second", 0o644)
+				wantFile(t, root, "c", "first", 0o644)
+				wantSameInode(t, root, "b", "c")
+			},
+		},
+		{
+			name:    "hard link through a symlinked parent to the host is the layer's",
+			entries: []ent{symlink("up", "../../.."), file("sentinel", "mine", 0o644), hardlink("x", "up/sentinel")},
+			check:   func(t *testing.T, root string) { wantSameInode(t, root, "x", "sentinel") },
+		},
+		{
+			name:    "hard link to a missing target fails",
+			entries: []ent{hardlink("x", "missing")},
+			wantErr: unix.ENOENT,
+		},
+		{
+			name: "names with a newline, bytes that are not UTF-8, 255-byte components",
+			entries: []ent{
+				file("new\nline", "n", 0o644), file("bad\xff\xfe", "b", 0o644),
+				file(strings.Repeat("x", 255), "l", 0o644),
+			},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "new\nline", "n", 0o644)
+				wantFile(t, root, "bad\xff\xfe", "b", 0o644)
+				wantFile(t, root, strings.Repeat("x", 255), "l", 0o644)
+			},
+		},
+		{
+			name:    "a 256-byte component fails",
+			entries: []ent{file(strings.Repeat("x", 256), "l", 0o644)},
+			wantErr: unix.ENAMETOOLONG,
+		},
+		{
+			name: "mtimes far in the future and the past",
+			entries: []ent{
+				file("future", "", 0o644).with(func(h *tar.Header) { h.ModTime, h.Format = farFuture, tar.FormatPAX }),
+				file("past", "", 0o644).with(func(h *tar.Header) { h.ModTime, h.Format = farPast, tar.FormatPAX }),
+			},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "future", 0o644)
+				wantMode(t, root, "past", 0o644)
+			},
+		},
+		{
+			name: "every mode bit, and none",
+			entries: []ent{
+				file("all", "a", 0o7777), dir("none/", 0), file("none/child", "c", 0),
+			},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "all", fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky|0o777)
+				wantMode(t, root, "none", fs.ModeDir)
+				wantMode(t, root, "none/child", 0)
+			},
+		},
+		{
+			name:     "owner 2^32-1 is refused",
+			requires: []testutil.Requirement{testutil.Root},
+			entries:  []ent{file("f", "", 0o644).with(func(h *tar.Header) { h.Uid = 1<<32 - 1 })},
+			wantErr:  ErrUnsupportedEntry,
+		},
+		{
+			name:     "a negative owner is refused",
+			requires: []testutil.Requirement{testutil.Root},
+			entries:  []ent{file("f", "", 0o644).with(func(h *tar.Header) { h.Gid = -2; h.Format = tar.FormatGNU })},
+			wantErr:  ErrUnsupportedEntry,
+		},
 	}
 }

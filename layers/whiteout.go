@@ -31,3 +31,11 @@ func (m WhiteoutMode) opaqueXattr() string {
 func overlayXattr(name string) bool {
 	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.")
 }
+
+// whiteoutInPath reports whether the clean relative dir has a component named like a
+// whiteout. No honest layer has one, and the drivers would read it apart: overlayfs shows a
+// directory ".wh.x" as one, the vfs copy of kept whiteouts takes it for a whiteout of x (and a
+// directory ".wh..wh..opq" for an opaque marker).
+func whiteoutInPath(dir string) bool {
+	return strings.HasPrefix(dir, whiteoutPrefix) || strings.Contains(dir, "/"+whiteoutPrefix)
+}
