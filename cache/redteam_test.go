@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -192,5 +194,34 @@ func TestLayerListedTwiceDisagrees(t *testing.T) {
 				t.Errorf("Resolve after a refused write = %v, want ErrNotFound", err)
 			}
 		})
+	}
+}
+
+// TestManyLayersFewGoroutines: the layers of an image are stored by Concurrency workers. One
+// goroutine per layer, each waiting its turn, cost a 4 MiB manifest of 25,000 layers (what a
+// registry may send) 200 MB of stacks before the first byte came.
+func TestManyLayersFewGoroutines(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 72, 120, 16)...)
+	reg := newFakeRegistry(t, img)
+	base := runtime.NumGoroutine()
+	var most atomic.Int64
+	fetch := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+		if n := int64(runtime.NumGoroutine()); n > most.Load() {
+			most.Store(n)
+		}
+		return reg.fetch(ctx, h, off)
+	}
+	s := openStore(t, t.TempDir())
+	rec := newLayerRecorder()
+	const workers = 3
+	if _, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Concurrency: workers, Fetch: fetch, Layer: rec.layer}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.got) != 120 {
+		t.Fatalf("Layer got %d layers, want 120", len(rec.got))
+	}
+	// Each worker, and the Layer callback each runs; a few more for the runtime's own.
+	if extra := most.Load() - int64(base); extra > 2*workers+8 {
+		t.Errorf("storing 120 layers %d at a time ran %d goroutines at once, want at most %d", workers, extra, 2*workers+8)
 	}
 }

@@ -237,41 +237,51 @@ func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOp
 		emit(Event{Digest: j.desc.Digest, Kind: Waiting, Total: j.desc.Size})
 	}
 
+	// A pool of opts.Concurrency workers takes the layers in the order listed. One goroutine
+	// per layer, waiting its turn, cost a 4 MiB manifest of 25,000 layers 200 MB of stacks.
 	var (
 		mu   sync.Mutex
 		errs []error
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, opts.Concurrency)
+		work = make(chan layerJob)
 	)
-	for _, j := range jobs {
+	store := func(j layerJob) {
+		lo := opts
+		if !j.unpack {
+			lo.Layer = nil
+		}
+		r, err := s.writeLayer(ctx, j.desc, j.diffID, lo)
+		mu.Lock()
+		defer mu.Unlock()
+		fetched += r.fetched
+		stored = stored || r.stored
+		if err != nil {
+			// A layer stopped because another failed (or the user interrupted) is not news.
+			if !errors.Is(err, context.Canceled) {
+				emit(Event{Digest: j.desc.Digest, Kind: Failed, Total: j.desc.Size, Err: err})
+			}
+			errs = append(errs, fmt.Errorf("layer %s: %w", short(j.desc.Digest), err))
+			cancel()
+		}
+	}
+	for range min(opts.Concurrency, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			lo := opts
-			if !j.unpack {
-				lo.Layer = nil
-			}
-			r, err := s.writeLayer(ctx, j.desc, j.diffID, lo)
-			mu.Lock()
-			defer mu.Unlock()
-			fetched += r.fetched
-			stored = stored || r.stored
-			if err != nil {
-				// A layer stopped because another failed (or the user interrupted) is not news.
-				if !errors.Is(err, context.Canceled) {
-					emit(Event{Digest: j.desc.Digest, Kind: Failed, Total: j.desc.Size, Err: err})
-				}
-				errs = append(errs, fmt.Errorf("layer %s: %w", short(j.desc.Digest), err))
-				cancel()
+			for j := range work {
+				store(j)
 			}
 		}()
 	}
+feed:
+	for _, j := range jobs {
+		select {
+		case work <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
 	wg.Wait()
 	if len(errs) == 0 && ctx.Err() != nil {
 		errs = append(errs, context.Cause(ctx))
