@@ -98,8 +98,7 @@ const StaleAge = 5 * time.Second
 // IDs (64 lower-case hex digits) that no process holds, that hold no process, and that were
 // made more than minAge ago. It returns the names it deleted. A cgroup some process holds or
 // uses, or that it cannot tell, is left alone; while some strata is making a cgroup, Sweep
-// deletes nothing and the next one does. It costs a directory listing per hierarchy when
-// there is nothing to delete.
+// deletes nothing and the next one does. Where no cgroup exists it costs a stat per hierarchy.
 func Sweep(minAge time.Duration) ([]string, error) { return host().sweep(minAge) }
 
 func (h *hierarchy) sweep(minAge time.Duration) ([]string, error) {
@@ -116,6 +115,13 @@ func (h *hierarchy) sweep(minAge time.Duration) ([]string, error) {
 	}
 	names := map[string]bool{}
 	for _, p := range parents {
+		// A directory's link count is 2 plus its subdirectories (cgroupfs keeps it so, as
+		// ext4 and tmpfs do): 2 means no cgroup under p, told by a stat, a quarter of the
+		// cost of listing its dozens of interface files.
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err == nil && st.Nlink == 2 {
+			continue
+		}
 		entries, err := os.ReadDir(p)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("sweeping cgroups: %w", err)
