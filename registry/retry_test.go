@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -133,6 +134,11 @@ func TestRetryAfterHeader(t *testing.T) {
 		{"soon", 0, false},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		// Past what a Duration holds: the longest wait, capped by the caller, not an
+		// overflow into a negative one (no wait) or the default backoff.
+		{"10000000000", math.MaxInt64, true},
+		{"99999999999999999999", math.MaxInt64, true},
+		{"-99999999999999999999", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := retryAfter(tt.in, now)
