@@ -256,12 +256,24 @@ func (h *hierarchy) lockParent() (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
-	if err := flockRetry(fd, unix.LOCK_SH); err != nil {
-		unix.Close(fd)
-		return func() {}, nil
+	// Sweep holds it exclusively for a few microseconds; one that stops there (SIGSTOP, a
+	// frozen cgroup) must not stop every run on the host, so New goes on without it after
+	// parentLockWait. That is safe against the stopped Sweep, which judges only the cgroups it
+	// listed before it took the lock; only another sweep, after it, could take this one.
+	for deadline := time.Now().Add(parentLockWait); ; time.Sleep(time.Millisecond) {
+		err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Close(fd) }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) || time.Now().After(deadline) {
+			unix.Close(fd)
+			return func() {}, nil
+		}
 	}
-	return func() { unix.Close(fd) }, nil
 }
+
+// parentLockWait bounds how long New waits for the parent lock.
+const parentLockWait = time.Second
 
 // tryLockParentExclusive takes the parent lock exclusively, for Sweep, without waiting: ok is
 // false while a New holds it (or it cannot be taken).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSweep: of the cgroups under strata's parent, Sweep deletes only those a killed strata
@@ -153,4 +155,32 @@ func TestSweepRacesNew(t *testing.T) {
 	}
 	close(stop)
 	t.Logf("%d cgroups made against %d sweeps", made, <-sweeps)
+}
+
+// TestNewOutlastsStoppedSweep: a Sweep stopped while it holds the parent lock (SIGSTOP, a
+// frozen cgroup) delays a New by parentLockWait at most, rather than stopping every run.
+func TestNewOutlastsStoppedSweep(t *testing.T) {
+	h := hostHierarchy(t)
+	unlock, err := h.lockParent() // makes the parent
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	fd, err := unix.Open(h.parentLockDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c, err := h.create(strings.Repeat("5", 64), Resources{})
+	if err != nil {
+		t.Fatalf("New while a sweep holds the parent lock = %v", err)
+	}
+	t.Cleanup(func() { _ = c.Kill(); _ = c.Delete() })
+	if d := time.Since(start); d < parentLockWait || d > parentLockWait+5*time.Second {
+		t.Errorf("New while a sweep holds the parent lock took %v, want about %v", d, parentLockWait)
+	}
 }
