@@ -30,10 +30,24 @@ type extractor struct {
 
 	// dirs holds the metadata applied after all entries, because creating a child changes a
 	// directory's mtime and a read-only mode would block its children. byDir indexes it so a
-	// repeated directory entry updates its record.
-	dirs  []dirMeta
-	byDir map[string]int
+	// repeated directory entry updates its record. deferred counts the memory they take
+	// (dirMetaCost each, and the name) against deferredMax.
+	dirs     []dirMeta
+	byDir    map[string]int
+	deferred int64
 }
+
+// deferredMax bounds the memory of the deferred directory metadata. Real layers stay far
+// below it (100,000 directories with 100-byte names take 22 MiB), where a hostile one of a
+// million directories with 4 KiB names would hold 4 GiB. Directories past it get their mode
+// and times at once: a later child may bump such a directory's mtime, and as non-root a
+// read-only one refuses children, which is fair for a layer no honest writer makes. A
+// variable for tests.
+var deferredMax int64 = 64 << 20
+
+// dirMetaCost is what one deferred directory takes besides its name: the record and its
+// index entry.
+const dirMetaCost = 128
 
 type dirMeta struct {
 	name         string
@@ -323,13 +337,18 @@ func (x *extractor) dirMeta(dfd int, name string, hdr *tar.Header) error {
 	if i, ok := x.byDir[name]; ok {
 		m.name = x.dirs[i].name
 		x.dirs[i] = m
-	} else {
-		// A copy: archive/tar's names share memory with the whole PAX block they came in, up
-		// to 1 MiB, which a layer of padded directory entries would make Apply hold each.
-		m.name = strings.Clone(name)
-		x.byDir[m.name] = len(x.dirs)
-		x.dirs = append(x.dirs, m)
+		return nil
 	}
+	cost := dirMetaCost + int64(len(name))
+	if x.deferred+cost > deferredMax {
+		return setDirMeta(dfd, &m)
+	}
+	x.deferred += cost
+	// A copy: archive/tar's names share memory with the whole PAX block they came in, up to
+	// 1 MiB, which a layer of padded directory entries would make Apply hold each.
+	m.name = strings.Clone(name)
+	x.byDir[m.name] = len(x.dirs)
+	x.dirs = append(x.dirs, m)
 	return nil
 }
 
@@ -515,10 +534,18 @@ func (x *extractor) finishDir(d *dirMeta) error {
 		return err
 	}
 	defer unix.Close(dfd)
+	return setDirMeta(dfd, d)
+}
+
+// setDirMeta sets the mode and times of the directory dfd.
+func setDirMeta(dfd int, d *dirMeta) error {
 	if err := unix.Fchmod(dfd, d.mode); err != nil {
-		return err
+		return fmt.Errorf("setting mode: %w", err)
 	}
-	return unix.UtimesNanoAt(dfd, "", timespecs(d.atime, d.mtime), unix.AT_EMPTY_PATH)
+	if err := unix.UtimesNanoAt(dfd, "", timespecs(d.atime, d.mtime), unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("setting times: %w", err)
+	}
+	return nil
 }
 
 // chown sets the entry's owner unless owners are ignored.
