@@ -2,10 +2,13 @@ package snapshotter
 
 import (
 	"archive/tar"
+	"os"
 	"path/filepath"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/mount"
 )
 
 // testOpaqueRoot: ".wh..wh..opq" at a layer's root hides everything the layers below have
@@ -65,4 +68,35 @@ func testForgedMarkers(t *testing.T, d driverCase) {
 	wantAbsent(t, filepath.Join(rootfs, "gone"))
 	wantAbsent(t, filepath.Join(rootfs, "redir/s"))
 	wantContent(t, filepath.Join(rootfs, "secret/s"), "s")
+}
+
+// TestAddMountpointsOpaqueRoot: the mount points of a read-only container are looked up in
+// the view the container gets, where a layer whose root is opaque hides everything below it:
+// a directory only such a hidden layer has must still be made.
+func TestAddMountpointsOpaqueRoot(t *testing.T) {
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			s, base := newTestSnapshotter(t, d)
+			bottom := buildLayer(t, dir("data/"), dir("data/sub/"))
+			opaque := buildLayer(t, file(".wh..wh..opq", ""), file("new", "new"))
+			unpack(t, s, bottom)
+			unpack(t, s, opaque)
+			diffIDs := []v1.Hash{bottom.diffID, opaque.diffID}
+			cdir := filepath.Join(base, "containers", "c")
+			mounts, err := s.Prepare(t.Context(), cdir, diffIDs, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			user := []mount.Mount{{Type: "tmpfs", Source: "tmpfs", Target: "/data/sub"}}
+			if err := s.AddMountpoints(cdir, diffIDs, user); err != nil {
+				t.Fatalf("AddMountpoints = %v", err)
+			}
+			rootfs := filepath.Join(cdir, "rootfs")
+			mountAll(t, mounts, rootfs)
+			if st, err := os.Lstat(filepath.Join(rootfs, "data/sub")); err != nil || !st.IsDir() {
+				t.Errorf("/data/sub: %v, want a directory", err)
+			}
+			wantContent(t, filepath.Join(rootfs, "new"), "new")
+		})
+	}
 }

@@ -51,15 +51,21 @@ func (s *Snapshotter) addMountpoints(containerDir string, diffIDs []v1.Hash, mou
 	if _, err := os.Lstat(top); errors.Is(err, fs.ErrNotExist) {
 		return nil // prepared writable
 	}
-	u := unionFS{layers: []string{top}}
-	for i := len(diffIDs) - 1; i >= 0; i-- {
-		if err := validDiffID(diffIDs[i]); err != nil {
+	lowers := make([]string, len(diffIDs)) // bottom first
+	for i, d := range diffIDs {
+		if err := validDiffID(d); err != nil {
 			return err
 		}
-		u.layers = append(u.layers, s.LayerDir(diffIDs[i]))
+		lowers[i] = s.LayerDir(d)
 	}
-	if len(diffIDs) == 0 {
-		u.layers = append(u.layers, filepath.Join(containerDir, emptyDir))
+	// The layers Prepare put in the mount: none below an opaque root.
+	lowers = belowOpaqueRoot(lowers)
+	if len(lowers) == 0 {
+		lowers = []string{filepath.Join(containerDir, emptyDir)}
+	}
+	u := unionFS{layers: []string{top}}
+	for i := len(lowers) - 1; i >= 0; i-- {
+		u.layers = append(u.layers, lowers[i])
 	}
 	for _, m := range mounts {
 		if err := u.addMountpoint(m); err != nil {
