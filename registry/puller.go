@@ -281,10 +281,30 @@ func manifestType(header types.MediaType, body []byte) (types.MediaType, error) 
 		if err := kindConflict(mt, body); err != nil {
 			return "", err
 		}
-		return mt, nil
+		return ownType(mt, body), nil
 	}
 	// mt may come from the body: bounded and without control characters, as a registry's words.
 	return "", fmt.Errorf("%w: %s", ErrUnsupportedMediaType, oneLine(string(mt)))
+}
+
+// ownType is the media type the manifest body gives itself when it is another of the same
+// kind as mt, the Content-Type's (Docker's and OCI's image manifests, or their indexes): the
+// body is what the digest covers, the header only the registry's word. The store records the
+// type with the manifest and `serve` sends it back as Content-Type, which clients check
+// against the body: docker refuses a Docker schema 2 Content-Type on an OCI manifest.
+func ownType(mt types.MediaType, body []byte) types.MediaType {
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return mt
+	}
+	switch own := probe.MediaType; {
+	case mt.IsIndex() && (own == types.OCIImageIndex || own == types.DockerManifestList),
+		mt.IsImage() && (own == types.OCIManifestSchema1 || own == types.DockerManifestSchema2):
+		return own
+	}
+	return mt
 }
 
 // kindConflict refuses a body that has the fields of the other kind than mt (an index or an

@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // manifestCounter counts the Manifest calls of the image it wraps.
@@ -192,5 +193,87 @@ func TestJSONValues(t *testing.T) {
 		if got := jsonValues([]byte(tt.in)); got != tt.want {
 			t.Errorf("jsonValues(%s) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestOwnMediaTypeWins: a registry whose Content-Type names the other format of the same kind
+// than the manifest's own mediaType (Docker's for an OCI manifest, or the reverse; the same
+// for indexes). The store kept the header's type for the manifest and `serve` sent it back,
+// and docker refuses a manifest whose Content-Type and mediaType disagree. The body is what
+// the digest covers: its type wins. A body that names no type keeps the header's, and one of
+// the other kind is refused as before.
+func TestOwnMediaTypeWins(t *testing.T) {
+	const (
+		ociManifest    = string(types.OCIManifestSchema1)
+		dockerManifest = string(types.DockerManifestSchema2)
+		ociIndex       = string(types.OCIImageIndex)
+		dockerList     = string(types.DockerManifestList)
+	)
+	config := `{"architecture":"` + runtime.GOARCH + `","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`
+	manifest := func(mt string) string {
+		own := ""
+		if mt != "" {
+			own = `"mediaType":"` + mt + `",`
+		}
+		return `{"schemaVersion":2,` + own + `"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+			sha256Of(config) + `","size":` + fmt.Sprint(len(config)) + `},"layers":[]}`
+	}
+	ociBody := manifest(ociManifest)
+	index := func(mt string) string {
+		return `{"schemaVersion":2,"mediaType":"` + mt + `","manifests":[{"mediaType":"` + ociManifest + `","digest":"` + sha256Of(ociBody) +
+			`","size":` + fmt.Sprint(len(ociBody)) + `,"platform":{"os":"linux","architecture":"` + runtime.GOARCH + `"}}]}`
+	}
+	tests := []struct {
+		name            string
+		header, body    string
+		wantRoot, wantM types.MediaType // "" for refused
+	}{
+		{"OCI manifest sent as Docker's", dockerManifest, ociBody, types.OCIManifestSchema1, types.OCIManifestSchema1},
+		{"Docker manifest sent as OCI's", ociManifest, manifest(dockerManifest), types.DockerManifestSchema2, types.DockerManifestSchema2},
+		{"manifest naming no type", dockerManifest, manifest(""), types.DockerManifestSchema2, types.DockerManifestSchema2},
+		{"OCI index sent as a Docker list", dockerList, index(ociIndex), types.OCIImageIndex, types.OCIManifestSchema1},
+		{"Docker list sent as an OCI index", ociIndex, index(dockerList), types.DockerManifestList, types.OCIManifestSchema1},
+		{"index sent as a manifest", ociManifest, index(ociIndex), "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			host := servedObjects(t, map[string][2]string{
+				"1":               {tt.header, tt.body},
+				sha256Of(ociBody): {ociManifest, ociBody},
+				sha256Of(config):  {"application/octet-stream", config},
+			})
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Image(context.Background(), mustRef(t, host+"/own/type:1"))
+			if tt.wantRoot == "" {
+				if !errors.Is(err, ErrUnsupportedMediaType) {
+					t.Errorf("Image = %v, want ErrUnsupportedMediaType", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			mt, err := got.MediaType()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Root.MediaType != tt.wantRoot || got.Descriptor.MediaType != tt.wantM || mt != tt.wantM {
+				t.Errorf("Image: Root %s, Descriptor %s, MediaType() %s; want %s, %s, %s",
+					got.Root.MediaType, got.Descriptor.MediaType, mt, tt.wantRoot, tt.wantM, tt.wantM)
+			}
+			if !tt.wantRoot.IsIndex() {
+				return
+			}
+			idx, err := p.Index(context.Background(), mustRef(t, host+"/own/type:1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if imt, err := idx.MediaType(); err != nil || idx.Descriptor.MediaType != tt.wantRoot || imt != tt.wantRoot {
+				t.Errorf("Index: Descriptor %s, MediaType() %s, %v; want %s", idx.Descriptor.MediaType, imt, err, tt.wantRoot)
+			}
+		})
 	}
 }
