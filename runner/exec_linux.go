@@ -126,7 +126,13 @@ func (a *planApplier) applyStep(s Step) error {
 			return err
 		}
 		defer unix.Close(fd)
-		return unix.Mount(a.nullSrc, fdPath(fd), "", unix.MS_BIND, "")
+		err = unix.Mount(a.nullSrc, fdPath(fd), "", unix.MS_BIND, "")
+		// The kernel says ENOTDIR for a file bound on a dir too.
+		var st unix.Stat_t
+		if errors.Is(err, unix.ENOTDIR) && unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = unix.EISDIR
+		}
+		return err
 	case OpMask:
 		return a.mask(s)
 	case OpReadOnly:
@@ -140,13 +146,15 @@ func (a *planApplier) applyStep(s Step) error {
 // symlinks may not lead it where validateMountTargets refuses a mount by name
 // (checkResolvedTarget), and the kernel filesystems go where the masks and read-only paths
 // expect them: an image that makes /proc a symlink would move procfs away from its masks (the
-// runc CVE-2019-16884 family), so it is refused.
+// runc CVE-2019-16884 family), so it is refused. So is a symlink at the /dev/null of a /dev
+// volume (OpNull): the null device is strata's own, for /dev/null, never for the file the
+// image's link names (its /etc/passwd).
 func (a *planApplier) target(s Step, dir bool) (int, string, error) {
 	mode := followLinks
 	kernel := false
 	if !a.pivoted {
 		mode = resolveLinks
-		if s.Op == OpMount && kernelMountpoints[s.Target] {
+		if s.Op == OpMount && kernelMountpoints[s.Target] || s.Op == OpNull {
 			mode, kernel = noLinks, true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/strata-run/strata/mount"
+	"golang.org/x/sys/unix"
 )
 
 // TestRunMountThroughSymlinkOntoDev: the plan gives a mount named /dev or /dev/null the null
@@ -68,5 +69,41 @@ func TestRunWorkdirCleaned(t *testing.T) {
 	spec.Cwd = "//a/./nosuch//../c/"
 	if got := mustRun(t, spec); got != "/a/c" {
 		t.Errorf("pwd in %q = %q, want /a/c", spec.Cwd, got)
+	}
+}
+
+// TestRunDevVolumeNull: a volume at /dev gets the null device at its /dev/null, made when
+// missing and bound over a FIFO; the image's symlink there is refused, where the bind went
+// where it led and made the container's /etc/passwd a null device, and a directory is named
+// one (the kernel's ENOTDIR said "not a directory").
+func TestRunDevVolumeNull(t *testing.T) {
+	tests := []struct {
+		name string
+		make func(null string) error
+		want string // the error; "" for a run that finds the null device
+	}{
+		{"missing", func(string) error { return nil }, ""},
+		{"a FIFO", func(null string) error { return unix.Mkfifo(null, 0o644) }, ""},
+		{"a symlink to /etc/passwd", func(null string) error { return os.Symlink("/etc/passwd", null) }, "/dev/null in the image is a symlink"},
+		{"a dangling symlink", func(null string) error { return os.Symlink("/nowhere", null) }, "/dev/null in the image is a symlink"},
+		{"a directory", func(null string) error { return os.Mkdir(null, 0o755) }, "null /dev/null: is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vol := t.TempDir()
+			if err := tt.make(filepath.Join(vol, "null")); err != nil {
+				t.Fatal(err)
+			}
+			spec := testSpec(t, "sh", "-c", "test -c /dev/null && ! test -L /dev/null && grep -c ^root: /etc/passwd")
+			spec.Mounts = []mount.Mount{{Type: TypeVolume, Source: vol, Target: "/dev", Options: []string{"rbind", "nodev"}}}
+			code, out, stderr, err := runOut(t, spec)
+			if tt.want == "" {
+				if err != nil || code != 0 || out != "1\n" {
+					t.Errorf("Run = %d, %v, %q (stderr %q); want 0 and 1", code, err, out, stderr)
+				}
+			} else if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run = %d, %v, %q; want 125 and %q", code, err, out, tt.want)
+			}
+		})
 	}
 }

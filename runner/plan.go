@@ -41,8 +41,8 @@ const (
 	// for the masks, which then bind it from the descriptor: a user mount on /dev (or
 	// /dev/null) hides the path, and what is there after it need not be a null device.
 	OpKeepNull Op = "keepnull"
-	// OpNull binds the null device OpKeepNull kept at Target, creating an empty file there:
-	// the /dev/null of a volume at /dev, which the init opens as the command's stdin.
+	// OpNull binds the null device OpKeepNull kept at Target, creating an empty file there
+	// (a symlink there is refused): the /dev/null of a volume at /dev.
 	OpNull Op = "null"
 	// OpJoin makes the cgroup namespace, rooted at the container's cgroup the init is in, and
 	// the time namespace. Every plan has one: the steps before it run while the parent writes
