@@ -100,3 +100,31 @@ func TestAddMountpointsOpaqueRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestPopulateVolumeOpaqueRoot: a VOLUME is filled from the view the container gets, so a
+// layer whose root is opaque keeps what it hides out of the volume as well.
+func TestPopulateVolumeOpaqueRoot(t *testing.T) {
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			s, base := newTestSnapshotter(t, d)
+			bottom := buildLayer(t, dir("data/"), file("data/hidden", "h"), dir("srv/"), file("srv/old", "o"))
+			opaque := buildLayer(t, file(".wh..wh..opq", ""), dir("srv/"), file("srv/new", "n"))
+			unpack(t, s, bottom)
+			unpack(t, s, opaque)
+			diffIDs := []v1.Hash{bottom.diffID, opaque.diffID}
+			cdir := filepath.Join(base, "containers", "c")
+			if _, err := s.Prepare(t.Context(), cdir, diffIDs, false); err != nil {
+				t.Fatal(err)
+			}
+			vols := filepath.Join(cdir, "volumes")
+			for _, v := range []string{"data", "srv"} {
+				if err := s.PopulateVolume(t.Context(), cdir, diffIDs, "/"+v, filepath.Join(vols, v)); err != nil {
+					t.Fatalf("PopulateVolume(/%s) = %v", v, err)
+				}
+			}
+			wantAbsent(t, filepath.Join(vols, "data/hidden"))
+			wantAbsent(t, filepath.Join(vols, "srv/old"))
+			wantContent(t, filepath.Join(vols, "srv/new"), "n")
+		})
+	}
+}

@@ -51,17 +51,9 @@ func (s *Snapshotter) addMountpoints(containerDir string, diffIDs []v1.Hash, mou
 	if _, err := os.Lstat(top); errors.Is(err, fs.ErrNotExist) {
 		return nil // prepared writable
 	}
-	lowers := make([]string, len(diffIDs)) // bottom first
-	for i, d := range diffIDs {
-		if err := validDiffID(d); err != nil {
-			return err
-		}
-		lowers[i] = s.LayerDir(d)
-	}
-	// The layers Prepare put in the mount: none below an opaque root.
-	lowers = belowOpaqueRoot(lowers)
-	if len(lowers) == 0 {
-		lowers = []string{filepath.Join(containerDir, emptyDir)}
+	lowers, err := s.lowerDirs(containerDir, diffIDs)
+	if err != nil {
+		return err
 	}
 	u := unionFS{layers: []string{top}}
 	for i := len(lowers) - 1; i >= 0; i-- {

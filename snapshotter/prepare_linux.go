@@ -140,6 +140,24 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 	return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: opts}}, nil
 }
 
+// lowerDirs returns the layer dirs of diffIDs (bottom first) that Prepare puts in an overlay
+// mount, bottom first too: none below an opaque root, and the container's empty dir for an image
+// without layers.
+func (s *Snapshotter) lowerDirs(containerDir string, diffIDs []v1.Hash) ([]string, error) {
+	lowers := make([]string, len(diffIDs))
+	for i, d := range diffIDs {
+		if err := validDiffID(d); err != nil {
+			return nil, err
+		}
+		lowers[i] = s.LayerDir(d)
+	}
+	lowers = belowOpaqueRoot(lowers)
+	if len(lowers) == 0 {
+		lowers = []string{filepath.Join(containerDir, emptyDir)}
+	}
+	return lowers, nil
+}
+
 // belowOpaqueRoot drops the lowers (bottom first) under the topmost layer whose root is
 // opaque: ".wh..wh..opq" at a layer's root hides everything below it (image-spec
 // layer.md#opaque-whiteout), but overlayfs reads the opaque xattr only on the directories it

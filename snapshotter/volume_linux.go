@@ -120,14 +120,12 @@ func (s *Snapshotter) imageView(containerDir string, diffIDs []v1.Hash) (unionFS
 	if _, err := os.Lstat(top); err == nil {
 		u.layers = append(u.layers, top)
 	}
-	for i := len(diffIDs) - 1; i >= 0; i-- {
-		if err := validDiffID(diffIDs[i]); err != nil {
-			return unionFS{}, err
-		}
-		u.layers = append(u.layers, s.LayerDir(diffIDs[i]))
+	lowers, err := s.lowerDirs(containerDir, diffIDs)
+	if err != nil {
+		return unionFS{}, err
 	}
-	if len(diffIDs) == 0 {
-		u.layers = append(u.layers, filepath.Join(containerDir, emptyDir))
+	for i := len(lowers) - 1; i >= 0; i-- {
+		u.layers = append(u.layers, lowers[i])
 	}
 	return u, nil
 }
