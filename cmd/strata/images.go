@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -169,7 +168,7 @@ func printImages(w io.Writer, rows []imageRow, digests, noTrunc bool, format str
 func printTemplate[T any](w io.Writer, format string, items []T) error {
 	format, table := strings.CutPrefix(formatEscapes.Replace(format), "table ")
 	var zero T
-	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(strings.TrimSpace(format))
+	tmpl, err := parseFormat(strings.TrimSpace(format))
 	if err != nil {
 		return templateError("invalid --format template", err, zero)
 	}

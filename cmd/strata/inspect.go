@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"strings"
-	"text/template"
 
 	"github.com/spf13/cobra"
 
@@ -152,7 +151,7 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 // an item's Go value runs on its JSON instead, as docker inspect falls back: `{{.Id}}` names
 // the JSON key of the ID field, which the Go value calls ID.
 func printInspectTemplate(w io.Writer, format string, items []any) error {
-	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(strings.TrimSpace(formatEscapes.Replace(format)))
+	tmpl, err := parseFormat(strings.TrimSpace(formatEscapes.Replace(format)))
 	if err != nil {
 		return templateError("invalid --format template", err, nil)
 	}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTemplateRunsBounded: a --format template that loops or recurses without printing
+// (so maxFormatOutput never stops it) ends with an error once it has run maxFormatTime, for
+// every command's renderer. `{{range 999999999999}}{{end}}` spun for hours, and as ps,
+// images and inspect do not watch their context, `timeout 20 strata ps --format …` did not
+// stop it either.
+func TestTemplateRunsBounded(t *testing.T) {
+	defer func(d time.Duration) { maxFormatTime = d }(maxFormatTime)
+	maxFormatTime = 50 * time.Millisecond
+	endless := []string{
+		"{{range 999999999999}}{{end}}",
+		"{{range 999999}}{{range 999999}}{{end}}{{end}}",
+		`{{range $i, $c := split .ID ""}}{{range 999999999999}}{{continue}}{{end}}{{end}}`,
+		"{{if true}}{{with .ID}}{{range 999999999999}}{{else}}x{{end}}{{end}}{{end}}",
+		// 2^60 calls, none of them a range.
+		`{{define "x"}}{{if lt (len .) 60}}{{template "x" (printf "%sa" .)}}{{template "x" (printf "%sb" .)}}{{end}}{{end}}{{template "x" ""}}`,
+		"table {{.ID}}{{range 999999999999}}{{end}}",
+	}
+	renderers := map[string]func(format string) error{
+		"ps": func(format string) error {
+			_, _, err := renderTemplate(format, []psRow{{ID: "abc"}})
+			return err
+		},
+		"images": func(format string) error {
+			return printTemplate(&bytes.Buffer{}, format, []imageRow{{ID: "sha256:abc"}})
+		},
+		"inspect": func(format string) error {
+			// An image's inspect names its ID Id, as docker's JSON does.
+			format = strings.ReplaceAll(format, ".ID", ".Id")
+			return printInspectTemplate(&bytes.Buffer{}, format, []any{imageInspect{Id: "sha256:abc"}})
+		},
+	}
+	for name, render := range renderers {
+		for _, format := range endless {
+			if name == "inspect" && strings.HasPrefix(format, "table") {
+				continue
+			}
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() { done <- render(format) }()
+			select {
+			case err := <-done:
+				if err == nil || err.Error() != "--format: the template ran for more than 50ms" {
+					t.Errorf("%s --format %q = %v, want the time limit's error", name, format, err)
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("%s --format %q took %v, want about %v", name, format, d, maxFormatTime)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s --format %q still runs after 10s", name, format)
+			}
+		}
+	}
+	// What a template does in its time is kept: ranges, recursion and break as before.
+	out, _, err := renderTemplate(`{{define "n"}}{{if lt (len .) 3}}{{template "n" (printf "%s." .)}}{{end}}{{.}}{{end}}{{range $i, $c := split .ID ""}}{{if eq $i 2}}{{break}}{{end}}{{$c}}{{end}}{{range 2}}-{{end}}{{template "n" ""}}`, []psRow{{ID: "abc"}})
+	if want := "ab--......\n"; err != nil || string(out) != want {
+		t.Errorf("renderTemplate = %q, %v, want %q", out, err, want)
+	}
+}
