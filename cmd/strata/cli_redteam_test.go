@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestTemplateRunsBounded: a --format template that loops or recurses without printing
@@ -63,5 +65,26 @@ func TestTemplateRunsBounded(t *testing.T) {
 	out, _, err := renderTemplate(`{{define "n"}}{{if lt (len .) 3}}{{template "n" (printf "%s." .)}}{{end}}{{.}}{{end}}{{range $i, $c := split .ID ""}}{{if eq $i 2}}{{break}}{{end}}{{$c}}{{end}}{{range 2}}-{{end}}{{template "n" ""}}`, []psRow{{ID: "abc"}})
 	if want := "ab--......\n"; err != nil || string(out) != want {
 		t.Errorf("renderTemplate = %q, %v, want %q", out, err, want)
+	}
+}
+
+// TestWorkdirCleaned: the working directory, -w's or the image's, is cleaned as docker's
+// SetupWorkingDirectory cleans it: "/a/../b" is /b. The init took "/a/../.." as given,
+// made no /a, and failed to chdir through it ("changing to working directory /a/../..: no
+// such file or directory") where docker runs in /.
+func TestWorkdirCleaned(t *testing.T) {
+	for _, tt := range []struct{ flag, image, want string }{
+		{"/a/../..", "", "/"},
+		{"/a/./b//c/", "", "/a/b/c"},
+		{"", "/srv/../app/", "/app"},
+		{"/x/..", "/srv", "/"},
+		{"", "", ""},
+	} {
+		o := runOptions{workdir: tt.flag}
+		cfg := &v1.ConfigFile{Config: v1.Config{Cmd: []string{"true"}, WorkingDir: tt.image}}
+		s, err := o.spec(cfg, nil)
+		if err != nil || s.Cwd != tt.want {
+			t.Errorf("spec(-w %q, WORKDIR %q).Cwd = %q, %v; want %q", tt.flag, tt.image, s.Cwd, err, tt.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -513,10 +514,17 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 	if err != nil {
 		return runner.Spec{}, err
 	}
+	// Cleaned as docker's SetupWorkingDirectory cleans it: the init chdirs to the path as
+	// given, and "/a/../b" would go through an /a that nothing made. A relative one is left
+	// for the Spec's check to refuse.
+	cwd := firstNonEmpty(o.workdir, cfg.Config.WorkingDir)
+	if path.IsAbs(cwd) {
+		cwd = path.Clean(cwd)
+	}
 	s := runner.Spec{
 		Args:       argv,
 		Env:        env,
-		Cwd:        firstNonEmpty(o.workdir, cfg.Config.WorkingDir),
+		Cwd:        cwd,
 		User:       firstNonEmpty(o.user, cfg.Config.User),
 		Hostname:   o.hostname,
 		Terminal:   o.tty,
