@@ -88,3 +88,25 @@ func TestWorkdirCleaned(t *testing.T) {
 		}
 	}
 }
+
+// TestMemorySwapErrors: a bad --memory-swap is named as itself; it was told as "invalid
+// memory value", sending the user to a -m they may not have given.
+func TestMemorySwapErrors(t *testing.T) {
+	for _, tt := range []struct{ memory, swap, want string }{
+		{"6m", "x", `invalid memory-swap value "x"`},
+		{"6m", "-2", `invalid memory-swap value "-2"`},
+		{"6m", "1e3", `invalid memory-swap value "1e3"`},
+		{"x", "1g", `invalid memory value "x"`},
+	} {
+		o := runOptions{memory: tt.memory, memorySwap: tt.swap}
+		if _, err := o.resources(); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("resources(-m %q --memory-swap %q) = %v, want %s", tt.memory, tt.swap, err, tt.want)
+		}
+	}
+	for _, swap := range []string{"-1", "12m", "0"} {
+		o := runOptions{memory: "6m", memorySwap: swap}
+		if _, err := o.resources(); err != nil {
+			t.Errorf("resources(-m 6m --memory-swap %q) = %v, want nil", swap, err)
+		}
+	}
+}

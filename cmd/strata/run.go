@@ -446,9 +446,7 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 		}
 	}
 	if o.memorySwap != "" {
-		if o.memorySwap == "-1" {
-			r.MemorySwap = -1
-		} else if r.MemorySwap, err = cgroups.ParseMemory(o.memorySwap); err != nil {
+		if r.MemorySwap, err = cgroups.ParseMemorySwap(o.memorySwap); err != nil {
 			return r, err
 		}
 	}
