@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -275,5 +276,38 @@ func TestOwnMediaTypeWins(t *testing.T) {
 				t.Errorf("Index: Descriptor %s, MediaType() %s, %v; want %s", idx.Descriptor.MediaType, imt, err, tt.wantRoot)
 			}
 		})
+	}
+}
+
+// TestStallRetriedOnce: a request that stalls (nothing from the registry for the whole stall
+// limit, a minute by default) is tried once more, on a new connection, and no more: retried
+// as often as a 503, a registry that stopped answering cost four minutes per request, and a
+// pull's blob (retried again by the cache) 24.
+func TestStallRetriedOnce(t *testing.T) {
+	quit := make(chan struct{})
+	var asked atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		asked.Add(1)
+		stallHere(t, r, quit)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(quit) })
+	opts := testOptions()
+	opts.retry = &retryPolicy{attempts: 4, backoff: time.Millisecond, maxRetryAfter: 5 * time.Millisecond, stall: 200 * time.Millisecond}
+	p, err := NewPuller(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 20*time.Second, func() {
+		_, err = p.Image(context.Background(), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/stall/once:1"))
+	})
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("Image from a registry that stopped answering = %v, want timed out", err)
+	}
+	if n := asked.Load(); n != 2 {
+		t.Errorf("the stalled manifest was asked for %d times, want 2: once, and once more", n)
 	}
 }

@@ -74,6 +74,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// code of go-containerregistry retries those uploads itself.
 	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	wait := t.policy.backoff
+	stalls := 0
 	for attempt := 1; ; attempt++ {
 		r := req
 		if attempt > 1 && req.GetBody != nil {
@@ -86,6 +87,15 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.inner.RoundTrip(r)
 		last := attempt >= t.policy.attempts || !rewindable
+		var stall *stallError
+		if errors.As(err, &stall) {
+			// A stall already waited the whole limit (a minute): one more try, on a new
+			// connection, covers a connection that died quietly; four made a registry that
+			// stopped answering cost four minutes a request.
+			if stalls++; stalls > 1 {
+				last = true
+			}
+		}
 		switch {
 		case err != nil:
 			if last || !retryableError(req.Context(), err) {
