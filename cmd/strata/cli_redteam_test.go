@@ -7,6 +7,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/runner"
 )
 
 // TestTemplateRunsBounded: a --format template that loops or recurses without printing
@@ -107,6 +109,47 @@ func TestMemorySwapErrors(t *testing.T) {
 		o := runOptions{memory: "6m", memorySwap: swap}
 		if _, err := o.resources(); err != nil {
 			t.Errorf("resources(-m 6m --memory-swap %q) = %v, want nil", swap, err)
+		}
+	}
+}
+
+// TestSecurityOptForms: --security-opt takes what docker takes that strata does: the
+// older "key:value" form, no-new-privileges=BOOL, seccomp=builtin (the default profile), and
+// label=disable and apparmor=unconfined, which ask for what strata does anyway (no SELinux
+// label, no AppArmor profile); scripts written for docker and podman pass them. An option
+// strata cannot honour stays refused.
+func TestSecurityOptForms(t *testing.T) {
+	cfg := &v1.ConfigFile{Config: v1.Config{Cmd: []string{"true"}}}
+	for _, tt := range []struct {
+		opts    []string
+		nnp     bool
+		seccomp string
+	}{
+		{[]string{"no-new-privileges"}, true, runner.SeccompDefault},
+		{[]string{"no-new-privileges=true"}, true, runner.SeccompDefault},
+		{[]string{"no-new-privileges:true"}, true, runner.SeccompDefault},
+		{[]string{"no-new-privileges", "no-new-privileges=false"}, false, runner.SeccompDefault},
+		{[]string{"seccomp:unconfined"}, false, runner.SeccompUnconfined},
+		{[]string{"seccomp=unconfined", "seccomp=builtin"}, false, runner.SeccompDefault},
+		{[]string{"label=disable", "label:disable", "apparmor=unconfined"}, false, runner.SeccompDefault},
+	} {
+		o := runOptions{securityOpt: tt.opts}
+		s, err := o.spec(cfg, nil)
+		if err != nil || s.NoNewPrivileges != tt.nnp || s.Seccomp != tt.seccomp {
+			t.Errorf("spec(--security-opt %q) = no-new-privileges %v, seccomp %q, %v; want %v, %q", tt.opts, s.NoNewPrivileges, s.Seccomp, err, tt.nnp, tt.seccomp)
+		}
+	}
+	for _, tt := range []struct{ opt, want string }{
+		{"bogus", `invalid --security-opt "bogus": want KEY=VALUE`},
+		{"seccomp=", `invalid --security-opt "seccomp=": want KEY=VALUE`},
+		{"no-new-privileges=maybe", `invalid --security-opt "no-new-privileges=maybe": want true or false`},
+		{"label=type:svirt_apache_t", `--security-opt "label=type:svirt_apache_t": not supported`},
+		{"apparmor=docker-default", `--security-opt "apparmor=docker-default": not supported`},
+		{"systempaths=unconfined", `--security-opt "systempaths=unconfined": not supported`},
+	} {
+		o := runOptions{securityOpt: []string{tt.opt}}
+		if _, err := o.spec(cfg, nil); err == nil || err.Error() != tt.want {
+			t.Errorf("spec(--security-opt %q) = %v, want %s", tt.opt, err, tt.want)
 		}
 	}
 }

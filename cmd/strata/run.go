@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -128,7 +129,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.privileged, "privileged", false, "give the container every capability and no seccomp filter")
 	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add a Linux capability")
 	f.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a Linux capability")
-	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=unconfined, seccomp=PROFILE.json (Docker's format) or no-new-privileges")
+	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=unconfined|builtin|PROFILE.json (Docker's format), no-new-privileges[=BOOL]; label=disable and apparmor=unconfined are accepted (strata applies neither)")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a host:ip line to /etc/hosts")
 	f.StringArrayVar(&o.dns, "dns", nil, "set a DNS server")
 	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (e.g. 512m)")
@@ -543,10 +544,26 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		return runner.Spec{}, err
 	}
 	for _, so := range o.securityOpt {
-		switch k, v, _ := strings.Cut(so, "="); {
+		k, v, hasValue := strings.Cut(so, "=")
+		if !hasValue && k != "no-new-privileges" {
+			k, v, hasValue = strings.Cut(so, ":") // docker's older form, seccomp:unconfined
+		}
+		switch {
+		case k == "no-new-privileges" && !hasValue:
+			s.NoNewPrivileges = true
+		case k == "no-new-privileges":
+			if s.NoNewPrivileges, err = strconv.ParseBool(v); err != nil {
+				return runner.Spec{}, fmt.Errorf("invalid --security-opt %s: want true or false", quoteValue(so))
+			}
+		case v == "":
+			return runner.Spec{}, fmt.Errorf("invalid --security-opt %s: want KEY=VALUE", quoteValue(so))
 		case k == "seccomp" && v == "unconfined":
 			s.Seccomp = runner.SeccompUnconfined
-		case k == "seccomp" && v != "":
+		case k == "seccomp" && v == "builtin": // docker's name for its default profile
+			s.Seccomp = runner.SeccompDefault
+		case k == "label" && v == "disable", k == "apparmor" && v == "unconfined":
+			// What strata does anyway: it gives no SELinux label and no AppArmor profile.
+		case k == "seccomp":
 			// As docker: the CLI reads the profile and the spec carries its JSON.
 			data, err := runner.ReadUserFile(v, maxSeccompProfile)
 			if err != nil {
@@ -556,8 +573,6 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 				return runner.Spec{}, fmt.Errorf("--security-opt seccomp=%s: %w", v, err)
 			}
 			s.Seccomp = string(data)
-		case k == "no-new-privileges" && (v == "" || v == "true"):
-			s.NoNewPrivileges = true
 		default:
 			return runner.Spec{}, fmt.Errorf("--security-opt %q: %w", so, runner.ErrUnsupported)
 		}
