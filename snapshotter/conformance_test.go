@@ -30,6 +30,7 @@ func TestConformance(t *testing.T) {
 		{"Metadata", testMetadata},
 		{"OpaqueRoot", testOpaqueRoot},
 		{"ForgedMarkers", testForgedMarkers},
+		{"DuplicateLayers", testDuplicateLayers},
 	}
 	for _, d := range drivers {
 		t.Run(d.name, func(t *testing.T) {

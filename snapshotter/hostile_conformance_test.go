@@ -128,3 +128,27 @@ func TestPopulateVolumeOpaqueRoot(t *testing.T) {
 		})
 	}
 }
+
+// testDuplicateLayers: an image may list one DiffID more than once (identical layers, such as
+// the empty layer old docker images repeat). Overlayfs refuses a lowerdir that appears twice
+// (ELOOP, "conflicting lowerdir path"), so only the topmost copy goes in: the layers below
+// it cannot show anything the topmost copy does not decide.
+func testDuplicateLayers(t *testing.T, d driverCase) {
+	s, base := newTestSnapshotter(t, d)
+	a := buildLayer(t, file("a", "a"), dir("d/"), file("d/x", "x"))
+	b := buildLayer(t, file("b", "b"), file("d/.wh.x", ""), file("a", "from b"))
+	unpack(t, s, a)
+	unpack(t, s, b)
+	for _, readOnly := range []bool{false, true} {
+		cdir := filepath.Join(base, "containers", map[bool]string{false: "rw", true: "ro"}[readOnly])
+		mounts, err := s.Prepare(t.Context(), cdir, []v1.Hash{a.diffID, b.diffID, a.diffID, a.diffID}, readOnly)
+		if err != nil {
+			t.Fatalf("Prepare = %v", err)
+		}
+		rootfs := filepath.Join(cdir, "rootfs")
+		mountAll(t, mounts, rootfs)
+		wantContent(t, filepath.Join(rootfs, "a"), "a")
+		wantContent(t, filepath.Join(rootfs, "b"), "b")
+		wantContent(t, filepath.Join(rootfs, "d/x"), "x")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -96,7 +97,7 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		return []mount.Mount{{Type: "bind", Source: rootfs, Target: "/", Options: opts}}, nil
 	}
 
-	lowers = belowOpaqueRoot(lowers)
+	lowers = overlayStack(lowers)
 	if len(lowers) == 0 {
 		empty := filepath.Join(containerDir, emptyDir)
 		if err := os.MkdirAll(empty, 0o755); err != nil {
@@ -141,8 +142,8 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 }
 
 // lowerDirs returns the layer dirs of diffIDs (bottom first) that Prepare puts in an overlay
-// mount, bottom first too: none below an opaque root, and the container's empty dir for an image
-// without layers.
+// mount, bottom first too (overlayStack), or the container's empty dir for an image without
+// layers.
 func (s *Snapshotter) lowerDirs(containerDir string, diffIDs []v1.Hash) ([]string, error) {
 	lowers := make([]string, len(diffIDs))
 	for i, d := range diffIDs {
@@ -151,11 +152,30 @@ func (s *Snapshotter) lowerDirs(containerDir string, diffIDs []v1.Hash) ([]strin
 		}
 		lowers[i] = s.LayerDir(d)
 	}
-	lowers = belowOpaqueRoot(lowers)
+	lowers = overlayStack(lowers)
 	if len(lowers) == 0 {
 		lowers = []string{filepath.Join(containerDir, emptyDir)}
 	}
 	return lowers, nil
+}
+
+// overlayStack returns the layer dirs (bottom first) an overlay mount of them needs, bottom
+// first: none below an opaque root (belowOpaqueRoot), and each once, at its topmost place.
+// An image may list one DiffID twice (identical layers), and overlayfs refuses a lowerdir
+// that appears twice (ELOOP, "conflicting lowerdir path"). The topmost copy alone gives the
+// same view: below it, a layer's copy holds only names the topmost copy decides already.
+func overlayStack(lowers []string) []string {
+	lowers = belowOpaqueRoot(lowers)
+	seen := make(map[string]bool, len(lowers))
+	var top []string // top first
+	for i := len(lowers) - 1; i >= 0; i-- {
+		if !seen[lowers[i]] {
+			seen[lowers[i]] = true
+			top = append(top, lowers[i])
+		}
+	}
+	slices.Reverse(top)
+	return top
 }
 
 // belowOpaqueRoot drops the lowers (bottom first) under the topmost layer whose root is
