@@ -137,6 +137,13 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		if ctx.Err() != nil || errors.As(err, &te) || errors.As(err, &de) {
 			return res, err
 		}
+		if n < minResumeProgress && timedOut(err) {
+			// The fetch waited out its whole timeout for next to nothing (registry's: a
+			// minute of silence, tried twice). Trying again would multiply that wait by
+			// the retries: a registry that stopped answering kept a pull going for half an
+			// hour. The partial is kept.
+			return res, fmt.Errorf("fetching at offset %d (the next pull resumes here): %w", off, err)
+		}
 		if n >= minResumeProgress {
 			// The connection made progress before it dropped: the budget is for attempts
 			// that get nowhere, so a long layer on a flaky link still completes. A few
@@ -228,6 +235,12 @@ func (s *Store) fetchOnce(ctx context.Context, in ingest, w *blobWriter, off int
 		return n, &sizeError{fmt.Errorf("%w: the registry sends more than the %d bytes the manifest gives", ErrSizeMismatch, in.desc.Size)}
 	}
 	return n, nil
+}
+
+// timedOut reports whether err is a timeout (a net.Error's, or a registry's stall).
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // sizeError is a blob longer than its descriptor: final, as retrying would fetch the same.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -223,5 +225,76 @@ func TestManyLayersFewGoroutines(t *testing.T) {
 	// Each worker, and the Layer callback each runs; a few more for the runtime's own.
 	if extra := most.Load() - int64(base); extra > 2*workers+8 {
 		t.Errorf("storing 120 layers %d at a time ran %d goroutines at once, want at most %d", workers, extra, 2*workers+8)
+	}
+}
+
+// timeoutErr is what a Fetcher returns when the registry stopped answering (registry's stall
+// error is such a net.Error).
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "registry stalled" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// cutReader gives r's bytes, then err instead of io.EOF.
+type cutReader struct {
+	r   io.Reader
+	err error
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		return n, c.err
+	}
+	return n, err
+}
+
+// TestTimeoutEndsDownload: a fetch that timed out having brought next to nothing (the
+// registry waited out a minute of silence, twice) ends the download at once, its partial
+// kept for the next pull. Retried as a dropped connection, six times, a registry that stopped
+// answering held a pull for half an hour. One that timed out after bringing something still
+// resumes.
+func TestTimeoutEndsDownload(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 73, 1, 200<<10)...)
+	reg := newFakeRegistry(t, img)
+	layer := layerDescs(t, img)[0]
+	whole := reg.blobs[layer.Digest]
+	tests := []struct {
+		name      string
+		upTo      int64 // bytes each fetch brings before it times out; 0: times out at once
+		wantErr   bool
+		wantCalls int
+	}{
+		{"at once", 0, true, 1},
+		{"after a few bytes", 100, true, 1},
+		{"after some progress", 150 << 10, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			fetch := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+				calls++
+				if calls > 1 && tt.upTo > 0 {
+					return io.NopCloser(bytes.NewReader(whole[off:])), nil
+				}
+				if tt.upTo == 0 {
+					return nil, fmt.Errorf("fetching: %w", timeoutErr{})
+				}
+				return io.NopCloser(&cutReader{bytes.NewReader(whole[off : off+tt.upTo]), timeoutErr{}}), nil
+			}
+			s := openStore(t, t.TempDir())
+			_, err := s.WriteImage(context.Background(), testRef, img, WriteOptions{Fetch: fetch})
+			if (err != nil) != tt.wantErr || calls != tt.wantCalls {
+				t.Errorf("WriteImage = %v after %d fetches; want error %v after %d", err, calls, tt.wantErr, tt.wantCalls)
+			}
+			if !tt.wantErr {
+				return
+			}
+			fi, err := os.Stat(filepath.Join(s.Dir(), "ingest", layer.Digest.Hex+".partial"))
+			if err != nil || fi.Size() != tt.upTo {
+				t.Errorf("partial after the timeout = %v, %v; want %d bytes kept", fi, err, tt.upTo)
+			}
+		})
 	}
 }
