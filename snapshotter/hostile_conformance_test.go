@@ -2,8 +2,10 @@ package snapshotter
 
 import (
 	"archive/tar"
+	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -150,5 +152,32 @@ func testDuplicateLayers(t *testing.T, d driverCase) {
 		wantContent(t, filepath.Join(rootfs, "a"), "a")
 		wantContent(t, filepath.Join(rootfs, "b"), "b")
 		wantContent(t, filepath.Join(rootfs, "d/x"), "x")
+	}
+}
+
+// TestPrepareTooManyLayers: overlayfs stacks at most 500 lowerdirs and says why only in dmesg;
+// Prepare says it, and counts a repeated layer once. The limit is the kernel's: 500 layers
+// mount (checked on Linux 6.18), 501 fail.
+func TestPrepareTooManyLayers(t *testing.T) {
+	s, base := newTestSnapshotter(t, drivers[0])
+	var diffIDs []v1.Hash
+	for i := range maxOverlayLayers {
+		l := buildLayer(t, file("f", strconv.Itoa(i)))
+		unpack(t, s, l)
+		diffIDs = append(diffIDs, l.diffID)
+	}
+	// 500 distinct layers, one repeated: they mount writable, but with the mountpoints layer
+	// of a read-only container they are one too many.
+	diffIDs = append(diffIDs, diffIDs[0])
+	cdir := filepath.Join(base, "containers", "rw")
+	mounts, err := s.Prepare(t.Context(), cdir, diffIDs, false)
+	if err != nil {
+		t.Fatalf("Prepare(%d layers) = %v", maxOverlayLayers, err)
+	}
+	rootfs := filepath.Join(cdir, "rootfs")
+	mountAll(t, mounts, rootfs)
+	wantContent(t, filepath.Join(rootfs, "f"), "0")
+	if _, err := s.Prepare(t.Context(), filepath.Join(base, "containers", "ro"), diffIDs, true); !errors.Is(err, ErrTooManyLayers) {
+		t.Errorf("Prepare(%d layers, read-only) = %v, want %v", maxOverlayLayers, err, ErrTooManyLayers)
 	}
 }

@@ -31,6 +31,10 @@ const (
 	rootfsTmpPrefix = ".rootfs-"
 )
 
+// maxOverlayLayers is overlayfs's OVL_MAX_STACK (fs/overlayfs/params.h): a mount with more
+// lowerdirs fails with EINVAL and only dmesg says why.
+const maxOverlayLayers = 500
+
 // Prepare creates upper/, work/ and rootfs/ in containerDir and returns the mounts that make
 // the container's root, to be mounted at containerDir/rootfs. diffIDs are bottom (base) first,
 // as in the image config; every layer must be unpacked (ErrLayerNotFound).
@@ -98,6 +102,13 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 	}
 
 	lowers = overlayStack(lowers)
+	n := len(lowers)
+	if readOnly {
+		n++ // the mountpoints layer
+	}
+	if n > maxOverlayLayers {
+		return nil, fmt.Errorf("%w: %d lowerdirs, overlayfs stacks at most %d (the vfs driver has no limit)", ErrTooManyLayers, n, maxOverlayLayers)
+	}
 	if len(lowers) == 0 {
 		empty := filepath.Join(containerDir, emptyDir)
 		if err := os.MkdirAll(empty, 0o755); err != nil {

@@ -35,6 +35,9 @@ var (
 	ErrUnknownDriver = errors.New("unknown snapshotter driver")
 	// ErrOverlayUnavailable: Options.Driver is "overlay" but overlay cannot be mounted here.
 	ErrOverlayUnavailable = errors.New("overlay cannot be mounted here")
+	// ErrTooManyLayers: the overlay driver cannot stack the image's layers (and, for a
+	// read-only container, its mount points) in one mount.
+	ErrTooManyLayers = errors.New("too many layers for one overlay mount")
 	// ErrBusy: Remove found mounts under a container dir that would not go away.
 	ErrBusy = errors.New("container dir still has mounts")
 )
