@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +152,25 @@ func TestSecurityOptForms(t *testing.T) {
 		o := runOptions{securityOpt: []string{tt.opt}}
 		if _, err := o.spec(cfg, nil); err == nil || err.Error() != tt.want {
 			t.Errorf("spec(--security-opt %q) = %v, want %s", tt.opt, err, tt.want)
+		}
+	}
+}
+
+// TestServeEmptyAddr: serve --addr "" is refused. net.Listen took it as every interface on a
+// random port, so an unset variable in `--addr "$ADDR"` served the whole store to the
+// network; ":PORT" still asks for that in so many words.
+func TestServeEmptyAddr(t *testing.T) {
+	for _, addr := range []string{"", " "} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		cmd := newRootCmd(&globals{})
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs([]string{"--root", t.TempDir(), "serve", "--addr", addr})
+		err := cmd.ExecuteContext(ctx)
+		cancel()
+		if want := `invalid --addr "` + addr + `": want HOST:PORT, or :PORT for every interface`; err == nil || err.Error() != want {
+			t.Errorf("serve --addr %q = %v (printed %q), want %s", addr, err, out.String(), want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,6 +40,11 @@ func newServeCmd(g *globals) *cobra.Command {
 }
 
 func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Command) error {
+	// net.Listen takes "" for every interface on a random port: an unset variable in
+	// `--addr "$ADDR"` would serve the store to the network. ":PORT" asks for that in words.
+	if strings.TrimSpace(o.addr) == "" {
+		return fmt.Errorf("invalid --addr %s: want HOST:PORT, or :PORT for every interface", quoteValue(o.addr))
+	}
 	store, err := g.openStore()
 	if err != nil {
 		return err
