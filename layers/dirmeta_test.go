@@ -55,7 +55,7 @@ func TestApplyDirMetaBounded(t *testing.T) {
 	old := deferredMax
 	deferredMax = 256 << 10
 	t.Cleanup(func() { deferredMax = old })
-	const dirs = 3000
+	const dirs = 4000
 	parent := strings.TrimSuffix(strings.Repeat(strings.Repeat("p", 250)+"/", 7), "/")
 	var entries []ent
 	for i := range dirs {
@@ -79,9 +79,11 @@ func TestApplyDirMetaBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.check(t)
-	// The names alone are 6 MiB; what is held beyond the layer's own bytes must stay near
-	// the bound.
-	if grew := int64(heap) - int64(before.HeapAlloc); grew > 2<<20 {
+	// The names alone are 8 MiB; what is held beyond the layer's own bytes must stay near
+	// the bound (plus the read-ahead's 1 MiB of buffers).
+	grew := int64(heap) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %d KiB", grew>>10)
+	if grew > 4<<20 {
 		t.Errorf("heap grew by %d KiB applying %d directories, want at most about %d KiB", grew>>10, dirs, deferredMax>>10)
 	}
 	for _, i := range []int{0, dirs - 1} {
