@@ -42,7 +42,9 @@ const maxOverlayLayers = 500
 // With overlay: one overlay Mount whose lowerdir lists the layer dirs top first, with
 // upperdir and workdir; readOnly drops upper and work (a lowers-only overlay is read-only)
 // and adds a small top lower, mountpoints/, holding the mount points the runner needs
-// (/etc/hosts, /proc, …) that a root without an upper could not create.
+// (/etc/hosts, /proc, …) that a root without an upper could not create. A layer listed twice
+// is in the lowerdir once, at its topmost place, and the layers under one whose root is
+// opaque are left out (overlayStack); more than overlayfs's 500 fail with ErrTooManyLayers.
 //
 // With vfs: the layers are copied bottom to top into rootfs/, applying whiteouts, and the
 // Mount is a bind of rootfs/ onto itself (a mountpoint, as pivot_root wants). The copy is made
