@@ -93,7 +93,7 @@ func (p *Puller) indexFrom(ctx context.Context, ref Reference, ep endpoint) (*In
 	if err != nil {
 		return nil, classify(err, opPull, "manifest for "+ref.String(), ref.Name(), ep.host)
 	}
-	if err := checkValues(desc.Manifest, "manifest for "+ref.String(), ep.host); err != nil {
+	if err := checkManifest(desc.Manifest, "manifest for "+ref.String(), ep.host); err != nil {
 		return nil, err
 	}
 	mt, err := manifestType(desc.MediaType, desc.Manifest)
@@ -128,7 +128,7 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
-	if err := checkValues(raw, fmt.Sprintf("manifest %s of %s", h, i.Ref), i.Source); err != nil {
+	if err := checkManifest(raw, fmt.Sprintf("manifest %s of %s", h, i.Ref), i.Source); err != nil {
 		return nil, err
 	}
 	mt, err := img.MediaType()
@@ -169,7 +169,7 @@ func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
-	if err := checkValues(raw, fmt.Sprintf("index %s of %s", h, i.Ref), i.Source); err != nil {
+	if err := checkManifest(raw, fmt.Sprintf("index %s of %s", h, i.Ref), i.Source); err != nil {
 		return nil, err
 	}
 	mt, err := sub.MediaType()

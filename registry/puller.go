@@ -99,8 +99,9 @@ type Image struct {
 }
 
 // Image resolves ref: an index is narrowed to the Puller's platform (a *PlatformError listing
-// what the index offers when none matches); schema 1, manifests over MaxManifestSize and
-// media types other than OCI or Docker image manifests and indexes are refused. Mirrors are
+// what the index offers when none matches); schema 1, manifests over MaxManifestSize, media
+// types other than OCI or Docker image manifests and indexes, and manifests that Go would
+// read other than as written (see strict.go) are refused. Mirrors are
 // tried in order, then the registry itself, whose error is returned if all fail.
 func (p *Puller) Image(ctx context.Context, ref Reference) (*Image, error) {
 	var err error
@@ -171,7 +172,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	if err != nil {
 		return nil, classify(err, opPull, what, ref.Name(), ep.host)
 	}
-	if err := checkValues(desc.Manifest, what, ep.host); err != nil {
+	if err := checkManifest(desc.Manifest, what, ep.host); err != nil {
 		return nil, err
 	}
 	root := desc.Descriptor
@@ -195,7 +196,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		if err != nil {
 			return nil, classify(err, opPull, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ref.Name(), ep.host)
 		}
-		if err := checkValues(desc.Manifest, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ep.host); err != nil {
+		if err := checkManifest(desc.Manifest, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ep.host); err != nil {
 			return nil, err
 		}
 		mt, err = manifestType(desc.MediaType, desc.Manifest)
