@@ -291,12 +291,14 @@ func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 	// 0700 until finish sets the real mode: a read-only directory must still take children.
 	err := unix.Mkdirat(pfd, base, 0o700)
+	overWhiteout := false
 	if err == unix.EEXIST {
 		var st unix.Stat_t
 		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			overWhiteout = st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 			if err := x.root.removeAt(pfd, base); err != nil {
 				return err
 			}
@@ -313,6 +315,15 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 		return err
 	}
 	defer unix.Close(dfd)
+	if overWhiteout && x.opts.Whiteouts != WhiteoutKeep {
+		// The layer deleted this name from the layers below (".wh.d"), then made it a
+		// directory again: the new one is opaque, or the layers below would show through
+		// it what the whiteout deleted. Overlayfs makes an opaque directory for a mkdir
+		// over a whiteout the same way.
+		if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
+			return fmt.Errorf("marking opaque: %w", err)
+		}
+	}
 	return x.dirMeta(dfd, name, hdr)
 }
 

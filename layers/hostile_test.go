@@ -110,8 +110,39 @@ func hostileCases() []applyCase {
 			check:   func(t *testing.T, root string) { wantFile(t, root, "a", "back", 0o644) },
 		},
 		{
-			name:    "opaque marker at the root marks the layer dir",
-			entries: []ent{file(".wh..wh..opq", "", 0o644), file("new", "n", 0o644)},
+			name:     "whiteout then a directory of the same name: an opaque directory",
+			requires: []testutil.Requirement{testutil.Root},
+			entries:  []ent{file(".wh.d", "", 0o644), dir("d/", 0o755), file("d/new", "n", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "d", overlayOpaqueTrusted, "y")
+				wantFile(t, root, "d/new", "n", 0o644)
+			},
+		},
+		{
+			name:    "whiteout then a directory of the same name, user xattr",
+			entries: []ent{dir("d/", 0o755), file(".wh.d", "", 0o644), dir("d/", 0o755)},
+			opts:    Options{Whiteouts: WhiteoutUserXattr},
+			check:   func(t *testing.T, root string) { wantXattr(t, root, "d", overlayOpaqueUser, "y") },
+		},
+		{
+			name:    "a directory over a file is not opaque",
+			entries: []ent{file("d", "", 0o644), dir("d/", 0o755)},
+			opts:    Options{Whiteouts: WhiteoutUserXattr},
+			check:   func(t *testing.T, root string) { wantNoXattr(t, root, "d", overlayOpaqueUser) },
+		},
+		{
+			name:    "whiteout then a directory, whiteouts kept: both as they are",
+			entries: []ent{file(".wh.d", "", 0o644), dir("d/", 0o755)},
+			opts:    Options{Whiteouts: WhiteoutKeep},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, ".wh.d", "", 0o644)
+				wantNoXattr(t, root, "d", overlayOpaqueUser)
+			},
+		},
+		{
+			name:     "opaque marker at the root marks the layer dir",
+			requires: []testutil.Requirement{testutil.Root},
+			entries:  []ent{file(".wh..wh..opq", "", 0o644), file("new", "n", 0o644)},
 			check: func(t *testing.T, root string) {
 				wantXattr(t, root, ".", overlayOpaqueTrusted, "y")
 				wantFile(t, root, "new", "n", 0o644)

@@ -31,6 +31,7 @@ func TestConformance(t *testing.T) {
 		{"OpaqueRoot", testOpaqueRoot},
 		{"ForgedMarkers", testForgedMarkers},
 		{"DuplicateLayers", testDuplicateLayers},
+		{"WhiteoutThenDir", testWhiteoutThenDir},
 	}
 	for _, d := range drivers {
 		t.Run(d.name, func(t *testing.T) {

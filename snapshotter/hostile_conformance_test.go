@@ -181,3 +181,28 @@ func TestPrepareTooManyLayers(t *testing.T) {
 		t.Errorf("Prepare(%d layers, read-only) = %v, want %v", maxOverlayLayers, err, ErrTooManyLayers)
 	}
 }
+
+// testWhiteoutThenDir: a layer that deletes a directory and makes it again (".wh.d", then
+// "d/") shows only its own d: the whiteout deleted what the layers below had there, and the
+// new directory must not let it through again.
+func testWhiteoutThenDir(t *testing.T, d driverCase) {
+	s, base := newTestSnapshotter(t, d)
+	bottom := buildLayer(t, dir("d/"), file("d/old", "old"), dir("e/"), file("e/old", "old"))
+	top := buildLayer(t,
+		file(".wh.d", ""), dir("d/"), file("d/new", "new"),
+		dir("e/"), file(".wh.e", ""), dir("e/"), file("e/new", "new"),
+	)
+	unpack(t, s, bottom)
+	unpack(t, s, top)
+	cdir := filepath.Join(base, "containers", "c")
+	mounts, err := s.Prepare(t.Context(), cdir, []v1.Hash{bottom.diffID, top.diffID}, false)
+	if err != nil {
+		t.Fatalf("Prepare = %v", err)
+	}
+	rootfs := filepath.Join(cdir, "rootfs")
+	mountAll(t, mounts, rootfs)
+	for _, name := range []string{"d", "e"} {
+		wantAbsent(t, filepath.Join(rootfs, name, "old"))
+		wantContent(t, filepath.Join(rootfs, name, "new"), "new")
+	}
+}
