@@ -174,3 +174,33 @@ func TestServeEmptyAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateMemoryBounded: a --format template cannot make strings without end: nested
+// functions in one action ({{json (json (json …))}} grows 2.5 times a level), a template
+// recursing on printf's result, or a recursion keeping a 1 MB string alive at each level.
+// Each died as "fatal error: out of memory" past any recover, or took the host's memory.
+func TestTemplateMemoryBounded(t *testing.T) {
+	defer func(value, made int) { maxFormatValue, maxFormatMade = value, made }(maxFormatValue, maxFormatMade)
+	maxFormatValue, maxFormatMade = 8<<20, 64<<20
+	nested := `"` + strings.Repeat("(json ", 40) + `.Names` + strings.Repeat(")", 40)
+	for _, tt := range []struct{ format, want string }{
+		{"{{" + nested[1:] + "}}", "--format: json would make more than 8 MiB"},
+		{`{{define "x"}}{{template "x" (printf "%s%s" . .)}}{{end}}{{template "x" .Names}}`, "--format: printf would make more than 8 MiB"},
+		{`{{define "x"}}{{template "x" (html (print . "&"))}}{{end}}{{template "x" .Names}}`, "--format: the template made more than 64 MiB of strings"},
+		{`{{define "x"}}{{template "x" (printf "%s." .)}}{{end}}{{template "x" (printf "%0999999d" 1)}}`, "--format: the template made more than 64 MiB of strings"},
+		{`{{range $i := 1000}}{{$x := upper (printf "%0999999d" $i)}}{{end}}`, "--format: the template made more than 64 MiB of strings"},
+		{`{{join (split (printf "%099999d" 1) "") (printf "%0999999d" 1)}}`, "--format: join would make more than 8 MiB"},
+	} {
+		var out bytes.Buffer
+		err := printTemplate(&out, tt.format, []psRow{{Names: `"`}})
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("printTemplate(%.60q) = %.200v, want %s", tt.format, err, tt.want)
+		}
+	}
+	// The functions keep their results: docker's templates print as before.
+	var out bytes.Buffer
+	err := printTemplate(&out, `{{json .Names}} {{printf "%3s|%-3s|" "a" "b"}} {{print 1 "x"}} {{html "<&>"}} {{js "'"}} {{urlquery "a b"}} {{join (split .ID "") "-"}} {{upper .Names}} {{title "ab cd"}} {{truncate "héllo" 2}} {{pad "x" 1 1}}|{{println "end"}}`, []psRow{{ID: "abc", Names: "wé"}})
+	if want := `"wé"   a|b  | 1x &lt;&amp;&gt; \' a+b a-b-c WÉ Ab Cd hé  x |end` + "\n\n"; err != nil || out.String() != want {
+		t.Errorf("printTemplate = %q, %v, want %q", out.String(), err, want)
+	}
+}

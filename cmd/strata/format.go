@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"text/template"
-	"text/template/parse"
-	"time"
 	"unicode"
 )
 
@@ -120,82 +118,6 @@ func templateJSON(v any) (string, error) {
 // otherwise grow it until the kernel kills strata.
 const maxFormatOutput = 64 << 20
 
-// maxFormatTime bounds how long one --format rendering may run. A template can loop without
-// printing ({{range 999999999999}}{{end}}, or a {{define}}d template calling itself twice),
-// which maxFormatOutput never stops; ps, images and inspect do not watch their context, so
-// not even a signal would. Any listing renders in far less.
-var maxFormatTime = 10 * time.Second
-
-// formatTick is the function parseFormat calls at each turn of a loop to keep to
-// maxFormatTime.
-const formatTick = "strataFormatTick"
-
-// parseFormat parses a --format template whose every {{range}} turn and every call of a
-// {{define}}d template first calls formatTick, which ends the execution with an error once
-// the rendering has run maxFormatTime: text/template has no step limit or context of its
-// own, and a goroutine running a template cannot be stopped from outside.
-func parseFormat(text string) (*template.Template, error) {
-	deadline := time.Now().Add(maxFormatTime)
-	tooLong := &formatTimeError{limit: maxFormatTime}
-	tick := func() (string, error) {
-		if time.Now().After(deadline) {
-			return "", tooLong
-		}
-		return "", nil
-	}
-	t, err := template.New("format").Funcs(templateFuncs).Funcs(template.FuncMap{formatTick: tick}).Parse(text)
-	if err != nil {
-		return nil, err
-	}
-	for _, tt := range t.Templates() {
-		if tt.Tree != nil && tt.Tree.Root != nil {
-			tickLoops(tt.Tree.Root)
-			prependTick(tt.Tree.Root)
-		}
-	}
-	return t, nil
-}
-
-// formatTimeError is what a template that runs longer than maxFormatTime fails with.
-type formatTimeError struct{ limit time.Duration }
-
-func (e *formatTimeError) Error() string {
-	return fmt.Sprintf("--format: the template ran for more than %v", e.limit)
-}
-
-// tickLoops prepends a formatTick action to the body of every {{range}} under n.
-func tickLoops(n parse.Node) {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n == nil {
-			return
-		}
-		for _, c := range n.Nodes {
-			tickLoops(c)
-		}
-	case *parse.IfNode:
-		tickLoops(n.List)
-		tickLoops(n.ElseList)
-	case *parse.WithNode:
-		tickLoops(n.List)
-		tickLoops(n.ElseList)
-	case *parse.RangeNode:
-		tickLoops(n.List)
-		tickLoops(n.ElseList)
-		prependTick(n.List)
-	}
-}
-
-// prependTick makes {{strataFormatTick}} the first action of list; it prints nothing.
-func prependTick(list *parse.ListNode) {
-	if list == nil {
-		return
-	}
-	call := &parse.CommandNode{NodeType: parse.NodeCommand, Args: []parse.Node{&parse.IdentifierNode{NodeType: parse.NodeIdentifier, Ident: formatTick}}}
-	action := &parse.ActionNode{NodeType: parse.NodeAction, Pipe: &parse.PipeNode{NodeType: parse.NodePipe, Cmds: []*parse.CommandNode{call}}}
-	list.Nodes = append([]parse.Node{action}, list.Nodes...)
-}
-
 // errFormatOutput is what a template that prints more than maxFormatOutput fails with.
 var errFormatOutput = fmt.Errorf("--format: the template printed more than %d MiB", maxFormatOutput>>20)
 
@@ -232,8 +154,8 @@ func templateError(prefix string, err error, item any) error {
 	if errors.Is(err, errFormatOutput) {
 		return err
 	}
-	if tooLong := (*formatTimeError)(nil); errors.As(err, &tooLong) {
-		return tooLong
+	if limit := formatLimitError(""); errors.As(err, &limit) {
+		return limit
 	}
 	res := templateMessages()
 	templateMessage, missingField, missingKey := res[0], res[1], res[2]
