@@ -60,6 +60,9 @@ func newExtractor(ctx context.Context, dir string, opts *Options) (*extractor, e
 	if err != nil {
 		return nil, err
 	}
+	if opts.Whiteouts != WhiteoutKeep {
+		r.opaque = opts.Whiteouts.opaqueXattr()
+	}
 	x := &extractor{
 		opts:    opts,
 		root:    r,

@@ -125,6 +125,30 @@ func hostileCases() []applyCase {
 			check:   func(t *testing.T, root string) { wantXattr(t, root, "d", overlayOpaqueUser, "y") },
 		},
 		{
+			name:    "whiteout then entries below the name: an opaque parent",
+			entries: []ent{file(".wh.d", "", 0o644), file("d/e/new", "n", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutUserXattr},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "d", overlayOpaqueUser, "y")
+				wantNoXattr(t, root, "d/e", overlayOpaqueUser)
+				wantFile(t, root, "d/e/new", "n", 0o644)
+			},
+		},
+		{
+			name:    "whiteout then entries below the name, whiteouts kept: a plain parent",
+			entries: []ent{file(".wh.d", "", 0o644), file("d/new", "n", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutKeep},
+			check: func(t *testing.T, root string) {
+				wantNoXattr(t, root, "d", overlayOpaqueUser)
+				wantFile(t, root, "d/new", "n", 0o644)
+			},
+		},
+		{
+			name:    "a file on the way is still not a parent",
+			entries: []ent{file("a/f", "x", 0o644), file("a/f/g/h", "x", 0o644)},
+			wantErr: unix.ENOTDIR,
+		},
+		{
 			name:    "a directory over a file is not opaque",
 			entries: []ent{file("d", "", 0o644), dir("d/", 0o755)},
 			opts:    Options{Whiteouts: WhiteoutUserXattr},

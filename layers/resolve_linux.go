@@ -27,6 +27,9 @@ type root struct {
 	cacheFD   int // -1 when empty
 	// made counts the directories mkdirAll created, for the free-space accounting.
 	made int
+	// opaque is the xattr that marks an opaque directory, "" where whiteouts are kept as
+	// files: mkdirAll makes a missing parent over a whiteout of this layer opaque.
+	opaque string
 	// stale holds invalidated handles until the next lookup: the entry being applied still
 	// creates in the parent it resolved, even after it removed something there.
 	stale []int
@@ -101,7 +104,9 @@ func (r *root) mkdirAll(dir string) (int, error) {
 			cur = fd
 			break
 		}
-		if !errors.Is(err, unix.ENOENT) {
+		// ENOTDIR: something on the way is not a directory; a whiteout there is replaced
+		// below, anything else fails there.
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
 			return -1, fmt.Errorf("opening parent %s: %w", display(dir[:end]), err)
 		}
 		i := strings.LastIndexByte(dir[:end], '/')
@@ -139,6 +144,9 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		}
 		name := dir[start:end]
 		err := unix.Mkdirat(cur, name, 0o755)
+		if err == unix.EEXIST && r.opaque != "" {
+			err = r.replaceWhiteout(cur, name)
+		}
 		if err != nil && err != unix.EEXIST {
 			unix.Close(cur)
 			return -1, fmt.Errorf("creating parent %s: %w", display(dir[:end]), err)
@@ -157,6 +165,36 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// replaceWhiteout makes name in the directory fd an opaque directory if it is a whiteout (a
+// 0/0 character device), and returns EEXIST for anything else there. A layer that deletes a
+// directory (".wh.d") and then has entries below it without a "d/" of its own ("d/x") makes
+// the directory again, with nothing of the layers below: overlayfs does the same for a mkdir
+// over a whiteout.
+func (r *root) replaceWhiteout(fd int, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		return unix.EEXIST
+	}
+	if err := unix.Unlinkat(fd, name, 0); err != nil {
+		return err
+	}
+	if err := unix.Mkdirat(fd, name, 0o755); err != nil {
+		return err
+	}
+	dfd, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	if err := unix.Fsetxattr(dfd, r.opaque, []byte("y"), 0); err != nil {
+		return fmt.Errorf("marking opaque: %w", err)
+	}
+	return nil
 }
 
 // maxParentLen bounds the path, as the kernel names it, of a directory that takes entries: a

@@ -183,14 +183,15 @@ func TestPrepareTooManyLayers(t *testing.T) {
 }
 
 // testWhiteoutThenDir: a layer that deletes a directory and makes it again (".wh.d", then
-// "d/") shows only its own d: the whiteout deleted what the layers below had there, and the
-// new directory must not let it through again.
+// "d/", or only entries below it) shows only its own d: the whiteout deleted what the layers
+// below had there, and the new directory must not let it through again.
 func testWhiteoutThenDir(t *testing.T, d driverCase) {
 	s, base := newTestSnapshotter(t, d)
-	bottom := buildLayer(t, dir("d/"), file("d/old", "old"), dir("e/"), file("e/old", "old"))
+	bottom := buildLayer(t, dir("d/"), file("d/old", "old"), dir("e/"), file("e/old", "old"), dir("f/"), file("f/old", "old"))
 	top := buildLayer(t,
 		file(".wh.d", ""), dir("d/"), file("d/new", "new"),
 		dir("e/"), file(".wh.e", ""), dir("e/"), file("e/new", "new"),
+		file(".wh.f", ""), file("f/new", "new"), // no "f/": made as a parent
 	)
 	unpack(t, s, bottom)
 	unpack(t, s, top)
@@ -201,7 +202,7 @@ func testWhiteoutThenDir(t *testing.T, d driverCase) {
 	}
 	rootfs := filepath.Join(cdir, "rootfs")
 	mountAll(t, mounts, rootfs)
-	for _, name := range []string{"d", "e"} {
+	for _, name := range []string{"d", "e", "f"} {
 		wantAbsent(t, filepath.Join(rootfs, name, "old"))
 		wantContent(t, filepath.Join(rootfs, name, "new"), "new")
 	}
