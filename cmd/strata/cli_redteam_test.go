@@ -119,23 +119,24 @@ func TestMemorySwapErrors(t *testing.T) {
 // older "key:value" form, no-new-privileges=BOOL, seccomp=builtin (the default profile), and
 // label=disable and apparmor=unconfined, which ask for what strata does anyway (no SELinux
 // label, no AppArmor profile); scripts written for docker and podman pass them. An option
-// strata cannot honour stays refused.
+// strata cannot honour stays refused, no-new-privileges=false included but with --privileged.
 func TestSecurityOptForms(t *testing.T) {
 	cfg := &v1.ConfigFile{Config: v1.Config{Cmd: []string{"true"}}}
 	for _, tt := range []struct {
-		opts    []string
-		nnp     bool
-		seccomp string
+		opts       []string
+		privileged bool
+		nnp        bool
+		seccomp    string
 	}{
-		{[]string{"no-new-privileges"}, true, runner.SeccompDefault},
-		{[]string{"no-new-privileges=true"}, true, runner.SeccompDefault},
-		{[]string{"no-new-privileges:true"}, true, runner.SeccompDefault},
-		{[]string{"no-new-privileges", "no-new-privileges=false"}, false, runner.SeccompDefault},
-		{[]string{"seccomp:unconfined"}, false, runner.SeccompUnconfined},
-		{[]string{"seccomp=unconfined", "seccomp=builtin"}, false, runner.SeccompDefault},
-		{[]string{"label=disable", "label:disable", "apparmor=unconfined"}, false, runner.SeccompDefault},
+		{[]string{"no-new-privileges"}, false, true, runner.SeccompDefault},
+		{[]string{"no-new-privileges=true"}, false, true, runner.SeccompDefault},
+		{[]string{"no-new-privileges:true"}, false, true, runner.SeccompDefault},
+		{[]string{"no-new-privileges", "no-new-privileges=false"}, true, false, runner.SeccompDefault},
+		{[]string{"seccomp:unconfined"}, false, false, runner.SeccompUnconfined},
+		{[]string{"seccomp=unconfined", "seccomp=builtin"}, false, false, runner.SeccompDefault},
+		{[]string{"label=disable", "label:disable", "apparmor=unconfined"}, false, false, runner.SeccompDefault},
 	} {
-		o := runOptions{securityOpt: tt.opts}
+		o := runOptions{securityOpt: tt.opts, privileged: tt.privileged}
 		s, err := o.spec(cfg, nil)
 		if err != nil || s.NoNewPrivileges != tt.nnp || s.Seccomp != tt.seccomp {
 			t.Errorf("spec(--security-opt %q) = no-new-privileges %v, seccomp %q, %v; want %v, %q", tt.opts, s.NoNewPrivileges, s.Seccomp, err, tt.nnp, tt.seccomp)
@@ -145,6 +146,8 @@ func TestSecurityOptForms(t *testing.T) {
 		{"bogus", `invalid --security-opt "bogus": want KEY=VALUE`},
 		{"seccomp=", `invalid --security-opt "seccomp=": want KEY=VALUE`},
 		{"no-new-privileges=maybe", `invalid --security-opt "no-new-privileges=maybe": want true or false`},
+		// Docker's default, which strata's init does not keep: it sets no_new_privs.
+		{"no-new-privileges=false", `--security-opt "no-new-privileges=false": not supported: strata sets no_new_privs in every container that is not --privileged`},
 		{"label=type:svirt_apache_t", `--security-opt "label=type:svirt_apache_t": not supported`},
 		{"apparmor=docker-default", `--security-opt "apparmor=docker-default": not supported`},
 		{"systempaths=unconfined", `--security-opt "systempaths=unconfined": not supported`},

@@ -555,6 +555,11 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 			if s.NoNewPrivileges, err = strconv.ParseBool(v); err != nil {
 				return runner.Spec{}, fmt.Errorf("invalid --security-opt %s: want true or false", quoteValue(so))
 			}
+			if !s.NoNewPrivileges && !o.privileged {
+				// docker's default, not strata's: the init sets no_new_privs in every
+				// container but a --privileged one.
+				return runner.Spec{}, fmt.Errorf("--security-opt %s: %w: strata sets no_new_privs in every container that is not --privileged", quoteValue(so), runner.ErrUnsupported)
+			}
 		case v == "":
 			return runner.Spec{}, fmt.Errorf("invalid --security-opt %s: want KEY=VALUE", quoteValue(so))
 		case k == "seccomp" && v == "unconfined":
