@@ -23,8 +23,8 @@
 // hops could otherwise nest a tree deeper than any path names); deeper ones fail with
 // ENAMETOOLONG.
 //
-// Xattrs: a layer sets user.* and trusted.* xattrs, file capabilities and POSIX ACLs; overlay's
-// own xattrs and the host's security labels (SELinux, Smack, IMA/EVM, AppArmor) are dropped.
+// Xattrs: a layer sets user.* and trusted.* xattrs, file capabilities, POSIX ACLs and IMA/EVM
+// values; overlay's own xattrs and the host's MAC labels (SELinux, Smack, AppArmor) are dropped.
 //
 // On error, Apply leaves a half-applied layer dir behind; the caller removes it (the
 // snapshotter unpacks into a temporary dir and renames it into place only on success).

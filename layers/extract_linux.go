@@ -605,13 +605,13 @@ func paxXattr(k, v string) (name string, value []byte, ok bool, err error) {
 }
 
 // xattrAllowed reports whether a layer may set the xattr name; Apply drops the others. What
-// travels with images is data (user.*, trusted.*), file capabilities and POSIX ACLs. Overlay's
-// own xattrs (overlayXattr) are not the layer's to set. Other security.* names are the host's
-// labels, which an image must not pick: Smack's SMACK64EXEC runs a program under the label it
-// names, an SELinux label can be the entry point into a more privileged domain, IMA and EVM
-// values decide whether a file may be opened at all. Other system.* names (nfs4_acl, richacl)
-// belong to one filesystem. umoci drops security.selinux and system.nfs4_acl for the same
-// reasons (oci/layer/tar_extract.go).
+// travels with images is data (user.*, trusted.*), file capabilities, POSIX ACLs, and IMA and
+// EVM values, which the host checks against its own keys (signed images need them). Overlay's
+// own xattrs (overlayXattr) are not the layer's to set. Other security.* names are labels of
+// the host's MAC policy, which an image must not pick: Smack's SMACK64EXEC runs a program
+// under the label it names, an SELinux label can be the entry point into a more privileged
+// domain. Other system.* names (nfs4_acl, richacl) belong to one filesystem. umoci drops
+// security.selinux and system.nfs4_acl for the same reasons (oci/layer/tar_extract.go).
 func xattrAllowed(name string) bool {
 	switch {
 	case overlayXattr(name):
@@ -620,7 +620,8 @@ func xattrAllowed(name string) bool {
 		return true
 	}
 	switch name {
-	case "security.capability", "system.posix_acl_access", "system.posix_acl_default":
+	case "security.capability", "security.ima", "security.evm",
+		"system.posix_acl_access", "system.posix_acl_default":
 		return true
 	}
 	return false

@@ -4,28 +4,32 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/strata-run/strata/internal/testutil"
 )
 
 // TestApplyXattrPolicy pins which xattrs a layer may set. Data namespaces (user.*, trusted.*),
-// file capabilities and POSIX ACLs travel with images. Overlay's own xattrs would forge
-// whiteouts, redirects and metacopy files in a lowerdir; other security.* names are the host's
-// labels, which an image must not pick (Smack's SMACK64EXEC runs a program under the label it
-// names, an SELinux label can be the entry point to a more privileged domain, IMA/EVM values
-// decide whether a file may be opened); system.* beyond POSIX ACLs are filesystem-specific.
+// file capabilities, POSIX ACLs and IMA/EVM values (checked against the host's keys) travel
+// with images. Overlay's own xattrs would forge whiteouts, redirects and metacopy files in a
+// lowerdir; other security.* names are labels of the host's MAC policy, which an image must
+// not pick (Smack's SMACK64EXEC runs a program under the label it names, an SELinux label can
+// be the entry point to a more privileged domain); system.* beyond POSIX ACLs are
+// filesystem-specific.
 // umoci drops security.selinux and system.nfs4_acl on extraction for the same reasons
 // (oci/layer/tar_extract.go). Root: only root may set trusted.* and security.*, and without
 // an LSM claiming them ext4 stores any security.* name, so a dropped one would show.
 func TestApplyXattrPolicy(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
+	// Well-formed values, should the host run IMA or EVM: a sha256 digest
+	// (IMA_XATTR_DIGEST_NG), and an EVM portable signature's type and version.
+	ima := "\x04\x04" + strings.Repeat("\x00", 32)
+	evm := "\x05\x02" + strings.Repeat("\x00", 8)
 	dropped := map[string]string{
 		"SCHILY.xattr.security.selinux":               "system_u:object_r:unconfined_exec_t:s0",
 		"SCHILY.xattr.security.SMACK64EXEC":           "_",
 		"SCHILY.xattr.security.SMACK64TRANSMUTE":      "TRUE",
-		"SCHILY.xattr.security.ima":                   "\x03\x02",
-		"SCHILY.xattr.security.evm":                   "\x03\x02",
 		"SCHILY.xattr.security.apparmor":              "unconfined",
 		"SCHILY.xattr.trusted.overlay.opaque":         "y",
 		"SCHILY.xattr.trusted.overlay.redirect":       "/other",
@@ -38,6 +42,8 @@ func TestApplyXattrPolicy(t *testing.T) {
 		"LIBARCHIVE.xattr.security%2Eselinux":         "eA==",
 	}
 	kept := map[string]string{
+		"SCHILY.xattr.security.ima":    ima,
+		"SCHILY.xattr.security.evm":    evm,
 		"SCHILY.xattr.user.note":       "kept",
 		"SCHILY.xattr.trusted.note":    "kept",
 		"SCHILY.xattr.trusted.overlay": "kept", // not in overlay's namespace: no dot after it
@@ -78,12 +84,14 @@ func TestApplyXattrPolicy(t *testing.T) {
 			wantXattr(t, j.root, "f", "system.posix_acl_access", acl)
 			for _, name := range []string{".", "d", "f", "l", "p"} {
 				for _, x := range []string{"security.selinux", "security.SMACK64EXEC", "security.SMACK64TRANSMUTE",
-					"security.ima", "security.evm", "security.apparmor", "trusted.overlay.opaque",
+					"security.apparmor", "trusted.overlay.opaque",
 					"trusted.overlay.redirect", "trusted.overlay.metacopy", "trusted.overlay.origin",
 					"trusted.overlay.upper", "trusted.overlay.lowerdata", "user.overlay.redirect", "user.overlay.opaque"} {
 					wantNoXattr(t, j.root, name, x)
 				}
 				wantXattr(t, j.root, name, "trusted.note", "kept")
+				wantXattr(t, j.root, name, "security.ima", ima)
+				wantXattr(t, j.root, name, "security.evm", evm)
 				wantXattr(t, j.root, name, "trusted.overlay", "kept")
 				if name != "l" && name != "p" { // user.* only on files and directories
 					wantXattr(t, j.root, name, "user.note", "kept")
