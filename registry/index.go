@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -32,6 +34,28 @@ type Index struct {
 	idx   v1.ImageIndex
 	sess  *session
 	sizes *blobSizes
+	// listed are the index's entries by digest, parsed once: go-containerregistry parses the
+	// whole index again for each child read through it, and a 4 MiB index of a thousand
+	// entries cost half a minute of CPU to pull whole.
+	listed map[v1.Hash]v1.Descriptor
+	// ctx is the Index call's, for the children: v1.ImageIndex's Image and ImageIndex take
+	// none (go-containerregistry's remote index keeps its own so).
+	ctx context.Context
+}
+
+// newIndex wraps idx, the index whose bytes raw were checked with checkManifest.
+func newIndex(ctx context.Context, idx v1.ImageIndex, raw []byte, ref Reference, d v1.Descriptor, host string, s *session, sizes *blobSizes) (*Index, error) {
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, unparsable(host, fmt.Sprintf("parsing index of %s from %s", ref, host), err)
+	}
+	listed := make(map[v1.Hash]v1.Descriptor, len(im.Manifests))
+	for _, c := range im.Manifests {
+		if _, ok := listed[c.Digest]; !ok {
+			listed[c.Digest] = c
+		}
+	}
+	return &Index{idx: idx, Ref: ref, Descriptor: d, Source: host, sess: s, sizes: sizes, listed: listed, ctx: ctx}, nil
 }
 
 var _ v1.ImageIndex = (*Index)(nil)
@@ -110,33 +134,53 @@ func (p *Puller) indexFrom(ctx context.Context, ref Reference, ep endpoint) (*In
 	if err != nil {
 		return nil, unparsable(ep.host, fmt.Sprintf("reading index of %s from %s", ref, ep.host), err)
 	}
-	return &Index{idx: idx, Ref: ref, Descriptor: desc.Descriptor, Source: ep.host, sess: s,
-		sizes: &blobSizes{m: map[v1.Hash]int64{}}}, nil
+	return newIndex(ctx, idx, desc.Manifest, ref, desc.Descriptor, ep.host, s, &blobSizes{m: map[v1.Hash]int64{}})
+}
+
+// child fetches the manifest h that the index lists, by digest, and checks its bytes before
+// anything parses them. The descriptor it returns is the index's entry for h, as
+// go-containerregistry gives it, with the bytes fetched.
+func (i *Index) child(h v1.Hash, what string) (*remote.Descriptor, error) {
+	entry, ok := i.listed[h]
+	if !ok {
+		return nil, &Error{Kind: ErrNotFound, Registry: i.Source, Msg: fmt.Sprintf("%s %s is not in the index of %s", what, h, i.Ref)}
+	}
+	if i.sess == nil || i.sess.rt == nil {
+		return nil, fmt.Errorf("reading %s %s: index was not resolved by a Puller", what, h)
+	}
+	desc, err := remoteGet(i.ctx, i.sess, i.sess.repo.Digest(h.String()))
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	if err := checkManifest(desc.Manifest, fmt.Sprintf("%s %s of %s", what, h, i.Ref), i.Source); err != nil {
+		return nil, err
+	}
+	desc.Descriptor = entry
+	return desc, nil
 }
 
 // Image returns the image manifest h that the index lists, worded as this package words
 // registry failures, and remembers its blobs' sizes for FetchBlob.
 func (i *Index) Image(h v1.Hash) (v1.Image, error) {
-	img, err := i.idx.Image(h)
+	desc, err := i.child(h, "manifest")
 	if err != nil {
-		return nil, i.childError(h, err)
-	}
-	// go-containerregistry hands out an image of a nested index in its place (another
-	// digest), and trusts the kind the index lists. A kind strata does not know is still
-	// read as an image manifest, as it always was: an index may list artifacts.
-	raw, err := img.RawManifest()
-	if err != nil {
-		return nil, i.childError(h, err)
-	}
-	if err := checkManifest(raw, fmt.Sprintf("manifest %s of %s", h, i.Ref), i.Source); err != nil {
 		return nil, err
 	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return nil, i.childError(h, err)
-	}
+	// The kind the index lists is trusted, as go-containerregistry does; a kind strata does
+	// not know is still read as an image manifest, as it always was: an index may list
+	// artifacts. An index listed as an image is refused below; go-containerregistry would
+	// hand out an image from inside it in its place (another digest).
+	raw := desc.Manifest
+	mt := desc.MediaType
 	if !mt.IsImage() {
 		mt = types.OCIManifestSchema1
+	}
+	if desc.MediaType.IsIndex() || desc.MediaType == "" {
+		desc.MediaType = mt
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, i.childError(h, err)
 	}
 	err = kindConflict(mt, raw)
 	if err == nil && !hashes(raw, h) {
@@ -161,28 +205,24 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 // ImageIndex returns the index h that the index lists, itself an Index sharing this one's
 // transport and sizes.
 func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	sub, err := i.idx.ImageIndex(h)
+	desc, err := i.child(h, "index")
 	if err != nil {
-		return nil, i.childError(h, err)
-	}
-	raw, err := sub.RawManifest()
-	if err != nil {
-		return nil, i.childError(h, err)
-	}
-	if err := checkManifest(raw, fmt.Sprintf("index %s of %s", h, i.Ref), i.Source); err != nil {
 		return nil, err
 	}
-	mt, err := sub.MediaType()
-	if err != nil {
-		return nil, i.childError(h, err)
-	}
+	raw := desc.Manifest
+	mt := desc.MediaType
 	if !mt.IsIndex() {
 		mt = types.OCIImageIndex
 	}
 	if err := kindConflict(mt, raw); err != nil {
 		return nil, refused(err, i.Ref, i.Source)
 	}
-	return &Index{idx: sub, Ref: i.Ref, Descriptor: i.Descriptor, Source: i.Source, sess: i.sess, sizes: i.sizes}, nil
+	desc.MediaType = mt
+	sub, err := desc.ImageIndex()
+	if err != nil {
+		return nil, i.childError(h, err)
+	}
+	return newIndex(i.ctx, sub, raw, i.Ref, i.Descriptor, i.Source, i.sess, i.sizes)
 }
 
 // hashes reports whether b is the content h names.

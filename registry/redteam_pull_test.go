@@ -311,3 +311,102 @@ func TestStallRetriedOnce(t *testing.T) {
 		t.Errorf("the stalled manifest was asked for %d times, want 2: once, and once more", n)
 	}
 }
+
+// allocated returns the bytes f allocated (the test server's too: small next to what is
+// measured).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestIndexReadsEntriesOnce: go-containerregistry parses the whole index again for each
+// child read through it: a 4 MiB index of a thousand entries took half a minute of CPU to
+// pull whole. Index reads its entries once.
+func TestIndexReadsEntriesOnce(t *testing.T) {
+	const (
+		ociManifest = "application/vnd.oci.image.manifest.v1+json"
+		ociIndex    = "application/vnd.oci.image.index.v1+json"
+	)
+	config := `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`
+	objs := map[string][2]string{sha256Of(config): {"application/octet-stream", config}}
+	pad := strings.Repeat("p", 4000)
+	var entries []string
+	var children []v1.Hash
+	for i := range 300 {
+		m := `{"schemaVersion":2,"mediaType":"` + ociManifest + `","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+			sha256Of(config) + `","size":` + fmt.Sprint(len(config)) + `},"layers":[],"annotations":{"n":"` + fmt.Sprint(i) + `"}}`
+		objs[sha256Of(m)] = [2]string{ociManifest, m}
+		children = append(children, v1.Hash{Algorithm: "sha256", Hex: sha256Of(m)[7:]})
+		entries = append(entries, `{"mediaType":"`+ociManifest+`","digest":"`+sha256Of(m)+`","size":`+fmt.Sprint(len(m))+
+			`,"platform":{"os":"linux","architecture":"a`+fmt.Sprint(i)+`"},"annotations":{"pad":"`+pad+`"}}`)
+	}
+	root := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[` + strings.Join(entries, ",") + `]}`
+	objs["1"] = [2]string{ociIndex, root}
+	host := servedObjects(t, objs)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.Index(context.Background(), mustRef(t, host+"/fat/index:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := allocated(func() {
+		for _, h := range children {
+			if _, err := idx.Image(h); err != nil {
+				t.Fatalf("Index.Image(%s) = %v", h, err)
+			}
+		}
+	})
+	// Each parse of the 1.2 MB index allocates more than its size: 300 of them, over 1 GB.
+	if n > 150<<20 {
+		t.Errorf("reading the 300 children of a %d-byte index allocated %d MB, want it read once", len(root), n>>20)
+	}
+}
+
+// TestValuesCountedBeforeParse: go-containerregistry parses every manifest it fetches (for
+// its artifactType) before strata sees it, so a manifest of a hundred thousand empty layers
+// cost 100 MB and more before it was refused. The transport counts a manifest's values as
+// it reads it, whether the manifest is the one a tag names or one an index lists.
+func TestValuesCountedBeforeParse(t *testing.T) {
+	const (
+		ociManifest = "application/vnd.oci.image.manifest.v1+json"
+		ociIndex    = "application/vnd.oci.image.index.v1+json"
+	)
+	empties := `{"schemaVersion":2,"mediaType":"` + ociManifest + `","layers":[` + strings.TrimSuffix(strings.Repeat("{},", maxJSONValues), ",") + `]}`
+	root := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[{"mediaType":"` + ociManifest + `","digest":"` + sha256Of(empties) + `","size":` + fmt.Sprint(len(empties)) + `}]}`
+	host := servedObjects(t, map[string][2]string{
+		"1":               {ociManifest, empties},
+		"2":               {ociIndex, root},
+		sha256Of(empties): {ociManifest, empties},
+	})
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	idx, err := p.Index(ctx, mustRef(t, host+"/many/values:2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func() error{
+		"by tag": func() error { _, err := p.Image(ctx, mustRef(t, host+"/many/values:1")); return err },
+		"in an index": func() error {
+			_, err := idx.Image(v1.Hash{Algorithm: "sha256", Hex: sha256Of(empties)[7:]})
+			return err
+		},
+	} {
+		n := allocated(func() {
+			if err := read(); !errors.Is(err, ErrManifestTooLarge) {
+				t.Errorf("%s: reading a manifest of %d empty layers = %v, want ErrManifestTooLarge", name, maxJSONValues, err)
+			}
+		})
+		if n > 30<<20 {
+			t.Errorf("%s: refusing a manifest of %d empty layers allocated %d MB, want it refused before it is parsed", name, maxJSONValues, n>>20)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -204,7 +205,25 @@ func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, tooLarge(req, resp.ContentLength)
 	}
-	resp.Body = &limitedBody{ReadCloser: resp.Body, left: MaxManifestSize, req: req}
+	limited := &limitedBody{ReadCloser: resp.Body, left: MaxManifestSize, req: req}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body = limited // an error body, read by go-containerregistry's error check
+		return resp, nil
+	}
+	// Read here, whole, to count its values before anything parses it: go-containerregistry
+	// parses every manifest it fetches (for its artifactType), before strata sees it.
+	b, err := io.ReadAll(limited)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if n := jsonValues(b); n > maxJSONValues {
+		return nil, &Error{Kind: ErrManifestTooLarge, Registry: req.URL.Host, Msg: fmt.Sprintf(
+			"manifest %s from %s has more than %d JSON values (%d bytes), far more than any image's",
+			oneLine(req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]), req.URL.Host, maxJSONValues, len(b))}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
 	return resp, nil
 }
 
