@@ -429,8 +429,8 @@ func TestKillPointsRmForce(t *testing.T) {
 // checkStaleCgroups checks the cgroups that the killed strata used (used) once its container
 // is removed: a run killed between making its container's cgroup and its container dir
 // leaves it (see cgroups.Sweep). It must hold no process, and rm's sweep must delete it once
-// stale: the test ages it rather than wait the minute (cgroups.StaleAge) that guards a cgroup
-// another strata has just made.
+// stale: the test ages it rather than wait the grace (cgroups.StaleAge, 5 s) that guards a
+// cgroup an older strata, which takes no parent lock, has just made.
 func (f *concFixture) checkStaleCgroups(t *testing.T, root string, used map[string]bool, delay time.Duration) {
 	t.Helper()
 	var left []string
