@@ -28,6 +28,11 @@
 //		code, err = runner.RunContainer(ctx, c, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 //	}
 //
+// A --rm container outlives a strata killed before it could remove it only until the next
+// run, ps, rm or prune: Store.RemoveOrphans and Store.SweepOrphans remove the --rm containers
+// whose recorded monitor is gone (by pid and start time), and the cgroups a killed run leaked
+// (cgroups.Sweep). Integration tests stop a run at chosen points with TestStopEnv.
+//
 // Errors that end a run early are *ExitCodeError (125 strata, 126 cannot execute, 127 not
 // found); errors from the init read "init: mounting rootfs: ..." and keep their sentinels
 // (errors.Is(err, ErrUnknownUser)).
