@@ -38,3 +38,30 @@ func TestCLIRedTeamRun(t *testing.T) {
 		assertOneLineError(t, r.Stderr, "--security-opt")
 	}
 }
+
+// TestCLIRedTeamFormat: --format templates that made strings without end, and serve's empty
+// --addr, end in one line and exit 1 from the built binary: the template ones killed strata
+// with "fatal error: out of memory" and a Go stack trace, the --addr one served the store on
+// every interface.
+func TestCLIRedTeamFormat(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	mustStrata(t, root, "create", "alpine", "true") // a row for ps's template to run on
+	nested := strings.Repeat("(json ", 40) + "." + strings.Repeat(")", 40)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"images", "--format", "{{" + nested[1:len(nested)-1] + "}}"}, "--format: json would make more than 64 MiB"},
+		{[]string{"ps", "-a", "--format", `{{define "x"}}{{template "x" (printf "%s%s" . .)}}{{end}}{{template "x" "a"}}`}, "--format: printf would make more than 64 MiB"},
+		{[]string{"serve", "--addr", ""}, `invalid --addr "": want HOST:PORT`},
+	} {
+		t.Run(tt.args[0], func(t *testing.T) {
+			r := strata(t, root, tt.args...)
+			if r.Code != 1 {
+				t.Errorf("exit %d, want 1 (stderr %.300q)", r.Code, r.Stderr)
+			}
+			assertOneLineError(t, r.Stderr, tt.want)
+		})
+	}
+}
