@@ -207,3 +207,18 @@ func TestTemplateMemoryBounded(t *testing.T) {
 		t.Errorf("printTemplate = %q, %v, want %q", out.String(), err, want)
 	}
 }
+
+// TestFlagCSVErrors: a comma-list flag (--ns) whose quotes do not parse is told without
+// encoding/csv's "parse error on line 1, column 11", which means nothing for one argument.
+func TestFlagCSVErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"create", "--ns", `time=new,"`, "img"},
+		{"enter", "--ns", `"`, "c", "--", "true"},
+	} {
+		_, err := strata(t, t.TempDir(), nil, args...)
+		want := `invalid argument ` + quoteValue(args[2]) + ` for "--ns" flag: extraneous or missing " in quoted-field`
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "line 1") {
+			t.Errorf("strata %q = %v, want %s", args, err, want)
+		}
+	}
+}

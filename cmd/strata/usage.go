@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"strconv"
@@ -45,6 +46,11 @@ func flagValueError(bad *pflag.InvalidValueError) error {
 		name = "-" + f.Shorthand + ", " + name
 	}
 	reason := errors.Unwrap(bad)
+	// A comma-list flag's value is read as CSV: its line and column say nothing of one argument.
+	var csvErr *csv.ParseError
+	if errors.As(reason, &csvErr) {
+		reason = csvErr.Err
+	}
 	var num *strconv.NumError
 	if errors.As(reason, &num) {
 		want := "want " + flagTypeWords(f.Value.Type())
