@@ -31,7 +31,7 @@ func (s *Store) hasBlobSized(d v1.Descriptor) bool {
 	if err != nil {
 		return false
 	}
-	fi, err := os.Stat(p)
+	fi, err := os.Lstat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == d.Size
 }
 
@@ -64,7 +64,13 @@ func (s *Store) checkStored(d v1.Descriptor) (bool, error) {
 			return false, fmt.Errorf("%w: stored with %d bytes, descriptor says %d", ErrSizeMismatch, fi.Size(), d.Size)
 		}
 	}
-	if err := removeIfExists(p); err != nil {
+	// A directory is never a blob: one made there (a bad restore, a hand gone wrong) is
+	// removed whole, as a file of the wrong size is, or no pull could ever repair it.
+	remove := removeIfExists
+	if fi.IsDir() {
+		remove = os.RemoveAll
+	}
+	if err := remove(p); err != nil {
 		return false, fmt.Errorf("removing damaged blob %s: %w", short(d.Digest), err)
 	}
 	return false, nil

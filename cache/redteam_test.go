@@ -298,3 +298,64 @@ func TestTimeoutEndsDownload(t *testing.T) {
 		})
 	}
 }
+
+// TestPullReplacesWhatIsNoBlob: a blob path holding a symlink (to a copy of the right bytes,
+// even) or a directory with files in it. The writers took the symlink for the blob, stat(2)
+// following it, while every reader refuses it ("not a regular file"): the next pull said all
+// was well and `images` failed on the image for good. The directory could not be removed
+// (not empty), so no pull could store the blob. Both are replaced by the blob.
+func TestPullReplacesWhatIsNoBlob(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 74, 2, 4096)...)
+	reg := newFakeRegistry(t, img)
+	configName, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifestDigest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := map[string]v1.Hash{"layer": layerDescs(t, img)[0].Digest, "config": configName, "manifest": manifestDigest}
+	for _, kind := range []string{"symlink", "directory"} {
+		for which, h := range blobs {
+			t.Run(kind+"/"+which, func(t *testing.T) {
+				s := openStore(t, t.TempDir())
+				rec := newLayerRecorder()
+				opts := WriteOptions{Fetch: reg.fetch, Layer: rec.layer, NeedLayer: func(v1.Hash) bool { return true }}
+				if _, err := s.WriteImage(context.Background(), testRef, img, opts); err != nil {
+					t.Fatal(err)
+				}
+				p := s.BlobPath(h)
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+				switch kind {
+				case "symlink":
+					copied := filepath.Join(t.TempDir(), "blob")
+					if err := os.WriteFile(copied, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					err = os.Symlink(copied, p)
+				case "directory":
+					err = os.MkdirAll(filepath.Join(p, "sub"), 0o755)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.WriteImage(context.Background(), testRef, img, opts); err != nil {
+					t.Fatalf("WriteImage over a %s at the %s's path = %v", kind, which, err)
+				}
+				if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+					t.Errorf("the %s's path after WriteImage: %v, %v; want the blob", which, fi, err)
+				}
+				if _, err := s.Infos(); err != nil {
+					t.Errorf("Infos after WriteImage = %v", err)
+				}
+			})
+		}
+	}
+}

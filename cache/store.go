@@ -165,13 +165,15 @@ func checkHash(h v1.Hash) error {
 }
 
 // HasBlob reports whether the verified blob h is in the store. It does not read the blob: a
-// file damaged on disk since is found by the readers that verify it, which remove it.
+// file damaged on disk since is found by the readers that verify it, which remove it. A
+// symlink at the blob's path is no blob (readers refuse to follow it), so the writers, which
+// store what is missing, replace it.
 func (s *Store) HasBlob(h v1.Hash) bool {
 	p, err := s.blobPath(h)
 	if err != nil {
 		return false
 	}
-	fi, err := os.Stat(p)
+	fi, err := os.Lstat(p)
 	return err == nil && fi.Mode().IsRegular()
 }
 
