@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"context"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCLIRedTeamRun runs, in real containers, what the CLI's red-team pass fixed: a working
@@ -63,5 +66,34 @@ func TestCLIRedTeamFormat(t *testing.T) {
 			}
 			assertOneLineError(t, r.Stderr, tt.want)
 		})
+	}
+}
+
+// TestCLIRedTeamEnterTTY: enter always attaches stdin, so its -t is exec's -it and is refused
+// on a stdin that is no terminal, as docker refuses exec -it: `echo x | strata enter -t c --
+// cat` hung, its pty never seeing the end of the pipe.
+func TestCLIRedTeamEnterTTY(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "rt-enter") })
+	mustStrata(t, root, "run", "-d", "--name", "rt-enter", "alpine", "sleep", "600")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, strataBin, "--root", root, "enter", "-t", "rt-enter", "--", "cat")
+	cmd.Stdin = strings.NewReader("x\n")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("enter -t with a piped stdin still runs after 20s")
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 {
+		t.Errorf("enter -t with a piped stdin = %v, want exit 125", err)
+	}
+	assertOneLineError(t, stderr.String(), "the input device is not a TTY")
+	// Without -t a pipe is fine: the command reads it to its end.
+	r := run(t, nil, "x\n", root, "enter", "rt-enter", "--", "cat")
+	if r.Code != 0 || r.Stdout != "x\n" {
+		t.Errorf("enter with a piped stdin = exit %d, stdout %q, want 0, %q (stderr %q)", r.Code, r.Stdout, "x\n", r.Stderr)
 	}
 }

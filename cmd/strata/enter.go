@@ -32,6 +32,11 @@ the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net 
 			if err != nil {
 				return withCode(runner.ExitOwnError, err)
 			}
+			// Stdin is always attached (below), so -t is exec's -it: on a pipe the command's
+			// pty never sees the input end, and `echo x | strata enter -t c -- cat` hung.
+			if err := checkTTY(true, o.Terminal, os.Stdin); err != nil {
+				return withCode(runner.ExitOwnError, err)
+			}
 			// Flags stop at CONTAINER, so the "--" that may follow it arrives as an argument.
 			o.Args = args[1:]
 			if o.Args[0] == "--" {
