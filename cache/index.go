@@ -52,11 +52,12 @@ func (s *Store) tag(ctx context.Context, ref string, desc v1.Descriptor) (prev *
 			if m.Annotations[RefNameAnnotation] == ref {
 				old := m
 				prev = &old
-				if sameDescriptor(m, d) {
+				if sameDescriptor(m, d) && named(idx.Manifests[i+1:], ref) == 0 {
 					// A pull of an unchanged image rewrites nothing.
 					return errUnchanged
 				}
 				idx.Manifests[i] = d
+				idx.Manifests = append(idx.Manifests[:i+1], unnamed(idx.Manifests[i+1:], ref)...)
 				return nil
 			}
 		}
@@ -66,17 +67,40 @@ func (s *Store) tag(ctx context.Context, ref string, desc v1.Descriptor) (prev *
 	return prev, err
 }
 
+// named counts the descriptors of ds that ref names. strata writes each ref once, but an
+// index.json shared with other OCI tools may name two descriptors alike (image-layout.md does
+// not forbid it): Tag and Untag then act on every one, or the one left would come back as
+// ref, the old image, after an rmi or a pull of a new one.
+func named(ds []v1.Descriptor, ref string) int {
+	n := 0
+	for _, d := range ds {
+		if d.Annotations[RefNameAnnotation] == ref {
+			n++
+		}
+	}
+	return n
+}
+
+// unnamed returns ds without the descriptors ref names, reusing its array.
+func unnamed(ds []v1.Descriptor, ref string) []v1.Descriptor {
+	out := ds[:0]
+	for _, d := range ds {
+		if d.Annotations[RefNameAnnotation] != ref {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Untag removes ref from index.json. Its blobs stay until Prune. A ref that is not there is
 // ErrNotFound.
 func (s *Store) Untag(ref string) error {
 	err := s.updateIndex(context.Background(), func(idx *v1.IndexManifest) error {
-		for i, m := range idx.Manifests {
-			if m.Annotations[RefNameAnnotation] == ref {
-				idx.Manifests = append(idx.Manifests[:i], idx.Manifests[i+1:]...)
-				return nil
-			}
+		if named(idx.Manifests, ref) == 0 {
+			return ErrNotFound
 		}
-		return ErrNotFound
+		idx.Manifests = unnamed(idx.Manifests, ref)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("untagging %s: %w", ref, err)

@@ -359,3 +359,71 @@ func TestPullReplacesWhatIsNoBlob(t *testing.T) {
 		}
 	}
 }
+
+// TestRefNamedTwice: an index.json that other OCI tools share may name two descriptors with
+// one ref (image-layout.md does not forbid it). Untag removed the first only, so the ref came
+// back naming the other image after an rmi; Tag replaced the first only, so the ref listed
+// twice, the old image still under it.
+func TestRefNamedTwice(t *testing.T) {
+	imgs := []v1.Image{imageOf(t, seededLayers(t, 75, 1, 512)...), imageOf(t, seededLayers(t, 76, 1, 512)...), imageOf(t, seededLayers(t, 77, 1, 512)...)}
+	reg := newFakeRegistry(t, imgs...)
+	const ref = "example.com/twice:1"
+	setup := func(t *testing.T) (*Store, []v1.Descriptor) {
+		s := openStore(t, t.TempDir())
+		var descs []v1.Descriptor
+		for i, img := range imgs {
+			res, err := s.WriteImage(context.Background(), fmt.Sprintf("example.com/img:%d", i), img, WriteOptions{Fetch: reg.fetch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			descs = append(descs, res.Manifest)
+		}
+		// What another tool wrote: ref on the first two images.
+		var named []v1.Descriptor
+		for _, d := range descs[:2] {
+			d.Annotations = map[string]string{RefNameAnnotation: ref}
+			named = append(named, d)
+		}
+		b, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: named})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir(), "index.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return s, descs
+	}
+	t.Run("untag", func(t *testing.T) {
+		s, _ := setup(t)
+		if err := s.Untag(ref); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.Resolve(ref); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Resolve after Untag = %s, %v; want ErrNotFound", d.Digest, err)
+		}
+	})
+	t.Run("tag", func(t *testing.T) {
+		s, descs := setup(t)
+		if err := s.Tag(ref, descs[2]); err != nil {
+			t.Fatal(err)
+		}
+		refs, err := s.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(refs) != 1 || refs[0].Descriptor.Digest != descs[2].Digest {
+			t.Errorf("List after Tag = %+v, want %s once, naming %s", refs, ref, descs[2].Digest)
+		}
+	})
+	t.Run("tag the first again", func(t *testing.T) {
+		s, descs := setup(t)
+		d := descs[0]
+		d.Annotations = nil
+		if err := s.Tag(ref, d); err != nil {
+			t.Fatal(err)
+		}
+		if refs, err := s.List(); err != nil || len(refs) != 1 {
+			t.Errorf("List after Tag = %+v, %v; want %s once", refs, err, ref)
+		}
+	})
+}
