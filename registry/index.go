@@ -168,8 +168,9 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	}
 	// The kind the index lists is trusted, as go-containerregistry does; a kind strata does
 	// not know is still read as an image manifest, as it always was: an index may list
-	// artifacts. An index listed as an image is refused below; go-containerregistry would
-	// hand out an image from inside it in its place (another digest).
+	// artifacts. An entry listed as an index is read as an image manifest too, and refused
+	// below when it is an index: go-containerregistry handed out an image from inside it in
+	// its place (another digest).
 	raw := desc.Manifest
 	mt := desc.MediaType
 	if !mt.IsImage() {

@@ -101,8 +101,8 @@ type Image struct {
 // Image resolves ref: an index is narrowed to the Puller's platform (a *PlatformError listing
 // what the index offers when none matches); schema 1, manifests over MaxManifestSize, media
 // types other than OCI or Docker image manifests and indexes, and manifests that Go would
-// read other than as written (see strict.go) are refused. Mirrors are
-// tried in order, then the registry itself, whose error is returned if all fail.
+// read other than as written (see strict.go) are refused. Mirrors are tried in order, then
+// the registry itself, whose error is returned if all fail.
 func (p *Puller) Image(ctx context.Context, ref Reference) (*Image, error) {
 	var err error
 	for _, ep := range p.endpoints(ref.domain) {
