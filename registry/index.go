@@ -152,6 +152,12 @@ func (i *Index) child(h v1.Hash, what string) (*remote.Descriptor, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
+	// go-containerregistry checks the bytes against the digest, except for a manifest sent
+	// as a signed schema 1: then it takes the registry's Docker-Content-Digest for theirs.
+	if !hashes(desc.Manifest, h) {
+		return nil, &Error{Registry: i.Source, Msg: fmt.Sprintf("%s %s of %s from %s: the registry sent other bytes (%d) than the digest names",
+			what, h, i.Ref, i.Source, len(desc.Manifest))}
+	}
 	if err := checkManifest(desc.Manifest, fmt.Sprintf("%s %s of %s", what, h, i.Ref), i.Source); err != nil {
 		return nil, err
 	}

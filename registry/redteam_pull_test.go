@@ -410,3 +410,45 @@ func TestValuesCountedBeforeParse(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexChildBytesVerified: go-containerregistry takes the registry's Docker-Content-Digest
+// for the digest of a manifest sent as a signed schema 1, and so fetches any bytes by digest
+// that way: a child index read through Index came back with other bytes than its digest
+// names. Index checks each child's bytes against the digest it asked for.
+func TestIndexChildBytesVerified(t *testing.T) {
+	const ociIndex = "application/vnd.oci.image.index.v1+json"
+	listed := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[]}`
+	other := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[],"annotations":{"not":"the one listed"}}`
+	root := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[{"mediaType":"` + ociIndex + `","digest":"` + sha256Of(listed) + `","size":` + fmt.Sprint(len(listed)) + `}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v2/":
+		case strings.HasSuffix(r.URL.Path, "/manifests/1"):
+			w.Header().Set("Content-Type", ociIndex)
+			io.WriteString(w, root)
+		case strings.HasSuffix(r.URL.Path, "/manifests/"+sha256Of(listed)):
+			w.Header().Set("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+			w.Header().Set("Docker-Content-Digest", sha256Of(listed))
+			io.WriteString(w, other)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.Index(context.Background(), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/lying/child:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := idx.ImageIndex(v1.Hash{Algorithm: "sha256", Hex: sha256Of(listed)[7:]})
+	if err == nil {
+		raw, _ := sub.RawManifest()
+		t.Fatalf("Index.ImageIndex of a child sent with other bytes = %d bytes hashing to %s, want an error", len(raw), sha256Of(string(raw)))
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("Index.ImageIndex = %q, want one line", err)
+	}
+}
