@@ -3,11 +3,14 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/strata-run/strata/internal/quote"
 )
@@ -41,18 +44,62 @@ func hostsFile(network, hostname string, hostHosts []byte, extra []string) ([]by
 		if !ok || name == "" {
 			return nil, fmt.Errorf("invalid --add-host %s: want name:ip", quote.Value(h))
 		}
+		// A space, tab or newline in the name would add names or whole lines to the file.
+		if i := strings.IndexFunc(name, badHostsRune); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			return nil, fmt.Errorf("invalid --add-host %s: the name contains %s", quote.Value(h), quote.Value(string(r)))
+		}
 		if ip == "host-gateway" {
 			return nil, fmt.Errorf("--add-host %s: host-gateway: %w", quote.Value(h), ErrUnsupported)
 		}
 		// As docker, which says no more: netip's reason ("IPv4 field has value >255") would
 		// quote the address a second time, uncut.
-		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
+		addr, err := parseIP(strings.Trim(ip, "[]"))
 		if err != nil {
 			return nil, fmt.Errorf("invalid IP address in --add-host: %s", quote.Value(ip))
 		}
 		fmt.Fprintf(&b, "%s\t%s\n", addr, name)
 	}
 	return b.Bytes(), nil
+}
+
+// parseIP parses an address as docker's net.ParseIP does: without an IPv6 zone, which netip
+// takes whatever it holds ("fe80::1%eth0\nsearch evil") and which would be written as is.
+func parseIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err == nil && a.Zone() != "" {
+		return netip.Addr{}, errors.New("IPv6 zone")
+	}
+	return a, err
+}
+
+// badHostsRune reports a rune that /etc/hosts would take as a separator or an end of line:
+// whitespace and control characters.
+func badHostsRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+
+// validateHostname checks a container's hostname as RFC 1123 names a host: dot-separated
+// labels of letters, digits and '-', none starting or ending with '-'. It becomes the UTS
+// name, which the kernel takes up to 64 bytes (HOST_NAME_MAX) and with any byte, and a line
+// of /etc/hosts, where a newline or a tab would add lines or names of the user's own. A label
+// may have the 64 bytes the kernel allows, not only DNS's 63, as docker does not check them.
+func validateHostname(h string) error {
+	if len(h) > 64 {
+		return fmt.Errorf("invalid hostname %s: longer than 64 bytes", quote.Value(h))
+	}
+	if h == "" {
+		return nil // no ID to name it after: no hostname, and no line in /etc/hosts
+	}
+	for _, label := range strings.Split(h, ".") {
+		ok := label != "" && label[0] != '-' && label[len(label)-1] != '-'
+		for i := 0; ok && i < len(label); i++ {
+			c := label[i]
+			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
+		}
+		if !ok {
+			return fmt.Errorf("invalid hostname %s: want dot-separated labels of letters, digits and '-' (RFC 1123)", quote.Value(h))
+		}
+	}
+	return nil
 }
 
 // resolvConf is the container's /etc/resolv.conf from the host's. With host networking the
@@ -62,7 +109,7 @@ func hostsFile(network, hostname string, hostHosts []byte, extra []string) ([]by
 func resolvConf(network string, host []byte, dns []string) ([]byte, error) {
 	var b bytes.Buffer
 	for _, d := range dns {
-		if _, err := netip.ParseAddr(d); err != nil {
+		if _, err := parseIP(d); err != nil {
 			return nil, fmt.Errorf("invalid IP address in --dns: %s", quote.Value(d))
 		}
 	}

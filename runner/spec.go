@@ -137,7 +137,7 @@ func (s Spec) validate() error {
 }
 
 // validateInput checks what the user chose (command, working directory, network, seccomp,
-// capabilities, --add-host, --dns, --ulimit), so that a bad value fails before a container is created.
+// capabilities, hostname, --add-host, --dns, --ulimit), so that a bad value fails before a container is created.
 func (s Spec) validateInput() error {
 	if len(s.Args) == 0 {
 		return ErrNoCommand
@@ -154,9 +154,12 @@ func (s Spec) validateInput() error {
 	if err := validateMountTargets(s.Mounts); err != nil {
 		return err
 	}
-	// The kernel's limit (HOST_NAME_MAX), checked now rather than as EINVAL from the init.
-	if len(s.Hostname) > 64 {
-		return fmt.Errorf("invalid hostname %q: longer than 64 bytes", s.Hostname)
+	// The host's own name, which a container on the host's network takes, is the host's
+	// business; any other is checked, a newline in it would write lines into /etc/hosts.
+	if err := validateHostname(s.Hostname); err != nil {
+		if host, _ := os.Hostname(); s.Network != NetworkHost || s.Hostname != host {
+			return err
+		}
 	}
 	if s.Seccomp != SeccompDefault && s.Seccomp != SeccompUnconfined {
 		if _, err := seccomp.Parse([]byte(s.Seccomp)); err != nil {
