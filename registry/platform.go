@@ -37,12 +37,40 @@ func (e *PlatformError) Is(target error) bool { return target == ErrNoMatchingPl
 func DefaultPlatform() v1.Platform { return platforms.Host() }
 
 // ParsePlatform parses "os/arch[/variant]" as --platform does: "linux/arm64/v8", "linux/amd64".
+// The names users type for the same platform mean it, as docker takes them (containerd's
+// platforms.Parse): any case, "x86_64" and "aarch64" as uname says, "armhf", "7" for "v7".
 func ParsePlatform(s string) (v1.Platform, error) {
 	p, err := v1.ParsePlatform(s)
 	if err != nil || p.OS == "" || p.Architecture == "" {
 		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
 	}
-	return *p, nil
+	return userPlatform(*p), nil
+}
+
+// userPlatform spells p as images do: lower case, the architecture's Go name, a variant "vN".
+func userPlatform(p v1.Platform) v1.Platform {
+	p.OS = strings.ToLower(p.OS)
+	p.Architecture = strings.ToLower(p.Architecture)
+	p.Variant = strings.ToLower(p.Variant)
+	if p.OS == "macos" {
+		p.OS = "darwin"
+	}
+	switch p.Architecture {
+	case "x86_64", "x86-64":
+		p.Architecture = "amd64"
+	case "aarch64":
+		p.Architecture = "arm64"
+	case "i386", "i686":
+		p.Architecture = "386"
+	case "armhf":
+		p.Architecture, p.Variant = "arm", "v7"
+	case "armel":
+		p.Architecture, p.Variant = "arm", "v6"
+	}
+	if p.Variant >= "1" && p.Variant <= "9" && len(p.Variant) == 1 {
+		p.Variant = "v" + p.Variant
+	}
+	return p
 }
 
 // matchPlatform picks the first manifest of an index for want; an index lists its preferred

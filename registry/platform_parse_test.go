@@ -1,0 +1,42 @@
+package registry
+
+import (
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// TestParsePlatformAliases: the names docker takes for a platform select the same manifests
+// as the canonical ones; a mismatch would refuse `--platform LINUX/AMD64` or `linux/x86_64`.
+func TestParsePlatformAliases(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want v1.Platform
+	}{
+		{"linux/amd64", v1.Platform{OS: "linux", Architecture: "amd64"}},
+		{"LINUX/AMD64", v1.Platform{OS: "linux", Architecture: "amd64"}},
+		{"linux/x86_64", v1.Platform{OS: "linux", Architecture: "amd64"}},
+		{"linux/x86-64", v1.Platform{OS: "linux", Architecture: "amd64"}},
+		{"linux/aarch64", v1.Platform{OS: "linux", Architecture: "arm64"}},
+		{"linux/arm64/8", v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}},
+		{"linux/armhf", v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+		{"linux/armel", v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}},
+		{"linux/arm/7", v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+		{"linux/i386", v1.Platform{OS: "linux", Architecture: "386"}},
+		{"linux/riscv64", v1.Platform{OS: "linux", Architecture: "riscv64"}},
+	} {
+		got, err := ParsePlatform(tt.in)
+		if err != nil {
+			t.Errorf("ParsePlatform(%q): %v", tt.in, err)
+			continue
+		}
+		if got.OS != tt.want.OS || got.Architecture != tt.want.Architecture || got.Variant != tt.want.Variant {
+			t.Errorf("ParsePlatform(%q) = %s, want %s", tt.in, platformString(got), platformString(tt.want))
+		}
+	}
+	for _, bad := range []string{"", "linux", "/amd64", "linux/"} {
+		if _, err := ParsePlatform(bad); err == nil {
+			t.Errorf("ParsePlatform(%q) succeeded", bad)
+		}
+	}
+}
