@@ -3,9 +3,13 @@ package cgroups
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // Resources are a container's limits; the zero value of every field means no limit, except
@@ -42,6 +46,13 @@ const (
 	maxShares = 262144
 	// maxCPU bounds CPU numbers in a cpuset list, so "0-4000000000" cannot allocate gigabytes.
 	maxCPU = 8191
+	// maxCPUList bounds the length of a cpuset list: the kernel takes no longer write to
+	// cpuset.cpus (max_write_len, 100 + 6 * NR_CPUS, in kernel/cgroup/cpuset.c) for the
+	// 8192 CPUs maxCPU allows.
+	maxCPUList = 100 + 6*(maxCPU+1)
+	// maxPids is the largest pids.max the kernel takes (PID_MAX_LIMIT on 64-bit, 4 Mi); a
+	// larger one was written and came back as EINVAL naming the cgroup's file.
+	maxPids = 4 << 20
 )
 
 // ParseMemory parses a docker memory size: a number with an optional unit b, k, m, g, t or p
@@ -139,8 +150,16 @@ func (r Resources) Validate() error {
 		return &ValueError{What: "cpus", Value: strconv.FormatFloat(r.CPUs, 'f', -1, 64), Reason: "out of range"}
 	case r.CPUShares != 0 && (r.CPUShares < minShares || r.CPUShares > maxShares):
 		return &ValueError{What: "cpu-shares", Value: strconv.FormatUint(r.CPUShares, 10), Reason: "must be between 2 and 262144"}
+	case r.PidsLimit > maxPids:
+		// Zero or negative stays docker's "unlimited".
+		return &ValueError{What: "pids-limit", Value: strconv.FormatInt(r.PidsLimit, 10), Reason: fmt.Sprintf("the kernel's maximum is %d", maxPids)}
 	}
 	if r.CpusetCpus != "" {
+		// Blank is no list: written as is, it left the cgroup no CPU, and the init failed
+		// to join it with "no space left on device".
+		if strings.TrimSpace(r.CpusetCpus) == "" {
+			return &ValueError{What: "cpuset cpus", Value: r.CpusetCpus, Reason: "no CPU in the list"}
+		}
 		if _, err := parseCPUList(r.CpusetCpus); err != nil {
 			return err
 		}
@@ -197,17 +216,47 @@ func weightToShares(weight uint64) uint64 {
 	return uint64(math.Round(math.Exp2(l)))
 }
 
-// cpuSet is a set of CPU numbers, parsed from a kernel CPU list.
-type cpuSet map[int]struct{}
+// cpuSet is a set of CPU numbers, parsed from a kernel CPU list: a bit per CPU up to maxCPU,
+// so a range costs a few word writes whatever its size ("0-8191" repeated 7000 times, the
+// longest list the kernel takes, parses in a millisecond; a map of CPUs took seconds).
+type cpuSet [(maxCPU + 1) / 64]uint64
+
+// addRange adds the CPUs a to b, both at most maxCPU.
+func (s *cpuSet) addRange(a, b int) {
+	for a <= b {
+		if a%64 == 0 && b-a >= 63 {
+			s[a/64] = ^uint64(0)
+			a += 64
+			continue
+		}
+		s[a/64] |= 1 << (a % 64)
+		a++
+	}
+}
+
+// has reports whether cpu is in s.
+func (s *cpuSet) has(cpu int) bool { return cpu >= 0 && cpu <= maxCPU && s[cpu/64]&(1<<(cpu%64)) != 0 }
+
+// count is the number of CPUs in s.
+func (s *cpuSet) count() int {
+	n := 0
+	for _, w := range s {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
 
 // parseCPUList parses a kernel CPU list ("0-3,5", whitespace around it ignored; "" is empty).
-func parseCPUList(s string) (cpuSet, error) {
-	set := cpuSet{}
+func parseCPUList(s string) (*cpuSet, error) {
+	set := new(cpuSet)
+	if len(s) > maxCPUList {
+		return nil, &ValueError{What: "cpuset cpus", Value: cutValue(s), Reason: fmt.Sprintf("%d bytes, the kernel takes at most %d", len(s), maxCPUList)}
+	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return set, nil
 	}
-	bad := func(reason string) error { return &ValueError{What: "cpuset cpus", Value: s, Reason: reason} }
+	bad := func(reason string) error { return &ValueError{What: "cpuset cpus", Value: cutValue(s), Reason: reason} }
 	for _, part := range strings.Split(s, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
@@ -223,21 +272,29 @@ func parseCPUList(s string) (cpuSet, error) {
 		if b > maxCPU {
 			return nil, bad(fmt.Sprintf("cpu %d out of range", b))
 		}
-		for cpu := a; cpu <= b; cpu++ {
-			set[cpu] = struct{}{}
-		}
+		set.addRange(a, b)
 	}
 	return set, nil
 }
 
+// cutValue is s cut to quote.MaxValue bytes (never inside a rune), with an ellipsis when cut,
+// for a ValueError, which quotes its Value whole.
+func cutValue(s string) string {
+	if len(s) <= quote.MaxValue {
+		return s
+	}
+	cut := quote.MaxValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // missing returns the CPUs of s not in allowed, in the kernel's list format ("" if none).
-func (s cpuSet) missing(allowed cpuSet) string {
+func (s *cpuSet) missing(allowed *cpuSet) string {
 	var out []string
 	for cpu := 0; cpu <= maxCPU; cpu++ {
-		if _, ok := s[cpu]; !ok {
-			continue
-		}
-		if _, ok := allowed[cpu]; !ok {
+		if s.has(cpu) && !allowed.has(cpu) {
 			out = append(out, strconv.Itoa(cpu))
 		}
 	}

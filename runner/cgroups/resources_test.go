@@ -97,12 +97,12 @@ func TestParseCPUList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := parseCPUList(tt.in)
-		if err != nil || len(got) != len(tt.want) {
+		if err != nil || got.count() != len(tt.want) {
 			t.Errorf("parseCPUList(%q) = %v, %v, want %v", tt.in, got, err, tt.want)
 			continue
 		}
 		for _, cpu := range tt.want {
-			if _, ok := got[cpu]; !ok {
+			if !got.has(cpu) {
 				t.Errorf("parseCPUList(%q) lacks %d", tt.in, cpu)
 			}
 		}

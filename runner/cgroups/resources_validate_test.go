@@ -1,0 +1,85 @@
+package cgroups
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestValidateRedTeam: limits that Validate let through and the kernel then refused, in
+// words naming strata's internals, or that cost seconds of CPU:
+//   - a blank --cpuset-cpus was written as is, left the cgroup without CPUs, and the init
+//     failed to join it with "no space left on device";
+//   - a --pids-limit above PID_MAX_LIMIT came back as "write …/pids.max: invalid argument";
+//   - a 128 KB --cpuset-cpus of "0-4095," repeated was taken, parsed CPU by CPU into a map
+//     (5 s), and quoted back whole.
+func TestValidateRedTeam(t *testing.T) {
+	long := strings.Repeat("0-4095,", 18000) + "0"
+	for _, tt := range []struct {
+		name string
+		r    Resources
+		want string // the error; "" for none
+	}{
+		{"blank cpuset", Resources{CpusetCpus: " "}, `invalid cpuset cpus value " ": no CPU in the list`},
+		{"whitespace cpuset", Resources{CpusetCpus: "\t\n"}, `invalid cpuset cpus value "\t\n": no CPU in the list`},
+		{"cpuset with spaces around", Resources{CpusetCpus: " 0 "}, ""},
+		{"pids above the kernel's", Resources{PidsLimit: maxPids + 1}, `invalid pids-limit value "4194305": the kernel's maximum is 4194304`},
+		{"pids far above", Resources{PidsLimit: 1 << 62}, `invalid pids-limit value "4611686018427387904": the kernel's maximum is 4194304`},
+		{"pids at the kernel's", Resources{PidsLimit: maxPids}, ""},
+		{"pids unlimited", Resources{PidsLimit: -1}, ""},
+		{"pids zero", Resources{PidsLimit: 0}, ""},
+		{"cpuset too long", Resources{CpusetCpus: long},
+			`invalid cpuset cpus value "` + long[:64] + `…": 126001 bytes, the kernel takes at most 49252`},
+		{"cpuset bad and long", Resources{CpusetCpus: strings.Repeat("x", 1000)},
+			`invalid cpuset cpus value "` + strings.Repeat("x", 64) + `…"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.r.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("Validate() = %v, want %s", err, tt.want)
+			case tt.want != "" && !errors.Is(err, ErrInvalid):
+				t.Errorf("Validate() = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+// TestParseCPUListLongest: the longest list the kernel takes (max_write_len of cpuset.cpus for
+// 8192 CPUs), every part the full range, parses in well under a quarter of a second with every CPU in it;
+// one byte more is refused. The map it built before took seconds for it.
+func TestParseCPUListLongest(t *testing.T) {
+	var b strings.Builder
+	for b.Len()+len(",0-8191") <= maxCPUList {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("0-8191")
+	}
+	list := b.String()
+	start := time.Now()
+	set, err := parseCPUList(list)
+	if d := time.Since(start); d > 250*time.Millisecond {
+		t.Errorf("parseCPUList of %d bytes took %v", len(list), d)
+	}
+	if err != nil || set.count() != maxCPU+1 || !set.has(0) || !set.has(maxCPU) || set.has(maxCPU+1) {
+		t.Fatalf("parseCPUList of %d bytes = %v CPUs, %v; want all %d", len(list), set.count(), err, maxCPU+1)
+	}
+	if _, err := parseCPUList(list + strings.Repeat(" ", maxCPUList-len(list)+1)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("parseCPUList of %d bytes = %v, want ErrInvalid", maxCPUList+1, err)
+	}
+	// Ranges that start and end inside words, and whole words.
+	set, err = parseCPUList("3-70,128-255,8190")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cpu := 0; cpu <= maxCPU; cpu++ {
+		want := cpu >= 3 && cpu <= 70 || cpu >= 128 && cpu <= 255 || cpu == 8190
+		if set.has(cpu) != want {
+			t.Errorf("parseCPUList(\"3-70,128-255,8190\") has %d: %v, want %v", cpu, set.has(cpu), want)
+		}
+	}
+}
