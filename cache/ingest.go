@@ -134,7 +134,8 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 			f = nil
 			return res, errors.Join(err, cerr, removeIfExists(partial))
 		}
-		if ctx.Err() != nil || errors.As(err, &te) || errors.As(err, &de) {
+		var re *requestError
+		if ctx.Err() != nil || errors.As(err, &te) || errors.As(err, &de) || errors.As(err, &re) {
 			return res, err
 		}
 		if n < minResumeProgress && timedOut(err) {
@@ -192,7 +193,7 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 func (s *Store) fetchOnce(ctx context.Context, in ingest, w *blobWriter, off int64) (int64, error) {
 	rc, err := in.fetch(ctx, in.desc.Digest, off)
 	if err != nil {
-		return 0, err
+		return 0, &requestError{err}
 	}
 	defer rc.Close()
 	want := in.desc.Size - off
@@ -242,6 +243,15 @@ func timedOut(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
 }
+
+// requestError is a fetch refused before its body began: an answer of the registry (429,
+// 503, 404, a bad range) that the fetcher's transport has already retried as its policy
+// says. Final here, as the partial is kept: retrying it again multiplied the transport's
+// waits (up to minutes each, honouring Retry-After) by Retries, so a registry that answered
+// every blob 429 held a pull for nine minutes. Retries are for connections dropped mid-body.
+type requestError struct{ error }
+
+func (e *requestError) Unwrap() error { return e.error }
 
 // sizeError is a blob longer than its descriptor: final, as retrying would fetch the same.
 type sizeError struct{ err error }
