@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // capNames maps capability names (without CAP_) to their numbers, as --cap-add spells them.
@@ -59,19 +61,19 @@ func capabilities(s Spec) ([]int, error) {
 	for _, c := range DefaultCaps {
 		set[c] = true
 	}
-	for _, c := range s.CapDrop {
-		c = normalizeCap(c)
+	for _, given := range s.CapDrop {
+		c := normalizeCap(given)
 		if c == "ALL" {
 			clear(set)
 			continue
 		}
 		if _, ok := capNames[c]; !ok {
-			return nil, fmt.Errorf("--cap-drop %s: unknown capability", c)
+			return nil, fmt.Errorf("--cap-drop %s: unknown capability", quote.Value(given))
 		}
 		delete(set, c)
 	}
-	for _, c := range s.CapAdd {
-		c = normalizeCap(c)
+	for _, given := range s.CapAdd {
+		c := normalizeCap(given)
 		if c == "ALL" {
 			for n := range capNames {
 				set[n] = true
@@ -79,7 +81,7 @@ func capabilities(s Spec) ([]int, error) {
 			continue
 		}
 		if _, ok := capNames[c]; !ok {
-			return nil, fmt.Errorf("--cap-add %s: unknown capability", c)
+			return nil, fmt.Errorf("--cap-add %s: unknown capability", quote.Value(given))
 		}
 		set[c] = true
 	}

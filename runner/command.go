@@ -3,7 +3,9 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -62,14 +64,25 @@ func EffectiveEntrypoint(entrypoint []string, overrideEntrypoint *string) []stri
 func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) {
 	var out []string
 	index := map[string]int{}
+	size := 0 // what out takes of the kernel's room for argv and envp: strings and pointers
 	set := func(kv string) {
 		k, _, _ := strings.Cut(kv, "=")
+		size += envSize(kv)
 		if i, ok := index[k]; ok {
+			size -= envSize(out[i])
 			out[i] = kv
 			return
 		}
 		index[k] = len(out)
 		out = append(out, kv)
+	}
+	// An environment no execve can take is refused now, in one line: twenty env files of
+	// 15 MB were read whole (180 MB, seconds) for the exec to fail with "argument list too long".
+	tooBig := func(after string) error {
+		if size <= maxExecStrings {
+			return nil
+		}
+		return fmt.Errorf("the environment is %d bytes after %s, over the %d the kernel passes to a command with its arguments", size, after, maxExecStrings)
 	}
 	// As docker: a -e name may hold any character but "=", an env file's no whitespace.
 	fromFlag := func(v string, fileLine bool) error {
@@ -87,6 +100,7 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 		} else if i, ok := index[k]; ok {
 			// Unset here: the image's or a file's value goes too, as docker's daemon drops
 			// a variable the client sent without "=" (set again later, it keeps its place).
+			size -= envSize(out[i])
 			out[i] = ""
 		}
 		return nil
@@ -96,33 +110,48 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 			set(kv)
 		}
 	}
+	if err := tooBig("the image's"); err != nil {
+		return nil, err
+	}
 	for _, f := range envFiles {
 		data, err := ReadUserFile(f, maxEnvFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading env file: %w", err)
+			// The path once, quoted: the PathError's "open : no such file" left an empty
+			// one unseen.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("reading env file %s: %w", quote.Value(f), err)
 		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for n := 1; sc.Scan(); n++ {
 			if !utf8.Valid(sc.Bytes()) {
-				return nil, fmt.Errorf("env file %s line %d: invalid UTF-8", f, n)
+				return nil, fmt.Errorf("env file %s line %d: invalid UTF-8", quote.Value(f), n)
 			}
 			line := strings.TrimLeft(sc.Text(), " \t")
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
 			if err := fromFlag(line, true); err != nil {
-				return nil, fmt.Errorf("env file %s line %d: %w", f, n, err)
+				return nil, fmt.Errorf("env file %s line %d: %w", quote.Value(f), n, err)
 			}
 		}
 		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("reading env file %s: %w", f, err)
+			return nil, fmt.Errorf("reading env file %s: %w", quote.Value(f), err)
+		}
+		if err := tooBig("env file " + quote.Value(f)); err != nil {
+			return nil, err
 		}
 	}
 	for _, v := range envFlags {
 		if err := fromFlag(v, false); err != nil {
 			return nil, err
 		}
+	}
+	if err := tooBig("-e"); err != nil {
+		return nil, err
 	}
 	return slices.DeleteFunc(out, func(kv string) bool { return kv == "" }), nil
 }
@@ -229,3 +258,16 @@ func realtimeSignal(name string) (syscall.Signal, bool) {
 
 // maxEnvFile bounds an --env-file: far more than any environment the kernel would pass.
 const maxEnvFile = 16 << 20
+
+// maxExecStrings is the most an execve takes of argv and envp together, their strings with
+// their NULs and a pointer each, whatever the stack limit: 3/4 of _STK_LIM (8 MiB), as
+// bprm_stack_limits in the kernel's fs/exec.c computes it.
+const maxExecStrings = 6 << 20
+
+// envSize is what kv takes of maxExecStrings.
+func envSize(kv string) int {
+	if kv == "" {
+		return 0 // an unset variable's place
+	}
+	return len(kv) + 1 + 8
+}
