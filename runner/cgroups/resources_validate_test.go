@@ -49,8 +49,8 @@ func TestValidateRedTeam(t *testing.T) {
 }
 
 // TestParseCPUListLongest: the longest list the kernel takes (max_write_len of cpuset.cpus for
-// 8192 CPUs), every part the full range, parses in well under a quarter of a second with every CPU in it;
-// one byte more is refused. The map it built before took seconds for it.
+// 8192 CPUs), every part the full range, parses in well under a quarter of a second with
+// every CPU in it; one byte more is refused. The map it built before took over a second.
 func TestParseCPUListLongest(t *testing.T) {
 	var b strings.Builder
 	for b.Len()+len(",0-8191") <= maxCPUList {
