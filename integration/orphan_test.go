@@ -160,6 +160,28 @@ func TestOrphanRunRmKilled(t *testing.T) {
 		})
 	}
 
+	// The same for a detached run, killed before it started the container's monitor: the
+	// run recorded itself as the monitor at creation, so its death makes an orphan.
+	t.Run("detached", func(t *testing.T) {
+		p := f.stopAt(t, root, "created", "run", "-d", "--rm", "--name", "orphan-d", f.a, "true")
+		id := containerByName(root, "orphan-d")
+		if id == "" {
+			t.Fatal("no container orphan-d once its run -d stopped after creating it")
+		}
+		p.kill(t)
+		r := run(t, f.env, "", root, "ps", "-a", "--format", "{{.Names}}")
+		if r.Code != 0 || strings.Contains(r.Stdout, "orphan-d") {
+			t.Errorf("ps -a after the kill of run -d --rm: exit %d, lists %q: want the container gone", r.Code, r.Stdout)
+		}
+		if _, err := os.Lstat(filepath.Join(root, "containers", id)); err == nil {
+			t.Errorf("ps left the container %.12s a killed run -d --rm created", id)
+		}
+		if cg := cgroupsOf(id); len(cg) != 0 {
+			t.Errorf("ps left the cgroups of killed container %.12s: %v", id, cg)
+		}
+		checkKept("ps after a killed run -d")
+	})
+
 	// Its name is free for the next run at once: `run --rm --name x` again after a kill.
 	p := f.stopAt(t, root, "created", rm("again")...)
 	p.kill(t)

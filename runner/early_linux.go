@@ -37,8 +37,9 @@ func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
 
 // TestStopEnv is a test hook: when it names one of the points below, a strata run stops
 // itself there (SIGSTOP), so that an integration test can SIGKILL it at exactly that point.
-// stopCgroup: the container's cgroup is made, its dir not yet. stopCreated: a foreground
-// run's container is created (recorded with this process as its monitor), not yet started.
+// stopCgroup: the container's cgroup is made, its dir not yet. stopCreated: a run's container
+// is created (recorded with this process as its monitor), not yet started (in the foreground
+// or, for -d, by its monitor).
 const TestStopEnv = "STRATA_TEST_STOP_AT"
 
 const (

@@ -67,12 +67,15 @@ func beginRun(c *Container) error {
 		return err
 	}
 	defer unlock()
-	return markMonitor(c)
+	return markMonitor(c, 0)
 }
 
 // markMonitor records this process as c's monitor, after checking c does not run. The caller
-// holds c's lock (Start holds it for the monitor it spawns).
-func markMonitor(c *Container) error {
+// holds c's lock (Start holds it for the monitor it spawns). starter, when not 0, is the
+// process whose Start spawned this monitor: `run -d` records itself as the container's
+// monitor from its creation (so a run killed before Start leaves an orphan the sweeps
+// remove, not a --rm container that lingers), and that record is no other start under way.
+func markMonitor(c *Container, starter int) error {
 	if c.Broken != nil {
 		return c.Broken
 	}
@@ -80,7 +83,7 @@ func markMonitor(c *Container) error {
 		return err
 	}
 	// Running, or exiting while its monitor records that.
-	if c.State.Status == StatusRunning || c.State.starting() {
+	if c.State.Status == StatusRunning || (c.State.starting() && (starter == 0 || c.State.MonitorPid != starter)) {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrRunning)
 	}
 	if err := removeStaleCgroup(c); err != nil {

@@ -776,12 +776,27 @@ func TestCreateToRun(t *testing.T) {
 	if err := busy.saveState(); err != nil {
 		t.Fatal(err)
 	}
-	if err := markMonitor(&busy); !errors.Is(err, ErrRunning) {
+	if err := markMonitor(&busy, 0); !errors.Is(err, ErrRunning) {
 		t.Errorf("start while another process starts it = %v, want ErrRunning", err)
+	}
+	if err := markMonitor(&busy, os.Getpid()); !errors.Is(err, ErrRunning) {
+		t.Errorf("start while a process that is not our starter starts it = %v, want ErrRunning", err)
+	}
+	// A monitor spawned by the process recorded (run -d records itself at create) takes over.
+	if err := busy.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if err := markMonitor(&busy, other.Process.Pid); err != nil {
+		t.Errorf("monitor of the recorded starter = %v, want it allowed", err)
+	}
+	busy.State = onDisk.State // back to the other process's record
+	busy.State.MonitorPid, busy.State.MonitorStart = other.Process.Pid, otherStart
+	if err := busy.saveState(); err != nil {
+		t.Fatal(err)
 	}
 	_ = other.Process.Kill()
 	_ = other.Wait()
-	if err := markMonitor(&busy); err != nil {
+	if err := markMonitor(&busy, 0); err != nil {
 		t.Errorf("start once that process is gone = %v, want it allowed", err)
 	}
 

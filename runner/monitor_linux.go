@@ -44,6 +44,10 @@ func Start(ctx context.Context, c *Container) (err error) {
 	if c.Broken != nil {
 		return withCode(ExitOwnError, c.Broken)
 	}
+	if c.monitored {
+		c.monitored = false // the monitor spawned below takes this process's record over
+		testStop(stopCreated)
+	}
 	unlock, err := c.Lock()
 	if err != nil {
 		return withCode(ExitOwnError, err)
@@ -382,7 +386,7 @@ func runMonitor() {
 	s := &Store{dir: filepath.Dir(dir)}
 	c, err := s.load(filepath.Base(dir))
 	if err == nil {
-		err = markMonitor(c) // Start holds the container's lock until we answer
+		err = markMonitor(c, os.Getppid()) // Start holds the container's lock until we answer
 	}
 	switch {
 	case err == nil && early && c.ID != em.ID:

@@ -137,10 +137,12 @@ func (s *Store) CreateWithID(id string, cfg Config, root RootFunc) (*Container, 
 	return s.create(id, cfg, root, false)
 }
 
-// CreateToRun is CreateWithID for a container this process runs at once in the foreground
-// (RunContainer): its first state names this process as its monitor, which RunContainer
-// would otherwise lock, reload and rewrite the state to record. Another strata's start
-// refuses it meanwhile (State.starting).
+// CreateToRun is CreateWithID for a container this process runs at once, in the foreground
+// (RunContainer) or detached (Start): its first state names this process as its monitor,
+// which RunContainer would otherwise lock, reload and rewrite the state to record, and which
+// the monitor Start spawns replaces. Another strata's start refuses it meanwhile
+// (State.starting), and if this process dies first the container is an orphan, removed by
+// the next sweep when it is --rm.
 func (s *Store) CreateToRun(id string, cfg Config, root RootFunc) (*Container, error) {
 	return s.create(id, cfg, root, true)
 }

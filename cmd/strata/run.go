@@ -287,8 +287,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		}
 	}
 	create := containers.CreateWithID
-	if !o.create && !o.detach {
-		create = containers.CreateToRun // this process runs it: its monitor from the start
+	if !o.create {
+		// This process runs it, or starts its monitor: its monitor from the start, so a run
+		// killed before the container started leaves an orphan the next command sweeps.
+		create = containers.CreateToRun
 	}
 	c, err := create(id, runner.Config{
 		Spec:           spec,
