@@ -157,6 +157,13 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 			return nil, err
 		}
 	}
+	// Docker takes a name with its leading "/" (how its API spells names) as the name.
+	if name, ok := strings.CutPrefix(cfg.Name, "/"); ok {
+		if !validName(name) {
+			return nil, invalidNameError(cfg.Name)
+		}
+		cfg.Name = name
+	}
 	if cfg.Name != "" && !validName(cfg.Name) {
 		return nil, invalidNameError(cfg.Name)
 	}

@@ -353,3 +353,27 @@ func TestStoreModes(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateNameLeadingSlash: docker takes --name /web as web (its API spells names with the
+// slash); "/" alone and "//web" are no names.
+func TestCreateNameLeadingSlash(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "/web"})
+	if err != nil {
+		t.Fatalf("Create with --name /web: %v", err)
+	}
+	if c.Config.Name != "web" {
+		t.Errorf("name = %q, want web", c.Config.Name)
+	}
+	if got, err := s.Get("web"); err != nil || got.ID != c.ID {
+		t.Errorf("Get(web) = %v, %v, want the container", got, err)
+	}
+	for _, bad := range []string{"/", "//web", "/-x"} {
+		if _, err := s.Create(Config{Name: bad}); err == nil {
+			t.Errorf("Create with --name %q succeeded", bad)
+		}
+	}
+}

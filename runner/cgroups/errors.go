@@ -3,6 +3,8 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // Sentinels callers branch on with errors.Is.
@@ -32,7 +34,7 @@ type ValueError struct {
 
 // Error reads like docker's message for the same value: invalid memory value "12x".
 func (e *ValueError) Error() string {
-	msg := fmt.Sprintf("invalid %s value %q", e.What, e.Value)
+	msg := fmt.Sprintf("invalid %s value %s", e.What, quote.Value(e.Value))
 	if e.Reason != "" {
 		msg += ": " + e.Reason
 	}

@@ -7,9 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"unicode/utf8"
-
-	"github.com/strata-run/strata/internal/quote"
 )
 
 // Resources are a container's limits; the zero value of every field means no limit, except
@@ -250,13 +247,13 @@ func (s *cpuSet) count() int {
 func parseCPUList(s string) (*cpuSet, error) {
 	set := new(cpuSet)
 	if len(s) > maxCPUList {
-		return nil, &ValueError{What: "cpuset cpus", Value: cutValue(s), Reason: fmt.Sprintf("%d bytes, the kernel takes at most %d", len(s), maxCPUList)}
+		return nil, &ValueError{What: "cpuset cpus", Value: s, Reason: fmt.Sprintf("%d bytes, the kernel takes at most %d", len(s), maxCPUList)}
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return set, nil
 	}
-	bad := func(reason string) error { return &ValueError{What: "cpuset cpus", Value: cutValue(s), Reason: reason} }
+	bad := func(reason string) error { return &ValueError{What: "cpuset cpus", Value: s, Reason: reason} }
 	for _, part := range strings.Split(s, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
@@ -275,19 +272,6 @@ func parseCPUList(s string) (*cpuSet, error) {
 		set.addRange(a, b)
 	}
 	return set, nil
-}
-
-// cutValue is s cut to quote.MaxValue bytes (never inside a rune), with an ellipsis when cut,
-// for a ValueError, which quotes its Value whole.
-func cutValue(s string) string {
-	if len(s) <= quote.MaxValue {
-		return s
-	}
-	cut := quote.MaxValue
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // missing returns the CPUs of s not in allowed, in the kernel's list format ("" if none).

@@ -30,9 +30,9 @@ func TestValidateRedTeam(t *testing.T) {
 		{"pids unlimited", Resources{PidsLimit: -1}, ""},
 		{"pids zero", Resources{PidsLimit: 0}, ""},
 		{"cpuset too long", Resources{CpusetCpus: long},
-			`invalid cpuset cpus value "` + long[:64] + `…": 126001 bytes, the kernel takes at most 49252`},
+			`invalid cpuset cpus value "` + long[:64] + `"… (126001 bytes): 126001 bytes, the kernel takes at most 49252`},
 		{"cpuset bad and long", Resources{CpusetCpus: strings.Repeat("x", 1000)},
-			`invalid cpuset cpus value "` + strings.Repeat("x", 64) + `…"`},
+			`invalid cpuset cpus value "` + strings.Repeat("x", 64) + `"… (1000 bytes)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.r.Validate()
