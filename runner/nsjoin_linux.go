@@ -300,6 +300,15 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		}
 		defer tty.Close()
 	}
+	// A null device of the helper's own, for an output the container's /dev/null cannot take
+	// (one it replaced, or one its user may not open): made while the helper may still mount.
+	var spareNull *os.File
+	if req.Confine && tty == nil && !allPipes() {
+		spareNull, _ = privateNull() // none: the container's /dev/null, or its error
+		if spareNull != nil {
+			defer spareNull.Close()
+		}
+	}
 	env := req.Env
 	if req.Confine {
 		if env, err = confine(req, tty); err != nil {
@@ -312,7 +321,7 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	}
 	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if req.Confine && tty == nil {
-		if stdio, err = containerStdio(); err != nil {
+		if stdio, err = containerStdio(spareNull); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -449,24 +458,81 @@ func setProcRlimit(l procRlimit) error {
 // containerStdio returns the exec'd command's stdin, stdout and stderr: the helper's own,
 // which strata made pipes, except any that is no pipe or socket (the host's /dev/null that
 // strata's os/exec gives a detached command), which becomes the container's /dev/null: no
-// host file is reachable through the command's /proc/self/fd.
-func containerStdio() ([3]*os.File, error) {
+// host file is reachable through the command's /proc/self/fd. Where the container's cannot
+// be opened as the null device (it made /dev/null a FIFO, a file, a directory, a link, or
+// one its user may not open), spare takes its place when not nil: docker's exec -d runs
+// there, its command's output going to the daemon's /dev/null.
+func containerStdio(spare *os.File) ([3]*os.File, error) {
 	out := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 	var null *os.File
 	for i, f := range out {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err == nil && (st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFSOCK) {
+		if isPipe(f) {
 			continue
 		}
 		if null == nil {
 			var err error
 			if null, err = openContainerNull(); err != nil {
-				return out, err
+				if spare == nil {
+					return out, err
+				}
+				null = spare
 			}
 		}
 		out[i] = null
 	}
 	return out, nil
+}
+
+// isPipe reports whether f is a pipe or a socket.
+func isPipe(f *os.File) bool {
+	var st unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &st) == nil && (st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFSOCK)
+}
+
+// allPipes reports whether the helper's stdin, stdout and stderr are all pipes or sockets,
+// so that containerStdio needs no null device.
+func allPipes() bool {
+	return isPipe(os.Stdin) && isPipe(os.Stdout) && isPipe(os.Stderr)
+}
+
+// privateNull opens a null device node of its own, on a tmpfs mounted nowhere (fsmount's
+// detached mount, gone with the last fd): neither the host's /dev/null, which the command
+// could chmod or chown through /proc/self/fd as the container's root, nor a path the
+// container can reach or replace. Reopening it through /proc/self/fd gives the null device
+// again; the fd is not a directory, so no ".." leads from it to the tmpfs. It takes
+// CAP_SYS_ADMIN and CAP_MKNOD, so it runs before the container's credentials.
+func privateNull() (*os.File, error) {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("creating a null device: %w", err)
+	}
+	defer unix.Close(fsfd)
+	for _, kv := range [][2]string{{"mode", "0500"}, {"nr_inodes", "2"}} {
+		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("creating a null device: %s: %w", kv[0], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("creating a null device: %w", err)
+	}
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, fmt.Errorf("creating a null device: %w", err)
+	}
+	defer unix.Close(mnt)
+	if err := unix.Mknodat(mnt, "null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		return nil, fmt.Errorf("creating a null device: %w", err)
+	}
+	fd, err := unix.Openat(mnt, "null", unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening a null device: %w", err)
+	}
+	null := os.NewFile(uintptr(fd), "/dev/null")
+	if err := null.Chmod(0o666); err != nil { // as /dev/null, whatever the umask
+		null.Close()
+		return nil, fmt.Errorf("creating a null device: %w", err)
+	}
+	return null, nil
 }
 
 // openContainerNull opens the container's /dev/null, checked to be the null device: the
