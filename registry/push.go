@@ -60,6 +60,19 @@ func Push(ctx context.Context, ref Reference, img v1.Image, opts Options) error 
 		if err := pushLayers(ctx, s, img, opts.PushProgress); err != nil {
 			return err
 		}
+		// go-containerregistry takes any 200 to the config's HEAD for "there": ask first,
+		// so a registry claiming it at another size is refused before the manifest names it.
+		cfg, err := img.ConfigName()
+		if err != nil {
+			return fmt.Errorf("reading config digest: %w", err)
+		}
+		raw, err := img.RawConfigFile()
+		if err != nil {
+			return fmt.Errorf("reading config: %w", err)
+		}
+		if _, err := blobExists(ctx, s, cfg, int64(len(raw))); err != nil {
+			return err
+		}
 		// Config and manifest; the layers are there now, so their HEADs answer 200.
 		return remote.Write(r, img, o...)
 	})
@@ -168,7 +181,7 @@ func pushLayers(ctx context.Context, s *session, img v1.Image, progress func(Pus
 }
 
 func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit func(PushEvent)) error {
-	exists, err := blobExists(ctx, s, ev.Digest)
+	exists, err := blobExists(ctx, s, ev.Digest, ev.Size)
 	if err != nil {
 		return err
 	}
@@ -187,8 +200,11 @@ func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit f
 	return nil
 }
 
-// blobExists asks the registry, with a HEAD, whether the repository has blob h.
-func blobExists(ctx context.Context, s *session, h v1.Hash) (bool, error) {
+// blobExists asks the registry, with a HEAD, whether the repository has blob h, of size bytes.
+// A registry that has it at another size has something else under that digest, or nothing:
+// skipping the upload would publish a manifest naming a blob the registry cannot serve, so
+// that is an error. A HEAD with no length, or 0, (a proxy that drops it) is believed.
+func blobExists(ctx context.Context, s *session, h v1.Hash, size int64) (bool, error) {
 	u := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", s.repo.Scheme(), s.repo.RegistryStr(), s.repo.RepositoryStr(), h)
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
 	if err != nil {
@@ -202,6 +218,11 @@ func blobExists(ctx context.Context, s *session, h v1.Hash) (bool, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	switch resp.StatusCode {
 	case http.StatusOK:
+		if resp.ContentLength > 0 && resp.ContentLength != size {
+			return false, &Error{Registry: s.host, Msg: fmt.Sprintf(
+				"pushing %s: registry %s says it has blob %s as %d bytes, but the blob is %d bytes",
+				s.repo.Name(), s.host, h, resp.ContentLength, size)}
+		}
 		return true, nil
 	case http.StatusNotFound:
 		return false, nil
@@ -214,13 +235,23 @@ func blobExists(ctx context.Context, s *session, h v1.Hash) (bool, error) {
 // else under the tag, and strata would record and print a digest the registry does not serve.
 // go-containerregistry reads no answer of a manifest PUT. A registry that sends no digest is
 // taken at its word that it stored the bytes.
+//
+// It also cuts the error answers of a push's requests (POST, PATCH, PUT) at what
+// go-containerregistry reads of them: past that it reports "body exceeds 65536 byte limit"
+// instead of the refusal, and the user never learns the registry answered 400 or 413.
 type digestCheck struct {
 	inner http.RoundTripper
 }
 
+// maxErrorBody is what go-containerregistry's error check reads of an error answer.
+const maxErrorBody = 64 << 10
+
 func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodPut || !strings.Contains(req.URL.Path, "/manifests/") || req.GetBody == nil {
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
 		return t.inner.RoundTrip(req)
+	}
+	if req.Method != http.MethodPut || !strings.Contains(req.URL.Path, "/manifests/") || req.GetBody == nil {
+		return cutErrorBody(t.inner.RoundTrip(req))
 	}
 	body, err := req.GetBody()
 	if err != nil {
@@ -233,7 +264,7 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.inner.RoundTrip(req)
 	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp, err
+		return cutErrorBody(resp, err)
 	}
 	answer := strings.TrimSpace(resp.Header.Get("Docker-Content-Digest"))
 	if answer == "" {
@@ -248,4 +279,19 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, &Error{Registry: req.URL.Host, Msg: fmt.Sprintf(
 		"pushing manifest %s to %s: the registry answered with digest %s, not the digest of what strata sent",
 		ours, req.URL.Host, oneLine(answer))}
+}
+
+// cutErrorBody ends the body of an error answer (4xx, 5xx) at maxErrorBody bytes.
+func cutErrorBody(resp *http.Response, err error) (*http.Response, error) {
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(resp.Body, maxErrorBody), resp.Body}
+	if resp.ContentLength > maxErrorBody {
+		resp.ContentLength = maxErrorBody
+	}
+	return resp, nil
 }
