@@ -35,10 +35,12 @@ type ExecOptions struct {
 	// binary the container replaced must not get init_module, mount or open_by_handle_at
 	// that the container never had. The container's masked paths stay masked.
 	Privileged bool
-	// Detach returns once the command runs (-d); its output is discarded and the
-	// container's PID 1 reaps it. With Terminal, a helper process in the container's cgroup
-	// keeps the command's terminal open, reads it, and reaps the command: closing the
-	// terminal would end the command with SIGHUP.
+	// Detach returns once the command runs (-d); its output is discarded. The helper that
+	// started it, outside the container's pid namespace, exits, so the host's init (or the
+	// nearest subreaper above strata) reaps it, as docker's shim reaps an exec'd process; not
+	// the container's PID 1, which may reap nothing (sleep). With Terminal, a helper process
+	// in the container's cgroup keeps the command's terminal open, reads it, and reaps the
+	// command: closing the terminal would end the command with SIGHUP.
 	Detach bool
 }
 
@@ -51,7 +53,7 @@ type ExecOptions struct {
 //
 // With Terminal, the command's terminal is a pty of the container's own devpts, as docker
 // exec -t gives, so tty(1) names it and it shows in the container's /dev/pts. A command that is still
-// running when Exec's ctx ends is killed; one started with Detach belongs to the container.
+// running when Exec's ctx ends is killed; one started with Detach runs on, with the container.
 func Exec(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (int, error) {
 	code, err := execIn(ctx, c, opts, stdio)
 	if err != nil {

@@ -84,8 +84,9 @@ type joinRequest struct {
 	// OomScoreAdj is the container's PID 1's oom_score_adj, which the command gets (Exec) in
 	// place of strata's own, as docker's exec'd processes get the container's.
 	OomScoreAdj *int `json:"oomScoreAdj,omitempty"`
-	// Detach makes the helper exit once the command runs; the command then belongs to the
-	// container's PID 1, which reaps it. With Terminal the helper stays instead, holding the
+	// Detach makes the helper exit once the command runs; the command, in the container's
+	// namespaces and cgroup, is then reaped by the host's init or the nearest subreaper
+	// above strata (see ExecOptions.Detach). With Terminal the helper stays instead, holding the
 	// command's terminal, until the command exits (holdTerminal).
 	Detach bool `json:"detach,omitempty"`
 	// CgroupDirs are the container's v1 cgroup directories, which the helper's thread joins
