@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -57,7 +58,7 @@ const pushConcurrency = 4
 // Options.PushProgress, if set, hears about each layer.
 func Push(ctx context.Context, ref Reference, img v1.Image, opts Options) error {
 	return push(ctx, ref, opts, func(s *session, r name.Reference, o []remote.Option) error {
-		if err := pushLayers(ctx, s, img, opts.PushProgress); err != nil {
+		if err := pushLayers(ctx, s, img, opts.PushProgress, stallLimit(opts)); err != nil {
 			return err
 		}
 		// go-containerregistry takes any 200 to the config's HEAD for "there": ask first,
@@ -108,7 +109,7 @@ func push(ctx context.Context, ref Reference, opts Options, write func(*session,
 // pushLayers uploads the layers the registry lacks, pushConcurrency at once, telling progress
 // which ones it already had. go-containerregistry's Write does the same checks but reports
 // only bytes for the whole image, and docker users expect "Layer already exists".
-func pushLayers(ctx context.Context, s *session, img v1.Image, progress func(PushEvent)) error {
+func pushLayers(ctx context.Context, s *session, img v1.Image, progress func(PushEvent), stall time.Duration) error {
 	layers, err := img.Layers()
 	if err != nil {
 		return fmt.Errorf("reading layers: %w", err)
@@ -160,7 +161,7 @@ func pushLayers(ctx context.Context, s *session, img v1.Image, progress func(Pus
 				return
 			}
 			defer func() { <-sem }()
-			if err := pushLayer(ctx, s, j.layer, j.ev, emit); err != nil {
+			if err := pushLayer(ctx, s, j.layer, j.ev, emit, stall); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -180,7 +181,7 @@ func pushLayers(ctx context.Context, s *session, img v1.Image, progress func(Pus
 	return ctx.Err()
 }
 
-func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit func(PushEvent)) error {
+func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit func(PushEvent), stall time.Duration) error {
 	exists, err := blobExists(ctx, s, ev.Digest, ev.Size)
 	if err != nil {
 		return err
@@ -192,12 +193,78 @@ func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit f
 	}
 	ev.Status = PushPushing
 	emit(ev)
+	if stall > 0 {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		w := &sendWatch{limit: stall}
+		w.timer = time.AfterFunc(stall, func() { cancel(&stallError{stall}) })
+		w.timer.Stop()
+		defer w.timer.Stop()
+		l = watchedLayer{l, w}
+	}
 	if err := remote.WriteLayer(s.repo, l, s.options(ctx)...); err != nil {
+		var stalled *stallError
+		if errors.As(context.Cause(ctx), &stalled) {
+			return &Error{Kind: ErrUnreachable, Registry: s.host, Err: stalled, Msg: fmt.Sprintf(
+				"pushing %s: registry %s took nothing of layer %s for %s: timed out", s.repo.Name(), s.host, ev.Digest, stall)}
+		}
 		return err
 	}
 	ev.Status = PushPushed
 	emit(ev)
 	return nil
+}
+
+// stallLimit is the stall limit of opts' retry policy (zero: none).
+func stallLimit(opts Options) time.Duration {
+	if opts.retry != nil {
+		return opts.retry.stall
+	}
+	return defaultRetry.stall
+}
+
+// sendWatch fails an upload whose body the registry stops taking: stallGuard does not time a
+// PUT or PATCH, which may wait long on the registry's storage, so a registry that accepts the
+// PATCH and then reads nothing more of it (its socket buffers full) held the push forever. The
+// timer runs from each Read of the body to the next; the time after the body's end, waiting
+// for the answer, is not counted.
+type sendWatch struct {
+	limit time.Duration
+	timer *time.Timer
+}
+
+// watchedLayer is a layer whose compressed bytes are read under a sendWatch.
+type watchedLayer struct {
+	v1.Layer
+	w *sendWatch
+}
+
+func (l watchedLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return &watchedBody{ReadCloser: rc, w: l.w}, nil
+}
+
+type watchedBody struct {
+	io.ReadCloser
+	w *sendWatch
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.w.timer.Stop()
+	n, err := b.ReadCloser.Read(p)
+	if err == nil {
+		b.w.timer.Reset(b.w.limit)
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.w.timer.Stop()
+	return b.ReadCloser.Close()
 }
 
 // blobExists asks the registry, with a HEAD, whether the repository has blob h, of size bytes.

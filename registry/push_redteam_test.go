@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 )
 
 // isUpload reports whether r continues a blob upload (a PATCH or the PUT that commits it).
@@ -332,5 +334,36 @@ func TestPushHeadLiesAboutSize(t *testing.T) {
 				t.Errorf("the failed push left %s tagged", ref)
 			}
 		})
+	}
+}
+
+// TestPushStalledPatch: a registry that takes the PATCH of an upload and then reads no more of
+// its body must not hang the push forever: it fails in one line as timed out. (One that reads
+// the whole body and never answers is still waited on: stallGuard times no PUT or PATCH.)
+func TestPushStalledPatch(t *testing.T) {
+	quit := make(chan struct{})
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPatch {
+				_, _ = io.CopyN(io.Discard, r.Body, 4096)
+				stallHere(t, r, quit)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	t.Cleanup(func() { close(quit) })
+	opts := testOptions()
+	opts.retry = &stallRetry
+	img, err := random.Image(8<<20, 1) // more than the socket buffers hold
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 30*time.Second, func() {
+		err = Push(context.Background(), mustRef(t, host+"/stall/patch:1"), img, opts)
+	})
+	t.Logf("Push = %v", err)
+	if err == nil || !strings.Contains(err.Error(), "timed out") || strings.ContainsAny(err.Error(), "\n\r") {
+		t.Errorf("Push to a registry that stops reading a PATCH = %v, want one line saying it timed out", err)
 	}
 }
