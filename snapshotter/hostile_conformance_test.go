@@ -90,7 +90,7 @@ func TestAddMountpointsOpaqueRoot(t *testing.T) {
 				t.Fatal(err)
 			}
 			user := []mount.Mount{{Type: "tmpfs", Source: "tmpfs", Target: "/data/sub"}}
-			if err := s.AddMountpoints(cdir, diffIDs, user); err != nil {
+			if err := s.AddMountpoints(t.Context(), cdir, diffIDs, user); err != nil {
 				t.Fatalf("AddMountpoints = %v", err)
 			}
 			rootfs := filepath.Join(cdir, "rootfs")

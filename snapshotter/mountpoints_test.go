@@ -68,11 +68,11 @@ func TestAddMountpoints(t *testing.T) {
 				{Type: "tmpfs", Source: "tmpfs", Target: "/evil/x"},
 				{Type: "tmpfs", Source: "tmpfs", Target: "/etc"}, // the image has it
 			}
-			if err := s.AddMountpoints(cdir, diffIDs, user); err != nil {
+			if err := s.AddMountpoints(t.Context(), cdir, diffIDs, user); err != nil {
 				t.Fatalf("AddMountpoints = %v", err)
 			}
 			// A second run (strata start of a stopped container) finds everything there.
-			if err := s.AddMountpoints(cdir, diffIDs, user); err != nil {
+			if err := s.AddMountpoints(t.Context(), cdir, diffIDs, user); err != nil {
 				t.Fatalf("AddMountpoints again = %v", err)
 			}
 			rootfs := filepath.Join(cdir, "rootfs")
@@ -120,7 +120,7 @@ func TestAddMountpointsUnderFile(t *testing.T) {
 			if _, err := s.Prepare(t.Context(), cdir, []v1.Hash{l.diffID}, true); err != nil {
 				t.Fatal(err)
 			}
-			err := s.AddMountpoints(cdir, []v1.Hash{l.diffID}, []mount.Mount{{Type: "tmpfs", Target: "/etc/conf/x"}})
+			err := s.AddMountpoints(t.Context(), cdir, []v1.Hash{l.diffID}, []mount.Mount{{Type: "tmpfs", Target: "/etc/conf/x"}})
 			if !errors.Is(err, unix.ENOTDIR) {
 				t.Errorf("AddMountpoints(/etc/conf/x) = %v, want ENOTDIR", err)
 			}
@@ -138,7 +138,7 @@ func TestAddMountpointsWritable(t *testing.T) {
 		if _, err := s.Prepare(t.Context(), cdir, []v1.Hash{l.diffID}, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AddMountpoints(cdir, []v1.Hash{l.diffID}, []mount.Mount{{Type: "tmpfs", Target: "/x"}}); err != nil {
+		if err := s.AddMountpoints(t.Context(), cdir, []v1.Hash{l.diffID}, []mount.Mount{{Type: "tmpfs", Target: "/x"}}); err != nil {
 			t.Errorf("AddMountpoints on a writable container = %v", err)
 		}
 		wantAbsent(t, filepath.Join(cdir, "mountpoints"))

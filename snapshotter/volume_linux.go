@@ -8,7 +8,6 @@ import (
 	"path"
 	"path/filepath"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
@@ -26,9 +25,9 @@ var ErrVolumeOverFile = errors.New("cannot mount volume over existing file")
 //
 // The image is read in the merged view the container will see, without mounting it: the
 // layer dirs with overlay's rules (the vfs rootfs copy for vfs). target is resolved there
-// through the image's symlinks but never out of the image (securejoin), so a VOLUME whose
-// path leads to a host directory copies the image's directory of that name, or nothing; no
-// symlink of the copied tree is followed. A target that resolves to the image's root is an
+// through the image's symlinks but never out of the image (securejoin's rules), so a VOLUME
+// whose path leads to a host directory copies the image's directory of that name, or
+// nothing; no symlink of the copied tree is followed. A target that resolves to the image's root is an
 // error, as is one the image holds as a file (ErrVolumeOverFile).
 //
 // dst is built beside itself and renamed in when complete, so a dst that exists is whole.
@@ -46,24 +45,20 @@ func (s *Snapshotter) populateVolume(ctx context.Context, containerDir string, d
 	if !filepath.IsAbs(containerDir) || !filepath.IsAbs(dst) {
 		return errors.New("container dir and volume dir must be absolute paths")
 	}
-	u, err := s.imageView(containerDir, diffIDs)
+	u, err := s.imageView(ctx, containerDir, diffIDs)
 	if err != nil {
 		return err
 	}
-	joined, err := securejoin.SecureJoinVFS(unionRoot, target, u)
-	if err != nil {
-		return err
-	}
-	rel, err := u.rel(joined)
+	rel, n, err := u.resolve(target)
 	if err != nil {
 		return err
 	}
 	if rel == "/" {
 		return errors.New("the path leads to the image's root")
 	}
-	lowers, err := u.lookup(rel)
-	if err != nil {
-		return err
+	var lowers []string
+	if n != nil {
+		lowers = n.layers
 	}
 	var top unix.Stat_t
 	if len(lowers) > 0 {
@@ -111,23 +106,23 @@ func (s *Snapshotter) populateVolume(ctx context.Context, containerDir string, d
 // imageView is the merged view of the container's image as Prepare laid it out: the vfs
 // rootfs copy, or the overlay lowers top first (the mountpoints layer of a read-only
 // container on top).
-func (s *Snapshotter) imageView(containerDir string, diffIDs []v1.Hash) (unionFS, error) {
+func (s *Snapshotter) imageView(ctx context.Context, containerDir string, diffIDs []v1.Hash) (*unionFS, error) {
 	if s.driver == VFS {
-		return unionFS{layers: []string{filepath.Join(containerDir, rootfsDir)}}, nil
+		return newUnionFS(ctx, []string{filepath.Join(containerDir, rootfsDir)}), nil
 	}
-	var u unionFS
+	var layers []string
 	top := filepath.Join(containerDir, mountpointsDir)
 	if _, err := os.Lstat(top); err == nil {
-		u.layers = append(u.layers, top)
+		layers = append(layers, top)
 	}
 	lowers, err := s.lowerDirs(containerDir, diffIDs)
 	if err != nil {
-		return unionFS{}, err
+		return nil, err
 	}
 	for i := len(lowers) - 1; i >= 0; i-- {
-		u.layers = append(u.layers, lowers[i])
+		layers = append(layers, lowers[i])
 	}
-	return u, nil
+	return newUnionFS(ctx, layers), nil
 }
 
 // volumeCopier copies a directory of a merged view into a new tree. Every destination path

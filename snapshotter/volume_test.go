@@ -93,7 +93,7 @@ func TestPopulateVolume(t *testing.T) {
 					for _, tg := range targets {
 						ms = append(ms, mount.Mount{Type: "volume", Target: tg})
 					}
-					if err := s.AddMountpoints(cdir, diffIDs, ms); err != nil {
+					if err := s.AddMountpoints(t.Context(), cdir, diffIDs, ms); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -312,7 +312,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			if spec.Cwd != "" && len(spec.Cwd) < unix.PathMax {
 				points = append(slices.Clone(spec.Mounts), mount.Mount{Target: spec.Cwd})
 			}
-			err = snap.AddMountpoints(dir, cfg.RootFS.DiffIDs, points)
+			err = snap.AddMountpoints(ctx, dir, cfg.RootFS.DiffIDs, points)
 		}
 		for _, v := range volumes {
 			if err != nil {
