@@ -2,10 +2,14 @@ package runner
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,5 +53,64 @@ func TestExecDetachReplacedNull(t *testing.T) {
 		if code != 0 || err != nil || len(lines) != 2 || lines[0] != lines[1] || !strings.HasPrefix(lines[0], "1:3:") || strings.HasSuffix(lines[0], ":"+hostID) {
 			t.Errorf("after %q: the detached command's stdout and stderr = %q (%d, %v), want the same null device 1:3, not the host's /dev/null (%s), and its output not blocking it", tt.setup, out, code, err, hostID)
 		}
+	}
+}
+
+// TestExecPidsLimit: an exec'd command has the container's --pids-limit less its PID 1, as
+// docker's has: with 3, PID 1, a shell and one child. The helper that started the command
+// kept the container's pids cgroup for as long as the command ran, taking one of the three,
+// so the shell could not fork ("can't fork: Resource temporarily unavailable"). The helper
+// leaves once the command runs, so the shell waits, without forking, on a FIFO the test
+// writes once the cgroup holds PID 1 and the shell alone (or after 5 s).
+func TestExecPidsLimit(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, func(s *Spec) { s.Resources.PidsLimit = 3 }, "sleep", "1000")
+	cg, err := cgroups.Load(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	var current string
+	for _, d := range cg.ThreadDirs() {
+		if _, err := os.Stat(filepath.Join(d, "pids.current")); err == nil {
+			current = filepath.Join(d, "pids.current")
+		}
+	}
+	if current == "" {
+		t.Skip("no v1 pids cgroup: the helper is not in one")
+	}
+	fifo := fmt.Sprintf("/proc/%d/root/go", c.State.Pid)
+	for _, user := range []string{"", "nobody"} {
+		if err := unix.Mkfifo(fifo, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan string, 1)
+		go func() {
+			code, out, errOut, err := execOut(t, c, ExecOptions{User: user, Args: []string{"sh", "-c", "read x < /go; echo child & wait"}})
+			done <- fmt.Sprintf("%d, %v, %q (stderr %q)", code, err, out, errOut)
+		}()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if b, err := os.ReadFile(current); err == nil && strings.TrimSpace(string(b)) == "2" {
+				break
+			}
+		}
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.WriteString("go\n")
+		w.Close()
+		got := <-done
+		if err := os.Remove(fifo); err != nil {
+			t.Fatal(err)
+		}
+		if got != `0, <nil>, "child" (stderr "")` {
+			t.Errorf("-u %q: exec of a shell that forks once, under --pids-limit 3 = %s, want 0 and child", user, got)
+		}
+	}
+	// The limit still holds for the command: a second child is one too many.
+	code, _, errOut, _ := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "sleep 1 & sleep 1 & wait"}})
+	if code == 0 || !strings.Contains(errOut, "fork") {
+		t.Errorf("exec of a shell that forks twice under --pids-limit 3 = %d (stderr %q), want the second fork refused", code, errOut)
 	}
 }

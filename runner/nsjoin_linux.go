@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -248,6 +249,8 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		return nil, nil, ErrNoCommand
 	}
 	// While the host's /sys/fs/cgroup is still the one this thread sees.
+	leave := openPidsLeave(req.CgroupDirs)
+	defer closeFiles(leave)
 	if err := cgroups.JoinThread(req.CgroupDirs); err != nil {
 		return nil, nil, err
 	}
@@ -378,7 +381,37 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		}
 		return nil, master, &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", req.Args[0], err)}
 	}
+	leavePids(leave)
 	return cmd, master, nil
+}
+
+// openPidsLeave opens, for each of the v1 cgroup directories dirs that limits pids, the tasks
+// file of its parent, which leavePids writes once the command is born. The helper's thread
+// joined the container's pids cgroup for the command to be born in it, and then held one of
+// the container's --pids-limit slots for as long as the command ran: with --pids-limit 3 and
+// a PID 1, `strata exec c sh -c 'sleep 1 & wait'` could not fork, where docker's can (its
+// runc init becomes the command). Opened before the join, while this is the host's
+// /sys/fs/cgroup and strata's credentials; none opened leaves the thread where it is.
+func openPidsLeave(dirs []string) []*os.File {
+	var out []*os.File
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "pids.max")); err != nil {
+			continue
+		}
+		if f, err := os.OpenFile(filepath.Join(filepath.Dir(d), "tasks"), os.O_WRONLY, 0); err == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// leavePids moves this thread, whose child the command now is, out of the container's v1
+// pids cgroups into their parents (openPidsLeave). Best effort: staying costs the container
+// one of its pids, nothing else.
+func leavePids(files []*os.File) {
+	for _, f := range files {
+		_, _ = unix.Write(int(f.Fd()), []byte("0"))
+	}
 }
 
 // loadJoinSeccomp installs the container's seccomp profile on this thread, resolved against
