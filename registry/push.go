@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -82,8 +83,18 @@ func Push(ctx context.Context, ref Reference, img v1.Image, opts Options) error 
 // PushIndex uploads an index and every manifest and blob it lists to ref, as Push does for one
 // image. It reports no PushEvents.
 func PushIndex(ctx context.Context, ref Reference, idx v1.ImageIndex, opts Options) error {
-	return push(ctx, ref, opts, func(_ *session, r name.Reference, o []remote.Option) error {
-		return remote.WriteIndex(r, idx, o...)
+	return push(ctx, ref, opts, func(s *session, r name.Reference, _ []remote.Option) error {
+		ctx, w, done := watchSends(ctx, stallLimit(opts))
+		defer done()
+		if w != nil {
+			idx = watchedIndex{idx, w}
+		}
+		err := remote.WriteIndex(r, idx, s.options(ctx)...)
+		if stalled := stallOf(ctx); err != nil && stalled != nil {
+			return &Error{Kind: ErrUnreachable, Registry: s.host, Err: stalled, Msg: fmt.Sprintf(
+				"pushing %s: registry %s took nothing of an upload for %s: timed out", s.repo.Name(), s.host, stalled.limit)}
+		}
+		return err
 	})
 }
 
@@ -193,19 +204,10 @@ func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit f
 	}
 	ev.Status = PushPushing
 	emit(ev)
-	if stall > 0 {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		w := &sendWatch{limit: stall}
-		w.timer = time.AfterFunc(stall, func() { cancel(&stallError{stall}) })
-		w.timer.Stop()
-		defer w.timer.Stop()
-		l = watchedLayer{l, w}
-	}
-	if err := remote.WriteLayer(s.repo, l, s.options(ctx)...); err != nil {
-		var stalled *stallError
-		if errors.As(context.Cause(ctx), &stalled) {
+	ctx, w, done := watchSends(ctx, stall)
+	defer done()
+	if err := remote.WriteLayer(s.repo, w.layer(l), s.options(ctx)...); err != nil {
+		if stalled := stallOf(ctx); stalled != nil {
 			return &Error{Kind: ErrUnreachable, Registry: s.host, Err: stalled, Msg: fmt.Sprintf(
 				"pushing %s: registry %s took nothing of layer %s for %s: timed out", s.repo.Name(), s.host, ev.Digest, stall)}
 		}
@@ -224,14 +226,41 @@ func stallLimit(opts Options) time.Duration {
 	return defaultRetry.stall
 }
 
-// sendWatch fails an upload whose body the registry stops taking: stallGuard does not time a
+// sendWatch fails uploads whose body the registry stops taking: stallGuard does not time a
 // PUT or PATCH, which may wait long on the registry's storage, so a registry that accepts the
-// PATCH and then reads nothing more of it (its socket buffers full) held the push forever. The
-// timer runs from each Read of the body to the next; the time after the body's end, waiting
-// for the answer, is not counted.
+// PATCH and then reads nothing more of it (its socket buffers full) held the push forever.
+// Each body's timer runs from one Read to the next; the time after the body's end, waiting
+// for the answer, is not counted. A stall cancels the context watchSends returned, with a
+// *stallError as its cause. A nil *sendWatch watches nothing.
 type sendWatch struct {
-	limit time.Duration
-	timer *time.Timer
+	limit  time.Duration
+	cancel context.CancelCauseFunc
+}
+
+// watchSends returns ctx under a sendWatch of limit (none if limit is 0), and the func that
+// ends it.
+func watchSends(ctx context.Context, limit time.Duration) (context.Context, *sendWatch, func()) {
+	if limit <= 0 {
+		return ctx, nil, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	return ctx, &sendWatch{limit: limit, cancel: cancel}, func() { cancel(nil) }
+}
+
+// stallOf returns the stall that cancelled ctx, if one did.
+func stallOf(ctx context.Context) *stallError {
+	var stalled *stallError
+	if errors.As(context.Cause(ctx), &stalled) {
+		return stalled
+	}
+	return nil
+}
+
+func (w *sendWatch) layer(l v1.Layer) v1.Layer {
+	if w == nil {
+		return l
+	}
+	return watchedLayer{l, w}
 }
 
 // watchedLayer is a layer whose compressed bytes are read under a sendWatch.
@@ -245,26 +274,85 @@ func (l watchedLayer) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &watchedBody{ReadCloser: rc, w: l.w}, nil
+	w := l.w
+	t := time.AfterFunc(w.limit, func() { w.cancel(&stallError{w.limit}) })
+	t.Stop()
+	return &watchedBody{ReadCloser: rc, limit: w.limit, timer: t}, nil
 }
 
 type watchedBody struct {
 	io.ReadCloser
-	w *sendWatch
+	limit  time.Duration
+	timer  *time.Timer
+	closed atomic.Bool
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
-	b.w.timer.Stop()
+	b.timer.Stop()
 	n, err := b.ReadCloser.Read(p)
 	if err == nil {
-		b.w.timer.Reset(b.w.limit)
+		b.timer.Reset(b.limit)
+		if b.closed.Load() { // net/http may close the body while a Read is under way
+			b.timer.Stop()
+		}
 	}
 	return n, err
 }
 
 func (b *watchedBody) Close() error {
-	b.w.timer.Stop()
+	b.closed.Store(true)
+	b.timer.Stop()
 	return b.ReadCloser.Close()
+}
+
+// watchedIndex, watchedImage: an index whose images' layers are read under a sendWatch.
+type watchedIndex struct {
+	innerIndex
+	w *sendWatch
+}
+
+// innerIndex lets watchedIndex embed a v1.ImageIndex and still define its own ImageIndex.
+type innerIndex = v1.ImageIndex
+
+func (i watchedIndex) Image(h v1.Hash) (v1.Image, error) {
+	img, err := i.innerIndex.Image(h)
+	if err != nil {
+		return nil, err
+	}
+	return watchedImage{img, i.w}, nil
+}
+
+func (i watchedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	idx, err := i.innerIndex.ImageIndex(h)
+	if err != nil {
+		return nil, err
+	}
+	return watchedIndex{idx, i.w}, nil
+}
+
+type watchedImage struct {
+	v1.Image
+	w *sendWatch
+}
+
+func (i watchedImage) Layers() ([]v1.Layer, error) {
+	ls, err := i.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for n, l := range ls {
+		out[n] = i.w.layer(l)
+	}
+	return out, nil
+}
+
+func (i watchedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return i.w.layer(l), nil
 }
 
 // blobExists asks the registry, with a HEAD, whether the repository has blob h, of size bytes.

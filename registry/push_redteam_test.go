@@ -338,32 +338,49 @@ func TestPushHeadLiesAboutSize(t *testing.T) {
 }
 
 // TestPushStalledPatch: a registry that takes the PATCH of an upload and then reads no more of
-// its body must not hang the push forever: it fails in one line as timed out. (One that reads
-// the whole body and never answers is still waited on: stallGuard times no PUT or PATCH.)
+// its body must not hang the push, of an image or of an index, forever: it fails in one line as
+// timed out. (One that reads the whole body and never answers is still waited on: stallGuard
+// times no PUT or PATCH.)
 func TestPushStalledPatch(t *testing.T) {
-	quit := make(chan struct{})
-	host := serve(t, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPatch {
-				_, _ = io.CopyN(io.Discard, r.Body, 4096)
-				stallHere(t, r, quit)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
-	t.Cleanup(func() { close(quit) })
-	opts := testOptions()
-	opts.retry = &stallRetry
 	img, err := random.Image(8<<20, 1) // more than the socket buffers hold
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, 30*time.Second, func() {
-		err = Push(context.Background(), mustRef(t, host+"/stall/patch:1"), img, opts)
-	})
-	t.Logf("Push = %v", err)
-	if err == nil || !strings.Contains(err.Error(), "timed out") || strings.ContainsAny(err.Error(), "\n\r") {
-		t.Errorf("Push to a registry that stops reading a PATCH = %v, want one line saying it timed out", err)
+	for _, index := range []bool{false, true} {
+		name := "image"
+		if index {
+			name = "index"
+		}
+		t.Run(name, func(t *testing.T) {
+			quit := make(chan struct{})
+			host := serve(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodPatch {
+						_, _ = io.CopyN(io.Discard, r.Body, 4096)
+						stallHere(t, r, quit)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			t.Cleanup(func() { close(quit) })
+			opts := testOptions()
+			opts.retry = &stallRetry
+			ref := mustRef(t, host+"/stall/patch:1")
+			var err error
+			within(t, 30*time.Second, func() {
+				if index {
+					idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img,
+						Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}})
+					err = PushIndex(context.Background(), ref, idx, opts)
+				} else {
+					err = Push(context.Background(), ref, img, opts)
+				}
+			})
+			t.Logf("push = %v", err)
+			if err == nil || !strings.Contains(err.Error(), "timed out") || strings.ContainsAny(err.Error(), "\n\r") {
+				t.Errorf("push to a registry that stops reading a PATCH = %v, want one line saying it timed out", err)
+			}
+		})
 	}
 }
