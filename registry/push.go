@@ -405,6 +405,9 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodGet || req.Method == http.MethodHead {
 		return t.inner.RoundTrip(req)
 	}
+	if want := req.URL.Query().Get("digest"); req.Method == http.MethodPut && want != "" && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+		return checkCommit(cutErrorBody(t.inner.RoundTrip(req)))
+	}
 	if req.Method != http.MethodPut || !strings.Contains(req.URL.Path, "/manifests/") || req.GetBody == nil {
 		return cutErrorBody(t.inner.RoundTrip(req))
 	}
@@ -434,6 +437,25 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, &Error{Registry: req.URL.Host, Msg: fmt.Sprintf(
 		"pushing manifest %s to %s: the registry answered with digest %s, not the digest of what strata sent",
 		ours, req.URL.Host, oneLine(answer))}
+}
+
+// checkCommit fails the answer to the PUT that commits an upload as blob ?digest=D when it
+// names another digest: the registry stored the bytes under something else, and the manifest
+// about to name D would name a blob it lacks (docker asks for the blob again after a commit).
+func checkCommit(resp *http.Response, err error) (*http.Response, error) {
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp, err
+	}
+	want := resp.Request.URL.Query().Get("digest")
+	answer := strings.TrimSpace(resp.Header.Get("Docker-Content-Digest"))
+	if answer == "" || strings.EqualFold(answer, want) {
+		return resp, nil
+	}
+	resp.Body.Close()
+	host := resp.Request.URL.Host
+	return nil, &Error{Registry: host, Msg: fmt.Sprintf(
+		"pushing blob %s to %s: the registry answered with digest %s, not the digest of what strata sent",
+		oneLine(want), host, oneLine(answer))}
 }
 
 // cutErrorBody ends the body of an error answer (4xx, 5xx) at maxErrorBody bytes.

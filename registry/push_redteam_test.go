@@ -122,6 +122,24 @@ func TestPushRedteamUploads(t *testing.T) {
 			}
 			next.ServeHTTP(w, r)
 		}, "202"},
+		{"commit answered with another digest", func(w http.ResponseWriter, r *http.Request, next http.Handler, _ string) {
+			if r.Method == http.MethodPut && isUpload(r) {
+				w = rewriting(w, func(h http.Header, code int) int {
+					h.Set("Docker-Content-Digest", "sha256:"+strings.Repeat("ab", 32))
+					return code
+				})
+			}
+			next.ServeHTTP(w, r)
+		}, "answered with digest sha256:abab"},
+		{"commit answered with its digest in capitals", func(w http.ResponseWriter, r *http.Request, next http.Handler, _ string) {
+			if r.Method == http.MethodPut && isUpload(r) {
+				w = rewriting(w, func(h http.Header, code int) int {
+					h.Set("Docker-Content-Digest", strings.ToUpper(r.URL.Query().Get("digest")))
+					return code
+				})
+			}
+			next.ServeHTTP(w, r)
+		}, ""},
 		{"401 after POST", func(w http.ResponseWriter, r *http.Request, next http.Handler, _ string) {
 			if r.Method == http.MethodPatch {
 				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
