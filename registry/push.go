@@ -356,7 +356,8 @@ func (i watchedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 }
 
 // blobExists asks the registry, with a HEAD, whether the repository has blob h, of size bytes.
-// A registry that has it at another size has something else under that digest, or nothing:
+// A registry that has it at another size, or names another digest, has something else under
+// that digest, or nothing:
 // skipping the upload would publish a manifest naming a blob the registry cannot serve, so
 // that is an error. A HEAD with no length, or 0, (a proxy that drops it) is believed.
 func blobExists(ctx context.Context, s *session, h v1.Hash, size int64) (bool, error) {
@@ -373,6 +374,10 @@ func blobExists(ctx context.Context, s *session, h v1.Hash, size int64) (bool, e
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	switch resp.StatusCode {
 	case http.StatusOK:
+		if d := strings.TrimSpace(resp.Header.Get("Docker-Content-Digest")); d != "" && !strings.EqualFold(d, h.String()) {
+			return false, &Error{Registry: s.host, Msg: fmt.Sprintf(
+				"pushing %s: registry %s answered for blob %s with digest %s", s.repo.Name(), s.host, h, oneLine(d))}
+		}
 		if resp.ContentLength > 0 && resp.ContentLength != size {
 			return false, &Error{Registry: s.host, Msg: fmt.Sprintf(
 				"pushing %s: registry %s says it has blob %s as %d bytes, but the blob is %d bytes",

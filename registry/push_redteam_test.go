@@ -320,7 +320,7 @@ func TestPushIndexChildRefused(t *testing.T) {
 }
 
 // TestPushHeadLiesAboutSize: a registry whose HEAD says it has a layer, or the config, but of
-// another size, has something else under that digest: the push fails in one line naming the
+// another size or under another digest, has something else under that digest: the push fails in one line naming the
 // blob, rather than skip the upload and tag a manifest naming a blob the registry cannot serve.
 func TestPushHeadLiesAboutSize(t *testing.T) {
 	img := randomImage(t)
@@ -328,11 +328,16 @@ func TestPushHeadLiesAboutSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, which := range []string{"layers", "config"} {
+	for _, which := range []string{"layers", "config", "digest"} {
 		t.Run(which, func(t *testing.T) {
 			host := serve(t, func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					d := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+					if r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/sha256:") && which == "digest" {
+						w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("ab", 32))
+						w.WriteHeader(http.StatusOK)
+						return
+					}
 					if r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/sha256:") &&
 						(which == "layers") == (d != cfg.String()) {
 						w.Header().Set("Content-Length", "3")
@@ -345,8 +350,12 @@ func TestPushHeadLiesAboutSize(t *testing.T) {
 			})
 			ref := mustRef(t, host+"/red/head:1")
 			err := Push(context.Background(), ref, img, testOptions())
-			if err == nil || strings.ContainsAny(err.Error(), "\n\r") || !strings.Contains(err.Error(), "as 3 bytes") {
-				t.Fatalf("Push to a registry whose HEAD says 3 bytes = %v, want one line naming the size", err)
+			want := "as 3 bytes"
+			if which == "digest" {
+				want = "with digest sha256:abab"
+			}
+			if err == nil || strings.ContainsAny(err.Error(), "\n\r") || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Push to a registry whose HEAD lies = %v, want one line saying %q", err, want)
 			}
 			if _, herr := mustPuller(t).Head(context.Background(), ref); herr == nil {
 				t.Errorf("the failed push left %s tagged", ref)
