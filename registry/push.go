@@ -89,7 +89,7 @@ func PushIndex(ctx context.Context, ref Reference, idx v1.ImageIndex, opts Optio
 		if w != nil {
 			idx = watchedIndex{idx, w}
 		}
-		err := remote.WriteIndex(r, idx, s.options(ctx)...)
+		err := remote.WriteIndex(r, idx, pushOptions(ctx, s)...)
 		if stalled := stallOf(ctx); err != nil && stalled != nil {
 			return &Error{Kind: ErrUnreachable, Registry: s.host, Err: stalled, Msg: fmt.Sprintf(
 				"pushing %s: registry %s took nothing of an upload for %s: timed out", s.repo.Name(), s.host, stalled.limit)}
@@ -111,7 +111,7 @@ func push(ctx context.Context, ref Reference, opts Options, write func(*session,
 	if err != nil {
 		return err
 	}
-	if err := write(s, rref, s.options(ctx)); err != nil {
+	if err := write(s, rref, pushOptions(ctx, s)); err != nil {
 		return classify(err, opPush, "repository "+ref.Name(), ref.Name(), ep.host)
 	}
 	return nil
@@ -206,7 +206,7 @@ func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit f
 	emit(ev)
 	ctx, w, done := watchSends(ctx, stall)
 	defer done()
-	if err := remote.WriteLayer(s.repo, w.layer(l), s.options(ctx)...); err != nil {
+	if err := remote.WriteLayer(s.repo, w.layer(l), pushOptions(ctx, s)...); err != nil {
 		if stalled := stallOf(ctx); stalled != nil {
 			return &Error{Kind: ErrUnreachable, Registry: s.host, Err: stalled, Msg: fmt.Sprintf(
 				"pushing %s: registry %s took nothing of layer %s for %s: timed out", s.repo.Name(), s.host, ev.Digest, stall)}
@@ -216,6 +216,29 @@ func pushLayer(ctx context.Context, s *session, l v1.Layer, ev PushEvent, emit f
 	ev.Status = PushPushed
 	emit(ev)
 	return nil
+}
+
+// pushOptions are the session's options for go-containerregistry's writes, which restart a
+// whole upload, up to three times, on any error it deems temporary. strata's transport has
+// already retried each request on 408, 429, 5xx and broken connections, so a registry that
+// answered every PATCH 503 got each layer sent ten times and more. Only a lost upload
+// (BLOB_UPLOAD_UNKNOWN, BLOB_UPLOAD_INVALID), which no retry of one request mends, is
+// worth a new one.
+func pushOptions(ctx context.Context, s *session) []remote.Option {
+	return append(s.options(ctx), remote.WithRetryPredicate(uploadLost))
+}
+
+func uploadLost(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) || retryableStatus(te.StatusCode) {
+		return false
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.BlobUploadUnknownErrorCode || d.Code == transport.BlobUploadInvalidErrorCode {
+			return true
+		}
+	}
+	return false
 }
 
 // stallLimit is the stall limit of opts' retry policy (zero: none).

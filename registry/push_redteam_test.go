@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,5 +410,47 @@ func TestPushStalledPatch(t *testing.T) {
 				t.Errorf("push to a registry that stops reading a PATCH = %v, want one line saying it timed out", err)
 			}
 		})
+	}
+}
+
+// TestPushRetriesOnce: a registry that answers every PATCH 503 gets each layer as many times as
+// the transport retries a request, not that many times again for each restart of the upload;
+// one that lost an upload (BLOB_UPLOAD_UNKNOWN) gets a new one, and the push goes through.
+func TestPushRetriesOnce(t *testing.T) {
+	var patches atomic.Int64
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPatch {
+				patches.Add(1)
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Push(context.Background(), mustRef(t, host+"/red/busy:1"), img, testOptions())
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("Push to a registry answering every PATCH 503 = %v", err)
+	}
+	if n := patches.Load(); n != int64(fastRetry.attempts) {
+		t.Errorf("the layer was sent %d times, want %d (the transport's attempts)", n, fastRetry.attempts)
+	}
+
+	var lost atomic.Int64
+	host = serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPatch && lost.Add(1) == 1 {
+				http.Error(w, `{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"upload lost"}]}`, http.StatusNotFound)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	if err := Push(context.Background(), mustRef(t, host+"/red/lost:1"), img, testOptions()); err != nil {
+		t.Errorf("Push to a registry that lost the first upload = %v, want it started again", err)
 	}
 }
