@@ -454,3 +454,52 @@ func TestPushRetriesOnce(t *testing.T) {
 		t.Errorf("Push to a registry that lost the first upload = %v, want it started again", err)
 	}
 }
+
+// TestPushTokenScopeAndExpiry: a push asks the token realm for push and pull on the repository,
+// and a token that expires in the middle of an upload (the PATCH after the POST answered 401) is
+// renewed, with the same scope, and the upload goes on.
+func TestPushTokenScopeAndExpiry(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		scopes = map[string]int{}
+		uses   = map[string]int{}
+		n      int
+	)
+	host := serve(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.URL.Path == "/token" {
+				scopes[r.URL.Query().Get("scope")]++
+				n++
+				_, _ = w.Write([]byte(`{"token":"t` + strings.Repeat("x", n) + `"}`))
+				return
+			}
+			tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if tok == "" || uses[tok] >= 3 { // each token is good for three requests
+				w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+r.Host+`/token",service="test",scope="repository:red/tok:push,pull"`)
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"token expired"}]}`, http.StatusUnauthorized)
+				return
+			}
+			uses[tok]++
+			mu.Unlock()
+			next.ServeHTTP(w, r)
+			mu.Lock()
+		})
+	})
+	img := randomImage(t)
+	ref := mustRef(t, host+"/red/tok:1")
+	if err := Push(context.Background(), ref, img, testOptions()); err != nil {
+		t.Fatalf("Push through tokens good for three requests = %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for s := range scopes {
+		if s != "repository:red/tok:push,pull" {
+			t.Errorf("token asked for scope %q, want repository:red/tok:push,pull (all: %v)", s, scopes)
+		}
+	}
+	if len(scopes) == 0 || n < 3 {
+		t.Errorf("%d tokens issued (%v): the test renewed none", n, scopes)
+	}
+}
