@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/internal/testimages"
@@ -125,5 +128,47 @@ func TestPushDamagedBlob(t *testing.T) {
 				t.Errorf("%d manifests pushed for an image with a damaged layer", reg.manifests)
 			}
 		})
+	}
+}
+
+// TestPushRefusedClaimsNothing: a registry that takes the layers and refuses the manifest fails
+// the push in one line, and strata claims nothing: no "digest:" line, and the stored name is
+// not marked as the registry's (a later pull would take it for up to date).
+func TestPushRefusedClaimsNothing(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+			http.Error(w, `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"OCI\nmanifests are not accepted"}]}`, http.StatusBadRequest)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	target := strings.TrimPrefix(srv.URL, "http://") + "/t/bb:1"
+	if _, err := strata(t, root, nil, "tag", "busybox:1.38.0-musl", target); err != nil {
+		t.Fatal(err)
+	}
+	out, err := strata(t, root, nil, "push", target)
+	if err == nil || strings.ContainsAny(err.Error(), "\n\r") || !strings.Contains(err.Error(), "manifest invalid") {
+		t.Fatalf("push refused its manifest = %v, want one line saying the manifest is invalid", err)
+	}
+	if strings.Contains(out, "digest:") {
+		t.Errorf("a refused push printed %q", out)
+	}
+	store, err := cache.Open(filepath.Join(root, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := store.Resolve(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := desc.Annotations[rootDigestAnnotation]; ok {
+		t.Errorf("a refused push marked %s as the registry's: %v", target, desc.Annotations)
 	}
 }
