@@ -31,7 +31,8 @@ import (
 // never mounts.
 func (s *Snapshotter) AddMountpoints(ctx context.Context, containerDir string, diffIDs []v1.Hash, mounts []mount.Mount) error {
 	if err := s.addMountpoints(ctx, containerDir, diffIDs, mounts); err != nil {
-		return fmt.Errorf("making mount points in %s: %w", containerDir, err)
+		// The container dir is strata's business: the error names the target.
+		return fmt.Errorf("making mount points: %w", err)
 	}
 	return nil
 }

@@ -275,10 +275,9 @@ func TestUnionFSErrorsNameImagePaths(t *testing.T) {
 					t.Errorf("PopulateVolume(%q) = %v, want %q", target, err, want)
 				}
 				err = s.AddMountpoints(t.Context(), cdir, diffIDs, []mount.Mount{{Type: "tmpfs", Target: target}})
-				want = target + ": too many levels of symbolic links"
-				if err == nil || !strings.HasSuffix(err.Error(), want) || strings.Contains(err.Error(), "/union") ||
-					strings.Contains(strings.TrimPrefix(err.Error(), "making mount points in "+cdir), base) {
-					t.Errorf("AddMountpoints(%q) = %v, want it to end in %q and name no other path", target, err, want)
+				want = "making mount points: " + target + ": too many levels of symbolic links"
+				if err == nil || err.Error() != want {
+					t.Errorf("AddMountpoints(%q) = %v, want %q", target, err, want)
 				}
 			}
 		})
