@@ -117,7 +117,7 @@ type unionNode struct {
 func (n *unionNode) isDir() bool { return n.mode == unix.S_IFDIR }
 
 // maxSymlinks is how many symlinks a resolution follows before it fails with ELOOP, as
-// securejoin (its consts.MaxSymlinkLimit) and Linux's MAXSYMLINKS of old.
+// many as securejoin follows (its consts.MaxSymlinkLimit).
 const maxSymlinks = 255
 
 // newUnionFS returns the merged view of layers (top first).
