@@ -59,20 +59,7 @@ const pushConcurrency = 4
 // Options.PushProgress, if set, hears about each layer.
 func Push(ctx context.Context, ref Reference, img v1.Image, opts Options) error {
 	return push(ctx, ref, opts, func(s *session, r name.Reference, o []remote.Option) error {
-		if err := pushLayers(ctx, s, img, opts.PushProgress, stallLimit(opts)); err != nil {
-			return err
-		}
-		// go-containerregistry takes any 200 to the config's HEAD for "there": ask first,
-		// so a registry claiming it at another size is refused before the manifest names it.
-		cfg, err := img.ConfigName()
-		if err != nil {
-			return fmt.Errorf("reading config digest: %w", err)
-		}
-		raw, err := img.RawConfigFile()
-		if err != nil {
-			return fmt.Errorf("reading config: %w", err)
-		}
-		if _, err := blobExists(ctx, s, cfg, int64(len(raw))); err != nil {
+		if err := pushBlobs(ctx, s, img, opts.PushProgress, stallLimit(opts)); err != nil {
 			return err
 		}
 		// Config and manifest; the layers are there now, so their HEADs answer 200.
@@ -84,18 +71,68 @@ func Push(ctx context.Context, ref Reference, img v1.Image, opts Options) error 
 // image. It reports no PushEvents.
 func PushIndex(ctx context.Context, ref Reference, idx v1.ImageIndex, opts Options) error {
 	return push(ctx, ref, opts, func(s *session, r name.Reference, _ []remote.Option) error {
-		ctx, w, done := watchSends(ctx, stallLimit(opts))
-		defer done()
-		if w != nil {
-			idx = watchedIndex{idx, w}
+		// The blobs of each image first, as Push uploads them; the index's write then finds
+		// them there.
+		if err := pushIndexBlobs(ctx, s, idx, stallLimit(opts), 0); err != nil {
+			return err
 		}
-		err := remote.WriteIndex(r, idx, pushOptions(ctx, s)...)
-		if stalled := stallOf(ctx); err != nil && stalled != nil {
-			return &Error{Kind: ErrUnreachable, Registry: s.host, Err: stalled, Msg: fmt.Sprintf(
-				"pushing %s: registry %s took nothing of an upload for %s: timed out", s.repo.Name(), s.host, stalled.limit)}
-		}
-		return err
+		return remote.WriteIndex(r, idx, pushOptions(ctx, s)...)
 	})
+}
+
+// pushBlobs uploads the layers of img the registry lacks, and checks its config: go-containerregistry
+// takes any 200 to a blob's HEAD for "there", so a registry claiming the config at another size
+// is refused here, before a manifest names it.
+func pushBlobs(ctx context.Context, s *session, img v1.Image, progress func(PushEvent), stall time.Duration) error {
+	if err := pushLayers(ctx, s, img, progress, stall); err != nil {
+		return err
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return fmt.Errorf("reading config digest: %w", err)
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	_, err = blobExists(ctx, s, cfg, int64(len(raw)))
+	return err
+}
+
+// maxIndexDepth bounds the nesting of indexes pushIndexBlobs follows; go-containerregistry's
+// write of the index follows what is left.
+const maxIndexDepth = 8
+
+// pushIndexBlobs runs pushBlobs for each image idx lists, and in the indexes it lists.
+func pushIndexBlobs(ctx context.Context, s *session, idx v1.ImageIndex, stall time.Duration, depth int) error {
+	if depth > maxIndexDepth {
+		return nil
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return fmt.Errorf("reading index: %w", err)
+	}
+	for _, d := range m.Manifests {
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return fmt.Errorf("reading index %s: %w", d.Digest, err)
+			}
+			if err := pushIndexBlobs(ctx, s, child, stall, depth+1); err != nil {
+				return err
+			}
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return fmt.Errorf("reading image %s: %w", d.Digest, err)
+			}
+			if err := pushBlobs(ctx, s, img, nil, stall); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func push(ctx context.Context, ref Reference, opts Options, write func(*session, name.Reference, []remote.Option) error) error {
@@ -328,56 +365,6 @@ func (b *watchedBody) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// watchedIndex, watchedImage: an index whose images' layers are read under a sendWatch.
-type watchedIndex struct {
-	innerIndex
-	w *sendWatch
-}
-
-// innerIndex lets watchedIndex embed a v1.ImageIndex and still define its own ImageIndex.
-type innerIndex = v1.ImageIndex
-
-func (i watchedIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, err := i.innerIndex.Image(h)
-	if err != nil {
-		return nil, err
-	}
-	return watchedImage{img, i.w}, nil
-}
-
-func (i watchedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	idx, err := i.innerIndex.ImageIndex(h)
-	if err != nil {
-		return nil, err
-	}
-	return watchedIndex{idx, i.w}, nil
-}
-
-type watchedImage struct {
-	v1.Image
-	w *sendWatch
-}
-
-func (i watchedImage) Layers() ([]v1.Layer, error) {
-	ls, err := i.Image.Layers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]v1.Layer, len(ls))
-	for n, l := range ls {
-		out[n] = i.w.layer(l)
-	}
-	return out, nil
-}
-
-func (i watchedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
-	l, err := i.Image.LayerByDigest(h)
-	if err != nil {
-		return nil, err
-	}
-	return i.w.layer(l), nil
-}
-
 // blobExists asks the registry, with a HEAD, whether the repository has blob h, of size bytes.
 // A registry that has it at another size, or names another digest, has something else under
 // that digest, or nothing:
@@ -433,6 +420,10 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodGet || req.Method == http.MethodHead {
 		return t.inner.RoundTrip(req)
 	}
+	req, err := rewound(req)
+	if err != nil {
+		return nil, err
+	}
 	if want := req.URL.Query().Get("digest"); req.Method == http.MethodPut && want != "" && strings.Contains(req.URL.Path, "/blobs/uploads/") {
 		return checkCommit(cutErrorBody(t.inner.RoundTrip(req)))
 	}
@@ -441,11 +432,13 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	body, err := req.GetBody()
 	if err != nil {
+		req.Body.Close()
 		return nil, err
 	}
 	sent, err := io.ReadAll(io.LimitReader(body, MaxManifestSize+1))
 	body.Close()
 	if err != nil {
+		req.Body.Close()
 		return nil, err
 	}
 	resp, err := t.inner.RoundTrip(req)
@@ -465,6 +458,25 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, &Error{Registry: req.URL.Host, Msg: fmt.Sprintf(
 		"pushing manifest %s to %s: the registry answered with digest %s, not the digest of what strata sent",
 		ours, req.URL.Host, oneLine(answer))}
+}
+
+// rewound returns req with a fresh body from its GetBody, the body it came with closed unread.
+// go-containerregistry's bearer transport answers a 401 (a token that expired in the middle of
+// an upload) by sending the same request again, body and all: the body was already sent and
+// closed, so the PATCH of the layer failed with "read/write on closed pipe" and a manifest PUT
+// went out empty. A request without GetBody is returned as it is.
+func rewound(req *http.Request) (*http.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody || req.GetBody == nil {
+		return req, nil
+	}
+	body, err := req.GetBody()
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Body = body
+	return r, nil
 }
 
 // checkCommit fails the answer to the PUT that commits an upload as blob ?digest=D when it
