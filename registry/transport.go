@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -299,9 +300,10 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // headers, or no next byte of the body while the caller waits in Read. Without it a registry
 // that accepts the connection and then goes quiet hangs strata forever (net/http and
 // go-containerregistry set no such timeout). The time a caller spends between reads (a layer
-// being unpacked) does not count. Headers are awaited with no limit only for PUT and PATCH,
-// which may wait on the registry to store what was sent: committing a big blob (the PUT that
-// ends an upload, with no body, becomes a copy on S3) can take minutes.
+// being unpacked) does not count. Headers are awaited with no limit for PUT, which may wait on
+// the registry to store what was sent: committing a big blob (the PUT that ends an upload,
+// with no body, becomes a copy on S3) can take minutes. A PATCH streams the blob, which the
+// registry stores as it reads: its answer gets the limit once the body is sent.
 type stallGuard struct {
 	inner http.RoundTripper
 	limit time.Duration
@@ -323,10 +325,19 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		stalled.Store(true)
 		cancel()
 	})
+	sent := req.WithContext(ctx)
+	var answered *armOnEOF
 	if req.Method == http.MethodPut || req.Method == http.MethodPatch {
 		timer.Stop()
+		if req.Method == http.MethodPatch && req.Body != nil && req.Body != http.NoBody {
+			answered = &armOnEOF{ReadCloser: req.Body, timer: timer, limit: g.limit}
+			sent.Body = answered
+		}
 	}
-	resp, err := g.inner.RoundTrip(req.WithContext(ctx))
+	resp, err := g.inner.RoundTrip(sent)
+	if answered != nil {
+		answered.disarm()
+	}
 	timer.Stop()
 	if err != nil {
 		cancel()
@@ -337,6 +348,35 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &stallBody{ReadCloser: resp.Body, timer: timer, limit: g.limit, left: g.limit, stalled: &stalled, cancel: cancel}
 	return resp, nil
+}
+
+// armOnEOF is a request body that starts its guard's timer when it has all been read: the
+// registry has the whole PATCH and owes an answer. disarm, once the answer came (or the
+// request failed), keeps a late EOF from starting it again.
+type armOnEOF struct {
+	io.ReadCloser
+	timer *time.Timer
+	limit time.Duration
+	mu    sync.Mutex
+	done  bool
+}
+
+func (b *armOnEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.mu.Lock()
+		if !b.done {
+			b.timer.Reset(b.limit)
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *armOnEOF) disarm() {
+	b.mu.Lock()
+	b.done = true
+	b.mu.Unlock()
 }
 
 // minProgress is what a body must deliver within the stall limit (counting only time spent
