@@ -103,25 +103,6 @@ func TestManyValuesRefused(t *testing.T) {
 	}
 }
 
-func TestJSONValues(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-	}{
-		{`{}`, 1},
-		{`[1,2,3]`, 3},
-		{`{"a":[{},{}],"b":"x"}`, 6},
-		{`{"a":"{[,]}"}`, 1},
-		{`{"a":"\"{[,"}`, 1},
-		{`{"a":"\\","b":1}`, 2},
-	}
-	for _, tt := range tests {
-		if got := jsonValues([]byte(tt.in)); got != tt.want {
-			t.Errorf("jsonValues(%s) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestLayerListedTwiceDisagrees: one blob listed twice, by an image or by two platforms of an
 // index, with two sizes, or with two DiffIDs in the image unpacked. The blob was stored as its
 // first listing says and the write succeeded, leaving the other listing to name content that

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-run/strata/internal/jsonvalues"
 )
 
 // ErrNotFound is returned, wrapped with what was missing, when a blob, ref or image is absent.
@@ -233,12 +234,8 @@ func short(h v1.Hash) string {
 // and corrupt files must not exhaust memory. 16 MiB is far above any real manifest or config.
 const maxSmallBlob = 16 << 20
 
-// maxJSONValues bounds the values (objects, arrays, their members and elements) of a
-// manifest, index or config the store parses. Parsed, a value costs far more than its few
-// bytes: 16 MiB of empty history entries ({},{},…) took 2.4 GB to parse into a config, 16 MiB
-// of empty layer descriptors 4 GB into a manifest, and `images` parses every image's config.
-// Real ones have a few thousand values; this is some 65,000 layers or history entries.
-const maxJSONValues = 1 << 17
+// maxJSONValues bounds the values of a manifest, index or config the store parses.
+const maxJSONValues = jsonvalues.Max
 
 // parseBlob is parseJSON for a manifest, index or config: one with more than maxJSONValues
 // values is refused, ErrTooLarge, before it is parsed.
@@ -251,34 +248,10 @@ func parseBlob(b []byte, v any) error {
 
 // checkValues refuses b, ErrTooLarge, when it holds more than maxJSONValues JSON values.
 func checkValues(b []byte) error {
-	if n := jsonValues(b); n > maxJSONValues {
+	if n := jsonvalues.Count(b); n > maxJSONValues {
 		return fmt.Errorf("%w: more than %d JSON values in %d bytes", ErrTooLarge, maxJSONValues, len(b))
 	}
 	return nil
-}
-
-// jsonValues counts the objects, arrays and commas of b outside strings: about one for each
-// value it holds. It does not check that b is JSON; the parser that follows does.
-func jsonValues(b []byte) int {
-	n := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[' || c == ',':
-			n++
-		}
-	}
-	return n
 }
 
 // parseJSON is json.Unmarshal that rejects trailing data, for manifests and configs.
