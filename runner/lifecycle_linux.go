@@ -591,12 +591,16 @@ func SweepCgroups() error {
 // That its recorded monitor is gone is told by its pid and start time together (processAlive),
 // so a pid used again by another process does not keep it; a container another strata is
 // still creating (no monitor recorded until its state is written), starting (under its lock)
-// or running (its monitor alive) is never one. One Restart marked is left to it.
+// or running (its monitor alive) is never one. One Restart marked is left to it. Nor is one
+// whose cgroup is in use (cgroups.InUse): a run or monitor holds its container's cgroup for
+// its whole life, which tells it alive where its pid does not (a strata in another pid or
+// time namespace sharing the store sees no such pid, or another start time).
 
 // orphaned reports whether c, as read, is an orphan.
 func orphaned(c *Container) bool {
 	return c.Broken == nil && !c.notDir && c.Config.AutoRemove && c.State.MonitorPid != 0 &&
-		!processAlive(c.State.MonitorPid, c.State.MonitorStart) && !restarting(c)
+		!processAlive(c.State.MonitorPid, c.State.MonitorStart) && !restarting(c) &&
+		!cgroups.InUse(c.ID)
 }
 
 // removeOrphan removes c if, read again under its lock, it is an orphan. A container whose

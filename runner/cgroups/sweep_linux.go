@@ -301,6 +301,48 @@ func (h *hierarchy) tryLockParentExclusive() (unlock func(), ok bool) {
 	return func() { unix.Close(fd) }, true
 }
 
+// InUse reports whether the cgroup of container name exists and is in use: some process
+// holds it (New, Load: the run or monitor of a container, alive in whatever pid or time
+// namespace, where its recorded pid and start time tell nothing), or it holds a process or a
+// child cgroup. A cgroup it cannot judge counts as in use; a missing one does not.
+func InUse(name string) bool { return host().inUse(name) }
+
+func (h *hierarchy) inUse(name string) bool {
+	c, err := h.find(name)
+	if err != nil {
+		return !errors.Is(err, ErrNotFound)
+	}
+	fd, err := unix.Open(c.lockDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return !errors.Is(err, unix.ENOENT)
+	}
+	defer unix.Close(fd)
+	// Taken and dropped at once: held shared by a live process, it fails. (Where files cannot
+	// be locked nothing holds one, as in takeHold: what runs in it decides.)
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+		return true
+	}
+	for _, d := range c.dirs {
+		pids, err := readPids(d)
+		if err != nil {
+			return isDir(d)
+		}
+		if len(pids) > 0 {
+			return true
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return isDir(d)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // isContainerID reports whether name is a container ID: 64 lower-case hex digits.
 func isContainerID(name string) bool {
 	if len(name) != 64 {

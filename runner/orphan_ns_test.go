@@ -1,0 +1,69 @@
+package runner
+
+import (
+	"os"
+	"testing"
+
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// TestOrphanInUseCgroupKept: a --rm container whose recorded monitor this process cannot see
+// (a strata in another pid namespace recorded its own pid, which names nothing or another
+// process here) but whose cgroup a live process holds is no orphan: ps, rm, prune and run
+// would otherwise kill and delete a running container. The monitor is modelled by this test
+// process, which holds the cgroup as New leaves it held.
+func TestOrphanInUseCgroupKept(t *testing.T) {
+	if os.Geteuid() != 0 || cgroups.Mode() == "none" {
+		t.Skip("needs root and cgroups")
+	}
+	deadPid, deadStart := deadProcess(t)
+	for _, sweep := range []string{"RemoveOrphans", "SweepOrphans"} {
+		t.Run(sweep, func(t *testing.T) {
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Create(Config{Image: "alpine", AutoRemove: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cg, err := cgroups.New(c.ID, cgroups.Resources{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+			c.State = State{Status: StatusRunning, MonitorPid: deadPid, MonitorStart: deadStart}
+			if err := c.saveState(); err != nil {
+				t.Fatal(err)
+			}
+			if sweep == "RemoveOrphans" {
+				list, err := s.List()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if kept, err := s.RemoveOrphans(list); err != nil || len(kept) != 1 {
+					t.Errorf("RemoveOrphans = %d kept, %v, want the container kept", len(kept), err)
+				}
+			} else {
+				_ = s.SweepOrphans()
+			}
+			if _, err := os.Lstat(c.Dir); err != nil {
+				t.Errorf("container whose cgroup is held was removed: %v", err)
+			}
+			if _, err := cgroups.Load(c.ID); err != nil {
+				t.Errorf("held cgroup was deleted: %v", err)
+			}
+			// Once its holder is gone it is an orphan again.
+			if err := cg.Delete(); err != nil {
+				t.Fatal(err)
+			}
+			list, err := s.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept, err := s.RemoveOrphans(list); err != nil || len(kept) != 0 {
+				t.Errorf("RemoveOrphans once the cgroup is gone = %d kept, %v, want it removed", len(kept), err)
+			}
+		})
+	}
+}
