@@ -119,7 +119,7 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		lowers = []string{empty}
 	}
 	if readOnly {
-		stubs, err := makeMountpoints(containerDir, lowers)
+		stubs, err := makeMountpoints(ctx, containerDir, lowers)
 		if err != nil {
 			return nil, err
 		}
@@ -231,9 +231,12 @@ var runtimeMountpoints = []string{"proc/", "sys/", "dev/", "etc/", "etc/hostname
 
 // makeMountpoints builds the mountpoints layer of a read-only container: the runtime mount
 // points that the image lacks, so a root without an upperdir can still take its mounts. Each
-// directory copies the attributes of the image's own (the top layer holding it), since in an
-// overlay the topmost copy of a directory decides its owner and mode.
-func makeMountpoints(containerDir string, lowers []string) (string, error) {
+// is found as the container will find it, through the image's symlinks but inside its root
+// (as addMissingMountpoints does for vfs), and made only if missing: a stub over the image's
+// own file, or a directory over its "etc -> usr/etc", would hide what the image has there.
+// Each directory on the way repeats the attributes of the image's own (unionFS.makePath),
+// since in an overlay the topmost copy of a directory decides its owner and mode.
+func makeMountpoints(ctx context.Context, containerDir string, lowers []string) (string, error) {
 	dir := filepath.Join(containerDir, mountpointsDir)
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
@@ -244,25 +247,18 @@ func makeMountpoints(containerDir string, lowers []string) (string, error) {
 	if err := copyRootAttrs(lowers[len(lowers)-1], dir); err != nil {
 		return "", err
 	}
+	view := []string{dir}
+	for i := len(lowers) - 1; i >= 0; i-- {
+		view = append(view, lowers[i])
+	}
+	u := newUnionFS(ctx, view)
 	for _, p := range runtimeMountpoints {
-		name := strings.TrimSuffix(p, "/")
-		target := filepath.Join(dir, name)
-		if !strings.HasSuffix(p, "/") {
-			if err := os.WriteFile(target, nil, 0o644); err != nil {
-				return "", err
-			}
-			continue
+		rel, _, err := u.resolve(p)
+		if err != nil {
+			return "", fmt.Errorf("runtime mount point /%s: %w", strings.TrimSuffix(p, "/"), err)
 		}
-		if err := os.Mkdir(target, 0o755); err != nil {
-			return "", err
-		}
-		for i := len(lowers) - 1; i >= 0; i-- {
-			if st, err := os.Lstat(filepath.Join(lowers[i], name)); err == nil && st.IsDir() {
-				if err := copyRootAttrs(filepath.Join(lowers[i], name), target); err != nil {
-					return "", err
-				}
-				break
-			}
+		if err := u.makePath(rel, !strings.HasSuffix(p, "/")); err != nil {
+			return "", fmt.Errorf("runtime mount point /%s: %w", strings.TrimSuffix(p, "/"), err)
 		}
 	}
 	return dir, nil
