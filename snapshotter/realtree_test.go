@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/mount"
 	"golang.org/x/sys/unix"
 )
 
@@ -454,5 +455,82 @@ func TestRealImageVolumes(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestWhiteoutsAcrossLayers: a directory whited out in one layer and made again in a later
+// one, and a subdirectory made opaque, read as overlayfs reads them, whatever the driver: in
+// the container's root, in a VOLUME's copy, and for the mount points of a read-only
+// container (which never show the hidden entries again).
+func TestWhiteoutsAcrossLayers(t *testing.T) {
+	l1 := buildLayer(t, dir("d/"), file("d/x", "x"), dir("d/sub/"), file("d/sub/y", "y"),
+		dir("a/"), dir("a/b/"), file("a/b/old", "old"), dir("a/b/c/"), file("a/b/c/deep", "deep"), file("a/keep", "keep"),
+		dir("w/"), dir("w/k/"), file("w/k/f", "f"), file("file", "f"), symlink("link", "/a/b"))
+	l2 := buildLayer(t, file(".wh.d", ""), dir("a/"), dir("a/b/"), file("a/b/.wh..wh..opq", ""), file("a/b/mid", "mid"),
+		file(".wh.w", ""))
+	l3 := buildLayer(t, dir("d/"), file("d/z", "z"), dir("a/"), dir("a/b/"), file("a/b/top", "top"))
+	ids := []v1.Hash{l1.diffID, l2.diffID, l3.diffID}
+	wantRoot := map[string]string{"/d/z": "z", "/a/b/mid": "mid", "/a/b/top": "top", "/a/keep": "keep", "/file": "f"}
+	gone := []string{"/d/x/x", "/d/sub", "/a/b/old", "/w/k/f", "/.wh.d", "/.wh.w", "/a/b/.wh..wh..opq"}
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			s, base := newTestSnapshotter(t, d)
+			for _, l := range []layer{l1, l2, l3} {
+				unpack(t, s, l)
+			}
+			cdir := filepath.Join(base, "containers", "c")
+			mounts, err := s.Prepare(t.Context(), cdir, ids, true)
+			if err != nil {
+				t.Fatalf("Prepare = %v", err)
+			}
+			user := []mount.Mount{
+				{Type: "tmpfs", Target: "/d/x/new"},    // under a name the whiteout deleted
+				{Type: "tmpfs", Target: "/w/k"},        // under a whited-out directory
+				{Type: "tmpfs", Target: "/link/c/new"}, // through the image's symlink, below the opaque dir
+			}
+			if err := s.AddMountpoints(t.Context(), cdir, ids, user); err != nil {
+				t.Fatalf("AddMountpoints = %v", err)
+			}
+			err = s.AddMountpoints(t.Context(), cdir, ids, []mount.Mount{{Type: "tmpfs", Target: "/file/sub"}})
+			if err == nil || !strings.Contains(err.Error(), "/file") || strings.Contains(err.Error(), base) {
+				t.Errorf("AddMountpoints(/file/sub) = %v, want an error naming /file, not the host dir", err)
+			}
+			for i, target := range []string{"/d", "/a", "/link"} {
+				dst := filepath.Join(base, "volumes", strconv.Itoa(i))
+				if err := s.PopulateVolume(t.Context(), cdir, ids, target, dst); err != nil {
+					t.Fatalf("PopulateVolume(%s) = %v", target, err)
+				}
+			}
+			rootfs := filepath.Join(cdir, "rootfs")
+			mountAll(t, mounts, rootfs)
+			for p, body := range wantRoot {
+				wantContent(t, filepath.Join(rootfs, p), body)
+			}
+			for _, p := range gone {
+				wantAbsent(t, filepath.Join(rootfs, p))
+			}
+			for _, p := range []string{"/d/x/new", "/w/k", "/a/b/c/new"} {
+				if fi, err := os.Lstat(filepath.Join(rootfs, p)); err != nil || !fi.IsDir() {
+					t.Errorf("mount point %s = %v, %v, want a directory", p, fi, err)
+				}
+			}
+			for _, p := range []string{"/d/sub", "/w/k/f", "/a/b/old", "/a/b/c/deep", "/link/c/deep"} {
+				wantAbsent(t, filepath.Join(rootfs, p))
+			}
+			vols := filepath.Join(base, "volumes")
+			got := mountedTree(t, vols, nil)
+			names := make([]string, 0, len(got))
+			for p := range got {
+				names = append(names, p)
+			}
+			sort.Strings(names)
+			// d/x and a/b/c are the read-only root's mount points, made before the copy: the
+			// volume's source is the image as the container sees it.
+			want := []string{"/0", "/0/x", "/0/x/new", "/0/z", "/1", "/1/b", "/1/b/c", "/1/b/c/new", "/1/b/mid", "/1/b/top", "/1/keep",
+				"/2", "/2/c", "/2/c/new", "/2/mid", "/2/top"}
+			if strings.Join(names, " ") != strings.Join(want, " ") {
+				t.Errorf("volumes hold %q, want %q", names, want)
+			}
+		})
 	}
 }
