@@ -164,6 +164,9 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 		return &Error{Kind: ErrTooManyRequests, Registry: host, Err: te, Msg: fmt.Sprintf(
 			"registry %s: too many requests, still refused after retrying (%s); wait and try again, or log in for a higher limit", host, detail)}
 	}
+	if len(te.Errors) > 0 {
+		detail = fmt.Sprintf("HTTP %d %s: %s", te.StatusCode, http.StatusText(te.StatusCode), detail)
+	}
 	return &Error{Registry: host, Err: te, Msg: fmt.Sprintf("%s %s: registry %s: %s", o.ing(), what, host, detail)}
 }
 
@@ -175,6 +178,10 @@ func diagnostics(te *transport.Error) string {
 	}
 	parts := make([]string, 0, len(te.Errors))
 	for _, d := range te.Errors {
+		if d.Message == "" {
+			parts = append(parts, string(d.Code)) // not "CODE: "
+			continue
+		}
 		parts = append(parts, d.String())
 	}
 	return oneLine(strings.Join(parts, "; "))

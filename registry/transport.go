@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -199,6 +200,9 @@ func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 		}{io.LimitReader(resp.Body, maxPingBody), resp.Body}
 		return resp, nil
 	}
+	if err == nil && resp.StatusCode >= 400 {
+		return shortErrorBody(resp), nil
+	}
 	if err != nil || req.Method != http.MethodGet || !isManifestRequest(req) {
 		return resp, err
 	}
@@ -226,6 +230,116 @@ func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))
 	return resp, nil
+}
+
+// shortErrorBody makes the body of an error answer (4xx, 5xx) to any request fit what
+// go-containerregistry's error check reads of it, maxErrorBody: past that it reports "body
+// exceeds 65536 byte limit" instead of the refusal, and the user never learns that the
+// registry answered 401 or 404, nor with which error code. A longer body is read up to
+// maxErrorBody, no further, and replaced by the registry errors its head holds, re-encoded
+// whole, or else by the head itself. A body that breaks off still leaves the status.
+func shortErrorBody(resp *http.Response) *http.Response {
+	if resp.ContentLength >= 0 && resp.ContentLength <= maxErrorBody {
+		return resp
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+	resp.Body.Close()
+	if len(head) > maxErrorBody {
+		head = head[:maxErrorBody]
+		if diags := headErrors(head); len(diags) > 0 {
+			if b, err := json.Marshal(struct {
+				Errors []transport.Diagnostic `json:"errors"`
+			}{diags}); err == nil && len(b) <= maxErrorBody {
+				head = b
+			}
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(head))
+	resp.ContentLength = int64(len(head))
+	resp.Header.Del("Content-Length")
+	return resp
+}
+
+// headErrors returns the registry errors ({"errors":[{"code":…,"message":…},…]}) that the head
+// of a longer JSON body holds: each whose code it holds, with its message if that ends within
+// the head.
+func headErrors(head []byte) []transport.Diagnostic {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	if !jsonDelim(dec, '{') {
+		return nil
+	}
+	for dec.More() {
+		key, ok := jsonString(dec)
+		if !ok {
+			return nil
+		}
+		if key != "errors" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil
+			}
+			continue
+		}
+		if !jsonDelim(dec, '[') {
+			return nil
+		}
+		var diags []transport.Diagnostic
+		for dec.More() {
+			d, whole := headDiagnostic(dec)
+			if d.Code != "" {
+				diags = append(diags, d)
+			}
+			if !whole {
+				break
+			}
+		}
+		return diags
+	}
+	return nil
+}
+
+// headDiagnostic reads one registry error of headErrors: what it has of its code and message,
+// and whether it ended within the head.
+func headDiagnostic(dec *json.Decoder) (d transport.Diagnostic, whole bool) {
+	if !jsonDelim(dec, '{') {
+		return d, false
+	}
+	for dec.More() {
+		key, ok := jsonString(dec)
+		if !ok {
+			return d, false
+		}
+		switch key {
+		case "code", "message":
+			v, ok := jsonString(dec)
+			if !ok {
+				return d, false
+			}
+			if key == "code" {
+				d.Code = transport.ErrorCode(v)
+			} else {
+				d.Message = v
+			}
+		default:
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return d, false
+			}
+		}
+	}
+	_, err := dec.Token() // the closing brace
+	return d, err == nil
+}
+
+func jsonDelim(dec *json.Decoder, want json.Delim) bool {
+	t, err := dec.Token()
+	return err == nil && t == want
+}
+
+func jsonString(dec *json.Decoder) (string, bool) {
+	t, err := dec.Token()
+	s, ok := t.(string)
+	return s, err == nil && ok
 }
 
 // isManifestRequest reports whether req fetches a manifest: by its own path, or, for a request
