@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
@@ -149,6 +150,11 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 		codes[d.Code] = true
 	}
 	detail := diagnostics(te)
+	// A 404 without NAME_UNKNOWN to a request for a blob, or to one that continues an upload
+	// (POST starts one: there is nothing to lose yet), is about the blob or the upload.
+	notFound := te.StatusCode == http.StatusNotFound && !codes[transport.NameUnknownErrorCode]
+	isUpload := requestPath(te, "/blobs/uploads/") && te.Request.Method != http.MethodPost
+	d, isBlob := requestBlob(te)
 	switch {
 	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
 		codes[transport.UnauthorizedErrorCode] || codes[transport.DeniedErrorCode]:
@@ -157,8 +163,30 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 		return &Error{Kind: ErrUnauthorized, Registry: host, Err: te, Msg: fmt.Sprintf(
 			"%s access denied for %s: repository does not exist or authentication required (%s); run `strata login %s`",
 			o, repo, detail, host)}
+	case codes[transport.BlobUploadUnknownErrorCode] || notFound && isUpload:
+		// Not the repository: the registry forgot an upload it had started (restarted without
+		// shared storage, or purged it as stale).
+		blob := "a blob"
+		if te.Request != nil && te.Request.URL != nil {
+			if d := te.Request.URL.Query().Get("digest"); d != "" { // the PUT that commits it
+				blob = "blob " + shortDigest(d)
+			}
+		}
+		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: fmt.Sprintf(
+			"%s %s: registry %s lost the upload of %s (%s)", o.ing(), repo, host, blob, detail)}
+	case codes[transport.BlobUnknownErrorCode] || notFound && isBlob:
+		// A blob the manifest names, not the repository, is what the registry lacks.
+		if !isBlob { // BLOB_UNKNOWN to a request for no one blob: a manifest's, say
+			return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: fmt.Sprintf(
+				"%s: registry %s lacks a blob it names (%s)", what, host, detail)}
+		}
+		msg := fmt.Sprintf("blob %s not found in %s", shortDigest(d), repo)
+		if !strings.HasPrefix(what, "blob ") {
+			msg = what + ": " + msg
+		}
+		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: msg}
 	case te.StatusCode == http.StatusNotFound || codes[transport.ManifestUnknownErrorCode] ||
-		codes[transport.NameUnknownErrorCode] || codes[transport.BlobUnknownErrorCode]:
+		codes[transport.NameUnknownErrorCode]:
 		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: what + " not found"}
 	case te.StatusCode == http.StatusTooManyRequests || codes[transport.TooManyRequestsErrorCode]:
 		return &Error{Kind: ErrTooManyRequests, Registry: host, Err: te, Msg: fmt.Sprintf(
@@ -168,6 +196,36 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 		detail = fmt.Sprintf("HTTP %d %s: %s", te.StatusCode, http.StatusText(te.StatusCode), detail)
 	}
 	return &Error{Registry: host, Err: te, Msg: fmt.Sprintf("%s %s: registry %s: %s", o.ing(), what, host, detail)}
+}
+
+// requestPath reports whether the request that te answers has sub in its path.
+func requestPath(te *transport.Error, sub string) bool {
+	return te.Request != nil && te.Request.URL != nil && strings.Contains(te.Request.URL.Path, sub)
+}
+
+// requestBlob returns the digest of the blob that te's request asked for (…/blobs/DIGEST).
+func requestBlob(te *transport.Error) (string, bool) {
+	if te.Request == nil || te.Request.URL == nil {
+		return "", false
+	}
+	_, d, ok := strings.Cut(te.Request.URL.Path, "/blobs/")
+	if !ok || d == "" || strings.Contains(d, "/") { // "uploads/…"
+		return "", false
+	}
+	return d, true
+}
+
+// shortDigest prints a digest as "sha256:" and its first 12 hex digits, as docker prints
+// layers; what does not parse as a digest is printed as one line.
+func shortDigest(d string) string {
+	h, err := v1.NewHash(d)
+	if err != nil {
+		return oneLine(d)
+	}
+	if len(h.Hex) > 12 {
+		h.Hex = h.Hex[:12]
+	}
+	return h.Algorithm + ":" + h.Hex
 }
 
 // diagnostics prints a registry error without the request URL, which for blobs on a CDN can
