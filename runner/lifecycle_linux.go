@@ -112,6 +112,11 @@ func removeStaleCgroup(c *Container) error {
 	if c.State.MonitorPid == 0 || processAlive(c.State.MonitorPid, c.State.MonitorStart) {
 		return nil
 	}
+	if cgroups.Held(c.ID) {
+		// Its run or monitor lives where its pid tells nothing (another pid or time
+		// namespace sharing the store): the container is being started or runs there.
+		return fmt.Errorf("container %s: %w (its cgroup is held by a live strata)", shortID(c.ID), ErrRunning)
+	}
 	cg, err := cgroups.Load(c.ID)
 	if errors.Is(err, cgroups.ErrNotFound) {
 		return nil

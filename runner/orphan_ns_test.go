@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"os"
 	"testing"
 
@@ -65,5 +66,50 @@ func TestOrphanInUseCgroupKept(t *testing.T) {
 				t.Errorf("RemoveOrphans once the cgroup is gone = %d kept, %v, want it removed", len(kept), err)
 			}
 		})
+	}
+}
+
+// TestStartKeepsHeldCgroup: a start of a container whose recorded monitor this process cannot
+// see but whose cgroup a live process holds (its run or monitor in another pid namespace) is
+// refused as running, rather than killing and deleting that cgroup as a dead monitor's. Once
+// nothing holds it, the cgroup is the dead monitor's and the start deletes it.
+func TestStartKeepsHeldCgroup(t *testing.T) {
+	if os.Geteuid() != 0 || cgroups.Mode() == "none" {
+		t.Skip("needs root and cgroups")
+	}
+	deadPid, deadStart := deadProcess(t)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := cgroups.New(c.ID, cgroups.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+	c.State = State{Status: StatusCreated, MonitorPid: deadPid, MonitorStart: deadStart}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if err := beginRun(c); !errors.Is(err, ErrRunning) {
+		t.Errorf("start while another process holds the cgroup = %v, want ErrRunning", err)
+	}
+	loaded, err := cgroups.Load(c.ID)
+	if err != nil {
+		t.Fatalf("start deleted the cgroup another process holds: %v", err)
+	}
+	// Its holder is gone.
+	if err := errors.Join(loaded.Release(), cg.Release()); err != nil {
+		t.Fatal(err)
+	}
+	if err := beginRun(c); err != nil {
+		t.Errorf("start once nothing holds the dead monitor's cgroup = %v", err)
+	}
+	if _, err := cgroups.Load(c.ID); !errors.Is(err, cgroups.ErrNotFound) {
+		t.Errorf("the dead monitor's cgroup after the start: Load = %v, want ErrNotFound", err)
 	}
 }

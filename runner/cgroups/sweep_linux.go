@@ -308,19 +308,9 @@ func (h *hierarchy) tryLockParentExclusive() (unlock func(), ok bool) {
 func InUse(name string) bool { return host().inUse(name) }
 
 func (h *hierarchy) inUse(name string) bool {
-	c, err := h.find(name)
-	if err != nil {
-		return !errors.Is(err, ErrNotFound)
-	}
-	fd, err := unix.Open(c.lockDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return !errors.Is(err, unix.ENOENT)
-	}
-	defer unix.Close(fd)
-	// Taken and dropped at once: held shared by a live process, it fails. (Where files cannot
-	// be locked nothing holds one, as in takeHold: what runs in it decides.)
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
-		return true
+	c, held, err := h.held(name)
+	if err != nil || held {
+		return err == nil || !errors.Is(err, ErrNotFound)
 	}
 	for _, d := range c.dirs {
 		pids, err := readPids(d)
@@ -341,6 +331,51 @@ func (h *hierarchy) inUse(name string) bool {
 		}
 	}
 	return false
+}
+
+// Held reports whether the cgroup of container name exists and some process holds it (New,
+// Load), which may be this one: a run or monitor that is alive. A cgroup that cannot be
+// locked, or is gone, is held by none.
+func Held(name string) bool {
+	_, held, _ := host().held(name)
+	return held
+}
+
+// held finds cgroup name and tells whether a process holds it: its lock cannot be taken
+// exclusively but can be shared. One a Sweep locks exclusively (judging it, then deleting it)
+// is waited for, up to parentLockWait, after which it counts as held; one it deleted is gone.
+// (Where files cannot be locked nothing holds one, as in takeHold.) A lock dir that exists
+// but cannot be opened counts as held.
+func (h *hierarchy) held(name string) (*Cgroup, bool, error) {
+	c, err := h.find(name)
+	if err != nil {
+		return nil, false, err
+	}
+	dir := c.lockDir()
+	gone := fmt.Errorf("loading cgroup %s: %w", c.display(), ErrNotFound)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, false, gone
+	}
+	if err != nil {
+		return c, true, nil
+	}
+	defer unix.Close(fd)
+	for deadline := time.Now().Add(parentLockWait); ; time.Sleep(time.Millisecond) {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			return c, false, nil
+		}
+		if unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) == nil {
+			return c, true, nil // shared holders only: a run or monitor
+		}
+		if !isDir(dir) {
+			return nil, false, gone // swept
+		}
+		if time.Now().After(deadline) {
+			return c, true, nil
+		}
+	}
 }
 
 // isContainerID reports whether name is a container ID: 64 lower-case hex digits.
