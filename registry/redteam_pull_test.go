@@ -178,25 +178,6 @@ func TestManyValuesRefused(t *testing.T) {
 	}
 }
 
-func TestJSONValues(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-	}{
-		{`{}`, 1},
-		{`[1,2,3]`, 3},
-		{`{"a":[{},{}],"b":"x"}`, 6},
-		{`{"a":"{[,]}"}`, 1},
-		{`{"a":"\"{[,"}`, 1},
-		{`{"a":"\\","b":1}`, 2},
-	}
-	for _, tt := range tests {
-		if got := jsonValues([]byte(tt.in)); got != tt.want {
-			t.Errorf("jsonValues(%s) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
 // TestOwnMediaTypeWins: a registry whose Content-Type names the other format of the same kind
 // than the manifest's own mediaType (Docker's for an OCI manifest, or the reverse; the same
 // for indexes). The store kept the header's type for the manifest and `serve` sent it back,

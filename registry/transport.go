@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/strata-run/strata/internal/jsonvalues"
 )
 
 // MaxManifestSize is the largest manifest or index strata reads: the limit containerd and the
@@ -222,7 +223,7 @@ func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := jsonValues(b); n > maxJSONValues {
+	if n := jsonvalues.Count(b); n > maxJSONValues {
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: req.URL.Host, Msg: fmt.Sprintf(
 			"manifest %s from %s has more than %d JSON values (%d bytes), far more than any image's",
 			oneLine(req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]), req.URL.Host, maxJSONValues, len(b))}
@@ -531,43 +532,15 @@ func (b *stallBody) Close() error {
 	return err
 }
 
-// maxJSONValues bounds the values (objects, arrays, their members and elements) of a
-// manifest, index or config that strata parses. Parsed, a value costs far more than its few
-// bytes: a 4 MiB manifest of 1.4 million empty layer descriptors took 1 GB and seconds to
-// parse, a 16 MiB config of 5 million empty history entries 2.4 GB. Real ones have a few
-// thousand values; this is some 65,000 layers, manifests or history entries.
-const maxJSONValues = 1 << 17
+// maxJSONValues bounds the values of a manifest, index or config that strata parses.
+const maxJSONValues = jsonvalues.Max
 
 // checkValues refuses, before it is parsed, a manifest, index or config (named by what) with
 // more than maxJSONValues values. It is reported as ErrManifestTooLarge.
 func checkValues(b []byte, what, host string) error {
-	if n := jsonValues(b); n > maxJSONValues {
+	if n := jsonvalues.Count(b); n > maxJSONValues {
 		return &Error{Kind: ErrManifestTooLarge, Registry: host, Msg: fmt.Sprintf(
 			"%s from %s has more than %d JSON values (%d bytes), far more than any image's", what, host, maxJSONValues, len(b))}
 	}
 	return nil
-}
-
-// jsonValues counts the objects, arrays and commas of b outside strings: about one for each
-// value it holds. It does not check that b is JSON; the parser that follows does.
-func jsonValues(b []byte) int {
-	n := 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			if c == '\\' {
-				escaped = true
-			} else if c == '"' {
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[' || c == ',':
-			n++
-		}
-	}
-	return n
 }
