@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -349,8 +350,10 @@ func (u *unionFS) makePath(rel string, file bool) error {
 	return nil
 }
 
-// copyAttrsAt gives name in dirfd the owner, mode and times of src, as copyRootAttrs does;
-// rel names them both in errors.
+// copyAttrsAt gives name in dirfd the owner, mode, xattrs and times of src; rel names them
+// both in errors. The xattrs matter as much as the mode: overlayfs shows a directory's
+// topmost copy's, and a copy without them would drop the image's ACLs and user.* xattrs
+// there (a copy-up keeps them, as the vfs rootfs copy does). Overlay's own are left out.
 func copyAttrsAt(src string, dirfd int, name, rel string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(src, &st); err != nil {
@@ -361,6 +364,11 @@ func copyAttrsAt(src string, dirfd int, name, rel string) error {
 	}
 	if err := unix.Fchmodat(dirfd, name, st.Mode&0o7777, 0); err != nil {
 		return &os.PathError{Op: "chmod", Path: rel, Err: err}
+	}
+	// After the chmod, which would rewrite an access ACL's mask. /proc/self/fd/N is
+	// followed to the directory, name is not (lsetxattr).
+	if err := copyXattrs(src, "/proc/self/fd/"+strconv.Itoa(dirfd)+"/"+name); err != nil {
+		return &os.PathError{Op: "copying xattrs to", Path: rel, Err: errors.Unwrap(err)}
 	}
 	if err := unix.UtimesNanoAt(dirfd, name, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "setting times on", Path: rel, Err: err}

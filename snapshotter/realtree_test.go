@@ -534,3 +534,44 @@ func TestWhiteoutsAcrossLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOnlyMountpointKeepsDirXattrs: a read-only container's mount point under an image
+// directory with xattrs (a user.* one, POSIX ACLs) leaves that directory's xattrs as the image
+// has them, whatever the driver: overlay shows the topmost copy of a directory, so the copy
+// in the mountpoints layer must carry them as docker's copy-up does.
+func TestReadOnlyMountpointKeepsDirXattrs(t *testing.T) {
+	// ACL v2: user::rwx, user:1000:r-x, group::r-x, mask::r-x, other::r-x.
+	acl := string([]byte{2, 0, 0, 0,
+		1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff,
+		2, 0, 5, 0, 0xe8, 3, 0, 0,
+		4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+		0x10, 0, 5, 0, 0xff, 0xff, 0xff, 0xff,
+		0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff})
+	xattrs := map[string]string{"user.tag": "srv", "system.posix_acl_access": acl, "system.posix_acl_default": acl}
+	img := buildLayer(t, entry{name: "srv/", typ: tar.TypeDir, mode: 0o755, xattrs: xattrs}, file("srv/f", "f"),
+		entry{name: "etc/", typ: tar.TypeDir, mode: 0o755, xattrs: map[string]string{"user.tag": "etc"}})
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			s, base := newTestSnapshotter(t, d)
+			unpack(t, s, img)
+			cdir := filepath.Join(base, "containers", "c")
+			mounts, err := s.Prepare(t.Context(), cdir, []v1.Hash{img.diffID}, true)
+			if err != nil {
+				t.Fatalf("Prepare = %v", err)
+			}
+			if err := s.AddMountpoints(t.Context(), cdir, []v1.Hash{img.diffID}, []mount.Mount{{Type: "tmpfs", Target: "/srv/new"}}); err != nil {
+				t.Fatalf("AddMountpoints = %v", err)
+			}
+			rootfs := filepath.Join(cdir, "rootfs")
+			mountAll(t, mounts, rootfs)
+			for dir, want := range map[string]map[string]string{"srv": xattrs, "etc": {"user.tag": "etc"}} {
+				for name, value := range want {
+					got, err := getXattr(filepath.Join(rootfs, dir), name)
+					if err != nil || string(got) != value {
+						t.Errorf("/%s xattr %s = %x, %v, want %x", dir, name, got, err, value)
+					}
+				}
+			}
+		})
+	}
+}
