@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/strata-run/strata/layers"
@@ -114,7 +115,8 @@ func New(root string, opts Options) (*Snapshotter, error) {
 }
 
 // tighten takes group and other permissions off dir (a symlink's target: an admin may have
-// moved the root).
+// moved the root). A dir strata may not change (a store on read-only media, another owner's)
+// is used as it is: refusing it would stop every command on a store that worked before.
 func tighten(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -123,7 +125,11 @@ func tighten(dir string) error {
 	if fi.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	return os.Chmod(dir, fi.Mode().Perm()&0o700)
+	err = os.Chmod(dir, fi.Mode().Perm()&0o700)
+	if errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EPERM) {
+		return nil
+	}
+	return err
 }
 
 // Root is the directory holding the layer dirs.
