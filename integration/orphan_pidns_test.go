@@ -46,14 +46,19 @@ func TestOrphanSweepFromOtherPidns(t *testing.T) {
 	killedID := containerByName(root, "killed")
 	killed.kill(t)
 
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", strataBin, "--root", root, "ps", "-a", "--format", "{{.Names}}")
-	cmd.Env = f.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("ps in another pid namespace: %v: %s", err, stderr.String())
+	inPidns := func(args ...string) (string, string, error) {
+		cmd := exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", strataBin, "--root", root}, args...)...)
+		cmd.Env = f.env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
 	}
-	names := strings.Fields(stdout.String())
+	stdout, stderr, err := inPidns("ps", "-a", "--format", "{{.Names}}")
+	if err != nil {
+		t.Fatalf("ps in another pid namespace: %v: %s", err, stderr)
+	}
+	names := strings.Fields(stdout)
 	for _, want := range []string{"live-d", "live-fg"} {
 		found := false
 		for _, n := range names {
@@ -70,6 +75,17 @@ func TestOrphanSweepFromOtherPidns(t *testing.T) {
 	}
 	if n := len(markedProcs(t, marker)); n != 3 {
 		t.Errorf("after ps in another pid namespace %d marked processes run, want the 2 containers' and the foreground run", n)
+	}
+	// A plain rm there refuses a running container (its state reads as exited there, its
+	// monitor being invisible), as it does here.
+	if _, stderr, err := inPidns("rm", "live-d"); err == nil || !strings.Contains(stderr, "running") {
+		t.Errorf("rm of a running container in another pid namespace: %v: %q, want it refused as running", err, stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "containers", liveD)); err != nil {
+		t.Errorf("rm in another pid namespace removed the running container %.12s: %v", liveD, err)
+	}
+	if n := len(markedProcs(t, marker)); n != 3 {
+		t.Errorf("after rm in another pid namespace %d marked processes run, want 3", n)
 	}
 	if _, err := os.Lstat(filepath.Join(root, "containers", killedID)); err == nil {
 		t.Errorf("ps in another pid namespace left the container %.12s of a killed run --rm", killedID)

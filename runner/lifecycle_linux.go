@@ -534,6 +534,11 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 	if !anyway && (c.State.Status == StatusRunning || c.State.starting()) {
 		return errBusy
 	}
+	if !force && cgroups.Held(c.ID) {
+		// Its run or monitor lives where its pid tells nothing (another pid or time namespace
+		// sharing the store), so its state read as exited: it runs or starts there.
+		return fmt.Errorf("cannot remove container %q: %w: stop the container before removing or force remove", c.Config.Name, ErrRunning)
+	}
 	return removeDir(c)
 }
 

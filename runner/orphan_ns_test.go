@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"os"
 	"testing"
@@ -111,5 +112,47 @@ func TestStartKeepsHeldCgroup(t *testing.T) {
 	}
 	if _, err := cgroups.Load(c.ID); !errors.Is(err, cgroups.ErrNotFound) {
 		t.Errorf("the dead monitor's cgroup after the start: Load = %v, want ErrNotFound", err)
+	}
+}
+
+// TestRemoveKeepsHeldCgroup: a plain rm of a container whose state reads as exited here (its
+// monitor, in another pid namespace, is invisible) but whose cgroup a live process holds is
+// refused as running, instead of killing it with its cgroup; rm -f removes it.
+func TestRemoveKeepsHeldCgroup(t *testing.T) {
+	if os.Geteuid() != 0 || cgroups.Mode() == "none" {
+		t.Skip("needs root and cgroups")
+	}
+	deadPid, deadStart := deadProcess(t)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := cgroups.New(c.ID, cgroups.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+	c.State = State{Status: StatusRunning, Pid: deadPid, MonitorPid: deadPid, MonitorStart: deadStart}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(context.Background(), c, false); !errors.Is(err, ErrRunning) {
+		t.Errorf("rm while another process holds the cgroup = %v, want ErrRunning", err)
+	}
+	if _, err := os.Lstat(c.Dir); err != nil {
+		t.Errorf("rm removed the container whose cgroup is held: %v", err)
+	}
+	if !cgroups.Held(c.ID) {
+		t.Error("rm deleted the held cgroup")
+	}
+	if err := s.Remove(context.Background(), c, true); err != nil {
+		t.Errorf("rm -f = %v", err)
+	}
+	if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("rm -f left the container: %v", err)
 	}
 }
