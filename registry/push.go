@@ -405,16 +405,9 @@ func blobExists(ctx context.Context, s *session, h v1.Hash, size int64) (bool, e
 // else under the tag, and strata would record and print a digest the registry does not serve.
 // go-containerregistry reads no answer of a manifest PUT. A registry that sends no digest is
 // taken at its word that it stored the bytes.
-//
-// It also cuts the error answers of a push's requests (POST, PATCH, PUT) at what
-// go-containerregistry reads of them: past that it reports "body exceeds 65536 byte limit"
-// instead of the refusal, and the user never learns the registry answered 400 or 413.
 type digestCheck struct {
 	inner http.RoundTripper
 }
-
-// maxErrorBody is what go-containerregistry's error check reads of an error answer.
-const maxErrorBody = 64 << 10
 
 func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodGet || req.Method == http.MethodHead {
@@ -425,10 +418,10 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if want := req.URL.Query().Get("digest"); req.Method == http.MethodPut && want != "" && strings.Contains(req.URL.Path, "/blobs/uploads/") {
-		return checkCommit(cutErrorBody(t.inner.RoundTrip(req)))
+		return checkCommit(t.inner.RoundTrip(req))
 	}
 	if req.Method != http.MethodPut || !strings.Contains(req.URL.Path, "/manifests/") || req.GetBody == nil {
-		return cutErrorBody(t.inner.RoundTrip(req))
+		return t.inner.RoundTrip(req)
 	}
 	body, err := req.GetBody()
 	if err != nil {
@@ -443,7 +436,7 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.inner.RoundTrip(req)
 	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return cutErrorBody(resp, err)
+		return resp, err
 	}
 	answer := strings.TrimSpace(resp.Header.Get("Docker-Content-Digest"))
 	if answer == "" {
@@ -496,19 +489,4 @@ func checkCommit(resp *http.Response, err error) (*http.Response, error) {
 	return nil, &Error{Registry: host, Msg: fmt.Sprintf(
 		"pushing blob %s to %s: the registry answered with digest %s, not the digest of what strata sent",
 		oneLine(want), host, oneLine(answer))}
-}
-
-// cutErrorBody ends the body of an error answer (4xx, 5xx) at maxErrorBody bytes.
-func cutErrorBody(resp *http.Response, err error) (*http.Response, error) {
-	if err != nil || resp.StatusCode < 400 {
-		return resp, err
-	}
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.LimitReader(resp.Body, maxErrorBody), resp.Body}
-	if resp.ContentLength > maxErrorBody {
-		resp.ContentLength = maxErrorBody
-	}
-	return resp, nil
 }

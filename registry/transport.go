@@ -233,6 +233,9 @@ func (t *manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// maxErrorBody is what go-containerregistry's error check reads of an error answer.
+const maxErrorBody = 64 << 10
+
 // shortErrorBody makes the body of an error answer (4xx, 5xx) to any request fit what
 // go-containerregistry's error check reads of it, maxErrorBody: past that it reports "body
 // exceeds 65536 byte limit" instead of the refusal, and the user never learns that the
