@@ -169,7 +169,18 @@ func TestOrphanRunRmKilled(t *testing.T) {
 			t.Fatal("no container orphan-d once its run -d stopped after creating it")
 		}
 		p.kill(t)
-		r := run(t, f.env, "", root, "ps", "-a", "--format", "{{.Names}}")
+		// The monitor run -d started early (PrepareMonitor) waits in the container's cgroup
+		// for the run's go-ahead; it ends when it finds the run gone, and until then the
+		// cgroup is in use, so a ps at that moment rightly keeps the container. The first ps
+		// after it has ended removes it.
+		var r result
+		for i := 0; ; i++ {
+			r = run(t, f.env, "", root, "ps", "-a", "--format", "{{.Names}}")
+			if r.Code != 0 || !strings.Contains(r.Stdout, "orphan-d") || i == 50 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if r.Code != 0 || strings.Contains(r.Stdout, "orphan-d") {
 			t.Errorf("ps -a after the kill of run -d --rm: exit %d, lists %q: want the container gone", r.Code, r.Stdout)
 		}
