@@ -139,12 +139,29 @@ func startFront(t *testing.T, auth frontAuth, seed func(ctx context.Context, ups
 
 // runRegistry starts docker-registry on a free port with storage in data and the given extra
 // config, waits until it answers, and returns its host:port. It is killed by PID when the
-// test ends.
+// test ends. The port freePort found may be taken again before docker-registry binds it (by
+// another test's registry, started in parallel): the readiness check asks for a header only
+// this registry sends, and a registry that could not bind is started again on another port.
 func runRegistry(t *testing.T, data, extra string) string {
 	t.Helper()
-	addr := freePort(t)
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n%s",
-		filepath.Join(data, "data"), addr, extra)
+	for attempt := 1; ; attempt++ {
+		addr, ok := startRegistryOn(t, freePort(t), data, extra)
+		if ok {
+			return addr
+		}
+		if attempt == 5 {
+			t.Fatalf("docker-registry found its port taken %d times", attempt)
+		}
+	}
+}
+
+// startRegistryOn starts docker-registry on addr and reports whether it is the one serving
+// there once it answers; when not, it has been stopped.
+func startRegistryOn(t *testing.T, addr, data, extra string) (string, bool) {
+	t.Helper()
+	nonce := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n  headers:\n    X-Strata-Test-Registry: [%q]\n%s",
+		filepath.Join(data, "data"), addr, nonce, extra)
 	cfgPath := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -155,17 +172,34 @@ func runRegistry(t *testing.T, data, extra string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting docker-registry: %v", err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
+	exited := make(chan struct{})
+	go func() {
 		cmd.Wait()
-	})
+		close(exited)
+	}()
+	stop := func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+	t.Cleanup(stop)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		// Any answer, 401 included, means it is serving.
+		select {
+		case <-exited:
+			t.Logf("docker-registry on %s exited, trying another port: %s", addr, logs.String())
+			return "", false
+		default:
+		}
+		// Any answer, 401 included, means a registry is serving: ours if it has our header.
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			return addr
+			if resp.Header.Get("X-Strata-Test-Registry") == nonce {
+				return addr, true
+			}
+			t.Logf("another registry answers on %s, trying another port", addr)
+			stop()
+			return "", false
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("docker-registry did not come up on %s: %v\n%s", addr, err, logs.String())

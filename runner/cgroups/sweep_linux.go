@@ -367,7 +367,12 @@ func (h *hierarchy) held(name string) (*Cgroup, bool, error) {
 			return c, false, nil
 		}
 		if unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) == nil {
-			return c, true, nil // shared holders only: a run or monitor
+			// Shared holders only (a run or monitor), or the sweep let go between the two
+			// tries: with our shared lock, exclusive fails only while another shares it.
+			if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+				return c, false, nil
+			}
+			return c, true, nil
 		}
 		if !isDir(dir) {
 			return nil, false, gone // swept
