@@ -45,6 +45,7 @@ func TestOrphanSweepFromOtherPidns(t *testing.T) {
 	killed := f.stopAt(t, root, "created", "run", "--rm", "--name", "killed", f.a, "true")
 	killedID := containerByName(root, "killed")
 	killed.kill(t)
+	waitCgroupIdle(t, killedID)
 
 	inPidns := func(args ...string) (string, string, error) {
 		cmd := exec.Command("unshare", append([]string{"--pid", "--fork", "--mount-proc", strataBin, "--root", root}, args...)...)

@@ -50,6 +50,25 @@ func (p *proc) kill(t *testing.T) {
 	}
 }
 
+// waitCgroupIdle waits until no process is left in the cgroups of container id: the init a
+// killed run started early in it dies by its parent-death signal, a moment after the run.
+// Until then the cgroup is in use and a sweep rightly keeps the container.
+func waitCgroupIdle(t *testing.T, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		busy := false
+		for _, dir := range cgroupsOf(id) {
+			if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+	}
+	t.Fatalf("processes stay in the cgroup of container %.12s after its run was killed", id)
+}
+
 // containerByName returns the ID the name index of root links name to, or "".
 func containerByName(root, name string) string {
 	id, _ := os.Readlink(filepath.Join(root, "containers", ".names", name))
@@ -139,6 +158,7 @@ func TestOrphanRunRmKilled(t *testing.T) {
 				t.Fatalf("no container %s once its run stopped after creating it", name)
 			}
 			p.kill(t)
+			waitCgroupIdle(t, id)
 			r := run(t, f.env, "", root, next...)
 			if next[0] == "ps" {
 				if r.Code != 0 || strings.Contains(r.Stdout, name) {
@@ -195,7 +215,9 @@ func TestOrphanRunRmKilled(t *testing.T) {
 
 	// Its name is free for the next run at once: `run --rm --name x` again after a kill.
 	p := f.stopAt(t, root, "created", rm("again")...)
+	againID := containerByName(root, "again")
 	p.kill(t)
+	waitCgroupIdle(t, againID)
 	if r := run(t, f.env, "", root, rm("again")...); r.Code != 0 {
 		t.Errorf("run --rm --name again after the first was killed: exit %d: %s", r.Code, r.Stderr)
 	}
@@ -209,6 +231,9 @@ func TestOrphanRunRmKilled(t *testing.T) {
 		t.Fatal("a run stopped once its cgroup is made holds no cgroup")
 	}
 	p.kill(t)
+	for id := range leaked {
+		waitCgroupIdle(t, id)
+	}
 	ageCgroups(t, leaked)
 	for id := range leaked {
 		if len(cgroupsOf(id)) == 0 {
@@ -227,6 +252,10 @@ func TestOrphanRunRmKilled(t *testing.T) {
 	// one after the grace).
 	held.kill(t)
 	heldCg.kill(t)
+	waitCgroupIdle(t, heldID)
+	for id := range heldCgroups {
+		waitCgroupIdle(t, id)
+	}
 	ageCgroups(t, heldCgroups)
 	mustRun(t, f.env, "", root, "rm", "-f", "live")
 	live.wait(t)
