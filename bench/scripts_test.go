@@ -182,3 +182,142 @@ strata_share_sequence sharing ` + dir + `/store app0 app1`
 		t.Errorf("the store dir is still there after the sequence (stat: %v)", err)
 	}
 }
+
+// TestDockerBundles runs docker_bundles with the real bench/ocisecurity over two `true`
+// bundles: each gets a -docker copy with docker's 14 capabilities and a seccomp filter, the
+// original is left as it was, and meta.tsv says what each kind carries. Without the
+// generator, both runtimes get a note saying why they have no such row.
+func TestDockerBundles(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Skipf("skipping: jq not installed (bench/run.sh installs it): %v", err)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "ocisecurity"), "./ocisecurity").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./ocisecurity = %v\n%s", err, out)
+	}
+	plain := `{"process": {"args": ["/bin/true"], "capabilities": {"bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]}}, "linux": {}}`
+	for _, b := range []string{"bundle-true", "bundle-true-nocg"} {
+		if err := os.MkdirAll(filepath.Join(dir, b), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, b, "config.json"), []byte(plain), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		bin     string
+		bundles string // DOCKER_BUNDLES after the call
+		meta    []string
+		notes   string
+	}{
+		{"generator", filepath.Join(dir, "bin"), "1", []string{
+			"bundle runc spec\t3 capabilities: AUDIT_WRITE, KILL, NET_BIND_SERVICE; no seccomp filter\n",
+			"bundle docker defaults\t14 capabilities: CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE; seccomp filter with default action SCMP_ACT_ERRNO, ",
+		}, ""},
+		{"no generator", filepath.Join(dir, "missing"), "", nil, "start\talpine\trunc_docker\tfailed\twriting the bundle: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			results := t.TempDir()
+			work := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(work, "logs"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(tt.bin, filepath.Join(work, "bin")); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range []string{"bundle-true", "bundle-true-nocg"} {
+				if err := os.Symlink(filepath.Join(dir, b), filepath.Join(work, b)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			script := `set -euo pipefail
+for f in lib/*.sh; do source "$f"; done
+BENCH_WORK=` + work + ` BENCH_RESULTS=` + results + `
+docker_bundles 2>/dev/null
+echo "$DOCKER_BUNDLES"`
+			out, err := exec.Command("bash", "-c", script).CombinedOutput()
+			if err != nil {
+				t.Fatalf("docker_bundles = %v\n%s", err, out)
+			}
+			if got := strings.TrimSpace(string(out)); got != tt.bundles {
+				t.Errorf("DOCKER_BUNDLES = %q, want %q", got, tt.bundles)
+			}
+			meta, _ := os.ReadFile(filepath.Join(results, "meta.tsv"))
+			for _, want := range tt.meta {
+				if !strings.Contains(string(meta), want) {
+					t.Errorf("meta.tsv = %q, want a line starting %q", meta, want)
+				}
+			}
+			if tt.meta == nil && len(meta) > 0 {
+				t.Errorf("meta.tsv = %q, want nothing when the bundles could not be written", meta)
+			}
+			notes, _ := os.ReadFile(filepath.Join(results, "notes.tsv"))
+			if tt.notes == "" && len(notes) > 0 || !strings.Contains(string(notes), tt.notes) {
+				t.Errorf("notes.tsv = %q, want %q", notes, tt.notes)
+			}
+			if tt.bundles == "" {
+				return
+			}
+			for _, b := range []string{"bundle-true", "bundle-true-nocg"} {
+				got, err := os.ReadFile(filepath.Join(work, b, "config.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != plain {
+					t.Errorf("%s/config.json changed: %s", b, got)
+				}
+				if _, err := os.Stat(filepath.Join(work, b+"-docker", "config.json")); err != nil {
+					t.Errorf("%s-docker not written: %v", b, err)
+				}
+			}
+		})
+	}
+}
+
+// TestStartTimesDockerBundles runs measure_start with its probes and hyperfine stubbed out:
+// runc and crun on the bundles with docker's defaults are timed next to the runc spec ones,
+// back to back and spaced, and crun's pair runs in the hyperfine inside hide_cgroup2 when
+// crun needs cgroup2 hidden, runc's pair in the plain one.
+func TestStartTimesDockerBundles(t *testing.T) {
+	for _, tt := range []struct {
+		hide string
+		want string
+	}{
+		{"hide", `start alpine || strata runc runc_docker
+start alpine-crun |hide_cgroup2| crun crun_docker
+start alpine-spaced || strata runc runc_docker
+start alpine-spaced-crun |hide_cgroup2| crun crun_docker
+`},
+		{"", `start alpine || strata runc runc_docker crun crun_docker
+start alpine-spaced || strata runc runc_docker crun crun_docker
+`},
+	} {
+		script := `set -euo pipefail
+for f in lib/*.sh; do source "$f"; done
+warm_stores() { :; }
+bundles() { :; }
+probe_start() { :; }
+sync() { :; }
+meta() { :; }
+log() { :; }
+ref() { echo "registry/$1"; }
+# The names hyperfine gets, one line per hyperfine run.
+hyperfine_json() {
+	echo -n "$1 $2 |$3|"
+	shift 3
+	while (($#)); do echo -n " $2"; shift 3; done # -n NAME COMMAND
+	echo
+}
+for t in strata runc runc_docker crun crun_docker; do START_CMD[$t]="$t IMAGE"; done
+CRUN_HIDE=` + tt.hide + `
+measure_start`
+		out, err := exec.Command("bash", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("measure_start = %v\n%s", err, out)
+		}
+		if string(out) != tt.want {
+			t.Errorf("CRUN_HIDE=%q: hyperfine runs\n%s\nwant\n%s", tt.hide, out, tt.want)
+		}
+	}
+}

@@ -60,8 +60,40 @@ bundles() {
 	CGROUPS_PATH='' make_bundle "$BENCH_WORK/bundle-true-nocg" /bin/true
 	CGROUPS_PATH=/$BENCH_ID/oci-sleep make_bundle "$BENCH_WORK/bundle-sleep" /bin/sleep 86413
 	CGROUPS_PATH='' make_bundle "$BENCH_WORK/bundle-sleep-nocg" /bin/sleep 86413
+	docker_bundles
 	mkdir -p "$BENCH_WORK/runc-state" "$BENCH_WORK/crun-state"
 	on_exit "oci_delete_all"
+}
+
+DOCKER_BUNDLES="" # set when the bundles with docker's security defaults exist (docker_bundles)
+
+# docker_bundles writes bundle-true-docker and bundle-true-docker-nocg: the `true` bundles
+# rewritten by bench/ocisecurity to carry docker's default capabilities and seccomp profile,
+# the security defaults strata (like docker and podman) applies, so runc and crun are also
+# timed like for like. meta says what each kind of bundle carries, for the report.
+docker_bundles() {
+	local b logf=$BENCH_WORK/logs/ocisecurity.log
+	DOCKER_BUNDLES=""
+	for b in bundle-true bundle-true-nocg; do
+		mkdir -p "$BENCH_WORK/$b-docker"
+		cp "$BENCH_WORK/$b/config.json" "$BENCH_WORK/$b-docker/config.json"
+		if ! "$BENCH_WORK/bin/ocisecurity" "$BENCH_WORK/$b-docker" >"$logf" 2>&1; then
+			note start alpine runc_docker failed "writing the bundle: $(last_error "$logf")"
+			note start alpine crun_docker failed "writing the bundle: $(last_error "$logf")"
+			return 0
+		fi
+	done
+	DOCKER_BUNDLES=1
+	meta "bundle runc spec" "$(bundle_security "$BENCH_WORK/bundle-true")"
+	meta "bundle docker defaults" "$(bundle_security "$BENCH_WORK/bundle-true-docker")"
+}
+
+# bundle_security DIR prints the capabilities and the seccomp filter of DIR/config.json.
+bundle_security() {
+	jq -r '.process.capabilities.bounding as $c | .linux.seccomp as $s |
+		"\($c | length) capabilities: \($c | map(ltrimstr("CAP_")) | join(", ")); " +
+		if $s == null then "no seccomp filter" else
+		"seccomp filter with default action \($s.defaultAction), \($s.syscalls | length) rules naming \([$s.syscalls[].names[]] | unique | length) syscalls" end' "$1/config.json"
 }
 
 # oci_delete_all removes every runc and crun container left in our state dirs.
@@ -109,9 +141,14 @@ probe_start() {
 	if command -v runc >/dev/null; then
 		cmd="runc --root $BENCH_WORK/runc-state run -b $BENCH_WORK/bundle-true bench-runc"
 		if try "$logf" $cmd; then START_CMD[runc]=$cmd; else note start alpine runc failed "$(last_error "$logf")"; fi
+		if [[ -n $DOCKER_BUNDLES ]]; then
+			cmd="runc --root $BENCH_WORK/runc-state run -b $BENCH_WORK/bundle-true-docker bench-runc-docker"
+			if try "$logf" $cmd; then START_CMD[runc_docker]=$cmd; else note start alpine runc_docker failed "$(last_error "$logf")"; fi
+		fi
 	fi
 	if command -v crun >/dev/null; then
 		probe_crun
+		[[ -z $DOCKER_BUNDLES ]] || probe_crun_docker
 	fi
 	cmd="unshare -fpmuin --mount-proc true"
 	if try "$logf" $cmd; then START_CMD[unshare]=$cmd; else note start alpine unshare failed "$(last_error "$logf")"; fi
@@ -205,6 +242,23 @@ probe_crun() {
 	done
 }
 
+# probe_crun_docker tries crun on the bundle with docker's security defaults the way
+# probe_crun found crun runs here: the same flags, cgroup2 hidden if it had to be.
+probe_crun_docker() {
+	local logf=$BENCH_WORK/logs/probe.log bundle=bundle-true-docker cmd
+	if [[ -z ${START_CMD[crun]:-} ]]; then
+		note start alpine crun_docker skipped "crun does not run here with the runc spec bundle either"
+		return 0
+	fi
+	((${#CRUN_FLAGS[@]} == 0)) || bundle=bundle-true-docker-nocg
+	cmd="crun --root $BENCH_WORK/crun-state ${CRUN_FLAGS[*]} run -b $BENCH_WORK/$bundle bench-crun-docker"
+	if try "$logf" ${CRUN_HIDE:+hide_cgroup2} $cmd; then
+		START_CMD[crun_docker]=$cmd
+	else
+		note start alpine crun_docker failed "crun run -b $bundle${CRUN_HIDE:+ (cgroup2 hidden)}: $(last_error "$logf")"
+	fi
+}
+
 # hyperfine_record MEASURE CASE JSON records every timed run of a hyperfine export; the
 # commands were named after the tools.
 hyperfine_record() {
@@ -222,13 +276,13 @@ hyperfine_record() {
 }
 
 # hyperfine_tools MEASURE CASE IMAGE TOOL… times the tools' START_CMD on IMAGE, in one
-# hyperfine run; crun runs in a second one inside hide_cgroup2 when it needs that.
+# hyperfine run; crun (both bundles) runs in a second one inside hide_cgroup2 when it needs that.
 hyperfine_tools() {
 	local measure=$1 case=$2 image=$3 t args=() hidden=()
 	shift 3
 	for t in "$@"; do
 		[[ -n ${START_CMD[$t]:-} ]] || continue
-		if [[ $t == crun && -n ${CRUN_HIDE:-} ]]; then
+		if [[ ($t == crun || $t == crun_docker) && -n ${CRUN_HIDE:-} ]]; then
 			hidden+=(-n "$t" "${START_CMD[$t]}")
 		else
 			args+=(-n "$t" "${START_CMD[$t]//IMAGE/$(ref "$image")}")
@@ -262,14 +316,14 @@ measure_start() {
 	# makes its container's dir, files and upper layer on that file system: 27 against 18 ms
 	# here, with crun's 16 against 12), and would measure the disk instead of the tools.
 	sync
-	hyperfine_tools start alpine alpine strata runc crun podman ctr unshare unshare_chroot
+	hyperfine_tools start alpine alpine strata runc runc_docker crun crun_docker podman ctr unshare unshare_chroot
 	# The same starts spaced out, as a user typing commands or a script doing anything between
 	# two starts makes them: hyperfine sleeps START_GAP before each (not timed). On a v1 or hybrid
 	# host, a tool that moves its process into a cgroup then pays the RCU grace period that
 	# back-to-back starts find over (the issue's crun 32 ms and runc 61 ms are such starts).
 	sync
 	HF_EXTRA=(--prepare "sleep $START_GAP")
-	hyperfine_tools start alpine-spaced alpine strata runc crun unshare
+	hyperfine_tools start alpine-spaced alpine strata runc runc_docker crun crun_docker unshare
 	HF_EXTRA=()
 	meta "start gap" "$START_GAP"
 }

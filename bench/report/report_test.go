@@ -157,3 +157,74 @@ func TestLoadRejectsBadResults(t *testing.T) {
 		})
 	}
 }
+
+// TestStartBundles checks the rows of runc and crun on the bundle with docker's security
+// defaults: they get their own rows, leave "× best peer" against the runc spec bundles as it
+// was, and strata's start is divided by each runtime's in a table of its own, under a note
+// saying what each bundle carries.
+func TestStartBundles(t *testing.T) {
+	results := writeResults(t, map[string]string{
+		"meta.tsv": rows("mode\tfull", "hyperfine warmup\t3", "start gap\t0.2",
+			"bundle runc spec\t3 capabilities: AUDIT_WRITE, KILL, NET_BIND_SERVICE; no seccomp filter",
+			"bundle docker defaults\t14 capabilities: CHOWN, KILL; seccomp filter with default action SCMP_ACT_ERRNO, 42 rules naming 371 syscalls"),
+		"samples.tsv": rows(
+			"start\talpine\tstrata\ttime\ts\t0.024", "start\talpine\trunc\ttime\ts\t0.04", "start\talpine\trunc_docker\ttime\ts\t0.06",
+			"start\talpine\tcrun\ttime\ts\t0.02", "start\talpine\tcrun_docker\ttime\ts\t0.05",
+			"start\talpine-spaced\tstrata\ttime\ts\t0.03", "start\talpine-spaced\trunc\ttime\ts\t0.06",
+			"start\talpine-spaced\tcrun\ttime\ts\t0.03", "start\talpine-spaced\tcrun_docker\ttime\ts\t0.06",
+		),
+		"notes.tsv": rows("start\talpine-spaced\trunc_docker\tfailed\tinvalid seccomp | oops"),
+	})
+	docs := t.TempDir()
+	if err := run(results, docs); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{
+		"| **strata** | 24 ms | 24 ms – 24 ms | 1 | 1.20× | — | — |", // still against crun on the runc spec bundle
+		"| runc (prepared bundle, docker's default profile) | 60 ms | 60 ms – 60 ms | 1 | 3.00× | — | — |",
+		"| crun (prepared bundle, docker's default profile) | 50 ms | 50 ms – 50 ms | 1 | 2.50× | — | — |",
+		"| runc (prepared bundle, docker's default profile) | failed: invalid seccomp \\| oops |", // spaced: why it has no numbers
+		"\"prepared bundle\" is `runc spec`'s (3 capabilities: AUDIT_WRITE, KILL, NET_BIND_SERVICE; no seccomp filter);",
+		"resolved for them (14 capabilities: CHOWN, KILL; seccomp filter with default action SCMP_ACT_ERRNO, 42 rules naming 371 syscalls),",
+		"| strata ÷ | back to back | spaced |",
+		"| runc (prepared bundle) | 0.60× | 0.50× |",
+		"| runc (prepared bundle, docker's default profile) | 0.40× | — |",
+		"| crun (prepared bundle) | 1.20× | 1.00× |",
+		"| crun (prepared bundle, docker's default profile) | 0.48× | 0.50× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("benchmarks.md lacks %q\n%s", want, md)
+		}
+	}
+	// The runtimes in the table of ratios come in startTools' order: each bundle pair together.
+	if i, j := strings.Index(md, "| runc (prepared bundle) | 0.60×"), strings.Index(md, "| crun (prepared bundle, docker's default profile) | 0.48×"); i < 0 || j < i {
+		t.Errorf("ratio rows out of order (runc at %d, crun with docker's profile at %d)", i, j)
+	}
+}
+
+// TestStartWithoutDockerBundles checks that results of a run that did not measure the
+// bundles with docker's defaults (before they existed) get no note and no ratio table.
+func TestStartWithoutDockerBundles(t *testing.T) {
+	results := writeResults(t, map[string]string{
+		"meta.tsv":    rows("mode\tfull"),
+		"samples.tsv": rows("start\talpine\tstrata\ttime\ts\t0.024", "start\talpine\tcrun\ttime\ts\t0.02"),
+	})
+	docs := t.TempDir()
+	if err := run(results, docs); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unwanted := range []string{"docker's default profile", "strata ÷"} {
+		if strings.Contains(string(b), unwanted) {
+			t.Errorf("benchmarks.md mentions %q without those measurements\n%s", unwanted, b)
+		}
+	}
+}

@@ -143,7 +143,10 @@ func (d *doc) sharing() {
 	}
 }
 
-var startTools = []string{"strata", "runc", "crun", "podman", "ctr", "unshare", "unshare_chroot"}
+var startTools = []string{"strata", "runc", "runc_docker", "crun", "crun_docker", "podman", "ctr", "unshare", "unshare_chroot"}
+
+// ociRuntimes are the rows of the table dividing strata's start by each OCI runtime's.
+var ociRuntimes = []string{"runc", "runc_docker", "crun", "crun_docker"}
 
 func (d *doc) start() {
 	if len(d.r.cases("start")) == 0 && len(d.r.notesFor("start", "alpine", "strata")) == 0 {
@@ -178,6 +181,58 @@ func (d *doc) start() {
 			"(the issue's crun 32 ms and runc 61 ms are starts like these).\n", d.r.meta("start gap"))
 		d.timeTable("start", "alpine-spaced", startTools, []string{"CPU per start (mean)"})
 	}
+	d.startBundles()
+}
+
+// startBundles says what the two kinds of runc and crun bundle carry and divides strata's
+// start by each runtime's, back to back and spaced, so that a reader finds like for like:
+// strata applies docker's security defaults, `runc spec`'s bundle does not.
+func (d *doc) startBundles() {
+	measured := false
+	for _, id := range []string{"runc_docker", "crun_docker"} {
+		for _, c := range []string{"alpine", "alpine-spaced"} {
+			if _, ok := d.stat("start", c, id, "time"); ok || len(d.r.notesFor("start", c, id)) > 0 {
+				measured = true
+			}
+		}
+	}
+	if !measured {
+		return
+	}
+	// run.sh records what each bundle's config.json holds.
+	carries := func(key string) string {
+		if m := d.r.meta(key); m != "" {
+			return " (" + mdEscape(m) + ")"
+		}
+		return ""
+	}
+	d.p("What the runc and crun bundles carry: \"prepared bundle\" is `runc spec`'s%s; \"docker's default profile\" is "+
+		"that bundle rewritten by `bench/ocisecurity` with docker's default capabilities and docker's default seccomp "+
+		"profile (moby/profiles) resolved for them%s, what docker gives a container by default. strata gives docker's "+
+		"capabilities less MKNOD and applies that profile resolved for them.\n", carries("bundle runc spec"), carries("bundle docker defaults"))
+	st, ok := d.stat("start", "alpine", "strata", "time")
+	sp, spOK := d.stat("start", "alpine-spaced", "strata", "time")
+	if !ok && !spOK {
+		return
+	}
+	d.p("strata's median start divided by each runtime's (below 1.00× strata is faster):\n")
+	d.p("| strata ÷ | back to back | spaced |\n|---|---:|---:|")
+	for _, id := range ociRuntimes {
+		rt, rtOK := d.stat("start", "alpine", id, "time")
+		rs, rsOK := d.stat("start", "alpine-spaced", id, "time")
+		if !rtOK && !rsOK {
+			continue
+		}
+		back, spaced := "—", "—"
+		if ok && rtOK {
+			back = ratio(st.Median, rt.Median)
+		}
+		if spOK && rsOK {
+			spaced = ratio(sp.Median, rs.Median)
+		}
+		d.p("| %s | %s | %s |", toolByID(id).Label, back, spaced)
+	}
+	d.p("")
 }
 
 func (d *doc) density() {

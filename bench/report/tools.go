@@ -21,6 +21,10 @@ var tools = []tool{
 	{ID: "skopeo_umoci", Label: "skopeo copy + umoci unpack", Peer: true},
 	{ID: "runc", Label: "runc (prepared bundle)", Peer: true},
 	{ID: "crun", Label: "crun (prepared bundle)", Peer: true},
+	// The same bundle with docker's default capabilities and seccomp profile (bench/ocisecurity).
+	// Not peers, so that "× best peer" keeps its meaning from before they were measured.
+	{ID: "runc_docker", Label: "runc (prepared bundle, docker's default profile)"},
+	{ID: "crun_docker", Label: "crun (prepared bundle, docker's default profile)"},
 	{ID: "strata_blobs", Label: "**strata pull --no-unpack**, blobs only", BlobsOnly: true},
 	{ID: "skopeo", Label: "skopeo copy, blobs only", BlobsOnly: true, BlobsPeer: true},
 	{ID: "curl", Label: "baseline: curl, blobs only", Baseline: true, BlobsOnly: true},
