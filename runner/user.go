@@ -34,65 +34,63 @@ type groupEntry struct {
 
 // ResolveUser resolves a docker --user value ("name", "uid", "name:group", "uid:gid", with
 // group as a name or a number) against the container's passwd and group files, either of
-// which may be nil when the image lacks it. A numeric uid need not exist in passwd (its gid is
-// then 0, as docker does); a name must. The first passwd entry that matches is the user, as
-// in libc and runc, and reading stops there. Supplementary groups come from the group file.
-// The files come from the image: past maxUserFile they are an error, a line longer than
-// maxUserLine is skipped, and more than maxGroups supplementary groups is an error.
+// which may be nil when the image lacks it. It reads the value as docker does (runc's
+// GetExecUser): a number, with an optional sign, is always an id, never a name; an empty user
+// is uid 0 (":" and ":g" too) and an empty group is none ("w:" is "w"). A numeric uid need not
+// exist in passwd (its gid is then 0, as docker does) but, unlisted, must be at most
+// 2^31-1, as docker refuses larger ones; the same holds for a numeric group. A name must
+// exist. The first passwd entry that matches is the user, as in libc and runc, and reading
+// stops there. Supplementary groups come from the group file.
+//
+// The files come from the image: past maxUserFile they are an error unless what is left
+// cannot change the result (a numeric uid with an explicit group: the rest could only give
+// it a home), a line longer than maxUserLine is skipped, and more than maxGroups
+// supplementary groups is an error.
 func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
-	if spec == "" {
-		spec = "0"
-	}
-	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	userPart, groupPart, _ := strings.Cut(spec, ":")
 	if userPart == "" {
-		return User{}, fmt.Errorf("invalid user %q: empty user", spec)
+		userPart = "0"
 	}
-	if hasGroup && groupPart == "" {
-		return User{}, fmt.Errorf("invalid user %q: empty group", spec)
-	}
-	uid, uidErr := parseID(userPart)
+	hasGroup := groupPart != ""
+	uid, uidNumeric, uidFits := specID(userPart)
 	var entry *passwdEntry
-	err := scanLines(passwd, func(f []string) bool {
-		e, ok := parsePasswdLine(f)
-		if ok && (uidErr == nil && e.uid == uid || uidErr != nil && e.name == userPart) {
-			entry = &e
-			return true
+	// A number no passwd line can hold needs no reading: no entry will match it.
+	if !uidNumeric || uidFits {
+		err := scanLines(passwd, func(f []string) bool {
+			e, ok := parsePasswdLine(f)
+			if ok && (uidNumeric && e.uid == uid || !uidNumeric && e.name == userPart) {
+				entry = &e
+				return true
+			}
+			return false
+		})
+		if errors.Is(err, errFileTooBig) && uidNumeric && uid <= maxID && hasGroup {
+			// The entry, past what strata reads, could only set $HOME: go on without it.
+			err = nil
 		}
-		return false
-	})
-	if err != nil {
-		return User{}, fmt.Errorf("reading passwd file: %w", err)
+		if err != nil {
+			return User{}, fmt.Errorf("reading passwd file: %w", err)
+		}
 	}
 	u := User{Home: "/"}
 	var name string
 	switch {
 	case entry != nil:
 		u.UID, u.GID, u.Home, name = entry.uid, entry.gid, entry.home, entry.name
-	case uidErr == nil:
-		u.UID = uid
-	default:
+	case !uidNumeric:
 		return User{}, fmt.Errorf("unable to find user %s: %w in passwd file", userPart, ErrUnknownUser)
+	case !uidFits || uid > maxID:
+		return User{}, fmt.Errorf("unable to find user %s: %w", userPart, errIDRange)
+	default:
+		u.UID = uid
 	}
 
 	if hasGroup {
-		if gid, err := parseID(groupPart); err == nil {
-			u.GID = gid
-		} else {
-			found := false
-			err := scanLines(group, func(f []string) bool {
-				g, ok := parseGroupLine(f)
-				if ok && g.name == groupPart {
-					u.GID, found = g.gid, true
-				}
-				return found
-			})
-			if err != nil {
-				return User{}, fmt.Errorf("reading group file: %w", err)
-			}
-			if !found {
-				return User{}, fmt.Errorf("unable to find group %s: %w in group file", groupPart, ErrUnknownUser)
-			}
+		gid, err := resolveGroup(groupPart, group)
+		if err != nil {
+			return User{}, err
 		}
+		u.GID = gid
 	}
 
 	// Docker keeps the primary group first and adds every group naming the user, once; an
@@ -127,7 +125,61 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 	return u, nil
 }
 
-// parseID parses a uid or gid; ids are below 2^32-1 (which is the kernel's "no id").
+// resolveGroup returns the gid of the group part of a --user value. A number up to 2^31-1
+// is the gid as it is, listed or not, so the group file is not read; a larger one must be
+// listed, as runc checks the range only of a gid it did not find.
+func resolveGroup(s string, group io.Reader) (uint32, error) {
+	gid, numeric, fits := specID(s)
+	if numeric && (!fits || gid <= maxID) {
+		if !fits {
+			return 0, fmt.Errorf("unable to find group %s: %w", s, errIDRange)
+		}
+		return gid, nil
+	}
+	found := false
+	err := scanLines(group, func(f []string) bool {
+		g, ok := parseGroupLine(f)
+		if ok && (numeric && g.gid == gid || !numeric && g.name == s) {
+			gid, found = g.gid, true
+		}
+		return found
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading group file: %w", err)
+	}
+	switch {
+	case found:
+		return gid, nil
+	case numeric:
+		return 0, fmt.Errorf("unable to find group %s: %w", s, errIDRange)
+	default:
+		return 0, fmt.Errorf("unable to find group %s: %w in group file", s, ErrUnknownUser)
+	}
+}
+
+// maxID is the largest uid or gid docker takes that the files do not list: runc's
+// libcontainer/user keeps ids in range for 32-bit systems.
+const maxID = 1<<31 - 1
+
+// errIDRange is docker's refusal of a number past maxID (runc's user.ErrRange).
+var errIDRange = fmt.Errorf("uids and gids must be in range 0-%d", maxID)
+
+// specID reads the user or the group of a --user value as docker does (strconv.Atoi): a
+// decimal number with an optional sign is an id, anything else a name. fits is false for a
+// number no passwd or group line can hold: a negative one, or one past 2^32-2.
+func specID(s string) (id uint32, numeric, fits bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrSyntax) {
+		return 0, false, false
+	}
+	if err != nil || n < 0 || n >= 1<<32-1 {
+		return 0, true, false
+	}
+	return uint32(n), true, true
+}
+
+// parseID parses a uid or gid of a passwd or group line; ids are below 2^32-1 (which is the
+// kernel's "no id").
 func parseID(s string) (uint32, error) {
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
@@ -150,6 +202,9 @@ const (
 	maxGroups = 65536
 )
 
+// errFileTooBig is scanLines' error for a file past maxUserFile.
+var errFileTooBig = fmt.Errorf("larger than the %d MiB strata reads", maxUserFile>>20)
+
 // scanLines calls fn with the fields of every non-comment line of a colon separated file
 // until fn returns true. Lines that do not parse are skipped, as libc does, and so are lines
 // longer than maxUserLine; a file longer than maxUserFile is an error once that much has been
@@ -165,7 +220,7 @@ func scanLines(r io.Reader, fn func(fields []string) (stop bool)) error {
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if total += int64(len(chunk)); total > maxUserFile {
-			return fmt.Errorf("larger than the %d MiB strata reads", maxUserFile>>20)
+			return errFileTooBig
 		}
 		if !long && len(line)+len(chunk) > maxUserLine {
 			long, line = true, line[:0]
