@@ -201,6 +201,16 @@ func TestStartBundles(t *testing.T) {
 			t.Errorf("benchmarks.md lacks %q\n%s", want, md)
 		}
 	}
+	// The plot gets labels short enough for its label column (230 px).
+	svg, err := os.ReadFile(filepath.Join(docs, "bench-start.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{">runc, docker&#39;s default profile<", ">crun, docker&#39;s default profile<"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("bench-start.svg lacks the label %q", want)
+		}
+	}
 	// The runtimes in the table of ratios come in startTools' order: each bundle pair together.
 	if i, j := strings.Index(md, "| runc (prepared bundle) | 0.60×"), strings.Index(md, "| crun (prepared bundle, docker's default profile) | 0.48×"); i < 0 || j < i {
 		t.Errorf("ratio rows out of order (runc at %d, crun with docker's profile at %d)", i, j)

@@ -59,6 +59,10 @@ func plainLabel(id string) string {
 		return "baseline: unshare + chroot"
 	case "unshare":
 		return "baseline: unshare"
+	case "runc_docker": // the full label does not fit the plots' label column
+		return "runc, docker's default profile"
+	case "crun_docker":
+		return "crun, docker's default profile"
 	}
 	return toolByID(id).Label
 }
