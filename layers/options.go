@@ -63,8 +63,9 @@ type Options struct {
 	// MediaType is the layer's media type from the manifest. "" detects the compression from
 	// the stream's first bytes; otherwise the stream must match it (ErrMediaTypeMismatch).
 	MediaType types.MediaType
-	// MaxSize bounds the uncompressed tar and, separately, the bytes of file content written
-	// (sparse entries can expand). 0 means DefaultMaxSize.
+	// MaxSize bounds the uncompressed tar and, separately, the bytes of file content written.
+	// The holes of sparse entries have a budget of their own (maxSparseHoles, or MaxSize when
+	// lower): archive/tar reads them out as zeros. 0 means DefaultMaxSize.
 	MaxSize int64
 	// MaxEntries bounds the number of tar entries. 0 means DefaultMaxEntries.
 	MaxEntries int
