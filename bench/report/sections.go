@@ -155,7 +155,8 @@ func (d *doc) start() {
 	d.p("## 3. Start latency: `true` in alpine\n")
 	d.p("hyperfine, `-N`, %s warmup runs, from command to exit with everything removed: `strata run --rm`, "+
 		"`podman run --rm`, `ctr run --rm` on images already pulled; `runc run` and `crun run` on a prepared "+
-		"bundle (alpine rootfs, `runc spec` with no terminal); baseline `unshare` with the same namespaces "+
+		"bundle (alpine rootfs, `runc spec` with no terminal), and again on that bundle given docker's default "+
+		"capabilities and seccomp profile, which strata applies (see the note below the tables); baseline `unshare` with the same namespaces "+
 		"(pid, mount, uts, ipc, net), on the host root and chrooted into alpine, after a `sync` so that no "+
 		"earlier writeback stalls the files a start creates. How each tool was made to run on "+
 		"this host is in the notes at the end.\n", d.r.meta("hyperfine warmup"))

@@ -63,6 +63,8 @@ func plainLabel(id string) string {
 		return "runc, docker's default profile"
 	case "crun_docker":
 		return "crun, docker's default profile"
+	case "strata_blobs":
+		return "strata pull --no-unpack"
 	}
 	return toolByID(id).Label
 }
