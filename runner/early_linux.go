@@ -4,10 +4,11 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"runtime"
 	"sync"
-	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // EarlyCgroup is the cgroup of a container, made as soon as its limits are known and before
@@ -37,20 +38,27 @@ func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
 
 // TestStopEnv is a test hook: when it names one of the points below, a strata run stops
 // itself there (SIGSTOP), so that an integration test can SIGKILL it at exactly that point.
-// stopCgroup: the container's cgroup is made, its dir not yet. stopCreated: a run's container
-// is created (recorded with this process as its monitor), not yet started (in the foreground
-// or, for -d, by its monitor).
+// stopCgroup: the container's cgroup is made, its dir not yet. stopPreparing: a create (or
+// run) has reserved the container's name and made its dir, and not yet its root and volumes.
+// stopCreated: a run's container is created (recorded with this process as its monitor), not
+// yet started (in the foreground or, for -d, by its monitor).
 const TestStopEnv = "STRATA_TEST_STOP_AT"
 
 const (
-	stopCgroup  = "cgroup"
-	stopCreated = "created"
+	stopCgroup    = "cgroup"
+	stopPreparing = "preparing"
+	stopCreated   = "created"
 )
 
-// testStop stops this process if TestStopEnv names point.
+// testStop stops this process if TestStopEnv names point. The signal goes to this thread
+// (tgkill), which stops on its way out of the system call: sent to the process, another
+// thread took it and this one ran on meanwhile, past the point (a create stopped "preparing"
+// was found whole).
 func testStop(point string) {
 	if os.Getenv(TestStopEnv) == point {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		runtime.LockOSThread()
+		_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSTOP)
+		runtime.UnlockOSThread()
 	}
 }
 

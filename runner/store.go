@@ -27,6 +27,9 @@ const (
 	stateFile  = "state.json"
 	logFile    = "log.json"
 	lockFile   = "lock"
+	// creatingFile is locked by a create from the making of the dir until config.json and
+	// state.json are written, then removed: see creating.
+	creatingFile = "creating"
 )
 
 // Store is the set of containers under one directory, <root>/containers. There is no daemon:
@@ -167,58 +170,7 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 	if cfg.Name != "" && !validName(cfg.Name) {
 		return nil, invalidNameError(cfg.Name)
 	}
-	lock, err := lockfile.Acquire(filepath.Join(s.dir, ".lock"), 0o600, true)
-	if err != nil {
-		return nil, fmt.Errorf("locking container store: %w", err)
-	}
-	defer lock.Unlock()
-
-	if err := s.ensureNameIndex(); err != nil {
-		return nil, err
-	}
-	if cfg.Name != "" {
-		if err := s.reserveName(cfg.Name, id); err != nil {
-			// Held by a --rm container whose run was killed (`run --rm --name x` again
-			// after a kill): it is removed and the name taken.
-			if !s.removedOrphanNamed(cfg.Name, err) {
-				return nil, err
-			}
-			if err := s.reserveName(cfg.Name, id); err != nil {
-				return nil, err
-			}
-		}
-	} else {
-		for i := 0; ; i++ {
-			cfg.Name = randomName()
-			if i > 10 {
-				cfg.Name += strconv.Itoa(i)
-			}
-			err := s.reserveName(cfg.Name, id)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ErrNameInUse) || i > 100 {
-				return nil, err
-			}
-		}
-	}
-	defer func() {
-		if err != nil {
-			s.releaseName(cfg.Name, id)
-		}
-	}()
 	dir := filepath.Join(s.dir, id)
-	if err := os.Mkdir(dir, 0o710); err != nil {
-		return nil, fmt.Errorf("creating container %s: %w", id[:12], err)
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, os.RemoveAll(dir))
-		}
-	}()
-	if cfg.Created.IsZero() {
-		cfg.Created = time.Now().UTC()
-	}
 	cfg.Spec.ID, cfg.Spec.Dir = id, dir
 	c := &Container{ID: id, Dir: dir, Config: cfg, State: State{Status: StatusCreated}}
 	if toRun {
@@ -228,6 +180,23 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 		}
 		c.State.MonitorPid, c.State.MonitorStart, c.monitored = os.Getpid(), start, true
 	}
+	mark, err := s.reserve(c)
+	if err != nil {
+		return nil, err
+	}
+	if c.Config.Created.IsZero() {
+		c.Config.Created = time.Now().UTC()
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.unreserve(c))
+		}
+		_ = mark.Unlock()
+	}()
+	// The store is free again: what follows may take long (a VOLUME of many files is
+	// copied). The lock on creatingFile, held until the state is written, keeps the
+	// container from listings, lookups and sweeps meanwhile (see creating).
+	testStop(stopPreparing)
 	if root != nil {
 		if c.Config.Spec.Root, err = root(dir); err != nil {
 			return nil, err
@@ -248,7 +217,89 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 	if err := c.saveState(); err != nil {
 		return nil, err
 	}
+	// Whole now. A mark left behind (this remove failing) is harmless: unlocked, it tells
+	// nothing, and config.json and state.json are there.
+	_ = os.Remove(filepath.Join(c.Dir, creatingFile))
 	return c, nil
+}
+
+// reserve gives c its name (a generated one when it has none) and makes its dir, under the
+// store lock, and returns the lock on the dir's creatingFile, taken before the store lock is
+// let go: while it is held, the dir is a container being created (see creating).
+func (s *Store) reserve(c *Container) (mark *lockfile.Lock, err error) {
+	lock, err := lockfile.Acquire(filepath.Join(s.dir, ".lock"), 0o600, true)
+	if err != nil {
+		return nil, fmt.Errorf("locking container store: %w", err)
+	}
+	defer lock.Unlock()
+
+	if err := s.ensureNameIndex(); err != nil {
+		return nil, err
+	}
+	id := c.ID
+	if c.Config.Name != "" {
+		if err := s.reserveName(c.Config.Name, id); err != nil {
+			// Held by a --rm container whose run was killed (`run --rm --name x` again
+			// after a kill): it is removed and the name taken.
+			if !s.removedOrphanNamed(c.Config.Name, err) {
+				return nil, err
+			}
+			if err := s.reserveName(c.Config.Name, id); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for i := 0; ; i++ {
+			c.Config.Name = randomName()
+			if i > 10 {
+				c.Config.Name += strconv.Itoa(i)
+			}
+			err := s.reserveName(c.Config.Name, id)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrNameInUse) || i > 100 {
+				return nil, err
+			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			s.releaseName(c.Config.Name, id)
+		}
+	}()
+	if err := os.Mkdir(c.Dir, 0o710); err != nil {
+		return nil, fmt.Errorf("creating container %s: %w", id[:12], err)
+	}
+	mark, err = lockfile.Acquire(filepath.Join(c.Dir, creatingFile), 0o600, true)
+	if err != nil {
+		err = fmt.Errorf("creating container %s: %w", id[:12], err)
+		return nil, errors.Join(err, os.RemoveAll(c.Dir))
+	}
+	return mark, nil
+}
+
+// unreserve undoes reserve for a create that failed, still holding creatingFile's lock: its
+// name is released and its dir removed, that file last, so that the dir never reads as a
+// broken container while it is emptied (one would be listed, and an rm could race this).
+func (s *Store) unreserve(c *Container) error {
+	s.releaseName(c.Config.Name, c.ID)
+	entries, err := os.ReadDir(c.Dir)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, e := range entries {
+		if e.Name() != creatingFile {
+			if err := os.RemoveAll(filepath.Join(c.Dir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, os.RemoveAll(c.Dir))
+	}
+	return errors.Join(errs...)
 }
 
 // removedOrphanNamed reports whether err, reserveName's, names a container holding name that
@@ -324,11 +375,12 @@ func (c *Container) Lock() (unlock func() error, err error) {
 
 // load reads one container dir. A dir whose files cannot be read is a container all the
 // same, with Broken set: a crash or a hand edit must not hide it from ps and rm. Only a dir
-// being created (config.json not written yet, the store locked) is ErrNotFound.
+// being created (config.json or state.json not written yet: creating) is ErrNotFound.
 func (s *Store) load(id string) (*Container, error) { return s.loadAs(id, false) }
 
-// loadAs is load; storeLocked says the caller holds the store lock, so no create is under
-// way in another process (and this one's has not made its dir yet).
+// loadAs is load; storeLocked says the caller holds the store lock to reserve a name: a
+// container being created is then read as its files are (without config.json, broken and
+// holding the names its links give it), never skipped, so that its name stays taken.
 func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 	dir := filepath.Join(s.dir, id)
 	c := &Container{ID: id, Dir: dir}
@@ -347,7 +399,7 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		return c, nil
 	}
 	if err := readJSON(filepath.Join(dir, configFile), &c.Config); err != nil {
-		if errors.Is(err, os.ErrNotExist) && !storeLocked && s.creating() {
+		if errors.Is(err, os.ErrNotExist) && !storeLocked && s.creating(dir) {
 			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
 		}
 		c.Config = Config{Created: fi.ModTime().UTC()}
@@ -362,7 +414,7 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 	if err := c.Reload(); err != nil {
 		missing := errors.Is(err, os.ErrNotExist)
 		switch {
-		case missing && c.Broken == nil && !storeLocked && s.creating():
+		case missing && c.Broken == nil && !storeLocked && s.creating(dir):
 			// Created meanwhile: config.json is written before state.json.
 			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
 		case missing || c.Broken != nil:
@@ -391,16 +443,46 @@ func causeOf(err error) error {
 	return err
 }
 
-// creating reports whether a create may be under way: it holds the store lock while the new
-// dir has no config.json yet. (A rename holds it too, briefly: a broken container then hides
-// from one listing, which is harmless; showing a half-made one as dead would invite an rm.)
-func (s *Store) creating() bool {
+// creating reports whether container dir, lacking config.json or state.json, may be one a
+// create is making: its creator holds the lock on its creatingFile from before it lets go of
+// the store lock (Store.reserve) until both are written, and only the store lock covers the
+// moment between the dir's mkdir and that file's. A creator that died let go of both: its dir
+// is then a broken container, listed and removed as one. (A rename holds the store lock too,
+// briefly: a broken container then hides from one listing, which is harmless; showing a
+// half-made one as dead would invite an rm.)
+func (s *Store) creating(dir string) bool {
+	l, ok, err := lockfile.TryLockExisting(filepath.Join(dir, creatingFile), false)
+	switch {
+	case err == nil && ok:
+		_ = l.Unlock()
+		return false
+	case err == nil:
+		return true
+	case !errors.Is(err, os.ErrNotExist):
+		// Not the file a create makes (a FIFO, a symlink in its place): a broken container.
+		return false
+	}
+	// No mark: its create finished since the caller looked (the mark goes once both files
+	// are there), or has not made it yet, or a create killed or an rm left the dir so.
+	if finished(dir) {
+		return true
+	}
 	lock, ok, err := lockfile.TryLock(filepath.Join(s.dir, ".lock"), 0o600, false)
 	if err != nil || !ok {
 		return true
 	}
 	_ = lock.Unlock()
 	return false
+}
+
+// finished reports whether container dir now has both config.json and state.json.
+func finished(dir string) bool {
+	for _, name := range []string{configFile, stateFile} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // fileKind names what a file mode is, for messages.
