@@ -36,6 +36,12 @@ func setupConsole(uid uint32, size unix.Winsize) error {
 	if err := unix.Fchown(s, int(uid), -1); err != nil {
 		return fmt.Errorf("setting up terminal: %w", err)
 	}
+	// Bound before the pty becomes the init's controlling terminal: from then on, a failure
+	// closes the master, which hangs the terminal up, and the SIGHUP killed the init before
+	// it could report why (a /dev/console made a directory: "exited while setting up").
+	if err := bindConsole(slave); err != nil {
+		return err
+	}
 	// The parent starts the init in a session of its own, so it may take a terminal.
 	if err := unix.IoctlSetInt(s, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("setting up terminal: making it the controlling terminal: %w", err)
@@ -44,9 +50,6 @@ func setupConsole(uid uint32, size unix.Winsize) error {
 		if err := unix.Dup3(s, fd, 0); err != nil {
 			return fmt.Errorf("setting up terminal: %w", err)
 		}
-	}
-	if err := bindConsole(slave); err != nil {
-		return err
 	}
 	b, err := json.Marshal(initResult{Console: true})
 	if err != nil {

@@ -154,6 +154,11 @@ func (s Spec) validateInput() error {
 	if err := validateMountTargets(s.Mounts); err != nil {
 		return err
 	}
+	if s.Terminal {
+		if err := validateTerminalMounts(s.Mounts); err != nil {
+			return err
+		}
+	}
 	// The host's own name, which a container on the host's network takes, is the host's
 	// business; any other is checked, a newline in it would write lines into /etc/hosts.
 	if err := validateHostname(s.Hostname); err != nil {
@@ -248,6 +253,33 @@ func validateMountTargets(mounts []mount.Mount) error {
 			return fmt.Errorf("invalid mount destination %q: cannot be mounted because it is inside /proc", m.Target)
 		}
 		seen[target] = true
+	}
+	return nil
+}
+
+// validateTerminalMounts refuses, for a container with a terminal (-t), a volume or tmpfs
+// where the init makes the terminal: a volume at /dev or /dev/pts, or a tmpfs at /dev/pts,
+// hides the container's devpts, whose ptmx allocates the pty (a volume is nodev, so even an
+// image's own ptmx in it opens nothing), and a volume or tmpfs at /dev/console is a directory
+// the pty cannot be bound on. docker creates such a container and runc then fails to start
+// it ("open /dev/pts/ptmx: no such file or directory"); the init failed as obscurely.
+// A tmpfs at /dev gets the container's devpts on top, and a bind is left to the init: the
+// host's /dev or /dev/pts holds a working ptmx.
+func validateTerminalMounts(mounts []mount.Mount) error {
+	for _, m := range mounts {
+		if m.Type != TypeVolume && m.Type != "tmpfs" {
+			continue
+		}
+		kind := "volume"
+		if m.Type == "tmpfs" {
+			kind = "tmpfs"
+		}
+		switch t := path.Clean("/" + m.Target); {
+		case t == "/dev" && m.Type == TypeVolume, t == "/dev/pts":
+			return fmt.Errorf("cannot allocate a terminal (-t): the %s at %s hides the container's /dev/pts", kind, t)
+		case t == "/dev/console":
+			return fmt.Errorf("cannot allocate a terminal (-t): the %s at /dev/console makes it a directory, where the terminal is bound", kind)
+		}
 	}
 	return nil
 }
