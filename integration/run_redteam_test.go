@@ -122,7 +122,7 @@ func TestRunHostileImageFiles(t *testing.T) {
 				c.Cmd = append(c.Cmd, strings.Repeat("a", 100))
 			}
 		}, code: 126, want: "argument list too long"},
-		{name: "USER 4294967294", edit: func(c *v1.Config) { c.User = "4294967294" }, args: []string{"id", "-u"}, want: "4294967294\n"},
+		{name: "USER 4294967294", edit: func(c *v1.Config) { c.User = "4294967294" }, args: []string{"id", "-u"}, code: 125, want: "uids and gids must be in range 0-2147483647"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ref := fmt.Sprintf("redteam/files:%d", len(tc.name))
