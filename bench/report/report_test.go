@@ -85,15 +85,7 @@ func TestRunWritesTablesFromSamples(t *testing.T) {
 		"images.json": `[{"name":"app0","layers":[{"digest":"sha256:a","size":50000000,"unpacked":100000000},{"digest":"sha256:b","size":4194304,"unpacked":4194304}]},
 			{"name":"app1","layers":[{"digest":"sha256:a","size":50000000,"unpacked":100000000},{"digest":"sha256:c","size":4194304,"unpacked":4194304}]}]`,
 	})
-	docs := t.TempDir()
-	if err := run(results, docs); err != nil {
-		t.Fatalf("run = %v", err)
-	}
-	b, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := string(b)
+	md, docs := renderDoc(t, results)
 	for _, want := range []string{
 		"| **strata** | 2.00 s | 1.00 s – 3.00 s | 3 | 0.50× | 2.00× | 20.0 MiB |", // median 2 vs podman 4 and curl | tar 1
 		"| podman | 4.00 s | 2.00 s – 6.00 s | 3 | 1.00× | 4.00× |",
@@ -175,15 +167,7 @@ func TestStartBundles(t *testing.T) {
 		),
 		"notes.tsv": rows("start\talpine-spaced\trunc_docker\tfailed\tinvalid seccomp | oops"),
 	})
-	docs := t.TempDir()
-	if err := run(results, docs); err != nil {
-		t.Fatalf("run = %v", err)
-	}
-	b, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := string(b)
+	md, docs := renderDoc(t, results)
 	for _, want := range []string{
 		"| **strata** | 24 ms | 24 ms – 24 ms | 1 | 1.20× | — | — |", // still against crun on the runc spec bundle
 		"| runc (prepared bundle, docker's default profile) | 60 ms | 60 ms – 60 ms | 1 | 3.00× | — | — |",
@@ -224,7 +208,19 @@ func TestStartWithoutDockerBundles(t *testing.T) {
 		"meta.tsv":    rows("mode\tfull"),
 		"samples.tsv": rows("start\talpine\tstrata\ttime\ts\t0.024", "start\talpine\tcrun\ttime\ts\t0.02"),
 	})
-	docs := t.TempDir()
+	b, _ := renderDoc(t, results)
+	for _, unwanted := range []string{"docker's default profile", "strata ÷"} {
+		if strings.Contains(b, unwanted) {
+			t.Errorf("benchmarks.md mentions %q without those measurements\n%s", unwanted, b)
+		}
+	}
+}
+
+// renderDoc renders the report of the results dir and returns its benchmarks.md and the
+// dir it was written to.
+func renderDoc(t *testing.T, results string) (md, docs string) {
+	t.Helper()
+	docs = t.TempDir()
 	if err := run(results, docs); err != nil {
 		t.Fatalf("run = %v", err)
 	}
@@ -232,9 +228,5 @@ func TestStartWithoutDockerBundles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, unwanted := range []string{"docker's default profile", "strata ÷"} {
-		if strings.Contains(string(b), unwanted) {
-			t.Errorf("benchmarks.md mentions %q without those measurements\n%s", unwanted, b)
-		}
-	}
+	return string(b), docs
 }
