@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -33,25 +34,82 @@ var ErrVolumeOverFile = errors.New("cannot mount volume over existing file")
 // dst is built beside itself and renamed in when complete, so a dst that exists is whole.
 // The copy keeps holes, stops when ctx is done, and fails with layers.ErrLowDiskSpace rather
 // than take the free space of dst's filesystem below Options.Layer.MinFreeBytes, as Unpack;
-// it leaves nothing then. PopulateVolume never mounts.
+// it leaves nothing then. PopulateVolume never mounts. A container with several volumes
+// fills them with PopulateVolumes.
 func (s *Snapshotter) PopulateVolume(ctx context.Context, containerDir string, diffIDs []v1.Hash, target, dst string) error {
-	if err := s.populateVolume(ctx, containerDir, diffIDs, target, dst); err != nil {
-		return fmt.Errorf("populating volume %s: %w", target, err)
+	return s.PopulateVolumes(ctx, containerDir, diffIDs, []Volume{{Target: target, Dir: dst}})
+}
+
+// Volume is one anonymous volume of a container for PopulateVolumes: what the image holds at
+// Target, a container path, is copied into Dir.
+type Volume struct {
+	Target string
+	Dir    string
+}
+
+// PopulateVolumes fills each of volumes as PopulateVolume does, in one view of the image,
+// but for one thing: a volume's copy stops at the mount point of a volume nested in it that
+// the init mounts after it, a Target of more components (the init mounts the shallower
+// first, as docker does). There the copy makes the directory, with its owner, mode, xattrs and
+// times, and not what the image holds below it: the nested volume holds that in its own copy,
+// and its mount hides that part of the outer volume in the container. Each volume copied all
+// of its nested ones: under --read-only, where the mount points of 1000 nested VOLUMEs (/a,
+// /a/a, …) are in the view, that made half a million directories, each a path walk as deep.
+// A nested volume mounted first (a shorter Target leading into the outer one through a
+// symlink) is hidden by the outer one's mount, so the outer copy keeps what lies there.
+func (s *Snapshotter) PopulateVolumes(ctx context.Context, containerDir string, diffIDs []v1.Hash, volumes []Volume) error {
+	if len(volumes) == 0 {
+		return nil
+	}
+	var u *unionFS
+	err := errors.New("container dir and volume dir must be absolute paths")
+	if filepath.IsAbs(containerDir) {
+		u, err = s.imageView(ctx, containerDir, diffIDs)
+	}
+	if err != nil {
+		what := "volume " + volumes[0].Target
+		if len(volumes) > 1 {
+			what = "volumes"
+		}
+		return fmt.Errorf("populating %s: %w", what, err)
+	}
+	// Where each volume lands in the view, and for each place the most components of a
+	// Target landing there: the latest volume the init mounts there.
+	rels := make([]string, len(volumes))
+	nodes := make([]*unionNode, len(volumes))
+	deepest := make(map[string]int, len(volumes))
+	for i, v := range volumes {
+		if rels[i], nodes[i], err = u.resolve(v.Target); err != nil {
+			return fmt.Errorf("populating volume %s: %w", v.Target, err)
+		}
+		deepest[rels[i]] = max(deepest[rels[i]], components(v.Target))
+	}
+	for i, v := range volumes {
+		depth := components(v.Target)
+		mountedOver := func(rel string) bool { return deepest[rel] > depth }
+		if err := s.populateVolume(ctx, rels[i], nodes[i], v.Dir, mountedOver); err != nil {
+			return fmt.Errorf("populating volume %s: %w", v.Target, err)
+		}
 	}
 	return nil
 }
 
-func (s *Snapshotter) populateVolume(ctx context.Context, containerDir string, diffIDs []v1.Hash, target, dst string) (err error) {
-	if !filepath.IsAbs(containerDir) || !filepath.IsAbs(dst) {
+// components counts the names of a container path, as the init's plan orders its mounts:
+// "/" has none, "/a/b" two.
+func components(p string) int {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
+}
+
+// populateVolume copies rel, a resolved path of the view whose node is n (nil: the view
+// lacks it), into dst; a directory below rel for which mountedOver is true is copied without
+// its contents.
+func (s *Snapshotter) populateVolume(ctx context.Context, rel string, n *unionNode, dst string, mountedOver func(rel string) bool) (err error) {
+	if !filepath.IsAbs(dst) {
 		return errors.New("container dir and volume dir must be absolute paths")
-	}
-	u, err := s.imageView(ctx, containerDir, diffIDs)
-	if err != nil {
-		return err
-	}
-	rel, n, err := u.resolve(target)
-	if err != nil {
-		return err
 	}
 	if rel == "/" {
 		return errors.New("the path leads to the image's root")
@@ -89,7 +147,7 @@ func (s *Snapshotter) populateVolume(ctx context.Context, containerDir string, d
 		return err
 	}
 	if len(lowers) > 0 {
-		c := &volumeCopier{newCopier(ctx, tmp, s.layer.MinFreeBytes)}
+		c := &volumeCopier{copier: newCopier(ctx, tmp, s.layer.MinFreeBytes), mountedOver: mountedOver}
 		if err := c.check(); err != nil {
 			return err
 		}
@@ -133,6 +191,9 @@ func (s *Snapshotter) imageView(ctx context.Context, containerDir string, diffID
 // space and the sparse copy are copier's, shared with the vfs rootfs's copy.
 type volumeCopier struct {
 	copier
+	// mountedOver says whether another volume is mounted over the directory rel after this
+	// one: it is copied without its contents (see PopulateVolumes).
+	mountedOver func(rel string) bool
 }
 
 // dir copies the merged children of rel, a directory held by layers (top first, down to the
@@ -208,8 +269,10 @@ func (c *volumeCopier) entry(layers []string, rel, d string) error {
 		if err := unix.Mkdir(d, 0o700); err != nil {
 			return &os.PathError{Op: "mkdir", Path: d, Err: err}
 		}
-		if err := c.dir(found, rel, d); err != nil {
-			return err
+		if c.mountedOver == nil || !c.mountedOver(rel) {
+			if err := c.dir(found, rel, d); err != nil {
+				return err
+			}
 		}
 		// After the children, so their creation does not bump the dir's mtime again.
 		return c.meta(src, d, &st)

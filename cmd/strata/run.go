@@ -314,11 +314,12 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			}
 			err = snap.AddMountpoints(ctx, dir, cfg.RootFS.DiffIDs, points)
 		}
-		for _, v := range volumes {
-			if err != nil {
-				break
+		if err == nil && len(volumes) > 0 {
+			vs := make([]snapshotter.Volume, len(volumes))
+			for i, v := range volumes {
+				vs[i] = snapshotter.Volume{Target: v.Target, Dir: v.Source}
 			}
-			err = snap.PopulateVolume(ctx, dir, cfg.RootFS.DiffIDs, v.Target, v.Source)
+			err = snap.PopulateVolumes(ctx, dir, cfg.RootFS.DiffIDs, vs)
 		}
 		if err == nil && o.rm {
 			rootMounts = snapshotter.Volatile(rootMounts)
