@@ -47,6 +47,7 @@ func TestTerminalUnderDevVolumes(t *testing.T) {
 		// A bind may hold a terminal (the host's /dev does); one that cannot fails in the init,
 		// in a line saying why.
 		{"host dir at /dev/console", []string{"run", "--rm", "-t", "-v", t.TempDir() + ":/dev/console", refs[""]}, "strata: run: init: setting up terminal: creating /dev/console: open /dev/console: is a directory"},
+		{"empty host dir at /dev/pts", []string{"run", "--rm", "-t", "-v", t.TempDir() + ":/dev/pts", refs[""]}, "strata: run: init: allocating terminal: open /dev/ptmx: no such file or directory"},
 		{"VOLUME /dev/shm", []string{"run", "--rm", "-t", refs["/dev/shm"]}, ""},
 		{"--tmpfs /dev", []string{"run", "--rm", "-t", "--tmpfs", "/dev", refs[""]}, ""},
 		{"VOLUME /dev without -t", []string{"run", "--rm", refs["/dev"]}, ""},
@@ -69,6 +70,20 @@ func TestTerminalUnderDevVolumes(t *testing.T) {
 			}
 		})
 	}
+
+	// Run without -t, such a container takes no exec -t either (runc's fails as its start).
+	t.Run("exec -t", func(t *testing.T) {
+		mustStrata(t, root, "run", "-d", "--name", "devvolume", refs["/dev"], "sleep", "1000")
+		t.Cleanup(func() { strata(t, root, "rm", "-f", "devvolume") })
+		r := strata(t, root, "exec", "-t", "devvolume", "tty")
+		const want = ": cannot allocate a terminal (-t): the volume at /dev hides the container's /dev/pts"
+		if line := strings.TrimSpace(r.Stderr); r.Code != 125 || !strings.HasPrefix(line, "strata: exec in container ") || !strings.HasSuffix(line, want) || strings.Contains(line, "\n") {
+			t.Errorf("exec -t: exit %d, stderr %q; want 125 and %q", r.Code, r.Stderr, want)
+		}
+		if r := strata(t, root, "exec", "devvolume", "echo", "ok"); r.Code != 0 || r.Stdout != "ok\n" {
+			t.Errorf("exec: exit %d, stdout %q, stderr %q; want ok", r.Code, r.Stdout, r.Stderr)
+		}
+	})
 }
 
 // TestNestedVolumesReadOnly runs an image of 1000 nested VOLUMEs (/a, /a/a, …, the first few

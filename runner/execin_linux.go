@@ -70,6 +70,12 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, ErrNoCommand
 	}
 	spec := c.Config.Spec.withDefaults()
+	if opts.Terminal {
+		// A container run without -t may have a volume where the terminal comes from.
+		if err := validateTerminalMounts(spec.Mounts); err != nil {
+			return ExitOwnError, err
+		}
+	}
 	env, err := execEnv(spec.Env, opts.Env)
 	if err != nil {
 		return ExitOwnError, err

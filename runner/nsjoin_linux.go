@@ -660,7 +660,7 @@ func openRegular(path string) *os.File {
 func openPTY() (master, slave *os.File, err error) {
 	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("allocating terminal: %w", err)
+		return nil, nil, fmt.Errorf("allocating terminal: %w", &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err})
 	}
 	master = os.NewFile(uintptr(m), "pty-master")
 	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
