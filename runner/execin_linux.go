@@ -96,6 +96,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		Cwd:            firstOf(opts.Cwd, spec.Cwd),
 		Confine:        true,
 		User:           firstOf(opts.User, spec.User),
+		GroupAdd:       spec.GroupAdd,
 		Caps:           caps,
 		NoNewPrivs:     !spec.Privileged || spec.NoNewPrivileges,
 		Seccomp:        spec.seccompConfined(),

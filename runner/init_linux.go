@@ -295,7 +295,7 @@ func prepareCommand(spec Spec, size unix.Winsize) (*command, error) {
 	group := openRegular("/etc/group")
 	// Reading them may allocate as much as the image's files are big: collect meanwhile.
 	gc := debug.SetGCPercent(100)
-	user, err := ResolveUser(spec.User, fileOrNil(passwd), fileOrNil(group))
+	user, err := ResolveUserGroups(spec.User, spec.GroupAdd, fileOrNil(passwd), fileOrNil(group))
 	debug.SetGCPercent(gc)
 	passwd.Close()
 	group.Close()

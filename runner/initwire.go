@@ -225,6 +225,8 @@ func appendInitStart(w *wireWriter, m initStart) {
 		w.int(int64(s.Time.Boottime))
 	}
 	w.ulimits(s.Ulimits)
+	w.strs(s.GroupAdd)
+	w.int(s.ShmSize)
 	w.str(m.Netns)
 	w.uint(uint64(m.Rows))
 	w.uint(uint64(m.Cols))
@@ -266,6 +268,8 @@ func readInitStartFields(r *wireReader) initStart {
 		s.Time = &TimeNamespace{Monotonic: time.Duration(r.int()), Boottime: time.Duration(r.int())}
 	}
 	s.Ulimits = r.ulimits()
+	s.GroupAdd = r.strs()
+	s.ShmSize = r.int()
 	m.Netns = r.str()
 	m.Rows = uint16(r.uint())
 	m.Cols = uint16(r.uint())

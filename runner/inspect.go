@@ -143,8 +143,8 @@ type InspectConfig struct {
 // its Resources), in docker's field order and with its zero values: null for a list the
 // docker CLI sends as nil, [] for one it sends empty (Dns, Ulimits, the devices), {} for
 // PortBindings. The values are those strata applied; what strata has no flag for is docker's
-// default, which is also what strata does (ShmSize, IpcMode "private", CgroupnsMode
-// "private": every container gets its own IPC and cgroup namespace and a 64 MiB /dev/shm).
+// default, which is also what strata does (IpcMode "private", CgroupnsMode "private": every
+// container gets its own IPC and cgroup namespace). ShmSize is in bytes, 64 MiB by default.
 type InspectHostConfig struct {
 	// Binds are the -v binds, "host:container[:mode]" as the user wrote them (the host path
 	// made absolute); null without one, as docker's.
@@ -264,10 +264,6 @@ type InspectBindOptions struct {
 	Propagation string `json:"Propagation,omitempty"`
 }
 
-// shmSize is the size of the tmpfs the init mounts on /dev/shm (plan.go: size=65536k),
-// docker's default ShmSize.
-const shmSize = 64 << 20
-
 // InspectMount is one entry of docker's Mounts list, in the shape of its MountPoint (moby
 // api/types/container): Name and Driver only for volumes, Mode as the user wrote a -v's
 // options ("ro,z"; "" for --mount binds and anonymous volumes, "z" for --mount volumes),
@@ -359,9 +355,9 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 		CapAdd:        spec.CapAdd, CapDrop: spec.CapDrop,
 		CgroupnsMode: "private", IpcMode: "private",
 		DNS: append([]string{}, spec.DNS...), DNSOptions: []string{}, DNSSearch: []string{},
-		ExtraHosts: spec.ExtraHosts,
+		ExtraHosts: spec.ExtraHosts, GroupAdd: spec.GroupAdd,
 		Privileged: spec.Privileged, ReadonlyRootfs: spec.ReadOnly,
-		ShmSize:   shmSize,
+		ShmSize:   spec.shmSize(),
 		CPUShares: res.CPUShares, Memory: res.Memory,
 		// Rounded: 1.001 CPUs are 1001000000, not the float product's 1000999999.99...
 		NanoCPUs:             int64(math.Round(res.CPUs * 1e9)),

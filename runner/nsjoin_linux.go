@@ -60,11 +60,14 @@ type joinRequest struct {
 	Cwd string `json:"cwd,omitempty"`
 	// Confine applies the container's user and restrictions below (Exec); Enter runs the
 	// command with the caller's own credentials.
-	Confine    bool   `json:"confine,omitempty"`
-	User       string `json:"user,omitempty"`
-	Caps       []int  `json:"caps,omitempty"`
-	NoNewPrivs bool   `json:"noNewPrivs,omitempty"`
-	Seccomp    bool   `json:"seccomp,omitempty"`
+	Confine bool   `json:"confine,omitempty"`
+	User    string `json:"user,omitempty"`
+	// GroupAdd are the container's --group-add groups, which docker's exec'd processes get
+	// too, with -u or without (its getUser adds HostConfig.GroupAdd to every user).
+	GroupAdd   []string `json:"groupAdd,omitempty"`
+	Caps       []int    `json:"caps,omitempty"`
+	NoNewPrivs bool     `json:"noNewPrivs,omitempty"`
+	Seccomp    bool     `json:"seccomp,omitempty"`
 	// SeccompProfile is the container's Spec.Seccomp: "" for Docker's default, or a
 	// profile's JSON (--security-opt seccomp=FILE). Used when Seccomp is set.
 	SeccompProfile string `json:"seccompProfile,omitempty"`
@@ -433,7 +436,7 @@ func loadJoinSeccomp(profile string, caps []int) error {
 func confine(req joinRequest, tty *os.File) ([]string, error) {
 	passwd := openRegular("/etc/passwd") // absent: numeric users only, as docker
 	group := openRegular("/etc/group")
-	user, err := ResolveUser(req.User, fileOrNil(passwd), fileOrNil(group))
+	user, err := ResolveUserGroups(req.User, req.GroupAdd, fileOrNil(passwd), fileOrNil(group))
 	passwd.Close()
 	group.Close()
 	if err != nil {

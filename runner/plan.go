@@ -3,6 +3,7 @@ package runner
 import (
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/strata-run/strata/mount"
@@ -165,7 +166,7 @@ func planWith(spec Spec, host hostInfo) []Step {
 		Step{Op: OpMount, Target: "/proc", FSType: "proc", Source: "proc", Flags: nosuid | noexec | nodev},
 		dev,
 		Step{Op: OpMount, Target: "/dev/pts", FSType: "devpts", Source: "devpts", Flags: nosuid | noexec, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-		Step{Op: OpMount, Target: "/dev/shm", FSType: "tmpfs", Source: "shm", Flags: nosuid | noexec | nodev, Data: "mode=1777,size=65536k"},
+		Step{Op: OpMount, Target: "/dev/shm", FSType: "tmpfs", Source: "shm", Flags: nosuid | noexec | nodev, Data: "mode=1777,size=" + tmpfsSize(spec.shmSize())},
 		Step{Op: OpMount, Target: "/dev/mqueue", FSType: "mqueue", Source: "mqueue", Flags: nosuid | noexec | nodev},
 		Step{Op: OpMount, Target: "/sys", FSType: "sysfs", Source: "sysfs", Flags: sysFlags},
 	)
@@ -321,4 +322,13 @@ func userMountStep(m mount.Mount) Step {
 		src = m.Type
 	}
 	return Step{Op: OpMount, Source: src, Target: path.Clean(m.Target), FSType: m.Type, Flags: flags, Data: strings.Join(data, ",")}
+}
+
+// tmpfsSize is a tmpfs size= option for n bytes: in KiB when it is whole ones, as the
+// default's 65536k reads, else in bytes (the kernel rounds it up to whole pages).
+func tmpfsSize(n int64) string {
+	if n%1024 == 0 {
+		return strconv.FormatInt(n>>10, 10) + "k"
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -87,6 +87,25 @@ type Spec struct {
 	// Ulimits are the resource limits the init sets before it execs the command (--ulimit);
 	// the others are strata's own, as it was started with.
 	Ulimits []Ulimit `json:"ulimits,omitempty"`
+	// GroupAdd are the --group-add values, group names or numbers the container's processes
+	// (and, as docker's, those exec runs) get as supplementary groups; see ResolveUserGroups.
+	// They are resolved when a process starts, in the container's /etc/group.
+	GroupAdd []string `json:"groupAdd,omitempty"`
+	// ShmSize is the size in bytes of the container's /dev/shm tmpfs (--shm-size); 0 is
+	// DefaultShmSize.
+	ShmSize int64 `json:"shmSize,omitempty"`
+}
+
+// DefaultShmSize is the size of a container's /dev/shm when Spec.ShmSize is 0: docker's
+// default (daemon config.DefaultShmSize).
+const DefaultShmSize = 64 << 20
+
+// shmSize is the size of the container's /dev/shm in bytes.
+func (s Spec) shmSize() int64 {
+	if s.ShmSize <= 0 {
+		return DefaultShmSize
+	}
+	return s.ShmSize
 }
 
 // withDefaults fills in the documented defaults.
@@ -137,7 +156,7 @@ func (s Spec) validate() error {
 }
 
 // validateInput checks what the user chose (command, working directory, network, seccomp,
-// capabilities, hostname, --add-host, --dns, --ulimit), so that a bad value fails before a container is created.
+// capabilities, hostname, --add-host, --dns, --ulimit, --shm-size), so that a bad value fails before a container is created.
 func (s Spec) validateInput() error {
 	if len(s.Args) == 0 {
 		return ErrNoCommand
@@ -184,6 +203,10 @@ func (s Spec) validateInput() error {
 		if err := u.validate(); err != nil {
 			return fmt.Errorf("invalid ulimit %s: %w", u.Name, err)
 		}
+	}
+	if s.ShmSize < 0 {
+		// docker's daemon refuses it in these words; its CLI, as strata's, takes no sign.
+		return fmt.Errorf("invalid --shm-size %d: SHM size can not be less than 0", s.ShmSize)
 	}
 	return nil
 }

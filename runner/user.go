@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // User is a resolved container user: what the init passes to setgroups/setgid/setuid.
@@ -47,6 +49,18 @@ type groupEntry struct {
 // it a home), a line longer than maxUserLine is skipped, and more than maxGroups
 // supplementary groups is an error.
 func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
+	return ResolveUserGroups(spec, nil, passwd, group)
+}
+
+// ResolveUserGroups is ResolveUser with docker's --group-add: each of groupAdd, a group's
+// name or number, joins the supplementary groups after the user's own, as docker adds them
+// (runc's GetAdditionalGroups). Each is looked up in the group file, where the first line
+// whose name or gid is the value gives the gid; one no line matches is taken as a number if
+// it is one (with an optional sign) within 0..2^31-1, else it is an error: a name, "unable
+// to find group X: no matching entries in group file", a number out of range, docker's range
+// error. A gid the process already has is not added twice (runc refused a second value that
+// named a gid again, "--group-add 10 --group-add wheel", as an unknown group).
+func ResolveUserGroups(spec string, groupAdd []string, passwd, group io.Reader) (User, error) {
 	userPart, groupPart, _ := strings.Cut(spec, ":")
 	if userPart == "" {
 		userPart = "0"
@@ -85,39 +99,91 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 		u.UID = uid
 	}
 
+	// The group file is read once, for what the value leaves to it: the group part of a
+	// "user:group" (a name, or a number past 2^31-1, which must be listed: runc checks the
+	// range only of a gid it did not find), or else the groups naming the user; and the
+	// --group-add values.
+	var lookup groupLookup
 	if hasGroup {
-		gid, err := resolveGroup(groupPart, group)
-		if err != nil {
-			return User{}, err
+		gid, numeric, fits := specID(groupPart)
+		switch {
+		case numeric && !fits:
+			return User{}, fmt.Errorf("unable to find group %s: %w", groupPart, errIDRange)
+		case numeric && gid <= maxID:
+			u.GID = gid // listed or not, as it is
+		default:
+			lookup = groupLookup{name: groupPart, gid: gid, numeric: numeric, pending: true}
 		}
-		u.GID = gid
 	}
-
 	// Docker keeps the primary group first and adds every group naming the user, once; an
-	// explicit group replaces them all.
-	u.Groups = []uint32{u.GID}
-	if name != "" && !hasGroup {
-		seen := map[uint32]bool{u.GID: true}
-		tooMany := false
+	// explicit group replaces them all. The --group-add groups come last.
+	members := name != "" && !hasGroup
+	var memberOf []uint32
+	memberSeen := map[uint32]bool{u.GID: true}      // u.GID is final when members is set
+	added := make([]*uint32, len(groupAdd))         // the gid of each groupAdd value a line matched
+	wanted := make(map[string][]int, len(groupAdd)) // the values no line matched yet
+	for i, ag := range groupAdd {
+		wanted[ag] = append(wanted[ag], i)
+	}
+	tooMany := false
+	if lookup.pending || members || len(wanted) > 0 {
 		err := scanLines(group, func(f []string) bool {
 			g, ok := parseGroupLine(f)
-			if !ok || seen[g.gid] || !slices.Contains(g.members, name) {
+			if !ok {
 				return false
 			}
-			if len(u.Groups) == maxGroups {
-				tooMany = true
-				return true
+			if lookup.pending && (lookup.numeric && g.gid == lookup.gid || !lookup.numeric && g.name == lookup.name) {
+				u.GID, lookup.pending = g.gid, false
 			}
-			seen[g.gid] = true
-			u.Groups = append(u.Groups, g.gid)
-			return false
+			if len(wanted) > 0 {
+				for _, key := range []string{g.name, strconv.FormatUint(uint64(g.gid), 10)} {
+					for _, i := range wanted[key] {
+						added[i] = &g.gid
+					}
+					delete(wanted, key)
+				}
+			}
+			if members && !memberSeen[g.gid] && slices.Contains(g.members, name) {
+				if len(memberOf)+1 == maxGroups {
+					tooMany = true
+					return true
+				}
+				memberSeen[g.gid] = true
+				memberOf = append(memberOf, g.gid)
+			}
+			// The user's groups need the whole file; the others only their first lines.
+			return !members && !lookup.pending && len(wanted) == 0
 		})
 		if err != nil {
 			return User{}, fmt.Errorf("reading group file: %w", err)
 		}
-		if tooMany {
-			return User{}, fmt.Errorf("user %s is in more than %d groups, the kernel's limit", name, maxGroups)
+	}
+	switch {
+	case lookup.pending && lookup.numeric:
+		return User{}, fmt.Errorf("unable to find group %s: %w", groupPart, errIDRange)
+	case lookup.pending:
+		return User{}, fmt.Errorf("unable to find group %s: %w in group file", groupPart, ErrUnknownUser)
+	case tooMany:
+		return User{}, fmt.Errorf("user %s is in more than %d groups, the kernel's limit", name, maxGroups)
+	}
+	u.Groups = append([]uint32{u.GID}, memberOf...)
+	seen := make(map[uint32]bool, len(u.Groups)+len(groupAdd))
+	for _, g := range u.Groups {
+		seen[g] = true
+	}
+	for i, ag := range groupAdd {
+		gid, err := addedGroup(ag, added[i])
+		if err != nil {
+			return User{}, err
 		}
+		if seen[gid] {
+			continue
+		}
+		if len(u.Groups) == maxGroups {
+			return User{}, fmt.Errorf("--group-add: more than %d groups, the kernel's limit", maxGroups)
+		}
+		seen[gid] = true
+		u.Groups = append(u.Groups, gid)
 	}
 	if u.Home == "" {
 		u.Home = "/"
@@ -125,36 +191,38 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 	return u, nil
 }
 
-// resolveGroup returns the gid of the group part of a --user value. A number up to 2^31-1
-// is the gid as it is, listed or not, so the group file is not read; a larger one must be
-// listed, as runc checks the range only of a gid it did not find.
-func resolveGroup(s string, group io.Reader) (uint32, error) {
-	gid, numeric, fits := specID(s)
-	if numeric && (!fits || gid <= maxID) {
-		if !fits {
-			return 0, fmt.Errorf("unable to find group %s: %w", s, errIDRange)
-		}
-		return gid, nil
+// groupLookup is the group part of a --user value while the group file is read for it.
+type groupLookup struct {
+	name    string
+	gid     uint32
+	numeric bool
+	pending bool // not found yet
+}
+
+// addedGroup is the gid of the --group-add value ag: found, the gid of the line that matched
+// it, else ag as a number within 0..maxID (strconv.ParseInt's reading, as runc's).
+func addedGroup(ag string, found *uint32) (uint32, error) {
+	if found != nil {
+		return *found, nil
 	}
-	found := false
-	err := scanLines(group, func(f []string) bool {
-		g, ok := parseGroupLine(f)
-		if ok && (numeric && g.gid == gid || !numeric && g.name == s) {
-			gid, found = g.gid, true
-		}
-		return found
-	})
-	if err != nil {
-		return 0, fmt.Errorf("reading group file: %w", err)
-	}
+	n, err := strconv.ParseInt(ag, 10, 64)
 	switch {
-	case found:
-		return gid, nil
-	case numeric:
-		return 0, fmt.Errorf("unable to find group %s: %w", s, errIDRange)
-	default:
-		return 0, fmt.Errorf("unable to find group %s: %w in group file", s, ErrUnknownUser)
+	case errors.Is(err, strconv.ErrSyntax):
+		return 0, fmt.Errorf("unable to find group %s: %w in group file", groupName(ag), ErrUnknownUser)
+	case err != nil || n < 0 || n > maxID:
+		return 0, fmt.Errorf("unable to find group %s: %w", groupName(ag), errIDRange)
 	}
+	return uint32(n), nil
+}
+
+// groupName is a --group-add value as an error names it: bare as docker's when it is a
+// short printable word, else quoted and cut (it comes from the command line, and may hold a
+// newline or a megabyte).
+func groupName(s string) string {
+	if s != "" && len(s) <= quote.MaxValue && !strings.Contains(s, " ") && strconv.Quote(s) == `"`+s+`"` {
+		return s
+	}
+	return quote.Value(s)
 }
 
 // maxID is the largest uid or gid docker takes that the files do not list: runc's

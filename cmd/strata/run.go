@@ -62,6 +62,8 @@ type runOptions struct {
 	stopSignal  string
 	stopTimeout int
 	ulimits     []string
+	groupAdd    []string
+	shmSize     string
 
 	entrypointSet  bool
 	stopTimeoutSet bool
@@ -144,6 +146,8 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
 	f.IntVar(&o.stopTimeout, "stop-timeout", runner.DefaultStopTimeout, "seconds stop waits before SIGKILL when not given -t")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
+	f.StringArrayVar(&o.groupAdd, "group-add", nil, "add a supplementary group (a name in the container's /etc/group, or a number)")
+	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
 }
 
 // stopConfig is the container's stop signal and timeout: the flags, else the image's
@@ -185,6 +189,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	res, err := o.resources()
 	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	if _, err := o.shmBytes(); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	if _, _, err := o.stopConfig(&v1.ConfigFile{}); err != nil {
@@ -467,6 +474,23 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	return r, r.Validate()
 }
 
+// shmBytes parses --shm-size as docker reads it (its memory units); "" and 0 are the
+// runner's default size.
+func (o *runOptions) shmBytes() (int64, error) {
+	if o.shmSize == "" {
+		return 0, nil
+	}
+	n, err := cgroups.ParseMemory(o.shmSize)
+	if err != nil {
+		var ve *cgroups.ValueError
+		if errors.As(err, &ve) {
+			ve.What = "--shm-size"
+		}
+		return 0, err
+	}
+	return n, nil
+}
+
 // entrypointOverride is --entrypoint's value, or nil when it was not given.
 func (o *runOptions) entrypointOverride() *string {
 	if o.entrypointSet {
@@ -516,6 +540,10 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 	if err != nil {
 		return runner.Spec{}, err
 	}
+	shm, err := o.shmBytes()
+	if err != nil {
+		return runner.Spec{}, err
+	}
 	// Cleaned as docker's SetupWorkingDirectory cleans it: the init chdirs to the path as
 	// given, and "/a/../b" would go through an /a that nothing made. A relative one is left
 	// for the Spec's check to refuse.
@@ -542,6 +570,8 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		DNS:        o.dns,
 		Mounts:     mounts,
 		Ulimits:    ulimits,
+		GroupAdd:   o.groupAdd,
+		ShmSize:    shm,
 	}
 	if s.Time, err = runner.ParseTimeNamespace(o.namespaces, o.timeOffset); err != nil {
 		return runner.Spec{}, err
