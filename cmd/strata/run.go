@@ -67,6 +67,7 @@ type runOptions struct {
 
 	entrypointSet  bool
 	stopTimeoutSet bool
+	shmSizeSet     bool // --shm-size was given, if only as ""
 	create         bool // `strata create`: make the container, start nothing
 }
 
@@ -79,6 +80,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrypointSet = cmd.Flags().Changed("entrypoint")
 			o.stopTimeoutSet = cmd.Flags().Changed("stop-timeout")
+			o.shmSizeSet = cmd.Flags().Changed("shm-size")
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
@@ -98,6 +100,7 @@ func newCreateCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrypointSet = cmd.Flags().Changed("entrypoint")
 			o.stopTimeoutSet = cmd.Flags().Changed("stop-timeout")
+			o.shmSizeSet = cmd.Flags().Changed("shm-size")
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
@@ -474,10 +477,10 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	return r, r.Validate()
 }
 
-// shmBytes parses --shm-size as docker reads it (its memory units); "" and 0 are the
-// runner's default size.
+// shmBytes parses --shm-size as docker reads it (its memory units); 0, or no flag, is the
+// runner's default size. An empty value is refused, as docker refuses it.
 func (o *runOptions) shmBytes() (int64, error) {
-	if o.shmSize == "" {
+	if o.shmSize == "" && !o.shmSizeSet {
 		return 0, nil
 	}
 	n, err := cgroups.ParseMemory(o.shmSize)

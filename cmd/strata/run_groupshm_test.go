@@ -31,6 +31,7 @@ func TestRunGroupAddShmSize(t *testing.T) {
 		{args: []string{"--shm-size", "-1"}, wantErr: `invalid --shm-size value "-1"`},
 		{args: []string{"--shm-size", "1x"}, wantErr: `invalid --shm-size value "1x"`},
 		{args: []string{"--shm-size", "99999999999g"}, wantErr: `invalid --shm-size value "99999999999g": out of range`},
+		{args: []string{"--shm-size="}, wantErr: `invalid --shm-size value ""`},
 		{args: []string{"--shm-size", "a\nb"}, wantErr: `invalid --shm-size value "a\nb"`},
 	} {
 		// The flags run and create share, as both add them.
@@ -40,6 +41,7 @@ func TestRunGroupAddShmSize(t *testing.T) {
 		if err := cmd.ParseFlags(tt.args); err != nil {
 			t.Fatalf("%q: %v", tt.args, err)
 		}
+		o.shmSizeSet = cmd.Flags().Changed("shm-size")
 		spec, err := o.spec(image, nil)
 		if _, shmErr := o.shmBytes(); (shmErr == nil) != (err == nil) {
 			t.Errorf("%q: shmBytes says %v, spec %v: the early check and the spec differ", tt.args, shmErr, err)
