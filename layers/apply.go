@@ -71,12 +71,17 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (diffID v
 
 // applyTar reads every entry from the uncompressed stream into x, then drains the stream.
 func applyTar(ctx context.Context, x *extractor, r io.Reader, opts *Options) error {
-	tr := tar.NewReader(r)
+	// Under the tar Reader, so that sparse entries can be read without their holes
+	// (sparsemap.go).
+	raw := &rawReader{r: r}
+	tr := tar.NewReader(raw)
 	maxEntries := opts.maxEntries()
 	entries := 0
 	last := ""
 	for {
+		raw.startNext()
 		hdr, err := tr.Next()
+		raw.endNext()
 		if err == io.EOF {
 			break
 		}
@@ -94,7 +99,16 @@ func applyTar(ctx context.Context, x *extractor, r io.Reader, opts *Options) err
 			return err
 		}
 		last = hdr.Name
-		if err := x.entry(ctx, hdr, tr); err != nil {
+		var content io.Reader = tr
+		sparse := sparseContentOf(raw, hdr)
+		if sparse != nil {
+			content = sparse
+		}
+		err = x.entry(ctx, hdr, content)
+		if err == nil && sparse != nil {
+			err = sparse.finish()
+		}
+		if err != nil {
 			return fmt.Errorf("%s %s: %w", verb(hdr), display(hdr.Name), err)
 		}
 		x.entries = entries

@@ -21,13 +21,15 @@ type extractor struct {
 	root *root
 	buf  *[]byte
 
-	maxSize   int64
-	minFree   int64
-	written   int64 // bytes of file content written
-	holes     int64 // bytes of sparse files' content left as holes
-	meta      int64 // inodeCost for every entry and parent directory made
-	nextCheck int64 // written+meta value at which free space is checked again
-	entries   int
+	maxSize int64
+	minFree int64
+	written int64 // bytes of file content written
+	holes   int64 // bytes of sparse files' content read as zeros and left as holes
+	// skippedHoles is the bytes of holes of sparse files whose holes were never read.
+	skippedHoles int64
+	meta         int64 // inodeCost for every entry and parent directory made
+	nextCheck    int64 // written+meta value at which free space is checked again
+	entries      int
 
 	// dirs holds the metadata applied after all entries, because creating a child changes a
 	// directory's mtime and a read-only mode would block its children. byDir indexes it so a
@@ -230,6 +232,9 @@ func (x *extractor) fileContent(ctx context.Context, fd int, hdr *tar.Header, r 
 // free space as the layer grows. For sparse entries, blocks of zeros become holes again (left
 // unwritten, then a truncate to size), so a sparse /var/log/lastlog stays small on disk.
 func (x *extractor) copy(ctx context.Context, fd int, r io.Reader, hdr *tar.Header) error {
+	if c, ok := r.(*sparseContent); ok {
+		return x.copyFragments(ctx, fd, c)
+	}
 	sparse := isSparse(hdr)
 	if sparse {
 		// Its content comes out as data and holes, each against its own budget: a file larger
@@ -274,6 +279,61 @@ func (x *extractor) copy(ctx context.Context, fd int, r io.Reader, hdr *tar.Head
 	}
 }
 
+// copyFragments writes the stored data of a sparse entry at its offsets and sets the file's
+// size, its holes never read nor written: time and space go with the stored data, which
+// counts against MaxSize as content (blocks of zeros in it still become holes).
+func (x *extractor) copyFragments(ctx context.Context, fd int, c *sparseContent) error {
+	x.skippedHoles += c.size - c.data()
+	if x.skippedHoles > x.maxSkippedHoles() {
+		return fmt.Errorf("%w: a sparse file of %d bytes, past the %d bytes of holes a layer may declare", ErrTooLarge, c.size, x.maxSkippedHoles())
+	}
+	buf := *x.buf
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		off, n, rerr := c.next(buf)
+		if n > 0 {
+			if err := x.writeData(fd, buf[:n], off); err != nil {
+				return err
+			}
+			if x.written+x.meta >= x.nextCheck {
+				if err := x.checkSpace(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading content: %w", rerr)
+		}
+	}
+	if err := unix.Ftruncate(fd, c.size); err != nil {
+		return fmt.Errorf("extending to %d bytes: %w", c.size, err)
+	}
+	return nil
+}
+
+// writeData writes b, stored data of a sparse entry, at off: all of it counts against
+// MaxSize, its blocks of zeros are left unwritten.
+func (x *extractor) writeData(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, zero := dataRun(b, off)
+		if zero {
+			x.written += int64(n)
+			if x.written > x.maxSize {
+				return fmt.Errorf("%w: more than %d bytes of content", ErrTooLarge, x.maxSize)
+			}
+		} else if err := x.write(fd, b[:n], off); err != nil {
+			return err
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
+
 // write writes b at off, counting it against MaxSize.
 func (x *extractor) write(fd int, b []byte, off int64) error {
 	x.written += int64(len(b))
@@ -290,15 +350,30 @@ func (x *extractor) write(fd int, b []byte, off int64) error {
 	return nil
 }
 
-// maxSparseHoles bounds the bytes of holes in the sparse entries of one layer, or MaxSize when
-// that is lower. archive/tar's Reader hands a hole over as zeros, every byte of it, and has no
-// way to skip one, so holes cost CPU as content does: a 1 KiB layer declaring 60 GiB of them
+// maxSparseHoles bounds the bytes of holes in the sparse entries of one layer whose holes
+// archive/tar's Reader reads (PAX 1.0, see sparsemap.go), or MaxSize when that is lower.
+// archive/tar's Reader hands a hole over as zeros, every byte of it, and has no way to skip
+// one, so holes cost CPU as content does: a 1 KiB layer declaring 60 GiB of them
 // took seconds to a minute to apply. Zeros go by at 10 to 20 GB/s, so the budget costs well
 // under a second, and it holds a sparse lastlog of uids up to 14 million (292 bytes each). A
 // variable for tests.
 var maxSparseHoles int64 = 4 << 30
 
 func (x *extractor) maxHoles() int64 { return min(x.maxSize, maxSparseHoles) }
+
+// skippedHoleRatio bounds the holes of the sparse entries whose holes are never read
+// (sparsemap.go) to that many times MaxSize in a layer: 64 TiB by default, past the 16 TiB
+// file ext4 takes and far past a lastlog for uid 10^9 (292 GB), while a layer declaring
+// petabytes fails at once. Holes cost neither time nor disk there; the bound is for what
+// reads the layer dir later without seeking over them.
+const skippedHoleRatio = 1024
+
+func (x *extractor) maxSkippedHoles() int64 {
+	if x.maxSize > (1<<63-1)/skippedHoleRatio {
+		return 1<<63 - 1
+	}
+	return x.maxSize * skippedHoleRatio
+}
 
 // sparseBlock is the unit in which zeros in a sparse entry become holes: the page, which is
 // the block size of most filesystems.
@@ -312,21 +387,7 @@ func (x *extractor) writeSparse(ctx context.Context, fd int, b []byte, off int64
 		return err
 	}
 	for len(b) > 0 {
-		n, zero := len(b), allZero(b)
-		if !zero {
-			// The run of blocks, aligned to the file's offsets, that are zeros as the first
-			// one is, or data as it is.
-			for n = 0; n < len(b); {
-				end := min(len(b), n+sparseBlock-int((off+int64(n))%sparseBlock))
-				z := allZero(b[n:end])
-				if n == 0 {
-					zero = z
-				} else if z != zero {
-					break
-				}
-				n = end
-			}
-		}
+		n, zero := dataRun(b, off)
 		if zero {
 			x.holes += int64(n)
 			if x.holes > x.maxHoles() {
@@ -338,6 +399,25 @@ func (x *extractor) writeSparse(ctx context.Context, fd int, b []byte, off int64
 		b, off = b[n:], off+int64(n)
 	}
 	return nil
+}
+
+// dataRun is the length of the run of blocks at the start of b, aligned to the file's
+// offsets (b is at off), that are zeros as the first one is, or data as it is, and which.
+func dataRun(b []byte, off int64) (n int, zero bool) {
+	if allZero(b) {
+		return len(b), true
+	}
+	for n < len(b) {
+		end := min(len(b), n+sparseBlock-int((off+int64(n))%sparseBlock))
+		z := allZero(b[n:end])
+		if n == 0 {
+			zero = z
+		} else if z != zero {
+			break
+		}
+		n = end
+	}
+	return n, zero
 }
 
 // isSparse reports a GNU sparse entry: old GNU format, or PAX GNU.sparse.* records (0.x, 1.0).
