@@ -351,10 +351,10 @@ func (x *extractor) write(fd int, b []byte, off int64) error {
 }
 
 // maxSparseHoles bounds the bytes of holes in the sparse entries of one layer whose holes
-// archive/tar's Reader reads (PAX 1.0, see sparsemap.go), or MaxSize when that is lower.
-// archive/tar's Reader hands a hole over as zeros, every byte of it, and has no way to skip
-// one, so holes cost CPU as content does: a 1 KiB layer declaring 60 GiB of them
-// took seconds to a minute to apply. Zeros go by at 10 to 20 GB/s, so the budget costs well
+// archive/tar's Reader reads (crafted entries whose map cannot be told for certain, see
+// sparsemap.go), or MaxSize when that is lower. archive/tar's Reader hands a hole over as
+// zeros, every byte of it, and has no way to skip one, so holes cost CPU as content does: a
+// 1 KiB layer declaring 60 GiB of them took seconds to a minute to apply. Zeros go by at 10 to 20 GB/s, so the budget costs well
 // under a second, and it holds a sparse lastlog of uids up to 14 million (292 bytes each). A
 // variable for tests.
 var maxSparseHoles int64 = 4 << 30

@@ -64,10 +64,10 @@ type Options struct {
 	// the stream's first bytes; otherwise the stream must match it (ErrMediaTypeMismatch).
 	MediaType types.MediaType
 	// MaxSize bounds the uncompressed tar and, separately, the bytes of file content written.
-	// The holes of sparse entries have budgets of their own: old GNU and PAX 0.x entries are
-	// applied without reading their holes, up to 1024 times MaxSize of holes in a layer;
-	// PAX 1.0 entries' holes are read out as zeros by archive/tar, up to 4 GiB (or MaxSize
-	// when lower). 0 means DefaultMaxSize.
+	// The holes of sparse entries have budgets of their own: they are applied without being
+	// read, up to 1024 times MaxSize of holes in a layer; the holes of a crafted entry whose
+	// sparse map cannot be told for certain are read out as zeros by archive/tar, up to 4 GiB
+	// (or MaxSize when lower). 0 means DefaultMaxSize.
 	MaxSize int64
 	// MaxEntries bounds the number of tar entries. 0 means DefaultMaxEntries.
 	MaxEntries int

@@ -23,15 +23,19 @@ import (
 //     last blocks archive/tar read before Next returned (oldGNUSparseMap).
 //   - PAX 0.0 and 0.1: the map is in hdr.PAXRecords (archive/tar folds 0.0's repeated
 //     GNU.sparse.offset and .numbytes records into GNU.sparse.map).
-//   - PAX 1.0 keeps the slow path: its map is in the first blocks of the content, which
-//     archive/tar has read with nothing marking where they start. Its holes stay bounded by
-//     maxSparseHoles.
+//   - PAX 1.0: the map is in the first blocks of the content, the last blocks archive/tar
+//     read before Next returned, right after the entry's header (pax10SparseMap).
+//
+// When the map cannot be told for certain (a crafted layer where two places fit), the entry
+// takes the slow path: archive/tar's Read, its holes bounded by maxSparseHoles.
 //
 // archive/tar has checked the map when Next returns (sorted, non-overlapping fragments within
 // the size, at most 1 MiB of map), so a hostile map has already failed as archive/tar fails
 // it; the map found here is checked again and must match the header archive/tar returned, or
 // the entry takes the slow path. What cannot be checked before reading is that the stored
 // data is as long as the map says: rawReader checks that when archive/tar skips the entry.
+// That check follows archive/tar's discard (reader.go): should it skip otherwise, entries
+// fail with errSparseData, never with other bytes, and TestApplySparseMatchesTar says so.
 
 // fragment is one run of stored data of a sparse entry, at its offset in the file.
 type fragment struct{ off, n int64 }
@@ -220,9 +224,12 @@ func (c *sparseContent) finish() error {
 func sparseContentOf(raw *rawReader, hdr *tar.Header) *sparseContent {
 	var frags []fragment
 	var ok bool
-	if hdr.Typeflag == tar.TypeGNUSparse {
+	switch rec := hdr.PAXRecords; {
+	case hdr.Typeflag == tar.TypeGNUSparse:
 		frags, ok = oldGNUSparseMap(raw.capture, hdr.Size)
-	} else {
+	case rec["GNU.sparse.major"] == "1" && rec["GNU.sparse.minor"] == "0":
+		frags, ok = pax10SparseMap(raw.capture)
+	default:
 		frags, ok = paxSparseMap(hdr)
 	}
 	if !ok || !validFragments(frags, hdr.Size) {
@@ -279,6 +286,60 @@ func paxSparseMap(hdr *tar.Header) ([]fragment, bool) {
 	for i := 0; i < len(fields); i += 2 {
 		off, err1 := strconv.ParseInt(fields[i], 10, 64)
 		n, err2 := strconv.ParseInt(fields[i+1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, false
+		}
+		frags = append(frags, fragment{off, n})
+	}
+	return frags, true
+}
+
+// pax10SparseMap finds the map of a PAX 1.0 entry in tail, the bytes archive/tar read during
+// Next: they end with the map, decimal numbers one a line (the count of fragments, then each
+// one's offset and length) in whole blocks, right after the entry's header. archive/tar reads
+// the map's blocks until they hold the 2*count+1 lines it needs, no more; so the map starts
+// at a block after one with a valid header checksum, from which the count on the first line
+// needs exactly the blocks up to the end. Only when exactly one start fits is it known to be
+// where archive/tar read the map; a crafted layer where two do takes the slow path.
+func pax10SparseMap(tail []byte) ([]fragment, bool) {
+	tail = tail[len(tail)%blockSize:]
+	nb := len(tail) / blockSize
+	// lines[i]: newlines in the blocks before block i.
+	lines := make([]int64, nb+1)
+	for i := range nb {
+		lines[i+1] = lines[i] + int64(bytes.Count(tail[i*blockSize:(i+1)*blockSize], []byte{'\n'}))
+	}
+	start, count := -1, int64(0)
+	for s := nb - 1; s >= 1; s-- {
+		if !validChecksum(tail[(s-1)*blockSize : s*blockSize]) {
+			continue
+		}
+		first, _, found := bytes.Cut(tail[s*blockSize:], []byte{'\n'})
+		if !found {
+			continue
+		}
+		n, err := strconv.ParseInt(string(first), 10, 0)
+		if err != nil || n < 0 || n > 1<<20 {
+			continue
+		}
+		// archive/tar stops at the first block that brings the lines to 2n+1.
+		need := 2*n + 1
+		if lines[nb]-lines[s] < need || lines[nb-1]-lines[s] >= need {
+			continue
+		}
+		if start >= 0 {
+			return nil, false
+		}
+		start, count = s, n
+	}
+	if start < 0 {
+		return nil, false
+	}
+	tokens := strings.Split(string(tail[start*blockSize:]), "\n")[1:]
+	frags := make([]fragment, 0, count)
+	for i := range count {
+		off, err1 := strconv.ParseInt(tokens[2*i], 10, 64)
+		n, err2 := strconv.ParseInt(tokens[2*i+1], 10, 64)
 		if err1 != nil || err2 != nil {
 			return nil, false
 		}
