@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -409,6 +410,65 @@ func TestApplySparseHugeMaps(t *testing.T) {
 			}
 			if took := time.Since(start); took > time.Second {
 				t.Errorf("Apply(%s) took %v", tc.name, took)
+			}
+		})
+	}
+}
+
+// TestApplySparseGNUTar applies the archives GNU tar writes of a 300 GB lastlog in each of
+// its sparse formats: the file comes out as it went in, at once, with its holes.
+func TestApplySparseGNUTar(t *testing.T) {
+	if out, err := exec.Command("tar", "--version").Output(); err != nil || !bytes.Contains(out, []byte("GNU tar")) {
+		t.Skipf("needs GNU tar: %v", err)
+	}
+	const size = 300_000_000_000
+	extents := [][2]int64{{0, 292}, {1000 * 292, 292}, {65534 * 292, 292}, {999_999_999 * 292, 292}}
+	var data string
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "lastlog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range extents {
+		rec := strings.Repeat(string(rune('p'+i)), int(e[1]))
+		data += rec
+		if _, err := f.WriteAt([]byte(rec), e[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range [][]string{
+		{"--format=gnu"},
+		{"--format=posix", "--sparse-version=0.0"},
+		{"--format=posix", "--sparse-version=0.1"},
+		{"--format=posix", "--sparse-version=1.0"},
+	} {
+		t.Run(strings.Join(format, " "), func(t *testing.T) {
+			args := append([]string{"--sparse", "-C", src, "-cf", "-"}, format...)
+			layer, err := exec.Command("tar", append(args, "lastlog")...).Output()
+			if err != nil {
+				t.Fatalf("tar %v: %v", args, err)
+			}
+			j := newJail(t)
+			start := time.Now()
+			_, err = Apply(context.Background(), j.root, bytes.NewReader(layer), Options{IgnoreOwners: true})
+			took := time.Since(start)
+			j.check(t)
+			if err != nil {
+				t.Fatalf("Apply(tar %v) = %v", format, err)
+			}
+			if took > time.Second {
+				t.Errorf("Apply(tar %v) took %v, want its holes skipped", format, took)
+			}
+			p := filepath.Join(j.root, "lastlog")
+			checkSparseFile(t, p, extents, size, data)
+			if used := allocated(t, p); used >= 256<<10 {
+				t.Errorf("lastlog uses %d bytes on disk, want its holes kept", used)
 			}
 		})
 	}
