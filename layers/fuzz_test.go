@@ -43,6 +43,12 @@ func FuzzApply(f *testing.F) {
 		gzipOf(f, sampleTar(f)),
 		zstdOf(f, sampleTar(f)),
 	}
+	// Sparse entries in each format GNU tar writes, followed by a plain file: Apply reads
+	// their data by the map from under archive/tar (sparsemap.go).
+	for _, sf := range sparseFormats {
+		entry := sf.entry("sparse", [][2]int64{{0, 5}, {1 << 20, 5}}, 2<<20, "helloworld")
+		seeds = append(seeds, append(append(entry, tarOf(f, file("after", "x", 0o644))...), make([]byte, 1024)...))
+	}
 	for i, s := range seeds {
 		f.Add(s, uint8(i%3))
 	}
