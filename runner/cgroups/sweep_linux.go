@@ -107,16 +107,23 @@ func (h *hierarchy) sweep(minAge time.Duration) ([]string, error) {
 	case modeV2:
 		parents = []string{filepath.Join(h.root, h.parent)}
 	case modeV1, modeHybrid:
-		// Every cgroup New makes has a memory directory, made first and removed last
-		// (remove goes backwards): where memory is mounted, its parent alone names them all,
-		// and listing one cgroupfs directory of dozens of files rather than seven is most of
-		// what a sweep costs while containers run.
+		// Every cgroup New makes has a memory directory, made first of its v1 directories and
+		// removed last (remove goes backwards): where memory is mounted, its parent alone
+		// names every v1 cgroup, and listing one cgroupfs directory of dozens of files rather
+		// than seven is most of what a sweep costs while containers run.
 		if len(h.mounts) > 0 && slices.Contains(h.mounts[0].ctrls, "memory") {
 			parents = []string{filepath.Join(h.mounts[0].dir, h.parent)}
-			break
+		} else {
+			for _, m := range h.mounts {
+				parents = append(parents, filepath.Join(m.dir, h.parent))
+			}
 		}
-		for _, m := range h.mounts {
-			parents = append(parents, filepath.Join(m.dir, h.parent))
+		// A hybrid host's unified node is made after the v1 directories and removed before
+		// them, but remove goes on past a node it cannot remove (EBUSY after rmWait: a
+		// process still exiting, a child cgroup), so the node can outlive them all: the
+		// unified parent names those. It is a small directory, and a stat when empty.
+		if h.unified != "" {
+			parents = append(parents, filepath.Join(h.unified, h.parent))
 		}
 	default:
 		return nil, nil
@@ -179,7 +186,7 @@ type lockedCgroup struct {
 
 // lockUnheld takes the lock of cgroup name exclusively, if it exists and no process holds it.
 func (h *hierarchy) lockUnheld(name string) (lockedCgroup, bool) {
-	c, err := h.find(name)
+	c, err := h.findLeft(name)
 	if err != nil {
 		return lockedCgroup{}, false // gone meanwhile
 	}
@@ -192,6 +199,23 @@ func (h *hierarchy) lockUnheld(name string) (lockedCgroup, bool) {
 		return lockedCgroup{}, false // held: in use
 	}
 	return lockedCgroup{c: c, fd: fd}, true
+}
+
+// findLeft is find for Sweep: it also finds a hybrid host's cgroup whose v1 directories are
+// gone but whose unified node stayed (see sweep), which Load does not (no process uses one
+// without its controllers). Its node is then its lock dir, which no process holds: a holder
+// holds a v1 directory, whose names sort before "unified" (a Delete still removing those
+// holds a removed one, and wants the node gone too).
+func (h *hierarchy) findLeft(name string) (*Cgroup, error) {
+	c, err := h.find(name)
+	if err == nil || !errors.Is(err, ErrNotFound) || h.unified == "" {
+		return c, err
+	}
+	dir := filepath.Join(h.unified, h.parent, name)
+	if !isDir(dir) {
+		return nil, err
+	}
+	return &Cgroup{h: h, name: name, ctrls: map[string]string{}, unified: dir, dirs: []string{dir}, fd: -1, hold: -1}, nil
 }
 
 // sweep deletes l's cgroup if it is stale.
