@@ -150,14 +150,22 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 		codes[d.Code] = true
 	}
 	detail := diagnostics(te)
+	if realm, ok := tokenRealm(te); ok && !denied(te, codes) && te.StatusCode != http.StatusTooManyRequests {
+		// The token endpoint, not the registry, failed: its 404 says nothing of the image
+		// (a realm that moved, or that a misconfigured registry names wrongly), nor its 5xx
+		// of the registry. A refusal keeps the wording below: credentials are what to fix.
+		if len(te.Errors) > 0 {
+			detail = fmt.Sprintf("HTTP %d %s: %s", te.StatusCode, http.StatusText(te.StatusCode), detail)
+		}
+		return &Error{Registry: host, Err: te, Msg: fmt.Sprintf("fetching a token from %s: %s", realm, detail)}
+	}
 	// A 404 without NAME_UNKNOWN to a request for a blob, or to one that continues an upload
 	// (POST starts one: there is nothing to lose yet), is about the blob or the upload.
 	notFound := te.StatusCode == http.StatusNotFound && !codes[transport.NameUnknownErrorCode]
 	isUpload := requestPath(te, "/blobs/uploads/") && te.Request.Method != http.MethodPost
 	d, isBlob := requestBlob(te)
 	switch {
-	case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
-		codes[transport.UnauthorizedErrorCode] || codes[transport.DeniedErrorCode]:
+	case denied(te, codes):
 		// Docker Hub answers 401 for a repository that does not exist when the client is
 		// anonymous, so the message cannot claim which of the two it is.
 		return &Error{Kind: ErrUnauthorized, Registry: host, Err: te, Msg: fmt.Sprintf(
@@ -181,6 +189,11 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 				"%s: registry %s lacks a blob it names (%s)", what, host, detail)}
 		}
 		msg := fmt.Sprintf("blob %s not found in %s", shortDigest(d), repo)
+		if at, ok := redirectedTo(te); ok {
+			// The registry sent the GET on to another host (Docker Hub to its CDN), and that
+			// one lacks the blob: the registry's storage and its CDN disagree.
+			msg = fmt.Sprintf("blob %s not found at %s (redirected from %s)", shortDigest(d), at, host)
+		}
 		if !strings.HasPrefix(what, "blob ") {
 			msg = what + ": " + msg
 		}
@@ -198,17 +211,77 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 	return &Error{Registry: host, Err: te, Msg: fmt.Sprintf("%s %s: registry %s: %s", o.ing(), what, host, detail)}
 }
 
+// denied reports whether te is the registry refusing the credentials, or wanting some.
+func denied(te *transport.Error, codes map[transport.ErrorCode]bool) bool {
+	return te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
+		codes[transport.UnauthorizedErrorCode] || codes[transport.DeniedErrorCode]
+}
+
+// firstRequest returns the request that a chain of redirects started from: a request that
+// http.Client made to follow a redirect carries the response that caused it.
+func firstRequest(r *http.Request) *http.Request {
+	for n := 0; r.Response != nil && r.Response.Request != nil && n <= maxRedirects; n++ {
+		r = r.Response.Request
+	}
+	return r
+}
+
+// redirectedTo returns the host that answered te if the registry redirected the request there
+// (a blob GET to a CDN), printed as one line: the host comes from the registry's Location.
+func redirectedTo(te *transport.Error) (string, bool) {
+	if te.Request == nil || te.Request.URL == nil {
+		return "", false
+	}
+	first := firstRequest(te.Request)
+	if first.URL == nil || first.URL.Host == te.Request.URL.Host {
+		return "", false
+	}
+	return oneLine(te.Request.URL.Host), true
+}
+
+// tokenRealm returns the token endpoint (the realm of a Bearer challenge) that te's request
+// asked for a token, without the query go-containerregistry adds, or false if te answers a
+// request to the registry's API. go-containerregistry asks a realm with a GET whose query
+// always has "service" (empty or not), or with a POSTed form (OAuth 2): no request of the API
+// has either. A realm that redirected says where to.
+func tokenRealm(te *transport.Error) (string, bool) {
+	if te.Request == nil || te.Request.URL == nil {
+		return "", false
+	}
+	first := firstRequest(te.Request)
+	if first.URL == nil {
+		return "", false
+	}
+	switch {
+	case first.Method == http.MethodGet && first.URL.Query().Has("service"):
+	case first.Method == http.MethodPost && strings.HasPrefix(first.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
+	default:
+		return "", false
+	}
+	realm := oneLine((&url.URL{Scheme: first.URL.Scheme, Host: first.URL.Host, Path: first.URL.Path}).String())
+	if at, ok := redirectedTo(te); ok {
+		realm += " (redirected to " + at + ")"
+	}
+	return realm, true
+}
+
 // requestPath reports whether the request that te answers has sub in its path.
 func requestPath(te *transport.Error, sub string) bool {
 	return te.Request != nil && te.Request.URL != nil && strings.Contains(te.Request.URL.Path, sub)
 }
 
 // requestBlob returns the digest of the blob that te's request asked for (…/blobs/DIGEST).
+// A request redirected elsewhere (a CDN's URL, which need not name the digest) is the blob
+// GET it started from.
 func requestBlob(te *transport.Error) (string, bool) {
 	if te.Request == nil || te.Request.URL == nil {
 		return "", false
 	}
-	_, d, ok := strings.Cut(te.Request.URL.Path, "/blobs/")
+	first := firstRequest(te.Request)
+	if first.URL == nil {
+		return "", false
+	}
+	_, d, ok := strings.Cut(first.URL.Path, "/blobs/")
 	if !ok || d == "" || strings.Contains(d, "/") { // "uploads/…"
 		return "", false
 	}
