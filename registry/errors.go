@@ -164,6 +164,20 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 	notFound := te.StatusCode == http.StatusNotFound && !codes[transport.NameUnknownErrorCode]
 	isUpload := requestPath(te, "/blobs/uploads/") && te.Request.Method != http.MethodPost
 	d, isBlob := requestBlob(te)
+	if at, ok := redirectedTo(te); ok && isBlob && !notFound && !codes[transport.BlobUnknownErrorCode] &&
+		te.StatusCode != http.StatusTooManyRequests {
+		// The host the registry sent a blob GET on to (a CDN, with a URL the registry signed)
+		// refused it or failed: neither credentials nor the registry are what to blame, as
+		// the wording below would (a signed URL that expired is a 403).
+		if len(te.Errors) > 0 {
+			detail = fmt.Sprintf("HTTP %d %s: %s", te.StatusCode, http.StatusText(te.StatusCode), detail)
+		}
+		msg := fmt.Sprintf("blob %s: %s from %s (redirected from %s)", shortDigest(d), detail, at, host)
+		if !strings.HasPrefix(what, "blob ") {
+			msg = what + ": " + msg
+		}
+		return &Error{Registry: host, Err: te, Msg: msg}
+	}
 	switch {
 	case denied(te, codes):
 		// Docker Hub answers 401 for a repository that does not exist when the client is

@@ -185,3 +185,56 @@ func TestBlobNotFoundAtRedirectNamesTheHost(t *testing.T) {
 		})
 	}
 }
+
+// TestBlobRefusedAtRedirectNamesTheHost: the host a blob GET was redirected to refusing it (a
+// CDN's 403 for a signed URL that expired) or failing is reported as that host's answer for
+// that blob, not as the registry denying access ("run `strata login`"), nor as the registry's
+// own failure.
+func TestBlobRefusedAtRedirectNamesTheHost(t *testing.T) {
+	img := randomImage(t)
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := digestOf(t, layers[0])
+	for _, status := range []int{http.StatusForbidden, http.StatusUnauthorized, http.StatusBadGateway} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "<Error><Code>AccessDenied</Code></Error>", status)
+			}))
+			t.Cleanup(cdn.Close)
+			cdnHost := strings.TrimPrefix(cdn.URL, "http://")
+			var redirect atomic.Bool
+			host := serve(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if redirect.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+layer.String()) {
+						http.Redirect(w, r, cdn.URL+"/registry-v2/data/"+layer.Hex+"?sig=abc", http.StatusTemporaryRedirect)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			ref := pushImage(t, host+"/cdn/app:1", img)
+			redirect.Store(true)
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Image(context.Background(), ref)
+			if err != nil {
+				t.Fatalf("Image(%s) = %v", ref, err)
+			}
+			rc, err := got.FetchBlob(context.Background(), layer, 0)
+			if err == nil {
+				rc.Close()
+				t.Fatalf("FetchBlob(%s) from a CDN answering %d = no error", layer, status)
+			}
+			msg := err.Error()
+			want := fmt.Sprintf("blob %s:%s: HTTP %d %s from %s (redirected from %s)",
+				layer.Algorithm, layer.Hex[:12], status, http.StatusText(status), cdnHost, host)
+			if msg != want || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrNotFound) {
+				t.Errorf("FetchBlob(%s) = %q, want %q, neither ErrUnauthorized nor ErrNotFound", layer, msg, want)
+			}
+		})
+	}
+}
