@@ -185,20 +185,59 @@ type lockedCgroup struct {
 }
 
 // lockUnheld takes the lock of cgroup name exclusively, if it exists and no process holds it.
+// Most cgroups a sweep meets are held (a live run or monitor): their lock is tried first, on
+// the first of the cgroup's possible directories that exists, in the order of their names,
+// which is the lock dir find's cgroup would give (lockDir); finding the whole cgroup, a stat
+// of every controller's directory, follows only for one whose lock was free.
 func (h *hierarchy) lockUnheld(name string) (lockedCgroup, bool) {
-	c, err := h.findLeft(name)
-	if err != nil {
-		return lockedCgroup{}, false // gone meanwhile
-	}
-	fd, err := unix.Open(c.lockDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if err := validName(name); err != nil {
 		return lockedCgroup{}, false
+	}
+	var fd int
+	var dir string
+	for _, d := range h.possibleDirs(name) {
+		var err error
+		fd, err = unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return lockedCgroup{}, false
+		}
+		dir = d
+		break
+	}
+	if dir == "" {
+		return lockedCgroup{}, false // gone meanwhile
 	}
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		unix.Close(fd)
 		return lockedCgroup{}, false // held: in use
 	}
+	c, err := h.findLeft(name)
+	if err != nil || c.lockDir() != dir {
+		// Gone, or a directory came or went between the two looks: the next sweep judges it.
+		unix.Close(fd)
+		return lockedCgroup{}, false
+	}
 	return lockedCgroup{c: c, fd: fd}, true
+}
+
+// possibleDirs lists, sorted, every directory cgroup name can have: one per v1 mount and the
+// unified node on a hybrid host, or its one directory on v2. find keeps those that exist.
+func (h *hierarchy) possibleDirs(name string) []string {
+	if h.mode == modeV2 {
+		return []string{filepath.Join(h.root, h.parent, name)}
+	}
+	dirs := make([]string, 0, len(h.mounts)+1)
+	for _, m := range h.mounts {
+		dirs = append(dirs, filepath.Join(m.dir, h.parent, name))
+	}
+	if h.unified != "" {
+		dirs = append(dirs, filepath.Join(h.unified, h.parent, name))
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
 }
 
 // findLeft is find for Sweep: it also finds a hybrid host's cgroup whose v1 directories are
