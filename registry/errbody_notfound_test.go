@@ -50,22 +50,7 @@ func TestBlobUnknownNamesTheBlob(t *testing.T) {
 			})
 			ref := pushImage(t, host+"/lacks/blob:1", img)
 			lack.Store(true)
-			p, err := NewPuller(testOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := p.Image(context.Background(), ref)
-			if err == nil {
-				if tt.missing == layer {
-					var rc interface{ Close() error }
-					rc, err = got.FetchBlob(context.Background(), layer, 0)
-					if err == nil {
-						rc.Close()
-					}
-				} else {
-					_, err = got.RawConfigFile()
-				}
-			}
+			err := fetchMissing(t, ref, tt.missing, layer)
 			if err == nil {
 				t.Fatalf("pull of an image whose %s the registry lacks = no error", tt.name)
 			}

@@ -95,3 +95,41 @@ func (c *counter) wrap(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// fetchMissing pulls ref and reads the blob missing from it: the layer with FetchBlob, else
+// the config. It returns the first error.
+func fetchMissing(t *testing.T, ref Reference, missing, layer v1.Hash) error {
+	t.Helper()
+	p, err := NewPuller(testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Image(context.Background(), ref)
+	if err != nil {
+		return err
+	}
+	if missing == layer {
+		rc, err := got.FetchBlob(context.Background(), layer, 0)
+		if err == nil {
+			rc.Close()
+		}
+		return err
+	}
+	_, err = got.RawConfigFile()
+	return err
+}
+
+// redirectBlob makes a registry (a serve wrapper) redirect its GETs of blob d, once redirect
+// is set, to the host at url, as Docker Hub does to its CDN: a path and a signed query, no
+// "/blobs/DIGEST".
+func redirectBlob(redirect *atomic.Bool, d v1.Hash, url string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if redirect.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+d.String()) {
+				http.Redirect(w, r, url+"/registry-v2/data/"+d.Hex+"?sig=abc", http.StatusTemporaryRedirect)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

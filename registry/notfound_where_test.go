@@ -146,34 +146,10 @@ func TestBlobNotFoundAtRedirectNamesTheHost(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var redirect atomic.Bool
-			host := serve(t, func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if redirect.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+tt.missing.String()) {
-						// As Docker Hub's CDN: a path and a signed query, no "/blobs/DIGEST".
-						http.Redirect(w, r, cdn.URL+"/registry-v2/data/"+tt.missing.Hex+"?sig=abc", http.StatusTemporaryRedirect)
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
-			})
+			host := serve(t, redirectBlob(&redirect, tt.missing, cdn.URL))
 			ref := pushImage(t, host+"/cdn/app:1", img)
 			redirect.Store(true)
-			p, err := NewPuller(testOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := p.Image(context.Background(), ref)
-			if err == nil {
-				if tt.missing == layer {
-					var rc interface{ Close() error }
-					rc, err = got.FetchBlob(context.Background(), layer, 0)
-					if err == nil {
-						rc.Close()
-					}
-				} else {
-					_, err = got.RawConfigFile()
-				}
-			}
+			err := fetchMissing(t, ref, tt.missing, layer)
 			if err == nil {
 				t.Fatalf("pull of an image whose %s the CDN lacks = no error", tt.name)
 			}
@@ -205,28 +181,11 @@ func TestBlobRefusedAtRedirectNamesTheHost(t *testing.T) {
 			t.Cleanup(cdn.Close)
 			cdnHost := strings.TrimPrefix(cdn.URL, "http://")
 			var redirect atomic.Bool
-			host := serve(t, func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if redirect.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+layer.String()) {
-						http.Redirect(w, r, cdn.URL+"/registry-v2/data/"+layer.Hex+"?sig=abc", http.StatusTemporaryRedirect)
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
-			})
+			host := serve(t, redirectBlob(&redirect, layer, cdn.URL))
 			ref := pushImage(t, host+"/cdn/app:1", img)
 			redirect.Store(true)
-			p, err := NewPuller(testOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := p.Image(context.Background(), ref)
-			if err != nil {
-				t.Fatalf("Image(%s) = %v", ref, err)
-			}
-			rc, err := got.FetchBlob(context.Background(), layer, 0)
+			err := fetchMissing(t, ref, layer, layer)
 			if err == nil {
-				rc.Close()
 				t.Fatalf("FetchBlob(%s) from a CDN answering %d = no error", layer, status)
 			}
 			msg := err.Error()
