@@ -656,9 +656,9 @@ func (s *Store) RemoveOrphans(list []*Container) (kept []*Container, err error) 
 
 // SweepOrphans removes the store's orphan containers and the stale cgroups of any store
 // (SweepCgroups), for commands that do not list containers themselves. Only --rm containers
-// are read (the waiters file their creation makes marks them), and of them only the state
-// until one is found whose monitor is gone: in a store of containers that run, or were not
-// run with --rm, it costs a directory listing and a stat per container.
+// are read (the waiters file their creation makes marks them), and of them only the monitor's
+// pid and start time until one is found whose monitor is gone: a directory listing and a stat
+// per container, and for a running --rm one a read of its state and of its monitor's stat.
 func (s *Store) SweepOrphans() error {
 	err := s.sweepOrphans()
 	if cerr := SweepCgroups(); cerr != nil {

@@ -22,7 +22,9 @@ const namesDir = ".names"
 func (s *Store) nameLink(name string) string { return filepath.Join(s.dir, namesDir, name) }
 
 // ensureNameIndex makes .names, linking every existing container's name, if it is missing.
-// The caller holds the store lock, so no create races it; it is built aside and renamed in.
+// The caller holds the store lock, so no other create reserves a name meanwhile; it is built
+// aside and renamed in. (A create preparing its container outside the lock has no config.json
+// yet: should .names go missing then, its name, known only to its link, is not relinked.)
 func (s *Store) ensureNameIndex() error {
 	fi, err := os.Lstat(filepath.Join(s.dir, namesDir))
 	if err == nil && fi.IsDir() {

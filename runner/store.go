@@ -446,33 +446,37 @@ func causeOf(err error) error {
 // creating reports whether container dir, lacking config.json or state.json, may be one a
 // create is making: its creator holds the lock on its creatingFile from before it lets go of
 // the store lock (Store.reserve) until both are written, and only the store lock covers the
-// moment between the dir's mkdir and that file's. A creator that died let go of both: its dir
-// is then a broken container, listed and removed as one. (A rename holds the store lock too,
-// briefly: a broken container then hides from one listing, which is harmless; showing a
-// half-made one as dead would invite an rm.)
+// moment between the dir's mkdir and that lock (the mark made, not yet locked, too). So a
+// mark no one holds is looked at again under the store lock. A creator that died let go of
+// both: its dir is then a broken container, listed and removed as one. (A rename holds the
+// store lock too, briefly: a broken container then hides from one listing, which is
+// harmless; showing a half-made one as dead would invite an rm.)
 func (s *Store) creating(dir string) bool {
-	l, ok, err := lockfile.TryLockExisting(filepath.Join(dir, creatingFile), false)
-	switch {
-	case err == nil && ok:
-		_ = l.Unlock()
-		return false
-	case err == nil:
-		return true
-	case !errors.Is(err, os.ErrNotExist):
-		// Not the file a create makes (a FIFO, a symlink in its place): a broken container.
-		return false
-	}
-	// No mark: its create finished since the caller looked (the mark goes once both files
-	// are there), or has not made it yet, or a create killed or an rm left the dir so.
-	if finished(dir) {
+	if markHeld(dir) {
 		return true
 	}
 	lock, ok, err := lockfile.TryLock(filepath.Join(s.dir, ".lock"), 0o600, false)
 	if err != nil || !ok {
 		return true
 	}
-	_ = lock.Unlock()
-	return false
+	defer func() { _ = lock.Unlock() }()
+	// No reserve is under way now. Finished since the caller looked: the mark goes once
+	// both files are there.
+	return markHeld(dir) || finished(dir)
+}
+
+// markHeld reports whether a process holds the lock on dir's creatingFile. A mark that is
+// missing, or is not the file a create makes (a FIFO, a symlink in its place), is held by none.
+func markHeld(dir string) bool {
+	l, ok, err := lockfile.TryLockExisting(filepath.Join(dir, creatingFile), false)
+	if err != nil {
+		return false
+	}
+	if ok {
+		_ = l.Unlock()
+		return false
+	}
+	return true
 }
 
 // finished reports whether container dir now has both config.json and state.json.
