@@ -283,10 +283,12 @@ func (x *extractor) copy(ctx context.Context, fd int, r io.Reader, hdr *tar.Head
 // size, its holes never read nor written: time and space go with the stored data, which
 // counts against MaxSize as content (blocks of zeros in it still become holes).
 func (x *extractor) copyFragments(ctx context.Context, fd int, c *sparseContent) error {
-	x.skippedHoles += c.size - c.data()
-	if x.skippedHoles > x.maxSkippedHoles() {
+	// Compared before it is added: a size near 2^63 would wrap the sum past the check.
+	holes := c.size - c.data()
+	if holes > x.maxSkippedHoles()-x.skippedHoles {
 		return fmt.Errorf("%w: a sparse file of %d bytes, past the %d bytes of holes a layer may declare", ErrTooLarge, c.size, x.maxSkippedHoles())
 	}
+	x.skippedHoles += holes
 	buf := *x.buf
 	for {
 		if err := ctx.Err(); err != nil {
@@ -354,9 +356,9 @@ func (x *extractor) write(fd int, b []byte, off int64) error {
 // archive/tar's Reader reads (crafted entries whose map cannot be told for certain, see
 // sparsemap.go), or MaxSize when that is lower. archive/tar's Reader hands a hole over as
 // zeros, every byte of it, and has no way to skip one, so holes cost CPU as content does: a
-// 1 KiB layer declaring 60 GiB of them took seconds to a minute to apply. Zeros go by at 10 to 20 GB/s, so the budget costs well
-// under a second, and it holds a sparse lastlog of uids up to 14 million (292 bytes each). A
-// variable for tests.
+// 1 KiB layer declaring 60 GiB of them took seconds to a minute to apply. Zeros go by at 10
+// to 20 GB/s, so the budget costs well under a second, and it holds a sparse lastlog of uids
+// up to 14 million (292 bytes each). A variable for tests.
 var maxSparseHoles int64 = 4 << 30
 
 func (x *extractor) maxHoles() int64 { return min(x.maxSize, maxSparseHoles) }

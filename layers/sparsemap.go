@@ -137,7 +137,7 @@ func (r *rawReader) readData(p []byte) (int, error) {
 // sparseContent is the content of a sparse entry whose map was found: its fragments of
 // stored data, read from the stream under archive/tar, and holes between them that are never
 // read. Read gives the bytes archive/tar's Read gives, holes as zeros; the extractor writes
-// the fragments at their offsets instead (eachFragment).
+// the fragments at their offsets instead (copyFragments).
 type sparseContent struct {
 	raw   *rawReader
 	frags []fragment
@@ -219,8 +219,8 @@ func (c *sparseContent) finish() error {
 }
 
 // sparseContentOf returns the content of hdr, just returned by archive/tar's Next over raw,
-// as a sparseContent when hdr is a sparse entry whose map can be found (old GNU, PAX 0.0 and
-// 0.1), or nil for archive/tar's Reader to read it.
+// as a sparseContent when hdr is a sparse entry whose map can be found (old GNU, PAX 0.0, 0.1
+// and 1.0), or nil for archive/tar's Reader to read it.
 func sparseContentOf(raw *rawReader, hdr *tar.Header) *sparseContent {
 	var frags []fragment
 	var ok bool
@@ -294,6 +294,9 @@ func paxSparseMap(hdr *tar.Header) ([]fragment, bool) {
 	return frags, true
 }
 
+// maxMapScan bounds the bytes pax10SparseMap scans for the first lines of candidate maps.
+const maxMapScan = 1 << 20
+
 // pax10SparseMap finds the map of a PAX 1.0 entry in tail, the bytes archive/tar read during
 // Next: they end with the map, decimal numbers one a line (the count of fragments, then each
 // one's offset and length) in whole blocks, right after the entry's header. archive/tar reads
@@ -310,14 +313,24 @@ func pax10SparseMap(tail []byte) ([]fragment, bool) {
 		lines[i+1] = lines[i] + int64(bytes.Count(tail[i*blockSize:(i+1)*blockSize], []byte{'\n'}))
 	}
 	start, count := -1, int64(0)
+	scanned := 0
 	for s := nb - 1; s >= 1; s-- {
 		if !validChecksum(tail[(s-1)*blockSize : s*blockSize]) {
 			continue
 		}
-		first, _, found := bytes.Cut(tail[s*blockSize:], []byte{'\n'})
-		if !found {
-			continue
+		if lines[nb] == lines[s] {
+			continue // no newline after s: not where a map starts
 		}
+		// The count's line. Scanning every candidate to its newline would cost the square of
+		// the tail (megabytes of header-like blocks with no newline: a skipped body, a long
+		// name): past maxMapScan bytes scanned in all, the entry takes the slow path.
+		rest := tail[s*blockSize:]
+		i := bytes.IndexByte(rest[:min(len(rest), maxMapScan-scanned)], '\n')
+		if i < 0 {
+			return nil, false
+		}
+		scanned += i + 1
+		first := rest[:i]
 		n, err := strconv.ParseInt(string(first), 10, 0)
 		if err != nil || n < 0 || n > 1<<20 {
 			continue
