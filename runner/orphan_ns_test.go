@@ -21,19 +21,7 @@ func TestOrphanInUseCgroupKept(t *testing.T) {
 	deadPid, deadStart := deadProcess(t)
 	for _, sweep := range []string{"RemoveOrphans", "SweepOrphans"} {
 		t.Run(sweep, func(t *testing.T) {
-			s, err := OpenStore(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := s.Create(Config{Image: "alpine", AutoRemove: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cg, err := cgroups.New(c.ID, cgroups.Resources{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+			s, c, cg := containerWithCgroup(t, Config{Image: "alpine", AutoRemove: true})
 			c.State = State{Status: StatusRunning, MonitorPid: deadPid, MonitorStart: deadStart}
 			if err := c.saveState(); err != nil {
 				t.Fatal(err)
@@ -79,19 +67,7 @@ func TestStartKeepsHeldCgroup(t *testing.T) {
 		t.Skip("needs root and cgroups")
 	}
 	deadPid, deadStart := deadProcess(t)
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Image: "alpine"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cg, err := cgroups.New(c.ID, cgroups.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+	_, c, cg := containerWithCgroup(t, Config{Image: "alpine"})
 	c.State = State{Status: StatusCreated, MonitorPid: deadPid, MonitorStart: deadStart}
 	if err := c.saveState(); err != nil {
 		t.Fatal(err)
@@ -123,19 +99,7 @@ func TestRemoveKeepsHeldCgroup(t *testing.T) {
 		t.Skip("needs root and cgroups")
 	}
 	deadPid, deadStart := deadProcess(t)
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Image: "alpine"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cg, err := cgroups.New(c.ID, cgroups.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+	s, c, _ := containerWithCgroup(t, Config{Image: "alpine"})
 	c.State = State{Status: StatusRunning, Pid: deadPid, MonitorPid: deadPid, MonitorStart: deadStart}
 	if err := c.saveState(); err != nil {
 		t.Fatal(err)
@@ -155,4 +119,24 @@ func TestRemoveKeepsHeldCgroup(t *testing.T) {
 	if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("rm -f left the container: %v", err)
 	}
+}
+
+// containerWithCgroup creates a container of cfg in a new store, and its cgroup, held by this
+// process (as its run or monitor would hold it) until the test ends.
+func containerWithCgroup(t *testing.T, cfg Config) (*Store, *Container, *cgroups.Cgroup) {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := cgroups.New(c.ID, cgroups.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+	return s, c, cg
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/strata-run/strata/internal/testutil"
 )
@@ -97,22 +96,7 @@ func TestRealAlpine(t *testing.T) {
 // the DiffID check agrees with what registries publish.
 func TestRealBusyboxLayout(t *testing.T) {
 	testutil.Requires(t, testutil.Path(busyboxOCI))
-	p, err := layout.FromPath(busyboxOCI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := busyboxImage(t)
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)

@@ -212,8 +212,8 @@ func diffTrees(t *testing.T, what string, got, want map[string]treeEntry) {
 	}
 }
 
-// busyboxLayer returns the busybox image's only layer, uncompressed, and its DiffID.
-func busyboxLayer(t *testing.T) (func() io.ReadCloser, v1.Hash, func() io.ReadCloser) {
+// busyboxImage returns the first image of the busybox OCI layout in testdata.
+func busyboxImage(t *testing.T) v1.Image {
 	t.Helper()
 	p, err := layout.FromPath(busyboxOCI)
 	if err != nil {
@@ -231,7 +231,13 @@ func busyboxLayer(t *testing.T) (func() io.ReadCloser, v1.Hash, func() io.ReadCl
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := img.Layers()
+	return img
+}
+
+// busyboxLayer returns the busybox image's only layer, uncompressed, and its DiffID.
+func busyboxLayer(t *testing.T) (func() io.ReadCloser, v1.Hash, func() io.ReadCloser) {
+	t.Helper()
+	ls, err := busyboxImage(t).Layers()
 	if err != nil || len(ls) != 1 {
 		t.Fatalf("busybox layers = %d, %v, want one", len(ls), err)
 	}
