@@ -56,3 +56,19 @@ func TestSealedExeDropWaitsForStarts(t *testing.T) {
 		t.Errorf("the binary made again after a drop: %v", err)
 	}
 }
+
+// TestRunDropsSealedExe: a foreground run closes the protected binary once the init has
+// exec'd the command, so dissolving its detached mount (an RCU grace period) happens while
+// the container runs, not at strata's exit.
+func TestRunDropsSealedExe(t *testing.T) {
+	code, _, stderr, err := runOut(t, testSpec(t, "true"))
+	if err != nil || code != 0 {
+		t.Fatalf("Run(true) = %d, %v; stderr: %s", code, err, stderr)
+	}
+	sealedMu.Lock()
+	fd, holds := sealedFD, sealedHolds
+	sealedMu.Unlock()
+	if fd >= 0 || holds != 0 {
+		t.Errorf("after Run the protected binary is still open (fd %d, %d holds)", fd, holds)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/runner"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -58,7 +59,13 @@ func silentExit(code int) error { return &exitError{code: code} }
 func execute(args []string) int {
 	g := &globals{}
 	cmd := newBareRootCmd(g)
-	addCommands(cmd, g, commandIn(cmd, args))
+	only := commandIn(cmd, args)
+	switch only {
+	case "run", "start", "exec":
+		// They start a helper process: its one-time costs are paid while cobra parses.
+		runner.WarmStart()
+	}
+	addCommands(cmd, g, only)
 	cmd.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
