@@ -218,7 +218,8 @@ func TestHostileConfig(t *testing.T) {
 			{"STOPSIGNAL SIGFOO", func(c *v1.Config) { c.StopSignal = "SIGFOO" }, 125, `invalid STOPSIGNAL in the image: invalid signal "SIGFOO"`},
 			{"STOPSIGNAL 999", func(c *v1.Config) { c.StopSignal = "999" }, 125, "out of range"},
 			{"STOPSIGNAL -1", func(c *v1.Config) { c.StopSignal = "-1" }, 125, "out of range"},
-			{"USER 0:0:0", func(c *v1.Config) { c.User = "0:0:0" }, 125, "unable to find group 0:0"},
+			// docker (runc's parseLine) reads the first two fields and ignores the rest.
+			{"USER 0:0:0", func(c *v1.Config) { c.User = "0:0:0" }, 0, "ok\n"},
 			{"USER -1", func(c *v1.Config) { c.User = "-1" }, 125, "unable to find user -1"},
 			{"USER 4294967296", func(c *v1.Config) { c.User = "4294967296" }, 125, "unable to find user 4294967296"},
 			{"USER with a missing group", func(c *v1.Config) { c.User = "root:nogroup-missing" }, 125, "unable to find group nogroup-missing"},

@@ -38,7 +38,8 @@ type groupEntry struct {
 // group as a name or a number) against the container's passwd and group files, either of
 // which may be nil when the image lacks it. It reads the value as docker does (runc's
 // GetExecUser): a number, with an optional sign, is always an id, never a name; an empty user
-// is uid 0 (":" and ":g" too) and an empty group is none ("w:" is "w"). A numeric uid need not
+// is uid 0 (":" and ":g" too), an empty group is none ("w:" is "w") and fields past the
+// second are ignored ("w:g:x" is "w:g"). A numeric uid need not
 // exist in passwd (its gid is then 0, as docker does) but, unlisted, must be at most
 // 2^31-1, as docker refuses larger ones; the same holds for a numeric group. A name must
 // exist. The first passwd entry that matches is the user, as in libc and runc, and reading
@@ -62,6 +63,8 @@ func ResolveUser(spec string, passwd, group io.Reader) (User, error) {
 // named a gid again, "--group-add 10 --group-add wheel", as an unknown group).
 func ResolveUserGroups(spec string, groupAdd []string, passwd, group io.Reader) (User, error) {
 	userPart, groupPart, _ := strings.Cut(spec, ":")
+	// runc splits the value at every colon and reads the first two fields: "0:0:0" is 0:0.
+	groupPart, _, _ = strings.Cut(groupPart, ":")
 	if userPart == "" {
 		userPart = "0"
 	}

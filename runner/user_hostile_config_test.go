@@ -150,7 +150,8 @@ func TestResolveUserHostileEntries(t *testing.T) {
 			want: User{UID: 0, GID: 5, Groups: []uint32{5}, Home: "/root"}},
 		{name: "only colons", passwd: "::::::\n:::\n" + root, group: ":::\n", spec: "",
 			want: User{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}},
-		{name: "0:0:0", passwd: root, spec: "0:0:0", wantErr: "unable to find group 0:0"},
+		// runc reads the first two colon-separated fields and ignores the rest.
+		{name: "0:0:0", passwd: root, spec: "0:0:0", want: User{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ResolveUser(tt.spec, strings.NewReader(tt.passwd), strings.NewReader(tt.group))

@@ -79,6 +79,10 @@ func TestResolveUserDockerForms(t *testing.T) {
 		// The user named 5 is not uid 5, nor the group named 8 gid 80.
 		{"5", User{UID: 5, GID: 0, Groups: []uint32{0}, Home: "/"}},
 		{"0:8", User{UID: 0, GID: 8, Groups: []uint32{8}, Home: "/root"}},
+		// Fields past the second are ignored, as runc's parseLine ignores them.
+		{"0:0:0", User{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}},
+		{"w:wheel:junk:", User{UID: 7, GID: 10, Groups: []uint32{10}, Home: "/home/w"}},
+		{"w::x", User{UID: 7, GID: 8, Groups: []uint32{8, 10}, Home: "/home/w"}},
 	} {
 		got, err := ResolveUser(tt.spec, strings.NewReader(passwd), strings.NewReader(group))
 		if err != nil || !sameUser(got, tt.want) {
