@@ -23,8 +23,9 @@ func (s *Store) nameLink(name string) string { return filepath.Join(s.dir, names
 
 // ensureNameIndex makes .names, linking every existing container's name, if it is missing.
 // The caller holds the store lock, so no other create reserves a name meanwhile; it is built
-// aside and renamed in. (A create preparing its container outside the lock has no config.json
-// yet: should .names go missing then, its name, known only to its link, is not relinked.)
+// aside and renamed in. A create preparing its container outside the lock has no config.json
+// yet: its name is read from the mark it holds (creatingName), so that no other container
+// takes it. The mark of a create that died is not read: nothing will complete its dir.
 func (s *Store) ensureNameIndex() error {
 	fi, err := os.Lstat(filepath.Join(s.dir, namesDir))
 	if err == nil && fi.IsDir() {
@@ -42,6 +43,19 @@ func (s *Store) ensureNameIndex() error {
 		return fmt.Errorf("indexing container names: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	// The creates under way first: one that finishes meanwhile removes its mark only once its
+	// config.json is there, for List to read.
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("indexing container names: %w", err)
+	}
+	for _, e := range entries {
+		if len(e.Name()) == 64 && isHexID(e.Name()) && e.IsDir() {
+			if name, ok := creatingName(filepath.Join(s.dir, e.Name())); ok {
+				_ = os.Symlink(e.Name(), filepath.Join(tmp, name))
+			}
+		}
+	}
 	all, err := s.List()
 	if err != nil {
 		return err
@@ -55,6 +69,19 @@ func (s *Store) ensureNameIndex() error {
 		return fmt.Errorf("indexing container names: %w", err)
 	}
 	return nil
+}
+
+// creatingName returns the name a create making container dir reserved, as its mark says,
+// if a process holds that mark (see creating).
+func creatingName(dir string) (string, bool) {
+	if !markHeld(dir) {
+		return "", false
+	}
+	b, err := readSmallFile(filepath.Join(dir, creatingFile), maxNameLen)
+	if err != nil || !validName(string(b)) {
+		return "", false
+	}
+	return string(b), true
 }
 
 // reserveName links name to id. A name held by a container that still exists is a

@@ -28,7 +28,7 @@ const (
 	logFile    = "log.json"
 	lockFile   = "lock"
 	// creatingFile is locked by a create from the making of the dir until config.json and
-	// state.json are written, then removed: see creating.
+	// state.json are written, then removed: see creating. It holds the name reserved.
 	creatingFile = "creating"
 )
 
@@ -270,6 +270,13 @@ func (s *Store) reserve(c *Container) (mark *lockfile.Lock, err error) {
 	}()
 	if err := os.Mkdir(c.Dir, 0o710); err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id[:12], err)
+	}
+	// The mark holds the name: until config.json is written only it and the name's link say
+	// which name the container takes, and an index rebuilt meanwhile reads it (ensureNameIndex).
+	// The dir is new and the store root's alone, so nothing can be in the mark's place.
+	if err := os.WriteFile(filepath.Join(c.Dir, creatingFile), []byte(c.Config.Name), 0o600); err != nil {
+		err = fmt.Errorf("creating container %s: %w", id[:12], err)
+		return nil, errors.Join(err, os.RemoveAll(c.Dir))
 	}
 	mark, err = lockfile.Acquire(filepath.Join(c.Dir, creatingFile), 0o600, true)
 	if err != nil {

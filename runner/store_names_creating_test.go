@@ -1,0 +1,122 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-run/strata/internal/lockfile"
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// halfMade reserves name for a new container as a create does (name linked, dir and mark made,
+// mark locked) and makes what its preparing would have begun, then returns it with the lock
+// on its mark: a create stopped while it prepares the container. Unlocking the mark without
+// finishing is a creator killed there (its flock goes with it; its files stay).
+func halfMade(t *testing.T, s *Store, name string) (*Container, *lockfile.Lock) {
+	t.Helper()
+	id, err := NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: id, Dir: filepath.Join(s.Dir(), id), Config: Config{Name: name, Image: "alpine", AutoRemove: true}}
+	mark, err := s.reserve(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mark.Unlock() })
+	if err := os.MkdirAll(filepath.Join(c.Dir, "upper", "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return c, mark
+}
+
+// TestRemoveKilledPreparing: a create killed while it prepares the container leaves a dir that
+// is listed as a dead container under its name, which rm removes, with its cgroup.
+func TestRemoveKilledPreparing(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, mark := halfMade(t, s, "x")
+	cg, err := cgroups.New(c.ID, cgroups.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+	if err := errors.Join(cg.Release(), mark.Unlock()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get("x")
+	if err != nil || got.ID != c.ID || got.Broken == nil || got.State.Status != StatusDead {
+		t.Fatalf("Get(x) once its create was killed = %+v, %v; want it, broken and dead", got, err)
+	}
+	if err := s.Remove(context.Background(), got, false); err != nil {
+		t.Fatalf("Remove = %v", err)
+	}
+	if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Remove left the dir (%v)", err)
+	}
+	if _, err := cgroups.Load(c.ID); !errors.Is(err, cgroups.ErrNotFound) {
+		t.Errorf("Remove left the cgroup (%v)", err)
+	}
+	if _, err := os.Lstat(s.nameLink("x")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Remove left the name link (%v)", err)
+	}
+}
+
+// TestNameIndexLostWhileCreating: a name is held by the index or by a live create preparing its
+// container. When .names is missing or damaged while one prepares (its name known to its link
+// alone, with no config.json yet), the index rebuilt by the next create links that name again,
+// so no other container takes it. A dead create's name is not relinked: it is garbage.
+func TestNameIndexLostWhileCreating(t *testing.T) {
+	for _, damage := range []struct {
+		name string
+		do   func(dir string) error
+	}{
+		{"missing", os.RemoveAll},
+		{"a file", func(dir string) error {
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+			return os.WriteFile(dir, []byte("junk"), 0o600)
+		}},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, err := s.Create(Config{Name: "whole", Image: "alpine"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := halfMade(t, s, "x")
+			dead, deadMark := halfMade(t, s, "gone")
+			if err := deadMark.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+			if err := damage.do(filepath.Join(s.Dir(), namesDir)); err != nil {
+				t.Fatal(err)
+			}
+			if other, err := s.Create(Config{Name: "x", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
+				t.Fatalf("Create(x) while x is prepared and .names is %s = (created %v) %v; want ErrNameInUse", damage.name, other != nil, err)
+			}
+			if got, _ := os.Readlink(s.nameLink("x")); got != c.ID {
+				t.Errorf("name x links to %q once the index is rebuilt, want %s (being created)", got, c.ID)
+			}
+			if got, _ := os.Readlink(s.nameLink("whole")); got != whole.ID {
+				t.Errorf("name whole links to %q once the index is rebuilt, want %s", got, whole.ID)
+			}
+			gone, err := s.Create(Config{Name: "gone", Image: "alpine"})
+			if err != nil {
+				t.Fatalf("Create(gone), whose create was killed, once the index is rebuilt = %v", err)
+			}
+			if c, err := s.Get("gone"); err != nil || c.ID != gone.ID {
+				t.Errorf("Get(gone) = %v; want the new container, not the dead create's %.12s", err, dead.ID)
+			}
+		})
+	}
+}
