@@ -25,7 +25,7 @@ func (s *Store) nameLink(name string) string { return filepath.Join(s.dir, names
 // The caller holds the store lock, so no other create reserves a name meanwhile; it is built
 // aside and renamed in. A create preparing its container outside the lock has no config.json
 // yet: its name is read from the mark it holds (creatingName), so that no other container
-// takes it. The mark of a create that died is not read: nothing will complete its dir.
+// takes it. The mark of a create that died is not read: its dir holds no name (removeAbandoned).
 func (s *Store) ensureNameIndex() error {
 	fi, err := os.Lstat(filepath.Join(s.dir, namesDir))
 	if err == nil && fi.IsDir() {

@@ -310,18 +310,65 @@ func (s *Store) unreserve(c *Container) error {
 }
 
 // removedOrphanNamed reports whether err, reserveName's, names a container holding name that
-// is an orphan (see orphaned), and removeOrphan removed it. The caller holds the store lock.
+// is an orphan (see orphaned) or abandoned (see removeAbandoned), and it was removed. The
+// caller holds the store lock.
 func (s *Store) removedOrphanNamed(name string, err error) bool {
 	var inUse *NameInUseError
 	if !errors.As(err, &inUse) {
 		return false
 	}
 	c, ok := s.nameHolder(name, true)
-	if !ok || c.ID != inUse.ID || !orphaned(c) {
+	if !ok || c.ID != inUse.ID {
 		return false
 	}
-	removed, rerr := s.removeOrphan(c)
+	var removed bool
+	var rerr error
+	if orphaned(c) {
+		removed, rerr = s.removeOrphan(c)
+	} else {
+		removed, rerr = s.removeAbandoned(c.ID)
+	}
 	return removed && rerr == nil
+}
+
+// removeAbandoned removes container id if a create killed while it prepared the container
+// left it: its dir holds the creatingFile mark, which no process holds any more, and lacks
+// config.json or state.json. No command can complete such a dir (its config, or the state
+// that says what it is, was never written) and its create never named it to anyone: it is
+// garbage, not a container, and its name is free (`create --name x` again after a kill, as
+// for an orphan). Its dir, its cgroup (made by its run) and its name links go.
+//
+// The caller holds the store lock, so no reserve is between the dir's mkdir and the lock on
+// its mark (see creating). The mark is locked here, exclusive, before the dir is judged, and
+// held while it is removed: a creator alive holds it, and listings meanwhile take the dir for
+// one being created and skip it. One whose lock another strata holds (an rm) is left to it.
+func (s *Store) removeAbandoned(id string) (removed bool, err error) {
+	dir := filepath.Join(s.dir, id)
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return false, nil
+	}
+	mark, ok, err := lockfile.TryLockExisting(filepath.Join(dir, creatingFile), true)
+	if err != nil || !ok {
+		return false, nil
+	}
+	defer func() { _ = mark.Unlock() }()
+	if finished(dir) {
+		// Whole: the mark is one whose removal failed (see create).
+		return false, nil
+	}
+	l, ok, err := lockfile.TryLock(filepath.Join(dir, lockFile), 0o600, true)
+	if err != nil || !ok {
+		return false, nil
+	}
+	defer func() { _ = l.Unlock() }()
+	c, err := s.loadAs(id, true)
+	if err != nil || c.notDir {
+		return false, nil
+	}
+	if err := removeDir(c); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // durable reports whether c's files must survive a crash. A --rm container's do not: it is
@@ -455,7 +502,8 @@ func causeOf(err error) error {
 // the store lock (Store.reserve) until both are written, and only the store lock covers the
 // moment between the dir's mkdir and that lock (the mark made, not yet locked, too). So a
 // mark no one holds is looked at again under the store lock. A creator that died let go of
-// both: its dir is then a broken container, listed and removed as one. (A rename holds the
+// both: its dir is then listed as a broken container, which rm removes, and holds its name
+// only until the next create of that name removes it (removeAbandoned). (A rename holds the
 // store lock too, briefly: a broken container then hides from one listing, which is
 // harmless; showing a half-made one as dead would invite an rm.)
 func (s *Store) creating(dir string) bool {

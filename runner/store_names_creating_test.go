@@ -33,6 +33,79 @@ func halfMade(t *testing.T, s *Store, name string) (*Container, *lockfile.Lock) 
 	return c, mark
 }
 
+// TestCreateKilledPreparingFreesName: a `create --name x` (or `run --rm --name x`) killed while
+// it prepares its container, before config.json and state.json are written, leaves a dir no
+// command can complete. Once its creator is dead (its mark's lock free), the next create of
+// that name takes the name and removes the half-made dir and the cgroup its run made, where
+// before it failed with the name in use for good. A creator still alive keeps both, and one
+// killed between its config.json and its state.json leaves garbage all the same.
+func TestCreateKilledPreparingFreesName(t *testing.T) {
+	t.Run("creator alive", func(t *testing.T) {
+		s, err := OpenStore(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := halfMade(t, s, "x")
+		if _, err := s.Create(Config{Name: "x", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
+			t.Errorf("Create(x) while x is prepared = %v, want ErrNameInUse", err)
+		}
+		if _, err := os.Lstat(filepath.Join(c.Dir, "upper", "etc")); err != nil {
+			t.Errorf("the container being prepared lost its files: %v", err)
+		}
+		if got, _ := os.Readlink(s.nameLink("x")); got != c.ID {
+			t.Errorf("name x links to %q while its create prepares %s", got, c.ID)
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		config bool // killed once config.json is written, before state.json
+	}{{"killed preparing", false}, {"killed before state.json", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, mark := halfMade(t, s, "x")
+			if tc.config {
+				if err := writeJSON(filepath.Join(c.Dir, configFile), c.Config, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cg, err := cgroups.New(c.ID, cgroups.Resources{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+			if err := cg.Release(); err != nil { // the run holding it is killed too
+				t.Fatal(err)
+			}
+			if err := mark.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+			next, err := s.Create(Config{Name: "x", Image: "alpine"})
+			if err != nil {
+				t.Fatalf("Create(x) once the create of x was killed preparing it = %v, want it to take the name", err)
+			}
+			if got, _ := os.Readlink(s.nameLink("x")); got != next.ID {
+				t.Errorf("name x links to %q, want the new container %s", got, next.ID)
+			}
+			if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the half-made dir of the killed create is still there (%v)", err)
+			}
+			if _, err := cgroups.Load(c.ID); !errors.Is(err, cgroups.ErrNotFound) {
+				t.Errorf("the cgroup of the killed create's run is still there (%v)", err)
+			}
+			list, err := s.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 1 || list[0].ID != next.ID {
+				t.Errorf("List = %d containers, want only the new x", len(list))
+			}
+		})
+	}
+}
+
 // TestRemoveKilledPreparing: a create killed while it prepares the container leaves a dir that
 // is listed as a dead container under its name, which rm removes, with its cgroup.
 func TestRemoveKilledPreparing(t *testing.T) {
