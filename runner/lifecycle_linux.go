@@ -679,15 +679,25 @@ func (s *Store) sweepOrphans() error {
 	}
 	var fst unix.Stat_t
 	buf := make([]byte, stateReadSize)
+	// Dirs with a creating mark and no state.json: being created, or abandoned by a create
+	// killed while it prepared them (removeAbandoned), judged below under the store lock.
+	var marked []string
+	hasMark := func(dir string) bool { return unix.Lstat(filepath.Join(dir, creatingFile), &fst) == nil }
 	for _, e := range entries {
 		if !e.IsDir() || len(e.Name()) != 64 || !isHexID(e.Name()) {
 			continue
 		}
 		dir := filepath.Join(s.dir, e.Name())
 		if unix.Lstat(filepath.Join(dir, waitersFile), &fst) != nil {
+			if hasMark(dir) {
+				marked = append(marked, e.Name())
+			}
 			continue
 		}
 		m, err := readMonitor(filepath.Join(dir, stateFile), buf)
+		if errors.Is(err, fs.ErrNotExist) && hasMark(dir) {
+			marked = append(marked, e.Name())
+		}
 		if err != nil || m.MonitorPid == 0 || processAlive(m.MonitorPid, m.MonitorStart) {
 			continue
 		}
@@ -697,6 +707,17 @@ func (s *Store) sweepOrphans() error {
 		}
 		if _, err := s.removeOrphan(c); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if len(marked) > 0 {
+		// Not waited for: a create holds it only to reserve a name; the next sweep looks again.
+		if l, ok, err := lockfile.TryLock(filepath.Join(s.dir, ".lock"), 0o600, true); err == nil && ok {
+			for _, id := range marked {
+				if _, err := s.removeAbandoned(id); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			_ = l.Unlock()
 		}
 	}
 	return errors.Join(errs...)

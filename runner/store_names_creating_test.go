@@ -193,3 +193,47 @@ func TestNameIndexLostWhileCreating(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepOrphansKilledPreparing: the sweep of run, rm and prune removes the dir a create
+// killed while it prepared the container left (and its cgroup and name link), and keeps one
+// whose creator lives.
+func TestSweepOrphansKilledPreparing(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := s.Create(Config{Name: "whole", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, _ := halfMade(t, s, "live")
+	dead, mark := halfMade(t, s, "dead")
+	cg, err := cgroups.New(dead.ID, cgroups.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.Kill(); _ = cg.Delete() })
+	if err := errors.Join(cg.Release(), mark.Unlock()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sweepOrphans(); err != nil {
+		t.Fatalf("sweepOrphans = %v", err)
+	}
+	if _, err := os.Lstat(dead.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the sweep left the dir of the killed create (%v)", err)
+	}
+	if _, err := cgroups.Load(dead.ID); !errors.Is(err, cgroups.ErrNotFound) {
+		t.Errorf("the sweep left the cgroup of the killed create (%v)", err)
+	}
+	if _, err := os.Lstat(s.nameLink("dead")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the sweep left the name link of the killed create (%v)", err)
+	}
+	for _, c := range []*Container{whole, live} {
+		if _, err := os.Lstat(c.Dir); err != nil {
+			t.Errorf("the sweep removed %s: %v", c.Config.Name, err)
+		}
+	}
+	if got, _ := os.Readlink(s.nameLink("live")); got != live.ID {
+		t.Errorf("name live links to %q after the sweep, want %s", got, live.ID)
+	}
+}
