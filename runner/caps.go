@@ -45,9 +45,11 @@ func normalizeCap(s string) string {
 	return strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "CAP_")
 }
 
-// capabilities computes the container's capability numbers: every capability for a
-// privileged container, else DefaultCaps, minus CapDrop, plus CapAdd ("ALL" in either works as
-// docker's: drop ALL then add some keeps only the added ones).
+// capabilities computes the container's capability numbers as docker's TweakCapabilities
+// (moby oci/caps): every capability for a privileged container; with ALL among CapAdd, every
+// capability but those CapDrop names; with ALL among CapDrop, only CapAdd; else DefaultCaps
+// minus CapDrop plus CapAdd. As in docker, a list is read up to an ALL in it: a name after
+// it is not even checked.
 func capabilities(s Spec) ([]int, error) {
 	if s.Privileged {
 		all := make([]int, 0, len(capNames))
@@ -57,33 +59,37 @@ func capabilities(s Spec) ([]int, error) {
 		slices.Sort(all)
 		return all, nil
 	}
+	drops, dropAll, err := capList(s.CapDrop, "--cap-drop")
+	if err != nil {
+		return nil, err
+	}
+	adds, addAll, err := capList(s.CapAdd, "--cap-add")
+	if err != nil {
+		return nil, err
+	}
 	set := map[string]bool{}
-	for _, c := range DefaultCaps {
-		set[c] = true
-	}
-	for _, given := range s.CapDrop {
-		c := normalizeCap(given)
-		if c == "ALL" {
-			clear(set)
-			continue
+	switch {
+	case addAll:
+		for c := range capNames {
+			set[c] = true
 		}
-		if _, ok := capNames[c]; !ok {
-			return nil, fmt.Errorf("--cap-drop %s: unknown capability", quote.Value(given))
+		for _, c := range drops {
+			delete(set, c)
 		}
-		delete(set, c)
-	}
-	for _, given := range s.CapAdd {
-		c := normalizeCap(given)
-		if c == "ALL" {
-			for n := range capNames {
-				set[n] = true
-			}
-			continue
+	case dropAll:
+		for _, c := range adds {
+			set[c] = true
 		}
-		if _, ok := capNames[c]; !ok {
-			return nil, fmt.Errorf("--cap-add %s: unknown capability", quote.Value(given))
+	default:
+		for _, c := range DefaultCaps {
+			set[c] = true
 		}
-		set[c] = true
+		for _, c := range drops {
+			delete(set, c)
+		}
+		for _, c := range adds {
+			set[c] = true
+		}
 	}
 	out := make([]int, 0, len(set))
 	for c := range set {
@@ -91,4 +97,20 @@ func capabilities(s Spec) ([]int, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// capList normalizes the names of a --cap-add or --cap-drop list; all is true, and the names
+// are nil, once ALL is in it.
+func capList(given []string, flag string) (names []string, all bool, err error) {
+	for _, g := range given {
+		c := normalizeCap(g)
+		if c == "ALL" {
+			return nil, true, nil
+		}
+		if _, ok := capNames[c]; !ok {
+			return nil, false, fmt.Errorf("%s %s: unknown capability", flag, quote.Value(g))
+		}
+		names = append(names, c)
+	}
+	return names, false, nil
 }

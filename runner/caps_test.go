@@ -24,6 +24,16 @@ func TestCapabilities(t *testing.T) {
 		{"drop all add two", Spec{CapDrop: []string{"all"}, CapAdd: []string{"cap_chown", "KILL"}}, []int{unix.CAP_CHOWN, unix.CAP_KILL}, false},
 		{"add mknod", Spec{CapAdd: []string{"MKNOD"}}, sortedWith(defaults, unix.CAP_MKNOD), false},
 		{"drop one", Spec{CapDrop: []string{"NET_RAW"}}, slices.DeleteFunc(slices.Clone(defaults), func(c int) bool { return c == unix.CAP_NET_RAW }), false},
+		// docker's TweakCapabilities: ALL added keeps out only what is dropped, whatever the
+		// order of the flags; ALL in both lists is every capability.
+		{"add all drop one", Spec{CapAdd: []string{"ALL"}, CapDrop: []string{"SYS_ADMIN", "cap_net_raw"}},
+			slices.DeleteFunc(allCaps(), func(c int) bool { return c == unix.CAP_SYS_ADMIN || c == unix.CAP_NET_RAW }), false},
+		{"add all drop all", Spec{CapAdd: []string{"all"}, CapDrop: []string{"ALL"}}, allCaps(), false},
+		{"add one then all", Spec{CapAdd: []string{"KILL", "ALL"}, CapDrop: []string{"MKNOD"}},
+			slices.DeleteFunc(allCaps(), func(c int) bool { return c == unix.CAP_MKNOD }), false},
+		// A list is read up to its ALL, as docker's normalizeCaps returns there.
+		{"unknown after all", Spec{CapAdd: []string{"ALL", "FLY"}}, allCaps(), false},
+		{"unknown before all", Spec{CapAdd: []string{"FLY", "ALL"}}, nil, true},
 		{"unknown add", Spec{CapAdd: []string{"FLY"}}, nil, true},
 		{"unknown drop", Spec{CapDrop: []string{"FLY"}}, nil, true},
 	}
@@ -49,6 +59,15 @@ func TestCapabilities(t *testing.T) {
 
 func sortedWith(s []int, c int) []int {
 	out := append(slices.Clone(s), c)
+	slices.Sort(out)
+	return out
+}
+
+func allCaps() []int {
+	out := make([]int, 0, len(capNames))
+	for _, c := range capNames {
+		out = append(out, c)
+	}
 	slices.Sort(out)
 	return out
 }
