@@ -9,7 +9,7 @@ import (
 
 // TestDetachedKeepsNoCallerFD: the descriptors strata is started with beyond stdio do not
 // reach the monitor of a detached container. The caller passes the write end of a pipe as
-// fd 3 (a shell's `3>&1` into `| cat`); once `run -d` has returned and the caller closed its
+// fd 9 (a shell's `9>&1` into `| cat`); once `run -d` has returned and the caller closed its
 // own end, the pipe must read EOF at once, not when the container exits (docker's and conmon's
 // monitors hold no descriptor of the caller).
 func TestDetachedKeepsNoCallerFD(t *testing.T) {
@@ -23,7 +23,12 @@ func TestDetachedKeepsNoCallerFD(t *testing.T) {
 	defer pr.Close()
 	cmd := exec.Command(strataBin, "--root", root, "run", "-d", "--name", "fdkeep", "alpine", "sleep", "600")
 	cmd.Env = append(os.Environ(), "STRATA_REGISTRY_MIRROR=")
-	cmd.ExtraFiles = []*os.File{pw}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	cmd.ExtraFiles = []*os.File{null, null, null, null, null, null, pw} // fds 3-8, then 9
 	out, err := cmd.CombinedOutput()
 	pw.Close()
 	if err != nil {
@@ -37,6 +42,6 @@ func TestDetachedKeepsNoCallerFD(t *testing.T) {
 	select {
 	case <-eof:
 	case <-time.After(5 * time.Second):
-		t.Fatal("the pipe passed to `run -d` as fd 3 is still open 5 s after it returned: the container's monitor holds it")
+		t.Fatal("the pipe passed to `run -d` as fd 9 is still open 5 s after it returned: the container's monitor holds it")
 	}
 }
