@@ -66,6 +66,14 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if err := s.removeTmp(diffID.Hex); err != nil {
 		return err
 	}
+	// Something that is no directory where the layer dir goes (a file, a symlink) is damage,
+	// not a layer (Has said so): it goes, and the layer is unpacked in its place.
+	final := filepath.Join(s.root, diffID.Hex)
+	if fi, err := os.Lstat(final); err == nil && !fi.IsDir() {
+		if err := os.Remove(final); err != nil {
+			return fmt.Errorf("removing %s, which is no directory: %w", final, err)
+		}
+	}
 
 	tmp, err := os.MkdirTemp(s.root, tmpPrefix+diffID.Hex+"-")
 	if err != nil {
@@ -101,7 +109,7 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if err := syncDir(tmp, true); err != nil {
 		return fmt.Errorf("syncing: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(s.root, diffID.Hex)); err != nil {
+	if err := os.Rename(tmp, final); err != nil {
 		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
 			// Another process won without our lock (a lock file pruned under it).
 			if rerr := os.RemoveAll(tmp); rerr != nil {

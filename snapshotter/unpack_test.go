@@ -206,6 +206,37 @@ func TestUnpackAfterCrash(t *testing.T) {
 	wantAbsent(t, filepath.Join(s.LayerDir(l.diffID), "half"))
 }
 
+// TestUnpackOverNonDir: a file or a symlink where a layer dir goes (damage: the dir replaced)
+// is no layer, and the next Unpack of that DiffID puts the layer in its place, where the
+// rename onto it failed with ENOTDIR for good. A symlink's target is left alone.
+func TestUnpackOverNonDir(t *testing.T) {
+	outside := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		plant func(path string) error
+	}{
+		{"file", func(p string) error { return os.WriteFile(p, []byte("junk"), 0o644) }},
+		{"symlink to a dir", func(p string) error { return os.Symlink(outside, p) }},
+		{"dangling symlink", func(p string) error { return os.Symlink("/nonexistent", p) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newPlain(t)
+			l := buildLayer(t, file("a", "layer"))
+			if err := tc.plant(s.LayerDir(l.diffID)); err != nil {
+				t.Fatal(err)
+			}
+			if s.Has(l.diffID) {
+				t.Fatal("Has = true for a non-directory")
+			}
+			unpack(t, s, l)
+			wantContent(t, filepath.Join(s.LayerDir(l.diffID), "a"), "layer")
+			if entries, err := os.ReadDir(outside); err != nil || len(entries) != 0 {
+				t.Errorf("the symlink's target was written to: %v, %v", entries, err)
+			}
+		})
+	}
+}
+
 func TestUnpackConcurrentSameDiffID(t *testing.T) {
 	s := newPlain(t)
 	l := buildLayer(t, dir("d/"), file("d/f", "content"))
