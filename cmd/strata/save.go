@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/strata-run/strata/archive"
@@ -116,7 +118,12 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 		r, err = store.FindImage(arg)
 	}
 	if errors.Is(err, cache.ErrNotFound) {
-		if _, perr := registry.ParseReference(arg); perr != nil || !plainArg(arg) {
+		r, err = findByRepoDigest(store, arg)
+	}
+	if errors.Is(err, cache.ErrNotFound) {
+		// A valid reference is printable and bounded (ParseReference refuses one of more
+		// than 1024 bytes): it is named whole, digest and all, as typed.
+		if _, perr := registry.ParseReference(arg); perr != nil {
 			// Nothing to pull by that name: the hint would be another error.
 			return cache.Ref{}, fmt.Errorf("image %s is not in the store", quoteArg(arg))
 		}
@@ -125,25 +132,153 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 	return r, err
 }
 
-// writeFileAtomic writes path through fn into a temp file beside it and renames it into place
-// only when fn succeeded, so an interrupted save leaves no half archive under the name.
-// A directory is refused, and a device or FIFO (/dev/null, a named pipe to another program)
-// is written in place: renaming over it would replace /dev/null with a file.
+// writeFileAtomic writes the archive fn produces to path, which is where it leads, as `tar -f`
+// and a shell's > write: through a symlink, or a chain of them, to its target, and a dangling
+// link's target is created. A symlink or a device is never replaced by a file: saving to a
+// link replaced the link, and -o /dev/stdout replaced the host's /dev/stdout.
+//
+// A regular file (or a missing one) is written into a temp file beside it (beside the link's
+// target, for a link) and renamed into place only when fn succeeded, so an interrupted or
+// failed save leaves no half archive under the name. A directory is refused. What cannot be
+// renamed over (a device, a FIFO, a pipe or file reached through /proc/self/fd/N, a file in a
+// directory that allows no new file) is written in place.
 //
 // The directory may be another user's, who can rename the temp file away and put a symlink
 // under its name while the archive is written: the file's mode is set through its
 // descriptor, never its name (a chmod by name made a host file world-readable), and a name
-// that no longer leads to the file written fails the save.
-func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
-	switch fi, serr := os.Stat(path); {
-	case serr != nil:
+// that no longer leads to the file written fails the save. A link is followed by the kernel
+// (open), never by reading it alone, so fs.protected_symlinks still keeps a root save from
+// following another user's link in /tmp.
+func writeFileAtomic(path string, fn func(io.Writer) error) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		// Missing (or unreachable: creating the temp file says why).
+		return writeReplace(path, path, nil, fn)
+	case fi.Mode()&os.ModeSymlink != 0:
+		return writeThroughLink(path, fn)
 	case fi.IsDir():
 		return fmt.Errorf("writing %s: is a directory", quotePath(path))
 	case !fi.Mode().IsRegular():
 		return writeSpecial(path, fi, fn)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	return writeReplace(path, path, fi, fn)
+}
+
+// writeThroughLink is writeFileAtomic of a path that is a symlink.
+func writeThroughLink(path string, fn func(io.Writer) error) (err error) {
+	target, created, err := openTarget(path)
 	if err != nil {
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
+	}
+	fi, err := target.Stat()
+	if err != nil {
+		target.Close()
+		return fmt.Errorf("writing %s: %w", quotePath(path), err)
+	}
+	name, magic := linkTarget(path, target, fi)
+	target.Close()
+	if created && name != "" {
+		defer func() {
+			// A failed save leaves no file it created, as it leaves no temp file.
+			if err != nil {
+				removeIfSame(name, fi)
+			}
+		}()
+	}
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("writing %s: is a directory", quotePath(path))
+	case fi.Mode().IsRegular() && !magic && name != "":
+		return writeReplace(path, name, fi, fn)
+	}
+	return writeSpecial(path, fi, fn)
+}
+
+// openTarget opens, O_PATH, what path leads to, following every link as open(2) does. A
+// dangling link's target is created first, as > creates it; created says so.
+func openTarget(path string) (f *os.File, created bool, err error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		// O_NONBLOCK: a FIFO made there meanwhile must not hang the open.
+		c, cerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0o644)
+		if cerr != nil {
+			return nil, false, withoutPath(cerr)
+		}
+		c.Close()
+		created = true
+		fd, err = unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return os.NewFile(uintptr(fd), path), created, nil
+}
+
+// linkTarget returns the name of the file target (opened through the link at path), for a
+// rename next to it, or "" when it has none (a pipe, a deleted file); magic is true when the
+// chain of links goes through /proc (/dev/stdout is /proc/self/fd/1): what it names is an open
+// file of a process, written in place like a device.
+func linkTarget(path string, target *os.File, fi os.FileInfo) (name string, magic bool) {
+	hop := path
+	for range 40 { // the kernel's own bound on a chain of links
+		lfi, err := os.Lstat(hop)
+		if err != nil || lfi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		var fs unix.Statfs_t
+		if unix.Statfs(filepath.Dir(hop), &fs) == nil && fs.Type == unix.PROC_SUPER_MAGIC {
+			return "", true
+		}
+		next, err := os.Readlink(hop)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(next) {
+			next = filepath.Join(filepath.Dir(hop), next)
+		}
+		hop = next
+	}
+	// The kernel's name for the file opened; the walk above, when /proc is not mounted.
+	for _, n := range []string{procFDName(target), hop} {
+		if !filepath.IsAbs(n) {
+			continue
+		}
+		if got, err := os.Lstat(n); err == nil && os.SameFile(got, fi) {
+			return n, false
+		}
+	}
+	return "", false
+}
+
+// procFDName is the name /proc gives the open file f, or "".
+func procFDName(f *os.File) string {
+	n, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		return ""
+	}
+	return n
+}
+
+// removeIfSame removes name if it is still the file fi and still empty: one a failed save
+// created through a dangling link.
+func removeIfSame(name string, fi os.FileInfo) {
+	if got, err := os.Lstat(name); err == nil && os.SameFile(got, fi) && got.Size() == 0 {
+		os.Remove(name)
+	}
+}
+
+// writeReplace writes through fn into a temp file beside name and renames it onto name; path
+// is what the user gave, for messages. old is the regular file at name, or nil for none; a
+// name that no longer leads to it when the archive is done fails the save. A directory that
+// allows no new file (the user may write the file, not its directory) gets old written in
+// place.
+func writeReplace(path, name string, old os.FileInfo, fn func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	if err != nil {
+		if old != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+			return writeSpecial(path, old, fn)
+		}
 		// The temp file's random name is no name the user gave: say why path cannot be made.
 		return fmt.Errorf("creating %s: %w", quotePath(path), withoutPath(err))
 	}
@@ -165,10 +300,15 @@ func writeFileAtomic(path string, fn func(io.Writer) error) (err error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && old != nil {
+		if got, lerr := os.Lstat(name); lerr != nil || !os.SameFile(got, old) {
+			err = fmt.Errorf("%s was replaced while the archive was written", quotePath(name))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := os.Rename(f.Name(), name); err != nil {
 		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	return nil
@@ -190,8 +330,8 @@ func sameFile(f *os.File, name string) error {
 	return nil
 }
 
-// writeSpecial writes through fn straight into the existing device or FIFO at path, which
-// stat found as fi. A FIFO is opened without waiting for a reader: with none, the save fails
+// writeSpecial writes through fn straight into the existing device, FIFO or file path leads
+// to, which stat found as fi; a regular file is truncated first, as > truncates it. A FIFO is opened without waiting for a reader: with none, the save fails
 // at once instead of hanging in open(2). What is opened must be what was stat'ed: a regular
 // file or a symlink swapped in between would be written over in place.
 func writeSpecial(path string, fi os.FileInfo, fn func(io.Writer) error) (err error) {
@@ -213,7 +353,13 @@ func writeSpecial(path string, fi os.FileInfo, fn func(io.Writer) error) (err er
 		f.Close()
 		return fmt.Errorf("writing %s: refusing to write an archive to a terminal", quotePath(path))
 	}
-	err = fn(f)
+	if fi.Mode().IsRegular() {
+		// Only now that it is known to be the file stat'ed: truncated as > truncates it.
+		err = f.Truncate(0)
+	}
+	if err == nil {
+		err = fn(f)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
