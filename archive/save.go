@@ -3,9 +3,12 @@ package archive
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"time"
@@ -61,6 +64,9 @@ func Save(ctx context.Context, w io.Writer, store *cache.Store, refs []cache.Ref
 		return fmt.Errorf("saving: %w", err)
 	}
 	if err := s.writeTar(ctx, w); err != nil {
+		if errors.As(err, new(*damagedError)) {
+			return fmt.Errorf("saving %w", err) // "saving alpine: the stored image is damaged"
+		}
 		return fmt.Errorf("saving: %w", err)
 	}
 	return nil
@@ -118,6 +124,13 @@ type saver struct {
 	seen     map[v1.Hash]bool
 	index    v1.IndexManifest
 	docker   []dockerManifest
+	// owner names, for each blob, the first image saved that has it, for an error that
+	// finds it damaged; cur is the image being planned.
+	owner map[v1.Hash]string
+	cur   string
+	// manifests are the image manifests planned, through which the store reads a layer
+	// verified (see discard).
+	manifests []v1.Hash
 }
 
 func newSaver(store *cache.Store, refs []cache.Ref, opts SaveOptions, docker bool) (*saver, error) {
@@ -128,9 +141,14 @@ func newSaver(store *cache.Store, refs []cache.Ref, opts SaveOptions, docker boo
 		store:    store,
 		progress: opts.Progress,
 		seen:     map[v1.Hash]bool{},
+		owner:    map[v1.Hash]string{},
 		index:    v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex},
 	}
 	for _, r := range refs {
+		s.cur = r.Name
+		if ref, err := registry.ParseReference(r.Name); err == nil {
+			s.cur = ref.Familiar()
+		}
 		if err := s.add(r, opts, docker); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Name, err)
 		}
@@ -157,6 +175,9 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 		for _, b := range blobs {
 			if !s.store.HasBlob(b.Digest) {
 				return fmt.Errorf("blob %s: %w in the store: pull it again with --all-platforms", short(b.Digest), cache.ErrNotFound)
+			}
+			if b.MediaType.IsImage() {
+				s.manifests = append(s.manifests, b.Digest)
 			}
 			s.addBlob(b)
 		}
@@ -263,6 +284,7 @@ func (s *saver) addImage(d v1.Descriptor, platform *v1.Platform) (dockerManifest
 			return dockerManifest{}, fmt.Errorf("%w (%s), not %s: pull it with --platform %s first", ErrNoIndex, quoted(have.String()), platform.String(), platform.String())
 		}
 	}
+	s.manifests = append(s.manifests, d.Digest)
 	dm := dockerManifest{Config: blobName(m.Config.Digest)}
 	for _, l := range m.Layers {
 		if !s.store.HasBlob(l.Digest) {
@@ -279,6 +301,7 @@ func (s *saver) addImage(d v1.Descriptor, platform *v1.Platform) (dockerManifest
 func (s *saver) addBlob(d v1.Descriptor) {
 	if !s.seen[d.Digest] {
 		s.seen[d.Digest] = true
+		s.owner[d.Digest] = s.cur
 		s.blobs = append(s.blobs, d)
 	}
 }
@@ -382,28 +405,115 @@ func (s *saver) writeDir(ctx context.Context, root *os.Root) error {
 	return nil
 }
 
-// copyBlob copies exactly d.Size bytes of blob d from the store to w. The store verified the
-// blob when it was written; a file of another size means it changed since, and is an error.
+// copyBlob copies blob d from the store to w, checking its bytes against d as they stream:
+// the store verified the blob when it was written, but a file damaged on disk since (a flipped
+// bit, a truncating copy) was written into the archive, the save exited 0 and the archive
+// failed only where it was loaded. The last bytes are withheld until the digest is checked,
+// so a reader of the stream never gets the damaged blob whole. A damaged blob fails the save
+// naming the image and the blob, and the store discards it, so a pull stores it again.
 func (s *saver) copyBlob(w io.Writer, d v1.Descriptor, buf []byte) error {
 	f, err := s.store.OpenBlob(d.Digest)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	var n int64
-	if _, ok := w.(*os.File); ok {
-		// File to file: io.Copy lets the kernel copy (copy_file_range), no buffer needed.
-		n, err = io.Copy(w, io.LimitReader(f, d.Size+1))
-	} else {
-		n, err = io.CopyBuffer(w, struct{ io.Reader }{io.LimitReader(f, d.Size+1)}, buf)
-	}
-	if err != nil {
+	v := &verifyingReader{r: f, desc: d, h: sha256.New()}
+	if _, err := io.CopyBuffer(w, v, buf); err != nil {
+		if v.damaged != nil {
+			s.discard(d)
+			return &damagedError{image: s.owner[d.Digest], err: v.damaged}
+		}
 		return fmt.Errorf("copying blob %s: %w", short(d.Digest), err)
 	}
-	if n != d.Size {
-		return fmt.Errorf("blob %s: %w: %d bytes stored, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, n, d.Size)
-	}
 	return nil
+}
+
+// damagedError is a blob of image found damaged in the store as it was saved.
+type damagedError struct {
+	image string
+	err   error
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("%s: the stored image is damaged: %v; pull the image again to repair it", e.image, e.err)
+}
+
+func (e *damagedError) Unwrap() error { return e.err }
+
+// verifyingReader reads the stored blob desc from r and ends with an error, not io.EOF, when
+// the bytes are not desc's: a file of another size, or content of another digest, which it
+// reports before giving the blob's last bytes. damaged is that error.
+type verifyingReader struct {
+	r       io.Reader
+	desc    v1.Descriptor
+	h       hash.Hash
+	n       int64
+	damaged error
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	left := v.desc.Size - v.n
+	if left <= 0 {
+		// Every byte of the blob is read: the file must end here.
+		var one [1]byte
+		n, err := io.ReadFull(v.r, one[:])
+		if n > 0 {
+			return 0, v.fail(fmt.Errorf("blob %s: %w: more than the %d bytes the descriptor says are stored", short(v.desc.Digest), cache.ErrSizeMismatch, v.desc.Size))
+		}
+		if errors.Is(err, io.EOF) {
+			return 0, io.EOF
+		}
+		return 0, err
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if v.n == v.desc.Size && n > 0 {
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.desc.Digest.Hex {
+			return 0, v.fail(fmt.Errorf("blob %s: %w: stored content hashes to sha256:%s", short(v.desc.Digest), cache.ErrDigestMismatch, got[:12]))
+		}
+	}
+	if errors.Is(err, io.EOF) && v.n < v.desc.Size {
+		return n, v.fail(fmt.Errorf("blob %s: %w: %d bytes stored, descriptor says %d", short(v.desc.Digest), cache.ErrSizeMismatch, v.n, v.desc.Size))
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil // the next Read checks the file ends
+	}
+	return n, err
+}
+
+func (v *verifyingReader) fail(err error) error {
+	v.damaged = err
+	return err
+}
+
+// discard has the store read blob d through its own verifying reader, which removes a
+// damaged blob file (cache/corrupt.go), as a push or run that meets it does: the store
+// counts a blob of the right size as present, so a pull would otherwise never replace it.
+// Best effort: the save fails on the damage either way.
+func (s *saver) discard(d v1.Descriptor) {
+	if d.Size <= maxJSON {
+		s.store.ReadBlob(d.Digest, maxJSON)
+		return
+	}
+	for _, m := range s.manifests {
+		img, err := s.store.Image(m)
+		if err != nil {
+			continue
+		}
+		l, err := img.LayerByDigest(d.Digest)
+		if err != nil {
+			continue
+		}
+		if rc, err := l.Compressed(); err == nil {
+			io.Copy(io.Discard, rc)
+			rc.Close()
+			return
+		}
+	}
 }
 
 // dirNames lists the names in root's directory.

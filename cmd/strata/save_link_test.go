@@ -242,3 +242,55 @@ func TestSaveOutputThroughLinks(t *testing.T) {
 		onlyEntries(t, dir, "out.tar")
 	})
 }
+
+// TestSaveDamagedCLI: save of an image with a blob damaged in the store exits non-zero with
+// one line naming the image, for every format, and leaves the file it was to replace as it
+// was (and no temp file beside it); it wrote the damaged blob and exited 0.
+func TestSaveDamagedCLI(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	blobs := filepath.Join(root, "oci", "blobs", "sha256")
+	ents, err := os.ReadDir(blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layer string
+	var size int64
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Size() > size {
+			layer, size = filepath.Join(blobs, e.Name()), fi.Size()
+		}
+	}
+	b, err := os.ReadFile(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	for _, format := range []string{"docker-archive", "oci-archive", "oci-dir"} {
+		if err := os.WriteFile(layer, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.tar")
+		if format != "oci-dir" {
+			if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := strata(t, root, nil, "save", "--format", format, "-o", out, "busybox:1.38.0-musl")
+		if err == nil || !strings.Contains(err.Error(), "busybox:1.38.0-musl: the stored image is damaged") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("save --format %s of a damaged image = %v, want one line saying it is damaged", format, err)
+		}
+		if format == "oci-dir" {
+			onlyEntries(t, dir)
+			continue
+		}
+		holds, _ := os.ReadFile(out)
+		if string(holds) != "old" {
+			t.Errorf("save --format %s of a damaged image left %.20q in the file", format, holds)
+		}
+		onlyEntries(t, dir, "out.tar")
+	}
+}
