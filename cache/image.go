@@ -180,6 +180,12 @@ type ImageInfo struct {
 	// Blobs lists every blob the ref reaches, each once: layers, configs, manifests and
 	// indexes, as Store.Blobs lists them. What removing the ref could free is among these.
 	Blobs []v1.Descriptor
+	// Damaged is why Infos could not read the image whole (a config or manifest missing, or
+	// damaged on disk and removed when read), or nil. The other fields then hold what could
+	// be read: ID from the manifest (the manifest's or index's own digest when even that is
+	// gone), Size of the configs and layers still present, no Created or Config unless the
+	// platform image's config was read; Blobs what the manifests read name.
+	Damaged error
 }
 
 // PlatformImage is one image an index lists.
@@ -249,8 +255,11 @@ func (s *Store) info(ref Ref) (ImageInfo, error) {
 	}, nil
 }
 
-// Infos returns the ImageInfo of every named image, for `strata images`. An image whose blobs
-// cannot be read fails the whole listing, naming it, rather than vanishing from it.
+// Infos returns the ImageInfo of every named image, for `strata images`, `system df` and the
+// collections. An image whose blobs cannot be read is listed with what could be read and
+// Damaged saying why (see DescribeDamaged), rather than failing the whole listing (one image
+// whose config was lost made images, df, prune and every rmi fail, the broken image itself
+// impossible to remove) or vanishing from it. Only index.json unreadable is an error.
 func (s *Store) Infos() ([]ImageInfo, error) {
 	refs, err := s.List()
 	if err != nil {
@@ -260,7 +269,7 @@ func (s *Store) Infos() ([]ImageInfo, error) {
 	for _, r := range refs {
 		info, ok, err := s.infoListed(r)
 		if err != nil {
-			return nil, err
+			info, ok = s.DescribeDamaged(r, err), true
 		}
 		if ok {
 			infos = append(infos, info)

@@ -27,6 +27,8 @@ type imageRow struct {
 	Size       int64
 	SizeHuman  string `json:"-"`
 	ref        string // the full reference, for filters
+	// damaged is the image's info when it could not be read whole, for the warning.
+	damaged *cache.ImageInfo
 }
 
 func (imageRow) headers() map[string]string { return map[string]string{"ID": "IMAGE ID"} }
@@ -61,6 +63,13 @@ func newImagesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			rows = slices.DeleteFunc(rows, func(r imageRow) bool { return !f.match(r) })
+			var damaged []cache.ImageInfo
+			for _, r := range rows {
+				if r.damaged != nil {
+					damaged = append(damaged, *r.damaged)
+				}
+			}
+			warnDamaged(cmd.ErrOrStderr(), damaged)
 			if quiet {
 				// As docker: one ID per row, so an image with two tags is listed twice.
 				for _, r := range rows {
@@ -81,6 +90,8 @@ func newImagesCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// imageRows are the rows of `strata images`, newest first. An image that could not be read
+// whole is a row of what is known (see cache.Store.DescribeDamaged), marked for the warning.
 func imageRows(store *cache.Store) ([]imageRow, error) {
 	infos, err := store.Infos()
 	if err != nil {
@@ -88,10 +99,34 @@ func imageRows(store *cache.Store) ([]imageRow, error) {
 	}
 	rows := make([]imageRow, 0, len(infos))
 	for _, info := range infos {
-		rows = append(rows, newImageRow(info))
+		row := newImageRow(info)
+		if info.Damaged != nil {
+			row.damaged = &info
+		}
+		rows = append(rows, row)
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].CreatedAt.After(rows[j].CreatedAt) })
 	return rows, nil
+}
+
+// warnDamaged prints one line on w for the images that could not be read whole, naming them
+// and why the first failed, and what to do: docker lists such an image, and rmi removes it.
+func warnDamaged(w io.Writer, damaged []cache.ImageInfo) {
+	if len(damaged) == 0 {
+		return
+	}
+	names := make([]string, 0, len(damaged))
+	for _, d := range damaged {
+		names = append(names, familiarRef(d.Ref))
+	}
+	what := fmt.Sprintf("image %s is damaged (%v)", names[0], damaged[0].Damaged)
+	if len(names) > 1 {
+		if len(names) > 5 {
+			names = append(names[:5], "…")
+		}
+		what = fmt.Sprintf("%d images are damaged (%s; the first: %v)", len(damaged), strings.Join(names, ", "), damaged[0].Damaged)
+	}
+	fmt.Fprintln(w, oneLine("strata: warning: "+what+": listed with what could be read; pull or load it again, or rmi it"))
 }
 
 func newImageRow(info cache.ImageInfo) imageRow {

@@ -76,7 +76,7 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 }
 
 // printGarbage runs collect and prints every image, blob and layer it frees and the total, as
-// docker's "Total reclaimed space" line does. Bytes freed that no item accounts for are the
+// docker's "Total reclaimed space" line does; the total only when collect succeeded. Bytes freed that no item accounts for are the
 // partial downloads and leftovers of interrupted pulls.
 func printGarbage(out io.Writer, verb string, untagged []cache.ImageInfo, collect func() (garbage, error)) error {
 	untag := "Untagged"
@@ -102,6 +102,11 @@ func printGarbage(out io.Writer, verb string, untagged []cache.ImageInfo, collec
 	}
 	if rest := gb.Freed - listed; rest > 0 {
 		fmt.Fprintf(out, "%s partial downloads and temp files (%s)\n", verb, humanSize(rest))
+	}
+	if err != nil {
+		// No total of a collection that failed: "Total reclaimed space: 0B" above the error
+		// (a corrupt index.json) read as a prune that worked and found nothing.
+		return err
 	}
 	if verb == "Deleted" {
 		fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(gb.Freed))
@@ -211,7 +216,8 @@ func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo) (
 		already[l.DiffID] = true
 	}
 	add := func(d v1.Descriptor) {
-		if keepBlobs[d.Digest] || already[d.Digest] {
+		// Not there, nothing to free: the config of a damaged image, say.
+		if keepBlobs[d.Digest] || already[d.Digest] || !store.HasBlob(d.Digest) {
 			return
 		}
 		already[d.Digest] = true

@@ -93,14 +93,20 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 }
 
 // findImageInfo finds a stored image by the user's words: a reference or an ID prefix. A ref
-// naming a multi-platform index is found whatever platforms it holds.
+// naming a multi-platform index is found whatever platforms it holds. An image whose config or
+// manifest is missing or damaged is found all the same, described with what could be read
+// (its ID from the manifest): docker's rmi removes such an image, and here nothing else
+// could.
 func findImageInfo(store *cache.Store, arg string) (string, cache.ImageInfo, error) {
 	r, err := findRef(store, arg)
 	if err != nil {
 		return "", cache.ImageInfo{}, err
 	}
 	info, err := store.Info(r)
-	return r.Name, info, err
+	if err != nil {
+		info = store.DescribeDamaged(r, err)
+	}
+	return r.Name, info, nil
 }
 
 // containerUsingImage returns the short ID of a container created from info's image, or "":

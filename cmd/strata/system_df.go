@@ -43,7 +43,7 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 			if format != "" && format != "json" {
 				return fmt.Errorf("invalid --format %s: only json is supported", quoteValue(format))
 			}
-			u, err := diskUsage(cmd.Context(), g)
+			u, err := diskUsage(cmd.Context(), g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -82,8 +82,10 @@ type usageRow struct {
 // compressed layers); Unique is what `strata rmi` of this ref alone frees: what no other ref
 // and no container uses. Shared is the rest of Size.
 type imageUsage struct {
-	Ref        string `json:"ref"`
-	ID         string `json:"id"`
+	Ref string `json:"ref"`
+	ID  string `json:"id"`
+	// Damaged says why the image could not be read whole; its sizes count what is there.
+	Damaged    string `json:"damaged,omitempty"`
 	Size       int64  `json:"size"`
 	Shared     int64  `json:"shared"`
 	Unique     int64  `json:"unique"`
@@ -133,7 +135,7 @@ type object struct {
 }
 
 // diskUsage measures the store, the layer dirs and the containers.
-func diskUsage(ctx context.Context, g *globals) (_ usage, err error) {
+func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err error) {
 	// Empty lists, not null, in JSON.
 	u := usage{Images: []imageUsage{}, Layers: []layerUsage{}, Containers: []containerUsage{}}
 	store, err := g.openStore()
@@ -159,6 +161,13 @@ func diskUsage(ctx context.Context, g *globals) (_ usage, err error) {
 	if err != nil {
 		return u, err
 	}
+	var damaged []cache.ImageInfo
+	for _, info := range infos {
+		if info.Damaged != nil {
+			damaged = append(damaged, info)
+		}
+	}
+	warnDamaged(warn, damaged)
 	list, err := containers.List()
 	if err != nil {
 		return u, err
@@ -280,6 +289,9 @@ func (l *ledger) images(infos []cache.ImageInfo) []imageUsage {
 	out := make([]imageUsage, 0, len(infos))
 	for _, info := range infos {
 		iu := imageUsage{Ref: info.Ref, ID: info.ID.String(), Containers: l.imagesUsing[info.ID.String()]}
+		if info.Damaged != nil {
+			iu.Damaged = info.Damaged.Error()
+		}
 		for _, o := range l.objects(info) {
 			iu.Size += o.size
 			if len(o.refs) == 1 && !o.pinned {
