@@ -61,23 +61,29 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 			errs = append(errs, err)
 			continue
 		}
-		if !force {
-			if c := containerUsingImage(list, info); c != "" {
-				// Docker's words, which scripts match.
-				errs = append(errs, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
-				continue
-			}
+		all, err := namesOf(store, info.Manifest.Digest)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		names := []string{name}
+		// As docker's ImageDelete: by name, the image itself goes (and a container made
+		// from it needs -f) only with its last name: one tag, with any digest names of its
+		// repository. While other names keep the image, the name is only untagged.
+		check := !force && singleReference(all)
 		if !namesRef(a, name) {
 			// By ID, as docker: every name of the image goes, and an image with names
 			// in several repositories needs -f rather than losing one arbitrary name.
-			if names, err = namesOf(store, info.Manifest.Digest); err != nil {
-				errs = append(errs, err)
-				continue
-			}
+			names, check = all, !force
 			if len(names) > 1 && !force && !singleReference(names) {
 				errs = append(errs, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(info.ID.String())))
+				continue
+			}
+		}
+		if check {
+			if c := containerUsingImage(list, info); c != "" {
+				// Docker's words, which scripts match.
+				errs = append(errs, fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", a, c, shortID(info.ID.String())))
 				continue
 			}
 		}
