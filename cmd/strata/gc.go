@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -77,18 +76,10 @@ func layersInUse(g *globals, containers *runner.Store) (map[v1.Hash]bool, error)
 		return nil, err
 	}
 	// A container keeps the layers its root is made of even when its image was removed
-	// with rmi -f: they are the lowerdirs of its overlay mount.
+	// with rmi -f: they are the lowerdirs of its overlay mount. system df counts the same.
 	for _, c := range list {
-		for _, m := range c.Config.Spec.Root {
-			dirs, _, _ := m.OverlayDirs()
-			if m.Type == "bind" {
-				dirs = []string{m.Source}
-			}
-			for _, d := range dirs {
-				if filepath.Dir(d) == g.snapshotsDir() {
-					keep[v1.Hash{Algorithm: "sha256", Hex: filepath.Base(d)}] = true
-				}
-			}
+		for d := range containerLayers(g, c) {
+			keep[d] = true
 		}
 	}
 	return keep, nil

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -113,7 +112,9 @@ type containerUsage struct {
 }
 
 // usageTotals sums every layer dir and blob once: used by one image (unique), by several
-// (shared), or by none (unused: what `strata prune` removes unless a container holds it).
+// (shared), by no image but by containers (their images removed with rmi -f, their roots
+// still made of them), or by nothing (unused: what `strata prune` removes). The four add up
+// to Total.
 type usageTotals struct {
 	Layers     int   `json:"layers"`
 	Unpacked   int64 `json:"unpacked"`
@@ -121,6 +122,7 @@ type usageTotals struct {
 	Compressed int64 `json:"compressed"`
 	Unique     int64 `json:"unique"`
 	Shared     int64 `json:"shared"`
+	Containers int64 `json:"containers"`
 	Unused     int64 `json:"unused"`
 	Total      int64 `json:"total"`
 }
@@ -331,13 +333,16 @@ func (l *ledger) totals(t *usageTotals) usageRow {
 		if !o.active && !o.pinned {
 			row.Reclaimable += o.size
 		}
-		switch len(o.refs) {
-		case 0:
-			t.Unused += o.size
-		case 1:
+		switch {
+		case len(o.refs) == 1:
 			t.Unique += o.size
-		default:
+		case len(o.refs) > 1:
 			t.Shared += o.size
+		case o.pinned:
+			// In use as prune sees it (layersInUse): a container's root is made of it.
+			t.Containers += o.size
+		default:
+			t.Unused += o.size
 		}
 	}
 	for _, o := range l.layerDirs {
@@ -387,25 +392,21 @@ func storeBlobs(store *cache.Store) (map[v1.Hash]*object, error) {
 }
 
 // containerLayers are the layer dirs a container's root is made of: its overlay lowerdirs,
-// or the layer dir bound read-only as its root. A vfs container holds a copy and none.
+// or the layer dir bound read-only as its root. A vfs container holds a copy and none. The
+// collection keeps exactly these (layersInUse), so df's "in use" is prune's.
 func containerLayers(g *globals, c *runner.Container) map[v1.Hash]bool {
 	out := map[v1.Hash]bool{}
-	add := func(dir string) {
-		if filepath.Dir(dir) == g.snapshotsDir() {
-			if h, err := v1.NewHash("sha256:" + filepath.Base(dir)); err == nil {
-				out[h] = true
-			}
-		}
-	}
 	for _, m := range c.Config.Spec.Root {
-		add(m.Source)
-		for _, o := range m.Options {
-			lower, ok := strings.CutPrefix(o, "lowerdir=")
-			if !ok {
+		dirs, _, _ := m.OverlayDirs()
+		if m.Type == "bind" {
+			dirs = []string{m.Source}
+		}
+		for _, d := range dirs {
+			if filepath.Dir(d) != g.snapshotsDir() {
 				continue
 			}
-			for _, dir := range strings.Split(lower, ":") {
-				add(dir)
+			if h, err := v1.NewHash("sha256:" + filepath.Base(d)); err == nil {
+				out[h] = true
 			}
 		}
 	}
@@ -446,8 +447,8 @@ func printDiskUsage(w io.Writer, u usage, verbose bool) error {
 		return err
 	}
 	t := u.Totals
-	fmt.Fprintf(w, "\nLayers: %d unpacked (%s) from %d blobs (%s); used by one image %s, shared %s, unused %s\n",
-		t.Layers, humanSize(t.Unpacked), t.Blobs, humanSize(t.Compressed), humanSize(t.Unique), humanSize(t.Shared), humanSize(t.Unused))
+	fmt.Fprintf(w, "\nLayers: %d unpacked (%s) from %d blobs (%s); used by one image %s, shared %s, by containers only %s, unused %s\n",
+		t.Layers, humanSize(t.Unpacked), t.Blobs, humanSize(t.Compressed), humanSize(t.Unique), humanSize(t.Shared), humanSize(t.Containers), humanSize(t.Unused))
 	if !verbose {
 		return nil
 	}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDfCountsContainerLayers: after rmi -f of a container's image, the layer its root is
+// made of is in use for system df as it is for prune (which keeps it): counted as the
+// containers', not as unused.
+func TestDfCountsContainerLayers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a container")
+	}
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "user") })
+	if _, err := strata(t, root, nil, "create", "--name", "user", "busybox:1.38.0-musl", "true"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "rmi", "-f", "busybox:1.38.0-musl"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := strata(t, root, nil, "system", "df", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u usage
+	if err := json.Unmarshal([]byte(out), &u); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Layers) != 1 || u.Layers[0].Containers != 1 {
+		t.Fatalf("system df layers = %+v, want the container's one", u.Layers)
+	}
+	tt := u.Totals
+	if tt.Unused != 0 || tt.Containers != u.Layers[0].Unpacked || tt.Unique+tt.Shared+tt.Containers+tt.Unused != tt.Total {
+		t.Errorf("system df totals = %+v: want the container's layer (%d bytes) in containers, none unused, the four adding up to the total", tt, u.Layers[0].Unpacked)
+	}
+	if out, err := strata(t, root, nil, "prune"); err != nil || strings.Contains(out, "layer:") {
+		t.Errorf("prune = %q, %v; want the container's layer kept", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "snapshots", strings.TrimPrefix(u.Layers[0].DiffID, "sha256:"))); err != nil {
+		t.Errorf("the container's layer after prune: %v", err)
+	}
+}
