@@ -130,6 +130,10 @@ func TestCLIDockerParity(t *testing.T) {
 	})
 
 	t.Run("rmi of an image in use", func(t *testing.T) {
+		// As docker: while another tag keeps the image, a tag only goes; the last is refused.
+		if out := mustStrata(t, root, "rmi", "alpine:3.20.3").Stdout; out != "Untagged: alpine:3.20.3\n" {
+			t.Errorf("rmi alpine:3.20.3 with alpine:latest left = %q, want it untagged", out)
+		}
 		r := strata(t, root, "rmi", "alpine")
 		checkFailed(t, r, `conflict: unable to remove repository reference "alpine" (must force)`)
 		if r.Code != 1 {
