@@ -3,6 +3,7 @@ package archive
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
@@ -57,9 +58,9 @@ type Loaded struct {
 }
 
 // Load reads an image archive (docker-archive, old or new, or oci-archive) from the tar
-// stream r into store and tags its images. A gzip or zstd compressed archive (`docker save |
-// gzip`) is decompressed on the fly, as docker load does. Nothing is stored unless the whole
-// archive is sound; see the package doc.
+// stream r into store and tags its images. A gzip, zstd, xz or bzip2 compressed archive
+// (`docker save | gzip`) is decompressed on the fly, as docker load does. Nothing is stored
+// unless the whole archive is sound; see the package doc.
 func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions) (loaded []Loaded, err error) {
 	dir := opts.TempDir
 	if dir == "" {
@@ -242,11 +243,14 @@ func (p *plan) writeBlob(ctx context.Context, b blob) error {
 // 512 MiB, from a header of a few bytes). 128 MiB covers `zstd --long`, as layers allows.
 const zstdMaxWindow = 128 << 20
 
-// decompress returns r, or a reader that decompresses it when it starts with gzip's or zstd's
-// magic number. The returned func releases the decoder.
+// decompress returns r, or a reader that decompresses it when it starts with the magic
+// number of gzip, zstd, xz or bzip2, the compressions docker load reads. The returned func
+// releases the decoder. What the decoders allocate is bounded here (zstd's window, xz's
+// dictionary; bzip2's blocks are 900 kB at most), and what they expand to by staging's
+// MaxSize.
 func decompress(r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, copyBufSize)
-	head, err := br.Peek(4)
+	head, err := br.Peek(len(xzMagic))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, nil, fmt.Errorf("reading archive: %w", err)
 	}
@@ -264,6 +268,19 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 			return nil, nil, fmt.Errorf("reading zstd archive: %w", err)
 		}
 		return zr, zr.Close, nil
+	case isXz(head):
+		zr, err := newXzReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading xz archive: %w", err)
+		}
+		return zr, func() {}, nil
+	case isBzip2(head):
+		return bzip2.NewReader(br), func() {}, nil
 	}
 	return br, func() {}, nil
+}
+
+// isBzip2 reports whether b starts a bzip2 stream: "BZh" and the block size, 1 to 9.
+func isBzip2(b []byte) bool {
+	return len(b) >= 4 && string(b[:3]) == "BZh" && b[3] >= '1' && b[3] <= '9'
 }
