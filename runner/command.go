@@ -193,6 +193,9 @@ func lookupEnv(env []string, key string) (string, bool) {
 }
 
 // ParseSignal parses a signal as docker accepts it: "TERM", "SIGTERM", "sigterm" or "15".
+// A name is one of docker's Linux signal map (moby/sys/signal), no more: its aliases (CLD,
+// IOT, POLL) included, and of the realtime signals RTMIN, RTMIN+1 to RTMIN+15, RTMAX-14 to
+// RTMAX-1 and RTMAX. "" is refused: kill reads it as its default before it gets here.
 func ParseSignal(s string) (syscall.Signal, error) {
 	if s == "" {
 		return 0, fmt.Errorf("invalid signal %s", quote.Value(s))
@@ -203,14 +206,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 		}
 		return syscall.Signal(n), nil
 	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	if sig, ok := realtimeSignal(name); ok {
+	if sig, ok := signalNames[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
 		return sig, nil
 	}
 	return 0, fmt.Errorf("invalid signal %s", quote.Value(s))
@@ -223,38 +219,29 @@ const (
 	sigRTMax = 64
 )
 
-// realtimeSignal parses SIGRTMIN, SIGRTMIN+N, SIGRTMAX and SIGRTMAX-N (systemd images stop
-// with SIGRTMIN+3).
-func realtimeSignal(name string) (syscall.Signal, bool) {
-	for _, r := range []struct {
-		prefix string
-		base   int
-		sign   int
-	}{{"SIGRTMIN", sigRTMin, 1}, {"SIGRTMAX", sigRTMax, -1}} {
-		rest, ok := strings.CutPrefix(name, r.prefix)
-		if !ok {
-			continue
-		}
-		n := 0
-		if rest != "" {
-			op := "+"
-			if r.sign < 0 {
-				op = "-"
-			}
-			digits, ok := strings.CutPrefix(rest, op)
-			var err error
-			if n, err = strconv.Atoi(digits); !ok || err != nil || n < 0 || len(digits) > 2 {
-				return 0, false
-			}
-		}
-		sig := r.base + r.sign*n
-		if sig < sigRTMin || sig > sigRTMax {
-			return 0, false
-		}
-		return syscall.Signal(sig), true
+// signalNames is docker's signal map for Linux, without the SIG prefix.
+var signalNames = func() map[string]syscall.Signal {
+	m := map[string]syscall.Signal{
+		"ABRT": unix.SIGABRT, "ALRM": unix.SIGALRM, "BUS": unix.SIGBUS, "CHLD": unix.SIGCHLD,
+		"CLD": unix.SIGCLD, "CONT": unix.SIGCONT, "FPE": unix.SIGFPE, "HUP": unix.SIGHUP,
+		"ILL": unix.SIGILL, "INT": unix.SIGINT, "IO": unix.SIGIO, "IOT": unix.SIGIOT,
+		"KILL": unix.SIGKILL, "PIPE": unix.SIGPIPE, "POLL": unix.SIGPOLL, "PROF": unix.SIGPROF,
+		"PWR": unix.SIGPWR, "QUIT": unix.SIGQUIT, "SEGV": unix.SIGSEGV, "STKFLT": unix.SIGSTKFLT,
+		"STOP": unix.SIGSTOP, "SYS": unix.SIGSYS, "TERM": unix.SIGTERM, "TRAP": unix.SIGTRAP,
+		"TSTP": unix.SIGTSTP, "TTIN": unix.SIGTTIN, "TTOU": unix.SIGTTOU, "URG": unix.SIGURG,
+		"USR1": unix.SIGUSR1, "USR2": unix.SIGUSR2, "VTALRM": unix.SIGVTALRM,
+		"WINCH": unix.SIGWINCH, "XCPU": unix.SIGXCPU, "XFSZ": unix.SIGXFSZ,
+		// systemd images stop with SIGRTMIN+3.
+		"RTMIN": sigRTMin, "RTMAX": sigRTMax,
 	}
-	return 0, false
-}
+	for n := 1; n <= 15; n++ {
+		m["RTMIN+"+strconv.Itoa(n)] = syscall.Signal(sigRTMin + n)
+	}
+	for n := 1; n <= 14; n++ {
+		m["RTMAX-"+strconv.Itoa(n)] = syscall.Signal(sigRTMax - n)
+	}
+	return m
+}()
 
 // maxEnvFile bounds an --env-file: far more than any environment the kernel would pass.
 const maxEnvFile = 16 << 20
