@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -103,7 +104,7 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		off = 0
 	}
 
-	w := &blobWriter{f: f, h: sha256.New(), tee: in.tee, minFree: s.minFree}
+	w := &blobWriter{f: f, h: sha256.New(), tee: in.tee, minFree: s.minFree, dir: s.dir}
 	if off > 0 {
 		in.event(Resuming, off, nil)
 		if _, err := io.Copy(w.hashAndTee(), io.NewSectionReader(f, 0, off)); err != nil {
@@ -270,6 +271,8 @@ type blobWriter struct {
 	tee io.Writer
 	// minFree and unchecked: see checkSpace.
 	minFree, unchecked int64
+	// dir is the store's directory, which a refusal for lack of space names.
+	dir string
 }
 
 func (w *blobWriter) Write(p []byte) (int, error) {
@@ -282,38 +285,92 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 	return w.hashAndTee().Write(p)
 }
 
-// DefaultMinFree is the free space a download leaves on the store's disk. A manifest may
-// claim any size for a layer and a hostile registry may stream it without end: the download
-// stops here, with room left for index.json, logs and the containers' own writes, instead
-// of when the disk is full.
+// DefaultMinFree is the most free space a download leaves on the store's disk (MinFree). A
+// manifest may claim any size for a layer and a hostile registry may stream it without end:
+// the download stops there, with room left for index.json, logs and the containers' own
+// writes, instead of when the disk is full.
 const DefaultMinFree int64 = 256 << 20
 
-// ErrNoSpace is returned when a download would leave less than DefaultMinFree on the disk.
+// minFreeDivisor makes the floor of a small filesystem 1/20 (5%) of its size.
+const minFreeDivisor = 20
+
+// MinFree is the free space a download must leave on a filesystem of size bytes:
+// DefaultMinFree, or 5% of the filesystem when that is less (below 5 GiB).
+//
+// A fixed 256 MiB refused every pull and load into a store smaller than that (a 120 MB
+// tmpfs, a small CI volume) where docker and podman succeed. The reserve is there for the
+// writes that follow a download (index.json, unpacked layers' metadata, logs), and those
+// grow with what the filesystem holds, not with a constant: 5% is what mke2fs reserves for
+// root by default for the same reason, and it still stops a stream without end well before
+// ENOSPC. A size of 0 (a filesystem that does not tell) gets DefaultMinFree.
+func MinFree(size int64) int64 {
+	if size <= 0 {
+		return DefaultMinFree
+	}
+	return min(DefaultMinFree, size/minFreeDivisor)
+}
+
+// ErrNoSpace is returned when a download would leave less than MinFree on the disk.
 var ErrNoSpace = errors.New("not enough free space")
 
 // spaceCheckInterval is how many bytes a download writes between two statfs calls.
 const spaceCheckInterval = 16 << 20
 
-// checkSpace fails once writing n more bytes would leave less than the minimum free. It
-// asks the file system every spaceCheckInterval bytes, not on each write.
+// checkSpace fails once writing n more bytes would leave less than the minimum free: the
+// store's minFree if set, else MinFree of the file system's size. It asks the file system
+// every spaceCheckInterval bytes, not on each write.
 func (w *blobWriter) checkSpace(n int64) error {
 	w.unchecked += n
 	if w.unchecked < spaceCheckInterval && w.minFree == 0 {
 		return nil
 	}
 	w.unchecked = 0
-	min := w.minFree
-	if min == 0 {
-		min = DefaultMinFree
-	}
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(int(w.f.Fd()), &fs); err != nil {
 		return nil // a file system that cannot say is not refused for it
 	}
-	if free := int64(fs.Bavail)*fs.Bsize - n; free < min {
-		return fmt.Errorf("%w: the download would leave %d MiB on the store's disk, less than %d MiB", ErrNoSpace, max(free, 0)>>20, min>>20)
+	return roomFor(n, int64(fs.Bavail)*fs.Bsize, int64(fs.Blocks)*fs.Bsize, w.minFree, w.dir)
+}
+
+// roomFor fails when writing n more bytes to dir's file system, of size bytes with free
+// available, would leave less than the floor: minFree when not 0, else MinFree(size). The
+// error says what is free, what is needed and where.
+func roomFor(n, free, size, minFree int64, dir string) error {
+	floor := minFree
+	if floor == 0 {
+		floor = MinFree(size)
 	}
-	return nil
+	if free-n >= floor {
+		return nil
+	}
+	return fmt.Errorf("%w on the file system of %s: %s free, %s needed (%s to write and %s kept free, %s)",
+		ErrNoSpace, dir, sizeString(max(free, 0)), sizeString(n+floor), sizeString(n), sizeString(floor), floorWhy(minFree, size))
+}
+
+// floorWhy says where the floor roomFor keeps came from.
+func floorWhy(minFree, size int64) string {
+	switch {
+	case minFree != 0:
+		return "as set for this store"
+	case size > 0 && size/minFreeDivisor < DefaultMinFree:
+		return "5% of its " + sizeString(size)
+	}
+	return "at most " + sizeString(DefaultMinFree)
+}
+
+// sizeString is n bytes as people read it: "3.5 MiB", "256 MiB", "512 B".
+func sizeString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/unit, 0
+	for ; f >= unit && i < 5; i++ {
+		f /= unit
+	}
+	s := fmt.Sprintf("%.1f", f)
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + [...]string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}[i]
 }
 
 // hashAndTee is the writer for bytes already in the file: the hash and the tee.
