@@ -56,12 +56,14 @@ func TestCLISweep(t *testing.T) {
 		calls = append(calls, c)
 	}
 	calls = append(calls,
-		call{args: []string{"start", shared}, code: 125, want: "ambiguous"},
+		// start's own failures exit 1, as docker start's "failed to start containers" (they
+		// were 125, the code of its usage errors).
+		call{args: []string{"start", shared}, code: 1, want: "ambiguous"},
 		call{args: []string{"exec", shared, "true"}, code: 125, want: "ambiguous"},
 		call{args: []string{"inspect", "\x1b[2J"}, code: 1, want: `no such object: "\x1b[2J"`, stdout: "[]\n"},
 		call{args: []string{"rm", "\xff\xfe"}, code: 1, want: `"\xff\xfe": no such container`},
 		call{args: []string{"stop", "   "}, code: 1, want: `"   ": no such container`},
-		call{args: []string{"start", "a\nb"}, code: 125, want: `"a\nb": no such container`},
+		call{args: []string{"start", "a\nb"}, code: 1, want: `"a\nb": no such container`},
 		call{args: []string{"kill", long}, code: 1, want: `"… (102400 bytes): no such container`},
 		call{args: []string{"rmi", long}, code: 1, want: `"… (102400 bytes) is not in the store`},
 		call{args: []string{"run", "\x1b]0;title\x07"}, code: 125, want: `image "\x1b]0;title\a" is not in the store`},

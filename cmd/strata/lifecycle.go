@@ -13,8 +13,8 @@ import (
 	"github.com/strata-run/strata/runner"
 )
 
-// eachContainer runs fn for every named container, printing each name that succeeded as
-// docker does, and joins the failures.
+// eachContainer runs fn for every named container, one after the other, printing each name
+// that succeeded as docker does, and joins the failures.
 func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string, print bool, fn func(*runner.Container) error) error {
 	store, err := g.openContainers()
 	if err != nil {
@@ -22,14 +22,8 @@ func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string
 	}
 	var errs []error
 	for _, a := range args {
-		// Get's error names a already ("nosuch: no such container").
-		c, err := findContainer(store, a)
-		if err != nil {
+		if err := onContainer(store, a, fn); err != nil {
 			errs = append(errs, err)
-			continue
-		}
-		if err := fn(c); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", a, err))
 			continue
 		}
 		if print {
@@ -39,16 +33,81 @@ func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string
 	return errors.Join(errs...)
 }
 
+// maxParallel is how many containers stop and kill act on at once, as docker's CLI
+// (parallelOperation) bounds its stops and kills.
+const maxParallel = 50
+
+// eachContainerParallel is eachContainer with fn run for the containers concurrently, as
+// docker stop and docker kill run theirs: `stop -t 1 a b c` takes about a second, not three.
+// Names and errors still come in the order of args, each name as soon as it and those before
+// it are done.
+func eachContainerParallel(ctx context.Context, g *globals, out io.Writer, args []string, fn func(*runner.Container) error) error {
+	store, err := g.openContainers()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	inOrder(len(args), maxParallel, func(i int) error {
+		return onContainer(store, args[i], fn)
+	}, func(i int, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		fmt.Fprintln(out, args[i])
+	})
+	return errors.Join(errs...)
+}
+
+// inOrder runs op(0) to op(n-1), at most limit of them at once, and calls done with each
+// one's result in the order of i, as soon as it and those before it have returned. done runs
+// on the caller's goroutine; inOrder returns when every op has.
+func inOrder(n, limit int, op func(i int) error, done func(i int, err error)) {
+	results := make([]chan error, n)
+	for i := range results {
+		results[i] = make(chan error, 1)
+	}
+	go func() {
+		sem := make(chan struct{}, limit)
+		for i := range n {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				results[i] <- op(i)
+			}()
+		}
+	}()
+	for i := range n {
+		done(i, <-results[i])
+	}
+}
+
+// onContainer finds the container a names and runs fn on it; its error names a.
+func onContainer(store *runner.Store, a string, fn func(*runner.Container) error) error {
+	// Get's error names a already ("nosuch: no such container").
+	c, err := findContainer(store, a)
+	if err != nil {
+		return err
+	}
+	if err := fn(c); err != nil {
+		return fmt.Errorf("%s: %w", a, err)
+	}
+	return nil
+}
+
 func newStopCmd(g *globals) *cobra.Command {
-	return newStopLikeCmd(g, "stop", "Stop running containers: SIGTERM, then SIGKILL after the timeout", runner.Stop)
+	// docker stop stops its containers concurrently, so -t bounds the whole command.
+	return newStopLikeCmd(g, "stop", "Stop running containers: SIGTERM, then SIGKILL after the timeout", true, runner.Stop)
 }
 
 func newRestartCmd(g *globals) *cobra.Command {
-	return newStopLikeCmd(g, "restart", "Restart containers: stop them as stop does, then start them in the background", runner.Restart)
+	// docker restart restarts its containers one after the other.
+	return newStopLikeCmd(g, "restart", "Restart containers: stop them as stop does, then start them in the background", false, runner.Restart)
 }
 
-// newStopLikeCmd is stop or restart: fn on each container, with docker's -t/--time.
-func newStopLikeCmd(g *globals, name, short string, fn func(context.Context, *runner.Container, time.Duration) error) *cobra.Command {
+// newStopLikeCmd is stop or restart: fn on each container (all at once when parallel), with
+// docker's -t/--time.
+func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(context.Context, *runner.Container, time.Duration) error) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{
 		Use:   name + " [OPTIONS] CONTAINER [CONTAINER...]",
@@ -59,7 +118,7 @@ func newStopLikeCmd(g *globals, name, short string, fn func(context.Context, *ru
 			if _, err := stopGrace(timeout); err != nil {
 				return err
 			}
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+			one := func(c *runner.Container) error {
 				// Without -t, the container's own --stop-timeout, as docker stop does.
 				seconds := timeout
 				if !given && c.Config.StopTimeout != nil {
@@ -70,7 +129,11 @@ func newStopLikeCmd(g *globals, name, short string, fn func(context.Context, *ru
 					return err
 				}
 				return fn(cmd.Context(), c, grace)
-			})
+			}
+			if parallel {
+				return eachContainerParallel(cmd.Context(), g, cmd.OutOrStdout(), args, one)
+			}
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, one)
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", runner.DefaultStopTimeout, "seconds to wait before killing the container (-1: forever; default: the container's --stop-timeout, else 10)")
@@ -112,11 +175,17 @@ func newKillCmd(g *globals) *cobra.Command {
 		Short: "Send a signal to running containers (default SIGKILL)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if signal == "" {
+				// docker kill -s "" sends the default, SIGKILL. ParseSignal still refuses "":
+				// an empty --stop-signal or STOPSIGNAL means SIGTERM and never reaches it.
+				signal = "KILL"
+			}
 			sig, err := runner.ParseSignal(signal)
 			if err != nil {
 				return err
 			}
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+			// Concurrently, as docker kill.
+			return eachContainerParallel(cmd.Context(), g, cmd.OutOrStdout(), args, func(c *runner.Container) error {
 				return runner.Kill(c, sig)
 			})
 		},
@@ -131,10 +200,11 @@ func newStartCmd(g *globals) *cobra.Command {
 		Short: "Start stopped containers in the background",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			err := eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+			// A start that fails (no such container, a command that is not there) exits 1, as
+			// docker start's "failed to start containers" does; its usage errors stay 125.
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
 				return runner.Start(cmd.Context(), c)
 			})
-			return withCode(runner.ExitOwnError, err)
 		},
 	}
 	return cmd

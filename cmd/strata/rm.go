@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/strata-run/strata/runner"
 )
 
 func newRmCmd(g *globals) *cobra.Command {
@@ -25,6 +28,13 @@ func newRmCmd(g *globals) *cobra.Command {
 				c, err := findContainer(store, a)
 				if err == nil {
 					err = store.Remove(cmd.Context(), c, force)
+				}
+				if err != nil && force && errors.Is(err, runner.ErrNotFound) && strings.TrimSpace(a) != "" {
+					// docker rm -f prints a missing container's error and still exits 0:
+					// -f asks for it to be gone, and it is. A blank name is no container's
+					// (docker's client refuses it as invalid, with exit 1).
+					fmt.Fprintln(cmd.ErrOrStderr(), "strata: "+oneLine(err.Error()))
+					continue
 				}
 				if err != nil {
 					errs = append(errs, err)

@@ -469,12 +469,35 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 			return r, err
 		}
 	}
+	o.clampCPUShares(os.Stderr)
 	r.CPUShares = o.cpuShares
 	r.CpusetCpus = o.cpusetCpus
 	r.PidsLimit = o.pidsLimit
 	r.AllDevices = o.privileged // as the runner's Spec sets it
 	// Checked now: at the cgroup's creation the error would name a cgroup the user never saw.
 	return r, r.Validate()
+}
+
+// The bounds of cpu.shares in the kernel (MIN_SHARES, MAX_SHARES), as docker's daemon
+// clamps --cpu-shares to them on cgroup v1.
+const (
+	minCPUShares = 2
+	maxCPUShares = 262144
+)
+
+// clampCPUShares brings a --cpu-shares out of the kernel's bounds into them, with docker's
+// warning on w, and the run goes on: docker takes 1 as 2 and 262145 as 262144 (0 is no
+// limit). It changes o, so the second call of resources in a run warns no more.
+func (o *runOptions) clampCPUShares(w io.Writer) {
+	switch {
+	case o.cpuShares == 0:
+	case o.cpuShares < minCPUShares:
+		fmt.Fprintf(w, "WARNING: Changing requested CPUShares of %d to minimum allowed of %d\n", o.cpuShares, minCPUShares)
+		o.cpuShares = minCPUShares
+	case o.cpuShares > maxCPUShares:
+		fmt.Fprintf(w, "WARNING: Changing requested CPUShares of %d to maximum allowed of %d\n", o.cpuShares, maxCPUShares)
+		o.cpuShares = maxCPUShares
+	}
 }
 
 // shmBytes parses --shm-size as docker reads it (its memory units); 0, or no flag, is the
