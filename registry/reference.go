@@ -207,6 +207,16 @@ func (r Reference) WithDigest(d string) (Reference, error) {
 	return r, nil
 }
 
+// ByDigest returns the reference without its tag when it has a digest, and r unchanged
+// otherwise: "alpine:3@sha256:…" is "alpine@sha256:…", as docker pulls and records it (the
+// tag of a reference with a digest is ignored, so it must not name the image afterwards).
+func (r Reference) ByDigest() Reference {
+	if r.digest != "" {
+		r.tag = ""
+	}
+	return r
+}
+
 // repository returns go-containerregistry's repository on the given registry host (the
 // reference's own, or a mirror's), with plain HTTP allowed when insecure.
 func (r Reference) repository(host string, insecure bool) (name.Repository, error) {

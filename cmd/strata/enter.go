@@ -19,7 +19,9 @@ func newEnterCmd(g *globals) *cobra.Command {
 a running container, so images without tools (scratch, distroless) can be debugged. The host's
 files stay visible; the container's root is at /proc/<pid>/root (strata inspect -f
 '{{.State.Pid}}'). The command runs as root with all capabilities and no seccomp filter, outside
-the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net and cgroup.`,
+the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net and cgroup.
+With pid (or all) /proc stays the host's, by design, so ps and top list the host's processes:
+see the container's with 'strata top CONTAINER' or in /proc/<pid>/root/proc.`,
 		Example: `  strata enter web -- ip addr
   strata enter --ns net,pid web -- ss -tlnp
   strata enter --ns all web -- sh`,

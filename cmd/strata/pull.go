@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,15 +43,23 @@ func newPullCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] to pull (default: this host's)")
 	f.BoolVar(&o.allPlatforms, "all-platforms", false, "pull every platform of a multi-platform image (for save or push to other architectures); unpack only this host's")
 	f.IntVar(&o.concurrency, "max-concurrent-downloads", 3, "layers downloaded at once")
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, or json (stdout is then JSON lines only: one per layer event, and a last one {\"status\":\"downloaded\" or \"up-to-date\",\"ref\",\"digest\"})")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference")
 	f.BoolVar(&o.noUnpack, "no-unpack", false, "store the blobs only (for a mirror or archive); run unpacks on first use")
-	f.BoolVar(&o.offline, "offline", offline(), "never touch the network: succeed only if the image is in the store (env STRATA_OFFLINE=1)")
+	f.BoolVar(&o.offline, "offline", false, "never touch the network: succeed only if the image is in the store (env STRATA_OFFLINE=1, true or yes)")
 	return cmd
 }
 
 func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.Writer) error {
 	ref, err := registry.ParseReference(arg)
+	if err != nil {
+		return err
+	}
+	// As docker: a reference with a digest is pulled and recorded by the digest alone. Its tag
+	// is not checked against the registry, so recording it would make a tag row that another
+	// image's pull of the same tag duplicates ("alpine latest" twice in images).
+	ref = ref.ByDigest()
+	envOffline, err := offlineEnv()
 	if err != nil {
 		return err
 	}
@@ -73,8 +82,8 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if err := progress.CheckMode(o.progress); err != nil {
 		return err
 	}
-	if o.offline || offline() {
-		return pullOffline(g, ref, o.quiet, o.allPlatforms, out)
+	if o.offline || envOffline {
+		return pullOffline(g, ref, o.quiet, o.progress == progress.JSON, o.allPlatforms, out)
 	}
 	store, err := g.openStore()
 	if err != nil {
@@ -97,7 +106,10 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if o.quiet {
 		mode = "quiet"
 	}
-	if !o.quiet {
+	// With --progress=json stdout is JSON lines only, for scripts: the layer events, then
+	// the summary pullSummary writes in place of the Digest and Status lines.
+	jsonOut := !o.quiet && mode == progress.JSON
+	if !o.quiet && !jsonOut {
 		if ref.Tag() != "" && ref.Digest() == "" {
 			fmt.Fprintf(out, "%s: Pulling from %s\n", ref.Tag(), ref.Repository())
 		} else {
@@ -111,11 +123,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if root, ok, err := upToDate(ctx, puller, store, snap, ref, platform, o.allPlatforms); err != nil {
 		return pullError(ref, err)
 	} else if ok {
-		if !o.quiet {
-			fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", root, ref.Familiar())
-		}
-		fmt.Fprintln(out, ref.String())
-		return nil
+		return pullSummary(out, ref, root.String(), false, o.quiet, jsonOut)
 	}
 	bar := progress.New(out, mode)
 	wo := cache.WriteOptions{
@@ -135,20 +143,43 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if err != nil {
 		return pullError(ref, err)
 	}
-	if o.quiet {
-		fmt.Fprintln(out, ref.String())
-		return nil
-	}
 	// Docker prints the digest the tag points at (the index for a multi-platform image): the
 	// one `pull NAME@DIGEST` takes on any platform.
-	fmt.Fprintf(out, "Digest: %s\n", root)
-	if res.Downloaded || res.Updated {
-		fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", ref.Familiar())
-	} else {
-		fmt.Fprintf(out, "Status: Image is up to date for %s\n", ref.Familiar())
+	return pullSummary(out, ref, root.String(), res.Downloaded || res.Updated, o.quiet, jsonOut)
+}
+
+// pullJSONSummary is the last line of `pull --progress=json`: what the Digest and Status
+// lines and the reference say in text. Its field names are stable: scripts parse them.
+type pullJSONSummary struct {
+	// Status is "downloaded" (docker's "Downloaded newer image") or "up-to-date".
+	Status string `json:"status"`
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+}
+
+// pullSummary ends a pull that succeeded: the reference alone with quiet, one JSON object
+// with jsonOut, else docker's Digest and Status lines and the reference.
+func pullSummary(out io.Writer, ref registry.Reference, digest string, downloaded, quiet, jsonOut bool) error {
+	switch {
+	case quiet:
+	case jsonOut:
+		s := pullJSONSummary{Status: "up-to-date", Ref: ref.String(), Digest: digest}
+		if downloaded {
+			s.Status = "downloaded"
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", b)
+		return err
+	case downloaded:
+		fmt.Fprintf(out, "Digest: %s\nStatus: Downloaded newer image for %s\n", digest, ref.Familiar())
+	default:
+		fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", digest, ref.Familiar())
 	}
-	fmt.Fprintln(out, ref.String())
-	return nil
+	_, err := fmt.Fprintln(out, ref.String())
+	return err
 }
 
 // pullInto resolves ref and writes it to store: the image for wo.Platform, or with
@@ -212,7 +243,7 @@ func warnSnapshotter(snap *snapshotter.Snapshotter) {
 
 // pullOffline is pull with --offline or STRATA_OFFLINE=1: the store answers, the network is
 // never touched (docs/air-gapped.md).
-func pullOffline(g *globals, ref registry.Reference, quiet, allPlatforms bool, out io.Writer) error {
+func pullOffline(g *globals, ref registry.Reference, quiet, jsonOut, allPlatforms bool, out io.Writer) error {
 	store, err := g.openStore()
 	if err != nil {
 		return err
@@ -233,13 +264,9 @@ func pullOffline(g *globals, ref registry.Reference, quiet, allPlatforms bool, o
 	if root := desc.Annotations[rootDigestAnnotation]; allPlatforms && !desc.MediaType.IsIndex() && root != "" && root != desc.Digest.String() {
 		return fmt.Errorf("pulling %s: the store holds one platform of it, and --offline (or STRATA_OFFLINE=1) forbids the network: bring every platform with 'strata load'", ref.Familiar())
 	}
-	if !quiet {
-		digest := desc.Digest.String()
-		if root := desc.Annotations[rootDigestAnnotation]; root != "" {
-			digest = root
-		}
-		fmt.Fprintf(out, "Digest: %s\nStatus: Image is up to date for %s\n", digest, ref.Familiar())
+	digest := desc.Digest.String()
+	if root := desc.Annotations[rootDigestAnnotation]; root != "" {
+		digest = root
 	}
-	fmt.Fprintln(out, ref.String())
-	return nil
+	return pullSummary(out, ref, digest, false, quiet, jsonOut)
 }

@@ -118,7 +118,12 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 		r, err = store.FindImage(arg)
 	}
 	if errors.Is(err, cache.ErrNotFound) {
-		if _, perr := registry.ParseReference(arg); perr != nil || !plainArg(arg) {
+		r, err = findByRepoDigest(store, arg)
+	}
+	if errors.Is(err, cache.ErrNotFound) {
+		// A valid reference is printable and bounded (ParseReference refuses one of more
+		// than 1024 bytes): it is named whole, digest and all, as typed.
+		if _, perr := registry.ParseReference(arg); perr != nil {
 			// Nothing to pull by that name: the hint would be another error.
 			return cache.Ref{}, fmt.Errorf("image %s is not in the store", quoteArg(arg))
 		}

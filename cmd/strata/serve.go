@@ -59,8 +59,10 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 			}
 			ropts.Platform = p
 		}
-		if offline() {
-			return errors.New("--pull-through needs the network, and STRATA_OFFLINE=1 forbids it")
+		if off, err := offlineEnv(); err != nil {
+			return err
+		} else if off {
+			return fmt.Errorf("--pull-through needs the network, and STRATA_OFFLINE=%s forbids it", os.Getenv("STRATA_OFFLINE"))
 		}
 		pull, err := serve.NewPullThrough(o.pullThrough, store, ropts)
 		if err != nil {
@@ -112,5 +114,16 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 	return nil
 }
 
-// offline reports whether STRATA_OFFLINE=1 forbids the network.
-func offline() bool { return os.Getenv("STRATA_OFFLINE") == "1" }
+// offlineEnv reports whether STRATA_OFFLINE forbids the network: 1, true or yes (in any
+// case) turn it on; unset, empty, 0, false or no leave it off. Any other value is an error:
+// "STRATA_OFFLINE=on" read as off would send an air-gapped site's pulls to the network.
+func offlineEnv() (bool, error) {
+	v := os.Getenv("STRATA_OFFLINE")
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes":
+		return true, nil
+	case "", "0", "false", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid STRATA_OFFLINE=%s: want 1, true or yes to forbid the network, or 0, false, no or empty", quoteValue(v))
+}
