@@ -35,6 +35,16 @@ func (s *Store) Hold(ctx context.Context) (release func() error, err error) {
 // the bytes of everything removed. Prune waits for running WriteImage calls to finish, and a
 // manifest it cannot parse makes it stop rather than guess what is garbage.
 func (s *Store) Prune(ctx context.Context, dryRun bool) (removed []v1.Descriptor, freed int64, err error) {
+	return s.PruneKeeping(ctx, dryRun, nil)
+}
+
+// PruneKeeping is Prune that also keeps the images roots names, named or not: image IDs (a
+// config digest, or the digest of a manifest or an index), the images containers were
+// created from. An image whose tag moved to another image (tag, pull, load) or that rmi -f
+// untagged stays whole, manifest, config and layers, while a container uses it, as docker
+// keeps it dangling; Unnamed lists it. roots is called under the lock Prune holds, so what it
+// reads (the containers) cannot change before the blobs are judged; nil keeps none.
+func (s *Store) PruneKeeping(ctx context.Context, dryRun bool, roots func() ([]v1.Hash, error)) (removed []v1.Descriptor, freed int64, err error) {
 	gc, err := s.lockGC(ctx, true)
 	if err != nil {
 		return nil, 0, fmt.Errorf("pruning: %w", err)
@@ -42,6 +52,9 @@ func (s *Store) Prune(ctx context.Context, dryRun bool) (removed []v1.Descriptor
 	defer func() { err = errors.Join(err, gc.Unlock()) }()
 
 	keep, err := s.reachable()
+	if err == nil && roots != nil {
+		err = s.keepRoots(keep, roots)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("pruning: %w", err)
 	}
@@ -62,61 +75,109 @@ func (s *Store) Prune(ctx context.Context, dryRun bool) (removed []v1.Descriptor
 	return removed, freed, nil
 }
 
+// keepRoots adds to keep everything the images roots names reach, those that no ref reaches
+// already: the manifest or index a root is the digest of, or every manifest whose config it is.
+func (s *Store) keepRoots(keep map[v1.Hash]bool, roots func() ([]v1.Hash, error)) error {
+	ids, err := roots()
+	if err != nil {
+		return err
+	}
+	var missing []v1.Hash
+	for _, id := range ids {
+		if !keep[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := s.manifestsFor(missing)
+	if err != nil {
+		return err
+	}
+	for _, id := range missing {
+		for _, d := range found[id] {
+			if err := s.walkReachable(d, 0, keep, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // reachable returns every blob digest reachable from index.json. A missing manifest blob is
 // skipped (there is nothing below it to keep); an unparsable one is an error.
 func (s *Store) reachable() (map[v1.Hash]bool, error) {
+	return s.reachableFromIndex(true)
+}
+
+// reachableFromIndex is reachable; not strict, a manifest that cannot be read or parsed is
+// skipped rather than an error (for listings, which must not fail on one damaged image).
+func (s *Store) reachableFromIndex(strict bool) (map[v1.Hash]bool, error) {
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
 	keep := map[v1.Hash]bool{}
-	var walk func(d v1.Descriptor, depth int) error
-	walk = func(d v1.Descriptor, depth int) error {
-		if keep[d.Digest] {
-			return nil
-		}
-		keep[d.Digest] = true
-		if depth > 8 {
-			return fmt.Errorf("manifest %s: indexes nested too deep", short(d.Digest))
-		}
-		raw, err := s.ReadBlob(d.Digest, maxSmallBlob)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		// One struct reads both shapes: an index has manifests, an image manifest config
-		// and layers.
-		var m struct {
-			MediaType types.MediaType `json:"mediaType"`
-			Manifests []v1.Descriptor `json:"manifests"`
-			Config    *v1.Descriptor  `json:"config"`
-			Layers    []v1.Descriptor `json:"layers"`
-			Subject   *v1.Descriptor  `json:"subject"`
-		}
-		if err := parseJSON(raw, &m); err != nil {
-			return fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
-		}
-		for _, c := range m.Manifests {
-			if err := walk(c, depth+1); err != nil {
-				return err
-			}
-		}
-		if m.Config != nil {
-			keep[m.Config.Digest] = true
-		}
-		for _, l := range m.Layers {
-			keep[l.Digest] = true
-		}
-		return nil
-	}
 	for _, d := range idx.Manifests {
-		if err := walk(d, 0); err != nil {
+		if err := s.walkReachable(d, 0, keep, strict); err != nil {
 			return nil, err
 		}
 	}
 	return keep, nil
+}
+
+// walkReachable adds d and every blob it reaches to keep.
+func (s *Store) walkReachable(d v1.Descriptor, depth int, keep map[v1.Hash]bool, strict bool) error {
+	if keep[d.Digest] {
+		return nil
+	}
+	keep[d.Digest] = true
+	if depth > 8 {
+		if !strict {
+			return nil
+		}
+		return fmt.Errorf("manifest %s: indexes nested too deep", short(d.Digest))
+	}
+	raw, err := s.ReadBlob(d.Digest, maxSmallBlob)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		if !strict {
+			return nil
+		}
+		return err
+	}
+	var m manifestProbe
+	if err := parseJSON(raw, &m); err != nil {
+		if !strict {
+			return nil
+		}
+		return fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
+	}
+	for _, c := range m.Manifests {
+		if err := s.walkReachable(c, depth+1, keep, strict); err != nil {
+			return err
+		}
+	}
+	if m.Config != nil {
+		keep[m.Config.Digest] = true
+	}
+	for _, l := range m.Layers {
+		keep[l.Digest] = true
+	}
+	return nil
+}
+
+// manifestProbe reads both shapes of manifest: an index has manifests, an image manifest
+// config and layers.
+type manifestProbe struct {
+	MediaType types.MediaType `json:"mediaType"`
+	Manifests []v1.Descriptor `json:"manifests"`
+	Config    *v1.Descriptor  `json:"config"`
+	Layers    []v1.Descriptor `json:"layers"`
+	Subject   *v1.Descriptor  `json:"subject"`
 }
 
 func (s *Store) pruneBlobs(ctx context.Context, keep map[v1.Hash]bool, dryRun bool) (removed []v1.Descriptor, freed int64, err error) {

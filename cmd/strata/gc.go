@@ -6,6 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/snapshotter"
 )
@@ -49,10 +50,45 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool) (garbage, erro
 	for _, l := range out.Layers {
 		out.Freed += l.Size
 	}
-	blobs, freed, err := store.Prune(ctx, dryRun)
+	// The images containers were created from are roots: one whose tag moved to another
+	// image, or that rmi -f untagged, stays whole (dangling) while a container uses it, as
+	// docker keeps it. Read under the collection's lock, which run and create take shared.
+	blobs, freed, err := store.PruneKeeping(ctx, dryRun, func() ([]v1.Hash, error) {
+		list, err := containers.List()
+		if err != nil {
+			return nil, err
+		}
+		return containerImageIDs(list), nil
+	})
 	out.Blobs = blobs
 	out.Freed += freed
 	return out, err
+}
+
+// containerImageIDs are the IDs of the images the containers were created from, each once.
+func containerImageIDs(list []*runner.Container) []v1.Hash {
+	var ids []v1.Hash
+	seen := map[v1.Hash]bool{}
+	for _, c := range list {
+		h, err := v1.NewHash(c.Config.ImageID)
+		if err != nil || seen[h] {
+			continue // made before strata recorded image IDs, or broken
+		}
+		seen[h] = true
+		ids = append(ids, h)
+	}
+	return ids
+}
+
+// danglingImages are the images containers use that no name reaches any more: their tag moved
+// to another image, or rmi -f untagged them. The collection keeps them, and images lists them
+// as docker lists dangling images, <none>:<none>.
+func danglingImages(store *cache.Store, list []*runner.Container) ([]cache.ImageInfo, error) {
+	ids := containerImageIDs(list)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return store.Unnamed(ids)
 }
 
 // layersInUse is the set of DiffIDs that named images and existing containers need.
@@ -74,6 +110,16 @@ func layersInUse(g *globals, containers *runner.Store) (map[v1.Hash]bool, error)
 	list, err := containers.List()
 	if err != nil {
 		return nil, err
+	}
+	// A dangling image a container uses is an image as any other: its layer dirs stay.
+	dangling, err := danglingImages(store, list)
+	if err != nil {
+		return nil, err
+	}
+	for _, info := range dangling {
+		for _, d := range info.Config.RootFS.DiffIDs {
+			keep[d] = true
+		}
 	}
 	// A container keeps the layers its root is made of even when its image was removed
 	// with rmi -f: they are the lowerdirs of its overlay mount. system df counts the same.

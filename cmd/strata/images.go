@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/runner"
 )
 
 // imageRow is one line of `strata images`, and what --format templates see.
@@ -54,7 +55,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows, err := imageRows(store)
+			rows, err := imageRows(store, usedImages(g))
 			if err != nil {
 				return err
 			}
@@ -90,13 +91,35 @@ func newImagesCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// usedImages lists the containers for the images they use, or nil when they cannot be read:
+// the listing of images goes on without the dangling ones.
+func usedImages(g *globals) []*runner.Container {
+	containers, err := g.openContainers()
+	if err != nil {
+		return nil
+	}
+	list, err := containers.List()
+	if err != nil {
+		return nil
+	}
+	return list
+}
+
 // imageRows are the rows of `strata images`, newest first. An image that could not be read
 // whole is a row of what is known (see cache.Store.DescribeDamaged), marked for the warning.
-func imageRows(store *cache.Store) ([]imageRow, error) {
+// The images containers in list use that no name reaches any more (their tag moved, or rmi -f
+// untagged them) are rows too, <none>:<none>, as docker lists dangling images: the
+// collection keeps them while a container uses them.
+func imageRows(store *cache.Store, list []*runner.Container) ([]imageRow, error) {
 	infos, err := store.Infos()
 	if err != nil {
 		return nil, err
 	}
+	dangling, err := danglingImages(store, list)
+	if err != nil {
+		return nil, err
+	}
+	infos = append(infos, dangling...)
 	rows := make([]imageRow, 0, len(infos))
 	for _, info := range infos {
 		row := newImageRow(info)
@@ -117,6 +140,10 @@ func warnDamaged(w io.Writer, damaged []cache.ImageInfo) {
 	}
 	names := make([]string, 0, len(damaged))
 	for _, d := range damaged {
+		if d.Ref == "" { // dangling: named by its ID
+			names = append(names, shortID(d.ID.String()))
+			continue
+		}
 		names = append(names, familiarRef(d.Ref))
 	}
 	what := fmt.Sprintf("image %s is damaged (%v)", names[0], damaged[0].Damaged)
@@ -143,7 +170,9 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		SizeHuman: humanSize(info.Size),
 		ref:       info.Ref,
 	}
-	if ref, err := registry.ParseReference(info.Ref); err == nil {
+	if info.Ref == "" {
+		row.Repository = "<none>" // dangling: no name reaches it
+	} else if ref, err := registry.ParseReference(info.Ref); err == nil {
 		row.Repository = ref.FamiliarName()
 		if ref.Tag() != "" {
 			row.Tag = ref.Tag()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,10 @@ func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imag
 func imageCreated(store *cache.Store, name string, rows []imageRow) (time.Time, error) {
 	r, err := findRef(store, name)
 	if err != nil {
+		// A dangling image (a row with no name) is found by its ID, as docker finds it.
+		if row, ok := danglingRow(name, rows); ok {
+			return row.CreatedAt, nil
+		}
 		return time.Time{}, err
 	}
 	for _, row := range rows {
@@ -74,9 +79,10 @@ func (f *imageFilter) match(r imageRow) bool {
 	if len(f.references) > 0 && !anyMatch(f.references, r) {
 		return false
 	}
-	// Every stored image has a name, so none is dangling (docker: neither repository nor tag).
+	// Dangling, as docker: neither repository nor tag. Only the images containers use
+	// that lost their names are (imageRows).
 	for _, d := range f.dangling {
-		if d {
+		if d != r.dangling() {
 			return false
 		}
 	}
@@ -96,6 +102,9 @@ func (f *imageFilter) match(r imageRow) bool {
 // anyMatch reports whether one of patterns matches the image's familiar name with its tag or,
 // as docker's reference filter does, its name alone ("alpine" matches alpine:3.20).
 func anyMatch(patterns []string, r imageRow) bool {
+	if r.dangling() {
+		return false // a dangling image has no reference to match
+	}
 	name := r.Repository
 	tagged := name
 	if r.Tag != "<none>" {
@@ -126,3 +135,26 @@ func referenceArg(arg string) (string, error) {
 
 // badPattern says what a reference pattern that path.Match refuses lacks.
 const badPattern = "not a pattern (*, ? and [a-z] match, a [ needs its ])"
+
+// danglingRow finds the dangling row (no name) whose image ID is id or starts with it; an ID
+// prefix of two such images finds none.
+func danglingRow(id string, rows []imageRow) (imageRow, bool) {
+	prefix := strings.TrimPrefix(id, "sha256:")
+	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return imageRow{}, false
+	}
+	var found []imageRow
+	for _, r := range rows {
+		if r.dangling() && strings.HasPrefix(strings.TrimPrefix(r.ID, "sha256:"), prefix) && !slices.ContainsFunc(found, func(f imageRow) bool { return f.ID == r.ID }) {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		return imageRow{}, false
+	}
+	return found[0], true
+}
+
+// dangling reports whether the row is a dangling image's, as docker says: neither repository
+// nor tag.
+func (r imageRow) dangling() bool { return r.Repository == "<none>" && r.Tag == "<none>" }

@@ -188,13 +188,32 @@ func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo) (
 	if err != nil {
 		return gb, err
 	}
+	containers, err := g.openContainers()
+	if err != nil {
+		return gb, err
+	}
+	list, err := containers.List()
+	if err != nil {
+		return gb, err
+	}
+	// The dangling images containers use stay, as the collection keeps them, and so do the
+	// layer dirs containers are made of.
+	dangling, err := danglingImages(store, list)
+	if err != nil {
+		return gb, err
+	}
 	drop := map[string]bool{}
 	for _, u := range unused {
 		drop[u.Ref] = true
 	}
 	keepBlobs, keepLayers := map[v1.Hash]bool{}, map[v1.Hash]bool{}
-	for _, info := range infos {
-		if drop[info.Ref] {
+	for _, c := range list {
+		for d := range containerLayers(g, c) {
+			keepLayers[d] = true
+		}
+	}
+	for _, info := range append(infos, dangling...) {
+		if info.Ref != "" && drop[info.Ref] {
 			continue
 		}
 		keepBlobs[info.Manifest.Digest], keepBlobs[info.ID] = true, true

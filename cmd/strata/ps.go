@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/runner"
 )
 
@@ -119,6 +120,9 @@ func newPsCmd(g *globals) *cobra.Command {
 					}
 				}
 				rows = append(rows, r)
+			}
+			if !quiet {
+				showImageIDs(g, rows)
 			}
 			if size && tableDefault(format) {
 				format = psTable + "\t{{.Size}}"
@@ -247,6 +251,59 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
 	tw.Write(out)
 	return tw.Flush()
+}
+
+// showImageIDs sets the IMAGE of each row as docker's ps shows it: the name the container was
+// created from while that name still names the container's image, else the image's ID
+// (sha256:…, cut to 12 hex digits unless --no-trunc). Once the tag moved to another image, or
+// the image was removed, the name would say the container runs an image it does not. The
+// store unreadable, the names are left as they are.
+func showImageIDs(g *globals, rows []psRow) {
+	if len(rows) == 0 {
+		return
+	}
+	store, err := g.openStore()
+	if err != nil {
+		return
+	}
+	names := map[[2]string]bool{}
+	for i := range rows {
+		r := &rows[i]
+		if r.imageID == "" || r.Image == "" || r.Image == r.imageID {
+			continue
+		}
+		key := [2]string{r.Image, r.imageID}
+		ok, seen := names[key]
+		if !seen {
+			ok = namesImage(store, r.Image, r.imageID)
+			names[key] = ok
+		}
+		if !ok {
+			r.Image = r.imageID
+		}
+	}
+}
+
+// namesImage reports whether name (a reference or an ID prefix, as the user gave it to run)
+// finds in the store the image whose ID is id: the image itself, or an index listing it.
+func namesImage(store *cache.Store, name, id string) bool {
+	ref, err := findRef(store, name)
+	if err != nil {
+		return false
+	}
+	info, err := store.Info(ref)
+	if err != nil {
+		info = store.DescribeDamaged(ref, err)
+	}
+	if info.ID.String() == id {
+		return true
+	}
+	for _, p := range info.Platforms {
+		if p.ID.String() == id {
+			return true
+		}
+	}
+	return false
 }
 
 // shortImage is how docker ps shows an image unless --no-trunc: an image ID as its 12-hex

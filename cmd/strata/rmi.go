@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -58,6 +59,11 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 	for _, a := range args {
 		name, info, err := findImageInfo(store, a)
 		if err != nil {
+			if d, ok := findDangling(store, list, a); ok {
+				// No name to untag: a container uses it, or it would not be kept.
+				errs = append(errs, danglingConflict(list, d, force))
+				continue
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -182,4 +188,54 @@ func singleReference(names []string) bool {
 		single = ref.Name()
 	}
 	return len(canonical) == 1 && canonical[single]
+}
+
+// findDangling finds, by its ID or manifest digest or a prefix of either, a dangling image: one
+// that a container in list uses and no name reaches (its tag moved, or rmi -f untagged it).
+func findDangling(store *cache.Store, list []*runner.Container, arg string) (cache.ImageInfo, bool) {
+	prefix := strings.TrimPrefix(arg, "sha256:")
+	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return cache.ImageInfo{}, false
+	}
+	dangling, err := danglingImages(store, list)
+	if err != nil {
+		return cache.ImageInfo{}, false
+	}
+	var found []cache.ImageInfo
+	for _, d := range dangling {
+		if strings.HasPrefix(d.ID.Hex, prefix) || strings.HasPrefix(d.Manifest.Digest.Hex, prefix) {
+			found = append(found, d)
+		}
+	}
+	if len(found) != 1 {
+		return cache.ImageInfo{}, false
+	}
+	return found[0], true
+}
+
+// danglingConflict is rmi's refusal of a dangling image, in docker's words: a container uses
+// it, or it would not be kept. Docker deletes one a stopped container uses with -f; strata
+// keeps an image while a container records it (the collection's roots are the containers'
+// images), so even -f is refused, saying what removes it.
+func danglingConflict(list []*runner.Container, info cache.ImageInfo, force bool) error {
+	id := shortID(info.ID.String())
+	var stopped *runner.Container
+	for _, c := range list {
+		if c.Config.ImageID != info.ID.String() {
+			continue
+		}
+		if c.State.Running() {
+			return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", id, shortID(c.ID))
+		}
+		if stopped == nil {
+			stopped = c
+		}
+	}
+	if stopped == nil {
+		return fmt.Errorf("conflict: unable to delete %s - image is being used by a container", id)
+	}
+	if !force {
+		return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", id, shortID(stopped.ID))
+	}
+	return fmt.Errorf("conflict: unable to delete %s - image is being used by stopped container %s: an image a container uses is kept until the container is removed (strata rm %s)", id, shortID(stopped.ID), shortID(stopped.ID))
 }

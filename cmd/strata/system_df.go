@@ -174,6 +174,13 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 	if err != nil {
 		return u, err
 	}
+	// The dangling images containers use are images the collection keeps, as images lists
+	// them: their blobs are in use, not reclaimable.
+	dangling, err := danglingImages(store, list)
+	if err != nil {
+		return u, err
+	}
+	infos = append(infos, dangling...)
 	dirs, err := snap.List()
 	if err != nil {
 		return u, err
@@ -199,7 +206,11 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 		if err != nil {
 			return u, err
 		}
-		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: c.Config.Image, Status: string(c.State.Status), Size: size})
+		image := c.Config.Image
+		if id := c.Config.ImageID; id != "" && image != id && !namesImage(store, image, id) {
+			image = shortID(id) // as ps shows it: the name now names another image, or none
+		}
+		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: image, Status: string(c.State.Status), Size: size})
 		containersRow.Size += size
 		if c.State.Running() {
 			containersRow.Active++
@@ -242,7 +253,7 @@ func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, di
 	for _, info := range infos {
 		active := l.imagesUsing[info.ID.String()] > 0
 		for _, o := range l.objects(info) {
-			o.refs[info.Ref] = true
+			o.refs[ledgerKey(info)] = true
 			o.active = o.active || active
 		}
 		// Layers and DiffIDs pair up by index; a config that disagrees with its manifest
@@ -259,6 +270,14 @@ func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, di
 		}
 	}
 	return l
+}
+
+// ledgerKey tells images apart in the ledger: by name, a dangling one (no name) by its ID.
+func ledgerKey(info cache.ImageInfo) string {
+	if info.Ref == "" {
+		return "<none>@" + info.ID.String()
+	}
+	return info.Ref
 }
 
 // objects are the distinct blobs and layer dirs of one image that exist on disk.
