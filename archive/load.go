@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/internal/freespace"
 	"io"
 	"os"
 	"path/filepath"
@@ -176,7 +177,7 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 	return loaded, nil
 }
 
-// checkRoom refuses a load whose blobs would leave the store's disk less than minFreeBytes
+// checkRoom refuses a load whose blobs would leave the store's disk less than its floor (freespace.Floor)
 // free. WriteBlob copies each blob whole and checks no free space of its own: a layout
 // directory holding a sparse file of a terabyte (a few bytes of a tar.gz, unpacked by GNU
 // tar) under a descriptor that matches it was copied until the disk was full.
@@ -207,18 +208,31 @@ func (p *plan) fits(e *entry) error {
 	return nil
 }
 
-// storeRoom is the space the store's disk has for blobs, keeping minFreeBytes free; ok is
+// storeRoom is the space the store's disk has for blobs, keeping its floor free; ok is
 // false when statfs cannot tell.
 func storeRoom(s *cache.Store) (room int64, ok bool) {
 	var fs unix.Statfs_t
 	if err := unix.Statfs(s.Dir(), &fs); err != nil || fs.Blocks == 0 {
 		return 0, false // a filesystem that reports no size (some FUSE ones) tells nothing
 	}
-	return int64(fs.Bavail)*fs.Bsize - minFreeBytes, true
+	return int64(fs.Bavail)*fs.Bsize - freespace.OfBlocks(fs.Blocks, fs.Bsize), true
 }
 
 func errNoRoom(s *cache.Store) error {
-	return fmt.Errorf("%w: storing its blobs would leave less than %d MiB free in %s", ErrTooLarge, minFreeBytes>>20, s.Dir())
+	floor := freespace.Default
+	var fs unix.Statfs_t
+	if unix.Statfs(s.Dir(), &fs) == nil {
+		floor = freespace.OfBlocks(fs.Blocks, fs.Bsize)
+	}
+	return fmt.Errorf("%w: storing its blobs would leave less than %s free in %s", ErrTooLarge, mib(floor), s.Dir())
+}
+
+// mib is n bytes in MiB, with one decimal below 10 MiB.
+func mib(n int64) string {
+	if n < 10<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
 }
 
 func (p *plan) writeBlob(ctx context.Context, b blob) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/internal/freespace"
 	"io"
 	"io/fs"
 	"os"
@@ -708,7 +709,7 @@ func TestLoadDirCancelWhileHashing(t *testing.T) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
 	}
-	size := min(int64(32<<30), (int64(st.Bavail)*st.Bsize-minFreeBytes)/2)
+	size := min(int64(32<<30), (int64(st.Bavail)*st.Bsize-freespace.OfBlocks(st.Blocks, st.Bsize))/2)
 	if size < 4<<30 {
 		t.Skipf("%d bytes of room: too little for the big layer", size)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/internal/freespace"
 	"io"
 	"os"
 	"path"
@@ -42,10 +43,9 @@ const copyBufSize = 1 << 20
 // Bounds on what a tar stream may stage. A compressed archive can expand a thousandfold (a
 // gzip bomb: a few MB of zeros that unpack to terabytes), and every byte of it is staged
 // before its digest can fail, so staging stops at LoadOptions.MaxSize and before it leaves
-// the disk less than minFreeBytes free for everything else, as layers.Apply does.
+// the disk less than its floor (freespace.Floor) free for everything else, as layers.Apply does.
 const (
 	DefaultMaxSize int64 = 64 << 30
-	minFreeBytes   int64 = 256 << 20
 	// spaceCheckInterval is how many staged bytes pass between two statfs calls.
 	spaceCheckInterval int64 = 16 << 20
 )
@@ -282,8 +282,9 @@ func (b *boundedWriter) Write(p []byte) (int, error) {
 		st.unchecked = 0
 		var fs unix.Statfs_t
 		if err := unix.Statfs(st.dir, &fs); err == nil {
-			if free := int64(fs.Bavail) * fs.Bsize; free-int64(len(p)) < minFreeBytes {
-				return 0, fmt.Errorf("%w: staging it would leave less than %d MiB free in %s", ErrTooLarge, minFreeBytes>>20, st.dir)
+			floor := freespace.OfBlocks(fs.Blocks, fs.Bsize)
+			if free := int64(fs.Bavail) * fs.Bsize; free-int64(len(p)) < floor {
+				return 0, fmt.Errorf("%w: staging it would leave less than %s free in %s", ErrTooLarge, mib(floor), st.dir)
 			}
 		}
 	}

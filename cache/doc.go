@@ -38,5 +38,6 @@
 // trusted: a writer that finds a blob file of the wrong size stores it again (Has, WriteBlob,
 // WriteImage); a reader that finds content hashing to another digest (ReadBlob, a layer
 // streamed from disk) reports ErrDigestMismatch and removes the file, so the next pull
-// repairs it. Downloads stop with ErrNoSpace while the disk keeps DefaultMinFree.
+// repairs it. Downloads stop with ErrNoSpace while the disk keeps MinFree (256 MiB, or 5% of a
+// smaller filesystem).
 package cache

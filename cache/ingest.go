@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/internal/freespace"
 	"hash"
 	"io"
 	"os"
@@ -289,26 +290,12 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 // manifest may claim any size for a layer and a hostile registry may stream it without end:
 // the download stops there, with room left for index.json, logs and the containers' own
 // writes, instead of when the disk is full.
-const DefaultMinFree int64 = 256 << 20
-
-// minFreeDivisor makes the floor of a small filesystem 1/20 (5%) of its size.
-const minFreeDivisor = 20
+const DefaultMinFree = freespace.Default
 
 // MinFree is the free space a download must leave on a filesystem of size bytes:
-// DefaultMinFree, or 5% of the filesystem when that is less (below 5 GiB).
-//
-// A fixed 256 MiB refused every pull and load into a store smaller than that (a 120 MB
-// tmpfs, a small CI volume) where docker and podman succeed. The reserve is there for the
-// writes that follow a download (index.json, unpacked layers' metadata, logs), and those
-// grow with what the filesystem holds, not with a constant: 5% is what mke2fs reserves for
-// root by default for the same reason, and it still stops a stream without end well before
-// ENOSPC. A size of 0 (a filesystem that does not tell) gets DefaultMinFree.
-func MinFree(size int64) int64 {
-	if size <= 0 {
-		return DefaultMinFree
-	}
-	return min(DefaultMinFree, size/minFreeDivisor)
-}
+// DefaultMinFree, or 5% of the filesystem when that is less (freespace.Floor, the rule every
+// write into a store keeps).
+func MinFree(size int64) int64 { return freespace.Floor(size) }
 
 // ErrNoSpace is returned when a download would leave less than MinFree on the disk.
 var ErrNoSpace = errors.New("not enough free space")
@@ -352,7 +339,7 @@ func floorWhy(minFree, size int64) string {
 	switch {
 	case minFree != 0:
 		return "as set for this store"
-	case size > 0 && size/minFreeDivisor < DefaultMinFree:
+	case size > 0 && MinFree(size) < DefaultMinFree:
 		return "5% of its " + sizeString(size)
 	}
 	return "at most " + sizeString(DefaultMinFree)

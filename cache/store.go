@@ -58,8 +58,8 @@ const (
 // Stores (in one process or many) may be opened on the same directory.
 type Store struct {
 	dir string
-	// minFree is the free space downloads leave on the store's disk; 0 means
-	// DefaultMinFree. Tests raise it to see the limit work.
+	// minFree is the free space downloads leave on the store's disk; 0 means MinFree of
+	// the filesystem's size. Tests raise it to see the limit work.
 	minFree int64
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/strata-run/strata/internal/freespace"
 	"io"
 	"net/url"
 	"strconv"
@@ -111,12 +112,19 @@ func (x *extractor) checkSpace(ctx context.Context) error {
 	if err := unix.Fstatfs(x.root.fd, &st); err != nil {
 		return fmt.Errorf("checking free space: %w", err)
 	}
+	floor := x.minFree
+	if x.opts.MinFreeBytes == 0 {
+		// The default scales down on a small filesystem (freespace.Floor), and so does the
+		// interval: on a filesystem smaller than it, the write would hit ENOSPC first.
+		floor = freespace.OfBlocks(st.Blocks, int64(st.Bsize))
+		x.nextCheck = x.written + x.meta + min(spaceCheckInterval, max(floor/2, 64<<10))
+	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	if free < x.minFree {
-		return fmt.Errorf("%w: %d bytes left on the layer dir's filesystem, want at least %d", ErrLowDiskSpace, free, x.minFree)
+	if free < floor {
+		return fmt.Errorf("%w: %d bytes left on the layer dir's filesystem, want at least %d", ErrLowDiskSpace, free, floor)
 	}
 	// Files is 0 where inodes are not counted (btrfs).
-	if want := x.minFree / bytesPerInode; st.Files > 0 && int64(st.Ffree) < want {
+	if want := floor / bytesPerInode; st.Files > 0 && int64(st.Ffree) < want {
 		return fmt.Errorf("%w: %d inodes left on the layer dir's filesystem, want at least %d", ErrLowDiskSpace, st.Ffree, want)
 	}
 	return nil

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"errors"
+	"github.com/strata-run/strata/internal/freespace"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -12,7 +13,7 @@ import (
 const (
 	DefaultMaxSize      int64 = 64 << 30
 	DefaultMaxEntries         = 1 << 20
-	DefaultMinFreeBytes int64 = 256 << 20
+	DefaultMinFreeBytes       = freespace.Default
 )
 
 // spaceCheckInterval is how many bytes of file content Apply writes between two statfs calls:
@@ -73,7 +74,8 @@ type Options struct {
 	MaxEntries int
 	// MinFreeBytes makes Apply fail with ErrLowDiskSpace when the free space on the layer dir's
 	// filesystem drops below it while writing, or its free inodes below MinFreeBytes/16 KiB.
-	// 0 means DefaultMinFreeBytes; <0 disables it.
+	// 0 means the default: DefaultMinFreeBytes, or 5% of a smaller filesystem
+	// (freespace.Floor); <0 disables it.
 	MinFreeBytes int64
 	// Whiteouts says how whiteout entries are written.
 	Whiteouts WhiteoutMode

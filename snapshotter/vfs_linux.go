@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/internal/freespace"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,6 +42,7 @@ type copier struct {
 	ctx       context.Context
 	dst       string // the copy's root, whose filesystem check watches
 	minFree   int64  // 0: no floor
+	scaled    bool   // the default floor: scaled down on a small filesystem (freespace.Floor)
 	written   int64  // bytes of content, and copyInodeCost per entry, so far
 	nextCheck int64  // written value at which check runs again
 }
@@ -48,13 +50,14 @@ type copier struct {
 // newCopier returns a copier into dst that stops when ctx is done or dst's filesystem falls
 // below minFree, read as layers.Options.MinFreeBytes: 0 is the default, <0 none.
 func newCopier(ctx context.Context, dst string, minFree int64) copier {
+	scaled := minFree == 0
 	switch {
 	case minFree == 0:
 		minFree = layers.DefaultMinFreeBytes
 	case minFree < 0:
 		minFree = 0
 	}
-	return copier{links: map[fileID]string{}, root: os.Geteuid() == 0, ctx: ctx, dst: dst, minFree: minFree}
+	return copier{links: map[fileID]string{}, root: os.Geteuid() == 0, ctx: ctx, dst: dst, minFree: minFree, scaled: scaled}
 }
 
 // copyCheckInterval is how much a copy writes between two checks of ctx and free space, as
@@ -78,11 +81,17 @@ func (c *copier) check() error {
 	if err := unix.Statfs(c.dst, &st); err != nil {
 		return &os.PathError{Op: "statfs", Path: c.dst, Err: err}
 	}
-	if free := int64(st.Bavail) * int64(st.Bsize); free < c.minFree {
-		return fmt.Errorf("%w: %d bytes left on the filesystem, want at least %d", layers.ErrLowDiskSpace, free, c.minFree)
+	floor := c.minFree
+	if c.scaled {
+		// The default floor, and the interval, scale down on a small filesystem.
+		floor = freespace.OfBlocks(st.Blocks, int64(st.Bsize))
+		c.nextCheck = c.written + min(copyCheckInterval, max(floor/2, 64<<10))
+	}
+	if free := int64(st.Bavail) * int64(st.Bsize); free < floor {
+		return fmt.Errorf("%w: %d bytes left on the filesystem, want at least %d", layers.ErrLowDiskSpace, free, floor)
 	}
 	// Files is 0 where inodes are not counted (btrfs).
-	if want := c.minFree / (16 << 10); st.Files > 0 && int64(st.Ffree) < want {
+	if want := floor / (16 << 10); st.Files > 0 && int64(st.Ffree) < want {
 		return fmt.Errorf("%w: %d inodes left on the filesystem, want at least %d", layers.ErrLowDiskSpace, st.Ffree, want)
 	}
 	return nil
