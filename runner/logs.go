@@ -17,20 +17,31 @@ import (
 )
 
 // logEntry is one line of log.json, the format of docker's json-file driver: one line of one
-// stream (or the unfinished end of a write), with the time it was read.
+// stream with the time it was completed, or a piece of one (see logStream).
 type logEntry struct {
 	Log    string    `json:"log"`
 	Stream string    `json:"stream"`
 	Time   time.Time `json:"time"`
 }
 
+// logLineMax is the most of an unfinished line a logStream holds: a longer line is written as
+// pieces of this size, as docker's log copier (daemon/logger/copier.go) does with its 16 KiB
+// buffer. It bounds the memory a container's output takes in its monitor.
+const logLineMax = 16 * 1024
+
 // logWriter serializes the container's stdout and stderr into one log.json.
 type logWriter struct {
-	mu  sync.Mutex
-	out io.Writer
+	mu             sync.Mutex
+	out            io.Writer
+	stdout, stderr *logStream
 }
 
-func newLogWriter(w io.Writer) *logWriter { return &logWriter{out: w} }
+func newLogWriter(w io.Writer) *logWriter {
+	l := &logWriter{out: w}
+	l.stdout = &logStream{l: l, name: "stdout"}
+	l.stderr = &logStream{l: l, name: "stderr"}
+	return l
+}
 
 // setOut sets where the log goes, for a writer made before its file was open (an early
 // monitor's): nothing is written before, as the container's command has not run yet.
@@ -40,44 +51,140 @@ func (l *logWriter) setOut(w io.Writer) {
 	l.out = w
 }
 
-// stream returns the writer for one stream ("stdout" or "stderr").
-func (l *logWriter) stream(name string) *logStream { return &logStream{l: l, name: name} }
+// stream returns the writer for one stream ("stdout" or "stderr"), the same one every call.
+func (l *logWriter) stream(name string) *logStream {
+	if name == "stderr" {
+		return l.stderr
+	}
+	return l.stdout
+}
 
-// logStream is one stream of a logWriter; every line of a Write becomes one JSON line.
+// flush writes what is left of both streams' unfinished lines, once the container's output
+// has ended (its pipes' EOF): as docker's copier does at EOF, an output that does not end in
+// a newline still has its end logged. The caller flushes before it records the exit, so
+// that a following `logs -f`, which stops once the container no longer runs and nothing
+// more was written, shows it.
+func (l *logWriter) flush() error {
+	return errors.Join(l.stdout.end(), l.stderr.end())
+}
+
+// logStream is one stream of a logWriter. It buffers the stream as docker's log copier does:
+// an entry is written once its line is complete (with the time it was completed), or once
+// logLineMax bytes of it came without a newline (a piece, without "\n": the line's later
+// pieces and its end have that first piece's time), or at the end of the output (flush).
+// A line thus reads as one entry however the container's writes and our pipe reads cut it,
+// and `logs --tail N` and `logs -t` see whole lines.
 var _ io.Writer = (*logStream)(nil)
 
 type logStream struct {
 	l    *logWriter
 	name string
+
+	mu sync.Mutex // Write and end
+	// buf is the unfinished line, fewer than logLineMax bytes (allocated once needed).
+	buf []byte
+	// pieceTime is the time of the first piece of a line cut at logLineMax, zero otherwise.
+	pieceTime time.Time
+	// ended: the output ended (flush); what comes after anyway (a copy that outlived its
+	// drain) is written as it comes, as nothing would flush it.
+	ended bool
 }
 
-// Write records p as log lines of this stream, one entry per line as docker's json-file
-// does: a pipe read can carry several lines, and `logs --tail N` counts lines. A write that
-// does not end in a newline keeps its tail as an entry of its own, so nothing waits unseen.
+// Write records p as log entries of this stream, one per completed line.
 func (s *logStream) Write(p []byte) (int, error) {
-	now := time.Now().UTC()
-	var buf []byte
-	for rest := p; len(rest) > 0; {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line = rest[:i+1]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(p)
+	var out []byte
+	var err error
+	for len(p) > 0 && err == nil {
+		i := bytes.IndexByte(p, '\n')
+		if i >= 0 && len(s.buf)+i < logLineMax {
+			line := p[:i+1]
+			if len(s.buf) > 0 {
+				line = append(s.buf, line...)
+			}
+			out, err = s.appendEntry(out, line, true)
+			s.buf, p = s.buf[:0], p[i+1:]
+			continue
 		}
-		rest = rest[len(line):]
-		b, err := json.Marshal(logEntry{Log: string(line), Stream: s.name, Time: now})
-		if err != nil {
-			return 0, err
+		// No newline, or not before the buffer is full: buffer what fits, and write the
+		// buffer as a piece once it is full.
+		take := len(p)
+		if i >= 0 {
+			take = i
 		}
-		buf = append(append(buf, b...), '\n')
+		take = min(take, logLineMax-len(s.buf))
+		if s.buf == nil {
+			s.buf = make([]byte, 0, logLineMax)
+		}
+		s.buf, p = append(s.buf, p[:take]...), p[take:]
+		if len(s.buf) == logLineMax {
+			out, err = s.appendEntry(out, s.buf, false)
+			s.buf = s.buf[:0]
+		}
 	}
-	s.l.mu.Lock()
-	defer s.l.mu.Unlock()
-	if s.l.out == nil {
-		return 0, errors.New("container log is not open yet")
+	if s.ended && len(s.buf) > 0 && err == nil {
+		out, err = s.appendEntry(out, s.buf, false)
+		s.buf = s.buf[:0]
 	}
-	if _, err := s.l.out.Write(buf); err != nil {
+	if err != nil {
 		return 0, err
 	}
-	return len(p), nil
+	if err := s.l.write(out); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// end writes the unfinished line, if any, as a last piece, and leaves the stream unbuffered.
+func (s *logStream) end() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	if len(s.buf) == 0 {
+		return nil
+	}
+	out, err := s.appendEntry(nil, s.buf, false)
+	s.buf = s.buf[:0]
+	if err != nil {
+		return err
+	}
+	return s.l.write(out)
+}
+
+// appendEntry appends to out the JSON line of an entry of this stream logging line, a complete
+// line or (complete false) a piece of one.
+func (s *logStream) appendEntry(out, line []byte, complete bool) ([]byte, error) {
+	t := s.pieceTime
+	switch {
+	case t.IsZero():
+		t = time.Now().UTC()
+		if !complete {
+			s.pieceTime = t
+		}
+	case complete:
+		s.pieceTime = time.Time{}
+	}
+	b, err := json.Marshal(logEntry{Log: string(line), Stream: s.name, Time: t})
+	if err != nil {
+		return out, err
+	}
+	return append(append(out, b...), '\n'), nil
+}
+
+// write appends entries to the log.
+func (l *logWriter) write(entries []byte) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.out == nil {
+		return errors.New("container log is not open yet")
+	}
+	_, err := l.out.Write(entries)
+	return err
 }
 
 // LogOptions select what Logs prints, as docker logs' flags.

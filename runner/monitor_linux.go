@@ -443,6 +443,9 @@ func runMonitor() {
 	// Closed only now: a write end the garbage collector finalized earlier would end the
 	// container's input.
 	stdinWriter.Close()
+	// The output has ended (run waited for its copies): its unfinished lines are logged
+	// before the exit is recorded, when a follower stops reading.
+	_ = lw.flush()
 	// Decided before the exit is recorded: a Restart waits for that record, then starts the
 	// next monitor, which removes the restart mark; read after, the mark would be gone and
 	// this monitor would remove the restarted container (its cgroup under the new init).
