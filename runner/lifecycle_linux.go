@@ -27,7 +27,9 @@ const pollInterval = 20 * time.Millisecond
 
 // RunContainer runs c in the foreground like Run, recording its state in the container dir
 // so `strata ps`, `inspect` and `stop` see it, and removing it afterwards when it was created
-// with AutoRemove (--rm). This process is the container's monitor while it runs.
+// with AutoRemove (--rm). This process is the container's monitor while it runs, and logs its
+// output to log.json as a detached container's monitor does (docker's json-file records
+// attached containers too); not a --rm container's, whose log nobody could read after it.
 func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err error) {
 	// A new container's config is synced while it runs.
 	defer func() {
@@ -41,7 +43,17 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 	} else if err := beginRun(c); err != nil {
 		return ExitOwnError, withCode(ExitOwnError, err)
 	}
-	res, err := run(ctx, c.Config.Spec, stdio, func(pid int, exited <-chan struct{}) {
+	var log *logWriter
+	if !c.Config.AutoRemove {
+		f, err := openLogForWriting(filepath.Join(c.Dir, logFile))
+		if err != nil {
+			err = withCode(ExitOwnError, fmt.Errorf("opening container log: %w", err))
+			return recordExit(c, result{Code: ExitOwnError}, err), err
+		}
+		defer f.Close()
+		log = newLogWriter(f)
+	}
+	res, err := run(ctx, c.Config.Spec, stdio, log, func(pid int, exited <-chan struct{}) {
 		select {
 		case <-exited:
 			// Gone before its running state was written (`true`): the exit is recorded next.
@@ -49,6 +61,11 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 			recordRunning(c, pid)
 		}
 	})
+	if log != nil {
+		// The output has ended: its unfinished lines are logged before the exit is recorded,
+		// when a follower stops reading.
+		_ = log.flush()
+	}
 	if !c.Config.AutoRemove {
 		return recordExit(c, res, err), err
 	}

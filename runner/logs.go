@@ -213,8 +213,8 @@ const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
 // TailNone as LogOptions.Tail prints none of the output so far: `logs --tail 0`.
 const TailNone = -1
 
-// Logs writes a detached container's output to stdout and stderr, each entry to the stream it
-// came from.
+// Logs writes a container's output to stdout and stderr, each entry to the stream it came
+// from.
 func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.Writer) error {
 	if c.notDir {
 		return c.Broken
@@ -230,7 +230,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 	}
 	if f == nil {
-		return nil // it logged nothing and will not (a foreground run's has no log)
+		return nil // it logged nothing and will not (a --rm foreground run's has no log)
 	}
 	defer func() { f.Close() }() // f changes when the log is replaced while followed
 	print := func(line []byte) error {

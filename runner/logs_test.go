@@ -78,7 +78,7 @@ func TestLogsSinceUntil(t *testing.T) {
 }
 
 // TestLogsFollowNothingToFollow: logs -f of a container that has no log and is not being
-// started (created, or run in the foreground) ends at once without an error, as docker's.
+// started (created, or exited without one) ends at once without an error, as docker's.
 func TestLogsFollowNothingToFollow(t *testing.T) {
 	s, err := OpenStore(t.TempDir())
 	if err != nil {

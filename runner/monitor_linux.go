@@ -431,7 +431,7 @@ func runMonitor() {
 			os.Exit(ExitOwnError)
 		}
 	}
-	res, err := run(context.Background(), c.Config.Spec, stdio, func(pid int, _ <-chan struct{}) {
+	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
 		dropSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})

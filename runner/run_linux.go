@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,7 +71,7 @@ func (s *signalCatcher) stop() {
 // init's read "init: mounting rootfs: ..."), 126 when the command cannot be executed, 127 when
 // it is not found.
 func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
-	res, err := run(ctx, spec, stdio, nil)
+	res, err := run(ctx, spec, stdio, nil, nil)
 	var ec *ExitCodeError
 	if errors.As(err, &ec) {
 		return ec.Code, err
@@ -89,8 +90,10 @@ type result struct {
 // run is Run with a hook called once the command runs (its host pid), in a goroutine of its
 // own that run waits for before it returns; the monitor uses it to record the state and let
 // Start return. exited is closed once the command has been reaped: a hook that finds it
-// closed knows the command is gone already.
-func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int, exited <-chan struct{})) (res result, err error) {
+// closed knows the command is gone already. log, when not nil, gets a copy of what the
+// container writes to stdio's Stdout and Stderr (a stored foreground container's log.json);
+// the caller flushes it once run returns, as the output has ended then.
+func run(ctx context.Context, spec Spec, stdio Stdio, log *logWriter, started func(pid int, exited <-chan struct{})) (res result, err error) {
 	res.Code = ExitOwnError
 	spec = spec.withDefaults()
 	if err := spec.validate(); err != nil {
@@ -115,7 +118,7 @@ func run(ctx context.Context, spec Spec, stdio Stdio, started func(pid int, exit
 	sigs := catchSignals()
 	defer sigs.stop()
 
-	p, err := startInit(ctx, spec, stdio, cg)
+	p, err := startInit(ctx, spec, stdio, cg, log)
 	if err != nil {
 		return res, err
 	}
@@ -175,13 +178,16 @@ type initProc struct {
 	// stdinPipe is the write end of the pipe that is the container's stdin with -i (without
 	// -t), until feedStdin hands it to the copier.
 	stdinPipe *os.File
+	// stdout and stderr are what os/exec copies the container's output pipes to (nil with a
+	// terminal, whose copy attach makes).
+	stdout, stderr *outputTee
 	terminal
 }
 
 // startInit starts the init in fresh namespaces inside cg (or takes the one PrepareInit
 // started for this container), sends it the spec and waits until it has exec'd the command or
-// failed.
-func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) (_ *initProc, err error) {
+// failed. The container's output goes to log too when it is not nil.
+func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, log *logWriter) (_ *initProc, err error) {
 	p := takeInit(spec.ID, shapeOf(spec), stdio, cg)
 	if p == nil {
 		var netns netnsSource
@@ -190,6 +196,19 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup) 
 		}
 		if p, err = spawnInit(shapeOf(spec), stdio, cg, netns); err != nil {
 			return nil, err
+		}
+	}
+	if log != nil {
+		// Before the go-ahead: the command writes nothing before it.
+		if p.stdout != nil {
+			p.stdout.log.Store(log.stream("stdout"))
+			p.stderr.log.Store(log.stream("stderr"))
+		}
+		if spec.Terminal {
+			// A terminal's output is one stream, which docker logs as stdout.
+			tee := &outputTee{w: stdio.Stdout}
+			tee.log.Store(log.stream("stdout"))
+			stdio.Stdout = tee
 		}
 	}
 	parentSock := p.sock
@@ -353,7 +372,10 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		// Pipes, never strata's own files: through /proc/self/fd the container could reopen or
 		// chmod the file or terminal strata's output goes to. os/exec copies them, and closes
 		// its end when ours fails (EPIPE), so the container's next write fails as it would.
-		p.cmd.Stdout, p.cmd.Stderr = pipedWriter(stdio.Stdout), pipedWriter(stdio.Stderr)
+		// The copies go through tees, which startInit points at the container's log when it
+		// keeps one: this init may have been started before the container (PrepareInit).
+		p.stdout, p.stderr = &outputTee{w: stdio.Stdout}, &outputTee{w: stdio.Stderr}
+		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	}
 	err = p.cmd.Start()
 	childSock.Close()
@@ -390,13 +412,25 @@ func (p *initProc) feedStdin(in io.Reader) {
 	}()
 }
 
-// pipedWriter hides what w is from os/exec, which then gives the child a pipe to it instead of
-// w itself when w is a file (and instead of the host's /dev/null when w is nil).
-func pipedWriter(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
+// outputTee is where a container's stdout or stderr is copied to: w (nil discards it) and,
+// once set, the container's log. Being no file, it has os/exec give the child a pipe to w
+// instead of w itself when w is a file (and instead of the host's /dev/null when w is nil).
+type outputTee struct {
+	w   io.Writer
+	log atomic.Pointer[logStream]
+}
+
+// Write writes p to w, and what w took to the log. An error of w's is returned (os/exec then
+// closes the pipe, as without a log); one of the log's is not: the user's output goes on.
+func (t *outputTee) Write(p []byte) (n int, err error) {
+	n = len(p)
+	if t.w != nil {
+		n, err = t.w.Write(p)
 	}
-	return struct{ io.Writer }{w}
+	if l := t.log.Load(); l != nil && n > 0 {
+		_, _ = l.Write(p[:n])
+	}
+	return n, err
 }
 
 // wait reaps the init and releases the terminal, and the stdin pipe if nothing fed it.
