@@ -37,7 +37,7 @@ see the container's with 'strata top CONTAINER' or in /proc/<pid>/root/proc.`,
 			// Stdin is always attached (below), so -t is exec's -it: on a pipe the command's
 			// pty never sees the input end, and `echo x | strata enter -t c -- cat` hung.
 			if err := checkTTY(true, o.Terminal, os.Stdin); err != nil {
-				return withCode(runner.ExitOwnError, err)
+				return withCode(ttyErrorCode, err)
 			}
 			// Flags stop at CONTAINER, so the "--" that may follow it arrives as an argument.
 			o.Args = args[1:]

@@ -30,7 +30,7 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			}
 			if !o.Detach {
 				if err := checkTTY(o.Stdin, o.Terminal, os.Stdin); err != nil {
-					return withCode(runner.ExitOwnError, err)
+					return withCode(ttyErrorCode, err)
 				}
 			}
 			if len(envFiles) > 0 {
@@ -60,6 +60,10 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability (the container's seccomp filter and no_new_privs stay, as docker's)")
 	return cmd
 }
+
+// ttyErrorCode is the exit code of checkTTY's refusal: docker's CLI returns that error as it
+// is, before it asks the daemon anything, and exits 1, not 125.
+const ttyErrorCode = 1
 
 // checkTTY refuses -i with -t when stdin is no terminal, as docker does: the command's pty
 // never sees the end of a piped input, so `echo x | strata exec -it c cat` hung.

@@ -130,6 +130,9 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs: /path[:options]")
 	f.BoolVar(&o.readOnly, "read-only", false, "mount the container's root read-only")
 	f.StringVar(&o.network, "network", runner.NetworkNone, "network: none (only lo) or host")
+	// docker keeps --net as a hidden alias of --network, and scripts still use it.
+	f.StringVar(&o.network, "net", runner.NetworkNone, "alias of --network")
+	_ = f.MarkHidden("net")
 	f.BoolVar(&o.init, "init", false, "run a small init as PID 1 that forwards signals and reaps")
 	f.BoolVar(&o.privileged, "privileged", false, "give the container every capability and no seccomp filter")
 	f.StringArrayVar(&o.capAdd, "cap-add", nil, "add a Linux capability")
@@ -187,7 +190,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	// Bad flag values fail before anything is looked up or created.
 	if !o.create && !o.detach {
 		if err := checkTTY(o.interactive, o.tty, os.Stdin); err != nil {
-			return withCode(runner.ExitOwnError, err)
+			return withCode(ttyErrorCode, err)
 		}
 	}
 	res, err := o.resources()
