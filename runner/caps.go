@@ -49,7 +49,8 @@ func normalizeCap(s string) string {
 // (moby oci/caps): every capability for a privileged container; with ALL among CapAdd, every
 // capability but those CapDrop names; with ALL among CapDrop, only CapAdd; else DefaultCaps
 // minus CapDrop plus CapAdd. As in docker, a list is read up to an ALL in it: a name after
-// it is not even checked.
+// it is not even checked. A capability CapAdd names that this process's bounding set lacks
+// is an error (capHeld).
 func capabilities(s Spec) ([]int, error) {
 	if s.Privileged {
 		all := make([]int, 0, len(capNames))
@@ -66,6 +67,17 @@ func capabilities(s Spec) ([]int, error) {
 	adds, addAll, err := capList(s.CapAdd, "--cap-add")
 	if err != nil {
 		return nil, err
+	}
+	// A capability named on its own must be given, or refused: one strata lacks (root
+	// without CAP_SYS_RESOURCE in its bounding set, as on some hosts) would be left out by the
+	// init, and the container would run without it, exit 0. ALL and --privileged give every
+	// capability strata holds, as docker's; those it lacks are left out silently there.
+	if !addAll {
+		for i, c := range adds {
+			if !capHeld(capNames[c]) {
+				return nil, fmt.Errorf("--cap-add %s: strata does not hold this capability here (not in its bounding set)", quote.Value(s.CapAdd[i]))
+			}
+		}
 	}
 	set := map[string]bool{}
 	switch {
@@ -98,6 +110,11 @@ func capabilities(s Spec) ([]int, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// capHeld says whether strata can give capability c to a container: whether it is in this
+// process's bounding set, which the init inherits and the container's capabilities are cut
+// from. A variable for tests.
+var capHeld = inBoundingSet
 
 // capList normalizes the names of a --cap-add or --cap-drop list; all is true, and the names
 // are nil, once ALL is in it.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -60,7 +61,8 @@ func EffectiveEntrypoint(entrypoint []string, overrideEntrypoint *string) []stri
 // values winning by key while keeping the first position, as docker does. A flag or file line
 // without "=" takes the variable from strata's own environment; when strata has none, the
 // variable is dropped, the image's value with it.
-// In env files, blank lines and lines starting with '#' are ignored.
+// In env files, as in docker's, a byte-order mark opening the file and whitespace opening a
+// line are skipped, and blank lines and lines starting with '#' are ignored.
 func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) {
 	var out []string
 	index := map[string]int{}
@@ -130,7 +132,13 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 			if !utf8.Valid(sc.Bytes()) {
 				return nil, fmt.Errorf("env file %s line %d: invalid UTF-8", quote.Value(f), n)
 			}
-			line := strings.TrimLeft(sc.Text(), " \t")
+			text := sc.Text()
+			if n == 1 {
+				// As docker's parseKeyValueFile: a UTF-8 byte-order mark (an editor's on
+				// Windows) is no part of the first variable's name.
+				text = strings.TrimPrefix(text, "\ufeff")
+			}
+			line := strings.TrimLeftFunc(text, unicode.IsSpace)
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}

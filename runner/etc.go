@@ -25,7 +25,7 @@ ff02::2	ip6-allrouters
 `
 
 // hostsFile is the container's /etc/hosts: the host's with host networking, Docker's default
-// otherwise, then the hostname on loopback and every --add-host "name:ip".
+// otherwise, then the hostname on loopback and every --add-host "name:ip" or "name=ip".
 func hostsFile(network, hostname string, hostHosts []byte, extra []string) ([]byte, error) {
 	var b bytes.Buffer
 	if network == NetworkHost && hostHosts != nil {
@@ -40,21 +40,13 @@ func hostsFile(network, hostname string, hostHosts []byte, extra []string) ([]by
 		}
 	}
 	for _, h := range extra {
-		name, ip, ok := strings.Cut(h, ":")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("invalid --add-host %s: want name:ip", quote.Value(h))
-		}
-		// A space, tab or newline in the name would add names or whole lines to the file.
-		if i := strings.IndexFunc(name, badHostsRune); i >= 0 {
-			r, _ := utf8.DecodeRuneInString(name[i:])
-			return nil, fmt.Errorf("invalid --add-host %s: the name contains %s", quote.Value(h), quote.Value(string(r)))
-		}
-		if ip == "host-gateway" {
-			return nil, fmt.Errorf("--add-host %s: host-gateway: %w", quote.Value(h), ErrUnsupported)
+		name, ip, err := splitExtraHost(h)
+		if err != nil {
+			return nil, err
 		}
 		// As docker, which says no more: netip's reason ("IPv4 field has value >255") would
 		// quote the address a second time, uncut.
-		addr, err := parseIP(strings.Trim(ip, "[]"))
+		addr, err := parseIP(unbracket(ip))
 		if err != nil {
 			return nil, fmt.Errorf("invalid IP address in --add-host: %s", quote.Value(ip))
 		}
@@ -77,11 +69,59 @@ func parseIP(s string) (netip.Addr, error) {
 // whitespace and control characters.
 func badHostsRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
-// validateHostname checks a container's hostname as RFC 1123 names a host: dot-separated
-// labels of letters, digits and '-', none starting or ending with '-'. It becomes the UTS
-// name, which the kernel takes up to 64 bytes (HOST_NAME_MAX) and with any byte, and a line
-// of /etc/hosts, where a newline or a tab would add lines or names of the user's own. A label
-// may have the 64 bytes the kernel allows, not only DNS's 63, as docker does not check them.
+// NormalizeExtraHost reads an --add-host value as docker's CLI (opts.ValidateExtraHost) and
+// returns it as "name:ip", the form docker's API and inspect carry and hostsFile reads again.
+func NormalizeExtraHost(h string) (string, error) {
+	name, ip, err := splitExtraHost(h)
+	if err != nil {
+		return "", err
+	}
+	if _, err := parseIP(unbracket(ip)); err != nil {
+		return "", fmt.Errorf("invalid IP address in --add-host: %s", quote.Value(ip))
+	}
+	return name + ":" + unbracket(ip), nil
+}
+
+// splitExtraHost splits an --add-host value as docker's CLI (opts.ValidateExtraHost, docker
+// 25 and later): "name=ip" at the first '=' if there is one, else "name:ip" at the first ':',
+// so that "h:::1" and "h=::1" both name ::1; a name holding ':' is refused. The address is
+// returned as given, brackets and all (see unbracket). docker's "host-gateway" names the host's
+// address on the container's bridge network, which strata does not make: it is refused.
+func splitExtraHost(h string) (name, ip string, err error) {
+	name, ip, ok := strings.Cut(h, "=")
+	if !ok {
+		name, ip, ok = strings.Cut(h, ":")
+	}
+	if !ok || name == "" || strings.Contains(name, ":") {
+		return "", "", fmt.Errorf("invalid --add-host %s: want name:ip or name=ip", quote.Value(h))
+	}
+	// A space, tab or newline in the name would add names or whole lines to the file.
+	if i := strings.IndexFunc(name, badHostsRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[i:])
+		return "", "", fmt.Errorf("invalid --add-host %s: the name contains %s", quote.Value(h), quote.Value(string(r)))
+	}
+	if ip == "host-gateway" {
+		return "", "", fmt.Errorf("--add-host %s: host-gateway is the host's address on a bridge network, and strata runs none (--network none or host): %w", quote.Value(h), ErrUnsupported)
+	}
+	return name, ip, nil
+}
+
+// unbracket takes an --add-host address out of the square brackets around it, as docker's
+// CLI does ("[::1]", and "[127.0.0.1]" too); a lone bracket stays, for the address to be
+// refused.
+func unbracket(ip string) string {
+	if len(ip) > 2 && ip[0] == '[' && ip[len(ip)-1] == ']' {
+		return ip[1 : len(ip)-1]
+	}
+	return ip
+}
+
+// validateHostname checks a container's hostname as docker does since it dropped its RFC
+// 1123 check: at most the 64 bytes the kernel's sethostname takes
+// (HOST_NAME_MAX), any byte but those that would break the files it is written to. It is the
+// whole of /etc/hostname and a name on a line of /etc/hosts, where whitespace or a control
+// character (a newline, a tab, a NUL) would end the name or the line and add names or lines
+// of the user's own, and a '#' would start a comment.
 func validateHostname(h string) error {
 	if len(h) > 64 {
 		return fmt.Errorf("invalid hostname %s: longer than 64 bytes", quote.Value(h))
@@ -89,15 +129,9 @@ func validateHostname(h string) error {
 	if h == "" {
 		return nil // no ID to name it after: no hostname, and no line in /etc/hosts
 	}
-	for _, label := range strings.Split(h, ".") {
-		ok := label != "" && label[0] != '-' && label[len(label)-1] != '-'
-		for i := 0; ok && i < len(label); i++ {
-			c := label[i]
-			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
-		}
-		if !ok {
-			return fmt.Errorf("invalid hostname %s: want dot-separated labels of letters, digits and '-' (RFC 1123)", quote.Value(h))
-		}
+	if i := strings.IndexFunc(h, func(r rune) bool { return badHostsRune(r) || r == '#' }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(h[i:])
+		return fmt.Errorf("invalid hostname %s: contains %s, which /etc/hosts cannot hold in a name", quote.Value(h), quote.Value(string(r)))
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func TestEtcAddressErrors(t *testing.T) {
 		{[]string{"x:999.1.1.1"}, nil, `invalid IP address in --add-host: "999.1.1.1"`},
 		{[]string{"x:[::g]"}, nil, `invalid IP address in --add-host: "[::g]"`},
 		{[]string{"x:" + long}, nil, `invalid IP address in --add-host: "` + long[:64] + `"… (1000 bytes)`},
-		{[]string{"noip\x1b"}, nil, `invalid --add-host "noip\x1b": want name:ip`},
+		{[]string{"noip\x1b"}, nil, `invalid --add-host "noip\x1b": want name:ip or name=ip`},
 		{nil, []string{"999.1.1.1"}, `invalid IP address in --dns: "999.1.1.1"`},
 		{nil, []string{"1.1.1.1", "dns.example\n"}, `invalid IP address in --dns: "dns.example\n"`},
 	} {

@@ -23,6 +23,13 @@ func lastCap() int {
 	return n
 }
 
+// inBoundingSet says whether capability c is in the calling thread's bounding set; a
+// capability this kernel does not know is not (PR_CAPBSET_READ fails with EINVAL).
+func inBoundingSet(c int) bool {
+	ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+	return err == nil && ok == 1
+}
+
 // dropPrivileges switches to user and leaves exactly caps. Order matters:
 //
 //  1. the bounding set shrinks first, while we still hold CAP_SETPCAP; after execve a root
@@ -53,6 +60,7 @@ func dropPrivileges(u User, caps []int) error {
 	}
 	// A capability strata itself lacks (root without CAP_SYS_RESOURCE on some hosts) cannot
 	// be given: keep the requested ones this thread still holds, as docker --privileged does.
+	// One named by --cap-add was refused before the container was made (capabilities).
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var have [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &have[0]); err != nil {
