@@ -511,7 +511,9 @@ func TestWaitAutoRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := testContainer(t, s, "", "sh", "-c", "sleep 0.2; exit 3")
+	// A second of margin: on a loaded machine Start can return after a shorter command ended,
+	// and a Wait that comes after the removal finds no container to wait for.
+	c := testContainer(t, s, "", "sh", "-c", "sleep 1; exit 3")
 	c.Config.AutoRemove = true
 	if err := c.SaveConfig(); err != nil {
 		t.Fatal(err)
