@@ -580,6 +580,15 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 	if path.IsAbs(cwd) {
 		cwd = path.Clean(cwd)
 	}
+	// Kept in docker's name:ip form, whichever separator was typed, as inspect shows them.
+	var extraHosts []string
+	for _, h := range o.addHosts {
+		n, err := runner.NormalizeExtraHost(h)
+		if err != nil {
+			return runner.Spec{}, err
+		}
+		extraHosts = append(extraHosts, n)
+	}
 	s := runner.Spec{
 		Args:       argv,
 		Env:        env,
@@ -595,7 +604,7 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		CapDrop:    o.capDrop,
 		Privileged: o.privileged,
 		Init:       o.init,
-		ExtraHosts: o.addHosts,
+		ExtraHosts: extraHosts,
 		DNS:        o.dns,
 		Mounts:     mounts,
 		Ulimits:    ulimits,
