@@ -100,6 +100,15 @@ func (l *storeLayer) Compressed() (io.ReadCloser, error) { return l.s.openVerifi
 // match is ErrNotFound. Parsing short names ("alpine") into full refs is registry's job: cmd
 // should try the argument as given, then normalized.
 func (s *Store) FindImage(q string) (Ref, error) {
+	return s.FindImageWith(q, nil)
+}
+
+// FindImageWith is FindImage that also finds, by ID or digest or a prefix of either, the
+// unnamed images roots name (the images containers were created from, as Unnamed takes
+// them): docker finds a dangling image by its ID as any other. Such an image is found with
+// Name "" and its manifest's (or index's) descriptor. A prefix is matched against named and
+// unnamed images alike: one that matches two different images is ErrAmbiguous.
+func (s *Store) FindImageWith(q string, roots []v1.Hash) (Ref, error) {
 	refs, err := s.List()
 	if err != nil {
 		return Ref{}, err
@@ -114,6 +123,17 @@ func (s *Store) FindImage(q string) (Ref, error) {
 		return Ref{}, fmt.Errorf("finding image %s: %w", q, ErrNotFound)
 	}
 	var found []Ref
+	var first string // what found[0] is called in an error
+	add := func(r Ref, label string) error {
+		if len(found) == 0 {
+			first = label
+		}
+		if len(found) == 0 || found[0].Descriptor.Digest == r.Descriptor.Digest {
+			found = append(found, r)
+			return nil
+		}
+		return fmt.Errorf("finding image %s: %w: matches %s and %s", q, ErrAmbiguous, first, label)
+	}
 	for _, r := range refs {
 		match := strings.HasPrefix(r.Descriptor.Digest.Hex, prefix)
 		if !match {
@@ -125,10 +145,23 @@ func (s *Store) FindImage(q string) (Ref, error) {
 			}
 			match = strings.HasPrefix(img.m.Config.Digest.Hex, prefix)
 		}
-		if match && (len(found) == 0 || found[0].Descriptor.Digest == r.Descriptor.Digest) {
-			found = append(found, r)
-		} else if match {
-			return Ref{}, fmt.Errorf("finding image %s: %w: matches %s and %s", q, ErrAmbiguous, found[0].Name, r.Name)
+		if match {
+			if err := add(r, r.Name); err != nil {
+				return Ref{}, err
+			}
+		}
+	}
+	if len(roots) > 0 {
+		unnamed, err := s.Unnamed(roots)
+		if err != nil {
+			return Ref{}, err
+		}
+		for _, u := range unnamed {
+			if strings.HasPrefix(u.ID.Hex, prefix) || strings.HasPrefix(u.Manifest.Digest.Hex, prefix) {
+				if err := add(Ref{Descriptor: u.Manifest}, short(u.ID)); err != nil {
+					return Ref{}, err
+				}
+			}
 		}
 	}
 	if len(found) == 0 {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
@@ -252,20 +253,25 @@ func readCard(g *globals, c *runner.Container) (*proccard.Card, error) {
 	return card, nil
 }
 
-// layerBlobs maps the DiffIDs of c's image to their compressed blobs. An image that is gone
-// from the store (removed after the container was made) gives an empty map: the card then
-// names the layers by DiffID only.
+// layerBlobs maps the DiffIDs of c's image to their compressed blobs. The image is the one
+// the container recorded, by its ID: named or dangling, the collection keeps it while the
+// container exists. The name it was made from is never asked: once that tag moved, it named
+// another image's blobs. An image that cannot be found (a container made before strata
+// recorded image IDs) gives an empty map: the card then names the layers by DiffID only.
 func layerBlobs(g *globals, c *runner.Container) map[string]proccard.Blob {
 	out := map[string]proccard.Blob{}
+	id, err := v1.NewHash(c.Config.ImageID)
+	if err != nil {
+		return out
+	}
 	store, err := g.openStore()
 	if err != nil {
 		return out
 	}
-	ref, err := store.FindImage(c.Config.ImageID)
+	// The full ID, which only this image has: no prefix, no name.
+	ref, err := store.FindImageWith(id.String(), []v1.Hash{id})
 	if err != nil {
-		if ref, err = store.FindImage(c.Config.Image); err != nil {
-			return out
-		}
+		return out
 	}
 	info, err := store.Info(ref)
 	if err != nil {

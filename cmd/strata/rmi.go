@@ -59,12 +59,13 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 	for _, a := range args {
 		name, info, err := findImageInfo(store, a)
 		if err != nil {
-			if d, ok := findDangling(store, list, a); ok {
-				// No name to untag: a container uses it, or it would not be kept.
-				errs = append(errs, danglingConflict(list, d, force))
-				continue
-			}
 			errs = append(errs, err)
+			continue
+		}
+		if name == "" {
+			// A dangling image, by its ID: no name to untag, and a container uses it, or
+			// it would not be kept.
+			errs = append(errs, danglingConflict(list, info, force))
 			continue
 		}
 		all, err := namesOf(store, info.Manifest.Digest)

@@ -107,15 +107,19 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 
 // findRef finds a stored image by the user's words, as the image commands do: a reference
 // ("alpine" is docker.io/library/alpine:latest) or an ID prefix. It does not open the image,
-// so a ref naming a multi-platform index is found too.
+// so a ref naming a multi-platform index is found too. An ID (or a prefix) finds a dangling
+// image, one a container was created from and no name reaches any more, as docker finds
+// one: it is found with Name "". A prefix of two images' IDs, named or dangling, is
+// ambiguous.
 func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 	name := arg
 	if ref, err := registry.ParseReference(arg); err == nil {
 		name = ref.String()
 	}
-	r, err := store.FindImage(name)
+	roots := danglingRoots(store, arg)
+	r, err := store.FindImageWith(name, roots)
 	if errors.Is(err, cache.ErrNotFound) && name != arg {
-		r, err = store.FindImage(arg)
+		r, err = store.FindImageWith(arg, roots)
 	}
 	if errors.Is(err, cache.ErrNotFound) {
 		r, err = findByRepoDigest(store, arg)
