@@ -68,7 +68,9 @@ func imageCreated(store *cache.Store, name string, rows []imageRow) (time.Time, 
 		return time.Time{}, err
 	}
 	for _, row := range rows {
-		if row.ref == r.Name {
+		// A dangling image, found by its ID, has no name to tell it from another: its
+		// manifest (or index) digest does.
+		if row.ref == r.Name && (r.Name != "" || row.Digest == r.Descriptor.Digest.String()) {
 			return row.CreatedAt, nil
 		}
 	}
