@@ -251,8 +251,12 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 }
 
 // annotations name an image in index.json as containerd and skopeo both read it: the full
-// name in each key.
+// name in each key. An image saved by ID (a dangling one) has no name, and none is written,
+// as docker save <ID> writes none.
 func (s *saver) annotations(name string) map[string]string {
+	if name == "" {
+		return map[string]string{}
+	}
 	if ref, err := registry.ParseReference(name); err == nil {
 		name = ref.String()
 	}
