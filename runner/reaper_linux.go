@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,31 +16,55 @@ import (
 // from signals it does not handle; the reaper starts the command as its child, forwards every
 // signal to it, reaps whatever exits, and leaves with the command's status (tini's job).
 // argv: reaperMarker, resolved path, command argv...
+//
+// The pids controller counts threads, so the reaper's count against --pids-limit (see
+// minInitPidsLimit). It starts the command with syscall.ForkExec: os.StartProcess first
+// clones a throwaway child to probe pidfd support, one more task at the worst moment. GC is
+// off: the reaper allocates nothing per signal, and the forced GC every two minutes would
+// want a worker. Reaping and forwarding are raw syscalls (wait4 with WNOHANG and kill do not
+// block), which never hand the P to another thread.
+//
+// Its threads are the runtime's (the main one, sysmon, those it starts to run goroutines
+// while others block) and os/signal's (the thread locked to its mask-keeping goroutine, the
+// template thread that locking starts, the one parked in its receiver). os/signal is the
+// only lossless way for Go to get SIGTERM, SIGINT, SIGHUP, SIGQUIT or SIGCHLD: the runtime
+// unblocks those on every thread it starts, sysmon included, so tini's way (block them all
+// and wait in rt_sigtimedwait on the main thread) left another thread to take one that came
+// while the main one was not waiting, and drop it (PID 1 of a pid namespace drops a signal it
+// has no handler for). That design ran in 4 threads, but lost the SIGTERM of
+// TestRunInitForwardsSignals about once in 40 runs on a loaded host.
 func runReaper() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "strata-init: want a command")
 		os.Exit(ExitOwnError)
 	}
+	debug.SetGCPercent(-1)
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
-	child, err := os.StartProcess(os.Args[1], os.Args[2:], &os.ProcAttr{
+	pid, err := syscall.ForkExec(os.Args[1], os.Args[2:], &syscall.ProcAttr{
 		Env:   os.Environ(),
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Files: []uintptr{0, 1, 2},
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "strata-init: exec: %q: %v\n", os.Args[2], err)
 		os.Exit(ExitCannotInvoke)
 	}
+	// The command may have exited before the loop looks at its SIGCHLD.
+	if code, done := reap(pid); done {
+		os.Exit(code)
+	}
 	for s := range sigs {
 		switch s {
 		case unix.SIGCHLD:
-			if code, done := reap(child.Pid); done {
+			if code, done := reap(pid); done {
 				os.Exit(code)
 			}
 		case unix.SIGURG:
 			// The Go runtime preempts goroutines with SIGURG; not the user's signal.
 		default:
-			_ = child.Signal(s)
+			if sig, ok := s.(syscall.Signal); ok {
+				unix.RawSyscall(unix.SYS_KILL, uintptr(pid), uintptr(sig), 0)
+			}
 		}
 	}
 }
@@ -47,11 +74,14 @@ func runReaper() {
 func reap(pid int) (code int, done bool) {
 	for {
 		var ws unix.WaitStatus
-		p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err != nil || p <= 0 {
+		p, _, e := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), unix.WNOHANG, 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 || int(p) <= 0 {
 			return code, done
 		}
-		if p == pid {
+		if int(p) == pid {
 			done = true
 			code = ws.ExitStatus()
 			if ws.Signaled() {

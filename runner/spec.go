@@ -156,7 +156,7 @@ func (s Spec) validate() error {
 }
 
 // validateInput checks what the user chose (command, working directory, network, seccomp,
-// capabilities, hostname, --add-host, --dns, --ulimit, --shm-size), so that a bad value fails before a container is created.
+// capabilities, hostname, --add-host, --dns, --ulimit, --shm-size, the --pids-limit of --init), so that a bad value fails before a container is created.
 func (s Spec) validateInput() error {
 	if len(s.Args) == 0 {
 		return ErrNoCommand
@@ -203,6 +203,9 @@ func (s Spec) validateInput() error {
 		if err := u.validate(); err != nil {
 			return fmt.Errorf("invalid ulimit %s: %w", u.Name, err)
 		}
+	}
+	if err := validateInitPids(s); err != nil {
+		return err
 	}
 	if s.ShmSize < 0 {
 		// docker's daemon refuses it in these words; its CLI, as strata's, takes no sign.
