@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/v1/random"
-
-	"github.com/strata-run/strata/cache"
 )
 
 // TestDanglingImageByID: a dangling image (its tag moved while a container uses it) is found
@@ -22,45 +17,8 @@ func TestDanglingImageByID(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a container")
 	}
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := strata(t, root, nil, "tag", "busybox:1.38.0-musl", "app:latest"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := strata(t, root, nil, "rmi", "busybox:1.38.0-musl"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = strata(t, root, nil, "rm", "-f", "user")
-		_, _ = strata(t, root, nil, "rm", "-f", "byid")
-	})
-	if _, err := strata(t, root, nil, "create", "--name", "user", "app:latest", "true"); err != nil {
-		t.Fatal(err)
-	}
-	store, err := cache.Open(filepath.Join(root, "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.FindImage("docker.io/library/app:latest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := store.Info(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.WriteImage(context.Background(), "docker.io/library/other:1", other, cache.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := strata(t, root, nil, "tag", "other:1", "app:latest"); err != nil {
-		t.Fatal(err)
-	}
+	root, old := containerOfMovedTag(t)
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "byid") })
 	id := old.ID.String()
 	short := shortID(id)
 

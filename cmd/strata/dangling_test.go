@@ -24,46 +24,14 @@ func TestDanglingImageOfContainer(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates a container")
 	}
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := strata(t, root, nil, "tag", "busybox:1.38.0-musl", "app:latest"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := strata(t, root, nil, "rmi", "busybox:1.38.0-musl"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "user") })
-	if _, err := strata(t, root, nil, "create", "--name", "user", "app:latest", "true"); err != nil {
-		t.Fatal(err)
-	}
-	store, err := cache.Open(filepath.Join(root, "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.FindImage("docker.io/library/app:latest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := store.Info(r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, info := containerOfMovedTag(t)
 	oldID := shortID(info.ID.String())
 	var blobs []v1.Hash
 	for _, b := range info.Blobs { // manifest, config, layers (and index, for one)
 		blobs = append(blobs, b.Digest)
 	}
-	// Another image, and the tag moved to it.
-	other, err := random.Image(512, 1)
+	store, err := cache.Open(filepath.Join(root, "oci"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.WriteImage(context.Background(), "docker.io/library/other:1", other, cache.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := strata(t, root, nil, "tag", "other:1", "app:latest"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -186,4 +154,47 @@ func TestPsImageOfMovedTag(t *testing.T) {
 	if out, err := strata(t, root, nil, "images", "-q", "--filter", "dangling=true"); err != nil || out != "" {
 		t.Errorf("images --filter dangling=true = %q, %v; want none (keep:1 names the image)", out, err)
 	}
+}
+
+// containerOfMovedTag makes the state of an audit: busybox loaded as app:latest alone, a
+// container "user" created from it, then app:latest moved to another image. It returns the
+// root and what the container's image was.
+func containerOfMovedTag(t *testing.T) (root string, old cache.ImageInfo) {
+	t.Helper()
+	root = t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "tag", "busybox:1.38.0-musl", "app:latest"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "rmi", "busybox:1.38.0-musl"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "user") })
+	if _, err := strata(t, root, nil, "create", "--name", "user", "app:latest", "true"); err != nil {
+		t.Fatal(err)
+	}
+	store, err := cache.Open(filepath.Join(root, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.FindImage("docker.io/library/app:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old, err = store.Info(r); err != nil {
+		t.Fatal(err)
+	}
+	other, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteImage(context.Background(), "docker.io/library/other:1", other, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "tag", "other:1", "app:latest"); err != nil {
+		t.Fatal(err)
+	}
+	return root, old
 }
