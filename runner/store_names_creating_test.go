@@ -129,14 +129,21 @@ func TestRemoveKilledPreparing(t *testing.T) {
 	if err := s.Remove(context.Background(), got, false); err != nil {
 		t.Fatalf("Remove = %v", err)
 	}
+	wantAllGone(t, s, c, "x", "Remove")
+}
+
+// wantAllGone fails t unless c's dir, its cgroup and the link of its name are gone; who
+// names what should have removed them.
+func wantAllGone(t *testing.T, s *Store, c *Container, name, who string) {
+	t.Helper()
 	if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Remove left the dir (%v)", err)
+		t.Errorf("%s left the dir (%v)", who, err)
 	}
 	if _, err := cgroups.Load(c.ID); !errors.Is(err, cgroups.ErrNotFound) {
-		t.Errorf("Remove left the cgroup (%v)", err)
+		t.Errorf("%s left the cgroup (%v)", who, err)
 	}
-	if _, err := os.Lstat(s.nameLink("x")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Remove left the name link (%v)", err)
+	if _, err := os.Lstat(s.nameLink(name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s left the name link (%v)", who, err)
 	}
 }
 
@@ -219,15 +226,7 @@ func TestSweepOrphansKilledPreparing(t *testing.T) {
 	if err := s.sweepOrphans(); err != nil {
 		t.Fatalf("sweepOrphans = %v", err)
 	}
-	if _, err := os.Lstat(dead.Dir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the sweep left the dir of the killed create (%v)", err)
-	}
-	if _, err := cgroups.Load(dead.ID); !errors.Is(err, cgroups.ErrNotFound) {
-		t.Errorf("the sweep left the cgroup of the killed create (%v)", err)
-	}
-	if _, err := os.Lstat(s.nameLink("dead")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the sweep left the name link of the killed create (%v)", err)
-	}
+	wantAllGone(t, s, dead, "dead", "the sweep of the killed create")
 	for _, c := range []*Container{whole, live} {
 		if _, err := os.Lstat(c.Dir); err != nil {
 			t.Errorf("the sweep removed %s: %v", c.Config.Name, err)
