@@ -1,11 +1,13 @@
 package runner
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -19,7 +21,44 @@ import (
 // docker, a FIFO with no writer blocks until one comes and a terminal until it is read; an
 // endless device (/dev/zero) stops at max with an error wrapping safefile.ErrTooBig. A
 // directory is refused in one line.
+//
+// A file is read once per process (and cap): a FIFO or <(…) read a second time would block for
+// good, its writer gone, and the CLI reads every such file first, before it holds a lock or
+// starts anything that would wait on that read (PreloadUserFiles).
 func ReadUserFile(path string, max int64) ([]byte, error) {
+	key := userFileKey{path, max}
+	if v, ok := userFiles.Load(key); ok {
+		r := v.(userFileResult)
+		return bytes.Clone(r.data), r.err
+	}
+	data, err := readUserFile(path, max)
+	userFiles.Store(key, userFileResult{data, err})
+	return bytes.Clone(data), err
+}
+
+// userFiles holds what ReadUserFile read in this process.
+var userFiles sync.Map // userFileKey → userFileResult
+
+type userFileKey struct {
+	path string
+	max  int64
+}
+
+type userFileResult struct {
+	data []byte
+	err  error
+}
+
+// PreloadUserFiles reads the --env-file files of a run or create, as MergeEnv will, so that
+// a FIFO whose writer is slow blocks before the CLI holds the store's collection lock or
+// starts the container's init; errors are left for MergeEnv to report.
+func PreloadUserFiles(envFiles []string) {
+	for _, f := range envFiles {
+		_, _ = ReadUserFile(f, maxEnvFile)
+	}
+}
+
+func readUserFile(path string, max int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, err

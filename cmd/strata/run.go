@@ -218,6 +218,13 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			return withCode(runner.ExitOwnError, err)
 		}
 	}
+	// Files the user named are read before anything is made or held: a FIFO or <(…) blocks
+	// until its writer comes, as with docker, and nothing may wait on it meanwhile (the
+	// collection lock, an early init). Their errors come from spec, which reads them again.
+	runner.PreloadUserFiles(o.envFiles)
+	for _, p := range o.seccompProfiles() {
+		_, _ = runner.ReadUserFile(p, maxSeccompProfile)
+	}
 	id, err := runner.NewID()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -615,10 +622,7 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		return runner.Spec{}, err
 	}
 	for _, so := range o.securityOpt {
-		k, v, hasValue := strings.Cut(so, "=")
-		if !hasValue && k != "no-new-privileges" {
-			k, v, hasValue = strings.Cut(so, ":") // docker's older form, seccomp:unconfined
-		}
+		k, v, hasValue := splitSecurityOpt(so)
 		switch {
 		case k == "no-new-privileges" && !hasValue:
 			s.NoNewPrivileges = true
@@ -677,3 +681,24 @@ func firstNonEmpty(s ...string) string {
 
 // maxSeccompProfile bounds a --security-opt seccomp=FILE; Docker's default profile is 20 KB.
 const maxSeccompProfile = 4 << 20
+
+// splitSecurityOpt splits a --security-opt value at its '=' (or docker's older ':', as in
+// seccomp:unconfined); hasValue is false when it has neither.
+func splitSecurityOpt(so string) (k, v string, hasValue bool) {
+	k, v, hasValue = strings.Cut(so, "=")
+	if !hasValue && k != "no-new-privileges" {
+		k, v, hasValue = strings.Cut(so, ":")
+	}
+	return k, v, hasValue
+}
+
+// seccompProfiles lists the files --security-opt seccomp=FILE names.
+func (o *runOptions) seccompProfiles() []string {
+	var files []string
+	for _, so := range o.securityOpt {
+		if k, v, ok := splitSecurityOpt(so); ok && k == "seccomp" && v != "" && v != "unconfined" && v != "builtin" {
+			files = append(files, v)
+		}
+	}
+	return files
+}
