@@ -677,18 +677,31 @@ func (s *Store) RemoveOrphans(list []*Container) (kept []*Container, err error) 
 // pid and start time until one is found whose monitor is gone: a directory listing and a stat
 // per container, and for a running --rm one a read of its state and of its monitor's stat.
 func (s *Store) SweepOrphans() error {
-	err := s.sweepOrphans()
+	err := s.sweepOrphans(false)
 	if cerr := SweepCgroups(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	return err
 }
 
-// sweepOrphans is SweepOrphans without SweepCgroups. A --rm container costs a stat, a read
-// of its state and, if its monitor is in this pid namespace, one of the monitor's
-// /proc/<pid>/stat, in eight syscalls: the rest (loading it whole, its cgroup) is for one
-// whose monitor looks gone.
-func (s *Store) sweepOrphans() error {
+// SweepLeftovers is SweepOrphans that also removes the dirs of creates killed while they
+// prepared their container (removeAbandoned), for rm and prune: it looks for a creating mark
+// in every container without a waiters file, which a run's sweep, on every run's exit, does
+// not pay for (the next create of such a dir's name removes it too, removedOrphanNamed).
+func (s *Store) SweepLeftovers() error {
+	err := s.sweepOrphans(true)
+	if cerr := SweepCgroups(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}
+
+// sweepOrphans is SweepOrphans (SweepLeftovers with abandoned) without SweepCgroups. A --rm
+// container costs a stat, a read of its state and, if its monitor is in this pid namespace,
+// one of the monitor's /proc/<pid>/stat, in eight syscalls: the rest (loading it whole, its
+// cgroup) is for one whose monitor looks gone. With abandoned, any container without a
+// waiters file or a state.json costs a stat more, of its creating mark.
+func (s *Store) sweepOrphans(abandoned bool) error {
 	var errs []error
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -699,7 +712,9 @@ func (s *Store) sweepOrphans() error {
 	// Dirs with a creating mark and no state.json: being created, or abandoned by a create
 	// killed while it prepared them (removeAbandoned), judged below under the store lock.
 	var marked []string
-	hasMark := func(dir string) bool { return unix.Lstat(filepath.Join(dir, creatingFile), &fst) == nil }
+	hasMark := func(dir string) bool {
+		return abandoned && unix.Lstat(filepath.Join(dir, creatingFile), &fst) == nil
+	}
 	for _, e := range entries {
 		if !e.IsDir() || len(e.Name()) != 64 || !isHexID(e.Name()) {
 			continue

@@ -34,7 +34,7 @@ func BenchmarkSweepOrphans(b *testing.B) {
 func BenchmarkSweepOrphanContainers(b *testing.B) {
 	s := benchStore(b)
 	for b.Loop() {
-		if err := s.sweepOrphans(); err != nil {
+		if err := s.sweepOrphans(false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -223,10 +223,26 @@ func TestSweepOrphansKilledPreparing(t *testing.T) {
 	if err := errors.Join(cg.Release(), mark.Unlock()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.sweepOrphans(); err != nil {
+	// A killed `run --rm`'s create: its waiters file made, its state.json not.
+	deadRm, markRm := halfMade(t, s, "deadrm")
+	if err := os.WriteFile(filepath.Join(deadRm.Dir, waitersFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := markRm.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	// A run's sweep leaves them (the next create of the name removes one).
+	if err := s.sweepOrphans(false); err != nil {
+		t.Fatalf("sweepOrphans(false) = %v", err)
+	}
+	if _, err := os.Lstat(dead.Dir); err != nil {
+		t.Errorf("a run's sweep looked for abandoned dirs: %v", err)
+	}
+	if err := s.sweepOrphans(true); err != nil {
 		t.Fatalf("sweepOrphans = %v", err)
 	}
 	wantAllGone(t, s, dead, "dead", "the sweep of the killed create")
+	wantAllGone(t, s, deadRm, "deadrm", "the sweep of the killed --rm create")
 	for _, c := range []*Container{whole, live} {
 		if _, err := os.Lstat(c.Dir); err != nil {
 			t.Errorf("the sweep removed %s: %v", c.Config.Name, err)

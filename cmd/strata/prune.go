@@ -46,7 +46,7 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 		// The --rm containers of killed runs go first: their layers and images are garbage
 		// too. Best effort, as rm's sweep.
 		if containers, err := g.openContainers(); err == nil {
-			_ = containers.SweepOrphans()
+			_ = containers.SweepLeftovers()
 		}
 	}
 	var unused []cache.ImageInfo

@@ -45,7 +45,7 @@ func newRmCmd(g *globals) *cobra.Command {
 			// The --rm containers and the cgroups of killed runs (the cgroup is made before the
 			// container dir, so no rm can name it). Best effort: what it cannot delete is no
 			// failure of this rm.
-			_ = store.SweepOrphans()
+			_ = store.SweepLeftovers()
 			return errors.Join(errs...)
 		},
 	}
