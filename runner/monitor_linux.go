@@ -432,7 +432,6 @@ func runMonitor() {
 		}
 	}
 	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
-		dropSealedExe()
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})
 		// What starting the container allocated (the seccomp filter's compilation above

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,12 +58,8 @@ func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imag
 
 // imageCreated is the creation time of the stored image name (a name or an image ID).
 func imageCreated(store *cache.Store, name string, rows []imageRow) (time.Time, error) {
-	r, err := findRef(store, name)
+	r, err := findRef(store, name) // a dangling image too, by its ID
 	if err != nil {
-		// A dangling image (a row with no name) is found by its ID, as docker finds it.
-		if row, ok := danglingRow(name, rows); ok {
-			return row.CreatedAt, nil
-		}
 		return time.Time{}, err
 	}
 	for _, row := range rows {
@@ -137,25 +132,6 @@ func referenceArg(arg string) (string, error) {
 
 // badPattern says what a reference pattern that path.Match refuses lacks.
 const badPattern = "not a pattern (*, ? and [a-z] match, a [ needs its ])"
-
-// danglingRow finds the dangling row (no name) whose image ID is id or starts with it; an ID
-// prefix of two such images finds none.
-func danglingRow(id string, rows []imageRow) (imageRow, bool) {
-	prefix := strings.TrimPrefix(id, "sha256:")
-	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
-		return imageRow{}, false
-	}
-	var found []imageRow
-	for _, r := range rows {
-		if r.dangling() && strings.HasPrefix(strings.TrimPrefix(r.ID, "sha256:"), prefix) && !slices.ContainsFunc(found, func(f imageRow) bool { return f.ID == r.ID }) {
-			found = append(found, r)
-		}
-	}
-	if len(found) != 1 {
-		return imageRow{}, false
-	}
-	return found[0], true
-}
 
 // dangling reports whether the row is a dangling image's, as docker says: neither repository
 // nor tag.

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -189,29 +188,6 @@ func singleReference(names []string) bool {
 		single = ref.Name()
 	}
 	return len(canonical) == 1 && canonical[single]
-}
-
-// findDangling finds, by its ID or manifest digest or a prefix of either, a dangling image: one
-// that a container in list uses and no name reaches (its tag moved, or rmi -f untagged it).
-func findDangling(store *cache.Store, list []*runner.Container, arg string) (cache.ImageInfo, bool) {
-	prefix := strings.TrimPrefix(arg, "sha256:")
-	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
-		return cache.ImageInfo{}, false
-	}
-	dangling, err := danglingImages(store, list)
-	if err != nil {
-		return cache.ImageInfo{}, false
-	}
-	var found []cache.ImageInfo
-	for _, d := range dangling {
-		if strings.HasPrefix(d.ID.Hex, prefix) || strings.HasPrefix(d.Manifest.Digest.Hex, prefix) {
-			found = append(found, d)
-		}
-	}
-	if len(found) != 1 {
-		return cache.ImageInfo{}, false
-	}
-	return found[0], true
 }
 
 // danglingConflict is rmi's refusal of a dangling image, in docker's words: a container uses

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -27,15 +26,11 @@ func newTagCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer func() { err = errors.Join(err, release()) }()
+			// A dangling image too, by its ID, as docker tags one (findRef looks among the
+			// images containers use): the way to name again an image whose tag moved.
 			src, err := findRef(store, args[0])
 			if err != nil {
-				// A dangling image, by its ID, as docker tags one: the way to name again
-				// an image a container uses after its tag moved.
-				d, ok := findDanglingFor(g, store, args[0])
-				if !ok {
-					return err
-				}
-				src = cache.Ref{Descriptor: d.Manifest}
+				return err
 			}
 			target, err := registry.ParseReference(args[1])
 			if err != nil {
@@ -52,17 +47,4 @@ func newTagCmd(g *globals) *cobra.Command {
 			return store.Tag(target.String(), desc)
 		},
 	}
-}
-
-// findDanglingFor is findDangling over the store's containers; none when they cannot be read.
-func findDanglingFor(g *globals, store *cache.Store, arg string) (cache.ImageInfo, bool) {
-	containers, err := g.openContainers()
-	if err != nil {
-		return cache.ImageInfo{}, false
-	}
-	list, err := containers.List()
-	if err != nil {
-		return cache.ImageInfo{}, false
-	}
-	return findDangling(store, list, arg)
 }
