@@ -32,7 +32,7 @@ func newLoadCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.input, "input", "i", "", "read from this archive (plain or gzip, zstd, xz, bzip2 compressed) or OCI layout directory instead of stdin")
+	f.StringVarP(&o.input, "input", "i", "", "read from this archive (plain or gzip, zstd, bzip2 compressed) or OCI layout directory instead of stdin")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing")
 	f.StringVar(&o.platform, "platform", "", "load only this os/arch[/variant] of a multi-platform image (default: the whole index when the archive holds every platform, else this host's)")
 	f.StringVar(&o.name, "name", "", "reference for an image the archive leaves unnamed")
