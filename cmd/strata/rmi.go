@@ -77,7 +77,17 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 		// from it needs -f) only with its last name: one tag, with any digest names of its
 		// repository. While other names keep the image, the name is only untagged.
 		check := !force && singleReference(all)
-		if !namesRef(a, name) {
+		if repo, ok := digestRepo(a); ok {
+			// NAME@DIGEST: strata keeps no row per digest, the repository's names carry
+			// it; they go, and only they: the image's names in other repositories stay.
+			names = nil
+			for _, n := range all {
+				if r, err := registry.ParseReference(n); err == nil && r.Name() == repo {
+					names = append(names, n)
+				}
+			}
+			check = !force && len(names) == len(all)
+		} else if !namesRef(a, name) {
 			// By ID, as docker: every name of the image goes, and an image with names
 			// in several repositories needs -f rather than losing one arbitrary name.
 			names, check = all, !force
@@ -138,6 +148,15 @@ func containerUsingImage(list []*runner.Container, info cache.ImageInfo) string 
 
 // namesRef reports whether the user's arg names the stored ref name, rather than being an
 // image ID (or a prefix of one) that found it.
+// digestRepo is the repository of arg when arg is a NAME@DIGEST reference.
+func digestRepo(arg string) (string, bool) {
+	ref, err := registry.ParseReference(arg)
+	if err != nil || ref.Digest() == "" {
+		return "", false
+	}
+	return ref.Name(), true
+}
+
 func namesRef(arg, name string) bool {
 	if arg == name {
 		return true
