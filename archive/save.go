@@ -149,8 +149,16 @@ func newSaver(store *cache.Store, refs []cache.Ref, opts SaveOptions, docker boo
 		if ref, err := registry.ParseReference(r.Name); err == nil {
 			s.cur = ref.Familiar()
 		}
+		if s.cur == "" {
+			// An image saved by ID (a dangling one) is named by it in errors.
+			s.cur = r.Descriptor.Digest.String()
+		}
 		if err := s.add(r, opts, docker); err != nil {
-			return nil, fmt.Errorf("%s: %w", r.Name, err)
+			name := r.Name
+			if name == "" {
+				name = s.cur
+			}
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return s, nil
