@@ -264,10 +264,10 @@ func procFDName(f *os.File) string {
 	return n
 }
 
-// removeIfSame removes name if it is still the file fi and still empty: one a failed save
-// created through a dangling link.
+// removeIfSame removes name if it is still the file fi: one a failed save created through a
+// dangling link, whatever the save wrote into it.
 func removeIfSame(name string, fi os.FileInfo) {
-	if got, err := os.Lstat(name); err == nil && os.SameFile(got, fi) && got.Size() == 0 {
+	if got, err := os.Lstat(name); err == nil && os.SameFile(got, fi) {
 		os.Remove(name)
 	}
 }
@@ -363,6 +363,10 @@ func writeSpecial(path string, fi os.FileInfo, fn func(io.Writer) error) (err er
 	}
 	if err == nil {
 		err = fn(f)
+	}
+	if err != nil && fi.Mode().IsRegular() {
+		// No half archive where the file was: it is left empty, as it was made ready.
+		_ = f.Truncate(0)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
