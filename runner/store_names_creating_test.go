@@ -201,9 +201,9 @@ func TestNameIndexLostWhileCreating(t *testing.T) {
 	}
 }
 
-// TestSweepOrphansKilledPreparing: the sweep of run, rm and prune removes the dir a create
-// killed while it prepared the container left (and its cgroup and name link), and keeps one
-// whose creator lives.
+// TestSweepOrphansKilledPreparing: the sweep of rm and prune (SweepLeftovers) removes the dir
+// a create killed while it prepared the container left (and its cgroup and name link), and
+// keeps one whose creator lives; the sweep at a run's exit does not look for them.
 func TestSweepOrphansKilledPreparing(t *testing.T) {
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
