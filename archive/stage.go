@@ -46,8 +46,6 @@ const copyBufSize = 1 << 20
 // the disk less than its floor (freespace.Floor) free for everything else, as layers.Apply does.
 const (
 	DefaultMaxSize int64 = 64 << 30
-	// spaceCheckInterval is how many staged bytes pass between two statfs calls.
-	spaceCheckInterval int64 = 16 << 20
 )
 
 // ErrTooLarge is returned by Load for an archive that stages more than LoadOptions.MaxSize
@@ -65,6 +63,8 @@ type stager struct {
 	// staged counts the bytes written to dir, against maxSize; unchecked counts those
 	// written since the last look at the free space.
 	staged, maxSize, unchecked int64
+	// interval is how many staged bytes pass between two statfs calls (0: at the first).
+	interval int64
 	// nameBytes counts the bytes of the names in src, against maxNameBytes.
 	nameBytes int
 }
@@ -278,11 +278,13 @@ func (b *boundedWriter) Write(p []byte) (int, error) {
 	if st.staged+int64(len(p)) > st.maxSize {
 		return 0, fmt.Errorf("%w: more than %d bytes once unpacked", ErrTooLarge, st.maxSize)
 	}
-	if st.unchecked += int64(len(p)); st.unchecked >= spaceCheckInterval {
+	if st.unchecked += int64(len(p)); st.unchecked >= st.interval {
 		st.unchecked = 0
+		st.interval = freespace.MaxCheckInterval
 		var fs unix.Statfs_t
 		if err := unix.Statfs(st.dir, &fs); err == nil {
 			floor := freespace.OfBlocks(fs.Blocks, fs.Bsize)
+			st.interval = freespace.CheckInterval(floor)
 			if free := int64(fs.Bavail) * fs.Bsize; free-int64(len(p)) < floor {
 				return 0, fmt.Errorf("%w: staging it would leave less than %s free in %s", ErrTooLarge, mib(floor), st.dir)
 			}

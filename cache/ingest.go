@@ -270,8 +270,8 @@ type blobWriter struct {
 	f   *os.File
 	h   hash.Hash
 	tee io.Writer
-	// minFree and unchecked: see checkSpace.
-	minFree, unchecked int64
+	// minFree, unchecked and interval: see checkSpace.
+	minFree, unchecked, interval int64
 	// dir is the store's directory, which a refusal for lack of space names.
 	dir string
 }
@@ -300,23 +300,23 @@ func MinFree(size int64) int64 { return freespace.Floor(size) }
 // ErrNoSpace is returned when a download would leave less than MinFree on the disk.
 var ErrNoSpace = errors.New("not enough free space")
 
-// spaceCheckInterval is how many bytes a download writes between two statfs calls.
-const spaceCheckInterval = 16 << 20
-
 // checkSpace fails once writing n more bytes would leave less than the minimum free: the
-// store's minFree if set, else MinFree of the file system's size. It asks the file system
-// every spaceCheckInterval bytes, not on each write.
+// store's minFree if set, else MinFree of the file system's size. It asks the file system at
+// the first write and then every freespace.CheckInterval bytes of the floor, not on each write.
 func (w *blobWriter) checkSpace(n int64) error {
 	w.unchecked += n
-	if w.unchecked < spaceCheckInterval && w.minFree == 0 {
+	if w.unchecked < w.interval && w.minFree == 0 {
 		return nil
 	}
 	w.unchecked = 0
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(int(w.f.Fd()), &fs); err != nil {
+		w.interval = freespace.MaxCheckInterval
 		return nil // a file system that cannot say is not refused for it
 	}
-	return roomFor(n, int64(fs.Bavail)*fs.Bsize, int64(fs.Blocks)*fs.Bsize, w.minFree, w.dir)
+	size := int64(fs.Blocks) * fs.Bsize
+	w.interval = freespace.CheckInterval(MinFree(size))
+	return roomFor(n, int64(fs.Bavail)*fs.Bsize, size, w.minFree, w.dir)
 }
 
 // roomFor fails when writing n more bytes to dir's file system, of size bytes with free

@@ -117,7 +117,7 @@ func (x *extractor) checkSpace(ctx context.Context) error {
 		// The default scales down on a small filesystem (freespace.Floor), and so does the
 		// interval: on a filesystem smaller than it, the write would hit ENOSPC first.
 		floor = freespace.OfBlocks(st.Blocks, int64(st.Bsize))
-		x.nextCheck = x.written + x.meta + min(spaceCheckInterval, max(floor/2, 64<<10))
+		x.nextCheck = x.written + x.meta + freespace.CheckInterval(floor)
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
 	if free < floor {

@@ -200,19 +200,20 @@ func TestApplyLowOnInodes(t *testing.T) {
 }
 
 // TestApplyDefaultFloorScales: the default free-space floor is 5% of a filesystem smaller
-// than 5 GiB (freespace.Floor), so a 20 MiB layer unpacks into a 100 MiB tmpfs (the fixed
+// than 5 GiB (freespace.Floor), so a 20 MiB layer unpacks into a 90 MiB tmpfs (the fixed
 // 256 MiB refused every layer of more than 16 MiB there), while a layer that would fill it
-// still stops with ErrLowDiskSpace before the disk is full.
+// still stops with ErrLowDiskSpace before the disk is full: 89 MiB crosses the 4.5 MiB floor
+// between two looks 16 MiB apart, so the interval must shrink with the floor too.
 func TestApplyDefaultFloorScales(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	for _, tc := range []struct {
 		name    string
 		size    int
 		wantErr error
-	}{{"fits", 20 << 20, nil}, {"fills it", 98 << 20, ErrLowDiskSpace}} {
+	}{{"fits", 20 << 20, nil}, {"fills it", 89 << 20, ErrLowDiskSpace}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=100m"); err != nil {
+			if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=90m"); err != nil {
 				t.Skipf("mounting a tmpfs: %v", err)
 			}
 			t.Cleanup(func() {
@@ -223,7 +224,7 @@ func TestApplyDefaultFloorScales(t *testing.T) {
 			layer := tarOf(t, file("big", strings.Repeat("x", tc.size), 0o644))
 			_, err := Apply(context.Background(), dir, bytes.NewReader(layer), Options{IgnoreOwners: true})
 			if !errors.Is(err, tc.wantErr) && (tc.wantErr != nil || err != nil) {
-				t.Fatalf("Apply(%d MiB into a 100 MiB tmpfs) = %v, want %v", tc.size>>20, err, tc.wantErr)
+				t.Fatalf("Apply(%d MiB into a 90 MiB tmpfs) = %v, want %v", tc.size>>20, err, tc.wantErr)
 			}
 		})
 	}

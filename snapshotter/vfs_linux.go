@@ -85,7 +85,7 @@ func (c *copier) check() error {
 	if c.scaled {
 		// The default floor, and the interval, scale down on a small filesystem.
 		floor = freespace.OfBlocks(st.Blocks, int64(st.Bsize))
-		c.nextCheck = c.written + min(copyCheckInterval, max(floor/2, 64<<10))
+		c.nextCheck = c.written + freespace.CheckInterval(floor)
 	}
 	if free := int64(st.Bavail) * int64(st.Bsize); free < floor {
 		return fmt.Errorf("%w: %d bytes left on the filesystem, want at least %d", layers.ErrLowDiskSpace, free, floor)

@@ -29,3 +29,13 @@ func OfBlocks(blocks uint64, bsize int64) int64 {
 	}
 	return Floor(int64(blocks) * bsize)
 }
+
+// MaxCheckInterval is how many bytes a write may go between two looks at the free space.
+const MaxCheckInterval int64 = 16 << 20
+
+// CheckInterval is how many bytes a write goes between two looks at the free space when it
+// keeps floor free: MaxCheckInterval, or less on a small filesystem, where that many bytes
+// would reach ENOSPC before a look saw the floor crossed.
+func CheckInterval(floor int64) int64 {
+	return min(MaxCheckInterval, max(floor/2, 64<<10))
+}

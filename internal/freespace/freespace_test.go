@@ -26,3 +26,15 @@ func TestFloor(t *testing.T) {
 		t.Errorf("OfBlocks(bsize 0) = %d, want Default", got)
 	}
 }
+
+func TestCheckInterval(t *testing.T) {
+	for _, tt := range []struct{ floor, want int64 }{
+		{Default, MaxCheckInterval},
+		{6 << 20, 3 << 20},
+		{1 << 10, 64 << 10},
+	} {
+		if got := CheckInterval(tt.floor); got != tt.want {
+			t.Errorf("CheckInterval(%d) = %d, want %d", tt.floor, got, tt.want)
+		}
+	}
+}
