@@ -115,17 +115,7 @@ func TestDanglingImageOfContainer(t *testing.T) {
 // TestPsImageOfMovedTag: ps shows the name a container was created from while it names the
 // container's image, and the image's ID once it names another image, as docker's ps does.
 func TestPsImageOfMovedTag(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a container")
-	}
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "user") })
-	if _, err := strata(t, root, nil, "create", "--name", "user", "busybox:1.38.0-musl", "true"); err != nil {
-		t.Fatal(err)
-	}
+	root := busyboxContainer(t)
 	id, err := strata(t, root, nil, "images", "-q", "busybox:1.38.0-musl")
 	if err != nil || len(id) != 13 {
 		t.Fatalf("images -q busybox = %q, %v", id, err)
@@ -197,4 +187,22 @@ func containerOfMovedTag(t *testing.T) (root string, old cache.ImageInfo) {
 		t.Fatal(err)
 	}
 	return root, old
+}
+
+// busyboxContainer is a root with busybox loaded and a container "user" created from it
+// (removed when the test ends); it skips the test without root.
+func busyboxContainer(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a container")
+	}
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "user") })
+	if _, err := strata(t, root, nil, "create", "--name", "user", "busybox:1.38.0-musl", "true"); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

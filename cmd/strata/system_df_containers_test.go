@@ -14,17 +14,7 @@ import (
 // is made of is in use for system df as it is for prune (which keeps it): counted as the
 // containers', not as unused.
 func TestDfCountsContainerLayers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a container")
-	}
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "user") })
-	if _, err := strata(t, root, nil, "create", "--name", "user", "busybox:1.38.0-musl", "true"); err != nil {
-		t.Fatal(err)
-	}
+	root := busyboxContainer(t)
 	if _, err := strata(t, root, nil, "rmi", "-f", "busybox:1.38.0-musl"); err != nil {
 		t.Fatal(err)
 	}
