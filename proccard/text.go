@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // Text writes the card for people, as `strata inspect --proc` prints it.
@@ -128,11 +129,15 @@ func Bytes(n int64) string {
 	return fmt.Sprintf("%.4g%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// quoteArgs joins a command line, quoting the words a shell would split.
+// quoteArgs joins a command line, quoting the words a shell would split and those with a
+// byte a terminal would act on: the container writes its own argv, and an escape sequence in
+// it (one that clears the screen, retitles the window, or answers back into the input) must
+// not reach the terminal of whoever runs inspect --proc or explain. strconv.Quote spells
+// control characters, invalid UTF-8 and unprintable runes (bidi overrides) as escapes.
 func quoteArgs(args []string) string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`") {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`") || !utf8.ValidString(a) || strings.ContainsFunc(a, unprintable) {
 			a = strconv.Quote(a)
 		}
 		out[i] = a
@@ -148,3 +153,6 @@ func (p Process) Name() string {
 	}
 	return p.Comm
 }
+
+// unprintable reports whether r is a rune strconv.Quote would escape.
+func unprintable(r rune) bool { return !strconv.IsPrint(r) }
