@@ -109,21 +109,57 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// The reference (a tag or a digest, neither holding a slash) is the last element and the
+	// endpoint's word the one before it: a name may have "manifests" or "blobs" as elements
+	// of its own ("x/manifests/y"), as docker's registry allows, so the word is not searched
+	// for in the whole path.
+	if name, kind, ref, ok := splitEndpoint(rest); ok {
+		switch {
+		case kind == "manifests":
+			if s.checkName(w, r, name) {
+				s.manifest(w, r, name, ref)
+			}
+			return
+		case kind == "blobs":
+			if s.checkName(w, r, name) {
+				s.blob(w, r, name, ref)
+			}
+			return
+		case kind == "uploads" && strings.HasSuffix(name, "/blobs"):
+			// /v2/<name>/blobs/uploads/ and /v2/<name>/blobs/uploads/<uuid>.
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, r, http.StatusMethodNotAllowed, codeUnsupported, "this registry is read-only: uploads are not supported")
+			return
+		}
+	}
+	// A reference with a slash in it ("manifests/../secret"): the tag or digest is invalid.
 	if i := strings.LastIndex(rest, "/manifests/"); i > 0 {
-		name, ref := rest[:i], rest[i+len("/manifests/"):]
-		if s.checkName(w, r, name) {
-			s.manifest(w, r, name, ref)
+		if s.checkName(w, r, rest[:i]) {
+			s.manifest(w, r, rest[:i], rest[i+len("/manifests/"):])
 		}
 		return
 	}
 	if i := strings.LastIndex(rest, "/blobs/"); i > 0 {
-		name, dgst := rest[:i], rest[i+len("/blobs/"):]
-		if s.checkName(w, r, name) {
-			s.blob(w, r, name, dgst)
+		if s.checkName(w, r, rest[:i]) {
+			s.blob(w, r, rest[:i], rest[i+len("/blobs/"):])
 		}
 		return
 	}
 	writeError(w, r, http.StatusNotFound, codeUnsupported, "no such endpoint: "+p)
+}
+
+// splitEndpoint splits "NAME/KIND/REF", the path after /v2/, at its last two slashes.
+func splitEndpoint(rest string) (name, kind, ref string, ok bool) {
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return "", "", "", false
+	}
+	head, ref := rest[:i], rest[i+1:]
+	j := strings.LastIndexByte(head, '/')
+	if j <= 0 {
+		return "", "", "", false
+	}
+	return head[:j], head[j+1:], ref, true
 }
 
 func (s *Server) checkName(w http.ResponseWriter, r *http.Request, name string) bool {
@@ -277,7 +313,7 @@ func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) erro
 
 // blob serves GET/HEAD /v2/<name>/blobs/<digest>, with Range, from the blob file.
 func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string) {
-	if strings.HasPrefix(dgst, "uploads") {
+	if dgst == "uploads" {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, r, http.StatusMethodNotAllowed, codeUnsupported, "this registry is read-only: uploads are not supported")
 		return
