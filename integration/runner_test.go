@@ -30,6 +30,10 @@ func TestSleeperArticle(t *testing.T) {
 	if cmdline := readProc(t, ppid, "cmdline"); !strings.Contains(cmdline, "strata") {
 		t.Errorf("parent %d of the sleep runs %q, want strata's monitor", ppid, cmdline)
 	}
+	// ps on the host names it, as conmon and containerd-shim are named.
+	if comm := readProc(t, ppid, "comm"); comm != "strata-monitor" {
+		t.Errorf("/proc/%d/comm of the monitor = %q, want strata-monitor", ppid, comm)
+	}
 	for _, ns := range []string{"pid", "mnt", "net", "uts", "ipc", "cgroup"} {
 		host, _ := os.Readlink("/proc/self/ns/" + ns)
 		ctr, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
@@ -202,6 +206,34 @@ func cgroupProcs(t *testing.T, id string) int {
 	}
 	t.Fatalf("no pids cgroup found for container %s", id)
 	return 0
+}
+
+// TestInitReaperNamed checks the names ps shows for --init's reaper, the container's PID 1,
+// and for the monitor above it: strata-reaper and strata-monitor, as docker's is docker-init.
+func TestInitReaperNamed(t *testing.T) {
+	requiresContainers(t)
+	reg := startRegistry(t)
+	root := newRoot(t)
+	mustStrata(t, root, "--registry-mirror", "http://"+reg.Host, "pull", "alpine")
+	id := detached(t, root, "--init", "alpine", "sleep", "10000")
+	defer mustStrata(t, root, "rm", "-f", id)
+	pid := containerPid(t, root, id)
+	// run -d returns once the init execs the reaper, which names itself as it starts.
+	comm := readProc(t, pid, "comm")
+	for deadline := time.Now().Add(5 * time.Second); comm != "strata-reaper" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		comm = readProc(t, pid, "comm")
+	}
+	if comm != "strata-reaper" {
+		t.Errorf("/proc/%d/comm of --init's PID 1 = %q, want strata-reaper", pid, comm)
+	}
+	if comm := readProc(t, parentOf(t, pid), "comm"); comm != "strata-monitor" {
+		t.Errorf("/proc/%d/comm of the monitor = %q, want strata-monitor", parentOf(t, pid), comm)
+	}
+	top := mustStrata(t, root, "exec", id, "ps", "-o", "pid,comm")
+	if !strings.Contains(top.Stdout, "strata-reaper") {
+		t.Errorf("ps in the container = %q, want PID 1 named strata-reaper", top.Stdout)
+	}
 }
 
 func readProc(t *testing.T, pid int, file string) string {

@@ -334,6 +334,7 @@ func monitorArgs(argv []string) (cgroupMade, netns, ok bool) {
 
 // runMonitor is the detached container's monitor: strata re-executed by Start.
 func runMonitor() {
+	nameProcess(monitorMarker)
 	// The monitor lives as long as the container; keep its heap small.
 	debug.SetMemoryLimit(16 << 20)
 	pipe := os.NewFile(monitorPipeFD, "monitor-pipe")

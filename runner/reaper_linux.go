@@ -39,6 +39,7 @@ func runReaper() {
 		os.Exit(ExitOwnError)
 	}
 	debug.SetGCPercent(-1)
+	nameProcess(reaperMarker)
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	pid, err := syscall.ForkExec(os.Args[1], os.Args[2:], &syscall.ProcAttr{
