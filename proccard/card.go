@@ -44,6 +44,10 @@ type Process struct {
 	Command []string `json:"Command,omitempty"`
 	// NSpid is the process's PID in each pid namespace, the host's first.
 	NSpid []int `json:"NSpid,omitempty"`
+	// ContainerPid is the process's PID in the container's pid namespace, what the
+	// container's own ps shows; set by Processes only (a process in a pid namespace nested in
+	// the container's has more NSpid entries after it).
+	ContainerPid int `json:"ContainerPid,omitempty"`
 	// UID is the real uid; User its name from the host's /etc/passwd, when it has one.
 	UID  int    `json:"Uid"`
 	User string `json:"User,omitempty"`

@@ -18,9 +18,12 @@ import (
 // errESRCH is what reading a /proc file of a process that exited meanwhile returns.
 var errESRCH = unix.ESRCH
 
-// Processes returns every process in the pid namespace of pid (the container's PID 1), as
-// `strata top` lists them, by host PID. A process belongs to the container when its
-// /proc/<pid>/ns/pid is the same namespace: that counts what `exec` started and leaves out
+// Processes returns every process in the pid namespace of pid (the container's PID 1), or in
+// a pid namespace nested in it, as `strata top` lists them, by host PID, each with its PID in
+// the container's namespace (ContainerPid). A process belongs to the container when its
+// /proc/<pid>/ns/pid is that namespace or one of its descendants: that counts what `exec`
+// started and what the container's processes started in namespaces of their own (unshare -p,
+// a container in the container), as docker top lists the whole cgroup, and leaves out
 // strata's own helpers, which only share the cgroup.
 func Processes(pid int) ([]Process, error) {
 	var want unix.Stat_t
@@ -30,6 +33,14 @@ func Processes(pid int) ([]Process, error) {
 		}
 		return nil, fmt.Errorf("reading pid namespace of %d: %w", pid, err)
 	}
+	init, err := readProcess(pid)
+	if err != nil {
+		return nil, err
+	}
+	// The container's namespace is at this depth of every NSpid under it.
+	depth := len(init.NSpid)
+	wantNS := nsKey{want.Dev, want.Ino}
+	inside := map[nsKey]bool{wantNS: true}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("listing processes: %w", err)
@@ -40,18 +51,64 @@ func Processes(pid int) ([]Process, error) {
 		if err != nil {
 			continue
 		}
+		nsPath := fmt.Sprintf("/proc/%d/ns/pid", p)
 		var st unix.Stat_t
-		if unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", p), &st) != nil || st.Ino != want.Ino || st.Dev != want.Dev {
+		if unix.Stat(nsPath, &st) != nil {
+			continue
+		}
+		k := nsKey{st.Dev, st.Ino}
+		in, known := inside[k]
+		if !known {
+			in = nestedIn(nsPath, wantNS)
+			inside[k] = in
+		}
+		if !in {
 			continue
 		}
 		pr, err := readProcess(p)
 		if err != nil {
 			continue // exited while we looked
 		}
+		if depth > 0 && len(pr.NSpid) >= depth {
+			pr.ContainerPid = pr.NSpid[depth-1]
+		}
 		out = append(out, pr.Process)
 	}
 	slices.SortFunc(out, func(a, b Process) int { return a.Pid - b.Pid })
 	return out, nil
+}
+
+// nsKey names a namespace by its nsfs inode.
+type nsKey struct{ dev, ino uint64 }
+
+// maxPidNSDepth is the kernel's limit on nested pid namespaces (MAX_PID_NS_LEVEL).
+const maxPidNSDepth = 32
+
+// nestedIn reports whether the pid namespace at nsPath is a descendant of want, walking up
+// its parents with NS_GET_PARENT, which fails (EPERM) once it would leave strata's own.
+func nestedIn(nsPath string, want nsKey) bool {
+	fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	for range maxPidNSDepth {
+		parent, err := unix.IoctlRetInt(fd, unix.NS_GET_PARENT)
+		unix.Close(fd)
+		if err != nil {
+			return false
+		}
+		fd = parent
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			break
+		}
+		if (nsKey{st.Dev, st.Ino}) == want {
+			unix.Close(fd)
+			return true
+		}
+	}
+	unix.Close(fd)
+	return false
 }
 
 var (

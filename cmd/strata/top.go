@@ -43,7 +43,10 @@ func printTop(w io.Writer, procs []proccard.Process) error {
 	fmt.Fprintln(tw, "PID\tCONTAINER PID\tUSER\tCOMMAND")
 	for _, p := range procs {
 		inner := "-"
-		if len(p.NSpid) > 0 {
+		switch {
+		case p.ContainerPid > 0: // a process in a pid namespace nested in the container's too
+			inner = strconv.Itoa(p.ContainerPid)
+		case len(p.NSpid) > 0:
 			inner = strconv.Itoa(p.NSpid[len(p.NSpid)-1])
 		}
 		user := p.User
