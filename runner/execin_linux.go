@@ -135,6 +135,11 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
 	defer cg.Close()
+	if cgroupFrozen(cg) {
+		// The helper joins the cgroup before it answers: it would freeze with the container,
+		// and strata wait for its answer for good, deaf to ^C (the signals are the command's).
+		return ExitOwnError, notRunningIfExited(pid, pidfd, ErrPaused)
+	}
 	if opts.Detach {
 		stdio = Stdio{}
 	}
@@ -145,6 +150,41 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		return ExitOwnError, ErrNotRunning
 	}
 	return code, err
+}
+
+// ErrPaused is an exec into a container whose cgroup is frozen (freezer.state, or a v2
+// cgroup.freeze, set by whoever paused it), which docker refuses as well: "container is
+// paused, unpause the container before exec".
+var ErrPaused = errors.New("container is paused (its cgroup is frozen): thaw it before exec")
+
+// cgroupFrozen reports whether cg is frozen or freezing, itself or through a parent: on v1 by
+// the freezer controller's freezer.state (which shows a parent's freeze too), on v2 and in a
+// hybrid host's unified node by cgroup.freeze and the frozen key of cgroup.events.
+func cgroupFrozen(cg *cgroups.Cgroup) bool {
+	for _, d := range cg.ThreadDirs() {
+		b, err := readSmallFile(filepath.Join(d, "freezer.state"), 64)
+		if err == nil && strings.TrimSpace(string(b)) != "THAWED" {
+			return true
+		}
+	}
+	fd, ok := cg.BirthFD()
+	if !ok {
+		return false
+	}
+	dir := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if b, err := readSmallFile(filepath.Join(dir, "cgroup.freeze"), 64); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return true
+	}
+	b, err := readSmallFile(filepath.Join(dir, "cgroup.events"), 4096)
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, _ := strings.Cut(l, " "); k == "frozen" && strings.TrimSpace(v) == "1" {
+			return true
+		}
+	}
+	return false
 }
 
 // execEnv is the exec'd command's environment: the container's, then the -e values, merged
