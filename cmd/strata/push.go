@@ -18,7 +18,7 @@ import (
 func newPushCmd(g *globals) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "push [OPTIONS] NAME[:TAG]",
+		Use:   "push [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Upload a stored image to the registry its name points at",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,6 +41,15 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 	// As docker: the name pushed is a name in the store, so `strata tag` comes first when the
 	// image is stored under another one.
 	desc, err := store.Resolve(ref.String())
+	// The name the store keeps the image under, which the push then marks as the registry's;
+	// "" for NAME@DIGEST found among NAME's tags, which moves no tag in the registry.
+	stored := ref.String()
+	if errors.Is(err, cache.ErrNotFound) && ref.Digest() != "" {
+		stored, desc, err = resolvePushDigest(store, ref)
+		if err != nil {
+			return err
+		}
+	}
 	if errors.Is(err, cache.ErrNotFound) {
 		return fmt.Errorf("pushing %s: image %w in the store; name one with 'strata tag IMAGE %s' first", ref.Familiar(), cache.ErrNotFound, ref.Familiar())
 	}
@@ -75,10 +84,12 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 	}
 	// The manifest went up byte for byte, so the tag now points at the stored digest: the
 	// next pull of this name is a one-request "up to date".
-	pushed := desc
-	pushed.Annotations = map[string]string{rootDigestAnnotation: desc.Digest.String()}
-	if err := store.Tag(ref.String(), pushed); err != nil {
-		return err
+	if stored != "" {
+		pushed := desc
+		pushed.Annotations = map[string]string{rootDigestAnnotation: desc.Digest.String()}
+		if err := store.Tag(stored, pushed); err != nil {
+			return err
+		}
 	}
 	if !quiet {
 		if ref.Tag() != "" {
@@ -87,6 +98,44 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 		fmt.Fprintf(out, "digest: %s size: %d\n", desc.Digest, desc.Size)
 	}
 	return nil
+}
+
+// resolvePushDigest finds the image NAME@DIGEST names when the store has no ref of that exact
+// name, as `strata tag` makes none with a digest: NAME:TAG@DIGEST is NAME:TAG, checked to be
+// DIGEST, and pushed to the tag; NAME@DIGEST is any of NAME's tags whose image is DIGEST, and
+// is pushed by digest, moving no tag. It returns the stored name that the push makes the
+// registry's ("" for a push by digest) and the image's descriptor.
+func resolvePushDigest(store *cache.Store, ref registry.Reference) (string, v1.Descriptor, error) {
+	if ref.Tag() != "" {
+		tagged, err := ref.WithTag(ref.Tag())
+		if err != nil {
+			return "", v1.Descriptor{}, err
+		}
+		desc, err := store.Resolve(tagged.String())
+		if errors.Is(err, cache.ErrNotFound) {
+			return "", v1.Descriptor{}, fmt.Errorf("pushing %s: image %s %w in the store", ref.Familiar(), tagged.Familiar(), cache.ErrNotFound)
+		}
+		if err != nil {
+			return "", v1.Descriptor{}, fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
+		}
+		if desc.Digest.String() != ref.Digest() {
+			return "", v1.Descriptor{}, fmt.Errorf("pushing %s: %s in the store is %s, not %s", ref.Familiar(), tagged.Familiar(), desc.Digest, ref.Digest())
+		}
+		return tagged.String(), desc, nil
+	}
+	refs, err := store.List()
+	if err != nil {
+		return "", v1.Descriptor{}, fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
+	}
+	for _, r := range refs {
+		if r.Descriptor.Digest.String() != ref.Digest() {
+			continue
+		}
+		if rr, err := registry.ParseReference(r.Name); err == nil && rr.Name() == ref.Name() {
+			return "", r.Descriptor, nil
+		}
+	}
+	return "", v1.Descriptor{}, fmt.Errorf("pushing %s: no image of %s in the store has digest %s (see 'strata images --digests %s')", ref.Familiar(), ref.FamiliarName(), ref.Digest(), ref.FamiliarName())
 }
 
 func pushImage(ctx context.Context, store *cache.Store, ref registry.Reference, desc v1.Descriptor, opts registry.Options) error {
