@@ -74,9 +74,12 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 	} else {
 		err = pushImage(ctx, store, ref, desc, opts)
 	}
-	if damaged := storeDamage(err); damaged != nil {
+	if damaged, kind := storeDamage(err); damaged != nil {
 		// The upload broke off because the store's copy is damaged, not because of the
 		// registry, which the message would otherwise name.
+		if kind == cache.ErrNotFound {
+			return fmt.Errorf("pushing %s: the stored image is incomplete, a blob is missing from the store: %w; pull the image again to repair it", ref.Familiar(), damaged)
+		}
 		return fmt.Errorf("pushing %s: the stored image is damaged, and nothing of the damaged blob was pushed: %w; pull the image again to repair it", ref.Familiar(), damaged)
 	}
 	if err != nil {
@@ -187,10 +190,12 @@ func (i storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 }
 
 // storeDamage returns the store's own error within err, "blob …: digest mismatch: …", when a
-// blob read for a push was damaged on disk; else nil.
-func storeDamage(err error) error {
+// blob read for a push was damaged on disk, or "opening blob …: not found" when it was missing
+// from it, and which of cache's errors it is; else nil. A missing blob is cache.ErrNotFound,
+// never the registry's (registry.ErrNotFound): the image was resolved in the store before.
+func storeDamage(err error) (error, error) {
 	if err == nil {
-		return nil
+		return nil, nil
 	}
 	var children []error
 	switch u := err.(type) {
@@ -200,12 +205,12 @@ func storeDamage(err error) error {
 		children = u.Unwrap()
 	}
 	for _, c := range children {
-		if c == cache.ErrDigestMismatch || c == cache.ErrSizeMismatch {
-			return err
+		if c == cache.ErrDigestMismatch || c == cache.ErrSizeMismatch || c == cache.ErrNotFound {
+			return err, c
 		}
-		if d := storeDamage(c); d != nil {
-			return d
+		if d, kind := storeDamage(c); d != nil {
+			return d, kind
 		}
 	}
-	return nil
+	return nil, nil
 }
