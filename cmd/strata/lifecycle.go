@@ -195,11 +195,21 @@ func newKillCmd(g *globals) *cobra.Command {
 }
 
 func newStartCmd(g *globals) *cobra.Command {
+	var attach, interactive bool
 	cmd := &cobra.Command{
-		Use:   "start CONTAINER [CONTAINER...]",
-		Short: "Start stopped containers in the background",
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start stopped containers in the background, or with -a stay attached to one",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if interactive {
+				return withCode(runner.ExitOwnError, errors.New("start --interactive is not supported: a container strata starts has no stdin to attach; run it with strata run -i"))
+			}
+			if attach {
+				if len(args) > 1 {
+					return errors.New("you cannot start and attach multiple containers at once")
+				}
+				return startAttached(cmd.Context(), g, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			// A start that fails (no such container, a command that is not there) exits 1, as
 			// docker start's "failed to start containers" does; its usage errors stay 125.
 			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
@@ -207,7 +217,28 @@ func newStartCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	f := cmd.Flags()
+	f.BoolVarP(&attach, "attach", "a", false, "attach to the container's output and forward signals; exit with its status")
+	f.BoolVarP(&interactive, "interactive", "i", false, "attach the container's stdin (not supported)")
 	return cmd
+}
+
+// startAttached is start -a of one container: its output until it ends, then its status as
+// strata's, as docker start -a exits. A start that fails exits 1, as without -a.
+func startAttached(ctx context.Context, g *globals, name string, stdout, stderr io.Writer) error {
+	store, err := g.openContainers()
+	if err != nil {
+		return err
+	}
+	code := 0
+	err = onContainer(store, name, func(c *runner.Container) error {
+		code, err = runner.StartAttached(ctx, c, stdout, stderr)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return silentExit(code)
 }
 
 func newWaitCmd(g *globals) *cobra.Command {

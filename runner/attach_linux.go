@@ -1,0 +1,57 @@
+package runner
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// StartAttached starts c as Start does and stays with it as docker start -a does: what it
+// writes from this start on goes to stdout and stderr as it comes (from its log, which the
+// monitor keeps), the signals strata receives go to its PID 1 (forwardedSignals, as run's
+// --sig-proxy), and it returns the container's exit code once it has ended.
+func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) (int, error) {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+	// A --rm container's monitor removes it once no waiter holds it: held from before the
+	// start, its output and exit status are still there however soon it ends.
+	if c.Config.AutoRemove {
+		defer holdAsWaiter(c)()
+	}
+	// The log's entries carry the time the monitor read them: those of earlier starts are
+	// older than this.
+	since := time.Now()
+	if err := Start(ctx, c); err != nil {
+		return ExitOwnError, err
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				// SIGPIPE is ours (our output closed), SIGWINCH our terminal's: neither is
+				// the container's, as run does not pass them on.
+				if s == unix.SIGPIPE || s == unix.SIGWINCH {
+					continue
+				}
+				_ = Kill(c, s.(syscall.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	// The first Ctrl-C ends ctx, and is the container's to act on: following stops when
+	// the container does, not before.
+	attached := context.WithoutCancel(ctx)
+	if err := Logs(attached, c, LogOptions{Follow: true, Since: since}, stdout, stderr); err != nil {
+		return ExitOwnError, err
+	}
+	return Wait(attached, c)
+}
