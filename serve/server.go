@@ -206,9 +206,14 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	// as it writes every blob, verified in a temp file and renamed in place.
 	if (!found || err != nil) && s.opts.PullThrough != nil {
 		if err := s.pull(r.Context(), name, ref, byDigest); err != nil {
-			if errors.Is(err, registry.ErrNotFound) {
+			switch {
+			case errors.Is(err, registry.ErrNotFound):
 				writeError(w, r, http.StatusNotFound, codeManifestUnknown, err.Error())
-			} else {
+			case errors.Is(err, registry.ErrInvalidReference):
+				// A name upstream cannot have (255 characters with its host): the client's
+				// error, not the upstream's, which a 5xx would have it retry.
+				writeError(w, r, http.StatusNotFound, codeNameInvalid, err.Error())
+			default:
 				writeError(w, r, http.StatusBadGateway, codeUnknown, err.Error())
 			}
 			return
