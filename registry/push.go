@@ -417,6 +417,11 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	resp, err := t.write(req)
+	return writeRedirected(req, resp, err)
+}
+
+func (t *digestCheck) write(req *http.Request) (*http.Response, error) {
 	if want := req.URL.Query().Get("digest"); req.Method == http.MethodPut && want != "" && strings.Contains(req.URL.Path, "/blobs/uploads/") {
 		return checkCommit(t.inner.RoundTrip(req))
 	}
@@ -451,6 +456,30 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, &Error{Registry: req.URL.Host, Msg: fmt.Sprintf(
 		"pushing manifest %s to %s: the registry answered with digest %s, not the digest of what strata sent",
 		ours, req.URL.Host, oneLine(answer))}
+}
+
+// writeRedirected fails the answer to a write of the push (a POST, PATCH or PUT of a blob or
+// a manifest) that is a 301, 302 or 303: net/http follows those with a GET and no body, so
+// a manifest PUT redirected to a URL that answers a GET with 200 was taken for stored, and the
+// push said it had pushed what the registry never got; a commit PUT, that the blob was there.
+// 307 and 308 keep the method and the body, and are followed.
+func writeRedirected(req *http.Request, resp *http.Response, err error) (*http.Response, error) {
+	if err != nil || (!strings.Contains(req.URL.Path, "/manifests/") && !strings.Contains(req.URL.Path, "/blobs/")) {
+		return resp, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+	default:
+		return resp, err
+	}
+	resp.Body.Close()
+	where := oneLine(resp.Header.Get("Location"))
+	if len(where) > 200 {
+		where = where[:200] + "…"
+	}
+	return nil, &Error{Registry: req.URL.Host, Msg: fmt.Sprintf(
+		"pushing to %s: the registry answered a %s with a redirect (HTTP %d to %q), which can only be followed as a GET without what was sent; push to the registry's own address",
+		req.URL.Host, req.Method, resp.StatusCode, where)}
 }
 
 // rewound returns req with a fresh body from its GetBody, the body it came with closed unread.
