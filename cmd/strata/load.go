@@ -33,7 +33,7 @@ func newLoadCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.input, "input", "i", "", "read from this archive (plain or gzip, zstd, bzip2 compressed) or OCI layout directory instead of stdin")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress, only the images loaded (as docker load -q)")
 	f.StringVar(&o.platform, "platform", "", "load only this os/arch[/variant] of a multi-platform image (default: the whole index when the archive holds every platform, else this host's)")
 	f.StringVar(&o.name, "name", "", "reference for an image the archive leaves unnamed")
 	return cmd
@@ -100,9 +100,8 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.quiet {
-		return nil
-	}
+	// -q drops the progress only: docker load -q and podman load -q still print what they
+	// loaded, and scripts read the name from that line.
 	out := cmd.OutOrStdout()
 	for _, l := range loaded {
 		name := l.Ref
