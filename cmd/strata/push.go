@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
@@ -151,42 +152,73 @@ func pushImage(ctx context.Context, store *cache.Store, ref registry.Reference, 
 
 // pushIndex pushes a multi-platform image: a ref in the store that names an index (pull and
 // load store one platform's manifest today, but the layout allows indexes and save reads
-// them). The store is an OCI image layout, so go-containerregistry's layout package reads it.
+// them).
 func pushIndex(ctx context.Context, store *cache.Store, ref registry.Reference, desc v1.Descriptor, opts registry.Options) error {
-	p, err := layout.FromPath(store.Dir())
+	idx, err := newStoreIndex(store, desc)
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
 	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
-	}
-	idx, err := top.ImageIndex(desc.Digest)
-	if err != nil {
-		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
-	}
-	return registry.PushIndex(ctx, ref, storeIndex{idx, store}, opts)
+	return registry.PushIndex(ctx, ref, idx, opts)
 }
 
-// storeIndex is a stored index whose images are read through the store, which verifies each
-// blob as it is read: the layout package reads them unverified, and a registry that does not
-// check digests would publish a blob damaged on disk as the image's.
+// storeIndex is a stored index read through the store, which verifies each blob as it is read,
+// the index's own bytes included: go-containerregistry's layout package reads them unverified,
+// so an index damaged on disk (a flipped byte that still parses) went up as it was, under the
+// tag, while strata printed and recorded the stored digest; and a registry that does not check
+// digests would publish a layer damaged on disk as the image's.
 type storeIndex struct {
-	layoutIndex
 	store *cache.Store
+	desc  v1.Descriptor
+	raw   []byte // verified against desc.Digest
 }
 
-// layoutIndex lets storeIndex embed a v1.ImageIndex and still define its own ImageIndex method.
-type layoutIndex = v1.ImageIndex
+var _ v1.ImageIndex = storeIndex{}
+
+func newStoreIndex(store *cache.Store, desc v1.Descriptor) (storeIndex, error) {
+	raw, err := store.ReadBlob(desc.Digest, registry.MaxManifestSize)
+	if err != nil {
+		return storeIndex{}, err
+	}
+	return storeIndex{store: store, desc: desc, raw: raw}, nil
+}
+
+func (i storeIndex) MediaType() (types.MediaType, error) {
+	if i.desc.MediaType != "" {
+		return i.desc.MediaType, nil
+	}
+	m, err := i.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	if m.MediaType != "" {
+		return m.MediaType, nil
+	}
+	return types.OCIImageIndex, nil
+}
+
+func (i storeIndex) Digest() (v1.Hash, error) { return i.desc.Digest, nil }
+
+func (i storeIndex) Size() (int64, error) { return int64(len(i.raw)), nil }
+
+func (i storeIndex) RawManifest() ([]byte, error) { return i.raw, nil }
+
+func (i storeIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(i.raw))
+}
 
 func (i storeIndex) Image(h v1.Hash) (v1.Image, error) { return i.store.Image(h) }
 
 func (i storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	sub, err := i.layoutIndex.ImageIndex(h)
+	m, err := i.IndexManifest()
 	if err != nil {
 		return nil, err
 	}
-	return storeIndex{sub, i.store}, nil
+	for _, d := range m.Manifests {
+		if d.Digest == h {
+			return newStoreIndex(i.store, d)
+		}
+	}
+	return nil, fmt.Errorf("index %s lists no %s", i.desc.Digest, h)
 }
 
 // storeDamage returns the store's own error within err, "blob …: digest mismatch: …", when a
