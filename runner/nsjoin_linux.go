@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
+	"github.com/strata-run/strata/runner/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +31,8 @@ import (
 //     Exec, so tty(1) inside names it); the master goes back to strata with the answer, as
 //     SCM_RIGHTS;
 //  5. for Exec, the container's user, capabilities, no_new_privs and seccomp filter, exactly
-//     as the init applies them (dropPrivileges, loadSeccomp);
+//     as the init applies them (dropJoinPrivileges, whose kernel facts come from the host's
+//     /proc before step 2; the filter compiled then too);
 //  6. forks the command from this same thread: a pid namespace is only entered by children
 //     (pid_for_children), and the child inherits the thread's namespaces and credentials.
 //
@@ -190,7 +192,7 @@ func runNSJoin() {
 // answer goes without the master, which strata does not need.
 func holdTerminal(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 	signal.Stop(sigs) // nothing to relay from a caller that is gone
-	// Only now: dropPrivileges set it again, for the init's sake.
+	// Only now: dropJoinPrivileges set it again, as the init's dropPrivileges does.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		_ = cmd.Process.Kill()
 		_ = sendAnswer(joinAnswer{Error: fmt.Sprintf("detaching the helper: clearing its parent-death signal: %v", err), Code: ExitOwnError}, nil)
@@ -273,6 +275,17 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 			return nil, nil, err
 		}
 	}
+	// What depends on the kernel's capabilities is read now, from the host's /proc: in the
+	// container's mount namespace /proc/sys/kernel/cap_last_cap is whatever a container with
+	// CAP_SYS_ADMIN bound over it, and a 5 there left the command every capability of the
+	// bounding set, a huge number kept the helper dropping capabilities for good.
+	var privs joinPrivs
+	if req.Confine {
+		var err error
+		if privs, err = prepareJoinPrivs(req); err != nil {
+			return nil, nil, err
+		}
+	}
 	// Only Enter needs the host's root back; Exec must not even hold it while it forks a
 	// command into the container.
 	hostRoot := -1
@@ -318,7 +331,7 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	}
 	env := req.Env
 	if req.Confine {
-		if env, err = confine(req, tty); err != nil {
+		if env, err = confine(req, tty, privs.last); err != nil {
 			return nil, nil, err
 		}
 	} else if req.Cwd != "" {
@@ -343,8 +356,8 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 				return nil, nil, fmt.Errorf("setting no_new_privs: %w", err)
 			}
 		}
-		if req.Seccomp {
-			if err := loadJoinSeccomp(req.SeccompProfile, req.SeccompCaps); err != nil {
+		if privs.filter != nil {
+			if err := installSeccomp(privs.filter); err != nil {
 				return nil, nil, fmt.Errorf("loading seccomp filter: %w", err)
 			}
 		}
@@ -417,23 +430,82 @@ func leavePids(files []*os.File) {
 	}
 }
 
-// loadJoinSeccomp installs the container's seccomp profile on this thread, resolved against
-// caps (those of them in the thread's bounding set) when not nil, else as loadSeccomp does.
-func loadJoinSeccomp(profile string, caps []int) error {
-	if caps == nil {
-		return loadSeccomp(profile)
+// joinPrivs is what the helper reads about the kernel's capabilities before it joins the
+// container's mount namespace, where /proc is the container's (prepareJoinPrivs).
+type joinPrivs struct {
+	// last is the highest capability the kernel knows.
+	last int
+	// filter is the container's seccomp filter for the command, nil for none.
+	filter *seccomp.Program
+}
+
+// prepareJoinPrivs reads the kernel's last capability and compiles the container's seccomp
+// profile, resolved against req.SeccompCaps (else req.Caps) as far as this thread's bounding
+// set holds them: the set dropJoinPrivileges leaves, as the init resolves it.
+func prepareJoinPrivs(req joinRequest) (joinPrivs, error) {
+	p := joinPrivs{last: lastCap()}
+	if !req.Seccomp {
+		return p, nil
 	}
-	p, err := seccompProgram(profile, boundedCaps(caps))
-	if err != nil {
+	caps := req.SeccompCaps
+	if caps == nil {
+		caps = req.Caps
+	}
+	var err error
+	if p.filter, err = seccompProgram(req.SeccompProfile, boundedCaps(caps)); err != nil {
+		return p, fmt.Errorf("loading seccomp filter: %w", err)
+	}
+	return p, nil
+}
+
+// dropJoinPrivileges is dropPrivileges for the helper, which runs in the container's mount
+// namespace by then: last, the kernel's highest capability, was read before, from the host's
+// /proc (prepareJoinPrivs), where dropPrivileges reads it from the container's.
+func dropJoinPrivileges(u User, caps []int, last int) error {
+	keep := map[int]bool{}
+	for _, c := range caps {
+		keep[c] = true
+	}
+	for c := 0; c <= last; c++ {
+		if keep[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if err := setThreadCreds(u); err != nil {
 		return err
 	}
-	return installSeccomp(p)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var have [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &have[0]); err != nil {
+		return fmt.Errorf("reading capabilities: %w", err)
+	}
+	var data [2]unix.CapUserData
+	if u.UID == 0 {
+		for _, c := range caps {
+			bit := uint32(1) << (uint(c) % 32)
+			if c >= 0 && c/32 < len(have) && have[c/32].Permitted&bit != 0 {
+				data[c/32].Effective |= bit
+				data[c/32].Permitted |= bit
+			}
+		}
+	}
+	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("setting capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("setting parent death signal: %w", err)
+	}
+	return nil
 }
 
 // confine applies the container's user, working directory and capabilities to this thread
 // (and, for uid and gid, the whole helper) and returns the command's environment. tty, when
 // not nil, is the command's terminal: it becomes the user's, as a login's does.
-func confine(req joinRequest, tty *os.File) ([]string, error) {
+func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 	passwd := openRegular("/etc/passwd") // absent: numeric users only, as docker
 	group := openRegular("/etc/group")
 	user, err := ResolveUserGroups(req.User, req.GroupAdd, fileOrNil(passwd), fileOrNil(group))
@@ -466,7 +538,7 @@ func confine(req joinRequest, tty *os.File) ([]string, error) {
 	if err := setUlimits(req.Ulimits); err != nil {
 		return nil, err
 	}
-	if err := dropPrivileges(user, req.Caps); err != nil {
+	if err := dropJoinPrivileges(user, req.Caps, last); err != nil {
 		return nil, err
 	}
 	return env, nil
