@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -277,8 +279,14 @@ func removeIfSame(name string, fi os.FileInfo) {
 // name that no longer leads to it when the archive is done fails the save. A directory that
 // allows no new file (the user may write the file, not its directory) gets old written in
 // place.
+//
+// The temp file is made without a name (O_TMPFILE) where the filesystem allows, and linked
+// beside name only once the archive is whole, just before the rename: a save killed while
+// it writes (SIGKILL, SIGHUP, the OOM killer) leaves nothing, where a named temp file stayed
+// behind, hidden and as large as the archive got. Elsewhere the temp file is named from the
+// start, as before.
 func writeReplace(path, name string, old os.FileInfo, fn func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	f, tmp, err := createTemp(name)
 	if err != nil {
 		if old != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 			return writeSpecial(path, old, fn)
@@ -287,8 +295,8 @@ func writeReplace(path, name string, old os.FileInfo, fn func(io.Writer) error) 
 		return fmt.Errorf("creating %s: %w", quotePath(path), withoutPath(err))
 	}
 	defer func() {
-		if err != nil {
-			err = errors.Join(err, os.Remove(f.Name()))
+		if err != nil && tmp != "" {
+			err = errors.Join(err, os.Remove(tmp))
 		}
 	}()
 	err = fn(f)
@@ -298,8 +306,11 @@ func writeReplace(path, name string, old os.FileInfo, fn func(io.Writer) error) 
 	if err == nil {
 		err = f.Sync()
 	}
+	if err == nil && tmp == "" {
+		tmp, err = linkTemp(f, name)
+	}
 	if err == nil {
-		err = sameFile(f, f.Name())
+		err = sameFile(f, tmp)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -312,10 +323,58 @@ func writeReplace(path, name string, old os.FileInfo, fn func(io.Writer) error) 
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
-	if err := os.Rename(f.Name(), name); err != nil {
+	if err := os.Rename(tmp, name); err != nil {
 		return fmt.Errorf("writing %s: %w", quotePath(path), err)
 	}
 	return nil
+}
+
+// unnamedTemp makes createTemp try O_TMPFILE; a test turns it off to cover the named path.
+var unnamedTemp = true
+
+// createTemp opens a new file for the archive in name's directory: without a name (tmp "")
+// when the filesystem has O_TMPFILE, else a named temp file (tmp is its name).
+func createTemp(name string) (f *os.File, tmp string, err error) {
+	dir := filepath.Dir(name)
+	if unnamedTemp {
+		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+		if err == nil {
+			return os.NewFile(uintptr(fd), name), "", nil
+		}
+		// EISDIR, EOPNOTSUPP or EINVAL: no O_TMPFILE here (an old kernel, some network and
+		// FUSE filesystems). Other errors (no such directory, no permission) are the named
+		// temp file's too, and it says them.
+		if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
+			return nil, "", &fs.PathError{Op: "open", Path: dir, Err: err}
+		}
+	}
+	f, err = os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-")
+	if err != nil {
+		return nil, "", err
+	}
+	return f, f.Name(), nil
+}
+
+// linkTemp gives f, an O_TMPFILE file, a new random name beside name and returns it. linkat
+// never follows or replaces what is at the new name: a name taken (by anyone) is passed over.
+func linkTemp(f *os.File, name string) (string, error) {
+	prefix := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	for range 100 {
+		tmp := prefix + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		// AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link of the descriptor does not.
+		err := unix.Linkat(int(f.Fd()), "", unix.AT_FDCWD, tmp, unix.AT_EMPTY_PATH)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPERM) {
+			err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.AT_FDCWD, tmp, unix.AT_SYMLINK_FOLLOW)
+		}
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("naming the archive: %w", err)
+		}
+		return tmp, nil
+	}
+	return "", fmt.Errorf("naming the archive: no free temp name beside %s", quotePath(name))
 }
 
 // sameFile fails unless name, not followed if a symlink, is the open file f.

@@ -257,6 +257,10 @@ func TestSaveOutputSwapped(t *testing.T) {
 	}
 
 	t.Run("temp file swapped for a symlink", func(t *testing.T) {
+		// A temp file made without a name (O_TMPFILE) has none to swap while it is
+		// written: the named one, made where the filesystem has no O_TMPFILE, is tested.
+		unnamedTemp = false
+		t.Cleanup(func() { unnamedTemp = true })
 		dir, precious := setup(t)
 		err := writeFileAtomic(filepath.Join(dir, "x.tar"), func(w io.Writer) error {
 			tmp := w.(*os.File).Name()
