@@ -75,7 +75,7 @@ func verifyLogin(ctx context.Context, host, user, password string, opts Options)
 		base = p.insecRT
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
-	rt, err := transport.NewWithContext(ctx, reg, auth, guardHome(base, reg.RegistryStr()), nil)
+	rt, err := transport.NewWithContext(ctx, reg, auth, relayRealms(guardHome(base, reg.RegistryStr()), reg.RegistryStr()), nil)
 	if err == nil {
 		err = getBase(ctx, rt, reg)
 	}

@@ -410,7 +410,7 @@ func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope str
 	if ep.insecure {
 		base = p.insecRT
 	}
-	base = guardHome(base, s.repo.RegistryStr())
+	base = relayRealms(guardHome(base, s.repo.RegistryStr()), s.repo.RegistryStr())
 	rt, err := transport.NewWithContext(ctx, s.repo.Registry, auth, base, []string{s.repo.Scope(scope)})
 	if err != nil {
 		return nil, nil, classify(err, o, "repository "+ref.Name(), ref.Name(), ep.host)
