@@ -64,6 +64,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 				return err
 			}
 			rows = slices.DeleteFunc(rows, func(r imageRow) bool { return !f.match(r) })
+			rows = underTags(rows, digests)
 			var damaged []cache.ImageInfo
 			for _, r := range rows {
 				if r.damaged != nil {
@@ -154,6 +155,41 @@ func warnDamaged(w io.Writer, damaged []cache.ImageInfo) {
 		what = fmt.Sprintf("%d images are damaged (%s; the first: %v)", len(damaged), strings.Join(names, ", "), damaged[0].Damaged)
 	}
 	fmt.Fprintln(w, oneLine("strata: warning: "+what+": listed with what could be read; pull or load it again, or rmi it"))
+}
+
+// underTags drops the rows of NAME@DIGEST names that a row of a tag shows already, as docker's
+// images and podman's do: a digest of a repository is no row of its own while a tag of that
+// repository names the same image. Of the digest names of one image and repository with no
+// tag, one row stays, or with digests one per digest shown.
+func underTags(rows []imageRow, digests bool) []imageRow {
+	type key struct{ repo, id, digest string }
+	tagged := map[key]bool{}
+	for _, r := range rows {
+		if r.ref != "" && r.Tag != "<none>" {
+			tagged[key{r.Repository, r.ID, ""}] = true
+		}
+	}
+	seen := map[key]bool{}
+	return slices.DeleteFunc(rows, func(r imageRow) bool {
+		if r.ref == "" || r.Tag != "<none>" {
+			return false // a tag's row, or a dangling image's
+		}
+		if ref, err := registry.ParseReference(r.ref); err != nil || ref.Digest() == "" {
+			return false
+		}
+		k := key{r.Repository, r.ID, ""}
+		if tagged[k] {
+			return true
+		}
+		if digests {
+			k.digest = r.Digest
+		}
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		return false
+	})
 }
 
 func newImageRow(info cache.ImageInfo) imageRow {
