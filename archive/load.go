@@ -88,6 +88,7 @@ func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions
 	if err != nil {
 		return nil, fmt.Errorf("loading archive: %w", err)
 	}
+	src.sameFS = sameFS(tmp, store.Dir())
 	loaded, err = load(ctx, store, src, opts)
 	if err != nil {
 		return nil, fmt.Errorf("loading archive: %w", err)
@@ -158,6 +159,11 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 		if err := p.writeBlob(ctx, b); err != nil {
 			return nil, err
 		}
+		if p.frees(b) {
+			// Stored: its staged copy, read by no other blob (one per digest), gives its
+			// room back now, not when the load ends (see checkRoom).
+			os.Remove(b.entry.path)
+		}
 		report(progress, Event{Kind: Stored, Digest: b.desc.Digest, Size: b.desc.Size})
 	}
 	for _, img := range p.images {
@@ -181,12 +187,17 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 // free. WriteBlob copies each blob whole and checks no free space of its own: a layout
 // directory holding a sparse file of a terabyte (a few bytes of a tar.gz, unpacked by GNU
 // tar) under a descriptor that matches it was copied until the disk was full.
+//
+// A blob staged on the store's filesystem has its staged copy removed once it is stored
+// (frees): it needs room only while both copies exist, so all of them together need the
+// largest one's size, not their sum. Counting the sum refused, on a disk with room for the
+// archive once and a bit, loads that fit.
 func (p *plan) checkRoom() error {
 	room, ok := storeRoom(p.store)
 	if !ok {
 		return nil // unknown: ENOSPC is the bound
 	}
-	var need int64
+	var need, largest int64
 	for _, b := range p.blobs {
 		if b.entry == nil && b.data == nil || p.store.Has(b.desc) {
 			continue
@@ -194,9 +205,29 @@ func (p *plan) checkRoom() error {
 		if b.desc.Size > room-need {
 			return errNoRoom(p.store)
 		}
+		if p.frees(b) {
+			largest = max(largest, b.desc.Size)
+			continue
+		}
 		need += b.desc.Size
 	}
+	if largest > room-need {
+		return errNoRoom(p.store)
+	}
 	return nil
+}
+
+// frees reports whether storing b lets commit remove its staged copy from the store's
+// filesystem.
+func (p *plan) frees(b blob) bool {
+	src, ok := p.src.(*stagedSource)
+	return ok && src.sameFS && b.entry != nil && b.entry.staged
+}
+
+// sameFS reports whether paths a and b are on one filesystem.
+func sameFS(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev
 }
 
 // fits refuses an entry of a layout directory larger than the store's disk has room for,

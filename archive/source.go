@@ -33,6 +33,8 @@ type entry struct {
 	digest v1.Hash
 	// inStore: the store already holds this blob, so its bytes were not staged.
 	inStore bool
+	// staged: path is a copy in the staging directory, Load's own to remove.
+	staged bool
 	// root, for an entry of a layout directory, is that directory: the file is opened
 	// beneath it by name, so a directory swapped for a symlink after lookup leads nowhere.
 	root *os.Root
@@ -46,6 +48,9 @@ type source interface {
 // stagedSource is a tar stream read into a staging directory.
 type stagedSource struct {
 	byName map[string]*entry
+	// sameFS: the staging directory is on the store's filesystem, so removing a staged
+	// copy gives back the room its blob takes in the store.
+	sameFS bool
 }
 
 // lookup cleans name as entry names were cleaned: a manifest.json naming "./<id>/layer.tar"

@@ -261,7 +261,7 @@ func (st *stager) file(ctx context.Context, name string, size int64, r io.Reader
 		alias.name = name
 		return &alias, nil
 	}
-	e := &entry{name: name, path: f.Name(), size: n, digest: got}
+	e := &entry{name: name, path: f.Name(), size: n, digest: got, staged: true}
 	st.byDigest[got] = e
 	return e, nil
 }
