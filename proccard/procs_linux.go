@@ -26,14 +26,19 @@ var errESRCH = unix.ESRCH
 // a container in the container), as docker top lists the whole cgroup, and leaves out
 // strata's own helpers, which only share the cgroup.
 func Processes(pid int) ([]Process, error) {
+	dir, err := openProcDir(pid)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dir)
 	var want unix.Stat_t
-	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", pid), &want); err != nil {
+	if err := unix.Fstatat(dir, "ns/pid", &want, 0); err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
 			return nil, ErrNoProcess
 		}
 		return nil, fmt.Errorf("reading pid namespace of %d: %w", pid, err)
 	}
-	init, err := readProcess(pid)
+	init, err := readProcessAt(dir, pid)
 	if err != nil {
 		return nil, err
 	}
@@ -51,31 +56,70 @@ func Processes(pid int) ([]Process, error) {
 		if err != nil {
 			continue
 		}
-		nsPath := fmt.Sprintf("/proc/%d/ns/pid", p)
-		var st unix.Stat_t
-		if unix.Stat(nsPath, &st) != nil {
-			continue
+		// Everything through one open dir: the namespace and the files read are those of one
+		// process, never a newcomer's that took the pid of one that exited meanwhile.
+		if pr, ok := containerProcess(p, wantNS, inside); ok {
+			if depth > 0 && len(pr.NSpid) >= depth {
+				pr.ContainerPid = pr.NSpid[depth-1]
+			}
+			out = append(out, pr.Process)
 		}
-		k := nsKey{st.Dev, st.Ino}
-		in, known := inside[k]
-		if !known {
-			in = nestedIn(nsPath, wantNS)
-			inside[k] = in
-		}
-		if !in {
-			continue
-		}
-		pr, err := readProcess(p)
-		if err != nil {
-			continue // exited while we looked
-		}
-		if depth > 0 && len(pr.NSpid) >= depth {
-			pr.ContainerPid = pr.NSpid[depth-1]
-		}
-		out = append(out, pr.Process)
 	}
 	slices.SortFunc(out, func(a, b Process) int { return a.Pid - b.Pid })
 	return out, nil
+}
+
+// ProcessesOf is Processes of pid, checked by owns to be the container's PID 1 (its cgroup,
+// its parent): the pid is held by a pidfd from before owns is asked until the list is made,
+// and a process that exited meanwhile is ErrNoProcess. A check before Processes(pid) leaves a
+// gap in which the PID 1 can exit and a host process take its pid, whose namespace, the
+// host's, would be listed as the container's.
+func ProcessesOf(pid int, owns func() bool) ([]Process, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil, ErrNoProcess
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening pidfd of %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	// From here pid is the pidfd's process for as long as it has not exited.
+	if !owns() {
+		return nil, ErrNoProcess
+	}
+	procs, err := Processes(pid)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0); n > 0 {
+		return nil, ErrNoProcess
+	}
+	return procs, nil
+}
+
+// containerProcess reads process p when its pid namespace is want or nested in it; inside
+// caches the answer per namespace. ok is false for another process, or one that exited.
+func containerProcess(p int, want nsKey, inside map[nsKey]bool) (proc, bool) {
+	dir, err := openProcDir(p)
+	if err != nil {
+		return proc{}, false
+	}
+	defer unix.Close(dir)
+	var st unix.Stat_t
+	if unix.Fstatat(dir, "ns/pid", &st, 0) != nil {
+		return proc{}, false
+	}
+	k := nsKey{st.Dev, st.Ino}
+	in, known := inside[k]
+	if !known {
+		in = nestedIn(dir, want)
+		inside[k] = in
+	}
+	if !in {
+		return proc{}, false
+	}
+	pr, err := readProcessAt(dir, p)
+	return pr, err == nil
 }
 
 // nsKey names a namespace by its nsfs inode.
@@ -84,10 +128,11 @@ type nsKey struct{ dev, ino uint64 }
 // maxPidNSDepth is the kernel's limit on nested pid namespaces (MAX_PID_NS_LEVEL).
 const maxPidNSDepth = 32
 
-// nestedIn reports whether the pid namespace at nsPath is a descendant of want, walking up
-// its parents with NS_GET_PARENT, which fails (EPERM) once it would leave strata's own.
-func nestedIn(nsPath string, want nsKey) bool {
-	fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// nestedIn reports whether the pid namespace of the process whose /proc dir is open at dir
+// is a descendant of want, walking up its parents with NS_GET_PARENT, which fails (EPERM)
+// once it would leave strata's own.
+func nestedIn(dir int, want nsKey) bool {
+	fd, err := unix.Openat(dir, "ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}

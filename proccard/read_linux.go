@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoProcess means the process is gone (or never was): the container is not running.
@@ -80,8 +82,42 @@ type proc struct {
 
 // readProcess reads /proc/<pid>/status and cmdline.
 func readProcess(pid int) (proc, error) {
-	dir := filepath.Join("/proc", strconv.Itoa(pid))
-	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	dir, err := openProcDir(pid)
+	if err != nil {
+		return proc{}, err
+	}
+	defer unix.Close(dir)
+	return readProcessAt(dir, pid)
+}
+
+// openProcDir opens /proc/<pid>, whose files then stay those of that process: once it has
+// exited they fail, even when a new process has taken its pid (by name they would be the
+// newcomer's). A pid that does not exist is ErrNoProcess.
+func openProcDir(pid int) (int, error) {
+	dir, err := unix.Open("/proc/"+strconv.Itoa(pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
+		return -1, ErrNoProcess
+	}
+	if err != nil {
+		return -1, fmt.Errorf("opening /proc/%d: %w", pid, err)
+	}
+	return dir, nil
+}
+
+// readAt reads the file name of the /proc/<pid> dir open at dir.
+func readAt(dir int, name string) ([]byte, error) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// readProcessAt reads status and cmdline of process pid, whose /proc dir is open at dir.
+func readProcessAt(dir, pid int) (proc, error) {
+	status, err := readAt(dir, "status")
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errESRCH) {
 		return proc{}, ErrNoProcess
 	}
@@ -114,7 +150,7 @@ func readProcess(pid int) (proc, error) {
 			}
 		}
 	}
-	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmd) > 0 {
+	if cmd, err := readAt(dir, "cmdline"); err == nil && len(cmd) > 0 {
 		p.Command = strings.Split(strings.TrimSuffix(string(cmd), "\x00"), "\x00")
 	}
 	p.User = userName(p.UID)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -23,17 +24,26 @@ func newTopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pid := c.RunningPid()
-			if pid == 0 {
-				return fmt.Errorf("container %s: %w", args[0], runner.ErrNotRunning)
-			}
-			procs, err := proccard.Processes(pid)
+			procs, err := containerProcesses(c)
 			if err != nil {
 				return fmt.Errorf("container %s: %w", args[0], err)
 			}
 			return printTop(cmd.OutOrStdout(), procs)
 		},
 	}
+}
+
+// containerProcesses lists the processes of c, running. See proccard.ProcessesOf.
+func containerProcesses(c *runner.Container) ([]proccard.Process, error) {
+	pid := c.RunningPid()
+	if pid == 0 {
+		return nil, runner.ErrNotRunning
+	}
+	procs, err := proccard.ProcessesOf(pid, func() bool { return c.RunningPid() == pid })
+	if errors.Is(err, proccard.ErrNoProcess) {
+		return nil, runner.ErrNotRunning
+	}
+	return procs, err
 }
 
 // printTop prints one line per process: the host PID, the PID inside the container, the
