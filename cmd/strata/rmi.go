@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -34,13 +35,15 @@ func newRmiCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			errs := untagImages(cmd, store, containers, args, force)
+			untagged, errs := untagImages(cmd, store, containers, args, force)
 			if err := release(); err != nil {
 				errs = append(errs, err)
 			}
-			if _, err := collectGarbage(cmd.Context(), g, false); err != nil {
+			gb, err := collectGarbage(cmd.Context(), g, false)
+			if err != nil {
 				errs = append(errs, err)
 			}
+			printDeleted(cmd.OutOrStdout(), untagged, gb)
 			return errors.Join(errs...)
 		},
 	}
@@ -48,12 +51,31 @@ func newRmiCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// untagImages untags the images args name, as rmi does, and returns what failed.
-func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Store, args []string, force bool) []error {
+// printDeleted says "Deleted: <ID>" for each image of untagged that the collection gb
+// removed (its config, or its index), as docker's rmi does after the Untagged lines: an
+// image another name still keeps is not deleted, and not said to be.
+func printDeleted(w io.Writer, untagged []cache.ImageInfo, gb garbage) {
+	removed := map[v1.Hash]bool{}
+	for _, b := range gb.Blobs {
+		removed[b.Digest] = true
+	}
+	said := map[v1.Hash]bool{}
+	for _, info := range untagged {
+		if removed[info.ID] && !said[info.ID] {
+			said[info.ID] = true
+			fmt.Fprintf(w, "Deleted: %s\n", info.ID)
+		}
+	}
+}
+
+// untagImages untags the images args name, as rmi does, and returns the images it untagged
+// and what failed.
+func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Store, args []string, force bool) ([]cache.ImageInfo, []error) {
 	list, err := containers.List()
 	if err != nil {
-		return []error{err}
+		return nil, []error{err}
 	}
+	var untagged []cache.ImageInfo
 	var errs []error
 	for _, a := range args {
 		name, info, err := findImageInfo(store, a)
@@ -110,8 +132,9 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", familiarRef(n))
 		}
+		untagged = append(untagged, info)
 	}
-	return errs
+	return untagged, errs
 }
 
 // findImageInfo finds a stored image by the user's words: a reference or an ID prefix. A ref
