@@ -40,6 +40,9 @@ type Process struct {
 	Pid  int    `json:"Pid"`
 	PPid int    `json:"PPid"`
 	Comm string `json:"Comm"`
+	// State is the kernel's one-letter state, as ps shows it: R, S, D, T, Z (a zombie, exited
+	// and not yet reaped), …
+	State string `json:"State,omitempty"`
 	// Command is the full command line; empty for kernel threads.
 	Command []string `json:"Command,omitempty"`
 	// NSpid is the process's PID in each pid namespace, the host's first.

@@ -136,6 +136,10 @@ func readProcessAt(dir, pid int) (proc, error) {
 		switch key {
 		case "Name":
 			p.Comm = strings.TrimSpace(val)
+		case "State":
+			if len(f) > 0 {
+				p.State = f[0]
+			}
 		case "PPid":
 			p.PPid = atoi(f)
 		case "Uid":

@@ -67,6 +67,10 @@ func printTop(w io.Writer, procs []proccard.Process) error {
 		if command == "" {
 			command = "[" + p.Comm + "]"
 		}
+		if p.State == "Z" {
+			// As ps and docker top show one: exited, its parent has not reaped it.
+			command += " <defunct>"
+		}
 		// The container sets its own argv: an escape sequence in it must not reach the
 		// terminal of whoever looks, nor a tab shift the columns.
 		command = escapeUnprintable(command)
