@@ -79,7 +79,7 @@ func Load(ctx context.Context, store *cache.Store, r io.Reader, opts LoadOptions
 		return nil, fmt.Errorf("loading archive: %w", err)
 	}
 	defer func() { err = errors.Join(err, done()) }()
-	r, closeDec, err := decompress(r)
+	r, closeDec, err := decompress(&cancelReader{ctx: ctx, r: r})
 	if err != nil {
 		return nil, fmt.Errorf("loading archive: %w", err)
 	}
@@ -322,6 +322,54 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 		return bzip2.NewReader(br), func() {}, nil
 	}
 	return br, func() {}, nil
+}
+
+// cancelReader is the archive's stream, each Read run in a goroutine so that it returns
+// when ctx is done even while the read waits: a pipe whose writer stalls (a hung ssh behind
+// `docker save | strata load`) or a FIFO no one writes yet blocks in read(2), where no
+// cancel reaches, and the SIGTERM of timeout(1) or a service stop was ignored until data
+// came. The read left waiting ends with the process; its bytes, in buf, are never used.
+type cancelReader struct {
+	ctx context.Context
+	r   io.Reader
+	// buf is the pending read's, not p: a Read abandoned on cancel must not write into a
+	// buffer its caller has since reused.
+	buf     []byte
+	pending chan readResult
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+func (c *cancelReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.pending == nil {
+		if len(c.buf) < len(p) {
+			c.buf = make([]byte, len(p))
+		}
+		buf, ch := c.buf[:len(p)], make(chan readResult, 1)
+		c.pending = ch
+		go func() {
+			n, err := c.r.Read(buf)
+			ch <- readResult{n, err}
+		}()
+	}
+	select {
+	case res := <-c.pending:
+		c.pending = nil
+		// The read was of len(p) bytes: only a cancel leaves one pending past its Read,
+		// and every Read after a cancel ends above.
+		return copy(p, c.buf[:res.n]), res.err
+	case <-c.ctx.Done():
+		return 0, c.ctx.Err()
+	}
 }
 
 // isBzip2 reports whether b starts a bzip2 stream: "BZh" and the block size, 1 to 9.
