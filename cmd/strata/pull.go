@@ -110,9 +110,13 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	// the summary pullSummary writes in place of the Digest and Status lines.
 	jsonOut := !o.quiet && mode == progress.JSON
 	if !o.quiet && !jsonOut {
-		if ref.Tag() != "" && ref.Digest() == "" {
+		// As docker's: the tag, or the digest of a pull by digest, then the repository.
+		switch {
+		case ref.Digest() != "":
+			fmt.Fprintf(out, "%s: Pulling from %s\n", ref.Digest(), ref.Repository())
+		case ref.Tag() != "":
 			fmt.Fprintf(out, "%s: Pulling from %s\n", ref.Tag(), ref.Repository())
-		} else {
+		default:
 			fmt.Fprintf(out, "Pulling %s\n", ref.Familiar())
 		}
 	}
