@@ -2,6 +2,7 @@ package serve
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -54,6 +55,23 @@ func TestServeNamesWithEndpointWords(t *testing.T) {
 	for _, p := range []string{"/v2/manifests/1", "/v2/blobs/" + layer.String(), "/v2//manifests/1", "/v2/x", "/v2/x/y"} {
 		if rec := serveRaw(h, http.MethodGet, p, nil); rec.Code != http.StatusNotFound {
 			t.Errorf("GET %s = %d %.200s, want 404", p, rec.Code, rec.Body.Bytes())
+		}
+	}
+}
+
+// TestServeManifestMissMessage: a miss names the manifest as a reference writes it, with "@"
+// before a digest ("img@sha256:…"), not "img:sha256:…", which is no reference at all.
+func TestServeManifestMissMessage(t *testing.T) {
+	store, _, _ := hostileStore(t)
+	h := New(store, Options{})
+	missing := "sha256:" + strings.Repeat("0", 64)
+	for target, want := range map[string]string{
+		"/v2/library/img/manifests/" + missing: "library/img@" + missing,
+		"/v2/library/img/manifests/nope":       "library/img:nope",
+	} {
+		rec := serveRaw(h, http.MethodGet, target, nil)
+		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "manifest "+want+" is not") {
+			t.Errorf("GET %s = %d %.300s, want a 404 naming %s", target, rec.Code, rec.Body.Bytes(), want)
 		}
 	}
 }

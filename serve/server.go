@@ -228,7 +228,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 		if len(repo) == 0 {
 			writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
 		} else {
-			writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+name+":"+ref+" is not in the store")
+			writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+refString(name, ref)+" is not in the store")
 		}
 		return
 	}
@@ -241,7 +241,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 		mt = mediaTypeOf(raw)
 	}
 	if !accepts(r, mt) {
-		writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+name+":"+ref+" is a "+string(mt)+", which the request's Accept header does not list")
+		writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+refString(name, ref)+" is a "+string(mt)+", which the request's Accept header does not list")
 		return
 	}
 	h := w.Header()
@@ -251,6 +251,15 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	// ServeContent answers If-None-Match with the ETag (304, as docker's registry does),
 	// Range, and HEAD with the headers of the GET and no body.
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(raw))
+}
+
+// refString is name with its tag or digest, as a reference writes them: "alpine:3.20",
+// "alpine@sha256:…".
+func refString(name, ref string) string {
+	if strings.Contains(ref, ":") {
+		return name + "@" + ref
+	}
+	return name + ":" + ref
 }
 
 // lookup finds the manifest ref names in repo (by tag, or by digest among the tagged
