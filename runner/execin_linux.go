@@ -358,14 +358,54 @@ func oomScoreAdj(pid int) (*int, error) {
 // and nproc limits of the user's shell, where docker's exec'd processes get the container's.
 // The container can only lower its PID 1's hard limits (raising them takes a capability it
 // does not have unless it was given one), which only its own exec'd commands then pay for.
+//
+// prlimit(2) of another user's process takes CAP_SYS_RESOURCE, which root lacks on some hosts
+// (this one, in a VM or a container): there a PID 1 run with -u nobody, or --init's reaper
+// as nobody, failed every exec with "operation not permitted". /proc/<pid>/limits, which
+// anyone may read, gives the same values then.
 func processRlimits(pid int) ([]procRlimit, error) {
 	var out []procRlimit
 	for r := 0; r <= unix.RLIMIT_RTTIME; r++ {
 		var lim unix.Rlimit
 		if err := unix.Prlimit(pid, r, nil, &lim); err != nil {
+			if errors.Is(err, unix.EPERM) {
+				return procLimits(pid)
+			}
 			return nil, fmt.Errorf("reading resource limit %d of pid %d: %w", r, pid, err)
 		}
 		out = append(out, procRlimit{Resource: r, Cur: lim.Cur, Max: lim.Max})
+	}
+	return out, nil
+}
+
+// procLimits reads pid's resource limits from /proc/<pid>/limits: a header, then one line per
+// resource in the order of their numbers, "%-25s %-20s %-20s %-10s" of the name, the soft and
+// hard limits ("unlimited" or a number) and the unit.
+func procLimits(pid int) ([]procRlimit, error) {
+	name := fmt.Sprintf("/proc/%d/limits", pid)
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading resource limits of pid %d: %w", pid, err)
+	}
+	lines := strings.Split(string(b), "\n")
+	var out []procRlimit
+	for r := 0; r <= unix.RLIMIT_RTTIME; r++ {
+		if r+1 >= len(lines) || len(lines[r+1]) < 26 {
+			return nil, fmt.Errorf("reading resource limits of pid %d: %s has no line for limit %d", pid, name, r)
+		}
+		f := strings.Fields(lines[r+1][26:])
+		if len(f) < 2 {
+			return nil, fmt.Errorf("reading resource limits of pid %d: %s: %q", pid, name, lines[r+1])
+		}
+		l := procRlimit{Resource: r}
+		for i, v := range []*uint64{&l.Cur, &l.Max} {
+			if f[i] == "unlimited" {
+				*v = unix.RLIM_INFINITY
+			} else if *v, err = strconv.ParseUint(f[i], 10, 64); err != nil {
+				return nil, fmt.Errorf("reading resource limits of pid %d: %s: %q", pid, name, lines[r+1])
+			}
+		}
+		out = append(out, l)
 	}
 	return out, nil
 }
