@@ -222,8 +222,22 @@ func pullError(ref registry.Reference, err error) error {
 	if strings.Contains(msg, ref.String()) || strings.Contains(msg, ref.Familiar()) {
 		return err
 	}
+	// The registry's own "pulling REPOSITORY: …" (a redirect loop, a bad realm) names the
+	// image as the user did instead: not "pulling X:latest: pulling X: …".
+	if rest, ok := strings.CutPrefix(msg, "pulling "+ref.Name()+": "); ok {
+		return &reworded{msg: "pulling " + ref.Familiar() + ": " + rest, err: err}
+	}
 	return fmt.Errorf("pulling %s: %w", ref.Familiar(), err)
 }
+
+// reworded is err said otherwise, still matching what err matches.
+type reworded struct {
+	msg string
+	err error
+}
+
+func (e *reworded) Error() string { return e.msg }
+func (e *reworded) Unwrap() error { return e.err }
 
 // unpackInto hands each layer's stream, as it downloads, to the snapshotter.
 func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
