@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/strata-run/strata/cache"
 )
 
 // TestLoadCancelledWhileReadWaits: a Load reading a stream that stalls (a pipe whose writer
@@ -57,5 +59,36 @@ func TestLoadCancelledWhileReadWaits(t *testing.T) {
 				t.Errorf("store holds %d blobs after a cancelled load", len(b))
 			}
 		})
+	}
+}
+
+// TestSaveCancelledWhileWriteWaits: a Save writing to a pipe no one reads (a stalled ssh,
+// a pager left open) ends when its context is cancelled. The write blocked in write(2),
+// which no cancel reaches: a SIGTERM was ignored until the reader read or went away.
+func TestSaveCancelledWhileWriteWaits(t *testing.T) {
+	s := newStore(t)
+	img, err := random.Image(1<<20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := put(t, s, "example.com/x:1", img)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed last: the write left waiting then ends too.
+	t.Cleanup(func() { pr.Close(); pw.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Save(ctx, pw, s, []cache.Ref{ref}, SaveOptions{}) }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Save cancelled = %v, want %v", err, context.Canceled)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Save still writing 10s after its context was cancelled")
 	}
 }

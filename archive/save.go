@@ -340,7 +340,7 @@ func (s *saver) files() ([][2]string, error) {
 }
 
 func (s *saver) writeTar(ctx context.Context, w io.Writer) error {
-	tw := tar.NewWriter(w)
+	tw := tar.NewWriter(&cancelWriter{ctx: ctx, w: w})
 	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: epoch}); err != nil {
 			return err
@@ -438,6 +438,48 @@ func (s *saver) copyBlob(w io.Writer, d v1.Descriptor, buf []byte) error {
 		return fmt.Errorf("copying blob %s: %w", short(d.Digest), err)
 	}
 	return nil
+}
+
+// cancelWriter is the archive's output, each Write run in a goroutine so that it returns
+// when ctx is done even while the write waits: a pipe whose reader stalls (a hung ssh behind
+// `strata save | ssh host docker load`) blocks write(2), where no cancel reaches, and the
+// SIGTERM of timeout(1) or a service stop was ignored until the reader read or went away.
+// The bytes are copied first: a write abandoned on cancel must not go on reading a buffer
+// its caller has since reused.
+type cancelWriter struct {
+	ctx context.Context
+	w   io.Writer
+	buf []byte
+}
+
+func (c *cancelWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if cap(c.buf) < len(p) {
+		c.buf = make([]byte, len(p))
+	}
+	buf := c.buf[:len(p)]
+	copy(buf, p)
+	type result struct {
+		n   int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		n, err := c.w.Write(buf)
+		ch <- result{n, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.n, res.err
+	case <-c.ctx.Done():
+		c.buf = nil // the abandoned write keeps it
+		return 0, c.ctx.Err()
+	}
 }
 
 // damagedError is a blob of image found damaged in the store as it was saved.
