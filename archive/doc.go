@@ -28,7 +28,9 @@
 // links to anything but an earlier entry of the archive, devices, sparse entries and
 // oversized JSON are refused; what a tar stream stages is bounded (LoadOptions.MaxSize, and
 // a free-space reserve), as are the bytes of its headers and names, so a gzip bomb stops
-// early. Before the first blob is stored, the store's disk must have room for them all. A layout directory is read in place: its files are opened beneath it (os.Root)
+// early. Before the first blob is stored, the store's disk must have room for them all (a
+// staged copy is removed as soon as its blob is stored, so staged blobs need room for the
+// largest of them only). A layout directory is read in place: its files are opened beneath it (os.Root)
 // and checked again when opened, so a file swapped for a FIFO or a symlink after the plan
 // was made is refused, not read.
 package archive
