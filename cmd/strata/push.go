@@ -26,7 +26,7 @@ func newPushCmd(g *globals) *cobra.Command {
 			return runPush(cmd.Context(), g, args[0], quiet, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")
 	return cmd
 }
 
@@ -95,12 +95,15 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 			return err
 		}
 	}
-	if !quiet {
-		if ref.Tag() != "" {
-			fmt.Fprintf(out, "%s: ", ref.Tag())
-		}
-		fmt.Fprintf(out, "digest: %s size: %d\n", desc.Digest, desc.Size)
+	if quiet {
+		// docker push -q prints the reference pushed, as pull -q does: scripts take it.
+		_, err := fmt.Fprintln(out, ref.String())
+		return err
 	}
+	if ref.Tag() != "" {
+		fmt.Fprintf(out, "%s: ", ref.Tag())
+	}
+	fmt.Fprintf(out, "digest: %s size: %d\n", desc.Digest, desc.Size)
 	return nil
 }
 
