@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"strings"
 
@@ -97,6 +98,13 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 			return err
 		}
 		warnSnapshotter(snap)
+	}
+	// net/http's transport logs some faults of a registry (bytes after a response's declared
+	// end: "Unsolicited response received on idle HTTP channel starting with …") through the
+	// standard logger, on stderr: the registry's bytes in a line that is no strata message,
+	// about nothing the pull relies on (what it stores is verified). --debug keeps them.
+	if !g.debug {
+		log.SetOutput(io.Discard)
 	}
 	puller, err := registry.NewPuller(opts)
 	if err != nil {
