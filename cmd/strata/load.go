@@ -97,6 +97,11 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 			err = fmt.Errorf("%s: %w", quotePath(o.input), err)
 		}
 	}
+	if errors.Is(err, archive.ErrNoName) && o.name == "" {
+		// "give it one" says nothing of how: skopeo copy … oci-archive:FILE without a name
+		// is a common way to get here.
+		return fmt.Errorf("%w with --name REF", err)
+	}
 	if err != nil {
 		return err
 	}

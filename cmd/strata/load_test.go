@@ -46,3 +46,26 @@ func TestLoadQuiet(t *testing.T) {
 		t.Fatalf("load -q = %q, %v", out, err)
 	}
 }
+
+// TestLoadUnnamedSaysHow: an archive whose image has no name (skopeo copy … oci-archive:FILE
+// without one) fails saying the flag that names it, and loads with it.
+func TestLoadUnnamedSaysHow(t *testing.T) {
+	layout := filepath.Join(t.TempDir(), "unnamed")
+	if err := os.CopyFS(layout, os.DirFS(busyboxLayout(t))); err != nil {
+		t.Fatal(err)
+	}
+	index := `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+		`"digest":"sha256:a34ce92094b7b100a98fbd21411a92825f6827b1bc5f6918c253516c90556998","size":608}]}`
+	if err := os.WriteFile(filepath.Join(layout, "index.json"), []byte(index), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	_, err := strata(t, root, nil, "load", "-i", layout)
+	if err == nil || !strings.Contains(err.Error(), "--name") {
+		t.Errorf("load of an unnamed image = %v, want an error naming --name", err)
+	}
+	out, err := strata(t, root, nil, "load", "--name", "bb:1", "-i", layout)
+	if err != nil || out != "Loaded image: bb:1\n" {
+		t.Errorf("load --name bb:1 = %q, %v", out, err)
+	}
+}
