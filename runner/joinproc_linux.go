@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -116,10 +118,26 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	// keep strata waiting past ctx.
 	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
 	defer stop()
+	if joinStartedHook != nil {
+		joinStartedHook(p.cmd.Process.Pid)
+	}
+	giveUp := giveUpOnSignal(p.cmd.Process)
 	if err := json.NewEncoder(parentSock).Encode(req); err != nil {
+		giveUp.answered()
 		return ExitOwnError, fmt.Errorf("sending request to helper: %w", err)
 	}
 	a, master, err := readAnswer(parentSock)
+	if sig := giveUp.answered(); sig != nil {
+		if err == nil && a.Pid > 0 {
+			// Answered as it was killed: its command must not run on without it.
+			_ = unix.Kill(a.Pid, unix.SIGKILL)
+		}
+		if master != nil {
+			master.Close()
+		}
+		n := int(sig.(syscall.Signal))
+		return 128 + n, &ExitCodeError{Code: 128 + n, Err: fmt.Errorf("%v before the command started, which did not answer in %v", sig, earlySignalGrace)}
+	}
 	switch {
 	case ctx.Err() != nil:
 		return ExitOwnError, ctx.Err()
@@ -161,6 +179,60 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)
 	}
 	return code, nil
+}
+
+// joinStartedHook, when not nil, is told the helper's pid once it is started (tests).
+var joinStartedHook func(pid int)
+
+// earlySignalGrace is how long a helper that has not answered yet gets, once strata is told to
+// end, before strata ends it and itself: a command starts in milliseconds, and the signal then
+// goes to it as any later one, but a helper stuck before its answer (a frozen cgroup, a hung
+// FUSE mount in a privileged container) had strata wait for good, deaf to ^C and to
+// timeout(1)'s SIGTERM, which it keeps for the command.
+const earlySignalGrace = time.Second
+
+// earlySignals is giveUpOnSignal's watch.
+type earlySignals struct {
+	c    chan os.Signal
+	done chan struct{}
+	mu   sync.Mutex
+	sig  os.Signal // the signal the helper was ended for, if it was
+}
+
+// giveUpOnSignal watches for SIGINT, SIGTERM, SIGHUP and SIGQUIT until answered is called; if
+// one comes and the helper still has not answered earlySignalGrace later, it kills helper.
+// The signals still reach the command as well (runJoin's own catch buffers them).
+func giveUpOnSignal(helper *os.Process) *earlySignals {
+	e := &earlySignals{c: make(chan os.Signal, 4), done: make(chan struct{})}
+	signal.Notify(e.c, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
+	go func() {
+		var s os.Signal
+		select {
+		case s = <-e.c:
+		case <-e.done:
+			return
+		}
+		t := time.NewTimer(earlySignalGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			e.mu.Lock()
+			e.sig = s
+			e.mu.Unlock()
+			_ = helper.Kill()
+		case <-e.done:
+		}
+	}()
+	return e
+}
+
+// answered ends the watch and returns the signal the helper was killed for, nil if none.
+func (e *earlySignals) answered() os.Signal {
+	signal.Stop(e.c)
+	close(e.done)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sig
 }
 
 // readAnswer reads the helper's one JSON line and the pty master that may ride along with it
