@@ -276,8 +276,12 @@ func pullOffline(g *globals, ref registry.Reference, quiet, jsonOut, allPlatform
 	}
 	desc, err := store.Resolve(ref.String())
 	if errors.Is(err, cache.ErrNotFound) && ref.Digest() != "" {
-		// A pull by digest is satisfied by the same image pulled by tag.
-		if r, ferr := store.FindImage(ref.Digest()); ferr == nil && r.Descriptor.Digest.String() == ref.Digest() {
+		// A pull by digest is satisfied by the same image pulled by tag: one of the
+		// repository's whose repo digest it is (the index it was pulled from, as pull printed
+		// it, or its manifest), as run finds it, or any holding that very manifest.
+		if r, ferr := findByRepoDigest(store, ref.String()); ferr == nil {
+			desc, err = r.Descriptor, nil
+		} else if r, ferr := store.FindImage(ref.Digest()); ferr == nil && r.Descriptor.Digest.String() == ref.Digest() {
 			desc, err = r.Descriptor, nil
 		}
 	}
