@@ -36,11 +36,11 @@ type ExecOptions struct {
 	// that the container never had. The container's masked paths stay masked.
 	Privileged bool
 	// Detach returns once the command runs (-d); its output is discarded. The helper that
-	// started it, outside the container's pid namespace, exits, so the host's init (or the
-	// nearest subreaper above strata) reaps it, as docker's shim reaps an exec'd process; not
-	// the container's PID 1, which may reap nothing (sleep). With Terminal, a helper process
-	// in the container's cgroup keeps the command's terminal open, reads it, and reaps the
-	// command: closing the terminal would end the command with SIGHUP.
+	// started it, outside the container's pid namespace and in its cgroup, stays as its
+	// parent and reaps it, as docker's shim reaps an exec'd process: an orphan would go to
+	// the container's PID 1, which may reap nothing (sleep). With Terminal the helper also
+	// keeps the command's terminal open and reads it: closing the terminal would end the
+	// command with SIGHUP.
 	Detach bool
 }
 

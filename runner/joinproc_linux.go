@@ -56,6 +56,11 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 		ExtraFiles:  []*os.File{childSock, pidfd},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL},
 	}
+	if req.Detach {
+		// It outlives strata (holdDetached): it must not keep the user's working directory
+		// busy meanwhile (an unmount would fail). Exec names the command's own.
+		p.cmd.Dir = "/"
+	}
 	if cg != nil {
 		// Born in the cgroup where it can be; the v1 controllers its thread joins itself
 		// (CgroupDirs), as the init does, and the command it starts is in all of them.
@@ -156,14 +161,10 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	if master != nil {
 		p.attach(master, stdio, attachStdin)
 	}
-	switch {
-	case req.Detach && req.Terminal:
-		// The helper stays as long as the command, holding its terminal (holdTerminal): it
-		// is reaped in the background, or by whoever inherits it once strata exits.
+	if req.Detach {
+		// The helper stays as long as the command, its parent (holdDetached): it is reaped
+		// in the background, or by whoever inherits it once strata exits.
 		go func() { _ = p.cmd.Wait() }()
-		return 0, nil
-	case req.Detach:
-		_ = p.wait()
 		return 0, nil
 	}
 	stopForwarding := forwardSignals(ctx, sigs.c, &p.terminal, p.cmd.Process, func() {

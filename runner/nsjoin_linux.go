@@ -90,10 +90,9 @@ type joinRequest struct {
 	// OomScoreAdj is the container's PID 1's oom_score_adj, which the command gets (Exec) in
 	// place of strata's own, as docker's exec'd processes get the container's.
 	OomScoreAdj *int `json:"oomScoreAdj,omitempty"`
-	// Detach makes the helper exit once the command runs; the command, in the container's
-	// namespaces and cgroup, is then reaped by the host's init or the nearest subreaper
-	// above strata (see ExecOptions.Detach). With Terminal the helper stays instead, holding the
-	// command's terminal, until the command exits (holdTerminal).
+	// Detach makes the helper answer once the command runs and stay, outside strata's
+	// session, as the command's parent until it exits (holdDetached); with Terminal it holds
+	// the command's terminal too.
 	Detach bool `json:"detach,omitempty"`
 	// CgroupDirs are the container's v1 cgroup directories, which the helper's thread joins
 	// first (cgroups.JoinThread), so the command it starts is in them.
@@ -138,8 +137,8 @@ func runNSJoin() {
 	switch {
 	case err != nil:
 		err = fmt.Errorf("reading request: %w", err)
-	case req.Detach && req.Terminal:
-		// First, while no seccomp profile can forbid it: see holdTerminal.
+	case req.Detach:
+		// First, while no seccomp profile can forbid it: see holdDetached.
 		if _, err = unix.Setsid(); err != nil {
 			err = fmt.Errorf("detaching the helper: leaving strata's session: %w", err)
 			break
@@ -157,17 +156,14 @@ func runNSJoin() {
 		_ = sendAnswer(joinAnswer{Error: err.Error(), Code: code}, nil)
 		os.Exit(code)
 	}
-	if req.Detach && master != nil {
-		holdTerminal(cmd, master, sigs)
+	if req.Detach {
+		holdDetached(cmd, master, sigs)
 	}
 	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, master)
 	if master != nil {
 		master.Close() // strata holds it now; the command's output ends when strata's copy does
 	}
 	sock.Close()
-	if req.Detach {
-		os.Exit(0)
-	}
 	go func() {
 		for s := range sigs {
 			_ = cmd.Process.Signal(s)
@@ -181,16 +177,19 @@ func runNSJoin() {
 	os.Exit(code)
 }
 
-// holdTerminal is exec -d -t's helper once the command runs: it stays, holding the master
-// of the command's terminal and reading what the command writes to it, and exits when the
-// command does. Closing the master would hang the terminal up, and the kernel would send the
-// command SIGHUP; not reading it would block the command once the terminal's buffer is full.
-// docker keeps an exec's terminal open in its daemon the same way, and discards a detached
-// exec's output. The helper left strata's session before it joined the container, so that
-// the user's terminal hanging up does not reach it, and drops the parent-death signal here:
-// strata is about to exit. It is in the container's cgroup, and dies with the container. Its
-// answer goes without the master, which strata does not need.
-func holdTerminal(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
+// holdDetached is exec -d's helper once the command runs: it stays, as the command's parent,
+// reaps it and exits when it does, as docker's shim reaps an exec'd process. Gone, it would
+// leave the command to the reaper the kernel picks, the container's PID 1 (Linux 6.18 here),
+// which may reap nothing (sleep): every exec -d left a zombie there, and with --pids-limit
+// the container soon could not fork at all. With a terminal (-d -t) it also holds the master
+// and reads what the command writes: closing it would hang the terminal up, and the kernel
+// would send the command SIGHUP; not reading it would block the command once the terminal's
+// buffer is full (docker keeps an exec's terminal open in its daemon the same way, and
+// discards a detached exec's output). The helper left strata's session before it joined the
+// container, so that the user's terminal hanging up does not reach it, and drops the
+// parent-death signal here: strata is about to exit. It is in the container's cgroup, and
+// dies with the container. Its answer goes without the master, which strata does not need.
+func holdDetached(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 	signal.Stop(sigs) // nothing to relay from a caller that is gone
 	// Only now: dropJoinPrivileges set it again, as the init's dropPrivileges does.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
@@ -200,7 +199,9 @@ func holdTerminal(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 	}
 	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, nil)
 	unix.Close(nsjoinSockFD)
-	go func() { _, _ = io.Copy(io.Discard, master) }() // ends with EIO once the terminal is closed
+	if master != nil {
+		go func() { _, _ = io.Copy(io.Discard, master) }() // ends with EIO once the terminal is closed
+	}
 	_ = cmd.Wait()
 	os.Exit(0)
 }
