@@ -58,6 +58,9 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 	what := fmt.Sprintf("blob %s in %s", h, ref.Name())
 	resp, err := client.Do(req)
 	if err != nil {
+		if e, ok := unreachableAt(err, h, s.repo.RegistryStr(), s.host); ok {
+			return nil, e
+		}
 		return nil, classify(err, opPull, what, ref.Name(), s.host)
 	}
 	if err := transport.CheckError(resp, http.StatusOK, http.StatusPartialContent); err != nil {
@@ -78,6 +81,30 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 		}
 	}
 	return resp.Body, nil
+}
+
+// unreachableAt words err, a failed GET of blob d, when the registry, requested at home
+// ("127.0.0.1:5000", "index.docker.io"), had redirected it to another host that could not be
+// reached (a CDN down, a port closed): that host is named, not the registry, which answered.
+// ok is false for any other error, and for this package's own words (a refused private
+// address), which say enough.
+func unreachableAt(err error, d v1.Hash, home, host string) (error, bool) {
+	var ue *url.Error
+	var own *Error
+	if !errors.As(err, &ue) || errors.As(err, &own) {
+		return nil, false
+	}
+	at, perr := url.Parse(ue.URL)
+	if perr != nil || at.Host == "" || at.Host == home {
+		return nil, false
+	}
+	msg := connMessage(err)
+	if msg == "" {
+		return nil, false
+	}
+	// The redirect's host is the registry's words: url.Parse lets C1 controls through.
+	return &Error{Kind: ErrUnreachable, Registry: host, Err: err,
+		Msg: fmt.Sprintf("blob %s: %s at %s (redirected from %s)", shortDigest(d.String()), msg, oneLine(at.Host), host)}, true
 }
 
 // maxRedirects is how many redirects a request follows: net/http's default.

@@ -424,6 +424,11 @@ func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope str
 func (i *Image) RawConfigFile() ([]byte, error) {
 	b, err := i.Image.RawConfigFile()
 	if err != nil {
+		if m, merr := i.Manifest(); merr == nil && i.sess != nil {
+			if e, ok := unreachableAt(err, m.Config.Digest, i.sess.repo.RegistryStr(), i.Source); ok {
+				return nil, e
+			}
+		}
 		return nil, classify(err, opPull, "config of "+i.Ref.String(), i.Ref.Name(), i.Source)
 	}
 	// Checked again on every call: after a read that failed (cut short, or other bytes than
