@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // maxDockerConfig is the largest config.json (or auth.json) strata reads. Real ones are a few
@@ -59,6 +62,9 @@ func (k *dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) 
 		if key == name.DefaultRegistry {
 			key = authn.DefaultAuthKey
 		}
+		if err := checkHelperName(configuredHelper(cf.CredentialHelpers, cf.CredentialsStore, dockerAuthKey(key))); err != nil {
+			return nil, fmt.Errorf("credentials for %s in %s: %w", key, path, err)
+		}
 		ac, err := cf.GetAuthConfig(key)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s in %s: %w", key, path, err)
@@ -70,6 +76,37 @@ func (k *dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) 
 		}
 	}
 	return authn.Anonymous, nil
+}
+
+// configuredHelper is the credential helper docker runs for key, a config.json key
+// ("https://index.docker.io/v1/" for Docker Hub): credHelpers[key] when there is such an entry,
+// else credsStore. "" means none: the credentials are in auths.
+func configuredHelper(helpers map[string]string, store, key string) string {
+	if h, ok := helpers[key]; ok {
+		return h
+	}
+	return store
+}
+
+// dockerAuthKey is the key docker's GetAuthConfig looks key up with: Docker Hub's names are
+// its historical URL.
+func dockerAuthKey(key string) string {
+	if key == dockerHub || key == dockerHubAPI {
+		return hubAuthKey
+	}
+	return key
+}
+
+// checkHelperName refuses a credential helper name that would not be a program in $PATH:
+// docker-credential-<name> is looked up in $PATH only, and a name with a slash would make it
+// a path, run from wherever it leads ("../../tmp/x" from the working directory), with the
+// user's credentials on its stdin. A control character would reach the terminal in messages.
+// "" is no helper.
+func checkHelperName(name string) error {
+	if strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("credential helper %s: a helper's name must not hold a slash or a control character (docker-credential-NAME is looked up in $PATH)", quote.Value(name))
+	}
+	return nil
 }
 
 // credentialsFile is the file DefaultKeychain reads, in its order, or "" if there is none.

@@ -38,7 +38,12 @@ func Login(ctx context.Context, registry, user, password string, opts Options) e
 	}
 	// A config.json that cannot be read or parsed fails the login before the registry is
 	// asked: the credentials could not be stored without losing what the file holds.
-	if _, _, err := loadDockerConfig(); err != nil {
+	// So does a credential helper it names that cannot be run.
+	_, cfg, err := loadDockerConfig()
+	if err == nil {
+		_, err = cfg.helper(authKey(host))
+	}
+	if err != nil {
 		return fmt.Errorf("login to %s: %w", host, err)
 	}
 	if err := verifyLogin(ctx, host, user, password, opts); err != nil {
@@ -121,7 +126,11 @@ func Logout(registry string) error {
 	}
 	key := authKey(host)
 	found := false
-	if helper := cfg.helper(key); helper != "" {
+	helper, err := cfg.helper(key)
+	if err != nil {
+		return fmt.Errorf("logout from %s: %w", host, err)
+	}
+	if helper != "" {
 		// docker-credential-* erase exits non-zero for "not found" too; whether the entry
 		// existed is only known from config.json, so an erase failure is not an error here.
 		if credHelper(helper, "erase", []byte(key)) == nil {
@@ -224,21 +233,23 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 }
 
 // helper returns the credential helper that holds key's credentials, or "".
-func (c *dockerConfig) helper(key string) string {
+func (c *dockerConfig) helper(key string) (string, error) {
+	name := ""
 	var helpers map[string]string
 	if h, ok := c.raw["credHelpers"]; ok && json.Unmarshal(h, &helpers) == nil {
-		if name := helpers[strings.TrimSuffix(strings.TrimPrefix(key, "https://"), "/v1/")]; name != "" {
-			return name
-		}
-		if name := helpers[key]; name != "" {
-			return name
+		name = helpers[strings.TrimSuffix(strings.TrimPrefix(key, "https://"), "/v1/")]
+		if name == "" {
+			name = helpers[key]
 		}
 	}
 	var store string
-	if s, ok := c.raw["credsStore"]; ok && json.Unmarshal(s, &store) == nil {
-		return store
+	if s, ok := c.raw["credsStore"]; name == "" && ok && json.Unmarshal(s, &store) == nil {
+		name = store
 	}
-	return ""
+	if err := checkHelperName(name); err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 // write replaces config.json atomically, readable only by its owner since it holds secrets.
@@ -292,7 +303,11 @@ func storeCredentials(host, user, password string) error {
 		return err
 	}
 	key := authKey(host)
-	if helper := cfg.helper(key); helper != "" {
+	helper, err := cfg.helper(key)
+	if err != nil {
+		return err
+	}
+	if helper != "" {
 		creds, err := json.Marshal(map[string]string{"ServerURL": key, "Username": user, "Secret": password})
 		if err != nil {
 			return err
@@ -306,6 +321,9 @@ func storeCredentials(host, user, password string) error {
 // credHelper runs docker-credential-<helper> <action> with input on stdin, the protocol of
 // github.com/docker/docker-credential-helpers.
 func credHelper(helper, action string, input []byte) error {
+	if err := checkHelperName(helper); err != nil {
+		return err
+	}
 	cmd := exec.Command("docker-credential-"+helper, action)
 	cmd.Stdin = bytes.NewReader(input)
 	var out bytes.Buffer
