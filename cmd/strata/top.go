@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,10 +17,13 @@ import (
 )
 
 func newTopCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "top CONTAINER",
+	cmd := &cobra.Command{
+		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "List the processes of a running container, with host and container PIDs",
-		Args:  cobra.ExactArgs(1),
+		Long: `List the processes of a running container: host PID, PID inside the container, user and
+command. With ps options after the container (strata top web aux, strata top web -eo pid,comm)
+the host's ps runs with them and only the container's lines are kept, as docker top does.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, c, err := g.getContainer(args[0])
 			if err != nil {
@@ -28,9 +33,74 @@ func newTopCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("container %s: %w", args[0], err)
 			}
+			if len(args) > 1 {
+				return psTop(cmd.OutOrStdout(), procs, args[1:])
+			}
 			return printTop(cmd.OutOrStdout(), procs)
 		},
 	}
+	// Everything after CONTAINER is ps's.
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+// psTop runs the host's ps with args and prints the lines of procs' processes, as docker top
+// does with its ps options.
+func psTop(w io.Writer, procs []proccard.Process, args []string) error {
+	out, err := exec.Command("ps", args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			first, _, _ := strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n")
+			err = fmt.Errorf("%w: %s", err, escapeUnprintable(first))
+		}
+		return fmt.Errorf("running ps %s: %w", strings.Join(args, " "), err)
+	}
+	return printPsTop(w, out, procs)
+}
+
+// printPsTop keeps, of ps's output, the header and the lines of procs' processes (by the PID
+// column), and the thread lines ("-" for a PID, with ps -m) after one of them, as docker's
+// parsePSOutput. The last column keeps its spaces; the container's command line is printed
+// with its control characters escaped.
+func printPsTop(w io.Writer, out []byte, procs []proccard.Process) error {
+	lines := strings.Split(string(out), "\n")
+	titles := strings.Fields(lines[0])
+	pidCol := slices.Index(titles, "PID")
+	if pidCol < 0 {
+		return errors.New("ps's output has no PID column")
+	}
+	pids := map[int]bool{}
+	for _, p := range procs {
+		pids[p.Pid] = true
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(titles, "\t"))
+	inside := false
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) <= pidCol {
+			continue
+		}
+		if f[pidCol] != "-" {
+			p, err := strconv.Atoi(f[pidCol])
+			if err != nil {
+				return fmt.Errorf("ps's output: unexpected pid %q", f[pidCol])
+			}
+			inside = pids[p]
+		}
+		if !inside {
+			continue
+		}
+		if len(f) > len(titles) {
+			f = append(f[:len(titles)-1], strings.Join(f[len(titles)-1:], " "))
+		}
+		for i := range f {
+			f[i] = escapeUnprintable(f[i])
+		}
+		fmt.Fprintln(tw, strings.Join(f, "\t"))
+	}
+	return tw.Flush()
 }
 
 // containerProcesses lists the processes of c, running. See proccard.ProcessesOf.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/strata-run/strata/proccard"
@@ -26,5 +27,44 @@ func TestTopDefunctAndNested(t *testing.T) {
 		"12    3               root   sleep 5\n"
 	if out.String() != want {
 		t.Errorf("printTop = %q, want %q", out.String(), want)
+	}
+}
+
+// TestTopPsOptions: top with ps options keeps, as docker top does, ps's header and the
+// container's lines by their PID column (and the thread lines after them), the last column
+// whole; it took exactly one argument, so `strata top c aux` was refused.
+func TestTopPsOptions(t *testing.T) {
+	procs := []proccard.Process{{Pid: 10}, {Pid: 12}}
+	ps := "UID        PID  PPID  C STIME TTY          TIME CMD\n" +
+		"root         1     0  0 18:17 ?        00:01:14 /sbin/init splash\n" +
+		"root        10     9  0 18:17 ?        00:00:00 sleep 1000\n" +
+		"root        11     1  0 18:17 ?        00:00:00 host thing\n" +
+		"nobody      12    10  0 18:17 ?        00:00:00 sh -c x\x1b[2J\n"
+	var out bytes.Buffer
+	if err := printPsTop(&out, []byte(ps), procs); err != nil {
+		t.Fatal(err)
+	}
+	want := "UID      PID   PPID   C   STIME   TTY   TIME       CMD\n" +
+		"root     10    9      0   18:17   ?     00:00:00   sleep 1000\n" +
+		`nobody   12    10     0   18:17   ?     00:00:00   sh -c x\x1b[2J` + "\n"
+	if out.String() != want {
+		t.Errorf("printPsTop = %q, want %q", out.String(), want)
+	}
+	threads := "PID   LWP CMD\n10 - sleep\n- 10 -\n- 13 -\n11 - other\n- 11 -\n"
+	out.Reset()
+	if err := printPsTop(&out, []byte(threads), procs); err != nil {
+		t.Fatal(err)
+	}
+	if want := "PID   LWP   CMD\n10    -     sleep\n-     10    -\n-     13    -\n"; out.String() != want {
+		t.Errorf("printPsTop(ps -m) = %q, want %q", out.String(), want)
+	}
+	if err := printPsTop(&out, []byte("COMMAND\nsleep\n"), procs); err == nil {
+		t.Error("printPsTop of an output without PID = nil error")
+	}
+
+	root := t.TempDir()
+	_, err := strata(t, root, nil, "top", "nosuch", "aux")
+	if err == nil || !strings.Contains(err.Error(), "no such container") {
+		t.Errorf("top nosuch aux = %v, want no such container (the ps options taken)", err)
 	}
 }
