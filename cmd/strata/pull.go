@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/platforms"
 	"github.com/strata-run/strata/internal/progress"
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/snapshotter"
@@ -37,7 +38,7 @@ func newPullCmd(g *globals) *cobra.Command {
 		Short: "Download an image and unpack its layers",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPull(cmd.Context(), g, o, args[0], cmd.OutOrStdout())
+			return runPull(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -51,7 +52,7 @@ func newPullCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.Writer) error {
+func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, errOut io.Writer) error {
 	ref, err := registry.ParseReference(arg)
 	if err != nil {
 		return err
@@ -147,7 +148,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 		wo.Layer = unpackInto(snap)
 		wo.NeedLayer = func(d v1.Hash) bool { return !snap.Has(d) }
 	}
-	res, root, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo)
+	res, root, pulled, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo)
 	bar.Close()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("pulling %s: interrupted; the next pull resumes where this one stopped: %w", ref.Familiar(), context.Cause(ctx))
@@ -155,6 +156,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out io.
 	if err != nil {
 		return pullError(ref, err)
 	}
+	warnPlatform(errOut, pulled, platform, o.platform != "")
 	// Docker prints the digest the tag points at (the index for a multi-platform image): the
 	// one `pull NAME@DIGEST` takes on any platform.
 	return pullSummary(out, ref, root.String(), res.Downloaded || res.Updated, o.quiet, jsonOut)
@@ -196,28 +198,48 @@ func pullSummary(out io.Writer, ref registry.Reference, digest string, downloade
 
 // pullInto resolves ref and writes it to store: the image for wo.Platform, or with
 // allPlatforms the whole index (a single-platform image is pulled as it is, as docker does).
-// It returns the digest the reference points at, which `Digest:` prints.
-func pullInto(ctx context.Context, puller *registry.Puller, store *cache.Store, ref registry.Reference, allPlatforms bool, wo cache.WriteOptions) (cache.WriteResult, v1.Hash, error) {
+// It returns the digest the reference points at, which `Digest:` prints, and the platform of
+// the image pulled when only its config says it (a single-platform image), else nil.
+func pullInto(ctx context.Context, puller *registry.Puller, store *cache.Store, ref registry.Reference, allPlatforms bool, wo cache.WriteOptions) (cache.WriteResult, v1.Hash, *v1.Platform, error) {
 	if allPlatforms {
 		idx, err := puller.Index(ctx, ref)
 		if err == nil {
 			wo.Fetch = idx.FetchBlob
 			wo.Annotations = pulledFrom(idx.Descriptor.Digest, allPlatformsValue)
 			res, err := store.WriteIndex(ctx, ref.String(), idx, wo)
-			return res, idx.Descriptor.Digest, err
+			return res, idx.Descriptor.Digest, nil, err
 		}
 		if !errors.Is(err, registry.ErrNotIndex) {
-			return cache.WriteResult{}, v1.Hash{}, err
+			return cache.WriteResult{}, v1.Hash{}, nil, err
 		}
 	}
 	img, err := puller.Image(ctx, ref)
 	if err != nil {
-		return cache.WriteResult{}, v1.Hash{}, err
+		return cache.WriteResult{}, v1.Hash{}, nil, err
 	}
 	wo.Fetch = img.FetchBlob
 	wo.Annotations = pulledFrom(img.Root.Digest, wo.Platform.String())
 	res, err := store.WriteImage(ctx, ref.String(), img, wo)
-	return res, img.Root.Digest, err
+	var single *v1.Platform
+	if !img.Root.MediaType.IsIndex() {
+		single = img.Descriptor.Platform
+	}
+	return res, img.Root.Digest, single, err
+}
+
+// warnPlatform warns, in one line on w, of a single-platform image whose config names
+// another platform than want (asked for with --platform when explicit, else this host's): it
+// is pulled as it is, as docker and podman pull it, and podman warns so; run would fail with
+// "exec format error" where no emulator is installed.
+func warnPlatform(w io.Writer, have *v1.Platform, want v1.Platform, explicit bool) {
+	if have == nil || have.OS == "" || platforms.Matches(want, *have) {
+		return
+	}
+	whose := "this host's (" + want.String() + ")"
+	if explicit {
+		whose = "the requested " + want.String()
+	}
+	fmt.Fprintln(w, oneLine(fmt.Sprintf("strata: warning: the image's platform (%s) does not match %s: a single-platform image is pulled as it is", have.String(), whose)))
 }
 
 // pullError words a failed pull as one line that names ref once. The registry's messages about
