@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCredentialHelperNameIsNoPath: docker-credential-<name> is a program in $PATH; a name
@@ -52,5 +54,109 @@ func TestCredentialHelperNameIsNoPath(t *testing.T) {
 				t.Fatalf("the program the name leads to ran: %q", b)
 			}
 		})
+	}
+}
+
+// fakeHelper puts docker-credential-<name> on PATH, a shell script with body.
+func fakeHelper(t *testing.T, name, body string) {
+	t.Helper()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-"+name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// TestCredentialHelperHostile: a credential helper that hangs, prints without end, prints
+// garbage or fails is bounded: the command fails in time, in one line that holds no terminal
+// escape and no secret, and a helper's "not found" is an anonymous pull, as for docker.
+func TestCredentialHelperHostile(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	old := credHelperTimeout
+	credHelperTimeout = 500 * time.Millisecond
+	t.Cleanup(func() { credHelperTimeout = old })
+	host := serve(t, basicAuth("alice", "s3cret"))
+	for _, tt := range []struct {
+		name, body string
+		want       string // in the error; "" for none
+	}{
+		// Not exec'd: the sleep outlives the shell, and holds its stdout.
+		{"hangs", "sleep 5", "no answer within"},
+		{"floods", "cat >/dev/null; yes hunter2", "more than 1024 KiB"},
+		{"garbage-ok", "cat >/dev/null; printf '\\033[2J{\"Secret\":\"hunter2\"'", "not JSON credentials"},
+		{"garbage-fail", "cat >/dev/null; printf '\\033]0;title\\007bad\\nthings\\n'; echo 'on stderr' >&2; exit 3", "exit status 3: ]0;title bad things on stderr"},
+		{"missing", "cat >/dev/null; echo 'credentials not found in native keychain'; exit 1", ""},
+		{"good", "cat >/dev/null; echo '{\"Username\":\"alice\",\"Secret\":\"s3cret\"}'", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fakeHelper(t, tt.name, tt.body)
+			dockerConfigDir(t, `{"credsStore":"`+tt.name+`"}`)
+			opts := testOptions()
+			opts.Keychain = nil
+			ref := mustRef(t, host+"/app:1")
+			start := time.Now()
+			err := Push(context.Background(), ref, randomImage(t), opts)
+			if d := time.Since(start); d > 4*time.Second {
+				t.Errorf("Push took %s", d)
+			}
+			switch {
+			case tt.want == "" && tt.name == "missing":
+				if !errors.Is(err, ErrUnauthorized) {
+					t.Errorf("Push with no credentials in the helper = %v, want the registry's refusal", err)
+				}
+			case tt.want == "":
+				if err != nil {
+					t.Errorf("Push = %v", err)
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Push = %v, want an error saying %q", err, tt.want)
+				}
+				if msg := err.Error(); strings.ContainsAny(msg, "\x1b\x07\n") || strings.Contains(msg, "hunter2") || len(msg) > 1024 {
+					t.Errorf("error = %q, want one short line without escapes or the secret", msg)
+				}
+			}
+		})
+	}
+}
+
+// TestCredentialHelperCanceled: a credential helper that hangs is killed when the pull is
+// canceled (Ctrl-C), not waited for.
+func TestCredentialHelperCanceled(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	fakeHelper(t, "hang", "exec sleep 30")
+	dockerConfigDir(t, `{"credsStore":"hang"}`)
+	host := serve(t, nil)
+	opts := testOptions()
+	opts.Keychain = nil
+	p, err := NewPuller(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = p.Image(ctx, mustRef(t, host+"/app:1"))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("Image canceled while the helper hangs = %v after %s, want the cancel at once", err, time.Since(start))
+	}
+}
+
+// TestLoginCredentialHelperHangs: login and logout through a credential helper that hangs
+// fail in time, and say so.
+func TestLoginCredentialHelperHangs(t *testing.T) {
+	old := credHelperTimeout
+	credHelperTimeout = 500 * time.Millisecond
+	t.Cleanup(func() { credHelperTimeout = old })
+	fakeHelper(t, "hang", "exec sleep 30")
+	dockerConfigDir(t, `{"credsStore":"hang"}`)
+	host := serve(t, basicAuth("alice", "s3cret"))
+	start := time.Now()
+	if err := Login(context.Background(), host, "alice", "s3cret", testOptions()); err == nil || !strings.Contains(err.Error(), "no answer within") {
+		t.Errorf("Login = %v, want the helper's timeout", err)
+	}
+	_ = Logout(host)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Login and Logout took %s", d)
 	}
 }

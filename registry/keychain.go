@@ -2,18 +2,23 @@ package registry
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/credentials"
 	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -38,10 +43,19 @@ type dockerKeychain struct {
 	mu   sync.Mutex
 }
 
-var _ authn.Keychain = (*dockerKeychain)(nil)
+var (
+	_ authn.Keychain        = (*dockerKeychain)(nil)
+	_ authn.ContextKeychain = (*dockerKeychain)(nil)
+)
 
 // Resolve returns the credentials for r, or Anonymous.
 func (k *dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	return k.ResolveContext(context.Background(), r)
+}
+
+// ResolveContext returns the credentials for r, or Anonymous. A credential helper it runs is
+// killed when ctx ends.
+func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (authn.Authenticator, error) {
 	// The credential helpers of one file are not run at once, as DefaultKeychain does not.
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -62,10 +76,7 @@ func (k *dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) 
 		if key == name.DefaultRegistry {
 			key = authn.DefaultAuthKey
 		}
-		if err := checkHelperName(configuredHelper(cf.CredentialHelpers, cf.CredentialsStore, dockerAuthKey(key))); err != nil {
-			return nil, fmt.Errorf("credentials for %s in %s: %w", key, path, err)
-		}
-		ac, err := cf.GetAuthConfig(key)
+		ac, err := getAuthConfig(ctx, cf, key)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s in %s: %w", key, path, err)
 		}
@@ -77,6 +88,150 @@ func (k *dockerKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) 
 	}
 	return authn.Anonymous, nil
 }
+
+// getAuthConfig is docker's cf.GetAuthConfig(key), with its credential helper run by
+// runCredHelper: docker's own runs it with no time limit and reads all it prints.
+func getAuthConfig(ctx context.Context, cf *configfile.ConfigFile, key string) (types.AuthConfig, error) {
+	acKey := dockerAuthKey(key)
+	helper := configuredHelper(cf.CredentialHelpers, cf.CredentialsStore, acKey)
+	if err := checkHelperName(helper); err != nil {
+		return types.AuthConfig{}, err
+	}
+	if helper == "" {
+		return cf.GetAuthConfig(key)
+	}
+	// As docker: credentials in $DOCKER_AUTH_CONFIG come before the helper's.
+	if os.Getenv(configfile.DockerEnvConfigKey) != "" {
+		if ac, err := configfile.New("").GetAuthConfig(key); err == nil {
+			ac.ServerAddress = ""
+			if ac != (types.AuthConfig{}) {
+				return ac, nil
+			}
+		}
+	}
+	// As docker's native store: the auths entry (a registrytoken) under the helper's answer.
+	ac, _ := credentials.NewFileStore(cf).Get(acKey)
+	ac.Username, ac.Password, ac.IdentityToken = "", "", ""
+	out, err := runCredHelper(ctx, helper, "get", []byte(acKey))
+	if errors.Is(err, errHelperNotFound) {
+		return ac, nil
+	}
+	if err != nil {
+		return types.AuthConfig{}, err
+	}
+	var c struct{ Username, Secret string }
+	if err := json.NewDecoder(bytes.NewReader(out)).Decode(&c); err != nil {
+		// Not quoted: whatever it is, it may hold the secret.
+		return types.AuthConfig{}, fmt.Errorf("%s get: its answer is not JSON credentials (%d bytes)", helperProgram(helper), len(out))
+	}
+	if c.Username == tokenUsername {
+		ac.IdentityToken = c.Secret
+	} else {
+		ac.Username, ac.Password = c.Username, c.Secret
+	}
+	return ac, nil
+}
+
+// tokenUsername is the user name with which a credential helper holds an identity token.
+const tokenUsername = "<token>"
+
+// credHelperTimeout bounds a run of a credential helper: they answer at once, or after a
+// network round trip for a cloud's; one that hangs must not hang the command with it.
+var credHelperTimeout = 30 * time.Second
+
+// maxHelperOutput bounds what a credential helper may print: credentials are a few KiB.
+const maxHelperOutput = 1 << 20
+
+// helperNotFound is what a docker-credential-helpers helper prints when it has no
+// credentials for a server (credentials.errCredentialsNotFoundMessage).
+const helperNotFound = "credentials not found in native keychain"
+
+// errHelperNotFound is the helper's answer that it holds no credentials for a server.
+var errHelperNotFound = errors.New(helperNotFound)
+
+// helperProgram is the program of the credential helper name, quoted if need be.
+func helperProgram(name string) string {
+	p := "docker-credential-" + name
+	if strings.ContainsFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.+", r))
+	}) {
+		return quote.Value(p)
+	}
+	return p
+}
+
+// runCredHelper runs docker-credential-<helper> <action>, found in $PATH (never through a
+// shell), with input on its stdin, and returns what it printed on stdout, the protocol of
+// github.com/docker/docker-credential-helpers. It is killed when ctx ends, after
+// credHelperTimeout, or once it has printed more than maxHelperOutput. An error quotes what
+// it printed in one line, cut; errHelperNotFound is its answer that it has nothing for
+// input.
+func runCredHelper(ctx context.Context, helper, action string, input []byte) ([]byte, error) {
+	if err := checkHelperName(helper); err != nil {
+		return nil, err
+	}
+	if helper == "" {
+		return nil, errors.New("no credential helper")
+	}
+	prog := helperProgram(helper)
+	hctx, cancel := context.WithTimeout(ctx, credHelperTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(hctx, "docker-credential-"+helper, action)
+	cmd.Stdin = bytes.NewReader(input)
+	stdout := &capBuffer{max: maxHelperOutput, full: cancel}
+	stderr := &capBuffer{max: 4 << 10}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// A child of the helper that keeps its stdout open does not keep the command waiting.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	switch {
+	case stdout.over:
+		return nil, fmt.Errorf("%s %s: it printed more than %d KiB", prog, action, maxHelperOutput>>10)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s %s: %w", prog, action, ctx.Err())
+	case hctx.Err() != nil:
+		return nil, fmt.Errorf("%s %s: no answer within %s", prog, action, credHelperTimeout)
+	case err != nil:
+		said := strings.TrimSpace(stdout.buf.String())
+		if said == helperNotFound {
+			return nil, errHelperNotFound
+		}
+		if e := strings.TrimSpace(stderr.buf.String()); e != "" {
+			said = strings.TrimSpace(said + " " + e)
+		}
+		if said = oneLine(said); said != "" {
+			return nil, fmt.Errorf("%s %s: %w: %s", prog, action, err, said)
+		}
+		return nil, fmt.Errorf("%s %s: %w", prog, action, err)
+	}
+	return stdout.buf.Bytes(), nil
+}
+
+// capBuffer keeps the first max bytes written to it. Past them it drops the rest, or, with
+// full set, calls full and fails the write. (No bytes.Buffer embedded: io.Copy would use
+// its ReadFrom, which reads without end.)
+type capBuffer struct {
+	buf  bytes.Buffer
+	max  int
+	full func()
+	over bool
+}
+
+func (b *capBuffer) Write(p []byte) (int, error) {
+	room := max(b.max-b.buf.Len(), 0)
+	if len(p) <= room {
+		return b.buf.Write(p)
+	}
+	b.buf.Write(p[:room])
+	if b.full == nil {
+		return len(p), nil
+	}
+	b.over = true
+	b.full()
+	return room, errHelperOutput
+}
+
+var errHelperOutput = errors.New("credential helper output over the limit")
 
 // configuredHelper is the credential helper docker runs for key, a config.json key
 // ("https://index.docker.io/v1/" for Docker Hub): credHelpers[key] when there is such an entry,

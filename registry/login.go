@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -49,7 +48,7 @@ func Login(ctx context.Context, registry, user, password string, opts Options) e
 	if err := verifyLogin(ctx, host, user, password, opts); err != nil {
 		return err
 	}
-	if err := storeCredentials(host, user, password); err != nil {
+	if err := storeCredentialsContext(ctx, host, user, password); err != nil {
 		return fmt.Errorf("login to %s: %w", host, err)
 	}
 	return nil
@@ -133,7 +132,7 @@ func Logout(registry string) error {
 	if helper != "" {
 		// docker-credential-* erase exits non-zero for "not found" too; whether the entry
 		// existed is only known from config.json, so an erase failure is not an error here.
-		if credHelper(helper, "erase", []byte(key)) == nil {
+		if _, err := runCredHelper(context.Background(), helper, "erase", []byte(key)); err == nil {
 			found = true
 		}
 	}
@@ -298,6 +297,12 @@ func (c *dockerConfig) write(path string) (err error) {
 }
 
 func storeCredentials(host, user, password string) error {
+	return storeCredentialsContext(context.Background(), host, user, password)
+}
+
+// storeCredentialsContext stores user and password for host as docker login does; a
+// credential helper it runs is killed when ctx ends.
+func storeCredentialsContext(ctx context.Context, host, user, password string) error {
 	path, cfg, err := loadDockerConfig()
 	if err != nil {
 		return err
@@ -312,28 +317,9 @@ func storeCredentials(host, user, password string) error {
 		if err != nil {
 			return err
 		}
-		return credHelper(helper, "store", creds)
+		_, err = runCredHelper(ctx, helper, "store", creds)
+		return err
 	}
 	cfg.auths[key] = map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
 	return cfg.write(path)
-}
-
-// credHelper runs docker-credential-<helper> <action> with input on stdin, the protocol of
-// github.com/docker/docker-credential-helpers.
-func credHelper(helper, action string, input []byte) error {
-	if err := checkHelperName(helper); err != nil {
-		return err
-	}
-	cmd := exec.Command("docker-credential-"+helper, action)
-	cmd.Stdin = bytes.NewReader(input)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(out.String())
-		if msg != "" {
-			return fmt.Errorf("docker-credential-%s %s: %w: %s", helper, action, err, msg)
-		}
-		return fmt.Errorf("docker-credential-%s %s: %w", helper, action, err)
-	}
-	return nil
 }
