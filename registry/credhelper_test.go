@@ -160,3 +160,57 @@ func TestLoginCredentialHelperHangs(t *testing.T) {
 		t.Errorf("Login and Logout took %s", d)
 	}
 }
+
+// TestLoginHelperAsKeychain: login stores credentials where the keychain (and docker) reads
+// them: an empty credHelpers entry keeps a registry in auths in spite of credsStore, and
+// Docker Hub's credHelpers key is its URL, not "index.docker.io". Login put them in the
+// credsStore, where no pull looked.
+func TestLoginHelperAsKeychain(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	store := filepath.Join(t.TempDir(), "store")
+	fakeHelper(t, "fake", "echo \"$1\" >> "+store+"; cat >> "+store+"; echo 'credentials not found in native keychain'; exit 1")
+	host := serve(t, basicAuth("alice", "s3cret"))
+	path := dockerConfigDir(t, `{"credsStore":"fake","credHelpers":{"`+host+`":""}}`)
+	if err := Login(context.Background(), host, "alice", "s3cret", testOptions()); err != nil {
+		t.Fatalf("Login = %v", err)
+	}
+	if _, ok := readAuths(t, path)[host]; !ok {
+		t.Errorf("Login stored no auths entry for %s, whose credHelpers entry is empty", host)
+	}
+	opts := testOptions()
+	opts.Keychain = nil
+	if err := Push(context.Background(), mustRef(t, host+"/app:1"), randomImage(t), opts); err != nil {
+		t.Errorf("Push after Login = %v", err)
+	}
+
+	path = dockerConfigDir(t, `{"credHelpers":{"index.docker.io":"fake"}}`)
+	if err := storeCredentials(dockerHub, "u", "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := readAuths(t, path)[hubAuthKey]; !ok {
+		t.Errorf("Docker Hub's credentials are not in auths, where the keychain reads them")
+	}
+	if b, _ := os.ReadFile(store); strings.Contains(string(b), "store") {
+		t.Errorf("the credential helper was asked to store: %q", b)
+	}
+}
+
+// TestCredentialHelperIdentityToken: a helper's "<token>" user name means an identity token,
+// and $DOCKER_AUTH_CONFIG comes before the helper, as for docker.
+func TestCredentialHelperIdentityToken(t *testing.T) {
+	fakeHelper(t, "tok", "cat >/dev/null; echo '{\"Username\":\"<token>\",\"Secret\":\"refresh\"}'")
+	dockerConfigDir(t, `{"credsStore":"tok"}`)
+	cf, err := loadCredentialsFile(os.Getenv("DOCKER_CONFIG") + "/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := getAuthConfig(context.Background(), cf, "example.com")
+	if err != nil || ac.IdentityToken != "refresh" || ac.Username != "" || ac.Password != "" {
+		t.Errorf("getAuthConfig = %+v, %v; want the identity token", ac, err)
+	}
+	t.Setenv("DOCKER_AUTH_CONFIG", `{"auths":{"example.com":{"auth":"YWxpY2U6czNjcmV0"}}}`)
+	ac, err = getAuthConfig(context.Background(), cf, "example.com")
+	if err != nil || ac.Username != "alice" || ac.Password != "s3cret" {
+		t.Errorf("getAuthConfig with DOCKER_AUTH_CONFIG = %+v, %v; want its credentials", ac, err)
+	}
+}

@@ -231,20 +231,25 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 	return path, cfg, nil
 }
 
-// helper returns the credential helper that holds key's credentials, or "".
+// helper returns the credential helper that holds key's credentials, or "", as docker's
+// GetAuthConfig picks it and so as the keychain reads them: credHelpers[key] when there is
+// such an entry ("" there keeps the registry in auths), else credsStore. Docker Hub's key is
+// its URL, "https://index.docker.io/v1/", there too.
 func (c *dockerConfig) helper(key string) (string, error) {
-	name := ""
 	var helpers map[string]string
-	if h, ok := c.raw["credHelpers"]; ok && json.Unmarshal(h, &helpers) == nil {
-		name = helpers[strings.TrimSuffix(strings.TrimPrefix(key, "https://"), "/v1/")]
-		if name == "" {
-			name = helpers[key]
+	if h, ok := c.raw["credHelpers"]; ok {
+		// Wrong types fail the file for docker and for the keychain alike.
+		if err := json.Unmarshal(h, &helpers); err != nil {
+			return "", fmt.Errorf("credHelpers: %w", err)
 		}
 	}
 	var store string
-	if s, ok := c.raw["credsStore"]; name == "" && ok && json.Unmarshal(s, &store) == nil {
-		name = store
+	if s, ok := c.raw["credsStore"]; ok {
+		if err := json.Unmarshal(s, &store); err != nil {
+			return "", fmt.Errorf("credsStore: %w", err)
+		}
 	}
+	name := configuredHelper(helpers, store, key)
 	if err := checkHelperName(name); err != nil {
 		return "", err
 	}
