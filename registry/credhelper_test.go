@@ -214,3 +214,32 @@ func TestCredentialHelperIdentityToken(t *testing.T) {
 		t.Errorf("getAuthConfig with DOCKER_AUTH_CONFIG = %+v, %v; want its credentials", ac, err)
 	}
 }
+
+// TestLogoutOlderKeys: logout removes every auths entry the keychain would use for the
+// registry, as docker's own older keys ("https://host/v2/", "http://host") and a repository's:
+// it said "Not logged in" and left them, and the next pull still sent them.
+func TestLogoutOlderKeys(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	host := serve(t, basicAuth("alice", "s3cret"))
+	for _, key := range []string{"https://" + host + "/v2/", "http://" + host, host + "/app"} {
+		t.Run(key, func(t *testing.T) {
+			path := dockerConfigDir(t, `{"auths":{"`+key+`":{"auth":"YWxpY2U6czNjcmV0"},"other.example":{"auth":"eDp5"}}}`)
+			opts := testOptions()
+			opts.Keychain = nil
+			ref := mustRef(t, host+"/app:1")
+			if err := Push(context.Background(), ref, randomImage(t), opts); err != nil {
+				t.Fatalf("Push with credentials keyed %s = %v", key, err)
+			}
+			if err := Logout(host); err != nil {
+				t.Fatalf("Logout = %v", err)
+			}
+			auths := readAuths(t, path)
+			if _, ok := auths[key]; ok || len(auths) != 1 {
+				t.Errorf("auths after Logout = %v, want only other.example", auths)
+			}
+			if err := Push(context.Background(), ref, randomImage(t), opts); !errors.Is(err, ErrUnauthorized) {
+				t.Errorf("Push after Logout = %v, want it refused", err)
+			}
+		})
+	}
+}

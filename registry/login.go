@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/docker/cli/cli/config/credentials"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -136,8 +137,10 @@ func Logout(registry string) error {
 			found = true
 		}
 	}
+	// Every entry the keychain would find for host goes: docker's older keys
+	// ("https://host/v2/", "http://host") and a repository's ("host/app") too.
 	for k := range cfg.auths {
-		if normalizeHost(k) == host {
+		if normalizeHost(k) == host || normalizeHost(credentials.ConvertToHostname(k)) == host {
 			delete(cfg.auths, k)
 			found = true
 		}
