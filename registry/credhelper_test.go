@@ -3,9 +3,11 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -241,5 +243,62 @@ func TestLogoutOlderKeys(t *testing.T) {
 				t.Errorf("Push after Logout = %v, want it refused", err)
 			}
 		})
+	}
+}
+
+// TestConcurrentLogins: logins and logouts at once each keep what the others wrote: every
+// one rewrites the whole config.json, and the last one dropped the entries the others had
+// just added.
+func TestConcurrentLogins(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		path := dockerConfigDir(t, `{"auths":{"gone.example":{"auth":"eDp5"}},"psFormat":"table"}`)
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- storeCredentials(fmt.Sprintf("reg%d.example", i), "u", "p")
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- Logout("gone.example")
+		}()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		auths := readAuths(t, path)
+		for i := 0; i < 16; i++ {
+			if _, ok := auths[fmt.Sprintf("reg%d.example", i)]; !ok {
+				t.Fatalf("round %d: auths = %v, want reg%d.example there", round, auths, i)
+			}
+		}
+		if _, ok := auths["gone.example"]; ok || len(auths) != 16 {
+			t.Fatalf("round %d: auths = %v, want the 16 logins and not the logout's", round, auths)
+		}
+		if b, _ := os.ReadFile(path); !strings.Contains(string(b), "psFormat") {
+			t.Fatalf("round %d: a field strata does not manage is gone:\n%s", round, b)
+		}
+		if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
+			t.Fatalf("round %d: %d files beside config.json, want none", round, len(ents)-1)
+		}
+	}
+}
+
+// TestLogoutCreatesNothing: a logout with no Docker config directory creates none.
+func TestLogoutCreatesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "docker")
+	t.Setenv("DOCKER_CONFIG", dir)
+	if err := Logout("example.com"); !errors.Is(err, ErrNotLoggedIn) {
+		t.Errorf("Logout = %v, want ErrNotLoggedIn", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Logout made %s: %v", dir, err)
 	}
 }

@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/docker/cli/cli/config/credentials"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sys/unix"
 )
 
 // hubAuthKey is the key Docker has always used for Docker Hub in config.json.
@@ -137,21 +139,83 @@ func Logout(registry string) error {
 			found = true
 		}
 	}
-	// Every entry the keychain would find for host goes: docker's older keys
-	// ("https://host/v2/", "http://host") and a repository's ("host/app") too.
-	for k := range cfg.auths {
-		if normalizeHost(k) == host || normalizeHost(credentials.ConvertToHostname(k)) == host {
-			delete(cfg.auths, k)
-			found = true
+	err = updateDockerConfig(path, false, func(cfg *dockerConfig) bool {
+		// Every entry the keychain would find for host goes: docker's older keys
+		// ("https://host/v2/", "http://host") and a repository's ("host/app") too.
+		removed := false
+		for k := range cfg.auths {
+			if normalizeHost(k) == host || normalizeHost(credentials.ConvertToHostname(k)) == host {
+				delete(cfg.auths, k)
+				removed = true
+			}
 		}
+		found = found || removed
+		return removed
+	})
+	if err != nil {
+		return fmt.Errorf("logout from %s: %w", host, err)
 	}
 	if !found {
 		return &Error{Kind: ErrNotLoggedIn, Registry: host, Msg: "not logged in to " + host}
 	}
-	if err := cfg.write(path); err != nil {
-		return fmt.Errorf("logout from %s: %w", host, err)
-	}
 	return nil
+}
+
+// configLockWait bounds the wait for another login or logout to be done with config.json.
+var configLockWait = time.Minute
+
+// updateDockerConfig reads config.json at path again, has change change it and writes it back
+// if change says so, all under an exclusive lock on its directory: logins and logouts at once
+// (a script logging in to three registries in parallel) each rewrite the whole file, and
+// without the lock the last one dropped what the others had just written. Without create, a
+// directory that is not there is an empty config, left as it is.
+func updateDockerConfig(path string, create bool, change func(*dockerConfig) bool) error {
+	if _, err := os.Stat(filepath.Dir(path)); !create && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lockConfigDir(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, cfg, err := loadDockerConfig()
+	if err != nil {
+		return err
+	}
+	if !change(cfg) {
+		return nil
+	}
+	return cfg.write(path)
+}
+
+// lockConfigDir takes an exclusive flock(2) on dir, creating it (0700) if need be: a lock on
+// the directory leaves no lock file of strata's among docker's. Another process's lock is
+// waited for, up to configLockWait.
+func lockConfigDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	// O_DIRECTORY: anything else there fails at once, a FIFO included, never blocks.
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	deadline := time.Now().Add(configLockWait)
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Close(fd) }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			unix.Close(fd)
+			return nil, fmt.Errorf("locking %s: %w", dir, err)
+		}
+		if time.Now().After(deadline) {
+			unix.Close(fd)
+			return nil, fmt.Errorf("locking %s: another login or logout has held it for %s", dir, configLockWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // LoginHost returns the registry a login or logout names ("" means docker.io). As docker
@@ -328,6 +392,8 @@ func storeCredentialsContext(ctx context.Context, host, user, password string) e
 		_, err = runCredHelper(ctx, helper, "store", creds)
 		return err
 	}
-	cfg.auths[key] = map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
-	return cfg.write(path)
+	return updateDockerConfig(path, true, func(cfg *dockerConfig) bool {
+		cfg.auths[key] = map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
+		return true
+	})
 }
