@@ -302,3 +302,26 @@ func TestLogoutCreatesNothing(t *testing.T) {
 		t.Errorf("Logout made %s: %v", dir, err)
 	}
 }
+
+// TestLoginThroughDanglingSymlink: a config.json that is a symlink to a file not yet there
+// (dotfiles set up before the first login) is written through, as docker does: login
+// replaced the link with a file of its own.
+func TestLoginThroughDanglingSymlink(t *testing.T) {
+	realDir := t.TempDir()
+	link := dockerConfigDir(t, "")
+	if err := os.Symlink(filepath.Join(realDir, "config.json"), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := storeCredentials("example.com", "u", "p"); err != nil {
+		t.Fatalf("storeCredentials = %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("config.json after login: %v, %v; want the symlink kept", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(realDir, "config.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the link's target: %v, %v; want a file of mode 0600", fi, err)
+	}
+	if _, ok := readAuths(t, link)["example.com"]; !ok {
+		t.Errorf("the link's target has no credentials for example.com")
+	}
+}

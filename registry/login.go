@@ -335,9 +335,10 @@ func (c *dockerConfig) write(path string) (err error) {
 		return err
 	}
 	// As docker: a config.json that is a symlink (dotfiles kept elsewhere) is written through,
-	// not replaced by a file beside the user's own.
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+	// not replaced by a file beside the user's own, dangling or not.
+	path, err = followLinks(path)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
@@ -366,6 +367,25 @@ func (c *dockerConfig) write(path string) (err error) {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// followLinks returns the file path leads to through symbolic links, which need not exist.
+func followLinks(path string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", fmt.Errorf("writing %s: %w", path, err)
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", fmt.Errorf("writing %s: %w", path, unix.ELOOP)
 }
 
 func storeCredentials(host, user, password string) error {
