@@ -159,6 +159,12 @@ func runNSJoin() {
 	if req.Detach {
 		holdDetached(cmd, master, sigs)
 	}
+	// The command runs: should strata be killed now, the helper stays to reap it instead of
+	// dying with strata, as docker's shim goes on with an exec whose client died. The
+	// orphan went to the container's PID 1, which may reap nothing: a zombie was left there
+	// for every exec whose strata was killed. (The command itself ran on either way, with
+	// the ends of its pipes or its terminal gone.)
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
 	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, master)
 	if master != nil {
 		master.Close() // strata holds it now; the command's output ends when strata's copy does
