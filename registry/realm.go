@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -91,6 +92,12 @@ func (t *realmRelay) relay(req *http.Request, n string) (*http.Response, error) 
 	out := req.Clone(req.Context())
 	out.URL = &u
 	out.Host = ""
+	// The client follows a relayed redirect as one to the registry's own host, and sends the
+	// credentials again; they go to the realm the registry named, not to where it redirects
+	// (another host), as they would not if the realm were not relayed.
+	if origin := t.origin(req); origin == nil || hostPort(origin) != hostPort(&u) {
+		out.Header.Del("Authorization")
+	}
 	resp, err := t.inner.RoundTrip(out)
 	if err == nil {
 		// A redirect of the realm is relayed as the realm is: go-containerregistry checks it
@@ -107,6 +114,35 @@ func (t *realmRelay) relay(req *http.Request, n string) (*http.Response, error) 
 		}
 	}
 	return resp, err
+}
+
+// origin returns the URL the redirects that led to req started at: the realm the registry
+// named. The response to a relayed request names the realm's URL as its request.
+func (t *realmRelay) origin(req *http.Request) *url.URL {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	n, ok := strings.CutPrefix(first.URL.Path, relayPath)
+	if first.URL.Host != t.host || !ok {
+		return first.URL
+	}
+	i, err := strconv.Atoi(n)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil || i < 0 || i >= len(t.realms) {
+		return nil
+	}
+	return t.realms[i]
+}
+
+// hostPort is u's host and port, the scheme's port if it names none.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // rewrite returns the challenge h with its realm relayed when go-containerregistry would
