@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -323,5 +324,35 @@ func TestLoginThroughDanglingSymlink(t *testing.T) {
 	}
 	if _, ok := readAuths(t, link)["example.com"]; !ok {
 		t.Errorf("the link's target has no credentials for example.com")
+	}
+}
+
+// TestLoginErrorsSayLogin: a login that fails for the registry's fault says so in a login's
+// words, not a pull's ("login to H: pulling registry H: …").
+func TestLoginErrorsSayLogin(t *testing.T) {
+	dockerConfigDir(t, "")
+	for name, h := range map[string]http.HandlerFunc{
+		"500": func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) },
+		"no realm": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("WWW-Authenticate", `Bearer service="x"`)
+			http.Error(w, "{}", http.StatusUnauthorized)
+		},
+		"token garbage": func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/token" {
+				w.Write([]byte("\x1b[2Jnot json"))
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+r.Host+`/token",service="x"`)
+			http.Error(w, "{}", http.StatusUnauthorized)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			host := strings.TrimPrefix(newServer(t, h).URL, "http://")
+			err := Login(context.Background(), host, "alice", "s3cret", testOptions())
+			if err == nil || !strings.HasPrefix(err.Error(), "login to "+host+": ") || strings.Contains(err.Error(), "pulling") ||
+				strings.ContainsAny(err.Error(), "\x1b\n") {
+				t.Errorf("Login = %q, want one line of a login's words", err)
+			}
+		})
 	}
 }

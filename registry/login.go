@@ -94,7 +94,13 @@ func verifyLogin(ctx context.Context, host, user, password string, opts Options)
 				Msg: fmt.Sprintf("login to %s: incorrect username or password", host)}
 		}
 		if errors.As(c, &e) {
-			return &Error{Kind: e.Kind, Registry: host, Err: e.Err, Msg: "login to " + host + ": " + e.Msg}
+			// The words of a pull ("pulling registry HOST: …") say what failed, but not that a
+			// login did.
+			msg := e.Msg
+			for _, p := range []string{opPull.ing() + " registry " + host + ": ", opPull.ing() + " " + host + ": "} {
+				msg = strings.TrimPrefix(msg, p)
+			}
+			return &Error{Kind: e.Kind, Registry: host, Err: e.Err, Msg: "login to " + host + ": " + msg}
 		}
 		return fmt.Errorf("login to %s: %w", host, c)
 	}
