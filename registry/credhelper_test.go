@@ -356,3 +356,17 @@ func TestLoginErrorsSayLogin(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginUserWithColon: a user name with a colon cannot be sent (Basic auth ends it at the
+// colon) nor stored ("user:password"), so login refuses it before asking the registry,
+// which checked "al" with password "ice:s3cret" and could let the login through.
+func TestLoginUserWithColon(t *testing.T) {
+	path := dockerConfigDir(t, "")
+	host := serve(t, basicAuth("al", "ice:s3cret"))
+	if err := Login(context.Background(), host, "al:ice", "s3cret", testOptions()); err == nil || !strings.Contains(err.Error(), "colon") {
+		t.Errorf("Login(user al:ice) = %v, want it refused", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("config.json written: %v", err)
+	}
+}

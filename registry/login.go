@@ -38,6 +38,12 @@ func Login(ctx context.Context, registry, user, password string, opts Options) e
 	if user == "" || password == "" {
 		return fmt.Errorf("login to %s: username and password are required", host)
 	}
+	if strings.ContainsRune(user, ':') {
+		// Basic auth, and config.json's base64 "user:password", end the name at the first
+		// colon: the registry would check another name than the one given, and pulls would
+		// send yet another.
+		return fmt.Errorf("login to %s: a username cannot hold a colon", host)
+	}
 	// A config.json that cannot be read or parsed fails the login before the registry is
 	// asked: the credentials could not be stored without losing what the file holds.
 	// So does a credential helper it names that cannot be run.
