@@ -370,3 +370,17 @@ func TestLoginUserWithColon(t *testing.T) {
 		t.Errorf("config.json written: %v", err)
 	}
 }
+
+// TestLoginHostEmpty: a server that names no host ("https://", as from an unset $REGISTRY in
+// "https://$REGISTRY") is an error, not Docker Hub, which would get credentials meant for
+// another registry. The scheme is read in any case, as a URL's is.
+func TestLoginHostEmpty(t *testing.T) {
+	for _, server := range []string{"https://", "http://", "/v2/", "HTTPS:///"} {
+		if h, err := LoginHost(server); err == nil {
+			t.Errorf("LoginHost(%q) = %q, want an error", server, h)
+		}
+	}
+	if h, err := LoginHost("HTTPS://registry.example.com/v2/"); err != nil || h != "registry.example.com" {
+		t.Errorf("LoginHost(HTTPS://registry.example.com/v2/) = %q, %v", h, err)
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // hubAuthKey is the key Docker has always used for Docker Hub in config.json.
@@ -236,12 +238,17 @@ func lockConfigDir(dir string) (func(), error) {
 // the password does not end up in the message, or in a CI log.
 func LoginHost(server string) (string, error) {
 	s := server
-	if scheme, rest, ok := strings.Cut(s, "://"); ok && (scheme == "http" || scheme == "https") {
+	if scheme, rest, ok := strings.Cut(s, "://"); ok && (strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
 		s = rest
 	}
 	s, _, _ = strings.Cut(s, "/")
 	if strings.Contains(s, "@") {
 		return "", errors.New("the server must not hold credentials (user:password@): give them with --username and --password-stdin")
+	}
+	if s == "" && server != "" {
+		// "https://" or "/v2/", as from an unset $REGISTRY: not Docker Hub, which would get
+		// credentials meant for another registry.
+		return "", fmt.Errorf("no registry in %s", quote.Value(server))
 	}
 	host := normalizeHost(s)
 	if host == "" {
