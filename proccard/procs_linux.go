@@ -70,31 +70,51 @@ func Processes(pid int) ([]Process, error) {
 }
 
 // ProcessesOf is Processes of pid, checked by owns to be the container's PID 1 (its cgroup,
-// its parent): the pid is held by a pidfd from before owns is asked until the list is made,
-// and a process that exited meanwhile is ErrNoProcess. A check before Processes(pid) leaves a
-// gap in which the PID 1 can exit and a host process take its pid, whose namespace, the
-// host's, would be listed as the container's.
+// its parent), held as whileHeld holds it. A check before Processes(pid) leaves a gap in
+// which the PID 1 can exit and a host process take its pid, whose namespace, the host's,
+// would be listed as the container's.
 func ProcessesOf(pid int, owns func() bool) ([]Process, error) {
+	var procs []Process
+	err := whileHeld(pid, owns, func() (err error) {
+		procs, err = Processes(pid)
+		return err
+	})
+	return procs, err
+}
+
+// ReadOf is Read of pid, checked by owns as ProcessesOf checks it: a card read after the
+// container's PID 1 exited could describe the host process that took its pid.
+func ReadOf(pid int, owns func() bool, opts Options) (*Card, error) {
+	var card *Card
+	err := whileHeld(pid, owns, func() (err error) {
+		card, err = Read(pid, opts)
+		return err
+	})
+	return card, err
+}
+
+// whileHeld runs read with pid held by a pidfd from before owns is asked until read has
+// returned, and says ErrNoProcess when owns says no or the process exited meanwhile: while
+// the pidfd's process has not exited, no other process can have its pid.
+func whileHeld(pid int, owns func() bool, read func() error) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
-		return nil, ErrNoProcess
+		return ErrNoProcess
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening pidfd of %d: %w", pid, err)
+		return fmt.Errorf("opening pidfd of %d: %w", pid, err)
 	}
 	defer unix.Close(fd)
-	// From here pid is the pidfd's process for as long as it has not exited.
 	if !owns() {
-		return nil, ErrNoProcess
+		return ErrNoProcess
 	}
-	procs, err := Processes(pid)
-	if err != nil {
-		return nil, err
+	if err := read(); err != nil {
+		return err
 	}
 	if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0); n > 0 {
-		return nil, ErrNoProcess
+		return ErrNoProcess
 	}
-	return procs, nil
+	return nil
 }
 
 // containerProcess reads process p when its pid namespace is want or nested in it; inside

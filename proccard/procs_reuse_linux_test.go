@@ -67,3 +67,28 @@ func TestProcessesOfReusedPid(t *testing.T) {
 		t.Errorf("ProcessesOf(%d) of a process owns refuses = %v, want ErrNoProcess", other.Process.Pid, err)
 	}
 }
+
+// TestReadOfReusedPid: as TestProcessesOfReusedPid for the process card that inspect and
+// explain print: read after the PID 1 exited and a host process took its pid, it described
+// that host process (its namespaces, the host's) as the container.
+func TestReadOfReusedPid(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	init := startIsolated(t)
+	pid := init.Process.Pid
+	card, err := ReadOf(pid, func() bool {
+		reusePid(t, init)
+		return true
+	}, Options{})
+	if !errors.Is(err, ErrNoProcess) {
+		t.Errorf("ReadOf(%d) with the pid reused by a host process = %+v, %v, want ErrNoProcess", pid, card, err)
+	}
+
+	other := startIsolated(t)
+	card, err = ReadOf(other.Process.Pid, func() bool { return true }, Options{})
+	if err != nil || card.Pid != other.Process.Pid {
+		t.Errorf("ReadOf(%d) = %+v, %v, want its card", other.Process.Pid, card, err)
+	}
+	if _, err := ReadOf(other.Process.Pid, func() bool { return false }, Options{}); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("ReadOf(%d) of a process owns refuses = %v, want ErrNoProcess", other.Process.Pid, err)
+	}
+}

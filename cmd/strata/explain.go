@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,10 @@ with the host commands (ls -l /proc/PID/ns, lsns, nsenter, the cgroup files) tha
 				return fmt.Errorf("container %s: %w", args[0], runner.ErrNotRunning)
 			}
 			card, err := readCard(g, c)
+			if errors.Is(err, proccard.ErrNoProcess) {
+				// It exited while we looked.
+				return fmt.Errorf("container %s: %w", args[0], runner.ErrNotRunning)
+			}
 			if err != nil {
 				return err
 			}

@@ -246,7 +246,9 @@ func readCard(g *globals, c *runner.Container) (*proccard.Card, error) {
 	case !errors.Is(err, cgroups.ErrNotFound):
 		return nil, err
 	}
-	card, err := proccard.Read(pid, opts)
+	// Held from the check that pid is the container's to the end of the read: a pid taken
+	// by a host process once the container exited would be described as the container.
+	card, err := proccard.ReadOf(pid, func() bool { return c.RunningPid() == pid }, opts)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), err)
 	}
