@@ -46,6 +46,15 @@ func newLoginCmd(g *globals) *cobra.Command {
 const maxPasswordStdin = 64 << 10
 
 func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in io.Reader, out, errOut io.Writer) error {
+	// As logout: a server that is no host name is said so at once, quoted and cut, before a
+	// password is read or asked for; printed back raw it would reach the terminal whole.
+	host, err := registry.LoginHost(server)
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	if len(host) > 255 || !printableWord(host) {
+		return fmt.Errorf("login: invalid registry %s", quoteArg(server))
+	}
 	if o.password != "" && o.passwordStdin {
 		return errors.New("login: --password and --password-stdin exclude each other")
 	}
