@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -382,5 +383,34 @@ func TestLoginHostEmpty(t *testing.T) {
 	}
 	if h, err := LoginHost("HTTPS://registry.example.com/v2/"); err != nil || h != "registry.example.com" {
 		t.Errorf("LoginHost(HTTPS://registry.example.com/v2/) = %q, %v", h, err)
+	}
+}
+
+// TestLoginKeepsOwner: as docker, a config.json rewritten by root keeps its owner: sudo -E
+// strata login made a user's file root's, mode 0600, which the user's docker cannot read.
+func TestLoginKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	path := dockerConfigDir(t, `{"auths":{}}`)
+	if err := os.Chown(path, 65534, 65533); err != nil {
+		t.Fatal(err)
+	}
+	if err := storeCredentials("example.com", "u", "p"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65533 {
+		t.Errorf("config.json after login is owned by %d:%d, want 65534:65533", st.Uid, st.Gid)
+	}
+	if err := Logout("example.com"); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ = os.Stat(path)
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65533 {
+		t.Errorf("config.json after logout is owned by %d:%d, want 65534:65533", st.Uid, st.Gid)
 	}
 }

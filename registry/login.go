@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/docker/cli/cli/config/credentials"
@@ -374,6 +375,17 @@ func (c *dockerConfig) write(path string) (err error) {
 	if _, err := tmp.Write(append(data, '\n')); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	// As docker: the file keeps its owner. A root strata (sudo -E, HOME kept) writing a
+	// user's config.json made it root's, mode 0600, and the user's docker could no longer
+	// read it.
+	if fi, err := os.Stat(path); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+			if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil && os.Geteuid() == 0 {
+				tmp.Close()
+				return fmt.Errorf("writing %s: keeping its owner: %w", path, err)
+			}
+		}
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
