@@ -330,7 +330,7 @@ func (c *command) exec(spec Spec) error {
 	if err := setUlimits(spec.Ulimits); err != nil {
 		return err
 	}
-	if err := dropPrivileges(c.user, c.caps); err != nil {
+	if err := dropPrivileges(c.user, c.caps, lastCap()); err != nil {
 		return err
 	}
 	argv0, err := lookPath(spec.Args[0], c.env)

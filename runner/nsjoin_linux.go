@@ -31,7 +31,7 @@ import (
 //     Exec, so tty(1) inside names it); the master goes back to strata with the answer, as
 //     SCM_RIGHTS;
 //  5. for Exec, the container's user, capabilities, no_new_privs and seccomp filter, exactly
-//     as the init applies them (dropJoinPrivileges, whose kernel facts come from the host's
+//     as the init applies them (dropPrivileges, whose kernel facts come from the host's
 //     /proc before step 2; the filter compiled then too);
 //  6. forks the command from this same thread: a pid namespace is only entered by children
 //     (pid_for_children), and the child inherits the thread's namespaces and credentials.
@@ -197,7 +197,7 @@ func runNSJoin() {
 // dies with the container. Its answer goes without the master, which strata does not need.
 func holdDetached(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 	signal.Stop(sigs) // nothing to relay from a caller that is gone
-	// Only now: dropJoinPrivileges set it again, as the init's dropPrivileges does.
+	// Only now: dropPrivileges set it again, as it does for the init.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		_ = cmd.Process.Kill()
 		_ = sendAnswer(joinAnswer{Error: fmt.Sprintf("detaching the helper: clearing its parent-death signal: %v", err), Code: ExitOwnError}, nil)
@@ -448,7 +448,7 @@ type joinPrivs struct {
 
 // prepareJoinPrivs reads the kernel's last capability and compiles the container's seccomp
 // profile, resolved against req.SeccompCaps (else req.Caps) as far as this thread's bounding
-// set holds them: the set dropJoinPrivileges leaves, as the init resolves it.
+// set holds them: the set dropPrivileges leaves, as the init resolves it.
 func prepareJoinPrivs(req joinRequest) (joinPrivs, error) {
 	p := joinPrivs{last: lastCap()}
 	if !req.Seccomp {
@@ -463,50 +463,6 @@ func prepareJoinPrivs(req joinRequest) (joinPrivs, error) {
 		return p, fmt.Errorf("loading seccomp filter: %w", err)
 	}
 	return p, nil
-}
-
-// dropJoinPrivileges is dropPrivileges for the helper, which runs in the container's mount
-// namespace by then: last, the kernel's highest capability, was read before, from the host's
-// /proc (prepareJoinPrivs), where dropPrivileges reads it from the container's.
-func dropJoinPrivileges(u User, caps []int, last int) error {
-	keep := map[int]bool{}
-	for _, c := range caps {
-		keep[c] = true
-	}
-	for c := 0; c <= last; c++ {
-		if keep[c] {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
-		}
-	}
-	if err := setThreadCreds(u); err != nil {
-		return err
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var have [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &have[0]); err != nil {
-		return fmt.Errorf("reading capabilities: %w", err)
-	}
-	var data [2]unix.CapUserData
-	if u.UID == 0 {
-		for _, c := range caps {
-			bit := uint32(1) << (uint(c) % 32)
-			if c >= 0 && c/32 < len(have) && have[c/32].Permitted&bit != 0 {
-				data[c/32].Effective |= bit
-				data[c/32].Permitted |= bit
-			}
-		}
-	}
-	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("setting capabilities: %w", err)
-	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Errorf("setting parent death signal: %w", err)
-	}
-	return nil
 }
 
 // confine applies the container's user, working directory and capabilities to this thread
@@ -545,7 +501,7 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 	if err := setUlimits(req.Ulimits); err != nil {
 		return nil, err
 	}
-	if err := dropJoinPrivileges(user, req.Caps, last); err != nil {
+	if err := dropPrivileges(user, req.Caps, last); err != nil {
 		return nil, err
 	}
 	return env, nil

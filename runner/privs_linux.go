@@ -41,12 +41,15 @@ func inBoundingSet(c int) bool {
 //  4. the parent-death signal, which the kernel clears on a credential change, is set again.
 //
 // Capabilities are per thread: the caller has locked this goroutine to the thread that execs.
-func dropPrivileges(u User, caps []int) error {
+// last is the kernel's highest capability (lastCap), read where the container cannot have
+// changed it: the init reads its own fresh /proc; exec's helper reads the host's before it
+// joins the container's mount namespace, where a container with CAP_SYS_ADMIN could have
+// bound a file of its own over /proc/sys/kernel/cap_last_cap.
+func dropPrivileges(u User, caps []int, last int) error {
 	keep := map[int]bool{}
 	for _, c := range caps {
 		keep[c] = true
 	}
-	last := lastCap()
 	for c := 0; c <= last; c++ {
 		if keep[c] {
 			continue
@@ -70,7 +73,7 @@ func dropPrivileges(u User, caps []int) error {
 	if u.UID == 0 {
 		for _, c := range caps {
 			bit := uint32(1) << (uint(c) % 32)
-			if c/32 < len(have) && have[c/32].Permitted&bit != 0 {
+			if c >= 0 && c/32 < len(have) && have[c/32].Permitted&bit != 0 {
 				data[c/32].Effective |= bit
 				data[c/32].Permitted |= bit
 			}

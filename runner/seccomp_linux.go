@@ -70,7 +70,7 @@ func loadSeccomp(profile string) error {
 }
 
 // boundedCaps returns the capabilities of keep that are in the calling
-// thread's bounding set: the set dropPrivileges(user, keep) leaves, which a seccomp profile
+// thread's bounding set: the set dropPrivileges(user, keep, last) leaves, which a seccomp profile
 // is resolved against, known before the privileges are dropped.
 func boundedCaps(keep []int) []int {
 	var caps []int
