@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // TestCredentialHelperNameIsNoPath: docker-credential-<name> is a program in $PATH; a name
@@ -412,5 +415,40 @@ func TestLoginKeepsOwner(t *testing.T) {
 	fi, _ = os.Stat(path)
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65533 {
 		t.Errorf("config.json after logout is owned by %d:%d, want 65534:65533", st.Uid, st.Gid)
+	}
+}
+
+// TestPodmanDockerHubKey: Podman's auth.json keys Docker Hub "docker.io" (and a repository
+// "docker.io/library/alpine"); those credentials are Docker Hub's, where docker's lookup,
+// which knows only "https://index.docker.io/v1/", found none and pulled anonymously.
+func TestPodmanDockerHubKey(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("DOCKER_CONFIG", "")
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("XDG_CONFIG_HOME", "")
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	t.Setenv("REGISTRY_AUTH_FILE", authFile)
+	repo, err := name.NewRepository("alpine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ key, user string }{
+		{"docker.io", "hub"},
+		{"docker.io/library/alpine", "repo"},
+	} {
+		entries := `"docker.io":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("hub:p")) + `"}`
+		if tt.key != "docker.io" {
+			entries += `,"` + tt.key + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(tt.user+":p")) + `"}`
+		}
+		write(t, authFile, `{"auths":{`+entries+`}}`)
+		auth, err := (&dockerKeychain{}).Resolve(repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := auth.Authorization()
+		if err != nil || cfg.Username != tt.user {
+			t.Errorf("credentials for %s with auth.json key %s = %+v, %v; want user %s", repo, tt.key, cfg, err, tt.user)
+		}
 	}
 }

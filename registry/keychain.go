@@ -86,6 +86,16 @@ func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (
 				Auth: ac.Auth, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
 		}
 	}
+	if r.RegistryStr() == name.DefaultRegistry {
+		// Podman (containers/image) keys Docker Hub "docker.io", a repository of it
+		// "docker.io/library/alpine": docker's lookup above knows only its own URL key.
+		for _, key := range []string{dockerHub + strings.TrimPrefix(r.String(), name.DefaultRegistry), dockerHub} {
+			if ac, ok := cf.GetAuthConfigs()[key]; ok && (ac.Username != "" || ac.Password != "" || ac.IdentityToken != "" || ac.RegistryToken != "") {
+				return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password,
+					IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
+			}
+		}
+	}
 	return authn.Anonymous, nil
 }
 
