@@ -452,3 +452,42 @@ func TestPodmanDockerHubKey(t *testing.T) {
 		}
 	}
 }
+
+// TestPodmanNamespaceKeys: auth.json keys for namespaces of one registry ("quay.io/orga",
+// "quay.io/orgb/team") give a repository the credentials of its own namespace, the longest
+// that has any, as containers/image matches them: docker's lookup of the registry matched
+// any key on the host, one picked at random, and sent org A's credentials for org B's pulls.
+func TestPodmanNamespaceKeys(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("DOCKER_CONFIG", "")
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	t.Setenv("REGISTRY_AUTH_FILE", authFile)
+	entry := func(user string) string {
+		return `{"auth":"` + base64.StdEncoding.EncodeToString([]byte(user+":p")) + `"}`
+	}
+	write(t, authFile, `{"auths":{"quay.io/orga":`+entry("a")+`,"quay.io/orgb":`+entry("b")+
+		`,"quay.io/orgb/team":`+entry("team")+`,"quay.io/orgz/app":`+entry("z")+`}}`)
+	for repo, want := range map[string]string{
+		"quay.io/orga/app":        "a",
+		"quay.io/orgb/app":        "b",
+		"quay.io/orgb/team/app":   "team",
+		"quay.io/orgb/team/x/app": "team",
+		"quay.io/orgz/app":        "z",
+	} {
+		r, err := name.NewRepository(repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 { // map order is random: once is not proof
+			auth, err := (&dockerKeychain{}).Resolve(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg, err := auth.Authorization(); err != nil || cfg.Username != want {
+				t.Fatalf("credentials for %s = %+v, %v; want user %s", repo, cfg, err, want)
+			}
+		}
+	}
+}

@@ -72,9 +72,24 @@ func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (
 		})
 		return authn.Anonymous, nil
 	}
-	for _, key := range []string{r.String(), r.RegistryStr()} {
+	found := func(ac types.AuthConfig) authn.Authenticator {
+		return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password,
+			Auth: ac.Auth, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken})
+	}
+	// The repository's own key, then, as containers/image matches auth.json keys, each of
+	// its namespaces ("quay.io/org/team", "quay.io/org"), then the registry's: docker's
+	// lookup of the registry alone matches any key on its host, one picked at random where
+	// there are several (Podman's "quay.io/orgA" and "quay.io/orgB").
+	for i, key := range append(append([]string{r.String()}, namespaces(r)...), r.RegistryStr()) {
 		if key == name.DefaultRegistry {
 			key = authn.DefaultAuthKey
+		}
+		if i > 0 && key != r.RegistryStr() && key != authn.DefaultAuthKey {
+			// A namespace: an auths entry of its own only, no credential helper asked.
+			if ac, ok := cf.GetAuthConfigs()[key]; ok && hasCredentials(ac) {
+				return found(ac), nil
+			}
+			continue
 		}
 		ac, err := getAuthConfig(ctx, cf, key)
 		if err != nil {
@@ -82,21 +97,40 @@ func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (
 		}
 		ac.ServerAddress = "" // set by GetAuthConfig, whether it found anything or not
 		if ac != (types.AuthConfig{}) {
-			return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password,
-				Auth: ac.Auth, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
+			return found(ac), nil
 		}
 	}
 	if r.RegistryStr() == name.DefaultRegistry {
 		// Podman (containers/image) keys Docker Hub "docker.io", a repository of it
 		// "docker.io/library/alpine": docker's lookup above knows only its own URL key.
-		for _, key := range []string{dockerHub + strings.TrimPrefix(r.String(), name.DefaultRegistry), dockerHub} {
-			if ac, ok := cf.GetAuthConfigs()[key]; ok && (ac.Username != "" || ac.Password != "" || ac.IdentityToken != "" || ac.RegistryToken != "") {
-				return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password,
-					IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
+		for _, key := range append(append([]string{r.String()}, namespaces(r)...), r.RegistryStr()) {
+			key = dockerHub + strings.TrimPrefix(key, name.DefaultRegistry)
+			if ac, ok := cf.GetAuthConfigs()[key]; ok && hasCredentials(ac) {
+				return found(ac), nil
 			}
 		}
 	}
 	return authn.Anonymous, nil
+}
+
+// namespaces returns the namespaces of r's repository, longest first, with the registry:
+// "quay.io/org/team" and "quay.io/org" for quay.io/org/team/app; none for a registry.
+func namespaces(r authn.Resource) []string {
+	repo, ok := strings.CutPrefix(r.String(), r.RegistryStr()+"/")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i := strings.LastIndex(repo, "/"); i > 0; i = strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+		out = append(out, r.RegistryStr()+"/"+repo)
+	}
+	return out
+}
+
+// hasCredentials reports whether ac holds any.
+func hasCredentials(ac types.AuthConfig) bool {
+	return ac.Username != "" || ac.Password != "" || ac.IdentityToken != "" || ac.RegistryToken != ""
 }
 
 // getAuthConfig is docker's cf.GetAuthConfig(key), with its credential helper run by
