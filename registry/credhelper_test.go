@@ -491,3 +491,27 @@ func TestPodmanNamespaceKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHomeVariable: without $HOME (a systemd service with no User=), the Docker config is
+// found in the home directory the user database gives, as docker finds it: login failed
+// ("$HOME is not defined") and pulls went anonymous.
+func TestNoHomeVariable(t *testing.T) {
+	home := t.TempDir()
+	old := userHome
+	userHome = func() (string, error) { return home, nil }
+	t.Cleanup(func() { userHome = old })
+	t.Setenv("HOME", "")
+	t.Setenv("DOCKER_CONFIG", "")
+	host := serve(t, basicAuth("alice", "s3cret"))
+	if err := Login(context.Background(), host, "alice", "s3cret", testOptions()); err != nil {
+		t.Fatalf("Login without $HOME = %v", err)
+	}
+	if _, ok := readAuths(t, filepath.Join(home, ".docker", "config.json"))[host]; !ok {
+		t.Fatalf("Login without $HOME stored nothing in %s", home)
+	}
+	opts := testOptions()
+	opts.Keychain = nil
+	if err := Push(context.Background(), mustRef(t, host+"/app:1"), randomImage(t), opts); err != nil {
+		t.Errorf("Push without $HOME = %v, want the stored credentials used", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -277,6 +278,28 @@ func (b *capBuffer) Write(p []byte) (int, error) {
 
 var errHelperOutput = errors.New("credential helper output over the limit")
 
+// homeDir is the user's home directory: $HOME, else, as docker finds it, the one the user
+// database gives (a systemd service has no $HOME unless it names a User=).
+func homeDir() (string, error) {
+	home, err := os.UserHomeDir()
+	if home != "" {
+		return home, nil
+	}
+	if h, uerr := userHome(); uerr == nil && h != "" {
+		return h, nil
+	}
+	return "", err
+}
+
+// userHome is the home directory of the user strata runs as, from the user database.
+var userHome = func() (string, error) {
+	u, err := user.Current()
+	if err != nil {
+		return "", err
+	}
+	return u.HomeDir, nil
+}
+
 // configuredHelper is the credential helper docker runs for key, a config.json key
 // ("https://index.docker.io/v1/" for Docker Hub): credHelpers[key] when there is such an entry,
 // else credsStore. "" means none: the credentials are in auths.
@@ -312,7 +335,7 @@ func checkHelperName(name string) error {
 // Anything at Docker's paths counts, a directory or a broken link too: it is what the user
 // meant, and it gets the warning.
 func credentialsFile() string {
-	home, _ := os.UserHomeDir()
+	home, _ := homeDir()
 	dockerDir := os.Getenv("DOCKER_CONFIG")
 	var docker []string
 	if home != "" {
