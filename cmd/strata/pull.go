@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"strings"
 
@@ -99,13 +98,6 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 			return err
 		}
 		warnSnapshotter(snap)
-	}
-	// net/http's transport logs some faults of a registry (bytes after a response's declared
-	// end: "Unsolicited response received on idle HTTP channel starting with …") through the
-	// standard logger, on stderr: the registry's bytes in a line that is no strata message,
-	// about nothing the pull relies on (what it stores is verified). --debug keeps them.
-	if !g.debug {
-		log.SetOutput(io.Discard)
 	}
 	puller, err := registry.NewPuller(opts)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -209,6 +211,14 @@ func newBareRootCmd(g *globals) *cobra.Command {
 			}
 			g.root = abs
 			useHelper(abs)
+			// net/http's transport logs some faults of a registry or a client (bytes after a
+			// response's declared end: "Unsolicited response received on idle HTTP channel
+			// starting with …") through the standard logger, on stderr: the peer's bytes in a
+			// line that is no strata message, about nothing a command relies on (what it
+			// stores is verified). Pull, push, login and serve alike; --debug keeps them.
+			if !g.debug {
+				log.SetOutput(io.Discard)
+			}
 			return nil
 		},
 	}
