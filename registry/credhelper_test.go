@@ -515,3 +515,22 @@ func TestNoHomeVariable(t *testing.T) {
 		t.Errorf("Push without $HOME = %v, want the stored credentials used", err)
 	}
 }
+
+// TestLoginKeepsValues: login keeps what it does not manage as it was written, a number in
+// another registry's entry included: decoded as a float64 and written back, a 20-digit one
+// lost its last digits.
+func TestLoginKeepsValues(t *testing.T) {
+	path := dockerConfigDir(t, `{"auths":{"other.example":{"auth":"eDp5","n":12345678901234567891,"f":1.10}},"x":{"big":98765432109876543210}}`)
+	if err := storeCredentials("example.com", "u", "p"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"12345678901234567891", "98765432109876543210", "1.10"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config.json after login lacks %s:\n%s", want, b)
+		}
+	}
+}

@@ -269,7 +269,7 @@ func authKey(host string) string {
 // dockerConfig is config.json with every field strata does not manage kept as it was.
 type dockerConfig struct {
 	raw   map[string]json.RawMessage
-	auths map[string]map[string]any
+	auths map[string]map[string]json.RawMessage // values as they were: 1e400 or a 20-digit number stays
 }
 
 func configPath() (string, error) {
@@ -288,7 +288,7 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cfg := &dockerConfig{raw: map[string]json.RawMessage{}, auths: map[string]map[string]any{}}
+	cfg := &dockerConfig{raw: map[string]json.RawMessage{}, auths: map[string]map[string]json.RawMessage{}}
 	// Bounded, and a pipe is refused, not read forever. Unlike a pull, which goes on without
 	// credentials, login and logout fail: they would overwrite a file they could not read.
 	data, err := readConfigFile(path)
@@ -312,7 +312,7 @@ func loadDockerConfig() (string, *dockerConfig, error) {
 			return "", nil, fmt.Errorf("parsing %s: auths: %w", path, err)
 		}
 		if cfg.auths == nil {
-			cfg.auths = map[string]map[string]any{}
+			cfg.auths = map[string]map[string]json.RawMessage{}
 		}
 	}
 	return path, cfg, nil
@@ -444,7 +444,8 @@ func storeCredentialsContext(ctx context.Context, host, user, password string) e
 		return err
 	}
 	return updateDockerConfig(path, true, func(cfg *dockerConfig) bool {
-		cfg.auths[key] = map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
+		auth, _ := json.Marshal(base64.StdEncoding.EncodeToString([]byte(user + ":" + password)))
+		cfg.auths[key] = map[string]json.RawMessage{"auth": auth}
 		return true
 	})
 }
