@@ -55,6 +55,9 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 	if len(host) > 255 || !printableWord(host) {
 		return fmt.Errorf("login: invalid registry %s", quoteArg(server))
 	}
+	// As docker: spaces around a user name (a copy and paste, a quoted "$USER ") are no part
+	// of it.
+	o.user = strings.TrimSpace(o.user)
 	if o.password != "" && o.passwordStdin {
 		return errors.New("login: --password and --password-stdin exclude each other")
 	}

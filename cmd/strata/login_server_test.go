@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -25,5 +27,25 @@ func TestLoginServerRefusedFirst(t *testing.T) {
 		if in.Len() == 0 {
 			t.Errorf("login %s read the password before refusing the server", quoteValue(server))
 		}
+	}
+}
+
+// TestLoginTrimsUser: as docker, spaces around --username are no part of the name: the
+// registry was sent " alice" and refused it.
+func TestLoginTrimsUser(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}`, http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	err := runLogin(context.Background(), &globals{}, loginOptions{user: " alice\t", passwordStdin: true},
+		strings.TrimPrefix(srv.URL, "http://"), strings.NewReader("s3cret\n"), io.Discard, io.Discard)
+	if err != nil {
+		t.Errorf("login -u ' alice\\t' = %v", err)
 	}
 }
