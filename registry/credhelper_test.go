@@ -534,3 +534,20 @@ func TestLoginKeepsValues(t *testing.T) {
 		}
 	}
 }
+
+// TestLogoutHelperStuck: a logout whose credential helper never answers its erase (it hangs,
+// or prints without end) fails and says so: it said "not logged in", exit 0, with the
+// credentials maybe still in the helper.
+func TestLogoutHelperStuck(t *testing.T) {
+	old := credHelperTimeout
+	credHelperTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { credHelperTimeout = old })
+	for name, body := range map[string]string{"hang": "exec sleep 30", "flood": "cat >/dev/null; exec yes"} {
+		fakeHelper(t, name, body)
+		dockerConfigDir(t, `{"credsStore":"`+name+`"}`)
+		err := Logout("example.com")
+		if err == nil || errors.Is(err, ErrNotLoggedIn) || !strings.Contains(err.Error(), "docker-credential-"+name+" erase") {
+			t.Errorf("Logout through a helper that never answers (%s) = %v, want its failure", name, err)
+		}
+	}
+}

@@ -191,6 +191,10 @@ const maxHelperOutput = 1 << 20
 // credentials for a server (credentials.errCredentialsNotFoundMessage).
 const helperNotFound = "credentials not found in native keychain"
 
+// errHelperStuck is a credential helper killed for hanging or for printing without end: it
+// never answered.
+var errHelperStuck = errors.New("killed")
+
 // errHelperNotFound is the helper's answer that it holds no credentials for a server.
 var errHelperNotFound = errors.New(helperNotFound)
 
@@ -231,11 +235,11 @@ func runCredHelper(ctx context.Context, helper, action string, input []byte) ([]
 	err := cmd.Run()
 	switch {
 	case stdout.over:
-		return nil, fmt.Errorf("%s %s: it printed more than %d KiB", prog, action, maxHelperOutput>>10)
+		return nil, fmt.Errorf("%s %s: %w: it printed more than %d KiB", prog, action, errHelperStuck, maxHelperOutput>>10)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%s %s: %w", prog, action, ctx.Err())
 	case hctx.Err() != nil:
-		return nil, fmt.Errorf("%s %s: no answer within %s", prog, action, credHelperTimeout)
+		return nil, fmt.Errorf("%s %s: %w: no answer within %s", prog, action, errHelperStuck, credHelperTimeout)
 	case err != nil:
 		said := strings.TrimSpace(stdout.buf.String())
 		if said == helperNotFound {

@@ -150,7 +150,13 @@ func Logout(registry string) error {
 	if helper != "" {
 		// docker-credential-* erase exits non-zero for "not found" too; whether the entry
 		// existed is only known from config.json, so an erase failure is not an error here.
-		if _, err := runCredHelper(context.Background(), helper, "erase", []byte(key)); err == nil {
+		// A helper that never answered is: it may hold the credentials still, and "not
+		// logged in" would say they are gone.
+		_, err := runCredHelper(context.Background(), helper, "erase", []byte(key))
+		if errors.Is(err, errHelperStuck) {
+			return fmt.Errorf("logout from %s: %w", host, err)
+		}
+		if err == nil {
 			found = true
 		}
 	}
