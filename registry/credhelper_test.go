@@ -480,6 +480,9 @@ func TestPodmanNamespaceKeys(t *testing.T) {
 		"quay.io/orgb/team/app":   "team",
 		"quay.io/orgb/team/x/app": "team",
 		"quay.io/orgz/app":        "z",
+		// No key of its own: anonymous, as with podman, not org A's or B's at random.
+		"quay.io/orgc/app":   "",
+		"quay.io/orgz/other": "",
 	} {
 		r, err := name.NewRepository(repo)
 		if err != nil {

@@ -80,7 +80,10 @@ func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (
 	// The repository's own key, then, as containers/image matches auth.json keys, each of
 	// its namespaces ("quay.io/org/team", "quay.io/org"), then the registry's: docker's
 	// lookup of the registry alone matches any key on its host, one picked at random where
-	// there are several (Podman's "quay.io/orgA" and "quay.io/orgB").
+	// there are several (Podman's "quay.io/orgA" and "quay.io/orgB"), so it is given the
+	// file without the namespace keys: a repository of no stored namespace gets the
+	// registry's credentials or none, as with podman, never another namespace's.
+	hostOnly := withoutNamespaceKeys(cf)
 	for i, key := range append(append([]string{r.String()}, namespaces(r)...), r.RegistryStr()) {
 		if key == name.DefaultRegistry {
 			key = authn.DefaultAuthKey
@@ -92,7 +95,11 @@ func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (
 			}
 			continue
 		}
-		ac, err := getAuthConfig(ctx, cf, key)
+		from := cf
+		if i > 0 {
+			from = hostOnly // the registry's key, which docker would match to any on its host
+		}
+		ac, err := getAuthConfig(ctx, from, key)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s in %s: %w", key, path, err)
 		}
@@ -112,6 +119,31 @@ func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (
 		}
 	}
 	return authn.Anonymous, nil
+}
+
+// withoutNamespaceKeys returns cf, or a copy of it without the auths keys that name a
+// namespace or repository of a registry ("quay.io/org", Podman's): what is left are the keys
+// of registries, bare or as URLs ("host", "https://host", "https://host/v1/", "/v2/").
+func withoutNamespaceKeys(cf *configfile.ConfigFile) *configfile.ConfigFile {
+	auths := cf.GetAuthConfigs()
+	kept := make(map[string]types.AuthConfig, len(auths))
+	for k, ac := range auths {
+		rest := k
+		if i := strings.Index(rest, "://"); i >= 0 {
+			rest = rest[i+3:]
+		}
+		_, path, _ := strings.Cut(rest, "/")
+		switch strings.Trim(path, "/") {
+		case "", "v1", "v2":
+			kept[k] = ac
+		}
+	}
+	if len(kept) == len(auths) {
+		return cf
+	}
+	c := *cf
+	c.AuthConfigs = kept
+	return &c
 }
 
 // namespaces returns the namespaces of r's repository, longest first, with the registry:
