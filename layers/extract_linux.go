@@ -57,7 +57,15 @@ type dirMeta struct {
 	name         string
 	mode         uint32
 	atime, mtime time.Time
+	// defaultACL is the entry's system.posix_acl_default, set with the mode: set at once, every
+	// file and directory this layer puts in the directory would inherit it as ACLs of its own
+	// that the tar does not give it (a named user's access to a directory of mode 0750, say).
+	defaultACL    []byte
+	hasDefaultACL bool
 }
+
+// aclDefault is the xattr of a directory's default POSIX ACL.
+const aclDefault = "system.posix_acl_default"
 
 func newExtractor(ctx context.Context, dir string, opts *Options) (*extractor, error) {
 	r, err := openRoot(dir)
@@ -500,18 +508,25 @@ func (x *extractor) dirMeta(dfd int, name string, hdr *tar.Header) error {
 	if err := x.chown(dfd, "", hdr, unix.AT_EMPTY_PATH); err != nil {
 		return err
 	}
-	if err := x.xattrs(hdr, func(k string, v []byte) error { return unix.Fsetxattr(dfd, k, v, 0) }); err != nil {
+	m := dirMeta{name: name, mode: perm(hdr), atime: hdr.AccessTime, mtime: hdr.ModTime}
+	err := x.xattrs(hdr, func(k string, v []byte) error {
+		if k == aclDefault {
+			m.defaultACL, m.hasDefaultACL = bytes.Clone(v), true
+			return nil
+		}
+		return unix.Fsetxattr(dfd, k, v, 0)
+	})
+	if err != nil {
 		return err
 	}
-	m := dirMeta{name: name, mode: perm(hdr), atime: hdr.AccessTime, mtime: hdr.ModTime}
 	if i, ok := x.byDir[name]; ok {
 		m.name = x.dirs[i].name
 		x.dirs[i] = m
 		return nil
 	}
-	cost := dirMetaCost + int64(len(name))
+	cost := dirMetaCost + int64(len(name)) + int64(len(m.defaultACL))
 	if x.deferred+cost > deferredMax {
-		return setDirMeta(dfd, &m)
+		return x.setDirMeta(dfd, &m)
 	}
 	x.deferred += cost
 	// A copy: archive/tar's names share memory with the whole PAX block they came in, up to
@@ -704,13 +719,18 @@ func (x *extractor) finishDir(d *dirMeta) error {
 		return err
 	}
 	defer unix.Close(dfd)
-	return setDirMeta(dfd, d)
+	return x.setDirMeta(dfd, d)
 }
 
-// setDirMeta sets the mode and times of the directory dfd.
-func setDirMeta(dfd int, d *dirMeta) error {
+// setDirMeta sets the mode, default ACL and times of the directory dfd.
+func (x *extractor) setDirMeta(dfd int, d *dirMeta) error {
 	if err := unix.Fchmod(dfd, d.mode); err != nil {
 		return fmt.Errorf("setting mode: %w", err)
+	}
+	if d.hasDefaultACL {
+		if err := x.xattrErr(aclDefault, unix.Fsetxattr(dfd, aclDefault, d.defaultACL, 0)); err != nil {
+			return err
+		}
 	}
 	if err := unix.UtimesNanoAt(dfd, "", timespecs(d.atime, d.mtime), unix.AT_EMPTY_PATH); err != nil {
 		return fmt.Errorf("setting times: %w", err)
@@ -794,13 +814,20 @@ func (x *extractor) xattrs(hdr *tar.Header, set func(k string, v []byte) error) 
 		if !ok || !xattrAllowed(name) {
 			continue
 		}
-		err = set(name, value)
-		switch {
-		case err == nil, err == unix.ENOTSUP:
-		case err == unix.EPERM && x.opts.IgnoreOwners:
-		default:
-			return fmt.Errorf("setting xattr %s: %w", display(name), err)
+		if err := x.xattrErr(name, set(name, value)); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// xattrErr is the error of setting the xattr name, nil where it is tolerated.
+func (x *extractor) xattrErr(name string, err error) error {
+	switch {
+	case err == nil, err == unix.ENOTSUP:
+	case err == unix.EPERM && x.opts.IgnoreOwners:
+	default:
+		return fmt.Errorf("setting xattr %s: %w", display(name), err)
 	}
 	return nil
 }

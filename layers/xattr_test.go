@@ -100,3 +100,38 @@ func TestApplyXattrPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyDefaultACLNotInherited: a directory's default POSIX ACL is set with its mode,
+// after its children: set at once, every file and directory the layer put in it inherited
+// an access ACL (and a directory the default ACL too) that the tar does not give it, so a
+// directory of mode 0750 read as its tar says was readable by the ACL's named user (the
+// differential test in snapshotter found it).
+func TestApplyDefaultACLNotInherited(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	// Version 2: user::rwx, user:1000:r-x, group::r-x, mask::r-x, other::---.
+	const acl = "\x02\x00\x00\x00" +
+		"\x01\x00\x07\x00\xff\xff\xff\xff" + "\x02\x00\x05\x00\xe8\x03\x00\x00" +
+		"\x04\x00\x05\x00\xff\xff\xff\xff" + "\x10\x00\x05\x00\xff\xff\xff\xff" +
+		"\x20\x00\x00\x00\xff\xff\xff\xff"
+	withACL := func(h *tar.Header) {
+		h.PAXRecords = map[string]string{"SCHILY.xattr.system.posix_acl_default": acl}
+	}
+	entries := []ent{
+		dir("d/", 0o750).with(withACL),
+		file("d/f", "x", 0o640),
+		dir("d/sub/", 0o750),
+		file("d/sub/g", "y", 0o600),
+		node("d/p", tar.TypeFifo, 0, 0),
+	}
+	j := newJail(t)
+	if _, err := Apply(context.Background(), j.root, bytes.NewReader(tarOf(t, entries...)), Options{}); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	wantXattr(t, j.root, "d", "system.posix_acl_default", acl)
+	for _, name := range []string{"d", "d/f", "d/sub", "d/sub/g", "d/p"} {
+		wantNoXattr(t, j.root, name, "system.posix_acl_access")
+	}
+	for _, name := range []string{"d/sub", "d/sub/g"} {
+		wantNoXattr(t, j.root, name, "system.posix_acl_default")
+	}
+}
