@@ -29,7 +29,8 @@ func TestProcessesZombie(t *testing.T) {
 		if procs, err = Processes(cmd.Process.Pid); err != nil {
 			t.Fatal(err)
 		}
-		if len(procs) == 2 && procs[1].State == "Z" {
+		// The child can be a zombie before sh has exec'd the sleep (still sh, running).
+		if len(procs) == 2 && procs[1].State == "Z" && procs[0].Comm == "sleep" && procs[0].State == "S" {
 			break
 		}
 	}
