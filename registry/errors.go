@@ -101,9 +101,35 @@ func classify(err error, o op, what, repo, host string) error {
 		return classifyStatus(te, o, what, repo, host)
 	}
 	if msg := connMessage(err); msg != "" {
+		if at := failedHost(err); at != "" && at != host {
+			return unreachableFor(at, host, msg, err)
+		}
 		return &Error{Kind: ErrUnreachable, Registry: host, Msg: fmt.Sprintf("registry %s: %s", host, msg), Err: err}
 	}
 	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, oneLine(stripURL(err))), Err: err}
+}
+
+// failedHost is the host of the request err failed, when net/http says which: a registry's
+// token service (its Bearer realm) or where it redirected a request, not always the registry.
+func failedHost(err error) string {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return ""
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// unreachableFor words err, msg as connMessage says it, for at, a host other than the
+// registry at host that the registry sent strata to (its token service, a redirect): the
+// registry answered, and "registry HOST: connection refused" sent users to the wrong host.
+func unreachableFor(at, host, msg string, err error) *Error {
+	// at is the registry's words (a realm, a Location): url.Parse lets C1 controls through.
+	return &Error{Kind: ErrUnreachable, Registry: host, Err: err,
+		Msg: fmt.Sprintf("%s, where registry %s sent strata (its token service or a redirect): %s", oneLine(at), host, msg)}
 }
 
 // unparsable words a manifest, index or config that does not parse. The parsers quote the

@@ -99,21 +99,26 @@ func (t *realmRelay) relay(req *http.Request, n string) (*http.Response, error) 
 		out.Header.Del("Authorization")
 	}
 	resp, err := t.inner.RoundTrip(out)
-	if err == nil {
-		// A redirect of the realm is relayed as the realm is: go-containerregistry checks it
-		// the same way. A relative one is the realm's, not the registry's: the client that
-		// follows it knows only the relayed URL.
-		if loc := resp.Header.Get("Location"); loc != "" {
-			if l, perr := u.Parse(loc); perr == nil {
-				if r, ok := t.relayed(l); ok {
-					resp.Header.Set("Location", r)
-				} else {
-					resp.Header.Set("Location", l.String())
-				}
+	if err != nil {
+		// Said here: net/http words it with the relayed URL, on the registry's host:port.
+		if msg := connMessage(err); msg != "" {
+			return nil, unreachableFor(u.Host, t.host, msg, err)
+		}
+		return nil, err
+	}
+	// A redirect of the realm is relayed as the realm is: go-containerregistry checks it the
+	// same way. A relative one is the realm's, not the registry's: the client that follows it
+	// knows only the relayed URL.
+	if loc := resp.Header.Get("Location"); loc != "" {
+		if l, perr := u.Parse(loc); perr == nil {
+			if r, ok := t.relayed(l); ok {
+				resp.Header.Set("Location", r)
+			} else {
+				resp.Header.Set("Location", l.String())
 			}
 		}
 	}
-	return resp, err
+	return resp, nil
 }
 
 // origin returns the URL the redirects that led to req started at: the realm the registry
