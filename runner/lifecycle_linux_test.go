@@ -978,20 +978,9 @@ func TestRemoveStartedMeanwhile(t *testing.T) {
 		done <- s.Remove(context.Background(), other, false)
 	}()
 	time.Sleep(200 * time.Millisecond) // Remove has read "created" and waits for the lock
-	// "Started" meanwhile: this process as its monitor, a child of it as its PID 1.
-	child := exec.Command("sleep", "1000")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
-	start, err := processStart(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.State = State{Status: StatusRunning, Pid: child.Process.Pid, MonitorPid: os.Getpid(), MonitorStart: start}
-	if err := c.saveState(); err != nil {
-		t.Fatal(err)
-	}
+	// "Started" meanwhile: this process as its monitor, a child of it in the container's
+	// cgroup as its PID 1.
+	fakeRun(t, c, true)
 	_ = unlock()
 	if err := <-done; !errors.Is(err, ErrRunning) {
 		t.Errorf("Remove of a container started meanwhile = %v, want ErrRunning", err)

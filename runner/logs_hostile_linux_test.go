@@ -88,14 +88,7 @@ func TestLogsFollowTruncatedOrReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Running, as this process monitors it: Logs follows until its context ends.
-	start, err := processStart(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.State = State{Status: StatusRunning, MonitorPid: os.Getpid(), MonitorStart: start}
-	if err := c.saveState(); err != nil {
-		t.Fatal(err)
-	}
+	fakeRun(t, c, true)
 	name := filepath.Join(c.Dir, logFile)
 	write := func(line string, flag int) {
 		t.Helper()

@@ -128,12 +128,33 @@ func (s State) exiting() bool {
 // may signal it (Running).
 func (s State) effective() State {
 	if s.Status == StatusRunning && !s.Running() && !s.exiting() {
-		s.Status = StatusExited
-		s.Pid = 0
-		s.ExitCode = ExitUnknown
-		if s.Error == "" {
-			s.Error = "container monitor exited without recording the container's status"
-		}
+		return s.stale("container monitor exited without recording the container's status")
+	}
+	return s
+}
+
+// stale is s, a running state that describes no process of the container, as exited with
+// ExitUnknown; why is its Error unless it has one.
+func (s State) stale(why string) State {
+	s.Status = StatusExited
+	s.Pid = 0
+	s.ExitCode = ExitUnknown
+	if s.Error == "" {
+		s.Error = why
+	}
+	return s
+}
+
+// effectiveFor is effective for container id: a running state is believed only while its
+// PID 1 is in the container's cgroup, named by its random ID (or has just exited, exiting).
+// A state.json naming a live process and one of its children with their true start times (a
+// hand edit, or a stale state after a reboot whose pids now belong to other processes) would
+// otherwise read as running for ever: ps showed it Up, wait waited on the unrelated process
+// and start refused the container, though nothing could signal it (watchRun, RunningPid).
+func (s State) effectiveFor(id string) State {
+	s = s.effective()
+	if s.Status == StatusRunning && (s.Pid <= 0 || !inCgroupOf(s.Pid, id)) && !s.exiting() {
+		return s.stale("the recorded process is not the container's")
 	}
 	return s
 }

@@ -408,7 +408,7 @@ func (c *Container) Reload() error {
 		// empty. Its processes are gone then; the container reads as exited.
 		st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
 	}
-	c.State = st.effective()
+	c.State = st.effectiveFor(c.ID)
 	return nil
 }
 

@@ -1,0 +1,90 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// fakeRun records c as running with this process as its monitor and a `sleep` child of it as
+// its PID 1, put in a cgroup named by c's ID (inCgroup) as a real container's PID 1 is, or
+// left outside it, as in a forged or stale state. The child and cgroup go at the test's end.
+func fakeRun(t *testing.T, c *Container, inCgroup bool) *exec.Cmd {
+	t.Helper()
+	child := exec.Command("sleep", "1000")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() }) // ours, started above
+	if inCgroup {
+		testutil.Requires(t, testutil.Root)
+		cg, err := cgroups.New(c.ID, cgroups.Resources{})
+		if err != nil {
+			t.Skipf("skipping: creating a cgroup: %v", err)
+		}
+		t.Cleanup(func() {
+			_ = child.Process.Kill()
+			_ = child.Wait()
+			_ = cg.Delete()
+		})
+		if err := cg.AddProc(child.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{Status: StatusRunning, Pid: child.Process.Pid, MonitorPid: os.Getpid(), MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	return child
+}
+
+// TestReloadRunningOutsideCgroup: a state.json that names a live process and a child of it,
+// with their true start times, but whose PID 1 is not in the container's cgroup (a hand edit,
+// or a state left by a reboot whose pids now belong to other processes) reads as exited with
+// ExitUnknown: wait returns at once instead of waiting for the unrelated process, start may
+// start the container, and ps does not show it Up. The same state with its PID 1 in the
+// container's cgroup still reads as running.
+func TestReloadRunningOutsideCgroup(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := s.Create(Config{Name: "forged"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeRun(t, forged, false)
+	c, err := s.Get("forged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != StatusExited || c.State.ExitCode != ExitUnknown || c.State.Pid != 0 {
+		t.Errorf("state of a PID 1 outside the container's cgroup = %+v, want exited %d", c.State, ExitUnknown)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if code, err := Wait(ctx, c); err != nil || code != ExitUnknown {
+		t.Errorf("Wait = %d, %v; want %d at once", code, err, ExitUnknown)
+	}
+
+	real, err := s.Create(Config{Name: "real"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeRun(t, real, true)
+	if c, err = s.Get("real"); err != nil {
+		t.Fatal(err)
+	}
+	if !c.State.Running() {
+		t.Errorf("a PID 1 in the container's cgroup reads as %+v, want running", c.State)
+	}
+}
