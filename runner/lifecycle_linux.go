@@ -499,9 +499,16 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 	// stuck): its container's processes are gone, and it finds the dir gone when it resumes.
 	deadline := time.Now().Add(maxWaiterHold)
 	for {
-		err := s.removeOnce(ctx, c, force, force && time.Now().After(deadline))
+		late := time.Now().After(deadline)
+		err := s.removeOnce(ctx, c, force, force && late)
 		if !errors.Is(err, errBusy) {
 			return err
+		}
+		if late {
+			// A plain rm neither kills nor waits for ever: a state that names a live process
+			// as the container's monitor but that nothing ends (a hand edit, pids that other
+			// processes took after a reboot) kept it looping until it was interrupted.
+			return fmt.Errorf("cannot remove container %q: %w: stop the container before removing or force remove", c.Config.Name, ErrRunning)
 		}
 		// Started, starting or exiting: its monitor writes in the dir. Looked at again once
 		// that has moved on.

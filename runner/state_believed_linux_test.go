@@ -2,8 +2,10 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -86,5 +88,50 @@ func TestReloadRunningOutsideCgroup(t *testing.T) {
 	}
 	if !c.State.Running() {
 		t.Errorf("a PID 1 in the container's cgroup reads as %+v, want running", c.State)
+	}
+}
+
+// TestRemoveForeignStarterBounded: a plain Remove of a container whose state says another
+// process is starting it (created, naming a live process with its true start time as its
+// monitor) that never does, a hand edit or a stale state after a reboot, gives up with
+// ErrRunning after a while, leaving the container and the process alone: it waited for ever.
+func TestRemoveForeignStarterBounded(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "foreign"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command("sleep", "1000")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() }) // ours, started above
+	start, err := processStart(other.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{Status: StatusCreated, MonitorPid: other.Process.Pid, MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*maxWaiterHold)
+	defer cancel()
+	if err := s.Remove(ctx, c, false); !errors.Is(err, ErrRunning) {
+		t.Errorf("Remove of a container another process claims to start = %v, want ErrRunning", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, stateFile)); err != nil {
+		t.Errorf("the container was removed: %v", err)
+	}
+	if !processAlive(other.Process.Pid, start) {
+		t.Errorf("the process named as the monitor is gone")
+	}
+	if err := s.Remove(ctx, c, true); err != nil {
+		t.Errorf("Remove with force = %v, want it removed", err)
+	}
+	if !processAlive(other.Process.Pid, start) {
+		t.Errorf("Remove with force ended the process named as the monitor")
 	}
 }
