@@ -101,7 +101,7 @@ func classify(err error, o op, what, repo, host string) error {
 		return classifyStatus(te, o, what, repo, host)
 	}
 	if msg := connMessage(err); msg != "" {
-		if at := failedHost(err); at != "" && at != host {
+		if at := failedHost(err); at != "" && !isRegistryHost(at, host) {
 			return unreachableFor(at, host, msg, err)
 		}
 		return &Error{Kind: ErrUnreachable, Registry: host, Msg: fmt.Sprintf("registry %s: %s", host, msg), Err: err}
@@ -121,6 +121,15 @@ func failedHost(err error) string {
 		return ""
 	}
 	return u.Host
+}
+
+// isRegistryHost reports whether at, a host:port a request went to, is the registry host
+// names as strata prints it: itself, or for Docker Hub ("docker.io") the hosts its API is at.
+func isRegistryHost(at, host string) bool {
+	if strings.EqualFold(at, host) {
+		return true
+	}
+	return host == dockerHub && (strings.EqualFold(at, dockerHubAPI) || strings.EqualFold(at, "registry-1.docker.io"))
 }
 
 // unreachableFor words err, msg as connMessage says it, for at, a host other than the

@@ -98,10 +98,11 @@ func TestTLSErrorMessage(t *testing.T) {
 	if err == nil {
 		t.Fatal("GET with an unknown CA succeeded")
 	}
-	e := classify(err, opPull, "manifest for x", "x", "registry.example")
+	host := strings.TrimPrefix(srv.URL, "https://") // the registry's own host: not another it sent strata to
+	e := classify(err, opPull, "manifest for x", "x", host)
 	t.Logf("message: %s", e)
-	if !errors.Is(e, ErrUnreachable) || !strings.HasPrefix(e.Error(), "registry registry.example: tls: ") || strings.Contains(e.Error(), "https://") {
-		t.Errorf("classify(%v) = %q, want ErrUnreachable starting with \"registry registry.example: tls: \"", err, e)
+	if !errors.Is(e, ErrUnreachable) || !strings.HasPrefix(e.Error(), "registry "+host+": tls: ") || strings.Contains(e.Error(), "https://") {
+		t.Errorf("classify(%v) = %q, want ErrUnreachable starting with \"registry %s: tls: \"", err, e, host)
 	}
 }
 

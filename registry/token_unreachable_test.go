@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -37,5 +39,22 @@ func TestUnreachableTokenServiceNamed(t *testing.T) {
 				t.Fatalf("pull with the token service %s down = %v; want it named, unreachable, not the registry %s", realmHost, err, host)
 			}
 		})
+	}
+}
+
+// TestUnreachableRegistryItself: Docker Hub, printed docker.io, is reached at index.docker.io
+// (or registry-1.docker.io): its own failure still reads "registry docker.io: …", not as a
+// host it sent strata to.
+func TestUnreachableRegistryItself(t *testing.T) {
+	for _, tt := range []struct{ url, host, want string }{
+		{"https://index.docker.io/v2/", "docker.io", "registry docker.io: connection refused"},
+		{"https://registry-1.docker.io/v2/library/alpine/manifests/latest", "docker.io", "registry docker.io: connection refused"},
+		{"https://127.0.0.1:5000/v2/", "127.0.0.1:5000", "registry 127.0.0.1:5000: connection refused"},
+		{"https://auth.docker.io/token?scope=x", "docker.io", "auth.docker.io, where registry docker.io sent strata (its token service or a redirect): connection refused"},
+	} {
+		err := &url.Error{Op: "Get", URL: tt.url, Err: syscall.ECONNREFUSED}
+		if got := classify(err, opPull, "manifest for x", "x", tt.host); got.Error() != tt.want {
+			t.Errorf("classify(%s, host %s) = %q, want %q", tt.url, tt.host, got, tt.want)
+		}
 	}
 }
