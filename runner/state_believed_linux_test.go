@@ -135,3 +135,47 @@ func TestRemoveForeignStarterBounded(t *testing.T) {
 		t.Errorf("Remove with force ended the process named as the monitor")
 	}
 }
+
+// TestReloadExitingUnrecorded: a state that says running, naming a live monitor with its true
+// start time and a PID 1 that is gone, reads as exiting only while some process holds the
+// container's cgroup, as its monitor does until it records the exit: one that nothing holds
+// (a hand edit, pids that other processes took after a reboot) reads as exited, so wait
+// returns instead of waiting for that unrelated process to end.
+func TestReloadExitingUnrecorded(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "unrecorded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command("sleep", "1000")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() }) // ours, started above
+	start, err := processStart(other.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: other.Process.Pid, MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if code, err := Wait(ctx, c); err != nil || code != ExitUnknown {
+		t.Errorf("Wait = %d, %v; want %d", code, err, ExitUnknown)
+	}
+	if c.State.Status != StatusExited {
+		t.Errorf("state = %+v, want exited", c.State)
+	}
+	if !processAlive(other.Process.Pid, start) {
+		t.Errorf("the process named as the monitor is gone")
+	}
+}

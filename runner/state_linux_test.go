@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,9 +81,11 @@ func TestInspectExiting(t *testing.T) {
 }
 
 // exitingContainer creates a container in a new store whose state says it runs, with this
-// process as its monitor (which records nothing) and a PID 1 that has exited.
+// process as its monitor (which records nothing, and holds the container's cgroup as a
+// monitor does until just before it records the exit) and a PID 1 that has exited.
 func exitingContainer(t *testing.T, name string) (*Store, *Container) {
 	t.Helper()
+	testutil.Requires(t, testutil.Root)
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +94,11 @@ func exitingContainer(t *testing.T, name string) (*Store, *Container) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cg, err := cgroups.New(c.ID, cgroups.Resources{})
+	if err != nil {
+		t.Skipf("skipping: creating a cgroup: %v", err)
+	}
+	t.Cleanup(func() { _ = cg.Delete(); _ = cg.Close() })
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/strata-run/strata/internal/lockfile"
 	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner/cgroups"
 )
 
 // Files in a container dir.
@@ -399,18 +400,35 @@ func (c *Container) Reload() error {
 	if c.notDir {
 		return c.Broken
 	}
-	var st State
-	if err := readJSON(filepath.Join(c.Dir, stateFile), &st); err != nil {
-		if errors.Is(err, os.ErrNotExist) || !isUnusable(err) {
-			return fmt.Errorf("reading container %s state: %w", c.ID[:12], err)
+	for deadline := time.Now().Add(exitRecordWait); ; time.Sleep(pollInterval / 4) {
+		var st State
+		if err := readJSON(filepath.Join(c.Dir, stateFile), &st); err != nil {
+			if errors.Is(err, os.ErrNotExist) || !isUnusable(err) {
+				return fmt.Errorf("reading container %s state: %w", c.ID[:12], err)
+			}
+			// state.json is written without fsync (saveState): after a host crash it may be
+			// empty. Its processes are gone then; the container reads as exited.
+			st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
 		}
-		// state.json is written without fsync (saveState): after a host crash it may be
-		// empty. Its processes are gone then; the container reads as exited.
-		st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
+		c.State = st.effectiveFor(c.ID)
+		if c.State.Status != StatusRunning || c.State.Running() || cgroups.Held(c.ID) {
+			return nil
+		}
+		// Exiting (its PID 1 gone, its monitor alive), and no process holds the container's
+		// cgroup any more: a monitor lets go of it as it deletes it, just before it records
+		// the exit, which is read again for a moment. A state whose monitor records nothing
+		// (a hand edit naming a live process, pids other processes took after a reboot) read
+		// as running for ever: wait and start waited for that unrelated process to end.
+		if time.Now().After(deadline) {
+			c.State = c.State.stale("the recorded monitor has not recorded the container's exit")
+			return nil
+		}
 	}
-	c.State = st.effectiveFor(c.ID)
-	return nil
 }
+
+// exitRecordWait is how long Reload waits for the monitor of an exiting container that no
+// longer holds its cgroup to record the exit (see Reload).
+const exitRecordWait = 200 * time.Millisecond
 
 // Lock takes the container's exclusive lock (an flock on <dir>/lock), held by whoever starts
 // or removes it, so two strata processes cannot do both at once. unlock releases it.
