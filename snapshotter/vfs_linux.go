@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -350,6 +351,9 @@ func (c *copier) meta(s, d string, st *unix.Stat_t) error {
 	if err := copyXattrs(s, d); err != nil {
 		return err
 	}
+	if err := dropXattrs(s, d); err != nil {
+		return err
+	}
 	ts := []unix.Timespec{st.Atim, st.Mtim}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, d, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("setting times on %s: %w", d, err)
@@ -384,6 +388,39 @@ func copyXattrs(s, d string) error {
 	}
 	return nil
 }
+
+// dropXattrs removes from d the xattrs an image sets that s lacks: overlay shows the topmost
+// copy of a directory with its xattrs alone, so a directory merged into a lower layer's copy
+// must not keep the lower's (a user.* value, a default ACL the upper layer dropped), nor a
+// new file or directory the ACLs it inherited from its parent's default ACL. The host's MAC
+// labels (security.selinux and the like), which the kernel gives every new inode and no layer
+// sets, stay.
+func dropXattrs(s, d string) error {
+	names, err := listXattrs(d)
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) {
+			return nil
+		}
+		return fmt.Errorf("listing xattrs of %s: %w", d, err)
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, "security.") && !slices.Contains(imageSecurityXattrs, name) {
+			continue
+		}
+		if _, err := unix.Lgetxattr(s, name, nil); !errors.Is(err, unix.ENODATA) {
+			continue
+		}
+		err := unix.Lremovexattr(d, name)
+		if err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("removing xattr %s of %s: %w", name, d, err)
+		}
+	}
+	return nil
+}
+
+// imageSecurityXattrs are the security.* xattrs a layer sets (layers.Apply keeps them); the
+// other security.* names are the host's labels.
+var imageSecurityXattrs = []string{"security.capability", "security.ima", "security.evm"}
 
 func listXattrs(p string) ([]string, error) {
 	size, err := unix.Llistxattr(p, nil)

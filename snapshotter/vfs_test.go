@@ -1,6 +1,7 @@
 package snapshotter
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -198,4 +199,34 @@ func TestVFSPrepareDiskFloor(t *testing.T) {
 		t.Errorf("Prepare under the free space floor = %v, want one line with ErrLowDiskSpace", err)
 	}
 	wantNoRootfsTmp(t, cdir)
+}
+
+// TestVFSDirXattrsAsOverlay: the vfs copy gives every file and directory the xattrs of its
+// topmost layer alone, as overlay shows them. It merged an upper layer's directory into the
+// lower's copy keeping the lower's xattrs (a user.* value, a default ACL), and the files an
+// upper layer put in a directory with a default ACL inherited ACLs no layer gives them.
+func TestVFSDirXattrsAsOverlay(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	s := newPlain(t)
+	// Version 2: user::rwx, user:1000:r-x, group::r-x, mask::r-x, other::---.
+	acl := string([]byte{2, 0, 0, 0, 1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 5, 0, 0xe8, 3, 0, 0,
+		4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 5, 0, 0xff, 0xff, 0xff, 0xff, 0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	lower := buildLayer(t, entry{name: "d/", typ: tar.TypeDir, mode: 0o755, xattrs: map[string]string{"user.k": "lower"}}, file("d/f", "f"),
+		entry{name: "a/", typ: tar.TypeDir, mode: 0o750, xattrs: map[string]string{"system.posix_acl_default": acl}})
+	upper := buildLayer(t, entry{name: "d/", typ: tar.TypeDir, mode: 0o700, xattrs: map[string]string{"user.other": "upper"}},
+		entry{name: "a/", typ: tar.TypeDir, mode: 0o750, xattrs: map[string]string{"system.posix_acl_default": acl}},
+		file("a/f", "f"), entry{name: "a/sub/", typ: tar.TypeDir, mode: 0o750})
+	unpack(t, s, lower)
+	unpack(t, s, upper)
+	cdir := filepath.Join(t.TempDir(), "c")
+	if _, err := s.Prepare(t.Context(), cdir, []v1.Hash{lower.diffID, upper.diffID}, false); err != nil {
+		t.Fatalf("Prepare = %v", err)
+	}
+	rootfs := filepath.Join(cdir, "rootfs")
+	for p, want := range map[string]string{"d": "user.other", "d/f": "", "a": "system.posix_acl_default", "a/f": "", "a/sub": ""} {
+		names, err := listXattrs(filepath.Join(rootfs, p))
+		if err != nil || strings.Join(names, ",") != want {
+			t.Errorf("xattrs of %s = %q, %v, want %q", p, names, err, want)
+		}
+	}
 }
