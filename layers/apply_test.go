@@ -371,9 +371,19 @@ func applyCases() []applyCase {
 			check:   func(t *testing.T, root string) { wantWhiteout(t, root, "etc/motd") },
 		},
 		{
-			name:    "whiteout replaces an earlier entry of the same name",
-			entries: []ent{file("f", "x", 0o644), file(".wh.f", "", 0o644)},
-			check:   func(t *testing.T, root string) { wantWhiteout(t, root, "f") },
+			// image-spec layer.md#whiteouts: "Files that are present in the same layer as a
+			// whiteout file can only be hidden by whiteout files in subsequent layers." The
+			// layer's own entry stays; its directory turns opaque, hiding the lower one's.
+			name: "whiteout after the layer's own entry deletes from the layers below only",
+			entries: []ent{file("f", "x", 0o644), file(".wh.f", "", 0o644),
+				dir("d/", 0o755), file("d/new", "n", 0o644), file(".wh.d", "", 0o644)},
+			opts: Options{Whiteouts: WhiteoutUserXattr},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "f", "x", 0o644)
+				wantFile(t, root, "d/new", "n", 0o644)
+				wantXattr(t, root, "d", "user.overlay.opaque", "y")
+				wantNoXattr(t, root, ".", "user.overlay.opaque")
+			},
 		},
 		{
 			name:     "opaque directory, trusted xattr",

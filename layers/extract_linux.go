@@ -675,9 +675,38 @@ func (x *extractor) whiteout(dir, base string) error {
 	// A 0/0 character device is what overlayfs reads as "deleted below"; its owner and mode do
 	// not matter. mknod of a whiteout needs no CAP_MKNOD since Linux 5.8, even in a user
 	// namespace.
-	err = x.replace(pfd, target, func() error { return unix.Mknodat(pfd, target, unix.S_IFCHR, 0) })
+	err = unix.Mknodat(pfd, target, unix.S_IFCHR, 0)
+	if err == unix.EEXIST {
+		err = x.whiteoutOverOwn(pfd, target)
+	}
 	if err != nil {
 		return fmt.Errorf("whiteout for %s: %w", display(target), err)
+	}
+	return nil
+}
+
+// whiteoutOverOwn applies a whiteout of target, which this layer has already put in the
+// directory pfd. A whiteout deletes from the layers below only: "files that are present in
+// the same layer as a whiteout file can only be hidden by whiteout files in subsequent
+// layers" (image-spec layer.md#whiteouts), as umoci applies it. So the layer's own entry
+// stays; a directory is made opaque, which hides the lower one's content as the whiteout
+// says, and anything else hides the lower name already. Removing it, as a repeated name is,
+// lost the layer's own file or directory when its whiteout came after it in the tar.
+func (x *extractor) whiteoutOverOwn(pfd int, target string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, target, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	dfd, err := unix.Openat(pfd, target, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
+		return fmt.Errorf("marking opaque: %w", err)
 	}
 	return nil
 }
