@@ -482,6 +482,12 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		other := shortID(c.Config.Spec.ID)
 		c.Config = Config{Created: fi.ModTime().UTC()}
 		c.Broken = fmt.Errorf("%w: %s: %s is container %s's", ErrBroken, shortID(id), configFile, other)
+	} else {
+		// The container's ID and dir are where it is, whatever config.json says: its etc
+		// files are written in Spec.Dir at every start, and the init mounts its root at
+		// Spec.Dir/rootfs. A "dir" edited to /etc had start replace the host's /etc/hosts,
+		// hostname and resolv.conf (and a store moved elsewhere wrote into its old place).
+		c.Config.Spec.ID, c.Config.Spec.Dir = id, dir
 	}
 	if err := c.Reload(); err != nil {
 		missing := errors.Is(err, os.ErrNotExist)
