@@ -151,13 +151,22 @@ func removeStaleCgroup(c *Container) error {
 
 // checkWritableLayer refuses a container whose upper or work dir is no directory: overlayfs
 // follows a symlink in its mount options, so an upper -> /etc (a hand edit) would have the
-// container write into the host's /etc.
+// container write into the host's /etc. Nor may they, or the source of a bind root (the vfs
+// driver's rootfs), be anywhere but in the container's own dir, where the snapshotter makes
+// them: a config.json whose upperdir was edited to /etc had the container write there too.
 func checkWritableLayer(c *Container) error {
 	for _, m := range c.Config.Spec.Root {
 		_, upper, work := m.OverlayDirs()
-		for _, d := range []string{upper, work} {
+		dirs := []string{upper, work}
+		if m.Type == "bind" {
+			dirs = append(dirs, m.Source)
+		}
+		for _, d := range dirs {
 			if d == "" {
 				continue
+			}
+			if filepath.Dir(filepath.Clean(d)) != filepath.Clean(c.Dir) {
+				return fmt.Errorf("container %s: its writable layer %s is not in the container's dir", shortID(c.ID), d)
 			}
 			fi, err := os.Lstat(d)
 			if err != nil {

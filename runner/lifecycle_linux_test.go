@@ -748,8 +748,18 @@ func TestCreateToRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := testSpec(t, "sh", "-c", "exit 4")
-	root := spec.Root
-	c, err := s.CreateToRun(spec.ID, Config{Spec: spec}, func(string) ([]mount.Mount, error) { return root, nil })
+	// The writable layer in the container's dir, as the snapshotter makes it.
+	root := func(dir string) ([]mount.Mount, error) {
+		for _, d := range []string{"upper", "work"} {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+				return nil, err
+			}
+		}
+		return []mount.Mount{{Type: "overlay", Source: "overlay", Target: "/", Options: []string{
+			spec.Root[0].Options[0], "upperdir=" + filepath.Join(dir, "upper"), "workdir=" + filepath.Join(dir, "work"),
+		}}}, nil
+	}
+	c, err := s.CreateToRun(spec.ID, Config{Spec: spec}, root)
 	if err != nil {
 		t.Fatal(err)
 	}
