@@ -280,7 +280,8 @@ func removedOnExit(c *Container, err error) bool {
 
 // restartingFile marks a container Restart is stopping to start it again: its monitor does not
 // remove it on that exit even with --rm, as docker does not remove a --rm container it
-// restarts. The next monitor removes the mark (markMonitor).
+// restarts. The next monitor removes the mark (markMonitor). It holds the pid and start time
+// of the restarting process, which alone it speaks for (restarting).
 const restartingFile = "restarting"
 
 // Restart stops c as Stop does and starts it again, detached; a container that is not
@@ -292,11 +293,20 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 	mark := filepath.Join(c.Dir, restartingFile)
 	// Never through a symlink, which os.WriteFile would follow and truncate the host file
 	// it names; never blocking on a FIFO.
-	fd, err := unix.Open(mark, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		return fmt.Errorf("reading own start time: %w", err)
+	}
+	fd, err := unix.Open(mark, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
 	}
+	_, err = unix.Write(fd, fmt.Appendf(nil, "%d %d\n", os.Getpid(), start))
 	unix.Close(fd)
+	if err != nil {
+		_ = os.Remove(mark)
+		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
+	}
 	if err := Stop(ctx, c, timeout); err != nil {
 		_ = os.Remove(mark)
 		return err
@@ -357,10 +367,24 @@ func bootTime() (time.Time, error) {
 	return time.Time{}, errors.New("no btime in /proc/stat")
 }
 
-// restarting says whether Restart marked c (see restartingFile).
+// restarting says whether Restart marked c (see restartingFile) and the restart that did is
+// alive. A restart killed between its stop and its start left a --rm container marked for
+// ever: its monitor kept it and no sweep took it for an orphan, so it lingered as exited. A
+// mark that names no process (not strata's) counts as a live restart's.
 func restarting(c *Container) bool {
-	_, err := os.Lstat(filepath.Join(c.Dir, restartingFile))
-	return err == nil
+	b, err := readSmallFile(filepath.Join(c.Dir, restartingFile), 64)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	var pid int
+	var start uint64
+	if err != nil {
+		return true
+	}
+	if n, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err != nil || n != 2 {
+		return true
+	}
+	return processAlive(pid, start)
 }
 
 // Wait blocks until c is not running and returns its exit code. It returns at once for a

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,7 @@ func deadProcess(t *testing.T) (pid int, start uint64) {
 // the --rm ones whose recorded monitor (the foreground run that created them, or a monitor) is
 // gone. A live process with the recorded pid but another start time (the pid used again) does
 // not keep one. A container without --rm, one no monitor ever took (`create --rm`), one whose
-// monitor lives, one Restart marked and one whose lock another strata holds are kept.
+// monitor lives, one a live Restart marked and one whose lock another strata holds are kept.
 func TestRemoveOrphans(t *testing.T) {
 	deadPid, deadStart := deadProcess(t)
 	ownStart, err := processStart(os.Getpid())
@@ -58,6 +59,19 @@ func TestRemoveOrphans(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{name: "restarting-live", autoRemove: true, pid: deadPid, start: deadStart, status: StatusExited, setup: func(t *testing.T, c *Container) {
+			mark := fmt.Appendf(nil, "%d %d\n", os.Getpid(), ownStart)
+			if err := os.WriteFile(filepath.Join(c.Dir, restartingFile), mark, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// A restart killed between its stop and its start: its mark speaks for no one.
+		{name: "restart-killed", autoRemove: true, pid: deadPid, start: deadStart, status: StatusExited, setup: func(t *testing.T, c *Container) {
+			mark := fmt.Appendf(nil, "%d %d\n", deadPid, deadStart)
+			if err := os.WriteFile(filepath.Join(c.Dir, restartingFile), mark, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, orphan: true},
 		{name: "locked", autoRemove: true, pid: deadPid, start: deadStart, status: StatusCreated, setup: func(t *testing.T, c *Container) {
 			unlock, err := c.Lock() // another strata starting or removing it
 			if err != nil {
