@@ -21,6 +21,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/layers"
 	"golang.org/x/sys/unix"
 )
 
@@ -158,9 +159,16 @@ type gen struct {
 	dead    map[string]bool
 	dirs    map[string]bool
 	files   []string
+	genOpts
+}
+
+// genOpts shape what the generator makes.
+type genOpts struct {
 	// late lets whiteouts and opaque markers come after the layer's own entries at their
 	// names, which the image-spec allows, but which writers are asked not to do.
 	late bool
+	// short keeps names to NAME_MAX-4 bytes, so that ".wh." and any name is a file name.
+	short bool
 }
 
 var capValue = string([]byte{0x01, 0x00, 0x00, 0x02, // VFS_CAP_REVISION_2, effective
@@ -183,6 +191,9 @@ func (g *gen) name() string {
 	n := strconv.Itoa(g.n)
 	switch g.pick(12) {
 	case 0:
+		if g.short {
+			return strings.Repeat("L", 251-len(n)-1) + "-" + n
+		}
 		return strings.Repeat("L", 255-len(n)-1) + "-" + n // NAME_MAX
 	case 1:
 		return "sp ace\t" + n
@@ -597,8 +608,8 @@ func (g *gen) deadOrBelow(p string) bool {
 }
 
 // genImage makes an image of 2 to 6 layers from seed, and the tree the image-spec says it is.
-func genImage(seed uint64, late bool) ([][]genEntry, refTree) {
-	g := &gen{r: rand.New(rand.NewPCG(seed, 0x5eed)), tree: refTree{}, late: late}
+func genImage(seed uint64, o genOpts) ([][]genEntry, refTree) {
+	g := &gen{r: rand.New(rand.NewPCG(seed, 0x5eed)), tree: refTree{}, genOpts: o}
 	var image [][]genEntry
 	for i := 2 + g.pick(5); i > 0; i-- {
 		g.layer, g.touched, g.dead, g.dirs, g.files = nil, map[string]bool{}, map[string]bool{}, map[string]bool{}, nil
@@ -906,7 +917,7 @@ func TestDifferentialLayers(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			s, base := newTestSnapshotter(t, d)
 			for _, seed := range seeds {
-				image, _ := genImage(seed, true)
+				image, _ := genImage(seed, genOpts{late: true})
 				diffs := checkImage(t, s, base, strconv.FormatUint(seed, 10), image)
 				for _, m := range diffs {
 					t.Errorf("seed %d: %s", seed, m)
@@ -937,6 +948,39 @@ func fileEnt(name, body string, mode int64) genEntry {
 
 func whEnt(name string) genEntry {
 	return genEntry{hdr: tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX}}
+}
+
+// TestDifferentialKeptWhiteouts runs the generated images through the vfs driver's other
+// form, for a store where overlay's markers cannot be made (a root on overlayfs): layer dirs
+// keep the ".wh." files (layers.WhiteoutKeep) and the copy applies them (applyCopy). Names
+// stay 4 bytes short of NAME_MAX: a whiteout of a longer name makes no file name, and this
+// form cannot keep it (Apply fails with ENAMETOOLONG).
+func TestDifferentialKeptWhiteouts(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	for _, seed := range diffSeeds(t) {
+		image, tree := genImage(seed, genOpts{late: true, short: true})
+		dir := t.TempDir()
+		rootfs := filepath.Join(dir, "rootfs")
+		if err := os.Mkdir(rootfs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range image {
+			tl := tarLayer(t, l)
+			ld := filepath.Join(dir, strconv.Itoa(i))
+			if err := os.Mkdir(ld, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := layers.Apply(t.Context(), ld, bytes.NewReader(tl.gz), layers.Options{Whiteouts: layers.WhiteoutKeep}); err != nil {
+				t.Fatalf("seed %d: Apply(layer %d) = %v", seed, i, err)
+			}
+			if err := applyCopy(t.Context(), ld, rootfs, -1); err != nil {
+				t.Fatalf("seed %d: applyCopy(layer %d) = %v", seed, i, err)
+			}
+		}
+		for _, m := range diffSeen(walkSeen(t, rootfs), refSeen(tree)) {
+			t.Errorf("seed %d: %s", seed, m)
+		}
+	}
 }
 
 // TestDifferentialCases are images the generator found strata wrong on, kept as they are.
@@ -1028,7 +1072,7 @@ func TestDifferentialUmoci(t *testing.T) {
 		t.Skip("umoci not installed")
 	}
 	for _, seed := range diffSeeds(t) {
-		image, tree := genImage(seed, false)
+		image, tree := genImage(seed, genOpts{})
 		dir := t.TempDir()
 		writeLayout(t, filepath.Join(dir, "oci"), image)
 		bundle := filepath.Join(dir, "bundle")
