@@ -458,7 +458,7 @@ func allZero(b []byte) bool { return len(b) == 0 || b[0] == 0 && bytes.Equal(b[1
 func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 	// 0700 until finish sets the real mode: a read-only directory must still take children.
 	err := unix.Mkdirat(pfd, base, 0o700)
-	overWhiteout := false
+	overWhiteout, again := false, false
 	if err == unix.EEXIST {
 		var st unix.Stat_t
 		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
@@ -472,6 +472,7 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 			err = unix.Mkdirat(pfd, base, 0o700)
 		} else {
 			err = nil // a directory over a directory keeps it and takes the new metadata
+			again = true
 		}
 	}
 	if err != nil {
@@ -482,6 +483,11 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 		return err
 	}
 	defer unix.Close(dfd)
+	if again {
+		if err := x.clearXattrs(dfd); err != nil {
+			return err
+		}
+	}
 	if overWhiteout && x.opts.Whiteouts != WhiteoutKeep {
 		// The layer deleted this name from the layers below (".wh.d"), then made it a
 		// directory again: the new one is opaque, or the layers below would show through
@@ -492,6 +498,37 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 		}
 	}
 	return x.dirMeta(dfd, name, hdr)
+}
+
+// clearXattrs removes from the directory dfd, which an earlier entry of this layer made, the
+// xattrs that entry set, so that a repeated entry's xattrs replace them as its mode does
+// (umoci clears them too); they had piled up. Overlay's markers, which whiteouts set, stay, as
+// do names no layer sets (the host's MAC labels).
+func (x *extractor) clearXattrs(dfd int) error {
+	buf := make([]byte, 4096)
+	n, err := unix.Flistxattr(dfd, buf)
+	if err == unix.ERANGE {
+		if n, err = unix.Flistxattr(dfd, nil); err == nil {
+			buf = make([]byte, n)
+			n, err = unix.Flistxattr(dfd, buf)
+		}
+	}
+	if err == unix.ENOTSUP {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing xattrs: %w", err)
+	}
+	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+		if name == "" || overlayXattr(name) || !xattrAllowed(name) {
+			continue
+		}
+		err := unix.Fremovexattr(dfd, name)
+		if err != nil && err != unix.ENODATA && !(err == unix.EPERM && x.opts.IgnoreOwners) {
+			return fmt.Errorf("removing xattr %s: %w", display(name), err)
+		}
+	}
+	return nil
 }
 
 // rootDir applies a "./" entry's metadata to the layer dir itself.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -134,4 +135,27 @@ func TestApplyDefaultACLNotInherited(t *testing.T) {
 	for _, name := range []string{"d/sub", "d/sub/g"} {
 		wantNoXattr(t, j.root, name, "system.posix_acl_default")
 	}
+}
+
+// TestApplyRepeatedDirXattrs: a directory entry repeated in one layer takes the xattrs of the
+// later entry alone, as it takes its mode (umoci does the same); the earlier entry's piled up.
+// Overlay's opaque marker, which a whiteout set between them, stays.
+func TestApplyRepeatedDirXattrs(t *testing.T) {
+	withXattr := func(k, v string) func(h *tar.Header) {
+		return func(h *tar.Header) { h.PAXRecords = map[string]string{"SCHILY.xattr." + k: v} }
+	}
+	entries := []ent{
+		dir("d/", 0o700).with(withXattr("user.a", "1")),
+		file("d/.wh..wh..opq", "", 0o644),
+		file("d/x", "x", 0o644),
+		dir("d/", 0o751).with(withXattr("user.b", "2")),
+	}
+	j := newJail(t)
+	if _, err := Apply(context.Background(), j.root, bytes.NewReader(tarOf(t, entries...)), Options{Whiteouts: WhiteoutUserXattr, IgnoreOwners: true}); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	wantMode(t, j.root, "d", fs.ModeDir|0o751)
+	wantNoXattr(t, j.root, "d", "user.a")
+	wantXattr(t, j.root, "d", "user.b", "2")
+	wantXattr(t, j.root, "d", "user.overlay.opaque", "y")
 }
