@@ -1012,6 +1012,17 @@ func TestDifferentialCases(t *testing.T) {
 			{dirEnt("d", 0o755, nil), fileEnt("d/new", "new", 0o644), whEnt(".wh.d"), fileEnt("x", "upper", 0o644), whEnt(".wh.x"),
 				dirEnt("o", 0o755, nil), fileEnt("o/new", "new", 0o644), whEnt("o/.wh..wh..opq")},
 		}},
+		// Not found wrong, kept as checks of what the generator does not make.
+		{"root-opaque", [][]genEntry{
+			{dirEnt("d", 0o755, nil), fileEnt("d/f", "f", 0o644), fileEnt("x", "x", 0o644)},
+			{whEnt(".wh..wh..opq"), fileEnt("y", "y", 0o644)},
+		}},
+		{"repeated-names", [][]genEntry{
+			{fileEnt("f", "one", 0o644), fileEnt("f", "two", 0o600), dirEnt("d", 0o700, map[string]string{"user.a": "1"}),
+				fileEnt("d/x", "x", 0o644), dirEnt("d", 0o751, map[string]string{"user.b": "2"}),
+				fileEnt("a", "old", 0o644), {hdr: tar.Header{Name: "b", Typeflag: tar.TypeLink, Linkname: "a", Format: tar.FormatPAX}},
+				fileEnt("a", "new", 0o644), dirEnt("e", 0o755, nil), fileEnt("e", "file now", 0o644), fileEnt("g", "g", 0o644), dirEnt("g", 0o755, nil)},
+		}},
 	}
 	for _, d := range drivers {
 		t.Run(d.name, func(t *testing.T) {
