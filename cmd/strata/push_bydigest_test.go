@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
@@ -20,17 +15,7 @@ import (
 // pushes NAME:TAG once it is DIGEST. Both said "image not found in the store; name one with
 // 'strata tag IMAGE NAME@DIGEST' first", a command that refuses a digest.
 func TestPushByDigest(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	if _, err := strata(t, root, nil, "tag", "busybox:1.38.0-musl", host+"/t/bb:1"); err != nil {
-		t.Fatal(err)
-	}
+	root, host := busyboxToPush(t, "t/bb:1")
 	store, err := cache.Open(filepath.Join(root, "oci"))
 	if err != nil {
 		t.Fatal(err)
