@@ -205,9 +205,10 @@ func belowOpaqueRoot(lowers []string) []string {
 	return lowers
 }
 
-// copyRootAttrs gives upper the owner, mode and times of the top layer's root: overlayfs shows the
-// merged root with the upper root's attributes, and the image's "/" should not turn into
-// whatever mkdir made.
+// copyRootAttrs gives upper the owner, mode, xattrs and times of the top layer's root:
+// overlayfs shows the merged root with the upper root's attributes, and the image's "/"
+// should not turn into whatever mkdir made. The xattrs (a user.* value, a default ACL) are
+// those the vfs copy gives its root (copier.meta), overlay's own left out.
 func copyRootAttrs(top, upper string) error {
 	var st unix.Stat_t
 	if err := unix.Stat(top, &st); err != nil {
@@ -218,6 +219,9 @@ func copyRootAttrs(top, upper string) error {
 	}
 	if err := unix.Chmod(upper, st.Mode&0o7777); err != nil {
 		return fmt.Errorf("chmod %s: %w", upper, err)
+	}
+	if err := copyXattrs(top, upper); err != nil {
+		return err
 	}
 	if err := unix.UtimesNano(upper, []unix.Timespec{st.Atim, st.Mtim}); err != nil {
 		return fmt.Errorf("setting times on %s: %w", upper, err)

@@ -1,6 +1,8 @@
 package snapshotter
 
 import (
+	"archive/tar"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -86,6 +88,35 @@ func TestPrepareKeepsOthersOut(t *testing.T) {
 			}
 			if perm := fi.Mode().Perm(); perm&0o007 != 0 {
 				t.Errorf("container dir mode = %v after Prepare, want no access for others", perm)
+			}
+		})
+	}
+}
+
+// TestPrepareRootXattrs: the image's root keeps its xattrs in every driver, read-write and
+// read-only. Overlay shows the merged root with the attributes of the upper's root (or the
+// mountpoints layer's), which got the top layer's owner, mode and times but none of its
+// xattrs, where the vfs copy has them all.
+func TestPrepareRootXattrs(t *testing.T) {
+	img := buildLayer(t, entry{name: "./", typ: tar.TypeDir, mode: 0o711, uid: 5, gid: 6, xattrs: map[string]string{"user.r": "root"}}, file("f", "f"))
+	for _, d := range drivers {
+		t.Run(d.name, func(t *testing.T) {
+			s, base := newTestSnapshotter(t, d)
+			unpack(t, s, img)
+			for _, ro := range []bool{false, true} {
+				cdir := filepath.Join(base, "containers", fmt.Sprint(ro))
+				mounts, err := s.Prepare(t.Context(), cdir, []v1.Hash{img.diffID}, ro)
+				if err != nil {
+					t.Fatalf("Prepare(readOnly=%v) = %v", ro, err)
+				}
+				rootfs := filepath.Join(cdir, "rootfs")
+				mountAll(t, mounts, rootfs)
+				if v, err := getXattr(rootfs, "user.r"); err != nil || string(v) != "root" {
+					t.Errorf("readOnly=%v: xattr user.r of / = %q, %v, want \"root\"", ro, v, err)
+				}
+				if fi, err := os.Stat(rootfs); err != nil || fi.Mode().Perm() != 0o711 {
+					t.Errorf("readOnly=%v: / = %v, %v, want mode 0711", ro, fi, err)
+				}
 			}
 		})
 	}
