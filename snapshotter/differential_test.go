@@ -1032,6 +1032,15 @@ func TestDifferentialCases(t *testing.T) {
 			{dirEnt("d", 0o755, nil), fileEnt("d/f", "f", 0o644), fileEnt("x", "x", 0o644)},
 			{whEnt(".wh..wh..opq"), fileEnt("y", "y", 0o644)},
 		}},
+		{"hardlinks-to-non-files", [][]genEntry{
+			{{hdr: tar.Header{Name: "s", Typeflag: tar.TypeSymlink, Linkname: "../t", Mode: 0o777, ModTime: time.Unix(1e9, 0), Format: tar.FormatPAX}},
+				{hdr: tar.Header{Name: "hs", Typeflag: tar.TypeLink, Linkname: "s", Format: tar.FormatPAX}},
+				{hdr: tar.Header{Name: "p", Typeflag: tar.TypeFifo, Mode: 0o640, Uid: 7, ModTime: time.Unix(1e9, 0), Format: tar.FormatPAX}},
+				{hdr: tar.Header{Name: "hp", Typeflag: tar.TypeLink, Linkname: "p", Format: tar.FormatPAX}},
+				{hdr: tar.Header{Name: "c", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3, Mode: 0o666, ModTime: time.Unix(1e9, 0), Format: tar.FormatPAX}},
+				{hdr: tar.Header{Name: "hc", Typeflag: tar.TypeLink, Linkname: "c", Format: tar.FormatPAX}}},
+			{whEnt(".wh.s"), whEnt(".wh.c")},
+		}},
 		{"repeated-names", [][]genEntry{
 			{fileEnt("f", "one", 0o644), fileEnt("f", "two", 0o600), dirEnt("d", 0o700, map[string]string{"user.a": "1"}),
 				fileEnt("d/x", "x", 0o644), dirEnt("d", 0o751, map[string]string{"user.b": "2"}),
