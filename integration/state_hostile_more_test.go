@@ -53,7 +53,7 @@ func startTime(t *testing.T, pid int) uint64 {
 func TestStateHostileMore(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
-	names := []string{"shm-dir", "shm-upper", "shm-foreign", "shm-exiting", "shm-restart"}
+	names := []string{"shm-dir", "shm-upper", "shm-volume", "shm-foreign", "shm-exiting", "shm-restart"}
 	t.Cleanup(func() { strata(t, root, append([]string{"rm", "-f"}, names...)...) })
 	cdir := func(id string) string { return filepath.Join(root, "containers", id) }
 
@@ -112,6 +112,27 @@ func TestStateHostileMore(t *testing.T) {
 			t.Errorf("the container wrote into the host dir its edited upperdir names")
 		}
 		mustStrata(t, root, "rm", "-f", "shm-upper")
+	})
+
+	t.Run("volume dir a symlink", func(t *testing.T) {
+		// The init binds an anonymous volume's dir, following a symlink in its place.
+		mustStrata(t, root, "create", "--name", "shm-volume", "-v", "/data", "alpine", "sh", "-c", "echo pwned > /data/pwned")
+		id := containerID(t, root, "shm-volume")
+		host := t.TempDir()
+		vol := filepath.Join(cdir(id), "volumes", "0")
+		if err := os.RemoveAll(vol); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(host, vol); err != nil {
+			t.Fatal(err)
+		}
+		if r := strata(t, root, "start", "-a", "shm-volume"); r.Code == 0 {
+			t.Errorf("start of a container whose volume dir is a symlink to a host dir succeeded")
+		}
+		if _, err := os.Lstat(filepath.Join(host, "pwned")); err == nil {
+			t.Errorf("the container wrote into the host dir its volume's symlink names")
+		}
+		mustStrata(t, root, "rm", "-f", "shm-volume")
 	})
 
 	t.Run("running state naming another process", func(t *testing.T) {

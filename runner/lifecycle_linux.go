@@ -111,6 +111,9 @@ func markMonitor(c *Container, starter int) error {
 	if err := checkWritableLayer(c); err != nil {
 		return err
 	}
+	if err := checkVolumes(c); err != nil {
+		return err
+	}
 	start, err := processStart(os.Getpid())
 	if err != nil {
 		return fmt.Errorf("reading own start time: %w", err)
@@ -174,6 +177,32 @@ func checkWritableLayer(c *Container) error {
 			}
 			if !fi.IsDir() {
 				return fmt.Errorf("container %s: its writable layer: %s is a %s, not a directory", shortID(c.ID), d, fileKind(fi.Mode()))
+			}
+		}
+	}
+	return nil
+}
+
+// checkVolumes refuses a container whose anonymous volume (its -v /path, an image's VOLUME) is
+// not a directory of its own dir's volumes dir, where AnonymousVolumes makes them: the init
+// binds its source, following a symlink, so volumes/0 -> /etc (a hand edit) had the
+// container write into the host's /etc, as a source edited to /etc in config.json did.
+func checkVolumes(c *Container) error {
+	vols := filepath.Join(filepath.Clean(c.Dir), VolumesDir)
+	for _, m := range c.Config.Spec.Mounts {
+		if m.Type != TypeVolume || m.Source == "" {
+			continue
+		}
+		if filepath.Dir(filepath.Clean(m.Source)) != vols {
+			return fmt.Errorf("container %s: its volume %s is not in the container's dir", shortID(c.ID), m.Source)
+		}
+		for _, d := range []string{vols, m.Source} {
+			fi, err := os.Lstat(d)
+			if err != nil {
+				return fmt.Errorf("container %s: its volume: %w", shortID(c.ID), err)
+			}
+			if !fi.IsDir() {
+				return fmt.Errorf("container %s: its volume: %s is a %s, not a directory", shortID(c.ID), d, fileKind(fi.Mode()))
 			}
 		}
 	}

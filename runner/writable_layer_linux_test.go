@@ -43,3 +43,52 @@ func TestCheckWritableLayerInDir(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckVolumesInDir: a start binds a container's anonymous volumes only from real
+// directories of its own dir's volumes dir, where AnonymousVolumes makes them: the init
+// follows a symlink in the source, so a volume dir replaced with a link to a host directory
+// (or a source edited to name one) had the container write into it.
+func TestCheckVolumesInDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c")
+	host := t.TempDir()
+	vols := filepath.Join(dir, VolumesDir)
+	if err := os.MkdirAll(filepath.Join(vols, "0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, filepath.Join(vols, "1")); err != nil {
+		t.Fatal(err)
+	}
+	vol := func(src string) mount.Mount {
+		return mount.Mount{Type: TypeVolume, Source: src, Target: "/data", Options: []string{"rbind"}}
+	}
+	for _, tt := range []struct {
+		name string
+		m    mount.Mount
+		ok   bool
+	}{
+		{"in its dir", vol(filepath.Join(vols, "0")), true},
+		{"a bind of a host dir", mount.Mount{Type: "bind", Source: host, Target: "/data"}, true},
+		{"a symlink to a host dir", vol(filepath.Join(vols, "1")), false},
+		{"a host dir", vol(host), false},
+		{"missing", vol(filepath.Join(vols, "2")), false},
+	} {
+		c := &Container{ID: "0123456789ab", Dir: dir, Config: Config{Spec: Spec{Mounts: []mount.Mount{tt.m}}}}
+		if err := checkVolumes(c); (err == nil) != tt.ok {
+			t.Errorf("%s: checkVolumes = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+	// The volumes dir itself replaced with a link to a host dir holding a "0".
+	if err := os.RemoveAll(vols); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(host, "0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, vols); err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: "0123456789ab", Dir: dir, Config: Config{Spec: Spec{Mounts: []mount.Mount{vol(filepath.Join(vols, "0"))}}}}
+	if err := checkVolumes(c); err == nil {
+		t.Errorf("checkVolumes of a volumes dir that is a symlink = nil, want refused")
+	}
+}
