@@ -559,3 +559,36 @@ func TestLogoutHelperStuck(t *testing.T) {
 		}
 	}
 }
+
+// TestLogoutNamespace: logout of a namespace ("quay.io/orga", Podman's auth.json keys) removes
+// that key and those under it, as podman logout does, and no other: it removed every key of
+// the host, the registry's own and another namespace's too, which the keychain gives to their
+// own repositories.
+func TestLogoutNamespace(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	path := dockerConfigDir(t, `{"auths":{"quay.io":{"auth":"eDp5"},"quay.io/orga":{"auth":"eDp5"},`+
+		`"https://quay.io/orga/team":{"auth":"eDp5"},"quay.io/orgab":{"auth":"eDp5"},"quay.io/orgb":{"auth":"eDp5"}}}`)
+	if got, err := LogoutTarget("https://quay.io/orga/"); err != nil || got != "quay.io/orga" {
+		t.Errorf("LogoutTarget = %q, %v; want quay.io/orga", got, err)
+	}
+	if err := Logout("quay.io/orga"); err != nil {
+		t.Fatalf("Logout(quay.io/orga) = %v", err)
+	}
+	auths := readAuths(t, path)
+	for _, k := range []string{"quay.io", "quay.io/orgab", "quay.io/orgb"} {
+		if _, ok := auths[k]; !ok {
+			t.Errorf("Logout(quay.io/orga) removed %s: auths = %v", k, auths)
+		}
+	}
+	if len(auths) != 3 {
+		t.Errorf("auths after Logout(quay.io/orga) = %v, want quay.io, quay.io/orgab and quay.io/orgb", auths)
+	}
+	if err := Logout("quay.io/orgc"); !errors.Is(err, ErrNotLoggedIn) {
+		t.Errorf("Logout(quay.io/orgc) = %v, want ErrNotLoggedIn", err)
+	}
+	for _, s := range []string{"quay.io", "https://quay.io/v2/", "quay.io/v1"} {
+		if got, _ := LogoutTarget(s); got != "quay.io" {
+			t.Errorf("LogoutTarget(%s) = %q, want the registry", s, got)
+		}
+	}
+}

@@ -131,7 +131,8 @@ func getBase(ctx context.Context, rt http.RoundTripper, reg name.Registry) error
 }
 
 // Logout removes the credentials for registry ("" means docker.io) from the credential helper
-// and from config.json. It returns ErrNotLoggedIn if there were none.
+// and from config.json, or for a namespace of it ("quay.io/org") that key's alone (see
+// logoutNamespace). It returns ErrNotLoggedIn if there were none.
 func Logout(registry string) error {
 	host, err := LoginHost(registry)
 	if err != nil {
@@ -140,6 +141,9 @@ func Logout(registry string) error {
 	path, cfg, err := loadDockerConfig()
 	if err != nil {
 		return fmt.Errorf("logout from %s: %w", host, err)
+	}
+	if ns := namespaceOf(registry); ns != "" {
+		return logoutNamespace(path, host+"/"+ns)
 	}
 	key := authKey(host)
 	found := false
@@ -180,6 +184,72 @@ func Logout(registry string) error {
 		return &Error{Kind: ErrNotLoggedIn, Registry: host, Msg: "not logged in to " + host}
 	}
 	return nil
+}
+
+// LogoutTarget is what Logout(server) removes, as it is printed: the registry's host, or for
+// a namespace or repository of it ("quay.io/org", a key of Podman's auth.json) "host/org".
+func LogoutTarget(server string) (string, error) {
+	host, err := LoginHost(server)
+	if err != nil {
+		return "", err
+	}
+	if ns := namespaceOf(server); ns != "" {
+		return host + "/" + ns, nil
+	}
+	return host, nil
+}
+
+// namespaceOf returns the namespace or repository path server names under its registry
+// ("org/team" of "quay.io/org/team/"), or "" for a registry alone, with docker's URL forms
+// ("https://host/v1/", "host/v2/") counted as the registry.
+func namespaceOf(server string) string {
+	s := server
+	if scheme, rest, ok := strings.Cut(s, "://"); ok && (strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
+		s = rest
+	}
+	_, path, _ := strings.Cut(s, "/")
+	switch path = strings.Trim(path, "/"); path {
+	case "v1", "v2":
+		return ""
+	}
+	return path
+}
+
+// logoutNamespace removes the auths entries of target ("quay.io/org") and of the namespaces
+// and repositories under it, and only those, as podman logout removes the key it is given:
+// the registry's own key and its other namespaces' (Podman's "quay.io/orgb") are credentials
+// of their own, which the keychain gives to their repositories alone. Credential helpers
+// keep registries only, so none is asked.
+func logoutNamespace(path, target string) error {
+	found := false
+	err := updateDockerConfig(path, false, func(cfg *dockerConfig) bool {
+		for k := range cfg.auths {
+			if n := normalizeKey(k); n == target || strings.HasPrefix(n, target+"/") {
+				delete(cfg.auths, k)
+				found = true
+			}
+		}
+		return found
+	})
+	if err != nil {
+		return fmt.Errorf("logout from %s: %w", target, err)
+	}
+	if !found {
+		return &Error{Kind: ErrNotLoggedIn, Registry: target, Msg: "not logged in to " + target}
+	}
+	return nil
+}
+
+// normalizeKey is an auths key as host[/path], its host as normalizeHost makes it.
+func normalizeKey(k string) string {
+	if _, rest, ok := strings.Cut(k, "://"); ok {
+		k = rest
+	}
+	host, path, _ := strings.Cut(strings.TrimSuffix(k, "/"), "/")
+	if path == "" {
+		return normalizeHost(host)
+	}
+	return normalizeHost(host) + "/" + path
 }
 
 // configLockWait bounds the wait for another login or logout to be done with config.json.

@@ -19,7 +19,7 @@ func newLogoutCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				server = args[0]
 			}
-			shown, err := registry.LoginHost(server)
+			shown, err := registry.LogoutTarget(server)
 			if err != nil {
 				return fmt.Errorf("logout: %w", err)
 			}
