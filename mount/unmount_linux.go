@@ -42,7 +42,7 @@ func UnmountAll(target string) error {
 	}
 	// Each round unmounts the top mount of every mountpoint found; stacked mounts need more.
 	for round := 0; ; round++ {
-		infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(abs))
+		infos, err := Mounts(mountinfo.PrefixFilter(abs))
 		if err != nil {
 			return fmt.Errorf("unmounting under %s: reading mountinfo: %w", target, err)
 		}

@@ -5,13 +5,15 @@ import (
 	"path/filepath"
 
 	"github.com/moby/sys/mountinfo"
+
+	"github.com/strata-run/strata/mount"
 )
 
 // hostCgroupMounts lists the host's cgroup filesystems under /sys/fs/cgroup and the symlinks
 // beside them. The init calls it before pivoting, while its mount table is still a copy of the
 // host's. Errors mean "no cgroup mounts": the container then runs without /sys/fs/cgroup.
 func hostCgroupMounts() ([]cgroupMount, map[string]string) {
-	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	infos, err := mount.Mounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, nil
 	}

@@ -177,6 +177,14 @@ func TestPrepareTooManyLayers(t *testing.T) {
 	rootfs := filepath.Join(cdir, "rootfs")
 	mountAll(t, mounts, rootfs)
 	wantContent(t, filepath.Join(rootfs, "f"), "0")
+	// Its mountinfo line, every lowerdir in it, is over the 64 KiB moby's parser reads: the
+	// host's mount table must still read, or every other container's unmount fails meanwhile.
+	if _, err := mount.Mounts(nil); err != nil {
+		t.Errorf("reading the mount table with a %d-layer overlay mounted = %v", maxOverlayLayers, err)
+	}
+	if err := mount.UnmountAll(filepath.Join(base, "containers", "none")); err != nil {
+		t.Errorf("UnmountAll of another dir with a %d-layer overlay mounted = %v", maxOverlayLayers, err)
+	}
 	if _, err := s.Prepare(t.Context(), filepath.Join(base, "containers", "ro"), diffIDs, true); !errors.Is(err, ErrTooManyLayers) {
 		t.Errorf("Prepare(%d layers, read-only) = %v, want %v", maxOverlayLayers, err, ErrTooManyLayers)
 	}

@@ -367,7 +367,7 @@ func (s *Snapshotter) remove(ctx context.Context, containerDir string) error {
 	if p, err := filepath.EvalSymlinks(containerDir); err == nil {
 		real = p
 	}
-	left, err := mountinfo.GetMounts(mountinfo.PrefixFilter(real))
+	left, err := mount.Mounts(mountinfo.PrefixFilter(real))
 	if err != nil {
 		return err
 	}
