@@ -482,6 +482,11 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		other := shortID(c.Config.Spec.ID)
 		c.Config = Config{Created: fi.ModTime().UTC()}
 		c.Broken = fmt.Errorf("%w: %s: %s is container %s's", ErrBroken, shortID(id), configFile, other)
+	} else if c.Config.Name != "" && !validName(c.Config.Name) {
+		// Not a name strata gives (Create and Rename check them): terminal escapes and
+		// newlines in it went raw into ps's table, and "../x" is no file name in .names.
+		c.Config = Config{Created: fi.ModTime().UTC()}
+		c.Broken = fmt.Errorf("%w: %s: %s: the name is not a container name", ErrBroken, shortID(id), configFile)
 	} else {
 		// The container's ID and dir are where it is, whatever config.json says: its etc
 		// files are written in Spec.Dir at every start, and the init mounts its root at

@@ -49,3 +49,44 @@ func TestLoadPinsSpecDir(t *testing.T) {
 		t.Errorf("Spec.Dir, Spec.ID = %q, %q; want the container's own %q, %q", got.Config.Spec.Dir, got.Config.Spec.ID, c.Dir, c.ID)
 	}
 }
+
+// TestLoadInvalidName: a config.json whose name is none strata gives (terminal escapes, a
+// newline, a path) makes a broken container, listed under the name its index link gives and
+// removable by it: ps printed the name raw, escapes and line breaks and all.
+func TestLoadInvalidName(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"x\x1b]0;title\x07\x1b[31mred", "two\nlines", "../../etc"} {
+		cfg := c.Config
+		cfg.Name = bad
+		b, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(c.Dir, configFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get("plain")
+		if err != nil {
+			t.Fatalf("%q: Get by its index name: %v", bad, err)
+		}
+		if got.Broken == nil || got.Name() != "plain" {
+			t.Errorf("%q: container read as named %q, broken %v; want broken, named plain", bad, got.Name(), got.Broken)
+		}
+		list, err := s.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range list {
+			if !validName(l.Name()) {
+				t.Errorf("%q: List gives the name %q", bad, l.Name())
+			}
+		}
+	}
+}
