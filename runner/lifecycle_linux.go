@@ -168,7 +168,7 @@ func checkWritableLayer(c *Container) error {
 			if d == "" {
 				continue
 			}
-			if filepath.Dir(filepath.Clean(d)) != filepath.Clean(c.Dir) {
+			if !inDir(d, c.Dir) {
 				return fmt.Errorf("container %s: its writable layer %s is not in the container's dir", shortID(c.ID), d)
 			}
 			fi, err := os.Lstat(d)
@@ -183,6 +183,22 @@ func checkWritableLayer(c *Container) error {
 	return nil
 }
 
+// inDir reports whether path's parent is dir: the same path, or another spelling of it (a
+// store created through a symlink, or a relative --root, records its dirs as they were
+// spelled then, and dir is spelled as the store is opened now), as the two stat the same.
+func inDir(path, dir string) bool {
+	parent := filepath.Dir(filepath.Clean(path))
+	if parent == filepath.Clean(dir) {
+		return true
+	}
+	a, err := os.Stat(parent)
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(dir)
+	return err == nil && os.SameFile(a, b)
+}
+
 // checkVolumes refuses a container whose anonymous volume (its -v /path, an image's VOLUME) is
 // not a directory of its own dir's volumes dir, where AnonymousVolumes makes them: the init
 // binds its source, following a symlink, so volumes/0 -> /etc (a hand edit) had the
@@ -193,7 +209,7 @@ func checkVolumes(c *Container) error {
 		if m.Type != TypeVolume || m.Source == "" {
 			continue
 		}
-		if filepath.Dir(filepath.Clean(m.Source)) != vols {
+		if !inDir(m.Source, vols) {
 			return fmt.Errorf("container %s: its volume %s is not in the container's dir", shortID(c.ID), m.Source)
 		}
 		for _, d := range []string{vols, m.Source} {
