@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -146,7 +147,7 @@ func newPsRow(c *runner.Container) psRow {
 	st := c.State
 	r := psRow{
 		ID:         c.ID,
-		Image:      c.Config.Image,
+		Image:      psText(c.Config.Image),
 		Command:    strings.Join(c.Config.Spec.Args, " "),
 		CreatedAt:  psTime{c.Config.Created},
 		RunningFor: humanSince(c.Config.Created),
@@ -155,7 +156,7 @@ func newPsRow(c *runner.Container) psRow {
 		Pid:        st.Pid,
 		ExitCode:   st.ExitCode,
 		Names:      c.Name(),
-		Networks:   c.Config.Spec.Network,
+		Networks:   psText(c.Config.Spec.Network),
 		imageID:    c.Config.ImageID,
 	}
 	if r.Networks == "" {
@@ -171,7 +172,7 @@ func newPsRow(c *runner.Container) psRow {
 			volumes++
 			r.mounts = append(r.mounts, runner.VolumeName(c.ID, m.Source))
 		case m.Source != "" && m.Type != "tmpfs":
-			r.mounts = append(r.mounts, m.Source)
+			r.mounts = append(r.mounts, psText(m.Source))
 		}
 	}
 	r.LocalVolumes = strconv.Itoa(volumes)
@@ -195,6 +196,17 @@ func newPsRow(c *runner.Container) psRow {
 		}
 	}
 	return r
+}
+
+// psText is a value of a container's config.json as ps shows it: as it is, or quoted with Go
+// escapes when it holds what acts on a terminal (control characters, bytes that are not
+// UTF-8). Strata writes none there, but a hand-edited config.json had ps print its escapes
+// and line breaks raw into the table.
+func psText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unprintable) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // printPs prints rows as docker ps: IDs, or the default table, json (one object a line), or a
