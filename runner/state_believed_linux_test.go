@@ -179,3 +179,54 @@ func TestReloadExitingUnrecorded(t *testing.T) {
 		t.Errorf("the process named as the monitor is gone")
 	}
 }
+
+// TestReloadExitingMonitorLate: a monitor that is this container's (its command line names
+// the container) and has not yet recorded the exit after letting go of the cgroup, on a busy
+// host for longer than exitRecordWait, is still believed: the container reads as exiting,
+// not exited 255, so wait gets the code the monitor records and start does not run the
+// container a second time beside it (found in review, with the monitor's write delayed).
+func TestReloadExitingMonitorLate(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in for the monitor: named after the container as strata's is (its dir).
+	monitor := exec.Command("sh", "-c", "sleep 1000", c.Dir)
+	if err := monitor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = monitor.Process.Kill(); _ = monitor.Wait() }) // ours, started above
+	start, err := processStart(monitor.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: monitor.Process.Pid, MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * exitRecordWait)
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != StatusRunning || c.State.ExitCode == ExitUnknown {
+		t.Errorf("state with its monitor late = %+v, want it still exiting (running), not exited %d", c.State, ExitUnknown)
+	}
+	// The monitor records the exit: wait returns that code.
+	c.State = State{Status: StatusExited, ExitCode: 5, MonitorPid: monitor.Process.Pid, MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if code, err := Wait(ctx, c); err != nil || code != 5 {
+		t.Errorf("Wait after the late record = %d, %v; want 5", code, err)
+	}
+}

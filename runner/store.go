@@ -414,6 +414,13 @@ func (c *Container) Reload() error {
 		if c.State.Status != StatusRunning || c.State.Running() || cgroups.Held(c.ID) {
 			return nil
 		}
+		// Its own monitor, or the strata that runs it in the foreground, records the exit
+		// when it gets to it: on a busy host that can take longer than exitRecordWait, and a
+		// 255 read meanwhile was a wrong exit code for wait, and a start that ran the
+		// container a second time beside a monitor that then recorded the first run's end.
+		if isMonitorOf(c.State.MonitorPid, c.ID) {
+			return nil
+		}
 		// Exiting (its PID 1 gone, its monitor alive), and no process holds the container's
 		// cgroup any more: a monitor lets go of it as it deletes it, just before it records
 		// the exit, which is read again for a moment. A state whose monitor records nothing
@@ -424,6 +431,25 @@ func (c *Container) Reload() error {
 			return nil
 		}
 	}
+}
+
+// isMonitorOf reports whether pid is strata's monitor of container id (its command line names
+// the container, as a detached monitor's does) or a strata process (the binary this one is,
+// as a foreground run that monitors its container itself): a process a hand-edited state
+// names, or one that took a monitor's pid, is neither.
+func isMonitorOf(pid int, id string) bool {
+	if pid <= 0 || id == "" {
+		return false
+	}
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(cmdline), id) {
+		return true
+	}
+	exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return false
+	}
+	self, err := os.Stat("/proc/self/exe")
+	return err == nil && os.SameFile(exe, self)
 }
 
 // exitRecordWait is how long Reload waits for the monitor of an exiting container that no
