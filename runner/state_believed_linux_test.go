@@ -142,31 +142,7 @@ func TestRemoveForeignStarterBounded(t *testing.T) {
 // (a hand edit, pids that other processes took after a reboot) reads as exited, so wait
 // returns instead of waiting for that unrelated process to end.
 func TestReloadExitingUnrecorded(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Name: "unrecorded"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := exec.Command("true")
-	if err := gone.Run(); err != nil {
-		t.Fatal(err)
-	}
-	other := exec.Command("sleep", "1000")
-	if err := other.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() }) // ours, started above
-	start, err := processStart(other.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: other.Process.Pid, MonitorStart: start}
-	if err := c.saveState(); err != nil {
-		t.Fatal(err)
-	}
+	c, other, start := exitingWithMonitor(t, "unrecorded", func(string) *exec.Cmd { return exec.Command("sleep", "1000") })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if code, err := Wait(ctx, c); err != nil || code != ExitUnknown {
@@ -186,32 +162,8 @@ func TestReloadExitingUnrecorded(t *testing.T) {
 // not exited 255, so wait gets the code the monitor records and start does not run the
 // container a second time beside it (found in review, with the monitor's write delayed).
 func TestReloadExitingMonitorLate(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Create(Config{Name: "late"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := exec.Command("true")
-	if err := gone.Run(); err != nil {
-		t.Fatal(err)
-	}
 	// A stand-in for the monitor: named after the container as strata's is (its dir).
-	monitor := exec.Command("sh", "-c", "sleep 1000", c.Dir)
-	if err := monitor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = monitor.Process.Kill(); _ = monitor.Wait() }) // ours, started above
-	start, err := processStart(monitor.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: monitor.Process.Pid, MonitorStart: start}
-	if err := c.saveState(); err != nil {
-		t.Fatal(err)
-	}
+	c, monitor, start := exitingWithMonitor(t, "late", func(dir string) *exec.Cmd { return exec.Command("sh", "-c", "sleep 1000", dir) })
 	time.Sleep(2 * exitRecordWait)
 	if err := c.Reload(); err != nil {
 		t.Fatal(err)
@@ -229,4 +181,37 @@ func TestReloadExitingMonitorLate(t *testing.T) {
 	if code, err := Wait(ctx, c); err != nil || code != 5 {
 		t.Errorf("Wait after the late record = %d, %v; want 5", code, err)
 	}
+}
+
+// exitingWithMonitor creates container name in a new store with a state that says running, its
+// PID 1 a process that is gone and its monitor the process monitor(its dir) starts (with its
+// true start time, ended at the test's end), and returns them.
+func exitingWithMonitor(t *testing.T, name string, monitor func(dir string) *exec.Cmd) (*Container, *exec.Cmd, uint64) {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	m := monitor(c.Dir)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Process.Kill(); _ = m.Wait() }) // ours, started above
+	start, err := processStart(m.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: m.Process.Pid, MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	return c, m, start
 }
