@@ -215,3 +215,45 @@ func exitingWithMonitor(t *testing.T, name string, monitor func(dir string) *exe
 	}
 	return c, m, start
 }
+
+// TestReloadRecordedMeanwhile: a monitor that reaps the container, records its exit and ends
+// between Reload's read of state.json and its look at the processes the state names leaves a
+// record newer than the state judged stale: that record holds, not a 255 (wait printed 255
+// for a container that exited 29 in a clean-clone CI run on a busy host).
+func TestReloadRecordedMeanwhile(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "meanwhile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// The state read names a monitor already gone, as it is once it has recorded and ended.
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: gone.Process.Pid, MonitorStart: 1}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	recorded := State{Status: StatusExited, ExitCode: 29, FinishedAt: time.Now().UTC()}
+	once := false
+	afterStateRead = func() {
+		if !once {
+			once = true
+			c.State = recorded
+			if err := c.saveState(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { afterStateRead = nil })
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != StatusExited || c.State.ExitCode != 29 {
+		t.Errorf("state after a record made meanwhile = %+v, want the record (exited 29)", c.State)
+	}
+}

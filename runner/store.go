@@ -410,7 +410,20 @@ func (c *Container) Reload() error {
 			// empty. Its processes are gone then; the container reads as exited.
 			st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
 		}
+		if afterStateRead != nil {
+			afterStateRead()
+		}
 		c.State = st.effectiveFor(c.ID)
+		if st.Status == StatusRunning && c.State.Status != StatusRunning {
+			// Judged stale from what was read: a monitor that reaped the container,
+			// recorded its exit and ended between that read and the look at its processes
+			// left a newer record, which is what holds (wait printed 255 for a container
+			// that exited 29, on a busy host).
+			var again State
+			if err := readJSON(filepath.Join(c.Dir, stateFile), &again); err == nil && again != st {
+				continue
+			}
+		}
 		if c.State.Status != StatusRunning || c.State.Running() || cgroups.Held(c.ID) {
 			return nil
 		}
@@ -451,6 +464,10 @@ func isMonitorOf(pid int, id string) bool {
 	self, err := os.Stat("/proc/self/exe")
 	return err == nil && os.SameFile(exe, self)
 }
+
+// afterStateRead, when set (tests), runs in Reload between the read of state.json and the look
+// at the processes it names.
+var afterStateRead func()
 
 // exitRecordWait is how long Reload waits for the monitor of an exiting container that no
 // longer holds its cgroup to record the exit (see Reload).
