@@ -39,11 +39,16 @@ func TestExecStrataKilled(t *testing.T) {
 	if waitFor("cat /tmp/started 2>/dev/null") != "started" {
 		t.Fatal("the exec'd command did not start")
 	}
-	// The command's host pid: the sh whose script this is.
+	// The command's host pid: the sh whose script this is, not a child it forked for sleep
+	// and that has not exec'd yet (it has the same command line, and that sh as parent).
+	script := func(pid string) bool {
+		b, err := os.ReadFile("/proc/" + pid + "/cmdline")
+		return err == nil && strings.Contains(string(b), "echo started > /tmp/started") && !strings.Contains(string(b), "--root")
+	}
 	var shPid int
 	for _, d := range mustReadDir(t, "/proc") {
-		if b, err := os.ReadFile("/proc/" + d + "/cmdline"); err == nil && strings.Contains(string(b), "echo started > /tmp/started") && !strings.Contains(string(b), "--root") {
-			shPid, _ = strconv.Atoi(d)
+		if pid, err := strconv.Atoi(d); err == nil && script(d) && !script(ppidOf(d)) {
+			shPid = pid
 		}
 	}
 	if shPid == 0 {
@@ -103,4 +108,18 @@ func parentName(t *testing.T, pid int) string {
 	}
 	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
 	return argv0
+}
+
+// ppidOf is the parent pid of process pid, as /proc/pid/stat says, or "" if it is gone.
+func ppidOf(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	// Fields after the command name, which ends at the last ')': state, ppid, ...
+	rest := strings.Fields(string(b[strings.LastIndex(string(b), ")")+1:]))
+	if len(rest) < 2 {
+		return ""
+	}
+	return rest[1]
 }

@@ -518,6 +518,12 @@ func TestWaitAutoRemove(t *testing.T) {
 	if err := c.SaveConfig(); err != nil {
 		t.Fatal(err)
 	}
+	// What Create makes for a --rm container, so that a waiter holds the removal off: made
+	// --rm after its create, this one had none, and on a busy host its monitor removed it
+	// between recording the exit and Wait's read of it.
+	if err := os.WriteFile(filepath.Join(c.Dir, waitersFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	if err := Start(ctx, c); err != nil {
 		t.Fatalf("Start = %v", err)
