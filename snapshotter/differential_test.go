@@ -3,7 +3,6 @@ package snapshotter
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -643,16 +642,7 @@ func tarLayer(t *testing.T, entries []genEntry) layer {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(buf.Bytes())
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	if _, err := zw.Write(buf.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return layer{gz: gz.Bytes(), diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}
+	return layerOf(t, buf.Bytes())
 }
 
 // seen is what a container sees of one path.

@@ -91,10 +91,16 @@ func buildLayer(t testing.TB, entries ...entry) layer {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(tarBuf.Bytes())
+	return layerOf(t, tarBuf.Bytes())
+}
+
+// layerOf is the layer of the tar stream raw: gzipped, its diffID the sha256 of raw.
+func layerOf(t testing.TB, raw []byte) layer {
+	t.Helper()
+	sum := sha256.Sum256(raw)
 	var gzBuf bytes.Buffer
 	zw := gzip.NewWriter(&gzBuf)
-	if _, err := zw.Write(tarBuf.Bytes()); err != nil {
+	if _, err := zw.Write(raw); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
