@@ -89,13 +89,12 @@ func fetchBlob(ctx context.Context, s *session, ref Reference, h v1.Hash, offset
 // ok is false for any other error, and for this package's own words (a refused private
 // address), which say enough.
 func unreachableAt(err error, d v1.Hash, home, host string) (error, bool) {
-	var ue *url.Error
 	var own *Error
-	if !errors.As(err, &ue) || errors.As(err, &own) {
+	if errors.As(err, &own) {
 		return nil, false
 	}
-	at, perr := url.Parse(ue.URL)
-	if perr != nil || at.Host == "" || at.Host == home {
+	at := failedHost(err)
+	if at == "" || at == home || isRegistryHost(at, host) {
 		return nil, false
 	}
 	msg := connMessage(err)
@@ -104,7 +103,7 @@ func unreachableAt(err error, d v1.Hash, home, host string) (error, bool) {
 	}
 	// The redirect's host is the registry's words: url.Parse lets C1 controls through.
 	return &Error{Kind: ErrUnreachable, Registry: host, Err: err,
-		Msg: fmt.Sprintf("blob %s: %s at %s (redirected from %s)", shortDigest(d.String()), msg, oneLine(at.Host), host)}, true
+		Msg: fmt.Sprintf("blob %s: %s at %s (redirected from %s)", shortDigest(d.String()), msg, oneLine(at), host)}, true
 }
 
 // maxRedirects is how many redirects a request follows: net/http's default.
