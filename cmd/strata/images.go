@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
@@ -28,6 +29,7 @@ type imageRow struct {
 	Size       int64
 	SizeHuman  string `json:"-"`
 	ref        string // the full reference, for filters
+	manifest   string // the digest of the manifest or index the name holds
 	// damaged is the image's info when it could not be read whole, for the warning.
 	damaged *cache.ImageInfo
 }
@@ -196,7 +198,7 @@ func newImageRow(info cache.ImageInfo) imageRow {
 	row := imageRow{
 		Repository: info.Ref,
 		Tag:        "<none>",
-		Digest:     info.Manifest.Digest.String(),
+		Digest:     repoDigest(info),
 		ID:         info.ID.String(),
 		CreatedAt:  info.Created,
 		Created:    humanSince(info.Created),
@@ -205,6 +207,7 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		Size:      info.Size,
 		SizeHuman: humanSize(info.Size),
 		ref:       info.Ref,
+		manifest:  info.Manifest.Digest.String(),
 	}
 	if info.Ref == "" {
 		row.Repository = "<none>" // dangling: no name reaches it
@@ -215,6 +218,22 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		}
 	}
 	return row
+}
+
+// repoDigest is the DIGEST column of images --digests, as docker shows it: the digest the
+// image was pulled (or pushed) by, which pull prints as "Digest:" and image inspect lists in
+// RepoDigests: the index's for a multi-platform image of which one platform is stored. A
+// name by digest shows its digest; an image neither pulled nor named by digest (loaded,
+// tagged) shows the manifest or index it holds.
+func repoDigest(info cache.ImageInfo) string {
+	// The store's index.json is read as it is: a root that is no digest is not shown.
+	if root, err := v1.NewHash(info.Manifest.Annotations[rootDigestAnnotation]); err == nil {
+		return root.String()
+	}
+	if ref, err := registry.ParseReference(info.Ref); err == nil && ref.Digest() != "" {
+		return ref.Digest()
+	}
+	return info.Manifest.Digest.String()
 }
 
 // imageID is an image ID as docker shows it: 12 hex digits, or with noTrunc the whole

@@ -65,7 +65,7 @@ func imageCreated(store *cache.Store, name string, rows []imageRow) (time.Time, 
 	for _, row := range rows {
 		// A dangling image, found by its ID, has no name to tell it from another: its
 		// manifest (or index) digest does.
-		if row.ref == r.Name && (r.Name != "" || row.Digest == r.Descriptor.Digest.String()) {
+		if row.ref == r.Name && (r.Name != "" || row.manifest == r.Descriptor.Digest.String()) {
 			return row.CreatedAt, nil
 		}
 	}
