@@ -86,7 +86,26 @@ func beginRun(c *Container) error {
 		return err
 	}
 	defer unlock()
+	if err := dropForeignStarter(c); err != nil {
+		return err
+	}
 	return markMonitor(c, 0)
+}
+
+// dropForeignStarter clears the monitor a created c's state names when that is no strata
+// process (startingOther): markMonitor, in the monitor too, refuses a container another
+// process starts, and a record naming a foreign live process kept start refusing it ("container
+// is running") until that process ended or rm -f. The caller is the strata CLI and holds c's
+// lock.
+func dropForeignStarter(c *Container) error {
+	if err := c.Reload(); err != nil {
+		return err
+	}
+	if !c.State.starting() || c.State.startingOther(c.ID) {
+		return nil
+	}
+	c.State.MonitorPid, c.State.MonitorStart = 0, 0
+	return c.saveState()
 }
 
 // markMonitor records this process as c's monitor, after checking c does not run. The caller
@@ -635,7 +654,7 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 	if gone, err := reloadToRemove(c); gone || err != nil {
 		return err
 	}
-	if !anyway && (c.State.Status == StatusRunning || c.State.starting()) {
+	if !anyway && (c.State.Status == StatusRunning || c.State.startingOther(c.ID)) {
 		return errBusy
 	}
 	if !force && cgroups.Held(c.ID) {

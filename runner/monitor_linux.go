@@ -53,7 +53,7 @@ func Start(ctx context.Context, c *Container) (err error) {
 		return withCode(ExitOwnError, err)
 	}
 	defer unlock()
-	if err := c.Reload(); err != nil {
+	if err := dropForeignStarter(c); err != nil {
 		return withCode(ExitOwnError, err)
 	}
 	if c.State.Running() {

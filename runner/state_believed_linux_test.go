@@ -91,10 +91,11 @@ func TestReloadRunningOutsideCgroup(t *testing.T) {
 	}
 }
 
-// TestRemoveForeignStarterBounded: a plain Remove of a container whose state says another
-// process is starting it (created, naming a live process with its true start time as its
-// monitor) that never does, a hand edit or a stale state after a reboot, gives up with
-// ErrRunning after a while, leaving the container and the process alone: it waited for ever.
+// TestRemoveForeignStarterBounded: a plain Remove of a container whose state says its monitor
+// is starting it (created, naming a live process with its true start time whose command line
+// names the container, as a monitor's does) that never gets on with it, a stuck or stopped
+// monitor, gives up with ErrRunning after a while, leaving the container and the process
+// alone: it waited for ever.
 func TestRemoveForeignStarterBounded(t *testing.T) {
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
@@ -104,7 +105,7 @@ func TestRemoveForeignStarterBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := exec.Command("sleep", "1000")
+	other := exec.Command("sh", "-c", "sleep 1000", c.Dir)
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +256,71 @@ func TestReloadRecordedMeanwhile(t *testing.T) {
 	}
 	if c.State.Status != StatusExited || c.State.ExitCode != 29 {
 		t.Errorf("state after a record made meanwhile = %+v, want the record (exited 29)", c.State)
+	}
+}
+
+// TestStartForeignRecord: a created container whose state names a live process that is no
+// strata process (a hand edit, or pids and start times other processes took after a reboot)
+// as the monitor starting it is not being started: start (beginRun, as Start does before it
+// spawns its monitor) takes it over, and a plain rm removes it, where both refused it with
+// "container is running" for as long as that process lived (only rm -f helped). The process
+// is left alone. A record naming the container's own monitor (its command line names the
+// container) still holds it off.
+func TestStartForeignRecord(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := func(c *Container, cmd *exec.Cmd) uint64 {
+		t.Helper()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // ours, started here
+		start, err := processStart(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.State = State{Status: StatusCreated, MonitorPid: cmd.Process.Pid, MonitorStart: start}
+		if err := c.saveState(); err != nil {
+			t.Fatal(err)
+		}
+		return start
+	}
+
+	c, err := s.Create(Config{Name: "foreign"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command("sleep", "1000")
+	start := claim(c, other)
+	if err := beginRun(c); err != nil {
+		t.Fatalf("start of a container whose record names a foreign process = %v, want it started", err)
+	}
+	if c.State.MonitorPid != os.Getpid() {
+		t.Errorf("monitor after start = %d, want this process %d", c.State.MonitorPid, os.Getpid())
+	}
+	if !processAlive(other.Process.Pid, start) {
+		t.Errorf("the process named in the record is gone")
+	}
+
+	c2, err := s.Create(Config{Name: "foreign2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim(c2, exec.Command("sleep", "1000"))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*maxWaiterHold)
+	defer cancel()
+	if err := s.Remove(ctx, c2, false); err != nil {
+		t.Errorf("rm of a created container whose record names a foreign process = %v, want it removed", err)
+	}
+
+	c3, err := s.Create(Config{Name: "owned"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim(c3, exec.Command("sh", "-c", "sleep 1000", c3.Dir))
+	if err := beginRun(c3); !errors.Is(err, ErrRunning) {
+		t.Errorf("start of a container its monitor is starting = %v, want ErrRunning", err)
 	}
 }
