@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/strata-run/strata/internal/freespace"
@@ -56,6 +57,11 @@ type Loaded struct {
 	Manifest v1.Descriptor
 	// ID is the image ID, the digest of its config; for an index kept whole, its digest.
 	ID v1.Hash
+	// Platform is the platform the config of a single-platform image names (one the archive
+	// lists by its manifest, not picked from an index for the platform wanted), for the
+	// caller to warn of one that is not the platform asked for, as pull warns; nil for an
+	// index, a manifest picked from one, or a config that names no OS.
+	Platform *v1.Platform
 }
 
 // Load reads an image archive (docker-archive, old or new, or oci-archive) from the tar
@@ -168,6 +174,10 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 	}
 	for _, img := range p.images {
 		desc := v1.Descriptor{MediaType: img.manifest.MediaType, Digest: img.manifest.Digest, Size: img.manifest.Size}
+		var platform *v1.Platform
+		if !desc.MediaType.IsIndex() && desc.Digest == img.listed {
+			platform = p.configPlatform(img.config)
+		}
 		for _, ref := range img.refs {
 			if err := p.store.Tag(ref, desc); err != nil {
 				return loaded, err
@@ -177,10 +187,28 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 			if desc.MediaType.IsIndex() {
 				id = desc.Digest
 			}
-			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: id})
+			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: id, Platform: platform})
 		}
 	}
 	return loaded, nil
+}
+
+// configPlatform is the platform the stored config h names, or nil when it names no OS or
+// cannot be read (the load stands: the platform is for a warning only).
+func (p *plan) configPlatform(h v1.Hash) *v1.Platform {
+	raw, err := p.store.ReadBlob(h, registry.MaxConfigSize)
+	if err != nil {
+		return nil
+	}
+	var cfg struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+	}
+	if json.Unmarshal(raw, &cfg) != nil || cfg.OS == "" {
+		return nil
+	}
+	return &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 }
 
 // checkRoom refuses a load whose blobs would leave the store's disk less than its floor (freespace.Floor)

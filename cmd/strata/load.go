@@ -7,10 +7,12 @@ import (
 	"os"
 	"syscall"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/strata-run/strata/archive"
+	"github.com/strata-run/strata/internal/platforms"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -105,6 +107,7 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	if err != nil {
 		return err
 	}
+	warnLoadPlatforms(cmd.ErrOrStderr(), loaded, opts.Platform)
 	// -q drops the progress only: docker load -q and podman load -q still print what they
 	// loaded, and scripts read the name from that line.
 	out := cmd.OutOrStdout()
@@ -142,4 +145,29 @@ func loadProgressLine(e archive.Event) string {
 		return fmt.Sprintf("Stored %s (%s)", shortID(e.Digest.String()), humanSize(e.Size))
 	}
 	return ""
+}
+
+// warnLoadPlatforms warns, one line per image, of a single-platform image the archive holds
+// for another platform than want (asked for with --platform), or this host's when want is
+// zero, as pull warns of one (warnPlatform): it is loaded as it is, as docker and podman
+// load it, and run would fail with "exec format error" where no emulator is installed.
+// load --platform P of such an archive said nothing.
+func warnLoadPlatforms(w io.Writer, loaded []archive.Loaded, want v1.Platform) {
+	whose := "the requested " + want.String()
+	if want.OS == "" {
+		want = registry.DefaultPlatform()
+		whose = "this host's (" + want.String() + ")"
+	}
+	warned := map[v1.Hash]bool{}
+	for _, l := range loaded {
+		if l.Platform == nil || platforms.Matches(want, *l.Platform) || warned[l.ID] {
+			continue
+		}
+		warned[l.ID] = true // an image of several names is warned of once
+		name := l.Ref
+		if ref, err := registry.ParseReference(l.Ref); err == nil {
+			name = ref.Familiar()
+		}
+		fmt.Fprintln(w, oneLine(fmt.Sprintf("strata: warning: the platform of image %s (%s) does not match %s: a single-platform image is loaded as it is", name, l.Platform.String(), whose)))
+	}
 }
