@@ -134,6 +134,12 @@ func getBase(ctx context.Context, rt http.RoundTripper, reg name.Registry) error
 // and from config.json, or for a namespace of it ("quay.io/org") that key's alone (see
 // logoutNamespace). It returns ErrNotLoggedIn if there were none.
 func Logout(registry string) error {
+	return LogoutContext(context.Background(), registry)
+}
+
+// LogoutContext is Logout that stops when ctx ends: while it waits for another login or
+// logout to be done with config.json, or for a credential helper.
+func LogoutContext(ctx context.Context, registry string) error {
 	host, err := LoginHost(registry)
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
@@ -143,7 +149,7 @@ func Logout(registry string) error {
 		return fmt.Errorf("logout from %s: %w", host, err)
 	}
 	if ns := namespaceOf(registry); ns != "" {
-		return logoutNamespace(path, host+"/"+ns)
+		return logoutNamespace(ctx, path, host+"/"+ns)
 	}
 	key := authKey(host)
 	found := false
@@ -156,15 +162,15 @@ func Logout(registry string) error {
 		// existed is only known from config.json, so an erase failure is not an error here.
 		// A helper that never answered is: it may hold the credentials still, and "not
 		// logged in" would say they are gone.
-		_, err := runCredHelper(context.Background(), helper, "erase", []byte(key))
-		if errors.Is(err, errHelperStuck) {
+		_, err := runCredHelper(ctx, helper, "erase", []byte(key))
+		if errors.Is(err, errHelperStuck) || ctx.Err() != nil {
 			return fmt.Errorf("logout from %s: %w", host, err)
 		}
 		if err == nil {
 			found = true
 		}
 	}
-	err = updateDockerConfig(path, false, func(cfg *dockerConfig) bool {
+	err = updateDockerConfig(ctx, path, false, func(cfg *dockerConfig) bool {
 		// Every entry the keychain would find for host goes: docker's older keys
 		// ("https://host/v2/", "http://host") and a repository's ("host/app") too.
 		removed := false
@@ -220,9 +226,9 @@ func namespaceOf(server string) string {
 // the registry's own key and its other namespaces' (Podman's "quay.io/orgb") are credentials
 // of their own, which the keychain gives to their repositories alone. Credential helpers
 // keep registries only, so none is asked.
-func logoutNamespace(path, target string) error {
+func logoutNamespace(ctx context.Context, path, target string) error {
 	found := false
-	err := updateDockerConfig(path, false, func(cfg *dockerConfig) bool {
+	err := updateDockerConfig(ctx, path, false, func(cfg *dockerConfig) bool {
 		for k := range cfg.auths {
 			if n := normalizeKey(k); n == target || strings.HasPrefix(n, target+"/") {
 				delete(cfg.auths, k)
@@ -259,12 +265,13 @@ var configLockWait = time.Minute
 // if change says so, all under an exclusive lock on its directory: logins and logouts at once
 // (a script logging in to three registries in parallel) each rewrite the whole file, and
 // without the lock the last one dropped what the others had just written. Without create, a
-// directory that is not there is an empty config, left as it is.
-func updateDockerConfig(path string, create bool, change func(*dockerConfig) bool) error {
+// directory that is not there is an empty config, left as it is. The wait for the lock ends
+// with ctx.
+func updateDockerConfig(ctx context.Context, path string, create bool, change func(*dockerConfig) bool) error {
 	if _, err := os.Stat(filepath.Dir(path)); !create && errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	unlock, err := lockConfigDir(filepath.Dir(path))
+	unlock, err := lockConfigDir(ctx, filepath.Dir(path))
 	if err != nil {
 		return err
 	}
@@ -281,8 +288,9 @@ func updateDockerConfig(path string, create bool, change func(*dockerConfig) boo
 
 // lockConfigDir takes an exclusive flock(2) on dir, creating it (0700) if need be: a lock on
 // the directory leaves no lock file of strata's among docker's. Another process's lock is
-// waited for, up to configLockWait.
-func lockConfigDir(dir string) (func(), error) {
+// waited for, up to configLockWait, or until ctx ends: the user's Ctrl-C stops the wait at
+// once (it was ignored for up to that minute).
+func lockConfigDir(ctx context.Context, dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
@@ -305,7 +313,10 @@ func lockConfigDir(dir string) (func(), error) {
 			unix.Close(fd)
 			return nil, fmt.Errorf("locking %s: another login or logout has held it for %s", dir, configLockWait)
 		}
-		time.Sleep(20 * time.Millisecond)
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("interrupted while another login or logout holds %s: %w", dir, context.Cause(ctx))
+		}
 	}
 }
 
@@ -519,7 +530,7 @@ func storeCredentialsContext(ctx context.Context, host, user, password string) e
 		_, err = runCredHelper(ctx, helper, "store", creds)
 		return err
 	}
-	return updateDockerConfig(path, true, func(cfg *dockerConfig) bool {
+	return updateDockerConfig(ctx, path, true, func(cfg *dockerConfig) bool {
 		auth, _ := json.Marshal(base64.StdEncoding.EncodeToString([]byte(user + ":" + password)))
 		cfg.auths[key] = map[string]json.RawMessage{"auth": auth}
 		return true
