@@ -82,7 +82,7 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 	} else if o.password != "" {
 		fmt.Fprintln(errOut, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
 	}
-	if err := prompt(&o, in, out); err != nil {
+	if err := prompt(ctx, &o, in, out); err != nil {
 		return err
 	}
 	if err := registry.Login(ctx, server, o.user, o.password, g.registryOptions()); err != nil {
@@ -93,8 +93,10 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 }
 
 // prompt asks for what the flags left out, but only on a terminal: in a script a prompt would
-// hang, so the missing value is an error instead.
-func prompt(o *loginOptions, in io.Reader, out io.Writer) error {
+// hang, so the missing value is an error instead. The user's Ctrl-C (ctx ending) stops it at
+// once, the terminal's echo restored: the read went on, deaf to the first Ctrl-C, and the
+// second killed strata with the echo still off, the shell then showing nothing typed.
+func prompt(ctx context.Context, o *loginOptions, in io.Reader, out io.Writer) error {
 	if o.user != "" && o.password != "" {
 		return nil
 	}
@@ -105,7 +107,11 @@ func prompt(o *loginOptions, in io.Reader, out io.Writer) error {
 	r := bufio.NewReader(f)
 	if o.user == "" {
 		fmt.Fprint(out, "Username: ")
-		line, err := r.ReadString('\n')
+		line, err := readInterruptible(ctx, func() (string, error) { return r.ReadString('\n') })
+		if ctx.Err() != nil {
+			fmt.Fprintln(out)
+			return fmt.Errorf("login: interrupted: %w", context.Cause(ctx))
+		}
 		if err != nil && line == "" {
 			return fmt.Errorf("login: reading the username: %w", err)
 		}
@@ -113,12 +119,42 @@ func prompt(o *loginOptions, in io.Reader, out io.Writer) error {
 	}
 	if o.password == "" {
 		fmt.Fprint(out, "Password: ")
-		b, err := term.ReadPassword(int(f.Fd()))
+		fd := int(f.Fd())
+		state, serr := term.GetState(fd)
+		b, err := readInterruptible(ctx, func() ([]byte, error) { return term.ReadPassword(fd) })
 		fmt.Fprintln(out)
+		if ctx.Err() != nil {
+			if serr == nil {
+				// The read, left blocked, never gets to restore what it changed.
+				_ = term.Restore(fd, state)
+			}
+			return fmt.Errorf("login: interrupted: %w", context.Cause(ctx))
+		}
 		if err != nil {
 			return fmt.Errorf("login: reading the password: %w", err)
 		}
 		o.password = string(b)
 	}
 	return nil
+}
+
+// readInterruptible returns what read returns, or ctx's cause as soon as ctx ends, leaving
+// read blocked: a terminal read cannot be called off, and strata is about to exit.
+func readInterruptible[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := read()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, context.Cause(ctx)
+	}
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// TestLoginPromptInterrupted: the user's Ctrl-C at login's Username or Password prompt (the
+// command's context cancelled, as root.go does on the first SIGINT) must end the prompt at
+// once, with a one-line error, and leave the terminal echoing. The read went on: the first
+// Ctrl-C did nothing, and the second, killing strata, left the password prompt's echo off.
+func TestLoginPromptInterrupted(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for name, o := range map[string]loginOptions{
+		"username": {},
+		"password": {user: "alice"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ptm, tty, err := pty.Open()
+			if err != nil {
+				t.Skipf("no pty: %v", err)
+			}
+			defer ptm.Close()
+			defer tty.Close()
+			go io.Copy(io.Discard, ptm) // what the prompt echoes
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				// 127.0.0.1:1 refuses connections: nothing past the prompt answers.
+				done <- runLogin(ctx, &globals{}, o, "127.0.0.1:1", tty, io.Discard, io.Discard)
+			}()
+			time.Sleep(300 * time.Millisecond)
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				// Let the read end, so the test can.
+				ptm.Write([]byte("x\n"))
+				ptm.Write([]byte("y\n"))
+				<-done
+				t.Fatalf("login at the %s prompt still waited 5 s after the interrupt", name)
+			}
+			if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "interrupted") {
+				t.Errorf("login interrupted at the %s prompt = %v, want one line saying it was interrupted", name, err)
+			}
+			st, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Lflag&unix.ECHO == 0 {
+				t.Errorf("the terminal's echo is off after login was interrupted at the %s prompt", name)
+			}
+			ptm.Write([]byte("x\n")) // let the abandoned read end
+		})
+	}
+}
