@@ -12,11 +12,13 @@ import (
 )
 
 // newImageCmd is `strata image`, docker's management command: the image commands again under
-// one name, plus inspect.
+// one name, plus inspect. docker image prune, save and load are there too: scripts written
+// for docker run `image prune -af` (strata's prune, which without -a removes dangling
+// images and their blobs as docker's does, and with -a the images no container uses).
 func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Manage images: inspect, ls, pull, push, rm, tag",
+		Short: "Manage images: inspect, load, ls, prune, pull, push, rm, save, tag",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
@@ -26,7 +28,8 @@ func newImageCmd(g *globals) *cobra.Command {
 	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list"}
 	rm := newRmiCmd(g)
 	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
-	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g))
+	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g),
+		newPruneCmd(g), newSaveCmd(g), newLoadCmd(g))
 	return cmd
 }
 
