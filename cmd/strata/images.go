@@ -216,6 +216,11 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		if ref.Tag() != "" {
 			row.Tag = ref.Tag()
 		}
+	} else {
+		// A name in the store's index.json that is no reference (the file edited, or written
+		// by another tool) is shown as read, but its escape sequences are not run on the
+		// user's terminal.
+		row.Repository = escapeUnprintable(info.Ref)
 	}
 	return row
 }

@@ -294,5 +294,5 @@ func familiarRef(s string) string {
 	if ref, err := registry.ParseReference(s); err == nil {
 		return ref.Familiar()
 	}
-	return s
+	return escapeUnprintable(s) // not a reference: a damaged store's, its escapes shown
 }
