@@ -324,3 +324,47 @@ func TestStartForeignRecord(t *testing.T) {
 		t.Errorf("start of a container its monitor is starting = %v, want ErrRunning", err)
 	}
 }
+
+// TestReloadLostMonitorFinishedAt: a container whose monitor died without recording its exit
+// (killed, a crash) reads as exited ExitUnknown with a FinishedAt of when it was found lost,
+// the same at every later look: it read as FinishedAt 0001-01-01 in inspect, and ps showed
+// "Exited (255)" with no time since.
+func TestReloadLostMonitorFinishedAt(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "lost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now().UTC().Add(-time.Minute)
+	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: gone.Process.Pid, MonitorStart: 1, StartedAt: started}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	got, err := s.Get("lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State.Status != StatusExited || got.State.ExitCode != ExitUnknown {
+		t.Fatalf("state of a lost monitor = %+v, want exited %d", got.State, ExitUnknown)
+	}
+	fin := got.State.FinishedAt
+	if fin.Before(before.Add(-time.Second)) || fin.After(time.Now().Add(time.Second)) {
+		t.Errorf("FinishedAt of a lost monitor = %v, want when it was found lost (%v)", fin, before)
+	}
+	time.Sleep(20 * time.Millisecond)
+	again, err := s.Get("lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.State.FinishedAt.Equal(fin) || !again.State.StartedAt.Equal(started) || again.State.ExitCode != ExitUnknown {
+		t.Errorf("state read again = %+v, want FinishedAt %v kept, StartedAt %v", again.State, fin, started)
+	}
+}

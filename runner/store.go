@@ -423,6 +423,8 @@ func (c *Container) Reload() error {
 			if err := readJSON(filepath.Join(c.Dir, stateFile), &again); err == nil && again != st {
 				continue
 			}
+			c.recordLost(st)
+			return nil
 		}
 		if c.State.Status != StatusRunning || c.State.Running() || cgroups.Held(c.ID) {
 			return nil
@@ -441,9 +443,35 @@ func (c *Container) Reload() error {
 		// as running for ever: wait and start waited for that unrelated process to end.
 		if time.Now().After(deadline) {
 			c.State = c.State.stale("the recorded monitor has not recorded the container's exit")
+			c.recordLost(st)
 			return nil
 		}
 	}
+}
+
+// recordLost gives c.State, judged stale from read (a running state whose monitor is gone or
+// not the container's), a FinishedAt of now, when it was found lost, and writes it to
+// state.json if it can at once: under the container's lock, with state.json still read, and
+// no process in or holding the container's cgroup (a run in another pid namespace sharing the
+// store, whose pids tell nothing here). A lost monitor recorded no end: inspect showed
+// FinishedAt 0001-01-01 and ps "Exited (255)" with no time, for ever. Written once, the time
+// holds for every later look; a caller that holds the lock (start, rm) replaces or removes
+// the state anyway.
+func (c *Container) recordLost(read State) {
+	if c.State.FinishedAt.After(c.State.StartedAt) {
+		return
+	}
+	c.State.FinishedAt = time.Now().UTC()
+	l, ok, err := lockfile.TryLock(filepath.Join(c.Dir, lockFile), 0o600, true)
+	if err != nil || !ok {
+		return
+	}
+	defer l.Unlock()
+	var now State
+	if err := readJSON(filepath.Join(c.Dir, stateFile), &now); err != nil || now != read || cgroups.InUse(c.ID) {
+		return
+	}
+	_ = c.saveState()
 }
 
 // isMonitorOf reports whether pid is strata's monitor of container id (its command line names
