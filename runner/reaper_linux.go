@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -48,6 +49,12 @@ func runReaper() {
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "strata-init: exec: %q: %v\n", os.Args[2], err)
+		// The command was found before the init exec'd the reaper: ENOENT now is a script's
+		// interpreter that is not there (#!/bin/bash in an alpine image), 127 as without
+		// --init and as docker's tini exits.
+		if errors.Is(err, syscall.ENOENT) {
+			os.Exit(ExitNotFound)
+		}
 		os.Exit(ExitCannotInvoke)
 	}
 	// The command may have exited before the loop looks at its SIGCHLD.

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,5 +77,31 @@ echo threads $before $after`
 	spec.Init = true
 	if code, _, stderr, err := runOut(t, spec); err != nil || code != 7 {
 		t.Errorf("Run(--init, TERM to PID 1) = %d, %v, want 7 (forwarded); stderr: %s", code, err, stderr)
+	}
+}
+
+// TestReaperExecCodes: with --init, a command the reaper cannot exec exits as it does without
+// --init (and as docker's tini): 127 for a script whose interpreter is not there (the
+// reaper exited 126), 126 for a file the kernel cannot run.
+func TestReaperExecCodes(t *testing.T) {
+	testutil.Requires(t, staticSelf)
+	for _, tt := range []struct {
+		body string
+		want int
+	}{
+		{"#!/nope/sh\necho hi\n", ExitNotFound},
+		{"\x01\x02not a program", ExitCannotInvoke},
+	} {
+		for _, init := range []bool{false, true} {
+			spec := testSpec(t, "/x")
+			if err := os.WriteFile(filepath.Join(spec.Dir, "upper", "x"), []byte(tt.body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			spec.Init = init
+			code, _, stderr, _ := runOut(t, spec)
+			if code != tt.want {
+				t.Errorf("init %v, /x = %q: exit %d, want %d; stderr: %s", init, tt.body, code, tt.want, stderr)
+			}
+		}
 	}
 }
