@@ -39,13 +39,36 @@ func DefaultPlatform() v1.Platform { return platforms.Host() }
 // ParsePlatform parses "os/arch[/variant]" as --platform does: "linux/arm64/v8", "linux/amd64".
 // The names users type for the same platform mean it, as docker takes them (containerd's
 // platforms.Parse): any case, "x86_64" and "aarch64" as uname says, "armhf", "7" for "v7".
+// One word alone is an operating system, on this host's architecture ("linux"), or else an
+// architecture, of linux ("arm64", "aarch64"), as docker takes `--platform arm64`.
 func ParsePlatform(s string) (v1.Platform, error) {
 	p, err := v1.ParsePlatform(s)
+	if err == nil && p.OS != "" && p.Architecture == "" && !strings.Contains(s, "/") {
+		word := userPlatform(v1.Platform{OS: p.OS, Architecture: p.OS})
+		switch {
+		case knownOS[word.OS]:
+			p.OS, p.Architecture = word.OS, DefaultPlatform().Architecture
+		case knownArch[word.Architecture]:
+			p.OS, p.Architecture, p.Variant = DefaultPlatform().OS, word.Architecture, word.Variant
+		default:
+			return v1.Platform{}, fmt.Errorf("invalid platform %q: not a known operating system or architecture; want os/arch[/variant]", s)
+		}
+	}
 	if err != nil || p.OS == "" || p.Architecture == "" {
 		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
 	}
 	return userPlatform(*p), nil
 }
+
+// knownOS and knownArch are the operating systems and architectures Go knows (go tool dist
+// list), as containerd's platforms.Parse knows them to read one word alone.
+var (
+	knownOS = fieldSet("aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js",
+		"linux", "nacl", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows", "zos")
+	knownArch = fieldSet("386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "loong64", "mips",
+		"mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "ppc64", "ppc64le", "riscv",
+		"riscv64", "s390", "s390x", "sparc", "sparc64", "wasm")
+)
 
 // userPlatform spells p as images do: lower case, the architecture's Go name, a variant "vN".
 func userPlatform(p v1.Platform) v1.Platform {

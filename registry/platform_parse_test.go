@@ -24,6 +24,16 @@ func TestParsePlatformAliases(t *testing.T) {
 		{"linux/arm/7", v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
 		{"linux/i386", v1.Platform{OS: "linux", Architecture: "386"}},
 		{"linux/riscv64", v1.Platform{OS: "linux", Architecture: "riscv64"}},
+		// One word, as docker takes it: an OS on this host's architecture, or an
+		// architecture of linux. strata refused `--platform arm64`, which docker pulls.
+		{"linux", v1.Platform{OS: "linux", Architecture: DefaultPlatform().Architecture}},
+		{"Linux", v1.Platform{OS: "linux", Architecture: DefaultPlatform().Architecture}},
+		{"arm64", v1.Platform{OS: "linux", Architecture: "arm64"}},
+		{"aarch64", v1.Platform{OS: "linux", Architecture: "arm64"}},
+		{"x86_64", v1.Platform{OS: "linux", Architecture: "amd64"}},
+		{"s390x", v1.Platform{OS: "linux", Architecture: "s390x"}},
+		{"armhf", v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+		{"windows", v1.Platform{OS: "windows", Architecture: DefaultPlatform().Architecture}},
 	} {
 		got, err := ParsePlatform(tt.in)
 		if err != nil {
@@ -34,7 +44,7 @@ func TestParsePlatformAliases(t *testing.T) {
 			t.Errorf("ParsePlatform(%q) = %s, want %s", tt.in, platformString(got), platformString(tt.want))
 		}
 	}
-	for _, bad := range []string{"", "linux", "/amd64", "linux/"} {
+	for _, bad := range []string{"", "/amd64", "linux/", "amd65", "linux:10.0/x", "a/b/c/d"} {
 		if _, err := ParsePlatform(bad); err == nil {
 			t.Errorf("ParsePlatform(%q) succeeded", bad)
 		}
