@@ -62,6 +62,10 @@ type Loaded struct {
 	// caller to warn of one that is not the platform asked for, as pull warns; nil for an
 	// index, a manifest picked from one, or a config that names no OS.
 	Platform *v1.Platform
+	// Replaced is the ID of another image Ref named before the load moved it here (one
+	// already in the store, or one the archive named the same before), which docker load
+	// reports ("renaming the old one"); zero when Ref was new or named this image.
+	Replaced v1.Hash
 }
 
 // Load reads an image archive (docker-archive, old or new, or oci-archive) from the tar
@@ -178,19 +182,39 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 		if !desc.MediaType.IsIndex() && desc.Digest == img.listed {
 			platform = p.configPlatform(img.config)
 		}
+		id := img.config
+		if desc.MediaType.IsIndex() {
+			id = desc.Digest
+		}
 		for _, ref := range img.refs {
+			replaced := p.replaced(ref, id)
 			if err := p.store.Tag(ref, desc); err != nil {
 				return loaded, err
 			}
 			report(progress, Event{Kind: Tagged, Name: ref, Digest: desc.Digest, Size: desc.Size})
-			id := img.config
-			if desc.MediaType.IsIndex() {
-				id = desc.Digest
-			}
-			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: id, Platform: platform})
+			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: id, Platform: platform, Replaced: replaced})
 		}
 	}
 	return loaded, nil
+}
+
+// replaced is the ID of the image ref names in the store when it is not id, else zero: for
+// the caller to say that the load moved the name, as docker load says.
+func (p *plan) replaced(ref string, id v1.Hash) v1.Hash {
+	prev, err := p.store.Resolve(ref)
+	if err != nil {
+		return v1.Hash{}
+	}
+	prevID := prev.Digest // an index's ID, and the manifest's if its config cannot be read
+	if !prev.MediaType.IsIndex() {
+		if info, err := p.store.Info(cache.Ref{Name: ref, Descriptor: prev}); err == nil {
+			prevID = info.ID
+		}
+	}
+	if prevID == id {
+		return v1.Hash{}
+	}
+	return prevID
 }
 
 // configPlatform is the platform the stored config h names, or nil when it names no OS or

@@ -116,6 +116,11 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 		if ref, err := registry.ParseReference(l.Ref); err == nil {
 			name = ref.Familiar()
 		}
+		if l.Replaced.Hex != "" {
+			// As docker load: the name now names another image than it did, which is
+			// dangling or garbage unless another name keeps it.
+			fmt.Fprintf(out, "The image %s already exists, renaming the old one with ID %s to empty string\n", escapeUnprintable(name), l.Replaced)
+		}
 		fmt.Fprintf(out, "Loaded image: %s\n", escapeUnprintable(name))
 	}
 	return nil
