@@ -34,7 +34,29 @@ type imageRow struct {
 	damaged *cache.ImageInfo
 }
 
-func (imageRow) headers() map[string]string { return map[string]string{"ID": "IMAGE ID"} }
+func (imageRow) headers() map[string]string {
+	return map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED", "VirtualSize": "VIRTUAL SIZE",
+		"Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
+}
+
+// CreatedSince, VirtualSize, Containers, SharedSize and UniqueSize are the placeholders of
+// docker images --format that strata's row has no field of, so templates written for
+// docker ("{{.Repository}}:{{.Tag}} {{.CreatedSince}}") work: methods, not fields, so
+// --format json stays as it was. Docker shows N/A for the three it does not compute for a
+// listing, as here.
+func (r imageRow) CreatedSince() string { return r.Created }
+
+// VirtualSize is docker's deprecated alias of the size, in its units.
+func (r imageRow) VirtualSize() string { return r.SizeHuman }
+
+// Containers is N/A, as docker images shows it (system df -v counts them).
+func (imageRow) Containers() string { return "N/A" }
+
+// SharedSize is N/A, as docker images shows it (system df -v computes it).
+func (imageRow) SharedSize() string { return "N/A" }
+
+// UniqueSize is N/A, as docker images shows it (system df -v computes it).
+func (imageRow) UniqueSize() string { return "N/A" }
 
 func newImagesCmd(g *globals) *cobra.Command {
 	var digests, quiet, noTrunc bool
