@@ -458,14 +458,14 @@ func allZero(b []byte) bool { return len(b) == 0 || b[0] == 0 && bytes.Equal(b[1
 func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 	// 0700 until finish sets the real mode: a read-only directory must still take children.
 	err := unix.Mkdirat(pfd, base, 0o700)
-	overWhiteout, again := false, false
+	overNonDir, again := false, false
 	if err == unix.EEXIST {
 		var st unix.Stat_t
 		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			overWhiteout = st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+			overNonDir = true
 			if err := x.root.removeAt(pfd, base); err != nil {
 				return err
 			}
@@ -488,16 +488,35 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 			return err
 		}
 	}
-	if overWhiteout && x.opts.Whiteouts != WhiteoutKeep {
-		// The layer deleted this name from the layers below (".wh.d"), then made it a
-		// directory again: the new one is opaque, or the layers below would show through
-		// it what the whiteout deleted. Overlayfs makes an opaque directory for a mkdir
-		// over a whiteout the same way.
-		if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
-			return fmt.Errorf("marking opaque: %w", err)
+	if overNonDir {
+		// The layer put something else than a directory at this name (a whiteout ".wh.d",
+		// a file, a symlink), which deleted the name and all below it from the layers
+		// below, then made it a directory again: the new one is opaque, or the layers
+		// below would show through it what the layer deleted (image-spec's changesets,
+		// as umoci and containerd apply them). Overlayfs makes an opaque directory for a
+		// mkdir over a whiteout the same way.
+		if err := x.markOpaque(dfd); err != nil {
+			return err
 		}
 	}
 	return x.dirMeta(dfd, name, hdr)
+}
+
+// markOpaque makes the directory dfd, which this layer has just made, opaque: overlay's
+// xattr, or where whiteouts are kept as files the image-spec's marker ".wh..wh..opq" in it,
+// which the vfs copy reads as the tar's own.
+func (x *extractor) markOpaque(dfd int) error {
+	if x.opts.Whiteouts != WhiteoutKeep {
+		if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
+			return fmt.Errorf("marking opaque: %w", err)
+		}
+		return nil
+	}
+	fd, err := unix.Openat(dfd, whiteoutOpaque, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("marking opaque: %w", err)
+	}
+	return unix.Close(fd)
 }
 
 // clearXattrs removes from the directory dfd, which an earlier entry of this layer made, the

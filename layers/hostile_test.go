@@ -149,10 +149,34 @@ func hostileCases() []applyCase {
 			wantErr: unix.ENOTDIR,
 		},
 		{
-			name:    "a directory over a file is not opaque",
-			entries: []ent{file("d", "", 0o644), dir("d/", 0o755)},
+			// The file deleted the layers' d below, as the whiteout does: a lower d/x must
+			// not show through the new directory (umoci and containerd hide it too).
+			name:    "a directory over a file or symlink of the same layer is opaque",
+			entries: []ent{file("d", "", 0o644), dir("d/", 0o755), symlink("e", "d"), dir("e/", 0o755)},
 			opts:    Options{Whiteouts: WhiteoutUserXattr},
-			check:   func(t *testing.T, root string) { wantNoXattr(t, root, "d", overlayOpaqueUser) },
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "d", overlayOpaqueUser, "y")
+				wantXattr(t, root, "e", overlayOpaqueUser, "y")
+			},
+		},
+		{
+			name:    "a directory over a file, whiteouts kept: an opaque marker in it",
+			entries: []ent{file("d", "", 0o644), dir("d/", 0o755), file("d/new", "n", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutKeep},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "d/"+whiteoutOpaque, "", 0o600)
+				wantNoXattr(t, root, "d", overlayOpaqueUser)
+				wantFile(t, root, "d/new", "n", 0o644)
+			},
+		},
+		{
+			name:    "a directory over a directory is not opaque",
+			entries: []ent{dir("d/", 0o755), file("d/x", "x", 0o644), dir("d/", 0o700)},
+			opts:    Options{Whiteouts: WhiteoutUserXattr},
+			check: func(t *testing.T, root string) {
+				wantNoXattr(t, root, "d", overlayOpaqueUser)
+				wantFile(t, root, "d/x", "x", 0o644)
+			},
 		},
 		{
 			name:    "whiteout then a directory, whiteouts kept: both as they are",

@@ -41,7 +41,9 @@ const (
 	// overlay mounts with the userxattr option (rootless, in a user namespace).
 	WhiteoutUserXattr
 	// WhiteoutKeep does not interpret whiteouts: ".wh." entries are extracted as the files they
-	// are, for a snapshotter that copies layers and applies the whiteouts itself.
+	// are, for a snapshotter that copies layers and applies the whiteouts itself. A directory
+	// the layer makes over its own file or symlink gets an opaque marker file, as it gets
+	// overlay's opaque xattr in the other modes.
 	WhiteoutKeep
 )
 

@@ -1031,6 +1031,9 @@ func TestDifferentialCases(t *testing.T) {
 				{hdr: tar.Header{Name: "hc", Typeflag: tar.TypeLink, Linkname: "c", Format: tar.FormatPAX}}},
 			{whEnt(".wh.s"), whEnt(".wh.c")},
 		}},
+		// A layer that replaced a directory by a file or a symlink and then made it a
+		// directory again showed through the new one what the replacement deleted below.
+		{"nondir-then-dir", nonDirThenDir},
 		{"repeated-names", [][]genEntry{
 			{fileEnt("f", "one", 0o644), fileEnt("f", "two", 0o600), dirEnt("d", 0o700, map[string]string{"user.a": "1"}),
 				fileEnt("d/x", "x", 0o644), dirEnt("d", 0o751, map[string]string{"user.b": "2"}),
@@ -1047,6 +1050,45 @@ func TestDifferentialCases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// nonDirThenDir is an image whose upper layer replaces two lower directories, one by a file
+// and one by a symlink, and then makes each a directory again: nothing of the lower ones shows.
+var nonDirThenDir = [][]genEntry{
+	{dirEnt("d", 0o755, nil), fileEnt("d/old", "old", 0o644), dirEnt("e", 0o755, nil), fileEnt("e/old", "old", 0o644)},
+	{fileEnt("d", "file", 0o644), dirEnt("d", 0o755, nil), fileEnt("d/new", "new", 0o644),
+		{hdr: tar.Header{Name: "e", Typeflag: tar.TypeSymlink, Linkname: "d", Mode: 0o777, ModTime: time.Unix(1e9, 0), Format: tar.FormatPAX}},
+		dirEnt("e", 0o755, nil)},
+}
+
+// TestKeptWhiteoutsNonDirThenDir runs nonDirThenDir through the kept-whiteouts form (layer
+// dirs with .wh. files, applied by the vfs copy), which TestDifferentialCases does not reach:
+// the directory made over the layer's own file holds an opaque marker file.
+func TestKeptWhiteoutsNonDirThenDir(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tree := refTree{}
+	for i, l := range nonDirThenDir {
+		tl := tarLayer(t, l)
+		ld := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.Mkdir(ld, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := layers.Apply(t.Context(), ld, bytes.NewReader(tl.gz), layers.Options{Whiteouts: layers.WhiteoutKeep}); err != nil {
+			t.Fatalf("Apply(layer %d) = %v", i, err)
+		}
+		if err := applyCopy(t.Context(), ld, rootfs, -1); err != nil {
+			t.Fatalf("applyCopy(layer %d) = %v", i, err)
+		}
+		refApply(tree, l)
+	}
+	for _, m := range diffSeen(walkSeen(t, rootfs), refSeen(tree)) {
+		t.Error(m)
 	}
 }
 
