@@ -39,6 +39,8 @@ type extractor struct {
 	dirs     []dirMeta
 	byDir    map[string]int
 	deferred int64
+	// rootSeen is set once a "./" entry gave the layer dir its metadata.
+	rootSeen bool
 }
 
 // deferredMax bounds the memory of the deferred directory metadata. Real layers stay far
@@ -550,13 +552,20 @@ func (x *extractor) clearXattrs(dfd int) error {
 	return nil
 }
 
-// rootDir applies a "./" entry's metadata to the layer dir itself.
+// rootDir applies a "./" entry's metadata to the layer dir itself. A repeated one replaces
+// the xattrs of the one before, as a repeated directory entry does (dir).
 func (x *extractor) rootDir(hdr *tar.Header) error {
 	dfd, err := unix.Openat(x.root.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(dfd)
+	if x.rootSeen {
+		if err := x.clearXattrs(dfd); err != nil {
+			return err
+		}
+	}
+	x.rootSeen = true
 	return x.dirMeta(dfd, "", hdr)
 }
 

@@ -159,3 +159,26 @@ func TestApplyRepeatedDirXattrs(t *testing.T) {
 	wantXattr(t, j.root, "d", "user.b", "2")
 	wantXattr(t, j.root, "d", "user.overlay.opaque", "y")
 }
+
+// TestApplyRepeatedRootXattrs: a "./" entry repeated in one layer takes the later entry's
+// xattrs alone, as another directory does (TestApplyRepeatedDirXattrs): the earlier entry's
+// stayed on the layer dir's root, which becomes the container's "/" (copyRootAttrs).
+func TestApplyRepeatedRootXattrs(t *testing.T) {
+	withXattr := func(k, v string) func(h *tar.Header) {
+		return func(h *tar.Header) { h.PAXRecords = map[string]string{"SCHILY.xattr." + k: v} }
+	}
+	entries := []ent{
+		dir("./", 0o700).with(withXattr("user.a", "1")),
+		file(".wh..wh..opq", "", 0o644),
+		file("x", "x", 0o644),
+		dir("./", 0o751).with(withXattr("user.b", "2")),
+	}
+	j := newJail(t)
+	if _, err := Apply(context.Background(), j.root, bytes.NewReader(tarOf(t, entries...)), Options{Whiteouts: WhiteoutUserXattr, IgnoreOwners: true}); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	wantMode(t, j.root, ".", fs.ModeDir|0o751)
+	wantNoXattr(t, j.root, ".", "user.a")
+	wantXattr(t, j.root, ".", "user.b", "2")
+	wantXattr(t, j.root, ".", "user.overlay.opaque", "y")
+}
