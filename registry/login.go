@@ -95,6 +95,10 @@ func verifyLogin(ctx context.Context, host, user, password string, opts Options)
 	if err == nil {
 		err = getBase(ctx, rt, reg)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Said so: the failed request's own words are net/http's `Get "URL": context canceled`.
+		return fmt.Errorf("login to %s: interrupted: %w", host, context.Cause(ctx))
+	}
 	if err != nil {
 		c := classify(err, opPull, "registry "+host, host, host)
 		var e *Error

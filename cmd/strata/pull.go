@@ -126,6 +126,10 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 		platform = registry.DefaultPlatform()
 	}
 	if root, ok, err := upToDate(ctx, puller, store, snap, ref, platform, o.allPlatforms); err != nil {
+		if ctx.Err() != nil {
+			// Said as the download's interruption is, not as net/http's `Get "URL": …`.
+			return fmt.Errorf("pulling %s: interrupted: %w", ref.Familiar(), context.Cause(ctx))
+		}
 		return pullError(ref, err)
 	} else if ok {
 		return pullSummary(out, ref, root.String(), false, o.quiet, jsonOut)

@@ -75,6 +75,11 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 	} else {
 		err = pushImage(ctx, store, ref, desc, opts)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Said so, naming the image: the failed request's own words were net/http's
+		// `Head "URL": context canceled`, which named neither.
+		return fmt.Errorf("pushing %s: interrupted: %w", ref.Familiar(), context.Cause(ctx))
+	}
 	if damaged, kind := storeDamage(err); damaged != nil {
 		// The upload broke off because the store's copy is damaged, not because of the
 		// registry, which the message would otherwise name.
