@@ -91,6 +91,9 @@ func mountOverlayAnyAPI(source, target string, o overlayOptions) error {
 // mountOverlayNewAPI mounts through fsopen("overlay"). It returns an error wrapping errNewAPI
 // when the kernel lacks the API or the "lowerdir+" key, so the caller can fall back.
 func mountOverlayNewAPI(source, target string, o overlayOptions) (err error) {
+	// overlayfs removes backslashes from upperdir and workdir, through fsconfig too (it
+	// reads them with mount(2)'s escapes), but not from a "lowerdir+" path.
+	o.upper, o.work = escapeBackslash(o.upper), escapeBackslash(o.work)
 	for _, p := range append([]string{source, o.upper, o.work}, o.lowers...) {
 		if len(p) > fsconfigMaxString {
 			return fmt.Errorf("%w: path longer than %d bytes", errNewAPI, fsconfigMaxString)
@@ -160,6 +163,9 @@ func mountOverlayNewAPI(source, target string, o overlayOptions) (err error) {
 	}
 	return nil
 }
+
+// escapeBackslash escapes the backslashes of p, which overlayfs would take for escapes.
+func escapeBackslash(p string) string { return strings.ReplaceAll(p, `\`, `\\`) }
 
 // fsLog reads the messages the kernel queued on an fs context fd; they say why fsconfig
 // failed ("overlayfs: failed to resolve '...'") where errno alone says EINVAL.
