@@ -313,6 +313,15 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 		return err
 	}
 	if err := Kill(c, sig); err != nil {
+		if errors.Is(err, ErrNotRunning) && c.State.Status == StatusRunning {
+			// Exiting: its PID 1 is gone and its monitor has yet to record how it ended.
+			// Stop returns once that is recorded, as after a signal: a script's stop then
+			// inspect read the container as running still, exit code 0.
+			if _, err := Wait(ctx, c); err != nil && !removedOnExit(c, err) {
+				return err
+			}
+			return nil
+		}
 		if errors.Is(err, ErrNotRunning) || removedOnExit(c, err) {
 			return nil
 		}

@@ -368,3 +368,34 @@ func TestReloadLostMonitorFinishedAt(t *testing.T) {
 		t.Errorf("state read again = %+v, want FinishedAt %v kept, StartedAt %v", again.State, fin, started)
 	}
 }
+
+// TestStopExiting: a stop of a container that has just exited, its monitor yet to record how
+// (its PID 1 gone, the monitor alive), returns once that is recorded, as a stop that signals
+// it does: it returned at once, and a script's `stop` then `inspect` read it as running, exit
+// code 0.
+func TestStopExiting(t *testing.T) {
+	c, m, start := exitingWithMonitor(t, "stopexiting", func(dir string) *exec.Cmd {
+		return exec.Command("sh", "-c", "sleep 1000", dir) // named after the container, as a monitor
+	})
+	recorded := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		rec := *c
+		rec.State = State{Status: StatusExited, ExitCode: 5, MonitorPid: m.Process.Pid, MonitorStart: start}
+		recorded <- rec.saveState()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := Stop(ctx, c, 10*time.Second); err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	if err := c.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != StatusExited || c.State.ExitCode != 5 {
+		t.Errorf("state after Stop returned = %+v, want exited 5 as the monitor records", c.State)
+	}
+	if err := <-recorded; err != nil {
+		t.Fatal(err)
+	}
+}
