@@ -221,6 +221,9 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
 			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
 	}
+	if err := imageTypes(m); err != nil {
+		return nil, refused(err, ref, ep.host)
+	}
 	res := &Image{Image: img, Ref: ref, Descriptor: desc.Descriptor, Root: root, Source: ep.host, sess: s,
 		sizes: map[v1.Hash]int64{}}
 	// The first listing of a digest wins, as the store keeps it.
@@ -331,6 +334,31 @@ func kindConflict(mt types.MediaType, body []byte) error {
 		return fmt.Errorf("%w: %s, but the body has an index's fields", ErrUnsupportedMediaType, mt)
 	}
 	return nil
+}
+
+// imageTypes refuses a manifest whose config or a layer has a media type that no container
+// image has: an artifact's (a Helm chart, a signature, an SBOM) stored in a registry as an
+// image manifest. docker refuses them so (its checkSupportedMediaType, with the same
+// prefixes); strata fetched the chart and failed later, in the store's words ("manifest … has
+// 1 layers but its config 0 diff ids"), or with --no-unpack stored it as an image.
+func imageTypes(m *v1.Manifest) error {
+	if !imageMediaType(m.Config.MediaType) {
+		return fmt.Errorf("%w %s (its config): an artifact, not a container image", ErrUnsupportedMediaType, oneLine(string(m.Config.MediaType)))
+	}
+	for _, l := range m.Layers {
+		if !imageMediaType(l.MediaType) {
+			return fmt.Errorf("%w %s (layer %s): an artifact, not a container image", ErrUnsupportedMediaType, oneLine(string(l.MediaType)), shortDigest(l.Digest.String()))
+		}
+	}
+	return nil
+}
+
+// imageMediaType reports whether mt, of a config or a layer, is one that images have, as
+// docker's supportedMediaTypes say: an OCI image's or Docker's, or one that old images have.
+func imageMediaType(mt types.MediaType) bool {
+	s := strings.ToLower(string(mt))
+	return strings.HasPrefix(s, "application/vnd.oci.image.") || strings.HasPrefix(s, "application/vnd.docker.") ||
+		s == "application/octet-stream" || s == "application/json" || s == "text/html" || s == ""
 }
 
 // generic reports whether a Content-Type says nothing about the manifest: old registries and
