@@ -27,7 +27,8 @@ func probeOverlay(root string) (err error) {
 	}
 	merged := filepath.Join(dir, "merged")
 	m := mount.Mount{Type: "overlay", Source: "overlay", Options: []string{
-		"lowerdir=" + filepath.Join(dir, "l2") + ":" + filepath.Join(dir, "l1"),
+		// Escaped as Prepare escapes them: a colon in root's path would split a lowerdir.
+		"lowerdir=" + escapeLowerdir(filepath.Join(dir, "l2")) + ":" + escapeLowerdir(filepath.Join(dir, "l1")),
 		"upperdir=" + filepath.Join(dir, "upper"),
 		"workdir=" + filepath.Join(dir, "work"),
 	}}
