@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -397,5 +398,33 @@ func TestStopExiting(t *testing.T) {
 	}
 	if err := <-recorded; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReloadRemoved: a container removed since it was looked up (an rm -f racing start or
+// wait) reads as no such container, still an fs.ErrNotExist for the callers that test for
+// it: start and wait said "reading container … state: open /…/state.json: no such file or
+// directory".
+func TestReloadRemoved(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "removed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(c.Dir); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Reload()
+	if !errors.Is(err, ErrNotFound) || !errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), c.Dir) {
+		t.Errorf("Reload of a removed container = %v, want no such container, an fs.ErrNotExist, without its path", err)
+	}
+	if err := Start(context.Background(), c); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Start of a removed container = %v, want no such container", err)
+	}
+	if _, err := Wait(context.Background(), c); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Wait of a removed container = %v, want no such container", err)
 	}
 }

@@ -403,6 +403,9 @@ func (c *Container) Reload() error {
 	for deadline := time.Now().Add(exitRecordWait); ; time.Sleep(pollInterval / 4) {
 		var st State
 		if err := readJSON(filepath.Join(c.Dir, stateFile), &st); err != nil {
+			if errors.Is(err, os.ErrNotExist) && isGone(c.Dir) {
+				return &removedError{id: c.ID, err: err}
+			}
 			if errors.Is(err, os.ErrNotExist) || !isUnusable(err) {
 				return fmt.Errorf("reading container %s state: %w", c.ID[:12], err)
 			}
@@ -447,6 +450,27 @@ func (c *Container) Reload() error {
 			return nil
 		}
 	}
+}
+
+// removedError is Reload's error for a container whose dir is gone: removed since it was
+// looked up (rm -f, its own --rm). It is ErrNotFound, as docker's "No such container", and
+// the fs.ErrNotExist it came from, which callers test for: start and wait racing an rm said
+// "reading container … state: open /…/state.json: no such file or directory".
+type removedError struct {
+	id  string
+	err error
+}
+
+func (e *removedError) Error() string {
+	return fmt.Sprintf("container %s: %v (removed)", shortID(e.id), ErrNotFound)
+}
+
+func (e *removedError) Unwrap() []error { return []error{ErrNotFound, e.err} }
+
+// isGone reports whether dir no longer exists.
+func isGone(dir string) bool {
+	_, err := os.Lstat(dir)
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // recordLost gives c.State, judged stale from read (a running state whose monitor is gone or
@@ -510,6 +534,9 @@ func (c *Container) Lock() (unlock func() error, err error) {
 	// Never through a symlink (a lock -> /etc/nologin would create that file), nor blocking
 	// in open(2) on a FIFO.
 	l, err := lockfile.Acquire(filepath.Join(c.Dir, lockFile), 0o600, true)
+	if errors.Is(err, os.ErrNotExist) && isGone(c.Dir) {
+		return nil, &removedError{id: c.ID, err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("locking container %s: %w", c.ID[:12], err)
 	}
