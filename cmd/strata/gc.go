@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/term"
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/runner"
@@ -35,7 +39,7 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool) (garbage, erro
 	if err != nil {
 		return out, err
 	}
-	release, err := store.HoldExclusive(ctx)
+	release, err := holdCollection(ctx, store, os.Stderr)
 	if err != nil {
 		return out, err
 	}
@@ -63,6 +67,20 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool) (garbage, erro
 	out.Blobs = blobs
 	out.Freed += freed
 	return out, err
+}
+
+// holdCollection takes the store's collection lock (cache.Store.HoldExclusive). When a pull,
+// a load or a container's creation holds the store and w is a terminal, it first says so
+// in one line: rmi and prune waited without a word for as long as a pull ran, which looks
+// like a hang. A log or a pipe gets no such line: a script's stderr stays the error alone.
+func holdCollection(ctx context.Context, store *cache.Store, w io.Writer) (func() error, error) {
+	var waiting func()
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		waiting = func() {
+			fmt.Fprintln(w, "strata: waiting for a pull, load or container creation that is using the image store to finish")
+		}
+	}
+	return store.HoldExclusiveNotify(ctx, waiting)
 }
 
 // containerImageIDs are the IDs of the images the containers were created from, each once.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -151,7 +152,7 @@ func untagUnused(ctx context.Context, g *globals) (_ []cache.ImageInfo, err erro
 	if err != nil {
 		return nil, err
 	}
-	release, err := store.HoldExclusive(ctx)
+	release, err := holdCollection(ctx, store, os.Stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func newRmiCmd(g *globals) *cobra.Command {
 			// Held from the check that no container uses an image to its untag: run and create
 			// hold it shared from their image lookup to their container's record, so a
 			// container made meanwhile is either seen here or finds the image gone.
-			release, err := store.HoldExclusive(cmd.Context())
+			release, err := holdCollection(cmd.Context(), store, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
