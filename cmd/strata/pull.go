@@ -84,7 +84,11 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 		return err
 	}
 	if o.offline || envOffline {
-		return pullOffline(g, ref, o.quiet, o.progress == progress.JSON, o.allPlatforms, out)
+		want := opts.Platform
+		if want.OS == "" {
+			want = registry.DefaultPlatform()
+		}
+		return pullOffline(g, ref, want, o.quiet, o.progress == progress.JSON, o.allPlatforms, out)
 	}
 	store, err := g.openStore()
 	if err != nil {
@@ -286,8 +290,10 @@ func warnSnapshotter(snap *snapshotter.Snapshotter) {
 }
 
 // pullOffline is pull with --offline or STRATA_OFFLINE=1: the store answers, the network is
-// never touched (docs/air-gapped.md).
-func pullOffline(g *globals, ref registry.Reference, quiet, jsonOut, allPlatforms bool, out io.Writer) error {
+// never touched (docs/air-gapped.md). As the pull it stands for, it is satisfied by the image
+// for platform only: one stored from an index for another platform, or a stored index without
+// it, would be replaced or refused by that pull, not taken as up to date.
+func pullOffline(g *globals, ref registry.Reference, platform v1.Platform, quiet, jsonOut, allPlatforms bool, out io.Writer) error {
 	store, err := g.openStore()
 	if err != nil {
 		return err
@@ -311,6 +317,17 @@ func pullOffline(g *globals, ref registry.Reference, quiet, jsonOut, allPlatform
 	}
 	if root := desc.Annotations[rootDigestAnnotation]; allPlatforms && !desc.MediaType.IsIndex() && root != "" && root != desc.Digest.String() {
 		return fmt.Errorf("pulling %s: the store holds one platform of it, and --offline (or STRATA_OFFLINE=1) forbids the network: bring every platform with 'strata load'", ref.Familiar())
+	}
+	if root := desc.Annotations[rootDigestAnnotation]; !allPlatforms && !desc.MediaType.IsIndex() && root != "" && root != desc.Digest.String() {
+		// Chosen from an index for the platform its annotation names.
+		if have, err := registry.ParsePlatform(desc.Annotations[platformAnnotation]); err == nil && !platforms.Matches(platform, have) {
+			return fmt.Errorf("pulling %s: the store holds it for %s, not %s, and --offline (or STRATA_OFFLINE=1) forbids the network: bring it with 'strata load'", ref.Familiar(), have, platform)
+		}
+	}
+	if desc.MediaType.IsIndex() && !allPlatforms {
+		if _, err := store.ImageFor(cache.Ref{Name: ref.String(), Descriptor: desc}, platform); err != nil {
+			return fmt.Errorf("pulling %s: %w, and --offline (or STRATA_OFFLINE=1) forbids the network", ref.Familiar(), err)
+		}
 	}
 	digest := desc.Digest.String()
 	if root := desc.Annotations[rootDigestAnnotation]; root != "" {
