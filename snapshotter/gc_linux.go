@@ -169,7 +169,7 @@ func (s *Snapshotter) pruneLayer(d v1.Hash, dryRun bool) (*Layer, error) {
 	if err := os.Rename(dir, doomed); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(doomed); err != nil {
+	if err := removeAll(doomed); err != nil {
 		return &l, err
 	}
 	// Removing the lock file while holding it costs at most double work for a process
@@ -202,7 +202,7 @@ func (s *Snapshotter) pruneTmp(name string, dryRun bool) (*Layer, error) {
 	if err != nil || dryRun {
 		return &l, err
 	}
-	return &l, os.RemoveAll(dir)
+	return &l, removeAll(dir)
 }
 
 // pruneProbe removes a driver probe dir left by a crash (old enough not to be in use).
@@ -216,7 +216,7 @@ func (s *Snapshotter) pruneProbe(name string, dryRun bool) (*Layer, error) {
 	if err != nil || dryRun {
 		return &l, err
 	}
-	return &l, os.RemoveAll(dir)
+	return &l, removeAll(dir)
 }
 
 // DirSize is the disk usage of the tree at dir in bytes: allocated blocks (st_blocks * 512,

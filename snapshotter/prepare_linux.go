@@ -242,7 +242,7 @@ var runtimeMountpoints = []string{"proc/", "sys/", "dev/", "etc/", "etc/hostname
 // since in an overlay the topmost copy of a directory decides its owner and mode.
 func makeMountpoints(ctx context.Context, containerDir string, lowers []string) (string, error) {
 	dir := filepath.Join(containerDir, mountpointsDir)
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeAll(dir); err != nil {
 		return "", err
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -323,7 +323,7 @@ func (s *Snapshotter) prepareVFS(ctx context.Context, containerDir string, lower
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, os.RemoveAll(tmp))
+			err = errors.Join(err, removeAll(tmp))
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {

@@ -11,7 +11,11 @@ import (
 
 // removeAll is os.RemoveAll, falling back to removeDeep where that fails: os.RemoveAll keeps a
 // directory open per level, and a container can nest directories deeper than a process may
-// open files (25,000 levels failed `strata rm` for good, with an error holding the whole path).
+// open files (25,000 levels failed `strata rm` for good, with an error holding the whole path),
+// as a layer can (some 1,900 levels within PATH_MAX, past a limit of 1,024 open files: its
+// layer dir could not be pruned, nor a failed unpack's half, nor a whited-out copy of it in a
+// vfs rootfs). Every tree strata deletes goes through it: container dirs, and layer dirs and
+// their temporary dirs under the layer's lock, where nothing renames either.
 func removeAll(p string) error {
 	if err := os.RemoveAll(p); err == nil {
 		return nil

@@ -81,7 +81,7 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	}
 	defer func() {
 		if err != nil {
-			if rerr := os.RemoveAll(tmp); rerr != nil {
+			if rerr := removeAll(tmp); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("removing %s: %w", tmp, rerr))
 			}
 		}
@@ -112,7 +112,7 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if err := os.Rename(tmp, final); err != nil {
 		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
 			// Another process won without our lock (a lock file pruned under it).
-			if rerr := os.RemoveAll(tmp); rerr != nil {
+			if rerr := removeAll(tmp); rerr != nil {
 				return fmt.Errorf("removing %s: %w", tmp, rerr)
 			}
 			return nil
@@ -137,7 +137,7 @@ func (s *Snapshotter) removeTmp(hex string) error {
 		return err
 	}
 	for _, m := range matches {
-		if err := os.RemoveAll(m); err != nil {
+		if err := removeAll(m); err != nil {
 			return fmt.Errorf("removing stale %s: %w", filepath.Base(m), err)
 		}
 	}

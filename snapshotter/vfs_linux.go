@@ -152,7 +152,7 @@ func (c *copier) dir(src, dst string) error {
 	// markers) delete from the layers below only, so before this layer's own entries.
 	for _, e := range entries {
 		if target, ok := keptWhiteout(e.Name()); ok {
-			if err := os.RemoveAll(filepath.Join(dst, target)); err != nil {
+			if err := removeAll(filepath.Join(dst, target)); err != nil {
 				return fmt.Errorf("applying whiteout: %w", err)
 			}
 		}
@@ -183,7 +183,7 @@ func (c *copier) entry(s, d string) error {
 	}
 	mode := st.Mode & unix.S_IFMT
 	if mode == unix.S_IFCHR && st.Rdev == 0 {
-		if err := os.RemoveAll(d); err != nil {
+		if err := removeAll(d); err != nil {
 			return fmt.Errorf("applying whiteout: %w", err)
 		}
 		return nil
@@ -195,7 +195,7 @@ func (c *copier) entry(s, d string) error {
 		case err == nil && dst.Mode&unix.S_IFMT == unix.S_IFDIR:
 			// Merge into the lower's dir.
 		case err == nil:
-			if err := os.RemoveAll(d); err != nil {
+			if err := removeAll(d); err != nil {
 				return err
 			}
 			fallthrough
@@ -213,7 +213,7 @@ func (c *copier) entry(s, d string) error {
 		return c.meta(s, d, &st)
 	}
 
-	if err := os.RemoveAll(d); err != nil {
+	if err := removeAll(d); err != nil {
 		return err
 	}
 	return c.leaf(s, d, &st)
@@ -482,7 +482,7 @@ func clearDir(dir string) error {
 		return err
 	}
 	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		if err := removeAll(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
 	}

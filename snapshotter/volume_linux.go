@@ -140,7 +140,7 @@ func (s *Snapshotter) populateVolume(ctx context.Context, rel string, n *unionNo
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, os.RemoveAll(tmp))
+			err = errors.Join(err, removeAll(tmp))
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
