@@ -1091,6 +1091,9 @@ func removeDir(c *Container) error {
 		// One walk: on 2 CPUs removing the dir's subtrees from goroutines of their own was
 		// slower (each blocked one costs a thread to make and to end at exit).
 		store := &Store{dir: filepath.Dir(c.Dir)}
+		// config.json first: a start, stop or wait that then finds state.json missing
+		// reads the container as removed (beingRemoved), not as its state lost.
+		_ = os.Remove(filepath.Join(c.Dir, configFile))
 		if err := removeAllRetry(c.Dir); err != nil {
 			errs = append(errs, err)
 		} else if c.Broken != nil {

@@ -428,3 +428,44 @@ func TestReloadRemoved(t *testing.T) {
 		t.Errorf("Wait of a removed container = %v, want no such container", err)
 	}
 }
+
+// TestReloadBeingRemoved: a container whose removal is under way (its config.json gone, which
+// removeDir deletes first, then its state.json, its dir still there) reads as no such
+// container too: a stop or restart racing an rm -f said "reading container … state: open
+// /…/state.json: no such file or directory". A dir that lost only its state.json (an rm
+// killed half-way) is not taken for a removal: Wait reads it as exited 255, as before.
+func TestReloadBeingRemoved(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "removing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{configFile, stateFile} {
+		if err := os.Remove(filepath.Join(c.Dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Reload(); !errors.Is(err, ErrNotFound) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Reload of a container being removed = %v, want no such container", err)
+	}
+	if err := Stop(context.Background(), c, time.Second); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Stop of a container being removed = %v, want no such container", err)
+	}
+
+	lost, err := s.Create(Config{Name: "lost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(lost.Dir, stateFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := lost.Reload(); errors.Is(err, ErrNotFound) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Reload of a container that lost its state.json = %v, want its state missing", err)
+	}
+	if code, err := Wait(context.Background(), lost); err != nil || code != ExitUnknown {
+		t.Errorf("Wait of a container that lost its state.json = %d, %v; want %d", code, err, ExitUnknown)
+	}
+}

@@ -403,7 +403,7 @@ func (c *Container) Reload() error {
 	for deadline := time.Now().Add(exitRecordWait); ; time.Sleep(pollInterval / 4) {
 		var st State
 		if err := readJSON(filepath.Join(c.Dir, stateFile), &st); err != nil {
-			if errors.Is(err, os.ErrNotExist) && isGone(c.Dir) {
+			if errors.Is(err, os.ErrNotExist) && beingRemoved(c.Dir) {
 				return &removedError{id: c.ID, err: err}
 			}
 			if errors.Is(err, os.ErrNotExist) || !isUnusable(err) {
@@ -470,6 +470,14 @@ func (e *removedError) Unwrap() []error { return []error{ErrNotFound, e.err} }
 // isGone reports whether dir no longer exists.
 func isGone(dir string) bool {
 	_, err := os.Lstat(dir)
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// beingRemoved reports whether container dir is removed or being removed: gone, or its
+// config.json gone, which removeDir deletes first so that a state.json missing from a dir
+// still there reads as its removal, not a lost state.
+func beingRemoved(dir string) bool {
+	_, err := os.Lstat(filepath.Join(dir, configFile))
 	return errors.Is(err, os.ErrNotExist)
 }
 
