@@ -106,7 +106,35 @@ func classify(err error, o op, what, repo, host string) error {
 		}
 		return &Error{Kind: ErrUnreachable, Registry: host, Msg: fmt.Sprintf("registry %s: %s", host, msg), Err: err}
 	}
+	if to, ok := redirectedOffHTTP(err); ok {
+		return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: registry %s redirected strata to %s, which is not an http or https URL",
+			o.ing(), repo, host, to)}
+	}
 	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, oneLine(stripURL(err))), Err: err}
+}
+
+// redirectedOffHTTP returns where a request went that net/http could not send for its scheme
+// (only a registry's redirect leads there: ftp://…, file:///…), without its query, user or
+// fragment (a signed URL's secrets), as one line. Its error, `unsupported protocol scheme
+// "ftp"` once stripURL dropped the URL, named neither the place nor that it was a redirect.
+func redirectedOffHTTP(err error) (string, bool) {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return "", false
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil || u.Scheme == "http" || u.Scheme == "https" || !strings.Contains(ue.Err.Error(), "unsupported protocol scheme") {
+		return "", false
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	if u.Opaque != "" { // "javascript:…", "data:…": the scheme says enough
+		u.Opaque = "…"
+	}
+	to := oneLine(u.String())
+	if len(to) > 200 {
+		to = to[:200] + "…"
+	}
+	return to, true
 }
 
 // failedHost is the host of the request err failed, when net/http says which: a registry's
