@@ -26,6 +26,10 @@
 // Xattrs: a layer sets user.* and trusted.* xattrs, file capabilities, POSIX ACLs and IMA/EVM
 // values; overlay's own xattrs and the host's MAC labels (SELinux, Smack, AppArmor) are dropped.
 //
+// Device nodes: made as the tar gives them, which needs CAP_MKNOD. In a user namespace, where
+// no device node can be made, they are left out, as docker and containerd leave them out there;
+// fifos and whiteouts are made everywhere.
+//
 // On error, Apply leaves a half-applied layer dir behind; the caller removes it (the
 // snapshotter unpacks into a temporary dir and renames it into place only on success).
 package layers

@@ -9,8 +9,10 @@ import (
 	"github.com/strata-run/strata/internal/freespace"
 	"io"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -663,12 +665,31 @@ func (x *extractor) node(pfd int, base string, hdr *tar.Header) error {
 	err := x.replace(pfd, base, func() error { return unix.Mknodat(pfd, base, mode, dev) })
 	if err != nil {
 		if err == unix.EPERM && hdr.Typeflag != tar.TypeFifo {
-			return fmt.Errorf("mknod %s %d:%d: %w (device nodes need CAP_MKNOD outside a user namespace)", typeName(hdr.Typeflag), hdr.Devmajor, hdr.Devminor, err)
+			if inUserNS() {
+				// No process of a user namespace may make a device node (but a whiteout's
+				// 0/0): the layer is applied without it, as docker and containerd apply it
+				// there (pkg/archive and archive's "skipping device nodes in a userns"),
+				// rather than failing every image whose layers hold a /dev.
+				return nil
+			}
+			return fmt.Errorf("mknod %s %d:%d: %w (device nodes need CAP_MKNOD)", typeName(hdr.Typeflag), hdr.Devmajor, hdr.Devminor, err)
 		}
 		return err
 	}
 	return x.nodeMeta(pfd, base, hdr, true)
 }
+
+// inUserNS reports whether this process runs in a user namespace other than the host's:
+// its uid_map is not the whole range mapped onto itself, as moby's userns.RunningInUserNS
+// tells it. A variable for tests.
+var inUserNS = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false // no /proc: as on the host
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+})
 
 // nodeMeta sets owner, mode, xattrs and times of something that cannot be opened for writing:
 // a symlink or a device node, named by its parent handle and base, never followed.

@@ -149,7 +149,26 @@ func TestApplyUnprivileged(t *testing.T) {
 		}
 		return
 	}
-	t.Run("device node", func(t *testing.T) {
+	t.Run("device nodes are left out", func(t *testing.T) {
+		// As docker and containerd apply a layer in a user namespace, where no device node
+		// can be made: an image whose layers hold a /dev still applies, without them.
+		layer := tarOf(t, file("a", "a", 0o644), node("dev/null", tar.TypeChar, 1, 3),
+			node("dev/sda", tar.TypeBlock, 8, 0), node("dev/fifo", tar.TypeFifo, 0, 0),
+			node("gone", tar.TypeChar, 0, 0), file("z", "z", 0o644))
+		root := t.TempDir()
+		if _, err := Apply(context.Background(), root, bytes.NewReader(layer), Options{IgnoreOwners: true}); err != nil {
+			t.Fatalf("Apply(device nodes in a user namespace) = %v", err)
+		}
+		wantNotExist(t, root, "dev/null")
+		wantNotExist(t, root, "dev/sda")
+		wantMode(t, root, "dev/fifo", fs.ModeNamedPipe|0o644)
+		wantWhiteout(t, root, "gone")
+		wantFile(t, root, "a", "a", 0o644)
+		wantFile(t, root, "z", "z", 0o644)
+	})
+	t.Run("device node without CAP_MKNOD on the host", func(t *testing.T) {
+		defer func(f func() bool) { inUserNS = f }(inUserNS)
+		inUserNS = func() bool { return false }
 		layer := tarOf(t, node("dev/null", tar.TypeChar, 1, 3))
 		_, err := Apply(context.Background(), t.TempDir(), bytes.NewReader(layer), Options{IgnoreOwners: true})
 		if !errors.Is(err, unix.EPERM) {
