@@ -492,7 +492,9 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 			return err
 		}
 	}
-	if overNonDir {
+	// A kept ".wh." directory is a whiteout to the vfs copy, which never reads it.
+	kept := x.opts.Whiteouts == WhiteoutKeep && strings.HasPrefix(base, whiteoutPrefix)
+	if overNonDir && !kept {
 		// The layer put something else than a directory at this name (a whiteout ".wh.d",
 		// a file, a symlink), which deleted the name and all below it from the layers
 		// below, then made it a directory again: the new one is opaque, or the layers

@@ -170,6 +170,19 @@ func hostileCases() []applyCase {
 			},
 		},
 		{
+			// The vfs copy takes a kept ".wh." directory for a whiteout and reads nothing in
+			// it: no marker goes there, where no tar entry may go either.
+			name: "a kept whiteout directory over a file gets no marker",
+			entries: []ent{file("d", "", 0o644), dir("d/", 0o755), dir("d/"+whiteoutOpaque+"/", 0o755),
+				file("e/.wh.x", "", 0o644), dir("e/.wh.x/", 0o755)},
+			opts: Options{Whiteouts: WhiteoutKeep},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "d/"+whiteoutOpaque, fs.ModeDir|0o755)
+				wantNotExist(t, root, "d/"+whiteoutOpaque+"/"+whiteoutOpaque)
+				wantNotExist(t, root, "e/.wh.x/"+whiteoutOpaque)
+			},
+		},
+		{
 			name:    "a directory over a directory is not opaque",
 			entries: []ent{dir("d/", 0o755), file("d/x", "x", 0o644), dir("d/", 0o700)},
 			opts:    Options{Whiteouts: WhiteoutUserXattr},
