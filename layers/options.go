@@ -63,8 +63,9 @@ func (m WhiteoutMode) String() string {
 // Options tunes Apply. The zero value is the default: media type detected from the stream,
 // default bounds, overlay whiteouts, owners applied.
 type Options struct {
-	// MediaType is the layer's media type from the manifest. "" detects the compression from
-	// the stream's first bytes; otherwise the stream must match it (ErrMediaTypeMismatch).
+	// MediaType is the layer's media type from the manifest, or "": it must be a layer media
+	// type (ErrUnsupportedMediaType). The compression is the one the stream's first bytes
+	// show, whatever the media type says, as docker and containerd read layers (Decompress).
 	MediaType types.MediaType
 	// MaxSize bounds the uncompressed tar and, separately, the bytes of file content written.
 	// The holes of sparse entries have budgets of their own: they are applied without being
@@ -129,8 +130,6 @@ var (
 	ErrTooManyEntries = errors.New("too many tar entries")
 	// ErrLowDiskSpace: the layer dir's filesystem has less than Options.MinFreeBytes free.
 	ErrLowDiskSpace = errors.New("not enough free disk space")
-	// ErrMediaTypeMismatch: the stream's magic bytes contradict its media type.
-	ErrMediaTypeMismatch = errors.New("stream does not match its media type")
 	// ErrUnsupportedMediaType: the media type is not a layer format this package reads.
 	ErrUnsupportedMediaType = errors.New("unsupported layer media type")
 	// ErrUnsupportedEntry: a tar entry type (or special whiteout name) this package refuses.
