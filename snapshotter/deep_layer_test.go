@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // deepLayer is a layer of one directory chain as deep as a layer dir may nest (Apply keeps
@@ -115,4 +119,48 @@ func TestVFSPrepareDeepWhiteout(t *testing.T) {
 	}
 	wantAbsent(t, filepath.Join(cdir, rootfsDir, "d"))
 	wantContent(t, filepath.Join(cdir, rootfsDir, "top"), "top")
+}
+
+// TestRemoveDeepWideIsLinear: removeDeep, the fallback of removeAll for deep trees, read a
+// directory again from its start after each subdirectory it removed, which took time
+// quadratic in their number (50,000 subdirectories: 51 s, where os.RemoveAll takes 7). Its
+// time is measured against os.RemoveAll's on the same tree.
+func TestRemoveDeepWideIsLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("makes 50,000 directories")
+	}
+	const wide = 25000
+	tree := func() string {
+		dir := filepath.Join(t.TempDir(), "tree")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		for i := range wide {
+			if err := unix.Mkdirat(fd, "w"+strconv.Itoa(i), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	a, b := tree(), tree()
+	start := time.Now()
+	if err := os.RemoveAll(a); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Since(start)
+	start = time.Now()
+	if err := removeDeep(b); err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	if d > 3*base+time.Second {
+		t.Errorf("removeDeep(%d subdirectories) took %v, os.RemoveAll %v", wide, d, base)
+	}
+	t.Logf("removeDeep %v, os.RemoveAll %v", d, base)
+	wantAbsent(t, b)
 }

@@ -3,7 +3,6 @@ package snapshotter
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +24,9 @@ func removeAll(p string) error {
 
 // removeDeep removes the tree at dir holding two directory handles at most: it goes down by
 // name and back up by "..", which is sound in a container dir, where nothing renames once the
-// container and its mounts are gone.
+// container and its mounts are gone, and in a layer dir under its lock. It keeps the names of
+// the subdirectories still to remove at each level, so each directory is read once: reading
+// it again from the start after each subdirectory took time quadratic in their number.
 func removeDeep(dir string) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	switch {
@@ -36,69 +37,84 @@ func removeDeep(dir string) error {
 	case err != nil:
 		return fmt.Errorf("removing %s: %w", dir, err)
 	}
-	var down []string // names from dir down to fd
+	type level struct {
+		name    string
+		subdirs []string // left to remove
+	}
+	var stack []level // from dir down to fd
 	buf := make([]byte, 32<<10)
-	for {
-		var sub string
-		if sub, err = clearFilesAt(fd, buf); err != nil {
-			break
-		}
-		var next int
-		if sub != "" {
+	subdirs, err := clearFilesAt(fd, buf)
+	if err == nil {
+		stack = append(stack, level{"", subdirs})
+	}
+	for err == nil && len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if n := len(top.subdirs); n > 0 {
+			sub := top.subdirs[n-1]
+			top.subdirs = top.subdirs[:n-1]
+			var next int
 			if next, err = unix.Openat(fd, sub, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err != nil {
 				break
 			}
 			unix.Close(fd)
-			fd, down = next, append(down, sub)
+			fd = next
+			if subdirs, err = clearFilesAt(fd, buf); err == nil {
+				stack = append(stack, level{sub, subdirs})
+			}
 			continue
 		}
-		if len(down) == 0 {
+		if len(stack) == 1 {
 			break // dir is empty
 		}
-		if next, err = unix.Openat(fd, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		var up int
+		if up, err = unix.Openat(fd, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 			break
 		}
 		unix.Close(fd)
-		fd, sub, down = next, down[len(down)-1], down[:len(down)-1]
-		if err = unix.Unlinkat(fd, sub, unix.AT_REMOVEDIR); err != nil && err != unix.ENOENT {
-			break
+		fd = up
+		if err = unix.Unlinkat(fd, top.name, unix.AT_REMOVEDIR); err == unix.ENOENT {
+			err = nil
 		}
+		stack = stack[:len(stack)-1]
 	}
 	unix.Close(fd)
 	if err == nil || err == unix.ENOENT {
 		err = unix.Rmdir(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("removing %s, %d levels down: %w", dir, len(down), err)
+		return fmt.Errorf("removing %s, %d levels down: %w", dir, max(0, len(stack)-1), err)
 	}
 	return nil
 }
 
-// clearFilesAt unlinks every entry of the directory fd but its subdirectories, and returns the
-// first subdirectory's name, or "" when fd holds none.
-func clearFilesAt(fd int, buf []byte) (string, error) {
-	if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
-		return "", err
-	}
+// clearFilesAt unlinks every entry of the directory fd, just opened, but its subdirectories,
+// and returns their names.
+func clearFilesAt(fd int, buf []byte) ([]string, error) {
 	var names []string
 	for {
 		n, err := unix.Getdents(fd, buf)
-		if err != nil || n <= 0 {
-			return "", err
+		if err != nil {
+			return nil, err
 		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
-		for _, name := range names {
-			err := unix.Unlinkat(fd, name, 0)
-			switch err {
-			case nil, unix.ENOENT:
-				continue
-			case unix.EISDIR, unix.EPERM: // EPERM: some filesystems' answer for a directory
-				var st unix.Stat_t
-				if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-					return name, nil
-				}
-			}
-			return "", err
+		if n <= 0 {
+			break
 		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
 	}
+	var subdirs []string
+	for _, name := range names {
+		err := unix.Unlinkat(fd, name, 0)
+		switch err {
+		case nil, unix.ENOENT:
+			continue
+		case unix.EISDIR, unix.EPERM: // EPERM: some filesystems' answer for a directory
+			var st unix.Stat_t
+			if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				subdirs = append(subdirs, name)
+				continue
+			}
+		}
+		return nil, err
+	}
+	return subdirs, nil
 }
