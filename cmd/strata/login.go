@@ -65,7 +65,12 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 		if o.user == "" {
 			return errors.New("login: --password-stdin needs --username")
 		}
-		b, err := io.ReadAll(io.LimitReader(in, maxPasswordStdin+1))
+		// Ctrl-C ends the wait for stdin too: a terminal there (the pipe forgotten) is read to
+		// its end, a Ctrl-D, and the first Ctrl-C did nothing.
+		b, err := readInterruptible(ctx, func() ([]byte, error) { return io.ReadAll(io.LimitReader(in, maxPasswordStdin+1)) })
+		if ctx.Err() != nil {
+			return fmt.Errorf("login: interrupted: %w", context.Cause(ctx))
+		}
 		if err != nil {
 			return fmt.Errorf("login: reading the password from stdin: %w", err)
 		}

@@ -19,8 +19,9 @@ import (
 func TestLoginPromptInterrupted(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	for name, o := range map[string]loginOptions{
-		"username": {},
-		"password": {user: "alice"},
+		"username":       {},
+		"password":       {user: "alice"},
+		"password-stdin": {user: "alice", passwordStdin: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ptm, tty, err := pty.Open()
@@ -42,9 +43,10 @@ func TestLoginPromptInterrupted(t *testing.T) {
 			select {
 			case err = <-done:
 			case <-time.After(5 * time.Second):
-				// Let the read end, so the test can.
+				// Let the read end, so the test can: lines for the prompts, then an end of
+				// file (Ctrl-D at a line's start) for --password-stdin.
 				ptm.Write([]byte("x\n"))
-				ptm.Write([]byte("y\n"))
+				ptm.Write([]byte("y\n\x04"))
 				<-done
 				t.Fatalf("login at the %s prompt still waited 5 s after the interrupt", name)
 			}
@@ -58,7 +60,7 @@ func TestLoginPromptInterrupted(t *testing.T) {
 			if st.Lflag&unix.ECHO == 0 {
 				t.Errorf("the terminal's echo is off after login was interrupted at the %s prompt", name)
 			}
-			ptm.Write([]byte("x\n")) // let the abandoned read end
+			ptm.Write([]byte("x\n\x04")) // let the abandoned read end
 		})
 	}
 }
