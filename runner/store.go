@@ -473,6 +473,23 @@ func isGone(dir string) bool {
 	return errors.Is(err, os.ErrNotExist)
 }
 
+// removing reports whether container dir, whose config.json is gone, is being removed: an rm
+// holds its lock while it empties the dir, config.json first (removeDir). An exec, start or
+// inspect that looked it up meanwhile said "container is broken: …: config.json: no such
+// file or directory", and ps listed it as Dead, for a container an rm was removing. One whose
+// lock nobody holds (an rm killed half-way) is still broken, for rm to remove. The lock file
+// is never made here, in a dir being emptied.
+func removing(dir string) bool {
+	l, ok, err := lockfile.TryLockExisting(filepath.Join(dir, lockFile), false)
+	if err != nil {
+		return false
+	}
+	if ok {
+		_ = l.Unlock()
+	}
+	return !ok
+}
+
 // beingRemoved reports whether container dir is removed or being removed: gone, or its
 // config.json gone, which removeDir deletes first so that a state.json missing from a dir
 // still there reads as its removal, not a lost state.
@@ -577,7 +594,7 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		return c, nil
 	}
 	if err := readJSON(filepath.Join(dir, configFile), &c.Config); err != nil {
-		if errors.Is(err, os.ErrNotExist) && !storeLocked && s.creating(dir) {
+		if errors.Is(err, os.ErrNotExist) && !storeLocked && (s.creating(dir) || removing(dir)) {
 			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
 		}
 		c.Config = Config{Created: fi.ModTime().UTC()}
