@@ -153,7 +153,7 @@ func LogoutContext(ctx context.Context, registry string) error {
 		return fmt.Errorf("logout from %s: %w", host, err)
 	}
 	if ns := namespaceOf(registry); ns != "" {
-		return logoutNamespace(ctx, path, host+"/"+ns)
+		return logoutNamespace(ctx, path, host, host+"/"+ns)
 	}
 	key := authKey(host)
 	found := false
@@ -230,14 +230,24 @@ func namespaceOf(server string) string {
 // the registry's own key and its other namespaces' (Podman's "quay.io/orgb") are credentials
 // of their own, which the keychain gives to their repositories alone. Credential helpers
 // keep registries only, so none is asked.
-func logoutNamespace(ctx context.Context, path, target string) error {
-	found := false
+//
+// With no key of target there, the registry's own credentials, if config.json holds some, are
+// kept, and the error says so (see KeptFor): `strata login host/org`, as docker login, stores
+// them as the registry's, and a logout of the same argument left them behind saying only "Not
+// logged in".
+func logoutNamespace(ctx context.Context, path, host, target string) error {
+	found, kept := false, false
 	err := updateDockerConfig(ctx, path, false, func(cfg *dockerConfig) bool {
 		for k := range cfg.auths {
 			if n := normalizeKey(k); n == target || strings.HasPrefix(n, target+"/") {
 				delete(cfg.auths, k)
 				found = true
+			} else if n == host {
+				kept = true
 			}
+		}
+		if h, err := cfg.helper(authKey(host)); err == nil && h != "" {
+			kept = true
 		}
 		return found
 	})
@@ -245,9 +255,31 @@ func logoutNamespace(ctx context.Context, path, target string) error {
 		return fmt.Errorf("logout from %s: %w", target, err)
 	}
 	if !found {
-		return &Error{Kind: ErrNotLoggedIn, Registry: target, Msg: "not logged in to " + target}
+		e := &Error{Kind: ErrNotLoggedIn, Registry: target, Msg: "not logged in to " + target}
+		if kept {
+			e.Err = &keptError{host: host}
+			e.Msg += "; the credentials of " + host + " itself are kept (`strata logout " + host + "` removes them)"
+		}
+		return e
 	}
 	return nil
+}
+
+// keptError is the cause of an ErrNotLoggedIn for a namespace whose registry has credentials
+// of its own, which the logout kept.
+type keptError struct{ host string }
+
+func (e *keptError) Error() string { return "the credentials of " + e.host + " are kept" }
+
+// KeptFor returns the registry whose own credentials Logout of one of its namespaces kept when
+// it found none of that namespace, with ErrNotLoggedIn: "quay.io" for a logout of quay.io/org
+// after `login quay.io/org`, which stores them as quay.io's, as docker login does.
+func KeptFor(err error) (string, bool) {
+	var k *keptError
+	if errors.As(err, &k) {
+		return k.host, true
+	}
+	return "", false
 }
 
 // normalizeKey is an auths key as host[/path], its host as normalizeHost makes it.

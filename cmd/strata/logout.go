@@ -32,6 +32,11 @@ func newLogoutCmd(g *globals) *cobra.Command {
 			if errors.Is(err, registry.ErrNotLoggedIn) {
 				// As docker: nothing to remove is not a failure, so scripts may log out twice.
 				fmt.Fprintf(cmd.OutOrStdout(), "Not logged in to %s\n", shown)
+				if host, ok := registry.KeptFor(err); ok {
+					// `login HOST/NS` stored them as HOST's: left without a word, a script's
+					// logout of what it logged in to kept them on disk.
+					fmt.Fprintf(cmd.ErrOrStderr(), "strata: warning: the credentials of %s itself are kept (a login to %s stores them there); 'strata logout %s' removes them\n", host, shown, host)
+				}
 				return nil
 			}
 			if err != nil {
