@@ -207,7 +207,9 @@ func isLoopback(host string) bool {
 		h = sh
 	}
 	h = strings.Trim(h, "[]")
-	if h == "localhost" {
+	// Host names are case-insensitive: docker, which resolves the name, finds LOCALHOST on
+	// 127.0.0.1 as well.
+	if strings.EqualFold(h, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(h)

@@ -67,6 +67,8 @@ func TestInsecureHosts(t *testing.T) {
 		{"conf.example:5000", func(o *Options) { o.ConfigPath = cfgPath }, true},
 		{"docker.io", func(o *Options) { o.InsecureRegistries = []string{"index.docker.io"} }, true},
 		{"localhost:5000", nil, true},
+		{"LOCALHOST:5000", nil, true}, // a reference may spell its host in capitals
+		{"LocalHost", nil, true},
 		{"127.0.0.1:5000", nil, true},
 		{"127.1.2.3", nil, true},
 		{"[::1]:5000", nil, true},
