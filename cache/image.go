@@ -299,10 +299,27 @@ func (s *Store) Infos() ([]ImageInfo, error) {
 		return nil, err
 	}
 	infos := make([]ImageInfo, 0, len(refs))
+	// Names of one image share its info, read once: a store of thousands of tags of a few
+	// images read and hashed the same manifests and configs once per tag (seconds for
+	// `images`, and for every rmi and prune). Only what differs per name is set anew.
+	type content struct {
+		digest    v1.Hash
+		mediaType string
+		size      int64
+	}
+	read := map[content]ImageInfo{}
 	for _, r := range refs {
+		key := content{r.Descriptor.Digest, string(r.Descriptor.MediaType), r.Descriptor.Size}
+		if info, ok := read[key]; ok {
+			info.Ref, info.Manifest = r.Name, r.Descriptor
+			infos = append(infos, info)
+			continue
+		}
 		info, ok, err := s.infoListed(r)
 		if err != nil {
 			info, ok = s.DescribeDamaged(r, err), true
+		} else if ok && info.Manifest.Digest == r.Descriptor.Digest {
+			read[key] = info
 		}
 		if ok {
 			infos = append(infos, info)
