@@ -200,6 +200,9 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
+	if err := digestsGiven(m); err != nil {
+		return nil, unparsable(i.Source, fmt.Sprintf("manifest %s of %s from %s", h, i.Ref, i.Source), err)
+	}
 	if m.Config.Size > MaxConfigSize || m.Config.Size < 0 {
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: i.Source, Msg: fmt.Sprintf(
 			"%s: config %s is %d bytes, over the %d MiB limit", i.Ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}

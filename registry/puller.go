@@ -217,6 +217,9 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	if err != nil {
 		return nil, unparsable(ep.host, fmt.Sprintf("parsing manifest of %s from %s", ref, ep.host), err)
 	}
+	if err := digestsGiven(m); err != nil {
+		return nil, unparsable(ep.host, fmt.Sprintf("manifest of %s from %s", ref, ep.host), err)
+	}
 	if m.Config.Size > MaxConfigSize || m.Config.Size < 0 {
 		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
 			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
@@ -332,6 +335,22 @@ func kindConflict(mt types.MediaType, body []byte) error {
 		return fmt.Errorf("%w: %s, but the body has an image manifest's fields", ErrUnsupportedMediaType, mt)
 	case !mt.IsIndex() && bodyIndex:
 		return fmt.Errorf("%w: %s, but the body has an index's fields", ErrUnsupportedMediaType, mt)
+	}
+	return nil
+}
+
+// digestsGiven refuses a manifest without a config, or whose config or a layer has no digest:
+// "{}" parses as an image manifest of no layers whose config is the zero digest, which strata
+// then asked the registry for as blob ":" ("GET …/blobs/:: Content-Length header 2 does not
+// match expected size 0").
+func digestsGiven(m *v1.Manifest) error {
+	if m.Config.Digest == (v1.Hash{}) {
+		return errors.New("it names no config (no digest)")
+	}
+	for i, l := range m.Layers {
+		if l.Digest == (v1.Hash{}) {
+			return fmt.Errorf("its layer %d has no digest", i+1)
+		}
 	}
 	return nil
 }
