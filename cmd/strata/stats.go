@@ -24,19 +24,39 @@ import (
 // over the wall time between them, as docker stats computes it.
 const statsInterval = time.Second
 
-// statsRow is one line of `strata stats`, and what --format templates see.
+// statsRow is one line of `strata stats`, and what --format templates see: docker stats's
+// fields, as the strings docker's templates give ({{.CPUPerc}} is "0.51%", {{.MemUsage}}
+// "352KiB / 23.54GiB", {{.PIDs}} "1"), so a template written for docker prints what it
+// does there. Pids is strata's own, the number of tasks as a number.
 type statsRow struct {
-	ID       string
-	Name     string
-	CPUPerc  float64
-	MemUsage uint64
-	MemLimit uint64
-	MemPerc  float64
-	Pids     uint64
+	// Container is the container as it was named on the command line, else its short ID.
+	Container string
+	ID        string
+	Name      string
+	CPUPerc   string
+	MemUsage  string
+	MemPerc   string
+	// NetIO and BlockIO are docker's "--": strata reads neither.
+	NetIO   string
+	BlockIO string
+	PIDs    string
+	Pids    uint64 `json:"-"`
+
+	// The numbers the table prints.
+	cpu, memPerc     float64
+	memUse, memLimit uint64
 }
 
 func (statsRow) headers() map[string]string {
-	return map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemPerc": "MEM %"}
+	return map[string]string{"Container": "CONTAINER", "ID": "CONTAINER ID", "CPUPerc": "CPU %",
+		"MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+		"PIDs": "PIDS", "Pids": "PIDS"}
+}
+
+// statsTarget is a container stats shows and how it was named ("" when none was).
+type statsTarget struct {
+	c     *runner.Container
+	named string
 }
 
 // statsSample is one reading of a container's cgroup.
@@ -51,8 +71,9 @@ func newStatsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
 		Short: "Show running containers' CPU, memory and pids usage, live",
-		Long: `Show CPU %, memory usage and limit, and the number of tasks of running containers (all of
-them when none is named), refreshed every second until interrupted, or once with --no-stream.
+		Long: `Show CPU %, memory usage and limit, and the number of tasks of containers (all running ones
+when none is named; a named one that does not run shows nothing used), refreshed every second
+until interrupted, or once with --no-stream.
 Memory usage leaves out reclaimable page cache, as docker stats does.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStats(cmd.Context(), g, cmd.OutOrStdout(), args, noStream, format)
@@ -78,19 +99,24 @@ func runStats(ctx context.Context, g *globals, w io.Writer, names []string, noSt
 			return err
 		}
 		now := map[string]statsSample{}
-		for _, c := range list {
-			if s, ok := sampleStats(c); ok {
-				now[c.ID] = s
+		for _, t := range list {
+			if !t.c.State.Running() {
+				continue
+			}
+			if s, ok := sampleStats(t.c); ok {
+				now[t.c.ID] = s
 			}
 		}
 		if !first {
 			var rows []statsRow
-			for _, c := range list {
-				cur, ok := now[c.ID]
-				if !ok {
-					continue
+			for _, t := range list {
+				cur, ok := now[t.c.ID]
+				if !ok && t.named == "" {
+					continue // stopped meanwhile, and not asked for
 				}
-				rows = append(rows, newStatsRow(c, prev[c.ID], cur, hostMem))
+				// A named container that does not run is shown with nothing used, as
+				// docker stats shows it.
+				rows = append(rows, newStatsRow(t, prev[t.c.ID], cur, hostMem))
 			}
 			if clear {
 				fmt.Fprint(w, "\033[2J\033[H")
@@ -111,33 +137,30 @@ func runStats(ctx context.Context, g *globals, w io.Writer, names []string, noSt
 	}
 }
 
-// statsTargets resolves the named containers (each must run), or lists the running ones.
-func statsTargets(store *runner.Store, names []string) ([]*runner.Container, error) {
+// statsTargets resolves the named containers, running or not, or lists the running ones.
+func statsTargets(store *runner.Store, names []string) ([]statsTarget, error) {
 	if len(names) == 0 {
 		all, err := store.List()
 		if err != nil {
 			return nil, err
 		}
-		var out []*runner.Container
+		var out []statsTarget
 		for _, c := range all {
 			if c.State.Running() {
-				out = append(out, c)
+				out = append(out, statsTarget{c: c})
 			}
 		}
 		return out, nil
 	}
-	var out []*runner.Container
+	var out []statsTarget
 	var errs []error
 	for _, n := range names {
 		c, err := findContainer(store, n)
-		if err == nil && !c.State.Running() {
-			err = fmt.Errorf("container %s: %w", n, runner.ErrNotRunning)
-		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, c)
+		out = append(out, statsTarget{c: c, named: n})
 	}
 	return out, errors.Join(errs...)
 }
@@ -156,23 +179,32 @@ func sampleStats(c *runner.Container) (statsSample, bool) {
 	return statsSample{at: time.Now(), stats: s}, true
 }
 
-// newStatsRow computes one line from two samples of the same container.
-func newStatsRow(c *runner.Container, prev, cur statsSample, hostMem uint64) statsRow {
-	r := statsRow{ID: c.ID, Name: c.Name(), Pids: cur.stats.PidsCurrent}
+// newStatsRow computes one line from two samples of the same container; a container without
+// samples (one that does not run) has nothing used.
+func newStatsRow(t statsTarget, prev, cur statsSample, hostMem uint64) statsRow {
+	c := t.c
+	r := statsRow{Container: t.named, ID: shortID(c.ID), Name: c.Name(), Pids: cur.stats.PidsCurrent, NetIO: "--", BlockIO: "--"}
+	if r.Container == "" {
+		r.Container = r.ID
+	}
 	if wall := cur.at.Sub(prev.at); !prev.at.IsZero() && wall > 0 && cur.stats.CPUUsageNs >= prev.stats.CPUUsageNs {
-		r.CPUPerc = float64(cur.stats.CPUUsageNs-prev.stats.CPUUsageNs) / float64(wall.Nanoseconds()) * 100
+		r.cpu = float64(cur.stats.CPUUsageNs-prev.stats.CPUUsageNs) / float64(wall.Nanoseconds()) * 100
 	}
-	r.MemUsage = cur.stats.MemoryUsage
-	if cur.stats.MemoryInactiveFile < r.MemUsage {
-		r.MemUsage -= cur.stats.MemoryInactiveFile
+	r.memUse = cur.stats.MemoryUsage
+	if cur.stats.MemoryInactiveFile < r.memUse {
+		r.memUse -= cur.stats.MemoryInactiveFile
 	}
-	r.MemLimit = cur.stats.MemoryLimit
-	if r.MemLimit == 0 || (hostMem > 0 && r.MemLimit > hostMem) {
-		r.MemLimit = hostMem
+	r.memLimit = cur.stats.MemoryLimit
+	if !cur.at.IsZero() && (r.memLimit == 0 || (hostMem > 0 && r.memLimit > hostMem)) {
+		r.memLimit = hostMem
 	}
-	if r.MemLimit > 0 {
-		r.MemPerc = float64(r.MemUsage) / float64(r.MemLimit) * 100
+	if r.memLimit > 0 {
+		r.memPerc = float64(r.memUse) / float64(r.memLimit) * 100
 	}
+	r.CPUPerc = fmt.Sprintf("%.2f%%", r.cpu)
+	r.MemUsage = proccard.Bytes(int64(r.memUse)) + " / " + proccard.Bytes(int64(r.memLimit))
+	r.MemPerc = fmt.Sprintf("%.2f%%", r.memPerc)
+	r.PIDs = strconv.FormatUint(r.Pids, 10)
 	return r
 }
 
@@ -192,8 +224,7 @@ func printStats(w io.Writer, rows []statsRow, format string) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%d\n", shortID(r.ID), r.Name, r.CPUPerc,
-			proccard.Bytes(int64(r.MemUsage)), proccard.Bytes(int64(r.MemLimit)), r.MemPerc, r.Pids)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.PIDs)
 	}
 	return tw.Flush()
 }
