@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -16,8 +18,11 @@ import (
 )
 
 type pruneOptions struct {
-	dryRun bool
-	all    bool
+	dryRun  bool
+	all     bool
+	filters []string
+	// until, from --filter until=, bounds what -a removes: images created before it.
+	until time.Time
 }
 
 func newPruneCmd(g *globals) *cobra.Command {
@@ -27,11 +32,17 @@ func newPruneCmd(g *globals) *cobra.Command {
 		Short: "Remove unused layers, unreferenced blobs and stale partial downloads (and with -a, images no container uses)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			until, err := pruneFilter(o.filters, time.Now())
+			if err != nil {
+				return err
+			}
+			o.until = until
 			return runPrune(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "also remove every image no container uses")
+	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, "until=TIME (a duration such as 24h, or a time): with -a, remove only the images created before it, as docker's image prune")
 	// docker's prunes ask for confirmation unless -f; strata's never asks, so scripts written
 	// for docker (`system prune -af`) run as they are.
 	cmd.Flags().BoolP("force", "f", false, "accepted for docker's scripts: strata does not ask for confirmation")
@@ -53,7 +64,7 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 	var unused []cache.ImageInfo
 	if o.all && o.dryRun {
 		var err error
-		if unused, err = unusedImages(g); err != nil {
+		if unused, err = unusedImages(g, o.until); err != nil {
 			return err
 		}
 		if len(unused) > 0 {
@@ -62,7 +73,7 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 	}
 	if o.all && !o.dryRun {
 		var err error
-		if unused, err = untagUnused(ctx, g); err != nil {
+		if unused, err = untagUnused(ctx, g, o.until); err != nil {
 			return err
 		}
 	}
@@ -117,8 +128,9 @@ func printGarbage(out io.Writer, verb string, untagged []cache.ImageInfo, collec
 	return err
 }
 
-// unusedImages are the named images no container was created from.
-func unusedImages(g *globals) ([]cache.ImageInfo, error) {
+// unusedImages are the named images no container was created from; with until set, only
+// those created before it (one whose config gives no time is kept, as docker keeps it).
+func unusedImages(g *globals, until time.Time) ([]cache.ImageInfo, error) {
 	store, err := g.openStore()
 	if err != nil {
 		return nil, err
@@ -137,6 +149,9 @@ func unusedImages(g *globals) ([]cache.ImageInfo, error) {
 	}
 	var unused []cache.ImageInfo
 	for _, info := range infos {
+		if !until.IsZero() && (info.Created.IsZero() || !info.Created.Before(until)) {
+			continue
+		}
 		if containerUsing(list, info.ID.String()) == "" {
 			unused = append(unused, info)
 		}
@@ -147,7 +162,7 @@ func unusedImages(g *globals) ([]cache.ImageInfo, error) {
 // untagUnused untags the images no container uses, as prune -a does, and returns them. The
 // store's GC lock is held from the check to the untags, as rmi holds it: a container created
 // meanwhile is either seen or finds its image gone.
-func untagUnused(ctx context.Context, g *globals) (_ []cache.ImageInfo, err error) {
+func untagUnused(ctx context.Context, g *globals, until time.Time) (_ []cache.ImageInfo, err error) {
 	store, err := g.openStore()
 	if err != nil {
 		return nil, err
@@ -157,7 +172,7 @@ func untagUnused(ctx context.Context, g *globals) (_ []cache.ImageInfo, err erro
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, release()) }()
-	unused, err := unusedImages(g)
+	unused, err := unusedImages(g, until)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +303,33 @@ func layersSize(ls []v1.Descriptor) int64 {
 		}
 	}
 	return n
+}
+
+// pruneFilter reads prune's --filter values as docker's image prune does: until= a time, or
+// a duration before now, bounds the images -a removes to those created before it. Docker's
+// label= filters need labels strata's images do not carry: they are refused, not ignored.
+func pruneFilter(filters []string, now time.Time) (time.Time, error) {
+	var until time.Time
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return time.Time{}, fmt.Errorf("invalid --filter %s: want KEY=VALUE", quoteValue(f))
+		case k != "until":
+			return time.Time{}, fmt.Errorf("invalid --filter %s: unknown key %s (want until)", quoteValue(f), quoteValue(k))
+		case !until.IsZero():
+			return time.Time{}, fmt.Errorf("invalid --filter %s: until given twice", quoteValue(f))
+		}
+		t, err := parseLogTime("--filter until", v, now)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if t.IsZero() {
+			return time.Time{}, fmt.Errorf("invalid --filter %s: want a time or a duration", quoteValue(f))
+		}
+		until = t
+	}
+	return until, nil
 }
 
 // familiarRef is how docker prints a ref: "alpine:latest".
