@@ -48,6 +48,9 @@ func newRmiCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the image even if containers use it")
+	// docker rmi --no-prune keeps the untagged parent images of its builder's chain; strata's
+	// images have no parents, so there is nothing it would keep.
+	cmd.Flags().Bool("no-prune", false, "accepted for docker's scripts: strata's images have no untagged parents to keep")
 	return cmd
 }
 
