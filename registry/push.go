@@ -335,7 +335,7 @@ func (l watchedLayer) Compressed() (io.ReadCloser, error) {
 		return nil, err
 	}
 	w := l.w
-	t := time.AfterFunc(w.limit, func() { w.cancel(&stallError{w.limit}) })
+	t := time.AfterFunc(w.limit, func() { w.cancel(&stallError{limit: w.limit}) })
 	t.Stop()
 	return &watchedBody{ReadCloser: rc, limit: w.limit, timer: t}, nil
 }

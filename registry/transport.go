@@ -95,8 +95,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if errors.As(err, &stall) {
 			// A stall already waited the whole limit (a minute): one more try, on a new
 			// connection, covers a connection that died quietly; four made a registry that
-			// stopped answering cost four minutes a request.
-			if stalls++; stalls > 1 {
+			// stopped answering cost four minutes a request. A PUT that waited ten is not
+			// sent again.
+			if stalls++; stalls > 1 || stall.final {
 				last = true
 			}
 		}
@@ -418,10 +419,12 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // headers, or no next byte of the body while the caller waits in Read. Without it a registry
 // that accepts the connection and then goes quiet hangs strata forever (net/http and
 // go-containerregistry set no such timeout). The time a caller spends between reads (a layer
-// being unpacked) does not count. Headers are awaited with no limit for PUT, which may wait on
-// the registry to store what was sent: committing a big blob (the PUT that ends an upload,
-// with no body, becomes a copy on S3) can take minutes. A PATCH streams the blob, which the
-// registry stores as it reads: its answer gets the limit once the body is sent.
+// being unpacked) does not count. A PUT's answer, once its body is sent, gets putAnswerFactor
+// times the limit, for it may wait on the registry to store what was sent: committing a big
+// blob (the PUT that ends an upload, with no body, becomes a copy on S3) can take minutes; it
+// was awaited with no limit, and a registry that never answered a manifest PUT held a push
+// forever. A PATCH streams the blob, which the registry stores as it reads: its answer gets
+// the limit once the body is sent.
 type stallGuard struct {
 	inner http.RoundTripper
 	limit time.Duration
@@ -429,8 +432,12 @@ type stallGuard struct {
 
 // stallError is a stalled request's error. It is a net.Error timeout, so retryTransport
 // retries it and classify words it "timed out"; never context.Canceled, which callers take
-// for the user's own cancellation.
-type stallError struct{ limit time.Duration }
+// for the user's own cancellation. A final one is not retried: a PUT that waited out its
+// putAnswerFactor times longer limit.
+type stallError struct {
+	limit time.Duration
+	final bool
+}
 
 func (e *stallError) Error() string   { return fmt.Sprintf("registry stalled for %s", e.limit) }
 func (e *stallError) Timeout() bool   { return true }
@@ -445,11 +452,17 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	})
 	sent := req.WithContext(ctx)
 	var answered *armOnEOF
+	limit := g.limit
 	if req.Method == http.MethodPut || req.Method == http.MethodPatch {
 		timer.Stop()
-		if req.Method == http.MethodPatch && req.Body != nil && req.Body != http.NoBody {
-			answered = &armOnEOF{ReadCloser: req.Body, timer: timer, limit: g.limit}
+		if req.Method == http.MethodPut {
+			limit = g.limit * putAnswerFactor
+		}
+		if req.Body != nil && req.Body != http.NoBody {
+			answered = &armOnEOF{ReadCloser: req.Body, timer: timer, limit: limit}
 			sent.Body = answered
+		} else {
+			timer.Reset(limit) // nothing to send: the answer is owed now
 		}
 	}
 	resp, err := g.inner.RoundTrip(sent)
@@ -460,7 +473,7 @@ func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		cancel()
 		if stalled.Load() {
-			return nil, &stallError{g.limit}
+			return nil, &stallError{limit: limit, final: req.Method == http.MethodPut}
 		}
 		return nil, err
 	}
@@ -497,6 +510,10 @@ func (b *armOnEOF) disarm() {
 	b.mu.Unlock()
 }
 
+// putAnswerFactor times the stall limit is how long a PUT's answer may take once its body is
+// sent: ten minutes by default, well past any commit of a layer.
+const putAnswerFactor = 10
+
 // minProgress is what a body must deliver within the stall limit (counting only time spent
 // in Read) to be making progress: a registry that drips a byte now and then is stalled too.
 // 1 KiB a minute is far below any real link.
@@ -524,7 +541,7 @@ func (b *stallBody) Read(p []byte) (int, error) {
 		b.got, b.left = 0, b.limit
 	}
 	if err != nil && err != io.EOF && b.stalled.Load() {
-		return n, &stallError{b.limit}
+		return n, &stallError{limit: b.limit}
 	}
 	return n, err
 }
