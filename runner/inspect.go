@@ -77,6 +77,17 @@ type InspectState struct {
 	// StartedAt and FinishedAt are "0001-01-01T00:00:00Z" until it happened, as docker's.
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// Health is docker's, nil (left out of the JSON) for a container without a healthcheck,
+	// as every strata container is: `{{if .State.Health}}` in a wait-until-healthy script,
+	// or `{{.State.Health}}` (<nil>), must not fail on a field that is not there.
+	Health *InspectHealth `json:"Health,omitempty"`
+}
+
+// InspectHealth is docker's State.Health; strata runs no healthchecks, so none is shown.
+type InspectHealth struct {
+	Status        string `json:"Status"`
+	FailingStreak int    `json:"FailingStreak"`
+	Log           []any  `json:"Log"`
 }
 
 // InspectNetworkSettings is docker's NetworkSettings: strata's containers have a network of
@@ -119,19 +130,25 @@ func inspectTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // InspectConfig is docker's Config object.
 type InspectConfig struct {
-	Hostname  string   `json:"Hostname"`
-	User      string   `json:"User"`
-	Tty       bool     `json:"Tty"`
-	OpenStdin bool     `json:"OpenStdin"`
-	Env       []string `json:"Env"`
-	Cmd       []string `json:"Cmd"`
-	Image     string   `json:"Image"`
+	Hostname   string `json:"Hostname"`
+	Domainname string `json:"Domainname"`
+	User       string `json:"User"`
+	// ExposedPorts is left out, as docker leaves it out without EXPOSE or --expose: strata
+	// publishes nothing; {{range .Config.ExposedPorts}} ranges over nothing.
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Image        string              `json:"Image"`
 	// Volumes are the container's anonymous volumes of -v /path and the image's VOLUMEs, as
 	// docker lists them (null when there is none); --mount volumes are in HostConfig.Mounts.
 	Volumes map[string]struct{} `json:"Volumes"`
 	// Entrypoint is null without one, as docker's.
 	Entrypoint []string `json:"Entrypoint"`
 	WorkingDir string   `json:"WorkingDir"`
+	// OnBuild is null, as docker's for a container.
+	OnBuild []string `json:"OnBuild"`
 	// Labels is {} as docker's for a container without labels: strata sets none.
 	Labels map[string]string `json:"Labels"`
 	// StopSignal and StopTimeout are shown only when set, as docker shows them.
