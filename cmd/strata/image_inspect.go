@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -76,12 +77,20 @@ type inspectRootFS struct {
 }
 
 func newImageInspectCmd(g *globals) *cobra.Command {
-	var format string
+	var format, platform string
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Show stored images as docker's JSON, or through a Go template",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var want *v1.Platform
+			if platform != "" {
+				p, err := registry.ParsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				want = &p
+			}
 			store, err := g.openStore()
 			if err != nil {
 				return err
@@ -89,7 +98,7 @@ func newImageInspectCmd(g *globals) *cobra.Command {
 			var found []imageInspect
 			var errs []error
 			for _, a := range args {
-				in, err := inspectImage(store, a)
+				in, err := inspectImageFor(store, a, want)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -108,12 +117,21 @@ func newImageInspectCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "json (one line), or a Go template, e.g. '{{.Id}}' or '{{json .Config}}'")
+	cmd.Flags().StringVar(&platform, "platform", "", "os/arch[/variant]: show that platform's image of a multi-platform one (its config, layers and size), as docker's")
 	return cmd
 }
 
 // inspectImage describes one stored image found by the user's words (a reference, an ID or a
 // digest prefix).
 func inspectImage(store *cache.Store, arg string) (imageInspect, error) {
+	return inspectImageFor(store, arg, nil)
+}
+
+// inspectImageFor is inspectImage that, with want set, describes that platform's image of a
+// multi-platform one (its platform, config, layers and size), as docker image inspect
+// --platform does; the ID, names and manifests stay the image's. An image that holds no
+// such platform is an error naming what it holds.
+func inspectImageFor(store *cache.Store, arg string, want *v1.Platform) (imageInspect, error) {
 	r, err := findRef(store, arg)
 	if err != nil {
 		return imageInspect{}, err
@@ -121,6 +139,11 @@ func inspectImage(store *cache.Store, arg string) (imageInspect, error) {
 	info, err := store.Info(r)
 	if err != nil {
 		return imageInspect{}, err
+	}
+	if want != nil {
+		if info, err = platformInfo(store, r, info, *want); err != nil {
+			return imageInspect{}, err
+		}
 	}
 	refs, err := store.List()
 	if err != nil {
@@ -176,4 +199,27 @@ func inspectImage(store *cache.Store, arg string) (imageInspect, error) {
 		}
 	}
 	return in, nil
+}
+
+// platformInfo is info with the platform, config, layers and size of r's image for want: the
+// manifest an index lists for it, or r's own single image when its config names want.
+func platformInfo(store *cache.Store, r cache.Ref, info cache.ImageInfo, want v1.Platform) (cache.ImageInfo, error) {
+	if !r.Descriptor.MediaType.IsIndex() {
+		have := v1.Platform{OS: info.OS, Architecture: info.Architecture, Variant: info.Variant}
+		if !cache.PlatformMatches(want, have) {
+			return info, fmt.Errorf("image %s was found but does not provide the specified platform (%s): it is %s", familiarRef(r.Name), want.String(), have.String())
+		}
+		return info, nil
+	}
+	d, err := store.ImageFor(r, want)
+	if err != nil {
+		return info, err
+	}
+	p, err := store.Info(cache.Ref{Name: r.Name, Descriptor: d})
+	if err != nil {
+		return info, err
+	}
+	info.OS, info.Architecture, info.Variant = p.OS, p.Architecture, p.Variant
+	info.Config, info.Created, info.Size, info.Layers = p.Config, p.Created, p.Size, p.Layers
+	return info, nil
 }
