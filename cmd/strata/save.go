@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -129,13 +130,22 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 	if errors.Is(err, cache.ErrNotFound) {
 		// A valid reference is printable and bounded (ParseReference refuses one of more
 		// than 1024 bytes): it is named whole, digest and all, as typed.
-		if _, perr := registry.ParseReference(arg); perr != nil {
+		if _, perr := registry.ParseReference(arg); perr != nil || looksLikeID(arg) {
 			// Nothing to pull by that name: the hint would be another error.
 			return cache.Ref{}, fmt.Errorf("image %s is not in the store", quoteArg(arg))
 		}
 		return cache.Ref{}, fmt.Errorf("image %s is not in the store: run 'strata pull %s' first", arg, arg)
 	}
 	return r, err
+}
+
+// looksLikeID says whether arg is an image ID or a prefix of one as the user copied it from
+// images or ps ("sha256:0457…", or 12 to 64 hex digits), not a name: pulling it, as the
+// not-found hint says for a name, pulls nothing (it read "run 'strata pull
+// sha256:648c55541b72' first", a repository "sha256" with that tag).
+func looksLikeID(arg string) bool {
+	hex, digest := strings.CutPrefix(arg, "sha256:")
+	return hex != "" && len(hex) <= 64 && isHexString(hex) && (digest || len(hex) >= 12)
 }
 
 // writeFileAtomic writes the archive fn produces to path, which is where it leads, as `tar -f`
