@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/internal/platforms"
 )
 
 // Puller resolves references and fetches manifests and blobs for one command. It keeps one
@@ -187,11 +189,13 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		if err != nil {
 			return nil, unparsable(ep.host, fmt.Sprintf("parsing index of %s from %s", ref, ep.host), err)
 		}
+		crepo := rref.Context()
 		child, err := matchPlatform(ref.String(), idx.Manifests, p.platform)
 		if err != nil {
-			return nil, err
+			if child, err = p.unlabelled(ctx, s, crepo, ep.host, idx.Manifests, err); err != nil {
+				return nil, err
+			}
 		}
-		crepo := rref.Context()
 		desc, err = remoteGet(ctx, s, crepo.Digest(child.Digest.String()))
 		if err != nil {
 			return nil, classify(err, opPull, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ref.Name(), ep.host)
@@ -254,6 +258,62 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		}
 	}
 	return res, nil
+}
+
+// maxUnlabelled bounds the entries naming no platform that unlabelled reads.
+const maxUnlabelled = 4
+
+// unlabelled picks, when no entry of an index names the wanted platform, the first entry that
+// names none (an image manifest, or of no media type) whose config says that platform, as
+// docker and containerd take such entries after those that name theirs; strata refused the
+// index ("no matching manifest … (available: none)"). Up to maxUnlabelled entries are read,
+// each checked as any manifest and config is; one that cannot be read or is no image is passed
+// over. noMatch, the PlatformError, is returned when none matches. The entry is returned with
+// its config's platform.
+func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repository, host string, manifests []v1.Descriptor, noMatch error) (v1.Descriptor, error) {
+	tried := 0
+	for _, m := range manifests {
+		if m.Platform != nil || !(m.MediaType == "" || m.MediaType.IsImage()) {
+			continue
+		}
+		if tried++; tried > maxUnlabelled {
+			break
+		}
+		desc, err := remoteGet(ctx, s, repo.Digest(m.Digest.String()))
+		if ctx.Err() != nil {
+			return v1.Descriptor{}, ctx.Err()
+		}
+		if err != nil || checkManifest(desc.Manifest, "manifest "+m.Digest.String(), host) != nil {
+			continue
+		}
+		mt, err := manifestType(desc.MediaType, desc.Manifest)
+		if err != nil || !mt.IsImage() {
+			continue
+		}
+		desc.MediaType = mt
+		img, err := desc.Image()
+		if err != nil {
+			continue
+		}
+		mf, err := img.Manifest()
+		if err != nil || digestsGiven(mf) != nil || mf.Config.Size < 0 || mf.Config.Size > MaxConfigSize {
+			continue
+		}
+		raw, err := img.RawConfigFile()
+		if err != nil || int64(len(raw)) != mf.Config.Size || !hashes(raw, mf.Config.Digest) ||
+			checkValues(raw, "config "+mf.Config.Digest.String(), host) != nil {
+			continue
+		}
+		cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+		if err != nil || cf.OS == "" {
+			continue
+		}
+		if pl := cf.Platform(); pl != nil && platforms.Matches(p.platform, *pl) {
+			m.Platform = pl
+			return m, nil
+		}
+	}
+	return v1.Descriptor{}, noMatch
 }
 
 // manifestType returns the media type of a manifest, from the Content-Type the registry sent
