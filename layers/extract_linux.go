@@ -43,6 +43,9 @@ type extractor struct {
 	deferred int64
 	// rootSeen is set once a "./" entry gave the layer dir its metadata.
 	rootSeen bool
+	// opaque and whiteouts are set once a directory was made opaque and a whiteout made:
+	// finish then removes the whiteouts below opaque directories (dropSealedWhiteouts).
+	opaque, whiteouts bool
 }
 
 // deferredMax bounds the memory of the deferred directory metadata. Real layers stay far
@@ -513,7 +516,7 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 // which the vfs copy reads as the tar's own.
 func (x *extractor) markOpaque(dfd int) error {
 	if x.opts.Whiteouts != WhiteoutKeep {
-		if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
+		if err := x.setOpaque(dfd); err != nil {
 			return fmt.Errorf("marking opaque: %w", err)
 		}
 		return nil
@@ -678,6 +681,9 @@ func (x *extractor) node(pfd int, base string, hdr *tar.Header) error {
 		}
 		return err
 	}
+	if hdr.Typeflag == tar.TypeChar && dev == 0 {
+		x.whiteouts = true // as overlayfs reads it
+	}
 	return x.nodeMeta(pfd, base, hdr, true)
 }
 
@@ -744,7 +750,7 @@ func (x *extractor) whiteout(dir, base string) error {
 			return err
 		}
 		defer unix.Close(dfd)
-		if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
+		if err := x.setOpaque(dfd); err != nil {
 			return fmt.Errorf("marking %s opaque: %w", display(dir), err)
 		}
 		return nil
@@ -764,13 +770,22 @@ func (x *extractor) whiteout(dir, base string) error {
 	// not matter. mknod of a whiteout needs no CAP_MKNOD since Linux 5.8, even in a user
 	// namespace.
 	err = unix.Mknodat(pfd, target, unix.S_IFCHR, 0)
-	if err == unix.EEXIST {
+	switch err {
+	case unix.EEXIST:
 		err = x.whiteoutOverOwn(pfd, target)
+	case nil:
+		x.whiteouts = true
 	}
 	if err != nil {
 		return fmt.Errorf("whiteout for %s: %w", display(target), err)
 	}
 	return nil
+}
+
+// setOpaque marks the directory dfd opaque.
+func (x *extractor) setOpaque(dfd int) error {
+	x.opaque = true
+	return unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0)
 }
 
 // whiteoutOverOwn applies a whiteout of target, which this layer has already put in the
@@ -793,7 +808,7 @@ func (x *extractor) whiteoutOverOwn(pfd int, target string) error {
 		return err
 	}
 	defer unix.Close(dfd)
-	if err := unix.Fsetxattr(dfd, x.opts.Whiteouts.opaqueXattr(), []byte("y"), 0); err != nil {
+	if err := x.setOpaque(dfd); err != nil {
 		return fmt.Errorf("marking opaque: %w", err)
 	}
 	return nil
@@ -801,6 +816,12 @@ func (x *extractor) whiteoutOverOwn(pfd int, target string) error {
 
 // finish sets the deferred directory modes and times, deepest first.
 func (x *extractor) finish(ctx context.Context) error {
+	if x.opts.Whiteouts != WhiteoutKeep && (x.opaque || x.root.madeOpaque) && x.whiteouts {
+		// Before the directories get their modes, which may refuse reading them.
+		if err := x.dropSealedWhiteouts(ctx); err != nil {
+			return err
+		}
+	}
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := &x.dirs[i]
 		if err := x.finishDir(d); err != nil {

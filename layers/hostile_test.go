@@ -183,6 +183,30 @@ func hostileCases() []applyCase {
 			},
 		},
 		{
+			// Overlayfs lists a whiteout in a directory that merges with nothing below as a
+			// name that cannot be looked up: none stays below an opaque directory, where it
+			// hides nothing more. Elsewhere they stay.
+			name:     "no whiteout stays below an opaque directory",
+			requires: []testutil.Requirement{testutil.Root},
+			entries: []ent{
+				dir("d/", 0o755), file("d/.wh.y", "", 0o644), file(".wh.d", "", 0o644),
+				file(".wh.h", "", 0o644), file("h/i/.wh.j", "", 0o644),
+				file("f/.wh.z", "", 0o644), node("f/k", tar.TypeChar, 0, 0), file("f/.wh..wh..opq", "", 0o644),
+				file("top/.wh..wh..opq", "", 0o644), file("top/.wh.late", "", 0o644),
+				file(".wh.gone", "", 0o644), file("n/.wh.m", "", 0o644),
+			},
+			check: func(t *testing.T, root string) {
+				wantXattr(t, root, "d", overlayOpaqueTrusted, "y")
+				wantXattr(t, root, "h", overlayOpaqueTrusted, "y")
+				wantXattr(t, root, "f", overlayOpaqueTrusted, "y")
+				for _, p := range []string{"d/y", "h/i/j", "f/z", "f/k", "top/late"} {
+					wantNotExist(t, root, p)
+				}
+				wantWhiteout(t, root, "gone")
+				wantWhiteout(t, root, "n/m")
+			},
+		},
+		{
 			name:    "a directory over a directory is not opaque",
 			entries: []ent{dir("d/", 0o755), file("d/x", "x", 0o644), dir("d/", 0o700)},
 			opts:    Options{Whiteouts: WhiteoutUserXattr},

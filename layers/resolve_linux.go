@@ -30,6 +30,8 @@ type root struct {
 	// opaque is the xattr that marks an opaque directory, "" where whiteouts are kept as
 	// files: mkdirAll makes a missing parent over a whiteout of this layer opaque.
 	opaque string
+	// madeOpaque is set once mkdirAll made an opaque directory.
+	madeOpaque bool
 	// stale holds invalidated handles until the next lookup: the entry being applied still
 	// creates in the parent it resolved, even after it removed something there.
 	stale []int
@@ -191,6 +193,7 @@ func (r *root) replaceWhiteout(fd int, name string) error {
 		return err
 	}
 	defer unix.Close(dfd)
+	r.madeOpaque = true
 	if err := unix.Fsetxattr(dfd, r.opaque, []byte("y"), 0); err != nil {
 		return fmt.Errorf("marking opaque: %w", err)
 	}

@@ -1034,6 +1034,15 @@ func TestDifferentialCases(t *testing.T) {
 		// A layer that replaced a directory by a file or a symlink and then made it a
 		// directory again showed through the new one what the replacement deleted below.
 		{"nondir-then-dir", nonDirThenDir},
+		// Whiteouts a layer puts below a directory that is opaque in it (made so by the
+		// opaque marker, or by Apply for the layer's own directory it whites out): overlayfs
+		// listed them in the container as names that cannot be looked up.
+		{"whiteouts-below-opaque", [][]genEntry{
+			{dirEnt("d", 0o755, nil), fileEnt("d/y", "y", 0o644), dirEnt("f", 0o755, nil), fileEnt("f/z", "z", 0o644),
+				dirEnt("h", 0o755, nil), dirEnt("h/i", 0o755, nil), fileEnt("h/i/j", "j", 0o644)},
+			{dirEnt("d", 0o755, nil), whEnt("d/.wh.y"), whEnt(".wh.d"), dirEnt("f", 0o755, nil), whEnt("f/.wh.z"), whEnt("f/.wh..wh..opq"),
+				whEnt(".wh.h"), dirEnt("h", 0o755, nil), dirEnt("h/i", 0o755, nil), whEnt("h/i/.wh.j")},
+		}},
 		{"repeated-names", [][]genEntry{
 			{fileEnt("f", "one", 0o644), fileEnt("f", "two", 0o600), dirEnt("d", 0o700, map[string]string{"user.a": "1"}),
 				fileEnt("d/x", "x", 0o644), dirEnt("d", 0o751, map[string]string{"user.b": "2"}),
