@@ -241,6 +241,13 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 		}
 		return &Error{Registry: host, Err: te, Msg: msg}
 	}
+	if te.StatusCode == http.StatusNotFound && te.Request != nil && te.Request.URL != nil && firstRequest(te.Request).URL.Path == "/v2/" {
+		// The ping: every registry answers /v2/, so a 404 there is no repository's absence
+		// but no registry API at that address (a web server, another port), which "repository
+		// X not found" hid.
+		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: fmt.Sprintf(
+			"%s %s: %s answered HTTP 404 to /v2/, where every registry answers: no registry there (a web server, or another port?)", o.ing(), repo, host)}
+	}
 	switch {
 	case denied(te, codes):
 		// Docker Hub answers 401 for a repository that does not exist when the client is
