@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -21,9 +22,11 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	defer signal.Stop(sigs)
 	// A --rm container's monitor removes it once no waiter holds it: held from before the
 	// start, its output and exit status are still there however soon it ends.
+	release := func() {}
 	if c.Config.AutoRemove {
-		defer holdAsWaiter(c)()
+		release = holdAsWaiter(c)
 	}
+	defer func() { release() }()
 	// The log's entries carry the time the monitor read them: those of earlier starts are
 	// older than this.
 	since := time.Now()
@@ -53,5 +56,23 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	if err := Logs(attached, c, LogOptions{Follow: true, Since: since}, stdout, stderr); err != nil {
 		return ExitOwnError, err
 	}
-	return Wait(attached, c)
+	code, err := Wait(attached, c)
+	if err == nil && c.Config.AutoRemove {
+		// As docker start -a (waitExitOrRemoved), return once the container is gone: a ps
+		// or a run --name of the same name right after must not find it.
+		release()
+		release = func() {}
+		waitRemoved(c, maxWaiterHold+3*time.Second)
+	}
+	return code, err
+}
+
+// waitRemoved waits, limit at most, until c's dir is gone: its monitor removes a --rm
+// container once no waiter holds it (waitForWaiters, at most maxWaiterHold).
+func waitRemoved(c *Container, limit time.Duration) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if _, err := os.Lstat(c.Dir); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+	}
 }

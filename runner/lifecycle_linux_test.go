@@ -1047,3 +1047,34 @@ func TestRemoveForceStoppedMonitor(t *testing.T) {
 		t.Errorf("container dir after Remove(force): %v, want it gone", err)
 	}
 }
+
+// TestStartAttachedAutoRemove: StartAttached of a --rm container returns its exit status
+// once the container is removed, as docker start -a does (waitExitOrRemoved): it returned
+// when the exit was recorded, before the monitor removed the container, so a ps right after
+// still listed it.
+func TestStartAttachedAutoRemove(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "sh", "-c", "echo bye; exit 4")
+	c.Config.AutoRemove = true
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	// What Create makes for a --rm container (see TestWaitAutoRemove).
+	if err := os.WriteFile(filepath.Join(c.Dir, waitersFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code, err := StartAttached(context.Background(), c, &stdout, &stderr)
+	if err != nil || code != 4 {
+		t.Fatalf("StartAttached = %d, %v; want 4 (stderr %q)", code, err, stderr.String())
+	}
+	if stdout.String() != "bye\n" {
+		t.Errorf("output = %q, want %q", stdout.String(), "bye\n")
+	}
+	if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the --rm container's dir is still there once StartAttached returned (%v)", err)
+	}
+}
