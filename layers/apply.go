@@ -20,8 +20,8 @@ const copyBufSize = 256 << 10
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// Apply decompresses r (gzip, zstd or plain tar, chosen by opts.MediaType and checked against
-// the stream's magic bytes), applies the tar into dir, which must exist and should be empty, and
+// Apply decompresses r (gzip, zstd or plain tar, as the stream's magic bytes say; opts.MediaType
+// must be a layer media type), applies the tar into dir, which must exist and should be empty, and
 // returns the DiffID: the sha256 of the whole uncompressed tar, computed in the same pass.
 //
 // The stream is read to its end (trailing zero blocks and padding included) so that the DiffID
