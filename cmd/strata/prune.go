@@ -21,7 +21,8 @@ type pruneOptions struct {
 	dryRun  bool
 	all     bool
 	filters []string
-	// until, from --filter until=, bounds what -a removes: images created before it.
+	// until, from --filter until=, bounds what prune removes: the dangling images (and with
+	// -a the unused ones) created before it.
 	until time.Time
 }
 
@@ -42,7 +43,7 @@ func newPruneCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "also remove every image no container uses")
-	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, "until=TIME (a duration such as 24h, or a time): with -a, remove only the images created before it, as docker's image prune")
+	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, "until=TIME (a duration such as 24h, or a time): remove only the dangling (with -a, unused) images created before it, as docker's image prune")
 	// docker's prunes ask for confirmation unless -f; strata's never asks, so scripts written
 	// for docker (`system prune -af`) run as they are.
 	cmd.Flags().BoolP("force", "f", false, "accepted for docker's scripts: strata does not ask for confirmation")
@@ -68,7 +69,7 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 			return err
 		}
 		if len(unused) > 0 {
-			return printGarbage(out, verb, unused, func() (garbage, error) { return garbageWithout(ctx, g, unused) })
+			return printGarbage(out, verb, unused, func() (garbage, error) { return garbageWithout(ctx, g, unused, o.until) })
 		}
 	}
 	if o.all && !o.dryRun {
@@ -78,7 +79,7 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 		}
 	}
 	return printGarbage(out, verb, unused, func() (garbage, error) {
-		gb, err := collectGarbage(ctx, g, o.dryRun)
+		gb, err := pruneGarbage(ctx, g, o.dryRun, o.until)
 		if !o.dryRun {
 			// Staging dirs of loads that were killed: only the next load removed them.
 			gb.Freed += archive.PruneStaging(g.root)
@@ -187,8 +188,8 @@ func untagUnused(ctx context.Context, g *globals, until time.Time) (_ []cache.Im
 // garbageWithout is what `prune -a` would free, computed without untagging anything: what
 // is garbage now, plus the blobs and layer dirs of the unused images that no kept image
 // shares.
-func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo) (garbage, error) {
-	gb, err := collectGarbage(ctx, g, true)
+func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo, until time.Time) (garbage, error) {
+	gb, err := pruneGarbage(ctx, g, true, until)
 	if err != nil {
 		return gb, err
 	}
@@ -217,6 +218,14 @@ func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo) (
 	dangling, err := danglingImages(store, list)
 	if err != nil {
 		return gb, err
+	}
+	if !until.IsZero() {
+		// The dangling images --filter until keeps stay too, and what they share.
+		young, err := youngDangling(store, until)
+		if err != nil {
+			return gb, err
+		}
+		dangling = append(dangling, young...)
 	}
 	drop := map[string]bool{}
 	for _, u := range unused {
@@ -306,7 +315,8 @@ func layersSize(ls []v1.Descriptor) int64 {
 }
 
 // pruneFilter reads prune's --filter values as docker's image prune does: until= a time, or
-// a duration before now, bounds the images -a removes to those created before it. Docker's
+// a duration before now, bounds the images prune removes (dangling ones, and with -a unused
+// ones) to those created before it. Docker's
 // label= filters need labels strata's images do not carry: they are refused, not ignored.
 func pruneFilter(filters []string, now time.Time) (time.Time, error) {
 	var until time.Time
