@@ -339,6 +339,12 @@ func TestReloadLostMonitorFinishedAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its start took its lock, which made the lock file.
+	unlock, err := c.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
@@ -367,6 +373,16 @@ func TestReloadLostMonitorFinishedAt(t *testing.T) {
 	}
 	if !again.State.FinishedAt.Equal(fin) || !again.State.StartedAt.Equal(started) || again.State.ExitCode != ExitUnknown {
 		t.Errorf("state read again = %+v, want FinishedAt %v kept, StartedAt %v", again.State, fin, started)
+	}
+	// Only the time is written: the record keeps what its monitor left, running, and each
+	// reader judges it again, so a wrong verdict (a run in another pid namespace) is no
+	// permanent exit on disk.
+	var disk State
+	if err := readJSON(filepath.Join(c.Dir, stateFile), &disk); err != nil {
+		t.Fatal(err)
+	}
+	if disk.Status != StatusRunning || disk.ExitCode != 0 || !disk.FinishedAt.Equal(fin) {
+		t.Errorf("state.json of a lost monitor = %+v, want running as recorded, with FinishedAt %v", disk, fin)
 	}
 }
 
@@ -467,5 +483,49 @@ func TestReloadBeingRemoved(t *testing.T) {
 	}
 	if code, err := Wait(context.Background(), lost); err != nil || code != ExitUnknown {
 		t.Errorf("Wait of a container that lost its state.json = %d, %v; want %d", code, err, ExitUnknown)
+	}
+}
+
+// TestIsMonitorOfOtherStrataBinary: a foreground run by another strata binary (one an upgrade
+// replaced while it ran, so its exe reads "… (deleted)"; a second copy installed elsewhere)
+// is a strata process to isMonitorOf, whose command line does not name the container: taken
+// for a foreign process, a start cleared its record and ran the container a second time. A
+// process of another name stays foreign.
+func TestIsMonitorOfOtherStrataBinary(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	body, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	run := func(name string) *exec.Cmd {
+		t.Helper()
+		bin := filepath.Join(dir, name)
+		if err := os.WriteFile(bin, body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "1000")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // ours, started here
+		return cmd
+	}
+	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	old := run("strata")
+	if !isMonitorOf(old.Process.Pid, id) {
+		t.Errorf("isMonitorOf(a process of another strata binary) = false, want true")
+	}
+	if err := os.Remove(filepath.Join(dir, "strata")); err != nil { // replaced by an upgrade
+		t.Fatal(err)
+	}
+	if !isMonitorOf(old.Process.Pid, id) {
+		t.Errorf("isMonitorOf(a strata whose binary was replaced) = false, want true")
+	}
+	if other := run("sleeper"); isMonitorOf(other.Process.Pid, id) {
+		t.Errorf("isMonitorOf(a process named sleeper) = true, want false")
 	}
 }

@@ -499,34 +499,40 @@ func beingRemoved(dir string) bool {
 }
 
 // recordLost gives c.State, judged stale from read (a running state whose monitor is gone or
-// not the container's), a FinishedAt of now, when it was found lost, and writes it to
-// state.json if it can at once: under the container's lock, with state.json still read, and
-// no process in or holding the container's cgroup (a run in another pid namespace sharing the
-// store, whose pids tell nothing here). A lost monitor recorded no end: inspect showed
-// FinishedAt 0001-01-01 and ps "Exited (255)" with no time, for ever. Written once, the time
-// holds for every later look; a caller that holds the lock (start, rm) replaces or removes
-// the state anyway.
+// not the container's), a FinishedAt of now, when it was found lost, and writes that time,
+// and only it, into state.json if it can at once: under the container's lock (an existing
+// one: a lock file made again in a dir an rm is emptying would keep it), with state.json
+// still read, the container not being removed, and no process in or holding its cgroup (a run
+// in another pid namespace sharing the store, whose pids tell nothing here). A lost monitor
+// recorded no end: inspect showed FinishedAt 0001-01-01 and ps "Exited (255)" with no time,
+// for ever. The record keeps the monitor's status, so the verdict stays each reader's own
+// (effectiveFor), and the time holds for every later look; a caller that holds the lock
+// (start, rm) replaces or removes the state anyway.
 func (c *Container) recordLost(read State) {
 	if c.State.FinishedAt.After(c.State.StartedAt) {
 		return
 	}
 	c.State.FinishedAt = time.Now().UTC()
-	l, ok, err := lockfile.TryLock(filepath.Join(c.Dir, lockFile), 0o600, true)
+	if beingRemoved(c.Dir) {
+		return
+	}
+	l, ok, err := lockfile.TryLockExisting(filepath.Join(c.Dir, lockFile), true)
 	if err != nil || !ok {
 		return
 	}
 	defer l.Unlock()
 	var now State
-	if err := readJSON(filepath.Join(c.Dir, stateFile), &now); err != nil || now != read || cgroups.InUse(c.ID) {
+	if err := readJSON(filepath.Join(c.Dir, stateFile), &now); err != nil || now != read || beingRemoved(c.Dir) || cgroups.InUse(c.ID) {
 		return
 	}
-	_ = c.saveState()
+	read.FinishedAt = c.State.FinishedAt
+	_ = writeJSON(filepath.Join(c.Dir, stateFile), read, false)
 }
 
 // isMonitorOf reports whether pid is strata's monitor of container id (its command line names
 // the container, as a detached monitor's does) or a strata process (the binary this one is,
-// as a foreground run that monitors its container itself): a process a hand-edited state
-// names, or one that took a monitor's pid, is neither.
+// or one named strata*, as a foreground run that monitors its container itself): a process a
+// hand-edited state names, or one that took a monitor's pid, is neither.
 func isMonitorOf(pid int, id string) bool {
 	if pid <= 0 || id == "" {
 		return false
@@ -538,8 +544,14 @@ func isMonitorOf(pid int, id string) bool {
 	if err != nil {
 		return false
 	}
-	self, err := os.Stat("/proc/self/exe")
-	return err == nil && os.SameFile(exe, self)
+	if self, err := os.Stat("/proc/self/exe"); err == nil && os.SameFile(exe, self) {
+		return true
+	}
+	// Another strata binary: an upgrade that replaced this one while a run went on (the
+	// running one reads "… (deleted)"), a second copy installed elsewhere. Taken for a
+	// foreign process, its start would be cleared and the container started twice.
+	path, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return err == nil && strings.HasPrefix(filepath.Base(strings.TrimSuffix(path, " (deleted)")), "strata")
 }
 
 // afterStateRead, when set (tests), runs in Reload between the read of state.json and the look
