@@ -231,8 +231,8 @@ func namespaceOf(server string) string {
 // of their own, which the keychain gives to their repositories alone. Credential helpers
 // keep registries only, so none is asked.
 //
-// With no key of target there, the registry's own credentials, if config.json holds some, are
-// kept, and the error says so (see KeptFor): `strata login host/org`, as docker login, stores
+// With no key of target there, the registry's own credentials, if config.json holds some (an
+// auths entry, or a credHelpers entry of its own), are kept, and the error says so (see KeptFor): `strata login host/org`, as docker login, stores
 // them as the registry's, and a logout of the same argument left them behind saying only "Not
 // logged in".
 func logoutNamespace(ctx context.Context, path, host, target string) error {
@@ -246,7 +246,11 @@ func logoutNamespace(ctx context.Context, path, host, target string) error {
 				kept = true
 			}
 		}
-		if h, err := cfg.helper(authKey(host)); err == nil && h != "" {
+		// A helper of the host's own, credHelpers[host], holds its credentials. credsStore
+		// is every host's helper, whatever it holds: asking it ("list") could prompt or
+		// hang, so a setup with credsStore alone gets no warning rather than a false one.
+		var helpers map[string]string
+		if h, ok := cfg.raw["credHelpers"]; ok && json.Unmarshal(h, &helpers) == nil && helpers[authKey(host)] != "" {
 			kept = true
 		}
 		return found
