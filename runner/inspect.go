@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,8 +134,8 @@ type InspectConfig struct {
 	Hostname   string `json:"Hostname"`
 	Domainname string `json:"Domainname"`
 	User       string `json:"User"`
-	// ExposedPorts is left out, as docker leaves it out without EXPOSE or --expose: strata
-	// publishes nothing; {{range .Config.ExposedPorts}} ranges over nothing.
+	// ExposedPorts are the image's EXPOSE ports the container was created with ("80/tcp"),
+	// left out without any, as docker leaves it out without EXPOSE or --expose.
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 	Tty          bool                `json:"Tty"`
 	OpenStdin    bool                `json:"OpenStdin"`
@@ -328,7 +329,7 @@ func Inspect(c *Container) InspectData {
 			OpenStdin: spec.Stdin, Env: spec.Env, Image: c.Config.Image,
 			Entrypoint: entrypoint, Cmd: cmd,
 			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,
-			Labels: map[string]string{},
+			Labels: map[string]string{}, ExposedPorts: c.Config.ExposedPorts,
 		},
 		HostConfig:  inspectHostConfig(c),
 		GraphDriver: inspectGraphDriver(c),
@@ -544,4 +545,39 @@ func inspectMount(c *Container, m mount.Mount) InspectMount {
 		im.Source = ""
 	}
 	return im
+}
+
+// ExposedPorts is an image config's ExposedPorts as a container records them, each key as
+// docker writes it, "PORT/PROTO" ("80" is "80/tcp", the protocol in lower case); nil for
+// none. A key that is no port or range of ports is left out.
+func ExposedPorts(image map[string]struct{}) map[string]struct{} {
+	var out map[string]struct{}
+	for k := range image {
+		port, proto, ok := strings.Cut(k, "/")
+		if !ok || proto == "" {
+			proto = "tcp"
+		}
+		if !validPorts(port) {
+			continue
+		}
+		if out == nil {
+			out = map[string]struct{}{}
+		}
+		out[port+"/"+strings.ToLower(proto)] = struct{}{}
+	}
+	return out
+}
+
+// validPorts reports whether s is a port, 1 to 65535, or a range of them ("8000-8010").
+func validPorts(s string) bool {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil || a == 0 {
+		return false
+	}
+	if !isRange {
+		return true
+	}
+	b, err := strconv.ParseUint(hi, 10, 16)
+	return err == nil && b >= a
 }

@@ -54,6 +54,10 @@ type Config struct {
 	// EntrypointArgs is how many of Spec.Args are the entrypoint (EffectiveEntrypoint), the
 	// rest being the command, as inspect shows them apart.
 	EntrypointArgs int `json:"entrypointArgs,omitempty"`
+	// ExposedPorts are the image's EXPOSE ports ("80/tcp"), copied at creation as docker
+	// copies them into the container's config; inspect shows them. Absent in containers
+	// made before strata kept them.
+	ExposedPorts map[string]struct{} `json:"exposedPorts,omitempty"`
 }
 
 // DefaultStopTimeout is how long stop waits for a container that sets no StopTimeout.

@@ -321,6 +321,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		StopSignal:     stopSignal,
 		StopTimeout:    stopTimeout,
 		EntrypointArgs: len(runner.EffectiveEntrypoint(cfg.Config.Entrypoint, o.entrypointOverride())),
+		ExposedPorts:   runner.ExposedPorts(cfg.Config.ExposedPorts),
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/runner"
+)
+
+// TestInspectExposedPorts: a container's inspect shows its image's EXPOSE ports in
+// Config.ExposedPorts, as docker copies them into the container's config, so a port listing's
+// {{range $p, $_ := .Config.ExposedPorts}} prints "80/tcp" for an nginx-like image; it printed
+// nothing. A container of an image without any leaves the field out, as docker does.
+func TestInspectExposedPorts(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	store, err := cache.Open(filepath.Join(root, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.FindImage("docker.io/library/busybox:1.38.0-musl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := store.Image(r.Descriptor.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config
+	cfg.ExposedPorts = map[string]struct{}{"80/tcp": {}, "53/udp": {}, "8080": {}}
+	web, err := mutate.Config(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteImage(context.Background(), "docker.io/library/web:latest", web, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "web", "plain") })
+	if _, err := strata(t, root, nil, "create", "--name", "web", "web", "true"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "create", "--name", "plain", "busybox:1.38.0-musl", "true"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := strata(t, root, nil, "inspect", "-f", "{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}", "web")
+	if want := "53/udp 80/tcp 8080/tcp \n"; err != nil || out != want {
+		t.Errorf("inspect -f ExposedPorts web = %q, %v; want %q", out, err, want)
+	}
+	out, err = strata(t, root, nil, "inspect", "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []struct{ Config map[string]any }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 {
+		t.Fatalf("inspect plain = %q: %v", out, err)
+	}
+	if _, ok := got[0].Config["ExposedPorts"]; ok {
+		t.Errorf("inspect plain shows ExposedPorts %v, want it left out", got[0].Config["ExposedPorts"])
+	}
+	if p := runner.ExposedPorts(map[string]struct{}{"x/tcp": {}, "0/tcp": {}, "70000": {}, "443/TCP": {}}); len(p) != 1 {
+		t.Errorf("ExposedPorts = %v, want 443/tcp alone", p)
+	}
+}
