@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/strata-run/strata/registry"
@@ -124,23 +125,42 @@ func prompt(ctx context.Context, o *loginOptions, in io.Reader, out io.Writer) e
 	}
 	if o.password == "" {
 		fmt.Fprint(out, "Password: ")
-		fd := int(f.Fd())
-		state, serr := term.GetState(fd)
-		b, err := readInterruptible(ctx, func() ([]byte, error) { return term.ReadPassword(fd) })
-		fmt.Fprintln(out)
-		if ctx.Err() != nil {
-			if serr == nil {
-				// The read, left blocked, never gets to restore what it changed.
-				_ = term.Restore(fd, state)
-			}
-			return fmt.Errorf("login: interrupted: %w", context.Cause(ctx))
-		}
+		// The echo goes off here, before the read starts, and comes back here once it ended
+		// or was given up: turned off by the read itself (term.ReadPassword), a Ctrl-C that
+		// came first had it restored before, and strata left the terminal silent.
+		restore, err := echoOff(int(f.Fd()))
 		if err != nil {
 			return fmt.Errorf("login: reading the password: %w", err)
 		}
-		o.password = string(b)
+		line, err := readInterruptible(ctx, func() (string, error) { return r.ReadString('\n') })
+		restore()
+		fmt.Fprintln(out)
+		if ctx.Err() != nil {
+			return fmt.Errorf("login: interrupted: %w", context.Cause(ctx))
+		}
+		if err != nil && line == "" {
+			return fmt.Errorf("login: reading the password: %w", err)
+		}
+		o.password = strings.TrimRight(line, "\r\n")
 	}
 	return nil
+}
+
+// echoOff turns the echo of terminal fd off for a password, as term.ReadPassword does
+// (canonical lines, signals and CR-to-NL kept), and returns what restores it.
+func echoOff(fd int) (restore func(), err error) {
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	quiet.Lflag |= unix.ICANON | unix.ISIG
+	quiet.Iflag |= unix.ICRNL
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return nil, err
+	}
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }
 
 // readInterruptible returns what read returns, or ctx's cause as soon as ctx ends, leaving

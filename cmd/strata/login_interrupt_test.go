@@ -64,3 +64,80 @@ func TestLoginPromptInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginPasswordInterruptedAtOnce: a Ctrl-C that comes before the password read has
+// begun (the context already cancelled as the prompt starts) leaves the terminal echoing:
+// the read turned the echo off itself, in a goroutine, so a restore made on the interrupt
+// could come first and the read then silenced the terminal for good.
+func TestLoginPasswordInterruptedAtOnce(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for i := 0; i < 20; i++ {
+		ptm, tty, err := pty.Open()
+		if err != nil {
+			t.Skipf("no pty: %v", err)
+		}
+		go io.Copy(io.Discard, ptm)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err = prompt(ctx, &loginOptions{user: "alice"}, tty, io.Discard)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("prompt with the context cancelled = %v, want interrupted", err)
+		}
+		time.Sleep(20 * time.Millisecond) // what the abandoned read would do, it has done
+		st, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ptm.Write([]byte("x\n")) // let the abandoned read end
+		if st.Lflag&unix.ECHO == 0 {
+			t.Fatalf("run %d: the terminal's echo is off after a password prompt interrupted at once", i)
+		}
+		tty.Close()
+		ptm.Close()
+	}
+}
+
+// TestLoginPasswordPrompt: the password typed at the prompt is read without its line end,
+// not echoed, and the echo is back once it is read.
+func TestLoginPasswordPrompt(t *testing.T) {
+	ptm, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptm.Close()
+	defer tty.Close()
+	echoed := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(ptm)
+		echoed <- string(b)
+	}()
+	o := &loginOptions{user: "alice"}
+	go func() {
+		// Once the echo is off: typed before, the line would be echoed by the terminal.
+		for i := 0; i < 500; i++ {
+			if st, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS); err == nil && st.Lflag&unix.ECHO == 0 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		ptm.Write([]byte("s3cret pass\r"))
+	}()
+	if err := prompt(context.Background(), o, tty, tty); err != nil {
+		t.Fatal(err)
+	}
+	if o.password != "s3cret pass" {
+		t.Errorf("password = %q, want %q", o.password, "s3cret pass")
+	}
+	st, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Lflag&unix.ECHO == 0 {
+		t.Error("the terminal's echo is off after the password was read")
+	}
+	tty.Close()
+	ptm.Close()
+	if out := <-echoed; strings.Contains(out, "s3cret") {
+		t.Errorf("the terminal showed the password: %q", out)
+	}
+}
