@@ -191,13 +191,16 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		}
 		crepo := rref.Context()
 		child, err := matchPlatform(ref.String(), idx.Manifests, p.platform)
+		var read *remote.Descriptor
 		if err != nil {
-			if child, err = p.unlabelled(ctx, s, crepo, ep.host, idx.Manifests, err); err != nil {
+			if child, read, err = p.unlabelled(ctx, s, crepo, ref, ep.host, idx.Manifests, err); err != nil {
 				return nil, err
 			}
 		}
-		desc, err = remoteGet(ctx, s, crepo.Digest(child.Digest.String()))
-		if err != nil {
+		if read != nil {
+			// unlabelled read it by digest, which remote.Get checks: not asked for again.
+			desc = read
+		} else if desc, err = remoteGet(ctx, s, crepo.Digest(child.Digest.String())); err != nil {
 			return nil, classify(err, opPull, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ref.Name(), ep.host)
 		}
 		if err := checkManifest(desc.Manifest, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ep.host); err != nil {
@@ -269,8 +272,13 @@ const maxUnlabelled = 4
 // index ("no matching manifest … (available: none)"). Up to maxUnlabelled entries are read,
 // each checked as any manifest and config is; one that cannot be read or is no image is passed
 // over. noMatch, the PlatformError, is returned when none matches. The entry is returned with
-// its config's platform.
-func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repository, host string, manifests []v1.Descriptor, noMatch error) (v1.Descriptor, error) {
+// its config's platform, and its manifest as read (by digest, which remote.Get checks), for
+// imageFrom not to ask for it again. Interrupted, it fails as every pull step does, "pulling
+// REF: interrupted: …", not with the bare context error.
+func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repository, ref Reference, host string, manifests []v1.Descriptor, noMatch error) (v1.Descriptor, *remote.Descriptor, error) {
+	interrupted := func() error {
+		return fmt.Errorf("pulling %s: interrupted: %w", ref.Familiar(), context.Cause(ctx))
+	}
 	tried := 0
 	for _, m := range manifests {
 		if m.Platform != nil || !(m.MediaType == "" || m.MediaType.IsImage()) {
@@ -281,7 +289,7 @@ func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repositor
 		}
 		desc, err := remoteGet(ctx, s, repo.Digest(m.Digest.String()))
 		if ctx.Err() != nil {
-			return v1.Descriptor{}, ctx.Err()
+			return v1.Descriptor{}, nil, interrupted()
 		}
 		if err != nil || checkManifest(desc.Manifest, "manifest "+m.Digest.String(), host) != nil {
 			continue
@@ -310,10 +318,14 @@ func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repositor
 		}
 		if pl := cf.Platform(); pl != nil && platforms.Matches(p.platform, *pl) {
 			m.Platform = pl
-			return m, nil
+			return m, desc, nil
 		}
 	}
-	return v1.Descriptor{}, noMatch
+	if ctx.Err() != nil {
+		// Cut off in a config's read, which passed the entry over.
+		return v1.Descriptor{}, nil, interrupted()
+	}
+	return v1.Descriptor{}, nil, noMatch
 }
 
 // manifestType returns the media type of a manifest, from the Content-Type the registry sent
