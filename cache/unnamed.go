@@ -167,3 +167,40 @@ func looksLikeJSON(p string) bool {
 	b := bytes.TrimLeft(buf[:n], " \t\r\n")
 	return len(b) > 0 && b[0] == '{'
 }
+
+// Unreached describes the stored image manifests and indexes that no ref in index.json
+// reaches: the images a collection would remove, whatever named them once. A blob that is no
+// manifest, or one that cannot be read, is passed over, and so is a manifest whose config
+// cannot be read (nothing of it is whole to keep). Only index.json or the blob directory
+// unreadable is an error.
+func (s *Store) Unreached() ([]ImageInfo, error) {
+	named, err := s.reachableFromIndex(false)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.dir, blobsDir, "sha256")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []ImageInfo
+	for _, e := range entries {
+		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if !e.Type().IsRegular() || len(e.Name()) != 64 || !isHex(e.Name()) || named[h] || !looksLikeJSON(filepath.Join(dir, e.Name())) {
+			continue
+		}
+		d, m, ok := s.probeManifest(h)
+		if !ok || (!m.isIndex() && m.Config == nil) {
+			continue // a config, or other JSON
+		}
+		info, err := s.Info(Ref{Descriptor: d})
+		if err != nil {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}

@@ -101,3 +101,37 @@ func TestPruneKeepingKeepsUnnamedRoots(t *testing.T) {
 		t.Errorf("Unnamed(collected images) = %d images, %v; want none", len(infos), err)
 	}
 }
+
+// Unreached describes the stored manifests and indexes no ref reaches, each once, and
+// nothing a ref reaches (an index's own manifests included) nor blobs that are no manifest.
+func TestUnreached(t *testing.T) {
+	ctx := context.Background()
+	named := imageOf(t, seededLayers(t, 94, 1, 4<<10)...)
+	dropped := imageOf(t, seededLayers(t, 95, 2, 4<<10)...)
+	inIndex := imageOf(t, seededLayers(t, 96, 1, 4<<10)...)
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inIndex, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	droppedManifest, _ := dropped.Digest()
+
+	s := openStore(t, t.TempDir())
+	for ref, img := range map[string]v1.Image{"example.com/named:1": named, "example.com/dropped:1": dropped} {
+		if _, err := s.WriteImage(ctx, ref, img, WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.WriteIndex(ctx, "example.com/multi:1", idx, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if infos, err := s.Unreached(); err != nil || len(infos) != 0 {
+		t.Fatalf("Unreached() with every image named = %d images, %v; want none", len(infos), err)
+	}
+	if err := s.Untag("example.com/dropped:1"); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := s.Unreached()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Manifest.Digest != droppedManifest || len(infos[0].Config.RootFS.DiffIDs) != 2 {
+		t.Fatalf("Unreached() = %+v; want the untagged image (manifest %s) alone", infos, short(droppedManifest))
+	}
+}

@@ -24,8 +24,11 @@ type garbage struct {
 
 // collectGarbage removes the layer dirs no image or container uses, then the blobs no ref
 // reaches. What is in use is derived each time from the image store and the containers;
-// there is no reference count on disk to drift.
-func collectGarbage(ctx context.Context, g *globals, dryRun bool) (garbage, error) {
+// there is no reference count on disk to drift. keepWhole, when not nil, names more images
+// to keep whole, layer dirs and blobs, though no ref reaches them (prune --filter until's
+// young dangling images); it is asked under the collection's lock, and again under the
+// blob collection's, as a tag moved meanwhile may have left another image unnamed.
+func collectGarbage(ctx context.Context, g *globals, dryRun bool, keepWhole func(*cache.Store) ([]cache.ImageInfo, error)) (garbage, error) {
 	var out garbage
 	store, err := g.openStore()
 	if err != nil {
@@ -44,6 +47,16 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool) (garbage, erro
 		return out, err
 	}
 	keep, err := layersInUse(g, containers)
+	if err == nil && keepWhole != nil {
+		var whole []cache.ImageInfo
+		if whole, err = keepWhole(store); err == nil {
+			for _, info := range whole {
+				for _, d := range info.Config.RootFS.DiffIDs {
+					keep[d] = true
+				}
+			}
+		}
+	}
 	if err == nil {
 		out.Layers, err = snap.Prune(ctx, keep, dryRun)
 	}
@@ -62,7 +75,17 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool) (garbage, erro
 		if err != nil {
 			return nil, err
 		}
-		return containerImageIDs(list), nil
+		roots := containerImageIDs(list)
+		if keepWhole != nil {
+			whole, err := keepWhole(store)
+			if err != nil {
+				return nil, err
+			}
+			for _, info := range whole {
+				roots = append(roots, info.Manifest.Digest)
+			}
+		}
+		return roots, nil
 	})
 	out.Blobs = blobs
 	out.Freed += freed

@@ -39,7 +39,7 @@ func newRmiCmd(g *globals) *cobra.Command {
 			if err := release(); err != nil {
 				errs = append(errs, err)
 			}
-			gb, err := collectGarbage(cmd.Context(), g, false)
+			gb, err := collectGarbage(cmd.Context(), g, false, nil)
 			if err != nil {
 				errs = append(errs, err)
 			}
