@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/strata-run/strata/internal/rmtree"
 	"golang.org/x/sys/unix"
 )
 
@@ -277,106 +278,16 @@ func (r *root) openDir(dir string) (int, error) {
 
 // removeAt removes base in the directory pfd, recursively when it is a directory. It never
 // follows a symlink: unlinkat removes the link itself, and directories are opened O_NOFOLLOW.
+//
+// The tree goes with rmtree, two directory handles open at most however deep it is: one
+// handle per level ran out of them (a limit of 1,024 open files, 1,900 levels within
+// PATH_MAX), where docker removes it. Going back up by ".." is sound in a layer dir, where
+// nothing else renames. It takes no context: what it removes is this apply's own entries, each
+// of which the apply read and checked for cancellation as it made it.
 func (r *root) removeAt(pfd int, base string) error {
 	r.invalidate()
-	return removeAllAt(pfd, base)
-}
-
-// removeAllAt removes base in the directory pfd and, when it is a directory, everything in it,
-// however deep, with two directory handles open at most: it goes down by name and back up by
-// "..", which is sound in a layer dir, where nothing else renames, and keeps the names of the
-// subdirectories still to remove at each level, so each directory is read once. A tree one
-// handle per level deep ran out of them (a limit of 1,024 open files, 1,900 levels within
-// PATH_MAX), where docker removes it.
-func removeAllAt(pfd int, base string) error {
-	err := unix.Unlinkat(pfd, base, 0)
-	if err == nil || err == unix.ENOENT {
-		return nil
-	}
-	if err != unix.EISDIR && err != unix.EPERM {
-		return fmt.Errorf("removing %s: %w", display(base), err)
-	}
-	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("removing %s: %w", display(base), err)
-	}
-	type level struct {
-		name    string
-		subdirs []string // left to remove
-	}
-	var stack []level
-	subdirs, err := clearFilesAt(fd)
-	if err == nil {
-		stack = append(stack, level{base, subdirs})
-	}
-	for err == nil && len(stack) > 0 {
-		top := &stack[len(stack)-1]
-		if n := len(top.subdirs); n > 0 {
-			sub := top.subdirs[n-1]
-			top.subdirs = top.subdirs[:n-1]
-			var next int
-			next, err = unix.Openat(fd, sub, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				break
-			}
-			unix.Close(fd)
-			fd = next
-			if subdirs, err = clearFilesAt(fd); err == nil {
-				stack = append(stack, level{sub, subdirs})
-			}
-			continue
-		}
-		if len(stack) == 1 {
-			break // base is empty
-		}
-		var up int
-		if up, err = unix.Openat(fd, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-			break
-		}
-		unix.Close(fd)
-		fd = up
-		err = unix.Unlinkat(fd, top.name, unix.AT_REMOVEDIR)
-		stack = stack[:len(stack)-1]
-	}
-	unix.Close(fd)
-	if err == nil {
-		err = unix.Unlinkat(pfd, base, unix.AT_REMOVEDIR)
-	}
-	if err != nil && err != unix.ENOENT {
+	if err := rmtree.RemoveAt(pfd, base); err != nil {
 		return fmt.Errorf("removing %s: %w", display(base), err)
 	}
 	return nil
-}
-
-// clearFilesAt unlinks every entry of the directory fd but its subdirectories, and returns
-// their names.
-func clearFilesAt(fd int) ([]string, error) {
-	var names []string
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			break
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
-	var subdirs []string
-	for _, n := range names {
-		err := unix.Unlinkat(fd, n, 0)
-		switch err {
-		case nil, unix.ENOENT:
-			continue
-		case unix.EISDIR, unix.EPERM:
-			var st unix.Stat_t
-			if unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-				subdirs = append(subdirs, n)
-				continue
-			}
-		}
-		return nil, err
-	}
-	return subdirs, nil
 }

@@ -2,9 +2,9 @@ package layers
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 
+	"github.com/strata-run/strata/internal/rmtree"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +17,11 @@ import (
 // are in: ".wh.d" after "d/x" and "d/.wh.y" (the layer's own d stays, opaque), or ".wh.d"
 // then "d/e/.wh.y". So once a layer made both, finish removes every whiteout below an opaque
 // directory. The walk reads each directory once, with two handles open at most (down by name,
-// up by ".."), as removeAllAt does.
+// up by ".."), with rmtree's moves and reader as its removal has. It is not rmtree's walk: it
+// keeps the tree, removing only whiteouts, and each directory's walk depends on whether one
+// above it is opaque. The whiteouts of a directory are removed once it is read to its end, not
+// as each chunk is: unlinking while reading may make a filesystem skip an entry, and a
+// whiteout left there is the very fault this removes.
 
 // dropSealedWhiteouts removes the whiteouts (0/0 character devices) that are in an opaque
 // directory of the layer dir or below one.
@@ -42,12 +46,11 @@ func (x *extractor) dropSealedWhiteouts(ctx context.Context) error {
 		if n := len(top.subdirs); n > 0 {
 			sub := top.subdirs[n-1]
 			top.subdirs = top.subdirs[:n-1]
-			next, oerr := unix.Openat(fd, sub, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			next, oerr := rmtree.Down(fd, sub)
 			if oerr != nil {
 				err = fmt.Errorf("opening %s: %w", display(sub), oerr)
 				break
 			}
-			unix.Close(fd)
 			fd = next
 			s := top.sealed || isOpaqueDir(fd)
 			if subdirs, err = dropWhiteoutsIn(fd, buf, s); err == nil {
@@ -59,12 +62,11 @@ func (x *extractor) dropSealedWhiteouts(ctx context.Context) error {
 		if len(stack) == 0 {
 			break
 		}
-		up, uerr := unix.Openat(fd, "..", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		up, uerr := rmtree.Up(fd)
 		if uerr != nil {
 			err = uerr
 			break
 		}
-		unix.Close(fd)
 		fd = up
 	}
 	unix.Close(fd)
@@ -78,47 +80,27 @@ func (x *extractor) dropSealedWhiteouts(ctx context.Context) error {
 // returns the names of its subdirectories.
 func dropWhiteoutsIn(fd int, buf []byte, sealed bool) ([]string, error) {
 	var subdirs, chars []string
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			break
-		}
-		for b := buf[:n]; len(b) >= 19; {
-			// struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name NUL-terminated.
-			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
-			if reclen < 19 || reclen > len(b) {
-				return nil, fmt.Errorf("reading the directory: bad record of %d bytes", reclen)
-			}
-			typ, name := b[18], b[19:reclen]
-			for i, c := range name {
-				if c == 0 {
-					name = name[:i]
-					break
-				}
-			}
-			b = b[reclen:]
-			if s := string(name); s != "." && s != ".." {
-				switch typ {
-				case unix.DT_DIR:
+	err := rmtree.ReadEntries(fd, buf, func(s string, typ uint8) error {
+		switch typ {
+		case unix.DT_DIR:
+			subdirs = append(subdirs, s)
+		case unix.DT_CHR:
+			chars = append(chars, s)
+		case unix.DT_UNKNOWN:
+			var st unix.Stat_t
+			if unix.Fstatat(fd, s, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				switch st.Mode & unix.S_IFMT {
+				case unix.S_IFDIR:
 					subdirs = append(subdirs, s)
-				case unix.DT_CHR:
+				case unix.S_IFCHR:
 					chars = append(chars, s)
-				case unix.DT_UNKNOWN:
-					var st unix.Stat_t
-					if unix.Fstatat(fd, s, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-						switch st.Mode & unix.S_IFMT {
-						case unix.S_IFDIR:
-							subdirs = append(subdirs, s)
-						case unix.S_IFCHR:
-							chars = append(chars, s)
-						}
-					}
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if sealed {
 		for _, name := range chars {
