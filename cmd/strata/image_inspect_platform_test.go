@@ -4,8 +4,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/strata-run/strata/internal/testimages"
 )
 
 // TestImageInspectPlatform: image inspect --platform, as docker's, describes that platform's
@@ -14,18 +12,7 @@ import (
 // holds, and so is another platform of a single-platform image. It failed with "unknown
 // flag: --platform", and inspect showed this host's platform only.
 func TestImageInspectPlatform(t *testing.T) {
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout := filepath.Join(t.TempDir(), "layout")
-	if err := testimages.WriteLayout(td, layout); err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", layout); err != nil {
-		t.Fatal(err)
-	}
+	root := loadedTestImages(t)
 	const format = "{{.Id}} {{.Os}}/{{.Architecture}}/{{.Variant}} {{len .RootFS.Layers}}"
 	host, err := strata(t, root, nil, "image", "inspect", "-f", format, "alpine")
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/strata-run/strata/cache"
-	"github.com/strata-run/strata/internal/testimages"
 )
 
 // TestPruneFilterUntilDangling: prune --filter until= without -a removes only the dangling
@@ -15,18 +14,7 @@ import (
 // The filter was passed to -a's untags alone, and the collection removed every dangling
 // image whatever its age.
 func TestPruneFilterUntilDangling(t *testing.T) {
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout := filepath.Join(t.TempDir(), "layout")
-	if err := testimages.WriteLayout(td, layout); err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", layout); err != nil {
-		t.Fatal(err)
-	}
+	root := loadedTestImages(t)
 	store, err := cache.Open(filepath.Join(root, "oci"))
 	if err != nil {
 		t.Fatal(err)

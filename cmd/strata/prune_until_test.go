@@ -1,11 +1,8 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/strata-run/strata/internal/testimages"
 )
 
 // TestPruneFilterUntil: prune -a --filter until= removes, as docker's image prune does, only
@@ -13,18 +10,7 @@ import (
 // clean-up steps run `docker image prune -af --filter until=24h`, which failed with
 // "unknown flag: --filter". Other keys (docker's label=) are refused, not ignored.
 func TestPruneFilterUntil(t *testing.T) {
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout := filepath.Join(t.TempDir(), "layout")
-	if err := testimages.WriteLayout(td, layout); err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	if _, err := strata(t, root, nil, "load", "-q", "-i", layout); err != nil {
-		t.Fatal(err)
-	}
+	root := loadedTestImages(t)
 	names := func() string {
 		t.Helper()
 		out, err := strata(t, root, nil, "images", "--format", "{{.Repository}}:{{.Tag}} {{.CreatedAt}}")

@@ -26,6 +26,25 @@ func strata(t *testing.T, root string, stdin []byte, args ...string) (string, er
 	return out.String(), err
 }
 
+// loadedTestImages loads the test images (internal/testimages: alpine, busybox) into a new
+// store and returns its root.
+func loadedTestImages(t *testing.T) string {
+	t.Helper()
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	if err := testimages.WriteLayout(td, layout); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", layout); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func busyboxLayout(t *testing.T) string {
 	t.Helper()
 	td, err := testimages.Dir()
