@@ -106,7 +106,7 @@ func TestRemoveForeignStarterBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := exec.Command("sh", "-c", "sleep 1000", c.Dir)
+	other := namedSleep(c.Dir)
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestReloadExitingUnrecorded(t *testing.T) {
 // container a second time beside it (found in review, with the monitor's write delayed).
 func TestReloadExitingMonitorLate(t *testing.T) {
 	// A stand-in for the monitor: named after the container as strata's is (its dir).
-	c, monitor, start := exitingWithMonitor(t, "late", func(dir string) *exec.Cmd { return exec.Command("sh", "-c", "sleep 1000", dir) })
+	c, monitor, start := exitingWithMonitor(t, "late", func(dir string) *exec.Cmd { return namedSleep(dir) })
 	time.Sleep(2 * exitRecordWait)
 	if err := c.Reload(); err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestStartForeignRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claim(c3, exec.Command("sh", "-c", "sleep 1000", c3.Dir))
+	claim(c3, namedSleep(c3.Dir))
 	if err := beginRun(c3); !errors.Is(err, ErrRunning) {
 		t.Errorf("start of a container its monitor is starting = %v, want ErrRunning", err)
 	}
@@ -392,7 +392,7 @@ func TestReloadLostMonitorFinishedAt(t *testing.T) {
 // code 0.
 func TestStopExiting(t *testing.T) {
 	c, m, start := exitingWithMonitor(t, "stopexiting", func(dir string) *exec.Cmd {
-		return exec.Command("sh", "-c", "sleep 1000", dir) // named after the container, as a monitor
+		return namedSleep(dir) // named after the container, as a monitor
 	})
 	recorded := make(chan error, 1)
 	go func() {
@@ -528,4 +528,13 @@ func TestIsMonitorOfOtherStrataBinary(t *testing.T) {
 	if other := run("sleeper"); isMonitorOf(other.Process.Pid, id) {
 		t.Errorf("isMonitorOf(a process named sleeper) = true, want false")
 	}
+}
+
+// namedSleep is a `sleep 1000` whose command line names dir (its argv[0]), as a detached
+// monitor's names its container: one process, which a test's Kill ends (a `sh -c "sleep
+// 1000" DIR` left its sleep running when the shell was killed).
+func namedSleep(dir string) *exec.Cmd {
+	cmd := exec.Command("sleep", "1000")
+	cmd.Args[0] = dir
+	return cmd
 }
