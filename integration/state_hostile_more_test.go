@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -72,6 +73,9 @@ func TestStateHostileMore(t *testing.T) {
 	if child == 0 {
 		t.Fatal("no child of the sh started")
 	}
+	// Ours too, and not ended with the sh: it would sleep on for 1000 s. Run before the sh's
+	// cleanup, while the sh, its parent, still holds its pid.
+	t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
 	parentStart := startTime(t, parent.Process.Pid)
 
 	t.Run("spec dir edited", func(t *testing.T) {
