@@ -10,8 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/strata-run/strata/registry"
@@ -41,19 +39,7 @@ func TestLoadWarnsOfOtherPlatform(t *testing.T) {
 	if host == "linux/s390x" {
 		t.Skip("the image is of this host's platform")
 	}
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "s390x"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := s390xImage(t)
 	dir := t.TempDir()
 	docker := filepath.Join(dir, "docker.tar")
 	tag, err := name.NewTag("other/arch:1")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -25,19 +26,7 @@ func TestPullWarnsOfOtherPlatform(t *testing.T) {
 	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "s390x"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := s390xImage(t)
 	ref := host + "/other/arch:1"
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -72,4 +61,24 @@ func TestPullWarnsOfOtherPlatform(t *testing.T) {
 	if err := runPull(context.Background(), &globals{root: t.TempDir()}, o, ref, &stdout, &stderr); err != nil || stderr.Len() != 0 {
 		t.Errorf("pull --platform linux/s390x = %v, stderr %q; want no warning", err, stderr.String())
 	}
+}
+
+// s390xImage is a small random image whose config says linux/s390x: an image of another
+// platform than the hosts the tests run on.
+func s390xImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "s390x"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
