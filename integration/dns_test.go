@@ -51,6 +51,14 @@ func nxdomainResolvConf(t *testing.T) string {
 	return fakeDNSConf
 }
 
+// removeFakeDNSConf removes the directory of the resolv.conf nxdomainResolvConf wrote, if it
+// did: TestMain calls it once the tests are done (the responder ends with the process).
+func removeFakeDNSConf() {
+	if fakeDNSConf != "" {
+		os.RemoveAll(filepath.Dir(fakeDNSConf))
+	}
+}
+
 // withoutRealDNS wraps argv so strata runs in a private mount namespace whose
 // /etc/resolv.conf names only the NXDOMAIN responder.
 func withoutRealDNS(t *testing.T, argv []string) []string {

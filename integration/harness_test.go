@@ -48,6 +48,7 @@ func TestMain(m *testing.M) {
 	if tmp != "" {
 		os.RemoveAll(tmp)
 	}
+	removeFakeDNSConf()
 	os.Exit(code)
 }
 
