@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // RefNameAnnotation is the index.json annotation that names a manifest descriptor
@@ -209,10 +212,70 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 	if len(b) > maxSmallBlob {
 		return fmt.Errorf("%w: %s would grow to %d bytes, more than the %d allowed; remove refs first", ErrTooLarge, indexFile, len(b), maxSmallBlob)
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, indexFile), b); err != nil {
-		return fmt.Errorf("writing %s: %w", indexFile, err)
+	path := filepath.Join(s.dir, indexFile)
+	var oldSize int64 = -1
+	if fi, err := os.Lstat(path); err == nil {
+		oldSize = fi.Size()
 	}
+	if err := writeFileAtomic(path, b); err != nil {
+		// A write that does not grow index.json (an untag, the first step of rmi) is how a
+		// full disk is freed: it gets the reserve's room. A tag that grows it does not.
+		if !noSpace(err) || int64(len(b)) > oldSize || !s.dropIndexReserve() {
+			return fmt.Errorf("writing %s: %w", indexFile, err)
+		}
+		if err := writeFileAtomic(path, b); err != nil {
+			return fmt.Errorf("writing %s: %w", indexFile, err)
+		}
+	}
+	s.keepIndexReserve(int64(len(b)))
 	return nil
+}
+
+// indexReserve is a file beside index.json that holds at least as many bytes (and one inode)
+// as index.json: room kept for the next version of index.json to be written on a full disk.
+// index.json is replaced by a new file (written, then renamed over it), which needs room for
+// the whole of it even when it is smaller, so on a disk that other writes filled an untag
+// failed "no space left on device", and with it rmi and image prune, the commands that free it.
+const indexReserve = ".index.json.reserve"
+
+// noSpace reports whether err is the file system's: out of blocks or inodes, or over quota.
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// dropIndexReserve removes the reserve, reporting whether it was there to free room.
+func (s *Store) dropIndexReserve() bool {
+	path := filepath.Join(s.dir, indexReserve)
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	return os.Remove(path) == nil
+}
+
+// keepIndexReserve grows the reserve to hold n bytes (in whole 4 KiB blocks) when it holds
+// fewer, with blocks allocated (a sparse file frees nothing). It is best effort: on a full
+// disk it stays as it is, and comes back with the next write of index.json that finds room.
+func (s *Store) keepIndexReserve(n int64) {
+	want := (n + 4095) &^ 4095
+	path := filepath.Join(s.dir, indexReserve)
+	if fi, err := os.Lstat(path); err == nil && (!fi.Mode().IsRegular() || fi.Size() >= want) {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, want); err == nil {
+		return
+	}
+	// A file system without fallocate: zeros written are blocks allocated.
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	_, _ = f.WriteAt(make([]byte, want-fi.Size()), fi.Size())
 }
 
 func readFileCapped(path string, max int64) ([]byte, error) {

@@ -1,0 +1,113 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// smallFS mounts a tmpfs of the given options on a new temp dir, unmounted when the test ends.
+// The test is skipped where tmpfs cannot be mounted (not root).
+func smallFS(t *testing.T, opts string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := unix.Mount("strata-test", dir, "tmpfs", 0, opts); err != nil {
+		t.Skipf("mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmounting %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes a file in dir until its file system has no block left.
+func fillDisk(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	for len(buf) > 0 {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			buf = buf[:len(buf)/2]
+		}
+	}
+	f.Close()
+}
+
+// fillInodes creates empty files in dir until its file system has no inode left.
+func fillInodes(t *testing.T, dir string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		g, err := os.Create(filepath.Join(dir, fmt.Sprintf("fill-%d", i)))
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return
+		}
+		g.Close()
+	}
+}
+
+// TestUntagOnFullDisk: removing an image is how a full disk is freed, so an untag (rmi's first
+// step) must not be refused by the full disk it is to free. It failed "writing index.json:
+// write .index.json.tmp-…: no space left on device": index.json is replaced by a new file,
+// which needs room even when it is smaller. A tag, which grows index.json, still fails.
+func TestUntagOnFullDisk(t *testing.T) {
+	for _, what := range []string{"blocks", "inodes"} {
+		t.Run(what, func(t *testing.T) {
+			dir := smallFS(t, "size=2m,nr_inodes=400")
+			s := openStore(t, filepath.Join(dir, "store"))
+			desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 2,
+				Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}}
+			// A few KiB of index.json, so that its new version needs more than the one block a
+			// directory entry might still find.
+			for i := range 60 {
+				if err := s.Tag(fmt.Sprintf("example.com/some/long/repository/name/image:tag-%03d", i), desc); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if what == "blocks" {
+				fillDisk(t, dir)
+			} else {
+				fillInodes(t, dir)
+			}
+			err := s.Tag("example.com/new:1", desc)
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Tag on a full disk = %v, want ENOSPC", err)
+			}
+			if err := s.Untag("example.com/some/long/repository/name/image:tag-007"); err != nil {
+				t.Fatalf("Untag on a full disk = %v, want it to free the space", err)
+			}
+			refs, err := s.List()
+			if err != nil || len(refs) != 59 {
+				t.Fatalf("List after the untag = %d refs, %v; want 59", len(refs), err)
+			}
+			// Once space is freed, the next tag succeeds (and the reserve comes back).
+			matches, _ := filepath.Glob(filepath.Join(dir, "fill*"))
+			for _, m := range matches {
+				os.Remove(m)
+			}
+			if err := s.Tag("example.com/new:1", desc); err != nil {
+				t.Fatalf("Tag once space is freed = %v", err)
+			}
+			if err := s.Untag("example.com/some/long/repository/name/image:tag-008"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
