@@ -325,6 +325,9 @@ func prepareCommand(spec Spec, size unix.Winsize) (*command, error) {
 // exec drops to the command's user and capabilities, finds the executable as that user,
 // installs the seccomp filter and execs it. It returns only on error.
 func (c *command) exec(spec Spec) error {
+	if err := validateInitNproc(spec, c.user.UID); err != nil {
+		return err
+	}
 	// Before the capabilities go: a container given CAP_SYS_RESOURCE keeps it, but the
 	// limits are strata's to set (runc sets them in its init too).
 	if err := setUlimits(spec.Ulimits); err != nil {

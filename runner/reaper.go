@@ -23,3 +23,25 @@ func validateInitPids(s Spec) error {
 	}
 	return nil
 }
+
+// validateInitNproc refuses, in the init once the user is known, an nproc ulimit too small
+// for --init's reaper: RLIMIT_NPROC counts the threads of the command's user, and the
+// reaper runs as that user. Under minInitPidsLimit the Go runtime died with a dump of all
+// its goroutines when it could not make a thread (`run --init -u 1000 --ulimit nproc=4`),
+// where docker's tini forks the command. Root is not limited by RLIMIT_NPROC (strata uses
+// no user namespace), nor is a container without --init: the init execs the command.
+func validateInitNproc(s Spec, uid uint32) error {
+	if !s.Init || uid == 0 {
+		return nil
+	}
+	soft := int64(-1)
+	for _, u := range s.Ulimits { // the last one given is the one set
+		if u.Name == "nproc" {
+			soft = u.Soft
+		}
+	}
+	if soft >= 0 && soft < minInitPidsLimit {
+		return fmt.Errorf("--init needs --ulimit nproc of at least %d for a user other than root (the reaper's threads count toward it)", minInitPidsLimit)
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/strata-run/strata/internal/testutil"
+)
+
+// TestReaperNproc: --init with a user other than root and an nproc ulimit under what the
+// reaper's threads need is refused in one line (the Go runtime died with a dump of its
+// goroutines: "failed to create new OS thread"); root, which RLIMIT_NPROC does not limit,
+// runs at any, and so does a container without --init.
+func TestReaperNproc(t *testing.T) {
+	testutil.Requires(t, staticSelf)
+	for _, tt := range []struct {
+		name  string
+		user  string
+		init  bool
+		soft  int64
+		fails bool
+	}{
+		{"user at 1", "1000", true, 1, true},
+		{"user at 4", "1000:1000", true, 4, true},
+		{"user one under", "1000", true, minInitPidsLimit - 1, true},
+		{"root at 1", "0", true, 1, false},
+		{"user without --init", "1000", false, 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := testSpec(t, "true")
+			spec.Init = tt.init
+			spec.User = tt.user
+			spec.Ulimits = []Ulimit{{Name: "nproc", Soft: 100, Hard: 100}, {Name: "nproc", Soft: tt.soft, Hard: 100}}
+			code, _, stderr, err := runOut(t, spec)
+			if !tt.fails {
+				if err != nil || code != 0 {
+					t.Errorf("Run = %d, %v, stderr %q; want 0", code, err, stderr)
+				}
+				return
+			}
+			want := "--init needs --ulimit nproc of at least"
+			if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), want) || stderr != "" {
+				t.Errorf("Run = %d, %v, stderr %q; want %d and %q", code, err, stderr, ExitOwnError, want)
+			}
+		})
+	}
+}
