@@ -45,3 +45,31 @@ func validateInitNproc(s Spec, uid uint32) error {
 	}
 	return nil
 }
+
+// minInitData is the smallest --ulimit data (its soft limit, which the kernel enforces) a
+// container with --init can run in. RLIMIT_DATA bounds a process's private writable
+// mappings, and the reaper is a Go program: its runtime maps tens of MB before main runs (on
+// amd64 the heap arena index alone is 32 MiB), and GC is off. Measured with strata-init on Go
+// 1.26: at 64 MiB the runtime died at start with "out of memory allocating heap arena map"
+// and a dump of its goroutines, at 16 MiB it died of SIGSEGV without a word (the container
+// "exited 139" and its command never ran), from 80 MiB it started every time. Twice that
+// leaves the heap room. docker's --init (tini) runs at much less.
+const minInitData = 128 << 20
+
+// validateInitData refuses, before anything is created, a --ulimit data too small for
+// --init's reaper. Root is bound by it too; a container without --init is not concerned.
+func validateInitData(s Spec) error {
+	if !s.Init {
+		return nil
+	}
+	soft := int64(-1)
+	for _, u := range s.Ulimits { // the last one given is the one set
+		if u.Name == "data" {
+			soft = u.Soft
+		}
+	}
+	if soft >= 0 && soft < minInitData {
+		return fmt.Errorf("--init needs --ulimit data of at least %d (%d MiB): the reaper's runtime maps that much", minInitData, minInitData>>20)
+	}
+	return nil
+}

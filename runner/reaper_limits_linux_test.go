@@ -45,3 +45,41 @@ func TestReaperNproc(t *testing.T) {
 		})
 	}
 }
+
+// TestReaperData: --init with a --ulimit data under what the reaper's Go runtime maps is
+// refused in one line before anything starts (the runtime died at start: with a dump of its
+// goroutines at 64 MiB, of SIGSEGV and without a word at 16 MiB, the command never run); at
+// the smallest allowed the command runs, and without --init a small limit is the command's.
+func TestReaperData(t *testing.T) {
+	testutil.Requires(t, staticSelf)
+	for _, tt := range []struct {
+		name  string
+		init  bool
+		soft  int64
+		fails bool
+	}{
+		{"16 MiB", true, 16 << 20, true},
+		{"64 MiB", true, 64 << 20, true},
+		{"one under", true, minInitData - 1, true},
+		{"the smallest", true, minInitData, false},
+		{"unlimited", true, -1, false},
+		{"without --init", false, 16 << 20, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := testSpec(t, "sh", "-c", "echo ok")
+			spec.Init = tt.init
+			spec.Ulimits = []Ulimit{{Name: "data", Soft: 1 << 30, Hard: -1}, {Name: "data", Soft: tt.soft, Hard: -1}}
+			code, out, stderr, err := runOut(t, spec)
+			if !tt.fails {
+				if err != nil || code != 0 || out != "ok\n" {
+					t.Errorf("Run = %d, %v, %q, stderr %q; want 0 and ok", code, err, out, stderr)
+				}
+				return
+			}
+			want := "--init needs --ulimit data of at least"
+			if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), want) || stderr != "" {
+				t.Errorf("Run = %d, %v, stderr %q; want %d and %q", code, err, stderr, ExitOwnError, want)
+			}
+		})
+	}
+}
