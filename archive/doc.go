@@ -25,12 +25,15 @@
 // the refs tagged last, under cache.Store.Hold so Prune cannot collect the blobs in between. A
 // bad archive therefore fails with one error and leaves neither blob nor ref. Entry names that
 // leave the archive (absolute, with "..", longer than PATH_MAX, or with control characters),
-// links to anything but an earlier entry of the archive, devices, sparse entries and
+// links to anything but a file of the archive (a hard link to an earlier one; a symlink, as
+// old docker archives hold, to one before or after it), devices, sparse entries and
 // oversized JSON are refused; what a tar stream stages is bounded (LoadOptions.MaxSize, and
 // a free-space reserve), as are the bytes of its headers and names, so a gzip bomb stops
 // early. Before the first blob is stored, the store's disk must have room for them all (a
 // staged copy is removed as soon as its blob is stored, so staged blobs need room for the
 // largest of them only). A layout directory is read in place: its files are opened beneath it (os.Root)
 // and checked again when opened, so a file swapped for a FIFO or a symlink after the plan
-// was made is refused, not read.
+// was made is refused, not read; a symlink the directory holds (tar xf of an old docker
+// archive keeps its layer.tar links) is followed only by a relative target to a regular file
+// inside it.
 package archive

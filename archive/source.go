@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -51,6 +52,8 @@ type stagedSource struct {
 	// sameFS: the staging directory is on the store's filesystem, so removing a staged
 	// copy gives back the room its blob takes in the store.
 	sameFS bool
+	// dangling are the symlinks that lead to no file of the archive, with their targets.
+	dangling map[string]string
 }
 
 // lookup cleans name as entry names were cleaned: a manifest.json naming "./<id>/layer.tar"
@@ -63,6 +66,9 @@ func (s *stagedSource) lookup(name string) (*entry, error) {
 	if e, ok := s.byName[clean]; ok {
 		return e, nil
 	}
+	if target, ok := s.dangling[clean]; ok {
+		return nil, fmt.Errorf("%w: %s links to %s, which is not a file of the archive", ErrUnsafeEntry, clean, quoted(target))
+	}
 	return nil, fmt.Errorf("%s: %w", name, errMissing)
 }
 
@@ -70,9 +76,10 @@ func (s *stagedSource) lookup(name string) (*entry, error) {
 type dirSource struct {
 	dir  string
 	root *os.Root
-	// found keeps each entry looked up, and with it the digest hash computes: a
-	// manifest.json may list one layer.tar thousands of times, and each would be read whole
-	// again. open still checks the file each time.
+	// found keeps each entry looked up, by the name of the file it is (a symlink's
+	// target), and with it the digest hash computes: a manifest.json may list one
+	// layer.tar thousands of times, or under thousands of links, and each would be read
+	// whole again. open still checks the file each time.
 	found map[string]*entry
 }
 
@@ -81,31 +88,85 @@ func (s *dirSource) lookup(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e, ok := s.found[clean]; ok {
-		return e, nil
-	}
-	e, err := s.lookupOnce(name, clean)
+	target, err := s.resolve(name, clean)
 	if err != nil {
 		return nil, err
 	}
-	if s.found == nil {
-		s.found = map[string]*entry{}
+	e, ok := s.found[target]
+	if !ok {
+		if e, err = s.lookupOnce(name, target); err != nil {
+			return nil, err
+		}
+		if s.found == nil {
+			s.found = map[string]*entry{}
+		}
+		s.found[target] = e
 	}
-	s.found[clean] = e
+	if h, ok := blobDigest(clean); ok && h != e.digest {
+		// A blob name claims its digest, whatever file it leads to; WriteBlob checks it.
+		alias := *e
+		alias.digest = h
+		return &alias, nil
+	}
 	return e, nil
 }
 
-// lookupOnce is lookup of a name not looked up before.
-func (s *dirSource) lookupOnce(name, clean string) (*entry, error) {
-	p, err := securejoin.SecureJoin(s.dir, clean)
+// resolve returns the name of the file clean leads to inside the directory: clean itself,
+// or the target of the symlink it is, followed through other symlinks. docker save before
+// version 25 writes a layer.tar shared by two layer directories once, and the other as a
+// symlink to it ("../<id>/layer.tar"), which tar xf keeps. A link is followed only to a
+// relative target inside the directory, as a tar stream's links are; one to an absolute
+// path or out of the directory is refused, never followed. The directories on the way
+// must not be symlinks (checked in lookupOnce).
+func (s *dirSource) resolve(name, clean string) (string, error) {
+	cur := clean
+	for hop := 0; ; hop++ {
+		if err := s.plainDirs(name, cur); err != nil {
+			return "", err
+		}
+		fi, err := s.root.Lstat(cur)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return cur, nil // lookupOnce says what is wrong with it
+		}
+		if hop == maxLinkHops {
+			return "", fmt.Errorf("%w: %s: more than %d symlinks in a row", ErrUnsafeEntry, name, maxLinkHops)
+		}
+		link, err := s.root.Readlink(cur)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		next := link
+		if !path.IsAbs(link) {
+			next = path.Join(path.Dir(cur), link)
+		}
+		if next, err = cleanName(next); err != nil {
+			return "", fmt.Errorf("%w: %s links to %s, outside the directory", ErrUnsafeEntry, name, quoted(link))
+		}
+		cur = next
+	}
+}
+
+// plainDirs refuses a name whose directories, inside the layout, are not all directories:
+// SecureJoin resolves symlinks inside dir, and a layout has none on the way to a file, so
+// one that changed the path is refused rather than followed.
+func (s *dirSource) plainDirs(name, clean string) error {
+	parent := path.Dir(clean)
+	p, err := securejoin.SecureJoin(s.dir, parent)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	// SecureJoin resolves symlinks inside dir; a layout has none, so one that changed the
-	// path is refused rather than followed.
-	if p != filepath.Join(s.dir, clean) {
-		return nil, fmt.Errorf("%w: %s goes through a symlink", ErrUnsafeEntry, name)
+	if p != filepath.Join(s.dir, parent) {
+		return fmt.Errorf("%w: %s goes through a symlink", ErrUnsafeEntry, name)
 	}
+	return nil
+}
+
+// lookupOnce is lookup of the file named clean, not looked up before.
+func (s *dirSource) lookupOnce(name, clean string) (*entry, error) {
+	if err := s.plainDirs(name, clean); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(s.dir, clean)
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", name, errMissing)

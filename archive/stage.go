@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,6 +68,12 @@ type stager struct {
 	interval int64
 	// nameBytes counts the bytes of the names in src, against maxNameBytes.
 	nameBytes int
+	// links are the symlinks to entries not read yet, by name: their targets, cleaned.
+	// docker save before version 25 links a layer.tar shared by two of its layer
+	// directories to the first one written, and tars the directories in the order of their
+	// names, so the link comes before its target as often as not. They are resolved once the
+	// whole stream is read (resolveLinks).
+	links map[string]string
 }
 
 // keep adds e to the entries found by name, within maxNameBytes.
@@ -109,6 +116,9 @@ func stage(ctx context.Context, store *cache.Store, r io.Reader, dir string, max
 			if n == 0 {
 				return nil, errors.New("reading archive: empty, not a tar archive")
 			}
+			if err := st.resolveLinks(); err != nil {
+				return nil, fmt.Errorf("reading archive: %w", err)
+			}
 			return &st.src, nil
 		}
 		if err != nil {
@@ -145,7 +155,7 @@ func (st *stager) add(ctx context.Context, hdr *tar.Header, r io.Reader) error {
 		if sparse(hdr) {
 			return fmt.Errorf("%w: %s is a sparse file of %d bytes", ErrUnsafeEntry, name, hdr.Size)
 		}
-		if _, dup := st.src.byName[name]; dup {
+		if st.taken(name) {
 			return fmt.Errorf("%w: %s appears twice", ErrUnsafeEntry, name)
 		}
 		e, err := st.file(ctx, name, hdr.Size, r)
@@ -194,19 +204,89 @@ func (st *stager) link(name string, hdr *tar.Header) error {
 		}
 		return fmt.Errorf("%w: %s links to %q", ErrUnsafeEntry, name, hdr.Linkname)
 	}
-	e, ok := st.src.byName[clean]
-	if !ok {
-		return fmt.Errorf("%w: %s links to %q, which is not an earlier file of the archive", ErrUnsafeEntry, name, hdr.Linkname)
-	}
-	if _, dup := st.src.byName[name]; dup {
+	if st.taken(name) {
 		return fmt.Errorf("%w: %s appears twice", ErrUnsafeEntry, name)
 	}
-	if h, ok := blobDigest(name); ok && h != e.digest {
-		return fmt.Errorf("%s: %w: links to content with digest %s", name, cache.ErrDigestMismatch, short(e.digest))
+	e, ok := st.src.byName[clean]
+	if !ok {
+		if hdr.Typeflag == tar.TypeLink {
+			// A hard link names an earlier entry, or tar itself cannot extract it.
+			return fmt.Errorf("%w: %s links to %q, which is not an earlier file of the archive", ErrUnsafeEntry, name, hdr.Linkname)
+		}
+		// A symlink may come before its target: resolved at the end of the stream.
+		if st.nameBytes += len(name) + len(clean); st.nameBytes > maxNameBytes {
+			return fmt.Errorf("the names of its entries take more than %d MiB", maxNameBytes>>20)
+		}
+		if st.links == nil {
+			st.links = map[string]string{}
+		}
+		st.links[name] = clean
+		return nil
+	}
+	if err := linkedBlob(name, clean, e); err != nil {
+		return err
 	}
 	alias := *e
 	alias.name = name
 	return st.keep(name, &alias)
+}
+
+// linkedBlob refuses a link named as a blob that leads to other content than that blob's.
+func linkedBlob(name, target string, e *entry) error {
+	if h, ok := blobDigest(name); ok && h != e.digest {
+		return fmt.Errorf("%s: %w: links to %s, content with digest %s", name, cache.ErrDigestMismatch, quoted(target), short(e.digest))
+	}
+	return nil
+}
+
+// taken reports whether an entry of the archive already has name.
+func (st *stager) taken(name string) bool {
+	_, file := st.src.byName[name]
+	_, link := st.links[name]
+	return file || link
+}
+
+// maxLinkHops bounds a chain of symlinks, as the kernel bounds one (ELOOP).
+const maxLinkHops = 40
+
+// resolveLinks makes each symlink to a later entry another name for the file it leads to,
+// through other symlinks if need be. One that leads to no file of the archive (nothing of
+// that name, a directory, a loop) is left out, as a dangling link: an image that names it
+// fails as it would for a missing entry, with the link's target said.
+func (st *stager) resolveLinks() error {
+	names := make([]string, 0, len(st.links))
+	for name := range st.links {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the same archive fails with the same error
+	for _, name := range names {
+		target := st.links[name]
+		for hop := 0; hop < maxLinkHops; hop++ {
+			if e, ok := st.src.byName[target]; ok {
+				if err := linkedBlob(name, target, e); err != nil {
+					return err
+				}
+				// Kept under name without counting it again (link counted it).
+				alias := *e
+				alias.name = name
+				st.src.byName[name] = &alias
+				break
+			}
+			next, ok := st.links[target]
+			if !ok {
+				break
+			}
+			target = next
+		}
+		if _, ok := st.src.byName[name]; !ok {
+			if st.src.dangling == nil {
+				st.src.dangling = map[string]string{}
+			}
+			st.src.dangling[name] = st.links[name]
+		}
+	}
+	st.links = nil
+	return nil
 }
 
 // file stages one regular entry.
