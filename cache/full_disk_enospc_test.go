@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -109,5 +110,40 @@ func TestUntagOnFullDisk(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestOpenReadOnlyWithoutIngest: a store on a read-only file system that lacks the ingest
+// directory (an OCI layout that another tool wrote, or a copy that kept no empty directories)
+// is still read: images and inspect worked only where Open could create the directory, and
+// failed "opening store: mkdir …/ingest: read-only file system". A write says the file system
+// is read-only, not that a lock file's directory is missing.
+func TestOpenReadOnlyWithoutIngest(t *testing.T) {
+	dir := smallFS(t, "size=2m")
+	root := filepath.Join(dir, "store")
+	s := openStore(t, root)
+	desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 2,
+		Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}}
+	if err := s.Tag("example.com/ro:1", desc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(root, "ingest")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Skipf("remounting read-only: %v", err)
+	}
+	ro, err := Open(root)
+	if err != nil {
+		t.Fatalf("Open of a read-only store without ingest/ = %v", err)
+	}
+	refs, err := ro.List()
+	if err != nil || len(refs) != 1 {
+		t.Fatalf("List = %v, %v; want the one ref", refs, err)
+	}
+	err = ro.WriteBlob(context.Background(), v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256",
+		Hex: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}, Size: 3}, strings.NewReader("foo"))
+	if !errors.Is(err, syscall.EROFS) {
+		t.Errorf("WriteBlob on the read-only store = %v, want EROFS", err)
 	}
 }

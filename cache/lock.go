@@ -31,6 +31,9 @@ type blobLock struct {
 // lockBlob takes the ingest lock for hex, waiting until ctx is done.
 func (s *Store) lockBlob(ctx context.Context, hex string) (*blobLock, error) {
 	path := filepath.Join(s.dir, ingestDir, hex+".lock")
+	if s.noIngest != nil {
+		return nil, fmt.Errorf("locking %s: %w", path, s.noIngest)
+	}
 	for {
 		l, ok, err := tryLockBlob(path)
 		if err != nil {

@@ -218,6 +218,9 @@ func (s *Store) pruneBlobs(ctx context.Context, keep map[v1.Hash]bool, dryRun bo
 func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (freed int64, err error) {
 	dir := filepath.Join(s.dir, ingestDir)
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) && s.noIngest != nil {
+		return 0, nil // nothing was ever downloaded here
+	}
 	if err != nil {
 		return 0, err
 	}

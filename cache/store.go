@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/strata-run/strata/internal/jsonvalues"
@@ -61,6 +62,10 @@ type Store struct {
 	// minFree is the free space downloads leave on the store's disk; 0 means MinFree of
 	// the filesystem's size. Tests raise it to see the limit work.
 	minFree int64
+	// noIngest is why ingest/ could not be made at Open: the store is on a read-only file
+	// system, or its directory is not writable. It is read as any other; writes, which all
+	// lock in ingest/, fail with it.
+	noIngest error
 }
 
 // Open opens the store at dir, creating the layout if it is missing. Creation is atomic: files
@@ -79,7 +84,12 @@ func Open(dir string) (*Store, error) {
 
 func (s *Store) init() error {
 	for _, d := range []string{filepath.Join(s.dir, blobsDir, "sha256"), filepath.Join(s.dir, ingestDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o755); readOnly(err) {
+			// A layout that another tool wrote (or a copy that kept no empty directory),
+			// mounted read-only or not ours to write: still read, as images and inspect
+			// do. A missing blobs directory holds no blob.
+			s.noIngest = err
+		} else if err != nil {
 			return err
 		}
 	}
@@ -104,6 +114,11 @@ func (s *Store) init() error {
 		return fmt.Errorf("%w: %w", ErrInvalidLayout, err)
 	}
 	return nil
+}
+
+// readOnly reports whether err, of making a directory, says that nothing can be written there.
+func readOnly(err error) bool {
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 }
 
 // createLayout makes an empty index.json and then oci-layout, each unless there is one. Their
