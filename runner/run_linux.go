@@ -217,6 +217,10 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		if err != nil {
 			_ = p.cmd.Process.Kill()
 			_ = p.wait()
+			if initOOMKilled(cg) {
+				// What its death left us (an EOF, a reset, a broken pipe) says nothing.
+				err = withCode(ExitOwnError, errInitOOMKilled)
+			}
 		}
 	}()
 	// A setup that hangs (a mount on a dead NFS server) must not outlive ctx.
@@ -289,6 +293,22 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 			return nil, &ExitCodeError{Code: ExitOwnError, Err: &remoteError{"init: " + r.Error, remoteSentinels[r.Kind]}}
 		}
 	}
+}
+
+// errInitOOMKilled is the error of an init the OOM killer ended before it exec'd the command,
+// as runc says it ("container init was OOM-killed (memory limit too low?)"): a --memory of a
+// few MB, or an image whose environment or command is megabytes, which the init decodes and
+// holds while it sets up.
+var errInitOOMKilled = errors.New("init: killed by the OOM killer while setting up the container: the memory limit is too low")
+
+// initOOMKilled says whether the OOM killer has killed a process of cg, which holds only the
+// init until it has exec'd the command.
+func initOOMKilled(cg *cgroups.Cgroup) bool {
+	if cg == nil {
+		return false
+	}
+	oom, err := cg.OOMKilled()
+	return err == nil && oom
 }
 
 // spawnInit clones the init, shaped as shape, inside cg and attached to stdio. It waits on
