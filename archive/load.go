@@ -364,7 +364,7 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading zstd archive: %w", err)
 		}
-		return zr, zr.Close, nil
+		return zstdReader{zr}, zr.Close, nil
 	case isXz(head):
 		// Go's xz decoder allocates whatever dictionary a block header asks for (up to 4 GiB
 		// from one byte), and a chunk that declares more packed bytes than it uses hides the
@@ -374,6 +374,20 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 		return bzip2.NewReader(br), func() {}, nil
 	}
 	return br, func() {}, nil
+}
+
+// zstdReader says what to do with an archive whose zstd window is more than zstdMaxWindow:
+// `docker save | zstd --long=31` (any --long over 27 on a stream, whose size zstd cannot
+// shrink the window to) failed with just "window size exceeded", and `zstd -d` of it fails
+// too unless given the same --long.
+type zstdReader struct{ r io.Reader }
+
+func (z zstdReader) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		err = fmt.Errorf("zstd archive: %w: its window is more than the %d MiB allowed (zstd --long=28 or more): decompress it first (zstd -d --long=31), or compress it with at most --long=27", err, zstdMaxWindow>>20)
+	}
+	return n, err
 }
 
 // cancelReader is the archive's stream, each Read run in a goroutine so that it returns
