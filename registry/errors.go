@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -99,6 +100,16 @@ func classify(err error, o op, what, repo, host string) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		return classifyStatus(te, o, what, repo, host)
+	}
+	if hungUp(err) {
+		// Before connMessage: a request cut off while its body was sent is a *net.OpError
+		// ("write tcp A->B: use of closed network connection"), one whose answer never came
+		// a bare "EOF". Neither said what happened.
+		by := "registry " + host
+		if at := failedHost(err); at != "" && !isRegistryHost(at, host) {
+			by = oneLine(at) + ", where registry " + host + " sent strata,"
+		}
+		return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: %s closed the connection without a complete answer", o.ing(), repo, by)}
 	}
 	if msg := connMessage(err); msg != "" {
 		if at := failedHost(err); at != "" && !isRegistryHost(at, host) {
@@ -400,6 +411,13 @@ func diagnostics(te *transport.Error) string {
 		parts = append(parts, d.String())
 	}
 	return oneLine(strings.Join(parts, "; "))
+}
+
+// hungUp reports whether err is the registry's closing the connection, or resetting it, before
+// its answer came (not a failure to connect, which connMessage words).
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
 // connMessage words a failure to reach the registry, or returns "" if err is not one.
