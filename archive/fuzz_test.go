@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"testing"
@@ -20,6 +21,14 @@ func FuzzLoad(f *testing.F) {
 	f.Add(save(f, src, DockerArchive, ref))
 	f.Add(save(f, src, OCIArchive, ref))
 	f.Add(writeTar(f, []tarEntry{file("manifest.json", []byte(`[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l/layer.tar"]}]`)), file("c.json", []byte(`{"rootfs":{"diff_ids":[]}}`))}))
+	// Links, one before its target and one through another: old docker archives hold them.
+	f.Add(writeTar(f, []tarEntry{
+		{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "a/layer.tar", Linkname: "../b/layer.tar"}},
+		{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "b/layer.tar", Linkname: "../c/layer.tar"}},
+		file("c/layer.tar", make([]byte, 1024)),
+		file("manifest.json", []byte(`[{"Config":"c.json","RepoTags":["x:1"],"Layers":["a/layer.tar","b/layer.tar"]}]`)),
+		file("c.json", []byte(`{"rootfs":{"diff_ids":["sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef","sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"]}}`)),
+	}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := newStore(t)
 		if _, err := Load(context.Background(), s, bytes.NewReader(data), LoadOptions{}); err != nil {
