@@ -105,6 +105,15 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 			p.cmd.WaitDelay = time.Second
 		}
 	}
+	// Whether the container's cgroup has seen an OOM kill yet: one after is the helper's,
+	// which runs in it (below, diedOf).
+	oomBefore := cgroupOOMKilled(cg)
+	diedOf := func(err error) error {
+		if !oomBefore && cgroupOOMKilled(cg) {
+			return errHelperOOMKilled
+		}
+		return err
+	}
 	err = p.cmd.Start()
 	childSock.Close()
 	release()
@@ -129,7 +138,7 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	giveUp := giveUpOnSignal(p.cmd.Process)
 	if err := json.NewEncoder(parentSock).Encode(req); err != nil {
 		giveUp.answered()
-		return ExitOwnError, fmt.Errorf("sending request to helper: %w", err)
+		return ExitOwnError, diedOf(fmt.Errorf("sending request to helper: %w", err))
 	}
 	a, master, err := readAnswer(parentSock)
 	if sig := giveUp.answered(); sig != nil {
@@ -147,7 +156,7 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	case ctx.Err() != nil:
 		return ExitOwnError, ctx.Err()
 	case err != nil:
-		return ExitOwnError, err
+		return ExitOwnError, diedOf(err)
 	case a.Error != "":
 		code := a.Code
 		if code != ExitNotFound && code != ExitCannotInvoke {
@@ -181,6 +190,12 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	}
 	return code, nil
 }
+
+// errHelperOOMKilled is the error of a helper the OOM killer ended before it answered: it runs
+// in the container's cgroup, and a container at its memory limit (or an -e of megabytes,
+// which the helper decodes) left it no room. Its death said only "helper exited without an
+// answer", or a reset or a broken pipe.
+var errHelperOOMKilled = errors.New("helper killed by the OOM killer before the command started: the container is at its memory limit")
 
 // joinStartedHook, when not nil, is told the helper's pid once it is started (tests).
 var joinStartedHook func(pid int)

@@ -217,7 +217,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		if err != nil {
 			_ = p.cmd.Process.Kill()
 			_ = p.wait()
-			if initOOMKilled(cg) {
+			if cgroupOOMKilled(cg) {
 				// What its death left us (an EOF, a reset, a broken pipe) says nothing.
 				err = withCode(ExitOwnError, errInitOOMKilled)
 			}
@@ -301,9 +301,9 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 // holds while it sets up.
 var errInitOOMKilled = errors.New("init: killed by the OOM killer while setting up the container: the memory limit is too low")
 
-// initOOMKilled says whether the OOM killer has killed a process of cg, which holds only the
-// init until it has exec'd the command.
-func initOOMKilled(cg *cgroups.Cgroup) bool {
+// cgroupOOMKilled says whether the OOM killer has killed a process of cg (nil: none), which
+// holds only the init until it has exec'd the command.
+func cgroupOOMKilled(cg *cgroups.Cgroup) bool {
 	if cg == nil {
 		return false
 	}
