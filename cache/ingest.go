@@ -191,7 +191,8 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 }
 
 // fetchOnce makes one request starting at off and copies what it returns, up to the blob's
-// size, into w. A stream that ends early is io.ErrUnexpectedEOF, which ingest resumes.
+// size, into w. A stream that ends early is errCutShort (io.ErrUnexpectedEOF), which ingest
+// resumes.
 func (s *Store) fetchOnce(ctx context.Context, in ingest, w *blobWriter, off int64) (int64, error) {
 	rc, err := in.fetch(ctx, in.desc.Digest, off)
 	if err != nil {
@@ -223,9 +224,13 @@ func (s *Store) fetchOnce(ctx context.Context, in ingest, w *blobWriter, off int
 		}
 		if rerr == io.EOF {
 			if n < want {
-				return n, io.ErrUnexpectedEOF
+				return n, errCutShort
 			}
 			break
+		}
+		if errors.Is(rerr, io.ErrUnexpectedEOF) {
+			// net/http's for a body shorter than its Content-Length.
+			return n, errCutShort
 		}
 		if rerr != nil {
 			return n, rerr
@@ -239,6 +244,18 @@ func (s *Store) fetchOnce(ctx context.Context, in ingest, w *blobWriter, off int
 	}
 	return n, nil
 }
+
+// cutShortError is a response that ended before the blob did: the registry closed the
+// connection. It is io.ErrUnexpectedEOF, which ingest resumes, in words that say what happened
+// (Go's "unexpected EOF" named neither the registry nor what it did).
+type cutShortError struct{}
+
+func (cutShortError) Error() string {
+	return "the registry closed the connection before the blob's end"
+}
+func (cutShortError) Unwrap() error { return io.ErrUnexpectedEOF }
+
+var errCutShort error = cutShortError{}
 
 // timedOut reports whether err is a timeout (a net.Error's, or a registry's stall).
 func timedOut(err error) bool {
