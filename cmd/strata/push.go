@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -97,7 +98,10 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 		pushed := desc
 		pushed.Annotations = map[string]string{rootDigestAnnotation: desc.Digest.String()}
 		if err := store.Tag(stored, pushed); err != nil {
-			return err
+			// The registry has the image: the push succeeded. A store on a full disk, or
+			// read-only, cannot write the mark, which only spares the next pull a request;
+			// failing the push for it made scripts push again what was there.
+			fmt.Fprintln(os.Stderr, "strata: warning: "+oneLine("pushed, but the store could not record it (the next pull asks the registry again): "+err.Error()))
 		}
 	}
 	if quiet {
