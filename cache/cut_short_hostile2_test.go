@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -54,5 +57,67 @@ func TestCutShortWorded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBlobShorterThanItsSize: a manifest that gives a layer more bytes than the blob has (a
+// registry's lie, or a tool's bug) made the pull resume past the blob's end: the registry
+// answered that Range with an error ("blob … not found" from some, 416 from others), the
+// partial was kept, and every later pull failed the same way, naming the wrong cause. A blob
+// that ends early with every byte hashing to its digest is whole: refused as a size mismatch
+// that says both sizes, with nothing kept.
+func TestBlobShorterThanItsSize(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 32, 1, 64<<10)...)
+	layer := layerDescs(t, img)[0]
+	reg := newFakeRegistry(t, img)
+	blob := reg.blobs[layer.Digest]
+	var calls atomic.Int64
+	fetch := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+		if calls.Add(1) > 1 {
+			return nil, errors.New("blob not found") // what a registry says of a Range past the end
+		}
+		return io.NopCloser(bytes.NewReader(blob[off:])), nil
+	}
+	lying := layer
+	lying.Size += 1000
+	s := openStore(t, t.TempDir())
+	_, err := s.ingest(context.Background(), ingest{desc: lying, fetch: fetch, retries: 3, event: func(EventKind, int64, error) {}})
+	t.Log(err)
+	if !errors.Is(err, ErrSizeMismatch) || !strings.Contains(err.Error(), fmt.Sprint(len(blob))) || !strings.Contains(err.Error(), fmt.Sprint(lying.Size)) {
+		t.Errorf("ingest = %v, want a size mismatch naming %d and %d bytes", err, len(blob), lying.Size)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("fetched %d times, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "ingest", layer.Digest.Hex+".partial")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("partial kept after the mismatch: %v", err)
+	}
+}
+
+// TestWholePartialShorterThanItsSize: a partial that an earlier pull kept holding the whole of
+// a blob that the manifest gives more bytes is refused as the size mismatch, and removed,
+// before any request: every pull of the image failed on the registry's answer to the Range
+// past the blob's end.
+func TestWholePartialShorterThanItsSize(t *testing.T) {
+	img := imageOf(t, seededLayers(t, 33, 1, 64<<10)...)
+	layer := layerDescs(t, img)[0]
+	reg := newFakeRegistry(t, img)
+	blob := reg.blobs[layer.Digest]
+	s := openStore(t, t.TempDir())
+	partial := filepath.Join(s.Dir(), "ingest", layer.Digest.Hex+".partial")
+	if err := os.WriteFile(partial, blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lying := layer
+	lying.Size += 1000
+	fetch := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+		return nil, errors.New("blob not found")
+	}
+	_, err := s.ingest(context.Background(), ingest{desc: lying, fetch: fetch, retries: 3, event: func(EventKind, int64, error) {}})
+	if !errors.Is(err, ErrSizeMismatch) {
+		t.Errorf("ingest = %v, want a size mismatch", err)
+	}
+	if _, err := os.Stat(partial); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("partial kept after the mismatch: %v", err)
 	}
 }

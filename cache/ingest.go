@@ -116,6 +116,21 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		return res, err
 	}
 
+	// whole reports whether the bytes so far hash to the digest: the blob is all here, and
+	// shorter than the manifest says. Resuming past its end got the registry's error for that
+	// Range ("blob unknown", 416), kept the partial, and failed every later pull the same way,
+	// naming the wrong cause; it is refused as the size mismatch it is.
+	whole := func() bool { return off < in.desc.Size && hex.EncodeToString(w.h.Sum(nil)) == d.Hex }
+	shorter := func() error {
+		return &sizeError{fmt.Errorf("%w: the blob is %d bytes, the manifest gives %d", ErrSizeMismatch, off, in.desc.Size)}
+	}
+	if off > 0 && whole() {
+		// A partial kept by a strata that resumed past the end.
+		cerr := f.Close()
+		f = nil
+		return res, errors.Join(shorter(), cerr, removeIfExists(partial))
+	}
+
 	maxAttempts := in.maxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = maxFetchAttempts
@@ -131,6 +146,9 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		var te *teeError
 		var de *diskError
 		var se *sizeError
+		if errors.Is(err, io.ErrUnexpectedEOF) && whole() {
+			err = shorter()
+		}
 		if errors.As(err, &se) {
 			cerr := f.Close()
 			f = nil
