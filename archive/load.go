@@ -255,7 +255,7 @@ func (p *plan) checkRoom() error {
 			continue
 		}
 		if b.desc.Size > room-need {
-			return errNoRoom(p.store)
+			return errNoRoom(p.store, need+b.desc.Size, true)
 		}
 		if p.frees(b) {
 			largest = max(largest, b.desc.Size)
@@ -264,7 +264,7 @@ func (p *plan) checkRoom() error {
 		need += b.desc.Size
 	}
 	if largest > room-need {
-		return errNoRoom(p.store)
+		return errNoRoom(p.store, need+largest, false)
 	}
 	return nil
 }
@@ -286,7 +286,7 @@ func sameFS(a, b string) bool {
 // before it is hashed: reading a sparse file of a terabyte takes the better part of an hour.
 func (p *plan) fits(e *entry) error {
 	if room, ok := storeRoom(p.store); ok && e.digest.Hex == "" && e.size > room {
-		return fmt.Errorf("%s: %w", e.name, errNoRoom(p.store))
+		return fmt.Errorf("%s: %w", e.name, errNoRoom(p.store, e.size, false))
 	}
 	return nil
 }
@@ -301,18 +301,33 @@ func storeRoom(s *cache.Store) (room int64, ok bool) {
 	return int64(fs.Bavail)*fs.Bsize - freespace.OfBlocks(fs.Blocks, fs.Bsize), true
 }
 
-func errNoRoom(s *cache.Store) error {
+// errNoRoom says that storing need bytes (at least need, when more is counted only past it)
+// does not fit the store's disk, with what it has free: "would leave less than 0.0 MiB free"
+// alone, on a small disk, left the user to work out how much was missing.
+func errNoRoom(s *cache.Store, need int64, atLeast bool) error {
 	floor := freespace.Default
+	var free int64 = -1
 	var fs unix.Statfs_t
 	if unix.Statfs(s.Dir(), &fs) == nil {
 		floor = freespace.OfBlocks(fs.Blocks, fs.Bsize)
+		free = int64(fs.Bavail) * fs.Bsize
 	}
-	return fmt.Errorf("%w: storing its blobs would leave less than %s free in %s", ErrTooLarge, mib(floor), s.Dir())
+	some := ""
+	if atLeast {
+		some = "at least "
+	}
+	if free < 0 {
+		return fmt.Errorf("%w: its blobs need %s%s in %s, and it must keep %s free", ErrTooLarge, some, mib(need), s.Dir(), mib(floor))
+	}
+	return fmt.Errorf("%w: its blobs need %s%s in %s, which has %s free and must keep %s of it free", ErrTooLarge, some, mib(need), s.Dir(), mib(free), mib(floor))
 }
 
-// mib is n bytes in MiB, with one decimal below 10 MiB.
+// mib is n bytes in MiB, with one decimal below 10 MiB, or in KiB below 1 MiB.
 func mib(n int64) string {
-	if n < 10<<20 {
+	switch {
+	case n < 1<<20:
+		return fmt.Sprintf("%d KiB", (n+1023)>>10)
+	case n < 10<<20:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%d MiB", n>>20)

@@ -564,7 +564,7 @@ func TestLoadDirSparseDocker(t *testing.T) {
 		want            string
 	}{
 		{"config of 64 GiB", 64 << 30, 1024, "allowed"},
-		{"layer larger than the disk", 0, beyond, "less than"},
+		{"layer larger than the disk", 0, beyond, "free"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
