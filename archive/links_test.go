@@ -243,3 +243,53 @@ func TestLoadLinksHostile(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadDirHardLinkedLayer: an unpacked archive whose manifest.json names one layer.tar of
+// 32 MiB under a thousand hard links is hashed once: each name was read whole again, 32 GB
+// of hashing for a directory of 32 MiB (the same amplification TestLoadDirRepeatedLayer
+// covers for one name listed a thousand times, and the links test for symlinks).
+func TestLoadDirHardLinkedLayer(t *testing.T) {
+	big := bytes.Repeat([]byte("strata"), (32<<20)/6)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "l.tar"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	names, ids := make([]string, n), make([]v1.Hash, n)
+	id := sha256Hash(big)
+	for i := range n {
+		names[i] = fmt.Sprintf("l/%d/layer.tar", i)
+		ids[i] = id
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(names[i])), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(filepath.Join(dir, "l.tar"), filepath.Join(dir, names[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := mustJSON(t, v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: ids}})
+	if err := os.WriteFile(filepath.Join(dir, "c.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mustJSON(t, []dockerManifest{{Config: "c.json", Layers: names}}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadDir(ctx, newStore(t), dir, LoadOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		// Unnamed: planned whole, then refused for want of a name.
+		if !errors.Is(err, ErrNoName) {
+			t.Fatalf("LoadDir() = %v, want ErrNoName", err)
+		}
+	case <-time.After(10 * time.Second):
+		cancel()
+		<-done
+		t.Fatal("LoadDir() still runs after 10s")
+	}
+}

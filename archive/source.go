@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,7 +82,12 @@ type dirSource struct {
 	// layer.tar thousands of times, or under thousands of links, and each would be read
 	// whole again. open still checks the file each time.
 	found map[string]*entry
+	// byFile is found by file identity, for the entries whose name claims no digest.
+	byFile map[fileID]*entry
 }
+
+// fileID identifies a file: its device and inode.
+type fileID struct{ dev, ino uint64 }
 
 func (s *dirSource) lookup(name string) (*entry, error) {
 	clean, err := cleanName(name)
@@ -94,8 +100,21 @@ func (s *dirSource) lookup(name string) (*entry, error) {
 	}
 	e, ok := s.found[target]
 	if !ok {
-		if e, err = s.lookupOnce(name, target); err != nil {
+		var id fileID
+		if e, id, err = s.lookupOnce(name, target); err != nil {
 			return nil, err
+		}
+		if e.digest.Hex == "" && id != (fileID{}) {
+			// Hard links are one file under many names, hashed once: an unpacked archive
+			// can hold a thousand of them to one layer.tar of gigabytes.
+			if same, ok := s.byFile[id]; ok && same.size == e.size {
+				e = same
+			} else {
+				if s.byFile == nil {
+					s.byFile = map[fileID]*entry{}
+				}
+				s.byFile[id] = e
+			}
 		}
 		if s.found == nil {
 			s.found = map[string]*entry{}
@@ -162,26 +181,30 @@ func (s *dirSource) plainDirs(name, clean string) error {
 }
 
 // lookupOnce is lookup of the file named clean, not looked up before.
-func (s *dirSource) lookupOnce(name, clean string) (*entry, error) {
+func (s *dirSource) lookupOnce(name, clean string) (*entry, fileID, error) {
 	if err := s.plainDirs(name, clean); err != nil {
-		return nil, err
+		return nil, fileID{}, err
 	}
 	p := filepath.Join(s.dir, clean)
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", name, errMissing)
+		return nil, fileID{}, fmt.Errorf("%s: %w", name, errMissing)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fileID{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeEntry, name)
+		return nil, fileID{}, fmt.Errorf("%w: %s is not a regular file", ErrUnsafeEntry, name)
 	}
 	e := &entry{name: clean, path: p, size: fi.Size(), root: s.root}
 	if h, ok := blobDigest(clean); ok {
 		e.digest = h
 	}
-	return e, nil
+	var id fileID
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id = fileID{dev: uint64(st.Dev), ino: st.Ino}
+	}
+	return e, id, nil
 }
 
 // open opens an entry's file without following a symlink planted in its place, and checks
