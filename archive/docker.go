@@ -2,8 +2,11 @@ package archive
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -101,8 +104,54 @@ func (p *plan) dockerLayer(ctx context.Context, name string, diffID v1.Hash) (v1
 	case h != diffID:
 		return v1.Descriptor{}, fmt.Errorf("layer %s: %w: content hashes to %s, the config's DiffID is %s", name, errDiffID, short(h), short(diffID))
 	}
+	if d.MediaType != types.DockerUncompressedLayer {
+		// A compressed layer is the layer its config names only once decompressed: unchecked,
+		// one that is not (a damaged archive, or one built to lie) loaded as an image that
+		// only failed when run, where docker load refuses it.
+		u, err := p.uncompressedDigest(ctx, le, h)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("layer %s: %w", name, err)
+		}
+		if u != diffID {
+			return v1.Descriptor{}, fmt.Errorf("layer %s: %w: decompressed, it hashes to %s, the config's DiffID is %s", name, errDiffID, short(u), short(diffID))
+		}
+	}
 	if err := p.addEntry(d, le); err != nil {
 		return v1.Descriptor{}, err
 	}
 	return d, nil
+}
+
+// uncompressedDigest is the sha256 of the compressed layer e (whose digest is h) once
+// decompressed, its DiffID. Each distinct layer is decompressed once, however many times
+// manifest.json lists it or links lead to it.
+func (p *plan) uncompressedDigest(ctx context.Context, e *entry, h v1.Hash) (v1.Hash, error) {
+	if u, ok := p.diffIDs[h]; ok {
+		return u, nil
+	}
+	f, err := e.open()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer f.Close()
+	r, done, err := decompress(f)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer done()
+	d := sha256.New()
+	// Bounded as staging is: a zstd layer of a megabyte can expand to tens of gigabytes.
+	n, err := io.CopyBuffer(d, io.LimitReader(ctxReader{ctx, r}, DefaultMaxSize+1), make([]byte, copyBufSize))
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("decompressing: %w", err)
+	}
+	if n > DefaultMaxSize {
+		return v1.Hash{}, fmt.Errorf("%w: more than %d GiB once decompressed", ErrTooLarge, DefaultMaxSize>>30)
+	}
+	u := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(d.Sum(nil))}
+	if p.diffIDs == nil {
+		p.diffIDs = map[v1.Hash]v1.Hash{}
+	}
+	p.diffIDs[h] = u
+	return u, nil
 }

@@ -69,6 +69,9 @@ type plan struct {
 	// Keyed by size too, so a listing that lies about the size is still read and refused.
 	tops, resolved map[sized]resolvedManifest
 	planned        map[sized]v1.Hash
+	// diffIDs are the DiffIDs of the compressed layers of a docker archive, by digest
+	// (uncompressedDigest).
+	diffIDs map[v1.Hash]v1.Hash
 }
 
 // sized is a descriptor's digest and size, which say what its bytes are.
