@@ -829,6 +829,12 @@ func (s *Store) sweepOrphans(abandoned bool) error {
 		return abandoned && unix.Lstat(filepath.Join(dir, creatingFile), &fst) == nil
 	}
 	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), removingPrefix) {
+			if err := s.sweepRemoving(e.Name()); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if !e.IsDir() || len(e.Name()) != 64 || !isHexID(e.Name()) {
 			continue
 		}
@@ -1088,22 +1094,102 @@ func removeDir(c *Container) error {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
-		// One walk: on 2 CPUs removing the dir's subtrees from goroutines of their own was
-		// slower (each blocked one costs a thread to make and to end at exit).
 		store := &Store{dir: filepath.Dir(c.Dir)}
-		// config.json first: a start, stop or wait that then finds state.json missing
-		// reads the container as removed (beingRemoved), not as its state lost.
-		_ = os.Remove(filepath.Join(c.Dir, configFile))
-		if err := removeAllRetry(c.Dir); err != nil {
-			errs = append(errs, err)
-		} else if c.Broken != nil {
-			store.releaseNamesOf(c.ID)
+		// Renamed out of the store's sight first, in one step: a removal killed while it
+		// emptied the dir in place left a container without config.json, listed as Dead
+		// and holding its name, for ever for a --rm one (no sweep removes a container it
+		// cannot read), so a run --rm --name killed while its container was being removed
+		// could not be run again. The renamed dir is no container any more; what a kill
+		// leaves of it the next sweep removes (sweepRemoving). A start, stop or wait that
+		// then finds its dir gone reads the container as removed.
+		dir := filepath.Join(store.dir, removingPrefix+c.ID)
+		// Its time is the rename's, which a sweep waits removingGrace past.
+		now := time.Now()
+		_ = os.Chtimes(c.Dir, now, now)
+		if err := os.Rename(c.Dir, dir); err == nil {
+			// The container is gone: its name is free whatever becomes of its files.
+			if c.Broken != nil {
+				store.releaseNamesOf(c.ID)
+			} else {
+				store.releaseName(c.Config.Name, c.ID)
+			}
+			if err := removeRenamed(dir); err != nil {
+				errs = append(errs, err)
+			}
 		} else {
-			store.releaseName(c.Config.Name, c.ID)
+			// In place, as before: config.json first, so that a start, stop or wait
+			// that then finds state.json missing reads it as removed (beingRemoved).
+			// One walk: on 2 CPUs removing the dir's subtrees from goroutines of their
+			// own was slower (each blocked one costs a thread to make and to end at exit).
+			_ = os.Remove(filepath.Join(c.Dir, configFile))
+			if err := removeAllRetry(c.Dir); err != nil {
+				errs = append(errs, err)
+			} else if c.Broken != nil {
+				store.releaseNamesOf(c.ID)
+			} else {
+				store.releaseName(c.Config.Name, c.ID)
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
+	}
+	return nil
+}
+
+// removingPrefix names a container dir that removeDir renamed away to empty it: ".removing-"
+// and the container's ID. It is no container (List reads only IDs); one that is left (its
+// removal killed, or failing) is removed by sweepRemoving.
+const removingPrefix = ".removing-"
+
+// removingGrace is how long after its rename a sweep leaves a removed container's dir alone
+// even though no process holds its lock: its remover takes the lock just after the rename
+// when its caller does not hold it already.
+const removingGrace = 5 * time.Second
+
+// removeRenamed empties and removes dir, a container dir removeDir renamed away, holding its
+// lock (taken here unless the caller holds it) until all but the lock file is gone, so that
+// a sweep tells a removal at work from one killed half-way (sweepRemoving).
+func removeRenamed(dir string) error {
+	if l, ok, err := lockfile.TryLock(filepath.Join(dir, lockFile), 0o600, true); err == nil && ok {
+		defer func() { _ = l.Unlock() }()
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		if e.Name() != lockFile {
+			if err := removeAllRetry(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, removeAllRetry(dir))
+	}
+	return errors.Join(errs...)
+}
+
+// sweepRemoving removes the container dir removeDir renamed to name, in the store dir, and
+// left: its remover was killed, or failed. One whose lock a process holds is its remover's,
+// still at work, and so is one renamed less than removingGrace ago.
+func (s *Store) sweepRemoving(name string) error {
+	dir := filepath.Join(s.dir, name)
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < removingGrace {
+		return nil
+	}
+	l, ok, err := lockfile.TryLockExisting(filepath.Join(dir, lockFile), true)
+	if err == nil && !ok {
+		return nil
+	}
+	if l != nil {
+		defer func() { _ = l.Unlock() }()
+	}
+	if err := removeAllRetry(dir); err != nil {
+		return fmt.Errorf("removing what is left of a removed container: %w", err)
 	}
 	return nil
 }
