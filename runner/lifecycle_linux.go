@@ -345,6 +345,33 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	return err
 }
 
+// otherStartWait bounds WaitOtherStart: a monitor answers its start within a second or two
+// (an image's first unpack is done before), and one that hangs is not waited on for ever.
+const otherStartWait = 10 * time.Second
+
+// WaitOtherStart waits while another strata process starts c: a start killed after it
+// spawned the monitor, whose lock went with it while the monitor goes on to run the
+// container. A start then spawned a second monitor, which refused the container as running
+// ("container is running") though the start asked for had not failed, and the container came
+// up a moment later. It returns once that start has ended either way (c reloaded), after
+// otherStartWait, or with ctx's error. Only the strata CLI may call it (startingOther).
+func WaitOtherStart(ctx context.Context, c *Container) error {
+	deadline := time.Now().Add(otherStartWait)
+	changes := watchState(c.Dir)
+	defer changes.close()
+	for {
+		if err := c.Reload(); err != nil {
+			return err
+		}
+		if !c.State.startingOther(c.ID) || time.Now().After(deadline) {
+			return nil
+		}
+		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
+			return err
+		}
+	}
+}
+
 // removedOnExit says whether err is c's dir being gone because c, a --rm container, ended:
 // a stop has done its job then.
 func removedOnExit(c *Container, err error) bool {

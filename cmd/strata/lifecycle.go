@@ -213,7 +213,7 @@ func newStartCmd(g *globals) *cobra.Command {
 			// A start that fails (no such container, a command that is not there) exits 1, as
 			// docker start's "failed to start containers" does; its usage errors stay 125.
 			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
-				return runner.Start(cmd.Context(), c)
+				return startOnce(cmd.Context(), c)
 			})
 		},
 	}
@@ -221,6 +221,26 @@ func newStartCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&attach, "attach", "a", false, "attach to the container's output and forward signals; exit with its status")
 	f.BoolVarP(&interactive, "interactive", "i", false, "attach the container's stdin (not supported)")
 	return cmd
+}
+
+// startOnce is runner.Start after any start another strata has under way has ended (a
+// start killed once it spawned the monitor: the monitor goes on without it), as docker's start
+// of a container that runs succeeds: a second monitor refused it as running, and the start
+// failed ("container is running") while the container came up a moment later. A start that
+// fails all the same (the other one took the container as this one's monitor was spawned)
+// succeeds if, that start ended, the container runs.
+func startOnce(ctx context.Context, c *runner.Container) error {
+	if err := runner.WaitOtherStart(ctx, c); err != nil {
+		return err
+	}
+	err := runner.Start(ctx, c)
+	if err == nil {
+		return nil
+	}
+	if werr := runner.WaitOtherStart(ctx, c); werr == nil && c.State.Running() {
+		return nil
+	}
+	return err
 }
 
 // startAttached is start -a of one container: its output until it ends, then its status as
