@@ -37,6 +37,10 @@ type Options struct {
 	PullThrough PullFunc
 	// OnPull, if set, is told the outcome of each PullThrough call, for cmd to log.
 	OnPull func(name, reference string, err error)
+	// OnStoreError, if set, is told why the store could not be read for a request: the
+	// client only hears that it could not (storeError), as the reason names the server's
+	// files.
+	OnStoreError func(err error)
 }
 
 // Server is an http.Handler serving a store as a read-only registry. It reads the store's
@@ -177,10 +181,28 @@ func (s *Server) checkName(w http.ResponseWriter, r *http.Request, name string) 
 func (s *Server) view(w http.ResponseWriter, r *http.Request) (view, bool) {
 	v, err := s.currentView()
 	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
+		s.storeError(w, r, http.StatusInternalServerError, codeUnknown, "the registry could not read its store", err)
 		return nil, false
 	}
 	return v, true
+}
+
+// isLocalFileError reports whether err comes from a file system call (a *fs.PathError or
+// *os.LinkError, whose text names the server's paths).
+func isLocalFileError(err error) bool {
+	var pe *fs.PathError
+	var le *os.LinkError
+	return errors.As(err, &pe) || errors.As(err, &le)
+}
+
+// storeError answers status, code and msg to a request the store could not serve, and tells
+// OnStoreError why: the reason (an error of the file system, with the store's paths in it) is
+// the server's to read, not every client's.
+func (s *Server) storeError(w http.ResponseWriter, r *http.Request, status int, code, msg string, err error) {
+	if s.opts.OnStoreError != nil {
+		s.opts.OnStoreError(fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, err))
+	}
+	writeError(w, r, status, code, msg)
 }
 
 // manifest serves GET/HEAD /v2/<name>/manifests/<reference>.
@@ -213,6 +235,9 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 				// A name upstream cannot have (255 characters with its host): the client's
 				// error, not the upstream's, which a 5xx would have it retry.
 				writeError(w, r, http.StatusNotFound, codeNameInvalid, err.Error())
+			case isLocalFileError(err):
+				// The store's own file system failed (a full disk): OnPull has the reason.
+				writeError(w, r, http.StatusInternalServerError, codeUnknown, "the registry could not store "+refString(name, ref))
 			default:
 				writeError(w, r, http.StatusBadGateway, codeUnknown, err.Error())
 			}
@@ -233,7 +258,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 		return
 	}
 	if err != nil {
-		writeError(w, r, http.StatusNotFound, codeManifestUnknown, err.Error())
+		s.storeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+refString(name, ref)+" could not be read from the store", err)
 		return
 	}
 	mt := desc.MediaType
@@ -382,7 +407,7 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 			err = s.verified.check(f, h, fi)
 		}
 		if err != nil {
-			writeError(w, r, http.StatusInternalServerError, codeUnknown, err.Error())
+			s.storeError(w, r, http.StatusInternalServerError, codeUnknown, "blob "+h.String()+" could not be read from the store", err)
 			return
 		}
 	}

@@ -50,6 +50,10 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 		return err
 	}
 	var opts serve.Options
+	storeErrOut := cmd.ErrOrStderr()
+	opts.OnStoreError = func(err error) {
+		fmt.Fprintf(storeErrOut, "strata: serve: %s\n", oneLine(err.Error()))
+	}
 	if o.pullThrough != "" {
 		ropts := g.registryOptions()
 		if o.platform != "" {
