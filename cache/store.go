@@ -169,13 +169,16 @@ func (s *Store) blobPath(h v1.Hash) (string, error) {
 
 // checkHash accepts only sha256 digests with 64 lower-case hex characters.
 func checkHash(h v1.Hash) error {
+	if h.Algorithm == "sha512" && len(h.Hex) == 128 && isHex(h.Hex) {
+		// A digest the OCI spec registers, which strata does not store (nor do docker's
+		// registries serve): said as such, not as a malformed one.
+		return fmt.Errorf("%w: %q uses sha512, and strata stores sha256 blobs only", ErrInvalidDigest, h.String())
+	}
 	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
 		return fmt.Errorf("%w: %q", ErrInvalidDigest, h.String())
 	}
-	for _, c := range h.Hex {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return fmt.Errorf("%w: %q", ErrInvalidDigest, h.String())
-		}
+	if !isHex(h.Hex) {
+		return fmt.Errorf("%w: %q", ErrInvalidDigest, h.String())
 	}
 	return nil
 }

@@ -260,3 +260,18 @@ func TestTagKeepsIndexReadable(t *testing.T) {
 		t.Errorf("List() = %v, %v, want no refs", refs, err)
 	}
 }
+
+// TestSHA512DigestSaidUnsupported: a well-formed sha512 digest, which the OCI spec registers,
+// is refused as one strata does not store, not as a malformed digest.
+func TestSHA512DigestSaidUnsupported(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	h := v1.Hash{Algorithm: "sha512", Hex: strings.Repeat("ab", 64)}
+	err := s.WriteBlob(context.Background(), v1.Descriptor{Digest: h, Size: 1}, bytes.NewReader([]byte("x")))
+	if !errors.Is(err, ErrInvalidDigest) || !strings.Contains(err.Error(), "strata stores sha256 blobs only") {
+		t.Errorf("WriteBlob(sha512) = %v; want ErrInvalidDigest saying strata stores sha256 only", err)
+	}
+	bad := v1.Hash{Algorithm: "sha512", Hex: "xyz"}
+	if err := s.WriteBlob(context.Background(), v1.Descriptor{Digest: bad, Size: 1}, bytes.NewReader([]byte("x"))); !errors.Is(err, ErrInvalidDigest) || strings.Contains(err.Error(), "sha256 blobs only") {
+		t.Errorf("WriteBlob(sha512:xyz) = %v; want a plain invalid digest", err)
+	}
+}
