@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -328,6 +329,9 @@ func (c *command) exec(spec Spec) error {
 	if err := validateInitNproc(spec, c.user.UID); err != nil {
 		return err
 	}
+	if hasDataLimit(spec.Ulimits) {
+		reserveHeap(spec.Args, c.env)
+	}
 	// Before the capabilities go: a container given CAP_SYS_RESOURCE keeps it, but the
 	// limits are strata's to set (runc sets them in its init too).
 	if err := setUlimits(spec.Ulimits); err != nil {
@@ -385,6 +389,37 @@ func (c *command) exec(spec Spec) error {
 		code = ExitNotFound
 	}
 	return &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+}
+
+// hasDataLimit says whether us sets RLIMIT_DATA to a finite soft limit.
+func hasDataLimit(us []Ulimit) bool {
+	for _, u := range us {
+		if u.Name == "data" && u.Soft >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// reserveHeap leaves, free in the init's heap, room for what it allocates once --ulimit data
+// is set and until it execs: the kernel refuses the process any new private writable mapping
+// above the limit (and the Go runtime maps tens of MB before main), so the runtime, when it
+// had to grow the heap for exec's copies of the command's arguments and environment (or for
+// the seccomp filter's), died with "fatal error: runtime: out of memory" and a dump of its
+// goroutines, after it had told strata the command runs: the container "exited 2". A
+// collection frees the room; the pages stay mapped, which is what the limit counts, and the
+// allocations after it reuse them.
+func reserveHeap(args, env []string) {
+	n := 1 << 20
+	for _, s := range [][]string{args, env} {
+		for _, v := range s {
+			n += len(v) + 2*int(unsafe.Sizeof(uintptr(0)))
+		}
+	}
+	room := make([]byte, 2*n)
+	room[len(room)-1] = 1
+	runtime.KeepAlive(room) // dead from here: the collection frees it
+	runtime.GC()
 }
 
 // fileOrNil keeps a nil *os.File from becoming a non-nil io.Reader.

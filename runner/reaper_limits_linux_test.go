@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -81,5 +82,24 @@ func TestReaperData(t *testing.T) {
 				t.Errorf("Run = %d, %v, stderr %q; want %d and %q", code, err, stderr, ExitOwnError, want)
 			}
 		})
+	}
+}
+
+// TestRunDataLimitBigEnv: a --ulimit data under what the init has mapped, with an image's
+// environment of 100k variables, runs the command: the init died with "fatal error: runtime:
+// out of memory" in about a third of the starts (the strata binary; most, the test binary)
+// when it grew its heap for exec's copy of the environment, after it had told strata the
+// command ran (the container "exited 2" with the runtime's dump on its stderr).
+func TestRunDataLimitBigEnv(t *testing.T) {
+	for i := range 8 {
+		spec := testSpec(t, "true")
+		for j := range 100000 {
+			spec.Env = append(spec.Env, fmt.Sprintf("V%d=%d", j, j))
+		}
+		spec.Ulimits = []Ulimit{{Name: "data", Soft: 16 << 20, Hard: 16 << 20}}
+		code, _, stderr, err := runOut(t, spec)
+		if err != nil || code != 0 {
+			t.Fatalf("run %d: Run(--ulimit data=16m, 100k variables) = %d, %v; stderr: %.200s", i, code, err, stderr)
+		}
 	}
 }
