@@ -137,7 +137,13 @@ func markMonitor(c *Container, starter int) error {
 	if err != nil {
 		return fmt.Errorf("reading own start time: %w", err)
 	}
-	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start}
+	// The last run's start time is kept until this run records its own (recordRunning, or
+	// noteExit for one that ends first): it is what tells a --rm container's volatile
+	// writable layer ran since this boot (readyVolatileRoot), and a monitor that dies before
+	// the command runs (its restart SIGKILLed while it started it) left a state without it,
+	// so that no start would trust the layer again ("the machine has restarted since it
+	// ran") though the machine had not.
+	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start, StartedAt: c.State.StartedAt}
 	if err := os.Remove(filepath.Join(c.Dir, restartingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), err)
 	}
@@ -268,8 +274,9 @@ func noteExit(c *Container, res result, err error) int {
 	}
 	c.State.Status = StatusExited
 	c.State.Pid = 0
-	if c.State.StartedAt.IsZero() {
-		c.State.StartedAt = res.StartedAt // it exited before recordRunning ran
+	if c.State.StartedAt.Before(res.StartedAt) {
+		// It exited before recordRunning ran: StartedAt is still the last run's, if any.
+		c.State.StartedAt = res.StartedAt
 	}
 	c.State.ExitCode = code
 	c.State.OOMKilled = res.OOMKilled
@@ -390,6 +397,11 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 	if c.Broken != nil {
 		return c.Broken
 	}
+	// A start under way (a restart killed while its monitor started the container) ends
+	// first: stopped before it runs, it would be started twice.
+	if err := WaitOtherStart(ctx, c); err != nil {
+		return err
+	}
 	mark := filepath.Join(c.Dir, restartingFile)
 	// Never through a symlink, which os.WriteFile would follow and truncate the host file
 	// it names; never blocking on a FIFO.
@@ -411,7 +423,15 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 		_ = os.Remove(mark)
 		return err
 	}
-	return Start(ctx, c)
+	err = Start(ctx, c)
+	if err != nil {
+		// Refused as running: a monitor a killed start or restart spawned took the
+		// container as this one's was spawned. Started all the same, once that ended.
+		if werr := WaitOtherStart(ctx, c); werr == nil && c.State.Running() {
+			return nil
+		}
+	}
+	return err
 }
 
 // readyVolatileRoot lets the root of a --rm container be mounted again (restart). Its overlay
