@@ -199,6 +199,8 @@ type LogOptions struct {
 	// Since and Until, when not zero, keep only the entries written at or after Since and
 	// at or before Until (docker logs --since, --until). Following stops once Until has passed.
 	Since, Until time.Time
+	// Damage, when not nil, is filled with what Logs skipped as damaged.
+	Damage *LogDamage
 }
 
 // inWindow says whether an entry written at t passes Since and Until.
@@ -213,13 +215,44 @@ const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
 // TailNone as LogOptions.Tail prints none of the output so far: `logs --tail 0`.
 const TailNone = -1
 
+// maxLogEntry bounds a line of log.json that Logs holds: the monitor writes none longer than
+// about 6 × logLineMax (a piece of control characters, each written \u00XX), so a longer line
+// is damaged (a hand edit, another program's file), and is skipped without being held whole:
+// a log.json of one 2 GiB line took 2 GiB of memory to skip.
+const maxLogEntry = 1 << 20
+
+// LogDamage is what Logs could not read of a log.json: lines that are no log entry (garbage,
+// a line cut by a hand edit, JSON of another shape), which it skips, as docker's reader skips
+// what it cannot decode.
+type LogDamage struct {
+	// Lines is how many were skipped.
+	Lines int
+	// First is the byte offset in the file of the first one.
+	First int64
+	// File is the log's path.
+	File string
+}
+
+func (d *LogDamage) add(at int64) {
+	if d.Lines == 0 {
+		d.First = at
+	}
+	d.Lines++
+}
+
 // Logs writes a container's output to stdout and stderr, each entry to the stream it came
-// from.
+// from. The lines of the log it skips as damaged are counted in opts.Damage, when not nil.
 func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.Writer) error {
 	if c.notDir {
 		return c.Broken
 	}
-	f, err := openLog(filepath.Join(c.Dir, logFile))
+	name := filepath.Join(c.Dir, logFile)
+	damage := opts.Damage
+	if damage == nil {
+		damage = &LogDamage{}
+	}
+	damage.File = name
+	f, err := openLog(name)
 	if errors.Is(err, os.ErrNotExist) {
 		if !opts.Follow {
 			return nil
@@ -233,11 +266,12 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		return nil // it logged nothing and will not (a --rm foreground run's has no log)
 	}
 	defer func() { f.Close() }() // f changes when the log is replaced while followed
-	print := func(line []byte) error {
+	print := func(line []byte, at int64) error {
 		var e logEntry
 		if err := json.Unmarshal(line, &e); err != nil || (e.Stream != "stdout" && e.Stream != "stderr") {
-			// A torn last line while the container writes, or one damaged: skip it, as
-			// docker's reader skips what it cannot decode, and go on with the next.
+			// Damaged: skip it, as docker's reader skips what it cannot decode, and go on
+			// with the next. (A line being written is not read before its newline.)
+			damage.add(at)
 			return nil
 		}
 		if !opts.inWindow(e.Time) {
@@ -256,37 +290,46 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		return err
 	}
 
-	if opts.Tail < 0 {
-		if !opts.Follow {
-			return nil
+	if opts.Tail < 0 && !opts.Follow {
+		return nil
+	}
+	// With Tail, start at the last Tail complete lines, found reading back from the end: the
+	// memory and time it takes are those of the lines printed, not of the whole log (a ring
+	// of the last Tail lines held all of a log shorter than Tail, 6 GB for one of 2 GB).
+	// TailNone starts after the last complete line: only what is written from now on.
+	var pos int64
+	if opts.Tail != 0 {
+		if pos, err = tailStart(f, max(opts.Tail, 0)); err == nil {
+			_, err = f.Seek(pos, io.SeekStart)
 		}
-		// Start at the end: a line being written there reads as a torn line and is skipped.
-		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		if err != nil {
 			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 		}
 	}
-	// With Tail, complete lines up to the first end of file go through a ring of the last
-	// Tail; what comes after (following) is printed as it arrives.
-	var ring [][]byte
-	tailing := opts.Tail > 0
 	br := bufio.NewReaderSize(f, 64*1024)
-	var partial []byte
+	var line []byte  // the line read so far, up to maxLogEntry
+	lineAt := pos    // its offset in the file
+	tooLong := false // it is longer than maxLogEntry: skipped to its newline
 	for {
-		line, err := br.ReadBytes('\n')
-		partial = append(partial, line...)
-		if err == nil {
-			if tailing {
-				ring = append(ring, partial)
-				if len(ring) > opts.Tail {
-					ring = ring[1:]
-				}
-				partial = nil
-				continue
+		chunk, err := br.ReadSlice('\n')
+		pos += int64(len(chunk))
+		if !tooLong {
+			if len(line)+len(chunk) > maxLogEntry {
+				tooLong, line = true, line[:0]
+			} else {
+				line = append(line, chunk...)
 			}
-			if perr := print(partial); perr != nil {
+		}
+		if err == nil {
+			if tooLong {
+				damage.add(lineAt)
+			} else if perr := print(line, lineAt); perr != nil {
 				return perr
 			}
-			partial = partial[:0]
+			line, lineAt, tooLong = line[:0], pos, false
+			continue
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if !errors.Is(err, io.EOF) {
@@ -296,7 +339,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			// Truncated (a user emptying a big log) or replaced (moved aside, a new one
 			// made) while followed: what is written next goes to the file at its name, from
 			// its start. Read on from the end of the old one, nothing new would ever show.
-			nf, reset, err := logChanged(f, filepath.Join(c.Dir, logFile))
+			nf, reset, err := logChanged(f, name)
 			if err != nil {
 				return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 			}
@@ -306,18 +349,9 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 					f = nf
 				}
 				br.Reset(f)
-				partial = partial[:0]
+				line, lineAt, pos, tooLong = line[:0], 0, 0, false
 				continue
 			}
-		}
-		if tailing {
-			tailing = false
-			for _, l := range ring {
-				if perr := print(l); perr != nil {
-					return perr
-				}
-			}
-			ring = nil
 		}
 		if !opts.Follow || (!opts.Until.IsZero() && time.Now().After(opts.Until)) {
 			return nil
@@ -336,6 +370,38 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		case <-time.After(pollInterval * 5):
 		}
 	}
+}
+
+// tailStart returns the offset in f where its last n complete lines start, reading back from
+// its end; n 0 is the end of its last complete line. Fewer lines than n: 0.
+func tailStart(f *os.File, n int) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 64*1024)
+	seen := 0
+	for end := st.Size(); end > 0; {
+		b := buf[:min(int64(len(buf)), end)]
+		start := end - int64(len(b))
+		if m, err := f.ReadAt(b, start); m < len(b) {
+			if err == nil || errors.Is(err, io.EOF) {
+				return 0, nil // truncated meanwhile: read it from its start
+			}
+			return 0, err
+		}
+		for i := len(b) - 1; i >= 0; i-- {
+			if b[i] != '\n' {
+				continue
+			}
+			if seen == n {
+				return start + int64(i) + 1, nil
+			}
+			seen++
+		}
+		end = start
+	}
+	return 0, nil
 }
 
 // waitForLog waits for a following Logs until the monitor has created log.json; nil, nil when

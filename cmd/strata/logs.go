@@ -32,7 +32,14 @@ func newLogsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runner.Logs(cmd.Context(), c, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			var damage runner.LogDamage
+			o.Damage = &damage
+			err = runner.Logs(cmd.Context(), c, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if damage.Lines > 0 {
+				// After the output, not amid it: the container's stderr goes there too.
+				fmt.Fprintln(cmd.ErrOrStderr(), logDamageWarning(args[0], damage))
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -42,6 +49,18 @@ func newLogsCmd(g *globals) *cobra.Command {
 	f.StringVar(&since, "since", "", "show logs since a time (2006-01-02T15:04:05Z, 2006-01-02, a Unix time) or a duration ago (42m)")
 	f.StringVar(&until, "until", "", "show logs before a time or a duration ago, as --since")
 	return cmd
+}
+
+// logDamageWarning says that lines of a container's log could not be read: logs prints what
+// it can and skips the rest, as docker's reader does, but said nothing of it, so a log.json
+// damaged by hand printed less with no sign that anything was left out.
+func logDamageWarning(name string, d runner.LogDamage) string {
+	what := "1 line"
+	if d.Lines > 1 {
+		what = strconv.Itoa(d.Lines) + " lines"
+	}
+	return oneLine(fmt.Sprintf("strata: warning: %s of the log of container %s could not be read and were skipped (the first at byte %d of %s)",
+		what, name, d.First, quotePath(d.File)))
 }
 
 // parseTail reads --tail as docker does: a number prints the last that many lines, 0 none of
