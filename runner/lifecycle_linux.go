@@ -813,22 +813,67 @@ func (s *Store) removeOrphan(c *Container) (removed bool, err error) {
 // RemoveOrphans removes the orphans (see above) among list, which List returned, and returns
 // the others. Best effort: a container that cannot be removed stays in the result, and the
 // errors are joined in err. It costs nothing more than List did for a store without --rm
-// containers whose monitor is gone.
+// containers whose monitor is gone. A container whose create was killed before its
+// state.json (abandonedRm: a --rm one, or one without config.json either) goes too, as
+// removeAbandoned judges it under the store lock: a run --rm killed there stayed listed as
+// "Exited (255)" or "Dead" until an rm, a prune or a create of its name, where docker never
+// shows a --rm container that ended, nor one whose create did not complete.
 func (s *Store) RemoveOrphans(list []*Container) (kept []*Container, err error) {
 	var errs []error
+	removed := map[string]bool{}
+	var abandoned []string
 	for _, c := range list {
-		if orphaned(c) {
-			removed, rerr := s.removeOrphan(c)
+		switch {
+		case orphaned(c):
+			r, rerr := s.removeOrphan(c)
 			if rerr != nil {
 				errs = append(errs, rerr)
 			}
-			if removed {
-				continue
-			}
+			removed[c.ID] = r
+		case abandonedRm(c):
+			abandoned = append(abandoned, c.ID)
 		}
-		kept = append(kept, c)
+	}
+	if len(abandoned) > 0 {
+		// Not waited for: a create holds it only to reserve a name; the next listing looks
+		// again.
+		if l, ok, lerr := lockfile.TryLock(filepath.Join(s.dir, ".lock"), 0o600, true); lerr == nil && ok {
+			for _, id := range abandoned {
+				r, rerr := s.removeAbandoned(id)
+				if rerr != nil {
+					errs = append(errs, rerr)
+				}
+				removed[id] = r
+			}
+			_ = l.Unlock()
+		}
+	}
+	for _, c := range list {
+		if !removed[c.ID] {
+			kept = append(kept, c)
+		}
 	}
 	return kept, errors.Join(errs...)
+}
+
+// abandonedRm reports whether c, as read, looks like a container whose create was killed
+// before it wrote its state.json, its creating mark still there: a --rm one (no monitor
+// recorded), or one whose config.json was not written either (listed as Dead; whatever it
+// was to be, no one was given its ID). removeAbandoned decides, under the locks.
+func abandonedRm(c *Container) bool {
+	if c.notDir || c.State.MonitorPid != 0 {
+		return false
+	}
+	var st unix.Stat_t
+	if c.Broken != nil {
+		if unix.Lstat(filepath.Join(c.Dir, configFile), &st) != unix.ENOENT {
+			return false
+		}
+	} else if !c.Config.AutoRemove {
+		return false
+	}
+	return unix.Lstat(filepath.Join(c.Dir, stateFile), &st) == unix.ENOENT &&
+		unix.Lstat(filepath.Join(c.Dir, creatingFile), &st) == nil
 }
 
 // SweepOrphans removes the store's orphan containers and the stale cgroups of any store
