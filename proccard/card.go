@@ -95,6 +95,8 @@ type RootFS struct {
 	Work  string `json:"Work,omitempty"`
 	// UpperSize is the bytes the container has written (the upperdir's files).
 	UpperSize int64 `json:"UpperSize"`
+	// UpperSizePartial: counting stopped at sizeBudget, UpperSize is what was counted by then.
+	UpperSizePartial bool `json:"UpperSizePartial,omitempty"`
 }
 
 // Layer is one lowerdir and the image layer it holds.
@@ -109,6 +111,8 @@ type Layer struct {
 	Size   int64  `json:"Size,omitempty"`
 	// DiskSize is the bytes of the unpacked files in Dir.
 	DiskSize int64 `json:"DiskSize"`
+	// DiskSizePartial: counting stopped at sizeBudget, DiskSize is what was counted by then.
+	DiskSizePartial bool `json:"DiskSizePartial,omitempty"`
 }
 
 // Blob is an image layer as the image store knows it, keyed by DiffID in Options.Layers.

@@ -73,7 +73,7 @@ func Explain(w io.Writer, name string, c *Card) error {
 	if r := c.RootFS; r != nil {
 		if r.Type == "overlay" {
 			e.para("Its files are an overlay mount of %s, shared by every container of the image, plus one writable upper dir of its own (%s written so far):",
-				plural(len(r.Lowers), "read-only image layer"), Bytes(r.UpperSize))
+				plural(len(r.Lowers), "read-only image layer"), sizeWord(r.UpperSize, r.UpperSizePartial))
 		} else {
 			e.para("Its files are a %s mount:", r.Type)
 		}

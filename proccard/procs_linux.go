@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -207,12 +208,19 @@ func userName(uid int) string {
 	return passwd[uid]
 }
 
-// dirSize sums the sizes of the regular files under dir, each hard-linked inode once.
-func dirSize(dir string) (int64, error) {
+// errSizeBudget stops a dirSize walk at its deadline.
+var errSizeBudget = errors.New("size budget spent")
+
+// dirSize sums the sizes of the regular files under dir, each hard-linked inode once, until
+// deadline: partial says it stopped there, with what it had counted.
+func dirSize(dir string, deadline time.Time) (total int64, partial bool, err error) {
 	type key struct{ dev, ino uint64 }
 	seen := map[key]bool{}
-	var total int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if n++; n%256 == 1 && time.Now().After(deadline) {
+			return errSizeBudget
+		}
 		if err != nil {
 			return err
 		}
@@ -233,5 +241,8 @@ func dirSize(dir string) (int64, error) {
 		total += st.Size
 		return nil
 	})
-	return total, err
+	if errors.Is(err, errSizeBudget) {
+		return total, true, nil
+	}
+	return total, false, err
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
@@ -278,8 +279,16 @@ func cgroupFiles(mode string, lines []string) []string {
 	return out
 }
 
+// sizeBudget bounds the time a card spends measuring its layers and upper dir. The container
+// writes its upper dir: one that made millions of files (or an image of that many) made every
+// inspect, inspect --format '{{.State.Pid}}' and explain walk them all, seconds to minutes
+// each, where docker inspect measures nothing without --size. Past it, a size is what was
+// counted by then, marked partial.
+var sizeBudget = time.Second
+
 // readRootFS describes the root mount: lowerdirs mapped to layers, and the upperdir's size.
 func readRootFS(root []mount.Mount, blobs map[string]Blob) *RootFS {
+	deadline := time.Now().Add(sizeBudget)
 	m := root[0]
 	r := &RootFS{Type: m.Type}
 	var lowers []string
@@ -287,6 +296,11 @@ func readRootFS(root []mount.Mount, blobs map[string]Blob) *RootFS {
 		lowers, r.Upper, r.Work = m.OverlayDirs()
 	} else {
 		lowers = []string{m.Source}
+	}
+	// The upper dir first, in half the budget, so that the image's layers have the rest:
+	// the container decides what its upper dir holds.
+	if r.Upper != "" {
+		r.UpperSize, r.UpperSizePartial, _ = dirSize(r.Upper, time.Now().Add(sizeBudget/2))
 	}
 	for _, d := range lowers {
 		l := Layer{Dir: d}
@@ -296,11 +310,8 @@ func readRootFS(root []mount.Mount, blobs map[string]Blob) *RootFS {
 				l.Digest, l.Size = b.Digest, b.Size
 			}
 		}
-		l.DiskSize, _ = dirSize(d)
+		l.DiskSize, l.DiskSizePartial, _ = dirSize(d, deadline)
 		r.Lowers = append(r.Lowers, l)
-	}
-	if r.Upper != "" {
-		r.UpperSize, _ = dirSize(r.Upper)
 	}
 	return r
 }

@@ -58,7 +58,7 @@ func Text(w io.Writer, c *Card) error {
 			fmt.Fprintf(tw, "  lower %d\t%s\n", i, layerLine(l))
 		}
 		if r.Upper != "" {
-			fmt.Fprintf(tw, "  upper\t%s (%s written)\n", r.Upper, Bytes(r.UpperSize))
+			fmt.Fprintf(tw, "  upper\t%s (%s written)\n", r.Upper, sizeWord(r.UpperSize, r.UpperSizePartial))
 		}
 	}
 	return tw.Flush()
@@ -81,8 +81,16 @@ func layerLine(l Layer) string {
 	if l.Digest != "" {
 		parts = append(parts, fmt.Sprintf("blob %s (%s)", short(l.Digest), Bytes(l.Size)))
 	}
-	parts = append(parts, Bytes(l.DiskSize)+" unpacked", l.Dir)
+	parts = append(parts, sizeWord(l.DiskSize, l.DiskSizePartial)+" unpacked", l.Dir)
 	return strings.Join(parts, ", ")
+}
+
+// sizeWord is a size, "at least" it when counting it stopped at sizeBudget.
+func sizeWord(n int64, partial bool) string {
+	if partial {
+		return "at least " + Bytes(n)
+	}
+	return Bytes(n)
 }
 
 func sharedWord(shared bool) string {
