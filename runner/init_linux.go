@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"github.com/strata-run/strata/runner/cgroups"
@@ -329,13 +330,21 @@ func (c *command) exec(spec Spec) error {
 	if err := validateInitNproc(spec, c.user.UID); err != nil {
 		return err
 	}
-	if hasDataLimit(spec.Ulimits) {
-		reserveHeap(spec.Args, c.env)
+	ulimits, data, late := lateDataLimit(spec.Ulimits)
+	if late {
+		// The command's RLIMIT_NOFILE, which the Go runtime raised for itself and exec puts
+		// back: the raw execve below would not.
+		restoreNofile()
 	}
 	// Before the capabilities go: a container given CAP_SYS_RESOURCE keeps it, but the
 	// limits are strata's to set (runc sets them in its init too).
-	if err := setUlimits(spec.Ulimits); err != nil {
+	if err := setUlimits(ulimits); err != nil {
 		return err
+	}
+	if late {
+		if err := raiseHardLimit(unix.RLIMIT_DATA, data); err != nil {
+			return fmt.Errorf("setting ulimit data: %w", err)
+		}
 	}
 	if err := dropPrivileges(c.user, c.caps, lastCap()); err != nil {
 		return err
@@ -380,10 +389,20 @@ func (c *command) exec(spec Spec) error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("marking fds close-on-exec: %w", err)
 	}
+	var ex *rawExec
+	if late {
+		if ex, err = newRawExec(argv0, args, c.env); err != nil {
+			return &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+		}
+	}
 	if err := announceExec(); err != nil {
 		return fmt.Errorf("reporting to strata: %w", err)
 	}
-	err = unix.Exec(argv0, args, c.env)
+	if late {
+		err = ex.execWithData(data)
+	} else {
+		err = unix.Exec(argv0, args, c.env)
+	}
 	code := ExitCannotInvoke
 	if errors.Is(err, unix.ENOENT) {
 		code = ExitNotFound
@@ -391,35 +410,80 @@ func (c *command) exec(spec Spec) error {
 	return &ExitCodeError{Code: code, Err: fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
 }
 
-// hasDataLimit says whether us sets RLIMIT_DATA to a finite soft limit.
-func hasDataLimit(us []Ulimit) bool {
+// lateDataLimit splits a finite --ulimit data (the last one given) from the others: the init
+// sets it last, in the syscall before its execve. The kernel refuses a process any new private
+// writable mapping above RLIMIT_DATA, and the Go runtime maps tens of MB before main: the init,
+// when it then grew its heap (exec's copy of an image's environment of 100k variables), died
+// with "fatal error: runtime: out of memory" and a dump of its goroutines, after it had told
+// strata the command ran (the container "exited 2").
+func lateDataLimit(us []Ulimit) (others []Ulimit, data unix.Rlimit, late bool) {
 	for _, u := range us {
-		if u.Name == "data" && u.Soft >= 0 {
-			return true
+		if u.Name == "data" {
+			_, data = u.rlimit()
+			late = true
+		} else {
+			others = append(others, u)
 		}
 	}
-	return false
+	if !late || data.Cur == unix.RLIM_INFINITY {
+		return us, data, false
+	}
+	return others, data, true
 }
 
-// reserveHeap leaves, free in the init's heap, room for what it allocates once --ulimit data
-// is set and until it execs: the kernel refuses the process any new private writable mapping
-// above the limit (and the Go runtime maps tens of MB before main), so the runtime, when it
-// had to grow the heap for exec's copies of the command's arguments and environment (or for
-// the seccomp filter's), died with "fatal error: runtime: out of memory" and a dump of its
-// goroutines, after it had told strata the command runs: the container "exited 2". A
-// collection frees the room; the pages stay mapped, which is what the limit counts, and the
-// allocations after it reuse them.
-func reserveHeap(args, env []string) {
-	n := 1 << 20
-	for _, s := range [][]string{args, env} {
-		for _, v := range s {
-			n += len(v) + 2*int(unsafe.Sizeof(uintptr(0)))
-		}
+// raiseHardLimit raises resource's hard limit to want's, if it is below, while the init may:
+// lowering it (and the soft limit) later takes no privilege.
+func raiseHardLimit(resource int, want unix.Rlimit) error {
+	var have unix.Rlimit
+	if err := unix.Getrlimit(resource, &have); err != nil {
+		return err
 	}
-	room := make([]byte, 2*n)
-	room[len(room)-1] = 1
-	runtime.KeepAlive(room) // dead from here: the collection frees it
-	runtime.GC()
+	if want.Max == unix.RLIM_INFINITY || (have.Max != unix.RLIM_INFINITY && want.Max > have.Max) {
+		have.Max = want.Max
+		return unix.Setrlimit(resource, &have)
+	}
+	return nil
+}
+
+// restoreNofile puts back the RLIMIT_NOFILE soft limit the init was started with, which the
+// Go runtime raised for itself and which syscall.Exec restores before its execve: an exec of
+// nothing fails at once, after the restore.
+func restoreNofile() {
+	_ = syscall.Exec("", nil, nil)
+}
+
+// rawExec is an execve whose arguments were copied before, so that nothing is allocated
+// between the last limit set and the exec.
+type rawExec struct {
+	argv0      *byte
+	argv, envv []*byte
+}
+
+func newRawExec(argv0 string, args, env []string) (*rawExec, error) {
+	p, err := unix.BytePtrFromString(argv0)
+	if err != nil {
+		return nil, err
+	}
+	argv, err := syscall.SlicePtrFromStrings(args)
+	if err != nil {
+		return nil, err
+	}
+	envv, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return nil, err
+	}
+	return &rawExec{argv0: p, argv: argv, envv: envv}, nil
+}
+
+// execWithData sets RLIMIT_DATA to data and execs; it returns only on error.
+func (e *rawExec) execWithData(data unix.Rlimit) error {
+	if _, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, uintptr(unsafe.Pointer(&data)), 0, 0, 0); errno != 0 {
+		return fmt.Errorf("setting ulimit data: %w", errno)
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(e.argv0)),
+		uintptr(unsafe.Pointer(&e.argv[0])), uintptr(unsafe.Pointer(&e.envv[0])))
+	runtime.KeepAlive(e)
+	return errno
 }
 
 // fileOrNil keeps a nil *os.File from becoming a non-nil io.Reader.

@@ -89,7 +89,9 @@ func TestReaperData(t *testing.T) {
 // environment of 100k variables, runs the command: the init died with "fatal error: runtime:
 // out of memory" in about a third of the starts (the strata binary; most, the test binary)
 // when it grew its heap for exec's copy of the environment, after it had told strata the
-// command ran (the container "exited 2" with the runtime's dump on its stderr).
+// command ran (the container "exited 2" with the runtime's dump on its stderr). The command
+// has the limit, and the RLIMIT_NOFILE it has without it (the init's raw execve does not
+// restore it as syscall.Exec does).
 func TestRunDataLimitBigEnv(t *testing.T) {
 	for i := range 8 {
 		spec := testSpec(t, "true")
@@ -101,5 +103,17 @@ func TestRunDataLimitBigEnv(t *testing.T) {
 		if err != nil || code != 0 {
 			t.Fatalf("run %d: Run(--ulimit data=16m, 100k variables) = %d, %v; stderr: %.200s", i, code, err, stderr)
 		}
+	}
+	// The command gets the limit, and the open files' one it gets without it.
+	limits := func(us []Ulimit) string {
+		spec := testSpec(t, "grep", "-E", "^Max (data size|open files)", "/proc/self/limits")
+		spec.Ulimits = us
+		return mustRun(t, spec)
+	}
+	plain := limits(nil)
+	got := limits([]Ulimit{{Name: "data", Soft: 16 << 20, Hard: 32 << 20}})
+	wantData := strings.Join(strings.Fields("Max data size 16777216 33554432 bytes"), " ")
+	if lines := strings.Split(got, "\n"); len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != wantData || lines[1] != strings.Split(plain, "\n")[1] {
+		t.Errorf("--ulimit data=16m:32m: limits\n%s\nwant %q and the open files of a run without it:\n%s", got, wantData, plain)
 	}
 }
