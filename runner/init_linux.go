@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -22,6 +23,9 @@ const (
 	initMarker    = "strata-init"
 	monitorMarker = "strata-monitor"
 	reaperMarker  = "strata-reaper"
+	// dataExecMarker is exec's command started through the sealed binary, which sets a
+	// --ulimit data and execs it (runDataExec).
+	dataExecMarker = "strata-data-exec"
 )
 
 // initPipeFD is the init's end of the socketpair with its parent (ExtraFiles[0]).
@@ -87,6 +91,8 @@ func MaybeInit() {
 		runReaper()
 	case nsjoinMarker:
 		runNSJoin()
+	case dataExecMarker:
+		runDataExec()
 	}
 }
 
@@ -475,15 +481,67 @@ func newRawExec(argv0 string, args, env []string) (*rawExec, error) {
 	return &rawExec{argv0: p, argv: argv, envv: envv}, nil
 }
 
-// execWithData sets RLIMIT_DATA to data and execs; it returns only on error.
+// execWithData sets RLIMIT_DATA to data and execs; it returns only on error. A hard limit
+// above this process's, which it may not raise, is its own (as setProcRlimit sets it).
 func (e *rawExec) execWithData(data unix.Rlimit) error {
-	if _, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, uintptr(unsafe.Pointer(&data)), 0, 0, 0); errno != 0 {
+	_, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, uintptr(unsafe.Pointer(&data)), 0, 0, 0)
+	if errno == unix.EPERM {
+		var have unix.Rlimit
+		if _, _, gerr := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, 0, uintptr(unsafe.Pointer(&have)), 0, 0); gerr == 0 {
+			data.Max = min(data.Max, have.Max)
+			data.Cur = min(data.Cur, data.Max)
+			_, _, errno = unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, uintptr(unsafe.Pointer(&data)), 0, 0, 0)
+		}
+	}
+	if errno != 0 {
 		return fmt.Errorf("setting ulimit data: %w", errno)
 	}
-	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(e.argv0)),
+	_, _, errno = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(e.argv0)),
 		uintptr(unsafe.Pointer(&e.argv[0])), uintptr(unsafe.Pointer(&e.envv[0])))
 	runtime.KeepAlive(e)
 	return errno
+}
+
+// runDataExec is exec's command in a container with a --ulimit data (see dataExecArgs): the
+// sealed binary, started by the helper in its place, sets the limit last and execs it, as the
+// init does. The helper, a Go program, could not set it on itself before it started the
+// command: it then copied the command's environment under the limit, and died of "fatal
+// error: runtime: out of memory" with an image's environment of 100k variables.
+// argv: dataExecMarker, soft limit, hard limit, resolved path, command argv...
+func runDataExec() {
+	code, err := dataExec(os.Args[1:])
+	fmt.Fprintf(os.Stderr, "strata: exec: %v\n", err)
+	os.Exit(code)
+}
+
+func dataExec(args []string) (int, error) {
+	if len(args) < 4 {
+		return ExitOwnError, errors.New("want a limit and a command")
+	}
+	var data unix.Rlimit
+	var err error
+	if data.Cur, err = strconv.ParseUint(args[0], 10, 64); err == nil {
+		data.Max, err = strconv.ParseUint(args[1], 10, 64)
+	}
+	if err != nil {
+		return ExitOwnError, fmt.Errorf("invalid limit: %w", err)
+	}
+	// The RLIMIT_NOFILE the command had before this binary's runtime raised it.
+	restoreNofile()
+	ex, err := newRawExec(args[2], args[3:], os.Environ())
+	if err == nil {
+		err = ex.execWithData(data)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return ExitNotFound, fmt.Errorf("%q: %w", args[3], err)
+	}
+	return ExitCannotInvoke, fmt.Errorf("%q: %w", args[3], err)
+}
+
+// dataExecArgs is the argv that starts command argv (argv0 resolved) through runDataExec with
+// RLIMIT_DATA data.
+func dataExecArgs(data unix.Rlimit, argv0 string, argv []string) []string {
+	return append([]string{dataExecMarker, strconv.FormatUint(data.Cur, 10), strconv.FormatUint(data.Max, 10), argv0}, argv...)
 }
 
 // fileOrNil keeps a nil *os.File from becoming a non-nil io.Reader.

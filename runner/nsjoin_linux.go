@@ -337,6 +337,13 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		}
 	}
 	env := req.Env
+	// A finite RLIMIT_DATA is the command's alone: set on the helper, it killed the runtime
+	// (runDataExec).
+	var data unix.Rlimit
+	var lateData bool
+	if req.Confine {
+		req, data, lateData = withoutDataLimit(req)
+	}
 	if req.Confine {
 		if env, err = confine(req, tty, privs.last); err != nil {
 			return nil, nil, err
@@ -355,6 +362,13 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	argv0, err := lookPath(req.Args[0], env)
 	if err != nil {
 		return nil, nil, err
+	}
+	args := req.Args
+	if lateData {
+		// The sealed binary this helper runs, as the command sees it once forked into the
+		// container's pid namespace.
+		args = dataExecArgs(data, argv0, req.Args)
+		argv0 = "/proc/self/exe"
 	}
 	if req.Confine {
 		// Last, as in the init: the filter may forbid what came before.
@@ -377,7 +391,7 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	}
 	cmd := &exec.Cmd{
 		Path:   argv0,
-		Args:   req.Args,
+		Args:   args,
 		Env:    env,
 		Stdin:  stdio[0],
 		Stdout: stdio[1],
@@ -505,6 +519,33 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// withoutDataLimit takes the command's RLIMIT_DATA out of req when it is finite: the container's
+// PID 1's, or the last --ulimit data over it. The command gets it through runDataExec.
+func withoutDataLimit(req joinRequest) (joinRequest, unix.Rlimit, bool) {
+	data := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	var rlimits []procRlimit
+	for _, l := range req.Rlimits {
+		if l.Resource == unix.RLIMIT_DATA {
+			data = unix.Rlimit{Cur: l.Cur, Max: l.Max}
+		} else {
+			rlimits = append(rlimits, l)
+		}
+	}
+	var ulimits []Ulimit
+	for _, u := range req.Ulimits {
+		if u.Name == "data" {
+			_, data = u.rlimit()
+		} else {
+			ulimits = append(ulimits, u)
+		}
+	}
+	if data.Cur == unix.RLIM_INFINITY {
+		return req, data, false
+	}
+	req.Rlimits, req.Ulimits = rlimits, ulimits
+	return req, data, true
 }
 
 // setProcRlimit sets l on this process. Where l's hard limit is above this process's and

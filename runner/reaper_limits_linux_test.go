@@ -117,3 +117,26 @@ func TestRunDataLimitBigEnv(t *testing.T) {
 		t.Errorf("--ulimit data=16m:32m: limits\n%s\nwant %q and the open files of a run without it:\n%s", got, wantData, plain)
 	}
 }
+
+// TestExecDataLimitBigEnv: exec in a container with a --ulimit data and an image's environment
+// of 100k variables runs the command, under the limit: the helper set the container's limits
+// on itself, a Go program, before it copied the environment for the command, and died of
+// "fatal error: runtime: out of memory" in most execs.
+func TestExecDataLimitBigEnv(t *testing.T) {
+	testutil.Requires(t, staticSelf)
+	c := startedContainer(t, func(s *Spec) {
+		for j := range 100000 {
+			s.Env = append(s.Env, fmt.Sprintf("V%d=%d", j, j))
+		}
+		s.Ulimits = []Ulimit{{Name: "data", Soft: 16 << 20, Hard: 32 << 20}}
+	}, "sleep", "1000")
+	for i := range 6 {
+		if code, _, stderr, err := execOut(t, c, ExecOptions{Args: []string{"true"}}); code != 0 || err != nil {
+			t.Fatalf("exec %d: Exec(true) = %d, %v; stderr: %.200s", i, code, err, stderr)
+		}
+	}
+	code, out, stderr, err := execOut(t, c, ExecOptions{Args: []string{"grep", "^Max data size", "/proc/self/limits"}})
+	if want := "Max data size 16777216 33554432 bytes"; code != 0 || err != nil || strings.Join(strings.Fields(out), " ") != want {
+		t.Errorf("Exec(grep /proc/self/limits) = %d, %q, %v, stderr %q; want %q", code, out, err, stderr, want)
+	}
+}
