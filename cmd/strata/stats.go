@@ -21,8 +21,8 @@ import (
 )
 
 // statsInterval is how often stats samples: CPU % is the CPU time used between two samples
-// over the wall time between them, as docker stats computes it.
-const statsInterval = time.Second
+// over the wall time between them, as docker stats computes it. A var for tests.
+var statsInterval = time.Second
 
 // statsRow is one line of `strata stats`, and what --format templates see: docker stats's
 // fields, as the strings docker's templates give ({{.CPUPerc}} is "0.51%", {{.MemUsage}}
@@ -57,6 +57,9 @@ func (statsRow) headers() map[string]string {
 type statsTarget struct {
 	c     *runner.Container
 	named string
+	// gone: a named container removed since stats started, shown with "--" as docker shows
+	// one whose stats it can no longer read.
+	gone bool
 }
 
 // statsSample is one reading of a container's cgroup.
@@ -93,14 +96,24 @@ func runStats(ctx context.Context, g *globals, w io.Writer, names []string, noSt
 	hostMem := memTotal()
 	clear := !noStream && format == "" && isTerminal(w)
 	prev := map[string]statsSample{}
+	var known []statsTarget
 	for first := true; ; first = false {
 		list, err := statsTargets(store, names)
-		if err != nil {
+		if err != nil && first {
 			return err
 		}
+		if err != nil {
+			// A named container removed while shown: it stays, with "--", and the others go
+			// on, as docker stats goes on. The stream ended 'no such container', exit 1, at
+			// the first rm of any of them.
+			if list, err = statsKnown(store, names, known); err != nil {
+				return err
+			}
+		}
+		known = list
 		now := map[string]statsSample{}
 		for _, t := range list {
-			if !t.c.State.Running() {
+			if t.gone || !t.c.State.Running() {
 				continue
 			}
 			if s, ok := sampleStats(t.c); ok {
@@ -165,6 +178,26 @@ func statsTargets(store *runner.Store, names []string) ([]statsTarget, error) {
 	return out, errors.Join(errs...)
 }
 
+// statsKnown resolves names again, as statsTargets, taking a name that no longer resolves
+// from known, the previous resolution, as gone; one known does not have is an error.
+func statsKnown(store *runner.Store, names []string, known []statsTarget) ([]statsTarget, error) {
+	var out []statsTarget
+	for i, n := range names {
+		c, err := findContainer(store, n)
+		switch {
+		case err == nil:
+			out = append(out, statsTarget{c: c, named: n})
+		case errors.Is(err, runner.ErrNotFound) && i < len(known) && known[i].named == n:
+			t := known[i]
+			t.gone = true
+			out = append(out, t)
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // sampleStats reads c's cgroup; a container that stopped meanwhile has none.
 func sampleStats(c *runner.Container) (statsSample, bool) {
 	cg, err := cgroups.Load(c.ID)
@@ -205,6 +238,9 @@ func newStatsRow(t statsTarget, prev, cur statsSample, hostMem uint64) statsRow 
 	r.MemUsage = proccard.Bytes(int64(r.memUse)) + " / " + proccard.Bytes(int64(r.memLimit))
 	r.MemPerc = fmt.Sprintf("%.2f%%", r.memPerc)
 	r.PIDs = strconv.FormatUint(r.Pids, 10)
+	if t.gone {
+		r.CPUPerc, r.MemUsage, r.MemPerc, r.PIDs = "--", "-- / --", "--", "--"
+	}
 	return r
 }
 
