@@ -336,6 +336,21 @@ func (c *command) exec(spec Spec) error {
 	if err := validateInitNproc(spec, c.user.UID); err != nil {
 		return err
 	}
+	if !spec.Stdin && !spec.Terminal {
+		// Without -i the clone got the host's /dev/null as stdin, which the container could
+		// chmod through /proc/self/fd/0: its own takes its place. Opened before the limits
+		// are set: the init holds more fds than a --ulimit nofile=8 lets it open (docker's
+		// runc opens none after it sets them), and the container did not start.
+		null, err := openContainerNullAt(c.nullSrc)
+		if err != nil {
+			return err
+		}
+		err = unix.Dup3(int(null.Fd()), 0, 0)
+		null.Close()
+		if err != nil {
+			return fmt.Errorf("setting stdin: %w", err)
+		}
+	}
 	ulimits, data, late := lateDataLimit(spec.Ulimits)
 	if late {
 		// The command's RLIMIT_NOFILE, which the Go runtime raised for itself and exec puts
@@ -374,19 +389,6 @@ func (c *command) exec(spec Spec) error {
 	if c.seccomp != nil {
 		if err := installFilter(c.seccomp); err != nil {
 			return fmt.Errorf("loading seccomp filter: %w", err)
-		}
-	}
-	if !spec.Stdin && !spec.Terminal {
-		// Without -i the clone got the host's /dev/null as stdin, which the container could
-		// chmod through /proc/self/fd/0: its own takes its place.
-		null, err := openContainerNullAt(c.nullSrc)
-		if err != nil {
-			return err
-		}
-		err = unix.Dup3(int(null.Fd()), 0, 0)
-		null.Close()
-		if err != nil {
-			return fmt.Errorf("setting stdin: %w", err)
 		}
 	}
 	unix.Umask(containerUmask)

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -138,5 +140,56 @@ func TestExecDataLimitBigEnv(t *testing.T) {
 	code, out, stderr, err := execOut(t, c, ExecOptions{Args: []string{"grep", "^Max data size", "/proc/self/limits"}})
 	if want := "Max data size 16777216 33554432 bytes"; code != 0 || err != nil || strings.Join(strings.Fields(out), " ") != want {
 		t.Errorf("Exec(grep /proc/self/limits) = %d, %q, %v, stderr %q; want %q", code, out, err, stderr, want)
+	}
+}
+
+// TestRunNofileLimit: a --ulimit nofile of a few descriptors runs a command that opens none, as
+// docker's does (the init opened the container's /dev/null after it had set the limit, and
+// the container did not start at 8); with --init, under what the reaper's runtime holds, it
+// is refused in one line before anything starts (the runtime died at start with a dump of its
+// goroutines under 5, and could not start the command at 8).
+func TestRunNofileLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		init, stdin bool
+		soft        int64
+		fails       bool
+	}{
+		{"3", false, false, 3, false},
+		{"8", false, false, 8, false},
+		{"8 with -i", false, true, 8, false},
+		{"--init at 4", true, false, 4, true},
+		{"--init one under", true, false, minInitNofile - 1, true},
+		{"--init at the smallest", true, false, minInitNofile, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.init {
+				testutil.Requires(t, staticSelf)
+			}
+			spec := testSpec(t, "sh", "-c", "echo ok")
+			spec.Init = tt.init
+			spec.Stdin = tt.stdin
+			spec.Ulimits = []Ulimit{{Name: "nofile", Soft: 100, Hard: 100}, {Name: "nofile", Soft: tt.soft, Hard: 100}}
+			var code int
+			var out, stderr string
+			var err error
+			if tt.stdin {
+				var o, e bytes.Buffer
+				code, err = Run(context.Background(), spec, Stdio{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e})
+				out, stderr = o.String(), e.String()
+			} else {
+				code, out, stderr, err = runOut(t, spec)
+			}
+			if !tt.fails {
+				if err != nil || code != 0 || out != "ok\n" {
+					t.Errorf("Run = %d, %v, %q, stderr %q; want 0 and ok", code, err, out, stderr)
+				}
+				return
+			}
+			want := "--init needs --ulimit nofile of at least"
+			if code != ExitOwnError || err == nil || !strings.Contains(err.Error(), want) || stderr != "" {
+				t.Errorf("Run = %d, %v, stderr %.200q; want %d and %q", code, err, stderr, ExitOwnError, want)
+			}
+		})
 	}
 }

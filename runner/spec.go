@@ -210,6 +210,9 @@ func (s Spec) validateInput() error {
 	if err := validateInitData(s); err != nil {
 		return err
 	}
+	if err := validateInitNofile(s); err != nil {
+		return err
+	}
 	if s.ShmSize < 0 {
 		// docker's daemon refuses it in these words; its CLI, as strata's, takes no sign.
 		return fmt.Errorf("invalid --shm-size %d: SHM size can not be less than 0", s.ShmSize)
