@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -23,9 +22,9 @@ const (
 	initMarker    = "strata-init"
 	monitorMarker = "strata-monitor"
 	reaperMarker  = "strata-reaper"
-	// dataExecMarker is exec's command started through the sealed binary, which sets a
-	// --ulimit data and execs it (runDataExec).
-	dataExecMarker = "strata-data-exec"
+	// limitsExecMarker is exec's command started through the sealed binary, which sets the
+	// limits the helper could not live under and execs it (runLimitsExec).
+	limitsExecMarker = "strata-limits-exec"
 )
 
 // initPipeFD is the init's end of the socketpair with its parent (ExtraFiles[0]).
@@ -91,8 +90,8 @@ func MaybeInit() {
 		runReaper()
 	case nsjoinMarker:
 		runNSJoin()
-	case dataExecMarker:
-		runDataExec()
+	case limitsExecMarker:
+		runLimitsExec()
 	}
 }
 
@@ -407,7 +406,7 @@ func (c *command) exec(spec Spec) error {
 		return fmt.Errorf("reporting to strata: %w", err)
 	}
 	if late {
-		err = ex.execWithData(data)
+		err = ex.execWithLimits([]procRlimit{{Resource: unix.RLIMIT_DATA, Cur: data.Cur, Max: data.Max}})
 	} else {
 		err = unix.Exec(argv0, args, c.env)
 	}
@@ -483,67 +482,78 @@ func newRawExec(argv0 string, args, env []string) (*rawExec, error) {
 	return &rawExec{argv0: p, argv: argv, envv: envv}, nil
 }
 
-// execWithData sets RLIMIT_DATA to data and execs; it returns only on error. A hard limit
-// above this process's, which it may not raise, is its own (as setProcRlimit sets it).
-func (e *rawExec) execWithData(data unix.Rlimit) error {
-	_, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, uintptr(unsafe.Pointer(&data)), 0, 0, 0)
-	if errno == unix.EPERM {
-		var have unix.Rlimit
-		if _, _, gerr := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, 0, uintptr(unsafe.Pointer(&have)), 0, 0); gerr == 0 {
-			data.Max = min(data.Max, have.Max)
-			data.Cur = min(data.Cur, data.Max)
-			_, _, errno = unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_DATA, uintptr(unsafe.Pointer(&data)), 0, 0, 0)
+// execWithLimits sets limits and execs; it returns only on error. Raw syscalls only: nothing
+// is allocated once a limit is set. A hard limit above this process's, which it may not
+// raise, is its own (as setProcRlimit sets it).
+func (e *rawExec) execWithLimits(limits []procRlimit) error {
+	for i := range limits {
+		l := &limits[i]
+		lim := unix.Rlimit{Cur: l.Cur, Max: l.Max}
+		_, _, errno := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(l.Resource), uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
+		if errno == unix.EPERM {
+			var have unix.Rlimit
+			if _, _, gerr := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(l.Resource), 0, uintptr(unsafe.Pointer(&have)), 0, 0); gerr == 0 {
+				lim.Max = min(lim.Max, have.Max)
+				lim.Cur = min(lim.Cur, lim.Max)
+				_, _, errno = unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, uintptr(l.Resource), uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
+			}
+		}
+		if errno != 0 {
+			return fmt.Errorf("setting resource limit %d: %w", l.Resource, errno)
 		}
 	}
-	if errno != 0 {
-		return fmt.Errorf("setting ulimit data: %w", errno)
-	}
-	_, _, errno = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(e.argv0)),
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(e.argv0)),
 		uintptr(unsafe.Pointer(&e.argv[0])), uintptr(unsafe.Pointer(&e.envv[0])))
 	runtime.KeepAlive(e)
 	return errno
 }
 
-// runDataExec is exec's command in a container with a --ulimit data (see dataExecArgs): the
-// sealed binary, started by the helper in its place, sets the limit last and execs it, as the
-// init does. The helper, a Go program, could not set it on itself before it started the
-// command: it then copied the command's environment under the limit, and died of "fatal
-// error: runtime: out of memory" with an image's environment of 100k variables.
-// argv: dataExecMarker, soft limit, hard limit, resolved path, command argv...
-func runDataExec() {
-	code, err := dataExec(os.Args[1:])
+// runLimitsExec is exec's command in a container whose limits its helper could not live
+// under (see limitsExecArgs): the sealed binary, started by the helper in the command's place,
+// sets them last and execs it, as the init does. The helper, a Go program, set them on itself
+// before it started the command: under a finite RLIMIT_DATA it then copied the command's
+// environment and died of "fatal error: runtime: out of memory" with an image's environment
+// of 100k variables; under an RLIMIT_NOFILE of a few descriptors it could not fork it.
+// argv: limitsExecMarker, RESOURCE:SOFT:HARD[,...], resolved path, command argv...
+func runLimitsExec() {
+	code, err := limitsExec(os.Args[1:])
 	fmt.Fprintf(os.Stderr, "strata: exec: %v\n", err)
 	os.Exit(code)
 }
 
-func dataExec(args []string) (int, error) {
-	if len(args) < 4 {
-		return ExitOwnError, errors.New("want a limit and a command")
+func limitsExec(args []string) (int, error) {
+	if len(args) < 3 {
+		return ExitOwnError, errors.New("want limits and a command")
 	}
-	var data unix.Rlimit
-	var err error
-	if data.Cur, err = strconv.ParseUint(args[0], 10, 64); err == nil {
-		data.Max, err = strconv.ParseUint(args[1], 10, 64)
+	var limits []procRlimit
+	for _, f := range strings.Split(args[0], ",") {
+		var l procRlimit
+		if _, err := fmt.Sscanf(f, "%d:%d:%d", &l.Resource, &l.Cur, &l.Max); err != nil {
+			return ExitOwnError, fmt.Errorf("invalid limit %q: %w", f, err)
+		}
+		limits = append(limits, l)
 	}
-	if err != nil {
-		return ExitOwnError, fmt.Errorf("invalid limit: %w", err)
-	}
-	// The RLIMIT_NOFILE the command had before this binary's runtime raised it.
+	// The RLIMIT_NOFILE the command had before this binary's runtime raised it, if it is not
+	// one of limits.
 	restoreNofile()
-	ex, err := newRawExec(args[2], args[3:], os.Environ())
+	ex, err := newRawExec(args[1], args[2:], os.Environ())
 	if err == nil {
-		err = ex.execWithData(data)
+		err = ex.execWithLimits(limits)
 	}
 	if errors.Is(err, unix.ENOENT) {
-		return ExitNotFound, fmt.Errorf("%q: %w", args[3], err)
+		return ExitNotFound, fmt.Errorf("%q: %w", args[2], err)
 	}
-	return ExitCannotInvoke, fmt.Errorf("%q: %w", args[3], err)
+	return ExitCannotInvoke, fmt.Errorf("%q: %w", args[2], err)
 }
 
-// dataExecArgs is the argv that starts command argv (argv0 resolved) through runDataExec with
-// RLIMIT_DATA data.
-func dataExecArgs(data unix.Rlimit, argv0 string, argv []string) []string {
-	return append([]string{dataExecMarker, strconv.FormatUint(data.Cur, 10), strconv.FormatUint(data.Max, 10), argv0}, argv...)
+// limitsExecArgs is the argv that starts command argv (argv0 resolved) through runLimitsExec
+// with limits.
+func limitsExecArgs(limits []procRlimit, argv0 string, argv []string) []string {
+	fs := make([]string, len(limits))
+	for i, l := range limits {
+		fs[i] = fmt.Sprintf("%d:%d:%d", l.Resource, l.Cur, l.Max)
+	}
+	return append([]string{limitsExecMarker, strings.Join(fs, ","), argv0}, argv...)
 }
 
 // fileOrNil keeps a nil *os.File from becoming a non-nil io.Reader.

@@ -337,12 +337,10 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		}
 	}
 	env := req.Env
-	// A finite RLIMIT_DATA is the command's alone: set on the helper, it killed the runtime
-	// (runDataExec).
-	var data unix.Rlimit
-	var lateData bool
+	// Limits the helper cannot live under are the command's alone (runLimitsExec).
+	var late []procRlimit
 	if req.Confine {
-		req, data, lateData = withoutDataLimit(req)
+		req, late = withoutLateLimits(req)
 	}
 	if req.Confine {
 		if env, err = confine(req, tty, privs.last); err != nil {
@@ -364,10 +362,10 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 		return nil, nil, err
 	}
 	args := req.Args
-	if lateData {
+	if len(late) > 0 {
 		// The sealed binary this helper runs, as the command sees it once forked into the
 		// container's pid namespace.
-		args = dataExecArgs(data, argv0, req.Args)
+		args = limitsExecArgs(late, argv0, req.Args)
 		argv0 = "/proc/self/exe"
 	}
 	if req.Confine {
@@ -521,31 +519,47 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 	return env, nil
 }
 
-// withoutDataLimit takes the command's RLIMIT_DATA out of req when it is finite: the container's
-// PID 1's, or the last --ulimit data over it. The command gets it through runDataExec.
-func withoutDataLimit(req joinRequest) (joinRequest, unix.Rlimit, bool) {
-	data := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+// minHelperNofile is the smallest RLIMIT_NOFILE soft limit the helper starts the command
+// under itself: its runtime's poller and the fork's pipe take descriptors besides its own.
+const minHelperNofile = 64
+
+// withoutLateLimits takes out of req the limits the helper cannot live under, each the
+// container's PID 1's or the last --ulimit over it: a finite RLIMIT_DATA, and an
+// RLIMIT_NOFILE under minHelperNofile. The command gets them through runLimitsExec.
+func withoutLateLimits(req joinRequest) (joinRequest, []procRlimit) {
+	final := map[int]procRlimit{}
+	for _, l := range req.Rlimits {
+		final[l.Resource] = l
+	}
+	for _, u := range req.Ulimits {
+		r, lim := u.rlimit()
+		final[r] = procRlimit{Resource: r, Cur: lim.Cur, Max: lim.Max}
+	}
+	var late []procRlimit
+	lateRes := map[int]bool{}
+	if l, ok := final[unix.RLIMIT_DATA]; ok && l.Cur != unix.RLIM_INFINITY {
+		late, lateRes[unix.RLIMIT_DATA] = append(late, l), true
+	}
+	if l, ok := final[unix.RLIMIT_NOFILE]; ok && l.Cur < minHelperNofile {
+		late, lateRes[unix.RLIMIT_NOFILE] = append(late, l), true
+	}
+	if len(late) == 0 {
+		return req, nil
+	}
 	var rlimits []procRlimit
 	for _, l := range req.Rlimits {
-		if l.Resource == unix.RLIMIT_DATA {
-			data = unix.Rlimit{Cur: l.Cur, Max: l.Max}
-		} else {
+		if !lateRes[l.Resource] {
 			rlimits = append(rlimits, l)
 		}
 	}
 	var ulimits []Ulimit
 	for _, u := range req.Ulimits {
-		if u.Name == "data" {
-			_, data = u.rlimit()
-		} else {
+		if r, _ := u.rlimit(); !lateRes[r] {
 			ulimits = append(ulimits, u)
 		}
 	}
-	if data.Cur == unix.RLIM_INFINITY {
-		return req, data, false
-	}
 	req.Rlimits, req.Ulimits = rlimits, ulimits
-	return req, data, true
+	return req, late
 }
 
 // setProcRlimit sets l on this process. Where l's hard limit is above this process's and

@@ -193,3 +193,25 @@ func TestRunNofileLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestExecNofileLimit: exec in a container with a --ulimit nofile of a few descriptors runs a
+// command that opens none, with that limit, as docker's does: the helper set it on itself and
+// then could not fork the command ("fork/exec: too many open files").
+func TestExecNofileLimit(t *testing.T) {
+	testutil.Requires(t, staticSelf)
+	c := startedContainer(t, func(s *Spec) {
+		s.Ulimits = []Ulimit{{Name: "nofile", Soft: 8, Hard: 8}}
+	}, "sleep", "1000")
+	for _, opts := range []ExecOptions{
+		{Args: []string{"sh", "-c", "echo ok"}},
+		{Args: []string{"sh", "-c", "echo ok"}, User: "1000"},
+	} {
+		if code, out, stderr, err := execOut(t, c, opts); code != 0 || err != nil || out != "ok" {
+			t.Errorf("Exec(%q, -u %q) = %d, %q, %v; stderr: %.200s", opts.Args, opts.User, code, out, err, stderr)
+		}
+	}
+	code, out, _, err := execOut(t, c, ExecOptions{Args: []string{"grep", "^Max open files", "/proc/self/limits"}})
+	if want := "Max open files 8 8 files"; code != 0 || err != nil || strings.Join(strings.Fields(out), " ") != want {
+		t.Errorf("Exec(grep /proc/self/limits) = %d, %q, %v; want %q", code, out, err, want)
+	}
+}
