@@ -523,9 +523,14 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 // under itself: its runtime's poller and the fork's pipe take descriptors besides its own.
 const minHelperNofile = 64
 
+// minHelperNproc is the smallest RLIMIT_NPROC soft limit the helper starts the command under
+// itself: once it runs as the command's user, its threads count toward that user's.
+const minHelperNproc = 64
+
 // withoutLateLimits takes out of req the limits the helper cannot live under, each the
-// container's PID 1's or the last --ulimit over it: a finite RLIMIT_DATA, and an
-// RLIMIT_NOFILE under minHelperNofile. The command gets them through runLimitsExec.
+// container's PID 1's or the last --ulimit over it: a finite RLIMIT_DATA, an RLIMIT_NOFILE
+// under minHelperNofile and an RLIMIT_NPROC under minHelperNproc. The command gets them
+// through runLimitsExec.
 func withoutLateLimits(req joinRequest) (joinRequest, []procRlimit) {
 	final := map[int]procRlimit{}
 	for _, l := range req.Rlimits {
@@ -542,6 +547,9 @@ func withoutLateLimits(req joinRequest) (joinRequest, []procRlimit) {
 	}
 	if l, ok := final[unix.RLIMIT_NOFILE]; ok && l.Cur < minHelperNofile {
 		late, lateRes[unix.RLIMIT_NOFILE] = append(late, l), true
+	}
+	if l, ok := final[unix.RLIMIT_NPROC]; ok && l.Cur < minHelperNproc {
+		late, lateRes[unix.RLIMIT_NPROC] = append(late, l), true
 	}
 	if len(late) == 0 {
 		return req, nil

@@ -215,3 +215,18 @@ func TestExecNofileLimit(t *testing.T) {
 		t.Errorf("Exec(grep /proc/self/limits) = %d, %q, %v; want %q", code, out, err, want)
 	}
 }
+
+// TestExecNprocLimit: exec -u of a user other than root in a container with a --ulimit nproc
+// of one runs a command that forks nothing, with that limit: the helper, whose threads count
+// toward the user's processes once it runs as them, could not fork it ("fork/exec: resource
+// temporarily unavailable").
+func TestExecNprocLimit(t *testing.T) {
+	testutil.Requires(t, staticSelf)
+	c := startedContainer(t, func(s *Spec) {
+		s.Ulimits = []Ulimit{{Name: "nproc", Soft: 1, Hard: 1}}
+	}, "sleep", "1000")
+	code, out, stderr, err := execOut(t, c, ExecOptions{Args: []string{"grep", "^Max processes", "/proc/self/limits"}, User: "1000"})
+	if want := "Max processes 1 1 processes"; code != 0 || err != nil || strings.Join(strings.Fields(out), " ") != want {
+		t.Errorf("Exec(-u 1000, grep /proc/self/limits) = %d, %q, %v, stderr %.200q; want %q", code, out, err, stderr, want)
+	}
+}
