@@ -27,9 +27,10 @@ type imageRow struct {
 	CreatedAt  time.Time
 	Created    string `json:"-"`
 	Size       int64
-	SizeHuman  string `json:"-"`
-	ref        string // the full reference, for filters
-	manifest   string // the digest of the manifest or index the name holds
+	SizeHuman  string            `json:"-"`
+	ref        string            // the full reference, for filters
+	manifest   string            // the digest of the manifest or index the name holds
+	labels     map[string]string // the config's, for --filter label=
 	// damaged is the image's info when it could not be read whole, for the warning.
 	damaged *cache.ImageInfo
 }
@@ -110,7 +111,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 	// docker images -a adds the intermediate images of its builder; strata has none.
 	cmd.Flags().BoolP("all", "a", false, "accepted for docker's scripts: every image is listed anyway")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show manifest digests")
-	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "show only images that match: reference= (a pattern such as 'alpine:3*'), dangling=, before= or since= an image (repeatable)")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "show only images that match: reference= (a pattern such as 'alpine:3*'), dangling=, label=KEY[=VALUE] (label!= for the others), before= or since= an image, until= a time or a duration (repeatable)")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "show whole image IDs (sha256:…)")
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
 	return cmd
@@ -230,6 +231,7 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		SizeHuman: humanSize(info.Size),
 		ref:       info.Ref,
 		manifest:  info.Manifest.Digest.String(),
+		labels:    info.Config.Config.Labels,
 	}
 	if info.Ref == "" {
 		row.Repository = "<none>" // dangling: no name reaches it

@@ -16,11 +16,41 @@ import (
 type imageFilter struct {
 	references []string // path.Match patterns over "name:tag" and "name"
 	dangling   []bool
-	// before and since hold the creation times of the images the filters named.
-	before, since []time.Time
+	// before and since hold the creation times of the images the filters named; until the
+	// times until= gave.
+	before, since, until []time.Time
+	// labels are label= and label!= filters, all of which the image's config must pass.
+	labels []labelCheck
+}
+
+// labelCheck is one label=KEY[=VALUE] or label!=KEY[=VALUE] filter, as docker's image list
+// reads them: KEY alone asks whether the label is there (label!= that it is not), with a
+// VALUE whether it is there with that value (label!= with another one).
+type labelCheck struct {
+	key, value string
+	hasValue   bool
+	negate     bool
+}
+
+// pass reports whether an image of labels passes the check, as docker's does: label!=KEY=VALUE
+// wants the label there with another value.
+func (c labelCheck) pass(labels map[string]string) bool {
+	v, ok := labels[c.key]
+	switch {
+	case !c.hasValue:
+		return ok != c.negate
+	case !ok:
+		return false
+	}
+	return (v == c.value) != c.negate
 }
 
 func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imageFilter, error) {
+	return parseImageFilterAt(store, args, rows, time.Now())
+}
+
+// parseImageFilterAt is parseImageFilter with until= durations taken back from now.
+func parseImageFilterAt(store *cache.Store, args []string, rows []imageRow, now time.Time) (*imageFilter, error) {
 	f := &imageFilter{}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
@@ -38,7 +68,27 @@ func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imag
 			if err != nil {
 				return nil, fmt.Errorf("invalid --filter %s: want dangling=true or dangling=false", quoteValue(a))
 			}
+			// As docker: dangling=true and dangling=false together ask for nothing, and
+			// are refused rather than answered with an empty list.
+			if len(f.dangling) > 0 && f.dangling[0] != b {
+				return nil, fmt.Errorf("invalid --filter %s: conflicts with dangling=%t", quoteValue(a), f.dangling[0])
+			}
 			f.dangling = append(f.dangling, b)
+		case "label", "label!":
+			key, value, hasValue := strings.Cut(v, "=")
+			if key == "" {
+				return nil, fmt.Errorf("invalid --filter %s: want %s=KEY or %s=KEY=VALUE", quoteValue(a), k, k)
+			}
+			f.labels = append(f.labels, labelCheck{key: key, value: value, hasValue: hasValue, negate: k == "label!"})
+		case "until":
+			t, err := parseLogTime("--filter until", v, now)
+			if err != nil {
+				return nil, err
+			}
+			if t.IsZero() {
+				return nil, fmt.Errorf("invalid --filter %s: want a time or a duration", quoteValue(a))
+			}
+			f.until = append(f.until, t)
 		case "before", "since":
 			created, err := imageCreated(store, v, rows)
 			if err != nil {
@@ -50,7 +100,7 @@ func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imag
 				f.since = append(f.since, created)
 			}
 		default:
-			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want reference, dangling, before or since)", quoteValue(a), quoteValue(k))
+			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want reference, dangling, label, before, since or until)", quoteValue(a), quoteValue(k))
 		}
 	}
 	return f, nil
@@ -90,6 +140,17 @@ func (f *imageFilter) match(r imageRow) bool {
 	}
 	for _, t := range f.since {
 		if !r.CreatedAt.After(t) {
+			return false
+		}
+	}
+	// An image of no known creation time was not created before anything.
+	for _, t := range f.until {
+		if r.CreatedAt.IsZero() || !r.CreatedAt.Before(t) {
+			return false
+		}
+	}
+	for _, c := range f.labels {
+		if !c.pass(r.labels) {
 			return false
 		}
 	}
