@@ -113,6 +113,12 @@ func checkUsage(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		checkUsage(sub)
 	}
+	// A usage line that names [OPTIONS] says where the flags go, as docker's does: cobra's
+	// " [flags]" after it read "strata run [OPTIONS] IMAGE [COMMAND] [ARG...] [flags]", flags
+	// after the container's arguments, which run passes to the container.
+	if strings.Contains(c.Use, "[OPTIONS]") {
+		c.DisableFlagsInUseLine = true
+	}
 	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 		c.Args = noArgs
 		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
