@@ -167,11 +167,42 @@ var commands = []struct {
 	{"load", newLoadCmd}, {"serve", newServeCmd}, {"prune", newPruneCmd},
 	{"system", newSystemCmd}, {"login", newLoginCmd}, {"logout", newLogoutCmd},
 	{"push", newPushCmd}, {"tag", newTagCmd}, {"image", newImageCmd}, {"exec", newExecCmd},
+	{"container", newContainerCmd},
 	{"enter", newEnterCmd}, {"inspect", newInspectCmd}, {"top", newTopCmd},
 	{"stats", newStatsCmd}, {"explain", newExplainCmd}, {"stop", newStopCmd},
 	{"kill", newKillCmd}, {"start", newStartCmd}, {"restart", newRestartCmd},
 	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},
+}
+
+// newContainerCmd is docker's `container` group: the container commands under the names
+// docker's scripts call them by (`container ls -aq`, `container rm -f`, `container inspect`),
+// which strata refused as an unknown command.
+func newContainerCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "container",
+		Short: "Manage containers: ls, run, create, start, stop, kill, restart, rm, inspect, logs, ...",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	ls := newPsCmd(g)
+	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list", "ps"}
+	rm := newRmCmd(g)
+	rm.Aliases = []string{"remove"}
+	// docker container inspect looks names up as containers only.
+	inspect := newInspectCmd(g)
+	inspect.Short = "Show containers as docker's JSON, with the process card of running ones"
+	if f := inspect.Flags().Lookup("type"); f != nil {
+		_ = f.Value.Set("container")
+		f.DefValue = "container"
+		f.Hidden = true
+	}
+	cmd.AddCommand(ls, rm, inspect, newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g),
+		newKillCmd(g), newRestartCmd(g), newRenameCmd(g), newWaitCmd(g), newLogsCmd(g), newTopCmd(g),
+		newStatsCmd(g), newExecCmd(g))
+	return cmd
 }
 
 // newRootCmd builds the root command with all of strata's subcommands.
