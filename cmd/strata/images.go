@@ -97,7 +97,9 @@ func newImagesCmd(g *globals) *cobra.Command {
 				}
 			}
 			warnDamaged(cmd.ErrOrStderr(), damaged)
-			if quiet {
+			// As docker's NewImageFormat: -q replaces the table, and a --format of its own
+			// (a template, json) wins over -q, where ps's -q wins instead.
+			if quiet && tableDefault(format) {
 				// As docker: one ID per row, so an image with two tags is listed twice.
 				for _, r := range rows {
 					fmt.Fprintln(cmd.OutOrStdout(), imageID(r.ID, noTrunc))
