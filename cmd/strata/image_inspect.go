@@ -42,18 +42,28 @@ func newImageCmd(g *globals) *cobra.Command {
 // imageInspect is one element of `strata image inspect`'s JSON array, with docker's field
 // names so that scripts and --format templates written for docker work.
 type imageInspect struct {
-	Id           string //nolint:revive // docker's name, which templates use: {{.Id}}
-	RepoTags     []string
-	RepoDigests  []string
-	Created      string
-	Architecture string
-	Variant      string `json:",omitempty"`
-	Os           string
+	Id          string //nolint:revive // docker's name, which templates use: {{.Id}}
+	RepoTags    []string
+	RepoDigests []string
+	// Parent and Comment are docker's: an image strata stores has no parent in a local
+	// builder's chain, and its config no comment; they are there, empty, so that templates
+	// written for docker ({{.Parent}}) do not fail on a missing field.
+	Parent        string
+	Comment       string
+	Created       string
+	DockerVersion string
+	Author        string
+	Architecture  string
+	Variant       string `json:",omitempty"`
+	Os            string
 	// Size is the compressed size in the store (config and distinct layers); docker shows
 	// the unpacked size, which the layer dirs would have to be walked for.
 	Size   int64
 	Config v1.Config
 	RootFS inspectRootFS
+	// Metadata is docker's: LastTagTime is the zero time, as docker shows for an image it
+	// did not tag itself.
+	Metadata inspectMetadata
 	// Descriptor is the manifest descriptor from the store's index.json (as docker's
 	// containerd image store shows it): the index's, for a multi-platform image.
 	Descriptor v1.Descriptor
@@ -69,6 +79,10 @@ type inspectManifest struct {
 	Digest   string
 	Id       string //nolint:revive // as imageInspect.Id
 	Size     int64
+}
+
+type inspectMetadata struct {
+	LastTagTime string
 }
 
 type inspectRootFS struct {
@@ -150,16 +164,19 @@ func inspectImageFor(store *cache.Store, arg string, want *v1.Platform) (imageIn
 		return imageInspect{}, err
 	}
 	in := imageInspect{
-		Id:           info.ID.String(),
-		RepoTags:     []string{},
-		RepoDigests:  []string{},
-		Architecture: info.Architecture,
-		Variant:      info.Variant,
-		Os:           info.OS,
-		Size:         info.Size,
-		Config:       info.Config.Config,
-		RootFS:       inspectRootFS{Type: "layers", Layers: []string{}},
-		Descriptor:   r.Descriptor,
+		Id:            info.ID.String(),
+		RepoTags:      []string{},
+		RepoDigests:   []string{},
+		DockerVersion: info.Config.DockerVersion,
+		Author:        info.Config.Author,
+		Metadata:      inspectMetadata{LastTagTime: time.Time{}.Format(time.RFC3339)},
+		Architecture:  info.Architecture,
+		Variant:       info.Variant,
+		Os:            info.OS,
+		Size:          info.Size,
+		Config:        info.Config.Config,
+		RootFS:        inspectRootFS{Type: "layers", Layers: []string{}},
+		Descriptor:    r.Descriptor,
 	}
 	if !info.Created.IsZero() {
 		in.Created = info.Created.UTC().Format(time.RFC3339Nano)
