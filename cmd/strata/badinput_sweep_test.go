@@ -147,6 +147,7 @@ func TestUnreadableNames(t *testing.T) {
 		{[]string{"images", "-f", "since="}, `invalid --filter "since=": image "" is not in the store`},
 		{[]string{"inspect", " "}, `no such object: " "`},
 		{[]string{"inspect", "nosuch"}, `no such object: nosuch`},
+		{[]string{"inspect", "--type", "image", "nosuch"}, `no such image: nosuch`},
 		{[]string{"rmi", "nosuch"}, `image nosuch is not in the store: run 'strata pull nosuch' first`},
 	} {
 		t.Run(fmt.Sprintf("%.40q", tt.args), func(t *testing.T) {

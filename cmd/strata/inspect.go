@@ -82,7 +82,11 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 			}
 			in, ierr := inspectImage(images, a)
 			if ierr != nil {
-				errs = append(errs, fmt.Errorf("no such object: %s", quoteArg(a)))
+				if typ == "image" {
+					errs = append(errs, fmt.Errorf("no such image: %s", quoteArg(a)))
+				} else {
+					errs = append(errs, fmt.Errorf("no such object: %s", quoteArg(a)))
+				}
 				continue
 			}
 			found = append(found, in)

@@ -128,6 +128,10 @@ func newPsCmd(g *globals) *cobra.Command {
 			if size && tableDefault(format) {
 				format = psTable + "\t{{.Size}}"
 			}
+			if quiet && !tableDefault(format) {
+				// docker ps says so too: -q wins, and a script's format is not what it gets.
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Ignoring custom format, because both --format and --quiet are set.")
+			}
 			return printPs(cmd.OutOrStdout(), rows, quiet, noTrunc, format)
 		},
 	}
