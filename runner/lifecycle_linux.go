@@ -920,11 +920,16 @@ func (s *Store) sweepOrphans(abandoned bool) error {
 	hasMark := func(dir string) bool {
 		return abandoned && unix.Lstat(filepath.Join(dir, creatingFile), &fst) == nil
 	}
+	var creating []string
 	for _, e := range entries {
 		if e.IsDir() && strings.HasPrefix(e.Name(), removingPrefix) {
 			if err := s.sweepRemoving(e.Name()); err != nil {
 				errs = append(errs, err)
 			}
+			continue
+		}
+		if strings.HasPrefix(e.Name(), creatingPrefix) {
+			creating = append(creating, e.Name())
 			continue
 		}
 		if !e.IsDir() || len(e.Name()) != 64 || !isHexID(e.Name()) {
@@ -952,13 +957,16 @@ func (s *Store) sweepOrphans(abandoned bool) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(marked) > 0 {
+	if len(marked) > 0 || len(creating) > 0 {
 		// Not waited for: a create holds it only to reserve a name; the next sweep looks again.
 		if l, ok, err := lockfile.TryLock(filepath.Join(s.dir, ".lock"), 0o600, true); err == nil && ok {
 			for _, id := range marked {
 				if _, err := s.removeAbandoned(id); err != nil {
 					errs = append(errs, err)
 				}
+			}
+			if err := s.sweepCreating(creating); err != nil {
+				errs = append(errs, err)
 			}
 			_ = l.Unlock()
 		}
@@ -1233,6 +1241,23 @@ func removeDir(c *Container) error {
 // and the container's ID. It is no container (List reads only IDs); one that is left (its
 // removal killed, or failing) is removed by sweepRemoving.
 const removingPrefix = ".removing-"
+
+// renameNoReplace renames dir old to new, failing if new exists (renameat2's
+// RENAME_NOREPLACE, or a check before the rename where the filesystem has no such flag: the
+// caller holds the store lock, which every maker of a container dir holds).
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+		}
+		return nil
+	}
+	if _, err := os.Lstat(new); err == nil {
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: os.ErrExist}
+	}
+	return os.Rename(old, new)
+}
 
 // removingGrace is how long after its rename a sweep leaves a removed container's dir alone
 // even though no process holds its lock: its remover takes the lock just after the rename

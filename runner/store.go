@@ -269,22 +269,57 @@ func (s *Store) reserve(c *Container) (mark *lockfile.Lock, err error) {
 			s.releaseName(c.Config.Name, id)
 		}
 	}()
-	if err := os.Mkdir(c.Dir, 0o710); err != nil {
+	// The dir appears with its mark, held, in one step: made aside (creatingPrefix), then
+	// renamed into place. Made in place, a create killed between the dir's mkdir and its
+	// mark left an empty dir, listed as a Dead container that held the name for ever (no
+	// sweep takes a dir without a mark for an abandoned create): run --rm --name k killed
+	// there could not be run again. What a kill leaves aside the sweeps remove
+	// (sweepCreating), under the store lock, which every create holds here.
+	tmp := filepath.Join(s.dir, creatingPrefix+id)
+	if err := os.Mkdir(tmp, 0o710); err != nil {
 		return nil, fmt.Errorf("creating container %s: %w", id[:12], err)
 	}
 	// The mark holds the name: until config.json is written only it and the name's link say
 	// which name the container takes, and an index rebuilt meanwhile reads it (ensureNameIndex).
 	// The dir is new and the store root's alone, so nothing can be in the mark's place.
-	if err := os.WriteFile(filepath.Join(c.Dir, creatingFile), []byte(c.Config.Name), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, creatingFile), []byte(c.Config.Name), 0o600); err != nil {
 		err = fmt.Errorf("creating container %s: %w", id[:12], err)
-		return nil, errors.Join(err, os.RemoveAll(c.Dir))
+		return nil, errors.Join(err, os.RemoveAll(tmp))
 	}
-	mark, err = lockfile.Acquire(filepath.Join(c.Dir, creatingFile), 0o600, true)
+	mark, err = lockfile.Acquire(filepath.Join(tmp, creatingFile), 0o600, true)
 	if err != nil {
 		err = fmt.Errorf("creating container %s: %w", id[:12], err)
-		return nil, errors.Join(err, os.RemoveAll(c.Dir))
+		return nil, errors.Join(err, os.RemoveAll(tmp))
+	}
+	testStop(stopReserving)
+	if err := renameNoReplace(tmp, c.Dir); err != nil {
+		_ = mark.Unlock()
+		err = fmt.Errorf("creating container %s: %w", id[:12], err)
+		return nil, errors.Join(err, os.RemoveAll(tmp))
 	}
 	return mark, nil
+}
+
+// stopReserving (testStop) is in reserve, the container's dir made, not yet in place.
+const stopReserving = "reserving"
+
+// creatingPrefix names the dir reserve makes a container's dir in before it renames it into
+// place with its mark: ".creating-" and the container's ID. No listing reads it (List reads
+// only IDs).
+const creatingPrefix = ".creating-"
+
+// sweepCreating removes the dirs reserve left aside (creatingPrefix) among names, entries of
+// the store dir: a create killed before it renamed its dir into place. The caller holds the
+// store lock, under which every reserve renames its dir before it lets go, so none of them is
+// a create at work.
+func (s *Store) sweepCreating(names []string) error {
+	var errs []error
+	for _, name := range names {
+		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {
+			errs = append(errs, fmt.Errorf("removing what a killed create left: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // unreserve undoes reserve for a create that failed, still holding creatingFile's lock: its
