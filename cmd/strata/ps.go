@@ -83,6 +83,7 @@ func newPsCmd(g *globals) *cobra.Command {
 			if err := filter.resolve(store); err != nil {
 				return err
 			}
+			filter.resolveAncestors(g)
 			list, err := store.List()
 			if err != nil {
 				return err

@@ -18,8 +18,10 @@ type psFilter struct {
 	ids, statuses []string
 	names         []*regexp.Regexp
 	exited        []int
-	// ancestors are images as the filter named them: names or image ID prefixes.
-	ancestors []string
+	// ancestors are images as the filter named them: names or image ID prefixes;
+	// resolveAncestors finds the IDs the names have now.
+	ancestors   []string
+	ancestorIDs map[string]bool
 	// labels is any label= filter: strata's containers have no labels, so it matches none.
 	labels bool
 	// before and since name containers; resolve turns them into creation times.
@@ -110,6 +112,26 @@ func (f *psFilter) resolve(store *runner.Store) error {
 	return nil
 }
 
+// resolveAncestors finds the image each ancestor= name stands for now, as docker's filter
+// does: a container matches by the ID of the image it was made from, so one made from
+// alpine before alpine was pulled anew is not alpine's any more. A name the store does not
+// have matches no container.
+func (f *psFilter) resolveAncestors(g *globals) {
+	if len(f.ancestors) == 0 {
+		return
+	}
+	f.ancestorIDs = map[string]bool{}
+	store, err := g.openStore()
+	if err != nil {
+		return
+	}
+	for _, a := range f.ancestors {
+		if _, id, _, err := findLocalImage(store, a, registry.DefaultPlatform(), false); err == nil {
+			f.ancestorIDs[id.String()] = true
+		}
+	}
+}
+
 func (f *psFilter) match(r psRow) bool {
 	if f.labels {
 		return false
@@ -145,34 +167,16 @@ func (f *psFilter) match(r psRow) bool {
 	if len(f.exited) > 0 && (r.State != "exited" || !slices.Contains(f.exited, r.ExitCode)) {
 		return false
 	}
-	if len(f.ancestors) > 0 && !slices.ContainsFunc(f.ancestors, r.from) {
+	if len(f.ancestors) > 0 && !f.ancestorIDs[r.imageID] && !slices.ContainsFunc(f.ancestors, r.fromID) {
 		return false
 	}
 	return true
 }
 
-// imageKey is an image name as the ancestor filter compares them: familiar, with the tag
-// docker implies ("alpine" is "alpine:latest").
-func imageKey(s string) string {
-	ref, err := registry.ParseReference(s)
-	if err != nil {
-		return s
-	}
-	if ref.Tag() == "" && ref.Digest() == "" {
-		if r, err := ref.WithTag("latest"); err == nil {
-			ref = r
-		}
-	}
-	return ref.Familiar()
-}
-
-// from reports whether the container was made from the image ancestor names: by name, or by
-// a prefix of its image ID ("0457", "sha256:0457").
-func (r psRow) from(ancestor string) bool {
-	if imageKey(r.Image) == imageKey(ancestor) {
-		return true
-	}
-	id, prefix := strings.TrimPrefix(r.imageID, "sha256:"), strings.TrimPrefix(ancestor, "sha256:")
+// fromID reports whether the container was made from the image whose ID starts with prefix
+// ("0457", "sha256:0457").
+func (r psRow) fromID(prefix string) bool {
+	id, prefix := strings.TrimPrefix(r.imageID, "sha256:"), strings.TrimPrefix(prefix, "sha256:")
 	return id != "" && isHexString(prefix) && strings.HasPrefix(id, prefix)
 }
 

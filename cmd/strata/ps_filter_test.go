@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/registry"
 )
 
 func TestPsFilter(t *testing.T) {
@@ -26,18 +28,29 @@ func TestPsFilter(t *testing.T) {
 		{filters: []string{"status=exited", "name=web"}, want: "web-2", all: true},
 		{filters: []string{"exited=137"}, want: "db", all: true},
 		{filters: []string{"status=paused"}, want: "", all: true},
-		// ancestor: a name means its tag or latest, as docker; an ID prefix any name of it.
-		{filters: []string{"ancestor=alpine"}, want: "web-1"},
-		{filters: []string{"ancestor=alpine:latest"}, want: "web-1"},
-		{filters: []string{"ancestor=alpine:3.20.3"}, want: "web-2"},
+		// ancestor: as docker, the image a name stands for now (resolved below as
+		// resolveAncestors would, by the store), or an ID prefix: by ID, whatever name the
+		// container was made with.
+		{filters: []string{"ancestor=alpine"}, want: "web-1 web-2"},
+		{filters: []string{"ancestor=alpine:3.20.3"}, want: "web-1 web-2"},
 		{filters: []string{"ancestor=sha256:0457"}, want: "web-1 web-2"},
-		{filters: []string{"ancestor=postgres:16", "ancestor=localhost:5000/job:latest"}, want: "db job"},
+		{filters: []string{"ancestor=postgres:16", "ancestor=localhost:5000/job:latest"}, want: "db"},
+		{filters: []string{"ancestor=nosuch"}, want: ""},
 		{filters: []string{"ancestor=9f3c", "status=exited"}, want: "db", all: true},
 	}
+	storeIDs := map[string]string{"alpine": "sha256:04574bec7a1d", "alpine:3.20.3": "sha256:04574bec7a1d", "postgres:16": "sha256:9f3c"}
 	for _, tt := range tests {
 		f, err := parsePsFilter(tt.filters)
 		if err != nil {
 			t.Fatalf("parsePsFilter(%q) = %v", tt.filters, err)
+		}
+		if len(f.ancestors) > 0 {
+			f.ancestorIDs = map[string]bool{}
+			for _, a := range f.ancestors {
+				if id, ok := storeIDs[a]; ok {
+					f.ancestorIDs[id] = true
+				}
+			}
 		}
 		var got []string
 		for _, r := range rows {
@@ -53,5 +66,31 @@ func TestPsFilter(t *testing.T) {
 		if _, err := parsePsFilter([]string{bad}); err == nil || !strings.Contains(err.Error(), "--filter") {
 			t.Errorf("parsePsFilter(%q) = %v, want an invalid --filter error", bad, err)
 		}
+	}
+}
+
+// TestPsAncestorResolves: resolveAncestors finds, in the store, the image ID a name stands for
+// now (what run would record), and nothing for a name the store does not have.
+func TestPsAncestorResolves(t *testing.T) {
+	root := loadedTestImages(t)
+	g := &globals{root: root}
+	f, err := parsePsFilter([]string{"ancestor=alpine", "ancestor=nosuch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.resolveAncestors(g)
+	store, err := g.openStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id, _, err := findLocalImage(store, "alpine", registry.DefaultPlatform(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ancestorIDs) != 1 || !f.ancestorIDs[id.String()] {
+		t.Errorf("ancestorIDs = %v, want only alpine's %s", f.ancestorIDs, id)
+	}
+	if !f.match(psRow{Names: "x", Image: "someothername", imageID: id.String()}) || f.match(psRow{Names: "y", Image: "alpine", imageID: "sha256:0123"}) {
+		t.Error("a container matched by the name it was made with, not by the ID alpine has now")
 	}
 }
