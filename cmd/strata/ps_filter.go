@@ -22,8 +22,10 @@ type psFilter struct {
 	// resolveAncestors finds the IDs the names have now.
 	ancestors   []string
 	ancestorIDs map[string]bool
-	// labels is any label= filter: strata's containers have no labels, so it matches none.
-	labels bool
+	// none is set by a filter no strata container can match: label= (they have no labels),
+	// publish= and expose= (no published ports), health= other than none (no healthchecks),
+	// is-task=true (no swarm).
+	none bool
 	// before and since name containers; resolve turns them into creation times.
 	before, since     []string
 	beforeT, sinceT   []time.Time
@@ -68,7 +70,26 @@ func parsePsFilter(args []string) (*psFilter, error) {
 			}
 			f.ancestors = append(f.ancestors, v)
 		case "label":
-			f.labels = true
+			f.none = true
+		case "publish", "expose":
+			if v == "" {
+				return nil, fmt.Errorf("invalid --filter %s: want a port", quoteValue(a))
+			}
+			f.none = true
+		case "health":
+			switch v {
+			case "none":
+			case "starting", "healthy", "unhealthy":
+				f.none = true
+			default:
+				return nil, fmt.Errorf("invalid --filter %s: want starting, healthy, unhealthy or none", quoteValue(a))
+			}
+		case "is-task":
+			task, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --filter %s: want true or false", quoteValue(a))
+			}
+			f.none = f.none || task
 		case "before", "since", "network", "volume":
 			if v == "" {
 				return nil, fmt.Errorf("invalid --filter %s: want a value", quoteValue(a))
@@ -84,7 +105,7 @@ func parsePsFilter(args []string) (*psFilter, error) {
 				f.volumes = append(f.volumes, v)
 			}
 		default:
-			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want id, name, status, exited, ancestor, label, before, since, network or volume)", quoteValue(a), quoteValue(k))
+			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want id, name, status, exited, ancestor, label, before, since, network, volume, health, publish, expose or is-task)", quoteValue(a), quoteValue(k))
 		}
 	}
 	return f, nil
@@ -133,7 +154,7 @@ func (f *psFilter) resolveAncestors(g *globals) {
 }
 
 func (f *psFilter) match(r psRow) bool {
-	if f.labels {
+	if f.none {
 		return false
 	}
 	for _, t := range f.beforeT {

@@ -37,6 +37,14 @@ func TestPsFilter(t *testing.T) {
 		{filters: []string{"ancestor=postgres:16", "ancestor=localhost:5000/job:latest"}, want: "db"},
 		{filters: []string{"ancestor=nosuch"}, want: ""},
 		{filters: []string{"ancestor=9f3c", "status=exited"}, want: "db", all: true},
+		// Keys docker has for what strata's containers never have: scripts pass them.
+		{filters: []string{"health=none"}, want: "web-1 web-2 db job"},
+		{filters: []string{"health=healthy"}, want: ""},
+		{filters: []string{"is-task=false"}, want: "web-1 web-2 db job"},
+		{filters: []string{"is-task=true"}, want: ""},
+		{filters: []string{"publish=80"}, want: ""},
+		{filters: []string{"expose=8080/tcp"}, want: ""},
+		{filters: []string{"label=a=b"}, want: ""},
 	}
 	storeIDs := map[string]string{"alpine": "sha256:04574bec7a1d", "alpine:3.20.3": "sha256:04574bec7a1d", "postgres:16": "sha256:9f3c"}
 	for _, tt := range tests {
@@ -62,7 +70,7 @@ func TestPsFilter(t *testing.T) {
 			t.Errorf("--filter %q matches %q (all %v), want %q (all %v)", tt.filters, got, f.impliesAll(), tt.want, tt.all)
 		}
 	}
-	for _, bad := range []string{"name", "bogus=1", "status=zombie", "exited=x", "name=[", "ancestor="} {
+	for _, bad := range []string{"name", "bogus=1", "status=zombie", "exited=x", "name=[", "ancestor=", "health=sick", "is-task=maybe", "publish="} {
 		if _, err := parsePsFilter([]string{bad}); err == nil || !strings.Contains(err.Error(), "--filter") {
 			t.Errorf("parsePsFilter(%q) = %v, want an invalid --filter error", bad, err)
 		}
