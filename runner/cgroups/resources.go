@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"runtime"
 	"strconv"
@@ -118,6 +119,11 @@ func parseCPUs(s string, ncpu int) (float64, error) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, &ValueError{What: "cpus", Value: s}
+	}
+	// As docker: a value is whole nanoCPUs, or too precise ("1e-400" would otherwise read as
+	// 0, no limit at all).
+	if r, ok := new(big.Rat).SetString(strings.TrimSpace(s)); !ok || !r.Mul(r, big.NewRat(1e9, 1)).IsInt() {
+		return 0, &ValueError{What: "cpus", Value: s, Reason: "value is too precise"}
 	}
 	if f == 0 {
 		return 0, nil

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -73,10 +74,13 @@ func TestParseCPUs(t *testing.T) {
 			t.Errorf("parseCPUs(%q, %d) = %v, %v, want %v", tt.in, tt.ncpu, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", "x", "-1", "0.001", "3", "NaN", "Inf", "1e400"} {
+	for _, in := range []string{"", "x", "-1", "0.001", "3", "NaN", "Inf", "1e400", "1e-400", "0.0000000001", "1.0000000001"} {
 		if _, err := parseCPUs(in, 2); !errors.Is(err, ErrInvalid) {
 			t.Errorf("parseCPUs(%q, 2) = %v, want ErrInvalid", in, err)
 		}
+	}
+	if _, err := parseCPUs("1e-400", 2); err == nil || !strings.Contains(err.Error(), "value is too precise") {
+		t.Errorf(`parseCPUs("1e-400", 2) = %v, want "value is too precise" (it reads as 0, no limit)`, err)
 	}
 	want := `invalid cpus value "3": range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available`
 	if _, err := parseCPUs("3", 2); err == nil || err.Error() != want {
