@@ -218,6 +218,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			return withCode(runner.ExitOwnError, err)
 		}
 	}
+	// As docker: a name that is no reference ("ALPINE", "a//b") is refused as such, not
+	// looked for (an image ID, or a prefix of one, is looked for).
+	if _, perr := registry.ParseReference(image); perr != nil && !looksLikeID(image) {
+		return withCode(runner.ExitOwnError, perr)
+	}
 	// Files the user named are read before anything is made or held: a FIFO or <(…) blocks
 	// until its writer comes, as with docker, and nothing may wait on it meanwhile (the
 	// collection lock, an early init). Their errors come from spec, which reads them again.
