@@ -59,6 +59,10 @@ type runOptions struct {
 	namespaces  []string
 	timeOffset  string
 	platform    string
+	// pull is --pull: always, missing, or never (""): strata's default, as issue #5 wants,
+	// says to pull an image that is not in the store instead of pulling it (docker's is
+	// missing).
+	pull string
 	stopSignal  string
 	stopTimeout int
 	ulimits     []string
@@ -149,6 +153,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
 	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
+	f.StringVar(&o.pull, "pull", "never", `pull the image first: "always", "missing" (when it is not in the store) or "never" (say to pull it)`)
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
 	f.IntVar(&o.stopTimeout, "stop-timeout", runner.DefaultStopTimeout, "seconds stop waits before SIGKILL when not given -t")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
@@ -184,6 +189,29 @@ func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int
 		timeout = &t
 	}
 	return signal, timeout, nil
+}
+
+// pullFirst pulls image as --pull asks, before the container is made: always, or when the
+// store does not have it (missing), as docker run does, its progress on stderr (stdout is the
+// container's).
+func pullFirst(ctx context.Context, g *globals, o *runOptions, image string, platform v1.Platform) error {
+	switch o.pull {
+	case "", "never":
+		return nil
+	case "missing":
+		store, err := g.openStore()
+		if err != nil {
+			return err
+		}
+		if _, _, _, err := findLocalImage(store, image, platform, o.platform != ""); err == nil {
+			return nil
+		}
+		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", image)
+	case "always":
+	default:
+		return fmt.Errorf("invalid --pull %s: want always, missing or never", quoteValue(o.pull))
+	}
+	return runPull(ctx, g, pullOptions{platform: o.platform, concurrency: 3, progress: "auto"}, image, os.Stderr, os.Stderr)
 }
 
 func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) (err error) {
@@ -222,6 +250,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	// looked for (an image ID, or a prefix of one, is looked for).
 	if _, perr := registry.ParseReference(image); perr != nil && !looksLikeID(image) {
 		return withCode(runner.ExitOwnError, perr)
+	}
+	if err := pullFirst(ctx, g, o, image, platform); err != nil {
+		return withCode(runner.ExitOwnError, err)
 	}
 	// Files the user named are read before anything is made or held: a FIFO or <(…) blocks
 	// until its writer comes, as with docker, and nothing may wait on it meanwhile (the
