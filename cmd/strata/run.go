@@ -62,7 +62,7 @@ type runOptions struct {
 	// pull is --pull: always, missing, or never (""): strata's default, as issue #5 wants,
 	// says to pull an image that is not in the store instead of pulling it (docker's is
 	// missing).
-	pull string
+	pull        string
 	stopSignal  string
 	stopTimeout int
 	ulimits     []string
