@@ -34,16 +34,23 @@ func validateInitNproc(s Spec, uid uint32) error {
 	if !s.Init || uid == 0 {
 		return nil
 	}
-	soft := int64(-1)
-	for _, u := range s.Ulimits { // the last one given is the one set
-		if u.Name == "nproc" {
-			soft = u.Soft
-		}
-	}
+	soft := ulimitSoft(s, "nproc")
 	if soft >= 0 && soft < minInitPidsLimit {
 		return fmt.Errorf("--init needs --ulimit nproc of at least %d for a user other than root (the reaper's threads count toward it)", minInitPidsLimit)
 	}
 	return nil
+}
+
+// ulimitSoft is the soft limit s's --ulimit sets for name (the last one given is the one
+// set), or -1 when none does.
+func ulimitSoft(s Spec, name string) int64 {
+	soft := int64(-1)
+	for _, u := range s.Ulimits {
+		if u.Name == name {
+			soft = u.Soft
+		}
+	}
+	return soft
 }
 
 // minInitData is the smallest --ulimit data (its soft limit, which the kernel enforces) a
@@ -62,12 +69,7 @@ func validateInitData(s Spec) error {
 	if !s.Init {
 		return nil
 	}
-	soft := int64(-1)
-	for _, u := range s.Ulimits { // the last one given is the one set
-		if u.Name == "data" {
-			soft = u.Soft
-		}
-	}
+	soft := ulimitSoft(s, "data")
 	if soft >= 0 && soft < minInitData {
 		return fmt.Errorf("--init needs --ulimit data of at least %d (%d MiB): the reaper's runtime maps that much", minInitData, minInitData>>20)
 	}
@@ -87,12 +89,7 @@ func validateInitNofile(s Spec) error {
 	if !s.Init {
 		return nil
 	}
-	soft := int64(-1)
-	for _, u := range s.Ulimits { // the last one given is the one set
-		if u.Name == "nofile" {
-			soft = u.Soft
-		}
-	}
+	soft := ulimitSoft(s, "nofile")
 	if soft >= 0 && soft < minInitNofile {
 		return fmt.Errorf("--init needs --ulimit nofile of at least %d (the reaper's runtime and its start of the command hold that many)", minInitNofile)
 	}
