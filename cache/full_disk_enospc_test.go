@@ -12,42 +12,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/testutil"
 )
-
-// smallFS mounts a tmpfs of the given options on a new temp dir, unmounted when the test ends.
-// The test is skipped where tmpfs cannot be mounted (not root).
-func smallFS(t *testing.T, opts string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("strata-test", dir, "tmpfs", 0, opts); err != nil {
-		t.Skipf("mounting a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes a file in dir until its file system has no block left.
-func fillDisk(t *testing.T, dir string) {
-	t.Helper()
-	f, err := os.Create(filepath.Join(dir, "fill"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64<<10)
-	for len(buf) > 0 {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			buf = buf[:len(buf)/2]
-		}
-	}
-	f.Close()
-}
 
 // fillInodes creates empty files in dir until its file system has no inode left.
 func fillInodes(t *testing.T, dir string) {
@@ -71,7 +38,7 @@ func fillInodes(t *testing.T, dir string) {
 func TestUntagOnFullDisk(t *testing.T) {
 	for _, what := range []string{"blocks", "inodes"} {
 		t.Run(what, func(t *testing.T) {
-			dir := smallFS(t, "size=2m,nr_inodes=400")
+			dir := testutil.SmallDisk(t, "size=2m,nr_inodes=400")
 			s := openStore(t, filepath.Join(dir, "store"))
 			desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 2,
 				Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}}
@@ -83,7 +50,7 @@ func TestUntagOnFullDisk(t *testing.T) {
 				}
 			}
 			if what == "blocks" {
-				fillDisk(t, dir)
+				testutil.FillDisk(t, dir)
 			} else {
 				fillInodes(t, dir)
 			}
@@ -119,7 +86,7 @@ func TestUntagOnFullDisk(t *testing.T) {
 // failed "opening store: mkdir …/ingest: read-only file system". A write says the file system
 // is read-only, not that a lock file's directory is missing.
 func TestOpenReadOnlyWithoutIngest(t *testing.T) {
-	dir := smallFS(t, "size=2m")
+	dir := testutil.SmallDisk(t, "size=2m")
 	root := filepath.Join(dir, "store")
 	s := openStore(t, root)
 	desc := v1.Descriptor{MediaType: "application/vnd.oci.image.manifest.v1+json", Size: 2,

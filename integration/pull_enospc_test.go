@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,41 +10,6 @@ import (
 	"github.com/strata-run/strata/internal/testimages"
 	"github.com/strata-run/strata/internal/testutil"
 )
-
-// smallDisk mounts a tmpfs of the given options on a new temp dir, outside the roots newRoot
-// checks, and unmounts it when the test ends.
-func smallDisk(t *testing.T, opts string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("strata-enospc", dir, "tmpfs", 0, opts); err != nil {
-		t.Skipf("mounting a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fill writes a file in dir until its file system is full.
-func fill(t *testing.T, dir string) {
-	t.Helper()
-	f, err := os.Create(filepath.Join(dir, "fill"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for len(buf) > 0 {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			buf = buf[:len(buf)/2]
-		}
-	}
-}
 
 // checkFailedCleanly fails the test unless r is a failure of one line on stderr that says
 // the disk is full, with no panic or Go stack.
@@ -79,7 +43,7 @@ func TestPullFullDisk(t *testing.T) {
 		{"no inodes for the layer", "size=64m,nr_inodes=100", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			disk := smallDisk(t, tt.opts)
+			disk := testutil.SmallDisk(t, tt.opts)
 			root := filepath.Join(disk, "root")
 			args := []string{"pull", ref}
 			if tt.noUnpack {
@@ -100,7 +64,7 @@ func TestPullFullDisk(t *testing.T) {
 			}
 			// Another tag of the same image needs index.json to grow: refused on a full disk,
 			// cleanly; removing the image, which frees the disk, is not.
-			fill(t, disk)
+			testutil.FillDisk(t, disk)
 			checkFailedCleanly(t, "tag", run(t, env, "", root, "tag", ref, "other:1"))
 			if r := run(t, env, "", root, "rmi", ref); r.Code != 0 {
 				t.Fatalf("rmi on a full disk: exit %d, stderr %q", r.Code, r.Stderr)
@@ -125,7 +89,7 @@ func TestPullReadOnlyStore(t *testing.T) {
 	f := startFront(t, frontAuth{}, nil)
 	env := testEnv(t.TempDir())
 	ref := f.Host + "/library/alpine:" + testimages.AlpineVersion
-	disk := smallDisk(t, "size=64m")
+	disk := testutil.SmallDisk(t, "size=64m")
 	root := filepath.Join(disk, "root")
 	mustRun(t, env, "", root, "pull", ref)
 	mustRun(t, env, "", root, "images")

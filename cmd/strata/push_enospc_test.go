@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/strata-run/strata/internal/testutil"
 )
 
 // TestPushFromFullStore: a push reads the store; the registry getting the image is the push
@@ -18,15 +18,7 @@ func TestPushFromFullStore(t *testing.T) {
 	for _, how := range []string{"full", "read-only"} {
 		t.Run(how, func(t *testing.T) {
 			t.Setenv("DOCKER_CONFIG", t.TempDir())
-			disk := t.TempDir()
-			if err := syscall.Mount("strata-test", disk, "tmpfs", 0, "size=8m"); err != nil {
-				t.Skipf("mounting a tmpfs: %v", err)
-			}
-			t.Cleanup(func() {
-				if err := syscall.Unmount(disk, syscall.MNT_DETACH); err != nil {
-					t.Errorf("unmounting %s: %v", disk, err)
-				}
-			})
+			disk := testutil.SmallDisk(t, "size=8m")
 			root := filepath.Join(disk, "root")
 			_, host := busyboxToPush(t, "t/bb:1") // for its registry
 			if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
@@ -36,20 +28,7 @@ func TestPushFromFullStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			if how == "full" {
-				f, err := os.Create(filepath.Join(disk, "fill"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				buf := make([]byte, 64<<10)
-				for len(buf) > 0 {
-					if _, err := f.Write(buf); err != nil {
-						if !errors.Is(err, syscall.ENOSPC) {
-							t.Fatal(err)
-						}
-						buf = buf[:len(buf)/2]
-					}
-				}
-				f.Close()
+				testutil.FillDisk(t, disk)
 			} else if err := syscall.Mount("", disk, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 				t.Fatalf("remounting read-only: %v", err)
 			}
