@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-
-	"github.com/strata-run/strata/cache"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestImagesFilterLabel: images --filter label=KEY, label=KEY=VALUE and label!=… select by the
@@ -21,35 +17,11 @@ func TestImagesFilterLabel(t *testing.T) {
 	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
 		t.Fatal(err)
 	}
-	store, err := cache.Open(filepath.Join(root, "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.FindImage("docker.io/library/busybox:1.38.0-musl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := store.Image(r.Descriptor.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for name, labels := range map[string]map[string]string{
 		"web": {"app": "web", "tier": "front"},
 		"db":  {"app": "db"},
 	} {
-		cfg := cf.Config
-		cfg.Labels = labels
-		li, err := mutate.Config(img, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.WriteImage(context.Background(), "docker.io/library/"+name+":1", li, cache.WriteOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		storeEditedBusybox(t, root, "docker.io/library/"+name+":1", func(c *v1.Config) { c.Labels = labels })
 	}
 	names := func(args ...string) (string, error) {
 		out, err := strata(t, root, nil, append([]string{"images", "--format", "{{.Repository}}"}, args...)...)

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/runner"
 )
 
@@ -21,31 +18,9 @@ func TestInspectExposedPorts(t *testing.T) {
 	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
 		t.Fatal(err)
 	}
-	store, err := cache.Open(filepath.Join(root, "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.FindImage("docker.io/library/busybox:1.38.0-musl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := store.Image(r.Descriptor.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := cf.Config
-	cfg.ExposedPorts = map[string]struct{}{"80/tcp": {}, "53/udp": {}, "8080": {}}
-	web, err := mutate.Config(img, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.WriteImage(context.Background(), "docker.io/library/web:latest", web, cache.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	storeEditedBusybox(t, root, "docker.io/library/web:latest", func(c *v1.Config) {
+		c.ExposedPorts = map[string]struct{}{"80/tcp": {}, "53/udp": {}, "8080": {}}
+	})
 	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "web", "plain") })
 	if _, err := strata(t, root, nil, "create", "--name", "web", "web", "true"); err != nil {
 		t.Fatal(err)
