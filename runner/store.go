@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,6 +92,12 @@ func OpenStore(dir string) (*Store, error) {
 	// setuid binaries and device nodes of its image (moby's CVE-2021-41091). A store made
 	// looser by an older strata is tightened.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		// A store no container was ever made in, on a disk that cannot take the dir now
+		// (full, read-only, not ours to write): it holds no container, and rmi and prune,
+		// which only read it, free the disk. What would write a container fails then.
+		if _, serr := os.Lstat(dir); errors.Is(serr, fs.ErrNotExist) && cannotWrite(err) {
+			return &Store{dir: dir}, nil
+		}
 		return nil, fmt.Errorf("opening container store: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
@@ -100,6 +107,17 @@ func OpenStore(dir string) (*Store, error) {
 		}
 	}
 	return &Store{dir: dir}, nil
+}
+
+// cannotWrite reports whether err says the file system takes no new file here: full, out of
+// inodes or quota, read-only, or not ours to write.
+func cannotWrite(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Dir returns the store's directory.
@@ -792,6 +810,9 @@ func (s *Store) Get(ref string) (*Container, error) {
 // dir being created is skipped.
 func (s *Store) List() ([]*Container, error) {
 	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // never made (OpenStore): no container
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}

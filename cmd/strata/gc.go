@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,9 +35,14 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool, keepWhole func
 	if err != nil {
 		return out, err
 	}
-	snap, err := g.openSnapshotter()
-	if err != nil {
-		return out, err
+	// A store no layer was ever unpacked in (load, pull --no-unpack) has no layer store:
+	// no layer dir to prune, and on a full disk its dir could not be made to find that out
+	// (rmi and prune are what frees such a disk).
+	var snap *snapshotter.Snapshotter
+	if _, serr := os.Lstat(g.snapshotsDir()); !errors.Is(serr, fs.ErrNotExist) {
+		if snap, err = g.openSnapshotter(); err != nil {
+			return out, err
+		}
 	}
 	containers, err := g.openContainers()
 	if err != nil {
@@ -57,7 +63,7 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool, keepWhole func
 			}
 		}
 	}
-	if err == nil {
+	if err == nil && snap != nil {
 		out.Layers, err = snap.Prune(ctx, keep, dryRun)
 	}
 	err = errors.Join(err, release())
