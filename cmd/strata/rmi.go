@@ -115,9 +115,19 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 		} else if !namesRef(a, name) {
 			// By ID, as docker: every name of the image goes, and an image with names
 			// in several repositories needs -f rather than losing one arbitrary name.
-			names, check = all, !force
+			names, check = all, false
 			if len(names) > 1 && !force && !singleReference(names) {
 				errs = append(errs, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(info.ID.String())))
+				continue
+			}
+			// And, as docker's, by ID the image itself is deleted: refused while a running
+			// container uses it, -f or not (nothing is untagged then), and without -f
+			// while a stopped one does.
+			if running, stopped := imageUsers(list, info); running != nil {
+				errs = append(errs, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", shortID(info.ID.String()), shortID(running.ID)))
+				continue
+			} else if stopped != nil && !force {
+				errs = append(errs, fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", shortID(info.ID.String()), shortID(stopped.ID)))
 				continue
 			}
 		}
@@ -170,6 +180,27 @@ func containerUsingImage(list []*runner.Container, info cache.ImageInfo) string 
 		}
 	}
 	return ""
+}
+
+// imageUsers returns a running container and a stopped one made from info (from its ID, or
+// from one of its platforms' for an index), nil where there is none.
+func imageUsers(list []*runner.Container, info cache.ImageInfo) (running, stopped *runner.Container) {
+	ids := map[string]bool{info.ID.String(): true}
+	for _, p := range info.Platforms {
+		ids[p.ID.String()] = true
+	}
+	for _, c := range list {
+		switch {
+		case !ids[c.Config.ImageID]:
+		case c.State.Running():
+			if running == nil {
+				running = c
+			}
+		case stopped == nil:
+			stopped = c
+		}
+	}
+	return running, stopped
 }
 
 // namesRef reports whether the user's arg names the stored ref name, rather than being an
@@ -241,17 +272,9 @@ func singleReference(names []string) bool {
 // images), so even -f is refused, saying what removes it.
 func danglingConflict(list []*runner.Container, info cache.ImageInfo, force bool) error {
 	id := shortID(info.ID.String())
-	var stopped *runner.Container
-	for _, c := range list {
-		if c.Config.ImageID != info.ID.String() {
-			continue
-		}
-		if c.State.Running() {
-			return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", id, shortID(c.ID))
-		}
-		if stopped == nil {
-			stopped = c
-		}
+	running, stopped := imageUsers(list, info)
+	if running != nil {
+		return fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", id, shortID(running.ID))
 	}
 	if stopped == nil {
 		return fmt.Errorf("conflict: unable to delete %s - image is being used by a container", id)
