@@ -516,6 +516,11 @@ func (e *rawExec) execWithLimits(limits []procRlimit) error {
 // of 100k variables; under an RLIMIT_NOFILE of a few descriptors it could not fork it.
 // argv: limitsExecMarker, RESOURCE:SOFT:HARD[,...], resolved path, command argv...
 func runLimitsExec() {
+	// No collection, ever: copying an environment of 100k variables started one, whose mark
+	// workers then allocated (mmap) while the limits were set and before the execve, and
+	// under RLIMIT_DATA the runtime died ("fatal error: runtime: cannot allocate memory"),
+	// one exec in a few dozen, more often on a loaded machine. The init runs with it off too.
+	debug.SetGCPercent(-1)
 	code, err := limitsExec(os.Args[1:])
 	fmt.Fprintf(os.Stderr, "strata: exec: %v\n", err)
 	os.Exit(code)
