@@ -252,6 +252,11 @@ func startAttached(ctx context.Context, g *globals, name string, stdout, stderr 
 	}
 	code := 0
 	err = onContainer(store, name, func(c *runner.Container) error {
+		// As startOnce: after a start another strata has under way (one killed once it
+		// spawned the monitor) has ended, whose monitor would refuse this one's.
+		if err := runner.WaitOtherStart(ctx, c); err != nil {
+			return err
+		}
 		code, err = runner.StartAttached(ctx, c, stdout, stderr)
 		return err
 	})
