@@ -10,20 +10,16 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/testutil"
 )
 
 // TestLoadNoRoomSays: a load refused for want of room on a small disk says how much its
 // blobs need and how much the disk has. It said "storing its blobs would leave less than
 // 0.0 MiB free", which gave neither and read as if nothing at all were missing.
 func TestLoadNoRoomSays(t *testing.T) {
-	storeFS := t.TempDir()
-	if err := unix.Mount("tmpfs", storeFS, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("mounting a tmpfs for the store (needs root): %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(storeFS, unix.MNT_DETACH) })
+	storeFS := testutil.SmallDisk(t, "size=1m")
 
 	src := newStore(t)
 	img, err := random.Image(600<<10, 1)

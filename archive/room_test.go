@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/testutil"
 )
 
 // TestLoadNearlyFullDisk: a store's disk with room for an archive once and for its largest
@@ -19,11 +19,7 @@ import (
 // layer well above its 5 MiB floor). Each staged copy is now removed once its blob is
 // stored, and the room counted is the largest blob's.
 func TestLoadNearlyFullDisk(t *testing.T) {
-	storeFS := t.TempDir()
-	if err := unix.Mount("tmpfs", storeFS, "tmpfs", 0, "size=100m"); err != nil {
-		t.Skipf("mounting a tmpfs for the store (needs root): %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(storeFS, unix.MNT_DETACH) })
+	storeFS := testutil.SmallDisk(t, "size=100m")
 
 	src := newStore(t)
 	img, err := random.Image(15<<20, 4)
