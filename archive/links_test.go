@@ -202,31 +202,7 @@ func TestLoadLinksHostile(t *testing.T) {
 	// A directory whose manifest.json names one 32 MiB layer.tar through 1000 links: each
 	// read whole again would be 32 GB of hashing.
 	t.Run("many links to one layer", func(t *testing.T) {
-		big := bytes.Repeat([]byte("strata"), (32<<20)/6)
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "l.tar"), big, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		const n = 1000
-		names, ids := make([]string, n), make([]v1.Hash, n)
-		id := sha256Hash(big)
-		for i := range n {
-			names[i] = fmt.Sprintf("l/%d/layer.tar", i)
-			ids[i] = id
-			if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(names[i])), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink("../../l.tar", filepath.Join(dir, names[i])); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cfg := mustJSON(t, v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: ids}})
-		if err := os.WriteFile(filepath.Join(dir, "c.json"), cfg, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mustJSON(t, []dockerManifest{{Config: "c.json", Layers: names}}), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		dir := linkedLayerDir(t, func(dir, name string) error { return os.Symlink("../../l.tar", filepath.Join(dir, name)) })
 		done := make(chan error, 1)
 		go func() {
 			_, err := LoadDir(context.Background(), newStore(t), dir, LoadOptions{})
@@ -249,31 +225,7 @@ func TestLoadLinksHostile(t *testing.T) {
 // of hashing for a directory of 32 MiB (the same amplification TestLoadDirRepeatedLayer
 // covers for one name listed a thousand times, and the links test for symlinks).
 func TestLoadDirHardLinkedLayer(t *testing.T) {
-	big := bytes.Repeat([]byte("strata"), (32<<20)/6)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "l.tar"), big, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	const n = 1000
-	names, ids := make([]string, n), make([]v1.Hash, n)
-	id := sha256Hash(big)
-	for i := range n {
-		names[i] = fmt.Sprintf("l/%d/layer.tar", i)
-		ids[i] = id
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(names[i])), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Link(filepath.Join(dir, "l.tar"), filepath.Join(dir, names[i])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := mustJSON(t, v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: ids}})
-	if err := os.WriteFile(filepath.Join(dir, "c.json"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mustJSON(t, []dockerManifest{{Config: "c.json", Layers: names}}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := linkedLayerDir(t, func(dir, name string) error { return os.Link(filepath.Join(dir, "l.tar"), filepath.Join(dir, name)) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -292,4 +244,36 @@ func TestLoadDirHardLinkedLayer(t *testing.T) {
 		<-done
 		t.Fatal("LoadDir() still runs after 10s")
 	}
+}
+
+// linkedLayerDir writes an unpacked docker archive whose manifest.json names one 32 MiB
+// layer, l.tar, under 1000 names l/N/layer.tar that link makes (a symlink, a hard link).
+func linkedLayerDir(t *testing.T, link func(dir, name string) error) string {
+	t.Helper()
+	big := bytes.Repeat([]byte("strata"), (32<<20)/6)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "l.tar"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	names, ids := make([]string, n), make([]v1.Hash, n)
+	id := sha256Hash(big)
+	for i := range n {
+		names[i] = fmt.Sprintf("l/%d/layer.tar", i)
+		ids[i] = id
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(names[i])), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := link(dir, names[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := mustJSON(t, v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: ids}})
+	if err := os.WriteFile(filepath.Join(dir, "c.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mustJSON(t, []dockerManifest{{Config: "c.json", Layers: names}}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
