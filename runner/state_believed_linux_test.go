@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,14 +108,7 @@ func TestRemoveForeignStarterBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := namedSleep(c.Dir)
-	if err := other.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() }) // ours, started above
-	start, err := processStart(other.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	start := startExeced(t, other)
 	c.State = State{Status: StatusCreated, MonitorPid: other.Process.Pid, MonitorStart: start}
 	if err := c.saveState(); err != nil {
 		t.Fatal(err)
@@ -203,14 +197,7 @@ func exitingWithMonitor(t *testing.T, name string, monitor func(dir string) *exe
 		t.Fatal(err)
 	}
 	m := monitor(c.Dir)
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Process.Kill(); _ = m.Wait() }) // ours, started above
-	start, err := processStart(m.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	start := startExeced(t, m)
 	c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: m.Process.Pid, MonitorStart: start}
 	if err := c.saveState(); err != nil {
 		t.Fatal(err)
@@ -274,14 +261,7 @@ func TestStartForeignRecord(t *testing.T) {
 	}
 	claim := func(c *Container, cmd *exec.Cmd) uint64 {
 		t.Helper()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // ours, started here
-		start, err := processStart(cmd.Process.Pid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		start := startExeced(t, cmd)
 		c.State = State{Status: StatusCreated, MonitorPid: cmd.Process.Pid, MonitorStart: start}
 		if err := c.saveState(); err != nil {
 			t.Fatal(err)
@@ -537,4 +517,34 @@ func namedSleep(dir string) *exec.Cmd {
 	cmd := exec.Command("sleep", "1000")
 	cmd.Args[0] = dir
 	return cmd
+}
+
+// startExeced starts cmd, to be killed at the test's end, and returns its start time once the
+// kernel shows its new command line. Start returns when the exec has closed the child's
+// close-on-exec files, before the kernel has set up the new argument area: a
+// /proc/PID/cmdline read then is empty, and isMonitorOf, reading it in that window on a loaded
+// machine, took the process for a foreign one (make test met one such Remove removing the
+// container).
+func startExeced(t *testing.T, cmd *exec.Cmd) uint64 {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // ours, started here
+	want := strings.Join(cmd.Args, "\x00") + "\x00"
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && string(b) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never showed its command line %q: %q, %v", pid, cmd.Args, b, err)
+		}
+	}
+	start, err := processStart(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start
 }
