@@ -1,0 +1,158 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pureV2Script runs strata ("$@") in a private mount namespace whose /sys/fs/cgroup is one
+// cgroup2 mount, the layout of a pure v2 host (systemd's unified mode, most users' hosts),
+// made here from this host's own cgroup2 hierarchy: on a hybrid host the v1 hierarchies
+// disappear from strata's view, on a pure v2 host nothing changes.
+const pureV2Script = `mount -t tmpfs strata-test /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"`
+
+// v2Strata runs strata with --root root in a pure v2 layout (pureV2Script).
+func v2Strata(t *testing.T, root string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	argv := append([]string{"-m", "--propagation", "private", "sh", "-c", pureV2Script, "sh", strataBin, "--root", root}, args...)
+	cmd := exec.CommandContext(ctx, "unshare", argv...)
+	cmd.Env = append(os.Environ(), "STRATA_REGISTRY_MIRROR=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	code := 0
+	if err := cmd.Run(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("unshare strata %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func mustV2Strata(t *testing.T, root string, args ...string) result {
+	t.Helper()
+	r := v2Strata(t, root, args...)
+	if r.Code != 0 {
+		t.Fatalf("strata %s (pure v2 layout): exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+// cgroup2Controllers returns the controllers the root of this host's cgroup2 hierarchy
+// offers, seen through the same layout, or skips the test when no cgroup2 can be mounted.
+func cgroup2Controllers(t *testing.T) []string {
+	t.Helper()
+	fs, err := os.ReadFile("/proc/filesystems")
+	if err != nil || !bytes.Contains(fs, []byte("\tcgroup2\n")) {
+		t.Skip("skipping: this kernel has no cgroup2")
+	}
+	out, err := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", pureV2Script, "sh", "cat", "/sys/fs/cgroup/cgroup.controllers").CombinedOutput()
+	if err != nil {
+		t.Skipf("skipping: cannot mount cgroup2 at /sys/fs/cgroup in a private mount namespace: %v: %s", err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestPureV2Layout plays strata on a pure cgroup v2 host, which the hybrid host the suite runs
+// on is not: a foreground run, a detached container seen by ps, top, stats, exec and inspect,
+// stopped and removed with nothing left of its cgroup, and the limits: enforced where the
+// hierarchy offers their controller (memory.max and pids.max written), refused with exit 125
+// where it does not (on a hybrid host the v1 hierarchies hold memory and pids), never
+// silently ignored.
+func TestPureV2Layout(t *testing.T) {
+	requiresContainers(t)
+	controllers := cgroup2Controllers(t)
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+
+	r := mustV2Strata(t, root, "run", "--rm", img, "sh", "-c", "echo ran; cat /proc/self/cgroup")
+	if !strings.HasPrefix(r.Stdout, "ran\n") || !strings.Contains(r.Stdout, "\n0::/\n") {
+		t.Errorf("run --rm output = %q, want ran and the container at the root of its cgroup namespace (0::/)", r.Stdout)
+	}
+
+	id := strings.TrimSpace(mustV2Strata(t, root, "run", "-d", "--name", "v2", img, "sleep", "1000").Stdout)
+	t.Cleanup(func() {
+		if r := v2Strata(t, root, "rm", "-f", "v2"); r.Code != 0 && !strings.Contains(r.Stderr, "No such container") {
+			strata(t, root, "rm", "-f", "v2")
+		}
+	})
+	pid := strings.TrimSpace(mustV2Strata(t, root, "inspect", "-f", "{{.State.Pid}}", "v2").Stdout)
+	cg, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		t.Fatalf("the container's PID 1 %s: %v", pid, err)
+	}
+	if want := "0::/strata/" + id + "\n"; !strings.Contains(string(cg), want) {
+		t.Errorf("PID 1's /proc/%s/cgroup = %q, want the line %q", pid, cg, strings.TrimSpace(want))
+	}
+	if out := mustV2Strata(t, root, "ps").Stdout; !strings.Contains(out, "v2") || !strings.Contains(out, "Up ") {
+		t.Errorf("ps = %q, want v2 up", out)
+	}
+	if out := mustV2Strata(t, root, "top", "v2").Stdout; !strings.Contains(out, "sleep 1000") {
+		t.Errorf("top = %q, want the sleep", out)
+	}
+	if out := mustV2Strata(t, root, "stats", "--no-stream", "v2").Stdout; !strings.Contains(out, "v2") {
+		t.Errorf("stats --no-stream = %q, want a row for v2", out)
+	}
+	if out := mustV2Strata(t, root, "exec", "v2", "cat", "/proc/self/cgroup").Stdout; !strings.Contains(out, "\n0::/\n") {
+		t.Errorf("exec's /proc/self/cgroup = %q, want it in the container's cgroup (0::/)", out)
+	}
+	mustV2Strata(t, root, "stop", "-t", "1", "v2")
+	if code := strings.TrimSpace(mustV2Strata(t, root, "inspect", "-f", "{{.State.ExitCode}}", "v2").Stdout); code != "143" && code != "137" {
+		t.Errorf("exit code after stop = %s, want 143 or 137", code)
+	}
+	mustV2Strata(t, root, "rm", "v2")
+	dir := cgroup2Dir(t, id)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the container's cgroup %s is left after rm: %v", dir, err)
+	}
+
+	has := map[string]bool{}
+	for _, c := range controllers {
+		has[c] = true
+	}
+	for _, lim := range []struct {
+		flag, value, controller, file, want string
+	}{
+		{"--memory", "64m", "memory", "memory.max", "67108864"},
+		{"--pids-limit", "20", "pids", "pids.max", "20"},
+	} {
+		r := v2Strata(t, root, "run", "--rm", lim.flag, lim.value, img, "cat", "/sys/fs/cgroup/"+lim.file)
+		switch {
+		case has[lim.controller] && (r.Code != 0 || strings.TrimSpace(r.Stdout) != lim.want):
+			t.Errorf("run %s %s with the %s controller: exit %d, %s = %q (stderr %q), want %s", lim.flag, lim.value, lim.controller, r.Code, lim.file, r.Stdout, r.Stderr, lim.want)
+		case !has[lim.controller] && (r.Code != 125 || !strings.Contains(r.Stderr, "not supported")):
+			t.Errorf("run %s %s without the %s controller: exit %d, stderr %q; want 125 saying the limit is not supported", lim.flag, lim.value, lim.controller, r.Code, r.Stderr)
+		}
+	}
+	if r := mustV2Strata(t, root, "ps", "-a", "-q"); r.Stdout != "" {
+		t.Errorf("ps -a -q at the end = %q, want no container left", r.Stdout)
+	}
+}
+
+// cgroup2Dir is where container id's cgroup would be in this host's cgroup2 hierarchy, found
+// by its mount point in the host's mountinfo (/sys/fs/cgroup/unified on a hybrid host).
+func cgroup2Dir(t *testing.T, id string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// fields … " - " fstype source options; the mount point is the fifth field.
+		pre, post, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(pre); ok && len(f) > 4 && strings.HasPrefix(post, "cgroup2 ") {
+			return fmt.Sprintf("%s/strata/%s", f[4], id)
+		}
+	}
+	t.Fatal("no cgroup2 mount on this host")
+	return ""
+}
