@@ -64,7 +64,7 @@ func cgroup2Controllers(t *testing.T) []string {
 
 // TestPureV2Layout plays strata on a pure cgroup v2 host, which the hybrid host the suite runs
 // on is not: a foreground run, a detached container seen by ps, top, stats, exec and inspect,
-// stopped and removed with nothing left of its cgroup, and the limits: enforced where the
+// stopped, started again and removed with rm -f with nothing left of its cgroup or process, and the limits: enforced where the
 // hierarchy offers their controller (memory.max and pids.max written), refused with exit 125
 // where it does not (on a hybrid host the v1 hierarchies hold memory and pids), never
 // silently ignored.
@@ -109,10 +109,19 @@ func TestPureV2Layout(t *testing.T) {
 	if code := strings.TrimSpace(mustV2Strata(t, root, "inspect", "-f", "{{.State.ExitCode}}", "v2").Stdout); code != "143" && code != "137" {
 		t.Errorf("exit code after stop = %s, want 143 or 137", code)
 	}
-	mustV2Strata(t, root, "rm", "v2")
+	// Started again, it is back in its cgroup; rm -f of the running container ends it there.
+	mustV2Strata(t, root, "start", "v2")
+	pid = strings.TrimSpace(mustV2Strata(t, root, "inspect", "-f", "{{.State.Pid}}", "v2").Stdout)
+	if cg, err := os.ReadFile("/proc/" + pid + "/cgroup"); err != nil || !strings.Contains(string(cg), "0::/strata/"+id+"\n") {
+		t.Errorf("PID 1 %s after start: /proc/%s/cgroup = %q, %v; want it in /strata/%s", pid, pid, cg, err, id)
+	}
+	mustV2Strata(t, root, "rm", "-f", "v2")
 	dir := cgroup2Dir(t, id)
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the container's cgroup %s is left after rm: %v", dir, err)
+		t.Errorf("the container's cgroup %s is left after rm -f: %v", dir, err)
+	}
+	if _, err := os.Stat("/proc/" + pid); !os.IsNotExist(err) {
+		t.Errorf("the container's PID 1 %s outlived rm -f: %v", pid, err)
 	}
 
 	has := map[string]bool{}
