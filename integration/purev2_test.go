@@ -63,11 +63,11 @@ func cgroup2Controllers(t *testing.T) []string {
 }
 
 // TestPureV2Layout plays strata on a pure cgroup v2 host, which the hybrid host the suite runs
-// on is not: a foreground run, a detached container seen by ps, top, stats, exec and inspect,
-// stopped, started again and removed with rm -f with nothing left of its cgroup or process, and the limits: enforced where the
-// hierarchy offers their controller (memory.max and pids.max written), refused with exit 125
-// where it does not (on a hybrid host the v1 hierarchies hold memory and pids), never
-// silently ignored.
+// on is not: a foreground run; a detached container seen by ps, top, stats, exec and inspect,
+// stopped, started again and removed with rm -f, nothing left of its cgroup or process; and
+// the limits: enforced where the hierarchy offers their controller (memory.max and pids.max
+// written), refused with exit 125 where it does not (on a hybrid host the v1 hierarchies hold
+// memory and pids), never silently ignored.
 func TestPureV2Layout(t *testing.T) {
 	requiresContainers(t)
 	controllers := cgroup2Controllers(t)
