@@ -201,7 +201,7 @@ func newContainerCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(ls, rm, inspect, newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g),
 		newKillCmd(g), newRestartCmd(g), newRenameCmd(g), newWaitCmd(g), newLogsCmd(g), newTopCmd(g),
-		newStatsCmd(g), newExecCmd(g))
+		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g))
 	return cmd
 }
 
