@@ -50,6 +50,10 @@ func TestCLIBadInput(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	nulEnv := filepath.Join(scratch, "nul.env")
+	if err := os.WriteFile(nulEnv, []byte("A=1\nB=x\x00y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	long := strings.Repeat("a", 300)
 	badRefs := []string{"upper/CASE", "a@sha256:short", "::", long, "../x", "a:b:c", "-x"}
 	badPlatforms := []string{"linux/", "/amd64", "a/b/c/d"}
@@ -120,6 +124,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "-v", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--mount", "bogus", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--tmpfs", "relative", "alpine", "true"}, code: 125},
+		{args: []string{"run", "--env-file", nulEnv, "alpine", "true"}, code: 125, want: "line 2: invalid environment variable \"B\": contains a NUL byte"},
 		{args: []string{"run", "-v", dir + ":/", "alpine", "true"}, code: 125, want: "destination can't be '/'"},
 		{args: []string{"run", "-v", dir + ":/x", "--tmpfs", "/x", "alpine", "true"}, code: 125, want: "duplicate mount point: /x"},
 		{args: []string{"run", "-v", dir + ":/proc/sys", "alpine", "true"}, code: 125, want: "inside /proc"},
@@ -238,6 +243,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"exec", "--env-file", missing, "bi-running", "true"}, code: 125},
 		{args: []string{"exec", "--env-file", "/dev/zero", "bi-running", "true"}, code: 125, want: "file too big"},
 		{args: []string{"exec", "-e", "", "bi-running", "true"}, code: 125},
+		// Was the command's failure, 126, naming no variable.
+		{args: []string{"exec", "--env-file", nulEnv, "bi-running", "true"}, code: 125, want: "contains a NUL byte"},
 		{args: []string{"exec", "bi-running", "nosuchcmd"}, code: 127, want: "nosuchcmd"},
 		{args: []string{"exec", "bi-running", "/etc"}, code: 126, want: "/etc"},
 

@@ -95,6 +95,11 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 		if fileLine && strings.ContainsAny(k, " \t") {
 			return fmt.Errorf("invalid environment variable %s: name contains whitespace", quote.Value(v))
 		}
+		// Refused here, with the file and line, for run and exec alike: exec's went on to
+		// the command's execve, which failed it as the command's (126), naming nothing.
+		if strings.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("invalid environment variable %s: contains a NUL byte", quote.Value(k))
+		}
 		if hasValue {
 			set(v)
 		} else if hv, ok := os.LookupEnv(k); ok {
@@ -127,8 +132,9 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 			return nil, fmt.Errorf("reading env file %s: %w", quote.Value(f), err)
 		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for n := 1; sc.Scan(); n++ {
+		sc.Buffer(make([]byte, 64*1024), maxEnvLine)
+		n := 1
+		for ; sc.Scan(); n++ {
 			if !utf8.Valid(sc.Bytes()) {
 				return nil, fmt.Errorf("env file %s line %d: invalid UTF-8", quote.Value(f), n)
 			}
@@ -146,7 +152,10 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 				return nil, fmt.Errorf("env file %s line %d: %w", quote.Value(f), n, err)
 			}
 		}
-		if err := sc.Err(); err != nil {
+		if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+			// bufio's "token too long" named neither the line nor the bound.
+			return nil, fmt.Errorf("env file %s line %d: longer than %d bytes", quote.Value(f), n, maxEnvLine)
+		} else if err != nil {
 			return nil, fmt.Errorf("reading env file %s: %w", quote.Value(f), err)
 		}
 		if err := tooBig("env file " + quote.Value(f)); err != nil {
@@ -253,6 +262,9 @@ var signalNames = func() map[string]syscall.Signal {
 
 // maxEnvFile bounds an --env-file: far more than any environment the kernel would pass.
 const maxEnvFile = 16 << 20
+
+// maxEnvLine bounds one line of an --env-file: more than a variable execve takes (32 pages).
+const maxEnvLine = 1 << 20
 
 // maxExecStrings is the most an execve takes of argv and envp together, their strings with
 // their NULs and a pointer each, whatever the stack limit: 3/4 of _STK_LIM (8 MiB), as

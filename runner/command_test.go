@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -49,7 +50,10 @@ func TestMergeEnv(t *testing.T) {
 	if err := os.WriteFile(envFile, []byte("# comment\n\nFILE=1\n  PATH=/file/bin\nSTRATA_TEST_FROM_HOST\nSPACES=a b \n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	badSpace, badUTF8 := filepath.Join(dir, "space"), filepath.Join(dir, "utf8")
+	badSpace, badUTF8, badNUL := filepath.Join(dir, "space"), filepath.Join(dir, "utf8"), filepath.Join(dir, "nul")
+	if err := os.WriteFile(badNUL, []byte("A=1\nB=x\x00y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(badSpace, []byte("A B=c\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +83,10 @@ func TestMergeEnv(t *testing.T) {
 		{"flag name with a space", nil, []string{"A B=c"}, nil, []string{"A B=c"}, false},
 		{"file name with a space", nil, nil, []string{badSpace}, nil, true},
 		{"file not UTF-8", nil, nil, []string{badUTF8}, nil, true},
+		// exec passes an env file's lines on as flags: a NUL went on to the exec, which failed
+		// it as the command's (126), naming no variable.
+		{"file line with a NUL", nil, nil, []string{badNUL}, nil, true},
+		{"flag with a NUL", nil, []string{"B=x\x00y"}, nil, nil, true},
 		{"missing file", nil, nil, []string{filepath.Join(dir, "nope")}, nil, true},
 	}
 	for _, tt := range tests {
@@ -91,6 +99,19 @@ func TestMergeEnv(t *testing.T) {
 				t.Errorf("MergeEnv(%q, %q) = %q, want %q", tt.image, tt.flags, got, tt.want)
 			}
 		})
+	}
+	// A line past the bound names itself, not bufio's "token too long".
+	long := filepath.Join(dir, "long")
+	if err := os.WriteFile(long, []byte("A=1\nB="+strings.Repeat("x", 2<<20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := MergeEnv(nil, nil, []string{long})
+	if want := `env file "` + long + `" line 2: longer than 1048576 bytes`; err == nil || err.Error() != want {
+		t.Errorf("MergeEnv(a line of 2 MB) = %v, want %s", err, want)
+	}
+	_, err = MergeEnv(nil, nil, []string{badNUL})
+	if want := `env file "` + badNUL + `" line 2: invalid environment variable "B": contains a NUL byte`; err == nil || err.Error() != want {
+		t.Errorf("MergeEnv(a line with a NUL) = %v, want %s", err, want)
 	}
 }
 
