@@ -124,6 +124,9 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "-v", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--mount", "bogus", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--tmpfs", "relative", "alpine", "true"}, code: 125},
+		// docker refuses an empty tmpfs-size or tmpfs-mode; strata took it as none.
+		{args: []string{"run", "--mount", "type=tmpfs,target=/x,tmpfs-size=", "alpine", "true"}, code: 125, want: "tmpfs-size"},
+		{args: []string{"create", "--mount", "type=tmpfs,target=/x,tmpfs-mode=", "alpine", "true"}, code: 125, want: "tmpfs-mode"},
 		{args: []string{"run", "--env-file", nulEnv, "alpine", "true"}, code: 125, want: "line 2: invalid environment variable \"B\": contains a NUL byte"},
 		{args: []string{"run", "-v", dir + ":/", "alpine", "true"}, code: 125, want: "destination can't be '/'"},
 		{args: []string{"run", "-v", dir + ":/x", "--tmpfs", "/x", "alpine", "true"}, code: 125, want: "duplicate mount point: /x"},

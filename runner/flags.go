@@ -207,14 +207,25 @@ func ParseMount(v string) (mount.Mount, error) {
 		case "bind-propagation":
 			propagation = strings.ToLower(val)
 		case "bind-recursive":
+			if val == "" {
+				// As docker: an empty value is none of the four, not the default.
+				return fail("invalid value for bind-recursive: \"\" (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")")
+			}
 			recursive = val
 		case "bind-nonrecursive":
 			if nonRecursive, err = strconv.ParseBool(val); err != nil {
 				return fail("invalid value for %s: %s is not a boolean", key, quote.Value(val))
 			}
 		case "tmpfs-size":
+			// Docker refuses an empty size or mode; read as no value, it was the default.
+			if val == "" {
+				return fail("tmpfs-size: invalid size \"\"")
+			}
 			size = val
 		case "tmpfs-mode":
+			if val == "" {
+				return fail("tmpfs-mode \"\" is not an octal mode")
+			}
 			mode = val
 		case "volume-label":
 			// A label of the anonymous volume: strata keeps none, and nothing reads them.
@@ -223,7 +234,7 @@ func ParseMount(v string) (mount.Mount, error) {
 				return fail("invalid value for %s: %s is not a boolean", key, quote.Value(val))
 			}
 		case "volume-driver":
-			if val != "local" { // docker's own, what strata's volumes are
+			if val != "local" && val != "" { // docker's own, what strata's volumes are (its default)
 				unsupported = key + "=" + val
 			}
 		case "volume-opt", "volume-subpath":

@@ -125,6 +125,12 @@ func TestParseMount(t *testing.T) {
 		{"type=tmpfs,dst=/d,tmpfs-size=nan", mount.Mount{}, nil},
 		{"type=tmpfs,dst=/d,tmpfs-size=1e3", mount.Mount{}, nil},
 		{"type=tmpfs,dst=/d,tmpfs-mode=-1", mount.Mount{}, nil},
+		// docker refuses an empty size, mode or bind-recursive; they were taken as unset.
+		{"type=tmpfs,dst=/d,tmpfs-size=", mount.Mount{}, nil},
+		{"type=tmpfs,dst=/d,tmpfs-mode=", mount.Mount{}, nil},
+		{"type=bind,src=" + src + ",dst=/d,bind-recursive=", mount.Mount{}, nil},
+		// And takes an empty volume-driver as its default, local.
+		{"type=volume,dst=/v,volume-driver=", mount.Mount{Type: TypeVolume, Target: "/v", Options: []string{"rbind", "nodev", optModePrefix + "z"}}, nil},
 		{"type=bind,src=" + src + ",dst=/d,bind-recursive=bogus", mount.Mount{}, nil},
 		{"type=bind,src=" + src + ",dst=/d,bind-recursive=readonly", mount.Mount{}, nil},
 		{"type=bind,src=" + src + ",dst=/d,bind-recursive=disabled", mount.Mount{}, ErrUnsupported},
