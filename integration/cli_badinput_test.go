@@ -101,6 +101,10 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--cpus", "NaN", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--pids-limit", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--cpu-shares", "-1", "alpine", "true"}, code: 125},
+		// A CPU the host does not have: docker's daemon refuses it at create; strata made the
+		// container, and each start failed making its cgroup (run left it behind, Exited 125).
+		{args: []string{"create", "--cpuset-cpus", "8191", "alpine", "true"}, code: 125, want: "not available"},
+		{args: []string{"run", "--cpuset-cpus", "0,8191", "alpine", "true"}, code: 125, want: "not available"},
 		// --cpu-shares 1 and 262145 are clamped with docker's warning, and run (TestCPUSharesClamp).
 		{args: []string{"run", "--memory", "1k", "alpine", "true"}, code: 125, want: "strata: invalid memory value"},
 		{args: []string{"create", "--memory-swap", "3m", "alpine", "true"}, code: 125, want: "needs a memory limit too"},

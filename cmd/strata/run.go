@@ -522,7 +522,14 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	r.PidsLimit = o.pidsLimit
 	r.AllDevices = o.privileged // as the runner's Spec sets it
 	// Checked now: at the cgroup's creation the error would name a cgroup the user never saw.
-	return r, r.Validate()
+	if err := r.Validate(); err != nil {
+		return r, err
+	}
+	if r.CpusetCpus != "" {
+		// Before the container is made, as docker's create: a start could never make its cgroup.
+		return r, cgroups.CheckCpusOnline(r.CpusetCpus)
+	}
+	return r, nil
 }
 
 // The bounds of cpu.shares in the kernel (MIN_SHARES, MAX_SHARES), as docker's daemon
