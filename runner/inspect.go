@@ -150,7 +150,7 @@ type InspectConfig struct {
 	WorkingDir string   `json:"WorkingDir"`
 	// OnBuild is null, as docker's for a container.
 	OnBuild []string `json:"OnBuild"`
-	// Labels is {} as docker's for a container without labels: strata sets none.
+	// Labels is {} without labels, as docker's.
 	Labels map[string]string `json:"Labels"`
 	// StopSignal and StopTimeout are shown only when set, as docker shows them.
 	StopSignal  string `json:"StopSignal,omitempty"`
@@ -329,12 +329,15 @@ func Inspect(c *Container) InspectData {
 			OpenStdin: spec.Stdin, Env: spec.Env, Image: c.Config.Image,
 			Entrypoint: entrypoint, Cmd: cmd,
 			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,
-			Labels: map[string]string{}, ExposedPorts: c.Config.ExposedPorts,
+			Labels: c.Config.Labels, ExposedPorts: c.Config.ExposedPorts,
 		},
 		HostConfig:  inspectHostConfig(c),
 		GraphDriver: inspectGraphDriver(c),
 	}
 	d.Driver = d.GraphDriver.Name
+	if d.Config.Labels == nil {
+		d.Config.Labels = map[string]string{}
+	}
 	if d.Image == "" {
 		d.Image = c.Config.Image // made before strata kept the image's ID
 	}

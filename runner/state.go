@@ -58,6 +58,9 @@ type Config struct {
 	// copies them into the container's config; inspect shows them. Absent in containers
 	// made before strata kept them.
 	ExposedPorts map[string]struct{} `json:"exposedPorts,omitempty"`
+	// Labels are the image's labels with --label-file's and --label's over them
+	// (MergeLabels), as docker keeps them in the container's config.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // DefaultStopTimeout is how long stop waits for a container that sets no StopTimeout.

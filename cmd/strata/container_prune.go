@@ -139,10 +139,8 @@ func hasAllLabels(want []string, labels map[string]string) bool {
 	return true
 }
 
-// containerLabels are c's labels, which the label filters look at: strata sets none (inspect
-// shows Labels {}, ps's label= matches no container), so label= prunes nothing and label!=
-// everything prune would.
-func containerLabels(*runner.Container) map[string]string { return nil }
+// containerLabels are c's labels, which the label filters look at.
+func containerLabels(c *runner.Container) map[string]string { return c.Config.Labels }
 
 // prunableContainers are the containers of list, as Store.List returns them (oldest first),
 // that container prune removes, newest first as docker lists them: those that do not run

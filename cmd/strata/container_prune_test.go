@@ -149,12 +149,13 @@ func TestPrunableContainers(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	// strata's containers carry no labels: label= prunes none, label!= every stopped one.
-	if got := prunableContainers(list, &containerPruneFilter{labels: []string{"team"}}, containerLabels); len(got) != 0 {
-		t.Errorf("label=team with containerLabels: %q, want none", pruneIDs(got))
+	// containerLabels reads the labels run and create recorded in the container's config.
+	list[4].Config.Labels = map[string]string{"team": "x"}
+	if got := pruneIDs(prunableContainers(list, &containerPruneFilter{labels: []string{"team"}}, containerLabels)); !slices.Equal(got, []string{"labelled"}) {
+		t.Errorf("label=team with containerLabels: %q, want labelled", got)
 	}
-	if got := pruneIDs(prunableContainers(list, &containerPruneFilter{notLabels: []string{"team"}}, containerLabels)); !slices.Equal(got, []string{"labelled", "dead", "created", "exited-old"}) {
-		t.Errorf("label!=team with containerLabels: %q, want every stopped one", got)
+	if got := pruneIDs(prunableContainers(list, &containerPruneFilter{notLabels: []string{"team"}}, containerLabels)); !slices.Equal(got, []string{"dead", "created", "exited-old"}) {
+		t.Errorf("label!=team with containerLabels: %q, want every stopped one but labelled", got)
 	}
 }
 

@@ -39,13 +39,14 @@ type psRow struct {
 	// Pid and ExitCode are strata's own: docker has no placeholder for them.
 	Pid      int
 	ExitCode int
-	imageID  string   // for the ancestor filter
-	mounts   []string // Mounts before truncation
-	targets  []string // where each mount goes, for the volume filter
+	imageID  string            // for the ancestor filter
+	labels   map[string]string // for {{.Label}} and the label filter
+	mounts   []string          // Mounts before truncation
+	targets  []string          // where each mount goes, for the volume filter
 }
 
-// Label is {{.Label "key"}}: the value of one of the container's labels; strata sets none.
-func (psRow) Label(string) string { return "" }
+// Label is {{.Label "key"}}: the value of one of the container's labels.
+func (r psRow) Label(key string) string { return r.labels[key] }
 
 func (psRow) headers() map[string]string {
 	return map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Size": "SIZE"}
@@ -163,6 +164,8 @@ func newPsRow(c *runner.Container) psRow {
 		Names:      c.Name(),
 		Networks:   psText(c.Config.Spec.Network),
 		imageID:    c.Config.ImageID,
+		Labels:     strings.Join(runner.LabelList(c.Config.Labels), ","),
+		labels:     c.Config.Labels,
 	}
 	if r.Networks == "" {
 		r.Networks = runner.NetworkNone

@@ -130,8 +130,8 @@ func TestPsImageTrunc(t *testing.T) {
 }
 
 // TestPsFilterDockerKeys: the filters docker scripts use beyond id/name/status: before= and
-// since= (by creation, naming a container that must exist), network=, volume=, label= (strata
-// sets no labels: it matches none, not an error), and name= matching docker's "/name".
+// since= (by creation, naming a container that must exist), network=, volume=, label= (a key,
+// or key=value; several must all match), and name= matching docker's "/name".
 func TestPsFilterDockerKeys(t *testing.T) {
 	root := t.TempDir()
 	store, err := runner.OpenStore(filepath.Join(root, "containers"))
@@ -145,6 +145,10 @@ func TestPsFilterDockerKeys(t *testing.T) {
 		if name == "b" {
 			cfg.Spec.Mounts = []mount.Mount{{Type: "bind", Source: "/srv", Target: "/data"}}
 			cfg.Spec.Network = "host"
+			cfg.Labels = map[string]string{"com.example": "web", "tier": ""}
+		}
+		if name == "c" {
+			cfg.Labels = map[string]string{"com.example": "db"}
 		}
 		if _, err := store.Create(cfg); err != nil {
 			t.Fatal(err)
@@ -163,7 +167,11 @@ func TestPsFilterDockerKeys(t *testing.T) {
 		{[]string{"network=none"}, "c a"},
 		{[]string{"volume=/data"}, "b"},
 		{[]string{"volume=/srv"}, "b"},
-		{[]string{"label=com.example"}, ""},
+		{[]string{"label=com.example"}, "c b"},
+		{[]string{"label=com.example=db"}, "c"},
+		{[]string{"label=com.example", "label=tier"}, "b"},
+		{[]string{"label=tier="}, "b"},
+		{[]string{"label=nosuch"}, ""},
 	} {
 		args := []string{"ps", "-a", "--format", "{{.Names}}"}
 		for _, f := range tt.filters {
@@ -173,6 +181,10 @@ func TestPsFilterDockerKeys(t *testing.T) {
 		if got := strings.Join(strings.Fields(out), " "); err != nil || got != tt.want {
 			t.Errorf("ps -a %q = %q, %v; want %q", tt.filters, got, err, tt.want)
 		}
+	}
+	out, err := strata(t, root, nil, "ps", "-a", "--format", `{{.Names}}|{{.Labels}}|{{.Label "com.example"}}`)
+	if want := "c|com.example=db|db\nb|com.example=web,tier=|web\na||\n"; err != nil || out != want {
+		t.Errorf("ps -a with labels = %q, %v; want %q", out, err, want)
 	}
 	if _, err := strata(t, root, nil, "ps", "-a", "-f", "before=nosuch"); err == nil || !strings.Contains(err.Error(), "no such container") {
 		t.Errorf("ps -f before=nosuch = %v, want no such container", err)

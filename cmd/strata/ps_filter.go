@@ -22,9 +22,10 @@ type psFilter struct {
 	// resolveAncestors finds the IDs the names have now.
 	ancestors   []string
 	ancestorIDs map[string]bool
-	// none is set by a filter no strata container can match: label= (they have no labels),
-	// publish= and expose= (no published ports), health= other than none (no healthchecks),
-	// is-task=true (no swarm).
+	// labels are label= filters, "key" or "key=value"; each must match, as docker's.
+	labels []string
+	// none is set by a filter no strata container can match: publish= and expose= (no
+	// published ports), health= other than none (no healthchecks), is-task=true (no swarm).
 	none bool
 	// before and since name containers; resolve turns them into creation times.
 	before, since     []string
@@ -70,7 +71,7 @@ func parsePsFilter(args []string) (*psFilter, error) {
 			}
 			f.ancestors = append(f.ancestors, v)
 		case "label":
-			f.none = true
+			f.labels = append(f.labels, v)
 		case "publish", "expose":
 			if v == "" {
 				return nil, fmt.Errorf("invalid --filter %s: want a port", quoteValue(a))
@@ -176,6 +177,11 @@ func (f *psFilter) match(r psRow) bool {
 	}) {
 		return false
 	}
+	for _, l := range f.labels {
+		if !hasLabel(r.labels, l) {
+			return false
+		}
+	}
 	if len(f.ids) > 0 && !slices.ContainsFunc(f.ids, func(id string) bool { return strings.HasPrefix(r.ID, id) }) {
 		return false
 	}
@@ -208,4 +214,12 @@ func isHexString(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// hasLabel reports whether labels match the label filter l: "key" has the key, with any
+// value; "key=value" has it with that value.
+func hasLabel(labels map[string]string, l string) bool {
+	k, want, withValue := strings.Cut(l, "=")
+	v, ok := labels[k]
+	return ok && (!withValue || v == want)
 }

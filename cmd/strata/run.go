@@ -35,6 +35,8 @@ type runOptions struct {
 	entrypoint  string
 	env         []string
 	envFiles    []string
+	labels      []string
+	labelFiles  []string
 	workdir     string
 	user        string
 	hostname    string
@@ -124,6 +126,8 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take it from here)")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label on the container (KEY=VALUE, or KEY for an empty value)")
+	f.StringArrayVar(&o.labelFiles, "label-file", nil, "read labels from a file (KEY=VALUE lines)")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.user, "user", "u", "", "user[:group] to run as (name or number)")
 	// -h is --hostname, as in docker run; help is --help only.
@@ -231,6 +235,12 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if _, _, err := o.stopConfig(&v1.ConfigFile{}); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	// As docker's CLI, a bad --label is refused before the image is looked for.
+	for _, l := range o.labels {
+		if err := runner.ValidateLabel(l); err != nil {
+			return withCode(runner.ExitOwnError, err)
+		}
+	}
 	if len(o.ulimits) > 0 {
 		us, err := runner.ParseUlimits(o.ulimits)
 		if err == nil {
@@ -258,6 +268,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	// until its writer comes, as with docker, and nothing may wait on it meanwhile (the
 	// collection lock, an early init). Their errors come from spec, which reads them again.
 	runner.PreloadUserFiles(o.envFiles)
+	runner.PreloadLabelFiles(o.labelFiles)
 	for _, p := range o.seccompProfiles() {
 		_, _ = runner.ReadUserFile(p, maxSeccompProfile)
 	}
@@ -323,6 +334,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	labels, err := runner.MergeLabels(cfg.Config.Labels, o.labels, o.labelFiles)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
 	containers, err := g.openContainers()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -358,6 +373,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		StopTimeout:    stopTimeout,
 		EntrypointArgs: len(runner.EffectiveEntrypoint(cfg.Config.Entrypoint, o.entrypointOverride())),
 		ExposedPorts:   runner.ExposedPorts(cfg.Config.ExposedPorts),
+		Labels:         labels,
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
