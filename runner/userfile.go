@@ -32,12 +32,33 @@ func ReadUserFile(path string, max int64) ([]byte, error) {
 		return bytes.Clone(r.data), r.err
 	}
 	data, err := readUserFile(path, max)
+	if err == nil {
+		userFilesMu.Lock()
+		if userFilesRead+int64(len(data)) > maxUserFilesTotal {
+			data, err = nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: with the files read before it, more than %d bytes", safefile.ErrTooBig, maxUserFilesTotal)}
+		} else {
+			userFilesRead += int64(len(data))
+		}
+		userFilesMu.Unlock()
+	}
 	userFiles.Store(key, userFileResult{data, err})
 	return bytes.Clone(data), err
 }
 
 // userFiles holds what ReadUserFile read in this process.
 var userFiles sync.Map // userFileKey → userFileResult
+
+// maxUserFilesTotal bounds what ReadUserFile keeps of all the files one process reads: each
+// is kept, and one 16 MiB env file named by hundreds of spellings (f, ./f, .//f …) or as
+// many <(…) took as many copies of the host's memory (thirty held 1 GB). Far more than any
+// environment, profile or labels a command can pass on. A variable for tests.
+var maxUserFilesTotal int64 = 64 << 20
+
+// userFilesRead is what userFiles holds, in bytes.
+var (
+	userFilesMu   sync.Mutex
+	userFilesRead int64
+)
 
 type userFileKey struct {
 	path string
