@@ -179,7 +179,11 @@ func TestHostileConfig(t *testing.T) {
 			{"a relative working directory of 1 MB", func(c *v1.Config) { c.WorkingDir = big }, 125, "needs to be an absolute path"},
 			{"a user of 1 MB", func(c *v1.Config) { c.User = big }, 125, "unable to find user"},
 			{"a STOPSIGNAL of 1 MB", func(c *v1.Config) { c.StopSignal = big }, 125, "invalid STOPSIGNAL in the image"},
-			{"labels of 3 MB", func(c *v1.Config) { c.Labels = map[string]string{"a": big, "b": big, "c": big} }, 0, ""},
+			// Copied into every container's config.json, which every ps reads whole.
+			{"labels of 3 MB", func(c *v1.Config) { c.Labels = map[string]string{"a": big, "b": big, "c": big} }, 125, "the image's labels take"},
+			{"labels of 300 KB", func(c *v1.Config) {
+				c.Labels = map[string]string{"a": big[:100_000], "b": big[:100_000], "c": big[:100_000]}
+			}, 0, ""},
 			{"10001 VOLUMEs", func(c *v1.Config) {
 				c.Volumes = map[string]struct{}{}
 				for i := range 10_001 {

@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,9 +16,11 @@ import (
 	"github.com/strata-run/strata/internal/quote"
 )
 
-// maxLabelBytes bounds what a container's labels from --label and --label-file take, keys
-// and values together: they live in config.json, which every ps and inspect reads. Docker
-// sets no bound; a label file of /dev/zero or of gigabytes would be read whole there.
+// maxLabelBytes bounds what a container's labels take in its config.json, as JSON (the
+// image's with --label's and --label-file's): every ps and inspect reads that file, whole, for
+// every container, and one over maxJSONSize would leave the container unreadable. Docker sets
+// no bound; a label file of /dev/zero, or an image whose labels are megabytes, would be copied
+// into every container made from it.
 const maxLabelBytes = 1 << 20
 
 // ValidateLabel checks one --label value as docker's CLI does (opts.ValidateLabel): "key=value"
@@ -94,6 +97,9 @@ func MergeLabels(image map[string]string, flags, files []string) (map[string]str
 			return nil, err
 		}
 	}
+	if n := jsonSize(image); n > maxLabelBytes {
+		return nil, fmt.Errorf("the image's labels take %d bytes, over the %d strata copies into a container", n, maxLabelBytes)
+	}
 	for k, v := range image {
 		if _, ok := out[k]; !ok {
 			if out == nil {
@@ -102,7 +108,19 @@ func MergeLabels(image map[string]string, flags, files []string) (map[string]str
 			out[k] = v
 		}
 	}
+	if n := jsonSize(out); n > maxLabelBytes {
+		return nil, fmt.Errorf("the labels take %d bytes, over the %d strata keeps for a container", n, maxLabelBytes)
+	}
 	return out, nil
+}
+
+// jsonSize is how many bytes labels take in JSON, where a control character takes six.
+func jsonSize(labels map[string]string) int {
+	b, err := json.Marshal(labels)
+	if err != nil {
+		return 0 // a map of strings always encodes
+	}
+	return len(b)
 }
 
 // PreloadLabelFiles reads the --label-file files of a run or create, as MergeLabels will,

@@ -69,9 +69,16 @@ func TestMergeLabelsBad(t *testing.T) {
 		{"endless file", nil, []string{"/dev/zero"}, "label file"},
 		{"huge file", nil, []string{write("huge", strings.Repeat("k=v\n", maxLabelBytes/4+1))}, "label file"},
 		{"too many flags", []string{"a=" + strings.Repeat("x", maxLabelBytes/2), "b=" + strings.Repeat("x", maxLabelBytes/2)}, nil, "over"},
+		// Control characters take six bytes each in config.json's JSON.
+		{"escaped", []string{"a=" + strings.Repeat("\x01", maxLabelBytes/4)}, nil, "over"},
+		{"image's too big", nil, nil, "the image's labels take"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := MergeLabels(nil, tc.flags, tc.files)
+			var image map[string]string
+			if strings.HasPrefix(tc.name, "image") {
+				image = map[string]string{"a": strings.Repeat("x", maxLabelBytes)}
+			}
+			_, err := MergeLabels(image, tc.flags, tc.files)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("MergeLabels(%q, %q) = %v, want one line saying %q", tc.flags, tc.files, err, tc.want)
 			}
