@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -117,6 +118,13 @@ func ParseCPUs(s string) (float64, error) {
 
 func parseCPUs(s string, ncpu int) (float64, error) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if errors.Is(err, strconv.ErrSyntax) {
+		// docker's CLI reads a rational number (big.Rat): "1/2" is its half a CPU, "0x1" one.
+		if r, ok := new(big.Rat).SetString(strings.TrimSpace(s)); ok {
+			f, _ = r.Float64()
+			err = nil
+		}
+	}
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, &ValueError{What: "cpus", Value: s}
 	}

@@ -68,13 +68,17 @@ func TestParseCPUs(t *testing.T) {
 		{"1.5", 2, 1.5},
 		{"2", 2, 2},
 		{" 1 ", 4, 1},
+		// docker's CLI reads a rational number; these were refused as no number.
+		{"1/2", 2, 0.5},
+		{"3/2", 2, 1.5},
+		{"0x1", 2, 1},
 	}
 	for _, tt := range tests {
 		if got, err := parseCPUs(tt.in, tt.ncpu); err != nil || got != tt.want {
 			t.Errorf("parseCPUs(%q, %d) = %v, %v, want %v", tt.in, tt.ncpu, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", "x", "-1", "0.001", "3", "NaN", "Inf", "1e400", "1e-400", "0.0000000001", "1.0000000001"} {
+	for _, in := range []string{"", "x", "-1", "0.001", "3", "NaN", "Inf", "1e400", "1e-400", "0.0000000001", "1.0000000001", "1/3", "1/0", "5/2", "1/", "1e999999"} {
 		if _, err := parseCPUs(in, 2); !errors.Is(err, ErrInvalid) {
 			t.Errorf("parseCPUs(%q, 2) = %v, want ErrInvalid", in, err)
 		}
