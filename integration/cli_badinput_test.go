@@ -241,6 +241,10 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"container", "stop", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "top", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "wait", "nosuch"}, code: 1, want: "nosuch"},
+		// -f, or prune would ask; each call is refused before anything is removed.
+		{args: []string{"container", "prune", "-f", "extra"}, code: 1, want: "accepts no arguments"},
+		{args: []string{"container", "prune", "-f", "--filter", "bogus=1"}, code: 1, want: "--filter"},
+		{args: []string{"container", "prune", "-f", "--filter", "until=garbage"}, code: 1, want: "--filter"},
 
 		{args: []string{"exec"}, code: 125},
 		{args: []string{"exec", "bi-running"}, code: 125},
