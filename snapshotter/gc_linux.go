@@ -219,6 +219,40 @@ func (s *Snapshotter) pruneProbe(name string, dryRun bool) (*Layer, error) {
 	return &l, removeAll(dir)
 }
 
+// FilesSize is what the files of the tree at dir hold, in bytes: the sizes of everything but
+// directories, each hard-linked inode once. It is docker's measure of a container's writes
+// (SizeRw: pkg/directory's Size), 0 for a container that wrote nothing, where DirSize counts
+// the blocks of its empty upper directory.
+func FilesSize(dir string) (int64, error) {
+	var total int64
+	seen := map[fileID]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Nlink > 1 {
+			id := fileID{uint64(st.Dev), st.Ino}
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+		}
+		total += st.Size
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measuring %s: %w", dir, err)
+	}
+	return total, nil
+}
+
 // DirSize is the disk usage of the tree at dir in bytes: allocated blocks (st_blocks * 512,
 // so sparse files count what they use), each hard-linked inode once. `system df` shows it.
 func DirSize(dir string) (int64, error) {

@@ -208,7 +208,7 @@ func containerSizes(g *globals, c *runner.Container) (rw, rootfs int64, err erro
 				continue
 			}
 			for _, d := range strings.Split(lower, ":") {
-				n, err := snapshotter.DirSize(d)
+				n, err := snapshotter.FilesSize(d)
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return 0, 0, fmt.Errorf("measuring container %s: %w", shortID(c.ID), err)
 				}

@@ -476,7 +476,7 @@ func containerSize(g *globals, c *runner.Container) (int64, error) {
 		}
 	}
 	for _, d := range dirs {
-		n, err := snapshotter.DirSize(d)
+		n, err := snapshotter.FilesSize(d)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
