@@ -122,9 +122,9 @@ func printGarbage(out io.Writer, verb string, untagged []cache.ImageInfo, collec
 		return err
 	}
 	if verb == "Deleted" {
-		fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(gb.Freed))
+		fmt.Fprintf(out, "Total reclaimed space: %s\n", dockerHumanSize(gb.Freed))
 	} else {
-		fmt.Fprintf(out, "Total reclaimable space: %s\n", humanSize(gb.Freed))
+		fmt.Fprintf(out, "Total reclaimable space: %s\n", dockerHumanSize(gb.Freed))
 	}
 	return err
 }
