@@ -5,6 +5,8 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/strata-run/strata/runner/cgroups"
@@ -36,18 +38,23 @@ func PrepareCgroup(id string, r cgroups.Resources) *EarlyCgroup {
 	return e
 }
 
-// TestStopEnv is a test hook: when it names one of the points below, a strata run stops
-// itself there (SIGSTOP), so that an integration test can SIGKILL it at exactly that point.
-// stopCgroup: the container's cgroup is made, its dir not yet. stopPreparing: a create (or
-// run) has reserved the container's name and made its dir, and not yet its root and volumes.
-// stopCreated: a run's container is created (recorded with this process as its monitor), not
-// yet started (in the foreground or, for -d, by its monitor).
+// TestStopEnv is a test hook: when it names one of the points below (or several, separated
+// by commas), a strata run stops itself there (SIGSTOP), so that an integration test can
+// SIGKILL it at exactly that point. stopCgroup: the container's cgroup is made, its dir not
+// yet. stopPreparing: a create (or run) has reserved the container's name and made its dir,
+// and not yet its root and volumes. stopCreated: a run's container is created (recorded with
+// this process as its monitor), not yet started (in the foreground or, for -d, by its
+// monitor). stopMonitorTold: Start has spawned the monitor (or told an early one its
+// container) under the container's lock and waits for its answer. stopMonitor: a monitor
+// has started (spawnMonitor passes TestStopEnv on to it), before it reads its container.
 const TestStopEnv = "STRATA_TEST_STOP_AT"
 
 const (
-	stopCgroup    = "cgroup"
-	stopPreparing = "preparing"
-	stopCreated   = "created"
+	stopCgroup      = "cgroup"
+	stopPreparing   = "preparing"
+	stopCreated     = "created"
+	stopMonitorTold = "monitor-told"
+	stopMonitor     = "monitor"
 )
 
 // testStop stops this process if TestStopEnv names point. The signal goes to this thread
@@ -55,7 +62,7 @@ const (
 // thread took it and this one ran on meanwhile, past the point (a create stopped "preparing"
 // was found whole).
 func testStop(point string) {
-	if os.Getenv(TestStopEnv) == point {
+	if env := os.Getenv(TestStopEnv); env != "" && slices.Contains(strings.Split(env, ","), point) {
 		runtime.LockOSThread()
 		_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSTOP)
 		runtime.UnlockOSThread()

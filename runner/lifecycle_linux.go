@@ -109,10 +109,11 @@ func dropForeignStarter(c *Container) error {
 }
 
 // markMonitor records this process as c's monitor, after checking c does not run. The caller
-// holds c's lock (Start holds it for the monitor it spawns). starter, when not 0, is the
-// process whose Start spawned this monitor: `run -d` records itself as the container's
-// monitor from its creation (so a run killed before Start leaves an orphan the sweeps
-// remove, not a --rm container that lingers), and that record is no other start under way.
+// holds c's lock (a monitor holds it with the Start that spawned it: monitorLocked). starter,
+// when not 0, is the process whose Start spawned this monitor: `run -d` records itself as
+// the container's monitor from its creation (so a run killed before Start leaves an orphan
+// the sweeps remove, not a --rm container that lingers), and that record is no other start
+// under way.
 func markMonitor(c *Container, starter int) error {
 	if c.Broken != nil {
 		return c.Broken
@@ -357,11 +358,12 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 const otherStartWait = 10 * time.Second
 
 // WaitOtherStart waits while another strata process starts c: a start killed after it
-// spawned the monitor, whose lock went with it while the monitor goes on to run the
-// container. A start then spawned a second monitor, which refused the container as running
-// ("container is running") though the start asked for had not failed, and the container came
-// up a moment later. It returns once that start has ended either way (c reloaded), after
-// otherStartWait, or with ctx's error. Only the strata CLI may call it (startingOther).
+// spawned the monitor, which goes on to run the container (holding its lock until it has
+// recorded the start: monitorLocked). Before the monitor held the lock a start then spawned a
+// second monitor, which refused the container as running ("container is running") though the
+// start asked for had not failed, and the container came up a moment later; a restart must
+// not stop it before it runs. It returns once that start has ended either way (c reloaded),
+// after otherStartWait, or with ctx's error. Only the strata CLI may call it (startingOther).
 func WaitOtherStart(ctx context.Context, c *Container) error {
 	deadline := time.Now().Add(otherStartWait)
 	changes := watchState(c.Dir)

@@ -693,21 +693,23 @@ func TestDetachedPreparedNetwork(t *testing.T) {
 
 func TestMonitorArgs(t *testing.T) {
 	for _, tt := range []struct {
-		argv            []string
-		made, netns, ok bool
+		argv                    []string
+		made, locked, netns, ok bool
 	}{
-		{[]string{"/c"}, false, false, true},
-		{[]string{"/c", monitorCgroupMade}, true, false, true},
-		{[]string{"/c", monitorNetns, monitorCgroupMade}, true, true, true},
-		{[]string{"/c", monitorNetns, monitorNetns}, false, false, false},
-		{[]string{"/c", "--other"}, false, false, false},
-		{[]string{}, false, false, false},
-		{[]string{""}, false, false, false},
-		{[]string{monitorEarly + `{"id":"x"}`}, false, false, false}, // earlyMonitorArg's
+		{[]string{"/c"}, false, false, false, true},
+		{[]string{"/c", monitorCgroupMade}, true, false, false, true},
+		{[]string{"/c", monitorNetns, monitorCgroupMade}, true, false, true, true},
+		{[]string{"/c", monitorLocked, monitorNetns}, false, true, true, true},
+		{[]string{"/c", monitorLocked, monitorLocked}, false, false, false, false},
+		{[]string{"/c", monitorNetns, monitorNetns}, false, false, false, false},
+		{[]string{"/c", "--other"}, false, false, false, false},
+		{[]string{}, false, false, false, false},
+		{[]string{""}, false, false, false, false},
+		{[]string{monitorEarly + `{"id":"x"}`}, false, false, false, false}, // earlyMonitorArg's
 	} {
-		made, netns, ok := monitorArgs(tt.argv)
-		if made != tt.made || netns != tt.netns || ok != tt.ok {
-			t.Errorf("monitorArgs(%q) = %v, %v, %v; want %v, %v, %v", tt.argv, made, netns, ok, tt.made, tt.netns, tt.ok)
+		made, locked, netns, ok := monitorArgs(tt.argv)
+		if made != tt.made || locked != tt.locked || netns != tt.netns || ok != tt.ok {
+			t.Errorf("monitorArgs(%q) = %v, %v, %v, %v; want %v, %v, %v, %v", tt.argv, made, locked, netns, ok, tt.made, tt.locked, tt.netns, tt.ok)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // monitorPipeFD is the monitor's end of the pipe Start reads its answer from.
@@ -48,11 +50,14 @@ func Start(ctx context.Context, c *Container) (err error) {
 		c.monitored = false // the monitor spawned below takes this process's record over
 		testStop(stopCreated)
 	}
-	unlock, err := c.Lock()
+	// Held until the monitor has recorded the start, by the monitor too: it is handed the
+	// lock's open file (see monitorLocked), so a start killed once the monitor runs leaves the
+	// container locked until the monitor is done with its start.
+	lock, err := c.lock()
 	if err != nil {
 		return withCode(ExitOwnError, err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	if err := dropForeignStarter(c); err != nil {
 		return withCode(ExitOwnError, err)
 	}
@@ -94,7 +99,7 @@ func Start(ctx context.Context, c *Container) (err error) {
 	}
 	if m != nil {
 		// Started by PrepareMonitor while the container was created: it waits for this.
-		err = json.NewEncoder(m.goPipe).Encode(monitorGo{Dir: c.Dir, CgroupMade: handed, Netns: netnsPath})
+		err = m.tell(monitorGo{Dir: c.Dir, CgroupMade: handed, Netns: netnsPath}, lock.File())
 		m.goPipe.Close()
 		if err != nil {
 			m.end()
@@ -102,10 +107,9 @@ func Start(ctx context.Context, c *Container) (err error) {
 		}
 	}
 	if m == nil {
-		args := []string{monitorMarker, c.Dir}
-		var extra []*os.File
+		args, extra := []string{monitorMarker, c.Dir, monitorLocked}, []*os.File{lock.File()} // monitorLockFD
 		if netns != nil {
-			args, extra = append(args, monitorNetns), append(extra, netns)
+			args, extra = append(args, monitorNetns), append(extra, netns) // monitorNetnsFD
 		}
 		if handed {
 			args = append(args, monitorCgroupMade)
@@ -114,6 +118,7 @@ func Start(ctx context.Context, c *Container) (err error) {
 			return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
 		}
 	}
+	testStop(stopMonitorTold)
 	cmd, r := m.cmd, m.answer
 	defer r.Close()
 	// The monitor outlives a strata CLI; in a long-lived caller (tests, an API) this reaps it.
@@ -149,14 +154,24 @@ func Start(ctx context.Context, c *Container) (err error) {
 
 // The monitor's optional arguments after the container dir. monitorCgroupMade: the
 // container's cgroup exists already (PrepareCgroup in the strata that started it).
-// monitorNetns: fd monitorNetnsFD is the network namespace PrepareNetwork made for it.
-// monitorEarly+JSON, alone: the monitor started before its container existed (PrepareMonitor),
-// for the earlyMonitor the JSON describes; it reads what the others say from fd monitorGoFD,
-// as a monitorGo.
+// monitorLocked: fd monitorLockFD is the open file of the container's lock, which Start holds
+// (see below). monitorNetns: fd monitorNetnsFD is the network namespace PrepareNetwork made
+// for it. monitorEarly+JSON, alone: the monitor started before its container existed
+// (PrepareMonitor), for the earlyMonitor the JSON describes; it reads what the others say
+// from the socket at fd monitorGoFD, as a monitorGo, with the lock's open file (SCM_RIGHTS).
+//
+// The monitor holds the lock with Start (an flock belongs to the open file, not to a process)
+// until it has recorded the start, running or failed, and then closes it: a start killed
+// while its monitor starts the container left the container unlocked, and an rm, another
+// start or a sweep worked on it while the monitor went on to run it (an rm removed it before
+// the monitor marked itself, which then started it in a dir gone). The monitor marks every
+// fd it inherits close-on-exec first: no init it clones ever holds the lock.
 const (
 	monitorCgroupMade = "--cgroup-made"
+	monitorLocked     = "--locked"
+	monitorLockFD     = 4
 	monitorNetns      = "--netns"
-	monitorNetnsFD    = 4
+	monitorNetnsFD    = 5
 	monitorEarly      = "--early="
 	monitorGoFD       = 4
 )
@@ -177,7 +192,7 @@ type monitorGo struct {
 }
 
 // monitorProc is a started monitor: the process, the read end of its answer pipe and, for
-// one PrepareMonitor started, the write end of the pipe Start sends its monitorGo on.
+// one PrepareMonitor started, Start's end of the socket it sends its monitorGo on.
 type monitorProc struct {
 	cmd    *exec.Cmd
 	answer *os.File
@@ -198,10 +213,14 @@ func spawnMonitor(args []string, extra []*os.File) (_ *monitorProc, err error) {
 		return nil, err
 	}
 	defer w.Close()
+	env := []string{"GOGC=25"}
+	if stop := os.Getenv(TestStopEnv); stop != "" {
+		env = append(env, TestStopEnv+"="+stop) // tests only: see stopMonitor
+	}
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        args,
-		Env:         []string{"GOGC=25"},
+		Env:         env,
 		Dir:         "/", // pin no mount
 		ExtraFiles:  append([]*os.File{w}, extra...),
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
@@ -232,10 +251,13 @@ func (e *EarlyCgroup) PrepareMonitor(shape InitShape) {
 	if err != nil {
 		return
 	}
-	gr, gw, err := os.Pipe()
+	// A socket, not a pipe: the monitorGo comes with the container's lock (SCM_RIGHTS), in
+	// one message.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
+	gw, gr := os.NewFile(uintptr(fds[0]), "monitor-go"), os.NewFile(uintptr(fds[1]), "monitor-go")
 	defer gr.Close()
 	m, err := spawnMonitor([]string{monitorMarker, monitorEarly + string(arg)}, []*os.File{gr}) // monitorGoFD
 	if err != nil {
@@ -245,6 +267,28 @@ func (e *EarlyCgroup) PrepareMonitor(shape InitShape) {
 	m.goPipe = gw
 	earlyMonitors.Store(e.id, m)
 }
+
+// tell sends a monitor PrepareMonitor started its monitorGo, with lock, the open file of the
+// container's lock, which it holds until it has recorded the start.
+func (m *monitorProc) tell(g monitorGo, lock *os.File) error {
+	b, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	if len(b) > monitorGoMax {
+		return fmt.Errorf("monitor: container dir too long (%d bytes)", len(g.Dir))
+	}
+	for {
+		// A blocking socket, whose buffer takes one small message at once.
+		err = unix.Sendmsg(int(m.goPipe.Fd()), b, unix.UnixRights(int(lock.Fd())), nil, unix.MSG_NOSIGNAL)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// monitorGoMax bounds a monitorGo's message: a container dir and a /proc path, far less.
+const monitorGoMax = 64 << 10
 
 // takeMonitor returns the monitor PrepareMonitor started for container id, or nil.
 func takeMonitor(id string) *monitorProc {
@@ -266,18 +310,54 @@ func (m *monitorProc) end() {
 	m.answer.Close()
 }
 
-// readMonitorGo reads, in a monitor PrepareMonitor started, what Start sends it.
-func readMonitorGo() (monitorGo, error) {
-	var g monitorGo
-	f := os.NewFile(monitorGoFD, "monitor-go")
-	defer f.Close()
-	if err := json.NewDecoder(f).Decode(&g); err != nil {
-		return g, fmt.Errorf("monitor: waiting for its container: %w", err)
+// readMonitorGo reads, in a monitor PrepareMonitor started, what Start sends it, and the open
+// file of the container's lock that comes with it (nil if none did).
+func readMonitorGo() (g monitorGo, lock *os.File, err error) {
+	defer unix.Close(monitorGoFD)
+	buf, oob := make([]byte, monitorGoMax+1), make([]byte, unix.CmsgSpace(4*4))
+	var n, oobn, flags int
+	for {
+		n, oobn, flags, _, err = unix.Recvmsg(monitorGoFD, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
 	}
-	if g.Dir == "" {
-		return g, errors.New("monitor: no container named")
+	if err == nil {
+		var fds []int
+		if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+			for _, m := range msgs {
+				if rights, rerr := unix.ParseUnixRights(&m); rerr == nil {
+					fds = append(fds, rights...)
+				}
+			}
+		}
+		for i, fd := range fds {
+			if i == 0 {
+				lock = os.NewFile(uintptr(fd), "lock")
+			} else {
+				unix.Close(fd)
+			}
+		}
 	}
-	return g, nil
+	switch {
+	case err != nil:
+	case n == 0:
+		err = io.EOF // Start ended it (Release), or its strata is gone
+	case n > monitorGoMax || flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0:
+		err = errors.New("message truncated")
+	default:
+		err = json.Unmarshal(buf[:n], &g)
+	}
+	if err == nil && g.Dir == "" {
+		err = errors.New("no container named")
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return g, nil, fmt.Errorf("monitor: waiting for its container: %w", err)
+	}
+	return g, lock, nil
 }
 
 // earlyMonitorArg reads the argument of a monitor PrepareMonitor started, if argv is one.
@@ -315,30 +395,53 @@ func prepareEarly(em earlyMonitor, stdio Stdio) *preparedNetns {
 }
 
 // monitorArgs reads the monitor's arguments: the container dir, then optional flags.
-func monitorArgs(argv []string) (cgroupMade, netns, ok bool) {
+func monitorArgs(argv []string) (cgroupMade, locked, netns, ok bool) {
 	if len(argv) == 0 || argv[0] == "" || strings.HasPrefix(argv[0], monitorEarly) {
-		return false, false, false
+		return false, false, false, false
 	}
 	for _, a := range argv[1:] {
 		switch {
 		case a == monitorCgroupMade && !cgroupMade:
 			cgroupMade = true
+		case a == monitorLocked && !locked:
+			locked = true
 		case a == monitorNetns && !netns:
 			netns = true
 		default:
-			return false, false, false
+			return false, false, false, false
 		}
 	}
-	return cgroupMade, netns, true
+	return cgroupMade, locked, netns, true
+}
+
+// inheritedCloseOnExec marks close-on-exec every fd the monitor inherited (its answer pipe,
+// the container's lock, a network namespace, an early monitor's socket): an init it clones
+// gets only what it is given, never the lock nor any of strata's other files.
+func inheritedCloseOnExec() {
+	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) != nil {
+		for fd := 3; fd <= 5; fd++ { // close_range before 5.11: those the monitor is given
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // runMonitor is the detached container's monitor: strata re-executed by Start.
 func runMonitor() {
+	inheritedCloseOnExec()
 	nameProcess(monitorMarker)
+	testStop(stopMonitor)
 	// The monitor lives as long as the container; keep its heap small.
 	debug.SetMemoryLimit(16 << 20)
 	pipe := os.NewFile(monitorPipeFD, "monitor-pipe")
+	// The container's lock, which Start holds too (monitorLocked): closed once the running
+	// state is written, before the answer. A monitor that answers an error exits after it
+	// (having recorded the failure, and removed a --rm container), which releases it.
+	var lock *os.File
 	answer := func(r monitorResult) {
+		if lock != nil && r.Ready {
+			lock.Close()
+			lock = nil
+		}
 		if pipe != nil {
 			_ = json.NewEncoder(pipe).Encode(r)
 			pipe.Close()
@@ -362,14 +465,15 @@ func runMonitor() {
 		return err
 	}
 	em, early := earlyMonitorArg(os.Args[1:])
-	cgroupMade, netns, ok := monitorArgs(os.Args[1:])
+	cgroupMade, locked, netns, ok := monitorArgs(os.Args[1:])
 	switch {
 	case early:
 		if em.Shape.Stdin && openStdin() != nil {
 			em.Shape.Stdin = false // run opens it again, and reports a failure
 		}
 		earlyNS = prepareEarly(em, stdio)
-		g, err := readMonitorGo()
+		g, l, err := readMonitorGo()
+		lock = l
 		if err != nil {
 			answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
 			os.Exit(ExitOwnError)
@@ -380,6 +484,9 @@ func runMonitor() {
 		os.Exit(ExitOwnError)
 	default:
 		dir = os.Args[1]
+		if locked {
+			lock = os.NewFile(monitorLockFD, "lock")
+		}
 		if netns {
 			netnsFile = os.NewFile(monitorNetnsFD, "netns")
 		}
@@ -387,7 +494,7 @@ func runMonitor() {
 	s := &Store{dir: filepath.Dir(dir)}
 	c, err := s.load(filepath.Base(dir))
 	if err == nil {
-		err = markMonitor(c, os.Getppid()) // Start holds the container's lock until we answer
+		err = markMonitor(c, os.Getppid()) // the container's lock is held until we answer
 	}
 	switch {
 	case err == nil && early && c.ID != em.ID:

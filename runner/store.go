@@ -618,6 +618,16 @@ const exitRecordWait = 200 * time.Millisecond
 // Lock takes the container's exclusive lock (an flock on <dir>/lock), held by whoever starts
 // or removes it, so two strata processes cannot do both at once. unlock releases it.
 func (c *Container) Lock() (unlock func() error, err error) {
+	l, err := c.lock()
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
+}
+
+// lock is Lock, returning the held lock: Start hands its open file to the monitor it starts
+// the container with (the lock belongs to the open file, whichever process holds it).
+func (c *Container) lock() (*lockfile.Lock, error) {
 	if c.notDir {
 		return nil, fmt.Errorf("locking container %s: %w", shortID(c.ID), c.Broken)
 	}
@@ -630,7 +640,7 @@ func (c *Container) Lock() (unlock func() error, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("locking container %s: %w", c.ID[:12], err)
 	}
-	return l.Unlock, nil
+	return l, nil
 }
 
 // load reads one container dir. A dir whose files cannot be read is a container all the
