@@ -64,10 +64,10 @@ func cgroup2Controllers(t *testing.T) []string {
 
 // TestPureV2Layout plays strata on a pure cgroup v2 host, which the hybrid host the suite runs
 // on is not: a foreground run; a detached container seen by ps, top, stats, exec and inspect,
-// stopped, started again and removed with rm -f, nothing left of its cgroup or process; and
-// the limits: enforced where the hierarchy offers their controller (memory.max and pids.max
-// written), refused with exit 125 where it does not (on a hybrid host the v1 hierarchies hold
-// memory and pids), never silently ignored.
+// paused and unpaused, stopped, started again and removed with rm -f, nothing left of its
+// cgroup or process; and the limits: enforced where the hierarchy offers their controller
+// (memory.max and pids.max written), refused with exit 125 where it does not (on a hybrid
+// host the v1 hierarchies hold memory and pids), never silently ignored.
 func TestPureV2Layout(t *testing.T) {
 	requiresContainers(t)
 	controllers := cgroup2Controllers(t)
@@ -105,6 +105,15 @@ func TestPureV2Layout(t *testing.T) {
 	if out := mustV2Strata(t, root, "exec", "v2", "cat", "/proc/self/cgroup").Stdout; !strings.Contains(out, "\n0::/\n") {
 		t.Errorf("exec's /proc/self/cgroup = %q, want it in the container's cgroup (0::/)", out)
 	}
+	// pause freezes it with the cgroup2 freezer (cgroup.freeze).
+	mustV2Strata(t, root, "pause", "v2")
+	if b, err := os.ReadFile(cgroup2Dir(t, id) + "/cgroup.freeze"); err != nil || string(b) != "1\n" {
+		t.Errorf("cgroup.freeze of the paused container = %q, %v; want 1", b, err)
+	}
+	if out := mustV2Strata(t, root, "inspect", "-f", "{{.State.Status}}", "v2").Stdout; out != "paused\n" {
+		t.Errorf("inspect's status of the paused container = %q, want paused", out)
+	}
+	mustV2Strata(t, root, "unpause", "v2")
 	mustV2Strata(t, root, "stop", "-t", "1", "v2")
 	if code := strings.TrimSpace(mustV2Strata(t, root, "inspect", "-f", "{{.State.ExitCode}}", "v2").Stdout); code != "143" && code != "137" {
 		t.Errorf("exit code after stop = %s, want 143 or 137", code)

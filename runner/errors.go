@@ -28,6 +28,10 @@ var (
 	ErrRunning = errors.New("container is running")
 	// ErrNotRunning means the operation needs a running container.
 	ErrNotRunning = errors.New("container is not running")
+	// ErrAlreadyPaused is pause of a paused container ("container ID is already paused").
+	ErrAlreadyPaused = errors.New("already paused")
+	// ErrNotPaused is unpause of a container that is not paused ("container ID is not paused").
+	ErrNotPaused = errors.New("not paused")
 	// ErrRemovedOnExit means the container ended and was removed with it (--rm), so its exit
 	// status is gone.
 	ErrRemovedOnExit = errors.New("container was removed when it exited (--rm)")

@@ -155,7 +155,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 // ErrPaused is an exec into a container whose cgroup is frozen (freezer.state, or a v2
 // cgroup.freeze, set by whoever paused it), which docker refuses as well: "container is
 // paused, unpause the container before exec".
-var ErrPaused = errors.New("container is paused (its cgroup is frozen): thaw it before exec")
+var ErrPaused = errors.New("container is paused (its cgroup is frozen), unpause the container before exec")
 
 // cgroupFrozen reports whether cg is frozen or freezing, itself or through a parent: on v1 by
 // the freezer controller's freezer.state (which shows a parent's freeze too), on v2 and in a

@@ -335,6 +335,9 @@ func Inspect(c *Container) InspectData {
 		GraphDriver: inspectGraphDriver(c),
 	}
 	d.Driver = d.GraphDriver.Name
+	if Paused(c) {
+		d.State.Status, d.State.Paused = "paused", true
+	}
 	if d.Config.Labels == nil {
 		d.Config.Labels = map[string]string{}
 	}

@@ -309,6 +309,9 @@ func Kill(c *Container, sig syscall.Signal) error {
 		}
 		return fmt.Errorf("signalling container %s: %w", shortID(c.ID), err)
 	}
+	if sig == unix.SIGKILL {
+		thawKilled(c) // a paused container dies of it once thawed
+	}
 	return nil
 }
 

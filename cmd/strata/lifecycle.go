@@ -233,6 +233,10 @@ func startOnce(ctx context.Context, c *runner.Container) error {
 	if err := runner.WaitOtherStart(ctx, c); err != nil {
 		return err
 	}
+	if runner.Paused(c) {
+		// docker's words: a start would do nothing to a container that cannot run.
+		return fmt.Errorf("cannot start a paused container %s, try unpause instead", c.Name())
+	}
 	err := runner.Start(ctx, c)
 	if err == nil {
 		return nil
@@ -280,6 +284,31 @@ func newWaitCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), code)
 				return nil
 			})
+		},
+	}
+}
+
+// newPauseCmd is docker pause: every process of each container is frozen (its cgroup's
+// freezer) until unpause.
+func newPauseCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pause CONTAINER [CONTAINER...]",
+		Short: "Pause all processes within containers (their cgroup's freezer)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, runner.Pause)
+		},
+	}
+}
+
+// newUnpauseCmd is docker unpause.
+func newUnpauseCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "unpause CONTAINER [CONTAINER...]",
+		Short: "Unpause all processes within paused containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, runner.Unpause)
 		},
 	}
 }

@@ -194,6 +194,9 @@ func newPsRow(c *runner.Container) psRow {
 	case st.Status == runner.StatusRunning: // exiting, when not st.Running()
 		r.State = string(runner.StatusRunning)
 		r.Status = "Up " + humanDuration(time.Since(st.StartedAt))
+		if runner.Paused(c) {
+			r.State, r.Status = "paused", r.Status+" (Paused)"
+		}
 	case st.Status == runner.StatusCreated:
 		r.Status = "Created"
 	default:

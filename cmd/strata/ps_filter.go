@@ -34,7 +34,7 @@ type psFilter struct {
 }
 
 // dockerStatuses are the values docker's status filter accepts; strata's containers are only
-// ever created, running or exited, so the others match nothing.
+// ever created, running, paused, exited or dead, so the others match nothing.
 var dockerStatuses = []string{"created", "restarting", "running", "removing", "paused", "exited", "dead"}
 
 func parsePsFilter(args []string) (*psFilter, error) {

@@ -1,0 +1,144 @@
+package integration
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPause plays docker pause and unpause: a paused container's processes stop (a counter
+// it writes stands still), ps shows it "Up … (Paused)" with state paused (status=paused
+// filters it, status=running does not), inspect says Paused, exec and start are refused as
+// docker refuses them, and unpause lets it go on. kill, stop and rm -f end a paused container
+// as they end a running one (a frozen process dies of SIGKILL once thawed, as runc thaws it),
+// leaving no cgroup. pause of a container that does not run, and unpause of one that is not
+// paused, fail with exit 1.
+func TestPause(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	counter := `i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done`
+	id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--name", "pz", img, "sh", "-c", counter).Stdout)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "pz", "pz-created") })
+	read := func() string {
+		t.Helper()
+		return strings.TrimSpace(mustStrata(t, root, "exec", "pz", "cat", "/tmp/n").Stdout)
+	}
+	time.Sleep(200 * time.Millisecond)
+	read()
+
+	if r := mustStrata(t, root, "pause", "pz"); r.Stdout != "pz\n" {
+		t.Errorf("pause pz printed %q, want the name", r.Stdout)
+	}
+	if out := mustStrata(t, root, "ps", "--format", "{{.Names}}|{{.State}}|{{.Status}}").Stdout; !strings.HasPrefix(out, "pz|paused|Up ") || !strings.HasSuffix(out, " (Paused)\n") {
+		t.Errorf("ps of a paused container = %q, want state paused and status Up … (Paused)", out)
+	}
+	if out := mustStrata(t, root, "ps", "-q", "--filter", "status=paused").Stdout; out != id[:12]+"\n" {
+		t.Errorf("ps -q --filter status=paused = %q, want %s", out, id[:12])
+	}
+	if out := mustStrata(t, root, "ps", "-q", "--filter", "status=running").Stdout; out != "" {
+		t.Errorf("ps -q --filter status=running = %q, want nothing while paused", out)
+	}
+	if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}", "pz").Stdout; out != "paused true true\n" {
+		t.Errorf("inspect State of a paused container = %q, want paused true true", out)
+	}
+	// Frozen: what it wrote last stays, read from the host through its root.
+	pid := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", "pz").Stdout)
+	file := "/proc/" + pid + "/root/tmp/n"
+	before, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if after, _ := os.ReadFile(file); string(after) != string(before) {
+		t.Errorf("the paused container went on counting: %q then %q", before, after)
+	}
+	if r := strata(t, root, "exec", "pz", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "unpause the container before exec") {
+		t.Errorf("exec into a paused container: exit %d, stderr %q; want 125 and docker's unpause advice", r.Code, r.Stderr)
+	}
+	if r := strata(t, root, "start", "pz"); r.Code != 1 || !strings.Contains(r.Stderr, "cannot start a paused container") {
+		t.Errorf("start of a paused container: exit %d, stderr %q; want 1, cannot start a paused container", r.Code, r.Stderr)
+	}
+	if r := strata(t, root, "pause", "pz"); r.Code != 1 || !strings.Contains(r.Stderr, "is already paused") {
+		t.Errorf("pause of a paused container: exit %d, stderr %q; want 1, already paused", r.Code, r.Stderr)
+	}
+
+	mustStrata(t, root, "unpause", "pz")
+	if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "pz").Stdout; out != "running false\n" {
+		t.Errorf("inspect after unpause = %q, want running false", out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for read() == strings.TrimSpace(string(before)) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if now := read(); now == strings.TrimSpace(string(before)) {
+		t.Errorf("the unpaused container does not count on: still %s", now)
+	}
+	if r := strata(t, root, "unpause", "pz"); r.Code != 1 || !strings.Contains(r.Stderr, "is not paused") {
+		t.Errorf("unpause of a running container: exit %d, stderr %q; want 1, not paused", r.Code, r.Stderr)
+	}
+
+	// Ended while paused: kill, then stop (SIGTERM waits with the frozen process, SIGKILL after
+	// the timeout), then rm -f; each leaves no cgroup.
+	for _, end := range [][]string{{"kill", "pz"}, {"stop", "-t", "1", "pz"}, {"rm", "-f", "pz"}} {
+		if end[0] != "kill" {
+			mustStrata(t, root, "start", "pz")
+		}
+		id := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.Id}}", "pz").Stdout)
+		mustStrata(t, root, "pause", "pz")
+		done := make(chan result, 1)
+		go func() { done <- strata(t, root, end...) }()
+		select {
+		case r := <-done:
+			if r.Code != 0 {
+				t.Fatalf("%s of a paused container: exit %d, stderr %q", end, r.Code, r.Stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s of a paused container did not return", end)
+		}
+		if end[0] != "rm" {
+			if r := mustStrata(t, root, "wait", "pz"); r.Stdout != "137\n" {
+				t.Errorf("%s of a paused container: exit status %q, want 137", end, r.Stdout)
+			}
+		}
+		if left := cgroupDirsOf(t, id); len(left) > 0 {
+			time.Sleep(time.Second) // the monitor removes it as it records the exit
+			if left := cgroupDirsOf(t, id); len(left) > 0 {
+				t.Errorf("%s of a paused container left its cgroup: %s", end, left)
+			}
+		}
+	}
+
+	mustStrata(t, root, "create", "--name", "pz-created", img, "true")
+	for _, cmd := range []string{"pause", "unpause"} {
+		if r := strata(t, root, cmd, "pz-created"); r.Code != 1 || !strings.Contains(r.Stderr, "not running") {
+			t.Errorf("%s of a created container: exit %d, stderr %q; want 1, not running", cmd, r.Code, r.Stderr)
+		}
+		if r := strata(t, root, cmd, "nosuch"); r.Code != 1 || !strings.Contains(r.Stderr, "no such container") {
+			t.Errorf("%s nosuch: exit %d, stderr %q; want 1, no such container", cmd, r.Code, r.Stderr)
+		}
+	}
+}
+
+// cgroupDirsOf lists the directories of container id's cgroup that exist, in every cgroup
+// and cgroup2 mount of the host.
+func cgroupDirsOf(t *testing.T, id string) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f := strings.Fields(pre)
+		if !ok || len(f) < 5 || !strings.HasPrefix(post, "cgroup") {
+			continue
+		}
+		dir := f[4] + "/strata/" + id
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs
+}

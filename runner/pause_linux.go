@@ -1,0 +1,78 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// Pause stops every process of the running container c with its cgroup's freezer, as docker
+// pause does: they use no CPU and see no signal but SIGKILL until Unpause. A container that
+// is not running is ErrNotRunning; one already paused, ErrAlreadyPaused.
+func Pause(c *Container) error {
+	cg, err := runningCgroup(c)
+	if err != nil {
+		return err
+	}
+	defer cg.Close()
+	if frozen, _ := cg.Frozen(); frozen {
+		return fmt.Errorf("container %s is %w", shortID(c.ID), ErrAlreadyPaused)
+	}
+	if err := cg.Freeze(); err != nil {
+		return fmt.Errorf("pausing container %s: %w", shortID(c.ID), err)
+	}
+	return nil
+}
+
+// Unpause lets the processes of the paused container c run again. One that is not paused is
+// ErrNotPaused; one not running, ErrNotRunning.
+func Unpause(c *Container) error {
+	cg, err := runningCgroup(c)
+	if err != nil {
+		return err
+	}
+	defer cg.Close()
+	if frozen, _ := cg.Frozen(); !frozen {
+		return fmt.Errorf("container %s is %w", shortID(c.ID), ErrNotPaused)
+	}
+	if err := cg.Thaw(); err != nil {
+		return fmt.Errorf("unpausing container %s: %w", shortID(c.ID), err)
+	}
+	return nil
+}
+
+// Paused reports whether c, as last read, runs with its processes frozen by Pause: ps shows
+// it "Up … (Paused)", inspect Status "paused".
+func Paused(c *Container) bool {
+	return c.State.Status == StatusRunning && cgroups.IsFrozen(c.ID)
+}
+
+// runningCgroup is the cgroup of c, reread, if it runs.
+func runningCgroup(c *Container) (*cgroups.Cgroup, error) {
+	if err := c.Reload(); err != nil {
+		return nil, err
+	}
+	if !c.State.Running() {
+		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
+	}
+	cg, err := cgroups.Load(c.ID)
+	if errors.Is(err, cgroups.ErrNotFound) {
+		// Its run has just ended, and its cgroup with it.
+		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
+	}
+	return cg, err
+}
+
+// thawKilled thaws the cgroup of c after a SIGKILL of its PID 1: a process frozen by the v1
+// freezer does not die of it until thawed (the cgroup2 freezer lets fatal signals through),
+// as runc resumes a paused container it kills.
+func thawKilled(c *Container) {
+	if !cgroups.IsFrozen(c.ID) {
+		return
+	}
+	if cg, err := cgroups.Load(c.ID); err == nil {
+		_ = cg.Thaw()
+		cg.Close()
+	}
+}
