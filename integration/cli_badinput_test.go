@@ -232,6 +232,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"container", "exec"}, code: 125},
 		{args: []string{"container", "inspect", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "kill", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"container", "pause", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"container", "unpause", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "logs", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "rename", "nosuch"}, code: 1},
 		{args: []string{"container", "restart", "nosuch"}, code: 1, want: "nosuch"},
@@ -299,6 +301,13 @@ func TestCLIBadInput(t *testing.T) {
 		// -s "" is kill's default, SIGKILL, as in docker: tried on the stopped one, not bi-running.
 		{args: []string{"kill", "-s", "", "bi-stopped"}, code: 1, want: "not running"},
 		{args: []string{"kill", "bi-stopped"}, code: 1, want: "not running"},
+
+		{args: []string{"pause"}, code: 1},
+		{args: []string{"pause", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"pause", "bi-stopped"}, code: 1, want: "not running"},
+		{args: []string{"unpause"}, code: 1},
+		{args: []string{"unpause", "bi-running"}, code: 1, want: "not paused"},
+		{args: []string{"unpause", "bi-stopped"}, code: 1, want: "not running"},
 
 		{args: []string{"start"}, code: 125},
 		{args: []string{"start", "nosuch"}, code: 1, want: "nosuch"}, // docker start exits 1; its usage errors 125
