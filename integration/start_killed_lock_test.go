@@ -11,19 +11,21 @@ import (
 	"time"
 )
 
-// TestKilledStartKeepsLock: `start` SIGKILLed once it has spawned the container's monitor,
-// the monitor stopped before it looked at the container (STRATA_TEST_STOP_AT=monitor,
+// TestKilledStartKeepsLock: `start` and `run -d` SIGKILLed once they have spawned the
+// container's monitor (or told the one run -d started early which container it runs), the
+// monitor stopped before it looked at the container (STRATA_TEST_STOP_AT=monitor,
 // monitor-told, which the monitor inherits). The container's lock must stay held until the
 // monitor has recorded the start: it went with the killed strata, and an rm run then removed
 // the container while its monitor was about to start it. Here the rm waits, then finds the
-// container running; once it runs no process holds the lock (rm -f, stop and exec work) and
-// neither the monitor nor the container holds the lock file.
+// container running (run -d's monitor gave up, taking the cgroup made for it for a dead
+// monitor's); once it runs no process holds the lock (rm -f, stop and exec work) and neither
+// the monitor nor the container holds the lock file.
 func TestKilledStartKeepsLock(t *testing.T) {
 	requiresContainers(t)
 	f := newConcFixture(t)
 	root := newRoot(t)
 	mustRun(t, f.env, "", root, "load", "-q", "-i", f.archive)
-	for _, how := range []string{"start"} {
+	for _, how := range []string{"start", "run-d"} {
 		t.Run(how, func(t *testing.T) {
 			marker := fmt.Sprintf("startlock-%s-%d", how, os.Getpid())
 			t.Cleanup(func() {

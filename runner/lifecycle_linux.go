@@ -155,9 +155,16 @@ func markMonitor(c *Container, starter int) error {
 // behind: it deletes it only as it exits, and the next start would fail on it ("cgroup
 // already exists"). A monitor that exits in order has deleted it already, and a container
 // that never had a monitor has only the cgroup `run -d` made for it, which is not stale.
+// Nor is the one this process made or was handed for this start (PrepareCgroup, adoptCgroup,
+// an early monitor's): the record of a run -d killed once it had handed its monitor the
+// cgroup names it as a monitor that died, and its monitor refused the container as held by
+// a live strata (its own hold) or deleted the cgroup it was to start it in.
 // The caller holds c's lock and has found no live monitor.
 func removeStaleCgroup(c *Container) error {
 	if c.State.MonitorPid == 0 || processAlive(c.State.MonitorPid, c.State.MonitorStart) {
+		return nil
+	}
+	if _, ours := early.Load(c.ID); ours {
 		return nil
 	}
 	if cgroups.Held(c.ID) {

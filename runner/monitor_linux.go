@@ -493,18 +493,21 @@ func runMonitor() {
 	}
 	s := &Store{dir: filepath.Dir(dir)}
 	c, err := s.load(filepath.Base(dir))
-	if err == nil {
-		err = markMonitor(c, os.Getppid()) // the container's lock is held until we answer
-	}
 	switch {
-	case err == nil && early && c.ID != em.ID:
+	case err != nil:
+	case early && c.ID != em.ID:
 		err = errors.New("monitor: started for another container")
-	case err == nil && early && !cgroupMade:
+	case early && !cgroupMade:
 		// Start hands an early monitor the cgroup it started its init in, or ends it.
 		err = errors.New("monitor: its container's cgroup was not handed over")
-	}
-	if err == nil && cgroupMade {
+	case cgroupMade:
+		// Before markMonitor: the cgroup handed over is this start's, not one a dead monitor
+		// left (removeStaleCgroup), though the run -d that made it is recorded as the
+		// container's monitor and may have been killed since.
 		err = adoptCgroup(c.ID, c.Config.Spec.withDefaults().Resources)
+	}
+	if err == nil {
+		err = markMonitor(c, os.Getppid()) // the container's lock is held until we answer
 	}
 	if err == nil && netnsPath != "" {
 		// Start's fd of it, open until we answer. One that does not open leaves the init to

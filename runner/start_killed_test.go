@@ -19,8 +19,10 @@ import (
 )
 
 // startKilledEnv makes the test binary the strata whose start is killed: it starts container
-// $startKilledEnv (its dir) detached, through a monitor PrepareMonitor started beforehand
-// (as run -d does) when the value ends in ",early".
+// $startKilledEnv (its dir, then a comma and how) detached. "start" as strata start does;
+// "run-d" as run -d does: its record names this process as the container's monitor (as
+// CreateToRun writes it), the container's cgroup is made beforehand (PrepareCgroup) and so is
+// the monitor (PrepareMonitor); "run-d-late" is run -d whose early monitor did not start.
 const startKilledEnv = "STRATA_TEST_START_KILLED"
 
 func init() {
@@ -28,17 +30,23 @@ func init() {
 	if v == "" {
 		return
 	}
-	dir, early := strings.CutSuffix(v, ",early")
+	dir, how, _ := strings.Cut(v, ",")
 	s, err := OpenStore(filepath.Dir(dir))
 	var c *Container
 	if err == nil {
 		c, err = s.Get(filepath.Base(dir))
 	}
-	if err == nil {
-		if early {
-			e := PrepareCgroup(c.ID, c.Config.Spec.withDefaults().Resources)
+	if err == nil && how != "start" {
+		c.State.MonitorPid, c.monitored = os.Getpid(), true
+		if c.State.MonitorStart, err = processStart(os.Getpid()); err == nil {
+			err = c.saveState()
+		}
+		e := PrepareCgroup(c.ID, c.Config.Spec.withDefaults().Resources)
+		if how == "run-d" {
 			e.PrepareMonitor(shapeOf(c.Config.Spec))
 		}
+	}
+	if err == nil {
 		err = Start(context.Background(), c)
 	}
 	if err != nil {
@@ -96,19 +104,19 @@ func holdsFile(pid int, path string) bool {
 // and an rm (or another start, or a sweep) then worked on the container while the monitor went
 // on to run it: here the rm removed the container, whose monitor then started in a dir gone.
 // Once started, the monitor must hold neither the lock (rm -f, stop and exec take it while the
-// container runs) nor let the container's process hold it.
+// container runs) nor let the container's process hold it. A run -d's monitor must go on to
+// start the container too: it took the cgroup run -d made for it for one a dead monitor left
+// (the record names the killed run -d as the container's monitor), and either refused the
+// container as held by a live strata (its own hold) or deleted the cgroup and failed.
 func TestStartKilledKeepsLock(t *testing.T) {
 	testutil.Requires(t, testutil.Root, testutil.Overlay)
-	for _, early := range []bool{false, true} {
-		name := "spawned"
-		if early {
-			name = "early"
-		}
-		t.Run(name, func(t *testing.T) { testStartKilledKeepsLock(t, early) })
+	for _, how := range []string{"start", "run-d", "run-d-late"} {
+		t.Run(how, func(t *testing.T) { testStartKilledKeepsLock(t, how) })
 	}
 }
 
-func testStartKilledKeepsLock(t *testing.T, early bool) {
+func testStartKilledKeepsLock(t *testing.T, how string) {
+	early := how == "run-d"
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -119,12 +127,8 @@ func testStartKilledKeepsLock(t *testing.T, early bool) {
 	}
 	c := testContainer(t, s, "", "sleep", "1000")
 	lockPath := filepath.Join(c.Dir, lockFile)
-	v := c.Dir
-	if early {
-		v += ",early"
-	}
 	cli := exec.Command(exe, "-test.run=^$")
-	cli.Env = append(os.Environ(), startKilledEnv+"="+v, TestStopEnv+"="+stopMonitor+","+stopMonitorTold)
+	cli.Env = append(os.Environ(), startKilledEnv+"="+c.Dir+","+how, TestStopEnv+"="+stopMonitor+","+stopMonitorTold)
 	var stderr strings.Builder
 	cli.Stderr = &stderr
 	if err := cli.Start(); err != nil {
