@@ -25,7 +25,8 @@ const maxLabelBytes = 1 << 20
 
 // ValidateLabel checks one --label value as docker's CLI does (opts.ValidateLabel): "key=value"
 // or "key" (an empty value), the key neither empty nor holding whitespace. strata also refuses
-// invalid UTF-8, which config.json's JSON would store as U+FFFD, another label than asked for.
+// invalid UTF-8, which config.json's JSON would store as U+FFFD, another label than asked for,
+// and NUL bytes, which no tool reading labels expects (ps printed them raw).
 func ValidateLabel(v string) error {
 	k, _, _ := strings.Cut(v, "=")
 	switch {
@@ -35,6 +36,8 @@ func ValidateLabel(v string) error {
 		return fmt.Errorf("label %s contains whitespaces", quote.Value(k))
 	case !utf8.ValidString(v):
 		return fmt.Errorf("invalid label %s: invalid UTF-8", quote.Value(v))
+	case strings.IndexByte(v, 0) >= 0:
+		return fmt.Errorf("invalid label %s: contains a NUL byte", quote.Value(k))
 	}
 	return nil
 }
