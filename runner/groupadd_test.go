@@ -102,6 +102,18 @@ func TestResolveUserGroupsMessages(t *testing.T) {
 			t.Errorf("ResolveUserGroups(--group-add %.20q) = %.200v, want one short line starting %q", tt.add, err, tt.want)
 		}
 	}
+	// -u's user and group parts are named the same way: a newline in one broke the line.
+	for _, tt := range []struct{ user, want string }{
+		{"nosuch", "unable to find user nosuch: no matching entries in passwd file"},
+		{"root\n", `unable to find user "root\n": no matching entries in passwd file`},
+		{"0:a\nb", `unable to find group "a\nb": no matching entries in group file`},
+		{strings.Repeat("u", 1<<20), `unable to find user "uuu`},
+	} {
+		_, err := ResolveUserGroups(tt.user, nil, strings.NewReader("root:x:0:0::/root:/bin/sh\n"), strings.NewReader("root:x:0:\n"))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") || len(err.Error()) > 200 {
+			t.Errorf("ResolveUserGroups(-u %.20q) = %.200v, want one short line starting %q", tt.user, err, tt.want)
+		}
+	}
 }
 
 func openUserFiles(t *testing.T) (passwd, group *os.File) {

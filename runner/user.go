@@ -95,9 +95,9 @@ func ResolveUserGroups(spec string, groupAdd []string, passwd, group io.Reader) 
 	case entry != nil:
 		u.UID, u.GID, u.Home, name = entry.uid, entry.gid, entry.home, entry.name
 	case !uidNumeric:
-		return User{}, fmt.Errorf("unable to find user %s: %w in passwd file", userPart, ErrUnknownUser)
+		return User{}, fmt.Errorf("unable to find user %s: %w in passwd file", groupName(userPart), ErrUnknownUser)
 	case !uidFits || uid > maxID:
-		return User{}, fmt.Errorf("unable to find user %s: %w", userPart, errIDRange)
+		return User{}, fmt.Errorf("unable to find user %s: %w", groupName(userPart), errIDRange)
 	default:
 		u.UID = uid
 	}
@@ -111,7 +111,7 @@ func ResolveUserGroups(spec string, groupAdd []string, passwd, group io.Reader) 
 		gid, numeric, fits := specID(groupPart)
 		switch {
 		case numeric && !fits:
-			return User{}, fmt.Errorf("unable to find group %s: %w", groupPart, errIDRange)
+			return User{}, fmt.Errorf("unable to find group %s: %w", groupName(groupPart), errIDRange)
 		case numeric && gid <= maxID:
 			u.GID = gid // listed or not, as it is
 		default:
@@ -163,9 +163,9 @@ func ResolveUserGroups(spec string, groupAdd []string, passwd, group io.Reader) 
 	}
 	switch {
 	case lookup.pending && lookup.numeric:
-		return User{}, fmt.Errorf("unable to find group %s: %w", groupPart, errIDRange)
+		return User{}, fmt.Errorf("unable to find group %s: %w", groupName(groupPart), errIDRange)
 	case lookup.pending:
-		return User{}, fmt.Errorf("unable to find group %s: %w in group file", groupPart, ErrUnknownUser)
+		return User{}, fmt.Errorf("unable to find group %s: %w in group file", groupName(groupPart), ErrUnknownUser)
 	case tooMany:
 		return User{}, fmt.Errorf("user %s is in more than %d groups, the kernel's limit", name, maxGroups)
 	}
@@ -218,9 +218,9 @@ func addedGroup(ag string, found *uint32) (uint32, error) {
 	return uint32(n), nil
 }
 
-// groupName is a --group-add value as an error names it: bare as docker's when it is a
-// short printable word, else quoted and cut (it comes from the command line, and may hold a
-// newline or a megabyte).
+// groupName is a user or group name (-u, --group-add) as an error names it: bare as docker's
+// when it is a short printable word, else quoted and cut (it comes from the command line or
+// an image, and may hold a newline or a megabyte).
 func groupName(s string) string {
 	if s != "" && len(s) <= quote.MaxValue && !strings.Contains(s, " ") && strconv.Quote(s) == `"`+s+`"` {
 		return s
