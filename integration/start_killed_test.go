@@ -12,7 +12,7 @@ import (
 )
 
 // TestStartAfterKilledStart: a start killed once it spawned the container's monitor leaves that
-// monitor starting the container, without the lock the start held. A start then must wait
+// monitor starting the container (holding the lock the start handed it). A start then must wait
 // for it and succeed (the container runs, as docker's start of a running one does), or
 // start the container itself if that start failed; it spawned a second monitor, which
 // refused the container as running ("container is running", exit 1) while the first one

@@ -224,7 +224,8 @@ func newStartCmd(g *globals) *cobra.Command {
 }
 
 // startOnce is runner.Start after any start another strata has under way has ended (a
-// start killed once it spawned the monitor: the monitor goes on without it), as docker's start
+// start killed once it spawned the monitor: the monitor goes on, holding the container's lock
+// it was handed; a restart's stop), as docker's start
 // of a container that runs succeeds: a second monitor refused it as running, and the start
 // failed ("container is running") while the container came up a moment later. A start that
 // fails all the same (the other one took the container as this one's monitor was spawned)
