@@ -70,9 +70,22 @@ func TestReadNamespacesMatchReadlinkAndLsns(t *testing.T) {
 		t.Errorf("Read(%d).Parents = %+v, want this test first", pid, card.Parents)
 	}
 
-	out, err := exec.Command("lsns", "-J", "-o", "NS,TYPE", "-p", strconv.Itoa(pid)).Output()
-	if err != nil {
-		t.Fatalf("lsns: %v", err)
+	// lsns reads every process's namespaces, whatever -p says, and fails when one of them
+	// exits under it: on a machine running other tests it is asked again.
+	var out []byte
+	for try := 0; ; try++ {
+		out, err = exec.Command("lsns", "-J", "-o", "NS,TYPE", "-p", strconv.Itoa(pid)).Output()
+		if err == nil {
+			break
+		}
+		if try == 29 {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("lsns: %v: %s", err, stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	var lsns struct {
 		Namespaces []struct {
