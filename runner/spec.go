@@ -224,8 +224,9 @@ func (s Spec) validateInput() error {
 // container holds: a NUL byte in the command, the environment, the working directory or the
 // user (they come from the image's config, which JSON lets carry one), and one argument or
 // variable longer than the kernel takes (MAX_ARG_STRLEN, 32 pages). The init failed at exec
-// with EINVAL or E2BIG, as 126; docker fails them as its own error, 125. The total size, which
-// depends on the stack limit the container's process gets, is left to execve. A variable of
+// with EINVAL or E2BIG, as 126; docker fails them as its own error, 125. A total size over what
+// execve takes under any stack limit (maxExecStrings) is refused too; below that the limit
+// depends on the stack limit the container's process gets, and is left to execve. A variable of
 // the image's without "=" or with an empty name is refused too, as runc refuses it
 // (populateProcessEnvironment); MergeEnv already resolved the flags' "NAME" form.
 func validateExecStrings(s Spec) error {
@@ -250,6 +251,16 @@ func validateExecStrings(s Spec) error {
 		case len(kv) >= maxLen:
 			return fmt.Errorf("invalid environment variable %.64q: %d bytes, over the kernel's limit of %d for one", name, len(kv), maxLen-1)
 		}
+	}
+	total := 0
+	for _, a := range s.Args {
+		total += envSize(a)
+	}
+	for _, kv := range s.Env {
+		total += envSize(kv)
+	}
+	if total > maxExecStrings {
+		return fmt.Errorf("invalid command: its arguments and environment take %d bytes, over the %d the kernel passes to a command", total, maxExecStrings)
 	}
 	if strings.IndexByte(s.Cwd, 0) >= 0 {
 		return fmt.Errorf("the working directory %.64q is invalid: it contains a NUL byte", s.Cwd)

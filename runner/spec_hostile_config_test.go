@@ -30,6 +30,19 @@ func TestValidateExecStrings(t *testing.T) {
 		{"a variable without '='", func(s *Spec) { s.Env = append(s.Env, "NOEQ") }, `invalid environment variable "NOEQ": missing '='`},
 		{"a variable with an empty name", func(s *Spec) { s.Env = append(s.Env, "=c") }, `invalid environment variable "=c": empty name`},
 		{"an empty value", func(s *Spec) { s.Env = append(s.Env, "E=") }, ""},
+		{"arguments over what execve takes", func(s *Spec) {
+			s.Args = []string{"echo"}
+			for range 110_000 {
+				s.Args = append(s.Args, strings.Repeat("a", 60))
+			}
+		}, "over the 6291456 the kernel passes"},
+		{"arguments and variables under it", func(s *Spec) {
+			s.Args = []string{"echo"}
+			for range 10_000 {
+				s.Args = append(s.Args, strings.Repeat("a", 60))
+				s.Env = append(s.Env, "V="+strings.Repeat("b", 60))
+			}
+		}, ""},
 		{"a relative working directory of 1 MB", func(s *Spec) { s.Cwd = strings.Repeat("x", 1<<20) }, "it needs to be an absolute path"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
