@@ -26,6 +26,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
@@ -95,6 +97,18 @@ func validate(p *Profile) error {
 	if len(p.Architectures) != 0 && len(p.ArchMap) != 0 {
 		return errors.New("both architectures and archMap are set")
 	}
+	for _, a := range p.Architectures {
+		if !knownArch(a) {
+			return fmt.Errorf("architectures: %s is not a valid arch for seccomp", quoteArch(a))
+		}
+	}
+	for _, m := range p.ArchMap {
+		for _, a := range append([]specs.Arch{m.Arch}, m.SubArches...) {
+			if !knownArch(a) {
+				return fmt.Errorf("archMap: %s is not a valid arch for seccomp", quoteArch(a))
+			}
+		}
+	}
 	if p.ListenerPath != "" {
 		return errors.New("listenerPath: user notification is not supported")
 	}
@@ -156,4 +170,28 @@ func knownOp(op specs.LinuxSeccompOperator) bool {
 		return true
 	}
 	return false
+}
+
+// knownArches are the architectures a profile may name (the runtime spec's, libseccomp's):
+// runc refuses any other ("not a valid arch for seccomp"), where strata ignored it, so a
+// typo in a profile's list of compat ABIs went unnoticed.
+var knownArches = []specs.Arch{
+	specs.ArchX86, specs.ArchX86_64, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64,
+	specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchMIPSEL, specs.ArchMIPSEL64,
+	specs.ArchMIPSEL64N32, specs.ArchPPC, specs.ArchPPC64, specs.ArchPPC64LE, specs.ArchS390,
+	specs.ArchS390X, specs.ArchPARISC, specs.ArchPARISC64, specs.ArchRISCV64,
+	specs.ArchLOONGARCH64, specs.ArchM68K, specs.ArchSH, specs.ArchSHEB,
+}
+
+func knownArch(a specs.Arch) bool {
+	return slices.ContainsFunc(knownArches, func(k specs.Arch) bool { return strings.EqualFold(string(a), string(k)) })
+}
+
+// quoteArch quotes a profile's arch name for an error, cut short: it is the user's file.
+func quoteArch(a specs.Arch) string {
+	s := string(a)
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.Quote(s)
 }
