@@ -120,6 +120,62 @@ func TestPause(t *testing.T) {
 	}
 }
 
+// TestPauseStopSignal plays what docker does to a paused container that is signalled: its
+// kill resumes it after sending its stop signal (any signal when it names none, and SIGKILL),
+// so a stop of a paused container that traps SIGTERM ends with the trap's exit code at once
+// instead of waiting out the timeout for a SIGKILL, and a kill -s TERM is acted on; a kill
+// with another signal than a container's --stop-signal leaves it paused. A plain rm of a
+// paused container is refused in docker's words (exit 1), and it stays paused.
+func TestPauseStopSignal(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	trap := `trap "exit 3" TERM; while true; do sleep 0.1; done`
+	mustStrata(t, root, "run", "-d", "--name", "pt", img, "sh", "-c", trap)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "pt", "pt-sig") })
+	mustStrata(t, root, "pause", "pt")
+	if r := strata(t, root, "rm", "pt"); r.Code != 1 || r.Stderr != "strata: cannot remove container \"pt\": container is paused and must be unpaused first\n" {
+		t.Errorf("rm of a paused container: exit %d, stderr %q; want 1 and docker's unpause first", r.Code, r.Stderr)
+	}
+	if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", "pt").Stdout; out != "paused\n" {
+		t.Errorf("after a refused rm the container is %q, want paused", out)
+	}
+	within := func(what string, d time.Duration, args ...string) result {
+		t.Helper()
+		done := make(chan result, 1)
+		go func() { done <- strata(t, root, args...) }()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(d):
+			t.Fatalf("%s of a paused container took over %s", what, d)
+		}
+		return result{}
+	}
+	start := time.Now()
+	if r := within("stop -t 60", 30*time.Second, "stop", "-t", "60", "pt"); r.Code != 0 {
+		t.Fatalf("stop of a paused container: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	if out := mustStrata(t, root, "inspect", "-f", "{{.State.ExitCode}}", "pt").Stdout; out != "3\n" {
+		t.Errorf("stop of a paused container that traps SIGTERM: exit code %q after %s, want 3 (the trap's)", out, time.Since(start))
+	}
+
+	mustStrata(t, root, "start", "pt")
+	time.Sleep(200 * time.Millisecond) // the trap is set
+	mustStrata(t, root, "pause", "pt")
+	mustStrata(t, root, "kill", "-s", "TERM", "pt")
+	if r := within("wait after kill -s TERM", 30*time.Second, "wait", "pt"); r.Stdout != "3\n" {
+		t.Errorf("wait after kill -s TERM of a paused container: %q, stderr %q; want 3", r.Stdout, r.Stderr)
+	}
+
+	// Another signal than its stop signal leaves it paused, as docker's kill does.
+	mustStrata(t, root, "run", "-d", "--name", "pt-sig", "--stop-signal", "USR1", img, "sleep", "1000")
+	mustStrata(t, root, "pause", "pt-sig")
+	mustStrata(t, root, "kill", "-s", "HUP", "pt-sig")
+	if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", "pt-sig").Stdout; out != "paused\n" {
+		t.Errorf("kill -s HUP of a paused container whose stop signal is USR1 left it %q, want paused", out)
+	}
+}
+
 // cgroupDirsOf lists the directories of container id's cgroup that exist, in every cgroup
 // and cgroup2 mount of the host.
 func cgroupDirsOf(t *testing.T, id string) []string {

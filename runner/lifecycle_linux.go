@@ -316,10 +316,22 @@ func Kill(c *Container, sig syscall.Signal) error {
 		}
 		return fmt.Errorf("signalling container %s: %w", shortID(c.ID), err)
 	}
-	if sig == unix.SIGKILL {
-		thawKilled(c) // a paused container dies of it once thawed
+	if unpausesOn(c, sig) {
+		thawKilled(c) // a paused container gets the signal once thawed
 	}
 	return nil
+}
+
+// unpausesOn reports whether a kill with sig lets a paused c run again, as docker's kill
+// resumes it after signalling: for SIGKILL, and for its stop signal (any signal when the
+// container names none), so that a stop of a paused container ends it as its stop signal
+// does instead of waiting out the timeout for a SIGKILL, and a kill -s TERM is delivered.
+func unpausesOn(c *Container, sig syscall.Signal) bool {
+	if sig == unix.SIGKILL || c.Config.StopSignal == "" {
+		return true
+	}
+	stop, err := ParseSignal(c.Config.StopSignal)
+	return err == nil && stop == sig
 }
 
 // Stop sends the container's stop signal (SIGTERM unless Config.StopSignal says otherwise),
@@ -683,6 +695,15 @@ func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
 	}
 }
 
+// errPausedRemove is a plain rm of a paused container, refused in docker's words; it is an
+// ErrRunning, as the container runs.
+var errPausedRemove = pausedRemoveError{}
+
+type pausedRemoveError struct{}
+
+func (pausedRemoveError) Error() string        { return "container is paused and must be unpaused first" }
+func (pausedRemoveError) Is(target error) bool { return target == ErrRunning }
+
 // errBusy: a container Remove found idle had a live monitor by the time it held its lock.
 var errBusy = errors.New("container busy")
 
@@ -695,6 +716,9 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 	}
 	if c.State.Running() {
 		if !force {
+			if Paused(c) {
+				return fmt.Errorf("cannot remove container %q: %w", c.Config.Name, errPausedRemove)
+			}
 			return fmt.Errorf("cannot remove container %q: %w: stop the container before removing or force remove", c.Config.Name, ErrRunning)
 		}
 		if w := watchRun(c); w != nil {

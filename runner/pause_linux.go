@@ -64,9 +64,10 @@ func runningCgroup(c *Container) (*cgroups.Cgroup, error) {
 	return cg, err
 }
 
-// thawKilled thaws the cgroup of c after a SIGKILL of its PID 1: a process frozen by the v1
-// freezer does not die of it until thawed (the cgroup2 freezer lets fatal signals through),
-// as runc resumes a paused container it kills.
+// thawKilled thaws the cgroup of c after Kill signalled its PID 1 (unpausesOn): a process
+// frozen by the v1 freezer does not die of a SIGKILL until thawed (the cgroup2 freezer lets
+// fatal signals through), and no frozen process acts on another signal, as docker resumes a
+// paused container it kills.
 func thawKilled(c *Container) {
 	if !cgroups.IsFrozen(c.ID) {
 		return
