@@ -222,12 +222,16 @@ func (s *Snapshotter) pruneProbe(name string, dryRun bool) (*Layer, error) {
 // FilesSize is what the files of the tree at dir hold, in bytes: the sizes of everything but
 // directories, each hard-linked inode once. It is docker's measure of a container's writes
 // (SizeRw: pkg/directory's Size), 0 for a container that wrote nothing, where DirSize counts
-// the blocks of its empty upper directory.
+// the blocks of its empty upper directory. What goes while it is walked (a running
+// container's writes) is skipped, as docker skips it; dir itself missing is an error.
 func FilesSize(dir string) (int64, error) {
 	var total int64
 	seen := map[fileID]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if p != dir && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			return err
 		}
 		if d.IsDir() {
@@ -235,6 +239,9 @@ func FilesSize(dir string) (int64, error) {
 		}
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil
+			}
 			return err
 		}
 		if st.Nlink > 1 {
