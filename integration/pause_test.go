@@ -176,6 +176,34 @@ func TestPauseStopSignal(t *testing.T) {
 	}
 }
 
+// TestPauseRemoveWithExec removes with rm -f a paused container into which an exec runs: its
+// SIGKILLed PID 1 ends only once every process of its pid namespace is gone, the exec's
+// included, which stayed frozen, and the rm waited until someone unpaused it.
+func TestPauseRemoveWithExec(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	mustStrata(t, root, "run", "-d", "--name", "px", img, "sleep", "1000")
+	t.Cleanup(func() {
+		strata(t, root, "unpause", "px")
+		strata(t, root, "rm", "-f", "px")
+	})
+	mustStrata(t, root, "exec", "-d", "px", "sleep", "999")
+	mustStrata(t, root, "pause", "px")
+	done := make(chan result, 1)
+	go func() { done <- strata(t, root, "rm", "-f", "px") }()
+	select {
+	case r := <-done:
+		if r.Code != 0 {
+			t.Fatalf("rm -f of a paused container with an exec: exit %d, stderr %q", r.Code, r.Stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("rm -f of a paused container with an exec did not return")
+	}
+	if out := mustStrata(t, root, "ps", "-aq").Stdout; out != "" {
+		t.Errorf("rm -f left %q", out)
+	}
+}
+
 // cgroupDirsOf lists the directories of container id's cgroup that exist, in every cgroup
 // and cgroup2 mount of the host.
 func cgroupDirsOf(t *testing.T, id string) []string {

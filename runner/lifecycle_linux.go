@@ -1141,6 +1141,9 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 	if err := unix.PidfdSendSignal(w.init, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("signalling container %s: %w", shortID(c.ID), err)
 	}
+	// A paused container is thawed, as Kill thaws it: its PID 1 ends only once every other
+	// process of its pid namespace is reaped, and a frozen exec's would never be.
+	thawKilled(c)
 	if err := waitPidfd(ctx, w.init); err != nil {
 		return fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
 	}
