@@ -65,6 +65,26 @@ func TestFreezeFake(t *testing.T) {
 			}
 		})
 	}
+	t.Run("never frozen", func(t *testing.T) {
+		// A process the kernel cannot stop (an uninterruptible sleep): Freeze fails once
+		// freezeWait is over and thaws again, where it returned nil and left the cgroup
+		// asked to freeze, shown paused, after a wait that never saw it frozen.
+		h := fakeV2(t, fakeOpts{})
+		c, err := h.create("c1", Resources{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, filepath.Join(c.v2Node(), "cgroup.events"), "populated 1\nfrozen 0\n")
+		if err := c.Freeze(); !errors.Is(err, errNotFrozen) {
+			t.Errorf("Freeze that never completes = %v, want errNotFrozen", err)
+		}
+		if got := readFake(t, filepath.Join(c.v2Node(), "cgroup.freeze")); got != "0" {
+			t.Errorf("after a failed Freeze cgroup.freeze = %q, want 0 (thawed again)", got)
+		}
+		if frozen, _ := c.Frozen(); frozen {
+			t.Error("Frozen after a failed Freeze = true, want false")
+		}
+	})
 	t.Run("no freezer", func(t *testing.T) {
 		h := fakeV1(t, fakeOpts{controllers: []string{"memory", "pids", "cpuacct", "devices"}})
 		c, err := h.create("c1", Resources{})

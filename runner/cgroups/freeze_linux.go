@@ -12,7 +12,8 @@ const freezeWait = 5 * time.Second
 // Freeze stops every process of the cgroup, those it forks included, until Thaw (docker
 // pause). It uses the cgroup2 freezer where the cgroup has a cgroup2 node (v2, and the unified
 // node of a hybrid host), whose frozen processes a SIGKILL still ends, else the v1 freezer.
-// It returns once the kernel says the cgroup is frozen.
+// It returns once the kernel says the cgroup is frozen, and fails with errNotFrozen, the
+// cgroup thawed again, when it has not said so within freezeWait.
 func (c *Cgroup) Freeze() error {
 	if err := c.setFrozen(true); err != nil {
 		return fmt.Errorf("freezing cgroup %s: %w", c.display(), err)
@@ -60,6 +61,9 @@ func (c *Cgroup) v2Node() string {
 	return c.unified
 }
 
+// errNotFrozen is a freeze the kernel did not report done within freezeWait.
+var errNotFrozen = fmt.Errorf("its processes did not all stop within %s", freezeWait)
+
 func (c *Cgroup) setFrozen(frozen bool) error {
 	if !frozen {
 		// Both freezers: a v1 freeze of another tool's is undone too, as it shows paused.
@@ -74,14 +78,25 @@ func (c *Cgroup) setFrozen(frozen bool) error {
 		}
 		return err
 	}
+	// done: the kernel said frozen before freezeWait ran out (retry returns nil either way).
+	done := false
 	if node := c.v2Node(); node != "" {
 		if err := writeFile(node, "cgroup.freeze", "1"); err != nil {
 			return err
 		}
-		return retry(freezeWait, func() (bool, error) {
+		err := retry(freezeWait, func() (bool, error) {
 			n, _, err := readKeyed(node, "cgroup.events", "frozen")
-			return err != nil || n == 1, err
+			done = err == nil && n == 1
+			return err != nil || done, err
 		})
+		if err == nil && !done {
+			err = errNotFrozen
+		}
+		if err != nil {
+			// Not left half frozen, paused to ps, after a pause that failed.
+			_ = writeFile(node, "cgroup.freeze", "0")
+		}
+		return err
 	}
 	dir := c.ctrls["freezer"]
 	if dir == "" {
@@ -92,8 +107,12 @@ func (c *Cgroup) setFrozen(frozen bool) error {
 	}
 	err := retry(freezeWait, func() (bool, error) {
 		s, err := readTrim(dir, "freezer.state")
-		return err != nil || s == "FROZEN", err
+		done = err == nil && s == "FROZEN"
+		return err != nil || done, err
 	})
+	if err == nil && !done {
+		err = errNotFrozen
+	}
 	if err != nil {
 		// Left FREEZING, some processes stopped and some not: thawed again, as runc does.
 		_ = writeFile(dir, "freezer.state", "THAWED")
