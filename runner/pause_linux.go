@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/strata-run/strata/runner/cgroups"
 )
@@ -20,7 +21,7 @@ func Pause(c *Container) error {
 		return fmt.Errorf("container %s is %w", shortID(c.ID), ErrAlreadyPaused)
 	}
 	if err := cg.Freeze(); err != nil {
-		return fmt.Errorf("pausing container %s: %w", shortID(c.ID), err)
+		return freezeError(c, "pausing", err)
 	}
 	return nil
 }
@@ -37,9 +38,25 @@ func Unpause(c *Container) error {
 		return fmt.Errorf("container %s is %w", shortID(c.ID), ErrNotPaused)
 	}
 	if err := cg.Thaw(); err != nil {
-		return fmt.Errorf("unpausing container %s: %w", shortID(c.ID), err)
+		return freezeError(c, "unpausing", err)
 	}
 	return nil
+}
+
+// freezeError is the error of a Pause or Unpause (what) whose freezer file was missing: a
+// container that ended meanwhile, its cgroup gone, is ErrNotRunning, as when it had ended
+// before, not an error naming a file under /sys/fs/cgroup.
+func freezeError(c *Container, what string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		cg, lerr := cgroups.Load(c.ID)
+		if errors.Is(lerr, cgroups.ErrNotFound) {
+			return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
+		}
+		if lerr == nil {
+			cg.Close()
+		}
+	}
+	return fmt.Errorf("%s container %s: %w", what, shortID(c.ID), err)
 }
 
 // Paused reports whether c, as last read, runs with its processes frozen by Pause: ps shows
