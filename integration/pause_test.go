@@ -78,8 +78,8 @@ func TestPause(t *testing.T) {
 		t.Errorf("unpause of a running container: exit %d, stderr %q; want 1, not paused", r.Code, r.Stderr)
 	}
 
-	// Ended while paused: kill, then stop (SIGTERM waits with the frozen process, SIGKILL after
-	// the timeout), then rm -f; each leaves no cgroup.
+	// Ended while paused: kill, then stop (SIGTERM thaws it, and the shell, PID 1 without a
+	// trap, ignores it: SIGKILL after the timeout), then rm -f; each leaves no cgroup.
 	for _, end := range [][]string{{"kill", "pz"}, {"stop", "-t", "1", "pz"}, {"rm", "-f", "pz"}} {
 		if end[0] != "kill" {
 			mustStrata(t, root, "start", "pz")
