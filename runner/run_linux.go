@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -181,6 +182,8 @@ type initProc struct {
 	// stdout and stderr are what os/exec copies the container's output pipes to (nil with a
 	// terminal, whose copy attach makes).
 	stdout, stderr *outputTee
+	// execThreadKilled: watchExecThread found the init's main thread dead before the exec.
+	execThreadKilled atomic.Bool
 	terminal
 }
 
@@ -213,13 +216,23 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 	}
 	parentSock := p.sock
 	defer parentSock.Close()
+	filtered := false // the init was sent a seccomp filter, installed just before its exec
 	defer func() {
 		if err != nil {
 			_ = p.cmd.Process.Kill()
 			_ = p.wait()
-			if cgroupOOMKilled(cg) {
+			switch {
+			case cgroupOOMKilled(cg):
 				// What its death left us (an EOF, a reset, a broken pipe) says nothing.
 				err = withCode(ExitOwnError, errInitOOMKilled)
+			case errors.Is(err, errInitExited) && killedBy(p.cmd.ProcessState, unix.SIGSYS):
+				err = withCode(ExitOwnError, errInitSeccompKilled)
+			case errors.Is(err, errInitExited) && p.execThreadKilled.Load():
+				err = withCode(ExitOwnError, errInitExecThreadGone)
+			case errors.Is(err, errInitExited) && filtered:
+				// Every step before the filter reports its error; a profile that refuses
+				// the write of that report, or the exec, leaves nothing else to say.
+				err = withCode(ExitOwnError, fmt.Errorf("%w, after its seccomp filter was installed: does the profile refuse a call the start makes (write, execve)?", errInitExited))
 			}
 		}
 	}()
@@ -255,6 +268,8 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 			stopErr = fmt.Errorf("loading seccomp filter: %w", stopErr)
 		} else if err := writeGoAhead(parentSock, goAhead{Go: true, Seccomp: filter}); err != nil {
 			stopErr = fmt.Errorf("telling init to go ahead: %w", err)
+		} else if filtered = filter != nil; filtered {
+			defer watchExecThread(p)()
 		}
 	}
 	if stopErr != nil {
@@ -272,6 +287,10 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		switch {
 		case ctx.Err() != nil:
 			return nil, withCode(ExitOwnError, fmt.Errorf("starting container: %w", ctx.Err()))
+		case errors.Is(err, errEOF) && p.execThreadKilled.Load():
+			// Killed by watchExecThread, its thread dead in the execve (a profile that kills
+			// execve): the EOF is that kill's, not the exec's.
+			return nil, withCode(ExitOwnError, errInitExited)
 		case errors.Is(err, errEOF) && execing && stopErr == nil:
 			if spec.Terminal && p.pty == nil {
 				return nil, withCode(ExitOwnError, errors.New("init: sent no terminal"))
@@ -281,7 +300,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		case err != nil && stopErr != nil:
 			return nil, withCode(ExitOwnError, stopErr)
 		case errors.Is(err, errEOF):
-			return nil, withCode(ExitOwnError, errors.New("init: exited while setting up the container"))
+			return nil, withCode(ExitOwnError, errInitExited)
 		case err != nil:
 			return nil, withCode(ExitOwnError, fmt.Errorf("init: reading its answer: %w", err))
 		case r.Console:
@@ -293,6 +312,67 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 			return nil, &ExitCodeError{Code: ExitOwnError, Err: &remoteError{"init: " + r.Error, remoteSentinels[r.Kind]}}
 		}
 	}
+}
+
+// errInitExited is the error of an init that ended before it exec'd the command without
+// saying why.
+var errInitExited = errors.New("init: exited while setting up the container")
+
+// errInitSeccompKilled is the error of an init that the container's own seccomp filter killed
+// (SIGSYS), installed just before the exec: a profile whose default action kills, or that
+// kills a call the start makes after it (execve).
+var errInitSeccompKilled = errors.New("init: killed by the container's seccomp filter (SIGSYS) before its command ran: the profile refuses a call the start makes (execve)")
+
+// watchExecThread watches, until the returned stop is called, for the death of the init's
+// main thread, which installs the seccomp filter and execs: a profile whose action for a call
+// after the filter (its default, or execve's) is SCMP_ACT_KILL kills that thread only
+// (SECCOMP_RET_KILL_THREAD), and the init's other threads, the Go runtime's, kept it alive
+// with our socket open: strata waited for ever. The main thread gone (the leader a zombie)
+// before the exec, the init is killed, which ends the wait on the socket. stop waits for the
+// watcher: once it returns, nothing kills the command the init became.
+func watchExecThread(p *initProc) (stop func()) {
+	pid := p.cmd.Process.Pid
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			b, err := readProcStat(pid)
+			if err != nil {
+				return // reaped: the socket says the rest
+			}
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+				p.execThreadKilled.Store(true)
+				_ = p.cmd.Process.Kill()
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+// errInitExecThreadGone is the error of an init whose main thread ended after the container's
+// seccomp filter was installed, before the exec: killed by the filter (SCMP_ACT_KILL kills
+// the thread alone), or ended as the Go runtime does when even exit_group is refused.
+var errInitExecThreadGone = errors.New("init: its thread ended under the container's seccomp filter before the command ran: the profile refuses a call the start makes (write, execve, exit_group)")
+
+// killedBy reports whether ps is the state of a process ended by signal sig.
+func killedBy(ps *os.ProcessState, sig syscall.Signal) bool {
+	if ps == nil {
+		return false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
 }
 
 // errInitOOMKilled is the error of an init the OOM killer ended before it exec'd the command,
