@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -338,6 +339,7 @@ func watchExecThread(p *initProc) (stop func()) {
 		defer close(exited)
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
+		seen := 0
 		for {
 			select {
 			case <-done:
@@ -348,17 +350,39 @@ func watchExecThread(p *initProc) (stop func()) {
 			if err != nil {
 				return // reaped: the socket says the rest
 			}
-			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			// A zombie leader with threads still alive, on two looks 5 ms apart: not a
+			// command that exec'd and exited (a zombie without threads), nor the moment
+			// of an exec from another thread, whose leader goes as the exec takes its place.
+			if leaderZombieWithThreads(b) {
+				if seen++; seen < 2 {
+					continue
+				}
 				p.execThreadKilled.Store(true)
 				_ = p.cmd.Process.Kill()
 				return
 			}
+			seen = 0
 		}
 	}()
 	return func() {
 		close(done)
 		<-exited
 	}
+}
+
+// leaderZombieWithThreads reports whether a /proc/PID/stat says the thread group leader is a
+// zombie while other threads of the process live (state Z, num_threads above 1).
+func leaderZombieWithThreads(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	f := bytes.Fields(stat[i+1:]) // state is f[0], num_threads (field 20) f[17]
+	if len(f) < 18 || string(f[0]) != "Z" {
+		return false
+	}
+	n, err := strconv.Atoi(string(f[17]))
+	return err == nil && n > 1
 }
 
 // errInitExecThreadGone is the error of an init whose main thread ended after the container's
