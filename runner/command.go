@@ -1,18 +1,12 @@
 package runner
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -121,42 +115,8 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 		return nil, err
 	}
 	for _, f := range envFiles {
-		data, err := ReadUserFile(f, maxEnvFile)
-		if err != nil {
-			// The path once, quoted: the PathError's "open : no such file" left an empty
-			// one unseen.
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return nil, fmt.Errorf("reading env file %s: %w", quote.Value(f), err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 64*1024), maxEnvLine)
-		n := 1
-		for ; sc.Scan(); n++ {
-			if !utf8.Valid(sc.Bytes()) {
-				return nil, fmt.Errorf("env file %s line %d: invalid UTF-8", quote.Value(f), n)
-			}
-			text := sc.Text()
-			if n == 1 {
-				// As docker's parseKeyValueFile: a UTF-8 byte-order mark (an editor's on
-				// Windows) is no part of the first variable's name.
-				text = strings.TrimPrefix(text, "\ufeff")
-			}
-			line := strings.TrimLeftFunc(text, unicode.IsSpace)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			if err := fromFlag(line, true); err != nil {
-				return nil, fmt.Errorf("env file %s line %d: %w", quote.Value(f), n, err)
-			}
-		}
-		if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
-			// bufio's "token too long" named neither the line nor the bound.
-			return nil, fmt.Errorf("env file %s line %d: longer than %d bytes", quote.Value(f), n, maxEnvLine)
-		} else if err != nil {
-			return nil, fmt.Errorf("reading env file %s: %w", quote.Value(f), err)
+		if err := readKVFile("env", f, maxEnvFile, maxEnvLine, func(line string) error { return fromFlag(line, true) }); err != nil {
+			return nil, err
 		}
 		if err := tooBig("env file " + quote.Value(f)); err != nil {
 			return nil, err

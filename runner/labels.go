@@ -1,12 +1,8 @@
 package runner
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -68,31 +64,8 @@ func MergeLabels(image map[string]string, flags, files []string) (map[string]str
 		return nil
 	}
 	for _, f := range files {
-		data, err := ReadUserFile(f, maxLabelBytes)
-		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return nil, fmt.Errorf("reading label file %s: %w", quote.Value(f), err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 64*1024), maxLabelBytes)
-		for n := 1; sc.Scan(); n++ {
-			text := sc.Text()
-			if n == 1 {
-				text = strings.TrimPrefix(text, "\ufeff")
-			}
-			line := strings.TrimLeftFunc(text, unicode.IsSpace)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			if err := set(line); err != nil {
-				return nil, fmt.Errorf("label file %s line %d: %w", quote.Value(f), n, err)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("reading label file %s: %w", quote.Value(f), err)
+		if err := readKVFile("label", f, maxLabelBytes, maxLabelBytes, set); err != nil {
+			return nil, err
 		}
 	}
 	for _, v := range flags {
