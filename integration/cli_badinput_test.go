@@ -302,6 +302,11 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"kill", "-s", "", "bi-stopped"}, code: 1, want: "not running"},
 		{args: []string{"kill", "bi-stopped"}, code: 1, want: "not running"},
 
+		{args: []string{"diff"}, code: 1},
+		{args: []string{"diff", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"diff", "bi-running", "extra"}, code: 1},
+		{args: []string{"container", "diff", "nosuch"}, code: 1, want: "nosuch"},
+
 		{args: []string{"pause"}, code: 1},
 		{args: []string{"pause", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"pause", "bi-stopped"}, code: 1, want: "not running"},

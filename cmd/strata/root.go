@@ -171,7 +171,7 @@ var commands = []struct {
 	{"enter", newEnterCmd}, {"inspect", newInspectCmd}, {"top", newTopCmd},
 	{"stats", newStatsCmd}, {"explain", newExplainCmd}, {"stop", newStopCmd},
 	{"kill", newKillCmd}, {"start", newStartCmd}, {"restart", newRestartCmd},
-	{"pause", newPauseCmd}, {"unpause", newUnpauseCmd},
+	{"pause", newPauseCmd}, {"unpause", newUnpauseCmd}, {"diff", newDiffCmd},
 	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},
 }
@@ -202,7 +202,7 @@ func newContainerCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(ls, rm, inspect, newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g),
 		newKillCmd(g), newRestartCmd(g), newRenameCmd(g), newWaitCmd(g), newLogsCmd(g), newTopCmd(g),
-		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g))
+		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g), newDiffCmd(g))
 	return cmd
 }
 

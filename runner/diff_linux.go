@@ -1,0 +1,175 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Change is one entry of `strata diff`, as docker's: Kind "A" (added), "C" (changed) or "D"
+// (deleted), and the path in the container.
+type Change struct {
+	Kind string
+	Path string
+}
+
+// hiddenMountpoints are files and directories the init creates in the writable layer as
+// mount points when the image lacks them: docker makes its in an init layer below the
+// container's, so its diff never shows them, nor the directory that holds them.
+var hiddenMountpoints = map[string]bool{
+	"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true,
+	"/proc": true, "/sys": true, "/dev": true,
+}
+
+// Diff lists what container c changed in its filesystem, from its writable layer as docker
+// diff does (moby's overlay changes): a whiteout is a deletion (an opaque directory too, its
+// new entries then added), an entry the image's layers have is a change, any other an
+// addition, and each directory holding a change is a change itself. The walk never follows a
+// symlink, in the writable layer or in the image's. A container without a writable layer
+// (--read-only, or the vfs storage driver's copy) has nothing to list that docker would.
+func Diff(c *Container) ([]Change, error) {
+	var lowers []string
+	var upper string
+	for _, m := range c.Config.Spec.Root {
+		if m.Type == "overlay" {
+			lowers, upper, _ = m.OverlayDirs()
+		}
+	}
+	if upper == "" {
+		if len(c.Config.Spec.Root) > 0 && c.Config.Spec.Root[0].Type == "bind" {
+			return nil, fmt.Errorf("container %s: diff is not supported on the vfs storage driver", shortID(c.ID))
+		}
+		return nil, nil
+	}
+	if !inDir(upper, c.Dir) {
+		return nil, fmt.Errorf("container %s: its writable layer %s is not in the container's dir", shortID(c.ID), upper)
+	}
+	type entry struct {
+		Change
+		keep bool // a change of its own; a directory without one is listed only above one
+		dir  bool
+	}
+	var entries []entry
+	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != upper {
+				return nil // removed by the running container meanwhile
+			}
+			return err
+		}
+		rel, err := filepath.Rel(upper, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		name := "/" + rel
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		if hiddenMountpoints[name] && (d.IsDir() && isEmptyDir(p) || st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		e := entry{Change: Change{Path: name}, dir: d.IsDir()}
+		lower, inLower := lowerStat(lowers, rel)
+		switch {
+		case st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0:
+			e.Kind, e.keep = "D", true // a whiteout
+		case e.dir && isOpaque(p):
+			e.Kind, e.keep = "D", true
+		case !inLower:
+			e.Kind, e.keep = "A", true
+		default:
+			e.Kind = "C"
+			// A directory copied up only to hold a change has the image's mode and owner:
+			// it is listed only above that change.
+			e.keep = !e.dir || lower.Mode != st.Mode || lower.Uid != st.Uid || lower.Gid != st.Gid
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("container %s: listing its changes: %w", shortID(c.ID), err)
+	}
+	// Every directory above a listed entry is listed as changed.
+	kept := map[string]bool{}
+	for _, e := range entries {
+		if e.keep {
+			for dir := path.Dir(e.Path); dir != "/"; dir = path.Dir(dir) {
+				kept[dir] = true
+			}
+		}
+	}
+	var out []Change
+	for _, e := range entries {
+		if e.keep || e.dir && kept[e.Path] {
+			out = append(out, e.Change)
+		}
+	}
+	return out, nil
+}
+
+// lowerStat finds rel in the image's layers, the top one first, without following symlinks.
+func lowerStat(lowers []string, rel string) (unix.Stat_t, bool) {
+	var st unix.Stat_t
+	for _, l := range lowers {
+		// A component of rel that is a symlink in this layer would lead Lstat elsewhere:
+		// only a path whose parents are directories here counts.
+		if err := unix.Lstat(filepath.Join(l, rel), &st); err == nil && parentsAreDirs(l, rel) {
+			return st, true
+		}
+	}
+	return st, false
+}
+
+// parentsAreDirs reports whether every directory above rel in root is a real directory.
+func parentsAreDirs(root, rel string) bool {
+	dir := root
+	parts := strings.Split(filepath.Dir(rel), string(filepath.Separator))
+	for _, part := range parts {
+		if part == "." || part == "" {
+			continue
+		}
+		dir = filepath.Join(dir, part)
+		var st unix.Stat_t
+		if unix.Lstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return false
+		}
+	}
+	return true
+}
+
+// isOpaque reports whether overlayfs marked the upper directory p opaque: the container
+// removed the image's directory and made a new one there.
+func isOpaque(p string) bool {
+	buf := make([]byte, 4)
+	for _, attr := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
+		if n, err := unix.Lgetxattr(p, attr, buf); err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
+	}
+	return false
+}
+
+// isEmptyDir reports whether p is a directory without entries, never through a symlink.
+func isEmptyDir(p string) bool {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), p)
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
+}
