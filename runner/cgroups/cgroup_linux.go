@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -290,7 +291,7 @@ func (c *Cgroup) remove() error {
 	for i := len(c.dirs) - 1; i >= 0; i-- {
 		dir := c.dirs[i]
 		err := retry(c.h.rmWait, func() (bool, error) {
-			err := c.h.rmdir(dir)
+			err := c.h.removeTree(dir)
 			if err == nil || isNotExist(err) {
 				return true, nil
 			}
@@ -304,4 +305,56 @@ func (c *Cgroup) remove() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeTree rmdirs dir, a directory of a container's cgroup. The container may have made
+// cgroups under it: a --privileged one's /sys/fs/cgroup is writable, and docker-in-docker,
+// systemd or any runtime nested in it make their own there, which keep dir busy. When rmdir
+// finds dir busy, those go first, deepest first, as runc's RemovePath does; one still holding
+// a process keeps it busy, as one of dir's own does.
+func (h *hierarchy) removeTree(dir string) error {
+	err := h.rmdir(dir)
+	if !errors.Is(err, unix.EBUSY) {
+		return err
+	}
+	entries, rerr := os.ReadDir(dir)
+	if rerr != nil {
+		return err
+	}
+	sub := false
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		sub = true
+		if cerr := h.removeTree(filepath.Join(dir, e.Name())); cerr != nil && !isNotExist(cerr) {
+			return cerr
+		}
+	}
+	if !sub {
+		return err // processes of its own
+	}
+	return h.rmdir(dir)
+}
+
+// subtreeIdle reports whether no process is in the cgroup directory dir or in a cgroup the
+// container made under it (see removeTree); false when that cannot be told.
+func subtreeIdle(dir string) bool {
+	// v2 (and a hybrid host's unified node) says so for the whole subtree at once.
+	if n, ok, err := readKeyed(dir, "cgroup.events", "populated"); err == nil && ok && n > 0 {
+		return false
+	}
+	if pids, err := readPids(dir); err != nil || len(pids) > 0 {
+		return false
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.IsDir() && !subtreeIdle(filepath.Join(dir, e.Name())) {
+			return false
+		}
+	}
+	return true
 }

@@ -268,19 +268,10 @@ func (l lockedCgroup) sweep(minAge time.Duration) (bool, error) {
 		return false, nil
 	}
 	for _, d := range c.dirs {
-		pids, err := readPids(d)
-		if err != nil || len(pids) > 0 {
+		// The cgroups the container made under its own (see removeTree) go with it, once
+		// no process is left in them either.
+		if !subtreeIdle(d) {
 			return false, nil
-		}
-		// A child cgroup (made inside the container) keeps it: rmdir would fail anyway.
-		entries, err := os.ReadDir(d)
-		if err != nil {
-			return false, nil
-		}
-		for _, e := range entries {
-			if e.IsDir() {
-				return false, nil
-			}
 		}
 	}
 	if err := c.remove(); err != nil {
@@ -366,8 +357,9 @@ func (h *hierarchy) tryLockParentExclusive() (unlock func(), ok bool) {
 
 // InUse reports whether the cgroup of container name exists and is in use: some process
 // holds it (New, Load: the run or monitor of a container, alive in whatever pid or time
-// namespace, where its recorded pid and start time tell nothing), or it holds a process or a
-// child cgroup. A cgroup it cannot judge counts as in use; a missing one does not.
+// namespace, where its recorded pid and start time tell nothing), or a process is in it or in
+// a cgroup the container made under it. A cgroup it cannot judge counts as in use; a missing
+// one does not.
 func InUse(name string) bool { return host().inUse(name) }
 
 func (h *hierarchy) inUse(name string) bool {
@@ -376,21 +368,10 @@ func (h *hierarchy) inUse(name string) bool {
 		return err == nil || !errors.Is(err, ErrNotFound)
 	}
 	for _, d := range c.dirs {
-		pids, err := readPids(d)
-		if err != nil {
+		// A process in it or in a cgroup the container made under it; empty ones of those
+		// go with it (removeTree).
+		if !subtreeIdle(d) {
 			return isDir(d)
-		}
-		if len(pids) > 0 {
-			return true
-		}
-		entries, err := os.ReadDir(d)
-		if err != nil {
-			return isDir(d)
-		}
-		for _, e := range entries {
-			if e.IsDir() {
-				return true
-			}
 		}
 	}
 	return false
