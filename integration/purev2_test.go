@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -133,6 +135,49 @@ func TestPureV2Layout(t *testing.T) {
 		t.Errorf("the container's PID 1 %s outlived rm -f: %v", pid, err)
 	}
 
+	// A --privileged container's /sys/fs/cgroup is writable, and what nests a runtime in it
+	// (docker-in-docker, systemd) makes cgroups under its own and moves its processes there.
+	// Its stop records the command's status (not 125: the cgroup could not be removed), and
+	// rm -f leaves nothing; a --rm one whose monitor is SIGKILLed is removed, cgroup and all,
+	// by the next ps (it stayed Exited (255), its cgroup in use for good).
+	nest := "mkdir /sys/fs/cgroup/init /sys/fs/cgroup/init/x /sys/fs/cgroup/empty && echo $$ > /sys/fs/cgroup/init/cgroup.procs && exec sleep 1000"
+	id = strings.TrimSpace(mustV2Strata(t, root, "run", "-d", "--privileged", "--name", "nested", img, "sh", "-c", nest).Stdout)
+	t.Cleanup(func() { v2Strata(t, root, "rm", "-f", "nested") })
+	waitProcs(t, cgroup2Dir(t, id)+"/init")
+	mustV2Strata(t, root, "stop", "-t", "0", "nested")
+	if r := mustV2Strata(t, root, "inspect", "-f", "{{.State.ExitCode}}", "nested"); r.Stdout != "137\n" {
+		t.Errorf("exit code of a container that made cgroups inside, after stop -t 0 = %q, want 137", r.Stdout)
+	}
+	mustV2Strata(t, root, "rm", "-f", "nested")
+	if _, err := os.Stat(cgroup2Dir(t, id)); !os.IsNotExist(err) {
+		t.Errorf("the cgroup of a container that made cgroups inside is left after stop and rm -f: %v", err)
+	}
+	id = strings.TrimSpace(mustV2Strata(t, root, "run", "-d", "--rm", "--privileged", "--name", "nested-rm", img, "sh", "-c", nest).Stdout)
+	t.Cleanup(func() { v2Strata(t, root, "rm", "-f", "nested-rm") })
+	waitProcs(t, cgroup2Dir(t, id)+"/init")
+	pid = strings.TrimSpace(mustV2Strata(t, root, "inspect", "-f", "{{.State.Pid}}", "nested-rm").Stdout)
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	monitor, _ := strconv.Atoi(strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))[1])
+	if err := syscall.Kill(monitor, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the monitor %d of nested-rm: %v", monitor, err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out := mustV2Strata(t, root, "ps", "-a", "--format", "{{.Names}} {{.Status}}").Stdout
+		if !strings.Contains(out, "nested-rm") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("ps -a after the monitor of --rm container nested-rm was killed still lists %q, want it removed", out)
+			break
+		}
+	}
+	if _, err := os.Stat(cgroup2Dir(t, id)); !os.IsNotExist(err) {
+		t.Errorf("the cgroup of --rm container nested-rm is left once its monitor was killed: %v", err)
+	}
+
 	has := map[string]bool{}
 	for _, c := range controllers {
 		has[c] = true
@@ -149,6 +194,17 @@ func TestPureV2Layout(t *testing.T) {
 			t.Errorf("run %s %s with the %s controller: exit %d, %s = %q (stderr %q), want %s", lim.flag, lim.value, lim.controller, r.Code, lim.file, r.Stdout, r.Stderr, lim.want)
 		case !has[lim.controller] && (r.Code != 125 || !strings.Contains(r.Stderr, "not supported")):
 			t.Errorf("run %s %s without the %s controller: exit %d, stderr %q; want 125 saying the limit is not supported", lim.flag, lim.value, lim.controller, r.Code, r.Stderr)
+		}
+		if has[lim.controller] {
+			continue
+		}
+		// Refused before the container is made: run -d left it created, run exited 125,
+		// create made one no start could run; the error named a cgroup the user never saw.
+		for _, cmd := range [][]string{{"run", "-d"}, {"run"}, {"create"}} {
+			args := append(cmd, lim.flag, lim.value, img, "true")
+			if r := v2Strata(t, root, args...); r.Code != 125 || strings.Contains(r.Stderr, "strata/") {
+				t.Errorf("%s without the %s controller: exit %d, stderr %q; want 125 and no cgroup named", strings.Join(args, " "), lim.controller, r.Code, r.Stderr)
+			}
 		}
 	}
 	if r := mustV2Strata(t, root, "ps", "-a", "-q"); r.Stdout != "" {
@@ -173,4 +229,15 @@ func cgroup2Dir(t *testing.T, id string) string {
 	}
 	t.Fatal("no cgroup2 mount on this host")
 	return ""
+}
+
+// waitProcs waits, up to 5 s, until a process is in the cgroup dir.
+func waitProcs(t *testing.T, dir string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(dir + "/cgroup.procs"); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			return
+		}
+	}
+	t.Fatalf("no process came into the cgroup %s", dir)
 }

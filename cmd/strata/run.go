@@ -541,6 +541,10 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	if err := r.Validate(); err != nil {
 		return r, err
 	}
+	// So is a limit whose controller the host lacks (a v2 host without memory or pids).
+	if err := cgroups.CheckSupported(r); err != nil {
+		return r, err
+	}
 	if r.CpusetCpus != "" {
 		// Before the container is made, as docker's create: a start could never make its cgroup.
 		return r, cgroups.CheckCpusOnline(r.CpusetCpus)
