@@ -104,6 +104,10 @@ func TestPureV2Layout(t *testing.T) {
 	if out := mustV2Strata(t, root, "stats", "--no-stream", "v2").Stdout; !strings.Contains(out, "v2") {
 		t.Errorf("stats --no-stream = %q, want a row for v2", out)
 	}
+	// With or without the pids controller (pids.current, else cgroup.threads): the sleep.
+	if out := mustV2Strata(t, root, "stats", "--no-stream", "--format", "{{.PIDs}}", "v2").Stdout; out != "1\n" {
+		t.Errorf("stats' PIDs of a container running one process = %q, want 1", out)
+	}
 	if out := mustV2Strata(t, root, "exec", "v2", "cat", "/proc/self/cgroup").Stdout; !strings.Contains(out, "\n0::/\n") {
 		t.Errorf("exec's /proc/self/cgroup = %q, want it in the container's cgroup (0::/)", out)
 	}

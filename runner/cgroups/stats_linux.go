@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -91,7 +92,33 @@ func (c *Cgroup) statsV2(s *Stats) error {
 	s.PidsCurrent = r.int(d, "pids.current")
 	s.PidsLimit = r.int(d, "pids.max")
 	s.CPUUsageNs = r.keyed(d, "cpu.stat", "usage_usec") * 1000
+	if r.err == nil && s.PidsCurrent == 0 {
+		// Without the pids controller (a v2 host that has it off, or whose v1 hierarchies
+		// hold it) there is no pids.current, and stats showed 0 tasks for a running
+		// container: the tasks are counted from cgroup.threads, which every v2 cgroup has,
+		// in the cgroup and those made under it, as pids.current counts them.
+		if _, err := readFile(d, "pids.current"); isNotExist(err) {
+			s.PidsCurrent = countThreads(d)
+		}
+	}
 	return r.err
+}
+
+// countThreads counts the tasks listed in cgroup.threads of dir and of the cgroups under it;
+// what cannot be read counts as none.
+func countThreads(dir string) uint64 {
+	s, err := readFile(dir, "cgroup.threads")
+	if err != nil {
+		return 0
+	}
+	n := uint64(len(strings.Fields(s)))
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			n += countThreads(filepath.Join(dir, e.Name()))
+		}
+	}
+	return n
 }
 
 func (c *Cgroup) statsV1(s *Stats) error {
