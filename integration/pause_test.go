@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ func TestPause(t *testing.T) {
 	}
 	if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}", "pz").Stdout; out != "paused true true\n" {
 		t.Errorf("inspect State of a paused container = %q, want paused true true", out)
+	}
+	// system df -v's STATUS is ps's State (it said running).
+	if out := mustStrata(t, root, "system", "df", "-v").Stdout; !regexp.MustCompile(`(?m)^` + id[:12] + ` .* paused +pz$`).MatchString(out) {
+		t.Errorf("system df -v of a paused container:\n%s\nwant its row with status paused", out)
 	}
 	// Frozen: what it wrote last stays, read from the host through its root.
 	pid := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", "pz").Stdout)

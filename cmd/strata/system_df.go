@@ -242,7 +242,11 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 		if id := c.Config.ImageID; id != "" && image != id && !namesImage(store, image, id) {
 			image = shortID(id) // as ps shows it: the name now names another image, or none
 		}
-		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: image, Status: string(c.State.Status), Size: size})
+		status := string(c.State.Status)
+		if runner.Paused(c) {
+			status = "paused" // as ps's State
+		}
+		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: image, Status: status, Size: size})
 		containersRow.Size += size
 		if c.State.Running() {
 			containersRow.Active++
