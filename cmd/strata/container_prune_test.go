@@ -289,4 +289,8 @@ func TestContainerPruneCommand(t *testing.T) {
 	if _, err := strata(t, root, nil, "container", "prune", "extra"); err == nil {
 		t.Error("prune with an argument: no error")
 	}
+	// Containers carry labels (run -l): the help no longer says they carry none.
+	if out, _ := strata(t, root, nil, "container", "prune", "--help"); !strings.Contains(out, "label=KEY") || strings.Contains(out, "carry none") {
+		t.Errorf("container prune --help:\n%s\nwant label=KEY, and no word that containers carry no labels", out)
+	}
 }
