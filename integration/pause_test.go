@@ -2,8 +2,10 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -230,4 +232,37 @@ func cgroupDirsOf(t *testing.T, id string) []string {
 		}
 	}
 	return dirs
+}
+
+// TestPauseForegroundSignal: a signal to a foreground run whose container is paused reaches
+// it, as docker's proxy (a kill) resumes the container: a trap of INT exits 7 at once, where
+// it waited, paused, until someone unpaused it.
+func TestPauseForegroundSignal(t *testing.T) {
+	root := busyboxRoot(t)
+	cmd := exec.Command(strataBin, "--root", root, "run", "--name", "pf", "busybox:1.38.0-musl", "sh", "-c", `trap "exit 7" INT; while :; do sleep 0.1; done`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); strata(t, root, "rm", "-f", "pf") }) // ours
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Status}}", "pf").Stdout) != "running" {
+		if time.Now().After(deadline) {
+			t.Fatal("the foreground container never ran")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mustStrata(t, root, "pause", "pf")
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+			t.Errorf("the foreground run after SIGINT while paused = %v, want exit 7 from the trap", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a SIGINT to the foreground run of a paused container was not acted on")
+	}
 }

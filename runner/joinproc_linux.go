@@ -181,7 +181,7 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 		// the helper, its parent, keeps from being reused until reaped.
 		_ = unix.Kill(a.Pid, unix.SIGKILL)
 		_ = p.cmd.Process.Kill()
-	})
+	}, nil)
 	werr := p.wait()
 	stopForwarding()
 	code := exitCode(p.cmd.ProcessState)

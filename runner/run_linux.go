@@ -142,6 +142,11 @@ func run(ctx context.Context, spec Spec, stdio Stdio, log *logWriter, started fu
 	stopForwarding := forwardSignals(ctx, sigs.c, &p.terminal, p.cmd.Process, func() {
 		_ = p.cmd.Process.Kill()
 		_ = cg.Kill()
+	}, func() {
+		// A paused container acts on the signal, as docker's proxy (a kill) resumes it.
+		if frozen, _ := cg.Frozen(); frozen {
+			_ = cg.Thaw()
+		}
 	})
 	werr := p.wait()
 	close(exited)
@@ -570,8 +575,9 @@ func (p *initProc) wait() error {
 
 // forwardSignals passes what arrives on sigs to proc (SIGWINCH resizes t's pty instead when
 // there is one; without, it goes on as docker run's proxy passes it) until the returned stop
-// is called; when ctx ends first it calls cancel once and stops.
-func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, proc *os.Process, cancel func()) (stop func()) {
+// is called; when ctx ends first it calls cancel once and stops. after, if not nil, runs after
+// each signal passed on.
+func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, proc *os.Process, cancel func(), after func()) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -589,6 +595,9 @@ func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, pro
 					continue
 				}
 				_ = proc.Signal(s)
+				if after != nil {
+					after()
+				}
 			case <-ctx.Done():
 				cancel()
 				return
