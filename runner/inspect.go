@@ -335,8 +335,12 @@ func Inspect(c *Container) InspectData {
 		GraphDriver: inspectGraphDriver(c),
 	}
 	d.Driver = d.GraphDriver.Name
-	if Paused(c) {
+	switch {
+	case Paused(c):
 		d.State.Status, d.State.Paused = "paused", true
+	case st.NeverStarted():
+		// As docker's: its exit code and error stay, and it never finished either.
+		d.State.Status, d.State.FinishedAt = string(StatusCreated), inspectTime(time.Time{})
 	}
 	if d.Config.Labels == nil {
 		d.Config.Labels = map[string]string{}

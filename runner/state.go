@@ -139,6 +139,15 @@ func (s State) exiting() bool {
 	return err != nil
 }
 
+// NeverStarted reports whether s is an exited state of a container that never ran: its start
+// failed (an executable not found, 127: an error recorded, no start time) and no earlier one
+// succeeded. Docker shows such a container as created (its StateString: not running,
+// StartedAt zero), and so do ps, inspect and system df; wait and start treat it as exited. A
+// running state found stale (ExitUnknown) ran, whatever its start time.
+func (s State) NeverStarted() bool {
+	return s.Status == StatusExited && s.StartedAt.IsZero() && s.Error != "" && s.ExitCode != ExitUnknown
+}
+
 // effective is the state as users should see it: a stale "running" becomes exited. An
 // exiting container stays running until its monitor records how it ended (ExitUnknown read
 // meanwhile was `strata wait` printing 255 for a container that exited 5), though nothing

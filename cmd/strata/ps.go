@@ -197,8 +197,8 @@ func newPsRow(c *runner.Container) psRow {
 		if runner.Paused(c) {
 			r.State, r.Status = "paused", r.Status+" (Paused)"
 		}
-	case st.Status == runner.StatusCreated:
-		r.Status = "Created"
+	case st.Status == runner.StatusCreated || st.NeverStarted():
+		r.State, r.Status = string(runner.StatusCreated), "Created"
 	default:
 		r.State = string(runner.StatusExited)
 		r.Status = fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))

@@ -243,8 +243,11 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 			image = shortID(id) // as ps shows it: the name now names another image, or none
 		}
 		status := string(c.State.Status)
-		if runner.Paused(c) {
+		switch {
+		case runner.Paused(c):
 			status = "paused" // as ps's State
+		case c.State.NeverStarted():
+			status = string(runner.StatusCreated)
 		}
 		u.Containers = append(u.Containers, containerUsage{ID: c.ID, Name: c.Name(), Image: image, Status: status, Size: size})
 		containersRow.Size += size
