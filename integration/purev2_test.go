@@ -182,6 +182,29 @@ func TestPureV2Layout(t *testing.T) {
 		t.Errorf("the cgroup of --rm container nested-rm is left once its monitor was killed: %v", err)
 	}
 
+	// docker-in-docker's entrypoint (and systemd) moves its processes into a cgroup of their
+	// own and enables the controllers it has for its children: the container's cgroup then
+	// takes no process (the kernel's no-internal-process rule), and exec's helper, born
+	// there, failed with EBUSY. It is born in PID 1's cgroup, as runc's exec joins its
+	// init's. Only where the container's cgroup has a controller to enable (a v2 host's
+	// memory or pids; not this hybrid host's, whose cgroup2 tree strata enables none in).
+	if ctrls := strings.TrimSpace(mustV2Strata(t, root, "run", "--rm", img, "cat", "/sys/fs/cgroup/cgroup.controllers").Stdout); ctrls == "" {
+		t.Log("no controller in a container's cgroup: exec into a docker-in-docker container not tried")
+	} else {
+		dind := "mkdir /sys/fs/cgroup/init && echo $$ > /sys/fs/cgroup/init/cgroup.procs && sed -e 's/ / +/g' -e 's/^/+/' < /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control && touch /tmp/ready && exec sleep 1000"
+		mustV2Strata(t, root, "run", "-d", "--privileged", "--name", "dind", img, "sh", "-c", dind)
+		t.Cleanup(func() { v2Strata(t, root, "rm", "-f", "dind") })
+		for deadline := time.Now().Add(5 * time.Second); v2Strata(t, root, "exec", "dind", "test", "-e", "/tmp/ready").Code != 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the docker-in-docker container never enabled its controllers")
+			}
+		}
+		if r := v2Strata(t, root, "exec", "dind", "cat", "/proc/self/cgroup"); r.Code != 0 || !strings.Contains(r.Stdout, "0::/init\n") {
+			t.Errorf("exec into a container that enabled controllers for its own cgroups: exit %d, %q (stderr %q); want it in PID 1's cgroup, 0::/init", r.Code, r.Stdout, r.Stderr)
+		}
+		mustV2Strata(t, root, "rm", "-f", "dind")
+	}
+
 	has := map[string]bool{}
 	for _, c := range controllers {
 		has[c] = true

@@ -143,7 +143,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if opts.Detach {
 		stdio = Stdio{}
 	}
-	code, err := runJoin(ctx, req, pidfd, cg, stdio, opts.Stdin)
+	code, err := runJoin(ctx, req, pid, pidfd, cg, stdio, opts.Stdin)
 	// An error means the command did not start: a fork into the pid namespace of a PID 1
 	// that has died fails with ENOMEM (126), a join with ESRCH.
 	if err != nil && errors.Is(notRunningIfExited(pid, pidfd, err), ErrNotRunning) {

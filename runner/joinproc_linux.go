@@ -28,10 +28,11 @@ type joinProc struct {
 // maxAnswer bounds the helper's answer, one JSON line.
 const maxAnswer = 64 << 10
 
-// runJoin starts the nsjoin helper (in cg when not nil), sends it req and waits for the
-// command, relaying signals and the terminal like Run. attachStdin is -i: without it the
-// command's stdin is /dev/null (or, with a terminal, a terminal nobody types into).
-func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool) (int, error) {
+// runJoin starts the nsjoin helper (in cg when not nil, where the container's PID 1, pid, can
+// be: see cgroups.BirthFDFor), sends it req and waits for the command, relaying signals and
+// the terminal like Run. attachStdin is -i: without it the command's stdin is /dev/null (or,
+// with a terminal, a terminal nobody types into).
+func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool) (int, error) {
 	exe, release, err := sealedExe()
 	if err != nil {
 		return ExitOwnError, err
@@ -64,7 +65,7 @@ func runJoin(ctx context.Context, req joinRequest, pidfd *os.File, cg *cgroups.C
 	if cg != nil {
 		// Born in the cgroup where it can be; the v1 controllers its thread joins itself
 		// (CgroupDirs), as the init does, and the command it starts is in all of them.
-		if cgfd, ok := cg.BirthFD(); ok {
+		if cgfd, ok := cg.BirthFDFor(pid); ok {
 			p.cmd.SysProcAttr.UseCgroupFD = true
 			p.cmd.SysProcAttr.CgroupFD = cgfd
 		}

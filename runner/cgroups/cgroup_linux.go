@@ -30,6 +30,8 @@ type Cgroup struct {
 
 	mu sync.Mutex
 	fd int // O_PATH fd of dir once DirFD opened it, else -1
+	// join is the O_PATH fd BirthFDFor opened of a cgroup under dir, nil if none.
+	join *os.File
 	// hold is an fd of the cgroup's lock dir with a shared flock (see Sweep), held from New
 	// or Load until Delete or the process's exit; -1 if none.
 	hold int
@@ -253,6 +255,10 @@ func (c *Cgroup) openFD(dir string) (int, bool) {
 func (c *Cgroup) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.join != nil {
+		c.join.Close()
+		c.join = nil
+	}
 	if c.fd < 0 {
 		return nil
 	}

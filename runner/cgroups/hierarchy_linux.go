@@ -58,6 +58,8 @@ type hierarchy struct {
 	enable func(dir, ctrl string) error
 	// attachDevices confines the cgroup2 directory dir to rules (attachDeviceProgram).
 	attachDevices func(dir string, rules []DeviceRule) error
+	// procCgroup reads /proc/<pid>/cgroup (BirthFDFor).
+	procCgroup func(pid int) ([]byte, error)
 }
 
 // host is the hierarchy of this machine, detected on first use.
@@ -105,6 +107,7 @@ func newHierarchy(root, mode string) *hierarchy {
 		rmdir:         func(p string) error { return unix.Rmdir(p) },
 		enable:        func(dir, ctrl string) error { return writeFile(dir, "cgroup.subtree_control", "+"+ctrl) },
 		attachDevices: attachDeviceProgram,
+		procCgroup:    readProcCgroup,
 	}
 }
 
