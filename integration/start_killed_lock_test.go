@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
 )
 
 // TestKilledStartKeepsLock: `start` and `run -d` SIGKILLed once they have spawned the
@@ -46,8 +48,8 @@ func TestKilledStartKeepsLock(t *testing.T) {
 					p.kill(t)
 					t.Fatalf("strata %v: no stopped monitor", args)
 				}
-				for _, pid := range childPids(p.cmd.Process.Pid) {
-					if procStateOf(pid) == "T" {
+				for _, pid := range testutil.ChildPids(p.cmd.Process.Pid) {
+					if testutil.ProcState(pid) == "T" {
 						monitor = pid
 					}
 				}
@@ -63,7 +65,7 @@ func TestKilledStartKeepsLock(t *testing.T) {
 			}
 			rm := f.start(t, root, "rm", name)
 			time.Sleep(300 * time.Millisecond)
-			if st := procStateOf(rm.cmd.Process.Pid); st == "" || st == "Z" {
+			if st := testutil.ProcState(rm.cmd.Process.Pid); st == "" || st == "Z" {
 				rm.wait(t)
 				t.Fatalf("rm while the monitor starts the container: exit %d, %s; want it to wait", rm.code, rm.stderr.String())
 			}
@@ -75,7 +77,7 @@ func TestKilledStartKeepsLock(t *testing.T) {
 				t.Fatalf("container after its monitor went on: %s", r.Stdout)
 			} else if pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(r.Stdout, "true "))); pid > 0 {
 				for _, holder := range []int{monitor, pid} {
-					if holdsPath(holder, lock) {
+					if testutil.HoldsPath(holder, lock) {
 						t.Errorf("process %d (monitor %d, PID 1 %d) holds the container's lock file", holder, monitor, pid)
 					}
 				}
@@ -102,48 +104,4 @@ func lockFree(path string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// procStateOf is the state letter in /proc/<pid>/stat ("T": stopped), "" when it is gone.
-func procStateOf(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 {
-		return f[0]
-	}
-	return ""
-}
-
-// childPids lists the processes whose parent is pid.
-func childPids(pid int) []int {
-	var kids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			kids = append(kids, p)
-		}
-	}
-	return kids
-}
-
-// holdsPath reports whether process pid has an fd open on path.
-func holdsPath(pid int, path string) bool {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if link, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && link == path {
-			return true
-		}
-	}
-	return false
 }

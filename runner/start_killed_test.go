@@ -56,47 +56,6 @@ func init() {
 	os.Exit(0)
 }
 
-// procState is the state letter of /proc/<pid>/stat ("T": stopped), or "" when it is gone.
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) == 0 {
-		return ""
-	}
-	return f[0]
-}
-
-// childrenOf lists the pids whose parent is pid.
-func childrenOf(pid int) []int {
-	var kids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		var p int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &p); err != nil {
-			continue
-		}
-		if ppid, _, err := processStat(p); err == nil && ppid == pid {
-			kids = append(kids, p)
-		}
-	}
-	return kids
-}
-
-// holdsFile reports whether process pid has an fd open on path.
-func holdsFile(pid int, path string) bool {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if link, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && link == path {
-			return true
-		}
-	}
-	return false
-}
-
 // TestStartKilledKeepsLock SIGKILLs a detached start once it has spawned the container's
 // monitor (or told a monitor PrepareMonitor started which container it runs), while the
 // monitor has not yet looked at the container: both stopped there by testStop. The container's
@@ -143,13 +102,13 @@ func testStartKilledKeepsLock(t *testing.T, how string) {
 	})
 	// Both stopped: the start once the monitor was told, the monitor at its start.
 	monitor := 0
-	for deadline := time.Now().Add(30 * time.Second); monitor == 0 || procState(cli.Process.Pid) != "T"; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) || procState(cli.Process.Pid) == "" {
+	for deadline := time.Now().Add(30 * time.Second); monitor == 0 || testutil.ProcState(cli.Process.Pid) != "T"; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) || testutil.ProcState(cli.Process.Pid) == "" {
 			t.Fatalf("the start never stopped with its monitor spawned: %s", stderr.String())
 		}
 		if monitor == 0 {
-			for _, p := range childrenOf(cli.Process.Pid) {
-				if procState(p) == "T" {
+			for _, p := range testutil.ChildPids(cli.Process.Pid) {
+				if testutil.ProcState(p) == "T" {
 					monitor = p
 				}
 			}
@@ -181,7 +140,7 @@ func testStartKilledKeepsLock(t *testing.T, how string) {
 			t.Errorf("the monitor's fd %s (%s) is not close-on-exec", e.Name(), link)
 		}
 	}
-	if !early && !holdsFile(monitor, lockPath) {
+	if !early && !testutil.HoldsPath(monitor, lockPath) {
 		t.Error("the monitor was not given the container's lock")
 	}
 	_ = cli.Process.Signal(syscall.SIGKILL)
@@ -223,7 +182,7 @@ func testStartKilledKeepsLock(t *testing.T, how string) {
 		if c.State.Running() {
 			break
 		}
-		if time.Now().After(deadline) || procState(monitor) == "" {
+		if time.Now().After(deadline) || testutil.ProcState(monitor) == "" {
 			t.Fatalf("the container never ran: %+v", c.State)
 		}
 	}
@@ -241,7 +200,7 @@ func testStartKilledKeepsLock(t *testing.T, how string) {
 		_ = l.Unlock()
 	}
 	for _, p := range []int{monitor, c.State.Pid} {
-		if holdsFile(p, lockPath) {
+		if testutil.HoldsPath(p, lockPath) {
 			t.Errorf("process %d (monitor %d, PID 1 %d) holds the container's lock file", p, monitor, c.State.Pid)
 		}
 	}
