@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,6 +55,7 @@ func Diff(c *Container) ([]Change, error) {
 		dir  bool
 	}
 	var entries []entry
+	layers := &layerLookup{layers: lowers, realDir: map[string]bool{}}
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p != upper {
@@ -82,7 +82,7 @@ func Diff(c *Container) ([]Change, error) {
 			return nil
 		}
 		e := entry{Change: Change{Path: name}, dir: d.IsDir()}
-		lower, inLower := lowerStat(lowers, rel)
+		lower, inLower := layers.stat(rel)
 		switch {
 		case st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0:
 			e.Kind, e.keep = "D", true // a whiteout
@@ -120,34 +120,38 @@ func Diff(c *Container) ([]Change, error) {
 	return out, nil
 }
 
-// lowerStat finds rel in the image's layers, the top one first, without following symlinks.
-func lowerStat(lowers []string, rel string) (unix.Stat_t, bool) {
+// layerLookup finds paths in the image's layers, top first, never through a symlink: a path
+// whose parents are not all real directories in a layer is not there. Which directories are
+// real is remembered, so a walk of many files asks each directory once per layer.
+type layerLookup struct {
+	layers  []string
+	realDir map[string]bool // a layer's dir, joined: a real directory, all its parents too
+}
+
+func (l *layerLookup) stat(rel string) (unix.Stat_t, bool) {
 	var st unix.Stat_t
-	for _, l := range lowers {
-		// A component of rel that is a symlink in this layer would lead Lstat elsewhere:
-		// only a path whose parents are directories here counts.
-		if err := unix.Lstat(filepath.Join(l, rel), &st); err == nil && parentsAreDirs(l, rel) {
+	for _, layer := range l.layers {
+		if l.isRealDir(layer, filepath.Dir(rel)) && unix.Lstat(filepath.Join(layer, rel), &st) == nil {
 			return st, true
 		}
 	}
 	return st, false
 }
 
-// parentsAreDirs reports whether every directory above rel in root is a real directory.
-func parentsAreDirs(root, rel string) bool {
-	dir := root
-	parts := strings.Split(filepath.Dir(rel), string(filepath.Separator))
-	for _, part := range parts {
-		if part == "." || part == "" {
-			continue
-		}
-		dir = filepath.Join(dir, part)
-		var st unix.Stat_t
-		if unix.Lstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			return false
-		}
+// isRealDir reports whether dir (relative, "." for the layer itself) is a directory in layer
+// with no symlink on the way.
+func (l *layerLookup) isRealDir(layer, dir string) bool {
+	if dir == "." || dir == "/" || dir == "" {
+		return true
 	}
-	return true
+	p := filepath.Join(layer, dir)
+	if ok, seen := l.realDir[p]; seen {
+		return ok
+	}
+	var st unix.Stat_t
+	ok := l.isRealDir(layer, filepath.Dir(dir)) && unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	l.realDir[p] = ok
+	return ok
 }
 
 // isOpaque reports whether overlayfs marked the upper directory p opaque: the container
