@@ -236,7 +236,7 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 	if root.MediaType.IsIndex() {
 		s.addBlob(root)
 	}
-	ann := s.annotations(r.Name)
+	ann := s.annotations(pinnedTo(r.Name, r.Descriptor.Digest, root.Digest))
 	if docker {
 		ref, err := registry.ParseReference(r.Name)
 		var tag string
@@ -256,6 +256,23 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 	root.Annotations = ann
 	s.index.Manifests = append(s.index.Manifests, root)
 	return nil
+}
+
+// pinnedTo is name, a ref of the image top (an index), as it names the image saved in its
+// place, the manifest of one platform picked from it: a name pinning top's digest
+// ("alpine@sha256:<index>") pins the manifest's instead. Under the index's digest, the
+// manifest the archive lists is another image than the name promises, and load (strata's,
+// as it keeps only a pin of the digest an archive lists an image by) refused the archive
+// strata save had just written, "image has no name". A name by tag is kept as it is.
+func pinnedTo(name string, top, saved v1.Hash) string {
+	ref, err := registry.ParseReference(name)
+	if err != nil || top == saved || ref.Digest() != top.String() {
+		return name
+	}
+	if pinned, err := ref.WithDigest(saved.String()); err == nil {
+		return pinned.String()
+	}
+	return name
 }
 
 // annotations name an image in index.json as containerd and skopeo both read it: the full
