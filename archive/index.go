@@ -41,7 +41,7 @@ func (p *plan) resolveTopOnce(d v1.Descriptor) (v1.Descriptor, v1.Hash, error) {
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
-	mt := indexType(d, raw)
+	mt := ownType(indexType(d, raw), raw)
 	if !mt.IsIndex() {
 		return p.resolve(d, 0)
 	}
@@ -94,6 +94,9 @@ func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.
 	if depth > maxDepth {
 		return v1.Hash{}, fmt.Errorf("index %s: indexes nested more than %d deep", short(d.Digest), maxDepth)
 	}
+	if err := kindConflict(d, types.OCIImageIndex, raw); err != nil {
+		return v1.Hash{}, err
+	}
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return v1.Hash{}, fmt.Errorf("parsing index %s: %w", short(d.Digest), parsing(err))
@@ -124,7 +127,7 @@ func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.
 	if len(idx.Manifests) == 0 {
 		return v1.Hash{}, fmt.Errorf("index %s lists no images", short(d.Digest))
 	}
-	mt := indexType(d, raw)
+	mt := ownType(indexType(d, raw), raw)
 	if err := p.addBlob(v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}); err != nil {
 		return v1.Hash{}, err
 	}

@@ -245,8 +245,15 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 	if mt == "" {
 		mt = probe.MediaType
 	}
+	// The body's own type, of the descriptor's kind, is the one recorded (kind.go); an
+	// image body listed as an index is refused here, an index body listed as an image by
+	// storable.
+	mt = ownType(mt, raw)
 	switch {
 	case mt.IsIndex() || (mt == "" && probe.Manifests != nil):
+		if err := kindConflict(d, types.OCIImageIndex, raw); err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
 		child, err := p.pick(d, raw)
 		if err != nil {
 			return v1.Descriptor{}, v1.Hash{}, err
