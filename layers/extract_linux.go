@@ -35,14 +35,19 @@ type extractor struct {
 	entries      int
 
 	// dirs holds the metadata applied after all entries, because creating a child changes a
-	// directory's mtime and a read-only mode would block its children. byDir indexes it so a
-	// repeated directory entry updates its record. deferred counts the memory they take
-	// (dirMetaCost each, and the name) against deferredMax.
+	// directory's mtime and a read-only mode would block its children. byDir indexes it by
+	// inode, so that a repeated directory entry, or one naming the same directory through a
+	// symlink, replaces its record. deferred counts the memory they take (dirMetaCost each,
+	// and the names) against deferredMax.
 	dirs     []dirMeta
-	byDir    map[string]int
+	byDir    map[dirKey]int
 	deferred int64
 	// rootSeen is set once a "./" entry gave the layer dir its metadata.
 	rootSeen bool
+	// symlinks is set once the layer made a symlink: an entry's name may pass one since.
+	symlinks bool
+	// rootPath is the kernel's name for the layer dir, "" where it cannot be told.
+	rootPath string
 	// opaque and whiteouts are set once a directory was made opaque and a whiteout made:
 	// finish then removes the whiteouts below opaque directories (dropSealedWhiteouts).
 	opaque, whiteouts bool
@@ -61,7 +66,14 @@ var deferredMax int64 = 64 << 20
 const dirMetaCost = 128
 
 type dirMeta struct {
+	// name is the directory's path in the layer dir, which leads there through no symlink
+	// (the entry's name may pass one the layer made), and key its inode: finish sets the
+	// metadata only on that directory. Another name may lead elsewhere by then, when a later
+	// entry replaced a directory on the way with a symlink (to another directory, which the
+	// tar gives a mode of its own), or lead nowhere.
 	name         string
+	key          dirKey
+	gone         bool // a later record replaced this one
 	mode         uint32
 	atime, mtime time.Time
 	// defaultACL is the entry's system.posix_acl_default, set with the mode: set at once, every
@@ -70,6 +82,11 @@ type dirMeta struct {
 	defaultACL    []byte
 	hasDefaultACL bool
 }
+
+// dirKey identifies a directory of the layer dir.
+type dirKey struct{ dev, ino uint64 }
+
+func keyOf(st *unix.Stat_t) dirKey { return dirKey{uint64(st.Dev), st.Ino} }
 
 // aclDefault is the xattr of a directory's default POSIX ACL.
 const aclDefault = "system.posix_acl_default"
@@ -88,7 +105,12 @@ func newExtractor(ctx context.Context, dir string, opts *Options) (*extractor, e
 		buf:     copyBufPool.Get().(*[]byte),
 		maxSize: opts.maxSize(),
 		minFree: opts.minFree(),
-		byDir:   map[string]int{},
+		byDir:   map[dirKey]int{},
+	}
+	r.onMkdir = x.forgetDir
+	var buf [unix.PathMax]byte
+	if n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(r.fd), buf[:]); err == nil && n < len(buf) && buf[0] == '/' && n > 1 {
+		x.rootPath = string(buf[:n])
 	}
 	if err := x.checkSpace(ctx); err != nil {
 		x.close()
@@ -591,10 +613,19 @@ func (x *extractor) dirMeta(dfd int, name string, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	if i, ok := x.byDir[name]; ok {
-		m.name = x.dirs[i].name
-		x.dirs[i] = m
-		return nil
+	var st unix.Stat_t
+	if err := unix.Fstat(dfd, &st); err != nil {
+		return err
+	}
+	m.key = keyOf(&st)
+	if i, ok := x.byDir[m.key]; ok {
+		// The same directory again, perhaps by another name: this entry's metadata replaces
+		// the record's, which moves to the end, after the records of every directory above.
+		x.dirs[i].gone = true
+		delete(x.byDir, m.key)
+	}
+	if x.symlinks && name != "" {
+		name = x.realName(dfd, name)
 	}
 	cost := dirMetaCost + int64(len(name)) + int64(len(m.defaultACL))
 	if x.deferred+cost > deferredMax {
@@ -604,12 +635,29 @@ func (x *extractor) dirMeta(dfd int, name string, hdr *tar.Header) error {
 	// A copy: archive/tar's names share memory with the whole PAX block they came in, up to
 	// 1 MiB, which a layer of padded directory entries would make Apply hold each.
 	m.name = strings.Clone(name)
-	x.byDir[m.name] = len(x.dirs)
+	x.byDir[m.key] = len(x.dirs)
 	x.dirs = append(x.dirs, m)
 	return nil
 }
 
+// forgetDir drops the record of a removed directory whose inode the directory fd, which
+// the root has just made as a missing parent, now has: its metadata is not this one's.
+func (x *extractor) forgetDir(fd int) {
+	if len(x.byDir) == 0 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return
+	}
+	if i, ok := x.byDir[keyOf(&st)]; ok {
+		x.dirs[i].gone = true
+		delete(x.byDir, keyOf(&st))
+	}
+}
+
 func (x *extractor) symlink(pfd int, base string, hdr *tar.Header) error {
+	x.symlinks = true
 	if err := x.replace(pfd, base, func() error { return unix.Symlinkat(hdr.Linkname, pfd, base) }); err != nil {
 		return err
 	}
@@ -824,6 +872,9 @@ func (x *extractor) finish(ctx context.Context) error {
 	}
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := &x.dirs[i]
+		if d.gone {
+			continue
+		}
 		if err := x.finishDir(d); err != nil {
 			return fmt.Errorf("setting metadata of %s: %w", display(d.name), err)
 		}
@@ -832,6 +883,24 @@ func (x *extractor) finish(ctx context.Context) error {
 		return x.checkSpace(ctx)
 	}
 	return nil
+}
+
+// realName is the path in the layer dir of the directory dfd, whose entry's name is name:
+// the kernel's name for it less the layer dir's, or name where that cannot be told.
+func (x *extractor) realName(dfd int, name string) string {
+	if x.rootPath == "" {
+		return name
+	}
+	var buf [unix.PathMax]byte
+	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(dfd), buf[:])
+	if err != nil {
+		return name
+	}
+	rel, ok := strings.CutPrefix(string(buf[:n]), x.rootPath)
+	if !ok || rel == "" || rel[0] != '/' {
+		return name
+	}
+	return rel[1:]
 }
 
 func (x *extractor) finishDir(d *dirMeta) error {
@@ -857,6 +926,15 @@ func (x *extractor) finishDir(d *dirMeta) error {
 		return err
 	}
 	defer unix.Close(dfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(dfd, &st); err != nil {
+		return err
+	}
+	if keyOf(&st) != d.key {
+		// Another directory now has the name: the tar gave it metadata of its own, or
+		// none (a parent made for a later entry).
+		return nil
+	}
 	return x.setDirMeta(dfd, d)
 }
 

@@ -33,6 +33,10 @@ type root struct {
 	opaque string
 	// madeOpaque is set once mkdirAll made an opaque directory.
 	madeOpaque bool
+	// onMkdir, if set, is called with each directory mkdirAll makes (the handle stays the
+	// caller's): the extractor forgets the metadata of a removed directory whose inode it
+	// took.
+	onMkdir func(fd int)
 	// stale holds invalidated handles until the next lookup: the entry being applied still
 	// creates in the parent it resolved, even after it removed something there.
 	stale []int
@@ -158,6 +162,9 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		if err == nil {
 			r.made++
 			next, err = unix.Openat(cur, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err == nil && r.onMkdir != nil {
+				r.onMkdir(next)
+			}
 		} else {
 			next, err = r.openDir(dir[:end])
 		}
