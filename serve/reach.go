@@ -29,6 +29,9 @@ import (
 type reachSet struct {
 	blobs     map[v1.Hash]v1.Descriptor
 	manifests map[v1.Hash]v1.Descriptor
+	// err is why a manifest the walk needed could not be read when the server, not the
+	// store, was at fault (transient): what it would have reached is unknown, not absent.
+	err error
 }
 
 // maxReachRoots bounds how many roots' walks a Server keeps; past it, it starts over. Roots
@@ -118,24 +121,35 @@ func (s *Server) reachOf(root v1.Descriptor) *reachSet {
 }
 
 // reachedBlob returns the descriptor of blob h as the first of repo's refs that reaches it
-// gives it.
-func (s *Server) reachedBlob(repo view, h v1.Hash) (v1.Descriptor, bool) {
+// gives it. When none does but a walk could not read a manifest for want of descriptors or
+// memory (transient), err says so: h may be there, and a 404 would tell the client it is not.
+func (s *Server) reachedBlob(repo view, h v1.Hash) (v1.Descriptor, bool, error) {
+	var err error
 	for _, r := range repo {
-		if d, ok := s.reachOf(r.desc).blobs[h]; ok {
-			return d, true
+		rs := s.reachOf(r.desc)
+		if d, ok := rs.blobs[h]; ok {
+			return d, true, nil
+		}
+		if err == nil {
+			err = rs.err
 		}
 	}
-	return v1.Descriptor{}, false
+	return v1.Descriptor{}, false, err
 }
 
 // reachedManifest is reachedBlob for a manifest or index.
-func (s *Server) reachedManifest(repo view, h v1.Hash) (v1.Descriptor, bool) {
+func (s *Server) reachedManifest(repo view, h v1.Hash) (v1.Descriptor, bool, error) {
+	var err error
 	for _, r := range repo {
-		if d, ok := s.reachOf(r.desc).manifests[h]; ok {
-			return d, true
+		rs := s.reachOf(r.desc)
+		if d, ok := rs.manifests[h]; ok {
+			return d, true, nil
+		}
+		if err == nil {
+			err = rs.err
 		}
 	}
-	return v1.Descriptor{}, false
+	return v1.Descriptor{}, false, err
 }
 
 // walk collects every descriptor root reaches: manifests and indexes, configs and layers.
@@ -164,6 +178,9 @@ func (s *Server) walk(root v1.Descriptor) (rs *reachSet, complete bool) {
 		raw, err := s.store.ReadBlob(d.Digest, registry.MaxManifestSize)
 		if err != nil {
 			complete = false
+			if rs.err == nil && transient(err) {
+				rs.err = err
+			}
 			return
 		}
 		var m struct {

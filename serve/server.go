@@ -223,6 +223,12 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	}
 	repo := v.repo(name)
 	desc, raw, found, err := s.lookup(repo, ref, byDigest)
+	if transient(err) {
+		// The manifest is there, the server is short of descriptors or memory: a 404 said
+		// "manifest unknown", which clients take as final, and a pull-through fetched it again.
+		s.storeError(w, r, http.StatusInternalServerError, codeUnknown, "manifest "+refString(name, ref)+" could not be read from the store", err)
+		return
+	}
 	// A manifest missing from the store, or there but unreadable (damaged on disk, which
 	// ReadBlob then removed), is pulled again: upstream has it whole, and the store writes it
 	// as it writes every blob, verified in a temp file and renamed in place.
@@ -301,9 +307,9 @@ func (s *Server) lookup(repo view, ref string, byDigest bool) (desc v1.Descripto
 		if herr != nil {
 			return v1.Descriptor{}, nil, false, nil
 		}
-		desc, found = s.reachedManifest(repo, h)
+		desc, found, err = s.reachedManifest(repo, h)
 		if !found {
-			return desc, nil, false, nil
+			return desc, nil, false, err
 		}
 		raw, err = read(desc)
 		return desc, raw, true, err
@@ -371,7 +377,11 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 		writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
 		return
 	}
-	want, used := s.reachedBlob(repo, h)
+	want, used, err := s.reachedBlob(repo, h)
+	if !used && err != nil {
+		s.storeError(w, r, http.StatusInternalServerError, codeUnknown, "blob "+h.String()+" could not be read from the store", err)
+		return
+	}
 	if !used {
 		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in "+name)
 		return
@@ -379,6 +389,10 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 	f, err := openBlobFile(s.store.BlobPath(h))
 	if errors.Is(err, fs.ErrNotExist) {
 		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in the store")
+		return
+	}
+	if transient(err) {
+		s.storeError(w, r, http.StatusInternalServerError, codeUnknown, "blob "+h.String()+" could not be read from the store", err)
 		return
 	}
 	if err != nil {
@@ -430,6 +444,19 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// transient reports whether err is the server's want of a resource, not the store's damage:
+// out of file descriptors (a burst of clients, each holding a connection), of memory, or an
+// I/O error. The blob or manifest is answered with a 500, which clients retry, and not as
+// missing (404) or damaged ("pull the image again"), which they and their users take as final.
+func transient(err error) bool {
+	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.ENOMEM, unix.ENOBUFS, unix.EIO, unix.EAGAIN, unix.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // openBlobFile opens a blob file for serving. O_NONBLOCK: a FIFO put at a blob's path would
