@@ -203,6 +203,9 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		} else if desc, err = remoteGet(ctx, s, crepo.Digest(child.Digest.String())); err != nil {
 			return nil, classify(err, opPull, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ref.Name(), ep.host)
 		}
+		if err := sizeListed(desc.Manifest, child, ref, ep.host); err != nil {
+			return nil, err
+		}
 		if err := checkManifest(desc.Manifest, fmt.Sprintf("manifest %s of %s", child.Digest, ref), ep.host); err != nil {
 			return nil, err
 		}
@@ -291,7 +294,7 @@ func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repositor
 		if ctx.Err() != nil {
 			return v1.Descriptor{}, nil, interrupted()
 		}
-		if err != nil || checkManifest(desc.Manifest, "manifest "+m.Digest.String(), host) != nil {
+		if err != nil || sizeListed(desc.Manifest, m, ref, host) != nil || checkManifest(desc.Manifest, "manifest "+m.Digest.String(), host) != nil {
 			continue
 		}
 		mt, err := manifestType(desc.MediaType, desc.Manifest)
@@ -326,6 +329,19 @@ func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repositor
 		return v1.Descriptor{}, nil, interrupted()
 	}
 	return v1.Descriptor{}, nil, noMatch
+}
+
+// sizeListed refuses a manifest whose bytes (raw, already checked against the digest) are not
+// as many as its index entry d says: the index lies, and the image-spec says content of
+// another length than its descriptor's "SHOULD NOT be trusted". containerd refuses it, and
+// so did `pull --all-platforms`, which stores the index; a plain pull took the manifest, and
+// the same index pulled or not depending on a flag.
+func sizeListed(raw []byte, d v1.Descriptor, ref Reference, host string) error {
+	if int64(len(raw)) == d.Size {
+		return nil
+	}
+	return &Error{Registry: host, Msg: fmt.Sprintf("manifest %s of %s from %s is %d bytes, but its index gives %d",
+		d.Digest, ref, host, len(raw), d.Size)}
 }
 
 // manifestType returns the media type of a manifest, from the Content-Type the registry sent
