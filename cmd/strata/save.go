@@ -90,6 +90,11 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 		refs = append(refs, r)
 	}
 	ctx := cmd.Context()
+	if o.output != "" && o.output != "-" {
+		if err := refuseOwnFiles(g, o.output); err != nil {
+			return err
+		}
+	}
 	if format == archive.OCIDir {
 		if o.output == "" || o.output == "-" {
 			return errors.New("--format oci-dir needs -o DIR")
@@ -106,6 +111,57 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 	return writeFileAtomic(o.output, func(w io.Writer) error {
 		return archive.Save(ctx, w, store, refs, opts)
 	})
+}
+
+// refuseOwnFiles refuses an output that leads into strata's own directories under the root
+// (the image store, the containers, the snapshots), as tar refuses to write an archive into
+// what it archives: `save -o ROOT/oci/index.json` renamed the archive over the store's
+// index.json, and `-o ROOT/oci/blobs/sha256/<layer>` over a blob it was reading, and the save
+// said nothing while every later command failed. out is followed through its symlinks as
+// the write follows them; one still dangling leads where its target would be created.
+func refuseOwnFiles(g *globals, out string) error {
+	target := resolveOutput(out)
+	for _, dir := range []string{g.storeDir(), g.containersDir(), g.snapshotsDir()} {
+		d, err := filepath.Abs(dir)
+		if err != nil {
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			d = r
+		}
+		if target == d || strings.HasPrefix(target, d+string(filepath.Separator)) {
+			return fmt.Errorf("writing %s: it is in strata's own %s, which the archive would damage: write it elsewhere", quotePath(out), quotePath(dir))
+		}
+	}
+	return nil
+}
+
+// resolveOutput is the absolute path, its symlinks resolved, that a write to out reaches: out
+// itself when it exists, else its directory resolved and its name, a dangling symlink's
+// target resolved so in turn.
+func resolveOutput(out string) string {
+	p, err := filepath.Abs(out)
+	if err != nil {
+		return out
+	}
+	for range 40 { // the kernel's bound on a chain of links
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		dir, base := filepath.Split(p)
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = r
+		}
+		link, err := os.Readlink(filepath.Join(dir, base))
+		if err != nil {
+			return filepath.Join(dir, base)
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(dir, link)
+		}
+		p = filepath.Clean(link)
+	}
+	return p
 }
 
 // findRef finds a stored image by the user's words, as the image commands do: a reference
