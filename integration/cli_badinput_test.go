@@ -124,6 +124,9 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--security-opt", "bogus", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--name", "bi-running", "alpine", "true"}, code: 125, want: "already in use"},
 		{args: []string{"run", "--name", "bad name/x", "alpine", "true"}, code: 125},
+		// docker's pattern takes two characters at least.
+		{args: []string{"run", "--name", "a", "alpine", "true"}, code: 125, want: "invalid container name"},
+		{args: []string{"run", "--name", "/b", "alpine", "true"}, code: 125, want: "invalid container name"},
 		{args: []string{"run", "--network", "bogus", "alpine", "true"}, code: 125},
 		{args: []string{"run", "-v", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--mount", "bogus", "alpine", "true"}, code: 125},
@@ -326,11 +329,13 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"rename", "bi-running", "bi-stopped"}, code: 1, want: "already in use"},
 		{args: []string{"rename", "bi-running", "bi-running"}, code: 1, want: "already"},
 		{args: []string{"rename", "bi-running", "bad/name"}, code: 1, want: "invalid container name"},
+		{args: []string{"rename", "bi-running", "z"}, code: 1, want: "invalid container name"},
 		{args: []string{"create"}, code: 125},
 		{args: []string{"create", "-d", "alpine"}, code: 125, want: "unknown shorthand flag"},
 		{args: []string{"create", "nosuch"}, code: 125, want: "nosuch"},
 		{args: []string{"create", "-m", "x", "alpine", "true"}, code: 125},
 		{args: []string{"create", "--name", "bi-running", "alpine", "true"}, code: 125, want: "already in use"},
+		{args: []string{"create", "--name", "c", "alpine", "true"}, code: 125, want: "invalid container name"},
 		{args: []string{"wait"}, code: 1},
 		{args: []string{"wait", "nosuch"}, code: 1, want: "nosuch"},
 

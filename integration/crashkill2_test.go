@@ -145,7 +145,7 @@ func TestCrashKill2(t *testing.T) {
 			after: func(t *testing.T, c *crash2, root string) { c.checkRunning(t, root, true) }},
 		{name: "run-d-monitor", args: c.runArgs("run", "-d", 0), syscalls: ctrCalls, rerunOK: inUse, containers: true, follow: true,
 			setup: c.rmK},
-		{name: "start-monitor", args: []string{"start", "k"}, syscalls: ctrCalls, containers: true, follow: true,
+		{name: "start-monitor", args: []string{"start", "kc"}, syscalls: ctrCalls, containers: true, follow: true,
 			setup: func(t *testing.T, c *crash2, root string) {
 				c.rmK(t, c, root)
 				mustRun(t, c.f.env, "", root, c.runArgs("create", "", 0)...)
@@ -156,47 +156,47 @@ func TestCrashKill2(t *testing.T) {
 			killed: c.noRmLeft},
 		{name: "create", args: c.runArgs("create", "", 60), syscalls: ctrCalls, rerunOK: inUse, containers: true, setup: c.rmK,
 			after: func(t *testing.T, c *crash2, root string) { c.checkRunning(t, root, false) }},
-		{name: "start", args: []string{"start", "k"}, syscalls: ctrCalls, containers: true,
+		{name: "start", args: []string{"start", "kc"}, syscalls: ctrCalls, containers: true,
 			setup: func(t *testing.T, c *crash2, root string) {
 				c.rmK(t, c, root)
 				mustRun(t, c.f.env, "", root, c.runArgs("create", "", 60)...)
 			},
 			after: func(t *testing.T, c *crash2, root string) { c.checkRunning(t, root, true) }},
-		{name: "stop", args: []string{"stop", "-t", "0", "k"}, syscalls: ctrCalls, containers: true,
+		{name: "stop", args: []string{"stop", "-t", "0", "kc"}, syscalls: ctrCalls, containers: true,
 			setup: func(t *testing.T, c *crash2, root string) {
 				c.rmK(t, c, root)
 				mustRun(t, c.f.env, "", root, c.runArgs("run", "-d", 60)...)
 			},
 			after: func(t *testing.T, c *crash2, root string) { c.checkRunning(t, root, false) }},
-		{name: "rm-f", args: []string{"rm", "-f", "k"}, syscalls: ctrCalls, containers: true,
+		{name: "rm-f", args: []string{"rm", "-f", "kc"}, syscalls: ctrCalls, containers: true,
 			setup: func(t *testing.T, c *crash2, root string) {
 				c.rmK(t, c, root)
 				mustRun(t, c.f.env, "", root, c.runArgs("run", "-d", 60)...)
 			},
 			after: func(t *testing.T, c *crash2, root string) {
 				if ids := containerIDs(t, c.f.env, root); len(ids) != 0 {
-					t.Errorf("rm -f k run again left containers %v", ids)
+					t.Errorf("rm -f kc run again left containers %v", ids)
 				}
 			}},
-		{name: "restart-rm", args: []string{"restart", "-t", "0", "k"}, syscalls: ctrCalls, containers: true,
+		{name: "restart-rm", args: []string{"restart", "-t", "0", "kc"}, syscalls: ctrCalls, containers: true,
 			// Killed once the container stopped, the restart no longer speaks for it: its
 			// monitor removes it, as --rm says.
-			rerunOK: func(r result) bool { return strings.Contains(r.Stderr, "k: no such container") },
+			rerunOK: func(r result) bool { return strings.Contains(r.Stderr, "kc: no such container") },
 			setup: func(t *testing.T, c *crash2, root string) {
 				c.rmK(t, c, root)
 				mustRun(t, c.f.env, "", root, append([]string{"run", "-d", "--rm"}, c.runArgs("run", "", 60)[1:]...)...)
 			}},
-		{name: "rename", args: []string{"rename", "k", "k2"}, syscalls: ctrCalls, containers: true,
-			rerunOK: func(r result) bool { return strings.Contains(r.Stderr, "k: no such container") },
+		{name: "rename", args: []string{"rename", "kc", "kc2"}, syscalls: ctrCalls, containers: true,
+			rerunOK: func(r result) bool { return strings.Contains(r.Stderr, "kc: no such container") },
 			setup: func(t *testing.T, c *crash2, root string) {
 				c.rmK(t, c, root)
-				run(t, c.f.env, "", root, "rm", "-f", "k2")
+				run(t, c.f.env, "", root, "rm", "-f", "kc2")
 				mustRun(t, c.f.env, "", root, c.runArgs("run", "-d", 60)...)
 			},
 			after: func(t *testing.T, c *crash2, root string) {
 				ps := mustRun(t, c.f.env, "", root, "ps", "-a", "--format", "{{.Names}} {{.Status}}").Stdout
-				if !strings.HasPrefix(ps, "k2 Up") || strings.Count(ps, "\n") != 1 {
-					t.Errorf("after rename k k2 run again, ps -a = %q, want k2 alone, up", ps)
+				if !strings.HasPrefix(ps, "kc2 Up") || strings.Count(ps, "\n") != 1 {
+					t.Errorf("after rename kc kc2 run again, ps -a = %q, want kc2 alone, up", ps)
 				}
 			}},
 	}
@@ -226,12 +226,12 @@ func (c *crash2) mixed(t *testing.T, served string) {
 		c.runArgs("run", "-d", 60),
 		c.runArgs("run", "--rm", 0),
 		c.runArgs("create", "", 60),
-		{"start", "k"}, {"start", "k2"},
-		{"stop", "-t", "0", "k"},
-		{"rm", "-f", "k"}, {"rm", "-f", "k2"},
-		{"rename", "k", "k2"}, {"rename", "k2", "k"},
-		{"kill", "k"}, {"restart", "-t", "0", "k"},
-		c.runArgs("run", "-d", 60), c.runArgs("create", "", 60), {"start", "k"}, {"rm", "-f", "k"},
+		{"start", "kc"}, {"start", "kc2"},
+		{"stop", "-t", "0", "kc"},
+		{"rm", "-f", "kc"}, {"rm", "-f", "kc2"},
+		{"rename", "kc", "kc2"}, {"rename", "kc2", "kc"},
+		{"kill", "kc"}, {"restart", "-t", "0", "kc"},
+		c.runArgs("run", "-d", 60), c.runArgs("create", "", 60), {"start", "kc"}, {"rm", "-f", "kc"},
 		{"pull", "-q", served},
 		{"load", "-q", "-i", c.f.archive},
 		{"tag", "conc/lc:1", "conc/t:1"},
@@ -294,13 +294,13 @@ func (c *crash2) mixed(t *testing.T, served string) {
 	c.checkEmpty(t, root)
 }
 
-// runArgs is a run or create of crash2Image named k whose processes carry the test's marker.
+// runArgs is a run or create of crash2Image named kc whose processes carry the test's marker.
 func (c *crash2) runArgs(verb, flag string, secs int) []string {
 	args := []string{verb}
 	if flag != "" {
 		args = append(args, flag)
 	}
-	return append(append(args, "--name", "k", crash2Image), marked(c.marker(), secs)...)
+	return append(append(args, "--name", "kc", crash2Image), marked(c.marker(), secs)...)
 }
 
 func (c *crash2) marker() string {
@@ -311,7 +311,7 @@ func (c *crash2) marker() string {
 }
 
 func (c *crash2) rmK(t *testing.T, _ *crash2, root string) {
-	run(t, c.f.env, "", root, "rm", "-f", "k")
+	run(t, c.f.env, "", root, "rm", "-f", "kc")
 }
 
 // noRmLeft checks that a --rm container whose run was killed does not linger: once its
@@ -494,7 +494,7 @@ func (c *crash2) afterKill(t *testing.T, op crashOp, root string, used map[strin
 	}
 	if r.Code != 0 && strings.Contains(r.Stderr, "is already in use") {
 		// The killed run made the container: once it is removed the command completes.
-		mustRun(t, c.f.env, "", root, "rm", "-f", "k")
+		mustRun(t, c.f.env, "", root, "rm", "-f", "kc")
 		mustRun(t, c.f.env, "", root, op.args...)
 	}
 	c.checkReadable(t, root, how+", then run again")
@@ -685,12 +685,12 @@ func (c *crash2) checkSaves(t *testing.T, root string, refs ...string) {
 	}
 }
 
-// checkRunning checks container k is there, running or not as want.
+// checkRunning checks container kc is there, running or not as want.
 func (c *crash2) checkRunning(t *testing.T, root string, want bool) {
 	t.Helper()
-	r := mustRun(t, c.f.env, "", root, "inspect", "-f", "{{.State.Running}}", "k")
+	r := mustRun(t, c.f.env, "", root, "inspect", "-f", "{{.State.Running}}", "kc")
 	if got := strings.TrimSpace(r.Stdout) == "true"; got != want {
-		t.Errorf("container k running: %v, want %v", got, want)
+		t.Errorf("container kc running: %v, want %v", got, want)
 	}
 }
 

@@ -21,16 +21,16 @@ func TestExecStrataKilled(t *testing.T) {
 	root := newRoot(t)
 	ref := reg.Host + "/library/busybox:1.38.0-musl"
 	mustStrata(t, root, "pull", ref)
-	detached(t, root, "--name", "k", ref, "sleep", "1000")
+	detached(t, root, "--name", "kc", ref, "sleep", "1000")
 
-	cmd := exec.Command(strataBin, "--root", root, "exec", "k", "sh", "-c", "echo started > /tmp/started; sleep 1; echo done > /tmp/done")
+	cmd := exec.Command(strataBin, "--root", root, "exec", "kc", "sh", "-c", "echo started > /tmp/started; sleep 1; echo done > /tmp/done")
 	cmd.Env = append(os.Environ(), "STRATA_REGISTRY_MIRROR=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor := func(script string) string {
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if r := strata(t, root, "exec", "k", "sh", "-c", script); r.Code == 0 && strings.TrimSpace(r.Stdout) != "" {
+			if r := strata(t, root, "exec", "kc", "sh", "-c", script); r.Code == 0 && strings.TrimSpace(r.Stdout) != "" {
 				return strings.TrimSpace(r.Stdout)
 			}
 		}

@@ -138,8 +138,8 @@ func TestExecParityEnv(t *testing.T) {
 // host file.
 func TestExecParityUser(t *testing.T) {
 	root := busyboxRoot(t)
-	detached(t, root, "--name", "u", "busybox:1.38.0-musl", "sleep", "1000")
-	mustStrata(t, root, "exec", "u", "sh", "-c", `echo "u1:x:1500:1500::/home/u1:/bin/sh" >> /etc/passwd &&
+	detached(t, root, "--name", "uu", "busybox:1.38.0-musl", "sleep", "1000")
+	mustStrata(t, root, "exec", "uu", "sh", "-c", `echo "u1:x:1500:1500::/home/u1:/bin/sh" >> /etc/passwd &&
 		printf 'u1:x:1500:\ng1:x:1600:u1\ng2:x:1700:other,u1\n' >> /etc/group && cp /etc/passwd /etc/passwd.orig`)
 	for _, tt := range []struct{ user, want string }{
 		{"u1", "uid=1500(u1) gid=1500(u1) groups=1500(u1),1600(g1),1700(g2)"},
@@ -147,12 +147,12 @@ func TestExecParityUser(t *testing.T) {
 		{"1500", "uid=1500(u1) gid=1500(u1) groups=1500(u1),1600(g1),1700(g2)"},
 		{"1234:5678", "uid=1234 gid=5678 groups=5678"},
 	} {
-		r := strata(t, root, "exec", "-u", tt.user, "u", "id")
+		r := strata(t, root, "exec", "-u", tt.user, "uu", "id")
 		if r.Code != 0 || strings.TrimSpace(r.Stdout) != tt.want {
 			t.Errorf("exec -u %s id = %d, %q (stderr %q), want %q", tt.user, r.Code, r.Stdout, r.Stderr, tt.want)
 		}
 	}
-	if r := strata(t, root, "exec", "-u", "u1", "u", "sh", "-c", "echo $HOME"); strings.TrimSpace(r.Stdout) != "/home/u1" {
+	if r := strata(t, root, "exec", "-u", "u1", "uu", "sh", "-c", "echo $HOME"); strings.TrimSpace(r.Stdout) != "/home/u1" {
 		t.Errorf("exec -u u1 echo $HOME = %q, want /home/u1", r.Stdout)
 	}
 
@@ -164,9 +164,9 @@ func TestExecParityUser(t *testing.T) {
 		{"huge", "dd if=/dev/zero of=/etc/passwd bs=1M count=0 seek=2000 2>/dev/null"},
 	}
 	for _, h := range hostile {
-		mustStrata(t, root, "exec", "u", "sh", "-c", "rm -f /etc/passwd && "+h.setup)
+		mustStrata(t, root, "exec", "uu", "sh", "-c", "rm -f /etc/passwd && "+h.setup)
 		start := time.Now()
-		r := strata(t, root, "exec", "-u", "nobody", "u", "true")
+		r := strata(t, root, "exec", "-u", "nobody", "uu", "true")
 		if took := time.Since(start); took > 20*time.Second {
 			t.Errorf("%s passwd: exec -u nobody took %v", h.name, took)
 		}
@@ -176,7 +176,7 @@ func TestExecParityUser(t *testing.T) {
 		// A number needs no passwd entry: exec goes on, as docker's does (not past a huge
 		// passwd, which ResolveUser reads and refuses even for a number).
 		if h.name != "huge" {
-			if r := strata(t, root, "exec", "-u", "0", "u", "true"); r.Code != 0 {
+			if r := strata(t, root, "exec", "-u", "0", "uu", "true"); r.Code != 0 {
 				t.Errorf("%s passwd: exec -u 0 = %d, stderr %q, want 0", h.name, r.Code, r.Stderr)
 			}
 		}
@@ -187,10 +187,10 @@ func TestExecParityUser(t *testing.T) {
 // /proc/1/root, ends inside the container's root.
 func TestExecParityWorkdir(t *testing.T) {
 	root := busyboxRoot(t)
-	detached(t, root, "--name", "w", "busybox:1.38.0-musl", "sleep", "1000")
-	mustStrata(t, root, "exec", "w", "sh", "-c", "mkdir /x && touch /inside && ln -s ../../../../../../ /x/up && ln -s /proc/1/root /x/pr")
+	detached(t, root, "--name", "ww", "busybox:1.38.0-musl", "sleep", "1000")
+	mustStrata(t, root, "exec", "ww", "sh", "-c", "mkdir /x && touch /inside && ln -s ../../../../../../ /x/up && ln -s /proc/1/root /x/pr")
 	for _, dir := range []string{"/x/up", "/x/pr", "/proc/1/root/x/up", "/proc/1/cwd"} {
-		r := strata(t, root, "exec", "-w", dir, "w", "sh", "-c", "pwd; ls -d inside")
+		r := strata(t, root, "exec", "-w", dir, "ww", "sh", "-c", "pwd; ls -d inside")
 		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "/\ninside" {
 			t.Errorf("exec -w %s = %d, %q (stderr %q), want the container's root", dir, r.Code, r.Stdout, r.Stderr)
 		}
@@ -202,8 +202,8 @@ func TestExecParityWorkdir(t *testing.T) {
 // beyond its stdio, with or without a terminal or -i.
 func TestExecParityConfinement(t *testing.T) {
 	root := busyboxRoot(t)
-	detached(t, root, "--name", "c", "--ulimit", "nofile=512:1024", "--cap-drop", "NET_RAW", "busybox:1.38.0-musl", "sleep", "1000")
-	r := strata(t, root, "exec", "c", "sh", "-c", `
+	detached(t, root, "--name", "cc", "--ulimit", "nofile=512:1024", "--cap-drop", "NET_RAW", "busybox:1.38.0-musl", "sleep", "1000")
+	r := strata(t, root, "exec", "cc", "sh", "-c", `
 		f='^(Cap|NoNewPrivs|Seccomp)'
 		grep -E "$f" /proc/1/status > /tmp/a; grep -E "$f" /proc/self/status > /tmp/b
 		diff /tmp/a /tmp/b >&2 || echo status-differs
@@ -217,7 +217,7 @@ func TestExecParityConfinement(t *testing.T) {
 	// --privileged: every capability, as docker's, but the container's filter and
 	// no_new_privs stay, resolved against the container's own capabilities: mount, which
 	// Docker's profile allows only with CAP_SYS_ADMIN, stays refused.
-	r = strata(t, root, "exec", "--privileged", "c", "sh", "-c", `
+	r = strata(t, root, "exec", "--privileged", "cc", "sh", "-c", `
 		grep -E "^(NoNewPrivs|Seccomp)" /proc/1/status > /tmp/a; grep -E "^(NoNewPrivs|Seccomp)" /proc/self/status > /tmp/b
 		diff /tmp/a /tmp/b >&2 || echo filter-differs
 		[ "$(grep CapEff /proc/self/status)" != "$(grep CapEff /proc/1/status)" ] || echo same-caps
@@ -228,7 +228,7 @@ func TestExecParityConfinement(t *testing.T) {
 	}
 
 	// oom_score_adj: PID 1's, whatever strata exec had.
-	pid1, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", containerPid(t, root, "c")))
+	pid1, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", containerPid(t, root, "cc")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestExecParityConfinement(t *testing.T) {
 		other = "400"
 	}
 	out, err := exec.Command("sh", "-c", `echo "$1" > /proc/self/oom_score_adj && shift && exec "$@"`, "sh", other,
-		strataBin, "--root", root, "exec", "c", "cat", "/proc/self/oom_score_adj").CombinedOutput()
+		strataBin, "--root", root, "exec", "cc", "cat", "/proc/self/oom_score_adj").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != want {
 		t.Errorf("exec from a strata with oom_score_adj %s: the command has %q, %v, want PID 1's %s", other, out, err, want)
 	}
@@ -246,12 +246,12 @@ func TestExecParityConfinement(t *testing.T) {
 	// limit below PID 1's, which only CAP_SYS_RESOURCE may raise, is kept where strata lacks
 	// it, and the exec still runs.
 	out, err = exec.Command("sh", "-c", `ulimit -Sn 256 && ulimit -Ss 1024 && ulimit -Sc 0 && exec "$@"`, "sh",
-		strataBin, "--root", root, "exec", "c", "sh", "-c", `cat /proc/1/limits > /tmp/a; cat /proc/self/limits > /tmp/b; diff /tmp/a /tmp/b && echo same`).CombinedOutput()
+		strataBin, "--root", root, "exec", "cc", "sh", "-c", `cat /proc/1/limits > /tmp/a; cat /proc/self/limits > /tmp/b; diff /tmp/a /tmp/b && echo same`).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "same" {
 		t.Errorf("exec from a shell with lower soft limits: %v, limits differ from PID 1's:\n%s", err, out)
 	}
 	out, err = exec.Command("sh", "-c", `ulimit -s 4096 && exec "$@"`, "sh",
-		strataBin, "--root", root, "exec", "c", "sh", "-c", `ulimit -Hs`).CombinedOutput()
+		strataBin, "--root", root, "exec", "cc", "sh", "-c", `ulimit -Hs`).CombinedOutput()
 	if got := strings.TrimSpace(string(out)); err != nil || got != "4096" && got != "unlimited" {
 		t.Errorf("exec from a shell with a lower hard stack limit = %q, %v, want it to run, with 4096 or PID 1's unlimited", got, err)
 	}
@@ -260,10 +260,10 @@ func TestExecParityConfinement(t *testing.T) {
 	// pipeline, whose pipes the shell would hold for a moment, and a last command that keeps
 	// the shell from exec'ing ls in its place.
 	list := `ls --color=never /proc/$$/fd; true`
-	for _, args := range [][]string{{"c"}, {"-d", "c"}, {"-t", "c"}, {"-u", "nobody", "c"}} {
+	for _, args := range [][]string{{"cc"}, {"-d", "cc"}, {"-t", "cc"}, {"-u", "nobody", "cc"}} {
 		if args[0] == "-d" {
-			mustStrata(t, root, "exec", "-d", "c", "sh", "-c", "exec >/tmp/fds; "+list)
-			r = mustStrata(t, root, "exec", "c", "sh", "-c", "while [ ! -s /tmp/fds ]; do sleep 0.05; done; cat /tmp/fds")
+			mustStrata(t, root, "exec", "-d", "cc", "sh", "-c", "exec >/tmp/fds; "+list)
+			r = mustStrata(t, root, "exec", "cc", "sh", "-c", "while [ ! -s /tmp/fds ]; do sleep 0.05; done; cat /tmp/fds")
 		} else {
 			r = strata(t, root, append(append([]string{"exec"}, args...), "sh", "-c", list)...)
 		}
@@ -277,7 +277,7 @@ func TestExecParityConfinement(t *testing.T) {
 // many execs run at once, and exec racing `rm -f` ends 0, 125 or 137.
 func TestExecParityContainerGone(t *testing.T) {
 	root := busyboxRoot(t)
-	id := detached(t, root, "--name", "g", "busybox:1.38.0-musl", "sleep", "1000")
+	id := detached(t, root, "--name", "gg", "busybox:1.38.0-musl", "sleep", "1000")
 
 	var wg sync.WaitGroup
 	errs := make(chan string, 40)
@@ -285,7 +285,7 @@ func TestExecParityContainerGone(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := exec.Command(strataBin, "--root", root, "exec", "g", "sh", "-c", fmt.Sprintf("echo %d", i)).Output()
+			out, err := exec.Command(strataBin, "--root", root, "exec", "gg", "sh", "-c", fmt.Sprintf("echo %d", i)).Output()
 			if err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(i) {
 				errs <- fmt.Sprintf("concurrent exec %d = %q, %v", i, out, err)
 			}
@@ -299,7 +299,7 @@ func TestExecParityContainerGone(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	long := exec.CommandContext(ctx, strataBin, "--root", root, "exec", "g", "sh", "-c", `trap "" TERM HUP; echo ready; sleep 1000`)
+	long := exec.CommandContext(ctx, strataBin, "--root", root, "exec", "gg", "sh", "-c", `trap "" TERM HUP; echo ready; sleep 1000`)
 	out, err := long.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +311,7 @@ func TestExecParityContainerGone(t *testing.T) {
 	if _, err := out.Read(buf); err != nil || string(buf) != "ready\n" {
 		t.Fatalf("exec printed %q, %v, want ready", buf, err)
 	}
-	mustStrata(t, root, "kill", "g")
+	mustStrata(t, root, "kill", "gg")
 	_ = long.Wait()
 	if code := long.ProcessState.ExitCode(); code != 137 {
 		t.Errorf("exec whose container was killed = %d, want 137", code)

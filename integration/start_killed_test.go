@@ -30,7 +30,7 @@ func TestStartAfterKilledStart(t *testing.T) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	id := strings.TrimSpace(mustRun(t, f.env, "", root, append([]string{"create", "--name", "k", crash2Image}, marked(marker, 60)...)...).Stdout)
+	id := strings.TrimSpace(mustRun(t, f.env, "", root, append([]string{"create", "--name", "kc", crash2Image}, marked(marker, 60)...)...).Stdout)
 	dir := filepath.Join(root, "containers", id)
 	fake := exec.Command("sleep", "60")
 	fake.Args[0] = dir
@@ -50,16 +50,16 @@ func TestStartAfterKilledStart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(state), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := f.start(t, root, "start", "k")
+	p := f.start(t, root, "start", "kc")
 	time.Sleep(300 * time.Millisecond)
 	fake.Process.Kill()
 	fake.Wait()
 	if code := p.wait(t); code != 0 {
 		t.Errorf("start k while a killed start's monitor was starting it: exit %d: %s", code, p.stderr.String())
 	}
-	if r := mustRun(t, f.env, "", root, "inspect", "-f", "{{.State.Running}}", "k"); strings.TrimSpace(r.Stdout) != "true" {
+	if r := mustRun(t, f.env, "", root, "inspect", "-f", "{{.State.Running}}", "kc"); strings.TrimSpace(r.Stdout) != "true" {
 		t.Errorf("container k running after the start: %s", r.Stdout)
 	}
-	mustRun(t, f.env, "", root, "rm", "-f", "k")
+	mustRun(t, f.env, "", root, "rm", "-f", "kc")
 	checkNothingLeft(t, root, marker, []string{id})
 }

@@ -21,7 +21,7 @@ func init() {
 	}
 	s, err := OpenStore(dir)
 	if err == nil {
-		_, err = s.Create(Config{Name: "k", Image: "alpine", AutoRemove: true})
+		_, err = s.Create(Config{Name: "kk", Image: "alpine", AutoRemove: true})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -75,7 +75,7 @@ func TestCreateKilledReserving(t *testing.T) {
 	for _, c := range list {
 		t.Errorf("after the create killed, List() has container %s %q (broken: %v)", shortID(c.ID), c.Config.Name, c.Broken)
 	}
-	if _, err := s.Create(Config{Name: "k", Image: "alpine"}); err != nil {
+	if _, err := s.Create(Config{Name: "kk", Image: "alpine"}); err != nil {
 		t.Fatalf("creating a container named k again: %v", err)
 	}
 	_ = s.SweepLeftovers()

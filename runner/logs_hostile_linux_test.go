@@ -26,7 +26,7 @@ func TestLogsNotRegular(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := s.Create(Config{Name: "x"})
+			c, err := s.Create(Config{Name: "xx"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func TestLogsFollowTruncatedOrReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Create(Config{Name: "x"})
+	c, err := s.Create(Config{Name: "xx"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func (s *Store) releaseName(name, id string) {
 // container can take either meanwhile; a running container keeps running.
 func (s *Store) Rename(c *Container, name string) error {
 	name = strings.TrimPrefix(name, "/")
-	if !validName(name) {
+	if !validNewName(name) {
 		return invalidNameError(name)
 	}
 	lock, err := lockfile.Acquire(filepath.Join(s.dir, ".lock"), 0o600, true)

@@ -20,12 +20,19 @@ func validName(s string) bool {
 	return s != "" && len(s) <= maxNameLen
 }
 
+// validNewName reports whether s may be given to a container now: docker's pattern is
+// [a-zA-Z0-9][a-zA-Z0-9_.-]+, two characters at least. validName stays lenient for the
+// names of containers already in a store, which earlier strata gave one character.
+func validNewName(s string) bool {
+	return len(s) >= 2 && validName(s)
+}
+
 // maxNameLen keeps a name a valid file name: names are reserved as files (nameindex.go).
 const maxNameLen = 255
 
 // invalidNameError says why name cannot name a container.
 func invalidNameError(name string) error {
-	return fmt.Errorf("invalid container name %s: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most %d of them", quote.Value(name), maxNameLen)
+	return fmt.Errorf("invalid container name %s: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, 2 to %d of them", quote.Value(name), maxNameLen)
 }
 
 // Word lists for generated names, in the spirit of docker's namesgenerator.

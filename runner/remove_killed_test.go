@@ -52,7 +52,7 @@ func TestRemoveKilledHalfway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Create(Config{Name: "k", Image: "alpine", AutoRemove: true})
+	c, err := s.Create(Config{Name: "kk", Image: "alpine", AutoRemove: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,10 +100,10 @@ func TestRemoveKilledHalfway(t *testing.T) {
 	for _, l := range list {
 		t.Errorf("after the rm killed half-way, List() has container %s %q (broken: %v)", shortID(l.ID), l.Config.Name, l.Broken)
 	}
-	if _, err := s.Get("k"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get("kk"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(k) after the rm killed half-way = %v, want ErrNotFound", err)
 	}
-	again, err := s.Create(Config{Name: "k", Image: "alpine"})
+	again, err := s.Create(Config{Name: "kk", Image: "alpine"})
 	if err != nil {
 		t.Fatalf("creating a container named k again: %v", err)
 	}
@@ -137,7 +137,7 @@ func TestRemoveKilledHalfway(t *testing.T) {
 	if left := leftovers(); len(left) != 0 {
 		t.Errorf("left in the store after a sweep: %v", left)
 	}
-	if _, err := s.Get("k"); err != nil {
+	if _, err := s.Get("kk"); err != nil {
 		t.Errorf("Get(k) of the new container: %v", err)
 	}
 }

@@ -20,7 +20,7 @@ func TestStartKeepsLastStartTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Create(Config{Name: "k", Image: "alpine", AutoRemove: true})
+	c, err := s.Create(Config{Name: "kk", Image: "alpine", AutoRemove: true})
 	if err != nil {
 		t.Fatal(err)
 	}

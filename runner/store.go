@@ -181,12 +181,12 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 	}
 	// Docker takes a name with its leading "/" (how its API spells names) as the name.
 	if name, ok := strings.CutPrefix(cfg.Name, "/"); ok {
-		if !validName(name) {
+		if !validNewName(name) {
 			return nil, invalidNameError(cfg.Name)
 		}
 		cfg.Name = name
 	}
-	if cfg.Name != "" && !validName(cfg.Name) {
+	if cfg.Name != "" && !validNewName(cfg.Name) {
 		return nil, invalidNameError(cfg.Name)
 	}
 	dir := filepath.Join(s.dir, id)

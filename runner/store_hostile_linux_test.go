@@ -260,7 +260,7 @@ func TestStoreEntryNotDir(t *testing.T) {
 // TestStoreLockNoFollow: a lock file that is a symlink is not followed: locking through it
 // would create (and lock) the file it names on the host.
 func TestStoreLockNoFollow(t *testing.T) {
-	_, c := newStoreWith(t, "x")
+	_, c := newStoreWith(t, "xx")
 	target := filepath.Join(t.TempDir(), "nologin")
 	if err := os.Symlink(target, filepath.Join(c.Dir, lockFile)); err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestStoreLockNoFollow(t *testing.T) {
 // and lock at once; gofrs/flock opened it O_RDONLY, which blocks until a writer comes, and
 // every create (so every run) hung for good.
 func TestStoreLockFIFO(t *testing.T) {
-	s, c := newStoreWith(t, "x")
+	s, c := newStoreWith(t, "xx")
 	if err := unix.Mkfifo(filepath.Join(c.Dir, lockFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestStoreLockFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	within(t, 5*time.Second, "Create with a FIFO store lock", func() {
-		if _, err := s.Create(Config{Name: "y", Image: "alpine"}); err == nil {
+		if _, err := s.Create(Config{Name: "yy", Image: "alpine"}); err == nil {
 			t.Errorf("Create with a FIFO store lock succeeded")
 		}
 	})
@@ -345,7 +345,7 @@ func TestStoreNameIndexNotDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Create(Config{Name: "a", Image: "alpine"})
+	a, err := s.Create(Config{Name: "aa", Image: "alpine"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,13 +356,13 @@ func TestStoreNameIndexNotDir(t *testing.T) {
 	if err := os.WriteFile(idx, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(Config{Name: "b", Image: "alpine"}); err != nil {
+	if _, err := s.Create(Config{Name: "bb", Image: "alpine"}); err != nil {
 		t.Fatalf("Create with a file as the name index = %v", err)
 	}
-	if _, err := s.Create(Config{Name: "a", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
+	if _, err := s.Create(Config{Name: "aa", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
 		t.Errorf("Create(a) after the index was rebuilt = %v, want ErrNameInUse", err)
 	}
-	if got, err := s.Get("a"); err != nil || got.ID != a.ID {
+	if got, err := s.Get("aa"); err != nil || got.ID != a.ID {
 		t.Errorf("Get(a) = %v, %v; want %s", got, err, a.ID[:12])
 	}
 }
@@ -372,7 +372,7 @@ func TestStoreNameIndexNotDir(t *testing.T) {
 // rootfs -> / would detach every mount of the host.
 func TestRemoveRootfsSymlink(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
-	s, c := newStoreWith(t, "x")
+	s, c := newStoreWith(t, "xx")
 	host := t.TempDir() // stands for /: a mount under it must survive
 	mnt := filepath.Join(host, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -500,11 +500,11 @@ func TestStoreCopiedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.Create(Config{Name: "a", Image: "alpine"})
+	a, err := s.Create(Config{Name: "aa", Image: "alpine"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Create(Config{Name: "b", Image: "alpine"})
+	b, err := s.Create(Config{Name: "bb", Image: "alpine"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,10 +525,10 @@ func TestStoreCopiedConfig(t *testing.T) {
 	if err := Start(context.Background(), got); !errors.Is(err, ErrBroken) {
 		t.Errorf("Start = %v, want ErrBroken", err)
 	}
-	if got, err := s.Get("b"); err != nil || got.ID != b.ID {
+	if got, err := s.Get("bb"); err != nil || got.ID != b.ID {
 		t.Errorf("Get(b) = %v, %v; want %s (by its name link)", got, err, b.ID[:12])
 	}
-	if got, err := s.Get("a"); err != nil || got.ID != a.ID || got.Broken != nil {
+	if got, err := s.Get("aa"); err != nil || got.ID != a.ID || got.Broken != nil {
 		t.Errorf("Get(a) = %v, %v; want the sound %s", got, err, a.ID[:12])
 	}
 }
@@ -537,7 +537,7 @@ func TestStoreCopiedConfig(t *testing.T) {
 // container dir are not written through a symlink (restart truncated the host file it
 // named) nor waited on as a FIFO (wait hung).
 func TestLifecycleMarksNoFollow(t *testing.T) {
-	s, c := newStoreWith(t, "x")
+	s, c := newStoreWith(t, "xx")
 	host := filepath.Join(t.TempDir(), "passwd")
 	if err := os.WriteFile(host, []byte("root:x:0:0\n"), 0o600); err != nil {
 		t.Fatal(err)

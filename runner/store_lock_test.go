@@ -132,7 +132,7 @@ func TestStoreCreateRootFails(t *testing.T) {
 	}
 	bad := errors.New("no space left")
 	var dir string
-	_, err = s.CreateWith(Config{Name: "x", Image: "alpine"}, func(d string) ([]mount.Mount, error) {
+	_, err = s.CreateWith(Config{Name: "xx", Image: "alpine"}, func(d string) ([]mount.Mount, error) {
 		dir = d
 		return nil, errors.Join(os.MkdirAll(filepath.Join(d, "upper", "a", "b"), 0o700), bad)
 	})
@@ -142,7 +142,7 @@ func TestStoreCreateRootFails(t *testing.T) {
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the failed container's dir: %v, want it gone", err)
 	}
-	if _, err := s.Create(Config{Name: "x", Image: "alpine"}); err != nil {
+	if _, err := s.Create(Config{Name: "xx", Image: "alpine"}); err != nil {
 		t.Errorf("Create(x) after the failed one = %v", err)
 	}
 }

@@ -45,14 +45,14 @@ func TestCreateKilledPreparingFreesName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := halfMade(t, s, "x")
-		if _, err := s.Create(Config{Name: "x", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
+		c, _ := halfMade(t, s, "xx")
+		if _, err := s.Create(Config{Name: "xx", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
 			t.Errorf("Create(x) while x is prepared = %v, want ErrNameInUse", err)
 		}
 		if _, err := os.Lstat(filepath.Join(c.Dir, "upper", "etc")); err != nil {
 			t.Errorf("the container being prepared lost its files: %v", err)
 		}
-		if got, _ := os.Readlink(s.nameLink("x")); got != c.ID {
+		if got, _ := os.Readlink(s.nameLink("xx")); got != c.ID {
 			t.Errorf("name x links to %q while its create prepares %s", got, c.ID)
 		}
 	})
@@ -65,7 +65,7 @@ func TestCreateKilledPreparingFreesName(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, mark := halfMade(t, s, "x")
+			c, mark := halfMade(t, s, "xx")
 			if tc.config {
 				if err := writeJSON(filepath.Join(c.Dir, configFile), c.Config, false); err != nil {
 					t.Fatal(err)
@@ -82,11 +82,11 @@ func TestCreateKilledPreparingFreesName(t *testing.T) {
 			if err := mark.Unlock(); err != nil {
 				t.Fatal(err)
 			}
-			next, err := s.Create(Config{Name: "x", Image: "alpine"})
+			next, err := s.Create(Config{Name: "xx", Image: "alpine"})
 			if err != nil {
 				t.Fatalf("Create(x) once the create of x was killed preparing it = %v, want it to take the name", err)
 			}
-			if got, _ := os.Readlink(s.nameLink("x")); got != next.ID {
+			if got, _ := os.Readlink(s.nameLink("xx")); got != next.ID {
 				t.Errorf("name x links to %q, want the new container %s", got, next.ID)
 			}
 			if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
@@ -113,7 +113,7 @@ func TestRemoveKilledPreparing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, mark := halfMade(t, s, "x")
+	c, mark := halfMade(t, s, "xx")
 	cg, err := cgroups.New(c.ID, cgroups.Resources{})
 	if err != nil {
 		t.Fatal(err)
@@ -122,14 +122,14 @@ func TestRemoveKilledPreparing(t *testing.T) {
 	if err := errors.Join(cg.Release(), mark.Unlock()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Get("x")
+	got, err := s.Get("xx")
 	if err != nil || got.ID != c.ID || got.Broken == nil || got.State.Status != StatusDead {
 		t.Fatalf("Get(x) once its create was killed = %+v, %v; want it, broken and dead", got, err)
 	}
 	if err := s.Remove(context.Background(), got, false); err != nil {
 		t.Fatalf("Remove = %v", err)
 	}
-	wantAllGone(t, s, c, "x", "Remove")
+	wantAllGone(t, s, c, "xx", "Remove")
 }
 
 // wantAllGone fails t unless c's dir, its cgroup and the link of its name are gone; who
@@ -173,7 +173,7 @@ func TestNameIndexLostWhileCreating(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, _ := halfMade(t, s, "x")
+			c, _ := halfMade(t, s, "xx")
 			dead, deadMark := halfMade(t, s, "gone")
 			if err := deadMark.Unlock(); err != nil {
 				t.Fatal(err)
@@ -181,10 +181,10 @@ func TestNameIndexLostWhileCreating(t *testing.T) {
 			if err := damage.do(filepath.Join(s.Dir(), namesDir)); err != nil {
 				t.Fatal(err)
 			}
-			if other, err := s.Create(Config{Name: "x", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
+			if other, err := s.Create(Config{Name: "xx", Image: "alpine"}); !errors.Is(err, ErrNameInUse) {
 				t.Fatalf("Create(x) while x is prepared and .names is %s = (created %v) %v; want ErrNameInUse", damage.name, other != nil, err)
 			}
-			if got, _ := os.Readlink(s.nameLink("x")); got != c.ID {
+			if got, _ := os.Readlink(s.nameLink("xx")); got != c.ID {
 				t.Errorf("name x links to %q once the index is rebuilt, want %s (being created)", got, c.ID)
 			}
 			if got, _ := os.Readlink(s.nameLink("whole")); got != whole.ID {

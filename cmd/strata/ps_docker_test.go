@@ -139,15 +139,15 @@ func TestPsFilterDockerKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	for i, name := range []string{"a", "b", "c"} {
+	for i, name := range []string{"aa", "bb", "cc"} {
 		cfg := runner.Config{Name: name, Image: "alpine", Created: t0.Add(time.Duration(i) * time.Minute),
 			Spec: runner.Spec{Args: []string{"true"}}}
-		if name == "b" {
+		if name == "bb" {
 			cfg.Spec.Mounts = []mount.Mount{{Type: "bind", Source: "/srv", Target: "/data"}}
 			cfg.Spec.Network = "host"
 			cfg.Labels = map[string]string{"com.example": "web", "tier": ""}
 		}
-		if name == "c" {
+		if name == "cc" {
 			cfg.Labels = map[string]string{"com.example": "db"}
 		}
 		if _, err := store.Create(cfg); err != nil {
@@ -158,19 +158,19 @@ func TestPsFilterDockerKeys(t *testing.T) {
 		filters []string
 		want    string
 	}{
-		{[]string{"before=c"}, "b a"},
-		{[]string{"since=a"}, "c b"},
-		{[]string{"since=a", "before=c"}, "b"},
-		{[]string{"name=^/b$"}, "b"},
-		{[]string{"name=^b$"}, "b"},
-		{[]string{"network=host"}, "b"},
-		{[]string{"network=none"}, "c a"},
-		{[]string{"volume=/data"}, "b"},
-		{[]string{"volume=/srv"}, "b"},
-		{[]string{"label=com.example"}, "c b"},
-		{[]string{"label=com.example=db"}, "c"},
-		{[]string{"label=com.example", "label=tier"}, "b"},
-		{[]string{"label=tier="}, "b"},
+		{[]string{"before=cc"}, "bb aa"},
+		{[]string{"since=aa"}, "cc bb"},
+		{[]string{"since=aa", "before=cc"}, "bb"},
+		{[]string{"name=^/bb$"}, "bb"},
+		{[]string{"name=^bb$"}, "bb"},
+		{[]string{"network=host"}, "bb"},
+		{[]string{"network=none"}, "cc aa"},
+		{[]string{"volume=/data"}, "bb"},
+		{[]string{"volume=/srv"}, "bb"},
+		{[]string{"label=com.example"}, "cc bb"},
+		{[]string{"label=com.example=db"}, "cc"},
+		{[]string{"label=com.example", "label=tier"}, "bb"},
+		{[]string{"label=tier="}, "bb"},
 		{[]string{"label=nosuch"}, ""},
 	} {
 		args := []string{"ps", "-a", "--format", "{{.Names}}"}
@@ -183,7 +183,7 @@ func TestPsFilterDockerKeys(t *testing.T) {
 		}
 	}
 	out, err := strata(t, root, nil, "ps", "-a", "--format", `{{.Names}}|{{.Labels}}|{{.Label "com.example"}}`)
-	if want := "c|com.example=db|db\nb|com.example=web,tier=|web\na||\n"; err != nil || out != want {
+	if want := "cc|com.example=db|db\nbb|com.example=web,tier=|web\naa||\n"; err != nil || out != want {
 		t.Errorf("ps -a with labels = %q, %v; want %q", out, err, want)
 	}
 	if _, err := strata(t, root, nil, "ps", "-a", "-f", "before=nosuch"); err == nil || !strings.Contains(err.Error(), "no such container") {
@@ -198,7 +198,7 @@ func TestPsSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := store.Create(runner.Config{Name: "a", Image: "alpine", Created: time.Now(), Spec: runner.Spec{Args: []string{"true"}}})
+	c, err := store.Create(runner.Config{Name: "aa", Image: "alpine", Created: time.Now(), Spec: runner.Spec{Args: []string{"true"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestPsSize(t *testing.T) {
 	out, err := strata(t, root, nil, "ps", "-a", "-s")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if err != nil || len(lines) != 2 || !strings.HasSuffix(lines[0], "   NAMES     SIZE") ||
-		!strings.Contains(lines[1], "   a   ") || !size.MatchString(lines[1]) {
+		!strings.Contains(lines[1], "   aa   ") || !size.MatchString(lines[1]) {
 		t.Errorf("ps -a -s = %q, %v; want a SIZE column of about 20kB", out, err)
 	}
 	out, err = strata(t, root, nil, "ps", "-a", "--format", "{{.Size}}")
