@@ -122,7 +122,7 @@ func (p *Puller) Image(ctx context.Context, ref Reference) (*Image, error) {
 
 // Head returns the descriptor ref points at (an index or a manifest) with one HEAD request,
 // so a pull of an image that is already present costs one round trip. Registries that answer
-// HEAD without the digest header get a GET instead.
+// HEAD without the digest header, or refuse it, get a GET instead (see headFinal).
 func (p *Puller) Head(ctx context.Context, ref Reference) (v1.Descriptor, error) {
 	var err error
 	for _, ep := range p.endpoints(ref.domain) {
@@ -148,7 +148,7 @@ func (p *Puller) headFrom(ctx context.Context, ref Reference, ep endpoint) (v1.D
 	if err == nil {
 		return *d, nil
 	}
-	if c := classify(err, opPull, what, ref.Name(), ep.host); isFinal(c) {
+	if c := classify(err, opPull, what, ref.Name(), ep.host); headFinal(ctx, c) {
 		return v1.Descriptor{}, c
 	}
 	desc, err := remoteGet(ctx, s, rref)
@@ -158,10 +158,16 @@ func (p *Puller) headFrom(ctx context.Context, ref Reference, ep endpoint) (v1.D
 	return desc.Descriptor, nil
 }
 
-// isFinal reports whether a failed HEAD already says enough, so a GET would not help.
-func isFinal(err error) bool {
-	e, ok := err.(*Error)
-	return ok && e.Kind != nil
+// headFinal reports whether a failed HEAD already says enough, so a GET would not help: the
+// registry could not be reached (a GET would wait out the same stall), it keeps answering 429
+// (a GET would count against the limit too), or the pull was interrupted. Any other answer
+// gets a GET, as docker's distribution client gives one on any HEAD error: registries and
+// proxies answer a HEAD of a manifest they serve with 404 (Nexus, Harbor's proxy cache) or 403
+// (registry.centos.org). Taken as final, a 404 or a 403 to the HEAD failed every pull of a
+// tag after the first ("manifest … not found", "pull access denied"), the first, which made
+// no HEAD, having worked. A tag that is really gone is said so by the GET.
+func headFinal(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTooManyRequests)
 }
 
 func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Image, error) {
