@@ -28,18 +28,19 @@ type kindOf struct {
 
 func bodyKind(raw []byte) (kindOf, bool) {
 	var probe struct {
-		MediaType types.MediaType `json:"mediaType"`
-		Manifests json.RawMessage `json:"manifests"`
-		Config    json.RawMessage `json:"config"`
-		Layers    json.RawMessage `json:"layers"`
+		MediaType types.MediaType   `json:"mediaType"`
+		Manifests []json.RawMessage `json:"manifests"`
+		Config    json.RawMessage   `json:"config"`
+		Layers    []json.RawMessage `json:"layers"`
 	}
 	if json.Unmarshal(raw, &probe) != nil {
 		return kindOf{}, false
 	}
+	// An empty list or a null config is no field of the other kind, as containerd reads it.
 	return kindOf{
 		own:   probe.MediaType,
 		index: len(probe.Manifests) != 0 || probe.MediaType.IsIndex(),
-		image: len(probe.Config) != 0 || len(probe.Layers) != 0 || probe.MediaType.IsImage(),
+		image: (len(probe.Config) != 0 && string(probe.Config) != "null") || len(probe.Layers) != 0 || probe.MediaType.IsImage(),
 	}, true
 }
 

@@ -39,6 +39,11 @@ func TestLoadManifestKinds(t *testing.T) {
 		"manifests": []v1.Descriptor{child}, "config": cfg, "layers": []v1.Descriptor{},
 	})
 	ambEnt, amb := blobEntry(types.OCIImageIndex, ambiguous)
+	// Empty lists and a null config are no fields of an image, as containerd reads them.
+	emptyEnt, empty := blobEntry(types.OCIImageIndex, mustJSON(t, map[string]any{
+		"schemaVersion": 2, "mediaType": types.OCIImageIndex,
+		"manifests": []v1.Descriptor{child}, "config": nil, "layers": []v1.Descriptor{},
+	}))
 	listEnt, list := blobEntry(types.DockerManifestList, mustJSON(t, v1.IndexManifest{
 		SchemaVersion: 2, MediaType: types.DockerManifestList, Manifests: []v1.Descriptor{child}}))
 
@@ -61,6 +66,7 @@ func TestLoadManifestKinds(t *testing.T) {
 		{"OCI manifest listed as Docker's", []tarEntry{cfgEnt, ociEnt, top(oci, types.DockerManifestSchema2)}, LoadOptions{}, types.OCIManifestSchema1},
 		{"Docker manifest listed as OCI's", []tarEntry{cfgEnt, dockerEnt, top(docker, types.OCIManifestSchema1)}, LoadOptions{}, types.DockerManifestSchema2},
 		{"Docker list listed as an OCI index", []tarEntry{cfgEnt, ociEnt, listEnt, top(list, types.OCIImageIndex)}, LoadOptions{}, types.DockerManifestList},
+		{"index with empty image fields", []tarEntry{cfgEnt, ociEnt, emptyEnt, top(empty, types.OCIImageIndex)}, LoadOptions{}, types.OCIImageIndex},
 		{"as listed", []tarEntry{cfgEnt, ociEnt, top(oci, types.OCIManifestSchema1)}, LoadOptions{}, types.OCIManifestSchema1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
