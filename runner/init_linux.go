@@ -569,8 +569,12 @@ func fileOrNil(f *os.File) interface{ Read([]byte) (int, error) } {
 	return f
 }
 
-// lookPath finds the command as execve will run it, in the container's $PATH. Not found is
-// 127 and not executable 126, with docker's messages.
+// lookPath finds the command as execve will run it, in the container's $PATH, with runc's
+// exec.LookPath and docker's statuses: a path (a name with a slash) that is missing is 127,
+// one that cannot be run 126; a name is searched in $PATH, where only an executable file
+// counts, and one found nowhere is 127 "executable file not found in $PATH" whatever stood in
+// its way. A script in $PATH that is not executable is not found, as docker says of an
+// ENTRYPOINT ["docker-entrypoint.sh"] copied without its x bit.
 func lookPath(file string, env []string) (string, error) {
 	notFound := &ExitCodeError{Code: ExitNotFound, Err: fmt.Errorf("exec: %q: executable file not found in $PATH", file)}
 	check := func(p string) error {
@@ -598,24 +602,15 @@ func lookPath(file string, env []string) (string, error) {
 		return "", notFound
 	}
 	pathEnv, _ := lookupEnv(env, "PATH")
-	var denied error
 	for _, dir := range filepath.SplitList(pathEnv) {
 		if dir == "" {
 			dir = "."
 		}
-		p := filepath.Join(dir, file)
-		err := check(p)
-		if err == nil {
+		// A file there that cannot be run (no x bit, a directory, a dir on the way the user
+		// may not search) is passed over as any other miss, as Go's LookPath does.
+		if p := filepath.Join(dir, file); check(p) == nil {
 			return p, nil
 		}
-		// Only a file there that cannot be run is "cannot invoke"; a name too long for the
-		// kernel, a loop of links and the like find nothing, as Go's LookPath (and docker).
-		if (errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EISDIR)) && denied == nil {
-			denied = err
-		}
-	}
-	if denied != nil {
-		return "", &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("exec: %q: %w", file, denied)}
 	}
 	return "", notFound
 }
