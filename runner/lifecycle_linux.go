@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -1149,19 +1150,36 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 	}
 	err := lockedRemoveDir(c)
 	// The monitor records the exit, then ends; one that is stopped or stuck is waited for no
-	// longer than maxWaiterHold: the container's processes are gone, and the monitor finds
-	// the dir gone when it resumes.
+	// longer than maxWaiterHold. A detached monitor is then killed: the container's processes
+	// are gone, nothing of it is left to record, and rm leaves no process of the container
+	// behind. A foreground run (the CLI is its own container's monitor) is left alone: it may
+	// be a user's suspended job that restores its terminal when it resumes.
 	mctx, cancel := context.WithTimeout(ctx, maxWaiterHold)
 	werr := waitPidfd(mctx, w.monitor)
 	cancel()
 	if werr != nil && ctx.Err() != nil {
 		return errors.Join(err, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), werr))
 	}
+	if werr != nil && isDetachedMonitor(c.State.MonitorPid) {
+		// The pidfd is the monitor watchRun checked, never a process that took its pid since.
+		_ = unix.PidfdSendSignal(w.monitor, unix.SIGKILL, nil, 0)
+	}
 	if err != nil {
 		// The monitor may have written its last state in the dir meanwhile; it is gone now.
 		err = lockedRemoveDir(c)
 	}
 	return err
+}
+
+// isDetachedMonitor reports whether process pid was exec'd as a detached monitor (its argv[0]
+// is monitorMarker), not a foreground strata run watching its own container.
+func isDetachedMonitor(pid int) bool {
+	b, err := readSmallFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"), 1<<20)
+	if err != nil {
+		return false
+	}
+	argv0, _, _ := bytes.Cut(b, []byte{0})
+	return string(argv0) == monitorMarker
 }
 
 // inCgroupOf reports whether process pid is in the cgroup of container id (in any hierarchy:

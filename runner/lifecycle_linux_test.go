@@ -1048,6 +1048,14 @@ func TestRemoveForceStoppedMonitor(t *testing.T) {
 	if _, err := os.Stat(c.Dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("container dir after Remove(force): %v, want it gone", err)
 	}
+	// Nothing of the container outlives rm -f: the stopped monitor is killed, not left behind.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st := testutil.ProcState(monitor); st == "" || st == "Z" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the stopped monitor %d is still there after Remove(force), state %s", monitor, st)
+		}
+	}
 }
 
 // TestStartAttachedAutoRemove: StartAttached of a --rm container returns its exit status
