@@ -161,6 +161,13 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		var next int
 		if err == nil {
 			r.made++
+			// Not mkdirat's mode alone, which the umask of whoever runs strata cuts:
+			// under umask 077 the layer, which every container of the image shares,
+			// held parents only root could enter, where docker makes them 0755.
+			if err = unix.Fchmodat(cur, name, 0o755, 0); err != nil {
+				unix.Close(cur)
+				return -1, fmt.Errorf("creating parent %s: %w", display(dir[:end]), err)
+			}
 			next, err = unix.Openat(cur, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err == nil && r.onMkdir != nil {
 				r.onMkdir(next)
