@@ -327,12 +327,21 @@ func (u *unionFS) makePath(rel string, file bool) error {
 			if err != nil {
 				return &os.PathError{Op: "create", Path: cur, Err: err}
 			}
+			err = unix.Fchmod(f, 0o644) // whatever the umask of whoever runs strata
 			unix.Close(f)
+			if err != nil {
+				return &os.PathError{Op: "chmod", Path: cur, Err: err}
+			}
 			u.setChild(n, name, &unionNode{parent: n, layers: []string{top}, mode: unix.S_IFREG})
 			return nil
 		case c == nil:
 			if err := unix.Mkdirat(fd, name, 0o755); err != nil {
 				return &os.PathError{Op: "mkdir", Path: cur, Err: err}
+			}
+			// Not mkdirat's mode alone, which the user's umask cuts: under 077 the
+			// container's non-root users found the mount point's parents closed to them.
+			if err := unix.Fchmodat(fd, name, 0o755, 0); err != nil {
+				return &os.PathError{Op: "chmod", Path: cur, Err: err}
 			}
 			c = &unionNode{parent: n, layers: []string{top}, mode: unix.S_IFDIR, made: true}
 			u.setChild(n, name, c)

@@ -116,6 +116,10 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 		if err := os.MkdirAll(empty, 0o755); err != nil {
 			return nil, err
 		}
+		// The container's "/" takes its mode, which the user's umask must not cut.
+		if err := os.Chmod(empty, 0o755); err != nil {
+			return nil, err
+		}
 		lowers = []string{empty}
 	}
 	if readOnly {
@@ -282,16 +286,19 @@ func addMissingMountpoints(rootfs string) error {
 			continue
 		}
 		// Resolved, target holds no symlink but possibly missing directories (a dangling
-		// link's destination), made here as the init would make them.
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		// link's destination), made here as the init would make them: 0755 and 0644,
+		// whatever the umask of whoever runs strata.
+		if err := mkdirAll755(filepath.Dir(target)); err != nil {
 			return err
 		}
 		if strings.HasSuffix(p, "/") {
-			err = os.Mkdir(target, 0o755)
+			if err = os.Mkdir(target, 0o755); err == nil {
+				err = os.Chmod(target, 0o755)
+			}
 		} else {
 			var f *os.File
 			if f, err = os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644); err == nil {
-				err = f.Close()
+				err = errors.Join(f.Chmod(0o644), f.Close())
 			}
 		}
 		if err != nil {
@@ -299,6 +306,24 @@ func addMissingMountpoints(rootfs string) error {
 		}
 	}
 	return nil
+}
+
+// mkdirAll755 is os.MkdirAll(dir, 0o755) with each directory it makes 0755 whatever the
+// umask. dir holds no symlink (securejoin resolved it).
+func mkdirAll755(dir string) error {
+	if _, err := os.Lstat(dir); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := mkdirAll755(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // escapeLowerdir escapes the colon (the lowerdir separator) and the backslash, as overlayfs
