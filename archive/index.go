@@ -113,7 +113,10 @@ func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.
 				return v1.Hash{}, fmt.Errorf("index %s lists itself or an index above it (%s)", short(d.Digest), short(a))
 			}
 		}
-		cfg, err := p.planChild(d, c, depth, below, count)
+		// The image that runs here, the first of the wanted platform, must be one strata
+		// can run (checkConfig); the others may be artifacts with configs of any shape.
+		wanted := match.Hex == "" && c.Platform != nil && matchPlatform(*c.Platform, p.want)
+		cfg, err := p.planChild(d, c, depth, below, count, wanted)
 		if err != nil {
 			return v1.Hash{}, err
 		}
@@ -141,7 +144,7 @@ func (p *plan) planIndex(d v1.Descriptor, raw []byte, depth int, ancestors []v1.
 
 // planChild plans c, an entry of the index d below ancestors, unless it was planned before:
 // then its config is all there is to know.
-func (p *plan) planChild(d, c v1.Descriptor, depth int, ancestors []v1.Hash, count *int) (v1.Hash, error) {
+func (p *plan) planChild(d, c v1.Descriptor, depth int, ancestors []v1.Hash, count *int, wanted bool) (v1.Hash, error) {
 	if cfg, ok := p.planned[sizedOf(c)]; ok {
 		return cfg, nil
 	}
@@ -157,11 +160,11 @@ func (p *plan) planChild(d, c v1.Descriptor, depth int, ancestors []v1.Hash, cou
 		}
 		return p.planIndex(c, craw, depth+1, ancestors, count)
 	}
-	return p.planImage(c, craw)
+	return p.planImage(c, craw, wanted)
 }
 
 // planImage plans one image manifest of a kept index: its layers, config and itself.
-func (p *plan) planImage(d v1.Descriptor, raw []byte) (v1.Hash, error) {
+func (p *plan) planImage(d v1.Descriptor, raw []byte, wanted bool) (v1.Hash, error) {
 	var m struct {
 		v1.Manifest
 		Manifests json.RawMessage `json:"manifests"`
@@ -171,6 +174,11 @@ func (p *plan) planImage(d v1.Descriptor, raw []byte) (v1.Hash, error) {
 	}
 	if err := storable(d, m.Manifest, m.Manifests != nil); err != nil {
 		return v1.Hash{}, err
+	}
+	if wanted {
+		if err := p.checkConfig(d, m.Manifest); err != nil {
+			return v1.Hash{}, err
+		}
 	}
 	for _, l := range m.Layers {
 		if err := p.addBlob(l); err != nil {

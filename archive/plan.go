@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/jsonvalues"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -267,6 +268,9 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 		if err := storable(d, m, probe.Manifests != nil); err != nil {
 			return v1.Descriptor{}, v1.Hash{}, err
 		}
+		if err := p.checkConfig(d, m); err != nil {
+			return v1.Descriptor{}, v1.Hash{}, err
+		}
 		if mt == "" {
 			mt = types.OCIManifestSchema1
 			if m.Config.MediaType == types.DockerConfigJSON {
@@ -339,14 +343,19 @@ func matchPlatform(have, want v1.Platform) bool {
 // readBlob reads a manifest or index the plan needs to parse, from the store if it is there,
 // else from the archive, checking its size and digest: it is parsed and trusted.
 func (p *plan) readBlob(d v1.Descriptor) ([]byte, error) {
+	return p.readJSONBlob(d, "manifest", maxJSON)
+}
+
+// readJSONBlob is readBlob of what (a manifest, a config) of at most max bytes.
+func (p *plan) readJSONBlob(d v1.Descriptor, what string, max int64) ([]byte, error) {
 	if err := checkDigest(d.Digest); err != nil {
 		return nil, err
 	}
-	if d.Size < 0 || d.Size > maxJSON {
-		return nil, fmt.Errorf("manifest %s: size %d is out of bounds", short(d.Digest), d.Size)
+	if d.Size < 0 || d.Size > max {
+		return nil, fmt.Errorf("%s %s: size %d is out of bounds", what, short(d.Digest), d.Size)
 	}
 	if p.store.Has(d) {
-		raw, err := p.store.ReadBlob(d.Digest, maxJSON)
+		raw, err := p.store.ReadBlob(d.Digest, max)
 		// A stored copy damaged on disk was removed by ReadBlob: the archive's replaces it.
 		if !errors.Is(err, cache.ErrDigestMismatch) {
 			return raw, err
@@ -354,19 +363,48 @@ func (p *plan) readBlob(d v1.Descriptor) ([]byte, error) {
 	}
 	e, err := p.src.lookup(blobName(d.Digest))
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", short(d.Digest), err)
+		return nil, fmt.Errorf("%s %s: %w", what, short(d.Digest), err)
 	}
-	raw, err := e.readSmall(maxJSON)
+	if e.size != d.Size {
+		// Said before reading: a file of gigabytes under a descriptor of a few hundred bytes
+		// is not read at all.
+		return nil, fmt.Errorf("%s %s: %w: %d bytes, descriptor says %d", what, short(d.Digest), cache.ErrSizeMismatch, e.size, d.Size)
+	}
+	raw, err := e.readSmall(max)
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(raw)) != d.Size {
-		return nil, fmt.Errorf("manifest %s: %w: %d bytes, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, len(raw), d.Size)
+		return nil, fmt.Errorf("%s %s: %w: %d bytes, descriptor says %d", what, short(d.Digest), cache.ErrSizeMismatch, len(raw), d.Size)
 	}
 	if got := sha256Hash(raw); got != d.Digest {
-		return nil, fmt.Errorf("manifest %s: %w: content hashes to %s", short(d.Digest), cache.ErrDigestMismatch, short(got))
+		return nil, fmt.Errorf("%s %s: %w: content hashes to %s", what, short(d.Digest), cache.ErrDigestMismatch, short(got))
 	}
 	return raw, nil
+}
+
+// checkConfig refuses the image manifest d, parsed as m, that strata would load to run when
+// its config does not parse as an image config or pairs its layers with another number of
+// DiffIDs: pull refuses such an image (cache.WriteImage), and load stored it, for run to
+// fail later ("image has 1 layers but its config 0 diff ids", "reading the config of …:
+// invalid character"). It is called before the config is planned: a stored copy found
+// damaged is removed, and the archive's planned instead.
+func (p *plan) checkConfig(d v1.Descriptor, m v1.Manifest) error {
+	raw, err := p.readJSONBlob(m.Config, "config", registry.MaxConfigSize)
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", short(d.Digest), err)
+	}
+	if n := jsonvalues.Count(raw); n > jsonvalues.Max {
+		return fmt.Errorf("manifest %s: config %s has more than the %d JSON values allowed", short(d.Digest), short(m.Config.Digest), jsonvalues.Max)
+	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("manifest %s: parsing config %s: %w", short(d.Digest), short(m.Config.Digest), parsing(err))
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return fmt.Errorf("manifest %s has %d layers but its config %s %d DiffIDs", short(d.Digest), len(m.Layers), short(m.Config.Digest), len(cfg.RootFS.DiffIDs))
+	}
+	return nil
 }
 
 // addBlob plans to store blob d, checking it is in the store or the archive with its size.
