@@ -893,8 +893,8 @@ func (x *extractor) realName(dfd int, name string) string {
 	}
 	var buf [unix.PathMax]byte
 	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(dfd), buf[:])
-	if err != nil {
-		return name
+	if err != nil || n >= len(buf) {
+		return name // no /proc, or a name readlink may have cut
 	}
 	rel, ok := strings.CutPrefix(string(buf[:n]), x.rootPath)
 	if !ok || rel == "" || rel[0] != '/' {
