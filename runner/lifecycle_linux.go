@@ -348,7 +348,7 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 			// Exiting: its PID 1 is gone and its monitor has yet to record how it ended.
 			// Stop returns once that is recorded, as after a signal: a script's stop then
 			// inspect read the container as running still, exit code 0.
-			if _, err := Wait(ctx, c); err != nil && !removedOnExit(c, err) {
+			if _, err := waitRecorded(ctx, c); err != nil && !removedOnExit(c, err) {
 				return err
 			}
 			return nil
@@ -370,10 +370,42 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) && !removedOnExit(c, err) {
 		return err
 	}
-	if _, err = Wait(ctx, c); removedOnExit(c, err) {
+	if _, err = waitRecorded(ctx, c); removedOnExit(c, err) {
 		return nil
 	}
 	return err
+}
+
+// waitRecorded is Wait for a container that was killed, bounded where Wait is not: a monitor
+// that is stopped (SIGSTOP, a debugger) records the exit only once it resumes, and stop then
+// says so instead of waiting for ever.
+func waitRecorded(ctx context.Context, c *Container) (int, error) {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, maxWaiterHold)
+		code, err := Wait(wctx, c)
+		late := wctx.Err() != nil
+		cancel()
+		if err == nil || ctx.Err() != nil || !late {
+			return code, err
+		}
+		if pid := c.State.MonitorPid; monitorStopped(pid, c.State.MonitorStart) {
+			return ExitOwnError, fmt.Errorf("container %s was signalled, but its monitor (PID %d) is stopped: it records the exit once it is resumed (kill -CONT %d)", shortID(c.ID), pid, pid)
+		}
+	}
+}
+
+// monitorStopped reports whether process pid, started at start, is stopped or traced (state
+// T or t in /proc/PID/stat).
+func monitorStopped(pid int, start uint64) bool {
+	b, err := readProcStat(pid)
+	if err != nil || !processAlive(pid, start) {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'T' || b[i+2] == 't'
 }
 
 // otherStartWait bounds WaitOtherStart: a monitor answers its start within a second or two
@@ -755,7 +787,11 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 		// sharing the store), so its state read as exited: it runs or starts there.
 		return fmt.Errorf("cannot remove container %q: %w: stop the container before removing or force remove", c.Config.Name, ErrRunning)
 	}
-	return removeDir(c)
+	err = removeDir(c)
+	if anyway && force && c.State.MonitorPid > 0 {
+		killDetachedMonitor(c.State, c.ID)
+	}
+	return err
 }
 
 // reloadToRemove rereads c's state for Remove: gone when its dir no longer exists (removed
@@ -1160,7 +1196,7 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 	if werr != nil && ctx.Err() != nil {
 		return errors.Join(err, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), werr))
 	}
-	if werr != nil && isDetachedMonitor(c.State.MonitorPid) {
+	if werr != nil && isDetachedMonitor(c.State.MonitorPid, c.ID) {
 		// The pidfd is the monitor watchRun checked, never a process that took its pid since.
 		_ = unix.PidfdSendSignal(w.monitor, unix.SIGKILL, nil, 0)
 	}
@@ -1171,15 +1207,30 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 	return err
 }
 
-// isDetachedMonitor reports whether process pid was exec'd as a detached monitor (its argv[0]
-// is monitorMarker), not a foreground strata run watching its own container.
-func isDetachedMonitor(pid int) bool {
+// isDetachedMonitor reports whether process pid was exec'd as container id's detached monitor
+// (its argv[0] is monitorMarker, its arguments name the container), not a foreground strata
+// run watching its own container.
+func isDetachedMonitor(pid int, id string) bool {
 	b, err := readSmallFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"), 1<<20)
 	if err != nil {
 		return false
 	}
-	argv0, _, _ := bytes.Cut(b, []byte{0})
-	return string(argv0) == monitorMarker
+	argv0, args, _ := bytes.Cut(b, []byte{0})
+	return string(argv0) == monitorMarker && bytes.Contains(args, []byte(id))
+}
+
+// killDetachedMonitor ends the detached monitor st names, if it is still that process (its
+// start time, checked after its pidfd is open) and container id's: rm -f removed the
+// container without it, as it was stopped or stuck and recorded nothing.
+func killDetachedMonitor(st State, id string) {
+	fd, err := unix.PidfdOpen(st.MonitorPid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if processAlive(st.MonitorPid, st.MonitorStart) && isDetachedMonitor(st.MonitorPid, id) {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+	}
 }
 
 // inCgroupOf reports whether process pid is in the cgroup of container id (in any hierarchy:

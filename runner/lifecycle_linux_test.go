@@ -1058,6 +1058,45 @@ func TestRemoveForceStoppedMonitor(t *testing.T) {
 	}
 }
 
+// TestStopStoppedMonitor: stop of a container whose monitor is stopped ends its PID 1 and
+// says the monitor is stopped, where it waited for ever for the exit to be recorded; the rm -f
+// after it (PID 1 already gone, so nothing to watch) removes the container and kills that
+// monitor instead of leaving it behind.
+func TestStopStoppedMonitor(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	monitor, pid1 := c.State.MonitorPid, c.State.Pid // started by this test, through Start
+	if err := unix.Kill(monitor, unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Kill(monitor, unix.SIGCONT) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Stop(ctx, c, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "is stopped") {
+		t.Fatalf("Stop with a stopped monitor = %v, want an error saying the monitor is stopped", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Stop waited for the stopped monitor until the test's deadline")
+	}
+	if st := testutil.ProcState(pid1); st != "" && st != "Z" {
+		t.Errorf("the container's PID 1 after Stop: state %s, want it ended", st)
+	}
+	s, err := OpenStore(filepath.Dir(c.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ctx, c, true); err != nil {
+		t.Fatalf("Remove(force) = %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st := testutil.ProcState(monitor); st == "" || st == "Z" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the stopped monitor %d is still there after Remove(force), state %s", monitor, st)
+		}
+	}
+}
+
 // TestStartAttachedAutoRemove: StartAttached of a --rm container returns its exit status
 // once the container is removed, as docker start -a does (waitExitOrRemoved): it returned
 // when the exit was recorded, before the monitor removed the container, so a ps right after
