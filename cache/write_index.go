@@ -260,22 +260,33 @@ func (s *Store) planIndex(ctx context.Context, p *indexPlan, idx v1.ImageIndex, 
 // planImages reads every image manifest the index tree lists, and its config, up to
 // concurrency at once: an index of a dozen platforms and their attestations is two dozen
 // round trips to the registry before the first layer. The first failure, in listed order,
-// is returned.
+// is returned; once one is seen no more are started. They were all read whatever failed: an
+// index of MaxIndexManifests entries whose every read stalls (a minute, tried twice) held
+// a pull for hours, a few at a time, to fail with the first one's error. Reads start in listed
+// order, so the first listed failure is always among those started.
 func (s *Store) planImages(ctx context.Context, p *indexPlan, concurrency int) error {
 	images := p.images
 	errs := make([]error, len(images))
 	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+	)
+start:
 	for i, pi := range images {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = context.Cause(ctx)
+			break start
+		}
+		if failed.Load() {
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = context.Cause(ctx)
-				return
-			}
 			defer func() { <-sem }()
 			// Over the bound already: nothing more is fetched.
 			err := p.hold(0)
@@ -287,6 +298,7 @@ func (s *Store) planImages(ctx context.Context, p *indexPlan, concurrency int) e
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("manifest %s: %w", short(pi.listed.Digest), err)
+				failed.Store(true)
 			}
 		}()
 	}
