@@ -83,6 +83,11 @@ func (s *Snapshotter) prepare(ctx context.Context, containerDir string, diffIDs 
 	if err := os.Chmod(containerDir, 0o710); err != nil {
 		return nil, err
 	}
+	// What Prepare makes in it (upper/, rootfs/, the mount points, volumes) must not inherit
+	// the host's ACLs: they would pass on to every file the container makes.
+	if err := dropInheritedACLs(containerDir); err != nil {
+		return nil, err
+	}
 	rootfs := filepath.Join(containerDir, rootfsDir)
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return nil, err

@@ -91,6 +91,9 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
+	if err := dropInheritedACLs(tmp); err != nil {
+		return err
+	}
 
 	opts := s.layer
 	opts.MediaType = mediaType
@@ -159,6 +162,23 @@ func syncDir(dir string, all bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
+}
+
+// dropInheritedACLs removes the POSIX ACLs that dir, just made, inherited from a default
+// ACL above it (one an administrator set on strata's root, or on a directory above it). Left
+// there, everything made in dir inherits them in turn: every file of a layer carried the
+// host's named users and groups in an access ACL of its own, which the tar does not give it
+// (a user the host lets into the root read an image's /etc/shadow of mode 0640 in every
+// container of the image), and every directory a default ACL, which the files a container
+// makes there inherit.
+func dropInheritedACLs(dir string) error {
+	for _, name := range []string{"system.posix_acl_default", "system.posix_acl_access"} {
+		err := unix.Removexattr(dir, name)
+		if err != nil && err != unix.ENODATA && err != unix.ENOTSUP {
+			return fmt.Errorf("removing %s of %s: %w", name, dir, err)
+		}
 	}
 	return nil
 }
