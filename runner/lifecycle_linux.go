@@ -705,6 +705,26 @@ func waitMonitor(ctx context.Context, pid int, changes stateWatch) error {
 // Remove deletes the container: its cgroup, anything left mounted at its rootfs, and its dir.
 // A running container is refused with ErrRunning unless force, which kills it first.
 func (s *Store) Remove(ctx context.Context, c *Container, force bool) error {
+	if err := s.remove(ctx, c, force); !errors.Is(err, errRemovedMeanwhile) {
+		return err
+	}
+	return nil
+}
+
+// RemoveOwn is Remove that reports a container another process removed meanwhile (its own
+// --rm, another rm or prune) as ErrNotFound: container prune lists only what it removed.
+func (s *Store) RemoveOwn(ctx context.Context, c *Container, force bool) error {
+	err := s.remove(ctx, c, force)
+	if errors.Is(err, errRemovedMeanwhile) {
+		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotFound)
+	}
+	return err
+}
+
+// errRemovedMeanwhile: the container Remove was given is gone, removed by another process.
+var errRemovedMeanwhile = errors.New("removed meanwhile")
+
+func (s *Store) remove(ctx context.Context, c *Container, force bool) error {
 	// rm -f waits no longer than this for a monitor that does not record the exit (stopped,
 	// stuck): its container's processes are gone, and it finds the dir gone when it resumes.
 	deadline := time.Now().Add(maxWaiterHold)
@@ -744,7 +764,9 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 	if c.notDir {
 		return s.removeNotDir(c)
 	}
-	if gone, err := reloadToRemove(c); gone || err != nil {
+	if gone, err := reloadToRemove(c); gone {
+		return errRemovedMeanwhile
+	} else if err != nil {
 		return err
 	}
 	if c.State.Running() {
@@ -770,13 +792,17 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 		}
 	}
 	unlock, gone, err := lockUnlessGone(c)
-	if gone || err != nil {
+	if gone {
+		return errRemovedMeanwhile
+	} else if err != nil {
 		return err
 	}
 	defer unlock()
 	// Read again under the lock: a start may have run it since, and its monitor would
 	// write state.json into the dir being removed (and a plain rm must not kill it).
-	if gone, err := reloadToRemove(c); gone || err != nil {
+	if gone, err := reloadToRemove(c); gone {
+		return errRemovedMeanwhile
+	} else if err != nil {
 		return err
 	}
 	if !anyway && (c.State.Status == StatusRunning || c.State.startingOther(c.ID)) {

@@ -1127,3 +1127,27 @@ func TestStartAttachedAutoRemove(t *testing.T) {
 		t.Errorf("the --rm container's dir is still there once StartAttached returned (%v)", err)
 	}
 }
+
+// TestRemoveOwnReportsRemovedMeanwhile: Remove of a container another process removed meanwhile
+// is no error (rm's semantics), and RemoveOwn says ErrNotFound: two container prunes at once
+// both listed the same container as deleted.
+func TestRemoveOwnReportsRemovedMeanwhile(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "pruned", Image: "alpine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := *c // what a second prune listed before the first removed it
+	if err := s.RemoveOwn(context.Background(), c, false); err != nil {
+		t.Fatalf("RemoveOwn of an existing container = %v", err)
+	}
+	if err := s.RemoveOwn(context.Background(), &stale, false); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RemoveOwn of a container removed meanwhile = %v, want ErrNotFound", err)
+	}
+	if err := s.Remove(context.Background(), &stale, false); err != nil {
+		t.Errorf("Remove of a container removed meanwhile = %v, want nil", err)
+	}
+}

@@ -53,7 +53,7 @@ func newContainerPruneCmd(g *globals) *cobra.Command {
 			// them, and prune does not name them as its own.
 			list, _ = store.RemoveOrphans(list)
 			res, err := pruneContainers(ctx, prunableContainers(list, f, containerLabels),
-				func(c *runner.Container) error { return store.Remove(ctx, c, false) },
+				func(c *runner.Container) error { return store.RemoveOwn(ctx, c, false) },
 				func(c *runner.Container) int64 { return prunedSize(g, c) })
 			// As rm's sweep: best effort, no failure of this prune.
 			_ = store.SweepLeftovers()
