@@ -81,6 +81,16 @@ func TestApplyDirMetaFollowsTheDirectory(t *testing.T) {
 			},
 		},
 		{
+			name: "a repeated entry of a directory keeps its place, before its children's",
+			entries: []ent{
+				dir("d/", 0o755), dir("d/e/", 0o700), file("d/e/f", "f", 0o644), dir("d/", 0o500),
+			},
+			check: func(t *testing.T, root string) {
+				wantMode(t, root, "d", fs.ModeDir|0o500)
+				wantMode(t, root, "d/e", fs.ModeDir|0o700)
+			},
+		},
+		{
 			name: "a directory replaced and made again under its name",
 			entries: []ent{
 				dir("d/", 0o700), file("d", "x", 0o644), dir("d/", 0o751),

@@ -618,14 +618,21 @@ func (x *extractor) dirMeta(dfd int, name string, hdr *tar.Header) error {
 		return err
 	}
 	m.key = keyOf(&st)
-	if i, ok := x.byDir[m.key]; ok {
-		// The same directory again, perhaps by another name: this entry's metadata replaces
-		// the record's, which moves to the end, after the records of every directory above.
-		x.dirs[i].gone = true
-		delete(x.byDir, m.key)
-	}
 	if x.symlinks && name != "" {
 		name = x.realName(dfd, name)
+	}
+	if i, ok := x.byDir[m.key]; ok {
+		// The same directory again: this entry's metadata replaces the record's. Under the
+		// same name it keeps its place, as a repeated entry always did; reached by another
+		// name (through a symlink, or a new directory that took a removed one's inode) the
+		// record moves to the end, after those of every directory above that name.
+		if x.dirs[i].name == name {
+			m.name = x.dirs[i].name
+			x.dirs[i] = m
+			return nil
+		}
+		x.dirs[i].gone = true
+		delete(x.byDir, m.key)
 	}
 	cost := dirMetaCost + int64(len(name)) + int64(len(m.defaultACL))
 	if x.deferred+cost > deferredMax {
