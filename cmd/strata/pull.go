@@ -269,6 +269,30 @@ type reworded struct {
 func (e *reworded) Error() string { return e.msg }
 func (e *reworded) Unwrap() error { return e.err }
 
+// runnableOffline reports whether the image with manifest digest m can run from the store
+// alone: its config is stored and each layer is unpacked or its blob stored (run unpacks it).
+func runnableOffline(g *globals, store *cache.Store, m v1.Hash) bool {
+	img, err := store.Image(m)
+	if err != nil {
+		return false
+	}
+	mf, err := img.Manifest()
+	if err != nil || !store.Has(mf.Config) {
+		return false
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil || len(cfg.RootFS.DiffIDs) != len(mf.Layers) {
+		return false
+	}
+	snap, _ := g.openSnapshotter()
+	for i, l := range mf.Layers {
+		if !store.Has(l) && (snap == nil || !snap.Has(cfg.RootFS.DiffIDs[i])) {
+			return false
+		}
+	}
+	return true
+}
+
 // unpackInto hands each layer's stream, as it downloads, to the snapshotter.
 func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
 	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
@@ -324,10 +348,19 @@ func pullOffline(g *globals, ref registry.Reference, platform v1.Platform, quiet
 			return fmt.Errorf("pulling %s: the store holds it for %s, not %s, and --offline (or STRATA_OFFLINE=1) forbids the network: bring it with 'strata load'", ref.Familiar(), have, platform)
 		}
 	}
+	manifest := desc.Digest
 	if desc.MediaType.IsIndex() && !allPlatforms {
-		if _, err := store.ImageFor(cache.Ref{Name: ref.String(), Descriptor: desc}, platform); err != nil {
+		img, err := store.ImageFor(cache.Ref{Name: ref.String(), Descriptor: desc}, platform)
+		if err != nil {
 			return fmt.Errorf("pulling %s: %w, and --offline (or STRATA_OFFLINE=1) forbids the network", ref.Familiar(), err)
 		}
+		manifest = img.Digest
+	}
+	// Up to date only if a run needs nothing more: a blob lost from the store (a disk
+	// repaired, a hand cleanup) made the offline pull say so and the run fail after it.
+	whole := allPlatforms && desc.MediaType.IsIndex()
+	if whole && !store.Complete(desc) || !whole && !runnableOffline(g, store, manifest) {
+		return fmt.Errorf("pulling %s: the store lacks some of its blobs, and --offline (or STRATA_OFFLINE=1) forbids the network: bring it again with 'strata load'", ref.Familiar())
 	}
 	digest := desc.Digest.String()
 	if root := desc.Annotations[rootDigestAnnotation]; root != "" {
