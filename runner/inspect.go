@@ -134,20 +134,34 @@ type InspectConfig struct {
 	Hostname   string `json:"Hostname"`
 	Domainname string `json:"Domainname"`
 	User       string `json:"User"`
+	// AttachStdin, AttachStdout and AttachStderr are what run and create attached (nothing
+	// for run -d), as docker's CLI asks them.
+	AttachStdin  bool `json:"AttachStdin"`
+	AttachStdout bool `json:"AttachStdout"`
+	AttachStderr bool `json:"AttachStderr"`
 	// ExposedPorts are the image's EXPOSE ports the container was created with ("80/tcp"),
 	// left out without any, as docker leaves it out without EXPOSE or --expose.
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 	Tty          bool                `json:"Tty"`
 	OpenStdin    bool                `json:"OpenStdin"`
-	Env          []string            `json:"Env"`
-	Cmd          []string            `json:"Cmd"`
-	Image        string              `json:"Image"`
+	// StdinOnce is true for -i with stdin attached: it closes when that client leaves.
+	StdinOnce bool     `json:"StdinOnce"`
+	Env       []string `json:"Env"`
+	Cmd       []string `json:"Cmd"`
+	// Healthcheck is the image's HEALTHCHECK, left out (nil) without one, as docker's.
+	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
+	ArgsEscaped bool          `json:"ArgsEscaped,omitempty"`
+	Image       string        `json:"Image"`
 	// Volumes are the container's anonymous volumes of -v /path and the image's VOLUMEs, as
 	// docker lists them (null when there is none); --mount volumes are in HostConfig.Mounts.
 	Volumes map[string]struct{} `json:"Volumes"`
 	// Entrypoint is null without one, as docker's.
 	Entrypoint []string `json:"Entrypoint"`
 	WorkingDir string   `json:"WorkingDir"`
+	// NetworkDisabled and MacAddress are docker's zero values, left out as docker's: strata
+	// has neither flag.
+	NetworkDisabled bool   `json:"NetworkDisabled,omitempty"`
+	MacAddress      string `json:"MacAddress,omitempty"`
 	// OnBuild is null, as docker's for a container.
 	OnBuild []string `json:"OnBuild"`
 	// Labels is {} without labels, as docker's.
@@ -155,6 +169,8 @@ type InspectConfig struct {
 	// StopSignal and StopTimeout are shown only when set, as docker shows them.
 	StopSignal  string `json:"StopSignal,omitempty"`
 	StopTimeout *int   `json:"StopTimeout,omitempty"`
+	// Shell is null, left out as docker's for a container (docker does not copy the image's).
+	Shell []string `json:"Shell,omitempty"`
 }
 
 // InspectHostConfig is docker's HostConfig object (moby api/types/container HostConfig and
@@ -330,6 +346,9 @@ func Inspect(c *Container) InspectData {
 			Entrypoint: entrypoint, Cmd: cmd,
 			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,
 			Labels: c.Config.Labels, ExposedPorts: c.Config.ExposedPorts,
+			AttachStdin: c.Config.AttachStdin, AttachStdout: c.Config.AttachStdout,
+			AttachStderr: c.Config.AttachStderr, StdinOnce: c.Config.StdinOnce,
+			ArgsEscaped: c.Config.ArgsEscaped, Healthcheck: c.Config.Healthcheck,
 		},
 		HostConfig:  inspectHostConfig(c),
 		GraphDriver: inspectGraphDriver(c),

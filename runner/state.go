@@ -61,6 +61,32 @@ type Config struct {
 	// Labels are the image's labels with --label-file's and --label's over them
 	// (MergeLabels), as docker keeps them in the container's config.
 	Labels map[string]string `json:"labels,omitempty"`
+	// AttachStdin, AttachStdout, AttachStderr and StdinOnce are docker's for how the
+	// container was made: run and create attach stdout and stderr, and with -i stdin, which
+	// closes when that client leaves (StdinOnce); run -d attaches nothing. Containers made
+	// before strata kept them read as false, docker's zero values.
+	AttachStdin  bool `json:"attachStdin,omitempty"`
+	AttachStdout bool `json:"attachStdout,omitempty"`
+	AttachStderr bool `json:"attachStderr,omitempty"`
+	StdinOnce    bool `json:"stdinOnce,omitempty"`
+	// ArgsEscaped is the image's, kept when the container runs the image's command (no
+	// command, no --entrypoint), as docker merges it; it means something on Windows only.
+	ArgsEscaped bool `json:"argsEscaped,omitempty"`
+	// Healthcheck is the image's HEALTHCHECK, copied at creation as docker copies it into the
+	// container's config (strata runs no health checks); nil without one.
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+}
+
+// HealthConfig is docker's HealthConfig (moby api/types/container), with its JSON names:
+// the test ({"CMD", args...}, {"CMD-SHELL", command} or {"NONE"}) and its timings, zero
+// meaning the default.
+type HealthConfig struct {
+	Test          []string      `json:",omitempty"`
+	Interval      time.Duration `json:",omitempty"`
+	Timeout       time.Duration `json:",omitempty"`
+	StartPeriod   time.Duration `json:",omitempty"`
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
 }
 
 // DefaultStopTimeout is how long stop waits for a container that sets no StopTimeout.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -357,6 +358,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			}
 		}
 	}
+	attached := o.create || !o.detach
 	create := containers.CreateWithID
 	if !o.create {
 		// This process runs it, or starts its monitor: its monitor from the start, so a run
@@ -374,6 +376,14 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		EntrypointArgs: len(runner.EffectiveEntrypoint(cfg.Config.Entrypoint, o.entrypointOverride())),
 		ExposedPorts:   runner.ExposedPorts(cfg.Config.ExposedPorts),
 		Labels:         labels,
+		// As docker's CLI asks them: stdout and stderr, stdin with -i; nothing for -d.
+		AttachStdin:  attached && o.interactive,
+		AttachStdout: attached,
+		AttachStderr: attached,
+		StdinOnce:    attached && o.interactive,
+		// As docker's daemon merges the image's config into the container's.
+		ArgsEscaped: cfg.Config.ArgsEscaped && !o.entrypointSet && len(args) == 0,
+		Healthcheck: imageHealthcheck(img, cfg),
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
@@ -435,6 +445,25 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		return withCode(runner.ExitOwnError, runError(err))
 	}
 	return silentExit(code)
+}
+
+// imageHealthcheck is img's HEALTHCHECK as the container keeps it, nil without one. It is
+// read from the raw config, which has StartInterval (HEALTHCHECK --start-interval) that cfg's
+// HealthConfig lacks.
+func imageHealthcheck(img v1.Image, cfg *v1.ConfigFile) *runner.HealthConfig {
+	hc := cfg.Config.Healthcheck
+	if hc == nil {
+		return nil
+	}
+	var raw struct {
+		Config struct {
+			Healthcheck *runner.HealthConfig `json:"Healthcheck"`
+		} `json:"config"`
+	}
+	if b, err := img.RawConfigFile(); err == nil && json.Unmarshal(b, &raw) == nil && raw.Config.Healthcheck != nil {
+		return raw.Config.Healthcheck
+	}
+	return &runner.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
 }
 
 // runError names the step (`run: exec: "x": executable file not found in $PATH`) and keeps
