@@ -94,6 +94,11 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if err := dropInheritedACLs(tmp); err != nil {
 		return err
 	}
+	// Nor the group of a setgid directory it was made in: the layer's root is the
+	// container's "/", root's unless the tar says otherwise, as docker chowns its layer dirs.
+	if err := os.Lchown(tmp, os.Geteuid(), os.Getegid()); err != nil {
+		return err
+	}
 
 	opts := s.layer
 	opts.MediaType = mediaType
