@@ -249,7 +249,15 @@ func warnPlatform(w io.Writer, have *v1.Platform, want v1.Platform, explicit boo
 // still branch with errors.Is on the wrapped sentinels.
 func pullError(ref registry.Reference, err error) error {
 	msg := err.Error()
-	if strings.Contains(msg, ref.String()) || strings.Contains(msg, ref.Familiar()) {
+	names := func(m string) bool { return strings.Contains(m, ref.String()) || strings.Contains(m, ref.Familiar()) }
+	if names(msg) {
+		// The registry's words, when they name the image, say what failed; the store's
+		// around them on the way ("writing image: manifest D: reading: manifest D of X not
+		// found") said the manifest twice, and began with neither the image nor the failure.
+		var re *registry.Error
+		if errors.As(err, &re) && re.Msg != msg && names(re.Msg) {
+			return &reworded{msg: re.Msg, err: err}
+		}
 		return err
 	}
 	// The registry's own "pulling REPOSITORY: …" (a redirect loop, a bad realm) names the
