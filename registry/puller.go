@@ -554,10 +554,25 @@ func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope str
 	base = relayRealms(guardHome(base, s.repo.RegistryStr()), s.repo.RegistryStr())
 	rt, err := transport.NewWithContext(ctx, s.repo.Registry, auth, base, []string{s.repo.Scope(scope)})
 	if err != nil {
+		if noToken(err) {
+			return nil, nil, &Error{Registry: ep.host, Err: err, Msg: fmt.Sprintf("%s %s: the token service of %s answered with no token strata can read: %s",
+				o.ing(), ref.Name(), ep.host, oneLine(err.Error()))}
+		}
 		return nil, nil, classify(err, o, "repository "+ref.Name(), ref.Name(), ep.host)
 	}
 	s.rt = rt
 	return s, rref, nil
+}
+
+// noToken reports whether err, from the auth handshake, is go-containerregistry's for a token
+// service that answered 200 with something else than a token: a body that is not JSON, JSON of
+// another shape (an array, expires_in as a string or 1e300), or no token in it. Said as is,
+// "json: cannot unmarshal array into Go value of type transport.Token" named neither the
+// token service nor the handshake.
+func noToken(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ) || strings.HasPrefix(err.Error(), "no token in bearer response")
 }
 
 // RawConfigFile returns the image config, fetched once, with a registry failure worded as
