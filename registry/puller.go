@@ -272,6 +272,21 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	return res, nil
 }
 
+// unreachable returns err, a failed read of what during unlabelled's search, worded, when it
+// says the registry could not be reached or stalled: the next entry would wait out the same
+// stall (a minute, tried twice, for its manifest and again for its config), so the search
+// stops there. It held a pull a quarter of an hour for maxUnlabelled entries. nil otherwise:
+// the entry is passed over.
+func unreachable(err error, what string, ref Reference, host string) error {
+	if err == nil {
+		return nil
+	}
+	if c := classify(err, opPull, what, ref.Name(), host); errors.Is(c, ErrUnreachable) {
+		return c
+	}
+	return nil
+}
+
 // maxUnlabelled bounds the entries naming no platform that unlabelled reads.
 const maxUnlabelled = 4
 
@@ -300,6 +315,9 @@ func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repositor
 		if ctx.Err() != nil {
 			return v1.Descriptor{}, nil, interrupted()
 		}
+		if c := unreachable(err, "manifest "+m.Digest.String()+" of "+ref.String(), ref, host); c != nil {
+			return v1.Descriptor{}, nil, c
+		}
 		if err != nil || sizeListed(desc.Manifest, m, ref, host) != nil || checkManifest(desc.Manifest, "manifest "+m.Digest.String(), host) != nil {
 			continue
 		}
@@ -317,6 +335,9 @@ func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repositor
 			continue
 		}
 		raw, err := img.RawConfigFile()
+		if c := unreachable(err, "config "+mf.Config.Digest.String()+" of "+ref.String(), ref, host); c != nil && ctx.Err() == nil {
+			return v1.Descriptor{}, nil, c
+		}
 		if err != nil || int64(len(raw)) != mf.Config.Size || !hashes(raw, mf.Config.Digest) ||
 			checkValues(raw, "config "+mf.Config.Digest.String(), host) != nil {
 			continue
