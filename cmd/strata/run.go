@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -319,6 +320,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, fmt.Errorf("reading the config of %s: %w", image, err))
 	}
+	if err := checkImageOS(cfg.OS); err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
 	snap, err := g.openSnapshotter()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -445,6 +449,17 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		return withCode(runner.ExitOwnError, runError(err))
 	}
 	return silentExit(code)
+}
+
+// checkImageOS refuses an image for another operating system than this host's, as docker's
+// daemon refuses it at create (image.CheckOS): load and pull only warn of it, and its
+// programs cannot run here. An image without an os is this host's, as docker reads it; one
+// for another architecture is not refused here (docker warns and runs it, through binfmt).
+func checkImageOS(imageOS string) error {
+	if imageOS == "" || strings.EqualFold(imageOS, runtime.GOOS) {
+		return nil
+	}
+	return fmt.Errorf("image operating system %s cannot be used on this platform", quoteValue(imageOS))
 }
 
 // imageHealthcheck is img's HEALTHCHECK as the container keeps it, nil without one. It is
