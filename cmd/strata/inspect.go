@@ -16,7 +16,6 @@ import (
 	"github.com/strata-run/strata/proccard"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/runner/cgroups"
-	"github.com/strata-run/strata/snapshotter"
 )
 
 // containerInspect is one container in `strata inspect`'s JSON array: docker's fields
@@ -46,7 +45,7 @@ as an image.`,
 			if proc && typ == "image" {
 				return errors.New("--proc shows running containers, not images: drop --type image")
 			}
-			return runInspect(g, cmd.OutOrStdout(), args, format, typ, proc, size)
+			return runInspect(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), args, format, typ, proc, size)
 		},
 	}
 	f := cmd.Flags()
@@ -58,8 +57,8 @@ as an image.`,
 }
 
 // runInspect prints what args name: containers first, then images, or only typ ("container"
-// or "image") when it is set.
-func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc, size bool) error {
+// or "image") when it is set. Warnings go to errW.
+func runInspect(g *globals, w, errW io.Writer, args []string, format, typ string, proc, size bool) error {
 	containers, err := g.openContainers()
 	if err != nil {
 		return err
@@ -105,8 +104,9 @@ func runInspect(g *globals, w io.Writer, args []string, format, typ string, proc
 		if size {
 			rw, rootfs, err := containerSizes(g, c)
 			if err != nil {
-				errs = append(errs, err)
-				continue
+				// What could not be measured counts 0, as docker logs it and shows the
+				// container; it made inspect -s fail for it.
+				warnSize(errW, c, err)
 			}
 			in.SizeRw, in.SizeRootFs = &rw, &rootfs
 		}
@@ -192,10 +192,11 @@ func printInspectTemplate(w io.Writer, format string, items []any) error {
 }
 
 // containerSizes are docker's SizeRw, what c's writes take, and SizeRootFs, those and the
-// image layers under them.
+// image layers under them. What cannot be measured counts 0 and err says why (the first
+// failure); the rest is measured all the same.
 func containerSizes(g *globals, c *runner.Container) (rw, rootfs int64, err error) {
 	if rw, err = containerSize(g, c); err != nil {
-		return 0, 0, err
+		rw = 0
 	}
 	rootfs = rw
 	for _, m := range c.Config.Spec.Root {
@@ -208,15 +209,18 @@ func containerSizes(g *globals, c *runner.Container) (rw, rootfs int64, err erro
 				continue
 			}
 			for _, d := range strings.Split(lower, ":") {
-				n, err := snapshotter.FilesSize(d)
-				if err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return 0, 0, fmt.Errorf("measuring container %s: %w", shortID(c.ID), err)
+				n, lerr := filesSize(d)
+				if lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
+					if err == nil {
+						err = fmt.Errorf("measuring container %s: %w", shortID(c.ID), lerr)
+					}
+					continue
 				}
 				rootfs += n
 			}
 		}
 	}
-	return rw, rootfs, nil
+	return rw, rootfs, err
 }
 
 // asJSONValue is v as encoding/json writes it, read back into maps, slices and json.Numbers.

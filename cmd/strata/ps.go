@@ -115,7 +115,9 @@ func newPsCmd(g *globals) *cobra.Command {
 				if size {
 					rw, rootfs, err := containerSizes(g, c)
 					if err != nil {
-						return err
+						// Shown as 0 with a warning, as docker logs it and lists the
+						// others: one container's error failed ps -s for all.
+						warnSize(cmd.ErrOrStderr(), c, err)
 					}
 					r.Size = humanSize(rw)
 					if rootfs > 0 {

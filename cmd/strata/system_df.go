@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/snapshotter"
 )
@@ -236,7 +238,10 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 	for _, c := range list {
 		size, err := containerSize(g, c)
 		if err != nil {
-			return u, err
+			// One container that cannot be measured is shown as 0, as docker logs it and
+			// lists the others: its error made df fail for every container.
+			warnSize(warn, c, err)
+			size = 0
 		}
 		image := c.Config.Image
 		if id := c.Config.ImageID; id != "" && image != id && !namesImage(store, image, id) {
@@ -471,6 +476,26 @@ func containerLayers(g *globals, c *runner.Container) map[v1.Hash]bool {
 	return out
 }
 
+// filesSize measures what a container's writes take: snapshotter.FilesSize, which tests
+// replace to make a container fail to measure.
+var filesSize = snapshotter.FilesSize
+
+// warnSize tells on w, in one short line, that c could not be measured and shows as 0. The
+// cause is the system's error alone when there is one: the path it names may be kilobytes
+// long (a tree deeper than PATH_MAX), and every container of ps -s printed a line of that.
+func warnSize(w io.Writer, c *runner.Container, err error) {
+	fmt.Fprintf(w, "WARNING: cannot measure the size of container %s, shown as 0: %s\n", shortID(c.ID), sizeCause(err))
+}
+
+// sizeCause is err as warnSize shows it: its errno's text, else the error quoted and cut.
+func sizeCause(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return quote.Cut(err.Error(), maxQuotedPath)
+}
+
 // containerSize is the disk a container's writes take: its overlay upper, or with vfs the
 // copy of the image it runs in (its root is a bind of that copy), and its anonymous volumes,
 // which go with it.
@@ -483,7 +508,7 @@ func containerSize(g *globals, c *runner.Container) (int64, error) {
 		}
 	}
 	for _, d := range dirs {
-		n, err := snapshotter.FilesSize(d)
+		n, err := filesSize(d)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
