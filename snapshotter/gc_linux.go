@@ -223,68 +223,17 @@ func (s *Snapshotter) pruneProbe(name string, dryRun bool) (*Layer, error) {
 // directories, each hard-linked inode once. It is docker's measure of a container's writes
 // (SizeRw: pkg/directory's Size), 0 for a container that wrote nothing, where DirSize counts
 // the blocks of its empty upper directory. What goes while it is walked (a running
-// container's writes) is skipped, as docker skips it; dir itself missing is an error.
+// container's writes) is skipped, as docker skips it; dir itself missing is an error. The
+// tree is walked by directory handles (measureTree), so a container that nested directories
+// past PATH_MAX is measured, where a walk by path failed with ENAMETOOLONG.
 func FilesSize(dir string) (int64, error) {
-	var total int64
-	seen := map[fileID]bool{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p != dir && errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				return nil
-			}
-			return err
-		}
-		if st.Nlink > 1 {
-			id := fileID{uint64(st.Dev), st.Ino}
-			if seen[id] {
-				return nil
-			}
-			seen[id] = true
-		}
-		total += st.Size
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("measuring %s: %w", dir, err)
-	}
-	return total, nil
+	return measureTree(dir, true)
 }
 
 // DirSize is the disk usage of the tree at dir in bytes: allocated blocks (st_blocks * 512,
 // so sparse files count what they use), each hard-linked inode once. `system df` shows it.
+// The tree is walked by directory handles, however deep (measureTree); an entry that goes
+// while it is walked fails it.
 func DirSize(dir string) (int64, error) {
-	var total int64
-	seen := map[fileID]bool{}
-	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		if st.Nlink > 1 && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			id := fileID{uint64(st.Dev), st.Ino}
-			if seen[id] {
-				return nil
-			}
-			seen[id] = true
-		}
-		total += st.Blocks * 512
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("measuring %s: %w", dir, err)
-	}
-	return total, nil
+	return measureTree(dir, false)
 }
