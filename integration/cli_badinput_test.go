@@ -124,6 +124,14 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--security-opt", "bogus", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--name", "bi-running", "alpine", "true"}, code: 125, want: "already in use"},
 		{args: []string{"run", "--name", "bad name/x", "alpine", "true"}, code: 125},
+		// docker's flags strata cannot honour are refused with the reason, before anything is made.
+		{args: []string{"run", "-p", "8080:80", "alpine", "true"}, code: 125, want: "bridge network"},
+		{args: []string{"run", "-P", "alpine", "true"}, code: 125, want: "bridge network"},
+		{args: []string{"create", "--publish=80", "alpine", "true"}, code: 125, want: "bridge network"},
+		{args: []string{"run", "-d", "--restart", "always", "alpine", "true"}, code: 125, want: "no daemon"},
+		{args: []string{"run", "--restart=on-failure:3", "alpine", "true"}, code: 125, want: "no daemon"},
+		{args: []string{"run", "--restart", "sometimes", "alpine", "true"}, code: 125, want: "invalid --restart"},
+		{args: []string{"run", "--restart", "on-failure:x", "alpine", "true"}, code: 125, want: "invalid --restart"},
 		// docker's pattern takes two characters at least.
 		{args: []string{"run", "--name", "a", "alpine", "true"}, code: 125, want: "invalid container name"},
 		{args: []string{"run", "--name", "/b", "alpine", "true"}, code: 125, want: "invalid container name"},

@@ -72,6 +72,11 @@ type runOptions struct {
 	ulimits     []string
 	groupAdd    []string
 	shmSize     string
+	// publish, publishAll and restart are docker flags strata refuses in words of its own
+	// (see checkUnsupported) rather than as unknown flags.
+	publish    []string
+	publishAll bool
+	restart    string
 
 	entrypointSet  bool
 	stopTimeoutSet bool
@@ -165,6 +170,40 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
 	f.StringArrayVar(&o.groupAdd, "group-add", nil, "add a supplementary group (a name in the container's /etc/group, or a number)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
+	// docker's flags that need what strata has not: a bridge network, a daemon. Hidden, and
+	// refused with a reason where an unknown flag would leave the user guessing.
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "not supported: needs a bridge network")
+	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "not supported: needs a bridge network")
+	f.StringVar(&o.restart, "restart", "no", `restart policy: only "no" (no daemon restarts a container)`)
+	for _, name := range []string{"publish", "publish-all", "restart"} {
+		_ = f.MarkHidden(name)
+	}
+}
+
+// checkUnsupported refuses docker's flags that strata takes only to explain why not.
+func (o *runOptions) checkUnsupported() error {
+	if len(o.publish) > 0 || o.publishAll {
+		return errors.New("publishing ports (-p, -P) needs a bridge network, which strata does not make: the container has --network none, or the host's ports with --network host")
+	}
+	policy, retries, hasRetries := strings.Cut(o.restart, ":")
+	switch {
+	case o.restart == "" || o.restart == "no":
+		return nil
+	case policy == "on-failure" && (!hasRetries || isDigits(retries)),
+		!hasRetries && (policy == "always" || policy == "unless-stopped"):
+		return fmt.Errorf("--restart %s: strata has no daemon to restart a container when it exits; only \"no\" is supported", quoteValue(o.restart))
+	}
+	return fmt.Errorf("invalid --restart %s: want no, always, unless-stopped or on-failure[:max-retries]", quoteValue(o.restart))
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // stopConfig is the container's stop signal and timeout: the flags, else the image's
@@ -226,6 +265,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		if err := checkTTY(o.interactive, o.tty, os.Stdin); err != nil {
 			return withCode(ttyErrorCode, err)
 		}
+	}
+	if err := o.checkUnsupported(); err != nil {
+		return withCode(runner.ExitOwnError, err)
 	}
 	res, err := o.resources()
 	if err != nil {
