@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Bounds on what one index may reach. Registries and archives are hostile: without them an
@@ -132,18 +133,25 @@ func (s *Store) ImageFor(ref Ref, want v1.Platform) (v1.Descriptor, error) {
 	}
 	perr := &PlatformError{Ref: ref.Name, Want: want}
 	for _, e := range images {
-		if e.platform != nil && !isAttestation(e.platform) {
+		if e.platform != nil && !isAttestation(e.platform) && runnableKind(e.desc.MediaType) {
 			perr.Available = append(perr.Available, *e.platform)
 		}
 	}
 	return v1.Descriptor{}, perr
 }
 
+// runnableKind reports whether an index entry listed with media type mt may be the image that
+// runs: an image manifest, or an entry that names no type. The image-spec says an entry of a
+// type the implementation does not know "MUST be ignored": an SBOM listed with the platform
+// of the image it describes, ahead of it, was picked to run (nothing of it unpacked, and the
+// image listed after it never used). It is stored all the same.
+func runnableKind(mt types.MediaType) bool { return mt == "" || mt.IsImage() }
+
 // matchEntry picks the first image listed for want: an index lists its preferred manifest
 // first, and docker picks the same way.
 func matchEntry(images []indexEntry, want v1.Platform) (indexEntry, bool) {
 	for _, e := range images {
-		if e.platform != nil && PlatformMatches(want, *e.platform) {
+		if e.platform != nil && runnableKind(e.desc.MediaType) && PlatformMatches(want, *e.platform) {
 			return e, true
 		}
 	}

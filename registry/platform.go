@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/strata-run/strata/internal/platforms"
 )
 
@@ -101,7 +102,7 @@ func userPlatform(p v1.Platform) v1.Platform {
 func matchPlatform(ref string, manifests []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) {
 	var avail []v1.Platform
 	for _, m := range manifests {
-		if m.Platform == nil {
+		if m.Platform == nil || !knownKind(m.MediaType) {
 			continue
 		}
 		if platforms.Matches(want, *m.Platform) {
@@ -113,6 +114,16 @@ func matchPlatform(ref string, manifests []v1.Descriptor, want v1.Platform) (v1.
 		}
 	}
 	return v1.Descriptor{}, &PlatformError{Ref: ref, Want: want, Available: avail}
+}
+
+// knownKind reports whether an index entry of media type mt may be what runs: an image
+// manifest or an index (of OCI's or Docker's), one that names no type, or a Docker schema 1
+// manifest (refused later in its own words). The image-spec says an entry of a type the
+// implementation does not know "MUST be ignored": an SBOM or a signature listed with the
+// platform of the image it describes, ahead of it, was taken for the image, and the pull
+// failed ("an artifact, not a container image") where the image listed after it runs.
+func knownKind(mt types.MediaType) bool {
+	return mt == "" || mt.IsImage() || mt.IsIndex() || mt == types.DockerManifestSchema1 || mt == types.DockerManifestSchema1Signed
 }
 
 func platformString(p v1.Platform) string {
