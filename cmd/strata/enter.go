@@ -13,7 +13,7 @@ import (
 func newEnterCmd(g *globals) *cobra.Command {
 	var o runner.EnterOptions
 	cmd := &cobra.Command{
-		Use:   "enter [--ns net,pid,uts,ipc,mnt,cgroup|all] CONTAINER -- COMMAND [ARG...]",
+		Use:   "enter [OPTIONS] CONTAINER -- COMMAND [ARG...]",
 		Short: "Run a host tool inside a running container's namespaces",
 		Long: `Run a command from the HOST (ip, ss, tcpdump, strace, gdb, a shell) inside some namespaces of
 a running container, so images without tools (scratch, distroless) can be debugged. The host's

@@ -26,7 +26,7 @@ func newImageCmd(g *globals) *cobra.Command {
 		},
 	}
 	ls := newImagesCmd(g)
-	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list"}
+	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
 	rm := newRmiCmd(g)
 	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g))

@@ -137,6 +137,9 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", runner.DefaultStopTimeout, "seconds to wait before killing the container (-1: forever; default: the container's --stop-timeout, else 10)")
+	// The usage says the default: pflag's "(default 10)" after it held for a container
+	// without --stop-timeout only.
+	cmd.Flags().Lookup("time").DefValue = "0"
 	return cmd
 }
 

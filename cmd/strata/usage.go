@@ -115,8 +115,10 @@ func checkUsage(c *cobra.Command) {
 	}
 	// A usage line that names [OPTIONS] says where the flags go, as docker's does: cobra's
 	// " [flags]" after it read "strata run [OPTIONS] IMAGE [COMMAND] [ARG...] [flags]", flags
-	// after the container's arguments, which run passes to the container.
-	if strings.Contains(c.Use, "[OPTIONS]") {
+	// after the container's arguments, which run passes to the container. A command without
+	// flags of its own gets none either, as docker's: "strata top CONTAINER [ps OPTIONS]
+	// [flags]" put strata's flags where top hands them to ps.
+	if strings.Contains(c.Use, "[OPTIONS]") || !hasOwnFlags(c) {
 		c.DisableFlagsInUseLine = true
 	}
 	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
@@ -133,6 +135,18 @@ func checkUsage(c *cobra.Command) {
 		}
 		return nil
 	}
+}
+
+// hasOwnFlags says whether c has a flag of its own besides --help (the global flags are the
+// root's own).
+func hasOwnFlags(c *cobra.Command) bool {
+	own := false
+	c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" && !f.Hidden {
+			own = true
+		}
+	})
+	return own
 }
 
 // newHelpCmd replaces cobra's help command, which prints "Unknown help topic" and the usage
