@@ -105,3 +105,26 @@ func TestREADMEFlagsExist(t *testing.T) {
 		t.Errorf("README names flags no strata command has: %v", missing)
 	}
 }
+
+// TestAirGappedInspectFormat: the `image inspect --format` of docs/air-gapped.md runs, and
+// lists each platform of the index with its digest as the lines under it show. Its
+// {{"\n"}} failed ('unterminated quoted string'): strata turns \n into a newline before
+// parsing a format, inside quoted strings too.
+func TestAirGappedInspectFormat(t *testing.T) {
+	b, err := os.ReadFile("../../docs/air-gapped.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^strata image inspect --format '([^']*)' (\S+)$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("docs/air-gapped.md shows no strata image inspect --format")
+	}
+	root := loadedTestImages(t)
+	out, err := strata(t, root, nil, "image", "inspect", "--format", m[1], "alpine:latest")
+	if err != nil {
+		t.Fatalf("strata image inspect --format %q: %v", m[1], err)
+	}
+	if !regexp.MustCompile(`(?m)^linux/amd64 sha256:[0-9a-f]{64}\nlinux/arm64/v8 sha256:[0-9a-f]{64}\n`).MatchString(out) {
+		t.Errorf("strata image inspect --format %q = %q, want a line per platform", m[1], out)
+	}
+}
