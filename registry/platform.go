@@ -71,31 +71,9 @@ var (
 		"riscv64", "s390", "s390x", "sparc", "sparc64", "wasm")
 )
 
-// userPlatform spells p as images do: lower case, the architecture's Go name, a variant "vN".
-func userPlatform(p v1.Platform) v1.Platform {
-	p.OS = strings.ToLower(p.OS)
-	p.Architecture = strings.ToLower(p.Architecture)
-	p.Variant = strings.ToLower(p.Variant)
-	if p.OS == "macos" {
-		p.OS = "darwin"
-	}
-	switch p.Architecture {
-	case "x86_64", "x86-64":
-		p.Architecture = "amd64"
-	case "aarch64":
-		p.Architecture = "arm64"
-	case "i386", "i686":
-		p.Architecture = "386"
-	case "armhf":
-		p.Architecture, p.Variant = "arm", "v7"
-	case "armel":
-		p.Architecture, p.Variant = "arm", "v6"
-	}
-	if p.Variant >= "1" && p.Variant <= "9" && len(p.Variant) == 1 {
-		p.Variant = "v" + p.Variant
-	}
-	return p
-}
+// userPlatform spells p as images do (platforms.Spell): lower case, the architecture's Go
+// name, a variant "vN". Matching normalizes both sides the same way (platforms.Matches).
+func userPlatform(p v1.Platform) v1.Platform { return platforms.Spell(p) }
 
 // matchPlatform picks the first manifest of an index for want; an index lists its preferred
 // manifest first, as Docker picks.
