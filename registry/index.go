@@ -203,9 +203,8 @@ func (i *Index) Image(h v1.Hash) (v1.Image, error) {
 	if err := digestsGiven(m); err != nil {
 		return nil, unparsable(i.Source, fmt.Sprintf("manifest %s of %s from %s", h, i.Ref, i.Source), err)
 	}
-	if m.Config.Size > MaxConfigSize || m.Config.Size < 0 {
-		return nil, &Error{Kind: ErrManifestTooLarge, Registry: i.Source, Msg: fmt.Sprintf(
-			"%s: config %s is %d bytes, over the %d MiB limit", i.Ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
+	if err := configSize(m.Config, i.Ref, fmt.Sprintf("manifest %s of %s from %s", h, i.Ref, i.Source), i.Source); err != nil {
+		return nil, err
 	}
 	i.sizes.add(m.Config)
 	i.sizes.add(m.Layers...)

@@ -236,9 +236,8 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 	if err := digestsGiven(m); err != nil {
 		return nil, unparsable(ep.host, fmt.Sprintf("manifest of %s from %s", ref, ep.host), err)
 	}
-	if m.Config.Size > MaxConfigSize || m.Config.Size < 0 {
-		return nil, &Error{Kind: ErrManifestTooLarge, Registry: ep.host, Msg: fmt.Sprintf(
-			"%s: config %s is %d bytes, over the %d MiB limit", ref, m.Config.Digest, m.Config.Size, MaxConfigSize>>20)}
+	if err := configSize(m.Config, ref, fmt.Sprintf("manifest of %s from %s", ref, ep.host), ep.host); err != nil {
+		return nil, err
 	}
 	if err := imageTypes(m); err != nil {
 		return nil, refused(err, ref, ep.host)
@@ -331,7 +330,7 @@ func (p *Puller) unlabelled(ctx context.Context, s *session, repo name.Repositor
 			continue
 		}
 		mf, err := img.Manifest()
-		if err != nil || digestsGiven(mf) != nil || mf.Config.Size < 0 || mf.Config.Size > MaxConfigSize {
+		if err != nil || digestsGiven(mf) != nil || mf.Config.Size < minConfigSize || mf.Config.Size > MaxConfigSize {
 			continue
 		}
 		raw, err := img.RawConfigFile()
@@ -450,6 +449,24 @@ func kindConflict(mt types.MediaType, body []byte) error {
 		return fmt.Errorf("%w: %s, but the body has an image manifest's fields", ErrUnsupportedMediaType, mt)
 	case !mt.IsIndex() && bodyIndex:
 		return fmt.Errorf("%w: %s, but the body has an index's fields", ErrUnsupportedMediaType, mt)
+	}
+	return nil
+}
+
+// minConfigSize is the size of the smallest config there is, "{}": a config is a JSON object.
+const minConfigSize = 2
+
+// configSize refuses the config c of ref's manifest (what names the manifest in a message)
+// when no config can have its size: over MaxConfigSize, ErrManifestTooLarge; negative, or
+// too small for a JSON object, an invalid manifest. A negative size was said to be "-5
+// bytes, over the 16 MiB limit".
+func configSize(c v1.Descriptor, ref Reference, what, host string) error {
+	switch {
+	case c.Size > MaxConfigSize:
+		return &Error{Kind: ErrManifestTooLarge, Registry: host, Msg: fmt.Sprintf(
+			"%s: config %s is %d bytes, over the %d MiB limit", ref, c.Digest, c.Size, MaxConfigSize>>20)}
+	case c.Size < minConfigSize:
+		return unparsable(host, what, fmt.Errorf("its config %s has an invalid size, %d (a config is a JSON object, at least %d bytes)", c.Digest, c.Size, minConfigSize))
 	}
 	return nil
 }
