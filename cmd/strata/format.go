@@ -20,8 +20,65 @@ func tableDefault(format string) bool {
 }
 
 // formatEscapes turns the \t and \n a shell passes through single quotes into a tab and a
-// newline, as docker's formatter does, so 'table {{.ID}}\t{{.Names}}' lines up.
-var formatEscapes = strings.NewReplacer(`\t`, "\t", `\n`, "\n")
+// newline, as docker's formatter does, so 'table {{.ID}}\t{{.Names}}' lines up. Only in the
+// text between actions: inside one, "\n" is a Go string's escape already, and made a raw
+// newline it ended the string ({{"\n"}}, the usual way to end lines in a range, failed with
+// "unterminated quoted string").
+var formatEscapes = textEscaper{strings.NewReplacer(`\t`, "\t", `\n`, "\n")}
+
+type textEscaper struct{ r *strings.Replacer }
+
+// Replace applies the escapes to format's text outside {{ }} actions.
+func (e textEscaper) Replace(format string) string {
+	var b strings.Builder
+	for {
+		open := strings.Index(format, "{{")
+		if open < 0 {
+			b.WriteString(e.r.Replace(format))
+			return b.String()
+		}
+		b.WriteString(e.r.Replace(format[:open]))
+		end := actionEnd(format, open+2)
+		b.WriteString(format[open:end])
+		format = format[end:]
+	}
+}
+
+// actionEnd returns the index just past the "}}" that closes the action whose body starts at
+// i in s, passing over quoted strings, raw strings, character constants and comments (which
+// may hold "}}"), or len(s) when it is not closed (the parser says so).
+func actionEnd(s string, i int) int {
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == '"' || c == '\'':
+			i++
+			for i < len(s) && s[i] != c {
+				if s[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i++
+		case c == '`':
+			if j := strings.IndexByte(s[i+1:], '`'); j >= 0 {
+				i += j + 2
+			} else {
+				return len(s)
+			}
+		case strings.HasPrefix(s[i:], "/*"):
+			if j := strings.Index(s[i+2:], "*/"); j >= 0 {
+				i += j + 4
+			} else {
+				return len(s)
+			}
+		case strings.HasPrefix(s[i:], "}}"):
+			return i + 2
+		default:
+			i++
+		}
+	}
+	return len(s)
+}
 
 // headerNamer is a row type that names some of its columns as docker does ("CONTAINER ID"
 // for ID); the others are their field names in upper case, words apart ("CREATED AT").

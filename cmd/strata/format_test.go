@@ -146,3 +146,34 @@ func TestHumanDuration(t *testing.T) {
 		t.Errorf("humanSince(5s ago) = %q, want %q", got, "5 seconds ago")
 	}
 }
+
+// TestFormatEscapesOutsideActions: \t and \n become a tab and a newline in a format's text, as
+// docker's formatter makes them, but not inside an action, where "\n" is a Go string's own
+// escape: {{"\n"}} failed to parse ("unterminated quoted string").
+func TestFormatEscapesOutsideActions(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`{{.ID}}\t{{.Names}}\n`, "{{.ID}}\t{{.Names}}\n"},
+		{`{{range .X}}{{.}}{{"\n"}}{{end}}`, `{{range .X}}{{.}}{{"\n"}}{{end}}`},
+		{`a\n{{"}}\n"}}\tb`, "a\n{{\"}}\\n\"}}\tb"},
+		{"{{`\\n}}`}}\\n", "{{`\\n}}`}}\n"},
+		{`{{'\n'}}\n`, "{{'\\n'}}\n"},
+		{`{{/* "}}\n */}}\n`, "{{/* \"}}\\n */}}\n"},
+		{`{{"\n`, `{{"\n`},
+		{`x\`, `x\`},
+		{`\n{{`, "\n{{"},
+	} {
+		if got := formatEscapes.Replace(tt.in); got != tt.want {
+			t.Errorf("formatEscapes(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	out, err := printInspectTemplateString(`{{range .}}{{.}}{{"\n"}}{{end}}`, []any{[]string{"a", "b"}})
+	if err != nil || out != "a\nb\n\n" {
+		t.Errorf("inspect template with {{\"\\n\"}} = %q, %v; want a, b on lines of their own", out, err)
+	}
+}
+
+func printInspectTemplateString(format string, items []any) (string, error) {
+	var b strings.Builder
+	err := printInspectTemplate(&b, format, items)
+	return b.String(), err
+}
