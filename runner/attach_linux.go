@@ -26,7 +26,10 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	if c.Config.AutoRemove {
 		release = holdAsWaiter(c)
 	}
-	defer func() { release() }()
+	// Any container's removal waits for it too (holdDirAsWaiter): an rm -f while attached
+	// ends the attach with the exit code (137), as docker's, not with the container gone.
+	releaseDir := holdDirAsWaiter(c.Dir)
+	defer func() { release(); releaseDir() }()
 	// The log's entries carry the time the monitor read them: those of earlier starts are
 	// older than this.
 	since := time.Now()
@@ -61,7 +64,8 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 		// As docker start -a (waitExitOrRemoved), return once the container is gone: a ps
 		// or a run --name of the same name right after must not find it.
 		release()
-		release = func() {}
+		releaseDir()
+		release, releaseDir = func() {}, func() {}
 		waitRemoved(c, maxWaiterHold+3*time.Second)
 	}
 	return code, err

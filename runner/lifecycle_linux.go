@@ -572,6 +572,9 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 	if c.Config.AutoRemove {
 		defer holdAsWaiter(c)()
 	}
+	// Any container's removal (rm -f of it running) waits for its waiters to read the exit
+	// its monitor records (waitDirWaiters).
+	defer holdDirAsWaiter(c.Dir)()
 	// Watched before the first read: a state written after it wakes us at once.
 	changes := watchState(c.Dir)
 	defer changes.close()
@@ -619,6 +622,41 @@ func holdAsWaiter(c *Container) (release func()) {
 		return func() {}
 	}
 	return func() { unix.Close(fd) }
+}
+
+// holdDirAsWaiter takes a shared flock on the container dir itself (of any container, --rm or
+// not) and returns its release; removeDir takes it exclusively (waitDirWaiters) before the dir
+// goes. An rm -f of a running container removed it as soon as its PID 1 was dead, before a
+// `strata wait` on it had read the exit its monitor records, and the wait failed with "no such
+// container (removed)", or "removed when it exited" for a --rm one, where docker's prints 137.
+// Never blocking: a removal under way holds it, and the waiter then finds the container gone.
+// No symlink followed (a hand edit): the waiter then holds nothing.
+func holdDirAsWaiter(dir string) (release func()) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return func() {}
+	}
+	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return func() {}
+	}
+	return func() { unix.Close(fd) }
+}
+
+// waitDirWaiters returns once no waiter holds dir (holdDirAsWaiter), or after maxWaiterHold,
+// holding it until release: a waiter that comes meanwhile finds the container removed. With
+// no waiter it costs an open and a flock.
+func waitDirWaiters(dir string) (release func()) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return func() {}
+	}
+	for deadline := time.Now().Add(maxWaiterHold); ; time.Sleep(time.Millisecond) {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil || !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			return func() { unix.Close(fd) }
+		}
+	}
 }
 
 // maxWaiterHold bounds how long a --rm container's monitor waits for its waiters to read its
@@ -1317,6 +1355,9 @@ func mayHoldMounts(rootfs string) bool {
 
 // removeDir removes what a container may have left behind and then its dir.
 func removeDir(c *Container) error {
+	// A waiter reads the exit the monitor records (rm -f removes the dir once PID 1 is dead,
+	// maybe before that record) before the dir goes.
+	defer waitDirWaiters(c.Dir)()
 	var errs []error
 	rootfs := filepath.Join(c.Dir, "rootfs")
 	if mayHoldMounts(rootfs) {

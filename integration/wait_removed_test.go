@@ -1,0 +1,80 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWaitWhileForceRemoved: a `wait` or a `start -a` on a running container that `rm -f`
+// removes meanwhile ends as docker's do, with the exit code the kill gave it (wait prints
+// 137 and exits 0, start -a exits 137), for a --rm container as for any other. rm -f removed
+// the dir as soon as the container's PID 1 was dead, most often before the waiter had read
+// the exit its monitor records, and the waiter failed with "no such container (removed)", or
+// "container was removed when it exited (--rm)" for a --rm one. rm -f still returns at once
+// and leaves nothing of the container.
+func TestWaitWhileForceRemoved(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	for _, rm := range []bool{false, true} {
+		for _, how := range []string{"wait", "start-a"} {
+			for i := range 4 {
+				name := fmt.Sprintf("wr-%s-%v-%d", how, rm, i)
+				args := []string{"run", "-d", "--name", name}
+				if rm {
+					args = append(args, "--rm")
+				}
+				id := strings.TrimSpace(mustStrata(t, root, append(args, img, "sleep", "600")...).Stdout)
+				var cmd *exec.Cmd
+				if how == "wait" {
+					cmd = exec.Command(strataBin, "--root", root, "wait", name)
+				} else {
+					cmd = exec.Command(strataBin, "--root", root, "start", "-a", name)
+				}
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				time.Sleep(300 * time.Millisecond) // waiting by now
+				began := time.Now()
+				mustStrata(t, root, "rm", "-f", name)
+				if d := time.Since(began); d > 3*time.Second {
+					t.Errorf("%s: rm -f took %v", name, d)
+				}
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					cmd.Process.Kill()
+					<-done
+					t.Fatalf("%s: %s still waiting 10 s after rm -f", name, how)
+				}
+				code := cmd.ProcessState.ExitCode()
+				if how == "wait" && (code != 0 || stdout.String() != "137\n") {
+					t.Errorf("%s: wait while rm -f: exit %d, stdout %q, stderr %q; want exit 0 and 137, as docker", name, code, stdout.String(), stderr.String())
+				}
+				if how == "start-a" && (code != 137 || stderr.String() != "") {
+					t.Errorf("%s: start -a while rm -f: exit %d, stderr %q; want exit 137, as docker", name, code, stderr.String())
+				}
+				if _, err := os.Lstat(root + "/containers/" + id); !os.IsNotExist(err) {
+					t.Errorf("%s: container dir left after rm -f: %v", name, err)
+				}
+				if cg := cgroupsOf(id); len(cg) > 0 {
+					t.Errorf("%s: cgroups left after rm -f: %v", name, cg)
+				}
+			}
+		}
+	}
+	if out := mustStrata(t, root, "ps", "-aq").Stdout; out != "" {
+		t.Errorf("ps -aq after every rm -f: %q", out)
+	}
+	if m := mountsUnder(t, root+"/containers"); len(m) > 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+}
