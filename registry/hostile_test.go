@@ -551,8 +551,9 @@ func TestIndexChildKinds(t *testing.T) {
 		ociIndex    = "application/vnd.oci.image.index.v1+json"
 	)
 	plain := `{"schemaVersion":2,"mediaType":"` + ociManifest + `","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[]}`
-	both := `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[],"manifests":[]}`
 	amd64 := `"platform":{"os":"linux","architecture":"amd64"}`
+	// Both kinds' fields, each saying something: an empty list is no field (as containerd reads it).
+	both := `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + emptyConfig + `","size":2},"layers":[],"manifests":[{"mediaType":"` + ociManifest + `","digest":"` + sum(plain) + `","size":` + strconv.Itoa(len(plain)) + `,` + amd64 + `}]}`
 	nested := `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[{"mediaType":"` + ociManifest + `","digest":"` + sum(plain) + `","size":` + strconv.Itoa(len(plain)) + `,` + amd64 + `}]}`
 	listed := func(body string) string {
 		return `{"mediaType":"` + ociManifest + `","digest":"` + sum(body) + `","size":` + strconv.Itoa(len(body)) + `,` + amd64 + `}`

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/strata-run/strata/internal/manifestkind"
 	"github.com/strata-run/strata/internal/platforms"
 )
 
@@ -431,23 +432,16 @@ func ownType(mt types.MediaType, body []byte) types.MediaType {
 // kindConflict refuses a body that has the fields of the other kind than mt (an index or an
 // image manifest), or of both (CVE-2021-41190): strata would read it as one thing and a
 // client that trusts the body as another, under the same digest. containerd refuses them so.
-// A body that is not JSON is left to the parser, which says what is wrong with it.
+// An empty list or a null config is no field (manifestkind.Of, which load reads bodies by
+// too): an index with "layers": [] was refused here and loaded from an archive. A body that
+// is not JSON is left to the parser, which says what is wrong with it.
 func kindConflict(mt types.MediaType, body []byte) error {
-	var probe struct {
-		MediaType types.MediaType `json:"mediaType"`
-		Manifests json.RawMessage `json:"manifests"`
-		Config    json.RawMessage `json:"config"`
-		Layers    json.RawMessage `json:"layers"`
-	}
-	if json.Unmarshal(body, &probe) != nil {
-		return nil
-	}
-	bodyIndex := len(probe.Manifests) != 0 || probe.MediaType.IsIndex()
-	bodyImage := len(probe.Config) != 0 || len(probe.Layers) != 0 || probe.MediaType.IsImage()
+	k, ok := manifestkind.Of(body)
 	switch {
-	case mt.IsIndex() && bodyImage:
+	case !ok:
+	case mt.IsIndex() && k.Image:
 		return fmt.Errorf("%w: %s, but the body has an image manifest's fields", ErrUnsupportedMediaType, mt)
-	case !mt.IsIndex() && bodyIndex:
+	case !mt.IsIndex() && k.Index:
 		return fmt.Errorf("%w: %s, but the body has an index's fields", ErrUnsupportedMediaType, mt)
 	}
 	return nil
