@@ -65,8 +65,9 @@ func TestFlagValueErrors(t *testing.T) {
 	}{
 		{[]string{"ps", "-n", "x"}, 125, `ps: invalid argument "x" for "-n, --last" flag: want a whole number (see 'strata ps --help')`},
 		{[]string{"ps", "-n", "99999999999999999999"}, 125, `invalid argument "99999999999999999999" for "-n, --last" flag: out of range`},
-		{[]string{"stop", "-t", "", "c"}, 125, `invalid argument "" for "-t, --time" flag: want a whole number`},
-		{[]string{"stop", "--time=1e3", "c"}, 125, `invalid argument "1e3" for "-t, --time" flag: want a whole number`},
+		{[]string{"stop", "-t", "", "c"}, 125, `invalid argument "" for "-t, --timeout" flag: want a whole number`},
+		{[]string{"stop", "--time=1e3", "c"}, 125, `invalid argument "1e3" for "--time" flag: want a whole number`},
+		{[]string{"stop", "--timeout=1e3", "c"}, 125, `invalid argument "1e3" for "-t, --timeout" flag: want a whole number`},
 		{[]string{"ps", "--no-trunc=maybe"}, 125, `invalid argument "maybe" for "--no-trunc" flag: want true or false`},
 		{[]string{"--debug=x", "ps"}, 125, `invalid argument "x" for "--debug" flag: want true or false`},
 		{[]string{"create", "-c", "-1", "img"}, 125, `invalid argument "-1" for "-c, --cpu-shares" flag: want a whole number, 0 or more`},

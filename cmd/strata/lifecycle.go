@@ -108,15 +108,23 @@ func newRestartCmd(g *globals) *cobra.Command {
 // newStopLikeCmd is stop or restart: fn on each container (all at once when parallel), with
 // docker's -t/--time.
 func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(context.Context, *runner.Container, time.Duration) error) *cobra.Command {
-	var timeout int
+	var (
+		timeout int
+		signal  string
+	)
 	cmd := &cobra.Command{
 		Use:   name + " [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			given := cmd.Flags().Changed("time")
+			given := cmd.Flags().Changed("timeout") || cmd.Flags().Changed("time")
 			if _, err := stopGrace(timeout); err != nil {
 				return err
+			}
+			if signal != "" {
+				if _, err := runner.ParseSignal(signal); err != nil {
+					return fmt.Errorf("invalid --signal: %w", err)
+				}
 			}
 			one := func(c *runner.Container) error {
 				// Without -t, the container's own --stop-timeout, as docker stop does.
@@ -128,6 +136,11 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 				if err != nil {
 					return err
 				}
+				if signal != "" {
+					// -s stands for the container's stop signal in this stop alone: the
+					// copy in memory, never written back to config.json.
+					c.Config.StopSignal = signal
+				}
 				return fn(cmd.Context(), c, grace)
 			}
 			if parallel {
@@ -136,10 +149,15 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, one)
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", runner.DefaultStopTimeout, "seconds to wait before killing the container (-1: forever; default: the container's --stop-timeout, else 10)")
+	f := cmd.Flags()
+	// docker 25 named the flag --timeout and kept --time as a hidden alias; both set timeout.
+	f.IntVarP(&timeout, "timeout", "t", runner.DefaultStopTimeout, "seconds to wait before killing the container (-1: forever; default: the container's --stop-timeout, else 10)")
+	f.IntVar(&timeout, "time", runner.DefaultStopTimeout, "alias of --timeout")
+	_ = f.MarkHidden("time")
 	// The usage says the default: pflag's "(default 10)" after it held for a container
 	// without --stop-timeout only.
-	cmd.Flags().Lookup("time").DefValue = "0"
+	f.Lookup("timeout").DefValue = "0"
+	f.StringVarP(&signal, "signal", "s", "", "signal to send instead of the container's stop signal (default: its --stop-signal or STOPSIGNAL, else SIGTERM)")
 	return cmd
 }
 
