@@ -67,7 +67,11 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 		// when a follower stops reading.
 		_ = log.flush()
 	}
-	if !c.Config.AutoRemove {
+	// A --rm container that a Restart stops is kept, to be started again, as the detached
+	// monitor keeps it (and docker): removed here, the restart of a foreground run --rm failed
+	// with "no such container (removed)" and the container was gone. Decided before the exit
+	// is recorded, as the monitor decides it: the next monitor removes the mark.
+	if !c.Config.AutoRemove || restarting(c) {
 		return recordExit(c, res, err), err
 	}
 	// A --rm container's exit status is written only if it outlives its removal.
