@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/internal/jsonvalues"
+	"github.com/strata-run/strata/internal/platforms"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -328,16 +329,17 @@ func (p *plan) pick(d v1.Descriptor, raw []byte) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("index %s: %w %s (it has %s)", short(d.Digest), registry.ErrNoMatchingPlatform, p.want.String(), listed(have))
 }
 
-// matchPlatform reports whether have satisfies want. An empty wanted variant matches any, and
-// arm64's "" and "v8" are the same, as docker treats them.
+// matchPlatform reports whether have satisfies want, both normalized as containerd does
+// (platforms.Normalize: arm64's "" and "v8" are the same, x86_64 is amd64). An empty wanted
+// variant matches any.
 func matchPlatform(have, want v1.Platform) bool {
-	if have.OS != want.OS || have.Architecture != want.Architecture {
+	// Both spelled as pull and run spell them (x86_64 is amd64, arm64's v8 is no variant):
+	// an index pulled and run under linux/amd64 must save and load under it too.
+	h, w := platforms.Normalize(have), platforms.Normalize(want)
+	if h.OS != w.OS || h.Architecture != w.Architecture {
 		return false
 	}
-	if want.Variant == "" || have.Variant == want.Variant {
-		return true
-	}
-	return want.Architecture == "arm64" && (have.Variant == "" || have.Variant == "v8") && (want.Variant == "" || want.Variant == "v8")
+	return want.Variant == "" || h.Variant == w.Variant
 }
 
 // readBlob reads a manifest or index the plan needs to parse, from the store if it is there,
