@@ -55,10 +55,21 @@ func ParsePlatform(s string) (v1.Platform, error) {
 			return v1.Platform{}, fmt.Errorf("invalid platform %q: not a known operating system or architecture; want os/arch[/variant]", s)
 		}
 	}
-	if err != nil || p.OS == "" || p.Architecture == "" {
+	if err != nil || p.OS == "" || p.Architecture == "" || !platformWord(p.OS) || !platformWord(p.Architecture) || p.Variant != "" && !platformWord(p.Variant) {
 		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
 	}
 	return userPlatform(*p), nil
+}
+
+// platformWord reports whether s may be one part of a platform: letters, digits, '_' and '-',
+// as containerd's parser takes them ("../..", spaces or escapes are no platform).
+func platformWord(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // knownOS and knownArch are the operating systems and architectures Go knows (go tool dist

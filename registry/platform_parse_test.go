@@ -44,7 +44,9 @@ func TestParsePlatformAliases(t *testing.T) {
 			t.Errorf("ParsePlatform(%q) = %s, want %s", tt.in, platformString(got), platformString(tt.want))
 		}
 	}
-	for _, bad := range []string{"", "/amd64", "linux/", "amd65", "linux:10.0/x", "a/b/c/d"} {
+	// Parts that are no platform words, as containerd refuses them: a path, blanks, escapes.
+	for _, bad := range []string{"", "/amd64", "linux/", "amd65", "linux:10.0/x", "a/b/c/d",
+		"../..", "linux/..", "linux/amd64/..", "linux/am d64", "linux/amd64/\x1b[31m", "linux/amd64/v\n8", "lin\u00fcx/amd64"} {
 		if _, err := ParsePlatform(bad); err == nil {
 			t.Errorf("ParsePlatform(%q) succeeded", bad)
 		}
