@@ -22,14 +22,27 @@ func (r *Renderer) redraw() {
 		fmt.Fprintf(&b, cursorUp, r.drawn)
 	}
 	for _, l := range r.layers {
-		line := l.id + ": " + r.ttyStatus(l)
-		if len(line) > r.width-1 {
-			line = line[:r.width-1]
-		}
+		line := cutRunes(l.id+": "+r.ttyStatus(l), r.width-1)
 		b.WriteString("\r" + eraseLine + line + "\n")
 	}
 	r.drawn = len(r.layers)
 	r.w.Write([]byte(b.String()))
+}
+
+// cutRunes cuts s to at most n characters, never inside a UTF-8 sequence: an error text with
+// non-ASCII names cut by bytes left half a character on the terminal.
+func cutRunes(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	i := 0
+	for at := range s {
+		if i == n {
+			return s[:at]
+		}
+		i++
+	}
+	return s
 }
 
 // ttyStatus is a layer's line: a bar with sizes and rate while downloading, the plain-mode
