@@ -33,7 +33,7 @@ func (d *doc) pull() {
 		bars := d.timeTable("pull", c, pullTools, []string{"peak RSS", "store after pull"})
 		groups = append(groups, plot.Group{Title: c, Bars: bars})
 	}
-	d.p("The blobs-only rows (`strata pull --no-unpack`, `skopeo copy`, `curl`) do not unpack: their \"× best peer\" is against `skopeo copy` (issue 3's bar for strata's download) and their \"× baseline\" against `curl` fetching the same blobs.\n")
+	d.p("The blobs-only rows (`strata pull --no-unpack`, `skopeo copy`, `curl`) do not unpack: their \"× best peer\" is against `skopeo copy` (the peer strata's download is measured against) and their \"× baseline\" against `curl` fetching the same blobs.\n")
 	d.chart("bench-pull.svg", "cold pull times", func(f *os.File) error {
 		return plot.Bars(f, "Cold pull until ready to run", "seconds", groups)
 	})
@@ -179,7 +179,7 @@ func (d *doc) start() {
 		d.p("The same starts spaced out: hyperfine sleeps %s s before each (not timed), as a user typing "+
 			"commands or a script doing anything between two starts spaces them. Here a tool that moves its "+
 			"process into a cgroup pays the RCU grace period that the back-to-back runs above find over "+
-			"(the issue's crun 32 ms and runc 61 ms are starts like these).\n", d.r.meta("start gap"))
+			"(the 32 ms of crun and 61 ms of runc measured earlier on this kind of machine are starts like these).\n", d.r.meta("start gap"))
 		d.timeTable("start", "alpine-spaced", startTools, []string{"CPU per start (mean)"})
 	}
 	d.startBundles()
