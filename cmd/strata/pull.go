@@ -280,25 +280,10 @@ func (e *reworded) Unwrap() error { return e.err }
 // runnableOffline reports whether the image with manifest digest m can run from the store
 // alone: its config is stored and each layer is unpacked or its blob stored (run unpacks it).
 func runnableOffline(g *globals, store *cache.Store, m v1.Hash) bool {
-	img, err := store.Image(m)
-	if err != nil {
-		return false
-	}
-	mf, err := img.Manifest()
-	if err != nil || !store.Has(mf.Config) {
-		return false
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil || len(cfg.RootFS.DiffIDs) != len(mf.Layers) {
-		return false
-	}
 	snap, _ := g.openSnapshotter()
-	for i, l := range mf.Layers {
-		if !store.Has(l) && (snap == nil || !snap.Has(cfg.RootFS.DiffIDs[i])) {
-			return false
-		}
-	}
-	return true
+	return eachLayerHeld(store, m, func(blob v1.Descriptor, diffID v1.Hash) bool {
+		return store.Has(blob) || snap != nil && snap.Has(diffID)
+	})
 }
 
 // unpackInto hands each layer's stream, as it downloads, to the snapshotter.

@@ -80,6 +80,14 @@ func upToDate(ctx context.Context, p *registry.Puller, store *cache.Store, snap 
 // complete reports whether the image with manifest digest m has its config and layer blobs
 // in the store and every layer unpacked, so a run needs nothing from the network.
 func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool {
+	return eachLayerHeld(store, m, func(blob v1.Descriptor, diffID v1.Hash) bool {
+		return store.Has(blob) && (snap == nil || snap.Has(diffID))
+	})
+}
+
+// eachLayerHeld reports whether the image with manifest digest m has its config in the store
+// and held(blob, diffID) for each of its layers.
+func eachLayerHeld(store *cache.Store, m v1.Hash, held func(blob v1.Descriptor, diffID v1.Hash) bool) bool {
 	img, err := store.Image(m)
 	if err != nil {
 		return false
@@ -93,7 +101,7 @@ func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool
 		return false
 	}
 	for i, l := range mf.Layers {
-		if !store.Has(l) || (snap != nil && !snap.Has(cfg.RootFS.DiffIDs[i])) {
+		if !held(l, cfg.RootFS.DiffIDs[i]) {
 			return false
 		}
 	}
