@@ -26,9 +26,7 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	if c.Config.AutoRemove {
 		release = holdAsWaiter(c)
 	}
-	// Any container's removal waits for it too (holdDirAsWaiter): an rm -f while attached
-	// ends the attach with the exit code (137), as docker's, not with the container gone.
-	releaseDir := holdDirAsWaiter(c.Dir)
+	releaseDir := func() {}
 	defer func() { release(); releaseDir() }()
 	// The log's entries carry the time the monitor read them: those of earlier starts are
 	// older than this.
@@ -36,6 +34,11 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	if err := Start(ctx, c); err != nil {
 		return ExitOwnError, err
 	}
+	// Any container's removal, and its next start, wait for this too (holdDirAsWaiter): an
+	// rm -f or a restart while attached ends the attach with the exit code of the run it
+	// started (137 for rm -f, as docker's), not with the container gone nor with the next
+	// run's. Taken once started: the start (markMonitor) would wait for it.
+	releaseDir = holdDirAsWaiter(c.Dir)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {

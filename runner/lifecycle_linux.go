@@ -149,6 +149,10 @@ func markMonitor(c *Container, starter int) error {
 	// the command runs (its restart SIGKILLed while it started it) left a state without it,
 	// so that no start would trust the layer again ("the machine has restarted since it
 	// ran") though the machine had not.
+	// The exit of the last run is not overwritten before its waiters have read it
+	// (holdDirAsWaiter): a wait or start -a on a container that a restart ran again read
+	// this created state as an exit 0, or the next run's as its own and waited on for it.
+	defer waitDirWaiters(c.Dir)()
 	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start, StartedAt: c.State.StartedAt}
 	if err := os.Remove(filepath.Join(c.Dir, restartingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), err)

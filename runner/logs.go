@@ -266,6 +266,11 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		return nil // it logged nothing and will not (a --rm foreground run's has no log)
 	}
 	defer func() { f.Close() }() // f changes when the log is replaced while followed
+	// The run followed: its start time, once it is seen running.
+	var run time.Time
+	if c.State.Status == StatusRunning {
+		run = c.State.StartedAt
+	}
 	print := func(line []byte, at int64) error {
 		var e logEntry
 		if err := json.Unmarshal(line, &e); err != nil || (e.Stream != "stdout" && e.Stream != "stderr") {
@@ -356,9 +361,14 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		if !opts.Follow || (!opts.Until.IsZero() && time.Now().After(opts.Until)) {
 			return nil
 		}
-		// At the end of the file: done once the container no longer runs and nothing more
-		// was written since.
-		if rerr := c.Reload(); rerr != nil || c.State.Status != StatusRunning {
+		// At the end of the file: done once the run followed no longer runs (the container
+		// exited, or a restart ran it again since: docker's follower ends at its stop) and
+		// nothing more was written since.
+		rerr := c.Reload()
+		if rerr == nil && run.IsZero() && c.State.Status == StatusRunning {
+			run = c.State.StartedAt
+		}
+		if rerr != nil || c.State.Status != StatusRunning || !c.State.StartedAt.Equal(run) {
 			if more, _ := br.Peek(1); len(more) == 0 {
 				return nil
 			}
