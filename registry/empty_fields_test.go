@@ -5,9 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,19 +48,7 @@ func TestEmptyOtherKindFields(t *testing.T) {
 		sum(imageEmptyManifests): {ociManifest, imageEmptyManifests},
 		emptyConfig:              {"application/octet-stream", "{}"},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/" {
-			return
-		}
-		c, ok := served[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", c[0])
-		io.WriteString(w, c[1])
-	}))
-	t.Cleanup(srv.Close)
+	srv := serveManifests(t, served)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	opts := testOptions()
 	opts.Platform = v1.Platform{OS: "linux", Architecture: "amd64"}

@@ -577,19 +577,7 @@ func TestIndexChildKinds(t *testing.T) {
 		sum(artifact):      {artifactType, artifact},
 		emptyConfig:        {"application/octet-stream", "{}"},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/" {
-			return
-		}
-		c, ok := served[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", c[0])
-		io.WriteString(w, c[1])
-	}))
-	t.Cleanup(srv.Close)
+	srv := serveManifests(t, served)
 	p, err := NewPuller(testOptions())
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,19 +39,7 @@ func TestIndexPlatformNormalized(t *testing.T) {
 		sum(image):  {ociManifest, image},
 		emptyConfig: {"application/octet-stream", "{}"},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/" {
-			return
-		}
-		c, ok := served[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", c[0])
-		io.WriteString(w, c[1])
-	}))
-	t.Cleanup(srv.Close)
+	srv := serveManifests(t, served)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	userX86, err := ParsePlatform("linux/x86_64")
 	if err != nil {

@@ -5,9 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,19 +38,7 @@ func TestUnknownKindIgnored(t *testing.T) {
 		sum(sbom):   {ociManifest, sbom},
 		emptyConfig: {"application/octet-stream", "{}"},
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/" {
-			return
-		}
-		c, ok := served[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", c[0])
-		io.WriteString(w, c[1])
-	}))
-	t.Cleanup(srv.Close)
+	srv := serveManifests(t, served)
 	opts := testOptions()
 	opts.Platform.OS, opts.Platform.Architecture = "linux", "amd64"
 	p, err := NewPuller(opts)
