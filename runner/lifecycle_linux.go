@@ -572,6 +572,22 @@ func restarting(c *Container) bool {
 	return processAlive(pid, start)
 }
 
+// restartAlive says whether a restart that lives marked c (restartingFile). Unlike
+// restarting, a mark that names no process (a restart killed as it wrote it: empty) counts
+// for nothing: it would keep the container from a plain rm and a prune for ever.
+func restartAlive(c *Container) bool {
+	b, err := readSmallFile(filepath.Join(c.Dir, restartingFile), 64)
+	if err != nil {
+		return false
+	}
+	var pid int
+	var start uint64
+	if n, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err != nil || n != 2 {
+		return false
+	}
+	return processAlive(pid, start)
+}
+
 // Wait blocks until c is not running and returns its exit code. It returns at once for a
 // container that is created or exited.
 func Wait(ctx context.Context, c *Container) (int, error) {
@@ -803,6 +819,18 @@ type pausedRemoveError struct{}
 func (pausedRemoveError) Error() string        { return "container is paused and must be unpaused first" }
 func (pausedRemoveError) Is(target error) bool { return target == ErrRunning }
 
+// errRestartingRemove is a plain rm (or a container prune) of a container a live Restart
+// marked (restarting), between its stop and its start, refused in docker's words; it is an
+// ErrRunning, as the container is about to run again.
+var errRestartingRemove = restartingRemoveError{}
+
+type restartingRemoveError struct{}
+
+func (restartingRemoveError) Error() string {
+	return "container is restarting: stop the container before removing or force remove"
+}
+func (restartingRemoveError) Is(target error) bool { return target == ErrRunning }
+
 // errBusy: a container Remove found idle had a live monitor by the time it held its lock.
 var errBusy = errors.New("container busy")
 
@@ -850,6 +878,11 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 		return errRemovedMeanwhile
 	} else if err != nil {
 		return err
+	}
+	if !force && restartAlive(c) {
+		// Stopped by a restart that starts it next: a container prune removed it there,
+		// and the restart failed with "no such container (removed)".
+		return fmt.Errorf("cannot remove container %q: %w", c.Config.Name, errRestartingRemove)
 	}
 	if !anyway && (c.State.Status == StatusRunning || c.State.startingOther(c.ID)) {
 		return errBusy
