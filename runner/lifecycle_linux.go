@@ -650,7 +650,7 @@ func holdAsWaiter(c *Container) (release func()) {
 
 // holdDirAsWaiter takes a shared flock on the container dir itself (of any container, --rm or
 // not) and returns its release; removeDir takes it exclusively (waitDirWaiters) before the dir
-// goes. An rm -f of a running container removed it as soon as its PID 1 was dead, before a
+// goes, and a start (markMonitor) before it overwrites the last run's exit. An rm -f of a running container removed it as soon as its PID 1 was dead, before a
 // `strata wait` on it had read the exit its monitor records, and the wait failed with "no such
 // container (removed)", or "removed when it exited" for a --rm one, where docker's prints 137.
 // Never blocking: a removal under way holds it, and the waiter then finds the container gone.
