@@ -331,6 +331,35 @@ func Kill(c *Container, sig syscall.Signal) error {
 	return nil
 }
 
+// waitStartUnderWay returns once no other process holds c's lock, as a start does until its
+// state says running or failed (its monitor with it), after otherStartWait, or with ctx's
+// error. A stop that came while another strata started the container found it not running
+// yet, did nothing and succeeded, and the container came up a moment later (half the time
+// with `start c & stop c`), where docker's stop, serialized after the start, stops it.
+func waitStartUnderWay(ctx context.Context, c *Container) error {
+	if c.notDir {
+		return nil
+	}
+	for deadline := time.Now().Add(otherStartWait); ; {
+		l, ok, err := lockfile.TryLockExisting(filepath.Join(c.Dir, lockFile), true)
+		if err != nil {
+			return nil // gone, or no lock to wait on: Kill reads what is there
+		}
+		if ok {
+			l.Unlock()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("container %s: %w", shortID(c.ID), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // unpausesOn reports whether a kill with sig lets a paused c run again, as docker's kill
 // resumes it after signalling: for SIGKILL, and for its stop signal (any signal when the
 // container names none), so that a stop of a paused container ends it as its stop signal
@@ -350,6 +379,11 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	sig, err := StopSignalOf(c)
 	if err != nil {
 		return err
+	}
+	if !c.State.Running() {
+		if err := waitStartUnderWay(ctx, c); err != nil {
+			return err
+		}
 	}
 	if err := Kill(c, sig); err != nil {
 		if errors.Is(err, ErrNotRunning) && c.State.Status == StatusRunning {
