@@ -762,6 +762,14 @@ func (w stateWatch) drain() {
 	}
 }
 
+// wait returns once a file is renamed into the dir (a state written: true), or after d.
+func (w stateWatch) wait(d time.Duration) bool {
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
+	n, _ := unix.Poll(fds, int(d/time.Millisecond))
+	w.drain()
+	return n > 0
+}
+
 func (w stateWatch) close() {
 	if w.fd >= 0 {
 		unix.Close(w.fd)

@@ -266,10 +266,21 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		return nil // it logged nothing and will not (a --rm foreground run's has no log)
 	}
 	defer func() { f.Close() }() // f changes when the log is replaced while followed
-	// The run followed: its start time, once it is seen running.
+	// The run followed: its start time, once it is seen running. While it is followed, its
+	// exit is not overwritten by a restart's start, nor its dir removed, before this has
+	// read it (holdDirAsWaiter), and a state written wakes the follower (changes).
 	var run time.Time
-	if c.State.Status == StatusRunning {
+	release, changes := func() {}, stateWatch{-1}
+	defer func() { release(); changes.close() }()
+	followRun := func() {
 		run = c.State.StartedAt
+		release = holdDirAsWaiter(c.Dir)
+	}
+	if opts.Follow {
+		changes = watchState(c.Dir)
+		if c.State.Status == StatusRunning {
+			followRun()
+		}
 	}
 	print := func(line []byte, at int64) error {
 		var e logEntry
@@ -366,10 +377,23 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		// nothing more was written since.
 		rerr := c.Reload()
 		if rerr == nil && run.IsZero() && c.State.Status == StatusRunning {
-			run = c.State.StartedAt
+			followRun()
 		}
 		if rerr != nil || c.State.Status != StatusRunning || !c.State.StartedAt.Equal(run) {
 			if more, _ := br.Peek(1); len(more) == 0 {
+				return nil
+			}
+			continue
+		}
+		if changes.fd >= 0 {
+			// Up to five polls, woken at once by a state written; an ended ctx is seen
+			// within one.
+			for range 5 {
+				if changes.wait(pollInterval) || ctx.Err() != nil {
+					break
+				}
+			}
+			if ctx.Err() != nil {
 				return nil
 			}
 			continue
