@@ -203,6 +203,11 @@ func (s *Store) Rename(c *Container, name string) error {
 	defer unlock()
 	var cfg Config
 	if err := readJSON(filepath.Join(c.Dir, configFile), &cfg); err != nil {
+		if errors.Is(err, os.ErrNotExist) && isGone(c.Dir) {
+			// Removed while this waited for its lock (an rm -f holds it as it removes the
+			// dir): "no such container", not the path of the config.json it cannot read.
+			return &removedError{id: c.ID, err: err}
+		}
 		return fmt.Errorf("reading container %s config: %w", shortID(c.ID), err)
 	}
 	old := cfg.Name
