@@ -331,6 +331,19 @@ func Kill(c *Container, sig syscall.Signal) error {
 	return nil
 }
 
+// KillAfterStart is Kill after a start another strata has under way has ended
+// (waitStartUnderWay), for `strata kill`: docker's kill, serialized after the start, signals
+// what it started, where a kill that came meanwhile found the container not running yet and
+// failed ("container is not running") as the container came up.
+func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error {
+	if !c.State.Running() {
+		if err := waitStartUnderWay(ctx, c); err != nil {
+			return err
+		}
+	}
+	return Kill(c, sig)
+}
+
 // waitStartUnderWay returns once no other process holds c's lock, as a start does until its
 // state says running or failed (its monitor with it), after otherStartWait, or with ctx's
 // error. A stop that came while another strata started the container found it not running

@@ -207,7 +207,7 @@ func newKillCmd(g *globals) *cobra.Command {
 			}
 			// Concurrently, as docker kill.
 			return eachContainerParallel(cmd.Context(), g, cmd.OutOrStdout(), args, func(c *runner.Container) error {
-				return runner.Kill(c, sig)
+				return runner.KillAfterStart(cmd.Context(), c, sig)
 			})
 		},
 	}
