@@ -406,6 +406,7 @@ func (c *command) exec(spec Spec) error {
 		return fmt.Errorf("reporting to strata: %w", err)
 	}
 	if late {
+		settleHeap()
 		err = ex.execWithLimits([]procRlimit{{Resource: unix.RLIMIT_DATA, Cur: data.Cur, Max: data.Max}})
 	} else {
 		err = unix.Exec(argv0, args, c.env)
@@ -482,6 +483,15 @@ func newRawExec(argv0 string, args, env []string) (*rawExec, error) {
 	return &rawExec{argv0: p, argv: argv, envv: envv}, nil
 }
 
+// settleHeap ends the collection a big environment started before the collector was turned
+// off, sweep included, before execWithLimits sets a finite RLIMIT_DATA: the runtime's
+// background sweeper of that cycle went on on another thread, allocated for its span sets (an
+// mmap) once the limit was set, and the process died "fatal error: runtime: cannot allocate
+// memory" before its execve (exec under --ulimit data with 100k variables, one in a few
+// dozen on a loaded machine). runtime.GC returns once every span is swept; with the collector
+// off, no cycle follows. Only the starts that set such limits pay it.
+func settleHeap() { runtime.GC() }
+
 // execWithLimits sets limits and execs; it returns only on error. Raw syscalls only: nothing
 // is allocated once a limit is set. A hard limit above this process's, which it may not
 // raise, is its own (as setProcRlimit sets it).
@@ -543,6 +553,7 @@ func limitsExec(args []string) (int, error) {
 	restoreNofile()
 	ex, err := newRawExec(args[1], args[2:], os.Environ())
 	if err == nil {
+		settleHeap()
 		err = ex.execWithLimits(limits)
 	}
 	if errors.Is(err, unix.ENOENT) {
