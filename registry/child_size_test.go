@@ -52,14 +52,13 @@ func TestChildSizeLies(t *testing.T) {
 	for tag, body := range tags {
 		served[tag] = [2]string{ociIndex, body}
 	}
-	srv := serveManifests(t, served)
+	host := servedObjects(t, served)
 	opts := testOptions()
 	opts.Platform.OS, opts.Platform.Architecture = "linux", "amd64"
 	p, err := NewPuller(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := strings.TrimPrefix(srv.URL, "http://")
 	if _, err := p.Image(context.Background(), mustRef(t, host+"/x/y:right")); err != nil {
 		t.Fatalf("Image(an index whose entry is right) = %v", err)
 	}

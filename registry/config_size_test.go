@@ -39,8 +39,7 @@ func TestConfigSizeInvalid(t *testing.T) {
 		served["i"+tag] = [2]string{ociIndex, `{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[{"mediaType":"` + ociManifest +
 			`","digest":"` + sum(m) + `","size":` + strconv.Itoa(len(m)) + `,"platform":{"os":"linux","architecture":"amd64"}}]}`}
 	}
-	srv := serveManifests(t, served)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := servedObjects(t, served)
 	opts := testOptions()
 	opts.Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 	p, err := NewPuller(opts)

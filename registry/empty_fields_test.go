@@ -48,8 +48,7 @@ func TestEmptyOtherKindFields(t *testing.T) {
 		sum(imageEmptyManifests): {ociManifest, imageEmptyManifests},
 		emptyConfig:              {"application/octet-stream", "{}"},
 	}
-	srv := serveManifests(t, served)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := servedObjects(t, served)
 	opts := testOptions()
 	opts.Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 	p, err := NewPuller(opts)

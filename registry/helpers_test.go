@@ -133,23 +133,3 @@ func redirectBlob(redirect *atomic.Bool, d v1.Hash, url string) func(http.Handle
 		})
 	}
 }
-
-// serveManifests serves served (the last path element of a request, a digest or a tag, to
-// its Content-Type and body) as a registry's manifests on 127.0.0.1, until the test ends.
-func serveManifests(t *testing.T, served map[string][2]string) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/" {
-			return
-		}
-		c, ok := served[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", c[0])
-		io.WriteString(w, c[1])
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}

@@ -577,12 +577,12 @@ func TestIndexChildKinds(t *testing.T) {
 		sum(artifact):      {artifactType, artifact},
 		emptyConfig:        {"application/octet-stream", "{}"},
 	}
-	srv := serveManifests(t, served)
+	host := servedObjects(t, served)
 	p, err := NewPuller(testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := p.Index(context.Background(), mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/x/y:1"))
+	idx, err := p.Index(context.Background(), mustRef(t, host+"/x/y:1"))
 	if err != nil {
 		t.Fatal(err)
 	}

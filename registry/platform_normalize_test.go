@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
-	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,8 +38,7 @@ func TestIndexPlatformNormalized(t *testing.T) {
 		sum(image):  {ociManifest, image},
 		emptyConfig: {"application/octet-stream", "{}"},
 	}
-	srv := serveManifests(t, served)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := servedObjects(t, served)
 	userX86, err := ParsePlatform("linux/x86_64")
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -38,14 +37,13 @@ func TestUnknownKindIgnored(t *testing.T) {
 		sum(sbom):   {ociManifest, sbom},
 		emptyConfig: {"application/octet-stream", "{}"},
 	}
-	srv := serveManifests(t, served)
+	host := servedObjects(t, served)
 	opts := testOptions()
 	opts.Platform.OS, opts.Platform.Architecture = "linux", "amd64"
 	p, err := NewPuller(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := strings.TrimPrefix(srv.URL, "http://")
 	img, err := p.Image(context.Background(), mustRef(t, host+"/x/y:both"))
 	if err != nil || img.Descriptor.Digest.String() != sum(image) {
 		var got string

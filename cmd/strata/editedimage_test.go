@@ -16,6 +16,13 @@ import (
 // labels or ports a test needs.
 func storeEditedBusybox(t *testing.T, root, name string, edit func(*v1.Config)) {
 	t.Helper()
+	storeBusyboxConfigFile(t, root, name, func(cf *v1.ConfigFile) { edit(&cf.Config) })
+}
+
+// storeBusyboxConfigFile is storeEditedBusybox of the whole config file (os, architecture,
+// rootfs as well as the run config).
+func storeBusyboxConfigFile(t *testing.T, root, name string, edit func(*v1.ConfigFile)) {
+	t.Helper()
 	store, err := cache.Open(filepath.Join(root, "oci"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,9 +39,9 @@ func storeEditedBusybox(t *testing.T, root, name string, edit func(*v1.Config)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := cf.Config
-	edit(&cfg)
-	edited, err := mutate.Config(img, cfg)
+	cf = cf.DeepCopy()
+	edit(cf)
+	edited, err := mutate.ConfigFile(img, cf)
 	if err != nil {
 		t.Fatal(err)
 	}

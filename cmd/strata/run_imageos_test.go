@@ -1,48 +1,12 @@
 package main
 
 import (
-	"context"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-
-	"github.com/strata-run/strata/cache"
 )
-
-// storeBusyboxPlatform stores busybox under name with its config's os and architecture
-// edited by edit.
-func storeBusyboxPlatform(t *testing.T, root, name string, edit func(*v1.ConfigFile)) {
-	t.Helper()
-	store, err := cache.Open(filepath.Join(root, "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.FindImage("docker.io/library/busybox:1.38.0-musl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := store.Image(r.Descriptor.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	edit(cf)
-	edited, err := mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.WriteImage(context.Background(), name, edited, cache.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestRunRefusesOtherOS: run and create refuse an image whose config names another operating
 // system, as docker's daemon does (image operating system "windows" cannot be used on this
@@ -58,11 +22,11 @@ func TestRunRefusesOtherOS(t *testing.T) {
 	if runtime.GOARCH == "arm64" {
 		otherArch = "amd64"
 	}
-	storeBusyboxPlatform(t, root, "docker.io/library/win:1", func(c *v1.ConfigFile) { c.OS = "windows" })
-	storeBusyboxPlatform(t, root, "docker.io/library/free:1", func(c *v1.ConfigFile) { c.OS = "freebsd" })
-	storeBusyboxPlatform(t, root, "docker.io/library/noos:1", func(c *v1.ConfigFile) { c.OS = "" })
-	storeBusyboxPlatform(t, root, "docker.io/library/upper:1", func(c *v1.ConfigFile) { c.OS = "Linux" })
-	storeBusyboxPlatform(t, root, "docker.io/library/arch:1", func(c *v1.ConfigFile) { c.Architecture = otherArch })
+	storeBusyboxConfigFile(t, root, "docker.io/library/win:1", func(c *v1.ConfigFile) { c.OS = "windows" })
+	storeBusyboxConfigFile(t, root, "docker.io/library/free:1", func(c *v1.ConfigFile) { c.OS = "freebsd" })
+	storeBusyboxConfigFile(t, root, "docker.io/library/noos:1", func(c *v1.ConfigFile) { c.OS = "" })
+	storeBusyboxConfigFile(t, root, "docker.io/library/upper:1", func(c *v1.ConfigFile) { c.OS = "Linux" })
+	storeBusyboxConfigFile(t, root, "docker.io/library/arch:1", func(c *v1.ConfigFile) { c.Architecture = otherArch })
 	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", "noos", "upper", "arch") })
 
 	for _, tc := range []struct{ image, os string }{{"win:1", "windows"}, {"free:1", "freebsd"}} {
