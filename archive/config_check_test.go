@@ -45,6 +45,9 @@ func TestLoadConfigChecked(t *testing.T) {
 		{"not JSON", "parsing config", []byte(`not json at all`)},
 		{"not an object", "parsing config", []byte(`[1]`)},
 		{"fewer DiffIDs than layers", "0 DiffIDs", []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)},
+		{"null", "no rootfs", []byte(`null`)},
+		{"empty object", "no rootfs", []byte(`{}`)},
+		{"rootfs of another type", `not "layers"`, []byte(`{"os":"linux","rootfs":{"type":"layers+base","diff_ids":["` + layer.Digest.String() + `"]}}`)},
 		{"too many values", "JSON values", []byte(`{"os":"linux","config":{"Env":[` + strings.Repeat(`"A=1",`, jsonvalues.Max) + `"A=1"]},"rootfs":{"diff_ids":["` + layer.Digest.String() + `"]}}`)},
 	} {
 		t.Run("image/"+tt.name, func(t *testing.T) {

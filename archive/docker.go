@@ -10,6 +10,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-run/strata/internal/imageconfig"
 )
 
 // readDocker plans the images of a docker archive without index.json: `docker save` before
@@ -45,6 +47,9 @@ func (p *plan) dockerImage(ctx context.Context, m dockerManifest) (image, error)
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return image{}, fmt.Errorf("parsing config %s: %w", m.Config, parsing(err))
+	}
+	if err := imageconfig.CheckRootFS(raw); err != nil {
+		return image{}, fmt.Errorf("config %s: %w", short(cfgDigest), err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return image{}, fmt.Errorf("config %s lists %d layers, manifest.json %d", short(cfgDigest), len(cfg.RootFS.DiffIDs), len(m.Layers))

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/imageconfig"
 	"github.com/strata-run/strata/internal/jsonvalues"
 	"github.com/strata-run/strata/internal/platforms"
 	"github.com/strata-run/strata/registry"
@@ -402,6 +403,9 @@ func (p *plan) checkConfig(d v1.Descriptor, m v1.Manifest) error {
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return fmt.Errorf("manifest %s: parsing config %s: %w", short(d.Digest), short(m.Config.Digest), parsing(err))
+	}
+	if err := imageconfig.CheckRootFS(raw); err != nil {
+		return fmt.Errorf("manifest %s: config %s: %w", short(d.Digest), short(m.Config.Digest), err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return fmt.Errorf("manifest %s has %d layers but its config %s %d DiffIDs", short(d.Digest), len(m.Layers), short(m.Config.Digest), len(cfg.RootFS.DiffIDs))

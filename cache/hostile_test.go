@@ -3,6 +3,8 @@ package cache
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -66,6 +68,9 @@ func TestWriteImageHostile(t *testing.T) {
 			m.Layers = append(m.Layers, m.Layers[0])
 		})}, nil},
 		{"config bytes do not match", &lyingImage{Image: img, config: []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + m.Layers[0].Digest.Hex + `","sha256:` + m.Layers[1].Digest.Hex + `"]}}`)}, ErrSizeMismatch},
+		{"config null", configOnly(img, edit, []byte(`null`)), nil},
+		{"config without rootfs", configOnly(img, edit, []byte(`{"os":"linux","architecture":"amd64"}`)), nil},
+		{"rootfs of another type", configOnly(img, edit, []byte(`{"os":"linux","rootfs":{"type":"layers+base","diff_ids":[]}}`)), nil},
 		{"manifest not json", &lyingImage{Image: img, manifest: []byte("<html>")}, nil},
 		{"manifest that lists manifests too", &lyingImage{Image: img, manifest: append(bytes.TrimSuffix(edit(func(*v1.Manifest) {}), []byte("}")), []byte(`,"manifests":[]}`)...)}, nil},
 		{"manifest with trailing data", &lyingImage{Image: img, manifest: append(edit(func(*v1.Manifest) {}), []byte("{}")...)}, nil},
@@ -83,4 +88,15 @@ func TestWriteImageHostile(t *testing.T) {
 			checkBlobsHashToNames(t, s)
 		})
 	}
+}
+
+// configOnly is an image of no layers with config as its config, well addressed: only what
+// the config says can refuse it.
+func configOnly(img v1.Image, edit func(func(*v1.Manifest)) []byte, config []byte) v1.Image {
+	sum := sha256.Sum256(config)
+	return &lyingImage{Image: img, config: config, manifest: edit(func(m *v1.Manifest) {
+		m.Config.Digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+		m.Config.Size = int64(len(config))
+		m.Layers = []v1.Descriptor{}
+	})}
 }

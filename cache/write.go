@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/internal/imageconfig"
 )
 
 // Fetcher returns the blob h starting at byte offset (an HTTP Range request), so that a
@@ -138,6 +140,9 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	var cfg v1.ConfigFile
 	if err := parseBlob(rawConfig, &cfg); err != nil {
 		return res, fmt.Errorf("parsing config %s: %w", short(m.Config.Digest), err)
+	}
+	if err := imageconfig.CheckRootFS(rawConfig); err != nil {
+		return res, fmt.Errorf("config %s: %w", short(m.Config.Digest), err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return res, fmt.Errorf("manifest %s has %d layers but its config %d diff ids", short(mdesc.Digest), len(m.Layers), len(cfg.RootFS.DiffIDs))

@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/strata-run/strata/internal/imageconfig"
 )
 
 // WriteIndex stores a multi-platform image whole: the index, every manifest it lists (indexes
@@ -141,6 +143,9 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 			var cfg v1.ConfigFile
 			if err := parseBlob(img.rawConfig, &cfg); err != nil {
 				return res, fmt.Errorf("parsing config %s: %w", short(img.manifest.Config.Digest), err)
+			}
+			if err := imageconfig.CheckRootFS(img.rawConfig); err != nil {
+				return res, fmt.Errorf("config %s: %w", short(img.manifest.Config.Digest), err)
 			}
 			if len(cfg.RootFS.DiffIDs) != len(img.manifest.Layers) {
 				return res, fmt.Errorf("manifest %s has %d layers but its config %d diff ids", short(img.entry.desc.Digest), len(img.manifest.Layers), len(cfg.RootFS.DiffIDs))
