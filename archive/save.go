@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -248,14 +249,28 @@ func (s *saver) add(r cache.Ref, opts SaveOptions, docker bool) error {
 		if tag != "" {
 			ann[refNameAnnotation] = tag
 		}
-		if tag != "" {
-			firstImage.RepoTags = []string{ref.Familiar()}
-		}
-		s.docker = append(s.docker, *firstImage)
+		s.addDocker(*firstImage, tag, ref)
 	}
 	root.Annotations = ann
 	s.index.Manifests = append(s.index.Manifests, root)
 	return nil
+}
+
+// addDocker lists image in manifest.json, tagged with ref when tag is set. An image saved
+// already, under another name or none, gets the name added to its entry, as docker save
+// groups an image's names: `save alpine:latest alpine:3.20.3` wrote two entries of one
+// image, one name each.
+func (s *saver) addDocker(image dockerManifest, tag string, ref registry.Reference) {
+	i := slices.IndexFunc(s.docker, func(m dockerManifest) bool {
+		return m.Config == image.Config && slices.Equal(m.Layers, image.Layers)
+	})
+	if i < 0 {
+		s.docker = append(s.docker, image)
+		i = len(s.docker) - 1
+	}
+	if tag != "" && !slices.Contains(s.docker[i].RepoTags, ref.Familiar()) {
+		s.docker[i].RepoTags = append(s.docker[i].RepoTags, ref.Familiar())
+	}
 }
 
 // pinnedTo is name, a ref of the image top (an index), as it names the image saved in its

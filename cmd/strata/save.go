@@ -80,8 +80,13 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 		if err != nil {
 			return err
 		}
-		// An image named twice (or by its name and its ID) is written once, as docker does:
-		// twice, its load printed it twice.
+		if savedByID(a, r) {
+			// As docker save <ID>: the image goes without a name (manifest.json lists no
+			// RepoTags), where it carried whichever name of the image the store lists first.
+			r.Name = ""
+		}
+		// An image named twice is written once, as docker does: twice, its load printed it
+		// twice.
 		if slices.ContainsFunc(refs, func(x cache.Ref) bool {
 			return x.Name == r.Name && x.Descriptor.Digest == r.Descriptor.Digest
 		}) {
@@ -89,6 +94,7 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 		}
 		refs = append(refs, r)
 	}
+	refs = namedOnce(refs)
 	ctx := cmd.Context()
 	if o.output != "" && o.output != "-" {
 		if err := refuseOwnFiles(g, o.output); err != nil {
@@ -110,6 +116,35 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 	}
 	return writeFileAtomic(o.output, func(w io.Writer) error {
 		return archive.Save(ctx, w, store, refs, opts)
+	})
+}
+
+// savedByID says whether arg, which found r, named the image by its ID or a prefix of it
+// ("04574bec7a1d", "sha256:0457…") rather than by one of its names: a name that is hex
+// digits too ("04574bec7a1d:latest" stored) is a name.
+func savedByID(arg string, r cache.Ref) bool {
+	hex := strings.TrimPrefix(arg, "sha256:")
+	if r.Name == "" || hex == "" || len(hex) > 64 || !isHexString(hex) {
+		return false
+	}
+	if ref, err := registry.ParseReference(arg); err == nil && ref.String() == r.Name {
+		return false
+	}
+	return r.Name != arg
+}
+
+// namedOnce drops the images saved by ID that another argument saves by a name, as docker
+// save writes `save alpine 04574bec7a1d` as alpine alone: the ID adds no image, and an
+// unnamed copy of it in the archive would make load ask for a --name.
+func namedOnce(refs []cache.Ref) []cache.Ref {
+	named := map[string]bool{}
+	for _, r := range refs {
+		if r.Name != "" {
+			named[r.Descriptor.Digest.String()] = true
+		}
+	}
+	return slices.DeleteFunc(refs, func(r cache.Ref) bool {
+		return r.Name == "" && named[r.Descriptor.Digest.String()]
 	})
 }
 
