@@ -108,6 +108,10 @@ func TestCLIBadInput(t *testing.T) {
 		// --cpu-shares 1 and 262145 are clamped with docker's warning, and run (TestCPUSharesClamp).
 		{args: []string{"run", "--memory", "1k", "alpine", "true"}, code: 125, want: "strata: invalid memory value"},
 		{args: []string{"create", "--memory-swap", "3m", "alpine", "true"}, code: 125, want: "needs a memory limit too"},
+		// An empty limit, as docker's CLI refuses it (a script's unset variable), not no limit.
+		{args: []string{"run", "--memory=", "alpine", "true"}, code: 125, want: `invalid memory value ""`},
+		{args: []string{"create", "-m", "10m", "--memory-swap", "", "alpine", "true"}, code: 125, want: `invalid memory-swap value ""`},
+		{args: []string{"run", "--cpus", "", "alpine", "true"}, code: 125, want: `invalid cpus value ""`},
 		{args: []string{"run", "--stop-signal", "SIGNOPE", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"run", "--stop-signal", "RTMIN+99", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"run", "--stop-timeout", "-2", "alpine", "true"}, code: 125, want: "--stop-timeout"},

@@ -81,7 +81,25 @@ type runOptions struct {
 	entrypointSet  bool
 	stopTimeoutSet bool
 	shmSizeSet     bool // --shm-size was given, if only as ""
-	create         bool // `strata create`: make the container, start nothing
+	// memorySet, memorySwapSet and cpusSet say that --memory, --memory-swap and --cpus
+	// were given, if only as "": docker refuses an empty size or number of CPUs
+	// (`-m "$LIMIT"` with LIMIT unset), and strata ran the container without the limit.
+	memorySet     bool
+	memorySwapSet bool
+	cpusSet       bool
+	create        bool // `strata create`: make the container, start nothing
+}
+
+// noteChanged records which of cmd's flags were given, for those whose empty value is not
+// their absence.
+func (o *runOptions) noteChanged(cmd *cobra.Command) {
+	f := cmd.Flags()
+	o.entrypointSet = f.Changed("entrypoint")
+	o.stopTimeoutSet = f.Changed("stop-timeout")
+	o.shmSizeSet = f.Changed("shm-size")
+	o.memorySet = f.Changed("memory")
+	o.memorySwapSet = f.Changed("memory-swap")
+	o.cpusSet = f.Changed("cpus")
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -91,9 +109,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		Short: "Run a command in a new container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.entrypointSet = cmd.Flags().Changed("entrypoint")
-			o.stopTimeoutSet = cmd.Flags().Changed("stop-timeout")
-			o.shmSizeSet = cmd.Flags().Changed("shm-size")
+			o.noteChanged(cmd)
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
@@ -111,9 +127,7 @@ func newCreateCmd(g *globals) *cobra.Command {
 		Short: "Create a new container without starting it",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.entrypointSet = cmd.Flags().Changed("entrypoint")
-			o.stopTimeoutSet = cmd.Flags().Changed("stop-timeout")
-			o.shmSizeSet = cmd.Flags().Changed("shm-size")
+			o.noteChanged(cmd)
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
@@ -603,17 +617,17 @@ func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Sna
 func (o *runOptions) resources() (cgroups.Resources, error) {
 	var r cgroups.Resources
 	var err error
-	if o.memory != "" {
+	if o.memory != "" || o.memorySet {
 		if r.Memory, err = cgroups.ParseMemory(o.memory); err != nil {
 			return r, err
 		}
 	}
-	if o.memorySwap != "" {
+	if o.memorySwap != "" || o.memorySwapSet {
 		if r.MemorySwap, err = cgroups.ParseMemorySwap(o.memorySwap); err != nil {
 			return r, err
 		}
 	}
-	if o.cpus != "" {
+	if o.cpus != "" || o.cpusSet {
 		if r.CPUs, err = cgroups.ParseCPUs(o.cpus); err != nil {
 			return r, err
 		}
