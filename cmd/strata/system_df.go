@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -118,11 +119,13 @@ type imageUsage struct {
 	Ref string `json:"ref"`
 	ID  string `json:"id"`
 	// Damaged says why the image could not be read whole; its sizes count what is there.
-	Damaged    string `json:"damaged,omitempty"`
-	Size       int64  `json:"size"`
-	Shared     int64  `json:"shared"`
-	Unique     int64  `json:"unique"`
-	Containers int    `json:"containers"`
+	Damaged string `json:"damaged,omitempty"`
+	// Created is when the image was built, from its config; zero if unknown.
+	Created    time.Time `json:"created"`
+	Size       int64     `json:"size"`
+	Shared     int64     `json:"shared"`
+	Unique     int64     `json:"unique"`
+	Containers int       `json:"containers"`
 }
 
 // layerUsage is one layer dir, with the compressed blobs it was unpacked from.
@@ -228,8 +231,14 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 	u.Images = append(u.Images, l.images(infos)...)
 	u.Layers = append(u.Layers, l.layers(dirs)...)
 	imagesRow := l.totals(&u.Totals)
-	imagesRow.Total = len(infos)
+	// Images, as docker counts them: an image of several names is one.
+	counted := map[v1.Hash]bool{}
 	for _, info := range infos {
+		if counted[info.ID] {
+			continue
+		}
+		counted[info.ID] = true
+		imagesRow.Total++
 		if l.imagesUsing[info.ID.String()] > 0 {
 			imagesRow.Active++
 		}
@@ -353,7 +362,7 @@ func (l *ledger) objects(info cache.ImageInfo) []*object {
 func (l *ledger) images(infos []cache.ImageInfo) []imageUsage {
 	out := make([]imageUsage, 0, len(infos))
 	for _, info := range infos {
-		iu := imageUsage{Ref: info.Ref, ID: info.ID.String(), Containers: l.imagesUsing[info.ID.String()]}
+		iu := imageUsage{Ref: info.Ref, ID: info.ID.String(), Created: info.Created, Containers: l.imagesUsing[info.ID.String()]}
 		if info.Damaged != nil {
 			iu.Damaged = info.Damaged.Error()
 		}
@@ -539,10 +548,11 @@ func printDiskUsage(w io.Writer, u usage, verbose bool) error {
 	fmt.Fprintln(w, "\nImages space usage:")
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS")
+	// docker's columns, CREATED among them.
+	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS")
 	for _, i := range u.Images {
 		row := newImageRow(cache.ImageInfo{Ref: i.Ref})
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", row.Repository, row.Tag, shortID(i.ID), humanSize(i.Size), humanSize(i.Shared), humanSize(i.Unique), i.Containers)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", row.Repository, row.Tag, shortID(i.ID), humanSince(i.Created), humanSize(i.Size), humanSize(i.Shared), humanSize(i.Unique), i.Containers)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
