@@ -82,6 +82,18 @@ func NormalizeExtraHost(h string) (string, error) {
 	return name + ":" + unbracket(ip), nil
 }
 
+// NormalizeDNS reads a --dns value as docker's CLI (opts.ValidateIPAddress): an IP address,
+// whitespace around it allowed, returned in its normal form ("2001:db8::1" for
+// "2001:DB8:0::1", an IPv4-mapped address as its IPv4 one), which resolv.conf and inspect
+// then show, as docker's do.
+func NormalizeDNS(d string) (string, error) {
+	a, err := parseIP(strings.TrimSpace(d))
+	if err != nil {
+		return "", fmt.Errorf("invalid IP address in --dns: %s", quote.Value(d))
+	}
+	return a.Unmap().String(), nil
+}
+
 // splitExtraHost splits an --add-host value as docker's CLI (opts.ValidateExtraHost, docker
 // 25 and later): "name=ip" at the first '=' if there is one, else "name:ip" at the first ':',
 // so that "h:::1" and "h=::1" both name ::1; a name holding ':' is refused. The address is

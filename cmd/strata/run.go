@@ -760,6 +760,14 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		}
 		extraHosts = append(extraHosts, n)
 	}
+	var dns []string
+	for _, d := range o.dns {
+		n, err := runner.NormalizeDNS(d)
+		if err != nil {
+			return runner.Spec{}, err
+		}
+		dns = append(dns, n)
+	}
 	s := runner.Spec{
 		Args:       argv,
 		Env:        env,
@@ -776,7 +784,7 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		Privileged: o.privileged,
 		Init:       o.init,
 		ExtraHosts: extraHosts,
-		DNS:        o.dns,
+		DNS:        dns,
 		Mounts:     mounts,
 		Ulimits:    ulimits,
 		GroupAdd:   o.groupAdd,
