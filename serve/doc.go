@@ -33,4 +33,6 @@
 // that it answers as the GET would. Each blob file is hashed once, whatever it was found. A manifest whose media type
 // the request's Accept list leaves out is MANIFEST_UNKNOWN, as docker's registry answers. A
 // response that makes no progress for two minutes (a client that stopped reading) is given up.
+// A Listener (conns.go) bounds the connections clients hold, making room by closing those that
+// wait longest for a request; NewHTTPServer sets the header and idle timeouts.
 package serve

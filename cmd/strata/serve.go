@@ -91,17 +91,13 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "strata: warning: listening on %s: every image in the store can be pulled from the network\n", ln.Addr())
 	}
-	srv := &http.Server{
-		Handler:           serve.New(store, opts),
-		ReadHeaderTimeout: 30 * time.Second,
-		// A client's idle keep-alive connections are closed, so that clients which open many
-		// and walk away cannot hold the server's file descriptors for good.
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-	}
+	// At most serve.DefaultConnLimits() connections at once, so that clients which open
+	// thousands and send nothing cannot run the server out of descriptors.
+	lim := serve.Limit(ln, serve.DefaultConnLimits())
+	srv := serve.NewHTTPServer(serve.New(store, opts), lim)
 	fmt.Fprintf(cmd.OutOrStdout(), "Serving %s read-only at http://%s\n", g.storeDir(), ln.Addr())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(lim) }()
 	select {
 	case err := <-done:
 		return fmt.Errorf("serve: %w", err)

@@ -1,0 +1,301 @@
+package serve
+
+import (
+	"container/list"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Every client connection holds a descriptor, a goroutine and buffers, and one serving a blob
+// a second descriptor: with no bound, a client that opens thousands of connections and sends
+// nothing (or its headers a byte a second) runs the server out of descriptors, and every other
+// client waits until the header timeout frees some. So a Listener keeps at most Max
+// connections (and PerHost from one address). Past that, it closes the connection that has
+// waited longest without a request under way (one that has not sent its headers yet, or is
+// idle between requests): such a connection costs its client nothing to open again, where a
+// request being served may be a blob half downloaded. When every connection is serving a
+// request, the new one is answered 503 (429 past PerHost) with Retry-After, which clients
+// retry, and closed.
+
+// ConnLimits bound the connections a Listener keeps open.
+type ConnLimits struct {
+	// Max is how many connections are open at once.
+	Max int
+	// PerHost is how many of them one client address may hold; 0 is no bound of its own.
+	// Loopback clients are not bound by it: a TLS proxy in front of the server is one.
+	PerHost int
+}
+
+const (
+	// connsCeiling bounds DefaultConnLimits' Max whatever the descriptor limit: a connection
+	// serving a blob holds some 50 KiB (its goroutine, buffers, a copy buffer while a blob is
+	// hashed), so 2048 of them stay around 100 MiB.
+	connsCeiling = 2048
+	// connsReserve is the descriptors kept for the rest of the server: the store's index
+	// and manifests, pull-through connections and temp files, refusals under way.
+	connsReserve = 128
+	// maxRefusing bounds the refusals answered at once; past it a refused connection is
+	// closed without an answer.
+	maxRefusing = 64
+	// refuseTimeout is how long a refusal may take to be sent; refuseLinger, how long the
+	// client then has to close its end.
+	refuseTimeout = time.Second
+	refuseLinger  = 250 * time.Millisecond
+)
+
+// DefaultConnLimits fits the process's descriptor limit: each connection may hold two (its
+// socket and a blob file), connsReserve are left for the rest, and Max is at most
+// connsCeiling. One address may hold a quarter of them.
+func DefaultConnLimits() ConnLimits {
+	n := connsCeiling
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
+		free := rl.Cur / 2 // a limit too small for the reserve: half of it for the rest
+		if rl.Cur > 2*connsReserve {
+			free = rl.Cur - connsReserve
+		}
+		n = int(max(1, min(uint64(connsCeiling), free/2)))
+	}
+	return ConnLimits{Max: n, PerHost: n / 4}
+}
+
+// Listener is a net.Listener that keeps the connections it accepted within its ConnLimits. Its
+// ConnState method must be the http.Server's ConnState (NewHTTPServer sets it): the states say
+// which connections have a request under way.
+type Listener struct {
+	net.Listener
+	lim ConnLimits
+
+	mu    sync.Mutex
+	open  int
+	hosts map[string]*hostConns
+	// waiting lists the connections with no request under way, longest waiting first.
+	waiting  list.List
+	refusing chan struct{}
+}
+
+// hostConns is what one client address holds.
+type hostConns struct {
+	open    int
+	waiting list.List
+}
+
+// Limit returns ln bounded by lim. A Max of 0 or less is DefaultConnLimits'.
+func Limit(ln net.Listener, lim ConnLimits) *Listener {
+	if lim.Max <= 0 {
+		lim.Max = DefaultConnLimits().Max
+	}
+	return &Listener{Listener: ln, lim: lim, hosts: map[string]*hostConns{}, refusing: make(chan struct{}, maxRefusing)}
+}
+
+// trackedConn is a connection the Listener counts.
+type trackedConn struct {
+	net.Conn
+	host     string
+	loopback bool
+	// Guarded by the Listener's mu.
+	gone       bool          // evicted or closed: no longer counted
+	elem, helm *list.Element // in waiting and in its host's waiting, while waiting
+}
+
+// ReadFrom keeps net/http's sendfile of blob files: it looks for an io.ReaderFrom on the conn.
+func (c *trackedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{c.Conn}, r)
+}
+
+// CloseWrite lets net/http half-close the connection, as it does a *net.TCPConn.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Accept returns the next connection within the limits, answering and closing those past them.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		tc, evicted, status := l.admit(c)
+		if evicted != nil {
+			evicted.Conn.Close()
+		}
+		if tc != nil {
+			return tc, nil
+		}
+		l.refuse(c, status)
+	}
+}
+
+// admit counts c in, making room by evicting the connection waiting longest if the limits are
+// reached; a status other than 0 refuses c.
+func (l *Listener) admit(c net.Conn) (tc *trackedConn, evicted *trackedConn, status int) {
+	tc = &trackedConn{Conn: c}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		tc.host, tc.loopback = a.IP.String(), a.IP.IsLoopback()
+	} else {
+		tc.host = c.RemoteAddr().String()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.hosts[tc.host]
+	if h == nil {
+		h = &hostConns{}
+		l.hosts[tc.host] = h
+	}
+	switch {
+	case l.lim.PerHost > 0 && !tc.loopback && h.open >= l.lim.PerHost:
+		if e := h.waiting.Front(); e != nil {
+			evicted = e.Value.(*trackedConn)
+		} else {
+			status = http.StatusTooManyRequests
+		}
+	case l.open >= l.lim.Max:
+		if e := l.waiting.Front(); e != nil {
+			evicted = e.Value.(*trackedConn)
+		} else {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	if evicted != nil {
+		l.forgetLocked(evicted)
+	}
+	if status != 0 {
+		if h.open == 0 {
+			delete(l.hosts, tc.host)
+		}
+		return nil, evicted, status
+	}
+	l.open++
+	h.open++
+	l.waitLocked(tc, h)
+	return tc, evicted, 0
+}
+
+// waitLocked lists c as waiting, last.
+func (l *Listener) waitLocked(c *trackedConn, h *hostConns) {
+	if c.elem == nil {
+		c.elem = l.waiting.PushBack(c)
+		c.helm = h.waiting.PushBack(c)
+	}
+}
+
+// busyLocked takes c off the waiting lists.
+func (l *Listener) busyLocked(c *trackedConn, h *hostConns) {
+	if c.elem != nil {
+		l.waiting.Remove(c.elem)
+		h.waiting.Remove(c.helm)
+		c.elem, c.helm = nil, nil
+	}
+}
+
+// forgetLocked stops counting c.
+func (l *Listener) forgetLocked(c *trackedConn) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	h := l.hosts[c.host]
+	l.busyLocked(c, h)
+	l.open--
+	if h.open--; h.open == 0 {
+		delete(l.hosts, c.host)
+	}
+}
+
+// ConnState follows the http.Server's connections: new and idle ones wait for a request, an
+// active one has one under way, a closed one is no longer counted.
+func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
+	tc, ok := c.(*trackedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if tc.gone {
+		return
+	}
+	switch st {
+	case http.StateNew, http.StateIdle:
+		h := l.hosts[tc.host]
+		l.busyLocked(tc, h) // to the back: it starts waiting now
+		l.waitLocked(tc, h)
+	case http.StateActive:
+		l.busyLocked(tc, l.hosts[tc.host])
+	case http.StateClosed, http.StateHijacked:
+		l.forgetLocked(tc)
+	}
+}
+
+// refuse answers c with status, the spec's error body and Retry-After, and closes it, without
+// holding up Accept. The request is read (and discarded) until the client closes or
+// refuseLinger passes: closing a socket with unread data resets it, and the client might
+// never see the answer.
+func (l *Listener) refuse(c net.Conn, status int) {
+	select {
+	case l.refusing <- struct{}{}:
+	default:
+		c.Close()
+		return
+	}
+	go func() {
+		defer func() { <-l.refusing }()
+		defer c.Close()
+		code, msg := "UNAVAILABLE", "the registry is serving as many connections as it can; retry later"
+		if status == http.StatusTooManyRequests {
+			code, msg = "TOOMANYREQUESTS", "this client holds as many connections as the registry allows one; retry later"
+		}
+		body := fmt.Sprintf(`{"errors":[{"code":%q,"message":%q}]}`, code, msg)
+		c.SetWriteDeadline(time.Now().Add(refuseTimeout))
+		fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nRetry-After: 1\r\nDocker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n%s",
+			status, http.StatusText(status), len(body), body)
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		c.SetReadDeadline(time.Now().Add(refuseLinger))
+		io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	}()
+}
+
+// Open returns how many connections are counted, for tests and logs.
+func (l *Listener) Open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
+// Timeouts and sizes of NewHTTPServer.
+const (
+	// readHeaderTimeout is how long a client has to send a request's headers.
+	readHeaderTimeout = 30 * time.Second
+	// idleTimeout is how long a keep-alive connection may wait for its next request.
+	idleTimeout = 2 * time.Minute
+	// maxHeaderBytes bounds a request's line and headers; a registry client sends well under
+	// 8 KiB.
+	maxHeaderBytes = 64 << 10
+)
+
+// NewHTTPServer returns the http.Server that serves h on l: headers within readHeaderTimeout
+// and maxHeaderBytes, idle connections closed after idleTimeout, and l told every connection's
+// state. It sets no WriteTimeout, which would cut a large blob off on a slow but steady link:
+// the Server's stall timeout ends only responses that make no progress.
+func NewHTTPServer(h http.Handler, l *Listener) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         l.ConnState,
+	}
+}

@@ -1,0 +1,242 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/strata-run/strata/cache"
+)
+
+// limitedServer serves h on a loopback Listener bounded by lim until the test ends.
+func limitedServer(t *testing.T, h http.Handler, lim ConnLimits) (addr string, l *Listener) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = Limit(ln, lim)
+	srv := NewHTTPServer(h, l)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), l
+}
+
+// TestListenerMakesRoom: past Max, the connection waiting longest for a request is closed for
+// a new one, and one with a request under way is not.
+func TestListenerMakesRoom(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	addr, l := limitedServer(t, h, ConnLimits{Max: 4})
+
+	// A request under way, on a connection the flood must not take.
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	waitFor(t, func() bool { return l.Open() == 1 })
+
+	var idle []net.Conn
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; i < 3; i++ {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatalf("GET with %d idle connections open and Max 4: %v", len(idle), err)
+		}
+		resp.Body.Close()
+	}
+	if n := l.Open(); n > 4 {
+		t.Errorf("%d connections counted open, want at most Max 4", n)
+	}
+	// The oldest idle connections were closed for the new ones.
+	idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle[0].Read(make([]byte, 1)); err == nil {
+		t.Errorf("the first idle connection is still open")
+	}
+	once.Do(func() { close(release) })
+	if err := <-slow; err != nil {
+		t.Errorf("the request under way: %v, want its answer", err)
+	}
+}
+
+// TestListenerRefusesWhenBusy: when every connection has a request under way, a new one is
+// answered 503 with Retry-After and the spec's error body, and closed.
+func TestListenerRefusesWhenBusy(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	})
+	addr, l := limitedServer(t, h, ConnLimits{Max: 2})
+	for i := 0; i < 2; i++ {
+		go func() {
+			if resp, err := http.Get("http://" + addr + "/"); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	waitFor(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.open == 2 && l.waiting.Len() == 0
+	})
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a connection past Max, all busy: %v, want a 503", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), `"code":"UNAVAILABLE"`) || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("refusal = %d %q (Retry-After %q, Content-Type %q), want 503 UNAVAILABLE with Retry-After",
+			resp.StatusCode, body, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"))
+	}
+	if n := l.Open(); n != 2 {
+		t.Errorf("after a refusal %d connections counted, want 2", n)
+	}
+}
+
+// fakeConn is a connection from a remote address of the test's choice.
+type fakeConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c fakeConn) RemoteAddr() net.Addr { return c.remote }
+
+// TestListenerPerHost: one remote address holds at most PerHost connections, its own waiting
+// ones closed first; loopback clients (a proxy in front) are bound by Max only.
+func TestListenerPerHost(t *testing.T) {
+	l := Limit(nil, ConnLimits{Max: 10, PerHost: 2})
+	conn := func(ip string) net.Conn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return fakeConn{a, &net.TCPAddr{IP: net.ParseIP(ip), Port: 1}}
+	}
+	admit := func(ip string) (*trackedConn, *trackedConn, int) {
+		tc, ev, st := l.admit(conn(ip))
+		if ev != nil {
+			ev.Conn.Close()
+		}
+		return tc, ev, st
+	}
+	a1, _, _ := admit("192.0.2.1")
+	a2, _, _ := admit("192.0.2.1")
+	l.ConnState(a1, http.StateActive)
+	// A third from 192.0.2.1 takes the place of its waiting one, a2.
+	a3, ev, st := admit("192.0.2.1")
+	if st != 0 || ev != a2 {
+		t.Fatalf("third connection of a host: status %d, evicted %v; want admitted in place of its waiting one", st, ev)
+	}
+	l.ConnState(a3, http.StateActive)
+	// Both busy: a fourth is refused 429; another host is admitted.
+	if _, _, st := admit("192.0.2.1"); st != http.StatusTooManyRequests {
+		t.Errorf("a host past PerHost with all busy: status %d, want 429", st)
+	}
+	if _, _, st := admit("192.0.2.2"); st != 0 {
+		t.Errorf("another host: status %d, want admitted", st)
+	}
+	for i := 0; i < 5; i++ {
+		if _, _, st := admit("127.0.0.1"); st != 0 {
+			t.Errorf("loopback connection %d: status %d, want admitted (PerHost does not bind loopback)", i, st)
+		}
+	}
+	if n := l.Open(); n != 2+1+5 {
+		t.Errorf("%d connections counted, want 8", n)
+	}
+	l.ConnState(a1, http.StateClosed)
+	l.ConnState(a1, http.StateClosed)
+	if n := l.Open(); n != 7 {
+		t.Errorf("after a close (reported twice) %d counted, want 7", n)
+	}
+}
+
+// TestListenerServesBlobs: a blob goes out whole through the Listener's connections (whose
+// ReadFrom keeps sendfile), a first GET hashing it as it streams and a second from the file.
+func TestListenerServesBlobs(t *testing.T) {
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(3<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	layer, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := limitedServer(t, New(store, Options{}), ConnLimits{Max: 8})
+	for i := 0; i < 2; i++ {
+		resp, err := http.Get("http://" + addr + "/v2/library/big/blobs/" + layer.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, n, err := v1.SHA256(resp.Body)
+		resp.Body.Close()
+		if err != nil || got != layer || resp.StatusCode != 200 {
+			t.Errorf("GET #%d of a blob = %d, %d bytes hashing to %s (%v), want %s", i, resp.StatusCode, n, got, err, layer)
+		}
+	}
+}
+
+func TestDefaultConnLimits(t *testing.T) {
+	lim := DefaultConnLimits()
+	if lim.Max < 1 || lim.Max > connsCeiling || lim.PerHost != lim.Max/4 {
+		t.Errorf("DefaultConnLimits() = %+v", lim)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not reached in 5 s")
+}
