@@ -206,6 +206,8 @@ func TestCLIBadInput(t *testing.T) {
 
 		{args: []string{"prune", "extra"}, code: 1},
 		{args: []string{"prune", "--bogus"}, code: 125},
+		{args: []string{"prune", "--filter", "label="}, code: 1, want: "--filter"},
+		{args: []string{"image", "prune", "-f", "--filter", "bogus=1"}, code: 1, want: "--filter"},
 		{args: []string{"system"}, code: 0},
 		{args: []string{"system", "bogus"}, code: 1, want: `unknown command "bogus"`},
 		{args: []string{"system", "df", "extra"}, code: 1},

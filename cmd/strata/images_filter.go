@@ -45,6 +45,16 @@ func (c labelCheck) pass(labels map[string]string) bool {
 	return (v == c.value) != c.negate
 }
 
+// parseLabelCheck reads the filter a, key k (label or label!) and value v, as KEY or
+// KEY=VALUE.
+func parseLabelCheck(a, k, v string) (labelCheck, error) {
+	key, value, hasValue := strings.Cut(v, "=")
+	if key == "" {
+		return labelCheck{}, fmt.Errorf("invalid --filter %s: want %s=KEY or %s=KEY=VALUE", quoteValue(a), k, k)
+	}
+	return labelCheck{key: key, value: value, hasValue: hasValue, negate: k == "label!"}, nil
+}
+
 func parseImageFilter(store *cache.Store, args []string, rows []imageRow) (*imageFilter, error) {
 	return parseImageFilterAt(store, args, rows, time.Now())
 }
@@ -75,11 +85,11 @@ func parseImageFilterAt(store *cache.Store, args []string, rows []imageRow, now 
 			}
 			f.dangling = append(f.dangling, b)
 		case "label", "label!":
-			key, value, hasValue := strings.Cut(v, "=")
-			if key == "" {
-				return nil, fmt.Errorf("invalid --filter %s: want %s=KEY or %s=KEY=VALUE", quoteValue(a), k, k)
+			c, err := parseLabelCheck(a, k, v)
+			if err != nil {
+				return nil, err
 			}
-			f.labels = append(f.labels, labelCheck{key: key, value: value, hasValue: hasValue, negate: k == "label!"})
+			f.labels = append(f.labels, c)
 		case "until":
 			t, err := parseLogTime("--filter until", v, now)
 			if err != nil {

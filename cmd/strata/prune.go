@@ -21,9 +21,9 @@ type pruneOptions struct {
 	dryRun  bool
 	all     bool
 	filters []string
-	// until, from --filter until=, bounds what prune removes: the dangling images (and with
-	// -a the unused ones) created before it.
-	until time.Time
+	// filter, from --filter until= and label=, bounds what prune removes: the dangling images
+	// (and with -a the unused ones) created before until, with the labels asked for.
+	filter imagePruneFilter
 }
 
 func newPruneCmd(g *globals) *cobra.Command {
@@ -33,17 +33,17 @@ func newPruneCmd(g *globals) *cobra.Command {
 		Short: "Remove unused layers, unreferenced blobs and stale partial downloads (and with -a, images no container uses)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			until, err := pruneFilter(o.filters, time.Now())
+			f, err := pruneFilter(o.filters, time.Now())
 			if err != nil {
 				return err
 			}
-			o.until = until
+			o.filter = f
 			return runPrune(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "also remove every image no container uses")
-	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, "until=TIME (a duration such as 24h, or a time): remove only the dangling (with -a, unused) images created before it, as docker's image prune")
+	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, "until=TIME (a duration such as 24h, or a time): remove only the dangling (with -a, unused) images created before it; label=KEY[=VALUE] (label!= for the others): only those with that label; as docker's image prune (repeatable)")
 	// docker's prunes ask for confirmation unless -f; strata's never asks, so scripts written
 	// for docker (`system prune -af`) run as they are.
 	cmd.Flags().BoolP("force", "f", false, "accepted for docker's scripts: strata does not ask for confirmation")
@@ -65,21 +65,21 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 	var unused []cache.ImageInfo
 	if o.all && o.dryRun {
 		var err error
-		if unused, err = unusedImages(g, o.until); err != nil {
+		if unused, err = unusedImages(g, o.filter); err != nil {
 			return err
 		}
 		if len(unused) > 0 {
-			return printGarbage(out, verb, unused, func() (garbage, error) { return garbageWithout(ctx, g, unused, o.until) })
+			return printGarbage(out, verb, unused, func() (garbage, error) { return garbageWithout(ctx, g, unused, o.filter) })
 		}
 	}
 	if o.all && !o.dryRun {
 		var err error
-		if unused, err = untagUnused(ctx, g, o.until); err != nil {
+		if unused, err = untagUnused(ctx, g, o.filter); err != nil {
 			return err
 		}
 	}
 	return printGarbage(out, verb, unused, func() (garbage, error) {
-		gb, err := pruneGarbage(ctx, g, o.dryRun, o.until)
+		gb, err := pruneGarbage(ctx, g, o.dryRun, o.filter)
 		if !o.dryRun {
 			// Staging dirs of loads that were killed: only the next load removed them.
 			gb.Freed += archive.PruneStaging(g.root)
@@ -129,9 +129,10 @@ func printGarbage(out io.Writer, verb string, untagged []cache.ImageInfo, collec
 	return err
 }
 
-// unusedImages are the named images no container was created from; with until set, only
-// those created before it (one whose config gives no time is kept, as docker keeps it).
-func unusedImages(g *globals, until time.Time) ([]cache.ImageInfo, error) {
+// unusedImages are the named images no container was created from that f removes: with
+// until set, only those created before it (one whose config gives no time is kept, as docker
+// keeps it); with labels, only those whose labels pass.
+func unusedImages(g *globals, f imagePruneFilter) ([]cache.ImageInfo, error) {
 	store, err := g.openStore()
 	if err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func unusedImages(g *globals, until time.Time) ([]cache.ImageInfo, error) {
 	}
 	var unused []cache.ImageInfo
 	for _, info := range infos {
-		if !until.IsZero() && (info.Created.IsZero() || !info.Created.Before(until)) {
+		if !f.removes(info) {
 			continue
 		}
 		if containerUsing(list, info.ID.String()) == "" {
@@ -163,7 +164,7 @@ func unusedImages(g *globals, until time.Time) ([]cache.ImageInfo, error) {
 // untagUnused untags the images no container uses, as prune -a does, and returns them. The
 // store's GC lock is held from the check to the untags, as rmi holds it: a container created
 // meanwhile is either seen or finds its image gone.
-func untagUnused(ctx context.Context, g *globals, until time.Time) (_ []cache.ImageInfo, err error) {
+func untagUnused(ctx context.Context, g *globals, f imagePruneFilter) (_ []cache.ImageInfo, err error) {
 	store, err := g.openStore()
 	if err != nil {
 		return nil, err
@@ -173,7 +174,7 @@ func untagUnused(ctx context.Context, g *globals, until time.Time) (_ []cache.Im
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, release()) }()
-	unused, err := unusedImages(g, until)
+	unused, err := unusedImages(g, f)
 	if err != nil {
 		return nil, err
 	}
@@ -188,8 +189,8 @@ func untagUnused(ctx context.Context, g *globals, until time.Time) (_ []cache.Im
 // garbageWithout is what `prune -a` would free, computed without untagging anything: what
 // is garbage now, plus the blobs and layer dirs of the unused images that no kept image
 // shares.
-func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo, until time.Time) (garbage, error) {
-	gb, err := pruneGarbage(ctx, g, true, until)
+func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo, f imagePruneFilter) (garbage, error) {
+	gb, err := pruneGarbage(ctx, g, true, f)
 	if err != nil {
 		return gb, err
 	}
@@ -219,13 +220,13 @@ func garbageWithout(ctx context.Context, g *globals, unused []cache.ImageInfo, u
 	if err != nil {
 		return gb, err
 	}
-	if !until.IsZero() {
-		// The dangling images --filter until keeps stay too, and what they share.
-		young, err := youngDangling(store, until)
+	if !f.none() {
+		// The dangling images --filter keeps stay too, and what they share.
+		kept, err := keptDangling(store, f)
 		if err != nil {
 			return gb, err
 		}
-		dangling = append(dangling, young...)
+		dangling = append(dangling, kept...)
 	}
 	drop := map[string]bool{}
 	for _, u := range unused {
@@ -316,30 +317,37 @@ func layersSize(ls []v1.Descriptor) int64 {
 
 // pruneFilter reads prune's --filter values as docker's image prune does: until= a time, or
 // a duration before now, bounds the images prune removes (dangling ones, and with -a unused
-// ones) to those created before it. Docker's
-// label= filters need labels strata's images do not carry: they are refused, not ignored.
-func pruneFilter(filters []string, now time.Time) (time.Time, error) {
-	var until time.Time
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
+// ones) to those created before it; label=KEY[=VALUE] and label!=KEY[=VALUE] to those whose
+// config's labels pass, as images --filter reads them.
+func pruneFilter(filters []string, now time.Time) (imagePruneFilter, error) {
+	var f imagePruneFilter
+	for _, a := range filters {
+		k, v, ok := strings.Cut(a, "=")
 		switch {
 		case !ok:
-			return time.Time{}, fmt.Errorf("invalid --filter %s: want KEY=VALUE", quoteValue(f))
+			return f, fmt.Errorf("invalid --filter %s: want KEY=VALUE", quoteValue(a))
+		case k == "label" || k == "label!":
+			c, err := parseLabelCheck(a, k, v)
+			if err != nil {
+				return f, err
+			}
+			f.labels = append(f.labels, c)
+			continue
 		case k != "until":
-			return time.Time{}, fmt.Errorf("invalid --filter %s: unknown key %s (want until)", quoteValue(f), quoteValue(k))
-		case !until.IsZero():
-			return time.Time{}, fmt.Errorf("invalid --filter %s: until given twice", quoteValue(f))
+			return f, fmt.Errorf("invalid --filter %s: unknown key %s (want until, label or label!)", quoteValue(a), quoteValue(k))
+		case !f.until.IsZero():
+			return f, fmt.Errorf("invalid --filter %s: until given twice", quoteValue(a))
 		}
 		t, err := parseLogTime("--filter until", v, now)
 		if err != nil {
-			return time.Time{}, err
+			return f, err
 		}
 		if t.IsZero() {
-			return time.Time{}, fmt.Errorf("invalid --filter %s: want a time or a duration", quoteValue(f))
+			return f, fmt.Errorf("invalid --filter %s: want a time or a duration", quoteValue(a))
 		}
-		until = t
+		f.until = t
 	}
-	return until, nil
+	return f, nil
 }
 
 // familiarRef is how docker prints a ref: "alpine:latest".
