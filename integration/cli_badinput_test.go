@@ -112,6 +112,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--memory=", "alpine", "true"}, code: 125, want: `invalid memory value ""`},
 		{args: []string{"create", "-m", "10m", "--memory-swap", "", "alpine", "true"}, code: 125, want: `invalid memory-swap value ""`},
 		{args: []string{"run", "--cpus", "", "alpine", "true"}, code: 125, want: `invalid cpus value ""`},
+		{args: []string{"run", "--cgroupns", "bogus", "alpine", "true"}, code: 125, want: `--cgroupns: invalid CGROUP mode "bogus"`},
+		{args: []string{"create", "--cgroupns", "Host", "alpine", "true"}, code: 125, want: "--cgroupns"},
 		{args: []string{"run", "--stop-signal", "SIGNOPE", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"run", "--stop-signal", "RTMIN+99", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"run", "--stop-timeout", "-2", "alpine", "true"}, code: 125, want: "--stop-timeout"},

@@ -262,9 +262,12 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, size unix.Winsize,
 		return errors.New("loading seccomp filter: strata sent none")
 	}
 	// Cgroup namespace now, not at clone: the namespace's root is the cgroup we are in when
-	// it is created, and the cgroup filesystems mounted below show that root.
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("creating cgroup namespace: %w", err)
+	// it is created, and the cgroup filesystems mounted below show that root. With
+	// --cgroupns host the init keeps the host's, and they show the host's whole hierarchies.
+	if spec.CgroupNS != CgroupNSHost {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("creating cgroup namespace: %w", err)
+		}
 	}
 	if err := enterTimeNamespace(spec.Time); err != nil {
 		return err

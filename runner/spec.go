@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
 	"github.com/strata-run/strata/runner/seccomp"
@@ -94,6 +95,34 @@ type Spec struct {
 	// ShmSize is the size in bytes of the container's /dev/shm tmpfs (--shm-size); 0 is
 	// DefaultShmSize.
 	ShmSize int64 `json:"shmSize,omitempty"`
+	// CgroupNS is CgroupNSHost for a container that keeps the host's cgroup namespace
+	// (--cgroupns host); empty, or CgroupNSPrivate, gives it one of its own.
+	CgroupNS string `json:"cgroupns,omitempty"`
+}
+
+// Cgroup namespace modes for Spec.CgroupNS, docker's --cgroupns values.
+const (
+	// CgroupNSPrivate gives the container a cgroup namespace rooted at its own cgroup, as
+	// an empty CgroupNS does: it sees its cgroup as "/" in /proc/self/cgroup, and only its
+	// own cgroups under /sys/fs/cgroup.
+	CgroupNSPrivate = "private"
+	// CgroupNSHost keeps the host's cgroup namespace: /proc/self/cgroup shows the
+	// container's cgroups by their paths on the host, and the cgroup filesystems mounted
+	// at /sys/fs/cgroup (read-only unless --privileged) show the host's whole hierarchies,
+	// as cgroup2's does under docker's --cgroupns host.
+	CgroupNSHost = "host"
+)
+
+// ParseCgroupNS reads a --cgroupns value as docker's CLI does: host, private, or empty for
+// the default, private. It returns the Spec's CgroupNS: CgroupNSHost, or "" for private.
+func ParseCgroupNS(v string) (string, error) {
+	switch v {
+	case CgroupNSHost:
+		return CgroupNSHost, nil
+	case CgroupNSPrivate, "":
+		return "", nil
+	}
+	return "", fmt.Errorf("--cgroupns: invalid CGROUP mode %s: want host or private", quote.Value(v))
 }
 
 // DefaultShmSize is the size of a container's /dev/shm when Spec.ShmSize is 0: docker's
@@ -169,6 +198,9 @@ func (s Spec) validateInput() error {
 	}
 	if s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" {
 		return fmt.Errorf("network %q: %w", s.Network, ErrUnsupported)
+	}
+	if _, err := ParseCgroupNS(s.CgroupNS); err != nil {
+		return err
 	}
 	if err := validateMountTargets(s.Mounts); err != nil {
 		return err

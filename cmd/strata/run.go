@@ -62,6 +62,7 @@ type runOptions struct {
 	pidsLimit   int64
 	namespaces  []string
 	timeOffset  string
+	cgroupns    string
 	platform    string
 	// pull is --pull: always, missing, or never (""): strata's default, as issue #5 wants,
 	// says to pull an image that is not in the store instead of pulling it (docker's is
@@ -177,6 +178,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes")
 	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
 	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
+	f.StringVar(&o.cgroupns, "cgroupns", "", `cgroup namespace: "private" (the default: its own) or "host" (the host's)`)
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
 	f.StringVar(&o.pull, "pull", "never", `pull the image first: "always", "missing" (when it is not in the store) or "never" (say to pull it)`)
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
@@ -291,6 +293,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		return withCode(runner.ExitOwnError, err)
 	}
 	if _, _, err := o.stopConfig(&v1.ConfigFile{}); err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	if _, err := runner.ParseCgroupNS(o.cgroupns); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	// As docker's CLI, a bad --label is refused before the image is looked for.
@@ -791,6 +796,9 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		ShmSize:    shm,
 	}
 	if s.Time, err = runner.ParseTimeNamespace(o.namespaces, o.timeOffset); err != nil {
+		return runner.Spec{}, err
+	}
+	if s.CgroupNS, err = runner.ParseCgroupNS(o.cgroupns); err != nil {
 		return runner.Spec{}, err
 	}
 	for _, so := range o.securityOpt {
