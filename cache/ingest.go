@@ -42,6 +42,10 @@ type ingestResult struct {
 	existed bool
 	// fetched counts bytes read from fetch, not replayed from the partial file.
 	fetched int64
+	// restart is set when the download resumed a partial file and failed in a way its bytes
+	// may have caused: the tee (a layer's unpack) refused the stream, or the whole blob did
+	// not hash to its digest. The partial has been removed; one more ingest starts over.
+	restart bool
 }
 
 // teeError marks an error of the tee, so that ingest does not retry it as a dropped connection.
@@ -105,11 +109,31 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		off = 0
 	}
 
+	// A partial file is a prefix of the blob only as far as the disk kept what was written:
+	// it is not synced until complete, so a crash can leave zeros or stale blocks in it. The
+	// digest finds that at the end, but a layer's unpack fed the replayed bytes refuses them
+	// first, and the partial, kept for that failure, failed every later pull the same way.
+	// When a resumed download fails so, the partial goes (unless the pull was cancelled,
+	// which the unpack reports too) and the caller starts over once.
+	resumed := off > 0
+	dropSuspect := func(err error) error {
+		var te *teeError
+		if !resumed || !errors.As(err, &te) || ctx.Err() != nil {
+			return err
+		}
+		cerr := f.Close()
+		f = nil
+		if rerr := removeIfExists(partial); rerr != nil || cerr != nil {
+			return errors.Join(err, cerr, rerr)
+		}
+		res.restart = true
+		return err
+	}
 	w := &blobWriter{f: f, h: sha256.New(), tee: in.tee, minFree: s.minFree, dir: s.dir}
 	if off > 0 {
 		in.event(Resuming, off, nil)
 		if _, err := io.Copy(w.hashAndTee(), io.NewSectionReader(f, 0, off)); err != nil {
-			return res, fmt.Errorf("replaying %s: %w", partial, err)
+			return res, dropSuspect(fmt.Errorf("replaying %s: %w", partial, err))
 		}
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
@@ -156,7 +180,7 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		}
 		var re *requestError
 		if ctx.Err() != nil || errors.As(err, &te) || errors.As(err, &de) || errors.As(err, &re) {
-			return res, err
+			return res, dropSuspect(err)
 		}
 		if n < minResumeProgress && timedOut(err) {
 			// The fetch waited out its whole timeout for next to nothing (registry's: a
@@ -191,7 +215,9 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 		err := fmt.Errorf("%w: content hashes to sha256:%s", ErrDigestMismatch, got[:12])
 		cerr := f.Close()
 		f = nil
-		return res, errors.Join(err, cerr, removeIfExists(partial))
+		rerr := removeIfExists(partial)
+		res.restart = resumed && cerr == nil && rerr == nil
+		return res, errors.Join(err, cerr, rerr)
 	}
 	if err := f.Sync(); err != nil {
 		return res, err

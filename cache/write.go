@@ -338,15 +338,31 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 		}
 	}
 
+	res, restart, err := s.fetchLayer(ctx, desc, diffID, opts, emit)
+	if err != nil && restart {
+		// The partial file it resumed was the cause, or may have been, and is gone (see
+		// ingestResult.restart): once more from the first byte.
+		emit(Resuming, 0, err)
+		var again layerResult
+		again, _, err = s.fetchLayer(ctx, desc, diffID, opts, emit)
+		res.fetched += again.fetched
+		res.stored = again.stored
+	}
+	return res, err
+}
+
+// fetchLayer downloads one layer and feeds the Layer callback as it goes. restart reports
+// that it failed on a partial file it resumed and removed: another try starts over.
+func (s *Store) fetchLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, opts WriteOptions, emit func(EventKind, int64, error)) (res layerResult, restart bool, err error) {
 	in := ingest{desc: desc, fetch: opts.Fetch, retries: opts.Retries, event: emit}
 	if opts.Layer == nil {
 		r, err := s.ingest(ctx, in)
 		if err != nil {
-			return res, err
+			return res, r.restart, err
 		}
 		res.fetched, res.stored = r.fetched, !r.existed
 		emit(Done, desc.Size, nil)
-		return res, nil
+		return res, false, nil
 	}
 
 	// The layer callback reads through a pipe while the blob downloads. If it returns early
@@ -377,7 +393,7 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 			err = errors.New("blob stored without its lock held") // cannot happen: ingest locks first
 		}
 		pw.CloseWithError(err)
-		return res, err
+		return res, false, err
 	}
 	res.fetched, res.stored = r.fetched, err == nil && !r.existed
 	if err == nil && r.existed {
@@ -389,17 +405,17 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 		lerr := <-done
 		var te *teeError
 		if errors.As(err, &te) && lerr != errLayerReturned {
-			return res, fmt.Errorf("consuming layer: %w", lerr)
+			return res, r.restart, fmt.Errorf("consuming layer: %w", lerr)
 		}
-		return res, err
+		return res, r.restart, err
 	}
 	emit(Extracting, desc.Size, nil)
 	pw.Close()
 	if lerr := <-done; lerr != errLayerReturned {
-		return res, fmt.Errorf("consuming layer: %w", lerr)
+		return res, false, fmt.Errorf("consuming layer: %w", lerr)
 	}
 	emit(Done, desc.Size, nil)
-	return res, nil
+	return res, false, nil
 }
 
 // errLayerReturned stands for "the Layer callback returned nil" inside writeLayer.
