@@ -422,6 +422,9 @@ func (t *digestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (t *digestCheck) write(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/blobs/uploads/") && !req.URL.Query().Has("mount") {
+		return uploadStarted(t.inner.RoundTrip(req))
+	}
 	if want := req.URL.Query().Get("digest"); req.Method == http.MethodPut && want != "" && strings.Contains(req.URL.Path, "/blobs/uploads/") {
 		return checkCommit(t.inner.RoundTrip(req))
 	}
@@ -499,6 +502,23 @@ func rewound(req *http.Request) (*http.Request, error) {
 	r := req.Clone(req.Context())
 	r.Body = body
 	return r, nil
+}
+
+// uploadStarted fails a 201 Created to the POST that starts an upload without asking to
+// mount a blob (strata never asks): 201 says the blob is there, mounted, and
+// go-containerregistry then sends none of it. The registry had just answered the blob's HEAD
+// with 404, and a manifest naming it went up after, so the push printed its digest for a
+// registry without the layer. docker, after a 201, asks for the blob it had asked to mount,
+// which here is none.
+func uploadStarted(resp *http.Response, err error) (*http.Response, error) {
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		return resp, err
+	}
+	resp.Body.Close()
+	host := resp.Request.URL.Host
+	return nil, &Error{Registry: host, Msg: fmt.Sprintf(
+		"pushing to %s: the registry answered the start of an upload with 201 Created, as if it had the blob already, though it had said it lacked it and strata asked for no mount",
+		host)}
 }
 
 // checkCommit fails the answer to the PUT that commits an upload as blob ?digest=D when it
