@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -87,26 +87,43 @@ func LoadConfig(path string) (*Config, error) {
 	if path == "" {
 		return cfg, nil
 	}
-	data, err := os.ReadFile(path)
+	// Bounded, and a named pipe is refused rather than waited on: os.ReadFile of a FIFO
+	// nobody writes to held every pull and push forever.
+	data, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return cfg, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading registries config: %w", err)
+		return nil, fmt.Errorf("registries config: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(cfg); err != nil {
 		return nil, fmt.Errorf("parsing registries config %s: %w", path, err)
 	}
+	// What follows the object is refused too: a second object (two files run together) was
+	// dropped unread, its mirrors and insecure flags with it.
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("parsing registries config %s: more after the JSON object at byte %d", path, len(data)-len(rest)+1)
+	}
 	norm := make(map[string]RegistryConfig, len(cfg.Registries))
-	for host, rc := range cfg.Registries {
+	given := make(map[string]string, len(cfg.Registries))
+	for _, host := range slices.Sorted(maps.Keys(cfg.Registries)) {
+		rc := cfg.Registries[host]
 		for _, m := range rc.Mirrors {
 			if _, err := parseMirror(m); err != nil {
 				return nil, fmt.Errorf("parsing registries config %s: registry %s: %w", path, host, err)
 			}
 		}
-		norm[normalizeHost(host)] = rc
+		// Two keys of one registry ("docker.io" and "index.docker.io") kept one of them,
+		// which one changing from run to run with Go's map order.
+		n := normalizeHost(host)
+		if other, ok := given[n]; ok {
+			return nil, fmt.Errorf("parsing registries config %s: registry %s is given twice, as %s and as %s",
+				path, quote.Value(n), quote.Value(other), quote.Value(host))
+		}
+		given[n] = host
+		norm[n] = rc
 	}
 	cfg.Registries = norm
 	return cfg, nil
