@@ -18,7 +18,8 @@ import (
 	"github.com/strata-run/strata/runner"
 )
 
-// imageRow is one line of `strata images`, and what --format templates see.
+// imageRow is one line of `strata images`, and what --format json prints (templates see
+// its imageView).
 type imageRow struct {
 	Repository string
 	Tag        string
@@ -35,29 +36,46 @@ type imageRow struct {
 	damaged *cache.ImageInfo
 }
 
-func (imageRow) headers() map[string]string {
+// imageView is a row as a --format template sees it: docker's placeholders with docker's
+// values, so a template written for docker prints what it prints there. {{.Size}} is the
+// size as the table shows it ("7.44MB"), where it printed the bytes (--format json keeps
+// them, and {{.SizeHuman}} stays), and {{.CreatedAt}} is in the local time zone, as docker
+// shows it.
+type imageView struct {
+	Repository string
+	Tag        string
+	Digest     string
+	ID         string
+	CreatedAt  time.Time
+	Created    string
+	Size       string
+	SizeHuman  string
+}
+
+func newImageView(r imageRow) imageView {
+	return imageView{Repository: r.Repository, Tag: r.Tag, Digest: r.Digest, ID: r.ID,
+		CreatedAt: r.CreatedAt.Local(), Created: r.Created, Size: r.SizeHuman, SizeHuman: r.SizeHuman}
+}
+
+func (imageView) headers() map[string]string {
 	return map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED", "VirtualSize": "VIRTUAL SIZE",
 		"Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
 }
 
-// CreatedSince, VirtualSize, Containers, SharedSize and UniqueSize are the placeholders of
-// docker images --format that strata's row has no field of, so templates written for
-// docker ("{{.Repository}}:{{.Tag}} {{.CreatedSince}}") work: methods, not fields, so
-// --format json stays as it was. Docker shows N/A for the three it does not compute for a
-// listing, as here.
-func (r imageRow) CreatedSince() string { return r.Created }
+// CreatedSince is docker's "2 years ago".
+func (v imageView) CreatedSince() string { return v.Created }
 
-// VirtualSize is docker's deprecated alias of the size, in its units.
-func (r imageRow) VirtualSize() string { return r.SizeHuman }
+// VirtualSize is docker's deprecated alias of the size.
+func (v imageView) VirtualSize() string { return v.SizeHuman }
 
-// Containers is N/A, as docker images shows it (system df -v counts them).
-func (imageRow) Containers() string { return "N/A" }
+// Containers is N/A, as docker images shows it.
+func (imageView) Containers() string { return "N/A" }
 
-// SharedSize is N/A, as docker images shows it (system df -v computes it).
-func (imageRow) SharedSize() string { return "N/A" }
+// SharedSize is N/A, as docker images shows it.
+func (imageView) SharedSize() string { return "N/A" }
 
-// UniqueSize is N/A, as docker images shows it (system df -v computes it).
-func (imageRow) UniqueSize() string { return "N/A" }
+// UniqueSize is N/A, as docker images shows it.
+func (imageView) UniqueSize() string { return "N/A" }
 
 func newImagesCmd(g *globals) *cobra.Command {
 	var digests, quiet, noTrunc bool
@@ -294,7 +312,11 @@ func printImages(w io.Writer, rows []imageRow, digests, noTrunc bool, format str
 		}
 		return nil
 	case !tableDefault(format):
-		return printTemplate(w, format, rows)
+		views := make([]imageView, 0, len(rows))
+		for _, r := range rows {
+			views = append(views, newImageView(r))
+		}
+		return printTemplate(w, format, views)
 	}
 	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0) // docker's table widths
 	if digests {
@@ -316,7 +338,8 @@ func printImages(w io.Writer, rows []imageRow, digests, noTrunc bool, format str
 // printTemplate renders each item through a Go template, one per line, as docker --format does;
 // "table TEMPLATE" aligns the columns under a header line.
 func printTemplate[T any](w io.Writer, format string, items []T) error {
-	format, table := strings.CutPrefix(formatEscapes.Replace(format), "table ")
+	// As docker's: any format that begins with "table" is one, "table{{.ID}}" too.
+	format, table := strings.CutPrefix(formatEscapes.Replace(format), "table")
 	var zero T
 	tmpl, err := parseFormat(strings.TrimSpace(format))
 	if err != nil {
