@@ -3,6 +3,8 @@ package serve
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -151,5 +153,86 @@ func TestServeBodyNeverSent(t *testing.T) {
 			t.Errorf("%s %s with %s and no body: connection after the answer: %v, want closed (EOF)", tt.method, tt.path, tt.hdr, err)
 		}
 		conn.Close()
+	}
+}
+
+// smallSendBuffer is a listener whose connections have a small send buffer, so that a send
+// completes about when the client has read it, as on a slow link.
+type smallSendBuffer struct{ net.Listener }
+
+func (l smallSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(8 << 10)
+	}
+	return c, err
+}
+
+// TestServeSlowSteadyReader: the stall timeout ends responses that make no progress, not slow
+// ones. A client that keeps reading, slower than one sendfile chunk per timeout, gets the whole
+// blob: with 1 MiB chunks and the two minute timeout, any download under 8.7 KiB/s was cut off
+// while moving.
+func TestServeSlowSteadyReader(t *testing.T) {
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(3<<19, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	layer, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(store, Options{})
+	h.stallTimeout = 2 * time.Second
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = smallSendBuffer{srv.Listener}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	path := "/v2/library/big/blobs/" + layer.String()
+	// The first GET hashes the blob; the slow one goes by sendfile.
+	if resp, err := http.Get(srv.URL + path); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(32 << 10)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// 16 KiB every 50 ms: at most 320 KiB/s, a 1 MiB chunk in over 3 s, past the 2 s timeout.
+	d := sha256.New()
+	var n int64
+	buf := make([]byte, 16<<10)
+	start := time.Now()
+	for {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		m, err := io.ReadFull(resp.Body, buf)
+		d.Write(buf[:m])
+		n += int64(m)
+		if err != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := "sha256:" + hex.EncodeToString(d.Sum(nil)); n != resp.ContentLength || got != layer.String() {
+		t.Errorf("a steady reader at ~320 KiB/s with a 2 s stall timeout got %d of %d bytes (%s), want the whole blob", n, resp.ContentLength, got)
+	}
+	if rate := float64(n) / time.Since(start).Seconds(); rate > 1<<20 {
+		t.Errorf("the steady reader read %.0f KiB/s: not slow enough for a 1 MiB chunk to take over the timeout", rate/1024)
 	}
 }

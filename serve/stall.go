@@ -12,8 +12,11 @@ import (
 // otherwise hold a goroutine and an open blob file each, for as long as they like.
 const defaultStallTimeout = 2 * time.Minute
 
-// stallChunk is how much one sendfile may send before the deadline moves on.
-const stallChunk = 1 << 20
+// stallChunk is how much one sendfile may send before the deadline moves on: the chunk must
+// be sent within the stall timeout, so a client reading less than stallChunk per timeout
+// (about 2 KiB/s) is the slowest kept. A larger chunk cut steady clients off: with 1 MiB, a
+// download below 8.7 KiB/s was given up after two minutes while still moving.
+const stallChunk = 256 << 10
 
 // stallWriter moves the connection's write deadline forward before every write, so that a
 // write which cannot make progress for the stall timeout fails and the handler returns.
