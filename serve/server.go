@@ -364,8 +364,14 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 		return
 	}
 	h, err := v1.NewHash(dgst)
-	if err != nil || s.store.BlobPath(h) == "" {
+	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeDigestInvalid, "invalid digest "+strconv.Quote(dgst))
+		return
+	}
+	if s.store.BlobPath(h) == "" {
+		// A well-formed digest of another algorithm (sha512) the store never holds: missing, as
+		// docker's registry answers it, and as a manifest by such a digest is.
+		writeError(w, r, http.StatusNotFound, codeBlobUnknown, "blob "+dgst+" is not in "+name)
 		return
 	}
 	v, ok := s.view(w, r)
