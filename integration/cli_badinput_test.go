@@ -114,6 +114,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--cpus", "", "alpine", "true"}, code: 125, want: `invalid cpus value ""`},
 		{args: []string{"run", "--cgroupns", "bogus", "alpine", "true"}, code: 125, want: `--cgroupns: invalid CGROUP mode "bogus"`},
 		{args: []string{"create", "--cgroupns", "Host", "alpine", "true"}, code: 125, want: "--cgroupns"},
+		// No capability sets a nofile limit past the kernel's fs.nr_open: said so, not "needs CAP_SYS_RESOURCE".
+		{args: []string{"run", "--ulimit", "nofile=-1", "alpine", "true"}, code: 125, want: "above the kernel's maximum"},
 		{args: []string{"run", "--stop-signal", "SIGNOPE", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"run", "--stop-signal", "RTMIN+99", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"run", "--stop-timeout", "-2", "alpine", "true"}, code: 125, want: "--stop-timeout"},

@@ -3,7 +3,9 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,13 +13,21 @@ import (
 // CheckUlimits refuses, before anything is created, a hard limit above the one this process
 // has: only CAP_SYS_RESOURCE may raise it, which root lacks on some hosts, and the init could
 // not set it. The init inherits this process's limits, so what passes here can be set there
-// (a container started later by another strata process is checked again by the kernel).
+// (a container started later by another strata process is checked again by the kernel). A
+// nofile limit above the kernel's fs.nr_open, "unlimited" included, is refused first: no
+// capability lets a process set it (docker's runc fails it at start, "error setting rlimit
+// type 7: operation not permitted").
 func CheckUlimits(us []Ulimit) error {
 	if len(us) == 0 {
 		return nil
 	}
 	for _, u := range us {
 		resource, want := u.rlimit()
+		if resource == unix.RLIMIT_NOFILE {
+			if n := nrOpen(); n > 0 && want.Max > n {
+				return fmt.Errorf("--ulimit nofile: hard limit %s is above the kernel's maximum of %d open files (fs.nr_open)", limitString(u.Hard), n)
+			}
+		}
 		var have unix.Rlimit
 		if err := unix.Getrlimit(resource, &have); err != nil {
 			return fmt.Errorf("--ulimit %s: reading strata's own limit: %w", u.Name, err)
@@ -31,6 +41,20 @@ func CheckUlimits(us []Ulimit) error {
 		return fmt.Errorf("--ulimit %s: hard limit %s is above strata's own %s, which only CAP_SYS_RESOURCE may raise", u.Name, limitString(u.Hard), rlimString(have.Max))
 	}
 	return nil
+}
+
+// nrOpen is the kernel's bound on RLIMIT_NOFILE, /proc/sys/fs/nr_open, or 0 when it cannot be
+// read.
+func nrOpen() uint64 {
+	b, err := os.ReadFile("/proc/sys/fs/nr_open")
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func rlimString(v uint64) string {
