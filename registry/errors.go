@@ -408,7 +408,20 @@ func diagnostics(te *transport.Error) string {
 			parts = append(parts, string(d.Code)) // not "CODE: "
 			continue
 		}
-		parts = append(parts, d.String())
+		part := string(d.Code) + ": " + d.Message
+		// A detail that is text is the registry's words ("unsupported media type"); one of
+		// another kind is data for programs, which go-containerregistry's %v printed as Go
+		// maps: every push refused by a distribution registry ended "; [map[Action:pull
+		// Class: Name:app Type:repository] …]". docker prints no detail at all.
+		switch v := d.Detail.(type) {
+		case string:
+			if v != "" {
+				part += "; " + v
+			}
+		case float64, bool:
+			part += fmt.Sprintf("; %v", v)
+		}
+		parts = append(parts, part)
 	}
 	return oneLine(strings.Join(parts, "; "))
 }
