@@ -31,7 +31,9 @@
 // digest is never sent whole: the first GET of each blob file hashes it (see verify.go), and
 // cuts the connection before the last bytes if it does not match; a HEAD hashes it first, so
 // that it answers as the GET would. Each blob file is hashed once, whatever it was found. A manifest whose media type
-// the request's Accept list leaves out is MANIFEST_UNKNOWN, as docker's registry answers. A
+// the request's Accept list leaves out is MANIFEST_UNKNOWN, as docker's registry answers, but
+// for a Docker manifest list asked for by tag, whose linux/amd64 image is served instead, as
+// docker's registry rewrites it for clients that do not read lists. A
 // response that makes no progress for two minutes (a client that stopped reading) is given up.
 // A Listener (conns.go) bounds the connections clients hold, making room by closing those that
 // wait longest for a request; NewHTTPServer sets the header and idle timeouts.

@@ -11,6 +11,7 @@ const (
 	codeNameInvalid     = "NAME_INVALID"
 	codeNameUnknown     = "NAME_UNKNOWN"
 	codeManifestUnknown = "MANIFEST_UNKNOWN"
+	codeManifestInvalid = "MANIFEST_INVALID"
 	codeBlobUnknown     = "BLOB_UNKNOWN"
 	codeDigestInvalid   = "DIGEST_INVALID"
 	codeUnsupported     = "UNSUPPORTED"

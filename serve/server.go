@@ -271,6 +271,16 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	if mt == "" {
 		mt = mediaTypeOf(raw)
 	}
+	if mt == types.DockerManifestList && !byDigest && !acceptsList(r) {
+		// A client that lists manifest types but not manifest lists (an old one, or a script
+		// asking for a schema 2 manifest to read its config) gets the linux/amd64 image, as
+		// docker's registry and Docker Hub answer a tag; by digest it gets what the digest
+		// names.
+		var ok bool
+		if desc, raw, mt, ok = s.defaultPlatform(w, r, name, ref, raw); !ok {
+			return
+		}
+	}
 	if !accepts(r, mt) {
 		writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+refString(name, ref)+" is a "+string(mt)+", which the request's Accept header does not list")
 		return
@@ -553,6 +563,71 @@ var manifestTypes = map[string]bool{
 	string(types.DockerManifestSchema1Signed): true,
 }
 
+// defaultPlatform returns the linux/amd64 manifest of the Docker manifest list raw (name:ref),
+// for a client that does not read manifest lists, as docker's registry rewrites it
+// (registry/handlers/manifests.go: defaultArch, defaultOS), or answers the request itself and
+// returns false.
+func (s *Server) defaultPlatform(w http.ResponseWriter, r *http.Request, name, ref string, raw []byte) (v1.Descriptor, []byte, types.MediaType, bool) {
+	var list struct {
+		Manifests []v1.Descriptor `json:"manifests"`
+	}
+	json.Unmarshal(raw, &list)
+	for _, d := range list.Manifests {
+		if d.Platform == nil || d.Platform.OS != "linux" || d.Platform.Architecture != "amd64" {
+			continue
+		}
+		b, err := s.store.ReadBlob(d.Digest, registry.MaxManifestSize)
+		if err != nil {
+			status := http.StatusNotFound
+			code := codeManifestUnknown
+			if transient(err) {
+				status, code = http.StatusInternalServerError, codeUnknown
+			}
+			s.storeError(w, r, status, code, "manifest "+name+"@"+d.Digest.String()+" could not be read from the store", err)
+			return v1.Descriptor{}, nil, "", false
+		}
+		mt := d.MediaType
+		if mt == "" {
+			mt = mediaTypeOf(b)
+		}
+		if mt == types.DockerManifestSchema2 && !acceptsType(r, mt) {
+			writeError(w, r, http.StatusBadRequest, codeManifestInvalid, "manifest "+refString(name, ref)+" is a manifest list of schema 2 manifests, neither of which the request's Accept header lists")
+			return v1.Descriptor{}, nil, "", false
+		}
+		return d, b, mt, true
+	}
+	writeError(w, r, http.StatusNotFound, codeManifestUnknown, "manifest "+refString(name, ref)+" is a manifest list with no linux/amd64 image, and the request's Accept header does not list manifest lists")
+	return v1.Descriptor{}, nil, "", false
+}
+
+// acceptedTypes reads the request's Accept headers: the manifest types they list, and whether
+// they accept any manifest (no Accept header, none that names a manifest type, or a wildcard).
+func acceptedTypes(r *http.Request) (listed map[string]bool, any bool) {
+	listed = map[string]bool{}
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			t, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+			switch {
+			case err != nil:
+			case t == "*/*", t == "application/*":
+				any = true
+			case manifestTypes[t]:
+				listed[t] = true
+			}
+		}
+	}
+	return listed, any || len(listed) == 0
+}
+
+// acceptsType reports whether the request's Accept headers allow a manifest of type mt.
+func acceptsType(r *http.Request, mt types.MediaType) bool {
+	listed, any := acceptedTypes(r)
+	return any || listed[string(mt)]
+}
+
+// acceptsList reports whether the request's Accept headers allow a Docker manifest list.
+func acceptsList(r *http.Request) bool { return acceptsType(r, types.DockerManifestList) }
+
 // accepts reports whether the request's Accept headers allow a manifest of type mt. A client
 // that lists manifest types reads only those: docker's registry answers MANIFEST_UNKNOWN for an
 // OCI index or manifest not listed (registry/handlers/manifests.go), where an old client would
@@ -563,20 +638,7 @@ func accepts(r *http.Request, mt types.MediaType) bool {
 	if mt != types.OCIManifestSchema1 && mt != types.OCIImageIndex {
 		return true
 	}
-	listed := false
-	for _, v := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(v, ",") {
-			t, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-			switch {
-			case err != nil:
-			case t == string(mt), t == "*/*", t == "application/*":
-				return true
-			case manifestTypes[t]:
-				listed = true
-			}
-		}
-	}
-	return !listed
+	return acceptsType(r, mt)
 }
 
 // mediaTypeOf reads the mediaType a manifest declares; an OCI manifest may leave it out.
