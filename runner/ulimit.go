@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // Ulimit is one --ulimit: a resource limit the init sets on the container's process before it
@@ -70,7 +72,7 @@ func ParseUlimits(values []string) ([]Ulimit, error) {
 func parseUlimit(v string) (Ulimit, error) {
 	name, limits, ok := strings.Cut(v, "=")
 	if !ok {
-		return Ulimit{}, fmt.Errorf("invalid --ulimit %q: want TYPE=SOFT[:HARD]", v)
+		return Ulimit{}, fmt.Errorf("invalid --ulimit %s: want TYPE=SOFT[:HARD]", quote.Value(v))
 	}
 	soft, hard, twoValues := strings.Cut(limits, ":")
 	if !twoValues {
@@ -82,10 +84,10 @@ func parseUlimit(v string) (Ulimit, error) {
 		u.Hard, err = parseLimit(hard)
 	}
 	if err != nil {
-		return Ulimit{}, fmt.Errorf("invalid --ulimit %q: %w", v, err)
+		return Ulimit{}, fmt.Errorf("invalid --ulimit %s: %w", quote.Value(v), err)
 	}
 	if err := u.validate(); err != nil {
-		return Ulimit{}, fmt.Errorf("invalid --ulimit %q: %w", v, err)
+		return Ulimit{}, fmt.Errorf("invalid --ulimit %s: %w", quote.Value(v), err)
 	}
 	return u, nil
 }
@@ -94,7 +96,7 @@ func parseUlimit(v string) (Ulimit, error) {
 func parseLimit(s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < -1 {
-		return 0, fmt.Errorf("limit %q is not a number (or -1 for unlimited)", s)
+		return 0, fmt.Errorf("limit %s is not a number (or -1 for unlimited)", quote.Value(s))
 	}
 	return n, nil
 }
@@ -102,7 +104,7 @@ func parseLimit(s string) (int64, error) {
 // validate checks the type and that the soft limit is within the hard one.
 func (u Ulimit) validate() error {
 	if _, ok := ulimitResources[u.Name]; !ok {
-		return fmt.Errorf("unknown type %q (want one of %s)", u.Name, ulimitNames())
+		return fmt.Errorf("unknown type %s (want one of %s)", quote.Value(u.Name), ulimitNames())
 	}
 	if u.Soft < -1 || u.Hard < -1 {
 		return errors.New("a limit is negative (only -1, unlimited, is allowed)")

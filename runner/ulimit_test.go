@@ -132,3 +132,15 @@ func TestCheckUlimitsNrOpen(t *testing.T) {
 		t.Errorf("CheckUlimits(core unlimited) = %v", err)
 	}
 }
+
+// TestParseUlimitsLongValue: a bad --ulimit is quoted back cut, once per part, as other flags'
+// values are: "nofile=<100 KB>" came back whole, twice, on one line of 200 KB.
+func TestParseUlimitsLongValue(t *testing.T) {
+	long := strings.Repeat("x", 100000)
+	for _, v := range []string{long, "nofile=" + long, long + "=1", "nofile=1:" + long} {
+		_, err := ParseUlimits([]string{v})
+		if err == nil || len(err.Error()) > 400 || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseUlimits(%.20q…) = %.500v, want a short line", v, err)
+		}
+	}
+}
