@@ -68,12 +68,12 @@ func Push(ctx context.Context, ref Reference, img v1.Image, opts Options) error 
 }
 
 // PushIndex uploads an index and every manifest and blob it lists to ref, as Push does for one
-// image. It reports no PushEvents.
+// image. Options.PushProgress hears about each layer once, whichever images share it.
 func PushIndex(ctx context.Context, ref Reference, idx v1.ImageIndex, opts Options) error {
 	return push(ctx, ref, opts, func(s *session, r name.Reference, _ []remote.Option) error {
 		// The blobs of each image first, as Push uploads them; the index's write then finds
 		// them there.
-		if err := pushIndexBlobs(ctx, s, idx, stallLimit(opts), 0); err != nil {
+		if err := pushIndexBlobs(ctx, s, idx, onceEach(opts.PushProgress), stallLimit(opts), 0); err != nil {
 			return err
 		}
 		return remote.WriteIndex(r, idx, pushOptions(ctx, s)...)
@@ -103,8 +103,30 @@ func pushBlobs(ctx context.Context, s *session, img v1.Image, progress func(Push
 // write of the index follows what is left.
 const maxIndexDepth = 8
 
+// onceEach returns progress for the images of an index, which share layers: the events of a
+// layer after the first image's Pushed or Layer already exists (a second image's Preparing,
+// and its Layer already exists, the first having just pushed it) are dropped. Nil stays nil.
+func onceEach(progress func(PushEvent)) func(PushEvent) {
+	if progress == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	last := map[v1.Hash]PushStatus{}
+	return func(e PushEvent) {
+		mu.Lock()
+		prev, seen := last[e.Digest]
+		if seen && (prev == e.Status || prev == PushPushed || prev == PushExists) {
+			mu.Unlock()
+			return
+		}
+		last[e.Digest] = e.Status
+		mu.Unlock()
+		progress(e)
+	}
+}
+
 // pushIndexBlobs runs pushBlobs for each image idx lists, and in the indexes it lists.
-func pushIndexBlobs(ctx context.Context, s *session, idx v1.ImageIndex, stall time.Duration, depth int) error {
+func pushIndexBlobs(ctx context.Context, s *session, idx v1.ImageIndex, progress func(PushEvent), stall time.Duration, depth int) error {
 	if depth > maxIndexDepth {
 		return nil
 	}
@@ -119,7 +141,7 @@ func pushIndexBlobs(ctx context.Context, s *session, idx v1.ImageIndex, stall ti
 			if err != nil {
 				return fmt.Errorf("reading index %s: %w", d.Digest, err)
 			}
-			if err := pushIndexBlobs(ctx, s, child, stall, depth+1); err != nil {
+			if err := pushIndexBlobs(ctx, s, child, progress, stall, depth+1); err != nil {
 				return err
 			}
 		case d.MediaType.IsImage():
@@ -127,7 +149,7 @@ func pushIndexBlobs(ctx context.Context, s *session, idx v1.ImageIndex, stall ti
 			if err != nil {
 				return fmt.Errorf("reading image %s: %w", d.Digest, err)
 			}
-			if err := pushBlobs(ctx, s, img, nil, stall); err != nil {
+			if err := pushBlobs(ctx, s, img, progress, stall); err != nil {
 				return err
 			}
 		}
