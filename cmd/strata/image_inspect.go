@@ -19,7 +19,7 @@ import (
 func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
-		Short: "Manage images: inspect, ls, pull, push, rm, tag",
+		Short: "Manage images: inspect, ls, history, pull, push, rm, tag",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
@@ -29,7 +29,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
 	rm := newRmiCmd(g)
 	rm.Use, rm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
-	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g))
+	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g), newHistoryCmd(g))
 	// Hidden: the top-level prune, save and load are the ones help lists (and the bad-input
 	// matrix of the integration tests calls); these are there for docker's scripts.
 	for _, c := range []*cobra.Command{newPruneCmd(g), newSaveCmd(g), newLoadCmd(g)} {

@@ -166,7 +166,7 @@ var commands = []struct {
 	{"ps", newPsCmd}, {"rm", newRmCmd}, {"rmi", newRmiCmd}, {"save", newSaveCmd},
 	{"load", newLoadCmd}, {"serve", newServeCmd}, {"prune", newPruneCmd},
 	{"system", newSystemCmd}, {"login", newLoginCmd}, {"logout", newLogoutCmd},
-	{"push", newPushCmd}, {"tag", newTagCmd}, {"image", newImageCmd}, {"exec", newExecCmd},
+	{"push", newPushCmd}, {"tag", newTagCmd}, {"image", newImageCmd}, {"history", newHistoryCmd}, {"exec", newExecCmd},
 	{"container", newContainerCmd},
 	{"enter", newEnterCmd}, {"inspect", newInspectCmd}, {"top", newTopCmd},
 	{"stats", newStatsCmd}, {"explain", newExplainCmd}, {"stop", newStopCmd},
