@@ -240,3 +240,29 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached in 5 s")
 }
+
+// TestNewHTTPServerHeaderBound: a request's headers are bounded at 16 KiB, far above what
+// registry clients send: each connection reading headers holds several times their size, and
+// with 64 KiB, 2048 connections that sent 60 KiB and stopped held 620 MiB.
+func TestNewHTTPServerHeaderBound(t *testing.T) {
+	addr, _ := limitedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ConnLimits{Max: 8})
+	for _, tt := range []struct {
+		size int
+		want int
+	}{{4 << 10, 200}, {20 << 10, http.StatusRequestHeaderFieldsTooLarge}} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /v2/ HTTP/1.1\r\nHost: x\r\nX-A: "+strings.Repeat("a", tt.size)+"\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil {
+			t.Fatalf("a request with %d bytes of headers: %v", tt.size, err)
+		}
+		if resp.StatusCode != tt.want {
+			t.Errorf("a request with %d bytes of headers = %d, want %d", tt.size, resp.StatusCode, tt.want)
+		}
+	}
+}
