@@ -149,7 +149,7 @@ func runInspect(g *globals, w, errW io.Writer, args []string, format, typ string
 			return perr
 		}
 	}
-	return errors.Join(errs...)
+	return eachError(errW, errs)
 }
 
 // printInspectTemplate prints each of items through format. A template that cannot be run on

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,8 +15,8 @@ import (
 )
 
 // eachContainer runs fn for every named container, one after the other, printing each name
-// that succeeded as docker does, and joins the failures.
-func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string, print bool, fn func(*runner.Container) error) error {
+// that succeeded as docker does, and reports the failures (eachError).
+func eachContainer(cmd *cobra.Command, g *globals, args []string, print bool, fn func(*runner.Container) error) error {
 	store, err := g.openContainers()
 	if err != nil {
 		return err
@@ -27,10 +28,10 @@ func eachContainer(ctx context.Context, g *globals, out io.Writer, args []string
 			continue
 		}
 		if print {
-			fmt.Fprintln(out, a)
+			fmt.Fprintln(cmd.OutOrStdout(), a)
 		}
 	}
-	return errors.Join(errs...)
+	return eachError(cmd.ErrOrStderr(), errs)
 }
 
 // maxParallel is how many containers stop and kill act on at once, as docker's CLI
@@ -41,7 +42,7 @@ const maxParallel = 50
 // docker stop and docker kill run theirs: `stop -t 1 a b c` takes about a second, not three.
 // Names and errors still come in the order of args, each name as soon as it and those before
 // it are done.
-func eachContainerParallel(ctx context.Context, g *globals, out io.Writer, args []string, fn func(*runner.Container) error) error {
+func eachContainerParallel(cmd *cobra.Command, g *globals, args []string, fn func(*runner.Container) error) error {
 	store, err := g.openContainers()
 	if err != nil {
 		return err
@@ -54,9 +55,31 @@ func eachContainerParallel(ctx context.Context, g *globals, out io.Writer, args 
 			errs = append(errs, err)
 			return
 		}
-		fmt.Fprintln(out, args[i])
+		fmt.Fprintln(cmd.OutOrStdout(), args[i])
 	})
-	return errors.Join(errs...)
+	return eachError(cmd.ErrOrStderr(), errs)
+}
+
+// eachError reports the failures of a command that acted on several containers as docker's
+// do: an error line for each, after the names of those that succeeded, and exit 1. It prints
+// every failure but the last to stderr as strata prints an error, and returns the last, with
+// the exit code of the first failure that carries one. errors.Join made one line of them all
+// ("strata: a: no such container; b: no such container").
+func eachError(stderr io.Writer, errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	for _, err := range errs[:len(errs)-1] {
+		if !errors.Is(err, errInterrupted) {
+			fmt.Fprintln(stderr, "strata: "+oneLine(err.Error()))
+		}
+	}
+	last := errs[len(errs)-1]
+	var ee *exitError
+	if errors.As(errors.Join(errs...), &ee) {
+		return withCode(ee.code, last)
+	}
+	return last
 }
 
 // inOrder runs op(0) to op(n-1), at most limit of them at once, and calls done with each
@@ -144,9 +167,9 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 				return fn(cmd.Context(), c, grace)
 			}
 			if parallel {
-				return eachContainerParallel(cmd.Context(), g, cmd.OutOrStdout(), args, one)
+				return eachContainerParallel(cmd, g, args, one)
 			}
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, one)
+			return eachContainer(cmd, g, args, true, one)
 		},
 	}
 	f := cmd.Flags()
@@ -206,7 +229,7 @@ func newKillCmd(g *globals) *cobra.Command {
 				return err
 			}
 			// Concurrently, as docker kill.
-			return eachContainerParallel(cmd.Context(), g, cmd.OutOrStdout(), args, func(c *runner.Container) error {
+			return eachContainerParallel(cmd, g, args, func(c *runner.Container) error {
 				return runner.KillAfterStart(cmd.Context(), c, sig)
 			})
 		},
@@ -233,7 +256,7 @@ func newStartCmd(g *globals) *cobra.Command {
 			}
 			// A start that fails (no such container, a command that is not there) exits 1, as
 			// docker start's "failed to start containers" does; its usage errors stay 125.
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, func(c *runner.Container) error {
+			return eachContainer(cmd, g, args, true, func(c *runner.Container) error {
 				return startOnce(cmd.Context(), c)
 			})
 		},
@@ -298,16 +321,46 @@ func newWaitCmd(g *globals) *cobra.Command {
 		Short: "Block until containers stop, then print their exit codes",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, false, func(c *runner.Container) error {
+			err := eachContainer(cmd, g, args, false, func(c *runner.Container) error {
 				code, err := runner.Wait(cmd.Context(), c)
+				if err != nil && interruptedExit(cmd.Context()) != 0 {
+					return errInterrupted
+				}
 				if err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), code)
 				return nil
 			})
+			if code := interruptedExit(cmd.Context()); err != nil && code != 0 {
+				// Ctrl-C ends a wait as docker's: quietly, 130. It printed "waiting for
+				// container X: context canceled" and exited 1.
+				return silentExit(code)
+			}
+			return err
 		},
 	}
+}
+
+// errInterrupted is the failure of an act on one container that a signal ended: eachError
+// prints no line for it, the command ends quietly (interruptedExit).
+var errInterrupted = errors.New("interrupted")
+
+// interruptedExit is the exit status of a command that a signal ended (the context strata's
+// root gives commands, signal.NotifyContext's): 128 and the signal's number, 130 for Ctrl-C
+// and 143 for SIGTERM, as docker's CLI exits (getExitCode); 0 when no signal ended ctx.
+func interruptedExit(ctx context.Context) int {
+	cause := context.Cause(ctx)
+	if ctx.Err() == nil || cause == nil {
+		return 0
+	}
+	for _, s := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT} {
+		// NotifyContext's cause names the signal: "interrupt signal received".
+		if cause.Error() == s.String()+" signal received" {
+			return 128 + int(s)
+		}
+	}
+	return 0
 }
 
 // newPauseCmd is docker pause: every process of each container is frozen (its cgroup's
@@ -318,7 +371,7 @@ func newPauseCmd(g *globals) *cobra.Command {
 		Short: "Pause all processes within containers (their cgroup's freezer)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, runner.Pause)
+			return eachContainer(cmd, g, args, true, runner.Pause)
 		},
 	}
 }
@@ -330,7 +383,7 @@ func newUnpauseCmd(g *globals) *cobra.Command {
 		Short: "Unpause all processes within paused containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachContainer(cmd.Context(), g, cmd.OutOrStdout(), args, true, runner.Unpause)
+			return eachContainer(cmd, g, args, true, runner.Unpause)
 		},
 	}
 }

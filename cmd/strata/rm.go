@@ -46,7 +46,7 @@ func newRmCmd(g *globals) *cobra.Command {
 			// container dir, so no rm can name it). Best effort: what it cannot delete is no
 			// failure of this rm.
 			_ = store.SweepLeftovers()
-			return errors.Join(errs...)
+			return eachError(cmd.ErrOrStderr(), errs)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
