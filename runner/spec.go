@@ -197,7 +197,7 @@ func (s Spec) validateInput() error {
 		return fmt.Errorf("the working directory %.64q is invalid, it needs to be an absolute path", s.Cwd)
 	}
 	if s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" {
-		return fmt.Errorf("network %q: %w", s.Network, ErrUnsupported)
+		return fmt.Errorf("network %s: %w", quote.Value(s.Network), ErrUnsupported)
 	}
 	if _, err := ParseCgroupNS(s.CgroupNS); err != nil {
 		return err
@@ -321,11 +321,11 @@ func validateMountTargets(mounts []mount.Mount) error {
 		target := path.Clean(m.Target)
 		switch {
 		case target == "/":
-			return fmt.Errorf("invalid mount destination %q: destination can't be '/'", m.Target)
+			return fmt.Errorf("invalid mount destination %s: destination can't be '/'", quote.Value(m.Target))
 		case seen[target]:
 			return fmt.Errorf("duplicate mount point: %s", target)
 		case (target == "/proc" || strings.HasPrefix(target, "/proc/")) && !(m.Type == "bind" && procMountAllowed[target]):
-			return fmt.Errorf("invalid mount destination %q: cannot be mounted because it is inside /proc", m.Target)
+			return fmt.Errorf("invalid mount destination %s: cannot be mounted because it is inside /proc", quote.Value(m.Target))
 		}
 		seen[target] = true
 	}

@@ -834,7 +834,7 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 			}
 			s.Seccomp = string(data)
 		default:
-			return runner.Spec{}, fmt.Errorf("--security-opt %q: %w", so, runner.ErrUnsupported)
+			return runner.Spec{}, fmt.Errorf("--security-opt %s: %w", quoteValue(so), runner.ErrUnsupported)
 		}
 	}
 	return s, nil
