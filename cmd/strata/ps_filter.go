@@ -91,6 +91,9 @@ func parsePsFilter(args []string) (*psFilter, error) {
 				return nil, fmt.Errorf("invalid --filter %s: want true or false", quoteValue(a))
 			}
 			f.none = f.none || task
+		case "isolation":
+			// Windows' alone: docker's daemon on Linux takes the key, any value, and
+			// filters nothing by it (excludeByIsolation). It was refused as unknown.
 		case "before", "since", "network", "volume":
 			if v == "" {
 				return nil, fmt.Errorf("invalid --filter %s: want a value", quoteValue(a))
@@ -106,15 +109,17 @@ func parsePsFilter(args []string) (*psFilter, error) {
 				f.volumes = append(f.volumes, v)
 			}
 		default:
-			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want id, name, status, exited, ancestor, label, before, since, network, volume, health, publish, expose or is-task)", quoteValue(a), quoteValue(k))
+			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want id, name, status, exited, ancestor, label, before, since, network, volume, health, publish, expose, is-task or isolation)", quoteValue(a), quoteValue(k))
 		}
 	}
 	return f, nil
 }
 
 // impliesAll reports whether the filter asks for stopped containers by itself: as in docker,
-// a status or exited filter needs no -a.
-func (f *psFilter) impliesAll() bool { return len(f.statuses) > 0 || len(f.exited) > 0 }
+// a status filter needs no -a. An exited filter does (docker's daemon sets All for status=
+// alone, and its reference writes `ps -a --filter exited=0`): without -a it matches nothing,
+// as docker's; it listed the stopped containers.
+func (f *psFilter) impliesAll() bool { return len(f.statuses) > 0 }
 
 // resolve finds the containers before= and since= name, as docker: one that is not there is
 // an error.

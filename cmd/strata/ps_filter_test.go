@@ -26,7 +26,11 @@ func TestPsFilter(t *testing.T) {
 		{filters: []string{"status=exited"}, want: "web-2 db", all: true},
 		{filters: []string{"status=exited", "status=created"}, want: "web-2 db job", all: true},
 		{filters: []string{"status=exited", "name=web"}, want: "web-2", all: true},
-		{filters: []string{"exited=137"}, want: "db", all: true},
+		// exited= needs -a, as docker's (only status= sets All in its daemon).
+		{filters: []string{"exited=137"}, want: "db"},
+		// isolation= is Windows' alone: docker on Linux takes it and filters nothing.
+		{filters: []string{"isolation=default"}, want: "web-1 web-2 db job"},
+		{filters: []string{"isolation=hyperv"}, want: "web-1 web-2 db job"},
 		{filters: []string{"status=paused"}, want: "", all: true},
 		// ancestor: as docker, the image a name stands for now (resolved below as
 		// resolveAncestors would, by the store), or an ID prefix: by ID, whatever name the
