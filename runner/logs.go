@@ -196,6 +196,10 @@ type LogOptions struct {
 	Tail int
 	// Timestamps prefixes each entry with its time, RFC 3339 with nine digits of fraction.
 	Timestamps bool
+	// Details prefixes each entry, after its time, with its attributes and a space, as docker
+	// logs --details: a container's log has none (docker's come from --log-opt labels= and
+	// env=, which strata has not), so the space alone.
+	Details bool
 	// Since and Until, when not zero, keep only the entries written at or after Since and
 	// at or before Until (docker logs --since, --until). Following stops once Until has passed.
 	Since, Until time.Time
@@ -299,6 +303,11 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		}
 		if opts.Timestamps {
 			if _, err := io.WriteString(w, e.Time.UTC().Format(rfc3339NanoFixed)+" "); err != nil {
+				return err
+			}
+		}
+		if opts.Details {
+			if _, err := io.WriteString(w, " "); err != nil {
 				return err
 			}
 		}

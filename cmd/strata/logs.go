@@ -46,6 +46,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&o.Follow, "follow", "f", false, "keep printing new output")
 	f.StringVarP(&tail, "tail", "n", "all", "number of lines to show from the end, or all (0: none, with -f only new lines)")
 	f.BoolVarP(&o.Timestamps, "timestamps", "t", false, "show timestamps")
+	f.BoolVar(&o.Details, "details", false, "show the attributes of each line (a container has none: a space before each line, as docker's)")
 	f.StringVar(&since, "since", "", "show logs since a time (2006-01-02T15:04:05Z, 2006-01-02, a Unix time) or a duration ago (42m)")
 	f.StringVar(&until, "until", "", "show logs before a time or a duration ago, as --since")
 	return cmd
