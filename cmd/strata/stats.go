@@ -68,27 +68,41 @@ type statsSample struct {
 	stats cgroups.Stats
 }
 
+// statsOptions are stats's flags, as docker stats's.
+type statsOptions struct {
+	// noStream prints one sample and returns.
+	noStream bool
+	// all shows every container when none is named, those that do not run with nothing
+	// used, as docker stats -a; else only the running ones.
+	all bool
+	// noTrunc shows whole container IDs.
+	noTrunc bool
+	format  string
+}
+
 func newStatsCmd(g *globals) *cobra.Command {
-	var noStream bool
-	var format string
+	var o statsOptions
 	cmd := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
 		Short: "Show running containers' CPU, memory and pids usage, live",
 		Long: `Show CPU %, memory usage and limit, and the number of tasks of containers (all running ones
-when none is named; a named one that does not run shows nothing used), refreshed every second
+when none is named, every one with -a; one that does not run shows nothing used), refreshed every second
 until interrupted, or once with --no-stream.
 Memory usage leaves out reclaimable page cache, as docker stats does.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runStats(cmd.Context(), g, cmd.OutOrStdout(), args, noStream, format)
+			return runStats(cmd.Context(), g, cmd.OutOrStdout(), cmd.ErrOrStderr(), args, o)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&noStream, "no-stream", false, "print one sample and exit")
-	f.StringVar(&format, "format", "", "json, or a Go template such as '{{.Name}} {{.CPUPerc}}'")
+	f.BoolVarP(&o.all, "all", "a", false, "show all containers (default: the running ones), those that do not run with nothing used")
+	f.BoolVar(&o.noStream, "no-stream", false, "print one sample and exit")
+	f.BoolVar(&o.noTrunc, "no-trunc", false, "show whole container IDs")
+	f.StringVar(&o.format, "format", "", "json, or a Go template such as '{{.Name}} {{.CPUPerc}}'")
 	return cmd
 }
 
-func runStats(ctx context.Context, g *globals, w io.Writer, names []string, noStream bool, format string) error {
+func runStats(ctx context.Context, g *globals, w, errW io.Writer, names []string, o statsOptions) error {
+	noStream, format := o.noStream, o.format
 	store, err := g.openContainers()
 	if err != nil {
 		return err
@@ -98,8 +112,12 @@ func runStats(ctx context.Context, g *globals, w io.Writer, names []string, noSt
 	prev := map[string]statsSample{}
 	var known []statsTarget
 	for first := true; ; first = false {
-		list, err := statsTargets(store, names)
+		list, err := statsTargets(store, names, o.all)
 		if err != nil && first {
+			// An error line for each name that is no container, as docker's.
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				return eachError(errW, j.Unwrap())
+			}
 			return err
 		}
 		if err != nil {
@@ -124,12 +142,16 @@ func runStats(ctx context.Context, g *globals, w io.Writer, names []string, noSt
 			var rows []statsRow
 			for _, t := range list {
 				cur, ok := now[t.c.ID]
-				if !ok && t.named == "" {
+				if !ok && t.named == "" && !o.all {
 					continue // stopped meanwhile, and not asked for
 				}
 				// A named container that does not run is shown with nothing used, as
-				// docker stats shows it.
-				rows = append(rows, newStatsRow(t, prev[t.c.ID], cur, hostMem))
+				// docker stats shows it, and so is any with -a.
+				r := newStatsRow(t, prev[t.c.ID], cur, hostMem)
+				if o.noTrunc {
+					r.ID = t.c.ID
+				}
+				rows = append(rows, r)
 			}
 			if clear {
 				fmt.Fprint(w, "\033[2J\033[H")
@@ -150,16 +172,17 @@ func runStats(ctx context.Context, g *globals, w io.Writer, names []string, noSt
 	}
 }
 
-// statsTargets resolves the named containers, running or not, or lists the running ones.
-func statsTargets(store *runner.Store, names []string) ([]statsTarget, error) {
+// statsTargets resolves the named containers, running or not, or lists the running ones, or
+// with all every one.
+func statsTargets(store *runner.Store, names []string, all bool) ([]statsTarget, error) {
 	if len(names) == 0 {
-		all, err := store.List()
+		list, err := store.List()
 		if err != nil {
 			return nil, err
 		}
 		var out []statsTarget
-		for _, c := range all {
-			if c.State.Running() {
+		for _, c := range list {
+			if all || c.State.Running() {
 				out = append(out, statsTarget{c: c})
 			}
 		}

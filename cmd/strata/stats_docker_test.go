@@ -73,11 +73,11 @@ func TestStatsNamedStopped(t *testing.T) {
 	if _, err := s.Create(runner.Config{Name: "idle"}); err != nil {
 		t.Fatal(err)
 	}
-	list, err := statsTargets(s, []string{"idle"})
+	list, err := statsTargets(s, []string{"idle"}, false)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("statsTargets(idle) = %v, %v; want the container", list, err)
 	}
-	if _, err := statsTargets(s, []string{"nosuch"}); err == nil {
+	if _, err := statsTargets(s, []string{"nosuch"}, false); err == nil {
 		t.Errorf("statsTargets(nosuch) = nil error, want no such container")
 	}
 	row := newStatsRow(list[0], statsSample{}, statsSample{}, 8<<20)

@@ -31,7 +31,7 @@ func TestStatsNamedRemoved(t *testing.T) {
 	var out lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runStats(ctx, g, &out, []string{"stay", "gone"}, false, "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}")
+		done <- runStats(ctx, g, &out, &out, []string{"stay", "gone"}, statsOptions{format: "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}"})
 	}()
 	for !strings.Contains(out.String(), "gone 0.00%") && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
@@ -54,7 +54,7 @@ func TestStatsNamedRemoved(t *testing.T) {
 		t.Errorf("stats stay gone, gone removed, printed\n%s\nwant stay going on and gone as --", out.String())
 	}
 	// A name that never was is still refused at the start.
-	err = runStats(context.Background(), g, &out, []string{"stay", "nosuch"}, true, "")
+	err = runStats(context.Background(), g, &out, &out, []string{"stay", "nosuch"}, statsOptions{noStream: true})
 	if err == nil || !strings.Contains(err.Error(), "no such container") {
 		t.Errorf("stats stay nosuch = %v, want no such container", err)
 	}
