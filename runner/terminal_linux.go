@@ -41,8 +41,30 @@ func (t *terminal) attach(master *os.File, stdio Stdio, attachStdin bool) {
 		t.copies.Add(1)
 		go func() {
 			defer t.copies.Done()
-			_, _ = io.Copy(stdio.Stdout, master) // ends with EIO once the command is gone
+			copyOutput(stdio.Stdout, master)
 		}()
+	}
+}
+
+// copyOutput copies the command's terminal output from master to out until the command is
+// gone (a read of the master fails with EIO). When out can take no more (strata's stdout a
+// pipe whose reader left, as in `strata exec -t c yes | head -1`), it hangs the terminal up
+// by closing master: the command gets SIGHUP and its next write fails, as a command on a pipe
+// dies of SIGPIPE once nobody reads. Left open and unread, the terminal's buffer filled, the
+// command blocked on its write for good, and strata with it.
+func copyOutput(out io.Writer, master *os.File) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := master.Read(buf)
+		if n > 0 {
+			if _, werr := out.Write(buf[:n]); werr != nil {
+				master.Close()
+				return
+			}
+		}
+		if rerr != nil {
+			return
+		}
 	}
 }
 
