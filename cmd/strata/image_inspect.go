@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -127,7 +126,8 @@ func newImageInspectCmd(g *globals) *cobra.Command {
 			} else if err := printJSONArray(cmd.OutOrStdout(), found, format == "json"); err != nil {
 				return err
 			}
-			return errors.Join(errs...)
+			// An error line for each image not found, as docker's.
+			return eachError(cmd.ErrOrStderr(), errs)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "json (one line), or a Go template, e.g. '{{.Id}}' or '{{json .Config}}'")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -44,7 +43,9 @@ func newRmiCmd(g *globals) *cobra.Command {
 				errs = append(errs, err)
 			}
 			printDeleted(cmd.OutOrStdout(), untagged, gb)
-			return errors.Join(errs...)
+			// As docker's: an error line for each image that failed, after the others
+			// were removed.
+			return eachError(cmd.ErrOrStderr(), errs)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the image even if containers use it")
