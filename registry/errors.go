@@ -15,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // Sentinels for what callers branch on. Every error this package returns for a registry failure
@@ -117,11 +119,27 @@ func classify(err error, o op, what, repo, host string) error {
 		}
 		return &Error{Kind: ErrUnreachable, Registry: host, Msg: fmt.Sprintf("registry %s: %s", host, msg), Err: err}
 	}
+	if bad, ok := unparsableURL(err); ok {
+		// A Location of the registry's (an upload's next URL) that is no URL: net/url's words
+		// alone ("missing ']' in host") said neither what nor whose it was.
+		return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: registry %s sent strata to %s, which is not a URL: %s",
+			o.ing(), repo, host, bad, oneLine(stripURL(err)))}
+	}
 	if to, ok := redirectedOffHTTP(err); ok {
 		return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: registry %s redirected strata to %s, which is not an http or https URL",
 			o.ing(), repo, host, to)}
 	}
 	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, oneLine(stripURL(err))), Err: err}
+}
+
+// unparsableURL returns, quoted and cut, a URL that the registry named and net/url could not
+// parse; only the registry's words (a Location) reach url.Parse in a registry operation.
+func unparsableURL(err error) (string, bool) {
+	var ue *url.Error
+	if !errors.As(err, &ue) || ue.Op != "parse" {
+		return "", false
+	}
+	return quote.Cut(ue.URL, 200), true
 }
 
 // redirectedOffHTTP returns where a request went that net/http could not send for its scheme
