@@ -310,6 +310,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"stats", "--no-stream", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"stats", "--no-stream", "--format", "{{"}, code: 1, want: "--format"},
 		{args: []string{"stats", "--no-stream", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
+		{args: []string{"stats", "-a", "--no-trunc", "--no-stream", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
+		{args: []string{"stats", "-a", "--no-stream", "nosuch"}, code: 1, want: "nosuch"},
 
 		{args: []string{"explain"}, code: 1},
 		{args: []string{"explain", "nosuch"}, code: 1, want: "nosuch"},
@@ -368,6 +370,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"logs", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"logs", "--since", "yesterday", "bi-running"}, code: 1, want: "--since"},
 		{args: []string{"logs", "--until", "-5m", "bi-running"}, code: 1, want: "--until"},
+		{args: []string{"logs", "--details", "--since", "yesterday", "bi-stopped"}, code: 1, want: "--since"},
 
 		{args: []string{"bench", "bogus"}, code: 1, want: `unknown command "bogus"`},
 		{args: []string{"bench", "share"}, code: 1},
