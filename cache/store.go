@@ -83,6 +83,9 @@ func Open(dir string) (*Store, error) {
 }
 
 func (s *Store) init() error {
+	if err := s.checkOwnDirs(); err != nil {
+		return err
+	}
 	for _, d := range []string{filepath.Join(s.dir, blobsDir, "sha256"), filepath.Join(s.dir, ingestDir)} {
 		if err := os.MkdirAll(d, 0o755); readOnly(err) {
 			// A layout that another tool wrote (or a copy that kept no empty directory),
@@ -112,6 +115,30 @@ func (s *Store) init() error {
 	}
 	if _, err := s.readIndex(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidLayout, err)
+	}
+	return nil
+}
+
+// checkOwnDirs refuses a store whose directories blobs/, blobs/sha256/ or ingest/ are
+// symlinks: through them every download, lock and blob went to wherever they pointed, and
+// prune removed files there whose names looked like blobs, partial downloads or temp files.
+// The store's own path is the caller's, and may be a link. A missing one (on a layout made
+// read-only without it) holds nothing.
+func (s *Store) checkOwnDirs() error {
+	for _, d := range []string{filepath.Join(s.dir, blobsDir), filepath.Join(s.dir, blobsDir, "sha256"), filepath.Join(s.dir, ingestDir)} {
+		fi, err := os.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%w: %s is a symlink: the store's directories must be its own (move what it points to there instead)", ErrInvalidLayout, d)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%w: %s is not a directory", ErrInvalidLayout, d)
+		}
 	}
 	return nil
 }

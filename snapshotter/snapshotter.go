@@ -3,6 +3,7 @@ package snapshotter
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -80,6 +81,9 @@ func New(root string, opts Options) (*Snapshotter, error) {
 	// made before (by hand, by an older strata) is tightened: through it, any host user could
 	// run an image's setuid shell as root or open its block device of the host's disk
 	// (moby's CVE-2021-41091, fixed the same way).
+	if err := checkOwnDirs(abs); err != nil {
+		return nil, fmt.Errorf("opening snapshotter %s: %w", root, err)
+	}
 	if err := os.MkdirAll(filepath.Join(abs, locksDir), 0o700); err != nil {
 		return nil, fmt.Errorf("opening snapshotter %s: %w", root, err)
 	}
@@ -117,6 +121,28 @@ func New(root string, opts Options) (*Snapshotter, error) {
 // tighten takes group and other permissions off dir (a symlink's target: an admin may have
 // moved the root). A dir strata may not change (a store on read-only media, another owner's)
 // is used as it is: refusing it would stop every command on a store that worked before.
+// checkOwnDirs refuses a locks dir that is a symlink: through it every layer's lock file was
+// made, and opened for writing, wherever it pointed. The root is the caller's path, and may
+// be a link (as --root may). A missing one is made.
+func checkOwnDirs(root string) error {
+	for _, d := range []string{filepath.Join(root, locksDir)} {
+		fi, err := os.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symlink: the layer store's directories must be its own (move what it points to there instead)", d)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", d)
+		}
+	}
+	return nil
+}
+
 func tighten(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
