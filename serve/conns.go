@@ -17,9 +17,11 @@ import (
 // nothing (or its headers a byte a second) runs the server out of descriptors, and every other
 // client waits until the header timeout frees some. So a Listener keeps at most Max
 // connections (and PerHost from one address). Past that, it closes the connection that has
-// waited longest without a request under way (one that has not sent its headers yet, or is
-// idle between requests): such a connection costs its client nothing to open again, where a
-// request being served may be a blob half downloaded. When every connection is serving a
+// waited longest without a request under way: such a connection costs its client nothing to
+// open again, where a request being served may be a blob half downloaded. Connections that
+// never completed a request (idle since accepted, or sending their headers a byte at a time:
+// what a flood is made of) go first, keep-alive connections idle after a request (real
+// clients between two requests) only when none of those is left. When every connection is serving a
 // request, the new one is answered 503 (429 past PerHost) with Retry-After, which clients
 // retry, and closed.
 
@@ -76,16 +78,40 @@ type Listener struct {
 	mu    sync.Mutex
 	open  int
 	hosts map[string]*hostConns
-	// waiting lists the connections with no request under way, longest waiting first.
-	waiting  list.List
+	// waiting lists the connections with no request under way, longest waiting first: by
+	// tier, those that never sent a request first, then those idle after one.
+	waiting  waitLists
 	refusing chan struct{}
 }
 
 // hostConns is what one client address holds.
 type hostConns struct {
 	open    int
-	waiting list.List
+	waiting waitLists
 }
+
+// waitLists are the connections waiting for a request, by tier: [tierNew] those that have not
+// sent one yet (a flood of idle or slowloris connections never does), [tierIdle] those idle
+// after one (a real client's keep-alive connection, evicted only when no new one is left).
+type waitLists [2]list.List
+
+const (
+	tierNew = iota
+	tierIdle
+)
+
+// front returns the connection to evict first, or nil.
+func (w *waitLists) front() *trackedConn {
+	for i := range w {
+		if e := w[i].Front(); e != nil {
+			return e.Value.(*trackedConn)
+		}
+	}
+	return nil
+}
+
+// len counts the connections waiting.
+func (w *waitLists) len() int { return w[tierNew].Len() + w[tierIdle].Len() }
 
 // Limit returns ln bounded by lim. A Max of 0 or less is DefaultConnLimits'.
 func Limit(ln net.Listener, lim ConnLimits) *Listener {
@@ -103,6 +129,7 @@ type trackedConn struct {
 	// Guarded by the Listener's mu.
 	gone       bool          // evicted or closed: no longer counted
 	elem, helm *list.Element // in waiting and in its host's waiting, while waiting
+	tier       int           // of elem and helm
 }
 
 // ReadFrom keeps net/http's sendfile of blob files: it looks for an io.ReaderFrom on the conn.
@@ -157,15 +184,11 @@ func (l *Listener) admit(c net.Conn) (tc *trackedConn, evicted *trackedConn, sta
 	}
 	switch {
 	case l.lim.PerHost > 0 && !tc.loopback && h.open >= l.lim.PerHost:
-		if e := h.waiting.Front(); e != nil {
-			evicted = e.Value.(*trackedConn)
-		} else {
+		if evicted = h.waiting.front(); evicted == nil {
 			status = http.StatusTooManyRequests
 		}
 	case l.open >= l.lim.Max:
-		if e := l.waiting.Front(); e != nil {
-			evicted = e.Value.(*trackedConn)
-		} else {
+		if evicted = l.waiting.front(); evicted == nil {
 			status = http.StatusServiceUnavailable
 		}
 	}
@@ -180,23 +203,24 @@ func (l *Listener) admit(c net.Conn) (tc *trackedConn, evicted *trackedConn, sta
 	}
 	l.open++
 	h.open++
-	l.waitLocked(tc, h)
+	l.waitLocked(tc, h, tierNew)
 	return tc, evicted, 0
 }
 
-// waitLocked lists c as waiting, last.
-func (l *Listener) waitLocked(c *trackedConn, h *hostConns) {
+// waitLocked lists c as waiting in tier, last.
+func (l *Listener) waitLocked(c *trackedConn, h *hostConns, tier int) {
 	if c.elem == nil {
-		c.elem = l.waiting.PushBack(c)
-		c.helm = h.waiting.PushBack(c)
+		c.tier = tier
+		c.elem = l.waiting[tier].PushBack(c)
+		c.helm = h.waiting[tier].PushBack(c)
 	}
 }
 
 // busyLocked takes c off the waiting lists.
 func (l *Listener) busyLocked(c *trackedConn, h *hostConns) {
 	if c.elem != nil {
-		l.waiting.Remove(c.elem)
-		h.waiting.Remove(c.helm)
+		l.waiting[c.tier].Remove(c.elem)
+		h.waiting[c.tier].Remove(c.helm)
 		c.elem, c.helm = nil, nil
 	}
 }
@@ -229,9 +253,13 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 	}
 	switch st {
 	case http.StateNew, http.StateIdle:
+		tier := tierNew
+		if st == http.StateIdle {
+			tier = tierIdle
+		}
 		h := l.hosts[tc.host]
 		l.busyLocked(tc, h) // to the back: it starts waiting now
-		l.waitLocked(tc, h)
+		l.waitLocked(tc, h, tier)
 	case http.StateActive:
 		l.busyLocked(tc, l.hosts[tc.host])
 	case http.StateClosed, http.StateHijacked:

@@ -109,7 +109,7 @@ func TestListenerRefusesWhenBusy(t *testing.T) {
 	waitFor(t, func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.open == 2 && l.waiting.Len() == 0
+		return l.open == 2 && l.waiting.len() == 0
 	})
 
 	c, err := net.Dial("tcp", addr)
@@ -265,4 +265,48 @@ func TestNewHTTPServerHeaderBound(t *testing.T) {
 			t.Errorf("a request with %d bytes of headers = %d, want %d", tt.size, resp.StatusCode, tt.want)
 		}
 	}
+}
+
+// TestListenerKeepsClientsIdle: a flood of connections that never send a request takes their
+// own places, not a real client's keep-alive connection between two of its requests.
+func TestListenerKeepsClientsIdle(t *testing.T) {
+	addr, l := limitedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}), ConnLimits{Max: 4})
+	client, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	br := bufio.NewReader(client)
+	get := func(what string) {
+		client.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(client, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get("the client's first request")
+	waitFor(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.waiting[tierIdle].Len() == 1
+	})
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitFor(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.waiting[tierNew].Len() == 3
+	})
+	time.Sleep(100 * time.Millisecond) // the rest of the flood accepted, in place of its own
+	get("the client's second request on its keep-alive connection, after a flood")
 }
