@@ -105,7 +105,10 @@ func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
 			return time.Unix(n, ns), nil
 		}
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+	// docker's GetTimestamp's layouts: to the second, the minute or the hour, or a date
+	// alone, each with a zone ("Z", "+01:00") or without one.
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04Z07:00", "2006-01-02T15:04",
+		"2006-01-02T15Z07:00", "2006-01-02T15", "2006-01-02Z07:00", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
 			return t, nil
 		}
