@@ -171,7 +171,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 func (l *Listener) admit(c net.Conn) (tc *trackedConn, evicted *trackedConn, status int) {
 	tc = &trackedConn{Conn: c}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		tc.host, tc.loopback = a.IP.String(), a.IP.IsLoopback()
+		tc.host, tc.loopback = hostKey(a.IP), a.IP.IsLoopback()
 	} else {
 		tc.host = c.RemoteAddr().String()
 	}
@@ -205,6 +205,16 @@ func (l *Listener) admit(c net.Conn) (tc *trackedConn, evicted *trackedConn, sta
 	h.open++
 	l.waitLocked(tc, h, tierNew)
 	return tc, evicted, 0
+}
+
+// hostKey is the address PerHost counts a client under: its IPv4 address, or the /64 of its
+// IPv6 one, since a single IPv6 host is usually given a whole /64 and could otherwise open
+// PerHost connections from each of its addresses.
+func hostKey(ip net.IP) string {
+	if ip.To4() == nil && len(ip) == net.IPv6len {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
 }
 
 // waitLocked lists c as waiting in tier, last.

@@ -146,7 +146,7 @@ func (c fakeConn) RemoteAddr() net.Addr { return c.remote }
 // TestListenerPerHost: one remote address holds at most PerHost connections, its own waiting
 // ones closed first; loopback clients (a proxy in front) are bound by Max only.
 func TestListenerPerHost(t *testing.T) {
-	l := Limit(nil, ConnLimits{Max: 10, PerHost: 2})
+	l := Limit(nil, ConnLimits{Max: 20, PerHost: 2})
 	conn := func(ip string) net.Conn {
 		a, b := net.Pipe()
 		t.Cleanup(func() { a.Close(); b.Close() })
@@ -187,6 +187,20 @@ func TestListenerPerHost(t *testing.T) {
 	l.ConnState(a1, http.StateClosed)
 	if n := l.Open(); n != 7 {
 		t.Errorf("after a close (reported twice) %d counted, want 7", n)
+	}
+	// The addresses of one IPv6 /64 are one host; another /64 is another.
+	b1, _, _ := admit("2001:db8:1:2::1")
+	b2, _, _ := admit("2001:db8:1:2:ffff::2")
+	l.ConnState(b1, http.StateActive)
+	l.ConnState(b2, http.StateActive)
+	if _, _, st := admit("2001:db8:1:2::3"); st != http.StatusTooManyRequests {
+		t.Errorf("a third address of a busy IPv6 /64: status %d, want 429", st)
+	}
+	if _, _, st := admit("2001:db8:1:3::1"); st != 0 {
+		t.Errorf("another IPv6 /64: status %d, want admitted", st)
+	}
+	if _, _, st := admit("::ffff:192.0.2.3"); st != 0 {
+		t.Errorf("an IPv4-mapped address: status %d, want admitted as its IPv4 host", st)
 	}
 }
 
