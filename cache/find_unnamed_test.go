@@ -2,11 +2,14 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // FindImageWith finds an unnamed image a root names (a container's image, its tag moved) by
@@ -23,20 +26,37 @@ func TestFindImageWithFindsUnnamedRoots(t *testing.T) {
 	if _, err := s.WriteImage(ctx, "example.com/a:latest", old, WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Another image whose ID or manifest digest starts as the old image's ID does (one in
-	// sixteen does, by its first digit), for the ambiguous prefix.
+	// Another image whose ID starts as the old image's does, by the MinIDPrefix digits a
+	// prefix needs, for the ambiguous prefix: one layer, and configs that differ by an env
+	// value until one does (one in 65536), found by hashing the config alone.
+	prefix := oldID.Hex[:MinIDPrefix]
+	base := imageOf(t, seededLayers(t, 200, 1, 64)...)
+	cf, err := base.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
 	var other v1.Image
-	var prefix string
-	for seed := int64(200); other == nil; seed++ {
-		img := imageOf(t, seededLayers(t, seed, 1, 64)...)
-		id, _ := img.ConfigName()
-		m, _ := img.Digest()
-		if id.Hex[0] == oldID.Hex[0] || m.Hex[0] == oldID.Hex[0] {
-			other, prefix = img, oldID.Hex[:1]
+	for i := 0; other == nil; i++ {
+		cf.Config.Env = []string{fmt.Sprintf("I=%d", i)}
+		raw, err := json.Marshal(cf)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if seed > 2000 {
-			t.Fatal("no image with a shared prefix")
+		if !strings.HasPrefix(hashOf(raw).Hex, prefix) {
+			if i > 1<<22 {
+				t.Fatal("no image with a shared prefix")
+			}
+			continue
 		}
+		img, err := mutate.ConfigFile(base, cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, _ := img.ConfigName(); !strings.HasPrefix(id.Hex, prefix) {
+			t.Fatalf("config %s of the image made does not start with %s as its JSON did", id, prefix)
+		}
+		other = img
 	}
 	if _, err := s.WriteImage(ctx, "example.com/b:1", other, WriteOptions{}); err != nil {
 		t.Fatal(err)

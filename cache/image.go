@@ -94,9 +94,13 @@ func (l *storeLayer) MediaType() (types.MediaType, error) { return l.desc.MediaT
 // registry that does not check would publish a blob damaged on disk as the image's.
 func (l *storeLayer) Compressed() (io.ReadCloser, error) { return l.s.openVerified(l.desc) }
 
+// MinIDPrefix is the fewest hex digits of an image ID that find the image, as docker's image
+// commands take a short ID (its truncatedID: 4 to 64).
+const MinIDPrefix = 4
+
 // FindImage finds a named image the way docker's image commands accept one: by full ref, or
 // by image ID (config digest) or manifest digest, with or without "sha256:", or by a unique
-// prefix of either ("3f1a"). A prefix matching two different images is ErrAmbiguous; no
+// prefix of either of at least MinIDPrefix digits ("3f1a"). A prefix matching two different images is ErrAmbiguous; no
 // match is ErrNotFound. Parsing short names ("alpine") into full refs is registry's job: cmd
 // should try the argument as given, then normalized.
 func (s *Store) FindImage(q string) (Ref, error) {
@@ -119,7 +123,9 @@ func (s *Store) FindImageWith(q string, roots []v1.Hash) (Ref, error) {
 		}
 	}
 	prefix := strings.TrimPrefix(q, "sha256:")
-	if prefix == "" || !isHex(prefix) || len(prefix) > 64 {
+	// As docker's: an ID prefix has at least MinIDPrefix hex digits. "rmi a" is a typo
+	// more often than a wish to remove the one image whose ID begins with a.
+	if len(prefix) < MinIDPrefix || !isHex(prefix) || len(prefix) > 64 {
 		return Ref{}, fmt.Errorf("finding image %s: %w", q, ErrNotFound)
 	}
 	var found []Ref

@@ -3,7 +3,11 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 func TestFindImageAndInfo(t *testing.T) {
@@ -39,7 +43,7 @@ func TestFindImageAndInfo(t *testing.T) {
 		{aID.String(), "example.com/a:1", nil},
 		{aID.Hex[:12], "example.com/a:1", nil},
 		{"sha256:" + aManifest.Hex[:8], "example.com/a:1", nil},
-		{bID.Hex[:common+1], "example.com/b:1", nil},
+		{bID.Hex[:max(common+1, MinIDPrefix)], "example.com/b:1", nil},
 		{"example.com/c:1", "", ErrNotFound},
 		{"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff0", "", ErrNotFound},
 		{"zz", "", ErrNotFound},
@@ -70,26 +74,43 @@ func TestFindImageAndInfo(t *testing.T) {
 	}
 }
 
-// TestFindImageAmbiguous stores 17 images: their IDs have 16 possible first hex digits, so two
-// share one, and that one-digit prefix must be ambiguous rather than pick either.
+// TestFindImageAmbiguous stores two images whose IDs share their first MinIDPrefix hex
+// digits: that prefix is ambiguous rather than picking either, and a shorter one finds
+// nothing, as docker takes no ID prefix of fewer than 4 digits ("rmi a" found, and removed,
+// the one image whose ID began with a).
 func TestFindImageAmbiguous(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	byFirst := map[byte]string{}
+	base := imageOf(t, seededLayers(t, 100, 1, 64)...)
+	byPrefix := map[string]v1.Image{}
+	var pair []v1.Image
 	var prefix string
-	for i := range 17 {
-		img := imageOf(t, seededLayers(t, int64(100+i), 1, 64)...)
-		reg := newFakeRegistry(t, img)
-		ref := refName(i)
-		if _, err := s.WriteImage(context.Background(), ref, img, WriteOptions{Fetch: reg.fetch}); err != nil {
+	for i := 0; pair == nil; i++ {
+		img, err := mutate.Config(base, v1.Config{Env: []string{fmt.Sprintf("I=%d", i)}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		id, _ := img.ConfigName()
-		if _, ok := byFirst[id.Hex[0]]; ok && prefix == "" {
-			prefix = id.Hex[:1]
+		id, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
 		}
-		byFirst[id.Hex[0]] = ref
+		p := id.Hex[:MinIDPrefix]
+		if other, ok := byPrefix[p]; ok {
+			pair, prefix = []v1.Image{other, img}, p
+		}
+		byPrefix[p] = img
+	}
+	reg := newFakeRegistry(t, pair...)
+	for i, img := range pair {
+		if _, err := s.WriteImage(context.Background(), refName(i), img, WriteOptions{Fetch: reg.fetch}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if got, err := s.FindImage(prefix); !errors.Is(err, ErrAmbiguous) {
 		t.Errorf("FindImage(%q) = %q, %v, want ErrAmbiguous", prefix, got.Name, err)
+	}
+	for _, short := range []string{prefix[:MinIDPrefix-1], "sha256:" + prefix[:1]} {
+		if got, err := s.FindImage(short); !errors.Is(err, ErrNotFound) {
+			t.Errorf("FindImage(%q) = %q, %v, want ErrNotFound: a prefix of fewer than %d digits", short, got.Name, err, MinIDPrefix)
+		}
 	}
 }

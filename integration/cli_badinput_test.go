@@ -212,6 +212,9 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"prune", "--bogus"}, code: 125},
 		{args: []string{"prune", "--filter", "label="}, code: 1, want: "--filter"},
 		{args: []string{"history"}, code: 1},
+		// An ID prefix of fewer than 4 digits names no image, as docker's.
+		{args: []string{"image", "inspect", "0"}, code: 1, want: "not in the store"},
+		{args: []string{"image", "inspect", "sha256:a"}, code: 1, want: "not in the store"},
 		{args: []string{"history", "alpine", "busybox"}, code: 1},
 		{args: []string{"history", "--bogus", "alpine"}, code: 125},
 		{args: []string{"history", "nosuch"}, code: 1, want: "nosuch"},
