@@ -66,6 +66,59 @@ func Login(ctx context.Context, registry, user, password string, opts Options) e
 	return nil
 }
 
+// LoginStored is `docker login SERVER` without a user name or password: it checks the
+// credentials already stored for the registry, as a pull would find them, against it, and
+// stores nothing. announce, if credentials were found, is told their user name ("" for a
+// token) before the registry is asked. It returns false, and no error, when none are stored;
+// an *Error of kind ErrUnauthorized when the registry refuses them.
+func LoginStored(ctx context.Context, registry string, opts Options, announce func(user string)) (bool, error) {
+	host, err := LoginHost(registry)
+	if err != nil {
+		return false, fmt.Errorf("login: %w", err)
+	}
+	// A config.json that cannot be read fails this login as it fails the others, rather than
+	// being warned about and taken for no credentials.
+	if _, _, err := loadDockerConfig(); err != nil {
+		return false, fmt.Errorf("login to %s: %w", host, err)
+	}
+	p, err := NewPuller(opts)
+	if err != nil {
+		return false, err
+	}
+	apiHost := host
+	if host == dockerHub {
+		apiHost = dockerHubAPI
+	}
+	reg, err := name.NewRegistry(apiHost)
+	if err != nil {
+		return false, fmt.Errorf("login: invalid registry %q: %w", host, err)
+	}
+	auth, err := authn.Resolve(ctx, p.keychain, reg)
+	if err != nil {
+		return false, fmt.Errorf("login to %s: %w", host, err)
+	}
+	if auth == authn.Anonymous {
+		return false, nil
+	}
+	ac, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return false, fmt.Errorf("login to %s: %w", host, err)
+	}
+	if *ac == (authn.AuthConfig{}) {
+		return false, nil
+	}
+	if announce != nil {
+		user := ac.Username
+		if user == "" && ac.Auth != "" {
+			if b, err := base64.StdEncoding.DecodeString(ac.Auth); err == nil {
+				user, _, _ = strings.Cut(string(b), ":")
+			}
+		}
+		announce(user)
+	}
+	return true, verifyLoginWith(ctx, p, host, auth)
+}
+
 // verifyLogin does the auth handshake with the credentials (for a bearer realm, that fetches
 // a token with them) and then asks for /v2/, which only answers 200 to a client it accepts.
 func verifyLogin(ctx context.Context, host, user, password string, opts Options) error {
@@ -73,6 +126,11 @@ func verifyLogin(ctx context.Context, host, user, password string, opts Options)
 	if err != nil {
 		return err
 	}
+	return verifyLoginWith(ctx, p, host, authn.FromConfig(authn.AuthConfig{Username: user, Password: password}))
+}
+
+// verifyLoginWith is verifyLogin with the credentials of auth, through p's transports.
+func verifyLoginWith(ctx context.Context, p *Puller, host string, auth authn.Authenticator) error {
 	ep := endpoint{host: host, insecure: p.insecure(host)}
 	apiHost := host
 	if host == dockerHub {
@@ -90,7 +148,6 @@ func verifyLogin(ctx context.Context, host, user, password string, opts Options)
 	if ep.insecure {
 		base = p.insecRT
 	}
-	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
 	rt, err := transport.NewWithContext(ctx, reg, auth, relayRealms(guardHome(base, reg.RegistryStr()), reg.RegistryStr()), nil)
 	if err == nil {
 		err = getBase(ctx, rt, reg)

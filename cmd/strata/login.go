@@ -88,6 +88,32 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 	} else if o.password != "" {
 		fmt.Fprintln(errOut, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
 	}
+	if o.user == "" && o.password == "" {
+		// As docker: without a user name or password, the credentials already stored for the
+		// registry (a login before, a credential helper's) are tried first, and a script's
+		// `login REGISTRY` after a login, or with ecr-login as its helper, succeeds.
+		ok, err := registry.LoginStored(ctx, server, g.registryOptions(), func(user string) {
+			if user != "" && user != "<token>" {
+				fmt.Fprintf(errOut, "Authenticating with existing credentials... [Username: %s]\n", oneLine(user))
+			} else {
+				fmt.Fprintln(errOut, "Authenticating with existing credentials...")
+			}
+		})
+		if ctx.Err() != nil {
+			return fmt.Errorf("login: interrupted: %w", context.Cause(ctx))
+		}
+		switch {
+		case ok && err == nil:
+			fmt.Fprintln(out, "Login Succeeded")
+			return nil
+		case ok && errors.Is(err, registry.ErrUnauthorized):
+			fmt.Fprintln(errOut, "Stored credentials invalid or expired")
+		case err != nil:
+			// The registry could not be asked, or the stored credentials not read: said as
+			// they are, not hidden behind a prompt that cannot help.
+			return err
+		}
+	}
 	if err := prompt(ctx, &o, in, out); err != nil {
 		return err
 	}
