@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -100,14 +101,45 @@ const (
 	tierIdle
 )
 
-// front returns the connection to evict first, or nil.
+// front returns the connection to evict first, or nil. Among those that have not sent a
+// request, it passes over the first few whose request has arrived but not been read yet (a
+// real client's, on a server too busy to have read it): a flood's connections have nothing
+// waiting to be read, and a real client's is about to have a request under way.
 func (w *waitLists) front() *trackedConn {
-	for i := range w {
-		if e := w[i].Front(); e != nil {
-			return e.Value.(*trackedConn)
-		}
+	e := w[tierNew].Front()
+	for i := 0; e != nil && i < maxPendingSkipped && pending(e.Value.(*trackedConn).Conn); i++ {
+		e = e.Next()
+	}
+	if e != nil {
+		return e.Value.(*trackedConn)
+	}
+	if e := w[tierIdle].Front(); e != nil {
+		return e.Value.(*trackedConn)
+	}
+	if e := w[tierNew].Front(); e != nil {
+		return e.Value.(*trackedConn)
 	}
 	return nil
+}
+
+// maxPendingSkipped bounds how many connections with a request waiting front passes over.
+const maxPendingSkipped = 16
+
+// pending reports whether c has bytes received and not yet read (SIOCINQ).
+func pending(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	})
+	return n > 0
 }
 
 // len counts the connections waiting.

@@ -324,3 +324,43 @@ func TestListenerKeepsClientsIdle(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the rest of the flood accepted, in place of its own
 	get("the client's second request on its keep-alive connection, after a flood")
 }
+
+// TestListenerSparesPendingRequest: making room, a connection whose request has arrived but
+// not been read yet (a real client's, on a server too busy to have got to it) is passed over
+// for one with nothing to read (a flood's): under a flood of thousands of silent connections a
+// second, a client's new connection was closed before its request was read.
+func TestListenerSparesPendingRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l := Limit(nil, ConnLimits{Max: 3})
+	var clients []net.Conn
+	var tracked []*trackedConn
+	accept := func() (*trackedConn, *trackedConn, int) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(); s.Close() })
+		tc, ev, st := l.admit(s)
+		tracked = append(tracked, tc)
+		return tc, ev, st
+	}
+	for i := 0; i < 3; i++ {
+		accept()
+	}
+	// The oldest has its request waiting; the other two sent nothing.
+	io.WriteString(clients[0], "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, func() bool { return pending(tracked[0].Conn) })
+	_, ev, st := accept()
+	if st != 0 || ev != tracked[1] {
+		t.Errorf("making room: evicted %v (status %d), want the oldest silent connection %v, not the one with a request waiting %v", ev, st, tracked[1], tracked[0])
+	}
+}
