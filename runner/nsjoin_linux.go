@@ -765,12 +765,23 @@ func openRegular(path string) *os.File {
 // openPTY allocates a pseudo-terminal in the devpts behind /dev/ptmx of the current root.
 // The slave is opened from the master (TIOCGPTPEER, Linux 4.13) rather than by its
 // /dev/pts/N path, which the container could have replaced.
-func openPTY() (master, slave *os.File, err error) {
-	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+func openPTY() (master, slave *os.File, err error) { return openPTYAt("/dev/ptmx") }
+
+// openPTYAt is openPTY through ptmx, the path of the multiplexer.
+func openPTYAt(ptmx string) (master, slave *os.File, err error) {
+	m, err := unix.Open(ptmx, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("allocating terminal: %w", &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err})
+		return nil, nil, fmt.Errorf("allocating terminal: %w", &os.PathError{Op: "open", Path: ptmx, Err: err})
 	}
 	master = os.NewFile(uintptr(m), "pty-master")
+	// The container's /dev/ptmx may be its own link to anything it can reach (/dev/tty,
+	// which for exec's helper is the user's terminal): no ioctl on what is not the pty
+	// multiplexer (char 5:2, devpts' ptmx or the classic node).
+	var st unix.Stat_t
+	if err := unix.Fstat(m, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(5, 2) {
+		master.Close()
+		return nil, nil, fmt.Errorf("allocating terminal: %s is not the pty multiplexer", ptmx)
+	}
 	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
 		master.Close()
 		return nil, nil, fmt.Errorf("allocating terminal: unlocking: %w", err)
