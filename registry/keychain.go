@@ -277,8 +277,12 @@ func runCredHelper(ctx context.Context, helper, action string, input []byte) ([]
 		if said == helperNotFound {
 			return nil, errHelperNotFound
 		}
-		if e := strings.TrimSpace(stderr.buf.String()); e != "" {
+		said = unlikeSecret(said)
+		if e := unlikeSecret(strings.TrimSpace(stderr.buf.String())); e != "" {
 			said = strings.TrimSpace(said + " " + e)
+		}
+		if secret := inputSecret(input); secret != "" {
+			said = strings.ReplaceAll(said, secret, "***")
 		}
 		if said = oneLine(said); said != "" {
 			return nil, fmt.Errorf("%s %s: %w: %s", prog, action, err, said)
@@ -286,6 +290,29 @@ func runCredHelper(ctx context.Context, helper, action string, input []byte) ([]
 		return nil, fmt.Errorf("%s %s: %w", prog, action, err)
 	}
 	return stdout.buf.Bytes(), nil
+}
+
+// unlikeSecret returns what a failed credential helper printed, to be quoted in the error, or
+// in its place how much it printed when that looks like credentials: JSON (its answer, printed
+// before it exited non-zero) or anything with a "Secret" key in it. A helper that printed
+// {"Username":…,"Secret":…} and exited 1 had the password quoted in the error, and in CI logs.
+func unlikeSecret(said string) string {
+	if said == "" {
+		return ""
+	}
+	if strings.HasPrefix(said, "{") || strings.HasPrefix(said, "[") || strings.Contains(strings.ToLower(said), `"secret"`) {
+		return fmt.Sprintf("(%d bytes, not shown: they may hold the secret)", len(said))
+	}
+	return said
+}
+
+// inputSecret is the Secret of a store's input, {"ServerURL":…,"Username":…,"Secret":…}, or "".
+func inputSecret(input []byte) string {
+	var in struct{ Secret string }
+	if json.Unmarshal(input, &in) != nil || len(in.Secret) < 4 {
+		return ""
+	}
+	return in.Secret
 }
 
 // capBuffer keeps the first max bytes written to it. Past them it drops the rest, or, with
