@@ -184,6 +184,10 @@ func (s Spec) validate() error {
 	return s.validateInput()
 }
 
+// ValidateInput checks what the user chose, as creating a container with s checks it, for a
+// command to refuse bad flags before it looks for the image.
+func (s Spec) ValidateInput() error { return s.withDefaults().validateInput() }
+
 // validateInput checks what the user chose (command, working directory, network, seccomp,
 // capabilities, hostname, --add-host, --dns, --ulimit, --shm-size, the --pids-limit of --init), so that a bad value fails before a container is created.
 func (s Spec) validateInput() error {

@@ -295,9 +295,6 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if _, _, err := o.stopConfig(&v1.ConfigFile{}); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	if _, err := runner.ParseCgroupNS(o.cgroupns); err != nil {
-		return withCode(runner.ExitOwnError, err)
-	}
 	// As docker's CLI, a bad --label is refused before the image is looked for.
 	for _, l := range o.labels {
 		if err := runner.ValidateLabel(l); err != nil {
@@ -318,6 +315,12 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		if platform, err = registry.ParsePlatform(o.platform); err != nil {
 			return withCode(runner.ExitOwnError, err)
 		}
+	}
+	// Every other flag is checked too, as the container's Spec, before the image is looked
+	// for or pulled: docker's daemon checks a container's settings before it looks for its
+	// image, and a --pull downloaded the image before a typo in -v was refused.
+	if err := o.checkSpec(args); err != nil {
+		return withCode(runner.ExitOwnError, err)
 	}
 	// As docker: a name that is no reference ("ALPINE", "a//b") is refused as such, not
 	// looked for (an image ID, or a prefix of one, is looked for).
@@ -838,6 +841,17 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		}
 	}
 	return s, nil
+}
+
+// checkSpec checks the flags as the container's Spec takes them, on an image that has a
+// command and nothing else: what spec and the Spec's own checks refuse does not depend on the
+// image, but for a command, which an --entrypoint "" without one lacks whatever the image.
+func (o *runOptions) checkSpec(args []string) error {
+	s, err := o.spec(&v1.ConfigFile{Config: v1.Config{Cmd: []string{"sh"}}}, args)
+	if err != nil {
+		return err
+	}
+	return s.ValidateInput()
 }
 
 // hasVolume says whether mounts hold an anonymous volume (-v /path, --mount type=volume).
