@@ -84,22 +84,27 @@ func (k *dockerKeychain) ResolveContext(ctx context.Context, r authn.Resource) (
 	// file without the namespace keys: a repository of no stored namespace gets the
 	// registry's credentials or none, as with podman, never another namespace's.
 	hostOnly := withoutNamespaceKeys(cf)
-	for i, key := range append(append([]string{r.String()}, namespaces(r)...), r.RegistryStr()) {
+	keys := append(append([]string{r.String()}, namespaces(r)...), r.RegistryStr())
+	if r.String() == r.RegistryStr() {
+		keys = keys[1:] // a registry (a login's): its helper asked once, not twice
+	}
+	for _, key := range keys {
 		if key == name.DefaultRegistry {
 			key = authn.DefaultAuthKey
 		}
-		if i > 0 && key != r.RegistryStr() && key != authn.DefaultAuthKey {
-			// A namespace: an auths entry of its own only, no credential helper asked.
+		if key != r.RegistryStr() && key != authn.DefaultAuthKey {
+			// The repository or a namespace: an auths entry of its own only, no credential
+			// helper asked. Helpers hold registries, and docker asks them for nothing else:
+			// asked for "host/app", credsStore ran in place of the registry's own credHelpers
+			// entry, and one that failed (credsStore "desktop", copied from a Mac, not
+			// installed) failed every pull and push that docker made with the host's helper.
 			if ac, ok := cf.GetAuthConfigs()[key]; ok && hasCredentials(ac) {
 				return found(ac), nil
 			}
 			continue
 		}
-		from := cf
-		if i > 0 {
-			from = hostOnly // the registry's key, which docker would match to any on its host
-		}
-		ac, err := getAuthConfig(ctx, from, key)
+		// The registry's key, which docker would match to any on its host.
+		ac, err := getAuthConfig(ctx, hostOnly, key)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s in %s: %w", key, path, err)
 		}
