@@ -504,6 +504,9 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 	if err := unix.Chdir(cwd); err != nil {
 		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", cwd, err)}
 	}
+	if err := verifyCwd(cwd); err != nil {
+		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: err}
+	}
 	for _, l := range req.Rlimits {
 		// Before the capabilities go: raising a hard limit takes CAP_SYS_RESOURCE.
 		if err := setProcRlimit(l); err != nil {
@@ -524,6 +527,24 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 		return nil, fmt.Errorf("making the helper non-dumpable: %w", err)
 	}
 	return env, nil
+}
+
+// verifyCwd checks that the working directory the helper just entered (named cwd) lies inside
+// its root, the container's, as runc's verifyCwd does since CVE-2024-21626: getcwd(2) tells
+// one outside it ("(unreachable)/...", which unix.Getwd returns as ENOENT). The helper enters
+// it as root with every capability, CAP_SYS_PTRACE among them, so a /proc/<pid>/root or cwd
+// on the way (in -w, or a link the container put where its WORKDIR was) leads wherever that
+// process's root is: that of a host tool `strata enter --ns pid` runs in the container's pid
+// namespace is the host's, and the command ran with the host's / as its working directory.
+func verifyCwd(cwd string) error {
+	wd, err := unix.Getwd()
+	if errors.Is(err, unix.ENOENT) || err == nil && (wd == "" || wd[0] != '/') {
+		return fmt.Errorf("working directory %s: it lies outside the container's root, or is gone", cwd)
+	}
+	if err != nil {
+		return fmt.Errorf("working directory %s: checking that it lies inside the container's root: %w", cwd, err)
+	}
+	return nil
 }
 
 // minHelperNofile is the smallest RLIMIT_NOFILE soft limit the helper starts the command
@@ -747,12 +768,18 @@ func nsDiffers(pid int, name string) (bool, error) {
 // missing or not a regular file: the container may have made /etc/passwd a FIFO to hang
 // whoever reads it, and O_NONBLOCK keeps even the open from blocking. Nor may it be a file of
 // procfs or sysfs, which are "regular" too: a link to /proc/kmsg would have this process,
-// still holding CAP_SYSLOG, drain the host's kernel messages.
+// still holding CAP_SYSLOG, drain the host's kernel messages. Nor is a magic link of /proc
+// followed: through /proc/<pid>/root of a host tool `strata enter --ns pid` runs there, this
+// process, root with CAP_SYS_PTRACE, read the host's /etc/passwd as the container's.
 func openRegular(path string) *os.File {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_MAGICLINKS,
+	})
 	if err != nil {
 		return nil
 	}
+	f := os.NewFile(uintptr(fd), path)
 	var fs unix.Statfs_t
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() ||
 		unix.Fstatfs(int(f.Fd()), &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC || fs.Type == unix.SYSFS_MAGIC {
@@ -769,7 +796,12 @@ func openPTY() (master, slave *os.File, err error) { return openPTYAt("/dev/ptmx
 
 // openPTYAt is openPTY through ptmx, the path of the multiplexer.
 func openPTYAt(ptmx string) (master, slave *os.File, err error) {
-	m, err := unix.Open(ptmx, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	// No magic link of /proc on the way either (see openRegular): a host tool's root there
+	// is the host's.
+	m, err := unix.Openat2(unix.AT_FDCWD, ptmx, &unix.OpenHow{
+		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_MAGICLINKS,
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("allocating terminal: %w", &os.PathError{Op: "open", Path: ptmx, Err: err})
 	}

@@ -21,7 +21,7 @@ func TestOpenPTYRefusesOtherFiles(t *testing.T) {
 	defer s.Close()
 	dir := t.TempDir()
 	for name, target := range map[string]string{
-		"slave": "/proc/self/fd/" + strconv.Itoa(int(s.Fd())),
+		"slave": slavePath(t, s),
 		"null":  "/dev/null",
 		"file":  filepath.Join(dir, "plain"),
 	} {
@@ -41,4 +41,14 @@ func TestOpenPTYRefusesOtherFiles(t *testing.T) {
 			t.Errorf("openPTYAt(a link to %s) = %v, want it refused as not the multiplexer", name, err)
 		}
 	}
+}
+
+// slavePath is the /dev/pts path of pty slave s.
+func slavePath(t *testing.T, s *os.File) string {
+	t.Helper()
+	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(s.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
