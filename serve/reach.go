@@ -46,11 +46,36 @@ const indexFile = "index.json"
 // inode may come back), so a view is only trusted once its index.json has aged past that.
 const racyWindow = 2 * time.Second
 
+// A client pulls an image in several requests: its manifest by tag, then the manifests and
+// blobs it names, by digest. When the tag leaves the name meanwhile (a `strata pull` moved it
+// to a newer image, a `tag` to another, an `rmi` removed it while another name keeps the
+// blobs), the rest of the pull would be 404 for content still on disk, where docker's
+// registry keeps serving a repository's blobs and manifests until they are collected. So the
+// refs that left index.json are remembered for goneGrace, and what they reach is still served
+// by digest under their name, while it is on disk; tags and the catalog show only the refs
+// there now.
+
+// goneGrace is how long a ref that left the store still serves what it reaches by digest.
+const goneGrace = 10 * time.Minute
+
+// maxGone bounds how many refs that left the store are remembered.
+const maxGone = 1 << 12
+
+// goneRef is a ref that left the store at a time.
+type goneRef struct {
+	ref storedRef
+	at  time.Time
+}
+
 // reachCache holds the view of the store and the walks of its roots.
 type reachCache struct {
 	mu    sync.Mutex
 	stamp os.FileInfo // index.json when view was read
 	view  view
+	// last is the view read last (kept or not), gone the refs that were in a view read and
+	// not in the one read after it, oldest first.
+	last  view
+	gone  []goneRef
 	roots map[v1.Hash]*reachSet
 	// reads counts the manifests walks read, for tests.
 	reads atomic.Int64
@@ -76,11 +101,12 @@ func (s *Server) currentView() (view, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.noteGoneLocked(v, time.Now())
 	if age := time.Since(fi.ModTime()); age < racyWindow && age > -racyWindow {
 		return v, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.stamp, c.view = fi, v
 	live := map[v1.Hash]bool{}
 	for _, r := range v {
@@ -92,6 +118,62 @@ func (s *Server) currentView() (view, error) {
 		}
 	}
 	return v, nil
+}
+
+// key identifies a ref with what it names.
+func (r storedRef) key() string {
+	return r.host + "/" + r.path + ":" + r.tag + "@" + r.desc.Digest.String()
+}
+
+// noteGoneLocked remembers the refs of the view read before v that v lacks, and forgets those
+// gone longer than goneGrace.
+func (c *reachCache) noteGoneLocked(v view, now time.Time) {
+	if c.last != nil {
+		in := make(map[string]bool, len(v))
+		for _, r := range v {
+			in[r.key()] = true
+		}
+		for _, r := range c.last {
+			if !in[r.key()] {
+				c.gone = append(c.gone, goneRef{ref: r, at: now})
+			}
+		}
+	}
+	c.last = v
+	i := 0
+	for i < len(c.gone) && (now.Sub(c.gone[i].at) >= goneGrace || len(c.gone)-i > maxGone) {
+		i++
+	}
+	c.gone = c.gone[i:]
+}
+
+// withGone returns repo followed by the refs served under name that left the store less
+// than goneGrace ago, latest first: what a pull under way may still ask for by digest.
+func (s *Server) withGone(repo view, name string) view {
+	c := &s.reach
+	now := time.Now()
+	var gone view
+	c.mu.Lock()
+	for i := len(c.gone) - 1; i >= 0; i-- {
+		if g := c.gone[i]; now.Sub(g.at) < goneGrace && g.ref.matches(name) {
+			gone = append(gone, g.ref)
+		}
+	}
+	c.mu.Unlock()
+	if len(gone) == 0 {
+		return repo
+	}
+	out := append(view(nil), repo...)
+	for _, r := range gone {
+		// One whose manifest was deleted too reaches nothing: skipped, so that a request for
+		// it is a plain miss, not a store that cannot read its own manifest.
+		if p := s.store.BlobPath(r.desc.Digest); p != "" {
+			if _, err := os.Lstat(p); err == nil {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // sameFile reports whether a and b are one file not changed in between.

@@ -85,7 +85,7 @@ func TestServeBlobReachBounded(t *testing.T) {
 	}
 
 	// A change of index.json is seen at once: a new image's blob is served, an untagged one's
-	// no longer.
+	// no longer, once the grace a pull under way has (reach.go) is over.
 	img, err := random.Image(64, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +100,10 @@ func TestServeBlobReachBounded(t *testing.T) {
 	if rec := serveRaw(h, "HEAD", "/v2/library/img/blobs/"+ml.Layers[0].Digest.String(), nil); rec.Code != http.StatusOK {
 		t.Errorf("HEAD of a blob of an image tagged since = %d, want 200", rec.Code)
 	}
+	if rec := serveRaw(h, "HEAD", "/v2/library/img/blobs/"+layers[0].String(), nil); rec.Code != http.StatusOK {
+		t.Errorf("HEAD of a blob of an image just untagged = %d, want 200 (a pull under way)", rec.Code)
+	}
+	expireGone(h)
 	if rec := serveRaw(h, "HEAD", "/v2/library/img/blobs/"+layers[0].String(), nil); rec.Code != http.StatusNotFound {
 		t.Errorf("HEAD of a blob of an image untagged since = %d, want 404", rec.Code)
 	}
@@ -132,5 +136,14 @@ func TestServeReachIncompleteNotKept(t *testing.T) {
 	}
 	if rec := serveRaw(h, "HEAD", path, nil); rec.Code != http.StatusOK {
 		t.Errorf("HEAD of the blob once its manifest is back = %d, want 200", rec.Code)
+	}
+}
+
+// expireGone ends the grace of every ref that left h's store.
+func expireGone(h *Server) {
+	h.reach.mu.Lock()
+	defer h.reach.mu.Unlock()
+	for i := range h.reach.gone {
+		h.reach.gone[i].at = time.Now().Add(-goneGrace)
 	}
 }

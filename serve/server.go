@@ -222,7 +222,14 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 		return
 	}
 	repo := v.repo(name)
-	desc, raw, found, err := s.lookup(repo, ref, byDigest)
+	// By digest, what refs that just left the name reached is still served (reach.go).
+	reach := func(repo view) view {
+		if byDigest {
+			return s.withGone(repo, name)
+		}
+		return repo
+	}
+	desc, raw, found, err := s.lookup(reach(repo), ref, byDigest)
 	if transient(err) {
 		// The manifest is there, the server is short of descriptors or memory: a 404 said
 		// "manifest unknown", which clients take as final, and a pull-through fetched it again.
@@ -253,7 +260,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 			return
 		}
 		repo = v.repo(name)
-		desc, raw, found, err = s.lookup(repo, ref, byDigest)
+		desc, raw, found, err = s.lookup(reach(repo), ref, byDigest)
 	}
 	if !found {
 		if len(repo) == 0 {
@@ -388,7 +395,8 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 	if !ok {
 		return
 	}
-	repo := v.repo(name)
+	// What refs that just left the name reached is still served (reach.go).
+	repo := s.withGone(v.repo(name), name)
 	if len(repo) == 0 {
 		writeError(w, r, http.StatusNotFound, codeNameUnknown, "repository "+name+" is not in the store")
 		return
