@@ -17,7 +17,8 @@
 // What is served: GET and HEAD of /v2/, of manifests by tag and by digest (with their media
 // type as Content-Type and Docker-Content-Digest), of blobs (through http.ServeContent, so Range
 // requests work), /v2/<name>/tags/list and /v2/_catalog (both with the spec's n and last
-// pagination). A blob is served only under a name whose images use it. Every other method is
+// pagination). A blob is served only under a name whose images use it (or used it
+// in the last 10 minutes, for a pull under way: reach.go). Every other method is
 // 405 with the spec's UNSUPPORTED error, and every miss a 404 with the spec's JSON error body.
 // With Options.PullThrough, a manifest miss (or a manifest damaged in the store) first asks
 // upstream, stores what it gets and then serves it: a pull-through mirror. What upstream sends
