@@ -311,6 +311,14 @@ func classifyStatus(te *transport.Error, o op, what, repo, host string) error {
 			msg = what + ": " + msg
 		}
 		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: msg}
+	case o == opPush && (te.StatusCode == http.StatusNotFound || codes[transport.NameUnknownErrorCode]) &&
+		te.Request != nil && te.Request.Method != http.MethodGet && te.Request.Method != http.MethodHead:
+		// A write refused for the repository: registries that do not create one on push (ECR,
+		// a Harbor project that is not there) say so in their words, which "repository X not
+		// found" dropped, and what to do was left unsaid.
+		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: fmt.Sprintf(
+			"pushing %s: registry %s has no such repository and did not create it (%s); create it in the registry first",
+			repo, host, detail)}
 	case te.StatusCode == http.StatusNotFound || codes[transport.ManifestUnknownErrorCode] ||
 		codes[transport.NameUnknownErrorCode]:
 		return &Error{Kind: ErrNotFound, Registry: host, Err: te, Msg: what + " not found"}
