@@ -100,7 +100,7 @@ func TestPsInspectAsDocker(t *testing.T) {
 		t.Errorf("ps =\n%s\nwant docker's header and one row for up", strings.Join(lines, "\n"))
 	}
 	status := strings.TrimSpace(mustStrata(t, root, "ps", "-a", "--filter", "name=done", "--format", "{{.Status}}|{{.State}}|{{.Command}}").Stdout)
-	if !regexp.MustCompile(`^Exited \(3\) (Less than a second|\d+ seconds?) ago\|exited\|"sh -c exit 3"$`).MatchString(status) {
+	if !regexp.MustCompile(`^Exited \(3\) (Less than a second|\d+ seconds?) ago\|exited\|"sh -c 'exit 3'"$`).MatchString(status) {
 		t.Errorf("ps --format status of an exited container = %q", status)
 	}
 	if q := strings.Fields(mustStrata(t, root, "ps", "-aq").Stdout); len(q) != 2 || q[0] != done[:12] || q[1] != up[:12] {

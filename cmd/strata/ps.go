@@ -156,7 +156,7 @@ func newPsRow(c *runner.Container) psRow {
 	r := psRow{
 		ID:         c.ID,
 		Image:      psText(c.Config.Image),
-		Command:    strings.Join(c.Config.Spec.Args, " "),
+		Command:    psCommand(c.Config.Spec.Args),
 		CreatedAt:  psTime{c.Config.Created},
 		RunningFor: humanSince(c.Config.Created),
 		State:      string(st.Status),
@@ -329,6 +329,24 @@ func namesImage(store *cache.Store, name, id string) bool {
 		}
 	}
 	return false
+}
+
+// psCommand is a container's command as docker's ps shows it: the program, then each
+// argument, in single quotes when it has a space ("sh -c 'sleep 1000'"), as docker's daemon
+// words it for its container list (no other quoting, nor escaping). The arguments were
+// joined bare, so that "sh -c 'sleep 1; echo hi'" showed as "sh -c sleep 1; echo hi".
+func psCommand(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	words := []string{args[0]}
+	for _, a := range args[1:] {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
 }
 
 // shortImage is how docker ps shows an image unless --no-trunc: an image ID as its 12-hex

@@ -64,7 +64,7 @@ func TestPsPlaceholders(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"aaaaaaaaaaaa", "alpine", `"sh -c sleep 1000"`, created.Truncate(time.Second).Local().String(),
+		"aaaaaaaaaaaa", "alpine", `"sh -c 'sleep 1000'"`, created.Truncate(time.Second).Local().String(),
 		humanSince(created), "", "created", "Created", "0B", "web", "", "", "/srv/some/long…", "host", "0",
 	}, "|") + "\n"
 	if out.String() != want {
@@ -85,7 +85,7 @@ func TestPsPlaceholders(t *testing.T) {
 			t.Errorf("ps --format json has %s = %#v, want a string as docker's", k, got[k])
 		}
 	}
-	if got["CreatedAt"] != created.Truncate(time.Second).Local().String() || got["Command"] != `"sh -c sleep 1000"` {
+	if got["CreatedAt"] != created.Truncate(time.Second).Local().String() || got["Command"] != `"sh -c 'sleep 1000'"` {
 		t.Errorf("ps --format json = %s", out.String())
 	}
 
