@@ -484,9 +484,9 @@ func isSparse(hdr *tar.Header) bool {
 // Comparing b with itself reads half the memory a comparison with a block of zeros does.
 func allZero(b []byte) bool { return len(b) == 0 || b[0] == 0 && bytes.Equal(b[1:], b[:len(b)-1]) }
 
-func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
+func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) (err error) {
 	// 0700 until finish sets the real mode: a read-only directory must still take children.
-	err := unix.Mkdirat(pfd, base, 0o700)
+	err = unix.Mkdirat(pfd, base, 0o700)
 	overNonDir, again := false, false
 	if err == unix.EEXIST {
 		var st unix.Stat_t
@@ -511,7 +511,13 @@ func (x *extractor) dir(pfd int, name, base string, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dfd)
+	defer func() {
+		// The entries that follow are most often the directory's own: its handle serves
+		// them as their parent's.
+		if err != nil || !x.root.adopt(pfd, name, base, dfd) {
+			unix.Close(dfd)
+		}
+	}()
 	if again {
 		if err := x.clearXattrs(dfd); err != nil {
 			return err
@@ -683,12 +689,17 @@ func (x *extractor) link(pfd int, name, base string, hdr *tar.Header) error {
 		return fmt.Errorf("%w: hard link to itself", ErrUnsupportedEntry)
 	}
 	tdir, tbase := splitName(target)
-	// The target's parent gets its own handle: the cached one is about to serve the new name.
-	tfd, err := x.root.openDir(tdir)
-	if err != nil {
-		return fmt.Errorf("hard link target %s: %w", display(target), err)
+	// A target in the entry's own directory is named by its handle, which stays open until
+	// the next entry even when replace removes a name in it. Elsewhere the target's parent
+	// gets its own handle: the cached one is about to serve the new name.
+	tfd := pfd
+	if edir, _ := splitName(name); tdir != edir {
+		var err error
+		if tfd, err = x.root.openDir(tdir); err != nil {
+			return fmt.Errorf("hard link target %s: %w", display(target), err)
+		}
+		defer unix.Close(tfd)
 	}
-	defer unix.Close(tfd)
 	if x.opts.Whiteouts != WhiteoutKeep {
 		// A whiteout is no file to link to: another name for it would delete that name from
 		// the layers below, where the tar shows a file.
@@ -916,14 +927,8 @@ func (x *extractor) finishDir(d *dirMeta) error {
 	if d.name == "" {
 		dfd, err = unix.Openat(x.root.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	} else {
-		// openDir, not parent: a parent removed by a later entry must not be recreated.
-		dir, base := splitName(d.name)
-		var pfd int
-		pfd, err = x.root.openDir(dir)
-		if err == nil {
-			dfd, err = unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			unix.Close(pfd)
-		}
+		// Not parent: a parent removed by a later entry must not be recreated.
+		dfd, err = x.root.openDirNoFollow(d.name)
 	}
 	if err == unix.ENOENT || err == unix.ELOOP || err == unix.ENOTDIR {
 		// A later entry replaced the directory; its metadata went with it.

@@ -26,6 +26,9 @@ type root struct {
 
 	cacheName string
 	cacheFD   int // -1 when empty
+	// cacheLen is the length of the kernel's name for cacheFD (what checkPathLen measured),
+	// and rootLen that of the layer dir's; -1 where it cannot be told.
+	cacheLen, rootLen int
 	// made counts the directories mkdirAll created, for the free-space accounting.
 	made int
 	// opaque is the xattr that marks an opaque directory, "" where whiteouts are kept as
@@ -40,6 +43,9 @@ type root struct {
 	// stale holds invalidated handles until the next lookup: the entry being applied still
 	// creates in the parent it resolved, even after it removed something there.
 	stale []int
+	// lookups counts the names resolved from the root and the handles' names read, which
+	// cost a walk of the path each: tests bound them per entry.
+	lookups int
 }
 
 func openRoot(dir string) (*root, error) {
@@ -47,7 +53,11 @@ func openRoot(dir string) (*root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening layer dir: %w", err)
 	}
-	return &root{fd: int(f.Fd()), file: f, cacheFD: -1}, nil
+	r := &root{fd: int(f.Fd()), file: f, cacheFD: -1, cacheLen: -1, rootLen: -1}
+	if n, err := r.pathLen(r.fd); err == nil {
+		r.rootLen = n
+	}
+	return r, nil
 }
 
 func (r *root) close() error {
@@ -65,6 +75,7 @@ func (r *root) invalidate() {
 	}
 	r.cacheFD = -1
 	r.cacheName = ""
+	r.cacheLen = -1
 }
 
 func (r *root) closeStale() {
@@ -85,22 +96,53 @@ func (r *root) parent(dir string) (int, error) {
 	if r.cacheFD >= 0 && r.cacheName == dir {
 		return r.cacheFD, nil
 	}
-	fd, err := r.mkdirAll(dir)
+	// mkdirAll has checked the length of the handle's name: it checks the deepest directory
+	// that exists with the bytes of path it creates below it.
+	fd, n, err := r.mkdirAll(dir)
 	if err != nil {
 		return -1, err
 	}
-	if err := checkPathLen(fd, dir, 0); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
 	r.invalidate()
-	r.cacheName, r.cacheFD = dir, fd
+	r.cacheName, r.cacheFD, r.cacheLen = dir, fd, n
 	return fd, nil
 }
 
+// adopt makes fd, a handle of the directory base that the caller has just opened with
+// O_NOFOLLOW in pfd, the handle parent returns for name, the clean relative name of base in
+// pfd's, when pfd is the root's or parent's handle: a directory entry is followed by its own
+// entries, and resolving its name again (openat2, and a readlink for checkPathLen) cost as
+// much as making it. name leads to the directory fd through pfd's resolution, which the cache
+// holds until a removal invalidates it, as it would after resolving name. It reports whether it
+// took fd; the caller closes it otherwise. The length of fd's name is pfd's plus base's: when
+// it is too long for a directory taking entries, or pfd's is not known, fd is not taken and
+// parent resolves and checks name as it did.
+func (r *root) adopt(pfd int, name, base string, fd int) bool {
+	n := -1
+	switch {
+	case pfd == r.fd:
+		n = r.rootLen
+	case pfd == r.cacheFD && r.cacheFD >= 0:
+		n = r.cacheLen
+	}
+	if n <= 0 {
+		return false
+	}
+	if n > 1 { // not "/"
+		n++
+	}
+	n += len(base)
+	if n > maxParentLen {
+		return false
+	}
+	r.invalidate()
+	r.cacheName, r.cacheFD, r.cacheLen = name, fd, n
+	return true
+}
+
 // mkdirAll resolves dir in the root, creating what is missing, and returns an O_PATH handle the
-// caller owns.
-func (r *root) mkdirAll(dir string) (int, error) {
+// caller owns, checked by checkPathLen, and the length of its name (-1 where it cannot be
+// told).
+func (r *root) mkdirAll(dir string) (int, int, error) {
 	// Find the deepest prefix that exists, from the end: usually only the last component is
 	// missing, so this costs two lookups, not one per component.
 	end := len(dir)
@@ -114,12 +156,12 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		// ENOTDIR: something on the way is not a directory; a whiteout there is replaced
 		// below, anything else fails there.
 		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
-			return -1, fmt.Errorf("opening parent %s: %w", display(dir[:end]), err)
+			return -1, -1, fmt.Errorf("opening parent %s: %w", display(dir[:end]), err)
 		}
 		i := strings.LastIndexByte(dir[:end], '/')
 		if i < 0 {
 			if cur, err = r.openDir(""); err != nil {
-				return -1, err
+				return -1, -1, err
 			}
 			end = 0
 			break
@@ -132,12 +174,15 @@ func (r *root) mkdirAll(dir string) (int, error) {
 	if end == 0 {
 		extra++ // the "/" before the first component
 	}
-	if err := checkPathLen(cur, dir, extra); err != nil {
+	n, err := r.checkPathLen(cur, dir, extra)
+	if err != nil {
 		unix.Close(cur)
-		return -1, err
+		return -1, -1, err
 	}
 	// Create the rest downwards. A name that appears meanwhile, or exists as a dangling symlink,
-	// is resolved in the root again, so a symlink never leads out.
+	// is resolved in the root again, so a symlink never leads out; the handle's name is then
+	// measured again at the end, as it may lead elsewhere.
+	again := false
 	for end < len(dir) {
 		start := end
 		if dir[start] == '/' {
@@ -156,7 +201,7 @@ func (r *root) mkdirAll(dir string) (int, error) {
 		}
 		if err != nil && err != unix.EEXIST {
 			unix.Close(cur)
-			return -1, fmt.Errorf("creating parent %s: %w", display(dir[:end]), err)
+			return -1, -1, fmt.Errorf("creating parent %s: %w", display(dir[:end]), err)
 		}
 		var next int
 		if err == nil {
@@ -166,7 +211,7 @@ func (r *root) mkdirAll(dir string) (int, error) {
 			// held parents only root could enter, where docker makes them 0755.
 			if err = unix.Fchmodat(cur, name, 0o755, 0); err != nil {
 				unix.Close(cur)
-				return -1, fmt.Errorf("creating parent %s: %w", display(dir[:end]), err)
+				return -1, -1, fmt.Errorf("creating parent %s: %w", display(dir[:end]), err)
 			}
 			next, err = unix.Openat(cur, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err == nil && r.onMkdir != nil {
@@ -174,14 +219,21 @@ func (r *root) mkdirAll(dir string) (int, error) {
 			}
 		} else {
 			next, err = r.openDir(dir[:end])
+			again = true
 		}
 		unix.Close(cur)
 		if err != nil {
-			return -1, fmt.Errorf("opening parent %s: %w", display(dir[:end]), err)
+			return -1, -1, fmt.Errorf("opening parent %s: %w", display(dir[:end]), err)
 		}
 		cur = next
 	}
-	return cur, nil
+	if again {
+		if n, err = r.checkPathLen(cur, dir, 0); err != nil {
+			unix.Close(cur)
+			return -1, -1, err
+		}
+	}
+	return cur, n, nil
 }
 
 // replaceWhiteout makes name in the directory fd an opaque directory if it is a whiteout (a
@@ -224,23 +276,38 @@ const maxParentLen = unix.PathMax - 1 - len("/") - 255
 
 // checkPathLen fails when the directory fd, with extra bytes of path still to be created below
 // it, would be longer than maxParentLen. dir names it in the error. Without /proc the check is
-// skipped: nothing else can name a directory handle.
-func checkPathLen(fd int, dir string, extra int) error {
-	var buf [unix.PathMax]byte
-	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
+// skipped: nothing else can name a directory handle. It returns the length of the name the
+// directory will have, -1 without /proc.
+func (r *root) checkPathLen(fd int, dir string, extra int) (int, error) {
+	n, err := r.pathLen(fd)
 	switch err {
 	case nil:
 	case unix.ENAMETOOLONG:
-		n = len(buf)
+		n = unix.PathMax
 	case unix.ENOENT:
-		return nil
+		return -1, nil
 	default:
-		return fmt.Errorf("naming parent %s: %w", display(dir), err)
+		return -1, fmt.Errorf("naming parent %s: %w", display(dir), err)
 	}
 	if n+extra > maxParentLen {
-		return fmt.Errorf("parent %s would be nested deeper than a path can name (%d bytes): %w", display(dir), maxParentLen, unix.ENAMETOOLONG)
+		return -1, fmt.Errorf("parent %s would be nested deeper than a path can name (%d bytes): %w", display(dir), maxParentLen, unix.ENAMETOOLONG)
 	}
-	return nil
+	return n + extra, nil
+}
+
+// pathLen is the length of the kernel's name for the handle fd: ENAMETOOLONG when it is
+// PATH_MAX or more, ENOENT without /proc.
+func (r *root) pathLen(fd int) (int, error) {
+	r.lookups++
+	var buf [unix.PathMax]byte
+	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
+	if err != nil {
+		return -1, err
+	}
+	if n >= len(buf) {
+		return -1, unix.ENAMETOOLONG
+	}
+	return n, nil
 }
 
 // openDir resolves the clean relative name dir as a directory inside the root, following
@@ -249,6 +316,7 @@ func (r *root) openDir(dir string) (int, error) {
 	if dir == "" {
 		return unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
 	}
+	r.lookups++
 	if !noOpenat2.Load() {
 		how := unix.OpenHow{
 			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
@@ -288,6 +356,40 @@ func (r *root) openDir(dir string) (int, error) {
 		return -1, unix.ENOTDIR
 	}
 	return unix.FcntlInt(h.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+}
+
+// openDirNoFollow opens the clean relative name, not "", as a directory for reading, inside the
+// root as openDir resolves it, but never through a symlink in its last component: ELOOP or
+// ENOTDIR there. One openat2 where openat2 exists, and openDir's userspace walk for the parent
+// where it does not.
+func (r *root) openDirNoFollow(name string) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if !noOpenat2.Load() {
+		r.lookups++
+		how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+		for range 16 {
+			fd, err := unix.Openat2(r.fd, name, &how)
+			switch err {
+			case unix.EAGAIN, unix.EINTR:
+				continue
+			case unix.ENOSYS:
+				noOpenat2.Store(true)
+			default:
+				return fd, err
+			}
+			break
+		}
+		if !noOpenat2.Load() {
+			return -1, unix.EAGAIN
+		}
+	}
+	dir, base := splitName(name)
+	pfd, err := r.openDir(dir)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pfd)
+	return unix.Openat(pfd, base, flags, 0)
 }
 
 // removeAt removes base in the directory pfd, recursively when it is a directory. It never
