@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -101,9 +102,17 @@ func enter(ctx context.Context, c *Container, opts EnterOptions, stdio Stdio) (i
 		env = os.Environ()
 	}
 	cwd := opts.Cwd
-	if cwd == "" {
+	switch {
+	case cwd == "":
 		if cwd, err = os.Getwd(); err != nil {
 			cwd = "/"
+		}
+	case !filepath.IsAbs(cwd):
+		// A host path, taken from where strata runs, as a shell's cd takes it: the helper
+		// would take it from the host's / once it has joined the mount namespace, and from
+		// strata's working directory without it.
+		if cwd, err = filepath.Abs(cwd); err != nil {
+			return ExitOwnError, fmt.Errorf("working directory %q: %w", opts.Cwd, err)
 		}
 	}
 	req := joinRequest{Args: opts.Args, Env: env, Cwd: cwd, HostRoot: true, Terminal: opts.Terminal}
