@@ -204,3 +204,37 @@ func (s *Store) Unreached() ([]ImageInfo, error) {
 	}
 	return out, nil
 }
+
+// Dangling describes the images stored whole that no ref in index.json reaches: what docker
+// lists as <none>:<none> until a prune removes them. A tag moved to another image (tag,
+// pull, load) leaves one; so does rmi -f of a container's image. Each is described once: a
+// manifest an unreached index lists is part of the index's image, not one of its own. One
+// that is not whole (a pull under way, or one interrupted) is no image yet, and is left out.
+func (s *Store) Dangling() ([]ImageInfo, error) {
+	unreached, err := s.Unreached()
+	if err != nil {
+		return nil, err
+	}
+	inIndex := map[v1.Hash]bool{}
+	for _, info := range unreached {
+		if !info.Manifest.MediaType.IsIndex() {
+			continue
+		}
+		blobs, err := s.blobs(info.Manifest)
+		if err != nil {
+			continue
+		}
+		for _, b := range blobs {
+			if b.Digest != info.Manifest.Digest {
+				inIndex[b.Digest] = true
+			}
+		}
+	}
+	var out []ImageInfo
+	for _, info := range unreached {
+		if !inIndex[info.Manifest.Digest] && s.Complete(info.Manifest) {
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}

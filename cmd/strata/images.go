@@ -153,15 +153,15 @@ func usedImages(g *globals) []*runner.Container {
 
 // imageRows are the rows of `strata images`, newest first. An image that could not be read
 // whole is a row of what is known (see cache.Store.DescribeDamaged), marked for the warning.
-// The images containers in list use that no name reaches any more (their tag moved, or rmi -f
-// untagged them) are rows too, <none>:<none>, as docker lists dangling images: the
-// collection keeps them while a container uses them.
+// The images no name reaches any more (their tag moved, or rmi -f untagged them) are rows
+// too, <none>:<none>, as docker lists dangling images: those containers in list use, which
+// the collection keeps, and those stored whole until a prune removes them.
 func imageRows(store *cache.Store, list []*runner.Container) ([]imageRow, error) {
 	infos, err := store.Infos()
 	if err != nil {
 		return nil, err
 	}
-	dangling, err := danglingImages(store, list)
+	dangling, err := listedDangling(store, list)
 	if err != nil {
 		return nil, err
 	}

@@ -88,8 +88,12 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 			continue
 		}
 		if name == "" {
-			// A dangling image, by its ID: no name to untag, and a container uses it, or
-			// it would not be kept.
+			// A dangling image, by its ID: no name to untag. One no container uses goes
+			// with the collection, as docker deletes it; one a container uses is kept.
+			if running, stopped := imageUsers(list, info); running == nil && stopped == nil {
+				untagged = append(untagged, info)
+				continue
+			}
 			errs = append(errs, danglingConflict(list, info, force))
 			continue
 		}

@@ -231,9 +231,14 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 	u.Images = append(u.Images, l.images(infos)...)
 	u.Layers = append(u.Layers, l.layers(dirs)...)
 	imagesRow := l.totals(&u.Totals)
-	// Images, as docker counts them: an image of several names is one.
+	// Images, as docker counts them: an image of several names is one, and the dangling
+	// ones images lists count too (their bytes are unused, reclaimable, in the ledger).
 	counted := map[v1.Hash]bool{}
-	for _, info := range infos {
+	unused, err := store.Dangling()
+	if err != nil {
+		return u, err
+	}
+	for _, info := range append(infos, unused...) {
 		if counted[info.ID] {
 			continue
 		}
