@@ -16,6 +16,9 @@ import (
 	"github.com/strata-run/strata/serve"
 )
 
+// serveShutdownTimeout is how long a stopped serve lets the responses under way finish.
+var serveShutdownTimeout = 10 * time.Second
+
 type serveOptions struct {
 	addr        string
 	pullThrough string
@@ -103,10 +106,14 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), serveShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("serve: shutting down: %w", err)
+		// Responses still under way (a slow client's blob) are cut off: stopping was asked
+		// for, and it is not an error of the server's.
+		n := lim.Open()
+		srv.Close()
+		fmt.Fprintf(cmd.ErrOrStderr(), "strata: serve: stopped, closing %d connections still serving after %s\n", n, serveShutdownTimeout)
 	}
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

@@ -2,12 +2,20 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/strata-run/strata/cache"
 )
 
 // TestServeCLI runs `strata serve` on a free loopback port, pulls a manifest from it, and stops
@@ -119,5 +127,73 @@ func TestPullOffline(t *testing.T) {
 				t.Errorf("strata %v = %q, %v; want %q", tt.args, out, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestServeCLIStopsSlowClient: a serve stopped (Ctrl-C) while a client that reads nothing is
+// being sent a blob gives the response serveShutdownTimeout, then closes it and returns
+// without an error: it returned "serve: shutting down: context deadline exceeded", exit 1,
+// for a stop that was asked for.
+func TestServeCLIStopsSlowClient(t *testing.T) {
+	root := t.TempDir()
+	store, err := cache.Open(filepath.Join(root, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Larger than the loopback socket buffers of both ends hold.
+	img, err := random.Image(24<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	layer, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := serveShutdownTimeout
+	serveShutdownTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { serveShutdownTimeout = old })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	cmd := newRootCmd(&globals{})
+	cmd.SetOut(pw)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"--root", root, "serve", "--addr", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.ExecuteContext(ctx)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading serve's first line: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	_, addr, _ := strings.Cut(strings.TrimSpace(line), " at http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "GET /v2/library/big/blobs/%s HTTP/1.1\r\nHost: x\r\n\r\n", layer)
+	conn.Read(make([]byte, 1)) // the response has started
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve stopped with a slow client = %v, want nil", err)
+		}
+		if !strings.Contains(stderr.String(), "closing 1 connections still serving") {
+			t.Errorf("serve's stderr = %q, want it to say it closed the connection still serving", stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop with a slow client")
 	}
 }
