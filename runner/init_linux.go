@@ -209,9 +209,10 @@ func parseInitArgs(argv []string) (initArgs, error) {
 func initContainer(spec Spec, host hostInfo, netnsReady bool, size unix.Winsize, awaitGoAhead func() (goAhead, error)) error {
 	// The init is in the container's cgroup already (born there, or JoinThread). The steps
 	// before the plan's join run while the parent compiles the seccomp filter.
-	// Nothing we mount may propagate back to the host's mount namespace.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("making / rprivate: %w", err)
+	// Nothing we mount may propagate back to the host's mount namespace: / is rprivate, or
+	// rslave for a bind that asks for slave or shared propagation (rootPropagation).
+	if err := unix.Mount("", "/", "", rootPropagation(spec), ""); err != nil {
+		return fmt.Errorf("making / rprivate or rslave: %w", err)
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)

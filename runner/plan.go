@@ -201,17 +201,27 @@ func planWith(spec Spec, host hostInfo) []Step {
 		steps = append(steps, Step{Op: OpKeepNull, Target: "/dev/null"})
 	}
 
+	// Under a slave root (rootPropagation) a bind of a host path is the host's slave: one
+	// that asks for no propagation is made rprivate, docker's default, as before.
+	private := uintptr(0)
+	if rootPropagation(spec) != rprivate {
+		private = rprivate
+	}
 	covered := map[string]bool{}
 	for _, m := range user {
 		covered[path.Clean(m.Target)] = true
-		steps = append(steps, userMountStep(m))
+		step := userMountStep(m)
+		if step.Op == OpBind && step.Propagation == 0 {
+			step.Propagation = private
+		}
+		steps = append(steps, step)
 		if devVolume && m.Type == TypeVolume && path.Clean("/"+m.Target) == "/dev" {
 			steps = append(steps, Step{Op: OpNull, Target: "/dev/null"})
 		}
 	}
 	for _, f := range etcFiles {
 		if !covered["/etc/"+f] {
-			steps = append(steps, Step{Op: OpBind, Source: path.Join(spec.Dir, f), Target: "/etc/" + f})
+			steps = append(steps, Step{Op: OpBind, Source: path.Join(spec.Dir, f), Target: "/etc/" + f, Propagation: private})
 		}
 	}
 	steps = append(steps, Step{Op: OpPivot, Target: "/"})
@@ -231,6 +241,29 @@ func planWith(spec Spec, host hostInfo) []Step {
 		steps = append(steps, cgroupfs...)
 	}
 	return steps
+}
+
+// rprivate is docker's default propagation of a bind, and strata's of the init's copy of the
+// host's mounts.
+const rprivate = unix.MS_PRIVATE | unix.MS_REC
+
+// rootPropagation is the propagation the init gives its copy of the host's mounts before it
+// builds the container: rprivate, unless a bind asks for slave or shared propagation (-v
+// /src:/dst:rslave, --mount bind-propagation=slave, ...), and then rslave, as runc makes it:
+// such a bind, of a host path on a shared mount, then stays the host's slave, and what the
+// host mounts under its source shows in the container (made rprivate first, the copy was
+// nobody's slave, and the option did nothing). Neither lets a mount the container makes reach
+// the host; a shared bind's peers are the container's own.
+func rootPropagation(spec Spec) uintptr {
+	for _, m := range spec.Mounts {
+		if m.Type != "bind" {
+			continue
+		}
+		if userMountStep(m).Propagation&(unix.MS_SLAVE|unix.MS_SHARED) != 0 {
+			return unix.MS_SLAVE | unix.MS_REC
+		}
+	}
+	return rprivate
 }
 
 // coversCgroupfs says whether a mount at target would hide or hold the cgroup filesystems:
