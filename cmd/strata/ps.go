@@ -93,7 +93,9 @@ func newPsCmd(g *globals) *cobra.Command {
 			// the cgroups of killed runs. Best effort: what stays is listed as it is.
 			list, _ = store.RemoveOrphans(list)
 			_ = runner.SweepCgroups()
-			if latest {
+			if latest && last == -1 {
+				// -n, when given, wins over -l, as docker's client reads them: `ps -l -n 2`
+				// showed one container.
 				last = 1
 			}
 			// As docker, a template that shows .Size measures it without -s.
