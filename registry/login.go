@@ -201,6 +201,13 @@ func Logout(registry string) error {
 // LogoutContext is Logout that stops when ctx ends: while it waits for another login or
 // logout to be done with config.json, or for a credential helper.
 func LogoutContext(ctx context.Context, registry string) error {
+	return LogoutWarn(ctx, registry, nil)
+}
+
+// LogoutWarn is LogoutContext that tells warn, if set, of a credential helper that failed to
+// erase the credentials for another reason than having none: docker warns "could not erase
+// credentials", and they may be in the helper still.
+func LogoutWarn(ctx context.Context, registry string, warn func(string)) error {
 	host, err := LoginHost(registry)
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
@@ -214,6 +221,7 @@ func LogoutContext(ctx context.Context, registry string) error {
 	}
 	key := authKey(host)
 	found := false
+	var eraseErr error
 	helper, err := cfg.helper(key)
 	if err != nil {
 		return fmt.Errorf("logout from %s: %w", host, err)
@@ -229,6 +237,8 @@ func LogoutContext(ctx context.Context, registry string) error {
 		}
 		if err == nil {
 			found = true
+		} else if !errors.Is(err, errHelperNotFound) {
+			eraseErr = err
 		}
 	}
 	err = updateDockerConfig(ctx, path, false, func(cfg *dockerConfig) bool {
@@ -242,6 +252,11 @@ func LogoutContext(ctx context.Context, registry string) error {
 			}
 		}
 		found = found || removed
+		if removed && eraseErr != nil && warn != nil {
+			// config.json said the helper held them (docker's login leaves an empty entry),
+			// and the helper could not erase them: as docker, said, not an error.
+			warn(fmt.Sprintf("could not erase the credentials of %s from its credential helper: %s", host, oneLine(eraseErr.Error())))
+		}
 		return removed
 	})
 	if err != nil {
@@ -624,8 +639,17 @@ func storeCredentialsContext(ctx context.Context, host, user, password string) e
 		if err != nil {
 			return err
 		}
-		_, err = runCredHelper(ctx, helper, "store", creds)
-		return err
+		if _, err := runCredHelper(ctx, helper, "store", creds); err != nil {
+			return err
+		}
+		// As docker's native store: an auths entry with no credentials in it says where they
+		// are, and replaces any left in the file. docker logout looks for the registry there
+		// only: without it, after a strata login, it said "Not logged in" and left them in the
+		// helper.
+		return updateDockerConfig(ctx, path, true, func(cfg *dockerConfig) bool {
+			cfg.auths[key] = map[string]json.RawMessage{}
+			return true
+		})
 	}
 	return updateDockerConfig(ctx, path, true, func(cfg *dockerConfig) bool {
 		auth, _ := json.Marshal(base64.StdEncoding.EncodeToString([]byte(user + ":" + password)))

@@ -28,7 +28,9 @@ func newLogoutCmd(g *globals) *cobra.Command {
 			if len(shown) > 255 || !printableWord(shown) {
 				return fmt.Errorf("logout: invalid registry %s", quoteArg(server))
 			}
-			err = registry.LogoutContext(cmd.Context(), server)
+			err = registry.LogoutWarn(cmd.Context(), server, func(w string) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "strata: warning: "+w)
+			})
 			if errors.Is(err, registry.ErrNotLoggedIn) {
 				// As docker: nothing to remove is not a failure, so scripts may log out twice.
 				fmt.Fprintf(cmd.OutOrStdout(), "Not logged in to %s\n", shown)
