@@ -39,7 +39,11 @@ func newRmiCmd(g *globals) *cobra.Command {
 				errs = append(errs, err)
 			}
 			gb, err := collectGarbage(cmd.Context(), g, false, nil)
-			if err != nil {
+			if err != nil && (len(untagged) > 0 || len(errs) == 0) {
+				// The collection also sweeps what a killed rmi left, so it runs even when
+				// nothing was untagged; its failure then is news only alone: after untags
+				// that failed it is most often their cause again (a lock file replaced
+				// by a FIFO, a read-only store), a second line for one fault.
 				errs = append(errs, err)
 			}
 			printDeleted(cmd.OutOrStdout(), untagged, gb)
@@ -143,14 +147,18 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 				continue
 			}
 		}
+		done := false
 		for _, n := range names {
 			if err := store.Untag(n); err != nil {
 				errs = append(errs, err)
 				continue
 			}
+			done = true
 			fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", familiarRef(n))
 		}
-		untagged = append(untagged, info)
+		if done {
+			untagged = append(untagged, info)
+		}
 	}
 	return untagged, errs
 }
