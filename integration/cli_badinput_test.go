@@ -172,6 +172,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"ps", "-f", "bogus=1"}, code: 1, want: "--filter"},
 		{args: []string{"ps", "-f", "status=zombie"}, code: 1, want: "--filter"},
 		{args: []string{"ps", "-f", "name=["}, code: 1, want: "--filter"},
+		{args: []string{"ps", "-f", "publish=8080:80"}, code: 1, want: "--filter"},
+		{args: []string{"ps", "-f", "is-task=1"}, code: 1, want: "--filter"},
 		{args: []string{"ps", "--format", "{{"}, code: 1, want: "--format"},
 		{args: []string{"ps", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
 

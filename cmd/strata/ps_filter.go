@@ -73,8 +73,9 @@ func parsePsFilter(args []string) (*psFilter, error) {
 		case "label":
 			f.labels = append(f.labels, v)
 		case "publish", "expose":
-			if v == "" {
-				return nil, fmt.Errorf("invalid --filter %s: want a port", quoteValue(a))
+			if !validPortFilter(v) {
+				// docker's daemon refuses what its portOp cannot read: "8080:80", "http".
+				return nil, fmt.Errorf("invalid --filter %s: want a port or a range of ports, with a protocol or not (80, 8000-8080/tcp)", quoteValue(a))
 			}
 			f.none = true
 		case "health":
@@ -86,11 +87,11 @@ func parsePsFilter(args []string) (*psFilter, error) {
 				return nil, fmt.Errorf("invalid --filter %s: want starting, healthy, unhealthy or none", quoteValue(a))
 			}
 		case "is-task":
-			task, err := strconv.ParseBool(v)
-			if err != nil {
+			// true or false alone, as docker's daemon (ExactMatch): it took "1", "t" and "TRUE".
+			if v != "true" && v != "false" {
 				return nil, fmt.Errorf("invalid --filter %s: want true or false", quoteValue(a))
 			}
-			f.none = f.none || task
+			f.none = f.none || v == "true"
 		case "isolation":
 			// Windows' alone: docker's daemon on Linux takes the key, any value, and
 			// filters nothing by it (excludeByIsolation). It was refused as unknown.
@@ -113,6 +114,22 @@ func parsePsFilter(args []string) (*psFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// validPortFilter says whether v is a publish= or expose= value docker's daemon reads (its
+// portOp): a port or a range of them, "80", "8000-8080", with a protocol or not ("80/udp").
+func validPortFilter(v string) bool {
+	port, _, _ := strings.Cut(v, "/")
+	lo, hi, isRange := strings.Cut(port, "-")
+	start, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil {
+		return false
+	}
+	if !isRange {
+		return true
+	}
+	end, err := strconv.ParseUint(hi, 10, 16)
+	return err == nil && end >= start
 }
 
 // impliesAll reports whether the filter asks for stopped containers by itself: as in docker,

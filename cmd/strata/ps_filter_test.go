@@ -47,6 +47,7 @@ func TestPsFilter(t *testing.T) {
 		{filters: []string{"is-task=false"}, want: "web-1 web-2 db job"},
 		{filters: []string{"is-task=true"}, want: ""},
 		{filters: []string{"publish=80"}, want: ""},
+		{filters: []string{"publish=80/udp", "expose=8000-8080/tcp", "expose=0"}, want: ""},
 		{filters: []string{"expose=8080/tcp"}, want: ""},
 		{filters: []string{"label=a=b"}, want: ""},
 	}
@@ -74,7 +75,10 @@ func TestPsFilter(t *testing.T) {
 			t.Errorf("--filter %q matches %q (all %v), want %q (all %v)", tt.filters, got, f.impliesAll(), tt.want, tt.all)
 		}
 	}
-	for _, bad := range []string{"name", "bogus=1", "status=zombie", "exited=x", "name=[", "ancestor=", "health=sick", "is-task=maybe", "publish="} {
+	for _, bad := range []string{"name", "bogus=1", "status=zombie", "exited=x", "name=[", "ancestor=", "health=sick", "is-task=maybe", "publish=",
+		// As docker's daemon: is-task true or false alone, publish and expose a port or a
+		// range (its portOp), never with a host address.
+		"is-task=1", "is-task=TRUE", "publish=8080:80", "expose=http", "publish=80-70", "expose=70000", "publish=/tcp"} {
 		if _, err := parsePsFilter([]string{bad}); err == nil || !strings.Contains(err.Error(), "--filter") {
 			t.Errorf("parsePsFilter(%q) = %v, want an invalid --filter error", bad, err)
 		}
