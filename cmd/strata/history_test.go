@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/cache"
 )
 
 // TestHistory: strata history (and image history) shows an image's steps as docker history
@@ -55,4 +60,39 @@ func TestHistory(t *testing.T) {
 	if _, err := strata(t, root, nil, "history", "nosuch"); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("history nosuch: %v; want not in the store", err)
 	}
+}
+
+// TestHistoryLayersAndSteps: a history that accounts for no layer (none written) shows each
+// layer as a step of its own, created when the image was; one with more layer steps than
+// layers shows the extra ones empty.
+func TestHistoryLayersAndSteps(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	storeBusyboxConfigFile(t, root, "docker.io/library/nohist:1", func(cf *v1.ConfigFile) { cf.History = nil })
+	storeBusyboxConfigFile(t, root, "docker.io/library/more:1", func(cf *v1.ConfigFile) {
+		cf.History = []v1.History{{CreatedBy: "one"}, {CreatedBy: "two"}, {CreatedBy: "three", EmptyLayer: true}}
+	})
+	if out, err := strata(t, root, nil, "history", "--format", "{{.CreatedBy}}|{{.Size}}|{{.CreatedSince}}", "nohist:1"); err != nil ||
+		!strings.HasPrefix(out, "|") || strings.Count(out, "\n") != 1 || !strings.Contains(out, " ago") {
+		t.Errorf("history of an image without history = %q, %v; want its one layer as a step, created when the image was", out, err)
+	}
+	if out, err := strata(t, root, nil, "history", "--format", "{{.CreatedBy}}|{{.Size}}", "more:1"); err != nil || out != "three|0B\ntwo|0B\none|"+layerSize(t, root, "more:1")+"\n" {
+		t.Errorf("history of an image with more layer steps than layers = %q, %v", out, err)
+	}
+}
+
+// layerSize is the size of the one layer of the image name, as history shows it.
+func layerSize(t *testing.T, root, name string) string {
+	t.Helper()
+	store, err := cache.Open(filepath.Join(root, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, info, err := findImageInfo(store, name)
+	if err != nil || len(info.Layers) != 1 {
+		t.Fatalf("%s: %+v, %v", name, info.Layers, err)
+	}
+	return humanSize(info.Layers[0].Size)
 }
