@@ -40,6 +40,9 @@ func TestRetaggedImageIsDangling(t *testing.T) {
 	if err != nil || !strings.Contains(out, "<none>:<none> "+shortID(alpine)+"\n") || strings.Count(out, "<none>") != 2 {
 		t.Errorf("images = %q, %v; want one <none>:<none> row of %s", out, err, shortID(alpine))
 	}
+	if out, err := strata(t, root, nil, "images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}", "--filter", "dangling=true"); err != nil || out != "<none>:<none> <none>\n" {
+		t.Errorf("images --digests of the dangling image = %q, %v; want docker's <none> digest", out, err)
+	}
 	if out, err := strata(t, root, nil, "system", "df", "--format", "{{.Type}} {{.TotalCount}}"); err != nil || !strings.HasPrefix(out, "Images 2\n") {
 		t.Errorf("system df = %q, %v; want 2 images, the dangling one counted", out, err)
 	}

@@ -254,7 +254,9 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		labels:    info.Config.Config.Labels,
 	}
 	if info.Ref == "" {
-		row.Repository = "<none>" // dangling: no name reaches it
+		// Dangling: no name reaches it, and no name@digest: docker shows <none> for its
+		// digest as for its repository and tag.
+		row.Repository, row.Digest = "<none>", "<none>"
 	} else if ref, err := registry.ParseReference(info.Ref); err == nil {
 		row.Repository = ref.FamiliarName()
 		if ref.Tag() != "" {
