@@ -67,3 +67,46 @@ func TestRunBindPropagationSlave(t *testing.T) {
 		t.Errorf("a mount the container made under its rslave bind reached the host at %s", z)
 	}
 }
+
+// TestRunBindPropagationPrivateSource: a bind that asks for slave or shared propagation of a
+// path on a private mount is refused, as docker's daemon refuses it, in one line and before
+// anything is made: the option could do nothing there, and the container ran with a private
+// bind.
+func TestRunBindPropagationPrivateSource(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
+	if err := unix.Mount("", src, "", unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		flag []string
+		want string
+	}{
+		{[]string{"-v", src + ":/p:rslave"}, "path " + src + " is mounted on " + src + " but it is not a shared or slave mount"},
+		{[]string{"-v", src + "/new/dir:/p:ro,slave"}, "path " + src + "/new/dir is mounted on " + src + " but it is not a shared or slave mount"},
+		{[]string{"--mount", "type=bind,src=" + src + ",dst=/p,bind-propagation=rshared"}, "path " + src + " is mounted on " + src + " but it is not a shared mount"},
+	} {
+		for _, cmd := range []string{"run", "create"} {
+			r := strata(t, root, append(append([]string{cmd, "--rm"}, tt.flag...), img, "true")...)
+			if r.Code != 125 || r.Stderr != "strata: "+tt.want+"\n" {
+				t.Errorf("%s %q: exit %d, stderr %q; want 125 and %s", cmd, tt.flag, r.Code, r.Stderr, tt.want)
+			}
+		}
+	}
+	if _, err := os.Stat(src + "/new"); err == nil {
+		t.Errorf("a refused -v made its source")
+	}
+	if ps := strata(t, root, "ps", "-aq"); ps.Stdout != "" {
+		t.Errorf("containers left after a refused propagation: %q", ps.Stdout)
+	}
+	// A private bind asks nothing of the mount.
+	mustStrata(t, root, "run", "--rm", "-v", src+":/p:rprivate", img, "true")
+}

@@ -851,7 +851,10 @@ func (o *runOptions) checkSpec(args []string) error {
 	if err != nil {
 		return err
 	}
-	return s.ValidateInput()
+	if err := s.ValidateInput(); err != nil {
+		return err
+	}
+	return runner.CheckPropagation(s.Mounts)
 }
 
 // hasVolume says whether mounts hold an anonymous volume (-v /path, --mount type=volume).
