@@ -516,15 +516,9 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 	if err := setUlimits(req.Ulimits); err != nil {
 		return nil, err
 	}
+	// dropPrivileges also makes the helper non-dumpable again once it has the user's uid.
 	if err := dropPrivileges(user, req.Caps, last); err != nil {
 		return nil, err
-	}
-	// Not dumpable again: the kernel set the helper's dumpable flag to fs.suid_dumpable when
-	// this thread's uid changed, and where that is 1 the helper, a root process whose other
-	// threads keep every capability, could be ptraced through this thread by any host process
-	// of the command's uid and gid (and its fork, until its execve, from the container).
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("making the helper non-dumpable: %w", err)
 	}
 	return env, nil
 }

@@ -61,6 +61,13 @@ func dropPrivileges(u User, caps []int, last int) error {
 	if err := setThreadCreds(u); err != nil {
 		return err
 	}
+	// Not dumpable again: the kernel set the dumpable flag to fs.suid_dumpable when this
+	// thread's uid changed, and where that is 1 the process (the init, or exec's helper), root
+	// in its other threads with every capability, could be ptraced through this thread by any
+	// host process of the user's uid and gid until it execs. execve sets the flag anew.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("making the process non-dumpable: %w", err)
+	}
 	// A capability strata itself lacks (root without CAP_SYS_RESOURCE on some hosts) cannot
 	// be given: keep the requested ones this thread still holds, as docker --privileged does.
 	// One named by --cap-add was refused before the container was made (capabilities).
