@@ -486,7 +486,12 @@ func connMessage(err error) string {
 	// https one (a *url.Error, a net.Error too) would hide the stall of the other.
 	var stall *stallError
 	var ne net.Error
-	if errors.As(err, &stall) || errors.As(err, &ne) && ne.Timeout() {
+	if errors.As(err, &stall) {
+		// How long: the user waited that, once retried, and "timed out" alone did not say
+		// whether strata had given up at once or after minutes.
+		return fmt.Sprintf("timed out (nothing from it for %s)", stall.limit)
+	}
+	if errors.As(err, &ne) && ne.Timeout() {
 		return "timed out"
 	}
 	var oe *net.OpError
