@@ -23,8 +23,9 @@ import (
 // never completed a request (idle since accepted, or sending their headers a byte at a time:
 // what a flood is made of) go first, keep-alive connections idle after a request (real
 // clients between two requests) only when none of those is left. When every connection is serving a
-// request, the new one is answered 503 (429 past PerHost) with Retry-After, which clients
-// retry, and closed.
+// request, the one whose client has acknowledged no byte for stalledAfter (a client reading a
+// blob a byte a second, or none) is closed for it; failing that, the new one is answered 503
+// (429 past PerHost) with Retry-After, which clients retry, and closed.
 
 // ConnLimits bound the connections a Listener keeps open.
 type ConnLimits struct {
@@ -81,8 +82,13 @@ type Listener struct {
 	hosts map[string]*hostConns
 	// waiting lists the connections with no request under way, longest waiting first: by
 	// tier, those that never sent a request first, then those idle after one.
-	waiting  waitLists
-	refusing chan struct{}
+	waiting waitLists
+	// busy lists the connections with a request under way, in the order stalledLocked
+	// looks at them next.
+	busy list.List
+	// stalledAfter is the const, but in tests.
+	stalledAfter time.Duration
+	refusing     chan struct{}
 }
 
 // hostConns is what one client address holds.
@@ -150,7 +156,7 @@ func Limit(ln net.Listener, lim ConnLimits) *Listener {
 	if lim.Max <= 0 {
 		lim.Max = DefaultConnLimits().Max
 	}
-	return &Listener{Listener: ln, lim: lim, hosts: map[string]*hostConns{}, refusing: make(chan struct{}, maxRefusing)}
+	return &Listener{Listener: ln, lim: lim, hosts: map[string]*hostConns{}, refusing: make(chan struct{}, maxRefusing), stalledAfter: stalledAfter}
 }
 
 // trackedConn is a connection the Listener counts.
@@ -162,6 +168,9 @@ type trackedConn struct {
 	gone       bool          // evicted or closed: no longer counted
 	elem, helm *list.Element // in waiting and in its host's waiting, while waiting
 	tier       int           // of elem and helm
+	belem      *list.Element // in busy, while a request is under way
+	acked      uint64        // bytes the client had acknowledged when last looked at
+	progressAt time.Time     // when acked last changed, or the request came
 }
 
 // ReadFrom keeps net/http's sendfile of blob files: it looks for an io.ReaderFrom on the conn.
@@ -217,10 +226,16 @@ func (l *Listener) admit(c net.Conn) (tc *trackedConn, evicted *trackedConn, sta
 	switch {
 	case l.lim.PerHost > 0 && !tc.loopback && h.open >= l.lim.PerHost:
 		if evicted = h.waiting.front(); evicted == nil {
+			evicted = l.stalledLocked(tc.host, time.Now())
+		}
+		if evicted == nil {
 			status = http.StatusTooManyRequests
 		}
 	case l.open >= l.lim.Max:
 		if evicted = l.waiting.front(); evicted == nil {
+			evicted = l.stalledLocked("", time.Now())
+		}
+		if evicted == nil {
 			status = http.StatusServiceUnavailable
 		}
 	}
@@ -258,12 +273,83 @@ func (l *Listener) waitLocked(c *trackedConn, h *hostConns, tier int) {
 	}
 }
 
-// busyLocked takes c off the waiting lists.
-func (l *Listener) busyLocked(c *trackedConn, h *hostConns) {
+// unwaitLocked takes c off the waiting lists.
+func (l *Listener) unwaitLocked(c *trackedConn, h *hostConns) {
 	if c.elem != nil {
 		l.waiting[c.tier].Remove(c.elem)
 		h.waiting[c.tier].Remove(c.helm)
 		c.elem, c.helm = nil, nil
+	}
+}
+
+// stalledAfter is how long a request under way may go with its client acknowledging no byte
+// before its connection may be closed for a new one, when every connection is busy. Any client
+// reading at 100 bytes a second acknowledges some in that time.
+const stalledAfter = 30 * time.Second
+
+// maxStalledLooks bounds how many busy connections one admit looks at: each is a getsockopt.
+const maxStalledLooks = 64
+
+// stalledLocked returns a busy connection (of host, unless "") whose client has acknowledged
+// no byte for stalledAfter, or nil. It looks at the busy connections in turn, up to
+// maxStalledLooks of them, each look moving one to the back of the list and noting what its
+// client acknowledged since the last.
+func (l *Listener) stalledLocked(host string, now time.Time) *trackedConn {
+	for i, n := 0, l.busy.Len(); i < min(n, maxStalledLooks); i++ {
+		e := l.busy.Front()
+		c := e.Value.(*trackedConn)
+		l.busy.MoveToBack(e)
+		if host != "" && c.host != host {
+			continue
+		}
+		acked, ok := tcpAcked(c.Conn)
+		if !ok {
+			continue
+		}
+		if acked != c.acked {
+			c.acked, c.progressAt = acked, now
+			continue
+		}
+		if now.Sub(c.progressAt) >= l.stalledAfter {
+			return c
+		}
+	}
+	return nil
+}
+
+// tcpAcked returns how many bytes the peer of c has acknowledged (TCP_INFO).
+func tcpAcked(c net.Conn) (uint64, bool) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var info *unix.TCPInfo
+	rc.Control(func(fd uintptr) {
+		info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	})
+	if err != nil || info == nil {
+		return 0, false
+	}
+	return info.Bytes_acked, true
+}
+
+// activeLocked lists c as busy from now.
+func (l *Listener) activeLocked(c *trackedConn, now time.Time, acked uint64) {
+	if c.belem == nil {
+		c.belem = l.busy.PushBack(c)
+	}
+	c.acked, c.progressAt = acked, now
+}
+
+// inactiveLocked takes c off the busy list.
+func (l *Listener) inactiveLocked(c *trackedConn) {
+	if c.belem != nil {
+		l.busy.Remove(c.belem)
+		c.belem = nil
 	}
 }
 
@@ -274,7 +360,8 @@ func (l *Listener) forgetLocked(c *trackedConn) {
 	}
 	c.gone = true
 	h := l.hosts[c.host]
-	l.busyLocked(c, h)
+	l.unwaitLocked(c, h)
+	l.inactiveLocked(c)
 	l.open--
 	if h.open--; h.open == 0 {
 		delete(l.hosts, c.host)
@@ -288,6 +375,10 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 	if !ok {
 		return
 	}
+	var acked uint64
+	if st == http.StateActive {
+		acked, _ = tcpAcked(tc.Conn) // before the lock: a system call
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if tc.gone {
@@ -300,10 +391,12 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 			tier = tierIdle
 		}
 		h := l.hosts[tc.host]
-		l.busyLocked(tc, h) // to the back: it starts waiting now
+		l.inactiveLocked(tc)
+		l.unwaitLocked(tc, h) // to the back: it starts waiting now
 		l.waitLocked(tc, h, tier)
 	case http.StateActive:
-		l.busyLocked(tc, l.hosts[tc.host])
+		l.unwaitLocked(tc, l.hosts[tc.host])
+		l.activeLocked(tc, time.Now(), acked)
 	case http.StateClosed, http.StateHijacked:
 		l.forgetLocked(tc)
 	}

@@ -364,3 +364,66 @@ func TestListenerSparesPendingRequest(t *testing.T) {
 		t.Errorf("making room: evicted %v (status %d), want the oldest silent connection %v, not the one with a request waiting %v", ev, st, tracked[1], tracked[0])
 	}
 }
+
+// TestListenerClosesStalledForNew: when every connection has a request under way, one whose
+// client has acknowledged nothing for stalledAfter (reading a blob a byte a second, or not at
+// all) is closed for a new client, which a 503 otherwise keeps out until the stall timeout
+// ends the stalled response, two minutes.
+func TestListenerClosesStalledForNew(t *testing.T) {
+	big := make([]byte, 1<<20)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "ok")
+			return
+		}
+		for i := 0; i < 64; i++ {
+			if _, err := w.Write(big); err != nil {
+				return
+			}
+		}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Limit(ln, ConnLimits{Max: 2})
+	l.stalledAfter = 300 * time.Millisecond
+	srv := NewHTTPServer(h, l)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	// Two clients that ask for a large answer and read none of it.
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	waitFor(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.busy.Len() == 2
+	})
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(10 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := client.Get("http://" + addr + "/small")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && string(body) == "ok" {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("a new client while every connection serves a stalled client: still %s after 10 s, want served once one has stalled for %v", last, l.stalledAfter)
+}
