@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/mount"
 	"golang.org/x/sys/unix"
 )
@@ -52,15 +53,24 @@ func probeOverlayCached(root string) error {
 	}
 	want := fmt.Sprintf("dev=%d\n", st.Dev)
 	marker := filepath.Join(root, probeMarker)
-	if b, err := os.ReadFile(marker); err == nil && string(b) == want {
+	// Read without blocking and never through a symlink: a FIFO put in its place blocked
+	// open(2) of every later strata for good (no signal but SIGKILL ends that).
+	if b, err := safefile.Read(marker, os.O_RDONLY|safefile.NoFollow, 64); err == nil && string(b) == want {
 		return nil
 	}
 	if err := probeOverlay(root); err != nil {
 		return err
 	}
-	// A lost marker only costs the next process a probe: no fsync needed.
+	// A lost marker only costs the next process a probe: no fsync needed. The rename
+	// replaces whatever was there but a directory.
 	tmp := marker + ".tmp-" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, []byte(want), 0o600); err != nil {
+	f, err := safefile.Open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|safefile.NoFollow, 0o600)
+	if err != nil {
+		return nil
+	}
+	_, werr := f.Write([]byte(want))
+	if err := errors.Join(werr, f.Close()); err != nil {
+		os.Remove(tmp)
 		return nil
 	}
 	if err := os.Rename(tmp, marker); err != nil {
