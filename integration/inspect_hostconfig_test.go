@@ -20,6 +20,7 @@ func TestInspectHostConfig(t *testing.T) {
 	mustStrata(t, root, "run", "-d", "--name", "hc", "-v", src+":/data:ro", "--mount", "type=bind,source="+src+",target=/m",
 		"--tmpfs", "/scratch:size=1m", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "40", "--cap-drop", "NET_RAW",
 		"--init", "--dns", "127.0.0.1", "--add-host", "db:127.0.0.2", "--security-opt", "no-new-privileges",
+		"--dns-search", " corp.example ", "--dns-search", "example.com.", "--dns-option", "ndots:2", "--cgroupns", "host",
 		"alpine", "sleep", "600")
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "hc") })
 	mustStrata(t, root, "exec", "hc", "sh", "-c", "echo hi > /marker")
@@ -46,6 +47,7 @@ func TestInspectHostConfig(t *testing.T) {
 		"Memory": "67108864", "MemorySwap": "134217728", "NanoCpus": "500000000", "PidsLimit": "40",
 		"CapDrop": `["NET_RAW"]`, "Init": "true", "Dns": `["127.0.0.1"]`, "ExtraHosts": `["db:127.0.0.2"]`,
 		"SecurityOpt": `["no-new-privileges"]`, "PortBindings": "{}", "ShmSize": "67108864",
+		"DnsSearch": `["corp.example","example.com."]`, "DnsOptions": `["ndots:2"]`, "CgroupnsMode": `"host"`,
 	} {
 		if g := string(d.HostConfig[k]); g != want {
 			t.Errorf("inspect HostConfig.%s = %s, want %s", k, g, want)
@@ -82,6 +84,11 @@ func TestInspectHostConfig(t *testing.T) {
 		t.Errorf("HostsPath %q: %q, %v; want the --add-host line", d.HostsPath, hosts, err)
 	}
 	inside := mustStrata(t, root, "exec", "hc", "cat", "/etc/resolv.conf").Stdout
+	for _, want := range []string{"nameserver 127.0.0.1\n", "search corp.example example.com.\n", "options ndots:2\n"} {
+		if !strings.Contains(inside, want) {
+			t.Errorf("the container's /etc/resolv.conf %q lacks %q", inside, want)
+		}
+	}
 	if b, err := os.ReadFile(d.ResolvConfPath); err != nil || string(b) != inside {
 		t.Errorf("ResolvConfPath %q: %q, %v; want the container's /etc/resolv.conf %q", d.ResolvConfPath, b, err, inside)
 	}

@@ -151,24 +151,47 @@ func validateHostname(h string) error {
 // resolvConf is the container's /etc/resolv.conf from the host's. With host networking the
 // host's file is kept as is (a local resolver is reachable); otherwise loopback nameservers
 // are dropped, because 127.0.0.53 inside the container's netns is not the host's resolver.
-// dns, when given, replaces every nameserver line (--dns).
-func resolvConf(network string, host []byte, dns []string) ([]byte, error) {
-	var b bytes.Buffer
-	for _, d := range dns {
+// As docker's, each setting given replaces the host's lines of its kind and keeps the rest:
+// --dns every nameserver line, --dns-search the search and domain lines (with only "." there
+// is none), --dns-option the options lines.
+func resolvConf(spec Spec, host []byte) ([]byte, error) {
+	for _, d := range spec.DNS {
 		if _, err := parseIP(d); err != nil {
 			return nil, fmt.Errorf("invalid IP address in --dns: %s", quote.Value(d))
 		}
 	}
+	for _, d := range spec.DNSSearch {
+		if _, err := NormalizeDNSSearch(d); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range spec.DNSOptions {
+		if err := CheckDNSOption(o); err != nil {
+			return nil, err
+		}
+	}
+	var b bytes.Buffer
 	sc := bufio.NewScanner(bytes.NewReader(host))
 	for sc.Scan() {
 		line := sc.Text()
 		fields := strings.Fields(line)
-		if len(fields) >= 1 && fields[0] == "nameserver" {
-			if len(dns) > 0 {
-				continue
-			}
-			if network != NetworkHost && len(fields) >= 2 {
-				if a, err := netip.ParseAddr(fields[1]); err == nil && a.IsLoopback() {
+		if len(fields) >= 1 {
+			switch fields[0] {
+			case "nameserver":
+				if len(spec.DNS) > 0 {
+					continue
+				}
+				if spec.Network != NetworkHost && len(fields) >= 2 {
+					if a, err := netip.ParseAddr(fields[1]); err == nil && a.IsLoopback() {
+						continue
+					}
+				}
+			case "search", "domain":
+				if len(spec.DNSSearch) > 0 {
+					continue
+				}
+			case "options":
+				if len(spec.DNSOptions) > 0 {
 					continue
 				}
 			}
@@ -176,10 +199,61 @@ func resolvConf(network string, host []byte, dns []string) ([]byte, error) {
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	for _, d := range dns {
+	for _, d := range spec.DNS {
 		fmt.Fprintf(&b, "nameserver %s\n", d)
 	}
+	if len(spec.DNSSearch) > 0 && !(len(spec.DNSSearch) == 1 && spec.DNSSearch[0] == ".") {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(spec.DNSSearch, " "))
+	}
+	if len(spec.DNSOptions) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(spec.DNSOptions, " "))
+	}
 	return b.Bytes(), nil
+}
+
+// maxDomain is the longest --dns-search domain docker's CLI takes, in bytes.
+const maxDomain = 254
+
+// NormalizeDNSSearch reads a --dns-search value as docker's CLI (opts.ValidateDNSSearch): "."
+// (no search domain), or a domain name of letters, digits and inner hyphens in dot-separated
+// labels, with at least one letter and perhaps a final dot; spaces around it are dropped.
+func NormalizeDNSSearch(d string) (string, error) {
+	v := strings.Trim(d, " ")
+	if v == "." {
+		return v, nil
+	}
+	if !validDomain(strings.TrimSuffix(v, ".")) || len(v) > maxDomain {
+		return "", fmt.Errorf("invalid --dns-search %s: not a valid domain", quote.Value(d))
+	}
+	return v, nil
+}
+
+// validDomain says whether d is dot-separated labels of ASCII letters, digits and hyphens
+// that neither begin nor end a label, with a letter somewhere.
+func validDomain(d string) bool {
+	if !strings.ContainsFunc(d, func(r rune) bool { return r < utf8.RuneSelf && unicode.IsLetter(r) }) {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// CheckDNSOption refuses a --dns-option that resolv.conf cannot hold as one option: empty, or
+// with whitespace or control characters (a newline would add a line of its own).
+func CheckDNSOption(o string) error {
+	if o == "" || strings.ContainsFunc(o, func(r rune) bool { return badHostsRune(r) || r == '#' || r == ';' }) {
+		return fmt.Errorf("invalid --dns-option %s: want one resolv.conf option, such as ndots:2", quote.Value(o))
+	}
+	return nil
 }
 
 // writeEtcFiles writes hostname, hosts and resolv.conf into the container dir, for the init to
@@ -191,7 +265,7 @@ func writeEtcFiles(spec Spec) error {
 	if err != nil {
 		return err
 	}
-	resolv, err := resolvConf(spec.Network, hostResolv, spec.DNS)
+	resolv, err := resolvConf(spec, hostResolv)
 	if err != nil {
 		return err
 	}

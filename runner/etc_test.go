@@ -21,7 +21,7 @@ func TestResolvConf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := resolvConf(tt.network, []byte(host), tt.dns)
+			got, err := resolvConf(Spec{Network: tt.network, DNS: tt.dns}, []byte(host))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("resolvConf error = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -75,10 +75,49 @@ func TestEtcAddressErrors(t *testing.T) {
 	} {
 		_, err := hostsFile(NetworkNone, "box", nil, tt.hosts)
 		if err == nil {
-			_, err = resolvConf(NetworkNone, nil, tt.dns)
+			_, err = resolvConf(Spec{Network: NetworkNone, DNS: tt.dns}, nil)
 		}
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("--add-host %q --dns %q: error %v, want %s", tt.hosts, tt.dns, err, tt.want)
+		}
+	}
+}
+
+// TestResolvConfSearchOptions: --dns-search and --dns-option replace the host's lines of
+// their kind and keep the rest, as docker's do; "." alone leaves no search line, and values
+// that would add a line of their own or are no domain are refused.
+func TestResolvConfSearchOptions(t *testing.T) {
+	host := "# generated\nnameserver 10.0.0.2\ndomain corp.example\nsearch example.com\noptions edns0\noptions rotate\n"
+	for _, tt := range []struct {
+		name            string
+		search, options []string
+		want            string
+	}{
+		{"search replaces search and domain", []string{"a.example", "b.example."}, nil,
+			"# generated\nnameserver 10.0.0.2\noptions edns0\noptions rotate\nsearch a.example b.example.\n"},
+		{"dot means none", []string{"."}, nil,
+			"# generated\nnameserver 10.0.0.2\noptions edns0\noptions rotate\n"},
+		{"options replace options", nil, []string{"ndots:2", "timeout:1"},
+			"# generated\nnameserver 10.0.0.2\ndomain corp.example\nsearch example.com\noptions ndots:2 timeout:1\n"},
+	} {
+		got, err := resolvConf(Spec{Network: NetworkNone, DNSSearch: tt.search, DNSOptions: tt.options}, []byte(host))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%s: resolvConf = %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "-a.example", "a..example", "123", "a_b.example", "a.example\nnameserver 6.6.6.6", strings.Repeat("a", 255)} {
+		if _, err := resolvConf(Spec{DNSSearch: []string{bad}}, nil); err == nil || !strings.Contains(err.Error(), "invalid --dns-search") {
+			t.Errorf("--dns-search %q: error %v, want invalid --dns-search", bad, err)
+		}
+	}
+	for _, bad := range []string{"", "ndots:2 rotate", "x\nnameserver 6.6.6.6", "x#y"} {
+		if _, err := resolvConf(Spec{DNSOptions: []string{bad}}, nil); err == nil || !strings.Contains(err.Error(), "invalid --dns-option") {
+			t.Errorf("--dns-option %q: error %v, want invalid --dns-option", bad, err)
+		}
+	}
+	for in, want := range map[string]string{" a.example ": "a.example", ".": ".", " . ": ".", "A-1.Example.": "A-1.Example."} {
+		if got, err := NormalizeDNSSearch(in); err != nil || got != want {
+			t.Errorf("NormalizeDNSSearch(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }

@@ -82,6 +82,10 @@ type Spec struct {
 	ExtraHosts []string `json:"extraHosts,omitempty"`
 	// DNS replaces the host's nameservers in /etc/resolv.conf when set (--dns).
 	DNS []string `json:"dns,omitempty"`
+	// DNSSearch replaces the search domains (--dns-search; "." alone for none), DNSOptions
+	// the options (--dns-option) of /etc/resolv.conf when set.
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
 	// Time gives the container a time namespace of its own (--ns time=new); nil shares the
 	// host's. See TimeNamespace.
 	Time *TimeNamespace `json:"time,omitempty"`
@@ -98,6 +102,15 @@ type Spec struct {
 	// CgroupNS is CgroupNSHost for a container that keeps the host's cgroup namespace
 	// (--cgroupns host); empty, or CgroupNSPrivate, gives it one of its own.
 	CgroupNS string `json:"cgroupns,omitempty"`
+}
+
+// cgroupnsMode is the container's cgroup namespace mode as inspect shows it, docker's
+// HostConfig.CgroupnsMode: "host" or "private".
+func (s Spec) cgroupnsMode() string {
+	if s.CgroupNS == CgroupNSHost {
+		return CgroupNSHost
+	}
+	return CgroupNSPrivate
 }
 
 // Cgroup namespace modes for Spec.CgroupNS, docker's --cgroupns values.
@@ -232,7 +245,7 @@ func (s Spec) validateInput() error {
 	if _, err := hostsFile(s.Network, s.Hostname, nil, s.ExtraHosts); err != nil {
 		return err
 	}
-	if _, err := resolvConf(s.Network, nil, s.DNS); err != nil {
+	if _, err := resolvConf(s, nil); err != nil {
 		return err
 	}
 	for _, u := range s.Ulimits {

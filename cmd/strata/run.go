@@ -54,6 +54,8 @@ type runOptions struct {
 	securityOpt []string
 	addHosts    []string
 	dns         []string
+	dnsSearch   []string
+	dnsOptions  []string
 	memory      string
 	memorySwap  string
 	cpus        string
@@ -170,6 +172,8 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=unconfined|builtin|PROFILE.json (Docker's format), no-new-privileges[=BOOL]; label=disable and apparmor=unconfined are accepted (strata applies neither)")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a host:ip line to /etc/hosts")
 	f.StringArrayVar(&o.dns, "dns", nil, "set a DNS server")
+	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, `set a DNS search domain ("." for none)`)
+	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "set a DNS option, e.g. ndots:2")
 	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (e.g. 512m)")
 	f.StringVar(&o.memorySwap, "memory-swap", "", "memory plus swap limit, or -1 for unlimited swap")
 	f.StringVar(&o.cpus, "cpus", "", "number of CPUs (e.g. 1.5)")
@@ -776,6 +780,14 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		}
 		dns = append(dns, n)
 	}
+	var dnsSearch []string
+	for _, d := range o.dnsSearch {
+		n, err := runner.NormalizeDNSSearch(d)
+		if err != nil {
+			return runner.Spec{}, err
+		}
+		dnsSearch = append(dnsSearch, n)
+	}
 	s := runner.Spec{
 		Args:       argv,
 		Env:        env,
@@ -793,6 +805,8 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		Init:       o.init,
 		ExtraHosts: extraHosts,
 		DNS:        dns,
+		DNSSearch:  dnsSearch,
+		DNSOptions: o.dnsOptions,
 		Mounts:     mounts,
 		Ulimits:    ulimits,
 		GroupAdd:   o.groupAdd,
