@@ -121,7 +121,11 @@ func untagImages(cmd *cobra.Command, store *cache.Store, containers *runner.Stor
 				}
 			}
 			check = !force && len(names) == len(all)
-		} else if !namesRef(a, name) {
+		} else if namesRef(a, name) {
+			// By tag, as docker's: the repository's names by digest go with its last tag,
+			// so the image goes with them (they kept it, a <none> row of the repository).
+			names = append(names, digestNamesLeft(all, name)...)
+		} else {
 			// By ID, as docker: every name of the image goes, and an image with names
 			// in several repositories needs -f rather than losing one arbitrary name.
 			names, check = all, false
@@ -214,6 +218,28 @@ func imageUsers(list []*runner.Container, info cache.ImageInfo) (running, stoppe
 		}
 	}
 	return running, stopped
+}
+
+// digestNamesLeft are the names by digest of name's repository among all, the names of one
+// image, when name is a tag and no other tag of its repository is among them: what docker's
+// rmi of that tag removes with it. Nil otherwise.
+func digestNamesLeft(all []string, name string) []string {
+	ref, err := registry.ParseReference(name)
+	if err != nil || ref.Digest() != "" {
+		return nil
+	}
+	var digests []string
+	for _, n := range all {
+		r, err := registry.ParseReference(n)
+		if err != nil || n == name || r.Name() != ref.Name() {
+			continue
+		}
+		if r.Digest() == "" {
+			return nil // another tag of the repository keeps them
+		}
+		digests = append(digests, n)
+	}
+	return digests
 }
 
 // namesRef reports whether the user's arg names the stored ref name, rather than being an
