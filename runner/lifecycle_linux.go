@@ -334,15 +334,32 @@ func Kill(c *Container, sig syscall.Signal) error {
 // KillAfterStart is Kill after a start another strata has under way has ended
 // (waitStartUnderWay), for `strata kill`: docker's kill, serialized after the start, signals
 // what it started, where a kill that came meanwhile found the container not running yet and
-// failed ("container is not running") as the container came up.
+// failed ("container is not running") as the container came up. With SIGKILL it returns once
+// the exit is recorded, as docker's kill waits then (for at most killWait): a `kill` then
+// `start` or `inspect` found the container running still, half the time.
 func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error {
 	if !c.State.Running() {
 		if err := waitStartUnderWay(ctx, c); err != nil {
 			return err
 		}
 	}
-	return Kill(c, sig)
+	if err := Kill(c, sig); err != nil || sig != unix.SIGKILL {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, killWait)
+	defer cancel()
+	_, err := waitRecorded(wctx, c)
+	switch {
+	case err == nil, removedOnExit(c, err), errors.Is(err, os.ErrNotExist):
+		return nil
+	case wctx.Err() != nil && ctx.Err() == nil:
+		return nil // signalled; the monitor records the exit late, as docker gives up after 10 s
+	}
+	return err
 }
+
+// killWait bounds how long a SIGKILL waits for the exit to be recorded, as docker's does.
+const killWait = 10 * time.Second
 
 // waitStartUnderWay returns once no other process holds c's lock, as a start does until its
 // state says running or failed (its monitor with it), after otherStartWait, or with ctx's
