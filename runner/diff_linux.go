@@ -92,9 +92,14 @@ func Diff(c *Container) ([]Change, error) {
 			e.Kind, e.keep = "A", true
 		default:
 			e.Kind = "C"
-			// A directory copied up only to hold a change has the image's mode and owner:
-			// it is listed only above that change.
-			e.keep = !e.dir || lower.Mode != st.Mode || lower.Uid != st.Uid || lower.Gid != st.Gid
+			// A directory copied up only to hold a change has the image's mode, owner and
+			// times (overlayfs keeps them): it is listed only above that change. One whose
+			// mtime moved had an entry made or removed in it (mkdir and rmdir, a touch) and
+			// is a change, as in docker's diff; but /etc, where the init may have made the
+			// mount points of hostname, hosts and resolv.conf, which docker makes in an
+			// init layer below the container's.
+			e.keep = !e.dir || lower.Mode != st.Mode || lower.Uid != st.Uid || lower.Gid != st.Gid ||
+				name != "/etc" && !sameMtime(lower.Mtim, st.Mtim)
 		}
 		entries = append(entries, e)
 		return nil
@@ -176,4 +181,13 @@ func isEmptyDir(p string) bool {
 	defer f.Close()
 	names, _ := f.Readdirnames(1)
 	return len(names) == 0
+}
+
+// sameMtime compares two modification times as docker's diff does (sameFsTime): to the
+// second when either lacks nanoseconds (a layer unpacked from a tar without them).
+func sameMtime(a, b unix.Timespec) bool {
+	if a.Nsec == 0 || b.Nsec == 0 {
+		return a.Sec == b.Sec
+	}
+	return a == b
 }
