@@ -21,7 +21,10 @@ files stay visible; the container's root is at /proc/<pid>/root (strata inspect 
 '{{.State.Pid}}'). The command runs as root with all capabilities and no seccomp filter, outside
 the container's cgroup. --ns defaults to net; all joins mnt, uts, ipc, pid, net and cgroup.
 With pid (or all) /proc stays the host's, by design, so ps and top list the host's processes:
-see the container's with 'strata top CONTAINER' or in /proc/<pid>/root/proc.`,
+see the container's with 'strata top CONTAINER' or in /proc/<pid>/root/proc. Joining pid
+puts a privileged host process where the container can see it: one that can ptrace (given
+SYS_PTRACE, --privileged, or an exec --privileged) may take it over and reach the host, as
+with nsenter. Join pid only with containers you trust.`,
 		Example: `  strata enter web -- ip addr
   strata enter --ns net,pid web -- ss -tlnp
   strata enter --ns all web -- sh`,
