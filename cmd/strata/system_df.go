@@ -20,6 +20,7 @@ import (
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/internal/quote"
+	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/snapshotter"
 )
@@ -79,6 +80,9 @@ type usage struct {
 	Layers     []layerUsage     `json:"layers"`
 	Containers []containerUsage `json:"containers"`
 	Totals     usageTotals      `json:"totals"`
+	// byImage is -v's table: one row per image as docker's has, named by its first name,
+	// with what it shares with other images and what only it uses.
+	byImage []imageUsage
 }
 
 // usageRow is one line of docker's summary table.
@@ -133,8 +137,8 @@ type layerUsage struct {
 	DiffID     string `json:"diffID"`
 	Compressed int64  `json:"compressed"`
 	Unpacked   int64  `json:"unpacked"`
-	// Images is how many named images list the layer; Containers how many container roots
-	// are made of it.
+	// Images is how many images list the layer (an image of several names once);
+	// Containers how many container roots are made of it.
 	Images     int `json:"images"`
 	Containers int `json:"containers"`
 }
@@ -229,6 +233,7 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 
 	l := newLedger(g, infos, list, dirs, blobs)
 	u.Images = append(u.Images, l.images(infos)...)
+	u.byImage = l.perImage(infos)
 	u.Layers = append(u.Layers, l.layers(dirs)...)
 	imagesRow := l.totals(&u.Totals)
 	// Images, as docker counts them: an image of several names is one, and the dangling
@@ -286,6 +291,7 @@ type ledger struct {
 	compressed       map[v1.Hash]map[v1.Hash]bool // DiffID → the blobs it is unpacked from
 	imagesUsing      map[string]int               // image ID → containers created from it
 	pinnedBy         map[v1.Hash]int              // DiffID → containers whose root uses it
+	imageOf          map[string]v1.Hash           // ledgerKey → the image's ID
 }
 
 func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, dirs []snapshotter.Layer, blobs map[v1.Hash]*object) *ledger {
@@ -295,6 +301,7 @@ func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, di
 		compressed:  map[v1.Hash]map[v1.Hash]bool{},
 		imagesUsing: map[string]int{},
 		pinnedBy:    map[v1.Hash]int{},
+		imageOf:     map[string]v1.Hash{},
 	}
 	for _, d := range dirs {
 		l.layerDirs[d.DiffID] = &object{size: d.Size, refs: map[string]bool{}}
@@ -312,6 +319,7 @@ func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, di
 		active := l.imagesUsing[info.ID.String()] > 0
 		for _, o := range l.objects(info) {
 			o.refs[ledgerKey(info)] = true
+			l.imageOf[ledgerKey(info)] = info.ID
 			o.active = o.active || active
 		}
 		// Layers and DiffIDs pair up by index; a config that disagrees with its manifest
@@ -385,12 +393,82 @@ func (l *ledger) images(infos []cache.ImageInfo) []imageUsage {
 	return out
 }
 
+// perImage is images with an image of several names counted once, as docker's system df -v
+// lists it: named by its first tag (its first name when it has no tag), Unique what no other
+// image and no container uses, whatever its names.
+func (l *ledger) perImage(infos []cache.ImageInfo) []imageUsage {
+	refsOf := map[v1.Hash]map[string]bool{}
+	var order []v1.Hash
+	for _, info := range infos {
+		if refsOf[info.ID] == nil {
+			refsOf[info.ID] = map[string]bool{}
+			order = append(order, info.ID)
+		}
+		refsOf[info.ID][ledgerKey(info)] = true
+	}
+	byID := map[v1.Hash]*imageUsage{}
+	for _, iu := range l.images(infos) {
+		id, err := v1.NewHash(iu.ID)
+		if err != nil {
+			continue
+		}
+		first := byID[id]
+		if first == nil {
+			c := iu
+			byID[id] = &c
+			continue
+		}
+		if tagged(iu.Ref) && !tagged(first.Ref) {
+			first.Ref = iu.Ref
+		}
+	}
+	out := make([]imageUsage, 0, len(order))
+	seen := map[v1.Hash]bool{}
+	for _, info := range infos {
+		iu := byID[info.ID]
+		if iu == nil || seen[info.ID] {
+			continue
+		}
+		seen[info.ID] = true
+		iu.Shared, iu.Unique = 0, 0
+		for _, o := range l.objects(info) {
+			only := !o.pinned
+			for r := range o.refs {
+				only = only && refsOf[info.ID][r]
+			}
+			if only {
+				iu.Unique += o.size
+			} else {
+				iu.Shared += o.size
+			}
+		}
+		out = append(out, *iu)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
+	return out
+}
+
+// tagged says whether name is a reference with a tag.
+func tagged(name string) bool {
+	ref, err := registry.ParseReference(name)
+	return err == nil && ref.Tag() != ""
+}
+
+// imageCount is how many images (not names: two names of one image are one) use o.
+func (l *ledger) imageCount(o *object) int {
+	images := map[v1.Hash]bool{}
+	for r := range o.refs {
+		images[l.imageOf[r]] = true
+	}
+	return len(images)
+}
+
 // layers describes each layer dir, in snapshotter.List's order.
 func (l *ledger) layers(dirs []snapshotter.Layer) []layerUsage {
 	out := make([]layerUsage, 0, len(dirs))
 	for _, d := range dirs {
 		o := l.layerDirs[d.DiffID]
-		lu := layerUsage{DiffID: d.DiffID.String(), Unpacked: o.size, Images: len(o.refs), Containers: l.pinnedBy[d.DiffID]}
+		lu := layerUsage{DiffID: d.DiffID.String(), Unpacked: o.size, Images: l.imageCount(o), Containers: l.pinnedBy[d.DiffID]}
 		for b := range l.compressed[d.DiffID] {
 			if bo := l.blobs[b]; bo != nil {
 				lu.Compressed += bo.size
@@ -410,10 +488,12 @@ func (l *ledger) totals(t *usageTotals) usageRow {
 		if !o.active && !o.pinned {
 			row.Reclaimable += o.size
 		}
-		switch {
-		case len(o.refs) == 1:
+		// By image, as docker counts what images share: two names of one image share
+		// nothing with each other.
+		switch n := l.imageCount(o); {
+		case n == 1:
 			t.Unique += o.size
-		case len(o.refs) > 1:
+		case n > 1:
 			t.Shared += o.size
 		case o.pinned:
 			// In use as prune sees it (layersInUse): a container's root is made of it.
@@ -555,7 +635,11 @@ func printDiskUsage(w io.Writer, u usage, verbose bool) error {
 	tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	// docker's columns, CREATED among them.
 	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS")
-	for _, i := range u.Images {
+	images := u.byImage
+	if images == nil {
+		images = u.Images
+	}
+	for _, i := range images {
 		row := newImageRow(cache.ImageInfo{Ref: i.Ref})
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", row.Repository, row.Tag, shortID(i.ID), humanSince(i.Created), humanSize(i.Size), humanSize(i.Shared), humanSize(i.Unique), i.Containers)
 	}
