@@ -162,6 +162,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--add-host", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--dns", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--dns-search", "a..b", "alpine", "true"}, code: 125},
+		{args: []string{"run", "--cidfile", "/", "alpine", "true"}, code: 125, want: "container ID file found"},
+		{args: []string{"create", "--cidfile", "/nonexistent-dir/x/cid", "alpine", "true"}, code: 125},
 		{args: []string{"create", "--dns-search", "x\nnameserver 6.6.6.6", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--dns-option", "ndots:1 rotate", "alpine", "true"}, code: 125},
 		{args: []string{"create", "--dns-option", "", "alpine", "true"}, code: 125},

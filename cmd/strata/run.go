@@ -54,6 +54,7 @@ type runOptions struct {
 	securityOpt []string
 	addHosts    []string
 	dns         []string
+	cidFile     string
 	dnsSearch   []string
 	dnsOptions  []string
 	memory      string
@@ -144,6 +145,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	// Everything after IMAGE belongs to the container's command.
 	f.SetInterspersed(false)
 	f.StringVar(&o.name, "name", "", "assign a name to the container")
+	f.StringVar(&o.cidFile, "cidfile", "", "write the container ID to this file (refused if it exists)")
 	f.BoolVar(&o.rm, "rm", false, "remove the container when it exits")
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
@@ -326,6 +328,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err := o.checkSpec(args); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	cid, err := createCIDFile(o.cidFile)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	defer cid.removeUnwritten()
 	// As docker: a name that is no reference ("ALPINE", "a//b") is refused as such, not
 	// looked for (an image ID, or a prefix of one, is looked for).
 	if _, perr := registry.ParseReference(image); perr != nil && !looksLikeID(image) {
@@ -487,6 +494,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	release = nil
 	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	if err := cid.write(c.ID); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	if o.create {
