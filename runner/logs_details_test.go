@@ -31,7 +31,7 @@ func TestLogsDetails(t *testing.T) {
 	}
 	c := &Container{ID: strings.Repeat("a", 64), Dir: dir}
 	for _, tt := range []struct {
-		opts            LogOptions
+		opts           LogOptions
 		stdout, stderr string
 	}{
 		{LogOptions{Details: true}, " one\n last", " err\n"},
