@@ -38,7 +38,9 @@ func newRmiCmd(g *globals) *cobra.Command {
 			if err := release(); err != nil {
 				errs = append(errs, err)
 			}
-			gb, err := collectGarbage(cmd.Context(), g, false, nil)
+			gb, err := collectGarbage(cmd.Context(), g, false, func(store *cache.Store) ([]cache.ImageInfo, error) {
+				return danglingBesides(store, untagged)
+			})
 			if err != nil && (len(untagged) > 0 || len(errs) == 0) {
 				// The collection also sweeps what a killed rmi left, so it runs even when
 				// nothing was untagged; its failure then is news only alone: after untags
@@ -57,6 +59,28 @@ func newRmiCmd(g *globals) *cobra.Command {
 	// images have no parents, so there is nothing it would keep.
 	cmd.Flags().Bool("no-prune", false, "accepted for docker's scripts: strata's images have no untagged parents to keep")
 	return cmd
+}
+
+// danglingBesides is what rmi's collection keeps whole: the dangling images but those rmi
+// just untagged. Another image whose last name moved away (a tag, a pull) stays until a
+// prune, as docker's rmi leaves it; the collection still sweeps blobs that are no image (a
+// killed pull's, a killed rmi's).
+func danglingBesides(store *cache.Store, untagged []cache.ImageInfo) ([]cache.ImageInfo, error) {
+	dangling, err := store.Dangling()
+	if err != nil {
+		return nil, err
+	}
+	gone := map[v1.Hash]bool{}
+	for _, info := range untagged {
+		gone[info.Manifest.Digest] = true
+	}
+	var keep []cache.ImageInfo
+	for _, info := range dangling {
+		if !gone[info.Manifest.Digest] {
+			keep = append(keep, info)
+		}
+	}
+	return keep, nil
 }
 
 // printDeleted says "Deleted: <ID>" for each image of untagged that the collection gb
