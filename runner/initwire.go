@@ -219,6 +219,8 @@ func appendInitStart(w *wireWriter, m initStart) {
 	w.bool(s.Init)
 	w.strs(s.ExtraHosts)
 	w.strs(s.DNS)
+	w.strs(s.DNSSearch)
+	w.strs(s.DNSOptions)
 	w.bool(s.Time != nil)
 	if s.Time != nil {
 		w.int(int64(s.Time.Monotonic))
@@ -265,6 +267,8 @@ func readInitStartFields(r *wireReader) initStart {
 	s.Init = r.bool()
 	s.ExtraHosts = r.strs()
 	s.DNS = r.strs()
+	s.DNSSearch = r.strs()
+	s.DNSOptions = r.strs()
 	if r.bool() {
 		s.Time = &TimeNamespace{Monotonic: time.Duration(r.int()), Boottime: time.Duration(r.int())}
 	}
