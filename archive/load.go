@@ -251,7 +251,7 @@ func (p *plan) checkRoom() error {
 	}
 	var need, largest int64
 	for _, b := range p.blobs {
-		if b.entry == nil && b.data == nil || p.store.Has(b.desc) {
+		if b.entry == nil && b.data == nil || b.desc.Size == 0 || p.store.Has(b.desc) {
 			continue
 		}
 		if b.desc.Size > room-need {
@@ -263,7 +263,9 @@ func (p *plan) checkRoom() error {
 		}
 		need += b.desc.Size
 	}
-	if largest > room-need {
+	// Nothing to store (every blob already there: a load that only tags) needs no room, on
+	// a disk however full: it failed "its blobs need 0 KiB … which has 0 KiB free".
+	if largest > 0 && largest > room-need {
 		return errNoRoom(p.store, need+largest, false)
 	}
 	return nil
