@@ -441,9 +441,18 @@ func (c *Container) SaveConfig() error {
 // saveState writes c.State to state.json atomically, without an fsync: the state describes
 // processes, which a crash ends anyway, and a state that says "running" with a dead monitor
 // reads as exited (State.Running). The fsyncs cost milliseconds at every start and stop.
+// A kept container's state.json has room kept for it on a full disk (stateReserve).
 func (c *Container) saveState() error {
-	if err := writeJSON(filepath.Join(c.Dir, stateFile), c.State, false); err != nil {
+	path := filepath.Join(c.Dir, stateFile)
+	err := writeJSON(path, c.State, false)
+	if err != nil && c.durable() && noSpace(err) && dropStateReserve(c.Dir) {
+		err = writeJSON(path, c.State, false)
+	}
+	if err != nil {
 		return fmt.Errorf("saving container %s state: %w", c.ID[:12], err)
+	}
+	if c.durable() {
+		keepStateReserve(c.Dir)
 	}
 	return nil
 }
