@@ -175,8 +175,8 @@ func TestLoadNames(t *testing.T) {
 	}{
 		{"docker 25", save(t, src, DockerArchive, ref), "", "docker.io/library/alpine:3.20.3", nil},
 		{"spec annotation with name", setAnnotations(map[string]string{refNameAnnotation: "alpine:edge"}), "", "docker.io/library/alpine:edge", nil},
-		{"bare tag only", setAnnotations(map[string]string{refNameAnnotation: "latest"}), "", "", ErrNoName},
-		{"unnamed", setAnnotations(nil), "", "", ErrNoName},
+		{"bare tag only, stored unnamed", setAnnotations(map[string]string{refNameAnnotation: "latest"}), "", "", nil},
+		{"unnamed, stored unnamed", setAnnotations(nil), "", "", nil},
 		{"unnamed with a name", setAnnotations(nil), "mine:1", "docker.io/library/mine:1", nil},
 		{"name given but archive names it", setAnnotations(map[string]string{containerdNameAnnotation: "x/y:2"}), "mine:1", "docker.io/x/y:2", nil},
 	}

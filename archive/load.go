@@ -22,8 +22,9 @@ import (
 	"github.com/strata-run/strata/registry"
 )
 
-// ErrNoName is returned by Load for an image the archive gives no name and LoadOptions.Name
-// does not name either: the store keeps images by ref, so an unnamed one would be garbage.
+// ErrNoName is returned by Load when LoadOptions.Name would name more than one image the
+// archive leaves unnamed. Without Name such images are stored unnamed (dangling), as docker
+// load stores them.
 var ErrNoName = errors.New("image has no name")
 
 // LoadOptions tune Load and LoadDir. The zero value is valid.
@@ -185,6 +186,9 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 		id := img.config
 		if desc.MediaType.IsIndex() {
 			id = desc.Digest
+		}
+		if len(img.refs) == 0 {
+			loaded = append(loaded, Loaded{Manifest: desc, ID: id, Platform: platform})
 		}
 		for _, ref := range img.refs {
 			replaced := p.replaced(ref, id)

@@ -36,7 +36,15 @@ func TestLoadDigestNames(t *testing.T) {
 	pinOwn := "example.com/app@" + man.Digest.String()
 
 	t.Run("only a foreign pin", func(t *testing.T) {
-		loadFails(t, bytes.NewReader(archive(pinOther)), LoadOptions{}, ErrNoName, "another digest")
+		// The pin is dropped: the image is stored unnamed, as docker load stores one.
+		s := newStore(t)
+		got, err := Load(context.Background(), s, bytes.NewReader(archive(pinOther)), LoadOptions{})
+		if err != nil || len(got) != 1 || got[0].Ref != "" || got[0].Manifest.Digest != man.Digest {
+			t.Fatalf("Load() = %+v, %v; want the image stored unnamed", got, err)
+		}
+		if refs, err := s.List(); err != nil || len(refs) != 0 {
+			t.Errorf("store refs after the load = %v, %v; want none", refs, err)
+		}
 	})
 	t.Run("foreign pin as --name", func(t *testing.T) {
 		loadFails(t, bytes.NewReader(archive()), LoadOptions{Name: pinOther}, nil, "pins another digest")

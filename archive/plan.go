@@ -473,7 +473,6 @@ func (p *plan) name(unnamed string) error {
 	for i := range p.images {
 		img := &p.images[i]
 		var refs []string
-		pins := 0
 		for _, n := range img.names {
 			ref, err := registry.ParseReference(n)
 			if err != nil {
@@ -484,18 +483,15 @@ func (p *plan) name(unnamed string) error {
 			// index.json lists the image by: another pin (a manifest under the digest of an
 			// index the archive lacks, or of anything else) is dropped.
 			if d := ref.Digest(); d != "" && d != img.listed.String() {
-				pins++
 				continue
 			}
 			refs = append(refs, ref.String())
 		}
 		if len(refs) == 0 {
 			if unnamed == "" {
-				why := ""
-				if pins > 0 {
-					why = " (a name pinning another digest is not kept)"
-				}
-				return fmt.Errorf("image %s: %w in the archive%s; give it one", short(img.manifest.Digest), ErrNoName, why)
+				// Stored without a name, as docker load stores one: a dangling image,
+				// listed as <none> until it is tagged, or a prune removes it.
+				continue
 			}
 			if used {
 				return fmt.Errorf("image %s: %w in the archive, and the name %s is taken by another", short(img.manifest.Digest), ErrNoName, unnamed)

@@ -99,11 +99,6 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 			err = fmt.Errorf("%s: %w", quotePath(o.input), err)
 		}
 	}
-	if errors.Is(err, archive.ErrNoName) && o.name == "" {
-		// "give it one" says nothing of how: skopeo copy … oci-archive:FILE without a name
-		// is a common way to get here.
-		return fmt.Errorf("%w with --name REF", err)
-	}
 	if err != nil {
 		return err
 	}
@@ -112,6 +107,11 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	// loaded, and scripts read the name from that line.
 	out := cmd.OutOrStdout()
 	for _, l := range loaded {
+		if l.Ref == "" {
+			// As docker load: an image the archive does not name is stored dangling, told by ID.
+			fmt.Fprintf(out, "Loaded image ID: %s\n", l.ID)
+			continue
+		}
 		name := l.Ref
 		if ref, err := registry.ParseReference(l.Ref); err == nil {
 			name = ref.Familiar()
@@ -170,7 +170,9 @@ func warnLoadPlatforms(w io.Writer, loaded []archive.Loaded, want v1.Platform) {
 		}
 		warned[l.ID] = true // an image of several names is warned of once
 		name := l.Ref
-		if ref, err := registry.ParseReference(l.Ref); err == nil {
+		if name == "" {
+			name = l.ID.String()
+		} else if ref, err := registry.ParseReference(l.Ref); err == nil {
 			name = ref.Familiar()
 		}
 		fmt.Fprintln(w, oneLine(fmt.Sprintf("strata: warning: the platform of image %s (%s) does not match %s: a single-platform image is loaded as it is", name, l.Platform.String(), whose)))

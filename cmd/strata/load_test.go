@@ -47,9 +47,10 @@ func TestLoadQuiet(t *testing.T) {
 	}
 }
 
-// TestLoadUnnamedSaysHow: an archive whose image has no name (skopeo copy … oci-archive:FILE
-// without one) fails saying the flag that names it, and loads with it.
-func TestLoadUnnamedSaysHow(t *testing.T) {
+// TestLoadUnnamed: an archive whose image has no name (skopeo copy … oci-archive:FILE without
+// one, docker save <ID>) is stored unnamed, as docker load stores it: "Loaded image ID:", a
+// <none> row in images that tag names; --name names it instead.
+func TestLoadUnnamed(t *testing.T) {
 	layout := filepath.Join(t.TempDir(), "unnamed")
 	if err := os.CopyFS(layout, os.DirFS(busyboxLayout(t))); err != nil {
 		t.Fatal(err)
@@ -60,11 +61,18 @@ func TestLoadUnnamedSaysHow(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	_, err := strata(t, root, nil, "load", "-i", layout)
-	if err == nil || !strings.Contains(err.Error(), "--name") {
-		t.Errorf("load of an unnamed image = %v, want an error naming --name", err)
+	out, err := strata(t, root, nil, "load", "-i", layout)
+	id, ok := strings.CutPrefix(strings.TrimSuffix(out, "\n"), "Loaded image ID: sha256:")
+	if err != nil || !ok || len(id) != 64 {
+		t.Fatalf("load of an unnamed image = %q, %v; want Loaded image ID: sha256:…", out, err)
 	}
-	out, err := strata(t, root, nil, "load", "--name", "bb:1", "-i", layout)
+	if rows, err := strata(t, root, nil, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"); err != nil || rows != "<none>:<none> sha256:"+id+"\n" {
+		t.Errorf("images after the load = %q, %v; want one <none> row of sha256:%s", rows, err, id)
+	}
+	if _, err := strata(t, root, nil, "tag", id[:12], "bb:0"); err != nil {
+		t.Errorf("tag of the unnamed image by its ID: %v", err)
+	}
+	out, err = strata(t, root, nil, "load", "--name", "bb:1", "-i", layout)
 	if err != nil || out != "Loaded image: bb:1\n" {
 		t.Errorf("load --name bb:1 = %q, %v", out, err)
 	}
