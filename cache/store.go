@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/strata-run/strata/internal/jsonvalues"
+	"github.com/strata-run/strata/internal/safefile"
 )
 
 // ErrNotFound is returned, wrapped with what was missing, when a blob, ref or image is absent.
@@ -120,27 +121,16 @@ func (s *Store) init() error {
 }
 
 // checkOwnDirs refuses a store whose directories blobs/, blobs/sha256/ or ingest/ are
-// symlinks: through them every download, lock and blob went to wherever they pointed, and
-// prune removed files there whose names looked like blobs, partial downloads or temp files.
-// The store's own path is the caller's, and may be a link. A missing one (on a layout made
-// read-only without it) holds nothing.
+// symlinks (safefile.OwnDirs), ErrInvalidLayout: through them prune removed files wherever
+// they pointed whose names looked like blobs, partial downloads or temp files. The store's own
+// path is the caller's, and may be a link.
 func (s *Store) checkOwnDirs() error {
-	for _, d := range []string{filepath.Join(s.dir, blobsDir), filepath.Join(s.dir, blobsDir, "sha256"), filepath.Join(s.dir, ingestDir)} {
-		fi, err := os.Lstat(d)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%w: %s is a symlink: the store's directories must be its own (move what it points to there instead)", ErrInvalidLayout, d)
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%w: %s is not a directory", ErrInvalidLayout, d)
-		}
+	err := safefile.OwnDirs("the store", filepath.Join(s.dir, blobsDir), filepath.Join(s.dir, blobsDir, "sha256"), filepath.Join(s.dir, ingestDir))
+	var notOwn *safefile.NotOwnDirError
+	if errors.As(err, &notOwn) {
+		return fmt.Errorf("%w: %w", ErrInvalidLayout, err)
 	}
-	return nil
+	return err
 }
 
 // readOnly reports whether err, of making a directory, says that nothing can be written there.

@@ -317,27 +317,8 @@ func (r *root) openDir(dir string) (int, error) {
 		return unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
 	}
 	r.lookups++
-	if !noOpenat2.Load() {
-		how := unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		}
-		for range 16 {
-			fd, err := unix.Openat2(r.fd, dir, &how)
-			switch err {
-			case unix.EAGAIN, unix.EINTR:
-				// The kernel saw a concurrent rename while resolving ".."; try again.
-				continue
-			case unix.ENOSYS:
-				noOpenat2.Store(true)
-			default:
-				return fd, err
-			}
-			break
-		}
-		if !noOpenat2.Load() {
-			return -1, unix.EAGAIN
-		}
+	if fd, ok, err := r.openat2InRoot(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC); ok {
+		return fd, err
 	}
 	h, err := pathrs.OpenatInRoot(r.file, dir)
 	if err != nil {
@@ -358,6 +339,28 @@ func (r *root) openDir(dir string) (int, error) {
 	return unix.FcntlInt(h.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 }
 
+// openat2InRoot opens name with flags by one openat2 resolved inside the root, ok false when
+// the kernel has no openat2 (noOpenat2 is set then, and the caller walks in userspace).
+func (r *root) openat2InRoot(name string, flags uint64) (fd int, ok bool, err error) {
+	if noOpenat2.Load() {
+		return -1, false, nil
+	}
+	how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	for range 16 {
+		fd, err := unix.Openat2(r.fd, name, &how)
+		switch err {
+		case unix.EAGAIN, unix.EINTR:
+			// The kernel saw a concurrent rename while resolving ".."; try again.
+			continue
+		case unix.ENOSYS:
+			noOpenat2.Store(true)
+			return -1, false, nil
+		}
+		return fd, true, err
+	}
+	return -1, true, unix.EAGAIN
+}
+
 // openDirNoFollow opens the clean relative name, not "", as a directory for reading, inside the
 // root as openDir resolves it, but never through a symlink in its last component: ELOOP or
 // ENOTDIR there. One openat2 where openat2 exists, and openDir's userspace walk for the parent
@@ -366,21 +369,8 @@ func (r *root) openDirNoFollow(name string) (int, error) {
 	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if !noOpenat2.Load() {
 		r.lookups++
-		how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-		for range 16 {
-			fd, err := unix.Openat2(r.fd, name, &how)
-			switch err {
-			case unix.EAGAIN, unix.EINTR:
-				continue
-			case unix.ENOSYS:
-				noOpenat2.Store(true)
-			default:
-				return fd, err
-			}
-			break
-		}
-		if !noOpenat2.Load() {
-			return -1, unix.EAGAIN
+		if fd, ok, err := r.openat2InRoot(name, flags); ok {
+			return fd, err
 		}
 	}
 	dir, base := splitName(name)

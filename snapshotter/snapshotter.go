@@ -3,12 +3,12 @@ package snapshotter
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/layers"
 )
 
@@ -118,31 +118,16 @@ func New(root string, opts Options) (*Snapshotter, error) {
 	return s, nil
 }
 
+// checkOwnDirs refuses a locks dir that is a symlink (safefile.OwnDirs): through it every
+// layer's lock file was made, and opened for writing, wherever it pointed. The root is the
+// caller's path, and may be a link (as --root may). A missing one is made.
+func checkOwnDirs(root string) error {
+	return safefile.OwnDirs("the layer store", filepath.Join(root, locksDir))
+}
+
 // tighten takes group and other permissions off dir (a symlink's target: an admin may have
 // moved the root). A dir strata may not change (a store on read-only media, another owner's)
 // is used as it is: refusing it would stop every command on a store that worked before.
-// checkOwnDirs refuses a locks dir that is a symlink: through it every layer's lock file was
-// made, and opened for writing, wherever it pointed. The root is the caller's path, and may
-// be a link (as --root may). A missing one is made.
-func checkOwnDirs(root string) error {
-	for _, d := range []string{filepath.Join(root, locksDir)} {
-		fi, err := os.Lstat(d)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s is a symlink: the layer store's directories must be its own (move what it points to there instead)", d)
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory", d)
-		}
-	}
-	return nil
-}
-
 func tighten(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
