@@ -2,20 +2,15 @@ package serve
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-
-	"github.com/strata-run/strata/cache"
 )
 
 // limitedServer serves h on a loopback Listener bounded by lim until the test ends.
@@ -207,22 +202,7 @@ func TestListenerPerHost(t *testing.T) {
 // TestListenerServesBlobs: a blob goes out whole through the Listener's connections (whose
 // ReadFrom keeps sendfile), a first GET hashing it as it streams and a second from the file.
 func TestListenerServesBlobs(t *testing.T) {
-	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := random.Image(3<<20, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	layers, _ := img.Layers()
-	layer, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, layer := storeBigImage(t, 3<<20)
 	addr, _ := limitedServer(t, New(store, Options{}), ConnLimits{Max: 8})
 	for i := 0; i < 2; i++ {
 		resp, err := http.Get("http://" + addr + "/v2/library/big/blobs/" + layer.String())

@@ -173,22 +173,7 @@ func (l smallSendBuffer) Accept() (net.Conn, error) {
 // blob: with 1 MiB chunks and the two minute timeout, any download under 8.7 KiB/s was cut off
 // while moving.
 func TestServeSlowSteadyReader(t *testing.T) {
-	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := random.Image(3<<19, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	layers, _ := img.Layers()
-	layer, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, layer := storeBigImage(t, 3<<19)
 	h := New(store, Options{})
 	h.stallTimeout = 2 * time.Second
 	srv := httptest.NewUnstartedServer(h)
@@ -235,4 +220,30 @@ func TestServeSlowSteadyReader(t *testing.T) {
 	if rate := float64(n) / time.Since(start).Seconds(); rate > 1<<20 {
 		t.Errorf("the steady reader read %.0f KiB/s: not slow enough for a 1 MiB chunk to take over the timeout", rate/1024)
 	}
+}
+
+// storeBigImage stores a random image of one layer of size bytes as library/big:1 in a new
+// store, and returns the store and the layer's digest.
+func storeBigImage(t *testing.T, size int64) (*cache.Store, v1.Hash) {
+	t.Helper()
+	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(size, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, layer
 }

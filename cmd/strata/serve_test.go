@@ -27,26 +27,7 @@ func TestServeCLI(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	g := &globals{}
-	cmd := newRootCmd(g)
-	cmd.SetOut(pw)
-	cmd.SetErr(io.Discard)
-	cmd.SetArgs([]string{"--root", root, "serve", "--addr", "127.0.0.1:0"})
-	done := make(chan error, 1)
-	go func() {
-		done <- cmd.ExecuteContext(ctx)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading serve's first line: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	_, addr, ok := strings.Cut(strings.TrimSpace(line), " at http://")
-	if !ok {
-		t.Fatalf("serve printed %q, want its address", line)
-	}
+	addr, done := startServe(t, ctx, root, io.Discard)
 	req, _ := http.NewRequest("HEAD", "http://"+addr+"/v2/library/busybox/manifests/1.38.0-musl", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -159,23 +140,8 @@ func TestServeCLIStopsSlowClient(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
-	cmd := newRootCmd(&globals{})
-	cmd.SetOut(pw)
-	cmd.SetErr(&stderr)
-	cmd.SetArgs([]string{"--root", root, "serve", "--addr", "127.0.0.1:0"})
-	done := make(chan error, 1)
-	go func() {
-		done <- cmd.ExecuteContext(ctx)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading serve's first line: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	_, addr, _ := strings.Cut(strings.TrimSpace(line), " at http://")
+	addr, done := startServe(t, ctx, root, &stderr)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -196,4 +162,30 @@ func TestServeCLIStopsSlowClient(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop with a slow client")
 	}
+}
+
+// startServe runs `strata --root root serve --addr 127.0.0.1:0` until ctx ends, its stderr
+// going to stderr, and returns the address it serves at and where its end is told.
+func startServe(t *testing.T, ctx context.Context, root string, stderr io.Writer) (string, <-chan error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	cmd := newRootCmd(&globals{})
+	cmd.SetOut(pw)
+	cmd.SetErr(stderr)
+	cmd.SetArgs([]string{"--root", root, "serve", "--addr", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.ExecuteContext(ctx)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading serve's first line: %v", err)
+	}
+	go io.Copy(io.Discard, pr)
+	_, addr, ok := strings.Cut(strings.TrimSpace(line), " at http://")
+	if !ok {
+		t.Fatalf("serve printed %q, want its address", line)
+	}
+	return addr, done
 }
