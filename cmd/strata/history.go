@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
-	"github.com/strata-run/strata/registry"
 )
 
 // historyRow is one step of an image's history as docker history shows it, and what its
@@ -53,13 +52,9 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Short: "Show the history of an image: the steps that built it, newest first, with their layers' sizes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var want *v1.Platform
-			if platform != "" {
-				p, err := registry.ParsePlatform(platform)
-				if err != nil {
-					return err
-				}
-				want = &p
+			want, err := platformFlag(platform)
+			if err != nil {
+				return err
 			}
 			store, err := g.openStore()
 			if err != nil {

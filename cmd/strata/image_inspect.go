@@ -96,13 +96,9 @@ func newImageInspectCmd(g *globals) *cobra.Command {
 		Short: "Show stored images as docker's JSON, or through a Go template",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var want *v1.Platform
-			if platform != "" {
-				p, err := registry.ParsePlatform(platform)
-				if err != nil {
-					return err
-				}
-				want = &p
+			want, err := platformFlag(platform)
+			if err != nil {
+				return err
 			}
 			store, err := g.openStore()
 			if err != nil {
@@ -239,4 +235,17 @@ func platformInfo(store *cache.Store, r cache.Ref, info cache.ImageInfo, want v1
 	info.OS, info.Architecture, info.Variant = p.OS, p.Architecture, p.Variant
 	info.Config, info.Created, info.Size, info.Layers = p.Config, p.Created, p.Size, p.Layers
 	return info, nil
+}
+
+// platformFlag reads a --platform that picks one platform of a stored image: nil when it is
+// not given (the host's, or the first).
+func platformFlag(platform string) (*v1.Platform, error) {
+	if platform == "" {
+		return nil, nil
+	}
+	p, err := registry.ParsePlatform(platform)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
