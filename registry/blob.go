@@ -24,7 +24,53 @@ func (i *Image) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.Read
 		return nil, errors.New("fetching blob: image was not resolved by a Puller")
 	}
 	size, ok := i.blobSize(h)
-	return fetchBlob(ctx, i.sess, i.Ref, h, offset, size, ok)
+	return i.up.fetch(ctx, i.sess, i.Ref, h, offset, size, ok)
+}
+
+// upstreams are the endpoints after the mirror that served an image's manifest, upstream
+// last: a blob the mirror does not have (a mirror part-way through its sync, or one that
+// keeps manifests longer than blobs) is asked of them in turn, as containerd asks each host
+// of a registry in turn. What comes back is hashed as it is stored, from wherever it came.
+// Zero for an image its own registry served.
+type upstreams struct {
+	puller *Puller
+	eps    []endpoint
+}
+
+// after returns the upstreams of ep for a reference to domain: none unless ep is a mirror.
+func (p *Puller) after(domain string, ep endpoint) upstreams {
+	if !ep.mirror {
+		return upstreams{}
+	}
+	eps := p.endpoints(domain)
+	for i, e := range eps {
+		if e.mirror && e.host == ep.host {
+			return upstreams{puller: p, eps: eps[i+1:]}
+		}
+	}
+	return upstreams{}
+}
+
+// fetch is fetchBlob through s, then, for a blob s's registry does not have, through each of
+// up's endpoints until one has it. The first error is returned when none has.
+func (up upstreams) fetch(ctx context.Context, s *session, ref Reference, h v1.Hash, offset, size int64, sizeKnown bool) (io.ReadCloser, error) {
+	rc, err := fetchBlob(ctx, s, ref, h, offset, size, sizeKnown)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return rc, err
+	}
+	for _, ep := range up.eps {
+		us, _, oerr := up.puller.open(ctx, ref, ep, transport.PullScope)
+		if oerr != nil {
+			continue
+		}
+		if rc, ferr := fetchBlob(ctx, us, ref, h, offset, size, sizeKnown); ferr == nil {
+			return rc, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
 }
 
 // fetchBlob GETs blob h of ref's repository through s from offset on; size, when known,

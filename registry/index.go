@@ -38,6 +38,8 @@ type Index struct {
 	// whole index again for each child read through it, and a 4 MiB index of a thousand
 	// entries cost half a minute of CPU to pull whole.
 	listed map[v1.Hash]v1.Descriptor
+	// up are the endpoints asked for a blob the mirror that served the index lacks.
+	up upstreams
 	// ctx is the Index call's, for the children: v1.ImageIndex's Image and ImageIndex take
 	// none (go-containerregistry's remote index keeps its own so).
 	ctx context.Context
@@ -134,7 +136,12 @@ func (p *Puller) indexFrom(ctx context.Context, ref Reference, ep endpoint) (*In
 	if err != nil {
 		return nil, unparsable(ep.host, fmt.Sprintf("reading index of %s from %s", ref, ep.host), err)
 	}
-	return newIndex(ctx, idx, desc.Manifest, ref, desc.Descriptor, ep.host, s, &blobSizes{m: map[v1.Hash]int64{}})
+	res, err := newIndex(ctx, idx, desc.Manifest, ref, desc.Descriptor, ep.host, s, &blobSizes{m: map[v1.Hash]int64{}})
+	if err != nil {
+		return nil, err
+	}
+	res.up = p.after(ref.domain, ep)
+	return res, nil
 }
 
 // child fetches the manifest h that the index lists, by digest, and checks its bytes before
@@ -231,7 +238,12 @@ func (i *Index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, i.childError(h, err)
 	}
-	return newIndex(i.ctx, sub, raw, i.Ref, i.Descriptor, i.Source, i.sess, i.sizes)
+	res, err := newIndex(i.ctx, sub, raw, i.Ref, i.Descriptor, i.Source, i.sess, i.sizes)
+	if err != nil {
+		return nil, err
+	}
+	res.up = i.up
+	return res, nil
 }
 
 // hashes reports whether b is the content h names.
@@ -255,5 +267,5 @@ func (i *Index) FetchBlob(ctx context.Context, h v1.Hash, offset int64) (io.Read
 		return nil, errors.New("fetching blob: index was not resolved by a Puller")
 	}
 	size, ok := i.sizes.get(h)
-	return fetchBlob(ctx, i.sess, i.Ref, h, offset, size, ok)
+	return i.up.fetch(ctx, i.sess, i.Ref, h, offset, size, ok)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,6 +96,8 @@ type Image struct {
 	Source string
 
 	sess *session
+	// up are the endpoints asked for a blob the mirror that served the image lacks.
+	up upstreams
 	// sizes holds the size of every blob the manifest names, read once: go-containerregistry
 	// parses the manifest again on each Manifest call, and a manifest of 20,000 layers made
 	// each blob fetch parse its 3 MB anew.
@@ -244,7 +247,7 @@ func (p *Puller) imageFrom(ctx context.Context, ref Reference, ep endpoint) (*Im
 		return nil, refused(err, ref, ep.host)
 	}
 	res := &Image{Image: img, Ref: ref, Descriptor: desc.Descriptor, Root: root, Source: ep.host, sess: s,
-		sizes: map[v1.Hash]int64{}}
+		up: p.after(ref.domain, ep), sizes: map[v1.Hash]int64{}}
 	// The first listing of a digest wins, as the store keeps it.
 	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 		if _, ok := res.sizes[d.Digest]; !ok {
@@ -617,7 +620,16 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 				return nil, e
 			}
 		}
-		return nil, classify(err, opPull, "config of "+i.Ref.String(), i.Ref.Name(), i.Source)
+		err = classify(err, opPull, "config of "+i.Ref.String(), i.Ref.Name(), i.Source)
+		if !errors.Is(err, ErrNotFound) || len(i.up.eps) == 0 {
+			return nil, err
+		}
+		// A mirror without the config: asked of the endpoints after it, as a layer is.
+		ub, uerr := i.configUpstream()
+		if uerr != nil {
+			return nil, err
+		}
+		b = ub
 	}
 	// Checked again on every call: after a read that failed (cut short, or other bytes than
 	// the digest names), go-containerregistry returns what it read as the config, no error.
@@ -630,6 +642,24 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 			m.Config.Digest, i.Ref, i.Source, m.Config.Size)}
 	}
 	return b, nil
+}
+
+// configUpstream reads the config from the endpoints after the mirror that served the image
+// (upstreams), at most its size and a byte; RawConfigFile checks what it gets.
+func (i *Image) configUpstream() ([]byte, error) {
+	m, err := i.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	if m.Config.Size < 0 || m.Config.Size > MaxConfigSize {
+		return nil, fmt.Errorf("config of %d bytes", m.Config.Size)
+	}
+	rc, err := i.up.fetch(context.Background(), i.sess, i.Ref, m.Config.Digest, 0, m.Config.Size, true)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, m.Config.Size+1))
 }
 
 // ConfigFile parses RawConfigFile.
