@@ -16,8 +16,8 @@ import (
 // last state is read by its waiters only and goes with it, and its start stays as cheap.
 const stateReserve = ".state.reserve"
 
-// stateReserveSize is the room kept: a state.json is well under it.
-const stateReserveSize = 8 << 10
+// stateReserveSize is the room kept, one block: a state.json is a few hundred bytes.
+const stateReserveSize = 4 << 10
 
 // noSpace reports whether err is the file system's: out of blocks or inodes, or over quota.
 func noSpace(err error) bool {
