@@ -18,17 +18,7 @@ import (
 func TestRunBindPropagationSlave(t *testing.T) {
 	root := busyboxRoot(t)
 	img := "busybox:1.38.0-musl"
-	src := filepath.Join(t.TempDir(), "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("mounting a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
-	if err := unix.Mount("", src, "", unix.MS_SHARED, ""); err != nil {
-		t.Fatal(err)
-	}
+	src := tmpfsMount(t, unix.MS_SHARED)
 	for _, d := range []string{"y", "z"} {
 		if err := os.Mkdir(filepath.Join(src, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -75,17 +65,7 @@ func TestRunBindPropagationSlave(t *testing.T) {
 func TestRunBindPropagationPrivateSource(t *testing.T) {
 	root := busyboxRoot(t)
 	img := "busybox:1.38.0-musl"
-	src := filepath.Join(t.TempDir(), "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("mounting a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
-	if err := unix.Mount("", src, "", unix.MS_PRIVATE, ""); err != nil {
-		t.Fatal(err)
-	}
+	src := tmpfsMount(t, unix.MS_PRIVATE)
 	for _, tt := range []struct {
 		flag []string
 		want string
@@ -109,4 +89,22 @@ func TestRunBindPropagationPrivateSource(t *testing.T) {
 	}
 	// A private bind asks nothing of the mount.
 	mustStrata(t, root, "run", "--rm", "-v", src+":/p:rprivate", img, "true")
+}
+
+// tmpfsMount mounts a small tmpfs, unmounted when the test ends, with propagation (MS_SHARED,
+// MS_PRIVATE), and returns where.
+func tmpfsMount(t *testing.T, propagation uintptr) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", src, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
+	if err := unix.Mount("", src, "", propagation, ""); err != nil {
+		t.Fatal(err)
+	}
+	return src
 }

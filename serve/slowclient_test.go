@@ -26,26 +26,8 @@ import (
 // must not hold the server's goroutine and the blob's descriptor for good: once no byte has
 // gone out for the stall timeout, the server gives the connection up.
 func TestServeClientNeverReads(t *testing.T) {
-	store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Far more than the loopback socket buffers of both ends hold.
-	img, err := random.Image(32<<20, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.WriteImage(context.Background(), "docker.io/library/big:1", img, cache.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer, err := layers[0].Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, layer := storeBigImage(t, 32<<20)
 
 	h := New(store, Options{})
 	h.stallTimeout = 300 * time.Millisecond
