@@ -95,7 +95,7 @@ func (e *EarlyCgroup) Release() error {
 func takeCgroup(id string, r cgroups.Resources) (*cgroups.Cgroup, error) {
 	if v, ok := early.LoadAndDelete(id); ok {
 		e := v.(*EarlyCgroup)
-		if e.err != nil || e.res == r {
+		if e.err != nil || e.res.Equal(r) {
 			return e.cg, e.err
 		}
 		// Made with other limits than the container's: not the one it needs.
@@ -124,7 +124,7 @@ func handOver(id string, r cgroups.Resources) (cg *cgroups.Cgroup, ok bool, err 
 	switch {
 	case e.err != nil:
 		return nil, true, e.err
-	case e.res != r:
+	case !e.res.Equal(r):
 		return nil, false, e.cg.Delete()
 	}
 	return e.cg, true, e.cg.Close()
@@ -138,7 +138,7 @@ func earlyCgroupFits(id string, r cgroups.Resources) bool {
 		return false
 	}
 	e := v.(*EarlyCgroup)
-	return e.err == nil && e.res == r
+	return e.err == nil && e.res.Equal(r)
 }
 
 // adoptCgroup is the monitor's side of handOver: the cgroup of container id exists, made with

@@ -55,6 +55,8 @@ func (a *planApplier) apply(steps []Step) error {
 			return fmt.Errorf("mounting rootfs: %w", refused.error)
 		case s.Op == OpKeepNull:
 			return fmt.Errorf("mounting rootfs: keeping %s: %w", s.Target, err)
+		case s.Op == OpSysctl:
+			return fmt.Errorf("setting sysctl %s=%s: %w", s.Source, s.Data, err)
 		default:
 			return fmt.Errorf("mounting rootfs: %s %s: %w", s.Op, s.Target, err)
 		}
@@ -81,6 +83,10 @@ func (a *planApplier) applyStep(s Step) error {
 		return a.bind(s)
 	case OpDevice:
 		return a.device(s)
+	case OpUserDevice:
+		return a.userDevice(s)
+	case OpSysctl:
+		return a.sysctl(s)
 	case OpSymlink:
 		return a.symlink(s)
 	case OpMkdir:

@@ -370,6 +370,12 @@ func (c *command) exec(spec Spec) error {
 			return fmt.Errorf("setting ulimit data: %w", err)
 		}
 	}
+	if spec.OomScoreAdj != nil {
+		// Before the capabilities go, as runc: a lower score than strata's needs them.
+		if err := setOomScoreAdj(*spec.OomScoreAdj); err != nil {
+			return err
+		}
+	}
 	if err := dropPrivileges(c.user, c.caps, lastCap()); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner/cgroups"
 )
 
 // The parent's two messages to the init (initStart, then goAhead) travel in a small binary
@@ -81,6 +82,48 @@ func (w *wireWriter) ulimits(v []Ulimit) {
 		w.int(u.Hard)
 		w.int(u.Soft)
 	}
+}
+
+// deviceFields writes the --device, --device-cgroup-rule, --sysctl and --oom-score-adj
+// fields of s: a byte each when none is given.
+func (w *wireWriter) deviceFields(s Spec) {
+	w.uint(uint64(len(s.Resources.Devices)))
+	for _, d := range s.Resources.Devices {
+		w.uint(uint64(d.Type))
+		w.int(d.Major)
+		w.int(d.Minor)
+		w.str(d.Access)
+	}
+	w.count(s.Devices == nil, len(s.Devices))
+	for _, d := range s.Devices {
+		w.str(d.PathOnHost)
+		w.str(d.PathInContainer)
+		w.str(d.CgroupPermissions)
+	}
+	w.count(s.DeviceNodes == nil, len(s.DeviceNodes))
+	for _, d := range s.DeviceNodes {
+		w.str(d.Source)
+		w.str(d.Target)
+	}
+	w.strs(s.DeviceCgroupRules)
+	w.count(s.Sysctls == nil, len(s.Sysctls))
+	for k, v := range s.Sysctls {
+		w.str(k)
+		w.str(v)
+	}
+	w.bool(s.OomScoreAdj != nil)
+	if s.OomScoreAdj != nil {
+		w.int(int64(*s.OomScoreAdj))
+	}
+}
+
+// count writes a list's length as strs does: 0 for nil, else one more than its items.
+func (w *wireWriter) count(isNil bool, n int) {
+	if isNil {
+		w.uint(0)
+		return
+	}
+	w.uint(uint64(n) + 1)
 }
 
 // wireReader reads fields from b; the first error sticks and every later read returns zero.
@@ -188,6 +231,48 @@ func (r *wireReader) ulimits() []Ulimit {
 	return v
 }
 
+// deviceFields reads what wireWriter.deviceFields wrote into s.
+func (r *wireReader) deviceFields(s *Spec) {
+	if n := r.uint(); n > 0 && r.err == nil {
+		if n > uint64(len(r.b)) {
+			r.fail("list longer than the message")
+			return
+		}
+		s.Resources.Devices = make([]cgroups.DeviceRule, n)
+		for i := range s.Resources.Devices {
+			d := &s.Resources.Devices[i]
+			d.Type = byte(r.uint())
+			d.Major = r.int()
+			d.Minor = r.int()
+			d.Access = r.str()
+		}
+	}
+	if n, ok := r.count(); ok {
+		s.Devices = make([]DeviceMapping, n)
+		for i := range s.Devices {
+			s.Devices[i] = DeviceMapping{PathOnHost: r.str(), PathInContainer: r.str(), CgroupPermissions: r.str()}
+		}
+	}
+	if n, ok := r.count(); ok {
+		s.DeviceNodes = make([]DeviceNode, n)
+		for i := range s.DeviceNodes {
+			s.DeviceNodes[i] = DeviceNode{Source: r.str(), Target: r.str()}
+		}
+	}
+	s.DeviceCgroupRules = r.strs()
+	if n, ok := r.count(); ok {
+		s.Sysctls = make(map[string]string, n)
+		for range n {
+			k := r.str()
+			s.Sysctls[k] = r.str()
+		}
+	}
+	if r.bool() {
+		v := int(r.int())
+		s.OomScoreAdj = &v
+	}
+}
+
 func appendInitStart(w *wireWriter, m initStart) {
 	s := m.Spec
 	w.str(s.ID)
@@ -230,6 +315,7 @@ func appendInitStart(w *wireWriter, m initStart) {
 	w.strs(s.GroupAdd)
 	w.int(s.ShmSize)
 	w.str(s.CgroupNS)
+	w.deviceFields(s)
 	w.str(m.Netns)
 	w.uint(uint64(m.Rows))
 	w.uint(uint64(m.Cols))
@@ -276,6 +362,7 @@ func readInitStartFields(r *wireReader) initStart {
 	s.GroupAdd = r.strs()
 	s.ShmSize = r.int()
 	s.CgroupNS = r.str()
+	r.deviceFields(s)
 	m.Netns = r.str()
 	m.Rows = uint16(r.uint())
 	m.Cols = uint16(r.uint())

@@ -15,7 +15,7 @@ import (
 )
 
 // fillAll sets every field reachable from v to a value of its own: strings, numbers and bools
-// to non-zero values, slices to two items, pointers to a new value. A field added to Spec that
+// to non-zero values, slices and maps to two items, pointers to a new value. A field added to Spec that
 // initwire.go does not carry then fails TestInitWireRoundTrip.
 func fillAll(t *testing.T, v reflect.Value, n *int) {
 	*n++
@@ -38,6 +38,14 @@ func fillAll(t *testing.T, v reflect.Value, n *int) {
 	case reflect.Pointer:
 		v.Set(reflect.New(v.Type().Elem()))
 		fillAll(t, v.Elem(), n)
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		for i := 0; i < 2; i++ {
+			k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+			fillAll(t, k, n)
+			fillAll(t, e, n)
+			v.SetMapIndex(k, e)
+		}
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
 			if !v.Type().Field(i).IsExported() {

@@ -216,7 +216,9 @@ type InspectHostConfig struct {
 	UTSMode    string            `json:"UTSMode"`
 	UsernsMode string            `json:"UsernsMode"`
 	ShmSize    int64             `json:"ShmSize"`
-	Isolation  string            `json:"Isolation"`
+	// Sysctls are the --sysctl values, left out without one, as docker's.
+	Sysctls   map[string]string `json:"Sysctls,omitempty"`
+	Isolation string            `json:"Isolation"`
 
 	CPUShares            uint64                  `json:"CpuShares"`
 	Memory               int64                   `json:"Memory"`
@@ -265,7 +267,7 @@ type InspectHostConfig struct {
 }
 
 // InspectWeightDevice, InspectThrottleDevice and InspectDeviceMapping are the element types of
-// docker's device lists, which strata's containers always have empty.
+// docker's device lists; strata fills only Devices (--device), the others are always empty.
 type (
 	InspectWeightDevice struct {
 		Path   string `json:"Path"`
@@ -417,6 +419,7 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 		BlkioDeviceWriteIOps: []InspectThrottleDevice{},
 		CpusetCpus:           res.CpusetCpus,
 		Devices:              []InspectDeviceMapping{},
+		DeviceCgroupRules:    spec.DeviceCgroupRules,
 		MemorySwap:           res.MemorySwap,
 		Ulimits:              append([]Ulimit{}, spec.Ulimits...),
 	}
@@ -425,6 +428,15 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 	}
 	if res.PidsLimit > 0 {
 		h.PidsLimit = &res.PidsLimit
+	}
+	for _, d := range spec.Devices {
+		h.Devices = append(h.Devices, InspectDeviceMapping(d))
+	}
+	if len(spec.Sysctls) > 0 {
+		h.Sysctls = spec.Sysctls
+	}
+	if spec.OomScoreAdj != nil {
+		h.OomScoreAdj = *spec.OomScoreAdj
 	}
 	if spec.Init {
 		h.Init = &spec.Init

@@ -27,6 +27,13 @@ const (
 	// OpDevice makes Target a device node like the host's Source: mknod with its type,
 	// numbers and mode, or, where the init may not mknod (no CAP_MKNOD), a bind of it.
 	OpDevice Op = "device"
+	// OpUserDevice is OpDevice for a --device: Target is the user's path, which the image's
+	// symlinks may lead elsewhere inside the root (never into /proc or /sys), and what the
+	// image has there, unless a directory or another device, is replaced by the node.
+	OpUserDevice Op = "userdevice"
+	// OpSysctl writes Data to Target, a file under the container's /proc/sys, for the
+	// sysctl Source (--sysctl), opened without following any symlink or leaving procfs.
+	OpSysctl Op = "sysctl"
 	// OpSymlink creates Target as a symlink to Source.
 	OpSymlink Op = "symlink"
 	// OpMkdir creates Target (and parents) if missing, mode 0755.
@@ -190,6 +197,9 @@ func planWith(spec Spec, host hostInfo) []Step {
 	for _, d := range devices {
 		steps = append(steps, Step{Op: OpDevice, Source: "/dev/" + d, Target: "/dev/" + d})
 	}
+	for _, n := range spec.DeviceNodes {
+		steps = append(steps, Step{Op: OpUserDevice, Source: n.Source, Target: path.Clean("/" + n.Target)})
+	}
 	for _, l := range [][2]string{
 		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
 		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"},
@@ -225,6 +235,10 @@ func planWith(spec Spec, host hostInfo) []Step {
 		}
 	}
 	steps = append(steps, Step{Op: OpPivot, Target: "/"})
+	// In the container's namespaces, before /proc/sys is made read-only (runc's order).
+	if len(spec.Sysctls) > 0 {
+		steps = append(steps, sysctlSteps(spec.Sysctls)...)
+	}
 	if !spec.Privileged {
 		for _, p := range maskedPaths {
 			steps = append(steps, Step{Op: OpMask, Target: p})

@@ -102,6 +102,19 @@ type Spec struct {
 	// CgroupNS is CgroupNSHost for a container that keeps the host's cgroup namespace
 	// (--cgroupns host); empty, or CgroupNSPrivate, gives it one of its own.
 	CgroupNS string `json:"cgroupns,omitempty"`
+	// Devices are the --device values as given (inspect's HostConfig.Devices); DeviceNodes
+	// the host nodes they resolved to when the container was created (ResolveDevices),
+	// which the init makes, and whose cgroup rules are in Resources.Devices.
+	Devices     []DeviceMapping `json:"devices,omitempty"`
+	DeviceNodes []DeviceNode    `json:"deviceNodes,omitempty"`
+	// DeviceCgroupRules are the --device-cgroup-rule values as given; their rules are in
+	// Resources.Devices too.
+	DeviceCgroupRules []string `json:"deviceCgroupRules,omitempty"`
+	// Sysctls are the --sysctl values the init writes in the container's namespaces.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// OomScoreAdj is --oom-score-adj, set by the init before it execs the command; nil
+	// leaves strata's own.
+	OomScoreAdj *int `json:"oomScoreAdj,omitempty"`
 }
 
 // cgroupnsMode is the container's cgroup namespace mode as inspect shows it, docker's
@@ -260,6 +273,20 @@ func (s Spec) validateInput() error {
 		return err
 	}
 	if err := validateInitNofile(s); err != nil {
+		return err
+	}
+	if err := validateDevices(s.DeviceNodes); err != nil {
+		return err
+	}
+	if err := validateDeviceCgroupRules(s.DeviceCgroupRules); err != nil {
+		return err
+	}
+	for k, v := range s.Sysctls {
+		if err := validateSysctl(k, v, s.Network); err != nil {
+			return err
+		}
+	}
+	if err := validateOomScoreAdj(s.OomScoreAdj); err != nil {
 		return err
 	}
 	if s.ShmSize < 0 {

@@ -81,6 +81,7 @@ type runOptions struct {
 	publish    []string
 	publishAll bool
 	restart    string
+	deviceOptions
 
 	entrypointSet  bool
 	stopTimeoutSet bool
@@ -192,6 +193,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
 	f.StringArrayVar(&o.groupAdd, "group-add", nil, "add a supplementary group (a name in the container's /etc/group, or a number)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
+	addDeviceFlags(f, &o.deviceOptions)
 	// docker's flags that need what strata has not: a bridge network, a daemon. Hidden, and
 	// refused with a reason where an unknown flag would leave the user guessing.
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "not supported: needs a bridge network")
@@ -659,6 +661,9 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	r.CpusetCpus = o.cpusetCpus
 	r.PidsLimit = o.pidsLimit
 	r.AllDevices = o.privileged // as the runner's Spec sets it
+	if r.Devices, err = o.deviceRules(); err != nil {
+		return r, err
+	}
 	// Checked now: at the cgroup's creation the error would name a cgroup the user never saw.
 	if err := r.Validate(); err != nil {
 		return r, err
@@ -821,6 +826,9 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		Ulimits:    ulimits,
 		GroupAdd:   o.groupAdd,
 		ShmSize:    shm,
+	}
+	if err := o.applyDevices(&s); err != nil {
+		return runner.Spec{}, err
 	}
 	if s.Time, err = runner.ParseTimeNamespace(o.namespaces, o.timeOffset); err != nil {
 		return runner.Spec{}, err

@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -72,10 +73,68 @@ func (r DeviceRule) validate() error {
 }
 
 // deviceRules are the rules a container with limits r gets, nil meaning every device
-// (--privileged).
+// (--privileged): DefaultDevices, then the user's (--device, --device-cgroup-rule).
 func (r Resources) deviceRules() []DeviceRule {
 	if r.AllDevices {
 		return nil
 	}
-	return DefaultDevices
+	if len(r.Devices) == 0 {
+		return DefaultDevices
+	}
+	return append(slices.Clone(DefaultDevices), r.Devices...)
+}
+
+// ParseDeviceRule parses a --device-cgroup-rule as docker's CLI reads it: "TYPE MAJOR:MINOR
+// ACCESS", TYPE one of a, b or c, each number decimal or "*", ACCESS one to three of r, w and
+// m, single spaces between (docker's regexp `^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$`).
+// Stricter than that regexp, a letter given twice and a number past 32 bits are refused: the
+// kernel would misread them.
+func ParseDeviceRule(s string) (DeviceRule, error) {
+	bad := func(reason string) (DeviceRule, error) {
+		return DeviceRule{}, &ValueError{What: "device cgroup rule", Value: s, Reason: reason}
+	}
+	parts := strings.Split(s, " ")
+	if len(parts) != 3 || len(parts[0]) != 1 {
+		return bad("want TYPE MAJOR:MINOR ACCESS, e.g. 'c 42:* rmw'")
+	}
+	r := DeviceRule{Type: parts[0][0], Access: parts[2]}
+	if r.Type != 'a' && r.Type != 'b' && r.Type != 'c' {
+		return bad("type must be a, b or c")
+	}
+	maj, min, ok := strings.Cut(parts[1], ":")
+	if !ok {
+		return bad("want MAJOR:MINOR, each a number or *")
+	}
+	for _, n := range []struct {
+		s   string
+		out *int64
+	}{{maj, &r.Major}, {min, &r.Minor}} {
+		if n.s == "*" {
+			*n.out = AnyDevice
+			continue
+		}
+		v, err := strconv.ParseUint(n.s, 10, 31)
+		if err != nil || n.s[0] == '+' {
+			return bad("device numbers must be decimal numbers or *")
+		}
+		*n.out = int64(v)
+	}
+	if len(r.Access) > 3 || r.Access == "" || strings.Trim(r.Access, "rwm") != "" ||
+		strings.Count(r.Access, "r") > 1 || strings.Count(r.Access, "w") > 1 || strings.Count(r.Access, "m") > 1 {
+		return bad("access must be one to three of r, w and m")
+	}
+	return r, r.validate()
+}
+
+// MarshalText writes r as devices.allow reads it, so a stored container's rules read "c 1:3 rwm".
+func (r DeviceRule) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a rule MarshalText wrote.
+func (r *DeviceRule) UnmarshalText(b []byte) error {
+	v, err := ParseDeviceRule(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
 }

@@ -155,14 +155,14 @@ func TestHostLimitsReadBack(t *testing.T) {
 	if c.dir != "" {
 		r.CPUShares = weightToShares(sharesToWeight(r.CPUShares)) // v2 keeps only the weight
 	}
-	if got != r {
+	if !got.Equal(r) {
 		t.Errorf("Limits() = %+v, want %+v", got, r)
 	}
 	loaded, err := h.load("limits")
 	if err != nil {
 		t.Fatalf("load = %v", err)
 	}
-	if lim, err := loaded.Limits(); err != nil || lim != got {
+	if lim, err := loaded.Limits(); err != nil || !lim.Equal(got) {
 		t.Errorf("loaded Limits() = %+v, %v, want %+v", lim, err, got)
 	}
 }

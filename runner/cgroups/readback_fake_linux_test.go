@@ -36,7 +36,7 @@ func TestLimitsRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				got, err := c.Limits()
-				if err != nil || got != tt.want {
+				if err != nil || !got.Equal(tt.want) {
 					t.Errorf("Limits() = %+v, %v, want %+v", got, err, tt.want)
 				}
 				loaded, err := h.load("c1")
@@ -46,7 +46,7 @@ func TestLimitsRoundTrip(t *testing.T) {
 				if loaded.Path() != c.Path() {
 					t.Errorf("loaded Path() = %q, want %q", loaded.Path(), c.Path())
 				}
-				if got, err := loaded.Limits(); err != nil || got != tt.want {
+				if got, err := loaded.Limits(); err != nil || !got.Equal(tt.want) {
 					t.Errorf("loaded Limits() = %+v, %v, want %+v", got, err, tt.want)
 				}
 			})

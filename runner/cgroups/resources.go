@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/bits"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,6 +33,16 @@ type Resources struct {
 	// AllDevices lets the container open every device node (--privileged); otherwise it may
 	// create any node but open only DefaultDevices.
 	AllDevices bool `json:"allDevices,omitempty"`
+	// Devices are the device rules the user added (--device, --device-cgroup-rule) to
+	// DefaultDevices; AllDevices makes them moot.
+	Devices []DeviceRule `json:"devices,omitempty"`
+}
+
+// Equal says whether r and o are the same limits (Resources has a list: == does not compile).
+func (r Resources) Equal(o Resources) bool {
+	return r.Memory == o.Memory && r.MemorySwap == o.MemorySwap && r.CPUs == o.CPUs &&
+		r.CPUShares == o.CPUShares && r.CpusetCpus == o.CpusetCpus && r.PidsLimit == o.PidsLimit &&
+		r.AllDevices == o.AllDevices && slices.Equal(r.Devices, o.Devices)
 }
 
 // Kernel and docker bounds for the limits.
@@ -164,6 +175,11 @@ func (r Resources) Validate() error {
 	case r.PidsLimit > maxPids:
 		// Zero or negative stays docker's "unlimited".
 		return &ValueError{What: "pids-limit", Value: strconv.FormatInt(r.PidsLimit, 10), Reason: fmt.Sprintf("the kernel's maximum is %d", maxPids)}
+	}
+	for _, d := range r.Devices {
+		if err := d.validate(); err != nil {
+			return err
+		}
 	}
 	if r.CpusetCpus != "" {
 		// Blank is no list: written as is, it left the cgroup no CPU, and the init failed
