@@ -88,6 +88,9 @@ func ParseDevice(v string) (DeviceMapping, error) {
 	if d.PathInContainer == "/" {
 		return fail("the container path can't be '/'")
 	}
+	if underKernelFS(d.PathInContainer) {
+		return fail("the container path can't be in /proc or /sys")
+	}
 	return d, nil
 }
 

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,5 +115,73 @@ func TestDeviceStepBindWithoutMknod(t *testing.T) {
 	})
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUserDeviceStep: a --device's node goes where the image's symlinks lead inside the root,
+// never out of it nor into /proc or /sys; it replaces the image's file there, but not a
+// directory or another device (the container's /dev/null stays one).
+func TestUserDeviceStep(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	rootfs := t.TempDir()
+	for _, d := range []string{"etc", "dir", "dev", "proc"} {
+		if err := os.Mkdir(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, to := range map[string]string{"data": "/proc", "sysl": "../sys/x", "up": "../../../../../../tmp", "etc/link": "/etc/passwd"} {
+		if err := os.Symlink(to, filepath.Join(rootfs, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "etc", "passwd"), []byte("root:x:0:0::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(rootfs, "dev", "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	hostTmp := filepath.Join("/tmp", filepath.Base(rootfs)+"-escaped")
+	for _, tt := range []struct {
+		target, made, wantErr string
+	}{
+		{"/etc/passwd", "etc/passwd", ""},
+		{"/etc/link", "etc/link", ""}, // the link itself is replaced, not what it names
+		{"/up/" + filepath.Base(hostTmp), "tmp/" + filepath.Base(hostTmp), ""},
+		{"/new/sub/n", "new/sub/n", ""},
+		{"/dev/null", "dev/null", ""}, // the same device: kept
+		{"/data/x", "", "leads to /proc"},
+		{"/sysl/y", "", "leads to /sys"},
+		{"/dir", "", "a directory is there"},
+	} {
+		a := newPlanApplier(rootfs)
+		err := a.apply([]Step{{Op: OpUserDevice, Source: "/dev/null", Target: tt.target}})
+		a.close()
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("device at %s: %v, want %q", tt.target, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("device at %s: %v", tt.target, err)
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(rootfs, tt.made), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+			t.Errorf("device at %s: %s is mode %o rdev %d (%v), want the null device", tt.target, tt.made, st.Mode, st.Rdev, err)
+		}
+	}
+	if _, err := os.Lstat(hostTmp); err == nil {
+		os.Remove(hostTmp)
+		t.Errorf("a device was made on the host at %s", hostTmp)
+	}
+	// Another device where the user's goes: refused, the container's null stays.
+	a := newPlanApplier(rootfs)
+	defer a.close()
+	if err := a.apply([]Step{{Op: OpUserDevice, Source: "/dev/zero", Target: "/dev/null"}}); err == nil || !strings.Contains(err.Error(), "another device (1:3)") {
+		t.Errorf("/dev/zero at the container's /dev/null: %v, want it refused", err)
+	}
+	if err := a.apply([]Step{{Op: OpUserDevice, Source: "/etc/hostname", Target: "/dev/h"}}); err == nil {
+		t.Error("a regular file was made a device")
 	}
 }

@@ -65,7 +65,7 @@ func (o *deviceOptions) resolveDevices() *resolvedDevices {
 	for _, v := range o.deviceCgroupRules {
 		rule, err := cgroups.ParseDeviceRule(v)
 		if err != nil {
-			r.err = fmt.Errorf("invalid --device-cgroup-rule: %w", err)
+			r.err = err
 			return r
 		}
 		r.rules = append(r.rules, rule)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -174,5 +175,85 @@ func TestDeviceProgramManyRules(t *testing.T) {
 	}
 	if runDeviceProgram(t, rules, 'c', 10, 200, "r") {
 		t.Error("c 10:200 r allowed, want denied: no rule names it")
+	}
+}
+
+func TestParseDeviceRule(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want DeviceRule
+		ok   bool
+	}{
+		{"c 42:* rmw", DeviceRule{Type: 'c', Major: 42, Minor: AnyDevice, Access: "rmw"}, true},
+		{"b 8:0 r", DeviceRule{Type: 'b', Major: 8, Minor: 0, Access: "r"}, true},
+		{"a *:* m", DeviceRule{Type: 'a', Major: AnyDevice, Minor: AnyDevice, Access: "m"}, true},
+		{"c 42:* rwx", DeviceRule{}, false},
+		{"c 42:* rr", DeviceRule{}, false},
+		{"c 42:* ", DeviceRule{}, false},
+		{"c 42:*", DeviceRule{}, false},
+		{"x 1:3 r", DeviceRule{}, false},
+		{"cc 1:3 r", DeviceRule{}, false},
+		{"c  1:3 r", DeviceRule{}, false},
+		{" c 1:3 r", DeviceRule{}, false},
+		{"c 1:3 r ", DeviceRule{}, false},
+		{"c 1 r", DeviceRule{}, false},
+		{"c 1:-3 r", DeviceRule{}, false},
+		{"c +1:3 r", DeviceRule{}, false},
+		{"c 0x1:3 r", DeviceRule{}, false},
+		{"c 1:3:4 r", DeviceRule{}, false},
+		{"c 99999999999:3 r", DeviceRule{}, false},
+		{"c 1:3 rwmr", DeviceRule{}, false},
+		{"c\t1:3 r", DeviceRule{}, false},
+		{"", DeviceRule{}, false},
+	} {
+		got, err := ParseDeviceRule(tt.in)
+		if tt.ok && (err != nil || got != tt.want) || !tt.ok && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseDeviceRule(%q) = %+v, %v, want %+v (ok %v)", tt.in, got, err, tt.want, tt.ok)
+		}
+		if tt.ok {
+			if b, _ := got.MarshalText(); string(b) != tt.in {
+				t.Errorf("ParseDeviceRule(%q).MarshalText() = %q", tt.in, b)
+			}
+		}
+	}
+}
+
+// TestUserDeviceRules: the user's rules come after the defaults, and the program allows what
+// they allow and nothing more: read but not write of c 10:237 given "r", any minor of a
+// major given with *, and still refuses a disk.
+func TestUserDeviceRules(t *testing.T) {
+	r := Resources{Devices: []DeviceRule{{Type: 'c', Major: 10, Minor: 237, Access: "r"}, {Type: 'c', Major: 42, Minor: AnyDevice, Access: "rw"}}}
+	rules := r.deviceRules()
+	if len(rules) != len(DefaultDevices)+2 || rules[len(rules)-1] != r.Devices[1] {
+		t.Fatalf("deviceRules() = %v", rules)
+	}
+	for _, tt := range []struct {
+		typ          byte
+		major, minor uint32
+		access       string
+		want         bool
+	}{
+		{'c', 10, 237, "r", true},
+		{'c', 10, 237, "w", false},
+		{'c', 10, 229, "r", false},
+		{'c', 42, 7, "rw", true},
+		{'c', 42, 7, "m", true}, // mknod: the default c *:* m
+		{'b', 42, 7, "r", false},
+		{'b', 8, 0, "r", false},
+		{'c', 1, 3, "rw", true},
+	} {
+		if got := runDeviceProgram(t, rules, tt.typ, tt.major, tt.minor, tt.access); got != tt.want {
+			t.Errorf("%c %d:%d %s = %v, want %v", tt.typ, tt.major, tt.minor, tt.access, got, tt.want)
+		}
+	}
+	if (Resources{AllDevices: true, Devices: r.Devices}).deviceRules() != nil {
+		t.Error("AllDevices with user rules confines the container")
+	}
+	if !r.Equal(Resources{Devices: slices.Clone(r.Devices)}) || r.Equal(Resources{}) || r.Equal(Resources{Devices: r.Devices[:1]}) {
+		t.Error("Equal does not compare the device rules")
+	}
+	bad := Resources{Devices: []DeviceRule{{Type: 'q', Major: 1, Minor: 1, Access: "r"}}}
+	if err := bad.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Validate(%v) = %v, want ErrInvalid", bad.Devices, err)
 	}
 }

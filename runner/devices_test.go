@@ -1,0 +1,188 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+func TestParseDevice(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		want    DeviceMapping
+		wantErr string
+	}{
+		{"/dev/null", DeviceMapping{"/dev/null", "/dev/null", "rwm"}, ""},
+		{"/dev/null:/dev/mynull", DeviceMapping{"/dev/null", "/dev/mynull", "rwm"}, ""},
+		{"/dev/sda:r", DeviceMapping{"/dev/sda", "/dev/sda", "r"}, ""}, // a mode in second place, as docker reads it
+		{"/dev/sda:/dev/xvdc:mw", DeviceMapping{"/dev/sda", "/dev/xvdc", "mw"}, ""},
+		{"/dev/null:/dev/../x/./y/", DeviceMapping{"/dev/null", "/x/y", "rwm"}, ""},
+		{"/dev/null:/dev/n:", DeviceMapping{}, "bad mode"},
+		{"/dev/null:/dev/n:rwx", DeviceMapping{}, "bad mode"},
+		{"/dev/null:/dev/n:rr", DeviceMapping{}, "bad mode"},
+		{"/dev/null:rel", DeviceMapping{}, "not an absolute path"},
+		{"rel", DeviceMapping{}, "not an absolute path"},
+		{"", DeviceMapping{}, "empty host path"},
+		{":/dev/x", DeviceMapping{}, "empty host path"},
+		{"/a:/b:r:x", DeviceMapping{}, "HOST[:CONTAINER][:PERMISSIONS]"},
+		{"/dev/null:/", DeviceMapping{}, "can't be '/'"},
+		{"/dev/null:/dev/../..", DeviceMapping{}, "can't be '/'"},
+		{"/dev/null:/proc/sys/kernel/core_pattern", DeviceMapping{}, "/proc or /sys"},
+		{"/dev/null:/sys", DeviceMapping{}, "/proc or /sys"},
+		{"/dev/null:/x\x00", DeviceMapping{}, "NUL"},
+	} {
+		got, err := ParseDevice(tt.in)
+		switch {
+		case tt.wantErr == "" && (err != nil || got != tt.want):
+			t.Errorf("ParseDevice(%q) = %+v, %v, want %+v", tt.in, got, err, tt.want)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("ParseDevice(%q) = %+v, %v, want an error with %q", tt.in, got, err, tt.wantErr)
+		}
+	}
+}
+
+// TestResolveDevices: a node, a symlink to one (resolved, as docker does), a directory (each
+// node under it, symlinks skipped); a regular file, a missing path or a directory without
+// nodes is refused.
+func TestResolveDevices(t *testing.T) {
+	if _, err := os.Stat("/dev/null"); err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("/dev/null", link); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nodes, rules, err := ResolveDevices([]DeviceMapping{{"/dev/null", "/dev/a", "rw"}, {link, "/dev/b", "r"}})
+	wantNodes := []DeviceNode{{"/dev/null", "/dev/a"}, {"/dev/null", "/dev/b"}}
+	wantRules := []cgroups.DeviceRule{{Type: 'c', Major: 1, Minor: 3, Access: "rw"}, {Type: 'c', Major: 1, Minor: 3, Access: "r"}}
+	if err != nil || !slices.Equal(nodes, wantNodes) || !slices.Equal(rules, wantRules) {
+		t.Errorf("ResolveDevices = %+v, %v, %v; want %+v, %v", nodes, rules, err, wantNodes, wantRules)
+	}
+	for _, tt := range []struct{ path, wantErr string }{
+		{file, "not a device node"},
+		{filepath.Join(dir, "missing"), "no such file or directory"},
+		{dir, "nor a directory holding any"}, // a link to a node in it does not count
+	} {
+		if _, _, err := ResolveDevices([]DeviceMapping{{tt.path, "/dev/x", "rwm"}}); err == nil || !strings.Contains(err.Error(), tt.wantErr) ||
+			!strings.Contains(err.Error(), "error gathering device information while adding custom device") {
+			t.Errorf("ResolveDevices(%s) = %v, want docker's error with %q", tt.path, err, tt.wantErr)
+		}
+	}
+	if _, err := os.Stat("/dev/net/tun"); err == nil {
+		nodes, rules, err := ResolveDevices([]DeviceMapping{{"/dev/net", "/net", "r"}})
+		if err != nil || !slices.Contains(nodes, DeviceNode{"/dev/net/tun", "/net/tun"}) || len(rules) != len(nodes) || rules[0].Access != "r" {
+			t.Errorf("ResolveDevices(/dev/net) = %+v, %v, %v; want /dev/net/tun at /net/tun, read-only", nodes, rules, err)
+		}
+	}
+}
+
+func TestValidateSysctl(t *testing.T) {
+	for _, tt := range []struct {
+		key, value, network, wantErr string
+	}{
+		{"net.ipv4.ip_forward", "1", NetworkNone, ""},
+		{"net.ipv4.conf.all.rp_filter", "2", "", ""},
+		{"kernel.shmmax", "123", "", ""},
+		{"kernel.sem", "250 32000 32 128", "", ""},
+		{"fs.mqueue.msg_max", "20", NetworkHost, ""},
+		{"kernel.domainname", "example.org", "", ""},
+		{"kernel.shm_rmid_forced", "1", "", ""},
+		{"net.ipv4.ip_forward", "1", NetworkHost, `sysctl "net.ipv4.ip_forward" is not allowed in host network namespace`},
+		{"vm.swappiness", "1", "", `sysctl "vm.swappiness" is not whitelisted`},
+		{"kernel.core_pattern", "|/x", "", "not whitelisted"},
+		{"kernel.hostname", "x", "", "--hostname"},
+		{"fs.mqueue", "1", "", "not whitelisted"},
+		{"net", "1", "", "not whitelisted"},
+		{"net..ipv4", "1", "", "invalid sysctl"},
+		{"net.ipv4.", "1", "", "invalid sysctl"},
+		{".net.ipv4", "1", "", "invalid sysctl"},
+		{"net.ipv4/../../../etc", "1", "", "invalid sysctl"},
+		{"net.ipv4.x y", "1", "", "invalid sysctl"},
+		{"net." + strings.Repeat("a", 300), "1", "", "invalid sysctl"},
+		{"kernel.shmmax", "", "", "empty value"},
+		{"kernel.shmmax", "1\n2", "", "newline"},
+		{"kernel.shmmax", "1\x00", "", "NUL"},
+		{"kernel.shmmax", strings.Repeat("1", 5000), "", "at most 4096"},
+	} {
+		err := validateSysctl(tt.key, tt.value, tt.network)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("validateSysctl(%q, %q, %q) = %v", tt.key, tt.value, tt.network, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("validateSysctl(%q, %q, %q) = %v, want %q", tt.key, tt.value, tt.network, err, tt.wantErr)
+		}
+	}
+}
+
+func TestValidateOomScoreAdj(t *testing.T) {
+	for n, ok := range map[int]bool{-1000: true, 0: true, 1000: true, -1001: false, 1001: false} {
+		if err := validateOomScoreAdj(&n); (err == nil) != ok {
+			t.Errorf("validateOomScoreAdj(%d) = %v", n, err)
+		}
+	}
+	if err := validateOomScoreAdj(nil); err != nil {
+		t.Errorf("validateOomScoreAdj(nil) = %v", err)
+	}
+}
+
+// TestPlanDevicesSysctls: the user's devices are made after the standard ones, before the
+// pivot; the sysctls are written after the pivot (in the container's /proc), before
+// /proc/sys is made read-only, in key order. Without them the plan has neither.
+func TestPlanDevicesSysctls(t *testing.T) {
+	base := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay", Target: "/"}}}
+	spec := base
+	spec.DeviceNodes = []DeviceNode{{"/dev/loop-control", "/dev/lc"}, {"/dev/null", "/x/../dev/n2"}}
+	spec.Sysctls = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmax": "42"}
+	steps := plan(spec)
+	lc, n2 := stepIndex(steps, OpUserDevice, "/dev/lc"), stepIndex(steps, OpUserDevice, "/dev/n2")
+	pivot := stepIndex(steps, OpPivot, "/")
+	shm, fwd := stepIndex(steps, OpSysctl, "/proc/sys/kernel/shmmax"), stepIndex(steps, OpSysctl, "/proc/sys/net/ipv4/ip_forward")
+	ro := stepIndex(steps, OpReadOnly, "/proc/sys")
+	if null := stepIndex(steps, OpDevice, "/dev/null"); null < 0 || lc < null || n2 < lc || pivot < n2 {
+		t.Errorf("user devices at %d, %d; standard null at %d, pivot at %d: want them after the standard ones, before the pivot", lc, n2, null, pivot)
+	}
+	if shm < pivot || fwd != shm+1 || ro < fwd {
+		t.Errorf("sysctls at %d, %d; pivot at %d, read-only /proc/sys at %d", shm, fwd, pivot, ro)
+	}
+	if s := steps[fwd]; s.Source != "net.ipv4.ip_forward" || s.Data != "1" {
+		t.Errorf("sysctl step = %+v", s)
+	}
+	if s := steps[lc]; s.Source != "/dev/loop-control" {
+		t.Errorf("device step = %+v", s)
+	}
+	for _, s := range plan(base) {
+		if s.Op == OpUserDevice || s.Op == OpSysctl {
+			t.Errorf("a plan without --device or --sysctl has %+v", s)
+		}
+	}
+}
+
+// TestValidateInputDevices: a Spec's device, sysctl and OOM fields are checked as the flags
+// are (a hand-edited container record takes the same path).
+func TestValidateInputDevices(t *testing.T) {
+	n := 2000
+	for _, s := range []Spec{
+		{DeviceNodes: []DeviceNode{{"/dev/null", "rel"}}},
+		{DeviceNodes: []DeviceNode{{"/dev/null", "/proc/kcore"}}},
+		{DeviceNodes: []DeviceNode{{"/dev/null", "/a"}, {"/dev/zero", "/b/../a"}}},
+		{DeviceCgroupRules: []string{"c 1:3 rwq"}},
+		{Sysctls: map[string]string{"vm.overcommit_memory": "1"}},
+		{Network: NetworkHost, Sysctls: map[string]string{"net.core.somaxconn": "1"}},
+		{OomScoreAdj: &n},
+	} {
+		s.Args = []string{"true"}
+		if err := s.ValidateInput(); err == nil {
+			t.Errorf("ValidateInput(%+v) = nil, want an error", s)
+		}
+	}
+}
