@@ -181,6 +181,9 @@ func ResolveDevices(ds []DeviceMapping) ([]DeviceNode, []cgroups.DeviceRule, err
 // path that is not absolute, the root, or on or inside /proc or /sys, kernel filesystems
 // strata mounts and masks, and one given twice.
 func validateDevices(nodes []DeviceNode) error {
+	if len(nodes) == 0 {
+		return nil
+	}
 	seen := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		t := path.Clean("/" + n.Target)
