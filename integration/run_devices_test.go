@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"archive/tar"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,5 +159,36 @@ func TestRunOomScoreAdj(t *testing.T) {
 		t.Errorf("--oom-score-adj -1000: the command's score is %q", r.Stdout)
 	case r.Code != 0 && (r.Code != 125 || !strings.Contains(r.Stderr, "needs CAP_SYS_RESOURCE")):
 		t.Errorf("--oom-score-adj -1000 below strata's own %s: exit %d, stderr %q; want 125 saying CAP_SYS_RESOURCE is needed", strings.TrimSpace(string(own)), r.Code, r.Stderr)
+	}
+}
+
+// TestRunDeviceHostileImage: an image's symlinks may lead a --device's container path
+// elsewhere inside the root, never out of it nor into /proc; its file there is replaced by the
+// node, a run --rm refused leaves no container.
+func TestRunDeviceHostileImage(t *testing.T) {
+	requiresContainers(t)
+	const ref = "hostile/device:1"
+	root := newRoot(t)
+	loadConfigImage(t, root, ref, []tar.Header{
+		{Name: "data", Typeflag: tar.TypeSymlink, Linkname: "/proc/sys/kernel", Mode: 0o777},
+		{Name: "up", Typeflag: tar.TypeSymlink, Linkname: "../../../../../../../tmp", Mode: 0o777},
+		{Name: "opt/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "opt/file", Typeflag: tar.TypeReg, Mode: 0o644},
+	}, map[string]string{"opt/file": "image's\n"}, nil)
+	escaped := "strata-device-escape-" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { os.Remove(filepath.Join("/tmp", escaped)) })
+
+	r := strata(t, root, "run", "--rm", "--device", "/dev/null:/data/core_pattern", ref, "true")
+	checkRefused(t, "a --device through a link into /proc", r, 125, "leads to /proc/sys/kernel")
+	r = mustStrata(t, root, "run", "--rm", "--device", "/dev/null:/up/"+escaped, "--device", "/dev/zero:/opt/file", ref, "sh", "-c",
+		"stat -c %F /tmp/"+escaped+" /opt/file && head -c3 /opt/file | od -An -tx1")
+	if want := "character special file\ncharacter special file\n 00 00 00\n"; r.Stdout != want {
+		t.Errorf("devices through the image's links printed %q, want %q", r.Stdout, want)
+	}
+	if _, err := os.Lstat(filepath.Join("/tmp", escaped)); err == nil {
+		t.Errorf("a --device through the image's link made /tmp/%s on the host", escaped)
+	}
+	if r := mustStrata(t, root, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("containers left after run --rm: %q", r.Stdout)
 	}
 }

@@ -50,7 +50,32 @@ func (a *planApplier) userDevice(s Step) error {
 			return fmt.Errorf("replacing the image's %s: %w", s.Target, err)
 		}
 	}
+	// The root is mounted nodev (a node an image ships never opens): a node made there
+	// would not open either, so outside /dev's tmpfs the host's own node is bound, which
+	// keeps its mount's flags, as runc binds devices where it may not mknod.
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(pfd, &fs); err != nil {
+		return err
+	}
+	if fs.Flags&unix.ST_NODEV != 0 {
+		if _, err := statDevice(s.Source); err != nil {
+			return err
+		}
+		return bindDeviceAt(s, pfd, name)
+	}
 	return deviceAt(s, pfd, name)
+}
+
+// statDevice stats the host's node p, which must be a char or block device.
+func statDevice(p string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return st, fmt.Errorf("device: %w", err)
+	}
+	if k := st.Mode & unix.S_IFMT; k != unix.S_IFCHR && k != unix.S_IFBLK {
+		return st, fmt.Errorf("device: %s is not a device node", p)
+	}
+	return st, nil
 }
 
 // sysctl writes s.Data to s.Target, a file under /proc/sys (OpSysctl). /proc/sys is opened

@@ -171,10 +171,15 @@ func TestPlanDevicesSysctls(t *testing.T) {
 // are (a hand-edited container record takes the same path).
 func TestValidateInputDevices(t *testing.T) {
 	n := 2000
+	ok := Spec{Args: []string{"true"}, DeviceNodes: []DeviceNode{{"/dev/null", "/dev/null"}, {"/dev/zero", "/dev/z"}}, DeviceCgroupRules: []string{"a *:* rwm"}}
+	if err := ok.ValidateInput(); err != nil {
+		t.Errorf("ValidateInput(%+v) = %v", ok, err)
+	}
 	for _, s := range []Spec{
 		{DeviceNodes: []DeviceNode{{"/dev/null", "rel"}}},
 		{DeviceNodes: []DeviceNode{{"/dev/null", "/proc/kcore"}}},
 		{DeviceNodes: []DeviceNode{{"/dev/null", "/a"}, {"/dev/zero", "/b/../a"}}},
+		{DeviceNodes: []DeviceNode{{"/dev/zero", "/dev/null"}}},
 		{DeviceCgroupRules: []string{"c 1:3 rwq"}},
 		{Sysctls: map[string]string{"vm.overcommit_memory": "1"}},
 		{Network: NetworkHost, Sysctls: map[string]string{"net.core.somaxconn": "1"}},

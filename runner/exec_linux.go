@@ -452,12 +452,7 @@ func deviceAt(s Step, dirfd int, name string) error {
 	err := unix.Mknodat(dirfd, name, kind|st.Mode&0o7777, int(st.Rdev))
 	switch {
 	case errors.Is(err, unix.EPERM):
-		fd, err := createAt(dirfd, name, false)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		return unix.Mount(s.Source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
+		return bindDeviceAt(s, dirfd, name)
 	case err != nil:
 		return err
 	}
@@ -484,6 +479,16 @@ func deviceAt(s Step, dirfd int, name string) error {
 		return unix.Fchownat(fd, "", int(st.Uid), int(st.Gid), unix.AT_EMPTY_PATH)
 	}
 	return nil
+}
+
+// bindDeviceAt binds the host's node s.Source on name in dirfd, an empty file made for it.
+func bindDeviceAt(s Step, dirfd int, name string) error {
+	fd, err := createAt(dirfd, name, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Mount(s.Source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
 }
 
 // symlink makes s.Target a symlink to s.Source, replacing what is there, in its parent dir
