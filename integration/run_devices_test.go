@@ -107,8 +107,8 @@ func TestRunDeviceInspect(t *testing.T) {
 
 // TestRunSysctl: a --sysctl is set in the container's namespaces, not on the host: net.*
 // ones in its network namespace (ip_forward set to the opposite of what a new namespace
-// starts with here, which the host's devconf_inherit_init_net decides), an IPC one in its IPC
-// namespace; and /proc/sys stays read-only for the command.
+// starts with here), IPC ones in its IPC namespace, kernel.domainname in its UTS namespace;
+// and /proc/sys stays read-only for the command.
 func TestRunSysctl(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
@@ -120,17 +120,18 @@ func TestRunSysctl(t *testing.T) {
 		return string(b)
 	}
 	hostForward, hostTTL, hostShm := read("/proc/sys/net/ipv4/ip_forward"), read("/proc/sys/net/ipv4/ip_default_ttl"), read("/proc/sys/kernel/shmmax")
+	hostDomain := read("/proc/sys/kernel/domainname")
 	forward := "1"
 	if r := mustStrata(t, root, "run", "--rm", "alpine", "cat", "/proc/sys/net/ipv4/ip_forward"); r.Stdout == "1\n" {
 		forward = "0"
 	}
 	r := mustStrata(t, root, "run", "--rm", "--sysctl", "net.ipv4.ip_forward="+forward, "--sysctl", "net.ipv4.ip_default_ttl=42",
-		"--sysctl", "kernel.shmmax=123456789", "--sysctl", "fs.mqueue.msg_max=20", "alpine", "sh", "-c",
-		`cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/ip_default_ttl /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max; (echo 0 >/proc/sys/net/ipv4/ip_forward) 2>/dev/null || echo ro`)
-	if want := forward + "\n42\n123456789\n20\nro\n"; r.Stdout != want {
+		"--sysctl", "kernel.shmmax=123456789", "--sysctl", "fs.mqueue.msg_max=20", "--sysctl", "kernel.domainname=example.org", "alpine", "sh", "-c",
+		`cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/ip_default_ttl /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max /proc/sys/kernel/domainname; (echo 0 >/proc/sys/net/ipv4/ip_forward) 2>/dev/null || echo ro`)
+	if want := forward + "\n42\n123456789\n20\nexample.org\nro\n"; r.Stdout != want {
 		t.Errorf("the container's sysctls read %q, want %q and a read-only /proc/sys", r.Stdout, want)
 	}
-	for p, was := range map[string]string{"/proc/sys/net/ipv4/ip_forward": hostForward, "/proc/sys/net/ipv4/ip_default_ttl": hostTTL, "/proc/sys/kernel/shmmax": hostShm} {
+	for p, was := range map[string]string{"/proc/sys/net/ipv4/ip_forward": hostForward, "/proc/sys/net/ipv4/ip_default_ttl": hostTTL, "/proc/sys/kernel/shmmax": hostShm, "/proc/sys/kernel/domainname": hostDomain} {
 		if now := read(p); now != was {
 			t.Errorf("the host's %s is %q after the container's sysctls, was %q", p, now, was)
 		}
