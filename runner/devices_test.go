@@ -165,6 +165,14 @@ func TestPlanDevicesSysctls(t *testing.T) {
 			t.Errorf("a plan without --device or --sysctl has %+v", s)
 		}
 	}
+	// A privileged container gets the host's nodes, but not one where a --device goes.
+	priv := base
+	priv.Privileged = true
+	priv.DeviceNodes = []DeviceNode{{"/dev/loop0", "/dev/sdb"}}
+	steps = planWith(priv, hostInfo{Devices: []string{"sda", "sdb"}})
+	if stepIndex(steps, OpDevice, "/dev/sda") < 0 || stepIndex(steps, OpDevice, "/dev/sdb") >= 0 || stepIndex(steps, OpUserDevice, "/dev/sdb") < 0 {
+		t.Errorf("privileged plan with --device /dev/loop0:/dev/sdb: %+v", steps)
+	}
 }
 
 // TestValidateInputDevices: a Spec's device, sysctl and OOM fields are checked as the flags

@@ -189,7 +189,8 @@ func planWith(spec Spec, host hostInfo) []Step {
 	if spec.Privileged {
 		devices = slices.Clone(hostDevices)
 		for _, d := range host.Devices {
-			if !slices.Contains(devices, d) {
+			// A --device at the same path takes its place, as the user asked.
+			if !slices.Contains(devices, d) && !slices.ContainsFunc(spec.DeviceNodes, func(n DeviceNode) bool { return path.Clean("/"+n.Target) == "/dev/"+d }) {
 				devices = append(devices, d)
 			}
 		}
