@@ -452,15 +452,18 @@ func runMonitor() {
 	var netnsFile *os.File
 	var earlyNS *preparedNetns
 	lw := newLogWriter(nil) // the container's log file is opened below
-	stdio := Stdio{Stdout: lw.stream("stdout"), Stderr: lw.stream("stderr")}
+	// What the container writes goes to its log and to `strata attach` clients.
+	hub := newAttachHub()
+	stdio := Stdio{Stdout: hub.tee(frameStdout, lw.stream("stdout")), Stderr: hub.tee(frameStderr, lw.stream("stderr")), Terminal: hub}
 	// -d -i: as with docker, the container's stdin stays open and never reaches EOF (cat
 	// keeps running). The monitor holds the pipe's write end for as long as the container
-	// runs; nothing writes to it until strata has an attach command.
+	// runs, and writes what attach clients send to it.
 	var stdinWriter *os.File
 	openStdin := func() error {
 		r, w, err := os.Pipe()
 		if err == nil {
 			stdio.Stdin, stdinWriter = r, w
+			hub.setStdin(w)
 		}
 		return err
 	}
@@ -542,7 +545,14 @@ func runMonitor() {
 			os.Exit(ExitOwnError)
 		}
 	}
+	// The attach socket is made while the container starts, and is there once run -d returns.
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		_ = hub.listen(dir) // without it, attach says the container has none
+	}()
 	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
+		<-listening
 		recordRunning(c, pid)
 		answer(monitorResult{Ready: true})
 		// What starting the container allocated (the seccomp filter's compilation above
@@ -561,6 +571,8 @@ func runMonitor() {
 	// this monitor would remove the restarted container (its cgroup under the new init).
 	remove := c.Config.AutoRemove && !restarting(c)
 	code := recordExit(c, res, err)
+	<-listening
+	hub.finish(dir, code)
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
 	}

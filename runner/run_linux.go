@@ -25,6 +25,9 @@ import (
 type Stdio struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Terminal, if set, is told the terminal's master once a -t container has one: a
+	// monitor's attach clients size it. (A pointer, not a func: a Stdio is compared.)
+	Terminal *attachHub
 }
 
 // forwardedSignals are the signals Run passes on to the container's PID 1, as docker run
@@ -287,6 +290,9 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		r, files, err := answers.next()
 		if r.Console && len(files) > 0 && p.pty == nil {
 			p.attach(files[0], stdio, spec.Stdin)
+			if stdio.Terminal != nil {
+				stdio.Terminal.setTerminal(files[0])
+			}
 			files = files[1:]
 		}
 		closeFiles(files)

@@ -172,7 +172,7 @@ var commands = []struct {
 	{"stats", newStatsCmd}, {"explain", newExplainCmd}, {"stop", newStopCmd},
 	{"kill", newKillCmd}, {"start", newStartCmd}, {"restart", newRestartCmd},
 	{"pause", newPauseCmd}, {"unpause", newUnpauseCmd}, {"diff", newDiffCmd},
-	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd},
+	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd}, {"attach", newAttachCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},
 }
 
@@ -202,7 +202,7 @@ func newContainerCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(ls, rm, inspect, newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g),
 		newKillCmd(g), newRestartCmd(g), newRenameCmd(g), newWaitCmd(g), newLogsCmd(g), newTopCmd(g),
-		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g), newDiffCmd(g))
+		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g), newDiffCmd(g), newAttachCmd(g))
 	return cmd
 }
 

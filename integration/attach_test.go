@@ -1,0 +1,292 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// attached is a running `strata attach`: its stdin, and the lines of its stdout and stderr.
+type attached struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    chan string
+	err    chan string
+	done   chan struct{}
+	seen   []string
+	cancel context.CancelFunc
+}
+
+// startAttach starts strata attach with args, its stdin a pipe and its output read by line.
+func startAttach(t *testing.T, root string, args ...string) *attached {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd := exec.CommandContext(ctx, strataBin, append([]string{"--root", root, "attach"}, args...)...)
+	a := &attached{t: t, cmd: cmd, out: make(chan string, 64), err: make(chan string, 64), done: make(chan struct{}), cancel: cancel}
+	var err error
+	if a.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := func(r io.Reader, c chan string) {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			c <- sc.Text()
+		}
+		close(c)
+	}
+	go lines(stdout, a.out)
+	go lines(stderr, a.err)
+	t.Cleanup(func() {
+		cancel()
+		a.wait()
+	})
+	return a
+}
+
+// next waits for the line want on c.
+func (a *attached) next(c chan string, want string) {
+	a.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-c:
+			if !ok {
+				a.t.Fatalf("attach's output ended before %q; it showed %q", want, a.seen)
+			}
+			a.seen = append(a.seen, l)
+			if l == want {
+				return
+			}
+		case <-timeout:
+			a.t.Fatalf("no %q from attach; it showed %q", want, a.seen)
+		}
+	}
+}
+
+// wait waits for attach to exit and returns its status and the rest of its stderr.
+func (a *attached) wait() (int, string) {
+	var rest []string
+	for l := range a.err {
+		rest = append(rest, l)
+	}
+	for range a.out {
+	}
+	_ = a.cmd.Wait()
+	return a.cmd.ProcessState.ExitCode(), strings.Join(rest, "\n")
+}
+
+// TestAttach plays docker attach on detached containers: the container's output reaches every
+// attached client on its own stream and the input of one reaches its stdin (-i); attach exits
+// with the container's status; --no-stdin sends none; the detach keys (Ctrl-P Ctrl-Q, or
+// --detach-keys) leave it running, and a broken prefix of them is passed on; a stopped
+// container, an unknown one and bad keys are refused in a line.
+func TestAttach(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	names := []string{"at-io", "at-cat"}
+	t.Cleanup(func() { strata(t, root, append([]string{"rm", "-f"}, names...)...) })
+
+	mustStrata(t, root, "run", "-di", "--name", "at-io", "alpine", "sh", "-c",
+		`while read l; do echo "out $l"; echo "err $l" >&2; [ "$l" = quit ] && exit 5; done`)
+	watcher := startAttach(t, root, "--no-stdin", "at-io")
+	typist := startAttach(t, root, "at-io")
+	// The watcher's stdin is not the container's: what it is given goes nowhere.
+	_, _ = io.WriteString(watcher.stdin, "ignored\n")
+	_, _ = io.WriteString(typist.stdin, "one\n")
+	typist.next(typist.out, "out one")
+	typist.next(typist.err, "err one")
+	watcher.next(watcher.out, "out one")
+	watcher.next(watcher.err, "err one")
+	_, _ = io.WriteString(typist.stdin, "quit\n")
+	for name, a := range map[string]*attached{"typist": typist, "watcher": watcher} {
+		if code, stderr := a.wait(); code != 5 {
+			t.Errorf("attach (%s) = exit %d (stderr %q), want the container's 5", name, code, stderr)
+		}
+		for _, l := range a.seen {
+			if strings.Contains(l, "ignored") {
+				t.Errorf("attach --no-stdin passed its input on: %q", a.seen)
+			}
+		}
+	}
+	r := strata(t, root, "attach", "at-io")
+	if r.Code != 1 {
+		t.Errorf("attach to an exited container = exit %d, want 1", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, "you cannot attach to a stopped container, start it first")
+	r = strata(t, root, "attach", "nosuch")
+	if r.Code != 1 {
+		t.Errorf("attach nosuch = exit %d, want 1", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, "nosuch: no such container")
+
+	// Started again, it serves attach again.
+	mustStrata(t, root, "start", "at-io")
+	again := startAttach(t, root, "at-io")
+	_, _ = io.WriteString(again.stdin, "two\nquit\n")
+	again.next(again.out, "out two")
+	if code, _ := again.wait(); code != 5 {
+		t.Errorf("attach after a start = exit %d, want 5", code)
+	}
+
+	mustStrata(t, root, "run", "-di", "--name", "at-cat", "alpine", "cat")
+	for _, tt := range []struct {
+		flags []string
+		keys  string
+	}{
+		{nil, "\x10\x11"},
+		{[]string{"--detach-keys", "ctrl-x,y"}, "\x18y"},
+	} {
+		a := startAttach(t, root, append(tt.flags, "at-cat")...)
+		// Ctrl-P then z is no detach: both reach cat.
+		_, _ = io.WriteString(a.stdin, "line\n\x10z\n")
+		a.next(a.out, "line")
+		a.next(a.out, "\x10z")
+		_, _ = io.WriteString(a.stdin, tt.keys)
+		if code, stderr := a.wait(); code != 0 || !strings.Contains(stderr, "read escape sequence") {
+			t.Errorf("attach %v after its detach keys = exit %d, stderr %q; want 0 and read escape sequence", tt.flags, code, stderr)
+		}
+		if out := mustStrata(t, root, "ps", "-q", "--filter", "name=at-cat").Stdout; out == "" {
+			t.Fatalf("at-cat is not running after a detach")
+		}
+	}
+	r = strata(t, root, "attach", "--detach-keys", "ctrl-1", "at-cat")
+	if r.Code != 1 {
+		t.Errorf("attach --detach-keys ctrl-1 = exit %d, want 1", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, `invalid --detach-keys "ctrl-1"`)
+
+	// rm -f of the container ends its attach with the kill's status, as docker's.
+	a := startAttach(t, root, "at-cat")
+	_, _ = io.WriteString(a.stdin, "still here\n")
+	a.next(a.out, "still here")
+	mustStrata(t, root, "rm", "-f", "at-cat")
+	if code, stderr := a.wait(); code != 137 {
+		t.Errorf("attach when the container is removed = exit %d (stderr %q), want 137", code, stderr)
+	}
+}
+
+// TestAttachSignals: with --sig-proxy (the default) a signal to strata attach goes to the
+// container, which decides what to do with it; with --sig-proxy=false it ends the attach
+// only, the container runs on.
+func TestAttachSignals(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "at-sig") })
+	mustStrata(t, root, "run", "-d", "--name", "at-sig", "alpine", "sh", "-c",
+		`trap "echo got TERM; exit 3" TERM; while :; do echo tick; sleep 0.1; done`)
+
+	a := startAttach(t, root, "--sig-proxy=false", "at-sig")
+	a.next(a.out, "tick")
+	_ = a.cmd.Process.Signal(syscall.SIGINT)
+	if code, _ := a.wait(); code != 130 {
+		t.Errorf("attach --sig-proxy=false after SIGINT = exit %d, want 130", code)
+	}
+	if out := mustStrata(t, root, "ps", "-q", "--filter", "name=at-sig").Stdout; out == "" {
+		t.Fatalf("at-sig stopped when an attach without --sig-proxy was interrupted")
+	}
+
+	a = startAttach(t, root, "at-sig")
+	a.next(a.out, "tick")
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	a.next(a.out, "got TERM")
+	if code, _ := a.wait(); code != 3 {
+		t.Errorf("attach after SIGTERM = exit %d, want the container's 3", code)
+	}
+}
+
+// TestAttachTerminal plays a user at a terminal attaching to a `run -dit` shell: keys reach
+// the shell through the container's terminal, the user's terminal size becomes its size,
+// and Ctrl-P Ctrl-Q detaches with the shell still running.
+func TestAttachTerminal(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "at-tty") })
+	mustStrata(t, root, "run", "-dit", "--name", "at-tty", "alpine", "sh")
+
+	user, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty on this machine: %v", err)
+	}
+	defer user.Close()
+	if err := pty.Setsize(tty, &pty.Winsize{Rows: 33, Cols: 101}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, strataBin, "--root", root, "attach", "at-tty")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(user)
+		for sc.Scan() {
+			lines <- strings.TrimSpace(sc.Text())
+		}
+		close(lines)
+	}()
+	a := &attached{t: t}
+	// The size arrives with the attach: asked until the shell answers with it.
+	_, _ = io.WriteString(user, "echo size $(stty size)\r")
+	a.next(lines, "size 33 101")
+	if err := pty.Setsize(user, &pty.Winsize{Rows: 44, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, _ = io.WriteString(user, "echo size $(stty size)\r")
+		got := ""
+		for got == "" {
+			select {
+			case l := <-lines:
+				if strings.HasPrefix(l, "size ") {
+					got = l
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no answer from the shell after a resize")
+			}
+		}
+		if got == "size 44 120" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's terminal is %q after the user's became 44 120", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, _ = io.WriteString(user, "\x10\x11")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("attach after Ctrl-P Ctrl-Q: %v, want exit 0", err)
+	}
+	if out := mustStrata(t, root, "ps", "-q", "--filter", "name=at-tty").Stdout; out == "" {
+		t.Fatalf("at-tty is not running after a detach")
+	}
+	// Attaching its stdin to a terminal container wants a terminal to read keys from.
+	r := strata(t, root, "attach", "at-tty")
+	if r.Code != 1 {
+		t.Errorf("attach of a -t container from a pipe = exit %d, want 1", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, "the input device is not a TTY")
+}

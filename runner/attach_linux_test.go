@@ -1,0 +1,191 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseDetachKeys(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []byte
+		err  string
+	}{
+		{in: "ctrl-p,ctrl-q", want: []byte{0x10, 0x11}},
+		{in: "ctrl-@,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_", want: []byte{0, 27, 28, 29, 30, 31}},
+		{in: "CTRL-A,x", want: []byte{1, 'x'}},
+		{in: "ctrl-1", err: `unknown key "ctrl-1"`},
+		{in: "", err: `unknown key ""`},
+		{in: "ctrl-p,", err: `unknown key ""`},
+		{in: "ab", err: `unknown key "ab"`},
+		{in: "\x00", err: `unknown key`},
+		{in: "ctrl-é", err: `unknown key`},
+	} {
+		got, err := ParseDetachKeys(tt.in)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("ParseDetachKeys(%q) = %v, %v; want error %q", tt.in, got, err, tt.err)
+		case tt.err == "" && (err != nil || !bytes.Equal(got, tt.want)):
+			t.Errorf("ParseDetachKeys(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestDetachMatcher: the keys are found across reads, a prefix is held back until the next
+// byte breaks it (and then passed on), and what follows the keys is not.
+func TestDetachMatcher(t *testing.T) {
+	for _, tt := range []struct {
+		keys   string
+		feeds  []string
+		out    string
+		detach bool
+	}{
+		{"\x10\x11", []string{"ab\x10\x11cd"}, "ab", true},
+		{"\x10\x11", []string{"ab\x10", "\x11"}, "ab", true},
+		{"\x10\x11", []string{"\x10z", "\x10\x10\x11"}, "\x10z\x10", true},
+		{"\x10\x11", []string{"\x10"}, "", false},
+		{"abc", []string{"aabab", "c"}, "aab", true},
+		{"", []string{"\x10\x11"}, "\x10\x11", false},
+	} {
+		m := detachMatcher{keys: []byte(tt.keys)}
+		var out []byte
+		detach := false
+		for _, f := range tt.feeds {
+			o, d := m.feed([]byte(f))
+			out = append(out, o...)
+			if d {
+				detach = true
+				break
+			}
+		}
+		if string(out) != tt.out || detach != tt.detach {
+			t.Errorf("keys %q, feeds %q: passed %q, detach %v; want %q, %v", tt.keys, tt.feeds, out, detach, tt.out, tt.detach)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the hub's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestAttachHub: a client gets the output written after it attached, on its streams, then
+// the exit code; its stdin reaches the container's; one that does not read is dropped
+// without holding the container's output up; one that sends a frame over the bound is
+// dropped; the socket is gone at the end.
+func TestAttachHub(t *testing.T) {
+	dir := t.TempDir()
+	h := newAttachHub()
+	var log, stdin lockedBuffer
+	h.setStdin(&stdin)
+	stdout, stderr := h.tee(frameStdout, &log), h.tee(frameStderr, &log)
+	if err := h.listen(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = stdout.Write([]byte("before any client\n"))
+
+	reader, err := dialAttach(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	stalled, err := dialAttach(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	bad, err := dialAttach(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	waitClients(t, h, 3)
+
+	var hdr [5]byte
+	hdr[0] = frameStdin
+	binary.BigEndian.PutUint32(hdr[1:], attachFrameMax+1)
+	_, _ = bad.Write(hdr[:])
+	_ = bad.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := bad.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("a client sending a frame over the bound: read %v, want EOF (dropped)", err)
+	}
+	waitClients(t, h, 2)
+
+	_, _ = reader.Write(appendFrame(nil, frameStdin, []byte("typed\n")))
+	var got, gotErr lockedBuffer
+	codes := make(chan int, 1)
+	go func() {
+		code, _ := readAttachOutput(reader, &got, &gotErr)
+		codes <- code
+	}()
+	// Far more than a socket buffer and the stalled client's queue: the writes go on.
+	chunk := bytes.Repeat([]byte("x"), 4096)
+	written := make(chan struct{})
+	go func() {
+		for i := 0; i < 2*attachQueue; i++ {
+			_, _ = stdout.Write(chunk)
+		}
+		_, _ = stderr.Write([]byte("to stderr\n"))
+		close(written)
+	}()
+	select {
+	case <-written:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a client that does not read held the container's output up")
+	}
+	h.finish(dir, 42)
+	select {
+	case code := <-codes:
+		if code != 42 {
+			t.Errorf("exit frame: %d, want 42", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit frame")
+	}
+	if want := 2 * attachQueue * len(chunk); len(got.String()) != want || strings.Contains(got.String(), "before") {
+		t.Errorf("the reading client got %d bytes of stdout, want %d (and nothing from before it attached)", len(got.String()), want)
+	}
+	if gotErr.String() != "to stderr\n" {
+		t.Errorf("the reading client's stderr: %q", gotErr.String())
+	}
+	waitFor(t, func() bool { return stdin.String() == "typed\n" }, "the client's input on the container's stdin")
+	if _, err := dialAttach(dir); err == nil {
+		t.Errorf("the attach socket is still there after finish")
+	}
+}
+
+func waitClients(t *testing.T, h *attachHub, n int) {
+	t.Helper()
+	waitFor(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.clients) == n
+	}, "clients")
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

@@ -1,0 +1,256 @@
+package runner
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// AttachOptions are what Attach connects to a running container's stdio.
+type AttachOptions struct {
+	// Stdin goes to the container's stdin when it has one open (-i); nil attaches none.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// DetachKeys, read on Stdin, end the attach and leave the container running; none if
+	// empty. They are not passed on, unless what follows a prefix of them breaks the match.
+	DetachKeys []byte
+	// Resize carries the sizes (rows, columns) of the user's terminal for the container's.
+	Resize <-chan [2]uint16
+}
+
+// ErrDetached is Attach's error when the user typed the detach keys; its words are docker's.
+var ErrDetached = errors.New("read escape sequence")
+
+// ErrNoAttach is the error of attaching to a container whose monitor serves no attach socket:
+// one run in the foreground (its stdio is that strata run's), or started before strata had
+// attach.
+var ErrNoAttach = errors.New("its output is not served for attach: only a container run detached (-d) or started by `strata start` can be attached to")
+
+// Attach connects to the stdio of c, which must be running detached, as docker attach: its
+// output from now on goes to o.Stdout and o.Stderr, o.Stdin to its stdin. It returns the
+// container's exit code once it ends, ErrDetached when the user detached, or ctx's error.
+func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
+	if err := c.Reload(); err != nil {
+		return ExitOwnError, err
+	}
+	switch {
+	case !c.State.Running():
+		// docker's words.
+		return ExitOwnError, errors.New("you cannot attach to a stopped container, start it first")
+	case Paused(c):
+		return ExitOwnError, errors.New("you cannot attach to a paused container, unpause it first")
+	}
+	conn, err := dialAttach(c.Dir)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
+			if c.Reload() == nil && !c.State.Running() {
+				return ExitOwnError, errors.New("you cannot attach to a stopped container, start it first")
+			}
+			return ExitOwnError, fmt.Errorf("container %s: %w", c.Name(), ErrNoAttach)
+		}
+		return ExitOwnError, fmt.Errorf("attaching to container %s: %w", c.Name(), err)
+	}
+	defer conn.Close()
+
+	var wmu sync.Mutex
+	send := func(kind byte, p []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_, err := conn.Write(appendFrame(make([]byte, 0, 5+len(p)), kind, p))
+		return err
+	}
+	detached := make(chan struct{})
+	if o.Stdin != nil && c.Config.Spec.Stdin {
+		go func() {
+			if sendInput(o.Stdin, o.DetachKeys, send) {
+				close(detached)
+			}
+		}()
+	}
+	if o.Resize != nil && c.Config.Spec.Terminal {
+		go func() {
+			for size := range o.Resize {
+				var b [4]byte
+				binary.BigEndian.PutUint16(b[0:], size[0])
+				binary.BigEndian.PutUint16(b[2:], size[1])
+				if send(frameResize, b[:]) != nil {
+					return
+				}
+			}
+		}()
+	}
+	type ending struct {
+		code int
+		err  error
+	}
+	ended := make(chan ending, 1)
+	go func() {
+		code, err := readAttachOutput(conn, o.Stdout, o.Stderr)
+		ended <- ending{code, err}
+	}()
+	select {
+	case e := <-ended:
+		if e.err == nil {
+			return e.code, nil
+		}
+		// The monitor went without saying how the container ended (killed): its record does.
+		if code, werr := Wait(ctx, c); werr == nil {
+			return code, nil
+		}
+		return ExitOwnError, fmt.Errorf("attached to container %s: %w", c.Name(), e.err)
+	case <-detached:
+		return 0, ErrDetached
+	case <-ctx.Done():
+		return ExitOwnError, ctx.Err()
+	}
+}
+
+// dialAttach connects to the attach socket in dir, through the dir's fd (a socket's path
+// may be at most 108 bytes; a long --root's is longer).
+func dialAttach(dir string) (*net.UnixConn, error) {
+	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return net.DialUnix("unix", nil, &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket), Net: "unix"})
+}
+
+// readAttachOutput copies the output frames of conn to stdout and stderr until the exit
+// frame, whose code it returns; an error if the connection ends before it.
+func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (int, error) {
+	var hdr [5]byte
+	buf := make([]byte, attachFrameMax)
+	for {
+		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = errors.New("its monitor closed the connection before the container's exit")
+			}
+			return 0, err
+		}
+		n := binary.BigEndian.Uint32(hdr[1:])
+		if n > attachFrameMax {
+			return 0, fmt.Errorf("a frame of %d bytes from the monitor, more than %d", n, attachFrameMax)
+		}
+		if _, err := io.ReadFull(conn, buf[:n]); err != nil {
+			return 0, fmt.Errorf("reading from the monitor: %w", err)
+		}
+		switch hdr[0] {
+		case frameStdout:
+			if stdout != nil {
+				_, _ = stdout.Write(buf[:n])
+			}
+		case frameStderr:
+			if stderr != nil {
+				_, _ = stderr.Write(buf[:n])
+			}
+		case frameExit:
+			if n != 4 {
+				return 0, errors.New("a malformed exit frame from the monitor")
+			}
+			return int(int32(binary.BigEndian.Uint32(buf[:4]))), nil
+		}
+	}
+}
+
+// sendInput sends what it reads from in as stdin frames until in ends, or the detach keys
+// come (it returns true then). The bytes of a partial match are held back, and sent when
+// the next byte breaks it.
+func sendInput(in io.Reader, keys []byte, send func(byte, []byte) error) bool {
+	buf := make([]byte, 32<<10)
+	var m detachMatcher
+	m.keys = keys
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			out, detach := m.feed(buf[:n])
+			if len(out) > 0 && send(frameStdin, out) != nil {
+				return false
+			}
+			if detach {
+				return true
+			}
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// detachMatcher finds a detach key sequence in a stream of input.
+type detachMatcher struct {
+	keys    []byte
+	matched int
+}
+
+// feed returns the bytes of p to pass on, and whether the sequence completed in p (what
+// came after it is dropped, as the attach ends).
+func (m *detachMatcher) feed(p []byte) (out []byte, detach bool) {
+	if len(m.keys) == 0 {
+		return p, false
+	}
+	out = make([]byte, 0, len(p)+m.matched)
+	for _, b := range p {
+		if b == m.keys[m.matched] {
+			m.matched++
+			if m.matched == len(m.keys) {
+				return out, true
+			}
+			continue
+		}
+		if m.matched > 0 {
+			out = append(out, m.keys[:m.matched]...)
+			m.matched = 0
+			if b == m.keys[0] {
+				m.matched = 1
+				continue
+			}
+		}
+		out = append(out, b)
+	}
+	return out, false
+}
+
+// DefaultDetachKeys are docker's: Ctrl-P, Ctrl-Q.
+const DefaultDetachKeys = "ctrl-p,ctrl-q"
+
+// ParseDetachKeys reads docker's --detach-keys: a comma-separated list of keys, each one
+// character or ctrl- and one of a-z, @, [, \, ], ^, _.
+func ParseDetachKeys(s string) ([]byte, error) {
+	var keys []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1 && k[0] > ' ' && k[0] < 0x7f:
+			keys = append(keys, k[0])
+		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
+			switch c := k[5]; {
+			case c >= 'a' && c <= 'z':
+				keys = append(keys, c-'a'+1)
+			case c >= 'A' && c <= 'Z':
+				keys = append(keys, c-'A'+1)
+			case c == '@':
+				keys = append(keys, 0)
+			case c >= '[' && c <= '_':
+				keys = append(keys, c-'['+27)
+			default:
+				return nil, fmt.Errorf("unknown key %q: want a character, or ctrl- and one of a-z, @, [, \\, ], ^, _", k)
+			}
+		default:
+			return nil, fmt.Errorf("unknown key %q: want a character, or ctrl- and one of a-z, @, [, \\, ], ^, _", k)
+		}
+	}
+	return keys, nil
+}
+
+// ForwardedSignals are the signals a foreground run passes on to its container, for attach's
+// --sig-proxy.
+func ForwardedSignals() []os.Signal { return slices.Clone(forwardedSignals) }

@@ -1,0 +1,291 @@
+package runner
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// A detached container's monitor serves the container's stdio to `strata attach` on a unix
+// socket in the container's dir, as conmon's attach socket does for podman: what the
+// container writes goes to every attached client as well as to its log, and what a client
+// sends goes to the container's stdin (-i) or sizes its terminal (-t). The socket is the
+// monitor's, root's, mode 0600 in a dir only root may enter.
+//
+// The protocol is frames both ways: a kind byte, a big-endian uint32 length, the payload.
+const attachSocket = "attach"
+
+const (
+	frameStdin  = 'i' // client to monitor: bytes for the container's stdin
+	frameResize = 'w' // client to monitor: the terminal's rows and columns, uint16 each
+	frameStdout = 'o' // monitor to client: what the container wrote
+	frameStderr = 'e'
+	frameExit   = 'x' // monitor to client, the last frame: the container's exit code, int32
+)
+
+const (
+	// attachFrameMax bounds a frame's payload; a client that sends a bigger one is dropped.
+	attachFrameMax = 32 << 10
+	// attachClientsMax bounds the clients attached at once; more are refused.
+	attachClientsMax = 32
+	// attachQueue is how many frames a client may lag behind before it is dropped: the
+	// container's output never waits for a client that does not read.
+	attachQueue = 512
+	// attachFlush bounds how long the monitor, at the container's end, waits for its
+	// clients to take their last frames.
+	attachFlush = 2 * time.Second
+)
+
+// attachHub is the monitor's side: its clients, and where their input goes.
+type attachHub struct {
+	mu      sync.Mutex
+	clients map[*attachClient]struct{}
+	ln      *net.UnixListener
+	ended   bool
+	pty     *os.File // the container's terminal master (-t), once it has one
+
+	stdinMu sync.Mutex // one client's frame at a time
+	stdin   io.Writer  // the container's stdin (-i), nil without
+	flushed sync.WaitGroup
+}
+
+// attachClient is one attached client: its connection, and the frames queued for it.
+type attachClient struct {
+	conn *net.UnixConn
+	out  chan []byte
+	once sync.Once
+}
+
+func newAttachHub() *attachHub {
+	return &attachHub{clients: make(map[*attachClient]struct{})}
+}
+
+// tee returns a writer that writes to w and then sends the same bytes to the clients as
+// frames of kind.
+func (h *attachHub) tee(kind byte, w io.Writer) io.Writer {
+	return &attachTee{hub: h, kind: kind, w: w}
+}
+
+type attachTee struct {
+	hub  *attachHub
+	kind byte
+	w    io.Writer
+}
+
+func (t *attachTee) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	t.hub.broadcast(t.kind, p)
+	return n, err
+}
+
+// setStdin names the container's stdin, which clients' stdin frames are written to.
+func (h *attachHub) setStdin(w io.Writer) {
+	h.stdinMu.Lock()
+	h.stdin = w
+	h.stdinMu.Unlock()
+}
+
+// setTerminal names the container's terminal master, which clients' resize frames size.
+func (h *attachHub) setTerminal(master *os.File) {
+	h.mu.Lock()
+	h.pty = master
+	h.mu.Unlock()
+}
+
+// broadcast queues p, as a frame of kind, for every client. A client whose queue is full is
+// dropped: a stalled `strata attach` must not stall the container.
+func (h *attachHub) broadcast(kind byte, p []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.clients) == 0 || len(p) == 0 {
+		return
+	}
+	for len(p) > 0 {
+		n := min(len(p), attachFrameMax)
+		frame := appendFrame(make([]byte, 0, 5+n), kind, p[:n])
+		p = p[n:]
+		for c := range h.clients {
+			select {
+			case c.out <- frame:
+			default:
+				h.dropLocked(c)
+			}
+		}
+	}
+}
+
+// listen makes the socket in the container's dir and serves clients until finish. The path
+// goes through the dir's fd, so that a long --root does not exceed a socket path's 108 bytes.
+func (h *attachHub) listen(dir string) error {
+	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// A socket an earlier monitor of this container left (a stop, then a start).
+	if err := unix.Unlinkat(int(d.Fd()), attachSocket, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	old := unix.Umask(0o177)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket), Net: "unix"})
+	unix.Umask(old)
+	if err != nil {
+		return err
+	}
+	// Closing the listener must not remove the file through a /proc path that no longer
+	// names the dir: finish removes it.
+	ln.SetUnlinkOnClose(false)
+	h.mu.Lock()
+	h.ln = ln
+	h.mu.Unlock()
+	go h.accept(ln)
+	return nil
+}
+
+func (h *attachHub) accept(ln *net.UnixListener) {
+	for {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // EMFILE and the like: let it pass
+			continue
+		}
+		h.mu.Lock()
+		if h.ended || len(h.clients) >= attachClientsMax {
+			h.mu.Unlock()
+			conn.Close()
+			continue
+		}
+		c := &attachClient{conn: conn, out: make(chan []byte, attachQueue)}
+		h.clients[c] = struct{}{}
+		h.flushed.Add(1)
+		h.mu.Unlock()
+		go h.send(c)
+		go h.receive(c)
+	}
+}
+
+// send writes c's queued frames to it until the queue is closed (the end, or c dropped).
+func (h *attachHub) send(c *attachClient) {
+	defer h.flushed.Done()
+	defer c.conn.Close()
+	for frame := range c.out {
+		if _, err := c.conn.Write(frame); err != nil {
+			h.drop(c)
+			for range c.out { // drained, so that broadcast never blocks on it
+			}
+			return
+		}
+	}
+}
+
+// receive reads c's frames: stdin for the container, resizes for its terminal.
+func (h *attachHub) receive(c *attachClient) {
+	var hdr [5]byte
+	buf := make([]byte, attachFrameMax)
+	for {
+		if _, err := io.ReadFull(c.conn, hdr[:]); err != nil {
+			// The client left. Its queue is still sent until the drop.
+			h.drop(c)
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[1:])
+		if n > attachFrameMax {
+			h.drop(c)
+			return
+		}
+		if _, err := io.ReadFull(c.conn, buf[:n]); err != nil {
+			h.drop(c)
+			return
+		}
+		switch hdr[0] {
+		case frameStdin:
+			h.stdinMu.Lock()
+			if h.stdin != nil {
+				_, _ = h.stdin.Write(buf[:n])
+			}
+			h.stdinMu.Unlock()
+		case frameResize:
+			if n == 4 {
+				h.resize(binary.BigEndian.Uint16(buf[0:]), binary.BigEndian.Uint16(buf[2:]))
+			}
+		default:
+			h.drop(c)
+			return
+		}
+	}
+}
+
+func (h *attachHub) resize(rows, cols uint16) {
+	h.mu.Lock()
+	master := h.pty
+	h.mu.Unlock()
+	if master != nil && rows > 0 && cols > 0 {
+		_ = pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols})
+	}
+}
+
+// drop ends c: its queue is closed (send writes what is in it, then closes the connection).
+func (h *attachHub) drop(c *attachClient) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropLocked(c)
+}
+
+func (h *attachHub) dropLocked(c *attachClient) {
+	if _, ok := h.clients[c]; !ok {
+		return
+	}
+	delete(h.clients, c)
+	c.once.Do(func() { close(c.out) })
+	// A client that does not read would hold send's Write: unblocked by a deadline.
+	_ = c.conn.SetWriteDeadline(time.Now().Add(attachFlush))
+}
+
+// finish tells every client the container ended with code, stops taking clients, removes
+// the socket, and waits (attachFlush at most) for the clients to take their last frames.
+func (h *attachHub) finish(dir string, code int) {
+	h.mu.Lock()
+	h.ended = true
+	if h.ln != nil {
+		h.ln.Close()
+		_ = os.Remove(dir + "/" + attachSocket)
+	}
+	var exit [4]byte
+	binary.BigEndian.PutUint32(exit[:], uint32(int32(code)))
+	frame := appendFrame(nil, frameExit, exit[:])
+	for c := range h.clients {
+		select {
+		case c.out <- frame:
+		default:
+		}
+		h.dropLocked(c)
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		h.flushed.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(attachFlush):
+	}
+}
+
+// appendFrame appends the frame of kind with payload p to b.
+func appendFrame(b []byte, kind byte, p []byte) []byte {
+	b = append(b, kind, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(b[len(b)-4:], uint32(len(p)))
+	return append(b, p...)
+}
