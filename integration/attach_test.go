@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,8 +29,14 @@ type attached struct {
 // startAttach starts strata attach with args, its stdin a pipe and its output read by line.
 func startAttach(t *testing.T, root string, args ...string) *attached {
 	t.Helper()
+	return startStrata(t, root, append([]string{"attach"}, args...)...)
+}
+
+// startStrata starts strata with args, its stdin a pipe and its output read by line.
+func startStrata(t *testing.T, root string, args ...string) *attached {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, strataBin, append([]string{"--root", root, "attach"}, args...)...)
+	cmd := exec.CommandContext(ctx, strataBin, append([]string{"--root", root}, args...)...)
 	a := &attached{t: t, cmd: cmd, out: make(chan string, 64), err: make(chan string, 64), done: make(chan struct{}), cancel: cancel}
 	var err error
 	if a.stdin, err = cmd.StdinPipe(); err != nil {
@@ -77,7 +84,33 @@ func (a *attached) next(c chan string, want string) {
 				return
 			}
 		case <-timeout:
-			a.t.Fatalf("no %q from attach; it showed %q", want, a.seen)
+			var stderr []string
+			for len(a.err) > 0 {
+				stderr = append(stderr, <-a.err)
+			}
+			a.t.Fatalf("no %q from %v; it showed %q (stderr %q)", want, a.cmd.Args[3:], a.seen, stderr)
+		}
+	}
+}
+
+// saw reports whether the line want came on c, by now or within 200 ms.
+func (a *attached) saw(c chan string, want string) bool {
+	if slices.Contains(a.seen, want) {
+		return true
+	}
+	timeout := time.After(200 * time.Millisecond)
+	for {
+		select {
+		case l, ok := <-c:
+			if !ok {
+				return false
+			}
+			a.seen = append(a.seen, l)
+			if l == want {
+				return true
+			}
+		case <-timeout:
+			return false
 		}
 	}
 }
@@ -111,6 +144,13 @@ func TestAttach(t *testing.T) {
 	typist := startAttach(t, root, "at-io")
 	// The watcher's stdin is not the container's: what it is given goes nowhere.
 	_, _ = io.WriteString(watcher.stdin, "ignored\n")
+	// Each has come once it sees what the typist sends after it did.
+	for i := 0; !watcher.saw(watcher.out, "out ping") || !typist.saw(typist.out, "out ping"); i++ {
+		if i == 100 {
+			t.Fatalf("the attach clients never showed the container's output: %q, %q", watcher.seen, typist.seen)
+		}
+		_, _ = io.WriteString(typist.stdin, "ping\n")
+	}
 	_, _ = io.WriteString(typist.stdin, "one\n")
 	typist.next(typist.out, "out one")
 	typist.next(typist.err, "err one")
@@ -247,7 +287,7 @@ func TestAttachTerminal(t *testing.T) {
 		}
 		close(lines)
 	}()
-	a := &attached{t: t}
+	a := &attached{t: t, cmd: cmd}
 	// The size arrives with the attach: asked until the shell answers with it.
 	_, _ = io.WriteString(user, "echo size $(stty size)\r")
 	a.next(lines, "size 33 101")
@@ -289,4 +329,60 @@ func TestAttachTerminal(t *testing.T) {
 		t.Errorf("attach of a -t container from a pipe = exit %d, want 1", r.Code)
 	}
 	assertOneLineError(t, r.Stderr, "the input device is not a TTY")
+}
+
+// TestStartInteractive plays docker start -ai: the container's output from its start on
+// (none of it lost to the attach that comes after the start), the user's input to its stdin,
+// its status as strata's; a container that ends at once still shows its output; a --rm one
+// is removed after; start -ai of a running container attaches to it.
+func TestStartInteractive(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	names := []string{"si-echo", "si-fast", "si-rm", "si-run"}
+	t.Cleanup(func() { strata(t, root, append([]string{"rm", "-f"}, names...)...) })
+
+	mustStrata(t, root, "create", "-i", "--name", "si-echo", "alpine", "sh", "-c",
+		`echo first; while read l; do echo "got $l"; [ "$l" = q ] && exit 4; done`)
+	for i := 0; i < 3; i++ {
+		a := startInteractiveCmd(t, root, "si-echo")
+		a.next(a.out, "first")
+		_, _ = io.WriteString(a.stdin, "a\nq\n")
+		a.next(a.out, "got a")
+		a.next(a.out, "got q")
+		if code, stderr := a.wait(); code != 4 {
+			t.Errorf("start -ai si-echo (#%d) = exit %d (stderr %q), want 4", i+1, code, stderr)
+		}
+	}
+
+	mustStrata(t, root, "create", "--name", "si-fast", "alpine", "echo", "fast")
+	for i := 0; i < 3; i++ {
+		if r := strata(t, root, "start", "-ai", "si-fast"); r.Code != 0 || r.Stdout != "fast\n" {
+			t.Errorf("start -ai si-fast (#%d) = exit %d, stdout %q, stderr %q; want 0, fast", i+1, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+
+	mustStrata(t, root, "create", "-i", "--rm", "--name", "si-rm", "alpine", "sh", "-c", `read l; echo "read $l"`)
+	a := startInteractiveCmd(t, root, "si-rm")
+	_, _ = io.WriteString(a.stdin, "x\n")
+	a.next(a.out, "read x")
+	if code, _ := a.wait(); code != 0 {
+		t.Errorf("start -ai of a --rm container = exit %d, want 0", code)
+	}
+	if out := mustStrata(t, root, "ps", "-a", "-q", "--filter", "name=si-rm").Stdout; out != "" {
+		t.Errorf("the --rm container is still listed after start -ai: %q", out)
+	}
+
+	mustStrata(t, root, "run", "-di", "--name", "si-run", "alpine", "sh", "-c", `read l; echo "read $l"; exit 6`)
+	a = startInteractiveCmd(t, root, "si-run")
+	_, _ = io.WriteString(a.stdin, "y\n")
+	a.next(a.out, "read y")
+	if code, _ := a.wait(); code != 6 {
+		t.Errorf("start -ai of a running container = exit %d, want its 6", code)
+	}
+}
+
+// startInteractiveCmd starts `strata start -ai name` as startAttach starts attach.
+func startInteractiveCmd(t *testing.T, root, name string) *attached {
+	t.Helper()
+	return startStrata(t, root, "start", "-ai", name)
 }

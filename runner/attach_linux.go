@@ -83,3 +83,34 @@ func waitRemoved(c *Container, limit time.Duration) {
 		}
 	}
 }
+
+// StartInteractive starts c and stays with it as docker start -ai does: its output since the
+// start (the monitor keeps it for the attach that comes once the start is reported), o.Stdin
+// to its stdin, until it exits (its status returned) or the user detaches (ErrDetached). A
+// container that ended before the attach came has its output printed from its log.
+func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, error) {
+	release := func() {}
+	if c.Config.AutoRemove {
+		release = holdAsWaiter(c) // as StartAttached: its output and status stay until read
+	}
+	defer func() { release() }()
+	since := time.Now()
+	if err := Start(ctx, c); err != nil {
+		return ExitOwnError, err
+	}
+	o.Replay = true
+	code, err := Attach(ctx, c, o)
+	if errors.Is(err, errStopped) || errors.Is(err, errNothingServed) {
+		attached := context.WithoutCancel(ctx)
+		if err := Logs(attached, c, LogOptions{Since: since}, o.Stdout, o.Stderr); err != nil {
+			return ExitOwnError, err
+		}
+		code, err = Wait(attached, c)
+	}
+	if err == nil && c.Config.AutoRemove {
+		release()
+		release = func() {}
+		waitRemoved(c, maxWaiterHold+3*time.Second)
+	}
+	return code, err
+}

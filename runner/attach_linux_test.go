@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +91,8 @@ func (l *lockedBuffer) String() string {
 // TestAttachHub: a client gets the output written after it attached, on its streams, then
 // the exit code; its stdin reaches the container's; one that does not read is dropped
 // without holding the container's output up; one that sends a frame over the bound is
-// dropped; the socket is gone at the end.
+// dropped; the socket is gone at the end. (A client that does not read holds the output up
+// for attachStall, then is dropped.)
 func TestAttachHub(t *testing.T) {
 	dir := t.TempDir()
 	h := newAttachHub()
@@ -102,21 +104,15 @@ func TestAttachHub(t *testing.T) {
 	}
 	_, _ = stdout.Write([]byte("before any client\n"))
 
-	reader, err := dialAttach(dir)
+	reader := dialHello(t, dir, 0)
+	_ = dialHello(t, dir, 0) // stalled: never reads
+	bad := dialHello(t, dir, 0)
+	// No hello: never a client.
+	silent, err := dialAttach(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reader.Close()
-	stalled, err := dialAttach(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.Close()
-	bad, err := dialAttach(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bad.Close()
+	defer silent.Close()
 	waitClients(t, h, 3)
 
 	var hdr [5]byte
@@ -133,7 +129,7 @@ func TestAttachHub(t *testing.T) {
 	var got, gotErr lockedBuffer
 	codes := make(chan int, 1)
 	go func() {
-		code, _ := readAttachOutput(reader, &got, &gotErr)
+		code, _, _ := readAttachOutput(reader, &got, &gotErr)
 		codes <- code
 	}()
 	// Far more than a socket buffer and the stalled client's queue: the writes go on.
@@ -170,6 +166,55 @@ func TestAttachHub(t *testing.T) {
 	if _, err := dialAttach(dir); err == nil {
 		t.Errorf("the attach socket is still there after finish")
 	}
+}
+
+// TestAttachReplay: a client that asks for it gets the output from before it came, then
+// the rest, each frame once; the history keeps the last attachHistoryMax bytes.
+func TestAttachReplay(t *testing.T) {
+	dir := t.TempDir()
+	h := newAttachHub()
+	var log lockedBuffer
+	stdout := h.tee(frameStdout, &log)
+	if err := h.listen(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = stdout.Write([]byte("early\n"))
+	late := dialHello(t, dir, attachReplay)
+	waitClients(t, h, 1)
+	_, _ = stdout.Write([]byte("later\n"))
+	var got lockedBuffer
+	done := make(chan struct{})
+	go func() {
+		_, _, _ = readAttachOutput(late, &got, io.Discard)
+		close(done)
+	}()
+	h.finish(dir, 0)
+	<-done
+	if got.String() != "early\nlater\n" {
+		t.Errorf("replaying client got %q, want early then later, once each", got.String())
+	}
+
+	h = newAttachHub()
+	for i := 0; i < 3*attachHistoryMax/1000; i++ {
+		h.broadcast(frameStdout, bytes.Repeat([]byte{'y'}, 1000))
+	}
+	if h.histLen > attachHistoryMax || h.histLen < attachHistoryMax-1100 {
+		t.Errorf("history holds %d bytes, want at most %d and near it", h.histLen, attachHistoryMax)
+	}
+}
+
+// dialHello connects to the hub in dir and says hello with flags.
+func dialHello(t *testing.T, dir string, flags byte) *net.UnixConn {
+	t.Helper()
+	c, err := dialAttach(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write(appendFrame(nil, frameHello, []byte{flags})); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func waitClients(t *testing.T, h *attachHub, n int) {

@@ -25,6 +25,8 @@ type AttachOptions struct {
 	DetachKeys []byte
 	// Resize carries the sizes (rows, columns) of the user's terminal for the container's.
 	Resize <-chan [2]uint16
+	// Replay asks for the container's output since its start first (start -ai).
+	Replay bool
 }
 
 // ErrDetached is Attach's error when the user typed the detach keys; its words are docker's.
@@ -35,6 +37,13 @@ var ErrDetached = errors.New("read escape sequence")
 // attach.
 var ErrNoAttach = errors.New("its output is not served for attach: only a container run detached (-d) or started by `strata start` can be attached to")
 
+// errStopped is Attach's error for a container that is not running; its words are docker's.
+var errStopped = errors.New("you cannot attach to a stopped container, start it first")
+
+// errNothingServed is Attach's error, with Replay, when the monitor closed the connection
+// without sending anything: the container ended as the client came.
+var errNothingServed = errors.New("the monitor served nothing")
+
 // Attach connects to the stdio of c, which must be running detached, as docker attach: its
 // output from now on goes to o.Stdout and o.Stderr, o.Stdin to its stdin. It returns the
 // container's exit code once it ends, ErrDetached when the user detached, or ctx's error.
@@ -44,22 +53,29 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	}
 	switch {
 	case !c.State.Running():
+		return ExitOwnError, errStopped
+	case Paused(c) && !o.Replay:
 		// docker's words.
-		return ExitOwnError, errors.New("you cannot attach to a stopped container, start it first")
-	case Paused(c):
 		return ExitOwnError, errors.New("you cannot attach to a paused container, unpause it first")
 	}
 	conn, err := dialAttach(c.Dir)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
 			if c.Reload() == nil && !c.State.Running() {
-				return ExitOwnError, errors.New("you cannot attach to a stopped container, start it first")
+				return ExitOwnError, errStopped
 			}
 			return ExitOwnError, fmt.Errorf("container %s: %w", c.Name(), ErrNoAttach)
 		}
 		return ExitOwnError, fmt.Errorf("attaching to container %s: %w", c.Name(), err)
 	}
 	defer conn.Close()
+	hello := byte(0)
+	if o.Replay {
+		hello |= attachReplay
+	}
+	if _, err := conn.Write(appendFrame(nil, frameHello, []byte{hello})); err != nil {
+		return ExitOwnError, fmt.Errorf("attaching to container %s: %w", c.Name(), err)
+	}
 
 	var wmu sync.Mutex
 	send := func(kind byte, p []byte) error {
@@ -94,13 +110,16 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	}
 	ended := make(chan ending, 1)
 	go func() {
-		code, err := readAttachOutput(conn, o.Stdout, o.Stderr)
+		code, frames, err := readAttachOutput(conn, o.Stdout, o.Stderr)
+		if err != nil && frames == 0 && o.Replay {
+			err = errNothingServed
+		}
 		ended <- ending{code, err}
 	}()
 	select {
 	case e := <-ended:
-		if e.err == nil {
-			return e.code, nil
+		if e.err == nil || errors.Is(e.err, errNothingServed) {
+			return e.code, e.err
 		}
 		// The monitor went without saying how the container ended (killed): its record does.
 		if code, werr := Wait(ctx, c); werr == nil {
@@ -126,23 +145,24 @@ func dialAttach(dir string) (*net.UnixConn, error) {
 }
 
 // readAttachOutput copies the output frames of conn to stdout and stderr until the exit
-// frame, whose code it returns; an error if the connection ends before it.
-func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (int, error) {
+// frame, whose code it returns; an error if the connection ends before it. frames counts
+// the frames read.
+func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (code, frames int, err error) {
 	var hdr [5]byte
 	buf := make([]byte, attachFrameMax)
-	for {
+	for ; ; frames++ {
 		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, unix.ECONNRESET) {
 				err = errors.New("its monitor closed the connection before the container's exit")
 			}
-			return 0, err
+			return 0, frames, err
 		}
 		n := binary.BigEndian.Uint32(hdr[1:])
 		if n > attachFrameMax {
-			return 0, fmt.Errorf("a frame of %d bytes from the monitor, more than %d", n, attachFrameMax)
+			return 0, frames, fmt.Errorf("a frame of %d bytes from the monitor, more than %d", n, attachFrameMax)
 		}
 		if _, err := io.ReadFull(conn, buf[:n]); err != nil {
-			return 0, fmt.Errorf("reading from the monitor: %w", err)
+			return 0, frames, fmt.Errorf("reading from the monitor: %w", err)
 		}
 		switch hdr[0] {
 		case frameStdout:
@@ -155,9 +175,9 @@ func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (int, error) {
 			}
 		case frameExit:
 			if n != 4 {
-				return 0, errors.New("a malformed exit frame from the monitor")
+				return 0, frames, errors.New("a malformed exit frame from the monitor")
 			}
-			return int(int32(binary.BigEndian.Uint32(buf[:4]))), nil
+			return int(int32(binary.BigEndian.Uint32(buf[:4]))), frames, nil
 		}
 	}
 }

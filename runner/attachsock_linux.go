@@ -21,9 +21,11 @@ import (
 // monitor's, root's, mode 0600 in a dir only root may enter.
 //
 // The protocol is frames both ways: a kind byte, a big-endian uint32 length, the payload.
+// A client's first frame is its hello; the monitor sends it nothing before.
 const attachSocket = "attach"
 
 const (
+	frameHello  = 'h' // client to monitor, first: flags, one byte (attachReplay)
 	frameStdin  = 'i' // client to monitor: bytes for the container's stdin
 	frameResize = 'w' // client to monitor: the terminal's rows and columns, uint16 each
 	frameStdout = 'o' // monitor to client: what the container wrote
@@ -36,13 +38,25 @@ const (
 	attachFrameMax = 32 << 10
 	// attachClientsMax bounds the clients attached at once; more are refused.
 	attachClientsMax = 32
-	// attachQueue is how many frames a client may lag behind before it is dropped: the
-	// container's output never waits for a client that does not read.
-	attachQueue = 512
+	// attachQueue is how many frames (32 KiB at most each) a client may lag behind before
+	// the container's output waits for it, attachStall at most; then it is dropped. A slow
+	// client slows the container as docker's attach does, one that does not read cannot
+	// stop it.
+	attachQueue = 64
+	attachStall = 2 * time.Second
 	// attachFlush bounds how long the monitor, at the container's end, waits for its
 	// clients to take their last frames.
 	attachFlush = 2 * time.Second
+	// attachHello bounds the wait for a client's hello.
+	attachHello = 5 * time.Second
+	// attachHistoryMax bounds the output kept for clients that ask for a replay: start -ai
+	// attaches once the start is reported, and gets what came before from it.
+	attachHistoryMax = 64 << 10
 )
+
+// attachReplay, in a hello, asks for the container's output since its start (the last
+// attachHistoryMax bytes of it) before the rest.
+const attachReplay = 1
 
 // attachHub is the monitor's side: its clients, and where their input goes.
 type attachHub struct {
@@ -51,6 +65,8 @@ type attachHub struct {
 	ln      *net.UnixListener
 	ended   bool
 	pty     *os.File // the container's terminal master (-t), once it has one
+	history [][]byte // the output's frames, attachHistoryMax bytes at most, for replays
+	histLen int
 
 	stdinMu sync.Mutex // one client's frame at a time
 	stdin   io.Writer  // the container's stdin (-i), nil without
@@ -100,25 +116,44 @@ func (h *attachHub) setTerminal(master *os.File) {
 	h.mu.Unlock()
 }
 
-// broadcast queues p, as a frame of kind, for every client. A client whose queue is full is
-// dropped: a stalled `strata attach` must not stall the container.
+// broadcast queues p, as a frame of kind, for every client. A client whose queue stays full
+// for attachStall is dropped: a stalled `strata attach` must not stall the container.
 func (h *attachHub) broadcast(kind byte, p []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.clients) == 0 || len(p) == 0 {
+	if len(p) == 0 {
 		return
 	}
 	for len(p) > 0 {
 		n := min(len(p), attachFrameMax)
 		frame := appendFrame(make([]byte, 0, 5+n), kind, p[:n])
 		p = p[n:]
+		h.remember(frame)
 		for c := range h.clients {
 			select {
 			case c.out <- frame:
+				continue
 			default:
+			}
+			stall := time.NewTimer(attachStall)
+			select {
+			case c.out <- frame:
+			case <-stall.C:
 				h.dropLocked(c)
 			}
+			stall.Stop()
 		}
+	}
+}
+
+// remember keeps frame for replays, and forgets the oldest beyond attachHistoryMax.
+func (h *attachHub) remember(frame []byte) {
+	h.history = append(h.history, frame)
+	h.histLen += len(frame)
+	for h.histLen > attachHistoryMax && len(h.history) > 1 {
+		h.histLen -= len(h.history[0])
+		h.history[0] = nil
+		h.history = h.history[1:]
 	}
 }
 
@@ -134,10 +169,21 @@ func (h *attachHub) listen(dir string) error {
 	if err := unix.Unlinkat(int(d.Fd()), attachSocket, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return err
 	}
-	old := unix.Umask(0o177)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket), Net: "unix"})
-	unix.Umask(old)
+	// Made under another name, made 0600, then renamed: its mode is not set through the
+	// umask, which is the process's (an init cloned meanwhile would take it), and no client
+	// reaches it before.
+	tmp := fmt.Sprintf(".%s-%d", attachSocket, os.Getpid())
+	_ = unix.Unlinkat(int(d.Fd()), tmp, 0)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), tmp), Net: "unix"})
 	if err != nil {
+		return err
+	}
+	if err := unix.Fchmodat(int(d.Fd()), tmp, 0o600, 0); err == nil {
+		err = unix.Renameat(int(d.Fd()), tmp, int(d.Fd()), attachSocket)
+	}
+	if err != nil {
+		ln.Close()
+		_ = unix.Unlinkat(int(d.Fd()), tmp, 0)
 		return err
 	}
 	// Closing the listener must not remove the file through a /proc path that no longer
@@ -160,19 +206,38 @@ func (h *attachHub) accept(ln *net.UnixListener) {
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like: let it pass
 			continue
 		}
-		h.mu.Lock()
-		if h.ended || len(h.clients) >= attachClientsMax {
-			h.mu.Unlock()
-			conn.Close()
-			continue
-		}
-		c := &attachClient{conn: conn, out: make(chan []byte, attachQueue)}
-		h.clients[c] = struct{}{}
-		h.flushed.Add(1)
-		h.mu.Unlock()
-		go h.send(c)
-		go h.receive(c)
+		go h.join(conn)
 	}
+}
+
+// join reads conn's hello and makes it a client: the replay it asks for queued first, under
+// the lock broadcast takes, so that it gets each frame once and in order.
+func (h *attachHub) join(conn *net.UnixConn) {
+	var hello [6]byte
+	_ = conn.SetReadDeadline(time.Now().Add(attachHello))
+	_, err := io.ReadFull(conn, hello[:])
+	_ = conn.SetReadDeadline(time.Time{})
+	if err != nil || hello[0] != frameHello || binary.BigEndian.Uint32(hello[1:5]) != 1 {
+		conn.Close()
+		return
+	}
+	h.mu.Lock()
+	if h.ended || len(h.clients) >= attachClientsMax {
+		h.mu.Unlock()
+		conn.Close()
+		return
+	}
+	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(h.history))}
+	if hello[5]&attachReplay != 0 {
+		for _, frame := range h.history {
+			c.out <- frame
+		}
+	}
+	h.clients[c] = struct{}{}
+	h.flushed.Add(1)
+	h.mu.Unlock()
+	go h.send(c)
+	h.receive(c)
 }
 
 // send writes c's queued frames to it until the queue is closed (the end, or c dropped).

@@ -34,7 +34,7 @@ func newAttachCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return attach(cmd, c, args[0], keys, !noStdin, sigProxy)
+			return attach(cmd, c, args[0], keys, !noStdin, sigProxy, runner.Attach)
 		},
 	}
 	f := cmd.Flags()
@@ -44,8 +44,10 @@ func newAttachCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// attach runs the attach of c (named name on the command line) and exits with its status.
-func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, withStdin, sigProxy bool) error {
+// attach runs do, the attach of c (named name on the command line) that Attach or
+// StartInteractive makes, with the user's terminal, and exits with its status.
+func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, withStdin, sigProxy bool,
+	do func(context.Context, *runner.Container, runner.AttachOptions) (int, error)) error {
 	tty := c.Config.Spec.Terminal
 	withStdin = withStdin && c.Config.Spec.Stdin
 	o := runner.AttachOptions{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), DetachKeys: keys}
@@ -94,7 +96,7 @@ func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, w
 		stop := proxySignals(c)
 		defer stop()
 	}
-	code, err := runner.Attach(ctx, c, o)
+	code, err := do(ctx, c, o)
 	switch {
 	case errors.Is(err, runner.ErrDetached):
 		// docker's words, on a line of their own after whatever the terminal shows.

@@ -239,19 +239,24 @@ func newKillCmd(g *globals) *cobra.Command {
 }
 
 func newStartCmd(g *globals) *cobra.Command {
-	var attach, interactive bool
+	var (
+		attach, interactive bool
+		detachKeys          string
+	)
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start stopped containers in the background, or with -a stay attached to one",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if interactive {
-				return withCode(runner.ExitOwnError, errors.New("start --interactive is not supported: a container strata starts has no stdin to attach; run it with strata run -i"))
-			}
-			if attach {
+			if attach || interactive {
 				if len(args) > 1 {
 					return errors.New("you cannot start and attach multiple containers at once")
 				}
+			}
+			if interactive {
+				return startInteractive(cmd, g, args[0], detachKeys)
+			}
+			if attach {
 				return startAttached(cmd.Context(), g, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			// A start that fails (no such container, a command that is not there) exits 1, as
@@ -263,7 +268,8 @@ func newStartCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&attach, "attach", "a", false, "attach to the container's output and forward signals; exit with its status")
-	f.BoolVarP(&interactive, "interactive", "i", false, "attach the container's stdin (not supported)")
+	f.BoolVarP(&interactive, "interactive", "i", false, "attach the container's stdin too (with its output, as -a)")
+	f.StringVar(&detachKeys, "detach-keys", runner.DefaultDetachKeys, "with -i, the keys that detach, leaving the container running (as attach's)")
 	return cmd
 }
 
@@ -290,6 +296,34 @@ func startOnce(ctx context.Context, c *runner.Container) error {
 		return nil
 	}
 	return err
+}
+
+// startInteractive is start -i (-ai) of the container name: started, then attached as attach
+// does, with its output since the start and the user's stdin.
+func startInteractive(cmd *cobra.Command, g *globals, name, detachKeys string) error {
+	keys, err := runner.ParseDetachKeys(detachKeys)
+	if err != nil {
+		return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
+	}
+	store, err := g.openContainers()
+	if err != nil {
+		return err
+	}
+	c, err := findContainer(store, name)
+	if err != nil {
+		return err
+	}
+	if runner.Paused(c) {
+		return fmt.Errorf("cannot start a paused container %s, try unpause instead", c.Name())
+	}
+	// As startOnce: after a start another strata has under way has ended.
+	if err := runner.WaitOtherStart(cmd.Context(), c); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if c.State.Running() {
+		return attach(cmd, c, name, keys, true, true, runner.Attach)
+	}
+	return attach(cmd, c, name, keys, true, true, runner.StartInteractive)
 }
 
 // startAttached is start -a of one container: its output until it ends, then its status as
