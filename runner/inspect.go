@@ -114,7 +114,7 @@ type InspectNetwork struct {
 	MacAddress  string `json:"MacAddress"`
 }
 
-// InspectRestartPolicy is docker's HostConfig.RestartPolicy: strata restarts nothing.
+// InspectRestartPolicy is docker's HostConfig.RestartPolicy (--restart).
 type InspectRestartPolicy struct {
 	Name              string `json:"Name"`
 	MaximumRetryCount int    `json:"MaximumRetryCount"`
@@ -356,7 +356,11 @@ func Inspect(c *Container) InspectData {
 		GraphDriver: inspectGraphDriver(c),
 	}
 	d.Driver = d.GraphDriver.Name
+	d.RestartCount = st.RestartCount
 	switch {
+	case st.Restarting:
+		// Docker's restarting container is running, between two runs, without a pid.
+		d.State.Status, d.State.Running, d.State.Restarting = "restarting", true, true
 	case Paused(c):
 		d.State.Status, d.State.Paused = "paused", true
 	case st.NeverStarted():
@@ -399,7 +403,7 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 		LogConfig:     InspectLogConfig{Type: "json-file", Config: map[string]string{}},
 		NetworkMode:   spec.withDefaults().Network,
 		PortBindings:  map[string]any{},
-		RestartPolicy: InspectRestartPolicy{Name: "no"},
+		RestartPolicy: InspectRestartPolicy{Name: RestartNo},
 		AutoRemove:    c.Config.AutoRemove,
 		CapAdd:        spec.CapAdd, CapDrop: spec.CapDrop,
 		CgroupnsMode: spec.cgroupnsMode(), IpcMode: "private",
@@ -485,6 +489,9 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 			}
 			h.Tmpfs[m.Target] = strings.Join(tmpfsUserOptions(m), ",")
 		}
+	}
+	if p := c.Config.RestartPolicy; p.Restarts() {
+		h.RestartPolicy = InspectRestartPolicy(p)
 	}
 	return h
 }

@@ -153,7 +153,13 @@ func markMonitor(c *Container, starter int) error {
 	// (holdDirAsWaiter): a wait or start -a on a container that a restart ran again read
 	// this created state as an exit 0, or the next run's as its own and waited on for it.
 	defer waitDirWaiters(c.Dir)()
-	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start, StartedAt: c.State.StartedAt}
+	prev := c.State
+	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start, StartedAt: prev.StartedAt}
+	if starter != 0 && prev.Restarting && prev.MonitorPid == starter {
+		// Started by its restart policy (the last monitor, restartAfter): docker's count and
+		// backoff go on; a start by hand begins them again.
+		c.State.RestartCount, c.State.RestartDelay = prev.RestartCount, prev.RestartDelay
+	}
 	if err := os.Remove(filepath.Join(c.Dir, restartingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), err)
 	}
@@ -338,6 +344,15 @@ func Kill(c *Container, sig syscall.Signal) error {
 // the exit is recorded, as docker's kill waits then (for at most killWait): a `kill` then
 // `start` or `inspect` found the container running still, half the time.
 func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error {
+	// Marked first, as docker's kill marks it before it signals: the monitor, or the one
+	// in its restart backoff, restarts it no more (stopKindOf).
+	wasRestarting, err := cancelRestarts(ctx, c, stopKindOf(c, sig))
+	if err != nil {
+		return err
+	}
+	if wasRestarting && !c.State.Running() {
+		return nil // docker's kill of a restarting container only cancels its restart
+	}
 	if !c.State.Running() {
 		if err := waitStartUnderWay(ctx, c); err != nil {
 			return err
@@ -348,7 +363,7 @@ func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error
 	}
 	wctx, cancel := context.WithTimeout(ctx, killWait)
 	defer cancel()
-	_, err := waitRecorded(wctx, c)
+	_, err = waitRecorded(wctx, c)
 	switch {
 	case err == nil, removedOnExit(c, err), errors.Is(err, os.ErrNotExist):
 		return nil
@@ -408,6 +423,10 @@ func unpausesOn(c *Container, sig syscall.Signal) bool {
 func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	sig, err := StopSignalOf(c)
 	if err != nil {
+		return err
+	}
+	// A stop keeps the container down whatever its restart policy, as docker's.
+	if _, err := cancelRestarts(ctx, c, restartCanceled); err != nil {
 		return err
 	}
 	if !c.State.Running() {
@@ -914,6 +933,20 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 		return errRemovedMeanwhile
 	} else if err != nil {
 		return err
+	}
+	if force {
+		// Before it is killed: its monitor must not restart it (restart_linux.go).
+		if err := markStopped(c, restartCanceled); err != nil {
+			return err
+		}
+	}
+	if c.State.Restarting {
+		if !force {
+			return fmt.Errorf("cannot remove container %q: %w", c.Config.Name, errRestartingRemove)
+		}
+		if !anyway {
+			return errBusy // its monitor gives the restart up, or starts it to be killed
+		}
 	}
 	if c.State.Running() {
 		if !force {

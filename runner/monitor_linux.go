@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/runner/cgroups"
@@ -35,8 +36,15 @@ type monitorResult struct {
 // re-executed in a session of its own, stdio on /dev/null) that runs the container with its
 // output going to log.json, records its end in state.json, and removes it when AutoRemove.
 // Start returns once the command runs, or with the init's error (an *ExitCodeError). Starting
-// a running container does nothing.
-func Start(ctx context.Context, c *Container) (err error) {
+// a running container does nothing, nor does starting one its restart policy restarts.
+func Start(ctx context.Context, c *Container) error {
+	return start(ctx, c, false)
+}
+
+// start is Start, by hand or, byPolicy, by the monitor that restarts c (restartAfter): that
+// one starts only the container it still restarts, and not once a stop, rm -f or kill has
+// canceled the restart (errRestartCanceled, read under the lock they cannot start it under).
+func start(ctx context.Context, c *Container, byPolicy bool) (err error) {
 	// A new container's config is synced while its monitor starts.
 	defer func() {
 		if derr := c.Durable(); derr != nil && err == nil {
@@ -63,6 +71,16 @@ func Start(ctx context.Context, c *Container) (err error) {
 	}
 	if c.State.Running() {
 		return nil
+	}
+	switch {
+	case byPolicy && (!c.State.Restarting || c.State.MonitorPid != os.Getpid()):
+		return nil // started by hand since
+	case byPolicy && readStopMark(c) == restartCanceled:
+		return errRestartCanceled
+	case !byPolicy && c.State.Restarting:
+		return nil // its monitor starts it after the backoff, as docker's start leaves it
+	case !byPolicy:
+		clearStopMark(c)
 	}
 	if c.State.Status == StatusRunning {
 		// Exiting: its monitor records the exit (after deleting the cgroup) before a new
@@ -570,6 +588,11 @@ func runMonitor() {
 	// next monitor, which removes the restart mark; read after, the mark would be gone and
 	// this monitor would remove the restarted container (its cgroup under the new init).
 	remove := c.Config.AutoRemove && !restarting(c)
+	var delay time.Duration
+	again := false
+	if err == nil {
+		delay, again = policyRestart(c, res)
+	}
 	code := recordExit(c, res, err)
 	<-listening
 	hub.finish(dir, code)
@@ -577,6 +600,10 @@ func runMonitor() {
 		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
 	}
 	logs.Close()
+	if again {
+		restartAfter(c, delay)
+		os.Exit(0)
+	}
 	if remove {
 		release := waitForWaiters(c)
 		_ = removeDir(c)

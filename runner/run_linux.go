@@ -28,6 +28,10 @@ type Stdio struct {
 	// Terminal, if set, is told the terminal's master once a -t container has one: a
 	// monitor's attach clients size it. (A pointer, not a func: a Stdio is compared.)
 	Terminal *attachHub
+	// NoSigProxy is run --sig-proxy=false: the signals strata gets are not passed on to the
+	// container (still caught, so that strata, its monitor, does not die of them and take
+	// the container with it).
+	NoSigProxy bool
 }
 
 // forwardedSignals are the signals Run passes on to the container's PID 1, as docker run
@@ -142,7 +146,7 @@ func run(ctx context.Context, spec Spec, stdio Stdio, log *logWriter, started fu
 	}
 	defer hook.Wait()
 
-	stopForwarding := forwardSignals(ctx, sigs.c, &p.terminal, p.cmd.Process, func() {
+	stopForwarding := forwardSignals(ctx, sigs.c, !stdio.NoSigProxy, &p.terminal, p.cmd.Process, func() {
 		_ = p.cmd.Process.Kill()
 		_ = cg.Kill()
 	}, func() {
@@ -580,10 +584,10 @@ func (p *initProc) wait() error {
 }
 
 // forwardSignals passes what arrives on sigs to proc (SIGWINCH resizes t's pty instead when
-// there is one; without, it goes on as docker run's proxy passes it) until the returned stop
-// is called; when ctx ends first it calls cancel once and stops. after, if not nil, runs after
+// there is one; without, it goes on as docker run's proxy passes it), or drops it unless
+// proxy (--sig-proxy=false), until the returned stop is called; when ctx ends first it calls cancel once and stops. after, if not nil, runs after
 // each signal passed on.
-func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, proc *os.Process, cancel func(), after func()) (stop func()) {
+func forwardSignals(ctx context.Context, sigs <-chan os.Signal, proxy bool, t *terminal, proc *os.Process, cancel func(), after func()) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -593,11 +597,12 @@ func forwardSignals(ctx context.Context, sigs <-chan os.Signal, t *terminal, pro
 					t.resize() // which the kernel signals to the terminal's foreground
 					continue
 				}
-				if s == unix.SIGPIPE {
-					// Ours, from a write to a closed pipe: the container's stdin it closed,
-					// or our own output. Not the container's to die of, as docker's signal
-					// proxy skips it too; it is caught only so that a closed stdout does
-					// not kill strata before the container's next write fails as it would.
+				if s == unix.SIGPIPE || !proxy {
+					// SIGPIPE is ours, from a write to a closed pipe: the container's stdin
+					// it closed, or our own output. Not the container's to die of, as
+					// docker's signal proxy skips it too; it is caught only so that a closed
+					// stdout does not kill strata before the container's next write fails
+					// as it would.
 					continue
 				}
 				_ = proc.Signal(s)

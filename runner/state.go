@@ -75,6 +75,8 @@ type Config struct {
 	// Healthcheck is the image's HEALTHCHECK, copied at creation as docker copies it into the
 	// container's config (strata runs no health checks); nil without one.
 	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+	// RestartPolicy is --restart (restart.go); zero is "no".
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`
 }
 
 // HealthConfig is docker's HealthConfig (moby api/types/container), with its JSON names:
@@ -120,6 +122,13 @@ type State struct {
 	Error      string    `json:"error,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// Restarting: the container exited and its monitor waits RestartDelay to start it again
+	// (its restart policy); believed only while that monitor lives (effective).
+	// RestartCount is how many times the policy restarted it since a start by hand, as
+	// docker's; RestartDelay is the backoff's last wait.
+	Restarting   bool          `json:"restarting,omitempty"`
+	RestartCount int           `json:"restartCount,omitempty"`
+	RestartDelay time.Duration `json:"restartDelay,omitempty"`
 }
 
 // Running reports whether the state says the container runs, its monitor is alive and its
@@ -179,6 +188,9 @@ func (s State) NeverStarted() bool {
 // meanwhile was `strata wait` printing 255 for a container that exited 5), though nothing
 // may signal it (Running).
 func (s State) effective() State {
+	if s.Restarting && (s.Status != StatusExited || !processAlive(s.MonitorPid, s.MonitorStart)) {
+		s.Restarting = false // its monitor died in the backoff: nothing restarts it
+	}
 	if s.Status == StatusRunning && !s.Running() && !s.exiting() {
 		return s.stale("container monitor exited without recording the container's status")
 	}

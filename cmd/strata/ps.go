@@ -107,7 +107,7 @@ func newPsCmd(g *globals) *cobra.Command {
 				if last > 0 && len(rows) == last {
 					break
 				}
-				if !all && last <= 0 && !filter.impliesAll() && !c.State.Running() {
+				if !all && last <= 0 && !filter.impliesAll() && !c.State.Running() && !c.State.Restarting {
 					continue
 				}
 				r := newPsRow(c)
@@ -201,6 +201,10 @@ func newPsRow(c *runner.Container) psRow {
 		if runner.Paused(c) {
 			r.State, r.Status = "paused", r.Status+" (Paused)"
 		}
+	case st.Restarting:
+		// In its restart policy's backoff, as docker shows it.
+		r.State = "restarting"
+		r.Status = fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
 	case st.Status == runner.StatusCreated || st.NeverStarted():
 		r.State, r.Status = string(runner.StatusCreated), "Created"
 	default:

@@ -76,11 +76,13 @@ type runOptions struct {
 	ulimits     []string
 	groupAdd    []string
 	shmSize     string
-	// publish, publishAll and restart are docker flags strata refuses in words of its own
-	// (see checkUnsupported) rather than as unknown flags.
+	// publish and publishAll are docker flags strata refuses in words of its own (see
+	// checkUnsupported) rather than as unknown flags.
 	publish    []string
 	publishAll bool
-	restart    string
+	restart    string        // --restart (run_attach.go)
+	attach     attachStreams // -a
+	sigProxy   bool          // --sig-proxy
 	deviceOptions
 
 	entrypointSet  bool
@@ -119,6 +121,7 @@ func newRunCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	cmd.Flags().BoolVar(&o.sigProxy, "sig-proxy", true, "pass the signals strata receives on to the container")
 	addContainerFlags(cmd, &o)
 	return cmd
 }
@@ -193,13 +196,14 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
 	f.StringArrayVar(&o.groupAdd, "group-add", nil, "add a supplementary group (a name in the container's /etc/group, or a number)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
+	f.StringVar(&o.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped or on-failure[:max-retries] (with -d, or create and start: its monitor restarts it; nothing does after a reboot)")
+	f.VarP(&o.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR (default: STDOUT and STDERR)")
 	addDeviceFlags(f, &o.deviceOptions)
 	// docker's flags that need what strata has not: a bridge network, a daemon. Hidden, and
 	// refused with a reason where an unknown flag would leave the user guessing.
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "not supported: needs a bridge network")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "not supported: needs a bridge network")
-	f.StringVar(&o.restart, "restart", "no", `restart policy: only "no" (no daemon restarts a container)`)
-	for _, name := range []string{"publish", "publish-all", "restart"} {
+	for _, name := range []string{"publish", "publish-all"} {
 		_ = f.MarkHidden(name)
 	}
 }
@@ -209,15 +213,7 @@ func (o *runOptions) checkUnsupported() error {
 	if len(o.publish) > 0 || o.publishAll {
 		return errors.New("publishing ports (-p, -P) needs a bridge network, which strata does not make: the container has --network none, or the host's ports with --network host")
 	}
-	policy, retries, hasRetries := strings.Cut(o.restart, ":")
-	switch {
-	case o.restart == "" || o.restart == "no":
-		return nil
-	case policy == "on-failure" && (!hasRetries || isDigits(retries)),
-		!hasRetries && (policy == "always" || policy == "unless-stopped"):
-		return fmt.Errorf("--restart %s: strata has no daemon to restart a container when it exits; only \"no\" is supported", quoteValue(o.restart))
-	}
-	return fmt.Errorf("invalid --restart %s: want no, always, unless-stopped or on-failure[:max-retries]", quoteValue(o.restart))
+	return nil
 }
 
 // isDigits reports whether s is a non-empty run of ASCII digits.
@@ -293,6 +289,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err := o.checkUnsupported(); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	restartPolicy, err := o.checkAttachRestart()
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
 	res, err := o.resources()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -355,7 +355,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
-	stdio := runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	stdio := o.runStdio()
 	if !o.create {
 		// The network namespace and the cgroup first, and for a foreground run the init:
 		// they are made while the image is looked up and the container created.
@@ -458,13 +458,14 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		ExposedPorts:   runner.ExposedPorts(cfg.Config.ExposedPorts),
 		Labels:         labels,
 		// As docker's CLI asks them: stdout and stderr, stdin with -i; nothing for -d.
-		AttachStdin:  attached && o.interactive,
-		AttachStdout: attached,
-		AttachStderr: attached,
+		AttachStdin:  attached && (o.interactive || o.attach.has("stdin")),
+		AttachStdout: attached && o.attach.has("stdout"),
+		AttachStderr: attached && o.attach.has("stderr"),
 		StdinOnce:    attached && o.interactive,
 		// As docker's daemon merges the image's config into the container's.
-		ArgsEscaped: cfg.Config.ArgsEscaped && !o.entrypointSet && len(args) == 0,
-		Healthcheck: imageHealthcheck(img, cfg),
+		ArgsEscaped:   cfg.Config.ArgsEscaped && !o.entrypointSet && len(args) == 0,
+		Healthcheck:   imageHealthcheck(img, cfg),
+		RestartPolicy: restartPolicy,
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {

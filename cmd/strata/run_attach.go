@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/strata-run/strata/runner"
+)
+
+// attachStreams is -a/--attach: which of the container's streams a foreground run attaches
+// (stdin, stdout, stderr, any case, repeatable), as docker's validateAttach reads them.
+type attachStreams []string
+
+func (a *attachStreams) String() string { return "[" + strings.Join(*a, ",") + "]" }
+func (a *attachStreams) Type() string   { return "list" }
+
+func (a *attachStreams) Set(v string) error {
+	s := strings.ToLower(v)
+	if s != "stdin" && s != "stdout" && s != "stderr" {
+		return errors.New("valid streams are STDIN, STDOUT and STDERR")
+	}
+	if !slices.Contains(*a, s) {
+		*a = append(*a, s)
+	}
+	return nil
+}
+
+// has says whether stream is attached: all of stdout and stderr when -a is not given, as
+// docker's; stdin with -i, or when -a names it.
+func (a attachStreams) has(stream string) bool {
+	if len(a) == 0 {
+		return stream != "stdin"
+	}
+	return slices.Contains(a, stream)
+}
+
+// checkAttachRestart checks -a and --restart against the other flags, as
+// docker's CLI does, and returns the restart policy.
+func (o *runOptions) checkAttachRestart() (runner.RestartPolicy, error) {
+	if len(o.attach) > 0 && o.detach {
+		return runner.RestartPolicy{}, errors.New("Conflicting options: -a and -d")
+	}
+	p, err := runner.ParseRestartPolicy(o.restart)
+	if err != nil {
+		return p, err
+	}
+	if !p.Restarts() {
+		return runner.RestartPolicy{}, nil // "no": the config records nothing
+	}
+	if o.rm {
+		return p, errors.New("Conflicting options: --restart and --rm")
+	}
+	if !o.detach && !o.create {
+		// The container's monitor restarts it, and a foreground run is its own monitor:
+		// once it has returned the exit, nothing would be left to restart the container.
+		return p, fmt.Errorf("--restart %s needs -d (or create, then start): strata has no daemon, and a container is restarted by the monitor that runs it in the background", p.Name)
+	}
+	return p, nil
+}
+
+// runStdio is what a foreground run attaches the container to: stdout and stderr as -a says
+// (an unattached one still goes to the container's log), its signals proxied unless
+// --sig-proxy=false.
+func (o *runOptions) runStdio() runner.Stdio {
+	stdio := runner.Stdio{Stdin: os.Stdin, NoSigProxy: !o.sigProxy}
+	if o.attach.has("stdout") {
+		stdio.Stdout = os.Stdout
+	}
+	if o.attach.has("stderr") {
+		stdio.Stderr = os.Stderr
+	}
+	return stdio
+}

@@ -1,0 +1,194 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The restart policy without a daemon, as podman does it: the detached container's monitor,
+// once the container exited, waits docker's backoff (State.Restarting meanwhile) and starts it
+// again through Start, as `strata start` does (fresh namespaces and cgroup, the same writable
+// layer, the log appended to), then leaves the container to the monitor that start spawned.
+// A stop, an rm -f or a kill marks the container (stopMarkFile) before it signals it: the
+// monitor reads the mark once the container has exited, and during the backoff, and does not
+// restart it. A foreground run has no monitor to outlive it: --restart needs -d (or create
+// and start). Nothing restarts a container after a reboot.
+
+// stopMarkFile marks a container stopped by hand (docker's HasBeenManuallyStopped), holding
+// "stop" (any restart canceled) or "kill" (unless-stopped stays down). A start by hand
+// removes it, a restart by the policy does not.
+const stopMarkFile = "stopped"
+
+// errRestartCanceled: the policy's restart was canceled by a stop, rm -f or kill.
+var errRestartCanceled = errors.New("restart canceled")
+
+// markStopped records that c was stopped by hand as k, for its monitor. A container without a
+// restart policy is not marked. A "stop" mark is never made a "kill" one.
+func markStopped(c *Container, k stopKind) error {
+	if !c.Config.RestartPolicy.Restarts() || c.notDir || k == notStopped {
+		return nil
+	}
+	if k == stoppedByHand && readStopMark(c) == restartCanceled {
+		return nil
+	}
+	word := "stop"
+	if k == stoppedByHand {
+		word = "kill"
+	}
+	// Never through a symlink (a hand edit would have us truncate the file it names), never
+	// blocking on a FIFO.
+	fd, err := unix.Open(filepath.Join(c.Dir, stopMarkFile), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.ENOENT) {
+		return nil // removed meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	_, err = unix.Write(fd, []byte(word))
+	unix.Close(fd)
+	return err
+}
+
+// readStopMark reads c's stopMarkFile. One that cannot be read is no mark.
+func readStopMark(c *Container) stopKind {
+	b, err := readSmallFile(filepath.Join(c.Dir, stopMarkFile), 16)
+	if err != nil {
+		return notStopped
+	}
+	switch strings.TrimSpace(string(b)) {
+	case "stop":
+		return restartCanceled
+	case "kill":
+		return stoppedByHand
+	}
+	return notStopped
+}
+
+// clearStopMark removes c's stopMarkFile: a start by hand, as docker's clears
+// HasBeenManuallyStopped.
+func clearStopMark(c *Container) {
+	if c.Config.RestartPolicy.Restarts() {
+		_ = os.Remove(filepath.Join(c.Dir, stopMarkFile))
+	}
+}
+
+// stopKindOf is how a kill with sig stops c: docker's kill cancels the restarts (ExitOnNext)
+// for SIGKILL and for the container's stop signal (any signal when it names none), and marks
+// it stopped by hand for any other.
+func stopKindOf(c *Container, sig syscall.Signal) stopKind {
+	if unpausesOn(c, sig) {
+		return restartCanceled
+	}
+	return stoppedByHand
+}
+
+// cancelRestarts marks c stopped by hand as k, for stop and kill, before they signal it; a
+// container in its restart backoff is then waited for until its monitor has given the restart
+// up (or started it: the caller then finds it running). It returns whether c was restarting.
+func cancelRestarts(ctx context.Context, c *Container, k stopKind) (bool, error) {
+	if !c.Config.RestartPolicy.Restarts() || c.notDir {
+		return false, nil
+	}
+	if err := markStopped(c, k); err != nil {
+		return false, err
+	}
+	if k != restartCanceled {
+		return c.State.Restarting, nil
+	}
+	was := false
+	changes := watchState(c.Dir)
+	defer changes.close()
+	for {
+		if err := c.Reload(); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return was, nil
+			}
+			return was, err
+		}
+		if !c.State.Restarting {
+			return was, nil
+		}
+		was = true
+		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
+			return was, err
+		}
+	}
+}
+
+// policyRestart decides, in c's monitor, whether the container that just ended as res is
+// restarted, before its exit is recorded: if so it notes in c.State that it is restarting
+// (docker's RestartCount counts it from now) and returns the backoff to wait. A Restart under
+// way (restartingFile) starts it itself.
+func policyRestart(c *Container, res result) (time.Duration, bool) {
+	p := c.Config.RestartPolicy
+	if !p.Restarts() || restarting(c) || !p.shouldRestart(res.Code, c.State.RestartCount, readStopMark(c)) {
+		return 0, false
+	}
+	d := nextRestartDelay(c.State.RestartDelay, res.FinishedAt.Sub(res.StartedAt))
+	c.State.Restarting, c.State.RestartCount, c.State.RestartDelay = true, c.State.RestartCount+1, d
+	return d, true
+}
+
+// restartAfter is the monitor's restart of c (policyRestart said so, and its exit with
+// Restarting is recorded): it waits delay, unless a stop, rm -f or kill cancels it meanwhile,
+// then starts c as `strata start` does and returns once the new monitor runs it.
+func restartAfter(c *Container, delay time.Duration) {
+	var why error
+	if waitRestartDelay(c, delay) {
+		err := start(context.Background(), c, true)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, errRestartCanceled) {
+			why = err
+		}
+	}
+	endRestarting(c, why)
+}
+
+// restartPoll is how often a monitor in its backoff looks for a stop mark.
+const restartPoll = 20 * time.Millisecond
+
+// waitRestartDelay waits d and reports whether the restart goes on: not when c was marked
+// stopped (restartCanceled) or removed meanwhile.
+func waitRestartDelay(c *Container, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if readStopMark(c) == restartCanceled {
+			return false
+		}
+		if _, err := os.Lstat(c.Dir); err != nil {
+			return false
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return true
+		}
+		time.Sleep(min(left, restartPoll))
+	}
+}
+
+// endRestarting records, in the monitor, that c is not restarting after all (canceled, or its
+// start failed for why), unless another process has taken it over since.
+func endRestarting(c *Container, why error) {
+	unlock, gone, err := lockUnlessGone(c)
+	if gone || err != nil {
+		return
+	}
+	defer unlock()
+	if c.Reload() != nil || !c.State.Restarting || c.State.MonitorPid != os.Getpid() {
+		return
+	}
+	c.State.Restarting = false
+	if why != nil {
+		c.State.Error = why.Error()
+	}
+	_ = c.saveState()
+}
