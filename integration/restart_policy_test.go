@@ -171,6 +171,11 @@ func TestRestartRmDuringBackoff(t *testing.T) {
 	mustStrata(t, root, "start", id)
 	// Backoffs of 0.1, 0.2, 0.4, 0.8, 1.6 s: by the 5th it waits long enough to be caught.
 	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "restarting 5", 10*time.Second)
+	// Not stopped, as docker counts a restarting container running: prune keeps it.
+	mustStrata(t, root, "container", "prune", "-f")
+	if r := strata(t, root, "inspect", id); r.Code != 0 {
+		t.Fatalf("container prune removed a restarting container: %s", r.Stderr)
+	}
 	if r := strata(t, root, "rm", id); r.Code == 0 || !strings.Contains(r.Stderr, "restarting") {
 		t.Errorf("plain rm of a restarting container: exit %d, %q; want refused as restarting", r.Code, r.Stderr)
 	}

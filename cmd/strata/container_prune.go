@@ -144,13 +144,14 @@ func containerLabels(c *runner.Container) map[string]string { return c.Config.La
 
 // prunableContainers are the containers of list, as Store.List returns them (oldest first),
 // that container prune removes, newest first as docker lists them: those that do not run
-// (created, exited, and dead: broken ones, which can only be removed) and that f passes. A
+// (created, exited but not restarting, and dead: broken ones, which can only be removed) and
+// that f passes. A
 // running state whose container is exiting stays, as ps shows it running.
 func prunableContainers(list []*runner.Container, f *containerPruneFilter, labelsOf func(*runner.Container) map[string]string) []*runner.Container {
 	var out []*runner.Container
 	for _, c := range slices.Backward(list) {
-		if c.State.Status == runner.StatusRunning {
-			continue
+		if c.State.Status == runner.StatusRunning || c.State.Restarting {
+			continue // a restarting one runs again after its backoff, as docker counts it running
 		}
 		// docker keeps a container created after until; one created at it goes.
 		if !f.until.IsZero() && c.Config.Created.After(f.until) {

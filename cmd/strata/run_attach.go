@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -66,8 +67,13 @@ func (o *runOptions) checkAttachRestart() (runner.RestartPolicy, error) {
 // --sig-proxy=false.
 func (o *runOptions) runStdio() runner.Stdio {
 	stdio := runner.Stdio{Stdin: os.Stdin, NoSigProxy: !o.sigProxy}
-	if o.attach.has("stdout") {
+	switch {
+	case o.attach.has("stdout"):
 		stdio.Stdout = os.Stdout
+	case o.tty:
+		// A terminal's output is read by its copy, which a nil Stdout does not make: the
+		// command would block once the terminal's buffer filled.
+		stdio.Stdout = io.Discard
 	}
 	if o.attach.has("stderr") {
 		stdio.Stderr = os.Stderr
