@@ -157,8 +157,10 @@ func markMonitor(c *Container, starter int) error {
 	c.State = State{Status: StatusCreated, MonitorPid: os.Getpid(), MonitorStart: start, StartedAt: prev.StartedAt}
 	if starter != 0 && prev.Restarting && prev.MonitorPid == starter {
 		// Started by its restart policy (the last monitor, restartAfter): docker's count and
-		// backoff go on; a start by hand begins them again.
-		c.State.RestartCount, c.State.RestartDelay = prev.RestartCount, prev.RestartDelay
+		// backoff go on, and it reads as restarting, with the last exit, until it runs; a
+		// start by hand begins them again.
+		c.State.Restarting, c.State.RestartCount, c.State.RestartDelay = true, prev.RestartCount, prev.RestartDelay
+		c.State.ExitCode, c.State.FinishedAt = prev.ExitCode, prev.FinishedAt
 	}
 	if err := os.Remove(filepath.Join(c.Dir, restartingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), err)
@@ -277,6 +279,7 @@ func checkVolumes(c *Container) error {
 func recordRunning(c *Container, pid int) {
 	c.State.Status = StatusRunning
 	c.State.Pid = pid
+	c.State.Restarting = false
 	c.State.StartedAt = time.Now().UTC()
 	_ = c.saveState() // a stale state shows the container as created; the run goes on
 }
@@ -297,6 +300,7 @@ func noteExit(c *Container, res result, err error) int {
 	}
 	c.State.Status = StatusExited
 	c.State.Pid = 0
+	c.State.Restarting = false // policyRestart decides again
 	if c.State.StartedAt.Before(res.StartedAt) {
 		// It exited before recordRunning ran: StartedAt is still the last run's, if any.
 		c.State.StartedAt = res.StartedAt

@@ -588,12 +588,13 @@ func runMonitor() {
 	// next monitor, which removes the restart mark; read after, the mark would be gone and
 	// this monitor would remove the restarted container (its cgroup under the new init).
 	remove := c.Config.AutoRemove && !restarting(c)
+	code := noteExit(c, res, err)
 	var delay time.Duration
 	again := false
 	if err == nil {
 		delay, again = policyRestart(c, res)
 	}
-	code := recordExit(c, res, err)
+	_ = c.saveState()
 	<-listening
 	hub.finish(dir, code)
 	if err != nil {

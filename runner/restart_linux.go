@@ -123,8 +123,9 @@ func cancelRestarts(ctx context.Context, c *Container, k stopKind) (bool, error)
 }
 
 // policyRestart decides, in c's monitor, whether the container that just ended as res is
-// restarted, before its exit is recorded: if so it notes in c.State that it is restarting
-// (docker's RestartCount counts it from now) and returns the backoff to wait. A Restart under
+// restarted, once noteExit has set its exit in c.State and before that is saved: if so it
+// notes that it is restarting (docker's RestartCount counts it from now) and returns the
+// backoff to wait. A Restart under
 // way (restartingFile) starts it itself.
 func policyRestart(c *Container, res result) (time.Duration, bool) {
 	p := c.Config.RestartPolicy

@@ -123,7 +123,8 @@ type State struct {
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	// Restarting: the container exited and its monitor waits RestartDelay to start it again
-	// (its restart policy); believed only while that monitor lives (effective).
+	// (its restart policy), or the monitor that start spawned is starting it; believed only
+	// while that monitor lives (effective).
 	// RestartCount is how many times the policy restarted it since a start by hand, as
 	// docker's; RestartDelay is the backoff's last wait.
 	Restarting   bool          `json:"restarting,omitempty"`
@@ -188,7 +189,7 @@ func (s State) NeverStarted() bool {
 // meanwhile was `strata wait` printing 255 for a container that exited 5), though nothing
 // may signal it (Running).
 func (s State) effective() State {
-	if s.Restarting && (s.Status != StatusExited || !processAlive(s.MonitorPid, s.MonitorStart)) {
+	if s.Restarting && (s.Status == StatusRunning || !processAlive(s.MonitorPid, s.MonitorStart)) {
 		s.Restarting = false // its monitor died in the backoff: nothing restarts it
 	}
 	if s.Status == StatusRunning && !s.Running() && !s.exiting() {
