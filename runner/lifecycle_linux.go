@@ -423,14 +423,24 @@ func unpausesOn(c *Container, sig syscall.Signal) bool {
 
 // Stop sends the container's stop signal (SIGTERM unless Config.StopSignal says otherwise),
 // waits up to timeout for it to exit, then sends SIGKILL, as docker stop does. Stopping a
-// container that is not running does nothing.
+// container that is not running does nothing. It keeps the container down whatever its
+// restart policy, as docker's: it returns once no monitor is about to restart it.
 func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
-	sig, err := StopSignalOf(c)
-	if err != nil {
+	if _, err := cancelRestarts(ctx, c, restartCanceled); err != nil {
 		return err
 	}
-	// A stop keeps the container down whatever its restart policy, as docker's.
-	if _, err := cancelRestarts(ctx, c, restartCanceled); err != nil {
+	if err := stop(ctx, c, timeout); err != nil || !c.Config.RestartPolicy.Restarts() {
+		return err
+	}
+	// Its monitor may have read no mark yet as the container exited by itself meanwhile: it
+	// finds it in its backoff and gives the restart up.
+	_, err := cancelRestarts(ctx, c, restartCanceled)
+	return err
+}
+
+func stop(ctx context.Context, c *Container, timeout time.Duration) error {
+	sig, err := StopSignalOf(c)
+	if err != nil {
 		return err
 	}
 	if !c.State.Running() {
