@@ -438,6 +438,7 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	return err
 }
 
+// stop is Stop's signal and wait, the restart policy aside.
 func stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	sig, err := StopSignalOf(c)
 	if err != nil {

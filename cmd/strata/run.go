@@ -199,7 +199,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped or on-failure[:max-retries] (with -d, or create and start: its monitor restarts it; nothing does after a reboot)")
 	f.VarP(&o.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR (default: STDOUT and STDERR)")
 	addDeviceFlags(f, &o.deviceOptions)
-	// docker's flags that need what strata has not: a bridge network, a daemon. Hidden, and
+	// docker's flags that need what strata has not: a bridge network. Hidden, and
 	// refused with a reason where an unknown flag would leave the user guessing.
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "not supported: needs a bridge network")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "not supported: needs a bridge network")
@@ -214,16 +214,6 @@ func (o *runOptions) checkUnsupported() error {
 		return errors.New("publishing ports (-p, -P) needs a bridge network, which strata does not make: the container has --network none, or the host's ports with --network host")
 	}
 	return nil
-}
-
-// isDigits reports whether s is a non-empty run of ASCII digits.
-func isDigits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // stopConfig is the container's stop signal and timeout: the flags, else the image's
