@@ -167,7 +167,7 @@ func startRegistryOn(t *testing.T, addr, data, extra string) (string, bool) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker-registry", "serve", cfgPath)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting docker-registry: %v", err)
@@ -206,24 +206,6 @@ func startRegistryOn(t *testing.T, addr, data, extra string) (string, bool) {
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer a child process and the test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var blobPath = regexp.MustCompile(`/blobs/(sha256:[0-9a-f]{64})$`)

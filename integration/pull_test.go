@@ -299,7 +299,7 @@ func TestPullKilledMidLayerResumes(t *testing.T) {
 			f.SetRate(8 << 20)
 			cmd := exec.Command(strataBin, "--root", root, "pull", "--progress", "plain", ref)
 			cmd.Env = env
-			var stdout, stderr syncBuffer
+			var stdout, stderr testutil.SyncBuffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

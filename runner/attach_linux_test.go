@@ -6,9 +6,10 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
 )
 
 func TestParseDetachKeys(t *testing.T) {
@@ -70,24 +71,6 @@ func TestDetachMatcher(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for the hub's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAttachHub: a client gets the output written after it attached, on its streams, then
 // the exit code; its stdin reaches the container's; one that does not read is dropped
 // without holding the container's output up; one that sends a frame over the bound is
@@ -96,7 +79,7 @@ func (l *lockedBuffer) String() string {
 func TestAttachHub(t *testing.T) {
 	dir := t.TempDir()
 	h := newAttachHub()
-	var log, stdin lockedBuffer
+	var log, stdin testutil.SyncBuffer
 	h.setStdin(&stdin)
 	stdout, stderr := h.tee(frameStdout, &log), h.tee(frameStderr, &log)
 	if err := h.listen(dir); err != nil {
@@ -126,7 +109,7 @@ func TestAttachHub(t *testing.T) {
 	waitClients(t, h, 2)
 
 	_, _ = reader.Write(appendFrame(nil, frameStdin, []byte("typed\n")))
-	var got, gotErr lockedBuffer
+	var got, gotErr testutil.SyncBuffer
 	codes := make(chan int, 1)
 	go func() {
 		code, _, _ := readAttachOutput(reader, &got, &gotErr)
@@ -173,7 +156,7 @@ func TestAttachHub(t *testing.T) {
 func TestAttachReplay(t *testing.T) {
 	dir := t.TempDir()
 	h := newAttachHub()
-	var log lockedBuffer
+	var log testutil.SyncBuffer
 	stdout := h.tee(frameStdout, &log)
 	if err := h.listen(dir); err != nil {
 		t.Fatal(err)
@@ -182,7 +165,7 @@ func TestAttachReplay(t *testing.T) {
 	late := dialHello(t, dir, attachReplay)
 	waitClients(t, h, 1)
 	_, _ = stdout.Write([]byte("later\n"))
-	var got lockedBuffer
+	var got testutil.SyncBuffer
 	done := make(chan struct{})
 	go func() {
 		_, _, _ = readAttachOutput(late, &got, io.Discard)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-run/strata/internal/testutil"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -103,7 +105,7 @@ func TestLogsFollowTruncatedOrReplaced(t *testing.T) {
 	}
 	write(strings.Repeat("before\n", 50), 0)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- Logs(ctx, c, LogOptions{Follow: true}, &out, io.Discard) }()
 	defer func() {

@@ -4,28 +4,11 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer that a following Logs writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitLogged polls the whole log until it holds want.
 func waitLogged(t *testing.T, c *Container, want string) {
@@ -68,7 +51,7 @@ func TestLogsTailNone(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var follow syncBuffer
+	var follow testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- Logs(ctx, c, LogOptions{Tail: TailNone, Follow: true}, &follow, &errOut) }()
 	for !strings.Contains(follow.String(), "new\nnew\n") && ctx.Err() == nil {

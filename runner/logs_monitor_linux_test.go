@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
 )
 
 // logOf returns the entries of c's log.json as "stream:log".
@@ -34,7 +36,7 @@ func TestMonitorLogsWholeLines(t *testing.T) {
 	}
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	if err := Logs(fctx, c, LogOptions{Follow: true}, &out, &errOut); err != nil || fctx.Err() != nil {
 		t.Fatalf("Logs(Follow) = %v (%v)", err, fctx.Err())
 	}

@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
 )
-
-// lockedBuffer is a bytes.Buffer safe to write from a command while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRmiSaysItWaits: rmi while a pull or a load holds the store (its collection lock,
 // shared for the whole write) says on stderr, a terminal, at once, that it waits and for what, then
@@ -59,7 +41,7 @@ func TestRmiSaysItWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	ptm, pts := openPTYPair(t)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testutil.SyncBuffer
 	go io.Copy(&stderr, ptm)
 	done := make(chan error, 1)
 	go func() {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-run/strata/internal/testutil"
+
 	"github.com/strata-run/strata/runner"
 )
 
@@ -28,7 +30,7 @@ func TestStatsNamedRemoved(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runStats(ctx, g, &out, &out, []string{"stay", "gone"}, statsOptions{format: "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}"})
