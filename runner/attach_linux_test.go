@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -187,7 +187,7 @@ func TestAttachReplay(t *testing.T) {
 }
 
 // dialHello connects to the hub in dir and says hello with flags.
-func dialHello(t *testing.T, dir string, flags byte) *net.UnixConn {
+func dialHello(t *testing.T, dir string, flags byte) *os.File {
 	t.Helper()
 	c, err := dialAttach(dir)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -135,13 +134,13 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 
 // dialAttach connects to the attach socket in dir, through the dir's fd (a socket's path
 // may be at most 108 bytes; a long --root's is longer).
-func dialAttach(dir string) (*net.UnixConn, error) {
+func dialAttach(dir string) (*os.File, error) {
 	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	return net.DialUnix("unix", nil, &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket), Net: "unix"})
+	return dialUnix(fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket))
 }
 
 // readAttachOutput copies the output frames of conn to stdout and stderr until the exit

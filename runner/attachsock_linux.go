@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -62,7 +61,7 @@ const attachReplay = 1
 type attachHub struct {
 	mu      sync.Mutex
 	clients map[*attachClient]struct{}
-	ln      *net.UnixListener
+	ln      *os.File // the listening socket
 	ended   bool
 	pty     *os.File // the container's terminal master (-t), once it has one
 	history [][]byte // the output's frames, attachHistoryMax bytes at most, for replays
@@ -75,7 +74,7 @@ type attachHub struct {
 
 // attachClient is one attached client: its connection, and the frames queued for it.
 type attachClient struct {
-	conn *net.UnixConn
+	conn *os.File // a socket; pollable, so its deadlines work
 	out  chan []byte
 	once sync.Once
 }
@@ -174,7 +173,7 @@ func (h *attachHub) listen(dir string) error {
 	// reaches it before.
 	tmp := fmt.Sprintf(".%s-%d", attachSocket, os.Getpid())
 	_ = unix.Unlinkat(int(d.Fd()), tmp, 0)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), tmp), Net: "unix"})
+	ln, err := listenUnix(fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), tmp))
 	if err != nil {
 		return err
 	}
@@ -186,9 +185,6 @@ func (h *attachHub) listen(dir string) error {
 		_ = unix.Unlinkat(int(d.Fd()), tmp, 0)
 		return err
 	}
-	// Closing the listener must not remove the file through a /proc path that no longer
-	// names the dir: finish removes it.
-	ln.SetUnlinkOnClose(false)
 	h.mu.Lock()
 	h.ln = ln
 	h.mu.Unlock()
@@ -196,11 +192,11 @@ func (h *attachHub) listen(dir string) error {
 	return nil
 }
 
-func (h *attachHub) accept(ln *net.UnixListener) {
+func (h *attachHub) accept(ln *os.File) {
 	for {
-		conn, err := ln.AcceptUnix()
+		conn, err := acceptUnix(ln)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, os.ErrClosed) {
 				return
 			}
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like: let it pass
@@ -212,7 +208,7 @@ func (h *attachHub) accept(ln *net.UnixListener) {
 
 // join reads conn's hello and makes it a client: the replay it asks for queued first, under
 // the lock broadcast takes, so that it gets each frame once and in order.
-func (h *attachHub) join(conn *net.UnixConn) {
+func (h *attachHub) join(conn *os.File) {
 	var hello [6]byte
 	_ = conn.SetReadDeadline(time.Now().Add(attachHello))
 	_, err := io.ReadFull(conn, hello[:])
@@ -346,6 +342,71 @@ func (h *attachHub) finish(dir string, code int) {
 	case <-done:
 	case <-time.After(attachFlush):
 	}
+}
+
+// The socket calls are x/sys/unix's, not package net's: net would make every binary that
+// links runner (the helper, the tests) a cgo one, dynamically linked, which cannot run in a
+// container's root. The sockets are non-blocking, so the os.Files are pollable: reads,
+// writes and accepts wait in the runtime's poller, and deadlines and Close work.
+
+// listenUnix makes a listening unix stream socket at path.
+func listenUnix(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.Listen(fd, attachClientsMax); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "attach"), nil
+}
+
+// acceptUnix waits for and accepts a connection on ln; os.ErrClosed once ln is closed.
+func acceptUnix(ln *os.File) (*os.File, error) {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd := -1
+	var aerr error
+	err = rc.Read(func(fd uintptr) bool {
+		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		return !errors.Is(aerr, unix.EAGAIN)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if aerr != nil {
+		return nil, aerr
+	}
+	return os.NewFile(uintptr(nfd), "attach-client"), nil
+}
+
+// dialUnix connects to the unix stream socket at path.
+func dialUnix(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, true) // after the connect, which may wait for the backlog
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "attach"), nil
 }
 
 // appendFrame appends the frame of kind with payload p to b.
