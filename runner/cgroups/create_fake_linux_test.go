@@ -48,8 +48,8 @@ func TestNewV2WritesLimits(t *testing.T) {
 				}
 			}
 			for _, d := range []string{h.root, filepath.Join(h.root, "strata")} {
-				if got := readFake(t, filepath.Join(d, "cgroup.subtree_control")); got != "cpu cpuset memory pids" {
-					t.Errorf("%s/cgroup.subtree_control = %q, want the four controllers enabled", d, got)
+				if got := readFake(t, filepath.Join(d, "cgroup.subtree_control")); got != "cpu cpuset memory pids io" {
+					t.Errorf("%s/cgroup.subtree_control = %q, want the five controllers enabled", d, got)
 				}
 			}
 		})

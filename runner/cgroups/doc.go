@@ -14,7 +14,7 @@
 //
 // The package writes the cgroup files directly instead of going through a library: it is a
 // few dozen small writes, and every millisecond of `strata run` counts. On v1 a container gets
-// memory, cpuacct, pids and freezer directories always, and cpu and cpuset only when a limit
+// memory, cpuacct, pids, freezer, devices and blkio directories always, and cpu and cpuset only when a limit
 // needs them (they are the costly ones to make). A limit the host cannot enforce (no swap
 // accounting, no such controller, a CPU outside the allowed set) is an error wrapping
 // ErrUnsupported, never a silent no-op: a user who asked for a limit must get it.

@@ -24,6 +24,8 @@ type fakeOpts struct {
 	controllers []string // v2: what the root offers; v1: which controllers are mounted
 	hybrid      bool     // v1: add a cgroup2 tree at unified/
 	cpus        string   // CPUs the root allows, "0-3" when empty
+	noWeight    bool     // no block I/O weight file (no bfq, no cfq or io.cost)
+	bfq         bool     // the bfq scheduler's weight file rather than the generic one
 }
 
 func (o fakeOpts) allowedCPUs() string {
@@ -148,6 +150,7 @@ func fakeV2(t testing.TB, o fakeOpts) *hierarchy {
 				files["memory.current"] = "0\n"
 				files["memory.events"] = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"
 				files["memory.stat"] = "anon 0\nfile 0\ninactive_file 0\n"
+				files["memory.low"] = "0\n"
 				if !o.noSwap {
 					files["memory.swap.max"] = "max\n"
 					files["memory.swap.current"] = "0\n"
@@ -164,6 +167,15 @@ func fakeV2(t testing.TB, o fakeOpts) *hierarchy {
 			case "pids":
 				files["pids.max"] = "max\n"
 				files["pids.current"] = "0\n"
+			case "io":
+				files["io.stat"] = ""
+				switch {
+				case o.noWeight:
+				case o.bfq:
+					files["io.bfq.weight"] = "default 100\n"
+				default:
+					files["io.weight"] = "default 100\n"
+				}
 			}
 		}
 		writeAll(t, p, files)
@@ -230,6 +242,8 @@ func fakeV1(t testing.TB, o fakeOpts) *hierarchy {
 			files["memory.usage_in_bytes"] = "0\n"
 			files["memory.oom_control"] = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"
 			files["memory.stat"] = "cache 0\nrss 0\ntotal_inactive_file 0\n"
+			files["memory.soft_limit_in_bytes"] = "9223372036854771712\n"
+			files["memory.swappiness"] = "60\n"
 			if !o.noSwap {
 				files["memory.memsw.limit_in_bytes"] = "9223372036854771712\n"
 			}
@@ -253,6 +267,15 @@ func fakeV1(t testing.TB, o fakeOpts) *hierarchy {
 			files["pids.events"] = "max 0\n"
 		case "freezer":
 			files["freezer.state"] = "THAWED\n"
+		case "blkio":
+			files["blkio.throttle.io_service_bytes_recursive"] = "Total 0\n"
+			switch {
+			case o.noWeight:
+			case o.bfq:
+				files["blkio.bfq.weight"] = "100\n"
+			default:
+				files["blkio.weight"] = "500\n"
+			}
 		case "devices":
 			// The fake keeps only the last write of each file; the host test reads the
 			// kernel's whole list.

@@ -19,10 +19,10 @@ const (
 
 // v1Controllers are the v1 controllers a container may get a directory in, in creation order
 // (wantV1 says which it does get). memory first: Path shows it.
-var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices"}
+var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio"}
 
 // v2Controllers are the controllers strata enables for its subtree on v2.
-var v2Controllers = []string{"cpu", "cpuset", "memory", "pids"}
+var v2Controllers = []string{"cpu", "cpuset", "memory", "pids", "io"}
 
 // Modes returned by Mode.
 const (

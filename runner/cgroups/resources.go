@@ -30,6 +30,23 @@ type Resources struct {
 	CpusetCpus string `json:"cpusetCpus,omitempty"`
 	// PidsLimit is --pids-limit; zero or negative (docker's -1) means unlimited.
 	PidsLimit int64 `json:"pidsLimit,omitempty"`
+	// CPUPeriod and CPUQuota are --cpu-period and --cpu-quota in µs: the CFS period (1000 to
+	// 1000000) and quota (at least 1000, -1 unlimited). Either conflicts with CPUs, as in docker.
+	CPUPeriod int64 `json:"cpuPeriod,omitempty"`
+	CPUQuota  int64 `json:"cpuQuota,omitempty"`
+	// CpusetMems is --cpuset-mems, a kernel list of memory nodes such as "0".
+	CpusetMems string `json:"cpusetMems,omitempty"`
+	// MemoryReservation is --memory-reservation in bytes: v1 memory.soft_limit_in_bytes, v2
+	// memory.low.
+	MemoryReservation int64 `json:"memoryReservation,omitempty"`
+	// MemorySwappiness is --memory-swappiness (0 to 100), nil when not given. Only v1 has the
+	// knob; on v2 it is dropped with docker's warning before it is recorded.
+	MemorySwappiness *int64 `json:"memorySwappiness,omitempty"`
+	// OomKillDisable is --oom-kill-disable (v1 memory.oom_control; dropped on v2 as docker does).
+	OomKillDisable bool `json:"oomKillDisable,omitempty"`
+	// BlkioWeight is --blkio-weight (10 to 1000): v1 blkio.bfq.weight or blkio.weight, v2
+	// io.bfq.weight or io.weight (scaled to 1-10000, as runc).
+	BlkioWeight uint16 `json:"blkioWeight,omitempty"`
 	// AllDevices lets the container open every device node (--privileged); otherwise it may
 	// create any node but open only DefaultDevices.
 	AllDevices bool `json:"allDevices,omitempty"`
@@ -42,7 +59,12 @@ type Resources struct {
 func (r Resources) Equal(o Resources) bool {
 	return r.Memory == o.Memory && r.MemorySwap == o.MemorySwap && r.CPUs == o.CPUs &&
 		r.CPUShares == o.CPUShares && r.CpusetCpus == o.CpusetCpus && r.PidsLimit == o.PidsLimit &&
-		r.AllDevices == o.AllDevices && slices.Equal(r.Devices, o.Devices)
+		r.AllDevices == o.AllDevices && slices.Equal(r.Devices, o.Devices) &&
+		r.CPUPeriod == o.CPUPeriod && r.CPUQuota == o.CPUQuota && r.CpusetMems == o.CpusetMems &&
+		r.MemoryReservation == o.MemoryReservation && r.OomKillDisable == o.OomKillDisable &&
+		r.BlkioWeight == o.BlkioWeight &&
+		(r.MemorySwappiness == nil) == (o.MemorySwappiness == nil) &&
+		(r.MemorySwappiness == nil || *r.MemorySwappiness == *o.MemorySwappiness)
 }
 
 // Kernel and docker bounds for the limits.
@@ -180,6 +202,9 @@ func (r Resources) Validate() error {
 		if err := d.validate(); err != nil {
 			return err
 		}
+	}
+	if err := r.validateExtra(); err != nil {
+		return err
 	}
 	if r.CpusetCpus != "" {
 		// Blank is no list: written as is, it left the cgroup no CPU, and the init failed

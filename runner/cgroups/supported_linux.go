@@ -19,7 +19,7 @@ func CheckSupported(r Resources) error { return host().checkSupported(r) }
 
 // limitControllers lists, in the order New applies them, the limits r asks for with the
 // controller each needs (the same conditions as applyV2 and applyV1).
-func limitControllers(r Resources) (what, ctrls []string) {
+func limitControllers(r Resources, v2 bool) (what, ctrls []string) {
 	add := func(ok bool, w, c string) {
 		if ok {
 			what, ctrls = append(what, w), append(ctrls, c)
@@ -27,15 +27,25 @@ func limitControllers(r Resources) (what, ctrls []string) {
 	}
 	add(r.Memory > 0, "memory limit", "memory")
 	add(r.MemorySwap > 0 && r.Memory == 0, "memory+swap limit", "memory")
-	add(r.CPUs > 0, "cpu quota", "cpu")
+	add(r.MemoryReservation > 0, "memory reservation", "memory")
+	add(r.MemorySwappiness != nil, "memory swappiness", "memory")
+	add(r.OomKillDisable, "oom-kill-disable", "memory")
+	add(r.CPUs > 0 || r.CPUQuota != 0, "cpu quota", "cpu")
+	add(r.CPUPeriod != 0, "cpu period", "cpu")
 	add(r.CPUShares > 0, "cpu shares", "cpu")
 	add(r.CpusetCpus != "", "cpuset cpus", "cpuset")
+	add(r.CpusetMems != "", "cpuset mems", "cpuset")
 	add(r.PidsLimit > 0, "pids limit", "pids")
+	io := "blkio"
+	if v2 {
+		io = "io"
+	}
+	add(r.BlkioWeight > 0, "blkio weight", io)
 	return what, ctrls
 }
 
 func (h *hierarchy) checkSupported(r Resources) error {
-	what, ctrls := limitControllers(r)
+	what, ctrls := limitControllers(r, h.mode == modeV2)
 	if len(ctrls) == 0 {
 		return nil
 	}

@@ -32,7 +32,7 @@ func (c *Cgroup) createV1(r Resources) error {
 	}
 	if d := c.ctrls["cpuset"]; d != "" {
 		// Filled before anything else: no task can join an empty v1 cpuset.
-		if err := fillCpuset(d, r.CpusetCpus); err != nil {
+		if err := fillCpuset(d, r.CpusetCpus, r.CpusetMems); err != nil {
 			return err
 		}
 	}
@@ -52,14 +52,15 @@ func (c *Cgroup) createV1(r Resources) error {
 // wantV1 reports whether a container with limits r gets a directory in v1 controller ctrl.
 // cpu and cpuset are made only for their limits: a cpu cgroup costs the kernel ~150 µs to make
 // (per-CPU scheduler entities), and a cpuset needs CPUs and memory nodes filled in. The others
-// are always made: memory for OOM detection and usage, pids and cpuacct for Stats, freezer for
-// Kill, devices to confine the container to DefaultDevices.
+// are always made: memory for OOM detection and usage, pids, cpuacct and blkio for Stats,
+// freezer for Kill, devices to confine the container to DefaultDevices. (blkio costs a mkdir
+// and the init's write to its tasks file, a few µs: see JoinThread.)
 func wantV1(ctrl string, r Resources) bool {
 	switch ctrl {
 	case "cpu":
-		return r.CPUs > 0 || r.CPUShares > 0
+		return r.wantsCPU()
 	case "cpuset":
-		return r.CpusetCpus != ""
+		return r.wantsCpuset()
 	}
 	return true
 }
@@ -99,7 +100,7 @@ func (h *hierarchy) makeParentV1(mountDir string, ctrls []string) error {
 		// A new v1 cpuset starts with no CPUs and no memory nodes, and no task can join
 		// it until both are set. clone_children makes the kernel copy the parent's into
 		// every child strata makes later, saving those writes on each run.
-		if err := fillCpuset(parent, ""); err != nil {
+		if err := fillCpuset(parent, "", ""); err != nil {
 			return err
 		}
 		if err := writeFile(parent, "cgroup.clone_children", "1"); err != nil {
@@ -110,16 +111,16 @@ func (h *hierarchy) makeParentV1(mountDir string, ctrls []string) error {
 }
 
 // fillCpuset gives a v1 cpuset directory its CPUs (cpus, or the parent's when "") and memory
-// nodes (the parent's), unless clone_children already did. A parent that is empty itself (just
+// nodes (mems, or the parent's when ""), unless clone_children already did. A parent that is empty itself (just
 // made by another strata process that has not filled it yet) is filled first, from its own
 // parent; the mount's root always lists every CPU and node, which ends the recursion.
-func fillCpuset(dir, cpus string) error {
+func fillCpuset(dir, cpus, mems string) error {
 	parent := filepath.Dir(dir)
 	var from [2]string
 	for i, file := range []string{"cpuset.cpus", "cpuset.mems"} {
 		v, err := readTrim(parent, file)
 		if err == nil && v == "" {
-			if err = fillCpuset(parent, ""); err == nil {
+			if err = fillCpuset(parent, "", ""); err == nil {
 				v, err = readTrim(parent, file)
 			}
 		}
@@ -138,8 +139,16 @@ func fillCpuset(dir, cpus string) error {
 			return fmt.Errorf("setting cpuset cpus to %s: %w", cpus, err)
 		}
 	}
+	if mems != "" {
+		if err := checkMems(parent, "cpuset.mems", mems); err != nil {
+			return err
+		}
+		if err := writeFile(dir, "cpuset.mems", mems); err != nil {
+			return fmt.Errorf("setting cpuset mems to %s: %w", mems, err)
+		}
+	}
 	for i, file := range []string{"cpuset.cpus", "cpuset.mems"} {
-		if i == 0 && cpus != "" {
+		if i == 0 && cpus != "" || i == 1 && mems != "" {
 			continue
 		}
 		cur, err := readTrim(dir, file)
@@ -183,26 +192,16 @@ func (c *Cgroup) applyV1(r Resources) error {
 			}
 		}
 	}
-	if r.CPUs > 0 || r.CPUShares > 0 {
+	if r.wantsCPU() {
 		dir, err := need("cpu")
 		if err != nil {
 			return err
 		}
-		if r.CPUs > 0 {
-			if err := set(dir, "cpu.cfs_period_us", strconv.Itoa(cfsPeriod), "cpu period", "CFS bandwidth control"); err != nil {
-				return err
-			}
-			if err := set(dir, "cpu.cfs_quota_us", strconv.FormatInt(r.quota(), 10), "cpu quota", "CFS bandwidth control"); err != nil {
-				return err
-			}
-		}
-		if r.CPUShares > 0 {
-			if err := set(dir, "cpu.shares", strconv.FormatUint(r.CPUShares, 10), "cpu shares", "cpu controller"); err != nil {
-				return err
-			}
+		if err := setCPUV1(dir, r); err != nil {
+			return err
 		}
 	}
-	if r.CpusetCpus != "" {
+	if r.wantsCpuset() {
 		if _, err := need("cpuset"); err != nil {
 			return err
 		}
@@ -216,6 +215,9 @@ func (c *Cgroup) applyV1(r Resources) error {
 		if err := set(dir, "pids.max", strconv.FormatInt(r.PidsLimit, 10), "pids limit", "pids controller"); err != nil {
 			return err
 		}
+	}
+	if err := c.applyExtraV1(r, need); err != nil {
+		return err
 	}
 	return c.applyDevicesV1(r)
 }

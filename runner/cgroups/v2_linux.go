@@ -90,8 +90,7 @@ func (c *Cgroup) applyV2(r Resources) error {
 			return err
 		}
 	}
-	if r.CPUs > 0 {
-		v := strconv.FormatInt(r.quota(), 10) + " " + strconv.Itoa(cfsPeriod)
+	if v := cpuMaxV2(r); v != "" {
 		if err := set(dir, "cpu.max", v, "cpu quota", "cpu controller not enabled"); err != nil {
 			return err
 		}
@@ -114,6 +113,9 @@ func (c *Cgroup) applyV2(r Resources) error {
 		if err := set(dir, "pids.max", strconv.FormatInt(r.PidsLimit, 10), "pids limit", "pids controller not enabled"); err != nil {
 			return err
 		}
+	}
+	if err := c.applyExtraV2(r); err != nil {
+		return err
 	}
 	return c.applyDevicesV2(r)
 }

@@ -1,0 +1,161 @@
+package cgroups
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func i64p(n int64) *int64 { return &n }
+
+// TestExtraLimitsV1 checks the files docker's remaining cgroup flags write on v1.
+func TestExtraLimitsV1(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		o    fakeOpts
+		r    Resources
+		want map[string]string // controller/file → contents
+	}{
+		{"cpu period", fakeOpts{}, Resources{CPUPeriod: 50000}, map[string]string{"cpu/cpu.cfs_period_us": "50000", "cpu/cpu.cfs_quota_us": "-1"}},
+		{"cpu quota", fakeOpts{}, Resources{CPUQuota: 25000}, map[string]string{"cpu/cpu.cfs_period_us": "100000", "cpu/cpu.cfs_quota_us": "25000"}},
+		{"period and quota", fakeOpts{}, Resources{CPUPeriod: 20000, CPUQuota: 30000}, map[string]string{"cpu/cpu.cfs_period_us": "20000", "cpu/cpu.cfs_quota_us": "30000"}},
+		{"cpuset mems", fakeOpts{}, Resources{CpusetMems: "0"}, map[string]string{"cpuset/cpuset.mems": "0", "cpuset/cpuset.cpus": "0-3"}},
+		{"reservation", fakeOpts{}, Resources{MemoryReservation: 32 << 20}, map[string]string{"memory/memory.soft_limit_in_bytes": "33554432"}},
+		{"swappiness", fakeOpts{}, Resources{MemorySwappiness: i64p(0)}, map[string]string{"memory/memory.swappiness": "0"}},
+		{"oom kill disable", fakeOpts{}, Resources{OomKillDisable: true}, map[string]string{"memory/memory.oom_control": "1"}},
+		{"blkio weight", fakeOpts{}, Resources{BlkioWeight: 300}, map[string]string{"blkio/blkio.weight": "300"}},
+		{"blkio weight bfq", fakeOpts{bfq: true}, Resources{BlkioWeight: 10}, map[string]string{"blkio/blkio.bfq.weight": "10"}},
+		{"none", fakeOpts{}, Resources{}, map[string]string{"memory/memory.swappiness": "60", "blkio/blkio.weight": "500",
+			"memory/memory.soft_limit_in_bytes": "9223372036854771712"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := fakeV1(t, tt.o)
+			c, err := h.create("c1", tt.r)
+			if err != nil {
+				t.Fatalf("create(%+v) = %v", tt.r, err)
+			}
+			defer c.Delete()
+			for file, want := range tt.want {
+				ctrl, f, _ := strings.Cut(file, "/")
+				if got := readFake(t, filepath.Join(h.root, ctrl, "strata", "c1", f)); got != want {
+					t.Errorf("%s = %q, want %q", file, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestExtraLimitsV2 is TestExtraLimitsV1 on v2.
+func TestExtraLimitsV2(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		o    fakeOpts
+		r    Resources
+		want map[string]string
+	}{
+		{"cpu period", fakeOpts{}, Resources{CPUPeriod: 50000}, map[string]string{"cpu.max": "max 50000"}},
+		{"period and quota", fakeOpts{}, Resources{CPUPeriod: 20000, CPUQuota: 30000}, map[string]string{"cpu.max": "30000 20000"}},
+		// The quota alone: the kernel keeps the period (the fake takes the write as is).
+		{"cpu quota", fakeOpts{}, Resources{CPUQuota: 25000}, map[string]string{"cpu.max": "25000"}},
+		{"cpuset mems", fakeOpts{}, Resources{CpusetMems: "0"}, map[string]string{"cpuset.mems": "0"}},
+		{"reservation", fakeOpts{}, Resources{MemoryReservation: 32 << 20}, map[string]string{"memory.low": "33554432"}},
+		// runc's scale: 10 → 1, 500 → 5000, 1000 → 10000.
+		{"io weight", fakeOpts{}, Resources{BlkioWeight: 500}, map[string]string{"io.weight": "4950"}},
+		{"io weight min", fakeOpts{}, Resources{BlkioWeight: 10}, map[string]string{"io.weight": "1"}},
+		{"io weight max", fakeOpts{}, Resources{BlkioWeight: 1000}, map[string]string{"io.weight": "10000"}},
+		{"bfq weight", fakeOpts{bfq: true}, Resources{BlkioWeight: 500}, map[string]string{"io.bfq.weight": "500"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := fakeV2(t, tt.o)
+			c, err := h.create("c1", tt.r)
+			if err != nil {
+				t.Fatalf("create(%+v) = %v", tt.r, err)
+			}
+			defer c.Delete()
+			for file, want := range tt.want {
+				if got := readFake(t, filepath.Join(h.root, "strata", "c1", file)); got != want {
+					t.Errorf("%s = %q, want %q", file, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestExtraLimitsUnenforceable: a limit the host cannot apply is an error, never a no-op.
+func TestExtraLimitsUnenforceable(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		h    func(t *testing.T) *hierarchy
+		r    Resources
+		want string
+	}{
+		{"v1 no weight file", func(t *testing.T) *hierarchy { return fakeV1(t, fakeOpts{noWeight: true}) }, Resources{BlkioWeight: 100}, "no I/O scheduler of this host weighs I/O by cgroup"},
+		{"v2 no weight file", func(t *testing.T) *hierarchy { return fakeV2(t, fakeOpts{noWeight: true}) }, Resources{BlkioWeight: 100}, "no I/O scheduler of this host weighs I/O by cgroup"},
+		{"v2 no io controller", func(t *testing.T) *hierarchy {
+			return fakeV2(t, fakeOpts{controllers: []string{"cpu", "cpuset", "memory", "pids"}})
+		}, Resources{BlkioWeight: 100}, "io controller not enabled"},
+		{"v1 no blkio", func(t *testing.T) *hierarchy {
+			return fakeV1(t, fakeOpts{controllers: []string{"memory", "pids", "freezer"}})
+		}, Resources{BlkioWeight: 100}, "the blkio controller is not mounted"},
+		{"v1 mems not there", func(t *testing.T) *hierarchy { return fakeV1(t, fakeOpts{}) }, Resources{CpusetMems: "1"},
+			"Requested memory nodes are not available - requested 1, available: 0"},
+		{"v2 mems not there", func(t *testing.T) *hierarchy { return fakeV2(t, fakeOpts{}) }, Resources{CpusetMems: "0-2"},
+			"Requested memory nodes are not available - requested 0-2, available: 0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.h(t)
+			_, err := h.create("c1", tt.r)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("create(%+v) = %v, want an error containing %q", tt.r, err, tt.want)
+			}
+			if !errors.Is(err, ErrUnsupported) {
+				t.Errorf("create = %v, want ErrUnsupported", err)
+			}
+			if left := dirsUnder(t, h.root); strings.Contains(strings.Join(left, " "), "c1") {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+// TestValidateExtra: docker's refusals of the new limits, in its words.
+func TestValidateExtra(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		r    Resources
+		want string
+	}{
+		{"cpus and period", Resources{CPUs: 1, CPUPeriod: 50000}, "Conflicting options: Nano CPUs and CPU Period cannot both be set"},
+		{"cpus and quota", Resources{CPUs: 1, CPUQuota: 50000}, "Conflicting options: Nano CPUs and CPU Quota cannot both be set"},
+		{"period low", Resources{CPUPeriod: 999}, `invalid cpu-period value "999": CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)`},
+		{"period high", Resources{CPUPeriod: 1000001}, `invalid cpu-period value "1000001": CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)`},
+		{"period negative", Resources{CPUPeriod: -5}, `invalid cpu-period value "-5": CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)`},
+		{"quota low", Resources{CPUQuota: 999}, `invalid cpu-quota value "999": CPU cfs quota can not be less than 1ms (i.e. 1000)`},
+		{"quota negative", Resources{CPUQuota: -2}, `invalid cpu-quota value "-2": CPU cfs quota can not be less than 1ms (i.e. 1000)`},
+		{"quota unlimited", Resources{CPUQuota: -1}, ""},
+		{"reservation low", Resources{MemoryReservation: 1 << 20}, `invalid memory-reservation value "1048576": Minimum memory reservation allowed is 6MB`},
+		{"reservation above memory", Resources{Memory: 64 << 20, MemoryReservation: 128 << 20},
+			`invalid memory-reservation value "134217728": Minimum memory limit can not be less than memory reservation limit, see usage`},
+		{"swappiness high", Resources{MemorySwappiness: i64p(101)}, `invalid memory-swappiness value "101": valid memory swappiness range is 0-100`},
+		{"swappiness negative", Resources{MemorySwappiness: i64p(-1)}, `invalid memory-swappiness value "-1": valid memory swappiness range is 0-100`},
+		{"swappiness zero", Resources{MemorySwappiness: i64p(0)}, ""},
+		{"blkio low", Resources{BlkioWeight: 9}, `invalid blkio-weight value "9": Range of blkio weight is from 10 to 1000`},
+		{"blkio high", Resources{BlkioWeight: 1001}, `invalid blkio-weight value "1001": Range of blkio weight is from 10 to 1000`},
+		{"mems blank", Resources{CpusetMems: " "}, `invalid cpuset mems value " ": no memory node in the list`},
+		{"mems bad", Resources{CpusetMems: "0-"}, `invalid cpuset mems value "0-"`},
+		{"mems too high", Resources{CpusetMems: "2000"}, `invalid cpuset mems value "2000": node 2000 out of range`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.r.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("Validate() = %v, want %s", err, tt.want)
+			case tt.want != "" && !errors.Is(err, ErrInvalid):
+				t.Errorf("Validate() = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
