@@ -442,6 +442,7 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 	if spec.OomScoreAdj != nil {
 		h.OomScoreAdj = *spec.OomScoreAdj
 	}
+	inspectCgroupExtra(&h, res)
 	if spec.Init {
 		h.Init = &spec.Init
 	}

@@ -94,7 +94,8 @@ type runOptions struct {
 	memorySet     bool
 	memorySwapSet bool
 	cpusSet       bool
-	create        bool // `strata create`: make the container, start nothing
+	cgroupOpts
+	create bool // `strata create`: make the container, start nothing
 }
 
 // noteChanged records which of cmd's flags were given, for those whose empty value is not
@@ -107,6 +108,7 @@ func (o *runOptions) noteChanged(cmd *cobra.Command) {
 	o.memorySet = f.Changed("memory")
 	o.memorySwapSet = f.Changed("memory-swap")
 	o.cpusSet = f.Changed("cpus")
+	o.reservationSet = f.Changed("memory-reservation")
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -186,6 +188,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.Uint64VarP(&o.cpuShares, "cpu-shares", "c", 0, "relative CPU weight")
 	f.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs the container may use (e.g. 0-1)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes")
+	addCgroupFlags(f, &o.cgroupOpts)
 	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
 	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
 	f.StringVar(&o.cgroupns, "cgroupns", "", `cgroup namespace: "private" (the default: its own) or "host" (the host's)`)
@@ -652,6 +655,9 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	r.CpusetCpus = o.cpusetCpus
 	r.PidsLimit = o.pidsLimit
 	r.AllDevices = o.privileged // as the runner's Spec sets it
+	if err := o.cgroupOpts.apply(&r, os.Stderr); err != nil {
+		return r, err
+	}
 	if r.Devices, err = o.deviceRules(); err != nil {
 		return r, err
 	}
@@ -662,6 +668,11 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	// So is a limit whose controller the host lacks (a v2 host without memory or pids).
 	if err := cgroups.CheckSupported(r); err != nil {
 		return r, err
+	}
+	if r.CpusetMems != "" {
+		if err := cgroups.CheckMemsOnline(r.CpusetMems); err != nil {
+			return r, err
+		}
 	}
 	if r.CpusetCpus != "" {
 		// Before the container is made, as docker's create: a start could never make its cgroup.

@@ -7,8 +7,6 @@ import (
 	"testing"
 )
 
-func i64p(n int64) *int64 { return &n }
-
 // TestExtraLimitsV1 checks the files docker's remaining cgroup flags write on v1.
 func TestExtraLimitsV1(t *testing.T) {
 	for _, tt := range []struct {
@@ -22,7 +20,7 @@ func TestExtraLimitsV1(t *testing.T) {
 		{"period and quota", fakeOpts{}, Resources{CPUPeriod: 20000, CPUQuota: 30000}, map[string]string{"cpu/cpu.cfs_period_us": "20000", "cpu/cpu.cfs_quota_us": "30000"}},
 		{"cpuset mems", fakeOpts{}, Resources{CpusetMems: "0"}, map[string]string{"cpuset/cpuset.mems": "0", "cpuset/cpuset.cpus": "0-3"}},
 		{"reservation", fakeOpts{}, Resources{MemoryReservation: 32 << 20}, map[string]string{"memory/memory.soft_limit_in_bytes": "33554432"}},
-		{"swappiness", fakeOpts{}, Resources{MemorySwappiness: i64p(0)}, map[string]string{"memory/memory.swappiness": "0"}},
+		{"swappiness", fakeOpts{}, Resources{MemorySwappiness: 0, MemorySwappinessSet: true}, map[string]string{"memory/memory.swappiness": "0"}},
 		{"oom kill disable", fakeOpts{}, Resources{OomKillDisable: true}, map[string]string{"memory/memory.oom_control": "1"}},
 		{"blkio weight", fakeOpts{}, Resources{BlkioWeight: 300}, map[string]string{"blkio/blkio.weight": "300"}},
 		{"blkio weight bfq", fakeOpts{bfq: true}, Resources{BlkioWeight: 10}, map[string]string{"blkio/blkio.bfq.weight": "10"}},
@@ -137,9 +135,9 @@ func TestValidateExtra(t *testing.T) {
 		{"reservation low", Resources{MemoryReservation: 1 << 20}, `invalid memory-reservation value "1048576": Minimum memory reservation allowed is 6MB`},
 		{"reservation above memory", Resources{Memory: 64 << 20, MemoryReservation: 128 << 20},
 			`invalid memory-reservation value "134217728": Minimum memory limit can not be less than memory reservation limit, see usage`},
-		{"swappiness high", Resources{MemorySwappiness: i64p(101)}, `invalid memory-swappiness value "101": valid memory swappiness range is 0-100`},
-		{"swappiness negative", Resources{MemorySwappiness: i64p(-1)}, `invalid memory-swappiness value "-1": valid memory swappiness range is 0-100`},
-		{"swappiness zero", Resources{MemorySwappiness: i64p(0)}, ""},
+		{"swappiness high", Resources{MemorySwappiness: 101, MemorySwappinessSet: true}, `invalid memory-swappiness value "101": valid memory swappiness range is 0-100`},
+		{"swappiness negative", Resources{MemorySwappiness: -1, MemorySwappinessSet: true}, `invalid memory-swappiness value "-1": valid memory swappiness range is 0-100`},
+		{"swappiness zero", Resources{MemorySwappiness: 0, MemorySwappinessSet: true}, ""},
 		{"blkio low", Resources{BlkioWeight: 9}, `invalid blkio-weight value "9": Range of blkio weight is from 10 to 1000`},
 		{"blkio high", Resources{BlkioWeight: 1001}, `invalid blkio-weight value "1001": Range of blkio weight is from 10 to 1000`},
 		{"mems blank", Resources{CpusetMems: " "}, `invalid cpuset mems value " ": no memory node in the list`},

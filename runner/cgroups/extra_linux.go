@@ -31,7 +31,7 @@ func setCPUV1(dir string, r Resources) error {
 // applyExtraV1 writes the memory reservation, swappiness, OOM-killer switch and block I/O
 // weight of r (need finds a controller's directory or says it is not mounted).
 func (c *Cgroup) applyExtraV1(r Resources, need func(string) (string, error)) error {
-	if r.MemoryReservation > 0 || r.MemorySwappiness != nil || r.OomKillDisable {
+	if r.MemoryReservation > 0 || r.MemorySwappinessSet || r.OomKillDisable {
 		dir, err := need("memory")
 		if err != nil {
 			return err
@@ -41,8 +41,8 @@ func (c *Cgroup) applyExtraV1(r Resources, need func(string) (string, error)) er
 				return err
 			}
 		}
-		if r.MemorySwappiness != nil {
-			if err := set(dir, "memory.swappiness", strconv.FormatInt(*r.MemorySwappiness, 10), "memory swappiness", "memory controller"); err != nil {
+		if r.MemorySwappinessSet {
+			if err := set(dir, "memory.swappiness", strconv.FormatInt(r.MemorySwappiness, 10), "memory swappiness", "memory controller"); err != nil {
 				return err
 			}
 		}

@@ -39,3 +39,32 @@ func checkCpusOnline(cpus, file string) error {
 	}
 	return nil
 }
+
+// onlineMemsFile lists the memory nodes the kernel has online ("0"); a kernel without NUMA
+// has no such file, and node 0 alone.
+const onlineMemsFile = "/sys/devices/system/node/online"
+
+// CheckMemsOnline is CheckCpusOnline for --cpuset-mems, in docker's words ("Requested memory
+// nodes are not available").
+func CheckMemsOnline(mems string) error {
+	return checkMemsOnline(mems, onlineMemsFile)
+}
+
+func checkMemsOnline(mems, file string) error {
+	req, err := parseMemList(mems)
+	if err != nil {
+		return err
+	}
+	onlineStr := "0"
+	if b, err := os.ReadFile(file); err == nil {
+		onlineStr = strings.TrimSpace(string(b))
+	}
+	online, err := parseCPUList(onlineStr)
+	if err != nil || online.count() == 0 {
+		return nil
+	}
+	if req.missing(online) != "" {
+		return &ValueError{What: "cpuset mems", Value: mems, Reason: fmt.Sprintf("requested memory nodes are not available (available: %s)", onlineStr)}
+	}
+	return nil
+}

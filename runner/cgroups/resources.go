@@ -39,9 +39,10 @@ type Resources struct {
 	// MemoryReservation is --memory-reservation in bytes: v1 memory.soft_limit_in_bytes, v2
 	// memory.low.
 	MemoryReservation int64 `json:"memoryReservation,omitempty"`
-	// MemorySwappiness is --memory-swappiness (0 to 100), nil when not given. Only v1 has the
-	// knob; on v2 it is dropped with docker's warning before it is recorded.
-	MemorySwappiness *int64 `json:"memorySwappiness,omitempty"`
+	// MemorySwappiness is --memory-swappiness (0 to 100) when MemorySwappinessSet. Only v1 has
+	// the knob; on v2 it is dropped with docker's warning before it is recorded.
+	MemorySwappiness    int64 `json:"memorySwappiness,omitempty"`
+	MemorySwappinessSet bool  `json:"memorySwappinessSet,omitempty"`
 	// OomKillDisable is --oom-kill-disable (v1 memory.oom_control; dropped on v2 as docker does).
 	OomKillDisable bool `json:"oomKillDisable,omitempty"`
 	// BlkioWeight is --blkio-weight (10 to 1000): v1 blkio.bfq.weight or blkio.weight, v2
@@ -63,8 +64,7 @@ func (r Resources) Equal(o Resources) bool {
 		r.CPUPeriod == o.CPUPeriod && r.CPUQuota == o.CPUQuota && r.CpusetMems == o.CpusetMems &&
 		r.MemoryReservation == o.MemoryReservation && r.OomKillDisable == o.OomKillDisable &&
 		r.BlkioWeight == o.BlkioWeight &&
-		(r.MemorySwappiness == nil) == (o.MemorySwappiness == nil) &&
-		(r.MemorySwappiness == nil || *r.MemorySwappiness == *o.MemorySwappiness)
+		r.MemorySwappiness == o.MemorySwappiness && r.MemorySwappinessSet == o.MemorySwappinessSet
 }
 
 // Kernel and docker bounds for the limits.

@@ -47,8 +47,8 @@ func (r Resources) validateExtra() error {
 		return &ValueError{What: "memory-reservation", Value: i64(r.MemoryReservation), Reason: "Minimum memory reservation allowed is 6MB"}
 	case r.Memory > 0 && r.MemoryReservation > r.Memory:
 		return &ValueError{What: "memory-reservation", Value: i64(r.MemoryReservation), Reason: "Minimum memory limit can not be less than memory reservation limit, see usage"}
-	case r.MemorySwappiness != nil && (*r.MemorySwappiness < 0 || *r.MemorySwappiness > 100):
-		return &ValueError{What: "memory-swappiness", Value: i64(*r.MemorySwappiness), Reason: "valid memory swappiness range is 0-100"}
+	case r.MemorySwappinessSet && (r.MemorySwappiness < 0 || r.MemorySwappiness > 100):
+		return &ValueError{What: "memory-swappiness", Value: i64(r.MemorySwappiness), Reason: "valid memory swappiness range is 0-100"}
 	case r.BlkioWeight != 0 && (r.BlkioWeight < minBlkioWeight || r.BlkioWeight > maxBlkioWeight):
 		return &ValueError{What: "blkio-weight", Value: strconv.Itoa(int(r.BlkioWeight)), Reason: "Range of blkio weight is from 10 to 1000"}
 	}

@@ -28,7 +28,7 @@ func limitControllers(r Resources, v2 bool) (what, ctrls []string) {
 	add(r.Memory > 0, "memory limit", "memory")
 	add(r.MemorySwap > 0 && r.Memory == 0, "memory+swap limit", "memory")
 	add(r.MemoryReservation > 0, "memory reservation", "memory")
-	add(r.MemorySwappiness != nil, "memory swappiness", "memory")
+	add(r.MemorySwappinessSet, "memory swappiness", "memory")
 	add(r.OomKillDisable, "oom-kill-disable", "memory")
 	add(r.CPUs > 0 || r.CPUQuota != 0, "cpu quota", "cpu")
 	add(r.CPUPeriod != 0, "cpu period", "cpu")

@@ -1,0 +1,21 @@
+package runner
+
+import "github.com/strata-run/strata/runner/cgroups"
+
+// inspectCgroupExtra fills docker's HostConfig fields of the cgroup flags beyond --memory,
+// --cpus and --pids-limit. MemorySwappiness and OomKillDisable are null when not given (and
+// on cgroup v2, which drops them as docker's daemon does).
+func inspectCgroupExtra(h *InspectHostConfig, res cgroups.Resources) {
+	h.CPUPeriod, h.CPUQuota = res.CPUPeriod, res.CPUQuota
+	h.CpusetMems = res.CpusetMems
+	h.MemoryReservation = res.MemoryReservation
+	h.BlkioWeight = res.BlkioWeight
+	if res.MemorySwappinessSet {
+		v := res.MemorySwappiness
+		h.MemorySwappiness = &v
+	}
+	if res.OomKillDisable {
+		v := true
+		h.OomKillDisable = &v
+	}
+}
