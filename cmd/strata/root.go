@@ -173,6 +173,7 @@ var commands = []struct {
 	{"kill", newKillCmd}, {"start", newStartCmd}, {"restart", newRestartCmd},
 	{"pause", newPauseCmd}, {"unpause", newUnpauseCmd}, {"diff", newDiffCmd},
 	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd}, {"attach", newAttachCmd},
+	{"update", newUpdateCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},
 }
 
@@ -202,7 +203,8 @@ func newContainerCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(ls, rm, inspect, newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g),
 		newKillCmd(g), newRestartCmd(g), newRenameCmd(g), newWaitCmd(g), newLogsCmd(g), newTopCmd(g),
-		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g), newDiffCmd(g), newAttachCmd(g))
+		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g), newDiffCmd(g), newAttachCmd(g),
+		newUpdateCmd(g))
 	return cmd
 }
 

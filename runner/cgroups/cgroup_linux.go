@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,6 +284,7 @@ func (c *Cgroup) Procs() ([]int, error) {
 // busy for a moment, so an EBUSY is retried for up to a second; after that the error wraps
 // ErrBusy (Kill the processes first). A cgroup already gone is not an error.
 func (c *Cgroup) Delete() error {
+	c.addGrown()
 	err := c.remove()
 	if cerr := c.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
@@ -363,4 +365,23 @@ func subtreeIdle(dir string) bool {
 		}
 	}
 	return true
+}
+
+// addGrown adds to c the v1 cpu and cpuset directories that an update (growV1) in another
+// process made after c was made or loaded, so that Delete removes them too: a stat or two.
+func (c *Cgroup) addGrown() {
+	if c.dir != "" || c.ctrls == nil {
+		return
+	}
+	for _, m := range c.h.mounts {
+		if c.ctrls[m.ctrls[0]] != "" || !slices.ContainsFunc(m.ctrls, func(ctrl string) bool { return ctrl == "cpu" || ctrl == "cpuset" }) {
+			continue
+		}
+		if dir := filepath.Join(m.dir, c.h.parent, c.name); isDir(dir) {
+			c.dirs = append(c.dirs, dir)
+			for _, ctrl := range m.ctrls {
+				c.ctrls[ctrl] = dir
+			}
+		}
+	}
 }

@@ -1,0 +1,67 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/strata-run/strata/runner/cgroups"
+)
+
+// Update changes container c's cgroup limits as docker update does: the limits ch sets
+// replace the recorded ones (cgroups.Merge). A running container's cgroup gets them at once; a
+// stopped one's next start does. config.json is rewritten atomically, under the container's
+// lock and after the cgroup took the limits, so inspect and start see what applies.
+func Update(c *Container, ch cgroups.Change) error {
+	unlock, err := c.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var cfg Config
+	if err := readJSON(filepath.Join(c.Dir, configFile), &cfg); err != nil {
+		if errors.Is(err, os.ErrNotExist) && isGone(c.Dir) {
+			return &removedError{id: c.ID, err: err}
+		}
+		return fmt.Errorf("reading container %s config: %w", shortID(c.ID), err)
+	}
+	res, err := cgroups.Merge(cfg.Spec.Resources, ch)
+	if err != nil {
+		return err
+	}
+	if err := cgroups.CheckSupported(res); err != nil {
+		return err
+	}
+	if ch.CpusetCpus != "" {
+		if err := cgroups.CheckCpusOnline(ch.CpusetCpus); err != nil {
+			return err
+		}
+	}
+	if ch.CpusetMems != "" {
+		if err := cgroups.CheckMemsOnline(ch.CpusetMems); err != nil {
+			return err
+		}
+	}
+	if err := c.Reload(); err != nil {
+		return err
+	}
+	if c.State.Running() {
+		cg, err := cgroups.Load(c.ID)
+		switch {
+		case errors.Is(err, cgroups.ErrNotFound):
+			// It ended meanwhile: recorded for its next start.
+		case err != nil:
+			return err
+		default:
+			err = cg.Update(res)
+			_ = cg.Release()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	cfg.Spec.Resources = res
+	c.Config = cfg
+	return c.SaveConfig()
+}
