@@ -36,7 +36,8 @@ type statsRow struct {
 	CPUPerc   string
 	MemUsage  string
 	MemPerc   string
-	// NetIO and BlockIO are docker's "--": strata reads neither.
+	// NetIO is received / sent bytes on the container's network interfaces but lo
+	// ("1.2kB / 648B"), BlockIO bytes read / written on block devices, as docker's.
 	NetIO   string
 	BlockIO string
 	PIDs    string
@@ -62,10 +63,11 @@ type statsTarget struct {
 	gone bool
 }
 
-// statsSample is one reading of a container's cgroup.
+// statsSample is one reading of a container's cgroup and network namespace.
 type statsSample struct {
-	at    time.Time
-	stats cgroups.Stats
+	at           time.Time
+	stats        cgroups.Stats
+	netRx, netTx uint64
 }
 
 // statsOptions are stats's flags, as docker stats's.
@@ -84,8 +86,8 @@ func newStatsCmd(g *globals) *cobra.Command {
 	var o statsOptions
 	cmd := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
-		Short: "Show running containers' CPU, memory and pids usage, live",
-		Long: `Show CPU %, memory usage and limit, and the number of tasks of containers (all running ones
+		Short: "Show running containers' CPU, memory, network, block I/O and pids usage, live",
+		Long: `Show CPU %, memory usage and limit, network and block I/O, and the number of tasks of containers (all running ones
 when none is named, every one with -a; one that does not run shows nothing used), refreshed every second
 until interrupted, or once with --no-stream.
 Memory usage leaves out reclaimable page cache, as docker stats does.`,
@@ -232,14 +234,15 @@ func sampleStats(c *runner.Container) (statsSample, bool) {
 	if err != nil {
 		return statsSample{}, false
 	}
-	return statsSample{at: time.Now(), stats: s}, true
+	rx, tx := containerNetIO(c)
+	return statsSample{at: time.Now(), stats: s, netRx: rx, netTx: tx}, true
 }
 
 // newStatsRow computes one line from two samples of the same container; a container without
 // samples (one that does not run) has nothing used.
 func newStatsRow(t statsTarget, prev, cur statsSample, hostMem uint64) statsRow {
 	c := t.c
-	r := statsRow{Container: t.named, ID: shortID(c.ID), Name: c.Name(), Pids: cur.stats.PidsCurrent, NetIO: "--", BlockIO: "--"}
+	r := statsRow{Container: t.named, ID: shortID(c.ID), Name: c.Name(), Pids: cur.stats.PidsCurrent}
 	if r.Container == "" {
 		r.Container = r.ID
 	}
@@ -261,8 +264,11 @@ func newStatsRow(t statsTarget, prev, cur statsSample, hostMem uint64) statsRow 
 	r.MemUsage = proccard.Bytes(int64(r.memUse)) + " / " + proccard.Bytes(int64(r.memLimit))
 	r.MemPerc = fmt.Sprintf("%.2f%%", r.memPerc)
 	r.PIDs = strconv.FormatUint(r.Pids, 10)
+	r.NetIO = decimalSize(cur.netRx) + " / " + decimalSize(cur.netTx)
+	r.BlockIO = decimalSize(cur.stats.BlkioRead) + " / " + decimalSize(cur.stats.BlkioWrite)
 	if t.gone {
 		r.CPUPerc, r.MemUsage, r.MemPerc, r.PIDs = "--", "-- / --", "--", "--"
+		r.NetIO, r.BlockIO = "--", "--"
 	}
 	return r
 }
@@ -281,9 +287,9 @@ func printStats(w io.Writer, rows []statsRow, format string) error {
 		return printTemplate(w, format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS")
+	fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.PIDs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs)
 	}
 	return tw.Flush()
 }

@@ -27,7 +27,7 @@ func TestStatsDockerFields(t *testing.T) {
 	if err := printStats(&b, []statsRow{row}, "{{.Container}}|{{.ID}}|{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.MemPerc}}|{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}|{{.Pids}}"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.TrimSpace(b.String()), "web|abababababab|web|50.00%|1MiB / 4MiB|25.00%|--|--|3|3"; got != want {
+	if got, want := strings.TrimSpace(b.String()), "web|abababababab|web|50.00%|1MiB / 4MiB|25.00%|0B / 0B|0B / 0B|3|3"; got != want {
 		t.Errorf("stats --format = %q, want %q", got, want)
 	}
 	b.Reset()

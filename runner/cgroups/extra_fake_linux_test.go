@@ -157,3 +157,30 @@ func TestValidateExtra(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsBlockIO: BLOCK I/O sums the devices' Read and Write (v1) or rbytes and wbytes (v2).
+func TestStatsBlockIO(t *testing.T) {
+	h1 := fakeV1(t, fakeOpts{})
+	c1, err := h1.create("c1", Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(h1.root, "blkio", "strata", "c1", "blkio.throttle.io_service_bytes_recursive"),
+		"8:0 Read 4096\n8:0 Write 100\n8:0 Sync 4196\n8:0 Total 4196\n8:16 Read 1000\n8:16 Write 23\nTotal 5219\n")
+	h2 := fakeV2(t, fakeOpts{})
+	c2, err := h2.create("c1", Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(h2.root, "strata", "c1", "io.stat"),
+		"8:0 rbytes=4096 wbytes=100 rios=1 wios=1 dbytes=0 dios=0\n8:16 rbytes=1000 wbytes=23 rios=2 wios=1 dbytes=0 dios=0\n")
+	for _, c := range []*Cgroup{c1, c2} {
+		s, err := c.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.BlkioRead != 5096 || s.BlkioWrite != 123 {
+			t.Errorf("%s: BlkioRead, BlkioWrite = %d, %d; want 5096, 123", c.Path(), s.BlkioRead, s.BlkioWrite)
+		}
+	}
+}

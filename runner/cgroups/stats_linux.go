@@ -24,6 +24,11 @@ type Stats struct {
 	PidsLimit uint64 `json:"pidsLimit"`
 	// CPUUsageNs is the CPU time the cgroup's tasks have used, in nanoseconds.
 	CPUUsageNs uint64 `json:"cpuUsageNs"`
+	// BlkioRead and BlkioWrite are the bytes the cgroup's tasks read from and wrote to block
+	// devices: v1 blkio.throttle.io_service_bytes_recursive, v2 io.stat's rbytes and wbytes,
+	// summed over the devices, as docker stats's BLOCK I/O.
+	BlkioRead  uint64 `json:"blkioRead"`
+	BlkioWrite uint64 `json:"blkioWrite"`
 }
 
 // unlimitedV1 is where a v1 counter stops meaning a limit: an unlimited memory limit reads as
@@ -92,6 +97,7 @@ func (c *Cgroup) statsV2(s *Stats) error {
 	s.PidsCurrent = r.int(d, "pids.current")
 	s.PidsLimit = r.int(d, "pids.max")
 	s.CPUUsageNs = r.keyed(d, "cpu.stat", "usage_usec") * 1000
+	s.BlkioRead, s.BlkioWrite = r.ioStat(d)
 	if r.err == nil && s.PidsCurrent == 0 {
 		// Without the pids controller (a v2 host that has it off, or whose v1 hierarchies
 		// hold it) there is no pids.current, and stats showed 0 tasks for a running
@@ -130,6 +136,7 @@ func (c *Cgroup) statsV1(s *Stats) error {
 	s.PidsCurrent = r.int(pids, "pids.current")
 	s.PidsLimit = r.int(pids, "pids.max")
 	s.CPUUsageNs = r.int(c.ctrls["cpuacct"], "cpuacct.usage")
+	s.BlkioRead, s.BlkioWrite = r.blkioV1(c.ctrls["blkio"])
 	return r.err
 }
 
