@@ -323,3 +323,66 @@ func TestStatsIO(t *testing.T) {
 		t.Errorf("BLOCK I/O after 4 MiB of direct writes = %q", got)
 	}
 }
+
+// TestCgroupParent: --cgroup-parent places the container's cgroup under strata's parent
+// (relative) or the tree's root (absolute), where stats, update, pause and exec find it, and
+// rm removes it and leaves the parent, as docker does. The parents are removed after.
+func TestCgroupParent(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	rel, abs := fmt.Sprintf("it-parent-%d/sub", os.Getpid()), fmt.Sprintf("/it-abs-%d", os.Getpid())
+	t.Cleanup(func() {
+		strata(t, root, "rm", "-f", "cp-rel", "cp-abs")
+		for _, d := range []string{"strata/" + rel, "strata/" + filepath.Dir(rel), abs[1:]} {
+			for _, m := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/*"} {
+				dirs, _ := filepath.Glob(filepath.Join(m, d))
+				for _, dir := range dirs {
+					unix.Rmdir(dir)
+				}
+			}
+		}
+	})
+	for _, tc := range []struct{ name, parent, dir string }{
+		{"cp-rel", rel, "strata/" + rel},
+		{"cp-abs", abs, abs[1:]},
+	} {
+		mustStrata(t, root, "run", "-d", "--name", tc.name, "--cgroup-parent", tc.parent, "-m", "64m", "alpine", "sleep", "600")
+		id := containerID(t, root, tc.name)
+		pid := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", tc.name).Stdout)
+		b, err := os.ReadFile("/proc/" + pid + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "/" + tc.dir + "/" + id; !strings.Contains(string(b), want) {
+			t.Errorf("%s: /proc/%s/cgroup = %q, want %s", tc.name, pid, b, want)
+		}
+		if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.HostConfig.CgroupParent}}", tc.name).Stdout); got != tc.parent {
+			t.Errorf("%s: HostConfig.CgroupParent = %q", tc.name, got)
+		}
+		mustStrata(t, root, "update", "-m", "96m", tc.name)
+		memDir := filepath.Join("/sys/fs/cgroup/memory", tc.dir, id)
+		memFile := "memory.limit_in_bytes"
+		if hostCgroupV2() {
+			memDir, memFile = filepath.Join("/sys/fs/cgroup", tc.dir, id), "memory.max"
+		}
+		if got, _ := os.ReadFile(filepath.Join(memDir, memFile)); strings.TrimSpace(string(got)) != strconv.Itoa(96<<20) {
+			t.Errorf("%s: after update, %s = %q", tc.name, memFile, got)
+		}
+		if out := mustStrata(t, root, "stats", "--no-stream", "--format", "{{.MemUsage}}", tc.name).Stdout; !strings.Contains(out, "/ 96MiB") {
+			t.Errorf("%s: stats MemUsage = %q", tc.name, out)
+		}
+		mustStrata(t, root, "pause", tc.name)
+		if st := mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", tc.name).Stdout; strings.TrimSpace(st) != "paused" {
+			t.Errorf("%s: paused container's status = %q", tc.name, st)
+		}
+		mustStrata(t, root, "unpause", tc.name)
+		mustStrata(t, root, "exec", tc.name, "true")
+		mustStrata(t, root, "rm", "-f", tc.name)
+		if _, err := os.Stat(memDir); !os.IsNotExist(err) {
+			t.Errorf("%s: cgroup left after rm: %v", tc.name, err)
+		}
+		if _, err := os.Stat(filepath.Dir(memDir)); err != nil {
+			t.Errorf("%s: the parent went with the container: %v", tc.name, err)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func adoptCgroup(id string, r cgroups.Resources) error {
 		v.(*EarlyCgroup).res = r
 		return nil
 	}
-	cg, err := cgroups.Load(id)
+	cg, err := cgroups.Load(r.Key(id))
 	if err != nil {
 		return err
 	}

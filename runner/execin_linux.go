@@ -130,7 +130,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if req.Rlimits, err = processRlimits(pid); err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
-	cg, err := cgroups.Load(c.ID)
+	cg, err := cgroups.Load(c.CgroupKey())
 	if err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}

@@ -10,6 +10,7 @@ func inspectCgroupExtra(h *InspectHostConfig, res cgroups.Resources) {
 	h.CpusetMems = res.CpusetMems
 	h.MemoryReservation = res.MemoryReservation
 	h.BlkioWeight = res.BlkioWeight
+	h.CgroupParent = res.CgroupParent
 	if res.MemorySwappinessSet {
 		v := res.MemorySwappiness
 		h.MemorySwappiness = &v

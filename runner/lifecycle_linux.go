@@ -184,12 +184,12 @@ func removeStaleCgroup(c *Container) error {
 	if _, ours := early.Load(c.ID); ours {
 		return nil
 	}
-	if cgroups.Held(c.ID) {
+	if cgroups.Held(c.CgroupKey()) {
 		// Its run or monitor lives where its pid tells nothing (another pid or time
 		// namespace sharing the store): the container is being started or runs there.
 		return fmt.Errorf("container %s: %w (its cgroup is held by a live strata)", shortID(c.ID), ErrRunning)
 	}
-	cg, err := cgroups.Load(c.ID)
+	cg, err := cgroups.Load(c.CgroupKey())
 	if errors.Is(err, cgroups.ErrNotFound) {
 		return nil
 	}
@@ -1007,7 +1007,7 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 	if !anyway && (c.State.Status == StatusRunning || c.State.startingOther(c.ID)) {
 		return errBusy
 	}
-	if !force && cgroups.Held(c.ID) {
+	if !force && cgroups.Held(c.CgroupKey()) {
 		// Its run or monitor lives where its pid tells nothing (another pid or time namespace
 		// sharing the store), so its state read as exited: it runs or starts there.
 		return fmt.Errorf("cannot remove container %q: %w: stop the container before removing or force remove", c.Config.Name, ErrRunning)
@@ -1048,7 +1048,7 @@ func (s *Store) removeNotDir(c *Container) error {
 		return fmt.Errorf("removing container %s: its entry changed meanwhile: try again", shortID(c.ID))
 	}
 	var errs []error
-	if err := removeCgroup(c.ID); err != nil {
+	if err := removeCgroup(c.CgroupKey()); err != nil {
 		errs = append(errs, err)
 	}
 	if err := os.Remove(c.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -1087,7 +1087,7 @@ func SweepCgroups() error {
 func orphaned(c *Container) bool {
 	return c.Broken == nil && !c.notDir && c.Config.AutoRemove && c.State.MonitorPid != 0 &&
 		!processAlive(c.State.MonitorPid, c.State.MonitorStart) && !restarting(c) &&
-		!cgroups.InUse(c.ID)
+		!cgroups.InUse(c.CgroupKey())
 }
 
 // removeOrphan removes c if, read again under its lock, it is an orphan. A container whose
@@ -1315,10 +1315,10 @@ func readMonitor(name string, buf []byte) (monitorOf, error) {
 	return m, nil
 }
 
-// removeCgroup kills what runs in the cgroup of container id and deletes it, if it exists.
-// The cgroup is strata's by its name, a fresh random ID under strata's parent.
-func removeCgroup(id string) error {
-	cg, err := cgroups.Load(id)
+// removeCgroup kills what runs in the cgroup of a container (key: Container.CgroupKey) and
+// deletes it, if it exists. The cgroup is strata's by its name, a fresh random ID.
+func removeCgroup(key string) error {
+	cg, err := cgroups.Load(key)
 	if errors.Is(err, cgroups.ErrNotFound) {
 		return nil
 	}
@@ -1526,7 +1526,7 @@ func removeDir(c *Container) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := removeCgroup(c.ID); err != nil {
+	if err := removeCgroup(c.CgroupKey()); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {

@@ -48,7 +48,7 @@ func Unpause(c *Container) error {
 // before, not an error naming a file under /sys/fs/cgroup.
 func freezeError(c *Container, what string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		cg, lerr := cgroups.Load(c.ID)
+		cg, lerr := cgroups.Load(c.CgroupKey())
 		if errors.Is(lerr, cgroups.ErrNotFound) {
 			return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
 		}
@@ -62,7 +62,7 @@ func freezeError(c *Container, what string, err error) error {
 // Paused reports whether c, as last read, runs with its processes frozen by Pause: ps shows
 // it "Up … (Paused)", inspect Status "paused".
 func Paused(c *Container) bool {
-	return c.State.Status == StatusRunning && cgroups.IsFrozen(c.ID)
+	return c.State.Status == StatusRunning && cgroups.IsFrozen(c.CgroupKey())
 }
 
 // runningCgroup is the cgroup of c, reread, if it runs.
@@ -73,7 +73,7 @@ func runningCgroup(c *Container) (*cgroups.Cgroup, error) {
 	if !c.State.Running() {
 		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
 	}
-	cg, err := cgroups.Load(c.ID)
+	cg, err := cgroups.Load(c.CgroupKey())
 	if errors.Is(err, cgroups.ErrNotFound) {
 		// Its run has just ended, and its cgroup with it.
 		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
@@ -86,10 +86,10 @@ func runningCgroup(c *Container) (*cgroups.Cgroup, error) {
 // fatal signals through), and no frozen process acts on another signal, as docker resumes a
 // paused container it kills.
 func thawKilled(c *Container) {
-	if !cgroups.IsFrozen(c.ID) {
+	if !cgroups.IsFrozen(c.CgroupKey()) {
 		return
 	}
-	if cg, err := cgroups.Load(c.ID); err == nil {
+	if cg, err := cgroups.Load(c.CgroupKey()); err == nil {
 		_ = cg.Thaw()
 		cg.Close()
 	}

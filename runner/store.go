@@ -491,7 +491,7 @@ func (c *Container) Reload() error {
 			c.recordLost(st)
 			return nil
 		}
-		if c.State.Status != StatusRunning || c.State.Running() || cgroups.Held(c.ID) {
+		if c.State.Status != StatusRunning || c.State.Running() || cgroups.Held(c.CgroupKey()) {
 			return nil
 		}
 		// Its own monitor, or the strata that runs it in the foreground, records the exit
@@ -584,7 +584,7 @@ func (c *Container) recordLost(read State) {
 	}
 	defer l.Unlock()
 	var now State
-	if err := readJSON(filepath.Join(c.Dir, stateFile), &now); err != nil || now != read || beingRemoved(c.Dir) || cgroups.InUse(c.ID) {
+	if err := readJSON(filepath.Join(c.Dir, stateFile), &now); err != nil || now != read || beingRemoved(c.Dir) || cgroups.InUse(c.CgroupKey()) {
 		return
 	}
 	read.FinishedAt = c.State.FinishedAt

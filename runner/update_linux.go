@@ -47,7 +47,7 @@ func Update(c *Container, ch cgroups.Change) error {
 		return err
 	}
 	if c.State.Running() {
-		cg, err := cgroups.Load(c.ID)
+		cg, err := cgroups.Load(c.CgroupKey())
 		switch {
 		case errors.Is(err, cgroups.ErrNotFound):
 			// It ended meanwhile: recorded for its next start.
@@ -65,3 +65,7 @@ func Update(c *Container, ch cgroups.Change) error {
 	c.Config = cfg
 	return c.SaveConfig()
 }
+
+// CgroupKey is how the cgroups package names c's cgroup (cgroups.Key): its ID, under its
+// --cgroup-parent if it has one.
+func (c *Container) CgroupKey() string { return c.Config.Spec.Resources.Key(c.ID) }

@@ -246,7 +246,7 @@ func readCard(g *globals, c *runner.Container) (*proccard.Card, error) {
 		return nil, proccard.ErrNoProcess
 	}
 	opts := proccard.Options{Root: c.Config.Spec.Root, Layers: layerBlobs(g, c)}
-	cg, err := cgroups.Load(c.ID)
+	cg, err := cgroups.Load(c.CgroupKey())
 	switch {
 	case err == nil:
 		defer cg.Release() // and its hold: see cgroups.Sweep

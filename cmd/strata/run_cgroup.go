@@ -20,6 +20,7 @@ type cgroupOpts struct {
 	memorySwappiness int64
 	oomKillDisable   bool
 	blkioWeight      uint16
+	cgroupParent     string
 	// reservationSet: --memory-reservation was given, if only as "".
 	reservationSet bool
 	// warned: resources runs twice in a run, and warns once.
@@ -35,6 +36,7 @@ func addCgroupFlags(f *pflag.FlagSet, o *cgroupOpts) {
 	f.Int64Var(&o.memorySwappiness, "memory-swappiness", -1, "swappiness of the container's memory (0-100; cgroup v1 only)")
 	f.BoolVar(&o.oomKillDisable, "oom-kill-disable", false, "disable the OOM killer for the container (cgroup v1 only)")
 	f.Uint16Var(&o.blkioWeight, "blkio-weight", 0, "relative block I/O weight (10-1000)")
+	f.StringVar(&o.cgroupParent, "cgroup-parent", "", "cgroup to make the container's in: a path under strata's own, or absolute")
 }
 
 // apply puts the flags into r; a value given as "" is refused as docker refuses it. On cgroup
@@ -43,6 +45,7 @@ func addCgroupFlags(f *pflag.FlagSet, o *cgroupOpts) {
 func (o *cgroupOpts) apply(r *cgroups.Resources, w io.Writer) error {
 	r.CPUPeriod, r.CPUQuota, r.CpusetMems = o.cpuPeriod, o.cpuQuota, o.cpusetMems
 	r.BlkioWeight, r.OomKillDisable = o.blkioWeight, o.oomKillDisable
+	r.CgroupParent = o.cgroupParent
 	if o.memoryReservation != "" || o.reservationSet {
 		n, err := cgroups.ParseMemory(o.memoryReservation)
 		if ve, ok := err.(*cgroups.ValueError); ok {

@@ -225,7 +225,7 @@ func statsKnown(store *runner.Store, names []string, known []statsTarget) ([]sta
 
 // sampleStats reads c's cgroup; a container that stopped meanwhile has none.
 func sampleStats(c *runner.Container) (statsSample, bool) {
-	cg, err := cgroups.Load(c.ID)
+	cg, err := cgroups.Load(c.CgroupKey())
 	if err != nil {
 		return statsSample{}, false
 	}

@@ -19,6 +19,9 @@ import (
 type Cgroup struct {
 	h    *hierarchy
 	name string
+	// parent is the directory the cgroup sits in, relative to each tree's root: strata's, or
+	// a --cgroup-parent (Key).
+	parent string
 	// dir is the cgroup's directory on v2, "" on v1.
 	dir string
 	// ctrls maps each v1 controller to the container's directory in it.
@@ -51,7 +54,11 @@ func (h *hierarchy) create(name string, r Resources) (_ *Cgroup, retErr error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	c := &Cgroup{h: h, name: name, fd: -1, hold: -1}
+	parent, err := h.parentOf(r.CgroupParent)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{h: h, name: name, parent: parent, fd: -1, hold: -1}
 	defer func() {
 		if retErr != nil {
 			retErr = fmt.Errorf("creating cgroup %s: %w", c.display(), retErr)
@@ -102,12 +109,13 @@ func (h *hierarchy) load(name string) (*Cgroup, error) {
 
 // find is load without taking the hold.
 func (h *hierarchy) find(name string) (*Cgroup, error) {
-	if err := validName(name); err != nil {
+	parent, name, err := h.splitKey(name)
+	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{h: h, name: name, fd: -1, hold: -1}
+	c := &Cgroup{h: h, name: name, parent: parent, fd: -1, hold: -1}
 	if h.mode == modeV2 {
-		dir := filepath.Join(h.root, h.parent, name)
+		dir := filepath.Join(h.root, parent, name)
 		if !isDir(dir) {
 			return nil, fmt.Errorf("loading cgroup %s: %w", c.display(), ErrNotFound)
 		}
@@ -116,7 +124,7 @@ func (h *hierarchy) find(name string) (*Cgroup, error) {
 	}
 	c.ctrls = map[string]string{}
 	for _, m := range h.mounts {
-		dir := filepath.Join(m.dir, h.parent, name)
+		dir := filepath.Join(m.dir, parent, name)
 		if !isDir(dir) {
 			continue
 		}
@@ -129,7 +137,7 @@ func (h *hierarchy) find(name string) (*Cgroup, error) {
 		return nil, fmt.Errorf("loading cgroup %s: %w", c.display(), ErrNotFound)
 	}
 	if h.unified != "" {
-		if dir := filepath.Join(h.unified, h.parent, name); isDir(dir) {
+		if dir := filepath.Join(h.unified, parent, name); isDir(dir) {
 			c.unified = dir
 			c.dirs = append(c.dirs, dir)
 		}
@@ -153,7 +161,7 @@ func isDir(p string) bool {
 }
 
 // display names the cgroup in messages: strata/<name>.
-func (c *Cgroup) display() string { return c.h.parent + "/" + c.name }
+func (c *Cgroup) display() string { return c.parent + "/" + c.name }
 
 // Name returns the container name the cgroup was created or loaded with.
 func (c *Cgroup) Name() string { return c.name }
@@ -377,7 +385,7 @@ func (c *Cgroup) addGrown() {
 		if c.ctrls[m.ctrls[0]] != "" || !slices.ContainsFunc(m.ctrls, func(ctrl string) bool { return ctrl == "cpu" || ctrl == "cpuset" }) {
 			continue
 		}
-		if dir := filepath.Join(m.dir, c.h.parent, c.name); isDir(dir) {
+		if dir := filepath.Join(m.dir, c.parent, c.name); isDir(dir) {
 			c.dirs = append(c.dirs, dir)
 			for _, ctrl := range m.ctrls {
 				c.ctrls[ctrl] = dir

@@ -48,6 +48,11 @@ type Resources struct {
 	// BlkioWeight is --blkio-weight (10 to 1000): v1 blkio.bfq.weight or blkio.weight, v2
 	// io.bfq.weight or io.weight (scaled to 1-10000, as runc).
 	BlkioWeight uint16 `json:"blkioWeight,omitempty"`
+	// CgroupParent is --cgroup-parent: the cgroup the container's is made in, relative to
+	// strata's own parent or absolute from each tree's root (ValidateCgroupParent); "" for
+	// strata's. Not a limit, but where the limits go: New places the cgroup by it, and Load
+	// and the others find it by Key.
+	CgroupParent string `json:"cgroupParent,omitempty"`
 	// AllDevices lets the container open every device node (--privileged); otherwise it may
 	// create any node but open only DefaultDevices.
 	AllDevices bool `json:"allDevices,omitempty"`

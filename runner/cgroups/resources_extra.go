@@ -52,6 +52,9 @@ func (r Resources) validateExtra() error {
 	case r.BlkioWeight != 0 && (r.BlkioWeight < minBlkioWeight || r.BlkioWeight > maxBlkioWeight):
 		return &ValueError{What: "blkio-weight", Value: strconv.Itoa(int(r.BlkioWeight)), Reason: "Range of blkio weight is from 10 to 1000"}
 	}
+	if err := ValidateCgroupParent(r.CgroupParent); err != nil {
+		return err
+	}
 	if r.CpusetMems != "" {
 		if _, err := parseMemList(r.CpusetMems); err != nil {
 			return err

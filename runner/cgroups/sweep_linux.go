@@ -308,7 +308,7 @@ func (h *hierarchy) lockParent() (unlock func(), err error) {
 		if h.mode == modeV2 {
 			err = h.prepareV2Parent(dir)
 		} else {
-			err = h.makeParentV1(h.mounts[0].dir, h.mounts[0].ctrls)
+			err = h.makeParentV1(h.mounts[0].dir, h.parent, h.mounts[0].ctrls)
 		}
 		if err != nil {
 			return nil, err

@@ -200,7 +200,7 @@ func (c *Cgroup) growV1(ctrl string, r Resources) (string, error) {
 		return "", fmt.Errorf("%w: the %s controller is not mounted", ErrUnsupported, ctrl)
 	}
 	m := c.h.mounts[i]
-	dir, err := c.h.mkdirUnder(m.dir, c.name, m.ctrls)
+	dir, err := c.h.mkdirUnder(m.dir, c.parent, c.name, m.ctrls)
 	if err != nil {
 		return "", err
 	}

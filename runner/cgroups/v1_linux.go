@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // createV1 makes <mount>/strata/<name> in every mounted controller r needs (wantV1) and
@@ -21,7 +22,7 @@ func (c *Cgroup) createV1(r Resources) error {
 		if !slices.ContainsFunc(m.ctrls, func(ctrl string) bool { return wantV1(ctrl, r) }) {
 			continue
 		}
-		dir, err := h.mkdirUnder(m.dir, c.name, m.ctrls)
+		dir, err := h.mkdirUnder(m.dir, c.parent, c.name, m.ctrls)
 		if err != nil {
 			return err
 		}
@@ -39,7 +40,7 @@ func (c *Cgroup) createV1(r Resources) error {
 	if h.unified != "" {
 		// Best effort: without it Kill falls back to the freezer, so a read-only or full
 		// unified tree must not fail the container.
-		if dir, err := h.mkdirUnder(h.unified, c.name, nil); err == nil {
+		if dir, err := h.mkdirUnder(h.unified, c.parent, c.name, nil); err == nil {
 			c.unified = dir
 			c.dirs = append(c.dirs, dir)
 		} else if errors.Is(err, ErrExists) {
@@ -65,14 +66,14 @@ func wantV1(ctrl string, r Resources) bool {
 	return true
 }
 
-// mkdirUnder makes mountDir/strata/name, making strata's parent first if it is missing. The
-// child mkdir is tried first because the parent almost always exists already.
-func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, error) {
-	parent := filepath.Join(mountDir, h.parent)
-	dir := filepath.Join(parent, name)
+// mkdirUnder makes mountDir/parent/name (parent is strata's, or a --cgroup-parent), making
+// the parent first if it is missing. The child mkdir is tried first because the parent almost
+// always exists already.
+func (h *hierarchy) mkdirUnder(mountDir, parent, name string, ctrls []string) (string, error) {
+	dir := filepath.Join(mountDir, parent, name)
 	err := h.mkdir(dir)
 	if isNotExist(err) {
-		if err := h.makeParentV1(mountDir, ctrls); err != nil {
+		if err := h.makeParentV1(mountDir, parent, ctrls); err != nil {
 			return "", err
 		}
 		err = h.mkdir(dir)
@@ -86,10 +87,21 @@ func (h *hierarchy) mkdirUnder(mountDir, name string, ctrls []string) (string, e
 	return dir, nil
 }
 
-// makeParentV1 makes strata's parent in the v1 mount at mountDir, which holds ctrls, if it is
-// missing.
-func (h *hierarchy) makeParentV1(mountDir string, ctrls []string) error {
-	parent := filepath.Join(mountDir, h.parent)
+// makeParentV1 makes the parent rel (strata's, or a --cgroup-parent, a path of one or more
+// directories) in the v1 mount at mountDir, which holds ctrls, where it is missing.
+func (h *hierarchy) makeParentV1(mountDir, rel string, ctrls []string) error {
+	parent := mountDir
+	for _, part := range strings.Split(rel, "/") {
+		parent = filepath.Join(parent, part)
+		if err := h.makeParentDirV1(parent, ctrls); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeParentDirV1 makes one directory of a parent, if it is missing.
+func (h *hierarchy) makeParentDirV1(parent string, ctrls []string) error {
 	if err := h.mkdir(parent); err != nil {
 		if isExist(err) {
 			return nil

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // createV2 makes <root>/strata/<name> with strata's controllers enabled and applies r.
 func (c *Cgroup) createV2(r Resources) error {
 	h := c.h
-	parent := filepath.Join(h.root, h.parent)
+	parent := filepath.Join(h.root, c.parent)
 	if err := h.prepareV2Parent(parent); err != nil {
 		return err
 	}
@@ -53,13 +54,23 @@ func (h *hierarchy) prepareV2Parent(parent string) error {
 			enable = append(enable, ctrl)
 		}
 	}
-	if missing {
-		if err := h.mkdir(parent); err != nil && !isExist(err) {
-			return fmt.Errorf("making %s: %w", parent, err)
-		}
+	// Each directory from the root down to the parent (one for strata's, more for a
+	// --cgroup-parent such as "a/b"), made where missing and enabling the controllers.
+	rel, err := filepath.Rel(h.root, parent)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("cgroup parent %s is not under %s", parent, h.root)
 	}
-	for _, ctrl := range enable {
-		_ = h.enable(parent, ctrl)
+	dir := h.root
+	for _, part := range strings.Split(rel, "/") {
+		dir = filepath.Join(dir, part)
+		if missing || dir != parent {
+			if err := h.mkdir(dir); err != nil && !isExist(err) {
+				return fmt.Errorf("making %s: %w", dir, err)
+			}
+		}
+		for _, ctrl := range enable {
+			_ = h.enable(dir, ctrl)
+		}
 	}
 	return nil
 }
