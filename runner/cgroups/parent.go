@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"fmt"
 	"path"
 	"strings"
 )
@@ -86,5 +87,10 @@ func (h *hierarchy) splitKey(key string) (parent, name string, err error) {
 		p = "/" // "/name": --cgroup-parent "/", which ValidateCgroupParent refuses
 	}
 	parent, err = h.parentOf(p)
-	return parent, name, err
+	if err != nil {
+		// No cgroup is made under such a parent (New refuses it): a hostile config.json's
+		// container has none, and stop or rm goes on without one.
+		return "", "", fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return parent, name, nil
 }

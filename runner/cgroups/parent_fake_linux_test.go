@@ -112,7 +112,7 @@ func TestValidateCgroupParent(t *testing.T) {
 		}
 	}
 	h := fakeV2(t, fakeOpts{})
-	if _, err := h.load("../../etc/c1"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("load of a key climbing out = %v, want ErrInvalid", err)
+	if _, err := h.load("../../etc/c1"); !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrNotFound) {
+		t.Errorf("load of a key climbing out = %v, want ErrInvalid and ErrNotFound (no such cgroup can exist)", err)
 	}
 }
