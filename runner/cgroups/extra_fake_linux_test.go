@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -189,6 +190,35 @@ func TestStatsBlockIO(t *testing.T) {
 		}
 		if s.BlkioRead != wantR || s.BlkioWrite != wantW {
 			t.Errorf("%s: BlkioRead, BlkioWrite = %d, %d; want %d, %d", c.Path(), s.BlkioRead, s.BlkioWrite, wantR, wantW)
+		}
+	}
+}
+
+// TestEqualEveryField: Equal tells apart Resources that differ in any one field, so a field
+// added later and forgotten there (an early cgroup reused with other limits) fails here.
+func TestEqualEveryField(t *testing.T) {
+	typ := reflect.TypeOf(Resources{})
+	for i := range typ.NumField() {
+		var r Resources
+		f := reflect.ValueOf(&r).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int64:
+			f.SetInt(7)
+		case reflect.Uint64, reflect.Uint16:
+			f.SetUint(7)
+		case reflect.Float64:
+			f.SetFloat(0.5)
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		default:
+			t.Fatalf("field %s: kind %s not covered by this test", typ.Field(i).Name, f.Kind())
+		}
+		if r.Equal(Resources{}) || (Resources{}).Equal(r) {
+			t.Errorf("Equal does not compare %s", typ.Field(i).Name)
 		}
 	}
 }

@@ -69,7 +69,8 @@ func (r Resources) Equal(o Resources) bool {
 		r.CPUPeriod == o.CPUPeriod && r.CPUQuota == o.CPUQuota && r.CpusetMems == o.CpusetMems &&
 		r.MemoryReservation == o.MemoryReservation && r.OomKillDisable == o.OomKillDisable &&
 		r.BlkioWeight == o.BlkioWeight &&
-		r.MemorySwappiness == o.MemorySwappiness && r.MemorySwappinessSet == o.MemorySwappinessSet
+		r.MemorySwappiness == o.MemorySwappiness && r.MemorySwappinessSet == o.MemorySwappinessSet &&
+		r.CgroupParent == o.CgroupParent
 }
 
 // Kernel and docker bounds for the limits.
