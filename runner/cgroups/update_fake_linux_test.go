@@ -53,7 +53,7 @@ func TestMerge(t *testing.T) {
 
 // TestUpdateV1Memory: the memory and memory+swap limits land, rising and falling. (The order
 // the kernel needs, memsw >= memory at every write, only a real cgroup checks:
-// TestUpdateRunning raises and lowers a running container's.)
+// TestHostUpdate and TestUpdateRunning raise and lower real ones.)
 func TestUpdateV1Memory(t *testing.T) {
 	h := fakeV1(t, fakeOpts{})
 	c, err := h.create("c1", Resources{Memory: 64 << 20})
