@@ -163,11 +163,14 @@ type InitShape struct {
 	Network  string // Spec.Network
 	Terminal bool   // Spec.Terminal
 	Stdin    bool   // Spec.Stdin
+	// PidMode, IpcMode and UTSMode are the Spec's (nsshare.go).
+	PidMode, IpcMode, UTSMode string
 }
 
 // shapeOf is the shape of spec's init.
 func shapeOf(spec Spec) InitShape {
-	return InitShape{Network: spec.Network, Terminal: spec.Terminal, Stdin: spec.Stdin}.withDefaults()
+	return InitShape{Network: spec.Network, Terminal: spec.Terminal, Stdin: spec.Stdin,
+		PidMode: spec.PidMode, IpcMode: spec.IpcMode, UTSMode: spec.UTSMode}.withDefaults()
 }
 
 // withDefaults is s with the network a Spec defaults to (Spec.withDefaults, which would also
@@ -228,7 +231,7 @@ func takeNetns(id string) *os.File {
 // shape. Without a usable cgroup it does nothing, and a failed start is left to the run, which
 // starts its own init and reports the error. Release ends it if no run took it.
 func (e *EarlyCgroup) PrepareInit(shape InitShape, stdio Stdio) {
-	if e.err != nil || !stdioComparable(stdio) {
+	if e.err != nil || !stdioComparable(stdio) || shape.joins() {
 		return
 	}
 	shape = shape.withDefaults()

@@ -269,6 +269,7 @@ func writeEtcFiles(spec Spec) error {
 	if err != nil {
 		return err
 	}
+	hosts, resolv = donorEtc(spec, hosts, resolv)
 	for name, data := range map[string][]byte{
 		"hostname":    []byte(spec.Hostname + "\n"),
 		"hosts":       hosts,

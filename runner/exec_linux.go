@@ -383,7 +383,7 @@ func (a *planApplier) bind(s Step) error {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount(s.Source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := bindOrAttach(s.Source, fd); err != nil {
 		// The kernel says ENOTDIR for a file bound on a dir as for the other way round.
 		var st unix.Stat_t
 		if errors.Is(err, unix.ENOTDIR) && src.Mode&unix.S_IFMT != unix.S_IFDIR &&

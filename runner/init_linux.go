@@ -112,6 +112,10 @@ func runInit() {
 	hostc := make(chan hostInfo, 1)
 	go func() { hostc <- hostCgroupInfo() }()
 	args, err := parseInitArgs(os.Args[1:])
+	if err == nil && args.pdeathsig {
+		// Should strata be gone already, its end of the socket is too: the spec read fails.
+		err = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	}
 	if err == nil {
 		// The cgroup first, so that all the init does is accounted and limited there.
 		err = cgroups.JoinThread(args.cgroupDirs)
@@ -182,6 +186,7 @@ type goAhead struct {
 type initArgs struct {
 	netns      bool     // initNetnsFD is a network namespace to join (initNetnsArg)
 	netnsLater bool     // the first message names the namespace (initNetnsLaterArg)
+	pdeathsig  bool     // the init sets its own parent-death signal (initPdeathsigArg)
 	cgroupDirs []string // v1 cgroup directories to join ("cgroup=DIR", cgroups.JoinThread)
 }
 
@@ -194,6 +199,8 @@ func parseInitArgs(argv []string) (initArgs, error) {
 			a.netns = true
 		case arg == initNetnsLaterArg:
 			a.netnsLater = true
+		case arg == initPdeathsigArg:
+			a.pdeathsig = true
 		case isCgroup && filepath.IsAbs(dir):
 			a.cgroupDirs = append(a.cgroupDirs, dir)
 		default:
@@ -214,8 +221,10 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, size unix.Winsize,
 	if err := unix.Mount("", "/", "", rootPropagation(spec), ""); err != nil {
 		return fmt.Errorf("making / rprivate or rslave: %w", err)
 	}
-	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-		return fmt.Errorf("setting hostname: %w", err)
+	if spec.UTSMode != NSHost { // the host's UTS namespace keeps the host's name
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("setting hostname: %w", err)
+		}
 	}
 	if spec.Network == NetworkNone && !netnsReady { // a prepared one has lo up
 		if err := loopbackUp(); err != nil {

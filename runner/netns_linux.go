@@ -24,6 +24,9 @@ const (
 type netnsSource struct {
 	fd    *os.File // made already: the init joins it (initNetnsFD); spawnInit closes it
 	later bool     // still being made (PrepareNetwork): the spec message names it
+	// join, when not nil, holds other containers' namespaces the clone enters (--network,
+	// --pid, --ipc container:X); spawnInit closes it.
+	join *nsJoin
 }
 
 // preparedNetns is a network namespace with lo up, made beside the start of a container

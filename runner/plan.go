@@ -173,7 +173,13 @@ func planWith(spec Spec, host hostInfo) []Step {
 		Step{Op: OpMount, Target: "/proc", FSType: "proc", Source: "proc", Flags: nosuid | noexec | nodev},
 		dev,
 		Step{Op: OpMount, Target: "/dev/pts", FSType: "devpts", Source: "devpts", Flags: nosuid | noexec, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-		Step{Op: OpMount, Target: "/dev/shm", FSType: "tmpfs", Source: "shm", Flags: nosuid | noexec | nodev, Data: "mode=1777,size=" + tmpfsSize(spec.shmSize())},
+	)
+	shmPropagation := uintptr(0) // as the user's binds get it below
+	if rootPropagation(spec) != rprivate {
+		shmPropagation = rprivate
+	}
+	steps = append(steps, shmSteps(spec, nosuid|noexec|nodev, shmPropagation)...)
+	steps = append(steps,
 		Step{Op: OpMount, Target: "/dev/mqueue", FSType: "mqueue", Source: "mqueue", Flags: nosuid | noexec | nodev},
 		Step{Op: OpMount, Target: "/sys", FSType: "sysfs", Source: "sysfs", Flags: sysFlags},
 	)

@@ -104,7 +104,7 @@ type result struct {
 // the caller flushes it once run returns, as the output has ended then.
 func run(ctx context.Context, spec Spec, stdio Stdio, log *logWriter, started func(pid int, exited <-chan struct{})) (res result, err error) {
 	res.Code = ExitOwnError
-	spec = spec.withDefaults()
+	spec = withNetworkDonor(spec.withDefaults())
 	if err := spec.validate(); err != nil {
 		return res, withCode(ExitOwnError, err)
 	}
@@ -209,6 +209,10 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		var netns netnsSource
 		if shapeOf(spec).Network == NetworkNone {
 			netns.fd = takeNetns(spec.ID) // PrepareNetwork's, if any
+		}
+		if netns.join, err = openNSJoin(spec); err != nil {
+			netns.fd.Close()
+			return nil, withCode(ExitOwnError, err)
 		}
 		if p, err = spawnInit(shapeOf(spec), stdio, cg, netns); err != nil {
 			return nil, err
@@ -437,6 +441,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 	if netns.fd != nil {
 		defer netns.fd.Close()
 	}
+	defer netns.join.close()
 	exe, release, err := sealedExe()
 	if err != nil {
 		return nil, withCode(ExitOwnError, err)
@@ -449,7 +454,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 	parentSock := os.NewFile(uintptr(fds[0]), "init-parent")
 	childSock := os.NewFile(uintptr(fds[1]), "init-child")
 
-	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	flags := shape.cloneFlags()
 	args, extra := []string{initMarker}, []*os.File{childSock}
 	// The init is born in the cgroup where it can be (v2, or a hybrid host's unified node) and
 	// joins the v1 controllers itself as its first act: a move by the init of its own thread
@@ -466,6 +471,10 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		args, later = append(args, initNetnsLaterArg), true
 	default:
 		flags |= unix.CLONE_NEWNET
+	}
+	if netns.join != nil && netns.join.shm != nil {
+		extra = append(extra, nil, nil)[:initShmFD-initPipeFD] // the netns fd, or a gap
+		extra = append(extra, netns.join.shm)                  // initShmFD
 	}
 	p := &initProc{sock: parentSock, cg: cg, netnsLater: later}
 	p.cmd = &exec.Cmd{
@@ -516,7 +525,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		p.stdout, p.stderr = &outputTee{w: stdio.Stdout}, &outputTee{w: stdio.Stderr}
 		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	}
-	err = p.cmd.Start()
+	err = netns.join.start(p.cmd)
 	childSock.Close()
 	_ = cg.Close() // the birth fd: the child is born (a later BirthFD opens it again)
 	if err != nil {

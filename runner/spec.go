@@ -115,6 +115,12 @@ type Spec struct {
 	// OomScoreAdj is --oom-score-adj, set by the init before it execs the command; nil
 	// leaves strata's own.
 	OomScoreAdj *int `json:"oomScoreAdj,omitempty"`
+	// PidMode, IpcMode and UTSMode are docker's --pid, --ipc and --uts: "" for a namespace
+	// of the container's own, NSHost, "container:ID" (pid, ipc), or an IPC* mode; Network
+	// may be "container:ID" too. See nsshare.go.
+	PidMode string `json:"pidMode,omitempty"`
+	IpcMode string `json:"ipcMode,omitempty"`
+	UTSMode string `json:"utsMode,omitempty"`
 }
 
 // cgroupnsMode is the container's cgroup namespace mode as inspect shows it, docker's
@@ -168,8 +174,9 @@ func (s Spec) withDefaults() Spec {
 	if s.Network == "" {
 		s.Network = NetworkNone
 	}
-	if s.Hostname == "" && s.Network == NetworkHost {
-		// As docker: a container on the host's network is named like the host.
+	if s.Hostname == "" && (s.Network == NetworkHost || s.UTSMode == NSHost) {
+		// As docker: a container on the host's network (or UTS namespace) is named like
+		// the host.
 		s.Hostname, _ = os.Hostname()
 	}
 	if s.Hostname == "" {
@@ -207,6 +214,9 @@ func (s Spec) validate() error {
 	case len(s.Root) == 0:
 		return errors.New("spec has no root mounts")
 	}
+	if err := validateNSTargets(s); err != nil {
+		return err
+	}
 	return s.validateInput()
 }
 
@@ -226,8 +236,11 @@ func (s Spec) validateInput() error {
 	if s.Cwd != "" && !path.IsAbs(s.Cwd) {
 		return fmt.Errorf("the working directory %.64q is invalid, it needs to be an absolute path", s.Cwd)
 	}
-	if s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" {
+	if ref, isC := NSContainer(s.Network); s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" && (!isC || ref == "") {
 		return fmt.Errorf("network %s: %w", quote.Value(s.Network), ErrUnsupported)
+	}
+	if err := validateNSModes(s); err != nil {
+		return err
 	}
 	if _, err := ParseCgroupNS(s.CgroupNS); err != nil {
 		return err
@@ -243,7 +256,7 @@ func (s Spec) validateInput() error {
 	// The host's own name, which a container on the host's network takes, is the host's
 	// business; any other is checked, a newline in it would write lines into /etc/hosts.
 	if err := validateHostname(s.Hostname); err != nil {
-		if host, _ := os.Hostname(); s.Network != NetworkHost || s.Hostname != host {
+		if host, _ := os.Hostname(); s.Network != NetworkHost && s.UTSMode != NSHost || s.Hostname != host {
 			return err
 		}
 	}

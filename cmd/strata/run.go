@@ -66,6 +66,7 @@ type runOptions struct {
 	namespaces  []string
 	timeOffset  string
 	cgroupns    string
+	ns          nsOptions // --pid, --ipc, --uts
 	platform    string
 	// pull is --pull: always, missing, or never (""): strata's default, as issue #5 wants,
 	// says to pull an image that is not in the store instead of pulling it (docker's is
@@ -169,7 +170,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.mounts, "mount", nil, "attach a mount: type=bind,source=…,target=…[,readonly], type=tmpfs,target=… or type=volume,target=… (anonymous)")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs: /path[:options]")
 	f.BoolVar(&o.readOnly, "read-only", false, "mount the container's root read-only")
-	f.StringVar(&o.network, "network", runner.NetworkNone, "network: none (only lo) or host")
+	f.StringVar(&o.network, "network", runner.NetworkNone, "network: none (only lo), host, or container:NAME|ID (join a running container's)")
 	// docker keeps --net as a hidden alias of --network, and scripts still use it.
 	f.StringVar(&o.network, "net", runner.NetworkNone, "alias of --network")
 	_ = f.MarkHidden("net")
@@ -191,6 +192,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	addCgroupFlags(f, &o.cgroupOpts)
 	f.StringSliceVar(&o.namespaces, "ns", nil, "extra namespaces: time=new gives the container its own clocks")
 	f.StringVar(&o.timeOffset, "time-offset", "", "with --ns time=new: monotonic=SECS,boottime=SECS")
+	addNamespaceFlags(f, &o.ns)
 	f.StringVar(&o.cgroupns, "cgroupns", "", `cgroup namespace: "private" (the default: its own) or "host" (the host's)`)
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
 	f.StringVar(&o.pull, "pull", "never", `pull the image first: "always", "missing" (when it is not in the store) or "never" (say to pull it)`)
@@ -359,7 +361,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 				err = withCode(runner.ExitOwnError, rerr)
 			}
 		}()
-		shape := runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive}
+		shape := runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive, PidMode: o.ns.pid, IpcMode: o.ns.ipc, UTSMode: o.ns.uts}
 		if o.detach {
 			early.PrepareMonitor(shape)
 		} else {
@@ -415,6 +417,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	containers, err := g.openContainers()
 	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	if err := resolveNSModes(containers, &spec); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	// Each -v /path, --mount type=volume and VOLUME of the image that no -v, --mount or
@@ -838,6 +843,9 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 	if s.CgroupNS, err = runner.ParseCgroupNS(o.cgroupns); err != nil {
 		return runner.Spec{}, err
 	}
+	if err := o.ns.apply(&s); err != nil {
+		return runner.Spec{}, err
+	}
 	for _, so := range o.securityOpt {
 		k, v, hasValue := splitSecurityOpt(so)
 		switch {
@@ -886,6 +894,9 @@ func (o *runOptions) checkSpec(args []string) error {
 		return err
 	}
 	if err := s.ValidateInput(); err != nil {
+		return err
+	}
+	if err := o.checkNamespaceConflicts(); err != nil {
 		return err
 	}
 	return runner.CheckPropagation(s.Mounts)
