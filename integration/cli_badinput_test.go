@@ -150,6 +150,22 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"update", "-m", "100m", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"run", "--cgroupns", "bogus", "alpine", "true"}, code: 125, want: `--cgroupns: invalid CGROUP mode "bogus"`},
 		{args: []string{"create", "--cgroupns", "Host", "alpine", "true"}, code: 125, want: "--cgroupns"},
+		// --pid, --ipc, --uts and --network container:X (TestRunNamespaceSharing): bad modes,
+		// docker's conflicting options, a missing, stopped or non-shareable container.
+		{args: []string{"run", "--pid", "bogus", "alpine", "true"}, code: 125, want: `--pid: invalid PID mode "bogus"`},
+		{args: []string{"create", "--pid", "container:", "alpine", "true"}, code: 125, want: "--pid: invalid PID mode"},
+		{args: []string{"run", "--ipc", "Host", "alpine", "true"}, code: 125, want: `--ipc: invalid IPC mode "Host"`},
+		{args: []string{"run", "--uts", "container:bi-running", "alpine", "true"}, code: 125, want: "--uts: invalid UTS mode"},
+		{args: []string{"run", "--uts", "host", "-h", "x", "alpine", "true"}, code: 125, want: "conflicting options: hostname and the UTS mode"},
+		{args: []string{"run", "--network", "container:bi-running", "--hostname", "x", "alpine", "true"}, code: 125, want: "conflicting options: hostname and the network mode"},
+		{args: []string{"create", "--network", "container:bi-running", "--dns", "1.1.1.1", "alpine", "true"}, code: 125, want: "conflicting options: dns and the network mode"},
+		{args: []string{"run", "--network", "container:bi-running", "--add-host", "a:1.2.3.4", "alpine", "true"}, code: 125, want: "conflicting options: custom host-to-IP mapping"},
+		{args: []string{"run", "--network", "container:", "alpine", "true"}, code: 125, want: "network"},
+		{args: []string{"run", "--network", "container:bi-nope", "alpine", "true"}, code: 125, want: "bi-nope: no such container"},
+		{args: []string{"create", "--pid", "container:bi-nope", "alpine", "true"}, code: 125, want: "bi-nope: no such container"},
+		{args: []string{"run", "--rm", "--network", "container:bi-stopped", "alpine", "true"}, code: 125, want: "cannot join network of a non running container: "},
+		{args: []string{"run", "--rm", "--pid", "container:bi-stopped", "alpine", "true"}, code: 125, want: "is not running"},
+		{args: []string{"run", "--rm", "--ipc", "container:bi-running", "alpine", "true"}, code: 125, want: "non-shareable IPC"},
 		// No capability sets a nofile limit past the kernel's fs.nr_open: said so, not "needs CAP_SYS_RESOURCE".
 		{args: []string{"run", "--ulimit", "nofile=-1", "alpine", "true"}, code: 125, want: "above the kernel's maximum"},
 		// --device, --device-cgroup-rule, --sysctl and --oom-score-adj, as docker checks them.

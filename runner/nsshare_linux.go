@@ -73,6 +73,9 @@ func openNSJoin(spec Spec) (_ *nsJoin, err error) {
 	for _, id := range ids {
 		kinds := targets[id]
 		c, err := store.load(id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id) // docker's "No such container: ID"
+		}
 		if err != nil {
 			return nil, err
 		}
