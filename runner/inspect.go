@@ -379,6 +379,9 @@ func Inspect(c *Container) InspectData {
 		Ports:    map[string]any{},
 		Networks: map[string]InspectNetwork{network: {}},
 	}
+	if _, joined := NSContainer(network); joined {
+		d.NetworkSettings.Networks = map[string]InspectNetwork{} // on another's network: {}, as docker's
+	}
 	if len(spec.Args) > 0 {
 		d.Path, d.Args = spec.Args[0], spec.Args[1:]
 	}
