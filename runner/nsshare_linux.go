@@ -28,6 +28,9 @@ type nsJoin struct {
 
 // nsTarget is one container whose namespaces the clone enters.
 type nsTarget struct {
+	id    string
+	kinds []string // Spec.nsContainers' names of the namespaces joined
+	pid   int
 	pidfd *os.File
 	flags uintptr // CLONE_NEW* of the namespaces joined
 }
@@ -89,7 +92,7 @@ func openNSJoin(spec Spec) (_ *nsJoin, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("joining the namespaces of container %s: %w", shortID(id), err)
 		}
-		t := nsTarget{pidfd: pidfd}
+		t := nsTarget{id: id, kinds: kinds, pid: pid, pidfd: pidfd}
 		for _, k := range kinds {
 			t.flags |= nsKindFlags[k]
 		}
@@ -267,7 +270,13 @@ func (j *nsJoin) startLocked(cmd *exec.Cmd) (restored bool, err error) {
 	}
 	for _, t := range j.targets {
 		if err := unix.Setns(int(t.pidfd.Fd()), int(t.flags)); err != nil {
-			return restore(), fmt.Errorf("joining namespaces %s of another container: %w", nsNames(t.flags), err)
+			// A container that stopped since openNSJoin found it running loses its
+			// namespaces before its exit shows: said as docker says it.
+			err = notRunningIfExited(t.pid, t.pidfd, fmt.Errorf("joining namespaces %s of container %s: %w", nsNames(t.flags), t.id, err))
+			if errors.Is(err, ErrNotRunning) {
+				err = notRunningJoinError(t.id, t.kinds)
+			}
+			return restore(), err
 		}
 	}
 	err = cmd.Start()
