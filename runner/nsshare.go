@@ -98,8 +98,8 @@ func validateNSModes(s Spec) error {
 }
 
 // validateNSTargets checks that every container s joins a namespace of is named by a full ID
-// other than s's own: the CLI resolves a name (Store.ResolveNSModes), and the ID becomes a
-// path in the store.
+// other than s's own: the CLI resolves a name when it creates the container, and the ID
+// becomes a path in the store.
 func validateNSTargets(s Spec) error {
 	for id := range s.nsContainers() {
 		switch {
@@ -112,8 +112,8 @@ func validateNSTargets(s Spec) error {
 	return nil
 }
 
-// nsContainers are the containers s joins a namespace of, each once, with the flags (as
-// CLONE_NEW* names of nsKinds) of what it joins there.
+// nsContainers are the IDs of the containers s joins a namespace of, each once, with the
+// names (nsKinds') of the namespaces it joins there.
 func (s Spec) nsContainers() map[string][]string {
 	var out map[string][]string
 	for _, m := range []struct{ kind, v string }{{"pid", s.PidMode}, {"ipc", s.IpcMode}, {"net", s.Network}} {
@@ -132,8 +132,8 @@ func (s Spec) containerDirOf(id string) string {
 	return filepath.Join(filepath.Dir(s.Dir), id)
 }
 
-// initShmFD is the init's fd of the /dev/shm it binds for --ipc container:X (ExtraFiles[2]):
-// the donor's, opened by strata inside the donor's root (openDonorShm).
+// initShmFD is the init's fd of the /dev/shm it attaches for --ipc container:X
+// (ExtraFiles[2]): a copy of the donor's, made in the donor's mount namespace (openDonorShm).
 const initShmFD = 5
 
 // donorShmSource is the Source of the step that attaches the donor's /dev/shm (initShmFD).
