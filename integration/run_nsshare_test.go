@@ -143,6 +143,9 @@ func TestRunNamespaceSharingContainer(t *testing.T) {
 	// joiner's processes die with the target's pid namespace (the kernel kills them).
 	mustStrata(t, root, "run", "-d", "--name", "nss-netjoiner", "--network", "container:nss-target", img, "sleep", "600")
 	mustStrata(t, root, "run", "-d", "--name", "nss-joiner", "--pid", "container:nss-target", img, "sleep", "600")
+	if h := mustStrata(t, root, "inspect", "-f", "{{.Config.Hostname}} {{json .NetworkSettings.Networks}}", "nss-netjoiner").Stdout; h != want[3]+" {}\n" {
+		t.Errorf("inspect of the network joiner: hostname and networks %q, want the target's %q and {}", h, want[3])
+	}
 	mustStrata(t, root, "rm", "-f", "nss-target")
 	if r := mustStrata(t, root, "exec", "nss-netjoiner", "readlink", "/proc/self/ns/net"); strings.TrimSpace(r.Stdout) != want[2] {
 		t.Errorf("after the target's rm, the network joiner's namespace is %q, want the target's %s", r.Stdout, want[2])
