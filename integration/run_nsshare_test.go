@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nsLinks is a shell loop that prints the container's /proc/self/ns link of each kind, one a
@@ -155,5 +156,26 @@ func TestRunNamespaceSharingContainer(t *testing.T) {
 	// as docker start's; run's would be 125).
 	if r := strata(t, root, "start", "nss-joiner"); r.Code != 1 || !strings.Contains(r.Stderr, "no such container: "+targetID) {
 		t.Errorf("start of a joiner whose target is gone: exit %d, %q; want 1 and no such container", r.Code, r.Stderr)
+	}
+}
+
+// TestRunIpcDonorLink: an IPC donor that made its /dev/shm a link (to /proc/1/root/dev/shm,
+// the host's with --pid host) is not followed by strata, which copies the donor's /dev/shm
+// with every capability: the join fails, 125, rather than give the joiner what the link names.
+func TestRunIpcDonorLink(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "nss-linker") })
+	mustStrata(t, root, "run", "-d", "--name", "nss-linker", "--ipc", "shareable", "--pid", "host", "--privileged", img,
+		"sh", "-c", "umount /dev/shm && rmdir /dev/shm && ln -s /proc/1/root/dev/shm /dev/shm && touch /tmp/ready; sleep 600")
+	for i := 0; strata(t, root, "exec", "nss-linker", "test", "-e", "/tmp/ready").Code != 0; i++ {
+		if i > 100 {
+			t.Fatal("the donor did not replace its /dev/shm")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := strata(t, root, "run", "--rm", "--ipc", "container:nss-linker", img, "ls", "/dev/shm")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "cannot join IPC of container") {
+		t.Errorf("join of a donor whose /dev/shm is a link: exit %d, stdout %q, stderr %q; want 125 and cannot join IPC", r.Code, r.Stdout, r.Stderr)
 	}
 }

@@ -128,8 +128,7 @@ func notRunningJoinError(id string, kinds []string) error {
 // detached (open_tree's clone), which the init attaches as its own /dev/shm: a mount of
 // another mount namespace cannot be bound (EINVAL), its clone made there can be moved in.
 // The clone is made on a thread of its own in that namespace, where "/dev/shm" resolves
-// inside the container's root: no link of the container's (/dev/shm -> /etc) leads outside
-// it. That thread cannot come back (it left strata's shared root and working directory), so
+// inside the container's root, and through no link of the container's. That thread cannot come back (it left strata's shared root and working directory), so
 // it stays locked and ends with its goroutine. The mount must be a tmpfs, as every
 // container's /dev/shm (and the host's) is.
 func openDonorShm(pid int, pidfd *os.File) (*os.File, error) {
@@ -158,7 +157,17 @@ func cloneShmIn(pidfd *os.File) (*os.File, error) {
 	if err := unix.Setns(int(pidfd.Fd()), unix.CLONE_NEWNS); err != nil {
 		return nil, fmt.Errorf("entering its mount namespace: %w", err)
 	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/dev/shm", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	// No link followed: this thread has every capability, and a magic link of the
+	// container's /proc (/proc/1/root of a --pid host donor) would lead to the host's files.
+	path, err := unix.Openat2(unix.AT_FDCWD, "/dev/shm", &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening its /dev/shm: %w", err)
+	}
+	defer unix.Close(path)
+	fd, err := unix.OpenTree(path, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return nil, fmt.Errorf("copying its /dev/shm mount: %w", err)
 	}
