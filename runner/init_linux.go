@@ -113,8 +113,7 @@ func runInit() {
 	go func() { hostc <- hostCgroupInfo() }()
 	args, err := parseInitArgs(os.Args[1:])
 	if err == nil && args.pdeathsig {
-		// Should strata be gone already, its end of the socket is too: the spec read fails.
-		err = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+		err = joinedPidSetup()
 	}
 	if err == nil {
 		// The cgroup first, so that all the init does is accounted and limited there.

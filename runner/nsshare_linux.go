@@ -12,11 +12,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// initPdeathsigArg tells the init to set its parent-death signal itself: one cloned into
-// another container's pid namespace cannot have Go's fork set it, whose child checks that its
-// parent is still the one that forked it through getppid, which reads 0 there, its parent
-// being outside that namespace, and kills itself.
+// initPdeathsigArg tells the init it was cloned into another container's pid namespace
+// (joinedPidSetup).
 const initPdeathsigArg = "pdeathsig"
+
+// joinedPidSetup is the first act of an init cloned into another container's pid namespace.
+// It sets its parent-death signal itself: Go's fork cannot, whose child checks that its parent
+// is still the one that forked it through getppid, which reads 0 there (the parent is outside
+// that namespace), and kills itself. Should strata be gone already, its end of the socket is
+// too, and the spec's read fails. And it makes itself non-dumpable, as runc's init is when it
+// joins namespaces (CVE-2016-9962): that container's processes see it, root with every
+// capability and host files open until it execs, and must not open its fds through /proc or
+// ptrace it; execve makes it dumpable again.
+func joinedPidSetup() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("setting the parent-death signal: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("making the init non-dumpable: %w", err)
+	}
+	return nil
+}
 
 // nsJoin is what an init's clone enters besides namespaces of its own: the namespaces of
 // other containers' PID 1s, through a pidfd of each, which pins that process: setns through it
