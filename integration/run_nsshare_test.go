@@ -147,6 +147,9 @@ func TestRunNamespaceSharingContainer(t *testing.T) {
 	if h := mustStrata(t, root, "inspect", "-f", "{{.Config.Hostname}} {{json .NetworkSettings.Networks}}", "nss-netjoiner").Stdout; h != want[3]+" {}\n" {
 		t.Errorf("inspect of the network joiner: hostname and networks %q, want the target's %q and {}", h, want[3])
 	}
+	if n := mustStrata(t, root, "ps", "--filter", "name=nss-netjoiner", "--format", "[{{.Networks}}]").Stdout; n != "[]\n" {
+		t.Errorf("ps of the network joiner: networks %q, want none listed, as docker's", n)
+	}
 	mustStrata(t, root, "rm", "-f", "nss-target")
 	if r := mustStrata(t, root, "exec", "nss-netjoiner", "readlink", "/proc/self/ns/net"); strings.TrimSpace(r.Stdout) != want[2] {
 		t.Errorf("after the target's rm, the network joiner's namespace is %q, want the target's %s", r.Stdout, want[2])

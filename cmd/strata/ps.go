@@ -174,6 +174,9 @@ func newPsRow(c *runner.Container) psRow {
 	if r.Networks == "" {
 		r.Networks = runner.NetworkNone
 	}
+	if _, joined := runner.NSContainer(r.Networks); joined {
+		r.Networks = "" // on another's network it has none of its own, as docker's ps shows it
+	}
 	// Mounts names each volume by its name and each other mount by its source, as docker;
 	// LocalVolumes counts the volumes (docker's local driver).
 	volumes := 0
