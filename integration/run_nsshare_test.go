@@ -69,6 +69,12 @@ func TestRunNamespaceSharingHost(t *testing.T) {
 		t.Errorf("--pid host: the container's ps does not list this test's pid %d: %q", os.Getpid(), r.Stdout)
 	}
 
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "nss-hostpid") })
+	mustStrata(t, root, "run", "-d", "--name", "nss-hostpid", "--pid", "host", img, "sleep", "600")
+	if top := mustStrata(t, root, "top", "nss-hostpid").Stdout; strings.Count(top, "\n") != 2 || !strings.Contains(top, "sleep 600") {
+		t.Errorf("top of a --pid host container: %q, want its one process, not the host's", top)
+	}
+
 	r = mustStrata(t, root, "run", "--rm", img, "sh", "-c", nsLinks(kinds...))
 	for i, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
 		if i < len(host) && l == host[i] {
@@ -133,6 +139,13 @@ func TestRunNamespaceSharingContainer(t *testing.T) {
 	}
 	if r := mustStrata(t, root, "exec", "nss-joiner", "readlink", "/proc/self/ns/pid"); strings.TrimSpace(r.Stdout) != want[0] {
 		t.Errorf("exec in the joiner: pid namespace %s, want the target's %s", r.Stdout, want[0])
+	}
+	// top lists each container's own processes, as docker's lists its cgroup's, not all
+	// of the pid namespace they share.
+	for _, name := range []string{"nss-joiner", "nss-target"} {
+		if top := mustStrata(t, root, "top", name).Stdout; strings.Count(top, "\n") != 2 {
+			t.Errorf("top %s: %q, want its one process", name, top)
+		}
 	}
 	mustStrata(t, root, "stop", "-t", "1", "nss-joiner")
 	if st := mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", "nss-target").Stdout; st != "running\n" {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -330,4 +332,34 @@ func bindOrAttach(source string, fd int) error {
 		return unix.MoveMount(initShmFD, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 	}
 	return unix.Mount(source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
+}
+
+// ListsProcess says whether top lists process pid, a process of c's pid namespace, as c's: with a
+// pid namespace of its own, every process there but those of another container that joined
+// it (--pid container:c, in a cgroup of its own); with the host's or another container's pid
+// namespace, only those in c's cgroup, as docker's top lists a container's cgroup.
+func (c *Container) ListsProcess(pid int) bool {
+	if c.Config.Spec.PidMode != "" {
+		return inCgroupOf(pid, c.ID)
+	}
+	b, err := readSmallFile(filepath.Join("/proc", strconv.Itoa(pid), "cgroup"), 1<<20)
+	if err != nil {
+		return true // gone, or unreadable: as it was listed
+	}
+	other := false
+	for line := range strings.SplitSeq(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, name := range strings.Split(parts[2], "/") {
+			switch {
+			case name == c.ID:
+				return true
+			case len(name) == 64 && isHexID(name):
+				other = true
+			}
+		}
+	}
+	return !other
 }

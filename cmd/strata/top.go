@@ -113,7 +113,8 @@ func containerProcesses(c *runner.Container) ([]proccard.Process, error) {
 	if errors.Is(err, proccard.ErrNoProcess) {
 		return nil, runner.ErrNotRunning
 	}
-	return procs, err
+	// Its pid namespace may be shared (--pid): only its own processes are listed.
+	return slices.DeleteFunc(procs, func(p proccard.Process) bool { return !c.ListsProcess(p.Pid) }), err
 }
 
 // printTop prints one line per process: the host PID, the PID inside the container, the
