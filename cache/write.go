@@ -55,6 +55,9 @@ type WriteOptions struct {
 	// NeedLayer): the one that will run here. The other platforms' blobs are only stored.
 	// Zero means linux on this binary's architecture. WriteImage ignores it.
 	Platform v1.Platform
+	// Untagged stores the image under no ref (ref must be ""): a dangling image, as docker
+	// commit and import make one when given no name. WriteIndex ignores it.
+	Untagged bool
 }
 
 // WriteResult says what WriteImage did, for "Downloaded newer image" versus "Image is up to date".
@@ -91,7 +94,10 @@ func (s *Store) WriteImage(ctx context.Context, ref string, img v1.Image, opts W
 }
 
 func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts WriteOptions) (res WriteResult, err error) {
-	if err := checkRef(ref); err != nil {
+	if opts.Untagged && ref != "" {
+		return res, fmt.Errorf("an untagged image with ref %q", ref)
+	}
+	if err := checkRef(ref); err != nil && !opts.Untagged {
 		return res, err
 	}
 	if opts.Concurrency <= 0 {
@@ -179,6 +185,10 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 	res.Downloaded = res.Downloaded || wrote
 	if len(opts.Annotations) > 0 {
 		mdesc.Annotations = opts.Annotations
+	}
+	if opts.Untagged {
+		res.Updated = true
+		return res, nil
 	}
 	res.Previous, err = s.tag(ctx, ref, mdesc)
 	if err != nil {

@@ -172,6 +172,7 @@ var commands = []struct {
 	{"stats", newStatsCmd}, {"explain", newExplainCmd}, {"stop", newStopCmd},
 	{"kill", newKillCmd}, {"start", newStartCmd}, {"restart", newRestartCmd},
 	{"pause", newPauseCmd}, {"unpause", newUnpauseCmd}, {"diff", newDiffCmd},
+	{"commit", newCommitCmd}, {"export", newExportCmd}, {"import", newImportCmd},
 	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd}, {"attach", newAttachCmd},
 	{"update", newUpdateCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},

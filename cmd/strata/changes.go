@@ -1,0 +1,323 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// changeCommands are the Dockerfile instructions commit's and import's -c/--change take, as
+// docker's (moby's dockerfile.BuildFromConfig allows these only).
+var changeCommands = map[string]bool{
+	"CMD": true, "ENTRYPOINT": true, "ENV": true, "EXPOSE": true, "LABEL": true,
+	"ONBUILD": true, "USER": true, "VOLUME": true, "WORKDIR": true,
+}
+
+// maxChange bounds one -c value, as the config it ends in is bounded.
+const maxChange = 64 << 10
+
+// applyChanges applies docker's -c/--change instructions to cfg, in order, each value one
+// instruction or several on lines of their own. An ENTRYPOINT drops the command the config
+// had unless a CMD came first, as in a Dockerfile.
+func applyChanges(cfg *v1.Config, changes []string) error {
+	cmdSet := false
+	for _, ch := range changes {
+		if len(ch) > maxChange {
+			return fmt.Errorf("invalid --change: longer than %d bytes", maxChange)
+		}
+		for _, line := range strings.Split(ch, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if err := applyChange(cfg, line, &cmdSet); err != nil {
+				return fmt.Errorf("invalid --change %s: %w", quoteValue(line), err)
+			}
+		}
+	}
+	return nil
+}
+
+func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
+	word, rest, _ := strings.Cut(line, " ")
+	if i := strings.IndexAny(line, " \t"); i >= 0 {
+		word, rest = line[:i], line[i+1:]
+	}
+	instr := strings.ToUpper(word)
+	rest = strings.TrimSpace(rest)
+	if !changeCommands[instr] {
+		return fmt.Errorf("%s is not a valid change command", quoteValue(word))
+	}
+	if rest == "" {
+		return fmt.Errorf("%s requires at least one argument", instr)
+	}
+	switch instr {
+	case "CMD":
+		cfg.Cmd = commandForm(rest)
+		*cmdSet = true
+	case "ENTRYPOINT":
+		cfg.Entrypoint = commandForm(rest)
+		if !*cmdSet {
+			cfg.Cmd = nil
+		}
+	case "ENV":
+		pairs, err := nameValues(rest, "ENV")
+		if err != nil {
+			return err
+		}
+		for _, kv := range pairs {
+			cfg.Env = setEnv(cfg.Env, kv[0], kv[1])
+		}
+	case "LABEL":
+		pairs, err := nameValues(rest, "LABEL")
+		if err != nil {
+			return err
+		}
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		for _, kv := range pairs {
+			cfg.Labels[kv[0]] = kv[1]
+		}
+	case "EXPOSE":
+		words, err := splitWords(rest)
+		if err != nil {
+			return err
+		}
+		for _, w := range words {
+			ports, err := exposedPorts(w)
+			if err != nil {
+				return err
+			}
+			if cfg.ExposedPorts == nil {
+				cfg.ExposedPorts = map[string]struct{}{}
+			}
+			for _, p := range ports {
+				cfg.ExposedPorts[p] = struct{}{}
+			}
+		}
+	case "USER":
+		words, err := splitWords(rest)
+		if err != nil {
+			return err
+		}
+		if len(words) != 1 || words[0] == "" {
+			return errors.New("USER requires exactly one argument")
+		}
+		cfg.User = words[0]
+	case "WORKDIR":
+		words, err := splitWords(rest)
+		if err != nil {
+			return err
+		}
+		if len(words) != 1 || words[0] == "" {
+			return errors.New("WORKDIR requires exactly one argument")
+		}
+		dir := words[0]
+		if !path.IsAbs(dir) {
+			base := cfg.WorkingDir
+			if base == "" {
+				base = "/"
+			}
+			dir = path.Join(base, dir)
+		}
+		cfg.WorkingDir = path.Clean(dir)
+	case "VOLUME":
+		var vols []string
+		if err := json.Unmarshal([]byte(rest), &vols); err != nil || !strings.HasPrefix(rest, "[") {
+			words, err := splitWords(rest)
+			if err != nil {
+				return err
+			}
+			vols = words
+		}
+		for _, v := range vols {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("VOLUME specified can not be an empty string")
+			}
+			if cfg.Volumes == nil {
+				cfg.Volumes = map[string]struct{}{}
+			}
+			cfg.Volumes[v] = struct{}{}
+		}
+	case "ONBUILD":
+		sub, subRest, _ := strings.Cut(rest, " ")
+		switch strings.ToUpper(sub) {
+		case "ONBUILD":
+			return errors.New("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+		case "FROM", "MAINTAINER":
+			return fmt.Errorf("%s isn't allowed as an ONBUILD trigger", strings.ToUpper(sub))
+		}
+		cfg.OnBuild = append(cfg.OnBuild, strings.TrimSpace(strings.ToUpper(sub)+" "+strings.TrimSpace(subRest)))
+	}
+	return nil
+}
+
+// commandForm is CMD's or ENTRYPOINT's argument: a JSON array of strings (exec form), else a
+// command for /bin/sh -c (shell form), as docker reads a value that is not valid JSON.
+func commandForm(s string) []string {
+	if strings.HasPrefix(s, "[") {
+		var args []string
+		if err := json.Unmarshal([]byte(s), &args); err == nil {
+			return args
+		}
+	}
+	return []string{"/bin/sh", "-c", s}
+}
+
+// setEnv sets key in env (KEY=VALUE entries), in place of an entry it had.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	set := false
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			if !set {
+				out = append(out, key+"="+value)
+				set = true
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	if !set {
+		out = append(out, key+"="+value)
+	}
+	return out
+}
+
+// nameValues reads ENV's and LABEL's arguments: name=value words (quoted as in a shell), or
+// the old form "name value with spaces" for one pair.
+func nameValues(s, instr string) ([][2]string, error) {
+	words, err := splitWords(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) > 0 && !strings.Contains(firstWordRaw(s), "=") {
+		// The old form: the first word is the name, the rest of the line the value.
+		name := words[0]
+		value := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), firstWordRaw(s)))
+		if value == "" {
+			return nil, fmt.Errorf("%s names %s with no value", instr, quoteValue(name))
+		}
+		return [][2]string{{name, value}}, checkName(name, instr)
+	}
+	var out [][2]string
+	for _, w := range words {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: %s is not name=value", instr, quoteValue(w))
+		}
+		if err := checkName(k, instr); err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
+
+func checkName(name, instr string) error {
+	if name == "" {
+		return fmt.Errorf("%s names must not be empty", instr)
+	}
+	if instr == "ENV" && strings.ContainsAny(name, "=\x00") {
+		return fmt.Errorf("ENV name %s is not valid", quoteValue(name))
+	}
+	return nil
+}
+
+// firstWordRaw is s's first space-separated word as written.
+func firstWordRaw(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// splitWords splits s on unquoted blanks, as the Dockerfile parser does for these
+// instructions: "double quotes" take backslash escapes, 'single quotes' none, and a
+// backslash outside quotes escapes the next character.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\\':
+			inWord = true
+			if i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			}
+		case c == '"' || c == '\'':
+			inWord = true
+			end := -1
+			for j := i + 1; j < len(s); j++ {
+				if c == '"' && s[j] == '\\' && j+1 < len(s) && (s[j+1] == '"' || s[j+1] == '\\') {
+					cur.WriteByte(s[j+1])
+					j++
+					continue
+				}
+				if s[j] == c {
+					end = j
+					break
+				}
+				cur.WriteByte(s[j])
+			}
+			if end < 0 {
+				return nil, fmt.Errorf("unmatched %c quote", c)
+			}
+			i = end
+		default:
+			inWord = true
+			cur.WriteByte(c)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// exposedPorts are an EXPOSE word as an image config keys them: "80" is "80/tcp", and a
+// range "8000-8002/udp" each of its ports, as docker's nat.ParsePortSpecs reads them.
+func exposedPorts(w string) ([]string, error) {
+	port, proto, ok := strings.Cut(w, "/")
+	if !ok {
+		proto = "tcp"
+	}
+	proto = strings.ToLower(proto)
+	switch proto {
+	case "tcp", "udp", "sctp":
+	default:
+		return nil, fmt.Errorf("EXPOSE %s: protocol must be tcp, udp or sctp", quoteValue(w))
+	}
+	lo, hi, isRange := strings.Cut(port, "-")
+	a, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil || a == 0 {
+		return nil, fmt.Errorf("EXPOSE %s: invalid port", quoteValue(w))
+	}
+	b := a
+	if isRange {
+		if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+			return nil, fmt.Errorf("EXPOSE %s: invalid port range", quoteValue(w))
+		}
+	}
+	var out []string
+	for p := a; p <= b; p++ {
+		out = append(out, strconv.FormatUint(p, 10)+"/"+proto)
+	}
+	return out, nil
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/internal/platforms"
+	"github.com/strata-run/strata/layers"
+	"github.com/strata-run/strata/registry"
+)
+
+type importOptions struct {
+	changes  []string
+	message  string
+	platform string
+}
+
+// newImportCmd is docker import: a tarball of a filesystem becomes a one-layer image.
+func newImportCmd(g *globals) *cobra.Command {
+	var o importOptions
+	cmd := &cobra.Command{
+		Use:   "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+		Short: "Create an image from a tarball of a filesystem (plain, gzip or zstd; a file, an http(s) URL or - for stdin)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+			}
+			return runImport(cmd, g, o, args[0], name)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)")
+	f.StringVarP(&o.message, "message", "m", "", "set a commit message for the imported image")
+	f.StringVar(&o.platform, "platform", "", "set the image's platform (os/arch[/variant]; default this host's)")
+	return cmd
+}
+
+func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string) error {
+	ctx := cmd.Context()
+	ref, err := newImageRef(name)
+	if err != nil {
+		return err
+	}
+	platform := platforms.Host()
+	if o.platform != "" {
+		if platform, err = registry.ParsePlatform(o.platform); err != nil {
+			return err
+		}
+	}
+	var cfg v1.Config
+	if err := applyChanges(&cfg, o.changes); err != nil {
+		return err
+	}
+	in, err := openImportSource(ctx, cmd.InOrStdin(), src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	store, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	snap, err := g.openSnapshotter()
+	if err != nil {
+		return err
+	}
+	tr, err := layers.Decompress(in, "")
+	if err != nil {
+		return fmt.Errorf("importing %s: %w", quotePath(src), err)
+	}
+	defer tr.Close()
+	lf, err := writeLayerFile(store.Dir(), types.DockerLayer, func(w io.Writer) error {
+		n, err := io.Copy(w, tr)
+		if err == nil && n == 0 {
+			err = errors.New("the tarball is empty")
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("importing %s: %w", quotePath(src), err)
+	}
+	defer lf.remove()
+	// The tarball passes the checks of a pulled layer, or nothing is stored.
+	if err := lf.unpack(ctx, snap); err != nil {
+		return fmt.Errorf("importing %s: %w", quotePath(src), err)
+	}
+	msg := o.message
+	if msg == "" {
+		msg = "Imported from " + src
+	}
+	now := v1.Time{Time: time.Now().UTC()}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+		Architecture: platform.Architecture, OS: platform.OS, Variant: platform.Variant,
+		OSVersion: platform.OSVersion, Created: now, Config: cfg,
+		RootFS: v1.RootFS{Type: "layers"},
+	})
+	if err != nil {
+		return err
+	}
+	img, err = mutate.Append(img, mutate.Addendum{Layer: fileLayer{lf}, History: v1.History{Created: now, Comment: msg}, MediaType: types.DockerLayer})
+	if err != nil {
+		return err
+	}
+	id, err := storeNewImage(ctx, store, snap, ref, img)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), id.String())
+	return nil
+}
+
+// openImportSource opens what import reads: "-" is stdin (not a terminal), an http or https
+// URL is fetched, anything else is a file.
+func openImportSource(ctx context.Context, stdin io.Reader, src string) (io.ReadCloser, error) {
+	if src == "-" {
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return nil, errors.New("requested import from stdin, but stdin is a terminal: give a file or redirect stdin")
+		}
+		return io.NopCloser(stdin), nil
+	}
+	if scheme, _, ok := strings.Cut(src, "://"); ok && !strings.ContainsAny(scheme, "/.") {
+		return fetchImport(ctx, src, strings.ToLower(scheme))
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("importing %s: %w", quotePath(src), withoutPath(err))
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("importing %s: is a directory, not a tarball", quotePath(src))
+	}
+	// As load: a FIFO opens without waiting for a writer (with none, the import reads an
+	// empty tarball and says so), and a terminal holds no tarball.
+	flag := os.O_RDONLY | syscall.O_NOCTTY
+	if fi.Mode()&os.ModeNamedPipe != 0 {
+		flag |= syscall.O_NONBLOCK
+	}
+	f, err := os.OpenFile(src, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("importing %s: %w", quotePath(src), withoutPath(err))
+	}
+	if term.IsTerminal(int(f.Fd())) {
+		f.Close()
+		return nil, fmt.Errorf("importing %s: is a terminal, not a tarball", quotePath(src))
+	}
+	return f, nil
+}
+
+// fetchImport fetches an http or https URL; no other scheme is read.
+func fetchImport(ctx context.Context, src, scheme string) (io.ReadCloser, error) {
+	if scheme != "http" && scheme != "https" {
+		return nil, fmt.Errorf("importing %s: only http and https URLs are supported", quoteArg(src))
+	}
+	u, err := url.Parse(src)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("importing %s: not a valid URL", quoteArg(src))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("importing %s: %w", quoteArg(src), err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("importing %s: %w", quoteArg(src), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("importing %s: the server answered %s", quoteArg(src), resp.Status)
+	}
+	return resp.Body, nil
+}

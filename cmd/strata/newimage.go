@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/snapshotter"
+)
+
+// layerFile is a gzip layer written to a temp file in the image store's dir (commit's and
+// import's new layer), with its digests.
+type layerFile struct {
+	path   string
+	digest v1.Hash // of the gzip stream: the blob's
+	diffID v1.Hash // of the tar
+	size   int64
+	empty  bool // a tar without entries: only its end
+	mt     types.MediaType
+}
+
+// emptyTarSize is the length of a tar with no entries: two zero blocks.
+const emptyTarSize = 1024
+
+// countingHash hashes and counts what is written through it.
+type countingHash struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *countingHash) Write(p []byte) (int, error) {
+	c.h.Write(p)
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+// writeLayerFile writes the tar fill writes as a gzip layer of media type mt into a temp file
+// in dir. gzip's header carries no name and no time, so one tar makes one blob. The file is
+// synced: the store renames a copy in, but the snapshotter unpacks from it first.
+func writeLayerFile(dir string, mt types.MediaType, fill func(io.Writer) error) (_ *layerFile, err error) {
+	f, err := os.CreateTemp(dir, ".new-layer.tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating the layer: %w", err)
+	}
+	lf := &layerFile{path: f.Name(), mt: mt}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(lf.path)
+		}
+	}()
+	blob := &countingHash{h: sha256.New()}
+	tarSum := &countingHash{h: sha256.New()}
+	zw, err := gzip.NewWriterLevel(io.MultiWriter(f, blob), gzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	if err := fill(io.MultiWriter(zw, tarSum)); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("writing the layer: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("writing the layer: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("writing the layer: %w", err)
+	}
+	lf.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blob.h.Sum(nil))}
+	lf.diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(tarSum.h.Sum(nil))}
+	lf.size = blob.n
+	lf.empty = tarSum.n == emptyTarSize
+	return lf, nil
+}
+
+func (lf *layerFile) remove() { os.Remove(lf.path) }
+
+// unpack puts the layer into the snapshotter, through the checks every pulled layer passes
+// (layers.Apply: no path out of the layer, bounded size): an import's hostile tar stops here,
+// before anything reaches the image store.
+func (lf *layerFile) unpack(ctx context.Context, snap *snapshotter.Snapshotter) error {
+	f, err := os.Open(lf.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return snap.Unpack(ctx, lf.diffID, lf.mt, f)
+}
+
+// fileLayer is a layerFile as go-containerregistry's v1.Layer.
+type fileLayer struct{ lf *layerFile }
+
+func (l fileLayer) Digest() (v1.Hash, error)            { return l.lf.digest, nil }
+func (l fileLayer) DiffID() (v1.Hash, error)            { return l.lf.diffID, nil }
+func (l fileLayer) Size() (int64, error)                { return l.lf.size, nil }
+func (l fileLayer) MediaType() (types.MediaType, error) { return l.lf.mt, nil }
+func (l fileLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.lf.path) }
+func (l fileLayer) Uncompressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.lf.path)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return readCloser{zr, func() error { return errors.Join(zr.Close(), f.Close()) }}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
+
+// newImageRef is the name commit and import give their image: "" for none (a dangling image,
+// as docker's), else the full reference, which may not be a digest.
+func newImageRef(arg string) (string, error) {
+	if arg == "" {
+		return "", nil
+	}
+	ref, err := registry.ParseReference(arg)
+	if err != nil {
+		return "", err
+	}
+	if ref.Digest() != "" {
+		return "", fmt.Errorf("refusing to create a tag with a digest reference: %s", arg)
+	}
+	return ref.String(), nil
+}
+
+// storeNewImage writes img (whose layers are stored but for the new one, unpacked already)
+// under ref ("" for none) and returns its ID. A layer the snapshotter lost meanwhile (a
+// prune) is unpacked again as it is stored.
+func storeNewImage(ctx context.Context, store *cache.Store, snap *snapshotter.Snapshotter, ref string, img v1.Image) (v1.Hash, error) {
+	wo := cache.WriteOptions{
+		Layer:     unpackInto(snap),
+		NeedLayer: func(d v1.Hash) bool { return !snap.Has(d) },
+		Untagged:  ref == "",
+	}
+	res, err := store.WriteImage(ctx, ref, img, wo)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return res.ID, nil
+}

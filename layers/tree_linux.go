@@ -1,0 +1,377 @@
+package layers
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TreeOptions say what WriteTree writes.
+type TreeOptions struct {
+	// Diff writes the one dir given as a layer, a container's writable layer: overlayfs's
+	// whiteouts (0/0 character devices) become ".wh.NAME" entries and its opaque directories
+	// a ".wh..wh..opq" entry, as the OCI layer format has them. Without it the dirs, top
+	// first, are merged as overlayfs shows them (whiteouts and opaque directories hide what
+	// is below them) and no whiteout is written: a whole filesystem.
+	Diff bool
+	// Skip, if set, leaves out the entry name ("/etc/hostname") whose lstat is st, and all
+	// under it.
+	Skip func(name string, st *unix.Stat_t) bool
+}
+
+// maxTreeDepth bounds how deep WriteTree descends: each level holds a descriptor per layer
+// open, and no path deeper than this fits in PATH_MAX anyway.
+const maxTreeDepth = 2048
+
+// WriteTree writes dirs as one tar to w, entries sorted by name with their mode, owner and
+// mtime (to the second, as docker's layers have them), so the same tree makes the same tar.
+// The trees are hostile: nothing is opened through a symlink (each step is an openat with
+// O_NOFOLLOW from the directory already open), a file that stops being a regular file
+// between its lstat and its open is written as what it is then, device nodes and FIFOs are
+// written as headers only, and sockets are left out, as docker leaves them out. A file that
+// shrinks while it is read (a running container) is padded with zeros to the size its header
+// says, so the tar stays whole.
+func WriteTree(ctx context.Context, w io.Writer, dirs []string, opts TreeOptions) (err error) {
+	if len(dirs) == 0 {
+		return errors.New("writing a tree: no directory")
+	}
+	if opts.Diff && len(dirs) != 1 {
+		return errors.New("writing a layer: one directory is needed")
+	}
+	fds := make([]int, 0, len(dirs))
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for _, d := range dirs {
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: d, Err: err}
+		}
+		fds = append(fds, fd)
+	}
+	t := &treeWriter{ctx: ctx, tw: tar.NewWriter(w), opts: opts, links: map[[2]uint64]string{}}
+	if err := t.dir(fds, "", 0); err != nil {
+		return err
+	}
+	return t.tw.Close()
+}
+
+type treeWriter struct {
+	ctx   context.Context
+	tw    *tar.Writer
+	opts  TreeOptions
+	links map[[2]uint64]string // a file with more than one link, by dev and inode: its first name
+	buf   []byte
+}
+
+// found is a name of a merged directory: the layer (index in fds) it comes from and its lstat.
+type found struct {
+	layer int
+	st    unix.Stat_t
+}
+
+func isWhiteoutStat(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
+// fdOpaque reports whether overlayfs marks the directory fd opaque, in either namespace.
+func fdOpaque(fd int) bool {
+	buf := make([]byte, 4)
+	for _, attr := range []string{overlayOpaqueTrusted, overlayOpaqueUser} {
+		if n, err := unix.Fgetxattr(fd, attr, buf); err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
+	}
+	return false
+}
+
+// readNames lists the directory fd without moving fd's own offset: it reads a duplicate.
+func readNames(fd int) ([]string, error) {
+	dup, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), ".")
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// dir writes the entries of the directory rel ("" for the root, else "a/b/") whose layers
+// fds are, top first.
+func (t *treeWriter) dir(fds []int, rel string, depth int) error {
+	if depth > maxTreeDepth {
+		return fmt.Errorf("%s: directories nested more than %d deep", rel, maxTreeDepth)
+	}
+	if !t.opts.Diff {
+		// What is below an opaque directory does not show.
+		for i, fd := range fds[:len(fds)-1] {
+			if fdOpaque(fd) {
+				fds = fds[:i+1]
+				break
+			}
+		}
+	}
+	seen := map[string]found{}
+	var names []string
+	for i, fd := range fds {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
+		list, err := readNames(fd)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", "/"+rel, err)
+		}
+		for _, n := range list {
+			if _, ok := seen[n]; ok {
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				if errors.Is(err, unix.ENOENT) {
+					continue // removed meanwhile
+				}
+				return fmt.Errorf("reading %s: %w", "/"+rel+n, err)
+			}
+			seen[n] = found{layer: i, st: st}
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
+		f := seen[n]
+		name := rel + n
+		if isWhiteoutStat(&f.st) {
+			if t.opts.Diff {
+				if err := t.whiteout(rel+whiteoutPrefix+n, &f.st); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if t.opts.Diff && len(n) >= len(whiteoutPrefix) && n[:len(whiteoutPrefix)] == whiteoutPrefix {
+			// It would read back as a whiteout, deleting what it names.
+			return fmt.Errorf("/%s: a file named %s... cannot be in a layer", name, whiteoutPrefix)
+		}
+		if t.opts.Skip != nil && t.opts.Skip("/"+name, &f.st) {
+			continue
+		}
+		if err := t.entry(fds, f.layer, n, name, &f.st, depth); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// whiteout writes the OCI whiteout name for an overlay whiteout, as moby writes one.
+func (t *treeWriter) whiteout(name string, st *unix.Stat_t) error {
+	return t.tw.WriteHeader(&tar.Header{
+		Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Uid: int(st.Uid), Gid: int(st.Gid),
+		ModTime: mtime(st), Format: tar.FormatPAX,
+	})
+}
+
+func mtime(st *unix.Stat_t) time.Time { return time.Unix(st.Mtim.Sec, 0) }
+
+func header(name string, st *unix.Stat_t) *tar.Header {
+	return &tar.Header{
+		Name: name, Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid),
+		ModTime: mtime(st), Format: tar.FormatPAX,
+	}
+}
+
+// entry writes the entry base of directory layer fds[layer] as name.
+func (t *treeWriter) entry(fds []int, layer int, base, name string, st *unix.Stat_t, depth int) error {
+	pfd := fds[layer]
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return t.subdir(fds, layer, base, name, depth)
+	case unix.S_IFREG:
+		return t.file(pfd, base, name)
+	case unix.S_IFLNK:
+		target, err := readlinkat(pfd, base)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", "/"+name, err)
+		}
+		h := header(name, st)
+		h.Typeflag, h.Linkname = tar.TypeSymlink, target
+		return t.tw.WriteHeader(h)
+	case unix.S_IFCHR, unix.S_IFBLK, unix.S_IFIFO:
+		h := header(name, st)
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+			h.Typeflag = tar.TypeChar
+		case unix.S_IFBLK:
+			h.Typeflag = tar.TypeBlock
+		default:
+			h.Typeflag = tar.TypeFifo
+		}
+		if h.Typeflag != tar.TypeFifo {
+			h.Devmajor, h.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+		}
+		return t.tw.WriteHeader(h)
+	}
+	return nil // a socket: tar has no such entry
+}
+
+func readlinkat(fd int, name string) (string, error) {
+	for size := 256; size <= 1<<16; size *= 4 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(fd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", unix.ENAMETOOLONG
+}
+
+// subdir writes the directory base of fds[layer] and what it holds: merged with the same
+// directory of the layers below until one is opaque or has something else there.
+func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) error {
+	fd, err := unix.Openat(fds[layer], base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("opening %s: %w", "/"+name, err)
+	}
+	children := []int{fd}
+	defer func() {
+		for _, c := range children {
+			unix.Close(c)
+		}
+	}()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	h := header(name+"/", &st)
+	h.Typeflag = tar.TypeDir
+	if err := t.tw.WriteHeader(h); err != nil {
+		return err
+	}
+	opaque := fdOpaque(fd)
+	if t.opts.Diff {
+		if opaque {
+			wh := &tar.Header{
+				Typeflag: tar.TypeReg, Name: name + "/" + whiteoutOpaque, Mode: int64(st.Mode & 0o777),
+				Uid: int(st.Uid), Gid: int(st.Gid), ModTime: mtime(&st), Format: tar.FormatPAX,
+			}
+			if err := t.tw.WriteHeader(wh); err != nil {
+				return err
+			}
+		}
+	} else if !opaque {
+		for _, lower := range fds[layer+1:] {
+			var lst unix.Stat_t
+			if err := unix.Fstatat(lower, base, &lst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				if errors.Is(err, unix.ENOENT) {
+					continue
+				}
+				return fmt.Errorf("reading %s: %w", "/"+name, err)
+			}
+			if lst.Mode&unix.S_IFMT != unix.S_IFDIR {
+				break // a file or a whiteout hides the layers below
+			}
+			lfd, err := unix.Openat(lower, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("opening %s: %w", "/"+name, err)
+			}
+			children = append(children, lfd)
+			if fdOpaque(lfd) {
+				break
+			}
+		}
+	}
+	return t.dir(children, name+"/", depth+1)
+}
+
+// file writes the regular file base of directory pfd as name, or a hard link to the name its
+// inode was written under first.
+func (t *treeWriter) file(pfd int, base, name string) error {
+	// O_NONBLOCK: a FIFO put in its place meanwhile opens at once, and is then written as one.
+	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if errors.Is(err, unix.ELOOP) {
+			// A symlink now: write it as what it is.
+			var st unix.Stat_t
+			if unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return t.entry([]int{pfd}, 0, base, name, &st, 0)
+			}
+		}
+		return fmt.Errorf("opening %s: %w", "/"+name, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil // swapped for a directory meanwhile: left out rather than followed
+		}
+		return t.entry([]int{pfd}, 0, base, name, &st, 0)
+	}
+	h := header(name, &st)
+	h.Typeflag = tar.TypeReg
+	if st.Nlink > 1 {
+		key := [2]uint64{uint64(st.Dev), st.Ino}
+		if first, ok := t.links[key]; ok {
+			h.Typeflag, h.Linkname = tar.TypeLink, first
+			return t.tw.WriteHeader(h)
+		}
+		t.links[key] = name
+	}
+	// The one xattr docker's layers keep: file capabilities (ping's cap_net_raw).
+	buf := make([]byte, 256)
+	if n, err := unix.Fgetxattr(fd, "security.capability", buf); err == nil && n > 0 {
+		h.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": string(buf[:n])}
+	}
+	h.Size = st.Size
+	if err := t.tw.WriteHeader(h); err != nil {
+		return err
+	}
+	if t.buf == nil {
+		t.buf = make([]byte, 256<<10)
+	}
+	n, err := io.CopyBuffer(t.tw, io.LimitReader(readerOnly{f}, st.Size), t.buf)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", "/"+name, err)
+	}
+	// Shrunk while read: zeros keep the header's size.
+	for n < st.Size {
+		clear(t.buf)
+		m, err := t.tw.Write(t.buf[:min(int64(len(t.buf)), st.Size-n)])
+		if err != nil {
+			return err
+		}
+		n += int64(m)
+	}
+	return nil
+}
+
+// readerOnly hides *os.File's WriterTo, so io.CopyBuffer reads through its buffer.
+type readerOnly struct{ r io.Reader }
+
+func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
