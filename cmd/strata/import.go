@@ -89,11 +89,17 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 	}
 	defer tr.Close()
 	lf, err := writeLayerFile(store.Dir(), types.DockerLayer, func(w io.Writer) error {
-		n, err := io.Copy(w, tr)
-		if err == nil && n == 0 {
-			err = errors.New("the tarball is empty")
+		max := maxLayerSize()
+		n, err := io.Copy(w, io.LimitReader(tr, max+1))
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return errors.New("the tarball is empty")
+		case n > max:
+			return fmt.Errorf("%w: more than %d bytes uncompressed", layers.ErrTooLarge, max)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", quotePath(src), err)

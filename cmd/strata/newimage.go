@@ -9,12 +9,16 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/freespace"
+	"github.com/strata-run/strata/layers"
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/snapshotter"
 )
@@ -62,7 +66,7 @@ func writeLayerFile(dir string, mt types.MediaType, fill func(io.Writer) error) 
 	}()
 	blob := &countingHash{h: sha256.New()}
 	tarSum := &countingHash{h: sha256.New()}
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(f, blob), gzip.DefaultCompression)
+	zw, err := gzip.NewWriterLevel(io.MultiWriter(&roomWriter{f: f}, blob), gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +90,43 @@ func writeLayerFile(dir string, mt types.MediaType, fill func(io.Writer) error) 
 }
 
 func (lf *layerFile) remove() { os.Remove(lf.path) }
+
+// roomWriter writes to f while its filesystem keeps the free space every write into a store
+// keeps (freespace.Floor): a container's writable layer, or a tarball, as large as the disk
+// stops there, not at ENOSPC, where the store's next index.json would fail.
+type roomWriter struct {
+	f     *os.File
+	since int64 // bytes written since the last look
+	every int64
+}
+
+func (r *roomWriter) Write(p []byte) (int, error) {
+	if r.every == 0 || r.since >= r.every {
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(int(r.f.Fd()), &st); err == nil {
+			floor := freespace.OfBlocks(st.Blocks, int64(st.Bsize))
+			r.every = freespace.CheckInterval(floor)
+			if free := int64(st.Bavail) * int64(st.Bsize); free-int64(len(p)) < floor {
+				return 0, fmt.Errorf("%w: %d bytes free, less than the %d the store keeps", unix.ENOSPC, free, floor)
+			}
+		} else {
+			r.every = freespace.MaxCheckInterval
+		}
+		r.since = 0
+	}
+	n, err := r.f.Write(p)
+	r.since += int64(n)
+	return n, err
+}
+
+// maxLayerSize is the bound on a new layer's tar: STRATA_MAX_LAYER_SIZE's, as for a pulled
+// layer (openSnapshotter checks its value), else layers.DefaultMaxSize.
+func maxLayerSize() int64 {
+	if n, err := strconv.ParseInt(os.Getenv("STRATA_MAX_LAYER_SIZE"), 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return layers.DefaultMaxSize
+}
 
 // unpack puts the layer into the snapshotter, through the checks every pulled layer passes
 // (layers.Apply: no path out of the layer, bounded size): an import's hostile tar stops here,
