@@ -1,0 +1,166 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type treeEntry struct {
+	typ  byte
+	body string // content, or a link's target
+	mode int64
+}
+
+func readTree(t *testing.T, data []byte) (names []string, entries map[string]treeEntry) {
+	t.Helper()
+	entries = map[string]treeEntry{}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names, entries
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		body := string(b)
+		if h.Linkname != "" {
+			body = h.Linkname
+		}
+		names = append(names, h.Name)
+		entries[h.Name] = treeEntry{typ: h.Typeflag, body: body, mode: h.Mode}
+	}
+}
+
+func writeTree(t *testing.T, dirs []string, opts TreeOptions) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteTree(context.Background(), &buf, dirs, opts); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func mkfile(t *testing.T, p, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requireRootForNodes(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: whiteouts are character devices and opaque dirs trusted.* xattrs")
+	}
+}
+
+// TestWriteTreeDiff: an overlay upper dir as a layer, whiteouts and opaque dirs in the OCI's
+// form, entries sorted, a symlink written as one (its target never read), hard links as links,
+// and the same bytes each time.
+func TestWriteTreeDiff(t *testing.T) {
+	requireRootForNodes(t)
+	up := t.TempDir()
+	mkfile(t, filepath.Join(up, "b", "file"), "data")
+	mkfile(t, filepath.Join(up, "a"), "first")
+	if err := os.Link(filepath.Join(up, "a"), filepath.Join(up, "c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(up, "gone"), unix.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(up, "opq"), 0o755)
+	if err := unix.Setxattr(filepath.Join(up, "opq"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Skipf("no trusted xattrs here: %v", err)
+	}
+	if err := os.Symlink("/etc/shadow", filepath.Join(up, "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Unix(1000000000, 0)
+	os.Chtimes(filepath.Join(up, "a"), old, old)
+
+	data := writeTree(t, []string{up}, TreeOptions{Diff: true})
+	names, e := readTree(t, data)
+	want := []string{"a", "b/", "b/file", "c", ".wh.gone", "lnk", "opq/", "opq/.wh..wh..opq"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("entries %v, want %v", names, want)
+	}
+	if e["c"].typ != tar.TypeLink || e["c"].body != "a" {
+		t.Errorf("c: %+v, want a hard link to a", e["c"])
+	}
+	if e["lnk"].typ != tar.TypeSymlink || e["lnk"].body != "/etc/shadow" {
+		t.Errorf("lnk: %+v", e["lnk"])
+	}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+		if h.Name == "a" && !h.ModTime.Equal(old) {
+			t.Errorf("a's mtime %v, want %v", h.ModTime, old)
+		}
+	}
+	if again := writeTree(t, []string{up}, TreeOptions{Diff: true}); !bytes.Equal(again, data) {
+		t.Error("the same tree made another tar")
+	}
+	// A file named like a whiteout would delete what it names in the image.
+	mkfile(t, filepath.Join(up, ".wh.x"), "")
+	if err := WriteTree(context.Background(), io.Discard, []string{up}, TreeOptions{Diff: true}); err == nil {
+		t.Error("a file named .wh.x was written into a layer")
+	}
+}
+
+// TestWriteTreeMerged: layers merged as overlayfs shows them: the top one wins, a whiteout
+// hides a name, an opaque dir its lower contents, a file a lower dir; no whiteout written.
+func TestWriteTreeMerged(t *testing.T) {
+	requireRootForNodes(t)
+	upper, mid, low := t.TempDir(), t.TempDir(), t.TempDir()
+	mkfile(t, filepath.Join(low, "keep"), "low")
+	mkfile(t, filepath.Join(low, "over"), "low")
+	mkfile(t, filepath.Join(low, "del"), "low")
+	mkfile(t, filepath.Join(low, "d", "lowfile"), "low")
+	mkfile(t, filepath.Join(low, "o", "hidden"), "low")
+	mkfile(t, filepath.Join(low, "f", "hidden"), "low")
+	mkfile(t, filepath.Join(mid, "d", "midfile"), "mid")
+	mkfile(t, filepath.Join(mid, "f"), "now a file")
+	mkfile(t, filepath.Join(upper, "over"), "up")
+	mkfile(t, filepath.Join(upper, "o", "new"), "up")
+	if err := unix.Setxattr(filepath.Join(upper, "o"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Skipf("no trusted xattrs here: %v", err)
+	}
+	if err := unix.Mknod(filepath.Join(upper, "del"), unix.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A symlink in the top layer where a lower has a dir: never followed, nor merged.
+	os.Symlink("/", filepath.Join(upper, "s"))
+	mkfile(t, filepath.Join(low, "s", "x"), "low")
+
+	names, e := readTree(t, writeTree(t, []string{upper, mid, low}, TreeOptions{}))
+	want := []string{"d/", "d/lowfile", "d/midfile", "f", "keep", "o/", "o/new", "over", "s"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("entries %v, want %v", names, want)
+	}
+	if e["over"].body != "up" || e["f"].body != "now a file" || e["s"].typ != tar.TypeSymlink {
+		t.Errorf("wrong layer won: %+v", e)
+	}
+}
+
+// TestWriteTreeHostileRoot: a layer dir that is a symlink is refused, not followed.
+func TestWriteTreeHostileRoot(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link")
+	os.Symlink("/etc", link)
+	if err := WriteTree(context.Background(), io.Discard, []string{link}, TreeOptions{}); err == nil {
+		t.Error("a symlinked layer dir was followed")
+	}
+}
