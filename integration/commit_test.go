@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 var imageIDLine = regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`)
@@ -24,11 +27,11 @@ func tarNames(t *testing.T, data string) []string {
 	var names []string
 	for {
 		h, err := tr.Next()
-		if err != nil {
-			if err.Error() != "EOF" {
-				t.Fatalf("reading the tar: %v", err)
-			}
+		if err == io.EOF {
 			return names
+		}
+		if err != nil {
+			t.Fatalf("reading the tar: %v", err)
 		}
 		names = append(names, h.Name)
 	}
@@ -192,6 +195,22 @@ func TestExportImport(t *testing.T) {
 	mustRun(t, os.Environ(), gz.String(), root, "import", "-m", "from stdin", "-", "imported:2")
 	if h := mustStrata(t, root, "history", "imported:2").Stdout; !strings.Contains(h, "from stdin") {
 		t.Errorf("history of the image imported from stdin:\n%s", h)
+	}
+	// zstd, as a file.
+	var zs bytes.Buffer
+	zsw, err := zstd.NewWriter(&zs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zsw.Write([]byte(data))
+	zsw.Close()
+	zfile := filepath.Join(t.TempDir(), "rootfs.tar.zst")
+	if err := os.WriteFile(zfile, zs.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustStrata(t, root, "image", "import", zfile, "imported:zstd")
+	if got := mustStrata(t, root, "run", "--rm", "imported:zstd", "cat", "/added").Stdout; got != "hi\n" {
+		t.Errorf("run of the image imported from zstd printed %q", got)
 	}
 	// An http URL on 127.0.0.1.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -31,7 +31,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g), newHistoryCmd(g))
 	// Hidden: the top-level prune, save and load are the ones help lists (and the bad-input
 	// matrix of the integration tests calls); these are there for docker's scripts.
-	for _, c := range []*cobra.Command{newPruneCmd(g), newSaveCmd(g), newLoadCmd(g)} {
+	for _, c := range []*cobra.Command{newPruneCmd(g), newSaveCmd(g), newLoadCmd(g), newImportCmd(g)} {
 		c.Hidden = true
 		cmd.AddCommand(c)
 	}

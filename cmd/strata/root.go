@@ -206,6 +206,11 @@ func newContainerCmd(g *globals) *cobra.Command {
 		newKillCmd(g), newRestartCmd(g), newRenameCmd(g), newWaitCmd(g), newLogsCmd(g), newTopCmd(g),
 		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g), newDiffCmd(g), newAttachCmd(g),
 		newUpdateCmd(g))
+	// Hidden, as image's save and load: the top-level commit and export are the ones help lists.
+	for _, c := range []*cobra.Command{newCommitCmd(g), newExportCmd(g)} {
+		c.Hidden = true
+		cmd.AddCommand(c)
+	}
 	return cmd
 }
 
