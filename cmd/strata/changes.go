@@ -66,7 +66,7 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 			cfg.Cmd = nil
 		}
 	case "ENV":
-		pairs, err := nameValues(rest, "ENV")
+		pairs, err := nameValues(rest, "ENV", cfg.Env)
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 			cfg.Env = setEnv(cfg.Env, kv[0], kv[1])
 		}
 	case "LABEL":
-		pairs, err := nameValues(rest, "LABEL")
+		pairs, err := nameValues(rest, "LABEL", cfg.Env)
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 			cfg.Labels[kv[0]] = kv[1]
 		}
 	case "EXPOSE":
-		words, err := splitWords(rest)
+		words, err := splitWords(rest, cfg.Env)
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 			}
 		}
 	case "USER":
-		words, err := splitWords(rest)
+		words, err := splitWords(rest, cfg.Env)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 		}
 		cfg.User = words[0]
 	case "WORKDIR":
-		words, err := splitWords(rest)
+		words, err := splitWords(rest, cfg.Env)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 	case "VOLUME":
 		var vols []string
 		if err := json.Unmarshal([]byte(rest), &vols); err != nil || !strings.HasPrefix(rest, "[") {
-			words, err := splitWords(rest)
+			words, err := splitWords(rest, cfg.Env)
 			if err != nil {
 				return err
 			}
@@ -192,15 +192,19 @@ func setEnv(env []string, key, value string) []string {
 
 // nameValues reads ENV's and LABEL's arguments: name=value words (quoted as in a shell), or
 // the old form "name value with spaces" for one pair.
-func nameValues(s, instr string) ([][2]string, error) {
-	words, err := splitWords(s)
+func nameValues(s, instr string, env []string) ([][2]string, error) {
+	words, err := splitWords(s, env)
 	if err != nil {
 		return nil, err
 	}
 	if len(words) > 0 && !strings.Contains(firstWordRaw(s), "=") {
 		// The old form: the first word is the name, the rest of the line the value.
 		name := words[0]
-		value := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), firstWordRaw(s)))
+		rest, err := splitWords(strings.TrimPrefix(strings.TrimSpace(s), firstWordRaw(s)), env)
+		if err != nil {
+			return nil, err
+		}
+		value := strings.Join(rest, " ")
 		if value == "" {
 			return nil, fmt.Errorf("%s names %s with no value", instr, quoteValue(name))
 		}
@@ -241,8 +245,10 @@ func firstWordRaw(s string) string {
 
 // splitWords splits s on unquoted blanks, as the Dockerfile parser does for these
 // instructions: "double quotes" take backslash escapes, 'single quotes' none, and a
-// backslash outside quotes escapes the next character.
-func splitWords(s string) ([]string, error) {
+// backslash outside quotes escapes the next character. $NAME, ${NAME}, ${NAME:-word} and
+// ${NAME:+word} outside single quotes are replaced from env (the config's, as the
+// instruction finds it), as docker's commit replaces them.
+func splitWords(s string, env []string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
 	inWord := false
@@ -261,13 +267,28 @@ func splitWords(s string) ([]string, error) {
 				i++
 				cur.WriteByte(s[i])
 			}
+		case c == '$':
+			inWord = true
+			n, err := expandVar(&cur, s[i:], env)
+			if err != nil {
+				return nil, err
+			}
+			i += n - 1
 		case c == '"' || c == '\'':
 			inWord = true
 			end := -1
 			for j := i + 1; j < len(s); j++ {
-				if c == '"' && s[j] == '\\' && j+1 < len(s) && (s[j+1] == '"' || s[j+1] == '\\') {
+				if c == '"' && s[j] == '\\' && j+1 < len(s) && (s[j+1] == '"' || s[j+1] == '\\' || s[j+1] == '$') {
 					cur.WriteByte(s[j+1])
 					j++
+					continue
+				}
+				if c == '"' && s[j] == '$' {
+					n, err := expandVar(&cur, s[j:], env)
+					if err != nil {
+						return nil, err
+					}
+					j += n - 1
 					continue
 				}
 				if s[j] == c {
@@ -289,6 +310,70 @@ func splitWords(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// expandVar writes the value of the variable s starts with ("$NAME..." or "${...}") to b and
+// returns how many bytes of s it took; a "$" that starts no name is itself.
+func expandVar(b *strings.Builder, s string, env []string) (int, error) {
+	isName := func(c byte, first bool) bool {
+		return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || !first && c >= '0' && c <= '9'
+	}
+	if len(s) > 1 && s[1] == '{' {
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return 0, errors.New("missing '}' in a ${...} substitution")
+		}
+		expr := s[2:end]
+		name, word, op := expr, "", ""
+		if i := strings.Index(expr, ":"); i >= 0 {
+			name, op = expr[:i], expr[i:]
+			if len(op) < 2 || (op[1] != '-' && op[1] != '+') {
+				return 0, fmt.Errorf("unsupported modifier in ${%s}", expr)
+			}
+			word, op = op[2:], op[:2]
+		}
+		for i := 0; i < len(name); i++ {
+			if !isName(name[i], i == 0) {
+				return 0, fmt.Errorf("bad substitution ${%s}", expr)
+			}
+		}
+		if name == "" {
+			return 0, errors.New("bad substitution ${}")
+		}
+		v, _ := lookupEnv(env, name)
+		switch {
+		case op == ":-" && v == "":
+			v = word
+		case op == ":+" && v != "":
+			v = word
+		case op == ":+":
+			v = ""
+		}
+		b.WriteString(v)
+		return end + 1, nil
+	}
+	n := 1
+	for n < len(s) && isName(s[n], n == 1) {
+		n++
+	}
+	if n == 1 {
+		b.WriteByte('$')
+		return 1, nil
+	}
+	v, _ := lookupEnv(env, s[1:n])
+	b.WriteString(v)
+	return n, nil
+}
+
+// lookupEnv is the value of name in env (KEY=VALUE entries, the last one winning).
+func lookupEnv(env []string, name string) (string, bool) {
+	v, set := "", false
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v, set = val, true
+		}
+	}
+	return v, set
 }
 
 // exposedPorts are an EXPOSE word as an image config keys them: "80" is "80/tcp", and a

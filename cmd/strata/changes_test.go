@@ -31,6 +31,9 @@ func TestApplyChanges(t *testing.T) {
 		{changes: []string{`VOLUME ["/a", "/b"]`, `VOLUME /c /d`}, want: `{"Volumes":{"/a":{},"/b":{},"/c":{},"/d":{}}}`},
 		{changes: []string{`ONBUILD run make`}, want: `{"OnBuild":["RUN make"]}`},
 		{changes: []string{"USER a\nWORKDIR /w"}, want: `{"User":"a","WorkingDir":"/w"}`},
+		{base: v1.Config{Env: []string{"PATH=/bin", "U=app"}}, changes: []string{`ENV PATH=$PATH:/opt/bin X="${U}-x" Y='$U' Z=\$U`, `USER $U`, `WORKDIR /home/${U}`, `LABEL v=${NOPE:-dflt} w=${U:+set}`},
+			want: `{"Env":["PATH=/bin:/opt/bin","U=app","X=app-x","Y=$U","Z=$U"],"Labels":{"v":"dflt","w":"set"},"User":"app","WorkingDir":"/home/app"}`},
+		{base: v1.Config{Env: []string{"A=1"}}, changes: []string{`ENV B $A and more`, `CMD echo $A`}, want: `{"Cmd":["/bin/sh","-c","echo $A"],"Env":["A=1","B=1 and more"]}`},
 	} {
 		cfg := tc.base
 		if err := applyChanges(&cfg, tc.changes); err != nil {
@@ -49,6 +52,7 @@ func TestApplyChangesRefused(t *testing.T) {
 		"RUN true", "FROM x", "COPY a b", "HEALTHCHECK NONE", "CMD", "ENV", "ENV A", `ENV A="x`,
 		"ENV =x", "LABEL a", "EXPOSE 0", "EXPOSE 70000", "EXPOSE 80/icmp", "EXPOSE 90-80",
 		"USER a b", "WORKDIR a b", `VOLUME [""]`, "ONBUILD ONBUILD RUN x", "ONBUILD FROM x",
+		"ENV A=${B", "ENV A=${B:?x}", "ENV A=${}",
 		strings.Repeat("x", maxChange+1),
 	} {
 		var cfg v1.Config
