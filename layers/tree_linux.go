@@ -94,6 +94,18 @@ func fdOpaque(fd int) bool {
 	return false
 }
 
+// fdHasXattr reports whether overlayfs set its xattr overlay.<what> on fd, in either
+// namespace. A writable layer with metacopy or redirect_dir entries does not hold the
+// container's changes whole: a kernel that turns those features on by default makes them.
+func fdHasXattr(fd int, what string) bool {
+	for _, ns := range []string{"trusted.overlay.", "user.overlay."} {
+		if _, err := unix.Fgetxattr(fd, ns+what, nil); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // readNames lists the directory fd without moving fd's own offset: it reads a duplicate.
 func readNames(fd int) ([]string, error) {
 	dup, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -268,6 +280,9 @@ func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) 
 		return err
 	}
 	opaque := fdOpaque(fd)
+	if t.opts.Diff && fdHasXattr(fd, "redirect") {
+		return fmt.Errorf("/%s: a directory overlayfs renamed (redirect_dir): its changes cannot be read from the writable layer alone", name)
+	}
 	if t.opts.Diff {
 		if opaque {
 			wh := &tar.Header{
@@ -332,6 +347,9 @@ func (t *treeWriter) file(pfd int, base, name string) error {
 			return nil // swapped for a directory meanwhile: left out rather than followed
 		}
 		return t.entry([]int{pfd}, 0, base, name, &st, 0)
+	}
+	if t.opts.Diff && fdHasXattr(fd, "metacopy") {
+		return fmt.Errorf("/%s: a metadata-only copy up (overlayfs metacopy): its data is in the image's layer", name)
 	}
 	h := header(name, &st)
 	h.Typeflag = tar.TypeReg

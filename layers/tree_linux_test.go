@@ -120,6 +120,27 @@ func TestWriteTreeDiff(t *testing.T) {
 	}
 }
 
+// TestWriteTreeDiffIncomplete: a writable layer overlayfs wrote with metacopy or
+// redirect_dir does not hold the changes whole: refused, not written short.
+func TestWriteTreeDiffIncomplete(t *testing.T) {
+	requireRootForNodes(t)
+	for _, tc := range []struct{ file, attr string }{{"f", "trusted.overlay.metacopy"}, {"d", "trusted.overlay.redirect"}} {
+		up := t.TempDir()
+		p := filepath.Join(up, tc.file)
+		if tc.file == "d" {
+			os.Mkdir(p, 0o755)
+		} else {
+			mkfile(t, p, "")
+		}
+		if err := unix.Setxattr(p, tc.attr, []byte("x"), 0); err != nil {
+			t.Skipf("no trusted xattrs here: %v", err)
+		}
+		if err := WriteTree(context.Background(), io.Discard, []string{up}, TreeOptions{Diff: true}); err == nil {
+			t.Errorf("%s: written", tc.attr)
+		}
+	}
+}
+
 // TestWriteTreeMerged: layers merged as overlayfs shows them: the top one wins, a whiteout
 // hides a name, an opaque dir its lower contents, a file a lower dir; no whiteout written.
 func TestWriteTreeMerged(t *testing.T) {
