@@ -175,6 +175,7 @@ var commands = []struct {
 	{"commit", newCommitCmd}, {"export", newExportCmd}, {"import", newImportCmd},
 	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd}, {"attach", newAttachCmd},
 	{"update", newUpdateCmd},
+	{"cp", newCpCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},
 }
 
@@ -211,6 +212,7 @@ func newContainerCmd(g *globals) *cobra.Command {
 		c.Hidden = true
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(newCpCmd(g))
 	return cmd
 }
 
