@@ -236,6 +236,10 @@ func Extract(ctx context.Context, dirfd int, r io.Reader, opts ExtractOptions) (
 		MaxSize:   opts.MaxSize,
 	})
 	pr.CloseWithError(errors.New("extraction ended"))
+	if errors.Is(err, layers.ErrUnsafePath) {
+		// Apply's words are a layer's; here the tar is the user's or a container's.
+		err = errors.New(strings.ReplaceAll(err.Error(), "the layer dir", "the destination directory"))
+	}
 	rerr := <-done
 	if rerr != nil && (err == nil || !errors.Is(err, rerr)) {
 		// The rewriter's own error says why; Apply's only that the stream broke.
