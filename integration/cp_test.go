@@ -155,6 +155,21 @@ func TestCpBothWays(t *testing.T) {
 	}
 }
 
+// TestCpRemovedOnExit: a created --rm container, whose overlay is volatile, takes a copy and
+// still starts (the copy's mount leaves no mark its start refuses), then goes.
+func TestCpRemovedOnExit(t *testing.T) {
+	root := busyboxRoot(t)
+	host := t.TempDir()
+	writeFiles(t, map[string]string{host + "/f": "rm\n"})
+	mustStrata(t, root, "create", "--rm", "--name", "cp-rm", cpImage, "cat", "/f")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "cp-rm") })
+	mustStrata(t, root, "cp", host+"/f", "cp-rm:/f")
+	mustStrata(t, root, "cp", "cp-rm:/f", host+"/back")
+	if got := mustStrata(t, root, "start", "-a", "cp-rm").Stdout; got != "rm\n" {
+		t.Errorf("started, the --rm container printed %q", got)
+	}
+}
+
 // TestCpPathRules plays the SRC_PATH/DEST_PATH table of docker cp's documentation, both ways,
 // with a running and a stopped container.
 func TestCpPathRules(t *testing.T) {

@@ -118,11 +118,22 @@ func openStoppedRoot(c *Container) (*CopyRoot, error) {
 		if upper != "" && (!inDir(upper, c.Dir) || !inDir(work, c.Dir)) {
 			return nil, fmt.Errorf("its writable layer %s is not in the container's dir", upper)
 		}
-		userXattr := false
+		var flags []string
 		for _, o := range m.Options {
-			userXattr = userXattr || o == "userxattr"
+			if o == "userxattr" {
+				flags = append(flags, o) // where its layers mark opaque dirs
+			}
 		}
-		fd, err := fsmountOverlay(lowers, upper, work, userXattr)
+		// A --rm container's overlay is volatile: a mount of it that was leaves a mark in
+		// its workdir that the next mount refuses, which its start clears only when it ran
+		// since boot. This mount is not volatile, so the mark of a run since boot goes
+		// first, as a start clears it, and none is left for the start to come.
+		if slices.Contains(m.Options, "volatile") {
+			if err := readyVolatileRoot(c); err != nil {
+				return nil, err
+			}
+		}
+		fd, err := fsmountOverlay(lowers, upper, work, flags)
 		if err != nil {
 			return nil, fmt.Errorf("mounting its filesystem: %w", err)
 		}
@@ -138,7 +149,7 @@ func openStoppedRoot(c *Container) (*CopyRoot, error) {
 // fsmountOverlay mounts the overlay of lowers (top first), upper and work where no path
 // leads to it, and returns a descriptor of its root. Without an upper dir it is read-only,
 // and a single lower is its own root.
-func fsmountOverlay(lowers []string, upper, work string, userXattr bool) (int, error) {
+func fsmountOverlay(lowers []string, upper, work string, flags []string) (int, error) {
 	if upper == "" && len(lowers) == 1 {
 		return unix.Open(lowers[0], unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	}
@@ -169,9 +180,9 @@ func fsmountOverlay(lowers []string, upper, work string, userXattr bool) (int, e
 			return -1, err
 		}
 	}
-	if userXattr {
-		if err := unix.FsconfigSetFlag(fsfd, "userxattr"); err != nil {
-			return -1, err
+	for _, f := range flags {
+		if err := unix.FsconfigSetFlag(fsfd, f); err != nil {
+			return -1, fmt.Errorf("%s: %w", f, err)
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
