@@ -265,6 +265,7 @@ func rewrite(ctx context.Context, dirfd int, r io.Reader, w io.Writer, opts Extr
 	tr := tar.NewReader(r)
 	tw := tar.NewWriter(w)
 	made := map[string]bool{} // names the tar made: true for a directory
+	var madeBytes int64
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -297,8 +298,11 @@ func rewrite(ctx context.Context, dirfd int, r io.Reader, w io.Writer, opts Extr
 			case seen && !wasDir && isDir:
 				return fmt.Errorf("cannot overwrite non-directory %q with directory %q", "/"+name, hdr.Name)
 			}
-			if len(made) < layers.DefaultMaxEntries {
+			// Bounded: past it, the names on disk alone say what is there (Apply may lag
+			// behind by its read-ahead, but still keeps every name inside the directory).
+			if madeBytes < maxMadeBytes {
 				made[name] = isDir
+				madeBytes += int64(len(name)) + 64
 			}
 		}
 		if opts.Owner != nil {
@@ -320,6 +324,10 @@ func rewrite(ctx context.Context, dirfd int, r io.Reader, w io.Writer, opts Extr
 	}
 	return tw.Close()
 }
+
+// maxMadeBytes bounds the memory of the names rewrite remembers: a container's tree of deep,
+// long names must not take the host's memory.
+const maxMadeBytes = 64 << 20
 
 // existsIn reports whether name exists in dirfd, resolved inside it, its last component not
 // followed, and whether it is a directory.

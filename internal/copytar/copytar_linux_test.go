@@ -1,0 +1,151 @@
+package copytar
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func openPath(t *testing.T, p string) int {
+	t.Helper()
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+func names(t *testing.T, b []byte) map[string]*tar.Header {
+	t.Helper()
+	out := map[string]*tar.Header{}
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[h.Name] = h
+	}
+}
+
+// TestWriteTree: entries named under the given top name, symlinks archived as they are and
+// never followed (one to a directory outside the tree brings nothing of it), hard links as
+// links to the first name.
+func TestWriteTree(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(outside+"/secret", []byte("s"), 0o600)
+	d := t.TempDir()
+	os.MkdirAll(d+"/top/sub", 0o755)
+	os.WriteFile(d+"/top/sub/f", []byte("hello"), 0o644)
+	os.Link(d+"/top/sub/f", d+"/top/hard")
+	os.Symlink(outside, d+"/top/esc")
+	var b bytes.Buffer
+	n, err := WriteTree(context.Background(), &b, openPath(t, d+"/top"), "renamed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := names(t, b.Bytes())
+	if n != 5 || got["renamed/"] == nil || got["renamed/sub/f"] == nil || got["renamed/hard"] == nil {
+		t.Errorf("WriteTree wrote %d bytes, entries %v", n, got)
+	}
+	if h := got["renamed/esc"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != outside {
+		t.Errorf("the symlink: %+v", h)
+	}
+	// The first name in the walk is the file, the other a link to it.
+	if first, h := got["renamed/hard"], got["renamed/sub/f"]; first.Typeflag != tar.TypeReg || first.Size != 5 || h.Typeflag != tar.TypeLink || h.Linkname != "renamed/hard" {
+		t.Errorf("the hard link: %+v to %+v", h, first)
+	}
+	for name := range got {
+		if strings.Contains(name, "secret") {
+			t.Errorf("WriteTree followed the symlink: %s", name)
+		}
+	}
+}
+
+func tarOf(t *testing.T, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, h := range hdrs {
+		if h.Typeflag == tar.TypeReg {
+			h.Size = int64(len(h.Linkname))
+		}
+		content := h.Linkname
+		if h.Typeflag == tar.TypeReg {
+			h.Linkname = ""
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			tw.Write([]byte(content))
+		}
+	}
+	tw.Close()
+	return b.Bytes()
+}
+
+// TestExtract: owners rewritten (set-id bits dropped with them), device nodes left out when
+// asked, docker's refusals of a directory over a file and the reverse, and a symlink the tar
+// plants never leads a later name out of the directory.
+func TestExtract(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: chown and mknod need root")
+	}
+	outside := t.TempDir()
+	d := t.TempDir()
+	os.WriteFile(d+"/file", nil, 0o644)
+	os.Mkdir(d+"/dir", 0o755)
+	dirfd := openPath(t, d)
+	ctx := context.Background()
+	owner := &[2]int{0, 0}
+
+	in := tarOf(t,
+		&tar.Header{Name: "suid", Typeflag: tar.TypeReg, Mode: 0o4755, Uid: 1000, Gid: 1000, Linkname: "x"},
+		&tar.Header{Name: "node", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 3},
+	)
+	if _, err := Extract(ctx, dirfd, bytes.NewReader(in), ExtractOptions{Owner: owner, NoDevices: true}); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(d+"/suid", &st); err != nil || st.Uid != 0 || st.Mode&0o7777 != 0o755 {
+		t.Errorf("suid: %+v %v, want 0:0 0755", st, err)
+	}
+	if _, err := os.Lstat(d + "/node"); err == nil {
+		t.Errorf("a device node was made with NoDevices")
+	}
+	planted := tarOf(t, &tar.Header{Name: "esc", Typeflag: tar.TypeSymlink, Linkname: outside},
+		&tar.Header{Name: "esc/planted", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "p"})
+	Extract(ctx, dirfd, bytes.NewReader(planted), ExtractOptions{}) // fails or stays inside
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("a name through the tar's symlink left the directory: %v", entries)
+	}
+
+	for _, c := range []struct {
+		hdr  *tar.Header
+		want string
+	}{
+		{&tar.Header{Name: "dir", Typeflag: tar.TypeReg, Linkname: "x"}, `cannot overwrite directory "/dir" with non-directory "dir"`},
+		{&tar.Header{Name: "file/", Typeflag: tar.TypeDir, Mode: 0o755}, `cannot overwrite non-directory "/file" with directory "file/"`},
+		{&tar.Header{Name: "../up", Typeflag: tar.TypeReg, Linkname: "x"}, "path escapes the destination directory"},
+	} {
+		_, err := Extract(ctx, dirfd, bytes.NewReader(tarOf(t, c.hdr)), ExtractOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.hdr.Name, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(d), "up")); err == nil {
+		t.Errorf("../up was made")
+	}
+}
