@@ -393,6 +393,11 @@ func TestCpTarStreams(t *testing.T) {
 	if h := hdrs["dir/a"]; h == nil || h.Uid != 0 || h.Mode != 0o644 {
 		t.Errorf("dir/a's header: %+v", h)
 	}
+	// -L: the entries take the target's name, as docker's stream has them.
+	got, _ = tarEntries(t, mustStrata(t, root, "cp", "-L", "ts:/tmp/dir/ln", "-").Stdout)
+	if got["a"] != "A" || len(got) != 1 {
+		t.Errorf("cp -L ts:/tmp/dir/ln - = %v", got)
+	}
 	got, _ = tarEntries(t, mustStrata(t, root, "cp", "ts:/tmp/dir/.", "-").Stdout)
 	if got["./a"] != "A" {
 		t.Errorf("cp ts:/tmp/dir/. - = %v", got)

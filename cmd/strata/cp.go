@@ -189,6 +189,13 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 	name := tarName(base)
 
 	if dstPath == "-" {
+		if o.followLink {
+			// docker names a followed link's entries after its target here, where the
+			// rebase to the link's name happens only on the way to a local path.
+			if target := ctrLinkTarget(root, abs); target != "" {
+				name = tarName(path.Base(target))
+			}
+		}
 		_, err := copytar.WriteTree(ctx, os.Stdout, fd, name)
 		return err
 	}
@@ -389,6 +396,21 @@ func containerDestInfo(root *runner.CopyRoot, ctr, p string) (copyInfo, error) {
 	}
 	info.exists, info.isDir = true, st.Mode&unix.S_IFMT == unix.S_IFDIR
 	return info, nil
+}
+
+// ctrLinkTarget is what the symlink at p in the container holds, "" for no symlink.
+func ctrLinkTarget(root *runner.CopyRoot, p string) string {
+	fd, err := root.Open(p, false)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return ""
+	}
+	return path.Clean(string(buf[:n]))
 }
 
 func irregular(mode uint32) string {
