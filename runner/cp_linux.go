@@ -167,10 +167,20 @@ func fsmountOverlay(lowers []string, upper, work string, flags []string) (int, e
 	if err := set("source", "overlay"); err != nil {
 		return -1, err
 	}
-	for _, l := range lowers {
-		if err := set("lowerdir+", l); err != nil {
-			return -1, fmt.Errorf("%w (copying with a stopped container needs Linux 6.8)", err)
+	for i, l := range lowers {
+		err := set("lowerdir+", l)
+		if err == nil {
+			continue
 		}
+		// Before 6.8 overlayfs knows only "lowerdir", one string of at most 255 bytes.
+		joined := escapeLowers(lowers)
+		if i != 0 || !errors.Is(err, unix.EINVAL) || len(joined) > 255 {
+			return -1, fmt.Errorf("%w (a stopped container of this many layers needs Linux 6.8 to copy with)", err)
+		}
+		if err := set("lowerdir", joined); err != nil {
+			return -1, err
+		}
+		break
 	}
 	if upper != "" {
 		if err := set("upperdir", strings.ReplaceAll(upper, `\`, `\\`)); err != nil {
@@ -194,6 +204,16 @@ func fsmountOverlay(lowers []string, upper, work string, flags []string) (int, e
 		return -1, fmt.Errorf("fsmount: %w", err)
 	}
 	return mfd, nil
+}
+
+// escapeLowers joins lowerdirs as overlayfs reads "lowerdir": ":" separates them, so a ":"
+// or a backslash in a path is escaped.
+func escapeLowers(lowers []string) string {
+	esc := make([]string, len(lowers))
+	for i, l := range lowers {
+		esc[i] = strings.NewReplacer(`\`, `\\`, ":", `\:`).Replace(l)
+	}
+	return strings.Join(esc, ":")
 }
 
 // Close releases the root, and a stopped container's lock.
