@@ -217,15 +217,15 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 	if !o.archive {
 		owner = &[2]int{os.Getuid(), os.Getgid()}
 	}
-	content, transferred, err := pipeTree(ctx, fd, tarName(name), func(r io.Reader) (int64, error) {
+	_, transferred, err := pipeTree(ctx, fd, tarName(name), func(r io.Reader) (int64, error) {
 		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner, NoDevices: true})
 	})
 	if err == nil && !o.quiet {
+		// docker's: a file's own size, a directory's the tar's.
 		size := transferred
 		if !src.isDir {
 			size = st.Size
 		}
-		_ = content
 		printCopySummary(cmd.ErrOrStderr(), size, transferred, dstPath)
 	}
 	return err
