@@ -335,7 +335,7 @@ func (r *CopyRoot) checkVolume(fd int) error {
 	for _, m := range r.c.Config.Spec.Mounts {
 		t := path.Clean("/" + m.Target)
 		if t != "/" && (p == t || strings.HasPrefix(p, t+"/")) {
-			return fmt.Errorf("%s: a symlink leads into the container's mount there, which is only there while it runs", t)
+			return fmt.Errorf("a symlink leads into the container's mount %s, which a stopped container's copy reaches only by that path", t)
 		}
 	}
 	return nil
