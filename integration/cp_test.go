@@ -472,6 +472,16 @@ func TestCpReadOnly(t *testing.T) {
 	if readFile(t, vol+"/f") != "x" {
 		t.Errorf("cp into a stopped container's volume did not reach it")
 	}
+	// A stopped container's symlink into one of its mounts: its overlay has only the empty
+	// mountpoint there, so the copy is refused rather than lost in it.
+	mustStrata(t, root, "create", "--name", "vol-stopped", "-v", vol+":/rw", cpImage, "true")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "vol-stopped") })
+	if r := strataStdin(t, root, bytes.NewReader(tarOf(t, [2]string{"lnk", "->/rw"}, [2]string{"rw/", ""})), nil, "cp", "-", "vol-stopped:/"); r.Code != 0 {
+		t.Fatalf("planting: %d %s", r.Code, r.Stderr)
+	}
+	if r := strata(t, root, "cp", host+"/f", "vol-stopped:/lnk/"); r.Code != 1 || !strings.Contains(r.Stderr, "a symlink leads into the container's mount /rw") {
+		t.Errorf("cp through a symlink into a stopped container's mount: %d %q", r.Code, r.Stderr)
+	}
 }
 
 // TestCpSummary: on a terminal cp says what it copied, on stderr, as docker does; -q and a
