@@ -1,21 +1,18 @@
 package runner
 
 import (
-	"archive/tar"
-	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/strata-run/strata/layers"
 )
 
-// rootDirs returns where c's filesystem is: its writable layer (overlay's upperdir; "" for a
-// --read-only container) or, on the vfs storage driver, its whole copy (bind). Both must be
-// in the container's own dir: a config.json edited to name a host path is refused.
-func rootDirs(c *Container) (upper, copy string, err error) {
+// FilesystemDirs returns where c's filesystem is: its writable layer (overlay's upperdir; ""
+// for a --read-only container) or, on the vfs storage driver, its whole copy (bind). Both
+// must be in the container's own dir: a config.json edited to name a host path is refused.
+// (Commit and export, which write them as tars, are runner/fstar's: the tar and compression
+// code stays out of runner, which the container's init links.)
+func (c *Container) FilesystemDirs() (upper, copy string, err error) {
 	for _, m := range c.Config.Spec.Root {
 		switch m.Type {
 		case "overlay":
@@ -34,65 +31,18 @@ func rootDirs(c *Container) (upper, copy string, err error) {
 	return upper, copy, nil
 }
 
-// WriteChanges writes c's writable layer to w as a layer tar (docker commit's): what the
-// container added, changed and deleted, overlay's whiteouts as the OCI's ".wh." entries. The
-// mount points the init makes for a container whose image lacks them are left out, as docker
-// makes its in an init layer that no commit takes. A --read-only container has no changes:
-// an empty tar.
-func WriteChanges(ctx context.Context, c *Container, w io.Writer) error {
-	upper, copy, err := rootDirs(c)
-	if err != nil {
-		return err
-	}
-	if copy != "" {
-		return fmt.Errorf("container %s: commit is not supported on the vfs storage driver", shortID(c.ID))
-	}
-	if upper == "" {
-		return tar.NewWriter(w).Close()
-	}
-	skip := func(name string, st *unix.Stat_t) bool {
-		if !hiddenMountpoints[name] {
-			return false
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-			return isEmptyDir(upper + name)
-		case unix.S_IFREG:
-			return st.Size == 0
-		}
+// IsInitMountpoint reports whether name (from the root: "/dev"), in the writable layer upper,
+// is a mount point the init made because the image lacks it (st its lstat): an empty dir or
+// file at one of hiddenMountpoints. diff leaves them out, and commit does.
+func IsInitMountpoint(upper, name string, st *unix.Stat_t) bool {
+	if !hiddenMountpoints[name] {
 		return false
 	}
-	if err := layers.WriteTree(ctx, w, []string{upper}, layers.TreeOptions{Diff: true, Skip: skip}); err != nil {
-		return fmt.Errorf("container %s: reading its writable layer: %w", shortID(c.ID), err)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return isEmptyDir(upper + name)
+	case unix.S_IFREG:
+		return st.Size == 0
 	}
-	return nil
-}
-
-// Export writes c's whole filesystem to w as a plain tar (docker export): its writable layer
-// over lowers (the image's layer dirs, top first, as the caller finds them from the image,
-// never from the container's record), merged as overlayfs shows them, whiteouts applied and
-// none written. Volumes and the kernel filesystems mounted in a running container are not
-// in it, as they are not in docker's. It reads the dirs, not a mount: a stopped container
-// is exported as a running one.
-func Export(ctx context.Context, c *Container, lowers []string, w io.Writer) error {
-	upper, copy, err := rootDirs(c)
-	if err != nil {
-		return err
-	}
-	var dirs []string
-	switch {
-	case copy != "":
-		dirs = []string{copy}
-	case upper != "":
-		dirs = append([]string{upper}, lowers...)
-	default:
-		dirs = lowers
-	}
-	if len(dirs) == 0 {
-		return tar.NewWriter(w).Close()
-	}
-	if err := layers.WriteTree(ctx, w, dirs, layers.TreeOptions{}); err != nil {
-		return fmt.Errorf("container %s: reading its filesystem: %w", shortID(c.ID), err)
-	}
-	return nil
+	return false
 }

@@ -75,7 +75,7 @@ func Diff(c *Container) ([]Change, error) {
 			}
 			return fmt.Errorf("reading %s: %w", p, err)
 		}
-		if hiddenMountpoints[name] && (d.IsDir() && isEmptyDir(p) || st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0) {
+		if IsInitMountpoint(upper, name, &st) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}

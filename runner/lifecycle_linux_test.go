@@ -1126,6 +1126,14 @@ func TestStartAttachedAutoRemove(t *testing.T) {
 	if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the --rm container's dir is still there once StartAttached returned (%v)", err)
 	}
+	// The monitor goes on deleting what it moved aside (.removing-ID) after that: the test's
+	// own cleanup of the store, racing it, found a directory not yet empty.
+	aside := filepath.Join(filepath.Dir(c.Dir), ".removing-"+c.ID)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Lstat(aside); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
 }
 
 // TestRemoveOwnReportsRemovedMeanwhile: Remove of a container another process removed meanwhile

@@ -86,6 +86,9 @@ func (c *Container) Durable() error {
 // Name returns the container's name.
 func (c *Container) Name() string { return c.Config.Name }
 
+// ShortID is the container's ID in the 12-character form docker prints.
+func (c *Container) ShortID() string { return shortID(c.ID) }
+
 // OpenStore opens (creating it if needed) the container store at dir.
 func OpenStore(dir string) (*Store, error) {
 	// Only root enters: a container's config.json holds its -e values, its upper dir the

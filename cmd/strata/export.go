@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/strata-run/strata/runner"
+	"github.com/strata-run/strata/runner/fstar"
 )
 
 // newExportCmd is docker export: a container's whole filesystem as a plain tar.
@@ -32,7 +33,7 @@ func newExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			write := func(w io.Writer) error { return runner.Export(ctx, c, lowers, w) }
+			write := func(w io.Writer) error { return fstar.Export(ctx, c, lowers, w) }
 			if output == "" || output == "-" {
 				out := cmd.OutOrStdout()
 				if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
