@@ -245,3 +245,45 @@ func TestRunAttachStreams(t *testing.T) {
 		t.Errorf("inspect Attach* = %q, want false false true", got)
 	}
 }
+
+// TestUpdateRestart: docker update --restart gives a running container a policy its monitor
+// applies when the container next exits, and takes one away; a --rm container's is refused
+// in docker's words, and a bad policy exits 125.
+func TestUpdateRestart(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "ur-on", "ur-off", "ur-rm") })
+	// Each run waits for /tmp/go, which stays in its writable layer: the restarted run exits
+	// at once.
+	script := `while [ ! -f /tmp/go ]; do sleep 0.05; done; exit 3`
+	mustStrata(t, root, "run", "-d", "--name", "ur-on", "alpine", "sh", "-c", script)
+	if r := mustStrata(t, root, "update", "--restart", "on-failure:1", "ur-on"); r.Stdout != "ur-on\n" {
+		t.Errorf("update --restart printed %q, want the container's name", r.Stdout)
+	}
+	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{json .HostConfig.RestartPolicy}}", "ur-on").Stdout); got != `{"Name":"on-failure","MaximumRetryCount":1}` {
+		t.Errorf("RestartPolicy after update = %s", got)
+	}
+	mustStrata(t, root, "exec", "ur-on", "touch", "/tmp/go")
+	waitInspect(t, root, "ur-on", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "exited 3 1", 15*time.Second)
+
+	mustStrata(t, root, "run", "-d", "--restart", "always", "--name", "ur-off", "alpine", "sh", "-c", script)
+	mustStrata(t, root, "update", "--restart", "no", "ur-off")
+	mustStrata(t, root, "exec", "ur-off", "touch", "/tmp/go")
+	waitInspect(t, root, "ur-off", "{{.State.Status}} {{.State.ExitCode}}", "exited 3", 15*time.Second)
+	time.Sleep(300 * time.Millisecond) // past the first backoff
+	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "ur-off").Stdout); got != "exited 0" {
+		t.Errorf("a container updated to --restart no: %s, want exited and no restart", got)
+	}
+
+	mustStrata(t, root, "run", "-d", "--rm", "--name", "ur-rm", "alpine", "sleep", "600")
+	r := strata(t, root, "update", "--restart", "always", "ur-rm")
+	if r.Code != 1 {
+		t.Errorf("update --restart always of a --rm container = exit %d, want 1", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, "restart policy cannot be updated because AutoRemove is enabled for the container")
+	r = strata(t, root, "update", "--restart", "sometimes", "ur-rm")
+	if r.Code != 125 {
+		t.Errorf("update --restart sometimes = exit %d, want 125", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, "unknown policy")
+}

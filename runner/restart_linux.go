@@ -128,13 +128,24 @@ func cancelRestarts(ctx context.Context, c *Container, k stopKind) (bool, error)
 // backoff to wait. A Restart under
 // way (restartingFile) starts it itself.
 func policyRestart(c *Container, res result) (time.Duration, bool) {
-	p := c.Config.RestartPolicy
+	p := recordedRestartPolicy(c)
 	if !p.Restarts() || restarting(c) || !p.shouldRestart(res.Code, c.State.RestartCount, readStopMark(c)) {
 		return 0, false
 	}
 	d := nextRestartDelay(c.State.RestartDelay, res.FinishedAt.Sub(res.StartedAt))
 	c.State.Restarting, c.State.RestartCount, c.State.RestartDelay = true, c.State.RestartCount+1, d
 	return d, true
+}
+
+// recordedRestartPolicy is c's restart policy as config.json has it now: `update --restart`
+// changes it while the monitor runs. c's own, from the monitor's start, if it cannot be read.
+func recordedRestartPolicy(c *Container) RestartPolicy {
+	var cfg Config
+	if err := readJSON(filepath.Join(c.Dir, configFile), &cfg); err != nil || cfg.Spec.ID != c.ID {
+		return c.Config.RestartPolicy
+	}
+	c.Config.RestartPolicy = cfg.RestartPolicy
+	return cfg.RestartPolicy
 }
 
 // restartAfter is the monitor's restart of c (policyRestart said so, and its exit with
@@ -164,6 +175,9 @@ func waitRestartDelay(c *Container, d time.Duration) bool {
 	for {
 		if readStopMark(c) == restartCanceled {
 			return false
+		}
+		if time.Until(deadline) <= 0 && !recordedRestartPolicy(c).Restarts() {
+			return false // update --restart no meanwhile
 		}
 		if _, err := os.Lstat(c.Dir); err != nil {
 			return false

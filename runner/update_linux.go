@@ -11,9 +11,10 @@ import (
 
 // Update changes container c's cgroup limits as docker update does: the limits ch sets
 // replace the recorded ones (cgroups.Merge). A running container's cgroup gets them at once; a
-// stopped one's next start does. config.json is rewritten atomically, under the container's
-// lock and after the cgroup took the limits, so inspect and start see what applies.
-func Update(c *Container, ch cgroups.Change) error {
+// stopped one's next start does. restart, if not nil, replaces its restart policy, which its
+// monitor reads when the container exits. config.json is rewritten atomically, under the
+// container's lock and after the cgroup took the limits, so inspect and start see what applies.
+func Update(c *Container, ch cgroups.Change, restart *RestartPolicy) error {
 	unlock, err := c.Lock()
 	if err != nil {
 		return err
@@ -25,6 +26,10 @@ func Update(c *Container, ch cgroups.Change) error {
 			return &removedError{id: c.ID, err: err}
 		}
 		return fmt.Errorf("reading container %s config: %w", shortID(c.ID), err)
+	}
+	if restart != nil && restart.Restarts() && cfg.AutoRemove {
+		// docker's words.
+		return errors.New("restart policy cannot be updated because AutoRemove is enabled for the container")
 	}
 	res, err := cgroups.Merge(cfg.Spec.Resources, ch)
 	if err != nil {
@@ -46,7 +51,7 @@ func Update(c *Container, ch cgroups.Change) error {
 	if err := c.Reload(); err != nil {
 		return err
 	}
-	if c.State.Running() {
+	if c.State.Running() && !ch.Empty() {
 		cg, err := cgroups.Load(c.CgroupKey())
 		switch {
 		case errors.Is(err, cgroups.ErrNotFound):
@@ -62,6 +67,9 @@ func Update(c *Container, ch cgroups.Change) error {
 		}
 	}
 	cfg.Spec.Resources = res
+	if restart != nil {
+		cfg.RestartPolicy = *restart
+	}
 	c.Config = cfg
 	return c.SaveConfig()
 }

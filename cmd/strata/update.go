@@ -10,8 +10,9 @@ import (
 	"github.com/strata-run/strata/runner/cgroups"
 )
 
-// updateOptions are docker update's resource flags (its --restart is not here).
+// updateOptions are docker update's flags: the resources, and --restart.
 type updateOptions struct {
+	restart                               string
 	memory, memorySwap, memoryReservation string
 	cpus                                  string
 	cpuShares                             uint64
@@ -27,18 +28,26 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	var o updateOptions
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Update the cgroup limits of one or more containers",
+		Short: "Update the cgroup limits or the restart policy of one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ch, err := o.change(cmd)
 			if err != nil {
 				return withCode(runner.ExitOwnError, err)
 			}
-			if ch.Empty() {
+			var restart *runner.RestartPolicy
+			if cmd.Flags().Changed("restart") {
+				p, err := runner.ParseRestartPolicy(o.restart)
+				if err != nil {
+					return withCode(runner.ExitOwnError, err)
+				}
+				restart = &p
+			}
+			if ch.Empty() && restart == nil {
 				return errors.New("you must provide one or more flags when using this command")
 			}
 			return eachContainer(cmd, g, args, true, func(c *runner.Container) error {
-				return runner.Update(c, ch)
+				return runner.Update(c, ch, restart)
 			})
 		},
 	}
@@ -54,6 +63,7 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.cpusetMems, "cpuset-mems", "", "memory nodes the container may use (e.g. 0)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
 	f.Uint16Var(&o.blkioWeight, "blkio-weight", 0, "relative block I/O weight (10-1000)")
+	f.StringVar(&o.restart, "restart", "", "restart policy: no, always, unless-stopped or on-failure[:max-retries] (applied when the container next exits)")
 	return cmd
 }
 
