@@ -27,10 +27,6 @@ const optCreate = "x-strata.create"
 // The init ignores it.
 const optModePrefix = "x-strata.mode="
 
-// ErrNamedVolume: strata makes anonymous volumes only; a volume named by -v or --mount,
-// which docker keeps apart from any container and shares between them, does not exist here.
-var ErrNamedVolume = fmt.Errorf("named volumes are %w", ErrUnsupported)
-
 // ParseVolume parses one -v/--volume value: "host:container[:opts]" is a bind mount, and a
 // container path alone an anonymous volume (TypeVolume, with no Source yet: AnonymousVolumes
 // places it), as docker makes one. opts is a comma list of at most one word of each kind
@@ -39,8 +35,7 @@ var ErrNamedVolume = fmt.Errorf("named volumes are %w", ErrUnsupported)
 // nocopy and copy are volume options, refused on a bind as docker refuses them. The host
 // path must be absolute, or start with "." (".:/src", "../data:/d"), which is made absolute
 // from the working directory as docker's CLI does; any other "name:container" names a
-// volume, which is refused (ErrNamedVolume). A missing host directory is created at run
-// time, as docker does.
+// volume (parseNamedVolume). A missing host directory is created at run time, as docker does.
 func ParseVolume(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
 		return mount.Mount{}, fmt.Errorf("invalid volume specification %s: "+format, append([]any{quote.Value(v)}, a...)...)
@@ -76,11 +71,11 @@ func ParseVolume(v string) (mount.Mount, error) {
 		}
 		src = abs
 	}
-	if !filepath.IsAbs(src) {
-		return fail("%w", ErrNamedVolume)
-	}
 	if !path.IsAbs(dst) {
 		return fail("container path %s is not absolute", quote.Value(dst))
+	}
+	if !filepath.IsAbs(src) {
+		return parseNamedVolume(v, src, dst, parts[2:])
 	}
 	m := mount.Mount{Type: "bind", Source: filepath.Clean(src), Target: path.Clean(dst), Options: []string{"rbind"}}
 	if len(parts) == 3 {
@@ -139,8 +134,8 @@ func volumeMode(mode string) ([]string, error) {
 // recursive), bind-nonrecursive=false, tmpfs-size, tmpfs-mode, volume-label (ignored); a
 // bind-*, tmpfs-* or volume-* key goes only with its type. A bind source must exist; "." or
 // "./x" is made absolute. A volume without a source is an anonymous one (TypeVolume, placed
-// by AnonymousVolumes); with one, it is a named volume (ErrNamedVolume). What docker has
-// and strata does not (a non-recursive bind, volume drivers and options, nocopy) is refused
+// by AnonymousVolumes); with one, a named volume (namedVolumeMount). What docker has and
+// strata does not (a non-recursive bind, volume drivers and options, an anonymous nocopy) is refused
 // with ErrUnsupported, never silently changed.
 func ParseMount(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
@@ -330,11 +325,16 @@ func ParseMount(v string) (mount.Mount, error) {
 		}
 		return m, nil
 	case TypeVolume:
-		if src != "" {
-			return fail("%w", ErrNamedVolume)
-		}
 		if unsupported != "" {
 			return fail("%s: %w", unsupported, ErrUnsupported)
+		}
+		if src != "" {
+			if err := ValidateVolumeName(src); err != nil {
+				return fail("%w", err)
+			}
+			m := namedVolumeMount(src, path.Clean(dst), readonly, nocopy, "z")
+			m.Options = append(m.Options, optFromMount)
+			return m, nil
 		}
 		if nocopy {
 			return fail("volume-nocopy: an empty volume is %w; strata fills every anonymous volume from the image", ErrUnsupported)

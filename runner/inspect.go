@@ -288,11 +288,12 @@ type (
 // CLI sent: a volume without its Source (strata places it; Mounts shows where), BindOptions
 // only when a propagation was asked.
 type InspectHostMount struct {
-	Type        string              `json:"Type,omitempty"`
-	Source      string              `json:"Source,omitempty"`
-	Target      string              `json:"Target,omitempty"`
-	ReadOnly    bool                `json:"ReadOnly,omitempty"`
-	BindOptions *InspectBindOptions `json:"BindOptions,omitempty"`
+	Type          string                `json:"Type,omitempty"`
+	Source        string                `json:"Source,omitempty"`
+	Target        string                `json:"Target,omitempty"`
+	ReadOnly      bool                  `json:"ReadOnly,omitempty"`
+	BindOptions   *InspectBindOptions   `json:"BindOptions,omitempty"`
+	VolumeOptions *InspectVolumeOptions `json:"VolumeOptions,omitempty"`
 }
 
 // InspectBindOptions is docker's mount.BindOptions.
@@ -388,7 +389,7 @@ func Inspect(c *Container) InspectData {
 	d.Mounts = []InspectMount{} // [] when there is none, as docker's: jq's .Mounts[] fails on null
 	for _, m := range spec.Mounts {
 		d.Mounts = append(d.Mounts, inspectMount(c, m))
-		if m.Type == TypeVolume && mountMode(m) != "z" { // -v /path or the image's VOLUME
+		if _, named := NamedVolume(m); m.Type == TypeVolume && mountMode(m) != "z" && !named { // -v /path or the image's VOLUME
 			if d.Config.Volumes == nil {
 				d.Config.Volumes = map[string]struct{}{}
 			}
@@ -471,6 +472,10 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 	}
 	for _, m := range spec.Mounts {
 		mode := mountMode(m)
+		if name, ok := NamedVolume(m); ok {
+			inspectNamedVolume(&h, m, name)
+			continue
+		}
 		switch {
 		case m.Type == "bind" && slices.Contains(m.Options, optCreate): // -v
 			b := m.Source + ":" + m.Target
@@ -593,7 +598,7 @@ func inspectMount(c *Container, m mount.Mount) InspectMount {
 			im.Propagation = "rprivate" // the init made / rprivate before it binds anything
 		}
 	case TypeVolume:
-		im.Name = VolumeName(c.ID, m.Source)
+		im.Name = MountVolumeName(c.ID, m)
 		im.Driver = "local"
 		im.Propagation = ""
 	case "tmpfs":

@@ -259,6 +259,12 @@ func checkVolumes(c *Container) error {
 		if m.Type != TypeVolume || m.Source == "" {
 			continue
 		}
+		if name, ok := NamedVolume(m); ok {
+			if err := checkNamedVolume(c, m, name); err != nil {
+				return err
+			}
+			continue
+		}
 		if !inDir(m.Source, vols) {
 			return fmt.Errorf("container %s: its volume %s is not in the container's dir", shortID(c.ID), m.Source)
 		}

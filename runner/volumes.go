@@ -45,7 +45,7 @@ func AnonymousVolumes(image map[string]struct{}, mounts []mount.Mount, container
 	}
 	var out []mount.Mount
 	for i, m := range mounts {
-		if m.Type != TypeVolume {
+		if _, named := NamedVolume(m); m.Type != TypeVolume || named {
 			continue
 		}
 		if out == nil {

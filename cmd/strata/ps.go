@@ -185,7 +185,7 @@ func newPsRow(c *runner.Container) psRow {
 		switch {
 		case m.Type == runner.TypeVolume:
 			volumes++
-			r.mounts = append(r.mounts, runner.VolumeName(c.ID, m.Source))
+			r.mounts = append(r.mounts, runner.MountVolumeName(c.ID, m))
 		case m.Source != "" && m.Type != "tmpfs":
 			r.mounts = append(r.mounts, psText(m.Source))
 		}

@@ -167,7 +167,7 @@ var commands = []struct {
 	{"load", newLoadCmd}, {"serve", newServeCmd}, {"prune", newPruneCmd},
 	{"system", newSystemCmd}, {"login", newLoginCmd}, {"logout", newLogoutCmd},
 	{"push", newPushCmd}, {"tag", newTagCmd}, {"image", newImageCmd}, {"history", newHistoryCmd}, {"exec", newExecCmd},
-	{"container", newContainerCmd},
+	{"container", newContainerCmd}, {"volume", newVolumeCmd},
 	{"enter", newEnterCmd}, {"inspect", newInspectCmd}, {"top", newTopCmd},
 	{"stats", newStatsCmd}, {"explain", newExplainCmd}, {"stop", newStopCmd},
 	{"kill", newKillCmd}, {"start", newStartCmd}, {"restart", newRestartCmd},

@@ -432,10 +432,17 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			return withCode(runner.ExitOwnError, err)
 		}
 		for _, m := range spec.Mounts {
-			if m.Type == runner.TypeVolume {
+			if _, named := runner.NamedVolume(m); m.Type == runner.TypeVolume && !named {
 				volumes = append(volumes, m)
 			}
 		}
+	}
+	// Named volumes (-v NAME:/path) are made on first use and held until the container is
+	// recorded (volume.go).
+	vstore := g.volumeStore()
+	namedVolumes, releaseVolumes, err := prepareNamedVolumes(ctx, vstore, spec.Mounts)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
 	}
 	attached := o.create || !o.detach
 	create := containers.CreateWithID
@@ -484,11 +491,15 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			}
 			err = snap.PopulateVolumes(ctx, dir, cfg.RootFS.DiffIDs, vs)
 		}
+		if err == nil && len(namedVolumes) > 0 {
+			err = copyUpVolumes(ctx, snap, dir, cfg.RootFS.DiffIDs, vstore, spec.Mounts)
+		}
 		if err == nil && o.rm {
 			rootMounts = snapshotter.Volatile(rootMounts)
 		}
 		return rootMounts, err
 	})
+	releaseVolumes()
 	// Recorded (or failed and removed): a collection now sees the container's layers in use.
 	if rerr := release(); rerr != nil && err == nil {
 		err = rerr
