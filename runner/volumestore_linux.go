@@ -157,6 +157,13 @@ func beneath(dirfd int, dirPath, name string) (*os.File, error) {
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		fd, err = unix.Openat(dirfd, name, int(how.Flags), 0)
 	}
+	if errors.Is(err, unix.ENOTDIR) {
+		// O_DIRECTORY answers first for a symlink; say which it is.
+		var st unix.Stat_t
+		if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			err = unix.ELOOP
+		}
+	}
 	switch {
 	case errors.Is(err, unix.ELOOP):
 		return nil, fmt.Errorf("%s is a symlink: a volume's directories must be its own", p)
