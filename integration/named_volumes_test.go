@@ -182,6 +182,16 @@ func TestVolumeCommands(t *testing.T) {
 		}
 	}
 
+	var df struct {
+		Summary []struct {
+			Type          string
+			Total, Active int
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(mustStrata(t, root, "system", "df", "--format", "json").Stdout), &df); err != nil || len(df.Summary) != 3 ||
+		df.Summary[2].Type != "Local Volumes" || df.Summary[2].Total != 3 || df.Summary[2].Active != 1 {
+		t.Errorf("system df: %+v, %v; want a Local Volumes row of 3 volumes, 1 active", df.Summary, err)
+	}
 	if r := mustStrata(t, root, "volume", "prune", "-f"); r.Stdout != "Total reclaimed space: 0B\n" {
 		t.Errorf("volume prune without -a: %q; anonymous volumes go with their container", r.Stdout)
 	}

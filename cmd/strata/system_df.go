@@ -281,7 +281,7 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 			containersRow.Reclaimable += size
 		}
 	}
-	u.Summary = []usageRow{imagesRow, containersRow}
+	u.Summary = []usageRow{imagesRow, containersRow, volumesRow(g, list, warn)}
 	return u, nil
 }
 

@@ -515,3 +515,36 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	fl.StringArrayVar(&filters, "filter", nil, "label=key or label=key=value")
 	return cmd
 }
+
+// volumesRow is system df's "Local Volumes" row, as docker's: the named volumes, those some
+// container uses (running or not) active, the others reclaimable (what volume prune -a frees).
+// Anonymous volumes are counted in their container's size.
+func volumesRow(g *globals, list []*runner.Container, warn io.Writer) usageRow {
+	row := usageRow{Type: "Local Volumes"}
+	used := map[string]bool{}
+	for _, c := range list {
+		for _, m := range c.Config.Spec.Mounts {
+			if name, ok := runner.NamedVolume(m); ok {
+				used[name] = true
+			}
+		}
+	}
+	vols, err := listVolumes(g.volumeStore(), warn)
+	if err != nil {
+		fmt.Fprintf(warn, "WARNING: %s\n", oneLine(err.Error()))
+	}
+	for _, v := range vols {
+		n, err := filesSize(v.Mountpoint)
+		if err != nil {
+			fmt.Fprintf(warn, "WARNING: measuring volume %s: %s\n", v.Name, oneLine(err.Error()))
+		}
+		row.Total++
+		row.Size += n
+		if used[v.Name] {
+			row.Active++
+		} else {
+			row.Reclaimable += n
+		}
+	}
+	return row
+}
