@@ -163,6 +163,9 @@ func TestVolumeCommands(t *testing.T) {
 	}
 
 	mustStrata(t, root, "create", "--name", "user", "-v", "vol2:/x", ref)
+	if r := mustStrata(t, root, "ps", "-a", "--filter", "volume=vol2", "--format", "{{.Names}} {{.Mounts}}"); r.Stdout != "user vol2\n" {
+		t.Errorf("ps --filter volume=vol2: %q", r.Stdout)
+	}
 	if r := mustStrata(t, root, "volume", "ls"); r.Stdout != "DRIVER    VOLUME NAME\nlocal     "+anon+"\nlocal     vol1\nlocal     vol2\n" {
 		t.Errorf("volume ls:\n%s", r.Stdout)
 	}

@@ -202,7 +202,7 @@ func TestImageVolumesRefused(t *testing.T) {
 // TestAnonymousVolumeFlags: -v /path and --mount type=volume without a source make anonymous
 // volumes as docker does: filled from the image, writable under --read-only unless asked
 // read-only, listed by inspect in docker's shape with a stable name, counted by system df,
-// removed with the container. A named volume is refused in one line.
+// removed with the container. A name that is no volume name is refused in one line.
 func TestAnonymousVolumeFlags(t *testing.T) {
 	requiresContainers(t)
 	root := newRoot(t)
@@ -302,10 +302,11 @@ func TestAnonymousVolumeFlags(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{"-v", "name:/x"}, `invalid volume specification "name:/x": named volumes are not supported`},
-			{[]string{"-v", "name:/x:ro"}, "named volumes are not supported"},
-			{[]string{"--mount", "source=name,target=/x"}, `invalid --mount "source=name,target=/x": named volumes are not supported`},
-			{[]string{"--mount", "type=volume,src=name,dst=/x"}, "named volumes are not supported"},
+			// Named volumes are TestNamedVolumes'; these are no volume names.
+			{[]string{"-v", "a/b:/x"}, `invalid volume specification "a/b:/x": invalid volume name: "a/b" includes invalid characters for a local volume name`},
+			{[]string{"-v", "n:/x:ro"}, "invalid characters for a local volume name"},
+			{[]string{"--mount", "source=../x,target=/x"}, `invalid --mount "source=../x,target=/x": invalid volume name`},
+			{[]string{"--mount", "type=volume,src=a b,dst=/x"}, "invalid characters for a local volume name"},
 			{[]string{"-v", "/etc/hostname"}, "cannot mount volume over existing file"},
 			{[]string{"-v", "/"}, "destination can't be '/'"},
 			{[]string{"-v", "/data", "-v", "/data"}, "duplicate mount point: /data"},
