@@ -401,6 +401,9 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"container", "prune", "-f", "--filter", "until=garbage"}, code: 1, want: "--filter"},
 
 		{args: []string{"volume", "bogus"}, code: 1},
+		{args: []string{"inspect", "--type", "volume", "nosuch"}, code: 1, want: "no such volume"},
+		{args: []string{"inspect", "--type", "volume", "--proc", "nosuch"}, code: 1, want: "--proc"},
+		{args: []string{"inspect", "--type", "network", "nosuch"}, code: 1, want: "--type"},
 		{args: []string{"volume", "create", "../x"}, code: 1, want: "invalid characters"},
 		{args: []string{"volume", "create", "a/b"}, code: 1, want: "invalid characters"},
 		{args: []string{"volume", "create", "--name", "x"}, code: 1, want: "invalid characters"},

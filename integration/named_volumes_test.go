@@ -155,6 +155,15 @@ func TestVolumeCommands(t *testing.T) {
 		v.CreatedAt == "" || v.Labels["tier"] != "db" || v.Labels["keep"] != "" || len(v.Labels) != 2 {
 		t.Errorf("volume inspect: %+v", v)
 	}
+	// docker inspect finds a volume by its name too, after containers and images.
+	for _, args := range [][]string{{"inspect", "-f", "{{.Mountpoint}}", "vol2"}, {"inspect", "--type", "volume", "-f", "{{.Mountpoint}}", "vol2"}} {
+		if r := mustStrata(t, root, args...); r.Stdout != filepath.Join(root, "volumes", "vol2", "_data")+"\n" {
+			t.Errorf("%v: %q", args, r.Stdout)
+		}
+	}
+	if r := strata(t, root, "inspect", "--type", "volume", "alpine"); r.Code != 1 || !strings.Contains(r.Stderr, "get alpine: no such volume") {
+		t.Errorf("inspect --type volume of an image: exit %d, %q", r.Code, r.Stderr)
+	}
 	if r := mustStrata(t, root, "volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "vol2"); r.Stdout != "vol2 local\n" {
 		t.Errorf("inspect -f: %q", r.Stdout)
 	}

@@ -38,12 +38,15 @@ as an image.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch typ {
-			case "", "container", "image":
+			case "", "container", "image", "volume":
 			default:
-				return fmt.Errorf("invalid --type %s: want container or image", quoteValue(typ))
+				return fmt.Errorf("invalid --type %s: want container, image or volume", quoteValue(typ))
 			}
 			if proc && typ == "image" {
 				return errors.New("--proc shows running containers, not images: drop --type image")
+			}
+			if proc && typ == "volume" {
+				return errors.New("--proc shows running containers, not volumes: drop --type volume")
 			}
 			return runInspect(g, cmd.OutOrStdout(), cmd.ErrOrStderr(), args, format, typ, proc, size)
 		},
@@ -52,7 +55,7 @@ as an image.`,
 	f.StringVarP(&format, "format", "f", "", "json (one line), or a Go template, e.g. '{{.State.Pid}}' or '{{json .Process.Namespaces}}'")
 	f.BoolVarP(&size, "size", "s", false, "show each container's SizeRw (its writes) and SizeRootFs (with its image)")
 	f.BoolVar(&proc, "proc", false, "print the process card of each running container")
-	f.StringVar(&typ, "type", "", "container or image: look the names up as that only, as docker inspect --type")
+	f.StringVar(&typ, "type", "", "container, image or volume: look the names up as that only, as docker inspect --type")
 	return cmd
 }
 
@@ -67,6 +70,14 @@ func runInspect(g *globals, w, errW io.Writer, args []string, format, typ string
 	var found []any
 	var errs []error
 	for _, a := range args {
+		if typ == "volume" {
+			if v, err := g.volumeStore().Get(a); err != nil {
+				errs = append(errs, errors.New(volumeError("get", a, err)))
+			} else {
+				found = append(found, v)
+			}
+			continue
+		}
 		var c *runner.Container
 		err := runner.ErrNotFound
 		if typ != "image" {
@@ -80,6 +91,13 @@ func runInspect(g *globals, w, errW io.Writer, args []string, format, typ string
 				}
 			}
 			in, ierr := inspectImage(images, a)
+			if ierr != nil && typ == "" {
+				// As docker: then a volume of that name.
+				if v, err := g.volumeStore().Get(a); err == nil {
+					found = append(found, v)
+					continue
+				}
+			}
 			if ierr != nil {
 				if typ == "image" {
 					errs = append(errs, fmt.Errorf("no such image: %s", quoteArg(a)))
