@@ -315,3 +315,35 @@ func TestNamedVolumeConcurrentCopyUp(t *testing.T) {
 		t.Errorf("volume store: %v", ents)
 	}
 }
+
+// TestNamedVolumeRmRace runs create -v NAME and volume rm NAME at once: the removal either
+// comes first (the create makes the volume again) or sees the container and refuses; never a
+// container whose volume is gone.
+func TestNamedVolumeRmRace(t *testing.T) {
+	requiresContainers(t)
+	root := newRoot(t)
+	const ref = "namedvol/rmrace:1"
+	loadVolumeImage(t, root, ref, nil, nil)
+	for i := range 6 {
+		mustStrata(t, root, "volume", "create", "rv")
+		var wg sync.WaitGroup
+		var created, removed result
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			created = strata(t, root, "create", "--name", "rc", "-v", "rv:/x", ref, "true")
+		}()
+		go func() { defer wg.Done(); removed = strata(t, root, "volume", "rm", "rv") }()
+		wg.Wait()
+		if created.Code != 0 {
+			t.Fatalf("round %d: create: exit %d, %q", i, created.Code, created.Stderr)
+		}
+		if removed.Code != 0 && !strings.Contains(removed.Stderr, "volume is in use") {
+			t.Errorf("round %d: volume rm: exit %d, %q", i, removed.Code, removed.Stderr)
+		}
+		mustStrata(t, root, "volume", "inspect", "rv")
+		mustStrata(t, root, "start", "-a", "rc")
+		mustStrata(t, root, "rm", "rc")
+		mustStrata(t, root, "volume", "rm", "rv")
+	}
+}
