@@ -83,6 +83,14 @@ func TestNamedVolumes(t *testing.T) {
 		if r := mustStrata(t, root, "run", "--rm", "--mount", "src=empty2,dst=/data,volume-nocopy", ref, "ls", "-A", "/data"); r.Stdout != "" {
 			t.Errorf("volume-nocopy volume holds %q, want nothing", r.Stdout)
 		}
+		// A --mount's volume-label labels the volume it makes, not one that exists.
+		mustStrata(t, root, "run", "--rm", "--mount", "src=labelled,dst=/data,volume-label=made.by=mount", "--mount", "src=empty2,dst=/e,volume-label=x=y", ref, "true")
+		if r := mustStrata(t, root, "volume", "ls", "-q", "--filter", "label=made.by=mount"); r.Stdout != "labelled\n" {
+			t.Errorf("volume ls --filter label=made.by=mount: %q", r.Stdout)
+		}
+		if r := mustStrata(t, root, "volume", "ls", "-q", "--filter", "label=x"); r.Stdout != "" {
+			t.Errorf("volume-label relabelled an existing volume: %q", r.Stdout)
+		}
 	})
 
 	t.Run("inspect", func(t *testing.T) {

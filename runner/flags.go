@@ -158,6 +158,7 @@ func ParseMount(v string) (mount.Mount, error) {
 	}
 	typ := "volume"
 	var src, dst, propagation, recursive, size, mode string
+	var volumeLabels []string
 	var readonly, nonRecursive, nocopy bool
 	var unsupported string // a volume-* key strata has no use for
 	var kinds []string     // the bind-, tmpfs- and volume- keys given
@@ -223,7 +224,9 @@ func ParseMount(v string) (mount.Mount, error) {
 			}
 			mode = val
 		case "volume-label":
-			// A label of the anonymous volume: strata keeps none, and nothing reads them.
+			// A label of the anonymous volume: strata keeps none, and nothing reads them. A
+			// named volume made by this mount gets it.
+			volumeLabels = append(volumeLabels, val)
 		case "volume-nocopy":
 			if nocopy, err = strconv.ParseBool(val); err != nil {
 				return fail("invalid value for %s: %s is not a boolean", key, quote.Value(val))
@@ -334,6 +337,12 @@ func ParseMount(v string) (mount.Mount, error) {
 			}
 			m := namedVolumeMount(src, path.Clean(dst), readonly, nocopy, "z")
 			m.Options = append(m.Options, optFromMount)
+			for _, l := range volumeLabels {
+				if err := ValidateLabel(l); err != nil {
+					return fail("volume-label: %w", err)
+				}
+				m.Options = append(m.Options, optVolumeLabelPrefix+l)
+			}
 			return m, nil
 		}
 		if nocopy {

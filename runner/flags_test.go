@@ -99,6 +99,8 @@ func TestParseMount(t *testing.T) {
 		{"type=bind,source=" + missing + ",target=/d", mount.Mount{}, nil},
 		{"type=volume,source=vol,target=/d", mount.Mount{Type: TypeVolume, Target: "/d", Options: []string{"rbind", "nodev", optVolumeNamePrefix + "vol", optModePrefix + "z", optFromMount}}, nil},
 		{"source=vol,target=/d,readonly,volume-nocopy", mount.Mount{Type: TypeVolume, Target: "/d", Options: []string{"rbind", "nodev", "ro", optNoCopy, optVolumeNamePrefix + "vol", optModePrefix + "z", optFromMount}}, nil},
+		{"src=vol,dst=/d,volume-label=a=b,volume-label=c", mount.Mount{Type: TypeVolume, Target: "/d", Options: []string{"rbind", "nodev", optVolumeNamePrefix + "vol", optModePrefix + "z", optFromMount, optVolumeLabelPrefix + "a=b", optVolumeLabelPrefix + "c"}}, nil},
+		{"src=vol,dst=/d,volume-label==b", mount.Mount{}, nil},
 		{"source=v,target=/d", mount.Mount{}, ErrInvalidVolumeName},
 		{"source=../x,target=/d", mount.Mount{}, ErrInvalidVolumeName},
 		{"source=a/b,target=/d", mount.Mount{}, ErrInvalidVolumeName},

@@ -23,6 +23,9 @@ const (
 	// optFromMount marks a named volume given by --mount, which inspect lists in
 	// HostConfig.Mounts; a -v one goes in HostConfig.Binds.
 	optFromMount = "x-strata.mount"
+	// optVolumeLabelPrefix carries a --mount volume-label, set on the volume if this mount
+	// makes it.
+	optVolumeLabelPrefix = "x-strata.volume-label="
 )
 
 // MaxVolumeNameLen bounds a volume name: it is a directory name under <root>/volumes.
@@ -170,8 +173,8 @@ func MountVolumeName(id string, m mount.Mount) string {
 func inspectNamedVolume(h *InspectHostConfig, m mount.Mount, name string) {
 	if slices.Contains(m.Options, optFromMount) {
 		hm := InspectHostMount{Type: TypeVolume, Source: name, Target: m.Target, ReadOnly: slices.Contains(m.Options, "ro")}
-		if VolumeNoCopy(m) {
-			hm.VolumeOptions = &InspectVolumeOptions{NoCopy: true}
+		if l := VolumeLabels(m); VolumeNoCopy(m) || l != nil {
+			hm.VolumeOptions = &InspectVolumeOptions{NoCopy: VolumeNoCopy(m), Labels: l}
 		}
 		h.Mounts = append(h.Mounts, hm)
 		return
@@ -185,5 +188,22 @@ func inspectNamedVolume(h *InspectHostConfig, m mount.Mount, name string) {
 
 // InspectVolumeOptions is docker's mount.VolumeOptions.
 type InspectVolumeOptions struct {
-	NoCopy bool `json:"NoCopy,omitempty"`
+	NoCopy bool              `json:"NoCopy,omitempty"`
+	Labels map[string]string `json:"Labels,omitempty"`
+}
+
+// VolumeLabels are the volume-label= of named volume mount m, for the volume it makes: nil
+// for none.
+func VolumeLabels(m mount.Mount) map[string]string {
+	var out map[string]string
+	for _, o := range m.Options {
+		if l, ok := strings.CutPrefix(o, optVolumeLabelPrefix); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			k, v, _ := strings.Cut(l, "=")
+			out[k] = v
+		}
+	}
+	return out
 }

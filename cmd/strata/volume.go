@@ -47,8 +47,19 @@ func prepareNamedVolumes(ctx context.Context, vs *runner.VolumeStore, mounts []m
 		unlock()
 		return nil, nil, err
 	}
+	labels := map[string]map[string]string{} // --mount volume-label=, for a volume made now
+	for _, m := range mounts {
+		if name, ok := runner.NamedVolume(m); ok {
+			for k, v := range runner.VolumeLabels(m) {
+				if labels[name] == nil {
+					labels[name] = map[string]string{}
+				}
+				labels[name][k] = v
+			}
+		}
+	}
 	for _, name := range names {
-		if _, _, err := vs.Create(name, nil); err != nil {
+		if _, _, err := vs.Create(name, labels[name]); err != nil {
 			unlock()
 			return nil, nil, err
 		}
