@@ -194,6 +194,7 @@ func TestVolumeCommands(t *testing.T) {
 		{[]string{"-q", "-f", "dangling=false"}, "vol2\n"},
 		{[]string{"-q", "--filter", "label=tier=db"}, "vol1\n"},
 		{[]string{"-q", "--filter", "label=keep"}, "vol1\n"},
+		{[]string{"-q", "--filter", "label!=tier=db"}, anon + "\nvol2\n"},
 		{[]string{"-q", "--filter", "name=ol"}, "vol1\nvol2\n"},
 		{[]string{"--format", "{{.Name}}:{{.Label \"tier\"}}", "-f", "name=vol1"}, "vol1:db\n"},
 	} {

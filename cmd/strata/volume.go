@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -89,6 +91,13 @@ func copyUpVolume(ctx context.Context, snap *snapshotter.Snapshotter, dir string
 		return err
 	}
 	defer unlock()
+	// A copy cut short (a killed run) left its temp dir beside _data: under the lock, no
+	// copy is at work.
+	if dead, _ := filepath.Glob(filepath.Join(filepath.Dir(vs.DataDir(name)), ".copyup-*")); len(dead) > 0 {
+		for _, d := range dead {
+			_ = os.RemoveAll(d)
+		}
+	}
 	empty, err := vs.Empty(name)
 	if err != nil || !empty {
 		return err
@@ -201,8 +210,8 @@ func (r volumeRow) Label(key string) string { return r.labels[key] }
 // volumeFilter is volume ls's --filter: docker's name (a substring), label (key or
 // key=value), dangling and driver; each key ANDs, its values OR.
 type volumeFilter struct {
-	names, labels, drivers []string
-	dangling               *bool
+	names, labels, notLabels, drivers []string
+	dangling                          *bool
 }
 
 func parseVolumeFilter(filters []string) (volumeFilter, error) {
@@ -217,6 +226,8 @@ func parseVolumeFilter(filters []string) (volumeFilter, error) {
 			f.names = append(f.names, v)
 		case "label":
 			f.labels = append(f.labels, v)
+		case "label!":
+			f.notLabels = append(f.notLabels, v)
 		case "driver":
 			f.drivers = append(f.drivers, v)
 		case "dangling":
@@ -233,7 +244,7 @@ func parseVolumeFilter(filters []string) (volumeFilter, error) {
 			}
 			f.dangling = &b
 		default:
-			return f, fmt.Errorf("invalid --filter %s: unknown key %s (name, label, dangling, driver)", quoteValue(s), quoteValue(k))
+			return f, fmt.Errorf("invalid --filter %s: unknown key %s (name, label, label!, dangling, driver)", quoteValue(s), quoteValue(k))
 		}
 	}
 	return f, nil
@@ -250,6 +261,12 @@ func (f volumeFilter) match(v *runner.Volume, used bool) bool {
 		k, val, hasVal := strings.Cut(l, "=")
 		got, ok := v.Labels[k]
 		if !ok || (hasVal && got != val) {
+			return false
+		}
+	}
+	for _, l := range f.notLabels {
+		k, val, hasVal := strings.Cut(l, "=")
+		if got, ok := v.Labels[k]; ok && (!hasVal || got == val) {
 			return false
 		}
 	}
@@ -348,7 +365,7 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only show volume names")
-	fl.StringArrayVarP(&filters, "filter", "f", nil, "filter: name=, label=, dangling=true|false, driver=")
+	fl.StringArrayVarP(&filters, "filter", "f", nil, "filter: name=, label=, label!=, dangling=true|false, driver=")
 	fl.StringVar(&format, "format", "", "json, table, or a Go template ('{{.Name}}')")
 	return cmd
 }
@@ -466,7 +483,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if len(f.names) > 0 || len(f.drivers) > 0 || f.dangling != nil {
-				return fmt.Errorf("invalid --filter: volume prune takes label= only")
+				return fmt.Errorf("invalid --filter: volume prune takes label= and label!= only")
 			}
 			if !force {
 				q := volumePruneWarning
@@ -523,7 +540,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	fl.BoolVarP(&all, "all", "a", false, "remove every unused named volume, not only anonymous ones")
-	fl.StringArrayVar(&filters, "filter", nil, "label=key or label=key=value")
+	fl.StringArrayVar(&filters, "filter", nil, "label=key[=value], label!=key[=value]")
 	return cmd
 }
 
