@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -212,6 +213,9 @@ func TestVolumeCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustStrata(t, root, "system", "df", "--format", "json").Stdout), &df); err != nil || len(df.Summary) != 3 ||
 		df.Summary[2].Type != "Local Volumes" || df.Summary[2].Total != 3 || df.Summary[2].Active != 1 {
 		t.Errorf("system df: %+v, %v; want a Local Volumes row of 3 volumes, 1 active", df.Summary, err)
+	}
+	if r := mustStrata(t, root, "system", "df", "-v"); !strings.Contains(r.Stdout, "\nLocal Volumes space usage:\n\nVOLUME NAME") || !regexp.MustCompile(`\nvol2 +1 +0B\n`).MatchString(r.Stdout) {
+		t.Errorf("system df -v: no volume table with vol2's one link:\n%s", r.Stdout)
 	}
 	if r := mustStrata(t, root, "volume", "prune", "-f"); r.Stdout != "Total reclaimed space: 0B\n" {
 		t.Errorf("volume prune without -a: %q; anonymous volumes go with their container", r.Stdout)

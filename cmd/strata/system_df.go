@@ -79,6 +79,7 @@ type usage struct {
 	Images     []imageUsage     `json:"images"`
 	Layers     []layerUsage     `json:"layers"`
 	Containers []containerUsage `json:"containers"`
+	Volumes    []volumeUsage    `json:"volumes"`
 	Totals     usageTotals      `json:"totals"`
 	// byImage is -v's table: one row per image as docker's has, named by its first name,
 	// with what it shares with other images and what only it uses.
@@ -281,7 +282,8 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 			containersRow.Reclaimable += size
 		}
 	}
-	u.Summary = []usageRow{imagesRow, containersRow, volumesRow(g, list, warn)}
+	volumesRow, volumes := volumesUsage(g, list, warn)
+	u.Summary, u.Volumes = []usageRow{imagesRow, containersRow, volumesRow}, volumes
 	return u, nil
 }
 
@@ -665,7 +667,10 @@ func printDiskUsage(w io.Writer, u usage, verbose bool) error {
 	for _, c := range u.Containers {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shortID(c.ID), c.Image, humanSize(c.Size), c.Status, c.Name)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printVolumesUsage(w, u.Volumes)
 }
 
 // reclaimable is docker's "1.2MB (40%)".

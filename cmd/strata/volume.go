@@ -544,16 +544,26 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// volumesRow is system df's "Local Volumes" row, as docker's: the named volumes, those some
-// container uses (running or not) active, the others reclaimable (what volume prune -a frees).
-// Anonymous volumes are counted in their container's size.
-func volumesRow(g *globals, list []*runner.Container, warn io.Writer) usageRow {
+// volumeUsage is one named volume in system df: the containers that use it (docker's LINKS)
+// and its size.
+type volumeUsage struct {
+	Name  string `json:"name"`
+	Links int    `json:"links"`
+	Size  int64  `json:"size"`
+}
+
+// volumesUsage is system df's "Local Volumes" row, as docker's, and its -v rows: the named
+// volumes, those some container uses (running or not) active, the others reclaimable (what
+// volume prune -a frees). Anonymous volumes are counted in their container's size.
+func volumesUsage(g *globals, list []*runner.Container, warn io.Writer) (usageRow, []volumeUsage) {
 	row := usageRow{Type: "Local Volumes"}
-	used := map[string]bool{}
+	links := map[string]int{}
 	for _, c := range list {
+		seen := map[string]bool{}
 		for _, m := range c.Config.Spec.Mounts {
-			if name, ok := runner.NamedVolume(m); ok {
-				used[name] = true
+			if name, ok := runner.NamedVolume(m); ok && !seen[name] {
+				seen[name] = true
+				links[name]++
 			}
 		}
 	}
@@ -561,18 +571,32 @@ func volumesRow(g *globals, list []*runner.Container, warn io.Writer) usageRow {
 	if err != nil {
 		fmt.Fprintf(warn, "WARNING: %s\n", oneLine(err.Error()))
 	}
+	out := []volumeUsage{}
 	for _, v := range vols {
 		n, err := filesSize(v.Mountpoint)
 		if err != nil {
 			fmt.Fprintf(warn, "WARNING: measuring volume %s: %s\n", v.Name, oneLine(err.Error()))
 		}
+		out = append(out, volumeUsage{Name: v.Name, Links: links[v.Name], Size: n})
 		row.Total++
 		row.Size += n
-		if used[v.Name] {
+		if links[v.Name] > 0 {
 			row.Active++
 		} else {
 			row.Reclaimable += n
 		}
 	}
-	return row
+	return row, out
+}
+
+// printVolumesUsage is system df -v's volumes table, as docker's.
+func printVolumesUsage(w io.Writer, vols []volumeUsage) error {
+	fmt.Fprintln(w, "\nLocal Volumes space usage:")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "VOLUME NAME\tLINKS\tSIZE")
+	for _, v := range vols {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", v.Name, v.Links, humanSize(v.Size))
+	}
+	return tw.Flush()
 }
