@@ -131,12 +131,13 @@ func volumeMode(mode string) ([]string, error) {
 // with type=bind, type=tmpfs or type=volume (the default). Keys, case-insensitive, as
 // docker's: type, source|src, target|destination|dst, readonly|ro[=BOOL], consistency,
 // bind-propagation, bind-recursive (enabled, or readonly: strata's read-only binds are
-// recursive), bind-nonrecursive=false, tmpfs-size, tmpfs-mode, volume-label (ignored); a
-// bind-*, tmpfs-* or volume-* key goes only with its type. A bind source must exist; "." or
+// recursive), bind-nonrecursive=false, tmpfs-size, tmpfs-mode, volume-label (for the named
+// volume the mount makes), volume-nocopy; a bind-*, tmpfs-* or volume-* key goes only with
+// its type. A bind source must exist; "." or
 // "./x" is made absolute. A volume without a source is an anonymous one (TypeVolume, placed
 // by AnonymousVolumes); with one, a named volume (namedVolumeMount). What docker has and
-// strata does not (a non-recursive bind, volume drivers and options, an anonymous nocopy) is refused
-// with ErrUnsupported, never silently changed.
+// strata does not (a non-recursive bind, volume drivers and options, an anonymous nocopy) is
+// refused with ErrUnsupported, never silently changed.
 func ParseMount(v string) (mount.Mount, error) {
 	fail := func(format string, a ...any) (mount.Mount, error) {
 		return mount.Mount{}, fmt.Errorf("invalid --mount %s: "+format, append([]any{quote.Value(v)}, a...)...)
