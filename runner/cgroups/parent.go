@@ -24,7 +24,12 @@ func ValidateCgroupParent(p string) error {
 		return bad("")
 	}
 	rel := strings.Trim(p, "/")
-	if rel == "" {
+	// "." names the directory it is in: "/." and "/./." are the root too, "." strata's
+	// own parent, as no --cgroup-parent at all.
+	if onlyDots(rel) {
+		if !strings.HasPrefix(p, "/") {
+			return bad(`"." names no cgroup`)
+		}
 		return bad("the root of the cgroup tree is no parent")
 	}
 	for _, part := range strings.Split(rel, "/") {
@@ -93,4 +98,14 @@ func (h *hierarchy) splitKey(key string) (parent, name string, err error) {
 		return "", "", fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return parent, name, nil
+}
+
+// onlyDots says whether every component of p is "" or ".": p names the directory it starts in.
+func onlyDots(p string) bool {
+	for part := range strings.SplitSeq(p, "/") {
+		if part != "" && part != "." {
+			return false
+		}
+	}
+	return true
 }
