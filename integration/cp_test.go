@@ -337,9 +337,13 @@ func TestCpHostileSymlinks(t *testing.T) {
 			if len(entries) != 1 || readFile(t, secret+"/secret") != "host" {
 				t.Errorf("the host's dir %s changed: %v", secret, entries)
 			}
-			// The container's device node stays out of the host.
-			if r := strata(t, root, "cp", c+":/node", out+"/node"); r.Code != 0 {
-				t.Errorf("cp of a node: %d %s", r.Code, r.Stderr)
+			// The container's device node stays out of the host, and a copy of it alone
+			// says so rather than copying nothing with success.
+			if r := strata(t, root, "cp", c+":/node", out+"/node"); r.Code != 1 || !strings.Contains(r.Stderr, "/node: cannot copy a device node to the host") || strings.Count(r.Stderr, "\n") != 1 {
+				t.Errorf("cp of a node: %d %q, want 1 and one line", r.Code, r.Stderr)
+			}
+			if r := strata(t, root, "cp", c+":/node", "-"); r.Code != 0 || !strings.Contains(r.Stdout, "node") {
+				t.Errorf("cp of a node to a tar stream: %d %s", r.Code, r.Stderr)
 			}
 			if _, err := os.Lstat(out + "/node"); err == nil {
 				t.Errorf("cp %s:/node made a device node on the host", c)

@@ -199,6 +199,11 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 		_, err := copytar.WriteTree(ctx, os.Stdout, fd, name)
 		return err
 	}
+	if m := st.Mode & unix.S_IFMT; m == unix.S_IFCHR || m == unix.S_IFBLK {
+		// Device nodes are left out on the host (Extract's NoDevices): one asked for by
+		// name would be a copy of nothing that says it succeeded.
+		return fmt.Errorf("%s: cannot copy a device node to the host", abs)
+	}
 	src := copyInfo{path: abs, exists: true, isDir: st.Mode&unix.S_IFMT == unix.S_IFDIR}
 	dst, err := hostDestInfo(dstPath)
 	if err != nil {
