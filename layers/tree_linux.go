@@ -96,7 +96,8 @@ func fdOpaque(fd int) bool {
 
 // fdHasXattr reports whether overlayfs set its xattr overlay.<what> on fd, in either
 // namespace. A writable layer with metacopy or redirect_dir entries does not hold the
-// container's changes whole: a kernel that turns those features on by default makes them.
+// container's changes whole, nor its dirs read one by one its filesystem: a kernel that
+// turns those features on by default makes them.
 func fdHasXattr(fd int, what string) bool {
 	for _, ns := range []string{"trusted.overlay.", "user.overlay."} {
 		if _, err := unix.Fgetxattr(fd, ns+what, nil); err == nil {
@@ -280,7 +281,9 @@ func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) 
 		return err
 	}
 	opaque := fdOpaque(fd)
-	if t.opts.Diff && fdHasXattr(fd, "redirect") {
+	// Merged too: a renamed dir shows the lower dir its redirect names, which the layer
+	// dirs read one by one do not (image layers never hold overlay xattrs: Apply drops them).
+	if fdHasXattr(fd, "redirect") {
 		return fmt.Errorf("/%s: a directory overlayfs renamed (redirect_dir): its changes cannot be read from the writable layer alone", name)
 	}
 	if t.opts.Diff {
@@ -348,7 +351,7 @@ func (t *treeWriter) file(pfd int, base, name string) error {
 		}
 		return t.entry([]int{pfd}, 0, base, name, &st, 0)
 	}
-	if t.opts.Diff && fdHasXattr(fd, "metacopy") {
+	if fdHasXattr(fd, "metacopy") {
 		return fmt.Errorf("/%s: a metadata-only copy up (overlayfs metacopy): its data is in the image's layer", name)
 	}
 	h := header(name, &st)

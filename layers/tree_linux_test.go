@@ -121,7 +121,8 @@ func TestWriteTreeDiff(t *testing.T) {
 }
 
 // TestWriteTreeDiffIncomplete: a writable layer overlayfs wrote with metacopy or
-// redirect_dir does not hold the changes whole: refused, not written short.
+// redirect_dir does not hold the changes whole, nor merged the filesystem: refused, not
+// written short.
 func TestWriteTreeDiffIncomplete(t *testing.T) {
 	requireRootForNodes(t)
 	for _, tc := range []struct{ file, attr string }{{"f", "trusted.overlay.metacopy"}, {"d", "trusted.overlay.redirect"}} {
@@ -137,6 +138,10 @@ func TestWriteTreeDiffIncomplete(t *testing.T) {
 		}
 		if err := WriteTree(context.Background(), io.Discard, []string{up}, TreeOptions{Diff: true}); err == nil {
 			t.Errorf("%s: written", tc.attr)
+		}
+		// Nor merged (export): the merged view is not the dirs read one by one.
+		if err := WriteTree(context.Background(), io.Discard, []string{up, t.TempDir()}, TreeOptions{}); err == nil {
+			t.Errorf("%s: merged written", tc.attr)
 		}
 	}
 }
