@@ -235,18 +235,22 @@ func Extract(ctx context.Context, dirfd int, r io.Reader, opts ExtractOptions) (
 		Whiteouts: layers.WhiteoutKeep, // a ".wh." file a user copies is a file
 		MaxSize:   opts.MaxSize,
 	})
-	pr.CloseWithError(errors.New("extraction ended"))
+	pr.CloseWithError(errExtractionEnded)
 	if errors.Is(err, layers.ErrUnsafePath) {
 		// Apply's words are a layer's; here the tar is the user's or a container's.
 		err = errors.New(strings.ReplaceAll(err.Error(), "the layer dir", "the destination directory"))
 	}
 	rerr := <-done
-	if rerr != nil && (err == nil || !errors.Is(err, rerr)) {
+	if rerr != nil && (err == nil || !errors.Is(err, rerr)) && !errors.Is(rerr, errExtractionEnded) {
 		// The rewriter's own error says why; Apply's only that the stream broke.
 		return counted.n, rerr
 	}
 	return counted.n, err
 }
+
+// errExtractionEnded is what the rewriter gets when Apply stopped reading: Apply's own error
+// says why, not this.
+var errExtractionEnded = errors.New("extraction ended")
 
 type countingReader struct {
 	r io.Reader
@@ -280,6 +284,10 @@ func rewrite(ctx context.Context, dirfd int, r io.Reader, w io.Writer, opts Extr
 		switch hdr.Typeflag {
 		case tar.TypeXGlobalHeader:
 			continue
+		case tar.TypeGNUSparse:
+			// archive/tar reads an old GNU sparse file as its whole content, holes as
+			// zeros: a regular file of that content, as docker's Untar makes it.
+			hdr.Typeflag = tar.TypeReg
 		case tar.TypeChar, tar.TypeBlock:
 			if opts.NoDevices {
 				continue
