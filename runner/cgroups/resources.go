@@ -235,6 +235,9 @@ func (r Resources) quota() int64 {
 // may skip it.
 func (r Resources) swapTotal() (total int64, implicit bool) {
 	if r.MemorySwap == 0 && r.Memory > 0 {
+		if r.Memory > math.MaxInt64/2 {
+			return -1, true // twice would wrap to a negative: no limit is what it means
+		}
 		return 2 * r.Memory, true
 	}
 	return r.MemorySwap, false

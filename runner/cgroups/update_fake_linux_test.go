@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,6 +68,7 @@ func TestUpdateV1Memory(t *testing.T) {
 		{Memory: 32 << 20, MemorySwap: -1},       // unlimited swap
 		{Memory: 16 << 20, MemorySwap: 20 << 20}, // explicit
 		{Memory: 512 << 20, MemorySwap: 1 << 30}, // both rise
+		{Memory: math.MaxInt64},                  // twice wraps: no memsw limit, not -2
 	} {
 		if err := c.Update(r); err != nil {
 			t.Fatalf("Update(%+v) = %v", r, err)
