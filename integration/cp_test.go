@@ -526,3 +526,26 @@ func TestCpSummary(t *testing.T) {
 		t.Errorf("no terminal: %+v", got)
 	}
 }
+
+// TestCpHostDestNearlyFull: a copy out to a host filesystem with little room left goes as far
+// as the room goes, as docker's does; strata's free-space floor is for its own store (it
+// refused a 6-byte file on a filesystem 96% full, in a layer's words).
+func TestCpHostDestNearlyFull(t *testing.T) {
+	root := busyboxRoot(t)
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=20m"); err != nil {
+		t.Skipf("skipping: mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if err := os.WriteFile(dir+"/fill", make([]byte, 19<<20+512<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustStrata(t, root, "create", "--name", "nf", cpImage, "true")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "nf") })
+	if r := strata(t, root, "cp", "nf:/etc/passwd", dir+"/passwd"); r.Code != 0 {
+		t.Fatalf("cp to a nearly full host filesystem: %d %s", r.Code, r.Stderr)
+	}
+	if fi, err := os.Stat(dir + "/passwd"); err != nil || fi.Size() == 0 {
+		t.Errorf("passwd not copied: %v", err)
+	}
+}

@@ -223,7 +223,7 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 		owner = &[2]int{os.Getuid(), os.Getgid()}
 	}
 	_, transferred, err := pipeTree(ctx, fd, tarName(name), func(r io.Reader) (int64, error) {
-		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner, NoDevices: true})
+		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner, NoDevices: true, MinFreeBytes: -1})
 	})
 	if err == nil && !o.quiet {
 		// docker's: a file's own size, a directory's the tar's.

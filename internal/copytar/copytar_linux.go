@@ -211,6 +211,10 @@ type ExtractOptions struct {
 	NoDevices bool
 	// MaxSize bounds the tar (0: layers' default).
 	MaxSize int64
+	// MinFreeBytes is layers.Options': 0 keeps layers' free-space floor (a container's
+	// writable layer is in strata's store), <0 none (a host path the user chose, which
+	// docker cp fills as far as it goes).
+	MinFreeBytes int64
 }
 
 // Extract applies the tar r (plain, gzip or zstd) into the directory dirfd is open on, as
@@ -232,11 +236,12 @@ func Extract(ctx context.Context, dirfd int, r io.Reader, opts ExtractOptions) (
 		done <- err
 	}()
 	_, err = layers.Apply(ctx, FdPath(dirfd), pr, layers.Options{
-		Whiteouts: layers.WhiteoutKeep, // a ".wh." file a user copies is a file
-		MaxSize:   opts.MaxSize,
+		Whiteouts:    layers.WhiteoutKeep, // a ".wh." file a user copies is a file
+		MaxSize:      opts.MaxSize,
+		MinFreeBytes: opts.MinFreeBytes,
 	})
 	pr.CloseWithError(errExtractionEnded)
-	if errors.Is(err, layers.ErrUnsafePath) {
+	if errors.Is(err, layers.ErrUnsafePath) || errors.Is(err, layers.ErrLowDiskSpace) {
 		// Apply's words are a layer's; here the tar is the user's or a container's.
 		err = errors.New(strings.ReplaceAll(err.Error(), "the layer dir", "the destination directory"))
 	}
