@@ -42,7 +42,16 @@ func ValidateCgroupParent(p string) error {
 	}
 	// A relative parent named like a container ID would sit where strata's sweep looks for
 	// the cgroups of containers (see Sweep).
-	if first, _, _ := strings.Cut(path.Clean(rel), "/"); !strings.HasPrefix(p, "/") && isContainerID(first) {
+	// An absolute one through strata's parent ("/strata/ID") is the same place: the other
+	// container's cgroup, which its stop and rm kill and remove with this one inside.
+	under := path.Clean(rel)
+	if strings.HasPrefix(p, "/") {
+		var ok bool
+		if under, ok = strings.CutPrefix(under, parentName+"/"); !ok {
+			under = ""
+		}
+	}
+	if first, _, _ := strings.Cut(under, "/"); isContainerID(first) {
 		return bad("a container ID cannot name a parent under strata's own")
 	}
 	return nil
