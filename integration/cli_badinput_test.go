@@ -140,6 +140,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"update", "--restart", "always:3", "bi-running"}, code: 125, want: "maximum retry count can only be used with 'on-failure'"},
 		{args: []string{"update", "--restart", "on-failure:x", "bi-running"}, code: 125, want: "must be an integer"},
 		{args: []string{"update", "--restart", "no", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"update", "--blkio-weight", "0", "bi-running"}, code: 0}, // docker's: a flag given, nothing changed
 		{args: []string{"update", "-m", "12x", "bi-running"}, code: 125, want: `invalid memory value "12x"`},
 		{args: []string{"update", "-m", "", "bi-running"}, code: 125, want: `invalid memory value ""`},
 		{args: []string{"update", "--memory-reservation", "1k", "bi-running"}, code: 125, want: "Minimum memory reservation allowed is 6MB"},

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/runner/cgroups"
@@ -43,7 +44,15 @@ func newUpdateCmd(g *globals) *cobra.Command {
 				}
 				restart = &p
 			}
-			if ch.Empty() && restart == nil {
+			// docker counts the flags given, not the changes: --blkio-weight 0 (no change)
+			// updates nothing and succeeds.
+			given := 0
+			cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+				if f.Changed {
+					given++
+				}
+			})
+			if given == 0 {
 				return errors.New("you must provide one or more flags when using this command")
 			}
 			return eachContainer(cmd, g, args, true, func(c *runner.Container) error {
