@@ -104,6 +104,11 @@ func Decompress(r io.Reader, mt types.MediaType) (io.ReadCloser, error) {
 	return decompress(r, mt, DefaultMaxSize)
 }
 
+// DecompressMax is Decompress failing after max bytes instead (DefaultMaxSize for max <= 0).
+func DecompressMax(r io.Reader, mt types.MediaType, max int64) (io.ReadCloser, error) {
+	return decompress(r, mt, Options{MaxSize: max}.maxSize())
+}
+
 func decompress(r io.Reader, mt types.MediaType, maxSize int64) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(r, readerBufSize)
 	head, err := br.Peek(4)

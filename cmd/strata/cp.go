@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -223,7 +224,7 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 		owner = &[2]int{os.Getuid(), os.Getgid()}
 	}
 	_, transferred, err := pipeTree(ctx, fd, tarName(name), func(r io.Reader) (int64, error) {
-		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner, NoDevices: true, MinFreeBytes: -1})
+		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner, NoDevices: true, MinFreeBytes: -1, MaxSize: cpMaxSize, MaxEntries: cpMaxEntries})
 	})
 	if err == nil && !o.quiet {
 		// docker's: a file's own size, a directory's the tar's.
@@ -277,7 +278,7 @@ func copyToContainer(cmd *cobra.Command, g *globals, o cpOptions, srcPath, ctr, 
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return 0, errors.New("extraction point is not a directory")
 		}
-		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner})
+		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner, MaxSize: cpMaxSize, MaxEntries: cpMaxEntries})
 	}
 
 	if srcPath == "-" {
@@ -311,6 +312,14 @@ func copyToContainer(cmd *cobra.Command, g *globals, o cpOptions, srcPath, ctr, 
 	}
 	return err
 }
+
+// cpMaxSize and cpMaxEntries lift a pulled layer's bounds (64 GiB, 1Mi entries) off a copy,
+// which docker bounds by nothing: the tree or tar is the user's or their container's, and a
+// container's writable layer keeps the store's free-space floor (of bytes and inodes).
+const (
+	cpMaxSize    int64 = 1 << 62
+	cpMaxEntries       = math.MaxInt32
+)
 
 // pipeTree writes the tree fd is open on as a tar into extract, as it reads it. It returns
 // the bytes of file content and of tar that went through.

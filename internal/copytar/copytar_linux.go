@@ -209,8 +209,10 @@ type ExtractOptions struct {
 	// NoDevices leaves device nodes out: a container's tar copied to the host must not make
 	// a node of the host's disk there.
 	NoDevices bool
-	// MaxSize bounds the tar (0: layers' default).
-	MaxSize int64
+	// MaxSize bounds the tar, MaxEntries its entries (0: layers' defaults, a pulled layer's
+	// bounds against a decompression bomb).
+	MaxSize    int64
+	MaxEntries int
 	// MinFreeBytes is layers.Options': 0 keeps layers' free-space floor (a container's
 	// writable layer is in strata's store), <0 none (a host path the user chose, which
 	// docker cp fills as far as it goes).
@@ -223,7 +225,7 @@ type ExtractOptions struct {
 // directory ... with non-directory ..."). It returns the bytes of the tar read.
 func Extract(ctx context.Context, dirfd int, r io.Reader, opts ExtractOptions) (int64, error) {
 	counted := &countingReader{r: r}
-	plain, err := layers.Decompress(counted, "")
+	plain, err := layers.DecompressMax(counted, "", opts.MaxSize)
 	if err != nil {
 		return 0, err
 	}
@@ -238,6 +240,7 @@ func Extract(ctx context.Context, dirfd int, r io.Reader, opts ExtractOptions) (
 	_, err = layers.Apply(ctx, FdPath(dirfd), pr, layers.Options{
 		Whiteouts:    layers.WhiteoutKeep, // a ".wh." file a user copies is a file
 		MaxSize:      opts.MaxSize,
+		MaxEntries:   opts.MaxEntries,
 		MinFreeBytes: opts.MinFreeBytes,
 	})
 	pr.CloseWithError(errExtractionEnded)

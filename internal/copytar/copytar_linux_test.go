@@ -202,3 +202,29 @@ func TestExtractSparseAndErrors(t *testing.T) {
 		t.Errorf("a link to a missing file before a big one: %v, want Apply's error naming it", err)
 	}
 }
+
+// TestExtractLimits: MaxEntries and MaxSize reach both the decompression and Apply (cp lifts
+// a pulled layer's bounds with them), and 0 keeps layers' defaults.
+func TestExtractLimits(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: chown needs root")
+	}
+	ctx := context.Background()
+	in := tarOf(t, &tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "1"},
+		&tar.Header{Name: "b", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "2"},
+		&tar.Header{Name: "c", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: strings.Repeat("x", 8192)})
+	for _, c := range []struct {
+		opts ExtractOptions
+		ok   bool
+	}{
+		{ExtractOptions{}, true},
+		{ExtractOptions{MaxEntries: 2}, false},
+		{ExtractOptions{MaxSize: 4096}, false},
+		{ExtractOptions{MaxEntries: 3, MaxSize: 1 << 62}, true},
+	} {
+		dirfd := openPath(t, t.TempDir())
+		if _, err := Extract(ctx, dirfd, bytes.NewReader(in), c.opts); (err == nil) != c.ok {
+			t.Errorf("%+v: %v, want ok %v", c.opts, err, c.ok)
+		}
+	}
+}
