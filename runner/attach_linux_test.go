@@ -217,3 +217,29 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		}
 	}
 }
+
+// TestAttachHubManyStalled: clients that never read hold the container's output up for
+// attachStall in all, not attachStall each, before they are dropped together.
+func TestAttachHubManyStalled(t *testing.T) {
+	dir := t.TempDir()
+	h := newAttachHub()
+	stdout := h.tee(frameStdout, io.Discard)
+	if err := h.listen(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer h.finish(dir, 0)
+	const stalled = 6
+	for i := 0; i < stalled; i++ {
+		_ = dialHello(t, dir, 0)
+	}
+	waitClients(t, h, stalled)
+	chunk := bytes.Repeat([]byte("x"), attachFrameMax)
+	start := time.Now()
+	for i := 0; i < 4*attachQueue; i++ {
+		_, _ = stdout.Write(chunk)
+	}
+	if took := time.Since(start); took > attachStall+time.Second {
+		t.Errorf("%d clients that do not read held the output up for %v, want about %v", stalled, took, attachStall)
+	}
+	waitClients(t, h, 0)
+}

@@ -116,13 +116,22 @@ func (h *attachHub) setTerminal(master *os.File) {
 }
 
 // broadcast queues p, as a frame of kind, for every client. A client whose queue stays full
-// for attachStall is dropped: a stalled `strata attach` must not stall the container.
+// for attachStall is dropped: a stalled `strata attach` must not stall the container. The
+// wait is one for the write, however many clients stall: each waiting its own attachStall
+// in turn, 32 clients that never read held the container up for a minute.
 func (h *attachHub) broadcast(kind byte, p []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(p) == 0 {
 		return
 	}
+	var stall *time.Timer // started by the first full queue
+	expired := false
+	defer func() {
+		if stall != nil {
+			stall.Stop()
+		}
+	}()
 	for len(p) > 0 {
 		n := min(len(p), attachFrameMax)
 		frame := appendFrame(make([]byte, 0, 5+n), kind, p[:n])
@@ -134,13 +143,18 @@ func (h *attachHub) broadcast(kind byte, p []byte) {
 				continue
 			default:
 			}
-			stall := time.NewTimer(attachStall)
-			select {
-			case c.out <- frame:
-			case <-stall.C:
-				h.dropLocked(c)
+			if stall == nil {
+				stall = time.NewTimer(attachStall)
 			}
-			stall.Stop()
+			if !expired {
+				select {
+				case c.out <- frame:
+					continue
+				case <-stall.C:
+					expired = true
+				}
+			}
+			h.dropLocked(c)
 		}
 	}
 }
