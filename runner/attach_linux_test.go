@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -242,4 +243,26 @@ func TestAttachHubManyStalled(t *testing.T) {
 		t.Errorf("%d clients that do not read held the output up for %v, want about %v", stalled, took, attachStall)
 	}
 	waitClients(t, h, 0)
+}
+
+// TestAttachHubFull: a client beyond attachClientsMax is told it is refused, where it was
+// closed without a word and `strata attach` waited for the container's end showing nothing.
+func TestAttachHubFull(t *testing.T) {
+	dir := t.TempDir()
+	h := newAttachHub()
+	if err := h.listen(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer h.finish(dir, 0)
+	for i := 0; i < attachClientsMax; i++ {
+		_ = dialHello(t, dir, 0)
+	}
+	waitClients(t, h, attachClientsMax)
+	extra := dialHello(t, dir, 0)
+	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _, err := readAttachOutput(extra, io.Discard, io.Discard)
+	var refused refusedError
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "clients are attached already") {
+		t.Errorf("client %d: %v, want it refused in words", attachClientsMax+1, err)
+	}
 }

@@ -110,13 +110,17 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	ended := make(chan ending, 1)
 	go func() {
 		code, frames, err := readAttachOutput(conn, o.Stdout, o.Stderr)
-		if err != nil && frames == 0 && o.Replay {
+		if _, refused := err.(refusedError); err != nil && frames == 0 && o.Replay && !refused {
 			err = errNothingServed
 		}
 		ended <- ending{code, err}
 	}()
 	select {
 	case e := <-ended:
+		var refused refusedError
+		if errors.As(e.err, &refused) {
+			return ExitOwnError, fmt.Errorf("attaching to container %s: %w", c.Name(), e.err)
+		}
 		if e.err == nil || errors.Is(e.err, errNothingServed) {
 			return e.code, e.err
 		}
@@ -130,6 +134,13 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	case <-ctx.Done():
 		return ExitOwnError, ctx.Err()
 	}
+}
+
+// refusedError is the monitor's reason for not serving a client (frameRefuse).
+type refusedError []byte
+
+func (e refusedError) Error() string {
+	return "its monitor refused the attach: " + strings.ToValidUTF8(string(e), "?")
 }
 
 // dialAttach connects to the attach socket in dir, through the dir's fd (a socket's path
@@ -172,6 +183,8 @@ func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (code, frames in
 			if stderr != nil {
 				_, _ = stderr.Write(buf[:n])
 			}
+		case frameRefuse:
+			return 0, frames, refusedError(buf[:n])
 		case frameExit:
 			if n != 4 {
 				return 0, frames, errors.New("a malformed exit frame from the monitor")

@@ -30,6 +30,7 @@ const (
 	frameStdout = 'o' // monitor to client: what the container wrote
 	frameStderr = 'e'
 	frameExit   = 'x' // monitor to client, the last frame: the container's exit code, int32
+	frameRefuse = 'r' // monitor to client, the only frame: why it is not served (text)
 )
 
 const (
@@ -233,7 +234,13 @@ func (h *attachHub) join(conn *os.File) {
 	}
 	h.mu.Lock()
 	if h.ended || len(h.clients) >= attachClientsMax {
+		full := !h.ended
 		h.mu.Unlock()
+		if full {
+			// Said, or the client would wait for the container's end showing nothing.
+			_ = conn.SetWriteDeadline(time.Now().Add(attachFlush))
+			_, _ = conn.Write(appendFrame(nil, frameRefuse, fmt.Appendf(nil, "%d clients are attached already, the most a container serves", attachClientsMax)))
+		}
 		conn.Close()
 		return
 	}
