@@ -23,7 +23,7 @@ func TestParseDetachKeys(t *testing.T) {
 		{in: "ctrl-@,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_", want: []byte{0, 27, 28, 29, 30, 31}},
 		{in: "CTRL-A,x", want: []byte{1, 'x'}},
 		{in: "ctrl-1", err: `unknown key "ctrl-1"`},
-		{in: "", err: `unknown key ""`},
+		{in: "", want: []byte{0x10, 0x11}}, // docker's default, as its CLI passes none
 		{in: "ctrl-p,", err: `unknown key ""`},
 		{in: "ab", err: `unknown key "ab"`},
 		{in: "\x00", err: `unknown key`},

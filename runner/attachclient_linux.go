@@ -257,7 +257,11 @@ const DefaultDetachKeys = "ctrl-p,ctrl-q"
 
 // ParseDetachKeys reads docker's --detach-keys: a comma-separated list of keys, each one
 // character or ctrl- and one of a-z, @, [, \, ], ^, _.
+// An empty value is the default, as docker's CLI passes no keys then.
 func ParseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		s = DefaultDetachKeys
+	}
 	var keys []byte
 	for _, k := range strings.Split(s, ",") {
 		switch {
