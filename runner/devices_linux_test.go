@@ -185,3 +185,46 @@ func TestUserDeviceStep(t *testing.T) {
 		t.Error("a regular file was made a device")
 	}
 }
+
+// TestBindDeviceAtChecksSource: the bind of a --device's host node is of the node it
+// checked, opened once: a host path swapped for a file after userDevice's check (here, a
+// file from the start) binds nothing.
+func TestBindDeviceAtChecksSource(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("host secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	onThrowawayThread(func() {
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
+				return err
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return err
+			}
+			dfd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(dfd)
+			if err := bindDeviceAt(Step{Op: OpUserDevice, Source: secret, Target: "/dev/x"}, dfd, "x"); err == nil {
+				b, _ := os.ReadFile(filepath.Join(dir, "x"))
+				return fmt.Errorf("a regular file was bound as a device (it reads %q)", b)
+			}
+			if err := bindDeviceAt(Step{Op: OpUserDevice, Source: "/dev/null", Target: "/dev/n"}, dfd, "n"); err != nil {
+				return fmt.Errorf("binding /dev/null: %w", err)
+			}
+			var st unix.Stat_t
+			if err := unix.Stat(filepath.Join(dir, "n"), &st); err != nil || st.Rdev != unix.Mkdev(1, 3) {
+				return fmt.Errorf("/dev/null bound: rdev %d (%v)", st.Rdev, err)
+			}
+			return nil
+		}()
+	})
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -482,13 +482,27 @@ func deviceAt(s Step, dirfd int, name string) error {
 }
 
 // bindDeviceAt binds the host's node s.Source on name in dirfd, an empty file made for it.
+// The node is opened once, checked to be a device, and bound through that fd: a host path
+// swapped after a check by its path (for a link to a file) would bind the file instead.
 func bindDeviceAt(s Step, dirfd int, name string) error {
+	src, err := unix.Open(s.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("device: %w", err)
+	}
+	defer unix.Close(src)
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
+		return fmt.Errorf("device: %w", err)
+	}
+	if k := st.Mode & unix.S_IFMT; k != unix.S_IFCHR && k != unix.S_IFBLK {
+		return fmt.Errorf("device: %s is not a device node", s.Source)
+	}
 	fd, err := createAt(dirfd, name, false)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	return unix.Mount(s.Source, fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
+	return unix.Mount(fdPath(src), fdPath(fd), "", unix.MS_BIND, "")
 }
 
 // symlink makes s.Target a symlink to s.Source, replacing what is there, in its parent dir
