@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,27 +43,38 @@ func markStopped(c *Container, k stopKind) error {
 	if k == stoppedByHand {
 		word = "kill"
 	}
-	// Never through a symlink (a hand edit would have us truncate the file it names), never
-	// blocking on a FIFO.
-	fd, err := unix.Open(filepath.Join(c.Dir, stopMarkFile), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
-	if errors.Is(err, unix.ENOENT) {
+	// The word is a symlink's target, which the inode keeps: the mark takes no data block,
+	// so a stop, kill or rm -f on a full disk (a restart loop's log filled it) still marks
+	// and cancels, where writing the word in a file failed with ENOSPC. Made under another
+	// name and renamed over the last mark: never seen half made.
+	tmp := filepath.Join(c.Dir, fmt.Sprintf(".%s-%d", stopMarkFile, os.Getpid()))
+	_ = os.Remove(tmp)
+	err := os.Symlink(word, tmp)
+	if err == nil {
+		if err = os.Rename(tmp, filepath.Join(c.Dir, stopMarkFile)); err != nil {
+			_ = os.Remove(tmp)
+		}
+	}
+	if errors.Is(err, os.ErrNotExist) {
 		return nil // removed meanwhile
 	}
-	if err != nil {
-		return err
-	}
-	_, err = unix.Write(fd, []byte(word))
-	unix.Close(fd)
 	return err
 }
 
 // readStopMark reads c's stopMarkFile. One that cannot be read is no mark.
 func readStopMark(c *Container) stopKind {
-	b, err := readSmallFile(filepath.Join(c.Dir, stopMarkFile), 16)
+	name := filepath.Join(c.Dir, stopMarkFile)
+	word, err := os.Readlink(name)
+	if errors.Is(err, unix.EINVAL) {
+		// A file: a mark an earlier strata wrote.
+		var b []byte
+		b, err = readSmallFile(name, 16)
+		word = string(b)
+	}
 	if err != nil {
 		return notStopped
 	}
-	switch strings.TrimSpace(string(b)) {
+	switch strings.TrimSpace(word) {
 	case "stop":
 		return restartCanceled
 	case "kill":
