@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -264,5 +265,31 @@ func TestAttachHubFull(t *testing.T) {
 	var refused refusedError
 	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "clients are attached already") {
 		t.Errorf("client %d: %v, want it refused in words", attachClientsMax+1, err)
+	}
+}
+
+// TestAttachRestarting: a container in its restart backoff is refused in docker's words, not
+// as a stopped one to be started.
+func TestAttachRestarting(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "rs", Image: "alpine", RestartPolicy: RestartPolicy{Name: "always"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This test process plays the monitor in the backoff.
+	c.State = State{Status: StatusExited, ExitCode: 1, Restarting: true, MonitorPid: os.Getpid(), MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Attach(context.Background(), c, AttachOptions{})
+	if err == nil || !strings.Contains(err.Error(), "restarting container, wait until it is running") {
+		t.Errorf("attach to a restarting container: %v, want docker's words", err)
 	}
 }

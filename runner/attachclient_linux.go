@@ -51,6 +51,9 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		return ExitOwnError, err
 	}
 	switch {
+	case c.State.Restarting:
+		// docker's words: in its restart backoff it is not running, but not stopped either.
+		return ExitOwnError, errors.New("you cannot attach to a restarting container, wait until it is running")
 	case !c.State.Running():
 		return ExitOwnError, errStopped
 	case Paused(c) && !o.Replay:
