@@ -386,3 +386,22 @@ func startInteractiveCmd(t *testing.T, root, name string) *attached {
 	t.Helper()
 	return startStrata(t, root, "start", "-ai", name)
 }
+
+// TestAttachTerminalNoStdin: attaching to a -t container without -i from a pipe is refused as
+// docker's CLI refuses it (its check asks for a terminal whenever stdin is not --no-stdin);
+// with --no-stdin it attaches.
+func TestAttachTerminalNoStdin(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "at-tnoi") })
+	mustStrata(t, root, "run", "-dt", "--name", "at-tnoi", "alpine", "sh", "-c", "sleep 2; echo bye")
+	r := strata(t, root, "attach", "at-tnoi")
+	if r.Code != 1 {
+		t.Errorf("attach of a -t container (no -i) from a pipe = exit %d, want 1", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, "the input device is not a TTY")
+	r = strata(t, root, "attach", "--no-stdin", "at-tnoi")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "bye") {
+		t.Errorf("attach --no-stdin = exit %d, stdout %q, stderr %q; want 0 and bye", r.Code, r.Stdout, r.Stderr)
+	}
+}

@@ -49,17 +49,18 @@ func newAttachCmd(g *globals) *cobra.Command {
 func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, withStdin, sigProxy bool,
 	do func(context.Context, *runner.Container, runner.AttachOptions) (int, error)) error {
 	tty := c.Config.Spec.Terminal
+	stdinFd := int(os.Stdin.Fd())
+	// docker's check (CheckTty): the keys the container's terminal reads must come from one,
+	// asked of a stdin not refused by --no-stdin, whether the container has one open or not.
+	if tty && withStdin && !term.IsTerminal(stdinFd) {
+		return errors.New("the input device is not a TTY")
+	}
 	withStdin = withStdin && c.Config.Spec.Stdin
 	o := runner.AttachOptions{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), DetachKeys: keys}
 	if withStdin {
 		o.Stdin = cmd.InOrStdin()
 	}
-	stdinFd := int(os.Stdin.Fd())
 	if tty && withStdin {
-		// docker's check: the keys the container's terminal reads must come from one.
-		if !term.IsTerminal(stdinFd) {
-			return errors.New("the input device is not a TTY")
-		}
 		st, err := term.MakeRaw(stdinFd)
 		if err != nil {
 			return fmt.Errorf("setting the terminal raw: %w", err)
