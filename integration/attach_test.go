@@ -405,3 +405,25 @@ func TestAttachTerminalNoStdin(t *testing.T) {
 		t.Errorf("attach --no-stdin = exit %d, stdout %q, stderr %q; want 0 and bye", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// TestStartInteractiveRestarting: start -ai of a container in its restart backoff ends with
+// the next run's status, as start -a does, where it was refused as a container one cannot
+// attach to. (Like start -a's, it may miss the output of the run it waits for.)
+func TestStartInteractiveRestarting(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "at-rs") })
+	mustStrata(t, root, "run", "-d", "--name", "at-rs", "--restart", "always", "alpine", "sh", "-c", "echo hi; sleep 0.3; exit 3")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Restarting}}", "at-rs").Stdout) == "true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("at-rs never went into its restart backoff")
+		}
+	}
+	r := strata(t, root, "start", "-ai", "at-rs")
+	if r.Code != 3 || r.Stderr != "" {
+		t.Errorf("start -ai of a restarting container = exit %d, stderr %q; want 3 and no error", r.Code, r.Stderr)
+	}
+}

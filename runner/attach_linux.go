@@ -100,7 +100,8 @@ func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, 
 	}
 	o.Replay = true
 	code, err := Attach(ctx, c, o)
-	if errors.Is(err, errStopped) || errors.Is(err, errNothingServed) {
+	// One that ended before the attach came: stopped, or (its restart policy) in the backoff.
+	if errors.Is(err, errStopped) || errors.Is(err, errRestarting) || errors.Is(err, errNothingServed) {
 		attached := context.WithoutCancel(ctx)
 		if err := Logs(attached, c, LogOptions{Since: since}, o.Stdout, o.Stderr); err != nil {
 			return ExitOwnError, err

@@ -39,6 +39,10 @@ var ErrNoAttach = errors.New("its output is not served for attach: only a contai
 // errStopped is Attach's error for a container that is not running; its words are docker's.
 var errStopped = errors.New("you cannot attach to a stopped container, start it first")
 
+// errRestarting is Attach's error for a container in its restart backoff, neither running
+// nor stopped; its words are docker's.
+var errRestarting = errors.New("you cannot attach to a restarting container, wait until it is running")
+
 // errNothingServed is Attach's error, with Replay, when the monitor closed the connection
 // without sending anything: the container ended as the client came.
 var errNothingServed = errors.New("the monitor served nothing")
@@ -52,8 +56,7 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	}
 	switch {
 	case c.State.Restarting:
-		// docker's words: in its restart backoff it is not running, but not stopped either.
-		return ExitOwnError, errors.New("you cannot attach to a restarting container, wait until it is running")
+		return ExitOwnError, errRestarting
 	case !c.State.Running():
 		return ExitOwnError, errStopped
 	case Paused(c) && !o.Replay:
