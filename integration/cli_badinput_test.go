@@ -196,6 +196,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--sysctl", "kernel.shmmax", "alpine", "true"}, code: 125, want: "want KEY=VALUE"},
 		{args: []string{"run", "--sysctl", "=1", "alpine", "true"}, code: 125, want: "want KEY=VALUE"},
 		{args: []string{"create", "--network", "host", "--sysctl", "net.ipv4.ip_forward=1", "alpine", "true"}, code: 125, want: "not allowed in host network namespace"},
+		{args: []string{"run", "--ipc", "host", "--sysctl", "kernel.shmmax=1", "alpine", "true"}, code: 125, want: "not allowed in the host's IPC namespace"},
+		{args: []string{"create", "--uts", "host", "--sysctl", "kernel.domainname=x", "alpine", "true"}, code: 125, want: "not allowed in the host's UTS namespace"},
 		{args: []string{"run", "--sysctl", "kernel.shmmax=", "alpine", "true"}, code: 125, want: "empty value"},
 		{args: []string{"run", "--sysctl", "net..x=1", "alpine", "true"}, code: 125, want: "invalid sysctl"},
 		{args: []string{"run", "--sysctl", "net.ipv4/../../../x=1", "alpine", "true"}, code: 125, want: "invalid sysctl"},

@@ -199,3 +199,30 @@ func TestValidateInputDevices(t *testing.T) {
 		}
 	}
 }
+
+// TestHostNamespaceSysctl: an IPC sysctl with --ipc host, or kernel.domainname with --uts
+// host, is refused: the init would write the host's own (runc's validator refuses them too).
+func TestHostNamespaceSysctl(t *testing.T) {
+	for _, tt := range []struct {
+		key, ipc, uts string
+		bad           bool
+	}{
+		{"kernel.shmmax", NSHost, "", true},
+		{"fs.mqueue.msg_max", NSHost, "", true},
+		{"kernel.domainname", "", NSHost, true},
+		{"kernel.domainname", NSHost, "", false},
+		{"kernel.shmmax", "", NSHost, false},
+		{"kernel.shmmax", "container:" + strings.Repeat("a", 64), "", false},
+		{"kernel.shmmax", "shareable", "", false},
+		{"net.ipv4.ip_forward", NSHost, NSHost, false},
+	} {
+		err := hostNamespaceSysctl(tt.key, tt.ipc, tt.uts)
+		if (err != nil) != tt.bad {
+			t.Errorf("hostNamespaceSysctl(%q, ipc %q, uts %q) = %v, want refused %v", tt.key, tt.ipc, tt.uts, err, tt.bad)
+		}
+	}
+	s := Spec{Args: []string{"true"}, IpcMode: NSHost, Sysctls: map[string]string{"kernel.shmmax": "1"}}
+	if err := s.ValidateInput(); err == nil || !strings.Contains(err.Error(), "host's IPC namespace") {
+		t.Errorf("Validate of --ipc host --sysctl kernel.shmmax: %v, want it refused", err)
+	}
+}

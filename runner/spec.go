@@ -298,6 +298,9 @@ func (s Spec) validateInput() error {
 		if err := validateSysctl(k, v, s.Network); err != nil {
 			return err
 		}
+		if err := hostNamespaceSysctl(k, s.IpcMode, s.UTSMode); err != nil {
+			return err
+		}
 	}
 	if err := validateOomScoreAdj(s.OomScoreAdj); err != nil {
 		return err

@@ -65,6 +65,20 @@ func validateSysctl(key, value, network string) error {
 	return nil
 }
 
+// hostNamespaceSysctl refuses a namespaced sysctl whose namespace is the host's (--ipc host,
+// --uts host), as runc's validator does: the init would write the host's own.
+func hostNamespaceSysctl(key, ipcMode, utsMode string) error {
+	switch {
+	case key == "kernel.domainname":
+		if utsMode == NSHost {
+			return fmt.Errorf("sysctl %q is not allowed in the host's UTS namespace (--uts host)", key)
+		}
+	case ipcMode == NSHost && (namespacedSysctls[key] || strings.HasPrefix(key, "fs.mqueue.")):
+		return fmt.Errorf("sysctl %q is not allowed in the host's IPC namespace (--ipc host)", key)
+	}
+	return nil
+}
+
 // sysctlSteps are the plan's writes of sysctls, by key for a stable order: Target is the file
 // under /proc/sys, Source the key, Data the value.
 func sysctlSteps(sysctls map[string]string) []Step {
