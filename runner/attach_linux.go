@@ -31,7 +31,10 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	// The log's entries carry the time the monitor read them: those of earlier starts are
 	// older than this.
 	since := time.Now()
-	if err := Start(ctx, c); err != nil {
+	// Not ended by a Ctrl-C meanwhile: that one is the container's, caught above and passed
+	// on once it runs (the start failed, "context canceled", when the container had printed
+	// its first lines and the signal came before the monitor's answer).
+	if err := Start(context.WithoutCancel(ctx), c); err != nil {
 		return ExitOwnError, err
 	}
 	// Any container's removal, and its next start, wait for this too (holdDirAsWaiter): an
@@ -101,12 +104,17 @@ func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, 
 	o.Replay = true
 	code, err := Attach(ctx, c, o)
 	// One that ended before the attach came: stopped, or (its restart policy) in the backoff.
+	// Its output is then all in its log once it has ended: waited for first, as the attach may
+	// have met the monitor of the start before this one, as it ended, and this one's output
+	// not written yet.
 	if errors.Is(err, errStopped) || errors.Is(err, errRestarting) || errors.Is(err, errNothingServed) {
 		attached := context.WithoutCancel(ctx)
+		if code, err = Wait(attached, c); err != nil {
+			return code, err
+		}
 		if err := Logs(attached, c, LogOptions{Since: since}, o.Stdout, o.Stderr); err != nil {
 			return ExitOwnError, err
 		}
-		code, err = Wait(attached, c)
 	}
 	if err == nil && c.Config.AutoRemove {
 		release()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +44,10 @@ var errStopped = errors.New("you cannot attach to a stopped container, start it 
 // nor stopped; its words are docker's.
 var errRestarting = errors.New("you cannot attach to a restarting container, wait until it is running")
 
+// attachGone bounds the wait, for a running container without an attach socket, for the exit
+// record of one whose monitor removed it as the container ended.
+const attachGone = 500 * time.Millisecond
+
 // errNothingServed is Attach's error, with Replay, when the monitor closed the connection
 // without sending anything: the container ended as the client came.
 var errNothingServed = errors.New("the monitor served nothing")
@@ -66,8 +71,18 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	conn, err := dialAttach(c.Dir)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
-			if c.Reload() == nil && !c.State.Running() {
-				return ExitOwnError, errStopped
+			if o.Replay {
+				return ExitOwnError, errNothingServed // started by us, ending already
+			}
+			// A monitor removes its socket as the container ends, just before it records the
+			// exit: a container still running without one for longer has none.
+			for deadline := time.Now().Add(attachGone); ; time.Sleep(10 * time.Millisecond) {
+				if c.Reload() == nil && !c.State.Running() {
+					return ExitOwnError, errStopped
+				}
+				if time.Now().After(deadline) {
+					break
+				}
 			}
 			return ExitOwnError, fmt.Errorf("container %s: %w", c.Name(), ErrNoAttach)
 		}
@@ -79,6 +94,15 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		hello |= attachReplay
 	}
 	if _, err := conn.Write(appendFrame(nil, frameHello, []byte{hello})); err != nil {
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			// The monitor closed its socket as we came: the container has just ended.
+			if o.Replay {
+				return ExitOwnError, errNothingServed
+			}
+			if c.Reload() == nil && !c.State.Running() {
+				return ExitOwnError, errStopped
+			}
+		}
 		return ExitOwnError, fmt.Errorf("attaching to container %s: %w", c.Name(), err)
 	}
 

@@ -337,12 +337,8 @@ func (h *attachHub) dropLocked(c *attachClient) {
 // finish tells every client the container ended with code, stops taking clients, removes
 // the socket, and waits (attachFlush at most) for the clients to take their last frames.
 func (h *attachHub) finish(dir string, code int) {
+	h.stopListening(dir)
 	h.mu.Lock()
-	h.ended = true
-	if h.ln != nil {
-		h.ln.Close()
-		_ = os.Remove(dir + "/" + attachSocket)
-	}
 	var exit [4]byte
 	binary.BigEndian.PutUint32(exit[:], uint32(int32(code)))
 	frame := appendFrame(nil, frameExit, exit[:])
@@ -428,6 +424,21 @@ func dialUnix(path string) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "attach"), nil
+}
+
+// stopListening stops taking clients and removes the socket. The monitor calls it once the
+// container has ended, before the exit is recorded: the record lets the next start in, whose
+// monitor makes its socket at the same path, and a removal after would take that one away
+// (and a client coming then would reach this monitor, not the start it asked for).
+func (h *attachHub) stopListening(dir string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ended = true
+	if h.ln != nil {
+		h.ln.Close()
+		h.ln = nil
+		_ = os.Remove(dir + "/" + attachSocket)
+	}
 }
 
 // appendFrame appends the frame of kind with payload p to b.

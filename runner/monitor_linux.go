@@ -588,6 +588,8 @@ func runMonitor() {
 	// next monitor, which removes the restart mark; read after, the mark would be gone and
 	// this monitor would remove the restarted container (its cgroup under the new init).
 	remove := c.Config.AutoRemove && !restarting(c)
+	<-listening
+	hub.stopListening(dir) // before the exit record lets a next start in
 	code := noteExit(c, res, err)
 	var delay time.Duration
 	again := false
@@ -595,7 +597,6 @@ func runMonitor() {
 		delay, again = policyRestart(c, res)
 	}
 	_ = c.saveState()
-	<-listening
 	hub.finish(dir, code)
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
