@@ -288,6 +288,7 @@ func recordRunning(c *Container, pid int) {
 	c.State.Restarting = false
 	c.State.StartedAt = time.Now().UTC()
 	_ = c.saveState() // a stale state shows the container as created; the run goes on
+	Event(c, "start", nil)
 }
 
 // recordExit writes how the run ended and returns the exit code to report.
@@ -317,6 +318,7 @@ func noteExit(c *Container, res result, err error) int {
 	if err != nil {
 		c.State.Error = err.Error()
 	}
+	eventDie(c, code)
 	return code
 }
 
@@ -1576,6 +1578,7 @@ func removeDir(c *Container) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
 	}
+	Event(c, "destroy", nil)
 	return nil
 }
 

@@ -242,6 +242,7 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 	// Whole now. A mark left behind (this remove failing) is harmless: unlocked, it tells
 	// nothing, and config.json and state.json are there.
 	_ = os.Remove(filepath.Join(c.Dir, creatingFile))
+	Event(c, "create", nil)
 	return c, nil
 }
 

@@ -131,6 +131,7 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), id.String())
+	imageEvent(g, "import", id.String(), id.String())
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -164,7 +166,11 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 					// copy in memory, never written back to config.json.
 					c.Config.StopSignal = signal
 				}
-				return fn(cmd.Context(), c, grace)
+				err = fn(cmd.Context(), c, grace)
+				if err == nil && name == "stop" {
+					runner.Event(c, "stop", nil)
+				}
+				return err
 			}
 			if parallel {
 				return eachContainerParallel(cmd, g, args, one)
@@ -207,7 +213,13 @@ func newRenameCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return store.Rename(c, args[1])
+			old := c.Config.Name
+			if err := store.Rename(c, args[1]); err != nil {
+				return err
+			}
+			c.Config.Name = strings.TrimPrefix(args[1], "/")
+			runner.Event(c, "rename", map[string]string{"oldName": "/" + old})
+			return nil
 		},
 	}
 }
@@ -230,7 +242,11 @@ func newKillCmd(g *globals) *cobra.Command {
 			}
 			// Concurrently, as docker kill.
 			return eachContainerParallel(cmd, g, args, func(c *runner.Container) error {
-				return runner.KillAfterStart(cmd.Context(), c, sig)
+				if err := runner.KillAfterStart(cmd.Context(), c, sig); err != nil {
+					return err
+				}
+				runner.Event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
+				return nil
 			})
 		},
 	}
@@ -405,7 +421,7 @@ func newPauseCmd(g *globals) *cobra.Command {
 		Short: "Pause all processes within containers (their cgroup's freezer)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachContainer(cmd, g, args, true, runner.Pause)
+			return eachContainer(cmd, g, args, true, withEvent(runner.Pause, "pause"))
 		},
 	}
 }
@@ -417,7 +433,18 @@ func newUnpauseCmd(g *globals) *cobra.Command {
 		Short: "Unpause all processes within paused containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachContainer(cmd, g, args, true, runner.Unpause)
+			return eachContainer(cmd, g, args, true, withEvent(runner.Unpause, "unpause"))
 		},
+	}
+}
+
+// withEvent is fn that logs the container event action when it succeeds.
+func withEvent(fn func(*runner.Container) error, action string) func(*runner.Container) error {
+	return func(c *runner.Container) error {
+		if err := fn(c); err != nil {
+			return err
+		}
+		runner.Event(c, action, nil)
+		return nil
 	}
 }

@@ -107,6 +107,11 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	// loaded, and scripts read the name from that line.
 	out := cmd.OutOrStdout()
 	for _, l := range loaded {
+		evName := l.ID.String()
+		if l.Ref != "" {
+			evName = familiarRef(l.Ref)
+		}
+		imageEvent(g, "load", l.ID.String(), evName)
 		if l.Ref == "" {
 			// As docker load: an image the archive does not name is stored dangling, told by ID.
 			fmt.Fprintf(out, "Loaded image ID: %s\n", l.ID)

@@ -37,7 +37,11 @@ func newPullCmd(g *globals) *cobra.Command {
 		Short: "Download an image and unpack its layers",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPull(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err := runPull(cmd.Context(), g, o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			refEvent(g, "pull", args[0])
+			return nil
 		},
 	}
 	f := cmd.Flags()

@@ -24,7 +24,11 @@ func newPushCmd(g *globals) *cobra.Command {
 		Short: "Upload a stored image to the registry its name points at",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPush(cmd.Context(), g, args[0], quiet, cmd.OutOrStdout())
+			if err := runPush(cmd.Context(), g, args[0], quiet, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			refEvent(g, "push", args[0])
+			return nil
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")

@@ -49,6 +49,7 @@ func newRmiCmd(g *globals) *cobra.Command {
 				errs = append(errs, err)
 			}
 			printDeleted(cmd.OutOrStdout(), untagged, gb)
+			imageRemovalEvents(g, untagged, gb)
 			// As docker's: an error line for each image that failed, after the others
 			// were removed.
 			return eachError(cmd.ErrOrStderr(), errs)

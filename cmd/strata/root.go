@@ -176,6 +176,7 @@ var commands = []struct {
 	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd}, {"attach", newAttachCmd},
 	{"update", newUpdateCmd},
 	{"cp", newCpCmd},
+	{"info", newInfoCmd}, {"events", newEventsCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},
 }
 

@@ -271,7 +271,11 @@ func pullFirst(ctx context.Context, g *globals, o *runOptions, image string, pla
 	default:
 		return fmt.Errorf("invalid --pull %s: want always, missing or never", quoteValue(o.pull))
 	}
-	return runPull(ctx, g, pullOptions{platform: o.platform, concurrency: 3, progress: "auto"}, image, os.Stderr, os.Stderr)
+	if err := runPull(ctx, g, pullOptions{platform: o.platform, concurrency: 3, progress: "auto"}, image, os.Stderr, os.Stderr); err != nil {
+		return err
+	}
+	refEvent(g, "pull", image)
+	return nil
 }
 
 func runRun(ctx context.Context, g *globals, o *runOptions, image string, args []string, out io.Writer) (err error) {

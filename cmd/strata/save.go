@@ -36,7 +36,13 @@ func newSaveCmd(g *globals) *cobra.Command {
 		Short: "Write images to an archive (docker-archive, oci-archive) or an OCI layout directory",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSave(cmd, g, o, args)
+			if err := runSave(cmd, g, o, args); err != nil {
+				return err
+			}
+			for _, a := range args {
+				imageEvent(g, "save", a, a)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()

@@ -25,14 +25,14 @@ import (
 	"github.com/strata-run/strata/snapshotter"
 )
 
-// newSystemCmd is docker's `system` group: df, and prune as an alias of `strata prune`.
+// newSystemCmd is docker's `system` group: df, prune (containers and images), info, events.
 func newSystemCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "system",
 		Short: "Manage strata's storage",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(newSystemDfCmd(g), newPruneCmd(g))
+	cmd.AddCommand(newSystemDfCmd(g), newSystemPruneCmd(g), newInfoCmd(g), newEventsCmd(g))
 	return cmd
 }
 

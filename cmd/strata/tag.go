@@ -44,7 +44,15 @@ func newTagCmd(g *globals) *cobra.Command {
 			// digest belongs to the source's repository, so the new name starts without one.
 			desc := src.Descriptor
 			desc.Annotations = nil
-			return store.Tag(target.String(), desc)
+			if err := store.Tag(target.String(), desc); err != nil {
+				return err
+			}
+			id := src.Descriptor.Digest.String()
+			if info, err := store.Info(src); err == nil {
+				id = info.ID.String()
+			}
+			imageEvent(g, "tag", id, target.Familiar())
+			return nil
 		},
 	}
 }

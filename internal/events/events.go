@@ -1,0 +1,124 @@
+// Package events is strata's event log: with no daemon to stream events from, each command
+// appends what it did to <root>/events.log, one JSON line per event, and `strata events`
+// reads the file back, as podman's file events backend does.
+//
+// An event is docker's events.Message (its JSON is what `docker events --format '{{json .}}'`
+// prints). Writing one is a single write(2) of a line with O_APPEND, never fsynced: lines
+// from concurrent writers do not interleave on a local filesystem, and a lost event is
+// no failure of the command that made it. The log is capped: past MaxSize it is renamed to
+// events.log.1 (replacing the older one), so the two files together hold the recent past.
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Types of the actor of an event, as docker names them.
+const (
+	Container = "container"
+	Image     = "image"
+)
+
+// File is the log's name under the root; Rotated is its previous generation's.
+const (
+	File    = "events.log"
+	Rotated = "events.log.1"
+)
+
+// MaxSize is the size past which the next writer rotates the log.
+const MaxSize = 10 << 20
+
+// MaxLine bounds an event line a reader accepts: a longer one is skipped, not buffered.
+const MaxLine = 64 << 10
+
+// Actor is what an event is about: a container or image ID, and attributes such as its name.
+type Actor struct {
+	ID         string            `json:"ID"`
+	Attributes map[string]string `json:"Attributes"`
+}
+
+// Message is one event, in docker's shape (moby api/types/events.Message), status, id and
+// from included as docker still sends them.
+type Message struct {
+	Status   string `json:"status,omitempty"`
+	ID       string `json:"id,omitempty"`
+	From     string `json:"from,omitempty"`
+	Type     string `json:"Type"`
+	Action   string `json:"Action"`
+	Actor    Actor  `json:"Actor"`
+	Scope    string `json:"scope"`
+	Time     int64  `json:"time"`
+	TimeNano int64  `json:"timeNano"`
+}
+
+// New is an event of typ and action about id, stamped now, with attrs (not copied).
+func New(typ, action, id string, attrs map[string]string) Message {
+	now := time.Now()
+	m := Message{Type: typ, Action: action, Actor: Actor{ID: id, Attributes: attrs},
+		Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano()}
+	if m.Actor.Attributes == nil {
+		m.Actor.Attributes = map[string]string{}
+	}
+	// docker's deprecated fields, which older scripts read: set for container and image events.
+	m.Status, m.ID = action, id
+	if typ == Container {
+		m.From = attrs["image"]
+	}
+	return m
+}
+
+// When is the event's time.
+func (m Message) When() time.Time { return time.Unix(0, m.TimeNano) }
+
+// Append writes m to root's log, best effort: any failure is ignored, the event lost. The
+// file is opened without following a symlink and without blocking (a FIFO put there opens
+// or writes at once, or fails), and written only when it is a regular file.
+func Append(root string, m Message) {
+	_ = AppendErr(root, m)
+}
+
+// AppendErr is Append, returning why the event was lost (for tests).
+func AppendErr(root string, m Message) error {
+	if root == "" {
+		return errors.New("no root")
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	path := filepath.Join(root, File)
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC|syscall.O_NOCTTY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return errors.New(path + ": not a regular file")
+	}
+	if st.Size >= MaxSize {
+		rotate(path, &st)
+	}
+	// One write: O_APPEND places the whole line at the end at once.
+	_, err = syscall.Write(fd, line)
+	return err
+}
+
+// rotate renames the log at path to its .1, when path still names the file st describes:
+// another writer that rotated first has put a new, small log there, which stays.
+func rotate(path string, st *syscall.Stat_t) {
+	var now syscall.Stat_t
+	if syscall.Lstat(path, &now) != nil || now.Dev != st.Dev || now.Ino != st.Ino {
+		return
+	}
+	_ = os.Rename(path, filepath.Join(filepath.Dir(path), Rotated))
+}

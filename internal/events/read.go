@@ -1,0 +1,111 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// ErrNotRegular is what Open returns for a log that is no regular file (a FIFO, a device, a
+// directory): reading one could block forever or never end.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Open opens the log at path for reading: never through a symlink, never blocking on a FIFO,
+// and only a regular file. A missing log is (nil, nil): no event was written yet.
+func Open(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%s: a symlink, %w", path, ErrNotRegular)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
+	}
+	return f, nil
+}
+
+// Tail reads the events of one open log as it grows. A line longer than MaxLine and a line
+// that is no event (garbage, a torn write of a crashed writer) are skipped; the last line,
+// while it has no newline, waits for the rest of it.
+type Tail struct {
+	f       *os.File
+	pending []byte
+	// skipping: the line being read is too long; its bytes are dropped up to its newline.
+	skipping bool
+	chunk    []byte
+}
+
+// NewTail reads f from its current offset.
+func NewTail(f *os.File) *Tail { return &Tail{f: f, chunk: make([]byte, 32<<10)} }
+
+// File is the file t reads.
+func (t *Tail) File() *os.File { return t.f }
+
+// Poll reads what was appended since the last call and calls emit for each event in it, in
+// order; emit returning false stops the read (the rest is read by the next Poll).
+func (t *Tail) Poll(emit func(Message) bool) error {
+	for {
+		// Complete lines already read go first.
+		for {
+			i := bytes.IndexByte(t.pending, '\n')
+			if i < 0 {
+				break
+			}
+			line := t.pending[:i]
+			t.pending = t.pending[i+1:]
+			if t.skipping {
+				t.skipping = false
+				continue
+			}
+			if m, ok := Parse(line); ok && !emit(m) {
+				return nil
+			}
+		}
+		if len(t.pending) > MaxLine {
+			t.pending, t.skipping = t.pending[:0], true
+		}
+		n, err := t.f.Read(t.chunk)
+		if n > 0 {
+			if t.skipping && len(t.pending) == 0 {
+				if i := bytes.IndexByte(t.chunk[:n], '\n'); i < 0 {
+					continue // all of it is the long line's
+				}
+			}
+			t.pending = append(t.pending, t.chunk[:n]...)
+			continue
+		}
+		if err == io.EOF || n == 0 && err == nil {
+			// Compact: what was consumed goes, so pending never holds more than a line.
+			t.pending = append([]byte(nil), t.pending...)
+			return nil
+		}
+		return err
+	}
+}
+
+// Parse reads one line of the log; ok is false for a line that is no event.
+func Parse(line []byte) (m Message, ok bool) {
+	if len(line) == 0 || len(line) > MaxLine {
+		return m, false
+	}
+	if json.Unmarshal(line, &m) != nil || m.Type == "" || m.Action == "" || m.TimeNano <= 0 {
+		return Message{}, false
+	}
+	return m, true
+}

@@ -1,0 +1,28 @@
+package runner
+
+import (
+	"path/filepath"
+	"strconv"
+
+	"github.com/strata-run/strata/internal/events"
+)
+
+// Event appends a container event (create, start, die, kill, stop, destroy, ...) about c to
+// its store's event log, with docker's attributes: the image, the name and extra (an exit
+// code, a signal). Best effort: a lost event never fails what made it.
+func Event(c *Container, action string, extra map[string]string) {
+	if c == nil || c.Dir == "" {
+		return
+	}
+	attrs := map[string]string{"image": c.Config.Image, "name": c.Config.Name}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	// The root is the containers dir's parent: <root>/containers/<id>.
+	events.Append(filepath.Dir(filepath.Dir(c.Dir)), events.New(events.Container, action, c.ID, attrs))
+}
+
+// eventDie records c's exit, with its code, as docker's die event.
+func eventDie(c *Container, code int) {
+	Event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
+}
