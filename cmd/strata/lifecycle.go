@@ -167,8 +167,8 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 					c.Config.StopSignal = signal
 				}
 				err = fn(cmd.Context(), c, grace)
-				if err == nil && name == "stop" {
-					runner.Event(c, "stop", nil)
+				if err == nil {
+					runner.Event(c, name, nil) // docker's stop or restart event
 				}
 				return err
 			}

@@ -93,7 +93,7 @@ func AppendErr(root string, m Message) error {
 	}
 	line = append(line, '\n')
 	path := filepath.Join(root, File)
-	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC|syscall.O_NOCTTY, 0o600)
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_APPEND|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC|syscall.O_NOCTTY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -107,6 +107,15 @@ func AppendErr(root string, m Message) error {
 	}
 	if st.Size >= MaxSize {
 		rotate(path, &st)
+	}
+	// A log that does not end a line (a writer killed mid-line, a hand edit) would glue this
+	// event to its garbage: it starts a line of its own. (The file is opened O_RDWR for
+	// this one-byte read; a FIFO, which that opens at once, was refused above.)
+	var last [1]byte
+	if st.Size > 0 {
+		if n, _ := syscall.Pread(fd, last[:], st.Size-1); n == 1 && last[0] != '\n' {
+			line = append([]byte{'\n'}, line...)
+		}
 	}
 	// One write: O_APPEND places the whole line at the end at once.
 	_, err = syscall.Write(fd, line)
