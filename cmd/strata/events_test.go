@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/internal/events"
+)
+
+func ev(typ, action, id string, attrs map[string]string, at time.Time) events.Message {
+	m := events.New(typ, action, id, attrs)
+	m.Time, m.TimeNano = at.Unix(), at.UnixNano()
+	return m
+}
+
+func TestEventLine(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 5, time.Local)
+	m := ev(events.Container, "die", "abc", map[string]string{"name": "x", "image": "alpine", "exitCode": "3"}, at)
+	want := at.Format("2006-01-02T15:04:05.000000000Z07:00") + " container die abc (exitCode=3, image=alpine, name=x)"
+	if got := eventLine(m); got != want {
+		t.Errorf("eventLine = %q, want %q", got, want)
+	}
+	m = ev(events.Image, "pull", "alpine:latest", nil, at)
+	if got := eventLine(m); !strings.HasSuffix(got, " image pull alpine:latest") {
+		t.Errorf("eventLine without attributes = %q", got)
+	}
+	// What another process wrote reaches no terminal raw.
+	m = ev(events.Container, "start", "a", map[string]string{"name": "\x1b[2J"}, at)
+	if got := eventLine(m); strings.Contains(got, "\x1b") {
+		t.Errorf("eventLine kept an escape: %q", got)
+	}
+}
+
+func TestEventFilter(t *testing.T) {
+	now := time.Now()
+	die := ev(events.Container, "die", "0123456789ab", map[string]string{"name": "web", "image": "alpine:3.20", "com.x": "1"}, now)
+	exec := ev(events.Container, "exec_create: ls", "0123456789ab", map[string]string{"name": "web", "image": "alpine"}, now)
+	pull := ev(events.Image, "pull", "alpine:latest", map[string]string{"name": "alpine"}, now)
+	tag := ev(events.Image, "tag", "sha256:aa", map[string]string{"name": "my/img:1"}, now)
+	for _, c := range []struct {
+		filters []string
+		m       events.Message
+		want    bool
+	}{
+		{nil, die, true},
+		{[]string{"type=container"}, die, true},
+		{[]string{"type=image"}, die, false},
+		{[]string{"type=image", "type=container"}, die, true},
+		{[]string{"event=die"}, die, true},
+		{[]string{"event=start"}, die, false},
+		{[]string{"event=exec_create"}, exec, true},
+		{[]string{"container=web"}, die, true},
+		{[]string{"container=0123"}, die, true},
+		{[]string{"container=we"}, die, false},
+		{[]string{"container=web"}, pull, false},
+		{[]string{"image=alpine"}, die, true},
+		{[]string{"image=alpine:3.20"}, die, true},
+		{[]string{"image=alpine"}, pull, true},
+		{[]string{"image=alpine:latest"}, pull, true},
+		{[]string{"image=my/img"}, tag, true},
+		{[]string{"image=sha256:aa"}, tag, true},
+		{[]string{"image=busybox"}, pull, false},
+		{[]string{"label=com.x"}, die, true},
+		{[]string{"label=com.x=2"}, die, false},
+		{[]string{"type=container", "event=die", "container=web"}, die, true},
+		{[]string{"type=container", "event=die", "container=db"}, die, false},
+	} {
+		f, err := parseEventFilter(c.filters)
+		if err != nil {
+			t.Fatalf("parseEventFilter(%q) = %v", c.filters, err)
+		}
+		if got := f.match(c.m); got != c.want {
+			t.Errorf("filter %q on %s %s = %v, want %v", c.filters, c.m.Type, c.m.Action, got, c.want)
+		}
+	}
+	for _, bad := range []string{"bogus=1", "type=network", "noequals", "=x"} {
+		if _, err := parseEventFilter([]string{bad}); err == nil || !strings.Contains(err.Error(), "--filter") {
+			t.Errorf("parseEventFilter(%q) = %v, want a --filter error", bad, err)
+		}
+	}
+}
+
+// TestRunEventsWindow: --since and --until bound the events read from the log, the rotated
+// generation first; --until in the past returns at once.
+func TestRunEventsWindow(t *testing.T) {
+	root := t.TempDir()
+	g := &globals{root: root}
+	base := time.Now().Add(-time.Hour)
+	write := func(name string, ms ...events.Message) {
+		var b bytes.Buffer
+		for _, m := range ms {
+			line, _ := jsonLine(m)
+			b.Write(line)
+		}
+		if err := writeFileForTest(root+"/"+name, b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(events.Rotated, ev(events.Image, "pull", "a", nil, base))
+	write(events.File, ev(events.Image, "tag", "b", nil, base.Add(time.Minute)), ev(events.Image, "untag", "c", nil, base.Add(2*time.Minute)))
+	for _, c := range []struct {
+		since, until, want string
+	}{
+		{"0", "0s", "pull a\ntag b\nuntag c\n"},
+		{base.Add(30 * time.Second).Format(time.RFC3339Nano), "0s", "tag b\nuntag c\n"},
+		{"0", base.Add(90 * time.Second).Format(time.RFC3339Nano), "pull a\ntag b\n"},
+		{"2h", "59m", "pull a\ntag b\n"}, // c is 58m ago
+		{"1", base.Add(-time.Second).Format(time.RFC3339Nano), ""},
+	} {
+		var out bytes.Buffer
+		done := make(chan error, 1)
+		go func() {
+			done <- runEvents(context.Background(), g, eventsOptions{since: c.since, until: c.until, format: "{{.Action}} {{.Actor.ID}}"}, time.Now(), &out)
+		}()
+		select {
+		case err := <-done:
+			if err != nil || out.String() != c.want {
+				t.Errorf("events --since %s --until %s = %q, %v; want %q", c.since, c.until, out.String(), err, c.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events --since %s --until %s did not return", c.since, c.until)
+		}
+	}
+	for _, o := range []eventsOptions{{since: "yesterday"}, {until: "x"}, {since: "0s", until: "1h"}, {format: "{{.Bogus"}} {
+		if err := runEvents(context.Background(), g, o, time.Now(), &bytes.Buffer{}); err == nil {
+			t.Errorf("runEvents(%+v) = nil, want an error", o)
+		}
+	}
+}
+
+func jsonLine(m events.Message) ([]byte, error) {
+	b, err := json.Marshal(m)
+	return append(b, '\n'), err
+}
+
+func writeFileForTest(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }

@@ -1,0 +1,160 @@
+package events
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func readAll(t *testing.T, path string) []Message {
+	t.Helper()
+	f, err := Open(path)
+	if err != nil || f == nil {
+		t.Fatalf("Open(%s) = %v, %v", path, f, err)
+	}
+	defer f.Close()
+	var got []Message
+	if err := NewTail(f).Poll(func(m Message) bool { got = append(got, m); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestAppendAndRead(t *testing.T) {
+	root := t.TempDir()
+	for _, a := range []string{"create", "start", "die"} {
+		if err := AppendErr(root, New(Container, a, "abc", map[string]string{"name": "x", "image": "alpine"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readAll(t, filepath.Join(root, File))
+	if len(got) != 3 || got[0].Action != "create" || got[2].Action != "die" || got[1].From != "alpine" || got[1].Status != "start" {
+		t.Fatalf("read back %+v", got)
+	}
+	if d := time.Since(got[0].When()); d < 0 || d > time.Minute {
+		t.Errorf("When() = %v, %v ago", got[0].When(), d)
+	}
+	if fi, err := os.Stat(filepath.Join(root, File)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("log mode = %v, %v; want 0600", fi, err)
+	}
+}
+
+// TestTailSkips: garbage, a line past MaxLine, events without a type or time, NULs: skipped;
+// a last line without its newline waits for the rest of it.
+func TestTailSkips(t *testing.T) {
+	path := filepath.Join(t.TempDir(), File)
+	good := `{"Type":"image","Action":"pull","Actor":{"ID":"a"},"timeNano":5}` + "\n"
+	data := good + "garbage\n" + strings.Repeat("y", 3*MaxLine) + "\n" + `{"Type":"image","Action":"pull"}` + "\n\x00\xff\n\n" + good + `{"Type":"image","Action":"pu`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tail := NewTail(f)
+	var n int
+	count := func(Message) bool { n++; return true }
+	if err := tail.Poll(count); err != nil || n != 2 {
+		t.Fatalf("Poll = %v, %d events; want 2", err, n)
+	}
+	// The rest of the torn line arrives.
+	w, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	w.WriteString(`ll","Actor":{"ID":"b"},"timeNano":6}` + "\n")
+	w.Close()
+	if err := tail.Poll(count); err != nil || n != 3 {
+		t.Fatalf("Poll after the rest = %v, %d events; want 3", err, n)
+	}
+	if len(tail.pending) > MaxLine {
+		t.Errorf("pending holds %d bytes", len(tail.pending))
+	}
+}
+
+// TestAppendAfterTornLine: an event written after a line without its newline is on a line of
+// its own.
+func TestAppendAfterTornLine(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, File), []byte(`{"Type":"cont`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendErr(root, New(Image, "tag", "x", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, filepath.Join(root, File)); len(got) != 1 || got[0].Action != "tag" {
+		t.Errorf("after a torn line, read %+v", got)
+	}
+}
+
+// TestHostileLog: a symlink, a FIFO (with and without a reader), a directory: Append writes
+// nothing through them and never blocks; Open refuses them.
+func TestHostileLog(t *testing.T) {
+	for _, kind := range []string{"symlink", "fifo", "dir"} {
+		t.Run(kind, func(t *testing.T) {
+			root := t.TempDir()
+			path := filepath.Join(root, File)
+			target := filepath.Join(t.TempDir(), "target")
+			os.WriteFile(target, nil, 0o600)
+			switch kind {
+			case "symlink":
+				os.Symlink(target, path)
+			case "fifo":
+				if err := syscall.Mkfifo(path, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			case "dir":
+				os.Mkdir(path, 0o700)
+			}
+			done := make(chan error, 1)
+			go func() { done <- AppendErr(root, New(Image, "pull", "x", nil)) }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("Append through a %s succeeded", kind)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Append blocked on a %s", kind)
+			}
+			if b, _ := os.ReadFile(target); len(b) != 0 {
+				t.Errorf("Append wrote through the symlink: %q", b)
+			}
+			if f, err := Open(path); err == nil || f != nil {
+				t.Errorf("Open(%s) = %v, %v; want an error", kind, f, err)
+			}
+		})
+	}
+	if f, err := Open(filepath.Join(t.TempDir(), "missing")); f != nil || err != nil {
+		t.Errorf("Open(missing) = %v, %v; want nil, nil", f, err)
+	}
+}
+
+// TestRotate: past MaxSize the next writer renames the log to .1 (its event the last of it)
+// and the writer after starts a new log.
+func TestRotate(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, File)
+	big := bytes.Repeat([]byte("#\n"), MaxSize/2)
+	if err := os.WriteFile(path, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	AppendErr(root, New(Image, "pull", "a", nil))
+	AppendErr(root, New(Image, "pull", "b", nil))
+	old := readAll(t, filepath.Join(root, Rotated))
+	cur := readAll(t, path)
+	if len(old) != 1 || old[0].Actor.ID != "a" || len(cur) != 1 || cur[0].Actor.ID != "b" {
+		t.Errorf("after rotation: .1 has %+v, the log %+v", old, cur)
+	}
+}
+
+// BenchmarkAppend is the cost an event adds to a command (run --rm writes four).
+func BenchmarkAppend(b *testing.B) {
+	root := b.TempDir()
+	m := New(Container, "start", strings.Repeat("a", 64), map[string]string{"image": "alpine", "name": "x"})
+	for b.Loop() {
+		Append(root, m)
+	}
+}
