@@ -329,8 +329,8 @@ func reopenEvents(path string, t *events.Tail) (*events.Tail, error) {
 }
 
 // imageRemovalEvents logs what rmi and prune did to images, as docker's daemon logs it: an
-// untag for each name removed, and a delete for each image whose config the collection gb
-// removed.
+// untag for each name removed (images without a Ref are dangling ones: no untag), and a
+// delete for each image whose config the collection gb removed.
 func imageRemovalEvents(g *globals, untagged []cache.ImageInfo, gb garbage) {
 	removed := map[v1.Hash]bool{}
 	for _, b := range gb.Blobs {
@@ -339,10 +339,23 @@ func imageRemovalEvents(g *globals, untagged []cache.ImageInfo, gb garbage) {
 	said := map[v1.Hash]bool{}
 	for _, info := range untagged {
 		id := info.ID.String()
-		imageEvent(g, "untag", id, id)
+		if info.Ref != "" {
+			imageEvent(g, "untag", id, id)
+		}
 		if removed[info.ID] && !said[info.ID] {
 			said[info.ID] = true
 			imageEvent(g, "delete", id, id)
 		}
 	}
+}
+
+// danglingBefore are the images no name reaches, read before a prune's collection removes
+// them; none when the store cannot say.
+func danglingBefore(g *globals) []cache.ImageInfo {
+	store, err := g.openStore()
+	if err != nil {
+		return nil
+	}
+	un, _ := store.Unreached()
+	return un
 }

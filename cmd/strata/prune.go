@@ -78,11 +78,17 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 			return err
 		}
 	}
+	var dangling []cache.ImageInfo
+	if !o.dryRun {
+		dangling = danglingBefore(g) // for the delete events
+	}
 	return printGarbage(out, verb, unused, func() (garbage, error) {
 		gb, err := pruneGarbage(ctx, g, o.dryRun, o.filter)
 		if !o.dryRun {
 			// Staging dirs of loads that were killed: only the next load removed them.
 			gb.Freed += archive.PruneStaging(g.root)
+			imageRemovalEvents(g, unused, gb)
+			imageRemovalEvents(g, dangling, gb)
 		}
 		return gb, err
 	})
