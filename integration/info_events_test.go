@@ -123,6 +123,12 @@ func TestEvents(t *testing.T) {
 	mustStrata(t, root, "tag", "alpine", "ev/img:1")
 	mustStrata(t, root, "rmi", "ev/img:1")
 	out := mustStrata(t, root, "events", "--since", start.Format(time.RFC3339Nano), "--until", "0s", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}").Stdout
+	// stop's signals are kill events, as docker's: SIGTERM, then SIGKILL after -t (sleep as
+	// PID 1 ignores SIGTERM). The SIGKILL's may come after the die the monitor logs.
+	if kills := mustStrata(t, root, "events", "--since", start.Format(time.RFC3339Nano), "--until", "0s", "--filter", "event=kill", "--format", "{{.Actor.Attributes.signal}}").Stdout; kills != "15\n9\n" {
+		t.Errorf("stop's kill events = %q, want signals 15 and 9", kills)
+	}
+	out = regexp.MustCompile(`(?m)^container kill ev\n`).ReplaceAllString(out, "")
 	want := "container create ev\ncontainer start ev\ncontainer die ev\ncontainer stop ev\ncontainer destroy ev\nimage tag ev/img:1\nimage untag sha256:"
 	if !strings.HasPrefix(out, want) {
 		t.Errorf("events = %q, want it to start %q", out, want)

@@ -346,6 +346,7 @@ func Kill(c *Container, sig syscall.Signal) error {
 	if unpausesOn(c, sig) {
 		thawKilled(c) // a paused container gets the signal once thawed
 	}
+	Event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	return nil
 }
 

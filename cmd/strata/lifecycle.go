@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -242,11 +241,8 @@ func newKillCmd(g *globals) *cobra.Command {
 			}
 			// Concurrently, as docker kill.
 			return eachContainerParallel(cmd, g, args, func(c *runner.Container) error {
-				if err := runner.KillAfterStart(cmd.Context(), c, sig); err != nil {
-					return err
-				}
-				runner.Event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
-				return nil
+				// runner.Kill logs the kill event, as every signal strata sends.
+				return runner.KillAfterStart(cmd.Context(), c, sig)
 			})
 		},
 	}
