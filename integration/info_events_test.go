@@ -153,6 +153,15 @@ func TestEvents(t *testing.T) {
 		t.Errorf("events --until an hour ago = %q", got)
 	}
 
+	// exec: docker's exec_create, exec_start and exec_die (with the exit code).
+	mustStrata(t, root, "run", "-d", "--name", "evx", "alpine", "sleep", "600")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "evx") })
+	strata(t, root, "exec", "evx", "sh", "-c", "exit 3")
+	if got := mustStrata(t, root, "events", "--since", start.Format(time.RFC3339Nano), "--until", "0s", "-f", "container=evx", "-f", "event=exec_create", "-f", "event=exec_start", "-f", "event=exec_die",
+		"--format", "{{.Action}} {{.Actor.Attributes.exitCode}}").Stdout; got != "exec_create: sh -c exit 3 <no value>\nexec_start: sh -c exit 3 <no value>\nexec_die 3\n" {
+		t.Errorf("exec events = %q", got)
+	}
+
 	// Follow: without --since only what comes, until SIGINT.
 	f := startStrata(t, root, "events", "--format", "{{.Action}} {{.Actor.Attributes.name}}", "--filter", "type=container")
 	time.Sleep(300 * time.Millisecond)

@@ -58,6 +58,8 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 		select {
 		case <-exited:
 			// Gone before its running state was written (`true`): the exit is recorded next.
+			// It did start: docker's start event comes before its die all the same.
+			Event(c, "start", nil)
 		default:
 			recordRunning(c, pid)
 		}

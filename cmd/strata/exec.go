@@ -43,7 +43,11 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			o.Args = args[1:]
 			// Not cancelled on SIGINT or SIGTERM: runner forwards those to the command, which
 			// decides, as docker exec's signal proxy does.
+			done := execEvents(c, o.Args)
 			code, err := runner.Exec(context.WithoutCancel(cmd.Context()), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			if !o.Detach { // a detached command's end is no one's to see here
+				done(code, err)
+			}
 			return exitWith(code, err)
 		},
 	}
