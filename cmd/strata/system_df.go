@@ -29,7 +29,7 @@ import (
 func newSystemCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "system",
-		Short: "Manage strata's storage",
+		Short: "Manage strata: disk usage (df), prune, info, events",
 		Args:  noArgs,
 	}
 	cmd.AddCommand(newSystemDfCmd(g), newSystemPruneCmd(g), newInfoCmd(g), newEventsCmd(g))
