@@ -161,7 +161,12 @@ func start(ctx context.Context, c *Container, byPolicy bool) (err error) {
 		case a.err != nil:
 			return withCode(ExitOwnError, fmt.Errorf("starting container %s: monitor exited without an answer: %w", shortID(c.ID), a.err))
 		case a.res.Ready:
-			return c.Reload() // the monitor recorded the running state
+			// The monitor recorded the running state. A --rm container may have ended and
+			// been removed already (run -d --rm true): it ran, which is what was asked.
+			if err := c.Reload(); err != nil && !(c.Config.AutoRemove && errors.Is(err, ErrNotFound)) {
+				return err
+			}
+			return nil
 		case a.res.Code == ExitNotFound || a.res.Code == ExitCannotInvoke:
 			return &ExitCodeError{Code: a.res.Code, Err: &remoteError{a.res.Error, remoteSentinels[a.res.Kind]}}
 		default:
