@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"text/template"
 	"unicode"
 )
@@ -289,4 +291,19 @@ func renderTemplate[T any](format string, items []T) ([]byte, bool, error) {
 		}
 	}
 	return out.Bytes(), table, nil
+}
+
+// writeTemplate writes items rendered with format to w, a table through docker's table
+// writer: columns at least 10 wide, 3 spaces apart.
+func writeTemplate[T any](w io.Writer, format string, items []T) error {
+	out, table, err := renderTemplate(format, items)
+	if err != nil || !table {
+		if err == nil {
+			_, err = w.Write(out)
+		}
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+	tw.Write(out)
+	return tw.Flush()
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -274,17 +273,7 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 	if tableDefault(format) {
 		format = psTable
 	}
-	out, table, err := renderTemplate(format, rows)
-	if err != nil || !table {
-		if err == nil {
-			_, err = w.Write(out)
-		}
-		return err
-	}
-	// docker's table writer: columns at least 10 wide, 3 spaces apart.
-	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-	tw.Write(out)
-	return tw.Flush()
+	return writeTemplate(w, format, rows)
 }
 
 // showImageIDs sets the IMAGE of each row as docker's ps shows it: the name the container was

@@ -351,16 +351,7 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 			case format == "" || tableDefault(format):
 				format = "table {{.Driver}}\t{{.Name}}"
 			}
-			out, table, err := renderTemplate(format, rows)
-			if err != nil || !table {
-				if err == nil {
-					_, err = w.Write(out)
-				}
-				return err
-			}
-			tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-			tw.Write(out)
-			return tw.Flush()
+			return writeTemplate(w, format, rows)
 		},
 	}
 	fl := cmd.Flags()
