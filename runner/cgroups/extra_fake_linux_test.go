@@ -118,47 +118,6 @@ func TestExtraLimitsUnenforceable(t *testing.T) {
 	}
 }
 
-// TestValidateExtra: docker's refusals of the new limits, in its words.
-func TestValidateExtra(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		r    Resources
-		want string
-	}{
-		{"cpus and period", Resources{CPUs: 1, CPUPeriod: 50000}, "Conflicting options: Nano CPUs and CPU Period cannot both be set"},
-		{"cpus and quota", Resources{CPUs: 1, CPUQuota: 50000}, "Conflicting options: Nano CPUs and CPU Quota cannot both be set"},
-		{"period low", Resources{CPUPeriod: 999}, `invalid cpu-period value "999": CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)`},
-		{"period high", Resources{CPUPeriod: 1000001}, `invalid cpu-period value "1000001": CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)`},
-		{"period negative", Resources{CPUPeriod: -5}, `invalid cpu-period value "-5": CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)`},
-		{"quota low", Resources{CPUQuota: 999}, `invalid cpu-quota value "999": CPU cfs quota can not be less than 1ms (i.e. 1000)`},
-		{"quota negative", Resources{CPUQuota: -2}, `invalid cpu-quota value "-2": CPU cfs quota can not be less than 1ms (i.e. 1000)`},
-		{"quota unlimited", Resources{CPUQuota: -1}, ""},
-		{"reservation low", Resources{MemoryReservation: 1 << 20}, `invalid memory-reservation value "1048576": Minimum memory reservation allowed is 6MB`},
-		{"reservation above memory", Resources{Memory: 64 << 20, MemoryReservation: 128 << 20},
-			`invalid memory-reservation value "134217728": Minimum memory limit can not be less than memory reservation limit, see usage`},
-		{"swappiness high", Resources{MemorySwappiness: 101, MemorySwappinessSet: true}, `invalid memory-swappiness value "101": valid memory swappiness range is 0-100`},
-		{"swappiness negative", Resources{MemorySwappiness: -1, MemorySwappinessSet: true}, `invalid memory-swappiness value "-1": valid memory swappiness range is 0-100`},
-		{"swappiness zero", Resources{MemorySwappiness: 0, MemorySwappinessSet: true}, ""},
-		{"blkio low", Resources{BlkioWeight: 9}, `invalid blkio-weight value "9": Range of blkio weight is from 10 to 1000`},
-		{"blkio high", Resources{BlkioWeight: 1001}, `invalid blkio-weight value "1001": Range of blkio weight is from 10 to 1000`},
-		{"mems blank", Resources{CpusetMems: " "}, `invalid cpuset mems value " ": no memory node in the list`},
-		{"mems bad", Resources{CpusetMems: "0-"}, `invalid cpuset mems value "0-"`},
-		{"mems too high", Resources{CpusetMems: "2000"}, `invalid cpuset mems value "2000": node 2000 out of range`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.r.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tt.want != "" && (err == nil || err.Error() != tt.want):
-				t.Errorf("Validate() = %v, want %s", err, tt.want)
-			case tt.want != "" && !errors.Is(err, ErrInvalid):
-				t.Errorf("Validate() = %v, want ErrInvalid", err)
-			}
-		})
-	}
-}
-
 // TestStatsBlockIO: BLOCK I/O sums the devices' Read and Write (v1) or rbytes and wbytes (v2).
 func TestStatsBlockIO(t *testing.T) {
 	h1 := fakeV1(t, fakeOpts{})
