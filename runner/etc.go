@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/strata-run/strata/internal/quote"
+	"golang.org/x/sys/unix"
 )
 
 // defaultHosts is the /etc/hosts of a container without host networking (Docker's).
@@ -316,8 +317,33 @@ func writeFileReplace(name string, data []byte, perm os.FileMode, durable bool) 
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	if err = os.Rename(f.Name(), name); err != nil {
+	if durable {
+		err = os.Rename(f.Name(), name)
+	} else {
+		err = replaceLazily(f.Name(), name)
+	}
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return nil
+}
+
+// replaceLazily moves tmp, a regular file, to name as a rename does, for a file nobody
+// fsyncs. Over an existing name it exchanges the two (renameat2 RENAME_EXCHANGE, as atomic
+// for readers as a rename) and then removes the old file from tmp's name: a rename over an
+// existing file makes ext4 (auto_da_alloc) allocate and write the new file's blocks at once,
+// a disk write at every state change of a container, whose removal a disk mounted with
+// discard then waits for as well (a --rm container's state.json, rewritten twice and removed
+// within milliseconds). A file system without the exchange gets the rename.
+func replaceLazily(tmp, name string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, name, unix.RENAME_EXCHANGE)
+	if err != nil {
+		return os.Rename(tmp, name) // ENOENT: nothing to replace; EINVAL: no exchange here
+	}
+	if err := unix.Unlink(tmp); err != nil {
+		// Not a file at name (a directory): put it back, and fail as the rename would.
+		_ = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, name, unix.RENAME_EXCHANGE)
+		return &os.LinkError{Op: "rename", Old: tmp, New: name, Err: err}
 	}
 	return nil
 }
