@@ -576,7 +576,7 @@ func runMonitor() {
 	}()
 	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
 		<-listening
-		recordRunning(c, pid)
+		recordRunning(c, pid, time.Now().UTC())
 		answer(monitorResult{Ready: true})
 		// What starting the container allocated (the seccomp filter's compilation above
 		// all) is garbage now: collect it and give the memory back, then the binary's pages.
