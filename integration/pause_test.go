@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,6 +140,7 @@ func TestPauseStopSignal(t *testing.T) {
 	trap := `trap "exit 3" TERM; while true; do sleep 0.1; done`
 	mustStrata(t, root, "run", "-d", "--name", "pt", img, "sh", "-c", trap)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "pt", "pt-sig") })
+	waitCaught(t, root, "pt", syscall.SIGTERM)
 	mustStrata(t, root, "pause", "pt")
 	if r := strata(t, root, "rm", "pt"); r.Code != 1 || r.Stderr != "strata: cannot remove container \"pt\": container is paused and must be unpaused first\n" {
 		t.Errorf("rm of a paused container: exit %d, stderr %q; want 1 and docker's unpause first", r.Code, r.Stderr)
@@ -167,7 +169,7 @@ func TestPauseStopSignal(t *testing.T) {
 	}
 
 	mustStrata(t, root, "start", "pt")
-	time.Sleep(200 * time.Millisecond) // the trap is set
+	waitCaught(t, root, "pt", syscall.SIGTERM)
 	mustStrata(t, root, "pause", "pt")
 	mustStrata(t, root, "kill", "-s", "TERM", "pt")
 	if r := within("wait after kill -s TERM", 30*time.Second, "wait", "pt"); r.Stdout != "3\n" {
@@ -180,6 +182,32 @@ func TestPauseStopSignal(t *testing.T) {
 	mustStrata(t, root, "kill", "-s", "HUP", "pt-sig")
 	if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", "pt-sig").Stdout; out != "paused\n" {
 		t.Errorf("kill -s HUP of a paused container whose stop signal is USR1 left it %q, want paused", out)
+	}
+}
+
+// waitCaught returns once the PID 1 of container name catches sig (its SigCgt in
+// /proc/PID/status), as a shell does once its trap is set. A start returns once the command
+// runs, not once it has set its trap: on a busy machine a container paused right away was
+// frozen before its trap, and PID 1 of a pid namespace drops a signal it has no handler for,
+// so a stop waited out its whole timeout (docker's does too).
+func waitCaught(t *testing.T, root, name string, sig syscall.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pid := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout)
+		if b, err := os.ReadFile("/proc/" + pid + "/status"); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {
+					if m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && m&(1<<(uint(sig)-1)) != 0 {
+						return
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s (PID %s) did not catch %v within 30 s", name, pid, sig)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
