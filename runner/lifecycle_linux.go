@@ -586,33 +586,47 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 		return err
 	}
 	mark := filepath.Join(c.Dir, restartingFile)
-	// Never through a symlink, which os.WriteFile would follow and truncate the host file
-	// it names; never blocking on a FIFO.
-	start, err := processStart(os.Getpid())
-	if err != nil {
-		return fmt.Errorf("reading own start time: %w", err)
-	}
-	fd, err := unix.Open(mark, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
-	}
-	_, err = unix.Write(fd, fmt.Appendf(nil, "%d %d\n", os.Getpid(), start))
-	unix.Close(fd)
-	if err != nil {
-		_ = os.Remove(mark)
+	if err := writeRestartMark(mark); err != nil {
 		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
 	}
 	if err := Stop(ctx, c, timeout); err != nil {
 		_ = os.Remove(mark)
 		return err
 	}
-	err = Start(ctx, c)
+	err := Start(ctx, c)
 	if err != nil {
 		// Refused as running: a monitor a killed start or restart spawned took the
 		// container as this one's was spawned. Started all the same, once that ended.
 		if werr := WaitOtherStart(ctx, c); werr == nil && c.State.Running() {
 			return nil
 		}
+	}
+	return err
+}
+
+// writeRestartMark writes this process's pid and start time to mark whole or not at all:
+// written in a file of its own, renamed into place. Created empty and then written, a restart
+// killed between the two (Ctrl-C, a busy machine's test) left an empty mark, which restarting
+// reads as a live restart's: the --rm container's monitor kept it on its next exit, and no
+// sweep took it, for ever. The rename replaces a symlink or FIFO at mark, never follows it.
+func writeRestartMark(mark string) error {
+	start, err := processStart(os.Getpid())
+	if err != nil {
+		return fmt.Errorf("reading own start time: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(mark), "."+filepath.Base(mark)+"-*") // O_EXCL
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d %d\n", os.Getpid(), start)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), mark)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
 	}
 	return err
 }
