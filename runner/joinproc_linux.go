@@ -177,7 +177,7 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		go func() { _ = p.cmd.Wait() }()
 		return 0, nil
 	}
-	stopForwarding := forwardSignals(ctx, sigs.c, true, &p.terminal, p.cmd.Process, func() {
+	stopForwarding := forwardSignals(ctx, sigs, true, &p.terminal, p.cmd.Process, func() {
 		// The command has no parent-death signal (see joinAndStart): kill it by pid, which
 		// the helper, its parent, keeps from being reused until reaped.
 		_ = unix.Kill(a.Pid, unix.SIGKILL)

@@ -146,7 +146,7 @@ func run(ctx context.Context, spec Spec, stdio Stdio, log *logWriter, started fu
 	}
 	defer hook.Wait()
 
-	stopForwarding := forwardSignals(ctx, sigs.c, !stdio.NoSigProxy, &p.terminal, p.cmd.Process, func() {
+	stopForwarding := forwardSignals(ctx, sigs, !stdio.NoSigProxy, &p.terminal, p.cmd.Process, func() {
 		_ = p.cmd.Process.Kill()
 		_ = cg.Kill()
 	}, func() {
@@ -596,12 +596,25 @@ func (p *initProc) wait() error {
 // there is one; without, it goes on as docker run's proxy passes it), or drops it unless
 // proxy (--sig-proxy=false), until the returned stop is called; when ctx ends first it calls cancel once and stops. after, if not nil, runs after
 // each signal passed on.
-func forwardSignals(ctx context.Context, sigs <-chan os.Signal, proxy bool, t *terminal, proc *os.Process, cancel func(), after func()) (stop func()) {
+//
+// Once sigs catches its signals it reads the user's terminal size again for the pty: the
+// catch is made in the background and may take effect after the container runs (tens of ms
+// on a busy machine), and a resize before it, SIGWINCH ignored by default, was lost.
+func forwardSignals(ctx context.Context, sigs *signalCatcher, proxy bool, t *terminal, proc *os.Process, cancel func(), after func()) (stop func()) {
 	done := make(chan struct{})
 	go func() {
+		select {
+		case <-sigs.ready:
+			t.resize() // a SIGWINCH from now on is caught
+		case <-ctx.Done():
+			cancel()
+			return
+		case <-done:
+			return
+		}
 		for {
 			select {
-			case s := <-sigs:
+			case s := <-sigs.c:
 				if s == unix.SIGWINCH && t.pty != nil {
 					t.resize() // which the kernel signals to the terminal's foreground
 					continue
