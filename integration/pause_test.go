@@ -194,7 +194,8 @@ func waitCaught(t *testing.T, root, name string, sig syscall.Signal) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		pid := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout)
+		// Not there yet (a foreground run still creating it) or not yet running: Pid 0.
+		pid := strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout)
 		if b, err := os.ReadFile("/proc/" + pid + "/status"); err == nil {
 			for _, l := range strings.Split(string(b), "\n") {
 				if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {

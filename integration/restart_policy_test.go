@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,7 +202,7 @@ func TestRunSigProxyFalse(t *testing.T) {
 	root := busyboxRoot(t)
 	img := "busybox:1.38.0-musl"
 	script := `trap "echo TERM; exit 7" TERM; sleep 1 & wait; echo done`
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		flag, out string
 		code      int
 	}{
@@ -209,12 +210,14 @@ func TestRunSigProxyFalse(t *testing.T) {
 		{"--sig-proxy=true", "TERM\n", 7},
 	} {
 		var out bytes.Buffer
-		cmd := exec.Command(strataBin, "--root", root, "run", "--rm", tc.flag, img, "sh", "-c", script)
+		name := fmt.Sprintf("sigproxy%d", i)
+		cmd := exec.Command(strataBin, "--root", root, "run", "--rm", "--name", name, tc.flag, img, "sh", "-c", script)
 		cmd.Stdout = &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(400 * time.Millisecond) // the trap is set
+		// Signalled once the trap is set: a sleep was too short on a busy machine.
+		waitCaught(t, root, name, syscall.SIGTERM)
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 		if code := cmd.ProcessState.ExitCode(); code != tc.code || out.String() != tc.out {
