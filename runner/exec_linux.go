@@ -354,6 +354,13 @@ func (a *planApplier) readOnly(s Step) error {
 		return err
 	}
 	defer unix.Close(fd)
+	if isMountRoot(fd) {
+		// A mount of its own (the cgroup tmpfs) is made read-only where it is. Bound onto
+		// itself first, as a path inside a mount (/proc/sys) must be, its whole tree was
+		// copied: on a v1 host the tmpfs and its ten cgroup mounts, eleven more mounts for
+		// every start to make and for its exit to tear down.
+		return remountReadOnly(fd)
+	}
 	if err := unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
@@ -535,6 +542,16 @@ func remountReadOnly(fd int) error {
 		return nil
 	}
 	return remountWith(fd, unix.MS_RDONLY)
+}
+
+// isMountRoot says whether fd is open on the root of a mount (statx's STATX_ATTR_MOUNT_ROOT,
+// Linux 5.8); false when the kernel cannot say.
+func isMountRoot(fd int) bool {
+	var stx unix.Statx_t
+	if unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, 0, &stx) != nil {
+		return false
+	}
+	return stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
 }
 
 // remountWith adds flags to the mount whose root fd is open on, keeping those it already
