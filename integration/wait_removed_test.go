@@ -78,3 +78,56 @@ func TestWaitWhileForceRemoved(t *testing.T) {
 		t.Errorf("mounts left: %v", m)
 	}
 }
+
+// TestForegroundRemovedWaiters: a `wait` on a foreground run --rm container prints its exit
+// code once it exits, and a `stop -t 1` that has to SIGKILL it returns after its timeout, as
+// docker's do. The run removed the container without recording its exit, while they held
+// its dir waiting for one: the removal waited 2 s for them (its bound), then the wait failed
+// "container was removed when it exited (--rm)" and the stop took 3 s.
+func TestForegroundRemovedWaiters(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	for _, how := range []string{"wait", "stop"} {
+		name := "fg-" + how
+		script := "exit 3"
+		if how == "stop" {
+			script = "sleep 600" // PID 1 without a handler: SIGTERM does nothing
+		}
+		run := exec.Command(strataBin, "--root", root, "run", "--rm", "--name", name, img, "sh", "-c", "sleep 1; "+script)
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
+		}
+		runDone := make(chan error, 1)
+		go func() { runDone <- run.Wait() }()
+		waitInspect(t, root, name, "{{.State.Running}}", "true", 30*time.Second)
+		began := time.Now()
+		var r result
+		if how == "wait" {
+			r = strata(t, root, "wait", name)
+			if r.Code != 0 || r.Stdout != "3\n" {
+				t.Errorf("wait: exit %d, stdout %q, stderr %q; want exit 0 and 3", r.Code, r.Stdout, r.Stderr)
+			}
+		} else {
+			r = strata(t, root, "stop", "-t", "1", name)
+			if r.Code != 0 {
+				t.Errorf("stop -t 1: exit %d, stderr %q", r.Code, r.Stderr)
+			}
+		}
+		if d := time.Since(began); d > 2500*time.Millisecond {
+			t.Errorf("%s took %v; want about 1 s", how, d)
+		}
+		select {
+		case <-runDone:
+		case <-time.After(10 * time.Second):
+			_ = run.Process.Kill()
+			<-runDone
+			t.Fatalf("%s: the run still runs 10 s later", how)
+		}
+		if want := map[string]int{"wait": 3, "stop": 137}[how]; run.ProcessState.ExitCode() != want {
+			t.Errorf("%s: run exited %d, want %d", how, run.ProcessState.ExitCode(), want)
+		}
+	}
+	if out := mustStrata(t, root, "ps", "-aq").Stdout; out != "" {
+		t.Errorf("ps -aq at the end: %q", out)
+	}
+}

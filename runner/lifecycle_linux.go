@@ -81,8 +81,14 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 	if !c.Config.AutoRemove || restarting(c) {
 		return recordExit(c, res, err), err
 	}
-	// A --rm container's exit status is written only if it outlives its removal.
+	// A --rm container's exit status is written only if it outlives its removal, or for
+	// those who wait for it (a `strata wait`, a stop that had to SIGKILL it): they hold the
+	// dir, which its removal waits for (waitDirWaiters), until they read an exit, and they
+	// read none: stop -t 1 took 3 s, the last 2 of them that wait.
 	code = noteExit(c, res, err)
+	if dirHasWaiters(c.Dir) {
+		_ = c.saveState()
+	}
 	if rerr := removeDir(c); rerr != nil {
 		_ = c.saveState()
 		err = errors.Join(err, withCode(ExitOwnError, rerr))
@@ -797,6 +803,16 @@ func holdDirAsWaiter(dir string) (release func()) {
 		return func() {}
 	}
 	return func() { unix.Close(fd) }
+}
+
+// dirHasWaiters says whether a waiter holds dir now (holdDirAsWaiter).
+func dirHasWaiters(dir string) bool {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return errors.Is(unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB), unix.EWOULDBLOCK)
 }
 
 // waitDirWaiters returns once no waiter holds dir (holdDirAsWaiter), or after maxWaiterHold,
