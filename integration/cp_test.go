@@ -549,3 +549,56 @@ func TestCpHostDestNearlyFull(t *testing.T) {
 		t.Errorf("passwd not copied: %v", err)
 	}
 }
+
+// TestCpKernelFS: a copy into a running container's /proc, /sys, /dev/pts or /dev/mqueue is
+// refused in one line that says so (procfs has no room to report, so it read as a full
+// disk); its /dev, a tmpfs, takes one.
+func TestCpKernelFS(t *testing.T) {
+	root := busyboxRoot(t)
+	host := t.TempDir()
+	writeFiles(t, map[string]string{host + "/f": "x"})
+	mustStrata(t, root, "run", "-d", "--name", "kfs", cpImage, "sleep", "600")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "kfs") })
+	for dst, want := range map[string]string{
+		"/proc/1/":    "/proc/1: cannot copy into the kernel's proc filesystem",
+		"/proc/f":     "/proc: cannot copy into the kernel's proc filesystem",
+		"/sys/":       "/sys: cannot copy into the kernel's sysfs filesystem",
+		"/dev/pts/":   "/dev/pts: cannot copy into the kernel's devpts filesystem",
+		"/dev/mqueue": "/dev/mqueue: cannot copy into the kernel's mqueue filesystem",
+	} {
+		if r := strata(t, root, "cp", host+"/f", "kfs:"+dst); r.Code != 1 || r.Stderr != "strata: "+want+"\n" {
+			t.Errorf("cp f kfs:%s: %d %q, want %q", dst, r.Code, r.Stderr, want)
+		}
+	}
+	mustStrata(t, root, "cp", host+"/f", "kfs:/dev/")
+	if got := mustStrata(t, root, "exec", "kfs", "cat", "/dev/f").Stdout; got != "x" {
+		t.Errorf("cp into /dev: %q", got)
+	}
+}
+
+// TestCpVolumeNoFloor: a copy into a bind of another filesystem nearly full goes as far as
+// the room goes, running or stopped, as docker's does; the store's free-space floor is for
+// the store's filesystem.
+func TestCpVolumeNoFloor(t *testing.T) {
+	root := busyboxRoot(t)
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=20m"); err != nil {
+		t.Skipf("skipping: mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if err := os.WriteFile(dir+"/fill", make([]byte, 19<<20+512<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := t.TempDir()
+	writeFiles(t, map[string]string{host + "/f": "x"})
+	mustStrata(t, root, "run", "-d", "--name", "vf-run", "-v", dir+":/vol", cpImage, "sleep", "600")
+	mustStrata(t, root, "create", "--name", "vf-stopped", "-v", dir+":/vol", cpImage, "true")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "vf-run", "vf-stopped") })
+	for _, c := range []string{"vf-run", "vf-stopped"} {
+		if r := strata(t, root, "cp", host+"/f", c+":/vol/"+c); r.Code != 0 {
+			t.Errorf("cp into %s's nearly full volume: %d %s", c, r.Code, r.Stderr)
+		} else if got := readFile(t, dir+"/"+c); got != "x" {
+			t.Errorf("%s: %q", c, got)
+		}
+	}
+}

@@ -244,11 +244,65 @@ func (r *CopyRoot) OpenForWrite(p string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if err := checkKernelFS(fd, p); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
 	if err := r.checkWritable(fd, vol); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
+}
+
+// kernelFS names the filesystems of a running container's mounts that hold the kernel's
+// entries, not files: a copy into one fails in the kernel's words at best (procfs has no room
+// to report, so it read as a full disk), and makes a queue or a cgroup at worst. docker's copy
+// never meets them: it writes into the image's empty mountpoints under them.
+var kernelFS = map[int64]string{
+	unix.PROC_SUPER_MAGIC:    "proc",
+	unix.SYSFS_MAGIC:         "sysfs",
+	unix.CGROUP_SUPER_MAGIC:  "cgroup",
+	unix.CGROUP2_SUPER_MAGIC: "cgroup2",
+	unix.DEVPTS_SUPER_MAGIC:  "devpts",
+	mqueueMagic:              "mqueue",
+	unix.SECURITYFS_MAGIC:    "securityfs",
+	unix.DEBUGFS_MAGIC:       "debugfs",
+	unix.TRACEFS_MAGIC:       "tracefs",
+	unix.BPF_FS_MAGIC:        "bpf",
+	unix.PSTOREFS_MAGIC:      "pstore",
+	unix.NSFS_MAGIC:          "nsfs",
+}
+
+// mqueueMagic is the mqueue filesystem's f_type (linux/magic.h), which x/sys/unix lacks.
+const mqueueMagic = 0x19800202
+
+// checkKernelFS refuses a copy into the directory dirfd (p in the container) on one of
+// kernelFS.
+func checkKernelFS(dirfd int, p string) error {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(dirfd, &fs); err != nil {
+		return err
+	}
+	if name, ok := kernelFS[int64(fs.Type)]; ok {
+		return fmt.Errorf("%s: cannot copy into the kernel's %s filesystem", p, name)
+	}
+	return nil
+}
+
+// OnStore says whether the directory dirfd, opened by OpenForWrite, is on the filesystem of
+// strata's store: the container's writable layer, a named volume, a bind of a dir on that
+// disk. A copy there keeps the store's free-space floor; elsewhere (a bind of another disk, a
+// tmpfs) it fills what it fills, as docker's does.
+func (r *CopyRoot) OnStore(dirfd int) bool {
+	if id, err := mountID(dirfd); err == nil && r.mntID != 0 && id == r.mntID {
+		return true // the root: its upper dir is in the store, whatever device the overlay shows
+	}
+	var st, store unix.Stat_t
+	if r.c == nil || unix.Fstat(dirfd, &st) != nil || unix.Stat(r.c.Dir, &store) != nil {
+		return true // when in doubt, the floor
+	}
+	return st.Dev == store.Dev
 }
 
 func (r *CopyRoot) open(p string, followLast bool) (fd int, vol *mount.Mount, err error) {

@@ -278,7 +278,11 @@ func copyToContainer(cmd *cobra.Command, g *globals, o cpOptions, srcPath, ctr, 
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return 0, errors.New("extraction point is not a directory")
 		}
-		return copytar.Extract(ctx, dirfd, r, copytar.ExtractOptions{Owner: owner, MaxSize: cpMaxSize, MaxEntries: cpMaxEntries})
+		opts := copytar.ExtractOptions{Owner: owner, MaxSize: cpMaxSize, MaxEntries: cpMaxEntries}
+		if !root.OnStore(dirfd) {
+			opts.MinFreeBytes = -1 // a volume on another disk, a tmpfs: not strata's to keep room on
+		}
+		return copytar.Extract(ctx, dirfd, r, opts)
 	}
 
 	if srcPath == "-" {
