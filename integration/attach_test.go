@@ -408,24 +408,38 @@ func TestAttachTerminalNoStdin(t *testing.T) {
 	}
 }
 
-// TestStartInteractiveRestarting: start -ai of a container in its restart backoff ends with
-// the next run's status, as start -a does, where it was refused as a container one cannot
-// attach to. (Like start -a's, it may miss the output of the run it waits for.)
-func TestStartInteractiveRestarting(t *testing.T) {
+// TestStartAttachRestarting: start -a and start -ai of a container in its restart backoff
+// are refused in docker's words (its CLI attaches first, and the daemon refuses to attach to a
+// restarting container), where they ended at once with nothing shown and the last run's
+// status; one that goes into its backoff only as it is started still shows that run's output
+// and ends with its status.
+func TestStartAttachRestarting(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "at-rs") })
 	mustStrata(t, root, "run", "-d", "--name", "at-rs", "--restart", "always", "alpine", "sh", "-c", "echo hi; sleep 0.3; exit 3")
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Restarting}}", "at-rs").Stdout) == "true" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("at-rs never went into its restart backoff")
+	waitRestarting := func() {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Restarting}}", "at-rs").Stdout) == "true" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("at-rs never went into its restart backoff")
+			}
 		}
 	}
-	r := strata(t, root, "start", "-ai", "at-rs")
-	if r.Code != 3 || r.Stderr != "" {
-		t.Errorf("start -ai of a restarting container = exit %d, stderr %q; want 3 and no error", r.Code, r.Stderr)
+	for _, args := range [][]string{{"start", "-a", "at-rs"}, {"start", "-ai", "at-rs"}} {
+		waitRestarting()
+		r := strata(t, root, args...)
+		if r.Code != 1 || r.Stdout != "" {
+			t.Errorf("%v of a restarting container = exit %d, stdout %q; want 1 and nothing", args, r.Code, r.Stdout)
+		}
+		assertOneLineError(t, r.Stderr, "container is restarting, wait until the container is running")
+	}
+	mustStrata(t, root, "stop", "-t", "1", "at-rs")
+	r := strata(t, root, "start", "-a", "at-rs")
+	if r.Code != 3 || r.Stdout != "hi\n" || r.Stderr != "" {
+		t.Errorf("start -a of a stopped crash-looping container = exit %d, stdout %q, stderr %q; want 3 and hi", r.Code, r.Stdout, r.Stderr)
 	}
 }

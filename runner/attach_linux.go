@@ -31,6 +31,9 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	// The log's entries carry the time the monitor read them: those of earlier starts are
 	// older than this.
 	since := time.Now()
+	if err := refuseRestarting(c); err != nil {
+		return ExitOwnError, err
+	}
 	// Not ended by a Ctrl-C meanwhile: that one is the container's, caught above and passed
 	// on once it runs (the start failed, "context canceled", when the container had printed
 	// its first lines and the signal came before the monitor's answer).
@@ -77,6 +80,24 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	return code, err
 }
 
+// errStartRestarting is start -a's (-i's) error for a container in its restart backoff; its
+// words are docker's, less the container's name, which the CLI puts first.
+var errStartRestarting = errors.New("container is restarting, wait until the container is running")
+
+// refuseRestarting is docker's refusal of start -a or -i of a container in its restart
+// backoff: its attach comes first, and refuses a restarting container. The start would do
+// nothing (the monitor starts it after the backoff), and the attach would end at once with
+// nothing shown and the last run's status.
+func refuseRestarting(c *Container) error {
+	if err := c.Reload(); err != nil {
+		return err
+	}
+	if c.State.Restarting {
+		return errStartRestarting
+	}
+	return nil
+}
+
 // waitRemoved waits, limit at most, until c's dir is gone: its monitor removes a --rm
 // container once no waiter holds it (waitForWaiters, at most maxWaiterHold).
 func waitRemoved(c *Container, limit time.Duration) {
@@ -98,6 +119,9 @@ func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, 
 	}
 	defer func() { release() }()
 	since := time.Now()
+	if err := refuseRestarting(c); err != nil {
+		return ExitOwnError, err
+	}
 	if err := Start(ctx, c); err != nil {
 		return ExitOwnError, err
 	}
