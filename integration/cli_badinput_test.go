@@ -290,6 +290,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"create", "--platform", "linux/s390x", "alpine", "true"}, code: 125, want: "linux/s390x"},
 		{args: []string{"run", "--rm", "alpine", "nosuchcmd"}, code: 127, want: "nosuchcmd"},
 		{args: []string{"run", "--rm", "alpine", "/etc"}, code: 126, want: "/etc"},
+		{args: []string{"run", "--rm", "alpine", "/etc/passwd/x"}, code: 125, want: "/etc/passwd/x: not a directory"},
 
 		{args: []string{"ps", "extra"}, code: 1},
 		{args: []string{"ps", "-f", "bogus=1"}, code: 1, want: "--filter"},

@@ -105,7 +105,10 @@ func TestRunHostileImageFiles(t *testing.T) {
 		{name: "WORKDIR with odd bytes", edit: func(c *v1.Config) { c.WorkingDir = "/a\nb\x01\xff c" }, args: []string{"pwd"}, want: "/a\nb\x01\uFFFD c\n"}, // the config is JSON: \xff reads as U+FFFD
 
 		// The entrypoint.
-		{name: "an entrypoint link loop", headers: []tar.Header{link("ep", "ep")}, edit: entrypoint("/ep"), code: 126, want: "too many levels of symbolic links"},
+		// A path that stat fails on (runc's exec.LookPath fails the create) other than as
+		// missing or not runnable: docker's CLI says 125 for it.
+		{name: "an entrypoint link loop", headers: []tar.Header{link("ep", "ep")}, edit: entrypoint("/ep"), code: 125, want: "too many levels of symbolic links"},
+		{name: "an entrypoint under a file", headers: []tar.Header{file("f", 0o755)}, edit: entrypoint("/f/ep"), code: 125, want: `exec: "/f/ep": stat /f/ep: not a directory`},
 		{name: "an entrypoint dir", headers: []tar.Header{dir("ep/")}, edit: entrypoint("/ep"), code: 126, want: "is a directory"},
 		{name: "an entrypoint FIFO", headers: []tar.Header{fifo("ep")}, edit: entrypoint("/ep"), code: 126, want: "permission denied"},
 		{name: "an entrypoint of 0 bytes", headers: []tar.Header{file("ep", 0o755)}, edit: entrypoint("/ep"), code: 126, want: "exec format error"},

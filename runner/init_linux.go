@@ -54,6 +54,28 @@ var remoteSentinels = map[string]error{
 	"unknown-user": ErrUnknownUser,
 	"unsupported":  ErrUnsupported,
 	"no-command":   ErrNoCommand,
+	"command-path": errCommandPath,
+}
+
+// errCommandPath marks a command path that a run cannot start for a reason other than its
+// being missing (127) or not runnable (126): a file on the way (ENOTDIR), a symlink loop
+// (ELOOP), a name too long. docker's CLI exits 125 for those: runc's exec.LookPath fails the
+// create, and the CLI gives 127 and 126 only to "no such file", "permission denied" and "is
+// a directory". exec keeps 126 for them, as docker's daemon gives every failed exec.
+var errCommandPath = errors.New("command path")
+
+type commandPathError struct{ err error }
+
+func (e commandPathError) Error() string   { return e.err.Error() }
+func (e commandPathError) Unwrap() []error { return []error{e.err, errCommandPath} }
+
+// startLookupError is lookPath's error as a run's start reports it (errCommandPath).
+func startLookupError(err error) error {
+	var ec *ExitCodeError
+	if !errors.As(err, &ec) || ec.Code != ExitCannotInvoke || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EISDIR) {
+		return err
+	}
+	return &ExitCodeError{Code: ExitOwnError, Err: commandPathError{ec.Err}}
 }
 
 // sentinelKind returns the remoteSentinels name of the sentinel err wraps, or "".
@@ -389,7 +411,7 @@ func (c *command) exec(spec Spec) error {
 	}
 	argv0, err := lookPath(spec.Args[0], c.env)
 	if err != nil {
-		return err
+		return startLookupError(err)
 	}
 	args := spec.Args
 	if spec.Init {

@@ -54,3 +54,38 @@ func TestLookPathSkipsWhatCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// TestStartLookupError: a run's command path that a file or a symlink loop stands in the way
+// of is 125, as docker's CLI exits for runc's create error; missing stays 127, not runnable
+// (no x bit, a directory) 126, as docker's.
+func TestStartLookupError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("loop", filepath.Join(dir, "loop")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		code int
+		want string
+	}{
+		{filepath.Join(dir, "file", "x"), ExitOwnError, "not a directory"},
+		{filepath.Join(dir, "loop"), ExitOwnError, "too many levels of symbolic links"},
+		{filepath.Join(dir, "nosuch"), ExitNotFound, "no such file or directory"},
+		{filepath.Join(dir, "file"), ExitCannotInvoke, "permission denied"},
+		{dir, ExitCannotInvoke, "is a directory"},
+		{"nosuch", ExitNotFound, "executable file not found in $PATH"},
+	} {
+		_, err := lookPath(tc.file, []string{"PATH=" + dir})
+		err = startLookupError(err)
+		var ec *ExitCodeError
+		if !errors.As(err, &ec) || ec.Code != tc.code || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("startLookupError(lookPath(%q)) = %v; want status %d and %q", tc.file, err, tc.code, tc.want)
+		}
+		if got := errors.Is(err, errCommandPath); got != (tc.code == ExitOwnError) || (got && sentinelKind(err) != "command-path") {
+			t.Errorf("%q: errors.Is(errCommandPath) = %v, kind %q", tc.file, got, sentinelKind(err))
+		}
+	}
+}

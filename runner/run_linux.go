@@ -326,7 +326,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		case r.Console:
 		case r.Exec:
 			execing = true
-		case r.Code == ExitNotFound || r.Code == ExitCannotInvoke:
+		case r.Code == ExitNotFound || r.Code == ExitCannotInvoke || r.Kind == "command-path":
 			return nil, &ExitCodeError{Code: r.Code, Err: &remoteError{r.Error, remoteSentinels[r.Kind]}}
 		default:
 			return nil, &ExitCodeError{Code: ExitOwnError, Err: &remoteError{"init: " + r.Error, remoteSentinels[r.Kind]}}
