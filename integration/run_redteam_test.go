@@ -80,7 +80,8 @@ func TestRunHostileImageFiles(t *testing.T) {
 
 		// The kernel filesystems' mountpoints.
 		{name: "/dev a file", headers: []tar.Header{whiteout("dev"), file("dev", 0o644)}, args: echo, code: 125, want: "mount /dev: not a directory"},
-		{name: "/dev a link past the root", headers: []tar.Header{whiteout("dev"), link("dev", "../../..")}, args: echo, code: 125, want: "/dev in the image is a symlink"},
+		{name: "/dev a link to a dir of the image", headers: []tar.Header{whiteout("dev"), dir("newdev/"), link("dev", "newdev")}, args: echo, code: 125, want: "/dev in the image is a symlink to /newdev, which strata does not mount through"},
+		{name: "/dev a link past the root", headers: []tar.Header{whiteout("dev"), link("dev", "../../..")}, args: echo, code: 125, want: "/dev in the image is a symlink to /, which"},
 		{name: "/proc a link loop", headers: []tar.Header{whiteout("proc"), link("proc", "proc")}, args: echo, code: 125, want: "/proc in the image is a symlink"},
 		{name: "/proc missing", headers: []tar.Header{whiteout("proc")}, args: echo, want: "ok\n"},
 		{name: "/sys a link to a host dir", headers: []tar.Header{whiteout("sys"), link("sys", host)}, args: echo, code: 125, want: "/sys in the image is a symlink"},
@@ -92,7 +93,7 @@ func TestRunHostileImageFiles(t *testing.T) {
 		{name: "a VOLUME through a link to /dev/null", headers: []tar.Header{link("d", "/dev/null")}, edit: volumes("/d"), args: echo, code: 125, want: "/d in the image leads to /dev/null"},
 		{name: "VOLUME /dev", edit: volumes("/dev"), args: []string{"sh", "-c", "test -c /dev/null && echo ok"}, want: "ok\n"},
 		{name: "VOLUME /dev, its null a FIFO", headers: []tar.Header{fifo("dev/null")}, edit: volumes("/dev"), args: []string{"sh", "-c", "test -c /dev/null && echo ok"}, want: "ok\n"},
-		{name: "VOLUME /dev, its null a link to /etc/passwd", headers: []tar.Header{link("dev/null", "/etc/passwd")}, edit: volumes("/dev"), args: echo, code: 125, want: "/dev/null in the image is a symlink"},
+		{name: "VOLUME /dev, its null a link to /etc/passwd", headers: []tar.Header{link("dev/null", "/etc/passwd")}, edit: volumes("/dev"), args: echo, code: 125, want: "/dev/null in the image is a symlink to /etc/passwd, which strata does not mount through"},
 		{name: "VOLUME /dev, its null a dir", headers: []tar.Header{dir("dev/null/")}, edit: volumes("/dev"), args: echo, code: 125, want: "null /dev/null: is a directory"},
 		{name: "VOLUME /etc", edit: volumes("/etc"), args: []string{"sh", "-c", "grep -c localhost /etc/hosts"}, want: "2\n"},
 		{name: "a VOLUME under a FIFO", headers: []tar.Header{fifo("f")}, edit: volumes("/f/x"), args: echo, code: 125, want: "bind /f/x: not a directory"},

@@ -221,7 +221,7 @@ func (a *planApplier) target(s Step, dir bool) (int, string, error) {
 		fd, resolved, err = a.makeTarget(s.Target, dir, mode)
 	}
 	if kernel && errors.Is(err, unix.ELOOP) {
-		return -1, "", targetError{fmt.Errorf("%s in the image is a symlink", s.Target)}
+		return -1, "", targetError{a.symlinkRefusal(s.Target)}
 	}
 	if err != nil {
 		return -1, "", err
@@ -232,6 +232,20 @@ func (a *planApplier) target(s Step, dir bool) (int, string, error) {
 		}
 	}
 	return fd, resolved, nil
+}
+
+// symlinkRefusal is the error for a kernel filesystem's mountpoint, or the /dev/null of a
+// /dev volume, that the image made a symlink: it says where the link leads, when it leads
+// somewhere in the root, so the image's author sees what to change. (runc refuses /proc and
+// /sys so too; it follows a /dev link inside the rootfs, which strata does not: its masks,
+// null device and /dev/pts are set up on /dev itself.)
+func (a *planApplier) symlinkRefusal(target string) error {
+	fd, resolved, err := a.lookup(target, resolveLinks)
+	if err != nil {
+		return fmt.Errorf("%s in the image is a symlink", target)
+	}
+	unix.Close(fd)
+	return fmt.Errorf("%s in the image is a symlink to %s, which strata does not mount through", target, path.Clean("/"+resolved))
 }
 
 // mountRoot mounts one of Spec.Root: "/" on the rootfs dir itself (strata's own path, no
