@@ -727,8 +727,20 @@ func restartAlive(c *Container) bool {
 }
 
 // Wait blocks until c is not running and returns its exit code. It returns at once for a
-// container that is created or exited.
+// container that is created or exited, or in its restart policy's backoff.
 func Wait(ctx context.Context, c *Container) (int, error) {
+	return wait(ctx, c, false)
+}
+
+// WaitNotRunning is Wait as docker's wait: a container in its restart policy's backoff
+// counts as running (docker's State.Running stays true while it restarts), and the wait
+// returns at its next exit, or once a stop cancels the restart. `strata wait` printed the
+// last exit code at once, docker's waits.
+func WaitNotRunning(ctx context.Context, c *Container) (int, error) {
+	return wait(ctx, c, true)
+}
+
+func wait(ctx context.Context, c *Container, throughBackoff bool) (int, error) {
 	// A --rm container's monitor removes it only once no waiter holds this: the waiter reads
 	// the exit status it records first.
 	if c.Config.AutoRemove {
@@ -740,7 +752,11 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 	// Watched before the first read: a state written after it wakes us at once.
 	changes := watchState(c.Dir)
 	defer changes.close()
-	for {
+	// backoff is the exit whose restart backoff the wait began in (throughBackoff): the
+	// container counts as running until a state records another exit, or no restart.
+	var backoff time.Time
+	inBackoff := false
+	for first := true; ; first = false {
 		if err := c.Reload(); err != nil {
 			if errors.Is(err, os.ErrNotExist) && c.Config.AutoRemove {
 				return ExitUnknown, fmt.Errorf("container %s: %w", shortID(c.ID), ErrRemovedOnExit)
@@ -755,7 +771,12 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 			return ExitOwnError, err
 		}
 		if c.State.Status != StatusRunning {
-			return c.State.ExitCode, nil
+			stillBackoff := throughBackoff && c.State.Restarting &&
+				(first || inBackoff && c.State.FinishedAt.Equal(backoff))
+			if !stillBackoff {
+				return c.State.ExitCode, nil
+			}
+			backoff, inBackoff = c.State.FinishedAt, true
 		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
 			return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)

@@ -368,7 +368,7 @@ func newWaitCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := eachContainer(cmd, g, args, false, func(c *runner.Container) error {
-				code, err := runner.Wait(cmd.Context(), c)
+				code, err := runner.WaitNotRunning(cmd.Context(), c)
 				if err != nil && interruptedExit(cmd.Context()) != 0 {
 					return errInterrupted
 				}
