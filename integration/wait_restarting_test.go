@@ -58,3 +58,26 @@ func TestWaitRestarting(t *testing.T) {
 		t.Fatal("wait still waits 5 s after the stop")
 	}
 }
+
+// TestKillCrashLooping: kill of a container that its restart policy restarts at once, again
+// and again, succeeds whenever it comes, as docker's does, and the container stays down. A
+// kill that came as the backoff ended failed "container is not running" one time in five:
+// the restart under way ran its PID 1, which exited before the signal.
+func TestKillCrashLooping(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	for i := 0; i < 12; i++ {
+		id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "always", img, "sh", "-c", "exit 3").Stdout)
+		// Its third backoff is 0.4 s: kill near its end, as a restart begins.
+		waitInspect(t, root, id, "{{.RestartCount}}", "3", 10*time.Second)
+		time.Sleep(time.Duration(300+10*i) * time.Millisecond)
+		if r := strata(t, root, "kill", id); r.Code != 0 {
+			t.Errorf("kill %d: exit %d, %q", i, r.Code, r.Stderr)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if st := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", id).Stdout); st != "exited" {
+			t.Errorf("kill %d: the container is %s after it", i, st)
+		}
+		mustStrata(t, root, "rm", "-f", id)
+	}
+}
