@@ -374,6 +374,9 @@ func Kill(c *Container, sig syscall.Signal) error {
 // the exit is recorded, as docker's kill waits then (for at most killWait): a `kill` then
 // `start` or `inspect` found the container running still, half the time.
 func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error {
+	// Up as the kill came: recorded running (its exit perhaps not recorded yet), or
+	// restarting, which docker counts as running.
+	wasUp := c.State.Status == StatusRunning || c.State.Restarting
 	// Marked first, as docker's kill marks it before it signals: the monitor, or the one
 	// in its restart backoff, restarts it no more (stopKindOf).
 	wasRestarting, err := cancelRestarts(ctx, c, stopKindOf(c, sig))
@@ -383,14 +386,13 @@ func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error
 	if wasRestarting && !c.State.Running() {
 		return nil // docker's kill of a restarting container only cancels its restart
 	}
-	wasRunning := c.State.Running()
-	if !wasRunning {
+	if !c.State.Running() {
 		if err := waitStartUnderWay(ctx, c); err != nil {
 			return err
 		}
 	}
 	if err := Kill(c, sig); err != nil || sig != unix.SIGKILL {
-		if wasRunning && errors.Is(err, ErrNotRunning) {
+		if wasUp && errors.Is(err, ErrNotRunning) {
 			// It ended between the look and the signal: docker's kill of a running
 			// container whose process is gone succeeds. A crash-looping container's kill
 			// failed "not running" one time in five: the restart its monitor had started
