@@ -81,3 +81,24 @@ func TestKillCrashLooping(t *testing.T) {
 		mustStrata(t, root, "rm", "-f", id)
 	}
 }
+
+// TestRestartingRefusals: pause, exec and top of a container in its restart backoff are
+// refused in docker's words ("is restarting, wait until the container is running"), and
+// unpause as not paused (docker counts it running), where strata said "not running".
+func TestRestartingRefusals(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "always", img, "sh", "-c", "exit 3").Stdout)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", id) })
+	// Its 5th backoff is 1.6 s, long enough for the four commands.
+	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "restarting 5", 10*time.Second)
+	for _, args := range [][]string{{"pause", id}, {"exec", id, "true"}, {"top", id}, {"unpause", id}} {
+		want := "is restarting, wait until the container is running"
+		if args[0] == "unpause" {
+			want = "is not paused"
+		}
+		if r := strata(t, root, args...); r.Code == 0 || !strings.Contains(r.Stderr, want) {
+			t.Errorf("%s of a restarting container: exit %d, %q; want refused %q", args[0], r.Code, r.Stderr, want)
+		}
+	}
+}

@@ -28,6 +28,9 @@ var (
 	ErrRunning = errors.New("container is running")
 	// ErrNotRunning means the operation needs a running container.
 	ErrNotRunning = errors.New("container is not running")
+	// ErrRestarting is an act that needs a running container (pause, exec, top) on one in
+	// its restart policy's backoff, in docker's words; it is ErrNotRunning too.
+	ErrRestarting error = restartingError{}
 	// ErrAlreadyPaused is pause of a paused container ("container ID is already paused").
 	ErrAlreadyPaused = errors.New("already paused")
 	// ErrNotPaused is unpause of a container that is not paused ("container ID is not paused").
@@ -78,3 +81,14 @@ func (e *NameInUseError) Error() string {
 
 // Is makes errors.Is(err, ErrNameInUse) true.
 func (e *NameInUseError) Is(target error) bool { return target == ErrNameInUse }
+
+// restartingError is ErrRestarting: docker counts a restarting container as running, and
+// refuses these acts with "Container ID is restarting, wait until the container is running",
+// where strata said "container is not running".
+type restartingError struct{}
+
+func (restartingError) Error() string {
+	return "container is restarting, wait until the container is running"
+}
+
+func (restartingError) Is(target error) bool { return target == ErrNotRunning }

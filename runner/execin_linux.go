@@ -248,6 +248,9 @@ func joinTarget(c *Container) (int, *os.File, error) {
 		return 0, nil, c.Broken // no config to run anything with
 	}
 	pid := c.State.Pid
+	if !c.State.Running() && c.State.Restarting {
+		return 0, nil, ErrRestarting
+	}
 	if !c.State.Running() || pid <= 0 {
 		return 0, nil, ErrNotRunning
 	}

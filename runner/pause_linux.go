@@ -30,6 +30,10 @@ func Pause(c *Container) error {
 // ErrNotPaused; one not running, ErrNotRunning.
 func Unpause(c *Container) error {
 	cg, err := runningCgroup(c)
+	if errors.Is(err, ErrRestarting) {
+		// docker's: a restarting container is running, and not paused.
+		return fmt.Errorf("container %s is %w", shortID(c.ID), ErrNotPaused)
+	}
 	if err != nil {
 		return err
 	}
@@ -71,6 +75,9 @@ func runningCgroup(c *Container) (*cgroups.Cgroup, error) {
 		return nil, err
 	}
 	if !c.State.Running() {
+		if c.State.Restarting {
+			return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrRestarting)
+		}
 		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
 	}
 	cg, err := cgroups.Load(c.CgroupKey())

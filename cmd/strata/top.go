@@ -106,6 +106,9 @@ func printPsTop(w io.Writer, out []byte, procs []proccard.Process) error {
 // containerProcesses lists the processes of c, running. See proccard.ProcessesOf.
 func containerProcesses(c *runner.Container) ([]proccard.Process, error) {
 	pid := c.RunningPid()
+	if pid == 0 && c.State.Restarting {
+		return nil, runner.ErrRestarting
+	}
 	if pid == 0 {
 		return nil, runner.ErrNotRunning
 	}
