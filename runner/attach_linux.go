@@ -80,10 +80,6 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	return code, err
 }
 
-// errStartRestarting is start -a's (-i's) error for a container in its restart backoff; its
-// words are docker's, less the container's name, which the CLI puts first.
-var errStartRestarting = errors.New("container is restarting, wait until the container is running")
-
 // refuseRestarting is docker's refusal of start -a or -i of a container in its restart
 // backoff: its attach comes first, and refuses a restarting container. The start would do
 // nothing (the monitor starts it after the backoff), and the attach would end at once with
@@ -93,7 +89,7 @@ func refuseRestarting(c *Container) error {
 		return err
 	}
 	if c.State.Restarting {
-		return errStartRestarting
+		return ErrRestarting
 	}
 	return nil
 }
