@@ -621,30 +621,17 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 }
 
 // writeRestartMark writes this process's pid and start time to mark whole or not at all:
-// written in a file of its own, renamed into place. Created empty and then written, a restart
-// killed between the two (Ctrl-C, a busy machine's test) left an empty mark, which restarting
-// reads as a live restart's: the --rm container's monitor kept it on its next exit, and no
-// sweep took it, for ever. The rename replaces a symlink or FIFO at mark, never follows it.
+// written in a file of its own, put in place (writeFileReplace). Created empty and then
+// written, a restart killed between the two (Ctrl-C, a busy machine's test) left an empty
+// mark, which restarting reads as a live restart's: the --rm container's monitor kept it on
+// its next exit, and no sweep took it, for ever. A symlink or FIFO at mark is replaced,
+// never followed.
 func writeRestartMark(mark string) error {
 	start, err := processStart(os.Getpid())
 	if err != nil {
 		return fmt.Errorf("reading own start time: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(mark), "."+filepath.Base(mark)+"-*") // O_EXCL
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(f, "%d %d\n", os.Getpid(), start)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), mark)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
+	return writeFileReplace(mark, fmt.Appendf(nil, "%d %d\n", os.Getpid(), start), 0o600, false)
 }
 
 // readyVolatileRoot lets the root of a --rm container be mounted again (restart). Its overlay
