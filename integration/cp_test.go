@@ -532,14 +532,7 @@ func TestCpSummary(t *testing.T) {
 // refused a 6-byte file on a filesystem 96% full, in a layer's words).
 func TestCpHostDestNearlyFull(t *testing.T) {
 	root := busyboxRoot(t)
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=20m"); err != nil {
-		t.Skipf("skipping: mounting a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	if err := os.WriteFile(dir+"/fill", make([]byte, 19<<20+512<<10), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := nearlyFullTmpfs(t)
 	mustStrata(t, root, "create", "--name", "nf", cpImage, "true")
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "nf") })
 	if r := strata(t, root, "cp", "nf:/etc/passwd", dir+"/passwd"); r.Code != 0 {
@@ -581,14 +574,7 @@ func TestCpKernelFS(t *testing.T) {
 // the store's filesystem.
 func TestCpVolumeNoFloor(t *testing.T) {
 	root := busyboxRoot(t)
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=20m"); err != nil {
-		t.Skipf("skipping: mounting a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	if err := os.WriteFile(dir+"/fill", make([]byte, 19<<20+512<<10), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := nearlyFullTmpfs(t)
 	host := t.TempDir()
 	writeFiles(t, map[string]string{host + "/f": "x"})
 	mustStrata(t, root, "run", "-d", "--name", "vf-run", "-v", dir+":/vol", cpImage, "sleep", "600")
@@ -601,4 +587,19 @@ func TestCpVolumeNoFloor(t *testing.T) {
 			t.Errorf("%s: %q", c, got)
 		}
 	}
+}
+
+// nearlyFullTmpfs mounts a 20 MiB tmpfs, removed when the test ends, with 512 KiB of it free:
+// a filesystem below strata's free-space floor for its store.
+func nearlyFullTmpfs(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=20m"); err != nil {
+		t.Skipf("skipping: mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if err := os.WriteFile(dir+"/fill", make([]byte, 19<<20+512<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
