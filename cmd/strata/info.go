@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,12 +10,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/safefile"
 	"github.com/strata-run/strata/proccard"
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/runner"
@@ -436,22 +435,10 @@ func meminfoTotal(path string) int64 {
 // maxInfoFile bounds what info reads of one host file.
 const maxInfoFile = 1 << 20
 
-// readSmall reads a host file, bounded, never blocking on a FIFO, only a regular file or a
-// /proc or /sys one.
+// readSmall reads a host file, bounded, never blocking on a FIFO, only a regular file (a
+// /proc or /sys one is).
 func readSmall(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New(path + ": not a regular file")
-	}
-	return io.ReadAll(io.LimitReader(f, maxInfoFile))
+	return safefile.Read(path, os.O_RDONLY, maxInfoFile)
 }
 
 func exists(path string) bool {

@@ -4,40 +4,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
+
+	"github.com/strata-run/strata/internal/safefile"
 )
 
-// ErrNotRegular is what Open returns for a log that is no regular file (a FIFO, a device, a
-// directory): reading one could block forever or never end.
-var ErrNotRegular = errors.New("not a regular file")
+// ErrNotRegular is what Open returns for a log that is no regular file (a symlink, a FIFO, a
+// device, a directory): reading one could block forever or never end.
+var ErrNotRegular = safefile.ErrNotRegular
 
 // Open opens the log at path for reading: never through a symlink, never blocking on a FIFO,
-// and only a regular file. A missing log is (nil, nil): no event was written yet.
+// and only a regular file (safefile.Open). A missing log is (nil, nil): no event was written
+// yet.
 func Open(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	f, err := safefile.Open(path, os.O_RDONLY|safefile.NoFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s: a symlink, %w", path, ErrNotRegular)
-		}
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
-	}
-	return f, nil
+	return f, err
 }
 
 // Tail reads the events of one open log as it grows. A line longer than MaxLine and a line
