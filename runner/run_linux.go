@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,33 +41,6 @@ var forwardedSignals = []os.Signal{
 	unix.SIGALRM, unix.SIGCONT, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU,
 	unix.SIGVTALRM, unix.SIGPROF, unix.SIGWINCH, unix.SIGIO, unix.SIGPWR, unix.SIGSYS,
 	unix.SIGTRAP, unix.SIGXCPU, unix.SIGXFSZ,
-}
-
-// signalCatcher catches forwardedSignals for a run. Catching a signal and restoring its
-// default are each a round trip to the runtime's signal thread, ~0.4 ms for all of them (and
-// ~0.2 ms more to make that thread at a process's first catch): both run in the background,
-// off a start's path and off the path from a container's exit to its cleanup.
-type signalCatcher struct {
-	c     chan os.Signal
-	ready chan struct{} // closed once signal.Notify has returned
-}
-
-func catchSignals() *signalCatcher {
-	s := &signalCatcher{c: make(chan os.Signal, 32), ready: make(chan struct{})}
-	go func() {
-		signal.Notify(s.c, forwardedSignals...)
-		close(s.ready)
-	}()
-	return s
-}
-
-// stop restores the signals once they are caught; c, abandoned, takes at most its buffer's
-// worth of signals meanwhile and nobody reads them.
-func (s *signalCatcher) stop() {
-	go func() {
-		<-s.ready
-		signal.Stop(s.c)
-	}()
 }
 
 // Run runs spec in the foreground: the container's stdio is attached, signals strata receives
