@@ -53,6 +53,7 @@ func TestRunHostileImageFiles(t *testing.T) {
 		}
 	}
 	echo := []string{"sh", "-c", "echo ok"}
+	devOK := []string{"sh", "-c", "cd -P /dev && pwd && test -c /dev/null && test -c /dev/pts/ptmx && echo x >/dev/null && echo ok"}
 	for _, tc := range []struct {
 		name    string
 		headers []tar.Header
@@ -80,8 +81,13 @@ func TestRunHostileImageFiles(t *testing.T) {
 
 		// The kernel filesystems' mountpoints.
 		{name: "/dev a file", headers: []tar.Header{whiteout("dev"), file("dev", 0o644)}, args: echo, code: 125, want: "mount /dev: not a directory"},
-		{name: "/dev a link to a dir of the image", headers: []tar.Header{whiteout("dev"), dir("newdev/"), link("dev", "newdev")}, args: echo, code: 125, want: "/dev in the image is a symlink to /newdev, which strata does not mount through"},
-		{name: "/dev a link past the root", headers: []tar.Header{whiteout("dev"), link("dev", "../../..")}, args: echo, code: 125, want: "/dev in the image is a symlink to /, which"},
+		// A /dev that is a symlink is followed inside the root, as runc follows it.
+		{name: "/dev a link to a dir of the image", headers: []tar.Header{whiteout("dev"), dir("newdev/"), link("dev", "newdev")}, args: devOK, want: "/newdev\nok\n"},
+		{name: "/dev a link to a host dir", headers: []tar.Header{whiteout("dev"), link("dev", host)}, args: devOK, want: host + "\nok\n"},
+		{name: "/dev a link past the root to a host dir", headers: []tar.Header{whiteout("dev"), link("dev", strings.Repeat("../", 12)+host)}, flags: []string{"-t"}, args: devOK, want: host + "\r\nok\r\n"},
+		{name: "/dev a link past the root", headers: []tar.Header{whiteout("dev"), link("dev", "../../..")}, args: echo, code: 125, want: "/dev in the image leads to the root"},
+		{name: "/dev a link into /proc", headers: []tar.Header{whiteout("dev"), link("dev", "/proc/self/fd")}, args: echo, code: 125, want: "/dev in the image leads to /proc/1/fd, inside /proc or /sys"},
+		{name: "/dev a link to a file", headers: []tar.Header{whiteout("dev"), link("dev", "/bin/busybox")}, args: echo, code: 125, want: "/dev in the image is a symlink to /bin/busybox, which is not a directory"},
 		{name: "/proc a link loop", headers: []tar.Header{whiteout("proc"), link("proc", "proc")}, args: echo, code: 125, want: "/proc in the image is a symlink"},
 		{name: "/proc missing", headers: []tar.Header{whiteout("proc")}, args: echo, want: "ok\n"},
 		{name: "/sys a link to a host dir", headers: []tar.Header{whiteout("sys"), link("sys", host)}, args: echo, code: 125, want: "/sys in the image is a symlink"},

@@ -32,6 +32,10 @@ type planApplier struct {
 	root     int
 	rootOpen bool
 	rootReal string
+	// dev is where the image's /dev leads when it is a symlink ("/newdev"), "" when it is
+	// none; devChecked says whether it was looked at yet (resolveDev).
+	dev        string
+	devChecked bool
 }
 
 func newPlanApplier(rootfs string) *planApplier {
@@ -47,6 +51,11 @@ func (e targetError) Unwrap() error { return e.error }
 // apply runs steps, the next ones of the plan.
 func (a *planApplier) apply(steps []Step) error {
 	for _, s := range steps {
+		if !a.pivoted && !a.devChecked && s.Op != OpRoot && underDev(s.Target) {
+			if err := a.resolveDev(); err != nil {
+				return fmt.Errorf("mounting rootfs: %w", err)
+			}
+		}
 		err := a.applyStep(s)
 		var refused targetError
 		switch {
@@ -82,7 +91,17 @@ func (a *planApplier) applyStep(s Step) error {
 	case OpBind:
 		return a.bind(s)
 	case OpDevice:
-		return a.device(s)
+		if err := a.device(s); err != nil {
+			return err
+		}
+		if a.dev != "" && s.Target == "/dev/null" && a.nullSrc == "" {
+			// Under a /dev that is a symlink, a mount of the user's or the image's may cover
+			// the dir it leads to by a name the plan cannot tell (a VOLUME /data over
+			// /data/dev): the masks and the command's stdin use this null device, whatever
+			// /dev/null is later.
+			return a.keepNull(s.Target)
+		}
+		return nil
 	case OpUserDevice:
 		return a.userDevice(s)
 	case OpSysctl:
@@ -119,6 +138,9 @@ func (a *planApplier) applyStep(s Step) error {
 		a.pivoted = true
 		return nil
 	case OpKeepNull:
+		if a.nullSrc != "" {
+			return nil // kept already, under a /dev that is a symlink
+		}
 		return a.keepNull(s.Target)
 	case OpNull:
 		if a.nullSrc == "" {
@@ -227,7 +249,7 @@ func (a *planApplier) target(s Step, dir bool) (int, string, error) {
 		return -1, "", err
 	}
 	if mode == resolveLinks && (s.Op == OpBind || s.Op == OpMount || s.Op == OpNull) {
-		if err := checkResolvedTarget(s, resolved); err != nil {
+		if err := checkResolvedTarget(s, resolved, a.dev); err != nil {
 			return -1, "", errors.Join(targetError{err}, unix.Close(fd))
 		}
 	}
@@ -237,8 +259,7 @@ func (a *planApplier) target(s Step, dir bool) (int, string, error) {
 // symlinkRefusal is the error for a kernel filesystem's mountpoint, or the /dev/null of a
 // /dev volume, that the image made a symlink: it says where the link leads, when it leads
 // somewhere in the root, so the image's author sees what to change. (runc refuses /proc and
-// /sys so too; it follows a /dev link inside the rootfs, which strata does not: its masks,
-// null device and /dev/pts are set up on /dev itself.)
+// /sys so too; a /dev that is a symlink is followed, as runc follows it: resolveDev.)
 func (a *planApplier) symlinkRefusal(target string) error {
 	fd, resolved, err := a.lookup(target, resolveLinks)
 	if err != nil {
@@ -246,6 +267,62 @@ func (a *planApplier) symlinkRefusal(target string) error {
 	}
 	unix.Close(fd)
 	return fmt.Errorf("%s in the image is a symlink to %s, which strata does not mount through", target, path.Clean("/"+resolved))
+}
+
+// underDev says whether the container path p is /dev or inside it, by name.
+func underDev(p string) bool { return p == "/dev" || strings.HasPrefix(p, "/dev/") }
+
+// devPath is the container path p with the image's /dev, when that is a symlink, replaced by
+// the dir it leads to: before the pivot the plan's /dev steps (its tmpfs, devpts, the nodes,
+// the user's mounts under /dev) are made there, each opened as a.dev's path with the same
+// rules as a plain /dev (no symlink on the way to /dev/pts).
+func (a *planApplier) devPath(p string) string {
+	if a.dev == "" || a.pivoted || !underDev(p) {
+		return p
+	}
+	return a.dev + p[len("/dev"):]
+}
+
+// resolveDev looks once, before the first step under /dev, at what the image has there. A
+// symlink is followed inside the root, as runc follows it (its mounts' destinations go
+// through securejoin; an image such as one with "/dev -> /newdev" runs): the /dev steps are
+// made in the dir it leads to, made when it dangles, and the container's /dev stays the
+// image's link to them. It may not lead to the root (the tmpfs would hide the whole image)
+// nor into /proc or /sys (it would cover the kernel's files the masks guard, or be covered
+// by sysfs); a loop, or a link to a file, is refused as before.
+func (a *planApplier) resolveDev() error {
+	a.devChecked = true
+	fd, _, err := a.lookup("/dev", noLinks)
+	if err == nil {
+		unix.Close(fd)
+	}
+	if !errors.Is(err, unix.ELOOP) {
+		return nil // a dir (or what the mount will refuse), or missing: /dev itself
+	}
+	fd, resolved, err := a.lookup("/dev", resolveLinks)
+	if errors.Is(err, unix.ENOENT) {
+		fd, resolved, err = a.makeTarget("/dev", true, resolveLinks)
+	}
+	if err != nil {
+		return targetError{fmt.Errorf("/dev in the image is a symlink: %w", withoutTarget(err, "/dev"))}
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	resolved = path.Clean("/" + resolved)
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return targetError{fmt.Errorf("/dev in the image is a symlink to %s, which is not a directory", resolved)}
+	case resolved == "/":
+		return targetError{errors.New("/dev in the image leads to the root")}
+	case underKernelFS(resolved):
+		return targetError{fmt.Errorf("/dev in the image leads to %s, inside /proc or /sys", resolved)}
+	}
+	a.dev = resolved
+	return nil
 }
 
 // mountRoot mounts one of Spec.Root: "/" on the rootfs dir itself (strata's own path, no
@@ -301,16 +378,23 @@ var kernelMountpoints = map[string]bool{"/proc": true, "/sys": true, "/dev": tru
 // there (planWith's hidesNull), so one led there would leave the masks without it, or bind
 // what the mount holds (an etc file, writable) over /proc/kcore and as the command's
 // /dev/null.
-func checkResolvedTarget(s Step, resolved string) error {
+func checkResolvedTarget(s Step, resolved, dev string) error {
+	named, devDir := s.Target, "/dev"
+	if dev != "" { // the image's /dev is a symlink to dev (resolveDev)
+		devDir = dev
+		if underDev(named) {
+			named = dev + named[len("/dev"):]
+		}
+	}
 	switch resolved = path.Clean("/" + resolved); {
-	case resolved == s.Target:
+	case resolved == named:
 		return nil // as named: validated already, and procfs's own mount
 	case resolved == "/":
 		return fmt.Errorf("%s in the image leads to the root", s.Target)
 	case (resolved == "/proc" || strings.HasPrefix(resolved, "/proc/")) && !(s.Op == OpBind && procMountAllowed[resolved]):
 		return fmt.Errorf("%s in the image leads into /proc", s.Target)
-	case resolved == "/dev" || resolved == "/dev/null":
-		return fmt.Errorf("%s in the image leads to %s", s.Target, resolved)
+	case resolved == devDir || resolved == devDir+"/null":
+		return fmt.Errorf("%s in the image leads to %s", s.Target, "/dev"+resolved[len(devDir):])
 	}
 	return nil
 }

@@ -115,6 +115,7 @@ func (a *planApplier) lookup(target string, mode resolveMode) (fd int, resolved 
 	if err != nil {
 		return -1, "", err
 	}
+	target = a.devPath(target)
 	if mode != followLinks {
 		fd, err := openInRoot(root, target, unix.RESOLVE_NO_SYMLINKS)
 		switch {
