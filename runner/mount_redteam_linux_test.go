@@ -155,6 +155,8 @@ func TestRunDevSymlink(t *testing.T) {
 		{name: "into /sys", link: "/sys/kernel", want: "/dev in the image leads to /sys/kernel, inside /proc or /sys", fails: true},
 		{name: "to a file", link: "/etc/passwd", want: "/dev in the image is a symlink to /etc/passwd, which is not a directory", fails: true},
 		{name: "a loop", link: "dev", want: "/dev in the image is a symlink: too many levels of symbolic links", fails: true},
+		{name: "through a magic link", link: "/proc/self/cwd", want: "/dev in the image is a symlink: too many levels of symbolic links", fails: true},
+		{name: "dangling under a file", link: "/etc/passwd/x", want: "/dev in the image is a symlink: not a directory", fails: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
