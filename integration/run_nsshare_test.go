@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"archive/tar"
 	"os"
 	"strconv"
 	"strings"
@@ -190,8 +191,23 @@ func TestRunIpcDonorLink(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	const want = "its /dev/shm is reached through a symlink, which strata does not follow to share it"
 	r := strata(t, root, "run", "--rm", "--ipc", "container:nss-linker", img, "ls", "/dev/shm")
-	if r.Code != 125 || !strings.Contains(r.Stderr, "cannot join IPC of container") {
+	if r.Code != 125 || !strings.Contains(r.Stderr, "cannot join IPC of container") || !strings.Contains(r.Stderr, want) {
 		t.Errorf("join of a donor whose /dev/shm is a link: exit %d, stdout %q, stderr %q; want 125 and cannot join IPC", r.Code, r.Stdout, r.Stderr)
+	}
+	// So for a donor whose image made /dev a link, which it runs with (the link followed
+	// inside its root), and could point elsewhere while it runs.
+	const ref = "hostile/devlink:1"
+	loadConfigImage(t, root, ref, []tar.Header{
+		{Name: ".wh.dev", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "newdev/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "dev", Typeflag: tar.TypeSymlink, Linkname: "newdev", Mode: 0o777},
+	}, nil, nil)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "nss-devlink") })
+	mustStrata(t, root, "run", "-d", "--name", "nss-devlink", "--ipc", "shareable", ref, "sleep", "600")
+	r = strata(t, root, "run", "--rm", "--ipc", "container:nss-devlink", img, "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("join of a donor whose image's /dev is a link: exit %d, stderr %q; want 125 and %q", r.Code, r.Stderr, want)
 	}
 }

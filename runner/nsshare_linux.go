@@ -181,6 +181,11 @@ func cloneShmIn(pidfd *os.File) (*os.File, error) {
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	})
+	if errors.Is(err, unix.ELOOP) {
+		// Its /dev or /dev/shm is a link: an image's /dev may be one (resolveDev), and the
+		// donor may swap it at will.
+		return nil, errors.New("its /dev/shm is reached through a symlink, which strata does not follow to share it")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening its /dev/shm: %w", err)
 	}
