@@ -367,7 +367,8 @@ func (a *planApplier) keepNull(target string) error {
 	return nil
 }
 
-// kernelMountpoints are the targets that must be plain directories of the image.
+// kernelMountpoints are the targets that must be plain directories of the image (an image's
+// /dev that is a symlink is followed first, resolveDev: the dir it leads to must be one).
 var kernelMountpoints = map[string]bool{"/proc": true, "/sys": true, "/dev": true, "/dev/pts": true}
 
 // checkResolvedTarget holds a mount to validateMountTargets' rules where the image's symlinks
