@@ -15,8 +15,15 @@ import (
 // (stdin, stdout, stderr, any case, repeatable), as docker's validateAttach reads them.
 type attachStreams []string
 
-func (a *attachStreams) String() string { return "[" + strings.Join(*a, ",") + "]" }
-func (a *attachStreams) Type() string   { return "list" }
+// String is empty when no stream is named, so that --help shows no "(default [])" after the
+// default it states.
+func (a *attachStreams) String() string {
+	if len(*a) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(*a, ",") + "]"
+}
+func (a *attachStreams) Type() string { return "list" }
 
 func (a *attachStreams) Set(v string) error {
 	s := strings.ToLower(v)

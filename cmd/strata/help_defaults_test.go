@@ -1,0 +1,26 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// TestHelpOneDefault: no flag's help line states its default twice, as run's -a did ("(default:
+// STDOUT and STDERR) (default [])"): a flag whose usage says its default must print no
+// empty value of its own.
+func TestHelpOneDefault(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, line := range strings.Split(c.LocalFlags().FlagUsages(), "\n") {
+			if strings.Count(line, "(default") > 1 || strings.Contains(line, "(default [])") {
+				t.Errorf("%s --help: %q", c.CommandPath(), strings.TrimSpace(line))
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&globals{}))
+}
