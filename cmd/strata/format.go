@@ -112,6 +112,43 @@ func tableHeaders(item any) map[string]string {
 	return out
 }
 
+// headerMap is a table's column headers, the value its header line is rendered from.
+type headerMap map[string]string
+
+// Label is the header of a {{.Label "com.example.some-key"}} column: the key's last dotted
+// part with - and _ as spaces ("some key"), as docker's. Without it the header line failed
+// and was left out, and a script's `tail -n +2` dropped the first row instead.
+func (h headerMap) Label(name string) string {
+	return strings.NewReplacer("-", " ", "_", " ").Replace(name[strings.LastIndex(name, ".")+1:])
+}
+
+// headerFuncs replace, for the header line, the functions that change a value: a column is
+// headed by its name as it is ("table {{json .Image}}" by IMAGE, not "IMAGE" in quotes,
+// {{truncate .ID 5}} by CONTAINER ID), as docker's. pad still pads, to keep the columns
+// aligned.
+var headerFuncs = template.FuncMap{
+	"json":     func(v string) string { return v },
+	"split":    func(v, _ string) string { return v },
+	"join":     func(v, _ string) string { return v },
+	"title":    func(v string) string { return v },
+	"lower":    func(v string) string { return v },
+	"upper":    func(v string) string { return v },
+	"truncate": func(v string, _ int) string { return v },
+}
+
+// writeHeader writes a "table …" format's header line to out: the template run over item's
+// column names. A template that fails there (it does more than name fields) still gets its
+// line, with what it printed before failing, as docker's: a table's first line is its header,
+// which scripts skip.
+func writeHeader(out *formatBuffer, tmpl *template.Template, item any) {
+	h := &formatBuffer{limit: maxFormatOutput}
+	if ht, err := tmpl.Clone(); err == nil {
+		ht.Option("missingkey=error").Funcs(headerFuncs).Execute(h, headerMap(tableHeaders(item)))
+	}
+	out.Write(h.Bytes())
+	out.WriteByte('\n')
+}
+
 // upperWords is "CreatedAt" as "CREATED AT" and "CPUPerc" as "CPU PERC".
 func upperWords(name string) string {
 	var b bytes.Buffer
@@ -149,7 +186,11 @@ var templateFuncs = template.FuncMap{
 	},
 	// Padding is bounded as fmt bounds a width: {{pad .ID 1e12 0}} must not ask for a
 	// terabyte, which would kill strata past any recover.
+	// An empty value stays empty, as docker's: "{{pad .Ports 1 0}}" adds no space to nothing.
 	"pad": func(s string, before, after int) string {
+		if s == "" {
+			return s
+		}
 		return strings.Repeat(" ", min(max(before, 0), maxPad)) + s + strings.Repeat(" ", min(max(after, 0), maxPad))
 	},
 	"truncate": func(s string, n int) string {
@@ -261,7 +302,7 @@ func fieldNames(item any) []string {
 
 // renderTemplate runs format over each item, one per line, as docker --format does, and says
 // whether it is a "table" format: then the first line is the header (the template run over
-// the column names; none when the template does more than name fields), for the caller's
+// the column names, see writeHeader), for the caller's
 // tabwriter to align. Nothing is returned on an error, so no half listing is printed.
 func renderTemplate[T any](format string, items []T) ([]byte, bool, error) {
 	format, table := strings.CutPrefix(strings.TrimLeft(formatEscapes.Replace(format), " "), "table")
@@ -270,17 +311,15 @@ func renderTemplate[T any](format string, items []T) ([]byte, bool, error) {
 		// "tablefoo" is a template, not a table.
 		format, table = "table"+format, false
 	}
-	tmpl, err := parseFormat(strings.TrimSpace(format))
+	// Only spaces are trimmed, as docker's: a format's own "\n" at the end is a blank line
+	// after each item.
+	tmpl, err := parseFormat(strings.Trim(format, " "))
 	if err != nil {
 		return nil, false, templateError("invalid --format template", err, zero)
 	}
 	out := &formatBuffer{limit: maxFormatOutput}
 	if table {
-		h := &formatBuffer{limit: maxFormatOutput}
-		if tmpl.Option("missingkey=error").Execute(h, tableHeaders(zero)) == nil {
-			out.Write(h.Bytes())
-			out.WriteByte('\n')
-		}
+		writeHeader(out, tmpl, zero)
 	}
 	for _, it := range items {
 		if err := tmpl.Execute(out, it); err != nil {

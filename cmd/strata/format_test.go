@@ -33,7 +33,14 @@ func TestPrintTemplate(t *testing.T) {
 		// A shell's single quotes pass \t as two characters; docker reads them as a tab.
 		{format: `{{.Names}}\t{{.State}}`, want: "web\trunning\ndb\texited\n"},
 		{format: `table {{.ID}}\t{{.Names}}`, want: "CONTAINER ID   NAMES\nabc            web\ndefgh          db\n"},
-		{format: `table {{.Names}} {{.CreatedAt.Year}}`, want: "web 1\ndb 1\n"},
+		// The header is what the template printed before it failed on the names, as docker's:
+		// a table's first line is always its header.
+		{format: `table {{.Names}} {{.CreatedAt.Year}}`, want: "NAMES \nweb 1\ndb 1\n"},
+		// The functions that change a value leave the header's names as they are; pad pads.
+		{format: `table {{truncate .ID 2}}\t{{json .Names}}\t{{upper .State}}|{{lower .Names}}|{{title .State}}|{{join (split .Names "e") "-"}}|{{pad .State 1 1}}|`, want: "CONTAINER ID   NAMES     STATE|NAMES|STATE|NAMES| STATE |\nab             \"web\"     RUNNING|web|Running|w-b| running |\nde             \"db\"      EXITED|db|Exited|db| exited |\n"},
+		{format: `{{pad .Ports 1 2}}|{{pad .Names 0 1}}|`, want: "|web |\n|db |\n"},
+		// Only spaces around a format are trimmed, as docker's: its "\n" at the end is kept.
+		{format: ` {{.Names}}\n `, want: "web\n\ndb\n\n"},
 		{format: `{{upper .Names}},{{title .State}},{{truncate .ID 2}},{{join (split .ID "") "-"}}`, want: "WEB,Running,ab,a-b-c\nDB,Exited,de,d-e-f-g-h\n"},
 		{format: `{{json .Names}}`, want: "\"web\"\n\"db\"\n"},
 		{format: `{{pad .Names 1 2}}|`, want: " web  |\n db  |\n"},

@@ -343,7 +343,9 @@ func printTemplate[T any](w io.Writer, format string, items []T) error {
 	// As docker's: any format that begins with "table" is one, "table{{.ID}}" too.
 	format, table := strings.CutPrefix(formatEscapes.Replace(format), "table")
 	var zero T
-	tmpl, err := parseFormat(strings.TrimSpace(format))
+	// Only spaces are trimmed, as docker's: a format's own "\n" at the end is a blank line
+	// after each item.
+	tmpl, err := parseFormat(strings.Trim(format, " "))
 	if err != nil {
 		return templateError("invalid --format template", err, zero)
 	}
@@ -351,13 +353,7 @@ func printTemplate[T any](w io.Writer, format string, items []T) error {
 	// the error alone, not half a listing.
 	out := &formatBuffer{limit: maxFormatOutput}
 	if table {
-		// The header is the template run over the column names; a template that does more
-		// than name fields (calls a method, indexes) gets no header, as no name fits it.
-		h := &formatBuffer{limit: maxFormatOutput}
-		if tmpl.Option("missingkey=error").Execute(h, tableHeaders(zero)) == nil {
-			out.Write(h.Bytes())
-			out.WriteByte('\n')
-		}
+		writeHeader(out, tmpl, zero)
 	}
 	for _, it := range items {
 		if err := tmpl.Execute(out, it); err != nil {
