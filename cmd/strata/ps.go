@@ -59,6 +59,19 @@ func (t psTime) String() string { return t.Truncate(time.Second).Local().String(
 
 func (t psTime) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
 
+// psRaw is docker ps --format raw: a block of "key: value" lines for each container, a blank
+// line after each; -s adds "size: …", -q leaves only "container_id: …".
+const psRaw = `container_id: {{.ID}}
+image: {{.Image}}
+command: {{.Command}}
+created_at: {{.CreatedAt}}
+state: {{- pad .State 1 0}}
+status: {{- pad .Status 1 0}}
+names: {{.Names}}
+labels: {{- pad .Labels 1 0}}
+ports: {{- pad .Ports 1 0}}
+`
+
 // psTable is docker ps's default table; -s adds SIZE.
 const psTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 
@@ -133,6 +146,9 @@ func newPsCmd(g *globals) *cobra.Command {
 			if size && tableDefault(format) {
 				format = psTable + "\t{{.Size}}"
 			}
+			if size && !quiet && strings.TrimSpace(format) == "raw" {
+				format = psRaw + "size: {{.Size}}\n"
+			}
 			if quiet && !tableDefault(format) {
 				// docker ps says so too: -q wins, and a script's format is not what it gets.
 				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Ignoring custom format, because both --format and --quiet are set.")
@@ -147,7 +163,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.IntVarP(&last, "last", "n", -1, "show the n last created containers (of every state)")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (of every state)")
 	f.BoolVarP(&size, "size", "s", false, "show the size of each container's writes")
-	f.StringVar(&format, "format", "", "table, json, or a Go template such as '{{.ID}} {{.Names}}'")
+	f.StringVar(&format, "format", "", "table, json, raw, or a Go template such as '{{.ID}} {{.Names}}'")
 	f.StringArrayVarP(&filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited=, ancestor=, before=, since=, network=, volume= or label= (repeatable)")
 	return cmd
 }
@@ -230,15 +246,19 @@ func psText(s string) string {
 	return strconv.Quote(s)
 }
 
-// printPs prints rows as docker ps: IDs, or the default table, json (one object a line), or a
-// template; "table" before a template lines its columns up under a header.
+// printPs prints rows as docker ps: IDs, or the default table, json (one object a line), raw,
+// or a template; "table" before a template lines its columns up under a header.
 func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) error {
 	id := shortID
 	if noTrunc {
 		id = func(s string) string { return s }
 	}
+	raw := strings.TrimSpace(format) == "raw"
 	if quiet {
 		for _, r := range rows {
+			if raw {
+				fmt.Fprint(w, "container_id: ")
+			}
 			fmt.Fprintln(w, id(r.ID))
 		}
 		return nil
@@ -272,6 +292,9 @@ func printPs(w io.Writer, rows []psRow, quiet, noTrunc bool, format string) erro
 	}
 	if tableDefault(format) {
 		format = psTable
+	}
+	if raw {
+		format = psRaw
 	}
 	return writeTemplate(w, format, rows)
 }

@@ -222,3 +222,41 @@ func TestPsSize(t *testing.T) {
 		t.Errorf("ps -a --format .Size = %q, %v; want about 20kB", out, err)
 	}
 }
+
+// TestPsLabelColumnHeader: a table with a {{.Label "key"}} column is headed by the key's last
+// dotted part, - and _ as spaces, as docker's; it had no header line at all, so a script that
+// skips the first line lost a container.
+func TestPsLabelColumnHeader(t *testing.T) {
+	rows := []psRow{{ID: "abc", Names: "web", labels: map[string]string{"com.docker.compose.project-name": "shop"}}, {ID: "def", Names: "db"}}
+	var out bytes.Buffer
+	if err := printPs(&out, rows, false, false, `table {{.Names}}\t{{.Label "com.docker.compose.project-name"}}\t{{.Label "x_y"}}|`); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAMES     project name   x y|\nweb       shop           |\ndb                       |\n"
+	if out.String() != want {
+		t.Errorf("ps label table =\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+// TestPsRawFormat: ps --format raw prints docker's "key: value" blocks, a blank line after
+// each, nothing after a key whose value is empty; with -q only "container_id: ID" lines.
+func TestPsRawFormat(t *testing.T) {
+	created := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	rows := []psRow{{ID: strings.Repeat("a", 64), Image: "alpine", Command: "sleep 9", CreatedAt: psTime{created}, State: "running", Status: "Up 2 seconds", Names: "web", Labels: "a=b"}}
+	var out bytes.Buffer
+	if err := printPs(&out, rows, false, false, "raw"); err != nil {
+		t.Fatal(err)
+	}
+	want := "container_id: aaaaaaaaaaaa\nimage: alpine\ncommand: \"sleep 9\"\ncreated_at: " + psTime{created}.String() +
+		"\nstate: running\nstatus: Up 2 seconds\nnames: web\nlabels: a=b\nports:\n\n"
+	if out.String() != want {
+		t.Errorf("ps --format raw =\n%q\nwant\n%q", out.String(), want)
+	}
+	out.Reset()
+	if err := printPs(&out, rows, true, true, " raw "); err != nil {
+		t.Fatal(err)
+	}
+	if want := "container_id: " + rows[0].ID + "\n"; out.String() != want {
+		t.Errorf("ps -q --no-trunc --format raw = %q, want %q", out.String(), want)
+	}
+}
