@@ -247,6 +247,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--name", "a", "alpine", "true"}, code: 125, want: "invalid container name"},
 		{args: []string{"run", "--name", "/b", "alpine", "true"}, code: 125, want: "invalid container name"},
 		{args: []string{"run", "--network", "bogus", "alpine", "true"}, code: 125},
+		{args: []string{"create", "--network", "bridge", "alpine", "true"}, code: 125, want: "strata makes no networks; use none (only lo, the default), host, or container:NAME|ID"},
 		{args: []string{"run", "-v", "x", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--mount", "bogus", "alpine", "true"}, code: 125},
 		{args: []string{"run", "--tmpfs", "relative", "alpine", "true"}, code: 125},

@@ -79,6 +79,12 @@ func TestValidateNSTargets(t *testing.T) {
 	if err := s.ValidateInput(); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("ValidateInput(network container:) = %v, want ErrUnsupported", err)
 	}
+	for _, n := range []string{"bridge", "default", "mynet"} {
+		s.Network = n
+		if err := s.ValidateInput(); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "use none (only lo, the default), host, or container:NAME|ID") {
+			t.Errorf("ValidateInput(network %s) = %v, want ErrUnsupported saying what works", n, err)
+		}
+	}
 }
 
 // TestShmSteps: /dev/shm as docker makes it for each IPC mode: a tmpfs of its own for private

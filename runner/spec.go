@@ -237,7 +237,8 @@ func (s Spec) validateInput() error {
 		return fmt.Errorf("the working directory %.64q is invalid, it needs to be an absolute path", s.Cwd)
 	}
 	if ref, isC := NSContainer(s.Network); s.Network != NetworkNone && s.Network != NetworkHost && s.Network != "" && (!isC || ref == "") {
-		return fmt.Errorf("network %s: %w", quote.Value(s.Network), ErrUnsupported)
+		// Said what works instead: docker users reach for bridge and their own networks.
+		return fmt.Errorf("network %s: %w: strata makes no networks; use none (only lo, the default), host, or container:NAME|ID", quote.Value(s.Network), ErrUnsupported)
 	}
 	if err := validateNSModes(s); err != nil {
 		return err
