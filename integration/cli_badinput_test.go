@@ -228,6 +228,8 @@ func TestCLIBadInput(t *testing.T) {
 		// docker's flags strata cannot honour are refused with the reason, before anything is made.
 		{args: []string{"run", "-p", "8080:80", "alpine", "true"}, code: 125, want: "bridge network"},
 		{args: []string{"run", "-P", "alpine", "true"}, code: 125, want: "bridge network"},
+		{args: []string{"run", "--expose", "80-", "alpine", "true"}, code: 125, want: `--expose "80-": invalid port range`},
+		{args: []string{"create", "--expose", "80/icmp", "alpine", "true"}, code: 125, want: "protocol must be tcp, udp or sctp"},
 		{args: []string{"create", "--publish=80", "alpine", "true"}, code: 125, want: "bridge network"},
 		{args: []string{"run", "--restart=on-failure:3", "alpine", "true"}, code: 125, want: "needs -d"},
 		{args: []string{"run", "-d", "--rm", "--restart", "always", "alpine", "true"}, code: 125, want: "Conflicting options: --restart and --rm"},

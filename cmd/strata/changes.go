@@ -90,7 +90,7 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 			return err
 		}
 		for _, w := range words {
-			ports, err := exposedPorts(w)
+			ports, err := exposedPorts("EXPOSE", w)
 			if err != nil {
 				return err
 			}
@@ -376,9 +376,10 @@ func lookupEnv(env []string, name string) (string, bool) {
 	return v, set
 }
 
-// exposedPorts are an EXPOSE word as an image config keys them: "80" is "80/tcp", and a
-// range "8000-8002/udp" each of its ports, as docker's nat.ParsePortSpecs reads them.
-func exposedPorts(w string) ([]string, error) {
+// exposedPorts are an EXPOSE word (or an --expose value; what names which in an error) as an
+// image config keys them: "80" is "80/tcp", and a range "8000-8002/udp" each of its ports, as
+// docker's nat.ParsePortSpecs reads them.
+func exposedPorts(what, w string) ([]string, error) {
 	port, proto, ok := strings.Cut(w, "/")
 	if !ok {
 		proto = "tcp"
@@ -387,17 +388,17 @@ func exposedPorts(w string) ([]string, error) {
 	switch proto {
 	case "tcp", "udp", "sctp":
 	default:
-		return nil, fmt.Errorf("EXPOSE %s: protocol must be tcp, udp or sctp", quoteValue(w))
+		return nil, fmt.Errorf("%s %s: protocol must be tcp, udp or sctp", what, quoteValue(w))
 	}
 	lo, hi, isRange := strings.Cut(port, "-")
 	a, err := strconv.ParseUint(lo, 10, 16)
 	if err != nil || a == 0 {
-		return nil, fmt.Errorf("EXPOSE %s: invalid port", quoteValue(w))
+		return nil, fmt.Errorf("%s %s: invalid port", what, quoteValue(w))
 	}
 	b := a
 	if isRange {
 		if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
-			return nil, fmt.Errorf("EXPOSE %s: invalid port range", quoteValue(w))
+			return nil, fmt.Errorf("%s %s: invalid port range", what, quoteValue(w))
 		}
 	}
 	var out []string

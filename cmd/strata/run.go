@@ -77,6 +77,7 @@ type runOptions struct {
 	ulimits     []string
 	groupAdd    []string
 	shmSize     string
+	expose      []string // --expose: ports recorded in Config.ExposedPorts, as EXPOSE
 	// publish and publishAll are docker flags strata refuses in words of its own (see
 	// checkUnsupported) rather than as unknown flags.
 	publish    []string
@@ -203,6 +204,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
 	f.StringVar(&o.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped or on-failure[:max-retries] (with -d, or create and start: its monitor restarts it; nothing does after a reboot)")
 	f.VarP(&o.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR (default: STDOUT and STDERR)")
+	f.StringArrayVar(&o.expose, "expose", nil, "record a port or a range as exposed, PORT[-PORT][/PROTO], as EXPOSE does (inspect shows it; nothing is published)")
 	addDeviceFlags(f, &o.deviceOptions)
 	// docker's flags that need what strata has not: a bridge network. Hidden, and
 	// refused with a reason where an unknown flag would leave the user guessing.
@@ -211,6 +213,24 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	for _, name := range []string{"publish", "publish-all"} {
 		_ = f.MarkHidden(name)
 	}
+}
+
+// exposedPorts are the image's exposed ports and --expose's, as Config.ExposedPorts keys them.
+func (o *runOptions) exposedPorts(image map[string]struct{}) (map[string]struct{}, error) {
+	out := runner.ExposedPorts(image)
+	for _, v := range o.expose {
+		ports, err := exposedPorts("--expose", v)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = map[string]struct{}{}
+		}
+		for _, p := range ports {
+			out[p] = struct{}{}
+		}
+	}
+	return out, nil
 }
 
 // checkUnsupported refuses docker's flags that strata takes only to explain why not.
@@ -286,6 +306,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		}
 	}
 	if err := o.checkUnsupported(); err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	if _, err := o.exposedPorts(nil); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	restartPolicy, err := o.checkAttachRestart()
@@ -419,6 +442,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	exposed, err := o.exposedPorts(cfg.Config.ExposedPorts)
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
 	containers, err := g.openContainers()
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
@@ -464,7 +491,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		StopSignal:     stopSignal,
 		StopTimeout:    stopTimeout,
 		EntrypointArgs: len(runner.EffectiveEntrypoint(cfg.Config.Entrypoint, o.entrypointOverride())),
-		ExposedPorts:   runner.ExposedPorts(cfg.Config.ExposedPorts),
+		ExposedPorts:   exposed,
 		Labels:         labels,
 		// As docker's CLI asks them: stdout and stderr, stdin with -i; nothing for -d.
 		AttachStdin:  attached && (o.interactive || o.attach.has("stdin")),
