@@ -78,6 +78,7 @@ type runOptions struct {
 	groupAdd    []string
 	shmSize     string
 	expose      []string // --expose: ports recorded in Config.ExposedPorts, as EXPOSE
+	quiet       bool     // -q: nothing of a --pull's progress
 	// publish and publishAll are docker flags strata refuses in words of its own (see
 	// checkUnsupported) rather than as unknown flags.
 	publish    []string
@@ -197,6 +198,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.cgroupns, "cgroupns", "", `cgroup namespace: "private" (the default: its own) or "host" (the host's)`)
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
 	f.StringVar(&o.pull, "pull", "never", `pull the image first: "always", "missing" (when it is not in the store) or "never" (say to pull it)`)
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing of a --pull's progress")
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
 	f.IntVar(&o.stopTimeout, "stop-timeout", runner.DefaultStopTimeout, "seconds stop waits before SIGKILL when not given -t")
 	f.StringArrayVar(&o.ulimits, "ulimit", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
@@ -291,7 +293,11 @@ func pullFirst(ctx context.Context, g *globals, o *runOptions, image string, pla
 	default:
 		return fmt.Errorf("invalid --pull %s: want always, missing or never", quoteValue(o.pull))
 	}
-	if err := runPull(ctx, g, pullOptions{platform: o.platform, concurrency: 3, progress: "auto"}, image, os.Stderr, os.Stderr); err != nil {
+	var progress io.Writer = os.Stderr
+	if o.quiet {
+		progress = io.Discard // as docker's -q: its error still fails the run
+	}
+	if err := runPull(ctx, g, pullOptions{platform: o.platform, concurrency: 3, progress: "auto"}, image, progress, progress); err != nil {
 		return err
 	}
 	refEvent(g, "pull", image)
