@@ -143,6 +143,9 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"update", "--blkio-weight", "0", "bi-running"}, code: 0}, // docker's: a flag given, nothing changed
 		{args: []string{"update", "-m", "12x", "bi-running"}, code: 125, want: `invalid memory value "12x"`},
 		{args: []string{"update", "-m", "", "bi-running"}, code: 125, want: `invalid memory value ""`},
+		{args: []string{"update", "-m", "1k", "bi-running"}, code: 125, want: `invalid memory value "1k": minimum memory limit allowed is 6MB`},
+		{args: []string{"update", "-m", "1g", "--memory-swap", "10m", "bi-running"}, code: 125, want: `invalid memory-swap value "10m"`},
+		{args: []string{"run", "-m", "1024k", "alpine", "true"}, code: 125, want: `invalid memory value "1024k": minimum memory limit allowed is 6MB`},
 		{args: []string{"update", "--memory-reservation", "1k", "bi-running"}, code: 125, want: "Minimum memory reservation allowed is 6MB"},
 		{args: []string{"update", "--cpus", "x", "bi-running"}, code: 125, want: "invalid cpus value"},
 		{args: []string{"update", "--cpus", "1", "--cpu-quota", "5000", "bi-running"}, code: 125, want: "Conflicting options"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -84,4 +85,15 @@ func (o *cgroupOpts) apply(r *cgroups.Resources, w io.Writer) error {
 	}
 	o.warned = true
 	return nil
+}
+
+// asGiven puts back what the user typed (-m 1024k) as the value of a limit's error that
+// names it in bytes (invalid memory value "1048576"), so that the message shows the flag's
+// value; given maps an error's What to the flag's value, "" when the flag was not given.
+func asGiven(err error, given map[string]string) error {
+	var ve *cgroups.ValueError
+	if errors.As(err, &ve) && given[ve.What] != "" {
+		ve.Value = given[ve.What]
+	}
+	return err
 }

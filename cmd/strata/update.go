@@ -56,7 +56,7 @@ func newUpdateCmd(g *globals) *cobra.Command {
 				return errors.New("you must provide one or more flags when using this command")
 			}
 			return eachContainer(cmd, g, args, true, func(c *runner.Container) error {
-				return runner.Update(c, ch, restart)
+				return asGiven(runner.Update(c, ch, restart), map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "cpus": o.cpus})
 			})
 		},
 	}
@@ -122,5 +122,5 @@ func (o *updateOptions) change(cmd *cobra.Command) (cgroups.Change, error) {
 	ch.BlkioWeight = o.blkioWeight
 	// What a value alone tells (a quota below 1 ms, --cpus with --cpu-period) is refused
 	// before any container is touched; what needs the container's limits, per container.
-	return ch, ch.Check()
+	return ch, asGiven(ch.Check(), map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "cpus": o.cpus})
 }
