@@ -122,3 +122,33 @@ func TestRunTerminalResize(t *testing.T) {
 		t.Errorf("run -it after the resize: %v, want exit 3 from the container's trap", err)
 	}
 }
+
+// TestRunDomainname: --domainname is the container's NIS domain name, in its own UTS
+// namespace (with --network host too, as docker's), shown in inspect's Config.Domainname, and
+// the host's stays as it was; it was an unknown flag. In the host's UTS namespace it is
+// refused, as runc refuses it.
+func TestRunDomainname(t *testing.T) {
+	root := busyboxRoot(t)
+	img := "busybox:1.38.0-musl"
+	hostDomain, err := os.ReadFile("/proc/sys/kernel/domainname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "dn") })
+	for _, net := range []string{"none", "host"} {
+		r := mustStrata(t, root, "run", "--rm", "--network", net, "--domainname", "example.org", img, "cat", "/proc/sys/kernel/domainname")
+		if r.Stdout != "example.org\n" {
+			t.Errorf("run --network %s --domainname example.org: domainname %q", net, r.Stdout)
+		}
+	}
+	mustStrata(t, root, "create", "--name", "dn", "--domainname", "corp.example", img, "true")
+	if r := mustStrata(t, root, "inspect", "-f", "{{.Config.Domainname}}", "dn"); r.Stdout != "corp.example\n" {
+		t.Errorf("inspect Config.Domainname = %q, want corp.example", r.Stdout)
+	}
+	if now, _ := os.ReadFile("/proc/sys/kernel/domainname"); string(now) != string(hostDomain) {
+		t.Errorf("the host's domainname is %q after the runs, was %q", now, hostDomain)
+	}
+	if r := strata(t, root, "run", "--rm", "--uts", "host", "--domainname", "x", img, "true"); r.Code != 125 || !strings.Contains(r.Stderr, "conflicting options: domainname and the UTS mode") {
+		t.Errorf("run --uts host --domainname x = exit %d, %q; want 125 and the conflict", r.Code, r.Stderr)
+	}
+}

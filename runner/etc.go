@@ -149,6 +149,28 @@ func validateHostname(h string) error {
 	return nil
 }
 
+// validateDomainname checks --domainname: what the kernel holds (64 bytes), no control
+// character, and a UTS namespace of the container's own to set it in: in the host's (--uts
+// host) it would rename the host's domain, and runc refuses it there too; on another
+// container's network the container takes that one's names.
+func validateDomainname(s Spec) error {
+	d := s.Domainname
+	switch {
+	case d == "":
+		return nil
+	case len(d) > 64:
+		return fmt.Errorf("invalid domainname %s: longer than 64 bytes", quote.Value(d))
+	case strings.ContainsFunc(d, unicode.IsControl):
+		return fmt.Errorf("invalid domainname %s: contains a control character", quote.Value(d))
+	case s.UTSMode == NSHost:
+		return errors.New("conflicting options: domainname and the UTS mode")
+	}
+	if _, ok := NSContainer(s.Network); ok {
+		return errors.New("conflicting options: domainname and the network mode")
+	}
+	return nil
+}
+
 // resolvConf is the container's /etc/resolv.conf from the host's. With host networking the
 // host's file is kept as is (a local resolver is reachable); otherwise loopback nameservers
 // are dropped, because 127.0.0.53 inside the container's netns is not the host's resolver.

@@ -92,3 +92,32 @@ func TestAddHostSeparators(t *testing.T) {
 		t.Errorf("--add-host gw=host-gateway: %v, want ErrUnsupported", err)
 	}
 }
+
+// TestValidateDomainname: --domainname is what the kernel holds (64 bytes), with no control
+// character, set in a UTS namespace of the container's own: not with --uts host (it would be
+// the host's) nor on another container's network (whose names the container takes).
+func TestValidateDomainname(t *testing.T) {
+	for _, s := range []Spec{
+		{}, {Domainname: "example.org"}, {Domainname: strings.Repeat("d", 64)},
+		{Domainname: "x", Network: NetworkHost}, {Domainname: "(none)"},
+	} {
+		if err := validateDomainname(s); err != nil {
+			t.Errorf("validateDomainname(%+v) = %v, want nil", s, err)
+		}
+	}
+	for _, tt := range []struct {
+		s    Spec
+		want string
+	}{
+		{Spec{Domainname: strings.Repeat("d", 65)}, "longer than 64 bytes"},
+		{Spec{Domainname: "a\nb"}, "contains a control character"},
+		{Spec{Domainname: "a\x00b"}, "contains a control character"},
+		{Spec{Domainname: "x", UTSMode: NSHost}, "conflicting options: domainname and the UTS mode"},
+		{Spec{Domainname: "x", Network: "container:web"}, "conflicting options: domainname and the network mode"},
+	} {
+		err := validateDomainname(tt.s)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.ContainsAny(err.Error(), "\n\x00") {
+			t.Errorf("validateDomainname(%+v) = %v, want one line with %q", tt.s, err, tt.want)
+		}
+	}
+}

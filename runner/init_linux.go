@@ -246,6 +246,11 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, size unix.Winsize,
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("setting hostname: %w", err)
 		}
+		if spec.Domainname != "" {
+			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+				return fmt.Errorf("setting domainname: %w", err)
+			}
+		}
 	}
 	if spec.Network == NetworkNone && !netnsReady { // a prepared one has lo up
 		if err := loopbackUp(); err != nil {

@@ -344,7 +344,7 @@ func Inspect(c *Container) InspectData {
 			StartedAt: inspectTime(st.StartedAt), FinishedAt: inspectTime(st.FinishedAt),
 		},
 		Config: InspectConfig{
-			Hostname: withNetworkDonor(spec.withDefaults()).Hostname, User: spec.User, Tty: spec.Terminal,
+			Hostname: withNetworkDonor(spec.withDefaults()).Hostname, Domainname: spec.Domainname, User: spec.User, Tty: spec.Terminal,
 			OpenStdin: spec.Stdin, Env: spec.Env, Image: c.Config.Image,
 			Entrypoint: entrypoint, Cmd: cmd,
 			WorkingDir: spec.Cwd, StopSignal: c.Config.StopSignal, StopTimeout: c.Config.StopTimeout,

@@ -54,6 +54,9 @@ type Spec struct {
 	User string `json:"user,omitempty"`
 	// Hostname is the UTS hostname and the content of /etc/hostname; defaults to ID[:12].
 	Hostname string `json:"hostname,omitempty"`
+	// Domainname is the UTS NIS domain name (--domainname), set in the container's own UTS
+	// namespace; none when empty.
+	Domainname string `json:"domainname,omitempty"`
 	// Terminal allocates a pseudo-terminal for the container's stdio (-t).
 	Terminal bool `json:"terminal,omitempty"`
 	// Stdin keeps stdin attached (-i); otherwise the container reads /dev/null.
@@ -260,6 +263,9 @@ func (s Spec) validateInput() error {
 		if host, _ := os.Hostname(); s.Network != NetworkHost && s.UTSMode != NSHost || s.Hostname != host {
 			return err
 		}
+	}
+	if err := validateDomainname(s); err != nil {
+		return err
 	}
 	if s.Seccomp != SeccompDefault && s.Seccomp != SeccompUnconfined {
 		if _, err := seccomp.Parse([]byte(s.Seccomp)); err != nil {

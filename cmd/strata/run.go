@@ -79,6 +79,7 @@ type runOptions struct {
 	shmSize     string
 	expose      []string // --expose: ports recorded in Config.ExposedPorts, as EXPOSE
 	quiet       bool     // -q: nothing of a --pull's progress
+	domainname  string   // --domainname
 	// publish and publishAll are docker flags strata refuses in words of its own (see
 	// checkUnsupported) rather than as unknown flags.
 	publish    []string
@@ -168,6 +169,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	// -h is --hostname, as in docker run; help is --help only.
 	f.Bool("help", false, "help for "+cmd.Name())
 	f.StringVarP(&o.hostname, "hostname", "h", "", "container host name (default: the short container ID)")
+	f.StringVar(&o.domainname, "domainname", "", "container NIS domain name")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount a host path, /host:/ctr[:ro], or make an anonymous volume, /ctr")
 	f.StringArrayVar(&o.mounts, "mount", nil, "attach a mount: type=bind,source=…,target=…[,readonly], type=tmpfs,target=… or type=volume,target=… (anonymous)")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs: /path[:options]")
@@ -864,6 +866,7 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 		Cwd:        cwd,
 		User:       firstNonEmpty(o.user, cfg.Config.User),
 		Hostname:   o.hostname,
+		Domainname: o.domainname,
 		Terminal:   o.tty,
 		Stdin:      o.interactive,
 		ReadOnly:   o.readOnly,
