@@ -244,12 +244,48 @@ func (d *LogDamage) add(at int64) {
 	d.Lines++
 }
 
+// logWriters are Logs' stdout and stderr, buffered: a write per entry made `logs` of a
+// 2-million-line log 2 million write calls. What one holds is written before the other
+// takes an entry, so the two keep the log's order where they are one file (2>&1), and
+// both are flushed before Logs waits for more and when it returns.
+type logWriters struct {
+	out, err *bufio.Writer
+}
+
+func newLogWriters(stdout, stderr io.Writer) *logWriters {
+	return &logWriters{out: bufio.NewWriterSize(stdout, 32<<10), err: bufio.NewWriterSize(stderr, 32<<10)}
+}
+
+// stream is the writer for an entry of stream, the other's bytes written first.
+func (w *logWriters) stream(stream string) (*bufio.Writer, error) {
+	this, other := w.out, w.err
+	if stream == "stderr" {
+		this, other = w.err, w.out
+	}
+	if other.Buffered() > 0 {
+		if err := other.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	return this, nil
+}
+
+func (w *logWriters) flush() error {
+	return errors.Join(w.out.Flush(), w.err.Flush())
+}
+
 // Logs writes a container's output to stdout and stderr, each entry to the stream it came
 // from. The lines of the log it skips as damaged are counted in opts.Damage, when not nil.
-func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.Writer) error {
+func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.Writer) (err error) {
 	if c.notDir {
 		return c.Broken
 	}
+	out := newLogWriters(stdout, stderr)
+	defer func() {
+		if ferr := out.flush(); err == nil {
+			err = ferr
+		}
+	}()
 	name := filepath.Join(c.Dir, logFile)
 	damage := opts.Damage
 	if damage == nil {
@@ -297,9 +333,9 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		if !opts.inWindow(e.Time) {
 			return nil
 		}
-		w := stdout
-		if e.Stream == "stderr" {
-			w = stderr
+		w, err := out.stream(e.Stream)
+		if err != nil {
+			return err
 		}
 		if opts.Timestamps {
 			if _, err := io.WriteString(w, e.Time.UTC().Format(rfc3339NanoFixed)+" "); err != nil {
@@ -311,7 +347,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 				return err
 			}
 		}
-		_, err := io.WriteString(w, e.Log)
+		_, err = io.WriteString(w, e.Log)
 		return err
 	}
 
@@ -359,6 +395,10 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		}
 		if !errors.Is(err, io.EOF) {
 			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+		}
+		// All there is so far is out before anything waits for more.
+		if err := out.flush(); err != nil {
+			return err
 		}
 		if opts.Follow {
 			// Truncated (a user emptying a big log) or replaced (moved aside, a new one

@@ -94,3 +94,44 @@ func TestLogsDamagedLines(t *testing.T) {
 		}
 	}
 }
+
+// writeCounter is one writer behind both of Logs' streams, as a shell's 2>&1 makes them: it
+// records what was written, in order, and how many Write calls it took.
+type writeCounter struct {
+	bytes.Buffer
+	calls int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.calls++
+	return w.Buffer.Write(p)
+}
+
+// TestLogsBufferedInOrder: Logs writes in blocks, not one Write per entry (a 2-million-line
+// log was 2 million write calls), and where stdout and stderr are one file the entries still
+// come in the log's order: what one stream holds is written before the other writes.
+func TestLogsBufferedInOrder(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	var entries []any
+	var want strings.Builder
+	for i := range 3000 {
+		stream := "stdout"
+		if i/1000 == 1 || i == 2500 {
+			stream = "stderr"
+		}
+		line := strings.Repeat("x", i%50) + "\n"
+		entries = append(entries, logEntry{Log: line, Stream: stream, Time: t0.Add(time.Duration(i))})
+		want.WriteString(line)
+	}
+	c := writeLog(t, entries...)
+	var w writeCounter
+	if err := Logs(context.Background(), c, LogOptions{}, &w, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.String() != want.String() {
+		t.Errorf("Logs with stdout and stderr one writer: the entries out of the log's order")
+	}
+	if w.calls > 30 {
+		t.Errorf("Logs wrote %d bytes in %d calls, want a few blocks", w.Len(), w.calls)
+	}
+}
