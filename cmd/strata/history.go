@@ -118,6 +118,12 @@ func printHistory(w io.Writer, id string, steps []historyStep, human, quiet, noT
 	for i := len(steps) - 1; i >= 0; i-- {
 		s := steps[i]
 		row := historyRow{ID: "<missing>", Comment: s.comment, CreatedBy: strings.ReplaceAll(s.createdBy, "\t", " ")}
+		if format != "json" {
+			// The steps are the image's config, the registry's words: an escape sequence
+			// there would drive the user's terminal, a newline break the table. JSON
+			// escapes them itself.
+			row.CreatedBy, row.Comment = escapeUnprintable(row.CreatedBy), escapeUnprintable(row.Comment)
+		}
 		if i == len(steps)-1 {
 			row.ID = imageID(id, noTrunc)
 		}

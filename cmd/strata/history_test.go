@@ -96,3 +96,43 @@ func layerSize(t *testing.T, root, name string) string {
 	}
 	return humanSize(info.Layers[0].Size)
 }
+
+// TestHistoryEscapesSteps: a step's CREATED BY and COMMENT are the image config's, which
+// a registry or an archive wrote: their escape sequences are shown escaped, not run on the
+// user's terminal, and a newline does not break the row, in the table and in templates;
+// --format json keeps them as they are (JSON escapes them).
+func TestHistoryEscapesSteps(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	evil := "RUN \x1b]0;owned\x07\x1b[2J\nline two\u202e"
+	storeBusyboxConfigFile(t, root, "docker.io/library/evil:1", func(cf *v1.ConfigFile) {
+		cf.History = []v1.History{{CreatedBy: evil, Comment: "\x1b[31mred"}}
+	})
+	for _, args := range [][]string{
+		{"history", "evil:1"},
+		{"history", "--no-trunc", "evil:1"},
+		{"history", "--format", "{{.CreatedBy}} {{.Comment}}", "evil:1"},
+		{"history", "--format", "table {{.CreatedBy}}\t{{.Comment}}", "evil:1"},
+	} {
+		out, err := strata(t, root, nil, args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if strings.ContainsAny(out, "\x1b\x07\u202e") || !strings.Contains(out, `\x1b`) {
+			t.Errorf("%v = %q; want the escapes shown escaped", args, out)
+		}
+		if want := 2; args[1] != "--format" && strings.Count(out, "\n") != want {
+			t.Errorf("%v = %q; want a header and one row", args, out)
+		}
+	}
+	out, err := strata(t, root, nil, "history", "--format", "json", "evil:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row map[string]string
+	if err := json.Unmarshal([]byte(out), &row); err != nil || row["CreatedBy"] != evil || row["Comment"] != "\x1b[31mred" {
+		t.Errorf("history --format json = %q (%v); want the step as the config has it", out, err)
+	}
+}
