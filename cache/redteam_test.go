@@ -408,3 +408,79 @@ func TestRefNamedTwice(t *testing.T) {
 		}
 	})
 }
+
+// TestStoredBlobNamedForAnotherLayer: a manifest names a blob already stored (another image's
+// layer, or a config) with the DiffID of a layer already unpacked. Neither download nor
+// unpack ran, so nothing checked that the blob is that layer, and the image was stored with
+// it: saved or pushed, it carried the wrong blob as its layer. Layer gets the blob from disk
+// to check it, unless a stored image pairs the two (a second name for a pulled image, an
+// image sharing its base), which pulls then as before, reading nothing.
+func TestStoredBlobNamedForAnotherLayer(t *testing.T) {
+	blobA, blobB := []byte("layer a's tar"), []byte("layer b's tar")
+	a, b := digestOf(blobA), digestOf(blobB)
+	diffA, diffB := digestOf([]byte("a unpacked")), digestOf([]byte("b unpacked"))
+	fetch := func(ctx context.Context, h v1.Hash, off int64) (io.ReadCloser, error) {
+		switch h {
+		case a:
+			return io.NopCloser(bytes.NewReader(blobA[off:])), nil
+		case b:
+			return io.NopCloser(bytes.NewReader(blobB[off:])), nil
+		}
+		return nil, ErrNotFound
+	}
+	layer := func(d v1.Hash, n int) string {
+		return fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%d}`, d, n)
+	}
+	imageWith := func(layers string, diffIDs ...v1.Hash) v1.Image {
+		cfg, err := json.Marshal(v1.ConfigFile{OS: "linux", Architecture: "amd64", RootFS: v1.RootFS{Type: "layers", DiffIDs: diffIDs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rawImageOf(t, manifestOf(cfg, layers), cfg)
+	}
+	s := openStore(t, t.TempDir())
+	// The layers unpacked: each the blob of its own name, as a snapshotter checks.
+	unpacked := map[v1.Hash]bool{}
+	var checked []v1.Hash
+	check := func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+		got, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		checked = append(checked, desc.Digest)
+		if want := map[v1.Hash][]byte{diffA: blobA, diffB: blobB}[diffID]; !bytes.Equal(got, want) {
+			return fmt.Errorf("blob %s is not layer %s", desc.Digest, diffID)
+		}
+		unpacked[diffID] = true
+		return nil
+	}
+	opts := WriteOptions{Fetch: fetch, Layer: check, NeedLayer: func(d v1.Hash) bool { return !unpacked[d] }}
+	ctx := context.Background()
+	if _, err := s.WriteImage(ctx, "example.com/a:1", imageWith(layer(a, len(blobA)), diffA), opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteImage(ctx, "example.com/b:1", imageWith(layer(b, len(blobB)), diffB), opts); err != nil {
+		t.Fatal(err)
+	}
+	checked = nil
+	if _, err := s.WriteImage(ctx, "example.com/evil:1", imageWith(layer(a, len(blobA)), diffB), opts); err == nil {
+		t.Error("an image naming layer a's blob as layer b was stored")
+	}
+	if len(checked) != 1 || checked[0] != a {
+		t.Errorf("blobs given to Layer = %v, want %s to be checked", checked, a)
+	}
+	if _, err := s.Resolve("example.com/evil:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve after a refused write = %v, want ErrNotFound", err)
+	}
+	// A second name, and an image sharing both layers: paired by stored images, not read.
+	checked = nil
+	if _, err := s.WriteImage(ctx, "example.com/a:2", imageWith(layer(a, len(blobA)), diffA), opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteImage(ctx, "example.com/ab:1", imageWith(layer(a, len(blobA))+","+layer(b, len(blobB)), diffA, diffB), opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(checked) != 0 {
+		t.Errorf("blobs given to Layer for images pairing stored blobs as stored images do: %v", checked)
+	}
+}

@@ -58,6 +58,40 @@ type WriteOptions struct {
 	// Untagged stores the image under no ref (ref must be ""): a dangling image, as docker
 	// commit and import make one when given no name. WriteIndex ignores it.
 	Untagged bool
+
+	// paired is the write's view of which stored blob is which layer (see layerPairs); set
+	// by writeLayers.
+	paired *layerPairs
+}
+
+// layerPairs says whether a stored image lists a blob as the layer of a DiffID: a pairing
+// that a pull of that image checked when it unpacked the layer (or, for a blob stored by a
+// load, one the archive gave). A blob stored and a layer dir made are each known good on
+// their own; that the one is the other is not, unless an image pairs them. The store's images
+// are read once per write, when a layer first needs it.
+type layerPairs struct {
+	once  sync.Once
+	pairs map[[2]v1.Hash]bool
+}
+
+// has reports whether a stored image lists blob as the layer of diffID.
+func (p *layerPairs) has(s *Store, blob, diffID v1.Hash) bool {
+	p.once.Do(func() {
+		p.pairs = map[[2]v1.Hash]bool{}
+		// Unreadable images pair nothing: their layers are then checked, not trusted.
+		infos, _ := s.Infos()
+		for _, info := range infos {
+			if info.Damaged != nil {
+				continue
+			}
+			for i, l := range info.Layers {
+				if i < len(info.Config.RootFS.DiffIDs) {
+					p.pairs[[2]v1.Hash{l.Digest, info.Config.RootFS.DiffIDs[i]}] = true
+				}
+			}
+		}
+	})
+	return p.pairs[[2]v1.Hash{blob, diffID}]
 }
 
 // WriteResult says what WriteImage did, for "Downloaded newer image" versus "Image is up to date".
@@ -213,6 +247,9 @@ func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOp
 	// context.Canceled and do not repeat the failed layer's error as their own.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if opts.paired == nil {
+		opts.paired = &layerPairs{}
+	}
 	var jobs []layerJob
 	seen := map[v1.Hash]int{}
 	for i, l := range layers {
@@ -331,7 +368,14 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 	}
 	if s.hasBlobSized(desc) {
 		emit(Exists, desc.Size, nil)
-		if opts.Layer == nil || opts.NeedLayer == nil || !opts.NeedLayer(diffID) {
+		if opts.Layer == nil || opts.NeedLayer == nil {
+			return res, nil
+		}
+		// With the layer dir there, a manifest may still name any stored blob (a config,
+		// another image's layer) with its DiffID. Unless a stored image pairs them, Layer
+		// gets the blob, to check it is that layer: taken for it, the blob would be saved and
+		// pushed as it.
+		if !opts.NeedLayer(diffID) && (opts.paired == nil || opts.paired.has(s, desc.Digest, diffID)) {
 			return res, nil
 		}
 		emit(Extracting, desc.Size, nil)

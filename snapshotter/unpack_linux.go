@@ -2,6 +2,8 @@ package snapshotter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +35,8 @@ const (
 // diffID (ErrDiffIDMismatch otherwise); the filesystem is synced (syncfs) and the dir renamed
 // into place, so a crash never leaves a half layer visible. If the layer dir already exists,
 // or another caller finishes it first, Unpack reads r to its end (so a tee'd download is not
-// blocked) and returns nil. Calls for the same diffID, in this process or others, wait on a
+// blocked) and returns nil once r's content hashes to diffID: a blob that is not the layer
+// (ErrDiffIDMismatch) is not taken for it because another image's layer is unpacked. Calls for the same diffID, in this process or others, wait on a
 // per-DiffID file lock instead of unpacking twice. On error r may be left partly read: the
 // caller aborts its download.
 func (s *Snapshotter) Unpack(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, r io.Reader) error {
@@ -48,7 +51,7 @@ func (s *Snapshotter) Unpack(ctx context.Context, diffID v1.Hash, mediaType type
 
 func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, r io.Reader) (err error) {
 	if s.Has(diffID) {
-		return drain(r)
+		return s.verify(ctx, diffID, mediaType, r)
 	}
 	lock, err := s.lockLayer(ctx, diffID.Hex)
 	if err != nil {
@@ -60,7 +63,7 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 		}
 	}()
 	if s.Has(diffID) {
-		return drain(r)
+		return s.verify(ctx, diffID, mediaType, r)
 	}
 	// Holding the lock, any .tmp-<hex>-* is left over from a process that died unpacking.
 	if err := s.removeTmp(diffID.Hex); err != nil {
@@ -186,6 +189,38 @@ func dropInheritedACLs(dir string) error {
 		}
 	}
 	return nil
+}
+
+// verify checks that r, the compressed stream of a layer whose dir exists, is that layer: its
+// content hashes to diffID. Drained unchecked, any blob a manifest named with the DiffID of a
+// layer already here was taken for it, and stored paired with it: the image then saved or
+// pushed with another blob (another image's, a config) as that layer, which no one can load.
+func (s *Snapshotter) verify(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, r io.Reader) error {
+	rc, err := layers.DecompressMax(r, mediaType, s.layer.MaxSize)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := rc.Read(buf)
+		h.Write(buf[:n])
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading layer: %w", rerr)
+		}
+	}
+	if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}); got != diffID {
+		return fmt.Errorf("%w: content is %s", ErrDiffIDMismatch, got)
+	}
+	// Compressed streams may carry bytes after the tar's end; a tee'd download waits for them.
+	return drain(r)
 }
 
 // drain reads r to its end.

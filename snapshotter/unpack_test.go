@@ -2,6 +2,7 @@ package snapshotter
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +98,54 @@ func TestUnpackExistingDrains(t *testing.T) {
 	if r.n != len(l.gz) {
 		t.Errorf("second Unpack read %d of %d bytes, want the stream drained", r.n, len(l.gz))
 	}
+}
+
+// TestUnpackExistingChecked: the stream given for a layer whose dir exists is still checked
+// to be that layer. Drained unchecked, any blob a manifest named with the DiffID of a layer
+// already unpacked (a config, another layer, garbage) was taken for it, and the image stored
+// with it was saved and pushed with that blob as its layer. The same layer gzipped otherwise
+// is that layer; the existing dir is left as it is either way.
+func TestUnpackExistingChecked(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, file("a", "a"))
+	unpack(t, s, l)
+	other := buildLayer(t, file("b", "b"))
+	for name, stream := range map[string][]byte{
+		"another layer": other.gz,
+		"not a layer":   []byte(`{"architecture":"amd64"}`),
+		"empty":         nil,
+	} {
+		r := &countingReader{r: bytes.NewReader(stream)}
+		if err := s.Unpack(t.Context(), l.diffID, gzipLayer, r); !errors.Is(err, ErrDiffIDMismatch) {
+			t.Errorf("Unpack of %s as an existing layer = %v, want ErrDiffIDMismatch", name, err)
+		}
+	}
+	var regz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&regz, gzip.BestCompression)
+	raw, err := io.ReadAll(mustGunzip(t, l.gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(raw)
+	zw.Close()
+	if bytes.Equal(regz.Bytes(), l.gz) {
+		t.Fatal("the layer gzipped again is the same blob")
+	}
+	if err := s.Unpack(t.Context(), l.diffID, gzipLayer, bytes.NewReader(regz.Bytes())); err != nil {
+		t.Errorf("Unpack of the layer compressed otherwise = %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.LayerDir(l.diffID), "a")); err != nil || string(b) != "a" {
+		t.Errorf("the layer dir after the checks: a = %q, %v", b, err)
+	}
+}
+
+func mustGunzip(t *testing.T, b []byte) io.Reader {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zr
 }
 
 func TestUnpackDiffIDMismatch(t *testing.T) {

@@ -188,8 +188,18 @@ func newImageRef(arg string) (string, error) {
 // under ref ("" for none) and returns its ID. A layer the snapshotter lost meanwhile (a
 // prune) is unpacked again as it is stored.
 func storeNewImage(ctx context.Context, store *cache.Store, snap *snapshotter.Snapshotter, ref string, img v1.Image) (v1.Hash, error) {
+	unpack := unpackInto(snap)
 	wo := cache.WriteOptions{
-		Layer:     unpackInto(snap),
+		// The layers are strata's own, the new one made from the dir its DiffID names: not
+		// checked again against that dir, as a pulled blob is (a commit of gigabytes would
+		// decompress them all once more).
+		Layer: func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+			if snap.Has(diffID) {
+				_, err := io.Copy(io.Discard, r)
+				return err
+			}
+			return unpack(ctx, desc, diffID, r)
+		},
 		NeedLayer: func(d v1.Hash) bool { return !snap.Has(d) },
 		Untagged:  ref == "",
 	}
