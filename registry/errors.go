@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"syscall"
@@ -103,6 +104,13 @@ func classify(err error, o op, what, repo, host string) error {
 	if errors.As(err, &te) {
 		return classifyStatus(te, o, what, repo, host)
 	}
+	if bad, ok := malformedAnswer(err); ok {
+		// Before hungUp and connMessage: a ping of a registry allowed plain HTTP tries https
+		// too, and that try's error (a hang-up, or "first record does not look like a TLS
+		// handshake" with advice to use --insecure) was all that was said to a user whose
+		// registry had been spoken to in plain HTTP and had answered with what is not HTTP.
+		return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: registry %s answered with what is not HTTP: %s", o.ing(), repo, host, bad)}
+	}
 	if hungUp(err) {
 		// Before connMessage: a request cut off while its body was sent is a *net.OpError
 		// ("write tcp A->B: use of closed network connection"), one whose answer never came
@@ -130,6 +138,22 @@ func classify(err error, o op, what, repo, host string) error {
 			o.ing(), repo, host, to)}
 	}
 	return &Error{Registry: host, Msg: fmt.Sprintf("%s %s: %s", o.ing(), repo, oneLine(stripURL(err))), Err: err}
+}
+
+// malformedAnswer returns net/http's words for an answer it could not read as HTTP: a header
+// line with control characters, a status line or status code of garbage. Found in an error
+// of the ping's two tries too, where the https one comes first.
+func malformedAnswer(err error) (string, bool) {
+	var pe textproto.ProtocolError
+	if errors.As(err, &pe) {
+		return oneLine(string(pe)), true
+	}
+	// net/http's own words for a status line it cannot parse have no type to look for.
+	msg := err.Error()
+	if i := strings.Index(msg, "malformed HTTP "); i >= 0 {
+		return oneLine(msg[i:]), true
+	}
+	return "", false
 }
 
 // unparsableURL returns, quoted and cut, a URL that the registry named and net/url could not
