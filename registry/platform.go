@@ -20,7 +20,12 @@ type PlatformError struct {
 func (e *PlatformError) Error() string {
 	avail := make([]string, 0, len(e.Available))
 	for _, p := range e.Available {
-		avail = append(avail, platformString(p))
+		s := platformString(p)
+		if p.OS == "" && p.Architecture == "" {
+			// A platform of empty words: "/" said nothing.
+			s = "one naming no OS or architecture"
+		}
+		avail = append(avail, s)
 	}
 	list := "none"
 	if len(avail) > 0 {

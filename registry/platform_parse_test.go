@@ -52,3 +52,14 @@ func TestParsePlatformAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatformErrorNamesEmptyPlatform: an index entry whose platform has empty words is
+// listed as such in the error, not as "/".
+func TestPlatformErrorNamesEmptyPlatform(t *testing.T) {
+	e := &PlatformError{Ref: "example.com/a:1", Want: v1.Platform{OS: "linux", Architecture: "amd64"},
+		Available: []v1.Platform{{}, {OS: "linux", Architecture: "arm64"}}}
+	want := "no matching manifest for linux/amd64 in the manifest list of example.com/a:1 (available: one naming no OS or architecture, linux/arm64)"
+	if got := e.Error(); got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
