@@ -48,6 +48,13 @@ type LoadOptions struct {
 	MaxSize int64
 	// Progress, if set, receives an Event per entry read, blob stored and ref tagged.
 	Progress func(Event)
+	// Unpacked and CheckLayer, if set, check before anything is stored each layer of the
+	// archive's image manifests whose DiffID Unpacked says has a layer dir already (and
+	// that no stored image pairs with that blob): CheckLayer reads the archive's blob and
+	// fails unless it is that layer. Runs use the layer dir, not the archive's blob, so an
+	// archive naming any blob with the DiffID of a layer here would run on that layer.
+	Unpacked   func(diffID v1.Hash) bool
+	CheckLayer func(ctx context.Context, layer v1.Descriptor, diffID v1.Hash, r io.Reader) error
 }
 
 // Loaded is one image Load stored and tagged.
@@ -154,7 +161,101 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 	if err := p.name(opts.Name); err != nil {
 		return nil, err
 	}
+	if opts.Unpacked != nil && opts.CheckLayer != nil {
+		if err := p.checkUnpacked(ctx, opts.Unpacked, opts.CheckLayer); err != nil {
+			return nil, err
+		}
+	}
 	return p.commit(ctx, opts.Progress)
+}
+
+// checkUnpacked checks, for every image manifest the plan stores, the layers whose DiffID
+// unpacked says has a layer dir, unless a stored image pairs the blob with it: check gets
+// the blob, from the archive or the store.
+func (p *plan) checkUnpacked(ctx context.Context, unpacked func(v1.Hash) bool, check func(context.Context, v1.Descriptor, v1.Hash, io.Reader) error) error {
+	byDigest := make(map[v1.Hash]blob, len(p.blobs))
+	for _, b := range p.blobs {
+		byDigest[b.desc.Digest] = b
+	}
+	var paired func(blob, diffID v1.Hash) bool
+	for _, b := range p.blobs {
+		if mt := b.desc.MediaType; mt != "" && !mt.IsImage() {
+			continue
+		}
+		raw, err := p.readPlanned(byDigest, b.desc)
+		if err != nil {
+			return err
+		}
+		var m v1.Manifest
+		if json.Unmarshal(raw, &m) != nil || m.Config.Digest.Hex == "" || len(m.Layers) == 0 {
+			continue // a config, a layer, an index: no image manifest
+		}
+		rawCfg, err := p.readPlanned(byDigest, m.Config)
+		if err != nil {
+			return err
+		}
+		var cfg v1.ConfigFile
+		if json.Unmarshal(rawCfg, &cfg) != nil {
+			continue
+		}
+		for i, l := range m.Layers {
+			if i >= len(cfg.RootFS.DiffIDs) {
+				break
+			}
+			diffID := cfg.RootFS.DiffIDs[i]
+			if !unpacked(diffID) {
+				continue
+			}
+			if paired == nil {
+				paired = p.store.Paired()
+			}
+			if paired(l.Digest, diffID) {
+				continue
+			}
+			if err := p.checkLayer(ctx, byDigest, l, diffID, check); err != nil {
+				return fmt.Errorf("image %s: layer %s: %w", short(b.desc.Digest), short(l.Digest), err)
+			}
+		}
+	}
+	return nil
+}
+
+// readPlanned reads the JSON blob d from the plan (the archive's bytes) or the store.
+func (p *plan) readPlanned(byDigest map[v1.Hash]blob, d v1.Descriptor) ([]byte, error) {
+	b, ok := byDigest[d.Digest]
+	switch {
+	case ok && b.data != nil:
+		return b.data, nil
+	case ok && b.entry != nil:
+		f, err := b.entry.open()
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, maxJSON+1))
+	}
+	return p.store.ReadBlob(d.Digest, maxJSON)
+}
+
+// checkLayer hands check the layer blob l, from the archive or the store.
+func (p *plan) checkLayer(ctx context.Context, byDigest map[v1.Hash]blob, l v1.Descriptor, diffID v1.Hash, check func(context.Context, v1.Descriptor, v1.Hash, io.Reader) error) error {
+	var r io.Reader
+	if b, ok := byDigest[l.Digest]; ok && b.entry != nil {
+		f, err := b.entry.open()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	} else {
+		rc, err := p.store.OpenBlob(l.Digest)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		r = rc
+	}
+	return check(ctx, l, diffID, r)
 }
 
 // commit stores every planned blob, then tags the images. The caller holds off Prune.

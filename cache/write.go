@@ -539,3 +539,12 @@ func imageFetcher(img v1.Image) Fetcher {
 		return rc, nil
 	}
 }
+
+// Paired returns a lookup of whether a stored image lists blob as the layer of diffID (see
+// layerPairs), the store's images read at its first call: for a writer other than WriteImage
+// (a load) that checks, as a pull does, a layer it finds unpacked already unless an image
+// pairs the two.
+func (s *Store) Paired() func(blob, diffID v1.Hash) bool {
+	p := &layerPairs{}
+	return func(blob, diffID v1.Hash) bool { return p.has(s, blob, diffID) }
+}

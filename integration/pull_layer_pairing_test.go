@@ -89,4 +89,20 @@ func TestPullBlobNamedForUnpackedLayer(t *testing.T) {
 	if r := run(t, env, "", newRoot(t), "load", "-q", "-i", archive); r.Code != 0 {
 		t.Errorf("load of the image saved: %s", r.Stderr)
 	}
+	// The same image as an archive: stored unchecked where nothing is unpacked (pull
+	// --no-unpack), saved, and loaded here, where its DiffID is unpacked, it is refused as
+	// the pull was: a run would use the layer here, not the archive's blob.
+	other, evilArchive := newRoot(t), filepath.Join(t.TempDir(), "evil.tar")
+	for _, args := range [][]string{
+		{"pull", "-q", "--no-unpack", f.Host + "/test/small:garbage-as-layer"},
+		{"save", "-o", evilArchive, f.Host + "/test/small:garbage-as-layer"},
+	} {
+		if r := run(t, env, "", other, args...); r.Code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), r.Code, r.Stderr)
+		}
+	}
+	checkFailed(t, run(t, env, "", root, "load", "-q", "-i", evilArchive), "diffid mismatch")
+	if r := run(t, env, "", root, "images", "-q", "-a"); r.Code != 0 || strings.Count(r.Stdout, "\n") != 1 {
+		t.Errorf("images after the refused load = %q %s, want the honest image alone", r.Stdout, r.Stderr)
+	}
 }

@@ -63,6 +63,16 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	if err != nil {
 		return err
 	}
+	// A layer the archive names whose DiffID is unpacked here already is checked to be that
+	// layer, as pull checks one: runs use the layer dir here, not the archive's blob. No
+	// layer store yet, no layer unpacked: nothing to open.
+	if _, serr := os.Stat(g.snapshotsDir()); serr == nil {
+		snap, err := g.openSnapshotter()
+		if err != nil {
+			return err
+		}
+		opts.Unpacked, opts.CheckLayer = snap.Has, unpackInto(snap)
+	}
 	ctx := cmd.Context()
 	var loaded []archive.Loaded
 	switch fi, serr := os.Stat(o.input); {
