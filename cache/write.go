@@ -375,13 +375,18 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 		// another image's layer) with its DiffID. Unless a stored image pairs them, Layer
 		// gets the blob, to check it is that layer: taken for it, the blob would be saved and
 		// pushed as it.
-		if !opts.NeedLayer(diffID) && (opts.paired == nil || opts.paired.has(s, desc.Digest, diffID)) {
+		check := !opts.NeedLayer(diffID)
+		if check && (opts.paired == nil || opts.paired.has(s, desc.Digest, diffID)) {
 			return res, nil
 		}
-		emit(Extracting, desc.Size, nil)
+		if !check {
+			emit(Extracting, desc.Size, nil)
+		}
 		err := s.layerFromDisk(ctx, desc, diffID, opts.Layer)
 		if err == nil {
-			emit(Done, desc.Size, nil)
+			if !check {
+				emit(Done, desc.Size, nil)
+			}
 			return res, nil
 		}
 		// The stored blob failed its check while streaming and was removed (see

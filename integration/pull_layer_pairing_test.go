@@ -89,8 +89,8 @@ func TestPullBlobNamedForUnpackedLayer(t *testing.T) {
 	if r := run(t, env, "", newRoot(t), "load", "-q", "-i", archive); r.Code != 0 {
 		t.Errorf("load of the image saved: %s", r.Stderr)
 	}
-	// The same image as an archive: stored unchecked where nothing is unpacked (pull
-	// --no-unpack), saved, and loaded here, where its DiffID is unpacked, it is refused as
+	// The same image as an archive: stored where nothing is unpacked (pull --no-unpack,
+	// which had nothing to check it against), saved, and loaded here, where its DiffID is unpacked, it is refused as
 	// the pull was: a run would use the layer here, not the archive's blob.
 	other, evilArchive := newRoot(t), filepath.Join(t.TempDir(), "evil.tar")
 	for _, args := range [][]string{
@@ -102,6 +102,8 @@ func TestPullBlobNamedForUnpackedLayer(t *testing.T) {
 		}
 	}
 	checkFailed(t, run(t, env, "", root, "load", "-q", "-i", evilArchive), "diffid mismatch")
+	// pull --no-unpack unpacks nothing, and checks the layers unpacked here all the same.
+	checkFailed(t, run(t, env, "", root, "pull", "-q", "--no-unpack", f.Host+"/test/small:garbage-as-layer"), "diffid mismatch")
 	if r := run(t, env, "", root, "images", "-q", "-a"); r.Code != 0 || strings.Count(r.Stdout, "\n") != 1 {
 		t.Errorf("images after the refused load = %q %s, want the honest image alone", r.Stdout, r.Stderr)
 	}

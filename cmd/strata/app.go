@@ -50,6 +50,15 @@ func (g *globals) openSnapshotter() (*snapshotter.Snapshotter, error) {
 	return s, nil
 }
 
+// unpackedLayers opens the layer store for a command that only checks the layers unpacked
+// already (a load, pull --no-unpack): nil, and nothing made, when there is none yet.
+func (g *globals) unpackedLayers() (*snapshotter.Snapshotter, error) {
+	if _, err := os.Stat(g.snapshotsDir()); err != nil {
+		return nil, nil
+	}
+	return g.openSnapshotter()
+}
+
 func (g *globals) openContainers() (*runner.Store, error) {
 	// runner's error says "opening container store" already.
 	return runner.OpenStore(g.containersDir())

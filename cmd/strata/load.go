@@ -66,11 +66,9 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	// A layer the archive names whose DiffID is unpacked here already is checked to be that
 	// layer, as pull checks one: runs use the layer dir here, not the archive's blob. No
 	// layer store yet, no layer unpacked: nothing to open.
-	if _, serr := os.Stat(g.snapshotsDir()); serr == nil {
-		snap, err := g.openSnapshotter()
-		if err != nil {
-			return err
-		}
+	if snap, err := g.unpackedLayers(); err != nil {
+		return err
+	} else if snap != nil {
 		opts.Unpacked, opts.CheckLayer = snap.Has, unpackInto(snap)
 	}
 	ctx := cmd.Context()

@@ -148,9 +148,26 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 		Progress:    bar.Event,
 		Platform:    platform,
 	}
-	if snap != nil {
+	switch {
+	case snap != nil:
 		wo.Layer = unpackInto(snap)
 		wo.NeedLayer = func(d v1.Hash) bool { return !snap.Has(d) }
+	case o.noUnpack:
+		// Unpacking nothing, the pull still checks a layer unpacked here already to be the
+		// blob named for it: run would use that layer dir, not the blob. Any other is left
+		// unread (Layer returns at once), for run to check when it unpacks it.
+		if here, err := g.unpackedLayers(); err != nil {
+			return err
+		} else if here != nil {
+			unpack := unpackInto(here)
+			wo.Layer = func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+				if !here.Has(diffID) {
+					return nil
+				}
+				return unpack(ctx, desc, diffID, r)
+			}
+			wo.NeedLayer = func(v1.Hash) bool { return false }
+		}
 	}
 	res, root, pulled, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo)
 	bar.Close()
