@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
 )
@@ -18,6 +20,14 @@ import (
 // ("docker.io", "registry.local:5000") or a URL; an http:// URL makes that host insecure
 // (plain HTTP), as --insecure-registry does.
 func NewPullThrough(upstream string, store *cache.Store, opts registry.Options) (PullFunc, error) {
+	return NewPullThroughChecked(upstream, store, opts, nil)
+}
+
+// NewPullThroughChecked is NewPullThrough whose pulls hand check each layer's blob as it is
+// stored, and each stored blob no stored image pairs with its DiffID (see cache.WriteOptions
+// with NeedLayer false): strata serve checks there a layer unpacked here already to be that
+// blob, as pull --no-unpack does, since a run of the image would use that layer dir.
+func NewPullThroughChecked(upstream string, store *cache.Store, opts registry.Options, check cache.LayerFunc) (PullFunc, error) {
 	host, insecure, err := parseUpstream(upstream)
 	if err != nil {
 		return nil, err
@@ -39,6 +49,9 @@ func NewPullThrough(upstream string, store *cache.Store, opts registry.Options) 
 			return err
 		}
 		wo := cache.WriteOptions{Concurrency: maxPullLayers}
+		if check != nil {
+			wo.Layer, wo.NeedLayer = check, func(v1.Hash) bool { return false }
+		}
 		if sep == "@" {
 			// A client that names a digest wants those bytes: when they are an index (a
 			// multi-platform image pinned by digest), the index is stored, with every

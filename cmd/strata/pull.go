@@ -159,14 +159,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 		if here, err := g.unpackedLayers(); err != nil {
 			return err
 		} else if here != nil {
-			unpack := unpackInto(here)
-			wo.Layer = func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
-				if !here.Has(diffID) {
-					return nil
-				}
-				return unpack(ctx, desc, diffID, r)
-			}
-			wo.NeedLayer = func(v1.Hash) bool { return false }
+			wo.Layer, wo.NeedLayer = checkUnpacked(here), func(v1.Hash) bool { return false }
 		}
 	}
 	res, root, pulled, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo)
@@ -311,6 +304,20 @@ func runnableOffline(g *globals, store *cache.Store, m v1.Hash) bool {
 func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
 	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
 		return snap.Unpack(ctx, diffID, desc.MediaType, r)
+	}
+}
+
+// checkUnpacked is the LayerFunc of a command that stores layers without unpacking them
+// (pull --no-unpack, serve --pull-through): a layer unpacked here already is checked to be
+// the blob (Unpack hashes it against the DiffID), as run would use that layer dir; any other
+// is left unread, for run to check when it unpacks it.
+func checkUnpacked(snap *snapshotter.Snapshotter) cache.LayerFunc {
+	unpack := unpackInto(snap)
+	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+		if !snap.Has(diffID) {
+			return nil
+		}
+		return unpack(ctx, desc, diffID, r)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/serve"
 )
@@ -71,7 +72,15 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 		} else if off {
 			return fmt.Errorf("--pull-through needs the network, and STRATA_OFFLINE=%s forbids it", os.Getenv("STRATA_OFFLINE"))
 		}
-		pull, err := serve.NewPullThrough(o.pullThrough, store, ropts)
+		here, err := g.unpackedLayers()
+		if err != nil {
+			return err
+		}
+		var check cache.LayerFunc
+		if here != nil {
+			check = checkUnpacked(here)
+		}
+		pull, err := serve.NewPullThroughChecked(o.pullThrough, store, ropts, check)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,81 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/registry"
+)
+
+// TestPullThroughChecked: the pulls of NewPullThroughChecked hand each layer to the check,
+// with its DiffID, as the blob is stored (strata serve checks there a layer unpacked already
+// to be that blob); a check that fails fails the pull, nothing tagged.
+func TestPullThroughChecked(t *testing.T) {
+	up := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(up.Close)
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upRef, _ := name.ParseReference(up.Listener.Addr().String()+"/test/img:1", name.Insecure)
+	if err := remote.Write(upRef, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fail := range []bool{false, true} {
+		store, err := cache.Open(filepath.Join(t.TempDir(), "oci"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := map[v1.Hash]v1.Hash{}
+		check := func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return err
+			}
+			checked[desc.Digest] = diffID
+			if fail {
+				return errors.New("not the layer unpacked")
+			}
+			return nil
+		}
+		pull, err := NewPullThroughChecked(up.URL, store, registry.Options{}, check)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = pull(context.Background(), "test/img", "1")
+		if fail {
+			if err == nil {
+				t.Error("pull-through with a failing check succeeded")
+			}
+			if _, err := store.Resolve(up.Listener.Addr().String() + "/test/img:1"); err == nil {
+				t.Error("the image refused by the check is tagged")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			d, _ := l.Digest()
+			diffID, _ := l.DiffID()
+			if checked[d] != diffID {
+				t.Errorf("layer %s checked as %s, want %s", d, checked[d], diffID)
+			}
+		}
+	}
+}
