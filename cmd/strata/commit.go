@@ -46,7 +46,7 @@ func newCommitCmd(g *globals) *cobra.Command {
 	f.SetInterspersed(false)
 	f.StringVarP(&o.author, "author", "a", "", `author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
 	f.StringVarP(&o.message, "message", "m", "", "commit message")
-	f.StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)")
+	stringArrayVar(f, &o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)")
 	f.BoolVarP(&o.pause, "pause", "p", true, "pause the container while its changes are read")
 	return cmd
 }

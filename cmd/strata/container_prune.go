@@ -63,7 +63,7 @@ func newContainerPruneCmd(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
-	fl.StringArrayVar(&filters, "filter", nil, "until=TIME (a duration such as 10m, a time, a Unix time): remove only the containers created before it; label=KEY[=VALUE], label!=KEY[=VALUE]: only those with, or without, the label (repeatable)")
+	stringArrayVar(fl, &filters, "filter", "", nil, "until=TIME (a duration such as 10m, a time, a Unix time): remove only the containers created before it; label=KEY[=VALUE], label!=KEY[=VALUE]: only those with, or without, the label (repeatable)")
 	return cmd
 }
 

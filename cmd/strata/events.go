@@ -65,7 +65,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.since, "since", "", "show the events since this time (a time, a Unix time, or a duration such as 10m)")
 	f.StringVar(&o.until, "until", "", "stop at this time (as --since); without it, follow until interrupted")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "type=container|image, event=ACTION, container=ID|NAME, image=NAME|ID (repeatable; values of one key are alternatives)")
+	stringArrayVar(f, &o.filters, "filter", "f", nil, "type=container|image, event=ACTION, container=ID|NAME, image=NAME|ID (repeatable; values of one key are alternatives)")
 	f.StringVar(&o.format, "format", "", "a Go template over docker's event JSON ('{{.Action}} {{.Actor.ID}}'), or json")
 	return cmd
 }

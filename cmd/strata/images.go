@@ -131,7 +131,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 	// docker images -a adds the intermediate images of its builder; strata has none.
 	cmd.Flags().BoolP("all", "a", false, "accepted for docker's scripts: every image is listed anyway")
 	cmd.Flags().BoolVar(&digests, "digests", false, "show manifest digests")
-	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "show only images that match: reference= (a pattern such as 'alpine:3*'), dangling=, label=KEY[=VALUE] (label!= for the others), before= or since= an image, until= a time or a duration (repeatable)")
+	stringArrayVar(cmd.Flags(), &filters, "filter", "f", nil, "show only images that match: reference= (a pattern such as 'alpine:3*'), dangling=, label=KEY[=VALUE] (label!= for the others), before= or since= an image, until= a time or a duration (repeatable)")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "show whole image IDs (sha256:…)")
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template such as '{{.Repository}}:{{.Tag}}'")
 	return cmd

@@ -48,7 +48,7 @@ func newImportCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	f.StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)")
+	stringArrayVar(f, &o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)")
 	f.StringVarP(&o.message, "message", "m", "", "set a commit message for the imported image")
 	f.StringVar(&o.platform, "platform", "", "set the image's platform (os/arch[/variant]; default this host's)")
 	return cmd

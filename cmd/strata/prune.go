@@ -43,7 +43,7 @@ func newPruneCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "also remove every image no container uses")
-	cmd.Flags().StringArrayVar(&o.filters, "filter", nil, "until=TIME (a duration such as 24h, or a time): remove only the dangling (with -a, unused) images created before it; label=KEY[=VALUE] (label!= for the others): only those with that label; as docker's image prune (repeatable)")
+	stringArrayVar(cmd.Flags(), &o.filters, "filter", "", nil, "until=TIME (a duration such as 24h, or a time): remove only the dangling (with -a, unused) images created before it; label=KEY[=VALUE] (label!= for the others): only those with that label; as docker's image prune (repeatable)")
 	// docker's prunes ask for confirmation unless -f; strata's never asks, so scripts written
 	// for docker (`system prune -af`) run as they are.
 	cmd.Flags().BoolP("force", "f", false, "accepted for docker's scripts: strata does not ask for confirmation")

@@ -270,8 +270,8 @@ func newBareRootCmd(g *globals) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.root, "root", envOr("STRATA_ROOT", defaultRoot), "where images, layers and containers live (env STRATA_ROOT)")
 	pf.BoolVar(&g.debug, "debug", false, "print debugging details")
-	pf.StringArrayVar(&g.mirrors, "registry-mirror", envList("STRATA_REGISTRY_MIRROR"), "a mirror tried before docker.io (repeatable; env STRATA_REGISTRY_MIRROR, comma-separated)")
-	pf.StringArrayVar(&g.insecureRegistries, "insecure-registry", nil, "a registry reached over plain HTTP or unverified TLS (repeatable)")
+	stringArrayVar(pf, &g.mirrors, "registry-mirror", "", envList("STRATA_REGISTRY_MIRROR"), "a mirror tried before docker.io (repeatable; env STRATA_REGISTRY_MIRROR, comma-separated)")
+	stringArrayVar(pf, &g.insecureRegistries, "insecure-registry", "", nil, "a registry reached over plain HTTP or unverified TLS (repeatable)")
 	pf.BoolVar(&g.insecure, "insecure", false, "allow plain HTTP and unverified TLS for every registry")
 	pf.StringVar(&g.storageDriver, "storage-driver", envOr("STRATA_STORAGE_DRIVER", ""), "layer storage: overlay or vfs (default: overlay when it can be mounted)")
 	return root

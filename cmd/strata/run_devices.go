@@ -32,9 +32,9 @@ type resolvedDevices struct {
 
 // addDeviceFlags adds the device and kernel-tunable flags to f.
 func addDeviceFlags(f *pflag.FlagSet, o *deviceOptions) {
-	f.StringArrayVar(&o.devices, "device", nil, "add a host device to the container: HOST[:CONTAINER][:PERMISSIONS] (permissions r, w, m; default rwm)")
-	f.StringArrayVar(&o.deviceCgroupRules, "device-cgroup-rule", nil, `add a rule to the cgroup's allowed devices, e.g. 'c 42:* rmw'`)
-	f.StringArrayVar(&o.sysctls, "sysctl", nil, "set a namespaced kernel parameter, KEY=VALUE (net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem)")
+	stringArrayVar(f, &o.devices, "device", "", nil, "add a host device to the container: HOST[:CONTAINER][:PERMISSIONS] (permissions r, w, m; default rwm)")
+	stringArrayVar(f, &o.deviceCgroupRules, "device-cgroup-rule", "", nil, `add a rule to the cgroup's allowed devices, e.g. 'c 42:* rmw'`)
+	stringArrayVar(f, &o.sysctls, "sysctl", "", nil, "set a namespaced kernel parameter, KEY=VALUE (net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem)")
 	f.Var(&o.oomScoreAdj, "oom-score-adj", "tune the container's OOM preference (-1000 to 1000)")
 }
 

@@ -39,7 +39,7 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&o.force, "force", "f", false, "do not prompt for confirmation")
 	f.BoolVar(&o.volumes, "volumes", false, "prune anonymous volumes: strata's go with their containers, so this adds nothing")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
-	f.StringArrayVar(&o.filters, "filter", nil, "until=TIME (a duration such as 24h, or a time), label=KEY[=VALUE], label!=KEY[=VALUE]: prune only the containers and images that pass (repeatable)")
+	stringArrayVar(f, &o.filters, "filter", "", nil, "until=TIME (a duration such as 24h, or a time), label=KEY[=VALUE], label!=KEY[=VALUE]: prune only the containers and images that pass (repeatable)")
 	return cmd
 }
 

@@ -186,8 +186,8 @@ func newVolumeCreateCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "the volume's name")
 	f.StringVarP(&driver, "driver", "d", "local", "volume driver (local only)")
-	f.StringArrayVarP(&labels, "label", "l", nil, "set metadata on the volume (key=value)")
-	f.StringArrayVarP(&opts, "opt", "o", nil, "driver options (not supported)")
+	stringArrayVar(f, &labels, "label", "l", nil, "set metadata on the volume (key=value)")
+	stringArrayVar(f, &opts, "opt", "o", nil, "driver options (not supported)")
 	return cmd
 }
 
@@ -356,7 +356,7 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only show volume names")
-	fl.StringArrayVarP(&filters, "filter", "f", nil, "filter: name=, label=, label!=, dangling=true|false, driver=")
+	stringArrayVar(fl, &filters, "filter", "f", nil, "filter: name=, label=, label!=, dangling=true|false, driver=")
 	fl.StringVar(&format, "format", "", "json, table, or a Go template ('{{.Name}}')")
 	return cmd
 }
@@ -531,7 +531,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	fl.BoolVarP(&all, "all", "a", false, "remove every unused named volume, not only anonymous ones")
-	fl.StringArrayVar(&filters, "filter", nil, "label=key[=value], label!=key[=value]")
+	stringArrayVar(fl, &filters, "filter", "", nil, "label=key[=value], label!=key[=value]")
 	return cmd
 }
 
