@@ -289,7 +289,13 @@ func addCommands(root *cobra.Command, g *globals, only string) {
 	// cobra adds these when it executes; added now, they get the same usage checks.
 	root.SetHelpCommand(newHelpCmd())
 	root.InitDefaultHelpCmd()
-	root.InitDefaultCompletionCmd()
+	if only != "" {
+		// args name one command, and it is not cobra's completion command: that one (four
+		// shells' subcommands, their flags and help texts) is not made, some 8 page faults.
+		root.CompletionOptions.DisableDefaultCmd = true
+	} else {
+		root.InitDefaultCompletionCmd()
+	}
 	checkUsage(root)
 }
 
