@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,6 +33,11 @@ type storeImage struct {
 	raw []byte
 	mt  types.MediaType
 	m   *v1.Manifest
+
+	// config is the config blob once read: partial asks for it for the image's ID and again
+	// for its ConfigFile, and each read opens, reads and hashes the blob.
+	configMu sync.Mutex
+	config   []byte
 }
 
 var _ partial.CompressedImageCore = (*storeImage)(nil)
@@ -65,7 +71,16 @@ func (i *storeImage) RawManifest() ([]byte, error)        { return i.raw, nil }
 func (i *storeImage) MediaType() (types.MediaType, error) { return i.mt, nil }
 
 func (i *storeImage) RawConfigFile() ([]byte, error) {
-	return i.s.ReadBlob(i.m.Config.Digest, maxSmallBlob)
+	i.configMu.Lock()
+	defer i.configMu.Unlock()
+	if i.config == nil {
+		b, err := i.s.ReadBlob(i.m.Config.Digest, maxSmallBlob)
+		if err != nil {
+			return nil, err
+		}
+		i.config = b
+	}
+	return i.config, nil
 }
 
 func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
