@@ -31,8 +31,11 @@ const relayPath = "/.strata-token-realm/"
 const maxRelayed = 8
 
 // realmParam finds the realm parameter of a challenge: quoted (with backslash escapes) or
-// a bare token.
-var realmParam = regexp.MustCompile(`(?i)(^|[\s,])(realm\s*=\s*)("(?:[^"\\]|\\.)*"|[^\s,"]+)`)
+// a bare token. Compiled on first use: every strata command would compile it at start, and
+// only a registry's challenge needs it.
+var realmParam = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|[\s,])(realm\s*=\s*)("(?:[^"\\]|\\.)*"|[^\s,"]+)`)
+})
 
 // relayRealms wraps rt, a session's homeGuard for the registry at host (as
 // go-containerregistry names it: "127.0.0.1:5000"), in a realmRelay: above homeGuard, so a
@@ -153,8 +156,9 @@ func hostPort(u *url.URL) string {
 // rewrite returns the challenge h with its realm relayed when go-containerregistry would
 // refuse it for its address, and as it is otherwise.
 func (t *realmRelay) rewrite(h string) string {
-	return realmParam.ReplaceAllStringFunc(h, func(m string) string {
-		sub := realmParam.FindStringSubmatch(m)
+	re := realmParam()
+	return re.ReplaceAllStringFunc(h, func(m string) string {
+		sub := re.FindStringSubmatch(m)
 		raw := sub[3]
 		if strings.HasPrefix(raw, `"`) {
 			raw = unescapeQuoted(raw[1 : len(raw)-1])
