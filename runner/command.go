@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -183,7 +184,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 		}
 		return syscall.Signal(n), nil
 	}
-	if sig, ok := signalNames[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
+	if sig, ok := signalNames()[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
 		return sig, nil
 	}
 	return 0, fmt.Errorf("invalid signal %s", quote.Value(s))
@@ -196,8 +197,9 @@ const (
 	sigRTMax = 64
 )
 
-// signalNames is docker's signal map for Linux, without the SIG prefix.
-var signalNames = func() map[string]syscall.Signal {
+// signalNames is docker's signal map for Linux, without the SIG prefix. It is made on first
+// use: the init and most commands never name a signal, and it is some 60 map entries.
+var signalNames = sync.OnceValue(func() map[string]syscall.Signal {
 	m := map[string]syscall.Signal{
 		"ABRT": unix.SIGABRT, "ALRM": unix.SIGALRM, "BUS": unix.SIGBUS, "CHLD": unix.SIGCHLD,
 		"CLD": unix.SIGCLD, "CONT": unix.SIGCONT, "FPE": unix.SIGFPE, "HUP": unix.SIGHUP,
@@ -218,7 +220,7 @@ var signalNames = func() map[string]syscall.Signal {
 		m["RTMAX-"+strconv.Itoa(n)] = syscall.Signal(sigRTMax - n)
 	}
 	return m
-}()
+})
 
 // maxEnvFile bounds an --env-file: far more than any environment the kernel would pass.
 const maxEnvFile = 16 << 20
