@@ -24,6 +24,12 @@ type TreeOptions struct {
 	// Skip, if set, leaves out the entry name ("/etc/hostname") whose lstat is st, and all
 	// under it.
 	Skip func(name string, st *unix.Stat_t) bool
+	// UserXattr says the dirs are an overlay mounted with userxattr: overlayfs's marks
+	// (opaque, redirect, metacopy) are then in user.overlay.*, else in trusted.overlay.*.
+	// Only that one namespace is read: the other is the container's to write (a root
+	// overlay passes user.overlay.* through to the upper dir), and a forged mark there
+	// would hide the image's files from a commit, an export or a diff.
+	UserXattr bool
 }
 
 // maxTreeDepth bounds how deep WriteTree descends: each level holds a descriptor per layer
@@ -83,28 +89,28 @@ func isWhiteoutStat(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 }
 
-// fdOpaque reports whether overlayfs marks the directory fd opaque, in either namespace.
-func fdOpaque(fd int) bool {
-	buf := make([]byte, 4)
-	for _, attr := range []string{overlayOpaqueTrusted, overlayOpaqueUser} {
-		if n, err := unix.Fgetxattr(fd, attr, buf); err == nil && n == 1 && buf[0] == 'y' {
-			return true
-		}
+// overlayNS is the xattr prefix overlayfs keeps its marks under for these dirs.
+func (t *treeWriter) overlayNS() string {
+	if t.opts.UserXattr {
+		return "user.overlay."
 	}
-	return false
+	return "trusted.overlay."
 }
 
-// fdHasXattr reports whether overlayfs set its xattr overlay.<what> on fd, in either
-// namespace. A writable layer with metacopy or redirect_dir entries does not hold the
-// container's changes whole, nor its dirs read one by one its filesystem: a kernel that
-// turns those features on by default makes them.
-func fdHasXattr(fd int, what string) bool {
-	for _, ns := range []string{"trusted.overlay.", "user.overlay."} {
-		if _, err := unix.Fgetxattr(fd, ns+what, nil); err == nil {
-			return true
-		}
-	}
-	return false
+// fdOpaque reports whether overlayfs marks the directory fd opaque.
+func (t *treeWriter) fdOpaque(fd int) bool {
+	buf := make([]byte, 4)
+	n, err := unix.Fgetxattr(fd, t.overlayNS()+"opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
+
+// fdHasXattr reports whether overlayfs set its xattr overlay.<what> on fd. A writable
+// layer with metacopy or redirect_dir entries does not hold the container's changes whole,
+// nor its dirs read one by one its filesystem: a kernel that turns those features on by
+// default makes them.
+func (t *treeWriter) fdHasXattr(fd int, what string) bool {
+	_, err := unix.Fgetxattr(fd, t.overlayNS()+what, nil)
+	return err == nil
 }
 
 // readNames lists the directory fd without moving fd's own offset: it reads a duplicate.
@@ -127,7 +133,7 @@ func (t *treeWriter) dir(fds []int, rel string, depth int) error {
 	if !t.opts.Diff {
 		// What is below an opaque directory does not show.
 		for i, fd := range fds[:len(fds)-1] {
-			if fdOpaque(fd) {
+			if t.fdOpaque(fd) {
 				fds = fds[:i+1]
 				break
 			}
@@ -280,10 +286,10 @@ func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) 
 	if err := t.tw.WriteHeader(h); err != nil {
 		return err
 	}
-	opaque := fdOpaque(fd)
+	opaque := t.fdOpaque(fd)
 	// Merged too: a renamed dir shows the lower dir its redirect names, which the layer
 	// dirs read one by one do not (image layers never hold overlay xattrs: Apply drops them).
-	if fdHasXattr(fd, "redirect") {
+	if t.fdHasXattr(fd, "redirect") {
 		return fmt.Errorf("/%s: a directory overlayfs renamed (redirect_dir): its changes cannot be read from the writable layer alone", name)
 	}
 	if t.opts.Diff {
@@ -313,7 +319,7 @@ func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) 
 				return fmt.Errorf("opening %s: %w", "/"+name, err)
 			}
 			children = append(children, lfd)
-			if fdOpaque(lfd) {
+			if t.fdOpaque(lfd) {
 				break
 			}
 		}
@@ -351,7 +357,7 @@ func (t *treeWriter) file(pfd int, base, name string) error {
 		}
 		return t.entry([]int{pfd}, 0, base, name, &st, 0)
 	}
-	if fdHasXattr(fd, "metacopy") {
+	if t.fdHasXattr(fd, "metacopy") {
 		return fmt.Errorf("/%s: a metadata-only copy up (overlayfs metacopy): its data is in the image's layer", name)
 	}
 	h := header(name, &st)

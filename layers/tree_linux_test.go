@@ -190,3 +190,49 @@ func TestWriteTreeHostileRoot(t *testing.T) {
 		t.Error("a symlinked layer dir was followed")
 	}
 }
+
+// TestWriteTreeOverlayNamespace: only the xattr namespace the overlay was mounted with holds
+// overlayfs's marks. A root overlay passes user.overlay.* through to its upper dir, so a
+// process in the container can set them: a forged opaque mark must not drop the image's
+// files from a commit or an export, nor a forged metacopy or redirect refuse them. With
+// userxattr it is the other way round.
+func TestWriteTreeOverlayNamespace(t *testing.T) {
+	requireRootForNodes(t)
+	for _, userXattr := range []bool{false, true} {
+		forged, real := "user.overlay.", "trusted.overlay."
+		if userXattr {
+			forged, real = real, forged
+		}
+		up, low := t.TempDir(), t.TempDir()
+		mkfile(t, filepath.Join(low, "d", "image"), "low")
+		mkfile(t, filepath.Join(up, "d", "new"), "up")
+		mkfile(t, filepath.Join(up, "f"), "up")
+		for p, attr := range map[string]string{"d": "opaque", "f": "metacopy"} {
+			v := "y"
+			if attr == "metacopy" {
+				v = ""
+			}
+			if err := unix.Setxattr(filepath.Join(up, p), forged+attr, []byte(v), 0); err != nil {
+				t.Skipf("no %s xattrs here: %v", forged, err)
+			}
+		}
+		opts := TreeOptions{UserXattr: userXattr}
+		names, _ := readTree(t, writeTree(t, []string{up, low}, opts))
+		if want := "d/ d/image d/new f"; strings.Join(names, " ") != want {
+			t.Errorf("userxattr=%v: merged %v, want %s", userXattr, names, want)
+		}
+		opts.Diff = true
+		names, _ = readTree(t, writeTree(t, []string{up}, opts))
+		if want := "d/ d/new f"; strings.Join(names, " ") != want {
+			t.Errorf("userxattr=%v: layer %v, want %s", userXattr, names, want)
+		}
+		// The real namespace still counts.
+		if err := unix.Setxattr(filepath.Join(up, "d"), real+"opaque", []byte("y"), 0); err != nil {
+			t.Skipf("no %s xattrs here: %v", real, err)
+		}
+		names, _ = readTree(t, writeTree(t, []string{up}, opts))
+		if want := "d/ d/.wh..wh..opq d/new f"; strings.Join(names, " ") != want {
+			t.Errorf("userxattr=%v: layer %v, want %s", userXattr, names, want)
+		}
+	}
+}

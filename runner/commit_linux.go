@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +30,19 @@ func (c *Container) FilesystemDirs() (upper, copy string, err error) {
 		}
 	}
 	return upper, copy, nil
+}
+
+// OverlayUserXattr reports whether c's root overlay is mounted with userxattr: overlayfs then
+// keeps its marks (opaque dirs, redirects, metacopy) in user.overlay.*, else in
+// trusted.overlay.*. Readers of its layers look in that namespace only: in the other a
+// process in the container can set what it likes.
+func (c *Container) OverlayUserXattr() bool {
+	for _, m := range c.Config.Spec.Root {
+		if m.Type == "overlay" && slices.Contains(m.Options, "userxattr") {
+			return true
+		}
+	}
+	return false
 }
 
 // IsInitMountpoint reports whether name (from the root: "/dev"), in the writable layer upper,

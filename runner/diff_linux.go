@@ -55,6 +55,7 @@ func Diff(c *Container) ([]Change, error) {
 		dir  bool
 	}
 	var entries []entry
+	userXattr := c.OverlayUserXattr()
 	layers := &layerLookup{layers: lowers, realDir: map[string]bool{}}
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -86,7 +87,7 @@ func Diff(c *Container) ([]Change, error) {
 		switch {
 		case st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0:
 			e.Kind, e.keep = "D", true // a whiteout
-		case e.dir && isOpaque(p):
+		case e.dir && isOpaque(p, userXattr):
 			e.Kind, e.keep = "D", true
 		case !inLower:
 			e.Kind, e.keep = "A", true
@@ -160,15 +161,16 @@ func (l *layerLookup) isRealDir(layer, dir string) bool {
 }
 
 // isOpaque reports whether overlayfs marked the upper directory p opaque: the container
-// removed the image's directory and made a new one there.
-func isOpaque(p string) bool {
-	buf := make([]byte, 4)
-	for _, attr := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
-		if n, err := unix.Lgetxattr(p, attr, buf); err == nil && n == 1 && buf[0] == 'y' {
-			return true
-		}
+// removed the image's directory and made a new one there. Only the namespace the overlay
+// uses is read: the container can set user.overlay.opaque on a root overlay's dir itself.
+func isOpaque(p string, userXattr bool) bool {
+	attr := "trusted.overlay.opaque"
+	if userXattr {
+		attr = "user.overlay.opaque"
 	}
-	return false
+	buf := make([]byte, 4)
+	n, err := unix.Lgetxattr(p, attr, buf)
+	return err == nil && n == 1 && buf[0] == 'y'
 }
 
 // isEmptyDir reports whether p is a directory without entries, never through a symlink.

@@ -32,7 +32,7 @@ func WriteChanges(ctx context.Context, c *runner.Container, w io.Writer) error {
 		return tar.NewWriter(w).Close()
 	}
 	skip := func(name string, st *unix.Stat_t) bool { return runner.IsInitMountpoint(upper, name, st) }
-	if err := layers.WriteTree(ctx, w, []string{upper}, layers.TreeOptions{Diff: true, Skip: skip}); err != nil {
+	if err := layers.WriteTree(ctx, w, []string{upper}, layers.TreeOptions{Diff: true, Skip: skip, UserXattr: c.OverlayUserXattr()}); err != nil {
 		return fmt.Errorf("container %s: reading its writable layer: %w", c.ShortID(), err)
 	}
 	return nil
@@ -61,7 +61,7 @@ func Export(ctx context.Context, c *runner.Container, lowers []string, w io.Writ
 	if len(dirs) == 0 {
 		return tar.NewWriter(w).Close()
 	}
-	if err := layers.WriteTree(ctx, w, dirs, layers.TreeOptions{}); err != nil {
+	if err := layers.WriteTree(ctx, w, dirs, layers.TreeOptions{UserXattr: c.OverlayUserXattr()}); err != nil {
 		return fmt.Errorf("container %s: reading its filesystem: %w", c.ShortID(), err)
 	}
 	return nil
