@@ -248,6 +248,9 @@ func (x *extractor) file(ctx context.Context, pfd int, base string, hdr *tar.Hea
 	}
 	if err := x.fileContent(ctx, fd, hdr, r); err != nil {
 		unix.Close(fd)
+		// A tar cut short or a full disk leaves no half-written file behind (docker cp -
+		// into a container would: the name then holds neither the old file nor the new).
+		unix.Unlinkat(pfd, base, 0)
 		return err
 	}
 	if err := unix.Close(fd); err != nil {

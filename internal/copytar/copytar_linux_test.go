@@ -228,3 +228,39 @@ func TestExtractLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestExtractCutShort: a tar that ends inside a file's content (cp - fed a truncated
+// stream), or a file past MaxSize, fails without leaving that file half written; what came
+// before it stays, as docker's cp keeps it.
+func TestExtractCutShort(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: chown needs root")
+	}
+	ctx := context.Background()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
+	tw.Write([]byte("a"))
+	tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1 << 20})
+	tw.Write(bytes.Repeat([]byte("y"), 1024)) // and no more: the stream ends here
+	for _, c := range []struct {
+		in   []byte
+		opts ExtractOptions
+	}{
+		{buf.Bytes(), ExtractOptions{}},
+		{tarOf(t, &tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "a"},
+			&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: strings.Repeat("y", 64<<10)}),
+			ExtractOptions{MaxSize: 8192}},
+	} {
+		d := t.TempDir()
+		if _, err := Extract(ctx, openPath(t, d), bytes.NewReader(c.in), c.opts); err == nil {
+			t.Errorf("%+v: extracted", c.opts)
+		}
+		if b, err := os.ReadFile(d + "/a"); err != nil || string(b) != "a" {
+			t.Errorf("%+v: the file before: %q, %v", c.opts, b, err)
+		}
+		if _, err := os.Lstat(d + "/big"); !os.IsNotExist(err) {
+			t.Errorf("%+v: the file cut short is left: %v", c.opts, err)
+		}
+	}
+}
