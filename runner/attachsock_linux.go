@@ -96,10 +96,13 @@ type attachTee struct {
 	w    io.Writer
 }
 
+// Write never fails: the log's error (a full disk, a file size limit) is dropped, as docker's
+// copier drops a message its driver fails to log. Returned, it ended the copy of the
+// container's output: its next write failed (EPIPE), or with -t it was hung up.
 func (t *attachTee) Write(p []byte) (int, error) {
-	n, err := t.w.Write(p)
+	_, _ = t.w.Write(p)
 	t.hub.broadcast(t.kind, p)
-	return n, err
+	return len(p), nil
 }
 
 // setStdin names the container's stdin, which clients' stdin frames are written to.

@@ -34,6 +34,9 @@ type logWriter struct {
 	mu             sync.Mutex
 	out            io.Writer
 	stdout, stderr *logStream
+	// cut: the last write failed part-way (a full disk), leaving an entry without its
+	// newline; the next starts with one, so that only that entry is damaged, not the next.
+	cut bool
 }
 
 func newLogWriter(w io.Writer) *logWriter {
@@ -183,7 +186,16 @@ func (l *logWriter) write(entries []byte) error {
 	if l.out == nil {
 		return errors.New("container log is not open yet")
 	}
-	_, err := l.out.Write(entries)
+	if l.cut {
+		if _, err := l.out.Write([]byte{'\n'}); err != nil {
+			return err
+		}
+		l.cut = false
+	}
+	n, err := l.out.Write(entries)
+	if err != nil && n > 0 && entries[n-1] != '\n' {
+		l.cut = true
+	}
 	return err
 }
 
