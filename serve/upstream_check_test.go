@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -43,11 +44,14 @@ func TestPullThroughChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 		checked := map[v1.Hash]v1.Hash{}
+		var mu sync.Mutex // the store fetches layers side by side
 		check := func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return err
 			}
+			mu.Lock()
 			checked[desc.Digest] = diffID
+			mu.Unlock()
 			if fail {
 				return errors.New("not the layer unpacked")
 			}
