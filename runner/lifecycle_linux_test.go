@@ -961,12 +961,17 @@ func TestWaitExiting(t *testing.T) {
 	if err := c.saveState(); err != nil {
 		t.Fatal(err)
 	}
+	// The record is in place (exchanged) before the write's old file is unlinked: the test
+	// waits for the whole write, or TempDir's cleanup can meet that file.
+	recorded := make(chan struct{})
 	go func() {
+		defer close(recorded)
 		time.Sleep(100 * time.Millisecond)
 		rec := *c
 		rec.State = State{Status: StatusExited, ExitCode: 5, MonitorPid: os.Getpid(), MonitorStart: start}
 		_ = rec.saveState()
 	}()
+	defer func() { <-recorded }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if code, err := Wait(ctx, c); err != nil || code != 5 {
