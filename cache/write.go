@@ -52,8 +52,10 @@ type WriteOptions struct {
 	// for one, so the next pull can tell with one request that nothing changed).
 	Annotations map[string]string
 	// Platform picks, for WriteIndex, the image of the index whose layers go to Layer (and
-	// NeedLayer): the one that will run here. The other platforms' blobs are only stored.
-	// Zero means linux on this binary's architecture. WriteImage ignores it.
+	// NeedLayer): the one that will run here. The other platforms' blobs are stored, and
+	// Layer gets one only when NeedLayer is set and says its DiffID is unpacked already, to
+	// check it is that layer (never to unpack it). Zero means linux on this binary's
+	// architecture. WriteImage ignores it.
 	Platform v1.Platform
 	// Untagged stores the image under no ref (ref must be ""): a dangling image, as docker
 	// commit and import make one when given no name. WriteIndex ignores it.
@@ -233,12 +235,19 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 }
 
 // layerJob is one layer blob to store; unpack says whether the Layer callback consumes it
-// (for an index, only the layers of the platform being unpacked).
+// (for an index, only the layers of the platform being unpacked). check, for a layer of
+// another platform of an index, says Layer gets it only when its DiffID is unpacked here
+// already (NeedLayer false), to check the blob is that layer: nothing else of another
+// platform is unpacked.
 type layerJob struct {
 	desc   v1.Descriptor
 	diffID v1.Hash
 	unpack bool
+	check  bool
 }
+
+// named says whether the job pairs its blob with a DiffID.
+func (j layerJob) named() bool { return j.unpack || j.check }
 
 // writeLayers stores every missing layer, up to opts.Concurrency at once. The first failure
 // cancels the others; their partial files stay for the next attempt.
@@ -269,10 +278,12 @@ func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOp
 			if l.desc.Size != first.desc.Size {
 				return false, 0, fmt.Errorf("layer %s: %w: listed with %d bytes and with %d", short(l.desc.Digest), ErrSizeMismatch, first.desc.Size, l.desc.Size)
 			}
-			if l.unpack && first.unpack && l.diffID != first.diffID {
+			// Two platforms of an index naming it with two DiffIDs lie as well: a blob is
+			// one tar, and either DiffID's layer dir, unpacked here, would run as it.
+			if l.named() && first.named() && l.diffID != first.diffID {
 				return false, 0, fmt.Errorf("layer %s: %w: listed with DiffIDs %s and %s", short(l.desc.Digest), ErrDigestMismatch, short(first.diffID), short(l.diffID))
 			}
-			if l.unpack && !first.unpack {
+			if l.unpack && !first.unpack || l.named() && !first.named() {
 				jobs[j] = l
 			}
 			continue
@@ -299,7 +310,10 @@ func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOp
 	)
 	store := func(j layerJob) {
 		lo := opts
-		if !j.unpack {
+		switch {
+		case j.check && opts.Layer != nil && opts.NeedLayer != nil:
+			lo.Layer, lo.NeedLayer = checkOnly(opts.Layer, opts.NeedLayer)
+		case !j.unpack:
 			lo.Layer = nil
 		}
 		r, err := s.writeLayer(ctx, j.desc, j.diffID, lo)
@@ -475,6 +489,19 @@ func (s *Store) fetchLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 	}
 	emit(Done, desc.Size, nil)
 	return res, false, nil
+}
+
+// checkOnly makes of layer the LayerFunc of a layer of another platform (a layerJob's check):
+// it gets the blob only where need says the DiffID is unpacked here already, to check it; a
+// layer not unpacked is left unread, as never unpacked for another platform. The NeedLayer it
+// returns says no layer is needed, so a stored blob is checked too unless an image pairs it.
+func checkOnly(layer LayerFunc, need func(v1.Hash) bool) (LayerFunc, func(v1.Hash) bool) {
+	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+		if need(diffID) {
+			return nil
+		}
+		return layer(ctx, desc, diffID, r)
+	}, func(v1.Hash) bool { return false }
 }
 
 // errLayerReturned stands for "the Layer callback returned nil" inside writeLayer.

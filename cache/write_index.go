@@ -23,8 +23,9 @@ import (
 // index. It is WriteImage for every platform at once: blobs already stored are not fetched
 // again, layers download concurrently (Concurrency counts across platforms) through resumable
 // ingest files, every blob is verified, and the ref is tagged last. Only the image the index
-// lists for opts.Platform has its layers handed to opts.Layer; an index without one is stored
-// all the same, with nothing unpacked.
+// lists for opts.Platform has its layers handed to opts.Layer to unpack; an index without one
+// is stored all the same, with nothing unpacked. A layer of another platform whose DiffID is
+// unpacked here already is handed to it too, to be checked (see WriteOptions.Platform).
 //
 // Manifests are read and checked before any layer is fetched: an index listing more than
 // MaxIndexManifests manifests, nested deeper than MaxIndexDepth, or listing an index above it
@@ -152,10 +153,18 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 			}
 			diffIDs = cfg.RootFS.DiffIDs
 		}
+		if !doUnpack && opts.Layer != nil {
+			// Another platform is not unpacked, but a layer of it may be unpacked here
+			// already (by another image): run --platform would use that layer dir, and save
+			// and push the blob the index names for it, so the blob is checked to be that
+			// layer as this host's are. Only what its config pairs can be checked; a config
+			// that pairs nothing (an artifact's) names no layer dir to run on.
+			diffIDs = claimedDiffIDs(img.rawConfig)
+		}
 		for i, l := range img.manifest.Layers {
 			j := layerJob{desc: l, unpack: doUnpack}
-			if doUnpack {
-				j.diffID = diffIDs[i]
+			if i < len(diffIDs) {
+				j.diffID, j.check = diffIDs[i], !doUnpack
 			}
 			jobs = append(jobs, j)
 			if _, ok := fetchFrom[l.Digest]; !ok {
@@ -211,6 +220,21 @@ func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, o
 	}
 	res.Updated = res.Previous == nil || res.Previous.Digest != root.Digest
 	return res, nil
+}
+
+// claimedDiffIDs returns the DiffIDs a config of another platform pairs with its layers, by
+// position as Infos and run read them, or none when it is no image config: such an image
+// names no layer dir.
+func claimedDiffIDs(rawConfig []byte) []v1.Hash {
+	var cfg struct {
+		RootFS struct {
+			DiffIDs []v1.Hash `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
+	if json.Unmarshal(rawConfig, &cfg) != nil {
+		return nil
+	}
+	return cfg.RootFS.DiffIDs
 }
 
 // planIndex reads the index d (whose bytes are raw, already verified) and the indexes below
