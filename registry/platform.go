@@ -127,3 +127,12 @@ func platformString(p v1.Platform) string {
 	}
 	return s
 }
+
+// fieldSet is the set of names.
+func fieldSet(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
