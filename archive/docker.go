@@ -44,6 +44,9 @@ func (p *plan) dockerImage(ctx context.Context, m dockerManifest) (image, error)
 	if err != nil {
 		return image{}, err
 	}
+	if err := checkJSON(raw, false); err != nil {
+		return image{}, fmt.Errorf("config %s %w", m.Config, err)
+	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return image{}, fmt.Errorf("parsing config %s: %w", m.Config, parsing(err))

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/internal/imageconfig"
 	"github.com/strata-run/strata/internal/jsonvalues"
+	"github.com/strata-run/strata/internal/manifestkeys"
 	"github.com/strata-run/strata/internal/platforms"
 	"github.com/strata-run/strata/registry"
 )
@@ -123,6 +124,9 @@ func (p *plan) readOCI(e *entry) error {
 	if err != nil {
 		return err
 	}
+	if err := checkJSON(raw, true); err != nil {
+		return fmt.Errorf("index.json %w", err)
+	}
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return fmt.Errorf("parsing index.json: %w", parsing(err))
@@ -200,6 +204,9 @@ func parseDockerManifest(e *entry) ([]dockerManifest, error) {
 	raw, err := e.readSmall(maxJSON)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkJSON(raw, false); err != nil {
+		return nil, fmt.Errorf("manifest.json %w", err)
 	}
 	var ms []dockerManifest
 	if err := json.Unmarshal(raw, &ms); err != nil {
@@ -349,8 +356,37 @@ func (p *plan) readBlob(d v1.Descriptor) ([]byte, error) {
 	return p.readJSONBlob(d, "manifest", maxJSON)
 }
 
-// readJSONBlob is readBlob of what (a manifest, a config) of at most max bytes.
+// readJSONBlob is readBlob of what (a manifest, a config) of at most max bytes, refused
+// when it holds more JSON values than strata parses, or, a manifest or index, when Go would
+// read it other than as written (checkJSON).
 func (p *plan) readJSONBlob(d v1.Descriptor, what string, max int64) ([]byte, error) {
+	raw, err := p.readJSONBlobUnchecked(d, what, max)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkJSON(raw, what == "manifest"); err != nil {
+		return nil, fmt.Errorf("%s %s %w", what, short(d.Digest), err)
+	}
+	return raw, nil
+}
+
+// checkJSON refuses what is parsed next: JSON of more values than jsonvalues.Max (each costs
+// a hundred bytes and more once parsed: 4 MiB of empty layers took a GB), and with keys, a
+// manifest or index Go would read other than as written (manifestkeys), as pull refuses
+// them from a registry. The error continues a sentence naming what was read.
+func checkJSON(raw []byte, keys bool) error {
+	if n := jsonvalues.Count(raw); n > jsonvalues.Max {
+		return fmt.Errorf("has more than the %d JSON values allowed", jsonvalues.Max)
+	}
+	if keys {
+		if err := manifestkeys.Check(raw); err != nil {
+			return fmt.Errorf("is ambiguous: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *plan) readJSONBlobUnchecked(d v1.Descriptor, what string, max int64) ([]byte, error) {
 	if err := checkDigest(d.Digest); err != nil {
 		return nil, err
 	}
@@ -396,9 +432,6 @@ func (p *plan) checkConfig(d v1.Descriptor, m v1.Manifest) error {
 	raw, err := p.readJSONBlob(m.Config, "config", registry.MaxConfigSize)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", short(d.Digest), err)
-	}
-	if n := jsonvalues.Count(raw); n > jsonvalues.Max {
-		return fmt.Errorf("manifest %s: config %s has more than the %d JSON values allowed", short(d.Digest), short(m.Config.Digest), jsonvalues.Max)
 	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(raw, &cfg); err != nil {
