@@ -65,10 +65,11 @@ func TestIndexOtherPlatformsChecked(t *testing.T) {
 		mu       sync.Mutex
 		unpacked map[v1.Hash]bool
 		given    []v1.Hash // the blobs Layer got, in order
+		extract  map[v1.Hash]bool
 		opts     WriteOptions
 	}
 	setup := func(t *testing.T) *state {
-		st := &state{s: openStore(t, t.TempDir()), unpacked: map[v1.Hash]bool{}}
+		st := &state{s: openStore(t, t.TempDir()), unpacked: map[v1.Hash]bool{}, extract: map[v1.Hash]bool{}}
 		check := func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
 			if _, err := io.ReadAll(r); err != nil {
 				return err
@@ -86,6 +87,12 @@ func TestIndexOtherPlatformsChecked(t *testing.T) {
 			st.mu.Lock()
 			defer st.mu.Unlock()
 			return !st.unpacked[d]
+		}, Progress: func(e Event) {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if e.Kind == Extracting {
+				st.extract[e.Digest] = true
+			}
 		}}
 		return st
 	}
@@ -129,6 +136,7 @@ func TestIndexOtherPlatformsChecked(t *testing.T) {
 			if tt.prepare != nil {
 				tt.prepare(t, st)
 			}
+			clear(st.extract)
 			_, err := st.s.WriteIndex(ctx, testRef, tt.idx, st.opts)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -147,6 +155,13 @@ func TestIndexOtherPlatformsChecked(t *testing.T) {
 			slices.SortFunc(want, func(a, b v1.Hash) int { return bytes.Compare([]byte(a.Hex), []byte(b.Hex)) })
 			if !slices.Equal(st.given, want) {
 				t.Errorf("blobs given to Layer = %v, want %v", st.given, want)
+			}
+			// Checked or not, another platform's layer is not extracted, and the progress
+			// says so ("Download complete").
+			for _, d := range []v1.Hash{other, garbage} {
+				if st.extract[d] {
+					t.Errorf("Extracting shown for %s, a layer of another platform", short(d))
+				}
 			}
 		})
 	}

@@ -64,6 +64,9 @@ type WriteOptions struct {
 	// paired is the write's view of which stored blob is which layer (see layerPairs); set
 	// by writeLayers.
 	paired *layerPairs
+	// checkOnly says Layer only checks the layer (another platform's, see checkOnly):
+	// nothing is extracted, and the progress says so.
+	checkOnly bool
 }
 
 // layerPairs says whether a stored image lists a blob as the layer of a DiffID: a pairing
@@ -313,6 +316,7 @@ func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOp
 		switch {
 		case j.check && opts.Layer != nil && opts.NeedLayer != nil:
 			lo.Layer, lo.NeedLayer = checkOnly(opts.Layer, opts.NeedLayer)
+			lo.checkOnly = true
 		case !j.unpack:
 			lo.Layer = nil
 		}
@@ -482,7 +486,9 @@ func (s *Store) fetchLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 		}
 		return res, r.restart, err
 	}
-	emit(Extracting, desc.Size, nil)
+	if !opts.checkOnly {
+		emit(Extracting, desc.Size, nil)
+	}
 	pw.Close()
 	if lerr := <-done; lerr != errLayerReturned {
 		return res, false, fmt.Errorf("consuming layer: %w", lerr)
