@@ -157,12 +157,26 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	return n, io.EOF
 }
 
-// damaged discards the file read and returns bad, joined with any error discarding it.
+// damaged discards the file read and returns bad, joined with any error discarding it. A file
+// whose size is not the descriptor's may be the blob, and the descriptor lie (a manifest a
+// load stored, that lists a blob of the store with another size): it is hashed whole, and
+// kept when it is the blob, as checkStored keeps it for writers. Discarded, it was the layer
+// every other image of the store uses that one hostile image made the store drop.
 func (v *verifyingReader) damaged(bad error) error {
-	if fi, serr := v.f.Stat(); serr == nil {
-		bad = errors.Join(bad, v.s.discardDamaged(v.desc.Digest, fi))
+	fi, err := v.f.Stat()
+	if err != nil {
+		return bad
 	}
-	return bad
+	if fi.Size() != v.desc.Size {
+		sum := sha256.New()
+		if _, err := io.Copy(sum, io.NewSectionReader(v.f, 0, fi.Size())); err != nil {
+			return errors.Join(bad, fmt.Errorf("hashing blob %s: %w", short(v.desc.Digest), err))
+		}
+		if hex.EncodeToString(sum.Sum(nil)) == v.desc.Digest.Hex {
+			return fmt.Errorf("blob %s: %w: stored with %d bytes, descriptor says %d", short(v.desc.Digest), ErrSizeMismatch, fi.Size(), v.desc.Size)
+		}
+	}
+	return errors.Join(bad, v.s.discardDamaged(v.desc.Digest, fi))
 }
 
 func (v *verifyingReader) Close() error { return v.f.Close() }
