@@ -77,8 +77,8 @@ func (p *plan) dockerImage(ctx context.Context, m dockerManifest) (image, error)
 		return image{}, err
 	}
 	md := v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: sha256Hash(data), Size: int64(len(data))}
-	if !p.seen[md.Digest] {
-		p.seen[md.Digest] = true
+	if _, ok := p.seen[md.Digest]; !ok {
+		p.seen[md.Digest] = md.Size
 		p.blobs = append(p.blobs, blob{desc: md, data: data})
 	}
 	return image{names: m.RepoTags, manifest: md, config: cfgDigest, listed: md.Digest}, nil

@@ -149,7 +149,7 @@ func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptio
 
 // load plans the images of src, then stores and tags them.
 func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions) ([]Loaded, error) {
-	p := &plan{store: store, src: src, want: opts.Platform, seen: map[v1.Hash]bool{},
+	p := &plan{store: store, src: src, want: opts.Platform, seen: map[v1.Hash]int64{},
 		tops: map[sized]resolvedManifest{}, resolved: map[sized]resolvedManifest{}, planned: map[sized]v1.Hash{}}
 	if p.want.OS == "" {
 		p.want = registry.DefaultPlatform()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/internal/jsonvalues"
 )
 
@@ -188,5 +190,59 @@ func TestLoadManyValuesRefused(t *testing.T) {
 				t.Errorf("Load allocated %d MB", n>>20)
 			}
 		})
+	}
+}
+
+// TestLoadBlobListedWithTwoSizes: an archive listing one blob with two sizes (twice in a
+// manifest, or in two images) was loaded, the size of the first listing checked and the
+// other stored in its manifest as it was: an image that never reads whole (every reader of
+// it fails the size), where pull refuses one blob listed with two sizes.
+func TestLoadBlobListedWithTwoSizes(t *testing.T) {
+	src := newStore(t)
+	ref := put(t, src, "docker.io/library/alpine:3.20.3", alpine(t))
+	good := readTar(t, save(t, src, OCIArchive, ref))
+	manName := blobName(ref.Descriptor.Digest)
+	var m v1.Manifest
+	for _, e := range good {
+		if e.hdr.Name == manName {
+			if err := json.Unmarshal(e.data, &m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	info, err := src.Info(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A config naming the layer's DiffID twice, and a manifest listing the layer twice, the
+	// second time with a size one byte more.
+	cf := *info.Config.DeepCopy()
+	cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, cf.RootFS.DiffIDs[0])
+	cfg := mustJSON(t, cf)
+	lie := m.Layers[0]
+	lie.Size++
+	m.Config = v1.Descriptor{MediaType: m.Config.MediaType, Digest: sha256Hash(cfg), Size: int64(len(cfg))}
+	m.Layers = append(m.Layers, lie)
+	raw := mustJSON(t, m)
+	d := v1.Descriptor{MediaType: ref.Descriptor.MediaType, Digest: sha256Hash(raw), Size: int64(len(raw)),
+		Annotations: map[string]string{refNameAnnotation: "example.com/twice:1"}}
+	var out []tarEntry
+	for _, e := range good {
+		switch e.hdr.Name {
+		case manName:
+		case "index.json":
+			out = append(out, file(blobName(d.Digest), raw), file(blobName(m.Config.Digest), cfg),
+				file("index.json", mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{d}})))
+		default:
+			out = append(out, e)
+		}
+	}
+	dst := newStore(t)
+	_, err = Load(context.Background(), dst, bytes.NewReader(writeTar(t, out)), LoadOptions{})
+	if !errors.Is(err, cache.ErrSizeMismatch) {
+		t.Fatalf("Load = %v, want ErrSizeMismatch", err)
+	}
+	if refs, _ := dst.List(); len(refs) != 0 {
+		t.Errorf("refs after a refused load: %v", refs)
 	}
 }

@@ -63,9 +63,11 @@ type plan struct {
 	src   source
 	want  v1.Platform
 	// whole keeps an index whole when the archive (with the store) holds all it lists.
-	whole  bool
-	blobs  []blob
-	seen   map[v1.Hash]bool
+	whole bool
+	blobs []blob
+	// seen holds the size of each blob planned, by digest: a blob listed again with
+	// another size is refused (seenAs).
+	seen   map[v1.Hash]int64
 	images []image
 	// tops, resolved and planned remember what resolveTop, resolve and planIndex/planImage
 	// made of a digest: an archive may list one manifest thousands of times, and each
@@ -451,13 +453,13 @@ func (p *plan) addBlob(d v1.Descriptor) error {
 	if err := checkDigest(d.Digest); err != nil {
 		return err
 	}
-	if p.seen[d.Digest] {
-		return nil
+	if seen, err := p.seenAs(d); seen || err != nil {
+		return err
 	}
 	// A stored copy of another size is damaged (or d lies, which WriteBlob tells): the
 	// archive's copy is planned instead.
 	if p.store.Has(d) {
-		p.seen[d.Digest] = true
+		p.seen[d.Digest] = d.Size
 		p.blobs = append(p.blobs, blob{desc: d})
 		return nil
 	}
@@ -468,9 +470,20 @@ func (p *plan) addBlob(d v1.Descriptor) error {
 	return p.addEntry(d, e)
 }
 
+// seenAs reports whether blob d is planned already, failing when it was planned with another
+// size: one of the listings lies, and the blob stored as the first says would leave the other
+// naming a size no reader finds (pull refuses a blob listed with two sizes too).
+func (p *plan) seenAs(d v1.Descriptor) (bool, error) {
+	size, ok := p.seen[d.Digest]
+	if ok && size != d.Size {
+		return true, fmt.Errorf("blob %s: %w: listed with %d bytes and with %d", short(d.Digest), cache.ErrSizeMismatch, size, d.Size)
+	}
+	return ok, nil
+}
+
 func (p *plan) addEntry(d v1.Descriptor, e *entry) error {
-	if p.seen[d.Digest] {
-		return nil
+	if seen, err := p.seenAs(d); seen || err != nil {
+		return err
 	}
 	if e.size != d.Size {
 		return fmt.Errorf("blob %s: %w: %d bytes in the archive, descriptor says %d", short(d.Digest), cache.ErrSizeMismatch, e.size, d.Size)
@@ -478,7 +491,7 @@ func (p *plan) addEntry(d v1.Descriptor, e *entry) error {
 	if e.inStore && !p.store.HasBlob(d.Digest) {
 		return fmt.Errorf("blob %s: %w: it left the store while loading", short(d.Digest), cache.ErrNotFound)
 	}
-	p.seen[d.Digest] = true
+	p.seen[d.Digest] = d.Size
 	p.blobs = append(p.blobs, blob{desc: d, entry: e})
 	return nil
 }
