@@ -182,7 +182,7 @@ func (p *plan) checkUnpacked(ctx context.Context, unpacked func(v1.Hash) bool, c
 		if mt := b.desc.MediaType; mt != "" && !mt.IsImage() {
 			continue
 		}
-		raw, err := p.readPlanned(byDigest, b.desc)
+		raw, err := p.readPlanned(byDigest, b.desc, maxJSON)
 		if err != nil {
 			return err
 		}
@@ -190,11 +190,26 @@ func (p *plan) checkUnpacked(ctx context.Context, unpacked func(v1.Hash) bool, c
 		if json.Unmarshal(raw, &m) != nil || m.Config.Digest.Hex == "" || len(m.Layers) == 0 {
 			continue // a config, a layer, an index: no image manifest
 		}
-		rawCfg, err := p.readPlanned(byDigest, m.Config)
+		// Read whole, within a config's bound: cut at a manifest's, a config grown past
+		// it did not parse, and its layers went unchecked.
+		rawCfg, err := p.readPlanned(byDigest, m.Config, registry.MaxConfigSize)
 		if err != nil {
 			return err
 		}
-		var cfg v1.ConfigFile
+		if !json.Valid(rawCfg) {
+			continue // an artifact's config: it names no layer dir
+		}
+		// The config of another platform was read by nothing before.
+		if err := checkJSON(rawCfg, false); err != nil {
+			return fmt.Errorf("image %s: config %s %w", short(b.desc.Digest), short(m.Config.Digest), err)
+		}
+		// Only what names the layer dirs is read: a config that another field spoils
+		// (a created time that is no time) is checked all the same.
+		var cfg struct {
+			RootFS struct {
+				DiffIDs []v1.Hash `json:"diff_ids"`
+			} `json:"rootfs"`
+		}
 		if json.Unmarshal(rawCfg, &cfg) != nil {
 			continue
 		}
@@ -220,8 +235,9 @@ func (p *plan) checkUnpacked(ctx context.Context, unpacked func(v1.Hash) bool, c
 	return nil
 }
 
-// readPlanned reads the JSON blob d from the plan (the archive's bytes) or the store.
-func (p *plan) readPlanned(byDigest map[v1.Hash]blob, d v1.Descriptor) ([]byte, error) {
+// readPlanned reads the JSON blob d, of at most max bytes, from the plan (the archive's
+// bytes) or the store.
+func (p *plan) readPlanned(byDigest map[v1.Hash]blob, d v1.Descriptor, max int64) ([]byte, error) {
 	b, ok := byDigest[d.Digest]
 	switch {
 	case ok && b.data != nil:
@@ -232,9 +248,16 @@ func (p *plan) readPlanned(byDigest map[v1.Hash]blob, d v1.Descriptor) ([]byte, 
 			return nil, err
 		}
 		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, maxJSON+1))
+		raw, err := io.ReadAll(io.LimitReader(f, max+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(raw)) > max {
+			return nil, fmt.Errorf("blob %s: %w: more than %d MiB", short(d.Digest), cache.ErrTooLarge, max>>20)
+		}
+		return raw, nil
 	}
-	return p.store.ReadBlob(d.Digest, maxJSON)
+	return p.store.ReadBlob(d.Digest, max)
 }
 
 // checkLayer hands check the layer blob l, from the archive or the store.

@@ -5,14 +5,22 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/strata-run/strata/internal/jsonvalues"
 )
 
 // TestLoadChecksUnpackedLayers: an archive whose config names, as one of its layers, the
@@ -96,4 +104,142 @@ func TestLoadChecksUnpackedLayers(t *testing.T) {
 	if len(checked) != 0 {
 		t.Errorf("layers checked for an image whose base a stored image pairs = %v, want none", checked)
 	}
+}
+
+// TestLoadChecksUnpackedLayersOfLargeConfig: the check of the layers unpacked here read an
+// image's config within 4 MiB, a manifest's bound, where a config may have 16: the config of
+// the hostile image of TestLoadChecksUnpackedLayers, grown past 4 MiB by a long history
+// comment, was cut short, failed to parse, and its layers went unchecked. And a config of
+// another platform, which nothing else reads before it is stored, was parsed whole however
+// many values it held.
+func TestLoadChecksUnpackedLayersOfLargeConfig(t *testing.T) {
+	ctx := context.Background()
+	base := alpine(t)
+	baseLayers, err := base.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseDiffID, err := baseLayers[0].DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := random.Layer(1024, "application/vnd.oci.image.layer.v1.tar+gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, err := mutate.AppendLayers(base, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := evil.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.RootFS.DiffIDs[1] = baseDiffID
+	cfg.History = append(cfg.History, v1.History{Comment: strings.Repeat("x", 5<<20)})
+	if evil, err = mutate.ConfigFile(evil, cfg); err != nil {
+		t.Fatal(err)
+	}
+	src := newStore(t)
+	ref := put(t, src, "example.com/evil:1", evil)
+	for _, format := range []Format{DockerArchive, OCIArchive} {
+		t.Run(string(format), func(t *testing.T) {
+			s := newStore(t)
+			var checked int
+			opts := LoadOptions{
+				Unpacked: func(d v1.Hash) bool { return d == baseDiffID },
+				CheckLayer: func(ctx context.Context, layer v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+					checked++
+					return errors.New("not the layer unpacked")
+				},
+			}
+			if _, err := Load(ctx, s, bytes.NewReader(save(t, src, format, ref)), opts); err == nil {
+				t.Error("an archive naming another blob as a layer unpacked here was loaded")
+			}
+			if checked == 0 {
+				t.Error("no layer was checked")
+			}
+		})
+	}
+}
+
+// TestLoadOtherPlatformConfigBounded: the config of a platform of an index that is not the
+// one loaded to run is read by the check of the layers unpacked here alone; it was parsed
+// whole, however many values it held (a GB for 4 MiB of empty history entries). It is
+// counted first and refused, as pull refuses it.
+func TestLoadOtherPlatformConfigBounded(t *testing.T) {
+	base := alpine(t)
+	empties := strings.TrimSuffix(strings.Repeat("{},", jsonvalues.Max+1), ",")
+	rawCfg := []byte(`{"architecture":"s390x","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[` + empties + `]}`)
+	other, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other = rawConfigImage{Image: other, raw: rawCfg}
+	s390x := v1.Platform{OS: "linux", Architecture: "s390x"}
+	host := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: base, Descriptor: v1.Descriptor{Platform: &host}},
+		mutate.IndexAddendum{Add: other, Descriptor: v1.Descriptor{Platform: &s390x}})
+	dir := filepath.Join(t.TempDir(), "layout")
+	if _, err := layout.Write(dir, empty.Index); err != nil {
+		t.Fatal(err)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{refNameAnnotation: "example.com/two:1"})); err != nil {
+		t.Fatal(err)
+	}
+	opts := LoadOptions{
+		Unpacked:   func(v1.Hash) bool { return true },
+		CheckLayer: func(context.Context, v1.Descriptor, v1.Hash, io.Reader) error { return nil },
+	}
+	_, err = LoadDir(context.Background(), newStore(t), dir, opts)
+	if err == nil || !strings.Contains(err.Error(), "JSON values") {
+		t.Errorf("LoadDir = %v, want the config of many values refused", err)
+	}
+}
+
+// rawConfigImage is an image whose config is raw, as it is.
+type rawConfigImage struct {
+	v1.Image
+	raw []byte
+}
+
+func (i rawConfigImage) RawConfigFile() ([]byte, error) { return i.raw, nil }
+func (i rawConfigImage) ConfigName() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(i.raw))
+	return h, err
+}
+func (i rawConfigImage) Manifest() (*v1.Manifest, error) {
+	m, err := i.Image.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	m = m.DeepCopy()
+	h, _ := i.ConfigName()
+	m.Config.Digest, m.Config.Size = h, int64(len(i.raw))
+	return m, nil
+}
+func (i rawConfigImage) RawManifest() ([]byte, error) {
+	m, err := i.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+func (i rawConfigImage) Digest() (v1.Hash, error) {
+	raw, err := i.RawManifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	return h, err
+}
+func (i rawConfigImage) Size() (int64, error) {
+	raw, err := i.RawManifest()
+	return int64(len(raw)), err
 }
