@@ -79,6 +79,7 @@ func (p *plan) dockerImage(ctx context.Context, m dockerManifest) (image, error)
 	md := v1.Descriptor{MediaType: types.DockerManifestSchema2, Digest: sha256Hash(data), Size: int64(len(data))}
 	if _, ok := p.seen[md.Digest]; !ok {
 		p.seen[md.Digest] = md.Size
+		p.manifests[md.Digest] = true
 		p.blobs = append(p.blobs, blob{desc: md, data: data})
 	}
 	return image{names: m.RepoTags, manifest: md, config: cfgDigest, listed: md.Digest}, nil

@@ -192,7 +192,7 @@ func (p *plan) planImage(d v1.Descriptor, raw []byte, wanted bool) (v1.Hash, err
 	if mt == "" {
 		mt = m.MediaType
 	}
-	if err := p.addBlob(v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}); err != nil {
+	if err := p.addManifest(v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}); err != nil {
 		return v1.Hash{}, err
 	}
 	p.planned[sizedOf(d)] = m.Config.Digest

@@ -149,7 +149,7 @@ func LoadDir(ctx context.Context, store *cache.Store, dir string, opts LoadOptio
 
 // load plans the images of src, then stores and tags them.
 func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions) ([]Loaded, error) {
-	p := &plan{store: store, src: src, want: opts.Platform, seen: map[v1.Hash]int64{},
+	p := &plan{store: store, src: src, want: opts.Platform, seen: map[v1.Hash]int64{}, manifests: map[v1.Hash]bool{},
 		tops: map[sized]resolvedManifest{}, resolved: map[sized]resolvedManifest{}, planned: map[sized]v1.Hash{}}
 	if p.want.OS == "" {
 		p.want = registry.DefaultPlatform()
@@ -179,7 +179,10 @@ func (p *plan) checkUnpacked(ctx context.Context, unpacked func(v1.Hash) bool, c
 	}
 	var paired func(blob, diffID v1.Hash) bool
 	for _, b := range p.blobs {
-		if mt := b.desc.MediaType; mt != "" && !mt.IsImage() {
+		// Whatever kind a descriptor lists it as: one strata does not know is never run,
+		// but the store takes the first image of an index without this host's platform
+		// for the pairing of its blobs and DiffIDs that spares later pulls their check.
+		if !p.manifests[b.desc.Digest] {
 			continue
 		}
 		raw, err := p.readPlanned(byDigest, b.desc, maxJSON)

@@ -67,8 +67,11 @@ type plan struct {
 	blobs []blob
 	// seen holds the size of each blob planned, by digest: a blob listed again with
 	// another size is refused (seenAs).
-	seen   map[v1.Hash]int64
-	images []image
+	seen map[v1.Hash]int64
+	// manifests are the image manifests planned, by digest, whatever kind a descriptor
+	// lists them as: the check of the layers unpacked here reads them (checkUnpacked).
+	manifests map[v1.Hash]bool
+	images    []image
 	// tops, resolved and planned remember what resolveTop, resolve and planIndex/planImage
 	// made of a digest: an archive may list one manifest thousands of times, and each
 	// distinct manifest is then read, hashed and parsed once, not once per listing.
@@ -297,7 +300,7 @@ func (p *plan) resolveOnce(d v1.Descriptor, depth int) (v1.Descriptor, v1.Hash, 
 			return v1.Descriptor{}, v1.Hash{}, fmt.Errorf("manifest %s: config: %w", short(d.Digest), err)
 		}
 		md := v1.Descriptor{MediaType: mt, Digest: d.Digest, Size: d.Size}
-		if err := p.addBlob(md); err != nil {
+		if err := p.addManifest(md); err != nil {
 			return v1.Descriptor{}, v1.Hash{}, err
 		}
 		return md, m.Config.Digest, nil
@@ -468,6 +471,15 @@ func (p *plan) addBlob(d v1.Descriptor) error {
 		return fmt.Errorf("blob %s: %w", short(d.Digest), err)
 	}
 	return p.addEntry(d, e)
+}
+
+// addManifest is addBlob of an image manifest.
+func (p *plan) addManifest(d v1.Descriptor) error {
+	if err := p.addBlob(d); err != nil {
+		return err
+	}
+	p.manifests[d.Digest] = true
+	return nil
 }
 
 // seenAs reports whether blob d is planned already, failing when it was planned with another

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -242,4 +243,85 @@ func (i rawConfigImage) Digest() (v1.Hash, error) {
 func (i rawConfigImage) Size() (int64, error) {
 	raw, err := i.RawManifest()
 	return int64(len(raw)), err
+}
+
+// TestLoadChecksUnpackedLayersOfAnyKind: an index entry of a media type strata does not know
+// is never run, but its manifest is stored, and the store reads the pairing of blob and
+// DiffID of the first image of an index without this host's platform from it, to spare
+// later pulls their check: the load skipped the entry's layers, so an entry naming another
+// blob as a layer unpacked here was stored unchecked, and taken for a pairing a stored image
+// vouches for. Every image manifest the load stores is checked, whatever it is listed as.
+func TestLoadChecksUnpackedLayersOfAnyKind(t *testing.T) {
+	base := alpine(t)
+	baseLayers, err := base.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseDiffID, err := baseLayers[0].DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := random.Layer(1024, "application/vnd.oci.image.layer.v1.tar+gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := evil.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", "s390x"
+	cfg.RootFS.DiffIDs[0] = baseDiffID
+	if evil, err = mutate.ConfigFile(evil, cfg); err != nil {
+		t.Fatal(err)
+	}
+	s390x := v1.Platform{OS: "linux", Architecture: "s390x"}
+	dir := filepath.Join(t.TempDir(), "layout")
+	if _, err := layout.Write(dir, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: evil})); err != nil {
+		t.Fatal(err)
+	}
+	// Its manifest without a media type of its own, listed by an index as a kind strata
+	// does not know, named in index.json.
+	var m map[string]any
+	raw, err := evil.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "mediaType")
+	raw = mustJSON(t, m)
+	entry := v1.Descriptor{MediaType: "application/vnd.example.thing.v1+json", Digest: sha256Hash(raw), Size: int64(len(raw)), Platform: &s390x}
+	rawIdx := mustJSON(t, v1.IndexManifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.index.v1+json", Manifests: []v1.Descriptor{entry}})
+	d := v1.Descriptor{MediaType: "application/vnd.oci.image.index.v1+json", Digest: sha256Hash(rawIdx), Size: int64(len(rawIdx)),
+		Annotations: map[string]string{refNameAnnotation: "example.com/thing:1"}}
+	for name, b := range map[string][]byte{
+		blobName(entry.Digest): raw,
+		blobName(d.Digest):     rawIdx,
+		"index.json":           mustJSON(t, v1.IndexManifest{SchemaVersion: 2, Manifests: []v1.Descriptor{d}}),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var checked int
+	opts := LoadOptions{
+		Unpacked: func(d v1.Hash) bool { return d == baseDiffID },
+		CheckLayer: func(context.Context, v1.Descriptor, v1.Hash, io.Reader) error {
+			checked++
+			return errors.New("not the layer unpacked")
+		},
+	}
+	_, err = LoadDir(context.Background(), newStore(t), dir, opts)
+	if err == nil {
+		t.Error("an index entry naming another blob as a layer unpacked here was loaded")
+	}
+	if checked != 1 {
+		t.Errorf("layers checked = %d, want 1", checked)
+	}
 }
