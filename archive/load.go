@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/strata-run/strata/internal/freespace"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/freespace"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -281,7 +284,47 @@ func (p *plan) checkLayer(ctx context.Context, byDigest map[v1.Hash]blob, l v1.D
 		defer rc.Close()
 		r = rc
 	}
-	return check(ctx, l, diffID, r)
+	// What check reads must be the blob the store will keep: a layout directory is read in
+	// place, and one that gave the check the layer unpacked here and the store other
+	// bytes (another user's directory, a network share) had those stored as that layer.
+	// The stream ends in a mismatch instead of EOF when it is not the blob.
+	v := &blobReader{r: r, desc: l, h: sha256.New()}
+	if err := check(ctx, l, diffID, v); err != nil {
+		return err
+	}
+	// A check that stopped early has vouched for the bytes it read only.
+	if _, err := io.Copy(io.Discard, v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// blobReader reads the blob desc from r, ending with a size or digest mismatch instead of
+// io.EOF when r is not that blob.
+type blobReader struct {
+	r    io.Reader
+	desc v1.Descriptor
+	h    hash.Hash
+	n    int64
+}
+
+func (b *blobReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	b.n += int64(n)
+	if b.n > b.desc.Size {
+		return n, fmt.Errorf("blob %s: %w: more than the %d bytes its descriptor says", short(b.desc.Digest), cache.ErrSizeMismatch, b.desc.Size)
+	}
+	if !errors.Is(err, io.EOF) {
+		return n, err
+	}
+	if b.n != b.desc.Size {
+		return n, fmt.Errorf("blob %s: %w: %d bytes, its descriptor says %d", short(b.desc.Digest), cache.ErrSizeMismatch, b.n, b.desc.Size)
+	}
+	if got := hex.EncodeToString(b.h.Sum(nil)); got != b.desc.Digest.Hex {
+		return n, fmt.Errorf("blob %s: %w: content read hashes to sha256:%s", short(b.desc.Digest), cache.ErrDigestMismatch, got[:12])
+	}
+	return n, io.EOF
 }
 
 // commit stores every planned blob, then tags the images. The caller holds off Prune.

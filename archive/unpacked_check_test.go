@@ -20,7 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 
+	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/internal/jsonvalues"
 )
 
@@ -323,5 +325,83 @@ func TestLoadChecksUnpackedLayersOfAnyKind(t *testing.T) {
 	}
 	if checked != 1 {
 		t.Errorf("layers checked = %d, want 1", checked)
+	}
+}
+
+// TestLoadDirCheckReadsTheBlob: the check of a layer unpacked here read the layout's file
+// for the blob without checking that what it read is that blob: a directory read in place
+// (another user's, a network share) that gave the layer unpacked here to the check and then
+// other bytes, those of the blob the manifest names, to the store, had the blob stored as
+// that layer, unchecked. The check now fails unless what it reads hashes to the blob.
+func TestLoadDirCheckReadsTheBlob(t *testing.T) {
+	base := alpine(t)
+	baseLayers, err := base.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseDiffID, err := baseLayers[0].DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := baseLayers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The blob the manifest names: other bytes of the same size, under alpine's DiffID.
+	garbage := bytes.Repeat([]byte{0x5a}, len(honest))
+	evil, err := mutate.AppendLayers(empty.Image, static.NewLayer(garbage, "application/vnd.oci.image.layer.v1.tar+gzip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := evil.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
+	cfg.RootFS.DiffIDs[0] = baseDiffID
+	if evil, err = mutate.ConfigFile(evil, cfg); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	if _, err := layout.Write(dir, empty.Index); err != nil {
+		t.Fatal(err)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(evil, layout.WithAnnotations(map[string]string{refNameAnnotation: "example.com/swapped:1"})); err != nil {
+		t.Fatal(err)
+	}
+	blobFile := filepath.Join(dir, blobName(sha256Hash(garbage)))
+	// The layout gives the honest layer to the check, and its own blob after it.
+	if err := os.WriteFile(blobFile, honest, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := LoadOptions{
+		Unpacked: func(d v1.Hash) bool { return d == baseDiffID },
+		CheckLayer: func(ctx context.Context, layer v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+			b, err := io.ReadAll(r)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(b, honest) {
+				return errors.New("not the layer unpacked")
+			}
+			return os.WriteFile(blobFile, garbage, 0o644)
+		},
+	}
+	s := newStore(t)
+	if _, err := LoadDir(context.Background(), s, dir, opts); !errors.Is(err, cache.ErrDigestMismatch) {
+		t.Errorf("LoadDir = %v, want a digest mismatch", err)
+	}
+	if _, err := s.Resolve("example.com/swapped:1"); err == nil {
+		t.Error("the image whose check read other bytes than its blob is tagged")
 	}
 }
