@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/internal/imageconfig"
 )
 
@@ -143,7 +144,10 @@ func (p *plan) uncompressedDigest(ctx context.Context, e *entry, h v1.Hash) (v1.
 		return v1.Hash{}, err
 	}
 	defer f.Close()
-	r, done, err := decompress(f)
+	// The bytes decompressed are hashed too: the DiffID is of the blob h only if they are
+	// it (a directory read in place may have changed since h was found).
+	blob := sha256.New()
+	r, done, err := decompress(io.TeeReader(f, blob))
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -156,6 +160,13 @@ func (p *plan) uncompressedDigest(ctx context.Context, e *entry, h v1.Hash) (v1.
 	}
 	if n > DefaultMaxSize {
 		return v1.Hash{}, fmt.Errorf("%w: more than %d GiB once decompressed", ErrTooLarge, DefaultMaxSize>>30)
+	}
+	// What follows the compressed stream is part of the blob.
+	if _, err := io.Copy(blob, ctxReader{ctx, f}); err != nil {
+		return v1.Hash{}, fmt.Errorf("reading: %w", err)
+	}
+	if got := hex.EncodeToString(blob.Sum(nil)); got != h.Hex {
+		return v1.Hash{}, fmt.Errorf("%w: content read hashes to sha256:%s, not %s; it changed while loading", cache.ErrDigestMismatch, got[:12], short(h))
 	}
 	u := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(d.Sum(nil))}
 	if p.diffIDs == nil {

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -403,5 +404,39 @@ func TestLoadDirCheckReadsTheBlob(t *testing.T) {
 	}
 	if _, err := s.Resolve("example.com/swapped:1"); err == nil {
 		t.Error("the image whose check read other bytes than its blob is tagged")
+	}
+}
+
+// TestDockerLayerDiffIDReadsTheBlob: the DiffID of a compressed layer of a docker archive
+// (or directory) was computed from a read of its file that nothing tied to the blob stored
+// after it: a directory read in place that changed between the two reads had its blob
+// stored under a DiffID computed from other bytes. The read that decompresses it now
+// hashes it too, and fails unless it is the blob.
+func TestDockerLayerDiffIDReadsTheBlob(t *testing.T) {
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("a tar, as far as this test goes"))
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "layer.tar.gz"), gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	p := &plan{store: newStore(t), src: &dirSource{dir: dir, root: root}}
+	e, err := p.src.lookup("layer.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The digest the first read found; the file has changed since.
+	other := sha256Hash([]byte("the bytes hashed before"))
+	if _, err := p.uncompressedDigest(context.Background(), e, other); !errors.Is(err, cache.ErrDigestMismatch) {
+		t.Errorf("uncompressedDigest of a file that is not blob %s = %v, want a digest mismatch", other, err)
+	}
+	if _, err := p.uncompressedDigest(context.Background(), e, sha256Hash(gz.Bytes())); err != nil {
+		t.Errorf("uncompressedDigest of the blob = %v", err)
 	}
 }
