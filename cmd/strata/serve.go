@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-run/strata/cache"
@@ -72,15 +75,10 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 		} else if off {
 			return fmt.Errorf("--pull-through needs the network, and STRATA_OFFLINE=%s forbids it", os.Getenv("STRATA_OFFLINE"))
 		}
-		here, err := g.unpackedLayers()
-		if err != nil {
+		if _, err := g.unpackedLayers(); err != nil {
 			return err
 		}
-		var check cache.LayerFunc
-		if here != nil {
-			check = checkUnpacked(here)
-		}
-		pull, err := serve.NewPullThroughChecked(o.pullThrough, store, ropts, check)
+		pull, err := serve.NewPullThroughChecked(o.pullThrough, store, ropts, checkUnpackedLater(g))
 		if err != nil {
 			return err
 		}
@@ -142,4 +140,34 @@ func offlineEnv() (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("invalid STRATA_OFFLINE=%s: want 1, true or yes to forbid the network, or 0, false, no or empty", quoteValue(v))
+}
+
+// checkUnpackedLater is checkUnpacked for serve, which runs for as long as it is left to: the
+// layer store is looked for at each layer until one exists, not once at start, as pulls and
+// runs in the same root unpack layers while it serves. Looked for once, a serve started
+// where nothing was unpacked checked nothing for the rest of its run.
+func checkUnpackedLater(g *globals) cache.LayerFunc {
+	var (
+		mu    sync.Mutex
+		check cache.LayerFunc
+	)
+	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+		mu.Lock()
+		if check == nil {
+			here, err := g.unpackedLayers()
+			if err != nil {
+				mu.Unlock()
+				return err
+			}
+			if here != nil {
+				check = checkUnpacked(here)
+			}
+		}
+		c := check
+		mu.Unlock()
+		if c == nil {
+			return nil // no layer unpacked here: nothing to check against
+		}
+		return c(ctx, desc, diffID, r)
+	}
 }
