@@ -120,7 +120,8 @@ type InspectRestartPolicy struct {
 	MaximumRetryCount int    `json:"MaximumRetryCount"`
 }
 
-// InspectLogConfig is docker's HostConfig.LogConfig: log.json is docker's json-file format.
+// InspectLogConfig is docker's HostConfig.LogConfig: the logging driver (log.json is docker's
+// json-file format) and its options.
 type InspectLogConfig struct {
 	Type   string            `json:"Type"`
 	Config map[string]string `json:"Config"`
@@ -334,7 +335,7 @@ func Inspect(c *Container) InspectData {
 		Created:  inspectTime(c.Config.Created),
 		Image:    c.Config.ImageID,
 		Name:     "/" + c.Config.Name,
-		LogPath:  c.Dir + "/" + logFile,
+		LogPath:  inspectLogPath(c),
 		Platform: "linux",
 		State: InspectState{
 			// c.State is effective(): "running" is a live container or one whose monitor is
@@ -399,12 +400,21 @@ func Inspect(c *Container) InspectData {
 	return d
 }
 
+// inspectLogPath is docker's LogPath: the json-file log's path, "" for a driver that keeps
+// none.
+func inspectLogPath(c *Container) string {
+	if !c.Config.LogConfig.Keeps() {
+		return ""
+	}
+	return c.Dir + "/" + logFile
+}
+
 // inspectHostConfig is docker's HostConfig of c.
 func inspectHostConfig(c *Container) InspectHostConfig {
 	spec := c.Config.Spec
 	res := spec.Resources
 	h := InspectHostConfig{
-		LogConfig:     InspectLogConfig{Type: "json-file", Config: map[string]string{}},
+		LogConfig:     c.Config.LogConfig.inspect(),
 		NetworkMode:   spec.withDefaults().Network,
 		PortBindings:  map[string]any{},
 		RestartPolicy: InspectRestartPolicy{Name: RestartNo},

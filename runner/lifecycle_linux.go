@@ -30,7 +30,8 @@ const pollInterval = 20 * time.Millisecond
 // so `strata ps`, `inspect` and `stop` see it, and removing it afterwards when it was created
 // with AutoRemove (--rm). This process is the container's monitor while it runs, and logs its
 // output to log.json as a detached container's monitor does (docker's json-file records
-// attached containers too); not a --rm container's, whose log nobody could read after it.
+// attached containers too); not a --rm container's, whose log nobody could read after it,
+// nor one whose logging driver is none.
 func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err error) {
 	// A new container's config is synced while it runs.
 	defer func() {
@@ -45,8 +46,8 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 		return ExitOwnError, withCode(ExitOwnError, err)
 	}
 	var log *logWriter
-	if !c.Config.AutoRemove {
-		f, err := openLogForWriting(filepath.Join(c.Dir, logFile))
+	if !c.Config.AutoRemove && c.Config.LogConfig.Keeps() {
+		f, err := openContainerLog(c.Dir, c.Config.LogConfig)
 		if err != nil {
 			err = withCode(ExitOwnError, fmt.Errorf("opening container log: %w", err))
 			return recordExit(c, result{Code: ExitOwnError}, err), err

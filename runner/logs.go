@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-run/strata/internal/safefile"
@@ -31,6 +32,8 @@ const logLineMax = 16 * 1024
 
 // logWriter serializes the container's stdout and stderr into one log.json.
 type logWriter struct {
+	// none: the logging driver keeps nothing (none); what the streams take is dropped.
+	none           atomic.Bool
 	mu             sync.Mutex
 	out            io.Writer
 	stdout, stderr *logStream
@@ -52,6 +55,12 @@ func (l *logWriter) setOut(w io.Writer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.out = w
+}
+
+// discard makes l drop what its streams take, for a container whose logging driver is none:
+// its output still goes to attach clients, and to no log.
+func (l *logWriter) discard() {
+	l.none.Store(true)
 }
 
 // stream returns the writer for one stream ("stdout" or "stderr"), the same one every call.
@@ -95,6 +104,9 @@ type logStream struct {
 
 // Write records p as log entries of this stream, one per completed line.
 func (s *logStream) Write(p []byte) (int, error) {
+	if s.l.none.Load() {
+		return len(p), nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(p)
@@ -243,15 +255,16 @@ const maxLogEntry = 1 << 20
 type LogDamage struct {
 	// Lines is how many were skipped.
 	Lines int
-	// First is the byte offset in the file of the first one.
+	// First is the byte offset of the first one in its file (decompressed, for a gzipped
+	// rotated file).
 	First int64
-	// File is the log's path.
+	// File is the path of the file the first one is in: log.json, or a rotated file.
 	File string
 }
 
-func (d *LogDamage) add(at int64) {
+func (d *LogDamage) add(file string, at int64) {
 	if d.Lines == 0 {
-		d.First = at
+		d.First, d.File = at, file
 	}
 	d.Lines++
 }
@@ -287,10 +300,15 @@ func (w *logWriters) flush() error {
 }
 
 // Logs writes a container's output to stdout and stderr, each entry to the stream it came
-// from. The lines of the log it skips as damaged are counted in opts.Damage, when not nil.
+// from, reading its rotated files (log.json.N, gzipped or not) before log.json. The lines of
+// the log it skips as damaged are counted in opts.Damage, when not nil. A container whose
+// logging driver keeps no log (none) has ErrLogsNotSupported.
 func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.Writer) (err error) {
 	if c.notDir {
 		return c.Broken
+	}
+	if !c.Config.LogConfig.Keeps() {
+		return ErrLogsNotSupported
 	}
 	out := newLogWriters(stdout, stderr)
 	defer func() {
@@ -304,20 +322,23 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		damage = &LogDamage{}
 	}
 	damage.File = name
-	f, err := openLog(name)
+	srcs, err := openLogSet(c.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		if !opts.Follow {
 			return nil
 		}
-		f, err = waitForLog(ctx, c)
+		var f *os.File
+		if f, err = waitForLog(ctx, c); f != nil {
+			srcs = []logSource{{name: name, f: f}}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 	}
-	if f == nil {
+	if srcs == nil {
 		return nil // it logged nothing and will not (a --rm foreground run's has no log)
 	}
-	defer func() { f.Close() }() // f changes when the log is replaced while followed
+	defer func() { closeSources(srcs) }() // srcs changes when the log is rotated while followed
 	// The run followed: its start time, once it is seen running. While it is followed, its
 	// exit is not overwritten by a restart's start, nor its dir removed, before this has
 	// read it (holdDirAsWaiter), and a state written wakes the follower (changes).
@@ -334,12 +355,12 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			followRun()
 		}
 	}
-	print := func(line []byte, at int64) error {
+	print := func(file string, line []byte, at int64) error {
 		var e logEntry
 		if err := json.Unmarshal(line, &e); err != nil || (e.Stream != "stdout" && e.Stream != "stderr") {
 			// Damaged: skip it, as docker's reader skips what it cannot decode, and go on
 			// with the next. (A line being written is not read before its newline.)
-			damage.add(at)
+			damage.add(file, at)
 			return nil
 		}
 		if !opts.inWindow(e.Time) {
@@ -366,23 +387,69 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	if opts.Tail < 0 && !opts.Follow {
 		return nil
 	}
-	// With Tail, start at the last Tail complete lines, found reading back from the end: the
-	// memory and time it takes are those of the lines printed, not of the whole log (a ring
-	// of the last Tail lines held all of a log shorter than Tail, 6 GB for one of 2 GB).
-	// TailNone starts after the last complete line: only what is written from now on.
-	var pos int64
+	// With Tail, start at the last Tail complete lines, found reading back from the end of
+	// log.json, then of the rotated files before it: the memory and time it takes are those
+	// of the lines printed, not of the whole log (a ring of the last Tail lines held all of
+	// a log shorter than Tail, 6 GB for one of 2 GB). TailNone starts after the last complete
+	// line: only what is written from now on.
+	cur, pos, skip := 0, int64(0), 0
 	if opts.Tail != 0 {
-		if pos, err = tailStart(f, max(opts.Tail, 0)); err == nil {
-			_, err = f.Seek(pos, io.SeekStart)
+		if cur, pos, skip, err = tailSources(srcs, max(opts.Tail, 0)); err != nil {
+			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+		}
+	}
+	br := bufio.NewReaderSize(nil, 64*1024)
+	// f is the file read; it is log.json once cur is the last of srcs.
+	var f *os.File
+	openSource := func(i int, from int64) error {
+		r, err := srcs[i].reader()
+		if err == nil && from > 0 {
+			_, err = srcs[i].f.Seek(from, io.SeekStart)
 		}
 		if err != nil {
 			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 		}
+		cur, f = i, srcs[i].f
+		br.Reset(r)
+		return nil
 	}
-	br := bufio.NewReaderSize(f, 64*1024)
+	if err := openSource(cur, pos); err != nil {
+		return err
+	}
 	var line []byte  // the line read so far, up to maxLogEntry
 	lineAt := pos    // its offset in the file
 	tooLong := false // it is longer than maxLogEntry: skipped to its newline
+	// rotated switches a follower at the end of the log.json it read to the files that
+	// followed it, once it was rotated: those rotated since, then the new log.json. It says
+	// whether it did (false when the file at name is still f, or nothing can be read in its
+	// place yet: the follower waits on f). The old file is read to its end first: what the
+	// monitor wrote before it rotated is not lost.
+	rotated := func() (bool, error) {
+		truncated, replaced, err := logChanged(f, name)
+		if err != nil {
+			return false, fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+		}
+		switch {
+		case truncated:
+			// Emptied (a user truncating a big log): what is written next goes to its start.
+			br.Reset(f)
+			line, lineAt, pos, tooLong = line[:0], 0, 0, false
+			return true, nil
+		case !replaced:
+			return false, nil
+		}
+		if more, _ := br.Peek(1); len(more) > 0 {
+			return true, nil
+		}
+		next, err := sourcesAfter(c.Dir, f)
+		if err != nil {
+			return false, nil // no readable log in its place (yet): keep the old one
+		}
+		closeSources(srcs)
+		srcs = next
+		line, lineAt, pos, tooLong = line[:0], 0, 0, false
+		return true, openSource(0, 0)
+	}
 	for {
 		chunk, err := br.ReadSlice('\n')
 		pos += int64(len(chunk))
@@ -394,10 +461,15 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			}
 		}
 		if err == nil {
-			if tooLong {
-				damage.add(lineAt)
-			} else if perr := print(line, lineAt); perr != nil {
-				return perr
+			switch {
+			case tooLong:
+				damage.add(srcs[cur].name, lineAt)
+			case skip > 0:
+				skip--
+			default:
+				if perr := print(srcs[cur].name, line, lineAt); perr != nil {
+					return perr
+				}
 			}
 			line, lineAt, tooLong = line[:0], pos, false
 			continue
@@ -408,25 +480,29 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		if !errors.Is(err, io.EOF) {
 			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 		}
+		if cur < len(srcs)-1 {
+			// The end of a rotated file, which is whole: a last line without its newline
+			// is damaged. Then the next file.
+			if len(line) > 0 || tooLong {
+				damage.add(srcs[cur].name, lineAt)
+			}
+			line, lineAt, pos, tooLong, skip = line[:0], 0, 0, false, 0
+			if err := openSource(cur+1, 0); err != nil {
+				return err
+			}
+			continue
+		}
 		// All there is so far is out before anything waits for more.
 		if err := out.flush(); err != nil {
 			return err
 		}
 		if opts.Follow {
-			// Truncated (a user emptying a big log) or replaced (moved aside, a new one
-			// made) while followed: what is written next goes to the file at its name, from
-			// its start. Read on from the end of the old one, nothing new would ever show.
-			nf, reset, err := logChanged(f, name)
-			if err != nil {
-				return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
-			}
-			if reset {
-				if nf != f {
-					f.Close()
-					f = nf
-				}
-				br.Reset(f)
-				line, lineAt, pos, tooLong = line[:0], 0, 0, false
+			// Rotated (or moved aside, a new one made) or truncated while followed: what is
+			// written next goes to the file at its name. Read on from the end of the old
+			// one, nothing new would ever show.
+			if switched, err := rotated(); err != nil {
+				return err
+			} else if switched {
 				continue
 			}
 		}
@@ -435,14 +511,16 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		}
 		// At the end of the file: done once the run followed no longer runs (the container
 		// exited, or a restart ran it again since: docker's follower ends at its stop) and
-		// nothing more was written since.
+		// nothing more was written since, to this file or one that replaced it.
 		rerr := c.Reload()
 		if rerr == nil && run.IsZero() && c.State.Status == StatusRunning {
 			followRun()
 		}
 		if rerr != nil || c.State.Status != StatusRunning || !c.State.StartedAt.Equal(run) {
 			if more, _ := br.Peek(1); len(more) == 0 {
-				return nil
+				if switched, err := rotated(); err != nil || !switched {
+					return err
+				}
 			}
 			continue
 		}
@@ -467,36 +545,83 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	}
 }
 
-// tailStart returns the offset in f where its last n complete lines start, reading back from
-// its end; n 0 is the end of its last complete line. Fewer lines than n: 0.
-func tailStart(f *os.File, n int) (int64, error) {
-	st, err := f.Stat()
+// tailSources finds where the last n complete lines of the log srcs holds start, reading back
+// from the end of log.json, then of the rotated files before it: the source, the offset in it
+// (a plain file) or the lines to skip from its start (a gzipped one, read through).
+func tailSources(srcs []logSource, n int) (i int, pos int64, skip int, err error) {
+	need := n
+	for i = len(srcs) - 1; i >= 0; i-- {
+		s := srcs[i]
+		if !s.gz {
+			pos, seen, err := tailStart(s.f, need)
+			if err != nil || seen >= need {
+				return i, pos, 0, err
+			}
+			need -= seen
+			continue
+		}
+		lines, err := countLines(s)
+		if err != nil {
+			return i, 0, 0, err
+		}
+		if lines >= need {
+			return i, 0, lines - need, nil
+		}
+		need -= lines
+	}
+	return 0, 0, 0, nil
+}
+
+// countLines counts the complete lines of s, a gzipped rotated file, decompressing it.
+func countLines(s logSource) (int, error) {
+	r, err := s.reader()
 	if err != nil {
 		return 0, err
 	}
+	buf := make([]byte, 32*1024)
+	n := 0
+	for {
+		m, err := r.Read(buf)
+		n += bytes.Count(buf[:m], []byte{'\n'})
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("reading %s: %w", s.name, err)
+		}
+	}
+}
+
+// tailStart returns the offset in f where its last n complete lines start, reading back from
+// its end, and how many it found (n, or fewer: all it has, from 0); n 0 is the end of its
+// last complete line.
+func tailStart(f *os.File, n int) (_ int64, seen int, _ error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
 	buf := make([]byte, 64*1024)
-	seen := 0
 	for end := st.Size(); end > 0; {
 		b := buf[:min(int64(len(buf)), end)]
 		start := end - int64(len(b))
 		if m, err := f.ReadAt(b, start); m < len(b) {
 			if err == nil || errors.Is(err, io.EOF) {
-				return 0, nil // truncated meanwhile: read it from its start
+				return 0, n, nil // truncated meanwhile: read it from its start
 			}
-			return 0, err
+			return 0, seen, err
 		}
 		for i := len(b) - 1; i >= 0; i-- {
 			if b[i] != '\n' {
 				continue
 			}
 			if seen == n {
-				return start + int64(i) + 1, nil
+				return start + int64(i) + 1, seen, nil
 			}
 			seen++
 		}
 		end = start
 	}
-	return 0, nil
+	return 0, seen, nil
 }
 
 // waitForLog waits for a following Logs until the monitor has created log.json; nil, nil when
@@ -528,26 +653,23 @@ func openLog(name string) (*os.File, error) {
 }
 
 // logChanged checks, at the end of the followed log f, whether the file at name was truncated
-// below f's offset (reset, f rewound) or replaced by another file (reset, the new one open).
-func logChanged(f *os.File, name string) (_ *os.File, reset bool, err error) {
+// below f's offset (f rewound to its start) or replaced by another file (rotated, or moved
+// aside and a new one made).
+func logChanged(f *os.File, name string) (truncated, replaced bool, err error) {
 	pos, err := f.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return f, false, err
+		return false, false, err
 	}
 	cur, err := f.Stat()
 	if err != nil {
-		return f, false, err
+		return false, false, err
 	}
 	if at, err := os.Lstat(name); err == nil && !os.SameFile(at, cur) {
-		nf, err := openLog(name)
-		if err != nil {
-			return f, false, nil // no readable log in its place (yet): keep the old one
-		}
-		return nf, true, nil
+		return false, true, nil
 	}
 	if cur.Size() < pos {
 		_, err := f.Seek(0, io.SeekStart)
-		return f, err == nil, err
+		return err == nil, false, err
 	}
-	return f, false, nil
+	return false, false, nil
 }

@@ -552,14 +552,21 @@ func runMonitor() {
 		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	}
-	logs, err := openLogForWriting(filepath.Join(dir, logFile))
-	if err != nil {
-		err = fmt.Errorf("opening container log: %w", err)
-		recordExit(c, result{Code: ExitOwnError}, err)
-		answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
-		os.Exit(ExitOwnError)
+	// The log, as its driver keeps it: json-file's log.json (rotated when bounded), or
+	// nothing (none).
+	var logs *containerLog
+	if c.Config.LogConfig.Keeps() {
+		logs, err = openContainerLog(dir, c.Config.LogConfig)
+		if err != nil {
+			err = fmt.Errorf("opening container log: %w", err)
+			recordExit(c, result{Code: ExitOwnError}, err)
+			answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
+			os.Exit(ExitOwnError)
+		}
+		lw.setOut(logs)
+	} else {
+		lw.discard()
 	}
-	lw.setOut(logs)
 	if c.Config.Spec.Stdin && stdio.Stdin == nil {
 		if err := openStdin(); err != nil {
 			err = fmt.Errorf("creating the container's stdin: %w", err)
@@ -606,7 +613,9 @@ func runMonitor() {
 	if err != nil {
 		answer(monitorResult{Error: err.Error(), Code: code, Kind: sentinelKind(err)})
 	}
-	logs.Close()
+	if logs != nil {
+		_ = logs.Close() // once its last rotated file is compressed
+	}
 	if again {
 		restartAfter(c, delay)
 		os.Exit(0)

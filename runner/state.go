@@ -77,6 +77,9 @@ type Config struct {
 	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
 	// RestartPolicy is --restart (restart.go); zero is "no".
 	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`
+	// LogConfig is --log-driver and --log-opt (logconfig.go); zero is json-file without
+	// options, as containers made before strata kept it.
+	LogConfig LogConfig `json:"logConfig,omitzero"`
 }
 
 // HealthConfig is docker's HealthConfig (moby api/types/container), with its JSON names:

@@ -1,0 +1,239 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/strata-run/strata/internal/quote"
+)
+
+// LogConfig is docker's HostConfig.LogConfig (--log-driver, --log-opt): the container's
+// logging driver and its options. Its zero value, as in containers made before strata kept
+// one, is json-file without options.
+type LogConfig struct {
+	Type   string            `json:"Type,omitempty"`
+	Config map[string]string `json:"Config,omitempty"`
+}
+
+// The logging drivers strata has: docker's json-file, its default, into log.json (rotated as
+// docker's with max-size and max-file), and none, which keeps nothing.
+const (
+	LogDriverJSONFile = "json-file"
+	LogDriverNone     = "none"
+)
+
+// logOptsMax bounds --log-opt: docker's json-file has eight options, each a short value.
+const (
+	logOptsMax     = 64
+	logOptValueMax = 4096
+)
+
+// ParseLogConfig reads --log-driver and --log-opt (KEY=VALUE, KEY alone an empty value, as
+// docker's CLI reads them) and checks them as docker's CLI and daemon do, in their words: a
+// driver strata does not have, an option json-file does not know, a max-size that is no
+// size or not positive. docker's daemon checks the values only when the container starts;
+// strata checks them all at create, so a bad one is refused before anything is made.
+func ParseLogConfig(driver string, opts []string) (LogConfig, error) {
+	if driver == "" {
+		driver = LogDriverJSONFile
+	}
+	if driver == LogDriverJSONFile && len(opts) == 0 {
+		return LogConfig{}, nil // the default, as a container made before strata kept one
+	}
+	if driver == LogDriverNone && len(opts) > 0 {
+		return LogConfig{}, fmt.Errorf("invalid logging opts for driver %s", driver)
+	}
+	if len(opts) > logOptsMax {
+		return LogConfig{}, fmt.Errorf("too many --log-opt (%d): at most %d", len(opts), logOptsMax)
+	}
+	lc := LogConfig{Type: driver}
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		if len(o) > logOptValueMax {
+			return LogConfig{}, fmt.Errorf("invalid --log-opt %s: too long", quote.Value(o))
+		}
+		if lc.Config == nil {
+			lc.Config = map[string]string{}
+		}
+		lc.Config[k] = v
+	}
+	if err := lc.validate(); err != nil {
+		return LogConfig{}, err
+	}
+	return lc, nil
+}
+
+// jsonFileLogOpts are the options docker's json-file driver takes (its ValidateLogOpt).
+// strata does what max-size, max-file and compress say; labels, labels-regex, env, env-regex
+// and tag, which add attributes to each entry, it refuses with a reason (logOptNotSupported).
+var jsonFileLogOpts = map[string]bool{
+	"max-size": true, "max-file": true, "compress": true,
+	"labels": true, "labels-regex": true, "env": true, "env-regex": true, "tag": true,
+}
+
+// validate checks c as docker's logger.ValidateLogOpts and its json-file driver's New do.
+func (c LogConfig) validate() error {
+	switch c.driver() {
+	case LogDriverNone:
+		return nil // docker's ValidateLogOpts takes any for none; the CLI refused them above
+	}
+	// The options of every driver, docker's logger reads them first (builtInLogOpts).
+	switch mode := c.Config["mode"]; mode {
+	case "", "blocking":
+	case "non-blocking":
+		return errors.New("logging mode non-blocking is not supported: strata's monitor writes each entry to the log as the container writes it (mode=blocking)")
+	default:
+		return fmt.Errorf("logger: logging mode not supported: %s", dockerQuoted(mode, false))
+	}
+	if _, ok := c.Config["max-buffer-size"]; ok {
+		// docker's, before the size is read: it is for non-blocking only, refused above.
+		return errors.New("logger: max-buffer-size option is only supported with 'mode=non-blocking'")
+	}
+	switch c.Type {
+	case LogDriverJSONFile:
+	case "local":
+		return errors.New("log driver local is not supported: strata keeps a container's log as json-file; --log-opt max-size=20m --log-opt max-file=5 --log-opt compress=true bound it as local's defaults do")
+	default:
+		return fmt.Errorf("logger: no log driver named %s is registered", dockerQuoted(c.Type, true))
+	}
+	for k := range c.Config {
+		if k == "mode" {
+			continue
+		}
+		if !jsonFileLogOpts[k] {
+			return fmt.Errorf("unknown log opt %s for json-file log driver", dockerQuoted(k, true))
+		}
+		if err := logOptNotSupported(k); err != nil {
+			return err
+		}
+	}
+	_, err := c.rotation()
+	return err
+}
+
+// logOptNotSupported refuses json-file's options that strata does not carry out, rather than
+// taking them and doing nothing.
+func logOptNotSupported(k string) error {
+	switch k {
+	case "labels", "labels-regex", "env", "env-regex", "tag":
+		return fmt.Errorf("log opt '%s' is not supported: strata's json-file entries carry no attributes", k)
+	}
+	return nil
+}
+
+// driver is c's driver, json-file when not set.
+func (c LogConfig) driver() string {
+	if c.Type == "" {
+		return LogDriverJSONFile
+	}
+	return c.Type
+}
+
+// Keeps says whether the driver keeps a log that `logs` reads: none keeps nothing.
+func (c LogConfig) Keeps() bool { return c.driver() == LogDriverJSONFile }
+
+// ErrLogsNotSupported is docker's answer to `logs` of a container whose logging driver keeps
+// no log (none).
+var ErrLogsNotSupported = errors.New("configured logging driver does not support reading")
+
+// logRotation is how json-file's log.json is bounded: MaxSize bytes at most in a file (0: no
+// bound), MaxFiles files in all (log.json and MaxFiles-1 rotated ones), the rotated ones
+// gzipped when Compress.
+type logRotation struct {
+	MaxSize  int64
+	MaxFiles int
+	Compress bool
+}
+
+// rotation reads max-size, max-file and compress as docker's json-file New does, with its
+// errors: max-size in go-units' FromHumanSize (decimal units: 10k is 10000 bytes), max-file
+// at least 1 and of effect only with max-size (as docker's), compress only with both.
+func (c LogConfig) rotation() (logRotation, error) {
+	r := logRotation{MaxFiles: 1}
+	if s, ok := c.Config["max-size"]; ok {
+		n, err := parseHumanSize(s)
+		if err != nil {
+			return r, err
+		}
+		if n <= 0 {
+			return r, errors.New("max-size must be a positive number")
+		}
+		r.MaxSize = n
+	}
+	if s, ok := c.Config["max-file"]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return r, fmt.Errorf("invalid max-file %s: %w", quote.Value(s), errors.Unwrap(err))
+		}
+		if n < 1 {
+			return r, errors.New("max-file cannot be less than 1")
+		}
+		r.MaxFiles = n
+	}
+	if s, ok := c.Config["compress"]; ok {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return r, fmt.Errorf("invalid compress %s: %w", quote.Value(s), errors.Unwrap(err))
+		}
+		if b && (r.MaxFiles == 1 || r.MaxSize == 0) {
+			return r, errors.New("compress cannot be true when max-file is less than 2 or max-size is not set")
+		}
+		r.Compress = b
+	}
+	if r.MaxSize == 0 {
+		r.MaxFiles = 1 // as docker's: max-file alone bounds nothing
+	}
+	return r, nil
+}
+
+// parseHumanSize reads a size as go-units' FromHumanSize: a decimal number, an optional space,
+// then an optional unit k, m, g, t or p, each optionally followed by i and b ("10m", "1.5GB",
+// "512 kb"); units are decimal (k = 1000), as docker's json-file max-size reads them.
+func parseHumanSize(s string) (int64, error) {
+	m := sizePattern().FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("invalid size: %s", dockerQuoted(s, true))
+	}
+	f, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size: %s", dockerQuoted(s, true))
+	}
+	mult := map[string]float64{"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15}[strings.ToLower(m[2])]
+	n := f * mult
+	if n > math.MaxInt64/2 {
+		return 0, fmt.Errorf("invalid size: %s: too large", dockerQuoted(s, true))
+	}
+	return int64(n), nil
+}
+
+// dockerQuoted is s as docker's messages quote it, between single quotes (or, with single
+// false, bare), when it is short printable ASCII without a quote; otherwise quoted and cut
+// as strata quotes what it is given back.
+func dockerQuoted(s string, single bool) string {
+	if len(s) > quote.MaxValue {
+		return quote.Value(s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f || s[i] == '\'' {
+			return quote.Value(s)
+		}
+	}
+	if single {
+		return "'" + s + "'"
+	}
+	return s
+}
+
+// inspect is c as docker's inspect shows HostConfig.LogConfig: the driver's name and its
+// options, an empty map when there are none.
+func (c LogConfig) inspect() InspectLogConfig {
+	cfg := maps.Clone(c.Config)
+	if cfg == nil {
+		cfg = map[string]string{}
+	}
+	return InspectLogConfig{Type: c.driver(), Config: cfg}
+}

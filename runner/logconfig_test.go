@@ -1,0 +1,111 @@
+package runner
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// ParseLogConfig takes --log-driver and --log-opt as docker's CLI and daemon do, and refuses
+// in their words what they refuse (moby daemon/logger/factory.go ValidateLogOpts,
+// jsonfilelog.ValidateLogOpt and New; docker/cli parseLoggingOpts).
+func TestParseLogConfig(t *testing.T) {
+	tests := []struct {
+		driver string
+		opts   []string
+		want   LogConfig
+		rot    logRotation
+		err    string
+	}{
+		{driver: "", want: LogConfig{}, rot: logRotation{MaxFiles: 1}},
+		{driver: "json-file", want: LogConfig{}, rot: logRotation{MaxFiles: 1}},
+		{driver: "none", want: LogConfig{Type: "none"}},
+		{driver: "json-file", opts: []string{"max-size=10k"}, want: LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10k"}},
+			rot: logRotation{MaxSize: 10000, MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"max-size=10m", "max-file=3"}, rot: logRotation{MaxSize: 10_000_000, MaxFiles: 3}},
+		{driver: "json-file", opts: []string{"max-size=1g", "max-file=2", "compress=true"}, rot: logRotation{MaxSize: 1_000_000_000, MaxFiles: 2, Compress: true}},
+		{driver: "json-file", opts: []string{"max-size=1.5KiB"}, rot: logRotation{MaxSize: 1500, MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"max-size=100"}, rot: logRotation{MaxSize: 100, MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"max-size=1k", "compress=false"}, rot: logRotation{MaxSize: 1000, MaxFiles: 1}},
+		// As docker's: max-file alone is taken, and bounds nothing.
+		{driver: "json-file", opts: []string{"max-file=3"}, rot: logRotation{MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"mode=blocking"}, rot: logRotation{MaxFiles: 1}},
+
+		{driver: "syslog", err: "logger: no log driver named 'syslog' is registered"},
+		{driver: "bogus\x1b[2J", err: `logger: no log driver named "bogus\x1b[2J" is registered`},
+		{driver: "local", err: "log driver local is not supported: strata keeps a container's log as json-file"},
+		{driver: "none", opts: []string{"max-size=1k"}, err: "invalid logging opts for driver none"},
+		{driver: "json-file", opts: []string{"foo=1"}, err: "unknown log opt 'foo' for json-file log driver"},
+		{driver: "json-file", opts: []string{"max-size"}, err: "invalid size: ''"},
+		{driver: "json-file", opts: []string{"max-size=abc"}, err: "invalid size: 'abc'"},
+		{driver: "json-file", opts: []string{"max-size=1e3"}, err: "invalid size: '1e3'"},
+		{driver: "json-file", opts: []string{"max-size=0"}, err: "max-size must be a positive number"},
+		{driver: "json-file", opts: []string{"max-size=-1"}, err: "invalid size: '-1'"},
+		{driver: "json-file", opts: []string{"max-size=99999999999p"}, err: "too large"},
+		{driver: "json-file", opts: []string{"max-size=1k", "max-file=0"}, err: "max-file cannot be less than 1"},
+		{driver: "json-file", opts: []string{"max-size=1k", "max-file=x"}, err: `invalid max-file "x": invalid syntax`},
+		{driver: "json-file", opts: []string{"max-size=1k", "compress=yes"}, err: `invalid compress "yes": invalid syntax`},
+		{driver: "json-file", opts: []string{"max-size=1k", "compress=true"}, err: "compress cannot be true when max-file is less than 2 or max-size is not set"},
+		{driver: "json-file", opts: []string{"max-file=3", "compress=true"}, err: "compress cannot be true when max-file is less than 2 or max-size is not set"},
+		{driver: "json-file", opts: []string{"mode=sometimes"}, err: "logger: logging mode not supported: sometimes"},
+		{driver: "json-file", opts: []string{"mode=non-blocking"}, err: "logging mode non-blocking is not supported"},
+		{driver: "json-file", opts: []string{"max-buffer-size=4m"}, err: "logger: max-buffer-size option is only supported with 'mode=non-blocking'"},
+		{driver: "json-file", opts: []string{"labels=a"}, err: "log opt 'labels' is not supported"},
+		{driver: "json-file", opts: []string{"tag={{.Name}}"}, err: "log opt 'tag' is not supported"},
+		{driver: "json-file", opts: []string{"max-size=" + strings.Repeat("1", 5000)}, err: "too long"},
+		{driver: "json-file", opts: make([]string, 65), err: "too many --log-opt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.driver+" "+strings.Join(tt.opts, " "), func(t *testing.T) {
+			got, err := ParseLogConfig(tt.driver, tt.opts)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("ParseLogConfig(%q, %q) = %v, want an error with %q", tt.driver, tt.opts, err, tt.err)
+				}
+				if strings.ContainsAny(err.Error(), "\n\x1b") {
+					t.Errorf("error %q is not one plain line", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseLogConfig(%q, %q) = %v", tt.driver, tt.opts, err)
+			}
+			if tt.want.Type != "" || tt.driver == "" || (tt.driver == "json-file" && len(tt.opts) == 0) {
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("ParseLogConfig(%q, %q) = %+v, want %+v", tt.driver, tt.opts, got, tt.want)
+				}
+			}
+			if !got.Keeps() {
+				return
+			}
+			rot, err := got.rotation()
+			if err != nil || rot != tt.rot {
+				t.Errorf("rotation of %+v = %+v, %v; want %+v", got, rot, err, tt.rot)
+			}
+		})
+	}
+}
+
+// inspect shows HostConfig.LogConfig as docker's: json-file with an empty Config by default
+// (containers made before strata kept one too), the driver and options given otherwise; and
+// LogPath is empty for none, which keeps no file.
+func TestInspectLogConfig(t *testing.T) {
+	for _, tt := range []struct {
+		lc      LogConfig
+		want    InspectLogConfig
+		logPath bool
+	}{
+		{LogConfig{}, InspectLogConfig{Type: "json-file", Config: map[string]string{}}, true},
+		{LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1k"}}, InspectLogConfig{Type: "json-file", Config: map[string]string{"max-size": "1k"}}, true},
+		{LogConfig{Type: "none"}, InspectLogConfig{Type: "none", Config: map[string]string{}}, false},
+	} {
+		c := &Container{ID: strings.Repeat("b", 64), Dir: "/x/" + strings.Repeat("b", 64), Config: Config{LogConfig: tt.lc}}
+		d := Inspect(c)
+		if !reflect.DeepEqual(d.HostConfig.LogConfig, tt.want) {
+			t.Errorf("Inspect(%+v).HostConfig.LogConfig = %+v, want %+v", tt.lc, d.HostConfig.LogConfig, tt.want)
+		}
+		if (d.LogPath != "") != tt.logPath {
+			t.Errorf("Inspect(%+v).LogPath = %q", tt.lc, d.LogPath)
+		}
+	}
+}

@@ -1,0 +1,270 @@
+package runner
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
+)
+
+// rotatingLog opens the log of a container in a temp dir as its monitor would, with opts.
+func rotatingLog(t *testing.T, opts ...string) (*Container, *containerLog, *logWriter) {
+	t.Helper()
+	lc, err := ParseLogConfig("json-file", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: strings.Repeat("c", 64), Dir: t.TempDir(), Config: Config{LogConfig: lc}}
+	cl, err := openContainerLog(c.Dir, lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return c, cl, newLogWriter(cl)
+}
+
+// writeLines logs "line<i>\n" for i in [from, to), one write each, as stdout.
+func writeLines(t *testing.T, w *logWriter, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		mustWrite(t, w.stream("stdout"), fmt.Sprintf("line%d\n", i))
+	}
+}
+
+// wantLines is "line<i>\n" for i in [from, to).
+func wantLines(from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "line%d\n", i)
+	}
+	return b.String()
+}
+
+// logFiles returns the names of the log's files in dir (log.json and the rotated ones, not
+// the lock), sorted, and checks that each is within maxSize bytes, or a single entry.
+func logFiles(t *testing.T, dir string, maxSize int64) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), logFile) {
+			continue
+		}
+		names = append(names, e.Name())
+		b := readLogFile(t, filepath.Join(dir, e.Name()))
+		if int64(len(b)) > maxSize && bytes.Count(b, []byte("\n")) > 1 {
+			t.Errorf("%s holds %d bytes (%d entries), more than max-size %d", e.Name(), len(b), bytes.Count(b, []byte("\n")), maxSize)
+		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			t.Errorf("%s does not end with a whole entry: %q", e.Name(), b[max(0, len(b)-40):])
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// readLogFile reads a log file, decompressing a gzipped one.
+func readLogFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(name, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return b
+}
+
+func logsOf(t *testing.T, c *Container, opts LogOptions) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := Logs(context.Background(), c, opts, &out, io.Discard); err != nil {
+		t.Fatalf("Logs(%+v) = %v", opts, err)
+	}
+	return out.String()
+}
+
+// A json-file log with max-size and max-file is rotated as docker's: no file past max-size,
+// max-file files at most (log.json, log.json.1, …), the oldest dropped, and `logs` prints
+// what is left in order, across the files, --tail counting back across them too. Each entry
+// ("line<i>\n") is about 80 bytes: 1k holds 12 of them.
+func TestContainerLogRotates(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			c, cl, w := rotatingLog(t, "max-size=1k", "max-file=3", "compress="+strconv.FormatBool(compress))
+			writeLines(t, w, 0, 200)
+			if err := cl.Close(); err != nil { // waits for the last compression
+				t.Fatal(err)
+			}
+			names := logFiles(t, c.Dir, 1000)
+			want := []string{"log.json", "log.json.1", "log.json.2"}
+			if compress {
+				want = []string{"log.json", "log.json.1.gz", "log.json.2.gz"}
+			}
+			if !slices.Equal(names, want) {
+				t.Fatalf("log files = %q, want %q", names, want)
+			}
+			// The files hold consecutive lines, the oldest in log.json.2, the last line in
+			// log.json: nothing lost between them.
+			var all []byte
+			for _, n := range slices.Backward(want) {
+				all = append(all, readLogFile(t, filepath.Join(c.Dir, n))...)
+			}
+			texts := entryTexts(logEntries(t, all))
+			first, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(texts[0], "stdout:line"), "\n"))
+			if err != nil {
+				t.Fatalf("first entry %q", texts[0])
+			}
+			if first < 160 || first > 190 {
+				t.Errorf("the oldest entry kept is line%d; 3 files of about 12 entries keep the last 13 to 36", first)
+			}
+			if got := logsOf(t, c, LogOptions{}); got != wantLines(first, 200) {
+				t.Errorf("Logs printed %q, want lines %d to 199", got, first)
+			}
+			for _, n := range []int{1, 5, 20, 40, 1000} {
+				from := max(first, 200-n)
+				if got := logsOf(t, c, LogOptions{Tail: n}); got != wantLines(from, 200) {
+					t.Errorf("Logs(Tail %d) printed %q, want lines %d to 199", n, got, from)
+				}
+			}
+			if got := logsOf(t, c, LogOptions{Tail: TailNone}); got != "" {
+				t.Errorf("Logs(TailNone) printed %q", got)
+			}
+		})
+	}
+}
+
+// max-file 1 (docker's default) keeps log.json alone: past max-size it starts anew. An entry
+// larger than max-size is written whole, alone in its file; and a log without max-size is
+// never rotated.
+func TestContainerLogRotateBounds(t *testing.T) {
+	c, cl, w := rotatingLog(t, "max-size=200")
+	writeLines(t, w, 0, 10)
+	if names := logFiles(t, c.Dir, 200); !slices.Equal(names, []string{"log.json"}) {
+		t.Errorf("max-file 1: log files = %q, want log.json alone", names)
+	}
+	if got := logsOf(t, c, LogOptions{}); got != wantLines(7, 10) && got != wantLines(8, 10) {
+		t.Errorf("max-file 1: Logs printed %q, want the last lines", got)
+	}
+	big := strings.Repeat("x", 500) + "\n"
+	mustWrite(t, w.stream("stderr"), big)
+	writeLines(t, w, 10, 11)
+	cl.Close()
+	var errOut bytes.Buffer
+	if err := Logs(context.Background(), c, LogOptions{}, io.Discard, &errOut); err != nil || errOut.String() != "" {
+		t.Errorf("after an entry larger than max-size, Logs = %v, stderr %q; want the big entry rotated away", err, errOut.String())
+	}
+	if got := logsOf(t, c, LogOptions{}); got != "line10\n" {
+		t.Errorf("Logs printed %q, want line10 alone", got)
+	}
+
+	c, cl, w = rotatingLog(t, "max-file=3")
+	writeLines(t, w, 0, 100)
+	cl.Close()
+	if names := logFiles(t, c.Dir, 1<<20); !slices.Equal(names, []string{"log.json"}) {
+		t.Errorf("no max-size: log files = %q, want log.json alone", names)
+	}
+	if got := logsOf(t, c, LogOptions{}); got != wantLines(0, 100) {
+		t.Errorf("no max-size: Logs printed %q", got)
+	}
+}
+
+// A rotation the reader cannot take part in (its lock file is something else) leaves the
+// entries in log.json, past max-size, rather than lose them.
+func TestContainerLogRotateFails(t *testing.T) {
+	c, cl, w := rotatingLog(t, "max-size=1k", "max-file=2")
+	lock := filepath.Join(c.Dir, logLockFile)
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, w, 0, 50)
+	cl.Close()
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if got := logsOf(t, c, LogOptions{}); got != wantLines(0, 50) {
+		t.Errorf("Logs printed %q, want every line", got)
+	}
+}
+
+// `logs -f` follows the log across its rotations, several between two of its polls included
+// (the files rotated since it read its own are read first), gzipped or not, and prints every
+// line once, in order.
+func TestLogsFollowRotation(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			lc, err := ParseLogConfig("json-file", []string{"max-size=1k", "max-file=6", "compress=" + strconv.FormatBool(compress)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Create(Config{Name: "follow", LogConfig: lc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Running, as this process monitors it: Logs follows until its context ends.
+			fakeRun(t, c, true)
+			cl, err := openContainerLog(c.Dir, lc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			w := newLogWriter(cl)
+			writeLines(t, w, 0, 5)
+			ctx, cancel := context.WithCancel(context.Background())
+			var out testutil.SyncBuffer
+			done := make(chan error, 1)
+			go func() { done <- Logs(ctx, c, LogOptions{Follow: true}, &out, io.Discard) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Logs = %v", err)
+				}
+			}()
+			waitFor := func(want string) {
+				t.Helper()
+				for deadline := time.Now().Add(10 * time.Second); !strings.HasSuffix(out.String(), want); time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("logs -f never printed %q; printed %q", want, out.String())
+					}
+				}
+			}
+			waitFor("line4\n")
+			// Batches of 50 lines, 4 rotations each: within what 6 files keep, so none is
+			// lost however late the follower looks.
+			for b := 1; b <= 4; b++ {
+				writeLines(t, w, b*50-45, b*50+5)
+				waitFor(fmt.Sprintf("line%d\n", b*50+4))
+			}
+			if got := out.String(); got != wantLines(0, 205) {
+				t.Errorf("logs -f printed %q, want lines 0 to 204 once each", got)
+			}
+		})
+	}
+}
