@@ -85,6 +85,8 @@ type runOptions struct {
 	publish    []string
 	publishAll bool
 	restart    string        // --restart (run_attach.go)
+	logDriver  string        // --log-driver
+	logOpts    []string      // --log-opt
 	attach     attachStreams // -a
 	sigProxy   bool          // --sig-proxy
 	deviceOptions
@@ -207,6 +209,8 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	stringArrayVar(f, &o.groupAdd, "group-add", "", nil, "add a supplementary group (a name in the container's /etc/group, or a number)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
 	f.StringVar(&o.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped or on-failure[:max-retries] (with -d, or create and start: its monitor restarts it; nothing does after a reboot)")
+	f.StringVar(&o.logDriver, "log-driver", runner.LogDriverJSONFile, "logging driver: json-file (log.json, which logs reads) or none (no log kept)")
+	stringArrayVar(f, &o.logOpts, "log-opt", "", nil, "json-file option: max-size=SIZE (10k, 10m, 1g: rotate log.json past it), max-file=N (files kept, with max-size), compress=true (gzip the rotated files)")
 	f.VarP(&o.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR (default: STDOUT and STDERR)")
 	stringArrayVar(f, &o.expose, "expose", "", nil, "record a port or a range as exposed, PORT[-PORT][/PROTO], as EXPOSE does (inspect shows it; nothing is published)")
 	addDeviceFlags(f, &o.deviceOptions)
@@ -320,6 +324,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		return withCode(runner.ExitOwnError, err)
 	}
 	restartPolicy, err := o.checkAttachRestart()
+	if err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	logConfig, err := runner.ParseLogConfig(o.logDriver, o.logOpts)
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
@@ -510,6 +518,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		ArgsEscaped:   cfg.Config.ArgsEscaped && !o.entrypointSet && len(args) == 0,
 		Healthcheck:   imageHealthcheck(img, cfg),
 		RestartPolicy: restartPolicy,
+		LogConfig:     logConfig,
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
