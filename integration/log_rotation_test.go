@@ -52,7 +52,8 @@ func logFilesOf(t *testing.T, root, id string) map[string]int64 {
 // ending with the last one, --tail counting back across the files, and logs -f, following
 // it from its start, prints lines in order up to the last. start keeps the options, and a
 // foreground run rotates its log too. --log-driver none keeps no log: logs says so, as
-// docker's. Bad drivers and options are refused in docker's words, exit 125.
+// docker's. labels, env and tag give the entries attributes, which logs --details shows.
+// Bad drivers and options are refused in docker's words, exit 125.
 func TestLogRotation(t *testing.T) {
 	requiresContainers(t)
 	reg := startRegistry(t)
@@ -150,6 +151,14 @@ func TestLogRotation(t *testing.T) {
 	}
 	if r := mustStrata(t, root, "inspect", "-f", "{{json .HostConfig.LogConfig}} {{.LogPath}}", "quiet"); r.Stdout != `{"Type":"none","Config":{}} `+"\n" {
 		t.Errorf("inspect of a --log-driver none container: %q", r.Stdout)
+	}
+
+	// Attributes from labels, env and tag, which logs --details shows.
+	id = detached(t, root, "--name", "attrs", "--label", "app=shop", "-e", "MODE=prod", "--log-opt", "labels=app",
+		"--log-opt", "env=MODE", "--log-opt", "tag={{.Name}}", "alpine", "echo", "hi")
+	mustStrata(t, root, "wait", id)
+	if r := mustStrata(t, root, "logs", "--details", "attrs"); r.Stdout != "MODE=prod,app=shop,tag=attrs hi\n" {
+		t.Errorf("logs --details = %q, want the attributes before the line", r.Stdout)
 	}
 
 	for _, tt := range []struct {

@@ -47,13 +47,18 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 	}
 	var log *logWriter
 	if !c.Config.AutoRemove && c.Config.LogConfig.Keeps() {
-		f, err := openContainerLog(c.Dir, c.Config.LogConfig)
+		attrs, err := logAttrs(c)
+		var f *containerLog
+		if err == nil {
+			f, err = openContainerLog(c.Dir, c.Config.LogConfig)
+		}
 		if err != nil {
 			err = withCode(ExitOwnError, fmt.Errorf("opening container log: %w", err))
 			return recordExit(c, result{Code: ExitOwnError}, err), err
 		}
 		defer f.Close()
 		log = newLogWriter(f)
+		log.setAttrs(attrs)
 	}
 	res, err := run(ctx, c.Config.Spec, stdio, log, func(pid int, exited <-chan struct{}) {
 		startedAt := time.Now().UTC()

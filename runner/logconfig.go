@@ -1,10 +1,13 @@
 package runner
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,9 +70,9 @@ func ParseLogConfig(driver string, opts []string) (LogConfig, error) {
 	return lc, nil
 }
 
-// jsonFileLogOpts are the options docker's json-file driver takes (its ValidateLogOpt).
-// strata does what max-size, max-file and compress say; labels, labels-regex, env, env-regex
-// and tag, which add attributes to each entry, it refuses with a reason (logOptNotSupported).
+// jsonFileLogOpts are the options docker's json-file driver takes (its ValidateLogOpt):
+// max-size, max-file and compress bound the log (rotation); labels, labels-regex, env,
+// env-regex and tag add attributes to each entry (logAttrs), which logs --details shows.
 var jsonFileLogOpts = map[string]bool{
 	"max-size": true, "max-file": true, "compress": true,
 	"labels": true, "labels-regex": true, "env": true, "env-regex": true, "tag": true,
@@ -107,22 +110,18 @@ func (c LogConfig) validate() error {
 		if !jsonFileLogOpts[k] {
 			return fmt.Errorf("unknown log opt %s for json-file log driver", dockerQuoted(k, true))
 		}
-		if err := logOptNotSupported(k); err != nil {
-			return err
+	}
+	// What docker's driver finds wrong only as the container starts.
+	for _, k := range []string{"labels-regex", "env-regex"} {
+		if _, err := regexp.Compile(c.Config[k]); err != nil {
+			return fmt.Errorf("invalid %s: %w", k, err)
 		}
+	}
+	if _, err := renderLogTag(c.Config["tag"], nil); err != nil {
+		return err
 	}
 	_, err := c.rotation()
 	return err
-}
-
-// logOptNotSupported refuses json-file's options that strata does not carry out, rather than
-// taking them and doing nothing.
-func logOptNotSupported(k string) error {
-	switch k {
-	case "labels", "labels-regex", "env", "env-regex", "tag":
-		return fmt.Errorf("log opt '%s' is not supported: strata's json-file entries carry no attributes", k)
-	}
-	return nil
 }
 
 // driver is c's driver, json-file when not set.
@@ -236,4 +235,143 @@ func (c LogConfig) inspect() InspectLogConfig {
 		cfg = map[string]string{}
 	}
 	return InspectLogConfig{Type: c.driver(), Config: cfg}
+}
+
+// logAttrsMax bounds the attributes every entry of a log carries (json-file's labels, env,
+// tag): an entry stays within what Logs reads (maxLogEntry).
+const logAttrsMax = 64 << 10
+
+// logAttrs is the attrs object every entry of c's json-file log carries, as docker's json-file
+// computes it when the container starts (its Info.ExtraAttributes and ParseLogTag): the
+// values of the labels named by labels or matched by labels-regex, of the environment
+// variables named by env or matched by env-regex, and the rendered tag. nil without any.
+func logAttrs(c *Container) (json.RawMessage, error) {
+	cfg := c.Config.LogConfig.Config
+	extra := map[string]string{}
+	if labels := cfg["labels"]; labels != "" {
+		for _, l := range strings.Split(labels, ",") {
+			if v, ok := c.Config.Labels[l]; ok {
+				extra[l] = v
+			}
+		}
+	}
+	if expr := cfg["labels-regex"]; expr != "" {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return nil, fmt.Errorf("invalid labels-regex: %w", err)
+		}
+		for k, v := range c.Config.Labels {
+			if re.MatchString(k) {
+				extra[k] = v
+			}
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range c.Config.Spec.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	if names := cfg["env"]; names != "" {
+		for _, k := range strings.Split(names, ",") {
+			if v, ok := env[k]; ok {
+				extra[k] = v
+			}
+		}
+	}
+	if expr := cfg["env-regex"]; expr != "" {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return nil, fmt.Errorf("invalid env-regex: %w", err)
+		}
+		for k, v := range env {
+			if re.MatchString(k) {
+				extra[k] = v
+			}
+		}
+	}
+	if tmpl, ok := cfg["tag"]; ok && tmpl != "" {
+		tag, err := renderLogTag(tmpl, c)
+		if err != nil {
+			return nil, err
+		}
+		if tag != "" {
+			extra["tag"] = tag
+		}
+	}
+	if len(extra) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > logAttrsMax {
+		return nil, fmt.Errorf("the log's attributes (--log-opt labels, env, tag) take %d bytes, more than %d", len(b), logAttrsMax)
+	}
+	return b, nil
+}
+
+// logTagKeys are the keys of a log tag's template, as docker documents them (its log tags
+// page; loggerutils.ParseLogTag over logger.Info): the short and full container and image IDs,
+// the container's name, the image's name as given, and the daemon's (strata: there is none).
+var logTagKeys = []string{"ID", "FullID", "Name", "ImageID", "ImageFullID", "ImageName", "DaemonName"}
+
+// renderLogTag renders a tag template, text with {{.Key}} actions of logTagKeys; c nil only
+// checks it. docker's templates take Go template pipelines too ({{.Name | upper}}): strata
+// refuses those rather than log them as text.
+func renderLogTag(tmpl string, c *Container) (string, error) {
+	var b strings.Builder
+	rest := tmpl
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			if strings.Contains(rest, "}}") {
+				return "", logTagError(tmpl)
+			}
+			b.WriteString(rest)
+			return b.String(), nil
+		}
+		if strings.Contains(rest[:i], "}}") {
+			return "", logTagError(tmpl)
+		}
+		b.WriteString(rest[:i])
+		j := strings.Index(rest[i:], "}}")
+		if j < 0 {
+			return "", logTagError(tmpl)
+		}
+		key, ok := strings.CutPrefix(strings.TrimSpace(rest[i+2:i+j]), ".")
+		if !ok || !slices.Contains(logTagKeys, key) {
+			return "", logTagError(tmpl)
+		}
+		if c != nil {
+			b.WriteString(logTagValue(key, c))
+		}
+		rest = rest[i+j+2:]
+	}
+}
+
+func logTagError(tmpl string) error {
+	return fmt.Errorf("invalid log tag template %s: strata reads text with {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}}, {{.ImageFullID}}, {{.ImageName}} or {{.DaemonName}}", quote.Value(tmpl))
+}
+
+// logTagValue is what key stands for in c's log tag, as docker's logger.Info gives it.
+func logTagValue(key string, c *Container) string {
+	switch key {
+	case "ID":
+		return shortID(c.ID)
+	case "FullID":
+		return c.ID
+	case "Name":
+		return c.Config.Name
+	case "ImageID":
+		return shortID(strings.TrimPrefix(c.Config.ImageID, "sha256:"))
+	case "ImageFullID":
+		return c.Config.ImageID
+	case "ImageName":
+		return c.Config.Image
+	case "DaemonName":
+		return "strata"
+	}
+	return ""
 }

@@ -1,7 +1,13 @@
 package runner
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -50,8 +56,13 @@ func TestParseLogConfig(t *testing.T) {
 		{driver: "json-file", opts: []string{"mode=sometimes"}, err: "logger: logging mode not supported: sometimes"},
 		{driver: "json-file", opts: []string{"mode=non-blocking"}, err: "logging mode non-blocking is not supported"},
 		{driver: "json-file", opts: []string{"max-buffer-size=4m"}, err: "logger: max-buffer-size option is only supported with 'mode=non-blocking'"},
-		{driver: "json-file", opts: []string{"labels=a"}, err: "log opt 'labels' is not supported"},
-		{driver: "json-file", opts: []string{"tag={{.Name}}"}, err: "log opt 'tag' is not supported"},
+		{driver: "json-file", opts: []string{"labels=a,b", "labels-regex=^com\\.", "env=A", "env-regex=^X_", "tag={{.Name}}/{{ .ID }}"}, rot: logRotation{MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"labels-regex=("}, err: "invalid labels-regex: error parsing regexp"},
+		{driver: "json-file", opts: []string{"env-regex=[z-a]"}, err: "invalid env-regex: error parsing regexp"},
+		{driver: "json-file", opts: []string{"tag={{.Name | upper}}"}, err: `invalid log tag template "{{.Name | upper}}": strata reads text with {{.ID}}`},
+		{driver: "json-file", opts: []string{"tag={{.Hostname}}"}, err: "invalid log tag template"},
+		{driver: "json-file", opts: []string{"tag={{.Name"}, err: "invalid log tag template"},
+		{driver: "json-file", opts: []string{"tag=a}}b"}, err: "invalid log tag template"},
 		{driver: "json-file", opts: []string{"max-size=" + strings.Repeat("1", 5000)}, err: "too long"},
 		{driver: "json-file", opts: make([]string, 65), err: "too many --log-opt"},
 	}
@@ -107,5 +118,60 @@ func TestInspectLogConfig(t *testing.T) {
 		if (d.LogPath != "") != tt.logPath {
 			t.Errorf("Inspect(%+v).LogPath = %q", tt.lc, d.LogPath)
 		}
+	}
+}
+
+// json-file's labels, labels-regex, env, env-regex and tag give every entry attributes, as
+// docker's (its Info.ExtraAttributes, ParseLogTag): written as "attrs" between "stream" and
+// "time", and shown by logs --details as key=value,… (query-escaped) before the line.
+func TestLogAttrs(t *testing.T) {
+	lc, err := ParseLogConfig("json-file", []string{"labels=app,missing", "labels-regex=^com\\.", "env=MODE", "env-regex=^X_", "tag={{.Name}}@{{.ImageName}}:{{.ID}}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: strings.Repeat("d", 64), Dir: t.TempDir(), Config: Config{
+		Name: "web", Image: "alpine:3.20.3", LogConfig: lc,
+		Labels: map[string]string{"app": "shop", "com.example.team": "a b", "other": "x"},
+		Spec:   Spec{Env: []string{"MODE=prod", "X_ONE=1", "SECRET=s", "X_TWO"}},
+	}}
+	attrs, err := logAttrs(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"MODE":"prod","X_ONE":"1","app":"shop","com.example.team":"a b","tag":"web@alpine:3.20.3:dddddddddddd"}`
+	if string(attrs) != want {
+		t.Fatalf("logAttrs = %s, want %s", attrs, want)
+	}
+	cl, err := openContainerLog(c.Dir, lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newLogWriter(cl)
+	w.setAttrs(attrs)
+	mustWrite(t, w.stream("stdout"), "hello\n")
+	cl.Close()
+	b, err := os.ReadFile(filepath.Join(c.Dir, logFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\{"log":"hello\\n","stream":"stdout","attrs":` + regexp.QuoteMeta(want) + `,"time":"[^"]+"\}\n$`).Match(b) {
+		t.Errorf("log.json = %s, want docker's json-file line with attrs", b)
+	}
+	var out bytes.Buffer
+	if err := Logs(context.Background(), c, LogOptions{Details: true}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "MODE=prod,X_ONE=1,app=shop,com.example.team=a+b,tag=web%40alpine%3A3.20.3%3Adddddddddddd hello\n" {
+		t.Errorf("Logs(Details) = %q", got)
+	}
+	out.Reset()
+	if err := Logs(context.Background(), c, LogOptions{}, &out, io.Discard); err != nil || out.String() != "hello\n" {
+		t.Errorf("Logs = %q, %v; want the line alone", out.String(), err)
+	}
+
+	// Past logAttrsMax, the container does not start with them.
+	c.Config.Labels["app"] = strings.Repeat("x", logAttrsMax)
+	if _, err := logAttrs(c); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("logAttrs of a huge label = %v, want an error", err)
 	}
 }

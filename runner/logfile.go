@@ -55,6 +55,9 @@ type containerLog struct {
 	size int64
 	// compressing, when not nil, is closed once the last rotated file is gzipped.
 	compressing chan struct{}
+	// retryAt: a rotation failed; none is tried again before (each try may wait on the
+	// lock, and the container's output with it).
+	retryAt time.Time
 }
 
 // openContainerLog opens (creating it) the log.json in dir for the monitor, rotated as lc
@@ -73,6 +76,8 @@ func openContainerLog(dir string, lc LogConfig) (*containerLog, error) {
 		}
 		lf.Close()
 	}
+	// A compression a killed monitor left half done: log.json.1 is still there, whole.
+	_ = os.Remove(rotatedName(name, 1, true) + logTmpSuffix)
 	f, err := openLogForWriting(name)
 	if err != nil {
 		return nil, err
@@ -98,8 +103,11 @@ func (l *containerLog) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		n := l.fits(p)
 		if n == 0 {
-			if err := l.rotate(); err == nil {
-				continue
+			if time.Now().After(l.retryAt) {
+				if err := l.rotate(); err == nil {
+					continue
+				}
+				l.retryAt = time.Now().Add(rotateRetry)
 			}
 			n = entryLen(p)
 		}
@@ -140,8 +148,12 @@ func (l *containerLog) fits(p []byte) int {
 }
 
 // rotateLockWait bounds how long a rotation waits for readers opening the log's files (each
-// holds the lock for a few opens): past it, the entries go to log.json for now.
-const rotateLockWait = 200 * time.Millisecond
+// holds the lock for a few opens): past it, the entries go to log.json for now, and the
+// rotation is tried again rotateRetry later.
+const (
+	rotateLockWait = 200 * time.Millisecond
+	rotateRetry    = time.Second
+)
 
 // rotate makes log.json log.json.1 (shifting the rotated files, dropping the one past
 // max-file) and opens a new, empty log.json.

@@ -8,8 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,9 +24,12 @@ import (
 // logEntry is one line of log.json, the format of docker's json-file driver: one line of one
 // stream with the time it was completed, or a piece of one (see logStream).
 type logEntry struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
+	Log    string `json:"log"`
+	Stream string `json:"stream"`
+	// Attrs are the attributes --log-opt labels, env and tag give every entry (logAttrs),
+	// as docker's json-file writes them; logs --details shows them.
+	Attrs json.RawMessage `json:"attrs,omitempty"`
+	Time  time.Time       `json:"time"`
 }
 
 // logLineMax is the most of an unfinished line a logStream holds: a longer line is written as
@@ -33,7 +40,9 @@ const logLineMax = 16 * 1024
 // logWriter serializes the container's stdout and stderr into one log.json.
 type logWriter struct {
 	// none: the logging driver keeps nothing (none); what the streams take is dropped.
-	none           atomic.Bool
+	none atomic.Bool
+	// attrs, when set, are the attributes of every entry (setAttrs).
+	attrs          atomic.Pointer[json.RawMessage]
 	mu             sync.Mutex
 	out            io.Writer
 	stdout, stderr *logStream
@@ -55,6 +64,13 @@ func (l *logWriter) setOut(w io.Writer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.out = w
+}
+
+// setAttrs sets the attributes every entry carries (logAttrs), before the container runs.
+func (l *logWriter) setAttrs(a json.RawMessage) {
+	if len(a) > 0 {
+		l.attrs.Store(&a)
+	}
 }
 
 // discard makes l drop what its streams take, for a container whose logging driver is none:
@@ -181,7 +197,11 @@ func (s *logStream) appendEntry(out, line []byte, complete bool) ([]byte, error)
 	case complete:
 		s.pieceTime = time.Time{}
 	}
-	b, err := json.Marshal(logEntry{Log: string(line), Stream: s.name, Time: t})
+	e := logEntry{Log: string(line), Stream: s.name, Time: t}
+	if a := s.l.attrs.Load(); a != nil {
+		e.Attrs = *a
+	}
+	b, err := json.Marshal(e)
 	if err != nil {
 		return out, err
 	}
@@ -220,15 +240,35 @@ type LogOptions struct {
 	Tail int
 	// Timestamps prefixes each entry with its time, RFC 3339 with nine digits of fraction.
 	Timestamps bool
-	// Details prefixes each entry, after its time, with its attributes and a space, as docker
-	// logs --details: a container's log has none (docker's come from --log-opt labels= and
-	// env=, which strata has not), so the space alone.
+	// Details prefixes each entry, after its time, with its attributes (from --log-opt
+	// labels, env and tag; key=value,…) and a space, as docker logs --details: the space
+	// alone for an entry without any.
 	Details bool
 	// Since and Until, when not zero, keep only the entries written at or after Since and
 	// at or before Until (docker logs --since, --until). Following stops once Until has passed.
 	Since, Until time.Time
 	// Damage, when not nil, is filled with what Logs skipped as damaged.
 	Damage *LogDamage
+}
+
+// detailsOf is how docker's logs --details shows an entry's attributes: key=value, both
+// query-escaped, joined by commas (sorted by key here; docker's come in a map's order).
+func detailsOf(attrs json.RawMessage) string {
+	if len(attrs) == 0 {
+		return ""
+	}
+	var m map[string]string
+	if json.Unmarshal(attrs, &m) != nil {
+		return ""
+	}
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(m[k]))
+	}
+	return b.String()
 }
 
 // inWindow says whether an entry written at t passes Since and Until.
@@ -376,7 +416,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			}
 		}
 		if opts.Details {
-			if _, err := io.WriteString(w, " "); err != nil {
+			if _, err := io.WriteString(w, detailsOf(e.Attrs)+" "); err != nil {
 				return err
 			}
 		}

@@ -556,7 +556,11 @@ func runMonitor() {
 	// nothing (none).
 	var logs *containerLog
 	if c.Config.LogConfig.Keeps() {
-		logs, err = openContainerLog(dir, c.Config.LogConfig)
+		var attrs json.RawMessage
+		if attrs, err = logAttrs(c); err == nil {
+			lw.setAttrs(attrs)
+			logs, err = openContainerLog(dir, c.Config.LogConfig)
+		}
 		if err != nil {
 			err = fmt.Errorf("opening container log: %w", err)
 			recordExit(c, result{Code: ExitOwnError}, err)

@@ -210,7 +210,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
 	f.StringVar(&o.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped or on-failure[:max-retries] (with -d, or create and start: its monitor restarts it; nothing does after a reboot)")
 	f.StringVar(&o.logDriver, "log-driver", runner.LogDriverJSONFile, "logging driver: json-file (log.json, which logs reads) or none (no log kept)")
-	stringArrayVar(f, &o.logOpts, "log-opt", "", nil, "json-file option: max-size=SIZE (10k, 10m, 1g: rotate log.json past it), max-file=N (files kept, with max-size), compress=true (gzip the rotated files)")
+	stringArrayVar(f, &o.logOpts, "log-opt", "", nil, "json-file option: max-size=SIZE (10k, 10m, 1g: rotate log.json past it), max-file=N (files kept, with max-size), compress=true (gzip the rotated files); labels=, labels-regex=, env=, env-regex=, tag= (attributes of each entry: logs --details)")
 	f.VarP(&o.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR (default: STDOUT and STDERR)")
 	stringArrayVar(f, &o.expose, "expose", "", nil, "record a port or a range as exposed, PORT[-PORT][/PROTO], as EXPOSE does (inspect shows it; nothing is published)")
 	addDeviceFlags(f, &o.deviceOptions)
