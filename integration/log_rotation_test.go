@@ -153,6 +153,25 @@ func TestLogRotation(t *testing.T) {
 		t.Errorf("inspect of a --log-driver none container: %q", r.Stdout)
 	}
 
+	// local: json-file bounded as docker's local, its file kept out of inspect as docker's.
+	id = detached(t, root, "--name", "loc", "--log-driver", "local", "--log-opt", "max-size=2k", "alpine", "sh", "-c", script)
+	mustStrata(t, root, "wait", id)
+	if r := mustStrata(t, root, "logs", "--tail", "5", "loc"); r.Stdout != tailLines(lines-5, lines) {
+		t.Errorf("local: logs --tail 5 printed %q", r.Stdout)
+	}
+	if r := mustStrata(t, root, "inspect", "-f", "{{json .HostConfig.LogConfig}} {{.LogPath}}", "loc"); r.Stdout != `{"Type":"local","Config":{"max-size":"2k"}} `+"\n" {
+		t.Errorf("inspect of a local container: %q", r.Stdout)
+	}
+	cdir := filepath.Join(root, "containers", id)
+	for _, n := range []string{"log.json", "log.json.1.gz", "log.json.4.gz"} {
+		if _, err := os.Stat(filepath.Join(cdir, n)); err != nil {
+			t.Errorf("local: %v; want 5 files, the rotated ones gzipped", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cdir, "log.json.5.gz")); err == nil {
+		t.Errorf("local: log.json.5.gz kept, past local's 5 files")
+	}
+
 	// Attributes from labels, env and tag, which logs --details shows.
 	id = detached(t, root, "--name", "attrs", "--label", "app=shop", "-e", "MODE=prod", "--log-opt", "labels=app",
 		"--log-opt", "env=MODE", "--log-opt", "tag={{.Name}}", "alpine", "echo", "hi")

@@ -400,10 +400,10 @@ func Inspect(c *Container) InspectData {
 	return d
 }
 
-// inspectLogPath is docker's LogPath: the json-file log's path, "" for a driver that keeps
-// none.
+// inspectLogPath is docker's LogPath: the json-file log's path; "" for none, which keeps no
+// log, and for local, whose files docker keeps out of its API (see LogDriverLocal).
 func inspectLogPath(c *Container) string {
-	if !c.Config.LogConfig.Keeps() {
+	if c.Config.LogConfig.driver() != LogDriverJSONFile {
 		return ""
 	}
 	return c.Dir + "/" + logFile

@@ -23,9 +23,18 @@ type LogConfig struct {
 }
 
 // The logging drivers strata has: docker's json-file, its default, into log.json (rotated as
-// docker's with max-size and max-file), and none, which keeps nothing.
+// docker's with max-size and max-file); local, which is json-file bounded by default as
+// docker's local is (20 MiB files, 5 of them, the rotated ones gzipped); and none, which
+// keeps nothing.
+//
+// docker's local keeps its entries in a format of its own (protobuf), which it keeps out of
+// its API on purpose (its inspect shows no LogPath for it: the file's format is no stable
+// interface); strata's local writes json-file's lines into the same files json-file uses, and
+// inspect shows no LogPath for it either. What a user of local sees is docker's: its
+// options, their defaults and errors, logs reading the log whole.
 const (
 	LogDriverJSONFile = "json-file"
+	LogDriverLocal    = "local"
 	LogDriverNone     = "none"
 )
 
@@ -97,17 +106,16 @@ func (c LogConfig) validate() error {
 		return errors.New("logger: max-buffer-size option is only supported with 'mode=non-blocking'")
 	}
 	switch c.Type {
-	case LogDriverJSONFile:
-	case "local":
-		return errors.New("log driver local is not supported: strata keeps a container's log as json-file; --log-opt max-size=20m --log-opt max-file=5 --log-opt compress=true bound it as local's defaults do")
+	case LogDriverJSONFile, LogDriverLocal:
 	default:
 		return fmt.Errorf("logger: no log driver named %s is registered", dockerQuoted(c.Type, true))
 	}
-	for k := range c.Config {
-		if k == "mode" {
-			continue
-		}
-		if !jsonFileLogOpts[k] {
+	for _, k := range slices.Sorted(maps.Keys(c.Config)) {
+		switch {
+		case k == "mode" || jsonFileLogOpts[k]:
+		case c.Type == LogDriverLocal:
+			return fmt.Errorf("unknown log opt %s for log driver local", dockerQuoted(k, true))
+		default:
 			return fmt.Errorf("unknown log opt %s for json-file log driver", dockerQuoted(k, true))
 		}
 	}
@@ -133,7 +141,10 @@ func (c LogConfig) driver() string {
 }
 
 // Keeps says whether the driver keeps a log that `logs` reads: none keeps nothing.
-func (c LogConfig) Keeps() bool { return c.driver() == LogDriverJSONFile }
+func (c LogConfig) Keeps() bool {
+	d := c.driver()
+	return d == LogDriverJSONFile || d == LogDriverLocal
+}
 
 // ErrLogsNotSupported is docker's answer to `logs` of a container whose logging driver keeps
 // no log (none).
@@ -152,6 +163,9 @@ type logRotation struct {
 // errors: max-size in go-units' FromHumanSize (decimal units: 10k is 10000 bytes), max-file
 // at least 1 and of effect only with max-size (as docker's), compress only with both.
 func (c LogConfig) rotation() (logRotation, error) {
+	if c.driver() == LogDriverLocal {
+		return c.localRotation()
+	}
 	r := logRotation{MaxFiles: 1}
 	if s, ok := c.Config["max-size"]; ok {
 		n, err := parseHumanSize(s)
@@ -185,6 +199,41 @@ func (c LogConfig) rotation() (logRotation, error) {
 	}
 	if r.MaxSize == 0 {
 		r.MaxFiles = 1 // as docker's: max-file alone bounds nothing
+	}
+	return r, nil
+}
+
+// localRotation reads max-size, max-file and compress as docker's local driver does (its
+// newConfig and validateConfig), with its defaults and errors. A max-size of 0 rotates at
+// every entry, as docker's; a max-file of 0 or 1 keeps log.json alone.
+func (c LogConfig) localRotation() (logRotation, error) {
+	r := logRotation{MaxSize: 20 << 20, MaxFiles: 5, Compress: true}
+	if v, ok := c.Config["max-size"]; ok {
+		n, err := parseHumanSize(v)
+		if err != nil {
+			return r, fmt.Errorf("invalid value for max-size: %s: %w", dockerQuoted(v, false), err)
+		}
+		r.MaxSize = max(n, 1)
+	}
+	if v, ok := c.Config["max-file"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return r, fmt.Errorf("invalid value for max-file: %s: %w", dockerQuoted(v, false), errors.Unwrap(err))
+		}
+		if n < 0 {
+			return r, errors.New("max-file must not be negative")
+		}
+		r.MaxFiles = max(n, 1)
+	}
+	if v, ok := c.Config["compress"]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return r, fmt.Errorf("invalid boolean value for compress: %s: %w", dockerQuoted(v, false), errors.Unwrap(err))
+		}
+		r.Compress = b
+	}
+	if r.Compress && r.MaxFiles <= 1 {
+		return r, errors.New("compression cannot be enabled when max file count is 1")
 	}
 	return r, nil
 }

@@ -39,7 +39,20 @@ func TestParseLogConfig(t *testing.T) {
 
 		{driver: "syslog", err: "logger: no log driver named 'syslog' is registered"},
 		{driver: "bogus\x1b[2J", err: `logger: no log driver named "bogus\x1b[2J" is registered`},
-		{driver: "local", err: "log driver local is not supported: strata keeps a container's log as json-file"},
+		// local: json-file bounded by default as docker's local, with its options and errors
+		// (moby daemon/logger/local/config.go).
+		{driver: "local", want: LogConfig{Type: "local"}, rot: logRotation{MaxSize: 20 << 20, MaxFiles: 5, Compress: true}},
+		{driver: "local", opts: []string{"max-size=1m", "max-file=2", "compress=false"}, rot: logRotation{MaxSize: 1_000_000, MaxFiles: 2}},
+		{driver: "local", opts: []string{"max-size=0"}, rot: logRotation{MaxSize: 1, MaxFiles: 5, Compress: true}},
+		{driver: "local", opts: []string{"max-file=0", "compress=false"}, rot: logRotation{MaxSize: 20 << 20, MaxFiles: 1}},
+		{driver: "local", opts: []string{"labels=a", "tag={{.ID}}"}, rot: logRotation{MaxSize: 20 << 20, MaxFiles: 5, Compress: true}},
+		{driver: "local", opts: []string{"max-file=1"}, err: "compression cannot be enabled when max file count is 1"},
+		{driver: "local", opts: []string{"max-file=-1"}, err: "max-file must not be negative"},
+		{driver: "local", opts: []string{"max-file=x"}, err: "invalid value for max-file: x: invalid syntax"},
+		{driver: "local", opts: []string{"max-size=1q"}, err: "invalid value for max-size: 1q: invalid size: '1q'"},
+		{driver: "local", opts: []string{"compress=maybe"}, err: "invalid boolean value for compress: maybe: invalid syntax"},
+		{driver: "local", opts: []string{"max-sise=1k"}, err: "unknown log opt 'max-sise' for log driver local"},
+		{driver: "local", opts: []string{"b=1", "a=2"}, err: "unknown log opt 'a' for log driver local"},
 		{driver: "none", opts: []string{"max-size=1k"}, err: "invalid logging opts for driver none"},
 		{driver: "json-file", opts: []string{"foo=1"}, err: "unknown log opt 'foo' for json-file log driver"},
 		{driver: "json-file", opts: []string{"max-size"}, err: "invalid size: ''"},
@@ -99,7 +112,7 @@ func TestParseLogConfig(t *testing.T) {
 
 // inspect shows HostConfig.LogConfig as docker's: json-file with an empty Config by default
 // (containers made before strata kept one too), the driver and options given otherwise; and
-// LogPath is empty for none, which keeps no file.
+// LogPath is empty for none, which keeps no file, and for local, as docker's.
 func TestInspectLogConfig(t *testing.T) {
 	for _, tt := range []struct {
 		lc      LogConfig
@@ -109,6 +122,7 @@ func TestInspectLogConfig(t *testing.T) {
 		{LogConfig{}, InspectLogConfig{Type: "json-file", Config: map[string]string{}}, true},
 		{LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1k"}}, InspectLogConfig{Type: "json-file", Config: map[string]string{"max-size": "1k"}}, true},
 		{LogConfig{Type: "none"}, InspectLogConfig{Type: "none", Config: map[string]string{}}, false},
+		{LogConfig{Type: "local"}, InspectLogConfig{Type: "local", Config: map[string]string{}}, false},
 	} {
 		c := &Container{ID: strings.Repeat("b", 64), Dir: "/x/" + strings.Repeat("b", 64), Config: Config{LogConfig: tt.lc}}
 		d := Inspect(c)

@@ -154,6 +154,36 @@ func TestContainerLogRotates(t *testing.T) {
 	}
 }
 
+// local is bounded without options, as docker's local: 20 MiB files, log.json and 4 rotated
+// ones, gzipped; `logs` reads them whole.
+func TestLocalLogRotates(t *testing.T) {
+	lc, err := ParseLogConfig("local", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: strings.Repeat("e", 64), Dir: t.TempDir(), Config: Config{LogConfig: lc}}
+	cl, err := openContainerLog(c.Dir, lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.rot != (logRotation{MaxSize: 20 << 20, MaxFiles: 5, Compress: true}) {
+		t.Fatalf("local's rotation = %+v, want docker's defaults", cl.rot)
+	}
+	cl.rot.MaxSize = 1000 // smaller files, to rotate in a test
+	w := newLogWriter(cl)
+	writeLines(t, w, 0, 100)
+	cl.Close()
+	names := logFiles(t, c.Dir, 1000)
+	if want := []string{"log.json", "log.json.1.gz", "log.json.2.gz", "log.json.3.gz", "log.json.4.gz"}; !slices.Equal(names, want) {
+		t.Errorf("local's log files = %q, want %q", names, want)
+	}
+	// 5 files of 12 or 13 entries (log.json may hold fewer): the last 49 to 65 lines, in order.
+	got := logsOf(t, c, LogOptions{})
+	if n := strings.Count(got, "\n"); n < 49 || n > 65 || got != wantLines(100-n, 100) {
+		t.Errorf("Logs of local printed %q, want the last 49 to 65 lines", got)
+	}
+}
+
 // max-file 1 (docker's default) keeps log.json alone: past max-size it starts anew. An entry
 // larger than max-size is written whole, alone in its file; and a log without max-size is
 // never rotated.

@@ -20,9 +20,12 @@ func TestRunLogOptRefused(t *testing.T) {
 		{args: []string{"--log-opt", "max-size=10m", "--log-opt", "max-file=0"}, wantErr: "max-file cannot be less than 1"},
 		{args: []string{"--log-opt", "retention=3"}, wantErr: "unknown log opt 'retention' for json-file log driver"},
 		{args: []string{"--log-driver=none", "--log-opt", "max-size=1m"}, wantErr: "invalid logging opts for driver none"},
+		{args: []string{"--log-driver", "local", "--log-opt", "max-file=1"}, wantErr: "compression cannot be enabled when max file count is 1"},
+		{args: []string{"--log-driver", "local", "--log-opt", "size=1"}, wantErr: "unknown log opt 'size' for log driver local"},
 		// Valid ones pass the check, to fail on the image the empty root does not have.
 		{args: []string{"--log-opt", "max-size=10m", "--log-opt", "max-file=3", "--log-opt", "compress=true"}, wantErr: "nosuchimage"},
 		{args: []string{"--log-driver", "none"}, wantErr: "nosuchimage"},
+		{args: []string{"--log-driver", "local", "--log-opt", "max-size=1m"}, wantErr: "nosuchimage"},
 	} {
 		for _, command := range [][]string{{"create"}, {"run", "-d"}, {"run"}} {
 			args := append(append(append([]string{}, command...), tt.args...), "nosuchimage", "true")
