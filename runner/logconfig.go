@@ -296,6 +296,9 @@ const logAttrsMax = 64 << 10
 // variables named by env or matched by env-regex, and the rendered tag. nil without any.
 func logAttrs(c *Container) (json.RawMessage, error) {
 	cfg := c.Config.LogConfig.Config
+	if cfg["labels"] == "" && cfg["labels-regex"] == "" && cfg["env"] == "" && cfg["env-regex"] == "" && cfg["tag"] == "" {
+		return nil, nil // the usual case: a monitor's start spends nothing on them
+	}
 	extra := map[string]string{}
 	if labels := cfg["labels"]; labels != "" {
 		for _, l := range strings.Split(labels, ",") {

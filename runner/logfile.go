@@ -76,8 +76,10 @@ func openContainerLog(dir string, lc LogConfig) (*containerLog, error) {
 		}
 		lf.Close()
 	}
-	// A compression a killed monitor left half done: log.json.1 is still there, whole.
-	_ = os.Remove(rotatedName(name, 1, true) + logTmpSuffix)
+	if rot.Compress {
+		// A compression a killed monitor left half done: log.json.1 is still there, whole.
+		_ = os.Remove(rotatedName(name, 1, true) + logTmpSuffix)
+	}
 	f, err := openLogForWriting(name)
 	if err != nil {
 		return nil, err

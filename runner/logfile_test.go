@@ -298,3 +298,37 @@ func TestLogsFollowRotation(t *testing.T) {
 		})
 	}
 }
+
+// A rotation cut short (a monitor killed between its link of log.json to log.json.1 and the
+// rename of the new log.json over it) leaves one file under two names: logs reads it once,
+// and the next rotation goes on from there. A gzip a killed compression left half written is
+// no rotated file.
+func TestContainerLogRotationCutShort(t *testing.T) {
+	c, cl, w := rotatingLog(t, "max-size=1k", "max-file=3", "compress=true")
+	writeLines(t, w, 0, 5)
+	name := filepath.Join(c.Dir, logFile)
+	if err := os.Link(name, rotatedName(name, 1, false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rotatedName(name, 1, true)+logTmpSuffix, []byte("half a gzip"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := logsOf(t, c, LogOptions{}); got != wantLines(0, 5) {
+		t.Errorf("Logs printed %q, want lines 0 to 4 once", got)
+	}
+	cl.Close()
+	// The next monitor's log.
+	cl, err := openContainerLog(c.Dir, c.Config.LogConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = newLogWriter(cl)
+	writeLines(t, w, 5, 40)
+	cl.Close()
+	if got := logsOf(t, c, LogOptions{}); !strings.HasSuffix(got, wantLines(30, 40)) || strings.Count(got, "line4\n") > 1 {
+		t.Errorf("Logs printed %q, want the last lines, each once", got)
+	}
+	if _, err := os.Stat(rotatedName(name, 1, true) + logTmpSuffix); err == nil {
+		t.Errorf("the half-written gzip is still there")
+	}
+}
