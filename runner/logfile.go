@@ -84,12 +84,17 @@ func openContainerLog(dir string, lc LogConfig) (*containerLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
+	l := &containerLog{name: name, rot: rot, f: f}
+	if rot.MaxSize > 0 {
+		// What a last run left counts toward the bound.
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		l.size = st.Size()
 	}
-	return &containerLog{name: name, rot: rot, f: f, size: st.Size()}, nil
+	return l, nil
 }
 
 // Write appends entries, whole ones each ending in a newline, rotating log.json before an
