@@ -333,3 +333,60 @@ func TestContainerLogRotationCutShort(t *testing.T) {
 		t.Errorf("the half-written gzip is still there")
 	}
 }
+
+// A follower at the end of log.json, when the monitor writes there once more and then
+// rotates before the follower looks again, reads the old file to its end before it goes on to
+// the new one: the entry written last to the old file is not lost.
+func TestLogsFollowRotationDrainsOld(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ParseLogConfig("json-file", []string{"max-size=1k", "max-file=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "drain", LogConfig: lc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeRun(t, c, true)
+	cl, err := openContainerLog(c.Dir, lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	w := newLogWriter(cl)
+	writeLines(t, w, 0, 5)
+	// At the follower's first end of log.json: line5 into it, then line6 into a new one.
+	// From then on, nothing.
+	var once bool
+	logsAtEnd = func() {
+		if once {
+			return
+		}
+		once = true
+		writeLines(t, w, 5, 6)
+		if err := cl.rotate(); err != nil {
+			t.Error(err)
+		}
+		writeLines(t, w, 6, 7)
+	}
+	defer func() { logsAtEnd = nil }()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() { done <- Logs(ctx, c, LogOptions{Follow: true}, &out, io.Discard) }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.HasSuffix(out.String(), "line6\n"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Logs = %v", err)
+	}
+	if got := out.String(); got != wantLines(0, 7) {
+		t.Errorf("logs -f printed %q, want lines 0 to 6", got)
+	}
+}

@@ -537,6 +537,9 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			return err
 		}
 		if opts.Follow {
+			if logsAtEnd != nil {
+				logsAtEnd()
+			}
 			// Rotated (or moved aside, a new one made) or truncated while followed: what is
 			// written next goes to the file at its name. Read on from the end of the old
 			// one, nothing new would ever show.
@@ -584,6 +587,11 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		}
 	}
 }
+
+// logsAtEnd, when not nil (tests), runs when a following Logs has read log.json to its end,
+// before it looks for a rotation: what the monitor does there is what a follower must not
+// lose.
+var logsAtEnd func()
 
 // tailSources finds where the last n complete lines of the log srcs holds start, reading back
 // from the end of log.json, then of the rotated files before it: the source, the offset in it
