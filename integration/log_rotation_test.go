@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // lineNumbers reads "line<i>" lines into their numbers, failing on anything else.
@@ -51,9 +52,10 @@ func logFilesOf(t *testing.T, root, id string) map[string]int64 {
 // each within max-size (gzipped with compress); logs prints the last lines kept, in order,
 // ending with the last one, --tail counting back across the files, and logs -f, following
 // it from its start, prints lines in order up to the last. start keeps the options, and a
-// foreground run rotates its log too. --log-driver none keeps no log: logs says so, as
-// docker's. labels, env and tag give the entries attributes, which logs --details shows.
-// Bad drivers and options are refused in docker's words, exit 125.
+// restart policy's runs and a foreground run rotate their logs too. local is bounded by
+// default. --log-driver none keeps no log: logs says so, as docker's. labels, env and tag
+// give the entries attributes, which logs --details shows. Bad drivers and options are
+// refused in docker's words, exit 125.
 func TestLogRotation(t *testing.T) {
 	requiresContainers(t)
 	reg := startRegistry(t)
@@ -129,6 +131,17 @@ func TestLogRotation(t *testing.T) {
 		}
 	}
 
+	// A restart policy's runs keep the options too: three runs' lines, in 2k files.
+	id := detached(t, root, "--name", "again", "--restart", "on-failure:2", "--log-opt", "max-size=2k", "--log-opt", "max-file=2",
+		"alpine", "sh", "-c", `i=0; while [ $i -lt 100 ]; do echo line$i; i=$((i+1)); done; exit 3`)
+	waitInspect(t, root, id, "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "exited 3 2", 30*time.Second)
+	if files := logFilesOf(t, root, id); len(files) != 2 || files["log.json"] > 2000 || files["log.json.1"] > 2000 {
+		t.Errorf("restarted: log files %v, want log.json and log.json.1 within 2k", files)
+	}
+	if r := mustStrata(t, root, "logs", "--tail", "2", "again"); r.Stdout != tailLines(98, 100) {
+		t.Errorf("restarted: logs --tail 2 printed %q", r.Stdout)
+	}
+
 	// A foreground run's log (not --rm) is rotated as well.
 	mustStrata(t, root, "run", "--name", "fg", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "alpine", "sh", "-c", script)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "fg") })
@@ -140,7 +153,7 @@ func TestLogRotation(t *testing.T) {
 	}
 
 	// none: no log kept, and logs says so.
-	id := detached(t, root, "--name", "quiet", "--log-driver", "none", "alpine", "echo", "hi")
+	id = detached(t, root, "--name", "quiet", "--log-driver", "none", "alpine", "echo", "hi")
 	mustStrata(t, root, "wait", id)
 	if files := logFilesOf(t, root, id); len(files) != 0 {
 		t.Errorf("--log-driver none: log files %v, want none", files)
