@@ -319,6 +319,9 @@ func initContainer(spec Spec, host hostInfo, netnsReady bool, size unix.Winsize,
 			return err
 		}
 	}
+	if err := enterWorkdir(spec.Cwd); err != nil {
+		return err
+	}
 	cmd.seccomp = ahead.Seccomp
 	cmd.nullSrc = applier.nullSrc
 	return cmd.exec(spec)
@@ -336,7 +339,7 @@ type command struct {
 }
 
 // prepareCommand does, in the container's root, what exec needs and that needs no privilege
-// dropped yet: the user from the image's files, the working directory and the terminal.
+// dropped yet: the user from the image's files and the terminal.
 func prepareCommand(spec Spec, size unix.Winsize) (*command, error) {
 	// openRegular: the image may make /etc/passwd a FIFO (an open that never returns) or a
 	// symlink to /dev/urandom (a read that never ends); both count as absent.
@@ -352,14 +355,6 @@ func prepareCommand(spec Spec, size unix.Winsize) (*command, error) {
 		return nil, fmt.Errorf("setting user: %w", err)
 	}
 	c := &command{user: user, env: withDefaultEnv(spec.Env, spec.Hostname, user.Home, spec.Terminal)}
-	if err := unix.Chdir(spec.Cwd); err != nil {
-		return nil, fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
-	}
-	// A working directory reached through a leaked host fd (/proc/self/fd/N) would sit outside
-	// the container's root, and getcwd says so (CVE-2024-21626); refuse to start there.
-	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return nil, fmt.Errorf("working directory %s is outside the container", spec.Cwd)
-	}
 	if c.caps, err = capabilities(spec); err != nil {
 		return nil, err
 	}
@@ -369,6 +364,21 @@ func prepareCommand(spec Spec, size unix.Winsize) (*command, error) {
 		}
 	}
 	return c, nil
+}
+
+// enterWorkdir changes to the container's working directory, once every step of the plan is
+// done: one under /sys/fs/cgroup is in the cgroup filesystems mounted last, and entered before
+// them it was the dir beneath them (an empty dir of sysfs).
+func enterWorkdir(cwd string) error {
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("changing to working directory %s: %w", cwd, err)
+	}
+	// A working directory reached through a leaked host fd (/proc/self/fd/N) would sit outside
+	// the container's root, and getcwd says so (CVE-2024-21626); refuse to start there.
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("working directory %s is outside the container", cwd)
+	}
+	return nil
 }
 
 // exec drops to the command's user and capabilities, finds the executable as that user,

@@ -254,12 +254,23 @@ func planWith(spec Spec, host hostInfo) []Step {
 			steps = append(steps, Step{Op: OpReadOnly, Target: p})
 		}
 	}
-	steps = append(steps, Step{Op: OpMkdir, Target: spec.withDefaults().Cwd})
+	// The working directory is made where runc makes it, once the filesystems are mounted
+	// and before the root is made read-only (docker makes it in the image's layer first).
+	// One in the cgroup tree waits for the cgroup filesystems: made before them, it was
+	// made (or not found) in sysfs, beneath them.
+	cwd := Step{Op: OpMkdir, Target: spec.withDefaults().Cwd}
+	cwdLate := late && coversCgroupfs(cwd.Target)
+	if !cwdLate {
+		steps = append(steps, cwd)
+	}
 	if spec.ReadOnly {
 		steps = append(steps, Step{Op: OpReadOnly, Target: "/"})
 	}
 	if late {
 		steps = append(steps, cgroupfs...)
+	}
+	if cwdLate {
+		steps = append(steps, cwd)
 	}
 	return steps
 }

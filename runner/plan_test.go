@@ -301,3 +301,40 @@ func TestPlanMountOnDev(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanCwdInCgroupfs: a working directory in the cgroup tree is made after the cgroup
+// filesystems, which are mounted last, or it was looked for in sysfs beneath them (docker's
+// runc makes it once every mount is made); any other is made before the read-only root.
+func TestPlanCwdInCgroupfs(t *testing.T) {
+	host := hostInfo{Cgroups: []cgroupMount{
+		{"/sys/fs/cgroup/memory", "cgroup", "rw,memory"},
+		{"/sys/fs/cgroup/unified", "cgroup2", "rw"},
+	}}
+	for _, tt := range []struct {
+		cwd     string
+		mount   string // a user mount's target, "" for none
+		cgroups bool   // made after the cgroup filesystems
+		ro      bool   // made after the read-only root
+	}{
+		{"/sys/fs/cgroup/memory", "", true, true},
+		{"/sys/fs/cgroup/memory/x/..", "", true, true},
+		{"/sys/fs/cgroup", "", true, true},
+		{"/sys/fs/cgroupx", "", false, false},
+		{"/work", "", false, false},
+		{"/sys/kernel", "", false, false},
+		// A mount on the cgroup tree moves the cgroup filesystems before the pivot.
+		{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/x", true, false},
+	} {
+		spec := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay"}}, Cwd: tt.cwd, ReadOnly: true}
+		if tt.mount != "" {
+			spec.Mounts = []mount.Mount{{Type: "bind", Source: "/h", Target: tt.mount}}
+		}
+		steps := planWith(spec, host)
+		mk, cg := stepIndex(steps, OpMkdir, path.Clean(tt.cwd)), stepIndex(steps, OpMount, "/sys/fs/cgroup/memory")
+		pivot, ro := stepIndex(steps, OpPivot, "/"), stepIndex(steps, OpReadOnly, "/")
+		if mk < 0 || cg < 0 || ro < 0 || mk < pivot || (mk > cg) != tt.cgroups || (mk > ro) != tt.ro {
+			t.Errorf("cwd %s, mount %q: mkdir at %d, cgroup mount at %d, pivot at %d, read-only root at %d; want the mkdir after the pivot, after the cgroup mounts: %v, after the read-only root: %v",
+				tt.cwd, tt.mount, mk, cg, pivot, ro, tt.cgroups, tt.ro)
+		}
+	}
+}

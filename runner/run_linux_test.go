@@ -408,3 +408,32 @@ func TestRunForwardsWinchWithoutTerminal(t *testing.T) {
 		<-done
 	}
 }
+
+// TestRunCwdInCgroupfs: a working directory in the cgroup tree is entered on the cgroup
+// filesystem mounted there, as with docker (runc makes and enters it once every mount is
+// made): one of a v1 controller started ("mkdir /sys/fs/cgroup/memory: no such file or
+// directory", made before that filesystem was mounted), and /sys/fs/cgroup itself was the
+// empty sysfs dir beneath the mount. A missing one is not made on the read-only filesystem.
+func TestRunCwdInCgroupfs(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	cwd := "/sys/fs/cgroup"
+	if entries, err := os.ReadDir(cwd); err == nil {
+		for _, e := range entries {
+			if fi, err := os.Lstat(filepath.Join(cwd, e.Name())); err == nil && fi.IsDir() && e.Name() != "unified" {
+				cwd = filepath.Join(cwd, e.Name()) // a v1 controller (or hybrid's)
+				break
+			}
+		}
+	}
+	spec := testSpec(t, "sh", "-c", "pwd; ls | grep -c '^cgroup.procs$'")
+	spec.Cwd = cwd
+	if out := mustRun(t, spec); out != cwd+"\n1" {
+		t.Errorf("Run(-w %s, pwd; ls) = %q, want %q and the cgroup's files", cwd, out, cwd+"\n1")
+	}
+
+	spec = testSpec(t, "true")
+	spec.Cwd = cwd + "/strata-missing"
+	if code, _, _, err := runOut(t, spec); err == nil || !strings.Contains(err.Error(), "read-only file system") {
+		t.Errorf("Run(-w %s) = %d, %v, want the read-only cgroup filesystem's error", spec.Cwd, code, err)
+	}
+}
