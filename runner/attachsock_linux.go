@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/creack/pty"
@@ -38,12 +40,14 @@ const (
 	attachFrameMax = 32 << 10
 	// attachClientsMax bounds the clients attached at once; more are refused.
 	attachClientsMax = 32
-	// attachQueue is how many frames (32 KiB at most each) a client may lag behind before
-	// the container's output waits for it, attachStall at most; then it is dropped. A slow
-	// client slows the container as docker's attach does, one that does not read cannot
-	// stop it.
-	attachQueue = 64
-	attachStall = 2 * time.Second
+	// attachQueue and attachQueueBytes bound how far a client may lag behind, in frames and
+	// in bytes, before the container's output waits for it, attachStall at most; then it is
+	// dropped. A slow client slows the container as docker's attach does, one that does not
+	// read cannot stop it. The bytes bound what a stalled client costs the monitor, which
+	// lives for days on a 16 MiB memory limit: 64 frames of 32 KiB were 2 MiB.
+	attachQueue      = 64
+	attachQueueBytes = 1 << 20
+	attachStall      = 2 * time.Second
 	// attachFlush bounds how long the monitor, at the container's end, waits for its
 	// clients to take their last frames.
 	attachFlush = 2 * time.Second
@@ -52,6 +56,13 @@ const (
 	// attachHistoryMax bounds the output kept for clients that ask for a replay: start -ai
 	// attaches once the start is reported, and gets what came before from it.
 	attachHistoryMax = 64 << 10
+	// attachHistoryChunks bounds the pieces the history is kept in, and so the frames of a
+	// replay: a write joins the last piece when it is of the same stream and small (output
+	// written a byte at a time makes pieces of attachHistoryChunk bytes, not a frame a byte,
+	// 11,000 of them in 64 KiB), so only output switching streams every 64 bytes or less
+	// reaches it.
+	attachHistoryChunks = 1024
+	attachHistoryChunk  = 4 << 10
 )
 
 // attachReplay, in a hello, asks for the container's output since its start (the last
@@ -65,7 +76,9 @@ type attachHub struct {
 	ln      *os.File // the listening socket
 	ended   bool
 	pty     *os.File // the container's terminal master (-t), once it has one
-	history [][]byte // the output's frames, attachHistoryMax bytes at most, for replays
+	// history is the output, attachHistoryMax bytes at most, for replays, in the order
+	// written; histLen is its bytes.
+	history []historyChunk
 	histLen int
 
 	stdinMu sync.Mutex // one client's frame at a time
@@ -73,11 +86,32 @@ type attachHub struct {
 	flushed sync.WaitGroup
 }
 
+// historyChunk is a piece of the history: bytes written to one stream, the history's own.
+type historyChunk struct {
+	kind byte // frameStdout or frameStderr
+	p    []byte
+}
+
 // attachClient is one attached client: its connection, and the frames queued for it.
 type attachClient struct {
 	conn *os.File // a socket; pollable, so its deadlines work
 	out  chan []byte
 	once sync.Once
+	// queued is the bytes of the frames in out and of the one being written; send signals
+	// room (capacity 1) each time it has written one.
+	queued atomic.Int64
+	room   chan struct{}
+}
+
+// fits says whether a frame of n bytes may be queued for c now.
+func (c *attachClient) fits(n int) bool {
+	return len(c.out) < cap(c.out) && c.queued.Load()+int64(n) <= attachQueueBytes
+}
+
+// queue queues frame for c; broadcast and join call it, under the hub's lock, once it fits.
+func (c *attachClient) queue(frame []byte) {
+	c.queued.Add(int64(len(frame)))
+	c.out <- frame
 }
 
 func newAttachHub() *attachHub {
@@ -120,9 +154,10 @@ func (h *attachHub) setTerminal(master *os.File) {
 }
 
 // broadcast queues p, as a frame of kind, for every client. A client whose queue stays full
-// for attachStall is dropped: a stalled `strata attach` must not stall the container. The
-// wait is one for the write, however many clients stall: each waiting its own attachStall
-// in turn, 32 clients that never read held the container up for a minute.
+// (attachQueue frames or attachQueueBytes) for attachStall is dropped: a stalled `strata
+// attach` must not stall the container. The wait is one for the write, however many clients
+// stall: each waiting its own attachStall in turn, 32 clients that never read held the
+// container up for a minute.
 func (h *attachHub) broadcast(kind byte, p []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -139,39 +174,70 @@ func (h *attachHub) broadcast(kind byte, p []byte) {
 	for len(p) > 0 {
 		n := min(len(p), attachFrameMax)
 		frame := appendFrame(make([]byte, 0, 5+n), kind, p[:n])
+		h.remember(kind, p[:n])
 		p = p[n:]
-		h.remember(frame)
 		for c := range h.clients {
-			select {
-			case c.out <- frame:
-				continue
-			default:
-			}
-			if stall == nil {
-				stall = time.NewTimer(attachStall)
-			}
-			if !expired {
+			for !expired && !c.fits(len(frame)) {
+				if stall == nil {
+					stall = time.NewTimer(attachStall)
+				}
 				select {
-				case c.out <- frame:
-					continue
+				case <-c.room: // it wrote a frame: look again
 				case <-stall.C:
 					expired = true
 				}
+			}
+			if c.fits(len(frame)) {
+				c.queue(frame)
+				continue
 			}
 			h.dropLocked(c)
 		}
 	}
 }
 
-// remember keeps frame for replays, and forgets the oldest beyond attachHistoryMax.
-func (h *attachHub) remember(frame []byte) {
-	h.history = append(h.history, frame)
-	h.histLen += len(frame)
-	for h.histLen > attachHistoryMax && len(h.history) > 1 {
-		h.histLen -= len(h.history[0])
-		h.history[0] = nil
+// remember keeps p, written to stream kind, for replays: in the last chunk when that is of
+// the same stream and p fits in attachHistoryChunk with it, else in a new one. The oldest
+// bytes beyond attachHistoryMax, and the oldest chunks beyond attachHistoryChunks, are
+// forgotten.
+func (h *attachHub) remember(kind byte, p []byte) {
+	if n := len(h.history); n > 0 && h.history[n-1].kind == kind && len(h.history[n-1].p)+len(p) <= attachHistoryChunk {
+		h.history[n-1].p = append(h.history[n-1].p, p...)
+	} else {
+		h.history = append(h.history, historyChunk{kind: kind, p: slices.Clone(p)})
+	}
+	h.histLen += len(p)
+	for len(h.history) > attachHistoryChunks {
+		h.histLen -= len(h.history[0].p)
+		h.history[0] = historyChunk{}
 		h.history = h.history[1:]
 	}
+	for h.histLen > attachHistoryMax {
+		oldest := &h.history[0]
+		if cut := h.histLen - attachHistoryMax; cut < len(oldest.p) {
+			oldest.p = oldest.p[cut:]
+			h.histLen -= cut
+			break
+		}
+		h.histLen -= len(oldest.p)
+		h.history[0] = historyChunk{}
+		h.history = h.history[1:]
+	}
+}
+
+// replay is the history as frames: consecutive chunks of a stream in one, up to
+// attachFrameMax bytes; attachHistoryChunks frames at most.
+func (h *attachHub) replay() [][]byte {
+	var frames [][]byte
+	for i, c := range h.history {
+		if last := len(frames) - 1; i > 0 && h.history[i-1].kind == c.kind && len(frames[last])-5+len(c.p) <= attachFrameMax {
+			frames[last] = append(frames[last], c.p...)
+			binary.BigEndian.PutUint32(frames[last][1:5], uint32(len(frames[last])-5))
+			continue
+		}
+		frames = append(frames, appendFrame(nil, c.kind, c.p))
+	}
+	return frames
 }
 
 // listen makes the socket in the container's dir and serves clients until finish. The path
@@ -247,11 +313,13 @@ func (h *attachHub) join(conn *os.File) {
 		conn.Close()
 		return
 	}
-	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(h.history))}
+	var replay [][]byte // attachHistoryMax bytes in attachHistoryChunks frames at most
 	if hello[5]&attachReplay != 0 {
-		for _, frame := range h.history {
-			c.out <- frame
-		}
+		replay = h.replay()
+	}
+	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(replay)), room: make(chan struct{}, 1)}
+	for _, frame := range replay {
+		c.queue(frame)
 	}
 	h.clients[c] = struct{}{}
 	h.flushed.Add(1)
@@ -265,7 +333,13 @@ func (h *attachHub) send(c *attachClient) {
 	defer h.flushed.Done()
 	defer c.conn.Close()
 	for frame := range c.out {
-		if _, err := c.conn.Write(frame); err != nil {
+		_, err := c.conn.Write(frame)
+		c.queued.Add(-int64(len(frame)))
+		select {
+		case c.room <- struct{}{}:
+		default: // signalled already
+		}
+		if err != nil {
 			h.drop(c)
 			for range c.out { // drained, so that broadcast never blocks on it
 			}
@@ -277,7 +351,7 @@ func (h *attachHub) send(c *attachClient) {
 // receive reads c's frames: stdin for the container, resizes for its terminal.
 func (h *attachHub) receive(c *attachClient) {
 	var hdr [5]byte
-	buf := make([]byte, attachFrameMax)
+	var buf []byte // as big as the biggest frame yet: keystrokes and resizes are a few bytes
 	for {
 		if _, err := io.ReadFull(c.conn, hdr[:]); err != nil {
 			// The client left. Its queue is still sent until the drop.
@@ -288,6 +362,9 @@ func (h *attachHub) receive(c *attachClient) {
 		if n > attachFrameMax {
 			h.drop(c)
 			return
+		}
+		if int(n) > len(buf) {
+			buf = make([]byte, n)
 		}
 		if _, err := io.ReadFull(c.conn, buf[:n]); err != nil {
 			h.drop(c)
@@ -346,9 +423,8 @@ func (h *attachHub) finish(dir string, code int) {
 	binary.BigEndian.PutUint32(exit[:], uint32(int32(code)))
 	frame := appendFrame(nil, frameExit, exit[:])
 	for c := range h.clients {
-		select {
-		case c.out <- frame:
-		default:
+		if len(c.out) < cap(c.out) { // only this sends to it now, under the lock
+			c.queue(frame)
 		}
 		h.dropLocked(c)
 	}
