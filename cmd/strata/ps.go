@@ -44,8 +44,9 @@ type psRow struct {
 	targets  []string          // where each mount goes, for the volume filter
 }
 
-// Label is {{.Label "key"}}: the value of one of the container's labels.
-func (r psRow) Label(key string) string { return r.labels[key] }
+// Label is {{.Label "key"}}: the value of one of the container's labels, quoted as psText
+// quotes it (an image's author writes them).
+func (r psRow) Label(key string) string { return psText(r.labels[key]) }
 
 func (psRow) headers() map[string]string {
 	return map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Size": "SIZE"}
@@ -183,7 +184,7 @@ func newPsRow(c *runner.Container) psRow {
 		Names:      c.Name(),
 		Networks:   psText(c.Config.Spec.Network),
 		imageID:    c.Config.ImageID,
-		Labels:     strings.Join(runner.LabelList(c.Config.Labels), ","),
+		Labels:     psLabels(c.Config.Labels),
 		labels:     c.Config.Labels,
 	}
 	if r.Networks == "" {
@@ -233,6 +234,16 @@ func newPsRow(c *runner.Container) psRow {
 		}
 	}
 	return r
+}
+
+// psLabels is {{.Labels}}: "key=value" for each label, sorted, joined by commas, each quoted
+// by psText when it holds what a terminal would act on.
+func psLabels(labels map[string]string) string {
+	list := runner.LabelList(labels)
+	for i, l := range list {
+		list[i] = psText(l)
+	}
+	return strings.Join(list, ",")
 }
 
 // psText is a value of a container's config.json as ps shows it: as it is, or quoted with Go
