@@ -172,6 +172,9 @@ func (s *Snapshotter) pruneLayer(d v1.Hash, dryRun bool) (*Layer, error) {
 	if err := removeAll(doomed); err != nil {
 		return &l, err
 	}
+	if err := s.removeProofs(d.Hex); err != nil {
+		return &l, err
+	}
 	// Removing the lock file while holding it costs at most double work for a process
 	// waiting on the old file: the rename in Unpack still picks a single winner.
 	if err := os.Remove(s.lockPath(d.Hex)); err != nil && !errors.Is(err, fs.ErrNotExist) {

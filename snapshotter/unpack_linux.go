@@ -240,11 +240,14 @@ func tmpHex(name string) string {
 	return rest[:64]
 }
 
-// Ensure makes sure diffID's layer dir exists, calling open for the compressed layer stream
-// only when it does not (`strata run` over an image whose layers were pruned, or pulled by a
-// strata that did not unpack). open is called at most once.
-func (s *Snapshotter) Ensure(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, open func() (io.ReadCloser, error)) (err error) {
-	if s.Has(diffID) {
+// Ensure makes sure diffID's layer dir exists and is blob's content, calling open for the
+// compressed layer stream (which must be verified against blob's digest as it is read) only
+// when it does not exist (`strata run` over an image whose layers were pruned, or pulled by a
+// strata that did not unpack) or blob is not proven to be it (see provenDir): a layer dir
+// unpacked from another blob is used for this one only once this one hashed to it. open is
+// called at most once.
+func (s *Snapshotter) Ensure(ctx context.Context, diffID v1.Hash, blob v1.Descriptor, open func() (io.ReadCloser, error)) (err error) {
+	if s.Has(diffID) && s.Proven(diffID, blob.Digest) {
 		return nil
 	}
 	rc, err := open()
@@ -256,5 +259,8 @@ func (s *Snapshotter) Ensure(ctx context.Context, diffID v1.Hash, mediaType type
 			err = fmt.Errorf("unpacking layer %s: closing: %w", short(diffID), cerr)
 		}
 	}()
-	return s.Unpack(ctx, diffID, mediaType, rc)
+	if err := s.Unpack(ctx, diffID, blob.MediaType, rc); err != nil {
+		return fmt.Errorf("%w (blob %s)", err, short(blob.Digest))
+	}
+	return s.prove(diffID, blob.Digest)
 }

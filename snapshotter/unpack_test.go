@@ -410,8 +410,9 @@ func TestEnsure(t *testing.T) {
 		opens++
 		return io.NopCloser(bytes.NewReader(l.gz)), nil
 	}
+	blob := blobOf(l.gz)
 	for i := range 2 {
-		if err := s.Ensure(t.Context(), l.diffID, gzipLayer, open); err != nil {
+		if err := s.Ensure(t.Context(), l.diffID, blob, open); err != nil {
 			t.Fatalf("Ensure #%d = %v", i, err)
 		}
 	}
@@ -419,7 +420,7 @@ func TestEnsure(t *testing.T) {
 		t.Errorf("Ensure opened the layer %d times, want once (then the layer dir exists)", opens)
 	}
 	errOpen := errors.New("blob missing")
-	err := s.Ensure(t.Context(), hashOf("other"), gzipLayer, func() (io.ReadCloser, error) { return nil, errOpen })
+	err := s.Ensure(t.Context(), hashOf("other"), blob, func() (io.ReadCloser, error) { return nil, errOpen })
 	if !errors.Is(err, errOpen) {
 		t.Errorf("Ensure(open fails) = %v, want the open error", err)
 	}
