@@ -181,6 +181,10 @@ func (v *verifyingReader) damaged(bad error) error {
 
 func (v *verifyingReader) Close() error { return v.f.Close() }
 
+// OpenVerified opens the stored blob desc verified as it is read: the reader fails, and the
+// damaged file goes, unless its bytes are desc's size and digest. A missing blob is ErrNotFound.
+func (s *Store) OpenVerified(desc v1.Descriptor) (io.ReadCloser, error) { return s.openVerified(desc) }
+
 // openVerified opens the stored blob desc for a reader that must not get damaged content.
 func (s *Store) openVerified(desc v1.Descriptor) (io.ReadCloser, error) {
 	p, err := s.blobPath(desc.Digest)

@@ -256,3 +256,50 @@ func (s *Store) Complete(d v1.Descriptor) bool {
 	}
 	return true
 }
+
+// LayerPair is a layer blob as an image manifest lists it, and the DiffID its config pairs
+// with it by position.
+type LayerPair struct {
+	Blob   v1.Descriptor
+	DiffID v1.Hash
+}
+
+// LayerPairs lists, for every image manifest the stored manifest or index d reaches, each
+// layer its config pairs with a DiffID, each pair once: what save and push check against the
+// layer dirs here before they write the blobs. A config that is no image config pairs nothing.
+func (s *Store) LayerPairs(d v1.Descriptor) ([]LayerPair, error) {
+	images := []indexEntry{{desc: d}}
+	if d.MediaType.IsIndex() {
+		var err error
+		if images, _, err = s.indexTree(d); err != nil {
+			return nil, fmt.Errorf("listing layers of %s: %w", short(d.Digest), err)
+		}
+	}
+	var out []LayerPair
+	seen := map[[2]v1.Hash]bool{}
+	for _, e := range images {
+		m, err := s.readManifest(e.desc.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("listing layers of %s: %w", short(d.Digest), err)
+		}
+		if len(m.Layers) == 0 {
+			continue
+		}
+		raw, err := s.ReadBlob(m.Config.Digest, maxSmallBlob)
+		if err != nil {
+			return nil, fmt.Errorf("listing layers of %s: config %s: %w", short(d.Digest), short(m.Config.Digest), err)
+		}
+		diffIDs := claimedDiffIDs(raw)
+		for i, l := range m.Layers {
+			if i >= len(diffIDs) {
+				break
+			}
+			k := [2]v1.Hash{l.Digest, diffIDs[i]}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, LayerPair{Blob: v1.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}, DiffID: diffIDs[i]})
+			}
+		}
+	}
+	return out, nil
+}

@@ -300,10 +300,12 @@ func runnableOffline(g *globals, store *cache.Store, m v1.Hash) bool {
 	})
 }
 
-// unpackInto hands each layer's stream, as it downloads, to the snapshotter.
+// unpackInto hands each layer's stream, as it downloads, to the snapshotter, which records
+// the blob as proven to be the layer once it is (see snapshotter.Ensure): streams a LayerFunc
+// gets end only once the blob's digest is verified.
 func unpackInto(snap *snapshotter.Snapshotter) cache.LayerFunc {
 	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
-		return snap.Unpack(ctx, diffID, desc.MediaType, r)
+		return snap.UnpackBlob(ctx, diffID, desc, r)
 	}
 }
 

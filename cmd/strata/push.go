@@ -62,6 +62,9 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
 	}
+	if err := checkLayersHere(ctx, g, store, desc); err != nil {
+		return fmt.Errorf("pushing %s: %w", ref.Familiar(), err)
+	}
 	if !quiet {
 		fmt.Fprintf(out, "The push refers to repository [%s]\n", ref.Name())
 	}

@@ -681,13 +681,20 @@ func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Sna
 		return fmt.Errorf("image has %d layers but its config %d diff ids", len(m.Layers), len(diffIDs))
 	}
 	for i, l := range m.Layers {
-		err := snap.Ensure(ctx, diffIDs[i], l.MediaType, func() (io.ReadCloser, error) {
-			rc, err := store.OpenBlob(l.Digest)
+		// A layer dir here is used for this blob only once the blob is proven to be it:
+		// one unpacked from another image's blob says nothing of this one, which a pull
+		// --no-unpack or a load stored unchecked while the DiffID was not unpacked.
+		had := snap.Has(diffIDs[i])
+		err := snap.Ensure(ctx, diffIDs[i], l, func() (io.ReadCloser, error) {
+			rc, err := store.OpenVerified(l)
 			if err != nil {
 				return nil, fmt.Errorf("layer %s is missing from the store: pull the image again: %w", l.Digest, err)
 			}
 			return rc, nil
 		})
+		if had && errors.Is(err, snapshotter.ErrDiffIDMismatch) {
+			return notTheLayer(l.Digest, diffIDs[i], snapshotter.ErrDiffIDMismatch)
+		}
 		if err != nil {
 			return err
 		}

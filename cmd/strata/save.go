@@ -102,6 +102,15 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 	}
 	refs = namedOnce(refs)
 	ctx := cmd.Context()
+	for _, r := range refs {
+		if err := checkLayersHere(ctx, g, store, r.Descriptor); err != nil {
+			name := shortDigest(r.Descriptor.Digest)
+			if ref, perr := registry.ParseReference(r.Name); perr == nil {
+				name = ref.Familiar()
+			}
+			return fmt.Errorf("saving %s: %w", name, err)
+		}
+	}
 	if o.output != "" && o.output != "-" {
 		if err := refuseOwnFiles(g, o.output); err != nil {
 			return err
