@@ -51,10 +51,14 @@ func (g *globals) openSnapshotter() (*snapshotter.Snapshotter, error) {
 }
 
 // unpackedLayers opens the layer store for a command that only checks the layers unpacked
-// already (a load, pull --no-unpack): nil, and nothing made, when there is none yet.
+// already (a load, pull --no-unpack, save, push): nil, and nothing made, when there is none
+// yet. Any other failure to look (a symlink loop, a root it may not search, an I/O error) is
+// an error: taken for "none", it checked nothing against layers that are there.
 func (g *globals) unpackedLayers() (*snapshotter.Snapshotter, error) {
-	if _, err := os.Stat(g.snapshotsDir()); err != nil {
+	if _, err := os.Stat(g.snapshotsDir()); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("opening the layer store: %w", err)
 	}
 	return g.openSnapshotter()
 }
