@@ -83,7 +83,7 @@ func (p *plan) dockerImage(ctx context.Context, m dockerManifest) (image, error)
 		p.manifests[md.Digest] = true
 		p.blobs = append(p.blobs, blob{desc: md, data: data})
 	}
-	return image{names: m.RepoTags, manifest: md, config: cfgDigest, listed: md.Digest}, nil
+	return image{names: m.RepoTags, repoTags: true, manifest: md, config: cfgDigest, listed: md.Digest}, nil
 }
 
 // dockerLayer plans one layer file, telling its media type from its first bytes: old docker

@@ -18,6 +18,7 @@ import (
 	"github.com/strata-run/strata/internal/jsonvalues"
 	"github.com/strata-run/strata/internal/manifestkeys"
 	"github.com/strata-run/strata/internal/platforms"
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -48,7 +49,11 @@ type blob struct {
 
 // image is one image to tag.
 type image struct {
-	names    []string // as the archive names it
+	names []string // as the archive names it
+	// repoTags says names are manifest.json's RepoTags, where a name is a tag: a name by
+	// digest there is refused, as docker refuses it ("invalid tag"), unless it pins the
+	// digest the image is listed by (strata save writes such a pin, a load keeps it).
+	repoTags bool
 	refs     []string // normalized
 	manifest v1.Descriptor
 	config   v1.Hash
@@ -151,15 +156,16 @@ func (p *plan) readOCI(e *entry) error {
 			return err
 		}
 		names := annotatedNames(d.Annotations)
+		repoTags := false
 		if len(names) == 0 {
 			if tags == nil {
 				if tags, err = p.dockerTags(); err != nil {
 					return err
 				}
 			}
-			names = tags[cfg]
+			names, repoTags = tags[cfg], true
 		}
-		p.images = append(p.images, image{names: names, manifest: m, config: cfg, listed: d.Digest})
+		p.images = append(p.images, image{names: names, repoTags: repoTags, manifest: m, config: cfg, listed: d.Digest})
 	}
 	return nil
 }
@@ -539,8 +545,13 @@ func (p *plan) name(unnamed string) error {
 			// A name by digest promises content that hashes to it, and the store hands it
 			// out unchecked (run, pull --offline). The archive backs only the digest
 			// index.json lists the image by: another pin (a manifest under the digest of an
-			// index the archive lacks, or of anything else) is dropped.
+			// index the archive lacks, or of anything else) is dropped from an annotation,
+			// and refused in RepoTags, where docker refuses any: a tag the archive gives,
+			// dropped without a word, left a load that said it loaded the image by name.
 			if d := ref.Digest(); d != "" && d != img.listed.String() {
+				if img.repoTags {
+					return fmt.Errorf("image %s: invalid tag %s: it pins a digest the archive does not list the image by", short(img.manifest.Digest), quote.Cut(n, 300))
+				}
 				continue
 			}
 			refs = append(refs, ref.String())
