@@ -58,6 +58,10 @@ type LoadOptions struct {
 	// archive naming any blob with the DiffID of a layer here would run on that layer.
 	Unpacked   func(diffID v1.Hash) bool
 	CheckLayer func(ctx context.Context, layer v1.Descriptor, diffID v1.Hash, r io.Reader) error
+	// Proven, if set, says which blob is known to be the layer of a DiffID (the layer
+	// store's proofs): only those are spared CheckLayer, instead of those a stored image
+	// pairs with it (see cache.WriteOptions.Proven).
+	Proven func(blob, diffID v1.Hash) bool
 }
 
 // Loaded is one image Load stored and tagged.
@@ -165,7 +169,7 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 		return nil, err
 	}
 	if opts.Unpacked != nil && opts.CheckLayer != nil {
-		if err := p.checkUnpacked(ctx, opts.Unpacked, opts.CheckLayer); err != nil {
+		if err := p.checkUnpacked(ctx, opts.Unpacked, opts.CheckLayer, opts.Proven); err != nil {
 			return nil, err
 		}
 	}
@@ -173,14 +177,14 @@ func load(ctx context.Context, store *cache.Store, src source, opts LoadOptions)
 }
 
 // checkUnpacked checks, for every image manifest the plan stores, the layers whose DiffID
-// unpacked says has a layer dir, unless a stored image pairs the blob with it: check gets
-// the blob, from the archive or the store.
-func (p *plan) checkUnpacked(ctx context.Context, unpacked func(v1.Hash) bool, check func(context.Context, v1.Descriptor, v1.Hash, io.Reader) error) error {
+// unpacked says has a layer dir, unless proven says the blob is that layer (or, without
+// proven, a stored image pairs the two): check gets the blob, from the archive or the store.
+func (p *plan) checkUnpacked(ctx context.Context, unpacked func(v1.Hash) bool, check func(context.Context, v1.Descriptor, v1.Hash, io.Reader) error, proven func(blob, diffID v1.Hash) bool) error {
 	byDigest := make(map[v1.Hash]blob, len(p.blobs))
 	for _, b := range p.blobs {
 		byDigest[b.desc.Digest] = b
 	}
-	var paired func(blob, diffID v1.Hash) bool
+	paired := proven
 	for _, b := range p.blobs {
 		// Whatever kind a descriptor lists it as: one strata does not know is never run,
 		// but the store takes the first image of an index without this host's platform

@@ -61,6 +61,13 @@ type WriteOptions struct {
 	// commit and import make one when given no name. WriteIndex ignores it.
 	Untagged bool
 
+	// Proven, if set, says which stored blob is known to be the layer of a DiffID (the
+	// layer store's proofs, snapshotter.Proven): a stored blob whose DiffID is unpacked
+	// already is spared its check only when Proven says so. Unset, a stored image pairing
+	// the two spares it (layerPairs), which vouches for no more than that image's store
+	// checked it: one stored while the DiffID was not unpacked was checked against nothing.
+	Proven func(blob, diffID v1.Hash) bool
+
 	// paired is the write's view of which stored blob is which layer (see layerPairs); set
 	// by writeLayers.
 	paired *layerPairs
@@ -394,7 +401,10 @@ func (s *Store) writeLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 		// gets the blob, to check it is that layer: taken for it, the blob would be saved and
 		// pushed as it.
 		check := !opts.NeedLayer(diffID)
-		if check && (opts.paired == nil || opts.paired.has(s, desc.Digest, diffID)) {
+		if check && opts.Proven != nil && opts.Proven(desc.Digest, diffID) {
+			return res, nil
+		}
+		if check && opts.Proven == nil && (opts.paired == nil || opts.paired.has(s, desc.Digest, diffID)) {
 			return res, nil
 		}
 		if !check {

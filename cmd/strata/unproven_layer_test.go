@@ -55,7 +55,8 @@ func putWithLayer(t *testing.T, host, repo string, rawCfg []byte, cfgName v1.Has
 // layer dir (other content than its blob) while save and push wrote its blob. A layer dir is
 // now used for a blob, and a blob saved or pushed as a layer unpacked here, only once the
 // blob is proven to be it: run, save and push refuse the image, in one line, and push sends
-// nothing; a blob that is the same tar compressed otherwise is hashed once and goes.
+// nothing; a pull or load storing that pairing again is refused, the stored image no longer
+// vouching for it; a blob that is the same tar compressed otherwise is hashed once and goes.
 func TestLayerStoredUncheckedThenUnpackedFromAnother(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
@@ -97,6 +98,7 @@ func TestLayerStoredUncheckedThenUnpackedFromAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	putWithLayer(t, host, "test/evil", rawCfg, cfgName, x, types.OCILayer)
+	putWithLayer(t, host, "test/evil2", rawCfg, cfgName, x, types.OCILayer)
 	// same: honest's config, and honest's tar compressed otherwise: the same layer.
 	hl, err := honest.Layers()
 	if err != nil {
@@ -147,6 +149,26 @@ func TestLayerStoredUncheckedThenUnpackedFromAnother(t *testing.T) {
 	refused("push", err)
 	if _, err := remote.Head(mustTag(t, host+"/test/copy:1"), remote.WithContext(ctx)); err == nil {
 		t.Error("the refused push put the image in the registry")
+	}
+
+	// Nor does the stored image that pairs X with D vouch for X when another pull or a load
+	// stores it again: it was checked against nothing. Both are refused, nothing stored.
+	elsewhere := t.TempDir() // evil saved where nothing is unpacked: nothing to check it against
+	if _, err := strata(t, elsewhere, nil, "pull", "-q", "--no-unpack", host+"/test/evil:1"); err != nil {
+		t.Fatal(err)
+	}
+	evilTar := filepath.Join(t.TempDir(), "evil-elsewhere.tar")
+	if _, err := strata(t, elsewhere, nil, "save", "-o", evilTar, host+"/test/evil:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "pull", "-q", host+"/test/evil2:1"); err == nil {
+		t.Error("pull of an image pairing X with D, unpacked here from another blob, succeeded: an image stored unchecked vouched for it")
+	}
+	if _, err := strata(t, root, nil, "load", "-q", "-i", evilTar); err == nil {
+		t.Error("load of an image pairing X with D, unpacked here from another blob, succeeded: an image stored unchecked vouched for it")
+	}
+	if out, _ := strata(t, root, nil, "images", "--format", "{{.Repository}}"); strings.Contains(out, "evil2") {
+		t.Errorf("the refused pull stored its image: %q", out)
 	}
 
 	// The same tar compressed otherwise is the layer: hashed once, then it goes.
