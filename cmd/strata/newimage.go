@@ -130,14 +130,15 @@ func maxLayerSize() int64 {
 
 // unpack puts the layer into the snapshotter, through the checks every pulled layer passes
 // (layers.Apply: no path out of the layer, bounded size): an import's hostile tar stops here,
-// before anything reaches the image store.
+// before anything reaches the image store. The blob, hashed as this process wrote it, is
+// recorded as the layer, so the first run of the new image does not decompress it again.
 func (lf *layerFile) unpack(ctx context.Context, snap *snapshotter.Snapshotter) error {
 	f, err := os.Open(lf.path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return snap.Unpack(ctx, lf.diffID, lf.mt, f)
+	return snap.UnpackBlob(ctx, lf.diffID, v1.Descriptor{MediaType: lf.mt, Digest: lf.digest, Size: lf.size}, f)
 }
 
 // fileLayer is a layerFile as go-containerregistry's v1.Layer.
