@@ -34,9 +34,10 @@
 //
 //	s, err := snapshotter.New("/var/lib/strata/snapshots", snapshotter.Options{})
 //	// pull: for each layer of the image, as it downloads
-//	err = s.Unpack(ctx, diffID, layer.MediaType, compressedStream)
-//	// run: layers pruned since the pull are unpacked again from the content store
-//	err = s.Ensure(ctx, diffID, layer.MediaType, openBlob)
+//	err = s.UnpackBlob(ctx, diffID, layerDescriptor, verifiedCompressedStream)
+//	// run: layers pruned since the pull are unpacked again from the content store, and a
+//	// blob not proven to be its layer (see provenDir) is hashed against it
+//	err = s.Ensure(ctx, diffID, layerDescriptor, openVerifiedBlob)
 //	// mounts as data, performed by the runner at <container dir>/rootfs
 //	mounts, err := s.Prepare(ctx, "/var/lib/strata/containers/c1", config.RootFS.DiffIDs, false)
 //	// rm: unmounts leftovers, deletes upper/, work/, rootfs/
