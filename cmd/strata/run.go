@@ -444,6 +444,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	warnSnapshotter(snap)
 	if err := ensureLayers(ctx, store, snap, img, cfg); err != nil {
+		if errors.Is(err, snapshotter.ErrDiffIDMismatch) {
+			err = fmt.Errorf("image %s: %w", image, err) // which image to remove
+		}
 		return withCode(runner.ExitOwnError, err)
 	}
 	spec, err := o.spec(cfg, args)
