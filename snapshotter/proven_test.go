@@ -143,3 +143,24 @@ func TestProofsDirSymlinkRefused(t *testing.T) {
 		t.Error("New with .proven a symlink succeeded")
 	}
 }
+
+// TestCheckOnReadOnlyProofs: save and push check from a store they only read: a proof that
+// cannot be written (a read-only or full store) fails nothing the blob passed.
+func TestCheckOnReadOnlyProofs(t *testing.T) {
+	s := newPlain(t)
+	l := buildLayer(t, file("a", "a"))
+	if err := s.Unpack(t.Context(), l.diffID, gzipLayer, bytes.NewReader(l.gz)); err != nil {
+		t.Fatal(err)
+	}
+	// A file where the proofs dir of the layer goes: no proof can be written there.
+	if err := os.MkdirAll(filepath.Join(s.Root(), provenDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Root(), provenDir, l.diffID.Hex), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opens := 0
+	if err := s.Check(t.Context(), l.diffID, blobOf(l.gz), counted(l.gz, &opens)); err != nil || opens != 1 {
+		t.Errorf("Check of the layer's blob, no proof writable = %v after %d opens, want nil after one", err, opens)
+	}
+}
