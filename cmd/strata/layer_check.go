@@ -51,6 +51,12 @@ func checkLayersHere(ctx context.Context, g *globals, store *cache.Store, desc v
 	return nil
 }
 
+// provenBy is snap.Proven in the order cache.WriteOptions.Proven and archive.LoadOptions.Proven
+// take it: blob first.
+func provenBy(snap *snapshotter.Snapshotter) func(blob, diffID v1.Hash) bool {
+	return func(blob, diffID v1.Hash) bool { return snap.Proven(diffID, blob) }
+}
+
 // readVerified reads the stored blob desc whole, verified: nil when it is intact.
 func readVerified(store *cache.Store, desc v1.Descriptor) error {
 	rc, err := store.OpenVerified(desc)

@@ -69,7 +69,7 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 	if snap, err := g.unpackedLayers(); err != nil {
 		return err
 	} else if snap != nil {
-		opts.Unpacked, opts.CheckLayer, opts.Proven = snap.Has, unpackInto(snap), snap.Proven
+		opts.Unpacked, opts.CheckLayer, opts.Proven = snap.Has, unpackInto(snap), provenBy(snap)
 	}
 	ctx := cmd.Context()
 	var loaded []archive.Loaded

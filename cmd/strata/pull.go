@@ -152,7 +152,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 	case snap != nil:
 		wo.Layer = unpackInto(snap)
 		wo.NeedLayer = func(d v1.Hash) bool { return !snap.Has(d) }
-		wo.Proven = snap.Proven
+		wo.Proven = provenBy(snap)
 	case o.noUnpack:
 		// Unpacking nothing, the pull still checks a layer unpacked here already to be the
 		// blob named for it: run would use that layer dir, not the blob. Any other is left
@@ -161,7 +161,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 			return err
 		} else if here != nil {
 			wo.Layer, wo.NeedLayer = checkUnpacked(here), func(v1.Hash) bool { return false }
-			wo.Proven = here.Proven
+			wo.Proven = provenBy(here)
 		}
 	}
 	res, root, pulled, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo)

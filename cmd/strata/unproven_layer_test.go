@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,4 +191,52 @@ func mustTag(t *testing.T, s string) name.Tag {
 		t.Fatal(err)
 	}
 	return tag
+}
+
+// TestPullSparesProvenLayer: the common path costs nothing more: a pull of an image whose
+// blob is stored and proven to be a layer unpacked here (by the pull that unpacked it) does
+// not read the blob again. Seen here by a byte of the stored blob changed in place, which a
+// read would find (and repair by downloading it again): it stays as it is.
+func TestPullSparesProvenLayer(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	img, err := random.Image(4096, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"test/a:1", "test/b:1"} {
+		if err := remote.Write(mustTag(t, host+"/"+r), img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "pull", "-q", host+"/test/a:1"); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ls[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "oci", "blobs", "sha256", d.Hex)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "pull", "-q", host+"/test/b:1"); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.ReadFile(p); err != nil || !bytes.Equal(after, b) {
+		t.Errorf("the pull of an image whose layer blob is proven read the blob again (%v)", err)
+	}
 }
