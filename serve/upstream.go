@@ -28,6 +28,13 @@ func NewPullThrough(upstream string, store *cache.Store, opts registry.Options) 
 // with NeedLayer false): strata serve checks there a layer unpacked here already to be that
 // blob, as pull --no-unpack does, since a run of the image would use that layer dir.
 func NewPullThroughChecked(upstream string, store *cache.Store, opts registry.Options, check cache.LayerFunc) (PullFunc, error) {
+	return NewPullThroughProven(upstream, store, opts, check, nil)
+}
+
+// NewPullThroughProven is NewPullThroughChecked where a stored blob is spared the check only
+// when proven says it is the layer of the DiffID (the layer store's proofs,
+// cache.WriteOptions.Proven), not when a stored image pairs the two.
+func NewPullThroughProven(upstream string, store *cache.Store, opts registry.Options, check cache.LayerFunc, proven func(blob, diffID v1.Hash) bool) (PullFunc, error) {
 	host, insecure, err := parseUpstream(upstream)
 	if err != nil {
 		return nil, err
@@ -51,6 +58,7 @@ func NewPullThroughChecked(upstream string, store *cache.Store, opts registry.Op
 		wo := cache.WriteOptions{Concurrency: maxPullLayers}
 		if check != nil {
 			wo.Layer, wo.NeedLayer = check, func(v1.Hash) bool { return false }
+			wo.Proven = proven
 		}
 		if sep == "@" {
 			// A client that names a digest wants those bytes: when they are an index (a

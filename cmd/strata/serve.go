@@ -18,6 +18,7 @@ import (
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/serve"
+	"github.com/strata-run/strata/snapshotter"
 )
 
 // serveShutdownTimeout is how long a stopped serve lets the responses under way finish.
@@ -78,7 +79,8 @@ func runServe(ctx context.Context, g *globals, o serveOptions, cmd *cobra.Comman
 		if _, err := g.unpackedLayers(); err != nil {
 			return err
 		}
-		pull, err := serve.NewPullThroughChecked(o.pullThrough, store, ropts, checkUnpackedLater(g))
+		check, proven := checkUnpackedLater(g)
+		pull, err := serve.NewPullThroughProven(o.pullThrough, store, ropts, check, proven)
 		if err != nil {
 			return err
 		}
@@ -145,29 +147,38 @@ func offlineEnv() (bool, error) {
 // checkUnpackedLater is checkUnpacked for serve, which runs for as long as it is left to: the
 // layer store is looked for at each layer until one exists, not once at start, as pulls and
 // runs in the same root unpack layers while it serves. Looked for once, a serve started
-// where nothing was unpacked checked nothing for the rest of its run.
-func checkUnpackedLater(g *globals) cache.LayerFunc {
+// where nothing was unpacked checked nothing for the rest of its run. proven is the layer
+// store's Proven once there is one (nothing is proven before).
+func checkUnpackedLater(g *globals) (check cache.LayerFunc, proven func(blob, diffID v1.Hash) bool) {
 	var (
-		mu    sync.Mutex
-		check cache.LayerFunc
+		mu   sync.Mutex
+		here *snapshotter.Snapshotter
 	)
-	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+	find := func() (*snapshotter.Snapshotter, error) {
 		mu.Lock()
-		if check == nil {
-			here, err := g.unpackedLayers()
+		defer mu.Unlock()
+		if here == nil {
+			s, err := g.unpackedLayers()
 			if err != nil {
-				mu.Unlock()
-				return err
+				return nil, err
 			}
-			if here != nil {
-				check = checkUnpacked(here)
-			}
+			here = s
 		}
-		c := check
-		mu.Unlock()
-		if c == nil {
+		return here, nil
+	}
+	check = func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) error {
+		s, err := find()
+		if err != nil {
+			return err
+		}
+		if s == nil {
 			return nil // no layer unpacked here: nothing to check against
 		}
-		return c(ctx, desc, diffID, r)
+		return checkUnpacked(s)(ctx, desc, diffID, r)
 	}
+	proven = func(blob, diffID v1.Hash) bool {
+		s, err := find()
+		return err == nil && s != nil && s.Proven(diffID, blob)
+	}
+	return check, proven
 }

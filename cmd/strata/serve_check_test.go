@@ -120,3 +120,79 @@ func TestServePullThroughChecksLayersUnpackedLater(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestServePullThroughUnprovenPairing: serve --pull-through spared a stored blob its check
+// against a layer unpacked here when a stored image paired the two, but that image may have
+// been stored (pull --no-unpack) while the DiffID was not unpacked, checked against nothing.
+// Only the layer store's proof spares it now: an image storing that pairing again is refused.
+func TestServePullThroughUnprovenPairing(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	up := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(up.Close)
+	host := strings.TrimPrefix(up.URL, "http://")
+	ctx := context.Background()
+	honest, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustTag(t, host+"/test/honest:1"), honest, remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	rawCfg, err := honest.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgName, err := honest.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := make([]byte, 2048)
+	rand.Read(garbage)
+	putWithLayer(t, host, "test/evil", rawCfg, cfgName, garbage, types.OCILayer)
+	putWithLayer(t, host, "test/evil2", rawCfg, cfgName, garbage, types.OCILayer)
+
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "pull", "-q", "--no-unpack", host+"/test/evil:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strata(t, root, nil, "pull", "-q", host+"/test/honest:1"); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := newRootCmd(&globals{})
+	pr, pw := io.Pipe()
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"--root", root, "serve", "--addr", "127.0.0.1:0", "--pull-through", up.URL})
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.ExecuteContext(sctx)
+		pw.Close()
+	}()
+	line := make([]byte, 256)
+	n, _ := pr.Read(line)
+	go io.Copy(io.Discard, pr)
+	_, addr, ok := strings.Cut(strings.TrimSpace(string(line[:n])), " at http://")
+	if !ok {
+		t.Fatalf("serve printed %q, want its address", line[:n])
+	}
+	resp, err := http.Get("http://" + addr + "/v2/test/evil2/manifests/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Error("serve pulled through an image pairing other bytes with a layer unpacked here, spared by an image stored unchecked")
+	}
+	store, err := cache.Open(root + "/oci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Resolve(host + "/test/evil2:1"); err == nil {
+		t.Error("the image pairing other bytes with a layer unpacked here is stored")
+	}
+	cancel()
+	<-done
+}
