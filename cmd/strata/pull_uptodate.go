@@ -78,10 +78,13 @@ func upToDate(ctx context.Context, p *registry.Puller, store *cache.Store, snap 
 }
 
 // complete reports whether the image with manifest digest m has its config and layer blobs
-// in the store and every layer unpacked, so a run needs nothing from the network.
+// in the store and every layer unpacked from them, so a run needs nothing from the network.
+// A layer dir the blob is not proven to be (the image stored while it was not unpacked,
+// then another blob unpacked it) is not: the pull goes on and checks the blob against it,
+// where "up to date" left the image for run to refuse.
 func complete(store *cache.Store, snap *snapshotter.Snapshotter, m v1.Hash) bool {
 	return eachLayerHeld(store, m, func(blob v1.Descriptor, diffID v1.Hash) bool {
-		return store.Has(blob) && (snap == nil || snap.Has(diffID))
+		return store.Has(blob) && (snap == nil || snap.Has(diffID) && snap.Proven(diffID, blob.Digest))
 	})
 }
 

@@ -162,6 +162,9 @@ func TestLayerStoredUncheckedThenUnpackedFromAnother(t *testing.T) {
 	if _, err := strata(t, elsewhere, nil, "save", "-o", evilTar, host+"/test/evil:1"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := strata(t, root, nil, "pull", "-q", host+"/test/evil:1"); err == nil {
+		t.Error("pull of the image again said it is up to date: its blob is not the layer unpacked here")
+	}
 	if _, err := strata(t, root, nil, "pull", "-q", host+"/test/evil2:1"); err == nil {
 		t.Error("pull of an image pairing X with D, unpacked here from another blob, succeeded: an image stored unchecked vouched for it")
 	}
