@@ -118,6 +118,9 @@ func (s *Snapshotter) Prune(ctx context.Context, keep map[v1.Hash]bool, dryRun b
 		if err := s.pruneLocks(); err != nil {
 			errs = append(errs, err)
 		}
+		if err := s.pruneProofs(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return removed, errors.Join(errs...)
 }
@@ -170,9 +173,6 @@ func (s *Snapshotter) pruneLayer(d v1.Hash, dryRun bool) (*Layer, error) {
 		return nil, err
 	}
 	if err := removeAll(doomed); err != nil {
-		return &l, err
-	}
-	if err := s.removeProofs(d.Hex); err != nil {
 		return &l, err
 	}
 	// Removing the lock file while holding it costs at most double work for a process

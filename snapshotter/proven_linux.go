@@ -8,13 +8,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-run/strata/internal/safefile"
 )
 
-// provenDir holds the blobs proven to be each layer: <root>/.proven/<DiffID hex>/<blob hex>,
+// provenDir holds the blobs proven to be each layer: <root>/.proven/<DiffID hex>-<blob hex>,
 // an empty file, says that blob decompresses to the tar that hashes to DiffID, so the layer
 // dir of DiffID is that blob's content. A layer dir is checked against the stream it is
 // unpacked from, but an image may pair another blob with the same DiffID (stored by a pull
@@ -22,7 +24,8 @@ import (
 // dir is not that blob's content, and a run would use the one while save and push write the
 // other. Users of a layer dir for a blob (Ensure, Check) look for its proof, and make it (by
 // hashing the blob) when it is missing. It is a fact about two digests, true for as long as
-// both exist; it goes when the layer dir is pruned.
+// both exist; Prune removes those of layers that are gone. One flat dir of empty files: they
+// take an inode each and no block, where a dir per layer took a block per layer.
 const provenDir = ".proven"
 
 // Proven reports whether blob was proven to be diffID's layer (unpacked from it, or hashed
@@ -40,7 +43,7 @@ func (s *Snapshotter) proofPath(diffID, blob v1.Hash) string {
 	if validDiffID(diffID) != nil || validDiffID(blob) != nil {
 		return ""
 	}
-	return filepath.Join(s.root, provenDir, diffID.Hex, blob.Hex)
+	return filepath.Join(s.root, provenDir, diffID.Hex+"-"+blob.Hex)
 }
 
 // UnpackBlob is Unpack of the stream of blob, which the caller checks is that blob (r ends
@@ -133,8 +136,34 @@ func (s *Snapshotter) prove(diffID, blob v1.Hash) (err error) {
 	return syncDir(dir, false)
 }
 
-// removeProofs removes the proofs of diffID's layer, whose dir is gone; the caller holds its
-// lock.
-func (s *Snapshotter) removeProofs(hex string) error {
-	return os.RemoveAll(filepath.Join(s.root, provenDir, hex))
+// proofTmpMaxAge is how old a proof's temporary file must be before Prune takes it for a
+// crash's leftover rather than another process's proof being written.
+const proofTmpMaxAge = 10 * time.Minute
+
+// pruneProofs removes the proofs of layers that have no layer dir (pruned, or never
+// unpacked here), and the temporary files of proofs a crash left.
+func (s *Snapshotter) pruneProofs() error {
+	dir := filepath.Join(s.root, provenDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pruning proofs: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, tmpPrefix) {
+			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < proofTmpMaxAge {
+				continue
+			}
+		} else if len(name) > 64 && name[64] == '-' && s.Has(v1.Hash{Algorithm: "sha256", Hex: name[:64]}) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("pruning proof %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -124,8 +124,11 @@ func TestPruneRemovesProofs(t *testing.T) {
 	if _, err := s.Prune(t.Context(), nil, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(filepath.Join(s.Root(), provenDir, l.diffID.Hex)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the proofs of a pruned layer: %v, want them gone", err)
+	if s.Proven(l.diffID, blobOf(l.gz).Digest) {
+		t.Error("the proof of a pruned layer is left")
+	}
+	if ents, err := os.ReadDir(filepath.Join(s.Root(), provenDir)); err != nil || len(ents) != 0 {
+		t.Errorf("proofs dir after the prune: %v, %v; want it empty", ents, err)
 	}
 }
 
@@ -152,11 +155,8 @@ func TestCheckOnReadOnlyProofs(t *testing.T) {
 	if err := s.Unpack(t.Context(), l.diffID, gzipLayer, bytes.NewReader(l.gz)); err != nil {
 		t.Fatal(err)
 	}
-	// A file where the proofs dir of the layer goes: no proof can be written there.
-	if err := os.MkdirAll(filepath.Join(s.Root(), provenDir), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(s.Root(), provenDir, l.diffID.Hex), nil, 0o600); err != nil {
+	// A file where the proofs dir goes: no proof can be written there.
+	if err := os.WriteFile(filepath.Join(s.Root(), provenDir), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	opens := 0
