@@ -25,6 +25,11 @@ func checkLayersHere(ctx context.Context, g *globals, store *cache.Store, desc v
 	if err != nil || snap == nil {
 		return err
 	}
+	return checkLayersOf(ctx, snap, store, desc)
+}
+
+// checkLayersOf is checkLayersHere for one stored image or index.
+func checkLayersOf(ctx context.Context, snap *snapshotter.Snapshotter, store *cache.Store, desc v1.Descriptor) error {
 	pairs, err := store.LayerPairs(desc)
 	if err != nil {
 		return nil // the writer reads the same manifests and configs, and fails on them

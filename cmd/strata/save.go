@@ -102,13 +102,17 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 	}
 	refs = namedOnce(refs)
 	ctx := cmd.Context()
-	for _, r := range refs {
-		if err := checkLayersHere(ctx, g, store, r.Descriptor); err != nil {
-			name := shortDigest(r.Descriptor.Digest)
-			if ref, perr := registry.ParseReference(r.Name); perr == nil {
-				name = ref.Familiar()
+	if snap, err := g.unpackedLayers(); err != nil {
+		return err
+	} else if snap != nil {
+		for _, r := range refs {
+			if err := checkLayersOf(ctx, snap, store, r.Descriptor); err != nil {
+				name := shortDigest(r.Descriptor.Digest)
+				if ref, perr := registry.ParseReference(r.Name); perr == nil {
+					name = ref.Familiar()
+				}
+				return fmt.Errorf("saving %s: %w", name, err)
 			}
-			return fmt.Errorf("saving %s: %w", name, err)
 		}
 	}
 	if o.output != "" && o.output != "-" {
