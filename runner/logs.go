@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,7 +265,28 @@ func detailsOf(attrs json.RawMessage) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(m[k]))
+		b.WriteString(queryEscape(k) + "=" + queryEscape(m[k]))
+	}
+	return b.String()
+}
+
+// queryEscape is net/url's QueryEscape, written out: the helper (which links this package)
+// stays without net/url. Letters, digits and -_.~ are kept, a space is +, the rest %XX.
+func queryEscape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
 	}
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,16 @@ func TestLogsDetails(t *testing.T) {
 		}
 		if out.String() != tt.stdout || errOut.String() != tt.stderr {
 			t.Errorf("Logs(%+v) printed %q and %q, want %q and %q", tt.opts, out.String(), errOut.String(), tt.stdout, tt.stderr)
+		}
+	}
+}
+
+// TestQueryEscapeAsNetURL: --details escapes as docker's (url.QueryEscape) without the helper
+// linking net/url.
+func TestQueryEscapeAsNetURL(t *testing.T) {
+	for _, s := range []string{"", "plain", "a b", "k=v,w", "ünï\x00\x7f\xff", "-_.~!*'()$&+/:;?@[]%#"} {
+		if got, want := queryEscape(s), url.QueryEscape(s); got != want {
+			t.Errorf("queryEscape(%q) = %q, want %q", s, got, want)
 		}
 	}
 }
