@@ -76,6 +76,9 @@ type attachHub struct {
 	ln      *os.File // the listening socket
 	ended   bool
 	pty     *os.File // the container's terminal master (-t), once it has one
+	// size is the rows and columns the terminal starts with (Config.ConsoleSize), set
+	// before the container starts.
+	size [2]uint16
 	// history is the output, attachHistoryMax bytes at most, for replays, in the order
 	// written; histLen is its bytes.
 	history []historyChunk

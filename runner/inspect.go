@@ -419,6 +419,7 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 		PortBindings:  map[string]any{},
 		RestartPolicy: InspectRestartPolicy{Name: RestartNo},
 		AutoRemove:    c.Config.AutoRemove,
+		ConsoleSize:   [2]uint{uint(c.Config.ConsoleSize[0]), uint(c.Config.ConsoleSize[1])},
 		CapAdd:        spec.CapAdd, CapDrop: spec.CapDrop,
 		CgroupnsMode: spec.cgroupnsMode(), IpcMode: spec.ipcMode(),
 		PidMode: spec.PidMode, UTSMode: spec.UTSMode,

@@ -579,6 +579,7 @@ func runMonitor() {
 			os.Exit(ExitOwnError)
 		}
 	}
+	hub.size = c.Config.ConsoleSize
 	// The attach socket is made while the container starts, and is there once run -d returns.
 	listening := make(chan struct{})
 	go func() {

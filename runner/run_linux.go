@@ -237,6 +237,10 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 			start.Rows, start.Cols = ws.Row, ws.Col
 		}
 	}
+	if start.Rows == 0 && stdio.Terminal != nil && spec.Terminal {
+		// A monitor's: the size recorded for the container (Config.ConsoleSize).
+		start.Rows, start.Cols = stdio.Terminal.size[0], stdio.Terminal.size[1]
+	}
 	if p.netnsLater {
 		// Made while the init started (PrepareNetwork): the init opens our fd of it, which
 		// stays open until the init has exec'd. None: the init makes one.

@@ -80,6 +80,12 @@ type Config struct {
 	// LogConfig is --log-driver and --log-opt (logconfig.go); zero is json-file without
 	// options, as containers made before strata kept it.
 	LogConfig LogConfig `json:"logConfig,omitzero"`
+	// ConsoleSize is the rows and columns a -t container's terminal starts with when no
+	// terminal of the user's is at hand to size it: docker's HostConfig.ConsoleSize, which
+	// run -it records from the user's terminal. Its detached monitor starts the container,
+	// and the attach that sizes the terminal comes only once the command runs: a first
+	// `stty size` read 0 0. Zero leaves the terminal unsized until a client sizes it.
+	ConsoleSize [2]uint16 `json:"consoleSize,omitzero"`
 }
 
 // HealthConfig is docker's HealthConfig (moby api/types/container), with its JSON names:

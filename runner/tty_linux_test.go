@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 
@@ -61,5 +62,47 @@ func TestRunTerminalInContainerDevpts(t *testing.T) {
 	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
 	if want := "name=/dev/pts/0\nconsole-ok\n"; got != want {
 		t.Errorf("Run(-t) output = %q, want %q", got, want)
+	}
+}
+
+// TestDetachedTerminalConsoleSize: a detached -t container starts with the size recorded in
+// its config (run -it's, from the user's terminal: its monitor has none to read it from),
+// before any attach sizes it; without one, the kernel's 0 0 until an attach sizes it.
+func TestDetachedTerminalConsoleSize(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		size [2]uint16
+		want string
+	}{
+		{"sized", [2]uint16{29, 93}, "29 93\nend"},
+		{"unsized", [2]uint16{}, "end"}, // busybox's stty size says nothing on stdout for 0 0
+	} {
+		c := testContainer(t, s, tt.name, "sh", "-c", "stty size 2>/dev/null; echo end")
+		c.Config.Spec.Terminal = true
+		c.Config.ConsoleSize = tt.size
+		if err := c.SaveConfig(); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := Start(ctx, c); err != nil {
+			t.Fatalf("Start(%s) = %v", tt.name, err)
+		}
+		if code, err := Wait(ctx, c); err != nil || code != 0 {
+			t.Fatalf("Wait(%s) = %d, %v", tt.name, code, err)
+		}
+		var out bytes.Buffer
+		if err := Logs(ctx, c, LogOptions{}, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(strings.ReplaceAll(out.String(), "\r\n", "\n")); got != tt.want {
+			t.Errorf("%s: stty size in the detached container = %q, want %q", tt.name, got, tt.want)
+		}
+		if h := inspectHostConfig(c); h.ConsoleSize != [2]uint{uint(tt.size[0]), uint(tt.size[1])} {
+			t.Errorf("%s: inspect's ConsoleSize = %v, want %v", tt.name, h.ConsoleSize, tt.size)
+		}
 	}
 }
