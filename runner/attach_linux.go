@@ -119,6 +119,15 @@ func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, 
 		return ExitOwnError, err
 	}
 	if err := Start(ctx, c); err != nil {
+		var remote *remoteError
+		if c.Config.AutoRemove && errors.As(err, &remote) {
+			// The monitor answered the init's error (run -it --rm of a command that is not
+			// there) and removes the container once this waiter is gone: as a foreground
+			// run, and docker's run --rm, return once it has.
+			release()
+			release = func() {}
+			waitRemoved(c, maxWaiterHold+3*time.Second)
+		}
 		return ExitOwnError, err
 	}
 	o.Replay = true

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +292,39 @@ func TestAttachRestarting(t *testing.T) {
 	_, err = Attach(context.Background(), c, AttachOptions{})
 	if err == nil || !strings.Contains(err.Error(), "restarting container, wait until it is running") {
 		t.Errorf("attach to a restarting container: %v, want docker's words", err)
+	}
+}
+
+// TestStartInteractiveAutoRemoveFailed: StartInteractive of a --rm container whose command is
+// not there (run -it --rm nosuch) returns 127 once the container is gone, as a foreground run
+// returns: it held the dir as a waiter, which the monitor's removal waited for, and returned
+// before the removal.
+func TestStartInteractiveAutoRemoveFailed(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "nosuch")
+	c.Config.AutoRemove = true
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	// What Create makes for a --rm container (see TestWaitAutoRemove).
+	if err := os.WriteFile(filepath.Join(c.Dir, waitersFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = StartInteractive(context.Background(), c, AttachOptions{Stdout: io.Discard, Stderr: io.Discard})
+	var ec *ExitCodeError
+	if !errors.As(err, &ec) || ec.Code != ExitNotFound {
+		t.Fatalf("StartInteractive(nosuch) = %v, want exit %d", err, ExitNotFound)
+	}
+	if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the --rm container's dir is still there once StartInteractive returned (%v)", err)
+	}
+	aside := filepath.Join(filepath.Dir(c.Dir), ".removing-"+c.ID)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Lstat(aside); errors.Is(err, os.ErrNotExist) {
+			break
+		}
 	}
 }
