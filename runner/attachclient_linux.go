@@ -33,9 +33,9 @@ type AttachOptions struct {
 var ErrDetached = errors.New("read escape sequence")
 
 // ErrNoAttach is the error of attaching to a container whose monitor serves no attach socket:
-// one run in the foreground (its stdio is that strata run's), or started before strata had
-// attach.
-var ErrNoAttach = errors.New("its output is not served for attach: only a container run detached (-d) or started by `strata start` can be attached to")
+// one run in the foreground without -it (its stdio is that strata run's), or started before
+// strata had attach.
+var ErrNoAttach = errors.New("its output is not served for attach: only a container run detached (-d), run -it from a terminal, or started by `strata start` can be attached to")
 
 // errStopped is Attach's error for a container that is not running; its words are docker's.
 var errStopped = errors.New("you cannot attach to a stopped container, start it first")

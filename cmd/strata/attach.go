@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,32 +50,73 @@ func newAttachCmd(g *globals) *cobra.Command {
 func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, withStdin, sigProxy bool,
 	do func(context.Context, *runner.Container, runner.AttachOptions) (int, error)) error {
 	tty := c.Config.Spec.Terminal
-	stdinFd := int(os.Stdin.Fd())
 	// docker's check (CheckTty): the keys the container's terminal reads must come from one,
 	// asked of a stdin not refused by --no-stdin, whether the container has one open or not.
-	if tty && withStdin && !term.IsTerminal(stdinFd) {
+	if tty && withStdin && !term.IsTerminal(int(os.Stdin.Fd())) {
 		return errors.New("the input device is not a TTY")
 	}
-	withStdin = withStdin && c.Config.Spec.Stdin
-	o := runner.AttachOptions{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), DetachKeys: keys}
+	// As docker attach, signals are passed on only without a terminal: with one, Ctrl-C is
+	// a key the container's terminal reads.
+	code, err := attachTerminal(cmd.Context(), c, attachIO{
+		stdin: cmd.InOrStdin(), stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr(),
+		withStdin: withStdin, keys: keys, sigProxy: sigProxy && !tty,
+	}, do)
+	switch {
+	case errors.Is(err, runner.ErrDetached):
+		// docker's words, on a line of their own after whatever the terminal shows.
+		fmt.Fprintln(cmd.ErrOrStderr(), "\r\n"+err.Error())
+		return nil
+	case err != nil && interruptedExit(cmd.Context()) != 0:
+		return silentExit(interruptedExit(cmd.Context()))
+	case err != nil:
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return silentExit(code)
+}
+
+// attachIO is what attachTerminal joins to a container: the user's streams, whether stdin
+// goes to the container's (if it has one open), the detach keys, and whether the signals
+// strata receives go to its PID 1.
+type attachIO struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	withStdin      bool
+	keys           []byte
+	sigProxy       bool
+}
+
+// attachTerminal runs do with the user's terminal as the container's: raw while the keys go
+// to a -t container's terminal (restored however do returns), its size the container's, now
+// and on each SIGWINCH. It returns what do does.
+func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
+	do func(context.Context, *runner.Container, runner.AttachOptions) (int, error)) (int, error) {
+	tty := c.Config.Spec.Terminal
+	stdinFd := int(os.Stdin.Fd())
+	withStdin := a.withStdin && c.Config.Spec.Stdin
+	o := runner.AttachOptions{Stdout: a.stdout, Stderr: a.stderr, DetachKeys: a.keys}
 	if withStdin {
-		o.Stdin = cmd.InOrStdin()
+		o.Stdin = a.stdin
 	}
 	if tty && withStdin {
 		st, err := term.MakeRaw(stdinFd)
 		if err != nil {
-			return fmt.Errorf("setting the terminal raw: %w", err)
+			return runner.ExitOwnError, fmt.Errorf("setting the terminal raw: %w", err)
 		}
 		defer func() { _ = term.Restore(stdinFd, st) }()
 	}
-	// The sizes of the user's terminal become the container's, now and on each SIGWINCH.
-	if outFd := int(os.Stdout.Fd()); tty && term.IsTerminal(outFd) {
+	// The sizes of the user's terminal become the container's: its output's, else (run -it
+	// with its output on a pipe) its input's, as a foreground run sized it.
+	sizeFd := int(os.Stdout.Fd())
+	if !term.IsTerminal(sizeFd) {
+		sizeFd = stdinFd
+	}
+	if tty && term.IsTerminal(sizeFd) {
 		sizes := make(chan [2]uint16, 1)
 		winch := make(chan os.Signal, 1)
 		signal.Notify(winch, unix.SIGWINCH)
 		defer signal.Stop(winch)
 		send := func() {
-			if ws, err := unix.IoctlGetWinsize(outFd, unix.TIOCGWINSZ); err == nil {
+			if ws, err := unix.IoctlGetWinsize(sizeFd, unix.TIOCGWINSZ); err == nil {
 				select {
 				case sizes <- [2]uint16{ws.Row, ws.Col}:
 				default:
@@ -89,26 +131,14 @@ func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, w
 		}()
 		o.Resize = sizes
 	}
-	ctx := cmd.Context()
-	if sigProxy && !tty {
-		// As docker attach: the signals strata receives are the container's (Ctrl-C its
+	if a.sigProxy {
+		// The signals strata receives are the container's (without a terminal, Ctrl-C its
 		// SIGINT), and the attach ends when the container does.
 		ctx = context.WithoutCancel(ctx)
 		stop := proxySignals(c)
 		defer stop()
 	}
-	code, err := do(ctx, c, o)
-	switch {
-	case errors.Is(err, runner.ErrDetached):
-		// docker's words, on a line of their own after whatever the terminal shows.
-		fmt.Fprintln(cmd.ErrOrStderr(), "\r\n"+err.Error())
-		return nil
-	case err != nil && interruptedExit(cmd.Context()) != 0:
-		return silentExit(interruptedExit(cmd.Context()))
-	case err != nil:
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return silentExit(code)
+	return do(ctx, c, o)
 }
 
 // proxySignals passes the signals strata receives on to c's PID 1 until stop is called.

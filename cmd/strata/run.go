@@ -89,6 +89,9 @@ type runOptions struct {
 	logOpts    []string      // --log-opt
 	attach     attachStreams // -a
 	sigProxy   bool          // --sig-proxy
+	// detachKeys is run's --detach-keys, keys what it parses to (run_detach.go).
+	detachKeys string
+	keys       []byte
 	deviceOptions
 
 	entrypointSet  bool
@@ -125,11 +128,17 @@ func newRunCmd(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.noteChanged(cmd)
+			keys, err := runner.ParseDetachKeys(o.detachKeys)
+			if err != nil {
+				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(o.detachKeys), err))
+			}
+			o.keys = keys
 			return runRun(cmd.Context(), g, &o, args[0], args[1:], cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
 	cmd.Flags().BoolVar(&o.sigProxy, "sig-proxy", true, "pass the signals strata receives on to the container")
+	cmd.Flags().StringVar(&o.detachKeys, "detach-keys", runner.DefaultDetachKeys, "with -it, the keys that detach, leaving the container running (as attach's)")
 	addContainerFlags(cmd, &o)
 	return cmd
 }
@@ -405,7 +414,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			}
 		}()
 		shape := runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive, PidMode: o.ns.pid, IpcMode: o.ns.ipc, UTSMode: o.ns.uts}
-		if o.detach {
+		if o.detach || o.detachable() {
 			early.PrepareMonitor(shape)
 		} else {
 			early.PrepareInit(shape, stdio)
@@ -522,6 +531,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		Healthcheck:   imageHealthcheck(img, cfg),
 		RestartPolicy: restartPolicy,
 		LogConfig:     logConfig,
+		ConsoleSize:   o.consoleSize(),
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
@@ -565,6 +575,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if o.create {
 		fmt.Fprintln(out, c.ID)
 		return nil
+	}
+	if o.detachable() {
+		return runInteractive(ctx, containers, c, o)
 	}
 	if o.detach {
 		if err := runner.Start(ctx, c); err != nil {
