@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +45,14 @@ func (o *runOptions) consoleSize() [2]uint16 {
 // exits 0 and says nothing, as docker run). A command that cannot run exits 126 or 127 with
 // the init's error, as a foreground run does.
 func runInteractive(ctx context.Context, containers *runner.Store, c *runner.Container, o *runOptions) error {
+	if ctx.Err() != nil {
+		// A SIGINT or SIGTERM that came while the container was made ends the run, as a
+		// foreground run's: nothing is started, and a --rm container goes.
+		if c.Config.AutoRemove {
+			_ = containers.Remove(context.WithoutCancel(ctx), c, true)
+		}
+		return withCode(runner.ExitOwnError, runError(fmt.Errorf("starting container: %w", ctx.Err())))
+	}
 	code, err := attachTerminal(ctx, c, attachIO{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		withStdin: true, keys: o.keys,

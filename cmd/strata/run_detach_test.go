@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/runner"
 )
 
 // TestRunDetachable: only a foreground run with -i and -t and the default streams is started
@@ -50,5 +53,37 @@ func TestRunDetachKeysFlag(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 125 || !strings.Contains(err.Error(), `invalid --detach-keys "ctrl-1"`) {
 		t.Errorf("run --detach-keys ctrl-1 = %v, want exit 125 naming the keys", err)
+	}
+}
+
+// TestRunInteractiveInterrupted: a SIGINT or SIGTERM that ended the run's context while its
+// container was made ends a detachable run before any start, as a foreground run's: exit 125
+// saying so, and a --rm container removed.
+func TestRunInteractiveInterrupted(t *testing.T) {
+	store, err := runner.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := runner.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := store.CreateToRun(id, runner.Config{
+		Spec:       runner.Spec{Args: []string{"sh"}, Terminal: true, Stdin: true},
+		AutoRemove: true,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o := &runOptions{interactive: true, tty: true, rm: true, sigProxy: true}
+	err = runInteractive(ctx, store, c, o)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 125 || !strings.Contains(err.Error(), "run: starting container: context canceled") {
+		t.Errorf("runInteractive(canceled) = %v, want exit 125, starting container: context canceled", err)
+	}
+	if _, err := store.Get(id); !errors.Is(err, runner.ErrNotFound) {
+		t.Errorf("the --rm container after an interrupted run: %v, want it removed", err)
 	}
 }
