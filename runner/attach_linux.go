@@ -106,7 +106,8 @@ func waitRemoved(c *Container, limit time.Duration) {
 
 // StartInteractive starts c and stays with it as docker start -ai does: its output since the
 // start (the monitor keeps it for the attach that comes once the start is reported), o.Stdin
-// to its stdin, until it exits (its status returned) or the user detaches (ErrDetached). A
+// to its stdin, until it exits (its status returned) or the user detaches (ErrDetached). The
+// container's output waits for o.Stdout and o.Stderr when they do not take it (Block). A
 // container that ended before the attach came has its output printed from its log.
 func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	release := func() {}
@@ -130,7 +131,9 @@ func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, 
 		}
 		return ExitOwnError, err
 	}
-	o.Replay = true
+	// Its output waits for this attach, as for docker's start -ai and run -it, and for a
+	// foreground run's user: `run -it | less` gets all of it, however long less waits.
+	o.Replay, o.Block = true, true
 	code, err := Attach(ctx, c, o)
 	// One that ended before the attach came: stopped, or (its restart policy) in the backoff.
 	// Its output is then all in its log once it has ended: waited for first, as the attach may

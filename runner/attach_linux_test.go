@@ -328,3 +328,113 @@ func TestStartInteractiveAutoRemoveFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachHubBlock: an attachBlock client (run -it's, start -ai's) that stops reading holds
+// the container's output up for as long as it does, then gets all of it and the exit: it was
+// dropped after attachStall, and `run -it | less` lost all that came once less had stopped
+// reading. Its last frames are waited for at the end too, past attachFlush. A client beside
+// it that never reads is dropped all the same, and the blocking one loses nothing by it.
+func TestAttachHubBlock(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		frames int
+		fits   bool // in the queue: the container's output ends first
+		stall  time.Duration
+	}{
+		// More than the queues and the sockets' buffers: the output waits.
+		{"stalled mid-output", 4 * attachQueue, false, attachStall + time.Second},
+		// Half what the queue takes, more than the socket's buffers.
+		{"stalled past the end", attachQueueBytes / 2 / attachFrameMax, true, attachFlush + time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			h := newAttachHub()
+			stdout := h.tee(frameStdout, io.Discard)
+			if err := h.listen(dir); err != nil {
+				t.Fatal(err)
+			}
+			blocker := dialHello(t, dir, attachBlock)
+			stalled := dialHello(t, dir, 0) // never reads
+			waitClients(t, h, 2)
+			want := make([]byte, tt.frames*attachFrameMax)
+			for i := range want {
+				want[i] = byte(i / 1000)
+			}
+			written, finished := make(chan struct{}), make(chan struct{})
+			go func() {
+				for p := want; len(p) > 0; p = p[attachFrameMax:] {
+					_, _ = stdout.Write(p[:attachFrameMax])
+				}
+				close(written)
+				h.finish(dir, 7)
+				close(finished)
+			}()
+			if tt.fits {
+				<-written
+			}
+			time.Sleep(tt.stall) // the reader stalls
+			if !tt.fits {
+				select {
+				case <-written:
+					t.Fatalf("the output went on while its attachBlock client did not read")
+				default:
+				}
+			}
+			var got bytes.Buffer
+			code, _, err := readAttachOutput(blocker, &got, io.Discard)
+			if err != nil || code != 7 {
+				t.Errorf("the attachBlock client's end: %d, %v; want exit frame 7", code, err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("the attachBlock client got %d bytes of the %d written, or not those", got.Len(), len(want))
+			}
+			select {
+			case <-finished:
+			case <-time.After(20 * time.Second):
+				t.Fatal("finish still waits once the attachBlock client has read all")
+			}
+			_ = stalled.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if n, _ := io.Copy(io.Discard, stalled); n >= int64(len(want)) && !tt.fits {
+				t.Errorf("the client that never read got all %d bytes: it held the output up", n)
+			}
+		})
+	}
+}
+
+// TestAttachHubBlockLeaves: an attachBlock client that stops reading and leaves (its user
+// detached, or strata was killed) no longer holds the container's output up.
+func TestAttachHubBlockLeaves(t *testing.T) {
+	dir := t.TempDir()
+	h := newAttachHub()
+	stdout := h.tee(frameStdout, io.Discard)
+	if err := h.listen(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer h.finish(dir, 0)
+	blocker := dialHello(t, dir, attachBlock|attachReplay)
+	waitClients(t, h, 1)
+	written := make(chan struct{})
+	go func() {
+		chunk := bytes.Repeat([]byte("x"), attachFrameMax)
+		for i := 0; i < 4*attachQueue; i++ {
+			_, _ = stdout.Write(chunk)
+		}
+		close(written)
+	}()
+	// Its queue full, past the socket's buffers: the write waits for it.
+	waitFor(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for c := range h.clients {
+			return !c.fits(5 + attachFrameMax)
+		}
+		return false
+	}, "the client's queue to fill")
+	blocker.Close()
+	select {
+	case <-written:
+	case <-time.After(20 * time.Second):
+		t.Fatal("an attachBlock client that left still holds the output up")
+	}
+	waitClients(t, h, 0)
+}

@@ -27,6 +27,10 @@ type AttachOptions struct {
 	Resize <-chan [2]uint16
 	// Replay asks for the container's output since its start first (start -ai).
 	Replay bool
+	// Block makes the container's output wait for this attach for as long as it does not
+	// read, as it waits for a foreground run's user (run -it, start -ai): the monitor drops
+	// any other attach that lags attachStall behind, and its output is lost to it.
+	Block bool
 }
 
 // ErrDetached is Attach's error when the user typed the detach keys; its words are docker's.
@@ -92,6 +96,9 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	hello := byte(0)
 	if o.Replay {
 		hello |= attachReplay
+	}
+	if o.Block {
+		hello |= attachBlock
 	}
 	if _, err := conn.Write(appendFrame(nil, frameHello, []byte{hello})); err != nil {
 		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {

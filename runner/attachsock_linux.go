@@ -26,7 +26,7 @@ import (
 const attachSocket = "attach"
 
 const (
-	frameHello  = 'h' // client to monitor, first: flags, one byte (attachReplay)
+	frameHello  = 'h' // client to monitor, first: flags, one byte (attachReplay, attachBlock)
 	frameStdin  = 'i' // client to monitor: bytes for the container's stdin
 	frameResize = 'w' // client to monitor: the terminal's rows and columns, uint16 each
 	frameStdout = 'o' // monitor to client: what the container wrote
@@ -44,7 +44,8 @@ const (
 	// in bytes, before the container's output waits for it, attachStall at most; then it is
 	// dropped. A slow client slows the container as docker's attach does, one that does not
 	// read cannot stop it. The bytes bound what a stalled client costs the monitor, which
-	// lives for days on a 16 MiB memory limit: 64 frames of 32 KiB were 2 MiB.
+	// lives for days on a 16 MiB memory limit: 64 frames of 32 KiB were 2 MiB. An
+	// attachBlock client is waited for as long as it lags, never dropped for it.
 	attachQueue      = 64
 	attachQueueBytes = 1 << 20
 	attachStall      = 2 * time.Second
@@ -65,12 +66,27 @@ const (
 	attachHistoryChunk  = 4 << 10
 )
 
-// attachReplay, in a hello, asks for the container's output since its start (the last
-// attachHistoryMax bytes of it) before the rest.
-const attachReplay = 1
+const (
+	// attachReplay, in a hello, asks for the container's output since its start (the last
+	// attachHistoryMax bytes of it) before the rest.
+	attachReplay = 1
+	// attachBlock, in a hello, makes the client one whose full queue the container's output
+	// waits for, for as long as it stays full, and whose last frames the end waits for: it
+	// is never dropped for lagging, only when its connection ends. It is the attach of the
+	// run -it, start -ai or start -a that started the container, whose output went with
+	// backpressure to its user as a foreground run's does (and docker's attach streams do):
+	// `run -it | less` lost all that came after less had stopped reading for attachStall.
+	// The container waits; the monitor holds no more for it than its queue's bounds.
+	attachBlock = 2
+)
 
 // attachHub is the monitor's side: its clients, and where their input goes.
 type attachHub struct {
+	// outMu orders the output's frames: broadcast and finish hold it throughout, and a
+	// client's queue is sent to (once it is in clients) and closed only under it. A wait
+	// for room in an attachBlock client's queue, for as long as it takes, holds no other
+	// lock: clients still join and leave, and terminals are still sized, meanwhile.
+	outMu   sync.Mutex
 	mu      sync.Mutex
 	clients map[*attachClient]struct{}
 	ln      *os.File // the listening socket
@@ -87,6 +103,9 @@ type attachHub struct {
 	stdinMu sync.Mutex // one client's frame at a time
 	stdin   io.Writer  // the container's stdin (-i), nil without
 	flushed sync.WaitGroup
+	// blockFlushed counts the attachBlock clients still sending: the end waits for them
+	// without a bound.
+	blockFlushed sync.WaitGroup
 }
 
 // historyChunk is a piece of the history: bytes written to one stream, the history's own.
@@ -104,6 +123,16 @@ type attachClient struct {
 	// room (capacity 1) each time it has written one.
 	queued atomic.Int64
 	room   chan struct{}
+	block  bool // attachBlock
+	// gone is closed once the connection has ended (leave): a wait for room in out ends.
+	gone     chan struct{}
+	goneOnce sync.Once
+}
+
+// leave says c's connection has ended: a broadcast waiting for room in its queue drops it.
+// Called before drop, which waits for that broadcast.
+func (c *attachClient) leave() {
+	c.goneOnce.Do(func() { close(c.gone) })
 }
 
 // fits says whether a frame of n bytes may be queued for c now.
@@ -111,10 +140,40 @@ func (c *attachClient) fits(n int) bool {
 	return len(c.out) < cap(c.out) && c.queued.Load()+int64(n) <= attachQueueBytes
 }
 
-// queue queues frame for c; broadcast and join call it, under the hub's lock, once it fits.
+// queue queues frame for c once it fits: broadcast and finish under the hub's outMu, join
+// before c is among the clients.
 func (c *attachClient) queue(frame []byte) {
 	c.queued.Add(int64(len(frame)))
 	c.out <- frame
+}
+
+// wait waits for room for a frame of n bytes in c's queue: an attachBlock client's for as
+// long as it takes, another's for what is left of stall (what it waits is taken from it).
+// False, for c to be dropped, if c left or stall ran out first.
+func (c *attachClient) wait(n int, stall *time.Duration) bool {
+	var expired <-chan time.Time // never, for an attachBlock client
+	if !c.block {
+		if *stall <= 0 {
+			return c.fits(n)
+		}
+		start := time.Now()
+		t := time.NewTimer(*stall)
+		defer func() {
+			t.Stop()
+			*stall -= time.Since(start)
+		}()
+		expired = t.C
+	}
+	for !c.fits(n) {
+		select {
+		case <-c.room: // it wrote a frame: look again
+		case <-c.gone:
+			return false
+		case <-expired:
+			return c.fits(n)
+		}
+	}
+	return true
 }
 
 func newAttachHub() *attachHub {
@@ -160,41 +219,42 @@ func (h *attachHub) setTerminal(master *os.File) {
 // (attachQueue frames or attachQueueBytes) for attachStall is dropped: a stalled `strata
 // attach` must not stall the container. The wait is one for the write, however many clients
 // stall: each waiting its own attachStall in turn, 32 clients that never read held the
-// container up for a minute.
+// container up for a minute. An attachBlock client's full queue is waited for until it has
+// room or the client has gone, without counting against that attachStall: the container
+// waits for it as for a foreground run's user, and a stalled `strata attach` beside it is
+// dropped all the same.
 func (h *attachHub) broadcast(kind byte, p []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if len(p) == 0 {
 		return
 	}
-	var stall *time.Timer // started by the first full queue
-	expired := false
-	defer func() {
-		if stall != nil {
-			stall.Stop()
-		}
-	}()
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
+	stall := attachStall // what the clients that may be dropped have left to hold the write up
+	var full []*attachClient
 	for len(p) > 0 {
 		n := min(len(p), attachFrameMax)
 		frame := appendFrame(make([]byte, 0, 5+n), kind, p[:n])
+		full = full[:0]
+		h.mu.Lock()
 		h.remember(kind, p[:n])
-		p = p[n:]
 		for c := range h.clients {
-			for !expired && !c.fits(len(frame)) {
-				if stall == nil {
-					stall = time.NewTimer(attachStall)
-				}
-				select {
-				case <-c.room: // it wrote a frame: look again
-				case <-stall.C:
-					expired = true
-				}
-			}
 			if c.fits(len(frame)) {
 				c.queue(frame)
 				continue
 			}
+			full = append(full, c)
+		}
+		h.mu.Unlock()
+		p = p[n:]
+		// Waited for without mu: no one else sends to or closes a queue without outMu.
+		for _, c := range full {
+			if c.wait(len(frame), &stall) {
+				c.queue(frame)
+				continue
+			}
+			h.mu.Lock()
 			h.dropLocked(c)
+			h.mu.Unlock()
 		}
 	}
 }
@@ -320,12 +380,16 @@ func (h *attachHub) join(conn *os.File) {
 	if hello[5]&attachReplay != 0 {
 		replay = h.replay()
 	}
-	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(replay)), room: make(chan struct{}, 1)}
+	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(replay)), room: make(chan struct{}, 1),
+		block: hello[5]&attachBlock != 0, gone: make(chan struct{})}
 	for _, frame := range replay {
 		c.queue(frame)
 	}
 	h.clients[c] = struct{}{}
 	h.flushed.Add(1)
+	if c.block {
+		h.blockFlushed.Add(1)
+	}
 	h.mu.Unlock()
 	go h.send(c)
 	h.receive(c)
@@ -334,6 +398,9 @@ func (h *attachHub) join(conn *os.File) {
 // send writes c's queued frames to it until the queue is closed (the end, or c dropped).
 func (h *attachHub) send(c *attachClient) {
 	defer h.flushed.Done()
+	if c.block {
+		defer h.blockFlushed.Done()
+	}
 	defer c.conn.Close()
 	for frame := range c.out {
 		_, err := c.conn.Write(frame)
@@ -343,6 +410,7 @@ func (h *attachHub) send(c *attachClient) {
 		default: // signalled already
 		}
 		if err != nil {
+			c.leave()
 			h.drop(c)
 			for range c.out { // drained, so that broadcast never blocks on it
 			}
@@ -351,26 +419,27 @@ func (h *attachHub) send(c *attachClient) {
 	}
 }
 
-// receive reads c's frames: stdin for the container, resizes for its terminal.
+// receive reads c's frames: stdin for the container, resizes for its terminal. It drops c
+// when its connection ends (what is queued is still sent until then) or breaks the protocol.
 func (h *attachHub) receive(c *attachClient) {
+	defer func() {
+		c.leave()
+		h.drop(c)
+	}()
 	var hdr [5]byte
 	var buf []byte // as big as the biggest frame yet: keystrokes and resizes are a few bytes
 	for {
 		if _, err := io.ReadFull(c.conn, hdr[:]); err != nil {
-			// The client left. Its queue is still sent until the drop.
-			h.drop(c)
-			return
+			return // the client left
 		}
 		n := binary.BigEndian.Uint32(hdr[1:])
 		if n > attachFrameMax {
-			h.drop(c)
 			return
 		}
 		if int(n) > len(buf) {
 			buf = make([]byte, n)
 		}
 		if _, err := io.ReadFull(c.conn, buf[:n]); err != nil {
-			h.drop(c)
 			return
 		}
 		switch hdr[0] {
@@ -385,7 +454,6 @@ func (h *attachHub) receive(c *attachClient) {
 				h.resize(binary.BigEndian.Uint16(buf[0:]), binary.BigEndian.Uint16(buf[2:]))
 			}
 		default:
-			h.drop(c)
 			return
 		}
 	}
@@ -401,37 +469,67 @@ func (h *attachHub) resize(rows, cols uint16) {
 }
 
 // drop ends c: its queue is closed (send writes what is in it, then closes the connection).
+// It waits for a broadcast under way: one waiting for room in c's queue, c.leave ends.
 func (h *attachHub) drop(c *attachClient) {
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.dropLocked(c)
 }
 
+// dropLocked, under outMu and mu, ends c, and bounds the write of what is left in its queue.
 func (h *attachHub) dropLocked(c *attachClient) {
+	if h.closeLocked(c) {
+		// A client that does not read would hold send's Write: unblocked by a deadline.
+		_ = c.conn.SetWriteDeadline(time.Now().Add(attachFlush))
+	}
+}
+
+// closeLocked, under outMu and mu, removes c and closes its queue: send writes what is in
+// it, then closes the connection. False if c was gone already.
+func (h *attachHub) closeLocked(c *attachClient) bool {
 	if _, ok := h.clients[c]; !ok {
-		return
+		return false
 	}
 	delete(h.clients, c)
 	c.once.Do(func() { close(c.out) })
-	// A client that does not read would hold send's Write: unblocked by a deadline.
-	_ = c.conn.SetWriteDeadline(time.Now().Add(attachFlush))
+	return true
 }
 
 // finish tells every client the container ended with code, stops taking clients, removes
 // the socket, and waits (attachFlush at most) for the clients to take their last frames.
+// An attachBlock client is waited for until it has taken them all, the exit too, or gone:
+// its user sees the whole output, however long they left it unread.
 func (h *attachHub) finish(dir string, code int) {
 	h.stopListening(dir)
-	h.mu.Lock()
 	var exit [4]byte
 	binary.BigEndian.PutUint32(exit[:], uint32(int32(code)))
 	frame := appendFrame(nil, frameExit, exit[:])
+	h.outMu.Lock()
+	h.mu.Lock()
+	var blocking []*attachClient
 	for c := range h.clients {
-		if len(c.out) < cap(c.out) { // only this sends to it now, under the lock
+		if c.block {
+			blocking = append(blocking, c)
+			continue
+		}
+		if len(c.out) < cap(c.out) { // only this sends to it now, under outMu
 			c.queue(frame)
 		}
 		h.dropLocked(c)
 	}
 	h.mu.Unlock()
+	for _, c := range blocking {
+		if c.wait(len(frame), nil) {
+			c.queue(frame)
+		}
+		h.mu.Lock()
+		h.closeLocked(c)
+		h.mu.Unlock()
+	}
+	h.outMu.Unlock()
+	h.blockFlushed.Wait()
 	done := make(chan struct{})
 	go func() {
 		h.flushed.Wait()
