@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -272,5 +273,133 @@ func TestRunInteractiveEnds(t *testing.T) {
 	running(t, root, "re-np")
 	if slices.Contains(s.seen, "got TERM") {
 		t.Errorf("run -it --sig-proxy=false passed SIGTERM on: %q", s.seen)
+	}
+}
+
+// TestRunInteractiveStalledReader: run -it with its output on a pipe whose reader stops for
+// longer than the monitor's stall bound (`run -it ... | less`, less with its screen full)
+// gets every line once the reader goes on, as a foreground run's output did: the container
+// waits for it. The run's attach was dropped as a stalled `strata attach` is, and all that
+// came after was lost. A `strata attach` beside it that never reads is dropped, and costs
+// the run nothing.
+func TestRunInteractiveStalledReader(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "rs-seq") })
+	user, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty on this machine: %v", err)
+	}
+	defer user.Close()
+	defer tty.Close()
+	go func() { _, _ = io.Copy(io.Discard, user) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	const lines = 1000000 // about 7 MB: far more than the pipes, sockets and queues between
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	var stderr bytes.Buffer
+	run := exec.CommandContext(ctx, strataBin, "--root", root, "run", "-it", "--name", "rs-seq", "alpine", "sh", "-c",
+		"until [ -e /tmp/go ]; do echo wait; sleep 0.1; done; seq 1 "+strconv.Itoa(lines))
+	run.Stdin, run.Stdout, run.Stderr = tty, outW, &stderr
+	run.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	defer func() { _ = run.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strata(t, root, "inspect", "-f", "{{.State.Status}}", "rs-seq").Stdout == "running\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rs-seq never ran (stderr %q)", stderr.String())
+		}
+	}
+
+	// A second attach: read until it shows the container's output, then never again.
+	stalled, stalledW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	attach := exec.CommandContext(ctx, strataBin, "--root", root, "attach", "--no-stdin", "rs-seq")
+	attach.Stdout, attach.Stderr = stalledW, io.Discard
+	if err := attach.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stalledW.Close()
+	defer func() { _ = attach.Wait() }()
+	_ = stalled.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if line, err := bufio.NewReader(stalled).ReadString('\n'); err != nil || strings.TrimSpace(line) != "wait" {
+		t.Fatalf("the second attach showed %q, %v; want the container's output", line, err)
+	}
+
+	mustStrata(t, root, "exec", "rs-seq", "touch", "/tmp/go")
+	time.Sleep(3 * time.Second) // the run's reader stalls, past the monitor's 2 s
+	got, err := io.ReadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Wait(); err != nil || stderr.Len() != 0 {
+		t.Errorf("run -it = %v, stderr %q; want exit 0 and nothing", err, stderr.String())
+	}
+	n := 0
+	for l := range strings.SplitSeq(strings.ReplaceAll(string(got), "\r\n", "\n"), "\n") {
+		if l == "" || l == "wait" {
+			continue
+		}
+		if n++; l != strconv.Itoa(n) {
+			t.Fatalf("run -it whose reader stalled: line %d of its output is %q, want %d (lost from there)", n, l, n)
+		}
+	}
+	if n != lines {
+		t.Errorf("run -it whose reader stalled printed %d lines of the %d: the rest was lost", n, lines)
+	}
+	_ = stalled.SetReadDeadline(time.Time{})
+	_, _ = io.Copy(io.Discard, stalled)
+}
+
+// TestStartStalledReader: start -ai, whose attach run -it's is, and start -a, which follows
+// the log, print every line of their container's output when their reader stalls for longer
+// than the monitor's stall bound, as docker's start -a and -ai (whose attach streams block
+// the container) do: start -ai lost all that came after the stall.
+func TestStartStalledReader(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "ss-seq") })
+	const lines = 500000
+	mustStrata(t, root, "create", "-i", "--name", "ss-seq", "alpine", "seq", "1", strconv.Itoa(lines))
+	for _, flag := range []string{"-ai", "-a"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		out, outW, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		start := exec.CommandContext(ctx, strataBin, "--root", root, "start", flag, "ss-seq")
+		start.Stdout, start.Stderr = outW, &stderr
+		if err := start.Start(); err != nil {
+			t.Fatal(err)
+		}
+		outW.Close()
+		time.Sleep(3 * time.Second) // the reader stalls, past the monitor's 2 s
+		got, _ := io.ReadAll(out)
+		out.Close()
+		if err := start.Wait(); err != nil || stderr.Len() != 0 {
+			t.Errorf("start %s = %v, stderr %q; want exit 0 and nothing", flag, err, stderr.String())
+		}
+		cancel()
+		want := strings.Builder{}
+		for i := 1; i <= lines; i++ {
+			want.WriteString(strconv.Itoa(i) + "\n")
+		}
+		if string(got) != want.String() {
+			t.Errorf("start %s whose reader stalled printed %d bytes, want the %d of all %d lines", flag, len(got), want.Len(), lines)
+		}
 	}
 }
