@@ -364,16 +364,19 @@ func TestRunInteractiveStalledReader(t *testing.T) {
 	_, _ = io.Copy(io.Discard, stalled)
 }
 
-// TestStartStalledReader: start -ai, whose attach run -it's is, and start -a, which follows
-// the log, print every line of their container's output when their reader stalls for longer
-// than the monitor's stall bound, as docker's start -a and -ai (whose attach streams block
-// the container) do: start -ai lost all that came after the stall.
+// TestStartStalledReader: start -ai, whose attach run -it's is, and start -a print every
+// line of their container's output when their reader stalls for longer than the monitor's
+// stall bound, as docker's start -a and -ai (whose attach streams hold the container up) do:
+// start -ai lost all that came after the stall, and start -a, which followed the log, what
+// a rotation (max-size) took away before it read it. start -a of a --log-driver none
+// container prints its output: it printed an error.
 func TestStartStalledReader(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "ss-seq") })
 	const lines = 500000
-	mustStrata(t, root, "create", "-i", "--name", "ss-seq", "alpine", "seq", "1", strconv.Itoa(lines))
+	mustStrata(t, root, "create", "-i", "--log-opt", "max-size=100k", "--log-opt", "max-file=2", "--name", "ss-seq",
+		"alpine", "seq", "1", strconv.Itoa(lines))
 	for _, flag := range []string{"-ai", "-a"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 		out, outW, err := os.Pipe()
@@ -401,5 +404,33 @@ func TestStartStalledReader(t *testing.T) {
 		if string(got) != want.String() {
 			t.Errorf("start %s whose reader stalled printed %d bytes, want the %d of all %d lines", flag, len(got), want.Len(), lines)
 		}
+	}
+
+	// Its output comes through the attach: once it shows the first line, it is attached.
+	mustStrata(t, root, "create", "--log-driver", "none", "--name", "ss-none", "alpine", "sh", "-c",
+		"echo first; until [ -e /tmp/go ]; do sleep 0.05; done; echo no log")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "ss-none") })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	start := exec.CommandContext(ctx, strataBin, "--root", root, "start", "-a", "ss-none")
+	start.Stdout, start.Stderr = outW, &stderr
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	r := bufio.NewReader(out)
+	if line, err := r.ReadString('\n'); err != nil || line != "first\n" {
+		t.Fatalf("start -a of a --log-driver none container printed %q, %v (stderr %q)", line, err, stderr.String())
+	}
+	mustStrata(t, root, "exec", "ss-none", "touch", "/tmp/go")
+	_, _ = io.Copy(&stdout, r)
+	if err := start.Wait(); err != nil || stdout.String() != "no log\n" || stderr.Len() != 0 {
+		t.Errorf("start -a of a --log-driver none container = %v, then stdout %q, stderr %q; want 0, its output", err, stdout.String(), stderr.String())
 	}
 }

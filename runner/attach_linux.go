@@ -13,8 +13,8 @@ import (
 )
 
 // StartAttached starts c as Start does and stays with it as docker start -a does: what it
-// writes from this start on goes to stdout and stderr as it comes (from its log, which the
-// monitor keeps), the signals strata receives go to its PID 1 (forwardedSignals, as run's
+// writes from this start on goes to stdout and stderr as it comes (through its monitor's
+// attach, which waits for them as StartInteractive's does), the signals strata receives go to its PID 1 (forwardedSignals, as run's
 // --sig-proxy), and it returns the container's exit code once it has ended.
 func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) (int, error) {
 	sigs := make(chan os.Signal, 32)
@@ -34,6 +34,8 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	if err := refuseRestarting(c); err != nil {
 		return ExitOwnError, err
 	}
+	// One running already (Start does nothing) shows what it writes from now on, not a replay.
+	wasRunning := c.State.Running()
 	// Not ended by a Ctrl-C meanwhile: that one is the container's, caught above and passed
 	// on once it runs (the start failed, "context canceled", when the container had printed
 	// its first lines and the signal came before the monitor's answer).
@@ -62,13 +64,34 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 			}
 		}
 	}()
-	// The first Ctrl-C ends ctx, and is the container's to act on: following stops when
-	// the container does, not before.
+	// The first Ctrl-C ends ctx, and is the container's to act on: the attach ends when the
+	// container does, not before.
 	attached := context.WithoutCancel(ctx)
-	if err := Logs(attached, c, LogOptions{Follow: true, Since: since}, stdout, stderr); err != nil {
-		return ExitOwnError, err
+	// Its output comes through its monitor's attach, as docker's start -a attaches: since
+	// this start (the monitor keeps what came before the attach), and waited for when stdout
+	// does not take it (Block), as docker's attach streams hold the container up. It came
+	// from the log, followed: a --log-driver none container had nothing to show (an error),
+	// and a stalled reader of a rotated log (max-size, --log-driver local) lost what rotated
+	// away before it read it.
+	code, err := Attach(attached, c, AttachOptions{Stdout: stdout, Stderr: stderr, Replay: !wasRunning, Block: true})
+	switch {
+	case errors.Is(err, ErrNoAttach):
+		// A monitor of a strata from before attach: its log, followed.
+		if err := Logs(attached, c, LogOptions{Follow: true, Since: since}, stdout, stderr); err != nil {
+			return ExitOwnError, err
+		}
+		code, err = Wait(attached, c)
+	case errors.Is(err, errStopped) || errors.Is(err, errRestarting) || errors.Is(err, errNothingServed):
+		// It ended before the attach came: its output is all in its log, as StartInteractive
+		// reads it.
+		if code, err = Wait(attached, c); err != nil {
+			return code, err
+		}
+		// A --log-driver none container's output is then lost: said (docker's words).
+		if err := Logs(attached, c, LogOptions{Since: since}, stdout, stderr); err != nil {
+			return ExitOwnError, err
+		}
 	}
-	code, err := Wait(attached, c)
 	if err == nil && c.Config.AutoRemove {
 		// As docker start -a (waitExitOrRemoved), return once the container is gone: a ps
 		// or a run --name of the same name right after must not find it.
