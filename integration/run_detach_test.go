@@ -434,3 +434,35 @@ func TestStartStalledReader(t *testing.T) {
 		t.Errorf("start -a of a --log-driver none container = %v, then stdout %q, stderr %q; want 0, its output", err, stdout.String(), stderr.String())
 	}
 }
+
+// TestStartAttachOutputClosed: start -a whose output's reader has gone (`start -a c | head
+// -1`) ends with the write's error, as when it followed the log, and leaves the container
+// running: its attach read and dropped the output for as long as the container ran.
+func TestStartAttachOutputClosed(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "sc-yes") })
+	mustStrata(t, root, "create", "--name", "sc-yes", "alpine", "yes")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	start := exec.CommandContext(ctx, strataBin, "--root", root, "start", "-a", "sc-yes")
+	start.Stdout, start.Stderr = outW, &stderr
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "y\n" {
+		t.Fatalf("start -a sc-yes printed %q, %v", line, err)
+	}
+	out.Close()
+	_ = start.Wait()
+	if code := start.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "broken pipe") {
+		t.Errorf("start -a once its output's reader had gone = exit %d, stderr %q; want 1, broken pipe", code, stderr.String())
+	}
+	running(t, root, "sc-yes")
+}

@@ -147,7 +147,9 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	ended := make(chan ending, 1)
 	go func() {
 		code, frames, err := readAttachOutput(conn, o.Stdout, o.Stderr)
-		if _, refused := err.(refusedError); err != nil && frames == 0 && o.Replay && !refused {
+		_, refused := err.(refusedError)
+		_, output := err.(outputError)
+		if err != nil && frames == 0 && o.Replay && !refused && !output {
 			err = errNothingServed
 		}
 		ended <- ending{code, err}
@@ -161,6 +163,10 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		if e.err == nil || errors.Is(e.err, errNothingServed) {
 			return e.code, e.err
 		}
+		var output outputError
+		if errors.As(e.err, &output) {
+			return ExitOwnError, output.err
+		}
 		// The monitor went without saying how the container ended (killed): its record does.
 		if code, werr := Wait(ctx, c); werr == nil {
 			return code, nil
@@ -172,6 +178,15 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		return ExitOwnError, ctx.Err()
 	}
 }
+
+// outputError is a write to the attach's stdout or stderr that failed (`start -a c | head
+// -1` once head has gone): the attach ends with it, and leaves the container running, as a
+// start -a that followed the log did. Ignored, it read and dropped the output for as long as
+// the container ran, and with Block the container waited for it.
+type outputError struct{ err error }
+
+func (e outputError) Error() string { return e.err.Error() }
+func (e outputError) Unwrap() error { return e.err }
 
 // refusedError is the monitor's reason for not serving a client (frameRefuse).
 type refusedError []byte
@@ -192,8 +207,8 @@ func dialAttach(dir string) (*os.File, error) {
 }
 
 // readAttachOutput copies the output frames of conn to stdout and stderr until the exit
-// frame, whose code it returns; an error if the connection ends before it. frames counts
-// the frames read.
+// frame, whose code it returns; an error if the connection ends before it, or an
+// outputError if stdout or stderr takes no more. frames counts the frames read.
 func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (code, frames int, err error) {
 	var hdr [5]byte
 	buf := make([]byte, attachFrameMax)
@@ -212,13 +227,16 @@ func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (code, frames in
 			return 0, frames, fmt.Errorf("reading from the monitor: %w", err)
 		}
 		switch hdr[0] {
-		case frameStdout:
-			if stdout != nil {
-				_, _ = stdout.Write(buf[:n])
+		case frameStdout, frameStderr:
+			w := stdout
+			if hdr[0] == frameStderr {
+				w = stderr
 			}
-		case frameStderr:
-			if stderr != nil {
-				_, _ = stderr.Write(buf[:n])
+			if w == nil {
+				continue
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return 0, frames, outputError{err}
 			}
 		case frameRefuse:
 			return 0, frames, refusedError(buf[:n])
