@@ -142,6 +142,9 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		return ExitOwnError, diedOf(fmt.Errorf("sending request to helper: %w", err))
 	}
 	a, master, err := readAnswer(parentSock)
+	if joinAnsweredHook != nil {
+		joinAnsweredHook()
+	}
 	if sig := giveUp.answered(); sig != nil {
 		if err == nil && a.Pid > 0 {
 			// Answered as it was killed: its command must not run on without it.
@@ -154,7 +157,8 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		return 128 + n, &ExitCodeError{Code: 128 + n, Err: fmt.Errorf("%v before the command started, which did not answer in %v", sig, earlySignalGrace)}
 	}
 	switch {
-	case ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil:
+		// ctx's end killed the helper before it answered.
 		return ExitOwnError, ctx.Err()
 	case err != nil:
 		return ExitOwnError, diedOf(err)
@@ -167,6 +171,9 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	case req.Terminal && !req.Detach && master == nil:
 		return ExitOwnError, errors.New("helper sent no terminal")
 	}
+	// Answered: the command runs, even if ctx ended meanwhile. That end is acted on below as
+	// any later one is (forwardSignals kills the command and the helper); returned here, it
+	// left the command running in the container without its helper.
 	started = true
 	if master != nil {
 		p.attach(master, stdio, attachStdin)
@@ -200,6 +207,9 @@ var errHelperOOMKilled = errors.New("helper killed by the OOM killer before the 
 
 // joinStartedHook, when not nil, is told the helper's pid once it is started (tests).
 var joinStartedHook func(pid int)
+
+// joinAnsweredHook, when not nil, is called once the helper's answer is read (tests).
+var joinAnsweredHook func()
 
 // earlySignalGrace is how long a helper that has not answered yet gets, once strata is told to
 // end, before strata ends it and itself: a command starts in milliseconds, and the signal then

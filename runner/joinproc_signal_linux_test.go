@@ -44,3 +44,34 @@ func TestExecSignalBeforeStart(t *testing.T) {
 		t.Errorf("Exec after = %d, %v, want 0", code, err)
 	}
 }
+
+// TestExecCanceledAsAnswered: an exec whose ctx ends just as its helper answers (the command
+// runs) ends the command as a later end does, and says how it ended: it returned ctx's error
+// and left the command running in the container without its helper.
+func TestExecCanceledAsAnswered(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	c := startedContainer(t, nil, "sleep", "1000")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	joinAnsweredHook = cancel
+	defer func() { joinAnsweredHook = nil }()
+	code, err := Exec(ctx, c, ExecOptions{Args: []string{"sleep", "3333"}}, Stdio{})
+	joinAnsweredHook = nil
+	if err != nil || code != 128+int(unix.SIGKILL) {
+		t.Errorf("Exec canceled as its helper answered = %d, %v; want %d, nil", code, err, 128+int(unix.SIGKILL))
+	}
+	// The command is gone from the container (sleep 1000 is its PID 1).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, out, _, err := execOut(t, c, ExecOptions{Args: []string{"ps", "-o", "args"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "sleep 3333") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the canceled exec's command still runs in the container:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
