@@ -95,10 +95,15 @@ func (a *attached) next(c chan string, want string) {
 
 // saw reports whether the line want came on c, by now or within 200 ms.
 func (a *attached) saw(c chan string, want string) bool {
+	return a.sawWithin(c, want, 200*time.Millisecond)
+}
+
+// sawWithin reports whether the line want came on c, by now or within d.
+func (a *attached) sawWithin(c chan string, want string, d time.Duration) bool {
 	if slices.Contains(a.seen, want) {
 		return true
 	}
-	timeout := time.After(200 * time.Millisecond)
+	timeout := time.After(d)
 	for {
 		select {
 		case l, ok := <-c:
@@ -288,9 +293,18 @@ func TestAttachTerminal(t *testing.T) {
 		close(lines)
 	}()
 	a := &attached{t: t, cmd: cmd}
-	// The size arrives with the attach: asked until the shell answers with it.
-	_, _ = io.WriteString(user, "echo size $(stty size)\r")
-	a.next(lines, "size 33 101")
+	// The size arrives with the attach: asked until the shell answers with it (a first
+	// answer may come before the attach's resize does, or from a stty that ran as the shell
+	// set its terminal up).
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		_, _ = io.WriteString(user, "echo size $(stty size)\r")
+		if a.sawWithin(lines, "size 33 101", 2*time.Second) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"size 33 101\" from the attached shell; it showed %q", a.seen)
+		}
+	}
 	if err := pty.Setsize(user, &pty.Winsize{Rows: 44, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
