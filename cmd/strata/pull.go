@@ -294,11 +294,12 @@ func (e *reworded) Error() string { return e.msg }
 func (e *reworded) Unwrap() error { return e.err }
 
 // runnableOffline reports whether the image with manifest digest m can run from the store
-// alone: its config is stored and each layer is unpacked or its blob stored (run unpacks it).
+// alone: its config is stored and each layer's blob is stored (run unpacks it, or hashes it
+// against the layer dir) or the layer is unpacked from that blob (proven: see snap.Ensure).
 func runnableOffline(g *globals, store *cache.Store, m v1.Hash) bool {
 	snap, _ := g.openSnapshotter()
 	return eachLayerHeld(store, m, func(blob v1.Descriptor, diffID v1.Hash) bool {
-		return store.Has(blob) || snap != nil && snap.Has(diffID)
+		return store.Has(blob) || snap != nil && snap.Has(diffID) && snap.Proven(diffID, blob.Digest)
 	})
 }
 
