@@ -700,7 +700,6 @@ func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Sna
 		// A layer dir here is used for this blob only once the blob is proven to be it:
 		// one unpacked from another image's blob says nothing of this one, which a pull
 		// --no-unpack or a load stored unchecked while the DiffID was not unpacked.
-		had := snap.Has(diffIDs[i])
 		err := snap.Ensure(ctx, diffIDs[i], l, func() (io.ReadCloser, error) {
 			rc, err := store.OpenVerified(l)
 			if err != nil {
@@ -708,7 +707,10 @@ func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Sna
 			}
 			return rc, nil
 		})
-		if had && errors.Is(err, snapshotter.ErrDiffIDMismatch) {
+		// A blob that is not the layer leaves no layer dir of its own: one there after it
+		// fails is another blob's. Asked only then, as the common path stats each layer
+		// dir once (Ensure) besides its proof.
+		if errors.Is(err, snapshotter.ErrDiffIDMismatch) && snap.Has(diffIDs[i]) {
 			return notTheLayer(l.Digest, diffIDs[i], snapshotter.ErrDiffIDMismatch)
 		}
 		if err != nil {
