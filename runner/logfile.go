@@ -80,11 +80,18 @@ func openContainerLog(dir string, lc LogConfig) (*containerLog, error) {
 		// A compression a killed monitor left half done: log.json.1 is still there, whole.
 		_ = os.Remove(rotatedName(name, 1, true) + logTmpSuffix)
 	}
+	if rot.MaxSize > 0 {
+		finishRotation(name)
+	}
 	f, err := openLogForWriting(name)
 	if err != nil {
 		return nil, err
 	}
 	l := &containerLog{name: name, rot: rot, f: f}
+	if rot.Compress && exists(rotatedName(name, 1, false)) {
+		// Left plain by a monitor killed before its compression was done.
+		l.compressLater()
+	}
 	if rot.MaxSize > 0 {
 		// What a last run left counts toward the bound.
 		st, err := f.Stat()
@@ -196,14 +203,48 @@ func (l *containerLog) rotate() error {
 	l.f.Close()
 	l.f, l.size = nf, 0
 	if l.rot.Compress {
-		done := make(chan struct{})
-		l.compressing = done
-		go func() {
-			defer close(done)
-			_ = compressRotated(l.name)
-		}()
+		l.compressLater()
 	}
 	return nil
+}
+
+// compressLater gzips log.json.1 in the background; the next rotation and Close wait for it.
+func (l *containerLog) compressLater() {
+	done := make(chan struct{})
+	l.compressing = done
+	go func() {
+		defer close(done)
+		_ = compressRotated(l.name)
+	}()
+}
+
+// finishRotation finishes a rotation a killed monitor cut short between its link of log.json
+// to log.json.1 and the rename of the new log.json over it: the new log.json is put in place,
+// as the rotation would have. Left as it was, log.json went on under both names, and the next
+// rotation shifted one to log.json.2 and linked the other as log.json.1 again: one file
+// twice among the rotated ones, which logs read twice. Best effort: a lock it cannot take
+// leaves the file under two names, which openLogSet reads once.
+func finishRotation(name string) {
+	newName := name + logNewSuffix
+	cur, err := os.Lstat(name)
+	one, err1 := os.Lstat(rotatedName(name, 1, false))
+	if err != nil || err1 != nil || !os.SameFile(cur, one) {
+		_ = os.Remove(newName) // a new log.json not linked in: nothing was rotated
+		return
+	}
+	unlock, err := lockLog(filepath.Dir(name), true, 5*time.Second)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	nf, err := safefile.Open(newName, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|safefile.NoFollow, 0o640)
+	if err != nil {
+		return
+	}
+	nf.Close()
+	if err := os.Rename(newName, name); err != nil {
+		_ = os.Remove(newName)
+	}
 }
 
 // shiftRotated renames log.json.N to log.json.N+1, from the oldest, removing the one that

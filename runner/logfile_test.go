@@ -390,3 +390,45 @@ func TestLogsFollowRotationDrainsOld(t *testing.T) {
 		t.Errorf("logs -f printed %q, want lines 0 to 6", got)
 	}
 }
+
+// A rotation cut short (log.json also linked as log.json.1, the new log.json not renamed in)
+// is finished by the next monitor before it writes: the next rotation shifted the link to
+// log.json.2 and linked log.json as log.json.1 again, one file under two rotated names, and
+// logs printed its lines twice, with compress or without, until it rotated away.
+func TestContainerLogRotationCutShortResumed(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			c, cl, w := rotatingLog(t, "max-size=1k", "max-file=4", "compress="+strconv.FormatBool(compress))
+			writeLines(t, w, 0, 5)
+			cl.Close()
+			name := filepath.Join(c.Dir, logFile)
+			// Killed between the link and the rename.
+			if err := os.Link(name, rotatedName(name, 1, false)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(name+logNewSuffix, nil, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			cl, err := openContainerLog(c.Dir, c.Config.LogConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w = newLogWriter(cl)
+			writeLines(t, w, 5, 20) // one rotation at most: 12 entries fill a file
+			if err := cl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := logsOf(t, c, LogOptions{}); got != wantLines(0, 20) {
+				t.Errorf("Logs printed %q, want lines 0 to 19, each once", got)
+			}
+			want := []string{"log.json", "log.json.1", "log.json.2"}
+			if compress {
+				// The file the cut rotation left is gzipped too, as the next monitor's.
+				want = []string{"log.json", "log.json.1.gz", "log.json.2.gz"}
+			}
+			if names := logFiles(t, c.Dir, 1000); !slices.Equal(names, want) {
+				t.Errorf("log files = %q, want %q", names, want)
+			}
+		})
+	}
+}
