@@ -432,3 +432,58 @@ func TestContainerLogRotationCutShortResumed(t *testing.T) {
 		})
 	}
 }
+
+// A damaged gzipped rotated file (cut short by a crash after its rename, garbage) is damage
+// as a damaged line is: logs prints what it holds up to the damage, counts it, and goes on
+// with the files after it, --tail counting back across them too. It failed whole, and no
+// line of the container's log could be read until that file had rotated away.
+func TestLogsDamagedGzip(t *testing.T) {
+	for _, damage := range []string{"cut", "garbage", "empty"} {
+		t.Run(damage, func(t *testing.T) {
+			c, cl, w := rotatingLog(t, "max-size=1k", "max-file=3", "compress=true")
+			writeLines(t, w, 0, 30)
+			if err := cl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			name := filepath.Join(c.Dir, logFile)
+			oldest := rotatedName(name, 2, true)
+			b, err := os.ReadFile(oldest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch damage {
+			case "cut":
+				b = b[:len(b)/2]
+			case "garbage":
+				b = []byte("no gzip at all\n")
+			case "empty":
+				b = nil
+			}
+			if err := os.WriteFile(oldest, b, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			whole := string(readLogFile(t, rotatedName(name, 1, true))) + string(readLogFile(t, name))
+			after := wantLines(30-strings.Count(whole, "\n"), 30)
+			for _, tail := range []int{0, 1000} {
+				var d LogDamage
+				var out bytes.Buffer
+				if err := Logs(context.Background(), c, LogOptions{Tail: tail, Damage: &d}, &out, io.Discard); err != nil {
+					t.Fatalf("Logs(Tail %d) = %v, want the lines it can read", tail, err)
+				}
+				got := out.String()
+				if !strings.HasSuffix(got, after) {
+					t.Errorf("Logs(Tail %d) printed %q, want it to end with the later files' %q", tail, got, after)
+				}
+				if head := strings.TrimSuffix(got, after); head != "" && !strings.HasPrefix(wantLines(0, 30), head) {
+					t.Errorf("Logs(Tail %d) printed %q of the damaged file, want its first lines", tail, head)
+				}
+				if d.Lines != 1 || d.File != oldest {
+					t.Errorf("Logs(Tail %d) damage = %+v, want 1 in %s", tail, d, oldest)
+				}
+			}
+			if got := logsOf(t, c, LogOptions{Tail: 3}); got != wantLines(27, 30) {
+				t.Errorf("Logs(Tail 3) printed %q, want lines 27 to 29", got)
+			}
+		})
+	}
+}

@@ -463,6 +463,13 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	var f *os.File
 	openSource := func(i int, from int64) error {
 		r, err := srcs[i].reader()
+		for err != nil && srcs[i].gz && i < len(srcs)-1 {
+			// A rotated file that is no gzip (cut by a crash, garbage) is damage, as a
+			// damaged line: the next file.
+			damage.add(srcs[i].name, 0)
+			i, from, skip = i+1, 0, 0
+			r, err = srcs[i].reader()
+		}
 		if err == nil && from > 0 {
 			_, err = srcs[i].f.Seek(from, io.SeekStart)
 		}
@@ -537,8 +544,18 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if !errors.Is(err, io.EOF) {
+		if !errors.Is(err, io.EOF) && !(srcs[cur].gz && cur < len(srcs)-1) {
 			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+		}
+		if !errors.Is(err, io.EOF) {
+			// A gzipped rotated file damaged past its start (cut short, corrupt): its lines
+			// up to the damage are printed, the rest is damage, then the next file.
+			damage.add(srcs[cur].name, lineAt)
+			line, lineAt, pos, tooLong, skip = line[:0], 0, 0, false, 0
+			if err := openSource(cur+1, 0); err != nil {
+				return err
+			}
+			continue
 		}
 		if cur < len(srcs)-1 {
 			// The end of a rotated file, which is whole: a last line without its newline
@@ -640,22 +657,20 @@ func tailSources(srcs []logSource, n int) (i int, pos int64, skip int, err error
 	return 0, 0, 0, nil
 }
 
-// countLines counts the complete lines of s, a gzipped rotated file, decompressing it.
+// countLines counts the complete lines of s, a gzipped rotated file, decompressing it: those
+// before its damage, if it is damaged (Logs prints those, and skips the rest).
 func countLines(s logSource) (int, error) {
 	r, err := s.reader()
 	if err != nil {
-		return 0, err
+		return 0, nil // no gzip: damage, no line
 	}
 	buf := make([]byte, 32*1024)
 	n := 0
 	for {
 		m, err := r.Read(buf)
 		n += bytes.Count(buf[:m], []byte{'\n'})
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
 		if err != nil {
-			return n, fmt.Errorf("reading %s: %w", s.name, err)
+			return n, nil
 		}
 	}
 }
