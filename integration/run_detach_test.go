@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -465,4 +466,43 @@ func TestStartAttachOutputClosed(t *testing.T) {
 		t.Errorf("start -a once its output's reader had gone = exit %d, stderr %q; want 1, broken pipe", code, stderr.String())
 	}
 	running(t, root, "sc-yes")
+}
+
+// TestRunInteractiveNoProxyKilled: a run -it --sig-proxy=false (or an attach with a
+// terminal, which passes no signal on) that a signal it does not pass on would end (SIGQUIT,
+// SIGHUP, SIGUSR1) ends its attach as SIGINT and SIGTERM do: its terminal restored, exit
+// 128+n, the container running on. strata died of them with the terminal left raw (SIGQUIT
+// with a goroutine dump), where a foreground run -it --sig-proxy=false caught them.
+func TestRunInteractiveNoProxyKilled(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "rk-np") })
+	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGHUP} {
+		args := []string{"run", "-it", "--sig-proxy=false", "--name", "rk-np", "alpine", "sh", "-c",
+			`trap "echo got signal" QUIT USR1 HUP; echo ready; while :; do sleep 0.1; done`}
+		if sig != syscall.SIGQUIT {
+			args = []string{"attach", "rk-np"}
+		}
+		s := startOnPty(t, root, 24, 80, args...)
+		if sig == syscall.SIGQUIT {
+			s.next("ready")
+		} else {
+			// Once attached: its terminal is raw.
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				tio, err := unix.IoctlGetTermios(int(s.tty.Fd()), unix.TCGETS)
+				if err == nil && tio.Lflag&unix.ICANON == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("attach did not make its terminal raw")
+				}
+			}
+		}
+		_ = s.cmd.Process.Signal(sig)
+		if code := s.wait(); code != 128+int(sig) || s.stderr.Len() != 0 {
+			t.Errorf("%s after %v = exit %d, stderr %.300q; want %d and nothing", args[0], sig, code, s.stderr.String(), 128+int(sig))
+		}
+		s.cooked(fmt.Sprintf("%s after %v", args[0], sig))
+		running(t, root, "rk-np")
+	}
 }

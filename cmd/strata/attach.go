@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -61,11 +62,14 @@ func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, w
 		stdin: cmd.InOrStdin(), stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr(),
 		withStdin: withStdin, keys: keys, sigProxy: sigProxy && !tty,
 	}, do)
+	var signalled attachSignalled
 	switch {
 	case errors.Is(err, runner.ErrDetached):
 		// docker's words, on a line of their own after whatever the terminal shows.
 		fmt.Fprintln(cmd.ErrOrStderr(), "\r\n"+err.Error())
 		return nil
+	case errors.As(err, &signalled):
+		return silentExit(128 + int(signalled.sig))
 	case err != nil && interruptedExit(cmd.Context()) != 0:
 		return silentExit(interruptedExit(cmd.Context()))
 	case err != nil:
@@ -137,8 +141,61 @@ func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
 		ctx = context.WithoutCancel(ctx)
 		stop := proxySignals(c)
 		defer stop()
+	} else if tty && withStdin {
+		// Not passed on, a signal that would end strata ends the attach, as SIGINT and
+		// SIGTERM do (ctx): the terminal is restored, and the container runs on.
+		var sig func() syscall.Signal
+		var stop context.CancelFunc
+		ctx, sig, stop = endOnSignals(ctx)
+		defer stop()
+		code, err := do(ctx, c, o)
+		if s := sig(); s != 0 && err != nil {
+			return runner.ExitOwnError, attachSignalled{s}
+		}
+		return code, err
 	}
 	return do(ctx, c, o)
+}
+
+// endingSignals are the signals whose default action would end strata, other than SIGINT
+// and SIGTERM (strata's context): an attach that does not pass them on ends on them with its
+// terminal restored. SIGPIPE is caught too, so that a write to a closed output fails (and
+// the attach ends with that error) rather than kill strata with its terminal raw.
+var endingSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGVTALRM,
+	unix.SIGPROF, unix.SIGIO, unix.SIGPWR, unix.SIGSYS, unix.SIGTRAP, unix.SIGXCPU, unix.SIGXFSZ,
+}
+
+// attachSignalled is attachTerminal's error when one of endingSignals ended the attach:
+// strata exits 128+n, as after SIGINT or SIGTERM.
+type attachSignalled struct{ sig syscall.Signal }
+
+func (e attachSignalled) Error() string { return "attach ended by " + e.sig.String() }
+
+// endOnSignals returns ctx ended by any of endingSignals as well, what ended it (0 for none
+// yet), and the stop that ends the catch. SIGPIPE is caught and left for the write to see.
+func endOnSignals(parent context.Context) (context.Context, func() syscall.Signal, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, append([]os.Signal{unix.SIGPIPE}, endingSignals...)...)
+	var got atomic.Int32
+	go func() {
+		defer signal.Stop(sigs)
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGPIPE {
+					continue
+				}
+				got.Store(int32(s.(syscall.Signal)))
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ctx, func() syscall.Signal { return syscall.Signal(got.Load()) }, cancel
 }
 
 // proxySignals passes the signals strata receives on to c's PID 1 until stop is called.

@@ -62,9 +62,12 @@ func runInteractive(ctx context.Context, containers *runner.Store, c *runner.Con
 	}, runner.StartInteractive)
 	// What killed runs left, once this one is done, as after a foreground run.
 	_ = containers.SweepOrphans()
+	var signalled attachSignalled
 	switch {
 	case errors.Is(err, runner.ErrDetached):
 		return nil
+	case errors.As(err, &signalled):
+		return silentExit(128 + int(signalled.sig))
 	case err != nil && interruptedExit(ctx) != 0:
 		// --sig-proxy=false: a SIGINT or SIGTERM of strata ends the attach, and the
 		// container runs on.
