@@ -487,3 +487,38 @@ func TestLogsDamagedGzip(t *testing.T) {
 		})
 	}
 }
+
+// --tail counts a line too long to be an entry (skipped as damage) among a gzipped rotated
+// file's lines as it counts it in a plain one: the lines it skips to reach the tail's start
+// were counted with it, and the tail printed a line short.
+func TestLogsTailGzipLongLine(t *testing.T) {
+	dir := t.TempDir()
+	entry := func(s string) string {
+		return `{"log":"` + s + `\n","stream":"stdout","time":"2026-01-02T03:04:05Z"}` + "\n"
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.WriteString(zw, entry("lineA")+strings.Repeat("x", maxLogEntry+10)+"\n"+entry("lineB")+entry("lineC"))
+	zw.Close()
+	name := filepath.Join(dir, logFile)
+	if err := os.WriteFile(rotatedName(name, 1, true), gz.Bytes(), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, []byte(entry("lineD")), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{ID: strings.Repeat("d", 64), Dir: dir}
+	for _, tt := range []struct {
+		tail int
+		want string
+	}{
+		{1, "lineD\n"},
+		{3, "lineB\nlineC\nlineD\n"},
+		{4, "lineB\nlineC\nlineD\n"},
+		{5, "lineA\nlineB\nlineC\nlineD\n"},
+	} {
+		if got := logsOf(t, c, LogOptions{Tail: tt.tail}); got != tt.want {
+			t.Errorf("Logs(Tail %d) printed %q, want %q", tt.tail, got, tt.want)
+		}
+	}
+}

@@ -529,10 +529,11 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		}
 		if err == nil {
 			switch {
+			case skip > 0:
+				// Before the tail's start: counted, as tailSources counted it, damaged or not.
+				skip--
 			case tooLong:
 				damage.add(srcs[cur].name, lineAt)
-			case skip > 0:
-				skip--
 			default:
 				if perr := print(srcs[cur].name, line, lineAt); perr != nil {
 					return perr
