@@ -484,8 +484,9 @@ func (s *Store) fetchLayer(ctx context.Context, desc v1.Descriptor, diffID v1.Ha
 	}
 	res.fetched, res.stored = r.fetched, err == nil && !r.existed
 	if err == nil && r.existed {
-		// Another process stored it while we waited for its lock: replay from disk.
-		err = s.copyBlob(ctx, desc.Digest, in.tee)
+		// Another process stored it while we waited for its lock: replay from disk, checked
+		// as it is read (the callback's stream ends in EOF only on the blob's bytes).
+		err = s.copyBlob(ctx, desc, in.tee)
 	}
 	if err != nil {
 		pw.CloseWithError(err)
@@ -556,8 +557,8 @@ func (s *Store) layerFromDisk(ctx context.Context, desc v1.Descriptor, diffID v1
 	return nil
 }
 
-func (s *Store) copyBlob(ctx context.Context, h v1.Hash, w io.Writer) error {
-	rc, err := s.OpenBlob(h)
+func (s *Store) copyBlob(ctx context.Context, desc v1.Descriptor, w io.Writer) error {
+	rc, err := s.openVerified(desc)
 	if err != nil {
 		return err
 	}
