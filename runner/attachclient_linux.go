@@ -251,7 +251,8 @@ func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (code, frames in
 
 // sendInput sends what it reads from in as stdin frames until in ends, or the detach keys
 // come (it returns true then). The bytes of a partial match are held back, and sent when
-// the next byte breaks it.
+// the next byte breaks it. When in ends (EOF), an empty stdin frame says so: the monitor
+// closes the container's stdin for the attach that started it, without a terminal.
 func sendInput(in io.Reader, keys []byte, send func(byte, []byte) error) bool {
 	buf := make([]byte, 32<<10)
 	var m detachMatcher
@@ -268,6 +269,9 @@ func sendInput(in io.Reader, keys []byte, send func(byte, []byte) error) bool {
 			}
 		}
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				_ = send(frameStdin, nil)
+			}
 			return false
 		}
 	}

@@ -23,11 +23,18 @@ import (
 //
 // The protocol is frames both ways: a kind byte, a big-endian uint32 length, the payload.
 // A client's first frame is its hello; the monitor sends it nothing before.
+//
+// A stdin frame without a payload says the client's stdin has ended ("stdin closed"): the
+// monitor closes the container's stdin if the client is the attachBlock one and the
+// container has no terminal (setStdinOnce), as docker closes it for its StdinOnce attach
+// (start -ai, run -i). It is an empty stdin frame, not a kind of its own, because a monitor
+// from before it drops a client on a frame of a kind it does not know (receive): there, an
+// empty stdin frame writes nothing, and the attach goes on as it did.
 const attachSocket = "attach"
 
 const (
 	frameHello  = 'h' // client to monitor, first: flags, one byte (attachReplay, attachBlock)
-	frameStdin  = 'i' // client to monitor: bytes for the container's stdin
+	frameStdin  = 'i' // client to monitor: bytes for the container's stdin; none: its stdin ended
 	frameResize = 'w' // client to monitor: the terminal's rows and columns, uint16 each
 	frameStdout = 'o' // monitor to client: what the container wrote
 	frameStderr = 'e'
@@ -102,7 +109,11 @@ type attachHub struct {
 
 	stdinMu sync.Mutex // one client's frame at a time
 	stdin   io.Writer  // the container's stdin (-i), nil without
-	flushed sync.WaitGroup
+	// stdinOnce is the write end of the container's stdin, closed when the attachBlock
+	// client's stdin ends; nil with -t, whose terminal stays open (EOF is a key there,
+	// Ctrl-D), as docker's.
+	stdinOnce io.Closer
+	flushed   sync.WaitGroup
 	// blockFlushed counts the attachBlock clients still sending: the end waits for them
 	// without a bound.
 	blockFlushed sync.WaitGroup
@@ -206,6 +217,29 @@ func (h *attachHub) setStdin(w io.Writer) {
 	h.stdinMu.Lock()
 	h.stdin = w
 	h.stdinMu.Unlock()
+}
+
+// setStdinOnce names the write end of the container's stdin, which the attachBlock client
+// closes when its stdin ends. Not called for a container with a terminal.
+func (h *attachHub) setStdinOnce(w io.Closer) {
+	h.stdinMu.Lock()
+	h.stdinOnce = w
+	h.stdinMu.Unlock()
+}
+
+// stdinEnded is c's stdin ending: the container's stdin is closed if c is the attachBlock
+// client (the start -ai or run -i that started it, docker's StdinOnce attach); for another
+// (`strata attach`, as docker's attach of a container without StdinOnce) it stays open.
+func (h *attachHub) stdinEnded(c *attachClient) {
+	if !c.block {
+		return
+	}
+	h.stdinMu.Lock()
+	defer h.stdinMu.Unlock()
+	if h.stdinOnce != nil {
+		_ = h.stdinOnce.Close()
+		h.stdinOnce, h.stdin = nil, nil
+	}
 }
 
 // setTerminal names the container's terminal master, which clients' resize frames size.
@@ -444,6 +478,10 @@ func (h *attachHub) receive(c *attachClient) {
 		}
 		switch hdr[0] {
 		case frameStdin:
+			if n == 0 {
+				h.stdinEnded(c)
+				continue
+			}
 			h.stdinMu.Lock()
 			if h.stdin != nil {
 				_, _ = h.stdin.Write(buf[:n])

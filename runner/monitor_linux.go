@@ -580,6 +580,11 @@ func runMonitor() {
 		}
 	}
 	hub.size = c.Config.ConsoleSize
+	if stdinWriter != nil && !c.Config.Spec.Terminal {
+		// The attach that started it closes its stdin when its own input ends, as docker's
+		// StdinOnce attach: `echo hi | strata start -ai c` of a cat ends.
+		hub.setStdinOnce(stdinWriter)
+	}
 	// The attach socket is made while the container starts, and is there once run -d returns.
 	listening := make(chan struct{})
 	go func() {
