@@ -325,6 +325,11 @@ func compressRotated(name string) (err error) {
 	if err := zw.Close(); err != nil {
 		return err
 	}
+	// On disk before its rename and log.json.1's removal, as the store's atomic writes are:
+	// a crash after them lost the rotated file, its new name pointing at no data.
+	if err := logSync(out); err != nil {
+		return err
+	}
 	if err := out.Close(); err != nil {
 		return err
 	}
@@ -340,7 +345,24 @@ func compressRotated(name string) (err error) {
 	if err := os.Rename(tmp, dst); err != nil {
 		return err
 	}
+	// The rename, durable before log.json.1 goes: a crash leaves one or the other, or both
+	// (log.json.1 is read then, and compressed again by the next monitor).
+	if err := syncLogDir(filepath.Dir(name)); err != nil {
+		return err
+	}
 	return os.Remove(src)
+}
+
+// logSync fsyncs f; a variable, for the test of compressRotated's order.
+var logSync = (*os.File).Sync
+
+// syncLogDir fsyncs the dir at name, which holds a new name.
+func syncLogDir(name string) error {
+	d, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	return errors.Join(logSync(d), d.Close())
 }
 
 // fileIdentity names the file st describes by its device and inode: unique among the files
