@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -247,24 +249,25 @@ func finishRotation(name string) {
 	}
 }
 
-// shiftRotated renames log.json.N to log.json.N+1, from the oldest, removing the one that
-// would be log.json.<maxFiles>, so that log.json.1 is free. Only the files there are are
-// shifted: a max-file of a million costs no million renames.
+// shiftRotated renames log.json.N to log.json.N+1, from the oldest, removing those that
+// would be log.json.<maxFiles> or past it, so that log.json.1 is free. Only the files there
+// are are shifted (a max-file of a million costs no million renames), whatever gaps a crash
+// left among their numbers.
 func shiftRotated(name string, maxFiles int) error {
-	n := countRotated(name)
-	if n >= maxFiles-1 {
-		for i := maxFiles - 1; i <= n; i++ {
-			for _, gz := range []bool{false, true} {
-				if err := os.Remove(rotatedName(name, i, gz)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return err
-				}
-			}
-		}
-		n = maxFiles - 2
+	nums, err := rotatedNumbers(name)
+	if err != nil {
+		return err
 	}
-	for i := n; i >= 1; i-- {
+	for i := len(nums) - 1; i >= 0; i-- {
+		n := nums[i]
 		for _, gz := range []bool{false, true} {
-			if err := os.Rename(rotatedName(name, i, gz), rotatedName(name, i+1, gz)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			var err error
+			if n >= maxFiles-1 {
+				err = os.Remove(rotatedName(name, n, gz))
+			} else {
+				err = os.Rename(rotatedName(name, n, gz), rotatedName(name, n+1, gz))
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 		}
@@ -272,16 +275,32 @@ func shiftRotated(name string, maxFiles int) error {
 	return nil
 }
 
-// countRotated is how many rotated files log at name has: log.json.1 to log.json.N (each
-// plain or gzipped) without a gap.
-func countRotated(name string) int {
-	n := 0
-	for {
-		if !exists(rotatedName(name, n+1, false)) && !exists(rotatedName(name, n+1, true)) {
-			return n
-		}
-		n++
+// rotatedNumbers lists the numbers of the rotated files of the log at name (log.json.N, plain
+// or gzipped), ascending. A crash between two renames of a shift can leave a gap among them
+// (log.json.2 with no log.json.1): the files past it are still read, and removed in turn.
+func rotatedNumbers(name string) ([]int, error) {
+	ents, err := os.ReadDir(filepath.Dir(name))
+	if err != nil {
+		return nil, err
 	}
+	prefix := filepath.Base(name) + "."
+	var nums []int
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		rest = strings.TrimSuffix(rest, ".gz")
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 1 || strconv.Itoa(n) != rest {
+			continue // log.json.new, log.json.1.gz.tmp, a name strata never writes
+		}
+		if !slices.Contains(nums, n) {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	return nums, nil
 }
 
 func exists(name string) bool {
@@ -440,7 +459,11 @@ func openLogSet(dir string) (_ []logSource, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := 1; ; i++ {
+	nums, err := rotatedNumbers(name)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range nums {
 		s := logSource{name: rotatedName(name, i, false)}
 		s.f, err = openLog(s.name)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -448,7 +471,7 @@ func openLogSet(dir string) (_ []logSource, err error) {
 			s.f, err = openLog(s.name)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			break
+			continue // taken by a compression since the listing (the lock is shared)
 		}
 		if err != nil {
 			return nil, err

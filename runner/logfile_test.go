@@ -522,3 +522,59 @@ func TestLogsTailGzipLongLine(t *testing.T) {
 		}
 	}
 }
+
+// TestLogRotatedGap: a gap among the rotated files' numbers (a crash between two renames of
+// a shift: log.json.2 and log.json.3, no log.json.1) hid the files past it from `logs`, and
+// the rotations never removed them. logs reads every rotated file, oldest first, and the
+// rotations shift them on and drop them at max-file as any other.
+func TestLogRotatedGap(t *testing.T) {
+	c, cl, w := rotatingLog(t, "max-size=1k", "max-file=4")
+	writeLines(t, w, 0, 40) // log.json.3 .. log.json, about 12 entries each
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if names := logFiles(t, c.Dir, 1000); !slices.Equal(names, []string{"log.json", "log.json.1", "log.json.2", "log.json.3"}) {
+		t.Fatalf("log files = %q", names)
+	}
+	before := logsOf(t, c, LogOptions{})
+	// The crash: log.json.1 gone (its lines with it), .2 and .3 left.
+	one, err := os.ReadFile(filepath.Join(c.Dir, "log.json.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(c.Dir, "log.json.1")); err != nil {
+		t.Fatal(err)
+	}
+	var lost strings.Builder // log.json.1's lines, as logs prints them
+	for _, e := range entryTexts(logEntries(t, one)) {
+		lost.WriteString(strings.TrimPrefix(e, "stdout:"))
+	}
+	want := strings.Replace(before, lost.String(), "", 1)
+	if lost.Len() == 0 || want == before {
+		t.Fatalf("test setup: log.json.1's lines %q not within %q", lost.String(), before)
+	}
+	if got := logsOf(t, c, LogOptions{}); got != want {
+		t.Errorf("Logs with log.json.1 missing printed %q, want the other files' %q", got, want)
+	}
+	// The rotations go on past the gap and keep max-file files.
+	lc, err := ParseLogConfig("json-file", []string{"max-size=1k", "max-file=4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err = openContainerLog(c.Dir, lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = newLogWriter(cl)
+	writeLines(t, w, 40, 100)
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if names := logFiles(t, c.Dir, 1000); !slices.Equal(names, []string{"log.json", "log.json.1", "log.json.2", "log.json.3"}) {
+		t.Errorf("log files after more rotations = %q, want log.json and 3 rotated", names)
+	}
+	got := logsOf(t, c, LogOptions{})
+	if !strings.HasSuffix(got, wantLines(70, 100)) || strings.Contains(got, "line0\n") {
+		t.Errorf("Logs after more rotations printed %q, want the last lines up to line99, the oldest gone", got)
+	}
+}
