@@ -39,7 +39,7 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	// Not ended by a Ctrl-C meanwhile: that one is the container's, caught above and passed
 	// on once it runs (the start failed, "context canceled", when the container had printed
 	// its first lines and the signal came before the monitor's answer).
-	if err := Start(context.WithoutCancel(ctx), c); err != nil {
+	if err := start(context.WithoutCancel(ctx), c, false, true); err != nil {
 		return ExitOwnError, err
 	}
 	// Any container's removal, and its next start, wait for this too (holdDirAsWaiter): an
@@ -117,6 +117,10 @@ func refuseRestarting(c *Container) error {
 	return nil
 }
 
+// attachStartedHook, when not nil, is called by StartInteractive between the start and the
+// attach (tests: an attach that comes late).
+var attachStartedHook func()
+
 // waitRemoved waits, limit at most, until c's dir is gone: its monitor removes a --rm
 // container once no waiter holds it (waitForWaiters, at most maxWaiterHold).
 func waitRemoved(c *Container, limit time.Duration) {
@@ -142,7 +146,7 @@ func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, 
 	if err := refuseRestarting(c); err != nil {
 		return ExitOwnError, err
 	}
-	if err := Start(ctx, c); err != nil {
+	if err := start(ctx, c, false, true); err != nil {
 		var remote *remoteError
 		if c.Config.AutoRemove && errors.As(err, &remote) {
 			// The monitor answered the init's error (run -it --rm of a command that is not
@@ -153,6 +157,9 @@ func StartInteractive(ctx context.Context, c *Container, o AttachOptions) (int, 
 			waitRemoved(c, maxWaiterHold+3*time.Second)
 		}
 		return ExitOwnError, err
+	}
+	if attachStartedHook != nil {
+		attachStartedHook()
 	}
 	// Its output waits for this attach, as for docker's start -ai and run -it, and for a
 	// foreground run's user: `run -it | less` gets all of it, however long less waits.

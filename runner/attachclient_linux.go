@@ -64,6 +64,11 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		return ExitOwnError, err
 	}
 	switch {
+	case o.Replay:
+		// The attach of the strata that started it (StartInteractive, StartAttached), which
+		// its monitor waits for at the container's end (awaitStarter): its state may say it
+		// has ended then, and the socket still serves this attach its output and exit.
+		// Without the socket it has ended (errNothingServed).
 	case c.State.Restarting:
 		return ExitOwnError, errRestarting
 	case !c.State.Running():

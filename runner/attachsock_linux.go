@@ -117,6 +117,9 @@ type attachHub struct {
 	// blockFlushed counts the attachBlock clients still sending: the end waits for them
 	// without a bound.
 	blockFlushed sync.WaitGroup
+	// blockCame is closed once an attachBlock client has joined (awaitStarter).
+	blockCame     chan struct{}
+	blockCameOnce sync.Once
 }
 
 // historyChunk is a piece of the history: bytes written to one stream, the history's own.
@@ -188,7 +191,28 @@ func (c *attachClient) wait(n int, stall *time.Duration) bool {
 }
 
 func newAttachHub() *attachHub {
-	return &attachHub{clients: make(map[*attachClient]struct{})}
+	return &attachHub{clients: make(map[*attachClient]struct{}), blockCame: make(chan struct{})}
+}
+
+// awaitStarter waits, at the container's end and before the socket goes, for the attach of
+// the strata that started it (StartInteractive, StartAttached: an attachBlock client) to have
+// joined: limit at most, and while starterAlive says that strata lives. It joins at once
+// after the start, normally long before; a container that ended first kept its output and
+// exit for it, where its fallback (Wait, then the log) met a restart policy's next run.
+func (h *attachHub) awaitStarter(limit time.Duration, starterAlive func() bool) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for starterAlive() {
+		select {
+		case <-h.blockCame:
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // tee returns a writer that writes to w and then sends the same bytes to the clients as
@@ -423,6 +447,7 @@ func (h *attachHub) join(conn *os.File) {
 	h.flushed.Add(1)
 	if c.block {
 		h.blockFlushed.Add(1)
+		h.blockCameOnce.Do(func() { close(h.blockCame) })
 	}
 	h.mu.Unlock()
 	go h.send(c)

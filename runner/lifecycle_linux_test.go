@@ -693,23 +693,26 @@ func TestDetachedPreparedNetwork(t *testing.T) {
 
 func TestMonitorArgs(t *testing.T) {
 	for _, tt := range []struct {
-		argv                    []string
-		made, locked, netns, ok bool
+		argv []string
+		want monitorFlags
+		ok   bool
 	}{
-		{[]string{"/c"}, false, false, false, true},
-		{[]string{"/c", monitorCgroupMade}, true, false, false, true},
-		{[]string{"/c", monitorNetns, monitorCgroupMade}, true, false, true, true},
-		{[]string{"/c", monitorLocked, monitorNetns}, false, true, true, true},
-		{[]string{"/c", monitorLocked, monitorLocked}, false, false, false, false},
-		{[]string{"/c", monitorNetns, monitorNetns}, false, false, false, false},
-		{[]string{"/c", "--other"}, false, false, false, false},
-		{[]string{}, false, false, false, false},
-		{[]string{""}, false, false, false, false},
-		{[]string{monitorEarly + `{"id":"x"}`}, false, false, false, false}, // earlyMonitorArg's
+		{[]string{"/c"}, monitorFlags{}, true},
+		{[]string{"/c", monitorCgroupMade}, monitorFlags{cgroupMade: true}, true},
+		{[]string{"/c", monitorNetns, monitorCgroupMade}, monitorFlags{cgroupMade: true, netns: true}, true},
+		{[]string{"/c", monitorLocked, monitorNetns}, monitorFlags{locked: true, netns: true}, true},
+		{[]string{"/c", monitorLocked, monitorAttach}, monitorFlags{locked: true, attach: true}, true},
+		{[]string{"/c", monitorLocked, monitorLocked}, monitorFlags{}, false},
+		{[]string{"/c", monitorNetns, monitorNetns}, monitorFlags{}, false},
+		{[]string{"/c", monitorAttach, monitorAttach}, monitorFlags{}, false},
+		{[]string{"/c", "--other"}, monitorFlags{}, false},
+		{[]string{}, monitorFlags{}, false},
+		{[]string{""}, monitorFlags{}, false},
+		{[]string{monitorEarly + `{"id":"x"}`}, monitorFlags{}, false}, // earlyMonitorArg's
 	} {
-		made, locked, netns, ok := monitorArgs(tt.argv)
-		if made != tt.made || locked != tt.locked || netns != tt.netns || ok != tt.ok {
-			t.Errorf("monitorArgs(%q) = %v, %v, %v, %v; want %v, %v, %v, %v", tt.argv, made, locked, netns, ok, tt.made, tt.locked, tt.netns, tt.ok)
+		got, ok := monitorArgs(tt.argv)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("monitorArgs(%q) = %+v, %v; want %+v, %v", tt.argv, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -38,13 +38,15 @@ type monitorResult struct {
 // Start returns once the command runs, or with the init's error (an *ExitCodeError). Starting
 // a running container does nothing, nor does starting one its restart policy restarts.
 func Start(ctx context.Context, c *Container) error {
-	return start(ctx, c, false)
+	return start(ctx, c, false, false)
 }
 
 // start is Start, by hand or, byPolicy, by the monitor that restarts c (restartAfter): that
 // one starts only the container it still restarts, and not once a stop, rm -f or kill has
 // canceled the restart (errRestartCanceled, read under the lock they cannot start it under).
-func start(ctx context.Context, c *Container, byPolicy bool) (err error) {
+// attach says the caller attaches once it returns (StartInteractive, StartAttached): the
+// monitor it spawns waits for that attach at the container's end (awaitStarter).
+func start(ctx context.Context, c *Container, byPolicy, attach bool) (err error) {
 	// A new container's config is synced while its monitor starts.
 	defer func() {
 		if derr := c.Durable(); derr != nil && err == nil {
@@ -117,7 +119,7 @@ func start(ctx context.Context, c *Container, byPolicy bool) (err error) {
 	}
 	if m != nil {
 		// Started by PrepareMonitor while the container was created: it waits for this.
-		err = m.tell(monitorGo{Dir: c.Dir, CgroupMade: handed, Netns: netnsPath}, lock.File())
+		err = m.tell(monitorGo{Dir: c.Dir, CgroupMade: handed, Netns: netnsPath, Attach: attach}, lock.File())
 		m.goPipe.Close()
 		if err != nil {
 			m.end()
@@ -131,6 +133,9 @@ func start(ctx context.Context, c *Container, byPolicy bool) (err error) {
 		}
 		if handed {
 			args = append(args, monitorCgroupMade)
+		}
+		if attach {
+			args = append(args, monitorAttach)
 		}
 		if m, err = spawnMonitor(args, extra); err != nil {
 			return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
@@ -179,7 +184,8 @@ func start(ctx context.Context, c *Container, byPolicy bool) (err error) {
 // container's cgroup exists already (PrepareCgroup in the strata that started it).
 // monitorLocked: fd monitorLockFD is the open file of the container's lock, which Start holds
 // (see below). monitorNetns: fd monitorNetnsFD is the network namespace PrepareNetwork made
-// for it. monitorEarly+JSON, alone: the monitor started before its container existed
+// for it. monitorAttach: the strata that starts it attaches once it has (awaitStarter).
+// monitorEarly+JSON, alone: the monitor started before its container existed
 // (PrepareMonitor), for the earlyMonitor the JSON describes; it reads what the others say
 // from the socket at fd monitorGoFD, as a monitorGo, with the lock's open file (SCM_RIGHTS).
 //
@@ -195,6 +201,7 @@ const (
 	monitorLockFD     = 4
 	monitorNetns      = "--netns"
 	monitorNetnsFD    = 5
+	monitorAttach     = "--attach"
 	monitorEarly      = "--early="
 	monitorGoFD       = 4
 )
@@ -207,11 +214,13 @@ type earlyMonitor struct {
 }
 
 // monitorGo is what Start sends a monitor PrepareMonitor started: its container, whether its
-// cgroup exists, and the network namespace to join (the path of Start's fd of it, or "").
+// cgroup exists, the network namespace to join (the path of Start's fd of it, or ""), and
+// whether its strata attaches (monitorAttach).
 type monitorGo struct {
 	Dir        string `json:"dir"`
 	CgroupMade bool   `json:"cgroupMade,omitempty"`
 	Netns      string `json:"netns,omitempty"`
+	Attach     bool   `json:"attach,omitempty"`
 }
 
 // monitorProc is a started monitor: the process, the read end of its answer pipe and, for
@@ -417,24 +426,32 @@ func prepareEarly(em earlyMonitor, stdio Stdio) *preparedNetns {
 	return netns
 }
 
-// monitorArgs reads the monitor's arguments: the container dir, then optional flags.
-func monitorArgs(argv []string) (cgroupMade, locked, netns, ok bool) {
+// monitorFlags are the monitor's optional arguments after the container dir.
+type monitorFlags struct {
+	cgroupMade, locked, netns, attach bool
+}
+
+// monitorArgs reads the monitor's arguments: the container dir, then optional flags, each
+// once.
+func monitorArgs(argv []string) (f monitorFlags, ok bool) {
 	if len(argv) == 0 || argv[0] == "" || strings.HasPrefix(argv[0], monitorEarly) {
-		return false, false, false, false
+		return monitorFlags{}, false
 	}
 	for _, a := range argv[1:] {
 		switch {
-		case a == monitorCgroupMade && !cgroupMade:
-			cgroupMade = true
-		case a == monitorLocked && !locked:
-			locked = true
-		case a == monitorNetns && !netns:
-			netns = true
+		case a == monitorCgroupMade && !f.cgroupMade:
+			f.cgroupMade = true
+		case a == monitorLocked && !f.locked:
+			f.locked = true
+		case a == monitorNetns && !f.netns:
+			f.netns = true
+		case a == monitorAttach && !f.attach:
+			f.attach = true
 		default:
-			return false, false, false, false
+			return monitorFlags{}, false
 		}
 	}
-	return cgroupMade, locked, netns, true
+	return f, true
 }
 
 // inheritedCloseOnExec marks close-on-exec every fd the monitor inherited (its answer pipe,
@@ -490,8 +507,11 @@ func runMonitor() {
 		}
 		return err
 	}
+	// The strata that started us, while it is our parent: one that attaches is waited for.
+	starter := os.Getppid()
 	em, early := earlyMonitorArg(os.Args[1:])
-	cgroupMade, locked, netns, ok := monitorArgs(os.Args[1:])
+	flags, ok := monitorArgs(os.Args[1:])
+	cgroupMade, attached := flags.cgroupMade, flags.attach
 	switch {
 	case early:
 		if em.Shape.Stdin && openStdin() != nil {
@@ -504,16 +524,16 @@ func runMonitor() {
 			answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
 			os.Exit(ExitOwnError)
 		}
-		dir, cgroupMade, netnsPath = g.Dir, g.CgroupMade, g.Netns
+		dir, cgroupMade, netnsPath, attached = g.Dir, g.CgroupMade, g.Netns, g.Attach
 	case !ok:
 		answer(monitorResult{Error: "monitor: want the container dir, then optionally " + monitorCgroupMade + " and " + monitorNetns, Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	default:
 		dir = os.Args[1]
-		if locked {
+		if flags.locked {
 			lock = os.NewFile(monitorLockFD, "lock")
 		}
-		if netns {
+		if flags.netns {
 			netnsFile = os.NewFile(monitorNetnsFD, "netns")
 		}
 	}
@@ -611,6 +631,12 @@ func runMonitor() {
 	// this monitor would remove the restarted container (its cgroup under the new init).
 	remove := c.Config.AutoRemove && !restarting(c)
 	<-listening
+	if attached {
+		// The attach of the strata that started it comes once the start is answered: one
+		// that came after this end met no socket, and its fallback a restart policy's
+		// next run (its output, its status). Waited for while that strata lives.
+		hub.awaitStarter(attachHello, func() bool { return os.Getppid() == starter })
+	}
 	hub.stopListening(dir) // before the exit record lets a next start in
 	code := noteExit(c, res, err)
 	var delay time.Duration

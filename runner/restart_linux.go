@@ -166,7 +166,7 @@ func recordedRestartPolicy(c *Container) RestartPolicy {
 func restartAfter(c *Container, delay time.Duration) {
 	var why error
 	if waitRestartDelay(c, delay) {
-		err := start(context.Background(), c, true)
+		err := start(context.Background(), c, true, false)
 		if err == nil {
 			return
 		}
