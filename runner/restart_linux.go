@@ -19,8 +19,8 @@ import (
 // layer, the log appended to), then leaves the container to the monitor that start spawned.
 // A stop, an rm -f or a kill marks the container (stopMarkFile) before it signals it: the
 // monitor reads the mark once the container has exited, and during the backoff, and does not
-// restart it. A foreground run has no monitor to outlive it: --restart needs -d (or create
-// and start). Nothing restarts a container after a reboot.
+// restart it. A foreground run --restart is started by such a monitor too, and attached to
+// (StartInteractive). Nothing restarts a container after a reboot.
 
 // stopMarkFile marks a container stopped by hand (docker's HasBeenManuallyStopped), holding
 // "stop" (any restart canceled) or "kill" (unless-stopped stays down). A start by hand

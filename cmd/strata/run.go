@@ -217,7 +217,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	stringArrayVar(f, &o.ulimits, "ulimit", "", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
 	stringArrayVar(f, &o.groupAdd, "group-add", "", nil, "add a supplementary group (a name in the container's /etc/group, or a number)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
-	f.StringVar(&o.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped or on-failure[:max-retries] (with -d, or create and start: its monitor restarts it; nothing does after a reboot)")
+	f.StringVar(&o.restart, "restart", "no", "restart policy when the container exits: no, always, unless-stopped or on-failure[:max-retries] (its monitor restarts it; without -d, run shows the first run and exits with its status; nothing restarts it after a reboot)")
 	f.StringVar(&o.logDriver, "log-driver", runner.LogDriverJSONFile, "logging driver: json-file (log.json, which logs reads), local (json-file bounded as docker's local: 20 MiB files, 5, gzipped) or none (no log kept)")
 	stringArrayVar(f, &o.logOpts, "log-opt", "", nil, "json-file and local option: max-size=SIZE (10k, 10m, 1g: rotate log.json past it), max-file=N (files kept, with max-size), compress=true (gzip the rotated files); labels=, labels-regex=, env=, env-regex=, tag= (attributes of each entry: logs --details)")
 	f.VarP(&o.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR (default: STDOUT and STDERR)")
@@ -414,7 +414,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			}
 		}()
 		shape := runner.InitShape{Network: o.network, Terminal: o.tty, Stdin: o.interactive, PidMode: o.ns.pid, IpcMode: o.ns.ipc, UTSMode: o.ns.uts}
-		if o.detach || o.detachable() {
+		if o.detach || o.viaMonitor() {
 			early.PrepareMonitor(shape)
 		} else {
 			early.PrepareInit(shape, stdio)
@@ -576,7 +576,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		fmt.Fprintln(out, c.ID)
 		return nil
 	}
-	if o.detachable() {
+	if o.viaMonitor() {
 		return runInteractive(ctx, containers, c, o)
 	}
 	if o.detach {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -61,11 +60,8 @@ func (o *runOptions) checkAttachRestart() (runner.RestartPolicy, error) {
 	if o.rm {
 		return p, errors.New("Conflicting options: --restart and --rm")
 	}
-	if !o.detach && !o.create {
-		// The container's monitor restarts it, and a foreground run is its own monitor:
-		// once it has returned the exit, nothing would be left to restart the container.
-		return p, fmt.Errorf("--restart %s needs -d (or create, then start): strata has no daemon, and a container is restarted by the monitor that runs it in the background", p.Name)
-	}
+	// Without -d too, as docker's: such a run is started by a detached monitor, which
+	// restarts it, and attached to until its first run ends (viaMonitor).
 	return p, nil
 }
 

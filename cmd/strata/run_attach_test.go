@@ -27,6 +27,8 @@ func TestAttachStreams(t *testing.T) {
 	}
 }
 
+// TestCheckAttachRestart: -a and --restart are refused as docker's CLI refuses them, and a
+// restart policy is taken with or without -d (strata refused it without).
 func TestCheckAttachRestart(t *testing.T) {
 	for _, tc := range []struct {
 		o    runOptions
@@ -36,7 +38,10 @@ func TestCheckAttachRestart(t *testing.T) {
 		{runOptions{restart: "on-failure:3", create: true}, ""},
 		{runOptions{restart: "no", rm: true}, ""},
 		{runOptions{restart: "always", detach: true, rm: true}, "Conflicting options: --restart and --rm"},
-		{runOptions{restart: "always"}, "needs -d"},
+		// In the foreground too, as docker's: the run attaches, its monitor restarts.
+		{runOptions{restart: "always"}, ""},
+		{runOptions{restart: "on-failure:2", interactive: true, tty: true}, ""},
+		{runOptions{restart: "unless-stopped", rm: true}, "Conflicting options: --restart and --rm"},
 		{runOptions{detach: true, attach: attachStreams{"stdout"}}, "Conflicting options: -a and -d"},
 		{runOptions{restart: "bogus", detach: true}, "unknown policy"},
 	} {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
+)
+
+// runCaptured runs strata with args as strata does, its container's stdout and stderr (which
+// a foreground run writes to the process's own) read back from files.
+func runCaptured(t *testing.T, root string, args ...string) (stdout, stderr string, code int, err error) {
+	t.Helper()
+	dir := t.TempDir()
+	outF, err := os.Create(dir + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outF.Close()
+	errF, err := os.Create(dir + "/err")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errF.Close()
+	oldOut, oldErr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = outF, errF
+	_, err = strata(t, root, nil, args...)
+	os.Stdout, os.Stderr = oldOut, oldErr
+	var ee *exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.code
+		if ee.err == nil {
+			err = nil // a container's status, said by nothing but the code
+		}
+	default:
+		code = -1
+	}
+	o, _ := os.ReadFile(dir + "/out")
+	e, _ := os.ReadFile(dir + "/err")
+	return string(o), string(e), code, err
+}
+
+// inspectState reads a container's State and RestartCount as inspect shows them.
+func inspectState(t *testing.T, root, name string) (status string, restartCount int, exitCode int) {
+	t.Helper()
+	out, err := strata(t, root, nil, "inspect", name)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", name, err)
+	}
+	var got []struct {
+		RestartCount int
+		State        struct {
+			Status   string
+			ExitCode int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 {
+		t.Fatalf("inspect %s = %q: %v", name, out, err)
+	}
+	return got[0].State.Status, got[0].RestartCount, got[0].State.ExitCode
+}
+
+// TestRunRestartForeground: a foreground run --restart (no -d) is docker's: the run prints the
+// container's output and exits with its first exit status, while its monitor restarts it as
+// the policy says, on-failure:2 twice and then no more. strata refused --restart without -d.
+func TestRunRestartForeground(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	root := loadedTestImages(t)
+	const name = "restart-fg"
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", name) })
+
+	out, errOut, code, err := runCaptured(t, root, "run", "--name", name, "--restart", "on-failure:2", "alpine", "sh", "-c", "echo x; exit 3")
+	if err != nil || code != 3 || out != "x\n" {
+		t.Fatalf("run --restart on-failure:2 of `echo x; exit 3` = exit %d, %v, stdout %q (stderr %q); want exit 3 and x", code, err, out, errOut)
+	}
+	// Its monitor restarts it twice, and leaves it exited.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, count, exit := inspectState(t, root, name)
+		if status == "exited" && count == 2 {
+			if exit != 3 {
+				t.Errorf("after its restarts: exit code %d, want 3", exit)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: status %s, RestartCount %d; want exited after 2 restarts", status, count)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // docker's backoff after 2 restarts is 400 ms
+	if status, count, _ := inspectState(t, root, name); status != "exited" || count != 2 {
+		t.Errorf("on-failure:2 went on: status %s, RestartCount %d", status, count)
+	}
+}
+
+// TestRunRestartAlwaysForeground: run --restart always in the foreground prints the output
+// and exits with the status of its first run, and the container goes on restarting: ps shows
+// it restarting or up.
+func TestRunRestartAlwaysForeground(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	root := loadedTestImages(t)
+	const name = "restart-always-fg"
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", name) })
+
+	out, errOut, code, err := runCaptured(t, root, "run", "--name", name, "--restart", "always", "alpine", "sh", "-c", "echo y; exit 2")
+	if err != nil || code != 2 || out != "y\n" {
+		t.Fatalf("run --restart always of `echo y; exit 2` = exit %d, %v, stdout %q (stderr %q); want exit 2 and y", code, err, out, errOut)
+	}
+	ps, err := strata(t, root, nil, "ps", "--filter", "name="+name, "--format", "{{.Status}}")
+	if err != nil {
+		t.Fatalf("ps: %v", err)
+	}
+	if s := strings.TrimSpace(ps); !strings.HasPrefix(s, "Restarting (2)") && !strings.HasPrefix(s, "Up") {
+		t.Errorf("ps status after the run = %q, want Restarting (2) … or Up …", s)
+	}
+	if _, count, _ := inspectState(t, root, name); count < 1 {
+		t.Errorf("RestartCount after the run = %d, want at least 1", count)
+	}
+}
