@@ -58,7 +58,9 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 				if s == unix.SIGPIPE || s == unix.SIGWINCH {
 					continue
 				}
-				_ = Kill(c, s.(syscall.Signal))
+				// As `strata kill` (docker's sig-proxy kills through its API): a
+				// restart policy's restart is canceled by it as by a kill.
+				_ = KillAfterStart(context.Background(), c, s.(syscall.Signal))
 			case <-done:
 				return
 			}

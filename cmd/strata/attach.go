@@ -198,7 +198,10 @@ func endOnSignals(parent context.Context) (context.Context, func() syscall.Signa
 	return ctx, func() syscall.Signal { return syscall.Signal(got.Load()) }, cancel
 }
 
-// proxySignals passes the signals strata receives on to c's PID 1 until stop is called.
+// proxySignals passes the signals strata receives on to c until stop is called, each as
+// `strata kill` sends it: docker's sig-proxy kills through its API, which for a container with
+// a restart policy cancels the restart (the stop signal, or any when the container names
+// none) or marks it stopped by hand (unless-stopped).
 func proxySignals(c *runner.Container) (stop func()) {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, runner.ForwardedSignals()...)
@@ -211,7 +214,7 @@ func proxySignals(c *runner.Container) (stop func()) {
 				if s == unix.SIGPIPE || s == unix.SIGWINCH {
 					continue
 				}
-				_ = runner.Kill(c, s.(syscall.Signal))
+				_ = runner.KillAfterStart(context.Background(), c, s.(syscall.Signal))
 			case <-done:
 				return
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,5 +123,73 @@ func TestRunRestartAlwaysForeground(t *testing.T) {
 	}
 	if _, count, _ := inspectState(t, root, name); count < 1 {
 		t.Errorf("RestartCount after the run = %d, want at least 1", count)
+	}
+}
+
+// TestRunRestartSigProxy: a signal a foreground run --restart passes on to its container
+// (--sig-proxy) is docker's kill of it, which cancels the restart (docker's ExitOnNext, for
+// any signal when the container names no stop signal): the run exits with the status the
+// signal ended the container with, and the container stays exited. The proxy signalled the
+// container's PID 1 alone, and its monitor restarted it as if it had crashed.
+func TestRunRestartSigProxy(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	root := loadedTestImages(t)
+	const name = "restart-sigproxy"
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", name) })
+
+	type result struct {
+		out  string
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	dir := t.TempDir()
+	// Its own stdout, read while it runs.
+	outF, err := os.Create(dir + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outF.Close()
+	oldOut := os.Stdout
+	os.Stdout = outF
+	defer func() { os.Stdout = oldOut }()
+	go func() {
+		_, err := strata(t, root, nil, "run", "--name", name, "--restart", "always", "alpine", "sh", "-c", `trap "echo got TERM; exit 7" TERM; echo up; sleep 100 & wait`)
+		r := result{err: err}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			r.code, r.err = ee.code, nil
+			if ee.err != nil {
+				r.err = ee.err
+			}
+		}
+		done <- r
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(dir + "/out"); strings.Contains(string(b), "up\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container said nothing in 20 s")
+		}
+	}
+	// To this process, the strata run: its proxy has it.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not end in 20 s after its SIGTERM")
+	}
+	os.Stdout = oldOut
+	out, _ := os.ReadFile(dir + "/out")
+	if r.err != nil || r.code != 7 || string(out) != "up\ngot TERM\n" {
+		t.Errorf("run --restart always, SIGTERM = exit %d, %v, output %q; want 7, up and got TERM", r.code, r.err, out)
+	}
+	time.Sleep(600 * time.Millisecond) // past the restart's backoff (100 ms)
+	if status, count, _ := inspectState(t, root, name); status != "exited" || count != 0 {
+		t.Errorf("after the proxied SIGTERM: status %s, RestartCount %d; want exited, not restarted", status, count)
 	}
 }
