@@ -35,6 +35,15 @@ type ptySession struct {
 // startOnPty starts strata with args on a new terminal of rows and cols.
 func startOnPty(t *testing.T, root string, rows, cols uint16, args ...string) *ptySession {
 	t.Helper()
+	s := startOnPtyStalled(t, root, rows, cols, args...)
+	s.drain()
+	return s
+}
+
+// startOnPtyStalled is startOnPty with the terminal not read (a user scrolled back) until
+// drain: what strata writes to it waits once the terminal's buffer is full.
+func startOnPtyStalled(t *testing.T, root string, rows, cols uint16, args ...string) *ptySession {
+	t.Helper()
 	user, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("skipping: no pty on this machine: %v", err)
@@ -56,14 +65,18 @@ func startOnPty(t *testing.T, root string, rows, cols uint16, args ...string) *p
 		cancel()
 		_ = s.cmd.Wait()
 	})
+	return s
+}
+
+// drain reads the terminal from now on, its lines for next and within.
+func (s *ptySession) drain() {
 	go func() {
-		sc := bufio.NewScanner(user)
+		sc := bufio.NewScanner(s.user)
 		for sc.Scan() {
 			s.lines <- strings.TrimSpace(sc.Text())
 		}
 		close(s.lines)
 	}()
-	return s
 }
 
 // next waits for the line want on the terminal.

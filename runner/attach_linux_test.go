@@ -438,3 +438,53 @@ func TestAttachHubBlockLeaves(t *testing.T) {
 	}
 	waitClients(t, h, 0)
 }
+
+// TestAttachHubRelease: once releaseAttach (rm -f, its container dead) has said so, an
+// attachBlock client that does not read holds the container's output, and the monitor's end,
+// no longer than another: the monitor then records the exit, where it waited for the client
+// until the rm killed it, and the exit was never recorded.
+func TestAttachHubRelease(t *testing.T) {
+	dir := t.TempDir()
+	h := newAttachHub()
+	stdout := h.tee(frameStdout, io.Discard)
+	if err := h.listen(dir); err != nil {
+		t.Fatal(err)
+	}
+	blocker := dialHello(t, dir, attachBlock)
+	waitClients(t, h, 1)
+	written, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		chunk := bytes.Repeat([]byte("x"), attachFrameMax)
+		for i := 0; i < 4*attachQueue; i++ {
+			_, _ = stdout.Write(chunk)
+		}
+		close(written)
+		h.finish(dir, 137)
+		close(finished)
+	}()
+	waitFor(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for c := range h.clients {
+			return !c.fits(5 + attachFrameMax)
+		}
+		return false
+	}, "the client's queue to fill")
+	time.Sleep(attachStall + 500*time.Millisecond)
+	select {
+	case <-written:
+		t.Fatal("the output went on while its attachBlock client did not read, before any release")
+	default:
+	}
+	releaseAttach(dir)
+	select {
+	case <-finished:
+	case <-time.After(attachStall + attachFlush + 5*time.Second):
+		t.Fatal("after the release, the attachBlock client that does not read still holds the output and the end up")
+	}
+	// It ends without the exit frame: the client reads the exit from the record.
+	_ = blocker.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, _, err := readAttachOutput(blocker, io.Discard, io.Discard); err == nil {
+		t.Error("the released client that did not read got its exit frame; want its connection ended")
+	}
+}

@@ -118,6 +118,26 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		return ExitOwnError, fmt.Errorf("attaching to container %s: %w", c.Name(), err)
 	}
 
+	// As docker's CLI asks for the container's wait before it attaches, and reads the exit
+	// status from it once the attach's streams end: the monitor may end the stream without
+	// the exit frame, as when an rm -f killed the container while this client's output
+	// stalled (its user scrolled back), and the monitor, waiting for it to read, was killed
+	// in turn. The wait, a waiter of the dir as `strata wait` is, has read the exit the
+	// monitor recorded before the removal took the dir away: run -it then exits 137, as
+	// docker's, not 125 with "its monitor closed the connection". On a copy of c: the
+	// caller's is not reloaded behind its back.
+	type ending struct {
+		code int
+		err  error
+	}
+	waitCtx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	waited := make(chan ending, 1)
+	go func(w Container) {
+		code, err := Wait(waitCtx, &w)
+		waited <- ending{code, err}
+	}(*c)
+
 	var wmu sync.Mutex
 	send := func(kind byte, p []byte) error {
 		wmu.Lock()
@@ -145,10 +165,6 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 			}
 		}()
 	}
-	type ending struct {
-		code int
-		err  error
-	}
 	ended := make(chan ending, 1)
 	go func() {
 		code, frames, err := readAttachOutput(conn, o.Stdout, o.Stderr)
@@ -172,9 +188,14 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		if errors.As(e.err, &output) {
 			return ExitOwnError, output.err
 		}
-		// The monitor went without saying how the container ended (killed): its record does.
-		if code, werr := Wait(ctx, c); werr == nil {
-			return code, nil
+		// The monitor went without saying how the container ended (killed): its record,
+		// which the wait has read or reads, does.
+		select {
+		case w := <-waited:
+			if w.err == nil {
+				return w.code, nil
+			}
+		case <-ctx.Done():
 		}
 		return ExitOwnError, fmt.Errorf("attached to container %s: %w", c.Name(), e.err)
 	case <-detached:
@@ -209,6 +230,19 @@ func dialAttach(dir string) (*os.File, error) {
 	}
 	defer d.Close()
 	return dialUnix(fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket))
+}
+
+// releaseAttach tells the monitor serving the attach socket in dir, if any, that its
+// container is being force-removed (attachRelease): it waits no longer for attachBlock
+// clients that do not read.
+func releaseAttach(dir string) {
+	conn, err := dialAttach(dir)
+	if err != nil {
+		return // none: a foreground run's, or it has ended
+	}
+	defer conn.Close()
+	_ = conn.SetWriteDeadline(time.Now().Add(attachFlush))
+	_, _ = conn.Write(appendFrame(nil, frameHello, []byte{attachRelease}))
 }
 
 // readAttachOutput copies the output frames of conn to stdout and stderr until the exit

@@ -85,6 +85,13 @@ const (
 	// `run -it | less` lost all that came after less had stopped reading for attachStall.
 	// The container waits; the monitor holds no more for it than its queue's bounds.
 	attachBlock = 2
+	// attachRelease, in a hello, is no client: it tells the monitor that its container is
+	// being force-removed (rm -f, once its PID 1 is dead) and that attachBlock clients are
+	// waited for no longer than others. A stalled run -it (its user scrolled back) held the
+	// copy of the container's last output, so the monitor never recorded the exit, and the
+	// rm, having waited, killed it: the run, and every `strata wait`, lost the 137 docker's
+	// report. A monitor from before it takes it as the hello of a client that reads nothing.
+	attachRelease = 4
 )
 
 // attachHub is the monitor's side: its clients, and where their input goes.
@@ -120,6 +127,10 @@ type attachHub struct {
 	// blockCame is closed once an attachBlock client has joined (awaitStarter).
 	blockCame     chan struct{}
 	blockCameOnce sync.Once
+	// released is closed by an attachRelease hello: attachBlock clients are waited for no
+	// longer than others from then on.
+	released    chan struct{}
+	releaseOnce sync.Once
 }
 
 // historyChunk is a piece of the history: bytes written to one stream, the history's own.
@@ -162,9 +173,9 @@ func (c *attachClient) queue(frame []byte) {
 }
 
 // wait waits for room for a frame of n bytes in c's queue: an attachBlock client's for as
-// long as it takes, another's for what is left of stall (what it waits is taken from it).
-// False, for c to be dropped, if c left or stall ran out first.
-func (c *attachClient) wait(n int, stall *time.Duration) bool {
+// long as it takes (until released is closed), another's for what is left of stall (what it
+// waits is taken from it). False, for c to be dropped, if c left or stall ran out first.
+func (c *attachClient) wait(n int, stall *time.Duration, released <-chan struct{}) bool {
 	var expired <-chan time.Time // never, for an attachBlock client
 	if !c.block {
 		if *stall <= 0 {
@@ -185,13 +196,19 @@ func (c *attachClient) wait(n int, stall *time.Duration) bool {
 			return false
 		case <-expired:
 			return c.fits(n)
+		case <-released:
+			if c.block {
+				return c.fits(n)
+			}
+			released = nil // a stall bound holds for the others already
 		}
 	}
 	return true
 }
 
 func newAttachHub() *attachHub {
-	return &attachHub{clients: make(map[*attachClient]struct{}), blockCame: make(chan struct{})}
+	return &attachHub{clients: make(map[*attachClient]struct{}), blockCame: make(chan struct{}),
+		released: make(chan struct{})}
 }
 
 // awaitStarter waits, at the container's end and before the socket goes, for the attach of
@@ -207,6 +224,8 @@ func (h *attachHub) awaitStarter(limit time.Duration, starterAlive func() bool) 
 	for starterAlive() {
 		select {
 		case <-h.blockCame:
+			return
+		case <-h.released: // an rm -f: nothing is waited for
 			return
 		case <-deadline.C:
 			return
@@ -306,7 +325,7 @@ func (h *attachHub) broadcast(kind byte, p []byte) {
 		p = p[n:]
 		// Waited for without mu: no one else sends to or closes a queue without outMu.
 		for _, c := range full {
-			if c.wait(len(frame), &stall) {
+			if c.wait(len(frame), &stall, h.released) {
 				c.queue(frame)
 				continue
 			}
@@ -422,6 +441,11 @@ func (h *attachHub) join(conn *os.File) {
 		conn.Close()
 		return
 	}
+	if hello[5]&attachRelease != 0 {
+		h.releaseOnce.Do(func() { close(h.released) })
+		conn.Close()
+		return
+	}
 	h.mu.Lock()
 	if h.ended || len(h.clients) >= attachClientsMax {
 		full := !h.ended
@@ -439,7 +463,7 @@ func (h *attachHub) join(conn *os.File) {
 		replay = h.replay()
 	}
 	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(replay)), room: make(chan struct{}, 1),
-		block: hello[5]&attachBlock != 0, gone: make(chan struct{})}
+		block: hello[5]&attachBlock != 0 && !h.isReleased(), gone: make(chan struct{})}
 	for _, frame := range replay {
 		c.queue(frame)
 	}
@@ -560,6 +584,16 @@ func (h *attachHub) closeLocked(c *attachClient) bool {
 	return true
 }
 
+// isReleased says whether an attachRelease hello came.
+func (h *attachHub) isReleased() bool {
+	select {
+	case <-h.released:
+		return true
+	default:
+		return false
+	}
+}
+
 // finish tells every client the container ended with code, stops taking clients, removes
 // the socket, and waits (attachFlush at most) for the clients to take their last frames.
 // An attachBlock client is waited for until it has taken them all, the exit too, or gone:
@@ -573,7 +607,7 @@ func (h *attachHub) finish(dir string, code int) {
 	h.mu.Lock()
 	var blocking []*attachClient
 	for c := range h.clients {
-		if c.block {
+		if c.block && !h.isReleased() {
 			blocking = append(blocking, c)
 			continue
 		}
@@ -584,7 +618,7 @@ func (h *attachHub) finish(dir string, code int) {
 	}
 	h.mu.Unlock()
 	for _, c := range blocking {
-		if c.wait(len(frame), nil) {
+		if c.wait(len(frame), nil, nil) {
 			c.queue(frame)
 		}
 		h.mu.Lock()

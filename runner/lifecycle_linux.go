@@ -1483,6 +1483,10 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 	if err := waitPidfd(ctx, w.init); err != nil {
 		return fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
 	}
+	// Its monitor waits no longer for a stalled run -it or start -a to take the last
+	// output: it records the exit (137) for them and the waiters, who read it before the
+	// removal below takes the dir.
+	releaseAttach(c.Dir)
 	err := lockedRemoveDir(c)
 	// The monitor records the exit, then ends; one that is stopped or stuck is waited for no
 	// longer than maxWaiterHold. A detached monitor is then killed: the container's processes

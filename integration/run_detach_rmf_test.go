@@ -1,0 +1,78 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestRunInteractiveRemovedForce: an rm -f of the container of a run -it ends the run with
+// the status of the container it killed, 137, as docker's run (whose wait, started before its
+// attach, reports the SIGKILL), whether the run reads the container's output or has stalled
+// on its terminal meanwhile (its user scrolled back; the monitor, waiting for it, is killed by
+// the rm): it exited 125, "its monitor closed the connection before the container's exit".
+func TestRunInteractiveRemovedForce(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "rf-sh", "rf-yes") })
+
+	s := startOnPty(t, root, 24, 80, "run", "-it", "--name", "rf-sh", "alpine", "sh")
+	s.ask("echo up", "up")
+	mustStrata(t, root, "rm", "-f", "rf-sh")
+	if code := s.wait(); code != 137 || s.stderr.Len() != 0 {
+		t.Errorf("run -it after rm -f = exit %d, stderr %q; want 137 and nothing", code, s.stderr.String())
+	}
+	s.cooked("run -it after rm -f")
+
+	// The terminal is not read until the rm is done: the run's output stalls, and with it
+	// the container and its monitor's end.
+	s = startOnPtyStalled(t, root, 24, 80, "run", "-it", "--name", "rf-yes", "alpine", "yes")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strata(t, root, "inspect", "-f", "{{.State.Status}}", "rf-yes").Stdout == "running\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rf-yes never ran (stderr %q)", s.stderr.String())
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // its output fills the terminal, and the queues
+	mustStrata(t, root, "rm", "-f", "rf-yes")
+	s.drain()
+	go func() {
+		for range s.lines { // all of yes's
+		}
+	}()
+	if code := s.wait(); code != 137 || s.stderr.Len() != 0 {
+		t.Errorf("run -it whose terminal stalled, after rm -f = exit %d, stderr %q; want 137 and nothing", code, s.stderr.String())
+	}
+	s.cooked("run -it whose terminal stalled, after rm -f")
+
+	// start -a, its output on a pipe not read meanwhile.
+	mustStrata(t, root, "create", "--name", "rf-sa", "alpine", "yes")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "rf-sa") })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	var stderr bytes.Buffer
+	start := exec.CommandContext(ctx, strataBin, "--root", root, "start", "-a", "rf-sa")
+	start.Stdout, start.Stderr = outW, &stderr
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	time.Sleep(time.Second)
+	mustStrata(t, root, "rm", "-f", "rf-sa")
+	_, _ = io.Copy(io.Discard, out)
+	_ = start.Wait()
+	if code := start.ProcessState.ExitCode(); code != 137 || stderr.Len() != 0 {
+		t.Errorf("start -a whose reader stalled, after rm -f = exit %d, stderr %q; want 137 and nothing", code, stderr.String())
+	}
+}
