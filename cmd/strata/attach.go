@@ -36,7 +36,7 @@ func newAttachCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return attach(cmd, c, args[0], keys, !noStdin, sigProxy, runner.Attach)
+			return attach(cmd, c, args[0], keys, !noStdin, sigProxy, false, runner.Attach)
 		},
 	}
 	f := cmd.Flags()
@@ -47,8 +47,11 @@ func newAttachCmd(g *globals) *cobra.Command {
 }
 
 // attach runs do, the attach of c (named name on the command line) that Attach or
-// StartInteractive makes, with the user's terminal, and exits with its status.
-func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, withStdin, sigProxy bool,
+// StartInteractive makes, with the user's terminal, and exits with its status. A detach
+// (the keys typed) ends `strata attach` as docker attach's CLI ends (it returns the escape
+// error of its stream): "read escape sequence", exit 1; start -ai (started) ends in silence
+// with exit 0, as docker start takes the escape error as a normal end, and run -it.
+func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, withStdin, sigProxy, started bool,
 	do func(context.Context, *runner.Container, runner.AttachOptions) (int, error)) error {
 	tty := c.Config.Spec.Terminal
 	// docker's check (CheckTty): the keys the container's terminal reads must come from one,
@@ -64,10 +67,12 @@ func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, w
 	}, do)
 	var signalled attachSignalled
 	switch {
+	case errors.Is(err, runner.ErrDetached) && started:
+		return nil
 	case errors.Is(err, runner.ErrDetached):
 		// docker's words, on a line of their own after whatever the terminal shows.
 		fmt.Fprintln(cmd.ErrOrStderr(), "\r\n"+err.Error())
-		return nil
+		return silentExit(1)
 	case errors.As(err, &signalled):
 		return silentExit(128 + int(signalled.sig))
 	case err != nil && interruptedExit(cmd.Context()) != 0:

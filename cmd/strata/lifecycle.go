@@ -333,9 +333,9 @@ func startInteractive(cmd *cobra.Command, g *globals, name, detachKeys string) e
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if c.State.Running() {
-		return attach(cmd, c, name, keys, true, true, runner.Attach)
+		return attach(cmd, c, name, keys, true, true, true, runner.Attach)
 	}
-	return attach(cmd, c, name, keys, true, true, runner.StartInteractive)
+	return attach(cmd, c, name, keys, true, true, true, runner.StartInteractive)
 }
 
 // startAttached is start -a of one container: its output until it ends, then its status as
