@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -9,64 +10,94 @@ import (
 	"time"
 )
 
-// TestAttachHubStdinEnded: an empty stdin frame ("stdin closed") from the attachBlock
-// client (start -ai, run -i: docker's StdinOnce attach) closes the container's stdin; from
-// another client (`strata attach`) it leaves it open, as docker's attach of a container
-// without StdinOnce does. A hub without setStdinOnce (-t) keeps it open for any client.
+// TestAttachHubStdinEnded: an empty stdin frame ("stdin closed") from any client, the
+// attachBlock one (start -ai) or another (`strata attach`), closes the stdin of a StdinOnce
+// container without a terminal (setStdinOnce), as docker's daemon closes it at the end of any
+// attach's input (CloseStdin); so does a client that attached stdin (attachStdin) leaving,
+// not one that did not (--no-stdin). Without setStdinOnce (run -d -i, or -t) it stays open
+// whatever the clients do: only the attachBlock client's end closed it, StdinOnce or not, and
+// `strata attach`'s never did.
 func TestAttachHubStdinEnded(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		once   bool // setStdinOnce: no terminal
-		closed bool
-	}{
-		{"without a terminal", true, true},
-		{"with a terminal", false, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			defer w.Close()
-			h := newAttachHub()
-			h.setStdin(w)
-			if tt.once {
-				h.setStdinOnce(w)
-			}
-			if err := h.listen(dir); err != nil {
-				t.Fatal(err)
-			}
-			defer h.finish(dir, 0)
-			other := dialHello(t, dir, 0)
-			blocker := dialHello(t, dir, attachBlock|attachReplay)
+	setup := func(t *testing.T, once bool) (*attachHub, string, *os.File) {
+		t.Helper()
+		dir := t.TempDir()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		h := newAttachHub()
+		h.setStdin(w)
+		if once {
+			h.setStdinOnce(w)
+		}
+		if err := h.listen(dir); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.finish(dir, 0) })
+		_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
+		return h, dir, r
+	}
+	ended := func(t *testing.T, r *os.File, want string) {
+		t.Helper()
+		if got, err := io.ReadAll(r); err != nil || string(got) != want {
+			t.Errorf("the container's stdin: %q, %v; want %q, then EOF", got, err, want)
+		}
+	}
+	for _, flags := range []byte{0, attachBlock | attachReplay} {
+		t.Run(fmt.Sprintf("StdinOnce, its input ends, hello %d", flags), func(t *testing.T) {
+			h, dir, r := setup(t, true)
+			other := dialHello(t, dir, 0) // a watcher: its presence changes nothing
+			c := dialHello(t, dir, flags|attachStdin)
 			waitClients(t, h, 2)
-			_, _ = other.Write(appendFrame(nil, frameStdin, []byte("a")))
-			_, _ = other.Write(appendFrame(nil, frameStdin, nil))
-			_, _ = other.Write(appendFrame(nil, frameStdin, []byte("b")))
-			b := make([]byte, 2)
-			_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
-			if _, err := io.ReadFull(r, b); err != nil || string(b) != "ab" {
-				t.Fatalf("the container's stdin after another client's stdin ended: %q, %v; want \"ab\" (open)", b, err)
-			}
-			_, _ = blocker.Write(appendFrame(nil, frameStdin, []byte("c")))
-			_, _ = blocker.Write(appendFrame(nil, frameStdin, nil))
-			if !tt.closed {
-				_, _ = blocker.Write(appendFrame(nil, frameStdin, []byte("d")))
-			}
-			_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
-			if tt.closed {
-				if got, err := io.ReadAll(r); err != nil || string(got) != "c" {
-					t.Errorf("the container's stdin after the attachBlock client's ended: %q, %v; want \"c\", then EOF", got, err)
-				}
-			} else if _, err := io.ReadFull(r, b); err != nil || string(b) != "cd" {
-				// "d", sent after the end, comes through: the terminal's stdin is open.
-				t.Errorf("the terminal's stdin after the attachBlock client's ended: %q, %v; want \"cd\"", b, err)
-			}
+			_, _ = c.Write(appendFrame(nil, frameStdin, []byte("a")))
+			_, _ = c.Write(appendFrame(nil, frameStdin, nil))
+			_, _ = c.Write(appendFrame(nil, frameStdin, []byte("late")))
+			ended(t, r, "a")
 			waitClients(t, h, 2) // an empty stdin frame drops no one
+			_ = other
 		})
 	}
+	t.Run("StdinOnce, a client with stdin leaves", func(t *testing.T) {
+		h, dir, r := setup(t, true)
+		watcher := dialHello(t, dir, 0)
+		typist := dialHello(t, dir, attachStdin)
+		waitClients(t, h, 2)
+		_, _ = typist.Write(appendFrame(nil, frameStdin, []byte("b")))
+		watcher.Close() // --no-stdin: its leaving closes nothing
+		waitClients(t, h, 1)
+		_, _ = typist.Write(appendFrame(nil, frameStdin, []byte("c")))
+		b := make([]byte, 2)
+		if _, err := io.ReadFull(r, b); err != nil || string(b) != "bc" {
+			t.Fatalf("the container's stdin once a client without stdin left: %q, %v; want \"bc\" (open)", b, err)
+		}
+		typist.Close()
+		ended(t, r, "")
+	})
+	t.Run("not StdinOnce, or a terminal", func(t *testing.T) {
+		h, dir, r := setup(t, false)
+		other := dialHello(t, dir, attachStdin)
+		blocker := dialHello(t, dir, attachBlock|attachReplay|attachStdin)
+		waitClients(t, h, 2)
+		b := make([]byte, 1)
+		for i, c := range []*os.File{other, blocker} {
+			_, _ = c.Write(appendFrame(nil, frameStdin, []byte{'a' + byte(i)}))
+			_, _ = c.Write(appendFrame(nil, frameStdin, nil))
+			if _, err := io.ReadFull(r, b); err != nil || b[0] != 'a'+byte(i) {
+				t.Fatalf("the container's stdin from client %d: %q, %v; want %q", i, b, err, 'a'+byte(i))
+			}
+		}
+		_, _ = blocker.Write(appendFrame(nil, frameStdin, []byte("c")))
+		if _, err := io.ReadFull(r, b); err != nil || string(b) != "c" {
+			t.Fatalf("the container's stdin after its clients' input ended: %q, %v; want \"c\" (open)", b, err)
+		}
+		other.Close()
+		waitClients(t, h, 1)
+		_, _ = blocker.Write(appendFrame(nil, frameStdin, []byte("d")))
+		if _, err := io.ReadFull(r, b[:1]); err != nil || b[0] != 'd' {
+			t.Errorf("the container's stdin after a client with stdin left: %q, %v; want \"d\" (open)", b[:1], err)
+		}
+	})
 }
 
 // TestSendInputEnd: the end of the client's input is sent as an empty stdin frame, after
@@ -102,6 +133,7 @@ func TestStartInteractiveStdinEOF(t *testing.T) {
 	}
 	c := testContainer(t, s, "", "cat")
 	c.Config.Spec.Stdin = true
+	c.Config.StdinOnce = true // create -i
 	if err := c.SaveConfig(); err != nil {
 		t.Fatal(err)
 	}

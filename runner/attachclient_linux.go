@@ -105,6 +105,9 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	if o.Block {
 		hello |= attachBlock
 	}
+	if o.Stdin != nil && c.Config.Spec.Stdin {
+		hello |= attachStdin
+	}
 	if _, err := conn.Write(appendFrame(nil, frameHello, []byte{hello})); err != nil {
 		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
 			// The monitor closed its socket as we came: the container has just ended.
@@ -291,7 +294,7 @@ func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (code, frames in
 // sendInput sends what it reads from in as stdin frames until in ends, or the detach keys
 // come (it returns true then). The bytes of a partial match are held back, and sent when
 // the next byte breaks it. When in ends (EOF), an empty stdin frame says so: the monitor
-// closes the container's stdin for the attach that started it, without a terminal.
+// closes the container's stdin if it is StdinOnce, without a terminal.
 func sendInput(in io.Reader, keys []byte, send func(byte, []byte) error) bool {
 	buf := make([]byte, 32<<10)
 	var m detachMatcher

@@ -25,11 +25,15 @@ import (
 // A client's first frame is its hello; the monitor sends it nothing before.
 //
 // A stdin frame without a payload says the client's stdin has ended ("stdin closed"): the
-// monitor closes the container's stdin if the client is the attachBlock one and the
-// container has no terminal (setStdinOnce), as docker closes it for its StdinOnce attach
-// (start -ai, run -i). It is an empty stdin frame, not a kind of its own, because a monitor
-// from before it drops a client on a frame of a kind it does not know (receive): there, an
-// empty stdin frame writes nothing, and the attach goes on as it did.
+// monitor closes the container's stdin if the container was made StdinOnce (-i with stdin
+// attached: create -i, run -i in the foreground; not run -d -i) and has no terminal
+// (setStdinOnce), whichever client it is (start -ai, attach), as docker's daemon closes it at
+// the end of any attach's stdin for a StdinOnce container (container/stream/attach.go,
+// CloseStdin). It does too when a client that attached stdin (attachStdin) leaves, as
+// docker's attach closes its stdin with its output. It is an empty stdin frame, not a kind
+// of its own, because a monitor from before it drops a client on a frame of a kind it does
+// not know (receive): there, an empty stdin frame writes nothing, and the attach goes on as
+// it did.
 const attachSocket = "attach"
 
 const (
@@ -92,6 +96,9 @@ const (
 	// rm, having waited, killed it: the run, and every `strata wait`, lost the 137 docker's
 	// report. A monitor from before it takes it as the hello of a client that reads nothing.
 	attachRelease = 4
+	// attachStdin, in a hello, says the client attaches stdin: its leaving ends a StdinOnce
+	// container's stdin as the end of its input does. A monitor from before ignores it.
+	attachStdin = 8
 )
 
 // attachHub is the monitor's side: its clients, and where their input goes.
@@ -116,9 +123,9 @@ type attachHub struct {
 
 	stdinMu sync.Mutex // one client's frame at a time
 	stdin   io.Writer  // the container's stdin (-i), nil without
-	// stdinOnce is the write end of the container's stdin, closed when the attachBlock
-	// client's stdin ends; nil with -t, whose terminal stays open (EOF is a key there,
-	// Ctrl-D), as docker's.
+	// stdinOnce is the write end of the container's stdin, closed when an attach client's
+	// stdin ends, for a StdinOnce container; nil without StdinOnce, and with -t, whose
+	// terminal stays open (EOF is a key there, Ctrl-D), as docker's.
 	stdinOnce io.Closer
 	flushed   sync.WaitGroup
 	// blockFlushed counts the attachBlock clients still sending: the end waits for them
@@ -149,6 +156,7 @@ type attachClient struct {
 	queued atomic.Int64
 	room   chan struct{}
 	block  bool // attachBlock
+	stdin  bool // attachStdin
 	// gone is closed once the connection has ended (leave): a wait for room in out ends.
 	gone     chan struct{}
 	goneOnce sync.Once
@@ -262,21 +270,17 @@ func (h *attachHub) setStdin(w io.Writer) {
 	h.stdinMu.Unlock()
 }
 
-// setStdinOnce names the write end of the container's stdin, which the attachBlock client
-// closes when its stdin ends. Not called for a container with a terminal.
+// setStdinOnce names the write end of the container's stdin, which a client closes when its
+// stdin ends. Called only for a StdinOnce container without a terminal.
 func (h *attachHub) setStdinOnce(w io.Closer) {
 	h.stdinMu.Lock()
 	h.stdinOnce = w
 	h.stdinMu.Unlock()
 }
 
-// stdinEnded is c's stdin ending: the container's stdin is closed if c is the attachBlock
-// client (the start -ai or run -i that started it, docker's StdinOnce attach); for another
-// (`strata attach`, as docker's attach of a container without StdinOnce) it stays open.
-func (h *attachHub) stdinEnded(c *attachClient) {
-	if !c.block {
-		return
-	}
+// stdinEnded is a client's stdin ending, or a client that attached stdin leaving: the
+// container's stdin is closed if it is StdinOnce (setStdinOnce), whichever client it was.
+func (h *attachHub) stdinEnded() {
 	h.stdinMu.Lock()
 	defer h.stdinMu.Unlock()
 	if h.stdinOnce != nil {
@@ -463,7 +467,7 @@ func (h *attachHub) join(conn *os.File) {
 		replay = h.replay()
 	}
 	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(replay)), room: make(chan struct{}, 1),
-		block: hello[5]&attachBlock != 0 && !h.isReleased(), gone: make(chan struct{})}
+		block: hello[5]&attachBlock != 0 && !h.isReleased(), stdin: hello[5]&attachStdin != 0, gone: make(chan struct{})}
 	for _, frame := range replay {
 		c.queue(frame)
 	}
@@ -508,6 +512,9 @@ func (h *attachHub) receive(c *attachClient) {
 	defer func() {
 		c.leave()
 		h.drop(c)
+		if c.stdin {
+			h.stdinEnded()
+		}
 	}()
 	var hdr [5]byte
 	var buf []byte // as big as the biggest frame yet: keystrokes and resizes are a few bytes
@@ -528,7 +535,7 @@ func (h *attachHub) receive(c *attachClient) {
 		switch hdr[0] {
 		case frameStdin:
 			if n == 0 {
-				h.stdinEnded(c)
+				h.stdinEnded()
 				continue
 			}
 			h.stdinMu.Lock()

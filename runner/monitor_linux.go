@@ -600,9 +600,10 @@ func runMonitor() {
 		}
 	}
 	hub.size = c.Config.ConsoleSize
-	if stdinWriter != nil && !c.Config.Spec.Terminal {
-		// The attach that started it closes its stdin when its own input ends, as docker's
-		// StdinOnce attach: `echo hi | strata start -ai c` of a cat ends.
+	if stdinWriter != nil && !c.Config.Spec.Terminal && c.Config.StdinOnce {
+		// An attach closes its stdin when its own input ends, as docker's attach of a
+		// StdinOnce container: `echo hi | strata start -ai c` or `strata attach c` of a cat
+		// made with create -i ends. One made with run -d -i keeps it open, as docker's.
 		hub.setStdinOnce(stdinWriter)
 	}
 	// The attach socket is made while the container starts, and is there once run -d returns.
