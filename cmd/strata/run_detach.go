@@ -13,19 +13,21 @@ import (
 
 // A foreground run is its own container's monitor: the container's init is its child, and
 // nothing would be left to run the container once it had gone, so it could not be left. A
-// `run -it` from a terminal, the one whose user can type docker's detach keys (Ctrl-P Ctrl-Q,
-// or --detach-keys), is started instead as run -d starts a container, by a detached monitor
-// that serves its stdio, and attached to as start -ai attaches: the keys then end the attach
-// and leave the container running, `strata attach` gets back in, and a --rm container is
-// removed by its monitor when it ends, as docker's. So is a run with a restart policy, with or
-// without -i and -t: the monitor restarts the container, as docker's daemon does, once the
-// attach has shown its first run and strata has exited with its status. Every other run keeps
-// the foreground path, which starts faster.
+// `run -it` from a terminal (with any -a), the one whose user can type docker's detach keys
+// (Ctrl-P Ctrl-Q, or --detach-keys), is started instead as run -d starts a container, by a
+// detached monitor that serves its stdio, and attached to as start -ai attaches: the keys
+// then end the attach and leave the container running, `strata attach` gets back in, and a
+// --rm container is removed by its monitor when it ends, as docker's. So is a run with a
+// restart policy, with or without -i and -t: the monitor restarts the container, as docker's
+// daemon does, once the attach has shown its first run and strata has exited with its
+// status. Every other run keeps the foreground path, which starts faster.
 
 // detachable says whether this run is attached to from the user's terminal (runInteractive):
-// -i and -t in the foreground (checkTTY has seen a terminal on stdin), the default streams.
+// -i and -t in the foreground (checkTTY has seen a terminal on stdin), whatever -a names, as
+// docker's CLI attaches stdin with -i (AttachStdin) and reads the detach keys on it with -t,
+// -a stdout or not.
 func (o *runOptions) detachable() bool {
-	return !o.create && !o.detach && o.interactive && o.tty && len(o.attach) == 0
+	return !o.create && !o.detach && o.interactive && o.tty
 }
 
 // viaMonitor says whether this foreground run is started by a detached monitor and attached

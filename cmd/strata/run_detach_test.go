@@ -9,9 +9,10 @@ import (
 	"github.com/strata-run/strata/runner"
 )
 
-// TestRunDetachable: only a foreground run with -i and -t and the default streams is started
-// by a detached monitor and attached to (its detach keys can leave it); every other run keeps
-// the foreground path, and records no console size.
+// TestRunDetachable: only a foreground run with -i and -t, whatever -a names (docker's CLI
+// attaches stdin with -i and reads the detach keys on it with -t), is started by a detached
+// monitor and attached to (its detach keys can leave it); every other run keeps the
+// foreground path, and records no console size.
 func TestRunDetachable(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -25,7 +26,9 @@ func TestRunDetachable(t *testing.T) {
 		{"plain", runOptions{}, false},
 		{"-dit", runOptions{interactive: true, tty: true, detach: true}, false},
 		{"create -it", runOptions{interactive: true, tty: true, create: true}, false},
-		{"-it -a stdout", runOptions{interactive: true, tty: true, attach: attachStreams{"stdout"}}, false},
+		{"-it -a stdout", runOptions{interactive: true, tty: true, attach: attachStreams{"stdout"}}, true},
+		{"-it -a stdin -a stdout", runOptions{interactive: true, tty: true, attach: attachStreams{"stdin", "stdout"}}, true},
+		{"-t -a stdin -a stdout", runOptions{tty: true, attach: attachStreams{"stdin", "stdout"}}, false},
 	} {
 		if got := tt.o.detachable(); got != tt.want {
 			t.Errorf("run %s: detachable() = %v, want %v", tt.name, got, tt.want)
