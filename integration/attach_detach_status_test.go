@@ -23,6 +23,15 @@ func TestAttachDetachStatus(t *testing.T) {
 	}
 	a.cooked("attach after a detach")
 	running(t, root, "ads-sh")
+	a = startOnPty(t, root, 24, 80, "attach", "--detach-keys", "ctrl-x,y", "ads-sh")
+	a.ask("echo one", "one")
+	a.typeKeys("\x10\x11") // docker's keys are no detach now: they reach the shell
+	a.ask("echo two", "two")
+	a.typeKeys("\x18y")
+	if code := a.wait(); code != 1 || strings.TrimSpace(a.stderr.String()) != "read escape sequence" {
+		t.Errorf("attach --detach-keys ctrl-x,y after them = exit %d, stderr %q; want 1, read escape sequence", code, a.stderr.String())
+	}
+	running(t, root, "ads-sh")
 
 	mustStrata(t, root, "create", "-it", "--name", "ads-st", "alpine", "sh")
 	s := startOnPty(t, root, 24, 80, "start", "-ai", "ads-st")

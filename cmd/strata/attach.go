@@ -102,9 +102,15 @@ func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
 	tty := c.Config.Spec.Terminal
 	stdinFd := int(os.Stdin.Fd())
 	withStdin := a.withStdin && c.Config.Spec.Stdin
-	o := runner.AttachOptions{Stdout: a.stdout, Stderr: a.stderr, DetachKeys: a.keys}
+	o := runner.AttachOptions{Stdout: a.stdout, Stderr: a.stderr}
 	if withStdin {
 		o.Stdin = a.stdin
+	}
+	if tty {
+		// The detach keys are read only on the input of a -t container, as docker's CLI
+		// reads them only with a terminal (hijack.go's escape proxy) and its daemon only for
+		// a Tty container: without, they are bytes like any other, the container's.
+		o.DetachKeys = a.keys
 	}
 	if tty && withStdin {
 		st, err := term.MakeRaw(stdinFd)
