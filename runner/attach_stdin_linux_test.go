@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -73,6 +74,28 @@ func TestAttachHubStdinEnded(t *testing.T) {
 		}
 		typist.Close()
 		ended(t, r, "")
+	})
+	t.Run("StdinOnce, a client with stdin dropped for not reading", func(t *testing.T) {
+		h, dir, r := setup(t, true)
+		stdout := h.tee(frameStdout, io.Discard)
+		stalled := dialHello(t, dir, attachStdin) // does not read until dropped
+		typist := dialHello(t, dir, attachStdin)
+		go func() { _, _ = io.Copy(io.Discard, typist) }()
+		waitClients(t, h, 2)
+		chunk := bytes.Repeat([]byte("x"), attachFrameMax)
+		for i := 0; i < 4*attachQueue; i++ {
+			_, _ = stdout.Write(chunk)
+		}
+		waitClients(t, h, 1)
+		// Its connection ends once what was queued for it is sent; the end read by the hub.
+		_ = stalled.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, _ = io.Copy(io.Discard, stalled)
+		time.Sleep(200 * time.Millisecond)
+		_, _ = typist.Write(appendFrame(nil, frameStdin, []byte("z")))
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(r, b); err != nil || string(b) != "z" {
+			t.Errorf("the container's stdin once a client that did not read was dropped: %q, %v; want \"z\" (open)", b, err)
+		}
 	})
 	t.Run("not StdinOnce, or a terminal", func(t *testing.T) {
 		h, dir, r := setup(t, false)

@@ -157,6 +157,9 @@ type attachClient struct {
 	room   chan struct{}
 	block  bool // attachBlock
 	stdin  bool // attachStdin
+	// lagged: the monitor dropped it for not reading (broadcast). Its leaving then is not
+	// its user's, and closes no StdinOnce stdin.
+	lagged atomic.Bool
 	// gone is closed once the connection has ended (leave): a wait for room in out ends.
 	gone     chan struct{}
 	goneOnce sync.Once
@@ -333,6 +336,7 @@ func (h *attachHub) broadcast(kind byte, p []byte) {
 				c.queue(frame)
 				continue
 			}
+			c.lagged.Store(true)
 			h.mu.Lock()
 			h.dropLocked(c)
 			h.mu.Unlock()
@@ -512,7 +516,7 @@ func (h *attachHub) receive(c *attachClient) {
 	defer func() {
 		c.leave()
 		h.drop(c)
-		if c.stdin {
+		if c.stdin && !c.lagged.Load() {
 			h.stdinEnded()
 		}
 	}()
