@@ -47,6 +47,9 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	// started (137 for rm -f, as docker's), not with the container gone nor with the next
 	// run's. Taken once started: the start (markMonitor) would wait for it.
 	releaseDir = holdDirAsWaiter(c.Dir)
+	if attachStartedHook != nil {
+		attachStartedHook()
+	}
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -119,8 +122,8 @@ func refuseRestarting(c *Container) error {
 	return nil
 }
 
-// attachStartedHook, when not nil, is called by StartInteractive between the start and the
-// attach (tests: an attach that comes late).
+// attachStartedHook, when not nil, is called by StartInteractive and StartAttached between
+// the start and the attach (tests: an attach that comes late).
 var attachStartedHook func()
 
 // waitRemoved waits, limit at most, until c's dir is gone: its monitor removes a --rm

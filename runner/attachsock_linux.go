@@ -66,7 +66,8 @@ const (
 	// attachHello bounds the wait for a client's hello.
 	attachHello = 5 * time.Second
 	// attachHistoryMax bounds the output kept for clients that ask for a replay: start -ai
-	// attaches once the start is reported, and gets what came before from it.
+	// attaches once the start is reported, and gets what came before from it (all of it,
+	// attachStarterMax at most, while the hold for it lasts: holdForStarter).
 	attachHistoryMax = 64 << 10
 	// attachHistoryChunks bounds the pieces the history is kept in, and so the frames of a
 	// replay: a write joins the last piece when it is of the same stream and small (output
@@ -75,6 +76,10 @@ const (
 	// reaches it.
 	attachHistoryChunks = 1024
 	attachHistoryChunk  = 4 << 10
+	// attachStarterMax bounds the output kept, while a hold for the starter's attach lasts
+	// (holdForStarter), for that attach's replay: beyond it, the container's output waits
+	// for that attach to join, the hold to end.
+	attachStarterMax = 1 << 20
 )
 
 const (
@@ -138,6 +143,13 @@ type attachHub struct {
 	// longer than others from then on.
 	released    chan struct{}
 	releaseOnce sync.Once
+	// holding, under mu: the strata that started the container attaches (holdForStarter),
+	// and has not yet (nor died, nor waited for in vain): the history keeps all the output
+	// for its replay, attachStarterMax bytes at most, and once it holds that much the output
+	// waits. holdDone is closed once the hold ends (endHold).
+	holding  bool
+	holdDone chan struct{}
+	holdOnce sync.Once
 }
 
 // historyChunk is a piece of the history: bytes written to one stream, the history's own.
@@ -219,14 +231,55 @@ func (c *attachClient) wait(n int, stall *time.Duration, released <-chan struct{
 
 func newAttachHub() *attachHub {
 	return &attachHub{clients: make(map[*attachClient]struct{}), blockCame: make(chan struct{}),
-		released: make(chan struct{})}
+		released: make(chan struct{}), holdDone: make(chan struct{})}
+}
+
+// holdForStarter keeps the container's output, from its first byte, for the attach of the
+// strata that started it (StartInteractive, StartAttached: an attachBlock client that asks
+// for a replay), which comes only once the start is answered: a command that wrote more than
+// attachHistoryMax meanwhile (seq 1 200000) was shown from the middle on, where docker's
+// CLI, attached before the start, shows all. The output still goes to the log as it comes,
+// with its own times; the hub keeps all of it, attachStarterMax bytes at most, and beyond
+// that the container's output waits (its pipe fills and it blocks) until the attach has
+// joined or the hold has ended (endHold). Called before the container starts.
+func (h *attachHub) holdForStarter() {
+	h.mu.Lock()
+	h.holding = true
+	h.mu.Unlock()
+}
+
+// endHold ends the hold for the starter's attach, if any: the history is the last
+// attachHistoryMax bytes again, and output waiting for room goes on. The starter's attach
+// joining ends it; so does the monitor once that strata has died, has not attached within
+// attachHello of the start, or an rm -f came (awaitStarter): the output is then kept as for
+// any other client, as it was before the hold.
+func (h *attachHub) endHold() {
+	h.mu.Lock()
+	h.endHoldLocked()
+	h.mu.Unlock()
+}
+
+// endHoldLocked is endHold under mu.
+func (h *attachHub) endHoldLocked() {
+	if h.holding {
+		h.holding = false
+		h.trimHistory()
+	}
+	h.holdOnce.Do(func() { close(h.holdDone) })
+}
+
+// heldFull says, under mu, whether a hold for the starter's attach keeps as much output as it
+// may: a frame of n bytes more must wait for it to end.
+func (h *attachHub) heldFull(n int) bool {
+	return h.holding && (h.histLen+n > attachStarterMax || len(h.history) >= attachHistoryChunks)
 }
 
 // awaitStarter waits, at the container's end and before the socket goes, for the attach of
 // the strata that started it (StartInteractive, StartAttached: an attachBlock client) to have
 // joined: limit at most, and while starterAlive says that strata lives. It joins at once
 // after the start, normally long before; a container that ended first kept its output and
-// exit for it, where its fallback (Wait, then the log) met a restart policy's next run.
+// exit for it, where its fallback (Wait, then the log) met a restart policy's next run. From
+// the start, it bounds the hold of the output for that attach (holdForStarter).
 func (h *attachHub) awaitStarter(limit time.Duration, starterAlive func() bool) {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
@@ -320,6 +373,14 @@ func (h *attachHub) broadcast(kind byte, p []byte) {
 		frame := appendFrame(make([]byte, 0, 5+n), kind, p[:n])
 		full = full[:0]
 		h.mu.Lock()
+		for h.heldFull(n) {
+			// The starter's attach has not joined, and the output kept for it is all it may
+			// be: the container's output waits (the copy of its pipe does). Its end comes
+			// within attachHello of the start, or with the monitor's end.
+			h.mu.Unlock()
+			<-h.holdDone
+			h.mu.Lock()
+		}
 		h.remember(kind, p[:n])
 		for c := range h.clients {
 			if c.fits(len(frame)) {
@@ -355,6 +416,14 @@ func (h *attachHub) remember(kind byte, p []byte) {
 		h.history = append(h.history, historyChunk{kind: kind, p: slices.Clone(p)})
 	}
 	h.histLen += len(p)
+	if !h.holding {
+		h.trimHistory()
+	}
+}
+
+// trimHistory forgets, under mu, the oldest bytes beyond attachHistoryMax and the oldest
+// chunks beyond attachHistoryChunks.
+func (h *attachHub) trimHistory() {
 	for len(h.history) > attachHistoryChunks {
 		h.histLen -= len(h.history[0].p)
 		h.history[0] = historyChunk{}
@@ -373,17 +442,28 @@ func (h *attachHub) remember(kind byte, p []byte) {
 	}
 }
 
-// replay is the history as frames: consecutive chunks of a stream in one, up to
-// attachFrameMax bytes; attachHistoryChunks frames at most.
-func (h *attachHub) replay() [][]byte {
+// replay is the last max bytes of the history as frames: consecutive chunks of a stream in
+// one, up to attachFrameMax bytes; attachHistoryChunks frames at most.
+func (h *attachHub) replay(max int) [][]byte {
 	var frames [][]byte
-	for i, c := range h.history {
-		if last := len(frames) - 1; i > 0 && h.history[i-1].kind == c.kind && len(frames[last])-5+len(c.p) <= attachFrameMax {
-			frames[last] = append(frames[last], c.p...)
+	var lastKind byte
+	skip := h.histLen - max
+	for _, c := range h.history {
+		p := c.p
+		if skip > 0 {
+			cut := min(skip, len(p))
+			p, skip = p[cut:], skip-cut
+			if len(p) == 0 {
+				continue
+			}
+		}
+		if last := len(frames) - 1; last >= 0 && lastKind == c.kind && len(frames[last])-5+len(p) <= attachFrameMax {
+			frames[last] = append(frames[last], p...)
 			binary.BigEndian.PutUint32(frames[last][1:5], uint32(len(frames[last])-5))
 			continue
 		}
-		frames = append(frames, appendFrame(nil, c.kind, c.p))
+		frames = append(frames, appendFrame(nil, c.kind, p))
+		lastKind = c.kind
 	}
 	return frames
 }
@@ -466,12 +546,22 @@ func (h *attachHub) join(conn *os.File) {
 		conn.Close()
 		return
 	}
-	var replay [][]byte // attachHistoryMax bytes in attachHistoryChunks frames at most
+	block := hello[5]&attachBlock != 0 && !h.isReleased()
+	// attachHistoryMax bytes in attachHistoryChunks frames at most; for the starter's attach,
+	// all that a hold for it kept (attachStarterMax), which its joining ends.
+	var replay [][]byte
 	if hello[5]&attachReplay != 0 {
-		replay = h.replay()
+		max := attachHistoryMax
+		if block {
+			max = h.histLen
+		}
+		replay = h.replay(max)
+	}
+	if block {
+		h.endHoldLocked()
 	}
 	c := &attachClient{conn: conn, out: make(chan []byte, attachQueue+len(replay)), room: make(chan struct{}, 1),
-		block: hello[5]&attachBlock != 0 && !h.isReleased(), stdin: hello[5]&attachStdin != 0, gone: make(chan struct{})}
+		block: block, stdin: hello[5]&attachStdin != 0, gone: make(chan struct{})}
 	for _, frame := range replay {
 		c.queue(frame)
 	}

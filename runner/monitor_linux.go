@@ -606,6 +606,12 @@ func runMonitor() {
 		// made with create -i ends. One made with run -d -i keeps it open, as docker's.
 		hub.setStdinOnce(stdinWriter)
 	}
+	starterAlive := func() bool { return os.Getppid() == starter }
+	if attached {
+		// Its output is kept from the first byte for the attach of the strata that started
+		// it, which comes once the start is answered.
+		hub.holdForStarter()
+	}
 	// The attach socket is made while the container starts, and is there once run -d returns.
 	listening := make(chan struct{})
 	go func() {
@@ -616,6 +622,14 @@ func runMonitor() {
 		<-listening
 		recordRunning(c, pid, time.Now().UTC())
 		answer(monitorResult{Ready: true})
+		if attached {
+			// Its starter attaches now: the hold for it lasts attachHello at most, and
+			// while that strata lives.
+			go func() {
+				hub.awaitStarter(attachHello, starterAlive)
+				hub.endHold()
+			}()
+		}
 		// What starting the container allocated (the seccomp filter's compilation above
 		// all) is garbage now: collect it and give the memory back, then the binary's pages.
 		debug.FreeOSMemory()
@@ -636,7 +650,8 @@ func runMonitor() {
 		// The attach of the strata that started it comes once the start is answered: one
 		// that came after this end met no socket, and its fallback a restart policy's
 		// next run (its output, its status). Waited for while that strata lives.
-		hub.awaitStarter(attachHello, func() bool { return os.Getppid() == starter })
+		hub.awaitStarter(attachHello, starterAlive)
+		hub.endHold() // a start that failed had none to wait for
 	}
 	hub.stopListening(dir) // before the exit record lets a next start in
 	code := noteExit(c, res, err)

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -191,5 +195,77 @@ func TestRunRestartSigProxy(t *testing.T) {
 	time.Sleep(600 * time.Millisecond) // past the restart's backoff (100 ms)
 	if status, count, _ := inspectState(t, root, name); status != "exited" || count != 0 {
 		t.Errorf("after the proxied SIGTERM: status %s, RestartCount %d; want exited, not restarted", status, count)
+	}
+}
+
+// seqOutput is what `seq 1 n` prints.
+func seqOutput(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// firstDiff describes where got first differs from want, for a failure's message.
+func firstDiff(got, want string) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	return fmt.Sprintf("%d bytes, want %d; first difference at byte %d: got %q, want %q", len(got), len(want), i,
+		got[i:min(len(got), i+20)], want[i:min(len(want), i+20)])
+}
+
+// TestRunRestartForegroundLongOutput: a foreground run --restart, which its monitor starts and
+// strata attaches to, prints all its container's output from the first byte, however much
+// comes before the attach joins: the monitor keeps it for that attach (seq prints 1.3 MB at
+// once). Only the monitor's last 64 KiB were replayed to it, and the run began mid-way: with
+// --log-driver none, whose monitor reads the output fastest, nearly always.
+func TestRunRestartForegroundLongOutput(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	root := loadedTestImages(t)
+	const name = "restart-fg-long"
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", name) })
+
+	out, errOut, code, err := runCaptured(t, root, "run", "--name", name, "--log-driver", "none", "--restart", "on-failure:1", "alpine", "sh", "-c", "seq 1 200000; exit 3")
+	if err != nil || code != 3 {
+		t.Fatalf("run --restart on-failure:1 of `seq 1 200000; exit 3` = exit %d, %v (stderr %q); want exit 3", code, err, errOut)
+	}
+	if want := seqOutput(200000); out != want {
+		t.Errorf("run --restart printed %s", firstDiff(out, want))
+	}
+}
+
+// TestStartAttachLongOutput: start -a of a created container gets all it prints, from the first
+// byte, however much comes before its attach joins: it began with the monitor's last 64 KiB
+// of it (with --log-driver none, most runs).
+func TestStartAttachLongOutput(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	root := loadedTestImages(t)
+	const name = "start-a-long"
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", name) })
+
+	if _, err := strata(t, root, nil, "create", "--name", name, "--log-driver", "none", "alpine", "sh", "-c", "seq 1 200000; seq 1 1000 >&2"); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	// start -a writes the container's output to the command's own stdout and stderr.
+	cmd := newRootCmd(&globals{})
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetIn(bytes.NewReader(nil))
+	cmd.SetArgs([]string{"--root", root, "start", "-a", name})
+	var ee *exitError
+	if err := cmd.ExecuteContext(context.Background()); err != nil && !(errors.As(err, &ee) && ee.err == nil && ee.code == 0) {
+		t.Fatalf("start -a: %v (stderr %.200q)", err, stderr.String())
+	}
+	out, errOut := stdout.String(), stderr.String()
+	if want := seqOutput(200000); out != want {
+		t.Errorf("start -a printed on stdout %s", firstDiff(out, want))
+	}
+	if want := seqOutput(1000); errOut != want {
+		t.Errorf("start -a printed on stderr %s", firstDiff(errOut, want))
 	}
 }
