@@ -618,10 +618,12 @@ func runMonitor() {
 		defer close(listening)
 		_ = hub.listen(dir) // without it, attach says the container has none
 	}()
+	answeredReady := false // the starter attaches only after a start answered ready
 	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
 		<-listening
 		recordRunning(c, pid, time.Now().UTC())
 		answer(monitorResult{Ready: true})
+		answeredReady = true
 		if attached {
 			// Its starter attaches now: the hold for it lasts attachHello at most, and
 			// while that strata lives.
@@ -646,13 +648,15 @@ func runMonitor() {
 	// this monitor would remove the restarted container (its cgroup under the new init).
 	remove := c.Config.AutoRemove && !restarting(c)
 	<-listening
-	if attached {
+	if attached && answeredReady {
 		// The attach of the strata that started it comes once the start is answered: one
 		// that came after this end met no socket, and its fallback a restart policy's
 		// next run (its output, its status). Waited for while that strata lives.
 		hub.awaitStarter(attachHello, starterAlive)
-		hub.endHold() // a start that failed had none to wait for
 	}
+	// A start that failed is answered with its error below, and no attach follows: waited
+	// for, its 126 or 127 came attachHello late.
+	hub.endHold()
 	hub.stopListening(dir) // before the exit record lets a next start in
 	code := noteExit(c, res, err)
 	var delay time.Duration

@@ -269,3 +269,23 @@ func TestStartAttachLongOutput(t *testing.T) {
 		t.Errorf("start -a printed on stderr %s", firstDiff(errOut, want))
 	}
 }
+
+// TestRunRestartForegroundNotFound: a foreground run --restart whose command does not exist
+// exits 127 with the init's error at once, as a plain run does: its monitor waited the 5 s it
+// gives a starter's attach before answering, though no attach follows a failed start.
+func TestRunRestartForegroundNotFound(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	root := loadedTestImages(t)
+	const name = "restart-notfound"
+	t.Cleanup(func() { _, _ = strata(t, root, nil, "rm", "-f", name) })
+	began := time.Now()
+	_, _, code, err := runCaptured(t, root, "run", "--name", name, "--restart", "on-failure:1", "alpine", "/no/such/command")
+	took := time.Since(began)
+	if code != 127 || err == nil || !strings.Contains(err.Error(), "/no/such/command") {
+		t.Fatalf("run --restart of a missing command: exit %d, error %v; want 127 and the init's error", code, err)
+	}
+	// A bound on a hang, not a speed: the wait it had was 5 s.
+	if took > 4*time.Second {
+		t.Fatalf("run --restart of a missing command took %v: its monitor waited for an attach no failed start makes", took)
+	}
+}
