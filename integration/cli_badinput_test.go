@@ -234,7 +234,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"run", "--expose", "80-", "alpine", "true"}, code: 125, want: `--expose "80-": invalid port range`},
 		{args: []string{"create", "--expose", "80/icmp", "alpine", "true"}, code: 125, want: "protocol must be tcp, udp or sctp"},
 		{args: []string{"create", "--publish=80", "alpine", "true"}, code: 125, want: "bridge network"},
-		{args: []string{"run", "--restart=on-failure:3", "alpine", "true"}, code: 125, want: "needs -d"},
+		{args: []string{"run", "--rm", "--restart=on-failure:3", "alpine", "true"}, code: 125, want: "Conflicting options: --restart and --rm"},
 		{args: []string{"run", "-d", "--rm", "--restart", "always", "alpine", "true"}, code: 125, want: "Conflicting options: --restart and --rm"},
 		{args: []string{"create", "--rm", "--restart", "unless-stopped", "alpine", "true"}, code: 125, want: "Conflicting options: --restart and --rm"},
 		{args: []string{"run", "-d", "--restart", "sometimes", "alpine", "true"}, code: 125, want: "unknown policy"},
