@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -1621,15 +1622,21 @@ func removeDir(c *Container) error {
 		now := time.Now()
 		_ = os.Chtimes(c.Dir, now, now)
 		if err := os.Rename(c.Dir, dir); err == nil {
-			// The container is gone: its name is free whatever becomes of its files.
-			if c.Broken != nil {
-				store.releaseNamesOf(c.ID)
-			} else {
-				store.releaseName(c.Config.Name, c.ID)
-			}
+			// The container is gone: its name is free whatever becomes of its files. Freed
+			// while they are removed: the unlink of its link, a block of its own (a target
+			// of 64 bytes is no inline symlink), waits for a discard (see removeRenamed).
+			var named sync.WaitGroup
+			named.Go(func() {
+				if c.Broken != nil {
+					store.releaseNamesOf(c.ID)
+				} else {
+					store.releaseName(c.Config.Name, c.ID)
+				}
+			})
 			if err := removeRenamed(dir); err != nil {
 				errs = append(errs, err)
 			}
+			named.Wait()
 		} else {
 			// In place, as before: config.json first, so that a start, stop or wait
 			// that then finds state.json missing reads it as removed (beingRemoved).
@@ -1690,14 +1697,39 @@ func removeRenamed(dir string) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	// Each subdirectory (rootfs, upper, work) is emptied and removed from a goroutine of its
+	// own, the files here meanwhile. On ext4 mounted with discard and without a journal,
+	// freeing a block (each directory's, a synced file's) waits in the unlink for the
+	// device to complete a discard of it, ~0.1 ms, and a --rm container's dir holds eight
+	// directories: those discards are most of the time a run --rm spends removing its
+	// container. An idle virtio disk completes them about one at a time whoever issues
+	// them (8 rmdirs from 1 to 8 goroutines: 0.9-1.0 ms alike); a busy one takes several
+	// at once, and one after the other they cost a run --rm 0.3-0.6 ms more (see the commit).
+	var mu sync.Mutex
 	var errs []error
+	var subtrees sync.WaitGroup
 	for _, e := range ents {
-		if e.Name() != lockFile {
-			if err := removeAllRetry(filepath.Join(dir, e.Name())); err != nil {
-				errs = append(errs, err)
-			}
+		if e.Name() == lockFile {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			subtrees.Go(func() {
+				if err := removeAllRetry(path); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+			continue
+		}
+		if err := removeAllRetry(path); err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
 		}
 	}
+	subtrees.Wait()
 	if len(errs) == 0 {
 		errs = append(errs, removeAllRetry(dir))
 	}
