@@ -519,3 +519,32 @@ func TestRunInteractiveNoProxyKilled(t *testing.T) {
 		running(t, root, "rk-np")
 	}
 }
+
+// TestAttachSignalAsRaw: a signal that comes the moment attach has made its terminal raw ends
+// it with 128+n and the terminal restored, as one that comes later: attach made the terminal
+// raw before it caught the signals, and a SIGHUP in between killed it with the terminal raw
+// (exit -1). The signal is sent as soon as the terminal is seen raw, many times over.
+func TestAttachSignalAsRaw(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "as-raw") })
+	strata(t, root, "run", "-dit", "--name", "as-raw", "alpine", "sh", "-c", "while :; do sleep 1; done")
+	for i := 0; i < 15; i++ {
+		s := startOnPty(t, root, 24, 80, "attach", "as-raw")
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			tio, err := unix.IoctlGetTermios(int(s.tty.Fd()), unix.TCGETS)
+			if err == nil && tio.Lflag&unix.ICANON == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("attach did not make its terminal raw")
+			}
+		}
+		_ = s.cmd.Process.Signal(syscall.SIGHUP)
+		if code := s.wait(); code != 128+int(syscall.SIGHUP) {
+			t.Fatalf("attach %d, SIGHUP as its terminal went raw = exit %d, stderr %.300q; want %d", i, code, s.stderr.String(), 128+int(syscall.SIGHUP))
+		}
+		s.cooked(fmt.Sprintf("attach %d after SIGHUP", i))
+	}
+	running(t, root, "as-raw")
+}

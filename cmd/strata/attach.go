@@ -112,6 +112,22 @@ func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
 		// a Tty container: without, they are bytes like any other, the container's.
 		o.DetachKeys = a.keys
 	}
+	// The signals are caught before the terminal goes raw: one that came in between (a
+	// SIGHUP as the attach began) ended strata with its terminal left raw.
+	var signalled func() syscall.Signal
+	if a.sigProxy {
+		// The signals strata receives are the container's (without a terminal, Ctrl-C its
+		// SIGINT), and the attach ends when the container does.
+		ctx = context.WithoutCancel(ctx)
+		stop := proxySignals(c)
+		defer stop()
+	} else if tty && withStdin {
+		// Not passed on, a signal that would end strata ends the attach, as SIGINT and
+		// SIGTERM do (ctx): the terminal is restored, and the container runs on.
+		var stop context.CancelFunc
+		ctx, signalled, stop = endOnSignals(ctx)
+		defer stop()
+	}
 	if tty && withStdin {
 		st, err := term.MakeRaw(stdinFd)
 		if err != nil {
@@ -146,26 +162,13 @@ func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
 		}()
 		o.Resize = sizes
 	}
-	if a.sigProxy {
-		// The signals strata receives are the container's (without a terminal, Ctrl-C its
-		// SIGINT), and the attach ends when the container does.
-		ctx = context.WithoutCancel(ctx)
-		stop := proxySignals(c)
-		defer stop()
-	} else if tty && withStdin {
-		// Not passed on, a signal that would end strata ends the attach, as SIGINT and
-		// SIGTERM do (ctx): the terminal is restored, and the container runs on.
-		var sig func() syscall.Signal
-		var stop context.CancelFunc
-		ctx, sig, stop = endOnSignals(ctx)
-		defer stop()
-		code, err := do(ctx, c, o)
-		if s := sig(); s != 0 && err != nil {
+	code, err := do(ctx, c, o)
+	if signalled != nil {
+		if s := signalled(); s != 0 && err != nil {
 			return runner.ExitOwnError, attachSignalled{s}
 		}
-		return code, err
 	}
-	return do(ctx, c, o)
+	return code, err
 }
 
 // endingSignals are the signals whose default action would end strata, other than SIGINT
