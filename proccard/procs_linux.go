@@ -109,13 +109,14 @@ func whileHeld(pid int, owns func() bool, read func() error) error {
 	if !owns() {
 		return ErrNoProcess
 	}
-	if err := read(); err != nil {
-		return err
-	}
+	err = read()
+	// Asked after a failed read too: a process that exited meanwhile takes its files with
+	// it (a v1 cgroup's read ENODEV once its monitor removed it), and inspect of a container
+	// that a restart policy was restarting failed with that error.
 	if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0); n > 0 {
 		return ErrNoProcess
 	}
-	return nil
+	return err
 }
 
 // containerProcess reads process p when its pid namespace is want or nested in it; inside
