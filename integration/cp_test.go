@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 const cpImage = "busybox:1.38.0-musl"
@@ -476,14 +477,22 @@ func TestCpReadOnly(t *testing.T) {
 	if readFile(t, vol+"/f") != "x" {
 		t.Errorf("cp into a stopped container's volume did not reach it")
 	}
-	// A stopped container's symlink into one of its mounts: its overlay has only the empty
-	// mountpoint there, so the copy is refused rather than lost in it.
+	// A stopped container's symlink into one of its mounts: with the mounts in its detached
+	// root, the copy reaches the mount, as docker's; where the kernel mounts nothing there,
+	// the overlay has only the empty mountpoint, so the copy is refused rather than lost in it.
 	mustStrata(t, root, "create", "--name", "vol-stopped", "-v", vol+":/rw", cpImage, "true")
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "vol-stopped") })
 	if r := strataStdin(t, root, bytes.NewReader(tarOf(t, [2]string{"lnk", "->/rw"}, [2]string{"rw/", ""})), nil, "cp", "-", "vol-stopped:/"); r.Code != 0 {
 		t.Fatalf("planting: %d %s", r.Code, r.Stderr)
 	}
-	if r := strata(t, root, "cp", host+"/f", "vol-stopped:/lnk/"); r.Code != 1 || !strings.Contains(r.Stderr, "a symlink leads into the container's mount /rw") {
+	os.Remove(vol + "/f")
+	r := strata(t, root, "cp", host+"/f", "vol-stopped:/lnk/")
+	switch {
+	case detachedMountsNest(t):
+		if r.Code != 0 || readFile(t, vol+"/f") != "x" {
+			t.Errorf("cp through a symlink into a stopped container's mount: %d %q, want the file in the mount", r.Code, r.Stderr)
+		}
+	case r.Code != 1 || !strings.Contains(r.Stderr, "a symlink leads into the container's mount /rw"):
 		t.Errorf("cp through a symlink into a stopped container's mount: %d %q", r.Code, r.Stderr)
 	}
 }
@@ -602,4 +611,92 @@ func nearlyFullTmpfs(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// detachedMountsNest says whether this kernel mounts on a detached mount (Linux 6.15), as a
+// stopped container's copy mounts its volumes in its detached root; before, the copy finds
+// them by name.
+func detachedMountsNest(t *testing.T) bool {
+	t.Helper()
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fsfd)
+	if unix.FsconfigCreate(fsfd) != nil {
+		return false
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(mfd)
+	tree, err := unix.OpenTree(unix.AT_FDCWD, t.TempDir(), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(tree)
+	return unix.MoveMount(tree, "", mfd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH) == nil
+}
+
+// TestCpStoppedVolumes copies into and out of a stopped container's binds and volumes as docker
+// cp does, which mounts them for the copy: the copy reached a bind only by its own path, so
+// a tree copied into the dir above one went into the mountpoint beneath it (hidden once the
+// container runs), a copy out of that dir left the bind's files out ("Could not find the
+// file" where the dir was only made at start), a symlink in a bind led inside the bind ("/" of
+// it) rather than where it leads in the container, a file's bind could not be read ("not a
+// directory"), and an anonymous or named volume refused every copy ("only there while it
+// runs").
+func TestCpStoppedVolumes(t *testing.T) {
+	root := busyboxRoot(t)
+	if !detachedMountsNest(t) {
+		t.Skip("skipping: this kernel mounts nothing on a detached mount (Linux 6.15), and the copy finds the volumes by name")
+	}
+	nested, links, ro, host, out := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	writeFiles(t, map[string]string{nested + "/vf": "vol", host + "/f": "x", host + "/tree/y/f": "in", host + "/tree/t": "top", host + "/fb": "fb"})
+	for name, to := range map[string]string{"root": "/", "etcl": "/etc"} {
+		if err := os.Symlink(to, filepath.Join(links, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const vol = "cpsv-vol"
+	mustStrata(t, root, "create", "--name", "sv", "-v", nested+":/x/y", "-v", links+":/links", "-v", "/data",
+		"-v", vol+":/nv", "-v", ro+":/ro:ro", "-v", host+"/fb:/etc/fb", cpImage, "sh", "-c", "cat /x/y/f /x/t /f /etc/f /data/f /nv/f")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "-v", "sv"); strata(t, root, "volume", "rm", vol) })
+
+	mustStrata(t, root, "cp", host+"/tree/.", "sv:/x/")
+	if got := readFile(t, nested+"/f"); got != "in" {
+		t.Errorf("cp tree/. sv:/x/: the bind at /x/y holds f = %q, want %q", got, "in")
+	}
+	mustStrata(t, root, "cp", "sv:/x", out)
+	if got := readFile(t, out+"/x/y/vf"); got != "vol" {
+		t.Errorf("cp sv:/x: x/y/vf = %q, want the bind's file", got)
+	}
+	mustStrata(t, root, "cp", host+"/f", "sv:/links/root/")
+	mustStrata(t, root, "cp", host+"/f", "sv:/links/etcl/")
+	if names, _ := os.ReadDir(links); len(names) != 2 {
+		t.Errorf("copies through the bind's symlinks to / and /etc wrote into the bind: %v", names)
+	}
+	if got := ctrRead(t, root, "sv", "/links/root/etc/f"); got["f"] != "x" {
+		t.Errorf("cp sv:/links/root/etc/f = %v", got)
+	}
+	if got := ctrRead(t, root, "sv", "/etc/fb"); got["fb"] != "fb" {
+		t.Errorf("cp sv:/etc/fb of a file's bind = %v", got)
+	}
+	mustStrata(t, root, "cp", host+"/f", "sv:/data/")
+	mustStrata(t, root, "cp", host+"/f", "sv:/nv/")
+	if r := strata(t, root, "cp", host+"/f", "sv:/ro/"); r.Code != 1 || r.Stderr != "strata: mounted volume is marked read-only\n" {
+		t.Errorf("cp into a read-only bind: %d %q", r.Code, r.Stderr)
+	}
+	if names, _ := os.ReadDir(ro); len(names) != 0 {
+		t.Errorf("the read-only bind holds %v", names)
+	}
+	if r := strata(t, root, "start", "-a", "sv"); r.Code != 0 || r.Stdout != "intopxxxx" {
+		t.Errorf("start -a sv: %d %q %q, want each file copied where the container sees it", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, d := range []string{root, nested, links, ro} {
+		if m := mountsUnder(t, d); len(m) > 0 {
+			t.Errorf("mounts left: %v", m)
+		}
+	}
 }

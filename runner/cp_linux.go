@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -37,6 +38,10 @@ type CopyRoot struct {
 	// upper dir).
 	readOnly bool
 	mntID    uint64
+	// attached holds the targets of a stopped container's binds and volumes mounted in its
+	// detached root, where docker's daemon mounts them for a copy: a path crosses them as a
+	// running container's does (attachMounts). The others are found by name (open).
+	attached map[string]bool
 }
 
 // OpenCopyRoot opens c's filesystem for a copy; Close releases it.
@@ -57,6 +62,11 @@ func OpenCopyRoot(c *Container) (*CopyRoot, error) {
 		if c.State.Running() || c.State.starting() {
 			unlock() // it started meanwhile: its live root then
 			continue
+		}
+		// Its volumes' sources as a start checks them: a copy reaches them too.
+		if err := checkVolumes(c); err != nil {
+			unlock()
+			return nil, err
 		}
 		r, err = openStoppedRoot(c)
 		if err != nil {
@@ -113,6 +123,13 @@ func openStoppedRoot(c *Container) (*CopyRoot, error) {
 		for _, o := range m.Options {
 			r.readOnly = r.readOnly || o == "ro"
 		}
+		// The volumes go in a detached bind of the dir, never on the host's dir itself.
+		if hasCopyMounts(c) {
+			if tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH); err == nil {
+				unix.Close(fd)
+				r.fd, r.attached = tree, attachMounts(c, tree)
+			}
+		}
 	case "overlay":
 		lowers, upper, work := m.OverlayDirs()
 		if upper != "" && (!inDir(upper, c.Dir) || !inDir(work, c.Dir)) {
@@ -139,12 +156,152 @@ func openStoppedRoot(c *Container) (*CopyRoot, error) {
 		}
 		r.fd = fd
 		r.readOnly = r.readOnly || upper == ""
+		// A single lower is its own dir, the host's: nothing is mounted on it.
+		if upper != "" || len(lowers) > 1 {
+			r.attached = attachMounts(c, fd)
+		}
 	default:
 		return nil, fmt.Errorf("root filesystem of type %q", m.Type)
 	}
 	r.mntID, _ = mountID(r.fd)
 	return r, nil
 }
+
+// copyMount says whether m is a mount attachMounts mounts for a copy: a bind or a volume,
+// which hold files of their own whether the container runs or not (a tmpfs is there only
+// while it runs).
+func copyMount(m mount.Mount) bool {
+	return m.Type == "bind" || m.Type == TypeVolume && m.Source != ""
+}
+
+func hasCopyMounts(c *Container) bool {
+	return slices.ContainsFunc(c.Config.Spec.Mounts, copyMount)
+}
+
+// attachMounts mounts c's binds and volumes in root, a detached mount of its filesystem, as
+// docker's daemon mounts a stopped container's volumes for a copy (daemon.mountVolumes):
+// outer ones first, each on its target resolved inside root (openat2 RESOLVE_IN_ROOT, the
+// image's symlinks too) and made when missing, a dir or an empty file, as a start makes it;
+// a read-only one read-only. A path then crosses them as it crosses a running container's:
+// a tree copied into a dir above a volume reaches the volume, not the mountpoint beneath it,
+// and a symlink in a volume leads where it leads in the container, not inside the volume.
+// It returns the targets mounted: one that cannot be (a source gone, a target the image made
+// a file; any before Linux 6.15, which mounts nothing on a detached mount) is left out, and
+// open finds it by name.
+func attachMounts(c *Container, root int) map[string]bool {
+	var mounts []mount.Mount
+	for _, m := range c.Config.Spec.Mounts {
+		if copyMount(m) && path.Clean("/"+m.Target) != "/" {
+			mounts = append(mounts, m)
+		}
+	}
+	// docker's sortMounts: by the depth of the target, outer first.
+	slices.SortStableFunc(mounts, func(a, b mount.Mount) int {
+		return strings.Count(path.Clean("/"+a.Target), "/") - strings.Count(path.Clean("/"+b.Target), "/")
+	})
+	attached := map[string]bool{}
+	if len(mounts) == 0 || !nestsDetached() {
+		return attached
+	}
+	for _, m := range mounts {
+		if attachMount(root, m) == nil {
+			attached[path.Clean("/"+m.Target)] = true
+		}
+	}
+	return attached
+}
+
+// nestsDetached says whether the kernel mounts on a detached mount (Linux 6.15): one tmpfs
+// on another, neither on any path.
+var nestsDetached = sync.OnceValue(func() bool {
+	tmpfs := func() (int, error) {
+		fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(fsfd)
+		if err := unix.FsconfigSetString(fsfd, "size", "4k"); err != nil {
+			return -1, err
+		}
+		if err := unix.FsconfigCreate(fsfd); err != nil {
+			return -1, err
+		}
+		return unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	}
+	under, err := tmpfs()
+	if err != nil {
+		return false
+	}
+	defer unix.Close(under)
+	over, err := tmpfs()
+	if err != nil {
+		return false
+	}
+	defer unix.Close(over)
+	return unix.MoveMount(over, "", under, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH) == nil
+})
+
+func attachMount(root int, m mount.Mount) error {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if m.Type == TypeVolume || slices.Contains(m.Options, "rbind") {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(flags))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tree)
+	if slices.Contains(m.Options, "ro") {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return err
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(tree, &st); err != nil {
+		return err
+	}
+	target, err := makeMountpoint(root, path.Clean("/"+m.Target), st.Mode&unix.S_IFMT == unix.S_IFDIR, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(target)
+	// A target the image's symlinks lead to the root ("/v -> /") is refused, as a start
+	// refuses it: the mount would hide the whole container.
+	var tst, rst unix.Stat_t
+	if err := unix.Fstat(target, &tst); err != nil {
+		return err
+	}
+	if err := unix.Fstat(root, &rst); err != nil {
+		return err
+	}
+	if tst.Dev == rst.Dev && tst.Ino == rst.Ino {
+		return fmt.Errorf("%s leads to the root", m.Target)
+	}
+	return unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// makeMountpoint opens target inside root, making it when missing (a dir, or an empty file
+// when dir is false) with the dirs above it, each by name in a dir already open (createAt).
+func makeMountpoint(root int, target string, dir bool, depth int) (int, error) {
+	fd, err := openInRoot(root, target, 0)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	parent, name := path.Dir(target), path.Base(target)
+	if parent == target || depth > maxMountpointDepth {
+		return -1, err
+	}
+	pfd, err := makeMountpoint(root, parent, true, depth+1)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pfd)
+	return createAt(pfd, name, dir)
+}
+
+// maxMountpointDepth bounds makeMountpoint's recursion: a target is at most PATH_MAX long.
+const maxMountpointDepth = 2048
 
 // fsmountOverlay mounts the overlay of lowers (top first), upper and work where no path
 // leads to it, and returns a descriptor of its root. Without an upper dir it is read-only,
@@ -308,7 +465,7 @@ func (r *CopyRoot) OnStore(dirfd int) bool {
 func (r *CopyRoot) open(p string, followLast bool) (fd int, vol *mount.Mount, err error) {
 	root := r.fd
 	if vol, rest := r.volumeOf(p); vol != nil {
-		if vol.Type != "bind" {
+		if !copyMount(*vol) {
 			return -1, nil, fmt.Errorf("%s: the container's %s mount is only there while it runs", vol.Target, vol.Type)
 		}
 		vfd, err := unix.Open(vol.Source, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -343,8 +500,8 @@ func (r *CopyRoot) volumeOf(p string) (*mount.Mount, string) {
 			best = &r.c.Config.Spec.Mounts[i]
 		}
 	}
-	if best == nil {
-		return nil, ""
+	if best == nil || r.attached[path.Clean("/"+best.Target)] {
+		return nil, "" // mounted in the root: resolved there
 	}
 	rest := strings.TrimPrefix(clean, path.Clean("/"+best.Target))
 	if strings.HasSuffix(p, "/.") {
@@ -388,6 +545,9 @@ func (r *CopyRoot) checkVolume(fd int) error {
 	// The detached mount's paths read from its root: "/" and below.
 	for _, m := range r.c.Config.Spec.Mounts {
 		t := path.Clean("/" + m.Target)
+		if r.attached[t] {
+			continue
+		}
 		if t != "/" && (p == t || strings.HasPrefix(p, t+"/")) {
 			return fmt.Errorf("a symlink leads into the container's mount %s, which a stopped container's copy reaches only by that path", t)
 		}
@@ -398,14 +558,12 @@ func (r *CopyRoot) checkVolume(fd int) error {
 func fdPathOf(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
 // checkWritable refuses a copy into the directory dirfd that docker refuses: into a
-// --read-only container's root, or a read-only volume (vol, for a stopped container).
+// --read-only container's root, or a read-only volume (vol, for a stopped container's found by
+// name; else told by the mount dirfd is on).
 func (r *CopyRoot) checkWritable(dirfd int, vol *mount.Mount) error {
-	if !r.running {
-		switch {
-		case vol != nil && slices.Contains(vol.Options, "ro"):
+	if vol != nil { // a stopped container's, found by name
+		if slices.Contains(vol.Options, "ro") {
 			return errVolumeReadOnly
-		case vol == nil && r.readOnly:
-			return ErrRootReadOnly
 		}
 		return nil
 	}
@@ -413,10 +571,15 @@ func (r *CopyRoot) checkWritable(dirfd int, vol *mount.Mount) error {
 	if err := unix.Fstatfs(dirfd, &fs); err != nil {
 		return err
 	}
+	id, idErr := mountID(dirfd)
+	onRoot := idErr != nil || r.mntID == 0 || id == r.mntID
+	if !r.running && onRoot && r.readOnly {
+		return ErrRootReadOnly // --read-only: the overlay mounted here is writable
+	}
 	if fs.Flags&unix.ST_RDONLY == 0 {
 		return nil
 	}
-	if id, err := mountID(dirfd); err == nil && r.mntID != 0 && id != r.mntID {
+	if !onRoot {
 		return errVolumeReadOnly
 	}
 	return ErrRootReadOnly
