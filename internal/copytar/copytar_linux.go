@@ -61,8 +61,10 @@ type treeWriter struct {
 	onPath map[inode]bool
 }
 
-// maxDepth bounds how deep a tree is walked: each level holds a descriptor open.
-const maxDepth = 512
+// maxDepth bounds how deep a tree is walked: each level holds a descriptor open. A deeper
+// tree is an error, not cut short: its path would not fit in PATH_MAX anyway (layers'
+// maxTreeDepth, which commit and export keep).
+const maxDepth = 2048
 
 func (t *treeWriter) entry(fd int, name string, isTop bool) error {
 	if err := t.ctx.Err(); err != nil {
@@ -149,8 +151,15 @@ func (t *treeWriter) dir(fd int, hdr *tar.Header, key inode, st unix.Stat_t) err
 	if err := t.tw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	if t.onPath[key] || len(t.onPath) >= maxDepth {
-		return nil
+	if t.onPath[key] {
+		return nil // a bind of a dir below itself: once
+	}
+	if len(t.onPath) >= maxDepth {
+		name := hdr.Name
+		if len(name) > 100 {
+			name = strings.ToValidUTF8(name[:100], "") + "…"
+		}
+		return fmt.Errorf("%s: directories nested more than %d deep", name, maxDepth)
 	}
 	var fs unix.Statfs_t
 	if unix.Fstatfs(fd, &fs) == nil && (fs.Type == unix.PROC_SUPER_MAGIC || fs.Type == unix.SYSFS_MAGIC) {

@@ -264,3 +264,53 @@ func TestExtractCutShort(t *testing.T) {
 		}
 	}
 }
+
+// deepTree makes n dirs "d" nested in dir, a file f at the bottom, each made in its parent's
+// descriptor (the path outgrows PATH_MAX).
+func deepTree(t *testing.T, dir string, n int) {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := unix.Mkdirat(fd, "d", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(fd, "d", unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = next
+	}
+	defer unix.Close(fd)
+	f, err := unix.Openat(fd, "f", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(f, []byte("bottom"))
+	unix.Close(f)
+}
+
+// TestWriteTreeDeep: a tree as deep as a copy can name is written whole, and a deeper one is
+// an error in one short line. Past 512 levels the walk stopped without a word: cp of a
+// container's deep tree exited 0 with everything below level 512 left out.
+func TestWriteTreeDeep(t *testing.T) {
+	d := t.TempDir()
+	deepTree(t, d, 600)
+	var b bytes.Buffer
+	if _, err := WriteTree(context.Background(), &b, openPath(t, d+"/d"), "d"); err != nil {
+		t.Fatal(err)
+	}
+	if bottom := strings.Repeat("d/", 600) + "f"; names(t, b.Bytes())[bottom] == nil {
+		t.Errorf("a tree of 600 levels: %s missing from the tar", "(d/)x600f")
+	}
+
+	d = t.TempDir()
+	deepTree(t, d, maxDepth+1)
+	_, err := WriteTree(context.Background(), io.Discard, openPath(t, d+"/d"), "d")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("directories nested more than %d deep", maxDepth)) || len(err.Error()) > 400 {
+		t.Errorf("a tree of %d levels: %.500v; want a short error", maxDepth+1, err)
+	}
+}
