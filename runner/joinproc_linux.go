@@ -22,6 +22,12 @@ import (
 // terminal, the pty master the helper allocated in the container and passed back.
 type joinProc struct {
 	cmd *exec.Cmd
+	// copies copy the command's stdout and stderr, pipes of ours, to the user's (Confine);
+	// childEnds are the child's ends of them, closed once it has them.
+	copies    []*outputCopy
+	childEnds []*os.File
+	// cancel ends the wait for what the pipes held when the command ended (runJoin's ctx).
+	cancel <-chan struct{}
 	terminal
 }
 
@@ -95,17 +101,25 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 				pw.Close()
 			}
 			p.cmd.Stdin = pr
-			if f, ok := p.cmd.Stdout.(*os.File); ok && f != nil {
-				p.cmd.Stdout = struct{ io.Writer }{f}
+			// Copied by us, not os/exec, whose copy dropped what the pipe still held a
+			// second after the command ended (outputCopy): a reader slower than the
+			// command lost its last lines.
+			for _, out := range []*io.Writer{&p.cmd.Stdout, &p.cmd.Stderr} {
+				if *out == nil {
+					continue
+				}
+				c, w, err := newOutputCopy(*out)
+				if err != nil {
+					p.closeChildEnds()
+					return ExitOwnError, fmt.Errorf("creating output pipe: %w", err)
+				}
+				p.copies, p.childEnds = append(p.copies, c), append(p.childEnds, w)
+				*out = w
 			}
-			if f, ok := p.cmd.Stderr.(*os.File); ok && f != nil {
-				p.cmd.Stderr = struct{ io.Writer }{f}
-			}
-			// A background child of the command may hold its output open: drained for at
-			// most this long once the command is gone, as Run drains a container's.
-			p.cmd.WaitDelay = time.Second
+			defer p.closeChildEnds() // the copies end at the pipes' end
 		}
 	}
+	p.cancel = ctx.Done()
 	// Whether the container's cgroup has seen an OOM kill yet: one after is the helper's,
 	// which runs in it (below, diedOf).
 	oomBefore := cgroupOOMKilled(cg)
@@ -117,6 +131,7 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	}
 	err = p.cmd.Start()
 	childSock.Close()
+	p.closeChildEnds()
 	release()
 	dropSealedExe() // not at this process's exit (see dropSealedExe)
 	if err != nil {
@@ -334,6 +349,15 @@ func receivedFiles(oob []byte) ([]*os.File, error) {
 // wait reaps the helper, drains the command's output and restores the user's terminal.
 func (p *joinProc) wait() error {
 	err := p.cmd.Wait()
+	finishOutput(p.cancel, p.copies...)
 	p.close()
 	return err
+}
+
+// closeChildEnds closes our copies of the child's ends of its output pipes.
+func (p *joinProc) closeChildEnds() {
+	for _, f := range p.childEnds {
+		f.Close()
+	}
+	p.childEnds = nil
 }

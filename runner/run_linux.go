@@ -164,9 +164,10 @@ type initProc struct {
 	// stdinPipe is the write end of the pipe that is the container's stdin with -i (without
 	// -t), until feedStdin hands it to the copier.
 	stdinPipe *os.File
-	// stdout and stderr are what os/exec copies the container's output pipes to (nil with a
-	// terminal, whose copy attach makes).
-	stdout, stderr *outputTee
+	// stdout and stderr are what the container's output pipes are copied to, by outCopy and
+	// errCopy (nil with a terminal, whose copy attach makes).
+	stdout, stderr   *outputTee
+	outCopy, errCopy *outputCopy
 	// execThreadKilled: watchExecThread found the init's main thread dead before the exec.
 	execThreadKilled atomic.Bool
 	terminal
@@ -458,9 +459,6 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		Args:       args,
 		Env:        []string{},
 		ExtraFiles: extra,
-		// Output still unread when the container is gone is drained for at most this long:
-		// a stdin reader that never returns must not keep Run from returning.
-		WaitDelay: time.Second,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Pdeathsig:  unix.SIGKILL,
@@ -499,7 +497,26 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		// The copies go through tees, which startInit points at the container's log when it
 		// keeps one: this init may have been started before the container (PrepareInit).
 		p.stdout, p.stderr = &outputTee{w: stdio.Stdout}, &outputTee{w: stdio.Stderr}
-		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+		var outW, errW *os.File
+		p.outCopy, outW, err = newOutputCopy(p.stdout)
+		if err == nil {
+			p.errCopy, errW, err = newOutputCopy(p.stderr)
+			if err != nil {
+				outW.Close()
+			}
+		}
+		if err != nil {
+			parentSock.Close()
+			childSock.Close()
+			if p.stdinPipe != nil {
+				p.stdinPipe.Close()
+			}
+			return nil, withCode(ExitOwnError, fmt.Errorf("creating the container's output pipes: %w", err))
+		}
+		// The child's own ends: ours go once it has them, so the copies end at its end.
+		defer outW.Close()
+		defer errW.Close()
+		p.cmd.Stdout, p.cmd.Stderr = outW, errW
 	}
 	err = netns.join.start(p.cmd)
 	childSock.Close()
@@ -536,15 +553,15 @@ func (p *initProc) feedStdin(in io.Reader) {
 	}()
 }
 
-// outputTee is where a container's stdout or stderr is copied to: w (nil discards it) and,
-// once set, the container's log. Being no file, it has os/exec give the child a pipe to w
-// instead of w itself when w is a file (and instead of the host's /dev/null when w is nil).
+// outputTee is where a container's stdout or stderr is copied to (outputCopy, from a pipe
+// of ours, never w itself when w is a file, nor the host's /dev/null when w is nil): w (nil
+// discards it) and, once set, the container's log.
 type outputTee struct {
 	w   io.Writer
 	log atomic.Pointer[logStream]
 }
 
-// Write writes p to w, and what w took to the log. An error of w's is returned (os/exec then
+// Write writes p to w, and what w took to the log. An error of w's is returned (the copy then
 // closes the pipe, as without a log); one of the log's is not: the user's output goes on.
 func (t *outputTee) Write(p []byte) (n int, err error) {
 	n = len(p)
@@ -557,9 +574,11 @@ func (t *outputTee) Write(p []byte) (n int, err error) {
 	return n, err
 }
 
-// wait reaps the init and releases the terminal, and the stdin pipe if nothing fed it.
+// wait reaps the init, copies what its output pipes still hold (finishOutput), and releases
+// the terminal, and the stdin pipe if nothing fed it.
 func (p *initProc) wait() error {
 	err := p.cmd.Wait()
+	finishOutput(nil, p.outCopy, p.errCopy)
 	if p.stdinPipe != nil {
 		p.stdinPipe.Close()
 		p.stdinPipe = nil

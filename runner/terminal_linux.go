@@ -77,8 +77,8 @@ func (t *terminal) resize() {
 
 // outputDrain bounds how long close waits, once the command is gone, for the copy of its
 // output to end: a background process of exec -t that ignores SIGHUP keeps the terminal
-// open, and kept strata exec waiting for as long as it ran. It is os/exec's WaitDelay that
-// Run and exec give their pipes without -t.
+// open, and kept strata exec waiting for as long as it ran. Without -t, the pipes' copies
+// are bounded so once they have read what the pipes held (outputCopy).
 const outputDrain = time.Second
 
 // close drains the command's output, for at most outputDrain, and restores the user's
