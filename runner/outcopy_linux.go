@@ -24,10 +24,17 @@ type outputCopy struct {
 	done chan struct{}
 
 	mu      sync.Mutex
-	read    int64         // bytes read from the pipe so far
-	target  int64         // once set (>0), the bytes to read before the delay starts
-	reached chan struct{} // closed once read >= target
+	phase   int           // copyRunning, copyMeasure (finish asks), copyDraining, copyCutoff
+	target  int64         // in copyDraining: the bytes to have written before the delay starts
+	reached chan struct{} // closed once written >= target in copyDraining
 }
+
+const (
+	copyRunning  = iota // the child may still write
+	copyMeasure         // the child is gone: the copy is to measure what the pipe holds
+	copyDraining        // writing what the pipe held then
+	copyCutoff          // the delay is over: the next read ends the copy
+)
 
 // newOutputCopy makes the pipe and starts copying it to w; the returned file is the write
 // end for the child, which the caller closes once the child has it.
@@ -47,23 +54,48 @@ func (c *outputCopy) copy(w io.Writer) {
 	// (EPIPE), as with os/exec's copy.
 	defer c.r.Close()
 	buf := make([]byte, 32<<10)
+	var written int64
 	for {
 		n, err := c.r.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
+			written += int64(n)
 			c.mu.Lock()
-			c.read += int64(n)
-			if c.target > 0 && c.read >= c.target {
+			if c.phase == copyDraining && c.target > 0 && written >= c.target {
 				c.target = 0
 				close(c.reached)
 			}
 			c.mu.Unlock()
 		}
-		if err != nil {
+		if err == nil {
+			continue
+		}
+		// finish's deadline asks for the measure. Taken here, between a write and the next
+		// read, what the copy has written and what the pipe holds add up to all the child
+		// wrote: a measure taken beside the copy missed a chunk it had read and was still
+		// writing (w slower than the child), and the copy then ended a chunk early.
+		c.mu.Lock()
+		if !errors.Is(err, os.ErrDeadlineExceeded) || c.phase != copyMeasure {
+			c.mu.Unlock()
 			return
 		}
+		var held int // TIOCINQ is FIONREAD: the bytes a pipe holds
+		if sc, serr := c.r.SyscallConn(); serr == nil {
+			_ = sc.Control(func(fd uintptr) { held, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+		}
+		if err := c.r.SetReadDeadline(time.Time{}); err != nil {
+			c.mu.Unlock()
+			return
+		}
+		c.phase = copyDraining
+		if held > 0 {
+			c.target = written + int64(held)
+		} else {
+			close(c.reached)
+		}
+		c.mu.Unlock()
 	}
 }
 
@@ -76,17 +108,12 @@ func (c *outputCopy) finish(delay time.Duration, cancel <-chan struct{}) {
 		return
 	default:
 	}
-	var held int // TIOCINQ is FIONREAD: the bytes a pipe holds
-	if sc, err := c.r.SyscallConn(); err == nil {
-		_ = sc.Control(func(fd uintptr) { held, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	// The copy measures what the pipe holds at its next read, which an expired deadline
+	// makes return at once, or ends if it is waiting for more.
+	if !c.interrupt(copyMeasure) {
+		<-c.done
+		return
 	}
-	c.mu.Lock()
-	if held > 0 {
-		c.target = c.read + int64(held)
-	} else {
-		close(c.reached)
-	}
-	c.mu.Unlock()
 	select {
 	case <-c.done:
 		return
@@ -100,14 +127,27 @@ func (c *outputCopy) finish(delay time.Duration, cancel <-chan struct{}) {
 		return
 	case <-timer.C:
 	}
-	// An expired deadline ends a read waiting for more; the copy then closes the pipe.
-	if err := c.r.SetReadDeadline(time.Now()); err != nil && !errors.Is(err, os.ErrClosed) {
-		_ = c.r.Close()
-	}
+	// The copy then ends at its next read, and closes the pipe.
+	c.interrupt(copyCutoff)
 	select {
 	case <-c.done:
 	case <-time.After(delay):
 	}
+}
+
+// interrupt sets phase and expires the pipe's read deadline; false if the pipe is closed
+// (the copy is ending) or cannot have one (closed, then).
+func (c *outputCopy) interrupt(phase int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.phase = phase
+	if err := c.r.SetReadDeadline(time.Now()); err != nil {
+		if !errors.Is(err, os.ErrClosed) {
+			_ = c.r.Close()
+		}
+		return false
+	}
+	return true
 }
 
 // outputDrainDelay bounds how long the copies of a child that is gone wait for the pipe's end

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,5 +73,46 @@ func TestOutputCopyDrains(t *testing.T) {
 	finishOutput(nil, c)
 	if d := time.Since(start); d > 3*outputDrainDelay || w.String() != "hi\n" {
 		t.Errorf("with a process left holding the pipe: finished in %v with %q; want hi, within %v", d, w.String(), 3*outputDrainDelay)
+	}
+}
+
+// everyWriteSlow takes every write only after a pause: a reader slower than the command to
+// its last byte (a pipe into a rate-limited reader).
+type everyWriteSlow struct {
+	slowWriter
+}
+
+func (w *everyWriteSlow) Write(p []byte) (int, error) {
+	time.Sleep(w.pause)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// TestOutputCopyDrainsInFlight: the bytes the copy had taken from the pipe but not yet
+// written when the child ended count among what it must write at w's pace. They did not
+// (the count of what was read was taken after each write), so the copy thought it had
+// drained the pipe one chunk early and finish returned with the last chunk still being
+// written, past the delay: its bytes never reached w.
+func TestOutputCopyDrainsInFlight(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	const size = 200000
+	w := &everyWriteSlow{slowWriter{pause: 4 * delay}}
+	c, pw, err := newOutputCopy(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("head", "-c", strconv.Itoa(size), "/dev/zero")
+	cmd.Stdout = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.finish(delay, nil)
+	if got := len(w.String()); got != size {
+		t.Errorf("w got %d bytes by finish's return; want %d", got, size)
 	}
 }
