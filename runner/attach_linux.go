@@ -52,6 +52,9 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 	}
 	done := make(chan struct{})
 	defer close(done)
+	// The attach below reloads c: each kill reads a copy of its own, reloaded as `strata
+	// kill` loads the container.
+	own := *c
 	go func() {
 		for {
 			select {
@@ -63,7 +66,9 @@ func StartAttached(ctx context.Context, c *Container, stdout, stderr io.Writer) 
 				}
 				// As `strata kill` (docker's sig-proxy kills through its API): a
 				// restart policy's restart is canceled by it as by a kill.
-				_ = KillAfterStart(context.Background(), c, s.(syscall.Signal))
+				k := own
+				_ = k.Reload() // on its error, the kill's says why
+				_ = KillAfterStart(context.Background(), &k, s.(syscall.Signal))
 			case <-done:
 				return
 			}

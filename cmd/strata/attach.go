@@ -217,6 +217,9 @@ func endOnSignals(parent context.Context) (context.Context, func() syscall.Signa
 // a restart policy cancels the restart (the stop signal, or any when the container names
 // none) or marks it stopped by hand (unless-stopped).
 func proxySignals(c *runner.Container) (stop func()) {
+	// The attach beside it reloads c: each kill reads a copy of its own, taken now and
+	// reloaded as `strata kill` loads the container.
+	own := *c
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, runner.ForwardedSignals()...)
 	done := make(chan struct{})
@@ -228,7 +231,9 @@ func proxySignals(c *runner.Container) (stop func()) {
 				if s == unix.SIGPIPE || s == unix.SIGWINCH {
 					continue
 				}
-				_ = runner.KillAfterStart(context.Background(), c, s.(syscall.Signal))
+				k := own
+				_ = k.Reload() // on its error, the kill's says why
+				_ = runner.KillAfterStart(context.Background(), &k, s.(syscall.Signal))
 			case <-done:
 				return
 			}
