@@ -142,9 +142,6 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			given := cmd.Flags().Changed("timeout") || cmd.Flags().Changed("time")
-			if _, err := stopGrace(timeout); err != nil {
-				return err
-			}
 			if signal != "" {
 				if _, err := runner.ParseSignal(signal); err != nil {
 					return fmt.Errorf("invalid --signal: %w", err)
@@ -156,16 +153,13 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 				if !given && c.Config.StopTimeout != nil {
 					seconds = *c.Config.StopTimeout
 				}
-				grace, err := stopGrace(seconds)
-				if err != nil {
-					return err
-				}
+				grace := stopGrace(seconds)
 				if signal != "" {
 					// -s stands for the container's stop signal in this stop alone: the
 					// copy in memory, never written back to config.json.
 					c.Config.StopSignal = signal
 				}
-				err = fn(cmd.Context(), c, grace)
+				err := fn(cmd.Context(), c, grace)
 				if err == nil {
 					runner.Event(c, name, nil) // docker's stop or restart event
 				}
@@ -189,17 +183,15 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 	return cmd
 }
 
-// stopGrace is stop's and restart's --time as a Duration.
-func stopGrace(seconds int) (time.Duration, error) {
-	if seconds < -1 {
-		return 0, fmt.Errorf("invalid --time %d: want seconds, or -1 to wait forever", seconds)
+// stopGrace is stop's and restart's --time, or a container's --stop-timeout, as a Duration.
+// Any negative value waits forever, as docker's daemon waits without a bound for any timeout
+// below 0 (daemon/stop.go), not -1 alone: -2 was refused. A timeout too long for a Duration
+// waits as long as one can: multiplied out, it would wrap negative and kill at once.
+func stopGrace(seconds int) time.Duration {
+	if seconds < 0 || seconds >= int(math.MaxInt64/int64(time.Second)) {
+		return time.Duration(math.MaxInt64)
 	}
-	// A timeout too long for a Duration waits as long as one can: multiplied out, it would
-	// wrap negative and kill at once. -1 is docker's "forever".
-	if seconds == -1 || seconds >= int(math.MaxInt64/int64(time.Second)) {
-		return time.Duration(math.MaxInt64), nil
-	}
-	return time.Duration(seconds) * time.Second, nil
+	return time.Duration(seconds) * time.Second
 }
 
 func newRenameCmd(g *globals) *cobra.Command {

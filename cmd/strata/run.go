@@ -279,9 +279,7 @@ func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int
 		}
 	}
 	if o.stopTimeoutSet {
-		if _, err := stopGrace(o.stopTimeout); err != nil {
-			return "", nil, fmt.Errorf("invalid --stop-timeout %d: want seconds, or -1 to wait forever", o.stopTimeout)
-		}
+		// Any value, as docker's: a negative one is stop's "forever" (stopGrace).
 		t := o.stopTimeout
 		timeout = &t
 	}

@@ -28,7 +28,8 @@ func TestStopConfig(t *testing.T) {
 		{name: "bad image", image: "SIGNOPE", wantErr: "invalid STOPSIGNAL in the image: "},
 		{name: "timeout", o: runOptions{stopTimeout: 30, stopTimeoutSet: true}, wantTime: 30},
 		{name: "forever", o: runOptions{stopTimeout: -1, stopTimeoutSet: true}, wantTime: -1},
-		{name: "bad timeout", o: runOptions{stopTimeout: -2, stopTimeoutSet: true}, wantErr: "--stop-timeout"},
+		// Any negative value, as docker's: stop's forever (stopGrace).
+		{name: "negative", o: runOptions{stopTimeout: -2, stopTimeoutSet: true}, wantTime: -2},
 	} {
 		sig, timeout, err := tt.o.stopConfig(image(tt.image))
 		if tt.wantErr != "" {
