@@ -139,7 +139,7 @@ func TestSendInputEnd(t *testing.T) {
 			got.WriteString(string(kind) + ":" + string(p) + "|")
 			return nil
 		}
-		detached := sendInput(strings.NewReader(tt.in), []byte{0x10, 0x11}, send)
+		detached := sendInput(strings.NewReader(tt.in), []byte{0x10, 0x11}, send) == inputDetached
 		if got.String() != tt.want || detached != tt.detached {
 			t.Errorf("sendInput(%q) sent %q, detached %v; want %q, %v", tt.in, got.String(), detached, tt.want, tt.detached)
 		}

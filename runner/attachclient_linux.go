@@ -149,12 +149,27 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		return err
 	}
 	detached := make(chan struct{})
+	inputDone := make(chan struct{})
 	if o.Stdin != nil && c.Config.Spec.Stdin {
 		go func() {
-			if sendInput(o.Stdin, o.DetachKeys, send) {
+			switch sendInput(o.Stdin, o.DetachKeys, send) {
+			case inputDetached:
 				close(detached)
+			case inputEnded:
+				close(inputDone)
 			}
 		}()
+	}
+	// The end of this attach's input ends its output, as docker's daemon closes an attach's
+	// output streams once its stdin copy ends (container/stream/attach.go), except for a
+	// StdinOnce container without a terminal, whose stdin it closes instead (the monitor
+	// does, stdinEnded): the container runs on with its stdin open, this attach shows none of
+	// its output from then on, and waits for its end to exit with its status, as docker's CLI
+	// waits for the container once its stream has ended (getExitStatus). `echo hi | strata
+	// attach c` of a run -d -i container showed its output until it ended.
+	outputEnds := inputDone
+	if c.Config.StdinOnce && !c.Config.Spec.Terminal {
+		outputEnds = nil
 	}
 	if o.Resize != nil && c.Config.Spec.Terminal {
 		go func() {
@@ -203,6 +218,18 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		return ExitOwnError, fmt.Errorf("attached to container %s: %w", c.Name(), e.err)
 	case <-detached:
 		return 0, ErrDetached
+	case <-outputEnds:
+		// The monitor drops this client as it sees the connection end.
+		_ = conn.Close()
+		select {
+		case w := <-waited:
+			if w.err != nil {
+				return ExitOwnError, fmt.Errorf("waiting for container %s: %w", c.Name(), w.err)
+			}
+			return w.code, nil
+		case <-ctx.Done():
+			return ExitOwnError, ctx.Err()
+		}
 	case <-ctx.Done():
 		return ExitOwnError, ctx.Err()
 	}
@@ -291,11 +318,24 @@ func readAttachOutput(conn io.Reader, stdout, stderr io.Writer) (code, frames in
 	}
 }
 
+// inputEnd is how sendInput ended.
+type inputEnd int
+
+const (
+	// inputSendFailed: a send to the monitor failed, the connection has ended.
+	inputSendFailed inputEnd = iota
+	// inputEnded: the input ended, at EOF or on a read error (a terminal hung up), as
+	// docker's CLI ends its stream's input however its copy ends (hijack.go's CloseWrite).
+	inputEnded
+	// inputDetached: the detach keys came.
+	inputDetached
+)
+
 // sendInput sends what it reads from in as stdin frames until in ends, or the detach keys
-// come (it returns true then). The bytes of a partial match are held back, and sent when
-// the next byte breaks it. When in ends (EOF), an empty stdin frame says so: the monitor
-// closes the container's stdin if it is StdinOnce, without a terminal.
-func sendInput(in io.Reader, keys []byte, send func(byte, []byte) error) bool {
+// come. The bytes of a partial match are held back, and sent when the next byte breaks it.
+// When in ends at EOF, an empty stdin frame says so: the monitor closes the container's
+// stdin if it is StdinOnce, without a terminal.
+func sendInput(in io.Reader, keys []byte, send func(byte, []byte) error) inputEnd {
 	buf := make([]byte, 32<<10)
 	var m detachMatcher
 	m.keys = keys
@@ -304,17 +344,17 @@ func sendInput(in io.Reader, keys []byte, send func(byte, []byte) error) bool {
 		if n > 0 {
 			out, detach := m.feed(buf[:n])
 			if len(out) > 0 && send(frameStdin, out) != nil {
-				return false
+				return inputSendFailed
 			}
 			if detach {
-				return true
+				return inputDetached
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				_ = send(frameStdin, nil)
+			if errors.Is(err, io.EOF) && send(frameStdin, nil) != nil {
+				return inputSendFailed
 			}
-			return false
+			return inputEnded
 		}
 	}
 }
