@@ -42,6 +42,10 @@ type ExecOptions struct {
 	// keeps the command's terminal open and reads it: closing the terminal would end the
 	// command with SIGHUP.
 	Detach bool
+	// DetachKeys, with Terminal and Stdin (-it, not -d), are read on the user's input: typed,
+	// they end Exec with ErrDetached and leave the command running, as docker exec's
+	// --detach-keys. Without -t they are bytes like any other, the command's.
+	DetachKeys []byte
 }
 
 // Exec runs a command inside running container c, as `docker exec` does: in every one of its
@@ -143,7 +147,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if opts.Detach {
 		stdio = Stdio{}
 	}
-	code, err := runJoin(ctx, req, pid, pidfd, cg, stdio, opts.Stdin)
+	code, err := runJoin(ctx, req, pid, pidfd, cg, stdio, opts.Stdin, opts.DetachKeys)
 	// An error means the command did not start: a fork into the pid namespace of a PID 1
 	// that has died fails with ENOMEM (126), a join with ESRCH.
 	if err != nil && errors.Is(notRunningIfExited(pid, pidfd, err), ErrNotRunning) {

@@ -38,7 +38,11 @@ const maxAnswer = 64 << 10
 // be: see cgroups.BirthFDFor), sends it req and waits for the command, relaying signals and
 // the terminal like Run. attachStdin is -i: without it the command's stdin is /dev/null (or,
 // with a terminal, a terminal nobody types into).
-func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool) (int, error) {
+//
+// keys, with a terminal and attachStdin, are the detach keys (exec -it --detach-keys): typed,
+// they end runJoin with ErrDetached, the command running on, its terminal handed to the
+// helper (handOver).
+func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool, keys []byte) (int, error) {
 	exe, release, err := sealedExe()
 	if err != nil {
 		return ExitOwnError, err
@@ -191,6 +195,9 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	// left the command running in the container without its helper.
 	started = true
 	if master != nil {
+		if !req.Detach {
+			p.keys = keys
+		}
 		p.attach(master, stdio, attachStdin)
 	}
 	if req.Detach {
@@ -205,8 +212,11 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		_ = unix.Kill(a.Pid, unix.SIGKILL)
 		_ = p.cmd.Process.Kill()
 	}, nil)
-	werr := p.wait()
+	detached, werr := p.waitOrDetach(parentSock)
 	stopForwarding()
+	if detached {
+		return 0, ErrDetached
+	}
 	code := exitCode(p.cmd.ProcessState)
 	if code < 0 {
 		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)
@@ -352,6 +362,42 @@ func (p *joinProc) wait() error {
 	finishOutput(p.cancel, p.copies...)
 	p.close()
 	return err
+}
+
+// waitOrDetach is wait, unless the user types the detach keys first (terminal.detached):
+// the terminal is then handed to the helper (handOver) and the user's restored, and it
+// returns at once with detached true, the command and its helper running on.
+func (p *joinProc) waitOrDetach(sock *os.File) (detached bool, err error) {
+	if p.detached == nil {
+		return false, p.wait()
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- p.wait() }()
+	select {
+	case err := <-waited:
+		return false, err
+	case <-p.detached:
+	}
+	p.handOver(sock)
+	if p.restore != nil {
+		p.restore()
+	}
+	return true, nil
+}
+
+// handOver sends the command's terminal to the helper, on the socket it answered on, as
+// docker's daemon keeps an exec's terminal once its client has detached: the helper holds it
+// open and reads it (receiveTerminal). Closed, the terminal would hang up and the command get
+// SIGHUP; open and unread, it would block the command once its buffer filled. A helper gone
+// (the command ended meanwhile) takes nothing, and nothing needs it.
+func (p *joinProc) handOver(sock *os.File) {
+	rc, err := p.pty.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.Sendmsg(int(sock.Fd()), []byte{'d'}, unix.UnixRights(int(fd)), nil, 0)
+	})
 }
 
 // closeChildEnds closes our copies of the child's ends of its output pipes.

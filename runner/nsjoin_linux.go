@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
@@ -166,12 +167,19 @@ func runNSJoin() {
 	// the ends of its pipes or its terminal gone.)
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
 	_ = sendAnswer(joinAnswer{Pid: cmd.Process.Pid}, master)
+	var detached atomic.Bool
 	if master != nil {
 		master.Close() // strata holds it now; the command's output ends when strata's copy does
+		// Unless the user detaches (exec -it's detach keys): strata hands it back then.
+		go receiveTerminal(sock, &detached)
+	} else {
+		sock.Close()
 	}
-	sock.Close()
 	go func() {
 		for s := range sigs {
+			if detached.Load() {
+				continue // the caller is gone: what reaches the helper now is not the user's
+			}
 			_ = cmd.Process.Signal(s)
 		}
 	}()
@@ -210,6 +218,39 @@ func holdDetached(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 	}
 	_ = cmd.Wait()
 	os.Exit(0)
+}
+
+// receiveTerminal waits on sock for strata to hand the command's terminal back (handOver),
+// when its user detaches from exec -it: the helper then holds it open and reads what the
+// command writes to it, as holdDetached does for exec -d -t, until the command ends, and
+// passes on no more signals. It returns when strata closes its end without (the command
+// ended, or strata died: the terminal closes with strata's copy, as before).
+func receiveTerminal(sock *os.File, detached *atomic.Bool) {
+	defer sock.Close()
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		if oobn == 0 {
+			continue
+		}
+		got, err := receivedFiles(oob[:oobn])
+		if err != nil || len(got) == 0 {
+			return
+		}
+		detached.Store(true)
+		for _, f := range got[1:] {
+			f.Close()
+		}
+		_, _ = io.Copy(io.Discard, got[0]) // ends with EIO once the terminal is closed
+		return
+	}
 }
 
 // maxAnswerError bounds the error text of the helper's and the init's answers, so that an

@@ -17,6 +17,10 @@ type terminal struct {
 	stdin   *os.File // the user's terminal, for resizes
 	restore func()   // puts the user's terminal back out of raw mode
 	copies  sync.WaitGroup
+	// keys, set before attach, are the detach keys read on the user's input (exec -it
+	// --detach-keys): once typed, detached is closed and the input no longer copied.
+	keys     []byte
+	detached chan struct{}
 }
 
 // attach copies between the user's stdio and master. When stdin is a terminal its size becomes
@@ -35,7 +39,16 @@ func (t *terminal) attach(master *os.File, stdio Stdio, attachStdin bool) {
 	}
 	if attachStdin && stdio.Stdin != nil {
 		// Not waited for: a read on the user's terminal blocks until they type.
-		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+		if len(t.keys) == 0 {
+			go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+		} else {
+			t.detached = make(chan struct{})
+			go func() {
+				if copyInput(master, stdio.Stdin, t.keys) {
+					close(t.detached)
+				}
+			}()
+		}
 	}
 	if stdio.Stdout != nil {
 		t.copies.Add(1)
@@ -43,6 +56,31 @@ func (t *terminal) attach(master *os.File, stdio Stdio, attachStdin bool) {
 			defer t.copies.Done()
 			copyOutput(stdio.Stdout, master)
 		}()
+	}
+}
+
+// copyInput copies in to master until in ends, a write fails, or the detach keys come (it
+// returns true then): the bytes of a partial match are held back, and passed on when the
+// next byte breaks it, as an attach's input (sendInput).
+func copyInput(master io.Writer, in io.Reader, keys []byte) bool {
+	buf := make([]byte, 32<<10)
+	m := detachMatcher{keys: keys}
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			out, detach := m.feed(buf[:n])
+			if len(out) > 0 {
+				if _, werr := master.Write(out); werr != nil {
+					return false
+				}
+			}
+			if detach {
+				return true
+			}
+		}
+		if err != nil {
+			return false
+		}
 	}
 }
 

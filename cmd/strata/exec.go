@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 func newExecCmd(g *globals) *cobra.Command {
 	var o runner.ExecOptions
 	var envFiles []string
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Run a command in a running container",
@@ -22,6 +24,15 @@ cgroup and root, with its environment, user, capabilities and seccomp filter. Th
 the command's (126 if it cannot be executed, 127 if it is not found).`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := runner.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
+			}
+			if o.Terminal && o.Stdin && !o.Detach {
+				// Read on the user's terminal only, as docker's CLI reads them (its escape
+				// proxy) only on the input of a -t exec: without, they are the command's.
+				o.DetachKeys = keys
+			}
 			// The container first, as docker's CLI inspects it before it checks the terminal:
 			// "no such container" wins over "the input device is not a TTY".
 			_, c, err := g.getContainer(args[0])
@@ -45,6 +56,12 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			// decides, as docker exec's signal proxy does.
 			done := execEvents(c, o.Args)
 			code, err := runner.Exec(context.WithoutCancel(cmd.Context()), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+			if errors.Is(err, runner.ErrDetached) {
+				// docker's words, on a line of their own after whatever the terminal shows,
+				// and its exit 1, as attach's detach; the command runs on.
+				fmt.Fprintln(cmd.ErrOrStderr(), "\r\n"+runner.ErrDetached.Error())
+				return silentExit(1)
+			}
 			if !o.Detach { // a detached command's end is no one's to see here
 				done(code, err)
 			}
@@ -61,6 +78,7 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 	stringArrayVar(f, &envFiles, "env-file", "", nil, "read environment variables from a file")
 	f.StringVarP(&o.Cwd, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.User, "user", "u", "", "user[:group] to run as (name or number)")
+	f.StringVar(&detachKeys, "detach-keys", runner.DefaultDetachKeys, "with -it, the keys that detach, leaving the command running (as attach's)")
 	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability (the container's seccomp filter and no_new_privs stay, as docker's)")
 	return cmd
 }

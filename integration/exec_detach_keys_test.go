@@ -1,0 +1,78 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// TestExecDetachKeys: exec -it --detach-keys, as docker exec's: the keys typed on the user's
+// terminal end strata exec with docker's "read escape sequence" and exit 1, the terminal
+// restored, and the command runs on in the container, its terminal still open and read (it
+// writes 20 KB a second to it, more than a terminal holds unread). The keys are not passed
+// on; a bad value is refused before anything runs. strata exec knew no --detach-keys.
+func TestExecDetachKeys(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	detached(t, root, "--name", "ed", "alpine", "sleep", "1000")
+
+	if r := strata(t, root, "exec", "-it", "--detach-keys", "ctrl-", "ed", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "--detach-keys") {
+		t.Errorf("exec --detach-keys ctrl- = exit %d, stderr %q; want 125 naming --detach-keys", r.Code, r.Stderr)
+	}
+
+	user, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty on this machine: %v", err)
+	}
+	defer user.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	script := `echo ready; read x; echo "got $x"; ` +
+		`while :; do date +%s%N > /tmp/alive; head -c 2000 /dev/zero | tr '\0' x; echo; sleep 0.1; done`
+	cmd := exec.CommandContext(ctx, strataBin, "--root", root, "exec", "-it", "--detach-keys", "ctrl-x,x", "ed", "sh", "-c", script)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	lines := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(user)
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		for sc.Scan() {
+			lines <- strings.TrimSpace(sc.Text())
+		}
+		close(lines)
+	}()
+	a := &attached{t: t, cmd: cmd}
+	a.next(lines, "ready")
+	// ctrl-x alone, then x alone: a prefix broken by the next key reaches the command.
+	_, _ = io.WriteString(user, "a\x18b\r")
+	a.next(lines, "got a\x18b")
+	_, _ = io.WriteString(user, "\x18x")
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exec -it after its detach keys = exit %d (%v), want 1; it showed %q", code, err, a.seen)
+	}
+	if !a.sawWithin(lines, "read escape sequence", 5*time.Second) {
+		t.Errorf("exec -it's detach said nothing of it; it showed %q", a.seen[max(0, len(a.seen)-3):])
+	}
+	// Runs on, writing: its terminal is read, or its writes would block within a second or two.
+	alive := func() string {
+		return mustStrata(t, root, "exec", "ed", "cat", "/tmp/alive").Stdout
+	}
+	time.Sleep(3 * time.Second)
+	before := alive()
+	time.Sleep(time.Second)
+	if after := alive(); after == before {
+		t.Errorf("the command stopped once exec -it detached: /tmp/alive stayed %q", before)
+	}
+}
