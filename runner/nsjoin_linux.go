@@ -542,7 +542,11 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := unix.Chdir(cwd); err != nil {
+	dir, err := procSelfCwd(cwd)
+	if err != nil {
+		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: err}
+	}
+	if err := unix.Chdir(dir); err != nil {
 		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("changing to working directory %s: %w", cwd, err)}
 	}
 	if err := verifyCwd(cwd); err != nil {
