@@ -215,7 +215,11 @@ type retryPolicy struct {
 // defaultRetry gives a flaky registry about 3.5 s over four attempts. Retry-After is honoured
 // up to 30 s: Docker Hub's rate limit asks for hours, and a CLI should fail and say so instead.
 // A registry that sends nothing for a minute is taken for dead: a slow link still sends.
-var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second, stall: time.Minute}
+var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second, stall: DefaultStallLimit}
+
+// DefaultStallLimit is how long a registry request may get nothing before it fails as timed
+// out.
+const DefaultStallLimit = time.Minute
 
 // isLoopback reports whether host[:port] names this machine.
 func isLoopback(host string) bool {

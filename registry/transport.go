@@ -443,6 +443,24 @@ func (e *stallError) Error() string   { return fmt.Sprintf("registry stalled for
 func (e *stallError) Timeout() bool   { return true }
 func (e *stallError) Temporary() bool { return true }
 
+// GuardStalls is rt with the stall guard of every registry request (see stallGuard): a
+// request that gets nothing for limit, no response headers or no next byte of its body while
+// its caller waits in Read, fails with an error StallOf recognizes. import fetches a URL
+// through it.
+func GuardStalls(rt http.RoundTripper, limit time.Duration) http.RoundTripper {
+	return &stallGuard{inner: rt, limit: limit}
+}
+
+// StallOf reports whether err is, or wraps, the failure of a request GuardStalls ended, and
+// how long the request had got nothing.
+func StallOf(err error) (time.Duration, bool) {
+	var stall *stallError
+	if errors.As(err, &stall) {
+		return stall.limit, true
+	}
+	return 0, false
+}
+
 func (g *stallGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
 	var stalled atomic.Bool

@@ -171,7 +171,14 @@ func openImportSource(ctx context.Context, stdin io.Reader, src string) (io.Read
 	return f, nil
 }
 
-// fetchImport fetches an http or https URL; no other scheme is read.
+// importStallLimit is how long the server of an imported URL may send nothing, before its
+// headers or between two reads of its body, before the import fails as timed out: a
+// registry's limit (a test lowers it).
+var importStallLimit = registry.DefaultStallLimit
+
+// fetchImport fetches an http or https URL; no other scheme is read. A server that goes
+// quiet fails the import as a stalled registry fails a pull (http.DefaultClient waited for
+// it forever), and its headers are bounded as a registry's.
 func fetchImport(ctx context.Context, src, scheme string) (io.ReadCloser, error) {
 	if scheme != "http" && scheme != "https" {
 		return nil, fmt.Errorf("importing %s: only http and https URLs are supported", quoteArg(src))
@@ -184,13 +191,32 @@ func fetchImport(ctx context.Context, src, scheme string) (io.ReadCloser, error)
 	if err != nil {
 		return nil, fmt.Errorf("importing %s: %w", quoteArg(src), err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	ht := http.DefaultTransport.(*http.Transport).Clone()
+	ht.MaxResponseHeaderBytes = 1 << 20 // a registry's bound; net/http reads 10 MiB
+	client := &http.Client{Transport: registry.GuardStalls(ht, importStallLimit)}
+	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("importing %s: %w", quoteArg(src), err)
+		return nil, fmt.Errorf("importing %s: %w", quoteArg(src), wordStall(err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
 		return nil, fmt.Errorf("importing %s: the server answered %s", quoteArg(src), resp.Status)
 	}
-	return resp.Body, nil
+	return stallWorded{resp.Body}, nil
+}
+
+// stallWorded is an imported URL's body whose stall says so.
+type stallWorded struct{ io.ReadCloser }
+
+func (b stallWorded) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	return n, wordStall(err)
+}
+
+// wordStall words a stall of the server of an imported URL; other errors are as they are.
+func wordStall(err error) error {
+	if limit, ok := registry.StallOf(err); ok {
+		return fmt.Errorf("timed out: the server sent nothing for %s", limit)
+	}
+	return err
 }
