@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/strata-run/strata/internal/testimages"
 	"golang.org/x/sys/unix"
 )
 
@@ -698,5 +699,56 @@ func TestCpStoppedVolumes(t *testing.T) {
 		if m := mountsUnder(t, d); len(m) > 0 {
 			t.Errorf("mounts left: %v", m)
 		}
+	}
+}
+
+// sharedBind makes dir a mount point of its own in a peer group (mount --bind dir dir;
+// --make-shared), as every path of a systemd host is, and unmounts it when the test ends.
+func sharedBind(t *testing.T, dir string) {
+	t.Helper()
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCpStoppedSharedSource: the binds a copy into a stopped container mounts in its detached
+// root are its own, whatever the peer group of their source: a volume nested in a bind of a
+// shared mount (any dir of a systemd host), or in the vfs driver's root on one, was mounted
+// in a clone that stayed the source's peer, so the kernel propagated it to the host, where
+// it stayed mounted (on the bind's source dir, or in the container's dir) after the copy.
+func TestCpStoppedSharedSource(t *testing.T) {
+	requiresContainers(t)
+	if !detachedMountsNest(t) {
+		t.Skip("skipping: this kernel mounts nothing on a detached mount (Linux 6.15), and the copy finds the volumes by name")
+	}
+	td, err := testimages.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, driver := range []string{"overlay", "vfs"} {
+		t.Run(driver, func(t *testing.T) {
+			root := newRoot(t)
+			sharedBind(t, root)
+			mustStrata(t, root, "--storage-driver", driver, "load", "-q", "-i", filepath.Join(td, "busybox", "busybox-1.38.0-musl-oci"))
+			shared, nested, host := t.TempDir(), t.TempDir(), t.TempDir()
+			sharedBind(t, shared)
+			writeFiles(t, map[string]string{host + "/f": "x"})
+			mustStrata(t, root, "--storage-driver", driver, "create", "--name", "sh", "-v", shared+":/a", "-v", nested+":/a/sub", "-v", nested+":/b", cpImage, "true")
+			t.Cleanup(func() { strata(t, root, "--storage-driver", driver, "rm", "-f", "sh") })
+			mustStrata(t, root, "--storage-driver", driver, "cp", host+"/f", "sh:/a/sub/")
+			if got := readFile(t, nested+"/f"); got != "x" {
+				t.Errorf("cp f sh:/a/sub/: the bind at /a/sub holds f = %q, want %q", got, "x")
+			}
+			if m := mountsUnder(t, shared); len(m) != 1 {
+				t.Errorf("mounted on the host after the copy: %v, want only %s", m, shared)
+			}
+			if m := mountsUnder(t, root); len(m) != 1 {
+				t.Errorf("mounted on the host after the copy: %v, want only %s", m, root)
+			}
+		})
 	}
 }

@@ -126,8 +126,12 @@ func openStoppedRoot(c *Container) (*CopyRoot, error) {
 		// The volumes go in a detached bind of the dir, never on the host's dir itself.
 		if hasCopyMounts(c) {
 			if tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH); err == nil {
-				unix.Close(fd)
-				r.fd, r.attached = tree, attachMounts(c, tree)
+				if privateTree(tree) == nil {
+					unix.Close(fd)
+					r.fd, r.attached = tree, attachMounts(c, tree)
+				} else {
+					unix.Close(tree)
+				}
 			}
 		}
 	case "overlay":
@@ -251,6 +255,9 @@ func attachMount(root int, m mount.Mount) error {
 		return err
 	}
 	defer unix.Close(tree)
+	if err := privateTree(tree); err != nil {
+		return err
+	}
 	if slices.Contains(m.Options, "ro") {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
@@ -279,6 +286,18 @@ func attachMount(root int, m mount.Mount) error {
 		return fmt.Errorf("%s leads to the root", m.Target)
 	}
 	return unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// privateTree makes tree, a detached clone (open_tree), and the mounts under it private. A
+// clone of a shared mount is a peer of its source, as a bind mount is: a mount moved onto a
+// dir in it (a volume nested in a bind, any volume in the vfs driver's root) propagated to
+// the source on the host, and stayed mounted there once the copy ended.
+func privateTree(tree int) error {
+	attr := unix.MountAttr{Propagation: unix.MS_PRIVATE}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("making a mount for the copy private: %w", err)
+	}
+	return nil
 }
 
 // makeMountpoint opens target inside root, making it when missing (a dir, or an empty file
