@@ -497,7 +497,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	// Named volumes (-v NAME:/path) are made on first use and held until the container is
 	// recorded (volume.go).
 	vstore := g.volumeStore()
-	namedVolumes, releaseVolumes, err := prepareNamedVolumes(ctx, vstore, spec.Mounts)
+	namedVolumes, releaseVolumes, err := prepareNamedVolumes(ctx, g, vstore, spec.Mounts)
 	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}

@@ -36,7 +36,7 @@ func (g *globals) volumeStore() *runner.VolumeStore {
 // local driver makes them on first use) and points each mount at its volume's data dir. It
 // holds the volume store's lock shared until release, which the caller calls once the
 // container is recorded: a `volume rm` waits for it, and then sees the container use them.
-func prepareNamedVolumes(ctx context.Context, vs *runner.VolumeStore, mounts []mount.Mount) (names []string, release func(), err error) {
+func prepareNamedVolumes(ctx context.Context, g *globals, vs *runner.VolumeStore, mounts []mount.Mount) (names []string, release func(), err error) {
 	release = func() {}
 	if !slices.ContainsFunc(mounts, func(m mount.Mount) bool { _, ok := runner.NamedVolume(m); return ok }) {
 		return nil, release, nil
@@ -61,6 +61,10 @@ func prepareNamedVolumes(ctx context.Context, vs *runner.VolumeStore, mounts []m
 		}
 	}
 	for _, name := range names {
+		if err := refuseAnonymousName(g, vs, name); err != nil {
+			unlock()
+			return nil, nil, err
+		}
 		if _, _, err := vs.Create(name, labels[name]); err != nil {
 			unlock()
 			return nil, nil, err
@@ -104,6 +108,37 @@ func copyUpVolume(ctx context.Context, snap *snapshotter.Snapshotter, dir string
 	}
 	_, err = snap.CopyUp(ctx, dir, diffIDs, target, vs.DataDir(name))
 	return err
+}
+
+// refuseAnonymousName refuses to make a named volume called name, when no volume has that
+// name yet and it is the name inspect gives a container's anonymous volume. Such a volume
+// lives in its container's dir, which no other container mounts: a volume made under its name
+// was a new, empty one, so docker's way to reach an anonymous volume (run -v NAME:/backup
+// ... tar) found nothing in it, without a word.
+func refuseAnonymousName(g *globals, vs *runner.VolumeStore, name string) error {
+	if len(name) != 64 || strings.Trim(name, "0123456789abcdef") != "" {
+		return nil
+	}
+	if _, err := vs.Get(name); !errors.Is(err, runner.ErrNoSuchVolume) {
+		return nil // there (or damaged, which Create says)
+	}
+	store, err := g.openContainers()
+	if err != nil {
+		return err
+	}
+	list, err := store.List()
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		for _, m := range c.Config.Spec.Mounts {
+			if _, named := runner.NamedVolume(m); m.Type == runner.TypeVolume && !named && m.Source != "" && runner.VolumeName(c.ID, m.Source) == name {
+				return fmt.Errorf("volume %s is the anonymous volume of container %s (at %s), which only that container mounts (strata has no --volumes-from; strata cp copies out of it)",
+					name, shortID(c.ID), quoteValue(m.Target))
+			}
+		}
+	}
+	return nil
 }
 
 // volumeUsers maps each named volume the store's containers mount to their IDs, oldest first.
@@ -175,6 +210,9 @@ func newVolumeCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer unlock()
+			if err := refuseAnonymousName(g, vs, name); err != nil {
+				return err
+			}
 			v, _, err := vs.Create(name, l)
 			if err != nil {
 				return err
