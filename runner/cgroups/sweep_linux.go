@@ -158,14 +158,27 @@ func (h *hierarchy) sweep(minAge time.Duration) ([]string, error) {
 	}
 	var locked []lockedCgroup
 	for _, name := range slices.Sorted(maps.Keys(names)) {
-		if l, ok := h.lockUnheld(name); ok {
-			locked = append(locked, l)
+		l, ok := h.lockUnheld(name)
+		if !ok {
+			continue
 		}
+		// A young one is let go at once: held through the removals of the stale ones before
+		// it (each rmdir can wait out an RCU grace period, ~25 ms per controller), its lock
+		// would make the orphan check of a killed run's fresh cgroup (held, InUse) wait for
+		// this sweep, and count it in use after parentLockWait.
+		if !l.old(minAge) {
+			unix.Close(l.fd)
+			continue
+		}
+		locked = append(locked, l)
 	}
 	unlock()
 	var swept []string
 	var errs []error
 	for _, l := range locked {
+		if sweepJudging != nil {
+			sweepJudging(l.c.name)
+		}
 		ok, err := l.sweep(minAge)
 		unix.Close(l.fd)
 		if err != nil {
@@ -257,14 +270,23 @@ func (h *hierarchy) findLeft(name string) (*Cgroup, error) {
 	return &Cgroup{h: h, name: name, ctrls: map[string]string{}, unified: dir, dirs: []string{dir}, fd: -1, hold: -1}, nil
 }
 
+// sweepJudging, when set (by tests), is called as Sweep comes to judge each stale cgroup it
+// holds.
+var sweepJudging func(name string)
+
+// old reports whether l's cgroup was made (its lock dir last changed) at least minAge ago.
+func (l lockedCgroup) old(minAge time.Duration) bool {
+	var st unix.Stat_t
+	if err := unix.Fstat(l.fd, &st); err != nil {
+		return false
+	}
+	return time.Since(time.Unix(st.Mtim.Unix())) >= minAge
+}
+
 // sweep deletes l's cgroup if it is stale.
 func (l lockedCgroup) sweep(minAge time.Duration) (bool, error) {
 	c := l.c
-	var st unix.Stat_t
-	if err := unix.Fstat(l.fd, &st); err != nil {
-		return false, nil
-	}
-	if time.Since(time.Unix(st.Mtim.Unix())) < minAge {
+	if !l.old(minAge) {
 		return false, nil
 	}
 	for _, d := range c.dirs {

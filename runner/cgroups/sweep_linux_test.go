@@ -184,3 +184,49 @@ func TestNewOutlastsStoppedSweep(t *testing.T) {
 		t.Errorf("New while a sweep holds the parent lock took %v, want about %v", d, parentLockWait)
 	}
 }
+
+// TestSweepLetsYoungGo: while a Sweep removes a stale cgroup, a young one it met unheld (a
+// killed run's, whose container the next ps judges an orphan by it) is free: its orphan
+// check tells it unheld at once, where it waited parentLockWait and counted it in use.
+func TestSweepLetsYoungGo(t *testing.T) {
+	h := hostHierarchy(t)
+	stale, young := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	old := time.Now().Add(-2 * StaleAge)
+	for _, name := range []string{stale, young} {
+		c, err := h.create(name, Resources{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Kill(); _ = c.Delete() })
+		c.releaseHold() // as a strata SIGKILLed after making it
+		if name == stale {
+			for _, d := range c.dirs {
+				if err := os.Chtimes(d, old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	judged := false
+	sweepJudging = func(name string) {
+		if name != stale {
+			return
+		}
+		judged = true
+		start := time.Now()
+		if _, held, err := h.held(young); err != nil || held {
+			t.Errorf("while a sweep removes a stale cgroup, held(young) = %v, %v after %v: want free", held, err, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	t.Cleanup(func() { sweepJudging = nil })
+	swept, err := h.sweep(StaleAge)
+	if err != nil {
+		t.Fatalf("sweep = %v", err)
+	}
+	if !judged {
+		t.Fatal("the sweep never judged the stale cgroup")
+	}
+	if !slices.Equal(swept, []string{stale}) {
+		t.Errorf("sweep deleted %v, want only the stale %s", swept, stale[:12])
+	}
+}
