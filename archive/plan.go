@@ -539,6 +539,12 @@ func (p *plan) name(unnamed string) error {
 		var refs []string
 		for _, n := range img.names {
 			ref, err := registry.ParseReference(n)
+			if err == nil {
+				// Refused before any blob is stored, so the load is refused whole.
+				if err = cache.CheckRef(ref.String()); err != nil {
+					err = fmt.Errorf("name %s: %w", quote.Cut(n, 300), err)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("image %s: %w", short(img.manifest.Digest), err)
 			}
@@ -567,6 +573,11 @@ func (p *plan) name(unnamed string) error {
 			}
 			used = true
 			ref, err := registry.ParseReference(unnamed)
+			if err == nil {
+				if err = cache.CheckRef(ref.String()); err != nil {
+					err = fmt.Errorf("name %s: %w", quote.Cut(unnamed, 300), err)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("image %s: %w", short(img.manifest.Digest), err)
 			}

@@ -133,7 +133,9 @@ func (s *Store) FindImageWith(q string, roots []v1.Hash) (Ref, error) {
 		return Ref{}, err
 	}
 	for _, r := range refs {
-		if r.Name == q {
+		// A name the store refuses to write (another tool's) never finds an image: the
+		// argument "sha256:<ID>" is an ID.
+		if r.Name == q && !ambiguousName(q) {
 			return r, nil
 		}
 	}

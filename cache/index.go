@@ -157,12 +157,48 @@ func sameDescriptor(a, b v1.Descriptor) bool {
 }
 
 // checkRef rejects names that cannot be a reference; parsing references is registry's job,
-// but the store must not hold empty or multi-line names.
+// but the store must not hold empty or multi-line names, nor one of the repository named as
+// the digest algorithm (ErrAmbiguousName).
 func checkRef(ref string) error {
 	if ref == "" || strings.ContainsAny(ref, " \t\r\n\x00") {
 		return fmt.Errorf("invalid reference %q", ref)
 	}
+	if ambiguousName(ref) {
+		return ErrAmbiguousName // the caller names ref
+	}
 	return nil
+}
+
+// namedRefErr names ref in checkRef's err where err does not.
+func namedRefErr(ref string, err error) error {
+	if errors.Is(err, ErrAmbiguousName) {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	return err
+}
+
+// CheckRef is what the store refuses to name an image (checkRef), for a caller to refuse a
+// name before it stores any blob.
+func CheckRef(ref string) error { return checkRef(ref) }
+
+// ErrAmbiguousName is a name in the repository docker.io/library/sha256, which docker's
+// reference store refuses with these words: "sha256:<ID>" is how an image ID is typed, and
+// such a tag stood for the ID of another image (an archive that named its image
+// sha256:<busybox's ID> made `run sha256:<that ID>` run the archive's image).
+var ErrAmbiguousName = errors.New("refusing to create an ambiguous tag using digest algorithm as name")
+
+// ambiguousName says whether ref is in the repository named as the digest algorithm:
+// "sha256:x" typed by the user, docker.io/library/sha256:x normalized, not example.com/sha256
+// nor someone/sha256, as docker's check is of the familiar name. A name of 64 hex digits, which
+// docker's references refuse, is one too. ref may be unnormalized: another tool's index.json
+// may hold "sha256:<ID>" as written.
+func ambiguousName(ref string) bool {
+	rest := strings.TrimPrefix(strings.TrimPrefix(ref, "docker.io/"), "library/")
+	if len(rest) == 64 && isHex(rest) {
+		return true
+	}
+	rest, ok := strings.CutPrefix(rest, "sha256")
+	return ok && (strings.HasPrefix(rest, ":") || strings.HasPrefix(rest, "@"))
 }
 
 // readIndex reads index.json without a lock: it is only ever replaced by rename, so a reader

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 )
 
 func TestOpenCreatesAndValidatesLayout(t *testing.T) {
@@ -273,5 +274,63 @@ func TestSHA512DigestSaidUnsupported(t *testing.T) {
 	bad := v1.Hash{Algorithm: "sha512", Hex: "xyz"}
 	if err := s.WriteBlob(context.Background(), v1.Descriptor{Digest: bad, Size: 1}, bytes.NewReader([]byte("x"))); !errors.Is(err, ErrInvalidDigest) || strings.Contains(err.Error(), "sha256 blobs only") {
 		t.Errorf("WriteBlob(sha512:xyz) = %v; want a plain invalid digest", err)
+	}
+}
+
+// TestAmbiguousNameRefused: the store names no image in docker.io/library/sha256, as docker's
+// reference store refuses it, and such a name written by another tool finds no image: the
+// query is an ID.
+func TestAmbiguousNameRefused(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	d1 := v1.Descriptor{Digest: hashOf([]byte("1")), Size: 1}
+	d2 := v1.Descriptor{Digest: hashOf([]byte("2")), Size: 1}
+	spoof := "docker.io/library/sha256:" + d2.Digest.Hex
+	for _, ref := range []string{spoof, "docker.io/library/sha256:x", "docker.io/library/sha256@" + d1.Digest.String()} {
+		if err := s.Tag(ref, d1); !errors.Is(err, ErrAmbiguousName) {
+			t.Errorf("Tag(%q) = %v, want ErrAmbiguousName", ref, err)
+		}
+	}
+	// Pull, commit and import write through WriteImage and WriteIndex, refused before a blob.
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteImage(context.Background(), spoof, img, WriteOptions{}); !errors.Is(err, ErrAmbiguousName) {
+		t.Errorf("WriteImage(%q) = %v, want ErrAmbiguousName", spoof, err)
+	}
+	idx, err := random.Index(64, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteIndex(context.Background(), spoof, idx, WriteOptions{}); !errors.Is(err, ErrAmbiguousName) {
+		t.Errorf("WriteIndex(%q) = %v, want ErrAmbiguousName", spoof, err)
+	}
+	for _, ref := range []string{"example.com/sha256:x", "docker.io/someone/sha256:x", "docker.io/library/sha256x:1"} {
+		if err := s.Tag(ref, d1); err != nil {
+			t.Errorf("Tag(%q) = %v", ref, err)
+		}
+	}
+	if err := s.Tag("example.com/b:1", d2); err != nil {
+		t.Fatal(err)
+	}
+	// Written by another tool, normalized or as typed.
+	for _, name := range []string{spoof, "sha256:" + d2.Digest.Hex, d2.Digest.Hex} {
+		err := s.updateIndex(context.Background(), func(idx *v1.IndexManifest) error {
+			d := d1
+			d.Annotations = map[string]string{RefNameAnnotation: name}
+			idx.Manifests = append([]v1.Descriptor{d}, idx.Manifests...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.FindImage(name); err == nil && r.Descriptor.Digest == d1.Digest {
+			t.Errorf("FindImage(%q) found the image the name tags, %v", name, r.Descriptor.Digest)
+		}
+	}
+	for _, id := range []string{"sha256:" + d2.Digest.Hex, d2.Digest.Hex} {
+		if r, err := s.FindImage(id); err != nil || r.Descriptor.Digest != d2.Digest {
+			t.Errorf("FindImage(%s) = %v, %v, want %v", id, r.Descriptor.Digest, err, d2.Digest)
+		}
 	}
 }

@@ -144,7 +144,7 @@ func (s *Store) writeImage(ctx context.Context, ref string, img v1.Image, opts W
 		return res, fmt.Errorf("an untagged image with ref %q", ref)
 	}
 	if err := checkRef(ref); err != nil && !opts.Untagged {
-		return res, err
+		return res, namedRefErr(ref, err)
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 3

@@ -87,7 +87,7 @@ type plannedBlob struct {
 
 func (s *Store) writeIndex(ctx context.Context, ref string, idx v1.ImageIndex, opts WriteOptions) (res WriteResult, err error) {
 	if err := checkRef(ref); err != nil {
-		return res, err
+		return res, namedRefErr(ref, err)
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 3
