@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,17 +61,64 @@ func setupConsole(uid uint32, size unix.Winsize) error {
 }
 
 // bindConsole binds the terminal at /dev/console (a file on the container's /dev tmpfs).
-func bindConsole(slave *os.File) error {
-	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW, 0o600)
+func bindConsole(slave *os.File) error { return bindConsoleAt(slave, "/dev/console") }
+
+// consoleOpened, when not nil, runs between the opening of the console's mountpoint and the
+// bind on it: tests swap the name for a symlink there.
+var consoleOpened func()
+
+// bindConsoleAt binds slave at console, the mountpoint opened once without following a
+// symlink and bound through that descriptor, as the plan's steps are (mounttarget_linux.go):
+// the /dev of a bind (-v /srv/dev:/dev) is a dir another container may write to, which could
+// swap the name for a symlink to any path of the container (/proc/sysrq-trigger) between a
+// check by name and a mount by name, or make it a FIFO, whose open for reading waited for a
+// writer, the init with it (runc CVE-2025-52565: check what is mounted over).
+func bindConsoleAt(slave *os.File, console string) error {
+	fd, err := openConsoleTarget(console)
 	if err != nil {
-		return fmt.Errorf("setting up terminal: creating /dev/console: %w", err)
+		return fmt.Errorf("setting up terminal: creating %s: %w", console, err)
 	}
-	f.Close()
-	src := filepath.Join("/proc/self/fd", fmt.Sprint(slave.Fd()))
-	if err := unix.Mount(src, "/dev/console", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("setting up terminal: binding /dev/console: %w", err)
+	defer unix.Close(fd)
+	if consoleOpened != nil {
+		consoleOpened()
+	}
+	if err := unix.Mount(fdPath(int(slave.Fd())), fdPath(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("setting up terminal: binding %s: %w", console, err)
 	}
 	return nil
+}
+
+// openConsoleTarget opens what is at p, O_PATH (a FIFO's open does not wait), or makes an
+// empty file there (O_EXCL: never through a symlink); a symlink or a directory is refused.
+func openConsoleTarget(p string) (int, error) {
+	for range 8 { // a name that comes and goes between the two opens
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			fd, err = unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+			if errors.Is(err, unix.EEXIST) {
+				continue
+			}
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: p, Err: err}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "stat", Path: p, Err: err}
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			err = unix.ELOOP
+		case unix.S_IFDIR:
+			err = unix.EISDIR
+		default:
+			return fd, nil
+		}
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return -1, &os.PathError{Op: "open", Path: p, Err: unix.EEXIST}
 }
 
 // maxInitMessage bounds one line from the init; its messages are short JSON objects.
