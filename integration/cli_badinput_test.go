@@ -435,7 +435,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"volume", "create", "../x"}, code: 1, want: "invalid characters"},
 		{args: []string{"volume", "create", "a/b"}, code: 1, want: "invalid characters"},
 		{args: []string{"volume", "create", "--name", "x"}, code: 1, want: "invalid characters"},
-		{args: []string{"volume", "create", "vol1", "vol2"}, code: 125, want: "accepts at most 1 arg"},
+		{args: []string{"volume", "create", "vol1", "vol2"}, code: 1, want: "accepts at most 1 arg"},
 		{args: []string{"volume", "create", "--name", "vol1", "vol2"}, code: 1, want: "conflicting options"},
 		{args: []string{"volume", "create", "-l", "", "vol1"}, code: 1, want: "label"},
 		{args: []string{"volume", "create", "-d", "nfs", "vol1"}, code: 1, want: "--driver"},

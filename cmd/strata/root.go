@@ -335,8 +335,12 @@ func commandIn(root *cobra.Command, args []string) string {
 
 // flagErrorCode is the status for a usage error (a bad flag or argument count): docker's run,
 // create, start and exec exit 125, as they do for every error of their own; enter, exec's
-// sibling, does the same.
+// sibling, does the same. The names count at the top or under container: volume create is
+// not one of them.
 func flagErrorCode(c *cobra.Command) int {
+	if p := c.Parent(); p != nil && p.HasParent() && p.Name() != "container" {
+		return 1
+	}
 	switch c.Name() {
 	case "run", "create", "start", "exec", "enter":
 		return 125

@@ -26,6 +26,10 @@ func TestUsageErrors(t *testing.T) {
 		{args: []string{"exec", "c"}, code: 125, want: "exec: requires at least 2 arg(s)"},
 		{args: []string{"start"}, code: 125},
 		{args: []string{"enter"}, code: 125},
+		{args: []string{"container", "create"}, code: 125, want: "container create: requires at least 1 arg(s)"},
+		{args: []string{"container", "start"}, code: 125},
+		// volume create is not run's family: docker's exits 1 for its argument count.
+		{args: []string{"volume", "create", "a", "b"}, code: 1, want: "volume create: accepts at most 1 arg(s), received 2"},
 		{args: []string{"system"}},
 		{args: []string{"image"}},
 		{args: []string{"version"}},
