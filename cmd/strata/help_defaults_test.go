@@ -24,3 +24,20 @@ func TestHelpOneDefault(t *testing.T) {
 	}
 	walk(newRootCmd(&globals{}))
 }
+
+// TestUsageLinesNameCommand: every usage line a command's help prints names the command as it
+// is called: container cp's second line read "strata cp [OPTIONS] SRC_PATH|- ...".
+func TestUsageLinesNameCommand(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for i, line := range strings.Split(c.UseLine(), "\n") {
+			if line = strings.TrimSpace(line); line != c.CommandPath() && !strings.HasPrefix(line, c.CommandPath()+" ") {
+				t.Errorf("%s --help: usage line %d is %q", c.CommandPath(), i+1, line)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(&globals{}))
+}

@@ -213,7 +213,10 @@ func newContainerCmd(g *globals) *cobra.Command {
 		c.Hidden = true
 		cmd.AddCommand(c)
 	}
-	cmd.AddCommand(newCpCmd(g))
+	// cp's usage has a second line, which names the command in full.
+	cp := newCpCmd(g)
+	cp.Use = strings.Replace(cp.Use, "\n  strata cp ", "\n  strata container cp ", 1)
+	cmd.AddCommand(cp)
 	return cmd
 }
 
