@@ -41,3 +41,17 @@ func TestUsageLinesNameCommand(t *testing.T) {
 	}
 	walk(newRootCmd(&globals{}))
 }
+
+// TestGlobalFlagsNameTheirEnv: a global flag whose default comes from an environment variable
+// says which in its help: --storage-driver read STRATA_STORAGE_DRIVER without a word.
+func TestGlobalFlagsNameTheirEnv(t *testing.T) {
+	t.Setenv("STRATA_ROOT", "")
+	t.Setenv("STRATA_REGISTRY_MIRROR", "")
+	t.Setenv("STRATA_STORAGE_DRIVER", "")
+	pf := newRootCmd(&globals{}).PersistentFlags()
+	for flag, env := range map[string]string{"root": "STRATA_ROOT", "registry-mirror": "STRATA_REGISTRY_MIRROR", "storage-driver": "STRATA_STORAGE_DRIVER"} {
+		if f := pf.Lookup(flag); f == nil || !strings.Contains(f.Usage, "env "+env) {
+			t.Errorf("--%s's help does not name env %s", flag, env)
+		}
+	}
+}

@@ -276,7 +276,7 @@ func newBareRootCmd(g *globals) *cobra.Command {
 	stringArrayVar(pf, &g.mirrors, "registry-mirror", "", envList("STRATA_REGISTRY_MIRROR"), "a mirror tried before docker.io (repeatable; env STRATA_REGISTRY_MIRROR, comma-separated)")
 	stringArrayVar(pf, &g.insecureRegistries, "insecure-registry", "", nil, "a registry reached over plain HTTP or unverified TLS (repeatable)")
 	pf.BoolVar(&g.insecure, "insecure", false, "allow plain HTTP and unverified TLS for every registry")
-	pf.StringVar(&g.storageDriver, "storage-driver", envOr("STRATA_STORAGE_DRIVER", ""), "layer storage: overlay or vfs (default: overlay when it can be mounted)")
+	pf.StringVar(&g.storageDriver, "storage-driver", envOr("STRATA_STORAGE_DRIVER", ""), "layer storage: overlay or vfs (default: overlay when it can be mounted; env STRATA_STORAGE_DRIVER)")
 	return root
 }
 
