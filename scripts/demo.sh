@@ -37,6 +37,7 @@ rm -rf "$demo/fixtures"
 bin/fixtures -testdata testdata "$demo/fixtures"
 echo "== the mirror: a strata cache loaded from testdata, served read-only on 127.0.0.1"
 run bin/strata --root "$mirror_root" load -i "$demo/fixtures"
+printf '\n$ %s\n' "bin/strata --root $mirror_root serve --addr 127.0.0.1:0 &"
 bin/strata --root "$mirror_root" serve --addr 127.0.0.1:0 >"$serve_log" 2>&1 &
 serve_pid=$!
 addr=""
@@ -47,11 +48,12 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ -n "$addr" ] || { echo "strata serve did not start:" >&2; cat "$serve_log" >&2; exit 1; }
-echo "serving on http://$addr"
+head -1 "$serve_log"
 
 echo
 echo "== a user: pull alpine through the mirror, then run it"
 export STRATA_ROOT="$user_root"
+printf '\n$ export STRATA_ROOT=%s\n' "$user_root"
 run bin/strata --registry-mirror "http://$addr" pull alpine
 run bin/strata images
 run bin/strata run --rm alpine cat /etc/alpine-release
