@@ -300,6 +300,20 @@ func addCommands(root *cobra.Command, g *globals, only string) {
 		root.InitDefaultCompletionCmd()
 	}
 	checkUsage(root)
+	dockerUsageLines(root)
+}
+
+// dockerUsageLines gives a command that takes a subcommand docker's one usage line,
+// "strata [OPTIONS] COMMAND", "strata image COMMAND", and its closing line: cobra printed
+// "strata image" (as if it did something alone) and then "strata image [command]". The rest
+// of the template is cobra's own; it is parsed only when a help is printed.
+func dockerUsageLines(root *cobra.Command) {
+	t := root.UsageTemplate()
+	t = strings.Replace(t, "Usage:{{if .Runnable}}\n  {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}\n  {{.CommandPath}} [command]{{end}}",
+		"Usage:{{if .HasAvailableSubCommands}}\n  {{.CommandPath}}{{if not .HasParent}} [OPTIONS]{{end}} COMMAND{{else if .Runnable}}\n  {{.UseLine}}{{end}}", 1)
+	t = strings.Replace(t, `Use "{{.CommandPath}} [command] --help" for more information about a command.`,
+		`Run '{{.CommandPath}} COMMAND --help' for more information on a command.`, 1)
+	root.SetUsageTemplate(t)
 }
 
 // commandIn returns the subcommand args run (after root's flags), when it is one of commands

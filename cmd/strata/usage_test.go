@@ -56,3 +56,30 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupUsageLine: a command that takes a subcommand shows one usage line, as docker's
+// ("docker image COMMAND"), not cobra's two ("strata image" as if it ran alone, then
+// "strata image [command]").
+func TestGroupUsageLine(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage:\n  strata [OPTIONS] COMMAND\n"},
+		{[]string{"volume"}, "Usage:\n  strata volume COMMAND\n"},
+		{[]string{"container"}, "Usage:\n  strata container COMMAND\n"},
+		{[]string{"volume", "create"}, "Usage:\n  strata volume create [OPTIONS] [VOLUME]\n"},
+	} {
+		cmd := newRootCmd(&globals{})
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetArgs(append(append([]string{"--root", t.TempDir()}, tt.args...), "--help"))
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("strata %v --help: %v", tt.args, err)
+		}
+		help := out.String()
+		if !strings.Contains(help, tt.want) || strings.Contains(help, "[command]") {
+			t.Errorf("strata %v --help:\n%s\nwant %q and no \"[command]\"", tt.args, help, tt.want)
+		}
+	}
+}
