@@ -56,8 +56,8 @@ func Explain(w io.Writer, name string, c *Card) error {
 	if sec.NoNewPrivs {
 		nnp = "on, so setuid binaries cannot raise its privileges"
 	}
-	e.para("Root in a container is not the host's root: its capabilities are %s (mask %s); its system calls pass a seccomp %s (%d filters); no_new_privs is %s.",
-		capSummary(sec.Capabilities), sec.CapEff, sec.Seccomp, sec.SeccompFilters, nnp)
+	e.para("Root in a container is not the host's root: its capabilities are %s (mask %s); its system calls pass a seccomp %s (%s); no_new_privs is %s.",
+		capSummary(sec.Capabilities), sec.CapEff, sec.Seccomp, plural(sec.SeccompFilters, "filter"), nnp)
 	e.cmd("grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/%d/status", pid)
 	e.cmd("capsh --decode=%s", sec.CapEff)
 

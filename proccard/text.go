@@ -23,7 +23,7 @@ func Text(w io.Writer, c *Card) error {
 	}
 	sec := c.Security
 	fmt.Fprintf(tw, "Security\tcapabilities %s\n", capSummary(sec.Capabilities))
-	fmt.Fprintf(tw, "  \tseccomp %s (%d filters), no_new_privs %v\n", sec.Seccomp, sec.SeccompFilters, sec.NoNewPrivs)
+	fmt.Fprintf(tw, "  \tseccomp %s (%s), no_new_privs %v\n", sec.Seccomp, plural(sec.SeccompFilters, "filter"), sec.NoNewPrivs)
 	fmt.Fprintf(tw, "Namespaces\t(shared: same namespace as %s)\n", c.HostRef)
 	for _, ns := range c.Namespaces {
 		extra := ""

@@ -41,3 +41,23 @@ func TestQuoteArgsControl(t *testing.T) {
 		}
 	}
 }
+
+// TestSeccompFilterCount: one seccomp filter, as docker's profile installs, is "1 filter" in
+// inspect --proc and explain, not "1 filters".
+func TestSeccompFilterCount(t *testing.T) {
+	card := &Card{Pid: 10, NSpid: []int{10, 1}, Command: []string{"sleep", "1"}}
+	card.Security.Seccomp = "filter"
+	card.Security.SeccompFilters = 1
+	var text, explain bytes.Buffer
+	if err := Text(&text, card); err != nil {
+		t.Fatal(err)
+	}
+	if err := Explain(&explain, "c", card); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"Text": text.String(), "Explain": explain.String()} {
+		if !strings.Contains(out, "(1 filter)") {
+			t.Errorf("%s: want \"(1 filter)\" in\n%s", name, out)
+		}
+	}
+}
