@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,16 +18,22 @@ import (
 func TestExecNonRootPid1(t *testing.T) {
 	testutil.Requires(t, testutil.Root, testutil.Overlay)
 	for _, init := range []bool{false, true} {
-		c := startedContainer(t, func(s *Spec) { s.User = "nobody"; s.Init = init }, "sleep", "1000")
-		// Once the PID 1 runs as nobody: before, the init is still root.
-		for i := 0; i < 500 && !strings.HasPrefix(procStatusField(t, c.State.Pid, "Uid"), "65534\t"); i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
-		code, out, errOut, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "id -u; ulimit -n"}})
-		uid, limit, _ := strings.Cut(out, "\n")
-		if code != 0 || err != nil || uid != "65534" || limit == "" {
-			t.Errorf("init %v: Exec = %d, %v, printed %q (stderr %q), want 0, uid 65534 and a limit", init, code, err, out, errOut)
-		}
+		t.Run(fmt.Sprintf("init=%v", init), func(t *testing.T) {
+			if init {
+				// The reaper is the test binary, run inside the container.
+				testutil.Requires(t, staticSelf)
+			}
+			c := startedContainer(t, func(s *Spec) { s.User = "nobody"; s.Init = init }, "sleep", "1000")
+			// Once the PID 1 runs as nobody: before, the init is still root.
+			for i := 0; i < 500 && !strings.HasPrefix(procStatusField(t, c.State.Pid, "Uid"), "65534\t"); i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			code, out, errOut, err := execOut(t, c, ExecOptions{Args: []string{"sh", "-c", "id -u; ulimit -n"}})
+			uid, limit, _ := strings.Cut(out, "\n")
+			if code != 0 || err != nil || uid != "65534" || limit == "" {
+				t.Errorf("Exec = %d, %v, printed %q (stderr %q), want 0, uid 65534 and a limit", code, err, out, errOut)
+			}
+		})
 	}
 }
 

@@ -469,6 +469,20 @@ func (c *command) exec(spec Spec) error {
 	} else {
 		err = unix.Exec(argv0, args, c.env)
 	}
+	return execError(spec, err)
+}
+
+// execError is the error of the init's execve of the command, or of --init's reaper before it.
+// The command was found (lookPath); the reaper is this binary, which the kernel opens through
+// /proc/self/exe, so ENOENT there is its ELF interpreter missing from the container's root: a
+// dynamically linked strata (a cgo build without its embedded helper, go test -race) cannot be
+// a reaper. That is strata's failure (125), not "no such file" about the command the user named.
+func execError(spec Spec, err error) error {
+	if spec.Init && errors.Is(err, unix.ENOENT) {
+		return &ExitCodeError{Code: ExitOwnError, Err: fmt.Errorf(
+			"exec: %q: starting --init's reaper: %w: this strata is dynamically linked and the container has no loader for it (build strata with CGO_ENABLED=0)",
+			spec.Args[0], err)}
+	}
 	code := ExitCannotInvoke
 	if errors.Is(err, unix.ENOENT) {
 		code = ExitNotFound
