@@ -1,0 +1,5 @@
+//go:build !race
+
+package rmtree
+
+const raceEnabled = false
