@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // TestForwardSignalsResizesOnceCaught: a resize of the user's terminal that came before the
@@ -48,5 +50,61 @@ func TestForwardSignalsResizesOnceCaught(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the container's pty is %dx%d (%v) once signals are caught, want the user's 40x100", rows, cols, err)
 		}
+	}
+}
+
+// TestForwardSignalsStopWaits: forwardSignals' stop returns once its goroutine has, so the
+// caller may close the terminal and hand the user's back: it returned at once, and a resize
+// (or a signal passed on) still running read the user's terminal after Run had returned it,
+// and the pty's Fd as Run closed it (go test -race: TestRunTerminal, 1 run of 2).
+func TestForwardSignalsStopWaits(t *testing.T) {
+	sigs := &signalCatcher{c: make(chan os.Signal, 1), ready: make(chan struct{})}
+	close(sigs.ready)
+	inAfter, release := make(chan struct{}), make(chan struct{})
+	var ran atomic.Bool
+	proc, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := forwardSignals(context.Background(), sigs, true, &terminal{}, proc, func() {}, func() {
+		close(inAfter)
+		<-release
+		ran.Store(true)
+	})
+	sigs.c <- unix.SIGCONT // harmless to pass on to this process
+	<-inAfter
+	go close(release)
+	stop()
+	if !ran.Load() {
+		t.Errorf("forwardSignals' stop returned while its goroutine was still passing a signal on")
+	}
+}
+
+// TestTerminalResizeAfterClose: a resize (a SIGWINCH the forwarder handles) once the pty is
+// closed does nothing: it read the closed file's fd, a race with its Close under go test -race.
+func TestTerminalResizeAfterClose(t *testing.T) {
+	user, userTTY, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty here: %v", err)
+	}
+	defer user.Close()
+	defer userTTY.Close()
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty here: %v", err)
+	}
+	defer slave.Close()
+	term := &terminal{pty: master, stdin: userTTY}
+	resized := make(chan struct{})
+	go func() {
+		defer close(resized)
+		for i := 0; i < 100; i++ {
+			term.resize()
+		}
+	}()
+	term.close()
+	<-resized
+	if _, err := master.Stat(); err == nil {
+		t.Errorf("terminal.close left the pty open")
 	}
 }

@@ -597,7 +597,9 @@ func (p *initProc) wait() error {
 // on a busy machine), and a resize before it, SIGWINCH ignored by default, was lost.
 func forwardSignals(ctx context.Context, sigs *signalCatcher, proxy bool, t *terminal, proc *os.Process, cancel func(), after func()) (stop func()) {
 	done := make(chan struct{})
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		select {
 		case <-sigs.ready:
 			t.resize() // a SIGWINCH from now on is caught
@@ -634,5 +636,10 @@ func forwardSignals(ctx context.Context, sigs *signalCatcher, proxy bool, t *ter
 			}
 		}
 	}()
-	return func() { close(done) }
+	// stop returns once the goroutine has: its caller then closes the terminal and returns,
+	// and the user's terminal, whose size a resize was still reading, is the caller's again.
+	return func() {
+		close(done)
+		<-stopped
+	}
 }

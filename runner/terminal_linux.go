@@ -21,6 +21,10 @@ type terminal struct {
 	// --detach-keys): once typed, detached is closed and the input no longer copied.
 	keys     []byte
 	detached chan struct{}
+	// mu orders resize, which the signal forwarder calls at any time, with the pty's close:
+	// an os.File's Fd races with its Close.
+	mu     sync.Mutex
+	closed bool
 }
 
 // attach copies between the user's stdio and master. When stdin is a terminal its size becomes
@@ -54,7 +58,7 @@ func (t *terminal) attach(master *os.File, stdio Stdio, attachStdin bool) {
 		t.copies.Add(1)
 		go func() {
 			defer t.copies.Done()
-			copyOutput(stdio.Stdout, master)
+			copyOutput(stdio.Stdout, master, t.closePty)
 		}()
 	}
 }
@@ -90,13 +94,13 @@ func copyInput(master io.Writer, in io.Reader, keys []byte) bool {
 // by closing master: the command gets SIGHUP and its next write fails, as a command on a pipe
 // dies of SIGPIPE once nobody reads. Left open and unread, the terminal's buffer filled, the
 // command blocked on its write for good, and strata with it.
-func copyOutput(out io.Writer, master *os.File) {
+func copyOutput(out io.Writer, master *os.File, closeMaster func()) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, rerr := master.Read(buf)
 		if n > 0 {
 			if _, werr := out.Write(buf[:n]); werr != nil {
-				master.Close()
+				closeMaster()
 				return
 			}
 		}
@@ -106,10 +110,22 @@ func copyOutput(out io.Writer, master *os.File) {
 	}
 }
 
-// resize copies the user's terminal size to the pty.
+// resize copies the user's terminal size to the pty, unless the pty is closed.
 func (t *terminal) resize() {
-	if t.pty != nil && t.stdin != nil {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pty != nil && t.stdin != nil && !t.closed {
 		_ = pty.InheritSize(t.stdin, t.pty)
+	}
+}
+
+// closePty closes the pty master, once.
+func (t *terminal) closePty() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.closed {
+		t.closed = true
+		t.pty.Close()
 	}
 }
 
@@ -134,7 +150,7 @@ func (t *terminal) close() {
 	case <-drained:
 	case <-time.After(outputDrain):
 	}
-	t.pty.Close()
+	t.closePty()
 	if t.restore != nil {
 		t.restore()
 	}
