@@ -967,10 +967,11 @@ func TestWaitExiting(t *testing.T) {
 	// The record is in place (exchanged) before the write's old file is unlinked: the test
 	// waits for the whole write, or TempDir's cleanup can meet that file.
 	recorded := make(chan struct{})
+	// The monitor's copy, taken before Wait reloads c: a copy made beside Wait raced with it.
+	rec := *c
 	go func() {
 		defer close(recorded)
 		time.Sleep(100 * time.Millisecond)
-		rec := *c
 		rec.State = State{Status: StatusExited, ExitCode: 5, MonitorPid: os.Getpid(), MonitorStart: start}
 		_ = rec.saveState()
 	}()

@@ -375,9 +375,10 @@ func TestStopExiting(t *testing.T) {
 		return namedSleep(dir) // named after the container, as a monitor
 	})
 	recorded := make(chan error, 1)
+	// The monitor's copy, taken before Stop reloads c: a copy made beside Stop raced with it.
+	rec := *c
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		rec := *c
 		rec.State = State{Status: StatusExited, ExitCode: 5, MonitorPid: m.Process.Pid, MonitorStart: start}
 		recorded <- rec.saveState()
 	}()
