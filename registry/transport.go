@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,11 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *diale
 // retryTransport retries a request on 408, 429, 5xx and on a connection that broke, waiting
 // policy.backoff, doubled each time, or what Retry-After asks (capped). It gives up after
 // policy.attempts and returns the last response, whose status the caller turns into an error.
+// An answer that is not HTTP on a kept-alive connection is retried at once: it is what the
+// registry sent past its last answer's end on that connection (a Content-Length short of the
+// body), read as the answer to the next request, which net/http sent on it before it saw
+// those bytes arrive on the idle connection (and closed it, "Unsolicited response"). A pull
+// from such a registry failed now and then with "answered with what is not HTTP".
 type retryTransport struct {
 	inner  http.RoundTripper
 	policy retryPolicy
@@ -89,6 +95,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r = req.Clone(req.Context())
 			r.Body = body
 		}
+		var reused atomic.Bool
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { reused.Store(info.Reused) },
+		}))
 		resp, err := t.inner.RoundTrip(r)
 		last := attempt >= t.policy.attempts || !rewindable
 		var stall *stallError
@@ -103,6 +113,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		switch {
 		case err != nil:
+			if _, bad := malformedAnswer(err); bad && reused.Load() && !last && req.Context().Err() == nil {
+				continue // on another connection; this one net/http closed
+			}
 			if last || !retryableError(req.Context(), err) {
 				return nil, err
 			}
