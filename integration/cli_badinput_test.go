@@ -90,7 +90,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"images", "--format", "{{.Bogus}}"}, code: 1, want: "--format"},
 		{args: []string{"images", "--format", "table {{.Bogus}}"}, code: 1, want: "--format"},
 
-		{args: []string{"run"}, code: 125},
+		{args: []string{"run"}, code: 1},
 		{args: []string{"run", "--bogus", "alpine"}, code: 125, want: "unknown flag"},
 		{args: []string{"run", "nosuch"}, code: 125, want: "nosuch"},
 		{args: []string{"run", "-m", "x", "alpine", "true"}, code: 125},
@@ -409,7 +409,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"container", "ls", "-f", "bogus=1"}, code: 1, want: "--filter"},
 		{args: []string{"container", "run", "--memory", "1k", "alpine", "true"}, code: 125, want: "invalid memory value"},
 		{args: []string{"container", "create", "nosuch"}, code: 125, want: "nosuch"},
-		{args: []string{"container", "exec"}, code: 125},
+		{args: []string{"container", "exec"}, code: 1},
 		{args: []string{"container", "inspect", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "kill", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "pause", "nosuch"}, code: 1, want: "nosuch"},
@@ -456,8 +456,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"volume", "prune", "-f", "extra"}, code: 1, want: "accepts no arguments"},
 		{args: []string{"volume", "prune", "-f", "--filter", "dangling=true"}, code: 1, want: "--filter"},
 
-		{args: []string{"exec"}, code: 125},
-		{args: []string{"exec", "bi-running"}, code: 125},
+		{args: []string{"exec"}, code: 1},
+		{args: []string{"exec", "bi-running"}, code: 1},
 		{args: []string{"exec", "--bogus", "bi-running", "true"}, code: 125, want: "unknown flag"},
 		{args: []string{"exec", "nosuch", "true"}, code: 125, want: "nosuch"},
 		{args: []string{"exec", "bi-stopped", "true"}, code: 125, want: "not running"},
@@ -478,7 +478,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"exec", "-e", "=x", "bi-running", "true"}, code: 125, want: "empty name"},
 		{args: []string{"exec", "--env-file", dir, "bi-running", "true"}, code: 125, want: "is a directory"},
 
-		{args: []string{"enter"}, code: 125},
+		{args: []string{"enter"}, code: 1},
 		{args: []string{"enter", "nosuch", "--", "true"}, code: 125, want: "nosuch"},
 		{args: []string{"enter", "--ns", "bogus", "bi-running", "--", "true"}, code: 125, want: "bogus"},
 		{args: []string{"enter", "--ns", "user", "bi-running", "--", "true"}, code: 125, want: "user"},
@@ -593,8 +593,8 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"unpause", "bi-running"}, code: 1, want: "not paused"},
 		{args: []string{"unpause", "bi-stopped"}, code: 1, want: "not running"},
 
-		{args: []string{"start"}, code: 125},
-		{args: []string{"start", "nosuch"}, code: 1, want: "nosuch"}, // docker start exits 1; its usage errors 125
+		{args: []string{"start"}, code: 1},
+		{args: []string{"start", "nosuch"}, code: 1, want: "nosuch"}, // docker start exits 1, and for its argument count; a bad flag 125
 		{args: []string{"restart"}, code: 1},
 		{args: []string{"restart", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"restart", "-t", "x", "bi-running"}, code: 125},
@@ -605,7 +605,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"rename", "bi-running", "bi-running"}, code: 1, want: "already"},
 		{args: []string{"rename", "bi-running", "bad/name"}, code: 1, want: "invalid container name"},
 		{args: []string{"rename", "bi-running", "z"}, code: 1, want: "invalid container name"},
-		{args: []string{"create"}, code: 125},
+		{args: []string{"create"}, code: 1},
 		{args: []string{"create", "-d", "alpine"}, code: 125, want: "unknown shorthand flag"},
 		{args: []string{"create", "nosuch"}, code: 125, want: "nosuch"},
 		{args: []string{"create", "-m", "x", "alpine", "true"}, code: 125},

@@ -264,7 +264,7 @@ func newStartCmd(g *globals) *cobra.Command {
 				return startAttached(cmd.Context(), g, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			// A start that fails (no such container, a command that is not there) exits 1, as
-			// docker start's "failed to start containers" does; its usage errors stay 125.
+			// docker start's "failed to start containers" does.
 			return eachContainer(cmd, g, args, true, func(c *runner.Container) error {
 				return startOnce(cmd.Context(), c)
 			})

@@ -350,8 +350,9 @@ func commandIn(root *cobra.Command, args []string) string {
 	return ""
 }
 
-// flagErrorCode is the status for a usage error (a bad flag or argument count): docker's run,
-// create, start and exec exit 125, as they do for every error of their own; enter, exec's
+// flagErrorCode is the status for a usage error other than the argument count (a value
+// refused before anything is done, --detach-keys, --root): docker's run, create, start and
+// exec exit 125, as they do for every error of their own; enter, exec's
 // sibling, does the same. The names count at the top or under container: volume create is
 // not one of them.
 func flagErrorCode(c *cobra.Command) int {

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// usageError is a mistake in how c was called (the number of arguments, an unknown
-// subcommand, a global flag's value): one line naming the command and where its help is,
+// usageError is a mistake in how c was called (an unknown subcommand, a global flag's
+// value; the number of arguments is checkUsage's, always 1): one line naming the command and where its help is,
 // with the status docker gives usage errors (flagErrorCode).
 func usageError(c *cobra.Command, err error) error {
 	return usageErrorCode(c, err, flagErrorCode(c))
@@ -105,8 +105,8 @@ func noArgs(c *cobra.Command, args []string) error {
 }
 
 // checkUsage walks the command tree once it is built so that every command treats usage the
-// same way: argument-count errors become usage errors (cobra returns them bare, with status
-// 1 even for run), and a group without a command of its own (strata, strata system) prints
+// same way: argument-count errors become usage errors, one line naming the command's help
+// (cobra returns them bare), and a group without a command of its own (strata, strata system) prints
 // its help when called alone but refuses an unknown subcommand. Cobra would print the help
 // and exit 0 for "strata system bogus", and tell "strata bogus" on several lines.
 func checkUsage(c *cobra.Command) {
@@ -131,7 +131,10 @@ func checkUsage(c *cobra.Command) {
 	check := c.Args
 	c.Args = func(cmd *cobra.Command, args []string) error {
 		if err := check(cmd, args); err != nil {
-			return usageError(cmd, err)
+			// Exit 1 for every command, run's family too: docker's cli.RequiresMinArgs and
+			// its siblings return a plain error, not the StatusError (125) of its
+			// FlagErrorFunc, and `docker run` with no image exits 1.
+			return usageErrorCode(cmd, err, 1)
 		}
 		return nil
 	}

@@ -21,13 +21,17 @@ func TestUsageErrors(t *testing.T) {
 		{args: []string{"images", "x", "y"}, code: 1, want: `images: accepts at most 1 arg(s), received 2`},
 		{args: []string{"tag", "a"}, code: 1, want: "tag: accepts 2 arg(s), received 1"},
 		{args: []string{"help", "bogus"}, code: 1, want: `unknown help topic "bogus"`},
-		{args: []string{"run"}, code: 125, want: "run: requires at least 1 arg(s)"},
+		// A wrong argument count is cobra's Args error, which docker's CLI returns as a plain
+		// error (cli.RequiresMinArgs): exit 1, for run's family too; only a flag that does not
+		// parse is its FlagErrorFunc's StatusError, 125.
+		{args: []string{"run"}, code: 1, want: "run: requires at least 1 arg(s)"},
 		{args: []string{"run", "--bogus", "alpine"}, code: 125, want: "run: unknown flag"},
-		{args: []string{"exec", "c"}, code: 125, want: "exec: requires at least 2 arg(s)"},
-		{args: []string{"start"}, code: 125},
-		{args: []string{"enter"}, code: 125},
-		{args: []string{"container", "create"}, code: 125, want: "container create: requires at least 1 arg(s)"},
-		{args: []string{"container", "start"}, code: 125},
+		{args: []string{"exec", "c"}, code: 1, want: "exec: requires at least 2 arg(s)"},
+		{args: []string{"start"}, code: 1},
+		{args: []string{"enter"}, code: 1},
+		{args: []string{"container", "create"}, code: 1, want: "container create: requires at least 1 arg(s)"},
+		{args: []string{"container", "start"}, code: 1},
+		{args: []string{"run", "--detach-keys", "bogus", "alpine"}, code: 125, want: "invalid --detach-keys"},
 		// volume create is not run's family: docker's exits 1 for its argument count.
 		{args: []string{"volume", "create", "a", "b"}, code: 1, want: "volume create: accepts at most 1 arg(s), received 2"},
 		{args: []string{"system"}},
