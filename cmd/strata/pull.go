@@ -118,8 +118,13 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 	// With --progress=json stdout is JSON lines only, for scripts: the layer events, then
 	// the summary pullSummary writes in place of the Digest and Status lines.
 	jsonOut := !o.quiet && mode == progress.JSON
-	if !o.quiet && !jsonOut {
-		// As docker's: the tag, or the digest of a pull by digest, then the repository.
+	// As docker's: the tag, or the digest of a pull by digest, then the repository; printed
+	// once the registry has resolved the reference, as docker's puller prints it, so that a
+	// tag that is not there or a pull refused prints the error alone.
+	header := func() {
+		if o.quiet || jsonOut {
+			return
+		}
 		switch {
 		case ref.Digest() != "":
 			fmt.Fprintf(out, "%s: Pulling from %s\n", ref.Digest(), ref.Repository())
@@ -140,6 +145,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 		}
 		return pullError(ref, err)
 	} else if ok {
+		header()
 		return pullSummary(out, ref, root.String(), false, o.quiet, jsonOut)
 	}
 	bar := progress.New(out, mode)
@@ -164,7 +170,7 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 			wo.Proven = provenBy(here)
 		}
 	}
-	res, root, pulled, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo)
+	res, root, pulled, err := pullInto(ctx, puller, store, ref, o.allPlatforms, wo, header)
 	bar.Close()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("pulling %s: interrupted; the next pull resumes where this one stopped: %w", ref.Familiar(), context.Cause(ctx))
@@ -216,10 +222,12 @@ func pullSummary(out io.Writer, ref registry.Reference, digest string, downloade
 // allPlatforms the whole index (a single-platform image is pulled as it is, as docker does).
 // It returns the digest the reference points at, which `Digest:` prints, and the platform of
 // the image pulled when only its config says it (a single-platform image), else nil.
-func pullInto(ctx context.Context, puller *registry.Puller, store *cache.Store, ref registry.Reference, allPlatforms bool, wo cache.WriteOptions) (cache.WriteResult, v1.Hash, *v1.Platform, error) {
+// resolved is called once the registry has answered for ref, before anything is downloaded.
+func pullInto(ctx context.Context, puller *registry.Puller, store *cache.Store, ref registry.Reference, allPlatforms bool, wo cache.WriteOptions, resolved func()) (cache.WriteResult, v1.Hash, *v1.Platform, error) {
 	if allPlatforms {
 		idx, err := puller.Index(ctx, ref)
 		if err == nil {
+			resolved()
 			wo.Fetch = idx.FetchBlob
 			wo.Annotations = pulledFrom(idx.Descriptor.Digest, allPlatformsValue)
 			res, err := store.WriteIndex(ctx, ref.String(), idx, wo)
@@ -233,6 +241,7 @@ func pullInto(ctx context.Context, puller *registry.Puller, store *cache.Store, 
 	if err != nil {
 		return cache.WriteResult{}, v1.Hash{}, nil, err
 	}
+	resolved()
 	wo.Fetch = img.FetchBlob
 	wo.Annotations = pulledFrom(img.Root.Digest, wo.Platform.String())
 	res, err := store.WriteImage(ctx, ref.String(), img, wo)
