@@ -201,3 +201,27 @@ func TestManifestTypeFromBody(t *testing.T) {
 		t.Errorf("Image of an index inside an index = %v, want ErrUnsupportedMediaType", err)
 	}
 }
+
+// TestManifestEmpty: a registry that answers a manifest GET with an empty body gets one
+// clear line, as crane's and docker's clients say it, not the JSON decoder's "EOF" (or,
+// without a media type, "the body is not JSON").
+func TestManifestEmpty(t *testing.T) {
+	for _, mt := range []string{string(types.OCIManifestSchema1), string(types.DockerManifestSchema2), string(types.OCIImageIndex), ""} {
+		for _, chunked := range []bool{false, true} {
+			host := fakeManifest(t, mt, nil, chunked)
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := mustRef(t, host+"/fake/img:1")
+			_, ierr := p.Image(context.Background(), ref)
+			_, xerr := p.Index(context.Background(), ref)
+			for _, err := range []error{ierr, xerr} {
+				want := "manifest for " + ref.String() + " from " + host + " is empty"
+				if err == nil || err.Error() != want {
+					t.Errorf("%q (chunked %v): %v, want %q", mt, chunked, err, want)
+				}
+			}
+		}
+	}
+}
