@@ -60,6 +60,9 @@ type diskError struct{ err error }
 func (e *diskError) Error() string { return e.err.Error() }
 func (e *diskError) Unwrap() error { return e.err }
 
+// emptyHex is the SHA-256 of no bytes.
+const emptyHex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err error) {
 	d := in.desc.Digest
 	if err := checkHash(d); err != nil {
@@ -67,6 +70,11 @@ func (s *Store) ingest(ctx context.Context, in ingest) (res ingestResult, err er
 	}
 	if in.desc.Size < 0 {
 		return res, fmt.Errorf("%w: negative size %d", ErrSizeMismatch, in.desc.Size)
+	}
+	// Only empty content is 0 bytes: any other digest with size 0 is a wrong size, which
+	// reading none of the blob reported as a digest mismatch, the hash of nothing.
+	if in.desc.Size == 0 && d.Hex != emptyHex {
+		return res, fmt.Errorf("%w: the manifest gives 0 bytes, and only empty content (sha256:%s) has that size", ErrSizeMismatch, emptyHex[:12])
 	}
 	lock, err := s.lockBlob(ctx, d.Hex)
 	if err != nil {
