@@ -167,6 +167,11 @@ type usageTotals struct {
 	Containers int64 `json:"containers"`
 	Unused     int64 `json:"unused"`
 	Total      int64 `json:"total"`
+
+	// LayerBlobs are the blobs of Blobs some image names as a layer, what the layer dirs
+	// are unpacked from; the others are manifests, indexes, configs, and blobs no image names.
+	LayerBlobs      int   `json:"layerBlobs"`
+	LayerCompressed int64 `json:"layerCompressed"`
 }
 
 // object is one thing on disk an image may hold: a blob or a layer dir. Sizes are counted per
@@ -291,6 +296,7 @@ func diskUsage(ctx context.Context, g *globals, warn io.Writer) (_ usage, err er
 type ledger struct {
 	blobs, layerDirs map[v1.Hash]*object
 	compressed       map[v1.Hash]map[v1.Hash]bool // DiffID → the blobs it is unpacked from
+	layerBlobs       map[v1.Hash]bool             // the blobs some image names as a layer
 	imagesUsing      map[string]int               // image ID → containers created from it
 	pinnedBy         map[v1.Hash]int              // DiffID → containers whose root uses it
 	imageOf          map[string]v1.Hash           // ledgerKey → the image's ID
@@ -301,6 +307,7 @@ func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, di
 		blobs:       blobs,
 		layerDirs:   map[v1.Hash]*object{},
 		compressed:  map[v1.Hash]map[v1.Hash]bool{},
+		layerBlobs:  map[v1.Hash]bool{},
 		imagesUsing: map[string]int{},
 		pinnedBy:    map[v1.Hash]int{},
 		imageOf:     map[string]v1.Hash{},
@@ -318,6 +325,14 @@ func newLedger(g *globals, infos []cache.ImageInfo, list []*runner.Container, di
 		}
 	}
 	for _, info := range infos {
+		for _, d := range info.Layers {
+			l.layerBlobs[d.Digest] = true
+		}
+		for _, d := range info.Blobs { // every platform's, for a ref naming an index
+			if d.MediaType.IsLayer() {
+				l.layerBlobs[d.Digest] = true
+			}
+		}
 		active := l.imagesUsing[info.ID.String()] > 0
 		for _, o := range l.objects(info) {
 			o.refs[ledgerKey(info)] = true
@@ -509,9 +524,13 @@ func (l *ledger) totals(t *usageTotals) usageRow {
 		t.Unpacked += o.size
 		count(o)
 	}
-	for _, o := range l.blobs {
+	for h, o := range l.blobs {
 		t.Blobs++
 		t.Compressed += o.size
+		if l.layerBlobs[h] {
+			t.LayerBlobs++
+			t.LayerCompressed += o.size
+		}
 		count(o)
 	}
 	t.Total = t.Unpacked + t.Compressed
@@ -626,8 +645,11 @@ func printDiskUsage(w io.Writer, u usage, verbose bool) error {
 		return err
 	}
 	t := u.Totals
-	fmt.Fprintf(w, "\nLayers: %d unpacked (%s) from %d blobs (%s); used by one image %s, shared %s, by containers only %s, unused %s\n",
-		t.Layers, humanSize(t.Unpacked), t.Blobs, humanSize(t.Compressed), humanSize(t.Unique), humanSize(t.Shared), humanSize(t.Containers), humanSize(t.Unused))
+	// strata's own line (docker's df has none): the layer dirs and the layer blobs they are
+	// unpacked from, then every blob (manifests and configs too), and how all of it is shared.
+	fmt.Fprintf(w, "\nLayers: %d unpacked (%s) from %s (%s); %s in all, with manifests and configs (%s); used by one image %s, shared %s, by containers only %s, unused %s\n",
+		t.Layers, humanSize(t.Unpacked), plural(t.LayerBlobs, "blob"), humanSize(t.LayerCompressed), plural(t.Blobs, "blob"), humanSize(t.Compressed),
+		humanSize(t.Unique), humanSize(t.Shared), humanSize(t.Containers), humanSize(t.Unused))
 	if !verbose {
 		return nil
 	}
