@@ -390,15 +390,45 @@ func (p *joinProc) waitOrDetach(sock *os.File) (detached bool, err error) {
 // open and reads it (receiveTerminal). Closed, the terminal would hang up and the command get
 // SIGHUP; open and unread, it would block the command once its buffer filled. A helper gone
 // (the command ended meanwhile) takes nothing, and nothing needs it.
+//
+// It returns once the helper says it holds the terminal and passes on no more signals, or
+// after handOverWait: strata exiting next as a session leader (ssh -t, tmux, setsid) hangs up
+// its process group, which the helper is in, and a SIGHUP that reached the helper before it
+// had read the hand-over went on to the command, which died of it.
 func (p *joinProc) handOver(sock *os.File) {
 	rc, err := p.pty.SyscallConn()
 	if err != nil {
 		return
 	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.Sendmsg(int(sock.Fd()), []byte{'d'}, unix.UnixRights(int(fd)), nil, 0)
-	})
+	var sent error
+	if err := rc.Control(func(fd uintptr) {
+		sent = unix.Sendmsg(int(sock.Fd()), []byte{'d'}, unix.UnixRights(int(fd)), nil, 0)
+	}); err != nil || sent != nil {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(sock.Fd()), Events: unix.POLLIN}}
+	deadline := time.Now().Add(handOverWait)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		var ack [1]byte
+		_, _ = unix.Read(int(sock.Fd()), ack[:]) // the helper's byte, or its end
+		return
+	}
 }
+
+// handOverWait bounds handOver's wait for the helper's answer: a helper that cannot answer
+// (the container paused meanwhile, its cgroup frozen) does not keep strata exec.
+const handOverWait = 5 * time.Second
 
 // closeChildEnds closes our copies of the child's ends of its output pipes.
 func (p *joinProc) closeChildEnds() {

@@ -223,8 +223,9 @@ func holdDetached(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) {
 // receiveTerminal waits on sock for strata to hand the command's terminal back (handOver),
 // when its user detaches from exec -it: the helper then holds it open and reads what the
 // command writes to it, as holdDetached does for exec -d -t, until the command ends, and
-// passes on no more signals. It returns when strata closes its end without (the command
-// ended, or strata died: the terminal closes with strata's copy, as before).
+// passes on no more signals, which it tells strata then. It returns when strata closes its
+// end without (the command ended, or strata died: the terminal closes with strata's copy, as
+// before).
 func receiveTerminal(sock *os.File, detached *atomic.Bool) {
 	defer sock.Close()
 	buf := make([]byte, 1)
@@ -245,6 +246,8 @@ func receiveTerminal(sock *os.File, detached *atomic.Bool) {
 			return
 		}
 		detached.Store(true)
+		// Said once no more signals are passed on: strata exits then (handOver).
+		_ = unix.Sendto(int(sock.Fd()), []byte{'k'}, unix.MSG_NOSIGNAL, nil)
 		for _, f := range got[1:] {
 			f.Close()
 		}
