@@ -148,13 +148,20 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 		stdio = Stdio{}
 	}
 	code, err := runJoin(ctx, req, pid, pidfd, cg, stdio, opts.Stdin, opts.DetachKeys)
-	// An error means the command did not start: a fork into the pid namespace of a PID 1
-	// that has died fails with ENOMEM (126), a join with ESRCH.
-	if err != nil && errors.Is(notRunningIfExited(pid, pidfd, err), ErrNotRunning) {
+	if execJoinedHook != nil {
+		execJoinedHook(pid)
+	}
+	// An error but a detach means the command did not start: a fork into the pid namespace
+	// of a PID 1 that has died fails with ENOMEM (126), a join with ESRCH. A detach is the
+	// user's, of a command that ran: it stands, whatever PID 1 did since.
+	if err != nil && !errors.Is(err, ErrDetached) && errors.Is(notRunningIfExited(pid, pidfd, err), ErrNotRunning) {
 		return ExitOwnError, ErrNotRunning
 	}
 	return code, err
 }
+
+// execJoinedHook, when not nil, is called with the PID 1's pid once runJoin returns (tests).
+var execJoinedHook func(pid int)
 
 // ErrPaused is an exec into a container whose cgroup is frozen (freezer.state, or a v2
 // cgroup.freeze, set by whoever paused it), which docker refuses as well: "container is
