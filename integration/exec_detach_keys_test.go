@@ -23,8 +23,12 @@ func TestExecDetachKeys(t *testing.T) {
 	root, _ := loadedRoot(t)
 	detached(t, root, "--name", "ed", "alpine", "sleep", "1000")
 
-	if r := strata(t, root, "exec", "-it", "--detach-keys", "ctrl-", "ed", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "--detach-keys") {
+	if r := strata(t, root, "exec", "-t", "--detach-keys", "ctrl-", "ed", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "--detach-keys") {
 		t.Errorf("exec --detach-keys ctrl- = exit %d, stderr %q; want 125 naming --detach-keys", r.Code, r.Stderr)
+	}
+	// As docker's: the terminal is checked before the exec is created, and the keys with it.
+	if r := strata(t, root, "exec", "-it", "--detach-keys", "ctrl-", "ed", "true"); r.Code != 1 || !strings.Contains(r.Stderr, "not a TTY") {
+		t.Errorf("exec -it --detach-keys ctrl- with stdin no terminal = exit %d, stderr %q; want 1, the input device is not a TTY", r.Code, r.Stderr)
 	}
 
 	user, tty, err := pty.Open()

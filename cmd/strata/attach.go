@@ -28,13 +28,15 @@ func newAttachCmd(g *globals) *cobra.Command {
 		Short: "Attach local standard input, output, and error streams to a running container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := runner.ParseDetachKeys(detachKeys)
-			if err != nil {
-				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
-			}
+			// The container first: docker's CLI inspects it before its daemon checks the keys
+			// at the attach, and "no such container" wins.
 			_, c, err := g.getContainer(args[0])
 			if err != nil {
 				return err
+			}
+			keys, err := runner.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
 			}
 			return attach(cmd, c, args[0], keys, !noStdin, sigProxy, false, runner.Attach)
 		},

@@ -24,15 +24,6 @@ cgroup and root, with its environment, user, capabilities and seccomp filter. Th
 the command's (126 if it cannot be executed, 127 if it is not found).`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := runner.ParseDetachKeys(detachKeys)
-			if err != nil {
-				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
-			}
-			if o.Terminal && o.Stdin && !o.Detach {
-				// Read on the user's terminal only, as docker's CLI reads them (its escape
-				// proxy) only on the input of a -t exec: without, they are the command's.
-				o.DetachKeys = keys
-			}
 			// The container first, as docker's CLI inspects it before it checks the terminal:
 			// "no such container" wins over "the input device is not a TTY".
 			_, c, err := g.getContainer(args[0])
@@ -43,6 +34,17 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 				if err := checkTTY(o.Stdin, o.Terminal, os.Stdin); err != nil {
 					return withCode(ttyErrorCode, err)
 				}
+			}
+			// The keys after both, as docker's daemon checks them at the exec's creation,
+			// which its CLI asks for once the container and the terminal have passed.
+			keys, err := runner.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
+			}
+			if o.Terminal && o.Stdin && !o.Detach {
+				// Read on the user's terminal only, as docker's CLI reads them (its escape
+				// proxy) only on the input of a -t exec: without, they are the command's.
+				o.DetachKeys = keys
 			}
 			if len(envFiles) > 0 {
 				fromFiles, err := runner.MergeEnv(nil, nil, envFiles)
