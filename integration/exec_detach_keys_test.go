@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // TestExecDetachKeys: exec -it --detach-keys, as docker exec's: the keys typed on the user's
@@ -36,6 +37,20 @@ func TestExecDetachKeys(t *testing.T) {
 		t.Skipf("skipping: no pty on this machine: %v", err)
 	}
 	defer user.Close()
+	// The terminal's modes, read on the master: its termios ioctls are the terminal's own.
+	termios := func() *unix.Termios {
+		t.Helper()
+		rc, err := user.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tio *unix.Termios
+		if cerr := rc.Control(func(fd uintptr) { tio, err = unix.IoctlGetTermios(int(fd), unix.TCGETS) }); cerr != nil || err != nil {
+			t.Fatalf("reading the terminal's modes: %v, %v", cerr, err)
+		}
+		return tio
+	}
+	modes := termios()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	script := `echo ready; read x; echo "got $x"; ` +
@@ -58,6 +73,9 @@ func TestExecDetachKeys(t *testing.T) {
 	}()
 	a := &attached{t: t, cmd: cmd}
 	a.next(lines, "ready")
+	if tio := termios(); tio.Lflag&(unix.ICANON|unix.ECHO) != 0 {
+		t.Errorf("exec -it left the user's terminal cooked (lflag %#x): its keys would not reach the command one by one", tio.Lflag)
+	}
 	// ctrl-x alone, then x alone: a prefix broken by the next key reaches the command.
 	_, _ = io.WriteString(user, "a\x18b\r")
 	a.next(lines, "got a\x18b")
@@ -68,6 +86,9 @@ func TestExecDetachKeys(t *testing.T) {
 	}
 	if !a.sawWithin(lines, "read escape sequence", 5*time.Second) {
 		t.Errorf("exec -it's detach said nothing of it; it showed %q", a.seen[max(0, len(a.seen)-3):])
+	}
+	if now := termios(); now.Iflag != modes.Iflag || now.Oflag != modes.Oflag || now.Lflag != modes.Lflag || now.Cflag != modes.Cflag {
+		t.Errorf("exec -it's detach left the user's terminal raw: modes %+v, before it %+v", *now, *modes)
 	}
 	// Runs on, writing: its terminal is read, or its writes would block within a second or two.
 	alive := func() string {
