@@ -347,6 +347,13 @@ func TestAttachTerminal(t *testing.T) {
 		t.Errorf("attach of a -t container from a pipe = exit %d, want 1", r.Code)
 	}
 	assertOneLineError(t, r.Stderr, "the input device is not a TTY")
+	// Before a bad --detach-keys, as docker's CLI checks the terminal before its daemon
+	// reads the keys.
+	r = strata(t, root, "attach", "--detach-keys", "ctrl-", "at-tty")
+	if r.Code != 1 {
+		t.Errorf("attach --detach-keys ctrl- of a -t container from a pipe = exit %d, want 1", r.Code)
+	}
+	assertOneLineError(t, r.Stderr, "the input device is not a TTY")
 }
 
 // TestStartInteractive plays docker start -ai: the container's output from its start on

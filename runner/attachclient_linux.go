@@ -56,6 +56,24 @@ const attachGone = 500 * time.Millisecond
 // without sending anything: the container ended as the client came.
 var errNothingServed = errors.New("the monitor served nothing")
 
+// CheckAttach is Attach's refusal of c as its state stands (not reloaded), in docker's
+// words: restarting, stopped or paused; nil if it may be attached to. docker's attach CLI
+// checks it first, before the terminal and before its daemon reads the detach keys.
+func CheckAttach(c *Container) error {
+	switch {
+	case c.State.Restarting:
+		return errRestarting
+	case !c.State.Running():
+		return errStopped
+	case Paused(c):
+		return errPausedAttach
+	}
+	return nil
+}
+
+// errPausedAttach is Attach's error for a paused container; its words are docker's.
+var errPausedAttach = errors.New("you cannot attach to a paused container, unpause it first")
+
 // Attach connects to the stdio of c, which must be running detached, as docker attach: its
 // output from now on goes to o.Stdout and o.Stderr, o.Stdin to its stdin. It returns the
 // container's exit code once it ends, ErrDetached when the user detached, or ctx's error.
@@ -63,19 +81,14 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 	if err := c.Reload(); err != nil {
 		return ExitOwnError, err
 	}
-	switch {
-	case o.Replay:
-		// The attach of the strata that started it (StartInteractive, StartAttached), which
-		// its monitor waits for at the container's end (awaitStarter): its state may say it
-		// has ended then, and the socket still serves this attach its output and exit.
-		// Without the socket it has ended (errNothingServed).
-	case c.State.Restarting:
-		return ExitOwnError, errRestarting
-	case !c.State.Running():
-		return ExitOwnError, errStopped
-	case Paused(c) && !o.Replay:
-		// docker's words.
-		return ExitOwnError, errors.New("you cannot attach to a paused container, unpause it first")
+	// With Replay, the attach of the strata that started it (StartInteractive, StartAttached),
+	// which its monitor waits for at the container's end (awaitStarter): its state may say it
+	// has ended then, and the socket still serves this attach its output and exit. Without
+	// the socket it has ended (errNothingServed).
+	if !o.Replay {
+		if err := CheckAttach(c); err != nil {
+			return ExitOwnError, err
+		}
 	}
 	conn, err := dialAttach(c.Dir)
 	if err != nil {

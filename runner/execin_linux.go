@@ -246,6 +246,34 @@ func containerNamespaces(pid int, want uintptr) (uintptr, error) {
 	return flags, nil
 }
 
+// execState is joinTarget's refusal of c as its state stands: broken, restarting or not
+// running.
+func execState(c *Container) error {
+	switch {
+	case c.Broken != nil:
+		return c.Broken // no config to run anything with
+	case !c.State.Running() && c.State.Restarting:
+		return ErrRestarting
+	case !c.State.Running() || c.State.Pid <= 0:
+		return ErrNotRunning
+	}
+	return nil
+}
+
+// CheckExec is Exec's refusal of c as its state stands (not reloaded), as Exec words it and
+// with its exit code: broken, restarting, not running or paused; nil if Exec may try.
+// docker's daemon refuses such a container before it reads an exec's detach keys.
+func CheckExec(c *Container) error {
+	err := execState(c)
+	if err == nil && Paused(c) {
+		err = ErrPaused
+	}
+	if err == nil {
+		return nil
+	}
+	return withCode(ExitOwnError, fmt.Errorf("%s: %w", joinDoing("exec in", c, err), err))
+}
+
 // joinTarget returns the host pid of c's PID 1 and a pidfd of it. The pidfd pins the process:
 // once it is open, setns through it reaches this process or fails, never a newcomer reusing
 // the pid. Before trusting it, the process's parent must still be c's monitor.
@@ -255,16 +283,10 @@ func joinTarget(c *Container) (int, *os.File, error) {
 	} else if err != nil {
 		return 0, nil, err
 	}
-	if c.Broken != nil {
-		return 0, nil, c.Broken // no config to run anything with
+	if err := execState(c); err != nil {
+		return 0, nil, err
 	}
 	pid := c.State.Pid
-	if !c.State.Running() && c.State.Restarting {
-		return 0, nil, ErrRestarting
-	}
-	if !c.State.Running() || pid <= 0 {
-		return 0, nil, ErrNotRunning
-	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return 0, nil, ErrNotRunning

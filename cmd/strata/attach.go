@@ -28,10 +28,17 @@ func newAttachCmd(g *globals) *cobra.Command {
 		Short: "Attach local standard input, output, and error streams to a running container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// The container first: docker's CLI inspects it before its daemon checks the keys
-			// at the attach, and "no such container" wins.
+			// The container first, then its state, then the terminal: docker's CLI inspects
+			// it and refuses a stopped, paused or restarting one, then checks the terminal,
+			// before its daemon checks the keys at the attach. Attach checks the state again.
 			_, c, err := g.getContainer(args[0])
 			if err != nil {
+				return err
+			}
+			if err := runner.CheckAttach(c); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if err := checkAttachTTY(c, !noStdin); err != nil {
 				return err
 			}
 			keys, err := runner.ParseDetachKeys(detachKeys)
@@ -56,10 +63,8 @@ func newAttachCmd(g *globals) *cobra.Command {
 func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, withStdin, sigProxy, started bool,
 	do func(context.Context, *runner.Container, runner.AttachOptions) (int, error)) error {
 	tty := c.Config.Spec.Terminal
-	// docker's check (CheckTty): the keys the container's terminal reads must come from one,
-	// asked of a stdin not refused by --no-stdin, whether the container has one open or not.
-	if tty && withStdin && !term.IsTerminal(int(os.Stdin.Fd())) {
-		return errors.New("the input device is not a TTY")
+	if err := checkAttachTTY(c, withStdin); err != nil {
+		return err
 	}
 	// As docker attach, signals are passed on only without a terminal: with one, Ctrl-C is
 	// a key the container's terminal reads.
@@ -83,6 +88,16 @@ func attach(cmd *cobra.Command, c *runner.Container, name string, keys []byte, w
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return silentExit(code)
+}
+
+// checkAttachTTY is docker's check (CheckTty) of an attach to c: the keys the container's
+// terminal reads must come from one, asked of a stdin not refused by --no-stdin, whether the
+// container has one open or not.
+func checkAttachTTY(c *runner.Container, withStdin bool) error {
+	if c.Config.Spec.Terminal && withStdin && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return errors.New("the input device is not a TTY")
+	}
+	return nil
 }
 
 // attachIO is what attachTerminal joins to a container: the user's streams, whether stdin

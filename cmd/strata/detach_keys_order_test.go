@@ -1,24 +1,73 @@
 package main
 
 import (
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/runner"
 )
 
-// TestDetachKeysAfterContainer: exec and attach with a bad --detach-keys of a container that
-// does not exist say that it does not, as docker's do: its CLI inspects the container first,
-// and its daemon checks the keys at the exec's creation or the attach. strata refused the
-// keys before it looked the container up.
+// TestDetachKeysAfterContainer: exec, attach and start -ai with a bad --detach-keys of a
+// container that does not exist say that it does not, as docker's do: its CLI inspects the
+// container first, and its daemon checks the keys at the exec's creation or the attach. strata
+// refused the keys before it looked the container up.
 func TestDetachKeysAfterContainer(t *testing.T) {
 	root := t.TempDir()
 	for _, args := range [][]string{
 		{"exec", "-it", "--detach-keys", "ctrl-", "nosuch", "true"},
 		{"exec", "--detach-keys", "ctrl-", "nosuch", "true"},
 		{"attach", "--detach-keys", "ctrl-", "nosuch"},
+		{"start", "-ai", "--detach-keys", "ctrl-", "nosuch"},
+		{"start", "-i", "--detach-keys", "ctrl-", "nosuch"},
 	} {
 		_, _, err := runCLI(t, root, args...)
 		if err == nil || !strings.Contains(err.Error(), "no such container") || strings.Contains(err.Error(), "detach-keys") {
 			t.Errorf("%s = %v, want no such container", strings.Join(args, " "), err)
+		}
+	}
+}
+
+// TestDetachKeysAfterState: attach and exec with a bad --detach-keys of a container that is
+// not running say so, with the exit codes they have for it, as docker's do: its attach CLI
+// refuses a stopped container before anything else, and its daemon refuses an exec into a
+// container that is not running before it reads the keys. strata refused the keys.
+func TestDetachKeysAfterState(t *testing.T) {
+	root := t.TempDir()
+	store, err := runner.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []runner.Config{
+		{Name: "plain", Image: "alpine", Spec: runner.Spec{Args: []string{"true"}}},
+		{Name: "tty", Image: "alpine", Spec: runner.Spec{Args: []string{"sh"}, Terminal: true, Stdin: true}},
+	} {
+		if _, err := store.Create(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"attach", "--detach-keys", "ctrl-", "plain"}, 1, "you cannot attach to a stopped container, start it first"},
+		{[]string{"attach", "--detach-keys", "ctrl-", "tty"}, 1, "you cannot attach to a stopped container, start it first"},
+		{[]string{"exec", "--detach-keys", "ctrl-", "plain", "true"}, 125, "container is not running"},
+		{[]string{"exec", "-d", "--detach-keys", "ctrl-", "tty", "true"}, 125, "container is not running"},
+	} {
+		_, _, err := runCLI(t, root, tt.args...)
+		code := 0
+		if err != nil {
+			code = 1
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if err == nil || code != tt.code || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "detach-keys") {
+			t.Errorf("%s = exit %d, %v; want %d, %s", strings.Join(tt.args, " "), code, err, tt.code, tt.want)
 		}
 	}
 }

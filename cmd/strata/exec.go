@@ -35,8 +35,12 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 					return withCode(ttyErrorCode, err)
 				}
 			}
-			// The keys after both, as docker's daemon checks them at the exec's creation,
-			// which its CLI asks for once the container and the terminal have passed.
+			// Then the container's state and the keys, as docker's daemon checks them at the
+			// exec's creation, which its CLI asks for once the container and the terminal have
+			// passed: "not running" wins over bad keys. Exec checks the state again.
+			if err := runner.CheckExec(c); err != nil {
+				return exitWith(runner.ExitOwnError, err)
+			}
 			keys, err := runner.ParseDetachKeys(detachKeys)
 			if err != nil {
 				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))

@@ -305,10 +305,6 @@ func startOnce(ctx context.Context, c *runner.Container) error {
 // startInteractive is start -i (-ai) of the container name: started, then attached as attach
 // does, with its output since the start and the user's stdin.
 func startInteractive(cmd *cobra.Command, g *globals, name, detachKeys string) error {
-	keys, err := runner.ParseDetachKeys(detachKeys)
-	if err != nil {
-		return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
-	}
 	store, err := g.openContainers()
 	if err != nil {
 		return err
@@ -316,6 +312,12 @@ func startInteractive(cmd *cobra.Command, g *globals, name, detachKeys string) e
 	c, err := findContainer(store, name)
 	if err != nil {
 		return err
+	}
+	// The keys once the container is found, as docker's start -a inspects it before its
+	// daemon checks them at the attach, which comes before the start.
+	keys, err := runner.ParseDetachKeys(detachKeys)
+	if err != nil {
+		return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
 	}
 	if runner.Paused(c) {
 		return fmt.Errorf("cannot start a paused container %s, try unpause instead", c.Name())
