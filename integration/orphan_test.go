@@ -82,7 +82,9 @@ func ageCgroups(t *testing.T, ids map[string]bool) {
 	old := time.Now().Add(-time.Minute)
 	for id := range ids {
 		for _, dir := range cgroupsOf(id) {
-			if err := os.Chtimes(dir, old, old); err != nil {
+			// One held by no process may be swept meanwhile by any strata on the host (another
+			// test's): gone is what the caller waits for anyway.
+			if err := os.Chtimes(dir, old, old); err != nil && !os.IsNotExist(err) {
 				t.Fatal(err)
 			}
 		}
@@ -105,7 +107,12 @@ func TestOrphanRunRmKilled(t *testing.T) {
 	// What must stay: a run whose container runs, a run stopped once its container is
 	// created, one stopped once its cgroup is made (aged, so only its hold keeps it).
 	live := f.start(t, root, append([]string{"run", "--rm", "--name", "live", f.a}, marked(marker, 60)...)...)
-	for i := 0; len(markedProcs(t, marker)) == 0; i++ {
+	// The run's own argv holds the marker too: what runs in the container is a marked
+	// process other than it.
+	liveProcs := func() []int {
+		return slices.DeleteFunc(markedProcs(t, marker), func(pid int) bool { return pid == live.cmd.Process.Pid })
+	}
+	for i := 0; len(liveProcs()) == 0; i++ {
 		if i == 500 {
 			t.Fatalf("the live container never ran: %s", live.stderr.String())
 		}
@@ -124,7 +131,7 @@ func TestOrphanRunRmKilled(t *testing.T) {
 	// checkKept checks what must stay is there, as it was.
 	checkKept := func(after string) {
 		t.Helper()
-		if len(markedProcs(t, marker)) == 0 {
+		if len(liveProcs()) == 0 {
 			t.Errorf("after %s: the live container no longer runs", after)
 		}
 		for _, id := range []string{liveID, heldID} {
@@ -235,9 +242,11 @@ func TestOrphanRunRmKilled(t *testing.T) {
 		waitCgroupIdle(t, id)
 	}
 	ageCgroups(t, leaked)
+	// Aged and unheld, it is any strata's to sweep: one that another strata on this host
+	// (another test's, run at the same time) swept already leaves nothing to check.
 	for id := range leaked {
 		if len(cgroupsOf(id)) == 0 {
-			t.Fatalf("the killed run's cgroup %.12s is gone before any command", id)
+			t.Logf("the killed run's cgroup %.12s was swept by another strata before the next run", id)
 		}
 	}
 	mustRun(t, f.env, "", root, rm("after")...)
