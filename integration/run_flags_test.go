@@ -76,7 +76,9 @@ func TestRunTerminalResize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	script := `stty size; trap 'stty size; exit 3' WINCH; echo ready; while :; do sleep 0.05; done`
-	cmd := exec.CommandContext(ctx, strataBin, "--root", root, "run", "-it", "--rm", "busybox:1.38.0-musl", "sh", "-c", script)
+	// Named, so that a failure, which kills strata, does not leave its container running.
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "resize") })
+	cmd := exec.CommandContext(ctx, strataBin, "--root", root, "run", "-it", "--rm", "--name", "resize", "busybox:1.38.0-musl", "sh", "-c", script)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	// The user's shell makes strata the foreground of the terminal: the kernel signals a
 	// resize to it.

@@ -165,10 +165,7 @@ func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
 		defer signal.Stop(winch)
 		send := func() {
 			if ws, err := unix.IoctlGetWinsize(sizeFd, unix.TIOCGWINSZ); err == nil {
-				select {
-				case sizes <- [2]uint16{ws.Row, ws.Col}:
-				default:
-				}
+				offerSize(sizes, [2]uint16{ws.Row, ws.Col})
 			}
 		}
 		send()
@@ -186,6 +183,19 @@ func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
 		}
 	}
 	return code, err
+}
+
+// offerSize queues size for the attach to send, in place of one it has not taken yet: the
+// latest size is the terminal's. The attach takes the first only once the container has
+// started and its socket answered, and a resize before that was dropped as the queue was
+// full: run -it's container kept the size its terminal had at the start. sizes has room for
+// one, and offerSize is its only sender, called from one goroutine at a time.
+func offerSize(sizes chan [2]uint16, size [2]uint16) {
+	select {
+	case <-sizes:
+	default:
+	}
+	sizes <- size
 }
 
 // endingSignals are the signals whose default action would end strata, other than SIGINT
