@@ -82,9 +82,15 @@ func (s *Store) lockIndex(ctx context.Context) (*lockfile.Lock, error) {
 }
 
 // lockGC takes gc.lock: shared by writers, which create blobs that nothing references until
-// their manifest is tagged, and exclusive for Prune, which would otherwise delete them.
+// their manifest is tagged, and exclusive for Prune, which would otherwise delete them. As
+// every writer takes it shared, the writer after a killed import or commit removes the layer
+// temp file it left there (sweepLayerTemps).
 func (s *Store) lockGC(ctx context.Context, exclusive bool) (*lockfile.Lock, error) {
-	return lockFlock(ctx, filepath.Join(s.dir, gcLockFile), exclusive)
+	l, err := lockFlock(ctx, filepath.Join(s.dir, gcLockFile), exclusive)
+	if err == nil && !exclusive {
+		s.sweepLayerTemps()
+	}
+	return l, err
 }
 
 // lockFlock waits for the lock at path. A lock file a killed process left is no obstacle

@@ -287,6 +287,15 @@ func (s *Store) pruneTemps(ctx context.Context, dryRun bool) (freed int64, err e
 		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp-") {
 			continue
 		}
+		if strings.HasPrefix(e.Name(), layerTempPrefix) {
+			// Its writer holds it, however old, while it uses it (LayerTemp).
+			n, err := removeDeadLayerTemp(filepath.Join(s.dir, e.Name()), dryRun)
+			if err != nil {
+				return freed, err
+			}
+			freed += n
+			continue
+		}
 		fi, err := e.Info()
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

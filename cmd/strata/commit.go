@@ -98,7 +98,7 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 	if err != nil {
 		return fmt.Errorf("%s: %w", arg, err)
 	}
-	lf, err := writeLayerFile(store.Dir(), mt, func(w io.Writer) error { return fstar.WriteChanges(ctx, c, w) })
+	lf, err := writeLayerFile(store, mt, func(w io.Writer) error { return fstar.WriteChanges(ctx, c, w) })
 	if uerr := unpause(); uerr != nil {
 		err = errors.Join(err, uerr)
 	}

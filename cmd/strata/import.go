@@ -88,7 +88,7 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 		return fmt.Errorf("importing %s: %w", quotePath(src), err)
 	}
 	defer tr.Close()
-	lf, err := writeLayerFile(store.Dir(), types.DockerLayer, func(w io.Writer) error {
+	lf, err := writeLayerFile(store, types.DockerLayer, func(w io.Writer) error {
 		max := maxLayerSize()
 		n, err := io.Copy(w, io.LimitReader(tr, max+1))
 		switch {

@@ -27,6 +27,7 @@ import (
 // import's new layer), with its digests.
 type layerFile struct {
 	path   string
+	temp   *cache.LayerTemp
 	digest v1.Hash // of the gzip stream: the blob's
 	diffID v1.Hash // of the tar
 	size   int64
@@ -50,18 +51,19 @@ func (c *countingHash) Write(p []byte) (int, error) {
 }
 
 // writeLayerFile writes the tar fill writes as a gzip layer of media type mt into a temp file
-// in dir. gzip's header carries no name and no time, so one tar makes one blob. The file is
-// synced: the store renames a copy in, but the snapshotter unpacks from it first.
-func writeLayerFile(dir string, mt types.MediaType, fill func(io.Writer) error) (_ *layerFile, err error) {
-	f, err := os.CreateTemp(dir, ".new-layer.tmp-*")
+// in store's dir, held until remove (a killed writer's goes at the next writer's start). gzip's
+// header carries no name and no time, so one tar makes one blob. The file is synced: the store
+// renames a copy in, but the snapshotter unpacks from it first.
+func writeLayerFile(store *cache.Store, mt types.MediaType, fill func(io.Writer) error) (_ *layerFile, err error) {
+	temp, err := store.CreateLayerTemp()
 	if err != nil {
 		return nil, fmt.Errorf("creating the layer: %w", err)
 	}
-	lf := &layerFile{path: f.Name(), mt: mt}
+	f := temp.File
+	lf := &layerFile{path: temp.Path, temp: temp, mt: mt}
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(lf.path)
+			lf.remove()
 		}
 	}()
 	blob := &countingHash{h: sha256.New()}
@@ -89,7 +91,7 @@ func writeLayerFile(dir string, mt types.MediaType, fill func(io.Writer) error) 
 	return lf, nil
 }
 
-func (lf *layerFile) remove() { os.Remove(lf.path) }
+func (lf *layerFile) remove() { lf.temp.Remove() }
 
 // roomWriter writes to f while its filesystem keeps the free space every write into a store
 // keeps (freespace.Floor): a container's writable layer, or a tarball, as large as the disk
