@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-run/strata/internal/logger"
 	"github.com/strata-run/strata/internal/quote"
 )
 
@@ -20,7 +21,17 @@ import (
 type LogConfig struct {
 	Type   string            `json:"Type,omitempty"`
 	Config map[string]string `json:"Config,omitempty"`
+	// RenderedTag is the tag option's template rendered at the container's create and at
+	// each rename (renderTag), for the monitor, which renders none (TagRenderer); nil for a
+	// container made before strata kept it, whose tag is rendered at its start.
+	RenderedTag *string `json:"renderedTag,omitempty"`
 }
+
+// TagRenderer renders a --log-opt tag template over a container's logger.Info as docker
+// does, its output bounded to max bytes (tagtemplate.Render). The CLI sets it: it links
+// text/template, which the init helper (the monitor) must not. Without it, a tag is text
+// with {{.Key}} actions of logger.Info's seven keys (renderSimpleLogTag).
+var TagRenderer func(tmpl string, info *logger.Info, max int) (string, error)
 
 // The logging drivers strata has: docker's json-file, its default, into log.json (rotated as
 // docker's with max-size and max-file); local, which is json-file bounded by default as
@@ -343,7 +354,7 @@ func logAttrs(c *Container) (json.RawMessage, error) {
 		}
 	}
 	if tmpl, ok := cfg["tag"]; ok && tmpl != "" {
-		tag, err := renderLogTag(tmpl, c)
+		tag, err := containerLogTag(c)
 		if err != nil {
 			return nil, err
 		}
@@ -364,66 +375,124 @@ func logAttrs(c *Container) (json.RawMessage, error) {
 	return b, nil
 }
 
-// logTagKeys are the keys of a log tag's template, as docker documents them (its log tags
-// page; loggerutils.ParseLogTag over logger.Info): the short and full container and image IDs,
-// the container's name, the image's name as given, and the daemon's (strata: there is none).
+// renderLogTag renders a tag template as docker's ParseLogTag does: a Go template over
+// docker's logger.Info, with its helper functions (TagRenderer). c nil checks it, over a
+// sample container, at create: docker finds a bad one as the container starts.
+func renderLogTag(tmpl string, c *Container) (string, error) {
+	if tmpl == "" {
+		return "", nil
+	}
+	info := sampleLogInfo
+	if c != nil {
+		info = logInfo(c)
+	}
+	if TagRenderer == nil {
+		return renderSimpleLogTag(tmpl, &info)
+	}
+	return TagRenderer(tmpl, &info, logAttrsMax)
+}
+
+// containerLogTag is c's tag: the one rendered at its create or last rename, or, for a
+// container made before strata kept it, rendered now.
+func containerLogTag(c *Container) (string, error) {
+	if t := c.Config.LogConfig.RenderedTag; t != nil {
+		return *t, nil
+	}
+	return renderLogTag(c.Config.LogConfig.Config["tag"], c)
+}
+
+// renderTag renders c's tag into RenderedTag, as docker renders it at each start, with the
+// name the container has then: at create and at each rename, which a tag may name.
+func renderTag(c *Container) error {
+	lc := &c.Config.LogConfig
+	lc.RenderedTag = nil
+	if lc.Config["tag"] == "" || TagRenderer == nil {
+		return nil
+	}
+	tag, err := renderLogTag(lc.Config["tag"], c)
+	if err != nil {
+		return err
+	}
+	lc.RenderedTag = &tag
+	return nil
+}
+
+// sampleLogInfo is the container a tag template is checked over before there is one.
+var sampleLogInfo = logger.Info{
+	ContainerID: strings.Repeat("0", 64), ContainerName: "/name", ContainerEntrypoint: "sh",
+	ContainerImageID: "sha256:" + strings.Repeat("0", 64), ContainerImageName: "image", DaemonName: "strata",
+}
+
+// logInfo is what docker's logger.Info says of c.
+func logInfo(c *Container) logger.Info {
+	var entrypoint string
+	args := c.Config.Spec.Args
+	if len(args) > 0 {
+		entrypoint, args = args[0], args[1:]
+	}
+	return logger.Info{
+		Config:              c.Config.LogConfig.Config,
+		ContainerID:         c.ID,
+		ContainerName:       "/" + c.Config.Name,
+		ContainerEntrypoint: entrypoint,
+		ContainerArgs:       args,
+		ContainerImageID:    c.Config.ImageID,
+		ContainerImageName:  c.Config.Image,
+		ContainerCreated:    c.Config.Created,
+		ContainerEnv:        c.Config.Spec.Env,
+		ContainerLabels:     c.Config.Labels,
+		LogPath:             inspectLogPath(c),
+		DaemonName:          "strata",
+	}
+}
+
+// logTagKeys are the keys renderSimpleLogTag reads: logger.Info's short and full container
+// and image IDs, the container's name, the image's name as given, and the daemon's.
 var logTagKeys = []string{"ID", "FullID", "Name", "ImageID", "ImageFullID", "ImageName", "DaemonName"}
 
-// renderLogTag renders a tag template, text with {{.Key}} actions of logTagKeys; c nil only
-// checks it. docker's templates take Go template pipelines too ({{.Name | upper}}): strata
-// refuses those rather than log them as text.
-func renderLogTag(tmpl string, c *Container) (string, error) {
+// renderSimpleLogTag renders a tag of text with {{.Key}} actions of logTagKeys: what the
+// monitor renders of a container made before strata rendered its tag at create (which took
+// no other), with no text/template.
+func renderSimpleLogTag(tmpl string, info *logger.Info) (string, error) {
 	var b strings.Builder
 	rest := tmpl
 	for {
 		i := strings.Index(rest, "{{")
 		if i < 0 {
-			if strings.Contains(rest, "}}") {
-				return "", logTagError(tmpl)
-			}
 			b.WriteString(rest)
 			return b.String(), nil
-		}
-		if strings.Contains(rest[:i], "}}") {
-			return "", logTagError(tmpl)
 		}
 		b.WriteString(rest[:i])
 		j := strings.Index(rest[i:], "}}")
 		if j < 0 {
-			return "", logTagError(tmpl)
+			return "", fmt.Errorf("invalid log tag template %s", quote.Value(tmpl))
 		}
 		key, ok := strings.CutPrefix(strings.TrimSpace(rest[i+2:i+j]), ".")
 		if !ok || !slices.Contains(logTagKeys, key) {
-			return "", logTagError(tmpl)
+			return "", fmt.Errorf("invalid log tag template %s: without the CLI's renderer, strata reads text with {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}}, {{.ImageFullID}}, {{.ImageName}} or {{.DaemonName}}", quote.Value(tmpl))
 		}
-		if c != nil {
-			b.WriteString(logTagValue(key, c))
-		}
+		b.WriteString(logTagValue(key, info))
 		rest = rest[i+j+2:]
 	}
 }
 
-func logTagError(tmpl string) error {
-	return fmt.Errorf("invalid log tag template %s: strata reads text with {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}}, {{.ImageFullID}}, {{.ImageName}} or {{.DaemonName}}", quote.Value(tmpl))
-}
-
-// logTagValue is what key stands for in c's log tag, as docker's logger.Info gives it.
-func logTagValue(key string, c *Container) string {
+// logTagValue is what key of logTagKeys stands for in info.
+func logTagValue(key string, info *logger.Info) string {
 	switch key {
 	case "ID":
-		return shortID(c.ID)
+		return info.ID()
 	case "FullID":
-		return c.ID
+		return info.FullID()
 	case "Name":
-		return c.Config.Name
+		return info.Name()
 	case "ImageID":
-		return shortID(strings.TrimPrefix(c.Config.ImageID, "sha256:"))
+		return info.ImageID()
 	case "ImageFullID":
-		return c.Config.ImageID
+		return info.ImageFullID()
 	case "ImageName":
-		return c.Config.Image
+		return info.ImageName()
 	case "DaemonName":
-		return "strata"
+		return info.DaemonName
 	}
 	return ""
 }

@@ -10,7 +10,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/strata-run/strata/internal/logger"
+	"github.com/strata-run/strata/internal/logger/tagtemplate"
 )
+
+// The CLI's renderer (cmd/strata sets it too): runner's tests take --log-opt tag as the CLI
+// does.
+func init() { TagRenderer = tagtemplate.Render }
 
 // ParseLogConfig takes --log-driver and --log-opt as docker's CLI and daemon do, and refuses
 // in their words what they refuse (moby daemon/logger/factory.go ValidateLogOpts,
@@ -72,10 +79,13 @@ func TestParseLogConfig(t *testing.T) {
 		{driver: "json-file", opts: []string{"labels=a,b", "labels-regex=^com\\.", "env=A", "env-regex=^X_", "tag={{.Name}}/{{ .ID }}"}, rot: logRotation{MaxFiles: 1}},
 		{driver: "json-file", opts: []string{"labels-regex=("}, err: "invalid labels-regex: error parsing regexp"},
 		{driver: "json-file", opts: []string{"env-regex=[z-a]"}, err: "invalid env-regex: error parsing regexp"},
-		{driver: "json-file", opts: []string{"tag={{.Name | upper}}"}, err: `invalid log tag template "{{.Name | upper}}": strata reads text with {{.ID}}`},
-		{driver: "json-file", opts: []string{"tag={{.Hostname}}"}, err: "invalid log tag template"},
-		{driver: "json-file", opts: []string{"tag={{.Name"}, err: "invalid log tag template"},
-		{driver: "json-file", opts: []string{"tag=a}}b"}, err: "invalid log tag template"},
+		// docker's tag is a Go template over its logger.Info, with its helpers.
+		{driver: "json-file", opts: []string{"tag={{.Name | upper}}"}, rot: logRotation{MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"tag={{.Hostname}}/{{.ContainerName}}/{{json .ContainerLabels}}"}, rot: logRotation{MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"tag=a}}b"}, rot: logRotation{MaxFiles: 1}},
+		{driver: "json-file", opts: []string{"tag={{.Name"}, err: "template: log-tag:1: unclosed action"},
+		{driver: "json-file", opts: []string{"tag={{.Nope}}"}, err: `template: log-tag:1:2: executing "log-tag" at <.Nope>: can't evaluate field Nope in type *logger.Info`},
+		{driver: "json-file", opts: []string{"tag={{shout .Name}}"}, err: `template: log-tag:1: function "shout" not defined`},
 		{driver: "json-file", opts: []string{"max-size=" + strings.Repeat("1", 5000)}, err: "too long"},
 		{driver: "json-file", opts: make([]string, 65), err: "too many --log-opt"},
 	}
@@ -187,5 +197,75 @@ func TestLogAttrs(t *testing.T) {
 	c.Config.Labels["app"] = strings.Repeat("x", logAttrsMax)
 	if _, err := logAttrs(c); err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Errorf("logAttrs of a huge label = %v, want an error", err)
+	}
+}
+
+// TestLogTagTemplate: --log-opt tag is rendered as docker's ParseLogTag renders it, a Go
+// template over its logger.Info with its helper functions.
+func TestLogTagTemplate(t *testing.T) {
+	host, _ := os.Hostname()
+	c := &Container{ID: strings.Repeat("c", 64), Dir: "/run/c", Config: Config{
+		Name: "web", Image: "alpine:3.20.3", ImageID: "sha256:" + strings.Repeat("a", 64),
+		Labels: map[string]string{"app": "shop"},
+		Spec:   Spec{Args: []string{"sh", "-c", "true"}, Env: []string{"MODE=prod"}},
+	}}
+	for tmpl, want := range map[string]string{
+		"{{.ID}}-{{.Name}}":                       "cccccccccccc-web",
+		"{{.ImageID}} {{.ImageName}}":             "aaaaaaaaaaaa alpine:3.20.3",
+		"{{.ImageFullID}}":                        "sha256:" + strings.Repeat("a", 64),
+		"{{truncate .FullID 3}}":                  "ccc",
+		"{{.Name | upper}} {{title .Name}}":       "WEB Web",
+		"{{.ContainerName}} {{.DaemonName}}":      "/web strata",
+		"{{.Command}}":                            "sh -c true",
+		"{{.Hostname}}":                           host,
+		"{{json .ContainerLabels}}":               `{"app":"shop"}`,
+		"{{index .ContainerLabels \"app\"}}":      "shop",
+		"{{join (split .ImageName \":\") \"_\"}}": "alpine_3.20.3",
+		"{{range .ContainerEnv}}{{.}}{{end}}":     "MODE=prod",
+		"[{{pad .Name 1 2}}]":                     "[ web  ]",
+		"a}}b":                                    "a}}b",
+	} {
+		got, err := renderLogTag(tmpl, c)
+		if err != nil || got != want {
+			t.Errorf("tag %q = %q, %v; want %q", tmpl, got, err, want)
+		}
+	}
+	if _, err := renderLogTag("{{range .ContainerEnv}}"+strings.Repeat("x", 1<<10)+"{{.}}{{end}}{{range 2000}}{{$.FullID}}{{end}}", c); err == nil {
+		t.Errorf("a tag of more than %d bytes was rendered", logAttrsMax)
+	}
+}
+
+// TestLogTagRenderedForMonitor: the tag is rendered at create and again at each rename (the
+// name it may show is the container's at its start, as docker renders it at each start), and
+// kept in the config, for the monitor, which links no template engine (TagRenderer nil) and
+// logs the tag rendered then. A container made before strata kept it renders its simple tag.
+func TestLogTagRenderedForMonitor(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ParseLogConfig("json-file", []string{"tag={{.Name | upper}}:{{len .ContainerArgs}}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Create(Config{Name: "web", Image: "alpine", LogConfig: lc, Spec: Spec{Args: []string{"sh", "-c", "true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(c, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := s.Get(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(r func(string, *logger.Info, int) (string, error)) { TagRenderer = r }(TagRenderer)
+	TagRenderer = nil // as in the monitor
+	if attrs, err := logAttrs(saved); err != nil || string(attrs) != `{"tag":"SHOP:2"}` {
+		t.Errorf("the monitor's attrs after a rename = %s, %v; want {\"tag\":\"SHOP:2\"}", attrs, err)
+	}
+	saved.Config.LogConfig = LogConfig{Config: map[string]string{"tag": "{{.Name}}/{{ .ID }}"}} // as before
+	if attrs, err := logAttrs(saved); err != nil || string(attrs) != `{"tag":"shop/`+c.ID[:12]+`"}` {
+		t.Errorf("the monitor's attrs of an older container = %s, %v", attrs, err)
 	}
 }

@@ -214,14 +214,19 @@ func (s *Store) Rename(c *Container, name string) error {
 	if old == name {
 		return fmt.Errorf("renaming container %s: it is named %q already", shortID(c.ID), name)
 	}
+	// Its log tag may name it: rendered again, as docker renders it at each start.
+	renamed := &Container{ID: c.ID, Dir: c.Dir, Config: cfg}
+	renamed.Config.Name = name
+	if err := renderTag(renamed); err != nil {
+		return fmt.Errorf("renaming container %s: %w", shortID(c.ID), err)
+	}
 	if err := s.reserveName(name, c.ID); err != nil {
 		return err
 	}
-	cfg.Name = name
-	c.Config = cfg
+	c.Config = renamed.Config
 	if err := c.SaveConfig(); err != nil {
 		s.releaseName(name, c.ID)
-		c.Config.Name = old
+		c.Config = cfg
 		return err
 	}
 	s.releaseName(old, c.ID)

@@ -215,6 +215,10 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 		}
 		_ = mark.Unlock()
 	}()
+	// Its name is known now: a log tag may name it.
+	if err := renderTag(c); err != nil {
+		return nil, err
+	}
 	// The store is free again: what follows may take long (a VOLUME of many files is
 	// copied). The lock on creatingFile, held until the state is written, keeps the
 	// container from listings, lookups and sweeps meanwhile (see creating).
