@@ -81,7 +81,20 @@ type Loaded struct {
 	// already in the store, or one the archive named the same before), which docker load
 	// reports ("renaming the old one"); zero when Ref was new or named this image.
 	Replaced v1.Hash
+	// Ignored are the names the archive's index.json gives the image that it is not stored
+	// under, for the caller to warn of: the image is loaded all the same.
+	Ignored []Ignored
 }
+
+// Ignored is a name an archive gives an image that Load does not store it under, and why.
+type Ignored struct {
+	Name   string // as the archive gives it
+	Reason error
+}
+
+// errForeignPin is why a name pinning a digest the archive does not list the image by is
+// ignored.
+var errForeignPin = errors.New("it pins a digest the archive does not list the image by")
 
 // Load reads an image archive (docker-archive, old or new, or oci-archive) from the tar
 // stream r into store and tags its images. A gzip, zstd or bzip2 compressed archive
@@ -362,7 +375,7 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 			id = desc.Digest
 		}
 		if len(img.refs) == 0 {
-			loaded = append(loaded, Loaded{Manifest: desc, ID: id, Platform: platform})
+			loaded = append(loaded, Loaded{Manifest: desc, ID: id, Platform: platform, Ignored: img.ignored})
 		}
 		for _, ref := range img.refs {
 			replaced := p.replaced(ref, id)
@@ -370,7 +383,7 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 				return loaded, err
 			}
 			report(progress, Event{Kind: Tagged, Name: ref, Digest: desc.Digest, Size: desc.Size})
-			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: id, Platform: platform, Replaced: replaced})
+			loaded = append(loaded, Loaded{Ref: ref, Manifest: desc, ID: id, Platform: platform, Replaced: replaced, Ignored: img.ignored})
 		}
 	}
 	return loaded, nil

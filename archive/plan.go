@@ -55,6 +55,7 @@ type image struct {
 	// digest the image is listed by (strata save writes such a pin, a load keeps it).
 	repoTags bool
 	refs     []string // normalized
+	ignored  []Ignored
 	manifest v1.Descriptor
 	config   v1.Hash
 	// listed is the digest the archive lists the image by (index.json's, or the manifest
@@ -540,8 +541,16 @@ func (p *plan) name(unnamed string) error {
 		for _, n := range img.names {
 			ref, err := registry.ParseReference(n)
 			if err == nil {
+				err = cache.CheckRef(ref.String())
+				if errors.Is(err, cache.ErrAmbiguousName) && !img.repoTags {
+					// "sha256:<hex>" as an annotation (another tool's index.json): docker's
+					// containerd store loads the image all the same; the store cannot name
+					// it so (it would read as an image ID), so it is loaded without it.
+					img.ignored = append(img.ignored, Ignored{Name: n, Reason: err})
+					continue
+				}
 				// Refused before any blob is stored, so the load is refused whole.
-				if err = cache.CheckRef(ref.String()); err != nil {
+				if err != nil {
 					err = fmt.Errorf("name %s: %w", quote.Cut(n, 300), err)
 				}
 			}
@@ -558,6 +567,7 @@ func (p *plan) name(unnamed string) error {
 				if img.repoTags {
 					return fmt.Errorf("image %s: invalid tag %s: it pins a digest the archive does not list the image by", short(img.manifest.Digest), quote.Cut(n, 300))
 				}
+				img.ignored = append(img.ignored, Ignored{Name: n, Reason: errForeignPin})
 				continue
 			}
 			refs = append(refs, ref.String())

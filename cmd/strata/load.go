@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-run/strata/archive"
 	"github.com/strata-run/strata/internal/platforms"
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -111,6 +112,7 @@ func runLoad(cmd *cobra.Command, g *globals, o loadOptions) error {
 		return err
 	}
 	warnLoadPlatforms(cmd.ErrOrStderr(), loaded, opts.Platform)
+	warnLoadIgnoredNames(cmd.ErrOrStderr(), loaded)
 	// -q drops the progress only: docker load -q and podman load -q still print what they
 	// loaded, and scripts read the name from that line.
 	out := cmd.OutOrStdout()
@@ -189,5 +191,21 @@ func warnLoadPlatforms(w io.Writer, loaded []archive.Loaded, want v1.Platform) {
 			name = ref.Familiar()
 		}
 		fmt.Fprintln(w, oneLine(fmt.Sprintf("strata: warning: the platform of image %s (%s) does not match %s: a single-platform image is loaded as it is", name, l.Platform.String(), whose)))
+	}
+}
+
+// warnLoadIgnoredNames warns, one line per name, of a name the archive's index.json gives an
+// image that the load did not store it under ("sha256:<hex>", which reads as an image ID):
+// the image is loaded all the same, as docker's containerd store loads it.
+func warnLoadIgnoredNames(w io.Writer, loaded []archive.Loaded) {
+	warned := map[v1.Hash]bool{}
+	for _, l := range loaded {
+		if len(l.Ignored) == 0 || warned[l.Manifest.Digest] {
+			continue
+		}
+		warned[l.Manifest.Digest] = true // an image of several names is warned of once
+		for _, ig := range l.Ignored {
+			fmt.Fprintln(w, oneLine(fmt.Sprintf("strata: warning: image %s: ignoring the name %s the archive gives it: %v", shortID(l.ID.String()), quote.Cut(ig.Name, 300), ig.Reason)))
+		}
 	}
 }
