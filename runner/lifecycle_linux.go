@@ -880,11 +880,16 @@ func waitForWaiters(c *Container) (release func()) {
 type stateWatch struct{ fd int }
 
 func watchState(dir string) stateWatch {
+	return watchDir(dir, unix.IN_MOVED_TO)
+}
+
+// watchDir watches dir for the inotify events of mask (and its removal, which ends a watch).
+func watchDir(dir string, mask uint32) stateWatch {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return stateWatch{-1}
 	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, mask|unix.IN_ONLYDIR); err != nil {
 		unix.Close(fd)
 		return stateWatch{-1}
 	}
@@ -901,12 +906,12 @@ func (w stateWatch) drain() {
 	}
 }
 
-// wait returns once a file is renamed into the dir (a state written: true), or after d.
-func (w stateWatch) wait(d time.Duration) bool {
-	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}
-	n, _ := unix.Poll(fds, int(d/time.Millisecond))
+// wait returns once an event came (a state written, and what else the watch asked for),
+// after d, or with ctx's error.
+func (w stateWatch) wait(ctx context.Context, d time.Duration) error {
+	err := pollUntil(ctx, []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}}, d)
 	w.drain()
-	return n > 0
+	return err
 }
 
 func (w stateWatch) close() {
@@ -945,9 +950,9 @@ func waitMonitor(ctx context.Context, pid int, changes stateWatch) error {
 	return pollUntil(ctx, fds, timeout)
 }
 
-// eventPollMax bounds waitMonitor's wait when a pidfd and the dir's watch cover what it waits
-// for.
-const eventPollMax = 2 * time.Second
+// eventPollMax bounds the wait of waitMonitor, and of a log's follower, when events cover
+// what they wait for (a variable for tests, which make it long to show the events suffice).
+var eventPollMax = 2 * time.Second
 
 // pollUntil polls fds for at most timeout, returning early once one is ready or ctx ends
 // (ctx's error then): an eventfd ctx's end writes is polled with them.

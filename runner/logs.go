@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/strata-run/strata/internal/safefile"
+	"golang.org/x/sys/unix"
 )
 
 // logEntry is one line of log.json, the format of docker's json-file driver: one line of one
@@ -410,7 +411,9 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		release = holdDirAsWaiter(c.Dir)
 	}
 	if opts.Follow {
-		changes = watchState(c.Dir)
+		// A write to the log wakes the follower too: its line shows at once, and an idle
+		// container's follower sleeps.
+		changes = watchDir(c.Dir, unix.IN_MOVED_TO|unix.IN_MODIFY)
 		if c.State.Status == StatusRunning {
 			followRun()
 		}
@@ -606,14 +609,13 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			continue
 		}
 		if changes.fd >= 0 {
-			// Up to five polls, woken at once by a state written; an ended ctx is seen
-			// within one.
-			for range 5 {
-				if changes.wait(pollInterval) || ctx.Err() != nil {
-					break
-				}
+			// Woken at once by a write to the log, a rotation, a state written or ctx's end;
+			// --until's time ends the wait too.
+			d := eventPollMax
+			if !opts.Until.IsZero() {
+				d = max(min(d, time.Until(opts.Until)), time.Millisecond)
 			}
-			if ctx.Err() != nil {
+			if changes.wait(ctx, d) != nil {
 				return nil
 			}
 			continue
