@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -153,6 +154,20 @@ func marked(marker string, secs int) []string {
 // markedProcs returns the PIDs of the processes whose argv holds marker.
 func markedProcs(t *testing.T, marker string) []int {
 	t.Helper()
+	return procsWhere(t, func(argv []string) bool { return slices.Contains(argv, marker) })
+}
+
+// markedShells returns the PIDs of the shells marked(marker, …) started: the containers' own
+// processes. A strata whose argv holds marker is none, nor is a child it forked and has not
+// yet exec'd, whose argv reads as its parent's until then.
+func markedShells(t *testing.T, marker string) []int {
+	t.Helper()
+	return procsWhere(t, func(argv []string) bool { return argv[0] == "sh" && slices.Contains(argv, marker) })
+}
+
+// procsWhere returns the PIDs of the processes, other than this one, whose argv match takes.
+func procsWhere(t *testing.T, match func(argv []string) bool) []int {
+	t.Helper()
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
@@ -164,14 +179,11 @@ func markedProcs(t *testing.T, marker string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
+		if err != nil || len(b) == 0 {
 			continue
 		}
-		for _, a := range strings.Split(string(b), "\x00") {
-			if a == marker {
-				pids = append(pids, pid)
-				break
-			}
+		if match(strings.Split(string(b), "\x00")) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
@@ -456,6 +468,10 @@ func (f *concFixture) checkStaleCgroups(t *testing.T, root string, used map[stri
 			}
 			os.Chtimes(dir, old, old)
 		}
+	}
+	// One still exiting (its list is empty, the cgroup not yet) keeps it from the sweep.
+	for _, id := range left {
+		waitCgroupIdle(t, id)
 	}
 	run(t, f.env, "", root, "rm", "-f", "kp-nosuch") // fails: no such container; sweeps
 	for _, id := range left {
