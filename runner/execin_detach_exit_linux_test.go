@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/strata-run/strata/internal/testutil"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // TestExecDetachThenExit: a detach of exec -it (its keys typed) stands when the container's
@@ -75,5 +77,25 @@ func TestExecDetachThenExit(t *testing.T) {
 		DetachKeys: []byte{0x18, 'x'}}, Stdio{Stdin: tty, Stdout: tty, Stderr: tty})
 	if !errors.Is(err, ErrDetached) {
 		t.Errorf("Exec -it detached, then its container's PID 1 exited = %d, %v; want ErrDetached", code, err)
+	}
+	checkTerminalLeftAlone(t, tty)
+}
+
+// checkTerminalLeftAlone checks that the user's terminal, once a detached Exec has returned,
+// is its caller's: the wait for the command, which goes on behind the detach until the
+// command ends (here, with its container), does not restore it again.
+func checkTerminalLeftAlone(t *testing.T, tty *os.File) {
+	t.Helper()
+	if _, err := term.MakeRaw(int(tty.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tio.Lflag&unix.ICANON != 0 {
+			t.Fatalf("the user's terminal, made raw by its caller after Exec detached, was restored behind it (lflag %#x)", tio.Lflag)
+		}
 	}
 }

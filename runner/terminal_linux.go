@@ -35,8 +35,13 @@ func (t *terminal) attach(master *os.File, stdio Stdio, attachStdin bool) {
 	if f, ok := stdio.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		t.stdin = f
 		if attachStdin {
-			if st, err := term.MakeRaw(int(f.Fd())); err == nil {
-				t.restore = func() { _ = term.Restore(int(f.Fd()), st) }
+			fd := int(f.Fd())
+			if st, err := term.MakeRaw(fd); err == nil {
+				// Once: a detach restores it as Exec returns, and the wait that goes on
+				// behind it (waitOrDetach) must leave alone a terminal that is the
+				// caller's by then, set anew or closed (an os.File's Fd races with Close).
+				var once sync.Once
+				t.restore = func() { once.Do(func() { _ = term.Restore(fd, st) }) }
 			}
 		}
 		t.resize()
