@@ -158,13 +158,34 @@ func newRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, m := range mountsUnder(t, root) {
+		if t.Failed() {
+			removeContainersLeft(root)
+		}
+		left := mountsUnder(t, root)
+		for _, m := range left {
 			t.Errorf("left mounted after the test: %s", m)
+		}
+		if len(left) > 0 {
+			removeContainersLeft(root)
+		}
+		for _, m := range left {
 			exec.Command("umount", "-l", m).Run()
 		}
 		os.RemoveAll(root)
 	})
 	return root
+}
+
+// removeContainersLeft removes, best effort, every container of root: a test that failed
+// midway may leave one running (a killed foreground run's container runs on, as docker's
+// does), which nothing would end once its store is gone, its cgroup with it.
+func removeContainersLeft(root string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, strataBin, "--root", root, "ps", "-aq", "--no-trunc").Output()
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		exec.CommandContext(ctx, strataBin, append([]string{"--root", root, "rm", "-f"}, ids...)...).Run()
+	}
 }
 
 // mountsUnder lists the mount points in /proc/self/mountinfo at or below dir.
