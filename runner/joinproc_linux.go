@@ -152,10 +152,10 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	// keep strata waiting past ctx.
 	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
 	defer stop()
-	if joinStartedHook != nil {
-		joinStartedHook(p.cmd.Process.Pid)
-	}
 	giveUp := giveUpOnSignal(p.cmd.Process)
+	if joinStartedHook != nil {
+		joinStartedHook(p.cmd.Process.Pid) // signals are caught by then
+	}
 	if err := json.NewEncoder(parentSock).Encode(req); err != nil {
 		giveUp.answered()
 		return ExitOwnError, diedOf(fmt.Errorf("sending request to helper: %w", err))

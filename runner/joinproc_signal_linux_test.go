@@ -26,8 +26,7 @@ func TestExecSignalBeforeStart(t *testing.T) {
 	}
 	defer func() { joinStartedHook = nil }()
 	go func() {
-		<-helper
-		time.Sleep(200 * time.Millisecond) // Exec catches its signals by then
+		<-helper // Exec catches its signals by then
 		_ = unix.Kill(os.Getpid(), unix.SIGTERM)
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
