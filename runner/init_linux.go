@@ -108,12 +108,15 @@ func MaybeInit() {
 		runInit()
 	case monitorMarker:
 		runMonitor()
-	case reaperMarker:
-		runReaper()
 	case nsjoinMarker:
 		runNSJoin()
+	}
+	// The helpers that start a command with its environment: hideGoEnv's prefix follows.
+	switch marker, prefix := splitMarker(os.Args[0]); marker {
+	case reaperMarker:
+		runReaper(prefix)
 	case limitsExecMarker:
-		runLimitsExec()
+		runLimitsExec(prefix)
 	}
 }
 
@@ -431,11 +434,14 @@ func (c *command) exec(spec Spec) error {
 	if err != nil {
 		return startLookupError(err)
 	}
-	args := spec.Args
+	args, env := spec.Args, c.env
 	if spec.Init {
 		// The reaper is this binary (the protected one /proc/self/exe points at) and runs with
-		// the privileges just set up; it starts argv0 and forwards signals to it.
-		args = append([]string{reaperMarker, argv0}, spec.Args...)
+		// the privileges just set up; it starts argv0 and forwards signals to it. Its runtime
+		// does not read the command's GODEBUG, GOMAXPROCS… (hideGoEnv).
+		var prefix string
+		env, prefix = hideGoEnv(env)
+		args = append([]string{withGoEnvPrefix(reaperMarker, prefix), argv0}, spec.Args...)
 		argv0 = "/proc/self/exe"
 	}
 	if !spec.Privileged || spec.NoNewPrivileges {
@@ -456,7 +462,7 @@ func (c *command) exec(spec Spec) error {
 	}
 	var ex *rawExec
 	if late {
-		if ex, err = newRawExec(argv0, args, c.env); err != nil {
+		if ex, err = newRawExec(argv0, args, env); err != nil {
 			return &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
 		}
 	}
@@ -467,7 +473,7 @@ func (c *command) exec(spec Spec) error {
 		settleHeap()
 		err = ex.execWithLimits([]procRlimit{{Resource: unix.RLIMIT_DATA, Cur: data.Cur, Max: data.Max}})
 	} else {
-		err = unix.Exec(argv0, args, c.env)
+		err = unix.Exec(argv0, args, env)
 	}
 	return execError(spec, err)
 }
@@ -596,19 +602,20 @@ func (e *rawExec) execWithLimits(limits []procRlimit) error {
 // before it started the command: under a finite RLIMIT_DATA it then copied the command's
 // environment and died of "fatal error: runtime: out of memory" with an image's environment
 // of 100k variables; under an RLIMIT_NOFILE of a few descriptors it could not fork it.
-// argv: limitsExecMarker, RESOURCE:SOFT:HARD[,...], resolved path, command argv...
-func runLimitsExec() {
+// argv: limitsExecMarker (and hideGoEnv's prefix), RESOURCE:SOFT:HARD[,...], resolved path,
+// command argv...
+func runLimitsExec(goEnvPrefix string) {
 	// No collection, ever: copying an environment of 100k variables started one, whose mark
 	// workers then allocated (mmap) while the limits were set and before the execve, and
 	// under RLIMIT_DATA the runtime died ("fatal error: runtime: cannot allocate memory"),
 	// one exec in a few dozen, more often on a loaded machine. The init runs with it off too.
 	debug.SetGCPercent(-1)
-	code, err := limitsExec(os.Args[1:])
+	code, err := limitsExec(os.Args[1:], restoreGoEnv(os.Environ(), goEnvPrefix))
 	fmt.Fprintf(os.Stderr, "strata: exec: %v\n", err)
 	os.Exit(code)
 }
 
-func limitsExec(args []string) (int, error) {
+func limitsExec(args, env []string) (int, error) {
 	if len(args) < 3 {
 		return ExitOwnError, errors.New("want limits and a command")
 	}
@@ -623,7 +630,7 @@ func limitsExec(args []string) (int, error) {
 	// The RLIMIT_NOFILE the command had before this binary's runtime raised it, if it is not
 	// one of limits.
 	restoreNofile()
-	ex, err := newRawExec(args[1], args[2:], os.Environ())
+	ex, err := newRawExec(args[1], args[2:], env)
 	if err == nil {
 		settleHeap()
 		err = ex.execWithLimits(limits)
@@ -635,13 +642,13 @@ func limitsExec(args []string) (int, error) {
 }
 
 // limitsExecArgs is the argv that starts command argv (argv0 resolved) through runLimitsExec
-// with limits.
-func limitsExecArgs(limits []procRlimit, argv0 string, argv []string) []string {
+// with limits, and the command's env hidden from its runtime with goEnvPrefix (hideGoEnv).
+func limitsExecArgs(limits []procRlimit, goEnvPrefix, argv0 string, argv []string) []string {
 	fs := make([]string, len(limits))
 	for i, l := range limits {
 		fs[i] = fmt.Sprintf("%d:%d:%d", l.Resource, l.Cur, l.Max)
 	}
-	return append([]string{limitsExecMarker, strings.Join(fs, ","), argv0}, argv...)
+	return append([]string{withGoEnvPrefix(limitsExecMarker, goEnvPrefix), strings.Join(fs, ","), argv0}, argv...)
 }
 
 // fileOrNil keeps a nil *os.File from becoming a non-nil io.Reader.

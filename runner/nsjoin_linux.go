@@ -408,8 +408,10 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	args := req.Args
 	if len(late) > 0 {
 		// The sealed binary this helper runs, as the command sees it once forked into the
-		// container's pid namespace.
-		args = limitsExecArgs(late, argv0, req.Args)
+		// container's pid namespace; its runtime does not read the command's GODEBUG… .
+		var prefix string
+		env, prefix = hideGoEnv(env)
+		args = limitsExecArgs(late, prefix, argv0, req.Args)
 		argv0 = "/proc/self/exe"
 	}
 	if req.Confine {

@@ -16,7 +16,7 @@ import (
 // init once privileges are dropped). A plain command as PID 1 neither reaps orphans nor dies
 // from signals it does not handle; the reaper starts the command as its child, forwards every
 // signal to it, reaps whatever exits, and leaves with the command's status (tini's job).
-// argv: reaperMarker, resolved path, command argv...
+// argv: reaperMarker (and hideGoEnv's prefix), resolved path, command argv...
 //
 // The pids controller counts threads, so the reaper's count against --pids-limit (see
 // minInitPidsLimit). It starts the command with syscall.ForkExec: os.StartProcess first
@@ -34,7 +34,7 @@ import (
 // while the main one was not waiting, and drop it (PID 1 of a pid namespace drops a signal it
 // has no handler for). That design ran in 4 threads, but lost the SIGTERM of
 // TestRunInitForwardsSignals about once in 40 runs on a loaded host.
-func runReaper() {
+func runReaper(goEnvPrefix string) {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "strata-init: want a command")
 		os.Exit(ExitOwnError)
@@ -44,7 +44,7 @@ func runReaper() {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	pid, err := syscall.ForkExec(os.Args[1], os.Args[2:], &syscall.ProcAttr{
-		Env:   os.Environ(),
+		Env:   restoreGoEnv(os.Environ(), goEnvPrefix),
 		Files: []uintptr{0, 1, 2},
 	})
 	if err != nil {
