@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -36,6 +37,9 @@ type planApplier struct {
 	// none; devChecked says whether it was looked at yet (resolveDev).
 	dev        string
 	devChecked bool
+	// cwdLeft says an OpMkdir of mkdirCgroupfsLater left the working directory, which the
+	// image's symlinks lead into the cgroup tree, to the one of mkdirIfLeft.
+	cwdLeft bool
 }
 
 func newPlanApplier(rootfs string) *planApplier {
@@ -113,9 +117,12 @@ func (a *planApplier) applyStep(s Step) error {
 			// Made, it could not be entered: the init's chdir takes a path.
 			return targetError{fmt.Errorf("mkdir %s: %w", s.Target, unix.ENAMETOOLONG)}
 		}
+		if s.Data == mkdirIfLeft && !a.cwdLeft {
+			return nil // made already
+		}
 		err := a.mkdirPlain(s.Target)
 		if errors.Is(err, unix.ELOOP) {
-			err = a.mkdirThroughLinks(s.Target)
+			err = a.mkdirThroughLinks(s.Target, s.Data == mkdirCgroupfsLater)
 		}
 		if err != nil {
 			// Named once, as the container sees it (MkdirAll's error names the resolved path).
@@ -208,8 +215,11 @@ func (a *planApplier) mkdirPlain(target string) error {
 
 // mkdirThroughLinks makes the working directory target where the image's symlinks lead, as
 // docker does, a dangling one too (MkdirAll stops at it), and never through a magic link of
-// /proc, which securejoin reads as the plain name it shows.
-func (a *planApplier) mkdirThroughLinks(target string) error {
+// /proc, which securejoin reads as the plain name it shows. With cgroupfsLater, one they lead
+// into the cgroup tree, whose filesystems are not mounted yet, is left to the step after them
+// (cwdLeft): made now, it would be looked for in sysfs beneath them, as runc, which makes it
+// once every mount is made, does not.
+func (a *planApplier) mkdirThroughLinks(target string, cgroupfsLater bool) error {
 	base := a.base
 	if a.pivoted {
 		base = "/"
@@ -217,6 +227,12 @@ func (a *planApplier) mkdirThroughLinks(target string) error {
 	joined, err := securejoin.SecureJoin(base, target)
 	if err != nil {
 		return fmt.Errorf("resolving: %w", err)
+	}
+	if cgroupfsLater {
+		if rel, err := filepath.Rel(base, joined); err == nil && coversCgroupfs(rel) {
+			a.cwdLeft = true
+			return nil
+		}
 	}
 	return os.MkdirAll(joined, 0o755)
 }

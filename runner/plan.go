@@ -36,7 +36,10 @@ const (
 	OpSysctl Op = "sysctl"
 	// OpSymlink creates Target as a symlink to Source.
 	OpSymlink Op = "symlink"
-	// OpMkdir creates Target (and parents) if missing, mode 0755.
+	// OpMkdir creates Target (and parents) if missing, mode 0755: the working directory.
+	// Data mkdirCgroupfsLater lets it leave a Target the image's symlinks lead into the
+	// cgroup tree, not mounted yet, to the step of Data mkdirIfLeft after the cgroup
+	// filesystems, which makes only a Target left so.
 	OpMkdir Op = "mkdir"
 	// OpPivot makes the rootfs the root and detaches the old one.
 	OpPivot Op = "pivot"
@@ -258,10 +261,17 @@ func planWith(spec Spec, host hostInfo) []Step {
 	// and before the root is made read-only (docker makes it in the image's layer first).
 	// One in the cgroup tree waits for the cgroup filesystems: made before them, it was
 	// made (or not found) in sysfs, beneath them.
+	// One the image's symlinks lead there (WORKDIR /cg, /cg -> /sys/fs/cgroup/memory) is
+	// known only once they are read: the init leaves it to a second step after them.
 	cwd := Step{Op: OpMkdir, Target: spec.withDefaults().Cwd}
 	cwdLate := late && coversCgroupfs(cwd.Target)
+	leaves := late && len(cgroupfs) > 1 // the join, and cgroup filesystems to leave it to
 	if !cwdLate {
-		steps = append(steps, cwd)
+		early := cwd
+		if leaves {
+			early.Data = mkdirCgroupfsLater
+		}
+		steps = append(steps, early)
 	}
 	if spec.ReadOnly {
 		steps = append(steps, Step{Op: OpReadOnly, Target: "/"})
@@ -271,9 +281,20 @@ func planWith(spec Spec, host hostInfo) []Step {
 	}
 	if cwdLate {
 		steps = append(steps, cwd)
+	} else if leaves {
+		cwd.Data = mkdirIfLeft
+		steps = append(steps, cwd)
 	}
 	return steps
 }
+
+// The Data of an OpMkdir that may leave its working directory to a later one: one the
+// image's symlinks lead into the cgroup tree, before the cgroup filesystems are mounted, is
+// made by the step of mkdirIfLeft after them (a step that makes nothing else).
+const (
+	mkdirCgroupfsLater = "cgroupfs-later"
+	mkdirIfLeft        = "if-left"
+)
 
 // rprivate is docker's default propagation of a bind, and strata's of the init's copy of the
 // host's mounts.

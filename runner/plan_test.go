@@ -199,6 +199,13 @@ func TestPlanJoin(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("plan has %d join steps, want 1", n)
 	}
+	// And last, the working directory's second step, for one the image's symlinks lead
+	// into the cgroup tree (it makes nothing else).
+	if last := steps[len(steps)-1]; last.Op != OpMkdir || last.Target != "/w" || last.Data != mkdirIfLeft {
+		t.Errorf("last step %+v, want the working directory's mkdir of %q", last, mkdirIfLeft)
+	} else {
+		steps = steps[:len(steps)-1]
+	}
 	for _, s := range steps[join+1:] {
 		if !strings.HasPrefix(s.Target, cgroupfsRoot) {
 			t.Errorf("step %s %s comes after the join; only the cgroup filesystems should", s.Op, s.Target)
@@ -335,6 +342,28 @@ func TestPlanCwdInCgroupfs(t *testing.T) {
 		if mk < 0 || cg < 0 || ro < 0 || mk < pivot || (mk > cg) != tt.cgroups || (mk > ro) != tt.ro {
 			t.Errorf("cwd %s, mount %q: mkdir at %d, cgroup mount at %d, pivot at %d, read-only root at %d; want the mkdir after the pivot, after the cgroup mounts: %v, after the read-only root: %v",
 				tt.cwd, tt.mount, mk, cg, pivot, ro, tt.cgroups, tt.ro)
+		}
+		// One made before the cgroup filesystems mounted after it may be left to a second
+		// step after them, which makes only what the first left: the image's symlinks may
+		// lead it there.
+		var mkdirs []Step
+		for _, s := range steps {
+			if s.Op == OpMkdir {
+				mkdirs = append(mkdirs, s)
+			}
+		}
+		want := []Step{{Op: OpMkdir, Target: path.Clean(tt.cwd)}}
+		if !tt.cgroups {
+			want = []Step{
+				{Op: OpMkdir, Target: path.Clean(tt.cwd), Data: mkdirCgroupfsLater},
+				{Op: OpMkdir, Target: path.Clean(tt.cwd), Data: mkdirIfLeft},
+			}
+			if last := len(steps) - 1; steps[last] != want[1] || last < cg {
+				t.Errorf("cwd %s: last step %+v, want %+v, after the cgroup mounts", tt.cwd, steps[last], want[1])
+			}
+		}
+		if !slices.Equal(mkdirs, want) {
+			t.Errorf("cwd %s, mount %q: mkdir steps %+v, want %+v", tt.cwd, tt.mount, mkdirs, want)
 		}
 	}
 }

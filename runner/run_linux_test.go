@@ -437,3 +437,45 @@ func TestRunCwdInCgroupfs(t *testing.T) {
 		t.Errorf("Run(-w %s) = %d, %v, want the read-only cgroup filesystem's error", spec.Cwd, code, err)
 	}
 }
+
+// TestRunCwdSymlinkInCgroupfs: a working directory that is an image's symlink into the cgroup
+// tree (a WORKDIR /cg, /cg -> /sys/fs/cgroup/memory) is made and entered once the cgroup
+// filesystems are mounted, as docker's runc makes it after every mount, following the
+// image's links inside the root: it failed to start ("mkdir /cg: no such file or
+// directory", looked for in sysfs beneath the cgroup mounts). A link that climbs above the
+// root stays in it; a missing dir under it is not made on the read-only filesystem.
+func TestRunCwdSymlinkInCgroupfs(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	cg := ""
+	if entries, err := os.ReadDir("/sys/fs/cgroup"); err == nil {
+		for _, e := range entries {
+			if fi, err := os.Lstat(filepath.Join("/sys/fs/cgroup", e.Name())); err == nil && fi.IsDir() && e.Name() != "unified" {
+				cg = e.Name() // a v1 controller (or hybrid's)
+				break
+			}
+		}
+	}
+	if cg == "" {
+		t.Skip("no v1 controller under /sys/fs/cgroup: the cgroup tree is one filesystem, mounted where sysfs has its dir")
+	}
+	for _, link := range []string{"/sys/fs/cgroup/" + cg, "../../../../sys/fs/cgroup/" + cg} {
+		spec := testSpec(t, "sh", "-c", "pwd -P; ls | grep -c '^cgroup.procs$'")
+		if err := os.Symlink(link, filepath.Join(spec.Dir, "upper", "cg")); err != nil {
+			t.Fatal(err)
+		}
+		spec.Cwd = "/cg"
+		code, out, errOut, err := runOut(t, spec)
+		if want := "/sys/fs/cgroup/" + cg + "\n1\n"; err != nil || code != 0 || out != want {
+			t.Errorf("Run(-w /cg, /cg -> %s) = %d, %v, %q (stderr %q), want %q: the cgroup's dir and files", link, code, err, out, errOut, want)
+		}
+
+		spec = testSpec(t, "true")
+		if err := os.Symlink(link, filepath.Join(spec.Dir, "upper", "cg")); err != nil {
+			t.Fatal(err)
+		}
+		spec.Cwd = "/cg/strata-missing"
+		if code, _, _, err := runOut(t, spec); err == nil || !strings.Contains(err.Error(), "read-only file system") {
+			t.Errorf("Run(-w %s, /cg -> %s) = %d, %v, want the read-only cgroup filesystem's error", spec.Cwd, link, code, err)
+		}
+	}
+}
