@@ -31,6 +31,11 @@ type AttachOptions struct {
 	// read, as it waits for a foreground run's user (run -it, start -ai): the monitor drops
 	// any other attach that lags attachStall behind, and its output is lost to it.
 	Block bool
+	// HangUp, for a -t container, hangs its terminal up once Stdout takes no more (run -it
+	// whose output's reader has gone), as a foreground run -t hangs it up: the container ends
+	// as a command on a pipe does, and the attach returns its status. Without it, the attach
+	// ends with the write's error and leaves the container running, as docker's attach does.
+	HangUp bool
 }
 
 // ErrDetached is Attach's error when the user typed the detach keys; its words are docker's.
@@ -217,6 +222,13 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		}
 		var output outputError
 		if errors.As(e.err, &output) {
+			if o.HangUp && c.Config.Spec.Terminal && send(frameHangUp, nil) == nil {
+				// The container's output is read to its end, unshown: it may wait for this
+				// attach (Block) until the hang-up has ended its copy.
+				if code, _, err := readAttachOutput(conn, nil, nil); err == nil {
+					return code, nil
+				}
+			}
 			return ExitOwnError, output.err
 		}
 		// The monitor went without saying how the container ended (killed): its record,

@@ -44,6 +44,10 @@ const (
 	frameStderr = 'e'
 	frameExit   = 'x' // monitor to client, the last frame: the container's exit code, int32
 	frameRefuse = 'r' // monitor to client, the only frame: why it is not served (text)
+	// frameHangUp, client to monitor, empty: hang the container's terminal up (-t), as a
+	// foreground run -t hangs it up when its output takes no more (copyOutput): run -it's
+	// attach sends it once its own output has gone (AttachOptions.HangUp).
+	frameHangUp = 'u'
 )
 
 const (
@@ -118,6 +122,7 @@ type attachHub struct {
 	ln      *os.File // the listening socket
 	ended   bool
 	pty     *os.File // the container's terminal master (-t), once it has one
+	hangUp  func()   // closes pty, once (the terminal's closePty)
 	// size is the rows and columns the terminal starts with (Config.ConsoleSize), set
 	// before the container starts.
 	size [2]uint16
@@ -345,11 +350,25 @@ func (h *attachHub) stdinEnded() {
 	}
 }
 
-// setTerminal names the container's terminal master, which clients' resize frames size.
-func (h *attachHub) setTerminal(master *os.File) {
+// setTerminal names the container's terminal master, which clients' resize frames size, and
+// hangUp, which closes it (frameHangUp).
+func (h *attachHub) setTerminal(master *os.File, hangUp func()) {
 	h.mu.Lock()
-	h.pty = master
+	h.pty, h.hangUp = master, hangUp
 	h.mu.Unlock()
+}
+
+// hangUpTerminal hangs the container's terminal up, if it has one: its master is closed, the
+// container gets SIGHUP and its next write to the terminal fails, as when a foreground run
+// -t's output takes no more. Its output's copy then ends, and the container's next
+// terminal, after a restart, is its own.
+func (h *attachHub) hangUpTerminal() {
+	h.mu.Lock()
+	defer h.mu.Unlock() // a resize uses the master under it: none once it is closed
+	if h.hangUp != nil {
+		h.hangUp()
+		h.pty, h.hangUp = nil, nil
+	}
 }
 
 // broadcast queues p, as a frame of kind, for every client. A client whose queue stays full
@@ -641,6 +660,8 @@ func (h *attachHub) receive(c *attachClient) {
 			if n == 4 {
 				h.resize(binary.BigEndian.Uint16(buf[0:]), binary.BigEndian.Uint16(buf[2:]))
 			}
+		case frameHangUp:
+			h.hangUpTerminal()
 		default:
 			return
 		}
@@ -649,10 +670,9 @@ func (h *attachHub) receive(c *attachClient) {
 
 func (h *attachHub) resize(rows, cols uint16) {
 	h.mu.Lock()
-	master := h.pty
-	h.mu.Unlock()
-	if master != nil && rows > 0 && cols > 0 {
-		_ = pty.Setsize(master, &pty.Winsize{Rows: rows, Cols: cols})
+	defer h.mu.Unlock() // not beside hangUpTerminal's close: an os.File's Fd races with it
+	if h.pty != nil && rows > 0 && cols > 0 {
+		_ = pty.Setsize(h.pty, &pty.Winsize{Rows: rows, Cols: cols})
 	}
 }
 

@@ -276,7 +276,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		if r.Console && len(files) > 0 && p.pty == nil {
 			p.attach(files[0], stdio, spec.Stdin)
 			if stdio.Terminal != nil {
-				stdio.Terminal.setTerminal(files[0])
+				stdio.Terminal.setTerminal(files[0], p.closePty)
 			}
 			files = files[1:]
 		}

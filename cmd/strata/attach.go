@@ -109,6 +109,9 @@ type attachIO struct {
 	withStdin      bool
 	keys           []byte
 	sigProxy       bool
+	// hangUp: once stdout takes no more, a -t container's terminal is hung up
+	// (runner.AttachOptions.HangUp).
+	hangUp bool
 }
 
 // attachTerminal runs do with the user's terminal as the container's: raw while the keys go
@@ -119,7 +122,7 @@ func attachTerminal(ctx context.Context, c *runner.Container, a attachIO,
 	tty := c.Config.Spec.Terminal
 	stdinFd := int(os.Stdin.Fd())
 	withStdin := a.withStdin && c.Config.Spec.Stdin
-	o := runner.AttachOptions{Stdout: a.stdout, Stderr: a.stderr}
+	o := runner.AttachOptions{Stdout: a.stdout, Stderr: a.stderr, HangUp: a.hangUp}
 	if withStdin {
 		o.Stdin = a.stdin
 	}

@@ -79,6 +79,11 @@ func runInteractive(ctx context.Context, containers *runner.Store, c *runner.Con
 		// As docker run's --sig-proxy, with a terminal too: a kill of strata is the
 		// container's to act on.
 		sigProxy: o.sigProxy,
+		// Its output's reader gone (`run -it ... | head -1`), the container's terminal is
+		// hung up, as a foreground run -t's: it ends as a command on a pipe does, and a
+		// --rm one goes, where the attach ended with "write /dev/stdout: broken pipe", 125,
+		// and left it running for good with nothing attached.
+		hangUp: true,
 	}
 	// An unattached stream (-a) is left to the container's log, as a foreground run's.
 	if o.attach.has("stdout") {

@@ -1,0 +1,94 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// TestRunInteractiveOutputClosed: run -it whose output's reader has gone (`strata run -it
+// alpine sh -c yes | head -1`) hangs its container's terminal up, as a foreground run -t
+// and exec -it do: the container ends as a command on a pipe ends once nobody reads, strata
+// exits with its status and says nothing, and a --rm one is removed. strata said "run:
+// write /dev/stdout: broken pipe", exit 125, and left the container running (--rm too) with
+// nothing attached to it.
+func TestRunInteractiveOutputClosed(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "oc-kept", "oc-rm") })
+	for _, name := range []string{"oc-kept", "oc-rm"} {
+		args := []string{"run", "-it", "--name", name, "alpine", "sh", "-c", "yes"}
+		if name == "oc-rm" {
+			args = append(args[:2], append([]string{"--rm"}, args[2:]...)...)
+		}
+		code, stderr := runOutputClosed(t, root, args...)
+		if code == 125 || code == 0 || stderr != "" {
+			t.Errorf("%v once its output's reader had gone = exit %d, stderr %q; want the container's status, and nothing", args, code, stderr)
+		}
+		if name == "oc-rm" {
+			// Its monitor removes it once it has ended.
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				out := strata(t, root, "ps", "-a", "-q", "--filter", "name=oc-rm").Stdout
+				if out == "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("the --rm container is still there: %q (%s)", out, strata(t, root, "ps", "-a").Stdout)
+					break
+				}
+			}
+			continue
+		}
+		st := strings.Fields(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name).Stdout)
+		if len(st) != 2 || st[0] != "exited" || st[1] != strconv.Itoa(code) {
+			t.Errorf("%s after its run's output closed is %q, want exited with the run's status %d", name, st, code)
+		}
+	}
+}
+
+// runOutputClosed runs strata with args, its stdin a terminal and its stdout a pipe whose
+// reader takes a line and goes, and returns its status and stderr.
+func runOutputClosed(t *testing.T, root string, args ...string) (int, string) {
+	t.Helper()
+	user, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty on this machine: %v", err)
+	}
+	defer user.Close()
+	defer tty.Close()
+	go func() { _, _ = io.Copy(io.Discard, user) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	run := exec.CommandContext(ctx, strataBin, append([]string{"--root", root}, args...)...)
+	run.Stdin, run.Stdout, run.Stderr = tty, outW, &stderr
+	run.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	out.Close()
+	if err != nil || strings.TrimSpace(line) != "y" {
+		t.Errorf("%v printed %q, %v; want y", args, line, err)
+	}
+	_ = run.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("%v did not end once its output's reader had gone (stderr %q)", args, stderr.String())
+	}
+	return run.ProcessState.ExitCode(), stderr.String()
+}
