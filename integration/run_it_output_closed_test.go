@@ -54,6 +54,17 @@ func TestRunInteractiveOutputClosed(t *testing.T) {
 			t.Errorf("%s after its run's output closed is %q, want exited with the run's status %d", name, st, code)
 		}
 	}
+
+	// A run with a restart policy, without -t, is attached to as run -it is, and has no
+	// terminal to hang up: it ends as docker's CLI does, with the write's error and status 1,
+	// and the container runs on, as docker's. It was strata's own error, 125.
+	args := []string{"run", "--restart", "on-failure:1", "--name", "oc-restart", "alpine", "sh", "-c", "yes"}
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "oc-restart") })
+	code, stderr := runOutputClosed(t, root, args...)
+	if code != 1 || stderr != "strata: run: write /dev/stdout: broken pipe\n" {
+		t.Errorf("%v once its output's reader had gone = exit %d, stderr %q; want 1, the write's error", args, code, stderr)
+	}
+	running(t, root, "oc-restart")
 }
 
 // runOutputClosed runs strata with args, its stdin a terminal and its stdout a pipe whose

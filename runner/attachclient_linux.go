@@ -229,7 +229,7 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 					return code, nil
 				}
 			}
-			return ExitOwnError, output.err
+			return ExitOwnError, output
 		}
 		// The monitor went without saying how the container ended (killed): its record,
 		// which the wait has read or reads, does.
@@ -268,6 +268,13 @@ type outputError struct{ err error }
 
 func (e outputError) Error() string { return e.err.Error() }
 func (e outputError) Unwrap() error { return e.err }
+
+// IsOutputError says whether err is an attach's end on a write to its stdout or stderr that
+// failed, which docker's CLI reports with status 1, not as an error of its own.
+func IsOutputError(err error) bool {
+	var o outputError
+	return errors.As(err, &o)
+}
 
 // refusedError is the monitor's reason for not serving a client (frameRefuse).
 type refusedError []byte

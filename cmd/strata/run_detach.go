@@ -105,6 +105,11 @@ func runInteractive(ctx context.Context, containers *runner.Store, c *runner.Con
 		// --sig-proxy=false: a SIGINT or SIGTERM of strata ends the attach, and the
 		// container runs on.
 		return silentExit(interruptedExit(ctx))
+	case runner.IsOutputError(err):
+		// Its output's reader gone, a run without a terminal to hang up (one with a restart
+		// policy) ends as docker's CLI does, with the write's error and status 1; its
+		// container runs on, as docker's.
+		return withCode(1, runError(err))
 	case err != nil:
 		return withCode(runner.ExitOwnError, runError(err))
 	}
