@@ -67,6 +67,62 @@ func TestRunInteractiveOutputClosed(t *testing.T) {
 	running(t, root, "oc-restart")
 }
 
+// TestRunInteractiveOutputClosedOutlived: a run -it container that outlives its terminal's
+// hang-up (it ignores SIGHUP and writes no more) is waited for, as a foreground run -t's,
+// and with --sig-proxy=false a SIGTERM of strata ends the wait as it ends any run -it's
+// attach: exit 143, the container running on. The wait for the container's end did not
+// heed it.
+func TestRunInteractiveOutputClosedOutlived(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "oc-hup") })
+	user, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty on this machine: %v", err)
+	}
+	defer user.Close()
+	defer tty.Close()
+	go func() { _, _ = io.Copy(io.Discard, user) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	run := exec.CommandContext(ctx, strataBin, "--root", root, "run", "-it", "--sig-proxy=false", "--name", "oc-hup",
+		"alpine", "sh", "-c", `trap "" HUP; yes | head -c 200000; exec sleep 1000`)
+	run.Stdin, run.Stdout, run.Stderr = tty, outW, &stderr
+	run.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	out.Close()
+	if err != nil || strings.TrimSpace(line) != "y" {
+		t.Fatalf("run -it printed %q, %v; want y (stderr %q)", line, err, stderr.String())
+	}
+	// Once the container sleeps, its output long gone, strata is in the wait.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(strata(t, root, "top", "oc-hup").Stdout, "sleep 1000") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("oc-hup never slept (stderr %q)", stderr.String())
+		}
+	}
+	_ = run.Process.Signal(syscall.SIGTERM)
+	_ = run.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("run -it --sig-proxy=false did not end on SIGTERM once its output had gone")
+	}
+	if code := run.ProcessState.ExitCode(); code != 143 || stderr.Len() != 0 {
+		t.Errorf("run -it --sig-proxy=false after SIGTERM = exit %d, stderr %q; want 143 and nothing", code, stderr.String())
+	}
+	running(t, root, "oc-hup")
+}
+
 // runOutputClosed runs strata with args, its stdin a terminal and its stdout a pipe whose
 // reader takes a line and goes, and returns its status and stderr.
 func runOutputClosed(t *testing.T, root string, args ...string) (int, string) {

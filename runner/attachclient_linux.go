@@ -224,9 +224,21 @@ func Attach(ctx context.Context, c *Container, o AttachOptions) (int, error) {
 		if errors.As(e.err, &output) {
 			if o.HangUp && c.Config.Spec.Terminal && send(frameHangUp, nil) == nil {
 				// The container's output is read to its end, unshown: it may wait for this
-				// attach (Block) until the hang-up has ended its copy.
-				if code, _, err := readAttachOutput(conn, nil, nil); err == nil {
-					return code, nil
+				// attach (Block) until the hang-up has ended its copy. One that outlives
+				// its terminal (it ignores SIGHUP, and writes no more) is waited for as a
+				// foreground run -t's, until ctx ends (--sig-proxy=false's SIGINT).
+				drained := make(chan ending, 1)
+				go func() {
+					code, _, err := readAttachOutput(conn, nil, nil)
+					drained <- ending{code, err}
+				}()
+				select {
+				case d := <-drained:
+					if d.err == nil {
+						return d.code, nil
+					}
+				case <-ctx.Done():
+					return ExitOwnError, ctx.Err()
 				}
 			}
 			return ExitOwnError, output
