@@ -312,9 +312,33 @@ func readJSON(name string, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decoding %s: %w", name, err)
+		return &decodeError{name: name, err: err}
 	}
 	return nil
+}
+
+// decodeError is readJSON's for a file that is no JSON of the value's shape: bad syntax, a
+// wrong type, a value its type's own decoder refuses (a time that does not parse), or a state
+// strata never writes (readState). Whatever the cause, the file is unusable (isUnusable).
+type decodeError struct {
+	name string
+	err  error
+}
+
+func (e *decodeError) Error() string { return fmt.Sprintf("decoding %s: %v", e.name, e.err) }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// readState reads the state.json at name: a decodeError for one whose status is none that
+// strata records (null, {}, a hand edit), whose processes nothing shows to run.
+func readState(name string, st *State) error {
+	if err := readJSON(name, st); err != nil {
+		return err
+	}
+	switch st.Status {
+	case StatusCreated, StatusRunning, StatusExited:
+		return nil
+	}
+	return &decodeError{name: name, err: fmt.Errorf("status %q is none that strata records", st.Status)}
 }
 
 // writeJSON writes v to name atomically; durable adds an fsync before the rename.

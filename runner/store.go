@@ -472,7 +472,7 @@ func (c *Container) Reload() error {
 	}
 	for deadline := time.Now().Add(exitRecordWait); ; time.Sleep(pollInterval / 4) {
 		var st State
-		if err := readJSON(filepath.Join(c.Dir, stateFile), &st); err != nil {
+		if err := readState(filepath.Join(c.Dir, stateFile), &st); err != nil {
 			if errors.Is(err, os.ErrNotExist) && beingRemoved(c.Dir) {
 				return &removedError{id: c.ID, err: err}
 			}
@@ -697,11 +697,17 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		other := shortID(c.Config.Spec.ID)
 		c.Config = Config{Created: fi.ModTime().UTC()}
 		c.Broken = fmt.Errorf("%w: %s: %s is container %s's", ErrBroken, shortID(id), configFile, other)
-	} else if c.Config.Name != "" && !validName(c.Config.Name) {
+	} else if !validName(c.Config.Name) {
 		// Not a name strata gives (Create and Rename check them): terminal escapes and
 		// newlines in it went raw into ps's table, and "../x" is no file name in .names.
+		// None at all (null, {}) is no config strata wrote: listed nameless and created, the
+		// container could not be found by the name its link gives it.
+		why := "the name is not a container name"
+		if c.Config.Name == "" {
+			why = "it names no container"
+		}
 		c.Config = Config{Created: fi.ModTime().UTC()}
-		c.Broken = fmt.Errorf("%w: %s: %s: the name is not a container name", ErrBroken, shortID(id), configFile)
+		c.Broken = fmt.Errorf("%w: %s: %s: %s", ErrBroken, shortID(id), configFile, why)
 	} else {
 		// The container's ID and dir are where it is, whatever config.json says: its etc
 		// files are written in Spec.Dir at every start, and the init mounts its root at
@@ -886,7 +892,8 @@ func shortID(id string) string {
 func isUnusable(err error) bool {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	return errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	var decode *decodeError
+	return errors.As(err, &syntax) || errors.As(err, &typ) || errors.As(err, &decode) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, errNotRegular) || errors.Is(err, errTooBig) ||
 		errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EISDIR)
 }
