@@ -63,8 +63,14 @@ func OpenCopyRoot(c *Container) (*CopyRoot, error) {
 			unlock() // it started meanwhile: its live root then
 			continue
 		}
-		// Its volumes' sources as a start checks them: a copy reaches them too.
-		if err := checkVolumes(c); err != nil {
+		// Its writable layer and its volumes' sources as a start checks them: the overlay
+		// mounted for the copy follows an upper or work dir that is a symlink, and the copy
+		// read and wrote the host dir it names.
+		err = checkWritableLayer(c)
+		if err == nil {
+			err = checkVolumes(c)
+		}
+		if err != nil {
 			unlock()
 			return nil, err
 		}

@@ -1,0 +1,57 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestCopyRootLayerSymlink: a stopped container whose upper or work dir is a symlink to a
+// host dir is not opened for a copy. Its overlay, mounted for cp, followed the symlink: cp
+// read the host dir's files out of the container and wrote into that dir, as a start,
+// which refuses it (TestStartUpperSymlink), would have.
+func TestCopyRootLayerSymlink(t *testing.T) {
+	for _, layer := range []string{"upper", "work"} {
+		t.Run(layer, func(t *testing.T) {
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := testContainer(t, s, "", "true")
+			host := t.TempDir()
+			if err := os.WriteFile(filepath.Join(host, "secret"), []byte("SECRET"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(c.Dir, layer)
+			if err := os.Remove(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(host, dir); err != nil {
+				t.Fatal(err)
+			}
+			r, err := OpenCopyRoot(c)
+			if err == nil {
+				fd, oerr := r.Open("/secret", false)
+				if oerr == nil {
+					unix.Close(fd)
+				}
+				r.Close()
+				t.Errorf("OpenCopyRoot with %s -> %s succeeded (/secret opened: %v)", layer, host, oerr == nil)
+			}
+			ents, err := os.ReadDir(host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			if !slices.Equal(names, []string{"secret"}) {
+				t.Errorf("the host dir behind %s holds %v after the copy, want only its secret", layer, names)
+			}
+		})
+	}
+}
