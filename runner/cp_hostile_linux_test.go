@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -53,5 +54,30 @@ func TestCopyRootLayerSymlink(t *testing.T) {
 				t.Errorf("the host dir behind %s holds %v after the copy, want only its secret", layer, names)
 			}
 		})
+	}
+}
+
+// TestDiffUpperSymlink: diff of a container whose upper dir is a symlink fails, naming it.
+// The walk, which follows no symlink, stopped at it and listed no change: diff printed
+// nothing and exited 0, as for a container that changed nothing.
+func TestDiffUpperSymlink(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "true")
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "added"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	upper := filepath.Join(c.Dir, "upper")
+	if err := os.Remove(upper); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, upper); err != nil {
+		t.Fatal(err)
+	}
+	if changes, err := Diff(c); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("Diff with upper -> %s = %v, %v; want an error naming the symlink", host, changes, err)
 	}
 }

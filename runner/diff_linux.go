@@ -49,6 +49,11 @@ func Diff(c *Container) ([]Change, error) {
 	if !inDir(upper, c.Dir) {
 		return nil, fmt.Errorf("container %s: its writable layer %s is not in the container's dir", shortID(c.ID), upper)
 	}
+	// The walk follows no symlink, the root's either: one in upper's place (a hand edit) listed
+	// no change at all.
+	if fi, err := os.Lstat(upper); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("container %s: its writable layer: %s is a %s, not a directory", shortID(c.ID), upper, fileKind(fi.Mode()))
+	}
 	type entry struct {
 		Change
 		keep bool // a change of its own; a directory without one is listed only above one
