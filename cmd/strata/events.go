@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -240,7 +241,7 @@ func runEvents(ctx context.Context, g *globals, o eventsOptions, now time.Time, 
 			return fmt.Errorf("reading events: %w", err)
 		}
 		if old != nil {
-			err := events.NewTail(old).Poll(emit)
+			err := eventsTail(old).Poll(emit)
 			old.Close()
 			if err != nil {
 				return fmt.Errorf("reading events: %w", err)
@@ -267,7 +268,7 @@ func runEvents(ctx context.Context, g *globals, o eventsOptions, now time.Time, 
 				return fmt.Errorf("reading events: %w", err)
 			}
 		}
-		t = events.NewTail(f)
+		t = eventsTail(f)
 	}
 	// Past events end where --until is in the past: nothing to wait for.
 	follow := until.IsZero() || until.After(time.Now())
@@ -329,7 +330,17 @@ func reopenEvents(path string, t *events.Tail) (*events.Tail, error) {
 	if err != nil || f == nil {
 		return t, err
 	}
-	return events.NewTail(f), nil
+	return eventsTail(f), nil
+}
+
+// eventsTail is events.NewTail, with a warning when the log is too big to be one strata
+// wrote and only its end is read.
+func eventsTail(f *os.File) *events.Tail {
+	t := events.NewTail(f)
+	if n := t.Skipped(); n > 0 {
+		fmt.Fprintln(os.Stderr, oneLine(fmt.Sprintf("strata: warning: %s: its first %s were skipped: it is far past the %s at which strata rotates it", f.Name(), humanSize(n), humanSize(events.MaxSize))))
+	}
+	return t
 }
 
 // imageRemovalEvents logs what rmi and prune did to images, as docker's daemon logs it: an

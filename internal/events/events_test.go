@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,5 +157,47 @@ func BenchmarkAppend(b *testing.B) {
 	m := New(Container, "start", strings.Repeat("a", 64), map[string]string{"image": "alpine", "name": "x"})
 	for b.Loop() {
 		Append(root, m)
+	}
+}
+
+// TestTailHugeLog: a log far past the size at which writers rotate it (a sparse file of 1 GiB
+// put in its place) is read from its last MaxBacklog bytes, from the first line that starts
+// there: Poll read all of it, seconds for 1 GiB of zeros and as long as the file is for a
+// bigger one. The events of that window are read, a line that starts right at its start too.
+func TestTailHugeLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), File)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	last := []byte(`{"Type":"image","Action":"pull","Actor":{"ID":"last"},"timeNano":7}` + "\n")
+	first := []byte(`{"Type":"image","Action":"pull","Actor":{"ID":"first"},"timeNano":6}` + "\n")
+	size := int64(1 << 30)
+	start := size - MaxBacklog
+	if _, err := f.WriteAt(append([]byte("\n"), first...), start-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(append([]byte("\n"), last...), size-int64(len(last))-1); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tail := NewTail(r)
+	if off, err := r.Seek(0, io.SeekCurrent); err != nil || off < start-1 {
+		t.Fatalf("a tail of a %d-byte log starts at byte %d (%v), want at most %d bytes before its end", size, off, err, MaxBacklog)
+	}
+	if tail.Skipped() != start-1 {
+		t.Errorf("Skipped() = %d, want %d", tail.Skipped(), start-1)
+	}
+	var got []string
+	if err := tail.Poll(func(m Message) bool { got = append(got, m.Actor.ID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "first last" {
+		t.Errorf("events read = %v, want first and last", got)
 	}
 }

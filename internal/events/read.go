@@ -35,10 +35,42 @@ type Tail struct {
 	// skipping: the line being read is too long; its bytes are dropped up to its newline.
 	skipping bool
 	chunk    []byte
+	// skipped: bytes NewTail left unread before MaxBacklog's window.
+	skipped int64
 }
 
-// NewTail reads f from its current offset.
-func NewTail(f *os.File) *Tail { return &Tail{f: f, chunk: make([]byte, 32<<10)} }
+// MaxBacklog bounds what a Tail reads of what its file held when it was made: writers rotate
+// the log past MaxSize, so one many times bigger is no log strata wrote (a sparse file of
+// 1 GiB in its place took seconds to read, a bigger one as long as its size, with nothing to
+// show meanwhile). Only its last MaxBacklog bytes are read, from the first line that starts
+// in them.
+const MaxBacklog = 4 * MaxSize
+
+// NewTail reads f from its current offset, or, when more than MaxBacklog bytes follow it,
+// from the first line that starts in the last MaxBacklog (Skipped says how much was left).
+func NewTail(f *os.File) *Tail {
+	t := &Tail{f: f, chunk: make([]byte, 32<<10)}
+	fi, err := f.Stat()
+	if err != nil {
+		return t
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil || fi.Size()-off <= MaxBacklog {
+		return t
+	}
+	// From the byte before the window: the skip drops up to the first newline, so a line
+	// that starts right at the window's start is read whole.
+	from := fi.Size() - MaxBacklog - 1
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		_, _ = f.Seek(off, io.SeekStart)
+		return t
+	}
+	t.skipping, t.skipped = true, from-off
+	return t
+}
+
+// Skipped is how many bytes of its file NewTail left unread, the file being past MaxBacklog.
+func (t *Tail) Skipped() int64 { return t.skipped }
 
 // File is the file t reads.
 func (t *Tail) File() *os.File { return t.f }
