@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -295,15 +296,32 @@ func (e refusedError) Error() string {
 	return "its monitor refused the attach: " + strings.ToValidUTF8(string(e), "?")
 }
 
-// dialAttach connects to the attach socket in dir, through the dir's fd (a socket's path
-// may be at most 108 bytes; a long --root's is longer).
+// dialAttach connects to the attach socket in dir, through a descriptor of the socket itself
+// (a socket's path may be at most 108 bytes; a long --root's is longer). Never through a
+// symlink in its place: connect(2) follows one, and `attach c1` with c1's socket a link to
+// c2's showed c2's output and sent c2 the input typed for c1 (any socket of the host could
+// be named so).
 func dialAttach(dir string) (*os.File, error) {
 	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	return dialUnix(fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), attachSocket))
+	name := filepath.Join(dir, attachSocket)
+	fd, err := unix.Openat(int(d.Fd()), attachSocket, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	sock := os.NewFile(uintptr(fd), name)
+	defer sock.Close()
+	fi, err := sock.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("%s is a %s, not a socket", name, fileKind(fi.Mode()))
+	}
+	return dialUnix(fmt.Sprintf("/proc/self/fd/%d", sock.Fd()))
 }
 
 // releaseAttach tells the monitor serving the attach socket in dir, if any, that its
