@@ -1,12 +1,16 @@
 package runner
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/mount"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,5 +83,46 @@ func TestDiffUpperSymlink(t *testing.T) {
 	}
 	if changes, err := Diff(c); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Errorf("Diff with upper -> %s = %v, %v; want an error naming the symlink", host, changes, err)
+	}
+}
+
+// TestRemoveMountInDir: a mount in a container's dir, outside its rootfs (a host dir bound on
+// its volume's or upper's subdir: a hand edit, a tool that crashed), is detached by rm, not
+// emptied: rm deleted the host dir's files through it, then failed on the mount point with
+// "device or resource busy".
+func TestRemoveMountInDir(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	for _, sub := range []string{"volumes/0", "upper/etc"} {
+		t.Run(sub, func(t *testing.T) {
+			s, c := newStoreWith(t, "xx")
+			target := filepath.Join(c.Dir, sub)
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			host := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(host, "deep"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"keep", "deep/keep"} {
+				if err := os.WriteFile(filepath.Join(host, f), []byte("host"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := unix.Mount(host, target, "", unix.MS_BIND, ""); err != nil {
+				t.Skipf("skipping: bind mount: %v", err)
+			}
+			t.Cleanup(func() { _ = mount.UnmountAll(filepath.Dir(c.Dir)) })
+			if err := s.Remove(context.Background(), c, true); err != nil {
+				t.Errorf("Remove = %v", err)
+			}
+			for _, f := range []string{"keep", "deep/keep"} {
+				if b, err := os.ReadFile(filepath.Join(host, f)); err != nil || string(b) != "host" {
+					t.Errorf("the host file %s behind the mount: %q, %v; want it untouched", f, b, err)
+				}
+			}
+			if _, err := os.Lstat(c.Dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("container dir after Remove: %v, want gone", err)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"github.com/strata-run/strata/internal/lockfile"
+	"github.com/strata-run/strata/internal/rmtree"
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
 	"golang.org/x/sys/unix"
@@ -1807,14 +1808,45 @@ func (s *Store) sweepRemoving(name string) error {
 // removeAllRetry is os.RemoveAll of a container dir, again when a file appeared in it while it
 // was emptied: a strata locking the container meanwhile (a start racing an rm) makes its
 // lock file anew, then finds no container and goes away.
+//
+// It never deletes through a mount: none of strata's is in a container dir on the host (the
+// init mounts in its own namespace; rootfs is unmounted before), but one put there (a host
+// dir bound on a volume's dir by hand, by a tool that crashed) had rm delete that host dir's
+// files, then fail on its mount point. The walk stops at a mount point; every mount under dir
+// is then detached, and the removal goes on. The mount table is read only then.
 func removeAllRetry(dir string) error {
+	unmounted := false
 	for i := 0; ; i++ {
-		err := os.RemoveAll(dir)
+		err := removeTree(dir)
+		if errors.Is(err, unix.EXDEV) && !unmounted {
+			unmounted = true
+			if uerr := mount.UnmountAll(dir); uerr != nil {
+				return errors.Join(err, uerr)
+			}
+			continue
+		}
 		if err == nil || !errors.Is(err, unix.ENOTEMPTY) || i == 10 {
 			return err
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// removeTree removes the file or tree at path, never through a symlink nor into another
+// mount (rmtree.RemoveAtSameMount); one that is gone is no error.
+func removeTree(path string) error {
+	parent, err := unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: filepath.Dir(path), Err: err}
+	}
+	defer unix.Close(parent)
+	if err := rmtree.RemoveAtSameMount(parent, filepath.Base(path)); err != nil {
+		return &os.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return nil
 }
 
 // RunningPid is the host PID of the container's running PID 1, or 0: only a process that is

@@ -30,7 +30,43 @@ func Remove(path string) error { return RemoveAt(unix.AT_FDCWD, path) }
 // name be gone, and a removal racing with another one (two prunes of one tree) would otherwise
 // fail halfway and leave a half-removed tree for the next caller, who then succeeds anyway.
 // An error that comes from below name says how many levels down it happened.
-func RemoveAt(dirfd int, name string) error {
+func RemoveAt(dirfd int, name string) error { return removeAt(dirfd, name, openDir) }
+
+// RemoveAtSameMount is RemoveAt that never goes into another mount: a directory, name or one
+// below it, that is a mount point (a host dir bound into a container's dir) is not entered,
+// and the removal stops there with an error that wraps unix.EXDEV. What is under a mount is
+// not the tree's, and RemoveAt deleted it through the mount. Without openat2 (Linux before
+// 5.6, or a seccomp filter that refuses it) it is RemoveAt.
+func RemoveAtSameMount(dirfd int, name string) error { return removeAt(dirfd, name, openDirSameMount) }
+
+// openDir opens the subdirectory name of fd, never through a symlink.
+func openDir(fd int, name string) (int, error) { return unix.Openat(fd, name, dirFlags, 0) }
+
+// openDirSameMount is openDir that fails with a *MountPointError where name is a mount point.
+func openDirSameMount(fd int, name string) (int, error) {
+	how := unix.OpenHow{Flags: dirFlags, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	for try := 0; ; try++ {
+		next, err := unix.Openat2(fd, name, &how)
+		switch {
+		case err == unix.EINTR || err == unix.EAGAIN && try < 10: // EAGAIN: a rename racing it
+			continue
+		case err == unix.ENOSYS || err == unix.EPERM: // no openat2, or a seccomp filter's answer
+			return openDir(fd, name)
+		case err == unix.EXDEV:
+			return -1, &MountPointError{Name: name}
+		}
+		return next, err
+	}
+}
+
+// MountPointError is RemoveAtSameMount's for a directory it found a mount point: Name, in
+// its parent. It is unix.EXDEV.
+type MountPointError struct{ Name string }
+
+func (e *MountPointError) Error() string { return e.Name + " is a mount point" }
+func (e *MountPointError) Unwrap() error { return unix.EXDEV }
+
+func removeAt(dirfd int, name string, open func(int, string) (int, error)) error {
 	err := unix.Unlinkat(dirfd, name, 0)
 	if err != unix.EISDIR && err != unix.EPERM { // EPERM: some filesystems' answer for a directory
 		return ignoreGone(err)
@@ -38,7 +74,7 @@ func RemoveAt(dirfd int, name string) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for pass := 0; ; pass++ {
-		fd, oerr := unix.Openat(dirfd, name, dirFlags, 0)
+		fd, oerr := open(dirfd, name)
 		switch oerr {
 		case nil:
 		case unix.ENOTDIR, unix.ELOOP:
@@ -47,7 +83,7 @@ func RemoveAt(dirfd int, name string) error {
 		default:
 			return ignoreGone(oerr)
 		}
-		if err := clearTree(fd, *bp); err != nil {
+		if err := clearTree(fd, *bp, open); err != nil {
 			return err
 		}
 		err := ignoreGone(unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR))
@@ -68,8 +104,9 @@ type level struct {
 	retryPass int
 }
 
-// clearTree removes everything in the directory fd, which it closes. It holds two handles at most.
-func clearTree(fd int, buf []byte) error {
+// clearTree removes everything in the directory fd, which it closes, opening subdirectories
+// with open. It holds two handles at most.
+func clearTree(fd int, buf []byte, open func(int, string) (int, error)) error {
 	subdirs, err := clearFiles(fd, buf)
 	stack := []level{{subdirs: subdirs}}
 	for err == nil {
@@ -81,7 +118,10 @@ func clearTree(fd int, buf []byte) error {
 			if sub == top.retry {
 				pass, top.retry = top.retryPass, ""
 			}
-			next, oerr := Down(fd, sub)
+			next, oerr := open(fd, sub)
+			if oerr == nil {
+				unix.Close(fd) // as Down
+			}
 			switch oerr {
 			case nil:
 			case unix.ENOTDIR, unix.ELOOP: // replaced by a non-directory since it was read
@@ -125,7 +165,7 @@ func clearTree(fd int, buf []byte) error {
 // Down opens the subdirectory name of the directory fd, never following a symlink, and closes
 // fd: a walk that moves its one handle so holds two at most. On failure fd stays open.
 func Down(fd int, name string) (int, error) {
-	next, err := unix.Openat(fd, name, dirFlags, 0)
+	next, err := openDir(fd, name)
 	if err == nil {
 		unix.Close(fd)
 	}
