@@ -126,3 +126,35 @@ func TestRemoveMountInDir(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepCreatingMount: what a killed create left aside (creatingPrefix) is removed
+// without deleting through a mount in it, as a container dir is (TestRemoveMountInDir).
+func TestSweepCreatingMount(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := creatingPrefix + strings.Repeat("c", 64)
+	target := filepath.Join(s.Dir(), name, "upper")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "keep"), []byte("host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(host, target, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("skipping: bind mount: %v", err)
+	}
+	t.Cleanup(func() { _ = mount.UnmountAll(s.Dir()) })
+	if err := s.sweepCreating([]string{name}); err != nil {
+		t.Errorf("sweepCreating = %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(host, "keep")); err != nil || string(b) != "host" {
+		t.Errorf("the host file behind the mount: %q, %v; want it untouched", b, err)
+	}
+	if _, err := os.Lstat(filepath.Join(s.Dir(), name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dir left aside after the sweep: %v, want gone", err)
+	}
+}

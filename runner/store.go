@@ -341,7 +341,7 @@ const creatingPrefix = ".creating-"
 func (s *Store) sweepCreating(names []string) error {
 	var errs []error
 	for _, name := range names {
-		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {
+		if err := removeAllRetry(filepath.Join(s.dir, name)); err != nil {
 			errs = append(errs, fmt.Errorf("removing what a killed create left: %w", err))
 		}
 	}
@@ -360,13 +360,13 @@ func (s *Store) unreserve(c *Container) error {
 	}
 	for _, e := range entries {
 		if e.Name() != creatingFile {
-			if err := os.RemoveAll(filepath.Join(c.Dir, e.Name())); err != nil {
+			if err := removeAllRetry(filepath.Join(c.Dir, e.Name())); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	if len(errs) == 0 {
-		errs = append(errs, os.RemoveAll(c.Dir))
+		errs = append(errs, removeAllRetry(c.Dir))
 	}
 	return errors.Join(errs...)
 }
