@@ -184,7 +184,7 @@ func (l *containerLog) rotate() error {
 	}
 	defer unlock()
 	newName := l.name + logNewSuffix
-	nf, err := safefile.Open(newName, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC|safefile.NoFollow, 0o640)
+	nf, err := createLogFile(newName, os.O_APPEND)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func finishRotation(name string) {
 		return
 	}
 	defer unlock()
-	nf, err := safefile.Open(newName, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|safefile.NoFollow, 0o640)
+	nf, err := createLogFile(newName, 0)
 	if err != nil {
 		return
 	}
@@ -303,6 +303,17 @@ func rotatedNumbers(name string) ([]int, error) {
 	return nums, nil
 }
 
+// createLogFile makes the log file name anew, empty, for writing (with flag, os.O_APPEND):
+// what was there, which only a rotation cut short leaves, is removed first, never truncated,
+// for it may be a hard link to a file elsewhere (a host file linked in its place was emptied,
+// then took log.json's name and the container's output).
+func createLogFile(name string, flag int) (*os.File, error) {
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return safefile.Open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|flag|safefile.NoFollow, 0o640)
+}
+
 func exists(name string) bool {
 	_, err := os.Lstat(name)
 	return err == nil
@@ -325,7 +336,7 @@ func compressRotated(name string) (err error) {
 	}
 	dst := rotatedName(name, 1, true)
 	tmp := dst + logTmpSuffix
-	out, err := safefile.Open(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|safefile.NoFollow, 0o640)
+	out, err := createLogFile(tmp, 0)
 	if err != nil {
 		return err
 	}

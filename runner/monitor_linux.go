@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -686,7 +687,25 @@ func runMonitor() {
 
 // openLogForWriting opens (creating it) a container's log.json to append to: a regular file,
 // never through a symlink (the container's output would overwrite the host file it names)
-// nor blocking on a FIFO (the start would hang).
+// nor blocking on a FIFO (the start would hang), and the container's own: a file with
+// another name too is a hard link to a file elsewhere (a host file linked in its place, which
+// the output was appended to), but for log.json.1, which a rotation cut short leaves linked
+// to log.json when its finish cannot take the lock (finishRotation).
 func openLogForWriting(name string) (*os.File, error) {
-	return safefile.Open(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|safefile.NoFollow, 0o640)
+	f, err := safefile.Open(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|safefile.NoFollow, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		if one, err := os.Lstat(rotatedName(name, 1, false)); err != nil || st.Nlink > 2 || !os.SameFile(fi, one) {
+			f.Close()
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("not the container's own file: it has %d links", st.Nlink)}
+		}
+	}
+	return f, nil
 }
