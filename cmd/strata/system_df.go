@@ -615,6 +615,11 @@ func sizeCause(err error) string {
 // copy of the image it runs in (its root is a bind of that copy), and its anonymous volumes,
 // which go with it.
 func containerSize(g *globals, c *runner.Container) (int64, error) {
+	// An entry that is no dir (a symlink to a dir elsewhere, a hand edit) holds nothing:
+	// measured, its upper and volumes were those of the dir it names, outside the store.
+	if fi, err := os.Lstat(c.Dir); err != nil || !fi.IsDir() {
+		return 0, nil
+	}
 	var total int64
 	dirs := []string{filepath.Join(c.Dir, "upper"), filepath.Join(c.Dir, runner.VolumesDir)}
 	for _, m := range c.Config.Spec.Root {
