@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,91 @@ func newImportCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// importMaxEntries bounds the entries of an imported tarball, as the unpack of its layer
+// bounds them (layers.Options.MaxEntries). A variable for tests.
+var importMaxEntries = layers.DefaultMaxEntries
+
+// spoolTar copies the uncompressed tarball r, at most max bytes of it, into w, reading its
+// headers as they go by: a stream that is no tar fails at its first header, and one of
+// entries without end at importMaxEntries, as docker's import fails while it applies the
+// stream. Copied whole first, the wrong file or a stdin that never ends (/dev/urandom, a
+// program's output) was read up to the 64 GiB a layer may take, and as much written to the
+// store, before the unpack read its first header. Every byte goes to w, what follows the tar's
+// end too: the layer is the tarball as given, its DiffID that of the whole stream, as the
+// unpack computes it.
+func spoolTar(w io.Writer, r io.Reader, max int64) error {
+	src := &readErr{r: &io.LimitedReader{R: r, N: max + 1}}
+	cw := &countingWriter{w: w}
+	tee := io.TeeReader(src, cw)
+	tr := tar.NewReader(tee)
+	var last string
+	for entries := 0; ; entries++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			switch {
+			case cw.err != nil:
+				return cw.err
+			case src.err != nil:
+				return src.err
+			case cw.n > max:
+				return fmt.Errorf("%w: more than %d bytes uncompressed", layers.ErrTooLarge, max)
+			case last == "":
+				return fmt.Errorf("reading first tar header: %w", err)
+			}
+			return fmt.Errorf("reading tar header after %s: %w", quotePath(last), err)
+		}
+		if entries >= importMaxEntries {
+			return fmt.Errorf("%w: more than %d", layers.ErrTooManyEntries, importMaxEntries)
+		}
+		last = hdr.Name
+	}
+	// The rest of the last record, and whatever a writer put after the tar's end.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return err
+	}
+	switch {
+	case cw.n == 0:
+		return errors.New("the tarball is empty")
+	case cw.n > max:
+		return fmt.Errorf("%w: more than %d bytes uncompressed", layers.ErrTooLarge, max)
+	}
+	return nil
+}
+
+// readErr keeps the error its reader returned other than io.EOF: the stream's own (a
+// decompression's, a network's), which archive/tar passes on as it is.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
+
+// countingWriter counts the bytes written to w and keeps w's error.
+type countingWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
 func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string) error {
 	ctx := cmd.Context()
 	ref, err := newImageRef(name)
@@ -89,17 +175,7 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 	}
 	defer tr.Close()
 	lf, err := writeLayerFile(store, types.DockerLayer, func(w io.Writer) error {
-		max := maxLayerSize()
-		n, err := io.Copy(w, io.LimitReader(tr, max+1))
-		switch {
-		case err != nil:
-			return err
-		case n == 0:
-			return errors.New("the tarball is empty")
-		case n > max:
-			return fmt.Errorf("%w: more than %d bytes uncompressed", layers.ErrTooLarge, max)
-		}
-		return nil
+		return spoolTar(w, tr, maxLayerSize())
 	})
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", quotePath(src), err)
