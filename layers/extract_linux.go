@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1036,16 +1037,55 @@ func xattrAllowed(name string) bool {
 
 // xattrs sets the entry's xattrs with set. ENOTSUP (a filesystem without xattrs) is tolerated,
 // as is EPERM on privileged namespaces when owners are ignored (not root).
+//
+// An xattr the records give twice gets one value, the same on every apply: the SCHILY
+// record's, which docker and containerd read (they ignore libarchive's; bsdtar writes both,
+// with one value), else that of the libarchive record whose key sorts first (two URL encodings
+// of one name). The records are a map: in its order, whichever came last won, and the same
+// layer unpacked with one value or the other.
 func (x *extractor) xattrs(hdr *tar.Header, set func(k string, v []byte) error) error {
-	for k, v := range hdr.PAXRecords {
-		name, value, ok, err := paxXattr(k, v)
+	var keys []string
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, xattrPrefix) || strings.HasPrefix(k, libarchiveXattrPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	// LIBARCHIVE.xattr. sorts before SCHILY.xattr.: a SCHILY record comes after any
+	// libarchive one of its name, and replaces it.
+	slices.Sort(keys)
+	type xattr struct {
+		name   string
+		value  []byte
+		schily bool
+	}
+	var list []xattr
+	var index map[string]int
+	for _, k := range keys {
+		name, value, ok, err := paxXattr(k, hdr.PAXRecords[k])
 		if err != nil {
 			return err
 		}
 		if !ok || !xattrAllowed(name) {
 			continue
 		}
-		if err := x.xattrErr(name, set(name, value)); err != nil {
+		schily := strings.HasPrefix(k, xattrPrefix)
+		if i, dup := index[name]; dup {
+			if schily {
+				list[i] = xattr{name, value, true}
+			}
+			continue
+		}
+		if index == nil {
+			index = map[string]int{}
+		}
+		index[name] = len(list)
+		list = append(list, xattr{name, value, schily})
+	}
+	for _, a := range list {
+		if err := x.xattrErr(a.name, set(a.name, a.value)); err != nil {
 			return err
 		}
 	}

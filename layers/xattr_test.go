@@ -182,3 +182,38 @@ func TestApplyRepeatedRootXattrs(t *testing.T) {
 	wantXattr(t, j.root, ".", "user.b", "2")
 	wantXattr(t, j.root, ".", "user.overlay.opaque", "y")
 }
+
+// TestApplyXattrNamedTwice: a layer whose PAX records give one xattr twice, as star/GNU's
+// SCHILY.xattr and libarchive's LIBARCHIVE.xattr (bsdtar writes both, with one value), or as
+// two URL encodings of its name, is applied the same way every time: the SCHILY value, which
+// docker and containerd read (they ignore libarchive's records), else the libarchive record
+// whose key sorts first. The records came in a map, and whichever came last in Go's random
+// order won: the same layer, by its DiffID, unpacked with another value on another run.
+func TestApplyXattrNamedTwice(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		records map[string]string
+		want    string
+	}{
+		{"SCHILY and LIBARCHIVE", map[string]string{"SCHILY.xattr.user.a": "schily", "LIBARCHIVE.xattr.user.a": "bGliYXJjaGl2ZQ=="}, "schily"},
+		{"two libarchive encodings", map[string]string{"LIBARCHIVE.xattr.user.a": "c2Vjb25k", "LIBARCHIVE.xattr.user%2Ea": "Zmlyc3Q="}, "first"},
+		{"all three", map[string]string{"LIBARCHIVE.xattr.user%2Ea": "Zmlyc3Q=", "SCHILY.xattr.user.a": "schily", "LIBARCHIVE.xattr.user.a": "c2Vjb25k"}, "schily"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, e := range []ent{file("f", "x", 0o644), dir("f", 0o755)} {
+				// Go's map order differs from one range to the next: 20 tries see both
+				// orders of two records all but once in a million.
+				for range 20 {
+					j := newJail(t)
+					b := tarOf(t, e.with(func(h *tar.Header) { h.PAXRecords = tc.records }))
+					if _, err := Apply(context.Background(), j.root, bytes.NewReader(b), Options{MinFreeBytes: -1}); err != nil {
+						t.Fatal(err)
+					}
+					if got, err := getXattr(j.root, "f", "user.a"); err != nil || got != tc.want {
+						t.Fatalf("%s: user.a = %q, %v; want %q", typeName(e.hdr.Typeflag), got, err, tc.want)
+					}
+				}
+			}
+		})
+	}
+}
