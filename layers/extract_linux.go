@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"github.com/strata-run/strata/internal/freespace"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -1000,9 +999,7 @@ func paxXattr(k, v string) (name string, value []byte, ok bool, err error) {
 	if !ok {
 		return "", nil, false, nil
 	}
-	if name, err = url.QueryUnescape(enc); err != nil {
-		return "", nil, false, fmt.Errorf("decoding xattr name %s: %w", display(enc), err)
-	}
+	name = libarchiveUnescape(enc)
 	if value, err = base64.StdEncoding.DecodeString(v); err != nil {
 		// libarchive writes unpadded base64.
 		if value, err = base64.RawStdEncoding.DecodeString(v); err != nil {
@@ -1010,6 +1007,39 @@ func paxXattr(k, v string) (name string, value []byte, ok bool, err error) {
 		}
 	}
 	return name, value, true, nil
+}
+
+// libarchiveUnescape decodes an xattr name of a LIBARCHIVE.xattr. record as libarchive does
+// (url_decode in archive_read_support_format_tar.c): each '%' and two hex digits is the byte
+// they spell, anything else is itself. Its writer escapes only the bytes outside 33..126,
+// '%' and '=' (url_encode in archive_write_set_format_pax.c), so a '+' is a '+', where a URL's
+// query (url.QueryUnescape) reads a space, and a lone '%' is no error.
+func libarchiveUnescape(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // xattrAllowed reports whether a layer may set the xattr name; Apply drops the others. What

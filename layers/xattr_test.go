@@ -5,8 +5,12 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/internal/testutil"
 )
@@ -216,4 +220,65 @@ func TestApplyXattrNamedTwice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestApplyLibarchiveXattrNames: libarchive's records name an xattr with only its bytes
+// outside 33..126, '%' and '=' as %XX (url_encode in archive_write_set_format_pax.c), and read
+// back every %XX of hex digits and nothing else (url_decode in archive_read_support_format_tar.c):
+// a '+' is a '+', a '%' not followed by two hex digits a '%'. Apply read them as a URL's query
+// (url.QueryUnescape): bsdtar's record of user.a+b set user.a b besides the SCHILY record's
+// user.a+b, and a name with a lone '%' failed the layer.
+func TestApplyLibarchiveXattrNames(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		records map[string]string
+		want    []string
+	}{
+		{"a plus, as bsdtar writes it", map[string]string{"SCHILY.xattr.user.a+b": "v", "LIBARCHIVE.xattr.user.a+b": "dg=="}, []string{"user.a+b"}},
+		{"a plus alone", map[string]string{"LIBARCHIVE.xattr.user.a+b": "dg=="}, []string{"user.a+b"}},
+		{"a lone percent", map[string]string{"LIBARCHIVE.xattr.user.50%": "dg==", "LIBARCHIVE.xattr.user.%zz": "dg=="}, []string{"user.%zz", "user.50%"}},
+		{"escapes", map[string]string{"LIBARCHIVE.xattr.user.a%3Db%25c%20d": "dg=="}, []string{"user.a=b%c d"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := newJail(t)
+			b := tarOf(t, file("f", "x", 0o644).with(func(h *tar.Header) { h.PAXRecords = tc.records }))
+			if _, err := Apply(context.Background(), j.root, bytes.NewReader(b), Options{MinFreeBytes: -1}); err != nil {
+				t.Fatal(err)
+			}
+			names, err := listXattrs(filepath.Join(j.root, "f"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var user []string
+			for _, n := range names {
+				if strings.HasPrefix(n, "user.") {
+					user = append(user, n)
+				}
+			}
+			slices.Sort(user)
+			if !slices.Equal(user, tc.want) {
+				t.Fatalf("xattrs %q; want %q", user, tc.want)
+			}
+			for _, n := range user {
+				if got, err := getXattr(j.root, "f", n); err != nil || got != "v" {
+					t.Errorf("%s = %q, %v; want \"v\"", n, got, err)
+				}
+			}
+		})
+	}
+}
+
+func listXattrs(p string) ([]string, error) {
+	buf := make([]byte, 64<<10)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, s := range strings.Split(string(buf[:n]), "\x00") {
+		if s != "" {
+			names = append(names, s)
+		}
+	}
+	return names, nil
 }
