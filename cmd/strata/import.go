@@ -66,9 +66,10 @@ var importMaxEntries = layers.DefaultMaxEntries
 // program's output) was read up to the 64 GiB a layer may take, and as much written to the
 // store, before the unpack read its first header. Every byte goes to w, what follows the tar's
 // end too: the layer is the tarball as given, its DiffID that of the whole stream, as the
-// unpack computes it.
-func spoolTar(w io.Writer, r io.Reader, max int64) error {
-	src := &readErr{r: &io.LimitedReader{R: r, N: max + 1}}
+// unpack computes it. ctx is looked at before every read: the first Ctrl-C ends an import
+// of a stream that never ends, as it ends every command.
+func spoolTar(ctx context.Context, w io.Writer, r io.Reader, max int64) error {
+	src := &readErr{ctx: ctx, r: &io.LimitedReader{R: r, N: max + 1}}
 	cw := &countingWriter{w: w}
 	tee := io.TeeReader(src, cw)
 	tr := tar.NewReader(tee)
@@ -110,13 +111,18 @@ func spoolTar(w io.Writer, r io.Reader, max int64) error {
 }
 
 // readErr keeps the error its reader returned other than io.EOF: the stream's own (a
-// decompression's, a network's), which archive/tar passes on as it is.
+// decompression's, a network's, ctx's), which archive/tar passes on as it is.
 type readErr struct {
+	ctx context.Context
 	r   io.Reader
 	err error
 }
 
 func (r *readErr) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return 0, err
+	}
 	n, err := r.r.Read(p)
 	if err != nil && err != io.EOF {
 		r.err = err
@@ -175,7 +181,7 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 	}
 	defer tr.Close()
 	lf, err := writeLayerFile(store, types.DockerLayer, func(w io.Writer) error {
-		return spoolTar(w, tr, maxLayerSize())
+		return spoolTar(ctx, w, tr, maxLayerSize())
 	})
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", quotePath(src), err)

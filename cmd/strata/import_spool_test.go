@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -73,5 +74,45 @@ func TestImportEndlessStdin(t *testing.T) {
 				t.Errorf("import read %d MiB of stdin before failing; want it to stop at the first bad header", n>>20)
 			}
 		})
+	}
+}
+
+// cancelAfter cancels its context once n bytes were read from it, and goes on giving zeros:
+// the Ctrl-C of `cat /dev/zero | strata import -`.
+type cancelAfter struct {
+	n      int64
+	cancel context.CancelFunc
+	read   atomic.Int64
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	clear(p)
+	if c.read.Add(int64(len(p))) >= c.n {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestImportCanceledWhileReading: the first Ctrl-C (strata's context) ends an import still
+// reading its tarball, as it ends every command: an endless stdin (zeros, the end of a tar
+// and then more) was read on, up to the 64 GiB a layer may take, and only a second Ctrl-C,
+// which ends strata as if it caught none, stopped it.
+func TestImportCanceledWhileReading(t *testing.T) {
+	t.Setenv("STRATA_MAX_LAYER_SIZE", "67108864")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := &cancelAfter{n: 1 << 20, cancel: cancel}
+	cmd := newRootCmd(&globals{})
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetIn(in)
+	cmd.SetArgs([]string{"--root", t.TempDir(), "import", "-", "zeros:1"})
+	err := cmd.ExecuteContext(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("import = %v; want it canceled", err)
+	}
+	if n := in.read.Load(); n > 8<<20 {
+		t.Errorf("import read %d MiB of stdin after it was canceled at 1 MiB", n>>20)
 	}
 }
