@@ -211,9 +211,36 @@ func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 				ctx = withOrigin(ctx, from)
 			}
 		}
+		if err := pingDowngrade(req); err != nil {
+			return nil, err
+		}
 		req = req.WithContext(ctx)
 	}
 	return g.inner.RoundTrip(req)
+}
+
+// pingDowngrade refuses req, a redirect, when it takes the ping (GET /v2/) of a registry
+// asked over https to plain http. go-containerregistry takes the scheme of the ping's last
+// URL for the registry's: every later request of the session, the user's credentials and
+// tokens with it, then went to the registry in clear (to port 80), and its checks of the
+// token realm took the registry for an insecure one. Docker keeps using https (its
+// credentials are tied to the URL the ping ended at). An insecure registry's ping over plain
+// http is made apart, and is not refused.
+func pingDowngrade(req *http.Request) error {
+	if req.URL.Scheme != "http" || !isPing(req) {
+		return nil
+	}
+	for r := req; r.Response != nil && r.Response.Request != nil; r = r.Response.Request {
+		from := r.Response.Request.URL
+		if from.Scheme == "https" {
+			to := *req.URL
+			to.User, to.RawQuery, to.ForceQuery, to.Fragment, to.RawFragment = nil, "", false, "", ""
+			return &Error{Registry: from.Host, Msg: fmt.Sprintf(
+				"registry %s redirected its https API to plain http (%s), which would send the credentials in clear; name it an insecure registry if plain http is meant",
+				oneLine(from.Host), oneLine(to.String()))}
+		}
+	}
+	return nil
 }
 
 // blobSize looks h up among the manifest's layers and config.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -44,6 +45,8 @@ type netHooks struct {
 	connect func(ctx context.Context, network, addr string) (net.Conn, error)
 	// proxy replaces http.ProxyFromEnvironment, which reads the environment once per process.
 	proxy func(*http.Request) (*url.URL, error)
+	// roots replaces the system's certificate authorities, so a test's TLS server is trusted.
+	roots *x509.CertPool
 }
 
 // originsKey is the context key of the hosts whose answers led to a request.

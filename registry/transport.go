@@ -48,6 +48,8 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *diale
 	ht := remote.DefaultTransport.(*http.Transport).Clone()
 	if insecure {
 		ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
+	} else if d.hooks.roots != nil {
+		ht.TLSClientConfig = &tls.Config{RootCAs: d.hooks.roots}
 	}
 	// A registry's headers are a few KiB; net/http would read 10 MiB of them per response.
 	ht.MaxResponseHeaderBytes = maxResponseHeaders
