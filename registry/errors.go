@@ -426,11 +426,12 @@ func requestBlob(te *transport.Error) (string, bool) {
 	if first.URL == nil {
 		return "", false
 	}
-	_, d, ok := strings.Cut(first.URL.Path, "/blobs/")
-	if !ok || d == "" || strings.Contains(d, "/") { // "uploads/…"
-		return "", false
+	// The element before the last: a repository may be named "org/blobs/app".
+	if endpointWord(first.URL.Path) != "blobs" {
+		return "", false // an upload's ("/blobs/uploads/…"), or no blob's
 	}
-	return d, true
+	d := first.URL.Path[strings.LastIndexByte(first.URL.Path, '/')+1:]
+	return d, d != ""
 }
 
 // shortDigest prints a digest as "sha256:" and its first 12 hex digits, as docker prints

@@ -362,21 +362,27 @@ func jsonString(dec *json.Decoder) (string, bool) {
 	return s, err == nil && ok
 }
 
-// isManifestRequest reports whether req fetches a manifest: by its own path, or, for a request
-// http.Client made to follow a redirect, by the path of the request that was redirected. A
-// registry that redirects manifests to a URL of its choosing (a CDN's, without "/manifests/")
-// must not escape the limit.
+// isManifestRequest reports whether req fetches a manifest: by the path of the request strata
+// made, the first of a chain of redirects, so that a registry that redirects manifests to a
+// URL of its choosing (a CDN's, without "/manifests/") does not escape the limit. The path's
+// element before the last (/v2/NAME/manifests/REF) names the endpoint: a repository may have
+// "manifests" as an element of its own ("org/manifests/app"), as docker's registry allows,
+// and the blobs of such a repository were taken for manifests: read whole into memory, and
+// refused past 4 MiB.
 func isManifestRequest(req *http.Request) bool {
-	for r, n := req, 0; r != nil && n <= 10; n++ {
-		if strings.Contains(r.URL.Path, "/manifests/") {
-			return true
-		}
-		if r.Response == nil {
-			break
-		}
-		r = r.Response.Request
+	return endpointWord(firstRequest(req).URL.Path) == "manifests"
+}
+
+// endpointWord is the element before the last of p, a registry API path ("/v2/NAME/KIND/REF"),
+// which names its endpoint: "manifests", "blobs", or "uploads" for an upload. A path not
+// under /v2/ has none.
+func endpointWord(p string) string {
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	i := strings.LastIndexByte(rest, '/')
+	if !ok || i < 0 {
+		return ""
 	}
-	return false
+	return rest[strings.LastIndexByte(rest[:i], '/')+1 : i]
 }
 
 // maxResponseHeaders bounds the headers of a response (a WWW-Authenticate challenge included).
