@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"text/template"
 	"unicode"
+	"unicode/utf8"
 )
 
 // tableDefault reports whether --format asks for the default table: docker reads "table"
@@ -194,8 +195,14 @@ var templateFuncs = template.FuncMap{
 		return strings.Repeat(" ", min(max(before, 0), maxPad)) + s + strings.Repeat(" ", min(max(after, 0), maxPad))
 	},
 	"truncate": func(s string, n int) string {
-		if r := []rune(s); n >= 0 && len(r) > n {
-			return string(r[:n])
+		if n >= 0 && utf8.RuneCountInString(s) > n {
+			// The first n runes, without making a rune slice of all of s.
+			i := 0
+			for range n {
+				_, size := utf8.DecodeRuneInString(s[i:])
+				i += size
+			}
+			return s[:i]
 		}
 		return s
 	},

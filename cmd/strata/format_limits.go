@@ -7,7 +7,6 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
-	"unicode/utf8"
 )
 
 // A --format template is a small program the user runs on strata's data, and text/template
@@ -40,6 +39,7 @@ const formatTick = "strataFormatTick"
 
 // formatBudget is what is left of one rendering's limits.
 type formatBudget struct {
+	flag     string // the flag the template was given with, which the errors name
 	deadline time.Time
 	made     int // bytes the functions have made so far
 }
@@ -47,7 +47,7 @@ type formatBudget struct {
 // tick fails once the rendering has run maxFormatTime.
 func (b *formatBudget) tick() (string, error) {
 	if time.Now().After(b.deadline) {
-		return "", formatLimitError(fmt.Sprintf("--format: the template ran for more than %v", maxFormatTime))
+		return "", formatLimitError(fmt.Sprintf("%s: the template ran for more than %v", b.flag, maxFormatTime))
 	}
 	return "", nil
 }
@@ -56,7 +56,7 @@ func (b *formatBudget) tick() (string, error) {
 // maxFormatValue.
 func (b *formatBudget) check(name string, n int) error {
 	if n > maxFormatValue {
-		return formatLimitError(fmt.Sprintf("--format: %s would make more than %d MiB", name, maxFormatValue>>20))
+		return formatLimitError(fmt.Sprintf("%s: %s would make more than %d MiB", b.flag, name, maxFormatValue>>20))
 	}
 	return nil
 }
@@ -68,7 +68,7 @@ func (b *formatBudget) allow(name string, n int) error {
 		return err
 	}
 	if b.made += n; b.made > maxFormatMade {
-		return formatLimitError(fmt.Sprintf("--format: the template made more than %d MiB of strings", maxFormatMade>>20))
+		return formatLimitError(fmt.Sprintf("%s: the template made more than %d MiB of strings", b.flag, maxFormatMade>>20))
 	}
 	return nil
 }
@@ -78,8 +78,15 @@ func (b *formatBudget) allow(name string, n int) error {
 // every {{range}} turn and every call of a template ({{define}}d ones may call themselves)
 // first calling formatTick: text/template has no step limit or context of its own.
 func parseFormat(text string) (*template.Template, error) {
-	b := &formatBudget{deadline: time.Now().Add(maxFormatTime)}
-	t, err := template.New("format").Funcs(templateFuncs).Funcs(b.funcs()).Parse(text)
+	return parseBounded("format", "--format", templateFuncs, text)
+}
+
+// parseBounded parses text as parseFormat does, as a template named name with the functions
+// base (docker's json, join, split, lower, upper, title, pad and truncate, as a template of
+// the CLI or of the daemon has them), whose limit errors name flag.
+func parseBounded(name, flag string, base template.FuncMap, text string) (*template.Template, error) {
+	b := &formatBudget{flag: flag, deadline: time.Now().Add(maxFormatTime)}
+	t, err := template.New(name).Funcs(base).Funcs(b.funcs(base)).Parse(text)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +102,9 @@ func parseFormat(text string) (*template.Template, error) {
 // funcs are the functions that make strings (text/template's builtins by the same names are
 // replaced), each checking first what it is about to make. A size is estimated as the bytes
 // of the arguments (valueSize), which the result of fmt, escaping or JSON may exceed by a
-// small factor at most: the result is then counted exactly.
-func (b *formatBudget) funcs() template.FuncMap {
+// small factor at most: the result is then counted exactly. base is the template's own
+// functions, whose title and pad these call.
+func (b *formatBudget) funcs(base template.FuncMap) template.FuncMap {
 	// made counts s, the string a function made, after the fact.
 	made := func(name, s string) (string, error) {
 		if err := b.allow(name, len(s)); err != nil {
@@ -157,25 +165,14 @@ func (b *formatBudget) funcs() template.FuncMap {
 		"lower": func(s string) (string, error) { return cased("lower", s, 2, b, strings.ToLower) },
 		"upper": func(s string) (string, error) { return cased("upper", s, 2, b, strings.ToUpper) },
 		"title": func(s string) (string, error) {
-			return cased("title", s, 4, b, templateFuncs["title"].(func(string) string))
+			return cased("title", s, 4, b, base["title"].(func(string) string))
 		},
-		"truncate": func(s string, n int) (string, error) {
-			if n >= 0 && utf8.RuneCountInString(s) > n {
-				// The first n runes, without making a rune slice of all of s.
-				i := 0
-				for range n {
-					_, size := utf8.DecodeRuneInString(s[i:])
-					i += size
-				}
-				return s[:i], nil
-			}
-			return s, nil
-		},
+		// base's truncate makes no string: it returns a part of s.
 		"pad": func(s string, before, after int) (string, error) {
 			if err := b.allow("pad", len(s)+2*maxPad); err != nil {
 				return "", err
 			}
-			return templateFuncs["pad"].(func(string, int, int) string)(s, before, after), nil
+			return base["pad"].(func(string, int, int) string)(s, min(max(before, 0), maxPad), min(max(after, 0), maxPad)), nil
 		},
 	}
 }

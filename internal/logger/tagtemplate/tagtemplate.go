@@ -14,8 +14,8 @@ import (
 	"github.com/strata-run/strata/internal/logger"
 )
 
-// funcs are docker's template helpers (its daemon/logger/templates).
-var funcs = template.FuncMap{
+// Funcs are docker's template helpers (its daemon/logger/templates).
+var Funcs = template.FuncMap{
 	"json": func(v any) string {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
@@ -48,7 +48,24 @@ var ErrTooLong = errors.New("the log tag is too long")
 // Render renders the tag template tmpl over info, as docker's ParseLogTag does ("log-tag" is
 // its template's name, which its errors show), failing once it passes max bytes.
 func Render(tmpl string, info *logger.Info, max int) (string, error) {
-	t, err := template.New("log-tag").Funcs(funcs).Parse(tmpl)
+	return RenderWith(parse, tmpl, info, max)
+}
+
+// Parser parses text as a template named name with the functions funcs.
+type Parser func(name, text string, funcs template.FuncMap) (*template.Template, error)
+
+// parse is text/template's parse, which bounds neither the time nor the memory the template
+// takes to run.
+func parse(name, text string, funcs template.FuncMap) (*template.Template, error) {
+	return template.New(name).Funcs(funcs).Parse(text)
+}
+
+// RenderWith is Render with the template parsed by p, which may add to Funcs and rewrite the
+// template to bound what it takes to run: the CLI's does ({{range 999999999999}}{{end}} spun
+// for hours; a {{define}}d template recursing on printf's result, or a pad of 1e12 spaces, took
+// every byte of memory).
+func RenderWith(p Parser, tmpl string, info *logger.Info, max int) (string, error) {
+	t, err := p("log-tag", tmpl, Funcs)
 	if err != nil {
 		return "", err
 	}
