@@ -750,7 +750,7 @@ func (o *runOptions) resources() (cgroups.Resources, error) {
 	}
 	// Checked now: at the cgroup's creation the error would name a cgroup the user never saw.
 	if err := r.Validate(); err != nil {
-		return r, asGiven(err, map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "cpus": o.cpus})
+		return r, asGiven(err, map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "memory-reservation": o.memoryReservation, "cpus": o.cpus})
 	}
 	// So is a limit whose controller the host lacks (a v2 host without memory or pids).
 	if err := cgroups.CheckSupported(r); err != nil {

@@ -56,7 +56,7 @@ func newUpdateCmd(g *globals) *cobra.Command {
 				return errors.New("you must provide one or more flags when using this command")
 			}
 			return eachContainer(cmd, g, args, true, func(c *runner.Container) error {
-				return asGiven(runner.Update(c, ch, restart), map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "cpus": o.cpus})
+				return asGiven(runner.Update(c, ch, restart), o.given())
 			})
 		},
 	}
@@ -74,6 +74,11 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	f.Uint16Var(&o.blkioWeight, "blkio-weight", 0, "relative block I/O weight (10-1000)")
 	f.StringVar(&o.restart, "restart", "", "restart policy: no, always, unless-stopped or on-failure[:max-retries] (applied when the container next exits)")
 	return cmd
+}
+
+// given maps each limit a ValueError may name in bytes to the flag's value as typed (asGiven).
+func (o *updateOptions) given() map[string]string {
+	return map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "memory-reservation": o.memoryReservation, "cpus": o.cpus}
 }
 
 // change parses the flags given; a value given as "" is refused, as run refuses it.
@@ -122,5 +127,5 @@ func (o *updateOptions) change(cmd *cobra.Command) (cgroups.Change, error) {
 	ch.BlkioWeight = o.blkioWeight
 	// What a value alone tells (a quota below 1 ms, --cpus with --cpu-period) is refused
 	// before any container is touched; what needs the container's limits, per container.
-	return ch, asGiven(ch.Check(), map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "cpus": o.cpus})
+	return ch, asGiven(ch.Check(), o.given())
 }

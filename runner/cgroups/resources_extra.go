@@ -71,6 +71,8 @@ func parseMemList(s string) (*cpuSet, error) {
 	set, err := parseCPUList(s)
 	if ve, ok := err.(*ValueError); ok {
 		ve.What = "cpuset mems"
+		// A number past the CPUs' bound is a node here, not a "cpu 4294967295".
+		ve.Reason = strings.Replace(ve.Reason, "cpu ", "node ", 1)
 		return nil, ve
 	}
 	for n := maxMemNode + 1; n <= maxCPU; n++ {

@@ -53,6 +53,8 @@ func TestValidateRedTeam(t *testing.T) {
 		{"mems blank", Resources{CpusetMems: " "}, `invalid cpuset mems value " ": no memory node in the list`},
 		{"mems bad", Resources{CpusetMems: "0-"}, `invalid cpuset mems value "0-"`},
 		{"mems too high", Resources{CpusetMems: "2000"}, `invalid cpuset mems value "2000": node 2000 out of range`},
+		// Past the CPUs' bound too: a node, not a "cpu 4294967295 out of range".
+		{"mems far too high", Resources{CpusetMems: "0-4294967295"}, `invalid cpuset mems value "0-4294967295": node 4294967295 out of range`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.r.Validate()
