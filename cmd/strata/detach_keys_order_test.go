@@ -21,6 +21,7 @@ func TestDetachKeysAfterContainer(t *testing.T) {
 		{"attach", "--detach-keys", "ctrl-", "nosuch"},
 		{"start", "-ai", "--detach-keys", "ctrl-", "nosuch"},
 		{"start", "-i", "--detach-keys", "ctrl-", "nosuch"},
+		{"start", "-a", "--detach-keys", "ctrl-", "nosuch"},
 	} {
 		_, _, err := runCLI(t, root, args...)
 		if err == nil || !strings.Contains(err.Error(), "no such container") || strings.Contains(err.Error(), "detach-keys") {
@@ -69,5 +70,33 @@ func TestDetachKeysAfterState(t *testing.T) {
 		if err == nil || code != tt.code || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "detach-keys") {
 			t.Errorf("%s = exit %d, %v; want %d, %s", strings.Join(tt.args, " "), code, err, tt.code, tt.want)
 		}
+	}
+}
+
+// TestStartAttachDetachKeys: start -a refuses a bad --detach-keys as start -i does, with its
+// status 125 and before the container starts: docker's daemon checks the keys at the attach,
+// stdin or not. strata took any keys without -i and started the container.
+func TestStartAttachDetachKeys(t *testing.T) {
+	root := t.TempDir()
+	store, err := runner.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Create(runner.Config{Name: "plain", Image: "alpine", Spec: runner.Spec{Args: []string{"true"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range []string{"ctrl-", "a,,b", "ctrl-\u00e4"} {
+		_, _, err := runCLI(t, root, "start", "-a", "--detach-keys", keys, "plain")
+		var ee *exitError
+		if err == nil || !errors.As(err, &ee) || ee.code != 125 || !strings.Contains(err.Error(), "invalid --detach-keys") {
+			t.Errorf("start -a --detach-keys %q = %v, want status 125 and invalid --detach-keys", keys, err)
+		}
+	}
+	c, err := store.Get("plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Status != runner.StatusCreated {
+		t.Errorf("plain after the refused starts is %s (%s), want it created, never started", c.State.Status, c.State.Error)
 	}
 }

@@ -261,6 +261,14 @@ func newStartCmd(g *globals) *cobra.Command {
 				return startInteractive(cmd, g, args[0], detachKeys)
 			}
 			if attach {
+				// Without stdin no key detaches, but docker's daemon checks the keys at every
+				// attach: start -a refuses bad ones as start -i does, once the container is found.
+				if _, err := runner.ParseDetachKeys(detachKeys); err != nil {
+					if _, _, err := g.getContainer(args[0]); err != nil {
+						return err
+					}
+					return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
+				}
 				return startAttached(cmd.Context(), g, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			// A start that fails (no such container, a command that is not there) exits 1, as
