@@ -79,11 +79,14 @@ func parseTail(s string) int {
 	return n
 }
 
-// parseLogTime reads --since and --until as docker does: empty is no bound; a Go duration
+// parseLogTime reads --since and --until as docker does: empty is no bound, and so is an
+// --until of 0; a Go duration
 // ("42m", "1h30m") counts back from now; otherwise a Unix time in seconds (with an optional
 // fraction) or an RFC 3339 time, with or without its zone (then local), or a date alone.
 func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
-	if s == "" {
+	// docker's daemon takes --until 0 as no bound, the API's default, not as the Unix time 0
+	// (which printed nothing): its logs --until 0 prints every line.
+	if s == "" || flag == "--until" && s == "0" {
 		return time.Time{}, nil
 	}
 	// "0" is the Unix time 0 (everything since 1970), not a duration of nothing ago, as

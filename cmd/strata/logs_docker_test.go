@@ -18,3 +18,21 @@ func TestParseLogTimeZero(t *testing.T) {
 		t.Errorf("parseLogTime(0s) = %v, %v; want now", got, err)
 	}
 }
+
+// TestParseLogTimeUntilZero: --until 0 is no bound, as docker's daemon reads it (its logs
+// --until 0 prints every line), where it was the Unix time 0, before every line; any other
+// spelling of 0 stays that time, as there.
+func TestParseLogTimeUntilZero(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	if got, err := parseLogTime("--until", "0", now); err != nil || !got.IsZero() {
+		t.Errorf("parseLogTime(--until 0) = %v, %v; want no bound", got, err)
+	}
+	for _, s := range []string{"00", "0.0"} {
+		if got, err := parseLogTime("--until", s, now); err != nil || !got.Equal(time.Unix(0, 0)) {
+			t.Errorf("parseLogTime(--until %s) = %v, %v; want the Unix time 0", s, got, err)
+		}
+	}
+	if got, err := parseLogTime("--until", "0s", now); err != nil || !got.Equal(now) {
+		t.Errorf("parseLogTime(--until 0s) = %v, %v; want now", got, err)
+	}
+}
