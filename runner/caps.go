@@ -120,10 +120,12 @@ var capHeld = inBoundingSet
 // are nil, once ALL is in it.
 func capList(given []string, flag string) (names []string, all bool, err error) {
 	for _, g := range given {
-		c := normalizeCap(g)
-		if c == "ALL" {
+		// ALL as docker's NormalizeCapability reads it: in any case, without a CAP_ prefix
+		// (CAP_ALL is an unknown capability there).
+		if strings.EqualFold(strings.TrimSpace(g), "ALL") {
 			return nil, true, nil
 		}
+		c := normalizeCap(g)
 		if _, ok := capNames[c]; !ok {
 			return nil, false, fmt.Errorf("%s %s: unknown capability", flag, quote.Value(g))
 		}

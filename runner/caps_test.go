@@ -36,6 +36,11 @@ func TestCapabilities(t *testing.T) {
 		{"unknown before all", Spec{CapAdd: []string{"FLY", "ALL"}}, nil, true},
 		{"unknown add", Spec{CapAdd: []string{"FLY"}}, nil, true},
 		{"unknown drop", Spec{CapDrop: []string{"FLY"}}, nil, true},
+		// ALL is a word of its own, as docker's NormalizeCapability keeps it: CAP_ALL is no
+		// capability there ("unknown capability"), and strata took it for every one.
+		{"cap_all added", Spec{CapAdd: []string{"CAP_ALL"}}, nil, true},
+		{"cap_all dropped", Spec{CapDrop: []string{"cap_all"}}, nil, true},
+		{"all with spaces", Spec{CapAdd: []string{" all "}}, allCaps(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
