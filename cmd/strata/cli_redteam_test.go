@@ -135,6 +135,9 @@ func TestSecurityOptForms(t *testing.T) {
 		{[]string{"seccomp:unconfined"}, false, false, runner.SeccompUnconfined},
 		{[]string{"seccomp=unconfined", "seccomp=builtin"}, false, false, runner.SeccompDefault},
 		{[]string{"label=disable", "label:disable", "apparmor=unconfined"}, false, false, runner.SeccompDefault},
+		// docker's writable-cgroups asking for what strata does: read-only, read-write when privileged.
+		{[]string{"writable-cgroups=false"}, false, false, runner.SeccompDefault},
+		{[]string{"writable-cgroups=true"}, true, false, runner.SeccompDefault},
 	} {
 		o := runOptions{securityOpt: tt.opts, privileged: tt.privileged}
 		s, err := o.spec(cfg, nil)
@@ -151,6 +154,8 @@ func TestSecurityOptForms(t *testing.T) {
 		{"label=type:svirt_apache_t", `--security-opt "label=type:svirt_apache_t": not supported`},
 		{"apparmor=docker-default", `--security-opt "apparmor=docker-default": not supported`},
 		{"systempaths=unconfined", `--security-opt "systempaths=unconfined": not supported`},
+		{"writable-cgroups=true", `--security-opt "writable-cgroups=true": not supported: strata mounts /sys/fs/cgroup read-only in a container that is not --privileged, read-write in one that is`},
+		{"writable-cgroups=maybe", `invalid --security-opt "writable-cgroups=maybe": want true or false`},
 	} {
 		o := runOptions{securityOpt: []string{tt.opt}}
 		if _, err := o.spec(cfg, nil); err == nil || err.Error() != tt.want {

@@ -193,7 +193,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.privileged, "privileged", false, "give the container every capability and no seccomp filter")
 	stringArrayVar(f, &o.capAdd, "cap-add", "", nil, "add a Linux capability")
 	stringArrayVar(f, &o.capDrop, "cap-drop", "", nil, "drop a Linux capability")
-	stringArrayVar(f, &o.securityOpt, "security-opt", "", nil, "seccomp=unconfined|builtin|PROFILE.json (Docker's format), no-new-privileges[=BOOL]; label=disable and apparmor=unconfined are accepted (strata applies neither)")
+	stringArrayVar(f, &o.securityOpt, "security-opt", "", nil, "seccomp=unconfined|builtin|PROFILE.json (Docker's format), no-new-privileges[=BOOL]; label=disable and apparmor=unconfined are accepted (strata applies neither), and writable-cgroups as strata mounts the cgroups (false; true with --privileged)")
 	stringArrayVar(f, &o.addHosts, "add-host", "", nil, "add a host:ip line to /etc/hosts")
 	stringArrayVar(f, &o.dns, "dns", "", nil, "set a DNS server")
 	stringArrayVar(f, &o.dnsSearch, "dns-search", "", nil, `set a DNS search domain ("." for none)`)
@@ -945,6 +945,17 @@ func (o *runOptions) spec(cfg *v1.ConfigFile, args []string) (runner.Spec, error
 			}
 		case v == "":
 			return runner.Spec{}, fmt.Errorf("invalid --security-opt %s: want KEY=VALUE", quoteValue(so))
+		case k == "writable-cgroups":
+			// docker's (25 and later): a cgroup tree the container may write to. strata's is
+			// read-only but in a --privileged container, as docker's is by default: that
+			// default is taken, its opposite refused.
+			writable, err := strconv.ParseBool(v)
+			if err != nil {
+				return runner.Spec{}, fmt.Errorf("invalid --security-opt %s: want true or false", quoteValue(so))
+			}
+			if writable != o.privileged {
+				return runner.Spec{}, fmt.Errorf("--security-opt %s: %w: strata mounts /sys/fs/cgroup read-only in a container that is not --privileged, read-write in one that is", quoteValue(so), runner.ErrUnsupported)
+			}
 		case k == "seccomp" && v == "unconfined":
 			s.Seccomp = runner.SeccompUnconfined
 		case k == "seccomp" && v == "builtin": // docker's name for its default profile
