@@ -71,6 +71,9 @@ func TestFlagValueErrors(t *testing.T) {
 		{[]string{"ps", "--no-trunc=maybe"}, 125, `invalid argument "maybe" for "--no-trunc" flag: want true or false`},
 		{[]string{"--debug=x", "ps"}, 125, `invalid argument "x" for "--debug" flag: want true or false`},
 		{[]string{"create", "-c", "-1", "img"}, 125, `invalid argument "-1" for "-c, --cpu-shares" flag: want a whole number, 0 or more`},
+		// docker's flag is an int64: past it, out of range, not clamped to 262144 with a warning.
+		{[]string{"create", "-c", "9223372036854775808", "img"}, 125, `invalid argument "9223372036854775808" for "-c, --cpu-shares" flag: out of range`},
+		{[]string{"update", "--cpu-shares", "18446744073709551615", "c"}, 125, `invalid argument "18446744073709551615" for "-c, --cpu-shares" flag: out of range`},
 		{[]string{"create", "--pids-limit", "1e30", "img"}, 125, `invalid argument "1e30" for "--pids-limit" flag: want a whole number`},
 		{[]string{"pull", "--max-concurrent-downloads", "\x1b[2J", "img"}, 125, `invalid argument "\x1b[2J" for "--max-concurrent-downloads" flag: want a whole number`},
 		{[]string{""}, 1, `unknown command "" (see 'strata --help')`},

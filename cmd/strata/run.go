@@ -201,7 +201,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (e.g. 512m)")
 	f.StringVar(&o.memorySwap, "memory-swap", "", "memory plus swap limit, or -1 for unlimited swap")
 	f.StringVar(&o.cpus, "cpus", "", "number of CPUs (e.g. 1.5)")
-	f.Uint64VarP(&o.cpuShares, "cpu-shares", "c", 0, "relative CPU weight")
+	f.VarP((*cpuSharesValue)(&o.cpuShares), "cpu-shares", "c", "relative CPU weight")
 	f.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs the container may use (e.g. 0-1)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes")
 	addCgroupFlags(f, &o.cgroupOpts)
@@ -774,6 +774,22 @@ const (
 	minCPUShares = 2
 	maxCPUShares = 262144
 )
+
+// cpuSharesValue is --cpu-shares: a whole number from 0 to docker's bound, its flag's int64
+// (past it "out of range", where a uint64 took 2^64-1 and clamped it with a warning).
+type cpuSharesValue uint64
+
+func (v *cpuSharesValue) Set(s string) error {
+	n, err := strconv.ParseUint(s, 0, 63) // base 0, as pflag's: 0x400 is 1024
+	if err != nil {
+		return err
+	}
+	*v = cpuSharesValue(n)
+	return nil
+}
+
+func (v *cpuSharesValue) String() string { return strconv.FormatUint(uint64(*v), 10) }
+func (v *cpuSharesValue) Type() string   { return "uint64" }
 
 // clampCPUShares brings a --cpu-shares out of the kernel's bounds into them, with docker's
 // warning on w, and the run goes on: docker takes 1 as 2 and 262145 as 262144 (0 is no

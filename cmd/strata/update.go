@@ -65,7 +65,7 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.memorySwap, "memory-swap", "", "memory plus swap limit, or -1 for unlimited swap")
 	f.StringVar(&o.memoryReservation, "memory-reservation", "", "memory soft limit (e.g. 256m)")
 	f.StringVar(&o.cpus, "cpus", "", "number of CPUs (e.g. 1.5)")
-	f.Uint64VarP(&o.cpuShares, "cpu-shares", "c", 0, "relative CPU weight")
+	f.VarP((*cpuSharesValue)(&o.cpuShares), "cpu-shares", "c", "relative CPU weight")
 	f.Int64Var(&o.cpuPeriod, "cpu-period", 0, "CPU CFS period in µs (1000-1000000)")
 	f.Int64Var(&o.cpuQuota, "cpu-quota", 0, "CPU CFS quota in µs per period (at least 1000; -1 unlimited)")
 	f.StringVar(&o.cpusetCpus, "cpuset-cpus", "", "CPUs the container may use (e.g. 0-1)")
