@@ -212,6 +212,10 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"create", "--oom-score-adj", "-1001", "alpine", "true"}, code: 125, want: "range for oom score adj"},
 		{args: []string{"run", "--oom-score-adj", "x", "alpine", "true"}, code: 125, want: "--oom-score-adj"},
 		{args: []string{"run", "--oom-score-adj", "99999999999", "alpine", "true"}, code: 125, want: "--oom-score-adj"},
+		// A log tag is a template as --format's, with its bounds: these died of "fatal error: out
+		// of memory" with a Go stack trace (TestLogTagBounded has the endless loop).
+		{args: []string{"create", "--log-opt", "tag={{pad .Name 1000000000000 0}}", "alpine", "true"}, code: 125, want: "the log tag is too long"},
+		{args: []string{"run", "--log-opt", `tag={{define "x"}}{{template "x" (printf "%s%s" . .)}}{{end}}{{template "x" .Name}}`, "alpine", "true"}, code: 125, want: "--log-opt tag: printf would make more than"},
 		{args: []string{"run", "--stop-signal", "SIGNOPE", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"run", "--stop-signal", "RTMIN+99", "alpine", "true"}, code: 125, want: "--stop-signal"},
 		{args: []string{"create", "--stop-timeout", "x", "alpine", "true"}, code: 125},
