@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strata-run/strata/internal/logger"
+	"github.com/strata-run/strata/internal/logger/tagtemplate"
 	"github.com/strata-run/strata/runner"
 )
 
@@ -58,6 +60,20 @@ func TestLogTagBounded(t *testing.T) {
 		got, err := runner.TagRenderer(tt.tag, &info, 64<<10)
 		if err != nil || got != tt.want {
 			t.Errorf("TagRenderer(%s) = %q, %v, want %q", tt.tag, got, err, tt.want)
+		}
+	}
+	// Within the bounds, the tag is what docker's functions make of it, text/template's
+	// builtins and errors included.
+	info := logger.Info{ContainerID: strings.Repeat("ab", 32), ContainerName: "/wé<b>", ContainerImageName: "img:1", ContainerEntrypoint: "sh"}
+	for _, tag := range []string{
+		`{{json .Name}} {{json .}}`, `{{printf "%q-%5.2s" .Name .ID}}`, `{{html .Name}}{{js .Name}}{{urlquery .Name}}`,
+		`{{print .Name 1}}{{println .ImageName}}`, `{{truncate .Name 2}}`, `{{title "wé b"}}{{upper .Name}}{{lower "ÀB"}}`,
+		`{{join (split .ImageName ":") "/"}}`, `{{pad .Name 2 0}}{{pad "" 1 1}}`, `{{truncate .Name -1}}`, `{{.Bogus}}`, `{{index .ID 99}}`,
+	} {
+		want, wantErr := tagtemplate.Render(tag, &info, 64<<10)
+		got, err := runner.TagRenderer(tag, &info, 64<<10)
+		if got != want || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Errorf("TagRenderer(%s) = %q, %v; docker's functions make %q, %v", tag, got, err, want, wantErr)
 		}
 	}
 }
