@@ -37,7 +37,9 @@ func newUpdateCmd(g *globals) *cobra.Command {
 				return withCode(runner.ExitOwnError, err)
 			}
 			var restart *runner.RestartPolicy
-			if cmd.Flags().Changed("restart") {
+			// An empty --restart names no policy and changes none, as docker's CLI sends none
+			// for it (the flag still counts as given).
+			if cmd.Flags().Changed("restart") && o.restart != "" {
 				p, err := runner.ParseRestartPolicy(o.restart)
 				if err != nil {
 					return withCode(runner.ExitOwnError, err)

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-run/strata/runner"
+)
+
+// TestUpdateEmptyRestart: update --restart "" leaves the policy as it is, as docker's does
+// (its CLI sends no policy for "", and its daemon changes one only when named); it set "no",
+// so `update --restart "$POLICY"` with POLICY unset stopped a container's restarts.
+func TestUpdateEmptyRestart(t *testing.T) {
+	root := t.TempDir()
+	store, err := runner.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := runner.Config{Name: "plain", Image: "alpine", Spec: runner.Spec{Args: []string{"true"}},
+		RestartPolicy: runner.RestartPolicy{Name: "on-failure", MaximumRetryCount: 3}}
+	if _, err := store.Create(cfg); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := runCLI(t, root, "update", "--restart", "", "plain")
+	if err != nil || stdout != "plain\n" {
+		t.Fatalf("update --restart \"\" plain = %q, %v; want plain, no error (a flag given, nothing changed)", stdout, err)
+	}
+	c, err := store.Get("plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := cfg.RestartPolicy; c.Config.RestartPolicy != want {
+		t.Errorf("restart policy after update --restart \"\" = %+v, want %+v as before", c.Config.RestartPolicy, want)
+	}
+}
