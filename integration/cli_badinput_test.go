@@ -151,7 +151,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"update", "--cpus", "1", "--cpu-quota", "5000", "bi-running"}, code: 125, want: "Conflicting options"},
 		{args: []string{"update", "--cpu-period", "1", "bi-running"}, code: 125, want: "CPU cfs period"},
 		{args: []string{"update", "--cpuset-cpus", "8191", "bi-running"}, code: 1, want: "not available"},
-		{args: []string{"update", "--cpuset-mems", "", "bi-running"}, code: 125, want: "cpuset mems"},
+		{args: []string{"update", "--cpuset-mems", "", "bi-running"}, code: 0}, // docker's: no cpuset, nothing changed
 		{args: []string{"update", "--blkio-weight", "5", "bi-running"}, code: 125, want: "Range of blkio weight"},
 		{args: []string{"update", "--pids-limit", "x", "bi-running"}, code: 125},
 		{args: []string{"update", "--memory-swap", "3m", "bi-stopped"}, code: 1, want: "needs a memory limit too"},

@@ -83,7 +83,8 @@ func (o *updateOptions) given() map[string]string {
 	return map[string]string{"memory": o.memory, "memory-swap": o.memorySwap, "memory-reservation": o.memoryReservation, "cpus": o.cpus}
 }
 
-// change parses the flags given; a value given as "" is refused, as run refuses it.
+// change parses the flags given; a size or a number of CPUs given as "" is refused, as run
+// refuses it.
 func (o *updateOptions) change(cmd *cobra.Command) (cgroups.Change, error) {
 	f := cmd.Flags()
 	var ch cgroups.Change
@@ -117,13 +118,8 @@ func (o *updateOptions) change(cmd *cobra.Command) (cgroups.Change, error) {
 		ro.clampCPUShares(os.Stderr)
 		ch.CPUShares = ro.cpuShares
 	}
-	if f.Changed("cpuset-cpus") && o.cpusetCpus == "" {
-		return ch, &cgroups.ValueError{What: "cpuset cpus", Value: ""}
-	}
-	if f.Changed("cpuset-mems") && o.cpusetMems == "" {
-		return ch, &cgroups.ValueError{What: "cpuset mems", Value: ""}
-	}
 	ch.CPUPeriod, ch.CPUQuota = o.cpuPeriod, o.cpuQuota
+	// An empty cpuset is none and changes nothing, as docker's daemon reads it (and run).
 	ch.CpusetCpus, ch.CpusetMems = o.cpusetCpus, o.cpusetMems
 	ch.PidsLimit, ch.PidsLimitSet = o.pidsLimit, f.Changed("pids-limit")
 	ch.BlkioWeight = o.blkioWeight

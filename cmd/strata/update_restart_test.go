@@ -33,3 +33,32 @@ func TestUpdateEmptyRestart(t *testing.T) {
 		t.Errorf("restart policy after update --restart \"\" = %+v, want %+v as before", c.Config.RestartPolicy, want)
 	}
 }
+
+// TestUpdateEmptyCpuset: update --cpuset-cpus "" and --cpuset-mems "" change nothing and
+// succeed, as docker's (its daemon takes a cpuset only when not empty; run takes "" as no
+// cpuset too). strata refused them with status 125 as bad values.
+func TestUpdateEmptyCpuset(t *testing.T) {
+	root := t.TempDir()
+	store, err := runner.OpenStore(filepath.Join(root, "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := runner.Spec{Args: []string{"true"}}
+	spec.Resources.CpusetCpus, spec.Resources.CpusetMems = "0", "0"
+	if _, err := store.Create(runner.Config{Name: "plain", Image: "alpine", Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--cpuset-cpus", "--cpuset-mems"} {
+		stdout, _, err := runCLI(t, root, "update", flag, "", "plain")
+		if err != nil || stdout != "plain\n" {
+			t.Errorf("update %s \"\" plain = %q, %v; want plain, no error", flag, stdout, err)
+		}
+	}
+	c, err := store.Get("plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Config.Spec.Resources; r.CpusetCpus != "0" || r.CpusetMems != "0" {
+		t.Errorf("cpusets after the updates = %q, %q; want 0, 0 as before", r.CpusetCpus, r.CpusetMems)
+	}
+}
