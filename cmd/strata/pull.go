@@ -51,6 +51,7 @@ func newPullCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, or json (stdout is then JSON lines only: one per layer event, and a last one {\"status\":\"downloaded\" or \"up-to-date\",\"ref\",\"digest\"})")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference")
 	f.BoolVar(&o.noUnpack, "no-unpack", false, "store the blobs only (for a mirror or archive); run unpacks on first use")
+	addContentTrustFlag(cmd)
 	f.BoolVar(&o.offline, "offline", false, "never touch the network: succeed only if the image is in the store (env STRATA_OFFLINE=1, true or yes)")
 	return cmd
 }

@@ -32,6 +32,7 @@ func newPushCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image reference")
+	addContentTrustFlag(cmd)
 	return cmd
 }
 

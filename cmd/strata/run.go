@@ -212,6 +212,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.platform, "platform", "", "os/arch[/variant] of the image to run, from a multi-platform one in the store (default: this host's)")
 	f.StringVar(&o.pull, "pull", "never", `pull the image first: "always", "missing" (when it is not in the store) or "never" (say to pull it)`)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print nothing of a --pull's progress")
+	addContentTrustFlag(cmd)
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
 	f.IntVar(&o.stopTimeout, "stop-timeout", runner.DefaultStopTimeout, "seconds stop waits before SIGKILL when not given -t")
 	stringArrayVar(f, &o.ulimits, "ulimit", "", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
