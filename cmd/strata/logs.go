@@ -16,7 +16,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 	var tail, since, until string
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
-		Short: "Print the output of a container (any but a --rm one or one with --log-driver none)",
+		Short: "Print the output of a container (any but a foreground --rm one, which keeps no log, or one with --log-driver none)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
