@@ -165,7 +165,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (of every state)")
 	f.BoolVarP(&size, "size", "s", false, "show the size of each container's writes")
 	f.StringVar(&format, "format", "", "table, json, raw, or a Go template such as '{{.ID}} {{.Names}}'")
-	stringArrayVar(f, &filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited=, ancestor=, before=, since=, network=, volume= or label= (repeatable)")
+	stringArrayVar(f, &filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited=, ancestor=, before=, since=, network=, volume=, label=, health=, publish=, expose=, is-task= or isolation= (repeatable; with no healthchecks, published ports or tasks, health= but none, publish=, expose= and is-task=true match nothing)")
 	return cmd
 }
 
