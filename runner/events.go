@@ -8,8 +8,10 @@ import (
 )
 
 // Event appends a container event (create, start, die, kill, stop, destroy, ...) about c to
-// its store's event log, with docker's attributes: the image, the name and extra (an exit
-// code, a signal). Best effort: a lost event never fails what made it.
+// its store's event log, with docker's attributes: extra (an exit code, a signal), the
+// container's labels over them, then the image and the name, in the order docker's daemon
+// sets them (LogContainerEventWithAttributes), so `events --filter label=KEY[=VALUE]`
+// finds a labelled container's events. Best effort: a lost event never fails what made it.
 func Event(c *Container, action string, extra map[string]string) {
 	if c == nil || c.Dir == "" {
 		return
@@ -18,10 +20,14 @@ func Event(c *Container, action string, extra map[string]string) {
 	if filepath.Base(store) != "containers" {
 		return // a store outside a strata root (a test's): no root to log in
 	}
-	attrs := map[string]string{"image": c.Config.Image, "name": c.Config.Name}
+	attrs := make(map[string]string, len(extra)+len(c.Config.Labels)+2)
 	for k, v := range extra {
 		attrs[k] = v
 	}
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	attrs["image"], attrs["name"] = c.Config.Image, c.Config.Name
 	// The root is the containers dir's parent: <root>/containers/<id>.
 	events.Append(filepath.Dir(store), events.New(events.Container, action, c.ID, attrs))
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,7 +67,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.since, "since", "", "show the events since this time (a time, a Unix time, or a duration such as 10m)")
 	f.StringVar(&o.until, "until", "", "stop at this time (as --since); without it, follow until interrupted")
-	stringArrayVar(f, &o.filters, "filter", "f", nil, "type=container|image, event=ACTION, container=ID|NAME, image=NAME|ID (repeatable; values of one key are alternatives)")
+	stringArrayVar(f, &o.filters, "filter", "f", nil, "type=container|image, event=ACTION, container=ID|NAME, image=NAME|ID, label=KEY[=VALUE] (a container's label) (repeatable; values of one key are alternatives, but every label= must match)")
 	f.StringVar(&o.format, "format", "", "a Go template over docker's event JSON ('{{.Action}} {{.Actor.ID}}'), or json")
 	return cmd
 }
@@ -103,8 +104,8 @@ func parseEventFilter(args []string) (eventFilter, error) {
 
 // match is docker's event filter (moby daemon/events/filter.go): the type and the action
 // exactly (an action "exec_create: ls" as "exec_create"), a container by its ID or name
-// (prefixes too), an image by ID or name with or without its tag; a label on the actor's
-// attributes.
+// (prefixes too), an image by ID or name with or without its tag: values of one key are
+// alternatives; and labels on the actor's attributes, all of them.
 func (f eventFilter) match(m events.Message) bool {
 	any := func(key string, ok func(string) bool) bool {
 		vals, set := f[key]
@@ -133,10 +134,11 @@ func (f eventFilter) match(m events.Message) bool {
 			}
 			return v != "" && (v == m.Actor.ID || v == name || v == stripTag(m.Actor.ID) || v == stripTag(name))
 		}) &&
-		any("label", func(v string) bool {
+		// Labels, as docker's MatchKVList: every one given must be there.
+		!slices.ContainsFunc(f["label"], func(v string) bool {
 			k, want, hasValue := strings.Cut(v, "=")
 			got, ok := attrs[k]
-			return ok && (!hasValue || got == want)
+			return !ok || (hasValue && got != want)
 		})
 }
 

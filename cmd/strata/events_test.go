@@ -67,6 +67,10 @@ func TestEventFilter(t *testing.T) {
 		{[]string{"image=busybox"}, pull, false},
 		{[]string{"label=com.x"}, die, true},
 		{[]string{"label=com.x=2"}, die, false},
+		// Every label= must match, as docker's MatchKVList: they are not alternatives.
+		{[]string{"label=com.x", "label=com.y"}, die, false},
+		{[]string{"label=com.x=2", "label=com.x=1"}, die, false},
+		{[]string{"label=com.x=1", "label=name=web"}, die, true},
 		{[]string{"type=container", "event=die", "container=web"}, die, true},
 		{[]string{"type=container", "event=die", "container=db"}, die, false},
 	} {
