@@ -20,16 +20,29 @@ func Event(c *Container, action string, extra map[string]string) {
 	if filepath.Base(store) != "containers" {
 		return // a store outside a strata root (a test's): no root to log in
 	}
+	m := events.New(events.Container, action, c.ID, eventAttrs(c, extra, true))
+	if !events.Fits(m) {
+		// Labels too big for a reader's line (events.MaxLine, which every reader skips): the
+		// event goes without them, as events went before they carried labels, not lost.
+		m = events.New(events.Container, action, c.ID, eventAttrs(c, extra, false))
+	}
+	// The root is the containers dir's parent: <root>/containers/<id>.
+	events.Append(filepath.Dir(store), m)
+}
+
+// eventAttrs is extra, c's labels over them (withLabels), then c's image and name.
+func eventAttrs(c *Container, extra map[string]string, withLabels bool) map[string]string {
 	attrs := make(map[string]string, len(extra)+len(c.Config.Labels)+2)
 	for k, v := range extra {
 		attrs[k] = v
 	}
-	for k, v := range c.Config.Labels {
-		attrs[k] = v
+	if withLabels {
+		for k, v := range c.Config.Labels {
+			attrs[k] = v
+		}
 	}
 	attrs["image"], attrs["name"] = c.Config.Image, c.Config.Name
-	// The root is the containers dir's parent: <root>/containers/<id>.
-	events.Append(filepath.Dir(store), events.New(events.Container, action, c.ID, attrs))
+	return attrs
 }
 
 // eventDie records c's exit, with its code, as docker's die event.

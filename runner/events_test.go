@@ -51,3 +51,26 @@ func TestEventLabels(t *testing.T) {
 		t.Errorf("die event's attributes = %v, want %v", m.Actor.Attributes, want)
 	}
 }
+
+// TestEventLabelsTooBig: a container whose labels would make its event a line longer than a
+// reader takes (events.MaxLine) still has its event read, without the labels: the die of a
+// container with 100 KiB of labels was skipped by every `strata events`.
+func TestEventLabelsTooBig(t *testing.T) {
+	root := t.TempDir()
+	c := &Container{ID: strings.Repeat("b", 64), Dir: filepath.Join(root, "containers", strings.Repeat("b", 64)),
+		Config: Config{Name: "big", Image: "alpine", Labels: map[string]string{"blob": strings.Repeat("\x1b", 20<<10)}}}
+	eventDie(c, 3)
+	f, err := events.Open(filepath.Join(root, events.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []events.Message
+	if err := events.NewTail(f).Poll(func(m events.Message) bool { got = append(got, m); return true }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"name": "big", "image": "alpine", "exitCode": "3"}
+	if len(got) != 1 || !maps.Equal(got[0].Actor.Attributes, want) {
+		t.Fatalf("events read = %v, want one die with attributes %v", got, want)
+	}
+}

@@ -75,6 +75,12 @@ func New(typ, action, id string, attrs map[string]string) Message {
 // When is the event's time.
 func (m Message) When() time.Time { return time.Unix(0, m.TimeNano) }
 
+// Fits says whether m, as Append writes it, is a line a reader takes (MaxLine).
+func Fits(m Message) bool {
+	line, err := json.Marshal(m)
+	return err == nil && len(line) < MaxLine
+}
+
 // Append writes m to root's log, best effort: any failure is ignored, the event lost. The
 // file is opened without following a symlink and without blocking (a FIFO put there opens
 // or writes at once, or fails), and written only when it is a regular file.
