@@ -49,7 +49,8 @@ type Options struct {
 type Server struct {
 	store *cache.Store
 	opts  Options
-	locks keyedMutex
+	// flights holds the PullThrough call under way for each manifest missed.
+	flights flights
 	// pulls holds a token per PullThrough call under way: any client may ask for as many
 	// names as it likes, and each distinct one would otherwise start a pull of its own.
 	pulls chan struct{}
@@ -60,6 +61,9 @@ type Server struct {
 	// stallTimeout is how long a response may go without a byte reaching the client; 0 is
 	// defaultStallTimeout.
 	stallTimeout time.Duration
+	// onFlightWait, if set (by tests), is called when a request starts waiting for another's
+	// PullThrough call.
+	onFlightWait func(key string)
 }
 
 // maxPullsThrough is how many pull-through pulls run at once; further misses wait their turn.
@@ -346,15 +350,48 @@ func (s *Server) lookup(repo view, ref string, byDigest bool) (desc v1.Descripto
 	return desc, nil, found, err
 }
 
-// pull runs PullThrough once for concurrent misses of the same manifest.
+// pull runs PullThrough once for concurrent misses of the same manifest: a request that
+// misses it while another's call is under way waits for that call and answers with its
+// outcome, a failure as much as a success. Waiting for the lock and then calling again made
+// a burst of requests for a manifest upstream lacks (or cannot serve) one upstream pull each,
+// one after another, the last client waiting for them all. A call that ended because its
+// own client left is no outcome: those waiting make a call of their own.
 func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) error {
 	key := name + ":" + ref
-	unlock, err := s.locks.lockCtx(ctx, key)
-	if err != nil {
-		return err
+	for {
+		f, leader := s.flights.join(key)
+		if leader {
+			return s.lead(ctx, key, f, name, ref, byDigest)
+		}
+		if s.onFlightWait != nil {
+			s.onFlightWait(key)
+		}
+		select {
+		case <-f.done:
+			if !f.abandoned {
+				return f.err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	defer unlock()
-	// Another request may have pulled it while this one waited.
+}
+
+// lead makes the call of flight f and lands it with its outcome, even when the call panics
+// (net/http keeps the server up): a flight never landed would hold every later request for
+// its manifest until that client gave up.
+func (s *Server) lead(ctx context.Context, key string, f *flight, name, ref string, byDigest bool) (err error) {
+	abandoned := true // a call that panicked has no outcome either
+	defer func() { s.flights.land(key, f, err, abandoned) }()
+	err = s.pullOnce(ctx, name, ref, byDigest)
+	abandoned = err != nil && ctx.Err() != nil
+	return err
+}
+
+// pullOnce calls PullThrough for name and ref, unless the store has the manifest by now, when
+// a token of s.pulls is free.
+func (s *Server) pullOnce(ctx context.Context, name, ref string, byDigest bool) error {
+	// Another request's call may have stored it since this one looked.
 	if v, err := s.currentView(); err == nil {
 		if _, _, found, err := s.lookup(v.repo(name), ref, byDigest); found && err == nil {
 			return nil
@@ -366,11 +403,49 @@ func (s *Server) pull(ctx context.Context, name, ref string, byDigest bool) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	err = s.opts.PullThrough(ctx, name, ref)
+	err := s.opts.PullThrough(ctx, name, ref)
 	if s.opts.OnPull != nil {
 		s.opts.OnPull(name, ref, err)
 	}
 	return err
+}
+
+// flights are the PullThrough calls under way, by manifest.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// flight is one PullThrough call, shared by the requests that missed its manifest meanwhile.
+type flight struct {
+	done chan struct{} // closed when the call ended
+	err  error
+	// abandoned says the call ended because the request that made it left.
+	abandoned bool
+}
+
+// join returns the flight under way for key, or a new one that the caller (leader) makes.
+func (fl *flights) join(key string) (f *flight, leader bool) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if f := fl.m[key]; f != nil {
+		return f, false
+	}
+	if fl.m == nil {
+		fl.m = map[string]*flight{}
+	}
+	f = &flight{done: make(chan struct{})}
+	fl.m[key] = f
+	return f, true
+}
+
+// land ends the flight f of key with its outcome.
+func (fl *flights) land(key string, f *flight, err error, abandoned bool) {
+	fl.mu.Lock()
+	delete(fl.m, key)
+	fl.mu.Unlock()
+	f.err, f.abandoned = err, abandoned
+	close(f.done)
 }
 
 // blob serves GET/HEAD /v2/<name>/blobs/<digest>, with Range, from the blob file.
@@ -664,7 +739,7 @@ func mediaTypeOf(raw []byte) types.MediaType {
 	return types.OCIManifestSchema1
 }
 
-// keyedMutex serializes work per key: one pull-through per manifest at a time.
+// keyedMutex serializes work per key: one hash of a blob file at a time.
 type keyedMutex struct {
 	mu sync.Mutex
 	m  map[string]*keyLock
