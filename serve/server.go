@@ -302,7 +302,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 	h.Set("Etag", `"`+desc.Digest.String()+`"`)
 	// ServeContent answers If-None-Match with the ETag (304, as docker's registry does),
 	// Range, and HEAD with the headers of the GET and no body.
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(raw))
+	http.ServeContent(w, withSatisfiableRanges(r, int64(len(raw))), "", time.Time{}, bytes.NewReader(raw))
 }
 
 // refString is name with its tag or digest, as a reference writes them: "alpine:3.20",
@@ -530,7 +530,7 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 	hd.Set("Etag", `"`+h.String()+`"`)
 	// A blob never changes under its digest.
 	hd.Set("Cache-Control", "max-age=31536000")
-	http.ServeContent(w, r, "", time.Time{}, content)
+	http.ServeContent(w, withSatisfiableRanges(r, fi.Size()), "", time.Time{}, content)
 	if streaming != nil {
 		if streaming.ok {
 			s.verified.add(h, fi, true)
@@ -543,6 +543,43 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, name, dgst string)
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// withSatisfiableRanges returns r with the suffix ranges of its Range header that select no
+// byte ("bytes=-0", or any "-N" of empty content), which RFC 9110 (14.1.1) has unsatisfiable,
+// written as ranges that start at the end, which http.ServeContent knows to be. It parsed
+// them as ranges of length 0 and answered "bytes=-0" 206 with no body and Content-Range
+// "bytes N-(N-1)/N", a range ending before it starts, and "bytes=0-1,-0" with that range as
+// a part of its multipart answer: now the first is 416 with "bytes */N", as any range past
+// the end is, and the second 206 with bytes 0-1 alone. Any other header is left as it is.
+func withSatisfiableRanges(r *http.Request, size int64) *http.Request {
+	h := r.Header.Get("Range")
+	specs, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return r
+	}
+	parts := strings.Split(specs, ",")
+	changed := false
+	for i, p := range parts {
+		start, end, ok := strings.Cut(strings.Trim(p, " \t"), "-")
+		if !ok || strings.Trim(start, " \t") != "" {
+			continue
+		}
+		end = strings.Trim(end, " \t")
+		if end == "" || end[0] == '-' {
+			continue // invalid, as ServeContent answers it
+		}
+		if n, err := strconv.ParseInt(end, 10, 64); err == nil && n >= 0 && (n == 0 || size == 0) {
+			parts[i] = strconv.FormatInt(size, 10) + "-"
+			changed = true
+		}
+	}
+	if !changed {
+		return r
+	}
+	r2 := r.Clone(r.Context())
+	r2.Header.Set("Range", "bytes="+strings.Join(parts, ","))
+	return r2
 }
 
 // transient reports whether err is the server's want of a resource, not the store's damage:
