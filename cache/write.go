@@ -262,6 +262,7 @@ func (j layerJob) named() bool { return j.unpack || j.check }
 // writeLayers stores every missing layer, up to opts.Concurrency at once. The first failure
 // cancels the others; their partial files stay for the next attempt.
 func (s *Store) writeLayers(ctx context.Context, layers []layerJob, opts WriteOptions) (stored bool, fetched int64, err error) {
+	opts.Layer = recoverLayer(opts.Layer)
 	// Plain cancellation, not WithCancelCause: the other layers then stop with
 	// context.Canceled and do not repeat the failed layer's error as their own.
 	ctx, cancel := context.WithCancel(ctx)
@@ -364,6 +365,24 @@ feed:
 		errs = append(errs, context.Cause(ctx))
 	}
 	return stored, fetched, firstCause(errs)
+}
+
+// recoverLayer is layer, with a panic of it (a bug the registry's bytes found in the unpacker
+// it runs) returned as its error: it fails that layer, not the process, which for `serve
+// --pull-through` serves other clients. It runs on a goroutine of its own, beyond net/http's
+// recovery of a handler's panic.
+func recoverLayer(layer LayerFunc) LayerFunc {
+	if layer == nil {
+		return nil
+	}
+	return func(ctx context.Context, desc v1.Descriptor, diffID v1.Hash, r io.Reader) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("unpacking layer %s: internal error: %v", short(desc.Digest), p)
+			}
+		}()
+		return layer(ctx, desc, diffID, r)
+	}
 }
 
 // firstCause returns the error that failed the group. Layers cancelled because another one
