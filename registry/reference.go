@@ -21,7 +21,9 @@ const (
 	// "library/alpine".
 	officialPrefix = "library/"
 	defaultTag     = "latest"
-	// maxNameLength is distribution's limit on domain plus path.
+	// maxNameLength is distribution's limit on a repository's path (RepositoryNameTotalLengthMax),
+	// its domain not counted: "library/" counts for a Docker Hub name, as docker parses
+	// "alpine" as "docker.io/library/alpine".
 	maxNameLength = 255
 	// maxReferenceLength bounds a whole reference: a name, a tag (128) and the longest
 	// digest (sha512, 135) with their separators fit well within it.
@@ -91,7 +93,7 @@ func ParseReference(s string) (Reference, error) {
 		}
 		return Reference{}, fmt.Errorf("%w: %q", ErrInvalidReference, s)
 	}
-	if len(r.domain)+1+len(r.path) > maxNameLength {
+	if len(r.path) > maxNameLength {
 		return Reference{}, fmt.Errorf("%w: repository name must not be more than %d characters", ErrInvalidReference, maxNameLength)
 	}
 	// Docker refuses a bare 64-hex name: it would read as an image ID, not a repository.
@@ -133,8 +135,12 @@ func checkDigest(d string) error {
 	if !ok {
 		return fmt.Errorf("unsupported digest algorithm %q", algo)
 	}
-	if len(hex) != n || strings.ToLower(hex) != hex {
+	if len(hex) != n {
 		return errors.New("invalid checksum digest length")
+	}
+	if strings.ToLower(hex) != hex {
+		// go-digest's words: its hex of the right length must be lower case.
+		return errors.New("invalid checksum digest format")
 	}
 	return nil
 }

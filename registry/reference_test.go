@@ -39,6 +39,10 @@ func TestParseReference(t *testing.T) {
 		{"localhost:5000", "docker.io/library/localhost:5000", "docker.io", "library/localhost", "5000", "", "localhost:5000"},
 		{"x:" + strings.Repeat("t", 128), "docker.io/library/x:" + strings.Repeat("t", 128), "docker.io", "library/x", strings.Repeat("t", 128), "", "x:" + strings.Repeat("t", 128)},
 		{"sha256/" + hexA, "docker.io/sha256/" + hexA + ":latest", "docker.io", "sha256/" + hexA, "latest", "", "sha256/" + hexA + ":latest"},
+		// The 255 characters distribution allows are the path's, its domain not counted
+		// (RepositoryNameTotalLengthMax): docker takes these, "library/" and all.
+		{"host.com/" + strings.Repeat("a", 255), "host.com/" + strings.Repeat("a", 255) + ":latest", "host.com", strings.Repeat("a", 255), "latest", "", "host.com/" + strings.Repeat("a", 255) + ":latest"},
+		{strings.Repeat("a", 247), "docker.io/library/" + strings.Repeat("a", 247) + ":latest", "docker.io", "library/" + strings.Repeat("a", 247), "latest", "", strings.Repeat("a", 247) + ":latest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -81,7 +85,7 @@ func TestParseReferenceInvalid(t *testing.T) {
 		{"alpine@sha256:abc", "invalid checksum digest format"},
 		{"alpine@md5:" + hexA, "unsupported digest algorithm"},
 		{"alpine@sha256:" + hexA + "aa", "invalid checksum digest length"},
-		{"alpine@sha256:" + strings.ToUpper(hexA), "invalid checksum digest length"},
+		{"alpine@sha256:" + strings.ToUpper(hexA), "invalid checksum digest format"},
 		{"alpine@sha256:" + hexA + "@sha256:" + hexA, "invalid checksum digest format"},
 		{"-alpine", "invalid reference format"},
 		{"alpine-", "invalid reference format"},
@@ -95,7 +99,9 @@ func TestParseReferenceInvalid(t *testing.T) {
 		{"a b", "invalid reference format"},
 		{"café", "invalid reference format"},
 		{hexA, "cannot specify 64-byte hexadecimal strings"},
-		{"host.com/" + strings.Repeat("a", 250), "must not be more than 255 characters"},
+		{"host.com/" + strings.Repeat("a", 256), "must not be more than 255 characters"},
+		{strings.Repeat("a", 248), "must not be more than 255 characters"},
+		{"docker.io/" + strings.Repeat("a/", 127) + "ab", "must not be more than 255 characters"},
 		{"host.com/a:b:c", "invalid reference format"},
 		// A RepoTag of a hostile archive: refused, and the message stays short.
 		{"host.com/" + strings.Repeat("a/", 1<<19) + "a:1", "more than the 1024 a reference can have"},

@@ -249,8 +249,9 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, name, ref stri
 			case errors.Is(err, registry.ErrNotFound):
 				writeError(w, r, http.StatusNotFound, codeManifestUnknown, err.Error())
 			case errors.Is(err, registry.ErrInvalidReference):
-				// A name upstream cannot have (255 characters with its host): the client's
-				// error, not the upstream's, which a 5xx would have it retry.
+				// A name upstream cannot have (Docker Hub's "library/" before it makes more
+				// than the 255 characters a path may have): the client's error, not the
+				// upstream's, which a 5xx would have it retry.
 				writeError(w, r, http.StatusNotFound, codeNameInvalid, err.Error())
 			case isLocalFileError(err):
 				// The store's own file system failed (a full disk): OnPull has the reason.
