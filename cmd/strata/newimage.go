@@ -184,6 +184,12 @@ func newImageRef(arg string) (string, error) {
 	if ref.Digest() != "" {
 		return "", fmt.Errorf("refusing to create a tag with a digest reference: %s", arg)
 	}
+	// What the store would refuse once the image is made ("sha256:x" reads as an image ID)
+	// is refused before the tarball or the container is read, as docker's client refuses a
+	// name: the layer was unpacked and its blob stored for nothing.
+	if err := cache.CheckRef(ref.String()); err != nil {
+		return "", fmt.Errorf("%w: %s", err, quoteArg(arg))
+	}
 	return ref.String(), nil
 }
 
