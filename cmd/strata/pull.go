@@ -65,6 +65,11 @@ func runPull(ctx context.Context, g *globals, o pullOptions, arg string, out, er
 	// is not checked against the registry, so recording it would make a tag row that another
 	// image's pull of the same tag duplicates ("alpine latest" twice in images).
 	ref = ref.ByDigest()
+	// A name the store would refuse once the image is downloaded ("sha256:x" reads as an
+	// image ID) is refused before the network or the store is asked.
+	if err := cache.CheckRef(ref.String()); err != nil {
+		return fmt.Errorf("%w: %s", err, quoteArg(arg))
+	}
 	envOffline, err := offlineEnv()
 	if err != nil {
 		return err

@@ -57,6 +57,10 @@ func runPush(ctx context.Context, g *globals, arg string, quiet bool, out io.Wri
 			return err
 		}
 	}
+	if errors.Is(err, cache.ErrNotFound) && cache.CheckRef(ref.String()) != nil {
+		// A name the store refuses ("sha256:x" reads as an image ID): tag could not give it.
+		return fmt.Errorf("pushing %s: image %w in the store", ref.Familiar(), cache.ErrNotFound)
+	}
 	if errors.Is(err, cache.ErrNotFound) {
 		return fmt.Errorf("pushing %s: image %w in the store; name one with 'strata tag IMAGE %s' first", ref.Familiar(), cache.ErrNotFound, ref.Familiar())
 	}

@@ -240,8 +240,9 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 	if errors.Is(err, cache.ErrNotFound) {
 		// A valid reference is printable and bounded (ParseReference refuses one of more
 		// than 1024 bytes): it is named whole, digest and all, as typed.
-		if _, perr := registry.ParseReference(arg); perr != nil || looksLikeID(arg) {
-			// Nothing to pull by that name: the hint would be another error.
+		if ref, perr := registry.ParseReference(arg); perr != nil || looksLikeID(arg) || cache.CheckRef(ref.String()) != nil {
+			// Nothing to pull by that name (none at all, an ID, or one the store refuses:
+			// "sha256:x" reads as an ID): the hint would be another error.
 			return cache.Ref{}, fmt.Errorf("image %s is not in the store", quoteArg(arg))
 		}
 		return cache.Ref{}, fmt.Errorf("image %s is not in the store: run 'strata pull %s' first", arg, arg)
