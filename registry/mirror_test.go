@@ -207,6 +207,13 @@ func TestMirrorInvalidMessages(t *testing.T) {
 		{"http://host:port", `invalid mirror "http://host:port": not a URL; want scheme://host[:port]`},
 		{"ftp://host", `invalid mirror "ftp://host": scheme must be http or https`},
 		{long, `invalid mirror "https://` + strings.Repeat("h", 56) + `"… (100010 bytes): want scheme://host[:port] only`},
+		// A password is not printed, as docker's "username/password not allowed" shows it.
+		{"https://u:s3cret@mirror", `invalid mirror "https://u:xxxxx@mirror": want scheme://host[:port] only`},
+		{"https://u:s3cret@mirror:port/", `invalid mirror "https://u:xxxxx@mirror:port/": not a URL; want scheme://host[:port]`},
+		{"u:s3cret@mirror:5000", `invalid mirror "u:xxxxx@mirror:5000": scheme must be http or https`},
+		{"http://a:b@c\x01:s3cret@mirror", `invalid mirror "http://a:xxxxx@mirror": it holds a control character`},
+		{"https://user@mirror", `invalid mirror "https://user@mirror": want scheme://host[:port] only`},
+		{"https://u:pa/ss@mirror", `invalid mirror "https://u:xxxxx@mirror": not a URL; want scheme://host[:port]`},
 	} {
 		opts := testOptions()
 		opts.Mirrors = []string{tt.mirror}

@@ -150,7 +150,7 @@ type mirror struct {
 // (`parse "http://a\x01b": net/url: invalid control character in URL`) quote it again, whole.
 func parseMirror(s string) (mirror, error) {
 	bad := func(why string) (mirror, error) {
-		return mirror{}, fmt.Errorf("invalid mirror %s: %s", quote.Value(s), why)
+		return mirror{}, fmt.Errorf("invalid mirror %s: %s", quote.Value(RedactMirror(s)), why)
 	}
 	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return bad("it holds a control character")
@@ -166,6 +166,27 @@ func parseMirror(s string) (mirror, error) {
 		return bad("want scheme://host[:port] only")
 	}
 	return mirror{host: u.Host, plainHTTP: u.Scheme == "http"}, nil
+}
+
+// RedactMirror is mirror s with the password of its user:password@, if any, shown as
+// "xxxxx", as docker's "username/password not allowed in URI" shows it: a mirror with
+// credentials is refused, and what says so (or strata info) must not print them. The
+// credentials are taken to be what comes before the last "@", whether or not s parses: a
+// password with a "/" in it ("https://u:pa/ss@h") is no URL's, and was shown whole.
+func RedactMirror(s string) string {
+	prefix, rest := "", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		prefix, rest = s[:i+3], s[i+3:]
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return s
+	}
+	user, _, hasPassword := strings.Cut(rest[:at], ":")
+	if !hasPassword {
+		return s
+	}
+	return prefix + user + ":xxxxx" + rest[at:]
 }
 
 // endpoint is one place to try for a repository: a mirror or the registry itself.

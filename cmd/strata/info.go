@@ -339,7 +339,11 @@ func infoRegistries(g *globals, info *systemInfo) {
 		rc.InsecureRegistryCIDRs = append(rc.InsecureRegistryCIDRs, "*")
 	}
 	rc.InsecureRegistryCIDRs = append(rc.InsecureRegistryCIDRs, g.insecureRegistries...)
-	rc.Mirrors = append([]string{}, g.mirrors...)
+	// A mirror given with user:password@ (which pulls refuse) is shown without its password.
+	rc.Mirrors = []string{}
+	for _, m := range g.mirrors {
+		rc.Mirrors = append(rc.Mirrors, registry.RedactMirror(m))
+	}
 	cfg, err := registry.LoadConfig(g.registriesFile())
 	if err != nil {
 		info.Warnings = append(info.Warnings, "WARNING: "+oneLine(err.Error()))

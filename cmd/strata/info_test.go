@@ -123,3 +123,19 @@ func TestSystemPruneWarning(t *testing.T) {
 		t.Errorf("systemPruneWarning without -a = %q", got)
 	}
 }
+
+// TestInfoMirrorPassword: info shows a --registry-mirror given with user:password@ (which
+// every pull refuses) with its password as "xxxxx", in the text and in --format's JSON, as
+// the pull's error does: the password was printed, in output that is pasted into reports.
+func TestInfoMirrorPassword(t *testing.T) {
+	root := t.TempDir()
+	for _, args := range [][]string{{"info"}, {"info", "--format", "{{json .RegistryConfig}}"}} {
+		out, err := strata(t, root, nil, append([]string{"--registry-mirror", "https://u:s3cret@mirror.example.com"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if strings.Contains(out, "s3cret") || !strings.Contains(out, "https://u:xxxxx@mirror.example.com") {
+			t.Errorf("%v shows the mirror as:\n%s\nwant https://u:xxxxx@mirror.example.com", args, out)
+		}
+	}
+}
