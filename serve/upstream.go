@@ -93,13 +93,20 @@ func NewPullThroughProven(upstream string, store *cache.Store, opts registry.Opt
 // parseUpstream turns --pull-through's value into a registry host, and whether to reach it by
 // plain HTTP. Docker Hub's API hosts become "docker.io", the name its refs are stored under.
 func parseUpstream(s string) (host string, insecure bool, err error) {
+	// What the messages show: a password given in the URL is not printed.
+	shown := registry.RedactMirror(s)
 	if strings.Contains(s, "://") {
 		u, err := url.Parse(s)
 		if err != nil {
-			return "", false, fmt.Errorf("invalid upstream %q: %w", s, err)
+			// net/url's own text quotes the URL again, password and all.
+			return "", false, fmt.Errorf("invalid upstream %q: not a URL; want http(s)://host[:port] or host[:port]", shown)
+		}
+		if u.User != nil {
+			// Pulls went upstream without them, and nothing said so.
+			return "", false, fmt.Errorf("invalid upstream %q: credentials do not go in it; give them with 'strata login %s'", shown, u.Host)
 		}
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-			return "", false, fmt.Errorf("invalid upstream %q: want http(s)://host[:port] or host[:port]", s)
+			return "", false, fmt.Errorf("invalid upstream %q: want http(s)://host[:port] or host[:port]", shown)
 		}
 		s, insecure = u.Host, u.Scheme == "http"
 	}
@@ -108,7 +115,7 @@ func parseUpstream(s string) (host string, insecure bool, err error) {
 		s = "docker.io"
 	}
 	if s == "" || strings.ContainsAny(s, "/@ ") {
-		return "", false, fmt.Errorf("invalid upstream %q: want http(s)://host[:port] or host[:port]", s)
+		return "", false, fmt.Errorf("invalid upstream %q: want http(s)://host[:port] or host[:port]", shown)
 	}
 	// The host must be something a reference can start with.
 	ref, err := registry.ParseReference(s + "/x")

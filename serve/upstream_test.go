@@ -372,3 +372,20 @@ func TestPullThroughIndexByDigest(t *testing.T) {
 		t.Errorf("index through the mirror = %s, want %s", d, want)
 	}
 }
+
+// TestParseUpstreamCredentials: an upstream given with user:password@ is refused, its
+// password not printed (registry.RedactMirror): it was taken with the credentials dropped
+// unsaid (pulls went upstream anonymous), and one that did not parse had its password printed
+// twice, in strata's words and net/url's.
+func TestParseUpstreamCredentials(t *testing.T) {
+	for _, in := range []string{"http://u:s3cret@127.0.0.1:5001", "https://u:s3cret@x.example", "http://u:s3cret@h:port", "u:s3cret@h", "https://user@x.example"} {
+		host, _, err := parseUpstream(in)
+		if err == nil {
+			t.Errorf("parseUpstream(%q) = %q, want an error", in, host)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") || strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("parseUpstream(%q) = %q, want one line without the password", in, err)
+		}
+	}
+}
