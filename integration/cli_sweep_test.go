@@ -65,7 +65,7 @@ func TestCLISweep(t *testing.T) {
 		call{args: []string{"stop", "   "}, code: 1, want: `"   ": no such container`},
 		call{args: []string{"start", "a\nb"}, code: 1, want: `"a\nb": no such container`},
 		call{args: []string{"kill", long}, code: 1, want: `"… (102400 bytes): no such container`},
-		call{args: []string{"rmi", long}, code: 1, want: `"… (102400 bytes) is not in the store`},
+		call{args: []string{"rmi", long}, code: 1, want: `invalid reference format: 102400 characters`},
 		call{args: []string{"run", "\x1b]0;title\x07"}, code: 125, want: `invalid reference format: "\x1b]0;title\a"`},
 		call{args: []string{"ps", "-f", long}, code: 1, want: `"… (102400 bytes): want KEY=VALUE`},
 		call{args: []string{"ps", "-n", "x"}, code: 125, want: `invalid argument "x" for "-n, --last" flag: want a whole number`},

@@ -143,12 +143,14 @@ func TestUnreadableNames(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"rmi", ""}, `image "" is not in the store`},
-		{[]string{"rmi", "  "}, `image "  " is not in the store`},
-		{[]string{"image", "inspect", "\x1b[2J"}, `image "\x1b[2J" is not in the store`},
-		{[]string{"tag", long, "x"}, `image "` + long[:maxQuoted] + `"… (102400 bytes) is not in the store`},
-		{[]string{"save", "-o", filepath.Join(root, "x.tar"), "UPPER"}, `image UPPER is not in the store`},
-		{[]string{"images", "-f", "since="}, `invalid --filter "since=": image "" is not in the store`},
+		// A name that is no reference is refused as such, as docker refuses it, quoted.
+		{[]string{"rmi", ""}, `invalid reference format: empty reference`},
+		{[]string{"rmi", "  "}, `invalid reference format: "  "`},
+		{[]string{"image", "inspect", "\x1b[2J"}, `invalid reference format: "\x1b[2J"`},
+		{[]string{"tag", long, "x"}, `invalid reference format: 102400 characters, more than the 1024 a reference can have`},
+		{[]string{"save", "-o", filepath.Join(root, "x.tar"), "UPPER"}, `invalid reference format: repository name (library/UPPER) must be lowercase`},
+		{[]string{"images", "-f", "since="}, `invalid --filter "since=": invalid reference format: empty reference`},
+		{[]string{"rmi", strings.Repeat("0", 64)}, `image ` + strings.Repeat("0", 64) + ` is not in the store`},
 		{[]string{"inspect", " "}, `no such object: " "`},
 		{[]string{"inspect", "nosuch"}, `no such object: nosuch`},
 		{[]string{"inspect", "--type", "image", "nosuch"}, `no such image: nosuch`},

@@ -238,9 +238,16 @@ func findRef(store *cache.Store, arg string) (cache.Ref, error) {
 		r, err = findByRepoDigest(store, arg)
 	}
 	if errors.Is(err, cache.ErrNotFound) {
+		ref, perr := registry.ParseReference(arg)
+		if perr != nil && !looksLikeID(arg) {
+			// As docker, and as run does: a name that is no reference ("ALPINE", "a//b") is
+			// refused as such once the store has no name written so (another tool's), not
+			// said to be missing, which sent users looking for an image.
+			return cache.Ref{}, perr
+		}
 		// A valid reference is printable and bounded (ParseReference refuses one of more
 		// than 1024 bytes): it is named whole, digest and all, as typed.
-		if ref, perr := registry.ParseReference(arg); perr != nil || looksLikeID(arg) || cache.CheckRef(ref.String()) != nil {
+		if perr != nil || looksLikeID(arg) || cache.CheckRef(ref.String()) != nil {
 			// Nothing to pull by that name (none at all, an ID, or one the store refuses:
 			// "sha256:x" reads as an ID): the hint would be another error.
 			return cache.Ref{}, fmt.Errorf("image %s is not in the store", quoteArg(arg))
