@@ -15,6 +15,16 @@ func newTagCmd(g *globals) *cobra.Command {
 		Short: "Give a stored image another name, e.g. to push it to another registry",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			// The target is checked before the source is looked for, as docker's client
+			// parses both before it asks for the image.
+			target, err := registry.ParseReference(args[1])
+			if err != nil {
+				return err
+			}
+			if target.Digest() != "" {
+				// A digest names content; a name given by the user could not keep that promise.
+				return fmt.Errorf("tag %s: the target must be a name or name:tag, not a digest", args[1])
+			}
 			store, err := g.openStore()
 			if err != nil {
 				return err
@@ -31,14 +41,6 @@ func newTagCmd(g *globals) *cobra.Command {
 			src, err := findRef(store, args[0])
 			if err != nil {
 				return err
-			}
-			target, err := registry.ParseReference(args[1])
-			if err != nil {
-				return err
-			}
-			if target.Digest() != "" {
-				// A digest names content; a name given by the user could not keep that promise.
-				return fmt.Errorf("tag %s: the target must be a name or name:tag, not a digest", args[1])
 			}
 			// What the source was pulled from is not where the new name points: its repo
 			// digest belongs to the source's repository, so the new name starts without one.
