@@ -87,7 +87,8 @@ func newImagesCmd(g *globals) *cobra.Command {
 		Short:   "List images in the local store",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
+			// As docker's: an empty argument (a script's "$REPO" unset) filters nothing.
+			if len(args) == 1 && args[0] != "" {
 				f, err := referenceArg(args[0])
 				if err != nil {
 					return err
