@@ -116,6 +116,10 @@ func newImagesCmd(g *globals) *cobra.Command {
 				}
 			}
 			warnDamaged(cmd.ErrOrStderr(), damaged)
+			if len(rows) == 0 && len(args) == 1 && cmd.CalledAs() == "images" && isImageSubcommand(cmd, args[0]) {
+				// As docker's: "images ls" meant "image ls" more often than an image named ls.
+				fmt.Fprintf(cmd.ErrOrStderr(), "No images found matching %q: did you mean \"strata image %s\"?\n", args[0], args[0])
+			}
 			// As docker's NewImageFormat: -q replaces the table, and a --format of its own
 			// (a template, json) wins over -q, where ps's -q wins instead.
 			if quiet && tableDefault(format) {
@@ -410,4 +414,19 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// isImageSubcommand reports whether name is a subcommand of `strata image` (or an alias of
+// one), which a user may have typed after `images`.
+func isImageSubcommand(cmd *cobra.Command, name string) bool {
+	image, _, err := cmd.Root().Find([]string{"image"})
+	if err != nil || image == cmd.Root() {
+		return false
+	}
+	for _, c := range image.Commands() {
+		if c.Name() == name || c.HasAlias(name) {
+			return true
+		}
+	}
+	return false
 }

@@ -22,3 +22,32 @@ func TestImagesEmptyArgument(t *testing.T) {
 		t.Errorf("images \"\" = %q, %v; want every image, as images lists them:\n%s", out, err, all)
 	}
 }
+
+// TestImagesSubcommandHint: `images ls` (or rm, pull, ...: a subcommand of `image` typed after
+// images) that lists nothing says on stderr what was likely meant, as docker's does: it
+// printed an empty table, and the user was left to wonder where the images went. image ls ls,
+// a name that is no subcommand and a listing that finds images say nothing.
+func TestImagesSubcommandHint(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"images", "ls"}, `No images found matching "ls": did you mean "strata image ls"?` + "\n"},
+		{[]string{"images", "-q", "rm"}, `No images found matching "rm": did you mean "strata image rm"?` + "\n"},
+		{[]string{"images", "list"}, `No images found matching "list": did you mean "strata image list"?` + "\n"},
+		{[]string{"image", "ls", "ls"}, ""},
+		{[]string{"images", "load"}, `No images found matching "load": did you mean "strata image load"?` + "\n"},
+		{[]string{"images", "help"}, ""}, // cobra's, no image subcommand of its own
+		{[]string{"images", "nosuch"}, ""},
+		{[]string{"images", "busybox"}, ""},
+	} {
+		_, stderr, err := strataOutErr(t, root, tt.args...)
+		if err != nil || stderr != tt.hint {
+			t.Errorf("%q: stderr %q, %v; want %q", tt.args, stderr, err, tt.hint)
+		}
+	}
+}
