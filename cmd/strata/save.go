@@ -86,7 +86,7 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 		if err != nil {
 			return err
 		}
-		if savedByID(a, r) {
+		if savedByID(a, r) || savedByDigest(a, r) {
 			// As docker save <ID>: the image goes without a name (manifest.json lists no
 			// RepoTags), where it carried whichever name of the image the store lists first.
 			r.Name = ""
@@ -150,6 +150,15 @@ func savedByID(arg string, r cache.Ref) bool {
 		return false
 	}
 	return r.Name != arg
+}
+
+// savedByDigest says whether arg, which found r, named the image by a digest ("alpine@sha256:…",
+// "alpine:3@sha256:…") that r's name is not: r is then one of the image's tags, which the
+// user did not give, and docker saves an image named by digest without a tag ("If user exports
+// a specific digest, it shouldn't have a tag"). A name by digest in the store is its own.
+func savedByDigest(arg string, r cache.Ref) bool {
+	ref, err := registry.ParseReference(arg)
+	return err == nil && ref.Digest() != "" && r.Name != "" && r.Name != ref.ByDigest().String()
 }
 
 // namedOnce drops the images saved by ID that another argument saves by a name, as docker
