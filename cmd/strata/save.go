@@ -82,23 +82,32 @@ func runSave(cmd *cobra.Command, g *globals, o saveOptions, args []string) (err 
 	defer func() { err = errors.Join(err, release()) }()
 	var refs []cache.Ref
 	for _, a := range args {
-		r, err := findRef(store, a)
+		found, err := repositoryRefs(store, a)
 		if err != nil {
 			return err
 		}
-		if savedByID(a, r) || savedByDigest(a, r) {
-			// As docker save <ID>: the image goes without a name (manifest.json lists no
-			// RepoTags), where it carried whichever name of the image the store lists first.
-			r.Name = ""
+		if len(found) == 0 {
+			r, err := findRef(store, a)
+			if err != nil {
+				return err
+			}
+			if savedByID(a, r) || savedByDigest(a, r) {
+				// As docker save <ID>: the image goes without a name (manifest.json lists no
+				// RepoTags), where it carried whichever name of the image the store lists first.
+				r.Name = ""
+			}
+			found = []cache.Ref{r}
 		}
-		// An image named twice is written once, as docker does: twice, its load printed it
-		// twice.
-		if slices.ContainsFunc(refs, func(x cache.Ref) bool {
-			return x.Name == r.Name && x.Descriptor.Digest == r.Descriptor.Digest
-		}) {
-			continue
+		for _, r := range found {
+			// An image named twice is written once, as docker does: twice, its load printed
+			// it twice.
+			if slices.ContainsFunc(refs, func(x cache.Ref) bool {
+				return x.Name == r.Name && x.Descriptor.Digest == r.Descriptor.Digest
+			}) {
+				continue
+			}
+			refs = append(refs, r)
 		}
-		refs = append(refs, r)
 	}
 	refs = namedOnce(refs)
 	ctx := cmd.Context()
@@ -150,6 +159,30 @@ func savedByID(arg string, r cache.Ref) bool {
 		return false
 	}
 	return r.Name != arg
+}
+
+// repositoryRefs returns the store's names in the repository arg names when arg is a
+// repository alone, no tag or digest typed ("alpine", not "alpine:latest"): docker save
+// writes every image of the repository with its names then (reference.IsNameOnly), where
+// strata saved NAME:latest alone, or failed when the repository has no latest. None when arg
+// is something else, or an ID (a prefix of 12 hex digits or more reads as one), or the
+// repository holds nothing: findRef looks it up then, and says what is missing.
+func repositoryRefs(store *cache.Store, arg string) ([]cache.Ref, error) {
+	ref, err := registry.ParseReference(arg)
+	if err != nil || ref.Digest() != "" || strings.HasSuffix(arg, ":"+ref.Tag()) || looksLikeID(arg) {
+		return nil, nil
+	}
+	all, err := store.List()
+	if err != nil {
+		return nil, err
+	}
+	var found []cache.Ref
+	for _, r := range all {
+		if have, err := registry.ParseReference(r.Name); err == nil && have.Name() == ref.Name() && cache.CheckRef(r.Name) == nil {
+			found = append(found, r)
+		}
+	}
+	return found, nil
 }
 
 // savedByDigest says whether arg, which found r, named the image by a digest ("alpine@sha256:…",
