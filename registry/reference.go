@@ -106,6 +106,10 @@ func ParseReference(s string) (Reference, error) {
 	return r, nil
 }
 
+// ValidRegistry reports whether host is a registry an image reference can name: a domain
+// with an optional port, an IPv6 address in brackets, or docker.io, by the grammar's domain.
+func ValidRegistry(host string) bool { return host == dockerHub || matchDomain(host) }
+
 // splitDomain separates the registry from the repository path the way Docker does: the first
 // component is a registry only if it looks like a host (a dot or a port), is localhost, or has
 // upper case (which a path may not); otherwise the registry is Docker Hub, where one-component

@@ -56,6 +56,11 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 	if len(host) > 255 || !printableWord(host) {
 		return fmt.Errorf("login: invalid registry %s", quoteArg(server))
 	}
+	// A host no image reference can name ("host:1:2", "host:port") is no registry to pull
+	// from: said at once, not once a password is read and a URL of it fails to parse.
+	if !registry.ValidRegistry(host) {
+		return fmt.Errorf("login: invalid registry %s: want a host name or IP address, with an optional port", quoteArg(server))
+	}
 	// As docker: spaces around a user name (a copy and paste, a quoted "$USER ") are no part
 	// of it.
 	o.user = strings.TrimSpace(o.user)
