@@ -37,6 +37,9 @@ const (
 	// file's gzip while it is written.
 	logNewSuffix = ".new"
 	logTmpSuffix = ".tmp"
+	// logUnlinkSuffix is the copy of a log.json with other names, until it takes its place
+	// (unlinkedLog).
+	logUnlinkSuffix = ".unlinked.tmp"
 )
 
 // rotatedName is the name of the n-th rotated file of log at name (n from 1, the newest).

@@ -688,9 +688,10 @@ func runMonitor() {
 // openLogForWriting opens (creating it) a container's log.json to append to: a regular file,
 // never through a symlink (the container's output would overwrite the host file it names)
 // nor blocking on a FIFO (the start would hang), and the container's own: a file with
-// another name too is a hard link to a file elsewhere (a host file linked in its place, which
-// the output was appended to), but for log.json.1, which a rotation cut short leaves linked
-// to log.json when its finish cannot take the lock (finishRotation).
+// another name too (a host file linked in its place, which the output was appended to; a
+// backup's `cp -al` or a dedup tool's link of two containers' equal logs) is copied to a file
+// of its own, which takes log.json's place, but for log.json.1, which a rotation cut short
+// leaves linked to log.json when its finish cannot take the lock (finishRotation).
 func openLogForWriting(name string) (*os.File, error) {
 	f, err := safefile.Open(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|safefile.NoFollow, 0o640)
 	if err != nil {
@@ -704,8 +705,39 @@ func openLogForWriting(name string) (*os.File, error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
 		if one, err := os.Lstat(rotatedName(name, 1, false)); err != nil || st.Nlink > 2 || !os.SameFile(fi, one) {
 			f.Close()
-			return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("not the container's own file: it has %d links", st.Nlink)}
+			return unlinkedLog(name, fi)
 		}
 	}
 	return f, nil
+}
+
+// unlinkedLog puts a copy of the log at name, which is fi and has other names, in its place
+// and opens it to append to: the other names keep what they had and never get the
+// container's output, and `logs` keeps the container's history.
+func unlinkedLog(name string, fi fs.FileInfo) (*os.File, error) {
+	src, err := safefile.Open(name, os.O_RDONLY|safefile.NoFollow, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	if sfi, err := src.Stat(); err != nil || !os.SameFile(fi, sfi) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("replaced while it was opened")}
+	}
+	tmp := name + logUnlinkSuffix
+	nf, err := createLogFile(tmp, os.O_APPEND)
+	if err == nil {
+		if _, err = io.Copy(nf, src); err == nil {
+			if err = nf.Sync(); err == nil {
+				err = os.Rename(tmp, name)
+			}
+		}
+		if err != nil {
+			nf.Close()
+			_ = os.Remove(tmp)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("copying container log %s, which has other names: %w", name, err)
+	}
+	return nf, nil
 }
