@@ -159,3 +159,52 @@ func runOutputClosed(t *testing.T, root string, args ...string) (int, string) {
 	}
 	return run.ProcessState.ExitCode(), stderr.String()
 }
+
+// TestRunInteractiveOutputClosedSilent: run -it's hang-up takes effect at once, as a
+// foreground run -t's, though the container writes nothing more: a container whose session
+// leader dies of SIGHUP (under --init, the command is no PID 1 that ignores it) ends, and
+// strata exits with its status. The monitor closed the master while its copy of the output
+// was blocked reading it, a blocking descriptor, and the close waited for that read, the
+// container's next write: strata and the container waited on each other for good.
+func TestRunInteractiveOutputClosedSilent(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "oc-silent") })
+	user, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("skipping: no pty on this machine: %v", err)
+	}
+	defer user.Close()
+	defer tty.Close()
+	go func() { _, _ = io.Copy(io.Discard, user) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	// y, then z once the test says so (its output's reader gone by then), then silence.
+	run := exec.CommandContext(ctx, strataBin, "--root", root, "run", "-it", "--init", "--name", "oc-silent",
+		"alpine", "sh", "-c", `echo y; until [ -e /go ]; do sleep 0.1; done; echo z; sleep 1000`)
+	run.Stdin, run.Stdout, run.Stderr = tty, outW, &stderr
+	run.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	out.Close()
+	if err != nil || strings.TrimSpace(line) != "y" {
+		t.Fatalf("run -it printed %q, %v; want y (stderr %q)", line, err, stderr.String())
+	}
+	mustStrata(t, root, "exec", "oc-silent", "touch", "/go")
+	_ = run.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("run -it did not end once its output's reader had gone and its container was hung up (stderr %q, top %q)",
+			stderr.String(), strata(t, root, "top", "oc-silent").Stdout)
+	}
+	if code := run.ProcessState.ExitCode(); code != 129 || stderr.Len() != 0 {
+		t.Errorf("run -it after the hang-up = exit %d, stderr %q; want 129 (SIGHUP) and nothing", code, stderr.String())
+	}
+}

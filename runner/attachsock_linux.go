@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -672,7 +671,7 @@ func (h *attachHub) resize(rows, cols uint16) {
 	h.mu.Lock()
 	defer h.mu.Unlock() // not beside hangUpTerminal's close: an os.File's Fd races with it
 	if h.pty != nil && rows > 0 && cols > 0 {
-		_ = pty.Setsize(h.pty, &pty.Winsize{Rows: rows, Cols: cols})
+		_ = setWinsize(h.pty, rows, cols)
 	}
 }
 

@@ -274,6 +274,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 	for {
 		r, files, err := answers.next()
 		if r.Console && len(files) > 0 && p.pty == nil {
+			files[0] = pollable(files[0])
 			p.attach(files[0], stdio, spec.Stdin)
 			if stdio.Terminal != nil {
 				stdio.Terminal.setTerminal(files[0], p.closePty)

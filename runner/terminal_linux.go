@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -120,8 +121,46 @@ func (t *terminal) resize() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.pty != nil && t.stdin != nil && !t.closed {
-		_ = pty.InheritSize(t.stdin, t.pty)
+		if ws, err := pty.GetsizeFull(t.stdin); err == nil {
+			_ = setWinsize(t.pty, ws.Rows, ws.Cols)
+		}
 	}
+}
+
+// setWinsize sizes the terminal master m, through its raw descriptor: m.Fd() (as
+// pty.Setsize calls it) would put a pollable master back in blocking mode (see pollable).
+func setWinsize(m *os.File, rows, cols uint16) error {
+	rc, err := m.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioerr error
+	if err := rc.Control(func(fd uintptr) {
+		ioerr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+	}); err != nil {
+		return err
+	}
+	return ioerr
+}
+
+// pollable returns the terminal master f, received from the init, as a non-blocking file of
+// Go's poller (f is closed; f itself where that fails). On a blocking descriptor, a Close from
+// another goroutine than the copy reading it (the monitor's hang-up for run -it, frameHangUp)
+// closed nothing until that read returned, at the container's next write: a container that
+// then wrote no more was not hung up, and run -it waited for it for good, where a foreground
+// run -t's copy, which closes the master itself, hangs it up at once. A pollable file's Close
+// ends the read.
+func pollable(f *os.File) *os.File {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return f
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return f
+	}
+	f.Close()
+	return os.NewFile(uintptr(fd), f.Name())
 }
 
 // closePty closes the pty master, once.
