@@ -360,3 +360,29 @@ func TestNamedVolumeRmRace(t *testing.T) {
 		mustStrata(t, root, "volume", "rm", "rv")
 	}
 }
+
+// TestNamedVolumeMountLabelsTooBig: volume-label= of many --mount of one volume, each under
+// the argument size but together more than a volume.json strata reads back, refuse the run
+// in one line with 125, and no volume is left; it made the volume, then failed on it, and
+// every volume ls, inspect and run refused it after ("volume.json is not a file strata wrote").
+func TestNamedVolumeMountLabelsTooBig(t *testing.T) {
+	requiresContainers(t)
+	root := newRoot(t)
+	const ref = "namedvol/labels:1"
+	loadVolumeImage(t, root, ref, nil, nil)
+	big := strings.Repeat("<", 100000) // \u003c in JSON: 600 kB a label
+	args := []string{"run", "--rm"}
+	for i := range 3 {
+		args = append(args, "--mount", "type=volume,src=labelled,dst=/a"+string(rune('0'+i))+",volume-label=k"+string(rune('0'+i))+"="+big)
+	}
+	r := strata(t, root, append(args, ref, "true")...)
+	if r.Code != 125 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || !strings.Contains(r.Stderr, "labels take") {
+		t.Errorf("run with 1.8 MB of volume labels: exit %d, stderr %.300q; want 125 and one line on the labels", r.Code, r.Stderr)
+	}
+	if r := mustStrata(t, root, "volume", "ls", "-q"); r.Stdout != "" || r.Stderr != "" {
+		t.Errorf("volume ls after the refused run: stdout %q, stderr %.300q; want nothing", r.Stdout, r.Stderr)
+	}
+	if r := mustStrata(t, root, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("ps -a after the refused run: %q", r.Stdout)
+	}
+}

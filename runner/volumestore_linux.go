@@ -268,6 +268,15 @@ func (s *VolumeStore) Create(name string, labels map[string]string) (v *Volume, 
 	if v, err := s.Get(name); !errors.Is(err, ErrNoSuchVolume) {
 		return v, false, err
 	}
+	meta, err := json.Marshal(volumeMeta{Name: name, CreatedAt: time.Now().UTC().Truncate(time.Second), Labels: labels})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(meta) > maxVolumeMeta {
+		// Get would not read it back: the volume would be made, and refused by everything.
+		return nil, false, fmt.Errorf("creating volume %s: its labels take %d bytes in %s, over the %d strata keeps for a volume",
+			name, len(meta), volumeMetaFile, maxVolumeMeta)
+	}
 	if err := s.mkdir(); err != nil {
 		return nil, false, err
 	}
@@ -280,10 +289,6 @@ func (s *VolumeStore) Create(name string, labels map[string]string) (v *Volume, 
 			_ = os.RemoveAll(tmp)
 		}
 	}()
-	meta, err := json.Marshal(volumeMeta{Name: name, CreatedAt: time.Now().UTC().Truncate(time.Second), Labels: labels})
-	if err != nil {
-		return nil, false, err
-	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return nil, false, err
 	}

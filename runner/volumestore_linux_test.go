@@ -178,3 +178,32 @@ func TestCheckNamedVolume(t *testing.T) {
 		t.Errorf("checkNamedVolume of a removed volume = %v", err)
 	}
 }
+
+// TestVolumeStoreCreateLabelsTooBig: labels whose volume.json would be more than Get reads
+// (1 MiB of '<', which JSON writes as \u003c, six bytes each; a label file's worth spread over
+// many --mount volume-label= of one volume) are refused before anything is made. Create wrote
+// such a volume.json, then could not read it: the volume was left behind, refused by inspect,
+// run and ls ("volume.json is not a file strata wrote").
+func TestVolumeStoreCreateLabelsTooBig(t *testing.T) {
+	s := OpenVolumeStore(filepath.Join(t.TempDir(), "volumes"))
+	labels := map[string]string{}
+	for i := range 3 {
+		labels[strings.Repeat("k", i+1)] = strings.Repeat("<", 100000)
+	}
+	_, created, err := s.Create("big", labels)
+	if err == nil || created || !strings.Contains(err.Error(), "labels") {
+		t.Errorf("Create with %d bytes of labels = created %v, %v; want refused for its labels", jsonSize(labels), created, err)
+	}
+	if names, err := s.Names(); err != nil || len(names) != 0 {
+		t.Errorf("store after the refused Create holds %v, %v", names, err)
+	}
+	if ents, _ := os.ReadDir(s.Dir()); len(ents) != 0 {
+		t.Errorf("store after the refused Create holds %v", ents)
+	}
+	// Just under the bound is made, and reads back whole.
+	fit := map[string]string{"k": strings.Repeat("v", maxVolumeMeta-1024)}
+	v, created, err := s.Create("fits", fit)
+	if err != nil || !created || v.Labels["k"] != fit["k"] {
+		t.Errorf("Create with labels that fit = created %v, %v", created, err)
+	}
+}
