@@ -182,6 +182,23 @@ func beneath(dirfd int, dirPath, name string) (*os.File, error) {
 // or by an attacker) would have containers write wherever it leads. ErrNoSuchVolume when
 // there is none.
 func (s *VolumeStore) openVolume(name string) (*os.File, error) {
+	f, err := s.openVolumeDir(name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := beneath(int(f.Fd()), f.Name(), volumeDataDir)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("volume %s: %w", name, err)
+	}
+	data.Close()
+	return f, nil
+}
+
+// openVolumeDir opens the dir of volume name, after checking the name: a dir of the store's
+// own, neither a symlink nor a mount point, whatever its _data is. ErrNoSuchVolume when
+// there is none.
+func (s *VolumeStore) openVolumeDir(name string) (*os.File, error) {
 	if err := ValidateVolumeName(name); err != nil {
 		return nil, err
 	}
@@ -200,16 +217,7 @@ func (s *VolumeStore) openVolume(name string) (*os.File, error) {
 	if errors.Is(err, unix.ENOENT) {
 		return nil, fmt.Errorf("%w: %s", ErrNoSuchVolume, name)
 	}
-	if err != nil {
-		return nil, err
-	}
-	data, err := beneath(int(f.Fd()), f.Name(), volumeDataDir)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("volume %s: %w", name, err)
-	}
-	data.Close()
-	return f, nil
+	return f, err
 }
 
 // Check says whether volume name exists and its dirs are its own, as a container's start
@@ -337,12 +345,27 @@ func (s *VolumeStore) Names() ([]string, error) {
 // Remove deletes volume name and its data. The caller holds Lock exclusively and has checked
 // no container uses it. The dir is renamed away first, so the name is free at once and a
 // removal cut short leaves a temp dir (swept by the next removal) rather than half a volume.
+// A volume whose _data is no dir of its own (a symlink, a file, gone), which nothing mounts,
+// is removed too, as docker's local driver removes one whose _data is a file: the removal
+// never follows a symlink (a link is unlinked, not what it leads to). A _data that is a
+// mount point is refused: the data is another filesystem's.
 func (s *VolumeStore) Remove(name string) error {
-	f, err := s.openVolume(name)
+	f, err := s.openVolumeDir(name)
 	if err != nil {
 		return err
 	}
-	f.Close()
+	defer f.Close()
+	var st unix.Stat_t
+	err = unix.Fstatat(int(f.Fd()), volumeDataDir, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		data, err := beneath(int(f.Fd()), f.Name(), volumeDataDir)
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", name, err)
+		}
+		data.Close()
+	} else if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("volume %s: %w", name, &os.PathError{Op: "lstat", Path: filepath.Join(f.Name(), volumeDataDir), Err: err})
+	}
 	tmp, err := os.MkdirTemp(s.dir, ".rm-")
 	if err != nil {
 		return fmt.Errorf("removing volume %s: %w", name, err)

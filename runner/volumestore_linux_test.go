@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/strata-run/strata/mount"
 )
 
@@ -205,5 +207,81 @@ func TestVolumeStoreCreateLabelsTooBig(t *testing.T) {
 	v, created, err := s.Create("fits", fit)
 	if err != nil || !created || v.Labels["k"] != fit["k"] {
 		t.Errorf("Create with labels that fit = created %v, %v", created, err)
+	}
+}
+
+// TestVolumeStoreRemoveDamaged: volume rm of a volume whose _data is no dir of its own (a
+// symlink to a host dir, a file, a FIFO, gone) removes the volume, and the symlink without
+// what it leads to, as docker's local driver removes a volume whose _data is a file: it
+// refused each, so the volume stayed, warned of by every volume ls, until removed by hand. A
+// volume dir that is itself a symlink, or a _data that is a mount point, is still refused.
+func TestVolumeStoreRemoveDamaged(t *testing.T) {
+	s := OpenVolumeStore(filepath.Join(t.TempDir(), "volumes"))
+	outside := t.TempDir()
+	keep := filepath.Join(outside, "keep")
+	if err := os.WriteFile(keep, []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	damage := map[string]func(data string) error{
+		"symlink": func(data string) error { return os.Symlink(outside, data) },
+		"file":    func(data string) error { return os.WriteFile(data, nil, 0o644) },
+		"fifo":    func(data string) error { return unix.Mkfifo(data, 0o644) },
+		"gone":    func(string) error { return nil },
+	}
+	for name, f := range damage {
+		v, _, err := s.Create(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(v.Mountpoint); err != nil {
+			t.Fatal(err)
+		}
+		if err := f(v.Mountpoint); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Check(name); err == nil {
+			t.Fatalf("Check of a volume whose _data is a %s passed", name)
+		}
+		if err := s.Remove(name); err != nil {
+			t.Errorf("Remove of a volume whose _data is a %s = %v", name, err)
+		}
+	}
+	if ents, _ := os.ReadDir(s.Dir()); len(ents) != 0 {
+		t.Errorf("store after the removals holds %v", ents)
+	}
+	if b, err := os.ReadFile(keep); err != nil || string(b) != "host\n" {
+		t.Errorf("the dir a _data symlink led to lost its file: %q, %v", b, err)
+	}
+
+	// Still refused: the volume dir a symlink, _data a mount point.
+	v, _, err := s.Create("vdir", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vdir := filepath.Dir(v.Mountpoint)
+	if err := os.Rename(vdir, filepath.Join(outside, "vdir")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "vdir"), vdir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("vdir"); err == nil || !strings.Contains(err.Error(), "is a symlink") {
+		t.Errorf("Remove of a volume dir that is a symlink = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "vdir", "_data")); err != nil {
+		t.Errorf("the volume dir a symlink led to: %v", err)
+	}
+	if os.Getuid() == 0 {
+		v, _, err := s.Create("mnt", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", v.Mountpoint, "tmpfs", 0, ""); err != nil {
+			t.Skipf("mount: %v", err)
+		}
+		defer unix.Unmount(v.Mountpoint, unix.MNT_DETACH)
+		if err := s.Remove("mnt"); err == nil || !strings.Contains(err.Error(), "mount point") {
+			t.Errorf("Remove of a volume whose _data is a mount point = %v", err)
+		}
 	}
 }
