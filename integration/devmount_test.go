@@ -84,3 +84,42 @@ func hostDevEntries(t *testing.T) []string {
 	}
 	return names
 }
+
+// TestRunReadOnlyTmpfs: a read-only tmpfs (--tmpfs /x:ro, --mount type=tmpfs,readonly) is
+// mounted writable, gets what goes in it (the standard nodes of a /dev, the mount points of
+// the user's mounts beneath it), then is made read-only, itself alone, as runc does
+// (finalizeRootfs): --tmpfs /dev:ro failed ("mount /dev/pts: mkdir: read-only file system"),
+// and so did a bind below a read-only tmpfs.
+func TestRunReadOnlyTmpfs(t *testing.T) {
+	requiresContainers(t)
+	root := newRoot(t)
+	const ref = "devmount/rotmpfs:1"
+	loadVolumeImage(t, root, ref, nil, nil)
+	host := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		probe string
+		want  string
+	}{
+		{"dev", []string{"--tmpfs", "/dev:ro"},
+			"echo x > /dev/null && touch /dev/shm/w && head -c 2 /dev/zero | wc -c; touch /dev/new 2>/dev/null || echo ro; grep -c ' /dev tmpfs ro,' /proc/mounts",
+			"2\nro\n1\n"},
+		{"mount dev", []string{"--mount", "type=tmpfs,dst=/dev,readonly"},
+			"touch /dev/shm/w && touch /dev/new 2>/dev/null || echo ro", "ro\n"},
+		{"bind beneath", []string{"--tmpfs", "/x:ro,mode=1777", "-v", host + ":/x/sub"},
+			"touch /x/sub/w && stat -c %a /x; touch /x/new 2>/dev/null || echo ro", "1777\nro\n"},
+		{"volume beneath", []string{"--mount", "type=tmpfs,dst=/x,readonly", "-v", "/x/a/vol"},
+			"touch /x/a/vol/w && touch /x/new 2>/dev/null || echo ro", "ro\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"run", "--rm"}, tc.args...), ref, "sh", "-c", tc.probe)
+			if r := strata(t, root, args...); r.Code != 0 || r.Stdout != tc.want {
+				t.Errorf("run %v: exit %d, stdout %q, stderr %q; want %q", tc.args, r.Code, r.Stdout, r.Stderr, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(host + "/w"); err != nil {
+		t.Errorf("the bind beneath the read-only tmpfs: %v", err)
+	}
+}

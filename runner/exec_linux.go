@@ -455,6 +455,9 @@ func (a *planApplier) mask(s Step) error {
 // readOnly makes s.Target a read-only bind of itself; "/" is the root's own mount, remounted
 // read-only. A missing target, or one reached through a symlink, is skipped as by mask.
 func (a *planApplier) readOnly(s Step) error {
+	if s.Data == readOnlyMount {
+		return a.readOnlyTmpfs(s.Target)
+	}
 	if s.Target == "/" {
 		// Only the root itself: /dev/shm, /proc and the user's rw mounts stay writable
 		// under --read-only, as with docker.
@@ -485,6 +488,28 @@ func (a *planApplier) readOnly(s Step) error {
 	}
 	defer unix.Close(bound)
 	return remountReadOnly(bound)
+}
+
+// readOnlyTmpfs makes the user's tmpfs at target, mounted writable by the plan, read-only:
+// that mount alone, keeping its other flags. target resolves as it did for the mount (the
+// image's symlinks inside the root; nothing but the plan's own mounts came since); what it
+// leads to must be a tmpfs's root, or the start fails rather than leave it writable.
+func (a *planApplier) readOnlyTmpfs(target string) error {
+	fd, _, err := a.lookup(target, followLinks)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return err
+	}
+	var stx unix.Statx_t
+	if fs.Type != unix.TMPFS_MAGIC || unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, 0, &stx) == nil &&
+		stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		return errors.New("not the tmpfs mounted there")
+	}
+	return remountWith(fd, unix.MS_RDONLY)
 }
 
 // bind binds s.Source (a host path) at s.Target, creating a dir or an empty file to mount

@@ -154,10 +154,22 @@ func planWith(spec Spec, host hostInfo) []Step {
 	// nodes and links must not be made; the defaults go beneath it, unseen. A volume, the
 	// container's own dir, gets a null device at /dev/null (OpNull), which the init needs.
 	dev := Step{Op: OpMount, Target: "/dev", FSType: "tmpfs", Source: "tmpfs", Flags: nosuid | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"}
+	// A read-only tmpfs of the user's is mounted writable, and made read-only once all is
+	// made in it (its nodes, the mount points of the mounts beneath it), as runc does
+	// (finalizeRootfs): read-only at once, --tmpfs /dev:ro and --tmpfs /x:ro -v /h:/x/sub
+	// failed at the first mkdir in it.
+	var readOnlyTmpfs []string
+	deferReadOnly := func(s Step) Step {
+		if s.Op == OpMount && s.FSType == "tmpfs" && s.Flags&unix.MS_RDONLY != 0 {
+			s.Flags &^= unix.MS_RDONLY
+			readOnlyTmpfs = append(readOnlyTmpfs, s.Target)
+		}
+		return s
+	}
 	if i := slices.IndexFunc(user, func(m mount.Mount) bool {
 		return path.Clean("/"+m.Target) == "/dev" && m.Type != "bind" && m.Type != TypeVolume
 	}); i >= 0 {
-		dev = userMountStep(user[i])
+		dev = deferReadOnly(userMountStep(user[i]))
 		dev.Flags &^= unix.MS_NODEV
 		user = slices.Delete(user, i, i+1)
 	}
@@ -230,7 +242,7 @@ func planWith(spec Spec, host hostInfo) []Step {
 	covered := map[string]bool{}
 	for _, m := range user {
 		covered[path.Clean(m.Target)] = true
-		step := userMountStep(m)
+		step := deferReadOnly(userMountStep(m))
 		if step.Op == OpBind && step.Propagation == 0 {
 			step.Propagation = private
 		}
@@ -273,6 +285,9 @@ func planWith(spec Spec, host hostInfo) []Step {
 		}
 		steps = append(steps, early)
 	}
+	for _, t := range readOnlyTmpfs {
+		steps = append(steps, Step{Op: OpReadOnly, Target: t, Data: readOnlyMount})
+	}
 	if spec.ReadOnly {
 		steps = append(steps, Step{Op: OpReadOnly, Target: "/"})
 	}
@@ -287,6 +302,10 @@ func planWith(spec Spec, host hostInfo) []Step {
 	}
 	return steps
 }
+
+// readOnlyMount is the Data of an OpReadOnly that makes the tmpfs the user mounted at its
+// Target read-only, that mount alone (not the mounts beneath it).
+const readOnlyMount = "mount"
 
 // The Data of an OpMkdir that may leave its working directory to a later one: one the
 // image's symlinks lead into the cgroup tree, before the cgroup filesystems are mounted, is

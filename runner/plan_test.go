@@ -128,9 +128,12 @@ func TestPlanOptions(t *testing.T) {
 			s.Mounts = []mount.Mount{m}
 		}, func(t *testing.T, steps []Step) {
 			s := steps[stepIndex(steps, OpMount, "/t")]
-			want := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY)
+			want := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC) // ro comes last (TestPlanReadOnlyTmpfs)
 			if s.FSType != "tmpfs" || s.Flags != want || s.Data != "size=1024" {
 				t.Errorf("tmpfs step = %+v, want flags %#x data size=1024", s, want)
+			}
+			if ro := stepIndex(steps, OpReadOnly, "/t"); ro < 0 || steps[ro].Data != readOnlyMount {
+				t.Errorf("no step makes the ro tmpfs read-only")
 			}
 		}},
 	}
@@ -365,5 +368,35 @@ func TestPlanCwdInCgroupfs(t *testing.T) {
 		if !slices.Equal(mkdirs, want) {
 			t.Errorf("cwd %s, mount %q: mkdir steps %+v, want %+v", tt.cwd, tt.mount, mkdirs, want)
 		}
+	}
+}
+
+// TestPlanReadOnlyTmpfs: a read-only tmpfs of the user's, at /dev or elsewhere, is mounted
+// writable and made read-only after the pivot, once the mounts beneath it are made; a bind
+// keeps its ro on its own step, and a writable tmpfs gets no second step.
+func TestPlanReadOnlyTmpfs(t *testing.T) {
+	mounts := []mount.Mount{
+		{Type: "bind", Source: "/h", Target: "/x/sub", Options: []string{"rbind", "ro"}},
+		{Type: "tmpfs", Source: "tmpfs", Target: "/x", Options: []string{"ro", "size=1024"}},
+		{Type: "tmpfs", Source: "tmpfs", Target: "/dev", Options: []string{"ro"}},
+		{Type: "tmpfs", Source: "tmpfs", Target: "/w", Options: []string{"rw"}},
+	}
+	steps := plan(Spec{ID: "id", Dir: "/c", Mounts: mounts})
+	pivot := stepIndex(steps, OpPivot, "/")
+	for _, target := range []string{"/x", "/dev"} {
+		m := stepIndex(steps, OpMount, target)
+		ro := stepIndex(steps, OpReadOnly, target)
+		if m < 0 || steps[m].Flags&unix.MS_RDONLY != 0 {
+			t.Errorf("plan: tmpfs %s mounted at step %d, %+v; want writable", target, m, steps[max(m, 0)])
+		}
+		if ro < pivot || steps[ro].Data != readOnlyMount {
+			t.Errorf("plan: tmpfs %s made read-only at step %d (pivot %d), want after the pivot", target, ro, pivot)
+		}
+	}
+	if bind := stepIndex(steps, OpBind, "/x/sub"); bind < 0 || steps[bind].Flags&unix.MS_RDONLY == 0 || stepIndex(steps, OpReadOnly, "/x/sub") >= 0 {
+		t.Errorf("plan: the read-only bind's step %d, want ro on it and no other", bind)
+	}
+	if stepIndex(steps, OpReadOnly, "/w") >= 0 {
+		t.Error("plan: a writable tmpfs made read-only")
 	}
 }
