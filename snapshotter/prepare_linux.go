@@ -408,10 +408,7 @@ func (s *Snapshotter) remove(ctx context.Context, containerDir string) error {
 		return err
 	}
 	names := []string{upperDir, workDir, rootfsDir, emptyDir, mountpointsDir}
-	tmps, err := filepath.Glob(filepath.Join(containerDir, rootfsTmpPrefix+"*"))
-	if err != nil {
-		return err
-	}
+	tmps := withPrefix(containerDir, rootfsTmpPrefix)
 	var errs []error
 	for _, p := range append(tmps, names...) {
 		if !filepath.IsAbs(p) {

@@ -143,11 +143,7 @@ func (s *Snapshotter) lockPath(hex string) string {
 
 // removeTmp removes every .tmp-<hex>-* dir; the caller holds hex's lock.
 func (s *Snapshotter) removeTmp(hex string) error {
-	matches, err := filepath.Glob(filepath.Join(s.root, tmpPrefix+hex+"-*"))
-	if err != nil {
-		return err
-	}
-	for _, m := range matches {
+	for _, m := range withPrefix(s.root, tmpPrefix+hex+"-") {
 		if err := removeAll(m); err != nil {
 			return fmt.Errorf("removing stale %s: %w", filepath.Base(m), err)
 		}

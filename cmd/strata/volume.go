@@ -96,10 +96,13 @@ func copyUpVolume(ctx context.Context, snap *snapshotter.Snapshotter, dir string
 	}
 	defer unlock()
 	// A copy cut short (a killed run) left its temp dir beside _data: under the lock, no
-	// copy is at work.
-	if dead, _ := filepath.Glob(filepath.Join(filepath.Dir(vs.DataDir(name)), ".copyup-*")); len(dead) > 0 {
-		for _, d := range dead {
-			_ = os.RemoveAll(d)
+	// copy is at work. The dir is read, not globbed: a store path holding a '[' would be
+	// read as a pattern, and "/s[ab]" matched /sa's and /sb's volumes.
+	vdir := filepath.Dir(vs.DataDir(name))
+	ents, _ := os.ReadDir(vdir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".copyup-") {
+			_ = os.RemoveAll(filepath.Join(vdir, e.Name()))
 		}
 	}
 	empty, err := vs.Empty(name)
