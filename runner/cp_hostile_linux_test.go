@@ -158,3 +158,78 @@ func TestSweepCreatingMount(t *testing.T) {
 		t.Errorf("the dir left aside after the sweep: %v, want gone", err)
 	}
 }
+
+// exchangeLoop swaps the names a and b in dir (renameat2 RENAME_EXCHANGE) until stop is
+// closed, as a running container does in its writable layer; done is closed when it stops.
+func exchangeLoop(t *testing.T, dir, a, b string) (stop func()) {
+	t.Helper()
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if err := unix.Renameat2(d, a, d, b, unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("renameat2 %s %s: %v", a, b, err)
+				return
+			}
+		}
+	}()
+	stop = func() {
+		close(quit)
+		<-done
+		unix.Close(d)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			stop()
+		}
+	})
+	return stop
+}
+
+// TestDiffSwappedDir: a running container swaps a directory of its writable layer for a
+// symlink to a host dir, over and over; diff never lists the host dir's files. Its walk went
+// by path names: a directory listed as one and swapped before the walk opened it was followed
+// to the host, whose files diff listed as the container's.
+func TestDiffSwappedDir(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "", "true")
+	host := t.TempDir()
+	const canary = "host-canary-4f1d"
+	if err := os.WriteFile(filepath.Join(host, canary), []byte("host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	upper := filepath.Join(c.Dir, "upper")
+	if err := os.MkdirAll(filepath.Join(upper, "sw", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, filepath.Join(upper, "swl")); err != nil {
+		t.Fatal(err)
+	}
+	stop := exchangeLoop(t, upper, "sw", "swl")
+	for i := 0; i < 2000; i++ {
+		changes, err := Diff(c)
+		if err != nil {
+			continue // a race may fail a diff; it must not list the host's files
+		}
+		for _, ch := range changes {
+			if strings.Contains(ch.Path, canary) {
+				stop()
+				t.Fatalf("diff %d listed the host's file: %v", i, changes)
+			}
+		}
+	}
+}

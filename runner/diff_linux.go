@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,37 +63,70 @@ func Diff(c *Container) ([]Change, error) {
 	var entries []entry
 	userXattr := c.OverlayUserXattr()
 	layers := &layerLookup{layers: lowers, realDir: map[string]bool{}}
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+	top, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: listing its changes: %w", shortID(c.ID), &fs.PathError{Op: "open", Path: upper, Err: err})
+	}
+	defer unix.Close(top)
+	// The walk goes by descriptors, each entry opened by name in its parent's without
+	// following a symlink, and described by what was opened: a running container that swaps
+	// a directory for a symlink to a host path ("/") between a listing and the next step led a
+	// walk by path names through it, and diff listed the host's files as the container's.
+	var walk func(dfd int, rel string, depth int) error
+	var diffEntry func(dfd int, base, rel string, depth int) error
+	walk = func(dfd int, rel string, depth int) error {
+		if depth > maxDiffDepth {
+			return fmt.Errorf("/%s: directories nested more than %d deep", rel, maxDiffDepth)
+		}
+		names, err := readDirNames(dfd)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p != upper {
-				return nil // removed by the running container meanwhile
+			return fmt.Errorf("reading /%s: %w", rel, err)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			r := n
+			if rel != "" {
+				r = rel + "/" + n
 			}
-			return err
+			if err := diffEntry(dfd, n, r, depth); err != nil {
+				return err
+			}
 		}
-		rel, err := filepath.Rel(upper, p)
-		if err != nil || rel == "." {
-			return err
+		return nil
+	}
+	diffEntry = func(dfd int, base, rel string, depth int) error {
+		fd, err := unix.Openat(dfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			return nil // removed by the running container meanwhile
 		}
-		name := "/" + rel
+		if err != nil {
+			return fmt.Errorf("reading /%s: %w", rel, err)
+		}
 		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				return nil
-			}
-			return fmt.Errorf("reading %s: %w", p, err)
+		err = unix.Fstat(fd, &st)
+		name := "/" + rel
+		isDir := err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+		sub := -1
+		if isDir {
+			// The directory opened, never a name that may lead elsewhere by now.
+			sub, err = unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		}
-		if IsInitMountpoint(upper, name, &st) {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
+		unix.Close(fd) // one descriptor a level
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		if sub >= 0 {
+			defer unix.Close(sub)
+		}
+		if isInitMountpoint(name, &st, sub) {
 			return nil
 		}
-		e := entry{Change: Change{Path: name}, dir: d.IsDir()}
+		e := entry{Change: Change{Path: name}, dir: isDir}
 		lower, inLower := layers.stat(rel)
 		switch {
 		case st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0:
 			e.Kind, e.keep = "D", true // a whiteout
-		case e.dir && isOpaque(p, userXattr):
+		case e.dir && fdOpaque(sub, userXattr):
 			e.Kind, e.keep = "D", true
 		case !inLower:
 			e.Kind, e.keep = "A", true
@@ -108,9 +142,12 @@ func Diff(c *Container) ([]Change, error) {
 				name != "/etc" && !sameMtime(lower.Mtim, st.Mtim)
 		}
 		entries = append(entries, e)
+		if isDir {
+			return walk(sub, rel, depth+1)
+		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(top, "", 0); err != nil {
 		return nil, fmt.Errorf("container %s: listing its changes: %w", shortID(c.ID), err)
 	}
 	// Every directory above a listed entry is listed as changed.
@@ -165,16 +202,47 @@ func (l *layerLookup) isRealDir(layer, dir string) bool {
 	return ok
 }
 
-// isOpaque reports whether overlayfs marked the upper directory p opaque: the container
+// maxDiffDepth bounds how deep Diff descends: each level holds a descriptor open, and no
+// path deeper fits in PATH_MAX anyway (layers' maxTreeDepth, which commit keeps).
+const maxDiffDepth = 2048
+
+// readDirNames lists the directory fd (opened for reading) without moving its offset.
+func readDirNames(fd int) ([]string, error) {
+	dup, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), ".")
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// isInitMountpoint is IsInitMountpoint on the entry Diff opened: dir, when it is a
+// directory, its descriptor.
+func isInitMountpoint(name string, st *unix.Stat_t, dir int) bool {
+	if !hiddenMountpoints[name] {
+		return false
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		names, err := readDirNames(dir)
+		return err == nil && len(names) == 0
+	case unix.S_IFREG:
+		return st.Size == 0
+	}
+	return false
+}
+
+// fdOpaque reports whether overlayfs marked the upper directory fd opaque: the container
 // removed the image's directory and made a new one there. Only the namespace the overlay
 // uses is read: the container can set user.overlay.opaque on a root overlay's dir itself.
-func isOpaque(p string, userXattr bool) bool {
+func fdOpaque(fd int, userXattr bool) bool {
 	attr := "trusted.overlay.opaque"
 	if userXattr {
 		attr = "user.overlay.opaque"
 	}
 	buf := make([]byte, 4)
-	n, err := unix.Lgetxattr(p, attr, buf)
+	n, err := unix.Fgetxattr(fd, attr, buf)
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 
