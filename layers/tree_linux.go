@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -330,32 +331,39 @@ func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) 
 // file writes the regular file base of directory pfd as name, or a hard link to the name its
 // inode was written under first.
 func (t *treeWriter) file(pfd int, base, name string) error {
-	// O_NONBLOCK: a FIFO put in its place meanwhile opens at once, and is then written as one.
-	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	// O_PATH first: what is there now is only looked at. Opened for reading, a device node
+	// swapped in meanwhile (a running container's writable layer) was opened by the host,
+	// as root and outside the container's device cgroup, with whatever its driver does on
+	// an open (a watchdog starts, a tape rewinds). Only a regular file is opened, through
+	// this descriptor, so the inode read is the one looked at.
+	pathFd, err := unix.Openat(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil
 		}
-		if errors.Is(err, unix.ELOOP) {
-			// A symlink now: write it as what it is.
-			var st unix.Stat_t
-			if unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return t.entry([]int{pfd}, 0, base, name, &st, 0)
-			}
-		}
+		return fmt.Errorf("opening %s: %w", "/"+name, err)
+	}
+	defer unix.Close(pathFd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pathFd, &st); err != nil {
+		return err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
+		return nil // swapped for a directory meanwhile: left out rather than followed
+	default:
+		// Swapped for something else meanwhile: written as what it is.
+		return t.entry([]int{pfd}, 0, base, name, &st, 0)
+	}
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(pathFd), unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return fmt.Errorf("opening %s: %w", "/"+name, err)
 	}
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
-	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			return nil // swapped for a directory meanwhile: left out rather than followed
-		}
-		return t.entry([]int{pfd}, 0, base, name, &st, 0)
 	}
 	if t.fdHasXattr(fd, "metacopy") {
 		return fmt.Errorf("/%s: a metadata-only copy up (overlayfs metacopy): its data is in the image's layer", name)

@@ -236,3 +236,72 @@ func TestWriteTreeOverlayNamespace(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTreeNodeSwappedIn: a running container swaps one of its regular files for a
+// device node, over and over (renameat2 RENAME_EXCHANGE in its writable layer, which a
+// commit or an export reads while it runs); the node is never opened. WriteTree opened the
+// name it had seen as a regular file with O_RDONLY: the node in its place then, which the
+// host opened for the container, as root and outside the container's device cgroup (a
+// watchdog's node starts the host's watchdog when opened, a tape's rewinds).
+func TestWriteTreeNodeSwappedIn(t *testing.T) {
+	requireRootForNodes(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	node := filepath.Join(dir, "n")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("skipping: mknod: %v", err)
+	}
+	in, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(in)
+	if _, err := unix.InotifyAddWatch(in, node, unix.IN_OPEN); err != nil {
+		t.Fatal(err)
+	}
+	opened := func() bool {
+		buf := make([]byte, 4096)
+		n, _ := unix.Read(in, buf)
+		return n > 0
+	}
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(d)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if err := unix.Renameat2(d, "f", d, "n", unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("renameat2: %v", err)
+				return
+			}
+		}
+	}()
+	defer func() { close(quit); <-done }()
+	for _, opts := range []TreeOptions{{Diff: true}, {}} {
+		for i := 0; i < 2000; i++ {
+			var b bytes.Buffer
+			if err := WriteTree(context.Background(), &b, []string{dir}, opts); err != nil {
+				t.Fatalf("WriteTree %d: %v", i, err)
+			}
+			if opened() {
+				t.Fatalf("WriteTree %d (Diff %v) opened the device node swapped in for a file", i, opts.Diff)
+			}
+			_, entries := readTree(t, b.Bytes())
+			for _, name := range []string{"f", "n"} {
+				if e := entries[name]; e.typ == tar.TypeReg && e.body != "file" {
+					t.Fatalf("WriteTree %d: %s is a file of %q, want the file's content", i, name, e.body)
+				}
+			}
+		}
+	}
+}
