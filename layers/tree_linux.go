@@ -211,19 +211,59 @@ func header(name string, st *unix.Stat_t) *tar.Header {
 	}
 }
 
-// entry writes the entry base of directory layer fds[layer] as name.
+// errSwapped says an entry is no longer of the type its lstat said, before anything of it was
+// written: a running container replaced it meanwhile (a directory swapped for a symlink).
+var errSwapped = errors.New("swapped meanwhile")
+
+// maxSwaps bounds how many times entry looks again at an entry that keeps changing type.
+const maxSwaps = 100
+
+// entry writes the entry base of directory layer fds[layer] as name, st its lstat. One that
+// a running container swaps for another type meanwhile is written as what it is then, as a
+// file turned symlink is: the commit or export of a container that replaces a directory by a
+// symlink (a deploy's "ln -sfn", a rename over it) failed with "not a directory" or "invalid
+// argument" whenever the walk came by at that moment.
 func (t *treeWriter) entry(fds []int, layer int, base, name string, st *unix.Stat_t, depth int) error {
+	for tries := 0; ; tries++ {
+		err := t.entryAs(fds, layer, base, name, st, depth)
+		if err != errSwapped {
+			return err
+		}
+		if tries == maxSwaps {
+			return fmt.Errorf("reading %s: it keeps changing type", "/"+name)
+		}
+		var now unix.Stat_t
+		if err := unix.Fstatat(fds[layer], base, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", "/"+name, err)
+		}
+		if isWhiteoutStat(&now) {
+			if t.opts.Diff {
+				return t.whiteout(name[:len(name)-len(base)]+whiteoutPrefix+base, &now)
+			}
+			return nil
+		}
+		st = &now
+	}
+}
+
+func (t *treeWriter) entryAs(fds []int, layer int, base, name string, st *unix.Stat_t, depth int) error {
 	pfd := fds[layer]
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		return t.subdir(fds, layer, base, name, depth)
 	case unix.S_IFREG:
-		return t.file(pfd, base, name)
+		return t.file(pfd, base, name, depth)
 	case unix.S_IFLNK:
 		target, err := readlinkat(pfd, base)
 		if err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				return nil
+			}
+			if errors.Is(err, unix.EINVAL) {
+				return errSwapped // no symlink now
 			}
 			return fmt.Errorf("reading %s: %w", "/"+name, err)
 		}
@@ -269,6 +309,9 @@ func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) 
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil
+		}
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			return errSwapped // no directory now
 		}
 		return fmt.Errorf("opening %s: %w", "/"+name, err)
 	}
@@ -330,7 +373,7 @@ func (t *treeWriter) subdir(fds []int, layer int, base, name string, depth int) 
 
 // file writes the regular file base of directory pfd as name, or a hard link to the name its
 // inode was written under first.
-func (t *treeWriter) file(pfd int, base, name string) error {
+func (t *treeWriter) file(pfd int, base, name string, depth int) error {
 	// O_PATH first: what is there now is only looked at. Opened for reading, a device node
 	// swapped in meanwhile (a running container's writable layer) was opened by the host,
 	// as root and outside the container's device cgroup, with whatever its driver does on
@@ -354,7 +397,7 @@ func (t *treeWriter) file(pfd int, base, name string) error {
 		return nil // swapped for a directory meanwhile: left out rather than followed
 	default:
 		// Swapped for something else meanwhile: written as what it is.
-		return t.entry([]int{pfd}, 0, base, name, &st, 0)
+		return t.entry([]int{pfd}, 0, base, name, &st, depth)
 	}
 	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(pathFd), unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {

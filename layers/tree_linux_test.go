@@ -305,3 +305,68 @@ func TestWriteTreeNodeSwappedIn(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTreeDirSwapped: a running container swaps a directory of its writable layer for a
+// symlink to "/", over and over; every commit or export of it succeeds, with the directory or
+// the symlink under each name, never what the symlink leads to on the host. The walk failed
+// ("opening /d: not a directory", "reading /l: invalid argument") whenever it came by as the
+// names changed type: docker's, which logs such an entry and goes on, does not fail.
+func TestWriteTreeDirSwapped(t *testing.T) {
+	up, low := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(up, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(up, "d", "in"), []byte("in"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(up, "l")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := unix.Open(up, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(d)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if err := unix.Renameat2(d, "d", d, "l", unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("renameat2: %v", err)
+				return
+			}
+		}
+	}()
+	defer func() { close(quit); <-done }()
+	for _, tc := range []struct {
+		opts TreeOptions
+		dirs []string
+	}{{TreeOptions{Diff: true}, []string{up}}, {TreeOptions{}, []string{up, low}}} {
+		for i := 0; i < 2000; i++ {
+			var b bytes.Buffer
+			if err := WriteTree(context.Background(), &b, tc.dirs, tc.opts); err != nil {
+				t.Fatalf("WriteTree %d (Diff %v): %v", i, tc.opts.Diff, err)
+			}
+			names, entries := readTree(t, b.Bytes())
+			for _, n := range names {
+				// Each name the directory or the symlink: a walk is no snapshot, and may
+				// meet the directory under both.
+				switch e := entries[n]; {
+				case e.typ == tar.TypeDir && (n == "d/" || n == "l/"):
+				case e.typ == tar.TypeSymlink && (n == "d" || n == "l") && e.body == "/":
+				case e.typ == tar.TypeReg && (n == "d/in" || n == "l/in") && e.body == "in":
+				default:
+					t.Fatalf("WriteTree %d (Diff %v) wrote %s (%c %q): %v", i, tc.opts.Diff, n, e.typ, e.body, names)
+				}
+			}
+			if len(names) == 0 {
+				t.Fatalf("WriteTree %d (Diff %v) wrote nothing", i, tc.opts.Diff)
+			}
+		}
+	}
+}
