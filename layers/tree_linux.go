@@ -433,12 +433,17 @@ func (t *treeWriter) file(pfd int, base, name string, depth int) error {
 	if t.buf == nil {
 		t.buf = make([]byte, 256<<10)
 	}
-	n, err := io.CopyBuffer(t.tw, io.LimitReader(readerOnly{f}, st.Size), t.buf)
+	// The context is asked between reads: a container's sparse file of a terabyte takes no
+	// room on its disk, and its zeros took hours to read, Ctrl-C or not.
+	n, err := io.CopyBuffer(t.tw, io.LimitReader(readerOnly{t.ctx, f}, st.Size), t.buf)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", "/"+name, err)
 	}
 	// Shrunk while read: zeros keep the header's size.
 	for n < st.Size {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
 		clear(t.buf)
 		m, err := t.tw.Write(t.buf[:min(int64(len(t.buf)), st.Size-n)])
 		if err != nil {
@@ -449,7 +454,16 @@ func (t *treeWriter) file(pfd int, base, name string, depth int) error {
 	return nil
 }
 
-// readerOnly hides *os.File's WriterTo, so io.CopyBuffer reads through its buffer.
-type readerOnly struct{ r io.Reader }
+// readerOnly hides *os.File's WriterTo, so io.CopyBuffer reads through its buffer, and reads
+// until ctx ends.
+type readerOnly struct {
+	ctx context.Context
+	r   io.Reader
+}
 
-func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }
+func (r readerOnly) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -367,6 +368,51 @@ func TestWriteTreeDirSwapped(t *testing.T) {
 			if len(names) == 0 {
 				t.Fatalf("WriteTree %d (Diff %v) wrote nothing", i, tc.opts.Diff)
 			}
+		}
+	}
+}
+
+// stopWriter cancels its context once it has taken at bytes, and fails a write that comes
+// after more than slack bytes more.
+type stopWriter struct {
+	cancel     context.CancelFunc
+	at, slack  int64
+	n          int64
+	overflowed bool
+}
+
+func (w *stopWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	if w.n >= w.at {
+		w.cancel()
+	}
+	if w.n > w.at+w.slack {
+		w.overflowed = true
+		return 0, errors.New("still writing past the cancel")
+	}
+	return len(p), nil
+}
+
+// TestWriteTreeCanceledInFile: a commit or export canceled (Ctrl-C) while it reads a huge
+// file stops: a container's sparse file of a terabyte, which takes no room on its disk, was
+// read to its end, hours of zeros, whatever the context said.
+func TestWriteTreeCanceledInFile(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 40); err != nil {
+		t.Skipf("skipping: a sparse file of 1 TiB: %v", err)
+	}
+	f.Close()
+	for _, opts := range []TreeOptions{{Diff: true}, {}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		w := &stopWriter{cancel: cancel, at: 1 << 20, slack: 64 << 20}
+		err := WriteTree(ctx, w, []string{dir}, opts)
+		cancel()
+		if w.overflowed || !errors.Is(err, context.Canceled) {
+			t.Errorf("WriteTree (Diff %v) canceled in a file = %v (overflowed: %v), want it to stop with context.Canceled", opts.Diff, err, w.overflowed)
 		}
 	}
 }

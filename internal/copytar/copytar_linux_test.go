@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -312,5 +313,48 @@ func TestWriteTreeDeep(t *testing.T) {
 	_, err := WriteTree(context.Background(), io.Discard, openPath(t, d+"/d"), "d")
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("directories nested more than %d deep", maxDepth)) || len(err.Error()) > 400 {
 		t.Errorf("a tree of %d levels: %.500v; want a short error", maxDepth+1, err)
+	}
+}
+
+// cancelingWriter cancels its context once it has taken at bytes, and fails a write that
+// comes after more than slack bytes more.
+type cancelingWriter struct {
+	cancel     context.CancelFunc
+	at, slack  int64
+	n          int64
+	overflowed bool
+}
+
+func (w *cancelingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	if w.n >= w.at {
+		w.cancel()
+	}
+	if w.n > w.at+w.slack {
+		w.overflowed = true
+		return 0, fmt.Errorf("still writing %d bytes past the cancel", w.n-w.at)
+	}
+	return len(p), nil
+}
+
+// TestWriteTreeCanceledInFile: a copy canceled (Ctrl-C) while it reads a huge file stops:
+// a container's sparse file of a terabyte, which takes no room on its disk, was read to its
+// end, hours of zeros, whatever the context said (cp CONTAINER:big - to a pipe).
+func TestWriteTreeCanceledInFile(t *testing.T) {
+	d := t.TempDir()
+	f, err := os.Create(filepath.Join(d, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 40); err != nil {
+		t.Skipf("skipping: a sparse file of 1 TiB: %v", err)
+	}
+	f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &cancelingWriter{cancel: cancel, at: 1 << 20, slack: 64 << 20}
+	_, err = WriteTree(ctx, w, openPath(t, d+"/big"), "big")
+	if w.overflowed || !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteTree canceled in a file = %v (overflowed: %v), want it to stop with context.Canceled", err, w.overflowed)
 	}
 }
