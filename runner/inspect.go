@@ -390,7 +390,9 @@ func Inspect(c *Container) InspectData {
 	d.Mounts = []InspectMount{} // [] when there is none, as docker's: jq's .Mounts[] fails on null
 	for _, m := range spec.Mounts {
 		d.Mounts = append(d.Mounts, inspectMount(c, m))
-		if _, named := NamedVolume(m); m.Type == TypeVolume && mountMode(m) != "z" && !named { // -v /path or the image's VOLUME
+		_, named := NamedVolume(m)
+		_, lent := VolumesFrom(m)
+		if m.Type == TypeVolume && mountMode(m) != "z" && (!named || AnonymousNamed(m)) && !lent { // -v /path or the image's VOLUME
 			if d.Config.Volumes == nil {
 				d.Config.Volumes = map[string]struct{}{}
 			}
@@ -482,8 +484,11 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 		h.SecurityOpt = append(h.SecurityOpt, "no-new-privileges")
 	}
 	for _, m := range spec.Mounts {
+		if _, lent := VolumesFrom(m); lent {
+			continue // HostConfig.VolumesFrom names them, as docker's
+		}
 		mode := mountMode(m)
-		if name, ok := NamedVolume(m); ok {
+		if name, ok := NamedVolume(m); ok && !AnonymousNamed(m) {
 			inspectNamedVolume(&h, m, name)
 			continue
 		}
@@ -514,6 +519,7 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 	if p := c.Config.RestartPolicy; p.Restarts() {
 		h.RestartPolicy = InspectRestartPolicy(p)
 	}
+	h.VolumesFrom = c.Config.VolumesFrom
 	return h
 }
 

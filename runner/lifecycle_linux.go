@@ -275,7 +275,6 @@ func inDir(path, dir string) bool {
 // binds its source, following a symlink, so volumes/0 -> /etc (a hand edit) had the
 // container write into the host's /etc, as a source edited to /etc in config.json did.
 func checkVolumes(c *Container) error {
-	vols := filepath.Join(filepath.Clean(c.Dir), VolumesDir)
 	for _, m := range c.Config.Spec.Mounts {
 		if m.Type != TypeVolume || m.Source == "" {
 			continue
@@ -286,17 +285,27 @@ func checkVolumes(c *Container) error {
 			}
 			continue
 		}
-		if !inDir(m.Source, vols) {
-			return fmt.Errorf("container %s: its volume %s is not in the container's dir", shortID(c.ID), m.Source)
+		if err := checkAnonymousVolume(c, m); err != nil {
+			return err
 		}
-		for _, d := range []string{vols, m.Source} {
-			fi, err := os.Lstat(d)
-			if err != nil {
-				return fmt.Errorf("container %s: its volume: %w", shortID(c.ID), err)
-			}
-			if !fi.IsDir() {
-				return fmt.Errorf("container %s: its volume: %s is a %s, not a directory", shortID(c.ID), d, fileKind(fi.Mode()))
-			}
+	}
+	return nil
+}
+
+// checkAnonymousVolume refuses anonymous volume m of c that is not a directory of c's own
+// volumes dir (see checkVolumes).
+func checkAnonymousVolume(c *Container, m mount.Mount) error {
+	vols := filepath.Join(filepath.Clean(c.Dir), VolumesDir)
+	if !inDir(m.Source, vols) {
+		return fmt.Errorf("container %s: its volume %s is not in the container's dir", shortID(c.ID), m.Source)
+	}
+	for _, d := range []string{vols, m.Source} {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return fmt.Errorf("container %s: its volume: %w", shortID(c.ID), err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("container %s: its volume: %s is a %s, not a directory", shortID(c.ID), d, fileKind(fi.Mode()))
 		}
 	}
 	return nil
@@ -1703,6 +1712,7 @@ func removeDir(c *Container) error {
 		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
 	}
 	Event(c, "destroy", nil)
+	releaseAnonymousVolumes(c)
 	return nil
 }
 

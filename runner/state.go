@@ -86,6 +86,9 @@ type Config struct {
 	// and the attach that sizes the terminal comes only once the command runs: a first
 	// `stty size` read 0 0. Zero leaves the terminal unsized until a client sizes it.
 	ConsoleSize [2]uint16 `json:"consoleSize,omitzero"`
+	// VolumesFrom are the --volumes-from values as given (CONTAINER[:MODE]), which inspect
+	// shows; the mounts they gave are in Spec.Mounts.
+	VolumesFrom []string `json:"volumesFrom,omitempty"`
 }
 
 // HealthConfig is docker's HealthConfig (moby api/types/container), with its JSON names:

@@ -52,7 +52,8 @@ func newRmCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
 	// Scripts written for docker say `rm -fv`. The anonymous volumes of an image's VOLUMEs
 	// live in the container dir here, and go with it with or without -v: no volume is left
-	// behind that nothing names (docker keeps them without -v).
-	cmd.Flags().BoolP("volumes", "v", false, "accepted for docker's scripts: a container's anonymous volumes are always removed with it")
+	// behind that nothing names (docker keeps them without -v). One a --volumes-from shared
+	// stays while another container mounts it, as docker's rm -v keeps it.
+	cmd.Flags().BoolP("volumes", "v", false, "accepted for docker's scripts: a container's anonymous volumes are always removed with it (but one another container mounts through --volumes-from)")
 	return cmd
 }

@@ -44,6 +44,7 @@ type runOptions struct {
 	hostname    string
 	volumes     []string
 	mounts      []string
+	volumesFrom []string
 	tmpfs       []string
 	readOnly    bool
 	network     string
@@ -183,6 +184,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.domainname, "domainname", "", "container NIS domain name")
 	stringArrayVar(f, &o.volumes, "volume", "v", nil, "bind mount a host path, /host:/ctr[:ro], mount a named volume, name:/ctr[:ro] (made on first use), or make an anonymous volume, /ctr")
 	stringArrayVar(f, &o.mounts, "mount", "", nil, "attach a mount: type=bind,source=…,target=…[,readonly], type=tmpfs,target=…, or type=volume,source=NAME,target=… (a named volume; anonymous without source)")
+	stringArrayVar(f, &o.volumesFrom, "volumes-from", "", nil, "mount the volumes and binds of another container, CONTAINER[:ro|rw] (its tmpfs mounts stay its own; -v, --mount and --tmpfs win at the same path)")
 	stringArrayVar(f, &o.tmpfs, "tmpfs", "", nil, "mount a tmpfs: /path[:options]")
 	f.BoolVar(&o.readOnly, "read-only", false, "mount the container's root read-only")
 	f.StringVar(&o.network, "network", runner.NetworkNone, "network: none (only lo), host, or container:NAME|ID (join a running container's)")
@@ -480,6 +482,12 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err := resolveNSModes(containers, &spec); err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
+	// --volumes-from: the other containers' binds and volumes, before the image's VOLUMEs
+	// are placed (one a lent mount covers gets no volume of its own) and before the named
+	// volumes are held (volume.go: the lent ones must still be there).
+	if spec.Mounts, err = volumesFromMounts(ctx, containers, o.volumesFrom, spec.Mounts); err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
 	// Each -v /path, --mount type=volume and VOLUME of the image that no -v, --mount or
 	// --tmpfs covers becomes an anonymous volume in the container dir, filled from the image
 	// below, as docker run makes them.
@@ -531,6 +539,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		RestartPolicy: restartPolicy,
 		LogConfig:     logConfig,
 		ConsoleSize:   o.consoleSize(),
+		VolumesFrom:   o.volumesFrom,
 	}, func(dir string) ([]mount.Mount, error) {
 		rootMounts, err := snap.Prepare(ctx, dir, cfg.RootFS.DiffIDs, o.readOnly)
 		if err == nil && o.readOnly {
@@ -1009,6 +1018,11 @@ func (o *runOptions) checkSpec(args []string) error {
 	}
 	if err := o.checkNamespaceConflicts(); err != nil {
 		return err
+	}
+	for _, v := range o.volumesFrom {
+		if _, _, err := runner.ParseVolumesFrom(v); err != nil {
+			return err
+		}
 	}
 	return runner.CheckPropagation(s.Mounts)
 }

@@ -25,8 +25,10 @@ import (
 //
 // Anonymous volumes (-v /path, an image's VOLUME) are not in the store: they live in their
 // container's dir and go with it (rm, rm -v and run --rm alike), so `volume ls` does not list
-// them and `volume prune` without -a, which docker ≥ 23 limits to anonymous volumes, finds
-// none to remove; `volume prune -a` removes every named volume no container uses.
+// them, until a --volumes-from shares them with another container: they are then moved into
+// the store with docker's anonymous label (runner.ShareAnonymousVolumes), listed, and removed
+// with the last container that mounts them, or by `volume prune` without -a, which docker ≥ 23
+// limits to anonymous volumes; `volume prune -a` removes every volume no container uses.
 
 func (g *globals) volumeStore() *runner.VolumeStore {
 	return runner.OpenVolumeStore(runner.VolumesDirOf(g.containersDir()))
@@ -60,6 +62,22 @@ func prepareNamedVolumes(ctx context.Context, g *globals, vs *runner.VolumeStore
 			}
 		}
 	}
+	// A volume another container lends (--volumes-from) is mounted as it is: one removed
+	// meanwhile (its last user went) is not made again, empty.
+	for _, m := range mounts {
+		name, named := runner.NamedVolume(m)
+		from, lent := runner.VolumesFrom(m)
+		if !named || !lent {
+			continue
+		}
+		if _, err := vs.Get(name); err != nil {
+			unlock()
+			if errors.Is(err, runner.ErrNoSuchVolume) {
+				err = fmt.Errorf("--volumes-from: the volume %s of container %s is gone (removed meanwhile)", name, shortID(from))
+			}
+			return nil, nil, err
+		}
+	}
 	for _, name := range names {
 		if err := refuseAnonymousName(g, vs, name); err != nil {
 			unlock()
@@ -79,8 +97,8 @@ func prepareNamedVolumes(ctx context.Context, g *globals, vs *runner.VolumeStore
 func copyUpVolumes(ctx context.Context, snap *snapshotter.Snapshotter, dir string, diffIDs []v1.Hash, vs *runner.VolumeStore, mounts []mount.Mount) error {
 	for _, m := range mounts {
 		name, ok := runner.NamedVolume(m)
-		if !ok || runner.VolumeNoCopy(m) {
-			continue
+		if _, lent := runner.VolumesFrom(m); !ok || lent || runner.VolumeNoCopy(m) {
+			continue // docker copies nothing into a volume another container lends
 		}
 		if err := copyUpVolume(ctx, snap, dir, diffIDs, vs, name, m.Target); err != nil {
 			return fmt.Errorf("volume %s: %w", name, err)
@@ -136,8 +154,8 @@ func refuseAnonymousName(g *globals, vs *runner.VolumeStore, name string) error 
 	for _, c := range list {
 		for _, m := range c.Config.Spec.Mounts {
 			if _, named := runner.NamedVolume(m); m.Type == runner.TypeVolume && !named && m.Source != "" && runner.VolumeName(c.ID, m.Source) == name {
-				return fmt.Errorf("volume %s is the anonymous volume of container %s (at %s), which only that container mounts (strata has no --volumes-from; strata cp copies out of it)",
-					name, shortID(c.ID), quoteValue(m.Target))
+				return fmt.Errorf("volume %s is the anonymous volume of container %s (at %s), in that container's dir: --volumes-from %s mounts it (strata cp copies out of it)",
+					name, shortID(c.ID), quoteValue(m.Target), shortID(c.ID))
 			}
 		}
 	}
@@ -506,7 +524,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove unused volumes: with -a every named volume no container uses (anonymous volumes go with their container)",
+		Short: "Remove unused anonymous volumes (those a --volumes-from shared), with -a every volume no container uses",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -529,7 +547,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 			}
 			var deleted []string
 			var freed int64
-			if all {
+			{
 				vs := g.volumeStore()
 				unlock, err := vs.Lock(ctx, true)
 				if err != nil {
@@ -545,7 +563,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 					return err
 				}
 				for _, v := range list {
-					if len(users[v.Name]) > 0 || !f.match(v, false) {
+					if _, anonymous := v.Labels[runner.AnonymousVolumeLabel]; len(users[v.Name]) > 0 || !f.match(v, false) || !all && !anonymous {
 						continue
 					}
 					n, _ := filesSize(v.Mountpoint)
