@@ -174,7 +174,7 @@ var commands = []struct {
 	{"pause", newPauseCmd}, {"unpause", newUnpauseCmd}, {"diff", newDiffCmd},
 	{"commit", newCommitCmd}, {"export", newExportCmd}, {"import", newImportCmd},
 	{"rename", newRenameCmd}, {"wait", newWaitCmd}, {"logs", newLogsCmd}, {"attach", newAttachCmd},
-	{"update", newUpdateCmd},
+	{"update", newUpdateCmd}, {"port", newPortCmd},
 	{"cp", newCpCmd},
 	{"info", newInfoCmd}, {"events", newEventsCmd},
 	{"bench", newBenchCmd}, {"version", func(*globals) *cobra.Command { return newVersionCmd() }},
@@ -207,7 +207,7 @@ func newContainerCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(ls, rm, inspect, newRunCmd(g), newCreateCmd(g), newStartCmd(g), newStopCmd(g),
 		newKillCmd(g), newRestartCmd(g), newRenameCmd(g), newWaitCmd(g), newLogsCmd(g), newTopCmd(g),
 		newStatsCmd(g), newExecCmd(g), newContainerPruneCmd(g), newPauseCmd(g), newUnpauseCmd(g), newDiffCmd(g), newAttachCmd(g),
-		newUpdateCmd(g))
+		newUpdateCmd(g), newPortCmd(g))
 	// Hidden, as image's save and load: the top-level commit and export are the ones help lists.
 	for _, c := range []*cobra.Command{newCommitCmd(g), newExportCmd(g)} {
 		c.Hidden = true
