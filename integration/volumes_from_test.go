@@ -158,6 +158,15 @@ func TestVolumesFrom(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(volumes, anon, "_data", "f")); err != nil {
 			t.Errorf("volume prune removed a used anonymous volume: %v", err)
 		}
+		// ... but an unused one that carries docker's anonymous label, and no named volume.
+		mustStrata(t, root, "volume", "create", "-l", "com.docker.volume.anonymous=", "unusedanon")
+		mustStrata(t, root, "volume", "create", "unusednamed")
+		if r := mustStrata(t, root, "volume", "prune", "-f"); !strings.Contains(r.Stdout, "Deleted Volumes:\nunusedanon\n\n") {
+			t.Errorf("volume prune -f: %q; want unusedanon deleted, only", r.Stdout)
+		}
+		if r := mustStrata(t, root, "volume", "ls", "-q"); !strings.Contains(r.Stdout, "unusednamed\n") || strings.Contains(r.Stdout, "unusedanon") {
+			t.Errorf("volume ls after prune: %q", r.Stdout)
+		}
 		mustStrata(t, root, "rm", "keeper")
 		if _, err := os.Stat(filepath.Join(volumes, anon)); !os.IsNotExist(err) {
 			t.Errorf("the anonymous volume after its last container went: %v; want it removed", err)
@@ -255,5 +264,55 @@ func TestVolumesFromDamagedConfig(t *testing.T) {
 	}
 	if err := os.WriteFile(cfgPath, orig, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVolumesFromShareCutShort: a share of an anonymous volume killed part-way leaves the
+// stored volume made but empty (killed before the move), or holding the data while the
+// container's config.json still names its own dir (killed before the record). The next
+// --volumes-from takes it up from either and loses nothing.
+func TestVolumesFromShareCutShort(t *testing.T) {
+	requiresContainers(t)
+	root := newRoot(t)
+	const ref = "volfrom/test:1"
+	loadVolumeImage(t, root, ref, nil, nil)
+	for _, moved := range []bool{false, true} {
+		name := "cut" + map[bool]string{false: "made", true: "moved"}[moved]
+		id := strings.TrimSpace(mustStrata(t, root, "create", "--name", name, "-v", "/anon", ref, "true").Stdout)
+		ms := inspectMounts(t, root, id)
+		if len(ms) != 1 {
+			t.Fatalf("mounts of %s: %+v", name, ms)
+		}
+		if err := os.WriteFile(filepath.Join(ms[0].Source, "f"), []byte("kept\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out []struct{ Mounts []struct{ Name string } }
+		if err := json.Unmarshal([]byte(mustStrata(t, root, "inspect", id).Stdout), &out); err != nil || len(out) != 1 {
+			t.Fatal(err)
+		}
+		vol := filepath.Join(root, "volumes", out[0].Mounts[0].Name)
+		if err := os.MkdirAll(vol, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		meta := `{"name":"` + out[0].Mounts[0].Name + `","created":"2026-01-01T00:00:00Z","labels":{"com.docker.volume.anonymous":""}}`
+		if err := os.WriteFile(filepath.Join(vol, "volume.json"), []byte(meta), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if moved {
+			if err := os.Rename(ms[0].Source, filepath.Join(vol, "_data")); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.Mkdir(filepath.Join(vol, "_data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if r := mustStrata(t, root, "run", "--rm", "--volumes-from", name, ref, "cat", "/anon/f"); r.Stdout != "kept\n" {
+			t.Errorf("moved=%v: --volumes-from %s read %q, want the volume's file", moved, name, r.Stdout)
+		}
+		if r := mustStrata(t, root, "start", "-a", name); r.Code != 0 {
+			t.Errorf("start %s after the share: %+v", name, r)
+		}
+		if m := inspectMounts(t, root, id); len(m) != 1 || m[0].Source != filepath.Join(vol, "_data") {
+			t.Errorf("moved=%v: %s's mounts after the share: %+v", moved, name, m)
+		}
 	}
 }

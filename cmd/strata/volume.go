@@ -73,7 +73,7 @@ func prepareNamedVolumes(ctx context.Context, g *globals, vs *runner.VolumeStore
 		if _, err := vs.Get(name); err != nil {
 			unlock()
 			if errors.Is(err, runner.ErrNoSuchVolume) {
-				err = fmt.Errorf("--volumes-from: the volume %s of container %s is gone (removed meanwhile)", name, shortID(from))
+				err = fmt.Errorf("--volumes-from: the volume %s that container %s mounts is gone", name, shortID(from))
 			}
 			return nil, nil, err
 		}
