@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVolumesFrom runs containers with docker's --volumes-from: the new container mounts the
@@ -314,5 +315,37 @@ func TestVolumesFromShareCutShort(t *testing.T) {
 		if m := inspectMounts(t, root, id); len(m) != 1 || m[0].Source != filepath.Join(vol, "_data") {
 			t.Errorf("moved=%v: %s's mounts after the share: %+v", moved, name, m)
 		}
+	}
+}
+
+// TestVolumesFromAutoRemove: a --rm container whose anonymous volume another container
+// mounted while it ran removes that volume when it exits and no other container mounts it:
+// its monitor, which read the container's config before the share, reads it again.
+func TestVolumesFromAutoRemove(t *testing.T) {
+	requiresContainers(t)
+	root := newRoot(t)
+	const ref = "volfrom/test:1"
+	loadVolumeImage(t, root, ref, nil, nil)
+	mustStrata(t, root, "run", "-d", "--rm", "--name", "brief", "-v", "/anon", ref, "sleep", "600")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "brief") })
+	mustStrata(t, root, "exec", "brief", "sh", "-c", "echo x > /anon/f")
+	if r := mustStrata(t, root, "run", "--rm", "--volumes-from", "brief", ref, "cat", "/anon/f"); r.Stdout != "x\n" {
+		t.Fatalf("reader: %q", r.Stdout)
+	}
+	if r := mustStrata(t, root, "volume", "ls", "-q"); strings.Count(r.Stdout, "\n") != 1 {
+		t.Fatalf("volume ls while brief runs: %q; want its shared volume", r.Stdout)
+	}
+	mustStrata(t, root, "kill", "brief")
+	// Its monitor removes it, and then the volume: waited for as the store shows it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := mustStrata(t, root, "volume", "ls", "-q")
+		if r.Stdout == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volume ls 30 s after brief was killed: %q; want its volume removed with it", r.Stdout)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -1654,6 +1654,7 @@ func removeDir(c *Container) error {
 	// A waiter reads the exit the monitor records (rm -f removes the dir once PID 1 is dead,
 	// maybe before that record) before the dir goes.
 	defer waitDirWaiters(c.Dir)()
+	shared := sharedAnonymousVolumes(c)
 	var errs []error
 	rootfs := filepath.Join(c.Dir, "rootfs")
 	if mayHoldMounts(rootfs) {
@@ -1712,7 +1713,7 @@ func removeDir(c *Container) error {
 		return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
 	}
 	Event(c, "destroy", nil)
-	releaseAnonymousVolumes(c)
+	releaseAnonymousVolumes(c, shared)
 	return nil
 }
 

@@ -106,18 +106,33 @@ func isAnonymousVolume(v *Volume) bool {
 // image's content into a new volume. A volume left then stays, dangling, for volume prune.
 const releaseWait = 5 * time.Second
 
-// releaseAnonymousVolumes removes the stored anonymous volumes (shared by --volumes-from)
-// that c, just removed, mounted and no other container mounts any more, as docker's rm -v
-// removes an anonymous volume unless another container references it. Best effort: a
-// volume it cannot remove stays, dangling, and volume prune removes it. While any container
-// of the store cannot be read, nothing is removed: it may mount them.
-func releaseAnonymousVolumes(c *Container) {
+// sharedAnonymousVolumes returns the names of the stored anonymous volumes (shared by
+// --volumes-from) that c mounts, as its config.json says now: a share may have rewritten it
+// since c was read (a run --rm's monitor holds the config it started with).
+func sharedAnonymousVolumes(c *Container) []string {
+	if c.Broken != nil || c.notDir {
+		return nil
+	}
+	mounts := c.Config.Spec.Mounts
+	var cfg Config
+	if err := readJSON(filepath.Join(c.Dir, configFile), &cfg); err == nil && (cfg.Spec.ID == "" || cfg.Spec.ID == c.ID) {
+		mounts = cfg.Spec.Mounts
+	}
 	var names []string
-	for _, m := range c.Config.Spec.Mounts {
+	for _, m := range mounts {
 		if name, ok := NamedVolume(m); ok && AnonymousNamed(m) && !slices.Contains(names, name) {
 			names = append(names, name)
 		}
 	}
+	return names
+}
+
+// releaseAnonymousVolumes removes names, the stored anonymous volumes (shared by
+// --volumes-from) that c, just removed, mounted, when no other container mounts them, as
+// docker's rm -v removes an anonymous volume unless another container references it. Best
+// effort: a volume it cannot remove stays, dangling, and volume prune removes it. While any
+// container of the store cannot be read, nothing is removed: it may mount them.
+func releaseAnonymousVolumes(c *Container, names []string) {
 	if len(names) == 0 {
 		return
 	}
