@@ -306,6 +306,12 @@ func TestVolumesFromShareCutShort(t *testing.T) {
 		} else if err := os.Mkdir(filepath.Join(vol, "_data"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		// The moved data is the container's own, which its config still places in its dir:
+		// prune must keep it for the next share to take up.
+		mustStrata(t, root, "volume", "prune", "-f")
+		if _, err := os.Stat(filepath.Join(vol, "volume.json")); err != nil {
+			t.Fatalf("moved=%v: volume prune removed the volume a cut-short share made: %v", moved, err)
+		}
 		if r := mustStrata(t, root, "run", "--rm", "--volumes-from", name, ref, "cat", "/anon/f"); r.Stdout != "kept\n" {
 			t.Errorf("moved=%v: --volumes-from %s read %q, want the volume's file", moved, name, r.Stdout)
 		}

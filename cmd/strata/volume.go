@@ -175,7 +175,14 @@ func volumeUsers(g *globals) (map[string][]string, error) {
 	users := map[string][]string{}
 	for _, c := range list {
 		for _, m := range c.Config.Spec.Mounts {
-			if name, ok := runner.NamedVolume(m); ok && !slices.Contains(users[name], c.ID) {
+			name, ok := runner.NamedVolume(m)
+			if !ok && m.Type == runner.TypeVolume && m.Source != "" {
+				// An anonymous volume its config still places in its dir: a share cut short
+				// (runner.ShareAnonymousVolumes) may have moved its data into the store, under
+				// this name, before it recorded that; the next share takes it up.
+				name, ok = runner.VolumeName(c.ID, m.Source), true
+			}
+			if ok && !slices.Contains(users[name], c.ID) {
 				users[name] = append(users[name], c.ID)
 			}
 		}
