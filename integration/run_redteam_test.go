@@ -53,6 +53,7 @@ func TestRunHostileImageFiles(t *testing.T) {
 		}
 	}
 	echo := []string{"sh", "-c", "echo ok"}
+	const nulHome = "root:x:0:0:root:/ro\x00ot:/bin/sh\nw:x:7:8::/home/w:/bin/sh\n"
 	devOK := []string{"sh", "-c", "cd -P /dev && pwd && test -c /dev/null && test -c /dev/pts/ptmx && echo x >/dev/null && echo ok"}
 	for _, tc := range []struct {
 		name    string
@@ -77,6 +78,12 @@ func TestRunHostileImageFiles(t *testing.T) {
 		{name: "/etc/hostname a link to /dev/null", headers: []tar.Header{link("etc/hostname", "/dev/null")}, args: echo, code: 125, want: "/etc/hostname in the image leads to /dev/null"},
 		{name: "/etc/hostname a link to /dev/null, -i", headers: []tar.Header{link("etc/hostname", "/dev/null")}, flags: []string{"-i"}, args: echo, code: 125, want: "/etc/hostname in the image leads to /dev/null"},
 		{name: "/etc/hostname a link to /dev", headers: []tar.Header{link("etc/hostname", "/dev")}, args: echo, code: 125, want: "/etc/hostname in the image leads to /dev"},
+		// A NUL byte in the home field of the image's passwd, which $HOME cannot hold: runc
+		// fails the start (setenv: invalid argument; docker's CLI exits 125).
+		{name: "/etc/passwd with a NUL in root's home", headers: []tar.Header{file("etc/passwd", 0o644)}, bodies: map[string]string{"etc/passwd": nulHome},
+			args: echo, code: 125, want: `setting user: the home directory in /etc/passwd, "/ro\x00ot", contains a NUL byte`},
+		{name: "/etc/passwd with a NUL in root's home, HOME set", headers: []tar.Header{file("etc/passwd", 0o644)}, bodies: map[string]string{"etc/passwd": nulHome},
+			flags: []string{"-e", "HOME=/h"}, args: []string{"sh", "-c", "echo $HOME"}, want: "/h\n"},
 		{name: "/etc/passwd a link to /dev/ptmx", headers: []tar.Header{link("etc/passwd", "/dev/ptmx")}, edit: func(c *v1.Config) { c.User = "root" }, args: echo, code: 125, want: "unable to find user root"},
 
 		// The kernel filesystems' mountpoints.
@@ -156,4 +163,17 @@ func TestRunHostileImageFiles(t *testing.T) {
 			checkRefused(t, "run", r, tc.code, tc.want)
 		})
 	}
+
+	t.Run("exec as a user whose home has a NUL", func(t *testing.T) {
+		const ref = "redteam/files:nulhome-exec"
+		loadConfigImage(t, root, ref, []tar.Header{file("etc/passwd", 0o644)}, map[string]string{"etc/passwd": nulHome}, nil)
+		id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "-u", "w", ref, "sleep", "60").Stdout)
+		t.Cleanup(func() { strata(t, root, "rm", "-f", id) })
+		if r := strata(t, root, "exec", id, "sh", "-c", "echo $HOME"); r.Code != 0 || r.Stdout != "/home/w\n" {
+			t.Errorf("exec as w: exit %d, stdout %q, stderr %q; want /home/w", r.Code, r.Stdout, r.Stderr)
+		}
+		checkRefused(t, "exec -u root", strata(t, root, "exec", "-u", "root", id, "true"), 126,
+			`setting user: the home directory in /etc/passwd, "/ro\x00ot", contains a NUL byte`)
+		mustStrata(t, root, "rm", "-f", id)
+	})
 }

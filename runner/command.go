@@ -135,7 +135,7 @@ func MergeEnv(imageEnv, envFlags []string, envFiles []string) ([]string, error) 
 }
 
 // withDefaultEnv adds PATH, HOSTNAME, HOME and TERM the way Docker does when they are unset.
-func withDefaultEnv(env []string, hostname, home string, terminal bool) []string {
+func withDefaultEnv(env []string, hostname, home string, terminal bool) ([]string, error) {
 	has := map[string]bool{}
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
@@ -155,9 +155,16 @@ func withDefaultEnv(env []string, hostname, home string, terminal bool) []string
 		if home == "" {
 			home = "/"
 		}
+		// The image's /etc/passwd may hold a NUL byte in the home field, which execve's
+		// environment cannot carry: the command failed "exec: \"sh\": invalid argument",
+		// 126, as if the command were at fault. runc fails the start too (setenv: invalid
+		// argument; docker's CLI exits 125); an image or -e that sets HOME never reads it.
+		if strings.ContainsRune(home, 0) {
+			return nil, fmt.Errorf("the home directory in /etc/passwd, %s, contains a NUL byte", quote.Value(home))
+		}
 		out = append(out, "HOME="+home)
 	}
-	return out
+	return out, nil
 }
 
 // lookupEnv returns the value of key in a KEY=VALUE list.

@@ -116,14 +116,23 @@ func TestMergeEnv(t *testing.T) {
 }
 
 func TestWithDefaultEnv(t *testing.T) {
-	got := withDefaultEnv([]string{"A=1"}, "host", "/root", true)
+	got, err := withDefaultEnv([]string{"A=1"}, "host", "/root", true)
 	want := []string{"A=1", "PATH=" + DefaultPath, "HOSTNAME=host", "TERM=xterm", "HOME=/root"}
-	if !slices.Equal(got, want) {
-		t.Errorf("withDefaultEnv = %q, want %q", got, want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("withDefaultEnv = %q, %v; want %q", got, err, want)
 	}
 	kept := []string{"PATH=/x", "HOSTNAME=h", "HOME=/h"}
-	if got := withDefaultEnv(kept, "host", "/root", false); !slices.Equal(got, kept) {
-		t.Errorf("withDefaultEnv(%q) = %q, want it unchanged", kept, got)
+	if got, err := withDefaultEnv(kept, "host", "/root", false); err != nil || !slices.Equal(got, kept) {
+		t.Errorf("withDefaultEnv(%q) = %q, %v; want it unchanged", kept, got, err)
+	}
+	// A home from the image's /etc/passwd with a NUL byte cannot be $HOME; unread when HOME
+	// is set.
+	if got, err := withDefaultEnv([]string{"A=1"}, "host", "/ro\x00ot", false); err == nil ||
+		err.Error() != `the home directory in /etc/passwd, "/ro\x00ot", contains a NUL byte` {
+		t.Errorf("withDefaultEnv(a home with a NUL) = %q, %v; want an error", got, err)
+	}
+	if got, err := withDefaultEnv(kept, "host", "/ro\x00ot", false); err != nil || !slices.Equal(got, kept) {
+		t.Errorf("withDefaultEnv(%q, a home with a NUL) = %q, %v; want it unchanged", kept, got, err)
 	}
 }
 

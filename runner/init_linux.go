@@ -357,7 +357,11 @@ func prepareCommand(spec Spec, size unix.Winsize) (*command, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting user: %w", err)
 	}
-	c := &command{user: user, env: withDefaultEnv(spec.Env, spec.Hostname, user.Home, spec.Terminal)}
+	env, err := withDefaultEnv(spec.Env, spec.Hostname, user.Home, spec.Terminal)
+	if err != nil {
+		return nil, fmt.Errorf("setting user: %w", err)
+	}
+	c := &command{user: user, env: env}
 	if c.caps, err = capabilities(spec); err != nil {
 		return nil, err
 	}

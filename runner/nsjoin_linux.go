@@ -537,12 +537,15 @@ func confine(req joinRequest, tty *os.File, last int) ([]string, error) {
 		// once the exec has started); docker run's 125 is for a container not yet started.
 		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("setting user: %w", err)}
 	}
+	env, err := withDefaultEnv(req.Env, req.Hostname, user.Home, req.Terminal)
+	if err != nil {
+		return nil, &ExitCodeError{Code: ExitCannotInvoke, Err: fmt.Errorf("setting user: %w", err)}
+	}
 	if tty != nil {
 		if err := tty.Chown(int(user.UID), -1); err != nil {
 			return nil, fmt.Errorf("giving the terminal to uid %d: %w", user.UID, err)
 		}
 	}
-	env := withDefaultEnv(req.Env, req.Hostname, user.Home, req.Terminal)
 	cwd := req.Cwd
 	if cwd == "" {
 		cwd = "/"
