@@ -78,12 +78,16 @@ func TestRunHostileImageFiles(t *testing.T) {
 		{name: "/etc/hostname a link to /dev/null", headers: []tar.Header{link("etc/hostname", "/dev/null")}, args: echo, code: 125, want: "/etc/hostname in the image leads to /dev/null"},
 		{name: "/etc/hostname a link to /dev/null, -i", headers: []tar.Header{link("etc/hostname", "/dev/null")}, flags: []string{"-i"}, args: echo, code: 125, want: "/etc/hostname in the image leads to /dev/null"},
 		{name: "/etc/hostname a link to /dev", headers: []tar.Header{link("etc/hostname", "/dev")}, args: echo, code: 125, want: "/etc/hostname in the image leads to /dev"},
-		// A NUL byte in the home field of the image's passwd, which $HOME cannot hold: runc
-		// fails the start (setenv: invalid argument; docker's CLI exits 125).
+		// A home field of the image's passwd that $HOME cannot hold, a NUL byte or more than
+		// the kernel takes: runc fails the start (setenv: invalid argument, or its execve;
+		// docker's CLI exits 125).
 		{name: "/etc/passwd with a NUL in root's home", headers: []tar.Header{file("etc/passwd", 0o644)}, bodies: map[string]string{"etc/passwd": nulHome},
 			args: echo, code: 125, want: `setting user: the home directory in /etc/passwd, "/ro\x00ot", contains a NUL byte`},
 		{name: "/etc/passwd with a NUL in root's home, HOME set", headers: []tar.Header{file("etc/passwd", 0o644)}, bodies: map[string]string{"etc/passwd": nulHome},
 			flags: []string{"-e", "HOME=/h"}, args: []string{"sh", "-c", "echo $HOME"}, want: "/h\n"},
+		{name: "/etc/passwd with root's home of 140 KB", headers: []tar.Header{file("etc/passwd", 0o644)},
+			bodies: map[string]string{"etc/passwd": "root:x:0:0:root:/" + strings.Repeat("h", 140_000) + ":/bin/sh\n"},
+			args:   echo, code: 125, want: "is over the kernel's limit of"},
 		{name: "/etc/passwd a link to /dev/ptmx", headers: []tar.Header{link("etc/passwd", "/dev/ptmx")}, edit: func(c *v1.Config) { c.User = "root" }, args: echo, code: 125, want: "unable to find user root"},
 
 		// The kernel filesystems' mountpoints.

@@ -155,14 +155,20 @@ func withDefaultEnv(env []string, hostname, home string, terminal bool) ([]strin
 		if home == "" {
 			home = "/"
 		}
-		// The image's /etc/passwd may hold a NUL byte in the home field, which execve's
-		// environment cannot carry: the command failed "exec: \"sh\": invalid argument",
-		// 126, as if the command were at fault. runc fails the start too (setenv: invalid
-		// argument; docker's CLI exits 125); an image or -e that sets HOME never reads it.
-		if strings.ContainsRune(home, 0) {
+		// The image's /etc/passwd may hold, in the home field, a NUL byte or more than the
+		// kernel takes of one variable (lines of up to maxUserLine are read), which execve
+		// refuses: the command failed "exec: \"sh\": invalid argument" or "argument list too
+		// long", 126, as if the command were at fault. runc fails the start too (setenv:
+		// invalid argument, or its execve; docker's CLI exits 125), as validateExecStrings
+		// refuses such a variable of the image's; an image or -e that sets HOME never reads it.
+		kv := "HOME=" + home
+		switch maxLen := 32 * os.Getpagesize(); {
+		case strings.ContainsRune(home, 0):
 			return nil, fmt.Errorf("the home directory in /etc/passwd, %s, contains a NUL byte", quote.Value(home))
+		case len(kv) >= maxLen:
+			return nil, fmt.Errorf("the home directory in /etc/passwd, %s, is over the kernel's limit of %d bytes for $HOME", quote.Value(home), maxLen-1-len("HOME="))
 		}
-		out = append(out, "HOME="+home)
+		out = append(out, kv)
 	}
 	return out, nil
 }

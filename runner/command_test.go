@@ -131,6 +131,11 @@ func TestWithDefaultEnv(t *testing.T) {
 		err.Error() != `the home directory in /etc/passwd, "/ro\x00ot", contains a NUL byte` {
 		t.Errorf("withDefaultEnv(a home with a NUL) = %q, %v; want an error", got, err)
 	}
+	long := "/" + strings.Repeat("h", 32*os.Getpagesize())
+	if got, err := withDefaultEnv([]string{"A=1"}, "host", long, false); err == nil ||
+		!strings.Contains(err.Error(), "is over the kernel's limit of") {
+		t.Errorf("withDefaultEnv(a home of %d bytes) = %.100q, %v; want an error", len(long), got, err)
+	}
 	if got, err := withDefaultEnv(kept, "host", "/ro\x00ot", false); err != nil || !slices.Equal(got, kept) {
 		t.Errorf("withDefaultEnv(%q, a home with a NUL) = %q, %v; want it unchanged", kept, got, err)
 	}
