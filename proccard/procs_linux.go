@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/rmtree"
 )
 
 // errESRCH is what reading a /proc file of a process that exited meanwhile returns.
@@ -213,37 +214,102 @@ func userName(uid int) string {
 var errSizeBudget = errors.New("size budget spent")
 
 // dirSize sums the sizes of the regular files under dir, each hard-linked inode once, until
-// deadline: partial says it stopped there, with what it had counted.
+// deadline: partial says it stopped there, with what it had counted (or, past maxSizeDepth,
+// without the deeper directories). The walk goes by descriptors, each directory opened by name
+// in its parent's without following a symlink, each file stat'ed there the same way: a running
+// container that swapped a directory of its upper dir for a symlink to a host dir between a
+// listing and the next step led a walk by path names through it, and the card gave the host's
+// files as the container's (a host file of 1 GiB in inspect's UpperSize). What goes or turns
+// into something else while it is walked is skipped.
 func dirSize(dir string, deadline time.Time) (total int64, partial bool, err error) {
-	type key struct{ dev, ino uint64 }
-	seen := map[key]bool{}
-	n := 0
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if n++; n%256 == 1 && time.Now().After(deadline) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	w := sizeWalk{deadline: deadline, seen: map[sizeKey]bool{}, buf: make([]byte, 32<<10)}
+	err = w.dir(fd, 0)
+	if errors.Is(err, errSizeBudget) {
+		return w.total, true, nil
+	}
+	return w.total, w.partial, err
+}
+
+// maxSizeDepth bounds how deep dirSize descends, a descriptor held open a level.
+const maxSizeDepth = 512
+
+type sizeKey struct{ dev, ino uint64 }
+
+// sizeWalk is dirSize's state.
+type sizeWalk struct {
+	deadline time.Time
+	seen     map[sizeKey]bool // hard-linked inodes counted
+	buf      []byte           // getdents' buffer, one for the whole walk
+	n        int              // entries seen, for the deadline's checks
+	total    int64
+	partial  bool
+}
+
+// pastDeadline counts an entry and, every 256, tells whether the deadline has passed.
+func (w *sizeWalk) pastDeadline() bool {
+	w.n++
+	return w.n%256 == 1 && time.Now().After(w.deadline)
+}
+
+// dir counts the entries of the directory open at fd, which it closes, and descends. The
+// entries are read with getdents on fd: os.File's ReadDir stats an entry the filesystem gives
+// no type for by its path name, which this walk has none of.
+func (w *sizeWalk) dir(fd, depth int) error {
+	defer unix.Close(fd)
+	if w.pastDeadline() { // the first, dir itself: an empty tree is measured in time too
+		return errSizeBudget
+	}
+	var subdirs []string
+	err := rmtree.ReadEntries(fd, w.buf, func(name string, typ uint8) error {
+		if w.pastDeadline() {
 			return errSizeBudget
 		}
-		if err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
+		switch typ {
+		case unix.DT_DIR:
+			subdirs = append(subdirs, name)
+			return nil
+		case unix.DT_REG, unix.DT_UNKNOWN:
+		default:
 			return nil
 		}
 		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
+		if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return nil // gone meanwhile
 		}
-		k := key{st.Dev, st.Ino}
-		if st.Nlink > 1 {
-			if seen[k] {
-				return nil
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			subdirs = append(subdirs, name)
+		case unix.S_IFREG:
+			k := sizeKey{st.Dev, st.Ino}
+			if st.Nlink > 1 {
+				if w.seen[k] {
+					return nil
+				}
+				w.seen[k] = true
 			}
-			seen[k] = true
+			w.total += st.Size
 		}
-		total += st.Size
 		return nil
 	})
-	if errors.Is(err, errSizeBudget) {
-		return total, true, nil
+	if err != nil {
+		return err
 	}
-	return total, false, err
+	for _, name := range subdirs {
+		if depth+1 >= maxSizeDepth {
+			w.partial = true
+			return nil
+		}
+		sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // gone, or no directory any more (a symlink is not followed)
+		}
+		if err := w.dir(sub, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
