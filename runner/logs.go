@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strata-run/strata/internal/safefile"
 	"golang.org/x/sys/unix"
@@ -151,8 +152,11 @@ func (s *logStream) Write(p []byte) (int, error) {
 		}
 		s.buf, p = append(s.buf, p[:take]...), p[take:]
 		if len(s.buf) == logLineMax {
-			out, err = s.appendEntry(out, s.buf, false)
-			s.buf = s.buf[:0]
+			// The piece ends before a character the cut would split: its first bytes,
+			// alone, are no UTF-8 the log's JSON can hold, and both halves became U+FFFD.
+			keep := splitRuneTail(s.buf)
+			out, err = s.appendEntry(out, s.buf[:len(s.buf)-keep], false)
+			s.buf = append(s.buf[:0], s.buf[len(s.buf)-keep:]...)
 		}
 	}
 	if s.ended && len(s.buf) > 0 && err == nil {
@@ -166,6 +170,23 @@ func (s *logStream) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// splitRuneTail is how many bytes at the end of b begin a UTF-8 character that b does not
+// hold whole (0 to 3): a piece of a long line cut there would log them as U+FFFD, and the
+// rest of the character, at the start of the next piece, too. docker's copier cuts at 16 KiB
+// whatever it splits, and its json-file loses the character so; bytes that are no UTF-8 at
+// all are logged as U+FFFD either way.
+func splitRuneTail(b []byte) int {
+	for i := 1; i <= utf8.UTFMax-1 && i <= len(b); i++ {
+		if utf8.RuneStart(b[len(b)-i]) {
+			if utf8.FullRune(b[len(b)-i:]) {
+				return 0
+			}
+			return i
+		}
+	}
+	return 0
 }
 
 // end writes the unfinished line, if any, as a last piece, and leaves the stream unbuffered.

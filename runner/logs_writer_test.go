@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // logEntries decodes what a logWriter wrote.
@@ -155,5 +156,47 @@ func TestLogWriterFlush(t *testing.T) {
 	want = append(want, "stdout:late")
 	if got := entryTexts(logEntries(t, out.Bytes())); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("after flushing twice and a late write: entries = %q, want %q", got, want)
+	}
+}
+
+// A long line of characters of several bytes is cut into pieces between characters: a cut
+// inside one left its first bytes at the end of a piece and the others at the start of the
+// next, neither UTF-8 the log's JSON holds, and logs printed U+FFFD twice for it ("aéé…",
+// 20001 characters of 2 bytes, lost 2 of them). Each piece is still at most logLineMax
+// bytes, and bytes that are no UTF-8 stay U+FFFD, as docker's json-file logs them.
+func TestLogStreamLongLinesKeepCharacters(t *testing.T) {
+	line := "a" + strings.Repeat("é", 20_000) + strings.Repeat("€", 7_000) + strings.Repeat("😀", 5_000) + "\n"
+	for _, size := range []int{len(line), 1, 7, 4096} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			var out bytes.Buffer
+			w := newLogWriter(&out)
+			s := w.stream("stdout")
+			for p := line; p != ""; {
+				n := min(size, len(p))
+				mustWrite(t, s, p[:n])
+				p = p[n:]
+			}
+			var got strings.Builder
+			for i, e := range logEntries(t, out.Bytes()) {
+				if len(e.Log) > logLineMax || strings.ContainsRune(e.Log, utf8.RuneError) {
+					t.Errorf("piece %d: %d bytes, U+FFFD in it %v", i, len(e.Log), strings.ContainsRune(e.Log, utf8.RuneError))
+				}
+				got.WriteString(e.Log)
+			}
+			if got.String() != line {
+				t.Errorf("the pieces make %d bytes, %d U+FFFD; want the line of %d bytes", got.Len(), strings.Count(got.String(), "\uFFFD"), len(line))
+			}
+		})
+	}
+	var out bytes.Buffer
+	w := newLogWriter(&out)
+	junk := strings.Repeat("x", logLineMax-1) + "\xff\xfe\n"
+	mustWrite(t, w.stream("stdout"), junk)
+	var got string
+	for _, e := range logEntries(t, out.Bytes()) {
+		got += e.Log
+	}
+	if want := strings.Repeat("x", logLineMax-1) + "\uFFFD\uFFFD\n"; got != want {
+		t.Errorf("a line ending in bytes that are no UTF-8 logs %q…, want %q…", got[len(got)-8:], want[len(want)-8:])
 	}
 }
