@@ -41,7 +41,7 @@ func (p *plan) dockerImage(ctx context.Context, m dockerManifest) (image, error)
 	if err != nil {
 		return image{}, fmt.Errorf("config: %w", err)
 	}
-	raw, cfgDigest, err := ce.readJSON(maxJSON)
+	raw, cfgDigest, err := ce.readJSON(maxConfigJSON)
 	if err != nil {
 		return image{}, err
 	}

@@ -30,8 +30,13 @@ const (
 	refNameAnnotation        = cache.RefNameAnnotation
 )
 
-// maxJSON bounds every JSON file Load parses: index.json, manifest.json, manifests, configs.
+// maxJSON bounds every JSON file Load parses but configs: index.json, manifest.json,
+// manifests.
 const maxJSON = registry.MaxManifestSize
+
+// maxConfigJSON bounds a config a docker archive names, as a pull bounds one: a config may be
+// larger than a manifest (labels, history), and the store takes what a pull or commit made.
+const maxConfigJSON = registry.MaxConfigSize
 
 // maxDepth bounds indexes within indexes; real images nest one level.
 const maxDepth = 4
@@ -203,7 +208,7 @@ func (p *plan) dockerTags() (map[v1.Hash][]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("manifest.json: config: %w", err)
 		}
-		_, h, err := ce.readJSON(maxJSON)
+		_, h, err := ce.readJSON(maxConfigJSON)
 		if err != nil {
 			return nil, err
 		}
