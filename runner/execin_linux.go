@@ -138,7 +138,9 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if err != nil {
 		return ExitOwnError, notRunningIfExited(pid, pidfd, err)
 	}
-	defer cg.Close()
+	// Released, not only closed: Load's hold is an fd too, and a caller that execs again
+	// and again (a monitor's health checks) kept one for each.
+	defer cg.Release()
 	if cgroupFrozen(cg) {
 		// The helper joins the cgroup before it answers: it would freeze with the container,
 		// and strata wait for its answer for good, deaf to ^C (the signals are the command's).
