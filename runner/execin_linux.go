@@ -46,6 +46,9 @@ type ExecOptions struct {
 	// they end Exec with ErrDetached and leave the command running, as docker exec's
 	// --detach-keys. Without -t they are bytes like any other, the command's.
 	DetachKeys []byte
+	// check: a health check's (execCheck), which takes none of the signals strata gets and
+	// whose process group is killed when ctx ends.
+	check bool
 }
 
 // Exec runs a command inside running container c, as `docker exec` does: in every one of its
@@ -149,7 +152,7 @@ func execIn(ctx context.Context, c *Container, opts ExecOptions, stdio Stdio) (i
 	if opts.Detach {
 		stdio = Stdio{}
 	}
-	code, err := runJoin(ctx, req, pid, pidfd, cg, stdio, opts.Stdin, opts.DetachKeys)
+	code, err := runJoin(ctx, req, pid, pidfd, cg, stdio, opts.Stdin, opts.DetachKeys, opts.check)
 	if execJoinedHook != nil {
 		execJoinedHook(pid)
 	}

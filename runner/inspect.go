@@ -78,17 +78,11 @@ type InspectState struct {
 	// StartedAt and FinishedAt are "0001-01-01T00:00:00Z" until it happened, as docker's.
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
-	// Health is docker's, nil (left out of the JSON) for a container without a healthcheck,
-	// as every strata container is: `{{if .State.Health}}` in a wait-until-healthy script,
-	// or `{{.State.Health}}` (<nil>), must not fail on a field that is not there.
-	Health *InspectHealth `json:"Health,omitempty"`
-}
-
-// InspectHealth is docker's State.Health; strata runs no healthchecks, so none is shown.
-type InspectHealth struct {
-	Status        string `json:"Status"`
-	FailingStreak int    `json:"FailingStreak"`
-	Log           []any  `json:"Log"`
+	// Health is docker's, nil (left out of the JSON) for a container without a healthcheck
+	// that runs, or one that never started with it, as docker's: `{{if .State.Health}}` in a
+	// wait-until-healthy script, or `{{.State.Health}}` (<nil>), must not fail on a field
+	// that is not there.
+	Health *Health `json:"Health,omitempty"`
 }
 
 // InspectNetworkSettings is docker's NetworkSettings: strata's containers have a network of
@@ -343,6 +337,7 @@ func Inspect(c *Container) InspectData {
 			Status: string(st.Status), Running: st.Status == StatusRunning, Dead: st.Status == StatusDead,
 			Pid: st.Pid, ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Error: st.Error,
 			StartedAt: inspectTime(st.StartedAt), FinishedAt: inspectTime(st.FinishedAt),
+			Health: ReadHealth(c),
 		},
 		Config: InspectConfig{
 			Hostname: withNetworkDonor(spec.withDefaults()).Hostname, Domainname: spec.Domainname, User: spec.User, Tty: spec.Terminal,

@@ -42,7 +42,13 @@ const maxAnswer = 64 << 10
 // keys, with a terminal and attachStdin, are the detach keys (exec -it --detach-keys): typed,
 // they end runJoin with ErrDetached, the command running on, its terminal handed to the
 // helper (handOver).
-func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool, keys []byte) (int, error) {
+//
+// quiet is a health check's run (execCheck): the signals strata gets are neither caught nor
+// passed on (they are the container's, or its monitor's), and when ctx ends the command's
+// process group (it leads a session of its own) is killed with it, so that what a check left
+// running (sleep under a shell) goes too; its helper, which then reaps it, is killed only if
+// it has not ended checkKillGrace later.
+func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool, keys []byte, quiet bool) (int, error) {
 	exe, release, err := sealedExe()
 	if err != nil {
 		return ExitOwnError, err
@@ -56,8 +62,13 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	childSock := os.NewFile(uintptr(fds[1]), "nsjoin-child")
 	defer parentSock.Close()
 
-	sigs := catchSignals()
-	defer sigs.stop()
+	var sigs *signalCatcher
+	if quiet {
+		sigs = idleCatcher()
+	} else {
+		sigs = catchSignals()
+		defer sigs.stop()
+	}
 
 	p := &joinProc{}
 	p.cmd = &exec.Cmd{
@@ -152,7 +163,12 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	// keep strata waiting past ctx.
 	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
 	defer stop()
-	giveUp := giveUpOnSignal(p.cmd.Process)
+	var giveUp *earlySignals
+	if quiet {
+		giveUp = &earlySignals{done: make(chan struct{})}
+	} else {
+		giveUp = giveUpOnSignal(p.cmd.Process)
+	}
 	if joinStartedHook != nil {
 		joinStartedHook(p.cmd.Process.Pid) // signals are caught by then
 	}
@@ -206,14 +222,28 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		go func() { _ = p.cmd.Wait() }()
 		return 0, nil
 	}
-	stopForwarding := forwardSignals(ctx, sigs, true, &p.terminal, p.cmd.Process, func() {
+	kill := func() {
 		// The command has no parent-death signal (see joinAndStart): kill it by pid, which
 		// the helper, its parent, keeps from being reused until reaped.
 		_ = unix.Kill(a.Pid, unix.SIGKILL)
 		_ = p.cmd.Process.Kill()
-	}, nil)
+	}
+	var grace *time.Timer // set by kill, before stopForwarding returns
+	if quiet {
+		kill = func() {
+			// Its group, by the id that is the command's pid, which the helper holds until
+			// it reaps it: no other group can have that id meanwhile.
+			_ = unix.Kill(-a.Pid, unix.SIGKILL)
+			_ = unix.Kill(a.Pid, unix.SIGKILL)
+			grace = time.AfterFunc(checkKillGrace, func() { _ = p.cmd.Process.Kill() })
+		}
+	}
+	stopForwarding := forwardSignals(ctx, sigs, true, &p.terminal, p.cmd.Process, kill, nil)
 	detached, werr := p.waitOrDetach(parentSock)
 	stopForwarding()
+	if grace != nil {
+		grace.Stop()
+	}
 	if detached {
 		return 0, ErrDetached
 	}
@@ -222,6 +252,17 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)
 	}
 	return code, nil
+}
+
+// checkKillGrace is how long the helper of a health check whose time ran out gets to reap the
+// command it was killed for and end (see runJoin's quiet).
+const checkKillGrace = time.Second
+
+// idleCatcher is a signalCatcher that catches nothing, for a run that takes no signals.
+func idleCatcher() *signalCatcher {
+	ready := make(chan struct{})
+	close(ready)
+	return &signalCatcher{c: make(chan os.Signal), ready: ready}
 }
 
 // errHelperOOMKilled is the error of a helper the OOM killer ended before it answered: it runs
@@ -280,7 +321,9 @@ func giveUpOnSignal(helper *os.Process) *earlySignals {
 
 // answered ends the watch and returns the signal the helper was killed for, nil if none.
 func (e *earlySignals) answered() os.Signal {
-	signal.Stop(e.c)
+	if e.c != nil {
+		signal.Stop(e.c)
+	}
 	close(e.done)
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -62,6 +62,7 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 		log = newLogWriter(f)
 		log.setAttrs(attrs)
 	}
+	var health *healthChecker // its health checks, if it has some (health_linux.go)
 	res, err := run(ctx, c.Config.Spec, stdio, log, func(pid int, exited <-chan struct{}) {
 		startedAt := time.Now().UTC()
 		// A command that ends within milliseconds (`true`) is recorded as it exits, not as
@@ -75,8 +76,10 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 			Event(c, "start", nil)
 		case <-time.After(runningRecordDelay):
 			recordRunning(c, pid, startedAt)
+			health = startHealth(c, startedAt)
 		}
 	})
+	health.stop()
 	if log != nil {
 		// The output has ended: its unfinished lines are logged before the exit is recorded,
 		// when a follower stops reading.

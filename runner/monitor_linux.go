@@ -619,10 +619,12 @@ func runMonitor() {
 		defer close(listening)
 		_ = hub.listen(dir) // without it, attach says the container has none
 	}()
-	answeredReady := false // the starter attaches only after a start answered ready
+	answeredReady := false    // the starter attaches only after a start answered ready
+	var health *healthChecker // its health checks, if it has some (health_linux.go)
 	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
 		<-listening
 		recordRunning(c, pid, time.Now().UTC())
+		health = startHealth(c, c.State.StartedAt)
 		answer(monitorResult{Ready: true})
 		answeredReady = true
 		if attached {
@@ -638,6 +640,9 @@ func runMonitor() {
 		debug.FreeOSMemory()
 		pageOutExecutable()
 	})
+	// The checks end with the container, whatever one under way does, before its exit is
+	// recorded: a start after that record runs checks of its own.
+	health.stop()
 	// Closed only now: a write end the garbage collector finalized earlier would end the
 	// container's input.
 	stdinWriter.Close()

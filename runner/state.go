@@ -72,8 +72,9 @@ type Config struct {
 	// ArgsEscaped is the image's, kept when the container runs the image's command (no
 	// command, no --entrypoint), as docker merges it; it means something on Windows only.
 	ArgsEscaped bool `json:"argsEscaped,omitempty"`
-	// Healthcheck is the image's HEALTHCHECK, copied at creation as docker copies it into the
-	// container's config (strata runs no health checks); nil without one.
+	// Healthcheck is the image's HEALTHCHECK with the --health-* flags over it
+	// (MergeHealthConfig), as docker's daemon keeps it in the container's config, which the
+	// container's monitor runs (health.go); nil without one.
 	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
 	// RestartPolicy is --restart (restart.go); zero is "no".
 	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`

@@ -42,6 +42,7 @@ type psRow struct {
 	labels   map[string]string // for {{.Label}} and the label filter
 	mounts   []string          // Mounts before truncation
 	targets  []string          // where each mount goes, for the volume filter
+	health   string            // docker's health status, or none, for the health filter
 }
 
 // Label is {{.Label "key"}}: the value of one of the container's labels, quoted as psText
@@ -165,7 +166,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container (of every state)")
 	f.BoolVarP(&size, "size", "s", false, "show the size of each container's writes")
 	f.StringVar(&format, "format", "", "table, json, raw, or a Go template such as '{{.ID}} {{.Names}}'")
-	stringArrayVar(f, &filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited=, ancestor=, before=, since=, network=, volume=, label=, health=, publish=, expose=, is-task= or isolation= (repeatable; with no healthchecks, published ports or tasks, health= but none, publish=, expose= and is-task=true match nothing)")
+	stringArrayVar(f, &filters, "filter", "f", nil, "show only containers that match: id=, name= (a regular expression), status=, exited=, ancestor=, before=, since=, network=, volume=, label=, health= (starting, healthy, unhealthy or none), publish=, expose=, is-task= or isolation= (repeatable; with no published ports or tasks, publish=, expose= and is-task=true match nothing)")
 	return cmd
 }
 
@@ -186,6 +187,12 @@ func newPsRow(c *runner.Container) psRow {
 		imageID:    c.Config.ImageID,
 		Labels:     psLabels(c.Config.Labels),
 		labels:     c.Config.Labels,
+	}
+	// Read only for a container whose healthcheck runs: ps reads no more files for others.
+	health := runner.ReadHealth(c)
+	r.health = runner.HealthNone
+	if health != nil {
+		r.health = health.Status
 	}
 	if r.Networks == "" {
 		r.Networks = runner.NetworkNone
@@ -219,6 +226,8 @@ func newPsRow(c *runner.Container) psRow {
 		r.Status = "Up " + humanDuration(time.Since(st.StartedAt))
 		if runner.Paused(c) {
 			r.State, r.Status = "paused", r.Status+" (Paused)"
+		} else if h := runner.HealthString(health); h != "" {
+			r.Status += " " + h // as docker's: "Up 3 seconds (healthy)"
 		}
 	case st.Restarting:
 		// In its restart policy's backoff, as docker shows it.

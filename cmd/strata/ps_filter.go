@@ -25,8 +25,10 @@ type psFilter struct {
 	// labels are label= filters, "key" or "key=value"; each must match, as docker's.
 	labels []string
 	// none is set by a filter no strata container can match: publish= and expose= (no
-	// published ports), health= other than none (no healthchecks), is-task=true (no swarm).
+	// published ports), is-task=true (no swarm).
 	none bool
+	// health are health= values: a container's health status, or none without one.
+	health []string
 	// before and since name containers; resolve turns them into creation times.
 	before, since     []string
 	beforeT, sinceT   []time.Time
@@ -80,9 +82,8 @@ func parsePsFilter(args []string) (*psFilter, error) {
 			f.none = true
 		case "health":
 			switch v {
-			case "none":
-			case "starting", "healthy", "unhealthy":
-				f.none = true
+			case runner.HealthNone, runner.HealthStarting, runner.HealthHealthy, runner.HealthUnhealthy:
+				f.health = append(f.health, v)
 			default:
 				return nil, fmt.Errorf("invalid --filter %s: want starting, healthy, unhealthy or none", quoteValue(a))
 			}
@@ -209,6 +210,15 @@ func (f *psFilter) match(r psRow) bool {
 	}
 	if len(f.names) > 0 && !slices.ContainsFunc(f.names, func(re *regexp.Regexp) bool { return re.MatchString(r.Names) || re.MatchString("/"+r.Names) }) {
 		return false
+	}
+	if len(f.health) > 0 {
+		h := r.health
+		if h == "" {
+			h = runner.HealthNone
+		}
+		if !slices.Contains(f.health, h) {
+			return false
+		}
 	}
 	if len(f.statuses) > 0 && !slices.Contains(f.statuses, r.State) {
 		return false

@@ -9,8 +9,8 @@ import (
 
 func TestPsFilter(t *testing.T) {
 	rows := []psRow{
-		{ID: "aaa111", Names: "web-1", State: "running", Image: "alpine", imageID: "sha256:04574bec7a1d"},
-		{ID: "bbb222", Names: "web-2", State: "exited", ExitCode: 0, Image: "alpine:3.20.3", imageID: "sha256:04574bec7a1d"},
+		{ID: "aaa111", Names: "web-1", State: "running", Image: "alpine", imageID: "sha256:04574bec7a1d", health: "healthy"},
+		{ID: "bbb222", Names: "web-2", State: "exited", ExitCode: 0, Image: "alpine:3.20.3", imageID: "sha256:04574bec7a1d", health: "unhealthy"},
 		{ID: "ccc333", Names: "db", State: "exited", ExitCode: 137, Image: "docker.io/library/postgres:16", imageID: "sha256:9f3c"},
 		{ID: "ddd444", Names: "job", State: "created", Image: "localhost:5000/job"},
 	}
@@ -41,9 +41,12 @@ func TestPsFilter(t *testing.T) {
 		{filters: []string{"ancestor=postgres:16", "ancestor=localhost:5000/job:latest"}, want: "db"},
 		{filters: []string{"ancestor=nosuch"}, want: ""},
 		{filters: []string{"ancestor=9f3c", "status=exited"}, want: "db", all: true},
+		// health=: what the container's checks recorded, none without a healthcheck.
+		{filters: []string{"health=none"}, want: "db job"},
+		{filters: []string{"health=healthy"}, want: "web-1"},
+		{filters: []string{"health=starting", "health=unhealthy"}, want: "web-2"},
+		{filters: []string{"health=starting"}, want: ""},
 		// Keys docker has for what strata's containers never have: scripts pass them.
-		{filters: []string{"health=none"}, want: "web-1 web-2 db job"},
-		{filters: []string{"health=healthy"}, want: ""},
 		{filters: []string{"is-task=false"}, want: "web-1 web-2 db job"},
 		{filters: []string{"is-task=true"}, want: ""},
 		{filters: []string{"publish=80"}, want: ""},

@@ -94,6 +94,7 @@ type runOptions struct {
 	detachKeys string
 	keys       []byte
 	deviceOptions
+	health healthOptions // --health-*, --no-healthcheck
 
 	entrypointSet  bool
 	stopTimeoutSet bool
@@ -217,6 +218,7 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	addContentTrustFlag(cmd)
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal stop sends first (default: the image's STOPSIGNAL, else SIGTERM)")
 	f.IntVar(&o.stopTimeout, "stop-timeout", runner.DefaultStopTimeout, "seconds stop waits before SIGKILL when not given -t")
+	addHealthFlags(f, &o.health)
 	stringArrayVar(f, &o.ulimits, "ulimit", "", nil, "set a resource limit, TYPE=SOFT[:HARD] (e.g. nofile=1024:2048; -1 is unlimited)")
 	stringArrayVar(f, &o.groupAdd, "group-add", "", nil, "add a supplementary group (a name in the container's /etc/group, or a number)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm, bytes or with a unit b, k, m or g (default 64m)")
@@ -349,6 +351,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		return withCode(runner.ExitOwnError, err)
 	}
 	if _, _, err := o.stopConfig(&v1.ConfigFile{}); err != nil {
+		return withCode(runner.ExitOwnError, err)
+	}
+	healthcheck, err := o.health.config()
+	if err != nil {
 		return withCode(runner.ExitOwnError, err)
 	}
 	// As docker's CLI, a bad --label is refused before the image is looked for.
@@ -535,7 +541,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 		StdinOnce:    attached && o.interactive,
 		// As docker's daemon merges the image's config into the container's.
 		ArgsEscaped:   cfg.Config.ArgsEscaped && !o.entrypointSet && len(args) == 0,
-		Healthcheck:   imageHealthcheck(img, cfg),
+		Healthcheck:   runner.MergeHealthConfig(healthcheck, imageHealthcheck(img, cfg)),
 		RestartPolicy: restartPolicy,
 		LogConfig:     logConfig,
 		ConsoleSize:   o.consoleSize(),

@@ -1,0 +1,446 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Health checks, as docker's daemon runs them (moby daemon/health.go), without a daemon: the
+// process that waits for a container (its monitor: the detached monitor, or a foreground
+// `strata run`) runs its HEALTHCHECK's test in it, through exec's code path, first after the
+// start period at the start interval, then every interval, and records the outcome in
+// health.json beside state.json, where inspect and ps read it.
+//
+// Terms: a check is one run of the test; its result has an exit code (0 healthy, anything
+// else a failure: 1 is unhealthy, -1 a check that could not run or ran past its timeout);
+// the failing streak counts failures in a row, and reaching the retries makes the container
+// unhealthy.
+
+// Health statuses, docker's.
+const (
+	HealthNone      = "none" // no healthcheck, only as ps --filter health= names it
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Docker's defaults for what a HealthConfig leaves zero (moby daemon/health.go).
+const (
+	DefaultHealthInterval      = 30 * time.Second
+	DefaultHealthTimeout       = 30 * time.Second
+	DefaultHealthStartInterval = 5 * time.Second
+	DefaultHealthRetries       = 3
+)
+
+// MinimumHealthDuration is the shortest interval, timeout, start period or start interval
+// docker's daemon takes (moby api/types/container.MinimumDuration).
+const MinimumHealthDuration = time.Millisecond
+
+const (
+	// healthLogEntries is how many results Health.Log keeps, the latest last.
+	healthLogEntries = 5
+	// healthOutputMax bounds a result's Output; a longer one ends in "...", as docker's.
+	healthOutputMax = 4096
+	// healthOutputRead bounds an Output read back: the output and what a timeout's message
+	// puts before it.
+	healthOutputRead = healthOutputMax + 128
+	// healthFile is the container's health state, written by its monitor only.
+	healthFile = "health.json"
+)
+
+// Health is docker's State.Health: the status, the failing streak and the last results.
+type Health struct {
+	Status        string          `json:"Status"`
+	FailingStreak int             `json:"FailingStreak"`
+	Log           []*HealthResult `json:"Log"`
+}
+
+// HealthResult is one check's outcome, docker's HealthcheckResult.
+type HealthResult struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
+}
+
+// Runs reports whether h has a test to run: CMD or CMD-SHELL. None, NONE (HEALTHCHECK NONE,
+// --no-healthcheck) and a kind docker does not know run nothing, as docker's getProbe.
+func (h *HealthConfig) Runs() bool {
+	if h == nil || len(h.Test) == 0 {
+		return false
+	}
+	return h.Test[0] == "CMD" || h.Test[0] == "CMD-SHELL"
+}
+
+// ValidateHealthConfig refuses what docker's daemon refuses in a container's healthcheck
+// (moby daemon/container.go validateHealthCheck): a duration set below 1ms, or negative
+// retries.
+func ValidateHealthConfig(h *HealthConfig) error {
+	if h == nil {
+		return nil
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Interval", h.Interval}, {"Timeout", h.Timeout}} {
+		if d.v != 0 && d.v < MinimumHealthDuration {
+			return fmt.Errorf("%s in Healthcheck cannot be less than %s", d.name, MinimumHealthDuration)
+		}
+	}
+	if h.Retries < 0 {
+		return errors.New("Retries in Healthcheck cannot be negative")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"StartPeriod", h.StartPeriod}, {"StartInterval", h.StartInterval}} {
+		if d.v != 0 && d.v < MinimumHealthDuration {
+			return fmt.Errorf("%s in Healthcheck cannot be less than %s", d.name, MinimumHealthDuration)
+		}
+	}
+	return nil
+}
+
+// MergeHealthConfig is the container's healthcheck from the flags' (user, nil without any)
+// over the image's, as docker's daemon merges them (moby daemon/commit.go merge): without
+// flags the image's; with them, each field the flags leave zero (the test too) is the image's.
+// --no-healthcheck ({"NONE"}) has a test, so it keeps none of the image's.
+func MergeHealthConfig(user, image *HealthConfig) *HealthConfig {
+	if image == nil {
+		return user
+	}
+	if user == nil {
+		return image
+	}
+	m := *user
+	if len(m.Test) == 0 {
+		m.Test = image.Test
+	}
+	if m.Interval == 0 {
+		m.Interval = image.Interval
+	}
+	if m.Timeout == 0 {
+		m.Timeout = image.Timeout
+	}
+	if m.StartPeriod == 0 {
+		m.StartPeriod = image.StartPeriod
+	}
+	if m.StartInterval == 0 {
+		m.StartInterval = image.StartInterval
+	}
+	if m.Retries == 0 {
+		m.Retries = image.Retries
+	}
+	return &m
+}
+
+// healthTimings are a HealthConfig's durations and retries with docker's defaults for zero.
+// A value docker's daemon would refuse, which an image may carry all the same (a negative
+// interval: the checks ran back to back), is taken as its default too, or as 1ms when below.
+type healthTimings struct {
+	interval, timeout, startPeriod, startInterval time.Duration
+	retries                                       int
+}
+
+func timingsOf(h *HealthConfig) healthTimings {
+	d := func(v, def time.Duration) time.Duration {
+		switch {
+		case v <= 0:
+			return def
+		case v < MinimumHealthDuration:
+			return MinimumHealthDuration
+		}
+		return v
+	}
+	t := healthTimings{
+		interval:      d(h.Interval, DefaultHealthInterval),
+		timeout:       d(h.Timeout, DefaultHealthTimeout),
+		startPeriod:   max(h.StartPeriod, 0),
+		startInterval: d(h.StartInterval, DefaultHealthStartInterval),
+		retries:       h.Retries,
+	}
+	if t.retries <= 0 {
+		t.retries = DefaultHealthRetries
+	}
+	return t
+}
+
+// healthProbe runs one check: the test in the container, ended when ctx ends. It returns the
+// command's exit status and what it wrote (both streams, bounded by out), or the error that
+// kept it from running.
+type healthProbe func(ctx context.Context, out *limitedBuffer) (int, error)
+
+// healthChecker runs a container's checks and keeps its health (moby's monitor and
+// handleProbeResult). Its one goroutine sleeps on one timer between checks.
+type healthChecker struct {
+	t       healthTimings
+	started time.Time // the container's start, which the start period counts from
+	probe   healthProbe
+	// save records the health (health.json); event tells a change of status.
+	save  func(Health)
+	event func(status string)
+	// skip, when not nil, reports whether a probe's error means the check did not happen
+	// (the container paused: docker runs no checks then) and is not recorded.
+	skip func(error) bool
+
+	mu      sync.Mutex
+	h       Health
+	stopped bool
+	cancel  context.CancelFunc // ends the loop and a check under way
+}
+
+// newHealthChecker returns a checker for cfg of a container started at started, starting
+// from prev (the last run's health, whose Log docker keeps) as docker resets it: starting,
+// with no failing streak.
+func newHealthChecker(cfg *HealthConfig, started time.Time, prev Health, probe healthProbe) *healthChecker {
+	h := prev
+	h.Status, h.FailingStreak = HealthStarting, 0
+	if len(h.Log) > healthLogEntries {
+		h.Log = h.Log[len(h.Log)-healthLogEntries:]
+	}
+	return &healthChecker{t: timingsOf(cfg), started: started, probe: probe, h: h, save: func(Health) {}, event: func(string) {}}
+}
+
+// start records the starting health and runs the checks in a goroutine until stop.
+func (hc *healthChecker) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	hc.mu.Lock()
+	hc.cancel = cancel
+	hc.save(hc.copyLocked())
+	hc.mu.Unlock()
+	go hc.loop(ctx)
+}
+
+// stop ends the checks without waiting for one under way (its end is killed and its result
+// dropped), and records the health as docker leaves it once its monitor stops: unhealthy,
+// the streak and the log kept. Nothing is recorded after it returns.
+func (hc *healthChecker) stop() {
+	if hc == nil {
+		return
+	}
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if hc.stopped {
+		return
+	}
+	hc.stopped = true
+	if hc.cancel != nil {
+		hc.cancel()
+	}
+	hc.h.Status = HealthUnhealthy
+	hc.save(hc.copyLocked())
+}
+
+// health returns a copy of the current health.
+func (hc *healthChecker) health() Health {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	return hc.copyLocked()
+}
+
+func (hc *healthChecker) copyLocked() Health {
+	h := hc.h
+	h.Log = append([]*HealthResult(nil), hc.h.Log...)
+	return h
+}
+
+// nextWait is how long until the next check: the start interval while the container is
+// starting within its start period, the start period's rest when that ends before the
+// interval, else the interval (moby's getInterval).
+func (hc *healthChecker) nextWait(now time.Time) time.Duration {
+	elapsed := now.Sub(hc.started)
+	if elapsed >= hc.t.startPeriod {
+		return hc.t.interval
+	}
+	rest := hc.t.startPeriod - elapsed
+	if rest < hc.t.interval {
+		return rest
+	}
+	hc.mu.Lock()
+	status := hc.h.Status
+	hc.mu.Unlock()
+	if status == HealthStarting {
+		return hc.t.startInterval
+	}
+	return hc.t.interval
+}
+
+func (hc *healthChecker) loop(ctx context.Context) {
+	timer := time.NewTimer(hc.nextWait(time.Now()))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if r, ok := hc.check(ctx); ok {
+			hc.record(r)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		timer.Reset(hc.nextWait(time.Now()))
+	}
+}
+
+// check runs the probe once, bounded by the timeout, and returns its result; false when it
+// did not happen (stopped meanwhile, or skip says so).
+func (hc *healthChecker) check(ctx context.Context) (*HealthResult, bool) {
+	r := &HealthResult{Start: time.Now()}
+	pctx, cancel := context.WithTimeout(ctx, hc.t.timeout)
+	defer cancel()
+	var out limitedBuffer
+	code, err := hc.probe(pctx, &out)
+	r.End = time.Now()
+	switch {
+	case ctx.Err() != nil:
+		return nil, false // stopped: its result is none of the container's
+	case pctx.Err() != nil:
+		// As docker's: -1, and what it wrote before.
+		r.ExitCode = -1
+		r.Output = fmt.Sprintf("Health check exceeded timeout (%v)", hc.t.timeout)
+		if s := out.String(); s != "" {
+			r.Output += ": " + s
+		}
+	case err != nil:
+		if hc.skip != nil && hc.skip(err) {
+			return nil, false
+		}
+		r.ExitCode = -1
+		r.Output = truncateOutput(err.Error())
+	default:
+		r.ExitCode = code
+		r.Output = out.String()
+	}
+	return r, true
+}
+
+// record adds r to the health as docker's handleProbeResult does, saves it and tells a change
+// of status.
+func (hc *healthChecker) record(r *HealthResult) {
+	hc.mu.Lock()
+	if hc.stopped {
+		hc.mu.Unlock()
+		return
+	}
+	h := &hc.h
+	old := h.Status
+	h.Log = append(h.Log, r)
+	if len(h.Log) > healthLogEntries {
+		h.Log = append([]*HealthResult(nil), h.Log[len(h.Log)-healthLogEntries:]...)
+	}
+	if r.ExitCode == 0 {
+		h.FailingStreak = 0
+		h.Status = HealthHealthy
+	} else if h.Status != HealthStarting || r.Start.Sub(hc.started) >= hc.t.startPeriod {
+		// A failure within the start period of a container never healthy yet does not count.
+		h.FailingStreak++
+		if h.FailingStreak >= hc.t.retries {
+			h.Status = HealthUnhealthy
+		}
+	}
+	hc.save(hc.copyLocked())
+	now := h.Status
+	hc.mu.Unlock()
+	if now != old {
+		hc.event(now)
+	}
+}
+
+// limitedBuffer keeps the first healthOutputMax bytes written to it, from both of a check's
+// streams; its String ends in "..." when more came (moby's limitedBuffer).
+type limitedBuffer struct {
+	mu        sync.Mutex
+	buf       []byte
+	truncated bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	keep := min(healthOutputMax-len(b.buf), len(p))
+	if keep > 0 {
+		b.buf = append(b.buf, p[:keep]...)
+	}
+	if keep < len(p) {
+		b.truncated = true
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.truncated {
+		return string(b.buf) + "..."
+	}
+	return string(b.buf)
+}
+
+// truncateOutput bounds s as a check's output is bounded.
+func truncateOutput(s string) string {
+	var b limitedBuffer
+	_, _ = b.Write([]byte(s))
+	return b.String()
+}
+
+// ReadHealth returns c's recorded health, nil when it has none: no healthcheck that runs, or
+// never started with one. A container that is not running shows the status docker leaves
+// when its monitor stops, unhealthy, whatever a monitor that died recorded last.
+func ReadHealth(c *Container) *Health {
+	if c == nil || c.Broken != nil || c.notDir || !c.Config.Healthcheck.Runs() {
+		return nil
+	}
+	h, err := readHealthFile(c.Dir)
+	if err != nil {
+		return nil
+	}
+	if c.State.Status != StatusRunning {
+		h.Status = HealthUnhealthy
+	}
+	if h.Log == nil {
+		h.Log = []*HealthResult{} // docker's inspect shows [], never null
+	}
+	return h
+}
+
+// readHealthFile reads dir's health.json, checking it is one strata writes.
+func readHealthFile(dir string) (*Health, error) {
+	var h Health
+	if err := readJSON(filepath.Join(dir, healthFile), &h); err != nil {
+		return nil, err
+	}
+	switch h.Status {
+	case HealthStarting, HealthHealthy, HealthUnhealthy:
+	default:
+		return nil, fmt.Errorf("%s: status %q is none that strata records", healthFile, h.Status)
+	}
+	if len(h.Log) > healthLogEntries {
+		h.Log = h.Log[len(h.Log)-healthLogEntries:]
+	}
+	for i, r := range h.Log {
+		if r == nil {
+			h.Log[i] = &HealthResult{}
+		} else if len(r.Output) > healthOutputRead {
+			r.Output = r.Output[:healthOutputRead] + "..."
+		}
+	}
+	return &h, nil
+}
+
+// HealthString is how docker's ps shows a running container's health after "Up 3 seconds":
+// "(healthy)", "(unhealthy)", "(health: starting)"; "" without one.
+func HealthString(h *Health) string {
+	if h == nil {
+		return ""
+	}
+	if h.Status == HealthStarting {
+		return "(health: starting)"
+	}
+	return "(" + h.Status + ")"
+}

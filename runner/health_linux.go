@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// startHealth starts the health checks of c, which has just started running (at started),
+// when its healthcheck has a test to run, and returns the checker to stop once the container
+// has exited; nil (nothing started, no goroutine, no timer) without one. Its first record,
+// starting, is written before it returns. The caller is c's monitor; the checks read a copy
+// of c, taken now, and never touch c itself.
+func startHealth(c *Container, started time.Time) *healthChecker {
+	cfg := c.Config.Healthcheck
+	if !cfg.Runs() {
+		return nil
+	}
+	snapshot := *c
+	var prev Health
+	if h, err := readHealthFile(c.Dir); err == nil {
+		prev = *h // the last run's log, which docker keeps
+	}
+	args := healthArgs(cfg.Test)
+	hc := newHealthChecker(cfg, started, prev, func(ctx context.Context, out *limitedBuffer) (int, error) {
+		if len(args) == 0 {
+			return -1, errors.New("healthcheck: no command to run")
+		}
+		target := snapshot // each check reloads the state of its own copy
+		return execCheck(ctx, &target, args, out)
+	})
+	name := filepath.Join(c.Dir, healthFile)
+	hc.save = func(h Health) { _ = writeJSON(name, h, false) }
+	hc.event = func(status string) { Event(&snapshot, "health_status: "+status, nil) }
+	// docker runs no checks while the container is paused; exec refuses a frozen cgroup.
+	hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) || errors.Is(err, errCheckOutlived) }
+	hc.start()
+	return hc
+}
+
+// healthArgs is the command a test runs: CMD's arguments as they are, CMD-SHELL's command
+// through /bin/sh -c, as docker's daemon runs them on Linux.
+func healthArgs(test []string) []string {
+	if len(test) == 0 {
+		return nil
+	}
+	switch test[0] {
+	case "CMD":
+		return test[1:]
+	case "CMD-SHELL":
+		return append([]string{"/bin/sh", "-c"}, test[1:]...)
+	}
+	return nil
+}
+
+// execCheck runs args in c as Exec does, with its namespaces, cgroup, user, working
+// directory, environment and confinement, its output to out; the process and its process
+// group are killed when ctx ends. It neither catches nor passes on the signals this process
+// gets: a check is no user's command.
+//
+// A check the container's end cut short (its pid namespace killed it) is errCheckOutlived:
+// it says nothing of the container's health.
+func execCheck(ctx context.Context, c *Container, args []string, out io.Writer) (int, error) {
+	code, err := execIn(ctx, c, ExecOptions{Args: args, check: true}, Stdio{Stdout: out, Stderr: out})
+	// c's state was reloaded by the exec: its Pid is the PID 1 the check ran beside, which
+	// its monitor (this process) has not reaped yet if it has exited.
+	if pid := c.State.Pid; pid > 0 && (errors.Is(err, ErrNotRunning) || pidExiting(pid)) {
+		return -1, errCheckOutlived
+	}
+	if err != nil {
+		return -1, err
+	}
+	return code, nil
+}
+
+// errCheckOutlived is a check that ended with its container, or ran into its end.
+var errCheckOutlived = errors.New("the container exited during the check")
+
+// pidExiting reports whether process pid has exited or is exiting: gone, a zombie, or marked
+// PF_EXITING (set from the start of its exit, while it waits for the rest of its pid namespace
+// to die).
+func pidExiting(pid int) bool {
+	b, err := readProcStat(pid)
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := bytes.Fields(b[i+1:]) // state is f[0] (field 3), flags f[6] (field 9)
+	if len(f) < 7 {
+		return false
+	}
+	if string(f[0]) == "Z" || string(f[0]) == "X" {
+		return true
+	}
+	const pfExiting = 0x4
+	flags, err := strconv.ParseUint(string(f[6]), 10, 64)
+	return err == nil && flags&pfExiting != 0
+}

@@ -1,0 +1,395 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidateHealthConfig(t *testing.T) {
+	tests := []struct {
+		h    *HealthConfig
+		want string // "" for none
+	}{
+		{h: nil},
+		{h: &HealthConfig{}},
+		{h: &HealthConfig{Interval: time.Millisecond, Timeout: time.Millisecond, StartPeriod: time.Millisecond, StartInterval: time.Millisecond}},
+		{h: &HealthConfig{Interval: 999 * time.Microsecond}, want: "Interval in Healthcheck cannot be less than 1ms"},
+		{h: &HealthConfig{Interval: -time.Second}, want: "Interval in Healthcheck cannot be less than 1ms"},
+		{h: &HealthConfig{Timeout: time.Nanosecond}, want: "Timeout in Healthcheck cannot be less than 1ms"},
+		{h: &HealthConfig{Retries: -1}, want: "Retries in Healthcheck cannot be negative"},
+		{h: &HealthConfig{StartPeriod: 100 * time.Microsecond}, want: "StartPeriod in Healthcheck cannot be less than 1ms"},
+		{h: &HealthConfig{StartInterval: 100 * time.Microsecond}, want: "StartInterval in Healthcheck cannot be less than 1ms"},
+	}
+	for _, tt := range tests {
+		err := ValidateHealthConfig(tt.h)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("ValidateHealthConfig(%+v) = %q, want %q", tt.h, got, tt.want)
+		}
+	}
+}
+
+func TestMergeHealthConfig(t *testing.T) {
+	image := &HealthConfig{Test: []string{"CMD", "check"}, Interval: time.Minute, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, StartInterval: 4 * time.Second, Retries: 5}
+	tests := []struct {
+		name        string
+		user, image *HealthConfig
+		want        *HealthConfig
+	}{
+		{name: "neither", want: nil},
+		{name: "image only", image: image, want: image},
+		{name: "flags only", user: &HealthConfig{Test: []string{"CMD-SHELL", "x"}}, want: &HealthConfig{Test: []string{"CMD-SHELL", "x"}}},
+		{name: "flags over the image, zero fields the image's",
+			user:  &HealthConfig{Test: []string{"CMD-SHELL", "x"}, Interval: time.Second},
+			image: image,
+			want:  &HealthConfig{Test: []string{"CMD-SHELL", "x"}, Interval: time.Second, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, StartInterval: 4 * time.Second, Retries: 5}},
+		{name: "timings only keep the image's test",
+			user:  &HealthConfig{Retries: 1},
+			image: image,
+			want:  &HealthConfig{Test: []string{"CMD", "check"}, Interval: time.Minute, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, StartInterval: 4 * time.Second, Retries: 1}},
+		{name: "--no-healthcheck over the image",
+			user:  &HealthConfig{Test: []string{"NONE"}},
+			image: image,
+			want:  &HealthConfig{Test: []string{"NONE"}, Interval: time.Minute, Timeout: 2 * time.Second, StartPeriod: 3 * time.Second, StartInterval: 4 * time.Second, Retries: 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := MergeHealthConfig(tt.user, tt.image)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("MergeHealthConfig(%+v, %+v) = %+v, want %+v", tt.user, tt.image, got, tt.want)
+			}
+			if got.Runs() != (got != nil && got.Test[0] != "NONE") {
+				t.Errorf("MergeHealthConfig(%+v, %+v).Runs() = %v", tt.user, tt.image, got.Runs())
+			}
+		})
+	}
+}
+
+func TestHealthConfigRuns(t *testing.T) {
+	tests := []struct {
+		test []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{}, false},
+		{[]string{"NONE"}, false},
+		{[]string{"BOGUS", "x"}, false},
+		{[]string{"CMD", "true"}, true},
+		{[]string{"CMD-SHELL", "true"}, true},
+	}
+	for _, tt := range tests {
+		if got := (&HealthConfig{Test: tt.test}).Runs(); got != tt.want {
+			t.Errorf("HealthConfig{Test: %q}.Runs() = %v, want %v", tt.test, got, tt.want)
+		}
+	}
+}
+
+// TestHealthTimings: zero is docker's default; what docker's daemon refuses but an image may
+// carry (negative, below 1ms) never makes the checks run back to back.
+func TestHealthTimings(t *testing.T) {
+	got := timingsOf(&HealthConfig{})
+	want := healthTimings{interval: 30 * time.Second, timeout: 30 * time.Second, startInterval: 5 * time.Second, retries: 3}
+	if got != want {
+		t.Errorf("timingsOf(zero) = %+v, want %+v", got, want)
+	}
+	got = timingsOf(&HealthConfig{Interval: -time.Second, Timeout: time.Nanosecond, StartPeriod: -time.Second, StartInterval: -1, Retries: -4})
+	want = healthTimings{interval: 30 * time.Second, timeout: time.Millisecond, startInterval: 5 * time.Second, retries: 3}
+	if got != want {
+		t.Errorf("timingsOf(hostile) = %+v, want %+v", got, want)
+	}
+}
+
+// TestHealthNextWait is moby's getInterval: the start interval while starting in the start
+// period, the period's rest when it ends first, the interval after.
+func TestHealthNextWait(t *testing.T) {
+	start := time.Unix(1000, 0)
+	hc := newHealthChecker(&HealthConfig{Interval: 10 * time.Second, StartPeriod: 60 * time.Second, StartInterval: time.Second}, start, Health{}, nil)
+	tests := []struct {
+		at     time.Duration
+		status string
+		want   time.Duration
+	}{
+		{0, HealthStarting, time.Second},
+		{30 * time.Second, HealthStarting, time.Second},
+		{30 * time.Second, HealthHealthy, 10 * time.Second},
+		{55 * time.Second, HealthStarting, 5 * time.Second},
+		{60 * time.Second, HealthStarting, 10 * time.Second},
+		{90 * time.Second, HealthUnhealthy, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		hc.h.Status = tt.status
+		if got := hc.nextWait(start.Add(tt.at)); got != tt.want {
+			t.Errorf("nextWait(%v after start, %s) = %v, want %v", tt.at, tt.status, got, tt.want)
+		}
+	}
+}
+
+// fakeChecks is a healthChecker over a fake probe: each check takes the next of codes (a
+// probe blocks on an entry of -2 until its ctx ends), and every save and event is sent on.
+type fakeChecks struct {
+	hc     *healthChecker
+	saves  chan Health
+	events chan string
+	probed chan struct{} // a check began
+}
+
+func newFakeChecks(t *testing.T, cfg *HealthConfig, prev Health, results ...fakeResult) *fakeChecks {
+	t.Helper()
+	f := &fakeChecks{saves: make(chan Health, 100), events: make(chan string, 100), probed: make(chan struct{}, 100)}
+	i := 0
+	f.hc = newHealthChecker(cfg, time.Now(), prev, func(ctx context.Context, out *limitedBuffer) (int, error) {
+		f.probed <- struct{}{}
+		r := fakeResult{code: 0}
+		if i < len(results) {
+			r = results[i]
+		}
+		i++
+		_, _ = out.Write([]byte(r.out))
+		if r.block {
+			<-ctx.Done()
+			return 137, nil
+		}
+		return r.code, r.err
+	})
+	f.hc.save = func(h Health) { f.saves <- h }
+	f.hc.event = func(s string) { f.events <- s }
+	f.hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) }
+	f.hc.start()
+	t.Cleanup(f.hc.stop)
+	if h := f.nextSave(t); h.Status != HealthStarting || h.FailingStreak != 0 {
+		t.Fatalf("first record = %+v, want starting with no streak", h)
+	}
+	return f
+}
+
+type fakeResult struct {
+	code  int
+	out   string
+	err   error
+	block bool
+}
+
+func (f *fakeChecks) nextSave(t *testing.T) Health {
+	t.Helper()
+	select {
+	case h := <-f.saves:
+		return h
+	case <-time.After(10 * time.Second):
+		t.Fatal("no health recorded in 10s")
+	}
+	return Health{}
+}
+
+func (f *fakeChecks) nextEvent(t *testing.T) string {
+	t.Helper()
+	select {
+	case s := <-f.events:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("no health event in 10s")
+	}
+	return ""
+}
+
+func TestHealthCheckerHealthy(t *testing.T) {
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond}, Health{}, fakeResult{code: 0, out: "ok\n"})
+	h := f.nextSave(t)
+	if h.Status != HealthHealthy || h.FailingStreak != 0 || len(h.Log) != 1 || h.Log[0].ExitCode != 0 || h.Log[0].Output != "ok\n" {
+		t.Fatalf("after a passing check = %+v, want healthy with its result", h)
+	}
+	if h.Log[0].End.Before(h.Log[0].Start) {
+		t.Errorf("result ends (%v) before it starts (%v)", h.Log[0].End, h.Log[0].Start)
+	}
+	if e := f.nextEvent(t); e != HealthHealthy {
+		t.Errorf("event = %q, want healthy", e)
+	}
+}
+
+// TestHealthCheckerUnhealthy: failures (exit 1, or any status but 0) add to the streak, which
+// makes the container unhealthy at the retries; one pass ends it. The log keeps the last 5.
+func TestHealthCheckerUnhealthy(t *testing.T) {
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond, Retries: 3}, Health{},
+		fakeResult{code: 1}, fakeResult{code: 2}, fakeResult{code: 1, out: "down"}, fakeResult{code: 1}, fakeResult{code: 1}, fakeResult{code: 1}, fakeResult{code: 0})
+	wantStatus := []string{HealthStarting, HealthStarting, HealthUnhealthy, HealthUnhealthy, HealthUnhealthy, HealthUnhealthy, HealthHealthy}
+	wantStreak := []int{1, 2, 3, 4, 5, 6, 0}
+	for i := range wantStatus {
+		h := f.nextSave(t)
+		if h.Status != wantStatus[i] || h.FailingStreak != wantStreak[i] {
+			t.Fatalf("after check %d: %s, streak %d; want %s, streak %d", i+1, h.Status, h.FailingStreak, wantStatus[i], wantStreak[i])
+		}
+		if want := min(i+1, healthLogEntries); len(h.Log) != want {
+			t.Fatalf("after check %d: %d results logged, want %d", i+1, len(h.Log), want)
+		}
+		if i == 6 && h.Log[0].Output != "down" {
+			t.Errorf("oldest result kept after 7 checks = %+v, want the third", h.Log[0])
+		}
+	}
+	for _, want := range []string{HealthUnhealthy, HealthHealthy} {
+		if e := f.nextEvent(t); e != want {
+			t.Errorf("event = %q, want %q", e, want)
+		}
+	}
+}
+
+// TestHealthCheckerStartPeriod: failures within the start period do not count while the
+// container was never healthy.
+func TestHealthCheckerStartPeriod(t *testing.T) {
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond, StartInterval: time.Millisecond, StartPeriod: time.Hour, Retries: 1}, Health{},
+		fakeResult{code: 1}, fakeResult{code: 1}, fakeResult{code: 0}, fakeResult{code: 1})
+	for i, want := range []struct {
+		status string
+		streak int
+	}{{HealthStarting, 0}, {HealthStarting, 0}, {HealthHealthy, 0}, {HealthUnhealthy, 1}} {
+		h := f.nextSave(t)
+		if h.Status != want.status || h.FailingStreak != want.streak {
+			t.Fatalf("after check %d: %s, streak %d; want %s, streak %d", i+1, h.Status, h.FailingStreak, want.status, want.streak)
+		}
+	}
+}
+
+// TestHealthCheckerTimeout: a check past its timeout is ended and fails with -1 and docker's
+// words, with what it wrote; an error that kept it from running fails with -1 and the error.
+func TestHealthCheckerTimeout(t *testing.T) {
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond, Timeout: 5 * time.Millisecond}, Health{},
+		fakeResult{block: true, out: "partial"}, fakeResult{err: errors.New(`exec: "/bin/sh": no such file or directory`)})
+	h := f.nextSave(t)
+	if r := h.Log[0]; r.ExitCode != -1 || r.Output != "Health check exceeded timeout (5ms): partial" {
+		t.Errorf("timed out check = %+v, want -1 and docker's timeout message", r)
+	}
+	h = f.nextSave(t)
+	if r := h.Log[1]; r.ExitCode != -1 || !strings.Contains(r.Output, "/bin/sh") {
+		t.Errorf("check that could not run = %+v, want -1 and its error", r)
+	}
+	if h.FailingStreak != 2 {
+		t.Errorf("streak = %d, want 2", h.FailingStreak)
+	}
+}
+
+// TestHealthCheckerSkips: a check that did not happen (the container paused) is not recorded.
+func TestHealthCheckerSkips(t *testing.T) {
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond}, Health{},
+		fakeResult{err: ErrPaused}, fakeResult{err: ErrPaused}, fakeResult{code: 1})
+	h := f.nextSave(t)
+	if len(h.Log) != 1 || h.Log[0].ExitCode != 1 || h.FailingStreak != 1 {
+		t.Errorf("after two skipped checks and a failure = %+v, want the failure alone", h)
+	}
+}
+
+// TestHealthCheckerStop: stop returns while a check hangs (it is ended, not waited for) and
+// records unhealthy, keeping the log, as docker leaves a stopped container's health; nothing
+// is recorded after it.
+func TestHealthCheckerStop(t *testing.T) {
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond}, Health{},
+		fakeResult{code: 0}, fakeResult{block: true})
+	if h := f.nextSave(t); h.Status != HealthHealthy {
+		t.Fatalf("after a pass = %+v, want healthy", h)
+	}
+	<-f.probed
+	<-f.probed // the second check hangs now
+	f.hc.stop()
+	h := f.nextSave(t)
+	if h.Status != HealthUnhealthy || len(h.Log) != 1 {
+		t.Errorf("record at stop = %+v, want unhealthy with the one result", h)
+	}
+	f.hc.stop() // twice is once
+	f.hc.record(&HealthResult{ExitCode: 0})
+	select {
+	case h := <-f.saves:
+		t.Errorf("recorded after stop: %+v", h)
+	default:
+	}
+}
+
+// TestHealthCheckerKeepsLog: a new run starts from the last run's log, as docker keeps it,
+// starting again with no streak.
+func TestHealthCheckerKeepsLog(t *testing.T) {
+	var prev Health
+	for i := range 7 {
+		prev.Log = append(prev.Log, &HealthResult{ExitCode: i})
+	}
+	prev.Status, prev.FailingStreak = HealthUnhealthy, 7
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Hour}, prev)
+	h := f.hc.health()
+	if h.Status != HealthStarting || h.FailingStreak != 0 || len(h.Log) != healthLogEntries || h.Log[0].ExitCode != 2 {
+		t.Errorf("health at a new start = %+v, want starting, no streak, the last 5 results", h)
+	}
+}
+
+func TestLimitedBuffer(t *testing.T) {
+	var b limitedBuffer
+	chunk := strings.Repeat("y\n", 1000)
+	for range 10 {
+		if n, err := b.Write([]byte(chunk)); n != len(chunk) || err != nil {
+			t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(chunk))
+		}
+	}
+	got := b.String()
+	if len(got) != healthOutputMax+3 || !strings.HasSuffix(got, "...") {
+		t.Errorf("String() is %d bytes ending %q, want %d ending ...", len(got), got[len(got)-5:], healthOutputMax+3)
+	}
+	var small limitedBuffer
+	_, _ = small.Write([]byte("ok"))
+	if small.String() != "ok" {
+		t.Errorf("String() = %q, want ok", small.String())
+	}
+}
+
+func TestHealthString(t *testing.T) {
+	for _, tt := range []struct {
+		h    *Health
+		want string
+	}{{nil, ""}, {&Health{Status: HealthStarting}, "(health: starting)"}, {&Health{Status: HealthHealthy}, "(healthy)"}, {&Health{Status: HealthUnhealthy}, "(unhealthy)"}} {
+		if got := HealthString(tt.h); got != tt.want {
+			t.Errorf("HealthString(%+v) = %q, want %q", tt.h, got, tt.want)
+		}
+	}
+}
+
+// TestReadHealth: health.json is read only for a container whose healthcheck runs, only as
+// strata writes it (a damaged or foreign file shows no health, never an error), and a
+// container that does not run shows unhealthy, as docker leaves it.
+func TestReadHealth(t *testing.T) {
+	dir := t.TempDir()
+	c := &Container{ID: strings.Repeat("a", 64), Dir: dir, State: State{Status: StatusRunning}}
+	c.Config.Healthcheck = &HealthConfig{Test: []string{"CMD-SHELL", "true"}}
+	write := func(s string) {
+		t.Helper()
+		if err := writeFileReplace(dir+"/"+healthFile, []byte(s), 0o600, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h := ReadHealth(c); h != nil {
+		t.Errorf("ReadHealth without health.json = %+v, want nil", h)
+	}
+	write(`{"Status":"healthy","FailingStreak":0,"Log":null}`)
+	if h := ReadHealth(c); h == nil || h.Status != HealthHealthy || h.Log == nil {
+		t.Errorf("ReadHealth = %+v, want healthy with an empty log", h)
+	}
+	c.State.Status = StatusExited
+	if h := ReadHealth(c); h == nil || h.Status != HealthUnhealthy {
+		t.Errorf("ReadHealth of an exited container = %+v, want unhealthy", h)
+	}
+	c.State.Status = StatusRunning
+	for _, bad := range []string{``, `null`, `{"Status":"bogus"}`, `{"Status":"healthy","Log":"x"}`, `[1]`} {
+		write(bad)
+		if h := ReadHealth(c); h != nil {
+			t.Errorf("ReadHealth of %q = %+v, want nil", bad, h)
+		}
+	}
+	write(`{"Status":"healthy","Log":[{},{},{},{},{},null,{"Output":"` + strings.Repeat("x", 10000) + `"}]}`)
+	if h := ReadHealth(c); h == nil || len(h.Log) != healthLogEntries || h.Log[3] == nil || len(h.Log[4].Output) != healthOutputRead+3 {
+		t.Errorf("ReadHealth of an oversized record = %+v, want it bounded", h)
+	}
+	c.Config.Healthcheck = &HealthConfig{Test: []string{"NONE"}}
+	write(`{"Status":"healthy"}`)
+	if h := ReadHealth(c); h != nil {
+		t.Errorf("ReadHealth with HEALTHCHECK NONE = %+v, want nil", h)
+	}
+}
