@@ -169,6 +169,10 @@ func timingsOf(h *HealthConfig) healthTimings {
 	return t
 }
 
+// idleAfter is the wait after a check from which the checker trims its memory (idle): checks
+// closer together need it again at once.
+const idleAfter = time.Second
+
 // healthProbe runs one check: the test in the container, ended when ctx ends. It returns the
 // command's exit status and what it wrote (both streams, bounded by out), or the error that
 // kept it from running.
@@ -186,6 +190,9 @@ type healthChecker struct {
 	// skip, when not nil, reports whether a probe's error means the check did not happen
 	// (the container paused: docker runs no checks then) and is not recorded.
 	skip func(error) bool
+	// idle, when not nil, runs after a check that a wait of idleAfter or more follows: the
+	// monitor gives back what the check's exec took (heap, the pages of its code).
+	idle func()
 
 	mu      sync.Mutex
 	h       Health
@@ -284,7 +291,11 @@ func (hc *healthChecker) loop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		timer.Reset(hc.nextWait(time.Now()))
+		wait := hc.nextWait(time.Now())
+		if hc.idle != nil && wait >= idleAfter {
+			hc.idle()
+		}
+		timer.Reset(wait)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 )
@@ -15,7 +16,10 @@ import (
 // has exited; nil (nothing started, no goroutine, no timer) without one. Its first record,
 // starting, is written before it returns. The caller is c's monitor; the checks read a copy
 // of c, taken now, and never touch c itself.
-func startHealth(c *Container, started time.Time) *healthChecker {
+//
+// trim says this process is a detached monitor, which gives back the memory a check took
+// when it has a second or more to wait for the next (the foreground strata run does not).
+func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
 	cfg := c.Config.Healthcheck
 	if !cfg.Runs() {
 		return nil
@@ -38,6 +42,12 @@ func startHealth(c *Container, started time.Time) *healthChecker {
 	hc.event = func(status string) { Event(&snapshot, "health_status: "+status, nil) }
 	// docker runs no checks while the container is paused; exec refuses a frozen cgroup.
 	hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) || errors.Is(err, errCheckOutlived) }
+	if trim {
+		hc.idle = func() {
+			debug.FreeOSMemory()
+			pageOutExecutable()
+		}
+	}
 	hc.start()
 	return hc
 }

@@ -138,11 +138,12 @@ type fakeChecks struct {
 	saves  chan Health
 	events chan string
 	probed chan struct{} // a check began
+	idles  chan struct{} // idle ran
 }
 
 func newFakeChecks(t *testing.T, cfg *HealthConfig, prev Health, results ...fakeResult) *fakeChecks {
 	t.Helper()
-	f := &fakeChecks{saves: make(chan Health, 100), events: make(chan string, 100), probed: make(chan struct{}, 100)}
+	f := &fakeChecks{saves: make(chan Health, 100), events: make(chan string, 100), probed: make(chan struct{}, 100), idles: make(chan struct{}, 100)}
 	i := 0
 	f.hc = newHealthChecker(cfg, time.Now(), prev, func(ctx context.Context, out *limitedBuffer) (int, error) {
 		f.probed <- struct{}{}
@@ -161,6 +162,7 @@ func newFakeChecks(t *testing.T, cfg *HealthConfig, prev Health, results ...fake
 	f.hc.save = func(h Health) { f.saves <- h }
 	f.hc.event = func(s string) { f.events <- s }
 	f.hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) }
+	f.hc.idle = func() { f.idles <- struct{}{} }
 	f.hc.start()
 	t.Cleanup(f.hc.stop)
 	if h := f.nextSave(t); h.Status != HealthStarting || h.FailingStreak != 0 {
@@ -391,5 +393,26 @@ func TestReadHealth(t *testing.T) {
 	write(`{"Status":"healthy"}`)
 	if h := ReadHealth(c); h != nil {
 		t.Errorf("ReadHealth with HEALTHCHECK NONE = %+v, want nil", h)
+	}
+}
+
+// TestHealthCheckerIdle: the checker trims its memory (idle) after a check that a long wait
+// follows, never between checks close together.
+func TestHealthCheckerIdle(t *testing.T) {
+	f := newFakeChecks(t, &HealthConfig{Test: []string{"CMD", "x"}, StartPeriod: 2 * time.Hour, StartInterval: time.Millisecond, Interval: time.Hour},
+		Health{}, fakeResult{code: 1}, fakeResult{code: 1}, fakeResult{code: 0})
+	for range 2 {
+		f.nextSave(t) // starting: the next check a millisecond away
+	}
+	if h := f.nextSave(t); h.Status != HealthHealthy {
+		t.Fatalf("after a pass = %+v, want healthy", h)
+	}
+	select {
+	case <-f.idles:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no idle before an hour's wait")
+	}
+	if n := len(f.idles); n != 0 {
+		t.Errorf("idle ran %d more times, want once", n)
 	}
 }

@@ -76,7 +76,7 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 			Event(c, "start", nil)
 		case <-time.After(runningRecordDelay):
 			recordRunning(c, pid, startedAt)
-			health = startHealth(c, startedAt)
+			health = startHealth(c, startedAt, false)
 		}
 	})
 	health.stop()

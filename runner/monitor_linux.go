@@ -624,7 +624,7 @@ func runMonitor() {
 	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
 		<-listening
 		recordRunning(c, pid, time.Now().UTC())
-		health = startHealth(c, c.State.StartedAt)
+		health = startHealth(c, c.State.StartedAt, true)
 		answer(monitorResult{Ready: true})
 		answeredReady = true
 		if attached {
