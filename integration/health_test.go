@@ -137,6 +137,21 @@ func TestHealthcheckTimeout(t *testing.T) {
 	if n := liveProcs(t, root, "slow", "sleep 1000"); n > 2 {
 		t.Errorf("%d checks' sleep 1000 still run, want those of the one check under way at most", n)
 	}
+
+	// A timeout about as long as the start of an exec: the timeout counts from the start, as
+	// docker's, and the start is never cut short. Killed before it answered, the helper had
+	// started some commands already, which then ran on in the container, one every few checks.
+	for _, timeout := range []string{"2ms", "3ms", "5ms"} {
+		name := "short" + timeout
+		mustStrata(t, root, "run", "-d", "--name", name, "--health-cmd", "sleep 1000", "--health-timeout", timeout, "--health-interval", "20ms", "busybox:1.38.0-musl", "sleep", "2000")
+		h := waitHealth(t, root, name, func(h *inspectHealth) bool { return h.FailingStreak >= 20 })
+		if r := h.Log[0]; r.ExitCode != -1 || r.Output != "Health check exceeded timeout ("+timeout+")" {
+			t.Errorf("%s: check %+v, want -1 and docker's timeout message", name, r)
+		}
+		if n := liveProcs(t, root, name, "sleep 1000"); n > 1 {
+			t.Errorf("%s: %d checks' sleep 1000 still run, want the one under way at most", name, n)
+		}
+	}
 }
 
 // TestHealthcheckHostile: a check that floods its output is bounded as docker's (4096 bytes

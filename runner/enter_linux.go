@@ -124,5 +124,5 @@ func enter(ctx context.Context, c *Container, opts EnterOptions, stdio Stdio) (i
 	if req.Flags, err = containerNamespaces(pid, want); err != nil {
 		return ExitOwnError, err
 	}
-	return runJoin(ctx, req, 0, pidfd, nil, stdio, opts.Stdin, nil, false)
+	return runJoin(ctx, req, 0, pidfd, nil, stdio, opts.Stdin, nil, nil)
 }

@@ -46,9 +46,9 @@ type ExecOptions struct {
 	// they end Exec with ErrDetached and leave the command running, as docker exec's
 	// --detach-keys. Without -t they are bytes like any other, the command's.
 	DetachKeys []byte
-	// check: a health check's (execCheck), which takes none of the signals strata gets and
-	// whose process group is killed when ctx ends.
-	check bool
+	// check, when not nil: a health check's run (execCheck), which takes none of the signals
+	// strata gets and whose process group is killed at ctx's end or its timeout.
+	check *joinCheck
 }
 
 // Exec runs a command inside running container c, as `docker exec` does: in every one of its

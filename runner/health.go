@@ -173,10 +173,14 @@ func timingsOf(h *HealthConfig) healthTimings {
 // closer together need it again at once.
 const idleAfter = time.Second
 
-// healthProbe runs one check: the test in the container, ended when ctx ends. It returns the
-// command's exit status and what it wrote (both streams, bounded by out), or the error that
-// kept it from running.
-type healthProbe func(ctx context.Context, out *limitedBuffer) (int, error)
+// healthProbe runs one check: the test in the container, ended when ctx ends, or timeout after
+// it started (errHealthTimeout: the time it took to start does not count, as docker's daemon
+// counts it). It returns the command's exit status and what it wrote (both streams, bounded
+// by out), or the error that kept it from running.
+type healthProbe func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error)
+
+// errHealthTimeout is a check that ran past its timeout and was killed.
+var errHealthTimeout = errors.New("health check exceeded its timeout")
 
 // healthChecker runs a container's checks and keeps its health (moby's monitor and
 // handleProbeResult). Its one goroutine sleeps on one timer between checks.
@@ -303,15 +307,13 @@ func (hc *healthChecker) loop(ctx context.Context) {
 // did not happen (stopped meanwhile, or skip says so).
 func (hc *healthChecker) check(ctx context.Context) (*HealthResult, bool) {
 	r := &HealthResult{Start: time.Now()}
-	pctx, cancel := context.WithTimeout(ctx, hc.t.timeout)
-	defer cancel()
 	var out limitedBuffer
-	code, err := hc.probe(pctx, &out)
+	code, err := hc.probe(ctx, hc.t.timeout, &out)
 	r.End = time.Now()
 	switch {
 	case ctx.Err() != nil:
 		return nil, false // stopped: its result is none of the container's
-	case pctx.Err() != nil:
+	case errors.Is(err, errHealthTimeout):
 		// As docker's: -1, and what it wrote before.
 		r.ExitCode = -1
 		r.Output = fmt.Sprintf("Health check exceeded timeout (%v)", hc.t.timeout)

@@ -30,12 +30,12 @@ func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
 		prev = *h // the last run's log, which docker keeps
 	}
 	args := healthArgs(cfg.Test)
-	hc := newHealthChecker(cfg, started, prev, func(ctx context.Context, out *limitedBuffer) (int, error) {
+	hc := newHealthChecker(cfg, started, prev, func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
 		if len(args) == 0 {
 			return -1, errors.New("healthcheck: no command to run")
 		}
 		target := snapshot // each check reloads the state of its own copy
-		return execCheck(ctx, &target, args, out)
+		return execCheck(ctx, &target, args, timeout, out)
 	})
 	name := filepath.Join(c.Dir, healthFile)
 	hc.save = func(h Health) { _ = writeJSON(name, h, false) }
@@ -69,13 +69,13 @@ func healthArgs(test []string) []string {
 
 // execCheck runs args in c as Exec does, with its namespaces, cgroup, user, working
 // directory, environment and confinement, its output to out; the process and its process
-// group are killed when ctx ends. It neither catches nor passes on the signals this process
-// gets: a check is no user's command.
+// group are killed when ctx ends, or timeout after the process started (errHealthTimeout). It
+// neither catches nor passes on the signals this process gets: a check is no user's command.
 //
 // A check the container's end cut short (its pid namespace killed it) is errCheckOutlived:
 // it says nothing of the container's health.
-func execCheck(ctx context.Context, c *Container, args []string, out io.Writer) (int, error) {
-	code, err := execIn(ctx, c, ExecOptions{Args: args, check: true}, Stdio{Stdout: out, Stderr: out})
+func execCheck(ctx context.Context, c *Container, args []string, timeout time.Duration, out io.Writer) (int, error) {
+	code, err := execIn(ctx, c, ExecOptions{Args: args, check: &joinCheck{timeout: timeout}}, Stdio{Stdout: out, Stderr: out})
 	// c's state was reloaded by the exec: its Pid is the PID 1 the check ran beside, which
 	// its monitor (this process) has not reaped yet if it has exited.
 	if pid := c.State.Pid; pid > 0 && (errors.Is(err, ErrNotRunning) || pidExiting(pid)) {

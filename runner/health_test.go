@@ -145,7 +145,7 @@ func newFakeChecks(t *testing.T, cfg *HealthConfig, prev Health, results ...fake
 	t.Helper()
 	f := &fakeChecks{saves: make(chan Health, 100), events: make(chan string, 100), probed: make(chan struct{}, 100), idles: make(chan struct{}, 100)}
 	i := 0
-	f.hc = newHealthChecker(cfg, time.Now(), prev, func(ctx context.Context, out *limitedBuffer) (int, error) {
+	f.hc = newHealthChecker(cfg, time.Now(), prev, func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
 		f.probed <- struct{}{}
 		r := fakeResult{code: 0}
 		if i < len(results) {
@@ -154,8 +154,12 @@ func newFakeChecks(t *testing.T, cfg *HealthConfig, prev Health, results ...fake
 		i++
 		_, _ = out.Write([]byte(r.out))
 		if r.block {
-			<-ctx.Done()
-			return 137, nil
+			select {
+			case <-ctx.Done():
+				return 137, nil
+			case <-time.After(timeout):
+				return 137, errHealthTimeout
+			}
 		}
 		return r.code, r.err
 	})

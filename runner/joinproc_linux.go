@@ -43,12 +43,16 @@ const maxAnswer = 64 << 10
 // they end runJoin with ErrDetached, the command running on, its terminal handed to the
 // helper (handOver).
 //
-// quiet is a health check's run (execCheck): the signals strata gets are neither caught nor
-// passed on (they are the container's, or its monitor's), and when ctx ends the command's
-// process group (it leads a session of its own) is killed with it, so that what a check left
-// running (sleep under a shell) goes too; its helper, which then reaps it, is killed only if
-// it has not ended checkKillGrace later.
-func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool, keys []byte, quiet bool) (int, error) {
+// check, when not nil, makes this a health check's run (execCheck): the signals strata gets
+// are neither caught nor passed on (they are the container's, or its monitor's); the check's
+// timeout counts from the command's start, as docker's daemon counts it, and ctx's end or the
+// timeout ends the command with its process group (it leads a session of its own), so that
+// what a check left running (sleep under a shell) goes too, its helper reaping it (killed
+// only if it has not ended checkKillGrace later). The helper is never killed before it has
+// answered (unless it takes checkStartTimeout): killed then, it may have started the command
+// already, which would run on in the container with nothing to end it, at every check.
+func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *cgroups.Cgroup, stdio Stdio, attachStdin bool, keys []byte, check *joinCheck) (int, error) {
+	quiet := check != nil
 	exe, release, err := sealedExe()
 	if err != nil {
 		return ExitOwnError, err
@@ -161,7 +165,13 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	}()
 	// The helper reads the container's files (/etc/passwd); one made to block must not
 	// keep strata waiting past ctx.
-	stop := context.AfterFunc(ctx, func() { _ = p.cmd.Process.Kill() })
+	startCtx := ctx
+	if quiet {
+		var cancel context.CancelFunc
+		startCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), checkStartTimeout)
+		defer cancel()
+	}
+	stop := context.AfterFunc(startCtx, func() { _ = p.cmd.Process.Kill() })
 	defer stop()
 	var giveUp *earlySignals
 	if quiet {
@@ -192,9 +202,9 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		return 128 + n, &ExitCodeError{Code: 128 + n, Err: fmt.Errorf("%v before the command started, which did not answer in %v", sig, earlySignalGrace)}
 	}
 	switch {
-	case err != nil && ctx.Err() != nil:
+	case err != nil && startCtx.Err() != nil:
 		// ctx's end killed the helper before it answered.
-		return ExitOwnError, ctx.Err()
+		return ExitOwnError, startCtx.Err()
 	case err != nil:
 		return ExitOwnError, diedOf(err)
 	case a.Error != "":
@@ -238,7 +248,13 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 			grace = time.AfterFunc(checkKillGrace, func() { _ = p.cmd.Process.Kill() })
 		}
 	}
-	stopForwarding := forwardSignals(ctx, sigs, true, &p.terminal, p.cmd.Process, kill, nil)
+	runCtx := ctx
+	if quiet {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, check.timeout)
+		defer cancel()
+	}
+	stopForwarding := forwardSignals(runCtx, sigs, true, &p.terminal, p.cmd.Process, kill, nil)
 	detached, werr := p.waitOrDetach(parentSock)
 	stopForwarding()
 	if grace != nil {
@@ -251,11 +267,23 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 	if code < 0 {
 		return ExitOwnError, fmt.Errorf("waiting for helper: %w", werr)
 	}
+	if quiet && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+		return code, errHealthTimeout
+	}
 	return code, nil
 }
 
+// joinCheck is what runJoin needs to know of a health check's run.
+type joinCheck struct {
+	timeout time.Duration // from the command's start
+}
+
+// checkStartTimeout bounds how long a health check's helper may take to start the command
+// (docker's daemon gives an exec's start 30s, apart from the check's timeout).
+const checkStartTimeout = 30 * time.Second
+
 // checkKillGrace is how long the helper of a health check whose time ran out gets to reap the
-// command it was killed for and end (see runJoin's quiet).
+// command it was killed for and end (see runJoin's check).
 const checkKillGrace = time.Second
 
 // idleCatcher is a signalCatcher that catches nothing, for a run that takes no signals.
