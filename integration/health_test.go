@@ -107,6 +107,20 @@ func TestHealthcheck(t *testing.T) {
 		}
 	}
 
+	// An event names the container as it is named now.
+	mustStrata(t, root, "run", "-d", "--name", "before", "--health-cmd", "[ ! -e /tmp/bad ]", "--health-interval", "100ms", "--health-retries", "1", img, "sleep", "1000")
+	waitHealth(t, root, "before", func(h *inspectHealth) bool { return h.Status == "healthy" })
+	mustStrata(t, root, "rename", "before", "after")
+	mustStrata(t, root, "exec", "after", "touch", "/tmp/bad")
+	waitHealth(t, root, "after", func(h *inspectHealth) bool { return h.Status == "unhealthy" })
+	events = mustStrata(t, root, "events", "--since", "10m", "--until", "0s", "--filter", "event=health_status", "--format", "{{.Actor.Attributes.name}} {{.Action}}").Stdout
+	for _, want := range []string{"before health_status: healthy", "after health_status: unhealthy"} {
+		if !strings.Contains(events, want) {
+			t.Errorf("events:\n%s\nwant %q", events, want)
+		}
+	}
+	mustStrata(t, root, "rm", "-f", "after")
+
 	// Stopped, it keeps its log and shows unhealthy, as docker's; ps shows no health.
 	mustStrata(t, root, "rm", "-f", "down")
 	mustStrata(t, root, "kill", "up")

@@ -39,7 +39,15 @@ func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
 	})
 	name := filepath.Join(c.Dir, healthFile)
 	hc.save = func(h Health) { _ = writeJSON(name, h, false) }
-	hc.event = func(status string) { Event(&snapshot, "health_status: "+status, nil) }
+	hc.event = func(status string) {
+		// Under the name and labels it has now: a rename since the start is the event's.
+		ev := snapshot
+		var now Config
+		if err := readJSON(filepath.Join(c.Dir, configFile), &now); err == nil && validName(now.Name) {
+			ev.Config.Name, ev.Config.Labels = now.Name, now.Labels
+		}
+		Event(&ev, "health_status: "+status, nil)
+	}
 	// docker runs no checks while the container is paused; exec refuses a frozen cgroup.
 	hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) || errors.Is(err, errCheckOutlived) }
 	if trim {
