@@ -228,12 +228,21 @@ func TestHealthcheckImage(t *testing.T) {
 	loadConfigImage(t, root, "checked:1", nil, nil, func(c *v1.Config) {
 		c.Healthcheck = &v1.HealthConfig{Test: []string{"CMD-SHELL", "echo image; exit 1"}, Interval: 100 * time.Millisecond, Retries: 2}
 	})
+	loadConfigImage(t, root, "checked:exec", nil, nil, func(c *v1.Config) {
+		c.Healthcheck = &v1.HealthConfig{Test: []string{"CMD", "echo", "exec form", "$HOME"}, Interval: 100 * time.Millisecond}
+	})
+	mustStrata(t, root, "run", "-d", "--name", "exec", "checked:exec", "sleep", "1000")
 	mustStrata(t, root, "run", "-d", "--name", "image", "checked:1", "sleep", "1000")
 	mustStrata(t, root, "run", "-d", "--name", "merged", "--health-retries", "5", "checked:1", "sleep", "1000")
 	mustStrata(t, root, "run", "-d", "--name", "none", "--no-healthcheck", "checked:1", "sleep", "1000")
 	h := waitHealth(t, root, "image", func(h *inspectHealth) bool { return h.Status == "unhealthy" })
 	if h.FailingStreak != 2 || h.Log[0].Output != "image\n" {
 		t.Errorf("image: health %+v, want unhealthy after the image's 2 retries of its test", h)
+	}
+	// CMD runs its arguments as they are, without a shell.
+	h = waitHealth(t, root, "exec", func(h *inspectHealth) bool { return h.Status != "starting" })
+	if h.Status != "healthy" || h.Log[0].Output != "exec form $HOME\n" {
+		t.Errorf("exec: health %+v, want healthy with the arguments echoed as they are", h)
 	}
 	h = waitHealth(t, root, "merged", func(h *inspectHealth) bool { return h.Status == "unhealthy" })
 	if h.FailingStreak != 5 || h.Log[0].Output != "image\n" {
