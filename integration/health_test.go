@@ -174,7 +174,7 @@ func TestHealthcheckHostile(t *testing.T) {
 	root := busyboxRoot(t)
 	img := "busybox:1.38.0-musl"
 	mustStrata(t, root, "run", "-d", "--name", "flood", "--health-cmd", "yes | head -c 1000000", "--health-interval", "100ms", img, "sleep", "1000")
-	mustStrata(t, root, "run", "-d", "--name", "noshell", "--health-cmd", "true", "--health-interval", "100ms", "--health-start-period", "1h", img, "sleep", "1000")
+	mustStrata(t, root, "run", "-d", "--name", "noshell", "--health-cmd", "true", "--health-interval", "100ms", "--health-start-period", "1h", "--health-start-interval", "100ms", img, "sleep", "1000")
 	mustStrata(t, root, "exec", "noshell", "rm", "/bin/sh")
 	h := waitHealth(t, root, "flood", func(h *inspectHealth) bool { return len(h.Log) > 0 })
 	if out := h.Log[0].Output; h.Status != "healthy" || len(out) != 4096+3 || !strings.HasPrefix(out, "y\ny\n") || !strings.HasSuffix(out, "y\n...") {
