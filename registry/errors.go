@@ -133,6 +133,12 @@ func classify(err error, o op, what, repo, host string) error {
 		return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: registry %s sent strata to %s, which is not a URL: %s",
 			o.ing(), repo, host, bad, oneLine(stripURL(err)))}
 	}
+	if tokenTooLarge(err) {
+		// A token fetched again in the middle of the operation (the first one expired or was
+		// refused), whose answer was too long: "body exceeds 65536 byte limit" said neither
+		// whose answer nor what for.
+		return noTokenError(err, o, repo, host)
+	}
 	if to, ok := redirectedOffHTTP(err); ok {
 		return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: registry %s redirected strata to %s, which is not an http or https URL",
 			o.ing(), repo, host, to)}

@@ -590,8 +590,7 @@ func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope str
 	rt, err := transport.NewWithContext(ctx, s.repo.Registry, auth, base, []string{s.repo.Scope(scope)})
 	if err != nil {
 		if noToken(err) {
-			return nil, nil, &Error{Registry: ep.host, Err: err, Msg: fmt.Sprintf("%s %s: the token service of %s answered with no token strata can read: %s",
-				o.ing(), ref.Name(), ep.host, oneLine(err.Error()))}
+			return nil, nil, noTokenError(err, o, ref.Name(), ep.host)
 		}
 		return nil, nil, classify(err, o, "repository "+ref.Name(), ref.Name(), ep.host)
 	}
@@ -607,8 +606,38 @@ func (p *Puller) open(ctx context.Context, ref Reference, ep endpoint, scope str
 func noToken(err error) bool {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	return errors.As(err, &syntax) || errors.As(err, &typ) || strings.HasPrefix(err.Error(), "no token in bearer response")
+	return errors.As(err, &syntax) || errors.As(err, &typ) || strings.HasPrefix(err.Error(), "no token in bearer response") ||
+		tokenTooLarge(err)
 }
+
+// tokenTooLarge reports whether err is go-containerregistry's for a token answer longer than
+// the 64 KiB it reads of one (its internal/limit's words, of no type to look for). Only a token
+// answer can give it here: the manifests and error answers it reads with that limit are cut
+// shorter by manifestLimit first.
+// A refresh in the middle of an operation returns it from within the client's request,
+// which wraps it in a *url.Error.
+func tokenTooLarge(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if msg := err.Error(); strings.HasPrefix(msg, "body exceeds ") && strings.HasSuffix(msg, " byte limit") {
+			return true
+		}
+	}
+	return false
+}
+
+// noTokenError words err, for which noToken is true, as the token service's of host.
+func noTokenError(err error, o op, repo, host string) error {
+	why := oneLine(err.Error())
+	if tokenTooLarge(err) {
+		why = fmt.Sprintf("its answer is larger than the %d KiB a token may take", maxTokenAnswer>>10)
+	}
+	return &Error{Registry: host, Err: err, Msg: fmt.Sprintf("%s %s: the token service of %s answered with no token strata can read: %s",
+		o.ing(), repo, host, why)}
+}
+
+// maxTokenAnswer is what go-containerregistry reads of a token service's answer (its bearer.go's
+// maxTokenBodySize).
+const maxTokenAnswer = 64 << 10
 
 // RawConfigFile returns the image config, fetched once, with a registry failure worded as
 // the rest of this package words them.
