@@ -295,7 +295,8 @@ func TestPublicRedirectToPrivate(t *testing.T) {
 			if meta.n.Load() != 0 {
 				t.Fatalf("%s was reached %d times", target, meta.n.Load())
 			}
-			// go-containerregistry's own clients refuse an address in a redirect before strata sees it.
+			// dialGuard refuses it, an address in the redirect (relayed past go-containerregistry's
+			// own check) as a name that resolves to one.
 			if err == nil || !strings.Contains(err.Error(), "private") || strings.Contains(err.Error(), "\n") {
 				t.Errorf("pull redirected to %s = %v, want refused", target, err)
 			}

@@ -37,6 +37,23 @@ var realmParam = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`(?i)(^|[\s,])(realm\s*=\s*)("(?:[^"\\]|\\.)*"|[^\s,"]+)`)
 })
 
+// go-containerregistry's clients refuse a redirect the same way (its checkRedirectSSRF): to a
+// private, loopback or link-local address on a host other than the registry's. A registry on
+// the local network sending blobs to its storage by address (a MinIO at http://10.0.0.7:9000, a
+// loopback registry to [::1]) was refused, where docker follows. Such a redirect is relayed
+// too: its Location names the registry's own host:port, on a path of strata's (redirectPath
+// and a number), and realmRelay sends the request that comes back there to the URL the
+// registry named, without the registry's credentials, where homeGuard and dialGuard judge it as
+// any request for another host (a public registry's is refused there).
+
+// redirectPath starts the path of a relayed redirect: redirectPath + its number in
+// realmRelay.redirects.
+const redirectPath = "/.strata-redirect/"
+
+// maxRedirectsKept bounds the relayed redirects a session remembers: each is followed at once,
+// so the oldest, past this many, are dropped.
+const maxRedirectsKept = 256
+
 // relayRealms wraps rt, a session's homeGuard for the registry at host (as
 // go-containerregistry names it: "127.0.0.1:5000"), in a realmRelay: above homeGuard, so a
 // relayed token request is one for another host there.
@@ -51,17 +68,28 @@ type realmRelay struct {
 
 	mu     sync.Mutex
 	realms []*url.URL
+	// redirects are the relayed redirects by number; nextRedirect numbers the next one.
+	redirects    map[int]*url.URL
+	nextRedirect int
 }
 
 func (t *realmRelay) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Host != t.host {
-		return t.inner.RoundTrip(req)
+		resp, err := t.inner.RoundTrip(req)
+		if err == nil {
+			t.relayLocation(resp, req.URL)
+		}
+		return resp, err
 	}
 	if n, ok := strings.CutPrefix(req.URL.Path, relayPath); ok {
 		return t.relay(req, n)
 	}
+	if n, ok := strings.CutPrefix(req.URL.Path, redirectPath); ok {
+		return t.relayRedirect(req, n)
+	}
 	resp, err := t.inner.RoundTrip(req)
 	if err == nil {
+		t.relayLocation(resp, req.URL)
 		if hs := resp.Header.Values("WWW-Authenticate"); len(hs) > 0 {
 			out := make([]string, len(hs))
 			for i, h := range hs {
@@ -115,6 +143,97 @@ func (t *realmRelay) relay(req *http.Request, n string) (*http.Response, error) 
 	if loc := resp.Header.Get("Location"); loc != "" {
 		if l, perr := u.Parse(loc); perr == nil {
 			if r, ok := t.relayed(l); ok {
+				resp.Header.Set("Location", r)
+			} else {
+				resp.Header.Set("Location", l.String())
+			}
+		}
+	}
+	return resp, nil
+}
+
+// relayLocation relays the redirect resp makes, to a request for base, when
+// go-containerregistry would refuse it for its address.
+func (t *realmRelay) relayLocation(resp *http.Response, base *url.URL) {
+	if !isRedirect(resp.StatusCode) {
+		return
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return
+	}
+	to, err := base.Parse(loc)
+	if err != nil {
+		return
+	}
+	if r, ok := t.redirected(to); ok {
+		resp.Header.Set("Location", r)
+	}
+}
+
+// isRedirect reports whether code is one net/http's client follows with a Location.
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// redirected returns the URL on the registry's host:port that relays a redirect to to, when
+// go-containerregistry would refuse to for its address: a private one on another host than the
+// registry's (it lets any port of the registry's own host through).
+func (t *realmRelay) redirected(to *url.URL) (string, bool) {
+	home := (&url.URL{Host: t.host}).Hostname()
+	if (to.Scheme != "http" && to.Scheme != "https") || to.Hostname() == home || !privateLiteral(to.Hostname()) {
+		return "", false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.redirects == nil {
+		t.redirects = map[int]*url.URL{}
+	}
+	n := t.nextRedirect
+	t.nextRedirect++
+	t.redirects[n] = to
+	delete(t.redirects, n-maxRedirectsKept)
+	return to.Scheme + "://" + t.host + redirectPath + strconv.Itoa(n), true
+}
+
+// relayRedirect sends req, the request that follows the relayed redirect number n, to the URL
+// the redirect named, as it is (a signed URL's query must not change), without the
+// credentials the client sent along to what it took for the registry's host. A redirect it
+// answers with is made absolute, and relayed again where need be: the client knows only the
+// relayed URL.
+func (t *realmRelay) relayRedirect(req *http.Request, n string) (*http.Response, error) {
+	i, err := strconv.Atoi(n)
+	t.mu.Lock()
+	var to *url.URL
+	if err == nil {
+		to = t.redirects[i]
+	}
+	t.mu.Unlock()
+	if to == nil {
+		return nil, &Error{Registry: t.host, Msg: "request for an unknown redirect " + strconv.Quote(n)}
+	}
+	u := *to
+	out := req.Clone(req.Context())
+	out.URL = &u
+	out.Host = ""
+	out.Header.Del("Authorization")
+	out.Header.Del("Cookie")
+	resp, err := t.inner.RoundTrip(out)
+	if err != nil {
+		// Said here: net/http words it with the relayed URL, on the registry's host:port.
+		if msg := connMessage(err); msg != "" {
+			return nil, unreachableFor(u.Host, t.host, msg, err)
+		}
+		return nil, err
+	}
+	if loc := resp.Header.Get("Location"); loc != "" && isRedirect(resp.StatusCode) {
+		if l, perr := u.Parse(loc); perr == nil {
+			if r, ok := t.redirected(l); ok {
 				resp.Header.Set("Location", r)
 			} else {
 				resp.Header.Set("Location", l.String())
