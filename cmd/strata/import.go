@@ -166,6 +166,9 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 	if err != nil {
 		return err
 	}
+	// A URL's password is not said again, in a message or in the image (which goes wherever
+	// it is saved or pushed); what it was fetched with is done with.
+	src = redactURL(src)
 	defer in.Close()
 	store, err := g.openStore()
 	if err != nil {
@@ -262,29 +265,56 @@ var importStallLimit = registry.DefaultStallLimit
 // quiet fails the import as a stalled registry fails a pull (http.DefaultClient waited for
 // it forever), and its headers are bounded as a registry's.
 func fetchImport(ctx context.Context, src, scheme string) (io.ReadCloser, error) {
+	shown := quoteArg(redactURL(src))
 	if scheme != "http" && scheme != "https" {
-		return nil, fmt.Errorf("importing %s: only http and https URLs are supported", quoteArg(src))
+		return nil, fmt.Errorf("importing %s: only http and https URLs are supported", shown)
 	}
 	u, err := url.Parse(src)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("importing %s: not a valid URL", quoteArg(src))
+		return nil, fmt.Errorf("importing %s: not a valid URL", shown)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("importing %s: %w", quoteArg(src), err)
+		return nil, fmt.Errorf("importing %s: %w", shown, err)
 	}
 	ht := http.DefaultTransport.(*http.Transport).Clone()
 	ht.MaxResponseHeaderBytes = 1 << 20 // a registry's bound; net/http reads 10 MiB
 	client := &http.Client{Transport: registry.GuardStalls(ht, importStallLimit)}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("importing %s: %w", quoteArg(src), wordStall(err))
+		return nil, fmt.Errorf("importing %s: %w", shown, wordStall(err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("importing %s: the server answered %s", quoteArg(src), resp.Status)
+		return nil, fmt.Errorf("importing %s: the server answered %s", shown, resp.Status)
 	}
 	return stallWorded{resp.Body}, nil
+}
+
+// redactURL is src, an imported URL, with the password of its user:password@ as xxxxx, as
+// net/url's Redacted writes it; src as it is when it names no password. A URL that does not
+// parse has it found in what comes between its "://" and its path.
+func redactURL(src string) string {
+	scheme, rest, ok := strings.Cut(src, "://")
+	if !ok || strings.ContainsAny(scheme, "/.") {
+		return src
+	}
+	if u, err := url.Parse(src); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return src
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return src
+	}
+	return scheme + "://" + user + ":xxxxx" + authority[at:] + path
 }
 
 // stallWorded is an imported URL's body whose stall says so.
