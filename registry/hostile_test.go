@@ -609,3 +609,49 @@ func TestIndexChildKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigContentLengthWorded: a config whose Content-Length is not the size its manifest
+// gives fails, as a layer's does, saying so of the config and the image: it said
+// go-containerregistry's "GET http://HOST/v2/lies/config/blobs/sha256:<64 hex>: Content-Length
+// header N does not match expected size M", the request's whole URL and neither.
+func TestConfigContentLengthWorded(t *testing.T) {
+	for name, delta := range map[string]int{"longer": 10, "shorter": -10} {
+		t.Run(name, func(t *testing.T) {
+			img := randomImage(t)
+			cfgDigest, err := img.ConfigName()
+			if err != nil {
+				t.Fatal(err)
+			}
+			config, err := img.RawConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lie atomic.Bool
+			host := serve(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if lie.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+cfgDigest.String()) {
+						w.Header().Set("Content-Length", strconv.Itoa(len(config)+delta))
+						w.Write(config[:min(len(config), len(config)+delta)])
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			ref := pushImage(t, host+"/lies/config:1", img)
+			lie.Store(true)
+			p, err := NewPuller(testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Image(context.Background(), ref)
+			if err == nil {
+				_, err = got.RawConfigFile()
+			}
+			want := fmt.Sprintf("config %s of %s from %s: size mismatch: the registry says it is %d bytes, the manifest gives %d",
+				cfgDigest.String()[:19], ref, host, len(config)+delta, len(config))
+			if err == nil || err.Error() != want {
+				t.Errorf("config with a Content-Length of %d bytes for %d = %v, want %q", len(config)+delta, len(config), err, want)
+			}
+		})
+	}
+}

@@ -649,6 +649,15 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 				return nil, e
 			}
 		}
+		if got, want, ok := contentLengthMismatch(err); ok {
+			// go-containerregistry's words named the request's whole URL and neither the
+			// config nor the image: "GET http://HOST/v2/REPO/blobs/sha256:<64 hex>:
+			// Content-Length header 190 does not match expected size 180".
+			m, _ := i.Manifest()
+			return nil, &Error{Registry: i.Source, Err: err, Msg: fmt.Sprintf(
+				"config %s of %s from %s: size mismatch: the registry says it is %d bytes, the manifest gives %d",
+				shortDigest(m.Config.Digest.String()), i.Ref, i.Source, got, want)}
+		}
 		err = classify(err, opPull, "config of "+i.Ref.String(), i.Ref.Name(), i.Source)
 		if !errors.Is(err, ErrNotFound) || len(i.up.eps) == 0 {
 			return nil, err
@@ -671,6 +680,19 @@ func (i *Image) RawConfigFile() ([]byte, error) {
 			m.Config.Digest, i.Ref, i.Source, m.Config.Size)}
 	}
 	return b, nil
+}
+
+// contentLengthMismatch returns the sizes of go-containerregistry's refusal of a blob whose
+// Content-Length is not the size its descriptor gives (its fetcher's words, of no type to
+// look for): the registry's, then the descriptor's.
+func contentLengthMismatch(err error) (got, want int64, ok bool) {
+	msg := err.Error()
+	i := strings.LastIndex(msg, "Content-Length header ")
+	if i < 0 {
+		return 0, 0, false
+	}
+	n, serr := fmt.Sscanf(msg[i:], "Content-Length header %d does not match expected size %d", &got, &want)
+	return got, want, serr == nil && n == 2
 }
 
 // configUpstream reads the config from the endpoints after the mirror that served the image
