@@ -611,11 +611,10 @@ func noToken(err error) bool {
 }
 
 // tokenTooLarge reports whether err is go-containerregistry's for a token answer longer than
-// the 64 KiB it reads of one (its internal/limit's words, of no type to look for). Only a token
-// answer can give it here: the manifests and error answers it reads with that limit are cut
-// shorter by manifestLimit first.
-// A refresh in the middle of an operation returns it from within the client's request,
-// which wraps it in a *url.Error.
+// the 64 KiB it reads of one (its internal/limit's words, of no type to look for), itself or
+// wrapped: a refresh in the middle of an operation returns it from within the client's
+// request, in a *url.Error. Only a token answer can give it here: the manifests and error
+// answers go-containerregistry reads with that limit are cut shorter by manifestLimit first.
 func tokenTooLarge(err error) bool {
 	for ; err != nil; err = errors.Unwrap(err) {
 		if msg := err.Error(); strings.HasPrefix(msg, "body exceeds ") && strings.HasSuffix(msg, " byte limit") {

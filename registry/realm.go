@@ -181,12 +181,12 @@ func isRedirect(code int) bool {
 	return false
 }
 
-// redirected returns the URL on the registry's host:port that relays a redirect to to, when
-// go-containerregistry would refuse to for its address: a private one on another host than the
-// registry's (it lets any port of the registry's own host through).
-func (t *realmRelay) redirected(to *url.URL) (string, bool) {
+// redirected returns the URL on the registry's host:port that relays a redirect to target,
+// when go-containerregistry would refuse target for its address: a private one on another host
+// than the registry's (it lets any port of the registry's own host through).
+func (t *realmRelay) redirected(target *url.URL) (string, bool) {
 	home := (&url.URL{Host: t.host}).Hostname()
-	if (to.Scheme != "http" && to.Scheme != "https") || to.Hostname() == home || !privateLiteral(to.Hostname()) {
+	if (target.Scheme != "http" && target.Scheme != "https") || target.Hostname() == home || !privateLiteral(target.Hostname()) {
 		return "", false
 	}
 	t.mu.Lock()
@@ -196,9 +196,9 @@ func (t *realmRelay) redirected(to *url.URL) (string, bool) {
 	}
 	n := t.nextRedirect
 	t.nextRedirect++
-	t.redirects[n] = to
+	t.redirects[n] = target
 	delete(t.redirects, n-maxRedirectsKept)
-	return to.Scheme + "://" + t.host + redirectPath + strconv.Itoa(n), true
+	return target.Scheme + "://" + t.host + redirectPath + strconv.Itoa(n), true
 }
 
 // relayRedirect sends req, the request that follows the relayed redirect number n, to the URL
