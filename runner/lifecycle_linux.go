@@ -473,8 +473,7 @@ func unpausesOn(c *Container, sig syscall.Signal) bool {
 	if sig == unix.SIGKILL || c.Config.StopSignal == "" {
 		return true
 	}
-	stop, err := ParseSignal(c.Config.StopSignal)
-	return err == nil && stop == sig
+	return StopSignalOf(c) == sig
 }
 
 // Stop sends the container's stop signal (SIGTERM unless Config.StopSignal says otherwise),
@@ -496,10 +495,7 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 
 // stop is Stop's signal and wait, the restart policy aside.
 func stop(ctx context.Context, c *Container, timeout time.Duration) error {
-	sig, err := StopSignalOf(c)
-	if err != nil {
-		return err
-	}
+	sig := StopSignalOf(c)
 	if !c.State.Running() {
 		if err := waitStartUnderWay(ctx, c); err != nil {
 			return err
@@ -521,7 +517,7 @@ func stop(ctx context.Context, c *Container, timeout time.Duration) error {
 		return err
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
-	_, err = Wait(tctx, c)
+	_, err := Wait(tctx, c)
 	cancel()
 	if err == nil || removedOnExit(c, err) {
 		return nil

@@ -923,10 +923,32 @@ func TestStopSignal(t *testing.T) {
 	if err := c.Reload(); err != nil || c.State.ExitCode != 7 {
 		t.Errorf("exit code after stop = %d (%v), want 7 from the SIGUSR1 trap", c.State.ExitCode, err)
 	}
+}
 
+// TestStopSignalUnparsable: a stop signal that does not parse (an image's STOPSIGNAL, which
+// is recorded unchecked as docker's daemon records it, or a config.json edited by hand) stops
+// the container with SIGTERM, as docker's container.StopSignal falls back: Stop failed with
+// "stop signal: invalid signal", so the container could only be killed.
+func TestStopSignalUnparsable(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "stopsig-bad", "sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done")
 	c.Config.StopSignal = "SIGNOPE"
-	if err := Stop(context.Background(), c, time.Second); err == nil {
-		t.Error("Stop with an unknown stop signal succeeded")
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	logHolds(t, c, "ready")
+	if err := Stop(context.Background(), c, 30*time.Second); err != nil {
+		t.Fatalf("Stop with stop signal %q: %v, want SIGTERM sent", c.Config.StopSignal, err)
+	}
+	if err := c.Reload(); err != nil || c.State.ExitCode != 7 {
+		t.Errorf("exit code after stop = %d (%v), want 7 from the TERM trap", c.State.ExitCode, err)
 	}
 }
 

@@ -107,16 +107,21 @@ type HealthConfig struct {
 // DefaultStopTimeout is how long stop waits for a container that sets no StopTimeout.
 const DefaultStopTimeout = 10
 
-// StopSignalOf returns the signal Stop sends c first.
-func StopSignalOf(c *Container) (syscall.Signal, error) {
+// StopSignalOf returns the signal Stop sends c first: its Config.StopSignal, or SIGTERM when
+// that is empty or does not parse. An image's STOPSIGNAL is recorded as the image has it,
+// checked nowhere, as docker's daemon records it (only --stop-signal is validated, before the
+// image's config is merged) and its container.StopSignal falls back to SIGTERM the same way:
+// a bad value in an image, or in a config.json edited by hand, never keeps a container from
+// stopping.
+func StopSignalOf(c *Container) syscall.Signal {
 	if c.Config.StopSignal == "" {
-		return syscall.SIGTERM, nil
+		return syscall.SIGTERM
 	}
 	sig, err := ParseSignal(c.Config.StopSignal)
 	if err != nil {
-		return 0, fmt.Errorf("container %s: stop signal: %w", shortID(c.ID), err)
+		return syscall.SIGTERM
 	}
-	return sig, nil
+	return sig
 }
 
 // State is a container's state.json: how it runs or how it ended.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -264,24 +265,24 @@ func (o *runOptions) checkUnsupported() error {
 }
 
 // stopConfig is the container's stop signal and timeout: the flags, else the image's
-// STOPSIGNAL (a timeout left unset is stop's default).
+// STOPSIGNAL (a timeout left unset is stop's default). Only --stop-signal is checked, as
+// docker's daemon checks the user's config before it merges the image's: an image's
+// STOPSIGNAL that does not parse is recorded as it is and stop sends SIGTERM instead
+// (runner.StopSignalOf), as docker's container.StopSignal falls back. No signal's name is
+// longer than a few bytes, so a bad one is kept only up to maxImageStopSignal bytes: an
+// image's megabyte is not copied into config.json, which every ps reads.
 func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int, err error) {
 	signal = o.stopSignal
-	if signal == "" {
-		signal = cfg.Config.StopSignal
-	}
 	if signal != "" {
 		if _, err := runner.ParseSignal(signal); err != nil {
-			from := "--stop-signal"
-			if o.stopSignal == "" {
-				from = "STOPSIGNAL in the image"
-			}
 			if len(signal) > 32 {
-				// No signal is named so long; an image's megabyte is not repeated.
+				// No signal is named so long; a megabyte is not repeated.
 				err = fmt.Errorf("invalid signal %.32q…", signal)
 			}
-			return "", nil, fmt.Errorf("invalid %s: %w", from, err)
+			return "", nil, fmt.Errorf("invalid --stop-signal: %w", err)
 		}
+	} else {
+		signal = cutString(cfg.Config.StopSignal, maxImageStopSignal)
 	}
 	if o.stopTimeoutSet {
 		// Any value, as docker's: a negative one is stop's "forever" (stopGrace).
@@ -289,6 +290,23 @@ func (o *runOptions) stopConfig(cfg *v1.ConfigFile) (signal string, timeout *int
 		timeout = &t
 	}
 	return signal, timeout, nil
+}
+
+// maxImageStopSignal is how much of an image's STOPSIGNAL a container records: the longest
+// name docker knows, "SIGRTMAX-14", is 11 bytes, so a longer value is never a signal and
+// stops with SIGTERM whether it is cut or not.
+const maxImageStopSignal = 64
+
+// cutString is s cut to at most max bytes, never inside a rune.
+func cutString(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // pullFirst pulls image as --pull asks, before the container is made: always, or when the
