@@ -16,7 +16,7 @@ import (
 // badCall is one hostile or broken invocation and the status it must end with.
 type badCall struct {
 	args []string
-	code int    // docker's: 125 for run, exec, start (and enter) errors of their own, 126/127 for a command that cannot run, 1 otherwise
+	code int    // docker's: 125 for run, exec, start (and enter) errors of their own, 126/127 for a command that cannot run, 1 otherwise (exec: what its daemon refuses)
 	want string // in the error line, if set
 }
 
@@ -463,13 +463,15 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"exec"}, code: 1},
 		{args: []string{"exec", "bi-running"}, code: 1},
 		{args: []string{"exec", "--bogus", "bi-running", "true"}, code: 125, want: "unknown flag"},
-		{args: []string{"exec", "nosuch", "true"}, code: 125, want: "nosuch"},
-		{args: []string{"exec", "bi-stopped", "true"}, code: 125, want: "not running"},
-		{args: []string{"exec", "--env-file", missing, "bi-running", "true"}, code: 125},
-		{args: []string{"exec", "--env-file", "/dev/zero", "bi-running", "true"}, code: 125, want: "file too big"},
+		// docker's CLI returns its daemon's refusal, and an --env-file it cannot read, as
+		// they are: exit 1.
+		{args: []string{"exec", "nosuch", "true"}, code: 1, want: "nosuch"},
+		{args: []string{"exec", "bi-stopped", "true"}, code: 1, want: "not running"},
+		{args: []string{"exec", "--env-file", missing, "bi-running", "true"}, code: 1},
+		{args: []string{"exec", "--env-file", "/dev/zero", "bi-running", "true"}, code: 1, want: "file too big"},
 		{args: []string{"exec", "-e", "", "bi-running", "true"}, code: 125},
 		// Was the command's failure, 126, naming no variable.
-		{args: []string{"exec", "--env-file", nulEnv, "bi-running", "true"}, code: 125, want: "contains a NUL byte"},
+		{args: []string{"exec", "--env-file", nulEnv, "bi-running", "true"}, code: 1, want: "contains a NUL byte"},
 		{args: []string{"exec", "bi-running", "nosuchcmd"}, code: 127, want: "nosuchcmd"},
 		{args: []string{"exec", "bi-running", "/etc"}, code: 126, want: "/etc"},
 		// Docker's 126 for a user or working directory runc refuses once the exec started.
@@ -480,7 +482,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"exec", "-w", "/nosuch", "bi-running", "true"}, code: 126, want: "/nosuch"},
 		{args: []string{"exec", "-w", "/etc/passwd", "bi-running", "true"}, code: 126, want: "not a directory"},
 		{args: []string{"exec", "-e", "=x", "bi-running", "true"}, code: 125, want: "empty name"},
-		{args: []string{"exec", "--env-file", dir, "bi-running", "true"}, code: 125, want: "is a directory"},
+		{args: []string{"exec", "--env-file", dir, "bi-running", "true"}, code: 1, want: "is a directory"},
 
 		{args: []string{"enter"}, code: 1},
 		{args: []string{"enter", "nosuch", "--", "true"}, code: 125, want: "nosuch"},

@@ -59,7 +59,7 @@ func TestCLISweep(t *testing.T) {
 		// start's own failures exit 1, as docker start's "failed to start containers" (they
 		// were 125, the code of its usage errors).
 		call{args: []string{"start", shared}, code: 1, want: "ambiguous"},
-		call{args: []string{"exec", shared, "true"}, code: 125, want: "ambiguous"},
+		call{args: []string{"exec", shared, "true"}, code: 1, want: "ambiguous"}, // docker's daemon refuses it: exit 1
 		call{args: []string{"inspect", "\x1b[2J"}, code: 1, want: `no such object: "\x1b[2J"`, stdout: "[]\n"},
 		call{args: []string{"rm", "\xff\xfe"}, code: 1, want: `"\xff\xfe": no such container`},
 		call{args: []string{"stop", "   "}, code: 1, want: `"   ": no such container`},

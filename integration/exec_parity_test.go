@@ -55,14 +55,19 @@ func TestExecParityStatuses(t *testing.T) {
 		{[]string{"up", "sh", "-c", "kill -SEGV $$"}, 128 + 11, ""},
 		{[]string{"-w", "tmp", "up", "pwd"}, 126, "cwd must be an absolute path"},
 		{[]string{"-w", "/nosuch", "up", "pwd"}, 126, "changing to working directory /nosuch: no such file or directory"},
-		{[]string{"-d", "up", "nosuch"}, 127, "executable file not found"},
+		// docker's daemon returns a detached command's failure to start as the API call's
+		// error, which its CLI exits 1 for.
+		{[]string{"-d", "up", "nosuch"}, 1, "executable file not found"},
+		{[]string{"-d", "up", "/etc"}, 1, "is a directory"},
+		{[]string{"-d", "-u", "nosuchuser", "up", "true"}, 1, "unable to find user nosuchuser"},
 		{[]string{"-u", "nosuchuser", "up", "true"}, 126, "unable to find user nosuchuser"},
-		{[]string{"created", "true"}, 125, "is not running"},
-		{[]string{"exited", "true"}, 125, "is not running"},
-		{[]string{"nosuch", "true"}, 125, "nosuch"},
+		// docker's daemon refuses these; its CLI exits 1 with the daemon's error.
+		{[]string{"created", "true"}, 1, "is not running"},
+		{[]string{"exited", "true"}, 1, "is not running"},
+		{[]string{"nosuch", "true"}, 1, "nosuch"},
 		// docker's CLI inspects the container before it checks the terminal: a missing
 		// container is told as such, not as "the input device is not a TTY".
-		{[]string{"-it", "nosuch", "sh"}, 125, "no such container"},
+		{[]string{"-it", "nosuch", "sh"}, 1, "no such container"},
 		{[]string{"-it", "up", "sh"}, 1, "the input device is not a TTY"}, // docker's CLI exits 1 here
 	}
 	for _, tt := range tests {
@@ -76,7 +81,8 @@ func TestExecParityStatuses(t *testing.T) {
 		}
 	}
 
-	// A broken container: refused with 125, its ID told once.
+	// A broken container: refused, its ID told once; exec with docker's 1 for what its daemon
+	// refuses (no daemon would list it), enter with strata's 125.
 	config := filepath.Join(root, "containers", upID, "config.json")
 	saved, err := os.ReadFile(config)
 	if err != nil {
@@ -85,10 +91,13 @@ func TestExecParityStatuses(t *testing.T) {
 	if err := os.WriteFile(config, []byte("{garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"exec", upID, "true"}, {"enter", upID, "--", "true"}} {
-		r := strata(t, root, args...)
-		if r.Code != 125 || !strings.Contains(r.Stderr, "container is broken") || strings.Count(r.Stderr, upID[:12]) != 1 {
-			t.Errorf("%s into a broken container = %d, stderr %q, want 125, broken, and its ID once", args[0], r.Code, r.Stderr)
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{{[]string{"exec", upID, "true"}, 1}, {[]string{"enter", upID, "--", "true"}, 125}} {
+		r := strata(t, root, tt.args...)
+		if r.Code != tt.code || !strings.Contains(r.Stderr, "container is broken") || strings.Count(r.Stderr, upID[:12]) != 1 {
+			t.Errorf("%s into a broken container = %d, stderr %q, want %d, broken, and its ID once", tt.args[0], r.Code, r.Stderr, tt.code)
 		}
 	}
 	if err := os.WriteFile(config, saved, 0o600); err != nil {
@@ -329,8 +338,8 @@ func TestExecParityContainerGone(t *testing.T) {
 		mustStrata(t, root, "rm", "-f", name)
 		for range 5 {
 			r := <-codes
-			if r.Code != 0 && r.Code != 137 && (r.Code != 125 || !strings.Contains(r.Stderr, "not running") && !strings.Contains(r.Stderr, "no such container")) {
-				t.Errorf("exec racing rm -f = %d, stderr %q, want 0, 137 or 125 'not running'", r.Code, r.Stderr)
+			if r.Code != 0 && r.Code != 137 && (r.Code != 1 || !strings.Contains(r.Stderr, "not running") && !strings.Contains(r.Stderr, "no such container")) {
+				t.Errorf("exec racing rm -f = %d, stderr %q, want 0, 137 or 1 'not running'", r.Code, r.Stderr)
 			}
 		}
 		// A helper that joined the cgroup as rm -f removed it would have kept it.

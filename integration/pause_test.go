@@ -61,8 +61,8 @@ func TestPause(t *testing.T) {
 	if after, _ := os.ReadFile(file); string(after) != string(before) {
 		t.Errorf("the paused container went on counting: %q then %q", before, after)
 	}
-	if r := strata(t, root, "exec", "pz", "true"); r.Code != 125 || !strings.Contains(r.Stderr, "unpause the container before exec") {
-		t.Errorf("exec into a paused container: exit %d, stderr %q; want 125 and docker's unpause advice", r.Code, r.Stderr)
+	if r := strata(t, root, "exec", "pz", "true"); r.Code != 1 || !strings.Contains(r.Stderr, "unpause the container before exec") {
+		t.Errorf("exec into a paused container: exit %d, stderr %q; want docker's 1 and unpause advice", r.Code, r.Stderr)
 	}
 	if r := strata(t, root, "start", "pz"); r.Code != 1 || !strings.Contains(r.Stderr, "cannot start a paused container") {
 		t.Errorf("start of a paused container: exit %d, stderr %q; want 1, cannot start a paused container", r.Code, r.Stderr)

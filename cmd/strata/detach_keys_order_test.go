@@ -55,8 +55,8 @@ func TestDetachKeysAfterState(t *testing.T) {
 	}{
 		{[]string{"attach", "--detach-keys", "ctrl-", "plain"}, 1, "you cannot attach to a stopped container, start it first"},
 		{[]string{"attach", "--detach-keys", "ctrl-", "tty"}, 1, "you cannot attach to a stopped container, start it first"},
-		{[]string{"exec", "--detach-keys", "ctrl-", "plain", "true"}, 125, "container is not running"},
-		{[]string{"exec", "-d", "--detach-keys", "ctrl-", "tty", "true"}, 125, "container is not running"},
+		{[]string{"exec", "--detach-keys", "ctrl-", "plain", "true"}, 1, "container is not running"},
+		{[]string{"exec", "-d", "--detach-keys", "ctrl-", "tty", "true"}, 1, "container is not running"},
 	} {
 		_, _, err := runCLI(t, root, tt.args...)
 		code := 0

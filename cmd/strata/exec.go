@@ -28,7 +28,7 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			// "no such container" wins over "the input device is not a TTY".
 			_, c, err := g.getContainer(args[0])
 			if err != nil {
-				return withCode(runner.ExitOwnError, err)
+				return withCode(execRefusedCode, err)
 			}
 			if !o.Detach {
 				if err := checkTTY(o.Stdin, o.Terminal, os.Stdin); err != nil {
@@ -39,11 +39,11 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			// exec's creation, which its CLI asks for once the container and the terminal have
 			// passed: "not running" wins over bad keys. Exec checks the state again.
 			if err := runner.CheckExec(c); err != nil {
-				return exitWith(runner.ExitOwnError, err)
+				return &exitError{code: execRefusedCode, err: err}
 			}
 			keys, err := runner.ParseDetachKeys(detachKeys)
 			if err != nil {
-				return usageError(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err))
+				return usageErrorCode(cmd, fmt.Errorf("invalid --detach-keys %s: %w", quoteValue(detachKeys), err), execRefusedCode)
 			}
 			if o.Terminal && o.Stdin && !o.Detach {
 				// Read on the user's terminal only, as docker's CLI reads them (its escape
@@ -53,7 +53,8 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			if len(envFiles) > 0 {
 				fromFiles, err := runner.MergeEnv(nil, nil, envFiles)
 				if err != nil {
-					return withCode(runner.ExitOwnError, err)
+					// docker's CLI reads them in parseExec and returns the error as it is.
+					return withCode(execRefusedCode, err)
 				}
 				o.Env = append(fromFiles, o.Env...)
 			}
@@ -71,6 +72,14 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			if !o.Detach { // a detached command's end is no one's to see here
 				done(code, err)
 			}
+			if err != nil && (refusedExec(err) || o.Detach && notStarted(err)) {
+				// docker's daemon refuses a container that stopped or was paused or removed
+				// meanwhile at the exec's creation, and returns a detached command's failure
+				// to start (not found or not executable, a user or working directory runc
+				// cannot take: 127 or 126 when attached) as the API call's error: its CLI
+				// exits 1 for both.
+				return &exitError{code: execRefusedCode, err: err}
+			}
 			return exitWith(code, err)
 		},
 	}
@@ -87,6 +96,27 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 	f.StringVar(&detachKeys, "detach-keys", runner.DefaultDetachKeys, "with -it, the keys that detach, leaving the command running (as attach's)")
 	f.BoolVar(&o.Privileged, "privileged", false, "give the command every capability (the container's seccomp filter and no_new_privs stay, as docker's)")
 	return cmd
+}
+
+// execRefusedCode is exec's exit code when docker's daemon would refuse it through its API:
+// no such container, one that is not running, paused (or broken: no daemon would list it),
+// detach keys it cannot read, and any failure to start a detached command. docker's CLI
+// returns the daemon's error as it is and exits 1 for it, as it does for an --env-file it
+// cannot read; only its own flag errors are 125 and an attached command's status 126 or 127
+// (cli/command/container/exec.go RunExec, cmd/docker getExitCode).
+const execRefusedCode = 1
+
+// refusedExec says whether err, from runner.Exec, is the container's state as CheckExec
+// would have refused it: it stopped, was paused or removed after the check.
+func refusedExec(err error) bool {
+	return errors.Is(err, runner.ErrNotRunning) || errors.Is(err, runner.ErrPaused) || errors.Is(err, runner.ErrNotFound)
+}
+
+// notStarted says whether err, from runner.Exec, is the command's failure to start: 126 or
+// 127, the exit status of an attached exec that fails so.
+func notStarted(err error) bool {
+	var ec *runner.ExitCodeError
+	return errors.As(err, &ec) && (ec.Code == runner.ExitCannotInvoke || ec.Code == runner.ExitNotFound)
 }
 
 // ttyErrorCode is the exit code of checkTTY's refusal: docker's CLI returns that error as it
