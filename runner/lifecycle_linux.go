@@ -35,6 +35,8 @@ const pollInterval = 20 * time.Millisecond
 // attached containers too); not a --rm container's, whose log nobody could read after it,
 // nor one whose logging driver is none.
 func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err error) {
+	// Held from its record as the monitor (CreateToRun, beginRun) to its exit's.
+	defer dropMonitorProof(c.ID)
 	// A new container's config is synced while it runs.
 	defer func() {
 		if derr := c.Durable(); derr != nil && err == nil {
@@ -118,7 +120,16 @@ func beginRun(c *Container) error {
 	if err := dropForeignStarter(c); err != nil {
 		return err
 	}
-	return markMonitor(c, 0)
+	// This process monitors c from its record on (a detached monitor is known by its
+	// command line instead, and holds nothing of the container's lock once it runs).
+	if err := holdMonitorProof(c); err != nil {
+		return err
+	}
+	if err := markMonitor(c, 0); err != nil {
+		dropMonitorProof(c.ID)
+		return err
+	}
+	return nil
 }
 
 // dropForeignStarter clears the monitor a created c's state names when that is no strata
@@ -130,7 +141,7 @@ func dropForeignStarter(c *Container) error {
 	if err := c.Reload(); err != nil {
 		return err
 	}
-	if !c.State.starting() || c.State.startingOther(c.ID) {
+	if !c.State.starting() || c.State.startingOther(c.ID, c.Dir) {
 		return nil
 	}
 	c.State.MonitorPid, c.State.MonitorStart = 0, 0
@@ -585,7 +596,7 @@ func WaitOtherStart(ctx context.Context, c *Container) error {
 		if err := c.Reload(); err != nil {
 			return err
 		}
-		if !c.State.startingOther(c.ID) || time.Now().After(deadline) {
+		if !c.State.startingOther(c.ID, c.Dir) || time.Now().After(deadline) {
 			return nil
 		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
@@ -1134,7 +1145,7 @@ func (s *Store) removeOnce(ctx context.Context, c *Container, force, anyway bool
 		// and the restart failed with "no such container (removed)".
 		return fmt.Errorf("cannot remove container %q: %w", c.Config.Name, errRestartingRemove)
 	}
-	if !anyway && (c.State.Status == StatusRunning || c.State.startingOther(c.ID)) {
+	if !anyway && (c.State.Status == StatusRunning || c.State.startingOther(c.ID, c.Dir)) {
 		return errBusy
 	}
 	if !force && cgroups.Held(c.CgroupKey()) {

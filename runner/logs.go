@@ -742,7 +742,7 @@ func waitForLog(ctx context.Context, c *Container) (*os.File, error) {
 		// A created container nothing is starting has no output to follow either: docker's
 		// logs -f returns at once for a container that does not run.
 		if rerr := c.Reload(); rerr != nil || c.State.Status == StatusExited ||
-			(c.State.Status == StatusCreated && !c.State.startingOther(c.ID)) {
+			(c.State.Status == StatusCreated && !c.State.startingOther(c.ID, c.Dir)) {
 			return nil, nil
 		}
 		select {

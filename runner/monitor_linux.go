@@ -61,6 +61,9 @@ func start(ctx context.Context, c *Container, byPolicy, attach bool) (err error)
 		c.monitored = false // the monitor spawned below takes this process's record over
 		testStop(stopCreated)
 	}
+	// A run -d monitors c until the monitor answers, which has recorded itself by then (its
+	// own proof is its command line, isDetachedMonitor). Never inherited by the monitor.
+	defer dropMonitorProof(c.ID)
 	// Held until the monitor has recorded the start, by the monitor too: it is handed the
 	// lock's open file (see monitorLocked), so a start killed once the monitor runs leaves the
 	// container locked until the monitor is done with its start.

@@ -173,14 +173,14 @@ func (s State) starting() bool {
 		processAlive(s.MonitorPid, s.MonitorStart)
 }
 
-// startingOther reports whether another strata process is starting container id: s is
-// starting and names id's monitor or a strata process (isMonitorOf). A created state naming
-// any other live process with its true start time (a hand edit, or pids and start times that
-// other processes took after a reboot) starts nothing, and start, rm and logs -f waited on it
-// or refused the container for as long as that process lived. Only the strata CLI may ask:
-// isMonitorOf knows a foreground run by its binary, which a monitor (the helper) is not.
-func (s State) startingOther(id string) bool {
-	return s.starting() && isMonitorOf(s.MonitorPid, id)
+// startingOther reports whether another strata process is starting container id, whose dir
+// is dir: s is starting and names id's monitor (isMonitorOf). A created state naming any other
+// live process with its true start time (a hand edit, pids and start times that other
+// processes took after a reboot, or another strata process: a `strata events -f`, another
+// container's monitor) starts nothing, and start, rm and logs -f waited on it or refused the
+// container for as long as that process lived.
+func (s State) startingOther(id, dir string) bool {
+	return s.starting() && isMonitorOf(s.MonitorPid, id, dir)
 }
 
 // exiting reports whether s says running, its monitor lives and its PID 1 is gone or a

@@ -94,8 +94,8 @@ func TestReloadRunningOutsideCgroup(t *testing.T) {
 }
 
 // TestRemoveForeignStarterBounded: a plain Remove of a container whose state says its monitor
-// is starting it (created, naming a live process with its true start time whose command line
-// names the container, as a monitor's does) that never gets on with it, a stuck or stopped
+// is starting it (created, naming a live process with its true start time that holds the
+// container's lock file open, as its monitor does) that never gets on with it, a stuck or stopped
 // monitor, gives up with ErrRunning after a while, leaving the container and the process
 // alone: it waited for ever.
 func TestRemoveForeignStarterBounded(t *testing.T) {
@@ -107,7 +107,7 @@ func TestRemoveForeignStarterBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := namedSleep(c.Dir)
+	other := monitorSleep(t, c.Dir)
 	start := startExeced(t, other)
 	c.State = State{Status: StatusCreated, MonitorPid: other.Process.Pid, MonitorStart: start}
 	if err := c.saveState(); err != nil {
@@ -152,14 +152,14 @@ func TestReloadExitingUnrecorded(t *testing.T) {
 	}
 }
 
-// TestReloadExitingMonitorLate: a monitor that is this container's (its command line names
-// the container) and has not yet recorded the exit after letting go of the cgroup, on a busy
+// TestReloadExitingMonitorLate: a monitor that is this container's (it holds the container's
+// lock file open, holdMonitorProof) and has not yet recorded the exit after letting go of the cgroup, on a busy
 // host for longer than exitRecordWait, is still believed: the container reads as exiting,
 // not exited 255, so wait gets the code the monitor records and start does not run the
 // container a second time beside it (found in review, with the monitor's write delayed).
 func TestReloadExitingMonitorLate(t *testing.T) {
-	// A stand-in for the monitor: named after the container as strata's is (its dir).
-	c, monitor, start := exitingWithMonitor(t, "late", func(dir string) *exec.Cmd { return namedSleep(dir) })
+	// A stand-in for the monitor: holding the container's lock file as strata's does.
+	c, monitor, start := exitingWithMonitor(t, "late", func(dir string) *exec.Cmd { return monitorSleep(t, dir) })
 	time.Sleep(2 * exitRecordWait)
 	if err := c.Reload(); err != nil {
 		t.Fatal(err)
@@ -252,8 +252,8 @@ func TestReloadRecordedMeanwhile(t *testing.T) {
 // as the monitor starting it is not being started: start (beginRun, as Start does before it
 // spawns its monitor) takes it over, and a plain rm removes it, where both refused it with
 // "container is running" for as long as that process lived (only rm -f helped). The process
-// is left alone. A record naming the container's own monitor (its command line names the
-// container) still holds it off.
+// is left alone. A record naming the container's own monitor (it holds the container's lock
+// file open) still holds it off.
 func TestStartForeignRecord(t *testing.T) {
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
@@ -300,7 +300,7 @@ func TestStartForeignRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claim(c3, namedSleep(c3.Dir))
+	claim(c3, monitorSleep(t, c3.Dir))
 	if err := beginRun(c3); !errors.Is(err, ErrRunning) {
 		t.Errorf("start of a container its monitor is starting = %v, want ErrRunning", err)
 	}
@@ -372,7 +372,7 @@ func TestReloadLostMonitorFinishedAt(t *testing.T) {
 // code 0.
 func TestStopExiting(t *testing.T) {
 	c, m, start := exitingWithMonitor(t, "stopexiting", func(dir string) *exec.Cmd {
-		return namedSleep(dir) // named after the container, as a monitor
+		return monitorSleep(t, dir) // holding the container's lock file, as its monitor
 	})
 	recorded := make(chan error, 1)
 	// The monitor's copy, taken before Stop reloads c: a copy made beside Stop raced with it.
@@ -467,12 +467,14 @@ func TestReloadBeingRemoved(t *testing.T) {
 	}
 }
 
-// TestIsMonitorOfOtherStrataBinary: a foreground run by another strata binary (one an upgrade
-// replaced while it ran, so its exe reads "… (deleted)"; a second copy installed elsewhere)
-// is a strata process to isMonitorOf, whose command line does not name the container: taken
-// for a foreign process, a start cleared its record and ran the container a second time. A
-// process of another name stays foreign.
-func TestIsMonitorOfOtherStrataBinary(t *testing.T) {
+// TestIsMonitorOfProof: the process a state names is container id's monitor only if it proves
+// it: a detached monitor by its command line (argv[0] strata-monitor, its arguments naming the
+// container), a strata CLI that monitors the container itself by holding its lock file open,
+// whatever its binary (one an upgrade replaced while it ran, so its exe reads "… (deleted)",
+// stays one). Any process of a binary named strata* was believed: a damaged state naming a
+// live `strata events -f`, or another container's monitor, made wait, start and stop wait for
+// it to end.
+func TestIsMonitorOfProof(t *testing.T) {
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Skip("no sleep binary")
@@ -481,42 +483,119 @@ func TestIsMonitorOfOtherStrataBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	run := func(name string) *exec.Cmd {
+	bins := t.TempDir()
+	binary := func(name string) string {
 		t.Helper()
-		bin := filepath.Join(dir, name)
+		bin := filepath.Join(bins, name)
 		if err := os.WriteFile(bin, body, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "1000")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // ours, started here
-		return cmd
+		return bin
 	}
-	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	old := run("strata")
-	if !isMonitorOf(old.Process.Pid, id) {
-		t.Errorf("isMonitorOf(a process of another strata binary) = false, want true")
-	}
-	if err := os.Remove(filepath.Join(dir, "strata")); err != nil { // replaced by an upgrade
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !isMonitorOf(old.Process.Pid, id) {
-		t.Errorf("isMonitorOf(a strata whose binary was replaced) = false, want true")
+	c, err := s.Create(Config{Name: "proven"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if other := run("sleeper"); isMonitorOf(other.Process.Pid, id) {
-		t.Errorf("isMonitorOf(a process named sleeper) = true, want false")
+	other, err := s.Create(Config{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidOf := func(cmd *exec.Cmd) int { t.Helper(); startExeced(t, cmd); return cmd.Process.Pid }
+	// A process of a strata binary holding nothing: a `strata events -f`.
+	events := exec.Command(binary("strata"), "1000")
+	// Processes holding a container's lock file, as its foreground run does.
+	own := monitorSleep(t, c.Dir)
+	own.Path, own.Args[0] = binary("strata-old"), "strata"
+	foreign := monitorSleep(t, other.Dir)
+	foreign.Path = binary("strata-other")
+	// Detached monitors, of this container and of the other: a shell waiting on a pipe, one
+	// process, with a monitor's command line.
+	detached := func(dir string) *exec.Cmd {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		cmd := exec.Command("sh", "-c", "read x", "sh", dir)
+		cmd.Args[0], cmd.Stdin = monitorMarker, r
+		return cmd
+	}
+	for _, tt := range []struct {
+		name string
+		cmd  *exec.Cmd
+		want bool
+	}{
+		{"a strata process holding nothing", events, false},
+		{"a process holding the container's lock file", own, true},
+		{"another container's foreground run", foreign, false},
+		{"the container's detached monitor", detached(c.Dir), true},
+		{"another container's detached monitor", detached(other.Dir), false},
+	} {
+		if got := isMonitorOf(pidOf(tt.cmd), c.ID, c.Dir); got != tt.want {
+			t.Errorf("isMonitorOf(%s) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if err := os.Remove(filepath.Join(bins, "strata-old")); err != nil { // replaced by an upgrade
+		t.Fatal(err)
+	}
+	if !isMonitorOf(own.Process.Pid, c.ID, c.Dir) {
+		t.Errorf("isMonitorOf(a process holding the lock file whose binary was replaced) = false, want true")
 	}
 }
 
-// namedSleep is a `sleep 1000` whose command line names dir (its argv[0]), as a detached
-// monitor's names its container: one process, which a test's Kill ends (a `sh -c "sleep
-// 1000" DIR` left its sleep running when the shell was killed).
-func namedSleep(dir string) *exec.Cmd {
+// TestStrataProcessNamedMonitor: a damaged state.json naming a live strata process that is not
+// the container's monitor (a `strata events -f`), with its true start time, holds nothing up:
+// a container recorded as exiting reads as exited with ExitUnknown and Wait returns, and one
+// recorded as being started is started. Both waited for that process to end.
+func TestStrataProcessNamedMonitor(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	body, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "strata")
+	if err := os.WriteFile(bin, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, events, start := exitingWithMonitor(t, "damaged", func(string) *exec.Cmd { return exec.Command(bin, "1000") })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if code, err := Wait(ctx, c); err != nil || code != ExitUnknown {
+		t.Errorf("Wait = %d, %v; want %d at once", code, err, ExitUnknown)
+	}
+
+	c.State = State{Status: StatusCreated, MonitorPid: events.Process.Pid, MonitorStart: start}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if err := beginRun(c); err != nil {
+		t.Errorf("start of a container whose record names a strata process that is not its monitor = %v, want it started", err)
+	}
+	dropMonitorProof(c.ID)
+	if !processAlive(events.Process.Pid, start) {
+		t.Errorf("the process named in the record is gone")
+	}
+}
+
+// monitorSleep is a `sleep 1000` that holds the lock file of container dir open, as the strata
+// process that monitors the container does (holdMonitorProof): one process, which a test's
+// Kill ends.
+func monitorSleep(t *testing.T, dir string) *exec.Cmd {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 	cmd := exec.Command("sleep", "1000")
-	cmd.Args[0] = dir
+	cmd.ExtraFiles = []*os.File{f}
 	return cmd
 }
 

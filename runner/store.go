@@ -215,6 +215,17 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 		}
 		_ = mark.Unlock()
 	}()
+	if toRun {
+		// Before the state naming this process is seen: the dir's mark hides it until then.
+		if err := holdMonitorProof(c); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				dropMonitorProof(c.ID)
+			}
+		}()
+	}
 	// Its name is known now: a log tag may name it.
 	if err := renderTag(c); err != nil {
 		return nil, err
@@ -506,7 +517,7 @@ func (c *Container) Reload() error {
 		// when it gets to it: on a busy host that can take longer than exitRecordWait, and a
 		// 255 read meanwhile was a wrong exit code for wait, and a start that ran the
 		// container a second time beside a monitor that then recorded the first run's end.
-		if isMonitorOf(c.State.MonitorPid, c.ID) {
+		if isMonitorOf(c.State.MonitorPid, c.ID, c.Dir) {
 			return nil
 		}
 		// Exiting (its PID 1 gone, its monitor alive), and no process holds the container's
@@ -599,29 +610,19 @@ func (c *Container) recordLost(read State) {
 	_ = writeJSON(filepath.Join(c.Dir, stateFile), read, false)
 }
 
-// isMonitorOf reports whether pid is strata's monitor of container id (its command line names
-// the container, as a detached monitor's does) or a strata process (the binary this one is,
-// or one named strata*, as a foreground run that monitors its container itself): a process a
-// hand-edited state names, or one that took a monitor's pid, is neither.
-func isMonitorOf(pid int, id string) bool {
+// isMonitorOf reports whether pid is strata's monitor of container id, whose dir is dir: a
+// detached monitor, exec'd with its marker as argv[0] and arguments that name the container
+// (isDetachedMonitor), or a strata process that holds the container's lock file open as the
+// one that monitors it does from its record to its exit's (holdMonitorProof: a foreground
+// run, a run -d until its monitor takes over). Any strata binary was believed before: a state
+// naming a live `strata events -f`, or another container's monitor, made wait, start and stop
+// wait for that process to end. A process a hand-edited state names, or one that took a
+// monitor's pid, is neither.
+func isMonitorOf(pid int, id, dir string) bool {
 	if pid <= 0 || id == "" {
 		return false
 	}
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(cmdline), id) {
-		return true
-	}
-	exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return false
-	}
-	if self, err := os.Stat("/proc/self/exe"); err == nil && os.SameFile(exe, self) {
-		return true
-	}
-	// Another strata binary: an upgrade that replaced this one while a run went on (the
-	// running one reads "… (deleted)"), a second copy installed elsewhere. Taken for a
-	// foreign process, its start would be cleared and the container started twice.
-	path, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	return err == nil && strings.HasPrefix(filepath.Base(strings.TrimSuffix(path, " (deleted)")), "strata")
+	return isDetachedMonitor(pid, id) || holdsMonitorProof(pid, id, dir)
 }
 
 // afterStateRead, when set (tests), runs in Reload between the read of state.json and the look
