@@ -50,6 +50,10 @@ func Diff(c *Container) ([]Change, error) {
 	if !inDir(upper, c.Dir) {
 		return nil, fmt.Errorf("container %s: its writable layer %s is not in the container's dir", shortID(c.ID), upper)
 	}
+	// The lowers tell a change from an addition: a host dir edited in would be read.
+	if err := checkLowers(c); err != nil {
+		return nil, err
+	}
 	// The walk follows no symlink, the root's either: one in upper's place (a hand edit) listed
 	// no change at all.
 	if fi, err := os.Lstat(upper); err == nil && !fi.IsDir() {

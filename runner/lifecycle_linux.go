@@ -19,6 +19,7 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"github.com/strata-run/strata/internal/lockfile"
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/internal/rmtree"
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner/cgroups"
@@ -243,6 +244,9 @@ func removeStaleCgroup(c *Container) error {
 // driver's rootfs), be anywhere but in the container's own dir, where the snapshotter makes
 // them: a config.json whose upperdir was edited to /etc had the container write there too.
 func checkWritableLayer(c *Container) error {
+	if err := checkLowers(c); err != nil {
+		return err
+	}
 	for _, m := range c.Config.Spec.Root {
 		_, upper, work := m.OverlayDirs()
 		dirs := []string{upper, work}
@@ -266,6 +270,56 @@ func checkWritableLayer(c *Container) error {
 		}
 	}
 	return nil
+}
+
+// checkLowers refuses a container whose root is not what the snapshotter prepares: an
+// overlay, or the vfs driver's bind of its own copy (checkWritableLayer), each lowerdir one of
+// the store's layer dirs (its name a DiffID's hex) or the container's own empty or
+// mountpoints dir, a directory and not a symlink. overlayfs mounts any lowerdir it is given:
+// a config.json edited to stack / or /etc had the host's files in the container, and in what
+// cp copied out of it.
+func checkLowers(c *Container) error {
+	for _, m := range c.Config.Spec.Root {
+		if m.Type != "overlay" && m.Type != "bind" {
+			return fmt.Errorf("container %s: its root is a %s mount, not the overlay or bind strata prepares", shortID(c.ID), quote.Value(m.Type))
+		}
+		if m.Type != "overlay" || c.layers == "" {
+			continue
+		}
+		lowers, _, _ := m.OverlayDirs()
+		if len(lowers) == 0 {
+			return fmt.Errorf("container %s: its root overlay has no lowerdir", shortID(c.ID))
+		}
+		for _, l := range lowers {
+			base := filepath.Base(l)
+			own := (base == "empty" || base == "mountpoints") && inDir(l, c.Dir)
+			if !own && (!isLayerName(base) || !filepath.IsAbs(l) || !inDir(l, c.layers)) {
+				return fmt.Errorf("container %s: its root's lowerdir %s is not one of the store's layer dirs", shortID(c.ID), quote.Value(l))
+			}
+			fi, err := os.Lstat(l)
+			if err != nil {
+				return fmt.Errorf("container %s: its root's lowerdir: %w", shortID(c.ID), err)
+			}
+			if !fi.IsDir() {
+				return fmt.Errorf("container %s: its root's lowerdir %s is a %s, not a directory", shortID(c.ID), quote.Value(l), fileKind(fi.Mode()))
+			}
+		}
+	}
+	return nil
+}
+
+// isLayerName reports whether name is a layer dir's: the 64 lower-case hex digits of a
+// sha256 DiffID.
+func isLayerName(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, r := range name {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // inDir reports whether path's parent is dir: the same path, or another spelling of it (a

@@ -123,7 +123,7 @@ func start(ctx context.Context, c *Container, byPolicy, attach bool) (err error)
 	}
 	if m != nil {
 		// Started by PrepareMonitor while the container was created: it waits for this.
-		err = m.tell(monitorGo{Dir: c.Dir, CgroupMade: handed, Netns: netnsPath, Attach: attach}, lock.File())
+		err = m.tell(monitorGo{Dir: c.Dir, Layers: c.layers, CgroupMade: handed, Netns: netnsPath, Attach: attach}, lock.File())
 		m.goPipe.Close()
 		if err != nil {
 			m.end()
@@ -140,6 +140,9 @@ func start(ctx context.Context, c *Container, byPolicy, attach bool) (err error)
 		}
 		if attach {
 			args = append(args, monitorAttach)
+		}
+		if c.layers != "" {
+			args = append(args, monitorLayers+c.layers)
 		}
 		if m, err = spawnMonitor(args, extra); err != nil {
 			return withCode(ExitOwnError, fmt.Errorf("starting monitor: %w", err))
@@ -189,6 +192,8 @@ func start(ctx context.Context, c *Container, byPolicy, attach bool) (err error)
 // monitorLocked: fd monitorLockFD is the open file of the container's lock, which Start holds
 // (see below). monitorNetns: fd monitorNetnsFD is the network namespace PrepareNetwork made
 // for it. monitorAttach: the strata that starts it attaches once it has (awaitStarter).
+// monitorLayers+DIR: the store's layer dir (Store.SetLayerDir), where the lowerdirs of the
+// container's root must be, at this start and at each its restart policy makes.
 // monitorEarly+JSON, alone: the monitor started before its container existed
 // (PrepareMonitor), for the earlyMonitor the JSON describes; it reads what the others say
 // from the socket at fd monitorGoFD, as a monitorGo, with the lock's open file (SCM_RIGHTS).
@@ -206,6 +211,7 @@ const (
 	monitorNetns      = "--netns"
 	monitorNetnsFD    = 5
 	monitorAttach     = "--attach"
+	monitorLayers     = "--layers="
 	monitorEarly      = "--early="
 	monitorGoFD       = 4
 )
@@ -222,6 +228,7 @@ type earlyMonitor struct {
 // whether its strata attaches (monitorAttach).
 type monitorGo struct {
 	Dir        string `json:"dir"`
+	Layers     string `json:"layers,omitempty"` // monitorLayers
 	CgroupMade bool   `json:"cgroupMade,omitempty"`
 	Netns      string `json:"netns,omitempty"`
 	Attach     bool   `json:"attach,omitempty"`
@@ -433,6 +440,7 @@ func prepareEarly(em earlyMonitor, stdio Stdio) *preparedNetns {
 // monitorFlags are the monitor's optional arguments after the container dir.
 type monitorFlags struct {
 	cgroupMade, locked, netns, attach bool
+	layers                            string
 }
 
 // monitorArgs reads the monitor's arguments: the container dir, then optional flags, each
@@ -451,6 +459,8 @@ func monitorArgs(argv []string) (f monitorFlags, ok bool) {
 			f.netns = true
 		case a == monitorAttach && !f.attach:
 			f.attach = true
+		case strings.HasPrefix(a, monitorLayers) && f.layers == "" && len(a) > len(monitorLayers):
+			f.layers = strings.TrimPrefix(a, monitorLayers)
 		default:
 			return monitorFlags{}, false
 		}
@@ -492,7 +502,7 @@ func runMonitor() {
 			pipe = nil
 		}
 	}
-	var dir, netnsPath string
+	var dir, netnsPath, layers string
 	var netnsFile *os.File
 	var earlyNS *preparedNetns
 	lw := newLogWriter(nil) // the container's log file is opened below
@@ -528,12 +538,12 @@ func runMonitor() {
 			answer(monitorResult{Error: err.Error(), Code: ExitOwnError})
 			os.Exit(ExitOwnError)
 		}
-		dir, cgroupMade, netnsPath, attached = g.Dir, g.CgroupMade, g.Netns, g.Attach
+		dir, cgroupMade, netnsPath, attached, layers = g.Dir, g.CgroupMade, g.Netns, g.Attach, g.Layers
 	case !ok:
 		answer(monitorResult{Error: "monitor: want the container dir, then optionally " + monitorCgroupMade + " and " + monitorNetns, Code: ExitOwnError})
 		os.Exit(ExitOwnError)
 	default:
-		dir = os.Args[1]
+		dir, layers = os.Args[1], flags.layers
 		if flags.locked {
 			lock = os.NewFile(monitorLockFD, "lock")
 		}
@@ -541,7 +551,7 @@ func runMonitor() {
 			netnsFile = os.NewFile(monitorNetnsFD, "netns")
 		}
 	}
-	s := &Store{dir: filepath.Dir(dir)}
+	s := &Store{dir: filepath.Dir(dir), layers: layers}
 	c, err := s.load(filepath.Base(dir))
 	switch {
 	case err != nil:

@@ -38,7 +38,17 @@ const (
 // every strata process reads and writes the files, with flocks where two could race.
 type Store struct {
 	dir string
+	// layers is the snapshotter's dir of layer dirs (SetLayerDir); "" leaves a root's
+	// lowerdirs unchecked.
+	layers string
 }
+
+// SetLayerDir names the dir holding the layer dirs (one per DiffID, named by its hex) that the
+// store's containers stack in their root overlays: every lowerdir of a container that is
+// started, or whose files cp or diff read, must be one of them, or the container's own empty
+// or mountpoints dir, as the snapshotter prepares them (checkLowers). Unset, lowerdirs are
+// not checked.
+func (s *Store) SetLayerDir(dir string) { s.layers = dir }
 
 // ErrBroken means a container's files cannot be read: its config.json is missing or
 // corrupt, or its dir is no directory (a crash, a full disk, a hand edit). Such a container
@@ -70,6 +80,8 @@ type Container struct {
 	// monitored: this process created the container to run it and its first state names
 	// this process as the monitor (CreateToRun).
 	monitored bool
+	// layers is its store's layer dir (Store.SetLayerDir), where its lowerdirs must be.
+	layers string
 }
 
 // Durable waits until the config.json of a container just created is on disk. CreateWith
@@ -194,7 +206,7 @@ func (s *Store) create(id string, cfg Config, root RootFunc, toRun bool) (_ *Con
 	}
 	dir := filepath.Join(s.dir, id)
 	cfg.Spec.ID, cfg.Spec.Dir = id, dir
-	c := &Container{ID: id, Dir: dir, Config: cfg, State: State{Status: StatusCreated}}
+	c := &Container{ID: id, Dir: dir, Config: cfg, State: State{Status: StatusCreated}, layers: s.layers}
 	if toRun {
 		start, err := processStart(os.Getpid())
 		if err != nil {
@@ -671,7 +683,7 @@ func (s *Store) load(id string) (*Container, error) { return s.loadAs(id, false)
 // holding the names its links give it), never skipped, so that its name stays taken.
 func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 	dir := filepath.Join(s.dir, id)
-	c := &Container{ID: id, Dir: dir}
+	c := &Container{ID: id, Dir: dir, layers: s.layers}
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

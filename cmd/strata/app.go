@@ -65,7 +65,14 @@ func (g *globals) unpackedLayers() (*snapshotter.Snapshotter, error) {
 
 func (g *globals) openContainers() (*runner.Store, error) {
 	// runner's error says "opening container store" already.
-	return runner.OpenStore(g.containersDir())
+	s, err := runner.OpenStore(g.containersDir())
+	if err != nil {
+		return nil, err
+	}
+	// A container's root stacks only these layer dirs: one edited to name a host dir is
+	// refused where it would be mounted or read.
+	s.SetLayerDir(g.snapshotsDir())
+	return s, nil
 }
 
 // getContainer opens the container store and finds the container arg names (name, ID or ID
