@@ -445,6 +445,7 @@ func (c *command) exec(spec Spec) error {
 		// does not read the command's GODEBUG, GOMAXPROCS… (hideGoEnv).
 		var prefix string
 		env, prefix = hideGoEnv(env)
+		env = append(env, reaperGoDebug)
 		args = append([]string{withGoEnvPrefix(reaperMarker, prefix), argv0}, spec.Args...)
 		argv0 = "/proc/self/exe"
 	}

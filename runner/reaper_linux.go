@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -35,6 +37,9 @@ import (
 // has no handler for). That design ran in 4 threads, but lost the SIGTERM of
 // TestRunInitForwardsSignals about once in 40 runs on a loaded host.
 func runReaper(goEnvPrefix string) {
+	// Its own GODEBUG (reaperGoDebug), which the command never had: hideGoEnv renamed the
+	// command's.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") })
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "strata-init: want a command")
 		os.Exit(ExitOwnError)
@@ -44,7 +49,7 @@ func runReaper(goEnvPrefix string) {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	pid, err := syscall.ForkExec(os.Args[1], os.Args[2:], &syscall.ProcAttr{
-		Env:   restoreGoEnv(os.Environ(), goEnvPrefix),
+		Env:   restoreGoEnv(env, goEnvPrefix),
 		Files: []uintptr{0, 1, 2},
 	})
 	if err != nil {
@@ -67,15 +72,22 @@ func runReaper(goEnvPrefix string) {
 			if code, done := reap(pid); done {
 				os.Exit(code)
 			}
-		case unix.SIGURG:
-			// The Go runtime preempts goroutines with SIGURG; not the user's signal.
 		default:
+			// SIGURG too, as tini forwards it: this runtime never sends it to itself
+			// (reaperGoDebug), so every one comes from outside, a kill -s URG or the
+			// kernel's for out-of-band data on a socket the command owns.
 			if sig, ok := s.(syscall.Signal); ok {
 				unix.RawSyscall(unix.SYS_KILL, uintptr(pid), uintptr(sig), 0)
 			}
 		}
 	}
 }
+
+// reaperGoDebug is the reaper's GODEBUG: asyncpreemptoff=1 keeps the runtime from preempting
+// goroutines with SIGURG, which it sends itself otherwise, so that the reaper can tell none of
+// the command's SIGURGs from its own and forwards them all. It preempts at function calls
+// still, and its goroutines do little but wait.
+const reaperGoDebug = "GODEBUG=asyncpreemptoff=1"
 
 // reap collects every exited child; done is true once the command itself has exited, with
 // its status mapped as a shell does (128+n after signal n).
