@@ -443,6 +443,10 @@ func (c *command) exec(spec Spec) error {
 		// The reaper is this binary (the protected one /proc/self/exe points at) and runs with
 		// the privileges just set up; it starts argv0 and forwards signals to it. Its runtime
 		// does not read the command's GODEBUG, GOMAXPROCS… (hideGoEnv).
+		// Its runtime opens files of the container's as it starts, as this user.
+		if err := checkGoStart("/proc/self"); err != nil {
+			return fmt.Errorf("--init: %w", err)
+		}
 		var prefix string
 		env, prefix = hideGoEnv(env)
 		env = append(env, reaperGoDebug)

@@ -409,6 +409,11 @@ func joinAndStartTTY(req joinRequest) (*exec.Cmd, *os.File, error) {
 	if len(late) > 0 {
 		// The sealed binary this helper runs, as the command sees it once forked into the
 		// container's pid namespace; its runtime does not read the command's GODEBUG… .
+		// Its runtime opens files of the container's as it starts (its PID 1's cgroup and
+		// mounts are the ones it will have).
+		if err := checkGoStart("/proc/1"); err != nil {
+			return nil, nil, &ExitCodeError{Code: ExitOwnError, Err: fmt.Errorf("--ulimit: %w", err)}
+		}
 		var prefix string
 		env, prefix = hideGoEnv(env)
 		args = limitsExecArgs(late, prefix, argv0, req.Args)
