@@ -433,9 +433,136 @@ func applyCases() []applyCase {
 			entries: []ent{symlink("up", "../.."), file("up/.wh.sentinel", "", 0o644)},
 			check:   func(t *testing.T, root string) { wantWhiteout(t, root, "sentinel") },
 		},
+		// AUFS's metadata at the root of layers docker made on its aufs driver: docker and
+		// containerd 1.x skip it, keeping plnk's regular files for the links to them.
 		{
-			name:    "other whiteout meta names are refused",
-			entries: []ent{file(".wh..wh.plnk", "", 0o644)},
+			name: "AUFS metadata at the root is left out",
+			entries: []ent{dir("./", 0o755), file(".wh..wh.aufs", "", 0o444), dir(".wh..wh.orph/", 0o700),
+				file(".wh..wh.orph/o", "orphan", 0o644), dir(".wh..wh.plnk/", 0o700), file("kept", "k", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "kept", "k", 0o644)
+				wantNoWhiteoutMeta(t, root)
+				wantMtime(t, root, ".", testTime)
+			},
+		},
+		{
+			name: "AUFS metadata at the root is left out, whiteouts kept",
+			entries: []ent{file(".wh..wh.aufs", "", 0o444), file(".wh..wh.orph/o", "orphan", 0o644),
+				file(".wh..wh..opq", "", 0o644)},
+			opts: Options{Whiteouts: WhiteoutKeep},
+			check: func(t *testing.T, root string) {
+				wantNoWhiteoutMeta(t, root, ".wh..wh..opq")
+				wantFile(t, root, ".wh..wh..opq", "", 0o644)
+			},
+		},
+		{
+			name: "a hard link to an AUFS pseudo-link is that file",
+			entries: []ent{
+				dir(".wh..wh.plnk/", 0o700),
+				file(".wh..wh.plnk/262.1187", "plnk body", 0o755).with(func(h *tar.Header) { h.ModTime = testTime.Add(time.Hour) }),
+				dir("usr/bin/", 0o755),
+				hardlink("usr/bin/a", ".wh..wh.plnk/262.1187"),
+				hardlink("usr/bin/b", "/.wh..wh.plnk/262.1187"),
+				hardlink("c", "./.wh..wh.plnk/262.1187"),
+			},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "usr/bin/a", "plnk body", 0o755)
+				wantMtime(t, root, "usr/bin/a", testTime.Add(time.Hour))
+				wantSameInode(t, root, "usr/bin/a", "usr/bin/b")
+				wantSameInode(t, root, "usr/bin/a", "c")
+				wantNoWhiteoutMeta(t, root)
+				wantMtime(t, root, "usr/bin", testTime)
+			},
+		},
+		{
+			name: "a hard link to an AUFS pseudo-link is that file, whiteouts kept",
+			entries: []ent{file(".wh..wh.plnk/1.2", "kept", 0o644), hardlink("a", ".wh..wh.plnk/1.2"),
+				file(".wh.gone", "", 0o644)},
+			opts: Options{Whiteouts: WhiteoutKeep},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "a", "kept", 0o644)
+				wantFile(t, root, ".wh.gone", "", 0o644)
+				wantNoWhiteoutMeta(t, root)
+			},
+		},
+		{
+			name: "a repeated AUFS pseudo-link: the later one is linked",
+			entries: []ent{file(".wh..wh.plnk/n", "one", 0o644), file(".wh..wh.plnk/n", "two", 0o600),
+				hardlink("a", ".wh..wh.plnk/n")},
+			opts:  Options{Whiteouts: WhiteoutUserXattr},
+			check: func(t *testing.T, root string) { wantFile(t, root, "a", "two", 0o600) },
+		},
+		{
+			name:    "a hard link before its AUFS pseudo-link is refused",
+			entries: []ent{hardlink("a", ".wh..wh.plnk/1.2"), file(".wh..wh.plnk/1.2", "late", 0o644)},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name: "AUFS pseudo-links that are no regular files are left out",
+			entries: []ent{symlink(".wh..wh.plnk/s", "/etc/passwd"), node(".wh..wh.plnk/p", tar.TypeFifo, 0, 0),
+				dir(".wh..wh.plnk/sub/", 0o755), file(".wh..wh.plnk/sub/f", "nested", 0o644),
+				file(".wh..wh.plnk/r", "r", 0o644), hardlink(".wh..wh.plnk/l", ".wh..wh.plnk/r"), file("ok", "", 0o644)},
+			check: func(t *testing.T, root string) {
+				wantFile(t, root, "ok", "", 0o644)
+				wantNoWhiteoutMeta(t, root)
+			},
+		},
+		{
+			name:    "a hard link to a symlink among the AUFS pseudo-links is refused",
+			entries: []ent{symlink(".wh..wh.plnk/s", "/etc/passwd"), hardlink("a", ".wh..wh.plnk/s")},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "a hard link into a directory among the AUFS pseudo-links is refused",
+			entries: []ent{file(".wh..wh.plnk/sub/f", "nested", 0o644), hardlink("a", ".wh..wh.plnk/sub/f")},
+			errAny:  true,
+		},
+		{
+			name:    "a hard link to other AUFS metadata is refused",
+			entries: []ent{file(".wh..wh.aufs", "", 0o644), hardlink("a", ".wh..wh.aufs")},
+			errAny:  true,
+		},
+		{
+			name:    "an AUFS pseudo-link out of the layer dir is refused",
+			entries: []ent{file(".wh..wh.plnk/../../sentinel", "escape?", 0o644)},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "a hard link out of the layer dir through AUFS's pseudo-links is refused",
+			entries: []ent{file(".wh..wh.plnk/x", "x", 0o644), hardlink("a", ".wh..wh.plnk/../../sentinel")},
+			wantErr: ErrUnsafePath,
+		},
+		{
+			name:    "AUFS's pseudo-links are not reached through a symlink",
+			entries: []ent{symlink("p", ".wh..wh.plnk"), file(".wh..wh.plnk/f", "x", 0o644), hardlink("a", "p/f")},
+			errAny:  true,
+		},
+		{
+			name:    "an AUFS pseudo-link counts against MaxSize",
+			entries: []ent{file(".wh..wh.plnk/big", strings.Repeat("x", 64<<10), 0o644)},
+			opts:    Options{MaxSize: 32 << 10},
+			wantErr: ErrTooLarge,
+		},
+		{
+			name:    "AUFS metadata names below the root are refused",
+			entries: []ent{file("d/.wh..wh.aufs", "", 0o644)},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "an AUFS pseudo-link below the root is refused",
+			entries: []ent{file("d/.wh..wh.plnk/1.2", "x", 0o644)},
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			name:    "AUFS metadata is any name where told so",
+			entries: []ent{file(".wh..wh.aufs", "a", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutKeep, NoAUFSMeta: true},
+			check:   func(t *testing.T, root string) { wantFile(t, root, ".wh..wh.aufs", "a", 0o644) },
+		},
+		{
+			name:    "AUFS pseudo-links are refused where told so",
+			entries: []ent{file(".wh..wh.plnk/1.2", "x", 0o644)},
+			opts:    Options{Whiteouts: WhiteoutKeep, NoAUFSMeta: true},
 			wantErr: ErrUnsupportedEntry,
 		},
 		{
@@ -523,4 +650,24 @@ func deepChain(hops, per int) []ent {
 		prev = l + "/" + chain
 	}
 	return append(es, file(prev+"/f", "deep", 0o644))
+}
+
+// TestApplyAUFSFailureLeavesNoPseudoLinks: when a layer with AUFS pseudo-links fails (a link
+// to one it lacks, a tar cut short), the place they were kept in goes too.
+func TestApplyAUFSFailureLeavesNoPseudoLinks(t *testing.T) {
+	whole := tarOf(t, file(".wh..wh.plnk/1.2", "kept", 0o644), file("big", strings.Repeat("x", 8<<10), 0o644))
+	for name, layer := range map[string][]byte{
+		"missing pseudo-link": tarOf(t, file(".wh..wh.plnk/1.2", "kept", 0o644), hardlink("a", ".wh..wh.plnk/3.4")),
+		"cut short":           whole[:2048],
+	} {
+		t.Run(name, func(t *testing.T) {
+			j := newJail(t)
+			_, err := Apply(context.Background(), j.root, bytes.NewReader(layer), Options{IgnoreOwners: os.Geteuid() != 0})
+			j.check(t)
+			if err == nil {
+				t.Fatalf("Apply() = nil error, want one")
+			}
+			wantNoWhiteoutMeta(t, j.root)
+		})
+	}
 }

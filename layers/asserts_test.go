@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +124,24 @@ func wantNoXattr(t *testing.T, root, name, key string) {
 	t.Helper()
 	if got, err := getXattr(root, name, key); !errors.Is(err, unix.ENODATA) {
 		t.Errorf("xattr %s of %q = %q, %v; want none", key, name, got, err)
+	}
+}
+
+// wantNoWhiteoutMeta fails when a name of whiteout metadata (".wh..wh.") is anywhere in the
+// layer dir root, but for the names in allowed.
+func wantNoWhiteoutMeta(t *testing.T, root string, allowed ...string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if strings.HasPrefix(d.Name(), ".wh..wh.") && !slices.Contains(allowed, rel) {
+			t.Errorf("%s is in the layer dir, want no whiteout metadata", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -12,6 +12,15 @@
 //     whiteouts are written the way overlayfs reads them, so a layer dir can serve directly as a
 //     lowerdir.
 //
+// AUFS metadata: layers docker made on its aufs storage driver (2013-2017, still on Docker Hub)
+// carry AUFS's own names at their root, ".wh..wh.aufs", ".wh..wh.orph/" and ".wh..wh.plnk/",
+// whose regular files are the targets of hard links elsewhere in the layer. As docker and
+// containerd 1.x apply such a layer, those names are left out and a hard link to a pseudo-link
+// gets its file (here, its inode: the file is kept aside in a hidden directory of the layer
+// dir until the end of the apply). Such a name below the root stays refused, as does a hard
+// link to a pseudo-link the tar has not given before it; Options.NoAUFSMeta is for tars that
+// are no layer.
+//
 // Confinement: every entry name is taken relative to the layer dir. A leading "/" is dropped
 // (absolute names are rooted at the layer dir, as docker does), and a name whose ".." climbs
 // above the layer dir is refused with ErrUnsafePath rather than silently cleaned; hard link

@@ -4,7 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"github.com/strata-run/strata/internal/freespace"
 	"io"
@@ -51,6 +54,13 @@ type extractor struct {
 	// opaque and whiteouts are set once a directory was made opaque and a whiteout made:
 	// finish then removes the whiteouts below opaque directories (dropSealedWhiteouts).
 	opaque, whiteouts bool
+	// plnk is the directory, open as plnkFD, where the regular files of AUFS's
+	// ".wh..wh.plnk/" wait for the hard links to them: a random name at the layer's root,
+	// which no entry can name (every root name of that prefix is AUFS metadata, aufsMeta) nor
+	// reach through a symlink (it cannot be guessed). "" until the layer has such a file;
+	// finish and close remove it.
+	plnk   string
+	plnkFD int
 }
 
 // deferredMax bounds the memory of the deferred directory metadata. Real layers stay far
@@ -127,7 +137,8 @@ func (x *extractor) close() error {
 	if x.root == nil {
 		return nil
 	}
-	err := x.root.close()
+	err := x.dropPlnk()
+	err = errors.Join(err, x.root.close())
 	x.root = nil
 	return err
 }
@@ -187,6 +198,9 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) err
 		return err
 	}
 	dir, base := splitName(name)
+	if !x.opts.NoAUFSMeta && aufsMeta(name) {
+		return x.aufsMeta(ctx, dir, base, hdr, r)
+	}
 	if whiteoutInPath(dir) {
 		return fmt.Errorf("%w: a whiteout name as a parent directory", ErrUnsupportedEntry)
 	}
@@ -692,6 +706,9 @@ func (x *extractor) link(pfd int, name, base string, hdr *tar.Header) error {
 		return fmt.Errorf("%w: hard link to itself", ErrUnsupportedEntry)
 	}
 	tdir, tbase := splitName(target)
+	if tdir == aufsLinkDir && !x.opts.NoAUFSMeta {
+		return x.plnkLink(pfd, base, tbase)
+	}
 	// A target in the entry's own directory is named by its handle, which stays open until
 	// the next entry even when replace removes a name in it. Elsewhere the target's parent
 	// gets its own handle: the cached one is about to serve the new name.
@@ -851,6 +868,66 @@ func (x *extractor) whiteout(dir, base string) error {
 	return nil
 }
 
+// aufsMeta applies an entry of AUFS's metadata at the layer's root (aufsMeta in whiteout.go),
+// dir and base its clean name split. Only the regular files right in ".wh..wh.plnk" are kept,
+// aside, for the hard links to them; everything else is left out, as docker leaves it out:
+// ".wh..wh.aufs", ".wh..wh.orph/...", the plnk directory itself, and in it symlinks, devices,
+// links and subdirectories, which AUFS never puts there.
+func (x *extractor) aufsMeta(ctx context.Context, dir, base string, hdr *tar.Header, r io.Reader) error {
+	if dir != aufsLinkDir || hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeGNUSparse {
+		return nil
+	}
+	if x.plnk == "" {
+		var rnd [16]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return err
+		}
+		name := aufsLinkDir + "-strata-" + hex.EncodeToString(rnd[:])
+		if err := unix.Mkdirat(x.root.fd, name, 0o700); err != nil {
+			return fmt.Errorf("making a place for AUFS's pseudo-links: %w", err)
+		}
+		fd, err := unix.Openat(x.root.fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			unix.Unlinkat(x.root.fd, name, unix.AT_REMOVEDIR)
+			return fmt.Errorf("making a place for AUFS's pseudo-links: %w", err)
+		}
+		x.plnk, x.plnkFD = name, fd
+		x.meta += inodeCost
+	}
+	return x.file(ctx, x.plnkFD, base, hdr, r)
+}
+
+// plnkLink applies a hard link to ".wh..wh.plnk/"+tbase at base in pfd: it links the file
+// kept aside for that name, which a link before it in the tar has not (docker fails such a
+// layer too: "Invalid aufs hardlink"). Docker writes a copy of the file for each link, with
+// that file's header; a link shares its inode, content and metadata alike, as the names had
+// on the aufs branch, and costs no space.
+func (x *extractor) plnkLink(pfd int, base, tbase string) error {
+	var err error = unix.ENOENT
+	if x.plnk != "" {
+		err = x.replace(pfd, base, func() error { return unix.Linkat(x.plnkFD, tbase, pfd, base, 0) })
+	}
+	if err == unix.ENOENT {
+		return fmt.Errorf("%w: hard link to %s, which is no regular file of the layer before it", ErrUnsupportedEntry, display(aufsLinkDir+"/"+tbase))
+	}
+	if err != nil {
+		return fmt.Errorf("to %s: %w", display(aufsLinkDir+"/"+tbase), err)
+	}
+	return nil
+}
+
+// dropPlnk removes the place of AUFS's pseudo-links, if the layer had one: its files stay
+// only under the names that link them.
+func (x *extractor) dropPlnk() error {
+	if x.plnk == "" {
+		return nil
+	}
+	unix.Close(x.plnkFD)
+	name := x.plnk
+	x.plnk, x.plnkFD = "", -1
+	return x.root.removeAt(x.root.fd, name)
+}
+
 // setOpaque marks the directory dfd opaque.
 func (x *extractor) setOpaque(dfd int) error {
 	x.opaque = true
@@ -885,6 +962,10 @@ func (x *extractor) whiteoutOverOwn(pfd int, target string) error {
 
 // finish sets the deferred directory modes and times, deepest first.
 func (x *extractor) finish(ctx context.Context) error {
+	// First: removing it changes the root's mtime.
+	if err := x.dropPlnk(); err != nil {
+		return err
+	}
 	if x.opts.Whiteouts != WhiteoutKeep && (x.opaque || x.root.madeOpaque) && x.whiteouts {
 		// Before the directories get their modes, which may refuse reading them.
 		if err := x.dropSealedWhiteouts(ctx); err != nil {

@@ -25,6 +25,16 @@ func FuzzApply(f *testing.F) {
 			file("var/.wh..wh..opq", "", 0o644),
 			file(".wh..wh.plnk", "", 0o644),
 		),
+		// A layer of docker's aufs driver: its metadata at the root, a pseudo-link and a
+		// hard link to it.
+		tarOf(f,
+			file(".wh..wh.aufs", "", 0o444),
+			dir(".wh..wh.orph/", 0o700),
+			dir(".wh..wh.plnk/", 0o700),
+			file(".wh..wh.plnk/262.1187", "plnk", 0o755),
+			hardlink("usr/bin/a", ".wh..wh.plnk/262.1187"),
+			hardlink("b", ".wh..wh.plnk/../../sentinel"),
+		),
 		tarOf(f,
 			file("a", "x", 0o644),
 			hardlink("b", "a"),

@@ -82,6 +82,13 @@ type Options struct {
 	MinFreeBytes int64
 	// Whiteouts says how whiteout entries are written.
 	Whiteouts WhiteoutMode
+	// NoAUFSMeta treats AUFS's metadata at the root of the tar (".wh..wh.aufs",
+	// ".wh..wh.orph/", ".wh..wh.plnk/", which layers docker made on its aufs driver carry) as
+	// any other name, for a tar that is no layer (docker cp's, which docker extracts as
+	// given): a file is a file where whiteouts are kept, a name under one is refused. By
+	// default a layer's are left out, as docker and containerd apply layers, and a hard link
+	// to a regular file of ".wh..wh.plnk" links that file's content and metadata.
+	NoAUFSMeta bool
 	// IgnoreOwners skips chown (entries belong to the caller) and tolerates EPERM on privileged
 	// xattrs (trusted.*, security.*), so tests and rootless callers can apply layers.
 	IgnoreOwners bool

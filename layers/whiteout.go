@@ -8,9 +8,13 @@ import "strings"
 const (
 	// whiteoutPrefix marks ".wh.NAME": NAME is deleted from the layers below.
 	whiteoutPrefix = ".wh."
-	// whiteoutMetaPrefix marks names reserved for whiteout metadata; only the opaque marker is
-	// defined, AUFS's ".wh..wh.plnk" and friends are refused.
+	// whiteoutMetaPrefix marks names reserved for whiteout metadata. The image-spec defines
+	// only the opaque marker; AUFS kept its own metadata at the root of a branch under such
+	// names (aufsMeta), which layers docker made on its aufs driver carry.
 	whiteoutMetaPrefix = ".wh..wh."
+	// aufsLinkDir is AUFS's directory of pseudo-links: a file hard-linked across branches
+	// keeps its inode there, and a layer holding one of its names links it from there.
+	aufsLinkDir = whiteoutMetaPrefix + "plnk"
 	// whiteoutOpaque makes its parent directory opaque: nothing below shows through.
 	whiteoutOpaque = ".wh..wh..opq"
 
@@ -38,4 +42,15 @@ func overlayXattr(name string) bool {
 // directory ".wh..wh..opq" for an opaque marker).
 func whiteoutInPath(dir string) bool {
 	return strings.HasPrefix(dir, whiteoutPrefix) || strings.Contains(dir, "/"+whiteoutPrefix)
+}
+
+// aufsMeta reports whether the clean relative name is, or is under, AUFS's metadata at the
+// layer's root: a first component named ".wh..wh.X" other than the opaque marker
+// (".wh..wh.aufs", ".wh..wh.orph/...", ".wh..wh.plnk/..."). Docker's and containerd 1.x's
+// layer appliers skip those names (pkg/archive UnpackLayer), keeping the regular files of
+// ".wh..wh.plnk" aside for the hard links that name them. Deeper down such a name is no
+// AUFS metadata and stays refused.
+func aufsMeta(name string) bool {
+	top, _, _ := strings.Cut(name, "/")
+	return strings.HasPrefix(top, whiteoutMetaPrefix) && top != whiteoutOpaque
 }

@@ -263,6 +263,7 @@ func Extract(ctx context.Context, dirfd int, r io.Reader, opts ExtractOptions) (
 	}()
 	_, err = layers.Apply(ctx, FdPath(dirfd), pr, layers.Options{
 		Whiteouts:    layers.WhiteoutKeep, // a ".wh." file a user copies is a file
+		NoAUFSMeta:   true,                // and so is a ".wh..wh.aufs" (docker cp's Untar)
 		MaxSize:      opts.MaxSize,
 		MaxEntries:   opts.MaxEntries,
 		MinFreeBytes: opts.MinFreeBytes,

@@ -152,6 +152,22 @@ func TestExtract(t *testing.T) {
 	}
 }
 
+// TestExtractAUFSNames: a tar a user copies is no layer, so a ".wh..wh.aufs" at its root is a
+// file, as docker cp's Untar extracts it, where a layer's AUFS metadata is left out.
+func TestExtractAUFSNames(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: Extract chowns, which needs root")
+	}
+	d := t.TempDir()
+	in := tarOf(t, &tar.Header{Name: ".wh..wh.aufs", Typeflag: tar.TypeReg, Mode: 0o644, Linkname: "user data"})
+	if _, err := Extract(context.Background(), openPath(t, d), bytes.NewReader(in), ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(d + "/.wh..wh.aufs"); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf(".wh..wh.aufs: %v, %v; want the file", fi, err)
+	}
+}
+
 // gnuSparseTar is one old GNU format sparse entry ('S', as `tar --sparse --format=gnu` writes
 // it): data at offset, in a file of realsize bytes. archive/tar writes no sparse entries, so
 // the blocks are built by hand (the gnu header of archive/tar's format.go).
