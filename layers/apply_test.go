@@ -515,12 +515,18 @@ func applyCases() []applyCase {
 		{
 			name:    "a hard link into a directory among the AUFS pseudo-links is refused",
 			entries: []ent{file(".wh..wh.plnk/sub/f", "nested", 0o644), hardlink("a", ".wh..wh.plnk/sub/f")},
-			errAny:  true,
+			wantErr: ErrUnsupportedEntry,
 		},
 		{
 			name:    "a hard link to other AUFS metadata is refused",
 			entries: []ent{file(".wh..wh.aufs", "", 0o644), hardlink("a", ".wh..wh.aufs")},
-			errAny:  true,
+			wantErr: ErrUnsupportedEntry,
+		},
+		{
+			// Whatever name the place of the pseudo-links has, no link reaches it.
+			name:    "a hard link to any AUFS metadata name is refused",
+			entries: []ent{file(".wh..wh.plnk/x", "x", 0o644), hardlink("a", ".wh..wh.plnk-strata-0123/x")},
+			wantErr: ErrUnsupportedEntry,
 		},
 		{
 			name:    "an AUFS pseudo-link out of the layer dir is refused",

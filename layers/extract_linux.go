@@ -706,8 +706,12 @@ func (x *extractor) link(pfd int, name, base string, hdr *tar.Header) error {
 		return fmt.Errorf("%w: hard link to itself", ErrUnsupportedEntry)
 	}
 	tdir, tbase := splitName(target)
-	if tdir == aufsLinkDir && !x.opts.NoAUFSMeta {
-		return x.plnkLink(pfd, base, tbase)
+	if !x.opts.NoAUFSMeta && aufsMeta(target) {
+		if tdir == aufsLinkDir {
+			return x.plnkLink(pfd, base, tbase)
+		}
+		// Left out, as is the place of the pseudo-links whatever its name.
+		return fmt.Errorf("%w: hard link to %s, AUFS metadata, which a layer does not apply", ErrUnsupportedEntry, display(target))
 	}
 	// A target in the entry's own directory is named by its handle, which stays open until
 	// the next entry even when replace removes a name in it. Elsewhere the target's parent
