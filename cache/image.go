@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -231,6 +232,9 @@ type ImageInfo struct {
 	Layers []v1.Descriptor
 	// Config is the parsed config: Entrypoint, Cmd, Env, WorkingDir, User, DiffIDs, history.
 	Config v1.ConfigFile
+	// HealthStartInterval is the config's Healthcheck.StartInterval (HEALTHCHECK
+	// --start-interval), which Config's HealthConfig has no field for; 0 without one.
+	HealthStartInterval time.Duration
 	// Platforms lists the images of an index, in its order; nil for a single image.
 	Platforms []PlatformImage
 	// Blobs lists every blob the ref reaches, each once: layers, configs, manifests and
@@ -308,7 +312,26 @@ func (s *Store) info(ref Ref) (ImageInfo, error) {
 		Variant:      cfg.Variant,
 		Layers:       img.m.Layers,
 		Config:       cfg,
+
+		HealthStartInterval: healthStartInterval(raw, &cfg),
 	}, nil
+}
+
+// healthStartInterval is the StartInterval of the Healthcheck of raw, the config cfg was
+// parsed from; 0 when it has none or it does not parse.
+func healthStartInterval(raw []byte, cfg *v1.ConfigFile) time.Duration {
+	if cfg.Config.Healthcheck == nil {
+		return 0
+	}
+	var c struct {
+		Config struct {
+			Healthcheck *struct{ StartInterval time.Duration }
+		} `json:"config"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.Config.Healthcheck == nil {
+		return 0
+	}
+	return c.Config.Healthcheck.StartInterval
 }
 
 // Infos returns the ImageInfo of every named image, for `strata images`, `system df` and the

@@ -295,3 +295,21 @@ func TestHealthcheckForeground(t *testing.T) {
 	}
 	done <- nil // for the cleanup
 }
+
+// TestHealthcheckCommit: commit keeps the container's healthcheck in the image it writes,
+// StartInterval too, as docker commit does; image inspect shows it, and a container of the
+// new image has it.
+func TestHealthcheckCommit(t *testing.T) {
+	root := busyboxRoot(t)
+	mustStrata(t, root, "create", "--name", "checked", "--health-cmd", "echo ok", "--health-interval", "1s",
+		"--health-start-period", "3s", "--health-start-interval", "200ms", "--health-retries", "4", "busybox:1.38.0-musl", "true")
+	mustStrata(t, root, "commit", "checked", "checked:committed")
+	want := `{"Test":["CMD-SHELL","echo ok"],"Interval":1000000000,"StartPeriod":3000000000,"StartInterval":200000000,"Retries":4}`
+	if got := strings.TrimSpace(mustStrata(t, root, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", "checked:committed").Stdout); got != want {
+		t.Errorf("image inspect of the commit: Healthcheck %s, want the container's %s", got, want)
+	}
+	mustStrata(t, root, "create", "--name", "fromcommit", "checked:committed", "true")
+	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{json .Config.Healthcheck}}", "fromcommit").Stdout); got != want {
+		t.Errorf("a container of the commit: Healthcheck %s, want %s", got, want)
+	}
+}

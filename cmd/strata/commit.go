@@ -134,6 +134,10 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 			return err
 		}
 	}
+	// The healthcheck whole, with the StartInterval cfg's has no field for.
+	if img, err = withHealthcheck(img, inspect.Config.Healthcheck); err != nil {
+		return err
+	}
 	id, err := storeNewImage(ctx, store, snap, ref, img)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-run/strata/cache"
 	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/runner"
 )
 
 // newImageCmd is `strata image`, docker's management command: the image commands again under
@@ -58,7 +59,7 @@ type imageInspect struct {
 	// Size is the compressed size in the store (config and distinct layers); docker shows
 	// the unpacked size, which the layer dirs would have to be walked for.
 	Size   int64
-	Config v1.Config
+	Config inspectImageConfig
 	RootFS inspectRootFS
 	// Metadata is docker's: LastTagTime is the zero time, as docker shows for an image it
 	// did not tag itself.
@@ -170,7 +171,7 @@ func inspectImageFor(store *cache.Store, arg string, want *v1.Platform) (imageIn
 		Variant:       info.Variant,
 		Os:            info.OS,
 		Size:          info.Size,
-		Config:        info.Config.Config,
+		Config:        imageInspectConfig(info),
 		RootFS:        inspectRootFS{Type: "layers", Layers: []string{}},
 		Descriptor:    r.Descriptor,
 	}
@@ -214,6 +215,22 @@ func inspectImageFor(store *cache.Store, arg string, want *v1.Platform) (imageIn
 	return in, nil
 }
 
+// inspectImageConfig is the image's config as docker's image inspect shows it: its
+// Healthcheck has the StartInterval (HEALTHCHECK --start-interval) that v1.HealthConfig lacks.
+type inspectImageConfig struct {
+	v1.Config
+	Healthcheck *runner.HealthConfig `json:",omitempty"`
+}
+
+// imageInspectConfig is info's config as image inspect shows it.
+func imageInspectConfig(info cache.ImageInfo) inspectImageConfig {
+	c := inspectImageConfig{Config: info.Config.Config}
+	if h := c.Config.Healthcheck; h != nil {
+		c.Healthcheck = &runner.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, StartInterval: info.HealthStartInterval, Retries: h.Retries}
+	}
+	return c
+}
+
 // platformInfo is info with the platform, config, layers and size of r's image for want: the
 // manifest an index lists for it, or r's own single image when its config names want.
 func platformInfo(store *cache.Store, r cache.Ref, info cache.ImageInfo, want v1.Platform) (cache.ImageInfo, error) {
@@ -234,6 +251,7 @@ func platformInfo(store *cache.Store, r cache.Ref, info cache.ImageInfo, want v1
 	}
 	info.OS, info.Architecture, info.Variant = p.OS, p.Architecture, p.Variant
 	info.Config, info.Created, info.Size, info.Layers = p.Config, p.Created, p.Size, p.Layers
+	info.HealthStartInterval = p.HealthStartInterval
 	return info, nil
 }
 

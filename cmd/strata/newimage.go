@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -20,6 +22,7 @@ import (
 	"github.com/strata-run/strata/internal/freespace"
 	"github.com/strata-run/strata/layers"
 	"github.com/strata-run/strata/registry"
+	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/snapshotter"
 )
 
@@ -217,4 +220,67 @@ func storeNewImage(ctx context.Context, store *cache.Store, snap *snapshotter.Sn
 		return v1.Hash{}, err
 	}
 	return res.ID, nil
+}
+
+// withHealthcheck is img with its config's Healthcheck h, whole: go-containerregistry's
+// HealthConfig has no StartInterval (HEALTHCHECK --start-interval, --health-start-interval),
+// which docker commit keeps in the image it writes. img is returned as it is when h has none.
+func withHealthcheck(img v1.Image, h *runner.HealthConfig) (v1.Image, error) {
+	if h == nil || h.StartInterval == 0 {
+		return img, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	type config struct {
+		v1.Config
+		Healthcheck *runner.HealthConfig `json:",omitempty"`
+	}
+	raw, err := json.Marshal(struct {
+		*v1.ConfigFile
+		Config config `json:"config"`
+	}{cf, config{cf.Config, h}})
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	m = m.DeepCopy()
+	sum := sha256.Sum256(raw)
+	m.Config.Digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	m.Config.Size = int64(len(raw))
+	rawManifest, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConfigImage{Image: img, config: raw, manifest: m, rawManifest: rawManifest}, nil
+}
+
+// rawConfigImage is an image whose config is raw bytes of strata's making, its manifest
+// naming them; its layers are the image's it wraps.
+type rawConfigImage struct {
+	v1.Image
+	config      []byte
+	manifest    *v1.Manifest
+	rawManifest []byte
+}
+
+func (i *rawConfigImage) RawConfigFile() ([]byte, error) { return i.config, nil }
+func (i *rawConfigImage) ConfigName() (v1.Hash, error)   { return i.manifest.Config.Digest, nil }
+func (i *rawConfigImage) Manifest() (*v1.Manifest, error) {
+	return i.manifest.DeepCopy(), nil
+}
+func (i *rawConfigImage) RawManifest() ([]byte, error) { return i.rawManifest, nil }
+func (i *rawConfigImage) Size() (int64, error)         { return int64(len(i.rawManifest)), nil }
+
+func (i *rawConfigImage) ConfigFile() (*v1.ConfigFile, error) {
+	return v1.ParseConfigFile(bytes.NewReader(i.config))
+}
+
+func (i *rawConfigImage) Digest() (v1.Hash, error) {
+	sum := sha256.Sum256(i.rawManifest)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, nil
 }
