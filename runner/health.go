@@ -2,11 +2,13 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Health checks, as docker's daemon runs them (moby daemon/health.go), without a daemon: the
@@ -50,6 +52,9 @@ const (
 	healthOutputRead = healthOutputMax + 128
 	// healthFile is the container's health state, written by its monitor only.
 	healthFile = "health.json"
+	// healthFileMax bounds the health.json read back: one strata writes takes at most about
+	// 130 KiB (5 outputs of healthOutputRead bytes, each escaped as \u0000 at worst).
+	healthFileMax = 256 << 10
 )
 
 // Health is docker's State.Health: the status, the failing streak and the last results.
@@ -422,26 +427,48 @@ func ReadHealth(c *Container) *Health {
 	return h
 }
 
-// readHealthFile reads dir's health.json, checking it is one strata writes.
+// readHealthFile reads dir's health.json, checking it is one strata writes. The file is read
+// up to healthFileMax, and only the last healthLogEntries of its Log are decoded: a health.json
+// damaged or edited to hold a long Log ([{},{},...]) costs ps, inspect and the monitor that
+// restarts the container no more memory than one strata writes.
 func readHealthFile(dir string) (*Health, error) {
-	var h Health
-	if err := readJSON(filepath.Join(dir, healthFile), &h); err != nil {
+	name := filepath.Join(dir, healthFile)
+	b, err := readSmallFile(name, healthFileMax)
+	if err != nil {
 		return nil, err
 	}
-	switch h.Status {
+	var raw struct {
+		Status        string
+		FailingStreak int
+		Log           []json.RawMessage
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, &decodeError{name: name, err: err}
+	}
+	switch raw.Status {
 	case HealthStarting, HealthHealthy, HealthUnhealthy:
 	default:
-		return nil, fmt.Errorf("%s: status %q is none that strata records", healthFile, h.Status)
+		return nil, fmt.Errorf("%s: status %q is none that strata records", healthFile, raw.Status)
 	}
-	if len(h.Log) > healthLogEntries {
-		h.Log = h.Log[len(h.Log)-healthLogEntries:]
+	h := Health{Status: raw.Status, FailingStreak: raw.FailingStreak}
+	if raw.Log != nil {
+		h.Log = []*HealthResult{}
 	}
-	for i, r := range h.Log {
-		if r == nil {
-			h.Log[i] = &HealthResult{}
-		} else if len(r.Output) > healthOutputRead {
-			r.Output = r.Output[:healthOutputRead] + "..."
+	for _, m := range raw.Log[max(len(raw.Log)-healthLogEntries, 0):] {
+		var r *HealthResult
+		if err := json.Unmarshal(m, &r); err != nil {
+			return nil, &decodeError{name: name, err: err}
 		}
+		if r == nil {
+			r = &HealthResult{}
+		} else if len(r.Output) > healthOutputRead {
+			cut := healthOutputRead
+			for cut > 0 && !utf8.RuneStart(r.Output[cut]) {
+				cut-- // never inside a rune
+			}
+			r.Output = r.Output[:cut] + "..."
+		}
+		h.Log = append(h.Log, r)
 	}
 	return &h, nil
 }

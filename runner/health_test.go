@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -418,5 +420,60 @@ func TestHealthCheckerIdle(t *testing.T) {
 	}
 	if n := len(f.idles); n != 0 {
 		t.Errorf("idle ran %d more times, want once", n)
+	}
+}
+
+// TestReadHealthBounded: a health.json damaged or edited to hold a long Log costs its reader
+// (ps, inspect, a restarting monitor) little memory: one larger than any strata writes is
+// refused unread, and of a Log within that size only the last entries are decoded. The
+// largest health.json strata writes (five outputs of escaped NULs) still reads back whole.
+func TestReadHealthBounded(t *testing.T) {
+	dir := t.TempDir()
+	c := &Container{ID: strings.Repeat("a", 64), Dir: dir, State: State{Status: StatusRunning}}
+	c.Config.Healthcheck = &HealthConfig{Test: []string{"CMD-SHELL", "true"}}
+	write := func(b []byte) {
+		t.Helper()
+		if err := writeFileReplace(filepath.Join(dir, healthFile), b, 0o600, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	longLog := func(size int) []byte {
+		b := []byte(`{"Status":"healthy","Log":[{}`)
+		for len(b) < size-100 {
+			b = append(b, ",{}"...)
+		}
+		return append(b, `,{"ExitCode":7}]}`...)
+	}
+	allocs := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	const most = 16 << 20
+	write(longLog(16 << 20))
+	var h *Health
+	if n := allocs(func() { h = ReadHealth(c) }); n > most || h != nil {
+		t.Errorf("ReadHealth of a 16 MiB health.json allocated %d bytes and gave %+v; want nil, at most %d bytes", n, h, most)
+	}
+	write(longLog(healthFileMax))
+	if n := allocs(func() { h = ReadHealth(c) }); n > most || h == nil || len(h.Log) != healthLogEntries || h.Log[4].ExitCode != 7 {
+		t.Errorf("ReadHealth of a long Log allocated %d bytes and gave %+v; want its last %d entries, at most %d bytes", n, h, healthLogEntries, most)
+	}
+
+	var full Health
+	full.Status = HealthUnhealthy
+	for range healthLogEntries {
+		var out limitedBuffer
+		_, _ = out.Write(make([]byte, 2*healthOutputMax))
+		full.Log = append(full.Log, &HealthResult{ExitCode: -1, Output: "Health check exceeded timeout (2562047h47m16.854775807s): " + out.String()})
+	}
+	if err := writeJSON(filepath.Join(dir, healthFile), full, false); err != nil {
+		t.Fatal(err)
+	}
+	if h = ReadHealth(c); h == nil || len(h.Log) != healthLogEntries || h.Log[0].Output != full.Log[0].Output {
+		t.Errorf("ReadHealth of the largest health.json strata writes = %v, want it whole", h)
 	}
 }
