@@ -265,16 +265,11 @@ func (hc *healthChecker) copyLocked() Health {
 }
 
 // nextWait is how long until the next check: the start interval while the container is
-// starting within its start period, the start period's rest when that ends before the
-// interval, else the interval (moby's getInterval).
+// starting within its start period, else the interval (moby's getInterval). A start interval
+// that runs past the start period's end is waited whole, as docker's.
 func (hc *healthChecker) nextWait(now time.Time) time.Duration {
-	elapsed := now.Sub(hc.started)
-	if elapsed >= hc.t.startPeriod {
+	if now.Sub(hc.started) >= hc.t.startPeriod {
 		return hc.t.interval
-	}
-	rest := hc.t.startPeriod - elapsed
-	if rest < hc.t.interval {
-		return rest
 	}
 	hc.mu.Lock()
 	status := hc.h.Status

@@ -109,29 +109,41 @@ func TestHealthTimings(t *testing.T) {
 }
 
 // TestHealthNextWait is moby's getInterval: the start interval while starting in the start
-// period, the period's rest when it ends first, the interval after.
+// period, even when the period ends before it or is shorter than the interval (a start
+// period of 2s checked every 100ms, then every 30s), the interval after.
 func TestHealthNextWait(t *testing.T) {
 	start := time.Unix(1000, 0)
-	hc := newHealthChecker(&HealthConfig{Interval: 10 * time.Second, StartPeriod: 60 * time.Second, StartInterval: time.Second}, start, Health{}, nil)
 	tests := []struct {
+		cfg    HealthConfig
 		at     time.Duration
 		status string
 		want   time.Duration
 	}{
-		{0, HealthStarting, time.Second},
-		{30 * time.Second, HealthStarting, time.Second},
-		{30 * time.Second, HealthHealthy, 10 * time.Second},
-		{55 * time.Second, HealthStarting, 5 * time.Second},
-		{60 * time.Second, HealthStarting, 10 * time.Second},
-		{90 * time.Second, HealthUnhealthy, 10 * time.Second},
+		{nwLong, 0, HealthStarting, time.Second},
+		{nwLong, 30 * time.Second, HealthStarting, time.Second},
+		{nwLong, 30 * time.Second, HealthHealthy, 10 * time.Second},
+		{nwLong, 59*time.Second + 500*time.Millisecond, HealthStarting, time.Second},
+		{nwLong, 60 * time.Second, HealthStarting, 10 * time.Second},
+		{nwLong, 90 * time.Second, HealthUnhealthy, 10 * time.Second},
+		{nwShort, 0, HealthStarting, 100 * time.Millisecond},
+		{nwShort, 1900 * time.Millisecond, HealthStarting, 100 * time.Millisecond},
+		{nwShort, time.Second, HealthHealthy, 30 * time.Second},
+		{nwShort, 2 * time.Second, HealthStarting, 30 * time.Second},
+		{HealthConfig{StartPeriod: 10 * time.Second}, 0, HealthStarting, DefaultHealthStartInterval},
 	}
 	for _, tt := range tests {
+		hc := newHealthChecker(&tt.cfg, start, Health{}, nil)
 		hc.h.Status = tt.status
 		if got := hc.nextWait(start.Add(tt.at)); got != tt.want {
-			t.Errorf("nextWait(%v after start, %s) = %v, want %v", tt.at, tt.status, got, tt.want)
+			t.Errorf("%+v: nextWait(%v after start, %s) = %v, want %v", tt.cfg, tt.at, tt.status, got, tt.want)
 		}
 	}
 }
+
+var (
+	nwLong  = HealthConfig{Interval: 10 * time.Second, StartPeriod: 60 * time.Second, StartInterval: time.Second}
+	nwShort = HealthConfig{Interval: 30 * time.Second, StartPeriod: 2 * time.Second, StartInterval: 100 * time.Millisecond}
+)
 
 // fakeChecks is a healthChecker over a fake probe: each check takes the next of codes (a
 // probe blocks on an entry of -2 until its ctx ends), and every save and event is sent on.
