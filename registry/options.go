@@ -230,13 +230,16 @@ type retryPolicy struct {
 	attempts      int
 	backoff       time.Duration
 	maxRetryAfter time.Duration
-	stall         time.Duration
+	// notice is the shortest Retry-After wait that is told to Options.Warn.
+	notice time.Duration
+	stall  time.Duration
 }
 
 // defaultRetry gives a flaky registry about 3.5 s over four attempts. Retry-After is honoured
-// up to 30 s: Docker Hub's rate limit asks for hours, and a CLI should fail and say so instead.
+// up to 30 s, once: Docker Hub's rate limit asks for hours, and a CLI should fail and say so
+// instead. A wait of 5 s or more is told, as it starts, so that a pull is not silent meanwhile.
 // A registry that sends nothing for a minute is taken for dead: a slow link still sends.
-var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second, stall: DefaultStallLimit}
+var defaultRetry = retryPolicy{attempts: 4, backoff: 500 * time.Millisecond, maxRetryAfter: 30 * time.Second, notice: 5 * time.Second, stall: DefaultStallLimit}
 
 // DefaultStallLimit is how long a registry request may get nothing before it fails as timed
 // out.

@@ -74,8 +74,8 @@ func NewPuller(opts Options) (*Puller, error) {
 		ua = "strata"
 	}
 	d := newDialer(opts.net)
-	p.secure = baseTransport(false, ua, policy, d)
-	p.insecRT = baseTransport(true, ua, policy, d)
+	p.secure = baseTransport(false, ua, policy, d, opts.Warn)
+	p.insecRT = baseTransport(true, ua, policy, d, opts.Warn)
 	return p, nil
 }
 

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -50,10 +51,16 @@ func TestRetries(t *testing.T) {
 	}{
 		{"500 twice on the manifest", "/manifests/", 2, http.StatusInternalServerError, "", nil, 3},
 		{"503 three times on the manifest", "/manifests/", 3, http.StatusServiceUnavailable, "", nil, 4},
-		{"429 with Retry-After seconds", "/manifests/", 2, http.StatusTooManyRequests, "1", nil, 3},
+		// fastRetry's cap is 5 ms: a Retry-After of 0 is within it, one of 1 s past it.
+		{"429 with Retry-After seconds", "/manifests/", 2, http.StatusTooManyRequests, "0", nil, 3},
 		{"429 with a huge Retry-After, capped", "/manifests/", 1, http.StatusTooManyRequests, "86400", nil, 2},
 		{"429 with an HTTP date", "/manifests/", 1, http.StatusTooManyRequests, "Wed, 21 Oct 2015 07:28:00 GMT", nil, 2},
-		{"429 forever", "/manifests/", never, http.StatusTooManyRequests, "1", ErrTooManyRequests, 4},
+		{"429 forever", "/manifests/", never, http.StatusTooManyRequests, "0", ErrTooManyRequests, 4},
+		// Asked again for more than the cap after waiting it once: the registry's error, at
+		// once, not the cap waited after every attempt (90 s by default, silent).
+		{"429 forever with a huge Retry-After", "/manifests/", never, http.StatusTooManyRequests, "86400", ErrTooManyRequests, 2},
+		{"503 forever with a Retry-After past the cap", "/manifests/", never, http.StatusServiceUnavailable, "1", nil, 2},
+		{"429 with a garbage Retry-After is the backoff", "/manifests/", 3, http.StatusTooManyRequests, "-5", nil, 4},
 		{"500 forever", "/manifests/", never, http.StatusInternalServerError, "", nil, 4},
 		{"404 is not retried", "/manifests/", never, http.StatusNotFound, "", ErrNotFound, 1},
 		{"500 on the ping", "/v2/", 2, http.StatusInternalServerError, "", nil, 0},
@@ -72,10 +79,10 @@ func TestRetries(t *testing.T) {
 			}
 			got, err := p.Image(context.Background(), ref)
 			switch {
-			case tt.name == "500 forever":
+			case tt.name == "500 forever" || strings.HasPrefix(tt.name, "503 forever"):
 				var re *Error
-				if !errors.As(err, &re) || re.Kind != nil || !strings.Contains(err.Error(), "500") {
-					t.Errorf("Image = %v, want a registry error naming HTTP 500", err)
+				if !errors.As(err, &re) || re.Kind != nil || !strings.Contains(err.Error(), fmt.Sprint(tt.status)) {
+					t.Errorf("Image = %v, want a registry error naming HTTP %d", err, tt.status)
 				}
 			case tt.wantErr != nil:
 				if !errors.Is(err, tt.wantErr) {
@@ -205,5 +212,53 @@ func TestRetryWaitCapped(t *testing.T) {
 	// Capped: three waits of the limit. Doubled: 1, 2 and 4 times it.
 	if d := time.Since(start); d > 4*limit {
 		t.Errorf("three retries took %s, want about %s", d.Round(time.Millisecond), 3*limit)
+	}
+}
+
+// TestRetryAfterWaitTold: a long Retry-After wait is told in one line (the host, what was
+// asked, what strata waits, how to stop) before it starts, and cancelling the context (Ctrl-C)
+// ends it at once: a pull waited a minute and a half with nothing printed.
+func TestRetryAfterWaitTold(t *testing.T) {
+	f := &flaky{sub: "/manifests/", fail: 1 << 30, status: http.StatusTooManyRequests, retryAfter: "86400"}
+	f.on.Store(true)
+	host := serve(t, f.wrap)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var told []string
+	opts := testOptions()
+	opts.Warn = func(s string) {
+		told = append(told, s)
+		cancel()
+	}
+	opts.retry = &retryPolicy{attempts: 4, backoff: time.Millisecond, maxRetryAfter: time.Hour, notice: time.Second}
+	p, err := NewPuller(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Image(ctx, mustRef(t, host+"/x/y:1")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Image cancelled during a Retry-After wait = %v, want context.Canceled", err)
+	}
+	want := "registry " + host + " asked to retry in 86400s; waiting 3600s (Ctrl-C to stop)"
+	if len(told) != 1 || told[0] != want {
+		t.Errorf("told %q, want [%q]", told, want)
+	}
+	if n := f.seen.Load(); n != 1 {
+		t.Errorf("requests = %d, want 1", n)
+	}
+}
+
+func TestRetryNotice(t *testing.T) {
+	tests := []struct {
+		asked, wait time.Duration
+		want        string
+	}{
+		{20 * time.Second, 20 * time.Second, "registry r.example asked to retry in 20s; waiting (Ctrl-C to stop)"},
+		{1500 * time.Millisecond, 1500 * time.Millisecond, "registry r.example asked to retry in 2s; waiting (Ctrl-C to stop)"},
+		{math.MaxInt64, 30 * time.Second, "registry r.example asked to retry in a very long time; waiting 30s (Ctrl-C to stop)"},
+	}
+	for _, tt := range tests {
+		if got := retryNotice("r.example", tt.asked, tt.wait); got != tt.want {
+			t.Errorf("retryNotice(%v, %v) = %q, want %q", tt.asked, tt.wait, got, tt.want)
+		}
 	}
 }

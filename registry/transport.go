@@ -44,7 +44,7 @@ const MaxConfigSize = 16 << 20
 // token it already had: no new handshake per retry.
 
 // baseTransport builds the shared part of the stack below auth, dialing through d.
-func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *dialer) http.RoundTripper {
+func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *dialer, notify func(string)) http.RoundTripper {
 	ht := remote.DefaultTransport.(*http.Transport).Clone()
 	if insecure {
 		ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
@@ -64,13 +64,18 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *diale
 		rt = &stallGuard{inner: rt, limit: policy.stall}
 	}
 	rt = &manifestLimit{inner: &redirectGuard{inner: rt}}
-	rt = &digestCheck{inner: &retryTransport{inner: rt, policy: policy}}
+	rt = &digestCheck{inner: &retryTransport{inner: rt, policy: policy, notify: notify}}
 	return transport.NewUserAgent(rt, userAgent)
 }
 
 // retryTransport retries a request on 408, 429, 5xx and on a connection that broke, waiting
 // policy.backoff, doubled each time, or what Retry-After asks (capped). It gives up after
 // policy.attempts and returns the last response, whose status the caller turns into an error.
+// A Retry-After past the cap (Docker Hub's rate limit asks for hours) is waited the cap once;
+// a registry that asks that again is answered with its error at once, rather than waited the
+// cap after each attempt (a pull sat silent for a minute and a half). A wait of at least
+// policy.notice is told to notify, one line, before it starts: Ctrl-C (the request's
+// context) ends it at once.
 // An answer that is not HTTP on a kept-alive connection is retried at once: it is what the
 // registry sent past its last answer's end on that connection (a Content-Length short of the
 // body), read as the answer to the next request, which net/http sent on it before it saw
@@ -79,14 +84,16 @@ func baseTransport(insecure bool, userAgent string, policy retryPolicy, d *diale
 type retryTransport struct {
 	inner  http.RoundTripper
 	policy retryPolicy
+	notify func(string)
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// A body that cannot be rewound (a layer being uploaded) cannot be sent twice; the push
 	// code of go-containerregistry retries those uploads itself.
 	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	wait := t.policy.backoff
+	backoff := t.policy.backoff
 	stalls := 0
+	askedTooLong := false
 	for attempt := 1; ; attempt++ {
 		r := req
 		if attempt > 1 && req.GetBody != nil {
@@ -124,20 +131,50 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case !retryableStatus(resp.StatusCode) || last:
 			return resp, nil
 		default:
-			if ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-				wait = min(ra, t.policy.maxRetryAfter)
+			ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+			if ok && ra > t.policy.maxRetryAfter {
+				if askedTooLong {
+					return resp, nil
+				}
+				askedTooLong = true
 			}
 			// Drain a little so the connection can be reused, then let it go.
 			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 			resp.Body.Close()
+			if ok {
+				wait := min(ra, t.policy.maxRetryAfter)
+				if wait >= t.policy.notice && t.notify != nil {
+					t.notify(retryNotice(req.URL.Host, ra, wait))
+				}
+				if err := sleep(req.Context(), wait); err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
-		if err := sleep(req.Context(), wait); err != nil {
+		if err := sleep(req.Context(), backoff); err != nil {
 			return nil, err
 		}
-		// Doubled, but not past the cap: after a Retry-After of 30 s, a registry that keeps
-		// failing must not make strata wait a minute, then two.
-		wait = min(wait*2, max(t.policy.maxRetryAfter, t.policy.backoff))
+		// Doubled, but not past the cap. A Retry-After governs only the wait after the
+		// answer that sent it: after one of 30 s, a registry that keeps failing must not make
+		// strata wait a minute, then two.
+		backoff = min(backoff*2, max(t.policy.maxRetryAfter, t.policy.backoff))
 	}
+}
+
+// retryNotice is the line that tells of a Retry-After wait: asked is what the registry asked
+// for, wait what strata waits.
+func retryNotice(host string, asked, wait time.Duration) string {
+	secs := func(d time.Duration) string {
+		if d >= math.MaxInt64/2 {
+			return "a very long time"
+		}
+		return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10) + "s"
+	}
+	if asked > wait {
+		return fmt.Sprintf("registry %s asked to retry in %s; waiting %s (Ctrl-C to stop)", host, secs(asked), secs(wait))
+	}
+	return fmt.Sprintf("registry %s asked to retry in %s; waiting (Ctrl-C to stop)", host, secs(asked))
 }
 
 func retryableStatus(code int) bool {
