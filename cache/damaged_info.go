@@ -78,7 +78,7 @@ func (s *Store) DescribeDamaged(ref Ref, cause error) ImageInfo {
 		if err != nil || parseBlob(raw, &cfg) != nil {
 			continue
 		}
-		info.Config, info.Created = cfg, cfg.Created.Time
+		info.Config, info.Created, info.HasCreated = cfg, cfg.Created.Time, hasCreated(raw)
 		if cfg.OS != "" {
 			info.OS, info.Architecture, info.Variant = cfg.OS, cfg.Architecture, cfg.Variant
 		}

@@ -221,6 +221,10 @@ type ImageInfo struct {
 	Manifest v1.Descriptor
 	// Created is when the image was built, from its config; zero if the config has none.
 	Created time.Time
+	// HasCreated is whether the config names a created time at all: one that says
+	// "0001-01-01T00:00:00Z" has a zero Created too, and docker prints that date where it
+	// prints nothing for a config without one.
+	HasCreated bool
 	// Size is the bytes the image takes in the store: its config plus its compressed layers,
 	// each distinct layer counted once; for an index, the configs and layers of every
 	// platform it lists. Docker shows the unpacked size instead, which only the snapshotter
@@ -306,6 +310,7 @@ func (s *Store) info(ref Ref) (ImageInfo, error) {
 		ID:           img.m.Config.Digest,
 		Manifest:     ref.Descriptor,
 		Created:      cfg.Created.Time,
+		HasCreated:   hasCreated(raw),
 		Size:         size,
 		OS:           cfg.OS,
 		Architecture: cfg.Architecture,
@@ -449,4 +454,12 @@ func (s *Store) indexInfo(ref Ref) (ImageInfo, error) {
 		info.Platforms = append(info.Platforms, pi)
 	}
 	return info, nil
+}
+
+// hasCreated reports whether the image config raw has a "created" other than null.
+func hasCreated(raw []byte) bool {
+	var c struct {
+		Created json.RawMessage `json:"created"`
+	}
+	return json.Unmarshal(raw, &c) == nil && len(c.Created) > 0 && string(c.Created) != "null"
 }

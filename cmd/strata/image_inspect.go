@@ -175,7 +175,9 @@ func inspectImageFor(store *cache.Store, arg string, want *v1.Platform) (imageIn
 		RootFS:        inspectRootFS{Type: "layers", Layers: []string{}},
 		Descriptor:    r.Descriptor,
 	}
-	if !info.Created.IsZero() {
+	// Docker prints a config's "created" even when it is the zero time (0001-01-01T00:00:00Z);
+	// only a config without one leaves Created empty.
+	if !info.Created.IsZero() || info.HasCreated {
 		in.Created = info.Created.UTC().Format(time.RFC3339Nano)
 	}
 	for _, d := range info.Config.RootFS.DiffIDs {
@@ -250,7 +252,7 @@ func platformInfo(store *cache.Store, r cache.Ref, info cache.ImageInfo, want v1
 		return info, err
 	}
 	info.OS, info.Architecture, info.Variant = p.OS, p.Architecture, p.Variant
-	info.Config, info.Created, info.Size, info.Layers = p.Config, p.Created, p.Size, p.Layers
+	info.Config, info.Created, info.HasCreated, info.Size, info.Layers = p.Config, p.Created, p.HasCreated, p.Size, p.Layers
 	info.HealthStartInterval = p.HealthStartInterval
 	return info, nil
 }

@@ -249,7 +249,7 @@ func newImageRow(info cache.ImageInfo) imageRow {
 		Digest:     repoDigest(info),
 		ID:         info.ID.String(),
 		CreatedAt:  info.Created,
-		Created:    humanSince(info.Created),
+		Created:    imageCreatedSince(info),
 		// Compressed bytes: what the image costs in the store and on the wire.
 		// `strata system df` shows unpacked sizes and what layer sharing saves.
 		Size:      info.Size,
@@ -399,6 +399,16 @@ func humanSize(n int64) string {
 		f /= unit
 	}
 	return fmt.Sprintf("%.3gPB", f)
+}
+
+// imageCreatedSince is the CREATED column of an image: docker's docker/cli leaves it blank
+// for a config whose "created" is the zero time (0001-01-01T00:00:00Z), which it cannot tell
+// from no time at all after the API turned it into Unix seconds.
+func imageCreatedSince(info cache.ImageInfo) string {
+	if info.HasCreated && info.Created.IsZero() {
+		return ""
+	}
+	return humanSince(info.Created)
 }
 
 // humanSince is docker's CREATED column: how long ago t was, "N/A" when unknown.
