@@ -33,13 +33,16 @@ func removeDeep(dir string) error {
 	return nil
 }
 
+// readDir is os.ReadDir; tests count the listings of a root through it.
+var readDir = os.ReadDir
+
 // withPrefix lists the entries of dir whose names start with prefix, as paths. It reads the
 // dir, where filepath.Glob(filepath.Join(dir, prefix+"*")) reads dir as a pattern too: a store
 // whose path holds a '[' failed every unpack and removal ("syntax error in pattern"), and one
 // under "/s[ab]" had what was left in /sa and /sb removed as its own. As Glob, it says nothing
 // of a dir it cannot read (missing, or no dir): there is nothing to list.
 func withPrefix(dir, prefix string) []string {
-	ents, _ := os.ReadDir(dir)
+	ents, _ := readDir(dir)
 	var out []string
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), prefix) {

@@ -64,6 +64,8 @@ type Snapshotter struct {
 	driver  Driver
 	warning string
 	layer   layers.Options
+	// leftovers are the .tmp- dirs of unpacks that died, found once (see removeTmp).
+	leftovers tmpLeftovers
 }
 
 // New opens (creating if needed) the snapshot root, <root>/snapshots in strata's layout, and

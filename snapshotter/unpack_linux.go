@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -141,14 +142,43 @@ func (s *Snapshotter) lockPath(hex string) string {
 	return filepath.Join(s.root, locksDir, hex+".lock")
 }
 
-// removeTmp removes every .tmp-<hex>-* dir; the caller holds hex's lock.
+// removeTmp removes the .tmp-<hex>-* dirs left by an unpack of hex that died (killed, or a
+// crash); the caller holds hex's lock, so none of them is being written. The root is read for
+// them once per Snapshotter, at its first unpack, not once per layer: it holds a dir per
+// layer, and a pull of a 3000-layer image spent a third of its time listing it (the cost grew
+// with the square of the layer count). A leftover that appears later, from another process
+// that dies while this one unpacks, is for the next pull, or prune, to remove.
 func (s *Snapshotter) removeTmp(hex string) error {
-	for _, m := range withPrefix(s.root, tmpPrefix+hex+"-") {
+	for _, m := range s.leftovers.take(s.root, hex) {
 		if err := removeAll(m); err != nil {
 			return fmt.Errorf("removing stale %s: %w", filepath.Base(m), err)
 		}
 	}
 	return nil
+}
+
+// tmpLeftovers lists the root's .tmp-<hex>-* dirs the first time it is asked, by DiffID hex.
+type tmpLeftovers struct {
+	once  sync.Once
+	mu    sync.Mutex
+	byHex map[string][]string
+}
+
+// take returns the leftover temporary dirs of hex, as paths, and forgets them.
+func (l *tmpLeftovers) take(root, hex string) []string {
+	l.once.Do(func() {
+		l.byHex = map[string][]string{}
+		for _, m := range withPrefix(root, tmpPrefix) {
+			if h := tmpHex(filepath.Base(m)); h != "" {
+				l.byHex[h] = append(l.byHex[h], m)
+			}
+		}
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.byHex[hex]
+	delete(l.byHex, hex)
+	return m
 }
 
 // syncDir makes dir durable: with all set, everything on its filesystem (syncfs: one call
