@@ -2,8 +2,11 @@ package cache
 
 import (
 	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,7 +38,7 @@ func (s *Store) Hold(ctx context.Context) (release func() error, err error) {
 // the bytes of everything removed. Prune waits for running WriteImage calls to finish, and a
 // manifest it cannot parse makes it stop rather than guess what is garbage.
 func (s *Store) Prune(ctx context.Context, dryRun bool) (removed []v1.Descriptor, freed int64, err error) {
-	return s.PruneKeeping(ctx, dryRun, nil)
+	return s.PruneKeeping(ctx, dryRun, nil, nil)
 }
 
 // PruneKeeping is Prune that also keeps the images roots names, named or not: image IDs (a
@@ -44,16 +47,21 @@ func (s *Store) Prune(ctx context.Context, dryRun bool) (removed []v1.Descriptor
 // untagged stays whole, manifest, config and layers, while a container uses it, as docker
 // keeps it dangling; Unnamed lists it. roots is called under the lock Prune holds, so what it
 // reads (the containers) cannot change before the blobs are judged; nil keeps none.
-func (s *Store) PruneKeeping(ctx context.Context, dryRun bool, roots func() ([]v1.Hash, error)) (removed []v1.Descriptor, freed int64, err error) {
+//
+// An entry of index.json (or of an index) whose digest strata cannot store, written by another
+// tool (a sha512 one, of an OCI layout copied in), is skipped and told to warn, if set, in one
+// line: as `images` lists it damaged, it must not make every prune fail. A sha512 manifest
+// that is there, in blobs/sha512, is read all the same, so the sha256 blobs it names are kept.
+func (s *Store) PruneKeeping(ctx context.Context, dryRun bool, roots func() ([]v1.Hash, error), warn func(string)) (removed []v1.Descriptor, freed int64, err error) {
 	gc, err := s.lockGC(ctx, true)
 	if err != nil {
 		return nil, 0, fmt.Errorf("pruning: %w", err)
 	}
 	defer func() { err = errors.Join(err, gc.Unlock()) }()
 
-	keep, err := s.reachable()
+	keep, err := s.reachable(warn)
 	if err == nil && roots != nil {
-		err = s.keepRoots(keep, roots)
+		err = s.keepRoots(keep, roots, warn)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("pruning: %w", err)
@@ -77,7 +85,7 @@ func (s *Store) PruneKeeping(ctx context.Context, dryRun bool, roots func() ([]v
 
 // keepRoots adds to keep everything the images roots names reach, those that no ref reaches
 // already: the manifest or index a root is the digest of, or every manifest whose config it is.
-func (s *Store) keepRoots(keep map[v1.Hash]bool, roots func() ([]v1.Hash, error)) error {
+func (s *Store) keepRoots(keep map[v1.Hash]bool, roots func() ([]v1.Hash, error), warn func(string)) error {
 	ids, err := roots()
 	if err != nil {
 		return err
@@ -97,7 +105,7 @@ func (s *Store) keepRoots(keep map[v1.Hash]bool, roots func() ([]v1.Hash, error)
 	}
 	for _, id := range missing {
 		for _, d := range found[id] {
-			if err := s.walkReachable(d, 0, keep, true); err != nil {
+			if err := s.walkReachable(d, 0, keep, true, warn); err != nil {
 				return err
 			}
 		}
@@ -107,20 +115,20 @@ func (s *Store) keepRoots(keep map[v1.Hash]bool, roots func() ([]v1.Hash, error)
 
 // reachable returns every blob digest reachable from index.json. A missing manifest blob is
 // skipped (there is nothing below it to keep); an unparsable one is an error.
-func (s *Store) reachable() (map[v1.Hash]bool, error) {
-	return s.reachableFromIndex(true)
+func (s *Store) reachable(warn func(string)) (map[v1.Hash]bool, error) {
+	return s.reachableFromIndex(true, warn)
 }
 
 // reachableFromIndex is reachable; not strict, a manifest that cannot be read or parsed is
 // skipped rather than an error (for listings, which must not fail on one damaged image).
-func (s *Store) reachableFromIndex(strict bool) (map[v1.Hash]bool, error) {
+func (s *Store) reachableFromIndex(strict bool, warn func(string)) (map[v1.Hash]bool, error) {
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
 	keep := map[v1.Hash]bool{}
 	for _, d := range idx.Manifests {
-		if err := s.walkReachable(d, 0, keep, strict); err != nil {
+		if err := s.walkReachable(d, 0, keep, strict, warn); err != nil {
 			return nil, err
 		}
 	}
@@ -128,7 +136,7 @@ func (s *Store) reachableFromIndex(strict bool) (map[v1.Hash]bool, error) {
 }
 
 // walkReachable adds d and every blob it reaches to keep.
-func (s *Store) walkReachable(d v1.Descriptor, depth int, keep map[v1.Hash]bool, strict bool) error {
+func (s *Store) walkReachable(d v1.Descriptor, depth int, keep map[v1.Hash]bool, strict bool, warn func(string)) error {
 	if keep[d.Digest] {
 		return nil
 	}
@@ -140,6 +148,16 @@ func (s *Store) walkReachable(d v1.Descriptor, depth int, keep map[v1.Hash]bool,
 		return fmt.Errorf("manifest %s: indexes nested too deep", short(d.Digest))
 	}
 	raw, err := s.ReadBlob(d.Digest, maxSmallBlob)
+	if errors.Is(err, ErrInvalidDigest) {
+		raw, err = s.readForeignManifest(d.Digest)
+		if err != nil {
+			// No blob strata stores, nor one it can read: nothing below it is known.
+			if warn != nil {
+				warn(fmt.Sprintf("prune skips %s, which it cannot read: %v", describeEntry(d), err))
+			}
+			return nil
+		}
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
@@ -157,7 +175,7 @@ func (s *Store) walkReachable(d v1.Descriptor, depth int, keep map[v1.Hash]bool,
 		return fmt.Errorf("parsing manifest %s: %w", short(d.Digest), err)
 	}
 	for _, c := range m.Manifests {
-		if err := s.walkReachable(c, depth+1, keep, strict); err != nil {
+		if err := s.walkReachable(c, depth+1, keep, strict, warn); err != nil {
 			return err
 		}
 	}
@@ -168,6 +186,42 @@ func (s *Store) walkReachable(d v1.Descriptor, depth int, keep map[v1.Hash]bool,
 		keep[l.Digest] = true
 	}
 	return nil
+}
+
+// readForeignManifest reads the manifest h, a sha512 digest, from blobs/sha512, where another
+// tool's OCI layout keeps it, checking its content against h. Any other digest, or no such
+// file, is an error.
+func (s *Store) readForeignManifest(h v1.Hash) ([]byte, error) {
+	if h.Algorithm != "sha512" || len(h.Hex) != 128 || !isHex(h.Hex) {
+		return nil, ErrInvalidDigest
+	}
+	f, err := openRegular(filepath.Join(s.dir, blobsDir, h.Algorithm, h.Hex))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: sha512, which strata does not store", ErrInvalidDigest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSmallBlob+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > maxSmallBlob {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, int64(maxSmallBlob))
+	}
+	if sum := sha512.Sum512(b); hex.EncodeToString(sum[:]) != h.Hex {
+		return nil, fmt.Errorf("%w: its content hashes to sha512:%x", ErrDigestMismatch, sum[:6])
+	}
+	return b, nil
+}
+
+// describeEntry names an index.json entry for a message: its ref name and digest.
+func describeEntry(d v1.Descriptor) string {
+	if name := d.Annotations[RefNameAnnotation]; name != "" {
+		return fmt.Sprintf("image %s (%s)", name, short(d.Digest))
+	}
+	return "manifest " + short(d.Digest)
 }
 
 // manifestProbe reads both shapes of manifest: an index has manifests, an image manifest

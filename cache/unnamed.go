@@ -28,7 +28,7 @@ import (
 // skipped. One whose config or layers cannot be read is described with what could be, as
 // Infos describes a damaged image. Only index.json unreadable is an error.
 func (s *Store) Unnamed(ids []v1.Hash) ([]ImageInfo, error) {
-	named, err := s.reachableFromIndex(false)
+	named, err := s.reachableFromIndex(false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func looksLikeJSON(p string) bool {
 // cannot be read (nothing of it is whole to keep). Only index.json or the blob directory
 // unreadable is an error.
 func (s *Store) Unreached() ([]ImageInfo, error) {
-	named, err := s.reachableFromIndex(false)
+	named, err := s.reachableFromIndex(false, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func TestPruneKeepingKeepsUnnamedRoots(t *testing.T) {
 		t.Fatalf("the unnamed images reach %d blobs, want 8", len(want))
 	}
 	called := 0
-	removed, _, err := s.PruneKeeping(ctx, false, func() ([]v1.Hash, error) { called++; return roots, nil })
+	removed, _, err := s.PruneKeeping(ctx, false, func() ([]v1.Hash, error) { called++; return roots, nil }, nil)
 	if err != nil || called != 1 {
 		t.Fatalf("PruneKeeping() = %v (roots called %d times)", err, called)
 	}

@@ -92,6 +92,10 @@ func collectGarbage(ctx context.Context, g *globals, dryRun bool, keepWhole func
 			}
 		}
 		return roots, nil
+	}, func(w string) {
+		// An index.json entry another tool wrote (a sha512 digest): skipped, as images
+		// lists it damaged, rather than failing every prune and rmi.
+		fmt.Fprintln(os.Stderr, "strata: warning: "+oneLine(w))
 	})
 	out.Blobs = blobs
 	out.Freed += freed
