@@ -262,3 +262,20 @@ func TestRetryNotice(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryNoticeOncePerWait: the layers of a pull, fetched in parallel and all asked to wait,
+// tell of the wait once; a later wait, past the one told of, is told again.
+func TestRetryNoticeOncePerWait(t *testing.T) {
+	var told []string
+	rt := &retryTransport{policy: retryPolicy{notice: time.Second}, notify: func(s string) { told = append(told, s) }}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 5 { // five layers, a few milliseconds apart
+		rt.tell("r.example", time.Hour, 30*time.Second, now.Add(time.Duration(i)*time.Millisecond))
+	}
+	rt.tell("other.example", 20*time.Second, 20*time.Second, now)
+	rt.tell("r.example", time.Hour, 30*time.Second, now.Add(31*time.Second))
+	rt.tell("r.example", 100*time.Millisecond, 100*time.Millisecond, now.Add(time.Hour)) // short: not told
+	if len(told) != 3 {
+		t.Errorf("told %d lines, want 3 (one per host and wait): %q", len(told), told)
+	}
+}

@@ -85,6 +85,30 @@ type retryTransport struct {
 	inner  http.RoundTripper
 	policy retryPolicy
 	notify func(string)
+	// told maps a host to when the wait last told of ends: the layers of a pull fetched in
+	// parallel, all asked to wait, print one line, not one each.
+	told sync.Map
+}
+
+// tell tells notify of a Retry-After wait of host, unless one told of already covers it.
+func (t *retryTransport) tell(host string, asked, wait time.Duration, now time.Time) {
+	if t.notify == nil || wait < t.policy.notice {
+		return
+	}
+	end := now.Add(wait)
+	for {
+		prev, loaded := t.told.LoadOrStore(host, end)
+		if !loaded {
+			break
+		}
+		if !prev.(time.Time).Before(end.Add(-wait / 2)) {
+			return // an earlier line covers most of this wait
+		}
+		if t.told.CompareAndSwap(host, prev, end) {
+			break
+		}
+	}
+	t.notify(retryNotice(host, asked, wait))
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -143,9 +167,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body.Close()
 			if ok {
 				wait := min(ra, t.policy.maxRetryAfter)
-				if wait >= t.policy.notice && t.notify != nil {
-					t.notify(retryNotice(req.URL.Host, ra, wait))
-				}
+				t.tell(req.URL.Host, ra, wait, time.Now())
 				if err := sleep(req.Context(), wait); err != nil {
 					return nil, err
 				}
