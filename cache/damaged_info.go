@@ -79,6 +79,7 @@ func (s *Store) DescribeDamaged(ref Ref, cause error) ImageInfo {
 			continue
 		}
 		info.Config, info.Created, info.HasCreated = cfg, cfg.Created.Time, hasCreated(raw)
+		info.HistoryHasCreated = historyHasCreated(raw)
 		if cfg.OS != "" {
 			info.OS, info.Architecture, info.Variant = cfg.OS, cfg.Architecture, cfg.Variant
 		}

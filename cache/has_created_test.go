@@ -17,3 +17,22 @@ func TestHasCreated(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryHasCreated: each history step's "created" is told apart from none the same way.
+func TestHistoryHasCreated(t *testing.T) {
+	raw := `{"history":[{"created":"0001-01-01T00:00:00Z"},{"created_by":"CMD sh"},{"created":null},{"created":"2024-05-01T10:00:00Z"}]}`
+	got := historyHasCreated([]byte(raw))
+	want := []bool{true, false, false, true}
+	if len(got) != len(want) {
+		t.Fatalf("historyHasCreated = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("historyHasCreated = %v, want %v", got, want)
+			break
+		}
+	}
+	if got := historyHasCreated([]byte(`{"created":"2024-05-01T10:00:00Z"}`)); got != nil {
+		t.Errorf("historyHasCreated of no history = %v, want nil", got)
+	}
+}

@@ -225,6 +225,9 @@ type ImageInfo struct {
 	// "0001-01-01T00:00:00Z" has a zero Created too, and docker prints that date where it
 	// prints nothing for a config without one.
 	HasCreated bool
+	// HistoryHasCreated says, for each entry of Config.History, whether it names a created
+	// time (see HasCreated).
+	HistoryHasCreated []bool
 	// Size is the bytes the image takes in the store: its config plus its compressed layers,
 	// each distinct layer counted once; for an index, the configs and layers of every
 	// platform it lists. Docker shows the unpacked size instead, which only the snapshotter
@@ -305,18 +308,19 @@ func (s *Store) info(ref Ref) (ImageInfo, error) {
 		return ImageInfo{}, err
 	}
 	return ImageInfo{
-		Blobs:        blobs,
-		Ref:          ref.Name,
-		ID:           img.m.Config.Digest,
-		Manifest:     ref.Descriptor,
-		Created:      cfg.Created.Time,
-		HasCreated:   hasCreated(raw),
-		Size:         size,
-		OS:           cfg.OS,
-		Architecture: cfg.Architecture,
-		Variant:      cfg.Variant,
-		Layers:       img.m.Layers,
-		Config:       cfg,
+		Blobs:             blobs,
+		Ref:               ref.Name,
+		ID:                img.m.Config.Digest,
+		Manifest:          ref.Descriptor,
+		Created:           cfg.Created.Time,
+		HasCreated:        hasCreated(raw),
+		HistoryHasCreated: historyHasCreated(raw),
+		Size:              size,
+		OS:                cfg.OS,
+		Architecture:      cfg.Architecture,
+		Variant:           cfg.Variant,
+		Layers:            img.m.Layers,
+		Config:            cfg,
 
 		HealthStartInterval: healthStartInterval(raw, &cfg),
 	}, nil
@@ -456,10 +460,33 @@ func (s *Store) indexInfo(ref Ref) (ImageInfo, error) {
 	return info, nil
 }
 
+// createdFields are the fields of an image config that say when it and its steps were made,
+// kept raw to tell a zero time given from none.
+type createdFields struct {
+	Created json.RawMessage `json:"created"`
+	History []struct {
+		Created json.RawMessage `json:"created"`
+	} `json:"history"`
+}
+
+func given(v json.RawMessage) bool { return len(v) > 0 && string(v) != "null" }
+
 // hasCreated reports whether the image config raw has a "created" other than null.
 func hasCreated(raw []byte) bool {
-	var c struct {
-		Created json.RawMessage `json:"created"`
+	var c createdFields
+	return json.Unmarshal(raw, &c) == nil && given(c.Created)
+}
+
+// historyHasCreated reports, for each history entry of the image config raw, whether it has a
+// "created" other than null.
+func historyHasCreated(raw []byte) []bool {
+	var c createdFields
+	if json.Unmarshal(raw, &c) != nil || len(c.History) == 0 {
+		return nil
 	}
-	return json.Unmarshal(raw, &c) == nil && len(c.Created) > 0 && string(c.Created) != "null"
+	out := make([]bool, len(c.History))
+	for i, h := range c.History {
+		out[i] = given(h.Created)
+	}
+	return out
 }

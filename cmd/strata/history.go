@@ -38,7 +38,10 @@ const (
 
 // historyStep is one entry of the config's history with the size of its layer.
 type historyStep struct {
-	created   time.Time
+	created time.Time
+	// dated is whether the config gave created, even as the zero time (0001-01-01), which
+	// docker prints; a step it gives none is shown created at the epoch, as docker shows it.
+	dated     bool
 	createdBy string
 	comment   string
 	size      int64
@@ -97,8 +100,9 @@ func imageHistory(store *cache.Store, arg string, want *v1.Platform) (string, []
 	}
 	var steps []historyStep
 	layer := 0
-	for _, h := range info.Config.History {
+	for i, h := range info.Config.History {
 		s := historyStep{created: h.Created.Time, createdBy: h.CreatedBy, comment: h.Comment}
+		s.dated = !s.created.IsZero() || (i < len(info.HistoryHasCreated) && info.HistoryHasCreated[i])
 		if !h.EmptyLayer && layer < len(info.Layers) {
 			s.size = info.Layers[layer].Size
 			layer++
@@ -106,7 +110,7 @@ func imageHistory(store *cache.Store, arg string, want *v1.Platform) (string, []
 		steps = append(steps, s)
 	}
 	for ; layer < len(info.Layers); layer++ {
-		steps = append(steps, historyStep{created: info.Created, size: info.Layers[layer].Size})
+		steps = append(steps, historyStep{created: info.Created, dated: !info.Created.IsZero() || info.HasCreated, size: info.Layers[layer].Size})
 	}
 	return info.ID.String(), steps, nil
 }
@@ -128,7 +132,7 @@ func printHistory(w io.Writer, id string, steps []historyStep, human, quiet, noT
 			row.ID = imageID(id, noTrunc)
 		}
 		created := time.Unix(0, 0) // docker's for an unknown time: the epoch
-		if !s.created.IsZero() {
+		if s.dated {
 			created = s.created
 		}
 		row.CreatedAt = created.Local().Format(time.RFC3339)

@@ -254,6 +254,7 @@ func platformInfo(store *cache.Store, r cache.Ref, info cache.ImageInfo, want v1
 	info.OS, info.Architecture, info.Variant = p.OS, p.Architecture, p.Variant
 	info.Config, info.Created, info.HasCreated, info.Size, info.Layers = p.Config, p.Created, p.HasCreated, p.Size, p.Layers
 	info.HealthStartInterval = p.HealthStartInterval
+	info.HistoryHasCreated = p.HistoryHasCreated
 	return info, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -11,7 +12,8 @@ import (
 // that zeroed its dates) shows that date in image inspect, as docker does (moby formats any
 // created the config has), where strata printed an empty Created as for a config without
 // one; images leaves CREATED blank, as docker/cli does for the zero time, and history leaves
-// the step's CREATED blank (docker blanks a time before 2000).
+// the step's CREATED blank (docker blanks a time before 2000) and prints the zero time with
+// -H=false, where strata printed the epoch, docker's time for a step that gives none.
 func TestZeroCreatedImage(t *testing.T) {
 	root := t.TempDir()
 	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
@@ -41,6 +43,14 @@ func TestZeroCreatedImage(t *testing.T) {
 	}
 	if want := "[]\n"; out != want {
 		t.Errorf("history --format [{{.CreatedSince}}] = %q, want %q", out, want)
+	}
+	// -H=false prints the time itself: the zero one given, as docker's time.Unix of it does.
+	out, err = strata(t, root, nil, "history", "-H=false", "--format", "{{.CreatedAt}}", "zero:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (time.Time{}).Local().Format(time.RFC3339) + "\n"; out != want {
+		t.Errorf("history -H=false {{.CreatedAt}} = %q, want %q", out, want)
 	}
 	// busybox's own date is still shown.
 	out, err = strata(t, root, nil, "images", "--format", "{{.CreatedSince}}", "busybox")
