@@ -148,7 +148,10 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 
 // pauseForCommit freezes c while its writable layer is read, when it runs and is not paused
 // already (docker commit --pause): a file half written is not committed. It returns what
-// thaws it again.
+// thaws it again. A container another command thawed meanwhile (an unpause, an rm -f or kill,
+// which thaw it to end it) is not an error of the commit, whose read of the layer is whole:
+// docker's commit ignores its unpause's error. The commit of a container an rm -f removed
+// meanwhile fails still, as no such container (its reload's error).
 func pauseForCommit(c *runner.Container, pause bool) (func() error, error) {
 	none := func() error { return nil }
 	if !pause || c.State.Status != runner.StatusRunning || runner.Paused(c) {
@@ -161,7 +164,7 @@ func pauseForCommit(c *runner.Container, pause bool) (func() error, error) {
 		return nil, err
 	}
 	return func() error {
-		if err := runner.Unpause(c); err != nil && !errors.Is(err, runner.ErrNotRunning) {
+		if err := runner.Unpause(c); err != nil && !errors.Is(err, runner.ErrNotRunning) && !errors.Is(err, runner.ErrNotPaused) {
 			return err
 		}
 		return nil
