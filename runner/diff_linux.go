@@ -27,6 +27,10 @@ var hiddenMountpoints = map[string]bool{
 	"/proc": true, "/sys": true, "/dev": true,
 }
 
+// diffListed, when not nil, is called once Diff has listed directory rel of the writable
+// layer (tests).
+var diffListed func(rel string)
+
 // Diff lists what container c changed in its filesystem, from its writable layer as docker
 // diff does (moby's overlay changes): a whiteout is a deletion (an opaque directory too, its
 // new entries then added), an entry the image's layers have is a change, any other an
@@ -68,6 +72,9 @@ func Diff(c *Container) ([]Change, error) {
 	userXattr := c.OverlayUserXattr()
 	layers := &layerLookup{layers: lowers, realDir: map[string]bool{}}
 	top, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if gone := c.StillThere(); err != nil && gone != nil {
+		return nil, gone
+	}
 	if err != nil {
 		return nil, fmt.Errorf("container %s: listing its changes: %w", shortID(c.ID), &fs.PathError{Op: "open", Path: upper, Err: err})
 	}
@@ -85,6 +92,9 @@ func Diff(c *Container) ([]Change, error) {
 		names, err := readDirNames(dfd)
 		if err != nil {
 			return fmt.Errorf("reading /%s: %w", rel, err)
+		}
+		if diffListed != nil {
+			diffListed(rel)
 		}
 		slices.Sort(names)
 		for _, n := range names {
@@ -151,7 +161,13 @@ func Diff(c *Container) ([]Change, error) {
 		}
 		return nil
 	}
-	if err := walk(top, "", 0); err != nil {
+	err = walk(top, "", 0)
+	if gone := c.StillThere(); gone != nil {
+		// Removed while it was read (rm -f): the walk, which takes an entry gone meanwhile
+		// for one the container removed, listed what the removal had left.
+		return nil, gone
+	}
+	if err != nil {
 		return nil, fmt.Errorf("container %s: listing its changes: %w", shortID(c.ID), err)
 	}
 	// Every directory above a listed entry is listed as changed.

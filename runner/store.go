@@ -560,6 +560,22 @@ func (e *removedError) Error() string {
 
 func (e *removedError) Unwrap() []error { return []error{ErrNotFound, e.err} }
 
+// StillThere returns c's "no such container (removed)" error (ErrNotFound) once an rm has
+// begun to remove c since it was looked up, nil before that. An rm renames the container's
+// dir away, or removes its config.json first where it empties it in place (removeDir), before
+// it removes any file of it: a reader of c's files (commit, export, diff) that finds c still
+// there once it has read them read them whole, and one that does not read a tree being
+// emptied, which it must not pass off as the container's.
+func (c *Container) StillThere() error {
+	if c.notDir {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(c.Dir, configFile)); errors.Is(err, os.ErrNotExist) {
+		return &removedError{id: c.ID, err: err}
+	}
+	return nil
+}
+
 // isGone reports whether dir no longer exists.
 func isGone(dir string) bool {
 	_, err := os.Lstat(dir)

@@ -32,7 +32,13 @@ func WriteChanges(ctx context.Context, c *runner.Container, w io.Writer) error {
 		return tar.NewWriter(w).Close()
 	}
 	skip := func(name string, st *unix.Stat_t) bool { return runner.IsInitMountpoint(upper, name, st) }
-	if err := layers.WriteTree(ctx, w, []string{upper}, layers.TreeOptions{Diff: true, Skip: skip, UserXattr: c.OverlayUserXattr()}); err != nil {
+	err = layers.WriteTree(ctx, w, []string{upper}, layers.TreeOptions{Diff: true, Skip: skip, UserXattr: c.OverlayUserXattr()})
+	if gone := c.StillThere(); gone != nil {
+		// Removed while it was read (rm -f): what was written is what the removal had
+		// left, not the container's changes. The commit went on with part of them.
+		return gone
+	}
+	if err != nil {
 		return fmt.Errorf("container %s: reading its writable layer: %w", c.ShortID(), err)
 	}
 	return nil
@@ -61,7 +67,13 @@ func Export(ctx context.Context, c *runner.Container, lowers []string, w io.Writ
 	if len(dirs) == 0 {
 		return tar.NewWriter(w).Close()
 	}
-	if err := layers.WriteTree(ctx, w, dirs, layers.TreeOptions{UserXattr: c.OverlayUserXattr()}); err != nil {
+	err = layers.WriteTree(ctx, w, dirs, layers.TreeOptions{UserXattr: c.OverlayUserXattr()})
+	if gone := c.StillThere(); gone != nil {
+		// Removed while it was read (rm -f): export wrote part of its files, and the
+		// image's in place of the rest, and exited 0.
+		return gone
+	}
+	if err != nil {
 		return fmt.Errorf("container %s: reading its filesystem: %w", c.ShortID(), err)
 	}
 	return nil
