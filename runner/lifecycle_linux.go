@@ -684,6 +684,11 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 	}
 	mark := filepath.Join(c.Dir, restartingFile)
 	if err := writeRestartMark(mark); err != nil {
+		if gone := c.StillThere(); gone != nil {
+			// Removed since it was read (rm -f): docker's "No such container", where the
+			// mark's write named a temporary file in the store.
+			return gone
+		}
 		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
 	}
 	if err := Stop(ctx, c, timeout); err != nil {
