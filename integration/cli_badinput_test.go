@@ -426,6 +426,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"container", "stats", "--no-stream", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "stop", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "top", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"container", "port", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"container", "wait", "nosuch"}, code: 1, want: "nosuch"},
 		// -f, or prune would ask; each call is refused before anything is removed.
 		{args: []string{"container", "prune", "-f", "extra"}, code: 1, want: "accepts no arguments"},
@@ -503,6 +504,13 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"inspect", "--type", "image", "--proc", "bi-running"}, code: 1, want: "--proc"},
 		{args: []string{"inspect", "-f", "{{", "bi-running"}, code: 1, want: "--format"},
 		{args: []string{"inspect", "-f", "{{.Bogus}}", "bi-running"}, code: 1, want: "--format"},
+
+		{args: []string{"port"}, code: 1},
+		{args: []string{"port", "a", "b", "c"}, code: 1},
+		{args: []string{"port", "nosuch"}, code: 1, want: "nosuch"},
+		{args: []string{"port", "bi-running", "x"}, code: 1, want: "x"},
+		{args: []string{"port", "bi-running", "80/xyz"}, code: 1, want: "xyz"},
+		{args: []string{"port", "bi-stopped", "80"}, code: 1, want: "No public port '80' published for bi-stopped"},
 
 		{args: []string{"top"}, code: 1},
 		{args: []string{"top", "a", "b"}, code: 1},
