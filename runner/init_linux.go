@@ -110,6 +110,8 @@ func MaybeInit() {
 		runMonitor()
 	case nsjoinMarker:
 		runNSJoin()
+	case stopKillerMarker:
+		runStopKiller()
 	}
 	// The helpers that start a command with its environment: hideGoEnv's prefix follows.
 	switch marker, prefix := splitMarker(os.Args[0]); marker {

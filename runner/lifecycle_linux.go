@@ -426,6 +426,12 @@ func noteExit(c *Container, res result, err error) int {
 
 // Kill sends sig to the container's PID 1. A container that is not running is ErrNotRunning.
 func Kill(c *Container, sig syscall.Signal) error {
+	return kill(c, sig, nil)
+}
+
+// kill is Kill, calling before (when not nil) with a pidfd of the PID 1, once it is known to
+// be the container's and before it is signalled; the pidfd is closed once kill returns.
+func kill(c *Container, sig syscall.Signal, before func(pidfd int)) error {
 	if err := c.Reload(); err != nil {
 		return err
 	}
@@ -439,6 +445,9 @@ func Kill(c *Container, sig syscall.Signal) error {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
 	}
 	defer w.close()
+	if before != nil {
+		before(w.init)
+	}
 	if err := unix.PidfdSendSignal(w.init, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
@@ -566,7 +575,15 @@ func stop(ctx context.Context, c *Container, timeout time.Duration) error {
 			return err
 		}
 	}
-	if err := Kill(c, sig); err != nil {
+	// The PID 1 signalled, held for a stop interrupted while it waits (spawnStopKiller).
+	initFD := -1
+	defer func() {
+		if initFD >= 0 {
+			unix.Close(initFD)
+		}
+	}()
+	keep := func(pidfd int) { initFD, _ = unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0) }
+	if err := kill(c, sig, keep); err != nil {
 		if errors.Is(err, ErrNotRunning) && c.State.Status == StatusRunning {
 			// Exiting: its PID 1 is gone and its monitor has yet to record how it ended.
 			// Stop returns once that is recorded, as after a signal: a script's stop then
@@ -581,6 +598,7 @@ func stop(ctx context.Context, c *Container, timeout time.Duration) error {
 		}
 		return err
 	}
+	deadline := time.Now().Add(timeout)
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	_, err := Wait(tctx, c)
 	cancel()
@@ -588,6 +606,11 @@ func stop(ctx context.Context, c *Container, timeout time.Duration) error {
 		return nil
 	}
 	if ctx.Err() != nil {
+		// Interrupted (Ctrl-C): the SIGKILL at the deadline is still sent, by a process
+		// left for it, as docker's daemon finishes the stop its CLI left.
+		if initFD >= 0 && timeout < maxStopDeadline {
+			_ = spawnStopKiller(initFD, deadline)
+		}
 		return ctx.Err()
 	}
 	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) && !removedOnExit(c, err) {

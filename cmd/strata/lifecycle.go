@@ -162,13 +162,23 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 				err := fn(cmd.Context(), c, grace)
 				if err == nil {
 					runner.Event(c, name, nil) // docker's stop or restart event
+				} else if interruptedExit(cmd.Context()) != 0 {
+					return errInterrupted
 				}
 				return err
 			}
+			var err error
 			if parallel {
-				return eachContainerParallel(cmd, g, args, one)
+				err = eachContainerParallel(cmd, g, args, one)
+			} else {
+				err = eachContainer(cmd, g, args, true, one)
 			}
-			return eachContainer(cmd, g, args, true, one)
+			if code := interruptedExit(cmd.Context()); err != nil && code != 0 {
+				// Ctrl-C ends a stop or restart as docker's CLI: quietly, 130 (the container's
+				// monitor still kills it at the timeout). It printed "context canceled", 1.
+				return silentExit(code)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

@@ -1,0 +1,61 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestStopInterruptedKills: Ctrl-C (SIGINT) or SIGTERM of a `strata stop -t 1` or `strata
+// restart -t 1` once the container got its stop signal, which it ignores, still ends the
+// container with SIGKILL at the timeout, as docker's daemon finishes the stop its CLI left
+// (the CLI exits at once, as docker's). A detached container's monitor kills it, as does the
+// `strata run` of a foreground one. The container ran on for ever.
+func TestStopInterruptedKills(t *testing.T) {
+	root := busyboxRoot(t)
+	script := "trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done"
+	for _, tt := range []struct {
+		name, cmd  string
+		sig        syscall.Signal
+		foreground bool
+	}{
+		{"si-stop", "stop", syscall.SIGINT, false},
+		{"si-restart", "restart", syscall.SIGTERM, false},
+		{"si-fg", "stop", syscall.SIGINT, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Cleanup(func() { strata(t, root, "rm", "-f", tt.name) })
+			if tt.foreground {
+				run := exec.Command(strataBin, "--root", root, "run", "--name", tt.name, "busybox:1.38.0-musl", "sh", "-c", script)
+				if err := run.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = run.Process.Kill(); _ = run.Wait() })
+			} else {
+				mustStrata(t, root, "run", "-d", "--name", tt.name, "busybox:1.38.0-musl", "sh", "-c", script)
+			}
+			waitFor(t, func() bool { return strings.Contains(strata(t, root, "logs", tt.name).Stdout, "ready") })
+			stop := exec.Command(strataBin, "--root", root, tt.cmd, "-t", "1", tt.name)
+			if err := stop.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { _ = stop.Wait(); close(done) }()
+			waitFor(t, func() bool { return strings.Contains(strata(t, root, "logs", tt.name).Stdout, "term") })
+			if err := stop.Process.Signal(tt.sig); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			if code := stop.ProcessState.ExitCode(); code != 128+int(tt.sig) {
+				t.Errorf("%s interrupted by %v: exit %d, want %d", tt.cmd, tt.sig, code, 128+int(tt.sig))
+			}
+			waitFor30(t, func() bool {
+				return strata(t, root, "inspect", "-f", "{{.State.Status}}", tt.name).Stdout == "exited\n"
+			})
+			if out := mustStrata(t, root, "inspect", "-f", "{{.State.ExitCode}}", tt.name).Stdout; out != "137\n" {
+				t.Errorf("exit code after the interrupted %s: %q, want 137 (SIGKILL)", tt.cmd, out)
+			}
+		})
+	}
+}

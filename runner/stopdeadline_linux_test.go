@@ -1,0 +1,83 @@
+package runner
+
+import (
+	"context"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// TestStopInterruptedKills: a stop interrupted (Ctrl-C: its ctx ends) after it sent the stop
+// signal to a container that ignores it still ends the container with SIGKILL at its timeout,
+// as docker's daemon finishes a stop whose client went away: a process the stop leaves kills
+// it (spawnStopKiller). Before, the container ran on for ever.
+func TestStopInterruptedKills(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "stopint", "sh", "-c", "trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done")
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	logHolds(t, c, "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- Stop(ctx, c, time.Second) }()
+	logHolds(t, c, "term")
+	cancel() // Ctrl-C of the stop, once the container has had its SIGTERM
+	if err := <-stopped; err == nil {
+		t.Fatal("the interrupted stop succeeded")
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	code, err := Wait(wctx, c)
+	if err != nil {
+		t.Fatalf("the container was not killed after the interrupted stop's timeout: %v", err)
+	}
+	if code != 137 {
+		t.Errorf("exit code %d, want 137 (SIGKILL)", code)
+	}
+}
+
+// TestKillAtDeadline: the killer an interrupted stop leaves SIGKILLs the process of its pidfd
+// at the deadline, and returns without a signal once that process has exited: a process
+// with the pid since (the container started again) is another, which it cannot signal.
+func TestKillAtDeadline(t *testing.T) {
+	spawn := func() (*exec.Cmd, int) {
+		child := exec.Command("sleep", "1000")
+		if err := child.Start(); err != nil {
+			t.Skipf("no sleep to run: %v", err)
+		}
+		t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+		fd, err := unix.PidfdOpen(child.Process.Pid, 0)
+		if err != nil {
+			t.Skipf("no pidfd: %v", err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		return child, fd
+	}
+	child, fd := spawn()
+	killAtDeadline(fd, time.Now().Add(50*time.Millisecond))
+	if err := child.Wait(); err == nil || child.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("the process after its deadline: %v, want killed by SIGKILL", err)
+	}
+	// Ended before the deadline: killAtDeadline returns at its end, not at the deadline.
+	child, fd = spawn()
+	done := make(chan struct{})
+	go func() { killAtDeadline(fd, time.Now().Add(time.Hour)); close(done) }()
+	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("killAtDeadline still waits after its process ended")
+	}
+}
