@@ -209,8 +209,19 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 	filtered := false // the init was sent a seccomp filter, installed just before its exec
 	defer func() {
 		if err != nil {
-			_ = p.cmd.Process.Kill()
-			_ = p.wait()
+			ourKill := true
+			if errors.Is(err, errInitExited) {
+				// It is exiting (its socket's end came): its status tells how it ended,
+				// which a kill of ours first would hide. A SIGKILL from elsewhere after the
+				// filter was blamed on the profile. One that lingers is killed.
+				t := time.AfterFunc(initExitWait, func() { _ = p.cmd.Process.Kill() })
+				_ = p.wait()
+				ourKill = !t.Stop()
+			} else {
+				_ = p.cmd.Process.Kill()
+				_ = p.wait()
+			}
+			sig, signalled := signalOf(p.cmd.ProcessState)
 			switch {
 			case cgroupOOMKilled(cg):
 				// What its death left us (an EOF, a reset, a broken pipe) says nothing.
@@ -219,7 +230,14 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 				err = withCode(ExitOwnError, errInitSeccompKilled)
 			case errors.Is(err, errInitExited) && p.execThreadKilled.Load():
 				err = withCode(ExitOwnError, errInitExecThreadGone)
-			case errors.Is(err, errInitExited) && filtered:
+			case errors.Is(err, errInitExited) && signalled && !ourKill && !(filtered && faultSignal(sig)):
+				// Killed from outside (kill -9, a killed session): no profile's doing. A
+				// fault of its own after the filter (the Go runtime's crash when even its
+				// exit is refused: SIGTRAP) is the profile's, below.
+				err = withCode(ExitOwnError, fmt.Errorf("%w: killed by signal %d (%s)", errInitExited, sig, unix.SignalName(sig)))
+			case errors.Is(err, errInitExited) && filtered && (!signalled || !ourKill):
+				// It exited by itself after the filter, or crashed: a call it refused
+				// (EPERM, ENOSYS) failed the start, and the report of that failure with it.
 				// Every step before the filter reports its error; a profile that refuses
 				// the write of that report, or the exec, leaves nothing else to say.
 				err = withCode(ExitOwnError, fmt.Errorf("%w, after its seccomp filter was installed: does the profile refuse a call the start makes (write, execve)?", errInitExited))
@@ -260,7 +278,9 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		var filter *seccompFilter
 		if filter, stopErr = containerFilter(spec); stopErr != nil {
 			stopErr = fmt.Errorf("loading seccomp filter: %w", stopErr)
-		} else if err := writeGoAhead(parentSock, goAhead{Go: true, Seccomp: filter}); err != nil {
+		} else if err := goAheadSent(p.cmd.Process.Pid, func() error {
+			return writeGoAhead(parentSock, goAhead{Go: true, Seccomp: filter})
+		}); err != nil {
 			stopErr = fmt.Errorf("telling init to go ahead: %w", err)
 		} else if filtered = filter != nil; filtered {
 			defer watchExecThread(p)()
@@ -297,7 +317,9 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 			return p, nil // the socket closed on exec: the command runs
 		case err != nil && stopErr != nil:
 			return nil, withCode(ExitOwnError, stopErr)
-		case errors.Is(err, errEOF):
+		case errors.Is(err, errEOF), errors.Is(err, unix.ECONNRESET):
+			// A reset is its end with what we sent unread: it died before it read the
+			// go-ahead (killed from outside), which its status tells.
 			return nil, withCode(ExitOwnError, errInitExited)
 		case err != nil:
 			return nil, withCode(ExitOwnError, fmt.Errorf("init: reading its answer: %w", err))
@@ -311,6 +333,10 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 		}
 	}
 }
+
+// goAheadSent calls send, the go-ahead's write to the init whose pid is pid; tests replace it
+// to act on the init around it.
+var goAheadSent = func(pid int, send func() error) error { return send() }
 
 // errInitExited is the error of an init that ended before it exec'd the command without
 // saying why.
@@ -386,6 +412,31 @@ func leaderZombieWithThreads(stat []byte) bool {
 // seccomp filter was installed, before the exec: killed by the filter (SCMP_ACT_KILL kills
 // the thread alone), or ended as the Go runtime does when even exit_group is refused.
 var errInitExecThreadGone = errors.New("init: its thread ended under the container's seccomp filter before the command ran: the profile refuses a call the start makes (write, execve, exit_group)")
+
+// initExitWait bounds the wait for an init whose socket has closed before its exec to exit.
+const initExitWait = time.Second
+
+// faultSignal reports whether sig is one a process raises on itself by a fault or a crash
+// (the Go runtime's throw), not one another process sends to end it.
+func faultSignal(sig syscall.Signal) bool {
+	switch sig {
+	case unix.SIGTRAP, unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGABRT, unix.SIGSYS:
+		return true
+	}
+	return false
+}
+
+// signalOf returns the signal that ended the process of ps, if a signal did.
+func signalOf(ps *os.ProcessState) (syscall.Signal, bool) {
+	if ps == nil {
+		return 0, false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return 0, false
+	}
+	return ws.Signal(), true
+}
 
 // killedBy reports whether ps is the state of a process ended by signal sig.
 func killedBy(ps *os.ProcessState, sig syscall.Signal) bool {
