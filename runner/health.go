@@ -199,6 +199,9 @@ type healthChecker struct {
 	// skip, when not nil, reports whether a probe's error means the check did not happen
 	// (the container paused: docker runs no checks then) and is not recorded.
 	skip func(error) bool
+	// recorded, when not nil, returns the status health.json holds: a pause sets it
+	// unhealthy there (markHealthPaused), which the next result starts from.
+	recorded func() (string, bool)
 	// idle, when not nil, runs after a check that a wait of idleAfter or more follows: the
 	// monitor gives back what the check's exec took (heap, the pages of its code).
 	idle func()
@@ -342,6 +345,15 @@ func (hc *healthChecker) record(r *HealthResult) {
 		return
 	}
 	h := &hc.h
+	if hc.recorded != nil {
+		// The container was paused since the last result: docker's pause stopped its
+		// monitor, leaving it unhealthy, and the monitor started again at the unpause goes
+		// on from there (a failure short of the retries leaves it unhealthy). Only a pause
+		// writes a status this checker did not.
+		if s, ok := hc.recorded(); ok && s == HealthUnhealthy {
+			h.Status = HealthUnhealthy
+		}
+	}
 	old := h.Status
 	h.Log = append(h.Log, r)
 	if len(h.Log) > healthLogEntries {
@@ -413,7 +425,8 @@ func ReadHealth(c *Container) *Health {
 	if err != nil {
 		return nil
 	}
-	if c.State.Status != StatusRunning {
+	if c.State.Status != StatusRunning || Paused(c) {
+		// Paused: docker's pause stops the health monitor, which leaves it unhealthy.
 		h.Status = HealthUnhealthy
 	}
 	if h.Log == nil {

@@ -39,6 +39,13 @@ func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
 	})
 	name := filepath.Join(c.Dir, healthFile)
 	hc.save = func(h Health) { _ = writeJSON(name, h, false) }
+	hc.recorded = func() (string, bool) {
+		h, err := readHealthFile(c.Dir)
+		if err != nil {
+			return "", false
+		}
+		return h.Status, true
+	}
 	hc.event = func(status string) {
 		// Under the name and labels it has now: a rename since the start is the event's.
 		ev := snapshot
@@ -120,4 +127,19 @@ func pidExiting(pid int) bool {
 	const pfExiting = 0x4
 	flags, err := strconv.ParseUint(string(f[6]), 10, 64)
 	return err == nil && flags&pfExiting != 0
+}
+
+// markHealthPaused records c, just paused, as unhealthy in its health.json, as docker's pause
+// leaves it (its health monitor stopped: moby's CloseMonitorChannel): it stays so after the
+// unpause until a check's result changes it, which the monitor's checker starts from.
+func markHealthPaused(c *Container) {
+	if c.notDir || !c.Config.Healthcheck.Runs() {
+		return
+	}
+	h, err := readHealthFile(c.Dir)
+	if err != nil || h.Status == HealthUnhealthy {
+		return
+	}
+	h.Status = HealthUnhealthy
+	_ = writeJSON(filepath.Join(c.Dir, healthFile), h, false)
 }

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -487,5 +489,64 @@ func TestReadHealthBounded(t *testing.T) {
 	}
 	if h = ReadHealth(c); h == nil || len(h.Log) != healthLogEntries || h.Log[0].Output != full.Log[0].Output {
 		t.Errorf("ReadHealth of the largest health.json strata writes = %v, want it whole", h)
+	}
+}
+
+// TestHealthCheckerAfterPause: a pause records the container unhealthy (markHealthPaused), as
+// docker's pause leaves it; the checker's next result starts from that: a failure short of
+// the retries leaves it unhealthy, a pass makes it healthy again and says so.
+func TestHealthCheckerAfterPause(t *testing.T) {
+	results := []int{0, 1, 0}
+	probed := 0
+	gate := make(chan struct{}) // the second check waits for the pause
+	hc := newHealthChecker(&HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond, Retries: 100}, time.Now(), Health{},
+		func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
+			code := 0
+			if probed < len(results) {
+				code = results[probed]
+			}
+			if probed == 1 {
+				<-gate
+			}
+			probed++
+			return code, nil
+		})
+	saves, events := make(chan Health, 100), make(chan string, 100)
+	var mu sync.Mutex
+	disk := ""
+	hc.save = func(h Health) { mu.Lock(); disk = h.Status; mu.Unlock(); saves <- h }
+	hc.event = func(s string) { events <- s }
+	hc.recorded = func() (string, bool) { mu.Lock(); defer mu.Unlock(); return disk, disk != "" }
+	next := func() Health {
+		select {
+		case h := <-saves:
+			return h
+		case <-time.After(10 * time.Second):
+			t.Fatal("no health recorded in 10s")
+		}
+		return Health{}
+	}
+	hc.start()
+	t.Cleanup(hc.stop)
+	next() // starting
+	if h := next(); h.Status != HealthHealthy {
+		t.Fatalf("after a pass = %+v, want healthy", h)
+	}
+	mu.Lock()
+	disk = HealthUnhealthy // paused and unpaused meanwhile
+	mu.Unlock()
+	close(gate)
+	if h := next(); h.Status != HealthUnhealthy || h.FailingStreak != 1 {
+		t.Errorf("after the pause and a failure = %+v, want unhealthy, streak 1", h)
+	}
+	if h := next(); h.Status != HealthHealthy {
+		t.Errorf("after a pass = %+v, want healthy", h)
+	}
+	var got []string
+	for len(events) > 0 {
+		got = append(got, <-events)
+	}
+	if !slices.Equal(got, []string{HealthHealthy, HealthHealthy}) {
+		t.Errorf("events %q, want healthy, then healthy again after the pause", got)
 	}
 }

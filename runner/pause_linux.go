@@ -23,6 +23,7 @@ func Pause(c *Container) error {
 	if err := cg.Freeze(); err != nil {
 		return freezeError(c, "pausing", err)
 	}
+	markHealthPaused(c)
 	return nil
 }
 
