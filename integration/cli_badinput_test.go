@@ -373,7 +373,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"system", "info", "--bogus"}, code: 125, want: "unknown flag"},
 		{args: []string{"events", "extra"}, code: 1},
 		{args: []string{"events", "--since", "yesterday"}, code: 1, want: "--since"},
-		{args: []string{"events", "--until", "-5m"}, code: 1, want: "--until"},
+		{args: []string{"events", "--until", "-5"}, code: 1, want: "--until"},
 		{args: []string{"events", "--since", "1m", "--until", "1h"}, code: 1, want: "--until"},
 		{args: []string{"events", "--filter", "bogus=1", "--until", "0s"}, code: 1, want: "--filter"},
 		{args: []string{"events", "--filter", "type=network", "--until", "0s"}, code: 1, want: "--filter"},
@@ -639,7 +639,7 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"logs", "a", "b"}, code: 1},
 		{args: []string{"logs", "nosuch"}, code: 1, want: "nosuch"},
 		{args: []string{"logs", "--since", "yesterday", "bi-running"}, code: 1, want: "--since"},
-		{args: []string{"logs", "--until", "-5m", "bi-running"}, code: 1, want: "--until"},
+		{args: []string{"logs", "--until", "-5", "bi-running"}, code: 1, want: "--until"},
 		{args: []string{"logs", "--details", "--since", "yesterday", "bi-stopped"}, code: 1, want: "--since"},
 
 		{args: []string{"bench", "bogus"}, code: 1, want: `unknown command "bogus"`},

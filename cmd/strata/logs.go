@@ -81,7 +81,7 @@ func parseTail(s string) int {
 
 // parseLogTime reads --since and --until as docker does: empty is no bound, and so is an
 // --until of 0; a Go duration
-// ("42m", "1h30m") counts back from now; otherwise a Unix time in seconds (with an optional
+// ("42m", "1h30m") counts back from now, a negative one ("-10s") forward; otherwise a Unix time in seconds (with an optional
 // fraction) or an RFC 3339 time, with or without its zone (then local), or a date alone.
 func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
 	// docker's daemon takes --until 0 as no bound, the API's default, not as the Unix time 0
@@ -90,11 +90,10 @@ func parseLogTime(flag, s string, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	// "0" is the Unix time 0 (everything since 1970), not a duration of nothing ago, as
-	// docker's GetTimestamp reads it: `logs --since 0` printed nothing.
+	// docker's GetTimestamp reads it: `logs --since 0` printed nothing. A negative duration
+	// is a time to come, as there (reference.Add(-d)): `logs -f --until -10s` follows for
+	// ten seconds more.
 	if d, err := time.ParseDuration(s); err == nil && s != "0" {
-		if d < 0 {
-			return time.Time{}, fmt.Errorf("invalid %s %s: a duration ago must not be negative", flag, quoteValue(s))
-		}
 		return now.Add(-d), nil
 	}
 	if sec, frac, ok := strings.Cut(s, "."); allDigits(sec) && (!ok || allDigits(frac)) {

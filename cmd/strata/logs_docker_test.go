@@ -36,3 +36,23 @@ func TestParseLogTimeUntilZero(t *testing.T) {
 		t.Errorf("parseLogTime(--until 0s) = %v, %v; want now", got, err)
 	}
 }
+
+// TestParseLogTimeNegativeDuration: a negative duration is a time to come, as docker's
+// GetTimestamp reads it (reference.Add(-d)): `logs -f --until -10s` follows for ten seconds
+// more, `events --until -1m` for a minute. strata refused it.
+func TestParseLogTimeNegativeDuration(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for _, flag := range []string{"--since", "--until", "--filter until"} {
+		for s, want := range map[string]time.Time{"-10s": now.Add(10 * time.Second), "-1m30s": now.Add(90 * time.Second), "-0s": now} {
+			if got, err := parseLogTime(flag, s, now); err != nil || !got.Equal(want) {
+				t.Errorf("parseLogTime(%s %s) = %v, %v; want %v", flag, s, got, err, want)
+			}
+		}
+	}
+	// A time with a minus sign that does not parse stays refused, as docker's does.
+	for _, s := range []string{"-5", "-1h-", "--1s"} {
+		if _, err := parseLogTime("--since", s, now); err == nil {
+			t.Errorf("parseLogTime(--since %s) took it", s)
+		}
+	}
+}

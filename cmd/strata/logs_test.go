@@ -43,6 +43,7 @@ func TestParseLogTime(t *testing.T) {
 		{"", time.Time{}},
 		{"42m", now.Add(-42 * time.Minute)},
 		{"1h30m", now.Add(-90 * time.Minute)},
+		{"-5m", now.Add(5 * time.Minute)},
 		{"1700000000", time.Unix(1700000000, 0)},
 		{"1700000000.5", time.Unix(1700000000, 500000000)},
 		{"2026-11-28T10:00:00Z", time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)},
@@ -56,7 +57,7 @@ func TestParseLogTime(t *testing.T) {
 			t.Errorf("parseLogTime(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"yesterday", "-5m", "2026-13-01", "12.x", "1e9", "99999999999999999999"} {
+	for _, bad := range []string{"yesterday", "-5", "2026-13-01", "12.x", "1e9", "99999999999999999999"} {
 		if _, err := parseLogTime("--since", bad, now); err == nil || !strings.Contains(err.Error(), "--since") {
 			t.Errorf("parseLogTime(%q) = %v, want an error naming --since", bad, err)
 		}
