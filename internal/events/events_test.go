@@ -201,3 +201,54 @@ func TestTailHugeLog(t *testing.T) {
 		t.Errorf("events read = %v, want first and last", got)
 	}
 }
+
+// TestTailTruncated: a log cut to nothing under a follower (`: > events.log`) is read again
+// from its start, as tail -F does: the events written after the cut were lost until the file
+// grew past the old offset, and a line torn by the cut is not glued to the next.
+func TestTailTruncated(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, File)
+	for _, a := range []string{"create", "start", "die", "destroy"} {
+		if err := AppendErr(root, New(Container, a, "abcdefabcdef", map[string]string{"name": "x", "image": "alpine"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, append(mustRead(t, path), `{"Type":"container","Action":"to`...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tail := NewTail(f)
+	var got []string
+	emit := func(m Message) bool { got = append(got, m.Action); return true }
+	if err := tail.Poll(emit); err != nil || len(got) != 4 {
+		t.Fatalf("first Poll: %q, %v", got, err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendErr(root, New(Container, "create", "b", nil)); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if err := tail.Poll(emit); err != nil || len(got) != 1 || got[0] != "create" {
+		t.Fatalf("Poll after the cut = %q, %v; want the one event written since", got, err)
+	}
+	// Nothing new: nothing read again.
+	got = nil
+	if err := tail.Poll(emit); err != nil || len(got) != 0 {
+		t.Fatalf("Poll with nothing new = %q, %v", got, err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

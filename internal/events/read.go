@@ -109,12 +109,35 @@ func (t *Tail) Poll(emit func(Message) bool) error {
 			continue
 		}
 		if err == io.EOF || n == 0 && err == nil {
+			if t.truncated() {
+				continue
+			}
 			// Compact: what was consumed goes, so pending never holds more than a line.
 			t.pending = append([]byte(nil), t.pending...)
 			return nil
 		}
 		return err
 	}
+}
+
+// truncated says whether the file was cut below what t has read of it (a user's
+// `: > events.log`, logrotate's copytruncate): t then reads it again from its start, as
+// tail -F does, and drops the rest of a line it held. Without this, the events written after
+// the cut were read only once the file grew past the old offset, and those before it never.
+func (t *Tail) truncated() bool {
+	off, err := t.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return false
+	}
+	fi, err := t.f.Stat()
+	if err != nil || fi.Size() >= off {
+		return false
+	}
+	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		return false
+	}
+	t.pending, t.skipping = t.pending[:0], false
+	return true
 }
 
 // Parse reads one line of the log; ok is false for a line that is no event.
