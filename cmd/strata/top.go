@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,9 @@ the host's ps runs with them and only the container's lines are kept, as docker 
 // psTop runs the host's ps with args and prints the lines of procs' processes, as docker top
 // does with its ps options.
 func psTop(w io.Writer, procs []proccard.Process, args []string) error {
+	if err := checkPsRenames(args); err != nil {
+		return err
+	}
 	out, err := exec.Command("ps", args...).Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -57,6 +61,37 @@ func psTop(w io.Writer, procs []proccard.Process, args []string) error {
 		return fmt.Errorf("running ps %s: %w", strings.Join(args, " "), err)
 	}
 	return printPsTop(w, out, procs)
+}
+
+// checkPsRenames refuses ps options that title a column other than pid "PID" (-o rss=PID,
+// -o user=PID,pid, -o "pid=x PID" -o rss), as docker's daemon refuses them (validatePSArgs:
+// specifying "rss=PID" is not allowed): the lines are kept by the column titled PID, so such a
+// column would keep every host process whose RSS, user or any other value read as one of the
+// container's PIDs. docker looks only for "KEY=PID..." after a space of the joined options;
+// this looks at every header given in any of them, whatever comes before it, and at every
+// word of it.
+func checkPsRenames(args []string) error {
+	for _, a := range args {
+		for _, spec := range strings.Split(strings.TrimPrefix(a, "--format="), ",") {
+			k, v, ok := strings.Cut(spec, "=")
+			if !ok {
+				continue
+			}
+			words := strings.Fields(v)
+			if !slices.ContainsFunc(words, func(w string) bool { return strings.HasPrefix(w, "PID") }) {
+				continue
+			}
+			// The key as given glued to its option: -opid, opid, -Opid.
+			key := strings.TrimLeft(k, "-")
+			if len(key) == 4 && (key[0] == 'o' || key[0] == 'O') {
+				key = key[1:]
+			}
+			if key != "pid" || len(words) != 1 {
+				return fmt.Errorf("specifying %q is not allowed", escapeUnprintable(strings.TrimSpace(k)+"="+strings.TrimSpace(v)))
+			}
+		}
+	}
+	return nil
 }
 
 // printPsTop keeps, of ps's output, the header and the lines of procs' processes (by the PID
@@ -74,7 +109,10 @@ func printPsTop(w io.Writer, out []byte, procs []proccard.Process) error {
 	for _, p := range procs {
 		pids[p.Pid] = true
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	// Rendered whole first: an error met on a later line prints nothing (a tabwriter writes
+	// a line without a cell, a lone PID title, at once).
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(titles, "\t"))
 	inside := false
 	for _, l := range lines[1:] {
@@ -100,7 +138,11 @@ func printPsTop(w io.Writer, out []byte, procs []proccard.Process) error {
 		}
 		fmt.Fprintln(tw, strings.Join(f, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // containerProcesses lists the processes of c, running. See proccard.ProcessesOf.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -66,5 +67,44 @@ func TestTopPsOptions(t *testing.T) {
 	_, err := strata(t, root, nil, "top", "nosuch", "aux")
 	if err == nil || !strings.Contains(err.Error(), "no such container") {
 		t.Errorf("top nosuch aux = %v, want no such container (the ps options taken)", err)
+	}
+}
+
+// TestTopPsRenamedPID: ps options that title another column "PID" are refused before ps runs,
+// as docker's daemon refuses them (validatePSArgs): the lines are kept by the PID column, so
+// `top c -e -o rss=PID,args` listed every host process whose RSS was one of the container's
+// PIDs. Renaming pid itself stays allowed; an error met on a later line prints nothing.
+func TestTopPsRenamedPID(t *testing.T) {
+	for _, args := range [][]string{
+		{"-e", "-o", "rss=PID,args"},
+		{"-o", "user=PID,pid"},
+		{"-o", "pid,args=PID"},
+		{"-ouid=PID"},
+		{"-o", "pid=x PID", "-o", "rss"},
+		{"--format=ppid=PIDS,pid"},
+		{"axo", "sess= PID,comm"},
+	} {
+		err := checkPsRenames(args)
+		if err == nil || !strings.Contains(err.Error(), "is not allowed") {
+			t.Errorf("checkPsRenames(%q) = %v, want it refused", args, err)
+		}
+	}
+	for _, args := range [][]string{
+		{"aux"}, {"-ef"}, {"-o", "pid=PID,args"}, {"-opid=PID", "-o", "comm=Command"}, {"-eo", "pid,comm"}, {"-o", "pid=", "-o", "rss=RSS"},
+	} {
+		if err := checkPsRenames(args); err != nil {
+			t.Errorf("checkPsRenames(%q) = %v, want it taken", args, err)
+		}
+	}
+	var out bytes.Buffer
+	if _, err := exec.LookPath("ps"); err == nil {
+		// Through the host's ps: refused before it runs, nothing printed.
+		if err := psTop(&out, []proccard.Process{{Pid: 1}}, []string{"-e", "-o", "rss=PID,args"}); err == nil || out.Len() != 0 {
+			t.Errorf("psTop -e -o rss=PID,args = %v, printed %q; want it refused", err, out.String())
+		}
+	}
+	ps := "PID\n10\nsystemd\n"
+	if err := printPsTop(&out, []byte(ps), []proccard.Process{{Pid: 10}}); err == nil || out.Len() != 0 {
+		t.Errorf("printPsTop of a bad line = %v, printed %q; want an error and nothing printed", err, out.String())
 	}
 }
