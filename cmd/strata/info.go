@@ -192,6 +192,9 @@ func infoImages(g *globals, info *systemInfo) {
 	}
 	store, err := cache.Open(g.storeDir())
 	if err != nil {
+		// A damaged index.json: images refuses to list, and info says why rather than
+		// counting no image.
+		info.Warnings = append(info.Warnings, "WARNING: the image store cannot be read: "+oneLine(err.Error()))
 		return
 	}
 	ids := map[string]bool{}

@@ -139,3 +139,25 @@ func TestInfoMirrorPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoDamagedIndex: a store whose index.json does not parse is told of in info's
+// warnings, as a store that cannot be listed is; info counted no image and said nothing,
+// where images and system df fail on it.
+func TestInfoDamagedIndex(t *testing.T) {
+	root := t.TempDir()
+	g := &globals{root: root}
+	if err := os.MkdirAll(g.storeDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.storeDir(), "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.storeDir(), "index.json"), []byte("\x00junk{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var info systemInfo
+	infoImages(g, &info)
+	if info.Images != 0 || len(info.Warnings) != 1 || !strings.HasPrefix(info.Warnings[0], "WARNING: the image store cannot be read: ") || strings.Contains(info.Warnings[0], "\n") {
+		t.Errorf("infoImages of a damaged index.json = %d images, warnings %q; want one warning", info.Images, info.Warnings)
+	}
+}
