@@ -158,15 +158,13 @@ func newRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			removeContainersLeft(root)
-		}
+		// Every time, not only after a failure: a detached container a passing test leaves
+		// has its overlay mounted in its own mount namespace, where mountsUnder does not see
+		// it, and its monitor and processes would run on once the store is gone.
+		removeContainersLeft(root)
 		left := mountsUnder(t, root)
 		for _, m := range left {
 			t.Errorf("left mounted after the test: %s", m)
-		}
-		if len(left) > 0 {
-			removeContainersLeft(root)
 		}
 		for _, m := range left {
 			exec.Command("umount", "-l", m).Run()
