@@ -239,6 +239,12 @@ func runEvents(ctx context.Context, g *globals, o eventsOptions, now time.Time, 
 	if !since.IsZero() {
 		// The rotated generation holds the older events.
 		old, err := events.Open(filepath.Join(g.root, events.Rotated))
+		if errors.Is(err, events.ErrNotRegular) {
+			// A damaged store (a symlink, a FIFO, a directory in its place): that generation
+			// is skipped, never followed nor waited on, and the current one is still read.
+			fmt.Fprintln(os.Stderr, oneLine(fmt.Sprintf("strata: warning: %v: its events are skipped", err)))
+			old, err = nil, nil
+		}
 		if err != nil {
 			return fmt.Errorf("reading events: %w", err)
 		}

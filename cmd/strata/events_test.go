@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,3 +145,60 @@ func jsonLine(m events.Message) ([]byte, error) {
 }
 
 func writeFileForTest(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
+
+// TestRunEventsDamagedRotated: a rotated log that is a symlink, a FIFO or a directory (a
+// damaged store) is skipped with one warning, never followed nor waited on, and the current
+// log's events are still shown.
+func TestRunEventsDamagedRotated(t *testing.T) {
+	base := time.Now().Add(-time.Hour)
+	for _, kind := range []string{"symlink", "fifo", "dir"} {
+		root := t.TempDir()
+		line, _ := jsonLine(ev(events.Image, "tag", "b", nil, base))
+		if err := writeFileForTest(filepath.Join(root, events.File), line); err != nil {
+			t.Fatal(err)
+		}
+		rotated := filepath.Join(root, events.Rotated)
+		var err error
+		switch kind {
+		case "symlink":
+			target := filepath.Join(t.TempDir(), "elsewhere")
+			other, _ := jsonLine(ev(events.Image, "pull", "secret", nil, base))
+			if err = writeFileForTest(target, other); err == nil {
+				err = os.Symlink(target, rotated)
+			}
+		case "fifo":
+			err = syscall.Mkfifo(rotated, 0o600)
+		case "dir":
+			err = os.Mkdir(rotated, 0o700)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		errF, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		done := make(chan error, 1)
+		oldErr := os.Stderr
+		os.Stderr = errF
+		go func() {
+			done <- runEvents(context.Background(), &globals{root: root}, eventsOptions{since: "0", until: "0s", format: "{{.Action}} {{.Actor.ID}}"}, time.Now(), &out)
+		}()
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			os.Stderr = oldErr
+			t.Fatalf("%s: events --since 0 did not return", kind)
+		}
+		os.Stderr = oldErr
+		errF.Close()
+		warn, _ := os.ReadFile(errF.Name())
+		if err != nil || out.String() != "tag b\n" {
+			t.Errorf("%s: events --since 0 = %q, %v; want %q", kind, out.String(), err, "tag b\n")
+		}
+		if n := strings.Count(string(warn), "\n"); n != 1 || !strings.Contains(string(warn), events.Rotated) || !strings.Contains(string(warn), "warning") {
+			t.Errorf("%s: stderr = %q, want one warning naming %s", kind, warn, events.Rotated)
+		}
+	}
+}
