@@ -128,6 +128,19 @@ func TestNamedVolumes(t *testing.T) {
 			t.Errorf("prune -a removed a volume in use: %q", r.Stdout)
 		}
 	})
+
+	t.Run("anonymous in use", func(t *testing.T) {
+		// A container's anonymous volume never shared lives in its dir, under the name
+		// inspect gives it: volume rm of that name is refused as docker refuses a volume in
+		// use ("remove NAME: volume is in use - [ID]"), not "no such volume".
+		id := strings.TrimSpace(mustStrata(t, root, "create", "-v", "/anon", ref).Stdout)
+		t.Cleanup(func() { strata(t, root, "rm", "-v", id) })
+		name := strings.TrimSpace(mustStrata(t, root, "inspect", "--format", "{{(index .Mounts 0).Name}}", id).Stdout)
+		r := strata(t, root, "volume", "rm", name)
+		if r.Code != 1 || r.Stdout != "" || !strings.Contains(r.Stderr, "remove "+name+": volume is in use - ["+id+"]") {
+			t.Errorf("volume rm of container's anonymous volume %s: exit %d, stdout %q, stderr %q", name, r.Code, r.Stdout, r.Stderr)
+		}
+	})
 }
 
 // TestVolumeCommands: docker's volume create, ls, inspect, rm and prune, their output and
