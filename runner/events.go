@@ -13,21 +13,29 @@ import (
 // sets them (LogContainerEventWithAttributes), so `events --filter label=KEY[=VALUE]`
 // finds a labelled container's events. Best effort: a lost event never fails what made it.
 func Event(c *Container, action string, extra map[string]string) {
+	if root, m, ok := eventMessage(c, action, extra); ok {
+		events.Append(root, m)
+	}
+}
+
+// eventMessage is the event Event appends, stamped now, and the root whose log it goes to;
+// ok is false for a container with no root to log in.
+func eventMessage(c *Container, action string, extra map[string]string) (root string, m events.Message, ok bool) {
 	if c == nil || c.Dir == "" {
-		return
+		return "", m, false
 	}
 	store := filepath.Dir(c.Dir)
 	if filepath.Base(store) != "containers" {
-		return // a store outside a strata root (a test's): no root to log in
+		return "", m, false // a store outside a strata root (a test's): no root to log in
 	}
-	m := events.New(events.Container, action, c.ID, eventAttrs(c, extra, true))
+	m = events.New(events.Container, action, c.ID, eventAttrs(c, extra, true))
 	if !events.Fits(m) {
 		// Labels too big for a reader's line (events.MaxLine, which every reader skips): the
 		// event goes without them, as events went before they carried labels, not lost.
 		m = events.New(events.Container, action, c.ID, eventAttrs(c, extra, false))
 	}
 	// The root is the containers dir's parent: <root>/containers/<id>.
-	events.Append(filepath.Dir(store), m)
+	return filepath.Dir(store), m, true
 }
 
 // eventAttrs is extra, c's labels over them (withLabels), then c's image and name.

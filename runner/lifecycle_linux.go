@@ -609,7 +609,7 @@ func stop(ctx context.Context, c *Container, timeout time.Duration) error {
 		// Interrupted (Ctrl-C): the SIGKILL at the deadline is still sent, by a process
 		// left for it, as docker's daemon finishes the stop its CLI left.
 		if initFD >= 0 && timeout < maxStopDeadline {
-			_ = spawnStopKiller(initFD, deadline)
+			_ = spawnStopKiller(c, initFD, deadline)
 		}
 		return ctx.Err()
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/strata-run/strata/internal/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +30,16 @@ const maxStopDeadline = 100 * 365 * 24 * time.Hour
 // never sent, where docker's daemon finishes a stop whatever its client does. Through the
 // pidfd, it can signal no other process, whatever pid the container's had: a container
 // started again meanwhile is another process, and is spared.
-func spawnStopKiller(pidfd int, deadline time.Time) error {
+//
+// When it kills, it logs the kill event (signal 9) of c, as the stop it finishes would have
+// (Kill) and as docker's daemon does; the die event is the monitor's, as for any exit.
+func spawnStopKiller(c *Container, pidfd int, deadline time.Time) error {
+	args := []string{stopKillerMarker, strconv.FormatInt(deadline.UnixNano(), 10)}
+	if root, m, ok := eventMessage(c, "kill", map[string]string{"signal": strconv.Itoa(int(unix.SIGKILL))}); ok {
+		if b, err := json.Marshal(m); err == nil {
+			args = append(args, root, string(b))
+		}
+	}
 	exe, release, err := sealedExe()
 	if err != nil {
 		return err
@@ -42,7 +53,7 @@ func spawnStopKiller(pidfd int, deadline time.Time) error {
 	defer f.Close()
 	cmd := &exec.Cmd{
 		Path:        exe,
-		Args:        []string{stopKillerMarker, strconv.FormatInt(deadline.UnixNano(), 10)},
+		Args:        args,
 		Env:         []string{"GOGC=25"},
 		Dir:         "/", // pin no mount
 		ExtraFiles:  []*os.File{f},
@@ -61,19 +72,33 @@ func spawnStopKiller(pidfd int, deadline time.Time) error {
 // runStopKiller is the process spawnStopKiller starts; it never returns.
 func runStopKiller() {
 	nameProcess(stopKillerMarker)
-	if len(os.Args) != 2 {
+	if len(os.Args) != 2 && len(os.Args) != 4 {
 		os.Exit(ExitOwnError)
 	}
 	ns, err := strconv.ParseInt(os.Args[1], 10, 64)
 	if err != nil {
 		os.Exit(ExitOwnError)
 	}
-	killAtDeadline(stopKillerFD, time.Unix(0, ns))
+	if killAtDeadline(stopKillerFD, time.Unix(0, ns)) && len(os.Args) == 4 {
+		logStopKill(os.Args[2], os.Args[3])
+	}
 	os.Exit(0)
 }
 
-// killAtDeadline SIGKILLs the process of pidfd at deadline unless it has exited by then.
-func killAtDeadline(pidfd int, deadline time.Time) {
+// logStopKill appends to root's log the kill event spawnStopKiller made (JSON), stamped now.
+func logStopKill(root, event string) {
+	var m events.Message
+	if json.Unmarshal([]byte(event), &m) != nil {
+		return
+	}
+	now := time.Now()
+	m.Time, m.TimeNano = now.Unix(), now.UnixNano()
+	events.Append(root, m)
+}
+
+// killAtDeadline SIGKILLs the process of pidfd at deadline unless it has exited by then, and
+// says whether it did.
+func killAtDeadline(pidfd int, deadline time.Time) bool {
 	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 	for {
 		wait := time.Until(deadline)
@@ -85,8 +110,8 @@ func killAtDeadline(pidfd int, deadline time.Time) {
 			continue
 		}
 		if err != nil || n > 0 {
-			return // exited (or no pidfd to wait on: nothing to kill through it)
+			return false // exited (or no pidfd to wait on: nothing to kill through it)
 		}
 	}
-	_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	return unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0) == nil
 }

@@ -2,11 +2,14 @@ package runner
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/strata-run/strata/internal/events"
 	"github.com/strata-run/strata/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -14,10 +17,12 @@ import (
 // TestStopInterruptedKills: a stop interrupted (Ctrl-C: its ctx ends) after it sent the stop
 // signal to a container that ignores it still ends the container with SIGKILL at its timeout,
 // as docker's daemon finishes a stop whose client went away: a process the stop leaves kills
-// it (spawnStopKiller). Before, the container ran on for ever.
+// it (spawnStopKiller). Before, the container ran on for ever. Its kill logs docker's kill
+// event (signal 9), as the stop's own SIGKILL does; before, the log had only the SIGTERM's.
 func TestStopInterruptedKills(t *testing.T) {
 	testutil.Requires(t, testutil.Root, testutil.Overlay)
-	s, err := OpenStore(t.TempDir())
+	root := t.TempDir()
+	s, err := OpenStore(filepath.Join(root, "containers"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +49,20 @@ func TestStopInterruptedKills(t *testing.T) {
 	if code != 137 {
 		t.Errorf("exit code %d, want 137 (SIGKILL)", code)
 	}
+	killed := func() bool {
+		f, err := os.Open(filepath.Join(root, events.File))
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		found := false
+		_ = events.NewTail(f).Poll(func(m events.Message) bool {
+			found = m.Action == "kill" && m.Actor.ID == c.ID && m.Actor.Attributes["signal"] == "9" && m.Actor.Attributes["name"] == "stopint"
+			return !found
+		})
+		return found
+	}
+	waitFor(t, killed, "the stop killer's kill event (signal 9)")
 }
 
 // TestKillAtDeadline: the killer an interrupted stop leaves SIGKILLs the process of its pidfd
