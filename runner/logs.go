@@ -486,6 +486,8 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	br := bufio.NewReaderSize(nil, 64*1024)
 	// f is the file read; it is log.json once cur is the last of srcs.
 	var f *os.File
+	// holes, when not nil, reads f without its holes (a log.json made sparse).
+	var holes *holeSkipper
 	openSource := func(i int, from int64) error {
 		r, err := srcs[i].reader()
 		for err != nil && srcs[i].gz && i < len(srcs)-1 {
@@ -501,7 +503,19 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		if err != nil {
 			return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
 		}
-		cur, f = i, srcs[i].f
+		cur, f, holes = i, srcs[i].f, nil
+		if !srcs[i].gz {
+			if st, err := f.Stat(); err == nil {
+				if ext := dataExtents(f, st.Size()); ext != nil {
+					holes = &holeSkipper{f: f, ext: ext, size: st.Size()}
+					r = holes
+				}
+			}
+			// dataExtents moves the offset: back to where the read starts.
+			if _, err := f.Seek(from, io.SeekStart); err != nil {
+				return fmt.Errorf("reading logs of container %s: %w", shortID(c.ID), err)
+			}
+		}
 		br.Reset(r)
 		return nil
 	}
@@ -525,6 +539,7 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		case truncated:
 			// Emptied (a user truncating a big log): what is written next goes to its start.
 			br.Reset(f)
+			holes = nil
 			line, lineAt, pos, tooLong = line[:0], 0, 0, false
 			return true, nil
 		case !replaced:
@@ -545,6 +560,9 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 	for {
 		chunk, err := br.ReadSlice('\n')
 		pos += int64(len(chunk))
+		if holes != nil {
+			pos += holes.skippedIn(int64(len(chunk)))
+		}
 		if !tooLong {
 			if len(line)+len(chunk) > maxLogEntry {
 				tooLong, line = true, line[:0]
@@ -560,7 +578,13 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 			case tooLong:
 				damage.add(srcs[cur].name, lineAt)
 			default:
-				if perr := print(srcs[cur].name, line, lineAt); perr != nil {
+				l := line
+				if holes != nil {
+					// The zeros of the blocks a hole starts and ends in, which the
+					// filesystem keeps as data: no JSON the monitor writes holds one.
+					l = bytes.TrimLeft(l, "\x00")
+				}
+				if perr := print(srcs[cur].name, l, lineAt); perr != nil {
 					return perr
 				}
 			}
@@ -758,14 +782,15 @@ const maxExtents = 4096
 var tailChunkRead = func() {}
 
 // dataExtents lists the data regions [start, end) of f, of size bytes, by SEEK_DATA and
-// SEEK_HOLE, for a file of sparseScanMin or more: nil for a smaller one, when the filesystem
+// SEEK_HOLE, for a file of sparseScanMin or more (empty for one that is all hole): nil for a
+// smaller one, when the filesystem
 // cannot tell, or past maxExtents regions (then every byte is read, as before).
 func dataExtents(f *os.File, size int64) [][2]int64 {
 	if size < sparseScanMin {
 		return nil
 	}
 	fd := int(f.Fd())
-	var ext [][2]int64
+	ext := [][2]int64{} // none (all of it a hole): no line at all, not nil
 	for off := int64(0); off < size; {
 		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
 		if errors.Is(err, unix.ENXIO) {
@@ -784,6 +809,63 @@ func dataExtents(f *os.File, size int64) [][2]int64 {
 		off = h
 	}
 	return ext
+}
+
+// holeSkipper reads a log.json made sparse (a damaged store: a truncate -s 20G, then lines)
+// without its holes, which hold no line: read, 20 GiB of zeros took a minute, to end as one
+// damaged line that swallowed the line after it. ext is the file's data regions when it was
+// opened (dataExtents), size its size then; what was written past size since is all read.
+type holeSkipper struct {
+	f    *os.File
+	ext  [][2]int64
+	size int64
+	// read is how many bytes Read returned; skips the holes skipped, at what read was then.
+	read  int64
+	skips []holeSkip
+	// consumed is how many bytes of what Read returned skippedIn was told of.
+	consumed int64
+}
+
+type holeSkip struct{ at, n int64 }
+
+func (h *holeSkipper) Read(p []byte) (int, error) {
+	off, err := h.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	if off < h.size && len(p) > 0 {
+		// The first data region that ends past off: off is in it, or in the hole before it.
+		j, _ := slices.BinarySearchFunc(h.ext, off, func(e [2]int64, off int64) int { return cmp.Compare(e[1], off+1) })
+		start, end := h.size, h.size
+		if j < len(h.ext) {
+			start, end = h.ext[j][0], h.ext[j][1]
+		}
+		if off < start {
+			if _, err := h.f.Seek(start, io.SeekStart); err != nil {
+				return 0, err
+			}
+			h.skips = append(h.skips, holeSkip{at: h.read, n: start - off})
+			off = start
+		}
+		if end > off && int64(len(p)) > end-off {
+			p = p[:end-off] // no byte of the next hole
+		}
+	}
+	n, err := h.f.Read(p)
+	h.read += int64(n)
+	return n, err
+}
+
+// skippedIn is how many bytes of holes lie within the next n bytes of what Read returned:
+// the file's offset past them is that much further.
+func (h *holeSkipper) skippedIn(n int64) int64 {
+	h.consumed += n
+	var sum int64
+	for len(h.skips) > 0 && h.skips[0].at < h.consumed {
+		sum += h.skips[0].n
+		h.skips = h.skips[1:]
+	}
+	return sum
 }
 
 // waitForLog waits for a following Logs until the monitor has created log.json; nil, nil when
