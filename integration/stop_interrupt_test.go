@@ -11,7 +11,8 @@ import (
 // restart -t 1` once the container got its stop signal, which it ignores, still ends the
 // container with SIGKILL at the timeout, as docker's daemon finishes the stop its CLI left
 // (the CLI exits at once, as docker's). A detached container's monitor kills it, as does the
-// `strata run` of a foreground one. The container ran on for ever.
+// `strata run` of a foreground one. The container ran on for ever. The interrupted restart
+// starts the container again after the kill, as docker's daemon finishes the whole restart.
 func TestStopInterruptedKills(t *testing.T) {
 	root := busyboxRoot(t)
 	script := "trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done"
@@ -49,6 +50,20 @@ func TestStopInterruptedKills(t *testing.T) {
 			<-done
 			if code := stop.ProcessState.ExitCode(); code != 128+int(tt.sig) {
 				t.Errorf("%s interrupted by %v: exit %d, want %d", tt.cmd, tt.sig, code, 128+int(tt.sig))
+			}
+			if tt.cmd == "restart" {
+				// Killed, then started again, as docker's daemon finishes the restart.
+				waitFor30(t, func() bool {
+					return strings.Count(strata(t, root, "logs", tt.name).Stdout, "ready") == 2
+				})
+				if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", tt.name).Stdout; out != "running\n" {
+					t.Errorf("after the interrupted restart: %q, want running again", out)
+				}
+				ev := mustStrata(t, root, "events", "--since", "1h", "--until", "0s", "--filter", "container="+tt.name, "--format", "{{.Action}} {{index .Actor.Attributes \"exitCode\"}}").Stdout
+				if !strings.Contains(ev, "die 137\n") || !strings.HasSuffix(ev, "restart \n") {
+					t.Errorf("events of the interrupted restart:\n%s\nwant a die 137 (SIGKILL), the restart last", ev)
+				}
+				return
 			}
 			waitFor30(t, func() bool {
 				return strata(t, root, "inspect", "-f", "{{.State.Status}}", tt.name).Stdout == "exited\n"

@@ -55,6 +55,9 @@ const (
 	stopCreated     = "created"
 	stopMonitorTold = "monitor-told"
 	stopMonitor     = "monitor"
+	// stopKillerExited: the killer an interrupted restart left (spawnStopKiller) has seen the
+	// container's process exit, and has not yet read its state to start it again.
+	stopKillerExited = "killer-exited"
 )
 
 // testStop stops this process if TestStopEnv names point. The signal goes to this thread

@@ -555,10 +555,17 @@ func unpausesOn(c *Container, sig syscall.Signal) bool {
 // container that is not running does nothing. It keeps the container down whatever its
 // restart policy, as docker's: it returns once no monitor is about to restart it.
 func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
+	return stopAs(ctx, c, timeout, false)
+}
+
+// stopAs is Stop, for a Restart when restart says so: interrupted, the process it leaves to
+// kill the container starts it again too (spawnStopKiller), and the error is then
+// errRestartLeft.
+func stopAs(ctx context.Context, c *Container, timeout time.Duration, restart bool) error {
 	if _, err := cancelRestarts(ctx, c, restartCanceled); err != nil {
 		return err
 	}
-	if err := stop(ctx, c, timeout); err != nil || !c.Config.RestartPolicy.Restarts() {
+	if err := stop(ctx, c, timeout, restart); err != nil || !c.Config.RestartPolicy.Restarts() {
 		return err
 	}
 	// Its monitor may have read no mark yet as the container exited by itself meanwhile: it
@@ -567,8 +574,12 @@ func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	return err
 }
 
-// stop is Stop's signal and wait, the restart policy aside.
-func stop(ctx context.Context, c *Container, timeout time.Duration) error {
+// errRestartLeft is an interrupted restart's error once the process it left finishes it
+// (spawnStopKiller), which the restart mark names then.
+var errRestartLeft = errors.New("restart left to finish")
+
+// stop is Stop's signal and wait, the restart policy aside; restart as stopAs.
+func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool) error {
 	sig := StopSignalOf(c)
 	if !c.State.Running() {
 		if err := waitStartUnderWay(ctx, c); err != nil {
@@ -607,11 +618,27 @@ func stop(ctx context.Context, c *Container, timeout time.Duration) error {
 	}
 	if ctx.Err() != nil {
 		// Interrupted (Ctrl-C): the SIGKILL at the deadline is still sent, by a process
-		// left for it, as docker's daemon finishes the stop its CLI left.
-		if initFD >= 0 && timeout < maxStopDeadline {
-			_ = spawnStopKiller(c, initFD, deadline)
+		// left for it, as docker's daemon finishes the stop its CLI left, and so is a
+		// restart's start after it (docker's daemon finishes the whole restart).
+		if initFD < 0 || (timeout >= maxStopDeadline && !restart) {
+			return ctx.Err()
 		}
-		return ctx.Err()
+		if timeout >= maxStopDeadline {
+			deadline = time.Time{} // -t -1: no kill, the start after the exit
+		}
+		pid, proceed, err := spawnStopKiller(c, initFD, deadline, restart)
+		if err != nil || !restart {
+			return ctx.Err()
+		}
+		// The restart mark names the killer from now on: a --rm container's monitor keeps
+		// the container on this exit while the killer lives (restarting). It named this
+		// process until then, alive still, so that it never named no live restart.
+		err = writeRestartMark(filepath.Join(c.Dir, restartingFile), pid)
+		proceed()
+		if err != nil {
+			return ctx.Err() // the killer starts it all the same; a --rm one may be gone
+		}
+		return fmt.Errorf("%w: %w", ctx.Err(), errRestartLeft)
 	}
 	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) && !removedOnExit(c, err) {
 		return err
@@ -706,7 +733,7 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 		return err
 	}
 	mark := filepath.Join(c.Dir, restartingFile)
-	if err := writeRestartMark(mark); err != nil {
+	if err := writeRestartMark(mark, os.Getpid()); err != nil {
 		if gone := c.StillThere(); gone != nil {
 			// Removed since it was read (rm -f): docker's "No such container", where the
 			// mark's write named a temporary file in the store.
@@ -714,8 +741,10 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 		}
 		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
 	}
-	if err := Stop(ctx, c, timeout); err != nil {
-		_ = os.Remove(mark)
+	if err := stopAs(ctx, c, timeout, true); err != nil {
+		if !errors.Is(err, errRestartLeft) {
+			_ = os.Remove(mark)
+		}
 		return err
 	}
 	err := Start(ctx, c)
@@ -729,18 +758,19 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 	return err
 }
 
-// writeRestartMark writes this process's pid and start time to mark whole or not at all:
+// writeRestartMark writes pid (this process, or the killer an interrupted restart left) and
+// its start time to mark whole or not at all:
 // written in a file of its own, put in place (writeFileReplace). Created empty and then
 // written, a restart killed between the two (Ctrl-C, a busy machine's test) left an empty
 // mark, which restarting reads as a live restart's: the --rm container's monitor kept it on
 // its next exit, and no sweep took it, for ever. A symlink or FIFO at mark is replaced,
 // never followed.
-func writeRestartMark(mark string) error {
-	start, err := processStart(os.Getpid())
+func writeRestartMark(mark string, pid int) error {
+	start, err := processStart(pid)
 	if err != nil {
-		return fmt.Errorf("reading own start time: %w", err)
+		return fmt.Errorf("reading the start time of process %d: %w", pid, err)
 	}
-	return writeFileReplace(mark, fmt.Appendf(nil, "%d %d\n", os.Getpid(), start), 0o600, false)
+	return writeFileReplace(mark, fmt.Appendf(nil, "%d %d\n", pid, start), 0o600, false)
 }
 
 // readyVolatileRoot lets the root of a --rm container be mounted again (restart). Its overlay

@@ -35,7 +35,7 @@ func TestWriteRestartMark(t *testing.T) {
 			if err := tc.setup(mark); err != nil {
 				t.Fatal(err)
 			}
-			if err := writeRestartMark(mark); err != nil {
+			if err := writeRestartMark(mark, os.Getpid()); err != nil {
 				t.Fatal(err)
 			}
 			if fi, err := os.Lstat(mark); err != nil || !fi.Mode().IsRegular() {
