@@ -307,8 +307,8 @@ func TestStartForeignRecord(t *testing.T) {
 }
 
 // TestReloadLostMonitorFinishedAt: a container whose monitor died without recording its exit
-// (killed, a crash) reads as exited ExitUnknown with a FinishedAt of when it was found lost,
-// the same at every later look: it read as FinishedAt 0001-01-01 in inspect, and ps showed
+// (killed, a crash) reads as exited ExitUnknown with a FinishedAt of when it was last known
+// alive (here its state's write, just before the look: lostAt), the same at every later look: it read as FinishedAt 0001-01-01 in inspect, and ps showed
 // "Exited (255)" with no time since.
 func TestReloadLostMonitorFinishedAt(t *testing.T) {
 	s, err := OpenStore(t.TempDir())
@@ -344,7 +344,7 @@ func TestReloadLostMonitorFinishedAt(t *testing.T) {
 	}
 	fin := got.State.FinishedAt
 	if fin.Before(before.Add(-time.Second)) || fin.After(time.Now().Add(time.Second)) {
-		t.Errorf("FinishedAt of a lost monitor = %v, want when it was found lost (%v)", fin, before)
+		t.Errorf("FinishedAt of a lost monitor = %v, want about when its state was written (%v)", fin, before)
 	}
 	time.Sleep(20 * time.Millisecond)
 	again, err := s.Get("lost")
@@ -627,4 +627,65 @@ func startExeced(t *testing.T, cmd *exec.Cmd) uint64 {
 		t.Fatal(err)
 	}
 	return start
+}
+
+// TestReloadLostUnwritableFinishedAt: a lost run whose FinishedAt cannot be written (no lock
+// file to take, as in a store a hand left so; a read-only store, the lock held) reads with
+// the same FinishedAt at every look: when it was last known alive (its state's last write),
+// or, for a run that started before this boot, the boot. It read as now at each look, and ps
+// said "Exited (255) Less than a second ago" for ever, the time moving with the clock.
+func TestReloadLostUnwritableFinishedAt(t *testing.T) {
+	boot, err := bootTime()
+	if err != nil {
+		t.Skipf("skipping: no boot time: %v", err)
+	}
+	recent := time.Now().UTC().Add(-2 * time.Minute).Truncate(time.Second)
+	for _, tc := range []struct {
+		name           string
+		started, alive time.Time // alive: state.json's mtime
+		want           time.Time
+	}{
+		{"since boot", recent, recent.Add(time.Minute), recent.Add(time.Minute)},
+		{"before boot", boot.Add(-time.Hour), boot.Add(-time.Minute), boot},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.started.Before(boot) != (tc.want == boot) {
+				t.Skipf("skipping: the machine booted %v, too recently for this case", boot)
+			}
+			s, err := OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Create(Config{Name: "lostro"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(c.Dir, lockFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			gone := exec.Command("true")
+			if err := gone.Run(); err != nil {
+				t.Fatal(err)
+			}
+			c.State = State{Status: StatusRunning, Pid: gone.Process.Pid, MonitorPid: gone.Process.Pid, MonitorStart: 1, StartedAt: tc.started}
+			if err := c.saveState(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(filepath.Join(c.Dir, stateFile), tc.alive, tc.alive); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				got, err := s.Get("lostro")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State.Status != StatusExited || got.State.ExitCode != ExitUnknown || !got.State.FinishedAt.Equal(tc.want) {
+					t.Errorf("look %d at a lost run: %s %d, FinishedAt %v; want exited %d, FinishedAt %v", i, got.State.Status, got.State.ExitCode, got.State.FinishedAt, ExitUnknown, tc.want)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(c.Dir, lockFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the test's premise: a lock file %v, want none", err)
+			}
+		})
+	}
 }

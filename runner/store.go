@@ -608,9 +608,10 @@ func beingRemoved(dir string) bool {
 }
 
 // recordLost gives c.State, judged stale from read (a running state whose monitor is gone or
-// not the container's), a FinishedAt of now, when it was found lost, and writes that time,
-// and only it, into state.json if it can at once: under the container's lock (an existing
-// one: a lock file made again in a dir an rm is emptying would keep it), with state.json
+// not the container's), a FinishedAt of when its run was last known alive (lostAt), and
+// writes that time, and only it, into state.json if it can at once: under the container's
+// lock (an existing one: a lock file made again in a dir an rm is emptying would keep it),
+// with state.json
 // still read, the container not being removed, and no process in or holding its cgroup (a run
 // in another pid namespace sharing the store, whose pids tell nothing here). A lost monitor
 // recorded no end: inspect showed FinishedAt 0001-01-01 and ps "Exited (255)" with no time,
@@ -618,10 +619,10 @@ func beingRemoved(dir string) bool {
 // (effectiveFor), and the time holds for every later look; a caller that holds the lock
 // (start, rm) replaces or removes the state anyway.
 func (c *Container) recordLost(read State) {
-	if c.State.FinishedAt.After(c.State.StartedAt) {
-		return
+	if !c.State.FinishedAt.IsZero() && !c.State.FinishedAt.Before(c.State.StartedAt) {
+		return // this run's, recorded by a look before
 	}
-	c.State.FinishedAt = time.Now().UTC()
+	c.State.FinishedAt = lostAt(c)
 	if beingRemoved(c.Dir) {
 		return
 	}
@@ -636,6 +637,31 @@ func (c *Container) recordLost(read State) {
 	}
 	read.FinishedAt = c.State.FinishedAt
 	_ = writeJSON(filepath.Join(c.Dir, stateFile), read, false)
+}
+
+// lostAt is the FinishedAt of c's lost run (recordLost), the same for every reader whether
+// or not it can write it: when the run was last known alive, the latest of its start, the
+// last write of its state (its monitor's running record) and of its log, which nothing
+// touches while nothing runs; for a run that started before this machine booted, the boot,
+// by which it had ended, and when docker's daemon, started with the machine, finds such a
+// container dead and records its FinishedAt. It was the time of the look: where that could
+// not be written (the lock held, no lock file, a read-only store) ps said "Exited (255) Less
+// than a second ago" at every look, inspect's FinishedAt moved with the clock, and readers
+// disagreed.
+func lostAt(c *Container) time.Time {
+	t := c.State.StartedAt
+	if boot, err := bootTime(); err == nil && !t.IsZero() && t.Before(boot) {
+		return boot.UTC()
+	}
+	for _, name := range []string{stateFile, logFile} {
+		if fi, err := os.Lstat(filepath.Join(c.Dir, name)); err == nil && fi.Mode().IsRegular() && fi.ModTime().After(t) {
+			t = fi.ModTime()
+		}
+	}
+	if t.IsZero() {
+		return t // nothing tells: no time, as ps and inspect show an unknown one
+	}
+	return t.UTC()
 }
 
 // isMonitorOf reports whether pid is strata's monitor of container id, whose dir is dir: a
