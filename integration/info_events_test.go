@@ -201,7 +201,7 @@ func TestEventsPull(t *testing.T) {
 
 // TestEventsHostileLog: an events.log that is a symlink, a FIFO, a huge line or garbage hangs
 // and crashes nothing: commands still work (their events are lost), events skips bad lines
-// and refuses what is no regular file in one line.
+// and skips what is no regular file with a one-line warning.
 func TestEventsHostileLog(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
@@ -226,8 +226,9 @@ func TestEventsHostileLog(t *testing.T) {
 			}
 			mustStrata(t, root, "run", "--rm", "alpine", "true")
 			r := strata(t, root, "events", "--since", "1h", "--until", "0s")
-			if r.Code != 1 || !strings.Contains(r.Stderr, "events.log") || strings.Count(r.Stderr, "\n") != 1 {
-				t.Errorf("events over a %s = %d %q %q", c.name, r.Code, r.Stdout, r.Stderr)
+			// Skipped with one warning, as a damaged rotated log is: no events to show, no error.
+			if r.Code != 0 || !strings.Contains(r.Stderr, "warning: ") || !strings.Contains(r.Stderr, "events.log:") || strings.Count(r.Stderr, "\n") != 1 {
+				t.Errorf("events over a %s = %d %q %q; want 0 and one warning", c.name, r.Code, r.Stdout, r.Stderr)
 			}
 			if b, _ := os.ReadFile(target); len(b) != 0 {
 				t.Errorf("an event went through the symlink: %q", b)

@@ -236,15 +236,24 @@ func runEvents(ctx context.Context, g *globals, o eventsOptions, now time.Time, 
 		return true
 	}
 	path := filepath.Join(g.root, events.File)
+	// A damaged store (a symlink, a FIFO, a directory in place of a log): that log is
+	// skipped with one warning, never followed nor waited on, and the other is still read;
+	// a current log that is a regular file again later is followed from then.
+	warned := map[string]bool{}
+	open := func(p string) (*os.File, error) {
+		f, err := events.Open(p)
+		if errors.Is(err, events.ErrNotRegular) {
+			if !warned[p] {
+				warned[p] = true
+				fmt.Fprintln(os.Stderr, oneLine(fmt.Sprintf("strata: warning: %v: its events are skipped", err)))
+			}
+			return nil, nil
+		}
+		return f, err
+	}
 	if !since.IsZero() {
 		// The rotated generation holds the older events.
-		old, err := events.Open(filepath.Join(g.root, events.Rotated))
-		if errors.Is(err, events.ErrNotRegular) {
-			// A damaged store (a symlink, a FIFO, a directory in its place): that generation
-			// is skipped, never followed nor waited on, and the current one is still read.
-			fmt.Fprintln(os.Stderr, oneLine(fmt.Sprintf("strata: warning: %v: its events are skipped", err)))
-			old, err = nil, nil
-		}
+		old, err := open(filepath.Join(g.root, events.Rotated))
 		if err != nil {
 			return fmt.Errorf("reading events: %w", err)
 		}
@@ -259,7 +268,7 @@ func runEvents(ctx context.Context, g *globals, o eventsOptions, now time.Time, 
 			}
 		}
 	}
-	f, err := events.Open(path)
+	f, err := open(path)
 	if err != nil {
 		return fmt.Errorf("reading events: %w", err)
 	}
@@ -302,7 +311,7 @@ func runEvents(ctx context.Context, g *globals, o eventsOptions, now time.Time, 
 		case <-time.After(max(wait, time.Millisecond)):
 		}
 		// Rotated (or made) since: the old file's rest was read above; the new one is read whole.
-		if t2, err := reopenEvents(path, t); err != nil {
+		if t2, err := reopenEvents(path, t, open); err != nil {
 			return fmt.Errorf("reading events: %w", err)
 		} else if t2 != t {
 			if t != nil {
@@ -318,9 +327,9 @@ func runEvents(ctx context.Context, g *globals, o eventsOptions, now time.Time, 
 	}
 }
 
-// reopenEvents returns a Tail of the log at path when path names another file than t reads
-// (rotated, or made since): else t.
-func reopenEvents(path string, t *events.Tail) (*events.Tail, error) {
+// reopenEvents returns a Tail of the log at path, opened with open, when path names another
+// file than t reads (rotated, or made since): else t.
+func reopenEvents(path string, t *events.Tail, open func(string) (*os.File, error)) (*events.Tail, error) {
 	var st syscall.Stat_t
 	if err := syscall.Lstat(path, &st); err != nil {
 		if errors.Is(err, syscall.ENOENT) {
@@ -334,7 +343,7 @@ func reopenEvents(path string, t *events.Tail) (*events.Tail, error) {
 			return t, nil
 		}
 	}
-	f, err := events.Open(path)
+	f, err := open(path)
 	if err != nil || f == nil {
 		return t, err
 	}

@@ -202,3 +202,68 @@ func TestRunEventsDamagedRotated(t *testing.T) {
 		}
 	}
 }
+
+// TestRunEventsDamagedCurrent: a current log that is a symlink, a FIFO or a directory (a
+// damaged store) is skipped with one warning, never followed nor waited on, as a damaged
+// rotated one is, and the rotated log's events are still shown; events failed with "reading
+// events: ... not a regular file". Followed (--until ahead), it is warned about once, not at
+// every poll.
+func TestRunEventsDamagedCurrent(t *testing.T) {
+	base := time.Now().Add(-time.Hour)
+	for _, kind := range []string{"symlink", "fifo", "dir"} {
+		for _, follow := range []bool{false, true} {
+			root := t.TempDir()
+			line, _ := jsonLine(ev(events.Image, "pull", "a", nil, base))
+			if err := writeFileForTest(filepath.Join(root, events.Rotated), line); err != nil {
+				t.Fatal(err)
+			}
+			current := filepath.Join(root, events.File)
+			var err error
+			switch kind {
+			case "symlink":
+				target := filepath.Join(t.TempDir(), "elsewhere")
+				other, _ := jsonLine(ev(events.Image, "pull", "secret", nil, base))
+				if err = writeFileForTest(target, other); err == nil {
+					err = os.Symlink(target, current)
+				}
+			case "fifo":
+				err = syscall.Mkfifo(current, 0o600)
+			case "dir":
+				err = os.Mkdir(current, 0o700)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			until := "0s"
+			if follow {
+				until = time.Now().Add(3 * eventsPoll).Format(time.RFC3339Nano)
+			}
+			errF, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			done := make(chan error, 1)
+			oldErr := os.Stderr
+			os.Stderr = errF
+			go func() {
+				done <- runEvents(context.Background(), &globals{root: root}, eventsOptions{since: "0", until: until, format: "{{.Action}} {{.Actor.ID}}"}, time.Now(), &out)
+			}()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				os.Stderr = oldErr
+				t.Fatalf("%s: events --since 0 --until %s did not return", kind, until)
+			}
+			os.Stderr = oldErr
+			errF.Close()
+			warn, _ := os.ReadFile(errF.Name())
+			if err != nil || out.String() != "pull a\n" {
+				t.Errorf("%s (follow %v): events --since 0 = %q, %v; want %q", kind, follow, out.String(), err, "pull a\n")
+			}
+			if n := strings.Count(string(warn), "\n"); n != 1 || !strings.Contains(string(warn), events.File+":") || !strings.Contains(string(warn), "warning") {
+				t.Errorf("%s (follow %v): stderr = %q, want one warning naming %s", kind, follow, warn, events.File)
+			}
+		}
+	}
+}

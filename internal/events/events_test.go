@@ -252,3 +252,52 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestRotateOverHostile: a rotated log that is a symlink is replaced by the rotation, never
+// written through; one that is a directory leaves the log unrotated, its event still
+// appended.
+func TestRotateOverHostile(t *testing.T) {
+	for _, kind := range []string{"symlink", "dir"} {
+		t.Run(kind, func(t *testing.T) {
+			root := t.TempDir()
+			path := filepath.Join(root, File)
+			if err := os.WriteFile(path, bytes.Repeat([]byte("#\n"), MaxSize/2), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			target := filepath.Join(t.TempDir(), "target")
+			if err := os.WriteFile(target, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rotated := filepath.Join(root, Rotated)
+			var err error
+			if kind == "symlink" {
+				err = os.Symlink(target, rotated)
+			} else {
+				err = os.Mkdir(rotated, 0o700)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := AppendErr(root, New(Image, "pull", "a", nil)); err != nil {
+				t.Fatalf("Append with a rotated log that is a %s: %v", kind, err)
+			}
+			if b, _ := os.ReadFile(target); len(b) != 0 {
+				t.Errorf("the rotation wrote through the symlink: %q", b)
+			}
+			fi, err := os.Lstat(rotated)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case kind == "symlink" && !fi.Mode().IsRegular():
+				t.Errorf("after the rotation, %s is a %v, want the old log", Rotated, fi.Mode())
+			case kind == "dir" && !fi.IsDir():
+				t.Errorf("after the rotation, %s is a %v, want the directory left", Rotated, fi.Mode())
+			case kind == "dir":
+				if cur := readAll(t, path); len(cur) != 1 || cur[0].Actor.ID != "a" {
+					t.Errorf("the log after a failed rotation holds %+v, want the event", cur)
+				}
+			}
+		})
+	}
+}
