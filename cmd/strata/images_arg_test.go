@@ -51,3 +51,24 @@ func TestImagesSubcommandHint(t *testing.T) {
 		}
 	}
 }
+
+// TestImagesArgumentNoReference: `images ALPINE` (uppercase) or `images 'bad@@ref'` lists
+// nothing and exits 0, as docker's: its CLI passes the argument on as a reference= filter
+// unchecked and its daemon matches it as a pattern (reference.FamiliarMatch), which no image
+// name matches. Both were refused as invalid references.
+func TestImagesArgumentNoReference(t *testing.T) {
+	root := t.TempDir()
+	if _, err := strata(t, root, nil, "load", "-q", "-i", busyboxLayout(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{"BUSYBOX", "Busybox:1.38.0-musl", "bad@@ref", "busybox@sha256:zz", "-x-"} {
+		out, stderr, err := strataOutErr(t, root, "images", "--format", "{{.Repository}}", "--", arg)
+		if err != nil || out != "" || stderr != "" {
+			t.Errorf("images %q = %q, stderr %q, %v; want nothing listed, exit 0", arg, out, stderr, err)
+		}
+	}
+	// A pattern that does match still lists the image.
+	if out, err := strata(t, root, nil, "images", "--format", "{{.Repository}}", "busy*"); err != nil || out != "busybox\n" {
+		t.Errorf("images busy* = %q, %v; want busybox", out, err)
+	}
+}

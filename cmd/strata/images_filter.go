@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/strata-run/strata/cache"
-	"github.com/strata-run/strata/registry"
 )
 
 // imageFilter is `images --filter KEY=VALUE` and `images [REPOSITORY[:TAG]]`, as docker reads
@@ -190,10 +189,11 @@ func anyMatch(patterns []string, r imageRow) bool {
 }
 
 // referenceArg turns `images REPOSITORY[:TAG]` into the reference filter docker makes of it.
+// The argument is a pattern, not a reference: docker's CLI adds it as reference= unchecked,
+// and its daemon matches it with reference.FamiliarMatch (path.Match on each image's familiar
+// names), so `images ALPINE` or `images 'bad@@ref'` lists nothing and exits 0; only a
+// pattern path.Match refuses is an error (the daemon's "syntax error in pattern").
 func referenceArg(arg string) (string, error) {
-	if _, err := registry.ParseReference(arg); err != nil && !strings.ContainsAny(arg, "*?[") {
-		return "", err
-	}
 	// Named as the argument it is: the user gave no --filter.
 	if _, err := path.Match(arg, ""); err != nil {
 		return "", fmt.Errorf("invalid image pattern %s: %s", quoteValue(arg), badPattern)
