@@ -236,8 +236,8 @@ func openImportSource(ctx context.Context, stdin io.Reader, src string) (io.Read
 	if err != nil {
 		return nil, fmt.Errorf("importing %s: %w", quotePath(src), withoutPath(err))
 	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("importing %s: is a directory, not a tarball", quotePath(src))
+	if what := notTarball(fi.Mode()); what != "" {
+		return nil, fmt.Errorf("importing %s: is %s, not a tarball", quotePath(src), what)
 	}
 	// As load: a FIFO opens without waiting for a writer (with none, the import reads an
 	// empty tarball and says so), and a terminal holds no tarball.
@@ -253,7 +253,37 @@ func openImportSource(ctx context.Context, stdin io.Reader, src string) (io.Read
 		f.Close()
 		return nil, fmt.Errorf("importing %s: is a terminal, not a tarball", quotePath(src))
 	}
+	// What was opened, should the name have been replaced since the stat.
+	if fi, err := f.Stat(); err != nil || notTarball(fi.Mode()) != "" {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("importing %s: %w", quotePath(src), withoutPath(err))
+		}
+		return nil, fmt.Errorf("importing %s: is %s, not a tarball", quotePath(src), notTarball(fi.Mode()))
+	}
 	return f, nil
+}
+
+// notTarball says what a path import is given is when it can hold no tarball: a directory, a
+// device or a socket; "" for a regular file or a FIFO. docker's CLI opens any path and streams
+// it to its daemon: a directory and a socket fail there at once, but /dev/zero (zeros end a
+// tar at its first two blocks, and the daemon reads on to hash what follows) or a disk was
+// read without end, and by strata up to the 64 GiB a layer may take, written to the store as
+// it went. A FIFO stays a stream, as "-" is (a shell's <(...) is one).
+func notTarball(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeNamedPipe != 0, m.IsRegular():
+		return ""
+	}
+	return "no regular file"
 }
 
 // importStallLimit is how long the server of an imported URL may send nothing, before its
