@@ -99,6 +99,17 @@ func applyTar(ctx context.Context, x *extractor, r io.Reader, opts *Options) err
 			return err
 		}
 		last = hdr.Name
+		if opts.Entry != nil && hdr.Typeflag != tar.TypeXGlobalHeader {
+			skip, err := opts.Entry(hdr)
+			if err != nil {
+				return err
+			}
+			if skip {
+				// archive/tar skips its content at the next Next, a sparse entry's holes unread.
+				x.entries = entries
+				continue
+			}
+		}
 		var content io.Reader = tr
 		sparse := sparseContentOf(raw, hdr)
 		if sparse != nil {
@@ -115,11 +126,13 @@ func applyTar(ctx context.Context, x *extractor, r io.Reader, opts *Options) err
 	}
 	// The tar reader stops after the first zero blocks; the rest of the record (and anything a
 	// writer appended) is still part of the DiffID.
-	buf := copyBufPool.Get().(*[]byte)
-	_, err := io.CopyBuffer(io.Discard, r, *buf)
-	copyBufPool.Put(buf)
-	if err != nil {
-		return fmt.Errorf("reading the end of the tar: %w", err)
+	if opts.Entry == nil {
+		buf := copyBufPool.Get().(*[]byte)
+		_, err := io.CopyBuffer(io.Discard, r, *buf)
+		copyBufPool.Put(buf)
+		if err != nil {
+			return fmt.Errorf("reading the end of the tar: %w", err)
+		}
 	}
 	if err := x.finish(ctx); err != nil {
 		return err

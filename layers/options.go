@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"archive/tar"
 	"errors"
 	"github.com/strata-run/strata/internal/freespace"
 
@@ -96,6 +97,13 @@ type Options struct {
 	// fails Apply with ErrDiffIDMismatch (the caller passes the image config's rootfs.diff_ids
 	// entry).
 	ExpectDiffID v1.Hash
+	// Entry, when set, sees each entry's header before it is applied (global PAX headers
+	// aside), everything before it applied already: it may change the header's owner, mode
+	// and times, leave the entry out (skip), or end Apply with its error, returned as it is.
+	// For a tar that is no layer (docker cp's), whose rules are the caller's: with Entry set,
+	// Apply reads no further than the tar's end (a stdin that goes on after it is not read
+	// to its end), and the DiffID it returns covers only what it read.
+	Entry func(hdr *tar.Header) (skip bool, err error)
 	// Progress, when set, is called every 16 MiB of file content (each entry counting 4 KiB
 	// more) and once at the end with the bytes of file content written so far and the entries
 	// applied. It must return quickly.

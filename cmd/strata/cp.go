@@ -333,7 +333,9 @@ func pipeTree(ctx context.Context, fd int, name string, extract func(io.Reader) 
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		n, err := copytar.WriteTree(ctx, pw, fd, name)
+		// Sparse entries: Extract keeps their holes, and a file of a terabyte of holes costs
+		// its data, not its size (docker's cp writes it whole, and dense).
+		n, err := copytar.WriteTreeWith(ctx, pw, fd, name, copytar.WriteOptions{Holes: true})
 		content = n
 		pw.CloseWithError(err)
 		done <- err

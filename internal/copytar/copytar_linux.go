@@ -39,8 +39,22 @@ func FdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 // nodes, FIFOs and symlinks are archived as what they are; sockets are left out, as docker
 // leaves them out. Entries of procfs and sysfs are not descended into.
 func WriteTree(ctx context.Context, w io.Writer, top int, name string) (int64, error) {
+	return WriteTreeWith(ctx, w, top, name, WriteOptions{})
+}
+
+// WriteOptions say how WriteTreeWith writes a tree.
+type WriteOptions struct {
+	// Holes writes a regular file with holes as a sparse entry (PAX GNU.sparse 1.0, as GNU
+	// tar --sparse writes it; Extract keeps its holes): its data only, found with
+	// SEEK_DATA/SEEK_HOLE, so a file of a terabyte of holes costs its data, not its size.
+	// Without it every file is written whole, holes as zeros, as docker's tar has them.
+	Holes bool
+}
+
+// WriteTreeWith is WriteTree with options.
+func WriteTreeWith(ctx context.Context, w io.Writer, top int, name string, opts WriteOptions) (int64, error) {
 	tw := tar.NewWriter(w)
-	t := &treeWriter{ctx: ctx, tw: tw, links: map[inode]string{}, onPath: map[inode]bool{}}
+	t := &treeWriter{ctx: ctx, w: w, tw: tw, holes: opts.Holes, links: map[inode]string{}, onPath: map[inode]bool{}}
 	if err := t.entry(top, name, true); err != nil {
 		return t.content, err
 	}
@@ -51,7 +65,9 @@ type inode struct{ dev, ino uint64 }
 
 type treeWriter struct {
 	ctx     context.Context
+	w       io.Writer // under tw, for the PAX headers of sparse entries tw cannot write
 	tw      *tar.Writer
+	holes   bool
 	content int64
 	// links names the first entry of each file with more than one link: the later ones are
 	// hard links to it, as docker's tar has them.
@@ -131,6 +147,15 @@ func (t *treeWriter) file(fd int, hdr *tar.Header, st unix.Stat_t) error {
 	}
 	defer f.Close()
 	hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
+	if t.holes && st.Blocks*512 < st.Size {
+		frags, err := dataMap(t.ctx, f, st.Size)
+		if err != nil {
+			return fmt.Errorf("%s: %w", hdr.Name, err)
+		}
+		if frags != nil {
+			return t.sparseFile(f, hdr, frags)
+		}
+	}
 	if err := t.tw.WriteHeader(hdr); err != nil {
 		return err
 	}
@@ -246,44 +271,24 @@ type ExtractOptions struct {
 // Extract applies the tar r (plain, gzip or zstd) into the directory dirfd is open on, as
 // docker's Untar with NoOverwriteDirNonDir: every name stays inside that directory, an
 // existing directory is never replaced by a non-directory nor the reverse ("cannot overwrite
-// directory ... with non-directory ..."). It returns the bytes of the tar read.
+// directory ... with non-directory ..."). It returns the bytes of the tar read. Sparse
+// entries (GNU's formats, as WriteTreeWith's Holes writes them) keep their holes, unread.
 func Extract(ctx context.Context, dirfd int, r io.Reader, opts ExtractOptions) (int64, error) {
 	counted := &countingReader{r: r}
-	plain, err := layers.DecompressMax(counted, "", opts.MaxSize)
-	if err != nil {
-		return 0, err
-	}
-	defer plain.Close()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := rewrite(ctx, dirfd, plain, pw, opts)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	_, err = layers.Apply(ctx, FdPath(dirfd), pr, layers.Options{
+	_, err := layers.Apply(ctx, FdPath(dirfd), counted, layers.Options{
 		Whiteouts:    layers.WhiteoutKeep, // a ".wh." file a user copies is a file
 		NoAUFSMeta:   true,                // and so is a ".wh..wh.aufs" (docker cp's Untar)
 		MaxSize:      opts.MaxSize,
 		MaxEntries:   opts.MaxEntries,
 		MinFreeBytes: opts.MinFreeBytes,
+		Entry:        func(hdr *tar.Header) (bool, error) { return checkEntry(dirfd, hdr, opts) },
 	})
-	pr.CloseWithError(errExtractionEnded)
 	if errors.Is(err, layers.ErrUnsafePath) || errors.Is(err, layers.ErrLowDiskSpace) {
 		// Apply's words are a layer's; here the tar is the user's or a container's.
 		err = errors.New(strings.ReplaceAll(err.Error(), "the layer dir", "the destination directory"))
 	}
-	rerr := <-done
-	if rerr != nil && (err == nil || !errors.Is(err, rerr)) && !errors.Is(rerr, errExtractionEnded) {
-		// The rewriter's own error says why; Apply's only that the stream broke.
-		return counted.n, rerr
-	}
 	return counted.n, err
 }
-
-// errExtractionEnded is what the rewriter gets when Apply stopped reading: Apply's own error
-// says why, not this.
-var errExtractionEnded = errors.New("extraction ended")
 
 type countingReader struct {
 	r io.Reader
@@ -296,79 +301,33 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// rewrite copies the tar from r to w, checking each entry against what dirfd holds and what
-// the tar made before it, and setting its owner.
-func rewrite(ctx context.Context, dirfd int, r io.Reader, w io.Writer, opts ExtractOptions) error {
-	tr := tar.NewReader(r)
-	tw := tar.NewWriter(w)
-	made := map[string]bool{} // names the tar made: true for a directory
-	var madeBytes int64
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("reading the tar: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		switch hdr.Typeflag {
-		case tar.TypeXGlobalHeader:
-			continue
-		case tar.TypeGNUSparse:
-			// archive/tar reads an old GNU sparse file as its whole content, holes as
-			// zeros: a regular file of that content, as docker's Untar makes it.
-			hdr.Typeflag = tar.TypeReg
-		case tar.TypeChar, tar.TypeBlock:
-			if opts.NoDevices {
-				continue
-			}
-		}
-		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
-		isDir := hdr.Typeflag == tar.TypeDir
-		if name != "" {
-			wasDir, seen := made[name]
-			if !seen {
-				wasDir, seen = existsIn(dirfd, name)
-			}
-			switch {
-			case seen && wasDir && !isDir:
-				return fmt.Errorf("cannot overwrite directory %q with non-directory %q", "/"+name, hdr.Name)
-			case seen && !wasDir && isDir:
-				return fmt.Errorf("cannot overwrite non-directory %q with directory %q", "/"+name, hdr.Name)
-			}
-			// Bounded: past it, the names on disk alone say what is there (Apply may lag
-			// behind by its read-ahead, but still keeps every name inside the directory).
-			if madeBytes < maxMadeBytes {
-				made[name] = isDir
-				madeBytes += int64(len(name)) + 64
-			}
-		}
-		if opts.Owner != nil {
-			if hdr.Typeflag != tar.TypeDir && (hdr.Uid != opts.Owner[0] || hdr.Gid != opts.Owner[1]) {
-				// As cp(1) does when it cannot keep a file's owner: a set-id bit is for
-				// the owner that set it, not for the one the copy gets.
-				hdr.Mode &^= unix.S_ISUID | unix.S_ISGID
-			}
-			hdr.Uid, hdr.Gid = opts.Owner[0], opts.Owner[1]
-			hdr.Uname, hdr.Gname = "", ""
-		}
-		hdr.Format = tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
+// checkEntry checks an entry against what dirfd holds (every entry before it applied), and
+// sets its owner: Apply's Entry for Extract. It says to skip a device node opts leave out.
+func checkEntry(dirfd int, hdr *tar.Header, opts ExtractOptions) (skip bool, err error) {
+	if (hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock) && opts.NoDevices {
+		return true, nil
+	}
+	name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+	isDir := hdr.Typeflag == tar.TypeDir
+	if name != "" {
+		switch wasDir, seen := existsIn(dirfd, name); {
+		case seen && wasDir && !isDir:
+			return false, fmt.Errorf("cannot overwrite directory %q with non-directory %q", "/"+name, hdr.Name)
+		case seen && !wasDir && isDir:
+			return false, fmt.Errorf("cannot overwrite non-directory %q with directory %q", "/"+name, hdr.Name)
 		}
 	}
-	return tw.Close()
+	if opts.Owner != nil {
+		if hdr.Typeflag != tar.TypeDir && (hdr.Uid != opts.Owner[0] || hdr.Gid != opts.Owner[1]) {
+			// As cp(1) does when it cannot keep a file's owner: a set-id bit is for the
+			// owner that set it, not for the one the copy gets.
+			hdr.Mode &^= unix.S_ISUID | unix.S_ISGID
+		}
+		hdr.Uid, hdr.Gid = opts.Owner[0], opts.Owner[1]
+		hdr.Uname, hdr.Gname = "", ""
+	}
+	return false, nil
 }
-
-// maxMadeBytes bounds the memory of the names rewrite remembers: a container's tree of deep,
-// long names must not take the host's memory.
-const maxMadeBytes = 64 << 20
 
 // existsIn reports whether name exists in dirfd, resolved inside it, its last component not
 // followed, and whether it is a directory.
