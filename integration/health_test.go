@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +312,47 @@ func TestHealthcheckCommit(t *testing.T) {
 	mustStrata(t, root, "create", "--name", "fromcommit", "checked:committed", "true")
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{json .Config.Healthcheck}}", "fromcommit").Stdout); got != want {
 		t.Errorf("a container of the commit: Healthcheck %s, want %s", got, want)
+	}
+}
+
+// TestHealthcheckCommitChange: commit -c HEALTHCHECK (and STOPSIGNAL), which docker's commit
+// takes (its validCommitCommands), sets the image's healthcheck, what it leaves zero filled
+// from the container's, as docker's daemon merges the changed config with the container's;
+// import -c HEALTHCHECK keeps its --start-interval. Both were refused as no valid change
+// command.
+func TestHealthcheckCommitChange(t *testing.T) {
+	root := busyboxRoot(t)
+	mustStrata(t, root, "create", "--name", "checked", "--health-cmd", "echo ok", "--health-interval", "1s",
+		"--health-start-period", "3s", "--health-start-interval", "200ms", "--health-retries", "4", "busybox:1.38.0-musl", "true")
+	mustStrata(t, root, "commit", "-c", `HEALTHCHECK --interval=5s CMD ["true"]`, "-c", "STOPSIGNAL SIGQUIT", "checked", "checked:changed")
+	want := `{"Test":["CMD","true"],"Interval":5000000000,"StartPeriod":3000000000,"StartInterval":200000000,"Retries":4} SIGQUIT`
+	if got := strings.TrimSpace(mustStrata(t, root, "image", "inspect", "-f", "{{json .Config.Healthcheck}} {{.Config.StopSignal}}", "checked:changed").Stdout); got != want {
+		t.Errorf("commit -c HEALTHCHECK: %s, want %s", got, want)
+	}
+	mustStrata(t, root, "commit", "-c", "HEALTHCHECK NONE", "checked", "checked:none")
+	want = `{"Test":["NONE"],"Interval":1000000000,"StartPeriod":3000000000,"StartInterval":200000000,"Retries":4}`
+	if got := strings.TrimSpace(mustStrata(t, root, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", "checked:none").Stdout); got != want {
+		t.Errorf("commit -c HEALTHCHECK NONE: %s, want %s", got, want)
+	}
+
+	tarball := filepath.Join(t.TempDir(), "fs.tar")
+	mustStrata(t, root, "export", "-o", tarball, "checked")
+	mustStrata(t, root, "import", "-c", "HEALTHCHECK --start-interval=2s --retries=1 CMD true", tarball, "imported:health")
+	want = `{"Test":["CMD-SHELL","true"],"StartInterval":2000000000,"Retries":1}`
+	if got := strings.TrimSpace(mustStrata(t, root, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", "imported:health").Stdout); got != want {
+		t.Errorf("import -c HEALTHCHECK: %s, want %s", got, want)
+	}
+
+	// The image's ONBUILD is not the container's, and so not the commit's, as in docker:
+	// its daemon's merge of an image's config into a container's takes no OnBuild (nor
+	// Shell), and its commit writes the container's config with what -c adds.
+	mustStrata(t, root, "import", "-c", "ONBUILD RUN x", "-c", `CMD ["true"]`, tarball, "imported:onbuild")
+	mustStrata(t, root, "create", "--name", "onb", "imported:onbuild")
+	mustStrata(t, root, "commit", "onb", "onb:plain")
+	mustStrata(t, root, "commit", "-c", "ONBUILD RUN y", "onb", "onb:changed")
+	for ref, want := range map[string]string{"imported:onbuild": `["RUN x"]`, "onb:plain": "null", "onb:changed": `["RUN y"]`} {
+		if got := strings.TrimSpace(mustStrata(t, root, "image", "inspect", "-f", "{{json .Config.OnBuild}}", ref).Stdout); got != want {
+			t.Errorf("%s: OnBuild %s, want %s", ref, got, want)
+		}
 	}
 }

@@ -7,15 +7,19 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/runner"
 )
 
 // changeCommands are the Dockerfile instructions commit's and import's -c/--change take, as
-// docker's (moby's dockerfile.BuildFromConfig allows these only).
+// docker's (moby's dockerfile.BuildFromConfig allows these only: its validCommitCommands,
+// HEALTHCHECK and STOPSIGNAL among them, SHELL not).
 var changeCommands = map[string]bool{
-	"CMD": true, "ENTRYPOINT": true, "ENV": true, "EXPOSE": true, "LABEL": true,
-	"ONBUILD": true, "USER": true, "VOLUME": true, "WORKDIR": true,
+	"CMD": true, "ENTRYPOINT": true, "ENV": true, "EXPOSE": true, "HEALTHCHECK": true,
+	"LABEL": true, "ONBUILD": true, "STOPSIGNAL": true, "USER": true, "VOLUME": true, "WORKDIR": true,
 }
 
 // maxChange bounds one -c value, as the config it ends in is bounded.
@@ -25,25 +29,39 @@ const maxChange = 64 << 10
 // instruction or several on lines of their own. An ENTRYPOINT drops the command the config
 // had unless a CMD came first, as in a Dockerfile.
 func applyChanges(cfg *v1.Config, changes []string) error {
-	cmdSet := false
+	_, err := applyChangesHealth(cfg, changes)
+	return err
+}
+
+// applyChangesHealth is applyChanges that also returns the healthcheck the last HEALTHCHECK
+// set, whole (cfg's has no StartInterval), or nil when none did.
+func applyChangesHealth(cfg *v1.Config, changes []string) (*runner.HealthConfig, error) {
+	st := changeState{}
 	for _, ch := range changes {
 		if len(ch) > maxChange {
-			return fmt.Errorf("invalid --change: longer than %d bytes", maxChange)
+			return nil, fmt.Errorf("invalid --change: longer than %d bytes", maxChange)
 		}
 		for _, line := range strings.Split(ch, "\n") {
 			line = strings.TrimSpace(line)
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			if err := applyChange(cfg, line, &cmdSet); err != nil {
-				return fmt.Errorf("invalid --change %s: %w", quoteValue(line), err)
+			if err := applyChange(cfg, line, &st); err != nil {
+				return nil, fmt.Errorf("invalid --change %s: %w", quoteValue(line), err)
 			}
 		}
 	}
-	return nil
+	return st.health, nil
 }
 
-func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
+// changeState is what the changes applied so far leave for the next: whether a CMD was
+// set, the healthcheck whole.
+type changeState struct {
+	cmdSet bool
+	health *runner.HealthConfig
+}
+
+func applyChange(cfg *v1.Config, line string, st *changeState) error {
 	word, rest, _ := strings.Cut(line, " ")
 	if i := strings.IndexAny(line, " \t"); i >= 0 {
 		word, rest = line[:i], line[i+1:]
@@ -59,10 +77,10 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 	switch instr {
 	case "CMD":
 		cfg.Cmd = commandForm(rest)
-		*cmdSet = true
+		st.cmdSet = true
 	case "ENTRYPOINT":
 		cfg.Entrypoint = commandForm(rest)
-		if !*cmdSet {
+		if !st.cmdSet {
 			cfg.Cmd = nil
 		}
 	case "ENV":
@@ -145,6 +163,25 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 			}
 			cfg.Volumes[v] = struct{}{}
 		}
+	case "STOPSIGNAL":
+		words, err := splitWords(rest, cfg.Env)
+		if err != nil {
+			return err
+		}
+		if len(words) != 1 {
+			return errors.New("STOPSIGNAL requires exactly one argument")
+		}
+		if _, err := runner.ParseSignal(words[0]); err != nil {
+			return err
+		}
+		cfg.StopSignal = words[0]
+	case "HEALTHCHECK":
+		h, err := parseHealthcheck(rest)
+		if err != nil {
+			return err
+		}
+		st.health = h
+		cfg.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 	case "ONBUILD":
 		sub, subRest, _ := strings.Cut(rest, " ")
 		switch strings.ToUpper(sub) {
@@ -156,6 +193,115 @@ func applyChange(cfg *v1.Config, line string, cmdSet *bool) error {
 		cfg.OnBuild = append(cfg.OnBuild, strings.TrimSpace(strings.ToUpper(sub)+" "+strings.TrimSpace(subRest)))
 	}
 	return nil
+}
+
+// parseHealthcheck reads HEALTHCHECK's arguments as docker's builder does (buildkit's
+// parseHealthcheck): NONE, or [--interval=D] [--timeout=D] [--start-period=D]
+// [--start-interval=D] [--retries=N] CMD and a command, in exec form (a JSON array: Test is
+// CMD and its words) or shell form (CMD-SHELL and the line). A duration left out is 0 (the
+// runtime's default), one given at least 1ms.
+func parseHealthcheck(rest string) (*runner.HealthConfig, error) {
+	flags := map[string]string{}
+	for strings.HasPrefix(rest, "--") {
+		word, after, _ := strings.Cut(rest, " ")
+		rest = strings.TrimSpace(after)
+		name, value, hasValue := strings.Cut(word[2:], "=")
+		switch name {
+		case "interval", "timeout", "start-period", "start-interval", "retries":
+		default:
+			return nil, fmt.Errorf("unknown flag: %s", quoteValue(name))
+		}
+		if _, dup := flags[name]; dup {
+			return nil, fmt.Errorf("duplicate flag specified: %s", name)
+		}
+		if !hasValue {
+			return nil, fmt.Errorf("missing a value on flag: --%s", name)
+		}
+		flags[name] = value
+	}
+	typ, args, _ := strings.Cut(rest, " ")
+	typ, args = strings.ToUpper(typ), strings.TrimSpace(args)
+	switch typ {
+	case "NONE":
+		// Its flags are not read, as docker's builder does not read them.
+		if args != "" {
+			return nil, errors.New("HEALTHCHECK NONE takes no arguments")
+		}
+		return &runner.HealthConfig{Test: []string{"NONE"}}, nil
+	case "CMD":
+	case "":
+		return nil, errors.New("HEALTHCHECK requires at least one argument")
+	default:
+		return nil, fmt.Errorf("unknown type %s in HEALTHCHECK (try CMD)", quoteValue(typ))
+	}
+	h := &runner.HealthConfig{}
+	var words []string
+	if strings.HasPrefix(args, "[") && json.Unmarshal([]byte(args), &words) == nil {
+		h.Test = append([]string{"CMD"}, words...)
+	} else if args != "" {
+		words = []string{args}
+		h.Test = []string{"CMD-SHELL", args}
+	}
+	if len(words) == 0 {
+		return nil, errors.New("missing command after HEALTHCHECK CMD")
+	}
+	for _, f := range []struct {
+		name string
+		d    *time.Duration
+	}{{"interval", &h.Interval}, {"timeout", &h.Timeout}, {"start-period", &h.StartPeriod}, {"start-interval", &h.StartInterval}} {
+		name, d := f.name, f.d
+		v, ok := flags[name]
+		if !ok || v == "" {
+			continue
+		}
+		dur, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %s is not a duration", name, quoteValue(v))
+		}
+		if dur != 0 && dur < time.Millisecond {
+			return nil, fmt.Errorf("interval %q cannot be less than 1ms", name)
+		}
+		*d = dur
+	}
+	if v := flags["retries"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--retries: %s is not a number", quoteValue(v))
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("--retries cannot be negative (%d)", n)
+		}
+		h.Retries = int(n)
+	}
+	return h, nil
+}
+
+// mergeHealth fills what the healthcheck a commit's HEALTHCHECK set leaves zero from the
+// container's, as docker's commit merges the config its changes made with the container's.
+func mergeHealth(h, ctr *runner.HealthConfig) *runner.HealthConfig {
+	if ctr == nil {
+		return h
+	}
+	m := *h
+	if len(m.Test) == 0 {
+		m.Test = ctr.Test
+	}
+	if m.Interval == 0 {
+		m.Interval = ctr.Interval
+	}
+	if m.Timeout == 0 {
+		m.Timeout = ctr.Timeout
+	}
+	if m.StartPeriod == 0 {
+		m.StartPeriod = ctr.StartPeriod
+	}
+	if m.StartInterval == 0 {
+		m.StartInterval = ctr.StartInterval
+	}
+	if m.Retries == 0 {
+		m.Retries = ctr.Retries
+	}
+	return &m
 }
 
 // commandForm is CMD's or ENTRYPOINT's argument: a JSON array of strings (exec form), else a

@@ -46,7 +46,7 @@ func newCommitCmd(g *globals) *cobra.Command {
 	f.SetInterspersed(false)
 	f.StringVarP(&o.author, "author", "a", "", `author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
 	f.StringVarP(&o.message, "message", "m", "", "commit message")
-	stringArrayVar(f, &o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)")
+	stringArrayVar(f, &o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)")
 	f.BoolVarP(&o.pause, "pause", "p", true, "pause the container while its changes are read")
 	return cmd
 }
@@ -81,8 +81,17 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 	}
 	cfg := baseCfg.DeepCopy()
 	cfg.Config = commitConfig(c)
-	if err := applyChanges(&cfg.Config, o.changes); err != nil {
+	// docker's: the changes apply over the container's config, then what they left zero of
+	// a HEALTHCHECK comes from the container's (the daemon's merge).
+	inspect := runner.Inspect(c)
+	health := inspect.Config.Healthcheck
+	changed, err := applyChangesHealth(&cfg.Config, o.changes)
+	if err != nil {
 		return err
+	}
+	if changed != nil {
+		health = mergeHealth(changed, health)
+		cfg.Config.Healthcheck = &v1.HealthConfig{Test: health.Test, Interval: health.Interval, Timeout: health.Timeout, StartPeriod: health.StartPeriod, Retries: health.Retries}
 	}
 	now := time.Now().UTC()
 	cfg.Created = v1.Time{Time: now}
@@ -111,7 +120,6 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 	defer lf.remove()
 
 	// docker's: the container's command, its entrypoint left out.
-	inspect := runner.Inspect(c)
 	hist := v1.History{
 		Created: v1.Time{Time: now}, Author: o.author, Comment: o.message,
 		CreatedBy: strings.Join(inspect.Config.Cmd, " "),
@@ -135,7 +143,7 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 		}
 	}
 	// The healthcheck whole, with the StartInterval cfg's has no field for.
-	if img, err = withHealthcheck(img, inspect.Config.Healthcheck); err != nil {
+	if img, err = withHealthcheck(img, health); err != nil {
 		return err
 	}
 	id, err := storeNewImage(ctx, store, snap, ref, img)

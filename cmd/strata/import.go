@@ -49,7 +49,7 @@ func newImportCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false)
-	stringArrayVar(f, &o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)")
+	stringArrayVar(f, &o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)")
 	f.StringVarP(&o.message, "message", "m", "", "set a commit message for the imported image")
 	f.StringVar(&o.platform, "platform", "", "set the image's platform (os/arch[/variant]; default this host's)")
 	return cmd
@@ -159,7 +159,8 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 		}
 	}
 	var cfg v1.Config
-	if err := applyChanges(&cfg, o.changes); err != nil {
+	health, err := applyChangesHealth(&cfg, o.changes)
+	if err != nil {
 		return err
 	}
 	in, err := openImportSource(ctx, cmd.InOrStdin(), src)
@@ -209,6 +210,10 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 	}
 	img, err = mutate.Append(img, mutate.Addendum{Layer: fileLayer{lf}, History: v1.History{Created: now, Comment: msg}, MediaType: types.DockerLayer})
 	if err != nil {
+		return err
+	}
+	// A HEALTHCHECK's --start-interval, which cfg has no field for.
+	if img, err = withHealthcheck(img, health); err != nil {
 		return err
 	}
 	id, err := storeNewImage(ctx, store, snap, ref, img)
