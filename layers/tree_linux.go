@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/sparsetar"
 )
 
 // TreeOptions say what WriteTree writes.
@@ -31,6 +33,11 @@ type TreeOptions struct {
 	// overlay passes user.overlay.* through to the upper dir), and a forged mark there
 	// would hide the image's files from a commit, an export or a diff.
 	UserXattr bool
+	// Holes writes a regular file with holes as a sparse entry (PAX GNU.sparse 1.0, as GNU
+	// tar --sparse writes it; Apply keeps its holes, unread): its data only, so a file of a
+	// terabyte of holes costs its data, not its size. Without it every file is written
+	// whole, holes as zeros, as docker's layers and exports have them.
+	Holes bool
 }
 
 // maxTreeDepth bounds how deep WriteTree descends: each level holds a descriptor per layer
@@ -65,7 +72,7 @@ func WriteTree(ctx context.Context, w io.Writer, dirs []string, opts TreeOptions
 		}
 		fds = append(fds, fd)
 	}
-	t := &treeWriter{ctx: ctx, tw: tar.NewWriter(w), opts: opts, links: map[[2]uint64]string{}}
+	t := &treeWriter{ctx: ctx, w: w, tw: tar.NewWriter(w), opts: opts, links: map[[2]uint64]string{}}
 	if err := t.dir(fds, "", 0); err != nil {
 		return err
 	}
@@ -74,6 +81,7 @@ func WriteTree(ctx context.Context, w io.Writer, dirs []string, opts TreeOptions
 
 type treeWriter struct {
 	ctx   context.Context
+	w     io.Writer // under tw, for the PAX headers of sparse entries (sparsetar)
 	tw    *tar.Writer
 	opts  TreeOptions
 	links map[[2]uint64]string // a file with more than one link, by dev and inode: its first name
@@ -427,6 +435,18 @@ func (t *treeWriter) file(pfd int, base, name string, depth int) error {
 		h.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": string(buf[:n])}
 	}
 	h.Size = st.Size
+	if t.opts.Holes && st.Blocks*512 < st.Size {
+		frags, err := sparsetar.Map(t.ctx, f, st.Size)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", "/"+name, err)
+		}
+		if frags != nil {
+			if err := sparsetar.WriteFile(t.ctx, t.w, t.tw, f, h, frags); err != nil {
+				return fmt.Errorf("reading %s: %w", "/"+name, err)
+			}
+			return nil
+		}
+	}
 	if err := t.tw.WriteHeader(h); err != nil {
 		return err
 	}

@@ -197,7 +197,10 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 				name = tarName(path.Base(target))
 			}
 		}
-		_, err := copytar.WriteTree(ctx, os.Stdout, fd, name)
+		// Sparse entries, as export writes them: every tar reader makes the holes again,
+		// and a container's file of a terabyte of holes costs its data (docker's writes
+		// the whole size).
+		_, err := copytar.WriteTreeWith(ctx, os.Stdout, fd, name, copytar.WriteOptions{Holes: true})
 		return err
 	}
 	if m := st.Mode & unix.S_IFMT; m == unix.S_IFCHR || m == unix.S_IFBLK {

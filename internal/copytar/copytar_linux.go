@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-run/strata/internal/sparsetar"
 	"github.com/strata-run/strata/layers"
 )
 
@@ -148,12 +149,16 @@ func (t *treeWriter) file(fd int, hdr *tar.Header, st unix.Stat_t) error {
 	defer f.Close()
 	hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
 	if t.holes && st.Blocks*512 < st.Size {
-		frags, err := dataMap(t.ctx, f, st.Size)
+		frags, err := sparsetar.Map(t.ctx, f, st.Size)
 		if err != nil {
 			return fmt.Errorf("%s: %w", hdr.Name, err)
 		}
 		if frags != nil {
-			return t.sparseFile(f, hdr, frags)
+			if err := sparsetar.WriteFile(t.ctx, t.w, t.tw, f, hdr, frags); err != nil {
+				return fmt.Errorf("%s: %w", hdr.Name, err)
+			}
+			t.content += st.Size
+			return nil
 		}
 	}
 	if err := t.tw.WriteHeader(hdr); err != nil {

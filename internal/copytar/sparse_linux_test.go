@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/sparsetar"
 )
 
 // sparseFixture makes a file of size bytes of holes with data at the offsets given, and
@@ -139,14 +141,14 @@ func TestCopyKeepsHoles(t *testing.T) {
 
 // TestCopyFragmentedFile: a file of more runs of data than a sparse map takes has the runs
 // closest together merged, the holes between them copied as zeros (its content whole), and
-// one whose merge would take more than maxMergedHoles of holes fails in one line, never
+// one whose merge would take more than MaxMergedHoles of holes fails in one line, never
 // copied dense: a container's file of scattered blocks must not cost its whole size.
 func TestCopyFragmentedFile(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("skipping: chown needs root")
 	}
-	defer func(n int, m int64) { maxFragments, maxMergedHoles = n, m }(maxFragments, maxMergedHoles)
-	maxFragments = 4
+	defer func(n int, m int64) { sparsetar.MaxFragments, sparsetar.MaxMergedHoles = n, m }(sparsetar.MaxFragments, sparsetar.MaxMergedHoles)
+	sparsetar.MaxFragments = 4
 	const size = 64 << 20
 	data := map[int64]string{}
 	for i := int64(0); i < 12; i++ {
@@ -162,9 +164,9 @@ func TestCopyFragmentedFile(t *testing.T) {
 		t.Errorf("merged copy: %d bytes, %d runs, %v", len(got), bytes.Count(got, []byte("run")), err)
 	}
 
-	maxMergedHoles = 8 << 20
-	if _, err := copyTree(t, src, t.TempDir()); err == nil || !errors.Is(err, errFragmented) {
-		t.Errorf("merging past maxMergedHoles: %v, want %v", err, errFragmented)
+	sparsetar.MaxMergedHoles = 8 << 20
+	if _, err := copyTree(t, src, t.TempDir()); err == nil || !errors.Is(err, sparsetar.ErrFragmented) {
+		t.Errorf("merging past MaxMergedHoles: %v, want %v", err, sparsetar.ErrFragmented)
 	}
 }
 

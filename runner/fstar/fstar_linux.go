@@ -67,7 +67,9 @@ func Export(ctx context.Context, c *runner.Container, lowers []string, w io.Writ
 	if len(dirs) == 0 {
 		return tar.NewWriter(w).Close()
 	}
-	err = layers.WriteTree(ctx, w, dirs, layers.TreeOptions{UserXattr: c.OverlayUserXattr()})
+	// Holes: a container's sparse file of a terabyte is exported as its data, not as a
+	// terabyte of zeros (docker's export writes it whole); every tar reader makes it again.
+	err = layers.WriteTree(ctx, w, dirs, layers.TreeOptions{UserXattr: c.OverlayUserXattr(), Holes: true})
 	if gone := c.StillThere(); gone != nil {
 		// Removed while it was read (rm -f): export wrote part of its files, and the
 		// image's in place of the rest, and exited 0.

@@ -1,4 +1,17 @@
-package copytar
+// Package sparsetar writes a regular file with holes as a sparse tar entry, as GNU tar
+// --sparse writes it in PAX format 1.0
+// (https://www.gnu.org/software/tar/manual/html_node/Sparse-Formats.html): a PAX header
+// names the file (GNU.sparse.name) and its size (GNU.sparse.realsize); the entry's content
+// starts with the map (the number of fragments, then each one's offset and length, decimal
+// numbers on lines of their own, padded to a block) and goes on with the fragments' data. A
+// reader that knows the format (archive/tar, GNU tar, bsdtar, Python's tarfile,
+// layers.Apply) makes the file with its holes; the data stored is the file's data, whatever
+// its size. cp's and export's tree writers use it.
+//
+// archive/tar writes no sparse entry (https://go.dev/issue/22735) and drops GNU.sparse.*
+// records from a header's PAXRecords, so the PAX header is written here, onto the stream
+// under the tar.Writer, and the entry's own header, which only a USTAR block needs, by it.
+package sparsetar
 
 import (
 	"archive/tar"
@@ -10,45 +23,34 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Sparse entries, as GNU tar --sparse writes them in PAX format 1.0
-// (https://www.gnu.org/software/tar/manual/html_node/Sparse-Formats.html): a PAX header
-// names the file (GNU.sparse.name) and its size (GNU.sparse.realsize); the entry's content
-// starts with the map (the number of fragments, then each one's offset and length, decimal
-// numbers on lines of their own, padded to a block) and goes on with the fragments' data. A
-// reader that knows the format (archive/tar, GNU tar, bsdtar, layers.Apply) makes the file
-// with its holes; the data stored is the file's data, whatever its size.
-//
-// archive/tar writes no sparse entry (https://go.dev/issue/22735) and drops GNU.sparse.*
-// records from a header's PAXRecords, so the PAX header is written here, onto the stream
-// under the tar.Writer, and the entry's own header, which only a USTAR block needs, by it.
+// Fragment is a run of a file's data: its offset and length.
+type Fragment struct{ Off, N int64 }
 
-// fragment is a run of a file's data: its offset and length.
-type fragment struct{ off, n int64 }
-
-// maxFragments bounds the fragments of one sparse entry: archive/tar (and so layers.Apply)
+// MaxFragments bounds the fragments of one sparse entry: archive/tar (and so layers.Apply)
 // refuses a map of more than 1 MiB, and a fragment takes up to 40 bytes of it. A variable
 // for tests.
-var maxFragments = 20000
+var MaxFragments = 20000
 
-// maxMergedHoles bounds the bytes of holes a file's map may take in as data when the file
-// has more runs of data than maxFragments: the holes between the runs closest together are
+// MaxMergedHoles bounds the bytes of holes a file's map may take in as data when the file
+// has more runs of data than MaxFragments: the holes between the runs closest together are
 // written as zeros. Past it the copy fails: a file of a million scattered blocks of data
 // must not cost the copy its whole size in zeros, as a dense copy would. A variable for tests.
-var maxMergedHoles int64 = 4 << 30
+var MaxMergedHoles int64 = 4 << 30
 
-// errFragmented: a file whose data is in too many runs, too far apart, to be copied sparse.
-var errFragmented = errors.New("a sparse file of too many runs of data, too far apart")
+// ErrFragmented: a file whose data is in too many runs, too far apart, to be copied sparse.
+var ErrFragmented = errors.New("a sparse file of too many runs of data, too far apart")
 
-// dataMap is the runs of data of f, of size bytes, found with SEEK_DATA and SEEK_HOLE; nil
+// Map is the runs of data of f, of size bytes, found with SEEK_DATA and SEEK_HOLE; nil
 // when it has no hole (or its filesystem does not tell), and the file is written whole.
-func dataMap(ctx context.Context, f *os.File, size int64) ([]fragment, error) {
+func Map(ctx context.Context, f *os.File, size int64) ([]Fragment, error) {
 	fd := int(f.Fd())
-	var frags []fragment
+	var frags []Fragment
 	var merged int64
 	for off := int64(0); off < size; {
 		if len(frags)%1024 == 0 {
@@ -74,21 +76,21 @@ func dataMap(ctx context.Context, f *os.File, size int64) ([]fragment, error) {
 			return nil, fmt.Errorf("finding holes: %w", err)
 		}
 		end = min(max(end, start+1), size) // past size: the file grew meanwhile
-		frags = append(frags, fragment{start, end - start})
+		frags = append(frags, Fragment{start, end - start})
 		off = end
-		if len(frags) > 2*maxFragments {
-			if frags, merged, err = mergeFragments(frags, maxFragments, merged); err != nil {
+		if len(frags) > 2*MaxFragments {
+			if frags, merged, err = mergeFragments(frags, MaxFragments, merged); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if len(frags) > maxFragments {
+	if len(frags) > MaxFragments {
 		var err error
-		if frags, _, err = mergeFragments(frags, maxFragments, merged); err != nil {
+		if frags, _, err = mergeFragments(frags, MaxFragments, merged); err != nil {
 			return nil, err
 		}
 	}
-	if len(frags) == 1 && frags[0] == (fragment{0, size}) {
+	if len(frags) == 1 && frags[0] == (Fragment{0, size}) {
 		return nil, nil
 	}
 	return frags, nil
@@ -96,10 +98,10 @@ func dataMap(ctx context.Context, f *os.File, size int64) ([]fragment, error) {
 
 // mergeFragments merges the fragments separated by the smallest holes until at most limit
 // are left, counting the bytes of holes taken in as data on merged.
-func mergeFragments(frags []fragment, limit int, merged int64) ([]fragment, int64, error) {
+func mergeFragments(frags []Fragment, limit int, merged int64) ([]Fragment, int64, error) {
 	gaps := make([]int64, 0, len(frags)-1)
 	for i := 1; i < len(frags); i++ {
-		gaps = append(gaps, frags[i].off-(frags[i-1].off+frags[i-1].n))
+		gaps = append(gaps, frags[i].Off-(frags[i-1].Off+frags[i-1].N))
 	}
 	sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
 	// Gaps below the threshold merge, and as many equal to it as are still needed.
@@ -114,15 +116,15 @@ func mergeFragments(frags []fragment, limit int, merged int64) ([]fragment, int6
 	out := frags[:1]
 	for _, f := range frags[1:] {
 		last := &out[len(out)-1]
-		gap := f.off - (last.off + last.n)
+		gap := f.Off - (last.Off + last.N)
 		if gap < threshold || gap == threshold && equal > 0 {
 			if gap == threshold {
 				equal--
 			}
-			if merged += gap; merged > maxMergedHoles {
-				return nil, merged, errFragmented
+			if merged += gap; merged > MaxMergedHoles {
+				return nil, merged, ErrFragmented
 			}
-			last.n = f.off + f.n - last.off
+			last.N = f.Off + f.N - last.Off
 			continue
 		}
 		out = append(out, f)
@@ -130,20 +132,22 @@ func mergeFragments(frags []fragment, limit int, merged int64) ([]fragment, int6
 	return out, merged, nil
 }
 
-// sparseFile writes the regular file f as a sparse entry of the fragments given: hdr is its
-// header as a whole file would have it.
-func (t *treeWriter) sparseFile(f *os.File, hdr *tar.Header, frags []fragment) error {
+// WriteFile writes the regular file f, of hdr.Size bytes, as a sparse entry of the
+// fragments Map found, to tw, which writes to w: hdr is its header as a whole file would have
+// it (its PAXRecords, xattrs, go in the PAX header). The bytes of a fragment the file no
+// longer has (it shrank while it was read) are written as zeros, so the entry stays whole.
+func WriteFile(ctx context.Context, w io.Writer, tw *tar.Writer, f *os.File, hdr *tar.Header, frags []Fragment) error {
 	size := hdr.Size
-	if last := frags[len(frags)-1]; last.off+last.n < size {
+	if last := frags[len(frags)-1]; last.Off+last.N < size {
 		// As GNU tar ends a map: a fragment of nothing at the end, for a file that ends in a hole.
-		frags = append(frags, fragment{size, 0})
+		frags = append(frags, Fragment{size, 0})
 	}
 	var m bytes.Buffer
 	m.WriteString(strconv.Itoa(len(frags)) + "\n")
 	var data int64
 	for _, fr := range frags {
-		m.WriteString(strconv.FormatInt(fr.off, 10) + "\n" + strconv.FormatInt(fr.n, 10) + "\n")
-		data += fr.n
+		m.WriteString(strconv.FormatInt(fr.Off, 10) + "\n" + strconv.FormatInt(fr.N, 10) + "\n")
+		data += fr.N
 	}
 	m.Write(make([]byte, padding(int64(m.Len()))))
 
@@ -152,6 +156,16 @@ func (t *treeWriter) sparseFile(f *os.File, hdr *tar.Header, frags []fragment) e
 		{"GNU.sparse.minor", "0"},
 		{"GNU.sparse.name", hdr.Name},
 		{"GNU.sparse.realsize", strconv.FormatInt(size, 10)},
+	}
+	var keys []string
+	for k := range hdr.PAXRecords {
+		if !strings.HasPrefix(k, "GNU.sparse.") && k != "path" && k != "size" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		records = append(records, [2]string{k, hdr.PAXRecords[k]})
 	}
 	// The USTAR header below holds what fits it; the rest goes in the PAX header.
 	entry := &tar.Header{
@@ -179,31 +193,47 @@ func (t *treeWriter) sparseFile(f *os.File, hdr *tar.Header, frags []fragment) e
 			entry.ModTime = time0
 		}
 	}
-	// Pads the entry before: what goes onto t.w next starts a block.
-	if err := t.tw.Flush(); err != nil {
+	// Pads the entry before: what goes onto w next starts a block.
+	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if err := writePAXHeader(t.w, records); err != nil {
+	if err := writePAXHeader(w, records); err != nil {
 		return err
 	}
-	if err := t.tw.WriteHeader(entry); err != nil {
+	if err := tw.WriteHeader(entry); err != nil {
 		return err
 	}
-	if _, err := t.tw.Write(m.Bytes()); err != nil {
+	if _, err := tw.Write(m.Bytes()); err != nil {
 		return err
 	}
 	for _, fr := range frags {
-		n, err := io.Copy(t.tw, ctxReader{t.ctx, io.NewSectionReader(f, fr.off, fr.n)})
-		if err == nil && n < fr.n {
+		n, err := io.Copy(tw, ctxReader{ctx, io.NewSectionReader(f, fr.Off, fr.N)})
+		if err == nil && n < fr.N {
 			// The file shrank while it was read: the entry keeps the size its map says.
-			_, err = io.CopyN(t.tw, ctxReader{t.ctx, zeros{}}, fr.n-n)
+			_, err = io.CopyN(tw, ctxReader{ctx, zeros{}}, fr.N-n)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", hdr.Name, err)
+			return err
 		}
 	}
-	t.content += size
 	return nil
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// ctxReader reads r until ctx ends: a fragment of a terabyte is read between two looks.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // paxTime is a PAX time: seconds, and a fraction when there is one.
