@@ -1,0 +1,78 @@
+package sparsetar
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWriteFileHeader: what the USTAR block of a sparse entry cannot hold (a uid or gid past
+// 7 octal digits, a time before 1970 or with nanoseconds, xattrs) goes in its PAX header,
+// and archive/tar reads the entry back as the header and content the file has. A file
+// without holes has no map: it is written whole.
+func TestWriteFileHeader(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 16 << 20
+	f.Truncate(size)
+	f.WriteAt([]byte("mid"), 8<<20)
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Blocks*512 >= size {
+		t.Skipf("skipping: %s keeps no holes", dir)
+	}
+	frags, err := Map(context.Background(), f, size)
+	if err != nil || len(frags) != 1 || frags[0].Off > 8<<20 || frags[0].Off+frags[0].N < 8<<20+3 {
+		t.Fatalf("Map = %v, %v; want one run of data around 8 MiB", frags, err)
+	}
+	for _, mtime := range []time.Time{time.Unix(-2, 5e8), time.Unix(1700000000, 123), time.Unix(1<<34, 0)} {
+		hdr := &tar.Header{
+			Name: "dir/ünï " + string(bytes.Repeat([]byte("x"), 150)), Mode: 0o4755, Uid: 1 << 22, Gid: 1 << 23,
+			ModTime: mtime, Size: size, PAXRecords: map[string]string{"SCHILY.xattr.user.k": "v"},
+		}
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		if err := WriteFile(context.Background(), &b, tw, f, hdr, frags); err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(&b)
+		got, err := tr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != hdr.Name || got.Size != size || got.Mode != hdr.Mode || got.Uid != hdr.Uid || got.Gid != hdr.Gid ||
+			!got.ModTime.Equal(mtime) || got.PAXRecords["SCHILY.xattr.user.k"] != "v" {
+			t.Errorf("read back %q %d %o %d:%d %v %v, want %q %d %o %d:%d %v", got.Name, got.Size, got.Mode, got.Uid, got.Gid, got.ModTime, got.PAXRecords,
+				hdr.Name, size, hdr.Mode, hdr.Uid, hdr.Gid, mtime)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil || len(data) != size || string(data[8<<20:8<<20+3]) != "mid" || bytes.Count(data, []byte{0}) != size-3 {
+			t.Errorf("content: %d bytes, %v", len(data), err)
+		}
+	}
+
+	dense := filepath.Join(dir, "dense")
+	os.WriteFile(dense, bytes.Repeat([]byte("d"), 64<<10), 0o644)
+	g, err := os.Open(dense)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if frags, err := Map(context.Background(), g, 64<<10); frags != nil || err != nil {
+		t.Errorf("Map of a file without holes = %v, %v; want nil", frags, err)
+	}
+}
