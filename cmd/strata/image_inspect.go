@@ -15,7 +15,8 @@ import (
 // newImageCmd is `strata image`, docker's management command: the image commands again under
 // one name, plus inspect. docker image prune, save and load are there too: scripts written
 // for docker run `image prune -af` (strata's prune, which without -a removes dangling
-// images and their blobs as docker's does, and with -a the images no container uses).
+// images and their blobs as docker's does, and with -a the images no container uses; unlike
+// strata prune, it asks first unless -f, as docker's does).
 func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
@@ -32,7 +33,7 @@ func newImageCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(newImageInspectCmd(g), ls, rm, newPullCmd(g), newPushCmd(g), newTagCmd(g), newHistoryCmd(g))
 	// Hidden: the top-level prune, save and load are the ones help lists (and the bad-input
 	// matrix of the integration tests calls); these are there for docker's scripts.
-	for _, c := range []*cobra.Command{newPruneCmd(g), newSaveCmd(g), newLoadCmd(g), newImportCmd(g)} {
+	for _, c := range []*cobra.Command{newImagePruneCmd(g), newSaveCmd(g), newLoadCmd(g), newImportCmd(g)} {
 		c.Hidden = true
 		cmd.AddCommand(c)
 	}

@@ -26,8 +26,27 @@ type pruneOptions struct {
 	filter imagePruneFilter
 }
 
+// Docker's image prune questions (docker/cli cli/command/image/prune.go).
+const (
+	imagePruneAllWarning      = "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?"
+	imagePruneDanglingWarning = "WARNING! This will remove all dangling images.\nAre you sure you want to continue?"
+)
+
+// newPruneCmd is strata's prune, which never asks: its users run it as a cache's clean-up.
 func newPruneCmd(g *globals) *cobra.Command {
+	return newPruneCmdAsking(g, false)
+}
+
+// newImagePruneCmd is docker's `image prune`: prune, but it asks before it removes anything
+// unless -f (or --dry-run), as docker's does, since a docker user who types `image prune -a`
+// expects the question before every unused image goes.
+func newImagePruneCmd(g *globals) *cobra.Command {
+	return newPruneCmdAsking(g, true)
+}
+
+func newPruneCmdAsking(g *globals, ask bool) *cobra.Command {
 	var o pruneOptions
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused layers, unreferenced blobs and stale partial downloads (and with -a, images no container uses)",
@@ -38,15 +57,29 @@ func newPruneCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.filter = f
+			if ask && !force && !o.dryRun {
+				q := imagePruneDanglingWarning
+				if o.all {
+					q = imagePruneAllWarning
+				}
+				yes, err := confirm(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), q)
+				if err != nil || !yes {
+					return err
+				}
+			}
 			return runPrune(cmd.Context(), g, o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be removed, remove nothing")
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "also remove every image no container uses")
 	stringArrayVar(cmd.Flags(), &o.filters, "filter", "", nil, "until=TIME (a duration such as 24h, or a time): remove only the dangling (with -a, unused) images created before it; label=KEY[=VALUE] (label!= for the others): only those with that label; as docker's image prune (repeatable)")
-	// docker's prunes ask for confirmation unless -f; strata's never asks, so scripts written
-	// for docker (`system prune -af`) run as they are.
-	cmd.Flags().BoolP("force", "f", false, "accepted for docker's scripts: strata does not ask for confirmation")
+	if ask {
+		cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	} else {
+		// docker's prunes ask for confirmation unless -f; strata's own never asks, and takes
+		// -f so that scripts written for docker's run as they are.
+		cmd.Flags().BoolVarP(&force, "force", "f", false, "accepted for docker's scripts: strata prune does not ask for confirmation")
+	}
 	return cmd
 }
 
