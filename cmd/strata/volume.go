@@ -28,7 +28,8 @@ import (
 // them, until a --volumes-from shares them with another container: they are then moved into
 // the store with docker's anonymous label (runner.ShareAnonymousVolumes), listed, and removed
 // with the last container that mounts them, or by `volume prune` without -a, which docker ≥ 23
-// limits to anonymous volumes; `volume prune -a` removes every volume no container uses.
+// limits to anonymous volumes; `volume prune -a` removes every volume no container uses. A
+// `volume create` without a name makes one with that label too, as docker's does.
 
 func (g *globals) volumeStore() *runner.VolumeStore {
 	return runner.OpenVolumeStore(runner.VolumesDirOf(g.containersDir()))
@@ -231,6 +232,14 @@ func newVolumeCreateCmd(g *globals) *cobra.Command {
 			l, err := runner.MergeLabels(nil, labels, nil)
 			if err != nil {
 				return err
+			}
+			if name == "" {
+				// docker's daemon labels the volume it names at random anonymous, which
+				// volume prune without -a removes once no container uses it.
+				if l == nil {
+					l = map[string]string{}
+				}
+				l[runner.AnonymousVolumeLabel] = ""
 			}
 			vs := g.volumeStore()
 			unlock, err := vs.Lock(cmd.Context(), false)
@@ -531,7 +540,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove unused anonymous volumes (those a --volumes-from shared), with -a every volume no container uses",
+		Short: "Remove unused anonymous volumes (those a --volumes-from shared, or volume create made without a name), with -a every volume no container uses",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
