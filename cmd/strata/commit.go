@@ -151,6 +151,9 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 		return err
 	}
 	fmt.Fprintln(out, id.String())
+	// docker's daemon logs the new name's tag, then the container's commit event.
+	imageRef := tagEvent(g, id, ref)
+	runner.Event(c, "commit", map[string]string{"comment": o.message, "imageID": id.String(), "imageRef": imageRef})
 	return nil
 }
 

@@ -152,7 +152,7 @@ func tarName(base string) string {
 	return base
 }
 
-func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath, dstPath string) error {
+func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath, dstPath string) (err error) {
 	ctx := cmd.Context()
 	if dstPath != "-" {
 		abs, err := filepath.Abs(dstPath)
@@ -173,6 +173,11 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 		return fmt.Errorf("%s: %w", ctr, err)
 	}
 	defer root.Close()
+	defer func() {
+		if err == nil {
+			runner.Event(c, "archive-path", nil) // docker's event for a copy out of a container
+		}
+	}()
 
 	// The daemon's ResolvePath: the path is absolute in the container; all but its last
 	// component are resolved (inside the root), the last too after a trailing "/" or -L.
@@ -240,7 +245,7 @@ func copyFromContainer(cmd *cobra.Command, g *globals, o cpOptions, ctr, srcPath
 	return err
 }
 
-func copyToContainer(cmd *cobra.Command, g *globals, o cpOptions, srcPath, ctr, dstPath string) error {
+func copyToContainer(cmd *cobra.Command, g *globals, o cpOptions, srcPath, ctr, dstPath string) (err error) {
 	ctx := cmd.Context()
 	if srcPath != "-" {
 		abs, err := filepath.Abs(srcPath)
@@ -258,6 +263,11 @@ func copyToContainer(cmd *cobra.Command, g *globals, o cpOptions, srcPath, ctr, 
 		return fmt.Errorf("%s: %w", ctr, err)
 	}
 	defer root.Close()
+	defer func() {
+		if err == nil {
+			runner.Event(c, "extract-to-dir", nil) // docker's event for a copy into a container
+		}
+	}()
 
 	dst, err := containerDestInfo(root, ctr, dstPath)
 	if err != nil {

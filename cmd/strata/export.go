@@ -33,7 +33,14 @@ func newExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			write := func(w io.Writer) error { return fstar.Export(ctx, c, lowers, w) }
+			// docker's daemon logs an export event once the archive is written.
+			write := func(w io.Writer) error {
+				if err := fstar.Export(ctx, c, lowers, w); err != nil {
+					return err
+				}
+				runner.Event(c, "export", nil)
+				return nil
+			}
 			if output == "" || output == "-" {
 				out := cmd.OutOrStdout()
 				if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

@@ -221,6 +221,7 @@ func runImport(cmd *cobra.Command, g *globals, o importOptions, src, name string
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), id.String())
+	tagEvent(g, id, ref) // as docker's import tags it, before its import event
 	imageEvent(g, "import", id.String(), id.String())
 	return nil
 }

@@ -196,6 +196,20 @@ func newImageRef(arg string) (string, error) {
 	return ref.String(), nil
 }
 
+// tagEvent logs the tag event of a new image (commit, import) stored under ref ("" for none),
+// as docker's daemon tags it, and returns ref as docker names it ("" for none).
+func tagEvent(g *globals, id v1.Hash, ref string) string {
+	if ref == "" {
+		return ""
+	}
+	familiar := ref
+	if r, err := registry.ParseReference(ref); err == nil {
+		familiar = r.Familiar()
+	}
+	imageEvent(g, "tag", id.String(), familiar)
+	return familiar
+}
+
 // storeNewImage writes img (whose layers are stored but for the new one, unpacked already)
 // under ref ("" for none) and returns its ID. A layer the snapshotter lost meanwhile (a
 // prune) is unpacked again as it is stored.

@@ -35,9 +35,14 @@ the host's ps runs with them and only the container's lines are kept, as docker 
 				return fmt.Errorf("container %s: %w", args[0], err)
 			}
 			if len(args) > 1 {
-				return psTop(cmd.OutOrStdout(), procs, args[1:])
+				err = psTop(cmd.OutOrStdout(), procs, args[1:])
+			} else {
+				err = printTop(cmd.OutOrStdout(), procs)
 			}
-			return printTop(cmd.OutOrStdout(), procs)
+			if err == nil {
+				runner.Event(c, "top", nil) // as docker's daemon logs each top
+			}
+			return err
 		},
 	}
 	// Everything after CONTAINER is ps's.

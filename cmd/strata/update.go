@@ -57,9 +57,10 @@ func newUpdateCmd(g *globals) *cobra.Command {
 			if given == 0 {
 				return errors.New("you must provide one or more flags when using this command")
 			}
-			return eachContainer(cmd, g, args, true, func(c *runner.Container) error {
+			// docker's daemon logs an update event for each container it updated.
+			return eachContainer(cmd, g, args, true, withEvent(func(c *runner.Container) error {
 				return asGiven(runner.Update(c, ch, restart), o.given())
-			})
+			}, "update"))
 		},
 	}
 	f := cmd.Flags()
