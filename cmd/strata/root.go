@@ -165,7 +165,7 @@ var commands = []struct {
 	{"pull", newPullCmd}, {"images", newImagesCmd}, {"run", newRunCmd}, {"create", newCreateCmd},
 	{"ps", newPsCmd}, {"rm", newRmCmd}, {"rmi", newRmiCmd}, {"save", newSaveCmd},
 	{"load", newLoadCmd}, {"serve", newServeCmd}, {"prune", newPruneCmd},
-	{"system", newSystemCmd}, {"login", newLoginCmd}, {"logout", newLogoutCmd},
+	{"system", newSystemCmd}, {"login", newLoginCmd}, {"logout", newLogoutCmd}, {"search", newSearchCmd},
 	{"push", newPushCmd}, {"tag", newTagCmd}, {"image", newImageCmd}, {"history", newHistoryCmd}, {"exec", newExecCmd},
 	{"container", newContainerCmd}, {"volume", newVolumeCmd},
 	{"enter", newEnterCmd}, {"inspect", newInspectCmd}, {"top", newTopCmd},

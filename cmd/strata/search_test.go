@@ -1,0 +1,75 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestSearch: `search` is docker search: a registry's /v1/search results, sorted by stars,
+// in docker's table (NAME, DESCRIPTION cut to 45 characters, STARS, OFFICIAL as [OK]), its
+// --filter, --limit, --no-trunc and --format (json as docker's: every value a string); a
+// typo'd filter or a limit out of [1, 100] fails in one line. strata had no search command:
+// "unknown command".
+func TestSearch(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			io.WriteString(w, "{}")
+			return
+		}
+		asked = append(asked, r.URL.String())
+		io.WriteString(w, `{"results":[
+			{"name":"me/alps","description":"Alps\nwith a description that is longer than forty-five characters","star_count":2,"is_automated":true},
+			{"name":"alpine","description":"A minimal image","star_count":10,"is_official":true},
+			{"name":"me/evil\u001b[2J","star_count":1}]}`)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	root := t.TempDir()
+
+	out, err := strata(t, root, nil, "search", host+"/alp")
+	want := "NAME             DESCRIPTION                                     STARS     OFFICIAL\n" +
+		"alpine           A minimal image                                 10        [OK]\n" +
+		"me/alps          Alps with a description that is longer than …   2         \n" +
+		`me/evil\x1b[2J   ` + "                                                1         \n"
+	if err != nil || out != want {
+		t.Errorf("search %s/alp =\n%s, %v; want\n%s", host, out, err, want)
+	}
+	if len(asked) != 1 || asked[0] != "/v1/search?q=alp&n=25" {
+		t.Errorf("search asked %q, want /v1/search?q=alp&n=25", asked)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--format", "{{.Name}}", "-f", "stars=2"}, "alpine\nme/alps\n"},
+		{[]string{"--format", "{{.Name}}", "--filter", "is-official=true"}, "alpine\n"},
+		{[]string{"--format", "{{.Name}}", "--filter", "is-automated=true", "--filter", "stars=1"}, "me/alps\n"},
+		{[]string{"--format", "{{.Description}}", "--no-trunc", "-f", "is-automated=true"}, "Alps with a description that is longer than forty-five characters\n"},
+		{[]string{"--format", "json", "-f", "is-official=true"}, `{"Description":"A minimal image","IsOfficial":"true","Name":"alpine","StarCount":"10"}` + "\n"},
+		{[]string{"--format", "table {{.Name}}\t{{.StarCount}}", "-f", "is-official=true"}, "NAME      STARS\nalpine    10\n"},
+	} {
+		out, err := strata(t, root, nil, append(append([]string{"search"}, tc.args...), host+"/alp")...)
+		if err != nil || out != tc.want {
+			t.Errorf("search %q = %q, %v; want %q", tc.args, out, err, tc.want)
+		}
+	}
+	if _, err := strata(t, root, nil, "search", "--limit", "3", host+"/x"); err != nil || asked[len(asked)-1] != "/v1/search?q=x&n=3" {
+		t.Errorf("search --limit 3 asked %q, %v", asked[len(asked)-1], err)
+	}
+	for _, args := range [][]string{{"--limit", "0"}, {"--limit", "101"}, {"-f", "stars=x"}, {"-f", "is-official=maybe"}, {"-f", "bogus=1"}, {"-f", "stars"}} {
+		n := len(asked)
+		_, err := strata(t, root, nil, append(append([]string{"search"}, args...), host+"/alp")...)
+		if err == nil || strings.Contains(err.Error(), "\n") || len(asked) != n {
+			t.Errorf("search %q = %v; want a one-line error and no request", args, err)
+		}
+	}
+	t.Setenv("STRATA_OFFLINE", "1")
+	if _, err := strata(t, root, nil, "search", host+"/alp"); err == nil || !strings.Contains(err.Error(), "STRATA_OFFLINE") {
+		t.Errorf("search with STRATA_OFFLINE=1 = %v, want it refused", err)
+	}
+}
