@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-run/strata/internal/events"
 	"github.com/strata-run/strata/runner"
 )
 
@@ -57,6 +58,7 @@ func newContainerPruneCmd(g *globals) *cobra.Command {
 				func(c *runner.Container) int64 { return prunedSize(g, c) })
 			// As rm's sweep: best effort, no failure of this prune.
 			_ = store.SweepLeftovers()
+			pruneEvent(g, events.Container, res.freed)
 			printContainerPrune(cmd.OutOrStdout(), res)
 			return err
 		},

@@ -32,6 +32,18 @@ func imageEvent(g *globals, action, id, name string) {
 	events.Append(g.root, events.New(events.Image, action, id, map[string]string{"name": name}))
 }
 
+// volumeEvent logs a volume event (create, destroy) about the volume name, with its driver,
+// as docker's daemon logs them. Best effort.
+func volumeEvent(g *globals, action, name string) {
+	events.Append(g.root, events.New(events.Volume, action, name, map[string]string{"driver": "local"}))
+}
+
+// pruneEvent logs the prune event docker's daemon logs once a prune of typ (container,
+// volume) is done: no actor, the bytes it freed as "reclaimed". Best effort.
+func pruneEvent(g *globals, typ string, freed int64) {
+	events.Append(g.root, events.New(typ, "prune", "", map[string]string{"reclaimed": strconv.FormatInt(freed, 10)}))
+}
+
 // refEvent logs an event about a reference, as docker's pull and push name the image: the
 // familiar reference as ID ("alpine:latest"), its repository as the name.
 func refEvent(g *globals, action, arg string) {
@@ -67,7 +79,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.since, "since", "", "show the events since this time (a time, a Unix time, or a duration such as 10m)")
 	f.StringVar(&o.until, "until", "", "stop at this time (as --since); without it, follow until interrupted")
-	stringArrayVar(f, &o.filters, "filter", "f", nil, "type=container|image, event=ACTION, container=ID|NAME, image=NAME|ID, label=KEY[=VALUE] (a container's label) (repeatable; values of one key are alternatives, but every label= must match)")
+	stringArrayVar(f, &o.filters, "filter", "f", nil, "type=container|image|volume, event=ACTION, container=ID|NAME, image=NAME|ID, volume=NAME, label=KEY[=VALUE] (a container's label) (repeatable; values of one key are alternatives, but every label= must match)")
 	f.StringVar(&o.format, "format", "", "a Go template over docker's event JSON ('{{.Action}} {{.Actor.ID}}'), or json")
 	return cmd
 }
@@ -77,7 +89,7 @@ type eventFilter map[string][]string
 
 // eventFilterKeys are the keys strata's events have (docker's others name objects strata
 // has not: networks, volumes, plugins, daemons).
-var eventFilterKeys = []string{"container", "event", "image", "label", "type"}
+var eventFilterKeys = []string{"container", "event", "image", "label", "type", "volume"}
 
 func parseEventFilter(args []string) (eventFilter, error) {
 	f := eventFilter{}
@@ -94,8 +106,8 @@ func parseEventFilter(args []string) (eventFilter, error) {
 		if !known {
 			return nil, fmt.Errorf("invalid --filter %s: unknown key %s (want %s)", quoteValue(a), quoteValue(k), strings.Join(eventFilterKeys, ", "))
 		}
-		if k == "type" && v != events.Container && v != events.Image {
-			return nil, fmt.Errorf("invalid --filter %s: type is container or image", quoteValue(a))
+		if k == "type" && v != events.Container && v != events.Image && v != events.Volume {
+			return nil, fmt.Errorf("invalid --filter %s: type is container, image or volume", quoteValue(a))
 		}
 		f[k] = append(f[k], v)
 	}
@@ -127,6 +139,7 @@ func (f eventFilter) match(m events.Message) bool {
 			return m.Type == events.Container && v != "" &&
 				(strings.HasPrefix(m.Actor.ID, v) || attrs["name"] == v)
 		}) &&
+		any("volume", func(v string) bool { return m.Type == events.Volume && v != "" && strings.HasPrefix(m.Actor.ID, v) }) &&
 		any("image", func(v string) bool {
 			name := attrs["image"]
 			if m.Type == events.Image {

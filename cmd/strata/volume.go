@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-run/strata/internal/events"
 	"github.com/strata-run/strata/mount"
 	"github.com/strata-run/strata/runner"
 	"github.com/strata-run/strata/snapshotter"
@@ -84,9 +85,13 @@ func prepareNamedVolumes(ctx context.Context, g *globals, vs *runner.VolumeStore
 			unlock()
 			return nil, nil, err
 		}
-		if _, _, err := vs.Create(name, labels[name]); err != nil {
+		_, created, err := vs.Create(name, labels[name])
+		if err != nil {
 			unlock()
 			return nil, nil, err
+		}
+		if created {
+			volumeEvent(g, "create", name) // docker's local driver makes it on first use
 		}
 	}
 	return names, unlock, nil
@@ -250,9 +255,12 @@ func newVolumeCreateCmd(g *globals) *cobra.Command {
 			if err := refuseAnonymousName(g, vs, name); err != nil {
 				return err
 			}
-			v, _, err := vs.Create(name, l)
+			v, created, err := vs.Create(name, l)
 			if err != nil {
 				return err
+			}
+			if created {
+				volumeEvent(g, "create", v.Name)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), v.Name)
 			return nil
@@ -518,6 +526,7 @@ func newVolumeRmCmd(g *globals) *cobra.Command {
 					errs = append(errs, volumeError("remove", name, err))
 					continue
 				}
+				volumeEvent(g, "destroy", name)
 				fmt.Fprintln(cmd.OutOrStdout(), name)
 			}
 			if len(errs) > 0 {
@@ -587,10 +596,12 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 						fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s\n", oneLine(err.Error()))
 						continue
 					}
+					volumeEvent(g, "destroy", v.Name)
 					deleted = append(deleted, v.Name)
 					freed += n
 				}
 			}
+			pruneEvent(g, events.Volume, freed)
 			w := cmd.OutOrStdout()
 			if len(deleted) > 0 {
 				fmt.Fprintln(w, "Deleted Volumes:")

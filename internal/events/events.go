@@ -22,6 +22,7 @@ import (
 const (
 	Container = "container"
 	Image     = "image"
+	Volume    = "volume"
 )
 
 // File is the log's name under the root; Rotated is its previous generation's.
