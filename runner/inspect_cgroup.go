@@ -10,6 +10,15 @@ func inspectCgroupExtra(h *InspectHostConfig, res cgroups.Resources) {
 	h.CpusetMems = res.CpusetMems
 	h.MemoryReservation = res.MemoryReservation
 	h.BlkioWeight = res.BlkioWeight
+	for _, t := range []struct {
+		dst *[]InspectThrottleDevice
+		src []cgroups.ThrottleDevice
+	}{{&h.BlkioDeviceReadBps, res.BlkioDeviceReadBps}, {&h.BlkioDeviceWriteBps, res.BlkioDeviceWriteBps},
+		{&h.BlkioDeviceReadIOps, res.BlkioDeviceReadIOps}, {&h.BlkioDeviceWriteIOps, res.BlkioDeviceWriteIOps}} {
+		for _, d := range t.src {
+			*t.dst = append(*t.dst, InspectThrottleDevice{Path: d.Path, Rate: d.Rate})
+		}
+	}
 	h.CgroupParent = res.CgroupParent
 	if res.MemorySwappinessSet {
 		v := res.MemorySwappiness

@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/runner/cgroups"
 )
@@ -22,6 +26,9 @@ type cgroupOpts struct {
 	oomKillDisable   bool
 	blkioWeight      uint16
 	cgroupParent     string
+	// readBps, writeBps, readIOps and writeIOps are --device-read-bps and the others, as
+	// typed: PATH:RATE.
+	readBps, writeBps, readIOps, writeIOps []string
 	// reservationSet: --memory-reservation was given, if only as "".
 	reservationSet bool
 	// warned: resources runs twice in a run, and warns once.
@@ -38,6 +45,49 @@ func addCgroupFlags(f *pflag.FlagSet, o *cgroupOpts) {
 	f.BoolVar(&o.oomKillDisable, "oom-kill-disable", false, "disable the OOM killer for the container (cgroup v1 only)")
 	f.Uint16Var(&o.blkioWeight, "blkio-weight", 0, "relative block I/O weight (10-1000)")
 	f.StringVar(&o.cgroupParent, "cgroup-parent", "", "cgroup to make the container's in: a path under strata's own, or absolute")
+	stringArrayVar(f, &o.readBps, "device-read-bps", "", nil, "limit the read rate from a block device (e.g. /dev/sda:1mb)")
+	stringArrayVar(f, &o.writeBps, "device-write-bps", "", nil, "limit the write rate to a block device (e.g. /dev/sda:1mb)")
+	stringArrayVar(f, &o.readIOps, "device-read-iops", "", nil, "limit the read operations a second from a block device (e.g. /dev/sda:1000)")
+	stringArrayVar(f, &o.writeIOps, "device-write-iops", "", nil, "limit the write operations a second to a block device (e.g. /dev/sda:1000)")
+}
+
+// throttleDevices parses --device-read-bps and the others' PATH:RATE values as docker's CLI
+// does (ValidateThrottleBpsDevice, ValidateThrottleIOpsDevice: a path under /dev/, a size
+// for bps, a count for iops) and finds each device's numbers as its daemon does, by stat.
+func throttleDevices(vals []string, iops bool) ([]cgroups.ThrottleDevice, error) {
+	var out []cgroups.ThrottleDevice
+	for _, val := range vals {
+		path, rate, ok := strings.Cut(val, ":")
+		if !ok || path == "" {
+			return nil, fmt.Errorf("bad format: %s", quoteArg(val))
+		}
+		if !strings.HasPrefix(path, "/dev/") {
+			return nil, fmt.Errorf("bad format for device path: %s", quoteArg(val))
+		}
+		var n uint64
+		if iops {
+			v, err := strconv.ParseUint(rate, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("invalid rate for device: %s. The correct format is <device-path>:<number>. Number must be a positive integer", quoteArg(val))
+			}
+			n = v
+		} else {
+			v, err := cgroups.ParseMemory(rate)
+			if err != nil || v < 0 {
+				return nil, fmt.Errorf("invalid rate for device: %s. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb", quoteArg(val))
+			}
+			n = uint64(v)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+			return nil, fmt.Errorf("%s is not a block device", quotePath(path))
+		}
+		out = append(out, cgroups.ThrottleDevice{Path: path, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)), Rate: n})
+	}
+	return out, nil
 }
 
 // apply puts the flags into r; a value given as "" is refused as docker refuses it. On cgroup
@@ -47,6 +97,17 @@ func (o *cgroupOpts) apply(r *cgroups.Resources, w io.Writer) error {
 	r.CPUPeriod, r.CPUQuota, r.CpusetMems = o.cpuPeriod, o.cpuQuota, o.cpusetMems
 	r.BlkioWeight, r.OomKillDisable = o.blkioWeight, o.oomKillDisable
 	r.CgroupParent = o.cgroupParent
+	for _, t := range []struct {
+		dst  *[]cgroups.ThrottleDevice
+		vals []string
+		iops bool
+	}{{&r.BlkioDeviceReadBps, o.readBps, false}, {&r.BlkioDeviceWriteBps, o.writeBps, false}, {&r.BlkioDeviceReadIOps, o.readIOps, true}, {&r.BlkioDeviceWriteIOps, o.writeIOps, true}} {
+		d, err := throttleDevices(t.vals, t.iops)
+		if err != nil {
+			return err
+		}
+		*t.dst = d
+	}
 	if o.memoryReservation != "" || o.reservationSet {
 		n, err := cgroups.ParseMemory(o.memoryReservation)
 		if ve, ok := err.(*cgroups.ValueError); ok {

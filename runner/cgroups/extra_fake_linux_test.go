@@ -25,6 +25,13 @@ func TestExtraLimitsV1(t *testing.T) {
 		{"oom kill disable", fakeOpts{}, Resources{OomKillDisable: true}, map[string]string{"memory/memory.oom_control": "1"}},
 		{"blkio weight", fakeOpts{}, Resources{BlkioWeight: 300}, map[string]string{"blkio/blkio.weight": "300"}},
 		{"blkio weight bfq", fakeOpts{bfq: true}, Resources{BlkioWeight: 10}, map[string]string{"blkio/blkio.bfq.weight": "10"}},
+		{"device read bps", fakeOpts{}, Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Minor: 0, Rate: 1 << 20}}},
+			map[string]string{"blkio/blkio.throttle.read_bps_device": "254:0 1048576"}},
+		{"device write bps", fakeOpts{}, Resources{BlkioDeviceWriteBps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 4096}}},
+			map[string]string{"blkio/blkio.throttle.write_bps_device": "8:0 4096"}},
+		{"device iops", fakeOpts{}, Resources{BlkioDeviceReadIOps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 100}},
+			BlkioDeviceWriteIOps: []ThrottleDevice{{Path: "/dev/sdb", Major: 8, Minor: 16, Rate: 50}}},
+			map[string]string{"blkio/blkio.throttle.read_iops_device": "8:0 100", "blkio/blkio.throttle.write_iops_device": "8:16 50"}},
 		{"none", fakeOpts{}, Resources{}, map[string]string{"memory/memory.swappiness": "60", "blkio/blkio.weight": "500",
 			"memory/memory.soft_limit_in_bytes": "9223372036854771712"}},
 	} {
@@ -64,6 +71,12 @@ func TestExtraLimitsV2(t *testing.T) {
 		{"io weight min", fakeOpts{}, Resources{BlkioWeight: 10}, map[string]string{"io.weight": "1"}},
 		{"io weight max", fakeOpts{}, Resources{BlkioWeight: 1000}, map[string]string{"io.weight": "10000"}},
 		{"bfq weight", fakeOpts{bfq: true}, Resources{BlkioWeight: 500}, map[string]string{"io.bfq.weight": "500"}},
+		{"device read bps", fakeOpts{}, Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Minor: 0, Rate: 1 << 20}}},
+			map[string]string{"io.max": "254:0 rbps=1048576"}},
+		// One write per limit: the kernel merges them into the device's line (the fake keeps
+		// the last).
+		{"device iops", fakeOpts{}, Resources{BlkioDeviceWriteIOps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 50}}},
+			map[string]string{"io.max": "8:0 wiops=50"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := fakeV2(t, tt.o)

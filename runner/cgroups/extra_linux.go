@@ -61,6 +61,19 @@ func (c *Cgroup) applyExtraV1(r Resources, need func(string) (string, error)) er
 			return err
 		}
 	}
+	if r.hasThrottles() {
+		dir, err := need("blkio")
+		if err != nil {
+			return err
+		}
+		for _, t := range r.throttles() {
+			for _, d := range t.devices {
+				if err := set(dir, t.v1File, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Rate), "block I/O limit of "+d.Path, "blkio throttling"); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	return nil
 }
 
@@ -110,6 +123,13 @@ func (c *Cgroup) applyExtraV2(r Resources) error {
 		}
 		if err := setWeight(dir, "io.bfq.weight", "io.weight", uint64(r.BlkioWeight), blkioToIOWeight(r.BlkioWeight)); err != nil {
 			return err
+		}
+	}
+	for _, t := range r.throttles() {
+		for _, d := range t.devices {
+			if err := set(dir, "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, t.v2Key, d.Rate), "block I/O limit of "+d.Path, "io controller not enabled"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

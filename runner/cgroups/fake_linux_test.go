@@ -168,7 +168,7 @@ func fakeV2(t testing.TB, o fakeOpts) *hierarchy {
 				files["pids.max"] = "max\n"
 				files["pids.current"] = "0\n"
 			case "io":
-				files["io.stat"] = ""
+				files["io.stat"], files["io.max"] = "", ""
 				switch {
 				case o.noWeight:
 				case o.bfq:
@@ -269,6 +269,9 @@ func fakeV1(t testing.TB, o fakeOpts) *hierarchy {
 			files["freezer.state"] = "THAWED\n"
 		case "blkio":
 			files["blkio.throttle.io_service_bytes_recursive"] = "Total 0\n"
+			for _, f := range []string{"read_bps_device", "write_bps_device", "read_iops_device", "write_iops_device"} {
+				files["blkio.throttle."+f] = ""
+			}
 			switch {
 			case o.noWeight:
 			case o.bfq:

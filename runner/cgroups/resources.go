@@ -48,6 +48,13 @@ type Resources struct {
 	// BlkioWeight is --blkio-weight (10 to 1000): v1 blkio.bfq.weight or blkio.weight, v2
 	// io.bfq.weight or io.weight (scaled to 1-10000, as runc).
 	BlkioWeight uint16 `json:"blkioWeight,omitempty"`
+	// BlkioDeviceReadBps, BlkioDeviceWriteBps, BlkioDeviceReadIOps and BlkioDeviceWriteIOps
+	// are --device-read-bps, --device-write-bps, --device-read-iops and --device-write-iops:
+	// v1 blkio.throttle.*_device, v2 io.max's rbps, wbps, riops and wiops.
+	BlkioDeviceReadBps   []ThrottleDevice `json:"blkioDeviceReadBps,omitempty"`
+	BlkioDeviceWriteBps  []ThrottleDevice `json:"blkioDeviceWriteBps,omitempty"`
+	BlkioDeviceReadIOps  []ThrottleDevice `json:"blkioDeviceReadIOps,omitempty"`
+	BlkioDeviceWriteIOps []ThrottleDevice `json:"blkioDeviceWriteIOps,omitempty"`
 	// CgroupParent is --cgroup-parent: the cgroup the container's is made in, relative to
 	// strata's own parent or absolute from each tree's root (ValidateCgroupParent); "" for
 	// strata's. Not a limit, but where the limits go: New places the cgroup by it, and Load
@@ -61,6 +68,36 @@ type Resources struct {
 	Devices []DeviceRule `json:"devices,omitempty"`
 }
 
+// ThrottleDevice is one block I/O limit of a device: Rate bytes (or operations) a second on
+// the block device Major:Minor, which Path named when the limit was given.
+type ThrottleDevice struct {
+	Path  string `json:"path"`
+	Major int64  `json:"major"`
+	Minor int64  `json:"minor"`
+	Rate  uint64 `json:"rate"`
+}
+
+// throttle is one kind of ThrottleDevice limit and the files it is written to.
+type throttle struct {
+	v1File, v2Key string
+	devices       []ThrottleDevice
+}
+
+// throttles are r's block I/O limits, by kind.
+func (r Resources) throttles() []throttle {
+	return []throttle{
+		{"blkio.throttle.read_bps_device", "rbps", r.BlkioDeviceReadBps},
+		{"blkio.throttle.write_bps_device", "wbps", r.BlkioDeviceWriteBps},
+		{"blkio.throttle.read_iops_device", "riops", r.BlkioDeviceReadIOps},
+		{"blkio.throttle.write_iops_device", "wiops", r.BlkioDeviceWriteIOps},
+	}
+}
+
+// hasThrottles says whether r limits any device's block I/O.
+func (r Resources) hasThrottles() bool {
+	return len(r.BlkioDeviceReadBps)+len(r.BlkioDeviceWriteBps)+len(r.BlkioDeviceReadIOps)+len(r.BlkioDeviceWriteIOps) > 0
+}
+
 // Equal says whether r and o are the same limits (Resources has a list: == does not compile).
 func (r Resources) Equal(o Resources) bool {
 	return r.Memory == o.Memory && r.MemorySwap == o.MemorySwap && r.CPUs == o.CPUs &&
@@ -69,6 +106,8 @@ func (r Resources) Equal(o Resources) bool {
 		r.CPUPeriod == o.CPUPeriod && r.CPUQuota == o.CPUQuota && r.CpusetMems == o.CpusetMems &&
 		r.MemoryReservation == o.MemoryReservation && r.OomKillDisable == o.OomKillDisable &&
 		r.BlkioWeight == o.BlkioWeight &&
+		slices.Equal(r.BlkioDeviceReadBps, o.BlkioDeviceReadBps) && slices.Equal(r.BlkioDeviceWriteBps, o.BlkioDeviceWriteBps) &&
+		slices.Equal(r.BlkioDeviceReadIOps, o.BlkioDeviceReadIOps) && slices.Equal(r.BlkioDeviceWriteIOps, o.BlkioDeviceWriteIOps) &&
 		r.MemorySwappiness == o.MemorySwappiness && r.MemorySwappinessSet == o.MemorySwappinessSet &&
 		r.CgroupParent == o.CgroupParent
 }

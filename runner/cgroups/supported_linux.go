@@ -41,6 +41,7 @@ func limitControllers(r Resources, v2 bool) (what, ctrls []string) {
 		io = "io"
 	}
 	add(r.BlkioWeight > 0, "blkio weight", io)
+	add(r.hasThrottles(), "block I/O limit", io)
 	return what, ctrls
 }
 
