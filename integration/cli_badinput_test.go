@@ -385,6 +385,12 @@ func TestCLIBadInput(t *testing.T) {
 		{args: []string{"login", "--password-stdin", "-p", "x"}, code: 1},
 		{args: []string{"login", "-u", "x", "--password-stdin", "127.0.0.1:1"}, code: 1, want: "empty"},
 		{args: []string{"logout", "a", "b"}, code: 1},
+		{args: []string{"search"}, code: 1},
+		{args: []string{"search", "a", "b"}, code: 1},
+		{args: []string{"search", "--limit", "0", "x"}, code: 1, want: "limit 0 is outside the range"},
+		{args: []string{"search", "--filter", "bogus=1", "x"}, code: 1, want: "invalid filter"},
+		{args: []string{"search", "--limit", "x", "x"}, code: 125, want: "--limit"},
+		{args: []string{"search", "127.0.0.1:1/x"}, code: 1, want: "connection refused"},
 
 		{args: []string{"push"}, code: 1},
 		{args: []string{"push", "nosuch"}, code: 1, want: "nosuch"},
