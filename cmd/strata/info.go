@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -51,10 +53,42 @@ type systemInfo struct {
 	ServerVersion     string
 	RegistryConfig    infoRegistryConfig
 	SecurityOptions   []string
-	Warnings          []string
-	ClientInfo        infoClient
+	// IndexServerAddress is Docker Hub's index, where search and docker.io credentials go.
+	IndexServerAddress string
+	// HttpProxy, HttpsProxy and NoProxy are the proxies strata's registry requests go
+	// through (from its environment, as Go reads it), credentials masked as docker masks them.
+	HttpProxy  string //nolint:revive // docker's names, which templates use
+	HttpsProxy string //nolint:revive
+	NoProxy    string
+	// Swarm is docker's swarm state: strata never joins one.
+	Swarm      infoSwarm
+	SystemTime string
+	Warnings   []string
+	ClientInfo infoClient
 	// cgroupMode is the layout as runner/cgroups names it ("hybrid" shows in the text).
 	cgroupMode string
+}
+
+// infoSwarm is docker info's Swarm, as a node in no swarm shows it.
+type infoSwarm struct {
+	NodeID, NodeAddr, LocalNodeState string
+	ControlAvailable                 bool
+	Error                            string
+	RemoteManagers                   []string
+}
+
+// proxyEnv is the proxy variable name (or its lower-case form) as Go's net/http reads it,
+// with a user and password in it masked as docker's info masks them.
+func proxyEnv(name string) string {
+	v := os.Getenv(name)
+	if v == "" {
+		v = os.Getenv(strings.ToLower(name))
+	}
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		u.User = url.UserPassword("xxxxx", "xxxxx")
+		v = u.String()
+	}
+	return v
 }
 
 // infoRegistryConfig is docker's registry.ServiceConfig, as far as strata has it.
@@ -139,6 +173,13 @@ func gatherInfo(g *globals, h infoHost) systemInfo {
 		DockerRootDir: g.root,
 		ServerVersion: version,
 		ClientInfo:    infoClient{Debug: g.debug, Version: version, GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH},
+		// docker's registry.IndexServer.
+		IndexServerAddress: "https://index.docker.io/v1/",
+		HttpProxy:          proxyEnv("HTTP_PROXY"),
+		HttpsProxy:         proxyEnv("HTTPS_PROXY"),
+		NoProxy:            proxyEnv("NO_PROXY"),
+		Swarm:              infoSwarm{LocalNodeState: "inactive"},
+		SystemTime:         time.Now().Format(time.RFC3339Nano),
 	}
 	info.Name, _ = os.Hostname()
 	var uts unix.Utsname
@@ -471,6 +512,11 @@ func printInfo(w io.Writer, info systemInfo) {
 	p(" Go version: %s", info.ClientInfo.GoVersion)
 	p(" OS/Arch:    %s/%s", info.ClientInfo.Os, info.ClientInfo.Arch)
 	p(" Debug Mode: %t", info.ClientInfo.Debug)
+	for _, px := range [][2]string{{"HTTP Proxy", info.HttpProxy}, {"HTTPS Proxy", info.HttpsProxy}, {"No Proxy", info.NoProxy}} {
+		if px[1] != "" {
+			p(" %s: %s", px[0], escapeUnprintable(px[1]))
+		}
+	}
 	p("")
 	p("Server:")
 	p(" Containers: %d", info.Containers)
@@ -515,6 +561,11 @@ func printInfo(w io.Writer, info systemInfo) {
 	p(" Name: %s", info.Name)
 	p(" Docker Root Dir: %s", info.DockerRootDir)
 	p(" Debug Mode: %t", info.ClientInfo.Debug)
+	for _, px := range [][2]string{{"HTTP Proxy", info.HttpProxy}, {"HTTPS Proxy", info.HttpsProxy}, {"No Proxy", info.NoProxy}} {
+		if px[1] != "" {
+			p(" %s: %s", px[0], escapeUnprintable(px[1]))
+		}
+	}
 	if len(info.RegistryConfig.InsecureRegistryCIDRs) > 0 {
 		p(" Insecure Registries:")
 		for _, r := range info.RegistryConfig.InsecureRegistryCIDRs {
