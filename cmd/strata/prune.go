@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-run/strata/archive"
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/events"
 	"github.com/strata-run/strata/registry"
 )
 
@@ -122,6 +123,9 @@ func runPrune(ctx context.Context, g *globals, o pruneOptions, out io.Writer) er
 			gb.Freed += archive.PruneStaging(g.root)
 			imageRemovalEvents(g, unused, gb)
 			imageRemovalEvents(g, dangling, gb)
+			if err == nil {
+				pruneEvent(g, events.Image, gb.Freed) // as docker's image prune
+			}
 		}
 		return gb, err
 	})

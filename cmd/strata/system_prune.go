@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-run/strata/archive"
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/events"
 	"github.com/strata-run/strata/runner"
 )
 
@@ -98,6 +99,7 @@ func runSystemPrune(cmd *cobra.Command, g *globals, o systemPruneOptions) error 
 			return err
 		}
 	}
+	// Each part logs its prune event, as docker's system prune's container and image prunes do.
 	res, err := pruneStoppedContainers(ctx, g, cf)
 	if len(res.deleted) > 0 {
 		fmt.Fprintf(out, "Deleted Containers:\n%s\n\n", strings.Join(res.deleted, "\n"))
@@ -105,6 +107,7 @@ func runSystemPrune(cmd *cobra.Command, g *globals, o systemPruneOptions) error 
 	if err != nil {
 		return err
 	}
+	pruneEvent(g, events.Container, res.freed)
 	lines, freed, err := pruneImages(ctx, g, o.all, imf)
 	if len(lines) > 0 {
 		fmt.Fprintf(out, "Deleted Images:\n%s\n\n", strings.Join(lines, "\n"))
@@ -113,6 +116,7 @@ func runSystemPrune(cmd *cobra.Command, g *globals, o systemPruneOptions) error 
 		// No total of a prune that failed half-way, as prune's.
 		return err
 	}
+	pruneEvent(g, events.Image, freed)
 	fmt.Fprintf(out, "Total reclaimed space: %s\n", dockerHumanSize(res.freed+freed))
 	return nil
 }
