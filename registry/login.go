@@ -66,6 +66,24 @@ func Login(ctx context.Context, registry, user, password string, opts Options) e
 	return nil
 }
 
+// PlainFile returns the config.json a login to registry ("" means docker.io) stores the
+// credentials in, base64 but unencrypted, and true, when no credential helper is configured
+// for it; false when a helper holds them or the file cannot be read.
+func PlainFile(registry string) (string, bool) {
+	host, err := LoginHost(registry)
+	if err != nil {
+		return "", false
+	}
+	path, cfg, err := loadDockerConfig()
+	if err != nil {
+		return "", false
+	}
+	if helper, err := cfg.helper(authKey(host)); err != nil || helper != "" {
+		return "", false
+	}
+	return path, true
+}
+
 // LoginStored is `docker login SERVER` without a user name or password: it checks the
 // credentials already stored for the registry, as a pull would find them, against it, and
 // stores nothing. announce, if credentials were found, is told their user name ("" for a

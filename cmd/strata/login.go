@@ -125,6 +125,10 @@ func runLogin(ctx context.Context, g *globals, o loginOptions, server string, in
 	if err := registry.Login(ctx, server, o.user, o.password, g.registryOptions()); err != nil {
 		return err
 	}
+	if path, plain := registry.PlainFile(server); plain {
+		// docker's warning (cli/command/registry/login.go), on stderr as docker's.
+		fmt.Fprintf(errOut, "\nWARNING! Your credentials are stored unencrypted in '%s'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n", path)
+	}
 	fmt.Fprintln(out, "Login Succeeded")
 	return nil
 }
