@@ -378,6 +378,14 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 			loaded = append(loaded, Loaded{Manifest: desc, ID: id, Platform: platform, Ignored: img.ignored})
 		}
 		for _, ref := range img.refs {
+			if index, ok := p.heldByIndex(ref, desc); ok {
+				// The name gives an index that lists this very manifest (a save of one
+				// platform of it, loaded back): the index stays, with every platform and
+				// its digest, as docker's store keeps the index its own save wrote.
+				report(progress, Event{Kind: Tagged, Name: ref, Digest: index.Digest, Size: index.Size})
+				loaded = append(loaded, Loaded{Ref: ref, Manifest: index, ID: index.Digest, Ignored: img.ignored})
+				continue
+			}
 			replaced := p.replaced(ref, id)
 			if err := p.store.Tag(ref, desc); err != nil {
 				return loaded, err
@@ -387,6 +395,32 @@ func (p *plan) commit(ctx context.Context, progress func(Event)) (loaded []Loade
 		}
 	}
 	return loaded, nil
+}
+
+// heldByIndex returns the index ref names in the store, and true, when it lists the manifest
+// desc itself.
+func (p *plan) heldByIndex(ref string, desc v1.Descriptor) (v1.Descriptor, bool) {
+	if desc.MediaType.IsIndex() {
+		return v1.Descriptor{}, false
+	}
+	prev, err := p.store.Resolve(ref)
+	if err != nil || !prev.MediaType.IsIndex() {
+		return v1.Descriptor{}, false
+	}
+	raw, err := p.store.ReadBlob(prev.Digest, registry.MaxManifestSize)
+	if err != nil {
+		return v1.Descriptor{}, false
+	}
+	var index v1.IndexManifest
+	if json.Unmarshal(raw, &index) != nil {
+		return v1.Descriptor{}, false
+	}
+	for _, m := range index.Manifests {
+		if m.Digest == desc.Digest {
+			return prev, true
+		}
+	}
+	return v1.Descriptor{}, false
 }
 
 // replaced is the ID of the image ref names in the store when it is not id, else zero: for
