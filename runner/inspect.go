@@ -419,7 +419,7 @@ func inspectHostConfig(c *Container) InspectHostConfig {
 		ConsoleSize:   [2]uint{uint(c.Config.ConsoleSize[0]), uint(c.Config.ConsoleSize[1])},
 		CapAdd:        spec.CapAdd, CapDrop: spec.CapDrop,
 		CgroupnsMode: spec.cgroupnsMode(), IpcMode: spec.ipcMode(),
-		PidMode: spec.PidMode, UTSMode: spec.UTSMode,
+		PidMode: spec.PidMode, UTSMode: spec.UTSMode, UsernsMode: spec.UsernsMode,
 		DNS:        append([]string{}, spec.DNS...),
 		DNSOptions: append([]string{}, spec.DNSOptions...),
 		DNSSearch:  append([]string{}, spec.DNSSearch...),

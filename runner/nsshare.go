@@ -75,6 +75,15 @@ func ParseUTSMode(v string) (string, error) {
 	return parseNSMode("--uts", "UTS", v, false, NSHost)
 }
 
+// ParseUsernsMode checks a --userns value as docker's CLI does: "" or "host". Both are what
+// every strata container has, the host's user namespace: strata maps no users.
+func ParseUsernsMode(v string) (string, error) {
+	if v != "" && v != NSHost {
+		return "", fmt.Errorf("--userns: invalid USER mode: %s (strata runs every container in the host's user namespace: \"host\")", quote.Value(v))
+	}
+	return v, nil
+}
+
 // ipcMode is the container's IPC mode as inspect shows it, docker's HostConfig.IpcMode:
 // "private" unless another was asked for.
 func (s Spec) ipcMode() string {
@@ -89,7 +98,7 @@ func validateNSModes(s Spec) error {
 	for _, m := range []struct {
 		v     string
 		parse func(string) (string, error)
-	}{{s.PidMode, ParsePidMode}, {s.IpcMode, ParseIpcMode}, {s.UTSMode, ParseUTSMode}} {
+	}{{s.PidMode, ParsePidMode}, {s.IpcMode, ParseIpcMode}, {s.UTSMode, ParseUTSMode}, {s.UsernsMode, ParseUsernsMode}} {
 		if _, err := m.parse(m.v); err != nil {
 			return err
 		}

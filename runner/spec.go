@@ -124,6 +124,9 @@ type Spec struct {
 	PidMode string `json:"pidMode,omitempty"`
 	IpcMode string `json:"ipcMode,omitempty"`
 	UTSMode string `json:"utsMode,omitempty"`
+	// UsernsMode is docker's --userns: "" or NSHost, as given (inspect shows it); either way
+	// the container is in the host's user namespace.
+	UsernsMode string `json:"usernsMode,omitempty"`
 }
 
 // cgroupnsMode is the container's cgroup namespace mode as inspect shows it, docker's

@@ -8,17 +8,18 @@ import (
 	"github.com/strata-run/strata/runner"
 )
 
-// nsOptions are docker's namespace-sharing flags of run and create: --pid, --ipc, --uts (and
-// --network container:X, which is --network's).
+// nsOptions are docker's namespace-sharing flags of run and create: --pid, --ipc, --uts,
+// --userns (and --network container:X, which is --network's).
 type nsOptions struct {
-	pid, ipc, uts string
+	pid, ipc, uts, userns string
 }
 
-// addNamespaceFlags adds --pid, --ipc and --uts to f.
+// addNamespaceFlags adds --pid, --ipc, --uts and --userns to f.
 func addNamespaceFlags(f *pflag.FlagSet, o *nsOptions) {
 	f.StringVar(&o.pid, "pid", "", `PID namespace: "host", or "container:NAME|ID" to join a running container's (default: its own)`)
 	f.StringVar(&o.ipc, "ipc", "", `IPC namespace: "private" (the default), "shareable" (others may join it), "none" (no /dev/shm), "host", or "container:NAME|ID" of a shareable one`)
 	f.StringVar(&o.uts, "uts", "", `UTS namespace: "host" (the host's name; --hostname is refused) (default: its own)`)
+	f.StringVar(&o.userns, "userns", "", `user namespace: "host", which every strata container has (strata maps no users)`)
 }
 
 // apply checks the modes and sets them on s, with the names of containers still as given
@@ -30,7 +31,10 @@ func (o nsOptions) apply(s *runner.Spec) (err error) {
 	if s.IpcMode, err = runner.ParseIpcMode(o.ipc); err != nil {
 		return err
 	}
-	s.UTSMode, err = runner.ParseUTSMode(o.uts)
+	if s.UTSMode, err = runner.ParseUTSMode(o.uts); err != nil {
+		return err
+	}
+	s.UsernsMode, err = runner.ParseUsernsMode(o.userns)
 	return err
 }
 
