@@ -234,6 +234,14 @@ func TestCLIBadInput(t *testing.T) {
 		// docker's flags strata cannot honour are refused with the reason, before anything is made.
 		{args: []string{"run", "-p", "8080:80", "alpine", "true"}, code: 125, want: "bridge network"},
 		{args: []string{"run", "-P", "alpine", "true"}, code: 125, want: "bridge network"},
+		// docker's other flags of a bridge network: refused with that reason, not as unknown.
+		{args: []string{"run", "--ip", "10.0.0.2", "alpine", "true"}, code: 125, want: "--ip needs a bridge network"},
+		{args: []string{"run", "--ip6", "fd00::2", "alpine", "true"}, code: 125, want: "--ip6 needs a bridge network"},
+		{args: []string{"create", "--mac-address", "02:42:ac:11:00:02", "alpine", "true"}, code: 125, want: "--mac-address needs a bridge network"},
+		{args: []string{"run", "--network-alias", "web", "alpine", "true"}, code: 125, want: "--network-alias needs a bridge network"},
+		{args: []string{"run", "--net-alias", "web", "alpine", "true"}, code: 125, want: "--net-alias needs a bridge network"},
+		{args: []string{"run", "--link", "db:db", "alpine", "true"}, code: 125, want: "--link needs a bridge network"},
+		{args: []string{"run", "--link-local-ip", "169.254.1.1", "alpine", "true"}, code: 125, want: "--link-local-ip needs a bridge network"},
 		{args: []string{"run", "--expose", "80-", "alpine", "true"}, code: 125, want: `--expose "80-": invalid port range`},
 		{args: []string{"create", "--expose", "80/icmp", "alpine", "true"}, code: 125, want: "protocol must be tcp, udp or sctp"},
 		{args: []string{"create", "--publish=80", "alpine", "true"}, code: 125, want: "bridge network"},

@@ -86,6 +86,9 @@ type runOptions struct {
 	// checkUnsupported) rather than as unknown flags.
 	publish    []string
 	publishAll bool
+	// bridgeOnly are docker's flags of a container's place on a bridge network (--ip,
+	// --mac-address, --network-alias, --link…), by name, when given.
+	bridgeOnly []string
 	restart    string        // --restart (run_attach.go)
 	logDriver  string        // --log-driver
 	logOpts    []string      // --log-opt
@@ -236,6 +239,29 @@ func addContainerFlags(cmd *cobra.Command, o *runOptions) {
 	for _, name := range []string{"publish", "publish-all"} {
 		_ = f.MarkHidden(name)
 	}
+	for _, name := range []string{"ip", "ip6", "mac-address", "network-alias", "net-alias", "link", "link-local-ip"} {
+		f.Var(&bridgeFlag{name: name, given: &o.bridgeOnly}, name, "not supported: needs a bridge network")
+		_ = f.MarkHidden(name)
+	}
+	// docker keeps --dns-opt as a hidden alias of --dns-option: one value, so both add to it.
+	f.Var(f.Lookup("dns-option").Value, "dns-opt", "alias of --dns-option")
+	_ = f.MarkHidden("dns-opt")
+}
+
+// bridgeFlag is a flag of docker's that only a bridge network gives a meaning to: its value
+// is taken, and checkUnsupported refuses it with that reason rather than as an unknown flag.
+type bridgeFlag struct {
+	name  string
+	given *[]string
+}
+
+func (b *bridgeFlag) String() string { return "" }
+func (b *bridgeFlag) Type() string   { return "string" }
+func (b *bridgeFlag) Set(string) error {
+	if !slices.Contains(*b.given, b.name) {
+		*b.given = append(*b.given, b.name)
+	}
+	return nil
 }
 
 // exposedPorts are the image's exposed ports and --expose's, as Config.ExposedPorts keys them.
@@ -260,6 +286,9 @@ func (o *runOptions) exposedPorts(image map[string]struct{}) (map[string]struct{
 func (o *runOptions) checkUnsupported() error {
 	if len(o.publish) > 0 || o.publishAll {
 		return errors.New("publishing ports (-p, -P) needs a bridge network, which strata does not make: the container has --network none, or the host's ports with --network host")
+	}
+	if len(o.bridgeOnly) > 0 {
+		return fmt.Errorf("--%s needs a bridge network, which strata does not make: the container has --network none (only lo), the host's with --network host, or another container's with --network container:NAME", o.bridgeOnly[0])
 	}
 	return nil
 }
