@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // setCPUV1 writes r's CFS bandwidth and shares into the v1 cpu directory dir. The period goes
@@ -68,7 +70,7 @@ func (c *Cgroup) applyExtraV1(r Resources, need func(string) (string, error)) er
 		}
 		for _, t := range r.throttles() {
 			for _, d := range t.devices {
-				if err := set(dir, t.v1File, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Rate), "block I/O limit of "+d.Path, "blkio throttling"); err != nil {
+				if err := set(dir, t.v1File, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Rate), "block I/O limit of "+quote.Value(d.Path), "blkio throttling"); err != nil {
 					return err
 				}
 			}
@@ -127,7 +129,7 @@ func (c *Cgroup) applyExtraV2(r Resources) error {
 	}
 	for _, t := range r.throttles() {
 		for _, d := range t.devices {
-			if err := set(dir, "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, t.v2Key, d.Rate), "block I/O limit of "+d.Path, "io controller not enabled"); err != nil {
+			if err := set(dir, "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, t.v2Key, d.Rate), "block I/O limit of "+quote.Value(d.Path), "io controller not enabled"); err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -51,6 +52,15 @@ func (r Resources) validateExtra() error {
 		return &ValueError{What: "memory-swappiness", Value: i64(r.MemorySwappiness), Reason: "valid memory swappiness range is 0-100"}
 	case r.BlkioWeight != 0 && (r.BlkioWeight < minBlkioWeight || r.BlkioWeight > maxBlkioWeight):
 		return &ValueError{What: "blkio-weight", Value: strconv.Itoa(int(r.BlkioWeight)), Reason: "Range of blkio weight is from 10 to 1000"}
+	}
+	for _, t := range r.throttles() {
+		for _, d := range t.devices {
+			// A device's numbers come from a stat; any other (a damaged config) is refused
+			// before it reaches a cgroup file.
+			if d.Major < 0 || d.Minor < 0 || d.Major > 1<<32-1 || d.Minor > 1<<32-1 {
+				return &ValueError{What: "block I/O device", Value: fmt.Sprintf("%d:%d", d.Major, d.Minor), Reason: "not a device number"}
+			}
+		}
 	}
 	if err := ValidateCgroupParent(r.CgroupParent); err != nil {
 		return err

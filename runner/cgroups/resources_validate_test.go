@@ -29,6 +29,10 @@ func TestValidateRedTeam(t *testing.T) {
 		{"pids at the kernel's", Resources{PidsLimit: maxPids}, ""},
 		{"pids unlimited", Resources{PidsLimit: -1}, ""},
 		{"pids zero", Resources{PidsLimit: 0}, ""},
+		// A damaged config's device numbers never reach a cgroup file.
+		{"throttle device negative", Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/x", Major: -1, Rate: 1}}}, `invalid block I/O device value "-1:0": not a device number`},
+		{"throttle device huge", Resources{BlkioDeviceWriteIOps: []ThrottleDevice{{Path: "/dev/x", Major: 8, Minor: 1 << 40, Rate: 1}}}, `invalid block I/O device value "8:1099511627776": not a device number`},
+		{"throttle device", Resources{BlkioDeviceReadIOps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 1}}}, ""},
 		{"cpuset too long", Resources{CpusetCpus: long},
 			`invalid cpuset cpus value "` + long[:64] + `"… (126001 bytes): 126001 bytes, the kernel takes at most 49252`},
 		{"cpuset bad and long", Resources{CpusetCpus: strings.Repeat("x", 1000)},
