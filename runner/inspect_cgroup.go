@@ -10,6 +10,9 @@ func inspectCgroupExtra(h *InspectHostConfig, res cgroups.Resources) {
 	h.CpusetMems = res.CpusetMems
 	h.MemoryReservation = res.MemoryReservation
 	h.BlkioWeight = res.BlkioWeight
+	for _, d := range res.BlkioWeightDevice {
+		h.BlkioWeightDevice = append(h.BlkioWeightDevice, InspectWeightDevice{Path: d.Path, Weight: d.Weight})
+	}
 	for _, t := range []struct {
 		dst *[]InspectThrottleDevice
 		src []cgroups.ThrottleDevice

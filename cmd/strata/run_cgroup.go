@@ -29,6 +29,8 @@ type cgroupOpts struct {
 	// readBps, writeBps, readIOps and writeIOps are --device-read-bps and the others, as
 	// typed: PATH:RATE.
 	readBps, writeBps, readIOps, writeIOps []string
+	// weightDevice is --blkio-weight-device, as typed: PATH:WEIGHT.
+	weightDevice []string
 	// reservationSet: --memory-reservation was given, if only as "".
 	reservationSet bool
 	// warned: resources runs twice in a run, and warns once.
@@ -45,10 +47,49 @@ func addCgroupFlags(f *pflag.FlagSet, o *cgroupOpts) {
 	f.BoolVar(&o.oomKillDisable, "oom-kill-disable", false, "disable the OOM killer for the container (cgroup v1 only)")
 	f.Uint16Var(&o.blkioWeight, "blkio-weight", 0, "relative block I/O weight (10-1000)")
 	f.StringVar(&o.cgroupParent, "cgroup-parent", "", "cgroup to make the container's in: a path under strata's own, or absolute")
+	stringArrayVar(f, &o.weightDevice, "blkio-weight-device", "", nil, "block I/O weight of one block device (e.g. /dev/sda:300; 10-1000)")
 	stringArrayVar(f, &o.readBps, "device-read-bps", "", nil, "limit the read rate from a block device (e.g. /dev/sda:1mb)")
 	stringArrayVar(f, &o.writeBps, "device-write-bps", "", nil, "limit the write rate to a block device (e.g. /dev/sda:1mb)")
 	stringArrayVar(f, &o.readIOps, "device-read-iops", "", nil, "limit the read operations a second from a block device (e.g. /dev/sda:1000)")
 	stringArrayVar(f, &o.writeIOps, "device-write-iops", "", nil, "limit the write operations a second to a block device (e.g. /dev/sda:1000)")
+}
+
+// blockDevice returns the numbers of the block device path, found by stat as docker's
+// daemon finds them; any other file is refused before the kernel would refuse its numbers.
+func blockDevice(path string) (major, minor int64, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, 0, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return 0, 0, fmt.Errorf("%s is not a block device", quotePath(path))
+	}
+	return int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev)), nil
+}
+
+// weightDevices parses --blkio-weight-device's PATH:WEIGHT values as docker's CLI does
+// (ValidateWeightDevice: a path under /dev/, a weight of 10 to 1000).
+func weightDevices(vals []string) ([]cgroups.WeightDevice, error) {
+	var out []cgroups.WeightDevice
+	for _, val := range vals {
+		path, weight, ok := strings.Cut(val, ":")
+		if !ok || path == "" {
+			return nil, fmt.Errorf("bad format: %s", quoteArg(val))
+		}
+		if !strings.HasPrefix(path, "/dev/") {
+			return nil, fmt.Errorf("bad format for device path: %s", quoteArg(val))
+		}
+		w, err := strconv.ParseUint(weight, 10, 16)
+		if err != nil || w < 10 || w > 1000 {
+			return nil, fmt.Errorf("invalid weight for device: %s", quoteArg(val))
+		}
+		major, minor, err := blockDevice(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cgroups.WeightDevice{Path: path, Major: major, Minor: minor, Weight: uint16(w)})
+	}
+	return out, nil
 }
 
 // throttleDevices parses --device-read-bps and the others' PATH:RATE values as docker's CLI
@@ -78,14 +119,11 @@ func throttleDevices(vals []string, iops bool) ([]cgroups.ThrottleDevice, error)
 			}
 			n = uint64(v)
 		}
-		var st unix.Stat_t
-		if err := unix.Stat(path, &st); err != nil {
-			return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		major, minor, err := blockDevice(path)
+		if err != nil {
+			return nil, err
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFBLK {
-			return nil, fmt.Errorf("%s is not a block device", quotePath(path))
-		}
-		out = append(out, cgroups.ThrottleDevice{Path: path, Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)), Rate: n})
+		out = append(out, cgroups.ThrottleDevice{Path: path, Major: major, Minor: minor, Rate: n})
 	}
 	return out, nil
 }
@@ -108,6 +146,11 @@ func (o *cgroupOpts) apply(r *cgroups.Resources, w io.Writer) error {
 		}
 		*t.dst = d
 	}
+	wd, err := weightDevices(o.weightDevice)
+	if err != nil {
+		return err
+	}
+	r.BlkioWeightDevice = wd
 	if o.memoryReservation != "" || o.reservationSet {
 		n, err := cgroups.ParseMemory(o.memoryReservation)
 		if ve, ok := err.(*cgroups.ValueError); ok {

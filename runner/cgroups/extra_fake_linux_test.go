@@ -27,6 +27,10 @@ func TestExtraLimitsV1(t *testing.T) {
 		{"blkio weight bfq", fakeOpts{bfq: true}, Resources{BlkioWeight: 10}, map[string]string{"blkio/blkio.bfq.weight": "10"}},
 		{"device read bps", fakeOpts{}, Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Minor: 0, Rate: 1 << 20}}},
 			map[string]string{"blkio/blkio.throttle.read_bps_device": "254:0 1048576"}},
+		{"weight device", fakeOpts{}, Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Weight: 300}}},
+			map[string]string{"blkio/blkio.weight_device": "8:0 300"}},
+		{"weight device bfq", fakeOpts{bfq: true}, Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Weight: 300}}},
+			map[string]string{"blkio/blkio.bfq.weight_device": "8:0 300"}},
 		{"device write bps", fakeOpts{}, Resources{BlkioDeviceWriteBps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 4096}}},
 			map[string]string{"blkio/blkio.throttle.write_bps_device": "8:0 4096"}},
 		{"device iops", fakeOpts{}, Resources{BlkioDeviceReadIOps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 100}},
@@ -73,6 +77,11 @@ func TestExtraLimitsV2(t *testing.T) {
 		{"bfq weight", fakeOpts{bfq: true}, Resources{BlkioWeight: 500}, map[string]string{"io.bfq.weight": "500"}},
 		{"device read bps", fakeOpts{}, Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Minor: 0, Rate: 1 << 20}}},
 			map[string]string{"io.max": "254:0 rbps=1048576"}},
+		// io.weight's scale, as the container's own weight: 300 → 2930.
+		{"weight device", fakeOpts{}, Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Weight: 300}}},
+			map[string]string{"io.weight": "8:0 2930"}},
+		{"weight device bfq", fakeOpts{bfq: true}, Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Weight: 300}}},
+			map[string]string{"io.bfq.weight": "8:0 300"}},
 		// One write per limit: the kernel merges them into the device's line (the fake keeps
 		// the last).
 		{"device iops", fakeOpts{}, Resources{BlkioDeviceWriteIOps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 50}}},

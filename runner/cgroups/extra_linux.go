@@ -1,9 +1,11 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/strata-run/strata/internal/quote"
 )
@@ -63,6 +65,17 @@ func (c *Cgroup) applyExtraV1(r Resources, need func(string) (string, error)) er
 			return err
 		}
 	}
+	if len(r.BlkioWeightDevice) > 0 {
+		dir, err := need("blkio")
+		if err != nil {
+			return err
+		}
+		for _, d := range r.BlkioWeightDevice {
+			if err := setDeviceWeight(dir, "blkio.bfq.weight_device", "blkio.weight_device", d, d.Weight); err != nil {
+				return err
+			}
+		}
+	}
 	if r.hasThrottles() {
 		dir, err := need("blkio")
 		if err != nil {
@@ -101,6 +114,34 @@ func setWeight(dir, bfqFile, file string, bfq, generic uint64) error {
 	return nil
 }
 
+// setDeviceWeight writes d's weight to the BFQ scheduler's per-device file, else to the
+// generic one (v1's blkio.weight_device, v2's io.weight, where it is generic), as setWeight
+// does the container's own: "MAJOR:MINOR WEIGHT".
+func setDeviceWeight(dir, bfqFile, file string, d WeightDevice, generic uint16) error {
+	what := "blkio weight of " + quote.Value(d.Path)
+	err := writeFile(dir, bfqFile, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Weight))
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		// The BFQ cgroup files are there (bfq is loaded) but the device is not on bfq.
+		return fmt.Errorf("setting %s: %w: the device's I/O scheduler does not weigh I/O by cgroup (%s refused it: put the device on the bfq scheduler)",
+			what, ErrUnsupported, bfqFile)
+	}
+	if !isNotExist(err) {
+		if err != nil {
+			return fmt.Errorf("setting %s to %d: %w", what, d.Weight, err)
+		}
+		return nil
+	}
+	err = writeFile(dir, file, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, generic))
+	if isNotExist(err) {
+		return fmt.Errorf("setting %s: %w: no I/O scheduler of this host weighs I/O by cgroup (no %s or %s in %s: use the bfq scheduler)",
+			what, ErrUnsupported, bfqFile, file, filepath.Dir(dir))
+	}
+	if err != nil {
+		return fmt.Errorf("setting %s to %d: %w", what, d.Weight, err)
+	}
+	return nil
+}
+
 // applyExtraV2 is applyExtraV1 on v2. Swappiness and the OOM-killer switch have no v2 file:
 // the command drops them with docker's warning before they are recorded, so here they are
 // never asked for.
@@ -125,6 +166,16 @@ func (c *Cgroup) applyExtraV2(r Resources) error {
 		}
 		if err := setWeight(dir, "io.bfq.weight", "io.weight", uint64(r.BlkioWeight), blkioToIOWeight(r.BlkioWeight)); err != nil {
 			return err
+		}
+	}
+	if len(r.BlkioWeightDevice) > 0 {
+		if _, err := readFile(dir, "io.stat"); isNotExist(err) {
+			return fmt.Errorf("setting blkio weight device: %w: io controller not enabled (no io.stat)", ErrUnsupported)
+		}
+		for _, d := range r.BlkioWeightDevice {
+			if err := setDeviceWeight(dir, "io.bfq.weight", "io.weight", d, uint16(blkioToIOWeight(d.Weight))); err != nil {
+				return err
+			}
 		}
 	}
 	for _, t := range r.throttles() {

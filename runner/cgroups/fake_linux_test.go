@@ -276,8 +276,10 @@ func fakeV1(t testing.TB, o fakeOpts) *hierarchy {
 			case o.noWeight:
 			case o.bfq:
 				files["blkio.bfq.weight"] = "100\n"
+				files["blkio.bfq.weight_device"] = ""
 			default:
 				files["blkio.weight"] = "500\n"
+				files["blkio.weight_device"] = ""
 			}
 		case "devices":
 			// The fake keeps only the last write of each file; the host test reads the

@@ -55,6 +55,9 @@ type Resources struct {
 	BlkioDeviceWriteBps  []ThrottleDevice `json:"blkioDeviceWriteBps,omitempty"`
 	BlkioDeviceReadIOps  []ThrottleDevice `json:"blkioDeviceReadIOps,omitempty"`
 	BlkioDeviceWriteIOps []ThrottleDevice `json:"blkioDeviceWriteIOps,omitempty"`
+	// BlkioWeightDevice is --blkio-weight-device: a weight (10 to 1000) per block device, in
+	// the file --blkio-weight writes (v2's io.weight scaled as it).
+	BlkioWeightDevice []WeightDevice `json:"blkioWeightDevice,omitempty"`
 	// CgroupParent is --cgroup-parent: the cgroup the container's is made in, relative to
 	// strata's own parent or absolute from each tree's root (ValidateCgroupParent); "" for
 	// strata's. Not a limit, but where the limits go: New places the cgroup by it, and Load
@@ -75,6 +78,15 @@ type ThrottleDevice struct {
 	Major int64  `json:"major"`
 	Minor int64  `json:"minor"`
 	Rate  uint64 `json:"rate"`
+}
+
+// WeightDevice is one --blkio-weight-device: the block I/O weight (10 to 1000) of the block
+// device Major:Minor, which Path named.
+type WeightDevice struct {
+	Path   string `json:"path"`
+	Major  int64  `json:"major"`
+	Minor  int64  `json:"minor"`
+	Weight uint16 `json:"weight"`
 }
 
 // throttle is one kind of ThrottleDevice limit and the files it is written to.
@@ -108,6 +120,7 @@ func (r Resources) Equal(o Resources) bool {
 		r.BlkioWeight == o.BlkioWeight &&
 		slices.Equal(r.BlkioDeviceReadBps, o.BlkioDeviceReadBps) && slices.Equal(r.BlkioDeviceWriteBps, o.BlkioDeviceWriteBps) &&
 		slices.Equal(r.BlkioDeviceReadIOps, o.BlkioDeviceReadIOps) && slices.Equal(r.BlkioDeviceWriteIOps, o.BlkioDeviceWriteIOps) &&
+		slices.Equal(r.BlkioWeightDevice, o.BlkioWeightDevice) &&
 		r.MemorySwappiness == o.MemorySwappiness && r.MemorySwappinessSet == o.MemorySwappinessSet &&
 		r.CgroupParent == o.CgroupParent
 }

@@ -62,6 +62,14 @@ func (r Resources) validateExtra() error {
 			}
 		}
 	}
+	for _, d := range r.BlkioWeightDevice {
+		if d.Major < 0 || d.Minor < 0 || d.Major > 1<<32-1 || d.Minor > 1<<32-1 {
+			return &ValueError{What: "block I/O device", Value: fmt.Sprintf("%d:%d", d.Major, d.Minor), Reason: "not a device number"}
+		}
+		if d.Weight < minBlkioWeight || d.Weight > maxBlkioWeight {
+			return &ValueError{What: "blkio-weight-device", Value: strconv.Itoa(int(d.Weight)), Reason: "Range of blkio weight is from 10 to 1000"}
+		}
+	}
 	if err := ValidateCgroupParent(r.CgroupParent); err != nil {
 		return err
 	}

@@ -33,6 +33,8 @@ func TestValidateRedTeam(t *testing.T) {
 		{"throttle device negative", Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/x", Major: -1, Rate: 1}}}, `invalid block I/O device value "-1:0": not a device number`},
 		{"throttle device huge", Resources{BlkioDeviceWriteIOps: []ThrottleDevice{{Path: "/dev/x", Major: 8, Minor: 1 << 40, Rate: 1}}}, `invalid block I/O device value "8:1099511627776": not a device number`},
 		{"throttle device", Resources{BlkioDeviceReadIOps: []ThrottleDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Rate: 1}}}, ""},
+		{"weight device low", Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: 8, Weight: 9}}}, `invalid blkio-weight-device value "9": Range of blkio weight is from 10 to 1000`},
+		{"weight device numbers", Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: -8, Weight: 100}}}, `invalid block I/O device value "-8:0": not a device number`},
 		{"cpuset too long", Resources{CpusetCpus: long},
 			`invalid cpuset cpus value "` + long[:64] + `"… (126001 bytes): 126001 bytes, the kernel takes at most 49252`},
 		{"cpuset bad and long", Resources{CpusetCpus: strings.Repeat("x", 1000)},

@@ -42,6 +42,7 @@ func limitControllers(r Resources, v2 bool) (what, ctrls []string) {
 	}
 	add(r.BlkioWeight > 0, "blkio weight", io)
 	add(r.hasThrottles(), "block I/O limit", io)
+	add(len(r.BlkioWeightDevice) > 0, "blkio weight device", io)
 	return what, ctrls
 }
 
