@@ -30,9 +30,13 @@ func TestParseDetachKeys(t *testing.T) {
 		{in: "ab", err: `unknown key "ab"`},
 		{in: "\x00", err: `unknown key`},
 		{in: "ctrl-é", err: `unknown key`},
+		// A value of a megabyte is quoted back cut, as every value in an error is.
+		{in: "a," + strings.Repeat("\xd0", 1<<20), err: `unknown key "\xd0\xd0`},
 	} {
 		got, err := ParseDetachKeys(tt.in)
 		switch {
+		case err != nil && len(err.Error()) > 512:
+			t.Errorf("ParseDetachKeys(%.40q…) error is %d bytes, want it cut", tt.in, len(err.Error()))
 		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
 			t.Errorf("ParseDetachKeys(%q) = %v, %v; want error %q", tt.in, got, err, tt.err)
 		case tt.err == "" && (err != nil || !bytes.Equal(got, tt.want)):

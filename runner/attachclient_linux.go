@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // AttachOptions are what Attach connects to a running container's stdio.
@@ -481,10 +483,10 @@ func ParseDetachKeys(s string) ([]byte, error) {
 			case c >= '[' && c <= '_':
 				keys = append(keys, c-'['+27)
 			default:
-				return nil, fmt.Errorf("unknown key %q: want a character, or ctrl- and one of a-z, @, [, \\, ], ^, _", k)
+				return nil, fmt.Errorf("unknown key %s: want a character, or ctrl- and one of a-z, @, [, \\, ], ^, _", quote.Value(k))
 			}
 		default:
-			return nil, fmt.Errorf("unknown key %q: want a character, or ctrl- and one of a-z, @, [, \\, ], ^, _", k)
+			return nil, fmt.Errorf("unknown key %s: want a character, or ctrl- and one of a-z, @, [, \\, ], ^, _", quote.Value(k))
 		}
 	}
 	return keys, nil

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // EnterOptions are `strata enter`'s flags.
@@ -49,7 +51,7 @@ func ParseNamespaces(names []string) ([]string, error) {
 				return []string{"mnt", "uts", "ipc", "pid", "net", "cgroup"}, nil
 			}
 			if _, ok := enterKinds[n]; !ok {
-				return nil, fmt.Errorf("unknown namespace %q: want net, pid, uts, ipc, mnt, cgroup or all", n)
+				return nil, fmt.Errorf("unknown namespace %s: want net, pid, uts, ipc, mnt, cgroup or all", quote.Value(n))
 			}
 			if !seen[n] {
 				seen[n] = true

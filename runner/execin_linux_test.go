@@ -369,9 +369,13 @@ func TestParseNamespaces(t *testing.T) {
 		{in: []string{"all"}, want: "mnt uts ipc pid net cgroup"},
 		{in: []string{"user"}, wantErr: true},
 		{in: []string{"net,"}, wantErr: true},
+		{in: []string{strings.Repeat("n", 1<<20)}, wantErr: true}, // quoted back cut
 	}
 	for _, tt := range tests {
 		got, err := ParseNamespaces(tt.in)
+		if err != nil && len(err.Error()) > 512 {
+			t.Errorf("ParseNamespaces(%.40q) error is %d bytes, want it cut", tt.in, len(err.Error()))
+		}
 		if (err != nil) != tt.wantErr || (err == nil && strings.Join(got, " ") != tt.want) {
 			t.Errorf("ParseNamespaces(%q) = %q, %v, want %q (error %v)", tt.in, got, err, tt.want, tt.wantErr)
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // TimeNamespace gives a container a time namespace of its own (run --ns time=new), in which
@@ -40,7 +42,7 @@ func ParseTimeNamespace(ns []string, offsets string) (*TimeNamespace, error) {
 			case "time=host", "time":
 				t = nil
 			default:
-				return nil, fmt.Errorf("--ns %q: %w: only time=new and time=host are known", v, ErrUnsupported)
+				return nil, fmt.Errorf("--ns %s: %w: only time=new and time=host are known", quote.Value(v), ErrUnsupported)
 			}
 		}
 	}
@@ -54,7 +56,7 @@ func ParseTimeNamespace(ns []string, offsets string) (*TimeNamespace, error) {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		secs, err := strconv.ParseFloat(v, 64)
 		if !ok || err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) > 1e9 {
-			return nil, fmt.Errorf("invalid --time-offset %q: want monotonic=SECS,boottime=SECS", kv)
+			return nil, fmt.Errorf("invalid --time-offset %s: want monotonic=SECS,boottime=SECS", quote.Value(kv))
 		}
 		d := time.Duration(secs * float64(time.Second))
 		switch k {
@@ -63,7 +65,7 @@ func ParseTimeNamespace(ns []string, offsets string) (*TimeNamespace, error) {
 		case "boottime":
 			t.Boottime = d
 		default:
-			return nil, fmt.Errorf("invalid --time-offset %q: clock %q is not monotonic or boottime", kv, k)
+			return nil, fmt.Errorf("invalid --time-offset %s: clock %s is not monotonic or boottime", quote.Value(kv), quote.Value(k))
 		}
 	}
 	return t, nil

@@ -28,9 +28,16 @@ func TestParseTimeNamespace(t *testing.T) {
 		{ns: []string{"time=new"}, offsets: "monotonic", wantErr: true},
 		{ns: []string{"time=new"}, offsets: "monotonic=NaN", wantErr: true},
 		{ns: []string{"time=new"}, offsets: "boottime=1e300", wantErr: true},
+		// Values of a megabyte, quoted back cut in the error.
+		{ns: []string{strings.Repeat("x", 1<<20)}, wantErr: true},
+		{offsets: "monotonic=" + strings.Repeat("1", 1<<20), wantErr: true},
+		{offsets: strings.Repeat("x", 1<<20) + "=1", wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := ParseTimeNamespace(tt.ns, tt.offsets)
+		if err != nil && len(err.Error()) > 512 {
+			t.Errorf("ParseTimeNamespace(%.40q, %.40q) error is %d bytes, want it cut", tt.ns, tt.offsets, len(err.Error()))
+		}
 		if (err != nil) != tt.wantErr || fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("ParseTimeNamespace(%q, %q) = %v, %v, want %v (error %v)", tt.ns, tt.offsets, got, err, tt.want, tt.wantErr)
 		}
