@@ -32,7 +32,7 @@ func oneLine(t *testing.T, what string, in any, err error) {
 func FuzzFlagValues(f *testing.F) {
 	for _, s := range []string{
 		"nofile=1024:2048", "nproc=-1", "core=1:0", "/dev/sda:/dev/xvda:rwm", "/dev/null:r",
-		"/dev/fuse:/proc/x", "max-size=10m", "max-file=3", "tag={{.Name}}/{{.ID}}", "labels=a,b",
+		"/dev/fuse:/proc/x", "max-size=10m", "max-file=3", "env-regex=^X_", "labels-regex=(", "tag={{.Name}}/{{.ID}}", "labels=a,b",
 		"a=b", "net.ipv4.ip_forward=1", "on-failure:5", "unless-stopped", "ctrl-p,ctrl-q",
 		"monotonic=-86400,boottime=1.5", "c1:ro", "ndots:5", "container:x", "host", "",
 	} {

@@ -133,7 +133,7 @@ func (c LogConfig) validate() error {
 	// What docker's driver finds wrong only as the container starts.
 	for _, k := range []string{"labels-regex", "env-regex"} {
 		if _, err := regexp.Compile(c.Config[k]); err != nil {
-			return fmt.Errorf("invalid %s: %w", k, err)
+			return fmt.Errorf("invalid %s: %w", k, quote.Regexp(err))
 		}
 	}
 	if _, err := renderLogTag(c.Config["tag"], nil); err != nil {
@@ -321,7 +321,7 @@ func logAttrs(c *Container) (json.RawMessage, error) {
 	if expr := cfg["labels-regex"]; expr != "" {
 		re, err := regexp.Compile(expr)
 		if err != nil {
-			return nil, fmt.Errorf("invalid labels-regex: %w", err)
+			return nil, fmt.Errorf("invalid labels-regex: %w", quote.Regexp(err))
 		}
 		for k, v := range c.Config.Labels {
 			if re.MatchString(k) {
@@ -345,7 +345,7 @@ func logAttrs(c *Container) (json.RawMessage, error) {
 	if expr := cfg["env-regex"]; expr != "" {
 		re, err := regexp.Compile(expr)
 		if err != nil {
-			return nil, fmt.Errorf("invalid env-regex: %w", err)
+			return nil, fmt.Errorf("invalid env-regex: %w", quote.Regexp(err))
 		}
 		for k, v := range env {
 			if re.MatchString(k) {

@@ -79,6 +79,7 @@ func TestParseLogConfig(t *testing.T) {
 		{driver: "json-file", opts: []string{"labels=a,b", "labels-regex=^com\\.", "env=A", "env-regex=^X_", "tag={{.Name}}/{{ .ID }}"}, rot: logRotation{MaxFiles: 1}},
 		{driver: "json-file", opts: []string{"labels-regex=("}, err: "invalid labels-regex: error parsing regexp"},
 		{driver: "json-file", opts: []string{"env-regex=[z-a]"}, err: "invalid env-regex: error parsing regexp"},
+		{driver: "json-file", opts: []string{"env-regex=(\x1b7"}, err: `invalid env-regex: error parsing regexp: missing closing ): "(\x1b7"`},
 		// docker's tag is a Go template over its logger.Info, with its helpers.
 		{driver: "json-file", opts: []string{"tag={{.Name | upper}}"}, rot: logRotation{MaxFiles: 1}},
 		{driver: "json-file", opts: []string{"tag={{.Hostname}}/{{.ContainerName}}/{{json .ContainerLabels}}"}, rot: logRotation{MaxFiles: 1}},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-run/strata/internal/quote"
 	"github.com/strata-run/strata/registry"
 	"github.com/strata-run/strata/runner"
 )
@@ -53,7 +54,7 @@ func parsePsFilter(args []string) (*psFilter, error) {
 			// Docker matches names as a regular expression, so "web" finds "web-1".
 			re, err := regexp.Compile(v)
 			if err != nil {
-				return nil, fmt.Errorf("invalid --filter %s: %w", quoteValue(a), err)
+				return nil, fmt.Errorf("invalid --filter %s: %w", quoteValue(a), quote.Regexp(err))
 			}
 			f.names = append(f.names, re)
 		case "status":

@@ -81,9 +81,15 @@ func TestPsFilter(t *testing.T) {
 	for _, bad := range []string{"name", "bogus=1", "status=zombie", "exited=x", "name=[", "ancestor=", "health=sick", "is-task=maybe", "publish=",
 		// As docker's daemon: is-task true or false alone, publish and expose a port or a
 		// range (its portOp), never with a host address.
-		"is-task=1", "is-task=TRUE", "publish=8080:80", "expose=http", "publish=80-70", "expose=70000", "publish=/tcp"} {
-		if _, err := parsePsFilter([]string{bad}); err == nil || !strings.Contains(err.Error(), "--filter") {
-			t.Errorf("parsePsFilter(%q) = %v, want an invalid --filter error", bad, err)
+		"is-task=1", "is-task=TRUE", "publish=8080:80", "expose=http", "publish=80-70", "expose=70000", "publish=/tcp",
+		// A bad name= expression is quoted back escaped and cut, not whole between regexp's
+		// backquotes (found by FuzzFilterValues).
+		"name=(\r\x1b7", "name=(" + strings.Repeat("a", 1<<20)} {
+		_, err := parsePsFilter([]string{bad})
+		if err == nil || !strings.Contains(err.Error(), "--filter") {
+			t.Errorf("parsePsFilter(%.40q) = %.200v, want an invalid --filter error", bad, err)
+		} else if msg := err.Error(); strings.ContainsAny(msg, "\r\n\x1b") || len(msg) > 512 {
+			t.Errorf("parsePsFilter(%.40q) = %.200q (%d bytes), want one short line", bad, msg, len(msg))
 		}
 	}
 }

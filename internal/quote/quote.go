@@ -4,7 +4,9 @@
 package quote
 
 import (
+	"errors"
 	"fmt"
+	"regexp/syntax"
 	"strconv"
 	"unicode/utf8"
 )
@@ -26,3 +28,23 @@ func Cut(s string, max int) string {
 	}
 	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
+
+// Regexp is err, regexp.Compile's error for an expression a user gave, with the expression
+// quoted as Value quotes it: regexp's own message repeats it whole between backquotes, control
+// characters and all, so `ps --filter 'name=(<ESC>[2J'` cleared the terminal and a long one
+// came back whole. Other errors are returned as they are.
+func Regexp(err error) error {
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	return &regexpError{se}
+}
+
+type regexpError struct{ err *syntax.Error }
+
+func (e *regexpError) Error() string {
+	return "error parsing regexp: " + string(e.err.Code) + ": " + Value(e.err.Expr)
+}
+
+func (e *regexpError) Unwrap() error { return e.err }
