@@ -112,7 +112,7 @@ func LoadConfig(path string) (*Config, error) {
 		rc := cfg.Registries[host]
 		for _, m := range rc.Mirrors {
 			if _, err := parseMirror(m); err != nil {
-				return nil, fmt.Errorf("parsing registries config %s: registry %s: %w", path, host, err)
+				return nil, fmt.Errorf("parsing registries config %s: registry %s: %w", path, quote.Value(host), err)
 			}
 		}
 		// Two keys of one registry ("docker.io" and "index.docker.io") kept one of them,

@@ -22,6 +22,8 @@ func TestLoadConfigStrict(t *testing.T) {
 			`registry "docker.io" is given twice, as "docker.io" and as "index.docker.io"`},
 		{"url and host", `{"registries":{"https://r.local":{},"r.local":{"insecure":true}}}`,
 			`registry "r.local" is given twice, as "https://r.local" and as "r.local"`},
+		// A registry's name is quoted, its escapes escaped (found by FuzzRegistryValues).
+		{"escape in a name", `{"registries":{"\u001b[2J":{"mirrors":["ftp://x"]}}}`, `registry "\x1b[2J": invalid mirror "ftp://x"`},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".json")
 		if err := os.WriteFile(path, []byte(tt.data), 0o644); err != nil {
