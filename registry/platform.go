@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/strata-run/strata/internal/platforms"
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // PlatformError says an index has no manifest for the wanted platform, and lists the ones it
@@ -57,11 +58,11 @@ func ParsePlatform(s string) (v1.Platform, error) {
 		case knownArch[word.Architecture]:
 			p.OS, p.Architecture, p.Variant = DefaultPlatform().OS, word.Architecture, word.Variant
 		default:
-			return v1.Platform{}, fmt.Errorf("invalid platform %q: not a known operating system or architecture; want os/arch[/variant]", s)
+			return v1.Platform{}, fmt.Errorf("invalid platform %s: not a known operating system or architecture; want os/arch[/variant]", quote.Value(s))
 		}
 	}
 	if err != nil || p.OS == "" || p.Architecture == "" || !platformWord(p.OS) || !platformWord(p.Architecture) || p.Variant != "" && !platformWord(p.Variant) {
-		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
+		return v1.Platform{}, fmt.Errorf("invalid platform %s: want os/arch[/variant]", quote.Value(s))
 	}
 	return userPlatform(*p), nil
 }

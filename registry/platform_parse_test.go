@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,9 +47,13 @@ func TestParsePlatformAliases(t *testing.T) {
 	}
 	// Parts that are no platform words, as containerd refuses them: a path, blanks, escapes.
 	for _, bad := range []string{"", "/amd64", "linux/", "amd65", "linux:10.0/x", "a/b/c/d",
-		"../..", "linux/..", "linux/amd64/..", "linux/am d64", "linux/amd64/\x1b[31m", "linux/amd64/v\n8", "lin\u00fcx/amd64"} {
+		"../..", "linux/..", "linux/amd64/..", "linux/am d64", "linux/amd64/\x1b[31m", "linux/amd64/v\n8", "lin\u00fcx/amd64",
+		// A value of a megabyte is quoted back cut (found by FuzzRegistryValues).
+		strings.Repeat("\xaf", 1<<20), "linux/amd64/" + strings.Repeat("\xaf", 1<<20)} {
 		if _, err := ParsePlatform(bad); err == nil {
-			t.Errorf("ParsePlatform(%q) succeeded", bad)
+			t.Errorf("ParsePlatform(%.40q) succeeded", bad)
+		} else if len(err.Error()) > 512 {
+			t.Errorf("ParsePlatform(%.40q) error is %d bytes, want it cut", bad, len(err.Error()))
 		}
 	}
 }
