@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,22 @@ func FuzzApply(f *testing.F) {
 		tarOf(f, node("fifo", tar.TypeFifo, 0, 0), file("/abs/../x", "", 0o644)),
 		gzipOf(f, sampleTar(f)),
 		zstdOf(f, sampleTar(f)),
+		// PAX records (xattrs, overlay's own among them), names past USTAR's 100 bytes in PAX
+		// and GNU form, a hard link to a symlink that leaves the layer, and whiteouts and
+		// writes through a symlinked directory.
+		tarOf(f,
+			file("x", "x", 0o644).with(func(h *tar.Header) {
+				h.Format = tar.FormatPAX
+				h.PAXRecords = map[string]string{"SCHILY.xattr.user.a": "v", "SCHILY.xattr.trusted.overlay.opaque": "y", "LIBARCHIVE.xattr.user.b": "dg"}
+			}),
+			file(strings.Repeat("p/", 60)+"long", "l", 0o644).with(func(h *tar.Header) { h.Format = tar.FormatPAX }),
+			symlink(strings.Repeat("g", 120), "../../outside").with(func(h *tar.Header) { h.Format = tar.FormatGNU }),
+			hardlink("hl", strings.Repeat("g", 120)),
+			file("hl", "through?", 0o644),
+			symlink("sd", "/.."),
+			file("sd/.wh.sentinel", "", 0o644),
+			file("sd/.wh..wh..opq", "", 0o644),
+		),
 	}
 	// Sparse entries in each format GNU tar writes, followed by a plain file: Apply reads
 	// their data by the map from under archive/tar (sparsemap.go).
