@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -21,6 +22,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add(save(f, src, DockerArchive, ref))
 	f.Add(save(f, src, OCIArchive, ref))
 	f.Add(writeTar(f, []tarEntry{file("manifest.json", []byte(`[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l/layer.tar"]}]`)), file("c.json", []byte(`{"rootfs":{"diff_ids":[]}}`))}))
+	// Names with escapes and of a kilobyte, in manifest.json and for its files.
+	f.Add(writeTar(f, []tarEntry{file("manifest.json", []byte(`[{"Config":"c\u001b[2J.json","RepoTags":["x:\u001b[2J","`+strings.Repeat("y", 2000)+`:1"],"Layers":["l/`+strings.Repeat("z", 1000)+`.tar"]}]`)), file("c.json", []byte(`{"rootfs":{"diff_ids":[]}}`))}))
+	f.Add(writeTar(f, []tarEntry{file("manifest.json", []byte(`[{"Config":"c.json","RepoTags":["x:\u001b[2J","`+strings.Repeat("y", 2000)+`:1"],"Layers":[]}]`)), file("c.json", []byte(`{"rootfs":{"type":"layers","diff_ids":[]}}`))}))
 	// Links, one before its target and one through another: old docker archives hold them.
 	f.Add(writeTar(f, []tarEntry{
 		{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "a/layer.tar", Linkname: "../b/layer.tar"}},
@@ -32,6 +36,9 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := newStore(t)
 		if _, err := Load(context.Background(), s, bytes.NewReader(data), LoadOptions{}); err != nil {
+			if msg := err.Error(); strings.ContainsAny(msg, "\n\r\x1b") || len(msg) > 8192 {
+				t.Errorf("failed Load(%q…): error is not one short plain line: %.300q (%d bytes)", data[:min(len(data), 32)], msg, len(msg))
+			}
 			if b := storedBlobs(t, s); len(b) != 0 {
 				t.Errorf("failed Load(%q…) = %v left %d blobs", data[:min(len(data), 32)], err, len(b))
 			}
