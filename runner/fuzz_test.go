@@ -17,6 +17,7 @@ func FuzzParseFlags(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		check := func(name string, target string, err error) {
+			oneLine(t, name, s, err)
 			if err == nil && (!path.IsAbs(target) || path.Clean(target) != target) {
 				t.Errorf("%s(%q) target %q is not absolute and clean", name, s, target)
 			}
@@ -27,11 +28,15 @@ func FuzzParseFlags(f *testing.F) {
 		check("ParseMount", m.Target, err)
 		m, err = ParseTmpfs(s)
 		check("ParseTmpfs", m.Target, err)
-		_, _ = ParseSignal(s)
-		_, _ = parseBytes(s)
+		_, err = ParseSignal(s)
+		oneLine(t, "ParseSignal", s, err)
+		_, err = parseBytes(s)
+		oneLine(t, "parseBytes", s, err)
 		passwd := "root:x:0:0::/root:/bin/sh\n" + s + "\n"
 		group := "wheel:x:10:root\n" + s + "\n"
-		if u, err := ResolveUser(s, strings.NewReader(passwd), strings.NewReader(group)); err == nil && len(u.Groups) == 0 {
+		u, err := ResolveUser(s, strings.NewReader(passwd), strings.NewReader(group))
+		oneLine(t, "ResolveUser", s, err)
+		if err == nil && len(u.Groups) == 0 {
 			t.Errorf("ResolveUser(%q) = %+v without groups", s, u)
 		}
 	})
