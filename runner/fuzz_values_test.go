@@ -91,6 +91,13 @@ func FuzzUserFiles(f *testing.F) {
 	for _, s := range [][2]string{{"", ""}, {"nobody", "wheel"}, {"0:0", "10"}, {"root:wheel", "-1"}, {"65534:x", "nogroup"}} {
 		f.Add(s[0], s[1], passwd, group)
 	}
+	// The hand-written fixtures of runner/testdata: a comment, a malformed line, a
+	// non-numeric uid.
+	if p, err := os.ReadFile("testdata/passwd"); err == nil {
+		if g, err := os.ReadFile("testdata/group"); err == nil {
+			f.Add("nobody", "wheel", p, g)
+		}
+	}
 	f.Add("a:b", "c", []byte("a:x:1:2::/h:/s\n#c\n\n"+strings.Repeat("x", 70000)+"\n"), []byte("b:x:3:a,a, a\nc:x:+4:\n"))
 	f.Fuzz(func(t *testing.T, spec, groupAdd string, passwd, group []byte) {
 		u, err := ResolveUserGroups(spec, []string{groupAdd}, bytes.NewReader(passwd), bytes.NewReader(group))
