@@ -12,10 +12,15 @@ import (
 	"time"
 )
 
+// childManifest is the image manifest a fuzzed manifest list may name, @C and @c its config's
+// digest and size.
+const childManifest = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"@C","size":@c},"layers":[]}`
+
 // FuzzRegistryAnswers pulls from a registry whose answers are hostile: the challenge of its
-// ping (@R stands for its token endpoint), the token JSON, the manifest's status, Content-Type,
-// Retry-After and Link headers and body, and the config blob (@C and @c in the manifest stand
-// for its digest and size). The pull gives an image or a one-line error, never a panic or a
+// ping (@R stands for its token endpoint), the token JSON, the manifest's status,
+// Content-Type, Retry-After and Link headers and body, and the config blob (@C and @c in the
+// manifest stand for its digest and size; in a manifest list, @K and @k for an image
+// manifest of that config). The pull gives an image or a one-line error, never a panic or a
 // hang, and nothing of the answers' control characters reaches the message.
 func FuzzRegistryAnswers(f *testing.F) {
 	const (
@@ -28,10 +33,15 @@ func FuzzRegistryAnswers(f *testing.F) {
 	f.Add(`Bearer realm="@R\"x",error="insufficient_scope"`, `{"access_token":"a","issued_at":"garbage"}`, uint16(503), "text/html", "Wed, 21 Oct 2015 07:28:00 GMT", "", `<html>`, config)
 	f.Add(`Bearer  realm=@R , ,service`, `{"token":1}`, uint16(401), "", "99999999999999999999", "", `{"errors":[{"code":"DENIED","message":"no\x1b[2J"}]}`, ``)
 	f.Add(`Bearer realm="http://[::1`, `null`, uint16(200), "application/vnd.docker.distribution.manifest.list.v2+json", "-1", "", `{"manifests":[{"digest":"@C","size":@c,"platform":{"os":"linux","architecture":"amd64"}}]}`, config)
+	// A manifest list, without auth, naming the image manifest of the config and others.
+	f.Add(``, ``, uint16(200), "application/vnd.oci.image.index.v1+json", "", "", `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"@K","size":@k,"platform":{"os":"linux","architecture":"arm64"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"@K","size":@k,"platform":{"os":"linux","architecture":"amd64"}},{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"@C","size":@c}]}`, config)
 	f.Fuzz(func(t *testing.T, challenge, token string, status uint16, contentType, retryAfter, link, manifest, config string) {
-		sum := sha256.Sum256([]byte(config))
-		cd := "sha256:" + hex.EncodeToString(sum[:])
-		manifest = strings.NewReplacer("@C", cd, "@c", strconv.Itoa(len(config))).Replace(manifest)
+		digest := func(b string) string { s := sha256.Sum256([]byte(b)); return "sha256:" + hex.EncodeToString(s[:]) }
+		cd := digest(config)
+		// An image manifest of the config, which a manifest list may name as @K (its size @k).
+		child := strings.NewReplacer("@C", cd, "@c", strconv.Itoa(len(config))).Replace(childManifest)
+		kd := digest(child)
+		manifest = strings.NewReplacer("@C", cd, "@c", strconv.Itoa(len(config)), "@K", kd, "@k", strconv.Itoa(len(child))).Replace(manifest)
 		code := int(status)
 		if code < 100 || code > 999 {
 			code = 200
@@ -48,11 +58,14 @@ func FuzzRegistryAnswers(f *testing.F) {
 				w.WriteHeader(http.StatusUnauthorized)
 			case r.URL.Path == "/v2/":
 				w.WriteHeader(http.StatusOK)
+			case strings.HasSuffix(r.URL.Path, "/manifests/"+kd):
+				h.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+				w.Write([]byte(child))
 			case strings.HasSuffix(r.URL.Path, "/manifests/1") || strings.Contains(r.URL.Path, "/manifests/sha256:"):
 				h.Set("Content-Type", contentType)
 				h.Set("Retry-After", retryAfter)
 				h.Set("Link", link)
-				h.Set("Docker-Content-Digest", "sha256:"+hex.EncodeToString(func() []byte { s := sha256.Sum256([]byte(manifest)); return s[:] }()))
+				h.Set("Docker-Content-Digest", digest(manifest))
 				w.WriteHeader(code)
 				if r.Method != http.MethodHead {
 					w.Write([]byte(manifest))
