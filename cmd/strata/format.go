@@ -268,7 +268,7 @@ func templateError(prefix string, err error, item any) error {
 	templateMessage, missingField, missingKey := res[0], res[1], res[2]
 	m := templateMessage.FindStringSubmatch(err.Error())
 	if m == nil {
-		return fmt.Errorf("%s: %w", prefix, err)
+		return escapedErr(fmt.Errorf("%s: %w", prefix, err))
 	}
 	where := "line " + m[1]
 	if m[2] != "" {
@@ -286,7 +286,23 @@ func templateError(prefix string, err error, item any) error {
 	} else if f := missingKey.FindStringSubmatch(reason); f != nil {
 		reason = "no field " + f[1]
 	}
-	return fmt.Errorf("%s: %s: %s", prefix, where, reason)
+	return escapedErr(fmt.Errorf("%s: %s: %s", prefix, where, reason))
+}
+
+// escapedError is err with the control characters and invalid UTF-8 of its message escaped
+// (escapeUnprintable): text/template's lexer puts the text it could not read in its message
+// as it is ("malformed character constant: '<CR>0'").
+type escapedError struct{ err error }
+
+func (e *escapedError) Error() string { return escapeUnprintable(e.err.Error()) }
+func (e *escapedError) Unwrap() error { return e.err }
+
+// escapedErr is err, as an escapedError when its message has anything to escape.
+func escapedErr(err error) error {
+	if err == nil || escapeUnprintable(err.Error()) == err.Error() {
+		return err
+	}
+	return &escapedError{err}
 }
 
 // fieldNames are the exported fields of item's struct type, in order.

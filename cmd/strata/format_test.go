@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/logger"
 )
 
 func TestUpperWords(t *testing.T) {
@@ -183,4 +185,19 @@ func printInspectTemplateString(format string, items []any) (string, error) {
 	var b strings.Builder
 	err := printInspectTemplate(&b, format, items)
 	return b.String(), err
+}
+
+// TestTemplateErrorEscaped: what text/template's lexer quotes raw of a template it cannot
+// read ("malformed character constant: '<CR>0'") comes back escaped, in --format's errors and
+// --log-opt tag's alike (found by FuzzFormat).
+func TestTemplateErrorEscaped(t *testing.T) {
+	for _, format := range []string{"{{'\r0'", "{{'\x1b[2J'}}", "{{'\x00"} {
+		_, _, err := renderTemplate(format, []psRow{{}})
+		_, tagErr := renderLogTag(format, &logger.Info{}, 4096)
+		for _, err := range []error{err, tagErr} {
+			if err == nil || strings.ContainsFunc(err.Error(), unprintable) {
+				t.Errorf("template %q: error %q, want one with its control characters escaped", format, err)
+			}
+		}
+	}
 }

@@ -10,14 +10,16 @@ import (
 	"github.com/strata-run/strata/internal/logger"
 )
 
-// oneLineErr fails t when err, the answer to a value a user gave, is not one short line.
-func oneLineErr(t *testing.T, what string, in any, err error) {
+// oneLineErr fails t when err, the answer to a value a user gave, is not one short line. A
+// template's error may name what the template itself says (a field, twice: "at <.F>: no
+// field F"), so it may grow with in, but no faster.
+func oneLineErr(t *testing.T, what string, in string, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	if msg := err.Error(); strings.ContainsAny(msg, "\n\r") || len(msg) > 4096 {
-		t.Errorf("%s(%q) error is not one short line: %.300q", what, in, msg)
+	if msg := err.Error(); strings.ContainsAny(msg, "\n\r") || len(msg) > 4096+3*len(in) {
+		t.Errorf("%s(%.100q) error is not one short line: %.300q (%d bytes)", what, in, msg, len(msg))
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 func init() { runner.TagRenderer = renderLogTag }
 
 // renderLogTag renders a tag as docker does (tagtemplate.Render), within a --format
-// template's bounds of time and memory (parseBounded), whose errors it returns as they are.
+// template's bounds of time and memory (parseBounded), whose errors it returns as they are,
+// but for the control characters text/template quotes raw, escaped.
 func renderLogTag(tmpl string, info *logger.Info, max int) (string, error) {
 	parse := func(name, text string, funcs template.FuncMap) (*template.Template, error) {
 		return parseBounded(name, "--log-opt tag", funcs, text)
@@ -23,5 +24,5 @@ func renderLogTag(tmpl string, info *logger.Info, max int) (string, error) {
 	if limit := formatLimitError(""); errors.As(err, &limit) {
 		return "", limit
 	}
-	return tag, err
+	return tag, escapedErr(err)
 }
