@@ -394,15 +394,24 @@ func watchExecThread(p *initProc) (stop func()) {
 }
 
 // leaderZombieWithThreads reports whether a /proc/PID/stat says the thread group leader is a
-// zombie while other threads of the process live (state Z, num_threads above 1).
+// zombie while other threads of the process live (state Z, num_threads above 1), and did not
+// die of SIGKILL: a SIGKILL ends every thread, the leader's first at times, and on a busy
+// machine the others took more than the watcher's two looks to follow (an init killed from
+// outside was then blamed on the seccomp profile). The leader's exit_code (field 52, readable
+// by its parent) is 9 then, SIGSYS when the filter killed the thread.
 func leaderZombieWithThreads(stat []byte) bool {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
 		return false
 	}
-	f := bytes.Fields(stat[i+1:]) // state is f[0], num_threads (field 20) f[17]
+	f := bytes.Fields(stat[i+1:]) // state is f[0], num_threads (field 20) f[17], exit_code (52) f[49]
 	if len(f) < 18 || string(f[0]) != "Z" {
 		return false
+	}
+	if len(f) >= 50 {
+		if code, err := strconv.Atoi(string(f[49])); err == nil && code&0x7f == int(unix.SIGKILL) {
+			return false
+		}
 	}
 	n, err := strconv.Atoi(string(f[17]))
 	return err == nil && n > 1
