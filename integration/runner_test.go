@@ -3,13 +3,16 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	stregistry "github.com/strata-run/strata/registry"
+	"golang.org/x/sys/unix"
 )
 
 // TestSleeperArticle plays the headline: `run -d --name sleeper alpine sleep 10000`; from the
@@ -289,13 +292,20 @@ func TestCreateRestartRename(t *testing.T) {
 		t.Errorf("the rename restarted the container: pid %d, was %d", pid, first)
 	}
 
+	// The first run's line before the restart: start returns once sh runs, maybe before its
+	// echo, and the restart's SIGKILL (-t 0) could end it with nothing logged.
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(mustStrata(t, root, "logs", "renamed").Stdout, "ran"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first run never logged its line")
+		}
+	}
 	if out := mustStrata(t, root, "restart", "-t", "0", "renamed").Stdout; strings.TrimSpace(out) != "renamed" {
 		t.Errorf("restart printed %q, want the name", out)
 	}
 	if pid := containerPid(t, root, "renamed"); pid == first {
 		t.Errorf("restart kept pid %d", pid)
 	}
-	for deadline := time.Now().Add(10 * time.Second); strings.Count(mustStrata(t, root, "logs", "renamed").Stdout, "ran") < 2; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(mustStrata(t, root, "logs", "renamed").Stdout, "ran") < 2; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("logs after restart = %q, want both runs", mustStrata(t, root, "logs", "renamed").Stdout)
 		}
@@ -318,8 +328,45 @@ func TestCreateRestartRename(t *testing.T) {
 			t.Fatal("the --rm container was not removed after stop")
 		}
 	}
-	detached(t, root, "--rm", "--name", "exits", "alpine", "sh", "-c", "sleep 0.3; exit 7")
-	if w := strata(t, root, "wait", "exits"); w.Code != 0 || strings.TrimSpace(w.Stdout) != "7" {
-		t.Errorf("wait of a --rm container = exit %d, %q (stderr %q); want 7", w.Code, w.Stdout, w.Stderr)
+	// It exits once the wait waits (holds the container's waiters lock): exited before, on
+	// a busy machine, it was removed before the wait looked ("no such container"), as a
+	// docker wait that comes late finds it gone too.
+	exits := detached(t, root, "--rm", "--name", "exits", "alpine", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 7")
+	var waitOut, waitErr strings.Builder
+	wait := exec.Command(strataBin, "--root", root, "wait", "exits")
+	wait.Stdout, wait.Stderr = &waitOut, &waitErr
+	if err := wait.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = wait.Process.Kill(); _ = wait.Wait() })
+	waitFlocked(t, wait.Process.Pid, filepath.Join(root, "containers", exits, "waiters"))
+	mustStrata(t, root, "exec", "exits", "touch", "/tmp/go")
+	if err := wait.Wait(); err != nil || strings.TrimSpace(waitOut.String()) != "7" {
+		t.Errorf("wait of a --rm container = %v, %q (stderr %q); want 7", err, waitOut.String(), waitErr.String())
+	}
+}
+
+// waitFlocked returns once process pid holds a flock on path (/proc/locks), failing after 30 s.
+func waitFlocked(t *testing.T, pid int, path string) {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	// A line of /proc/locks: "1: FLOCK  ADVISORY  READ 25591 fe:00:9989918 0 EOF".
+	want := fmt.Sprintf(" %d %02x:%02x:%d ", pid, unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/locks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, " FLOCK ") && strings.Contains(l, want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d took no flock on %s in 30 s:\n%s", pid, path, b)
+		}
 	}
 }
