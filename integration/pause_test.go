@@ -28,7 +28,9 @@ func TestPause(t *testing.T) {
 		t.Helper()
 		return strings.TrimSpace(mustStrata(t, root, "exec", "pz", "cat", "/tmp/n").Stdout)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The counter's first write: a sleep of 200 ms was too short on a busy machine, and
+	// cat found no /tmp/n.
+	waitFor30(t, func() bool { return strata(t, root, "exec", "pz", "test", "-s", "/tmp/n").Code == 0 })
 	read()
 
 	if r := mustStrata(t, root, "pause", "pz"); r.Stdout != "pz\n" {
@@ -75,7 +77,7 @@ func TestPause(t *testing.T) {
 	if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "pz").Stdout; out != "running false\n" {
 		t.Errorf("inspect after unpause = %q, want running false", out)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for read() == strings.TrimSpace(string(before)) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -109,10 +111,11 @@ func TestPause(t *testing.T) {
 				t.Errorf("%s of a paused container: exit status %q, want 137", end, r.Stdout)
 			}
 		}
-		if left := cgroupDirsOf(t, id); len(left) > 0 {
-			time.Sleep(time.Second) // the monitor removes it as it records the exit
-			if left := cgroupDirsOf(t, id); len(left) > 0 {
-				t.Errorf("%s of a paused container left its cgroup: %s", end, left)
+		// The monitor removes it as it records the exit, maybe after the command returned.
+		for deadline := time.Now().Add(30 * time.Second); len(cgroupDirsOf(t, id)) > 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s of a paused container left its cgroup: %s", end, cgroupDirsOf(t, id))
+				break
 			}
 		}
 	}
@@ -273,13 +276,9 @@ func TestPauseForegroundSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); strata(t, root, "rm", "-f", "pf") }) // ours
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Status}}", "pf").Stdout) != "running" {
-		if time.Now().After(deadline) {
-			t.Fatal("the foreground container never ran")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// Paused once its trap is set: frozen before, the shell (PID 1) never had a handler for
+	// the SIGINT, which its pid namespace then drops.
+	waitCaught(t, root, "pf", syscall.SIGINT)
 	mustStrata(t, root, "pause", "pf")
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -291,7 +290,7 @@ func TestPauseForegroundSignal(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 			t.Errorf("the foreground run after SIGINT while paused = %v, want exit 7 from the trap", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("a SIGINT to the foreground run of a paused container was not acted on")
 	}
 }

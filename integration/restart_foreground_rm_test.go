@@ -2,7 +2,7 @@ package integration
 
 import (
 	"os/exec"
-	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -21,19 +21,15 @@ func TestRestartForegroundRm(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Status}}", "fgrm").Stdout) != "running" {
-		if time.Now().After(deadline) {
-			t.Fatal("the foreground run --rm never ran")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Restarted once its trap is set: the shell, PID 1, drops a SIGTERM it has no handler
+	// for, and the stop then waited out its 5 s for a SIGKILL (exit 137, not 9).
+	waitCaught(t, root, "fgrm", syscall.SIGTERM)
 	if r := strata(t, root, "restart", "-t", "5", "fgrm"); r.Code != 0 || r.Stdout != "fgrm\n" {
 		t.Errorf("restart of a foreground run --rm: exit %d, stdout %q, stderr %q; want exit 0 and its name", r.Code, r.Stdout, r.Stderr)
 	}
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		<-done
 		t.Fatal("the foreground run did not end at the restart's stop")
@@ -46,8 +42,7 @@ func TestRestartForegroundRm(t *testing.T) {
 	}
 	// Still --rm: removed when it next stops.
 	mustStrata(t, root, "stop", "-t", "5", "fgrm")
-	deadline = time.Now().Add(5 * time.Second)
-	for strata(t, root, "ps", "-aq").Stdout != "" {
+	for deadline := time.Now().Add(30 * time.Second); strata(t, root, "ps", "-aq").Stdout != ""; {
 		if time.Now().After(deadline) {
 			t.Fatalf("the restarted --rm container was not removed when it stopped: ps -a %q", strata(t, root, "ps", "-a").Stdout)
 		}

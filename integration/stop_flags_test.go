@@ -2,6 +2,7 @@ package integration
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -15,6 +16,9 @@ func TestStopSignalAndTimeoutFlags(t *testing.T) {
 	// PID 1 leaves with 42 on SIGUSR1 and ignores SIGTERM, its stop signal.
 	trap := `trap 'exit 42' USR1; trap '' TERM; while :; do sleep 0.05; done`
 	mustStrata(t, root, "run", "-d", "--name", "sig-usr1", img, "sh", "-c", trap)
+	// Stopped once its trap is set: PID 1 drops a signal it has no handler for, and the stop
+	// then waited out its 20 s for a SIGKILL (exit 137).
+	waitCaught(t, root, "sig-usr1", syscall.SIGUSR1)
 	if r := mustStrata(t, root, "stop", "-s", "USR1", "--timeout", "20", "sig-usr1"); r.Stdout != "sig-usr1\n" {
 		t.Errorf("stop -s USR1 printed %q, want the name", r.Stdout)
 	}
