@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +19,16 @@ import (
 func TestAttachedAcrossRestart(t *testing.T) {
 	root := busyboxRoot(t)
 	img := "busybox:1.38.0-musl"
-	mustStrata(t, root, "run", "-d", "--name", "ar", img, "sh", "-c", `echo run; trap "exit 7" TERM; while :; do sleep 0.1; done`)
+	// "run" says the trap is set: a start returns once sh runs, and a SIGTERM before its trap
+	// (PID 1 drops it) left the restart to a SIGKILL at its timeout, exit 137.
+	id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--name", "ar", img, "sh", "-c", `trap "exit 7" TERM; echo run; while :; do sleep 0.1; done`).Stdout)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "ar") })
 	for i := range 6 {
+		for deadline := time.Now().Add(30 * time.Second); strings.Count(mustStrata(t, root, "logs", "ar").Stdout, "run\n") < i+1; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the run never said run", i)
+			}
+		}
 		type attached struct {
 			name           string
 			cmd            *exec.Cmd
@@ -38,19 +46,24 @@ func TestAttachedAcrossRestart(t *testing.T) {
 			go func() { a.cmd.Wait(); close(a.done) }()
 			all = append(all, a)
 		}
-		time.Sleep(400 * time.Millisecond) // attached by now
+		// Attached: each holds the container's dir as the run's waiter (holdDirAsWaiter). A
+		// sleep of 400 ms was too short on a busy machine, and one that came after the stop
+		// followed the next run.
+		for _, a := range all {
+			waitFlocked(t, a.cmd.Process.Pid, filepath.Join(root, "containers", id))
+		}
 		began := time.Now()
-		mustStrata(t, root, "restart", "-t", "5", "ar")
-		if d := time.Since(began); d > 4*time.Second {
-			t.Errorf("round %d: restart took %v", i, d)
+		mustStrata(t, root, "restart", "-t", "30", "ar")
+		if d := time.Since(began); d > 20*time.Second {
+			t.Errorf("round %d: restart took %v: the trap's exit was not seen", i, d)
 		}
 		for _, a := range all {
 			select {
 			case <-a.done:
-			case <-time.After(5 * time.Second):
+			case <-time.After(30 * time.Second):
 				a.cmd.Process.Kill()
 				<-a.done
-				t.Errorf("round %d: %s still attached 5 s after the restart, following the next run", i, a.name)
+				t.Errorf("round %d: %s still attached 30 s after the restart, following the next run", i, a.name)
 				continue
 			}
 			code := a.cmd.ProcessState.ExitCode()
