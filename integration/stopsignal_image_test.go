@@ -23,21 +23,22 @@ func TestImageStopSignalUnparsable(t *testing.T) {
 	junk := strings.Repeat("x", 40<<10)
 	loadConfigImage(t, root, "junksig:1", nil, nil, func(c *v1.Config) { c.StopSignal = junk })
 
-	ready := func(name string) {
+	// ready waits for the n-th run's ready: a start again finds the first run's line there.
+	ready := func(name string, n int) {
 		t.Helper()
-		waitFor(t, func() bool { return strings.Contains(strata(t, root, "logs", name).Stdout, "ready") })
+		waitFor30(t, func() bool { return strings.Count(strata(t, root, "logs", name).Stdout, "ready") >= n })
 	}
 	mustStrata(t, root, "run", "-d", "--name", "badsig", "badsig:1", "sh", "-c", trap)
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.Config.StopSignal}}", "badsig").Stdout); got != "SIGFOO" {
 		t.Errorf("inspect Config.StopSignal = %q, want the image's SIGFOO", got)
 	}
-	ready("badsig")
+	ready("badsig", 1)
 	mustStrata(t, root, "stop", "-t", "60", "badsig")
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.ExitCode}}", "badsig").Stdout); got != "7" {
 		t.Errorf("exit code after stop = %s, want 7 from the TERM trap", got)
 	}
 	mustStrata(t, root, "start", "badsig")
-	ready("badsig")
+	ready("badsig", 2)
 	mustStrata(t, root, "restart", "-t", "60", "badsig")
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Running}}", "badsig").Stdout); got != "true" {
 		t.Errorf("after restart: running %s, want true", got)
@@ -49,7 +50,7 @@ func TestImageStopSignalUnparsable(t *testing.T) {
 		t.Errorf("inspect Config.StopSignal = %.100q, want the image's first 64 bytes", got)
 	}
 	mustStrata(t, root, "start", "junksig")
-	ready("junksig")
+	ready("junksig", 1)
 	mustStrata(t, root, "stop", "-t", "60", "junksig")
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.ExitCode}}", "junksig").Stdout); got != "7" {
 		t.Errorf("exit code after stop = %s, want 7 from the TERM trap", got)
