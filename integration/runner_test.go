@@ -349,11 +349,24 @@ func TestCreateRestartRename(t *testing.T) {
 // waitFlocked returns once process pid holds a flock on path (/proc/locks), failing after 30 s.
 func waitFlocked(t *testing.T, pid int, path string) {
 	t.Helper()
+	waitLocksLine(t, pid, path, false)
+}
+
+// waitFlockBlocked returns once process pid waits for a flock on path that another holds
+// (/proc/locks), failing after 30 s.
+func waitFlockBlocked(t *testing.T, pid int, path string) {
+	t.Helper()
+	waitLocksLine(t, pid, path, true)
+}
+
+// waitLocksLine polls /proc/locks for a flock of process pid on path, held or, if blocked,
+// waited for: "1: FLOCK  ADVISORY  READ 25591 fe:00:9989918 0 EOF", "1: -> FLOCK …".
+func waitLocksLine(t *testing.T, pid int, path string, blocked bool) {
+	t.Helper()
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
 		t.Fatal(err)
 	}
-	// A line of /proc/locks: "1: FLOCK  ADVISORY  READ 25591 fe:00:9989918 0 EOF".
 	want := fmt.Sprintf(" %d %02x:%02x:%d ", pid, unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		b, err := os.ReadFile("/proc/locks")
@@ -361,12 +374,12 @@ func waitFlocked(t *testing.T, pid int, path string) {
 			t.Fatal(err)
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.Contains(l, " FLOCK ") && strings.Contains(l, want) {
+			if strings.Contains(l, " FLOCK ") && strings.Contains(l, want) && strings.Contains(l, ": -> ") == blocked {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("process %d took no flock on %s in 30 s:\n%s", pid, path, b)
+			t.Fatalf("process %d neither took nor waited for (blocked %v) a flock on %s in 30 s:\n%s", pid, blocked, path, b)
 		}
 	}
 }

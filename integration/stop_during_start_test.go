@@ -33,7 +33,9 @@ func TestStopDuringStart(t *testing.T) {
 		if err := start.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond) // the start waits at the lock
+		// The start waits at the lock: a sleep of 300 ms was too short on a busy machine, and
+		// a stop before the start found the container not started and returned at once.
+		waitFlockBlocked(t, start.Process.Pid, filepath.Join(root, "containers", id, "lock"))
 		args := []string{"--root", root, "stop", "-t", "1", "sds"}
 		if how == "kill" {
 			args = []string{"--root", root, "kill", "sds"}
