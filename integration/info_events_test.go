@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -164,7 +165,19 @@ func TestEvents(t *testing.T) {
 
 	// Follow: without --since only what comes, until SIGINT.
 	f := startStrata(t, root, "events", "--format", "{{.Action}} {{.Actor.Attributes.name}}", "--filter", "type=container")
-	time.Sleep(300 * time.Millisecond)
+	// Following once it shows a container made after it started: a sleep of 300 ms was too
+	// short on a busy machine, and a follower not yet started missed create evf.
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("evw%d", i)
+		mustStrata(t, root, "create", "--name", name, "alpine", "true")
+		t.Cleanup(func() { strata(t, root, "rm", "-f", name) })
+		if f.sawWithin(f.out, "create "+name, time.Second) {
+			break
+		}
+		if i == 30 {
+			t.Fatalf("events -f showed none of 30 creates; it showed %q", f.seen)
+		}
+	}
 	mustStrata(t, root, "run", "--rm", "--name", "evf", "alpine", "true")
 	for _, w := range []string{"create evf", "start evf", "die evf", "destroy evf"} {
 		f.next(f.out, w)
