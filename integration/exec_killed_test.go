@@ -23,13 +23,13 @@ func TestExecStrataKilled(t *testing.T) {
 	mustStrata(t, root, "pull", ref)
 	detached(t, root, "--name", "kc", ref, "sleep", "1000")
 
-	cmd := exec.Command(strataBin, "--root", root, "exec", "kc", "sh", "-c", "echo started > /tmp/started; sleep 1; echo done > /tmp/done")
+	cmd := exec.Command(strataBin, "--root", root, "exec", "kc", "sh", "-c", "echo started > /tmp/started; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo done > /tmp/done")
 	cmd.Env = append(os.Environ(), "STRATA_REGISTRY_MIRROR=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor := func(script string) string {
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if r := strata(t, root, "exec", "kc", "sh", "-c", script); r.Code == 0 && strings.TrimSpace(r.Stdout) != "" {
 				return strings.TrimSpace(r.Stdout)
 			}
@@ -62,12 +62,15 @@ func TestExecStrataKilled(t *testing.T) {
 	if parent := parentName(t, shPid); parent != "strata-nsjoin" {
 		t.Errorf("the parent of the exec'd command once strata was killed is %q, want its helper strata-nsjoin", parent)
 	}
+	// It runs on, until told to end: with a sleep of a second instead, on a busy machine it
+	// had ended before the test found its pid or killed strata.
+	mustStrata(t, root, "exec", "kc", "touch", "/tmp/go")
 	if waitFor("cat /tmp/done 2>/dev/null") != "done" {
 		t.Fatal("the exec'd command did not run on once strata was killed")
 	}
 	zombies := "for p in /proc/[0-9]*; do grep -q '^State:.*Z' $p/status 2>/dev/null && echo zombie ${p#/proc/}; done; echo checked"
 	var out string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if out = waitFor(zombies); out == "checked" {
 			break
 		}
