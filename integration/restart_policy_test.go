@@ -29,6 +29,25 @@ func waitInspect(t *testing.T, root, c, format, want string, limit time.Duration
 	}
 }
 
+// waitRestarted polls container c until it has been restarted at least n times and its status
+// is status ("" for any), failing after 30 s, and returns its RestartCount. A count of exactly
+// n lasts one backoff (100 ms doubled n-1 times) and run, which the polls of a busy machine,
+// each a strata inspect, could miss: a wait for it then failed with the count beyond.
+func waitRestarted(t *testing.T, root, c string, n int, status string) int {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got = strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", c).Stdout)
+		st, count, _ := strings.Cut(got, " ")
+		if k, err := strconv.Atoi(count); err == nil && k >= n && (status == "" || st == status) {
+			return k
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("inspect %s = %q after 30 s, want %q and at least %d restarts", c, got, status, n)
+		}
+	}
+}
+
 // monitorsOf lists the pids of the processes whose command line names container id: its
 // monitors and nothing else of strata's (the container's own processes do not name it).
 func monitorsOf(t *testing.T, id string) []int {
@@ -77,7 +96,7 @@ func TestRestartOnFailureMax(t *testing.T) {
 	img := "busybox:1.38.0-musl"
 	id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "on-failure:2", img, "sh", "-c", "echo run; exit 3").Stdout)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", id) })
-	waitInspect(t, root, id, "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "exited 3 2", 10*time.Second)
+	waitInspect(t, root, id, "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "exited 3 2", 30*time.Second)
 	// Given up for good: no fourth run comes.
 	time.Sleep(time.Second)
 	got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Restarting}} {{.RestartCount}} {{json .HostConfig.RestartPolicy}}", id).Stdout)
@@ -89,7 +108,7 @@ func TestRestartOnFailureMax(t *testing.T) {
 	}
 	// A start by hand begins the count again, as docker's.
 	mustStrata(t, root, "start", id)
-	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "exited 2", 10*time.Second)
+	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "exited 2", 30*time.Second)
 	mustStrata(t, root, "rm", id)
 	checkRemovedForGood(t, root, id)
 
@@ -144,7 +163,7 @@ func TestRestartAlwaysStop(t *testing.T) {
 	// Killed from outside (not by strata): restarted, as docker restarts a container whose
 	// process died; `kill` (SIGKILL) from strata then keeps it down.
 	id = strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "always", img, "sleep", "600").Stdout)
-	waitInspect(t, root, id, "{{.State.Status}}", "running", 5*time.Second)
+	waitInspect(t, root, id, "{{.State.Status}}", "running", 30*time.Second)
 	pid, _ := strconv.Atoi(strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", id).Stdout))
 	if pid <= 0 {
 		t.Fatalf("no pid for %s", id)
@@ -152,7 +171,7 @@ func TestRestartAlwaysStop(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "running 1", 5*time.Second)
+	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "running 1", 30*time.Second)
 	mustStrata(t, root, "kill", id)
 	time.Sleep(500 * time.Millisecond)
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", id).Stdout); got != "exited 1" {
@@ -171,7 +190,7 @@ func TestRestartRmDuringBackoff(t *testing.T) {
 	t.Cleanup(func() { strata(t, root, "rm", "-f", id) })
 	mustStrata(t, root, "start", id)
 	// Backoffs of 0.1, 0.2, 0.4, 0.8, 1.6 s: by the 5th it waits long enough to be caught.
-	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "restarting 5", 10*time.Second)
+	waitRestarted(t, root, id, 5, "restarting")
 	// Not stopped, as docker counts a restarting container running: prune keeps it.
 	mustStrata(t, root, "container", "prune", "-f")
 	if r := strata(t, root, "inspect", id); r.Code != 0 {
@@ -190,7 +209,7 @@ func TestRestartRmDuringBackoff(t *testing.T) {
 
 	// rm -f of one that runs, with a restart policy: gone, not restarted.
 	id = strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "always", img, "sleep", "600").Stdout)
-	waitInspect(t, root, id, "{{.State.Status}}", "running", 5*time.Second)
+	waitInspect(t, root, id, "{{.State.Status}}", "running", 30*time.Second)
 	mustStrata(t, root, "rm", "-f", id)
 	time.Sleep(500 * time.Millisecond)
 	checkRemovedForGood(t, root, id)
