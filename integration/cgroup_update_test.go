@@ -282,7 +282,7 @@ func TestStatsIO(t *testing.T) {
 			exec.Command("nsenter", "-t", pid, "-n", "ip", "link", "set", pair, "up").Run()
 			exec.Command("nsenter", "-t", pid, "-n", "ip", "link", "set", pair+"p", "up").Run()
 			exec.Command("nsenter", "-t", pid, "-n", "ping", "-6", "-c", "2", "-W", "1", "-I", pair, "ff02::1").Run()
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for {
 				got := strings.TrimSpace(mustStrata(t, root, "stats", "--no-stream", "--format", "{{.NetIO}}", "st-io").Stdout)
 				if got != "0B / 0B" {

@@ -168,7 +168,7 @@ func TestPureV2Layout(t *testing.T) {
 	if err := syscall.Kill(monitor, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing the monitor %d of nested-rm: %v", monitor, err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		out := mustV2Strata(t, root, "ps", "-a", "--format", "{{.Names}} {{.Status}}").Stdout
 		if !strings.Contains(out, "nested-rm") {
 			break
@@ -194,7 +194,7 @@ func TestPureV2Layout(t *testing.T) {
 		dind := "mkdir /sys/fs/cgroup/init && echo $$ > /sys/fs/cgroup/init/cgroup.procs && sed -e 's/ / +/g' -e 's/^/+/' < /sys/fs/cgroup/cgroup.controllers > /sys/fs/cgroup/cgroup.subtree_control && touch /tmp/ready && exec sleep 1000"
 		mustV2Strata(t, root, "run", "-d", "--privileged", "--name", "dind", img, "sh", "-c", dind)
 		t.Cleanup(func() { v2Strata(t, root, "rm", "-f", "dind") })
-		for deadline := time.Now().Add(5 * time.Second); v2Strata(t, root, "exec", "dind", "test", "-e", "/tmp/ready").Code != 0; time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); v2Strata(t, root, "exec", "dind", "test", "-e", "/tmp/ready").Code != 0; time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatal("the docker-in-docker container never enabled its controllers")
 			}
@@ -258,10 +258,10 @@ func cgroup2Dir(t *testing.T, id string) string {
 	return ""
 }
 
-// waitProcs waits, up to 5 s, until a process is in the cgroup dir.
+// waitProcs waits, up to 30 s, until a process is in the cgroup dir.
 func waitProcs(t *testing.T, dir string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if b, err := os.ReadFile(dir + "/cgroup.procs"); err == nil && len(bytes.TrimSpace(b)) > 0 {
 			return
 		}

@@ -71,7 +71,7 @@ func monitorsOf(t *testing.T, id string) []int {
 // monitor process, a mount.
 func checkRemovedForGood(t *testing.T, root, id string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for len(monitorsOf(t, id)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

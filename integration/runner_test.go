@@ -114,7 +114,7 @@ func TestDetachedLogsAndRestart(t *testing.T) {
 
 	// The signal goes only once the trap is set: PID 1 without a handler ignores USR1.
 	detached(t, root, "--name", "trapper", "alpine", "sh", "-c", "trap 'exit 42' USR1; echo trapped; while true; do sleep 0.1; done")
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(mustStrata(t, root, "logs", "trapper").Stdout, "trapped"); {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(mustStrata(t, root, "logs", "trapper").Stdout, "trapped"); {
 		if time.Now().After(deadline) {
 			t.Fatal("trapper never set its trap")
 		}
@@ -129,7 +129,7 @@ func TestDetachedLogsAndRestart(t *testing.T) {
 	// overrides it), as docker's: this one ignores SIGTERM and exits 9 on SIGUSR2.
 	detached(t, root, "--name", "stopper", "--stop-signal", "SIGUSR2", "--stop-timeout", "30", "alpine", "sh", "-c",
 		"trap 'exit 9' USR2; trap '' TERM; echo trapped; while true; do sleep 0.1; done")
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(mustStrata(t, root, "logs", "stopper").Stdout, "trapped"); {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(mustStrata(t, root, "logs", "stopper").Stdout, "trapped"); {
 		if time.Now().After(deadline) {
 			t.Fatal("stopper never set its trap")
 		}
@@ -223,7 +223,7 @@ func TestInitReaperNamed(t *testing.T) {
 	pid := containerPid(t, root, id)
 	// run -d returns once the init execs the reaper, which names itself as it starts.
 	comm := readProc(t, pid, "comm")
-	for deadline := time.Now().Add(5 * time.Second); comm != "strata-reaper" && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(30 * time.Second); comm != "strata-reaper" && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 		comm = readProc(t, pid, "comm")
 	}
@@ -320,7 +320,7 @@ func TestCreateRestartRename(t *testing.T) {
 		t.Errorf("--rm container after restart is %q, want running", st)
 	}
 	mustStrata(t, root, "stop", "-t", "0", "gone")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(root, "containers", rm)); os.IsNotExist(err) {
 			break
 		}

@@ -66,7 +66,7 @@ func TestStateHostileMore(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = parent.Process.Kill(); _ = parent.Wait() })
 	var child int
-	for deadline := time.Now().Add(5 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent.Process.Pid, parent.Process.Pid))
 		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
