@@ -88,6 +88,9 @@ func TestStartAttachLateLongOutput(t *testing.T) {
 			late := 400 * time.Millisecond
 			var attachedAt time.Time
 			attachStartedHook = func() {
+				// Late after the first line: on a busy machine sh had not run seq within
+				// 400 ms of the start, and the log rightly had nothing before the attach.
+				waitLogged(t, c, "1\n")
 				time.Sleep(late)
 				attachedAt = time.Now()
 			}
