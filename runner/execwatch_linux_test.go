@@ -3,6 +3,8 @@ package runner
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // zeroFields is n fields of 0, each after a space.
@@ -30,5 +32,28 @@ func TestLeaderZombieWithThreads(t *testing.T) {
 		if got := leaderZombieWithThreads([]byte(tt.stat)); got != tt.want {
 			t.Errorf("leaderZombieWithThreads(%q) = %v, want %v", tt.stat, got, tt.want)
 		}
+	}
+}
+
+// TestPeerClosed: watchExecThread stops at the init's exec, which closes the init's end of the
+// socket, even with an answer still unread there; an end still open is not closed.
+func TestPeerClosed(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	if peerClosed(fds[0]) {
+		t.Error("peerClosed of a socket whose other end is open = true")
+	}
+	if _, err := unix.Write(fds[1], []byte(execAnnouncement)); err != nil {
+		t.Fatal(err)
+	}
+	if peerClosed(fds[0]) {
+		t.Error("peerClosed of a socket with data from an open other end = true")
+	}
+	unix.Close(fds[1])
+	if !peerClosed(fds[0]) {
+		t.Error("peerClosed of a socket whose other end closed, its data unread = false")
 	}
 }

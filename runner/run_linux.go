@@ -356,6 +356,7 @@ var errInitSeccompKilled = errors.New("init: killed by the container's seccomp f
 // watcher: once it returns, nothing kills the command the init became.
 func watchExecThread(p *initProc) (stop func()) {
 	pid := p.cmd.Process.Pid
+	sock := int(p.sock.Fd())
 	done := make(chan struct{})
 	exited := make(chan struct{})
 	go func() {
@@ -370,8 +371,13 @@ func watchExecThread(p *initProc) (stop func()) {
 			case <-tick.C:
 			}
 			b, err := readProcStat(pid)
-			if err != nil {
-				return // reaped: the socket says the rest
+			if err != nil || peerClosed(sock) {
+				// Reaped, or its end of the socket closed: it exec'd (or died), and the
+				// socket says the rest. What it is now is the command (or --init's reaper),
+				// whose own exit, a Go program's, shows a zombie leader with threads too:
+				// under load, before this saw the exec, a reaper that had already forwarded a
+				// SIGTERM and exited was killed, and the start blamed the filter.
+				return
 			}
 			// A zombie leader with threads still alive, on two looks 5 ms apart: not a
 			// command that exec'd and exited (a zombie without threads), nor the moment
@@ -391,6 +397,15 @@ func watchExecThread(p *initProc) (stop func()) {
 		close(done)
 		<-exited
 	}
+}
+
+// peerClosed reports whether the other end of the stream socket fd is closed (POLLRDHUP, set
+// however much it wrote before that is unread): the init's end is close-on-exec, and its
+// other threads keep it open when the filter kills its exec thread alone.
+func peerClosed(fd int) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP) != 0
 }
 
 // leaderZombieWithThreads reports whether a /proc/PID/stat says the thread group leader is a
