@@ -44,11 +44,13 @@ func TestReaperPidsLimit(t *testing.T) {
 // and after it has forwarded signals and reaped orphans; it forwards what it is sent.
 func TestReaperThreads(t *testing.T) {
 	testutil.Requires(t, staticSelf)
+	// It goes on once a USR1 and a HUP came back (or after 30 s): a sleep of 0.3 s let them
+	// come on an idle machine only.
 	script := `before=$(ls /proc/1/task | wc -l)
-trap 'echo usr1' USR1
-trap 'echo hup' HUP
+trap 'u=1; echo usr1' USR1
+trap 'h=1; echo hup' HUP
 for i in 1 2 3 4 5; do kill -USR1 1; kill -HUP 1; sh -c 'sleep 0.01 &'; done
-sleep 0.3
+n=0; until [ -n "$u" ] && [ -n "$h" ] || [ $n -ge 600 ]; do sleep 0.05; n=$((n+1)); done
 kill -WINCH 1
 after=$(ls /proc/1/task | wc -l)
 echo threads $before $after`
@@ -73,7 +75,7 @@ echo threads $before $after`
 		t.Errorf("the command got no forwarded USR1 or HUP:\n%s", out)
 	}
 	// A TERM sent to PID 1 reaches the command, which leaves with its own status.
-	spec = testSpec(t, "sh", "-c", "trap 'exit 7' TERM; kill -TERM 1; sleep 2 & wait")
+	spec = testSpec(t, "sh", "-c", "trap 'exit 7' TERM; kill -TERM 1; n=0; while [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done")
 	spec.Init = true
 	if code, _, stderr, err := runOut(t, spec); err != nil || code != 7 {
 		t.Errorf("Run(--init, TERM to PID 1) = %d, %v, want 7 (forwarded); stderr: %s", code, err, stderr)
