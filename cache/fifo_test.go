@@ -64,12 +64,12 @@ func TestStoreFileIsFIFO(t *testing.T) {
 				if !errors.Is(err, errNotRegular) {
 					t.Errorf("reading with a FIFO at the %s = %v, want errNotRegular", tc.name, err)
 				}
-			case <-time.After(3 * time.Second):
+			case <-time.After(30 * time.Second):
 				// Unblock the reader so the test binary can end.
 				if w, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
 					w.Close()
 				}
-				t.Fatalf("reading with a FIFO at the %s still blocked after 3s", tc.name)
+				t.Fatalf("reading with a FIFO at the %s still blocked after 30s", tc.name)
 			}
 		})
 	}

@@ -40,7 +40,7 @@ func TestLockFileNotAFile(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
 				done := make(chan error, 1)
 				go func() {
@@ -55,8 +55,8 @@ func TestLockFileNotAFile(t *testing.T) {
 					if !errors.Is(err, lockfile.ErrNotLockFile) {
 						t.Errorf("WriteImage/Prune with a %s at %s = %v, want ErrNotLockFile", kind, lock, err)
 					}
-				case <-time.After(3 * time.Second):
-					t.Fatalf("WriteImage/Prune with a %s at %s still blocked after 3s", kind, lock)
+				case <-time.After(30 * time.Second):
+					t.Fatalf("WriteImage/Prune with a %s at %s still blocked after 30s", kind, lock)
 				}
 				if _, err := os.Lstat(outside); err == nil {
 					t.Errorf("locking created %s through the symlink", outside)

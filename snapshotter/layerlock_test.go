@@ -31,7 +31,7 @@ func TestLayerLockNotAFile(t *testing.T) {
 		if !errors.Is(err, lockfile.ErrNotLockFile) {
 			t.Errorf("Unpack with a FIFO lock = %v, want ErrNotLockFile", err)
 		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("Unpack with a FIFO lock still blocked after 3s")
+	case <-time.After(30 * time.Second):
+		t.Fatal("Unpack with a FIFO lock still blocked after 30s")
 	}
 }
