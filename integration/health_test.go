@@ -207,7 +207,9 @@ func TestHealthcheckNeverHoldsUp(t *testing.T) {
 	}
 	mustStrata(t, root, "stop", "stopped")
 	mustStrata(t, root, "rm", "-f", "removed")
-	mustStrata(t, root, "exec", "exits", "touch", "/tmp/go")
+	// -d: the container ends once /tmp/go is there, which can kill a touch not yet
+	// exited (exec 137, as docker's exec dies with its container).
+	mustStrata(t, root, "exec", "-d", "exits", "touch", "/tmp/go")
 	if code := strings.TrimSpace(mustStrata(t, root, "wait", "exits").Stdout); code != "0" {
 		t.Errorf("wait exits = %s, want 0", code)
 	}
@@ -295,7 +297,9 @@ func TestHealthcheckForeground(t *testing.T) {
 	if h := healthOf(t, root, "fg"); h.Log[0].Output != "fg\n" {
 		t.Errorf("fg: health %+v, want its check's output", h)
 	}
-	mustStrata(t, root, "exec", "fg", "touch", "/tmp/go")
+	// -d: the container ends once /tmp/go is there, which can kill a touch not yet
+	// exited (exec 137, as docker's exec dies with its container).
+	mustStrata(t, root, "exec", "-d", "fg", "touch", "/tmp/go")
 	if err := <-done; err != nil {
 		t.Errorf("run: %v, want exit 0", err)
 	}

@@ -285,12 +285,16 @@ func TestUpdateRestart(t *testing.T) {
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{json .HostConfig.RestartPolicy}}", "ur-on").Stdout); got != `{"Name":"on-failure","MaximumRetryCount":1}` {
 		t.Errorf("RestartPolicy after update = %s", got)
 	}
-	mustStrata(t, root, "exec", "ur-on", "touch", "/tmp/go")
+	// -d: the container ends once /tmp/go is there, which can kill a touch not yet
+	// exited (exec 137, as docker's exec dies with its container).
+	mustStrata(t, root, "exec", "-d", "ur-on", "touch", "/tmp/go")
 	waitInspect(t, root, "ur-on", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "exited 3 1", 15*time.Second)
 
 	mustStrata(t, root, "run", "-d", "--restart", "always", "--name", "ur-off", "alpine", "sh", "-c", script)
 	mustStrata(t, root, "update", "--restart", "no", "ur-off")
-	mustStrata(t, root, "exec", "ur-off", "touch", "/tmp/go")
+	// -d: the container ends once /tmp/go is there, which can kill a touch not yet
+	// exited (exec 137, as docker's exec dies with its container).
+	mustStrata(t, root, "exec", "-d", "ur-off", "touch", "/tmp/go")
 	waitInspect(t, root, "ur-off", "{{.State.Status}} {{.State.ExitCode}}", "exited 3", 15*time.Second)
 	time.Sleep(300 * time.Millisecond) // past the first backoff
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "ur-off").Stdout); got != "exited 0" {

@@ -353,7 +353,9 @@ func TestRunInteractiveStalledReader(t *testing.T) {
 		t.Fatalf("the second attach showed %q, %v; want the container's output", line, err)
 	}
 
-	mustStrata(t, root, "exec", "rs-seq", "touch", "/tmp/go")
+	// -d: the container ends once /tmp/go is there, which can kill a touch not yet
+	// exited (exec 137, as docker's exec dies with its container).
+	mustStrata(t, root, "exec", "-d", "rs-seq", "touch", "/tmp/go")
 	time.Sleep(3 * time.Second) // the run's reader stalls, past the monitor's 2 s
 	got, err := io.ReadAll(out)
 	if err != nil {
@@ -442,7 +444,9 @@ func TestStartStalledReader(t *testing.T) {
 	if line, err := r.ReadString('\n'); err != nil || line != "first\n" {
 		t.Fatalf("start -a of a --log-driver none container printed %q, %v (stderr %q)", line, err, stderr.String())
 	}
-	mustStrata(t, root, "exec", "ss-none", "touch", "/tmp/go")
+	// -d: the container ends once /tmp/go is there, which can kill a touch not yet
+	// exited (exec 137, as docker's exec dies with its container).
+	mustStrata(t, root, "exec", "-d", "ss-none", "touch", "/tmp/go")
 	_, _ = io.Copy(&stdout, r)
 	if err := start.Wait(); err != nil || stdout.String() != "no log\n" || stderr.Len() != 0 {
 		t.Errorf("start -a of a --log-driver none container = %v, then stdout %q, stderr %q; want 0, its output", err, stdout.String(), stderr.String())

@@ -340,7 +340,9 @@ func TestCreateRestartRename(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = wait.Process.Kill(); _ = wait.Wait() })
 	waitFlocked(t, wait.Process.Pid, filepath.Join(root, "containers", exits, "waiters"))
-	mustStrata(t, root, "exec", "exits", "touch", "/tmp/go")
+	// -d: the container ends once /tmp/go is there, which can kill a touch not yet
+	// exited (exec 137, as docker's exec dies with its container).
+	mustStrata(t, root, "exec", "-d", "exits", "touch", "/tmp/go")
 	if err := wait.Wait(); err != nil || strings.TrimSpace(waitOut.String()) != "7" {
 		t.Errorf("wait of a --rm container = %v, %q (stderr %q); want 7", err, waitOut.String(), waitErr.String())
 	}
