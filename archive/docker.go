@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/ctxio"
 	"github.com/strata-run/strata/internal/imageconfig"
 )
 
@@ -154,7 +155,7 @@ func (p *plan) uncompressedDigest(ctx context.Context, e *entry, h v1.Hash) (v1.
 	defer done()
 	d := sha256.New()
 	// Bounded as staging is: a zstd layer of a megabyte can expand to tens of gigabytes.
-	n, err := io.CopyBuffer(d, io.LimitReader(ctxReader{ctx, r}, DefaultMaxSize+1), make([]byte, copyBufSize))
+	n, err := io.CopyBuffer(d, io.LimitReader(ctxio.NewReader(ctx, r), DefaultMaxSize+1), make([]byte, copyBufSize))
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("decompressing: %w", err)
 	}
@@ -162,7 +163,7 @@ func (p *plan) uncompressedDigest(ctx context.Context, e *entry, h v1.Hash) (v1.
 		return v1.Hash{}, fmt.Errorf("%w: more than %d GiB once decompressed", ErrTooLarge, DefaultMaxSize>>30)
 	}
 	// What follows the compressed stream is part of the blob.
-	if _, err := io.Copy(blob, ctxReader{ctx, f}); err != nil {
+	if _, err := io.Copy(blob, ctxio.NewReader(ctx, f)); err != nil {
 		return v1.Hash{}, fmt.Errorf("reading: %w", err)
 	}
 	if got := hex.EncodeToString(blob.Sum(nil)); got != h.Hex {

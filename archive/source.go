@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/cache"
+	"github.com/strata-run/strata/internal/ctxio"
 )
 
 // errMissing is wrapped when an entry an image needs is not in the archive.
@@ -287,7 +288,7 @@ func (e *entry) hash(ctx context.Context) (v1.Hash, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+	if _, err := io.Copy(h, ctxio.NewReader(ctx, f)); err != nil {
 		return v1.Hash{}, fmt.Errorf("hashing %s: %w", e.name, err)
 	}
 	e.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}

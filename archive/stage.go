@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/strata-run/strata/internal/ctxio"
 	"github.com/strata-run/strata/internal/freespace"
 	"io"
 	"os"
@@ -101,7 +102,7 @@ func stage(ctx context.Context, store *cache.Store, r io.Reader, dir string, max
 		byDigest: map[v1.Hash]*entry{},
 		buf:      make([]byte, copyBufSize),
 	}
-	in := &headerReader{r: ctxReader{ctx, r}, left: maxHeaderBytes}
+	in := &headerReader{r: ctxio.NewReader(ctx, r), left: maxHeaderBytes}
 	tr := tar.NewReader(in)
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
@@ -319,7 +320,7 @@ func (st *stager) file(ctx context.Context, name string, size int64, r io.Reader
 		return nil, fmt.Errorf("staging: %w", err)
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(&boundedWriter{st: st, w: f}, h), ctxReader{ctx, r}, st.buf)
+	n, err := io.CopyBuffer(io.MultiWriter(&boundedWriter{st: st, w: f}, h), ctxio.NewReader(ctx, r), st.buf)
 	err = errors.Join(err, f.Close())
 	if err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
@@ -401,17 +402,4 @@ func (h *headerReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	h.left -= int64(n)
 	return n, err
-}
-
-// ctxReader stops a long copy when the context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

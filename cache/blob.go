@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-run/strata/internal/ctxio"
 )
 
 // WriteBlob stores the blob desc from r: it streams r into a temp file while hashing, checks
@@ -58,7 +60,7 @@ func (s *Store) writeBlob(ctx context.Context, desc v1.Descriptor, r io.Reader) 
 	}()
 	h := sha256.New()
 	// One byte more than the size, to tell "too long" from "exactly right".
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxReader{ctx, r}, desc.Size+1))
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxio.NewReader(ctx, r), desc.Size+1))
 	if err != nil {
 		f.Close()
 		return false, err
@@ -90,17 +92,4 @@ func (s *Store) writeBlob(ctx context.Context, desc v1.Descriptor, r io.Reader) 
 		return false, err
 	}
 	return true, syncDir(filepath.Dir(blob))
-}
-
-// ctxReader stops a copy when ctx is done, for readers that do not watch a context themselves.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := context.Cause(c.ctx); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-run/strata/internal/ctxio"
 	"github.com/strata-run/strata/internal/imageconfig"
 )
 
@@ -582,7 +583,7 @@ func (s *Store) copyBlob(ctx context.Context, desc v1.Descriptor, w io.Writer) e
 		return err
 	}
 	defer rc.Close()
-	_, err = io.Copy(w, ctxReader{ctx, rc})
+	_, err = io.Copy(w, ctxio.NewReader(ctx, rc))
 	return err
 }
 
@@ -599,7 +600,7 @@ func imageFetcher(img v1.Image) Fetcher {
 			return nil, err
 		}
 		if offset > 0 {
-			if _, err := io.CopyN(io.Discard, ctxReader{ctx, rc}, offset); err != nil {
+			if _, err := io.CopyN(io.Discard, ctxio.NewReader(ctx, rc), offset); err != nil {
 				rc.Close()
 				return nil, fmt.Errorf("skipping to offset %d: %w", offset, err)
 			}

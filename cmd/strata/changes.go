@@ -276,34 +276,6 @@ func parseHealthcheck(rest string) (*runner.HealthConfig, error) {
 	return h, nil
 }
 
-// mergeHealth fills what the healthcheck a commit's HEALTHCHECK set leaves zero from the
-// container's, as docker's commit merges the config its changes made with the container's.
-func mergeHealth(h, ctr *runner.HealthConfig) *runner.HealthConfig {
-	if ctr == nil {
-		return h
-	}
-	m := *h
-	if len(m.Test) == 0 {
-		m.Test = ctr.Test
-	}
-	if m.Interval == 0 {
-		m.Interval = ctr.Interval
-	}
-	if m.Timeout == 0 {
-		m.Timeout = ctr.Timeout
-	}
-	if m.StartPeriod == 0 {
-		m.StartPeriod = ctr.StartPeriod
-	}
-	if m.StartInterval == 0 {
-		m.StartInterval = ctr.StartInterval
-	}
-	if m.Retries == 0 {
-		m.Retries = ctr.Retries
-	}
-	return &m
-}
-
 // commandForm is CMD's or ENTRYPOINT's argument: a JSON array of strings (exec form), else a
 // command for /bin/sh -c (shell form), as docker reads a value that is not valid JSON.
 func commandForm(s string) []string {

@@ -98,11 +98,11 @@ func TestApplyChangesHealth(t *testing.T) {
 		t.Errorf("no HEALTHCHECK: %+v, %v; want nil", h, err)
 	}
 	ctr := &runner.HealthConfig{Test: []string{"CMD", "old"}, Interval: time.Minute, Timeout: time.Second, StartPeriod: 3 * time.Second, StartInterval: time.Millisecond, Retries: 4}
-	got := mergeHealth(&runner.HealthConfig{Test: []string{"NONE"}}, ctr)
+	got := runner.MergeHealthConfig(&runner.HealthConfig{Test: []string{"NONE"}}, ctr)
 	if want := (runner.HealthConfig{Test: []string{"NONE"}, Interval: time.Minute, Timeout: time.Second, StartPeriod: 3 * time.Second, StartInterval: time.Millisecond, Retries: 4}); !reflect.DeepEqual(*got, want) {
-		t.Errorf("mergeHealth(NONE) = %+v, want %+v", *got, want)
+		t.Errorf("MergeHealthConfig(NONE) = %+v, want %+v", *got, want)
 	}
-	if got := mergeHealth(&want, nil); !reflect.DeepEqual(*got, want) {
-		t.Errorf("mergeHealth(h, nil) = %+v, want h", *got)
+	if got := runner.MergeHealthConfig(&want, nil); !reflect.DeepEqual(*got, want) {
+		t.Errorf("MergeHealthConfig(h, nil) = %+v, want h", *got)
 	}
 }

@@ -90,7 +90,8 @@ func runCommit(ctx context.Context, g *globals, o commitOptions, arg, name strin
 		return err
 	}
 	if changed != nil {
-		health = mergeHealth(changed, health)
+		// What the HEALTHCHECK leaves zero is the container's, as a run's flags over an image's.
+		health = runner.MergeHealthConfig(changed, health)
 		cfg.Config.Healthcheck = &v1.HealthConfig{Test: health.Test, Interval: health.Interval, Timeout: health.Timeout, StartPeriod: health.StartPeriod, Retries: health.Retries}
 	}
 	now := time.Now().UTC()

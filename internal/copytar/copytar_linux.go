@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-run/strata/internal/ctxio"
 	"github.com/strata-run/strata/internal/sparsetar"
 	"github.com/strata-run/strata/layers"
 )
@@ -166,12 +167,12 @@ func (t *treeWriter) file(fd int, hdr *tar.Header, st unix.Stat_t) error {
 	}
 	// The context is asked between reads: a container's sparse file of a terabyte takes no
 	// room on its disk, and its zeros took hours to read, Ctrl-C or not.
-	n, err := io.CopyN(t.tw, ctxReader{t.ctx, f}, st.Size)
+	n, err := io.CopyN(t.tw, ctxio.NewReader(t.ctx, f), st.Size)
 	t.content += n
 	if err == io.EOF {
 		// The file shrank while it was read (a running container writes it): the entry
 		// keeps the size its header says, the rest zeros.
-		_, err = io.CopyN(t.tw, ctxReader{t.ctx, zeros{}}, st.Size-n)
+		_, err = io.CopyN(t.tw, ctxio.NewReader(t.ctx, zeros{}), st.Size-n)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", hdr.Name, err)
@@ -239,19 +240,6 @@ func readlinkFd(fd int) (string, error) {
 func timeOf(ts unix.Timespec) time.Time { return time.Unix(ts.Sec, ts.Nsec) }
 
 type zeros struct{}
-
-// ctxReader reads r until ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 

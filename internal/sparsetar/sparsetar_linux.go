@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-run/strata/internal/ctxio"
 )
 
 // Fragment is a run of a file's data: its offset and length.
@@ -207,10 +209,10 @@ func WriteFile(ctx context.Context, w io.Writer, tw *tar.Writer, f *os.File, hdr
 		return err
 	}
 	for _, fr := range frags {
-		n, err := io.Copy(tw, ctxReader{ctx, io.NewSectionReader(f, fr.Off, fr.N)})
+		n, err := io.Copy(tw, ctxio.NewReader(ctx, io.NewSectionReader(f, fr.Off, fr.N)))
 		if err == nil && n < fr.N {
 			// The file shrank while it was read: the entry keeps the size its map says.
-			_, err = io.CopyN(tw, ctxReader{ctx, zeros{}}, fr.N-n)
+			_, err = io.CopyN(tw, ctxio.NewReader(ctx, zeros{}), fr.N-n)
 		}
 		if err != nil {
 			return err
@@ -222,19 +224,6 @@ func WriteFile(ctx context.Context, w io.Writer, tw *tar.Writer, f *os.File, hdr
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-// ctxReader reads r until ctx ends: a fragment of a terabyte is read between two looks.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
 
 // paxTime is a PAX time: seconds, and a fraction when there is one.
 func paxTime(sec int64, nsec int) string {
