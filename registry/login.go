@@ -181,16 +181,7 @@ func verifyLoginWith(ctx context.Context, p *Puller, host string, auth authn.Aut
 			return &Error{Kind: ErrUnauthorized, Registry: host, Err: e.Err,
 				Msg: fmt.Sprintf("login to %s: incorrect username or password", host)}
 		}
-		if errors.As(c, &e) {
-			// The words of a pull ("pulling registry HOST: …") say what failed, but not that a
-			// login did.
-			msg := e.Msg
-			for _, p := range []string{opPull.ing() + " registry " + host + ": ", opPull.ing() + " " + host + ": "} {
-				msg = strings.TrimPrefix(msg, p)
-			}
-			return &Error{Kind: e.Kind, Registry: host, Err: e.Err, Msg: "login to " + host + ": " + msg}
-		}
-		return fmt.Errorf("login to %s: %w", host, c)
+		return asOtherThanPull(c, "login to", host)
 	}
 	return nil
 }
@@ -674,4 +665,19 @@ func storeCredentialsContext(ctx context.Context, host, user, password string) e
 		cfg.auths[key] = map[string]json.RawMessage{"auth": auth}
 		return true
 	})
+}
+
+// asOtherThanPull words c, an error classify worded for a pull from host, for what (a login,
+// a search): a pull's words ("pulling registry HOST: …") say what failed, but not that a
+// login did.
+func asOtherThanPull(c error, what, host string) error {
+	var e *Error
+	if errors.As(c, &e) {
+		msg := e.Msg
+		for _, p := range []string{opPull.ing() + " registry " + host + ": ", opPull.ing() + " " + host + ": "} {
+			msg = strings.TrimPrefix(msg, p)
+		}
+		return &Error{Kind: e.Kind, Registry: host, Err: e.Err, Msg: what + " " + host + ": " + msg}
+	}
+	return fmt.Errorf("%s %s: %w", what, host, c)
 }

@@ -119,16 +119,7 @@ func searchError(ctx context.Context, err error, host string) error {
 	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, errSearchTooLarge) {
 		return fmt.Errorf("searching %s: the registry's answer is not a search result: %w", host, err)
 	}
-	c := classify(err, opPull, "registry "+host, host, host)
-	var e *Error
-	if errors.As(c, &e) {
-		msg := e.Msg
-		for _, p := range []string{opPull.ing() + " registry " + host + ": ", opPull.ing() + " " + host + ": "} {
-			msg = strings.TrimPrefix(msg, p)
-		}
-		return &Error{Kind: e.Kind, Registry: host, Err: e.Err, Msg: "searching " + host + ": " + msg}
-	}
-	return fmt.Errorf("searching %s: %w", host, c)
+	return asOtherThanPull(classify(err, opPull, "registry "+host, host, host), "searching", host)
 }
 
 var errSearchTooLarge = fmt.Errorf("answer larger than %d bytes", maxSearchBody)
