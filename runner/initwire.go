@@ -84,6 +84,36 @@ func (w *wireWriter) ulimits(v []Ulimit) {
 	}
 }
 
+// throttles writes block I/O limits (--device-read-bps and the others), nil apart from empty.
+func (w *wireWriter) throttles(v []cgroups.ThrottleDevice) {
+	if v == nil {
+		w.uint(0)
+		return
+	}
+	w.uint(uint64(len(v)) + 1)
+	for _, d := range v {
+		w.str(d.Path)
+		w.int(d.Major)
+		w.int(d.Minor)
+		w.uint(d.Rate)
+	}
+}
+
+// weights writes --blkio-weight-device's weights, nil apart from empty.
+func (w *wireWriter) weights(v []cgroups.WeightDevice) {
+	if v == nil {
+		w.uint(0)
+		return
+	}
+	w.uint(uint64(len(v)) + 1)
+	for _, d := range v {
+		w.str(d.Path)
+		w.int(d.Major)
+		w.int(d.Minor)
+		w.uint(uint64(d.Weight))
+	}
+}
+
 // deviceFields writes the --device, --device-cgroup-rule, --sysctl and --oom-score-adj
 // fields of s: a byte each when none is given.
 func (w *wireWriter) deviceFields(s Spec) {
@@ -231,6 +261,30 @@ func (r *wireReader) ulimits() []Ulimit {
 	return v
 }
 
+func (r *wireReader) throttles() []cgroups.ThrottleDevice {
+	n, ok := r.count()
+	if !ok {
+		return nil
+	}
+	v := make([]cgroups.ThrottleDevice, n)
+	for i := range v {
+		v[i] = cgroups.ThrottleDevice{Path: r.str(), Major: r.int(), Minor: r.int(), Rate: r.uint()}
+	}
+	return v
+}
+
+func (r *wireReader) weights() []cgroups.WeightDevice {
+	n, ok := r.count()
+	if !ok {
+		return nil
+	}
+	v := make([]cgroups.WeightDevice, n)
+	for i := range v {
+		v[i] = cgroups.WeightDevice{Path: r.str(), Major: r.int(), Minor: r.int(), Weight: uint16(r.uint())}
+	}
+	return v
+}
+
 // deviceFields reads what wireWriter.deviceFields wrote into s.
 func (r *wireReader) deviceFields(s *Spec) {
 	if n := r.uint(); n > 0 && r.err == nil {
@@ -305,6 +359,11 @@ func appendInitStart(w *wireWriter, m initStart) {
 	w.bool(res.MemorySwappinessSet)
 	w.bool(res.OomKillDisable)
 	w.uint(uint64(res.BlkioWeight))
+	w.throttles(res.BlkioDeviceReadBps)
+	w.throttles(res.BlkioDeviceWriteBps)
+	w.throttles(res.BlkioDeviceReadIOps)
+	w.throttles(res.BlkioDeviceWriteIOps)
+	w.weights(res.BlkioWeightDevice)
 	w.str(res.CgroupParent)
 	w.strs(s.CapAdd)
 	w.strs(s.CapDrop)
@@ -329,6 +388,7 @@ func appendInitStart(w *wireWriter, m initStart) {
 	w.str(s.PidMode)
 	w.str(s.IpcMode)
 	w.str(s.UTSMode)
+	w.str(s.UsernsMode)
 	w.str(m.Netns)
 	w.uint(uint64(m.Rows))
 	w.uint(uint64(m.Cols))
@@ -367,6 +427,11 @@ func readInitStartFields(r *wireReader) initStart {
 	res.MemorySwappinessSet = r.bool()
 	res.OomKillDisable = r.bool()
 	res.BlkioWeight = uint16(r.uint())
+	res.BlkioDeviceReadBps = r.throttles()
+	res.BlkioDeviceWriteBps = r.throttles()
+	res.BlkioDeviceReadIOps = r.throttles()
+	res.BlkioDeviceWriteIOps = r.throttles()
+	res.BlkioWeightDevice = r.weights()
 	res.CgroupParent = r.str()
 	s.CapAdd = r.strs()
 	s.CapDrop = r.strs()
@@ -389,6 +454,7 @@ func readInitStartFields(r *wireReader) initStart {
 	s.PidMode = r.str()
 	s.IpcMode = r.str()
 	s.UTSMode = r.str()
+	s.UsernsMode = r.str()
 	m.Netns = r.str()
 	m.Rows = uint16(r.uint())
 	m.Cols = uint16(r.uint())
