@@ -118,6 +118,17 @@ func TestCopyKeepsHoles(t *testing.T) {
 	}
 	checkSparseCopy(t, filepath.Join(dst, "sparse"), size, data)
 
+	// A file of holes only (truncate -s 1G) goes over as holes too: it went dense.
+	src = sparseFixture(t, t.TempDir(), size, nil)
+	dst = t.TempDir()
+	if n, err = copyTree(t, src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if n > 64<<10 {
+		t.Errorf("%d bytes of tar for a file of holes only, want a few KiB", n)
+	}
+	checkSparseCopy(t, filepath.Join(dst, "sparse"), size, nil)
+
 	// archive/tar reads the entry as the file it is (GNU tar and bsdtar read the format too).
 	const small = 8 << 20
 	src = sparseFixture(t, t.TempDir(), small, map[int64]string{0: "first", 1 << 20: "middle", small - 3: "end"})

@@ -49,10 +49,11 @@ var MaxMergedHoles int64 = 4 << 30
 var ErrFragmented = errors.New("a sparse file of too many runs of data, too far apart")
 
 // Map is the runs of data of f, of size bytes, found with SEEK_DATA and SEEK_HOLE; nil
-// when it has no hole (or its filesystem does not tell), and the file is written whole.
+// when it has no hole (or its filesystem does not tell), and the file is written whole. A
+// file of holes only has an empty map, not nil: its entry holds no data.
 func Map(ctx context.Context, f *os.File, size int64) ([]Fragment, error) {
 	fd := int(f.Fd())
-	var frags []Fragment
+	frags := []Fragment{}
 	var merged int64
 	for off := int64(0); off < size; {
 		if len(frags)%1024 == 0 {
@@ -140,7 +141,7 @@ func mergeFragments(frags []Fragment, limit int, merged int64) ([]Fragment, int6
 // longer has (it shrank while it was read) are written as zeros, so the entry stays whole.
 func WriteFile(ctx context.Context, w io.Writer, tw *tar.Writer, f *os.File, hdr *tar.Header, frags []Fragment) error {
 	size := hdr.Size
-	if last := frags[len(frags)-1]; last.Off+last.N < size {
+	if len(frags) == 0 || frags[len(frags)-1].Off+frags[len(frags)-1].N < size {
 		// As GNU tar ends a map: a fragment of nothing at the end, for a file that ends in a hole.
 		frags = append(frags, Fragment{size, 0})
 	}

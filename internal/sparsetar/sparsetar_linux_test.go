@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -74,5 +75,48 @@ func TestWriteFileHeader(t *testing.T) {
 	defer g.Close()
 	if frags, err := Map(context.Background(), g, 64<<10); frags != nil || err != nil {
 		t.Errorf("Map of a file without holes = %v, %v; want nil", frags, err)
+	}
+}
+
+// TestWriteFileAllHoles: a file of holes only (truncate -s 1G) has a map of no data, and its
+// entry is a few blocks that archive/tar reads back as the whole size of zeros; Map returned
+// nil for it, so it was written whole, a gigabyte of zeros read and written.
+func TestWriteFileAllHoles(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "holes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 1 << 30
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Seek(int(f.Fd()), 0, unix.SEEK_DATA); err == nil || !errors.Is(err, unix.ENXIO) {
+		t.Skipf("skipping: %s does not report holes (SEEK_DATA: %v)", dir, err)
+	}
+	frags, err := Map(context.Background(), f, size)
+	if err != nil || frags == nil {
+		t.Fatalf("Map of a file of holes only = %v, %v; want an empty map", frags, err)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := WriteFile(context.Background(), &b, tw, f, &tar.Header{Name: "holes", Mode: 0o644, Size: size}, frags); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() > 64<<10 {
+		t.Fatalf("the entry of a file of holes takes %d bytes", b.Len())
+	}
+	tr := tar.NewReader(&b)
+	got, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, tr)
+	if got.Name != "holes" || got.Size != size || n != size || err != nil {
+		t.Errorf("read back %q of %d bytes, content %d, %v; want holes of %d", got.Name, got.Size, n, err, size)
 	}
 }
