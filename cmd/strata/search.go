@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -104,7 +105,7 @@ repositories whose name holds the term, printed with the registry so that they p
 				return err
 			}
 			// docker's CLI sorts by stars, most first.
-			slices.SortStableFunc(results, func(a, b registry.SearchResult) int { return b.StarCount - a.StarCount })
+			slices.SortStableFunc(results, func(a, b registry.SearchResult) int { return cmp.Compare(b.StarCount, a.StarCount) })
 			json := strings.Contains(format, "json")
 			var views []searchView
 			for _, r := range results {

@@ -73,3 +73,25 @@ func TestSearch(t *testing.T) {
 		t.Errorf("search with STRATA_OFFLINE=1 = %v, want it refused", err)
 	}
 }
+
+// TestSearchSortHugeStars: a registry's star counts near the ends of int sort as numbers, most
+// first: the comparison subtracted them, the difference wrapped, and the sort, its order no
+// longer consistent, put 9223372036854775806 after 1.
+func TestSearchSortHugeStars(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			io.WriteString(w, "{}")
+			return
+		}
+		io.WriteString(w, `{"results":[{"name":"max","star_count":9223372036854775807},{"name":"one","star_count":1},
+			{"name":"min","star_count":-9223372036854775808},{"name":"five","star_count":5},
+			{"name":"neg","star_count":-3},{"name":"max-1","star_count":9223372036854775806}]}`)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	out, err := strata(t, t.TempDir(), nil, "search", "--format", "{{.Name}}", host+"/x")
+	if want := "max\nmax-1\nfive\none\n"; err != nil || out != want {
+		t.Errorf("search = %q, %v; want %q", out, err, want)
+	}
+}
