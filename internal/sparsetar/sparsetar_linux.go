@@ -48,6 +48,9 @@ var MaxMergedHoles int64 = 4 << 30
 // ErrFragmented: a file whose data is in too many runs, too far apart, to be copied sparse.
 var ErrFragmented = errors.New("a sparse file of too many runs of data, too far apart")
 
+// seek is unix.Seek; a variable for tests, which change the file between two seeks.
+var seek = unix.Seek
+
 // Map is the runs of data of f, of size bytes, found with SEEK_DATA and SEEK_HOLE; nil
 // when it has no hole (or its filesystem does not tell), and the file is written whole. A
 // file of holes only has an empty map, not nil: its entry holds no data.
@@ -61,7 +64,7 @@ func Map(ctx context.Context, f *os.File, size int64) ([]Fragment, error) {
 				return nil, err
 			}
 		}
-		start, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		start, err := seek(fd, off, unix.SEEK_DATA)
 		if errors.Is(err, unix.ENXIO) {
 			break // no data past off: a hole to the end
 		}
@@ -74,7 +77,10 @@ func Map(ctx context.Context, f *os.File, size int64) ([]Fragment, error) {
 		if start >= size {
 			break
 		}
-		end, err := unix.Seek(fd, start, unix.SEEK_HOLE)
+		end, err := seek(fd, start, unix.SEEK_HOLE)
+		if errors.Is(err, unix.ENXIO) {
+			break // the file shrank under start meanwhile: what it lost is written as zeros
+		}
 		if err != nil {
 			return nil, fmt.Errorf("finding holes: %w", err)
 		}

@@ -120,3 +120,52 @@ func TestWriteFileAllHoles(t *testing.T) {
 		t.Errorf("read back %q of %d bytes, content %d, %v; want holes of %d", got.Name, got.Size, n, err, size)
 	}
 }
+
+// TestMapFileShrinks: a file a running container truncates while Map looks for its data (after
+// SEEK_DATA found a run, before SEEK_HOLE asks where it ends) is mapped up to where it
+// ended, the rest of its old size written as zeros as a dense copy does; SEEK_HOLE past the
+// end answered ENXIO and the copy failed ("finding holes: no such device or address").
+func TestMapFileShrinks(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 16 << 20
+	f.Truncate(size)
+	f.WriteAt([]byte("head"), 0)
+	f.WriteAt([]byte("tail"), 12<<20)
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Blocks*512 >= size {
+		t.Skipf("skipping: %s keeps no holes", dir)
+	}
+	t.Cleanup(func() { seek = unix.Seek })
+	seek = func(fd int, off int64, whence int) (int64, error) {
+		if whence == unix.SEEK_HOLE && off >= 8<<20 {
+			if err := f.Truncate(4 << 20); err != nil { // the container truncates it
+				t.Error(err)
+			}
+		}
+		return unix.Seek(fd, off, whence)
+	}
+	frags, err := Map(context.Background(), f, size)
+	if err != nil {
+		t.Fatalf("Map of a file that shrinks = %v, %v; want the runs before its new end", frags, err)
+	}
+	seek = unix.Seek
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := WriteFile(context.Background(), &b, tw, f, &tar.Header{Name: "log", Mode: 0o644, Size: size}, frags); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	tr := tar.NewReader(&b)
+	if h, err := tr.Next(); err != nil || h.Size != size {
+		t.Fatalf("read back %+v, %v", h, err)
+	}
+	data, err := io.ReadAll(tr)
+	if err != nil || len(data) != size || string(data[:4]) != "head" || bytes.Count(data, []byte{0}) != size-4 {
+		t.Errorf("content: %d bytes, %v; want head and zeros", len(data), err)
+	}
+}
