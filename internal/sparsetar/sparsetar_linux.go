@@ -202,6 +202,22 @@ func WriteFile(ctx context.Context, w io.Writer, tw *tar.Writer, f *os.File, hdr
 			entry.ModTime = time0
 		}
 	}
+	// More than 8 GiB of map and data do not fit the USTAR block's 11 octal digits, and
+	// tar.Writer would refuse it: the PAX header holds the size, the USTAR block (written
+	// here, tw's for a size of 0) none, and the content goes onto w, padded here.
+	var out io.Writer = tw
+	var block []byte
+	if entry.Size > maxUSTARSize {
+		records = append(records, [2]string{"size", strconv.FormatInt(entry.Size, 10)})
+		var b bytes.Buffer
+		size := entry.Size
+		entry.Size = 0
+		if err := tar.NewWriter(&b).WriteHeader(entry); err != nil {
+			return err
+		}
+		entry.Size = size
+		block, out = b.Bytes(), w
+	}
 	// Pads the entry before: what goes onto w next starts a block.
 	if err := tw.Flush(); err != nil {
 		return err
@@ -209,24 +225,35 @@ func WriteFile(ctx context.Context, w io.Writer, tw *tar.Writer, f *os.File, hdr
 	if err := writePAXHeader(w, records); err != nil {
 		return err
 	}
-	if err := tw.WriteHeader(entry); err != nil {
+	if block != nil {
+		if _, err := w.Write(block); err != nil {
+			return err
+		}
+	} else if err := tw.WriteHeader(entry); err != nil {
 		return err
 	}
-	if _, err := tw.Write(m.Bytes()); err != nil {
+	if _, err := out.Write(m.Bytes()); err != nil {
 		return err
 	}
 	for _, fr := range frags {
-		n, err := io.Copy(tw, ctxio.NewReader(ctx, io.NewSectionReader(f, fr.Off, fr.N)))
+		n, err := io.Copy(out, ctxio.NewReader(ctx, io.NewSectionReader(f, fr.Off, fr.N)))
 		if err == nil && n < fr.N {
 			// The file shrank while it was read: the entry keeps the size its map says.
-			_, err = io.CopyN(tw, ctxio.NewReader(ctx, zeros{}), fr.N-n)
+			_, err = io.CopyN(out, ctxio.NewReader(ctx, zeros{}), fr.N-n)
 		}
 		if err != nil {
 			return err
 		}
 	}
+	if block != nil {
+		_, err := w.Write(make([]byte, padding(entry.Size)))
+		return err
+	}
 	return nil
 }
+
+// maxUSTARSize is the largest size a USTAR block holds (11 octal digits); a variable for tests.
+var maxUSTARSize int64 = 1<<33 - 1
 
 type zeros struct{}
 
