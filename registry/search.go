@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/strata-run/strata/internal/jsonvalues"
 )
 
 // SearchResult is one repository a search found, as docker's registry search API returns it
@@ -31,6 +33,11 @@ const MaxSearchLimit = 100
 
 // maxSearchBody bounds a search answer read: 100 results of long descriptions fit many times.
 const maxSearchBody = 4 << 20
+
+// maxSearchValues bounds the JSON values of a search answer: parsing costs some 80 times its
+// bytes when they are small values ({} each), 320 MB for maxSearchBody of them, where 100
+// results or a catalog page of maxCatalog names hold a few thousand.
+const maxSearchValues = 1 << 14
 
 // maxCatalog bounds the repositories a catalog search asks for, in one page.
 const maxCatalog = 1000
@@ -116,13 +123,16 @@ func searchError(ctx context.Context, err error, host string) error {
 	}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, errSearchTooLarge) {
+	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, errSearchTooLarge) || errors.Is(err, errSearchTooMany) {
 		return fmt.Errorf("searching %s: the registry's answer is not a search result: %w", host, err)
 	}
 	return asOtherThanPull(classify(err, opPull, "registry "+host, host, host), "searching", host)
 }
 
-var errSearchTooLarge = fmt.Errorf("answer larger than %d bytes", maxSearchBody)
+var (
+	errSearchTooLarge = fmt.Errorf("answer larger than %d bytes", maxSearchBody)
+	errSearchTooMany  = fmt.Errorf("answer of more than %d JSON values", maxSearchValues)
+)
 
 // getJSON GETs u and decodes its answer, at most maxSearchBody of it, into v; an answer
 // other than 200 is a *transport.Error.
@@ -145,6 +155,9 @@ func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
 	}
 	if len(body) > maxSearchBody {
 		return errSearchTooLarge
+	}
+	if n := jsonvalues.Count(body); n > maxSearchValues {
+		return fmt.Errorf("%w (%d bytes)", errSearchTooMany, len(body))
 	}
 	return json.Unmarshal(body, v)
 }

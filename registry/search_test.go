@@ -73,6 +73,8 @@ func TestSearchRefused(t *testing.T) {
 		{"not JSON", answer(200, "<html>") + "/x", 25, "not a search result"},
 		{"too large", answer(200, `{"results":[`+strings.Repeat(`{"name":"x"},`, maxSearchBody/12)+`]}`) + "/x", 25, "not a search result"},
 		{"500", answer(500, "") + "/x", 25, "searching 127.0.0.1:"},
+		// Within the size bound, but a million values, which took 320 MB to parse.
+		{"too many values", answer(200, `{"results":[`+strings.Repeat(`{},`, maxSearchBody/3-10)+`{}]}`) + "/x", 25, "not a search result: answer of more than 16384 JSON values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := testOptions()
