@@ -18,8 +18,7 @@ import (
 	"github.com/strata-run/strata/runner"
 )
 
-// imageRow is one line of `strata images`, and what --format json prints (templates see
-// its imageView).
+// imageRow is one line of `strata images` (templates and --format json see its imageView).
 type imageRow struct {
 	Repository string
 	Tag        string
@@ -38,9 +37,8 @@ type imageRow struct {
 
 // imageView is a row as a --format template sees it: docker's placeholders with docker's
 // values, so a template written for docker prints what it prints there. {{.Size}} is the
-// size as the table shows it ("7.44MB"), where it printed the bytes (--format json keeps
-// them, and {{.SizeHuman}} stays), and {{.CreatedAt}} is in the local time zone, as docker
-// shows it.
+// size as the table shows it ("7.44MB"), where it printed the bytes ({{.SizeHuman}} stays),
+// and {{.CreatedAt}} is in the local time zone, as docker shows it.
 type imageView struct {
 	Repository string
 	Tag        string
@@ -50,11 +48,26 @@ type imageView struct {
 	Created    string
 	Size       string
 	SizeHuman  string
+
+	virtualSize string
 }
 
 func newImageView(r imageRow) imageView {
 	return imageView{Repository: r.Repository, Tag: r.Tag, Digest: r.Digest, ID: r.ID,
-		CreatedAt: r.CreatedAt.Local(), Created: r.Created, Size: r.SizeHuman, SizeHuman: r.SizeHuman}
+		CreatedAt: r.CreatedAt.Local(), Created: r.Created, Size: r.SizeHuman, SizeHuman: r.SizeHuman,
+		virtualSize: humanSizePrecision(r.Size, 4)}
+}
+
+// MarshalJSON is --format json's line: docker's {{json .}} of its image formatter's row
+// (cli/command/formatter/image.go through formatter.MarshalJSON), its placeholders as a
+// template prints them, all strings, keys sorted, HTML-escaped as json.Marshal writes them.
+// strata's SizeHuman and Created are not docker's, so they are left out.
+func (v imageView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"Containers": v.Containers(), "CreatedAt": v.CreatedAt.String(), "CreatedSince": v.CreatedSince(),
+		"Digest": v.Digest, "ID": v.ID, "Repository": v.Repository, "SharedSize": v.SharedSize(),
+		"Size": v.Size, "Tag": v.Tag, "UniqueSize": v.UniqueSize(), "VirtualSize": v.VirtualSize(),
+	})
 }
 
 func (imageView) headers() map[string]string {
@@ -65,8 +78,9 @@ func (imageView) headers() map[string]string {
 // CreatedSince is docker's "2 years ago".
 func (v imageView) CreatedSince() string { return v.Created }
 
-// VirtualSize is docker's deprecated alias of the size.
-func (v imageView) VirtualSize() string { return v.SizeHuman }
+// VirtualSize is docker's deprecated alias of the size, which docker prints with four
+// significant digits (units.HumanSize: "886.6kB"), not the three of Size ("887kB").
+func (v imageView) VirtualSize() string { return v.virtualSize }
 
 // Containers is N/A, as docker images shows it.
 func (imageView) Containers() string { return "N/A" }
@@ -309,19 +323,19 @@ func printImages(w io.Writer, rows []imageRow, digests, noTrunc bool, format str
 			rows[i].ID = imageID(rows[i].ID, noTrunc)
 		}
 	}
-	switch {
-	case format == "json":
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case !tableDefault(format):
+	if !tableDefault(format) {
 		views := make([]imageView, 0, len(rows))
 		for _, r := range rows {
-			views = append(views, newImageView(r))
+			v := newImageView(r)
+			if strings.TrimSpace(format) == "json" && !digests {
+				// docker's json is {{json .}}, a format without {{.Digest}}: docker looks
+				// the digests up only with --digests, and shows "<none>" otherwise.
+				v.Digest = "<none>"
+			}
+			views = append(views, v)
+		}
+		if strings.TrimSpace(format) == "json" {
+			format = "{{json .}}"
 		}
 		return printTemplate(w, format, views)
 	}
@@ -399,6 +413,19 @@ func humanSize(n int64) string {
 		f /= unit
 	}
 	return fmt.Sprintf("%.3gPB", f)
+}
+
+// humanSizePrecision is docker's units.HumanSizeWithPrecision: n in decimal units with prec
+// significant digits ("886.6kB" at 4).
+func humanSizePrecision(n int64, prec int) string {
+	f := float64(n)
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"}
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.*g%s", prec, f, units[i])
 }
 
 // imageCreatedSince is the CREATED column of an image: docker's docker/cli leaves it blank
