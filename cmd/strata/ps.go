@@ -49,6 +49,19 @@ type psRow struct {
 // quotes it (an image's author writes them).
 func (r psRow) Label(key string) string { return psText(r.labels[key]) }
 
+// MarshalJSON is ps --format json's line: docker's {{json .}} of its container formatter's
+// row (docker/cli cli/command/formatter/container.go through formatter.MarshalJSON), its
+// placeholders as strings, keys sorted. Pid and ExitCode, strata's own, are for templates
+// only: docker's line has no such keys.
+func (r psRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"Command": r.Command, "CreatedAt": r.CreatedAt.String(), "ID": r.ID, "Image": r.Image,
+		"Labels": r.Labels, "LocalVolumes": r.LocalVolumes, "Mounts": r.Mounts, "Names": r.Names,
+		"Networks": r.Networks, "Ports": r.Ports, "RunningFor": r.RunningFor, "Size": r.Size,
+		"State": r.State, "Status": r.Status,
+	})
+}
+
 func (psRow) headers() map[string]string {
 	return map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Size": "SIZE"}
 }

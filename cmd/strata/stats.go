@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,16 @@ type statsRow struct {
 	// The numbers the table prints.
 	cpu, memPerc     float64
 	memUse, memLimit uint64
+}
+
+// MarshalJSON is stats --format json's line: docker's {{json .}} of its stats formatter's row
+// (docker/cli cli/command/container/formatter_stats.go through formatter.MarshalJSON), keys
+// sorted. Pids, strata's own number, is for templates only.
+func (r statsRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"BlockIO": r.BlockIO, "CPUPerc": r.CPUPerc, "Container": r.Container, "ID": r.ID,
+		"MemPerc": r.MemPerc, "MemUsage": r.MemUsage, "Name": r.Name, "NetIO": r.NetIO, "PIDs": r.PIDs,
+	})
 }
 
 func (statsRow) headers() map[string]string {

@@ -285,7 +285,29 @@ type volumeRow struct {
 	labels     map[string]string
 }
 
-func (volumeRow) headers() map[string]string { return map[string]string{"Name": "VOLUME NAME"} }
+func (volumeRow) headers() map[string]string {
+	return map[string]string{"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP",
+		"Availability": "AVAILABILITY", "Status": "STATUS"}
+}
+
+// Links, Size, Group, Availability and Status are N/A, as docker volume ls shows them: its
+// list has no usage data (docker system df -v computes it) and no cluster volumes.
+func (volumeRow) Links() string        { return "N/A" }
+func (volumeRow) Size() string         { return "N/A" }
+func (volumeRow) Group() string        { return "N/A" }
+func (volumeRow) Availability() string { return "N/A" }
+func (volumeRow) Status() string       { return "N/A" }
+
+// MarshalJSON is volume ls --format json's line: docker's {{json .}} of its volume formatter's
+// row (docker/cli cli/command/formatter/volume.go through formatter.MarshalJSON), keys
+// sorted. CreatedAt, which docker's row has not, is for templates only.
+func (r volumeRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"Availability": r.Availability(), "Driver": r.Driver, "Group": r.Group(), "Labels": r.Labels,
+		"Links": r.Links(), "Mountpoint": r.Mountpoint, "Name": r.Name, "Scope": r.Scope,
+		"Size": r.Size(), "Status": r.Status(),
+	})
+}
 
 // Label is the value of label key, as docker's {{.Label "key"}}.
 func (r volumeRow) Label(key string) string { return r.labels[key] }
