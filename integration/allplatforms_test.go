@@ -180,7 +180,7 @@ func TestAllPlatformsBundle(t *testing.T) {
 			Unused int64 `json:"unused"`
 		} `json:"totals"`
 	}
-	if err := json.Unmarshal([]byte(mustStrata(t, root, "system", "df", "--format", "json").Stdout), &df); err != nil || df.Totals.Unused != 0 {
+	if err := json.Unmarshal([]byte(mustStrata(t, root, "system", "df", "-v", "--format", "json").Stdout), &df); err != nil || df.Totals.Unused != 0 {
 		t.Errorf("system df: unused %d bytes (%v), want 0: every platform's blob belongs to the index", df.Totals.Unused, err)
 	}
 	mustStrata(t, root, "prune")

@@ -55,7 +55,7 @@ type dfReport struct {
 
 func systemDf(t *testing.T, root string) dfReport {
 	t.Helper()
-	out := mustStrata(t, root, "system", "df", "--format", "json")
+	out := mustStrata(t, root, "system", "df", "-v", "--format", "json")
 	var r dfReport
 	if err := json.Unmarshal([]byte(out.Stdout), &r); err != nil {
 		t.Fatalf("system df --format json printed %q: %v", out.Stdout, err)

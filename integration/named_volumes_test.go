@@ -223,7 +223,7 @@ func TestVolumeCommands(t *testing.T) {
 			Total, Active int
 		} `json:"summary"`
 	}
-	if err := json.Unmarshal([]byte(mustStrata(t, root, "system", "df", "--format", "json").Stdout), &df); err != nil || len(df.Summary) != 3 ||
+	if err := json.Unmarshal([]byte(mustStrata(t, root, "system", "df", "-v", "--format", "json").Stdout), &df); err != nil || len(df.Summary) != 3 ||
 		df.Summary[2].Type != "Local Volumes" || df.Summary[2].Total != 3 || df.Summary[2].Active != 1 {
 		t.Errorf("system df: %+v, %v; want a Local Volumes row of 3 volumes, 1 active", df.Summary, err)
 	}

@@ -98,7 +98,7 @@ func TestDamagedImageListed(t *testing.T) {
 				t.Errorf("images example.com/ok = %q, %q, %v; want the image, no warning about another", out, errOut, err)
 			}
 
-			out, errOut, err = strataOutErr(t, root, "system", "df", "--format", "json")
+			out, errOut, err = strataOutErr(t, root, "system", "df", "-v", "--format", "json")
 			if err != nil {
 				t.Fatalf("system df = %v (%s)", err, errOut)
 			}

@@ -67,7 +67,7 @@ func TestOneContainerSizeErrorNotFatal(t *testing.T) {
 	}
 	warned("inspect -s", stderr)
 
-	out, stderr, err = strataOutErr(t, root, "system", "df", "--format", "json")
+	out, stderr, err = strataOutErr(t, root, "system", "df", "-v", "--format", "json")
 	if err != nil {
 		t.Fatalf("system df = %v, stderr %.300q", err, stderr)
 	}

@@ -58,7 +58,11 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 				return err
 			}
 			switch {
+			case format == "json" && !verbose:
+				// docker's: {{json .}} of each summary row, one a line.
+				return printTemplate(cmd.OutOrStdout(), "{{json .}}", dfRows(u.Summary))
 			case format == "json":
+				// The whole report, one document, as docker's -v --format json is one.
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(u)
@@ -69,11 +73,11 @@ func newSystemDfCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show every image, layer and container")
-	cmd.Flags().StringVar(&format, "format", "", "json: the whole report as one JSON document; or a Go template over the summary's rows, as docker's: '{{.Type}} {{.Size}}'")
+	cmd.Flags().StringVar(&format, "format", "", "json (docker's: one object per summary row; with -v the whole report as one document), or a Go template over the summary's rows, as docker's: '{{.Type}} {{.Size}}'")
 	return cmd
 }
 
-// usage is the report of `system df`; --format json prints it as is.
+// usage is the report of `system df`; -v --format json prints it as is.
 type usage struct {
 	Summary    []usageRow       `json:"summary"`
 	Images     []imageUsage     `json:"images"`
@@ -107,6 +111,13 @@ type dfRow struct {
 }
 
 func (dfRow) headers() map[string]string { return map[string]string{"TotalCount": "TOTAL"} }
+
+// MarshalJSON is system df --format json's line: docker's {{json .}} of its summary row
+// (docker/cli cli/command/formatter/disk_usage.go through formatter.MarshalJSON), keys sorted.
+func (r dfRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"Active": r.Active, "Reclaimable": r.Reclaimable,
+		"Size": r.Size, "TotalCount": r.TotalCount, "Type": r.Type})
+}
 
 func dfRows(summary []usageRow) []dfRow {
 	rows := make([]dfRow, 0, len(summary))

@@ -34,7 +34,7 @@ func TestDfLayerBlobs(t *testing.T) {
 	if layers == 0 || layers == len(ents) {
 		t.Fatalf("fixtures have %d layer blobs of %d", layers, len(ents))
 	}
-	out, err := strata(t, root, nil, "system", "df", "--format", "json")
+	out, err := strata(t, root, nil, "system", "df", "-v", "--format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}

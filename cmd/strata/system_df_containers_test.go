@@ -20,7 +20,7 @@ func TestDfCountsContainerLayers(t *testing.T) {
 	}
 	df := func() usage {
 		t.Helper()
-		out, err := strata(t, root, nil, "system", "df", "--format", "json")
+		out, err := strata(t, root, nil, "system", "df", "-v", "--format", "json")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ func TestDfCountsImagesNotNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := strata(t, root, nil, "system", "df", "--format", "json")
+	out, err := strata(t, root, nil, "system", "df", "-v", "--format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
