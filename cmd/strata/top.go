@@ -21,9 +21,10 @@ func newTopCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "List the processes of a running container, with host and container PIDs",
-		Long: `List the processes of a running container: host PID, PID inside the container, user and
-command. With ps options after the container (strata top web aux, strata top web -eo pid,comm)
-the host's ps runs with them and only the container's lines are kept, as docker top does.`,
+		Long: `List the processes of a running container, as docker top does: the host's ps runs (with
+-ef, or the ps options after the container: strata top web aux, strata top web -eo pid,comm)
+and only the container's lines are kept. On a host without ps, the processes are listed from
+/proc: host PID, PID inside the container, user and command.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, c, err := g.getContainer(args[0])
@@ -34,11 +35,7 @@ the host's ps runs with them and only the container's lines are kept, as docker 
 			if err != nil {
 				return fmt.Errorf("container %s: %w", args[0], err)
 			}
-			if len(args) > 1 {
-				err = psTop(cmd.OutOrStdout(), procs, args[1:])
-			} else {
-				err = printTop(cmd.OutOrStdout(), procs)
-			}
+			err = containerTop(cmd.OutOrStdout(), procs, args[1:])
 			if err == nil {
 				runner.Event(c, "top", nil) // as docker's daemon logs each top
 			}
@@ -48,6 +45,21 @@ the host's ps runs with them and only the container's lines are kept, as docker 
 	// Everything after CONTAINER is ps's.
 	cmd.Flags().SetInterspersed(false)
 	return cmd
+}
+
+// containerTop prints procs as docker top does: the host's ps run with psArgs, or with -ef
+// when there are none, as docker's daemon runs it (daemon/top_unix.go), so the columns are
+// docker's UID PID PPID C STIME TTY TIME CMD. A host without ps still gets a listing, strata's
+// own from /proc (printTop), where docker's top fails.
+func containerTop(w io.Writer, procs []proccard.Process, psArgs []string) error {
+	if len(psArgs) > 0 {
+		return psTop(w, procs, psArgs)
+	}
+	err := psTop(w, procs, []string{"-ef"})
+	if errors.Is(err, exec.ErrNotFound) {
+		return printTop(w, procs)
+	}
+	return err
 }
 
 // psTop runs the host's ps with args and prints the lines of procs' processes, as docker top
@@ -167,7 +179,7 @@ func containerProcesses(c *runner.Container) ([]proccard.Process, error) {
 	return slices.DeleteFunc(procs, func(p proccard.Process) bool { return !c.ListsProcess(p.Pid) }), err
 }
 
-// printTop prints one line per process: the host PID, the PID inside the container, the
+// printTop, top's listing on a host without ps, prints one line per process: the host PID, the PID inside the container, the
 // user (the host's name for the uid, else the number) and the command.
 func printTop(w io.Writer, procs []proccard.Process) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)

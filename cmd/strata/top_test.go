@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,5 +108,24 @@ func TestTopPsRenamedPID(t *testing.T) {
 	ps := "PID\n10\nsystemd\n"
 	if err := printPsTop(&out, []byte(ps), []proccard.Process{{Pid: 10}}); err == nil || out.Len() != 0 {
 		t.Errorf("printPsTop of a bad line = %v, printed %q; want an error and nothing printed", err, out.String())
+	}
+}
+
+// TestTopDefaultPsEf: top without ps options prints what docker top prints, the host's
+// `ps -ef` (UID PID PPID C STIME TTY TIME CMD) for the container's processes: docker's daemon
+// runs ps with "-ef" when given no options (daemon/top_unix.go). strata printed its own
+// columns (PID, CONTAINER PID, USER, COMMAND), which a script reading docker's did not find.
+func TestTopDefaultPsEf(t *testing.T) {
+	if _, err := exec.LookPath("ps"); err != nil {
+		t.Skipf("no ps on this host: %v", err)
+	}
+	var out bytes.Buffer
+	if err := containerTop(&out, []proccard.Process{{Pid: os.Getpid()}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "UID PID PPID C STIME TTY TIME CMD" ||
+		len(strings.Fields(lines[1])) < 8 || strings.Fields(lines[1])[1] != strconv.Itoa(os.Getpid()) {
+		t.Errorf("top = %q; want ps -ef's header and this process's line", out.String())
 	}
 }
