@@ -123,7 +123,7 @@ func dfRows(summary []usageRow) []dfRow {
 	rows := make([]dfRow, 0, len(summary))
 	for _, r := range summary {
 		rows = append(rows, dfRow{Type: r.Type, TotalCount: fmt.Sprint(r.Total), Active: fmt.Sprint(r.Active),
-			Size: humanSize(r.Size), Reclaimable: reclaimable(r.Reclaimable, r.Size)})
+			Size: dfSize(r.Size), Reclaimable: reclaimable(r.Reclaimable, r.Size)})
 	}
 	return rows
 }
@@ -655,7 +655,7 @@ func printDiskUsage(w io.Writer, u usage, verbose bool) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
 	for _, r := range u.Summary {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Type, r.Total, r.Active, humanSize(r.Size), reclaimable(r.Reclaimable, r.Size))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Type, r.Total, r.Active, dfSize(r.Size), reclaimable(r.Reclaimable, r.Size))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -711,11 +711,15 @@ func printDiskUsage(w io.Writer, u usage, verbose bool) error {
 	return printVolumesUsage(w, u.Volumes)
 }
 
-// reclaimable is docker's "1.2MB (40%)".
+// reclaimable is docker's "1.234MB (40%)", or "0B" alone when the total is 0: docker's
+// summary sizes are units.HumanSize's, four significant digits (dfSize).
 func reclaimable(n, of int64) string {
-	pct := 0
-	if of > 0 {
-		pct = int(n * 100 / of)
+	if of <= 0 {
+		return dfSize(n)
 	}
-	return fmt.Sprintf("%s (%d%%)", humanSize(n), pct)
+	return fmt.Sprintf("%s (%d%%)", dfSize(n), n*100/of)
 }
+
+// dfSize is a size of system df's summary as docker prints it: units.HumanSize, four
+// significant digits ("887.2kB"), where images and ps print three.
+func dfSize(n int64) string { return humanSizePrecision(n, 4) }

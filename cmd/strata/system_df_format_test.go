@@ -22,12 +22,12 @@ func TestSystemDfTemplate(t *testing.T) {
 	images := strings.Fields(strings.Split(table, "\n")[1]) // Images 1 0 887kB 887kB (100%)
 	got, err := strata(t, root, nil, "system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}")
 	want := "Images|" + strings.Join(images[1:4], "|") + "|" + strings.Join(images[4:], " ") + "\n"
-	if err != nil || !strings.HasPrefix(got, want) || !strings.Contains(got, "\nContainers|0|0|0B|0B (0%)\n") {
+	if err != nil || !strings.HasPrefix(got, want) || !strings.Contains(got, "\nContainers|0|0|0B|0B\n") {
 		t.Errorf("system df --format template = %q, %v; want it to start %q and have the Containers row", got, err, want)
 	}
 	got, err = strata(t, root, nil, "system", "df", "--format", `table {{.Type}}\t{{.TotalCount}}\t{{.Reclaimable}}`)
 	// Columns as wide as docker's, whose "Local Volumes" row sets the first.
-	if err != nil || !strings.HasPrefix(got, "TYPE            TOTAL     RECLAIMABLE\nImages ") || !strings.HasSuffix(got, "\nLocal Volumes   0         0B (0%)\n") {
+	if err != nil || !strings.HasPrefix(got, "TYPE            TOTAL     RECLAIMABLE\nImages ") || !strings.HasSuffix(got, "\nLocal Volumes   0         0B\n") {
 		t.Errorf("system df --format 'table …' = %q, %v; want docker's headers", got, err)
 	}
 	for _, args := range [][]string{

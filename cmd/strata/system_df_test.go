@@ -10,15 +10,19 @@ import (
 	"github.com/strata-run/strata/runner"
 )
 
+// TestReclaimable: system df's RECLAIMABLE is docker's (cli/command/formatter/disk_usage.go):
+// units.HumanSize, four significant digits ("887.2kB", where strata printed "887kB"), and no
+// percentage when the total is 0 ("0B", where strata printed "0B (0%)").
 func TestReclaimable(t *testing.T) {
 	tests := []struct {
 		n, of int64
 		want  string
 	}{
-		{0, 0, "0B (0%)"},
+		{0, 0, "0B"},
 		{500, 1000, "500B (50%)"},
 		{1000, 1000, "1kB (100%)"},
 		{1, 3, "1B (33%)"},
+		{887230, 887230, "887.2kB (100%)"},
 	}
 	for _, tt := range tests {
 		if got := reclaimable(tt.n, tt.of); got != tt.want {
