@@ -47,71 +47,46 @@ func (w *wireWriter) str(s string) {
 }
 
 func (w *wireWriter) strs(v []string) {
-	if v == nil {
-		w.uint(0)
-		return
-	}
-	w.uint(uint64(len(v)) + 1)
-	for _, s := range v {
+	writeList(w, v, func(s string) {
 		w.str(s)
-	}
+	})
 }
 
 func (w *wireWriter) mounts(v []mount.Mount) {
-	if v == nil {
-		w.uint(0)
-		return
-	}
-	w.uint(uint64(len(v)) + 1)
-	for _, m := range v {
+	writeList(w, v, func(m mount.Mount) {
 		w.str(m.Type)
 		w.str(m.Source)
 		w.str(m.Target)
 		w.strs(m.Options)
-	}
+	})
 }
 
 func (w *wireWriter) ulimits(v []Ulimit) {
-	if v == nil {
-		w.uint(0)
-		return
-	}
-	w.uint(uint64(len(v)) + 1)
-	for _, u := range v {
+	writeList(w, v, func(u Ulimit) {
 		w.str(u.Name)
 		w.int(u.Hard)
 		w.int(u.Soft)
-	}
+	})
 }
 
-// throttles writes block I/O limits (--device-read-bps and the others), nil apart from empty.
+// throttles writes block I/O limits (--device-read-bps and the others).
 func (w *wireWriter) throttles(v []cgroups.ThrottleDevice) {
-	if v == nil {
-		w.uint(0)
-		return
-	}
-	w.uint(uint64(len(v)) + 1)
-	for _, d := range v {
+	writeList(w, v, func(d cgroups.ThrottleDevice) {
 		w.str(d.Path)
 		w.int(d.Major)
 		w.int(d.Minor)
 		w.uint(d.Rate)
-	}
+	})
 }
 
-// weights writes --blkio-weight-device's weights, nil apart from empty.
+// weights writes --blkio-weight-device's weights.
 func (w *wireWriter) weights(v []cgroups.WeightDevice) {
-	if v == nil {
-		w.uint(0)
-		return
-	}
-	w.uint(uint64(len(v)) + 1)
-	for _, d := range v {
+	writeList(w, v, func(d cgroups.WeightDevice) {
 		w.str(d.Path)
 		w.int(d.Major)
 		w.int(d.Minor)
 		w.uint(uint64(d.Weight))
-	}
+	})
 }
 
 // deviceFields writes the --device, --device-cgroup-rule, --sysctl and --oom-score-adj
@@ -154,6 +129,27 @@ func (w *wireWriter) count(isNil bool, n int) {
 		return
 	}
 	w.uint(uint64(n) + 1)
+}
+
+// writeList writes v, a nil list apart from an empty one, each item by each.
+func writeList[T any](w *wireWriter, v []T, each func(T)) {
+	w.count(v == nil, len(v))
+	for _, x := range v {
+		each(x)
+	}
+}
+
+// readList reads what writeList wrote, each item by each.
+func readList[T any](r *wireReader, each func() T) []T {
+	n, ok := r.count()
+	if !ok {
+		return nil
+	}
+	v := make([]T, n)
+	for i := range v {
+		v[i] = each()
+	}
+	return v
 }
 
 // wireReader reads fields from b; the first error sticks and every later read returns zero.
@@ -226,63 +222,29 @@ func (r *wireReader) bytes(n uint64) []byte {
 func (r *wireReader) str() string { return string(r.bytes(r.uint())) }
 
 func (r *wireReader) strs() []string {
-	n, ok := r.count()
-	if !ok {
-		return nil
-	}
-	v := make([]string, n)
-	for i := range v {
-		v[i] = r.str()
-	}
-	return v
+	return readList(r, func() string { return r.str() })
 }
 
 func (r *wireReader) mounts() []mount.Mount {
-	n, ok := r.count()
-	if !ok {
-		return nil
-	}
-	v := make([]mount.Mount, n)
-	for i := range v {
-		v[i] = mount.Mount{Type: r.str(), Source: r.str(), Target: r.str(), Options: r.strs()}
-	}
-	return v
+	return readList(r, func() mount.Mount {
+		return mount.Mount{Type: r.str(), Source: r.str(), Target: r.str(), Options: r.strs()}
+	})
 }
 
 func (r *wireReader) ulimits() []Ulimit {
-	n, ok := r.count()
-	if !ok {
-		return nil
-	}
-	v := make([]Ulimit, n)
-	for i := range v {
-		v[i] = Ulimit{Name: r.str(), Hard: r.int(), Soft: r.int()}
-	}
-	return v
+	return readList(r, func() Ulimit { return Ulimit{Name: r.str(), Hard: r.int(), Soft: r.int()} })
 }
 
 func (r *wireReader) throttles() []cgroups.ThrottleDevice {
-	n, ok := r.count()
-	if !ok {
-		return nil
-	}
-	v := make([]cgroups.ThrottleDevice, n)
-	for i := range v {
-		v[i] = cgroups.ThrottleDevice{Path: r.str(), Major: r.int(), Minor: r.int(), Rate: r.uint()}
-	}
-	return v
+	return readList(r, func() cgroups.ThrottleDevice {
+		return cgroups.ThrottleDevice{Path: r.str(), Major: r.int(), Minor: r.int(), Rate: r.uint()}
+	})
 }
 
 func (r *wireReader) weights() []cgroups.WeightDevice {
-	n, ok := r.count()
-	if !ok {
-		return nil
-	}
-	v := make([]cgroups.WeightDevice, n)
-	for i := range v {
-		v[i] = cgroups.WeightDevice{Path: r.str(), Major: r.int(), Minor: r.int(), Weight: uint16(r.uint())}
-	}
-	return v
+	return readList(r, func() cgroups.WeightDevice {
+		return cgroups.WeightDevice{Path: r.str(), Major: r.int(), Minor: r.int(), Weight: uint16(r.uint())}
+	})
 }
 
 // deviceFields reads what wireWriter.deviceFields wrote into s.
