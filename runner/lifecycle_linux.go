@@ -311,15 +311,7 @@ func checkLowers(c *Container) error {
 // isLayerName reports whether name is a layer dir's: the 64 lower-case hex digits of a
 // sha256 DiffID.
 func isLayerName(name string) bool {
-	if len(name) != 64 {
-		return false
-	}
-	for _, r := range name {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return false
-		}
-	}
-	return true
+	return len(name) == 64 && isHexID(name)
 }
 
 // inDir reports whether path's parent is dir: the same path, or another spelling of it (a
