@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/strata-run/strata/mount"
@@ -354,6 +356,52 @@ func appendInitStart(w *wireWriter, m initStart) {
 	w.str(m.Netns)
 	w.uint(uint64(m.Rows))
 	w.uint(uint64(m.Cols))
+	w.host(m.Host)
+}
+
+// host writes what the plan needs from the host, as the parent read it (nil: the init reads
+// it itself); the links go in name order, so a message is the same bytes for the same host.
+func (w *wireWriter) host(h *hostInfo) {
+	w.bool(h != nil)
+	if h == nil {
+		return
+	}
+	writeList(w, h.Cgroups, func(m cgroupMount) {
+		w.str(m.Target)
+		w.str(m.FSType)
+		w.str(m.Super)
+	})
+	var names []string
+	if h.CgroupLinks != nil {
+		names = slices.Sorted(maps.Keys(h.CgroupLinks))
+		if names == nil {
+			names = []string{}
+		}
+	}
+	writeList(w, names, func(name string) {
+		w.str(name)
+		w.str(h.CgroupLinks[name])
+	})
+	w.strs(h.Devices)
+}
+
+func (r *wireReader) host() *hostInfo {
+	if !r.bool() {
+		return nil
+	}
+	var h hostInfo
+	h.Cgroups = readList(r, func() cgroupMount {
+		return cgroupMount{Target: r.str(), FSType: r.str(), Super: r.str()}
+	})
+	type link struct{ name, to string }
+	if links := readList(r, func() link { return link{r.str(), r.str()} }); links != nil {
+		h.CgroupLinks = make(map[string]string, len(links))
+		for _, l := range links {
+			h.CgroupLinks[l.name] = l.to
+		}
+	}
+	h.Devices = r.strs()
+	return &h
 }
 
 func readInitStartFields(r *wireReader) initStart {
@@ -420,6 +468,7 @@ func readInitStartFields(r *wireReader) initStart {
 	m.Netns = r.str()
 	m.Rows = uint16(r.uint())
 	m.Cols = uint16(r.uint())
+	m.Host = r.host()
 	return m
 }
 

@@ -170,6 +170,8 @@ type initProc struct {
 	outCopy, errCopy *outputCopy
 	// execThreadKilled: watchExecThread found the init's main thread dead before the exec.
 	execThreadKilled atomic.Bool
+	// host waits for what the init's plan needs from the host, read while the init starts.
+	host func() *hostInfo
 	terminal
 }
 
@@ -268,6 +270,7 @@ func startInit(ctx context.Context, spec Spec, stdio Stdio, cg *cgroups.Cgroup, 
 			start.Netns = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd())
 		}
 	}
+	start.Host = p.host()
 	if err := writeInitStart(parentSock, start); err != nil {
 		return nil, withCode(ExitOwnError, fmt.Errorf("sending spec to init: %w", err))
 	}
@@ -529,7 +532,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		extra = append(extra, nil, nil)[:initShmFD-initPipeFD] // the netns fd, or a gap
 		extra = append(extra, netns.join.shm)                  // initShmFD
 	}
-	p := &initProc{sock: parentSock, cg: cg, netnsLater: later}
+	p := &initProc{sock: parentSock, cg: cg, netnsLater: later, host: readHostInfo()}
 	p.cmd = &exec.Cmd{
 		Path:       exe,
 		Args:       args,
@@ -606,6 +609,18 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 		return nil, withCode(ExitOwnError, fmt.Errorf("starting init: %w", err))
 	}
 	return p, nil
+}
+
+// readHostInfo reads hostCgroupInfo on a goroutine, while the init's runtime starts (which
+// takes longer), for its spec message; the returned func waits for it. The init's mount
+// namespace is a copy of ours, so it would read the same, but after the spec came.
+func readHostInfo() func() *hostInfo {
+	read := make(chan hostInfo, 1)
+	go func() { read <- hostCgroupInfo() }()
+	return sync.OnceValue(func() *hostInfo {
+		h := <-read
+		return &h
+	})
 }
 
 // feedStdin starts copying in to the container's stdin pipe, which it closes at in's end (nil
