@@ -5,6 +5,7 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -275,11 +276,34 @@ echo "$DOCKER_BUNDLES"`
 	}
 }
 
-// TestStartTimesDockerBundles runs measure_start with its probes and hyperfine stubbed out:
-// runc and crun on the bundles with docker's defaults are timed next to the runc spec ones,
-// back to back and spaced, and crun's pair runs in the hyperfine inside hide_cgroup2 when
-// crun needs cgroup2 hidden, runc's pair in the plain one.
+// TestStartTimesDockerBundles runs measure_start with its probes, hyperfine and interleave
+// stubbed out: runc and crun on the bundles with docker's defaults are timed next to the runc
+// spec ones, back to back and spaced, and crun's pair runs in the hyperfine inside
+// hide_cgroup2 when crun needs cgroup2 hidden, runc's pair in the plain one. The interleaved
+// runs take every tool in one interleave, crun's in the hidden mount namespace (-mntns).
 func TestStartTimesDockerBundles(t *testing.T) {
+	interleaved := func(mntns string) string {
+		var b strings.Builder
+		for _, c := range []struct{ args, gap string }{{"-runs 60", "0"}, {"-runs 40", "0.2"}} {
+			cas := "alpine-interleaved"
+			if c.gap != "0" {
+				cas += "-spaced"
+			}
+			fmt.Fprintf(&b, "interleave %s -warmup 3 -gap %s -o /r/interleave-start-%s.json", c.args, c.gap, cas)
+			for i, t := range []string{"strata", "runc", "runc_docker", "crun", "crun_docker"} {
+				if i > 0 {
+					b.WriteString(" ;;")
+				}
+				fmt.Fprintf(&b, " -n %s", t)
+				if mntns != "" && strings.HasPrefix(t, "crun") {
+					fmt.Fprintf(&b, " -mntns %s", mntns)
+				}
+				fmt.Fprintf(&b, " -- %s registry/alpine", t)
+			}
+			fmt.Fprintf(&b, "\nrecorded start %s\n", cas)
+		}
+		return b.String()
+	}
 	for _, tt := range []struct {
 		hide string
 		want string
@@ -288,13 +312,27 @@ func TestStartTimesDockerBundles(t *testing.T) {
 start alpine-crun |hide_cgroup2| crun crun_docker
 start alpine-spaced || strata runc runc_docker
 start alpine-spaced-crun |hide_cgroup2| crun crun_docker
-`},
+` + interleaved("4242")},
 		{"", `start alpine || strata runc runc_docker crun crun_docker
 start alpine-spaced || strata runc runc_docker crun crun_docker
-`},
+` + interleaved("")},
 	} {
+		bin := filepath.Join(t.TempDir(), "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(filepath.Dir(bin), "logs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, "interleave"), []byte("#!/bin/sh\necho interleave \"$@\" >&3\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		script := `set -euo pipefail
 for f in lib/*.sh; do source "$f"; done
+BENCH_WORK=` + filepath.Dir(bin) + ` BENCH_RESULTS=/r HF_RUNS=20 HF_WARMUP=3
+hidden_holder() { HIDE_HOLDER=4242; }
+hyperfine_record() { echo "recorded $1 $2"; }
+exec 3>&1 # the interleave stub's line goes to our output, past the log its output goes to
 warm_stores() { :; }
 bundles() { :; }
 probe_start() { :; }

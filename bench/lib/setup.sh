@@ -188,13 +188,13 @@ alpine_layer() {
 	die "alpine-minirootfs-3.20.3-x86_64.tar.gz not found in testdata/alpine"
 }
 
-# build_tools compiles imagegen, report and ocisecurity into the work dir, and the micro-benchmarks' test
+# build_tools compiles imagegen, report, ocisecurity and interleave into the work dir, and the micro-benchmarks' test
 # binaries so that their compilation lands in Go's build cache during the setup, not in the
 # timed section.
 build_tools() {
 	mkdir -p "$BENCH_WORK/bin" "$BENCH_WORK/micro-bin"
 	(cd "$REPO" && go build -o "$BENCH_WORK/bin/imagegen" ./bench/imagegen && go build -o "$BENCH_WORK/bin/report" ./bench/report &&
-		go build -o "$BENCH_WORK/bin/ocisecurity" ./bench/ocisecurity) ||
+		go build -o "$BENCH_WORK/bin/ocisecurity" ./bench/ocisecurity && go build -o "$BENCH_WORK/bin/interleave" ./bench/interleave) ||
 		die "building bench tools failed"
 	(cd "$REPO" && go test -c -o "$BENCH_WORK/micro-bin/" "${MICRO_PACKAGES[@]}") ||
 		log "warning: building the micro-benchmarks failed; measurement 6 will say why"

@@ -190,10 +190,10 @@ hide_cgroup2() {
 
 HIDE_HOLDER="" # pid of the process holding the private mount namespace of in_hidden
 
-# start_hidden starts a process that holds a private mount namespace with cgroup2 hidden (as
-# hide_cgroup2 makes one) for in_hidden, and notes what entering it costs.
-start_hidden() {
-	local i t0 t1 costs=()
+# hidden_holder starts, once, a process that holds a private mount namespace with cgroup2
+# hidden (as hide_cgroup2 makes one), for in_hidden and interleave's -mntns.
+hidden_holder() {
+	local i
 	[[ -z $HIDE_HOLDER ]] || return 0
 	unshare -m --propagation private sh -c 'mount -t tmpfs strata-bench /sys/fs/cgroup/unified && exec sleep 86400' &
 	HIDE_HOLDER=$!
@@ -202,6 +202,13 @@ start_hidden() {
 		grep -q strata-bench "/proc/$HIDE_HOLDER/mounts" 2>/dev/null && break
 		sleep 0.1
 	done
+}
+
+# start_hidden starts hidden_holder's process for in_hidden, and notes what entering it costs.
+start_hidden() {
+	local i t0 t1 costs=()
+	[[ -z $HIDE_HOLDER ]] || return 0
+	hidden_holder
 	for ((i = 0; i < 10; i++)); do
 		t0=$(now_us)
 		nsenter -t "$HIDE_HOLDER" -m -- true
@@ -307,6 +314,35 @@ hyperfine_json() {
 	hyperfine_record "$measure" "${case%-crun}" "$json"
 }
 
+# interleave_tools MEASURE CASE GAP RUNS TOOL… times the tools' START_CMD on alpine with
+# bench/interleave: one run of each tool per round, the order rotated every round, GAP seconds
+# slept (untimed) before each run. crun, when it needs cgroup2 hidden, runs in hidden_holder's
+# mount namespace, which interleave joins for its runs alone (no nsenter in the time).
+interleave_tools() {
+	local measure=$1 case=$2 gap=$3 runs=$4 t args=() json logf
+	shift 4
+	for t in "$@"; do
+		[[ -n ${START_CMD[$t]:-} ]] || continue
+		((${#args[@]} == 0)) || args+=(";;")
+		args+=(-n "$t")
+		if [[ ($t == crun || $t == crun_docker) && -n ${CRUN_HIDE:-} ]]; then
+			hidden_holder
+			args+=(-mntns "$HIDE_HOLDER")
+		fi
+		# shellcheck disable=SC2206 # START_CMD holds a command line, split into its words
+		args+=(-- ${START_CMD[$t]//IMAGE/$(ref alpine)})
+	done
+	((${#args[@]} > 0)) || return 0
+	log "$measure $case: interleaved over: $*"
+	json=$BENCH_RESULTS/interleave-$measure-$case.json
+	logf=$BENCH_WORK/logs/interleave-$measure-$case.log
+	if ! "$BENCH_WORK/bin/interleave" -runs "$runs" -warmup "$HF_WARMUP" -gap "$gap" -o "$json" "${args[@]}" >"$logf" 2>&1; then
+		note "$measure" "$case" interleave failed "$(last_error "$logf")"
+		return 0
+	fi
+	hyperfine_record "$measure" "$case" "$json"
+}
+
 measure_start() {
 	warm_stores
 	bundles
@@ -326,6 +362,14 @@ measure_start() {
 	hyperfine_tools start alpine-spaced alpine strata runc runc_docker crun crun_docker unshare
 	HF_EXTRA=()
 	meta "start gap" "$START_GAP"
+	# strata against the OCI runtimes again, their runs interleaved round by round: hyperfine
+	# times each tool in a block of its own, and this VM's speed drifts between blocks a
+	# minute apart. Each round's runs are paired for the ratios (bench/report).
+	sync
+	interleave_tools start alpine-interleaved 0 $((HF_RUNS * 3)) strata runc runc_docker crun crun_docker
+	sync
+	interleave_tools start alpine-interleaved-spaced "$START_GAP" $((HF_RUNS * 2)) strata runc runc_docker crun crun_docker
+	meta "interleaved runs" "$((HF_RUNS * 3)) rounds back to back, $((HF_RUNS * 2)) spaced"
 }
 
 measure_scaling_start() {

@@ -230,3 +230,37 @@ func renderDoc(t *testing.T, results string) (md, docs string) {
 	}
 	return string(b), docs
 }
+
+// TestStartInterleaved: the interleaved starts get their tables, and the ratio table divides
+// strata's start by each runtime's round by round (the median of the ratios, with their
+// middle half), or by the medians when a failed run left the series unpaired.
+func TestStartInterleaved(t *testing.T) {
+	results := writeResults(t, map[string]string{
+		"meta.tsv": rows("mode\tfull", "hyperfine warmup\t3", "start gap\t0.2", "interleaved runs\t3 rounds back to back, 2 spaced"),
+		"samples.tsv": rows(
+			"start\talpine\tstrata\ttime\ts\t0.010", "start\talpine\tcrun\ttime\ts\t0.008",
+			// Round by round strata takes 0.9, 0.8 and 1.5 times crun's time.
+			"start\talpine-interleaved\tstrata\ttime\ts\t0.009", "start\talpine-interleaved\tcrun\ttime\ts\t0.010",
+			"start\talpine-interleaved\tstrata\ttime\ts\t0.008", "start\talpine-interleaved\tcrun\ttime\ts\t0.010",
+			"start\talpine-interleaved\tstrata\ttime\ts\t0.030", "start\talpine-interleaved\tcrun\ttime\ts\t0.020",
+			// runc lost a run: no pairs, the medians are divided.
+			"start\talpine-interleaved\trunc\ttime\ts\t0.020", "start\talpine-interleaved\trunc\ttime\ts\t0.040",
+			"start\talpine-interleaved-spaced\tstrata\ttime\ts\t0.010", "start\talpine-interleaved-spaced\tcrun\ttime\ts\t0.020",
+			"start\talpine-interleaved-spaced\tstrata\ttime\ts\t0.012", "start\talpine-interleaved-spaced\tcrun\ttime\ts\t0.024",
+		),
+		"notes.tsv": rows("start\talpine\tcrun\tnote\tworks"),
+	})
+	md, _ := renderDoc(t, results)
+	for _, want := range []string{
+		"strata and the OCI runtimes once more, interleaved (`bench/interleave`, 3 rounds back to back, 2 spaced)",
+		"| **strata** | 9.0 ms | 8.0 ms – 30 ms | 3 |",
+		"Interleaved and spaced (0.2 s slept before each run, not timed):",
+		"| strata ÷ | back to back | spaced | interleaved | interleaved, spaced |",
+		"| crun (prepared bundle) | 1.25× | — | 0.90× (0.85–1.20) | 0.50× (0.50–0.50) |",
+		"| runc (prepared bundle) | — | — | 0.30× (medians) | — |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("benchmarks.md lacks %q\n%s", want, md)
+		}
+	}
+}

@@ -182,8 +182,24 @@ func (d *doc) start() {
 			"(the 32 ms of crun and 61 ms of runc measured earlier on this kind of machine are starts like these).\n", d.r.meta("start gap"))
 		d.timeTable("start", "alpine-spaced", startTools, []string{"CPU per start (mean)"})
 	}
+	if slices.Contains(d.r.cases("start"), "alpine-interleaved") {
+		d.p("strata and the OCI runtimes once more, interleaved (`bench/interleave`, %s): each round "+
+			"runs every tool once, in an order rotated every round, so that all of them are timed over the "+
+			"same minutes. hyperfine above times one tool's runs in a block, and this VM's speed drifts "+
+			"between blocks a minute apart. The clock is the same as hyperfine's (fork to reaping, no "+
+			"shell); crun runs in the mount namespace with cgroup2 hidden, which interleave joins for "+
+			"its runs (no nsenter in the time).\n", d.r.meta("interleaved runs"))
+		d.timeTable("start", "alpine-interleaved", interleavedTools, []string{"CPU per start (mean)"})
+		if slices.Contains(d.r.cases("start"), "alpine-interleaved-spaced") {
+			d.p("Interleaved and spaced (%s s slept before each run, not timed):\n", d.r.meta("start gap"))
+			d.timeTable("start", "alpine-interleaved-spaced", interleavedTools, []string{"CPU per start (mean)"})
+		}
+	}
 	d.startBundles()
 }
+
+// interleavedTools are the rows of the interleaved start tables.
+var interleavedTools = append([]string{"strata"}, ociRuntimes...)
 
 // startBundles says what the two kinds of runc and crun bundle carry and divides strata's
 // start by each runtime's, back to back and spaced, so that a reader finds like for like:
@@ -197,8 +213,9 @@ func (d *doc) startBundles() {
 			}
 		}
 	}
-	if !measured {
-		return
+	interleaved := slices.Contains(d.r.cases("start"), "alpine-interleaved")
+	if !measured && !interleaved {
+		return // results from before either existed: the tables above say it all
 	}
 	// run.sh records what each bundle's config.json holds.
 	carries := func(key string) string {
@@ -207,21 +224,31 @@ func (d *doc) startBundles() {
 		}
 		return ""
 	}
-	d.p("What the runc and crun bundles carry: \"prepared bundle\" is `runc spec`'s%s; \"docker's default profile\" is "+
-		"that bundle rewritten by `bench/ocisecurity` with docker's default capabilities and docker's default seccomp "+
-		"profile (moby/profiles) resolved for them%s, what docker gives a container by default. strata gives docker's "+
-		"capabilities less MKNOD and applies that profile resolved for them.\n", carries("bundle runc spec"), carries("bundle docker defaults"))
+	if measured {
+		d.p("What the runc and crun bundles carry: \"prepared bundle\" is `runc spec`'s%s; \"docker's default profile\" is "+
+			"that bundle rewritten by `bench/ocisecurity` with docker's default capabilities and docker's default seccomp "+
+			"profile (moby/profiles) resolved for them%s, what docker gives a container by default. strata gives docker's "+
+			"capabilities less MKNOD and applies that profile resolved for them.\n", carries("bundle runc spec"), carries("bundle docker defaults"))
+	}
 	st, ok := d.stat("start", "alpine", "strata", "time")
 	sp, spOK := d.stat("start", "alpine-spaced", "strata", "time")
-	if !ok && !spOK {
+	if !ok && !spOK && !interleaved {
 		return
 	}
 	d.p("strata's median start divided by each runtime's (below 1.00× strata is faster):\n")
-	d.p("| strata ÷ | back to back | spaced |\n|---|---:|---:|")
+	if interleaved {
+		d.p("The interleaved columns divide strata's time by the runtime's in each round and give the " +
+			"median of those ratios, with the middle half of them in parentheses.\n")
+		d.p("| strata ÷ | back to back | spaced | interleaved | interleaved, spaced |\n|---|---:|---:|---:|---:|")
+	} else {
+		d.p("| strata ÷ | back to back | spaced |\n|---|---:|---:|")
+	}
 	for _, id := range ociRuntimes {
 		rt, rtOK := d.stat("start", "alpine", id, "time")
 		rs, rsOK := d.stat("start", "alpine-spaced", id, "time")
-		if !rtOK && !rsOK {
+		il := d.paired("alpine-interleaved", id)
+		ils := d.paired("alpine-interleaved-spaced", id)
+		if !rtOK && !rsOK && il == "—" && ils == "—" {
 			continue
 		}
 		back, spaced := "—", "—"
@@ -231,9 +258,29 @@ func (d *doc) startBundles() {
 		if spOK && rsOK {
 			spaced = ratio(sp.Median, rs.Median)
 		}
-		d.p("| %s | %s | %s |", toolByID(id).Label, back, spaced)
+		if interleaved {
+			d.p("| %s | %s | %s | %s | %s |", toolByID(id).Label, back, spaced, il, ils)
+		} else {
+			d.p("| %s | %s | %s |", toolByID(id).Label, back, spaced)
+		}
 	}
 	d.p("")
+}
+
+// paired is strata's start divided by id's in case cas, round by round (pairedRatio); when a
+// failed run unpaired the series, the ratio of their medians.
+func (d *doc) paired(cas, id string) string {
+	a := d.r.Samples[key{"start", cas, "strata", "time"}]
+	b := d.r.Samples[key{"start", cas, id, "time"}]
+	if r, ok := pairedRatio(a, b); ok {
+		return r
+	}
+	sa, okA := summarize(a)
+	sb, okB := summarize(b)
+	if !okA || !okB {
+		return "—"
+	}
+	return ratio(sa.Median, sb.Median) + " (medians)"
 }
 
 func (d *doc) density() {

@@ -64,3 +64,27 @@ func ratio(a, b float64) string {
 	}
 	return fmt.Sprintf("%.2f×", a/b)
 }
+
+// pairedRatio is the median of a[i]/b[i] over paired runs (bench/interleave's rounds) with
+// its interquartile range, as "0.95× (0.88–1.02)"; ok is false unless a and b pair up: as
+// many runs each, all positive (a failed run is not recorded, which unpairs the series).
+func pairedRatio(a, b []float64) (string, bool) {
+	if len(a) == 0 || len(a) != len(b) {
+		return "—", false
+	}
+	rs := make([]float64, len(a))
+	for i := range a {
+		if a[i] <= 0 || b[i] <= 0 {
+			return "—", false
+		}
+		rs[i] = a[i] / b[i]
+	}
+	slices.Sort(rs)
+	q := func(p float64) float64 { // linear between the two nearest ranks
+		pos := p * float64(len(rs)-1)
+		lo := int(pos)
+		hi := min(lo+1, len(rs)-1)
+		return rs[lo] + (rs[hi]-rs[lo])*(pos-float64(lo))
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", q(0.5), q(0.25), q(0.75)), true
+}
