@@ -7,12 +7,14 @@
 // from concurrent writers do not interleave on a local filesystem, and a lost event is
 // no failure of the command that made it. The log is capped: past MaxSize it is renamed to
 // events.log.1 (replacing the older one), so the two files together hold the recent past.
+// Where that rename cannot be done (a directory with files in events.log.1, a root the user
+// may write the log in but not rename it in), the log is cut to nothing instead: the older
+// events are lost, but the log never grows without bound.
 package events
 
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -113,7 +115,10 @@ func AppendErr(root string, m Message) error {
 		return errors.New(path + ": not a regular file")
 	}
 	if st.Size >= MaxSize {
-		rotate(path, &st)
+		rotate(fd, path, &st)
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return err
+		}
 	}
 	// A log that does not end a line (a writer killed mid-line, a hand edit) would glue this
 	// event to its garbage: it starts a line of its own. (The file is opened O_RDWR for
@@ -129,12 +134,44 @@ func AppendErr(root string, m Message) error {
 	return err
 }
 
-// rotate renames the log at path to its .1, when path still names the file st describes:
-// another writer that rotated first has put a new, small log there, which stays.
-func rotate(path string, st *syscall.Stat_t) {
+// rotate renames the log at path, open as fd, to its .1, when path still names the file st
+// describes: another writer that rotated first has put a new, small log there, which stays.
+//
+// The rotation holds an exclusive flock on the log, taken without waiting (a writer that finds
+// it held leaves the rotation to its holder, and a process that holds it forever blocks no
+// command), and checks again under it that the log is still at path and still past MaxSize:
+// two writers that both saw it full rotate it once, and the second never renames the new,
+// small log over the first's .1 nor cuts the new log.
+//
+// A .1 that is a symlink, a FIFO or a device is replaced by the rename itself (rename(2)
+// replaces a name, never follows it), so nothing is written through it. A directory is what
+// rename cannot replace: an empty one is removed (rmdir, which never recurses nor follows a
+// symlink) and the rename done again. One that holds files may hold a user's data, so it is
+// left as it is; then, and whenever the rename fails otherwise (a root where the log may be
+// written but not renamed, a .1 that is a mount point), the log is cut to nothing in place:
+// its events are lost, but it stays bounded, where it grew without end. A reader following
+// it sees the cut and reads it again from its start (Tail).
+func rotate(fd int, path string, st *syscall.Stat_t) {
+	if syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return
+	}
+	defer syscall.Flock(fd, syscall.LOCK_UN)
 	var now syscall.Stat_t
 	if syscall.Lstat(path, &now) != nil || now.Dev != st.Dev || now.Ino != st.Ino {
 		return
 	}
-	_ = os.Rename(path, filepath.Join(filepath.Dir(path), Rotated))
+	if syscall.Fstat(fd, &now) != nil || now.Size < MaxSize {
+		return
+	}
+	rotated := filepath.Join(filepath.Dir(path), Rotated)
+	err := syscall.Rename(path, rotated)
+	if err == syscall.EISDIR || err == syscall.ENOTEMPTY || err == syscall.EEXIST {
+		if syscall.Rmdir(rotated) == nil {
+			err = syscall.Rename(path, rotated)
+		}
+	}
+	if err == nil || err == syscall.ENOENT {
+		return // rotated, or the log went (a user's rm): the next writer makes a new one
+	}
+	_ = syscall.Ftruncate(fd, 0)
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-run/strata/internal/testutil"
 )
 
 func readAll(t *testing.T, path string) []Message {
@@ -138,10 +141,7 @@ func TestHostileLog(t *testing.T) {
 func TestRotate(t *testing.T) {
 	root := t.TempDir()
 	path := filepath.Join(root, File)
-	big := bytes.Repeat([]byte("#\n"), MaxSize/2)
-	if err := os.WriteFile(path, big, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFull(t, path)
 	AppendErr(root, New(Image, "pull", "a", nil))
 	AppendErr(root, New(Image, "pull", "b", nil))
 	old := readAll(t, filepath.Join(root, Rotated))
@@ -244,6 +244,15 @@ func TestTailTruncated(t *testing.T) {
 	}
 }
 
+// writeFull writes a log of MaxSize bytes, in lines of 1 KiB that are no events.
+func writeFull(t *testing.T, path string) {
+	t.Helper()
+	line := append(bytes.Repeat([]byte("#"), 1023), '\n')
+	if err := os.WriteFile(path, bytes.Repeat(line, MaxSize/len(line)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -253,51 +262,155 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-// TestRotateOverHostile: a rotated log that is a symlink is replaced by the rotation, never
-// written through; one that is a directory leaves the log unrotated, its event still
-// appended.
+// TestRotateOverHostile: a rotated log that is a symlink, a FIFO or an empty directory is
+// replaced by the rotation (never written through, never waited on). A directory that holds
+// files, and a .1 the rename cannot replace (a mount point), are left as they are, and the log
+// is cut instead: the rename failed, and every writer after appended to a log past MaxSize
+// that grew without bound.
 func TestRotateOverHostile(t *testing.T) {
-	for _, kind := range []string{"symlink", "dir"} {
+	for _, kind := range []string{"symlink", "fifo", "empty dir", "dir", "mount point"} {
 		t.Run(kind, func(t *testing.T) {
+			if kind == "mount point" {
+				testutil.Requires(t, testutil.Root)
+			}
 			root := t.TempDir()
 			path := filepath.Join(root, File)
-			if err := os.WriteFile(path, bytes.Repeat([]byte("#\n"), MaxSize/2), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			writeFull(t, path)
 			target := filepath.Join(t.TempDir(), "target")
 			if err := os.WriteFile(target, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			rotated := filepath.Join(root, Rotated)
 			var err error
-			if kind == "symlink" {
+			switch kind {
+			case "symlink":
 				err = os.Symlink(target, rotated)
-			} else {
+			case "fifo":
+				err = syscall.Mkfifo(rotated, 0o600)
+			case "empty dir":
 				err = os.Mkdir(rotated, 0o700)
+			case "dir":
+				if err = os.Mkdir(rotated, 0o700); err == nil {
+					err = os.WriteFile(filepath.Join(rotated, "keep"), []byte("a user's file"), 0o600)
+				}
+			case "mount point":
+				if err = os.WriteFile(rotated, []byte("old"), 0o600); err == nil {
+					err = syscall.Mount(target, rotated, "", syscall.MS_BIND, "")
+				}
+				if err == nil {
+					t.Cleanup(func() {
+						if err := syscall.Unmount(rotated, syscall.MNT_DETACH); err != nil {
+							t.Errorf("unmounting %s: %v", rotated, err)
+						}
+					})
+				}
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := AppendErr(root, New(Image, "pull", "a", nil)); err != nil {
-				t.Fatalf("Append with a rotated log that is a %s: %v", kind, err)
+			done := make(chan error, 1)
+			go func() { done <- AppendErr(root, New(Image, "pull", "a", nil)) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Append with a rotated log that is a %s: %v", kind, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Append blocked on a rotated log that is a %s", kind)
 			}
 			if b, _ := os.ReadFile(target); len(b) != 0 {
-				t.Errorf("the rotation wrote through the symlink: %q", b)
+				t.Errorf("the rotation wrote through the %s: %q", kind, b)
 			}
-			fi, err := os.Lstat(rotated)
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case kind == "symlink" && !fi.Mode().IsRegular():
-				t.Errorf("after the rotation, %s is a %v, want the old log", Rotated, fi.Mode())
-			case kind == "dir" && !fi.IsDir():
-				t.Errorf("after the rotation, %s is a %v, want the directory left", Rotated, fi.Mode())
-			case kind == "dir":
+			switch kind {
+			case "symlink", "fifo", "empty dir":
+				fi, err := os.Lstat(rotated)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !fi.Mode().IsRegular() || fi.Size() < MaxSize {
+					t.Errorf("after the rotation, %s is a %v of %d bytes, want the old log", Rotated, fi.Mode(), fi.Size())
+				}
+				if old := readAll(t, rotated); len(old) != 1 || old[0].Actor.ID != "a" {
+					t.Errorf("the rotated log ends with %+v, want the event", old)
+				}
+				if _, err := os.Lstat(path); err == nil {
+					t.Errorf("after the rotation, %s is still there", File)
+				}
+			case "dir", "mount point":
+				if kind == "dir" {
+					if b, err := os.ReadFile(filepath.Join(rotated, "keep")); err != nil || string(b) != "a user's file" {
+						t.Errorf("the file in the directory %s: %q, %v", Rotated, b, err)
+					}
+				} else if b, err := os.ReadFile(rotated); err != nil || len(b) != 0 {
+					t.Errorf("the file mounted on %s holds %q, %v; want it untouched", Rotated, b, err)
+				}
+				fi, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Size() >= MaxSize {
+					t.Errorf("%s is %d bytes after a rotation that could not rename it, want it cut below %d", File, fi.Size(), MaxSize)
+				}
 				if cur := readAll(t, path); len(cur) != 1 || cur[0].Actor.ID != "a" {
-					t.Errorf("the log after a failed rotation holds %+v, want the event", cur)
+					t.Errorf("the log after a cut holds %+v, want the event", cur)
 				}
 			}
 		})
+	}
+}
+
+// TestRotateLocked: a log whose lock another process holds (a rotation under way, or one that
+// never ends) is appended to at once and not rotated; the first writer after the lock is
+// released rotates it.
+func TestRotateLocked(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, File)
+	writeFull(t, path)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- AppendErr(root, New(Image, "pull", "a", nil)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Append waited for the lock of a rotation")
+	}
+	if _, err := os.Lstat(filepath.Join(root, Rotated)); err == nil {
+		t.Errorf("the log was rotated while another process held its lock")
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendErr(root, New(Image, "pull", "b", nil)); err != nil {
+		t.Fatal(err)
+	}
+	old := readAll(t, filepath.Join(root, Rotated))
+	if len(old) != 2 || old[0].Actor.ID != "a" || old[1].Actor.ID != "b" {
+		t.Errorf("the rotated log ends with %+v, want a and b", old)
+	}
+}
+
+// TestAppendReadOnlyRoot: on a read-only root the event is lost, with an error, at once.
+func TestAppendReadOnlyRoot(t *testing.T) {
+	root := testutil.SmallDisk(t, "size=16m")
+	writeFull(t, filepath.Join(root, File))
+	if err := syscall.Mount("", root, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendErr(root, New(Image, "pull", "a", nil)); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("Append on a read-only root = %v, want EROFS", err)
+	}
+	Append(root, New(Image, "pull", "a", nil))
+	if fi, err := os.Stat(filepath.Join(root, File)); err != nil || fi.Size() != MaxSize {
+		t.Errorf("the log on a read-only root: %v, %v", fi, err)
 	}
 }
