@@ -39,8 +39,22 @@ const maxSearchBody = 4 << 20
 // results or a catalog page of maxCatalog names hold a few thousand.
 const maxSearchValues = 1 << 14
 
-// maxCatalog bounds the repositories a catalog search asks for, in one page.
+// maxCatalog is the number of repositories a catalog search asks for in one page (n), the
+// most docker's registry:2 gives by default (its catalog.maxentries).
 const maxCatalog = 1000
+
+// maxCatalogPages and maxCatalogBytes bound what a catalog search reads of a catalog that
+// goes on: 100 pages of maxCatalog names, or 32 MiB of pages, some hundred thousand names
+// and a few seconds' reading, where a hostile registry could answer forever.
+const (
+	maxCatalogPages = 100
+	maxCatalogBytes = 32 << 20
+)
+
+// ErrSearchIncomplete is what Search returns, with the results it found, when it read only a
+// part of a registry's catalog: past maxCatalogPages or maxCatalogBytes, or at a next page
+// it cannot follow (a Link to another path, or to a page already read).
+var ErrSearchIncomplete = errors.New("the rest of its catalog was not searched")
 
 // SplitSearchTerm splits a docker search term into the registry it asks and what it asks
 // for, as docker's daemon does (moby registry splitReposSearchTerm): the first component is
@@ -58,7 +72,10 @@ func SplitSearchTerm(term string) (host, query string) {
 // registry. A registry that has no search API (404, as docker's registry:2 and strata serve
 // answer) is asked for its catalog instead (/v2/_catalog, as podman search does), and its
 // repositories whose name holds the query are the results, named with the registry so that
-// they pull as they are printed. limit is 1 to MaxSearchLimit.
+// they pull as they are printed. The catalog is read page by page, as its Link headers say,
+// until limit results are found; a catalog that goes on past maxCatalogPages or
+// maxCatalogBytes, or whose next page cannot be followed, ends the search with the results
+// found and an error that wraps ErrSearchIncomplete. limit is 1 to MaxSearchLimit.
 func Search(ctx context.Context, term string, limit int, opts Options) ([]SearchResult, error) {
 	if limit < 1 || limit > MaxSearchLimit {
 		return nil, fmt.Errorf("limit %d is outside the range of [1, %d]", limit, MaxSearchLimit)
@@ -110,6 +127,9 @@ func Search(ctx context.Context, term string, limit int, opts Options) ([]Search
 	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
 		results, err = searchCatalog(ctx, client, prefix, host, query, limit)
 	}
+	if errors.Is(err, ErrSearchIncomplete) {
+		return results, err
+	}
 	if err != nil {
 		return nil, searchError(ctx, err, host)
 	}
@@ -135,31 +155,31 @@ var (
 )
 
 // getJSON GETs u and decodes its answer, at most maxSearchBody of it, into v; an answer
-// other than 200 is a *transport.Error.
-func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
+// other than 200 is a *transport.Error. It returns the answer's headers and its size.
+func getJSON(ctx context.Context, client *http.Client, u string, v any) (http.Header, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
-		return err
+		return nil, 0, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSearchBody+1))
 	if err != nil {
-		return err
+		return nil, len(body), err
 	}
 	if len(body) > maxSearchBody {
-		return errSearchTooLarge
+		return nil, len(body), errSearchTooLarge
 	}
 	if n := jsonvalues.Count(body); n > maxSearchValues {
-		return fmt.Errorf("%w (%d bytes)", errSearchTooMany, len(body))
+		return nil, len(body), fmt.Errorf("%w (%d bytes)", errSearchTooMany, len(body))
 	}
-	return json.Unmarshal(body, v)
+	return resp.Header, len(body), json.Unmarshal(body, v)
 }
 
 // searchV1 asks the registry's search API.
@@ -168,7 +188,7 @@ func searchV1(ctx context.Context, client *http.Client, prefix, query string, li
 		Results []SearchResult `json:"results"`
 	}
 	u := prefix + "/v1/search?q=" + url.QueryEscape(query) + "&n=" + strconv.Itoa(limit)
-	if err := getJSON(ctx, client, u, &answer); err != nil {
+	if _, _, err := getJSON(ctx, client, u, &answer); err != nil {
 		return nil, err
 	}
 	if len(answer.Results) > limit {
@@ -177,24 +197,112 @@ func searchV1(ctx context.Context, client *http.Client, prefix, query string, li
 	return answer.Results, nil
 }
 
-// searchCatalog lists the registry's repositories (one page of up to maxCatalog) and keeps
-// those whose name holds query, named host/repository.
+// searchCatalog reads the registry's catalog, page by page, and keeps the repositories whose
+// name holds query, named host/repository, until it has limit of them.
+//
+// Each next page is the one the answer's Link header names (distribution-spec's pagination:
+// `</v2/_catalog?n=1000&last=app>; rel="next"`), but only its query is kept, asked of the
+// registry's own /v2/_catalog: a Link to another host is never followed there (a registry
+// behind a proxy may name its inner address; a hostile one, anyone's), as containers/image
+// keeps only the path of the Links it follows. A Link to another path, or to a page already
+// asked (a loop), and a catalog longer than maxCatalogPages or maxCatalogBytes end the search
+// with what it found and ErrSearchIncomplete.
 func searchCatalog(ctx context.Context, client *http.Client, prefix, host, query string, limit int) ([]SearchResult, error) {
-	var answer struct {
-		Repositories []string `json:"repositories"`
-	}
-	if err := getJSON(ctx, client, prefix+"/v2/_catalog?n="+strconv.Itoa(maxCatalog), &answer); err != nil {
-		return nil, err
-	}
 	var out []SearchResult
-	for _, repo := range answer.Repositories {
-		if !strings.Contains(repo, query) {
+	found := map[string]bool{}
+	asked := map[string]bool{}
+	next := "n=" + strconv.Itoa(maxCatalog)
+	names, read := 0, 0
+	for page := 1; ; page++ {
+		asked[next] = true
+		var answer struct {
+			Repositories []string `json:"repositories"`
+		}
+		u := prefix + "/v2/_catalog?" + next
+		hdr, n, err := getJSON(ctx, client, u, &answer)
+		if err != nil {
+			return nil, err
+		}
+		read += n
+		names += len(answer.Repositories)
+		for _, repo := range answer.Repositories {
+			if !strings.Contains(repo, query) || found[repo] {
+				continue
+			}
+			found[repo] = true
+			out = append(out, SearchResult{Name: host + "/" + repo})
+			if len(out) == limit {
+				return out, nil
+			}
+		}
+		q, ok, err := nextCatalogPage(hdr, u)
+		incomplete := func(why string) error {
+			return fmt.Errorf("searching %s: read %d repositories of its catalog in %d pages, then %s: %w", host, names, page, why, ErrSearchIncomplete)
+		}
+		switch {
+		case err != nil:
+			return out, incomplete(oneLine(err.Error()))
+		case !ok:
+			return out, nil
+		case asked[q]:
+			return out, incomplete("its next page was one already read")
+		case page >= maxCatalogPages:
+			return out, incomplete(fmt.Sprintf("stopped: %d pages are the most strata reads", maxCatalogPages))
+		case read >= maxCatalogBytes:
+			return out, incomplete(fmt.Sprintf("stopped: %d MiB of pages are the most strata reads", maxCatalogBytes>>20))
+		}
+		next = q
+	}
+}
+
+// nextCatalogPage returns the query of the next page that the Link headers of the answer to
+// the catalog page at asked name (RFC 8288: `<URL>; rel="next"`, among other links), or false
+// when they name none. A next page that is not the catalog is an error.
+func nextCatalogPage(h http.Header, asked string) (string, bool, error) {
+	base, err := url.Parse(asked)
+	if err != nil {
+		return "", false, err
+	}
+	for _, v := range h.Values("Link") {
+		for rest := strings.TrimSpace(v); rest != ""; {
+			if rest[0] != '<' {
+				return "", false, fmt.Errorf("its Link header %q is not `<URL>; rel=...`", v)
+			}
+			end := strings.IndexByte(rest, '>')
+			if end < 0 {
+				return "", false, fmt.Errorf("its Link header %q is not `<URL>; rel=...`", v)
+			}
+			target := rest[1:end]
+			params, more, _ := strings.Cut(rest[end+1:], ",")
+			rest = strings.TrimSpace(more)
+			if !relNext(params) {
+				continue
+			}
+			u, err := url.Parse(target)
+			if err != nil {
+				return "", false, fmt.Errorf("its next page %q is not a URL", target)
+			}
+			if u = base.ResolveReference(u); u.Path != "/v2/_catalog" {
+				return "", false, fmt.Errorf("its next page %q is not its catalog", target)
+			}
+			return u.RawQuery, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// relNext says whether a link's parameters (`; rel="next"`) hold the relation type next.
+func relNext(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
 			continue
 		}
-		out = append(out, SearchResult{Name: host + "/" + repo})
-		if len(out) == limit {
-			break
+		for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
+			if strings.EqualFold(rel, "next") {
+				return true
+			}
 		}
 	}
-	return out, nil
+	return false
 }

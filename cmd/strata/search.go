@@ -101,7 +101,11 @@ repositories whose name holds the term, printed with the registry so that they p
 				return errors.New("search: STRATA_OFFLINE forbids the network")
 			}
 			results, err := registry.Search(cmd.Context(), args[0], limit, g.registryOptions())
-			if err != nil {
+			if errors.Is(err, registry.ErrSearchIncomplete) {
+				// A catalog strata read only part of (too long, or a next page it does not
+				// follow): what it found is printed, and that the rest was not searched said.
+				fmt.Fprintln(cmd.ErrOrStderr(), oneLine("strata: warning: "+err.Error()))
+			} else if err != nil {
 				return err
 			}
 			// docker's CLI sorts by stars, most first.

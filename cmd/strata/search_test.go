@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -93,5 +95,37 @@ func TestSearchSortHugeStars(t *testing.T) {
 	out, err := strata(t, t.TempDir(), nil, "search", "--format", "{{.Name}}", host+"/x")
 	if want := "max\nmax-1\nfive\none\n"; err != nil || out != want {
 		t.Errorf("search = %q, %v; want %q", out, err, want)
+	}
+}
+
+// TestSearchCatalogIncomplete: a registry without a search API whose catalog's next page
+// cannot be followed (here, one that names itself again) prints the results found, with a
+// warning that the rest of its catalog was not searched, and exits 0.
+func TestSearchCatalogIncomplete(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v2/":
+			io.WriteString(w, "{}")
+		case "/v2/_catalog":
+			w.Header().Set("Link", `</v2/_catalog?n=1000&last=a>; rel="next"`)
+			io.WriteString(w, `{"repositories":["team/alpine","team/busybox"]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	cmd := newRootCmd(&globals{})
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs([]string{"--root", t.TempDir(), "search", "--format", "{{.Name}}", host + "/alp"})
+	err := cmd.ExecuteContext(context.Background())
+	if err != nil || out.String() != host+"/team/alpine\n" {
+		t.Errorf("search %s/alp = %q, %v; want %s/team/alpine", host, out.String(), err, host)
+	}
+	if want := "strata: warning: searching " + host + ": read 4 repositories of its catalog in 2 pages, then its next page was one already read: the rest of its catalog was not searched\n"; errOut.String() != want {
+		t.Errorf("search's stderr = %q, want %q", errOut.String(), want)
 	}
 }
