@@ -107,6 +107,7 @@ func Search(ctx context.Context, term string, limit int, opts Options) ([]Search
 	}
 	base = relayRealms(guardHome(base, reg.RegistryStr()), reg.RegistryStr())
 	rt := base
+	anonymous := true
 	if host != dockerHub {
 		// Docker Hub's search is public and asked as it is, as docker asks it without a login;
 		// another registry's with the credentials stored for it, through the token its /v2/
@@ -116,8 +117,9 @@ func Search(ctx context.Context, term string, limit int, opts Options) ([]Search
 		if err != nil {
 			return nil, fmt.Errorf("finding credentials for %s: %w", host, err)
 		}
+		anonymous = auth == authn.Anonymous
 		if rt, err = transport.NewWithContext(ctx, reg, auth, base, []string{"registry:catalog:search", "registry:catalog:*"}); err != nil {
-			return nil, searchError(ctx, err, host)
+			return nil, searchError(ctx, err, host, anonymous)
 		}
 	}
 	client := &http.Client{Transport: rt}
@@ -131,13 +133,17 @@ func Search(ctx context.Context, term string, limit int, opts Options) ([]Search
 		return results, err
 	}
 	if err != nil {
-		return nil, searchError(ctx, err, host)
+		return nil, searchError(ctx, err, host, anonymous)
 	}
 	return results, nil
 }
 
-// searchError says what failed, in one line, as a pull's errors do.
-func searchError(ctx context.Context, err error, host string) error {
+// searchError says what failed, in one line, as a pull's errors do. A refusal (401 or 403)
+// says that the search was refused, and where (its search API, its catalog): a pull's words
+// ("pull access denied for …: repository does not exist") named neither. docker's daemon
+// says "Unexpected status code 401", and its CLI asks to "Login prior to search"; anonymous
+// says whether strata sent credentials.
+func searchError(ctx context.Context, err error, host string, anonymous bool) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("searching %s: interrupted: %w", host, context.Cause(ctx))
 	}
@@ -146,7 +152,24 @@ func searchError(ctx context.Context, err error, host string) error {
 	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, errSearchTooLarge) || errors.Is(err, errSearchTooMany) {
 		return fmt.Errorf("searching %s: the registry's answer is not a search result: %w", host, err)
 	}
-	return asOtherThanPull(classify(err, opPull, "registry "+host, host, host), "searching", host)
+	c := classify(err, opPull, "registry "+host, host, host)
+	var e *Error
+	var te *transport.Error
+	if errors.As(c, &e) && e.Kind == ErrUnauthorized && errors.As(err, &te) {
+		who := "the registry refused its search API"
+		if realm, ok := tokenRealm(te); ok {
+			who = realm + " refused a token for the search"
+		} else if requestPath(te, "/v2/_catalog") {
+			who = "the registry refused its catalog"
+		}
+		advice := "log in prior to search: `strata login " + host + "`"
+		if !anonymous {
+			advice = "the credentials stored for " + host + " do not allow it (`strata login " + host + "` to change them)"
+		}
+		return &Error{Kind: ErrUnauthorized, Registry: host, Err: e.Err, Msg: fmt.Sprintf(
+			"searching %s: search access denied: %s (%s); %s", host, who, diagnostics(te), advice)}
+	}
+	return asOtherThanPull(c, "searching", host)
 }
 
 var (

@@ -2,9 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 // TestSearch: Search asks /v1/search with docker's q and n, and returns the results as the
@@ -98,5 +101,64 @@ func TestSplitSearchTerm(t *testing.T) {
 		if host, query := SplitSearchTerm(tc.term); host != tc.host || query != tc.query {
 			t.Errorf("SplitSearchTerm(%q) = %q, %q; want %q, %q", tc.term, host, query, tc.host, tc.query)
 		}
+	}
+}
+
+// TestSearchDenied: a search the registry refuses (401 or 403, from its search API or its
+// catalog) says that the search was refused, not that a pull was ("pull access denied for
+// registry …"), with docker's advice to log in prior to search.
+func TestSearchDenied(t *testing.T) {
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		body, want string
+		creds      bool
+	}{
+		{"401 search", "/v1/search", 401, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`,
+			"search access denied: the registry refused its search API (UNAUTHORIZED: authentication required); log in prior to search: `strata login HOST`", false},
+		{"403 catalog", "/v2/_catalog", 403, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`,
+			"search access denied: the registry refused its catalog (DENIED: requested access to the resource is denied); log in prior to search: `strata login HOST`", false},
+		{"401 catalog, no body", "/v2/_catalog", 401, "",
+			"search access denied: the registry refused its catalog (HTTP 401 Unauthorized); log in prior to search: `strata login HOST`", false},
+		{"403 with credentials", "/v1/search", 403, "",
+			"search access denied: the registry refused its search API (HTTP 403 Forbidden); the credentials stored for HOST do not allow it (`strata login HOST` to change them)", true},
+		{"token refused", "/token", 401, `{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}`,
+			"search access denied: http://HOST/token refused a token for the search (UNAUTHORIZED: bad credentials); log in prior to search: `strata login HOST`", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host := serve(t, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					switch r.URL.Path {
+					case tc.path:
+						w.WriteHeader(tc.status)
+						w.Write([]byte(tc.body))
+					case "/v2/":
+						if tc.path == "/token" {
+							w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+r.Host+`/token",service="test"`)
+							w.WriteHeader(http.StatusUnauthorized)
+							return
+						}
+						h.ServeHTTP(w, r)
+					case "/v1/search":
+						http.NotFound(w, r)
+					default:
+						h.ServeHTTP(w, r)
+					}
+				})
+			})
+			opts := testOptions()
+			opts.retry = &retryPolicy{attempts: 1}
+			if tc.creds {
+				opts.Keychain = keychain{&authn.Basic{Username: "me", Password: "secret"}}
+			}
+			_, err := Search(context.Background(), host+"/x", 25, opts)
+			want := "searching " + host + ": " + strings.ReplaceAll(tc.want, "HOST", host)
+			if err == nil || err.Error() != want {
+				t.Errorf("Search = %v\nwant %s", err, want)
+			}
+			if !errors.Is(err, ErrUnauthorized) {
+				t.Errorf("Search = %v, want ErrUnauthorized", err)
+			}
+		})
 	}
 }
