@@ -139,7 +139,8 @@ func AppendErr(root string, m Message) error {
 //
 // The rotation holds an exclusive flock on the log, taken without waiting (a writer that finds
 // it held leaves the rotation to its holder, and a process that holds it forever blocks no
-// command), and checks again under it that the log is still at path and still past MaxSize:
+// command, nor, once the log is twice MaxSize, its rotation), and checks again under it that
+// the log is still at path and still past MaxSize:
 // two writers that both saw it full rotate it once, and the second never renames the new,
 // small log over the first's .1 nor cuts the new log.
 //
@@ -152,10 +153,19 @@ func AppendErr(root string, m Message) error {
 // its events are lost, but it stays bounded, where it grew without end. A reader following
 // it sees the cut and reads it again from its start (Tail).
 func rotate(fd int, path string, st *syscall.Stat_t) {
-	if syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return
+	switch err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err {
+	case nil:
+		defer syscall.Flock(fd, syscall.LOCK_UN)
+	case syscall.EWOULDBLOCK:
+		if st.Size < 2*MaxSize {
+			return
+		}
+		// A rotation takes a moment: a holder that kept the lock while the log doubled is
+		// none, and would keep it unbounded.
+	default:
+		// No locks here (ENOLCK: an NFS mount without its lock manager): the rotation goes
+		// on without one rather than never, which left the log unbounded.
 	}
-	defer syscall.Flock(fd, syscall.LOCK_UN)
 	var now syscall.Stat_t
 	if syscall.Lstat(path, &now) != nil || now.Dev != st.Dev || now.Ino != st.Ino {
 		return

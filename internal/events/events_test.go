@@ -361,7 +361,8 @@ func TestRotateOverHostile(t *testing.T) {
 
 // TestRotateLocked: a log whose lock another process holds (a rotation under way, or one that
 // never ends) is appended to at once and not rotated; the first writer after the lock is
-// released rotates it.
+// released rotates it. A lock held while the log grew to twice MaxSize is no rotation under
+// way: the log is rotated under it, else it grew without bound.
 func TestRotateLocked(t *testing.T) {
 	root := t.TempDir()
 	path := filepath.Join(root, File)
@@ -396,6 +397,25 @@ func TestRotateLocked(t *testing.T) {
 	old := readAll(t, filepath.Join(root, Rotated))
 	if len(old) != 2 || old[0].Actor.ID != "a" || old[1].Actor.ID != "b" {
 		t.Errorf("the rotated log ends with %+v, want a and b", old)
+	}
+
+	writeFull(t, path)
+	if err := os.Truncate(path, 2*MaxSize); err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := AppendErr(root, New(Image, "pull", "c", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, Rotated)); err != nil || fi.Size() < 2*MaxSize {
+		t.Errorf("a log of twice MaxSize under a held lock was not rotated: %s is %v, %v", Rotated, fi, err)
 	}
 }
 
