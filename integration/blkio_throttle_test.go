@@ -131,3 +131,49 @@ func TestRunBlkioWeightDevice(t *testing.T) {
 		}
 	}
 }
+
+// TestRunDeviceThrottleZero: a rate of 0 is what the host's cgroups make of it, as under
+// docker, but said in one line before anything is made where it cannot be set. On v1 the
+// blkio.throttle files take 0 as no limit: the container runs unthrottled, its inspect
+// showing the 0 as given (docker's run on v1 does the same). On v2 io.max has no 0 (the
+// kernel's ERANGE; no limit is "max"): run exits 125 with one line naming the flag, and no
+// container, where strata's run wrote it and failed with "numerical result out of range"
+// naming a cgroup file (docker's run over runc fails the same way).
+func TestRunDeviceThrottleZero(t *testing.T) {
+	requiresContainers(t)
+	dev, _, _ := blockDevice()
+	if dev == "" {
+		t.Skip("no block device under /sys/block with a node in /dev")
+	}
+	root, _ := loadedRoot(t)
+	flags := []string{"--device-read-bps", "--device-write-bps", "--device-read-iops", "--device-write-iops"}
+	if hostCgroupV2() {
+		for _, flag := range flags {
+			r := strata(t, root, "run", "--rm", "--name", "cg-zero", flag, dev+":0", "alpine", "true")
+			want := flag + " " + fmt.Sprintf("%q", dev+":0") + ": limit not supported by this host's cgroups: cgroup v2's io.max takes no rate of 0"
+			if r.Code != 125 || !strings.Contains(r.Stderr, want) || strings.Count(r.Stderr, "\n") != 1 {
+				t.Errorf("run %s %s:0: exit %d, stderr %q; want 125 and %q", flag, dev, r.Code, r.Stderr, want)
+			}
+		}
+		if ps := mustStrata(t, root, "ps", "-aq", "--filter", "name=cg-zero").Stdout; ps != "" {
+			t.Errorf("a refused run left a container: %q", ps)
+		}
+		return
+	}
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "cg-zero") })
+	args := []string{"run", "-d", "--name", "cg-zero"}
+	for _, flag := range flags {
+		args = append(args, flag, dev+":0")
+	}
+	mustStrata(t, root, append(args, "alpine", "sleep", "600")...)
+	id := containerID(t, root, "cg-zero")
+	for _, file := range []string{"read_bps_device", "write_bps_device", "read_iops_device", "write_iops_device"} {
+		if got := mustCgroupRead(t, id, "blkio", "blkio.throttle."+file); got != "" {
+			t.Errorf("blkio.throttle.%s = %q, want no limit", file, got)
+		}
+	}
+	got := mustStrata(t, root, "inspect", "-f", "{{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}}", "cg-zero").Stdout
+	if want := fmt.Sprintf(`[{"Path":%q,"Rate":0}] [{"Path":%[1]q,"Rate":0}]`, dev) + "\n"; got != want {
+		t.Errorf("inspect = %q, want %q", got, want)
+	}
+}

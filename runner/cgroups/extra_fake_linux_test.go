@@ -27,6 +27,9 @@ func TestExtraLimitsV1(t *testing.T) {
 		{"blkio weight bfq", fakeOpts{bfq: true}, Resources{BlkioWeight: 10}, map[string]string{"blkio/blkio.bfq.weight": "10"}},
 		{"device read bps", fakeOpts{}, Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Minor: 0, Rate: 1 << 20}}},
 			map[string]string{"blkio/blkio.throttle.read_bps_device": "254:0 1048576"}},
+		// v1 takes a rate of 0 as no limit (v2's io.max refuses it: TestCheckSupported).
+		{"device read bps 0", fakeOpts{}, Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Minor: 0, Rate: 0}}},
+			map[string]string{"blkio/blkio.throttle.read_bps_device": "254:0 0"}},
 		{"weight device", fakeOpts{}, Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Weight: 300}}},
 			map[string]string{"blkio/blkio.weight_device": "8:0 300"}},
 		{"weight device bfq", fakeOpts{bfq: true}, Resources{BlkioWeightDevice: []WeightDevice{{Path: "/dev/sda", Major: 8, Minor: 0, Weight: 300}}},

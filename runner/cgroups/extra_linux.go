@@ -178,6 +178,10 @@ func (c *Cgroup) applyExtraV2(r Resources) error {
 			}
 		}
 	}
+	// Before the write: the kernel's refusal would be a bare ERANGE.
+	if err := r.checkZeroRatesV2(); err != nil {
+		return err
+	}
 	for _, t := range r.throttles() {
 		for _, d := range t.devices {
 			if err := set(dir, "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, t.v2Key, d.Rate), "block I/O limit of "+quote.Value(d.Path), "io controller not enabled"); err != nil {

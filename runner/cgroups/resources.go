@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-run/strata/internal/quote"
 )
 
 // Resources are a container's limits; the zero value of every field means no limit, except
@@ -89,20 +91,39 @@ type WeightDevice struct {
 	Weight uint16 `json:"weight"`
 }
 
-// throttle is one kind of ThrottleDevice limit and the files it is written to.
+// throttle is one kind of ThrottleDevice limit, docker's flag for it and the files it is
+// written to.
 type throttle struct {
-	v1File, v2Key string
-	devices       []ThrottleDevice
+	flag, v1File, v2Key string
+	devices             []ThrottleDevice
 }
 
 // throttles are r's block I/O limits, by kind.
 func (r Resources) throttles() []throttle {
 	return []throttle{
-		{"blkio.throttle.read_bps_device", "rbps", r.BlkioDeviceReadBps},
-		{"blkio.throttle.write_bps_device", "wbps", r.BlkioDeviceWriteBps},
-		{"blkio.throttle.read_iops_device", "riops", r.BlkioDeviceReadIOps},
-		{"blkio.throttle.write_iops_device", "wiops", r.BlkioDeviceWriteIOps},
+		{"device-read-bps", "blkio.throttle.read_bps_device", "rbps", r.BlkioDeviceReadBps},
+		{"device-write-bps", "blkio.throttle.write_bps_device", "wbps", r.BlkioDeviceWriteBps},
+		{"device-read-iops", "blkio.throttle.read_iops_device", "riops", r.BlkioDeviceReadIOps},
+		{"device-write-iops", "blkio.throttle.write_iops_device", "wiops", r.BlkioDeviceWriteIOps},
 	}
+}
+
+// checkZeroRatesV2 refuses a block I/O limit of rate 0 where it would go to cgroup v2's
+// io.max, which has no 0: the kernel answers ERANGE (blk-throttle.c tg_set_limit; no limit is
+// "max"), where v1's blkio.throttle files take 0 as "no limit". runc writes the 0 as given and
+// its start fails with "numerical result out of range", closed as an invalid configuration
+// (opencontainers/runc#3336); docker passes the 0 to runc, so on v2 its run fails the same way,
+// and on v1 it runs without a limit. strata refuses it before anything is made, saying why.
+func (r Resources) checkZeroRatesV2() error {
+	for _, t := range r.throttles() {
+		for _, d := range t.devices {
+			if d.Rate == 0 {
+				return fmt.Errorf("setting --%s %s: %w: cgroup v2's io.max takes no rate of 0 (leave the flag out for no limit)",
+					t.flag, quote.Value(d.Path+":0"), ErrUnsupported)
+			}
+		}
+	}
+	return nil
 }
 
 // hasThrottles says whether r limits any device's block I/O.

@@ -29,6 +29,18 @@ func TestCheckSupported(t *testing.T) {
 		{"v2 no cpuset", func(t *testing.T) *hierarchy {
 			return fakeV2(t, fakeOpts{controllers: []string{"cpu", "memory", "pids"}})
 		}, all, "setting cpuset cpus"},
+		// io.max has no 0 (the kernel's ERANGE); v1's blkio.throttle files take it as no limit.
+		{"v2 read bps 0", func(t *testing.T) *hierarchy { return fakeV2(t, fakeOpts{}) }, zeroRate(func(r *Resources) *[]ThrottleDevice { return &r.BlkioDeviceReadBps }),
+			`setting --device-read-bps "/dev/vda:0": limit not supported by this host's cgroups: cgroup v2's io.max takes no rate of 0`},
+		{"v2 write bps 0", func(t *testing.T) *hierarchy { return fakeV2(t, fakeOpts{}) }, zeroRate(func(r *Resources) *[]ThrottleDevice { return &r.BlkioDeviceWriteBps }),
+			`setting --device-write-bps "/dev/vda:0"`},
+		{"v2 read iops 0", func(t *testing.T) *hierarchy { return fakeV2(t, fakeOpts{}) }, zeroRate(func(r *Resources) *[]ThrottleDevice { return &r.BlkioDeviceReadIOps }),
+			`setting --device-read-iops "/dev/vda:0"`},
+		{"v2 write iops 0", func(t *testing.T) *hierarchy { return fakeV2(t, fakeOpts{}) }, zeroRate(func(r *Resources) *[]ThrottleDevice { return &r.BlkioDeviceWriteIOps }),
+			`setting --device-write-iops "/dev/vda:0"`},
+		{"v2 write iops 1", func(t *testing.T) *hierarchy { return fakeV2(t, fakeOpts{}) },
+			Resources{BlkioDeviceWriteIOps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Rate: 1}}}, ""},
+		{"v1 read bps 0", func(t *testing.T) *hierarchy { return fakeV1(t, fakeOpts{}) }, zeroRate(func(r *Resources) *[]ThrottleDevice { return &r.BlkioDeviceReadBps }), ""},
 		{"v1 all", func(t *testing.T) *hierarchy { return fakeV1(t, fakeOpts{}) }, all, ""},
 		{"hybrid all", func(t *testing.T) *hierarchy { return fakeV1(t, fakeOpts{hybrid: true}) }, all, ""},
 		{"v1 no pids", func(t *testing.T) *hierarchy {
@@ -42,6 +54,13 @@ func TestCheckSupported(t *testing.T) {
 				if err != nil {
 					t.Errorf("checkSupported(%+v) = %v, want nil", tc.r, err)
 				}
+				// Nor does New refuse it.
+				c, nerr := h.create(strings.Repeat("8", 64), tc.r)
+				if nerr != nil {
+					t.Errorf("New(%+v) = %v, want a cgroup as checkSupported passed it", tc.r, nerr)
+				} else if err := c.Delete(); err != nil {
+					t.Error(err)
+				}
 				return
 			}
 			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tc.want) {
@@ -53,4 +72,12 @@ func TestCheckSupported(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zeroRate is a limit of rate 0 on /dev/vda (254:0) of the kind field picks, after a limit
+// of 1 MiB/s read that the host takes, so that the 0 is not the first thing written.
+func zeroRate(field func(*Resources) *[]ThrottleDevice) Resources {
+	r := Resources{BlkioDeviceReadBps: []ThrottleDevice{{Path: "/dev/vda", Major: 254, Rate: 1 << 20}}}
+	*field(&r) = append(*field(&r), ThrottleDevice{Path: "/dev/vda", Major: 254, Rate: 0})
+	return r
 }

@@ -68,6 +68,7 @@ func (h *hierarchy) checkSupported(r Resources) error {
 					what[i], ErrUnsupported, ctrl, filepath.Join(h.root, "cgroup.controllers"), offered)
 			}
 		}
+		return r.checkZeroRatesV2()
 	case modeV1, modeHybrid:
 		for i, ctrl := range ctrls {
 			if !slices.ContainsFunc(h.mounts, func(m mount) bool { return slices.Contains(m.ctrls, ctrl) }) {
