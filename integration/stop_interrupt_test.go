@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestStopInterruptedKills: Ctrl-C (SIGINT) or SIGTERM of a `strata stop -t 1` or `strata
@@ -70,6 +73,86 @@ func TestStopInterruptedKills(t *testing.T) {
 			})
 			if out := mustStrata(t, root, "inspect", "-f", "{{.State.ExitCode}}", tt.name).Stdout; out != "137\n" {
 				t.Errorf("exit code after the interrupted %s: %q, want 137 (SIGKILL)", tt.cmd, out)
+			}
+		})
+	}
+}
+
+// cldStopped is waitid's si_code for a child stopped by a signal (CLD_STOPPED in the kernel's
+// asm-generic/siginfo.h; golang.org/x/sys/unix has no name for it).
+const cldStopped = 5
+
+// TestStopInterruptedTwice: a second SIGINT or SIGTERM a moment after the first, which
+// interrupted a `strata stop` or `strata restart` waiting for its container to end, does not
+// end strata before it has left the process that finishes the stop (the SIGKILL at the
+// timeout) or the restart (the start after it): the CLI exits as the first signal says, and
+// the container is killed, and started again for restart. strata's root let the second
+// signal kill it (Go's default action, the handler reset after the first): the container,
+// which ignores its stop signal, ran on, neither killed nor restarted. The CLI stops itself
+// (STRATA_TEST_STOP_AT=stop-interrupted) where the first signal has ended its wait and the
+// killer is not yet left, and gets the second signal there.
+func TestStopInterruptedTwice(t *testing.T) {
+	root := busyboxRoot(t)
+	script := "trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done"
+	for _, tt := range []struct {
+		name, cmd string
+		second    syscall.Signal
+	}{
+		{"si2-stop", "stop", syscall.SIGINT},
+		{"si2-stop-term", "stop", syscall.SIGTERM},
+		{"si2-restart", "restart", syscall.SIGINT},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Cleanup(func() { strata(t, root, "rm", "-f", tt.name) })
+			mustStrata(t, root, "run", "-d", "--name", tt.name, "busybox:1.38.0-musl", "sh", "-c", script)
+			waitFor(t, func() bool { return strings.Contains(strata(t, root, "logs", tt.name).Stdout, "ready") })
+			stop := exec.Command(strataBin, "--root", root, tt.cmd, "-t", "1", tt.name)
+			stop.Env = append(os.Environ(), "STRATA_TEST_STOP_AT=stop-interrupted")
+			if err := stop.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if stop.ProcessState == nil {
+					_ = stop.Process.Kill()
+					_ = stop.Wait()
+				}
+			})
+			waitFor(t, func() bool { return strings.Contains(strata(t, root, "logs", tt.name).Stdout, "term") })
+			if err := stop.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			var info unix.Siginfo
+			if err := unix.Waitid(unix.P_PID, stop.Process.Pid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+				t.Fatal(err)
+			}
+			if info.Code != cldStopped {
+				_ = stop.Wait()
+				t.Fatalf("%s interrupted: exit %d before it stopped at stop-interrupted", tt.cmd, stop.ProcessState.ExitCode())
+			}
+			if err := stop.Process.Signal(tt.second); err != nil {
+				t.Fatal(err)
+			}
+			if err := stop.Process.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			_ = stop.Wait()
+			if code := stop.ProcessState.ExitCode(); code != 128+int(syscall.SIGINT) {
+				t.Fatalf("%s interrupted by SIGINT then %v: %v, want exit %d", tt.cmd, tt.second, stop.ProcessState, 128+int(syscall.SIGINT))
+			}
+			if tt.cmd == "restart" {
+				waitFor30(t, func() bool {
+					return strings.Count(strata(t, root, "logs", tt.name).Stdout, "ready") == 2
+				})
+				if out := mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", tt.name).Stdout; out != "running\n" {
+					t.Errorf("after the restart interrupted twice: %q, want running again", out)
+				}
+				return
+			}
+			waitFor30(t, func() bool {
+				return strata(t, root, "inspect", "-f", "{{.State.Status}}", tt.name).Stdout == "exited\n"
+			})
+			if out := mustStrata(t, root, "inspect", "-f", "{{.State.ExitCode}}", tt.name).Stdout; out != "137\n" {
+				t.Errorf("exit code after the %s interrupted twice: %q, want 137 (SIGKILL)", tt.cmd, out)
 			}
 		})
 	}

@@ -58,6 +58,9 @@ const (
 	// stopKillerExited: the killer an interrupted restart left (spawnStopKiller) has seen the
 	// container's process exit, and has not yet read its state to start it again.
 	stopKillerExited = "killer-exited"
+	// stopInterrupted: a stop or restart interrupted (SIGINT, SIGTERM) while it waited for
+	// its container to exit is about to leave the killer that finishes it (spawnStopKiller).
+	stopInterrupted = "stop-interrupted"
 )
 
 // testStop stops this process if TestStopEnv names point. The signal goes to this thread

@@ -578,6 +578,13 @@ func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool
 			return err
 		}
 	}
+	// From before the stop signal to the killer an interruption leaves, strata's root lets
+	// no second SIGINT or SIGTERM end this process (StopsSettled); interrupted already, it
+	// signals nothing, and has nothing to leave.
+	defer enterStop()()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	// The PID 1 signalled, held for a stop interrupted while it waits (spawnStopKiller).
 	initFD := -1
 	defer func() {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,6 +55,52 @@ type killerRestart struct {
 	StartedAt time.Time `json:"startedAt"`
 }
 
+// stopping counts this process's stops (and restarts) between the moment they may send a
+// container its stop signal and their return, by when an interrupted one has left its killer
+// (spawnStopKiller) and a restart's mark names it; idle is closed while there are none.
+var stopping struct {
+	sync.Mutex
+	n    int
+	idle chan struct{}
+}
+
+// StopsSettled returns a channel closed once no stop or restart of this process is under
+// way between signalling its container and leaving, if interrupted, the killer that finishes
+// it. strata's root waits for it after the first SIGINT or SIGTERM, which ends the command's
+// context, before it lets the next one end strata (the signal's default action): a Ctrl-C
+// pressed twice, the second a moment after the first, killed the stop or restart before it
+// had left its killer, and the container stayed up on the stop signal it ignored, neither
+// killed at the timeout nor started again. The wait is short: an interrupted stop's wait
+// ends with its context, and the killer is one fork and exec.
+func StopsSettled() <-chan struct{} {
+	stopping.Lock()
+	defer stopping.Unlock()
+	if stopping.n == 0 {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return stopping.idle
+}
+
+// enterStop counts a stop under way for StopsSettled until the function it returns is called
+// (once).
+func enterStop() (leave func()) {
+	stopping.Lock()
+	if stopping.n == 0 {
+		stopping.idle = make(chan struct{})
+	}
+	stopping.n++
+	stopping.Unlock()
+	return func() {
+		stopping.Lock()
+		defer stopping.Unlock()
+		if stopping.n--; stopping.n == 0 {
+			close(stopping.idle)
+		}
+	}
+}
+
 // spawnStopKiller starts, in a session of its own, a process that SIGKILLs the process of
 // pidfd (the container's PID 1, which a stop has sent its stop signal) at deadline unless it
 // has exited by then: the stop's own SIGKILL, which an interrupted stop (Ctrl-C, SIGTERM)
@@ -70,6 +117,7 @@ type killerRestart struct {
 // deadline never kills. It returns the killer's pid and, for a restart, a function to call
 // once the restart mark names the killer (or it will not), which lets the killer go on.
 func spawnStopKiller(c *Container, pidfd int, deadline time.Time, restart bool) (pid int, proceed func(), err error) {
+	testStop(stopInterrupted)
 	job := stopKillerJob{}
 	if !deadline.IsZero() {
 		job.Deadline = deadline.UnixNano()

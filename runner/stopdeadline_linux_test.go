@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,5 +99,62 @@ func TestKillAtDeadline(t *testing.T) {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("killAtDeadline still waits after its process ended")
+	}
+}
+
+// TestStopsSettled: StopsSettled is open while a stop waits for its container (strata's root
+// then holds a second SIGINT or SIGTERM) and closed once the interrupted stop has returned,
+// its killer left; with no stop under way it is closed. A stop whose context ended before it
+// began has nothing to leave, and returns the context's error.
+func TestStopsSettled(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	settled := func() bool {
+		select {
+		case <-StopsSettled():
+			return true
+		default:
+			return false
+		}
+	}
+	if !settled() {
+		t.Fatal("StopsSettled is open with no stop under way")
+	}
+	s, err := OpenStore(filepath.Join(t.TempDir(), "containers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testContainer(t, s, "settled", "sh", "-c", "trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done")
+	if err := Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	logHolds(t, c, "ready")
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	if err := Stop(done, c, time.Second); !errors.Is(err, context.Canceled) || !settled() {
+		t.Fatalf("Stop with its context ended = %v (settled %v), want %v and settled", err, settled(), context.Canceled)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- Stop(ctx, c, time.Second) }()
+	logHolds(t, c, "term")
+	if settled() {
+		t.Error("StopsSettled is closed while a stop waits for its container")
+	}
+	waiting := StopsSettled()
+	cancel()
+	if err := <-stopped; err == nil {
+		t.Fatal("the interrupted stop succeeded")
+	}
+	select {
+	case <-waiting:
+	default:
+		t.Error("StopsSettled's channel is open after the interrupted stop returned")
+	}
+	// The killer it left ends the container at the timeout.
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	if code, err := Wait(wctx, c); err != nil || code != 137 {
+		t.Errorf("after the interrupted stop: exit %d, %v; want 137 (the killer's SIGKILL)", code, err)
 	}
 }

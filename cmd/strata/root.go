@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,6 +24,11 @@ import (
 // defaultRoot is where strata keeps images, layers and containers unless --root or
 // STRATA_ROOT says otherwise.
 const defaultRoot = "/var/lib/strata"
+
+// stopsSettleWait bounds how long, after the first SIGINT or SIGTERM, the next one is held for
+// the stops it interrupted to leave their killers (runner.StopsSettled): a fork and exec, long
+// only on a machine so busy that a Ctrl-C should end strata all the same.
+const stopsSettleWait = 5 * time.Second
 
 // globals are the flags every command shares.
 type globals struct {
@@ -74,9 +80,16 @@ func execute(args []string) int {
 	// The first signal cancels the command; the next one ends strata as if it caught none.
 	// A command blocked where the context cannot reach (opening a FIFO nobody writes) would
 	// otherwise ignore every Ctrl-C. run and exec forward signals to the container through
-	// their own handlers, which this does not touch.
+	// their own handlers, which this does not touch. A stop or restart the first interrupted
+	// leaves its killer first (runner.StopsSettled), a moment's work: a second Ctrl-C meanwhile
+	// is caught, not fatal, so that the container is still killed at the timeout (and started
+	// again), as docker's daemon finishes what its CLI left.
 	go func() {
 		<-ctx.Done()
+		select {
+		case <-runner.StopsSettled():
+		case <-time.After(stopsSettleWait):
+		}
 		stop()
 	}()
 	err := cmd.ExecuteContext(ctx)
