@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/strata-run/strata/internal/events"
 )
@@ -56,4 +59,26 @@ func eventAttrs(c *Container, extra map[string]string, withLabels bool) map[stri
 // eventDie records c's exit, with its code, as docker's die event.
 func eventDie(c *Container, code int) {
 	Event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
+}
+
+// ExecEvents logs docker's exec_create and exec_start events of an exec of args in c, when c
+// runs, each with the exec's ID (execID), and returns what logs its exec_die with the same ID
+// and the command's exit code once it has ended; an err there says the command never ran,
+// and logs nothing. strata exec logs through it, and so do the health checks, which docker's
+// daemon runs as execs (moby daemon/health.go), with the same events.
+func ExecEvents(c *Container, args []string) func(code int, err error) {
+	if !c.State.Running() {
+		return func(int, error) {} // refused: docker creates no exec either
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	what := strings.Join(args, " ")
+	Event(c, "exec_create: "+what, map[string]string{"execID": id})
+	Event(c, "exec_start: "+what, map[string]string{"execID": id})
+	return func(code int, err error) {
+		if err == nil {
+			Event(c, "exec_die", map[string]string{"execID": id, "exitCode": strconv.Itoa(code)})
+		}
+	}
 }

@@ -21,7 +21,14 @@ import (
 // adjusts its Spec, and removes it (killing it) when the test ends.
 func startedContainer(t testing.TB, spec func(*Spec), args ...string) *Container {
 	t.Helper()
-	s, err := OpenStore(t.TempDir())
+	return startedContainerIn(t, t.TempDir(), spec, args...)
+}
+
+// startedContainerIn is startedContainer with its store in dir: under <root>/containers, the
+// container's events go to <root>/events.log.
+func startedContainerIn(t testing.TB, dir string, spec func(*Spec), args ...string) *Container {
+	t.Helper()
+	s, err := OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

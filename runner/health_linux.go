@@ -20,6 +20,15 @@ import (
 // trim says this process is a detached monitor, which gives back the memory a check took
 // when it has a second or more to wait for the next (the foreground strata run does not).
 func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
+	hc := healthFor(c, started, trim)
+	if hc != nil {
+		hc.start()
+	}
+	return hc
+}
+
+// healthFor is the checker startHealth starts, not started yet; nil without a test to run.
+func healthFor(c *Container, started time.Time, trim bool) *healthChecker {
 	cfg := c.Config.Healthcheck
 	if !cfg.Runs() {
 		return nil
@@ -29,13 +38,27 @@ func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
 	if h, err := readHealthFile(c.Dir); err == nil {
 		prev = *h // the last run's log, which docker keeps
 	}
+	// named is c as its events name it: under the name and labels it has now, a rename since
+	// the start being the event's.
+	named := func() *Container {
+		ev := snapshot
+		var now Config
+		if err := readJSON(filepath.Join(c.Dir, configFile), &now); err == nil && validName(now.Name) {
+			ev.Config.Name, ev.Config.Labels = now.Name, now.Labels
+		}
+		return &ev
+	}
 	args := healthArgs(cfg.Test)
 	hc := newHealthChecker(cfg, started, prev, func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
 		if len(args) == 0 {
 			return -1, errors.New("healthcheck: no command to run")
 		}
 		target := snapshot // each check reloads the state of its own copy
-		return execCheck(ctx, &target, args, timeout, out)
+		return execCheck(ctx, &target, args, timeout, out, func() func(int, error) {
+			ev := named()
+			ev.State = target.State // as the exec reloaded it: running
+			return ExecEvents(ev, args)
+		})
 	})
 	name := filepath.Join(c.Dir, healthFile)
 	hc.save = func(h Health) { _ = writeJSON(name, h, false) }
@@ -46,15 +69,7 @@ func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
 		}
 		return h.Status, true
 	}
-	hc.event = func(status string) {
-		// Under the name and labels it has now: a rename since the start is the event's.
-		ev := snapshot
-		var now Config
-		if err := readJSON(filepath.Join(c.Dir, configFile), &now); err == nil && validName(now.Name) {
-			ev.Config.Name, ev.Config.Labels = now.Name, now.Labels
-		}
-		Event(&ev, "health_status: "+status, nil)
-	}
+	hc.event = func(status string) { Event(named(), "health_status: "+status, nil) }
 	// docker runs no checks while the container is paused; exec refuses a frozen cgroup.
 	hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) || errors.Is(err, errCheckOutlived) }
 	if trim {
@@ -63,7 +78,6 @@ func startHealth(c *Container, started time.Time, trim bool) *healthChecker {
 			pageOutExecutable()
 		}
 	}
-	hc.start()
 	return hc
 }
 
@@ -89,8 +103,27 @@ func healthArgs(test []string) []string {
 //
 // A check the container's end cut short (its pid namespace killed it) is errCheckOutlived:
 // it says nothing of the container's health.
-func execCheck(ctx context.Context, c *Container, args []string, timeout time.Duration, out io.Writer) (int, error) {
-	code, err := execIn(ctx, c, ExecOptions{Args: args, check: &joinCheck{timeout: timeout}}, Stdio{Stdout: out, Stderr: out})
+//
+// logExec, when not nil, logs the check's events, as docker's daemon logs those of the exec
+// it runs each check as: once the check has reached the container, its exec_create and
+// exec_start (logExec's call), then the exec_die that the function it returns logs when the
+// command has ended (ExecEvents), one killed at its timeout too (137, as docker's SIGKILL
+// leaves it). A check refused before it reached the container, paused or gone, logs none:
+// docker runs no check then.
+func execCheck(ctx context.Context, c *Container, args []string, timeout time.Duration, out io.Writer, logExec func() func(code int, err error)) (int, error) {
+	check := &joinCheck{timeout: timeout}
+	var died func(int, error)
+	if logExec != nil {
+		check.reached = func() { died = logExec() }
+	}
+	code, err := execIn(ctx, c, ExecOptions{Args: args, check: check}, Stdio{Stdout: out, Stderr: out})
+	if died != nil {
+		dieErr := err
+		if errors.Is(err, errHealthTimeout) {
+			dieErr = nil // it ran, and ended of the kill: code is its status
+		}
+		died(code, dieErr)
+	}
 	// c's state was reloaded by the exec: its Pid is the PID 1 the check ran beside, which
 	// its monitor (this process) has not reaped yet if it has exited.
 	if pid := c.State.Pid; pid > 0 && (errors.Is(err, ErrNotRunning) || pidExiting(pid)) {

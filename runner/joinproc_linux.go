@@ -201,6 +201,10 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 		n := int(sig.(syscall.Signal))
 		return 128 + n, &ExitCodeError{Code: 128 + n, Err: fmt.Errorf("%v before the command started, which did not answer in %v", sig, earlySignalGrace)}
 	}
+	if err == nil && check != nil && check.reached != nil {
+		// In the container, the command started or found not to run (a.Error).
+		check.reached()
+	}
 	switch {
 	case err != nil && startCtx.Err() != nil:
 		// ctx's end killed the helper before it answered.
@@ -276,6 +280,10 @@ func runJoin(ctx context.Context, req joinRequest, pid int, pidfd *os.File, cg *
 // joinCheck is what runJoin needs to know of a health check's run.
 type joinCheck struct {
 	timeout time.Duration // from the command's start
+	// reached, when not nil, is called once the helper has answered: it joined the
+	// container and started the command, or found it could not (not found, not executable).
+	// A check refused before (the container paused or gone) never calls it.
+	reached func()
 }
 
 // checkStartTimeout bounds how long a health check's helper may take to start the command

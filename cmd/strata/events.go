@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +21,6 @@ import (
 
 	"github.com/strata-run/strata/internal/events"
 	"github.com/strata-run/strata/registry"
-	"github.com/strata-run/strata/runner"
 )
 
 // imageEvent logs an image event (pull, push, tag, untag, delete, load, save, import) about
@@ -403,23 +400,4 @@ func danglingBefore(g *globals) []cache.ImageInfo {
 	}
 	un, _ := store.Unreached()
 	return un
-}
-
-// execEvents logs docker's exec_create and exec_start events of an exec of args in c, when c
-// runs, and returns what logs its exec_die, with the exit code, once the command has ended.
-func execEvents(c *runner.Container, args []string) func(code int, err error) {
-	if !c.State.Running() {
-		return func(int, error) {} // refused: docker creates no exec either
-	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	what := strings.Join(args, " ")
-	runner.Event(c, "exec_create: "+what, map[string]string{"execID": id})
-	runner.Event(c, "exec_start: "+what, map[string]string{"execID": id})
-	return func(code int, err error) {
-		if err == nil {
-			runner.Event(c, "exec_die", map[string]string{"execID": id, "exitCode": strconv.Itoa(code)})
-		}
-	}
 }

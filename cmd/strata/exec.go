@@ -61,7 +61,7 @@ the command's (126 if it cannot be executed, 127 if it is not found).`,
 			o.Args = args[1:]
 			// Not cancelled on SIGINT or SIGTERM: runner forwards those to the command, which
 			// decides, as docker exec's signal proxy does.
-			done := execEvents(c, o.Args)
+			done := runner.ExecEvents(c, o.Args)
 			code, err := runner.Exec(context.WithoutCancel(cmd.Context()), c, o, runner.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 			if errors.Is(err, runner.ErrDetached) {
 				// docker's words, on a line of their own after whatever the terminal shows,

@@ -1,0 +1,196 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strata-run/strata/internal/events"
+	"github.com/strata-run/strata/internal/testutil"
+)
+
+// drivenChecks are a container's health checks run by a checker in this process (healthFor,
+// as its monitor runs them), each only when the test asks for it.
+type drivenChecks struct {
+	hc    *healthChecker
+	idle  chan struct{} // the checker waits for a turn: the last check is recorded
+	turn  chan struct{}
+	done  chan error // a check's probe ended, with its error
+	ready bool       // idle was received, and no turn given since
+}
+
+// driveHealth runs cfg's checks on c, its running container (whose own monitor runs none: it
+// was started without a healthcheck), until the test ends.
+func driveHealth(t *testing.T, c *Container, cfg *HealthConfig) *drivenChecks {
+	t.Helper()
+	c.Config.Healthcheck = cfg
+	hc := healthFor(c, time.Now(), false)
+	d := &drivenChecks{hc: hc, idle: make(chan struct{}), turn: make(chan struct{}), done: make(chan error)}
+	probe := hc.probe
+	hc.probe = func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
+		select {
+		case d.idle <- struct{}{}:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+		select {
+		case <-d.turn:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+		code, err := probe(ctx, timeout, out)
+		select {
+		case d.done <- err:
+		case <-ctx.Done():
+		}
+		return code, err
+	}
+	hc.start()
+	t.Cleanup(hc.stop)
+	return d
+}
+
+// settle waits until the checker has recorded the last check and waits for a turn.
+func (d *drivenChecks) settle(t *testing.T) {
+	t.Helper()
+	if d.ready {
+		return
+	}
+	select {
+	case <-d.idle:
+		d.ready = true
+	case <-time.After(30 * time.Second):
+		t.Fatal("the checker never came back for a check")
+	}
+}
+
+// start starts a check; wait waits for its end.
+func (d *drivenChecks) start(t *testing.T) {
+	t.Helper()
+	d.settle(t)
+	d.ready = false
+	d.turn <- struct{}{}
+}
+
+func (d *drivenChecks) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-d.done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("a check did not end in 30s")
+		return nil
+	}
+}
+
+// check runs one check and returns its probe's error.
+func (d *drivenChecks) check(t *testing.T) error {
+	t.Helper()
+	d.start(t)
+	return d.wait(t)
+}
+
+// execEventsIn reads the exec_* events of root's log.
+func execEventsIn(t *testing.T, root string) []events.Message {
+	t.Helper()
+	f, err := events.Open(filepath.Join(root, events.File))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []events.Message
+	if err := events.NewTail(f).Poll(func(m events.Message) bool {
+		if strings.HasPrefix(m.Action, "exec_") {
+			got = append(got, m)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// checkExecEvents checks that evs are one exec's exec_create and exec_start of what, then its
+// exec_die with exitCode, under one execID and c's name.
+func checkExecEvents(t *testing.T, c *Container, evs []events.Message, what, exitCode string) {
+	t.Helper()
+	if len(evs) != 3 {
+		t.Fatalf("exec events of a check = %v, want exec_create, exec_start and exec_die", evs)
+	}
+	id := evs[0].Actor.Attributes["execID"]
+	if len(id) != 64 {
+		t.Errorf("execID = %q, want 64 hex digits", id)
+	}
+	for i, want := range []string{"exec_create: " + what, "exec_start: " + what, "exec_die"} {
+		m := evs[i]
+		if m.Action != want || m.Actor.ID != c.ID || m.Actor.Attributes["execID"] != id || m.Actor.Attributes["name"] != c.Config.Name {
+			t.Errorf("event %d = %s %s %v, want %q of %s with execID %s and name %s", i, m.Action, m.Actor.ID, m.Actor.Attributes, want, c.ID, id, c.Config.Name)
+		}
+	}
+	if got := evs[2].Actor.Attributes["exitCode"]; got != exitCode {
+		t.Errorf("exec_die exitCode = %q, want %q", got, exitCode)
+	}
+}
+
+// TestHealthcheckExecEvents: each health check is logged as docker's daemon logs the exec it
+// runs a check as (moby daemon/health.go, daemon/exec.go, daemon/monitor.go): exec_create and
+// exec_start of its command, then exec_die with its execID and exit code, 137 for a check
+// killed at its timeout. A check that never reaches the container, paused or exited, logs
+// nothing: docker runs none then. strata logged no exec event for a check.
+func TestHealthcheckExecEvents(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	root := t.TempDir()
+	c := startedContainerIn(t, filepath.Join(root, "containers"), nil, "sleep", "1000")
+	const test = "if [ -e /tmp/slow ]; then sleep 5; fi; exit 3"
+	d := driveHealth(t, c, &HealthConfig{Test: []string{"CMD-SHELL", test}, Interval: time.Millisecond, Timeout: 300 * time.Millisecond, Retries: 1000})
+
+	if err := d.check(t); err != nil {
+		t.Fatalf("check = %v", err)
+	}
+	checkExecEvents(t, c, execEventsIn(t, root), "/bin/sh -c "+test, "3")
+
+	if code, _, errOut, err := execOut(t, c, ExecOptions{Args: []string{"touch", "/tmp/slow"}}); code != 0 {
+		t.Fatalf("Exec(touch) = %d, %v; stderr: %s", code, err, errOut)
+	}
+	if err := d.check(t); !errors.Is(err, errHealthTimeout) {
+		t.Fatalf("check past its timeout = %v, want errHealthTimeout", err)
+	}
+	checkExecEvents(t, c, execEventsIn(t, root)[3:], "/bin/sh -c "+test, "137")
+
+	if err := Pause(c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Unpause(c) })
+	for range 2 {
+		if err := d.check(t); !errors.Is(err, ErrPaused) {
+			t.Fatalf("check of the paused container = %v, want ErrPaused", err)
+		}
+	}
+	if evs := execEventsIn(t, root); len(evs) != 6 {
+		t.Errorf("events after checks of the paused container = %v, want none more", evs[6:])
+	}
+	if err := Unpause(c); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := Kill(c, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Wait(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.check(t); !errors.Is(err, ErrNotRunning) && !errors.Is(err, errCheckOutlived) {
+		t.Fatalf("check of the exited container = %v, want ErrNotRunning or errCheckOutlived", err)
+	}
+	if evs := execEventsIn(t, root); len(evs) != 6 {
+		t.Errorf("events after a check of the exited container = %v, want none more", evs[6:])
+	}
+}
