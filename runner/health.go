@@ -202,6 +202,12 @@ type healthChecker struct {
 	// recorded, when not nil, returns the status health.json holds: a pause sets it
 	// unhealthy there (markHealthPaused), which the next result starts from.
 	recorded func() (string, bool)
+	// pausedDuring, when not nil, is called as a check starts and returns what tells, once it
+	// has ended, whether the container was paused meanwhile: docker's pause stops the health
+	// monitor, which kills the check under way and drops its result (moby's monitor), so
+	// such a check is not recorded. Frozen with the container (its helper too), it ran on
+	// at the unpause, and its timeout, counting the pause, made it a failure.
+	pausedDuring func() func() bool
 	// idle, when not nil, runs after a check that a wait of idleAfter or more follows: the
 	// monitor gives back what the check's exec took (heap, the pages of its code).
 	idle func()
@@ -307,15 +313,21 @@ func (hc *healthChecker) loop(ctx context.Context) {
 }
 
 // check runs the probe once, bounded by the timeout, and returns its result; false when it
-// did not happen (stopped meanwhile, or skip says so).
+// did not happen (stopped meanwhile, cut by a pause, or skip says so).
 func (hc *healthChecker) check(ctx context.Context) (*HealthResult, bool) {
 	r := &HealthResult{Start: time.Now()}
 	var out limitedBuffer
+	paused := func() bool { return false }
+	if hc.pausedDuring != nil {
+		paused = hc.pausedDuring()
+	}
 	code, err := hc.probe(ctx, hc.t.timeout, &out)
 	r.End = time.Now()
 	switch {
 	case ctx.Err() != nil:
 		return nil, false // stopped: its result is none of the container's
+	case paused():
+		return nil, false // cut by a pause, as docker's
 	case errors.Is(err, errHealthTimeout):
 		// As docker's: -1, and what it wrote before.
 		r.ExitCode = -1

@@ -194,3 +194,49 @@ func TestHealthcheckExecEvents(t *testing.T) {
 		t.Errorf("events after a check of the exited container = %v, want none more", evs[6:])
 	}
 }
+
+// TestHealthcheckPausedDuringCheck: a check under way when the container is paused is not
+// recorded, as docker's pause stops the health monitor, which kills the check and drops its
+// result (moby daemon/health.go monitor). On a freezer that holds the check until the
+// unpause (the v1 freezer, or the helper frozen with it), the check ran on after it and was
+// recorded as a timeout: an unhealthy result the container never gave.
+func TestHealthcheckPausedDuringCheck(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	root := t.TempDir()
+	c := startedContainerIn(t, filepath.Join(root, "containers"), nil, "sleep", "1000")
+	d := driveHealth(t, c, &HealthConfig{
+		Test:     []string{"CMD-SHELL", "if [ -e /tmp/slow ]; then rm /tmp/slow; sleep 5; fi; exit 3"},
+		Interval: time.Millisecond, Timeout: 2 * time.Second, Retries: 1, // unhealthy at the first: a pause had nothing to change
+	})
+	if err := d.check(t); err != nil {
+		t.Fatalf("check = %v", err)
+	}
+	if code, _, errOut, err := execOut(t, c, ExecOptions{Args: []string{"touch", "/tmp/slow"}}); code != 0 {
+		t.Fatalf("Exec(touch) = %d, %v; stderr: %s", code, err, errOut)
+	}
+	d.start(t)
+	// The check removes the file, then sleeps past its timeout: paused and unpaused meanwhile.
+	waitFor(t, func() bool {
+		_, err := os.Lstat(filepath.Join(c.Dir, "upper", "tmp", "slow"))
+		return errors.Is(err, os.ErrNotExist)
+	}, "the check to start its sleep")
+	if err := Pause(c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Unpause(c) })
+	if err := Unpause(c); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.wait(t)
+	if err := d.check(t); err != nil {
+		t.Fatalf("check after the unpause = %v", err)
+	}
+	d.settle(t)
+	var codes []int
+	for _, r := range d.hc.health().Log {
+		codes = append(codes, r.ExitCode)
+	}
+	if len(codes) != 2 || codes[0] != 3 || codes[1] != 3 {
+		t.Errorf("results' exit codes = %v, want [3 3]: the check the pause cut is none", codes)
+	}
+}

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"time"
+
+	"github.com/strata-run/strata/runner/cgroups"
 )
 
 // startHealth starts the health checks of c, which has just started running (at started),
@@ -72,6 +75,22 @@ func healthFor(c *Container, started time.Time, trim bool) *healthChecker {
 	hc.event = func(status string) { Event(named(), "health_status: "+status, nil) }
 	// docker runs no checks while the container is paused; exec refuses a frozen cgroup.
 	hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) || errors.Is(err, errCheckOutlived) }
+	// A pause while a check runs: Pause writes health.json (markHealthPaused), a new file
+	// renamed over it, which nothing else but this checker writes, and none of its writes
+	// comes during a check (a stop's drops the check anyway). The cgroup still frozen at the
+	// check's end is a check that ended within the pause (a cgroup2 freezer lets a SIGKILL
+	// through), maybe before Pause's write.
+	key := c.CgroupKey()
+	hc.pausedDuring = func() func() bool {
+		before, berr := os.Stat(name)
+		return func() bool {
+			if cgroups.IsFrozen(key) {
+				return true
+			}
+			after, aerr := os.Stat(name)
+			return berr == nil && aerr == nil && (!os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()))
+		}
+	}
 	if trim {
 		hc.idle = func() {
 			debug.FreeOSMemory()
@@ -164,13 +183,15 @@ func pidExiting(pid int) bool {
 
 // markHealthPaused records c, just paused, as unhealthy in its health.json, as docker's pause
 // leaves it (its health monitor stopped: moby's CloseMonitorChannel): it stays so after the
-// unpause until a check's result changes it, which the monitor's checker starts from.
+// unpause until a check's result changes it, which the monitor's checker starts from. The
+// file is written even when it says unhealthy already: its rewrite tells the checker that a
+// check under way was cut by a pause (pausedDuring), whose result docker's drops.
 func markHealthPaused(c *Container) {
 	if c.notDir || !c.Config.Healthcheck.Runs() {
 		return
 	}
 	h, err := readHealthFile(c.Dir)
-	if err != nil || h.Status == HealthUnhealthy {
+	if err != nil {
 		return
 	}
 	h.Status = HealthUnhealthy
