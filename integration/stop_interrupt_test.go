@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestStopInterruptedKills: Ctrl-C (SIGINT) or SIGTERM of a `strata stop -t 1` or `strata
+// TestStopInterruptedKills: Ctrl-C (SIGINT), SIGTERM or SIGHUP of a `strata stop -t 1` or `strata
 // restart -t 1` once the container got its stop signal, which it ignores, still ends the
 // container with SIGKILL at the timeout, as docker's daemon finishes the stop its CLI left
 // (the CLI exits at once, as docker's). A detached container's monitor kills it, as does the
@@ -27,6 +27,7 @@ func TestStopInterruptedKills(t *testing.T) {
 		{"si-stop", "stop", syscall.SIGINT, false},
 		{"si-restart", "restart", syscall.SIGTERM, false},
 		{"si-fg", "stop", syscall.SIGINT, true},
+		{"si-hup", "stop", syscall.SIGHUP, false}, // the user's terminal closed
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Cleanup(func() { strata(t, root, "rm", "-f", tt.name) })

@@ -75,7 +75,9 @@ func execute(args []string) int {
 	}
 	addCommands(cmd, g, only)
 	cmd.SetArgs(args)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (the user's terminal closed) as SIGINT and SIGTERM: a stop or restart it ended
+	// mid-wait died without the killer that finishes it (below), its container left running.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// The first signal cancels the command; the next one ends strata as if it caught none.
 	// A command blocked where the context cannot reach (opening a FIFO nobody writes) would
