@@ -456,7 +456,7 @@ func (c *command) exec(spec Spec) error {
 		}
 		var prefix string
 		env, prefix = hideGoEnv(env)
-		env = append(env, reaperGoDebug)
+		env = append(env, reaperGoEnv...)
 		args = append([]string{withGoEnvPrefix(reaperMarker, prefix), argv0}, spec.Args...)
 		argv0 = "/proc/self/exe"
 	}

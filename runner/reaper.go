@@ -13,8 +13,12 @@ import "fmt"
 // larger binary (a strata built without its helper, which re-executes itself; the runner's
 // test binary) reached 10 threads before it forked the command (make test met one such
 // 126). Under it the runtime could die with a dump of all its goroutines when it could not
-// make a thread (up to N=7), or the command could not be forked (126). docker's --init
-// (tini, one thread) runs at 2.
+// make a thread (up to N=7), or the command could not be forked (126). Those threads grew
+// with the runtime's Ps, one per CPU: the measures above are of 2 CPUs, and at 8 Ps the test
+// binary's reaper had up to 13. It now runs at one P (reaperGoEnv): strata-init's reaper has
+// 4 to 7 threads once the command runs (200 starts under load, 6 to 9 at 2 Ps), the test
+// binary's 4 to 7 (300 runs; 5 to 10 at 2 Ps), whatever the host. docker's --init (tini, one
+// thread) runs at 2.
 const minInitPidsLimit = 12
 
 // validateInitPids refuses a --pids-limit too small for --init's reaper and its command,

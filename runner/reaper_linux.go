@@ -37,9 +37,12 @@ import (
 // has no handler for). That design ran in 4 threads, but lost the SIGTERM of
 // TestRunInitForwardsSignals about once in 40 runs on a loaded host.
 func runReaper(goEnvPrefix string) {
-	// Its own GODEBUG (reaperGoDebug), which the command never had: hideGoEnv renamed the
-	// command's.
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") })
+	// Its own GODEBUG and GOMAXPROCS (reaperGoEnv), which the command never had: hideGoEnv
+	// renamed every one of goRuntimeVars the command's environment had.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(goRuntimeVars, name)
+	})
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "strata-init: want a command")
 		os.Exit(ExitOwnError)
@@ -74,7 +77,7 @@ func runReaper(goEnvPrefix string) {
 			}
 		default:
 			// SIGURG too, as tini forwards it: this runtime never sends it to itself
-			// (reaperGoDebug), so every one comes from outside, a kill -s URG or the
+			// (reaperGoEnv), so every one comes from outside, a kill -s URG or the
 			// kernel's for out-of-band data on a socket the command owns.
 			if sig, ok := s.(syscall.Signal); ok {
 				unix.RawSyscall(unix.SYS_KILL, uintptr(pid), uintptr(sig), 0)
@@ -83,11 +86,18 @@ func runReaper(goEnvPrefix string) {
 	}
 }
 
-// reaperGoDebug is the reaper's GODEBUG: asyncpreemptoff=1 keeps the runtime from preempting
-// goroutines with SIGURG, which it sends itself otherwise, so that the reaper can tell none of
-// the command's SIGURGs from its own and forwards them all. It preempts at function calls
-// still, and its goroutines do little but wait.
-const reaperGoDebug = "GODEBUG=asyncpreemptoff=1"
+// reaperGoEnv is the reaper's own runtime environment, added after hideGoEnv renamed the
+// command's. GODEBUG=asyncpreemptoff=1 keeps the runtime from preempting goroutines with
+// SIGURG, which it sends itself otherwise, so that the reaper can tell none of the command's
+// SIGURGs from its own and forwards them all; it preempts at function calls still, and its
+// goroutines do little but wait. GOMAXPROCS=1 bounds its threads (see minInitPidsLimit):
+// with one P per CPU, the default, the runtime starts spinning threads for the idle Ps each
+// time a goroutine wakes, and os/signal's Notify wakes its mask-keeping goroutine and back
+// once per signal: on 2 CPUs the reaper of the runner's test binary had 5 to 10 threads under
+// load (TestReaperThreads saw 12 once in 150 runs), and at 8 Ps up to 13, over the 11 that
+// minInitPidsLimit leaves it in 7 runs of 100; at one P, 4 to 7. With it, sysmon no longer
+// rereads the cgroup's CPU limit every second either.
+var reaperGoEnv = []string{"GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=1"}
 
 // reap collects every exited child; done is true once the command itself has exited, with
 // its status mapped as a shell does (128+n after signal n).

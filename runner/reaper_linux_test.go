@@ -107,3 +107,25 @@ func TestReaperExecCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestReaperGoEnv: --init's reaper runs its Go runtime with one P, whatever the host's CPUs
+// (its threads, which --pids-limit counts, grew with its Ps: up to 13 at 8 Ps where
+// minInitPidsLimit allows 11), and the command has its own GOMAXPROCS, or none, never the
+// reaper's.
+func TestReaperGoEnv(t *testing.T) {
+	testutil.Requires(t, staticSelf)
+	for _, tt := range []struct{ env, want string }{
+		{"", "unset"},
+		{"GOMAXPROCS=3", "3"},
+	} {
+		spec := testSpec(t, "sh", "-c", `tr '\0' '\n' </proc/1/environ | grep '^GOMAXPROCS='; echo "command ${GOMAXPROCS-unset}"`)
+		spec.Init = true
+		if tt.env != "" {
+			spec.Env = append(spec.Env, tt.env)
+		}
+		code, out, stderr, err := runOut(t, spec)
+		if want := "GOMAXPROCS=1\ncommand " + tt.want + "\n"; err != nil || code != 0 || out != want {
+			t.Errorf("Run(--init, env %q) = %d, %v, out %q, want 0 and %q; stderr: %s", tt.env, code, err, out, want, stderr)
+		}
+	}
+}
