@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -32,10 +33,15 @@ func TestAttachInputEndsOutput(t *testing.T) {
 	a.next(a.out, "got one")
 	b.next(b.out, "got one")
 	a.stdin.Close()
-	time.Sleep(time.Second) // for a to read the end of its input
-	_, _ = io.WriteString(b.stdin, "two\n")
-	b.next(b.out, "got two") // the container's stdin is open, and it runs on
-	if a.sawWithin(a.out, "got two", 2*time.Second) {
+	// Until a has read the end of its input it may show a line; from then on none: a line
+	// through b that a does not show is tried for, a few times (no outside sign says when a
+	// has read it).
+	if !probeEnded(t, func(i int) string {
+		line := fmt.Sprintf("two %d", i)
+		_, _ = io.WriteString(b.stdin, line+"\n")
+		b.next(b.out, "got "+line) // the container's stdin is open, and it runs on
+		return "got " + line
+	}, a) {
 		t.Errorf("attach showed the container's output after its input ended (%q); docker's ends it", a.seen)
 	}
 	exitedEarly := func(a *attached, what string) {
@@ -94,12 +100,14 @@ func TestAttachInputEndsOutput(t *testing.T) {
 	t.Cleanup(func() { cancel(); tt.wait() })
 	tt.next(tt.out, "tick")
 	user.Close() // the terminal hangs up
-	time.Sleep(time.Second)
-	for len(tt.out) > 0 { // what came before the attach read the end
-		<-tt.out
-	}
-	tt.seen = nil
-	if tt.sawWithin(tt.out, "tick", 2*time.Second) {
+	// What came before the attach read the end is shown; a tick that comes after is not.
+	if !probeEnded(t, func(int) string {
+		for len(tt.out) > 0 {
+			<-tt.out
+		}
+		tt.seen = nil
+		return "tick"
+	}, tt) {
 		t.Errorf("attach to a -t container showed its output after its terminal hung up (%q); docker's ends it", tt.seen)
 	}
 	exitedEarly(tt, "attach to a -t container whose input ended")
@@ -108,4 +116,17 @@ func TestAttachInputEndsOutput(t *testing.T) {
 	if code, _ := tt.wait(); code != 137 {
 		t.Errorf("attach to a -t container whose input ended, once removed = exit %d, want 137", code)
 	}
+}
+
+// probeEnded says whether a's output has ended: probe makes the container write a line (or
+// names one it writes on its own), which a must not show within 2 s. An attach that has not
+// yet read the end of its input may show the first, so up to 5 probes are made.
+func probeEnded(t *testing.T, probe func(i int) string, a *attached) bool {
+	t.Helper()
+	for i := range 5 {
+		if !a.sawWithin(a.out, probe(i), 2*time.Second) {
+			return true
+		}
+	}
+	return false
 }

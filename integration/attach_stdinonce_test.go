@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"fmt"
 	"io"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,14 +48,49 @@ func TestAttachStdinOnce(t *testing.T) {
 		t.Errorf("so-once after its attach's input ended: %q, want exited 0", out)
 	}
 
+	// w, attached with its stdin open, tells whether the container's stdin still is.
+	w := startAttach(t, root, "so-kept")
+	_, _ = io.WriteString(w.stdin, "from w\n")
+	w.next(w.out, "from w")
 	k := startAttach(t, root, "so-kept")
 	_, _ = io.WriteString(k.stdin, "there\n")
 	k.next(k.out, "there")
+	id := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.Id}}", "so-kept").Stdout)
+	mons := monitorsOf(t, id)
+	if len(mons) != 1 {
+		t.Fatalf("monitors of so-kept: %v, want one", mons)
+	}
+	with := socketsOf(t, mons[0])
 	k.stdin.Close()
-	time.Sleep(time.Second)
+	// Once the monitor has let k go (its connection closed), it has done what the end of
+	// k's input does to the container's stdin: w's input still reaches cat.
+	for deadline := time.Now().Add(20 * time.Second); socketsOf(t, mons[0]) >= with; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("so-kept's monitor still holds %d sockets 20 s after k's input ended, as many as with k", with)
+		}
+	}
+	_, _ = io.WriteString(w.stdin, "again\n")
+	w.next(w.out, "again")
 	running(t, root, "so-kept")
 	mustStrata(t, root, "rm", "-f", "so-kept")
 	if code, _ := k.wait(); code != 137 {
 		t.Errorf("attach to a run -d -i cat, once removed = exit %d, want 137", code)
 	}
+}
+
+// socketsOf counts the sockets process pid holds.
+func socketsOf(t *testing.T, pid int) int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
 }
