@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +18,7 @@ import (
 // TestExecDetachKeys: exec -it --detach-keys, as docker exec's: the keys typed on the user's
 // terminal end strata exec with docker's "read escape sequence" and exit 1, the terminal
 // restored, and the command runs on in the container, its terminal still open and read (it
-// writes 20 KB a second to it, more than a terminal holds unread). The keys are not passed
+// writes 200 KB a second to it, more than a terminal holds unread). The keys are not passed
 // on; a bad value is refused before anything runs. strata exec knew no --detach-keys.
 func TestExecDetachKeys(t *testing.T) {
 	requiresContainers(t)
@@ -55,7 +56,7 @@ func TestExecDetachKeys(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	script := `echo ready; read x; echo "got $x"; ` +
-		`while :; do date +%s%N > /tmp/alive; head -c 2000 /dev/zero | tr '\0' x; echo; sleep 0.1; done`
+		`i=0; while :; do i=$((i+1)); echo $i > /tmp/alive; head -c 20000 /dev/zero | tr '\0' x; echo; sleep 0.1; done`
 	cmd := exec.CommandContext(ctx, strataBin, "--root", root, "exec", "-it", "--detach-keys", "ctrl-x,x", "ed", "sh", "-c", script)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
@@ -91,14 +92,21 @@ func TestExecDetachKeys(t *testing.T) {
 	if now := termios(); now.Iflag != modes.Iflag || now.Oflag != modes.Oflag || now.Lflag != modes.Lflag || now.Cflag != modes.Cflag {
 		t.Errorf("exec -it's detach left the user's terminal raw: modes %+v, before it %+v", *now, *modes)
 	}
-	// Runs on, writing: its terminal is read, or its writes would block within a second or two.
-	alive := func() string {
-		return mustStrata(t, root, "exec", "ed", "cat", "/tmp/alive").Stdout
+	// Runs on, writing: its terminal is read, or its writes would block once it holds no
+	// more (a pty holds some 64 KiB unread). 10 rounds more, 200 KB, are waited for.
+	alive := func() int {
+		n, _ := strconv.Atoi(strings.TrimSpace(mustStrata(t, root, "exec", "ed", "cat", "/tmp/alive").Stdout))
+		return n
 	}
-	time.Sleep(3 * time.Second)
-	before := alive()
-	time.Sleep(time.Second)
-	if after := alive(); after == before {
-		t.Errorf("the command stopped once exec -it detached: /tmp/alive stayed %q", before)
+	from := alive()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		n := alive()
+		if n >= from+10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the command stopped once exec -it detached: %d rounds in 20 s, from round %d", n-from, from)
+			break
+		}
 	}
 }

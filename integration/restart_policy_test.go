@@ -67,6 +67,19 @@ func monitorsOf(t *testing.T, id string) []int {
 	return pids
 }
 
+// waitNoMonitor waits for the monitors of container id to have ended: only a monitor
+// restarts a container (restart_linux.go), so none comes after that.
+func waitNoMonitor(t *testing.T, id string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(monitorsOf(t, id)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("monitors of %s still there after 30 s: %v", id[:12], monitorsOf(t, id))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // checkRemovedForGood fails if anything of container id outlives its rm: its dir, a cgroup, a
 // monitor process, a mount.
 func checkRemovedForGood(t *testing.T, root, id string) {
@@ -97,8 +110,8 @@ func TestRestartOnFailureMax(t *testing.T) {
 	id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "on-failure:2", img, "sh", "-c", "echo run; exit 3").Stdout)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", id) })
 	waitInspect(t, root, id, "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", "exited 3 2", 30*time.Second)
-	// Given up for good: no fourth run comes.
-	time.Sleep(time.Second)
+	// Given up for good: no fourth run comes, once no monitor is left to start it.
+	waitNoMonitor(t, id)
 	got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Restarting}} {{.RestartCount}} {{json .HostConfig.RestartPolicy}}", id).Stdout)
 	if want := `exited false 2 {"Name":"on-failure","MaximumRetryCount":2}`; got != want {
 		t.Errorf("inspect = %q, want %q", got, want)
@@ -115,7 +128,7 @@ func TestRestartOnFailureMax(t *testing.T) {
 	// Exit 0 is no failure.
 	id = strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "on-failure", img, "true").Stdout)
 	waitInspect(t, root, id, "{{.State.Status}} {{.State.ExitCode}}", "exited 0", 10*time.Second)
-	time.Sleep(300 * time.Millisecond)
+	waitNoMonitor(t, id)
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.RestartCount}}", id).Stdout); got != "0" {
 		t.Errorf("on-failure restarted a container that exited 0: RestartCount %s", got)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,7 +40,7 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 			t.Fatalf("rf-yes never ran (stderr %q)", s.stderr.String())
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // its output fills the terminal, and the queues
+	waitBlocked(t, root, "rf-yes") // its output fills the terminal, and the queues
 	mustStrata(t, root, "rm", "-f", "rf-yes")
 	s.drain()
 	go func() {
@@ -68,11 +69,33 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	outW.Close()
-	time.Sleep(time.Second)
+	waitBlocked(t, root, "rf-sa")
 	mustStrata(t, root, "rm", "-f", "rf-sa")
 	_, _ = io.Copy(io.Discard, out)
 	_ = start.Wait()
 	if code := start.ProcessState.ExitCode(); code != 137 || stderr.Len() != 0 {
 		t.Errorf("start -a whose reader stalled, after rm -f = exit %d, stderr %q; want 137 and nothing", code, stderr.String())
+	}
+}
+
+// waitBlocked waits for the PID 1 of container name, a yes whose output is not read, to be
+// blocked writing it: the pipe or terminal, and the queues between, are full. yes sleeps
+// on nothing else.
+func waitBlocked(t *testing.T, root, name string) {
+	t.Helper()
+	var pid string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if pid == "" || pid == "0" {
+			pid = strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout)
+		}
+		if stat, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil {
+			// The state follows the command's name, in parentheses.
+			if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'S' {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's yes (pid %q) is not blocked on its output after 30 s", name, pid)
+		}
 	}
 }
