@@ -3,8 +3,10 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,6 +24,9 @@ func TestOutputDrainedAtExit(t *testing.T) {
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "od", "od-log") })
 
 	t.Run("exec with a slow reader", func(t *testing.T) {
+		// Three at once: each reads late, and none waits for the others.
+		var wg sync.WaitGroup
+		errs := make(chan error, 3)
 		for i := range 3 {
 			cmd := exec.Command(strataBin, "--root", root, "exec", "od", "seq", "1", "16000")
 			out, err := cmd.StdoutPipe()
@@ -33,16 +38,25 @@ func TestOutputDrainedAtExit(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			// The command writes all it has into the pipes (less than they hold) and ends;
-			// strata's copy waits on this reader, which starts reading only now.
-			time.Sleep(2500 * time.Millisecond)
-			lines, last := 0, ""
-			for sc := bufio.NewScanner(out); sc.Scan(); lines++ {
-				last = sc.Text()
-			}
-			if err := cmd.Wait(); err != nil || lines != 16000 || last != "16000" {
-				t.Fatalf("try %d: exec seq 1 16000 read late: %d lines, the last %q (%v, %q); want 16000", i, lines, last, err, stderr.String())
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// The command writes all it has into the pipes (less than they hold) and
+				// ends; strata's copy waits on this reader, which starts reading only now.
+				time.Sleep(2500 * time.Millisecond)
+				lines, last := 0, ""
+				for sc := bufio.NewScanner(out); sc.Scan(); lines++ {
+					last = sc.Text()
+				}
+				if err := cmd.Wait(); err != nil || lines != 16000 || last != "16000" {
+					errs <- fmt.Errorf("exec %d: exec seq 1 16000 read late: %d lines, the last %q (%v, %q); want 16000", i, lines, last, err, stderr.String())
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
 	})
 

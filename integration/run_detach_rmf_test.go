@@ -40,7 +40,7 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 			t.Fatalf("rf-yes never ran (stderr %q)", s.stderr.String())
 		}
 	}
-	waitBlocked(t, root, "rf-yes") // its output fills the terminal, and the queues
+	waitAsleep(t, root, "rf-yes") // its output fills the terminal, and the queues
 	mustStrata(t, root, "rm", "-f", "rf-yes")
 	s.drain()
 	go func() {
@@ -69,7 +69,7 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	outW.Close()
-	waitBlocked(t, root, "rf-sa")
+	waitAsleep(t, root, "rf-sa")
 	mustStrata(t, root, "rm", "-f", "rf-sa")
 	_, _ = io.Copy(io.Discard, out)
 	_ = start.Wait()
@@ -78,10 +78,11 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 	}
 }
 
-// waitBlocked waits for the PID 1 of container name, a yes whose output is not read, to be
-// blocked writing it: the pipe or terminal, and the queues between, are full. yes sleeps
-// on nothing else.
-func waitBlocked(t *testing.T, root, name string) {
+// waitAsleep waits for the PID 1 of container name to sleep in the kernel: a command that
+// only copies (yes, cat) sleeps only when blocked on its output or input, a yes whose output
+// is not read once the pipe or terminal and the queues between are full, a cat once it waits
+// for input on a stdin that is open.
+func waitAsleep(t *testing.T, root, name string) {
 	t.Helper()
 	var pid string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -95,7 +96,7 @@ func waitBlocked(t *testing.T, root, name string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s's yes (pid %q) is not blocked on its output after 30 s", name, pid)
+			t.Fatalf("the PID 1 of %s (pid %q) does not sleep on its input or output after 30 s", name, pid)
 		}
 	}
 }

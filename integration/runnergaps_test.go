@@ -41,10 +41,11 @@ func TestRunDockerParity(t *testing.T) {
 	t.Run("detached interactive", func(t *testing.T) {
 		id := detached(t, root, "-i", ref, "cat")
 		quiet := detached(t, root, ref, "cat")
-		// cat would read EOF at once from a closed or /dev/null stdin.
-		time.Sleep(time.Second)
+		// cat would read EOF at once from a closed or /dev/null stdin, and end: it waits
+		// for input only on an open one.
+		waitAsleep(t, root, id)
 		if s := status(t, root, id); s != "running" {
-			t.Errorf("run -d -i cat is %s after 1s, want running", s)
+			t.Errorf("run -d -i cat is %s once it waits for input, want running", s)
 		}
 		mustStrata(t, root, "wait", quiet)
 		if s := status(t, root, quiet); s != "exited" {

@@ -76,7 +76,8 @@ func TestKillCrashLooping(t *testing.T) {
 		if r := strata(t, root, "kill", id); r.Code != 0 {
 			t.Errorf("kill %d: exit %d, %q", i, r.Code, r.Stderr)
 		}
-		time.Sleep(300 * time.Millisecond)
+		// No restart comes once its monitors are gone (only a monitor restarts it).
+		waitNoMonitor(t, id)
 		if st := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}}", id).Stdout); st != "exited" {
 			t.Errorf("kill %d: the container is %s after it", i, st)
 		}
