@@ -166,7 +166,7 @@ func TestRestartAlwaysStop(t *testing.T) {
 		t.Errorf("after stop: %q, want exited false", st)
 	}
 	n := mustStrata(t, root, "inspect", "-f", "{{.RestartCount}}", id).Stdout
-	time.Sleep(2 * time.Second) // past any backoff a restart could still have waited
+	waitNoMonitor(t, id) // and with them any backoff a restart could still have waited
 	if got := mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", id).Stdout; got != "exited "+n {
 		t.Errorf("restarted after stop: %q, want exited %s", got, strings.TrimSpace(n))
 	}
@@ -186,7 +186,7 @@ func TestRestartAlwaysStop(t *testing.T) {
 	}
 	waitInspect(t, root, id, "{{.State.Status}} {{.RestartCount}}", "running 1", 30*time.Second)
 	mustStrata(t, root, "kill", id)
-	time.Sleep(500 * time.Millisecond)
+	waitNoMonitor(t, id)
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", id).Stdout); got != "exited 1" {
 		t.Errorf("after kill: %q, want exited 1 (docker's kill cancels the restart)", got)
 	}
@@ -213,8 +213,7 @@ func TestRestartRmDuringBackoff(t *testing.T) {
 		t.Errorf("plain rm of a restarting container: exit %d, %q; want refused as restarting", r.Code, r.Stderr)
 	}
 	mustStrata(t, root, "rm", "-f", id)
-	checkRemovedForGood(t, root, id)
-	time.Sleep(2 * time.Second)
+	checkRemovedForGood(t, root, id) // its monitors are gone: no restart comes after
 	if out := mustStrata(t, root, "ps", "-aq").Stdout; out != "" {
 		t.Errorf("ps -a after rm -f: %q", out)
 	}
@@ -224,7 +223,6 @@ func TestRestartRmDuringBackoff(t *testing.T) {
 	id = strings.TrimSpace(mustStrata(t, root, "run", "-d", "--restart", "always", img, "sleep", "600").Stdout)
 	waitInspect(t, root, id, "{{.State.Status}}", "running", 30*time.Second)
 	mustStrata(t, root, "rm", "-f", id)
-	time.Sleep(500 * time.Millisecond)
 	checkRemovedForGood(t, root, id)
 }
 
@@ -309,7 +307,7 @@ func TestUpdateRestart(t *testing.T) {
 	// exited (exec 137, as docker's exec dies with its container).
 	mustStrata(t, root, "exec", "-d", "ur-off", "touch", "/tmp/go")
 	waitInspect(t, root, "ur-off", "{{.State.Status}} {{.State.ExitCode}}", "exited 3", 15*time.Second)
-	time.Sleep(300 * time.Millisecond) // past the first backoff
+	waitNoMonitor(t, strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.Id}}", "ur-off").Stdout))
 	if got := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "ur-off").Stdout); got != "exited 0" {
 		t.Errorf("a container updated to --restart no: %s, want exited and no restart", got)
 	}

@@ -169,7 +169,16 @@ func TestRunLimitsAndSecurity(t *testing.T) {
 		// The inner shell dies at the limit (ash exits when fork fails); its sleeps stay,
 		// and PID 1 then becomes a sleep without forking.
 		"sh -c 'for i in $(seq 60); do sleep 30 & done' 2>/dev/null; exec sleep 30")
-	time.Sleep(2 * time.Second)
+	// The loop is over once PID 1 is the sleep.
+	pid := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", forker).Stdout)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if comm, _ := os.ReadFile("/proc/" + pid + "/comm"); string(comm) == "sleep\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fork loop's PID 1 (%s) is no sleep after 30 s", pid)
+		}
+	}
 	if n := cgroupProcs(t, forker); n == 0 || n > 20 {
 		t.Errorf("with --pids-limit 20 the container holds %d processes", n)
 	}
