@@ -34,7 +34,7 @@ func TestWaitInterrupted(t *testing.T) {
 		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
-		time.Sleep(500 * time.Millisecond) // waiting by now
+		waitWaiting(t, cmd.Process.Pid)
 		if err := cmd.Process.Signal(tt.sig); err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func TestWaitWhileForceRemoved(t *testing.T) {
 				}
 				done := make(chan error, 1)
 				go func() { done <- cmd.Wait() }()
-				time.Sleep(300 * time.Millisecond) // waiting by now
+				waitWaiting(t, cmd.Process.Pid)
 				began := time.Now()
 				mustStrata(t, root, "rm", "-f", name)
 				if d := time.Since(began); d > 3*time.Second {
@@ -129,5 +129,24 @@ func TestForegroundRemovedWaiters(t *testing.T) {
 	}
 	if out := mustStrata(t, root, "ps", "-aq").Stdout; out != "" {
 		t.Errorf("ps -aq at the end: %q", out)
+	}
+}
+
+// waitWaiting waits for the strata process pid to wait for a container's exit: runner's wait
+// watches the container's dir with inotify, the only inotify strata makes there, once it
+// holds the dir as a waiter.
+func waitWaiting(t *testing.T, pid int) {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == "anon_inode:inotify" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strata (pid %d) is not waiting for a container after 30 s", pid)
+		}
 	}
 }
