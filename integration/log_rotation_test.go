@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,7 +66,9 @@ func TestLogRotation(t *testing.T) {
 
 	// Each entry of log.json ("line<i>\n" with its stream and time) is about 80 bytes.
 	const lines = 600
-	script := fmt.Sprintf(`sleep 1; i=0; while [ $i -lt %d ]; do echo line$i; i=$((i+1)); done`, lines)
+	printing := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo line$i; i=$((i+1)); done`, lines)
+	// Followed, it prints once /tmp/go is there, made once logs -f follows.
+	script := `until [ -e /tmp/go ]; do sleep 0.02; done; ` + printing
 	for _, compress := range []bool{false, true} {
 		name := fmt.Sprintf("rot-%v", compress)
 		opts := []string{"--log-opt", "max-size=2k", "--log-opt", "max-file=3"}
@@ -76,8 +80,18 @@ func TestLogRotation(t *testing.T) {
 		id := detached(t, root, append(append([]string{"--name", name}, opts...), "alpine", "sh", "-c", script)...)
 		// Followed from before its first line: every line it prints is in order, up to
 		// the last (lines rotated off the end before it read them are gone, as docker's).
-		r := mustStrata(t, root, "logs", "-f", name)
-		nums := lineNumbers(t, r.Stdout)
+		follow := exec.Command(strataBin, "--root", root, "logs", "-f", name)
+		var out, stderr bytes.Buffer
+		follow.Stdout, follow.Stderr = &out, &stderr
+		if err := follow.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitWaiting(t, follow.Process.Pid) // it follows: it watches the log's dir
+		mustStrata(t, root, "exec", name, "touch", "/tmp/go")
+		if err := follow.Wait(); err != nil {
+			t.Fatalf("%s: logs -f: %v, %q", name, err, stderr.String())
+		}
+		nums := lineNumbers(t, out.String())
 		for i := 1; i < len(nums); i++ {
 			if nums[i] <= nums[i-1] {
 				t.Fatalf("%s: logs -f printed line%d after line%d; want the lines in order, once each", name, nums[i], nums[i-1])
@@ -99,7 +113,7 @@ func TestLogRotation(t *testing.T) {
 		if !slices.Equal(names, want) {
 			t.Errorf("%s: log files %q, want %q", name, names, want)
 		}
-		r = mustStrata(t, root, "logs", name)
+		r := mustStrata(t, root, "logs", name)
 		nums = lineNumbers(t, r.Stdout)
 		if len(nums) < 30 || len(nums) > 80 || nums[len(nums)-1] != lines-1 {
 			t.Errorf("%s: logs printed %d lines ending with line%d; 3 files of 2k keep 30 to 75, the last line%d", name, len(nums), nums[len(nums)-1], lines-1)
@@ -143,7 +157,7 @@ func TestLogRotation(t *testing.T) {
 	}
 
 	// A foreground run's log (not --rm) is rotated as well.
-	mustStrata(t, root, "run", "--name", "fg", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "alpine", "sh", "-c", script)
+	mustStrata(t, root, "run", "--name", "fg", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "alpine", "sh", "-c", printing)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "fg") })
 	if files := logFilesOf(t, root, "fg"); len(files) != 2 || files["log.json"] > 1000 || files["log.json.1"] > 1000 {
 		t.Errorf("foreground run: log files %v, want log.json and log.json.1 within 1k", files)
@@ -167,7 +181,7 @@ func TestLogRotation(t *testing.T) {
 	}
 
 	// local: json-file bounded as docker's local, its file kept out of inspect as docker's.
-	id = detached(t, root, "--name", "loc", "--log-driver", "local", "--log-opt", "max-size=2k", "alpine", "sh", "-c", script)
+	id = detached(t, root, "--name", "loc", "--log-driver", "local", "--log-opt", "max-size=2k", "alpine", "sh", "-c", printing)
 	mustStrata(t, root, "wait", id)
 	if r := mustStrata(t, root, "logs", "--tail", "5", "loc"); r.Stdout != tailLines(lines-5, lines) {
 		t.Errorf("local: logs --tail 5 printed %q", r.Stdout)
