@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,11 +24,19 @@ func TestLogsAsDocker(t *testing.T) {
 	mustStrata(t, root, "--registry-mirror", "http://"+reg.Host, "pull", "alpine")
 
 	// -f on a running container: everything, and it returns when the container exits.
-	detached(t, root, "--name", "slow", "alpine", "sh", "-c", "echo start; echo err >&2; sleep 2; echo end")
+	// It ends once /tmp/end is there, made once logs -f follows.
+	detached(t, root, "--name", "slow", "alpine", "sh", "-c", "echo start; echo err >&2; until [ -e /tmp/end ]; do sleep 0.02; done; echo end")
+	follow := exec.Command(strataBin, "--root", root, "logs", "-f", "slow")
+	var stdout, stderr bytes.Buffer
+	follow.Stdout, follow.Stderr = &stdout, &stderr
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitWaiting(t, follow.Process.Pid) // it follows: it watches the container's dir
+	mustStrata(t, root, "exec", "slow", "touch", "/tmp/end")
 	begin := time.Now()
-	r := mustStrata(t, root, "logs", "-f", "slow")
-	if r.Stdout != "start\nend\n" || r.Stderr != "err\n" {
-		t.Errorf("logs -f = %q / %q, want start,end / err", r.Stdout, r.Stderr)
+	if err := follow.Wait(); err != nil || stdout.String() != "start\nend\n" || stderr.String() != "err\n" {
+		t.Errorf("logs -f = %v, %q / %q, want start,end / err", err, stdout.String(), stderr.String())
 	}
 	if d := time.Since(begin); d > 30*time.Second {
 		t.Errorf("logs -f took %v to return after the container exited", d)
@@ -40,7 +50,7 @@ func TestLogsAsDocker(t *testing.T) {
 	id := detached(t, root, "--name", "bytes", "alpine", "sh", "-c",
 		fmt.Sprintf(`printf 'a\000b\r\n\377\n'; head -c %d /dev/zero | tr '\000' x`, big))
 	mustStrata(t, root, "wait", id)
-	r = mustStrata(t, root, "logs", "bytes")
+	r := mustStrata(t, root, "logs", "bytes")
 	if want := "a\x00b\r\n\uFFFD\n"; !strings.HasPrefix(r.Stdout, want) || len(r.Stdout) != len(want)+big ||
 		strings.Trim(r.Stdout[len(want):], "x") != "" {
 		t.Errorf("logs = %d bytes starting %q, want %q and %d x without a newline", len(r.Stdout), r.Stdout[:min(len(r.Stdout), 20)], want, big)
