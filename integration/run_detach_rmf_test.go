@@ -40,7 +40,7 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 			t.Fatalf("rf-yes never ran (stderr %q)", s.stderr.String())
 		}
 	}
-	waitAsleep(t, root, "rf-yes") // its output fills the terminal, and the queues
+	waitAsleep(t, root, "rf-yes", "yes") // its output fills the terminal, and the queues
 	mustStrata(t, root, "rm", "-f", "rf-yes")
 	s.drain()
 	go func() {
@@ -69,7 +69,7 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	outW.Close()
-	waitAsleep(t, root, "rf-sa")
+	waitAsleep(t, root, "rf-sa", "yes")
 	mustStrata(t, root, "rm", "-f", "rf-sa")
 	_, _ = io.Copy(io.Discard, out)
 	_ = start.Wait()
@@ -78,25 +78,25 @@ func TestRunInteractiveRemovedForce(t *testing.T) {
 	}
 }
 
-// waitAsleep waits for the PID 1 of container name to sleep in the kernel: a command that
-// only copies (yes, cat) sleeps only when blocked on its output or input, a yes whose output
-// is not read once the pipe or terminal and the queues between are full, a cat once it waits
-// for input on a stdin that is open.
-func waitAsleep(t *testing.T, root, name string) {
+// waitAsleep waits for the PID 1 of container name to be comm (the init has exec'd it) and
+// to sleep in the kernel: a command that only copies (yes, cat) sleeps only when blocked on
+// its output or input, a yes whose output is not read once the pipe or terminal and the
+// queues between are full, a cat once it waits for input on a stdin that is open.
+func waitAsleep(t *testing.T, root, name, comm string) {
 	t.Helper()
 	var pid string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if pid == "" || pid == "0" {
 			pid = strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout)
 		}
-		if stat, err := os.ReadFile("/proc/" + pid + "/stat"); err == nil {
-			// The state follows the command's name, in parentheses.
-			if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'S' {
-				return
-			}
+		// The state follows the command's name, in parentheses.
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if i := bytes.LastIndexByte(stat, ')'); err == nil && i > 0 && i+2 < len(stat) &&
+			bytes.HasSuffix(stat[:i], []byte("("+comm)) && stat[i+2] == 'S' {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the PID 1 of %s (pid %q) does not sleep on its input or output after 30 s", name, pid)
+			t.Fatalf("the PID 1 of %s (pid %q) is no %s sleeping on its input or output after 30 s: %q", name, pid, comm, stat)
 		}
 	}
 }

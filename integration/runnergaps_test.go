@@ -43,7 +43,7 @@ func TestRunDockerParity(t *testing.T) {
 		quiet := detached(t, root, ref, "cat")
 		// cat would read EOF at once from a closed or /dev/null stdin, and end: it waits
 		// for input only on an open one.
-		waitAsleep(t, root, id)
+		waitAsleep(t, root, id, "cat")
 		if s := status(t, root, id); s != "running" {
 			t.Errorf("run -d -i cat is %s once it waits for input, want running", s)
 		}
