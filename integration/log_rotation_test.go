@@ -86,7 +86,7 @@ func TestLogRotation(t *testing.T) {
 		if err := follow.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitWaiting(t, follow.Process.Pid) // it follows: it watches the log's dir
+		waitWaiting(t, root, id, follow.Process.Pid) // it follows the running container
 		mustStrata(t, root, "exec", name, "touch", "/tmp/go")
 		if err := follow.Wait(); err != nil {
 			t.Fatalf("%s: logs -f: %v, %q", name, err, stderr.String())

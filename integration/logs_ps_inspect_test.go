@@ -25,14 +25,14 @@ func TestLogsAsDocker(t *testing.T) {
 
 	// -f on a running container: everything, and it returns when the container exits.
 	// It ends once /tmp/end is there, made once logs -f follows.
-	detached(t, root, "--name", "slow", "alpine", "sh", "-c", "echo start; echo err >&2; until [ -e /tmp/end ]; do sleep 0.02; done; echo end")
+	slow := detached(t, root, "--name", "slow", "alpine", "sh", "-c", "echo start; echo err >&2; until [ -e /tmp/end ]; do sleep 0.02; done; echo end")
 	follow := exec.Command(strataBin, "--root", root, "logs", "-f", "slow")
 	var stdout, stderr bytes.Buffer
 	follow.Stdout, follow.Stderr = &stdout, &stderr
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitWaiting(t, follow.Process.Pid) // it follows: it watches the container's dir
+	waitWaiting(t, root, slow, follow.Process.Pid) // it follows the running container
 	mustStrata(t, root, "exec", "slow", "touch", "/tmp/end")
 	begin := time.Now()
 	if err := follow.Wait(); err != nil || stdout.String() != "start\nend\n" || stderr.String() != "err\n" {

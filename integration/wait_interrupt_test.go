@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 // running. It printed "waiting for container X: context canceled" and exited 1.
 func TestWaitInterrupted(t *testing.T) {
 	root := busyboxRoot(t)
-	mustStrata(t, root, "run", "-d", "--name", "wi", "busybox:1.38.0-musl", "sleep", "600")
+	id := strings.TrimSpace(mustStrata(t, root, "run", "-d", "--name", "wi", "busybox:1.38.0-musl", "sleep", "600").Stdout)
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "wi") })
 	for _, tt := range []struct {
 		sig    syscall.Signal
@@ -34,7 +35,7 @@ func TestWaitInterrupted(t *testing.T) {
 		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
-		waitWaiting(t, cmd.Process.Pid)
+		waitWaiting(t, root, id, cmd.Process.Pid)
 		if err := cmd.Process.Signal(tt.sig); err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -42,7 +45,7 @@ func TestWaitWhileForceRemoved(t *testing.T) {
 				}
 				done := make(chan error, 1)
 				go func() { done <- cmd.Wait() }()
-				waitWaiting(t, cmd.Process.Pid)
+				waitWaiting(t, root, id, cmd.Process.Pid)
 				began := time.Now()
 				mustStrata(t, root, "rm", "-f", name)
 				if d := time.Since(began); d > 3*time.Second {
@@ -132,21 +135,33 @@ func TestForegroundRemovedWaiters(t *testing.T) {
 	}
 }
 
-// waitWaiting waits for the strata process pid to wait for a container's exit: runner's wait
-// watches the container's dir with inotify, the only inotify strata makes there, once it
-// holds the dir as a waiter.
-func waitWaiting(t *testing.T, pid int) {
+// waitWaiting waits for the strata process pid to wait for the exit of container id, as
+// wait, start -a and logs -f do: it holds the container's dir shared with flock then
+// (runner's holdDirAsWaiter), which an rm waits for, and which /proc/locks lists. (An
+// inotify watch of the dir is no sign: start -a makes one first to see whether another
+// start is under way.)
+func waitWaiting(t *testing.T, root, id string, pid int) {
 	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(root, "containers", id), &st); err != nil {
+		t.Fatal(err)
+	}
+	// "1: FLOCK  ADVISORY  READ  1234 00:2d:5678 0 EOF": its pid, then the file's device and
+	// inode.
+	ino := ":" + strconv.FormatUint(st.Ino, 10)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		ents, _ := os.ReadDir(dir)
-		for _, e := range ents {
-			if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == "anon_inode:inotify" {
+		locks, err := os.ReadFile("/proc/locks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(locks), "\n") {
+			if f := strings.Fields(l); len(f) >= 6 && f[1] == "FLOCK" && f[3] == "READ" &&
+				f[4] == strconv.Itoa(pid) && strings.HasSuffix(f[5], ino) {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("strata (pid %d) is not waiting for a container after 30 s", pid)
+			t.Fatalf("strata (pid %d) does not wait for container %s after 30 s", pid, id[:12])
 		}
 	}
 }
