@@ -33,9 +33,8 @@ func TestAttachInputEndsOutput(t *testing.T) {
 	a.next(a.out, "got one")
 	b.next(b.out, "got one")
 	a.stdin.Close()
-	// Until a has read the end of its input it may show a line; from then on none: a line
-	// through b that a does not show is tried for, a few times (no outside sign says when a
-	// has read it).
+	// Until a has read the end of its input it may show a line; from then on none: lines
+	// through b are sent until one is not shown (no outside sign says when a has read it).
 	if !probeEnded(t, func(i int) string {
 		line := fmt.Sprintf("two %d", i)
 		_, _ = io.WriteString(b.stdin, line+"\n")
@@ -120,11 +119,15 @@ func TestAttachInputEndsOutput(t *testing.T) {
 
 // probeEnded says whether a's output has ended: probe makes the container write a line (or
 // names one it writes on its own), which a must not show within 2 s. An attach that has not
-// yet read the end of its input may show the first, so up to 5 probes are made.
+// yet read the end of its input shows the first ones: probes are made for up to 20 s (a
+// loaded machine took more than 1 s to have a read it).
 func probeEnded(t *testing.T, probe func(i int) string, a *attached) bool {
 	t.Helper()
-	for i := range 5 {
+	for i, deadline := 0, time.Now().Add(20*time.Second); time.Now().Before(deadline); i++ {
 		if !a.sawWithin(a.out, probe(i), 2*time.Second) {
+			if i > 0 {
+				t.Logf("the attach showed %d probes after the end of its input", i)
+			}
 			return true
 		}
 	}
