@@ -188,7 +188,11 @@ func (d *doc) start() {
 			"same minutes. hyperfine above times one tool's runs in a block, and this VM's speed drifts "+
 			"between blocks a minute apart. The clock is the same as hyperfine's (fork to reaping, no "+
 			"shell); crun runs in the mount namespace with cgroup2 hidden, which interleave joins for "+
-			"its runs (no nsenter in the time).\n", d.r.meta("interleaved runs"))
+			"its runs (no nsenter in the time). In a round each tool's previous start is another tool's: "+
+			"runc and crun, which move their process into a cgroup, at times find the RCU grace period "+
+			"still running that their own previous start, just before, would have ended (the spread of "+
+			"their times), so their interleaved starts sit between their two hyperfine tables above; "+
+			"strata's starts, which move no process, do not depend on what ran before.\n", d.r.meta("interleaved runs"))
 		d.timeTable("start", "alpine-interleaved", interleavedTools, []string{"CPU per start (mean)"})
 		if slices.Contains(d.r.cases("start"), "alpine-interleaved-spaced") {
 			d.p("Interleaved and spaced (%s s slept before each run, not timed):\n", d.r.meta("start gap"))
