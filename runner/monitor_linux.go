@@ -256,7 +256,7 @@ func spawnMonitor(args []string, extra []*os.File) (_ *monitorProc, err error) {
 		return nil, err
 	}
 	defer w.Close()
-	env := []string{"GOGC=25"}
+	env := []string{"GOGC=25", oneP}
 	if stop := os.Getenv(TestStopEnv); stop != "" {
 		env = append(env, TestStopEnv+"="+stop) // tests only: see stopMonitor
 	}

@@ -536,7 +536,7 @@ func spawnInit(shape InitShape, stdio Stdio, cg *cgroups.Cgroup, netns netnsSour
 	p.cmd = &exec.Cmd{
 		Path:       exe,
 		Args:       args,
-		Env:        []string{},
+		Env:        []string{oneP},
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,

@@ -158,7 +158,7 @@ func spawnStopKiller(c *Container, pidfd int, deadline time.Time, restart bool) 
 			}
 		}()
 	}
-	env := []string{"GOGC=25"}
+	env := []string{"GOGC=25", oneP}
 	if stop := os.Getenv(TestStopEnv); stop != "" {
 		env = append(env, TestStopEnv+"="+stop) // tests only: see stopKillerExited
 	}
