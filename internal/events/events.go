@@ -9,13 +9,16 @@
 // events.log.1 (replacing the older one), so the two files together hold the recent past.
 // Where that rename cannot be done (a directory with files in events.log.1, a root the user
 // may write the log in but not rename it in), the log is cut to nothing instead: the older
-// events are lost, but the log never grows without bound.
+// events are lost, but the log never grows without bound. Writers append under a shared flock
+// of the log and cut it under an exclusive one, so an event appended while another writer cuts
+// the log lands after the cut, never in what it drops.
 package events
 
 import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -114,7 +117,18 @@ func AppendErr(root string, m Message) error {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return errors.New(path + ": not a regular file")
 	}
+	// The append holds the log's lock shared, a cut holds it exclusive: a line is written
+	// before the cut looks at the log's size, or after its truncate, never in between
+	// (where the truncate dropped it). Without the lock (none to be had, or one held past
+	// lockWait) the append goes on as before it was added.
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	_ = lock(fd, syscall.LOCK_SH)
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return err
+	}
 	if st.Size >= MaxSize {
+		// Rotated or cut before this line goes in: a line appended to a full log is one
+		// the next writer's cut would drop.
 		rotate(fd, path, &st)
 		if err := syscall.Fstat(fd, &st); err != nil {
 			return err
@@ -137,10 +151,10 @@ func AppendErr(root string, m Message) error {
 // rotate renames the log at path, open as fd, to its .1, when path still names the file st
 // describes: another writer that rotated first has put a new, small log there, which stays.
 //
-// The rotation holds an exclusive flock on the log, taken without waiting (a writer that finds
-// it held leaves the rotation to its holder, and a process that holds it forever blocks no
-// command, nor, once the log is twice MaxSize, its rotation), and checks again under it that
-// the log is still at path and still past MaxSize:
+// The rotation holds an exclusive flock on the log, waiting for it no longer than lockWait (a
+// writer that finds it held that long leaves the rotation to its holder, and a process that
+// holds it forever blocks no command, nor, once the log is twice MaxSize, its rotation), and
+// checks again under it that the log is still at path and still past MaxSize:
 // two writers that both saw it full rotate it once, and the second never renames the new,
 // small log over the first's .1 nor cuts the new log.
 //
@@ -153,9 +167,12 @@ func AppendErr(root string, m Message) error {
 // its events are lost, but it stays bounded, where it grew without end. A reader following
 // it sees the cut and reads it again from its start (Tail).
 func rotate(fd int, path string, st *syscall.Stat_t) {
-	switch err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err {
+	// The shared lock the append holds goes first: two writers that both hold it and wait
+	// for the exclusive one would wait for each other. The exclusive lock stays held for
+	// the append's write, which its caller releases.
+	_ = syscall.Flock(fd, syscall.LOCK_UN)
+	switch err := lock(fd, syscall.LOCK_EX); err {
 	case nil:
-		defer syscall.Flock(fd, syscall.LOCK_UN)
 	case syscall.EWOULDBLOCK:
 		if st.Size < 2*MaxSize {
 			return
@@ -184,4 +201,45 @@ func rotate(fd int, path string, st *syscall.Stat_t) {
 		return // rotated, or the log went (a user's rm): the next writer makes a new one
 	}
 	_ = syscall.Ftruncate(fd, 0)
+}
+
+// lockWait bounds how long a writer waits for the log's flock. Its holders hold it for a
+// write, or for a rotation (a rename, or a truncate of MaxSize bytes): a lock held longer is
+// held by a process that stopped or never lets it go, and the writer goes on without it.
+const lockWait = 500 * time.Millisecond
+
+// lockStuck: a lock of this process waited lockWait for the log's flock in vain, shared
+// ([0]) or exclusive ([1]). The next ones of that kind take it only when it is free at once, so
+// a lock held forever costs a command one wait, not one per event; the first of that kind
+// taken at once clears it.
+var lockStuck [2]atomic.Bool
+
+// lock takes the flock how (LOCK_SH or LOCK_EX) on the log open as fd, waiting for it no
+// longer than lockWait: nil, EWOULDBLOCK when it stayed held by another, or flock's error
+// (ENOLCK on an NFS mount without its lock manager).
+func lock(fd, how int) error {
+	stuck := &lockStuck[0]
+	if how == syscall.LOCK_EX {
+		stuck = &lockStuck[1]
+	}
+	err := syscall.Flock(fd, how|syscall.LOCK_NB)
+	if err != syscall.EWOULDBLOCK {
+		if err == nil {
+			stuck.Store(false)
+		}
+		return err
+	}
+	if stuck.Load() {
+		return err
+	}
+	// flock has no timeout: its non-blocking form is tried again, from 50 µs apart to 5 ms.
+	deadline := time.Now().Add(lockWait)
+	for d := 50 * time.Microsecond; time.Now().Before(deadline); d = min(2*d, 5*time.Millisecond) {
+		time.Sleep(d)
+		if err = syscall.Flock(fd, how|syscall.LOCK_NB); err != syscall.EWOULDBLOCK {
+			return err
+		}
+	}
+	stuck.Store(true)
+	return err
 }
