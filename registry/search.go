@@ -75,7 +75,10 @@ func SplitSearchTerm(term string) (host, query string) {
 // they pull as they are printed. The catalog is read page by page, as its Link headers say,
 // until limit results are found; a catalog that goes on past maxCatalogPages or
 // maxCatalogBytes, or whose next page cannot be followed, ends the search with the results
-// found and an error that wraps ErrSearchIncomplete. limit is 1 to MaxSearchLimit.
+// found and an error that wraps ErrSearchIncomplete; so does a page after the first that
+// fails (a 5xx, a connection reset, a page that is no catalog) once a result was found, as
+// podman's search keeps what one registry found when another failed. With none found, that
+// page's failure is the search's error. limit is 1 to MaxSearchLimit.
 func Search(ctx context.Context, term string, limit int, opts Options) ([]SearchResult, error) {
 	if limit < 1 || limit > MaxSearchLimit {
 		return nil, fmt.Errorf("limit %d is outside the range of [1, %d]", limit, MaxSearchLimit)
@@ -132,11 +135,35 @@ func Search(ctx context.Context, term string, limit int, opts Options) ([]Search
 	if errors.Is(err, ErrSearchIncomplete) {
 		return results, err
 	}
+	var pe *catalogPageError
+	if errors.As(err, &pe) && ctx.Err() == nil {
+		pe.err = searchError(ctx, pe.err, host, anonymous)
+		if len(results) > 0 {
+			return results, fmt.Errorf("%w: %w", pe, ErrSearchIncomplete)
+		}
+		return nil, pe
+	}
 	if err != nil {
 		return nil, searchError(ctx, err, host, anonymous)
 	}
 	return results, nil
 }
+
+// catalogPageError is a catalog page after the first that failed (a 5xx, a connection reset,
+// a page that is no catalog) with err; the pages before it were pages, listing names
+// repositories.
+type catalogPageError struct {
+	host         string
+	names, pages int
+	err          error
+}
+
+func (e *catalogPageError) Error() string {
+	return fmt.Sprintf("searching %s: read %d repositories of its catalog in %s, then page %d failed: %s",
+		e.host, e.names, pages(e.pages), e.pages+1, strings.TrimPrefix(e.err.Error(), "searching "+e.host+": "))
+}
+
+func (e *catalogPageError) Unwrap() error { return e.err }
 
 // searchError says what failed, in one line, as a pull's errors do. A refusal (401 or 403)
 // says that the search was refused, and where (its search API, its catalog): a pull's words
@@ -229,7 +256,8 @@ func searchV1(ctx context.Context, client *http.Client, prefix, query string, li
 // behind a proxy may name its inner address; a hostile one, anyone's), as containers/image
 // keeps only the path of the Links it follows. A Link to another path, or to a page already
 // asked (a loop), and a catalog longer than maxCatalogPages or maxCatalogBytes end the search
-// with what it found and ErrSearchIncomplete.
+// with what it found and ErrSearchIncomplete. A page after the first that fails ends it with
+// what it found and a *catalogPageError.
 func searchCatalog(ctx context.Context, client *http.Client, prefix, host, query string, limit int) ([]SearchResult, error) {
 	var out []SearchResult
 	found := map[string]bool{}
@@ -243,6 +271,10 @@ func searchCatalog(ctx context.Context, client *http.Client, prefix, host, query
 		}
 		u := prefix + "/v2/_catalog?" + next
 		hdr, n, err := getJSON(ctx, client, u, &answer)
+		if err != nil && page > 1 {
+			// What the pages before found is kept: Search returns it, with the error.
+			return out, &catalogPageError{host: host, names: names, pages: page - 1, err: err}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +292,7 @@ func searchCatalog(ctx context.Context, client *http.Client, prefix, host, query
 		}
 		q, ok, err := nextCatalogPage(hdr, u)
 		incomplete := func(why string) error {
-			return fmt.Errorf("searching %s: read %d repositories of its catalog in %d pages, then %s: %w", host, names, page, why, ErrSearchIncomplete)
+			return fmt.Errorf("searching %s: read %d repositories of its catalog in %s, then %s: %w", host, names, pages(page), why, ErrSearchIncomplete)
 		}
 		switch {
 		case err != nil:
@@ -276,6 +308,14 @@ func searchCatalog(ctx context.Context, client *http.Client, prefix, host, query
 		}
 		next = q
 	}
+}
+
+// pages is "1 page" or "n pages".
+func pages(n int) string {
+	if n == 1 {
+		return "1 page"
+	}
+	return strconv.Itoa(n) + " pages"
 }
 
 // nextCatalogPage returns the query of the next page that the Link headers of the answer to

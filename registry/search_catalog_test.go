@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -191,5 +193,72 @@ func TestSearchCatalogBytes(t *testing.T) {
 	}
 	if n := len(asked()); n > maxCatalogBytes/len(body)+1 {
 		t.Errorf("the catalog was asked %d pages of %d bytes, past %d bytes", n, len(body), maxCatalogBytes)
+	}
+}
+
+// TestSearchCatalogPageFails: a catalog page after the first that fails (a 5xx, a connection
+// reset, a page that is no JSON) ends the search with the results of the pages read before
+// and an ErrSearchIncomplete that says what failed, in one line: they were dropped, and only
+// the error was left. With no result found before it, and when the first page fails, the
+// search fails.
+func TestSearchCatalogPageFails(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failPage int
+		match    bool // the pages before the failing one hold a match
+		fail     func(w http.ResponseWriter)
+		want     string
+	}{
+		{"5xx", 2, true, func(w http.ResponseWriter) { http.Error(w, "upstream down", http.StatusServiceUnavailable) }, "503"},
+		{"reset", 2, true, func(w http.ResponseWriter) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.(*net.TCPConn).SetLinger(0) // close with a RST
+			conn.Close()
+		}, "closed the connection"},
+		{"malformed", 3, true, func(w http.ResponseWriter) { io.WriteString(w, `{"repositories":["x/alpine-`) }, "not a search result"},
+		{"no match before", 2, false, func(w http.ResponseWriter) { http.Error(w, "upstream down", http.StatusServiceUnavailable) }, "503"},
+		{"first page", 1, true, func(w http.ResponseWriter) { http.Error(w, "upstream down", http.StatusServiceUnavailable) }, "503"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			page := 0
+			host, _ := catalogServer(t, func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				page++
+				p := page
+				mu.Unlock()
+				if p >= tc.failPage {
+					tc.fail(w)
+					return
+				}
+				w.Header().Set("Link", `</v2/_catalog?last=`+strconv.Itoa(p)+`>; rel="next"`)
+				if tc.match && p == 1 {
+					fmt.Fprintf(w, `{"repositories":["a/alpine","b/page-%d"]}`, p)
+				} else {
+					fmt.Fprintf(w, `{"repositories":["b/page-%d"]}`, p)
+				}
+			})
+			got, err := Search(context.Background(), host+"/alpine", 25, testOptions())
+			if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "searching "+host+": ") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Search's error %v is not one line about searching %s that says %q", err, host, tc.want)
+			}
+			partial := tc.match && tc.failPage > 1
+			if partial != errors.Is(err, ErrSearchIncomplete) {
+				t.Errorf("Search = %v; want ErrSearchIncomplete: %v", err, partial)
+			}
+			if partial && (len(got) != 1 || got[0].Name != host+"/a/alpine") {
+				t.Errorf("Search = %+v, want a/alpine, found before page %d failed", got, tc.failPage)
+			}
+			if !partial && got != nil {
+				t.Errorf("Search = %+v with an error, want no results", got)
+			}
+			if partial && !strings.Contains(err.Error(), fmt.Sprintf("then page %d failed", tc.failPage)) {
+				t.Errorf("Search's error %q does not name page %d", err, tc.failPage)
+			}
+		})
 	}
 }

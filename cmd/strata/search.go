@@ -102,8 +102,10 @@ repositories whose name holds the term, printed with the registry so that they p
 			}
 			results, err := registry.Search(cmd.Context(), args[0], limit, g.registryOptions())
 			if errors.Is(err, registry.ErrSearchIncomplete) {
-				// A catalog strata read only part of (too long, or a next page it does not
-				// follow): what it found is printed, and that the rest was not searched said.
+				// A catalog strata read only part of (too long, a next page it does not
+				// follow, or a later page that failed once a match was found): what it found
+				// is printed, and that the rest was not searched said, and the exit status is
+				// 0, as podman's search keeps what one registry found when another failed.
 				fmt.Fprintln(cmd.ErrOrStderr(), oneLine("strata: warning: "+err.Error()))
 			} else if err != nil {
 				return err

@@ -129,3 +129,46 @@ func TestSearchCatalogIncomplete(t *testing.T) {
 		t.Errorf("search's stderr = %q, want %q", errOut.String(), want)
 	}
 }
+
+// TestSearchCatalogPageFails: a registry whose catalog's second page fails (a 501, which is
+// not retried) prints the results of its first page, with a one-line warning naming the
+// failure, and exits 0, as an incomplete catalog does; it printed only the error and exited
+// 1. With no result on the first page, the failure is the error.
+func TestSearchCatalogPageFails(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v2/":
+			io.WriteString(w, "{}")
+		case r.URL.Path == "/v2/_catalog" && r.URL.Query().Get("last") == "":
+			w.Header().Set("Link", `</v2/_catalog?n=1000&last=team%2Fbusybox>; rel="next"`)
+			io.WriteString(w, `{"repositories":["team/alpine","team/busybox"]}`)
+		case r.URL.Path == "/v2/_catalog":
+			http.Error(w, "not now", http.StatusNotImplemented)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	search := func(term string) (string, string, error) {
+		cmd := newRootCmd(&globals{})
+		var out, errOut bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		cmd.SetArgs([]string{"--root", t.TempDir(), "search", "--format", "{{.Name}}", term})
+		err := cmd.ExecuteContext(context.Background())
+		return out.String(), errOut.String(), err
+	}
+	out, errOut, err := search(host + "/alp")
+	if err != nil || out != host+"/team/alpine\n" {
+		t.Errorf("search %s/alp = %q, %v; want %s/team/alpine", host, out, err, host)
+	}
+	if want := "strata: warning: searching " + host + ": read 2 repositories of its catalog in 1 page, then page 2 failed: registry " + host + ": HTTP 501 Not Implemented: the rest of its catalog was not searched\n"; errOut != want {
+		t.Errorf("search's stderr = %q, want %q", errOut, want)
+	}
+	out, _, err = search(host + "/nginx")
+	if want := "searching " + host + ": read 2 repositories of its catalog in 1 page, then page 2 failed: registry " + host + ": HTTP 501 Not Implemented"; err == nil || err.Error() != want || out != "" {
+		t.Errorf("search %s/nginx = %q, %v; want the error %q", host, out, err, want)
+	}
+}
