@@ -61,6 +61,9 @@ const (
 	// stopInterrupted: a stop or restart interrupted (SIGINT, SIGTERM) while it waited for
 	// its container to exit is about to leave the killer that finishes it (spawnStopKiller).
 	stopInterrupted = "stop-interrupted"
+	// stopSignalled: a stop or restart has sent its container the stop signal, its killer
+	// spawned (spawnStopKiller), and not yet begun to wait for the exit.
+	stopSignalled = "stop-signalled"
 )
 
 // testStop stops this process if TestStopEnv names point. The signal goes to this thread

@@ -547,105 +547,138 @@ func unpausesOn(c *Container, sig syscall.Signal) bool {
 // container that is not running does nothing. It keeps the container down whatever its
 // restart policy, as docker's: it returns once no monitor is about to restart it.
 func Stop(ctx context.Context, c *Container, timeout time.Duration) error {
-	return stopAs(ctx, c, timeout, false)
+	_, err := stopAs(ctx, c, timeout, false)
+	return err
 }
 
-// stopAs is Stop, for a Restart when restart says so: interrupted, the process it leaves to
-// kill the container starts it again too (spawnStopKiller), and the error is then
-// errRestartLeft.
-func stopAs(ctx context.Context, c *Container, timeout time.Duration, restart bool) error {
+// stopAs is Stop, for a Restart when restart says so: the killer it leaves beside the
+// container (spawnStopKiller) starts it again too should the restart be gone before it does,
+// and an interrupted one's error is then errRestartLeft. A restart's stop that succeeds
+// returns that killer, which the restart dismisses once it has started the container.
+func stopAs(ctx context.Context, c *Container, timeout time.Duration, restart bool) (*stopKiller, error) {
 	if _, err := cancelRestarts(ctx, c, restartCanceled); err != nil {
-		return err
+		return nil, err
 	}
-	if err := stop(ctx, c, timeout, restart); err != nil || !c.Config.RestartPolicy.Restarts() {
-		return err
+	k, err := stop(ctx, c, timeout, restart)
+	if err != nil || !c.Config.RestartPolicy.Restarts() {
+		return k, err
 	}
 	// Its monitor may have read no mark yet as the container exited by itself meanwhile: it
 	// finds it in its backoff and gives the restart up.
-	_, err := cancelRestarts(ctx, c, restartCanceled)
-	return err
+	if _, err := cancelRestarts(ctx, c, restartCanceled); err != nil {
+		k.dismiss()
+		return nil, err
+	}
+	return k, nil
 }
 
 // errRestartLeft is an interrupted restart's error once the process it left finishes it
 // (spawnStopKiller), which the restart mark names then.
 var errRestartLeft = errors.New("restart left to finish")
 
-// stop is Stop's signal and wait, the restart policy aside; restart as stopAs.
-func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool) error {
+// stop is Stop's signal and wait, the restart policy aside; restart as stopAs, whose killer
+// it returns (for a restart's stop that succeeded; nil otherwise).
+func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool) (kept *stopKiller, err error) {
 	sig := StopSignalOf(c)
 	if !c.State.Running() {
 		if err := waitStartUnderWay(ctx, c); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	// From before the stop signal to the killer an interruption leaves, strata's root lets
+	// From before the stop signal to the return of an interrupted stop, strata's root lets
 	// no second SIGINT or SIGTERM end this process (StopsSettled); interrupted already, it
 	// signals nothing, and has nothing to leave.
 	defer enterStop()()
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	// The PID 1 signalled, held for a stop interrupted while it waits (spawnStopKiller).
-	initFD := -1
+	// The killer spawned before the signal (spawnStopKiller): dismissed on return, but when
+	// the stop is interrupted (left to finish it) or a restart's stop succeeds (returned).
+	var k *stopKiller
+	left := false
 	defer func() {
-		if initFD >= 0 {
-			unix.Close(initFD)
+		switch {
+		case left:
+			k.leave()
+		case restart && err == nil:
+			kept = k
+		default:
+			k.dismiss()
 		}
 	}()
-	keep := func(pidfd int) { initFD, _ = unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0) }
-	if err := kill(c, sig, keep); err != nil {
+	var deadline time.Time
+	marked := false // the restart mark names the killer
+	before := func(pidfd int) {
+		deadline = time.Now().Add(timeout)
+		if timeout >= maxStopDeadline && !restart {
+			return // -t -1: nothing to kill, ever
+		}
+		d := deadline
+		if timeout >= maxStopDeadline {
+			d = time.Time{} // a restart's -t -1: no kill, the start after the exit
+		}
+		var err error
+		if k, err = spawnStopKiller(c, pidfd, d, restart); err != nil {
+			return // no killer: the stop kills at the deadline if it lives
+		}
+		if restart {
+			// The restart mark names the killer from now on: a --rm container's monitor
+			// keeps the container on this exit while the killer lives (restarting), even
+			// if this process is gone by then. It named this process until then, alive
+			// still, so that it never named no live restart.
+			marked = writeRestartMark(filepath.Join(c.Dir, restartingFile), k.pid()) == nil
+		}
+	}
+	if err := kill(c, sig, before); err != nil {
 		if errors.Is(err, ErrNotRunning) && c.State.Status == StatusRunning {
 			// Exiting: its PID 1 is gone and its monitor has yet to record how it ended.
 			// Stop returns once that is recorded, as after a signal: a script's stop then
 			// inspect read the container as running still, exit code 0.
 			if _, err := waitRecorded(ctx, c); err != nil && !removedOnExit(c, err) {
-				return err
+				return nil, err
 			}
-			return nil
+			return nil, nil
 		}
 		if errors.Is(err, ErrNotRunning) || removedOnExit(c, err) {
-			return nil
+			return nil, nil
 		}
-		return err
+		return nil, err
 	}
-	deadline := time.Now().Add(timeout)
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	_, err := Wait(tctx, c)
+	testStop(stopSignalled)
+	tctx, cancel := context.WithDeadline(ctx, deadline)
+	if timeout >= maxStopDeadline {
+		tctx, cancel = context.WithCancel(ctx)
+	}
+	_, err = Wait(tctx, c)
 	cancel()
 	if err == nil || removedOnExit(c, err) {
-		return nil
+		return nil, nil
 	}
 	if ctx.Err() != nil {
-		// Interrupted (Ctrl-C): the SIGKILL at the deadline is still sent, by a process
+		// Interrupted (Ctrl-C): the SIGKILL at the deadline is still sent, by the killer
 		// left for it, as docker's daemon finishes the stop its CLI left, and so is a
 		// restart's start after it (docker's daemon finishes the whole restart).
-		if initFD < 0 || (timeout >= maxStopDeadline && !restart) {
-			return ctx.Err()
+		if k == nil {
+			return nil, ctx.Err()
 		}
-		if timeout >= maxStopDeadline {
-			deadline = time.Time{} // -t -1: no kill, the start after the exit
+		testStop(stopInterrupted)
+		left = true
+		if !restart || !marked {
+			return nil, ctx.Err() // a restart's killer starts it all the same; a --rm one may be gone
 		}
-		pid, proceed, err := spawnStopKiller(c, initFD, deadline, restart)
-		if err != nil || !restart {
-			return ctx.Err()
-		}
-		// The restart mark names the killer from now on: a --rm container's monitor keeps
-		// the container on this exit while the killer lives (restarting). It named this
-		// process until then, alive still, so that it never named no live restart.
-		err = writeRestartMark(filepath.Join(c.Dir, restartingFile), pid)
-		proceed()
-		if err != nil {
-			return ctx.Err() // the killer starts it all the same; a --rm one may be gone
-		}
-		return fmt.Errorf("%w: %w", ctx.Err(), errRestartLeft)
+		return nil, fmt.Errorf("%w: %w", ctx.Err(), errRestartLeft)
+	}
+	if !restart {
+		k.dismiss() // before the SIGKILL: the kill and its event are this process's alone
+		k = nil
 	}
 	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) && !removedOnExit(c, err) {
-		return err
+		return nil, err
 	}
 	if _, err = waitRecorded(ctx, c); removedOnExit(c, err) {
-		return nil
+		return nil, nil
 	}
-	return err
+	return nil, err
 }
 
 // waitRecorded is Wait for a container that was killed, bounded where Wait is not: a monitor
@@ -740,13 +773,17 @@ func Restart(ctx context.Context, c *Container, timeout time.Duration) error {
 		}
 		return fmt.Errorf("restarting container %s: marking it: %w", shortID(c.ID), err)
 	}
-	if err := stopAs(ctx, c, timeout, true); err != nil {
+	k, err := stopAs(ctx, c, timeout, true)
+	if err != nil {
 		if !errors.Is(err, errRestartLeft) {
 			_ = os.Remove(mark)
 		}
 		return err
 	}
-	err := Start(ctx, c)
+	// The killer the stop left starts the container again should this process be gone
+	// before it has; once it has started it (or failed to), the killer has no more use.
+	defer k.dismiss()
+	err = Start(ctx, c)
 	if err != nil {
 		// Refused as running: a monitor a killed start or restart spawned took the
 		// container as this one's was spawned. Started all the same, once that ended.

@@ -18,17 +18,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stopKillerMarker is the argv[0] of the process a stop interrupted while it waited for the
-// container to exit leaves behind to SIGKILL it at the stop's deadline (spawnStopKiller).
+// stopKillerMarker is the argv[0] of the process a stop leaves beside it, before it sends its
+// container the stop signal, to SIGKILL the container at the stop's deadline should the stop
+// not do it itself (spawnStopKiller).
 const stopKillerMarker = "strata-stop-killer"
 
 // stopKillerFD is the killer's pidfd of the container's PID 1 (ExtraFiles[0]).
 const stopKillerFD = 3
 
-// stopKillerGoFD is a restart's killer's read end of a pipe (ExtraFiles[1]) whose end tells
-// it the restart mark names it: Restart writes that after spawning it, and the killer starts
-// nothing before (a mark rewritten after its start would name it for nothing).
-const stopKillerGoFD = 4
+// stopKillerCtlFD is the killer's read end of a pipe (ExtraFiles[1]) whose write end only the
+// stop that spawned it holds: its end (EOF) says the stop is gone, by its return (Ctrl-C) or
+// its death (SIGKILL, a crash), and the killer is on its own. Until then the killer is a
+// backup, and a restart's starts nothing (the restart starts the container itself).
+const stopKillerCtlFD = 4
+
+// stopKillerLag is how long after the deadline a killer whose stop lives still waits before
+// it kills: the stop kills the container at the deadline itself, and the killer, which sees
+// that exit, sends no second SIGKILL (and logs no second kill event). A stop that is stopped
+// (Ctrl-Z, SIGSTOP) gets its container killed that late all the same.
+const stopKillerLag = time.Second
 
 // maxStopDeadline is the longest stop timeout a killer is left for: a longer one (-t -1,
 // forever) leaves none, but for a restart, whose killer waits for the exit without a
@@ -42,13 +50,15 @@ type stopKillerJob struct {
 	// Root and Kill: the root whose event log gets Kill, the kill event, if it kills.
 	Root string          `json:"root,omitempty"`
 	Kill *events.Message `json:"kill,omitempty"`
-	// Restart, for an interrupted restart: the container to start again once it exited.
+	// Restart, for a restart: the container to start again once it exited, should the
+	// restart be gone by then.
 	Restart *killerRestart `json:"restart,omitempty"`
 }
 
-// killerRestart is the container an interrupted restart's killer starts again: its dir, its
-// store's layer dir (Store.SetLayerDir) and the start time of the run the restart stopped,
-// which alone it starts again after (a container started by hand since is left as it is).
+// killerRestart is the container a restart's killer starts again (the restart gone): its
+// dir, its store's layer dir (Store.SetLayerDir) and the start time of the run the restart
+// stopped, which alone it starts again after (a container started by hand since is left as
+// it is).
 type killerRestart struct {
 	Dir       string    `json:"dir"`
 	Layers    string    `json:"layers,omitempty"`
@@ -57,7 +67,7 @@ type killerRestart struct {
 
 // stopping counts this process's stops (and restarts) between the moment they may send a
 // container its stop signal and their return, by when an interrupted one has left its killer
-// (spawnStopKiller) and a restart's mark names it; idle is closed while there are none.
+// (spawnStopKiller); idle is closed while there are none.
 var stopping struct {
 	sync.Mutex
 	n    int
@@ -70,8 +80,9 @@ var stopping struct {
 // context, before it lets the next one end strata (the signal's default action): a Ctrl-C
 // pressed twice, the second a moment after the first, killed the stop or restart before it
 // had left its killer, and the container stayed up on the stop signal it ignored, neither
-// killed at the timeout nor started again. The wait is short: an interrupted stop's wait
-// ends with its context, and the killer is one fork and exec.
+// killed at the timeout nor started again. The killer is now spawned before the signal, and
+// finishes a stop killed anywhere; the wait still lets an interrupted stop return as it
+// should (exit 130, quietly). It is short: an interrupted stop's wait ends with its context.
 func StopsSettled() <-chan struct{} {
 	stopping.Lock()
 	defer stopping.Unlock()
@@ -101,23 +112,38 @@ func enterStop() (leave func()) {
 	}
 }
 
+// stopKiller is a killer spawnStopKiller started: the stop that holds it dismisses it once
+// it has no more use for it, or leaves it to finish the stop.
+type stopKiller struct {
+	proc *os.Process
+	ctl  *os.File // the write end of the killer's control pipe (stopKillerCtlFD)
+}
+
 // spawnStopKiller starts, in a session of its own, a process that SIGKILLs the process of
-// pidfd (the container's PID 1, which a stop has sent its stop signal) at deadline unless it
-// has exited by then: the stop's own SIGKILL, which an interrupted stop (Ctrl-C, SIGTERM)
-// never sent, where docker's daemon finishes a stop whatever its client does. Through the
-// pidfd, it can signal no other process, whatever pid the container's had: a container
-// started again meanwhile is another process, and is spared.
+// pidfd (the container's PID 1, which a stop is about to send its stop signal) at deadline
+// unless it has exited by then. A stop spawns it before it signals: a stop that is gone by
+// the deadline (interrupted by Ctrl-C, SIGTERM or SIGHUP, or killed: SIGKILL, a crash, the
+// OOM killer) never sends its own SIGKILL, where docker's daemon finishes a stop whatever its
+// client does (its containerStop runs under context.WithoutCancel). Left after the signal, a
+// stop SIGKILLed in between left nothing, and the container, which ignored its stop signal,
+// ran on for ever. Through the pidfd, it can signal no other process, whatever pid the
+// container's had: a container started again meanwhile is another process, and is spared.
+// It ends as soon as that process has exited, so a stop of a container that exits on its
+// stop signal leaves nothing behind.
+//
+// While the stop lives (the control pipe is open, stopKillerCtlFD), the killer waits
+// stopKillerLag past the deadline: the stop kills at the deadline itself, the killer sees
+// the exit and kills nothing. Once the stop is gone, it kills at the deadline, or at once if
+// that is past.
 //
 // When it kills, it logs the kill event (signal 9) of c, as the stop it finishes would have
 // (Kill) and as docker's daemon does; the die event is the monitor's, as for any exit.
 //
 // For a restart (restart true), it also finishes the restart, as docker's daemon does when
-// its CLI goes away: once the process has exited (killed, or by itself) and its exit is
-// recorded, it starts c again, unless c was started since (restartAfterStop). A zero
-// deadline never kills. It returns the killer's pid and, for a restart, a function to call
-// once the restart mark names the killer (or it will not), which lets the killer go on.
-func spawnStopKiller(c *Container, pidfd int, deadline time.Time, restart bool) (pid int, proceed func(), err error) {
-	testStop(stopInterrupted)
+// its CLI goes away: once the process has exited (killed, or by itself), the restart is gone
+// (the control pipe ended) and the exit is recorded, it starts c again, unless c was started
+// since (restartAfterStop). A zero deadline never kills.
+func spawnStopKiller(c *Container, pidfd int, deadline time.Time, restart bool) (k *stopKiller, err error) {
 	job := stopKillerJob{}
 	if !deadline.IsZero() {
 		job.Deadline = deadline.UnixNano()
@@ -130,34 +156,24 @@ func spawnStopKiller(c *Container, pidfd int, deadline time.Time, restart bool) 
 	}
 	b, err := json.Marshal(job)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	exe, release, err := sealedExe()
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	defer release()
 	fd, err := unix.Dup(pidfd)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), "pidfd")
 	defer f.Close()
-	extra := []*os.File{f}
-	proceed = func() {}
-	if restart {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return 0, nil, err
-		}
-		defer r.Close()
-		extra, proceed = append(extra, r), func() { w.Close() }
-		defer func() {
-			if err != nil {
-				w.Close()
-			}
-		}()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
 	}
+	defer r.Close()
 	env := []string{"GOGC=25", oneP}
 	if stop := os.Getenv(TestStopEnv); stop != "" {
 		env = append(env, TestStopEnv+"="+stop) // tests only: see stopKillerExited
@@ -167,17 +183,42 @@ func spawnStopKiller(c *Container, pidfd int, deadline time.Time, restart bool) 
 		Args:        []string{stopKillerMarker, string(b)},
 		Env:         env,
 		Dir:         "/", // pin no mount
-		ExtraFiles:  extra,
+		ExtraFiles:  []*os.File{f, r},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	err = cmd.Start()
 	release()
 	dropSealedExe()
 	if err != nil {
-		return 0, nil, err
+		w.Close()
+		return nil, err
 	}
 	go func() { _ = cmd.Wait() }() // reaped here if this process outlives it (tests)
-	return cmd.Process.Pid, proceed, nil
+	return &stopKiller{proc: cmd.Process, ctl: w}, nil
+}
+
+// pid is the killer's process ID.
+func (k *stopKiller) pid() int { return k.proc.Pid }
+
+// dismiss ends the killer: the stop has no more use for it (the container exited, or the
+// stop killed it itself, or never signalled it). SIGKILL, then the end of the control pipe,
+// which it can no longer read: a restart's killer starts nothing. Through the process's
+// pidfd (os.Process keeps one), so no other process with its pid can get the signal.
+func (k *stopKiller) dismiss() {
+	if k == nil {
+		return
+	}
+	_ = k.proc.Kill()
+	k.ctl.Close()
+}
+
+// leave lets the killer finish the stop (and a restart's start) on its own: the end of its
+// control pipe tells it the stop is gone, as the stop's death would.
+func (k *stopKiller) leave() {
+	if k == nil {
+		return
+	}
+	k.ctl.Close()
 }
 
 // runStopKiller is the process spawnStopKiller starts; it never returns.
@@ -185,7 +226,7 @@ func runStopKiller() {
 	nameProcess(stopKillerMarker)
 	// Its fds go to no monitor a restart's start spawns.
 	unix.CloseOnExec(stopKillerFD)
-	unix.CloseOnExec(stopKillerGoFD)
+	unix.CloseOnExec(stopKillerCtlFD)
 	var job stopKillerJob
 	if len(os.Args) != 2 || json.Unmarshal([]byte(os.Args[1]), &job) != nil {
 		os.Exit(ExitOwnError)
@@ -194,7 +235,8 @@ func runStopKiller() {
 	if job.Deadline != 0 {
 		deadline = time.Unix(0, job.Deadline)
 	}
-	if killAtDeadline(stopKillerFD, deadline) && job.Kill != nil {
+	killed, stopGone := killAtDeadline(stopKillerFD, stopKillerCtlFD, deadline)
+	if killed && job.Kill != nil {
 		logStopKill(job.Root, *job.Kill)
 	}
 	if job.Restart != nil {
@@ -202,10 +244,12 @@ func runStopKiller() {
 		if waitPidfd(context.Background(), stopKillerFD) != nil {
 			os.Exit(ExitOwnError)
 		}
-		// The restart mark names this process once the pipe ends (or the restart died).
-		goPipe := os.NewFile(stopKillerGoFD, "go")
-		_, _ = io.Copy(io.Discard, goPipe)
-		goPipe.Close()
+		// A restart that lives starts the container itself, and dismisses this process.
+		if !stopGone {
+			ctl := os.NewFile(stopKillerCtlFD, "ctl")
+			_, _ = io.Copy(io.Discard, ctl)
+			ctl.Close()
+		}
 		testStop(stopKillerExited)
 		if restartAfterStop(*job.Restart) != nil {
 			os.Exit(ExitOwnError)
@@ -222,13 +266,24 @@ func logStopKill(root string, m events.Message) {
 }
 
 // killAtDeadline SIGKILLs the process of pidfd at deadline unless it has exited by then, and
-// says whether it did. A zero deadline waits for its exit and never kills.
-func killAtDeadline(pidfd int, deadline time.Time) bool {
+// says whether it did. While ctl, the read end of a stop's control pipe (-1: none), is open,
+// the deadline is stopKillerLag later (see spawnStopKiller); gone says whether it ended. A
+// zero deadline waits for the exit and never kills.
+func killAtDeadline(pidfd, ctl int, deadline time.Time) (killed, gone bool) {
 	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	if ctl >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(ctl), Events: unix.POLLIN})
+	} else {
+		gone = true
+	}
 	for {
 		wait := time.Hour
 		if !deadline.IsZero() {
-			wait = time.Until(deadline)
+			due := deadline
+			if !gone {
+				due = due.Add(stopKillerLag)
+			}
+			wait = time.Until(due)
 		}
 		if wait <= 0 {
 			break
@@ -237,15 +292,22 @@ func killAtDeadline(pidfd int, deadline time.Time) bool {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		if err != nil || n > 0 {
-			return false // exited (or no pidfd to wait on: nothing to kill through it)
+		if err != nil || fds[0].Revents != 0 {
+			return false, gone // exited (or no pidfd to wait on: nothing to kill through it)
+		}
+		if n > 0 && len(fds) > 1 && fds[1].Revents != 0 {
+			// The stop writes nothing: readable is its end.
+			var b [64]byte
+			if m, err := unix.Read(ctl, b[:]); m <= 0 && !errors.Is(err, unix.EINTR) && !errors.Is(err, unix.EAGAIN) {
+				gone, fds = true, fds[:1]
+			}
 		}
 	}
-	return unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0) == nil
+	return unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0) == nil, gone
 }
 
-// restartAfterStop is the start of an interrupted restart (Restart) its killer makes once the
-// process it stopped has exited: it waits for the monitor to record that exit, then starts
+// restartAfterStop is the start of a restart (Restart) gone (interrupted, killed) that its
+// killer makes once the process it stopped has exited: it waits for the monitor to record that exit, then starts
 // the container again, detached, and logs docker's restart event. A container started since
 // by anyone else (its run's start time is not the stopped one's), removed (rm -f) or not to
 // be read is left as it is. The restart mark names the killer (Restart wrote it), so that the

@@ -66,9 +66,11 @@ func TestStopInterruptedKills(t *testing.T) {
 	waitFor(t, killed, "the stop killer's kill event (signal 9)")
 }
 
-// TestKillAtDeadline: the killer an interrupted stop leaves SIGKILLs the process of its pidfd
-// at the deadline, and returns without a signal once that process has exited: a process
-// with the pid since (the container started again) is another, which it cannot signal.
+// TestKillAtDeadline: the killer a stop leaves SIGKILLs the process of its pidfd at the
+// deadline, and returns without a signal once that process has exited: a process with the
+// pid since (the container started again) is another, which it cannot signal. While the
+// stop's control pipe is open it kills only stopKillerLag later (the stop kills itself at the
+// deadline), and at once once the pipe has ended (the stop is gone) and the deadline is past.
 func TestKillAtDeadline(t *testing.T) {
 	spawn := func() (*exec.Cmd, int) {
 		child := exec.Command("sleep", "1000")
@@ -84,14 +86,14 @@ func TestKillAtDeadline(t *testing.T) {
 		return child, fd
 	}
 	child, fd := spawn()
-	killAtDeadline(fd, time.Now().Add(50*time.Millisecond))
+	killAtDeadline(fd, -1, time.Now().Add(50*time.Millisecond))
 	if err := child.Wait(); err == nil || child.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Errorf("the process after its deadline: %v, want killed by SIGKILL", err)
 	}
 	// Ended before the deadline: killAtDeadline returns at its end, not at the deadline.
 	child, fd = spawn()
 	done := make(chan struct{})
-	go func() { killAtDeadline(fd, time.Now().Add(time.Hour)); close(done) }()
+	go func() { killAtDeadline(fd, -1, time.Now().Add(time.Hour)); close(done) }()
 	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +101,34 @@ func TestKillAtDeadline(t *testing.T) {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("killAtDeadline still waits after its process ended")
+	}
+	// The stop gone (its end of the pipe closed) at the deadline: killed then, not
+	// stopKillerLag later.
+	ctl := func() (r, w *os.File) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		return r, w
+	}
+	child, fd = spawn()
+	r, w := ctl()
+	w.Close()
+	if killed, gone := killAtDeadline(fd, int(r.Fd()), time.Now()); !killed || !gone {
+		t.Errorf("killAtDeadline with the stop gone = %v, %v; want killed, gone", killed, gone)
+	}
+	if err := child.Wait(); err == nil || child.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("the process after its deadline, the stop gone: %v, want killed by SIGKILL", err)
+	}
+	// The stop alive but not killing (stopped, Ctrl-Z): killed stopKillerLag late.
+	child, fd = spawn()
+	r, _ = ctl()
+	if killed, gone := killAtDeadline(fd, int(r.Fd()), time.Now()); !killed || gone {
+		t.Errorf("killAtDeadline with the stop alive = %v, %v; want killed, not gone", killed, gone)
+	}
+	if err := child.Wait(); err == nil || child.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("the process after its deadline, the stop alive: %v, want killed by SIGKILL", err)
 	}
 }
 

@@ -174,8 +174,8 @@ func newStopLikeCmd(g *globals, name, short string, parallel bool, fn func(conte
 				err = eachContainer(cmd, g, args, true, one)
 			}
 			if code := interruptedExit(cmd.Context()); err != nil && code != 0 {
-				// Ctrl-C ends a stop or restart as docker's CLI: quietly, 130 (the container's
-				// monitor still kills it at the timeout). It printed "context canceled", 1.
+				// Ctrl-C ends a stop or restart as docker's CLI: quietly, 130 (the killer the
+				// stop spawned still kills it at the timeout). It printed "context canceled", 1.
 				return silentExit(code)
 			}
 			return err
