@@ -158,8 +158,12 @@ func TestEvents(t *testing.T) {
 	mustStrata(t, root, "run", "-d", "--name", "evx", "alpine", "sleep", "600")
 	t.Cleanup(func() { strata(t, root, "rm", "-f", "evx") })
 	strata(t, root, "exec", "evx", "sh", "-c", "exit 3")
+	// A command without arguments: docker's action ends in a space ("exec_create: " + the
+	// entrypoint + " " + the arguments joined, moby daemon/exec.go).
+	mustStrata(t, root, "exec", "evx", "true")
 	if got := mustStrata(t, root, "events", "--since", start.Format(time.RFC3339Nano), "--until", "0s", "-f", "container=evx", "-f", "event=exec_create", "-f", "event=exec_start", "-f", "event=exec_die",
-		"--format", "{{.Action}} {{.Actor.Attributes.exitCode}}").Stdout; got != "exec_create: sh -c exit 3 <no value>\nexec_start: sh -c exit 3 <no value>\nexec_die 3\n" {
+		"--format", "{{.Action}} {{.Actor.Attributes.exitCode}}").Stdout; got != "exec_create: sh -c exit 3 <no value>\nexec_start: sh -c exit 3 <no value>\nexec_die 3\n"+
+		"exec_create: true  <no value>\nexec_start: true  <no value>\nexec_die 0\n" {
 		t.Errorf("exec events = %q", got)
 	}
 

@@ -65,7 +65,9 @@ func eventDie(c *Container, code int) {
 // runs, each with the exec's ID (execID), and returns what logs its exec_die with the same ID
 // and the command's exit code once it has ended; an err there says the command never ran,
 // and logs nothing. strata exec logs through it, and so do the health checks, which docker's
-// daemon runs as execs (moby daemon/health.go), with the same events.
+// daemon runs as execs (moby daemon/health.go), with the same events. The action names the
+// command as docker's does (moby daemon/exec.go): "exec_create: " + the entrypoint + " " +
+// the arguments joined by spaces.
 func ExecEvents(c *Container, args []string) func(code int, err error) {
 	if !c.State.Running() {
 		return func(int, error) {} // refused: docker creates no exec either
@@ -73,7 +75,12 @@ func ExecEvents(c *Container, args []string) func(code int, err error) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	what := strings.Join(args, " ")
+	// docker's words exactly: the entrypoint, a space, then its arguments joined by spaces,
+	// so that a command without arguments ends in a space ("exec_start: true ").
+	var what string
+	if len(args) > 0 {
+		what = args[0] + " " + strings.Join(args[1:], " ")
+	}
 	Event(c, "exec_create: "+what, map[string]string{"execID": id})
 	Event(c, "exec_start: "+what, map[string]string{"execID": id})
 	return func(code int, err error) {
