@@ -1,9 +1,13 @@
 package integration
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHealthcheckPaused: a paused container with a healthcheck is unhealthy (inspect
@@ -45,4 +49,52 @@ func TestHealthcheckPaused(t *testing.T) {
 	}
 	mustStrata(t, root, "exec", "hpause", "touch", "/tmp/ok")
 	waitFor(t, func() bool { s, _ := health(); return s == "healthy" })
+}
+
+// TestHealthcheckPausedDuringCheck: a check under way when the container is paused is killed,
+// as docker's pause stops the health monitor, which cancels the check and so SIGKILLs its exec
+// (moby daemon/health.go monitor, daemon/exec.go ContainerExecStart): its exec_die says 137,
+// and it adds nothing to the log or the failing streak. strata's check, frozen with the
+// container, ran on after the unpause to its end (exit 4 after its sleep, in its exec_die).
+func TestHealthcheckPausedDuringCheck(t *testing.T) {
+	root := busyboxRoot(t)
+	start := time.Now()
+	mustStrata(t, root, "run", "-d", "--name", "hpausecut", "--health-cmd", "if [ -e /tmp/slow ]; then rm /tmp/slow; sleep 5; exit 4; fi; exit 3",
+		"--health-interval", "100ms", "--health-timeout", "60s", "--health-retries", "1000", "busybox:1.38.0-musl", "sleep", "600")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "hpausecut") })
+	// The exit codes in the checks' exec_die events, oldest first.
+	dies := func() []string {
+		return strings.Fields(mustStrata(t, root, "events", "--since", start.Format(time.RFC3339Nano), "--until", "0s", "-f", "container=hpausecut",
+			"-f", "event=exec_die", "--format", "{{.Actor.Attributes.exitCode}}").Stdout)
+	}
+	waitFor(t, func() bool { return len(dies()) > 0 })
+	id := strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.ID}}", "hpausecut").Stdout)
+	mustStrata(t, root, "exec", "hpausecut", "touch", "/tmp/slow")
+	// The check has removed the file (from the container's upper layer): it sleeps.
+	waitFor(t, func() bool {
+		_, err := os.Lstat(filepath.Join(root, "containers", id, "upper", "tmp", "slow"))
+		return errors.Is(err, os.ErrNotExist)
+	})
+	mustStrata(t, root, "pause", "hpausecut")
+	mustStrata(t, root, "unpause", "hpausecut")
+	var cut string
+	waitFor30(t, func() bool {
+		for _, code := range dies() {
+			if code != "0" && code != "3" { // 0: the exec of touch
+				cut = code
+				return true
+			}
+		}
+		return false
+	})
+	if cut != "137" {
+		t.Errorf("exec_die of the check under way at the pause: exitCode %s, want 137 (killed)", cut)
+	}
+	waitFor(t, func() bool {
+		return strings.Count(strings.Join(dies(), " "), "137") == 1 && strings.HasSuffix(strings.Join(dies(), " "), "3")
+	})
+	out := mustStrata(t, root, "inspect", "-f", "{{range .State.Health.Log}}{{.ExitCode}} {{end}}", "hpausecut").Stdout
+	if strings.Contains(out, "4") || strings.Contains(out, "-1") || strings.Contains(out, "137") {
+		t.Errorf("health log exit codes %q: the check the pause cut is recorded", out)
+	}
 }

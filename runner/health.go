@@ -202,12 +202,14 @@ type healthChecker struct {
 	// recorded, when not nil, returns the status health.json holds: a pause sets it
 	// unhealthy there (markHealthPaused), which the next result starts from.
 	recorded func() (string, bool)
-	// pausedDuring, when not nil, is called as a check starts and returns what tells, once it
-	// has ended, whether the container was paused meanwhile: docker's pause stops the health
-	// monitor, which kills the check under way and drops its result (moby's monitor), so
-	// such a check is not recorded. Frozen with the container (its helper too), it ran on
-	// at the unpause, and its timeout, counting the pause, made it a failure.
-	pausedDuring func() func() bool
+	// watchPause, when not nil, watches for a pause of the container while a check runs:
+	// called as the check starts, with the checks' context (ended once they stop) and cut,
+	// which kills the check (ends its probe's context), it calls cut once the container is
+	// paused, and returns paused, which tells once the check has ended whether the container
+	// was paused meanwhile, and stop, which ends the watch. docker's pause stops the health
+	// monitor, which cancels the check under way, SIGKILLing its exec, and drops its result
+	// (moby's monitor), so such a check is killed and not recorded.
+	watchPause func(ctx context.Context, cut func()) (paused func() bool, stop func())
 	// idle, when not nil, runs after a check that a wait of idleAfter or more follows: the
 	// monitor gives back what the check's exec took (heap, the pages of its code).
 	idle func()
@@ -317,17 +319,21 @@ func (hc *healthChecker) loop(ctx context.Context) {
 func (hc *healthChecker) check(ctx context.Context) (*HealthResult, bool) {
 	r := &HealthResult{Start: time.Now()}
 	var out limitedBuffer
+	probeCtx, cut := context.WithCancel(ctx)
+	defer cut()
 	paused := func() bool { return false }
-	if hc.pausedDuring != nil {
-		paused = hc.pausedDuring()
+	if hc.watchPause != nil {
+		var stop func()
+		paused, stop = hc.watchPause(ctx, cut)
+		defer stop()
 	}
-	code, err := hc.probe(ctx, hc.t.timeout, &out)
+	code, err := hc.probe(probeCtx, hc.t.timeout, &out)
 	r.End = time.Now()
 	switch {
 	case ctx.Err() != nil:
 		return nil, false // stopped: its result is none of the container's
 	case paused():
-		return nil, false // cut by a pause, as docker's
+		return nil, false // cut by a pause, killed and dropped, as docker's
 	case errors.Is(err, errHealthTimeout):
 		// As docker's: -1, and what it wrote before.
 		r.ExitCode = -1

@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-run/strata/internal/events"
 	"github.com/strata-run/strata/internal/testutil"
+	"github.com/strata-run/strata/runner/cgroups"
 )
 
 // drivenChecks are a container's health checks run by a checker in this process (healthFor,
@@ -32,26 +33,30 @@ func driveHealth(t *testing.T, c *Container, cfg *HealthConfig) *drivenChecks {
 	hc := healthFor(c, time.Now(), false)
 	d := &drivenChecks{hc: hc, idle: make(chan struct{}), turn: make(chan struct{}), done: make(chan error)}
 	probe := hc.probe
+	stopped := make(chan struct{})
+	// Each turn is taken and each end told until the test ends, also when ctx has ended: a
+	// pause cuts the check under way, or one that starts while the container is paused.
 	hc.probe = func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
 		select {
 		case d.idle <- struct{}{}:
-		case <-ctx.Done():
-			return -1, ctx.Err()
+		case <-stopped:
+			return -1, context.Canceled
 		}
 		select {
 		case <-d.turn:
-		case <-ctx.Done():
-			return -1, ctx.Err()
+		case <-stopped:
+			return -1, context.Canceled
 		}
 		code, err := probe(ctx, timeout, out)
 		select {
 		case d.done <- err:
-		case <-ctx.Done():
+		case <-stopped:
 		}
 		return code, err
 	}
 	hc.start()
 	t.Cleanup(hc.stop)
+	t.Cleanup(func() { close(stopped) })
 	return d
 }
 
@@ -195,18 +200,23 @@ func TestHealthcheckExecEvents(t *testing.T) {
 	}
 }
 
-// TestHealthcheckPausedDuringCheck: a check under way when the container is paused is not
-// recorded, as docker's pause stops the health monitor, which kills the check and drops its
-// result (moby daemon/health.go monitor). On a freezer that holds the check until the
-// unpause (the v1 freezer, or the helper frozen with it), the check ran on after it and was
-// recorded as a timeout: an unhealthy result the container never gave.
+// TestHealthcheckPausedDuringCheck: a check under way when the container is paused is killed
+// and not recorded, as docker's pause stops the health monitor (moby daemon/pause.go
+// updateHealthMonitor, CloseMonitorChannel), whose loop cancels the probe under way and
+// returns without its result (daemon/health.go monitor); the cancel SIGKILLs the exec
+// (daemon/exec.go ContainerExecStart), whose exec_die says 137 (daemon/monitor.go). A cgroup2
+// freezer lets the SIGKILL through, so the check ends during the pause; a v1 freezer holds it
+// until the unpause, where the check dies at once. The failing streak and the log stay as they
+// were. strata's check, frozen with the container, ran on after the unpause to its end (exit
+// 4 after its sleep here, its exec_die saying so) before it was dropped.
 func TestHealthcheckPausedDuringCheck(t *testing.T) {
 	testutil.Requires(t, testutil.Root, testutil.Overlay)
 	root := t.TempDir()
 	c := startedContainerIn(t, filepath.Join(root, "containers"), nil, "sleep", "1000")
+	const test = "if [ -e /tmp/slow ]; then rm /tmp/slow; sleep 5; exit 4; fi; exit 3"
 	d := driveHealth(t, c, &HealthConfig{
-		Test:     []string{"CMD-SHELL", "if [ -e /tmp/slow ]; then rm /tmp/slow; sleep 5; fi; exit 3"},
-		Interval: time.Millisecond, Timeout: 2 * time.Second, Retries: 1, // unhealthy at the first: a pause had nothing to change
+		Test:     []string{"CMD-SHELL", test},
+		Interval: time.Millisecond, Timeout: time.Minute, Retries: 1, // unhealthy at the first: a pause had nothing to change
 	})
 	if err := d.check(t); err != nil {
 		t.Fatalf("check = %v", err)
@@ -215,19 +225,35 @@ func TestHealthcheckPausedDuringCheck(t *testing.T) {
 		t.Fatalf("Exec(touch) = %d, %v; stderr: %s", code, err, errOut)
 	}
 	d.start(t)
-	// The check removes the file, then sleeps past its timeout: paused and unpaused meanwhile.
+	// The check removes the file, then sleeps: paused meanwhile, once its helper has
+	// answered (exec_start logged). Frozen before, the helper answers at the unpause, its
+	// command killed then: a helper killed unanswered may have started it, to run on.
 	waitFor(t, func() bool {
 		_, err := os.Lstat(filepath.Join(c.Dir, "upper", "tmp", "slow"))
-		return errors.Is(err, os.ErrNotExist)
+		return errors.Is(err, os.ErrNotExist) && len(execEventsIn(t, root)) == 5
 	}, "the check to start its sleep")
 	if err := Pause(c); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = Unpause(c) })
+	cg, err := cgroups.Load(c.CgroupKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	killable := cg.FreezeKillable()
+	cg.Close()
+	if killable {
+		// Killed within the pause: its end comes before the unpause.
+		if err := d.wait(t); err != nil {
+			t.Errorf("check cut by the pause = %v, want its kill's status", err)
+		}
+	}
 	if err := Unpause(c); err != nil {
 		t.Fatal(err)
 	}
-	_ = d.wait(t)
+	if !killable {
+		_ = d.wait(t)
+	}
 	if err := d.check(t); err != nil {
 		t.Fatalf("check after the unpause = %v", err)
 	}
@@ -239,4 +265,13 @@ func TestHealthcheckPausedDuringCheck(t *testing.T) {
 	if len(codes) != 2 || codes[0] != 3 || codes[1] != 3 {
 		t.Errorf("results' exit codes = %v, want [3 3]: the check the pause cut is none", codes)
 	}
+	if h := d.hc.health(); h.FailingStreak != 2 {
+		t.Errorf("failing streak = %d, want 2: the check the pause cut counts for nothing", h.FailingStreak)
+	}
+	evs := execEventsIn(t, root)
+	if len(evs) != 9 {
+		t.Fatalf("exec events = %v, want those of 3 checks", evs)
+	}
+	checkExecEvents(t, c, evs[3:6], "/bin/sh -c "+test, "137")
+	checkExecEvents(t, c, evs[6:], "/bin/sh -c "+test, "3")
 }

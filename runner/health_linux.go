@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-run/strata/runner/cgroups"
+	"golang.org/x/sys/unix"
 )
 
 // startHealth starts the health checks of c, which has just started running (at started),
@@ -75,20 +76,59 @@ func healthFor(c *Container, started time.Time, trim bool) *healthChecker {
 	hc.event = func(status string) { Event(named(), "health_status: "+status, nil) }
 	// docker runs no checks while the container is paused; exec refuses a frozen cgroup.
 	hc.skip = func(err error) bool { return errors.Is(err, ErrPaused) || errors.Is(err, errCheckOutlived) }
-	// A pause while a check runs: Pause writes health.json (markHealthPaused), a new file
-	// renamed over it, which nothing else but this checker writes, and none of its writes
-	// comes during a check (a stop's drops the check anyway). The cgroup still frozen at the
-	// check's end is a check that ended within the pause (a cgroup2 freezer lets a SIGKILL
-	// through), maybe before Pause's write.
+	// A pause while a check runs: Pause freezes the cgroup, then writes health.json
+	// (markHealthPaused), a new file renamed over it, which nothing else but this checker
+	// writes, and none of its writes comes during a check (a stop's drops the check anyway).
+	// The rename wakes the checker's watch of the container dir, which kills the check as
+	// docker's pause does (with the cgroup2 freezer it dies frozen; the v1 freezer holds the
+	// SIGKILL until the unpause, where it dies before it runs on). The cgroup still frozen at
+	// the check's end is a check that ended within the pause, maybe before Pause's write.
 	key := c.CgroupKey()
-	hc.pausedDuring = func() func() bool {
-		before, berr := os.Stat(name)
-		return func() bool {
+	var renames *os.File // the watch, made at the first check, closed once the checks stop
+	hc.watchPause = func(ctx context.Context, cut func()) (func() bool, func()) {
+		if renames == nil {
+			f, err := watchRenames(c.Dir)
+			if err != nil {
+				return func() bool { return false }, func() {}
+			}
+			renames = f
+			// Closed once the checks stop, never at a check's end: an inotify fd's close
+			// waits for the kernel to let go of its marks (an SRCU grace period, 10 to 20
+			// ms here), a thread blocked for each check.
+			context.AfterFunc(ctx, func() { renames.Close() })
+		}
+		w := renames
+		before, berr := os.Stat(name) // after the watch: a write after it wakes the watch
+		paused := func() bool {
 			if cgroups.IsFrozen(key) {
 				return true
 			}
 			after, aerr := os.Stat(name)
 			return berr == nil && aerr == nil && (!os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()))
+		}
+		if w.SetReadDeadline(time.Time{}) != nil {
+			return paused, func() {} // closed: the checks stop
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 4096)
+			for {
+				// Any file renamed in wakes it (state.json too, and renames since the
+				// last check): paused() tells. The read waits in the runtime's poller, no
+				// thread of its own, until stop.
+				if _, err := w.Read(buf); err != nil {
+					return
+				}
+				if paused() {
+					cut()
+					return
+				}
+			}
+		}()
+		return paused, func() {
+			_ = w.SetReadDeadline(time.Now())
+			<-done
 		}
 	}
 	if trim {
@@ -126,8 +166,8 @@ func healthArgs(test []string) []string {
 // logExec, when not nil, logs the check's events, as docker's daemon logs those of the exec
 // it runs each check as: once the check has reached the container, its exec_create and
 // exec_start (logExec's call), then the exec_die that the function it returns logs when the
-// command has ended (ExecEvents), one killed at its timeout too (137, as docker's SIGKILL
-// leaves it). A check refused before it reached the container, paused or gone, logs none:
+// command has ended (ExecEvents), one killed at its timeout or by a pause (ctx's end) too
+// (137, as docker's SIGKILL leaves it). A check refused before it reached the container, paused or gone, logs none:
 // docker runs no check then.
 func execCheck(ctx context.Context, c *Container, args []string, timeout time.Duration, out io.Writer, logExec func() func(code int, err error)) (int, error) {
 	check := &joinCheck{timeout: timeout}
@@ -185,7 +225,8 @@ func pidExiting(pid int) bool {
 // leaves it (its health monitor stopped: moby's CloseMonitorChannel): it stays so after the
 // unpause until a check's result changes it, which the monitor's checker starts from. The
 // file is written even when it says unhealthy already: its rewrite tells the checker that a
-// check under way was cut by a pause (pausedDuring), whose result docker's drops.
+// check under way was cut by a pause (the checker's watchPause, which kills it), whose result
+// docker's drops.
 func markHealthPaused(c *Container) {
 	if c.notDir || !c.Config.Healthcheck.Runs() {
 		return
@@ -196,4 +237,24 @@ func markHealthPaused(c *Container) {
 	}
 	h.Status = HealthUnhealthy
 	_ = writeJSON(filepath.Join(c.Dir, healthFile), h, false)
+}
+
+// watchRenames returns an inotify watch of dir for files renamed into it, as a file whose
+// reads wait in the runtime's poller for the next events, until its read deadline or its
+// close; an error when it cannot be watched so.
+func watchRenames(dir string) (*os.File, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "inotify:"+dir)
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close() // not in the poller: a read would hold a thread, and stop could not end it
+		return nil, err
+	}
+	return f, nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -548,5 +549,65 @@ func TestHealthCheckerAfterPause(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{HealthHealthy, HealthHealthy}) {
 		t.Errorf("events %q, want healthy, then healthy again after the pause", got)
+	}
+}
+
+// TestHealthCheckerPauseCut: a check that a pause cuts (watchPause calls cut: its probe's
+// context ends, which kills it) is dropped, as docker's pause cancels the check under way and
+// drops its result: the log and the failing streak go on from the check before.
+func TestHealthCheckerPauseCut(t *testing.T) {
+	var paused atomic.Bool
+	cuts := make(chan func(), 10)
+	probes := make(chan int, 10)
+	n := 0
+	hc := newHealthChecker(&HealthConfig{Test: []string{"CMD", "x"}, Interval: time.Millisecond}, time.Now(), Health{},
+		func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
+			n++
+			select {
+			case probes <- n:
+			default: // the test waits for the first three
+			}
+			if n == 2 {
+				<-ctx.Done() // killed by the cut
+				return 137, nil
+			}
+			return 1, nil
+		})
+	saves := make(chan Health, 100)
+	hc.save = func(h Health) { saves <- h }
+	hc.watchPause = func(_ context.Context, cut func()) (func() bool, func()) {
+		select {
+		case cuts <- cut:
+		default:
+		}
+		return paused.Load, func() {}
+	}
+	hc.start()
+	t.Cleanup(hc.stop)
+	next := func() int {
+		select {
+		case n := <-probes:
+			return n
+		case <-time.After(10 * time.Second):
+			t.Fatal("no check in 10s")
+		}
+		return 0
+	}
+	<-saves // starting
+	next()
+	<-cuts
+	next() // the second check hangs now
+	paused.Store(true)
+	(<-cuts)()
+	next() // the third check: the pause is over
+	paused.Store(false)
+	var h Health
+	for h = range saves {
+		if len(h.Log) >= 2 {
+			break
+		}
+	}
+	if len(h.Log) != 2 || h.Log[0].ExitCode != 1 || h.Log[1].ExitCode != 1 || h.FailingStreak != 2 {
+		t.Errorf("after a failure, a check cut by a pause and a failure = %+v, want the two failures, streak 2", h)
 	}
 }

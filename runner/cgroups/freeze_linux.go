@@ -53,6 +53,11 @@ func (c *Cgroup) Frozen() (bool, error) {
 	return false, firstErr
 }
 
+// FreezeKillable reports whether Freeze stops the cgroup's processes with the cgroup2
+// freezer, whose frozen processes a SIGKILL ends at once; the v1 freezer holds the kill
+// until Thaw.
+func (c *Cgroup) FreezeKillable() bool { return c.v2Node() != "" }
+
 // v2Node is the cgroup's directory in a cgroup2 tree, if it has one.
 func (c *Cgroup) v2Node() string {
 	if c.dir != "" {
