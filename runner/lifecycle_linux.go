@@ -608,7 +608,16 @@ func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool
 	}()
 	var deadline time.Time
 	marked := false // the restart mark names the killer
+	pid1 := -1      // a pidfd of the PID 1 signalled, which the wait for the exit polls
+	defer func() {
+		if pid1 >= 0 {
+			unix.Close(pid1)
+		}
+	}()
 	before := func(pidfd int) {
+		if fd, err := unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+			pid1 = fd
+		}
 		deadline = time.Now().Add(timeout)
 		if timeout >= maxStopDeadline && !restart {
 			return // -t -1: nothing to kill, ever
@@ -649,7 +658,7 @@ func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool
 	if timeout >= maxStopDeadline {
 		tctx, cancel = context.WithCancel(ctx)
 	}
-	_, err = Wait(tctx, c)
+	_, err = wait(tctx, c, false, pid1)
 	cancel()
 	if err == nil || removedOnExit(c, err) {
 		return nil, nil
@@ -901,7 +910,7 @@ func restartAlive(c *Container) bool {
 // Wait blocks until c is not running and returns its exit code. It returns at once for a
 // container that is created or exited, or in its restart policy's backoff.
 func Wait(ctx context.Context, c *Container) (int, error) {
-	return wait(ctx, c, false)
+	return wait(ctx, c, false, -1)
 }
 
 // WaitNotRunning is Wait as docker's wait: a container in its restart policy's backoff
@@ -909,10 +918,19 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 // returns at its next exit, or once a stop cancels the restart. `strata wait` printed the
 // last exit code at once, docker's waits.
 func WaitNotRunning(ctx context.Context, c *Container) (int, error) {
-	return wait(ctx, c, true)
+	return wait(ctx, c, true, -1)
 }
 
-func wait(ctx context.Context, c *Container, throughBackoff bool) (int, error) {
+// wait is Wait, and WaitNotRunning when throughBackoff. A stop that signalled the container
+// passes a pidfd of its PID 1 (pid1, -1 otherwise): the wait then watches that PID 1 and the
+// monitor, and once the PID 1 has exited, polls state.json every recordPollTick for
+// recordPollMax, the moment the monitor takes to record the exit, before it watches the dir
+// as other waits do. A stop that watched it paid for the watch at its end: the last close of
+// an inotify fd that had a watch waits for an SRCU grace period of the kernel's fsnotify
+// (fsnotify_destroy_group, fsnotify_wait_marks_destroyed), whole jiffies long, 4 to 16 ms
+// on the 250 Hz kernel of the bench VM, ~12 ms of a stop of ~20. The exit of the process
+// closes what it left open, so the stop returned to its shell no sooner.
+func wait(ctx context.Context, c *Container, throughBackoff bool, pid1 int) (int, error) {
 	// A --rm container's monitor removes it only once no waiter holds this: the waiter reads
 	// the exit status it records first.
 	if c.Config.AutoRemove {
@@ -921,9 +939,14 @@ func wait(ctx context.Context, c *Container, throughBackoff bool) (int, error) {
 	// Any container's removal (rm -f of it running) waits for its waiters to read the exit
 	// its monitor records (waitDirWaiters).
 	defer holdDirAsWaiter(c.Dir)()
-	// Watched before the first read: a state written after it wakes us at once.
-	changes := watchState(c.Dir)
-	defer changes.close()
+	// Watched before the first read: a state written after it wakes us at once. A stop's
+	// wait watches its PID 1 first, and the dir only if the exit's record is late.
+	changes := stateWatch{-1}
+	if pid1 < 0 {
+		changes = watchState(c.Dir)
+	}
+	defer func() { changes.close() }()
+	var exitedAt time.Time // when the PID 1 was seen exited (pid1)
 	// backoff is the exit whose restart backoff the wait began in (throughBackoff): the
 	// container counts as running until a state records another exit, or no restart.
 	var backoff time.Time
@@ -949,6 +972,29 @@ func wait(ctx context.Context, c *Container, throughBackoff bool) (int, error) {
 				return c.State.ExitCode, nil
 			}
 			backoff, inBackoff = c.State.FinishedAt, true
+		}
+		if pid1 >= 0 && changes.fd < 0 {
+			if exitedAt.IsZero() {
+				// Its exit, or its monitor's (which records nothing then), wakes this.
+				if err := waitExit(ctx, c.State.MonitorPid, pid1); err != nil {
+					return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
+				}
+				if pidfdExited(pid1) {
+					exitedAt = time.Now()
+				}
+				continue
+			}
+			if time.Since(exitedAt) < recordPollMax {
+				if err := sleepCtx(ctx, recordPollTick); err != nil {
+					return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
+				}
+				continue
+			}
+			// Late (a busy host, a stopped monitor): watched from now, and read again.
+			if changes = watchState(c.Dir); changes.fd >= 0 {
+				continue
+			}
+			pid1 = -1 // no watch: waitMonitor polls
 		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
 			return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
@@ -1051,8 +1097,14 @@ func watchState(dir string) stateWatch {
 	return watchDir(dir, unix.IN_MOVED_TO)
 }
 
+// watchMade, when set (tests), is called by watchDir as it makes a watch.
+var watchMade func(dir string)
+
 // watchDir watches dir for the inotify events of mask (and its removal, which ends a watch).
 func watchDir(dir string, mask uint32) stateWatch {
+	if watchMade != nil {
+		watchMade(dir)
+	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return stateWatch{-1}
@@ -1117,6 +1169,43 @@ func waitMonitor(ctx context.Context, pid int, changes stateWatch) error {
 	}
 	return pollUntil(ctx, fds, timeout)
 }
+
+// waitExit returns when the process of pidfd pid1 exits, when the monitor process pid does,
+// after eventPollMax, or with ctx's error.
+func waitExit(ctx context.Context, pid int, pid1 int) error {
+	fds := []unix.PollFd{{Fd: int32(pid1), Events: unix.POLLIN}}
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		defer unix.Close(fd)
+		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+	}
+	return pollUntil(ctx, fds, eventPollMax)
+}
+
+// pidfdExited says whether the process of pidfd fd has exited (a zombie included).
+func pidfdExited(fd int) bool {
+	n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+	return n > 0
+}
+
+// sleepCtx sleeps for d, or returns ctx's error once it ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// recordPollTick and recordPollMax: how often, and for how long after its PID 1 exited, a
+// stop rereads state.json for the exit its monitor records, a millisecond or two later, before
+// it watches the container dir for it (see wait). Variables for tests.
+var (
+	recordPollTick = time.Millisecond
+	recordPollMax  = 50 * time.Millisecond
+)
 
 // eventPollMax bounds the wait of waitMonitor, and of a log's follower, when events cover
 // what they wait for (a variable for tests, which make it long to show the events suffice).
