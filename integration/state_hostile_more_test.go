@@ -185,31 +185,45 @@ func TestStateHostileMore(t *testing.T) {
 	})
 
 	t.Run("restart killed", func(t *testing.T) {
-		// A restart of a --rm container killed between its stop and its start: the container
-		// is removed when it next stops, as a --rm container is.
+		// A restart of a --rm container SIGKILLed after its stop signal: as docker's daemon
+		// finishes a restart whose CLI went away, the killer the restart left starts the
+		// container again once it has exited (here at a stop of ours), and the container,
+		// --rm still, is removed when it next stops.
 		mustStrata(t, root, "run", "-d", "--rm", "--name", "shm-restart", "alpine", "sleep", "600")
 		id := containerID(t, root, "shm-restart")
 		restart := exec.Command(strataBin, "--root", root, "restart", "-t", "30", "shm-restart")
 		if err := restart.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// The mark names the restart itself until its killer is spawned, just before the
+		// stop signal; from then on it names the killer.
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			if _, err := os.Lstat(filepath.Join(cdir(id), "restarting")); err == nil {
+			b, err := os.ReadFile(filepath.Join(cdir(id), "restarting"))
+			if pid, _, _ := strings.Cut(string(b), " "); err == nil && pid != "" && pid != strconv.Itoa(restart.Process.Pid) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatal("restart never marked the container")
+				t.Fatal("restart never named its killer in its mark")
 			}
 		}
 		_ = restart.Process.Kill() // ours, started above
 		_ = restart.Wait()
 		mustStrata(t, root, "stop", "-t", "0", "shm-restart")
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if r := strata(t, root, "events", "--since", "60s", "--until", "0s", "--filter", "event=restart", "--filter", "container="+id); strings.Contains(r.Stdout, "restart") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the killed restart's killer never started the container again: %q", psLine(t, root, "shm-restart", "-a"))
+			}
+		}
+		mustStrata(t, root, "stop", "-t", "0", "shm-restart")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			if _, err := os.Lstat(cdir(id)); os.IsNotExist(err) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the --rm container lingers after its restart was killed: %q", psLine(t, root, "shm-restart", "-a"))
+				t.Fatalf("the --rm container lingers after its restart was finished and it stopped: %q", psLine(t, root, "shm-restart", "-a"))
 			}
 		}
 	})
