@@ -98,3 +98,35 @@ func TestHealthcheckPausedDuringCheck(t *testing.T) {
 		t.Errorf("health log exit codes %q: the check the pause cut is recorded", out)
 	}
 }
+
+// TestHealthcheckUnpauseRestartsSchedule: `strata unpause` starts the checks' schedule again,
+// as docker's unpause starts a new health monitor whose timer starts then (moby
+// daemon/unpause.go -> updateHealthMonitor, daemon/health.go monitor): the first check after it
+// comes the interval after it, also within the start period, where the status the pause left
+// (unhealthy) gets the interval and not the start interval; that check's failure counts.
+// strata's checks went on at the start interval after the unpause, on their old schedule.
+func TestHealthcheckUnpauseRestartsSchedule(t *testing.T) {
+	root := busyboxRoot(t)
+	const interval = 2 * time.Second
+	start := time.Now()
+	mustStrata(t, root, "run", "-d", "--name", "hresched", "--health-cmd", "exit 3", "--health-interval", interval.String(),
+		"--health-start-period", "1h", "--health-start-interval", "100ms", "--health-retries", "1", "busybox:1.38.0-musl", "sleep", "600")
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "hresched") })
+	if h := waitHealth(t, root, "hresched", func(h *inspectHealth) bool { return len(h.Log) > 0 }); h.Status != "starting" || h.FailingStreak != 0 {
+		t.Fatalf("after failures in the start period: %+v, want starting, no streak", h)
+	}
+	mustStrata(t, root, "pause", "hresched")
+	unpaused := time.Now()
+	mustStrata(t, root, "unpause", "hresched")
+	h := waitHealth(t, root, "hresched", func(h *inspectHealth) bool { return !h.Log[len(h.Log)-1].Start.Before(unpaused) })
+	if first := h.Log[len(h.Log)-1].Start; first.Before(unpaused.Add(interval)) {
+		t.Errorf("first check after the unpause started %v after it, want the interval (%v) or more", first.Sub(unpaused), interval)
+	}
+	if h.Status != "unhealthy" || h.FailingStreak != 1 {
+		t.Errorf("after a failure following the unpause: %s, streak %d; want unhealthy, streak 1", h.Status, h.FailingStreak)
+	}
+	if out := mustStrata(t, root, "events", "--since", start.Format(time.RFC3339Nano), "--until", "0s", "-f", "container=hresched",
+		"-f", "event=health_status", "--format", "{{.Action}}").Stdout; out != "" {
+		t.Errorf("health_status events %q, want none: starting, then unhealthy from the pause on", out)
+	}
+}

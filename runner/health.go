@@ -210,6 +210,12 @@ type healthChecker struct {
 	// monitor, which cancels the check under way, SIGKILLing its exec, and drops its result
 	// (moby's monitor), so such a check is killed and not recorded.
 	watchPause func(ctx context.Context, cut func()) (paused func() bool, stop func())
+	// watchUnpause, when not nil, is called as the checks start, with their context: it
+	// returns a channel that receives once the container has been unpaused (a few unpauses
+	// may come as one). docker's pause stops the health monitor and its unpause starts a new
+	// one, whose first check comes its interval after the unpause, so the checks' schedule
+	// starts again then (resume).
+	watchUnpause func(ctx context.Context) <-chan struct{}
 	// idle, when not nil, runs after a check that a wait of idleAfter or more follows: the
 	// monitor gives back what the check's exec took (heap, the pages of its code).
 	idle func()
@@ -292,13 +298,30 @@ func (hc *healthChecker) nextWait(now time.Time) time.Duration {
 }
 
 func (hc *healthChecker) loop(ctx context.Context) {
+	var unpaused <-chan struct{} // nil, never ready, without a watch
+	if hc.watchUnpause != nil {
+		unpaused = hc.watchUnpause(ctx)
+	}
 	timer := time.NewTimer(hc.nextWait(time.Now()))
 	defer timer.Stop()
 	for {
+		resumed := false
 		select {
 		case <-ctx.Done():
 			return
+		case <-unpaused:
+			resumed = true
 		case <-timer.C:
+			select {
+			case <-unpaused: // came with the timer: the unpause's schedule wins
+				resumed = true
+			default:
+			}
+		}
+		if resumed {
+			hc.resume()
+			timer.Reset(hc.nextWait(time.Now()))
+			continue
 		}
 		if r, ok := hc.check(ctx); ok {
 			hc.record(r)
@@ -312,6 +335,23 @@ func (hc *healthChecker) loop(ctx context.Context) {
 		}
 		timer.Reset(wait)
 	}
+}
+
+// resume starts the checks again after an unpause as docker's new monitor starts: its
+// schedule from now (the caller's), from the status the pause left, unhealthy (moby's
+// CloseMonitorChannel; recorded), which is checked at the interval even within the start
+// period, the start interval being a starting container's. The start period still counts
+// from the container's start, the failing streak and the log go on.
+func (hc *healthChecker) resume() {
+	if hc.recorded == nil {
+		return
+	}
+	s, ok := hc.recorded()
+	hc.mu.Lock()
+	if ok && s == HealthUnhealthy && !hc.stopped {
+		hc.h.Status = HealthUnhealthy
+	}
+	hc.mu.Unlock()
 }
 
 // check runs the probe once, bounded by the timeout, and returns its result; false when it

@@ -19,10 +19,11 @@ import (
 // as its monitor runs them), each only when the test asks for it.
 type drivenChecks struct {
 	hc    *healthChecker
-	idle  chan struct{} // the checker waits for a turn: the last check is recorded
+	idle  chan time.Time // the checker waits for a turn, since then: the last check is recorded
 	turn  chan struct{}
 	done  chan error // a check's probe ended, with its error
 	ready bool       // idle was received, and no turn given since
+	due   time.Time  // when the checker came for the turn ready says it waits for
 }
 
 // driveHealth runs cfg's checks on c, its running container (whose own monitor runs none: it
@@ -31,14 +32,14 @@ func driveHealth(t *testing.T, c *Container, cfg *HealthConfig) *drivenChecks {
 	t.Helper()
 	c.Config.Healthcheck = cfg
 	hc := healthFor(c, time.Now(), false)
-	d := &drivenChecks{hc: hc, idle: make(chan struct{}), turn: make(chan struct{}), done: make(chan error)}
+	d := &drivenChecks{hc: hc, idle: make(chan time.Time), turn: make(chan struct{}), done: make(chan error)}
 	probe := hc.probe
 	stopped := make(chan struct{})
 	// Each turn is taken and each end told until the test ends, also when ctx has ended: a
 	// pause cuts the check under way, or one that starts while the container is paused.
 	hc.probe = func(ctx context.Context, timeout time.Duration, out *limitedBuffer) (int, error) {
 		select {
-		case d.idle <- struct{}{}:
+		case d.idle <- time.Now(): // the time the check fell due, not the test's receipt of it
 		case <-stopped:
 			return -1, context.Canceled
 		}
@@ -60,18 +61,20 @@ func driveHealth(t *testing.T, c *Container, cfg *HealthConfig) *drivenChecks {
 	return d
 }
 
-// settle waits until the checker has recorded the last check and waits for a turn.
-func (d *drivenChecks) settle(t *testing.T) {
+// settle waits until the checker has recorded the last check and waits for a turn, and
+// returns when it came for it.
+func (d *drivenChecks) settle(t *testing.T) time.Time {
 	t.Helper()
 	if d.ready {
-		return
+		return d.due
 	}
 	select {
-	case <-d.idle:
+	case d.due = <-d.idle:
 		d.ready = true
 	case <-time.After(30 * time.Second):
 		t.Fatal("the checker never came back for a check")
 	}
+	return d.due
 }
 
 // start starts a check; wait waits for its end.
@@ -103,6 +106,12 @@ func (d *drivenChecks) check(t *testing.T) error {
 // execEventsIn reads the exec_* events of root's log.
 func execEventsIn(t *testing.T, root string) []events.Message {
 	t.Helper()
+	return eventsIn(t, root, "exec_")
+}
+
+// eventsIn reads the events of root's log whose action starts with prefix.
+func eventsIn(t *testing.T, root, prefix string) []events.Message {
+	t.Helper()
 	f, err := events.Open(filepath.Join(root, events.File))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -113,7 +122,7 @@ func execEventsIn(t *testing.T, root string) []events.Message {
 	defer f.Close()
 	var got []events.Message
 	if err := events.NewTail(f).Poll(func(m events.Message) bool {
-		if strings.HasPrefix(m.Action, "exec_") {
+		if strings.HasPrefix(m.Action, prefix) {
 			got = append(got, m)
 		}
 		return true
@@ -274,4 +283,77 @@ func TestHealthcheckPausedDuringCheck(t *testing.T) {
 	}
 	checkExecEvents(t, c, evs[3:6], "/bin/sh -c "+test, "137")
 	checkExecEvents(t, c, evs[6:], "/bin/sh -c "+test, "3")
+}
+
+// TestHealthcheckUnpauseRestartsSchedule: the first check after an unpause comes the interval
+// after it, as docker's: its pause stops the health monitor and its unpause starts a new one
+// (moby daemon/pause.go and unpause.go -> updateHealthMonitor), whose timer starts at the
+// unpause (daemon/health.go monitor: time.NewTimer(getInterval())). Within the start period
+// too it is the interval, not the start interval: the pause left the status unhealthy
+// (CloseMonitorChannel) and getInterval gives the start interval to a starting container only;
+// the start period still counts from the container's start (State.StartedAt), but a failure
+// after the unpause counts, the status being no longer starting (handleProbeResult). The
+// pause and the unpause change neither the failing streak nor the log, and log no
+// health_status event. strata's checks kept their schedule through the pause: the first one
+// after the unpause came on it (here the start interval after the check before the pause).
+func TestHealthcheckUnpauseRestartsSchedule(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	root := t.TempDir()
+	c := startedContainerIn(t, filepath.Join(root, "containers"), nil, "sleep", "1000")
+	const interval = time.Second
+	d := driveHealth(t, c, &HealthConfig{
+		Test:     []string{"CMD-SHELL", "exit 3"},
+		Interval: interval, StartPeriod: time.Hour, StartInterval: 100 * time.Millisecond, Retries: 1,
+	})
+	if err := d.check(t); err != nil {
+		t.Fatalf("check = %v", err)
+	}
+	d.settle(t)
+	if h := d.hc.health(); h.Status != HealthStarting || h.FailingStreak != 0 || len(h.Log) != 1 {
+		t.Fatalf("after a failure in the start period = %+v, want starting, no streak, one result", h)
+	}
+	if err := Pause(c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Unpause(c) })
+	recorded := func(when string) {
+		t.Helper()
+		h, err := readHealthFile(c.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Status != HealthUnhealthy || h.FailingStreak != 0 || len(h.Log) != 1 {
+			t.Errorf("health %s = %+v, want unhealthy, the streak and the log unchanged", when, h)
+		}
+	}
+	recorded("after the pause")
+	unpaused := time.Now()
+	if err := Unpause(c); err != nil {
+		t.Fatal(err)
+	}
+	recorded("after the unpause")
+	// A check that fell due before the unpause (the one that came for its turn before the
+	// pause, cut by it, or one skipped during it) is let run; the first that falls due after
+	// it must come the interval after it.
+	for {
+		due := d.settle(t)
+		if !due.Before(unpaused) {
+			if due.Before(unpaused.Add(interval)) {
+				t.Errorf("first check after the unpause came %v after it, want the interval (%v) or more", due.Sub(unpaused), interval)
+			}
+			break
+		}
+		d.start(t)
+		_ = d.wait(t)
+	}
+	if err := d.check(t); err != nil {
+		t.Fatalf("check after the unpause = %v", err)
+	}
+	d.settle(t)
+	if h := d.hc.health(); h.Status != HealthUnhealthy || h.FailingStreak != 1 || len(h.Log) != 2 {
+		t.Errorf("after a failure following the unpause = %+v, want unhealthy, streak 1 (it counts), two results", h)
+	}
+	if evs := eventsIn(t, root, "health_status"); len(evs) != 0 {
+		t.Errorf("health_status events %v, want none: the status was starting, then unhealthy from the pause on", evs)
+	}
 }

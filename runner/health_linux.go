@@ -3,12 +3,14 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/strata-run/strata/runner/cgroups"
@@ -83,53 +85,45 @@ func healthFor(c *Container, started time.Time, trim bool) *healthChecker {
 	// docker's pause does (with the cgroup2 freezer it dies frozen; the v1 freezer holds the
 	// SIGKILL until the unpause, where it dies before it runs on). The cgroup still frozen at
 	// the check's end is a check that ended within the pause, maybe before Pause's write.
+	// An unpause touches health.json (markHealthUnpaused), which the watch tells the loop,
+	// whose schedule starts again then.
 	key := c.CgroupKey()
-	var renames *os.File // the watch, made at the first check, closed once the checks stop
-	hc.watchPause = func(ctx context.Context, cut func()) (func() bool, func()) {
-		if renames == nil {
-			f, err := watchRenames(c.Dir)
-			if err != nil {
-				return func() bool { return false }, func() {}
+	unpaused := make(chan struct{}, 1)
+	var w *healthWatch // made as the checks start (or, failing that, at a check), closed once they stop
+	watch := func(ctx context.Context) *healthWatch {
+		if w == nil {
+			if nw, err := newHealthWatch(ctx, c.Dir, unpaused); err == nil {
+				w = nw
 			}
-			renames = f
-			// Closed once the checks stop, never at a check's end: an inotify fd's close
-			// waits for the kernel to let go of its marks (an SRCU grace period, 10 to 20
-			// ms here), a thread blocked for each check.
-			context.AfterFunc(ctx, func() { renames.Close() })
 		}
-		w := renames
+		return w
+	}
+	hc.watchUnpause = func(ctx context.Context) <-chan struct{} {
+		watch(ctx)
+		return unpaused
+	}
+	hc.watchPause = func(ctx context.Context, cut func()) (func() bool, func()) {
+		w := watch(ctx)
+		if w == nil {
+			return func() bool { return false }, func() {}
+		}
 		before, berr := os.Stat(name) // after the watch: a write after it wakes the watch
 		paused := func() bool {
 			if cgroups.IsFrozen(key) {
 				return true
 			}
+			// A pause's write replaced the file; an unpause's touch keeps it.
 			after, aerr := os.Stat(name)
-			return berr == nil && aerr == nil && (!os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()))
+			return berr == nil && aerr == nil && !os.SameFile(before, after)
 		}
-		if w.SetReadDeadline(time.Time{}) != nil {
-			return paused, func() {} // closed: the checks stop
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			buf := make([]byte, 4096)
-			for {
-				// Any file renamed in wakes it (state.json too, and renames since the
-				// last check): paused() tells. The read waits in the runtime's poller, no
-				// thread of its own, until stop.
-				if _, err := w.Read(buf); err != nil {
-					return
-				}
-				if paused() {
-					cut()
-					return
-				}
+		// Any file renamed in wakes it (state.json too, and renames since the last
+		// check): paused() tells.
+		w.during(func() {
+			if paused() {
+				cut()
 			}
-		}()
-		return paused, func() {
-			_ = w.SetReadDeadline(time.Now())
-			<-done
-		}
+		})
+		return paused, func() { w.during(nil) }
 	}
 	if trim {
 		hc.idle = func() {
@@ -239,21 +233,111 @@ func markHealthPaused(c *Container) {
 	_ = writeJSON(filepath.Join(c.Dir, healthFile), h, false)
 }
 
-// watchRenames returns an inotify watch of dir for files renamed into it, as a file whose
-// reads wait in the runtime's poller for the next events, until its read deadline or its
-// close; an error when it cannot be watched so.
-func watchRenames(dir string) (*os.File, error) {
+// markHealthUnpaused tells the monitor of c, just unpaused (or thawed to take a signal), that
+// the container runs again: it touches health.json, whose change of times (an inotify
+// IN_ATTRIB, which none of the checker's writes makes: they rename a new file in) the
+// checker's watch takes for an unpause, and starts the checks' schedule again, as docker's
+// unpause starts a new health monitor (moby daemon/unpause.go -> updateHealthMonitor). The
+// file keeps its content: the status stays what the pause left until a check's result.
+// It comes before the thaw, so that no check falls due between the two on the old schedule.
+func markHealthUnpaused(c *Container) {
+	if c.notDir || !c.Config.Healthcheck.Runs() {
+		return
+	}
+	now := time.Now()
+	_ = os.Chtimes(filepath.Join(c.Dir, healthFile), now, now)
+}
+
+// healthWatch is a health checker's inotify watch of its container dir, for files renamed
+// into it (a pause's write of health.json) and health.json touched (an unpause). One
+// goroutine reads it; its reads wait in the runtime's poller, no thread of their own.
+type healthWatch struct {
+	mu   sync.Mutex
+	wake func() // the check under way's, called at each rename; nil between checks
+}
+
+// newHealthWatch watches dir until ctx ends: each touch of its health.json is sent on
+// unpaused, unless one waits there already, and each rename calls the function during set.
+func newHealthWatch(ctx context.Context, dir string, unpaused chan<- struct{}) (*healthWatch, error) {
+	f, err := watchHealthDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &healthWatch{}
+	// Closed once the checks stop, never at a check's end: an inotify fd's close waits for
+	// the kernel to let go of its marks (an SRCU grace period, 10 to 20 ms here), a thread
+	// blocked for it.
+	context.AfterFunc(ctx, func() { f.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			if err != nil {
+				return // closed: the checks stop
+			}
+			renamed, touched := inotifyEvents(buf[:n], healthFile)
+			if touched {
+				select {
+				case unpaused <- struct{}{}:
+				default:
+				}
+			}
+			if renamed {
+				w.mu.Lock()
+				wake := w.wake
+				w.mu.Unlock()
+				if wake != nil {
+					wake()
+				}
+			}
+		}
+	}()
+	return w, nil
+}
+
+// during sets what a rename calls while a check runs; nil once it has ended. A call under way
+// may end after it returns: a check's cut, once the check has ended, does nothing.
+func (w *healthWatch) during(wake func()) {
+	w.mu.Lock()
+	w.wake = wake
+	w.mu.Unlock()
+}
+
+// inotifyEvents reads a batch of inotify events: whether one is a file renamed in (or events
+// were lost: the queue overflowed), and whether one is a change of name's attributes.
+func inotifyEvents(b []byte, name string) (renamed, touched bool) {
+	for len(b) >= unix.SizeofInotifyEvent {
+		mask := binary.NativeEndian.Uint32(b[4:8])
+		end := unix.SizeofInotifyEvent + int(binary.NativeEndian.Uint32(b[12:16]))
+		if end > len(b) {
+			break
+		}
+		switch {
+		case mask&(unix.IN_MOVED_TO|unix.IN_Q_OVERFLOW) != 0:
+			renamed = true
+		case mask&unix.IN_ATTRIB != 0 && string(bytes.TrimRight(b[unix.SizeofInotifyEvent:end], "\x00")) == name:
+			touched = true
+		}
+		b = b[end:]
+	}
+	return renamed, touched
+}
+
+// watchHealthDir returns an inotify watch of dir for files renamed into it and changes of its
+// files' attributes, as a file whose reads wait in the runtime's poller for the next events,
+// until its close; an error when it cannot be watched so.
+func watchHealthDir(dir string) (*os.File, error) {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_ONLYDIR); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_ATTRIB|unix.IN_ONLYDIR); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), "inotify:"+dir)
 	if err := f.SetReadDeadline(time.Time{}); err != nil {
-		f.Close() // not in the poller: a read would hold a thread, and stop could not end it
+		f.Close() // not in the poller: a read would hold a thread, and nothing could end it
 		return nil, err
 	}
 	return f, nil

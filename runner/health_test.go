@@ -143,6 +143,33 @@ func TestHealthNextWait(t *testing.T) {
 	}
 }
 
+// TestHealthCheckerResume: at an unpause the checks go on from the status the pause recorded,
+// unhealthy, as docker's new monitor does: the interval, not the start interval, within the
+// start period. A status recorded otherwise (no pause wrote it) is kept, and so is the streak.
+func TestHealthCheckerResume(t *testing.T) {
+	start := time.Unix(1000, 0)
+	for _, tt := range []struct {
+		recorded string
+		status   string
+		wait     time.Duration
+	}{
+		{HealthUnhealthy, HealthUnhealthy, 10 * time.Second},
+		{HealthHealthy, HealthStarting, time.Second},
+		{"", HealthStarting, time.Second}, // none read
+	} {
+		hc := newHealthChecker(&nwLong, start, Health{}, nil)
+		hc.h.FailingStreak = 2
+		hc.recorded = func() (string, bool) { return tt.recorded, tt.recorded != "" }
+		hc.resume()
+		if h := hc.health(); h.Status != tt.status || h.FailingStreak != 2 {
+			t.Errorf("recorded %q: health after resume = %+v, want %s, streak 2", tt.recorded, h, tt.status)
+		}
+		if got := hc.nextWait(start.Add(30 * time.Second)); got != tt.wait {
+			t.Errorf("recorded %q: nextWait within the start period after resume = %v, want %v", tt.recorded, got, tt.wait)
+		}
+	}
+}
+
 var (
 	nwLong  = HealthConfig{Interval: 10 * time.Second, StartPeriod: 60 * time.Second, StartInterval: time.Second}
 	nwShort = HealthConfig{Interval: 30 * time.Second, StartPeriod: 2 * time.Second, StartInterval: 100 * time.Millisecond}

@@ -27,8 +27,9 @@ func Pause(c *Container) error {
 	return nil
 }
 
-// Unpause lets the processes of the paused container c run again. One that is not paused is
-// ErrNotPaused; one not running, ErrNotRunning.
+// Unpause lets the processes of the paused container c run again, and its health checks'
+// schedule start again (markHealthUnpaused). One that is not paused is ErrNotPaused; one not
+// running, ErrNotRunning.
 func Unpause(c *Container) error {
 	cg, err := runningCgroup(c)
 	if errors.Is(err, ErrRestarting) {
@@ -42,6 +43,7 @@ func Unpause(c *Container) error {
 	if frozen, _ := cg.Frozen(); !frozen {
 		return fmt.Errorf("container %s is %w", shortID(c.ID), ErrNotPaused)
 	}
+	markHealthUnpaused(c)
 	if err := cg.Thaw(); err != nil {
 		return freezeError(c, "unpausing", err)
 	}
@@ -98,6 +100,7 @@ func thawKilled(c *Container) {
 		return
 	}
 	if cg, err := cgroups.Load(c.CgroupKey()); err == nil {
+		markHealthUnpaused(c) // docker's resume starts the health monitor again
 		_ = cg.Thaw()
 		cg.Close()
 	}
