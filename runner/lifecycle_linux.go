@@ -453,6 +453,24 @@ func kill(c *Container, sig syscall.Signal, before func(pidfd int)) error {
 	return nil
 }
 
+// heldWhileDown is the error of a stop or kill that found c not running (ErrNotRunning) while
+// a live strata holds its cgroup: its run or monitor, and so its processes, are alive, but its
+// state says otherwise or cannot be read (a state.json lost, emptied or edited by hand; a
+// strata in another pid namespace sharing the store). The stop succeeded without signalling
+// anything and the container ran on, a kill said "container is not running": ps listed it
+// Exited while its processes lived, until an rm -f. Nil when nothing holds the cgroup: the
+// container is down, as read.
+func heldWhileDown(c *Container) error {
+	if c.notDir || c.State.Status == StatusRunning || c.State.Restarting || !cgroups.Held(c.CgroupKey()) {
+		return nil
+	}
+	why := "its state says it is not running"
+	if strings.HasPrefix(c.State.Error, stateLostPrefix) {
+		why = "its state is lost"
+	}
+	return fmt.Errorf("container %s: %w: %s, but a live strata holds its cgroup: rm -f ends it", shortID(c.ID), ErrRunning, why)
+}
+
 // KillAfterStart is Kill after a start another strata has under way has ended
 // (waitStartUnderWay), for `strata kill`: docker's kill, serialized after the start, signals
 // what it started, where a kill that came meanwhile found the container not running yet and
@@ -484,6 +502,11 @@ func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error
 			// failed "not running" one time in five: the restart its monitor had started
 			// as the kill cancelled the next one ran and exited meanwhile.
 			return nil
+		}
+		if errors.Is(err, ErrNotRunning) {
+			if herr := heldWhileDown(c); herr != nil {
+				return herr
+			}
 		}
 		return err
 	}
@@ -648,8 +671,11 @@ func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool
 			}
 			return nil, nil
 		}
-		if errors.Is(err, ErrNotRunning) || removedOnExit(c, err) {
+		if removedOnExit(c, err) {
 			return nil, nil
+		}
+		if errors.Is(err, ErrNotRunning) {
+			return nil, heldWhileDown(c)
 		}
 		return nil, err
 	}

@@ -488,6 +488,9 @@ func (c *Container) saveState() error {
 	return nil
 }
 
+// stateLostPrefix starts the Error of a state Reload could not read (State.Error).
+const stateLostPrefix = "state lost: "
+
 // Reload rereads state.json (another strata process may have changed it).
 func (c *Container) Reload() error {
 	if c.notDir {
@@ -504,7 +507,7 @@ func (c *Container) Reload() error {
 			}
 			// state.json is written without fsync (saveState): after a host crash it may be
 			// empty. Its processes are gone then; the container reads as exited.
-			st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
+			st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: stateLostPrefix + err.Error()}
 		}
 		if afterStateRead != nil {
 			afterStateRead()

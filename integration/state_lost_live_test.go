@@ -1,0 +1,70 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestStopLostStateOfLiveContainer damages the state.json of a running container, as a hand
+// edit or a full disk may: strata then reads it as exited (its state is lost), while its
+// monitor and command run on and hold its cgroup. stop and kill must not say they did their
+// work (stop exited 0 and the command ran on, kill said "container is not running"): they
+// fail with one line that says what holds the container and how to end it, and rm -f ends it.
+func TestStopLostStateOfLiveContainer(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	for _, tt := range []struct {
+		name  string
+		state string
+	}{
+		{"garbage", "{\"status\": \"runn"},
+		{"emptied", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name := "lost-" + tt.name
+			t.Cleanup(func() { strata(t, root, "rm", "-f", name) })
+			mustStrata(t, root, "run", "-d", "--name", name, "alpine", "sleep", "1000")
+			id := containerID(t, root, name)
+			pid, err := strconv.Atoi(strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout))
+			if err != nil || pid <= 0 {
+				t.Fatalf("inspect .State.Pid: %v", err)
+			}
+			started := startTime(t, pid)
+			if err := os.WriteFile(filepath.Join(root, "containers", id, "state.json"), []byte(tt.state), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"stop", "-t", "1", name}, {"kill", name}, {"kill", "-s", "TERM", name}} {
+				r := strata(t, root, args...)
+				msg := strings.TrimSpace(r.Stderr)
+				if r.Code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "holds its cgroup: rm -f ends it") {
+					t.Errorf("%s with its state lost: exit %d, stderr %q; want exit 1 and one line saying a live strata holds its cgroup", strings.Join(args, " "), r.Code, r.Stderr)
+				}
+				if !liveProcess(pid, started) {
+					t.Fatalf("%s: the container's command (pid %d) ended: the test lost its subject", strings.Join(args, " "), pid)
+				}
+			}
+			mustStrata(t, root, "rm", "-f", name)
+			if liveProcess(pid, started) {
+				t.Errorf("rm -f returned, the container's command (pid %d) still runs", pid)
+			}
+		})
+	}
+}
+
+// liveProcess reports whether pid is still the process that started at started (stat field
+// 22) and is not a zombie.
+func liveProcess(pid int, started uint64) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return false
+	}
+	n, err := strconv.ParseUint(f[19], 10, 64)
+	return err == nil && n == started
+}
