@@ -38,6 +38,13 @@ func Update(c *Container, ch cgroups.Change, restart *RestartPolicy) error {
 	if err := cgroups.CheckSupported(res); err != nil {
 		return err
 	}
+	// What a create refuses, an update must not record: the next start of a --init container
+	// failed on the limit it took ("--init needs --pids-limit of at least 12").
+	spec := cfg.Spec
+	spec.Resources = res
+	if err := validateInitPids(spec); err != nil {
+		return err
+	}
 	if ch.CpusetCpus != "" {
 		if err := cgroups.CheckCpusOnline(ch.CpusetCpus); err != nil {
 			return err
