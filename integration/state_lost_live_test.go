@@ -68,3 +68,46 @@ func liveProcess(pid int, started uint64) bool {
 	n, err := strconv.ParseUint(f[19], 10, 64)
 	return err == nil && n == started
 }
+
+// TestCopyLostState copies out of containers whose state.json is lost. A stopped one is
+// copied from, as export and diff read it and ps lists it, where cp said "no such
+// container". A running one is refused in one line: its cgroup is held, its writable layer
+// mounted, and the copy mounted that layer a second time as a stopped container's, which
+// overlayfs calls undefined behaviour ("upperdir is in-use ... by another mount").
+func TestCopyLostState(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	t.Cleanup(func() { strata(t, root, "rm", "-f", "cp-lost-stopped", "cp-lost-live") })
+	statePath := func(name string) string {
+		return filepath.Join(root, "containers", containerID(t, root, name), "state.json")
+	}
+
+	mustStrata(t, root, "create", "--name", "cp-lost-stopped", "alpine", "true")
+	if err := os.Remove(statePath("cp-lost-stopped")); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "alpine-release")
+	if r := strata(t, root, "cp", "cp-lost-stopped:/etc/alpine-release", dst); r.Code != 0 {
+		t.Errorf("cp out of a stopped container without state.json: exit %d, stderr %q; want 0", r.Code, r.Stderr)
+	} else if b, err := os.ReadFile(dst); err != nil || !strings.HasPrefix(string(b), "3.") {
+		t.Errorf("copied /etc/alpine-release = %q, %v; want alpine's version", b, err)
+	}
+
+	mustStrata(t, root, "run", "-d", "--name", "cp-lost-live", "alpine", "sleep", "1000")
+	if err := os.WriteFile(statePath("cp-lost-live"), []byte("{["), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(src, []byte("in\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"cp", "cp-lost-live:/etc/hostname", filepath.Join(t.TempDir(), "h")},
+		{"cp", src, "cp-lost-live:/tmp/"},
+	} {
+		r := strata(t, root, args...)
+		if msg := strings.TrimSpace(r.Stderr); r.Code != 1 || strings.Contains(msg, "\n") || !strings.Contains(msg, "holds its cgroup") {
+			t.Errorf("%s of a running container with its state lost: exit %d, stderr %q; want exit 1 and one line saying a live strata holds its cgroup", strings.Join(args, " "), r.Code, r.Stderr)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-run/strata/mount"
+	"github.com/strata-run/strata/runner/cgroups"
 )
 
 // ErrRootReadOnly is docker's error for a copy into a --read-only container's root.
@@ -56,12 +57,25 @@ func OpenCopyRoot(c *Container) (*CopyRoot, error) {
 			return nil, err
 		}
 		if err := c.Reload(); err != nil {
-			unlock()
-			return nil, err
+			if !errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotFound) {
+				unlock()
+				return nil, err
+			}
+			// Its state.json is lost (an rm killed half-way, a hand edit), its config there:
+			// stopped, as ps lists it and as export and diff read it.
+			c.State = State{Status: StatusExited, ExitCode: ExitUnknown, Error: stateLostPrefix + err.Error()}
 		}
 		if c.State.Running() || c.State.starting() {
 			unlock() // it started meanwhile: its live root then
 			continue
+		}
+		// Down as read, yet a live run or monitor holds its cgroup (its state lost, or
+		// written by a strata in another pid namespace): its writable layer is mounted
+		// there, and an overlay of it mounted again for the copy is undefined behaviour
+		// (overlayfs: "upperdir is in-use ... by another mount").
+		if cgroups.Held(c.CgroupKey()) {
+			unlock()
+			return nil, fmt.Errorf("container %s: %w: its state does not show it running, but a live strata holds its cgroup", shortID(c.ID), ErrRunning)
 		}
 		// Its writable layer and its volumes' sources as a start checks them: the overlay
 		// mounted for the copy follows an upper or work dir that is a symlink, and the copy

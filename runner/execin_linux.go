@@ -283,8 +283,13 @@ func CheckExec(c *Container) error {
 // once it is open, setns through it reaches this process or fails, never a newcomer reusing
 // the pid. Before trusting it, the process's parent must still be c's monitor.
 func joinTarget(c *Container) (int, *os.File, error) {
-	if err := c.Reload(); errors.Is(err, os.ErrNotExist) {
+	if err := c.Reload(); errors.Is(err, ErrNotFound) {
 		return 0, nil, ErrNotFound // removed since it was looked up
+	} else if errors.Is(err, os.ErrNotExist) {
+		// Its state.json is lost, its config still there (Reload's removedError otherwise):
+		// nothing shows that it runs, as ps shows it. It was "no such container" for a
+		// container ps listed.
+		return 0, nil, ErrNotRunning
 	} else if err != nil {
 		return 0, nil, err
 	}
