@@ -193,3 +193,49 @@ func TestRunDeviceHostileImage(t *testing.T) {
 		t.Errorf("containers left after run --rm: %q", r.Stdout)
 	}
 }
+
+// TestRunDeviceAtDevLinks: a --device at one of the standard /dev links (/dev/stdin,
+// /dev/stdout, /dev/stderr, /dev/fd, /dev/core) is the user's device, and one beneath
+// /dev/fd makes /dev/fd a dir holding it, as with docker (runc leaves what is there when it
+// makes the links), where strata's link replaced the device, or failed on the dir
+// ("directory not empty"). /dev/ptmx stays the link to the devpts's ptmx, as runc's, and
+// a mount there is refused, as runc fails on it; a -v at /dev/stdout is the user's file.
+// The mounts at /dev/pts, /dev/shm and /dev/mqueue are dirs, where a device is refused.
+func TestRunDeviceAtDevLinks(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	zero := hostDevice(t, "/dev/zero")
+	want := func(n string) string { // stat -c %t:%T prints hex
+		maj, min, _ := strings.Cut(n, ":")
+		a, _ := strconv.Atoi(maj)
+		b, _ := strconv.Atoi(min)
+		return fmt.Sprintf("%x:%x", a, b)
+	}(zero)
+	for _, p := range []string{"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/fd", "/dev/core", "/dev/fd/1"} {
+		r := strata(t, root, "run", "--rm", "--device", "/dev/zero:"+p, "alpine", "stat", "-c", "%F %t:%T", p)
+		if w := "character special file " + want + "\n"; r.Code != 0 || r.Stdout != w {
+			t.Errorf("--device /dev/zero:%s: exit %d, printed %q, want %q (stderr %q)", p, r.Code, r.Stdout, w, r.Stderr)
+		}
+	}
+	r := strata(t, root, "run", "--rm", "--device", "/dev/zero:/dev/ptmx", "alpine", "readlink", "/dev/ptmx")
+	if r.Code != 0 || r.Stdout != "pts/ptmx\n" {
+		t.Errorf("--device /dev/zero:/dev/ptmx: exit %d, printed %q, want the link to pts/ptmx (stderr %q)", r.Code, r.Stdout, r.Stderr)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, []byte("user's\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = strata(t, root, "run", "--rm", "-v", file+":/dev/stdout", "alpine", "cat", "/dev/stdout")
+	if r.Code != 0 || r.Stdout != "user's\n" {
+		t.Errorf("-v FILE:/dev/stdout: exit %d, printed %q, want the file's text (stderr %q)", r.Code, r.Stdout, r.Stderr)
+	}
+	r = strata(t, root, "run", "--rm", "-v", file+":/dev/ptmx", "alpine", "true")
+	checkRefused(t, "-v FILE:/dev/ptmx", r, 125, "/dev/ptmx is the container's link to its /dev/pts/ptmx")
+	for _, p := range []string{"/dev/pts", "/dev/shm", "/dev/mqueue"} {
+		r := strata(t, root, "run", "--rm", "--device", "/dev/zero:"+p, "alpine", "true")
+		checkRefused(t, "--device /dev/zero:"+p, r, 125, "device "+p+": a directory is there")
+	}
+	if r := mustStrata(t, root, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("containers left after run --rm: %q", r.Stdout)
+	}
+}

@@ -175,6 +175,31 @@ func TestPlanDevicesSysctls(t *testing.T) {
 	}
 }
 
+// TestPlanDevSymlinksYield: a --device or a mount at one of the standard /dev links, or
+// beneath one (/dev/fd/1), takes its place, as with runc, which leaves what is there; the
+// link to the devpts's ptmx is always made.
+func TestPlanDevSymlinksYield(t *testing.T) {
+	spec := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay", Target: "/"}}}
+	links := []string{"/dev/ptmx", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/core"}
+	for _, l := range links {
+		if stepIndex(plan(spec), OpSymlink, l) < 0 {
+			t.Fatalf("a plan without --device has no link %s", l)
+		}
+	}
+	spec.DeviceNodes = []DeviceNode{{"/dev/zero", "/dev/stdin"}, {"/dev/zero", "/dev//fd/1"}, {"/dev/zero", "/dev/ptmx"}, {"/dev/zero", "/dev/stdout2"}}
+	spec.Mounts = []mount.Mount{{Type: "bind", Source: "/h", Target: "/dev/core"}}
+	steps := plan(spec)
+	for _, l := range links {
+		kept := l == "/dev/ptmx" || l == "/dev/stdout" || l == "/dev/stderr"
+		if got := stepIndex(steps, OpSymlink, l) >= 0; got != kept {
+			t.Errorf("link %s in the plan: %v, want %v", l, got, kept)
+		}
+	}
+	if stepIndex(steps, OpUserDevice, "/dev/stdin") < 0 || stepIndex(steps, OpUserDevice, "/dev/fd/1") < 0 {
+		t.Errorf("the devices are not in the plan: %+v", steps)
+	}
+}
+
 // TestValidateInputDevices: a Spec's device, sysctl and OOM fields are checked as the flags
 // are (a hand-edited container record takes the same path).
 func TestValidateInputDevices(t *testing.T) {

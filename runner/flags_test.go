@@ -242,6 +242,9 @@ func TestValidateMountTargets(t *testing.T) {
 		{"proc allowed file", []mount.Mount{bind("/proc/meminfo")}, ""},
 		{"proc allowed file as tmpfs", []mount.Mount{tmpfsMount("/proc/meminfo")}, "inside /proc"},
 		{"procfoo", []mount.Mount{bind("/procfoo")}, ""},
+		{"ptmx", []mount.Mount{bind("/dev/ptmx")}, "link to its /dev/pts/ptmx"},
+		{"under ptmx", []mount.Mount{tmpfsMount("/dev/x/../ptmx/y")}, "link to its /dev/pts/ptmx"},
+		{"stdout", []mount.Mount{bind("/dev/stdout"), bind("/dev/fd/3")}, ""},
 	} {
 		err := validateMountTargets(tt.mounts)
 		switch {

@@ -222,10 +222,27 @@ func planWith(spec Spec, host hostInfo) []Step {
 	for _, n := range spec.DeviceNodes {
 		steps = append(steps, Step{Op: OpUserDevice, Source: n.Source, Target: path.Clean("/" + n.Target)})
 	}
+	// The standard links go where nothing of the user's goes: runc makes them after the
+	// mounts and the devices and leaves what is there already (setupDevSymlinks ignores
+	// EEXIST), so a --device or a mount at /dev/stdin (or at /dev/fd/1, beneath /dev/fd) is
+	// the user's, where the link replaced it (or failed on the dir made for it). /dev/ptmx
+	// is always the link: runc makes no --device there and replaces what is there
+	// (setupPtmx).
+	userAt := func(link string) bool {
+		at := func(t string) bool {
+			t = path.Clean("/" + t)
+			return t == link || strings.HasPrefix(t, link+"/")
+		}
+		return slices.ContainsFunc(spec.DeviceNodes, func(n DeviceNode) bool { return at(n.Target) }) ||
+			slices.ContainsFunc(user, func(m mount.Mount) bool { return at(m.Target) })
+	}
 	for _, l := range [][2]string{
 		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
 		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"},
 	} {
+		if l[1] != "/dev/ptmx" && userAt(l[1]) {
+			continue
+		}
 		steps = append(steps, Step{Op: OpSymlink, Source: l[0], Target: l[1]})
 	}
 

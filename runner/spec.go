@@ -396,6 +396,11 @@ func validateMountTargets(mounts []mount.Mount) error {
 			return fmt.Errorf("duplicate mount point: %s", target)
 		case (target == "/proc" || strings.HasPrefix(target, "/proc/")) && !(m.Type == "bind" && procMountAllowed[target]):
 			return fmt.Errorf("invalid mount destination %s: cannot be mounted because it is inside /proc", quote.Value(m.Target))
+		case target == "/dev/ptmx" || strings.HasPrefix(target, "/dev/ptmx/"):
+			// The link to the devpts's ptmx goes there whatever is there: runc replaces
+			// it (setupPtmx) and fails on a mount ("device or resource busy"); followed, a
+			// bind hid the devpts's ptmx and no pty opened.
+			return fmt.Errorf("invalid mount destination %s: /dev/ptmx is the container's link to its /dev/pts/ptmx", quote.Value(m.Target))
 		}
 		seen[target] = true
 	}
