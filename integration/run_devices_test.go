@@ -200,7 +200,8 @@ func TestRunDeviceHostileImage(t *testing.T) {
 // makes the links), where strata's link replaced the device, or failed on the dir
 // ("directory not empty"). /dev/ptmx stays the link to the devpts's ptmx, as runc's, and
 // a mount there is refused, as runc fails on it; a -v at /dev/stdout is the user's file.
-// The mounts at /dev/pts, /dev/shm and /dev/mqueue are dirs, where a device is refused.
+// The mounts at /dev/pts, /dev/shm and /dev/mqueue are dirs, where a device is refused, and
+// one inside the devpts is refused in words that say why.
 func TestRunDeviceAtDevLinks(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
@@ -234,6 +235,11 @@ func TestRunDeviceAtDevLinks(t *testing.T) {
 	for _, p := range []string{"/dev/pts", "/dev/shm", "/dev/mqueue"} {
 		r := strata(t, root, "run", "--rm", "--device", "/dev/zero:"+p, "alpine", "true")
 		checkRefused(t, "--device /dev/zero:"+p, r, 125, "device "+p+": a directory is there")
+	}
+	// devpts makes no node (runc fails there too): said so, not "permission denied".
+	for _, p := range []string{"/dev/pts/x", "/dev/pts/x/y"} {
+		r := strata(t, root, "run", "--rm", "--device", "/dev/zero:"+p, "alpine", "true")
+		checkRefused(t, "--device /dev/zero:"+p, r, 125, "device "+p+": /dev/pts is the container's devpts, which holds only the terminals it makes")
 	}
 	if r := mustStrata(t, root, "ps", "-aq"); r.Stdout != "" {
 		t.Errorf("containers left after run --rm: %q", r.Stdout)

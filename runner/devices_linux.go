@@ -21,6 +21,9 @@ func (a *planApplier) userDevice(s Step) error {
 	pfd, resolved, err := a.lookup(dir, resolveLinks)
 	if errors.Is(err, unix.ENOENT) {
 		pfd, resolved, err = a.makeTarget(dir, true, resolveLinks)
+		if errors.Is(err, unix.EPERM) && strings.HasPrefix(dir+"/", "/dev/pts/") {
+			return targetError{fmt.Errorf("device %s: /dev/pts is the container's devpts, which holds only the terminals it makes", s.Target)}
+		}
 	}
 	if err != nil {
 		return err
@@ -56,6 +59,11 @@ func (a *planApplier) userDevice(s Step) error {
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(pfd, &fs); err != nil {
 		return err
+	}
+	if fs.Type == unix.DEVPTS_SUPER_MAGIC {
+		// devpts makes no node nor file (docker's runc fails there too, "permission
+		// denied"): named, where it said "userdevice /dev/pts/x: permission denied".
+		return targetError{fmt.Errorf("device %s: %s is the container's devpts, which holds only the terminals it makes", s.Target, path.Clean("/"+resolved))}
 	}
 	if fs.Flags&unix.ST_NODEV != 0 {
 		if _, err := statDevice(s.Source); err != nil {
