@@ -495,7 +495,23 @@ func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error
 			return err
 		}
 	}
-	if err := Kill(c, sig); err != nil || sig != unix.SIGKILL {
+	// A SIGKILL's wait for the exit record watches a pidfd of the PID 1 it signalled (see
+	// wait): opened after the signal, it would find that PID 1 gone, and watch the dir.
+	pid1 := -1
+	defer func() {
+		if pid1 >= 0 {
+			unix.Close(pid1)
+		}
+	}()
+	before := func(pidfd int) {
+		if sig != unix.SIGKILL {
+			return
+		}
+		if fd, err := unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+			pid1 = fd
+		}
+	}
+	if err := kill(c, sig, before); err != nil || sig != unix.SIGKILL {
 		if wasUp && errors.Is(err, ErrNotRunning) {
 			// It ended between the look and the signal: docker's kill of a running
 			// container whose process is gone succeeds. A crash-looping container's kill
@@ -512,7 +528,7 @@ func KillAfterStart(ctx context.Context, c *Container, sig syscall.Signal) error
 	}
 	wctx, cancel := context.WithTimeout(ctx, killWait)
 	defer cancel()
-	_, err = waitRecorded(wctx, c)
+	_, err = waitRecorded(wctx, c, pid1)
 	switch {
 	case err == nil, removedOnExit(c, err), errors.Is(err, os.ErrNotExist):
 		return nil
@@ -666,7 +682,7 @@ func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool
 			// Exiting: its PID 1 is gone and its monitor has yet to record how it ended.
 			// Stop returns once that is recorded, as after a signal: a script's stop then
 			// inspect read the container as running still, exit code 0.
-			if _, err := waitRecorded(ctx, c); err != nil && !removedOnExit(c, err) {
+			if _, err := waitRecorded(ctx, c, -1); err != nil && !removedOnExit(c, err) {
 				return nil, err
 			}
 			return nil, nil
@@ -710,7 +726,7 @@ func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool
 	if err := Kill(c, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) && !removedOnExit(c, err) {
 		return nil, err
 	}
-	if _, err = waitRecorded(ctx, c); removedOnExit(c, err) {
+	if _, err = waitRecorded(ctx, c, pid1); removedOnExit(c, err) {
 		return nil, nil
 	}
 	return nil, err
@@ -718,11 +734,11 @@ func stop(ctx context.Context, c *Container, timeout time.Duration, restart bool
 
 // waitRecorded is Wait for a container that was killed, bounded where Wait is not: a monitor
 // that is stopped (SIGSTOP, a debugger) records the exit only once it resumes, and stop then
-// says so instead of waiting for ever.
-func waitRecorded(ctx context.Context, c *Container) (int, error) {
+// says so instead of waiting for ever. pid1 is a pidfd of the PID 1 killed, or -1 (see wait).
+func waitRecorded(ctx context.Context, c *Container, pid1 int) (int, error) {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, maxWaiterHold)
-		code, err := Wait(wctx, c)
+		code, err := wait(wctx, c, false, pid1)
 		late := wctx.Err() != nil
 		cancel()
 		if err == nil || ctx.Err() != nil || !late {
@@ -759,16 +775,24 @@ const otherStartWait = 10 * time.Second
 // start asked for had not failed, and the container came up a moment later; a restart must
 // not stop it before it runs. It returns once that start has ended either way (c reloaded),
 // after otherStartWait, or with ctx's error. Only the strata CLI may call it (startingOther).
+// It watches the dir only once it has found such a start, and reads it again then: every
+// start and restart watched it, and paid for the watch as it closed it (see wait), 4 to 16
+// ms, where no other start was under way.
 func WaitOtherStart(ctx context.Context, c *Container) error {
 	deadline := time.Now().Add(otherStartWait)
-	changes := watchState(c.Dir)
-	defer changes.close()
-	for {
+	changes := stateWatch{-1}
+	defer func() { changes.close() }()
+	for watched := false; ; {
 		if err := c.Reload(); err != nil {
 			return err
 		}
 		if !c.State.startingOther(c.ID, c.Dir) || time.Now().After(deadline) {
 			return nil
+		}
+		if !watched {
+			// A state written after the read below wakes the wait at once.
+			changes, watched = watchState(c.Dir), true
+			continue
 		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
 			return err
@@ -947,15 +971,19 @@ func WaitNotRunning(ctx context.Context, c *Container) (int, error) {
 	return wait(ctx, c, true, -1)
 }
 
-// wait is Wait, and WaitNotRunning when throughBackoff. A stop that signalled the container
-// passes a pidfd of its PID 1 (pid1, -1 otherwise): the wait then watches that PID 1 and the
-// monitor, and once the PID 1 has exited, polls state.json every recordPollTick for
-// recordPollMax, the moment the monitor takes to record the exit, before it watches the dir
-// as other waits do. A stop that watched it paid for the watch at its end: the last close of
-// an inotify fd that had a watch waits for an SRCU grace period of the kernel's fsnotify
+// wait is Wait, and WaitNotRunning when throughBackoff. It waits on a pidfd of the
+// container's PID 1 (pid1: a stop's or a kill's, the one it signalled through; otherwise
+// opened once state.json says running, checked as watchRun checks it) and of its monitor,
+// and once that PID 1 has exited, polls state.json every recordPollTick for recordPollMax,
+// the moment the monitor takes to record the exit, before it watches the dir for the record.
+// It watches the dir from the start only where there is no such PID 1: a container in its
+// restart backoff (throughBackoff), one whose PID 1 cannot be told apart from a process that
+// took its pid. A wait that watched paid for the watch at its end: the last close of an
+// inotify fd that had a watch waits for an SRCU grace period of the kernel's fsnotify
 // (fsnotify_destroy_group, fsnotify_wait_marks_destroyed), whole jiffies long, 4 to 16 ms
 // on the 250 Hz kernel of the bench VM, ~12 ms of a stop of ~20. The exit of the process
-// closes what it left open, so the stop returned to its shell no sooner.
+// closes what it left open, so the stop (the kill, the wait, the attach) returned to its
+// shell no sooner. pid1 stays the caller's; one wait opened is closed on return.
 func wait(ctx context.Context, c *Container, throughBackoff bool, pid1 int) (int, error) {
 	// A --rm container's monitor removes it only once no waiter holds this: the waiter reads
 	// the exit status it records first.
@@ -965,14 +993,18 @@ func wait(ctx context.Context, c *Container, throughBackoff bool, pid1 int) (int
 	// Any container's removal (rm -f of it running) waits for its waiters to read the exit
 	// its monitor records (waitDirWaiters).
 	defer holdDirAsWaiter(c.Dir)()
-	// Watched before the first read: a state written after it wakes us at once. A stop's
-	// wait watches its PID 1 first, and the dir only if the exit's record is late.
+	// A state written after a read wakes the wait at once: the read after the PID 1 was
+	// opened (its exit comes after that read), or after the watch was made.
 	changes := stateWatch{-1}
-	if pid1 < 0 {
-		changes = watchState(c.Dir)
-	}
 	defer func() { changes.close() }()
+	ownPid1 := false // pid1 was opened here, and is closed on return
+	defer func() {
+		if ownPid1 && pid1 >= 0 {
+			unix.Close(pid1)
+		}
+	}()
 	var exitedAt time.Time // when the PID 1 was seen exited (pid1)
+	watchTried := false    // the dir's watch was made (or failed): no PID 1 is opened then
 	// backoff is the exit whose restart backoff the wait began in (throughBackoff): the
 	// container counts as running until a state records another exit, or no restart.
 	var backoff time.Time
@@ -999,6 +1031,21 @@ func wait(ctx context.Context, c *Container, throughBackoff bool, pid1 int) (int
 			}
 			backoff, inBackoff = c.State.FinishedAt, true
 		}
+		if pid1 < 0 && !watchTried {
+			// Running: its PID 1, checked to be the container's, read again once opened.
+			if fd := openPid1(c); fd >= 0 {
+				pid1, ownPid1 = fd, true
+				if pid1Opened != nil {
+					pid1Opened(c.Dir)
+				}
+				continue
+			}
+			// None (in its backoff, not told apart): watched from now, and read again.
+			watchTried = true
+			if changes = watchState(c.Dir); changes.fd >= 0 {
+				continue
+			}
+		}
 		if pid1 >= 0 && changes.fd < 0 {
 			if exitedAt.IsZero() {
 				// Its exit, or its monitor's (which records nothing then), wakes this.
@@ -1017,8 +1064,13 @@ func wait(ctx context.Context, c *Container, throughBackoff bool, pid1 int) (int
 				continue
 			}
 			// Late (a busy host, a stopped monitor): watched from now, and read again.
+			watchTried = true
 			if changes = watchState(c.Dir); changes.fd >= 0 {
 				continue
+			}
+			if ownPid1 {
+				unix.Close(pid1)
+				ownPid1 = false
 			}
 			pid1 = -1 // no watch: waitMonitor polls
 		}
@@ -1123,8 +1175,9 @@ func watchState(dir string) stateWatch {
 	return watchDir(dir, unix.IN_MOVED_TO)
 }
 
-// watchMade, when set (tests), is called by watchDir as it makes a watch.
-var watchMade func(dir string)
+// watchMade, when set (tests), is called by watchDir as it makes a watch; pid1Opened by wait
+// as it has opened the PID 1 of the container in dir.
+var watchMade, pid1Opened func(dir string)
 
 // watchDir watches dir for the inotify events of mask (and its removal, which ends a watch).
 func watchDir(dir string, mask uint32) stateWatch {
@@ -1197,14 +1250,32 @@ func waitMonitor(ctx context.Context, pid int, changes stateWatch) error {
 }
 
 // waitExit returns when the process of pidfd pid1 exits, when the monitor process pid does,
-// after eventPollMax, or with ctx's error.
+// after eventPollMax (pollInterval when the monitor cannot be watched), or with ctx's error.
 func waitExit(ctx context.Context, pid int, pid1 int) error {
 	fds := []unix.PollFd{{Fd: int32(pid1), Events: unix.POLLIN}}
+	timeout := pollInterval
 	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
 		defer unix.Close(fd)
 		fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		timeout = eventPollMax
 	}
-	return pollUntil(ctx, fds, eventPollMax)
+	return pollUntil(ctx, fds, timeout)
+}
+
+// openPid1 returns a pidfd of the PID 1 c's state names, checked as watchRun checks it (the
+// child of the live monitor recorded, in the container's cgroup), or -1.
+func openPid1(c *Container) int {
+	if c.State.Status != StatusRunning {
+		return -1
+	}
+	w := watchRun(c)
+	if w == nil {
+		return -1
+	}
+	fd := w.init
+	w.init = -1
+	w.close()
+	return fd
 }
 
 // pidfdExited says whether the process of pidfd fd has exited (a zombie included).

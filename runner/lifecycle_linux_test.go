@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1156,6 +1157,151 @@ func TestStopExitWithoutWatch(t *testing.T) {
 			}
 			if n, want := watches.Load(), map[bool]int32{false: 0, true: 1}[late]; n != want {
 				t.Errorf("Stop made %d inotify watches of the container dir, want %d", n, want)
+			}
+		})
+	}
+}
+
+// countWatches counts the inotify watches made of c's dir (watchMade) until the test ends.
+func countWatches(t *testing.T, c *Container) *atomic.Int32 {
+	var n atomic.Int32
+	watchMade = func(dir string) {
+		if dir == c.Dir {
+			n.Add(1)
+		}
+	}
+	t.Cleanup(func() { watchMade = nil })
+	return &n
+}
+
+// withRestartPolicy gives the running c restart policy p, as update --restart does.
+func withRestartPolicy(t *testing.T, c *Container, p string) {
+	t.Helper()
+	if p == "" {
+		return
+	}
+	c.Config.RestartPolicy = RestartPolicy{Name: p}
+	if err := c.SaveConfig(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWaitExitWithoutWatch: Wait and WaitNotRunning of a running container wait on a pidfd of
+// its PID 1, then reread state.json for the exit, and make no inotify watch of its dir (whose
+// last close waits for an SRCU grace period, 4 to 16 ms: `strata wait`, `attach` and
+// `start -a` paid it at their end). They return the exit code (5) recorded all the same.
+func TestWaitExitWithoutWatch(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	for name, wait := range map[string]func(context.Context, *Container) (int, error){"Wait": Wait, "WaitNotRunning": WaitNotRunning} {
+		t.Run(name, func(t *testing.T) {
+			c := startedContainer(t, nil, "sh", "-c", "trap 'exit 5' TERM; echo ready; sleep 1000 & wait")
+			logHolds(t, c, "ready")
+			pollMax := recordPollMax
+			recordPollMax = time.Minute // no busy host makes the record late
+			t.Cleanup(func() { recordPollMax = pollMax })
+			// The container is ended once the wait has what it waits on: its PID 1, or (before)
+			// its watch.
+			var watches atomic.Int32
+			var once sync.Once
+			end := func(dir string) {
+				if dir == c.Dir {
+					once.Do(func() {
+						k := *c
+						_ = Kill(&k, unix.SIGTERM)
+					})
+				}
+			}
+			watchMade = func(dir string) {
+				if dir == c.Dir {
+					watches.Add(1)
+				}
+				end(dir)
+			}
+			pid1Opened = end
+			t.Cleanup(func() { watchMade, pid1Opened = nil, nil })
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			code, err := wait(ctx, c)
+			if err != nil || code != 5 {
+				t.Fatalf("%s = %d, %v; want 5", name, code, err)
+			}
+			watchMade, pid1Opened = nil, nil
+			var st State
+			if err := readState(filepath.Join(c.Dir, stateFile), &st); err != nil || st.Status != StatusExited || st.ExitCode != 5 {
+				t.Errorf("state.json as %s returned: %s, exit %d (%v), want exited 5", name, st.Status, st.ExitCode, err)
+			}
+			if n := watches.Load(); n != 0 {
+				t.Errorf("%s made %d inotify watches of the container dir, want 0", name, n)
+			}
+		})
+	}
+}
+
+// TestKillExitWithoutWatch: a SIGKILL (strata kill's default) waits for the exit it records
+// through a pidfd of the PID 1 it signalled and rereads of state.json, and a stop or kill of a
+// container with a restart policy reads whether it is in its restart backoff before it
+// watches: neither makes an inotify watch of the container dir (4 to 16 ms at its close).
+func TestKillExitWithoutWatch(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	for _, policy := range []string{"", "always"} {
+		for _, how := range []string{"kill", "stop"} {
+			t.Run(how+"/"+policy, func(t *testing.T) {
+				c := startedContainer(t, nil, "sh", "-c", "trap 'exit 3' TERM; echo ready; sleep 1000 & wait")
+				logHolds(t, c, "ready")
+				withRestartPolicy(t, c, policy)
+				pollMax := recordPollMax
+				recordPollMax = time.Minute
+				t.Cleanup(func() { recordPollMax = pollMax })
+				watches := countWatches(t, c)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				var err error
+				want := 137
+				if how == "kill" {
+					err = KillAfterStart(ctx, c, unix.SIGKILL)
+				} else {
+					err, want = Stop(ctx, c, 20*time.Second), 3
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				watchMade = nil
+				var st State
+				if err := readState(filepath.Join(c.Dir, stateFile), &st); err != nil || st.Status != StatusExited || st.ExitCode != want {
+					t.Errorf("state.json as %s returned: %s, exit %d (%v), want exited %d", how, st.Status, st.ExitCode, err, want)
+				}
+				if n := watches.Load(); n != 0 {
+					t.Errorf("%s made %d inotify watches of the container dir, want 0", how, n)
+				}
+			})
+		}
+	}
+}
+
+// TestRestartWithoutWatch: a restart of a running container (with a restart policy or not)
+// looks for another start under way and for a restart backoff before it watches the dir for
+// their end, and makes no inotify watch when there is none: it made one or three, each 4 to
+// 16 ms at its close.
+func TestRestartWithoutWatch(t *testing.T) {
+	testutil.Requires(t, testutil.Root, testutil.Overlay)
+	for _, policy := range []string{"", "always"} {
+		t.Run("policy="+policy, func(t *testing.T) {
+			c := startedContainer(t, nil, "sh", "-c", "trap 'exit 3' TERM; echo ready; sleep 1000 & wait")
+			logHolds(t, c, "ready")
+			withRestartPolicy(t, c, policy)
+			started := c.State.StartedAt
+			watches := countWatches(t, c)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := Restart(ctx, c, 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			watchMade = nil
+			if err := c.Reload(); err != nil || !c.State.Running() || !c.State.StartedAt.After(started) {
+				t.Errorf("after Restart: %s, started %v (%v), want running, started after %v", c.State.Status, c.State.StartedAt, err, started)
+			}
+			if n := watches.Load(); n != 0 {
+				t.Errorf("Restart made %d inotify watches of the container dir, want 0", n)
 			}
 		})
 	}

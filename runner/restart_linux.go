@@ -114,10 +114,12 @@ func cancelRestarts(ctx context.Context, c *Container, k stopKind) (bool, error)
 	if k != restartCanceled {
 		return c.State.Restarting, nil
 	}
+	// The dir is watched only once the container is found in its backoff, and read again
+	// then: a stop or kill of a running one paid for a watch it never waited on (see wait).
 	was := false
-	changes := watchState(c.Dir)
-	defer changes.close()
-	for {
+	changes := stateWatch{-1}
+	defer func() { changes.close() }()
+	for watched := false; ; {
 		if err := c.Reload(); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return was, nil
@@ -128,6 +130,10 @@ func cancelRestarts(ctx context.Context, c *Container, k stopKind) (bool, error)
 			return was, nil
 		}
 		was = true
+		if !watched {
+			changes, watched = watchState(c.Dir), true
+			continue
+		}
 		if err := waitMonitor(ctx, c.State.MonitorPid, changes); err != nil {
 			return was, err
 		}

@@ -328,7 +328,7 @@ func restartAfterStop(r killerRestart) (err error) {
 	ctx := context.Background()
 	for c.State.Status == StatusRunning && c.State.StartedAt.Equal(r.StartedAt) {
 		// Exited, as its pidfd says: its monitor has yet to record it.
-		if _, err := waitRecorded(ctx, c); err != nil {
+		if _, err := waitRecorded(ctx, c, -1); err != nil {
 			return err
 		}
 		if err := c.Reload(); err != nil {
