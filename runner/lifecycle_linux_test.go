@@ -1126,7 +1126,8 @@ func TestStopStoppedMonitor(t *testing.T) {
 // dir, whose last close waits for an SRCU grace period of the kernel's fsnotify (4 to 16 ms
 // on a 250 Hz kernel, paid by the stop at its return or its exit: half of the stops took
 // ~10 ms longer than the rest). It returns once the exit (3) is recorded all the same, and
-// still does when the record comes later than recordPollMax (0 here), through the watch.
+// still does when the record comes later than recordPollMax (0 here, the monitor stopped
+// until the watch is made), through the watch.
 func TestStopExitWithoutWatch(t *testing.T) {
 	testutil.Requires(t, testutil.Root, testutil.Overlay)
 	for _, late := range []bool{false, true} {
@@ -1138,10 +1139,21 @@ func TestStopExitWithoutWatch(t *testing.T) {
 			if late {
 				recordPollMax = 0
 			}
+			// Late for sure: its monitor is stopped until the stop watches the dir, so the
+			// record comes after the watch (a record that beat it made no watch: flaky).
+			monitor := c.State.MonitorPid
+			resume := func() { _ = unix.Kill(monitor, unix.SIGCONT) }
+			if late {
+				if err := unix.Kill(monitor, unix.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(resume)
+			}
 			var watches atomic.Int32
 			watchMade = func(dir string) {
 				if dir == c.Dir {
 					watches.Add(1)
+					resume()
 				}
 			}
 			t.Cleanup(func() { watchMade, recordPollMax = nil, pollMax })
