@@ -3,9 +3,11 @@ package integration
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -128,5 +130,46 @@ func TestHealthcheckUnpauseRestartsSchedule(t *testing.T) {
 	if out := mustStrata(t, root, "events", "--since", start.Format(time.RFC3339Nano), "--until", "0s", "-f", "container=hresched",
 		"-f", "event=health_status", "--format", "{{.Action}}").Stdout; out != "" {
 		t.Errorf("health_status events %q, want none: starting, then unhealthy from the pause on", out)
+	}
+}
+
+// TestHealthcheckForegroundSignalRestartsSchedule: a foreground `strata run` that thaws its
+// paused container to pass a signal on starts the checks' schedule again, as `strata unpause`
+// does: docker's proxy kills with the signal, and the resume of the paused container starts a
+// new health monitor (moby daemon/monitor.go EventResumed -> updateHealthMonitor), whose first
+// check comes the interval after it, even within the start period (the pause left the status
+// unhealthy). strata's foreground run thawed without telling its checks, which went on at the
+// start interval on their old schedule.
+func TestHealthcheckForegroundSignalRestartsSchedule(t *testing.T) {
+	root := busyboxRoot(t)
+	const interval = 2 * time.Second
+	// sleep, PID 1 without a handler, lets the kernel drop the SIGUSR1: the container runs on.
+	cmd := exec.Command(strataBin, "--root", root, "run", "--name", "hfgsig", "--health-cmd", "exit 3", "--health-interval", interval.String(),
+		"--health-start-period", "1h", "--health-start-interval", "100ms", "--health-retries", "1", "busybox:1.38.0-musl", "sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); strata(t, root, "rm", "-f", "hfgsig") }) // ours
+	// Running (a foreground run records it once its command runs): its checks have started.
+	waitFor(t, func() bool {
+		return strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Status}}", "hfgsig").Stdout) == "running"
+	})
+	if h := waitHealth(t, root, "hfgsig", func(h *inspectHealth) bool { return len(h.Log) > 0 }); h.Status != "starting" {
+		t.Fatalf("after failures in the start period: %+v, want starting", h)
+	}
+	mustStrata(t, root, "pause", "hfgsig")
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		return strings.TrimSpace(strata(t, root, "inspect", "-f", "{{.State.Status}}", "hfgsig").Stdout) == "running"
+	})
+	h := waitHealth(t, root, "hfgsig", func(h *inspectHealth) bool { return !h.Log[len(h.Log)-1].Start.Before(signalled) })
+	if first := h.Log[len(h.Log)-1].Start; first.Before(signalled.Add(interval)) {
+		t.Errorf("first check after the signal's thaw started %v after the signal, want the interval (%v) or more", first.Sub(signalled), interval)
+	}
+	if h.Status != "unhealthy" || h.FailingStreak != 1 {
+		t.Errorf("after a failure following the thaw: %s, streak %d; want unhealthy, streak 1", h.Status, h.FailingStreak)
 	}
 }

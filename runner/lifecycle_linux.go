@@ -66,7 +66,7 @@ func RunContainer(ctx context.Context, c *Container, stdio Stdio) (code int, err
 		log.setAttrs(attrs)
 	}
 	var health *healthChecker // its health checks, if it has some (health_linux.go)
-	res, err := run(ctx, c.Config.Spec, stdio, log, func(pid int, exited <-chan struct{}) {
+	res, err := run(ctx, c, c.Config.Spec, stdio, log, func(pid int, exited <-chan struct{}) {
 		startedAt := time.Now().UTC()
 		// A command that ends within milliseconds (`true`) is recorded as it exits, not as
 		// running first: that write, and its event, came after the exit and held up the

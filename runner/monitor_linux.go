@@ -634,7 +634,7 @@ func runMonitor() {
 	}()
 	answeredReady := false    // the starter attaches only after a start answered ready
 	var health *healthChecker // its health checks, if it has some (health_linux.go)
-	res, err := run(context.Background(), c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
+	res, err := run(context.Background(), c, c.Config.Spec, stdio, nil, func(pid int, _ <-chan struct{}) {
 		<-listening
 		recordRunning(c, pid, time.Now().UTC())
 		health = startHealth(c, c.State.StartedAt, true)

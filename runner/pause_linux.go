@@ -43,11 +43,23 @@ func Unpause(c *Container) error {
 	if frozen, _ := cg.Frozen(); !frozen {
 		return fmt.Errorf("container %s is %w", shortID(c.ID), ErrNotPaused)
 	}
-	markHealthUnpaused(c)
-	if err := cg.Thaw(); err != nil {
+	if err := thaw(c, cg); err != nil {
 		return freezeError(c, "unpausing", err)
 	}
 	return nil
+}
+
+// thaw lets the frozen processes of c (nil for a bare Run, which has no health checks) run
+// again in cg, its cgroup, after telling its health monitor (markHealthUnpaused), as every
+// resume of docker's starts its health monitor again (moby daemon/monitor.go EventResumed ->
+// updateHealthMonitor), whatever resumed it: an unpause, a kill, a foreground run's signal.
+// Every thaw of a container goes through it (TestThawsGoThroughThaw), so none leaves the
+// checks on the schedule the pause interrupted.
+func thaw(c *Container, cg *cgroups.Cgroup) error {
+	if c != nil {
+		markHealthUnpaused(c)
+	}
+	return cg.Thaw()
 }
 
 // freezeError is the error of a Pause or Unpause (what) whose freezer file was missing: a
@@ -100,8 +112,7 @@ func thawKilled(c *Container) {
 		return
 	}
 	if cg, err := cgroups.Load(c.CgroupKey()); err == nil {
-		markHealthUnpaused(c) // docker's resume starts the health monitor again
-		_ = cg.Thaw()
+		_ = thaw(c, cg)
 		cg.Close()
 	}
 }

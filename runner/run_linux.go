@@ -52,7 +52,7 @@ var forwardedSignals = []os.Signal{
 // init's read "init: mounting rootfs: ..."), 126 when the command cannot be executed, 127 when
 // it is not found.
 func Run(ctx context.Context, spec Spec, stdio Stdio) (int, error) {
-	res, err := run(ctx, spec, stdio, nil, nil)
+	res, err := run(ctx, nil, spec, stdio, nil, nil)
 	var ec *ExitCodeError
 	if errors.As(err, &ec) {
 		return ec.Code, err
@@ -73,8 +73,9 @@ type result struct {
 // Start return. exited is closed once the command has been reaped: a hook that finds it
 // closed knows the command is gone already. log, when not nil, gets a copy of what the
 // container writes to stdio's Stdout and Stderr (a stored foreground container's log.json);
-// the caller flushes it once run returns, as the output has ended then.
-func run(ctx context.Context, spec Spec, stdio Stdio, log *logWriter, started func(pid int, exited <-chan struct{})) (res result, err error) {
+// the caller flushes it once run returns, as the output has ended then. c is the stored
+// container spec is of (nil for a bare Run), whose health monitor a thaw tells (thaw).
+func run(ctx context.Context, c *Container, spec Spec, stdio Stdio, log *logWriter, started func(pid int, exited <-chan struct{})) (res result, err error) {
 	res.Code = ExitOwnError
 	spec = withNetworkDonor(spec.withDefaults())
 	if err := spec.validate(); err != nil {
@@ -122,9 +123,10 @@ func run(ctx context.Context, spec Spec, stdio Stdio, log *logWriter, started fu
 		_ = p.cmd.Process.Kill()
 		_ = cg.Kill()
 	}, func() {
-		// A paused container acts on the signal, as docker's proxy (a kill) resumes it.
+		// A paused container acts on the signal, as docker's proxy (a kill) resumes it, and
+		// its health checks' schedule starts again, as at any resume.
 		if frozen, _ := cg.Frozen(); frozen {
-			_ = cg.Thaw()
+			_ = thaw(c, cg)
 		}
 	})
 	werr := p.wait()
