@@ -283,16 +283,20 @@ func (hc *healthChecker) copyLocked() Health {
 
 // nextWait is how long until the next check: the start interval while the container is
 // starting within its start period, else the interval (moby's getInterval). A start interval
-// that runs past the start period's end is waited whole, as docker's.
+// that would run past the start period's end is cut to what is left of it, as docker's since
+// moby PR #52317 ("cap health check start interval by remaining start period"): the check
+// comes as the period ends, where it waited the whole start interval (a start period of 2s
+// with a start interval of 30s was checked 30s after the start).
 func (hc *healthChecker) nextWait(now time.Time) time.Duration {
-	if now.Sub(hc.started) >= hc.t.startPeriod {
+	elapsed := now.Sub(hc.started)
+	if elapsed >= hc.t.startPeriod {
 		return hc.t.interval
 	}
 	hc.mu.Lock()
 	status := hc.h.Status
 	hc.mu.Unlock()
 	if status == HealthStarting {
-		return hc.t.startInterval
+		return min(hc.t.startInterval, hc.t.startPeriod-elapsed)
 	}
 	return hc.t.interval
 }

@@ -112,8 +112,11 @@ func TestHealthTimings(t *testing.T) {
 }
 
 // TestHealthNextWait is moby's getInterval: the start interval while starting in the start
-// period, even when the period ends before it or is shorter than the interval (a start
-// period of 2s checked every 100ms, then every 30s), the interval after.
+// period, also when the period is shorter than the interval (a start period of 2s checked
+// every 100ms, then every 30s), but no longer than what is left of the period, as since moby
+// PR #52317 (moby issue #46747's start period of 2s, start interval of 30s and interval of
+// 2s: checked as the period ends, not 30s after the start); the interval after, and for a
+// status other than starting, which is not cut to the period.
 func TestHealthNextWait(t *testing.T) {
 	start := time.Unix(1000, 0)
 	tests := []struct {
@@ -125,7 +128,7 @@ func TestHealthNextWait(t *testing.T) {
 		{nwLong, 0, HealthStarting, time.Second},
 		{nwLong, 30 * time.Second, HealthStarting, time.Second},
 		{nwLong, 30 * time.Second, HealthHealthy, 10 * time.Second},
-		{nwLong, 59*time.Second + 500*time.Millisecond, HealthStarting, time.Second},
+		{nwLong, 59*time.Second + 500*time.Millisecond, HealthStarting, 500 * time.Millisecond},
 		{nwLong, 60 * time.Second, HealthStarting, 10 * time.Second},
 		{nwLong, 90 * time.Second, HealthUnhealthy, 10 * time.Second},
 		{nwShort, 0, HealthStarting, 100 * time.Millisecond},
@@ -133,6 +136,12 @@ func TestHealthNextWait(t *testing.T) {
 		{nwShort, time.Second, HealthHealthy, 30 * time.Second},
 		{nwShort, 2 * time.Second, HealthStarting, 30 * time.Second},
 		{HealthConfig{StartPeriod: 10 * time.Second}, 0, HealthStarting, DefaultHealthStartInterval},
+		{HealthConfig{StartPeriod: 3 * time.Second}, 0, HealthStarting, 3 * time.Second}, // the default 5s start interval
+		{nw46747, 0, HealthStarting, 2 * time.Second},
+		{nw46747, 1500 * time.Millisecond, HealthStarting, 500 * time.Millisecond},
+		{nw46747, 2 * time.Second, HealthStarting, 2 * time.Second},
+		{nwSlow, 59 * time.Second, HealthHealthy, time.Minute},
+		{nwSlow, 59 * time.Second, HealthUnhealthy, time.Minute},
 	}
 	for _, tt := range tests {
 		hc := newHealthChecker(&tt.cfg, start, Health{}, nil)
@@ -173,6 +182,8 @@ func TestHealthCheckerResume(t *testing.T) {
 var (
 	nwLong  = HealthConfig{Interval: 10 * time.Second, StartPeriod: 60 * time.Second, StartInterval: time.Second}
 	nwShort = HealthConfig{Interval: 30 * time.Second, StartPeriod: 2 * time.Second, StartInterval: 100 * time.Millisecond}
+	nw46747 = HealthConfig{Interval: 2 * time.Second, StartPeriod: 2 * time.Second, StartInterval: 30 * time.Second}
+	nwSlow  = HealthConfig{Interval: time.Minute, StartPeriod: time.Minute, StartInterval: time.Second}
 )
 
 // fakeChecks is a healthChecker over a fake probe: each check takes the next of codes (a
