@@ -81,18 +81,22 @@ func healthFor(c *Container, started time.Time, trim bool) *healthChecker {
 	// A pause while a check runs: Pause freezes the cgroup, then writes health.json
 	// (markHealthPaused), a new file renamed over it, which nothing else but this checker
 	// writes, and none of its writes comes during a check (a stop's drops the check anyway).
-	// The rename wakes the checker's watch of the container dir, which kills the check as
+	// Pause then wakes the checker through the dir's wake FIFO (healthWakeFile), which kills the check as
 	// docker's pause does (with the cgroup2 freezer it dies frozen; the v1 freezer holds the
 	// SIGKILL until the unpause, where it dies before it runs on). The cgroup still frozen at
 	// the check's end is a check that ended within the pause, maybe before Pause's write.
-	// An unpause touches health.json (markHealthUnpaused), which the watch tells the loop,
-	// whose schedule starts again then.
+	// An unpause touches health.json (markHealthUnpaused) and wakes the FIFO, which tells the
+	// loop, whose schedule starts again then.
 	key := c.CgroupKey()
 	unpaused := make(chan struct{}, 1)
 	var w *healthWatch // made as the checks start (or, failing that, at a check), closed once they stop
 	watch := func(ctx context.Context) *healthWatch {
 		if w == nil {
-			if nw, err := newHealthWatch(ctx, c.Dir, unpaused); err == nil {
+			// The wake FIFO, else an inotify watch of the dir, which a pause or unpause of an
+			// older strata wakes too (they write health.json alike).
+			if nw, err := newHealthWake(ctx, c.Dir, unpaused); err == nil {
+				w = nw
+			} else if nw, err := newHealthWatch(ctx, c.Dir, unpaused); err == nil {
 				w = nw
 			}
 		}
@@ -116,8 +120,8 @@ func healthFor(c *Container, started time.Time, trim bool) *healthChecker {
 			after, aerr := os.Stat(name)
 			return berr == nil && aerr == nil && !os.SameFile(before, after)
 		}
-		// Any file renamed in wakes it (state.json too, and renames since the last
-		// check): paused() tells.
+		// A pause wakes it (and one since the last check, or with the inotify watch any
+		// file renamed in): paused() tells.
 		w.during(func() {
 			if paused() {
 				cut()
@@ -231,6 +235,7 @@ func markHealthPaused(c *Container) {
 	}
 	h.Status = HealthUnhealthy
 	_ = writeJSON(filepath.Join(c.Dir, healthFile), h, false)
+	wakeHealth(c.Dir, wakePaused)
 }
 
 // markHealthUnpaused tells the monitor of c, just unpaused (or thawed to take a signal), that
@@ -246,11 +251,13 @@ func markHealthUnpaused(c *Container) {
 	}
 	now := time.Now()
 	_ = os.Chtimes(filepath.Join(c.Dir, healthFile), now, now)
+	wakeHealth(c.Dir, wakeUnpaused)
 }
 
-// healthWatch is a health checker's inotify watch of its container dir, for files renamed
-// into it (a pause's write of health.json) and health.json touched (an unpause). One
-// goroutine reads it; its reads wait in the runtime's poller, no thread of their own.
+// healthWatch is what tells a health checker of a pause and an unpause: its container dir's
+// wake FIFO (newHealthWake), else an inotify watch of the dir, for files renamed into it (a
+// pause's write of health.json) and health.json touched (an unpause). One goroutine reads
+// it; its reads wait in the runtime's poller, no thread of their own.
 type healthWatch struct {
 	mu   sync.Mutex
 	wake func() // the check under way's, called at each rename; nil between checks
@@ -267,6 +274,13 @@ func newHealthWatch(ctx context.Context, dir string, unpaused chan<- struct{}) (
 	// Closed once the checks stop, never at a check's end: an inotify fd's close waits for
 	// the kernel to let go of its marks (an SRCU grace period, 10 to 20 ms here), a thread
 	// blocked for it.
+	w.read(ctx, f, unpaused, func(b []byte) (bool, bool) { return inotifyEvents(b, healthFile) })
+	return w, nil
+}
+
+// read reads f, in the runtime's poller, until ctx ends, which closes it: events tells of
+// each batch read whether it holds a pause (renamed) or an unpause (touched).
+func (w *healthWatch) read(ctx context.Context, f *os.File, unpaused chan<- struct{}, events func([]byte) (renamed, touched bool)) {
 	context.AfterFunc(ctx, func() { f.Close() })
 	go func() {
 		buf := make([]byte, 4096)
@@ -275,7 +289,7 @@ func newHealthWatch(ctx context.Context, dir string, unpaused chan<- struct{}) (
 			if err != nil {
 				return // closed: the checks stop
 			}
-			renamed, touched := inotifyEvents(buf[:n], healthFile)
+			renamed, touched := events(buf[:n])
 			if touched {
 				select {
 				case unpaused <- struct{}{}:
@@ -292,7 +306,82 @@ func newHealthWatch(ctx context.Context, dir string, unpaused chan<- struct{}) (
 			}
 		}
 	}()
+}
+
+// healthWakeFile is a FIFO in the container dir that its monitor's health checker reads
+// while the checks run: a pause writes wakePaused to it after its write of health.json
+// (markHealthPaused), an unpause wakeUnpaused after its touch (markHealthUnpaused).
+//
+// It takes the place of an inotify watch of the dir, which told the checker of those writes
+// as well but cost the container's exit: the last close of an inotify fd that had a watch
+// (the checker's, as the checks stop, or the monitor's exit) waits for an SRCU grace period
+// of the kernel's fsnotify (inotify_release -> fsnotify_destroy_group ->
+// fsnotify_wait_marks_destroyed, which flushes the mark reaper and its synchronize_srcu),
+// 4 to 16 ms on a 250 Hz kernel, and the exit of the monitor, which an rm -f of the running
+// container and a foreground run wait for, came that much later. A FIFO's close waits for
+// nothing.
+const healthWakeFile = "health.wake"
+
+// What a pause and an unpause write to healthWakeFile.
+const (
+	wakePaused   = 'p'
+	wakeUnpaused = 'u'
+)
+
+// newHealthWake is newHealthWatch through dir's healthWakeFile, made here (or the one a run
+// before left), opened to read and write: no EOF when the last writer closes, and a pause
+// meets a reader while the checks run, none (ENXIO) once they stopped.
+func newHealthWake(ctx context.Context, dir string, unpaused chan<- struct{}) (*healthWatch, error) {
+	name := filepath.Join(dir, healthWakeFile)
+	if err := unix.Mkfifo(name, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, err
+	}
+	fd, err := openFIFO(name, unix.O_RDWR)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close() // not in the poller: a read would hold a thread
+		return nil, err
+	}
+	w := &healthWatch{}
+	w.read(ctx, f, unpaused, func(b []byte) (renamed, touched bool) {
+		return bytes.IndexByte(b, wakePaused) >= 0, bytes.IndexByte(b, wakeUnpaused) >= 0
+	})
 	return w, nil
+}
+
+// openFIFO opens the FIFO name non-blocking with mode (O_RDWR, O_WRONLY); an error when it
+// is no FIFO (a damaged store: a file, a link, a device in its place) or has no reader
+// (O_WRONLY: ENXIO).
+func openFIFO(name string, mode int) (int, error) {
+	fd, err := unix.Open(name, mode|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "open", Path: name, Err: errors.New("not a FIFO")}
+	}
+	return fd, nil
+}
+
+// wakeHealth writes what (wakePaused, wakeUnpaused) to the healthWakeFile of dir, if its
+// monitor's checker reads it. A full FIFO holds a wake already; none is there for a monitor
+// of a strata before it, whose inotify watch takes health.json's write.
+func wakeHealth(dir string, what byte) {
+	name := filepath.Join(dir, healthWakeFile)
+	if fi, err := os.Lstat(name); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return // opened only if a FIFO: the open of a device could do anything
+	}
+	fd, err := openFIFO(name, unix.O_WRONLY)
+	if err != nil {
+		return
+	}
+	_, _ = unix.Write(fd, []byte{what})
+	unix.Close(fd)
 }
 
 // during sets what a rename calls while a check runs; nil once it has ended. A call under way

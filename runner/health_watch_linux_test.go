@@ -107,3 +107,129 @@ func TestInotifyEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthWake: the checker's wake FIFO (no root needed) takes a pause's write
+// (markHealthPaused) for what wakes a check under way, which is no unpause, and an unpause's
+// (markHealthUnpaused) for an unpause, which wakes no check; once the checks stop, it has no
+// reader and a pause writes nothing (nor blocks). It holds no inotify fd, whose close waited
+// for an SRCU grace period at the monitor's exit.
+func TestHealthWake(t *testing.T) {
+	dir := t.TempDir()
+	c := &Container{ID: strings.Repeat("b", 64), Dir: dir}
+	c.Config.Healthcheck = &HealthConfig{Test: []string{"CMD", "true"}}
+	if err := writeJSON(filepath.Join(dir, healthFile), Health{Status: HealthHealthy}, false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	unpaused := make(chan struct{}, 1)
+	w, err := newHealthWake(ctx, dir, unpaused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := inotifyFds(t); n != 0 {
+		t.Errorf("%d inotify fds open with the wake FIFO, want 0", n)
+	}
+	woken := make(chan struct{}, 10)
+	w.during(func() { woken <- struct{}{} })
+	wait := func(ch <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s in 10s", what)
+		}
+	}
+	markHealthPaused(c)
+	wait(woken, "wake at the pause")
+	if len(unpaused) != 0 {
+		t.Error("a pause was taken for an unpause")
+	}
+	if h, err := readHealthFile(dir); err != nil || h.Status != HealthUnhealthy {
+		t.Fatalf("health.json after the pause = %+v, %v; want unhealthy", h, err)
+	}
+	markHealthUnpaused(c)
+	wait(unpaused, "unpause at the unpause")
+	markHealthPaused(c) // after the unpause: once its wake has come, the unpause's was read
+	wait(woken, "wake at a second pause")
+	if len(woken) != 0 {
+		t.Error("an unpause woke the check")
+	}
+	w.during(nil)
+	markHealthUnpaused(c)
+	wait(unpaused, "unpause between checks")
+
+	cancel()
+	name := filepath.Join(dir, healthWakeFile)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		fd, err := openFIFO(name, unix.O_WRONLY)
+		if err != nil {
+			break // ENXIO: no reader
+		}
+		unix.Close(fd)
+		if time.Now().After(deadline) {
+			t.Fatal("the wake FIFO still has a reader 10s after the checks stopped")
+		}
+	}
+	markHealthPaused(c) // no reader: nothing written, nothing blocks
+
+	// A new checker reads the FIFO a run before left.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	t.Cleanup(cancel2)
+	unpaused2 := make(chan struct{}, 1)
+	if _, err := newHealthWake(ctx2, dir, unpaused2); err != nil {
+		t.Fatal(err)
+	}
+	markHealthUnpaused(c)
+	wait(unpaused2, "unpause through the FIFO a run before left")
+}
+
+// TestHealthWakeNotFIFO: a damaged store's file in the wake FIFO's place is neither read by
+// the checker (which falls back to its inotify watch) nor written by a pause.
+func TestHealthWakeNotFIFO(t *testing.T) {
+	dir := t.TempDir()
+	c := &Container{ID: strings.Repeat("b", 64), Dir: dir}
+	c.Config.Healthcheck = &HealthConfig{Test: []string{"CMD", "true"}}
+	if err := writeJSON(filepath.Join(dir, healthFile), Health{Status: HealthHealthy}, false); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, healthWakeFile)
+	if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if _, err := newHealthWake(ctx, dir, make(chan struct{}, 1)); err == nil {
+		t.Error("newHealthWake read a regular file in the FIFO's place")
+	}
+	markHealthPaused(c)
+	markHealthUnpaused(c)
+	if b, err := os.ReadFile(name); err != nil || string(b) != "x" {
+		t.Errorf("the regular file in the FIFO's place holds %q, %v; want x untouched", b, err)
+	}
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, healthFile), name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newHealthWake(ctx, dir, make(chan struct{}, 1)); err == nil {
+		t.Error("newHealthWake followed a symlink in the FIFO's place")
+	}
+}
+
+// inotifyFds counts this process's open inotify fds.
+func inotifyFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}
