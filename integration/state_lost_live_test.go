@@ -8,11 +8,13 @@ import (
 	"testing"
 )
 
-// TestStopLostStateOfLiveContainer damages the state.json of a running container, as a hand
-// edit or a full disk may: strata then reads it as exited (its state is lost), while its
-// monitor and command run on and hold its cgroup. stop and kill must not say they did their
-// work (stop exited 0 and the command ran on, kill said "container is not running"): they
-// fail with one line that says what holds the container and how to end it, and rm -f ends it.
+// TestStopLostStateOfLiveContainer damages or deletes the state.json of a running container,
+// as a hand edit or a full disk may: strata then reads it as exited (its state is lost), while
+// its monitor and command run on and hold its cgroup. stop, kill and restart must not say they
+// did their work (stop exited 0 and the command ran on, kill said "container is not
+// running"), nor fail on the missing file ("reading container … state: open …: no such file
+// or directory"): they fail with one line that says what holds the container and how to end
+// it; the other commands work or fail in one line; and rm -f ends it.
 func TestStopLostStateOfLiveContainer(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
@@ -22,6 +24,7 @@ func TestStopLostStateOfLiveContainer(t *testing.T) {
 	}{
 		{"garbage", "{\"status\": \"runn"},
 		{"emptied", ""},
+		{"deleted", deletedState},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			name := "lost-" + tt.name
@@ -33,10 +36,8 @@ func TestStopLostStateOfLiveContainer(t *testing.T) {
 				t.Fatalf("inspect .State.Pid: %v", err)
 			}
 			started := startTime(t, pid)
-			if err := os.WriteFile(filepath.Join(root, "containers", id, "state.json"), []byte(tt.state), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			for _, args := range [][]string{{"stop", "-t", "1", name}, {"kill", name}, {"kill", "-s", "TERM", name}} {
+			loseState(t, filepath.Join(root, "containers", id, "state.json"), tt.state)
+			for _, args := range [][]string{{"stop", "-t", "1", name}, {"kill", name}, {"kill", "-s", "TERM", name}, {"restart", "-t", "1", name}} {
 				r := strata(t, root, args...)
 				msg := strings.TrimSpace(r.Stderr)
 				if r.Code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "holds its cgroup: rm -f ends it") {
@@ -46,11 +47,40 @@ func TestStopLostStateOfLiveContainer(t *testing.T) {
 					t.Fatalf("%s: the container's command (pid %d) ended: the test lost its subject", strings.Join(args, " "), pid)
 				}
 			}
+			// The others work (inspect, ps, logs) or fail in one line of strata's, not a
+			// raw "reading container … state: open …: no such file or directory".
+			for _, args := range [][]string{{"pause", name}, {"unpause", name}, {"exec", name, "true"}, {"top", name}, {"inspect", name}, {"ps", "-a"}, {"logs", name}} {
+				r := strata(t, root, args...)
+				msg := strings.TrimSpace(r.Stderr)
+				if r.Code != 0 && (r.Code != 1 || msg == "" || strings.Contains(msg, "\n") || strings.Contains(msg, "reading container")) {
+					t.Errorf("%s with its state lost: exit %d, stderr %q; want it to work or fail in one line", strings.Join(args, " "), r.Code, r.Stderr)
+				}
+				if !liveProcess(pid, started) {
+					t.Fatalf("%s: the container's command (pid %d) ended", strings.Join(args, " "), pid)
+				}
+			}
 			mustStrata(t, root, "rm", "-f", name)
 			if liveProcess(pid, started) {
 				t.Errorf("rm -f returned, the container's command (pid %d) still runs", pid)
 			}
 		})
+	}
+}
+
+// deletedState, as the state of loseState, deletes state.json.
+const deletedState = "\x00deleted"
+
+// loseState replaces the state.json at path by state, or deletes it (deletedState).
+func loseState(t *testing.T, path, state string) {
+	t.Helper()
+	var err error
+	if state == deletedState {
+		err = os.Remove(path)
+	} else {
+		err = os.WriteFile(path, []byte(state), 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

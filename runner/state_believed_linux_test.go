@@ -430,7 +430,8 @@ func TestReloadRemoved(t *testing.T) {
 // removeDir deletes first, then its state.json, its dir still there) reads as no such
 // container too: a stop or restart racing an rm -f said "reading container … state: open
 // /…/state.json: no such file or directory". A dir that lost only its state.json (an rm
-// killed half-way) is not taken for a removal: Wait reads it as exited 255, as before.
+// killed half-way) is not taken for a removal: Reload reads it as a lost state, as an
+// emptied one, and Wait as exited 255.
 func TestReloadBeingRemoved(t *testing.T) {
 	s, err := OpenStore(t.TempDir())
 	if err != nil {
@@ -459,8 +460,8 @@ func TestReloadBeingRemoved(t *testing.T) {
 	if err := os.Remove(filepath.Join(lost.Dir, stateFile)); err != nil {
 		t.Fatal(err)
 	}
-	if err := lost.Reload(); errors.Is(err, ErrNotFound) || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Reload of a container that lost its state.json = %v, want its state missing", err)
+	if err := lost.Reload(); err != nil || lost.State.Status != StatusExited || lost.State.ExitCode != ExitUnknown || !strings.HasPrefix(lost.State.Error, stateLostPrefix) {
+		t.Errorf("Reload of a container that lost its state.json = %v, state %+v; want it read as a lost state, exited %d", err, lost.State, ExitUnknown)
 	}
 	if code, err := Wait(context.Background(), lost); err != nil || code != ExitUnknown {
 		t.Errorf("Wait of a container that lost its state.json = %d, %v; want %d", code, err, ExitUnknown)

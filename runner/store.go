@@ -492,7 +492,12 @@ func (c *Container) saveState() error {
 const stateLostPrefix = "state lost: "
 
 // Reload rereads state.json (another strata process may have changed it).
-func (c *Container) Reload() error {
+func (c *Container) Reload() error { return c.reload(true) }
+
+// reload is Reload; a state.json missing beside config.json is an error unless missingLost,
+// which reads it as a lost state, as an emptied or garbled one. Only loadAs wants the error:
+// a create writes config.json before state.json.
+func (c *Container) reload(missingLost bool) error {
 	if c.notDir {
 		return c.Broken
 	}
@@ -502,11 +507,14 @@ func (c *Container) Reload() error {
 			if errors.Is(err, os.ErrNotExist) && beingRemoved(c.Dir) {
 				return &removedError{id: c.ID, err: err}
 			}
-			if errors.Is(err, os.ErrNotExist) || !isUnusable(err) {
+			if errors.Is(err, os.ErrNotExist) && !missingLost || !errors.Is(err, os.ErrNotExist) && !isUnusable(err) {
 				return fmt.Errorf("reading container %s state: %w", c.ID[:12], err)
 			}
 			// state.json is written without fsync (saveState): after a host crash it may be
-			// empty. Its processes are gone then; the container reads as exited.
+			// empty. Its processes are gone then; the container reads as exited. One deleted
+			// (by hand, an rm killed half-way: config.json goes first) reads so too: stop and
+			// kill said "reading container … state: … no such file or directory" where an
+			// emptied one told that a live strata holds the container (heldWhileDown).
 			st = State{Status: StatusExited, ExitCode: ExitUnknown, Error: stateLostPrefix + err.Error()}
 		}
 		if afterStateRead != nil {
@@ -773,7 +781,7 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 		// hostname and resolv.conf (and a store moved elsewhere wrote into its old place).
 		c.Config.Spec.ID, c.Config.Spec.Dir = id, dir
 	}
-	if err := c.Reload(); err != nil {
+	if err := c.reload(false); err != nil {
 		missing := errors.Is(err, os.ErrNotExist)
 		switch {
 		case missing && c.Broken == nil && !storeLocked && s.creating(dir):
@@ -781,7 +789,7 @@ func (s *Store) loadAs(id string, storeLocked bool) (*Container, error) {
 			return nil, fmt.Errorf("container %s: %w", shortID(id), ErrNotFound)
 		case missing || c.Broken != nil:
 			// An rm killed half-way, or neither file readable: nothing shows that it runs.
-			c.State = State{Status: StatusExited, ExitCode: ExitUnknown, Error: "state lost: " + err.Error()}
+			c.State = State{Status: StatusExited, ExitCode: ExitUnknown, Error: stateLostPrefix + err.Error()}
 		default:
 			return nil, err
 		}
