@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestStopLostStateOfLiveContainer damages or deletes the state.json of a running container,
@@ -140,4 +144,90 @@ func TestCopyLostState(t *testing.T) {
 			t.Errorf("%s of a running container with its state lost: exit %d, stderr %q; want exit 1 and one line saying a live strata holds its cgroup", strings.Join(args, " "), r.Code, r.Stderr)
 		}
 	}
+}
+
+// TestWaitLostStateOfLiveContainer waits on running containers whose state.json is lost:
+// `strata wait` printed 255 at once while the container ran on, where docker's wait returns
+// at the exit. It waits now while a live strata holds the container's cgroup and prints the
+// exit its monitor records (137 for a PID 1 SIGKILLed), or 255 once the monitor is gone
+// without recording one.
+func TestWaitLostStateOfLiveContainer(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	for _, tt := range []struct {
+		name        string
+		state       string
+		killMonitor bool
+		want        string
+	}{
+		{"deleted", deletedState, false, "137"},
+		{"garbage", "{[", false, "137"},
+		{"monitor-killed", deletedState, true, "255"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name := "wait-lost-" + tt.name
+			mustStrata(t, root, "run", "-d", "--name", name, "alpine", "sleep", "1000")
+			id := containerID(t, root, name)
+			pid, err := strconv.Atoi(strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout))
+			if err != nil || pid <= 0 {
+				t.Fatalf("inspect .State.Pid: %v", err)
+			}
+			started := startTime(t, pid)
+			t.Cleanup(func() {
+				strata(t, root, "rm", "-f", name)
+				if liveProcess(pid, started) {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			})
+			monitor := parentOf(t, pid)
+			loseState(t, filepath.Join(root, "containers", id, "state.json"), tt.state)
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, strataBin, "--root", root, "wait", name)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			// The wait holds the container dir as its waiter (a shared flock) for as long as
+			// it waits: it is under way once it does, and must not have returned.
+			for !holdsFlock(cmd.Process.Pid) {
+				select {
+				case <-done:
+					t.Fatalf("wait returned while the container ran, its state lost: %q, stderr %q", stdout.String(), stderr.String())
+				case <-ctx.Done():
+					t.Fatal("wait neither held the container dir nor returned")
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			victim := pid
+			if tt.killMonitor {
+				victim = monitor
+			}
+			if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			err = <-done
+			if got := strings.TrimSpace(stdout.String()); err != nil || got != tt.want {
+				t.Errorf("wait: %v, stdout %q, stderr %q; want %s", err, got, stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+// holdsFlock reports whether process pid holds an flock (/proc/locks).
+func holdsFlock(pid int) bool {
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[1] == "FLOCK" && f[4] == strconv.Itoa(pid) {
+			return true
+		}
+	}
+	return false
 }

@@ -471,6 +471,14 @@ func heldWhileDown(c *Container) error {
 	return fmt.Errorf("container %s: %w: %s, but a live strata holds its cgroup: rm -f ends it", shortID(c.ID), ErrRunning, why)
 }
 
+// lostWhileHeld reports whether c's state, as read, is lost (Reload could not read it) while
+// a live strata holds its cgroup: its run or monitor, and so likely its processes, are alive
+// and will record its exit. Only a lost state is looked at: a recorded exit is one, whatever
+// holds the cgroup after it (a start under way).
+func lostWhileHeld(c *Container) bool {
+	return !c.notDir && strings.HasPrefix(c.State.Error, stateLostPrefix) && cgroups.Held(c.CgroupKey())
+}
+
 // KillAfterStart is Kill after a start another strata has under way has ended
 // (waitStartUnderWay), for `strata kill`: docker's kill, serialized after the start, signals
 // what it started, where a kill that came meanwhile found the container not running yet and
@@ -966,7 +974,10 @@ func Wait(ctx context.Context, c *Container) (int, error) {
 // WaitNotRunning is Wait as docker's wait: a container in its restart policy's backoff
 // counts as running (docker's State.Running stays true while it restarts), and the wait
 // returns at its next exit, or once a stop cancels the restart. `strata wait` printed the
-// last exit code at once, docker's waits.
+// last exit code at once, docker's waits. So does a container whose state is lost while a
+// live strata holds its cgroup (lostWhileHeld): the wait returns the exit its monitor
+// records, or 255 once nothing holds the cgroup; `strata wait` printed 255 at once while it
+// ran on. The other waits (stop's, a start's, rm's) see a lost state as exited, as before.
 func WaitNotRunning(ctx context.Context, c *Container) (int, error) {
 	return wait(ctx, c, true, -1)
 }
@@ -1027,7 +1038,21 @@ func wait(ctx context.Context, c *Container, throughBackoff bool, pid1 int) (int
 			stillBackoff := throughBackoff && c.State.Restarting &&
 				(first || inBackoff && c.State.FinishedAt.Equal(backoff))
 			if !stillBackoff {
-				return c.State.ExitCode, nil
+				if !throughBackoff || !lostWhileHeld(c) {
+					return c.State.ExitCode, nil
+				}
+				// Its state is lost (deleted, emptied, garbled) while its run or monitor
+				// lives: wait printed 255 at once for a container that ran on. Its monitor
+				// records the exit in state.json when it comes, which the watch sees; a
+				// monitor that ends without that (SIGKILL) lets go of the cgroup, which
+				// only the slow poll sees (no pid of it is known).
+				if changes.fd < 0 {
+					changes, pid1 = watchState(c.Dir), -1
+				}
+				if err := changes.wait(ctx, eventPollMax); err != nil {
+					return ExitOwnError, fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
+				}
+				continue
 			}
 			backoff, inBackoff = c.State.FinishedAt, true
 		}
