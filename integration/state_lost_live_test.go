@@ -14,11 +14,12 @@ import (
 
 // TestStopLostStateOfLiveContainer damages or deletes the state.json of a running container,
 // as a hand edit or a full disk may: strata then reads it as exited (its state is lost), while
-// its monitor and command run on and hold its cgroup. stop, kill and restart must not say they
-// did their work (stop exited 0 and the command ran on, kill said "container is not
+// its monitor and command run on and hold its cgroup. start, stop, kill and restart must not
+// say they did their work (stop exited 0 and the command ran on, kill said "container is not
 // running"), nor fail on the missing file ("reading container … state: open …: no such file
-// or directory"): they fail with one line that says what holds the container and how to end
-// it; the other commands work or fail in one line; and rm -f ends it.
+// or directory") or on the cgroup (start: "cgroup already exists"), nor record over the lost
+// state: they fail with one line that says what holds the container and how to end it; the
+// other commands work or fail in one line; and rm -f ends it.
 func TestStopLostStateOfLiveContainer(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
@@ -41,10 +42,12 @@ func TestStopLostStateOfLiveContainer(t *testing.T) {
 			}
 			started := startTime(t, pid)
 			loseState(t, filepath.Join(root, "containers", id, "state.json"), tt.state)
-			for _, args := range [][]string{{"stop", "-t", "1", name}, {"kill", name}, {"kill", "-s", "TERM", name}, {"restart", "-t", "1", name}} {
+			// start first: it recorded its failure over the lost state (exit 125), and the
+			// others then took the container for one that had exited.
+			for _, args := range [][]string{{"start", name}, {"stop", "-t", "1", name}, {"kill", name}, {"kill", "-s", "TERM", name}, {"restart", "-t", "1", name}} {
 				r := strata(t, root, args...)
 				msg := strings.TrimSpace(r.Stderr)
-				if r.Code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "holds its cgroup: rm -f ends it") {
+				if r.Code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "its state is lost, but a live strata holds its cgroup: rm -f ends it") {
 					t.Errorf("%s with its state lost: exit %d, stderr %q; want exit 1 and one line saying a live strata holds its cgroup", strings.Join(args, " "), r.Code, r.Stderr)
 				}
 				if !liveProcess(pid, started) {

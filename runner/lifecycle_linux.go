@@ -166,6 +166,13 @@ func markMonitor(c *Container, starter int) error {
 	if c.State.Status == StatusRunning || (c.State.starting() && (starter == 0 || c.State.MonitorPid != starter)) {
 		return fmt.Errorf("container %s: %w", shortID(c.ID), ErrRunning)
 	}
+	// Its state lost while its run or monitor lives: the start failed on its cgroup
+	// ("cgroup already exists") and recorded that failure (exit 125) over the lost state, so
+	// that wait and stop took the container for one that had exited while it ran on. The
+	// cgroup this start made or was handed (early) is no other run's.
+	if _, ours := early.Load(c.ID); !ours && lostWhileHeld(c) {
+		return heldWhileDown(c)
+	}
 	if err := removeStaleCgroup(c); err != nil {
 		return err
 	}
