@@ -273,6 +273,9 @@ func CheckExec(c *Container) error {
 	if err == nil && Paused(c) {
 		err = ErrPaused
 	}
+	if err == ErrNotRunning {
+		err = NotRunningError(c)
+	}
 	if err == nil {
 		return nil
 	}

@@ -475,7 +475,24 @@ func heldWhileDown(c *Container) error {
 	if strings.HasPrefix(c.State.Error, stateLostPrefix) {
 		why = "its state is lost"
 	}
-	return fmt.Errorf("container %s: %w: %s, but a live strata holds its cgroup: rm -f ends it", shortID(c.ID), ErrRunning, why)
+	return fmt.Errorf("container %s: %w", shortID(c.ID), heldError(why))
+}
+
+// heldError is ErrRunning, for a container that reads as not running because why, while a
+// live strata holds its cgroup.
+func heldError(why string) error {
+	return fmt.Errorf("%w: %s, but a live strata holds its cgroup: rm -f ends it", ErrRunning, why)
+}
+
+// NotRunningError is the error of a command that needs c running (pause, unpause, exec, top)
+// and found it not running: ErrNotRunning, or, where c's state is lost while a live strata
+// holds its cgroup (lostWhileHeld), that it runs, which only rm -f ends. They said "container
+// is not running" of a container whose processes ran.
+func NotRunningError(c *Container) error {
+	if lostWhileHeld(c) {
+		return heldError("its state is lost")
+	}
+	return ErrNotRunning
 }
 
 // lostWhileHeld reports whether c's state, as read, is lost (Reload could not read it) while

@@ -93,7 +93,7 @@ func runningCgroup(c *Container) (*cgroups.Cgroup, error) {
 		if c.State.Restarting {
 			return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrRestarting)
 		}
-		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), ErrNotRunning)
+		return nil, fmt.Errorf("container %s: %w", shortID(c.ID), NotRunningError(c))
 	}
 	cg, err := cgroups.Load(c.CgroupKey())
 	if errors.Is(err, cgroups.ErrNotFound) {

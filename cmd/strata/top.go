@@ -169,7 +169,7 @@ func containerProcesses(c *runner.Container) ([]proccard.Process, error) {
 		return nil, runner.ErrRestarting
 	}
 	if pid == 0 {
-		return nil, runner.ErrNotRunning
+		return nil, runner.NotRunningError(c)
 	}
 	procs, err := proccard.ProcessesOf(pid, func() bool { return c.RunningPid() == pid })
 	if errors.Is(err, proccard.ErrNoProcess) {
