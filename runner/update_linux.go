@@ -58,6 +58,11 @@ func Update(c *Container, ch cgroups.Change, restart *RestartPolicy) error {
 	if err := c.Reload(); err != nil {
 		return err
 	}
+	if !c.State.Running() && !ch.Empty() && lostWhileHeld(c) {
+		// Its state lost while its run or monitor lives: the limits were recorded for a
+		// next start and the processes running ran on without them, the update said done.
+		return heldWhileDown(c)
+	}
 	if c.State.Running() && !ch.Empty() {
 		cg, err := cgroups.Load(c.CgroupKey())
 		switch {
