@@ -15,12 +15,12 @@ import (
 // TestStopLostStateOfLiveContainer damages or deletes the state.json of a running container,
 // as a hand edit or a full disk may: strata then reads it as exited (its state is lost), while
 // its monitor and command run on and hold its cgroup. start, stop, kill, restart, pause,
-// unpause, exec, top and update must not say they did their work (stop exited 0 and the
-// command ran on; update recorded limits the running processes did not get) or that it is
-// not running (kill, pause, unpause, exec, top), nor fail on the missing file ("reading
-// container … state: open …: no such file or directory") or on the cgroup (start: "cgroup
-// already exists"), nor record over the lost state: they fail with one line that says what
-// holds the container and how to end it; inspect, ps and logs work; and rm -f ends it.
+// unpause, exec, top, update and attach must not say they did their work (stop exited 0 and
+// the command ran on; update recorded limits the running processes did not get) or that it
+// is not running (kill, pause, unpause, exec, top, attach), nor fail on the missing file
+// ("reading container … state: open …: no such file or directory") or on the cgroup (start:
+// "cgroup already exists"), nor record over the lost state: they fail with one line that says
+// what holds the container and how to end it; inspect, ps and logs work; and rm -f ends it.
 func TestStopLostStateOfLiveContainer(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
@@ -47,7 +47,7 @@ func TestStopLostStateOfLiveContainer(t *testing.T) {
 			// others then took the container for one that had exited.
 			for _, args := range [][]string{
 				{"start", name}, {"stop", "-t", "1", name}, {"kill", name}, {"kill", "-s", "TERM", name}, {"restart", "-t", "1", name},
-				{"pause", name}, {"unpause", name}, {"exec", name, "true"}, {"top", name}, {"update", "--memory", "64m", name},
+				{"pause", name}, {"unpause", name}, {"exec", name, "true"}, {"top", name}, {"update", "--memory", "64m", name}, {"attach", name},
 			} {
 				r := strata(t, root, args...)
 				msg := strings.TrimSpace(r.Stderr)

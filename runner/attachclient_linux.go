@@ -71,6 +71,10 @@ func CheckAttach(c *Container) error {
 	switch {
 	case c.State.Restarting:
 		return errRestarting
+	case !c.State.Running() && lostWhileHeld(c):
+		// Its state lost while its run or monitor lives: "start it first" led to a start
+		// that fails on it.
+		return heldError("its state is lost")
 	case !c.State.Running():
 		return errStopped
 	case Paused(c):
