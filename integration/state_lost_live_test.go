@@ -235,3 +235,38 @@ func holdsFlock(pid int) bool {
 	}
 	return false
 }
+
+// TestLogsFollowLostStateOfLiveContainer follows the log of a running container whose
+// state.json is lost: logs -f ended at once, where docker's follows until the container
+// exits. It follows now while a live strata holds the container's cgroup: a line the
+// container writes after (on a SIGUSR1 the test sends) shows, and the follow ends at the exit.
+func TestLogsFollowLostStateOfLiveContainer(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	name := "logs-lost"
+	mustStrata(t, root, "run", "-d", "--name", name, "alpine", "sh", "-c", `trap "echo after" USR1; echo ready; while :; do sleep 1 & wait $!; done`)
+	pid, err := strconv.Atoi(strings.TrimSpace(mustStrata(t, root, "inspect", "-f", "{{.State.Pid}}", name).Stdout))
+	if err != nil || pid <= 0 {
+		t.Fatalf("inspect .State.Pid: %v", err)
+	}
+	started := startTime(t, pid)
+	t.Cleanup(func() {
+		strata(t, root, "rm", "-f", name)
+		if liveProcess(pid, started) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	loseState(t, filepath.Join(root, "containers", containerID(t, root, name), "state.json"), deletedState)
+	f := startStrata(t, root, "logs", "-f", name)
+	f.next(f.out, "ready")
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	f.next(f.out, "after")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := f.wait(); code != 0 {
+		t.Errorf("logs -f at the container's exit: exit %d, stderr %q; want 0", code, stderr)
+	}
+}

@@ -646,7 +646,11 @@ func Logs(ctx context.Context, c *Container, opts LogOptions, stdout, stderr io.
 		if rerr == nil && run.IsZero() && c.State.Status == StatusRunning {
 			followRun()
 		}
-		if rerr != nil || c.State.Status != StatusRunning || !c.State.StartedAt.Equal(run) {
+		// A state lost while its run or monitor lives (lostWhileHeld) is followed until the
+		// monitor records the exit or lets go of the cgroup: logs -f ended at once, the
+		// container running on and writing to its log.
+		if (rerr != nil || c.State.Status != StatusRunning || !c.State.StartedAt.Equal(run)) &&
+			(rerr != nil || c.State.Status == StatusRunning || !lostWhileHeld(c)) {
 			if more, _ := br.Peek(1); len(more) == 0 {
 				if switched, err := rotated(); err != nil || !switched {
 					return err
