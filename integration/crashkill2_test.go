@@ -700,11 +700,11 @@ func (c *crash2) checkEmpty(t *testing.T, root string) {
 	if r := mustRun(t, c.f.env, "", root, "images", "-q"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("images after prune -a with no container: %q", r.Stdout)
 	}
-	for _, dir := range []string{"oci/blobs/sha256", "snapshots", "snapshots/.locks", "snapshots/.proven", "oci/ingest"} {
+	for _, dir := range []string{"oci/blobs/sha256", "snapshots", "snapshots/.locks", "snapshots/.proven", "snapshots/.prints", "oci/ingest"} {
 		ents, _ := os.ReadDir(filepath.Join(root, dir))
 		for _, e := range ents {
-			if dir == "snapshots" && (e.Name() == ".locks" || e.Name() == ".proven" || e.Name() == ".overlay-ok") {
-				continue // the layer locks' and proofs' dirs, checked themselves, and the overlay probe's mark
+			if dir == "snapshots" && (e.Name() == ".locks" || e.Name() == ".proven" || e.Name() == ".prints" || e.Name() == ".overlay-ok") {
+				continue // the layer locks', proofs' and fingerprints' dirs, checked themselves, and the overlay probe's mark
 			}
 			if dir == "snapshots" && strings.HasPrefix(e.Name(), ".probe-") {
 				// A probe's dir whose process was killed: prune takes it once it is older

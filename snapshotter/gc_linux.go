@@ -74,8 +74,9 @@ func created(dir string) time.Time {
 	return time.Unix(stx.Ctime.Sec, int64(stx.Ctime.Nsec))
 }
 
-// Prune removes the layer dirs whose DiffID is not in keep, and temporary dirs left by
-// unpacks that died, and returns what it removed (with dryRun, what it would remove). The
+// Prune removes the layer dirs whose DiffID is not in keep, the damaged dirs unpacks replaced
+// (.damaged-*) whose DiffID is not in keep, and temporary dirs left by unpacks that died,
+// and returns what it removed (with dryRun, what it would remove). The
 // caller computes keep from every image in the cache and every container; there is no
 // reference count on disk to drift. A layer being unpacked right now is skipped.
 //
@@ -104,6 +105,13 @@ func (s *Snapshotter) Prune(ctx context.Context, keep map[v1.Hash]bool, dryRun b
 			l, err = s.pruneLayer(d, dryRun)
 		case strings.HasPrefix(name, tmpPrefix):
 			l, err = s.pruneTmp(name, dryRun)
+		case strings.HasPrefix(name, damagedPrefix):
+			// Kept while its DiffID is: a container made before it was replaced may
+			// have it as a lower.
+			if hex := damagedHex(name); hex != "" && keep[v1.Hash{Algorithm: "sha256", Hex: hex}] {
+				continue
+			}
+			l, err = s.pruneDamaged(name, dryRun)
 		case strings.HasPrefix(name, ".probe-"):
 			l, err = s.pruneProbe(name, dryRun)
 		}
@@ -119,6 +127,9 @@ func (s *Snapshotter) Prune(ctx context.Context, keep map[v1.Hash]bool, dryRun b
 			errs = append(errs, err)
 		}
 		if err := s.pruneProofs(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.prunePrints(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -120,11 +120,11 @@ func New(root string, opts Options) (*Snapshotter, error) {
 	return s, nil
 }
 
-// checkOwnDirs refuses a locks or proofs dir that is a symlink (safefile.OwnDirs): through it
+// checkOwnDirs refuses a locks, proofs or fingerprints dir that is a symlink (safefile.OwnDirs): through it
 // every layer's lock file (or proof) was made, and opened for writing, wherever it pointed. The root is the
 // caller's path, and may be a link (as --root may). A missing one is made.
 func checkOwnDirs(root string) error {
-	return safefile.OwnDirs("the layer store", filepath.Join(root, locksDir), filepath.Join(root, provenDir))
+	return safefile.OwnDirs("the layer store", filepath.Join(root, locksDir), filepath.Join(root, provenDir), filepath.Join(root, printsDir))
 }
 
 // tighten takes group and other permissions off dir (a symlink's target: an admin may have

@@ -51,7 +51,7 @@ func (s *Snapshotter) Unpack(ctx context.Context, diffID v1.Hash, mediaType type
 }
 
 func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType types.MediaType, r io.Reader) (err error) {
-	if s.Has(diffID) {
+	if s.Has(diffID) && !s.isDamaged(diffID) {
 		return s.verify(ctx, diffID, mediaType, r)
 	}
 	lock, err := s.lockLayer(ctx, diffID.Hex)
@@ -63,8 +63,14 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 			err = errors.Join(err, fmt.Errorf("unlocking: %w", uerr))
 		}
 	}()
+	// A layer dir that lost files since its unpack (see printsDir) is unpacked again, and
+	// replaces it.
+	damaged := false
 	if s.Has(diffID) {
-		return s.verify(ctx, diffID, mediaType, r)
+		if !s.isDamaged(diffID) {
+			return s.verify(ctx, diffID, mediaType, r)
+		}
+		damaged = true
 	}
 	// Holding the lock, any .tmp-<hex>-* is left over from a process that died unpacking.
 	if err := s.removeTmp(diffID.Hex); err != nil {
@@ -121,7 +127,11 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if err := syncDir(tmp, true); err != nil {
 		return fmt.Errorf("syncing: %w", err)
 	}
-	if err := os.Rename(tmp, final); err != nil {
+	if damaged {
+		if err := s.replaceDamaged(tmp, final, diffID); err != nil {
+			return err
+		}
+	} else if err := os.Rename(tmp, final); err != nil {
 		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
 			// Another process won without our lock (a lock file pruned under it).
 			if rerr := removeAll(tmp); rerr != nil {
@@ -135,7 +145,14 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, mediaType type
 	if err := syncDir(s.root, false); err != nil {
 		return fmt.Errorf("syncing: %w", err)
 	}
-	return nil
+	// Taken once the dir is in place: the rename changed its change time.
+	return s.recordPrint(diffID)
+}
+
+// isDamaged reports whether diffID's layer dir, which exists, differs from its fingerprint.
+func (s *Snapshotter) isDamaged(diffID v1.Hash) bool {
+	state, _ := s.intact(diffID)
+	return state == intactDamaged
 }
 
 func (s *Snapshotter) lockPath(hex string) string {
@@ -272,12 +289,27 @@ func tmpHex(name string) string {
 // strata that did not unpack) or blob is not proven to be it (see provenDir): a layer dir
 // unpacked from another blob is used for this one only once this one hashed to it. open is
 // called at most once.
+//
+// A layer dir that lost files since its unpack (its fingerprint says so: see printsDir) is
+// unpacked again from blob, and replaces it; without the blob, the error is a *DamagedError.
 func (s *Snapshotter) Ensure(ctx context.Context, diffID v1.Hash, blob v1.Descriptor, open func() (io.ReadCloser, error)) (err error) {
+	var damage string
 	if s.Has(diffID) && s.Proven(diffID, blob.Digest) {
-		return nil
+		state, how := s.intact(diffID)
+		switch state {
+		case intactOK:
+			return nil
+		case intactUnknown:
+			s.recordPrintLate(diffID)
+			return nil
+		}
+		damage = how
 	}
 	rc, err := open()
 	if err != nil {
+		if damage != "" {
+			return &DamagedError{DiffID: diffID, How: damage, Err: err}
+		}
 		return fmt.Errorf("unpacking layer %s: opening: %w", short(diffID), err)
 	}
 	defer func() {

@@ -507,7 +507,13 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	}
 	warnSnapshotter(snap)
 	if err := ensureLayers(ctx, store, snap, img, cfg); err != nil {
-		if errors.Is(err, snapshotter.ErrDiffIDMismatch) {
+		var damaged *snapshotter.DamagedError
+		if errors.As(err, &damaged) {
+			// What to do, in the one line: the blob comes back with a pull, and the next
+			// run unpacks the layer again from it.
+			err = fmt.Errorf("image %s: layer %s lost files since it was unpacked (%s), and its blob is not in the store to unpack it again: pull the image again (strata pull %s), or remove it (strata rmi %s)",
+				image, damaged.DiffID, damaged.How, image, image)
+		} else if errors.Is(err, snapshotter.ErrDiffIDMismatch) {
 			err = fmt.Errorf("image %s: %w", image, err) // which image to remove
 		}
 		return withCode(runner.ExitOwnError, err)
@@ -746,7 +752,8 @@ func findLocalImage(store *cache.Store, arg string, platform v1.Platform, explic
 }
 
 // ensureLayers unpacks from the store any layer of img whose layer dir is missing (after a
-// prune, or a pull that was killed between download and unpack). It reads only the manifest
+// prune, or a pull that was killed between download and unpack) or lost files since its
+// unpack (snapshotter's fingerprints). It reads only the manifest
 // and config: asking a stored layer for its DiffID would hash the whole blob.
 func ensureLayers(ctx context.Context, store *cache.Store, snap *snapshotter.Snapshotter, img v1.Image, cfg *v1.ConfigFile) error {
 	m, err := img.Manifest()
