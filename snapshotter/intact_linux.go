@@ -358,27 +358,7 @@ func (s *Snapshotter) pruneDamaged(name string, dryRun bool) (*Layer, error) {
 // prunePrints removes the fingerprints of layers that have no layer dir, and temporary files
 // a crash left.
 func (s *Snapshotter) prunePrints() error {
-	dir := filepath.Join(s.root, printsDir)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("pruning fingerprints: %w", err)
-	}
-	var errs []error
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, tmpPrefix) {
-			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < proofTmpMaxAge {
-				continue
-			}
-		} else if isHex64(name) && s.Has(v1.Hash{Algorithm: "sha256", Hex: name}) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("pruning fingerprint %s: %w", name, err))
-		}
-	}
-	return errors.Join(errs...)
+	return s.pruneSidecars(printsDir, "fingerprint", func(name string) bool {
+		return isHex64(name) && s.Has(v1.Hash{Algorithm: "sha256", Hex: name})
+	})
 }

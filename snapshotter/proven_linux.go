@@ -143,13 +143,22 @@ const proofTmpMaxAge = 10 * time.Minute
 // pruneProofs removes the proofs of layers that have no layer dir (pruned, or never
 // unpacked here), and the temporary files of proofs a crash left.
 func (s *Snapshotter) pruneProofs() error {
-	dir := filepath.Join(s.root, provenDir)
+	return s.pruneSidecars(provenDir, "proof", func(name string) bool {
+		return len(name) > 64 && name[64] == '-' && s.Has(v1.Hash{Algorithm: "sha256", Hex: name[:64]})
+	})
+}
+
+// pruneSidecars removes from the dir sub of the root what kept says belongs to no layer dir
+// any more (a proof, a fingerprint: what names one), and the temporary files a crash left
+// there, once older than proofTmpMaxAge (younger ones are another process's, being written).
+func (s *Snapshotter) pruneSidecars(sub, what string, kept func(name string) bool) error {
+	dir := filepath.Join(s.root, sub)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("pruning proofs: %w", err)
+		return fmt.Errorf("pruning %ss: %w", what, err)
 	}
 	var errs []error
 	for _, e := range entries {
@@ -158,11 +167,11 @@ func (s *Snapshotter) pruneProofs() error {
 			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < proofTmpMaxAge {
 				continue
 			}
-		} else if len(name) > 64 && name[64] == '-' && s.Has(v1.Hash{Algorithm: "sha256", Hex: name[:64]}) {
+		} else if kept(name) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("pruning proof %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("pruning %s %s: %w", what, name, err))
 		}
 	}
 	return errors.Join(errs...)
