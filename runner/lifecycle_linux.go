@@ -453,9 +453,7 @@ func kill(c *Container, sig syscall.Signal, before func(pidfd int)) error {
 		}
 		return fmt.Errorf("signalling container %s: %w", shortID(c.ID), err)
 	}
-	if unpausesOn(c, sig) {
-		thawKilled(c) // a paused container gets the signal once thawed
-	}
+	resumeSignalled(c, nil, sig)
 	Event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	return nil
 }
@@ -604,10 +602,11 @@ func waitStartUnderWay(ctx context.Context, c *Container) error {
 
 // unpausesOn reports whether a kill with sig lets a paused c run again, as docker's kill
 // resumes it after signalling: for SIGKILL, and for its stop signal (any signal when the
-// container names none), so that a stop of a paused container ends it as its stop signal
-// does instead of waiting out the timeout for a SIGKILL, and a kill -s TERM is delivered.
+// container names none, as a bare Run's, c nil, does not), so that a stop of a paused
+// container ends it as its stop signal does instead of waiting out the timeout for a SIGKILL,
+// and a kill -s TERM is delivered.
 func unpausesOn(c *Container, sig syscall.Signal) bool {
-	if sig == unix.SIGKILL || c.Config.StopSignal == "" {
+	if c == nil || sig == unix.SIGKILL || c.Config.StopSignal == "" {
 		return true
 	}
 	return StopSignalOf(c) == sig
@@ -1929,7 +1928,7 @@ func (s *Store) killAndRemove(ctx context.Context, c *Container, w *runWatch) er
 	}
 	// A paused container is thawed, as Kill thaws it: its PID 1 ends only once every other
 	// process of its pid namespace is reaped, and a frozen exec's would never be.
-	thawKilled(c)
+	resumeSignalled(c, nil, unix.SIGKILL)
 	if err := waitPidfd(ctx, w.init); err != nil {
 		return fmt.Errorf("waiting for container %s: %w", shortID(c.ID), err)
 	}

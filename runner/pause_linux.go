@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"syscall"
 
 	"github.com/strata-run/strata/runner/cgroups"
 )
@@ -103,16 +104,33 @@ func runningCgroup(c *Container) (*cgroups.Cgroup, error) {
 	return cg, err
 }
 
-// thawKilled thaws the cgroup of c after Kill signalled its PID 1 (unpausesOn): a process
-// frozen by the v1 freezer does not die of a SIGKILL until thawed (the cgroup2 freezer lets
-// fatal signals through), and no frozen process acts on another signal, as docker resumes a
-// paused container it kills.
-func thawKilled(c *Container) {
-	if !cgroups.IsFrozen(c.CgroupKey()) {
+// resumeSignalled does to c, whose PID 1 was just sent sig, what docker's kill does then: it
+// resumes a paused container for SIGKILL and for its stop signal (any signal when it names
+// none: unpausesOn), and leaves it paused for any other, whose signal waits, queued, until an
+// unpause (moby daemon/kill.go killWithSignal: unpause = Paused only where it calls
+// ExitOnNext, then task.Resume after task.Kill; containerd's task kill of a paused task, runc
+// kill, signals the frozen init without thawing it, but for a SIGKILL on the v1 freezer). A
+// frozen process acts on no signal, and dies of a SIGKILL on the v1 freezer only once thawed.
+// Every signal strata sends a container's PID 1 comes here: kill, stop and restart's signal
+// and SIGKILL, rm -f, the stop killer's SIGKILL, and the signals run, attach and start -a
+// pass on (--sig-proxy), which docker's CLI passes on as kills (ForwardAllSignals ->
+// ContainerKill). c is nil for a bare Run: its container names no stop signal. cg is c's
+// cgroup, or nil to load it.
+func resumeSignalled(c *Container, cg *cgroups.Cgroup, sig syscall.Signal) {
+	if !unpausesOn(c, sig) {
 		return
 	}
-	if cg, err := cgroups.Load(c.CgroupKey()); err == nil {
+	if cg == nil {
+		if c == nil || !cgroups.IsFrozen(c.CgroupKey()) {
+			return
+		}
+		var err error
+		if cg, err = cgroups.Load(c.CgroupKey()); err != nil {
+			return
+		}
+		defer cg.Close()
+	}
+	if frozen, _ := cg.Frozen(); frozen {
 		_ = thaw(c, cg)
-		cg.Close()
 	}
 }

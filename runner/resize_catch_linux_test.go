@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,7 +67,7 @@ func TestForwardSignalsStopWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := forwardSignals(context.Background(), sigs, true, &terminal{}, proc, func() {}, func() {
+	stop := forwardSignals(context.Background(), sigs, true, &terminal{}, proc, func() {}, func(syscall.Signal) {
 		close(inAfter)
 		<-release
 		ran.Store(true)

@@ -122,12 +122,10 @@ func run(ctx context.Context, c *Container, spec Spec, stdio Stdio, log *logWrit
 	stopForwarding := forwardSignals(ctx, sigs, !stdio.NoSigProxy, &p.terminal, p.cmd.Process, func() {
 		_ = p.cmd.Process.Kill()
 		_ = cg.Kill()
-	}, func() {
-		// A paused container acts on the signal, as docker's proxy (a kill) resumes it, and
-		// its health checks' schedule starts again, as at any resume.
-		if frozen, _ := cg.Frozen(); frozen {
-			_ = thaw(c, cg)
-		}
+	}, func(sig syscall.Signal) {
+		// docker's proxy passes the signal on as a kill: a paused container is resumed for
+		// its stop signal (any, when it names none) and stays paused for another.
+		resumeSignalled(c, cg, sig)
 	})
 	werr := p.wait()
 	close(exited)
@@ -683,12 +681,12 @@ func (p *initProc) wait() error {
 // forwardSignals passes what arrives on sigs to proc (SIGWINCH resizes t's pty instead when
 // there is one; without, it goes on as docker run's proxy passes it), or drops it unless
 // proxy (--sig-proxy=false), until the returned stop is called; when ctx ends first it calls cancel once and stops. after, if not nil, runs after
-// each signal passed on.
+// each signal passed on, with that signal.
 //
 // Once sigs catches its signals it reads the user's terminal size again for the pty: the
 // catch is made in the background and may take effect after the container runs (tens of ms
 // on a busy machine), and a resize before it, SIGWINCH ignored by default, was lost.
-func forwardSignals(ctx context.Context, sigs *signalCatcher, proxy bool, t *terminal, proc *os.Process, cancel func(), after func()) (stop func()) {
+func forwardSignals(ctx context.Context, sigs *signalCatcher, proxy bool, t *terminal, proc *os.Process, cancel func(), after func(syscall.Signal)) (stop func()) {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -718,8 +716,8 @@ func forwardSignals(ctx context.Context, sigs *signalCatcher, proxy bool, t *ter
 					continue
 				}
 				_ = proc.Signal(s)
-				if after != nil {
-					after()
+				if sig, ok := s.(syscall.Signal); ok && after != nil {
+					after(sig)
 				}
 			case <-ctx.Done():
 				cancel()

@@ -50,6 +50,9 @@ type stopKillerJob struct {
 	// Root and Kill: the root whose event log gets Kill, the kill event, if it kills.
 	Root string          `json:"root,omitempty"`
 	Kill *events.Message `json:"kill,omitempty"`
+	// Dir is the container's dir, whose cgroup a kill of a paused container thaws
+	// (resumeSignalled), as docker's kill resumes it.
+	Dir string `json:"dir,omitempty"`
 	// Restart, for a restart: the container to start again once it exited, should the
 	// restart be gone by then.
 	Restart *killerRestart `json:"restart,omitempty"`
@@ -144,7 +147,7 @@ type stopKiller struct {
 // (the control pipe ended) and the exit is recorded, it starts c again, unless c was started
 // since (restartAfterStop). A zero deadline never kills.
 func spawnStopKiller(c *Container, pidfd int, deadline time.Time, restart bool) (k *stopKiller, err error) {
-	job := stopKillerJob{}
+	job := stopKillerJob{Dir: c.Dir}
 	if !deadline.IsZero() {
 		job.Deadline = deadline.UnixNano()
 	}
@@ -236,8 +239,11 @@ func runStopKiller() {
 		deadline = time.Unix(0, job.Deadline)
 	}
 	killed, stopGone := killAtDeadline(stopKillerFD, stopKillerCtlFD, deadline)
-	if killed && job.Kill != nil {
-		logStopKill(job.Root, *job.Kill)
+	if killed {
+		resumeKilled(job.Dir)
+		if job.Kill != nil {
+			logStopKill(job.Root, *job.Kill)
+		}
 	}
 	if job.Restart != nil {
 		// Killed, or exited by itself: the pidfd reads as exited once the process has.
@@ -304,6 +310,19 @@ func killAtDeadline(pidfd, ctl int, deadline time.Time) (killed, gone bool) {
 		}
 	}
 	return unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0) == nil, gone
+}
+
+// resumeKilled resumes the container in dir, if it is paused, once the killer has SIGKILLed
+// it (resumeSignalled): a container paused during the stop's timeout would not die of it on
+// the v1 freezer until someone unpaused it, and docker's SIGKILL resumes it.
+func resumeKilled(dir string) {
+	if dir == "" {
+		return
+	}
+	s := &Store{dir: filepath.Dir(dir)}
+	if c, err := s.load(filepath.Base(dir)); err == nil {
+		resumeSignalled(c, nil, unix.SIGKILL)
+	}
 }
 
 // restartAfterStop is the start of a restart (Restart) gone (interrupted, killed) that its
