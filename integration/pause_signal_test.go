@@ -102,7 +102,7 @@ func TestPauseStopKillerResumes(t *testing.T) {
 	// sleep as PID 1 has no handler for the stop signal, which its pid namespace drops.
 	mustStrata(t, root, "run", "-d", "--name", name, "busybox:1.38.0-musl", "sleep", "1000")
 	t.Cleanup(func() { strata(t, root, "rm", "-f", name) })
-	stop := exec.Command(strataBin, "--root", root, "stop", "-t", "3", name)
+	stop := exec.Command(strataBin, "--root", root, "stop", "-t", "5", name)
 	stop.Env = append(os.Environ(), "STRATA_TEST_STOP_AT=stop-signalled")
 	if err := stop.Start(); err != nil {
 		t.Fatal(err)
