@@ -315,6 +315,50 @@ func checkLowers(c *Container) error {
 	return nil
 }
 
+// LayerChecker checks the layer dirs a container's root overlay stacks (hexes, the DiffIDs'
+// hex, in layersDir) before it starts, as run checks an image's layers before it creates one:
+// a layer dir emptied or partly deleted since its unpack is unpacked again from its blob, into
+// the same path, or the start is refused in one line. image and imageID are the container's
+// (Config.Image, Config.ImageID), to find the blobs. cmd sets it (SetLayerChecker).
+type LayerChecker func(ctx context.Context, layersDir, image, imageID string, hexes []string) error
+
+var layerChecker LayerChecker
+
+// SetLayerChecker sets what a start of a container by strata (start, start -a, restart,
+// run -d) calls to check the layer dirs of its root, under the container's lock before the
+// monitor is spawned: the container's overlay mount options name those paths, so a container
+// created before the damage ran on it. The monitor (the strata-init helper, which holds no
+// image or layer store code) sets none, so a restart policy's restart checks nothing.
+func SetLayerChecker(f LayerChecker) { layerChecker = f }
+
+// checkLayersIntact calls the LayerChecker on the store's layer dirs c's root overlay
+// stacks, which checkLowers has checked are in its store's layer dir. A vfs container's root
+// is its own copy, made at its creation: no layer dir is read at its start.
+func checkLayersIntact(c *Container) error {
+	if layerChecker == nil || c.layers == "" {
+		return nil
+	}
+	var hexes []string
+	for _, m := range c.Config.Spec.Root {
+		if m.Type != "overlay" {
+			continue
+		}
+		lowers, _, _ := m.OverlayDirs()
+		for _, l := range lowers {
+			if base := filepath.Base(l); isLayerName(base) {
+				hexes = append(hexes, base)
+			}
+		}
+	}
+	if len(hexes) == 0 {
+		return nil
+	}
+	if err := layerChecker(context.Background(), c.layers, c.Config.Image, c.Config.ImageID, hexes); err != nil {
+		return fmt.Errorf("container %s: %w", shortID(c.ID), err)
+	}
+	return nil
+}
+
 // isLayerName reports whether name is a layer dir's: the 64 lower-case hex digits of a
 // sha256 DiffID.
 func isLayerName(name string) bool {

@@ -98,6 +98,11 @@ func start(ctx context.Context, c *Container, byPolicy, attach bool) (err error)
 	if err := readyVolatileRoot(c); err != nil {
 		return withCode(ExitOwnError, err)
 	}
+	// A layer dir emptied or partly deleted since the container's creation is unpacked
+	// again into the path its overlay names, or the start refused (SetLayerChecker).
+	if err := checkLayersIntact(c); err != nil {
+		return withCode(ExitOwnError, err)
+	}
 	var netnsPath string
 	netns := takeNetns(c.ID) // made by PrepareNetwork while the container was created
 	if netns != nil {

@@ -362,3 +362,20 @@ func (s *Snapshotter) prunePrints() error {
 		return isHex64(name) && s.Has(v1.Hash{Algorithm: "sha256", Hex: name})
 	})
 }
+
+// Damage checks the layer dir of diffID under root (a snapshotter's root, as its layer dirs'
+// parent) against its fingerprint, without opening the snapshotter: it says how the dir
+// differs when it lost files since its unpack, and "" when it is as unpacked, has no
+// fingerprint or is missing. It is the check Ensure makes, for a start of a container whose
+// lowerdirs name the layer dirs (the repair is Ensure's, which swaps a fresh unpack into the
+// same path).
+func Damage(root string, diffID v1.Hash) string {
+	if validDiffID(diffID) != nil {
+		return ""
+	}
+	s := &Snapshotter{root: root}
+	if state, how := s.intact(diffID); state == intactDamaged {
+		return how
+	}
+	return ""
+}

@@ -509,10 +509,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 	if err := ensureLayers(ctx, store, snap, img, cfg); err != nil {
 		var damaged *snapshotter.DamagedError
 		if errors.As(err, &damaged) {
-			// What to do, in the one line: the blob comes back with a pull, and the next
-			// run unpacks the layer again from it.
-			err = fmt.Errorf("image %s: layer %s lost files since it was unpacked (%s), and its blob is not in the store to unpack it again: pull the image again (strata pull %s), or remove it (strata rmi %s)",
-				image, damaged.DiffID, damaged.How, image, image)
+			err = damagedLayerError(image, damaged)
 		} else if errors.Is(err, snapshotter.ErrDiffIDMismatch) {
 			err = fmt.Errorf("image %s: %w", image, err) // which image to remove
 		}
@@ -749,6 +746,14 @@ func findLocalImage(store *cache.Store, arg string, platform v1.Platform, explic
 		id = r.Descriptor.Digest
 	}
 	return r.Name, id, img, nil
+}
+
+// damagedLayerError is the one line of a layer dir of image that lost files since its unpack
+// and cannot be unpacked again: what to do. The blob comes back with a pull, and the next run
+// or start unpacks the layer again from it.
+func damagedLayerError(image string, damaged *snapshotter.DamagedError) error {
+	return fmt.Errorf("image %s: layer %s lost files since it was unpacked (%s), and its blob is not in the store to unpack it again: pull the image again (strata pull %s), or remove it (strata rmi %s)",
+		image, damaged.DiffID, damaged.How, image, image)
 }
 
 // ensureLayers unpacks from the store any layer of img whose layer dir is missing (after a
