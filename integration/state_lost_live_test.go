@@ -58,6 +58,11 @@ func TestStopLostStateOfLiveContainer(t *testing.T) {
 					t.Fatalf("%s: the container's command (pid %d) ended: the test lost its subject", strings.Join(args, " "), pid)
 				}
 			}
+			// stats reads the cgroup, which its processes are still in: one task, not the
+			// nothing used of a stopped container.
+			if r := strata(t, root, "stats", "--no-stream", "--format", "{{.PIDs}} {{.MemUsage}}", name); r.Code != 0 || !strings.HasPrefix(r.Stdout, "1 ") || strings.HasPrefix(r.Stdout, "1 0B ") {
+				t.Errorf("stats with its state lost: exit %d, stdout %q, stderr %q; want its one task and memory used", r.Code, r.Stdout, r.Stderr)
+			}
 			// The readers work.
 			for _, args := range [][]string{{"inspect", name}, {"ps", "-a"}, {"logs", name}} {
 				if r := strata(t, root, args...); r.Code != 0 {

@@ -537,6 +537,11 @@ func NotRunningError(c *Container) error {
 	return ErrNotRunning
 }
 
+// LostWhileHeld reports whether c's state is lost while a live strata holds its cgroup
+// (lostWhileHeld): its processes are likely alive, in that cgroup, though c reads as exited.
+// A reader of the cgroup (stats) reads it as a running container's.
+func LostWhileHeld(c *Container) bool { return lostWhileHeld(c) }
+
 // lostWhileHeld reports whether c's state, as read, is lost (Reload could not read it) while
 // a live strata holds its cgroup: its run or monitor, and so likely its processes, are alive
 // and will record its exit. Only a lost state is looked at: a recorded exit is one, whatever

@@ -144,7 +144,11 @@ func runStats(ctx context.Context, g *globals, w, errW io.Writer, names []string
 		known = list
 		now := map[string]statsSample{}
 		for _, t := range list {
-			if t.gone || !t.c.State.Running() {
+			// A container whose state is lost while a live strata holds its cgroup reads
+			// as exited, but its processes run in that cgroup, named by its ID: it is
+			// sampled as a running one (stats showed it with nothing used). Only a lost
+			// state has its cgroup's hold looked at.
+			if t.gone || !(t.c.State.Running() || runner.LostWhileHeld(t.c)) {
 				continue
 			}
 			if s, ok := sampleStats(t.c); ok {
@@ -245,7 +249,15 @@ func sampleStats(c *runner.Container) (statsSample, bool) {
 	if err != nil {
 		return statsSample{}, false
 	}
-	rx, tx := containerNetIO(c)
+	pid := c.State.Pid
+	if pid <= 0 {
+		// A lost state names no pid: any process of the cgroup is in the container's
+		// network namespace.
+		if procs, err := cg.Procs(); err == nil && len(procs) > 0 {
+			pid = procs[0]
+		}
+	}
+	rx, tx := containerNetIO(c, pid)
 	return statsSample{at: time.Now(), stats: s, netRx: rx, netTx: tx}, true
 }
 

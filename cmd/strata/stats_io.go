@@ -10,14 +10,15 @@ import (
 )
 
 // containerNetIO is the bytes received and sent on c's network interfaces, from
-// /proc/<init>/net/dev, which shows the init's network namespace. lo is left out, and a
+// /proc/<pid>/net/dev (pid: its init, or another of its processes), which shows the
+// container's network namespace. lo is left out, and a
 // --network host container shows none, as docker counts only the interfaces of the
 // container's own network endpoints. 0 where it cannot be read (the init just exited).
-func containerNetIO(c *runner.Container) (rx, tx uint64) {
-	if c.State.Pid <= 0 || c.Config.Spec.Network == runner.NetworkHost {
+func containerNetIO(c *runner.Container, pid int) (rx, tx uint64) {
+	if pid <= 0 || c.Config.Spec.Network == runner.NetworkHost {
 		return 0, 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", c.State.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", pid))
 	if err != nil {
 		return 0, 0
 	}
