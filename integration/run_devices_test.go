@@ -245,3 +245,37 @@ func TestRunDeviceAtDevLinks(t *testing.T) {
 		t.Errorf("containers left after run --rm: %q", r.Stdout)
 	}
 }
+
+// TestRunDeviceAtStandardDevices: a --device at /dev/null, /dev/zero, /dev/full,
+// /dev/random, /dev/urandom or /dev/tty is the user's device, as with docker (runc's default
+// devices and the spec's are one list, the spec's replacing the default of its path), where
+// strata refused it. At /dev/null the masks still bind a null device over /proc/keys, and
+// the command's stdin without -i still reads nothing, never the user's device.
+func TestRunDeviceAtStandardDevices(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	hex := func(n string) string { // stat -c %t:%T prints hex
+		maj, min, _ := strings.Cut(n, ":")
+		a, _ := strconv.Atoi(maj)
+		b, _ := strconv.Atoi(min)
+		return fmt.Sprintf("%x:%x", a, b)
+	}
+	zero, full := hex(hostDevice(t, "/dev/zero")), hex(hostDevice(t, "/dev/full"))
+	for _, p := range []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"} {
+		src, want := "/dev/zero", zero
+		if p == "/dev/zero" {
+			src, want = "/dev/full", full
+		}
+		r := strata(t, root, "run", "--rm", "--device", src+":"+p, "alpine", "stat", "-c", "%F %t:%T", p)
+		if w := "character special file " + want + "\n"; r.Code != 0 || r.Stdout != w {
+			t.Errorf("--device %s:%s: exit %d, printed %q, want %q (stderr %q)", src, p, r.Code, r.Stdout, w, r.Stderr)
+		}
+	}
+	r := strata(t, root, "run", "--rm", "--device", "/dev/zero:/dev/null", "alpine", "sh", "-c", "stat -c %t:%T /proc/keys; head -c 5 | wc -c")
+	if r.Code != 0 || r.Stdout != "1:3\n0\n" {
+		t.Errorf("--device /dev/zero:/dev/null: exit %d, printed %q, want /proc/keys masked by the null device and an empty stdin (stderr %q)", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := mustStrata(t, root, "ps", "-aq"); r.Stdout != "" {
+		t.Errorf("containers left after run --rm: %q", r.Stdout)
+	}
+}

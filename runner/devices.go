@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/strata-run/strata/internal/quote"
@@ -197,10 +196,6 @@ func validateDevices(nodes []DeviceNode) error {
 			return fmt.Errorf("invalid device %s: the container path can't be in /proc or /sys", quote.Value(n.Target))
 		case seen[t]:
 			return fmt.Errorf("invalid device %s: given twice", quote.Value(n.Target))
-		case slices.Contains(hostDevices, strings.TrimPrefix(t, "/dev/")) && n.Source != t:
-			// The init needs its own /dev/null (the masks, a stdin without -i); docker's
-			// runc keeps the standard node there and allows the other device's numbers.
-			return fmt.Errorf("invalid device %s: the container's own %s is there, only the host's %s may take its place", quote.Value(n.Target), t, t)
 		}
 		seen[t] = true
 	}

@@ -15,7 +15,8 @@ import (
 // root, as a mount's target is, and refused where it leads into /proc or /sys: a node (or,
 // without CAP_MKNOD, a bind) there would cover the kernel's files the masks and read-only
 // paths guard. What the image has at the name is replaced by the node, as the user asked,
-// except a directory, or a device of other numbers (the container's own /dev/null).
+// except a directory, or a device of other numbers; the container's null device at /dev/null,
+// kept first (OpKeepNull), is replaced too.
 func (a *planApplier) userDevice(s Step) error {
 	dir, name := path.Dir(s.Target), path.Base(s.Target)
 	pfd, resolved, err := a.lookup(dir, resolveLinks)
@@ -47,6 +48,11 @@ func (a *planApplier) userDevice(s Step) error {
 		if kind == host.Mode&unix.S_IFMT && got.Rdev == host.Rdev {
 			return nil // made already: a standard device, or a privileged container's
 		}
+		if s.Target == "/dev/null" && a.nullSrc != "" && kind == unix.S_IFCHR && got.Rdev == unix.Mkdev(1, 3) {
+			// The container's null device, kept for the masks and the command's stdin
+			// (OpKeepNull): the user's covers it.
+			return a.coverNull(s, pfd, name)
+		}
 		return targetError{fmt.Errorf("device %s: another device (%d:%d) is there already", s.Target, unix.Major(got.Rdev), unix.Minor(got.Rdev))}
 	default:
 		if err := unix.Unlinkat(pfd, name, 0); err != nil {
@@ -56,6 +62,11 @@ func (a *planApplier) userDevice(s Step) error {
 	// The root is mounted nodev (a node an image ships never opens): a node made there
 	// would not open either, so outside /dev's tmpfs the host's own node is bound, which
 	// keeps its mount's flags, as runc binds devices where it may not mknod.
+	return makeUserDevice(s, pfd, name, resolved)
+}
+
+// makeUserDevice makes the node of s as name in the dir pfd, resolved in the container.
+func makeUserDevice(s Step, pfd int, name, resolved string) error {
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(pfd, &fs); err != nil {
 		return err
@@ -151,6 +162,42 @@ func setOomScoreAdj(n int) error {
 	}
 	if err != nil {
 		return fmt.Errorf("setting oom_score_adj to %d: %w", n, err)
+	}
+	return nil
+}
+
+// coverNull puts the user's device of s over name, the container's null device in pfd, kept
+// for the masks and the command's stdin (OpKeepNull): made beside it and bound over it, it
+// leaves the kept node linked, as a bind may only be made from a linked file (unlinked, the
+// masks failed to bind it: "no such file or directory").
+func (a *planApplier) coverNull(s Step, pfd int, name string) error {
+	const spare = ".strata-user-null"
+	if err := unix.Unlinkat(pfd, spare, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("replacing /dev/null: %w", err)
+	}
+	if err := makeUserDevice(s, pfd, spare, path.Dir(s.Target)); err != nil {
+		return err
+	}
+	defer func() {
+		// A bind of the host's node (no mknod) is a mount of its own.
+		if fd, err := openBeneath(pfd, spare); err == nil {
+			unix.Unmount(fdPath(fd), unix.MNT_DETACH)
+			unix.Close(fd)
+		}
+		unix.Unlinkat(pfd, spare, 0)
+	}()
+	src, err := openBeneath(pfd, spare)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(src)
+	dst, err := openBeneath(pfd, name)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dst)
+	if err := unix.Mount(fdPath(src), fdPath(dst), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("replacing /dev/null: %w", err)
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func TestDeviceStepBindWithoutMknod(t *testing.T) {
 
 // TestUserDeviceStep: a --device's node goes where the image's symlinks lead inside the root,
 // never out of it nor into /proc or /sys; it replaces the image's file there, but not a
-// directory or another device (the container's /dev/null stays one).
+// directory or another device (a /dev/null not kept stays: TestUserDeviceCoversKeptNull).
 func TestUserDeviceStep(t *testing.T) {
 	testutil.Requires(t, testutil.Root)
 	rootfs := t.TempDir()
@@ -183,6 +183,56 @@ func TestUserDeviceStep(t *testing.T) {
 	}
 	if err := a.apply([]Step{{Op: OpUserDevice, Source: "/etc/hostname", Target: "/dev/h"}}); err == nil {
 		t.Error("a regular file was made a device")
+	}
+}
+
+// TestUserDeviceCoversKeptNull: a --device at /dev/null covers the container's null
+// device kept for the masks (OpKeepNull), which stays linked beneath it and the null device
+// the masks bind: an unlinked node could not be bound.
+func TestUserDeviceCoversKeptNull(t *testing.T) {
+	testutil.Requires(t, testutil.Root)
+	rootfs := t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(rootfs, "dev", "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "masked"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	onThrowawayThread(func() {
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
+				return err
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return err
+			}
+			a := newPlanApplier(rootfs)
+			defer a.close()
+			if err := a.apply([]Step{{Op: OpKeepNull, Target: "/dev/null"}, {Op: OpUserDevice, Source: "/dev/zero", Target: "/dev/null"}}); err != nil {
+				return fmt.Errorf("/dev/zero at the container's kept /dev/null: %w", err)
+			}
+			var st unix.Stat_t
+			if err := unix.Stat(filepath.Join(rootfs, "dev", "null"), &st); err != nil || st.Rdev != unix.Mkdev(1, 5) {
+				return fmt.Errorf("/dev/null is rdev %d:%d (%v), want the user's zero device", unix.Major(st.Rdev), unix.Minor(st.Rdev), err)
+			}
+			if names, _ := os.ReadDir(filepath.Join(rootfs, "dev")); len(names) != 1 {
+				return fmt.Errorf("/dev holds %v, want null alone", names)
+			}
+			if err := unix.Mount(a.nullSrc, filepath.Join(rootfs, "masked"), "", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("binding the kept null device: %w", err)
+			}
+			if err := unix.Stat(filepath.Join(rootfs, "masked"), &st); err != nil || st.Rdev != unix.Mkdev(1, 3) {
+				return fmt.Errorf("the kept device bound is rdev %d:%d (%v), want the null device", unix.Major(st.Rdev), unix.Minor(st.Rdev), err)
+			}
+			return nil
+		}()
+	})
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
 

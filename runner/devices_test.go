@@ -200,11 +200,34 @@ func TestPlanDevSymlinksYield(t *testing.T) {
 	}
 }
 
+// TestPlanDeviceAtStandardDevice: a --device at a standard device's path takes its place,
+// as with docker (runc's defaults and the spec's devices are one list); at /dev/null the
+// container's null device is made and kept first, for the masks and the command's stdin.
+func TestPlanDeviceAtStandardDevice(t *testing.T) {
+	spec := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay", Target: "/"}}}
+	spec.DeviceNodes = []DeviceNode{{"/dev/zero", "/dev/null"}, {"/dev/null", "/dev//zero"}, {"/dev/zero", "/dev/tty"}}
+	steps := plan(spec)
+	for _, d := range []string{"/dev/zero", "/dev/tty"} {
+		if stepIndex(steps, OpDevice, d) >= 0 || stepIndex(steps, OpUserDevice, d) < 0 {
+			t.Errorf("%s: the standard device is made, or the user's is not: %+v", d, steps)
+		}
+	}
+	for _, d := range []string{"/dev/full", "/dev/random", "/dev/urandom"} {
+		if stepIndex(steps, OpDevice, d) < 0 {
+			t.Errorf("the standard %s is not made", d)
+		}
+	}
+	made, kept, user := stepIndex(steps, OpDevice, "/dev/null"), stepIndex(steps, OpKeepNull, "/dev/null"), stepIndex(steps, OpUserDevice, "/dev/null")
+	if made < 0 || kept != made+1 || user < kept {
+		t.Errorf("/dev/null made at step %d, kept at %d, the user's at %d: want made, kept, then the user's", made, kept, user)
+	}
+}
+
 // TestValidateInputDevices: a Spec's device, sysctl and OOM fields are checked as the flags
 // are (a hand-edited container record takes the same path).
 func TestValidateInputDevices(t *testing.T) {
 	n := 2000
-	ok := Spec{Args: []string{"true"}, DeviceNodes: []DeviceNode{{"/dev/null", "/dev/null"}, {"/dev/zero", "/dev/z"}}, DeviceCgroupRules: []string{"a *:* rwm"}}
+	ok := Spec{Args: []string{"true"}, DeviceNodes: []DeviceNode{{"/dev/null", "/dev/null"}, {"/dev/zero", "/dev/z"}, {"/dev/zero", "/dev/tty"}}, DeviceCgroupRules: []string{"a *:* rwm"}}
 	if err := ok.ValidateInput(); err != nil {
 		t.Errorf("ValidateInput(%+v) = %v", ok, err)
 	}
@@ -212,7 +235,6 @@ func TestValidateInputDevices(t *testing.T) {
 		{DeviceNodes: []DeviceNode{{"/dev/null", "rel"}}},
 		{DeviceNodes: []DeviceNode{{"/dev/null", "/proc/kcore"}}},
 		{DeviceNodes: []DeviceNode{{"/dev/null", "/a"}, {"/dev/zero", "/b/../a"}}},
-		{DeviceNodes: []DeviceNode{{"/dev/zero", "/dev/null"}}},
 		{DeviceCgroupRules: []string{"c 1:3 rwq"}},
 		{Sysctls: map[string]string{"vm.overcommit_memory": "1"}},
 		{Network: NetworkHost, Sysctls: map[string]string{"net.core.somaxconn": "1"}},

@@ -50,7 +50,8 @@ const (
 	OpReadOnly Op = "readonly"
 	// OpKeepNull opens Target, the container's /dev/null just made by OpDevice, and keeps it
 	// for the masks, which then bind it from the descriptor: a user mount on /dev (or
-	// /dev/null) hides the path, and what is there after it need not be a null device.
+	// /dev/null) hides the path, and what is there after it need not be a null device (a
+	// --device at /dev/null replaces it).
 	OpKeepNull Op = "keepnull"
 	// OpNull binds the null device OpKeepNull kept at Target, creating an empty file there
 	// (a symlink there is refused): the /dev/null of a volume at /dev.
@@ -216,8 +217,21 @@ func planWith(spec Spec, host hostInfo) []Step {
 			}
 		}
 	}
+	// A --device at a standard device's path takes its place, as with docker: runc's
+	// default devices and the spec's are one list, a spec device replacing the default of
+	// its path (libcontainer/specconv createDevices). The null device is made and kept
+	// first all the same (OpKeepNull): the masks and the command's stdin without -i use it,
+	// never the user's device, which replaces the node (userDevice).
+	userDev := func(p string) bool {
+		return slices.ContainsFunc(spec.DeviceNodes, func(n DeviceNode) bool { return path.Clean("/"+n.Target) == p })
+	}
 	for _, d := range devices {
-		steps = append(steps, Step{Op: OpDevice, Source: "/dev/" + d, Target: "/dev/" + d})
+		switch t := "/dev/" + d; {
+		case d == "null" && userDev(t):
+			steps = append(steps, Step{Op: OpDevice, Source: t, Target: t}, Step{Op: OpKeepNull, Target: t})
+		case !userDev(t):
+			steps = append(steps, Step{Op: OpDevice, Source: t, Target: t})
+		}
 	}
 	for _, n := range spec.DeviceNodes {
 		steps = append(steps, Step{Op: OpUserDevice, Source: n.Source, Target: path.Clean("/" + n.Target)})
