@@ -279,3 +279,19 @@ func TestRunDeviceAtStandardDevices(t *testing.T) {
 		t.Errorf("containers left after run --rm: %q", r.Stdout)
 	}
 }
+
+// TestRunDevCoreFollowsKcore: the container's /dev/core links to /proc/kcore only where
+// the host's kernel has one, as with docker (runc stats /proc/kcore first), where strata
+// always made it, a link to nothing on a kernel without CONFIG_PROC_KCORE.
+func TestRunDevCoreFollowsKcore(t *testing.T) {
+	requiresContainers(t)
+	root, _ := loadedRoot(t)
+	want := "none\n"
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		want = "/proc/kcore\n"
+	}
+	r := strata(t, root, "run", "--rm", "alpine", "sh", "-c", "readlink /dev/core || echo none")
+	if r.Code != 0 || r.Stdout != want {
+		t.Errorf("/dev/core: exit %d, printed %q, want %q (stderr %q)", r.Code, r.Stdout, want, r.Stderr)
+	}
+}

@@ -37,11 +37,14 @@ func hostCgroupMounts() ([]cgroupMount, map[string]string) {
 	return out, links
 }
 
-// hostCgroupInfo gathers the cgroup part of what the plan needs from the host; the device
+// hostCgroupInfo gathers the cgroup part of what the plan needs from the host, and whether
+// its kernel has a /proc/kcore; the device
 // nodes (hostDeviceNodes) are for a privileged container only.
 func hostCgroupInfo() hostInfo {
 	var h hostInfo
 	h.Cgroups, h.CgroupLinks = hostCgroupMounts()
+	_, err := os.Stat("/proc/kcore")
+	h.NoKcore = err != nil // runc makes the link only where the stat succeeds
 	return h
 }
 

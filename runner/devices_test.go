@@ -223,6 +223,22 @@ func TestPlanDeviceAtStandardDevice(t *testing.T) {
 	}
 }
 
+// TestPlanDevCoreNeedsKcore: the /dev/core link is made only on a host whose kernel has a
+// /proc/kcore, as runc's (setupDevSymlinks stats it first); the other links always are.
+func TestPlanDevCoreNeedsKcore(t *testing.T) {
+	spec := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay", Target: "/"}}}
+	if stepIndex(planWith(spec, hostInfo{}), OpSymlink, "/dev/core") < 0 {
+		t.Error("no /dev/core link on a host with /proc/kcore")
+	}
+	steps := planWith(spec, hostInfo{NoKcore: true})
+	if stepIndex(steps, OpSymlink, "/dev/core") >= 0 {
+		t.Error("a /dev/core link on a host without /proc/kcore")
+	}
+	if stepIndex(steps, OpSymlink, "/dev/fd") < 0 || stepIndex(steps, OpSymlink, "/dev/ptmx") < 0 {
+		t.Errorf("the other links are not made: %+v", steps)
+	}
+}
+
 // TestValidateInputDevices: a Spec's device, sysctl and OOM fields are checked as the flags
 // are (a hand-edited container record takes the same path).
 func TestValidateInputDevices(t *testing.T) {

@@ -383,6 +383,7 @@ func (w *wireWriter) host(h *hostInfo) {
 		w.str(h.CgroupLinks[name])
 	})
 	w.strs(h.Devices)
+	w.bool(h.NoKcore)
 }
 
 func (r *wireReader) host() *hostInfo {
@@ -401,6 +402,7 @@ func (r *wireReader) host() *hostInfo {
 		}
 	}
 	h.Devices = r.strs()
+	h.NoKcore = r.bool()
 	return &h
 }
 

@@ -123,6 +123,9 @@ type hostInfo struct {
 	// Devices are the host's device nodes under /dev, as /dev-relative paths ("fuse",
 	// "net/tun"); a privileged container gets them all, as with docker run --privileged.
 	Devices []string
+	// NoKcore says the host's kernel has no /proc/kcore (CONFIG_PROC_KCORE off): no
+	// /dev/core link to it is made, as runc makes none (setupDevSymlinks).
+	NoKcore bool
 }
 
 // planWith is plan on a host described by host.
@@ -254,7 +257,7 @@ func planWith(spec Spec, host hostInfo) []Step {
 		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
 		{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"},
 	} {
-		if l[1] != "/dev/ptmx" && userAt(l[1]) {
+		if l[1] != "/dev/ptmx" && userAt(l[1]) || l[1] == "/dev/core" && host.NoKcore {
 			continue
 		}
 		steps = append(steps, Step{Op: OpSymlink, Source: l[0], Target: l[1]})
