@@ -200,8 +200,9 @@ func TestRunDeviceHostileImage(t *testing.T) {
 // makes the links), where strata's link replaced the device, or failed on the dir
 // ("directory not empty"). /dev/ptmx stays the link to the devpts's ptmx, as runc's, and
 // a mount there is refused, as runc fails on it; a -v at /dev/stdout is the user's file.
-// The mounts at /dev/pts, /dev/shm and /dev/mqueue are dirs, where a device is refused, and
-// one inside the devpts is refused in words that say why.
+// A device at a mount point (/dev/pts, /dev/shm, /dev/mqueue, a -v's, /etc/hosts) is not
+// made, with a warning, as docker makes none there, and one inside the devpts is refused in
+// words that say why.
 func TestRunDeviceAtDevLinks(t *testing.T) {
 	requiresContainers(t)
 	root, _ := loadedRoot(t)
@@ -232,9 +233,19 @@ func TestRunDeviceAtDevLinks(t *testing.T) {
 	}
 	r = strata(t, root, "run", "--rm", "-v", file+":/dev/ptmx", "alpine", "true")
 	checkRefused(t, "-v FILE:/dev/ptmx", r, 125, "/dev/ptmx is the container's link to its /dev/pts/ptmx")
-	for _, p := range []string{"/dev/pts", "/dev/shm", "/dev/mqueue"} {
-		r := strata(t, root, "run", "--rm", "--device", "/dev/zero:"+p, "alpine", "true")
-		checkRefused(t, "--device /dev/zero:"+p, r, 125, "device "+p+": a directory is there")
+	// At a mount point the device is not made and the mount stays, as with docker (runc
+	// mounts first and its mknod skips what is there), said in a warning.
+	data := t.TempDir()
+	for _, p := range []string{"/dev/pts", "/dev/shm", "/dev/mqueue", "/data", "/etc/hosts"} {
+		r := strata(t, root, "run", "--rm", "-v", data+":/data", "--device", "/dev/zero:"+p, "alpine", "stat", "-c", "%F", p)
+		want := "directory\n"
+		if p == "/etc/hosts" {
+			want = "regular file\n"
+		}
+		w := "strata: warning: --device /dev/zero:" + p + ": " + p + " is a mount point of the container, where no device is made"
+		if r.Code != 0 || r.Stdout != want || !strings.HasPrefix(r.Stderr, w) || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("--device /dev/zero:%s: exit %d, printed %q, stderr %q; want %q and the one-line warning", p, r.Code, r.Stdout, r.Stderr, want)
+		}
 	}
 	// devpts makes no node (runc fails there too): said so, not "permission denied".
 	for _, p := range []string{"/dev/pts/x", "/dev/pts/x/y"} {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -236,6 +237,38 @@ func TestPlanDevCoreNeedsKcore(t *testing.T) {
 	}
 	if stepIndex(steps, OpSymlink, "/dev/fd") < 0 || stepIndex(steps, OpSymlink, "/dev/ptmx") < 0 {
 		t.Errorf("the other links are not made: %+v", steps)
+	}
+}
+
+// TestPlanDeviceOnMount: a --device at a mount point of the container (its /dev, /dev/pts,
+// /dev/shm, /dev/mqueue, an etc file, a user's mount) is not made, as runc's mknod skips
+// it; /dev/shm without a mount (--ipc none) gets it, and so does a path beneath a mount.
+func TestPlanDeviceOnMount(t *testing.T) {
+	spec := Spec{ID: "id", Dir: "/c", Root: []mount.Mount{{Type: "overlay", Target: "/"}}}
+	spec.Mounts = []mount.Mount{{Type: "bind", Source: "/h", Target: "/data/"}}
+	skipped := []string{"/dev", "/dev/pts", "/dev/shm", "/dev/mqueue/", "/etc/hosts", "/etc/resolv.conf", "/data"}
+	made := []string{"/dev/shm/x", "/data/x", "/etc/passwd", "/dev/z"}
+	for _, p := range append(slices.Clone(skipped), made...) {
+		spec.DeviceNodes = append(spec.DeviceNodes, DeviceNode{"/dev/zero", p})
+	}
+	steps := plan(spec)
+	for _, p := range skipped {
+		if stepIndex(steps, OpUserDevice, path.Clean(p)) >= 0 {
+			t.Errorf("a device at the mount point %s is in the plan", p)
+		}
+	}
+	for _, p := range made {
+		if stepIndex(steps, OpUserDevice, p) < 0 {
+			t.Errorf("the device at %s is not in the plan", p)
+		}
+	}
+	if got := DevicesOnMounts(spec); len(got) != len(skipped) {
+		t.Errorf("DevicesOnMounts = %v, want the %d at %v", got, len(skipped), skipped)
+	}
+	spec.IpcMode = IPCNone
+	spec.DeviceNodes = []DeviceNode{{"/dev/zero", "/dev/shm"}}
+	if stepIndex(plan(spec), OpUserDevice, "/dev/shm") < 0 || len(DevicesOnMounts(spec)) != 0 {
+		t.Error("with --ipc none the device at /dev/shm is not made")
 	}
 }
 

@@ -128,6 +128,35 @@ type hostInfo struct {
 	NoKcore bool
 }
 
+// deviceOnMount says whether the clean container path target is a mount point of the
+// container's (its /dev, /dev/pts, /dev/shm, /dev/mqueue, the etc files, a user's mount), where
+// a --device is not made, as with docker: runc mounts before it makes the devices, and its
+// mknod, finding the mount point there (EEXIST), skips the device silently.
+func deviceOnMount(spec Spec, target string) bool {
+	switch target {
+	case "/dev", "/dev/pts", "/dev/mqueue":
+		return true
+	case "/dev/shm":
+		return spec.IpcMode != IPCNone // none mounts nothing there
+	}
+	if f, ok := strings.CutPrefix(target, "/etc/"); ok && slices.Contains(etcFiles, f) {
+		return true
+	}
+	return slices.ContainsFunc(spec.Mounts, func(m mount.Mount) bool { return path.Clean("/"+m.Target) == target })
+}
+
+// DevicesOnMounts lists the --device nodes of spec that go at a mount point of the
+// container and are not made (deviceOnMount), for a warning: docker skips them silently.
+func DevicesOnMounts(spec Spec) []DeviceNode {
+	var out []DeviceNode
+	for _, n := range spec.DeviceNodes {
+		if deviceOnMount(spec, path.Clean("/"+n.Target)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // planWith is plan on a host described by host.
 func planWith(spec Spec, host hostInfo) []Step {
 	const (
@@ -237,7 +266,9 @@ func planWith(spec Spec, host hostInfo) []Step {
 		}
 	}
 	for _, n := range spec.DeviceNodes {
-		steps = append(steps, Step{Op: OpUserDevice, Source: n.Source, Target: path.Clean("/" + n.Target)})
+		if t := path.Clean("/" + n.Target); !deviceOnMount(spec, t) {
+			steps = append(steps, Step{Op: OpUserDevice, Source: n.Source, Target: t})
+		}
 	}
 	// The standard links go where nothing of the user's goes: runc makes them after the
 	// mounts and the devices and leaves what is there already (setupDevSymlinks ignores

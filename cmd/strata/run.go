@@ -559,6 +559,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions, image string, args [
 			}
 		}
 	}
+	// A --device at a mount point of the container is not made, as docker's runc makes
+	// none there (its mknod finds the mount point and skips it silently): said once here.
+	for _, n := range runner.DevicesOnMounts(spec) {
+		fmt.Fprintln(os.Stderr, oneLine(fmt.Sprintf("strata: warning: --device %s:%s: %s is a mount point of the container, where no device is made (nor is one with docker)", n.Source, n.Target, path.Clean("/"+n.Target))))
+	}
 	// Named volumes (-v NAME:/path) are made on first use and held until the container is
 	// recorded (volume.go).
 	vstore := g.volumeStore()
