@@ -25,14 +25,7 @@ import (
 // returns the image and its config's count.
 func everyPortImage(t *testing.T, count int) (v1.Image, int) {
 	t.Helper()
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := testimages.AlpineImage(td, testimages.AlpineVersion, testimages.HostArch())
-	if err != nil {
-		t.Skipf("no alpine for this host: %v", err)
-	}
+	base := hostAlpine(t)
 	cf, err := base.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -153,13 +146,6 @@ func TestEveryPortExposed(t *testing.T) {
 // mustAlpine is the test alpine image for this host.
 func mustAlpine(t *testing.T) v1.Image {
 	t.Helper()
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, testimages.HostArch())
-	if err != nil {
-		t.Skipf("no alpine for this host: %v", err)
-	}
+	img := hostAlpine(t)
 	return img
 }

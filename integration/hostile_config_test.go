@@ -19,9 +19,9 @@ import (
 	"github.com/strata-run/strata/internal/testimages"
 )
 
-// loadConfigImage loads into root, as ref, alpine with a layer of headers (bodies by name)
-// and its config changed by edit.
-func loadConfigImage(t *testing.T, root, ref string, headers []tar.Header, bodies map[string]string, edit func(*v1.Config)) {
+// hostAlpine is the alpine fixture for this host's architecture; the test is skipped where the
+// fixtures have none.
+func hostAlpine(t *testing.T) v1.Image {
 	t.Helper()
 	td, err := testimages.Dir()
 	if err != nil {
@@ -31,6 +31,14 @@ func loadConfigImage(t *testing.T, root, ref string, headers []tar.Header, bodie
 	if err != nil {
 		t.Skipf("no alpine for this host: %v", err)
 	}
+	return img
+}
+
+// loadConfigImage loads into root, as ref, alpine with a layer of headers (bodies by name)
+// and its config changed by edit.
+func loadConfigImage(t *testing.T, root, ref string, headers []tar.Header, bodies map[string]string, edit func(*v1.Config)) {
+	t.Helper()
+	img := hostAlpine(t)
 	if len(headers) > 0 {
 		var layer bytes.Buffer
 		tw := tar.NewWriter(&layer)

@@ -10,22 +10,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"github.com/strata-run/strata/internal/testimages"
 )
 
 // loadPlatformImage loads into root, as ref, alpine with its config's os and architecture
 // edited by edit.
 func loadPlatformImage(t *testing.T, root, ref string, edit func(*v1.ConfigFile)) {
 	t.Helper()
-	td, err := testimages.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := testimages.AlpineImage(td, testimages.AlpineVersion, testimages.HostArch())
-	if err != nil {
-		t.Skipf("no alpine for this host: %v", err)
-	}
+	img := hostAlpine(t)
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
